@@ -1,0 +1,86 @@
+"""Musical keys: pitch classes, key names and Camelot wheel notation.
+
+Keys are ``(tonic_pc, mode)`` with ``tonic_pc`` in 0..11 (C=0) and ``mode`` in
+``{"major", "minor"}``. Camelot codes are ``"1A"``..``"12A"`` (minor) and ``"1B"``..``"12B"``
+(major); neighbours on the wheel mix harmonically.
+"""
+
+from __future__ import annotations
+
+import re
+
+from workbench.errors import ParameterError
+
+PITCH_CLASSES: tuple[str, ...] = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MODES: tuple[str, ...] = ("major", "minor")
+
+_ALIASES = {
+    "C": 0, "B#": 0, "C#": 1, "DB": 1, "D": 2, "D#": 3, "EB": 3, "E": 4, "FB": 4, "E#": 5,
+    "F": 5, "F#": 6, "GB": 6, "G": 7, "G#": 8, "AB": 8, "A": 9, "A#": 10, "BB": 10, "B": 11,
+    "CB": 11,
+}
+_CAMELOT_RE = re.compile(r"^\s*(1[0-2]|[1-9])\s*([ABab])\s*$")
+
+
+def key_name(tonic_pc: int, mode: str) -> str:
+    """Return the key's name, e.g. ``key_name(9, "minor") == "A minor"``."""
+    _check_key(tonic_pc, mode)
+    return f"{PITCH_CLASSES[tonic_pc]} {mode}"
+
+
+def parse_key(name: str) -> tuple[int, str]:
+    """Parse ``"A minor"``, ``"F# major"``, ``"Bbm"`` or a Camelot code into ``(tonic_pc, mode)``."""
+    if not isinstance(name, str) or not name.strip():
+        raise ParameterError(f"key must be a key name such as 'A minor' or a Camelot code such as '8A'; got {name!r}")
+    if _CAMELOT_RE.match(name):
+        return from_camelot(name)
+    text = name.strip().replace("♯", "#").replace("♭", "b")
+    m = re.match(r"^([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?$", text)
+    if not m:
+        raise ParameterError(f"key must be a key name such as 'A minor' or a Camelot code such as '8A'; got {name!r}")
+    tonic = _ALIASES[(m.group(1) + m.group(2)).upper()]
+    word = m.group(3) or "major"
+    mode = "minor" if word in ("minor", "min", "m") else "major"
+    return tonic, mode
+
+
+def to_camelot(tonic_pc: int, mode: str) -> str:
+    """Camelot code of a key: C major -> ``"8B"``, A minor -> ``"8A"``."""
+    _check_key(tonic_pc, mode)
+    major_pc = tonic_pc if mode == "major" else (tonic_pc + 3) % 12
+    number = (major_pc * 7 + 7) % 12 + 1
+    return f"{number}{'B' if mode == 'major' else 'A'}"
+
+
+def from_camelot(code: str) -> tuple[int, str]:
+    """Inverse of :func:`to_camelot`: ``"8A"`` -> ``(9, "minor")``."""
+    m = _CAMELOT_RE.match(code) if isinstance(code, str) else None
+    if not m:
+        raise ParameterError(f"Camelot code must be 1A..12A or 1B..12B; got {code!r}")
+    number, letter = int(m.group(1)), m.group(2).upper()
+    major_pc = ((number - 1 - 7) * 7) % 12  # 7 is its own inverse mod 12
+    if letter == "B":
+        return major_pc, "major"
+    return (major_pc - 3) % 12, "minor"
+
+
+def camelot_distance(a: str, b: str) -> tuple[int, bool]:
+    """Steps around the wheel between two codes (0..6) and whether the letter differs."""
+    na, la = _split(a)
+    nb, lb = _split(b)
+    d = abs(na - nb) % 12
+    return min(d, 12 - d), la != lb
+
+
+def _split(code: str) -> tuple[int, str]:
+    m = _CAMELOT_RE.match(code) if isinstance(code, str) else None
+    if not m:
+        raise ParameterError(f"Camelot code must be 1A..12A or 1B..12B; got {code!r}")
+    return int(m.group(1)), m.group(2).upper()
+
+
+def _check_key(tonic_pc: int, mode: str) -> None:
+    if not isinstance(tonic_pc, int) or not 0 <= tonic_pc <= 11:
+        raise ParameterError(f"tonic_pc must be an int in 0..11 (C=0); got {tonic_pc!r}")
+    if mode not in MODES:
+        raise ParameterError(f"mode must be one of {MODES}; got {mode!r}")
