@@ -1,0 +1,49 @@
+"""Shared fixtures: seeded synthetic audio written by the tests, and the real-audio folder."""
+
+from __future__ import annotations
+
+import os
+
+# librosa's numba JIT segfaults on this CPU unless it targets a generic one; set before any import.
+os.environ.setdefault("NUMBA_CPU_NAME", "generic")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REAL_AUDIO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-audio"
+
+
+def tone(duration_s: float = 1.0, *, sr: int = 22050, freq_hz: float = 440.0, channels: int = 1,
+         amplitude: float = 0.5, seed: int = 0) -> np.ndarray:
+    """A sine plus a little seeded noise, shape (n, channels) as soundfile writes it."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(duration_s * sr))) / sr
+    y = amplitude * np.sin(2 * np.pi * freq_hz * t) + 0.01 * rng.standard_normal(t.size)
+    return np.repeat(y[:, None], channels, axis=1).astype(np.float32)
+
+
+@pytest.fixture
+def write_audio(tmp_path):
+    """Write seeded audio: ``write_audio("a.wav", duration_s=1.0, seed=3)`` -> the path."""
+    import soundfile as sf
+
+    def _write(name: str, *, duration_s: float = 1.0, sr: int = 22050, channels: int = 1,
+               seed: int = 0, subtype: str | None = None, freq_hz: float = 440.0,
+               folder: Path | None = None) -> Path:
+        path = (folder or tmp_path) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = {".opus": "OGG", ".mp3": "MP3"}.get(path.suffix.lower())
+        sf.write(str(path), tone(duration_s, sr=sr, channels=channels, seed=seed, freq_hz=freq_hz), sr,
+                 subtype=subtype, format=fmt)
+        return path
+
+    return _write
+
+
+@pytest.fixture(scope="session")
+def real_audio_dir() -> Path:
+    if not (REAL_AUDIO / "manifest.csv").is_file():
+        pytest.skip(f"real audio not present at {REAL_AUDIO} (shared test data, absent on a user's machine)")
+    return REAL_AUDIO

@@ -1,0 +1,300 @@
+"""Decoding, resampling and validation of audio.
+
+Samples are float32 and are never assumed to lie within [-1, 1]: real masters decode with
+peaks near 2.0 and some are very quiet. Every failure raises one of the
+:mod:`workbench.errors` audio errors, naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench.errors import (
+    AudioFileNotFoundError,
+    AudioTooShortError,
+    CorruptAudioError,
+    EmptyAudioError,
+    NonFiniteAudioError,
+    ParameterError,
+    UnsupportedFormatError,
+)
+
+#: File extensions the workbench decodes (lower case, with the dot).
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
+
+# MP3 frame counts in the header are estimates (from the Xing/LAME header or the bit rate):
+# real files decode up to a few tenths of a percent short of them. Short by more than this
+# fraction is a truncated file.
+_MP3_FRAME_COUNT_SLACK = 0.05
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says, read without decoding the samples.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    duration_s : float >= 0
+        Length in seconds.
+    sample_rate_hz : int > 0
+        Native sample rate.
+    channels : int > 0
+        Number of channels.
+    frames : int >= 0
+        Samples per channel.
+    format : str
+        Container as libsndfile names it (``"WAV"``, ``"FLAC"``, ``"OGG"``, ``"MP3"``, ...).
+    subtype : str
+        Encoding within the container (``"PCM_16"``, ``"VORBIS"``, ``"OPUS"``, ...).
+    """
+
+    path: str
+    duration_s: float
+    sample_rate_hz: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+
+
+def is_audio_path(path: str | os.PathLike[str]) -> bool:
+    """True when the file name ends with one of :data:`SUPPORTED_EXTENSIONS` (any case)."""
+    return Path(path).suffix.lower() in SUPPORTED_EXTENSIONS
+
+
+def info(path: str | os.PathLike[str]) -> AudioInfo:
+    """Read a file's header: duration, rate, channels, format. Decodes no samples.
+
+    Raises
+    ------
+    AudioFileNotFoundError, EmptyAudioError, UnsupportedFormatError, CorruptAudioError
+    """
+    import soundfile as sf
+
+    p = _check_file(path)
+    try:
+        i = sf.info(str(p))
+    except Exception as exc:  # libsndfile's errors carry no useful type
+        raise _open_error(p, exc) from exc
+    if i.frames <= 0 or i.samplerate <= 0:
+        raise EmptyAudioError(f"{p}: the file holds no audio samples (0 frames)", path=str(p))
+    _check_container_size(p)
+    return AudioInfo(
+        path=str(p),
+        duration_s=float(i.frames) / float(i.samplerate),
+        sample_rate_hz=int(i.samplerate),
+        channels=int(i.channels),
+        frames=int(i.frames),
+        format=str(i.format),
+        subtype=str(i.subtype),
+    )
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    sr: int | None = None,
+    mono: bool = True,
+    min_duration_s: float = 0.0,
+) -> tuple[np.ndarray, int]:
+    """Decode an audio file to float32 samples.
+
+    Parameters
+    ----------
+    path : path-like
+        A WAV, FLAC, Ogg (Vorbis or Opus), MP3 or AIFF file.
+    sr : int > 0 or None
+        Target sample rate in Hz; ``None`` keeps the file's own. Resampling uses soxr (HQ).
+    mono : bool
+        Mix channels down by their mean.
+    min_duration_s : float >= 0
+        Raise :class:`AudioTooShortError` when the audio is shorter than this.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,) if mono else (channels, n), dtype=float32]
+        Samples, not clipped or rescaled.
+    sr : int > 0
+        Their sample rate in Hz.
+
+    Raises
+    ------
+    AudioFileNotFoundError, EmptyAudioError, CorruptAudioError, UnsupportedFormatError,
+    NonFiniteAudioError, AudioTooShortError, ParameterError
+    """
+    import soundfile as sf
+
+    _check_rate(sr, "sr", allow_none=True)
+    _check_min_duration(min_duration_s)
+    p = _check_file(path)
+    try:
+        with sf.SoundFile(str(p)) as f:
+            header_frames, native_sr, fmt = int(f.frames), int(f.samplerate), str(f.format)
+            data = f.read(dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise _open_error(p, exc) from exc
+    if data.shape[0] == 0:
+        raise EmptyAudioError(f"{p}: the file decodes to zero samples", path=str(p))
+    _check_container_size(p)
+    slack = int(_MP3_FRAME_COUNT_SLACK * header_frames) + 2 * 1152 if fmt == "MP3" else 0
+    if data.shape[0] + slack < header_frames:
+        raise CorruptAudioError(
+            f"{p}: truncated: the header promises {header_frames} frames but only "
+            f"{data.shape[0]} decode",
+            path=str(p),
+        )
+    y = np.ascontiguousarray(data.T)  # (channels, n)
+    try:
+        y = validate(y, sr=native_sr, min_duration_s=min_duration_s, name=str(p))
+    except (NonFiniteAudioError, AudioTooShortError) as exc:
+        exc.path = str(p)
+        raise
+    if mono:
+        y = to_mono(y)
+    if sr is not None and sr != native_sr:
+        y = resample(y, orig_sr=native_sr, target_sr=sr)
+    return y, (sr if sr is not None else native_sr)
+
+
+def validate(
+    y: np.ndarray, *, sr: int, min_duration_s: float = 0.0, name: str = "y"
+) -> np.ndarray:
+    """Check samples a caller hands in; return them as float32.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (channels, n)]
+        Real-valued samples.
+    sr : int > 0
+        Sample rate in Hz.
+    min_duration_s : float >= 0
+        Shortest duration allowed.
+    name : str
+        What to call the samples in error messages (a path, for files).
+
+    Raises
+    ------
+    ParameterError
+        ``y`` is not a real 1-d or 2-d array, or ``sr`` is not a positive int.
+    EmptyAudioError, NonFiniteAudioError, AudioTooShortError
+    """
+    _check_rate(sr, "sr")
+    _check_min_duration(min_duration_s)
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "fiu" or arr.ndim not in (1, 2):
+        raise ParameterError(
+            f"{name} must be a real 1-d array (n,) or 2-d array (channels, n); "
+            f"got dtype {arr.dtype} with shape {arr.shape}"
+        )
+    if arr.shape[-1] == 0 or arr.size == 0:
+        raise EmptyAudioError(f"{name}: zero samples (shape {arr.shape})")
+    arr = arr.astype(np.float32, copy=False)
+    if not np.isfinite(arr).all():
+        n_bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise NonFiniteAudioError(f"{name}: {n_bad} of {arr.size} samples are NaN or infinite")
+    duration_s = arr.shape[-1] / sr
+    if duration_s < min_duration_s:
+        raise AudioTooShortError(
+            f"{name}: {duration_s:.3f} s of audio is shorter than the minimum {min_duration_s:g} s"
+        )
+    return arr
+
+
+def to_mono(y: np.ndarray) -> np.ndarray:
+    """Mean over channels: ``(channels, n) -> (n,)``; a 1-d input is returned as is."""
+    return y if y.ndim == 1 else y.mean(axis=0, dtype=np.float32)
+
+
+def resample(y: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample with soxr (HQ).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (channels, n)]
+    orig_sr, target_sr : int > 0
+        Rates in Hz.
+
+    Returns
+    -------
+    np.ndarray [shape=(m,) or (channels, m), dtype=float32], ``m ~= n * target_sr / orig_sr``
+    """
+    import soxr
+
+    _check_rate(orig_sr, "orig_sr")
+    _check_rate(target_sr, "target_sr")
+    if orig_sr == target_sr:
+        return y.astype(np.float32, copy=False)
+    out = soxr.resample(np.ascontiguousarray(y.T), orig_sr, target_sr, quality="HQ")
+    return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+def _check_file(path: str | os.PathLike[str]) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterError(f"path must be a str or os.PathLike; got {type(path).__name__}")
+    p = Path(path)
+    if not p.exists():
+        raise AudioFileNotFoundError(f"{p}: no such audio file", path=str(p))
+    if not p.is_file():
+        raise AudioFileNotFoundError(f"{p}: not a regular file", path=str(p))
+    if p.stat().st_size == 0:
+        raise EmptyAudioError(f"{p}: the file is empty (0 bytes)", path=str(p))
+    return p
+
+
+def _open_error(p: Path, exc: Exception) -> Exception:
+    reason = str(exc).replace(f"'{p}'", "").strip() or type(exc).__name__
+    if not is_audio_path(p):
+        allowed = ", ".join(SUPPORTED_EXTENSIONS)
+        return UnsupportedFormatError(
+            f"{p}: unsupported or unrecognised format (suffix {p.suffix!r}; supported: {allowed}); "
+            f"decoder said: {reason}",
+            path=str(p),
+        )
+    return CorruptAudioError(f"{p}: corrupt or truncated {p.suffix} file; decoder said: {reason}", path=str(p))
+
+
+def _check_container_size(p: Path) -> None:
+    """WAV and AIFF headers state the file's length; libsndfile reads a cut file silently."""
+    with open(p, "rb") as fh:
+        head = fh.read(12)
+    if len(head) < 12:
+        return
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        declared = struct.unpack("<I", head[4:8])[0] + 8
+    elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        declared = struct.unpack(">I", head[4:8])[0] + 8
+    else:
+        return
+    if declared in (8, 0xFFFFFFFF + 8):  # streaming writers leave the size unset
+        return
+    actual = p.stat().st_size
+    if actual < declared:
+        raise CorruptAudioError(
+            f"{p}: truncated: the header declares {declared} bytes but the file has {actual}",
+            path=str(p),
+        )
+
+
+def _check_rate(sr: object, name: str, *, allow_none: bool = False) -> None:
+    if sr is None and allow_none:
+        return
+    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
+        allowed = "a positive int (Hz) or None" if allow_none else "a positive int (Hz)"
+        raise ParameterError(f"{name} must be {allowed}; got {sr!r}")
+
+
+def _check_min_duration(min_duration_s: object) -> None:
+    if (
+        isinstance(min_duration_s, bool)
+        or not isinstance(min_duration_s, (int, float))
+        or not np.isfinite(min_duration_s)
+        or min_duration_s < 0
+    ):
+        raise ParameterError(f"min_duration_s must be a finite float >= 0; got {min_duration_s!r}")
