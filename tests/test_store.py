@@ -1,0 +1,127 @@
+"""The SQLite store: settings, migrations, transactions, concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sqlite3
+
+import pytest
+
+from workbench import store
+from workbench.errors import ParameterError, SchemaVersionError, StoreError
+
+
+def test_new_database_settings(tmp_path):
+    with store.Store(tmp_path / "sub" / "w.db") as s:
+        assert s.version == store.SCHEMA_VERSION
+        assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert s.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        tables = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"tracks", "analyses", "scans", "scan_failures"} <= tables
+
+
+def _insert_track(conn, content_hash="ab" * 32, path="/music/a.flac"):
+    conn.execute(
+        "INSERT INTO tracks (content_hash, path, size_bytes, mtime_ns, duration_s, sample_rate_hz, channels, "
+        "format, title, artist, added_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (content_hash, path, 1000, 1, 90.0, 44100, 2, "FLAC/PCM_16", "T", "A", "2026-01-01", "2026-01-01"),
+    )
+
+
+def test_upgrade_from_version_1_keeps_data(tmp_path):
+    path = tmp_path / "old.db"
+    conn = store.connect(path)
+    store.migrate(conn, target=1)  # a database as version 1 of the workbench made it
+    assert store.schema_version(conn) == 1
+    with store.transaction(conn):
+        _insert_track(conn)
+        conn.execute("INSERT INTO analyses (track_id, kind, settings_hash, content_hash, result_json, created_at) "
+                     "VALUES (1, 'bpm', 's', 'h', '{\"bpm\": 128}', 'now')")
+    cols_v1 = {r[1] for r in conn.execute("PRAGMA table_info(tracks)")}
+    assert "missing_since" not in cols_v1
+    conn.close()
+
+    with store.Store(path) as s:
+        assert s.version == store.SCHEMA_VERSION == 2
+        cols = {r[1] for r in s.conn.execute("PRAGMA table_info(tracks)")}
+        assert "missing_since" in cols
+        row = s.conn.execute("SELECT title, missing_since FROM tracks").fetchone()
+        assert tuple(row) == ("T", None)
+        assert s.conn.execute("SELECT result_json FROM analyses").fetchone()[0] == '{"bpm": 128}'
+
+
+def test_migrate_is_idempotent(tmp_path):
+    conn = store.connect(tmp_path / "w.db")
+    assert store.migrate(conn) == 0
+    assert store.migrate(conn) == store.SCHEMA_VERSION
+    conn.close()
+
+
+def test_newer_database_is_refused(tmp_path):
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    with pytest.raises(SchemaVersionError, match="schema version 99 but this workbench knows up to 2"):
+        store.Store(path)
+
+
+def test_unknown_migration_target(tmp_path):
+    conn = store.connect(tmp_path / "w.db")
+    with pytest.raises(ParameterError, match="target must be a schema version in 1..2; got 7"):
+        store.migrate(conn, target=7)
+
+
+def test_not_a_database(tmp_path):
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open as a SQLite database"):
+        store.Store(path)
+
+
+def test_bad_timeout(tmp_path):
+    with pytest.raises(ParameterError, match="timeout_s must be a float >= 0"):
+        store.connect(tmp_path / "w.db", timeout_s=-1)
+
+
+def test_crash_mid_transaction_rolls_back_whole(tmp_path):
+    with store.Store(tmp_path / "w.db") as s:
+        with s.transaction():
+            _insert_track(s.conn, "aa" * 32, "/m/keep.flac")
+        with pytest.raises(RuntimeError, match="power cut"):
+            with s.transaction():
+                _insert_track(s.conn, "bb" * 32, "/m/lost.flac")
+                raise RuntimeError("power cut")
+        paths = [r[0] for r in s.conn.execute("SELECT path FROM tracks")]
+        assert paths == ["/m/keep.flac"]
+
+
+def test_constraints_hold(tmp_path):
+    with store.Store(tmp_path / "w.db") as s:
+        with pytest.raises(sqlite3.IntegrityError):
+            with s.transaction():
+                s.conn.execute("INSERT INTO analyses (track_id, kind, settings_hash, content_hash, result_json, "
+                               "created_at) VALUES (42, 'bpm', 's', 'h', '{}', 'now')")
+
+
+def _writer(path: str, prefix: str, n: int) -> None:
+    s = store.Store(path, timeout_s=60)
+    for i in range(n):
+        with s.transaction():
+            _insert_track(s.conn, f"{prefix}{i:062d}", f"/m/{prefix}{i}.flac")
+    s.close()
+
+
+def test_two_processes_write_at_once(tmp_path):
+    """Two kernels writing the same library: every write lands, none fails with 'locked'."""
+    path = str(tmp_path / "w.db")
+    store.Store(path).close()
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(path, p, 150)) for p in ("aa", "bb")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    with store.Store(path) as s:
+        assert s.conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == 300
