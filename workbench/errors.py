@@ -62,3 +62,7 @@ class TrackNotFoundError(WorkbenchError, LookupError):
 
 class ContentChangedWarning(UserWarning):
     """A file at a known path has new contents: its analyses are dropped, its labels kept."""
+
+
+class SilentAudioError(AudioError):
+    """The audio is digital silence (or too quiet to analyse)."""
