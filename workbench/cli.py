@@ -1,0 +1,142 @@
+"""The ``workbench`` command line: the same package functions the notebooks call."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from workbench import __version__
+from workbench.errors import WorkbenchError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="A research and training workbench for music audio, on your own library.",
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("--db", default=None, help="the library database (default: data/workbench.db)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="synthesize the demo library and run the main job on it")
+    p.add_argument("--tracks", type=int, default=24, help="number of demo tracks (default 24)")
+    p.add_argument("--seed", type=int, default=0, help="synthesis seed (default 0)")
+    p.add_argument("--folder", default=None, help="where the demo audio goes (default data/demo)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("scan", help="add the audio files under a folder to the library")
+    p.add_argument("folder", help="a folder of audio files, scanned recursively")
+    p.set_defaults(func=_cmd_scan)
+
+    p = sub.add_parser("tracks", help="list the tracks in the library")
+    p.add_argument("--missing", action="store_true", help="include tracks whose file has gone")
+    p.set_defaults(func=_cmd_tracks)
+
+    p = sub.add_parser("analyze", help="beats, BPM, key, energy and loudness of every track (stored)")
+    p.add_argument("--prior", default=None, metavar="MIN-MAX[@CENTRE]",
+                   help="expected tempo range, e.g. 128-150@139 (trance) or 'trance'; default 70-185")
+    p.add_argument("--force", action="store_true", help="recompute even where a stored result is current")
+    p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("info", help="what the header of an audio file says")
+    p.add_argument("path")
+    p.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 a workbench error, 2 usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except WorkbenchError as exc:
+        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from workbench.pipeline import run_demo
+
+    result = run_demo(
+        demo_folder=args.folder, db_path=args.db, n_tracks=args.tracks, seed=args.seed, progress=not args.quiet
+    )
+    print(result.summary())
+    return 0
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from workbench.library import Library
+
+    with Library(args.db) as lib:
+        summary = lib.scan(args.folder, progress=not args.quiet)
+        print(summary)
+        print(f"library {lib.path}: {len(lib)} tracks")
+    return 0
+
+
+def _cmd_tracks(args: argparse.Namespace) -> int:
+    from workbench.library import Library
+
+    with Library(args.db) as lib:
+        tracks = lib.tracks(include_missing=args.missing)
+        print(f"{'id':>5}  {'dur':>7}  {'rate':>6}  {'ch':>2}  {'hash':12}  name")
+        for t in tracks:
+            flag = "  (missing)" if t.missing_since else ""
+            print(f"{t.id:>5}  {t.duration_s:7.1f}  {t.sample_rate_hz:>6}  {t.channels:>2}  "
+                  f"{t.content_hash[:12]}  {t.name}{flag}")
+        print(f"{len(tracks)} tracks in {lib.path}")
+    return 0
+
+
+def parse_prior(text: str | None):  # -> BpmPrior | None
+    """``"trance"`` or ``"MIN-MAX"`` or ``"MIN-MAX@CENTRE"`` as a :class:`BpmPrior`."""
+    from workbench.analysis import BpmPrior
+    from workbench.errors import ParameterError
+
+    if text is None:
+        return None
+    if text.strip().lower() == "trance":
+        return BpmPrior.trance()
+    try:
+        span, _, centre = text.partition("@")
+        lo, hi = (float(v) for v in span.split("-"))
+        return BpmPrior(min_bpm=lo, max_bpm=hi, center_bpm=float(centre) if centre else (lo * hi) ** 0.5)
+    except ValueError as exc:
+        if isinstance(exc, ParameterError):
+            raise
+        raise ParameterError(f"--prior must be 'trance', 'MIN-MAX' or 'MIN-MAX@CENTRE' in BPM; got {text!r}") from exc
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from workbench.analysis import analyze_library, stored_analysis
+    from workbench.library import Library
+
+    prior = parse_prior(args.prior)
+    with Library(args.db) as lib:
+        summary = analyze_library(lib, bpm_prior=prior, force=args.force, progress=not args.quiet)
+        print(summary)
+        print(f"{'id':>5}  {'bpm':>6}  {'key':>9}  {'cam':>3}  {'conf':>4}  {'nrg':>3}  {'LUFS':>6}  name")
+        for t in lib.tracks():
+            a = stored_analysis(lib, t, bpm_prior=prior)
+            if a is None:
+                continue
+            bpm = f"{a.bpm:6.1f}" if a.bpm else "  none"
+            print(f"{t.id:>5}  {bpm}  {a.key:>9}  {a.camelot:>3}  {a.key_confidence:4.2f}  {a.energy:>3}  "
+                  f"{a.loudness_lufs:6.1f}  {t.name}")
+    return 1 if summary.failed and not (summary.analysed or summary.reused) else 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from workbench.audio import info
+
+    i = info(args.path)
+    print(f"{i.path}\n  {i.format}/{i.subtype}, {i.sample_rate_hz} Hz, {i.channels} ch, "
+          f"{i.frames} frames, {i.duration_s:.2f} s")
+    return 0

@@ -1,0 +1,132 @@
+"""The main job on the embedded default: synthesize the demo library, then scan it.
+
+Each stage is timed; a stage whose output is already there is skipped, so a second run is
+fast and an interrupted one resumes. Later stages (analysis, embeddings, training,
+evaluation, export) join this list as their issues land.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench import config
+from workbench.errors import ParameterError
+from workbench.library import Library, ScanSummary
+
+MANIFEST_NAME = "MANIFEST.json"
+
+
+@dataclass
+class DemoResult:
+    """Where the demo put things and how long each stage took (seconds)."""
+
+    demo_folder: Path
+    db_path: Path
+    n_tracks: int
+    seed: int
+    synthesized: bool
+    scan: ScanSummary
+    styles: dict[str, int]
+    total_duration_s: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """A human-readable summary of the run."""
+        c = self.scan.counts()
+        lines = [
+            "workbench demo: done",
+            f"  demo library : {self.demo_folder}  ({self.n_tracks} tracks, seed {self.seed}, "
+            f"{self.total_duration_s / 60:.1f} min of audio; "
+            f"{'synthesized now' if self.synthesized else 'reused from an earlier run'})",
+            f"  styles       : " + ", ".join(f"{k} x{v}" for k, v in sorted(self.styles.items())),
+            f"  database     : {self.db_path}",
+            f"  scan         : " + ", ".join(f"{n} {k}" for k, n in c.items()),
+            "  stages (s)   : " + ", ".join(f"{k} {v:.1f}" for k, v in self.stage_seconds.items()),
+        ]
+        return "\n".join(lines)
+
+
+def run_demo(
+    *,
+    demo_folder: str | os.PathLike[str] | None = None,
+    db_path: str | os.PathLike[str] | None = None,
+    n_tracks: int = 24,
+    seed: int = 0,
+    progress: bool = True,
+) -> DemoResult:
+    """Synthesize the demo library (unless already there) and scan it into the library.
+
+    Parameters
+    ----------
+    demo_folder : path-like or None
+        Where the demo audio goes; default ``data/demo``.
+    db_path : path-like or None
+        The library database; default ``data/workbench.db``.
+    n_tracks : int >= 1
+        Number of demo tracks.
+    seed : int
+        Seed of the synthesis: the same seed gives the same bytes.
+    progress : bool
+        Show progress bars.
+    """
+    from workbench.demo import synthesize_library
+
+    if isinstance(n_tracks, bool) or not isinstance(n_tracks, int) or n_tracks < 1:
+        raise ParameterError(f"n_tracks must be an int >= 1; got {n_tracks!r}")
+    folder = config.demo_dir(demo_folder)
+    stage_seconds: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    manifest = folder / MANIFEST_NAME
+    wanted = {"n_tracks": n_tracks, "seed": seed}
+    synthesized = not _manifest_matches(manifest, wanted)
+    if synthesized:
+        records = synthesize_library(folder, n_tracks=n_tracks, seed=seed, progress=progress)
+        entries = [{"audio": Path(r.audio_path).name, "truth": Path(r.truth_path).name, "style": r.style}
+                   for r in records]
+        _write_json_atomic(manifest, {**wanted, "tracks": entries})
+    stage_seconds["synthesize"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with Library(db_path) as lib:
+        scan = lib.scan(folder, progress=progress)
+        db = lib.path
+        demo_tracks = [t for t in lib.tracks() if Path(t.path).parent == folder]
+    stage_seconds["scan"] = time.perf_counter() - t0
+
+    entries = json.loads(manifest.read_text())["tracks"]
+    styles = Counter(e["style"] for e in entries)
+    return DemoResult(
+        demo_folder=folder,
+        db_path=db,
+        n_tracks=n_tracks,
+        seed=seed,
+        synthesized=synthesized,
+        scan=scan,
+        styles=dict(styles),
+        total_duration_s=sum(t.duration_s for t in demo_tracks),
+        stage_seconds=stage_seconds,
+    )
+
+
+def _manifest_matches(manifest: Path, wanted: dict[str, int]) -> bool:
+    """True when an earlier run finished synthesizing the same library and its files are there."""
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return False
+    if any(data.get(k) != v for k, v in wanted.items()):
+        return False
+    folder = manifest.parent
+    return all((folder / e["audio"]).is_file() and (folder / e["truth"]).is_file() for e in data.get("tracks", []))
+
+
+def _write_json_atomic(path: Path, data: object) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
