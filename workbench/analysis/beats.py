@@ -19,6 +19,9 @@ from workbench.errors import ParameterError
 HOP_LENGTH = 512
 _BPM_GRID = np.arange(60.0, 200.05, 0.1)
 _MIN_ONSET_SHARPNESS_DB = 2.0  # below this, nothing in the track is struck: no beat
+_OFFBEAT_DOUBLE = 1.3  # kicks this much stronger between beats than on them: the tempo is double
+_OFFBEAT_HALVE = 0.7  # every other beat this much weaker in snares than its neighbours: half
+_STEADY = 0.9  # tempo stability from which beats are fitted with a metronomic grid
 
 
 @dataclass(frozen=True)
@@ -78,55 +81,112 @@ class BeatGrid:
     has_beat: bool
 
 
-def onset_envelope(y: np.ndarray, *, sr: int) -> tuple[np.ndarray, float]:
-    """Onset strength, one value per ``HOP_LENGTH`` samples, weighted towards the kick.
+@dataclass(frozen=True)
+class Onsets:
+    """Onset strength envelopes at ``sr / HOP_LENGTH`` frames per second.
 
-    Also returns the 95th percentile of the all-band flux in dB per band: how sharp the
-    sharpest onsets are (a sustained pad stays below 1 dB, any drum part far above).
-
-    The spectral flux of the mel bands below about 150 Hz (kick and bass) plus half the
-    flux of all bands (snares, hats, chords), each scaled to unit standard deviation: a
-    DJ counts the kick, and bright off-beat hats must not pull the grid onto the off-beat.
+    ``beat`` is the low-band (kick and bass, below about 150 Hz) spectral flux plus half the
+    all-band flux, each at unit standard deviation: a DJ counts the kick, and bright off-beat
+    hats must not pull the grid onto the off-beat. ``kick`` is the low-band flux alone,
+    ``backbeat`` the flux of 150 Hz-4 kHz,
+    where snares and claps live. ``sharpness_db`` is the 95th percentile of the all-band flux
+    (dB per band): a sustained pad stays below 1 dB, any drum part is far above.
     """
+
+    beat: np.ndarray
+    kick: np.ndarray
+    backbeat: np.ndarray
+    sharpness_db: float
+
+
+def onset_envelopes(y: np.ndarray, *, sr: int) -> Onsets:
+    """The :class:`Onsets` of mono audio."""
     import librosa
 
     n_mels = 96
-    mel = librosa.feature.melspectrogram(y=y, sr=sr, hop_length=HOP_LENGTH, n_mels=n_mels, fmax=min(11025, sr / 2))
+    fmax = min(11025.0, sr / 2)
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, hop_length=HOP_LENGTH, n_mels=n_mels, fmax=fmax)
     log_mel = librosa.power_to_db(mel, ref=np.max)
-    freqs = librosa.mel_frequencies(n_mels=n_mels, fmax=min(11025, sr / 2))
+    freqs = librosa.mel_frequencies(n_mels=n_mels, fmax=fmax)
     n_low = max(2, int(np.searchsorted(freqs, 150.0)))
+    n_mid = int(np.searchsorted(freqs, 4000.0))
     bands = librosa.onset.onset_strength_multi(S=log_mel, sr=sr, hop_length=HOP_LENGTH,
-                                               channels=[0, n_low, n_mels], aggregate=np.mean)
-    low, full = bands[0], bands[1]
-    return low / (low.std() + 1e-9) + 0.5 * full / (full.std() + 1e-9), float(np.percentile(full, 95))
+                                               channels=[0, n_low, n_mid, n_mels], aggregate=np.mean)
+    low, mid, high = bands
+    full = (low * n_low + mid * (n_mid - n_low) + high * (n_mels - n_mid)) / n_mels
+    beat = low / (low.std() + 1e-9) + 0.5 * full / (full.std() + 1e-9)
+    return Onsets(beat=beat, kick=low, backbeat=mid, sharpness_db=float(np.percentile(full, 95)))
 
 
-def estimate_tempo(oenv: np.ndarray, *, sr: int, prior: BpmPrior) -> tuple[float, float]:
-    """Tempo in BPM and its periodicity strength (0..1) from an onset envelope."""
-    frame_rate = sr / HOP_LENGTH
-    x = oenv - oenv.mean()
+def _autocorrelation(x: np.ndarray) -> np.ndarray:
+    x = x - x.mean()
     n = x.size
     size = 1 << int(math.ceil(math.log2(2 * n)))
     spec = np.fft.rfft(x, size)
     ac = np.fft.irfft(spec * np.conj(spec), size)[:n]
-    if ac[0] <= 0:
+    return ac / ac[0] if ac[0] > 0 else np.zeros(n)
+
+
+def _strength(ac: np.ndarray, bpm: np.ndarray, frame_rate: float) -> np.ndarray:
+    """Autocorrelation at the lag of one beat at ``bpm``."""
+    return np.interp(60.0 * frame_rate / np.asarray(bpm, dtype=np.float64), np.arange(ac.size), ac, right=0.0)
+
+
+def estimate_tempo(onsets: Onsets, *, sr: int, prior: BpmPrior) -> tuple[float, float]:
+    """Tempo in BPM and its periodicity strength (0..1).
+
+    Candidates are scored by the beat envelope's autocorrelation at one, two and four beats
+    (the bar reinforces the beat) times the prior. :func:`track_beats` then settles between
+    this tempo, its half and its double by where the snares fall.
+    """
+    frame_rate = sr / HOP_LENGTH
+    ac = _autocorrelation(onsets.beat)
+    if not ac.any():
         return 0.0, 0.0
-    ac = ac / ac[0]
-
-    def strength(bpm: np.ndarray) -> np.ndarray:
-        lag = 60.0 * frame_rate / bpm
-        return np.interp(lag, np.arange(n), ac, right=0.0)
-
     grid = _BPM_GRID
-    # a beat period is also reinforced at two and four beats (the bar); its half is not
-    score = strength(grid) + 0.5 * strength(grid / 2) + 0.25 * strength(grid / 4)
+    score = _strength(ac, grid, frame_rate) + 0.5 * _strength(ac, grid / 2, frame_rate) \
+        + 0.25 * _strength(ac, grid / 4, frame_rate)
     score = np.clip(score, 0.0, None) * prior.weight(grid)
-    best = int(np.argmax(score))
-    return float(grid[best]), float(max(strength(grid[best : best + 1])[0], 0.0))
+    bpm = float(grid[int(np.argmax(score))])
+    return bpm, float(max(_strength(ac, bpm, frame_rate), 0.0))
+
+
+def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float) -> tuple[float, np.ndarray]:
+    """A metronomic beat grid: the period and phase whose beats collect the most onset strength.
+
+    Searches tempos within 3 % of ``bpm`` (to 0.01 BPM) and every phase (to a quarter
+    frame); returns the tempo and the beat times over the whole track.
+    """
+    frame_rate = sr / HOP_LENGTH
+    frames = np.arange(env.size, dtype=np.float64)
+
+    def best(bpms: np.ndarray) -> tuple[float, float, float]:
+        top = (-np.inf, 0.0, 0.0)
+        for b in bpms:
+            period = 60.0 * frame_rate / b
+            phases = np.arange(0.0, period, 0.25)
+            ks = np.arange(int(env.size / period) + 1)
+            pos = phases[:, None] + ks[None, :] * period
+            vals = np.interp(pos, frames, env, right=0.0).sum(axis=1)
+            i = int(np.argmax(vals))
+            if vals[i] > top[0]:
+                top = (float(vals[i]), float(b), float(phases[i]))
+        return top
+
+    _, b1, _ = best(np.arange(bpm * 0.97, bpm * 1.03, 0.05))
+    _, b2, phase = best(np.arange(b1 - 0.05, b1 + 0.05, 0.01))
+    period_s = 60.0 / b2
+    first = phase / frame_rate
+    beats = first + period_s * np.arange(int((duration_s - first) / period_s) + 1)
+    return b2, beats
 
 
 def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None) -> BeatGrid:
     """Beats and downbeats of mono audio.
+
+    The dynamic-programming tracker of librosa follows the beat at the estimated tempo; when
+    its beats keep a steady period (electronic music, played to a clock), they are replaced by
+    the best-fitting metronomic grid, which is what a DJ's beat grid is.
 
     Parameters
     ----------
@@ -142,24 +202,60 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None) ->
     prior = bpm_prior if bpm_prior is not None else BpmPrior()
     if not isinstance(prior, BpmPrior):
         raise ParameterError(f"bpm_prior must be a BpmPrior or None; got {type(bpm_prior).__name__}")
-    oenv, sharpness_db = onset_envelope(y, sr=sr)
-    bpm0, periodicity = estimate_tempo(oenv, sr=sr, prior=prior)
+    onsets = onset_envelopes(y, sr=sr)
+    bpm0, periodicity = estimate_tempo(onsets, sr=sr, prior=prior)
     no_beat = BeatGrid(None, np.zeros(0), np.zeros(0), 0.0, False)
-    if sharpness_db < _MIN_ONSET_SHARPNESS_DB or bpm0 <= 0 or periodicity < 0.1:
+    if onsets.sharpness_db < _MIN_ONSET_SHARPNESS_DB or bpm0 <= 0 or periodicity < 0.1:
         return no_beat
-    _, frames = librosa.beat.beat_track(onset_envelope=oenv, sr=sr, hop_length=HOP_LENGTH, bpm=bpm0,
+    _, frames = librosa.beat.beat_track(onset_envelope=onsets.beat, sr=sr, hop_length=HOP_LENGTH, bpm=bpm0,
                                         tightness=400, trim=True, units="frames")
     beats = librosa.frames_to_time(frames, sr=sr, hop_length=HOP_LENGTH)
     if beats.size < 8:
         return no_beat
-    # the slope of beat time against beat index is the tempo; the DP tracker snaps to frames
-    idx = np.arange(beats.size)
-    slope, _ = np.polyfit(idx, beats, 1)
-    bpm = 60.0 / slope
     ibi = np.diff(beats)
     stability = float(np.clip(1.0 - ibi.std() / ibi.mean(), 0.0, 1.0))
+    if stability >= _STEADY:
+        bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=60.0 / float(np.median(ibi)), duration_s=y.size / sr)
+    else:
+        slope, _ = np.polyfit(np.arange(beats.size), beats, 1)
+        bpm = 60.0 / slope
+    bpm, beats = _settle_octave(onsets, sr=sr, bpm=bpm, beats=beats, prior=prior)
     downbeats = beats[_downbeat_phase(y, sr=sr, beats=beats)::4]
     return BeatGrid(float(bpm), beats, downbeats, stability, True)
+
+
+def _settle_octave(onsets: Onsets, *, sr: int, bpm: float, beats: np.ndarray,
+                   prior: BpmPrior) -> tuple[float, np.ndarray]:
+    """Double or halve the tempo by where kicks and snares fall.
+
+    Read at half tempo, drum & bass puts a snare on every beat and its kicks between the
+    beats: when the kick is stronger between the beats than on them, double. Read at double
+    tempo, a downtempo groove has snare-free beats between the kick-and-snare ones: halve.
+    Only tempos inside the prior's range are considered.
+    """
+    from scipy.ndimage import maximum_filter1d
+
+    frame_rate = sr / HOP_LENGTH
+    frames = np.arange(onsets.backbeat.size, dtype=np.float64)
+
+    def level(env: np.ndarray, times: np.ndarray) -> float:
+        """Mean of the envelope's peak within 2 frames (46 ms) of each time."""
+        peaks = maximum_filter1d(env, size=5)
+        return float(np.interp(times * frame_rate, frames, peaks, right=0.0).mean()) + 1e-9
+
+    mids = (beats[:-1] + beats[1:]) / 2
+    if prior.weight(np.array([bpm * 2]))[0] > 0 and \
+            level(onsets.kick, mids) > _OFFBEAT_DOUBLE * level(onsets.kick, beats):
+        doubled = np.empty(beats.size + mids.size)
+        doubled[0::2], doubled[1::2] = beats, mids
+        return bpm * 2, doubled
+    if prior.weight(np.array([bpm / 2]))[0] > 0 and beats.size >= 16:
+        # keep the parity that carries the kick; halve when the other beats lack the snares
+        parity = int(level(onsets.beat, beats[1::2]) > level(onsets.beat, beats[0::2]))
+        kept, dropped = beats[parity::2], beats[1 - parity::2]
+        if level(onsets.backbeat, dropped) < _OFFBEAT_HALVE * level(onsets.backbeat, kept):
+            return bpm / 2, kept
+    return bpm, beats
 
 
 def _downbeat_phase(y: np.ndarray, *, sr: int, beats: np.ndarray) -> int:
