@@ -1,7 +1,7 @@
-"""The main job on the embedded default: synthesize the demo library, then scan it.
+"""The main job on the embedded default: synthesize the demo library, scan it, analyse it.
 
 Each stage is timed; a stage whose output is already there is skipped, so a second run is
-fast and an interrupted one resumes. Later stages (analysis, embeddings, training,
+fast and an interrupted one resumes. Later stages (embeddings, training,
 evaluation, export) join this list as their issues land.
 """
 
@@ -33,6 +33,8 @@ class DemoResult:
     scan: ScanSummary
     styles: dict[str, int]
     total_duration_s: float
+    analysis: str = ""
+    accuracy: dict[str, float] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -46,6 +48,8 @@ class DemoResult:
             f"  styles       : " + ", ".join(f"{k} x{v}" for k, v in sorted(self.styles.items())),
             f"  database     : {self.db_path}",
             f"  scan         : " + ", ".join(f"{n} {k}" for k, n in c.items()),
+            f"  analysis     : {self.analysis.removeprefix('analysis: ')}",
+            "  vs truth     : " + ", ".join(f"{k} {v:.0%}" for k, v in self.accuracy.items()),
             "  stages (s)   : " + ", ".join(f"{k} {v:.1f}" for k, v in self.stage_seconds.items()),
         ]
         return "\n".join(lines)
@@ -74,6 +78,7 @@ def run_demo(
     progress : bool
         Show progress bars.
     """
+    from workbench.analysis import analyze_library
     from workbench.demo import synthesize_library
 
     if isinstance(n_tracks, bool) or not isinstance(n_tracks, int) or n_tracks < 1:
@@ -97,7 +102,12 @@ def run_demo(
         scan = lib.scan(folder, progress=progress)
         db = lib.path
         demo_tracks = [t for t in lib.tracks() if Path(t.path).parent == folder]
-    stage_seconds["scan"] = time.perf_counter() - t0
+        stage_seconds["scan"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        analysis = analyze_library(lib, tracks=demo_tracks, progress=progress)
+        accuracy = _accuracy_vs_truth(lib, demo_tracks)
+        stage_seconds["analyze"] = time.perf_counter() - t0
 
     entries = json.loads(manifest.read_text())["tracks"]
     styles = Counter(e["style"] for e in entries)
@@ -110,8 +120,27 @@ def run_demo(
         scan=scan,
         styles=dict(styles),
         total_duration_s=sum(t.duration_s for t in demo_tracks),
+        analysis=str(analysis).replace("\n", "\n  "),
+        accuracy=accuracy,
         stage_seconds=stage_seconds,
     )
+
+
+def _accuracy_vs_truth(lib: Library, tracks: list) -> dict[str, float]:
+    """Share of demo tracks whose stored BPM (within 2 %) and Camelot key match the truth JSON."""
+    from workbench.analysis import stored_analysis
+
+    bpm_ok = key_ok = n = 0
+    for t in tracks:
+        truth_path = Path(t.path).with_suffix(".json")
+        a = stored_analysis(lib, t)
+        if a is None or not truth_path.is_file():
+            continue
+        truth = json.loads(truth_path.read_text())
+        n += 1
+        bpm_ok += a.bpm is not None and abs(a.bpm - truth["bpm"]) <= 0.02 * truth["bpm"]
+        key_ok += a.camelot == truth["camelot"]
+    return {"BPM within 2%": bpm_ok / n, "key exact": key_ok / n} if n else {}
 
 
 def _manifest_matches(manifest: Path, wanted: dict[str, int]) -> bool:
