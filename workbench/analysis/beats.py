@@ -20,6 +20,7 @@ HOP_LENGTH = 512
 _BPM_GRID = np.arange(60.0, 200.05, 0.1)
 _MIN_ONSET_SHARPNESS_DB = 2.0  # below this, nothing in the track is struck: no beat
 _OFFBEAT_DOUBLE = 1.3  # kicks this much stronger between beats than on them: the tempo is double
+_SIXTEENTH_KICKS = 0.5  # kicks on sixteenths this strong (vs eighths): the tempo is double
 _OFFBEAT_HALVE = 0.7  # every other beat this much weaker in snares than its neighbours: half
 _STEADY = 0.9  # tempo stability from which beats are fitted with a metronomic grid
 
@@ -229,7 +230,9 @@ def _settle_octave(onsets: Onsets, *, sr: int, bpm: float, beats: np.ndarray,
     """Double or halve the tempo by where kicks and snares fall.
 
     Read at half tempo, drum & bass puts a snare on every beat and its kicks between the
-    beats: when the kick is stronger between the beats than on them, double. Read at double
+    beats, some a sixteenth off: when the kick is stronger between the beats than on them,
+    or kicks fall on sixteenths (a quarter beat off the grid; at the right tempo kicks keep
+    to eighths), double. Read at double
     tempo, a downtempo groove has snare-free beats between the kick-and-snare ones: halve.
     Only tempos inside the prior's range are considered.
     """
@@ -244,10 +247,18 @@ def _settle_octave(onsets: Onsets, *, sr: int, bpm: float, beats: np.ndarray,
         return float(np.interp(times * frame_rate, frames, peaks, right=0.0).mean()) + 1e-9
 
     mids = (beats[:-1] + beats[1:]) / 2
-    if prior.weight(np.array([bpm * 2]))[0] > 0 and \
-            level(onsets.kick, mids) > _OFFBEAT_DOUBLE * level(onsets.kick, beats):
+    period = 60.0 / bpm
+    on_eighths = max(level(onsets.kick, beats), level(onsets.kick, mids))
+    on_sixteenths = max(level(onsets.kick, beats + period / 4), level(onsets.kick, beats + 3 * period / 4))
+    if prior.weight(np.array([bpm * 2]))[0] > 0 and (
+            level(onsets.kick, mids) > _OFFBEAT_DOUBLE * level(onsets.kick, beats)
+            or on_sixteenths > _SIXTEENTH_KICKS * on_eighths):
         doubled = np.empty(beats.size + mids.size)
         doubled[0::2], doubled[1::2] = beats, mids
+        # the half-tempo grid may have sat on off-beat kicks: snares mark the true beats
+        shifted = doubled + period / 4
+        if level(onsets.backbeat, shifted) > level(onsets.backbeat, doubled):
+            doubled = shifted[shifted < beats[-1] + period]
         return bpm * 2, doubled
     if prior.weight(np.array([bpm / 2]))[0] > 0 and beats.size >= 16:
         # keep the parity that carries the kick; halve when the other beats lack the snares
