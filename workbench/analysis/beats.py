@@ -19,8 +19,7 @@ from workbench.errors import ParameterError
 HOP_LENGTH = 512
 _BPM_GRID = np.arange(60.0, 200.05, 0.1)
 _MIN_ONSET_SHARPNESS_DB = 2.0  # below this, nothing in the track is struck: no beat
-_OFFBEAT_DOUBLE = 1.3  # kicks this much stronger between beats than on them: the tempo is double
-_SIXTEENTH_KICKS = 0.5  # kicks on sixteenths this strong (vs eighths): the tempo is double
+_SIXTEENTHS_DOUBLE = 1.0  # kicks or snares stronger on the grid's sixteenths than its eighths: double
 _OFFBEAT_HALVE = 0.7  # every other beat this much weaker in snares than its neighbours: half
 _STEADY = 0.9  # tempo stability from which beats are fitted with a metronomic grid
 
@@ -229,11 +228,11 @@ def _settle_octave(onsets: Onsets, *, sr: int, bpm: float, beats: np.ndarray,
                    prior: BpmPrior) -> tuple[float, np.ndarray]:
     """Double or halve the tempo by where kicks and snares fall.
 
-    Read at half tempo, drum & bass puts a snare on every beat and its kicks between the
-    beats, some a sixteenth off: when the kick is stronger between the beats than on them,
-    or kicks fall on sixteenths (a quarter beat off the grid; at the right tempo kicks keep
-    to eighths), double. Read at double
-    tempo, a downtempo groove has snare-free beats between the kick-and-snare ones: halve.
+    At the right tempo kicks and snares are struck on the eighths (on the beat or on the
+    "and"). Read at half tempo, drum & bass has its kicks or snares on the grid's
+    sixteenths (a quarter beat off): when either is struck harder there than on the
+    eighths, double. Read at double tempo, a downtempo groove has snare-free beats between
+    the kick-and-snare ones: halve.
     Only tempos inside the prior's range are considered.
     """
     from scipy.ndimage import maximum_filter1d
@@ -248,11 +247,13 @@ def _settle_octave(onsets: Onsets, *, sr: int, bpm: float, beats: np.ndarray,
 
     mids = (beats[:-1] + beats[1:]) / 2
     period = 60.0 / bpm
-    on_eighths = max(level(onsets.kick, beats), level(onsets.kick, mids))
-    on_sixteenths = max(level(onsets.kick, beats + period / 4), level(onsets.kick, beats + 3 * period / 4))
-    if prior.weight(np.array([bpm * 2]))[0] > 0 and (
-            level(onsets.kick, mids) > _OFFBEAT_DOUBLE * level(onsets.kick, beats)
-            or on_sixteenths > _SIXTEENTH_KICKS * on_eighths):
+
+    def sixteenths_over_eighths(env: np.ndarray) -> float:
+        eighths = max(level(env, beats), level(env, mids))
+        return max(level(env, beats + period / 4), level(env, beats + 3 * period / 4)) / eighths
+
+    if prior.weight(np.array([bpm * 2]))[0] > 0 and max(
+            sixteenths_over_eighths(onsets.kick), sixteenths_over_eighths(onsets.backbeat)) > _SIXTEENTHS_DOUBLE:
         doubled = np.empty(beats.size + mids.size)
         doubled[0::2], doubled[1::2] = beats, mids
         # the half-tempo grid may have sat on off-beat kicks: snares mark the true beats
