@@ -48,3 +48,26 @@ def test_real_folder_scans(real_audio_dir, tmp_path):
         assert summary.failed == []
         assert len(lib) == len(_manifest(real_audio_dir))
         assert lib.scan(real_audio_dir, progress=False).counts()["unchanged"] == len(lib)
+
+
+def test_real_files_analyse_to_plausible_values(real_audio_dir):
+    from workbench.analysis import analyze
+    from workbench.camelot import from_camelot
+
+    seen_beat = 0
+    for row in _manifest(real_audio_dir):
+        y, sr = audio.load(real_audio_dir / row["path"], mono=False)
+        a = analyze(y, sr=sr)
+        duration = float(row["duration_s"])
+        assert a.duration_s == pytest.approx(duration, abs=0.1), row["path"]
+        if a.bpm is not None:
+            seen_beat += 1
+            assert 70 <= a.bpm <= 185, row["path"]
+            beats = np.asarray(a.beats)
+            assert (np.diff(beats) > 0).all() and 0 <= beats[0] and beats[-1] <= duration, row["path"]
+            assert set(a.downbeats) <= set(a.beats)
+        from_camelot(a.camelot)  # a valid code
+        assert 1 / 24 <= a.key_confidence <= 1
+        assert 1 <= a.energy <= 10
+        assert -45 < a.loudness_lufs < -3, row["path"]
+    assert seen_beat >= 12  # most of these have a steady beat
