@@ -42,6 +42,7 @@ def key_relation(truth: str, est: str) -> str:
 def main() -> None:
     import librosa
     import mir_eval
+    from scipy.stats import spearmanr
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=24)
@@ -69,6 +70,8 @@ def main() -> None:
             f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref_beats), mir_eval.beat.trim_beats(est_beats))
             ref_db = np.asarray(truth["downbeats"])
             f_down = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref_db), mir_eval.beat.trim_beats(np.asarray(a.downbeats)))
+            est_sec = [a.section_energy(x["start_s"], x["end_s"]) for x in truth["sections"]]
+            rho = spearmanr(est_sec, truth["section_energy"]).statistic if len(set(est_sec)) > 1 else 0.0
             y_mono = audio.resample(audio.to_mono(y), orig_sr=sr, target_sr=22050)
             base_bpm = float(np.atleast_1d(librosa.beat.beat_track(y=y_mono, sr=22050)[0])[0])
             rows.append({
@@ -76,14 +79,14 @@ def main() -> None:
                 "bpm_ok": a.bpm is not None and abs(a.bpm - truth["bpm"]) <= 0.02 * truth["bpm"],
                 "base_ok": abs(base_bpm - truth["bpm"]) <= 0.02 * truth["bpm"], "base_bpm": base_bpm,
                 "key_true": truth["camelot"], "key": a.camelot, "key_rel": key_relation(truth["camelot"], a.camelot),
-                "beat_f": f, "down_f": f_down, "seconds": seconds,
+                "beat_f": f, "down_f": f_down, "seconds": seconds, "energy_rho": float(rho), "energy": a.energy,
             })
     print(f"{'track':22} {'style':11} {'bpm true':>8} {'bpm':>7} {'base':>7} {'key true':>8} {'key':>4} "
-          f"{'relation':>9} {'beat F':>6} {'down F':>6} {'s':>5}")
+          f"{'relation':>9} {'beat F':>6} {'down F':>6} {'nrg':>3} {'sec rho':>7} {'s':>5}")
     for r in rows:
         print(f"{r['name']:22} {r['style']:11} {r['bpm_true']:8.1f} {r['bpm']:7.1f} {r['base_bpm']:7.1f} "
               f"{r['key_true']:>8} {r['key']:>4} {r['key_rel']:>9} {r['beat_f']:6.3f} {r['down_f']:6.3f} "
-              f"{r['seconds']:5.2f}")
+              f"{r['energy']:>3} {r['energy_rho']:7.2f} {r['seconds']:5.2f}")
     n = len(rows)
     bpm_acc = sum(r["bpm_ok"] for r in rows) / n
     base_acc = sum(r["base_ok"] for r in rows) / n
@@ -98,6 +101,7 @@ def main() -> None:
     print(f"{'key exact, relative or fifth':34} {key_close:9.1%} {'>= 95%':>8}")
     print(f"{'beat F-measure (mir_eval, mean)':34} {beat_f:9.3f} {'>= 0.9':>8}")
     print(f"{'downbeat F-measure (mean)':34} {down_f:9.3f} {'-':>8}")
+    print(f"{'section energy Spearman vs truth':34} {np.mean([r['energy_rho'] for r in rows]):9.2f} {'-':>8}")
     print(f"{'seconds per track (mean)':34} {np.mean([r['seconds'] for r in rows]):9.2f}")
     print(f"{n} tracks, seed {args.seed}, prior {args.prior or 'default 70-185'}")
 

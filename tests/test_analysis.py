@@ -175,3 +175,10 @@ def test_analyze_library_stores_reuses_and_reports(tmp_path):
         a = stored_analysis(lib, lib.track(folder / "a.flac"))
         assert a is not None and a.bpm == pytest.approx(128.0, rel=0.02)
         assert analyze_track(lib, folder / "b.flac").bpm == pytest.approx(140.0, rel=0.02)
+
+
+def test_track_energy_is_absolute():
+    dense = analyze(groove(128.0, 12.0), sr=SR)
+    quiet = analyze(groove(128.0, 12.0, kick=False) * 0.05, sr=SR)
+    assert dense.energy > quiet.energy
+    assert quiet.loudness_lufs < dense.loudness_lufs - 20

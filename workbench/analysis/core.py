@@ -9,13 +9,13 @@ import numpy as np
 
 from workbench import audio
 from workbench.analysis.beats import BeatGrid, BpmPrior, track_beats
-from workbench.analysis.energy import DEFAULT_HOP_S, energy_curve, energy_level
+from workbench.analysis.energy import DEFAULT_HOP_S, energy_curve, energy_level, track_energy
 from workbench.analysis.key import DEFAULT_PROFILE, estimate_key
 from workbench.analysis.loudness import integrated_lufs
 from workbench.errors import ParameterError, SilentAudioError
 
 #: Bump when an algorithm changes, so stored analyses are recomputed.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 #: Analysis rate in Hz (beats, key, energy); loudness uses the original rate and channels.
 ANALYSIS_SR = 22050
 #: Shortest audio analysed: a few bars at slow tempos.
@@ -29,8 +29,10 @@ class Analysis:
 
     ``bpm`` is ``None`` (and ``beats``/``downbeats`` empty) when the track has no steady
     beat. ``key`` is a name like ``"A minor"``, ``camelot`` its code (``"8A"``),
-    ``key_confidence`` in [1/24, 1]. ``energy`` is 1..10; ``energy_curve`` holds 0..1 per
-    ``energy_hop_s`` seconds. ``loudness_lufs`` is integrated loudness (EBU R128).
+    ``key_confidence`` in [1/24, 1]. ``energy`` is 1..10, comparable across tracks;
+    ``energy_curve`` holds 0..1 per ``energy_hop_s`` seconds, relative to the track's own
+    peak (use :meth:`section_energy` to compare its sections). ``loudness_lufs`` is
+    integrated loudness (EBU R128).
     """
 
     duration_s: float
@@ -113,7 +115,8 @@ def analyze(
     mono = audio.resample(audio.to_mono(x), orig_sr=sr, target_sr=ANALYSIS_SR)
     grid: BeatGrid = track_beats(mono, sr=ANALYSIS_SR, bpm_prior=bpm_prior)
     key = estimate_key(mono, sr=ANALYSIS_SR, profile=key_profile)
-    curve = energy_curve(mono, sr=ANALYSIS_SR, hop_s=energy_hop_s)
+    profile = energy_curve(mono, sr=ANALYSIS_SR, hop_s=energy_hop_s)
+    loudness = integrated_lufs(x, sr=sr)
     return Analysis(
         duration_s=x.shape[-1] / sr,
         bpm=None if grid.bpm is None else round(grid.bpm, 3),
@@ -123,10 +126,10 @@ def analyze(
         key=key.name,
         camelot=key.camelot,
         key_confidence=round(key.confidence, 4),
-        energy=energy_level(curve),
-        energy_curve=tuple(float(v) for v in curve),
+        energy=track_energy(profile, loudness_lufs=loudness),
+        energy_curve=tuple(float(v) for v in profile.curve),
         energy_hop_s=float(energy_hop_s),
-        loudness_lufs=round(integrated_lufs(x, sr=sr), 2),
+        loudness_lufs=round(loudness, 2),
     )
 
 

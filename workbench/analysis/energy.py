@@ -1,11 +1,15 @@
-"""Energy: a 0..1 curve over time and a 1..10 level per track or section.
+"""Energy: a 0..1 curve over time, a 1..10 level per section, and a 1..10 level per track.
 
-Energy here is what a DJ means: loud, dense, bright and driving. Each window of
-``hop_s`` seconds combines its RMS level (dBFS relative to the track's loudest window, so a
-quiet master is not "low energy" by its gain alone), onset density and spectral brightness.
+Energy here is what a DJ means: loud, dense, bright and driving. Within a track, each window
+of ``hop_s`` seconds combines its RMS level (relative to the track's loudest window, so the
+curve shows the arrangement, not the master's gain), onset density and spectral brightness.
+Between tracks, :func:`track_energy` uses absolute measures: integrated loudness, onsets per
+second, brightness and how much of the track runs near full power.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,8 +20,17 @@ _W_LEVEL, _W_ONSETS, _W_BRIGHT = 0.55, 0.25, 0.20
 _LEVEL_RANGE_DB = 30.0  # a window 30 dB below the loudest counts as silence
 
 
-def energy_curve(y: np.ndarray, *, sr: int, hop_s: float = DEFAULT_HOP_S) -> np.ndarray:
-    """Energy in [0, 1] per window of ``hop_s`` seconds.
+@dataclass(frozen=True)
+class EnergyProfile:
+    """The energy curve (0..1 per window) and the whole-track descriptors behind it."""
+
+    curve: np.ndarray
+    onset_rate_hz: float
+    centroid_hz: float
+
+
+def energy_curve(y: np.ndarray, *, sr: int, hop_s: float = DEFAULT_HOP_S) -> EnergyProfile:
+    """Energy in [0, 1] per window of ``hop_s`` seconds, with onset rate and brightness.
 
     Parameters
     ----------
@@ -30,7 +43,9 @@ def energy_curve(y: np.ndarray, *, sr: int, hop_s: float = DEFAULT_HOP_S) -> np.
 
     Returns
     -------
-    np.ndarray [shape=(ceil(n / (hop_s * sr)),)]
+    EnergyProfile
+        ``curve`` has shape ``(ceil(n / (hop_s * sr)),)``; ``onset_rate_hz`` is onsets per
+        second over the track, ``centroid_hz`` the mean spectral centroid of its sounding part.
     """
     import librosa
 
@@ -54,11 +69,32 @@ def energy_curve(y: np.ndarray, *, sr: int, hop_s: float = DEFAULT_HOP_S) -> np.
     centroid = np.pad(centroid, (0, max(0, n_win * per_win - centroid.size)), mode="edge")[: n_win * per_win]
     bright = np.clip(centroid.reshape(n_win, per_win).mean(axis=1) / 4000.0, 0.0, 1.0)
     bright = bright * (level > 0)  # silence has no brightness
-    return (_W_LEVEL * level + _W_ONSETS * onsets + _W_BRIGHT * bright).astype(np.float32)
+    curve = (_W_LEVEL * level + _W_ONSETS * onsets + _W_BRIGHT * bright).astype(np.float32)
+    sounding = level > 0
+    centroid_hz = float(centroid.reshape(n_win, per_win).mean(axis=1)[sounding].mean()) if sounding.any() else 0.0
+    return EnergyProfile(curve=curve, onset_rate_hz=float(onset_times.size / (y.size / sr)), centroid_hz=centroid_hz)
+
+
+def track_energy(profile: EnergyProfile, *, loudness_lufs: float) -> int:
+    """A 1..10 track energy from absolute descriptors, comparable across tracks.
+
+    Loudness counts from -24 LUFS (0) to -6 LUFS (1), onsets from 0 to 6 per second,
+    brightness from 500 to 3500 Hz, drive is the share of windows above 0.6 on the curve.
+    """
+    def unit(x: float, lo: float, hi: float) -> float:
+        return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0)) if np.isfinite(x) else 0.0
+
+    drive = float((profile.curve > 0.6).mean()) if profile.curve.size else 0.0
+    score = (0.4 * unit(loudness_lufs, -24.0, -6.0) + 0.3 * unit(profile.onset_rate_hz, 0.0, 6.0)
+             + 0.15 * unit(profile.centroid_hz, 500.0, 3500.0) + 0.15 * drive)
+    return int(np.clip(1 + round(9 * score), 1, 10))
 
 
 def energy_level(curve: np.ndarray) -> int:
-    """A 1..10 level from (a part of) an energy curve: its upper-quartile value, scaled."""
+    """A 1..10 level of (a part of) one track's energy curve: its upper-quartile value, scaled.
+
+    Relative to the track's own loudest moment: use it to compare sections of one track.
+    """
     if curve.size == 0:
         return 1
     value = float(np.quantile(curve, 0.75))
