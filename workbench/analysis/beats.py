@@ -220,7 +220,7 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None) ->
         slope, _ = np.polyfit(np.arange(beats.size), beats, 1)
         bpm = 60.0 / slope
     bpm, beats = _settle_octave(onsets, sr=sr, bpm=bpm, beats=beats, prior=prior)
-    downbeats = beats[_downbeat_phase(y, sr=sr, beats=beats)::4]
+    downbeats = beats[_downbeat_phase(y, sr=sr, beats=beats, onsets=onsets)::4]
     return BeatGrid(float(bpm), beats, downbeats, stability, True)
 
 
@@ -270,9 +270,14 @@ def _settle_octave(onsets: Onsets, *, sr: int, bpm: float, beats: np.ndarray,
     return bpm, beats
 
 
-def _downbeat_phase(y: np.ndarray, *, sr: int, beats: np.ndarray) -> int:
-    """Which of four beat phases starts the bar: where bass and harmony change most."""
+def _downbeat_phase(y: np.ndarray, *, sr: int, beats: np.ndarray, onsets: Onsets) -> int:
+    """Which of four beat phases starts the bar.
+
+    The one is where harmony and bass change most, where the kick is struck and where the
+    snare is not (snares and claps mark 2 and 4).
+    """
     import librosa
+    from scipy.ndimage import maximum_filter1d
 
     n_fft = 2048
     spec = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=HOP_LENGTH))
@@ -291,5 +296,12 @@ def _downbeat_phase(y: np.ndarray, *, sr: int, beats: np.ndarray) -> int:
     novelty = change / (change.std() + 1e-9) + low_change / (low_change.std() + 1e-9)
     # sync() prepends a segment before the first beat: segment j + 1 starts at beat j
     per_beat = novelty[1 : beats.size + 1]
+    onset_frames = np.arange(onsets.kick.size, dtype=np.float64)
+
+    def at_beats(env: np.ndarray) -> np.ndarray:
+        v = np.interp(beats * sr / HOP_LENGTH, onset_frames, maximum_filter1d(env, size=5))
+        return (v - v.mean()) / (v.std() + 1e-9)
+
+    per_beat = per_beat + at_beats(onsets.kick) - at_beats(onsets.backbeat)
     scores = [per_beat[p::4].mean() if per_beat[p::4].size else 0.0 for p in range(4)]
     return int(np.argmax(scores))
