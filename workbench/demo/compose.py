@@ -1,0 +1,187 @@
+"""The composer: turns patterns, chords and melodies into note events on a track's layers.
+
+Patterns are strings of 16 characters per bar (longer strings cycle bar by bar): ``X`` accent,
+``x`` normal, ``-`` ghost, ``.`` rest; pitched patterns add ``o`` (octave up), ``f`` (fifth up) and
+``=`` (tie: the previous note lasts one more step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from workbench.demo.arrange import STEPS_PER_BAR, Grid, Harmony, Note, Section, place, voicing
+from workbench.demo.render import Buffer, Layer
+
+_VELOCITY = {"X": 1.0, "x": 0.75, "-": 0.45, "o": 0.75, "f": 0.75}
+_INTERVAL = {"o": 12, "f": 7}
+
+#: A part adds the events of one bar: ``part(composer, section, bar_in_section, gain)``.
+Part = Callable[["Composer", Section, int, float], None]
+
+
+@lru_cache(maxsize=256)
+def parse(pattern: str) -> tuple[tuple[tuple[int, float, int, int], ...], ...]:
+    """Per bar, the hits of a pattern as ``(step, velocity, length_steps, interval)``."""
+    bars = []
+    for start in range(0, len(pattern), STEPS_PER_BAR):
+        chunk = pattern[start:start + STEPS_PER_BAR]
+        hits: list[list[float]] = []
+        for step, ch in enumerate(chunk):
+            if ch == "=" and hits:
+                hits[-1][2] += 1
+            elif ch in _VELOCITY:
+                hits.append([step, _VELOCITY[ch], 1, _INTERVAL.get(ch, 0)])
+        bars.append(tuple((int(s), v, int(n), int(i)) for s, v, n, i in hits))
+    return tuple(bars)
+
+
+class Composer:
+    """Holds a track's random stream, grid, sections and harmony, and collects layer events."""
+
+    def __init__(self, rng: np.random.Generator, grid: Grid, sections: Sequence[Section], harmony: Harmony) -> None:
+        self.rng = rng
+        self.grid = grid
+        self.sr = grid.sr
+        self.sections = list(sections)
+        self.harmony = harmony
+        self.layers: dict[str, Layer] = {}
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    def layer(self, name: str, make: Callable[[Any], Buffer], *, gain: float = 1.0, pan: float = 0.0,
+              duck: float = 0.0, delay: float = 0.0, sweep: bool = False) -> Layer:
+        """Register a layer (mix order is registration order); options as in :class:`Layer`."""
+        layer = Layer(name, make, gain=gain, pan=pan, duck=duck, delay=delay, sweep=sweep)
+        self.layers[name] = layer
+        return layer
+
+    def hit(self, name: str, section: Section, b: int, step: float, key: Hashable, gain: float) -> None:
+        """One event at ``step`` of bar ``b`` of ``section``; gains rise 0.7 -> 1 across builds."""
+        if section.label == "build":
+            gain *= 0.7 + 0.3 * (b + step / STEPS_PER_BAR) / section.n_bars
+        self.layers[name].events.append((self.grid.step_sample(section.start_bar + b, step), key, gain))
+
+    def perform(self, roles: dict[str, dict[str, float]], parts: dict[str, Part]) -> list[Layer]:
+        """Play every section: for each part its role gives a gain in that section's label."""
+        for section in self.sections:
+            for part_name, gain in roles[section.label].items():
+                for b in range(section.n_bars):
+                    parts[part_name](self, section, b, gain)
+        return list(self.layers.values())
+
+    # ---------------------------------------------------------------------------------- parts
+
+    def drums(self, name: str, pattern: str, *, variants: int = 1, skip_last_build_bar: bool = False) -> Part:
+        """A drum pattern; ``variants`` one-shots alternate by step (round robin)."""
+        bars = parse(pattern)
+
+        def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            if skip_last_build_bar and s.label == "build" and b == s.n_bars - 1 and s.n_bars > 4:
+                return
+            for step, vel, _, _ in bars[b % len(bars)]:
+                c.hit(name, s, b, step, (b * STEPS_PER_BAR + step) % variants, gain * vel)
+
+        return part
+
+    def bass(self, name: str, pattern: str, *, low: int) -> Part:
+        """A bass line on the chord roots (``low`` = lowest MIDI note of the root)."""
+        bars = parse(pattern)
+
+        def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            root, _ = c.harmony.chord(b)
+            midi = place(root, low)
+            for step, vel, length, interval in bars[b % len(bars)]:
+                c.hit(name, s, b, step, (midi + interval, length), gain * vel)
+
+        return part
+
+    def held(self, name: str, *, low: int) -> Part:
+        """The chord root held for the chord's whole length (``bars_per_chord`` bars)."""
+
+        def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            bpc = c.harmony.bars_per_chord
+            if b % bpc == 0:
+                root, _ = c.harmony.chord(b)
+                c.hit(name, s, b, 0, (place(root, low), STEPS_PER_BAR * min(bpc, s.n_bars - b)), gain)
+
+        return part
+
+    def stabs(self, name: str, pattern: str, *, low: int) -> Part:
+        """Chord stabs (or held chords, with ties) voiced close from ``low``."""
+        bars = parse(pattern)
+
+        def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            _, pcs = c.harmony.chord(b)
+            chord = voicing(pcs, low)
+            for step, vel, length, _ in bars[b % len(bars)]:
+                c.hit(name, s, b, step, (chord, length), gain * vel)
+
+        return part
+
+    def pad(self, name: str, *, low: int) -> Part:
+        """Chords held for their whole length (``bars_per_chord`` bars), the root doubled an octave up."""
+
+        def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            bpc = c.harmony.bars_per_chord
+            if b % bpc == 0:
+                root, pcs = c.harmony.chord(b)
+                length = STEPS_PER_BAR * min(bpc, s.n_bars - b)
+                chord = (*voicing(pcs, low), place(root, low) + 12)
+                c.hit(name, s, b, 0, (chord, length), gain)
+
+        return part
+
+    def arp(self, name: str, order: Sequence[int], *, low: int, length: int = 1, rate: int = 1) -> Part:
+        """Arpeggio every ``rate`` steps through chord tones (``order`` indexes tones, +3 = octave up)."""
+
+        def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            _, pcs = c.harmony.chord(b)
+            tones = voicing(pcs, low)
+            for j, step in enumerate(range(0, STEPS_PER_BAR, rate)):
+                idx = order[j % len(order)]
+                midi = tones[idx % 3] + 12 * (idx // 3)
+                vel = 1.0 if step % 4 == 0 else 0.8
+                c.hit(name, s, b, step, (midi, length), gain * vel)
+
+        return part
+
+    def line(self, name: str, notes: Sequence[Note], *, keyed: Callable[[Note], Hashable] | None = None) -> Part:
+        """A melody cycling with the chord progression."""
+
+        def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            cb = b % c.harmony.cycle_bars
+            for note in notes:
+                if note.bar == cb:
+                    key = keyed(note) if keyed else (note.midi, note.length)
+                    c.hit(name, s, b, note.step, key, gain * (1.0 if note.step % 4 == 0 else 0.85))
+
+        return part
+
+    def roll(self, name: str) -> Part:
+        """Snare roll accelerating across a section: quarters, eighths, sixteenths, then 32nds."""
+
+        def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            u = b / s.n_bars
+            rate = 4.0 if u < 0.25 else 2.0 if u < 0.5 else 1.0 if u < 0.75 else 0.5
+            for step in np.arange(0.0, STEPS_PER_BAR, rate):
+                v = (b + step / STEPS_PER_BAR) / s.n_bars
+                c.hit(name, s, b, float(step), int(step * 2) % 3, gain * (0.3 + 0.7 * v))
+
+        return part
+
+    def once(self, name: str, *, key: Callable[[Section], Hashable] | None = None) -> Part:
+        """One event at the first beat of a section (crash, riser whose key holds the section length)."""
+
+        def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            if b == 0:
+                c.hit(name, s, 0, 0, key(s) if key else 0, gain)
+
+        return part
+
+    def tail(self, steps: int, seconds: float) -> int:
+        """Samples of ``steps`` sixteenths plus a release tail of ``seconds``."""
+        return self.grid.steps_n(steps) + int(round(seconds * self.sr))
