@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import tone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import tone
 from workbench import audio
 from workbench.errors import (
     AudioError,

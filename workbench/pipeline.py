@@ -45,9 +45,9 @@ class DemoResult:
             f"  demo library : {self.demo_folder}  ({self.n_tracks} tracks, seed {self.seed}, "
             f"{self.total_duration_s / 60:.1f} min of audio; "
             f"{'synthesized now' if self.synthesized else 'reused from an earlier run'})",
-            f"  styles       : " + ", ".join(f"{k} x{v}" for k, v in sorted(self.styles.items())),
+            "  styles       : " + ", ".join(f"{k} x{v}" for k, v in sorted(self.styles.items())),
             f"  database     : {self.db_path}",
-            f"  scan         : " + ", ".join(f"{n} {k}" for k, n in c.items()),
+            "  scan         : " + ", ".join(f"{n} {k}" for k, n in c.items()),
             f"  analysis     : {self.analysis.removeprefix('analysis: ')}",
             "  vs truth     : " + ", ".join(f"{k} {v:.0%}" for k, v in self.accuracy.items()),
             "  stages (s)   : " + ", ".join(f"{k} {v:.1f}" for k, v in self.stage_seconds.items()),
