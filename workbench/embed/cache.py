@@ -1,0 +1,89 @@
+"""Embeddings on disk, keyed by content hash + backbone + settings.
+
+``<root>/<backbone>/<settings-hash>/<content-hash>.npz`` holds ``embeddings`` (n, d) and
+``timestamps_s`` (n,). A write goes to a temporary file in the same folder and is renamed
+into place, so a killed extraction never leaves a half-written entry under a real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from workbench.errors import ParameterError
+
+
+def settings_hash(settings: dict[str, object]) -> str:
+    """16 hex digits naming a settings dict (order-independent)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class EmbeddingCache:
+    """A folder of cached embeddings for one backbone and its settings.
+
+    Parameters
+    ----------
+    root : path-like
+        The cache's top folder (e.g. ``data/embeddings``).
+    backbone : str
+        The backbone's name (``"features-v1"``, ``"openl3-mel128-music-6144"``, ...).
+    settings : dict
+        Everything that changes the output (hop, window, augmentation, ...).
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, backbone: str, settings: dict[str, object]) -> None:
+        if not backbone or "/" in backbone or backbone.startswith("."):
+            raise ParameterError(f"backbone must be a plain name without '/'; got {backbone!r}")
+        self.folder = Path(root) / backbone / settings_hash(settings)
+        self.backbone = backbone
+        self.settings = dict(settings)
+
+    def path(self, content_hash: str) -> Path:
+        if len(content_hash) < 16 or any(c not in "0123456789abcdef" for c in content_hash):
+            raise ParameterError(f"content_hash must be a lower-case hex sha256; got {content_hash!r}")
+        return self.folder / f"{content_hash}.npz"
+
+    def get(self, content_hash: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The cached ``(embeddings, timestamps_s)``, or ``None`` on a miss (or an unreadable entry)."""
+        p = self.path(content_hash)
+        if not p.is_file():
+            return None
+        try:
+            with np.load(p, allow_pickle=False) as data:
+                return data["embeddings"], data["timestamps_s"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def put(self, content_hash: str, embeddings: np.ndarray, timestamps_s: np.ndarray) -> Path:
+        """Store an entry atomically; returns its path."""
+        p = self.path(content_hash)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        meta = self.folder / "settings.json"
+        if not meta.exists():
+            _atomic_write_bytes(meta, json.dumps({"backbone": self.backbone, **self.settings}, indent=2).encode())
+        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, embeddings=np.asarray(embeddings, dtype=np.float32),
+                         timestamps_s=np.asarray(timestamps_s, dtype=np.float64))
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return p
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
