@@ -100,7 +100,7 @@ def test_changed_file_gets_new_hash_and_a_warning(lib, music, write_audio):
     lib.conn.execute("INSERT INTO analyses (track_id, kind, settings_hash, content_hash, result_json, created_at) "
                      "VALUES (?, 'bpm', 's', ?, '{}', 'now')", (old.id, old.content_hash))
     write_audio("a.wav", duration_s=3.0, seed=9, folder=music)
-    with pytest.warns(ContentChangedWarning, match=r"a\.wav: contents changed since the last scan"):
+    with pytest.warns(ContentChangedWarning, match=r"1 file\(s\) changed contents since the last scan: .*a\.wav"):
         summary = lib.scan(music, progress=False)
     assert summary.changed == [str(music / "a.wav")]
     new = lib.track(music / "a.wav")
@@ -213,3 +213,14 @@ def test_file_sha256_matches_hashlib(tmp_path):
     path = tmp_path / "blob"
     path.write_bytes(bytes(range(256)) * 9000)  # spans several read chunks
     assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_file_replaced_by_a_copy_of_another(lib, music):
+    lib.scan(music, progress=False)
+    old = lib.track(music / "a.wav")
+    shutil.copy(music / "sub" / "b.flac", music / "a.wav")  # a.wav now holds b's bytes
+    summary = lib.scan(music, progress=False)
+    assert summary.duplicates == [(str(music / "a.wav"), str(music / "sub" / "b.flac"))]
+    gone = [t for t in lib.tracks(include_missing=True) if t.id == old.id][0]
+    assert gone.missing_since is not None  # a's old contents are no longer anywhere
+    assert len(lib) == 2

@@ -216,6 +216,14 @@ class Library:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+        if summary.changed:
+            shown = ", ".join(summary.changed[:5]) + (f" and {len(summary.changed) - 5} more" if len(summary.changed) > 5 else "")
+            warnings.warn(
+                f"{len(summary.changed)} file(s) changed contents since the last scan: {shown}; "
+                "their analyses were dropped and their labels kept: check them",
+                ContentChangedWarning,
+                stacklevel=2,
+            )
         return summary
 
     def _scan_one(self, p: Path, summary: ScanSummary) -> None:
@@ -246,6 +254,8 @@ class Library:
             summary.unchanged.append(path)
             return
         if by_hash is not None and Path(by_hash["path"]).exists():
+            if known is not None:  # this path held other contents before: those are gone now
+                self._retire(known, now)
             summary.duplicates.append((path, by_hash["path"]))
             return
         if by_hash is not None:  # its old path is gone: moved or renamed, keeps its id and labels
@@ -276,12 +286,6 @@ class Library:
                 (*values, known["id"]),
             )
             self.conn.execute("DELETE FROM analyses WHERE track_id = ?", (known["id"],))
-            warnings.warn(
-                f"{path}: contents changed since the last scan (sha256 {known['content_hash'][:12]}… -> "
-                f"{digest[:12]}…); its analyses were dropped and its labels kept: check them",
-                ContentChangedWarning,
-                stacklevel=3,
-            )
             summary.changed.append(path)
             return
         self.conn.execute(

@@ -284,18 +284,18 @@ def _downbeat_phase(y: np.ndarray, *, sr: int, beats: np.ndarray, onsets: Onsets
     freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
     chroma = librosa.feature.chroma_stft(S=spec**2, sr=sr, n_fft=n_fft, hop_length=HOP_LENGTH)
     low = np.log1p(spec[freqs < 200].sum(axis=0))
-    frames = np.clip(librosa.time_to_frames(beats, sr=sr, hop_length=HOP_LENGTH), 0, spec.shape[1] - 1)
+    n = spec.shape[1]
+    starts = np.clip(librosa.time_to_frames(beats, sr=sr, hop_length=HOP_LENGTH), 0, n - 1)
+    ends = np.maximum(np.append(starts[1:], n), starts + 1)
     # per beat: mean chroma and low-band level over the beat, and their change from the beat before
-    seg_chroma = librosa.util.sync(chroma, frames, aggregate=np.mean)
-    seg_low = librosa.util.sync(low[None, :], frames, aggregate=np.mean)[0]
+    seg_chroma = np.stack([chroma[:, a:b].mean(axis=1) for a, b in zip(starts, ends)], axis=1)
+    seg_low = np.array([low[a:b].mean() for a, b in zip(starts, ends)])
     seg_chroma = seg_chroma / (np.linalg.norm(seg_chroma, axis=0, keepdims=True) + 1e-9)
-    change = np.zeros(seg_chroma.shape[1])
+    change = np.zeros(beats.size)
     change[1:] = 1.0 - (seg_chroma[:, 1:] * seg_chroma[:, :-1]).sum(axis=0)
     low_change = np.zeros_like(change)
     low_change[1:] = np.clip(np.diff(seg_low), 0.0, None)  # the bass comes in harder on the one
-    novelty = change / (change.std() + 1e-9) + low_change / (low_change.std() + 1e-9)
-    # sync() prepends a segment before the first beat: segment j + 1 starts at beat j
-    per_beat = novelty[1 : beats.size + 1]
+    per_beat = change / (change.std() + 1e-9) + low_change / (low_change.std() + 1e-9)
     onset_frames = np.arange(onsets.kick.size, dtype=np.float64)
 
     def at_beats(env: np.ndarray) -> np.ndarray:
