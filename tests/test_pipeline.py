@@ -22,6 +22,7 @@ def test_demo_runs_and_resumes(tmp_path):
     assert not second.synthesized
     assert second.scan.counts()["unchanged"] == 6
     assert "6 reused" in second.analysis
+    assert second.example == first.example and "similar vibe" in second.example[1]
     assert second.accuracy == first.accuracy
 
 

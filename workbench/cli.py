@@ -41,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="recompute even where a stored result is current")
     p.set_defaults(func=_cmd_analyze)
 
+    p = sub.add_parser("similar", help="tracks similar to one (by id, hash or path, or an audio file)")
+    p.add_argument("track", help="a library track's id, content hash or path, or any audio file")
+    p.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    p.add_argument("--min-score", type=float, default=None, help="drop matches scoring below this (0..1)")
+    p.add_argument("--weights", default=None, metavar="V,T,K,E",
+                   help="weights of vibe, tempo, key, energy (default 0.5,0.2,0.2,0.1)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
+    p.set_defaults(func=_cmd_similar)
+
+    p = sub.add_parser("embed", help="embed every track with the feature frontend (cached)")
+    p.set_defaults(func=_cmd_embed)
+
     p = sub.add_parser("info", help="what the header of an audio file says")
     p.add_argument("path")
     p.set_defaults(func=_cmd_info)
@@ -131,6 +143,40 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             print(f"{t.id:>5}  {bpm}  {a.key:>9}  {a.camelot:>3}  {a.key_confidence:4.2f}  {a.energy:>3}  "
                   f"{a.loudness_lufs:6.1f}  {t.name}")
     return 1 if summary.failed and not (summary.analysed or summary.reused) else 0
+
+
+def _cmd_similar(args: argparse.Namespace) -> int:
+    from workbench.errors import ParameterError
+    from workbench.library import Library
+    from workbench.search import LibrarySearch
+
+    weights = None
+    if args.weights is not None:
+        try:
+            v, t, k, e = (float(x) for x in args.weights.split(","))
+        except ValueError as exc:
+            raise ParameterError(f"--weights must be four numbers V,T,K,E; got {args.weights!r}") from exc
+        weights = {"vibe": v, "tempo": t, "key": k, "energy": e}
+    with Library(args.db) as lib:
+        search = LibrarySearch(lib, progress=not args.quiet)
+        search.rebuild() if args.rebuild else search.update()
+        results = search.similar(args.track, k=args.k, min_score=args.min_score, weights=weights)
+        for r in results:
+            print(f"{r.match.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {r.match.explanation}")
+        if search.skipped:
+            print(f"({len(search.skipped)} tracks without a steady beat are not searched)")
+    return 0
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from workbench.embed.batch import embed_library
+    from workbench.library import Library
+
+    with Library(args.db) as lib:
+        summary = embed_library(lib, progress=not args.quiet)
+        print(summary)
+        print("backbone: the weight-free feature frontend (not OpenL3)")
+    return 1 if summary.failed and not (summary.embedded or summary.cached) else 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
