@@ -24,10 +24,9 @@ from workbench.errors import (
     ParameterError,
     TrackNotFoundError,
 )
-from workbench.store import Store, utc_now
+from workbench.store import Store, transaction, utc_now
 
 _HASH_CHUNK_BYTES = 1 << 20
-_COMMIT_EVERY = 200  # files per transaction while scanning: a crash loses at most this much work
 
 
 @dataclass(frozen=True)
@@ -199,23 +198,15 @@ class Library:
         summary = ScanSummary(folder=str(root))
         paths = sorted(p for p in _walk(root) if audio.is_audio_path(p))
         seen: set[str] = set()
-        pending = 0
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            for p in tqdm(paths, desc="scan", unit="file", disable=not progress):
-                seen.add(str(p))
-                self._scan_one(p, summary)
-                pending += 1
-                if pending >= _COMMIT_EVERY:
-                    self.conn.execute("COMMIT")
-                    self.conn.execute("BEGIN IMMEDIATE")
-                    pending = 0
+        # Hashing and header reads happen outside any transaction; each file's writes are one
+        # short transaction, so another kernel's writes never wait on a long scan and an
+        # interrupted scan keeps what it finished (a rescan resumes).
+        for p in tqdm(paths, desc="scan", unit="file", disable=not progress):
+            seen.add(str(p))
+            self._scan_one(p, summary)
+        with transaction(self.conn):
             self._mark_missing(root, seen, summary)
             self._record_scan(summary, started_at)
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
         if summary.changed:
             shown = ", ".join(summary.changed[:5]) + (f" and {len(summary.changed) - 5} more" if len(summary.changed) > 5 else "")
             warnings.warn(
@@ -233,10 +224,11 @@ class Library:
         except OSError as exc:
             summary.failed.append(ScanFailure(path, f"cannot stat: {exc.strerror or exc}"))
             return
-        known = self.conn.execute("SELECT * FROM tracks WHERE path = ?", (path,)).fetchone()
+        known = self._row("path", path)
         if known is not None and known["size_bytes"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
             if known["missing_since"] is not None:
-                self.conn.execute("UPDATE tracks SET missing_since = NULL WHERE id = ?", (known["id"],))
+                with transaction(self.conn):
+                    self.conn.execute("UPDATE tracks SET missing_since = NULL WHERE id = ?", (known["id"],))
             summary.unchanged.append(path)
             return
         try:
@@ -244,8 +236,25 @@ class Library:
         except OSError as exc:
             summary.failed.append(ScanFailure(path, f"cannot read: {exc.strerror or exc}"))
             return
-        by_hash = self.conn.execute("SELECT * FROM tracks WHERE content_hash = ?", (digest,)).fetchone()
-        now = utc_now()
+        header: tuple[audio.AudioInfo, tuple[str | None, str | None]] | None = None
+        if self._row("content_hash", digest) is None:  # new contents: read the header before locking
+            try:
+                header = audio.info(p), read_tags(p)
+            except AudioError as exc:
+                summary.failed.append(ScanFailure(path, _reason(exc, p)))
+                return
+        with transaction(self.conn):
+            self._apply(p, st, digest, header, summary)
+
+    def _row(self, column: str, value: str) -> sqlite3.Row | None:
+        return self.conn.execute(f"SELECT * FROM tracks WHERE {column} = ?", (value,)).fetchone()
+
+    def _apply(self, p: Path, st: os.stat_result, digest: str,
+               header: tuple[audio.AudioInfo, tuple[str | None, str | None]] | None, summary: ScanSummary) -> None:
+        """Record one file inside a write transaction, reading the rows afresh."""
+        path, now = str(p), utc_now()
+        known = self._row("path", path)
+        by_hash = self._row("content_hash", digest)
         if by_hash is not None and by_hash["path"] == path:  # touched, same bytes
             self.conn.execute(
                 "UPDATE tracks SET size_bytes = ?, mtime_ns = ?, missing_since = NULL WHERE id = ?",
@@ -253,14 +262,12 @@ class Library:
             )
             summary.unchanged.append(path)
             return
+        if by_hash is not None and known is not None:  # this path held other contents: those are gone now
+            self._retire(known, now)
         if by_hash is not None and Path(by_hash["path"]).exists():
-            if known is not None:  # this path held other contents before: those are gone now
-                self._retire(known, now)
             summary.duplicates.append((path, by_hash["path"]))
             return
         if by_hash is not None:  # its old path is gone: moved or renamed, keeps its id and labels
-            if known is not None:  # this path held other contents before: those are gone now
-                self._retire(known, now)
             self.conn.execute(
                 "UPDATE tracks SET path = ?, size_bytes = ?, mtime_ns = ?, missing_since = NULL, "
                 "updated_at = ? WHERE id = ?",
@@ -268,22 +275,21 @@ class Library:
             )
             summary.moved.append((by_hash["path"], path))
             return
-        try:
-            meta = audio.info(p)
-        except AudioError as exc:
-            summary.failed.append(ScanFailure(path, _reason(exc, p)))
-            return
-        title, artist = read_tags(p)
-        values = (
-            digest, st.st_size, st.st_mtime_ns, meta.duration_s, meta.sample_rate_hz, meta.channels,
-            f"{meta.format}/{meta.subtype}", title, artist, now,
-        )
+        if header is None:  # another process removed the row we saw: read the header now
+            try:
+                header = audio.info(p), read_tags(p)
+            except AudioError as exc:
+                summary.failed.append(ScanFailure(path, _reason(exc, p)))
+                return
+        meta, (title, artist) = header
+        values = (st.st_size, st.st_mtime_ns, meta.duration_s, meta.sample_rate_hz, meta.channels,
+                  f"{meta.format}/{meta.subtype}", title, artist)
         if known is not None:  # same path, new bytes
             self.conn.execute(
                 "UPDATE tracks SET content_hash = ?, size_bytes = ?, mtime_ns = ?, duration_s = ?, "
                 "sample_rate_hz = ?, channels = ?, format = ?, title = ?, artist = ?, updated_at = ?, "
                 "missing_since = NULL WHERE id = ?",
-                (*values, known["id"]),
+                (digest, *values, now, known["id"]),
             )
             self.conn.execute("DELETE FROM analyses WHERE track_id = ?", (known["id"],))
             summary.changed.append(path)
@@ -291,7 +297,7 @@ class Library:
         self.conn.execute(
             "INSERT INTO tracks (content_hash, path, size_bytes, mtime_ns, duration_s, sample_rate_hz, "
             "channels, format, title, artist, added_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (digest, path, *values[1:], now),
+            (digest, path, *values, now, now),
         )
         summary.added.append(path)
 
