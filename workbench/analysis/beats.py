@@ -288,8 +288,8 @@ def _downbeat_phase(y: np.ndarray, *, sr: int, beats: np.ndarray, onsets: Onsets
     starts = np.clip(librosa.time_to_frames(beats, sr=sr, hop_length=HOP_LENGTH), 0, n - 1)
     ends = np.maximum(np.append(starts[1:], n), starts + 1)
     # per beat: mean chroma and low-band level over the beat, and their change from the beat before
-    seg_chroma = np.stack([chroma[:, a:b].mean(axis=1) for a, b in zip(starts, ends)], axis=1)
-    seg_low = np.array([low[a:b].mean() for a, b in zip(starts, ends)])
+    seg_chroma = np.stack([chroma[:, a:b].mean(axis=1) for a, b in zip(starts, ends, strict=True)], axis=1)
+    seg_low = np.array([low[a:b].mean() for a, b in zip(starts, ends, strict=True)])
     seg_chroma = seg_chroma / (np.linalg.norm(seg_chroma, axis=0, keepdims=True) + 1e-9)
     change = np.zeros(beats.size)
     change[1:] = 1.0 - (seg_chroma[:, 1:] * seg_chroma[:, :-1]).sum(axis=0)
