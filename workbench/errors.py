@@ -66,3 +66,11 @@ class ContentChangedWarning(UserWarning):
 
 class SilentAudioError(AudioError):
     """The audio is digital silence (or too quiet to analyse)."""
+
+
+class IndexFileError(WorkbenchError, ValueError):
+    """A saved similarity index is missing pieces, inconsistent or from an unknown format."""
+
+
+class IndexNotFoundError(IndexFileError, FileNotFoundError):
+    """The folder holds no saved similarity index."""
