@@ -1,0 +1,126 @@
+"""Explained similarity search over a real (synthesized) library, end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from workbench.cli import main
+from workbench.demo import synthesize_library
+from workbench.errors import ContentChangedWarning, ParameterError, TrackNotFoundError
+from workbench.library import Library
+from workbench.search import LibrarySearch
+
+EXPLANATION = re.compile(r"^similar vibe \(\d+%\); (same BPM|Δ[+-]\d+ BPM); key: \d+[AB](→\d+[AB])? "
+                         r"\((same|relative|compatible|two steps|clash)\); energy ([+-]\d+|same)$")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("search")
+    records = synthesize_library(root / "music", n_tracks=12, seed=21, duration_s=30, progress=False)
+    spare = synthesize_library(root / "spare", n_tracks=1, seed=99, duration_s=30, styles=["techno"],
+                               progress=False)
+    return root, records, spare[0]
+
+
+def test_similar_tracks_are_explained_and_ranked(demo, tmp_path):
+    root, records, _ = demo
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        search = LibrarySearch(lib, progress=False).update()
+        style = {lib.track(r.audio_path).id: r.style for r in records}
+        same_style_first = 0
+        for r in records:
+            results = search.similar(r.audio_path, k=5)
+            assert len(results) == 5
+            assert all(x.track.path != str(r.audio_path) for x in results)  # not itself
+            scores = [x.match.score for x in results]
+            assert scores == sorted(scores, reverse=True)
+            for x in results:
+                assert EXPLANATION.match(x.match.explanation), x.match.explanation
+            vibe_only = search.similar(r.audio_path, k=1, weights={"vibe": 1, "tempo": 0, "key": 0, "energy": 0})
+            same_style_first += style[vibe_only[0].track.id] == r.style
+        assert same_style_first >= 10  # of 12: two tracks per style
+
+
+def test_index_is_saved_and_updated_incrementally(demo, tmp_path):
+    root, _, spare = demo
+    music = tmp_path / "music"
+    shutil.copytree(root / "music", music)
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(music, progress=False)
+        first = LibrarySearch(lib, progress=False).update()
+        assert len(first.index.ids) == 12
+        shutil.copy(spare.audio_path, music / "new.flac")
+        (music / "001_trance.flac").unlink()
+        lib.scan(music, progress=False)
+        again = LibrarySearch(lib, progress=False).update()
+        ids = set(int(i) for i in again.index.ids)
+        assert lib.track(music / "new.flac").id in ids
+        assert len(ids) == 12
+        results = again.similar(music / "new.flac", k=11)
+        assert len(results) == 11 and all("001_trance" not in x.track.path for x in results)
+
+        # a file whose contents change keeps its id; its index row is rebuilt from the new audio
+        changed = music / "002_progressive.flac"
+        before = {x.track.id: x.match.vibe for x in again.similar(changed, k=11)}
+        y, sr = sf.read(spare.audio_path, dtype="float32")
+        sf.write(changed, y[::-1] * 0.8, sr)  # the spare techno track, backwards
+        with pytest.warns(ContentChangedWarning):
+            lib.scan(music, progress=False)
+        third = LibrarySearch(lib, progress=False).update()
+        after = {x.track.id: x.match.vibe for x in third.similar(changed, k=11)}
+        assert after != before
+        info = json.loads((third.folder / "library_index.json").read_text())
+        assert info["signatures"][str(lib.track(changed).id)].startswith(lib.track(changed).content_hash)
+
+
+def test_query_by_audio_file_not_in_the_library(demo, tmp_path):
+    root, _, spare = demo
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        results = LibrarySearch(lib, progress=False).similar(spare.audio_path, k=3)
+        assert len(results) == 3
+        assert results[0].match.key_from == spare.camelot
+
+
+def test_tracks_without_a_beat_are_left_out(demo, tmp_path):
+    root, _, _ = demo
+    music = tmp_path / "music"
+    shutil.copytree(root / "music", music)
+    t = np.arange(22050 * 8) / 22050
+    sf.write(music / "pad.flac", (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050)
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(music, progress=False)
+        search = LibrarySearch(lib, progress=False).update()
+        assert [x.name for x in search.skipped] == ["pad"]
+        with pytest.raises(TrackNotFoundError, match="has no beat, so it is not in the index"):
+            search.similar(music / "pad.flac")
+
+
+def test_errors(tmp_path):
+    with Library(tmp_path / "w.db") as lib:
+        with pytest.raises(ParameterError, match="no analysed, embedded track with a beat"):
+            LibrarySearch(lib, progress=False).update()
+    with pytest.raises(ParameterError, match="library must be a workbench Library"):
+        LibrarySearch("data/workbench.db")  # type: ignore[arg-type]
+
+
+def test_similar_command(demo, tmp_path, capsys):
+    root, records, _ = demo
+    db = str(tmp_path / "w.db")
+    assert main(["--db", db, "--quiet", "scan", str(root / "music")]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "--quiet", "similar", str(records[0].audio_path), "-k", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all("similar vibe" in line for line in lines)
+    assert main(["--db", db, "similar", "nothing-here"]) == 1
+    assert "neither a track" in capsys.readouterr().err
+    assert main(["--db", db, "similar", "1", "--weights", "1,2"]) == 1
+    assert "--weights must be four numbers" in capsys.readouterr().err

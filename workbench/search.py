@@ -1,0 +1,185 @@
+"""Similar tracks in a library: embeddings + analysis -> a saved FAISS index -> explained matches.
+
+The index lives beside the library's database (``<db folder>/similarity/``) and is brought
+up to date incrementally: tracks added to the library are added to the index, tracks gone
+are removed. Track vectors are the frontend's pooled window embeddings (mean and std),
+standardised with statistics fixed when the index was first built; :meth:`LibrarySearch.rebuild`
+refits them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench import audio
+from workbench.analysis import analyze, analyze_library, stored_analysis
+from workbench.embed.batch import embed_library, track_vectors
+from workbench.embed.features import FeatureFrontend, pool, standardize
+from workbench.errors import ParameterError, TrackNotFoundError
+from workbench.library import Library, Track
+
+_STATS_FILE = "standardize.npz"
+_INFO_FILE = "library_index.json"
+
+
+@dataclass(frozen=True)
+class SimilarTrack:
+    """One match: the library track and the scored, explained :class:`~workbench.similarity.Match`."""
+
+    track: Track
+    match: object  # workbench.similarity.Match (imported lazily)
+
+    def __str__(self) -> str:
+        m = self.match
+        return f"{m.score:.2f}  {self.track.name}  —  {m.explanation}"  # type: ignore[attr-defined]
+
+
+def _signature(track: Track, meta: tuple[float, str, int]) -> str:
+    """What an index row was built from: file contents and the analysis used."""
+    bpm, camelot, energy = meta
+    return f"{track.content_hash}|{bpm:.3f}|{camelot}|{energy}"
+
+
+class LibrarySearch:
+    """Explained similarity search over a library's analysed, embedded tracks.
+
+    Parameters
+    ----------
+    library : Library
+    backbone : FeatureFrontend or None
+        The embedding frontend (the weight-free one by default).
+    progress : bool
+        Progress bars while analysing and embedding what is missing.
+    """
+
+    def __init__(self, library: Library, *, backbone: FeatureFrontend | None = None, progress: bool = True) -> None:
+        if not isinstance(library, Library):
+            raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
+        self.library = library
+        self.backbone = backbone if backbone is not None else FeatureFrontend()
+        self.progress = progress
+        self.folder = Path(library.path).parent / "similarity" / self.backbone.name
+        self.index = None
+        self.skipped: list[Track] = []  # tracks without a beat (no BPM to compare)
+
+    # -- building -------------------------------------------------------------------------
+    def update(self) -> LibrarySearch:
+        """Analyse and embed what is missing, then load the saved index and bring it up to date."""
+        from workbench.similarity import SimilarityIndex
+
+        analyze_library(self.library, progress=self.progress)
+        embed_library(self.library, backbone=self.backbone, progress=self.progress)
+        tracks, vectors, meta = self._rows()
+        stats = self._load_stats()
+        if stats is None or not (self.folder / _INFO_FILE).is_file():
+            return self.rebuild(tracks=tracks, vectors=vectors, meta=meta)
+        mean, std = stats
+        index = SimilarityIndex.load(self.folder)
+        stored = json.loads((self.folder / _INFO_FILE).read_text()).get("signatures", {})
+        want = {t.id: i for i, t in enumerate(tracks)}
+        signatures = {t.id: _signature(t, m) for t, m in zip(tracks, meta, strict=True)}
+        have = set(int(i) for i in index.ids)
+        # gone from the library, or changed (new file contents or a new analysis): out
+        stale = sorted(i for i in have if i not in want or stored.get(str(i)) != signatures[i])
+        new = [want[i] for i in sorted(set(want) - (have - set(stale)))]
+        if stale:
+            index.remove(stale)
+        if new:
+            index.add([tracks[i].id for i in new], (vectors[new] - mean) / std,
+                      [meta[i][0] for i in new], [meta[i][1] for i in new], [meta[i][2] for i in new])
+        if stale or new:
+            index.save(self.folder)
+            self._write_info(signatures)
+        self.index = index
+        return self
+
+    def rebuild(self, *, tracks: list[Track] | None = None, vectors: np.ndarray | None = None,
+                meta: list[tuple[float, str, int]] | None = None) -> LibrarySearch:
+        """Build the index from scratch (refitting the standardisation) and save it."""
+        from workbench.similarity import SimilarityIndex
+
+        if tracks is None or vectors is None or meta is None:
+            analyze_library(self.library, progress=self.progress)
+            embed_library(self.library, backbone=self.backbone, progress=self.progress)
+            tracks, vectors, meta = self._rows()
+        if not tracks:
+            raise ParameterError("the library has no analysed, embedded track with a beat to search; scan a folder first")
+        z, mean, std = standardize(vectors)
+        self.index = SimilarityIndex([t.id for t in tracks], z, [m[0] for m in meta], [m[1] for m in meta],
+                                     [m[2] for m in meta])
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.index.save(self.folder)
+        tmp = self.folder / (_STATS_FILE + ".tmp.npz")
+        np.savez(tmp, mean=mean, std=std)
+        os.replace(tmp, self.folder / _STATS_FILE)
+        self._write_info({t.id: _signature(t, m) for t, m in zip(tracks, meta, strict=True)})
+        return self
+
+    def _write_info(self, signatures: dict[int, str]) -> None:
+        info = {"backbone": self.backbone.name, "settings": self.backbone.settings, "tracks": len(signatures),
+                "signatures": {str(k): v for k, v in signatures.items()}}
+        tmp = self.folder / (_INFO_FILE + ".tmp")
+        tmp.write_text(json.dumps(info, indent=2))
+        os.replace(tmp, self.folder / _INFO_FILE)
+
+    def _rows(self) -> tuple[list[Track], np.ndarray, list[tuple[float, str, int]]]:
+        tracks, vectors = track_vectors(self.library, backbone=self.backbone)
+        keep, meta, self.skipped = [], [], []
+        for i, t in enumerate(tracks):
+            a = stored_analysis(self.library, t)
+            if a is None or a.bpm is None:
+                self.skipped.append(t)
+                continue
+            keep.append(i)
+            meta.append((a.bpm, a.camelot, a.energy))
+        return [tracks[i] for i in keep], vectors[keep], meta
+
+    def _load_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
+        p = self.folder / _STATS_FILE
+        if not p.is_file():
+            return None
+        with np.load(p, allow_pickle=False) as data:
+            return data["mean"], data["std"]
+
+    # -- querying -------------------------------------------------------------------------
+    def similar(self, query: int | str | os.PathLike[str] | Track, *, k: int = 10, min_score: float | None = None,
+                weights: object = None) -> list[SimilarTrack]:
+        """The ``k`` most similar library tracks by combined score, each explained.
+
+        ``query`` is a library track (its id, content hash, path or :class:`Track`) or the
+        path of an audio file that is not in the library (analysed and embedded on the fly).
+        """
+        if self.index is None:
+            self.update()
+        q = self._query(query)
+        matches = self.index.similar(q, k=k, min_score=min_score, weights=weights)  # type: ignore[union-attr]
+        return [SimilarTrack(self.library.track(m.id), m) for m in matches]
+
+    def _query(self, query: object) -> object:
+        from workbench.similarity import Query
+
+        if isinstance(query, Track):
+            return query.id
+        try:
+            track = self.library.track(query)  # type: ignore[arg-type]
+        except TrackNotFoundError:
+            track = None
+        if track is not None:
+            if track.id not in set(int(i) for i in self.index.ids):  # type: ignore[union-attr]
+                raise TrackNotFoundError(f"track {track.id} ({track.name}) has no beat, so it is not in the index")
+            return track.id
+        if isinstance(query, (str, os.PathLike)) and Path(query).is_file():
+            y, sr = audio.load(query, mono=False)
+            a = analyze(y, sr=sr)
+            if a.bpm is None:
+                raise ParameterError(f"{query}: no steady beat found, so tempo cannot be compared")
+            emb, _ = self.backbone.embed(y, sr=sr)
+            stats = self._load_stats()
+            mean, std = stats if stats is not None else (0.0, 1.0)
+            return Query(vector=(pool(emb, with_std=True) - mean) / std, bpm=a.bpm, camelot=a.camelot, energy=a.energy)
+        raise TrackNotFoundError(f"{query!r} is neither a track of {self.library.path} nor an audio file")
