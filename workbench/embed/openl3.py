@@ -1,0 +1,293 @@
+"""OpenL3's audio network (marl/openl3 0.4.x) in PyTorch, with loaders for its weight files.
+
+Every variant: input representation ``linear``, ``mel128`` or ``mel256``; content type
+``music`` or ``env`` (the same architecture, other weights); embedding size 6144 or 512 (only
+the final max-pooling differs, so one weight file serves both).
+
+The frontend reproduces the original's kapre layers: periodic-Hann STFT (hop 242 samples at
+48 kHz), magnitude, Slaney mel filterbank (librosa), ``10*log10`` of the magnitude relative to
+each window's maximum, clipped at -80 dB. Windows are framed exactly as ``openl3.get_audio_embedding``
+frames them (1 s at 48 kHz, optional half-window centring, right zero-padding).
+
+Weights are data, not code: Keras ``.h5`` files are read with h5py as arrays.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from workbench import audio
+from workbench.errors import ParameterError, WorkbenchError
+
+SAMPLE_RATE_HZ = 48000
+WINDOW_SAMPLES = 48000
+INPUT_REPRS = ("linear", "mel128", "mel256")
+CONTENT_TYPES = ("music", "env")
+EMBEDDING_SIZES = (512, 6144)
+_HOP = 242
+_CHANNELS = (64, 64, 128, 128, 256, 256, 512, 512)
+_BN_EPS = 1e-3
+# final max-pool (height, width) per input representation and embedding size
+_FINAL_POOL = {
+    "mel128": {6144: (4, 8), 512: (16, 24)},
+    "mel256": {6144: (8, 8), 512: (32, 24)},
+    "linear": {6144: (8, 8), 512: (32, 24)},
+}
+_KERAS_CONVS = [f"conv2d_{i}" for i in range(1, 8)] + ["audio_embedding_layer"]
+_KERAS_BNS = [f"batch_normalization_{i}" for i in range(1, 9)]
+WEIGHTS_ENV = "WORKBENCH_OPENL3_WEIGHTS"
+
+
+class WeightsError(WorkbenchError, ValueError):
+    """An OpenL3 weight file is missing, mislabelled or does not match the network."""
+
+
+def _check_variant(input_repr: str, content_type: str, embedding_size: int) -> None:
+    if input_repr not in INPUT_REPRS:
+        raise ParameterError(f"input_repr must be one of {INPUT_REPRS}; got {input_repr!r}")
+    if content_type not in CONTENT_TYPES:
+        raise ParameterError(f"content_type must be one of {CONTENT_TYPES}; got {content_type!r}")
+    if embedding_size not in EMBEDDING_SIZES:
+        raise ParameterError(f"embedding_size must be one of {EMBEDDING_SIZES}; got {embedding_size!r}")
+
+
+class Frontend(nn.Module):
+    """Audio windows (n, 48000) at 48 kHz -> dB spectrograms (n, 1, freq, time), as kapre made them."""
+
+    def __init__(self, input_repr: str = "mel128") -> None:
+        super().__init__()
+        import librosa
+
+        _check_variant(input_repr, "music", 6144)
+        self.input_repr = input_repr
+        self.n_fft = 512 if input_repr == "linear" else 2048
+        # mel: pad_end=True (199 frames); linear: pad_end=False (197 frames)
+        self.n_frames = 199 if input_repr != "linear" else 1 + (WINDOW_SAMPLES - self.n_fft) // _HOP
+        n = torch.arange(self.n_fft, dtype=torch.float64)
+        self.register_buffer("window", (0.5 - 0.5 * torch.cos(2 * torch.pi * n / self.n_fft)).float())  # periodic
+        if input_repr == "linear":
+            self.mel = None
+        else:
+            n_mels = int(input_repr[3:])
+            fb = librosa.filters.mel(sr=SAMPLE_RATE_HZ, n_fft=2048, n_mels=n_mels, fmin=0.0, fmax=None, htk=False,
+                                     norm="slaney")
+            self.register_buffer("mel", torch.from_numpy(fb.astype(np.float32)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        needed = (self.n_frames - 1) * _HOP + self.n_fft
+        if x.shape[-1] < needed:
+            x = nn.functional.pad(x, (0, needed - x.shape[-1]))
+        frames = x.unfold(-1, self.n_fft, _HOP)[:, : self.n_frames]  # (n, time, n_fft)
+        mag = torch.fft.rfft(frames * self.window, dim=-1).abs()  # (n, time, bins)
+        spec = mag @ self.mel.T if self.mel is not None else mag  # (n, time, freq)
+        db = 10.0 * torch.log10(torch.clamp(spec, min=1e-10))
+        db = db - db.amax(dim=(1, 2), keepdim=True)
+        db = torch.clamp(db, min=-80.0)
+        return db.transpose(1, 2).unsqueeze(1)  # (n, 1, freq, time)
+
+
+class Network(nn.Module):
+    """The OpenL3 audio convolutional network, from a dB spectrogram to the embedding."""
+
+    def __init__(self, input_repr: str = "mel128", embedding_size: int = 6144) -> None:
+        super().__init__()
+        _check_variant(input_repr, "music", embedding_size)
+        self.bn0 = nn.BatchNorm2d(1, eps=_BN_EPS)
+        convs, bns = [], []
+        in_ch = 1
+        for i, out_ch in enumerate(_CHANNELS):
+            convs.append(nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1))
+            if i < 7:
+                bns.append(nn.BatchNorm2d(out_ch, eps=_BN_EPS))
+            in_ch = out_ch
+        self.convs = nn.ModuleList(convs)
+        self.bns = nn.ModuleList(bns)
+        self.final_pool = _FINAL_POOL[input_repr][embedding_size]
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        x = self.bn0(spec)
+        for i, conv in enumerate(self.convs):
+            x = conv(x)
+            if i < 7:
+                x = torch.relu(self.bns[i](x))
+            if i in (1, 3, 5):
+                x = nn.functional.max_pool2d(x, 2)
+        x = nn.functional.max_pool2d(x, self.final_pool)
+        return x.permute(0, 2, 3, 1).flatten(1)  # Keras Flatten order: (H, W, C), channel fastest
+
+
+class OpenL3(nn.Module):
+    """Frontend + network: 1-second windows at 48 kHz in, embeddings out.
+
+    Build with :meth:`from_weights`; the input representation and content type are read from
+    the file name (``openl3_audio_<repr>_<content>.h5``) as the original does, or given.
+    """
+
+    def __init__(self, input_repr: str = "mel128", content_type: str = "music", embedding_size: int = 6144) -> None:
+        super().__init__()
+        _check_variant(input_repr, content_type, embedding_size)
+        self.input_repr, self.content_type, self.embedding_size = input_repr, content_type, embedding_size
+        self.frontend = Frontend(input_repr)
+        self.network = Network(input_repr, embedding_size)
+        self.eval()
+
+    @property
+    def name(self) -> str:
+        return f"openl3-{self.input_repr}-{self.content_type}-{self.embedding_size}"
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        return self.network(self.frontend(windows))
+
+    @classmethod
+    def from_weights(cls, path: str | os.PathLike[str] | None = None, *, embedding_size: int = 6144,
+                     input_repr: str | None = None, content_type: str | None = None) -> OpenL3:
+        """Load a published Keras ``.h5`` weight file (see :func:`find_weights` for where it is looked for)."""
+        p = find_weights(path, input_repr=input_repr, content_type=content_type)
+        parsed = _parse_name(p.name)
+        repr_ = input_repr or (parsed[0] if parsed else None)
+        content = content_type or (parsed[1] if parsed else None)
+        if repr_ is None or content is None:
+            raise WeightsError(f"{p}: cannot tell the input representation and content type from the name "
+                               "(expected openl3_audio_<linear|mel128|mel256>_<music|env>.h5); pass them explicitly")
+        model = cls(repr_, content, embedding_size)
+        if p.suffix == ".h5":
+            load_keras_h5(model, p)
+        else:
+            raise WeightsError(f"{p}: unsupported weight file type {p.suffix!r} (expected .h5)")
+        return model
+
+
+def _parse_name(name: str) -> tuple[str, str] | None:
+    m = re.match(r"^openl3_audio_(linear|mel128|mel256)_(music|env)(?:[._-].*)?\.h5$", name)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def find_weights(path: str | os.PathLike[str] | None = None, *, input_repr: str | None = None,
+                 content_type: str | None = None) -> Path:
+    """The weight file: ``path``, else ``$WORKBENCH_OPENL3_WEIGHTS``, else ``models/openl3/``.
+
+    Raises
+    ------
+    WeightsError
+        Nothing found; the message lists where it looked and how to get the files.
+    """
+    from workbench import config
+
+    if path is not None:
+        p = Path(path).expanduser()
+        if p.is_file():
+            return p
+        raise WeightsError(f"no OpenL3 weight file at {p}")
+    name = f"openl3_audio_{input_repr or 'mel128'}_{content_type or 'music'}.h5"
+    candidates = []
+    env = os.environ.get(WEIGHTS_ENV)
+    if env:
+        e = Path(env).expanduser()
+        candidates.append(e / name if e.is_dir() else e)
+    candidates.append(config.models_dir() / "openl3" / name)
+    for c in candidates:
+        if c.is_file():
+            return c
+    looked = ", ".join(str(c) for c in candidates)
+    raise WeightsError(
+        f"no OpenL3 weights found (looked for {name} in: {looked}). Copy the published openl3 0.4.x "
+        f"file {name} (from the openl3 package's folder on a machine that has it) into models/openl3/, "
+        f"or set {WEIGHTS_ENV}; until then the workbench uses the weight-free feature frontend"
+    )
+
+
+def load_keras_h5(model: OpenL3, path: str | os.PathLike[str]) -> None:
+    """Copy a Keras-2 ``save_weights`` HDF5 file into ``model`` (arrays only; no code is run)."""
+    import h5py
+
+    def read(f: h5py.File, layer: str, weight: str) -> np.ndarray:
+        try:
+            return np.asarray(f[layer][layer][f"{weight}:0"], dtype=np.float32)
+        except KeyError as exc:
+            raise WeightsError(f"{path}: no weight {layer}/{weight} (not an OpenL3 audio weight file?)") from exc
+
+    with h5py.File(path, "r") as f:
+        layer_names = [n.decode() if isinstance(n, bytes) else str(n) for n in f.attrs.get("layer_names", [])]
+        frontend = "stft_magnitude" if model.input_repr == "linear" else "melspectrogram"
+        other = "melspectrogram" if frontend == "stft_magnitude" else "stft_magnitude"
+        if other in layer_names and frontend not in layer_names:
+            raise WeightsError(f"{path}: the file was saved with a {other} frontend, but it is being loaded as "
+                               f"input_repr={model.input_repr!r}: the file is mislabelled")
+        net = model.network
+        bns = [net.bn0, *net.bns]
+        for layer, bn in zip(_KERAS_BNS, bns, strict=True):
+            for weight, tensor in (("gamma", bn.weight), ("beta", bn.bias), ("moving_mean", bn.running_mean),
+                                   ("moving_variance", bn.running_var)):
+                _copy(tensor, read(f, layer, weight), f"{path}: {layer}/{weight}")
+        for layer, conv in zip(_KERAS_CONVS, net.convs, strict=True):
+            _copy(conv.weight, read(f, layer, "kernel").transpose(3, 2, 0, 1), f"{path}: {layer}/kernel")
+            _copy(conv.bias, read(f, layer, "bias"), f"{path}: {layer}/bias")
+
+
+def _copy(tensor: torch.Tensor, array: np.ndarray, what: str) -> None:
+    if tuple(tensor.shape) != array.shape:
+        raise WeightsError(f"{what} has shape {array.shape}; the network expects {tuple(tensor.shape)} "
+                           "(a file for another input representation?)")
+    with torch.no_grad():
+        tensor.copy_(torch.from_numpy(np.ascontiguousarray(array)))
+
+
+def frame(y: np.ndarray, *, sr: int, hop_s: float = 0.1, center: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Mono 48 kHz windows exactly as openl3 frames them, and their timestamps in seconds.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (channels, n)]
+    sr : int > 0
+    hop_s : float > 0
+        Hop between windows in seconds (openl3's ``hop_size``).
+    center : bool
+        Prepend half a window of zeros, so window ``i`` is centred on ``i * hop_s``.
+
+    Returns
+    -------
+    windows : np.ndarray [shape=(n_windows, 48000), dtype=float32]
+    timestamps_s : np.ndarray [shape=(n_windows,)]
+    """
+    if not isinstance(hop_s, (int, float)) or not 0 < hop_s <= 10:
+        raise ParameterError(f"hop_s must be a float in (0, 10] seconds; got {hop_s!r}")
+    x = audio.validate(y, sr=sr)
+    x = audio.resample(audio.to_mono(x), orig_sr=sr, target_sr=SAMPLE_RATE_HZ)
+    hop = int(hop_s * SAMPLE_RATE_HZ)
+    if center:
+        x = np.concatenate([np.zeros(WINDOW_SAMPLES // 2, dtype=np.float32), x])
+    if x.size < WINDOW_SAMPLES:
+        x = np.pad(x, (0, WINDOW_SAMPLES - x.size))
+    remainder = (x.size - WINDOW_SAMPLES) % hop
+    if remainder:
+        x = np.pad(x, (0, hop - remainder))
+    n = 1 + (x.size - WINDOW_SAMPLES) // hop
+    windows = np.lib.stride_tricks.sliding_window_view(x, WINDOW_SAMPLES)[::hop][:n]
+    return np.ascontiguousarray(windows, dtype=np.float32), np.arange(n) * float(hop_s)
+
+
+def embed(y: np.ndarray, *, sr: int, model: OpenL3, hop_s: float = 0.1, center: bool = True,
+          batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """OpenL3 embeddings of every window and their timestamps, in batches (bounded memory).
+
+    Returns
+    -------
+    embeddings : np.ndarray [shape=(n_windows, model.embedding_size), dtype=float32]
+    timestamps_s : np.ndarray [shape=(n_windows,)]
+    """
+    if not isinstance(model, OpenL3):
+        raise ParameterError(f"model must be an OpenL3 module; got {type(model).__name__}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ParameterError(f"batch_size must be an int >= 1; got {batch_size!r}")
+    windows, ts = frame(y, sr=sr, hop_s=hop_s, center=center)
+    out = np.empty((windows.shape[0], model.embedding_size), dtype=np.float32)
+    with torch.inference_mode():
+        for a in range(0, windows.shape[0], batch_size):
+            out[a : a + batch_size] = model(torch.from_numpy(windows[a : a + batch_size])).numpy()
+    return out, ts
