@@ -148,3 +148,47 @@ def test_bad_embed_arguments(ref, models):
         openl3.embed(np.zeros(48000), sr=48000, model=models[512], batch_size=0)
     with pytest.raises(ParameterError, match=r"hop_s must be a float in \(0, 10\]"):
         openl3.frame(np.zeros(48000), sr=48000, hop_s=0)
+
+
+def test_openl3_backbone_in_batch_extraction(ref, tmp_path, capsys):
+    """`workbench embed --weights ...` embeds a library with OpenL3 and caches it apart from the features."""
+    import soundfile as sf
+
+    from workbench.cli import main
+    from workbench.embed.batch import cache_for
+    from workbench.library import Library
+
+    d = ref["a_chirp44k"]
+    folder = tmp_path / "m"
+    folder.mkdir()
+    sf.write(folder / "chirp.wav", d["audio"], int(d["sr"]))
+    db = str(tmp_path / "w.db")
+    assert main(["--db", db, "--quiet", "scan", str(folder)]) == 0
+    args = ["--db", db, "--quiet", "embed", "--weights", str(WEIGHTS), "--hop", "0.5", "--size", "6144"]
+    assert main(args) == 0
+    assert "OpenL3 openl3-mel128-music-6144" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "0 embedded, 1 cached" in capsys.readouterr().out
+    with Library(db) as lib:
+        model = openl3.OpenL3.from_weights(WEIGHTS, embedding_size=6144)
+        emb, ts = cache_for(lib, openl3.OpenL3Backbone(model, hop_s=0.5)).get(lib.tracks()[0].content_hash)
+    expected = d["embedding_6144_hop0p5"]
+    assert emb.shape == expected.shape  # 16-bit WAV round trip: close, not identical
+    cos = (emb * expected).sum(1) / np.linalg.norm(emb, axis=1) / np.linalg.norm(expected, axis=1)
+    assert cos.min() > 0.999
+    assert main(["--db", db, "--quiet", "embed", "--backbone", "features"]) == 0
+    assert "1 embedded" in capsys.readouterr().out  # another backbone, another cache
+
+
+def test_auto_backbone_says_which(tmp_path, monkeypatch):
+    from workbench.embed.batch import default_backbone
+    from workbench.embed.features import FeatureFrontend
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    monkeypatch.delenv(openl3.WEIGHTS_ENV, raising=False)
+    backbone, said = default_backbone()
+    assert isinstance(backbone, FeatureFrontend) and said.startswith("feature frontend, not OpenL3: no OpenL3 weights found")
+    if WEIGHTS.is_file():
+        monkeypatch.setenv(openl3.WEIGHTS_ENV, str(WEIGHTS))
+        backbone, said = default_backbone()
+        assert backbone.name == "openl3-mel128-music-512" and said.startswith("OpenL3")

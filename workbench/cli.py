@@ -50,7 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
     p.set_defaults(func=_cmd_similar)
 
-    p = sub.add_parser("embed", help="embed every track with the feature frontend (cached)")
+    p = sub.add_parser("embed", help="embed every track (OpenL3 when its weights are found, else the feature "
+                                     "frontend); cached by content hash")
+    p.add_argument("--backbone", choices=("auto", "openl3", "features"), default="auto")
+    p.add_argument("--weights", default=None, help="an OpenL3 .h5 weight file (default: models/openl3/ or "
+                                                     "$WORKBENCH_OPENL3_WEIGHTS)")
+    p.add_argument("--hop", type=float, default=0.5, help="OpenL3 hop in seconds (default 0.5)")
+    p.add_argument("--size", type=int, default=512, choices=(512, 6144), help="OpenL3 embedding size")
     p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser("info", help="what the header of an audio file says")
@@ -169,13 +175,23 @@ def _cmd_similar(args: argparse.Namespace) -> int:
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    from workbench.embed.batch import embed_library
+    from workbench.embed.batch import default_backbone, embed_library
+    from workbench.embed.features import FeatureFrontend
     from workbench.library import Library
 
+    if args.backbone == "features":
+        backbone, said = FeatureFrontend(), "feature frontend (asked for), not OpenL3"
+    elif args.backbone == "openl3" or args.weights is not None:
+        from workbench.embed.openl3 import OpenL3, OpenL3Backbone
+
+        model = OpenL3.from_weights(args.weights, embedding_size=args.size)
+        backbone, said = OpenL3Backbone(model, hop_s=args.hop), f"OpenL3 {model.name}"
+    else:
+        backbone, said = default_backbone()
+    print(f"backbone: {said}")
     with Library(args.db) as lib:
-        summary = embed_library(lib, progress=not args.quiet)
+        summary = embed_library(lib, backbone=backbone, progress=not args.quiet)
         print(summary)
-        print("backbone: the weight-free feature frontend (not OpenL3)")
     return 1 if summary.failed and not (summary.embedded or summary.cached) else 0
 
 

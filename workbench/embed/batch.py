@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -12,6 +13,37 @@ from workbench.embed.cache import EmbeddingCache
 from workbench.embed.features import FeatureFrontend
 from workbench.errors import AudioError
 from workbench.library import Library, Track
+
+
+class Backbone(Protocol):
+    """What batch extraction needs of a backbone: a name, settings, a size and ``embed``."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def settings(self) -> dict: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed(self, y: np.ndarray, *, sr: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def default_backbone() -> tuple[Backbone, str]:
+    """OpenL3 (mel128, music, 512-d, hop 0.5 s) when its weights are found, else the feature frontend.
+
+    Returns the backbone and a sentence saying which it is and why.
+    """
+    try:
+        from workbench.embed.openl3 import OpenL3, OpenL3Backbone, WeightsError
+    except ImportError:  # torch or h5py not installed
+        return FeatureFrontend(), "feature frontend (torch is not installed, so OpenL3 cannot run)"
+    try:
+        model = OpenL3.from_weights(embedding_size=512)
+    except WeightsError as exc:
+        return FeatureFrontend(), f"feature frontend, not OpenL3: {exc}"
+    return OpenL3Backbone(model, hop_s=0.5), f"OpenL3 {model.name} (weights sha256 {model.weights_sha256[:12]})"
 
 
 @dataclass
@@ -30,7 +62,7 @@ class EmbedSummary:
         return "\n".join(lines)
 
 
-def cache_for(library: Library, backbone: FeatureFrontend | None = None) -> EmbeddingCache:
+def cache_for(library: Library, backbone: Backbone | None = None) -> EmbeddingCache:
     """The cache beside the library's database: ``<db folder>/embeddings``."""
     b = backbone if backbone is not None else FeatureFrontend()
     return EmbeddingCache(Path(library.path).parent / "embeddings", backbone=b.name, settings=b.settings)
@@ -39,7 +71,7 @@ def cache_for(library: Library, backbone: FeatureFrontend | None = None) -> Embe
 def embed_library(
     library: Library,
     *,
-    backbone: FeatureFrontend | None = None,
+    backbone: Backbone | None = None,
     tracks: list[Track] | None = None,
     progress: bool = True,
 ) -> EmbedSummary:
@@ -65,7 +97,7 @@ def embed_library(
 
 
 def track_vectors(
-    library: Library, *, backbone: FeatureFrontend | None = None, with_std: bool = True
+    library: Library, *, backbone: Backbone | None = None, with_std: bool = True
 ) -> tuple[list[Track], np.ndarray]:
     """Pooled vectors of every track that has cached embeddings, in library order."""
     from workbench.embed.features import pool
@@ -77,5 +109,6 @@ def track_vectors(
         if hit is not None:
             tracks.append(t)
             vectors.append(pool(hit[0], with_std=with_std))
-    dim = 2 * (backbone or FeatureFrontend()).dim if with_std else (backbone or FeatureFrontend()).dim
+    b = backbone if backbone is not None else FeatureFrontend()
+    dim = 2 * b.dim if with_std else b.dim
     return tracks, (np.stack(vectors) if vectors else np.zeros((0, dim), dtype=np.float32))

@@ -135,6 +135,7 @@ class OpenL3(nn.Module):
         self.input_repr, self.content_type, self.embedding_size = input_repr, content_type, embedding_size
         self.frontend = Frontend(input_repr)
         self.network = Network(input_repr, embedding_size)
+        self.weights_sha256: str | None = None  # set by from_weights; None means random weights
         self.eval()
 
     @property
@@ -160,6 +161,9 @@ class OpenL3(nn.Module):
             load_keras_h5(model, p)
         else:
             raise WeightsError(f"{p}: unsupported weight file type {p.suffix!r} (expected .h5)")
+        from workbench.library import file_sha256
+
+        model.weights_sha256 = file_sha256(p)
         return model
 
 
@@ -291,3 +295,33 @@ def embed(y: np.ndarray, *, sr: int, model: OpenL3, hop_s: float = 0.1, center: 
         for a in range(0, windows.shape[0], batch_size):
             out[a : a + batch_size] = model(torch.from_numpy(windows[a : a + batch_size])).numpy()
     return out, ts
+
+
+class OpenL3Backbone:
+    """OpenL3 as an embedding backbone for :func:`workbench.embed.batch.embed_library`.
+
+    Its ``name`` and ``settings`` (hop, centring, the weight file's sha256) key the cache, so
+    embeddings from other weights or hops are never mixed up.
+    """
+
+    def __init__(self, model: OpenL3, *, hop_s: float = 0.5, batch_size: int = 16) -> None:
+        if not isinstance(model, OpenL3):
+            raise ParameterError(f"model must be an OpenL3 module; got {type(model).__name__}")
+        if not isinstance(hop_s, (int, float)) or not 0 < hop_s <= 10:
+            raise ParameterError(f"hop_s must be a float in (0, 10] seconds; got {hop_s!r}")
+        self.model, self.hop_s, self.batch_size = model, float(hop_s), batch_size
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def dim(self) -> int:
+        return self.model.embedding_size
+
+    @property
+    def settings(self) -> dict[str, object]:
+        return {"hop_s": self.hop_s, "center": True, "weights_sha256": self.model.weights_sha256 or "random"}
+
+    def embed(self, y: np.ndarray, *, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        return embed(y, sr=sr, model=self.model, hop_s=self.hop_s, batch_size=self.batch_size)
