@@ -192,3 +192,51 @@ def test_auto_backbone_says_which(tmp_path, monkeypatch):
         monkeypatch.setenv(openl3.WEIGHTS_ENV, str(WEIGHTS))
         backbone, said = default_backbone()
         assert backbone.name == "openl3-mel128-music-512" and said.startswith("OpenL3")
+
+
+def _torchopenl3_state(model: openl3.OpenL3) -> dict:
+    """A state dict with torchopenl3's exact key names and shapes, from one of our models."""
+    net = model.network
+    state = {}
+    for i, bn in enumerate([net.bn0, *net.bns], start=1):
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            state[f"batch_normalization_{i}.{name}"] = getattr(bn, name).detach().clone()
+        state[f"batch_normalization_{i}.num_batches_tracked"] = torch.tensor(0)
+    for i, conv in enumerate(net.convs, start=1):
+        name = "audio_embedding_layer" if i == 8 else f"conv2d_{i}"
+        state[f"{name}.weight"] = conv.weight.detach().clone()
+        state[f"{name}.bias"] = conv.bias.detach().clone()
+    state["speclayer.dft_real_kernels"] = torch.zeros(1025, 1, 2048)  # ignored: our frontend rebuilds it
+    return state
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_torchopenl3_weights_map_like_the_keras_ones(ref, models, tmp_path, wrapped):
+    """A .pth.tar written with torchopenl3's key names gives the same embeddings as the Keras file."""
+    torch.manual_seed(1)
+    keras = models[6144]
+    state = _torchopenl3_state(keras)
+    path = tmp_path / "torchopenl3_mel128_music_6144.pth.tar"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}} if wrapped else state, path)
+    ported = openl3.OpenL3.from_weights(path)
+    assert (ported.input_repr, ported.content_type) == ("mel128", "music")
+    windows = torch.from_numpy(ref["a_chirp44k"]["frontend_input_windows_hop0p1"][:4, 0])
+    with torch.inference_mode():
+        np.testing.assert_array_equal(ported(windows).numpy(), keras(windows).numpy())
+
+
+def test_torchopenl3_file_errors(ref, models, tmp_path):
+    state = _torchopenl3_state(models[512])
+    del state["conv2d_3.bias"]
+    path = tmp_path / "torchopenl3_mel128_music_512.pth.tar"
+    torch.save(state, path)
+    with pytest.raises(openl3.WeightsError, match="no tensor 'conv2d_3.bias'"):
+        openl3.OpenL3.from_weights(path)
+    state = _torchopenl3_state(models[512])
+    state["conv2d_1.weight"] = torch.zeros(64, 2, 3, 3)
+    torch.save(state, path)
+    with pytest.raises(openl3.WeightsError, match=r"conv2d_1.weight has shape \(64, 2, 3, 3\); the network expects"):
+        openl3.OpenL3.from_weights(path)
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(openl3.WeightsError, match="not a readable torchopenl3 state dict"):
+        openl3.OpenL3.from_weights(path)

@@ -159,8 +159,10 @@ class OpenL3(nn.Module):
         model = cls(repr_, content, embedding_size)
         if p.suffix == ".h5":
             load_keras_h5(model, p)
+        elif p.name.endswith((".pth", ".pth.tar")):
+            load_torchopenl3(model, p)
         else:
-            raise WeightsError(f"{p}: unsupported weight file type {p.suffix!r} (expected .h5)")
+            raise WeightsError(f"{p}: unsupported weight file type {p.suffix!r} (expected .h5, .pth or .pth.tar)")
         from workbench.library import file_sha256
 
         model.weights_sha256 = file_sha256(p)
@@ -168,13 +170,17 @@ class OpenL3(nn.Module):
 
 
 def _parse_name(name: str) -> tuple[str, str] | None:
+    """``(input_repr, content_type)`` from a Keras (openl3) or torchopenl3 weight file name."""
     m = re.match(r"^openl3_audio_(linear|mel128|mel256)_(music|env)(?:[._-].*)?\.h5$", name)
+    if m is None:
+        m = re.match(r"^torchopenl3_(linear|mel128|mel256)_(music|env)(?:_(?:512|6144))?\.pth(?:\.tar)?$", name)
     return (m.group(1), m.group(2)) if m else None
 
 
 def find_weights(path: str | os.PathLike[str] | None = None, *, input_repr: str | None = None,
                  content_type: str | None = None) -> Path:
-    """The weight file: ``path``, else ``$WORKBENCH_OPENL3_WEIGHTS``, else ``models/openl3/``.
+    """The weight file: ``path``, else ``$WORKBENCH_OPENL3_WEIGHTS`` (a file or a folder), else
+    ``models/openl3/``, else an installed ``openl3`` package's folder.
 
     Raises
     ------
@@ -195,6 +201,11 @@ def find_weights(path: str | os.PathLike[str] | None = None, *, input_repr: str 
         e = Path(env).expanduser()
         candidates.append(e / name if e.is_dir() else e)
     candidates.append(config.models_dir() / "openl3" / name)
+    import importlib.util
+
+    spec = importlib.util.find_spec("openl3")  # an installed openl3 keeps its weights beside its code
+    if spec is not None and spec.origin:
+        candidates.append(Path(spec.origin).parent / name)
     for c in candidates:
         if c.is_file():
             return c
@@ -232,6 +243,38 @@ def load_keras_h5(model: OpenL3, path: str | os.PathLike[str]) -> None:
         for layer, conv in zip(_KERAS_CONVS, net.convs, strict=True):
             _copy(conv.weight, read(f, layer, "kernel").transpose(3, 2, 0, 1), f"{path}: {layer}/kernel")
             _copy(conv.bias, read(f, layer, "bias"), f"{path}: {layer}/bias")
+
+
+def load_torchopenl3(model: OpenL3, path: str | os.PathLike[str]) -> None:
+    """Copy a torchopenl3 ``.pth`` / ``.pth.tar`` state dict into ``model``.
+
+    Loaded with ``torch.load(..., weights_only=True)``: tensors only, no pickled code. Its keys
+    are the Keras layer names (``batch_normalization_1.weight``, ``conv2d_1.weight``, ...,
+    ``audio_embedding_layer.bias``) with torch's layouts; its spectrogram buffers are ignored
+    (our frontend rebuilds them).
+    """
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a corrupt or non-tensor file
+        raise WeightsError(f"{path}: not a readable torchopenl3 state dict ({exc})") from exc
+    state = blob.get("state_dict", blob) if isinstance(blob, dict) else None
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path}: expected a state dict of tensors; got {type(blob).__name__}")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+
+    def get(key: str) -> np.ndarray:
+        if key not in state:
+            raise WeightsError(f"{path}: no tensor {key!r} (not a torchopenl3 weight file?)")
+        return state[key].detach().cpu().numpy()
+
+    net = model.network
+    for layer, bn in zip(_KERAS_BNS, [net.bn0, *net.bns], strict=True):
+        for name, tensor in (("weight", bn.weight), ("bias", bn.bias), ("running_mean", bn.running_mean),
+                             ("running_var", bn.running_var)):
+            _copy(tensor, get(f"{layer}.{name}"), f"{path}: {layer}.{name}")
+    for layer, conv in zip(_KERAS_CONVS, net.convs, strict=True):
+        _copy(conv.weight, get(f"{layer}.weight"), f"{path}: {layer}.weight")
+        _copy(conv.bias, get(f"{layer}.bias"), f"{path}: {layer}.bias")
 
 
 def _copy(tensor: torch.Tensor, array: np.ndarray, what: str) -> None:
