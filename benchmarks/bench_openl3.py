@@ -98,7 +98,8 @@ def main() -> None:
     # the issue's 11.9 GFLOP/window also counts a DFT done as a 2048-tap convolution (torchopenl3's
     # frontend, 1.67 GFLOP); ours is an FFT, so that work is mostly not done at all
     conv_dft = 199 * 2048 * 1025 * 2 * 2 / 1e9
-    print(f"{'same, counting a conv-DFT frontend (+%.2f)' % conv_dft:44} {wps * (gflop + conv_dft) / max(ceiling, ceiling_after):10.2f}")
+    label = f"same, counting a conv-DFT frontend (+{conv_dft:.2f})"
+    print(f"{label:44} {wps * (gflop + conv_dft) / max(ceiling, ceiling_after):10.2f}")
     print(f"{'baseline torchopenl3 network (quoted)':44} {'~10 w/s, 0.73':>10}")
     print(f"{'s per 5-min track, hop 0.5 s (600 windows)':44} {600 / wps:10.1f}")
     print(f"{'s per 5-min track, hop 0.1 s (3000 windows)':44} {3000 / wps:10.1f}")
