@@ -124,3 +124,17 @@ def test_similar_command(demo, tmp_path, capsys):
     assert "neither a track" in capsys.readouterr().err
     assert main(["--db", db, "similar", "1", "--weights", "1,2"]) == 1
     assert "--weights must be four numbers" in capsys.readouterr().err
+
+
+def test_query_by_vector_and_exact_backend(demo, tmp_path):
+    root, records, _ = demo
+    from workbench.embed.batch import track_vectors
+
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        search = LibrarySearch(lib, progress=False, kind="flat").update()
+        assert search.index.exact
+        tracks, vectors = track_vectors(lib)
+        results = search.similar(vectors[0], k=3)  # a raw vector: vibe only, itself included
+        assert results[0].track.id == tracks[0].id and results[0].match.vibe == pytest.approx(1.0, abs=1e-5)
+        assert results[0].match.tempo is None

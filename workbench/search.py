@@ -55,14 +55,18 @@ class LibrarySearch:
         The embedding frontend (the weight-free one by default).
     progress : bool
         Progress bars while analysing and embedding what is missing.
+    kind : {"auto", "flat", "hnsw"}
+        FAISS backend on (re)build: exact flat, approximate HNSW, or chosen by size.
     """
 
-    def __init__(self, library: Library, *, backbone: FeatureFrontend | None = None, progress: bool = True) -> None:
+    def __init__(self, library: Library, *, backbone: FeatureFrontend | None = None, progress: bool = True,
+                 kind: str = "auto") -> None:
         if not isinstance(library, Library):
             raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
         self.library = library
         self.backbone = backbone if backbone is not None else FeatureFrontend()
         self.progress = progress
+        self.kind = kind
         self.folder = Path(library.path).parent / "similarity" / self.backbone.name
         self.index = None
         self.skipped: list[Track] = []  # tracks without a beat (no BPM to compare)
@@ -111,7 +115,7 @@ class LibrarySearch:
             raise ParameterError("the library has no analysed, embedded track with a beat to search; scan a folder first")
         z, mean, std = standardize(vectors)
         self.index = SimilarityIndex([t.id for t in tracks], z, [m[0] for m in meta], [m[1] for m in meta],
-                                     [m[2] for m in meta])
+                                     [m[2] for m in meta], kind=self.kind)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.index.save(self.folder)
         tmp = self.folder / (_STATS_FILE + ".tmp.npz")
@@ -151,8 +155,10 @@ class LibrarySearch:
                 weights: object = None) -> list[SimilarTrack]:
         """The ``k`` most similar library tracks by combined score, each explained.
 
-        ``query`` is a library track (its id, content hash, path or :class:`Track`) or the
-        path of an audio file that is not in the library (analysed and embedded on the fly).
+        ``query`` is a library track (its id, content hash, path or :class:`Track`), the
+        path of an audio file that is not in the library (analysed and embedded on the fly),
+        a :class:`~workbench.similarity.Query`, or a raw track vector (pooled embedding,
+        before standardisation: only the vibe is scored).
         """
         if self.index is None:
             self.update()
@@ -165,6 +171,12 @@ class LibrarySearch:
 
         if isinstance(query, Track):
             return query.id
+        if isinstance(query, Query):
+            return query
+        if isinstance(query, np.ndarray):
+            stats = self._load_stats()
+            mean, std = stats if stats is not None else (0.0, 1.0)
+            return (np.asarray(query, dtype=np.float32) - mean) / std
         try:
             track = self.library.track(query)  # type: ignore[arg-type]
         except TrackNotFoundError:
