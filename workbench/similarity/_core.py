@@ -303,22 +303,18 @@ def _as_real_1d(value: Any, name: str) -> np.ndarray:
 
 
 def _camelot_1d(camelot: Any, ids: np.ndarray) -> np.ndarray:
-    lookup = _canonical_lookup()
-    cache: dict[Any, int] = {}
-    out = np.empty(len(camelot), dtype=np.int8)
-    for i, code in enumerate(camelot):
-        try:
-            out[i] = cache[code]
-            continue
-        except (KeyError, TypeError):
-            pass
-        idx = lookup.get(code.strip().upper()) if isinstance(code, str) else None
-        if idx is None:
-            raise ParameterError(
-                f"camelot must be Camelot codes 1A..12A or 1B..12B; got {code!r} for id {int(ids[i])}"
-            )
-        out[i] = cache[code] = idx
-    return out
+    """Camelot indices of a sequence of codes; a bad code's error names its track id."""
+    codes = list(camelot)
+    try:
+        return camelot_index(np.array(codes, dtype=object))
+    except ParameterError:
+        lookup = _canonical_lookup()
+        for i, code in enumerate(codes):
+            if not isinstance(code, str) or code.strip().upper() not in lookup:
+                raise ParameterError(
+                    f"camelot must be Camelot codes 1A..12A or 1B..12B; got {code!r} for id {int(ids[i])}"
+                ) from None
+        raise
 
 
 def normalize_rows(x: np.ndarray, *, name: str = "embeddings", ids: np.ndarray | None = None) -> np.ndarray:
