@@ -67,6 +67,7 @@ import resource, numpy as np, torch
 from workbench.embed.openl3 import OpenL3, embed
 torch.manual_seed(0)
 m = OpenL3('mel128', 'music', 6144)
+m.network.fold_batch_norm()
 y = (0.1 * np.random.default_rng(0).standard_normal(48000 * 600)).astype(np.float32)
 e, ts = embed(y, sr=48000, model=m, hop_s=0.1, batch_size=16)
 print(e.shape[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -82,7 +83,10 @@ def main() -> None:
     torch.manual_seed(0)
     model = OpenL3("mel128", "music", 6144)
     gflop = conv_flops(model) / 1e9
+    model.network.fold_batch_norm()  # what from_weights does: BN folded, channels-last
     ceiling = matmul_gflops(args.seconds / 2)
+    for b in (8, 32):
+        print(f"batch {b:3d}: {windows_per_s(model, b, args.seconds / 4):6.2f} windows/s")
     wps = windows_per_s(model, args.batch, args.seconds)
     front = windows_per_s(model, args.batch, args.seconds / 4, part="frontend")
     ceiling_after = matmul_gflops(args.seconds / 2)

@@ -194,8 +194,14 @@ def test_auto_backbone_says_which(tmp_path, monkeypatch):
         assert backbone.name == "openl3-mel128-music-512" and said.startswith("OpenL3")
 
 
+def _unfolded(embedding_size: int) -> openl3.OpenL3:
+    model = openl3.OpenL3("mel128", "music", embedding_size)
+    openl3.load_keras_h5(model, WEIGHTS)
+    return model
+
+
 def _torchopenl3_state(model: openl3.OpenL3) -> dict:
-    """A state dict with torchopenl3's exact key names and shapes, from one of our models."""
+    """A state dict with torchopenl3's exact key names and shapes, from one of our (unfolded) models."""
     net = model.network
     state = {}
     for i, bn in enumerate([net.bn0, *net.bns], start=1):
@@ -215,7 +221,7 @@ def test_torchopenl3_weights_map_like_the_keras_ones(ref, models, tmp_path, wrap
     """A .pth.tar written with torchopenl3's key names gives the same embeddings as the Keras file."""
     torch.manual_seed(1)
     keras = models[6144]
-    state = _torchopenl3_state(keras)
+    state = _torchopenl3_state(_unfolded(6144))
     path = tmp_path / "torchopenl3_mel128_music_6144.pth.tar"
     torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}} if wrapped else state, path)
     ported = openl3.OpenL3.from_weights(path)
@@ -226,13 +232,13 @@ def test_torchopenl3_weights_map_like_the_keras_ones(ref, models, tmp_path, wrap
 
 
 def test_torchopenl3_file_errors(ref, models, tmp_path):
-    state = _torchopenl3_state(models[512])
+    state = _torchopenl3_state(_unfolded(512))
     del state["conv2d_3.bias"]
     path = tmp_path / "torchopenl3_mel128_music_512.pth.tar"
     torch.save(state, path)
     with pytest.raises(openl3.WeightsError, match="no tensor 'conv2d_3.bias'"):
         openl3.OpenL3.from_weights(path)
-    state = _torchopenl3_state(models[512])
+    state = _torchopenl3_state(_unfolded(512))
     state["conv2d_1.weight"] = torch.zeros(64, 2, 3, 3)
     torch.save(state, path)
     with pytest.raises(openl3.WeightsError, match=r"conv2d_1.weight has shape \(64, 2, 3, 3\); the network expects"):
@@ -240,3 +246,15 @@ def test_torchopenl3_file_errors(ref, models, tmp_path):
     path.write_bytes(b"not a torch file")
     with pytest.raises(openl3.WeightsError, match="not a readable torchopenl3 state dict"):
         openl3.OpenL3.from_weights(path)
+
+
+def test_folded_batch_norm_matches_and_is_final(ref, models):
+    """from_weights folds BN into the convolutions for speed: same outputs, and no reloading into it."""
+    windows = torch.from_numpy(ref["a_chirp44k"]["frontend_input_windows_hop0p1"][:4, 0])
+    plain = _unfolded(6144)
+    assert models[6144].network.folded and not plain.network.folded
+    with torch.inference_mode():
+        a, b = models[6144](windows).numpy(), plain(windows).numpy()
+    assert np.abs(a - b).max() <= 1e-5 * np.abs(b).max()
+    with pytest.raises(ParameterError, match="cannot load weights into a network whose batch norms are folded"):
+        openl3.load_keras_h5(models[6144], WEIGHTS)

@@ -109,8 +109,30 @@ class Network(nn.Module):
         self.convs = nn.ModuleList(convs)
         self.bns = nn.ModuleList(bns)
         self.final_pool = _FINAL_POOL[input_repr][embedding_size]
+        self.folded = False
+
+    def fold_batch_norm(self) -> Network:
+        """Fold each convolution's batch norm into its weights (inference only), and switch to
+        channels-last memory, which this CPU's convolutions run about a third faster in.
+
+        The input batch norm stays: 'same' padding adds zeros *after* it, so it cannot be folded
+        into the first convolution. Irreversible; build a new network to train or load weights.
+        """
+        if self.folded:
+            return self
+        with torch.no_grad():
+            for conv, bn in zip(self.convs[:7], self.bns, strict=True):
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                conv.weight.mul_(scale[:, None, None, None])
+                conv.bias.copy_((conv.bias - bn.running_mean) * scale + bn.bias)
+        self.bns = nn.ModuleList([nn.Identity() for _ in self.bns])
+        self.to(memory_format=torch.channels_last)
+        self.folded = True
+        return self
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        if self.folded:
+            spec = spec.contiguous(memory_format=torch.channels_last)
         x = self.bn0(spec)
         for i, conv in enumerate(self.convs):
             x = conv(x)
@@ -166,6 +188,7 @@ class OpenL3(nn.Module):
         from workbench.library import file_sha256
 
         model.weights_sha256 = file_sha256(p)
+        model.network.fold_batch_norm()
         return model
 
 
@@ -217,10 +240,16 @@ def find_weights(path: str | os.PathLike[str] | None = None, *, input_repr: str 
     )
 
 
+def _check_unfolded(model: OpenL3) -> None:
+    if model.network.folded:
+        raise ParameterError("cannot load weights into a network whose batch norms are folded; build a new OpenL3")
+
+
 def load_keras_h5(model: OpenL3, path: str | os.PathLike[str]) -> None:
     """Copy a Keras-2 ``save_weights`` HDF5 file into ``model`` (arrays only; no code is run)."""
     import h5py
 
+    _check_unfolded(model)
     def read(f: h5py.File, layer: str, weight: str) -> np.ndarray:
         try:
             return np.asarray(f[layer][layer][f"{weight}:0"], dtype=np.float32)
@@ -253,6 +282,7 @@ def load_torchopenl3(model: OpenL3, path: str | os.PathLike[str]) -> None:
     ``audio_embedding_layer.bias``) with torch's layouts; its spectrogram buffers are ignored
     (our frontend rebuilds them).
     """
+    _check_unfolded(model)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt or non-tensor file
