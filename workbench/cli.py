@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "$WORKBENCH_OPENL3_WEIGHTS)")
     p.add_argument("--hop", type=float, default=0.5, help="OpenL3 hop in seconds (default 0.5)")
     p.add_argument("--size", type=int, default=512, choices=(512, 6144), help="OpenL3 embedding size")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
+                   help="run on a Dask cluster: a scheduler address, or 'local' for a local cluster")
+    p.add_argument("--workers", type=int, default=2, help="workers of a local Dask cluster (default 2)")
     p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser("info", help="what the header of an audio file says")
@@ -190,7 +193,14 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         backbone, said = default_backbone()
     print(f"backbone: {said}")
     with Library(args.db) as lib:
-        summary = embed_library(lib, backbone=backbone, progress=not args.quiet)
+        if args.scheduler is not None:
+            from workbench.embed.distributed import embed_library_distributed
+
+            address = None if args.scheduler == "local" else args.scheduler
+            summary = embed_library_distributed(lib, backbone=backbone, scheduler=address, n_workers=args.workers,
+                                                progress=not args.quiet)
+        else:
+            summary = embed_library(lib, backbone=backbone, progress=not args.quiet)
         print(summary)
     return 1 if summary.failed and not (summary.embedded or summary.cached) else 0
 

@@ -158,6 +158,7 @@ class OpenL3(nn.Module):
         self.frontend = Frontend(input_repr)
         self.network = Network(input_repr, embedding_size)
         self.weights_sha256: str | None = None  # set by from_weights; None means random weights
+        self.weights_path: Path | None = None
         self.eval()
 
     @property
@@ -188,6 +189,7 @@ class OpenL3(nn.Module):
         from workbench.library import file_sha256
 
         model.weights_sha256 = file_sha256(p)
+        model.weights_path = p
         model.network.fold_batch_norm()
         return model
 
