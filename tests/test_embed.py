@@ -140,3 +140,15 @@ def test_style_retrieval_on_the_demo(tmp_path):
     styles = np.array(styles)
     p_at_5 = np.mean([(styles[np.argsort(-sim[i])[:5]] == styles[i]).mean() for i in range(len(styles))])
     assert p_at_5 >= 0.8
+
+
+def test_pool_section():
+    from workbench.embed.features import pool_section
+
+    emb = np.arange(10, dtype=np.float32)[:, None] * np.ones((1, 2), dtype=np.float32)
+    ts = np.arange(10) * 0.5  # 0.0 .. 4.5 s
+    np.testing.assert_allclose(pool_section(emb, ts, start_s=1.0, end_s=2.0), [2.5, 2.5])  # windows 2, 3
+    np.testing.assert_allclose(pool_section(emb, ts, start_s=1.1, end_s=1.2), [2.0, 2.0])  # nearest the middle
+    assert pool_section(emb, ts, start_s=0, end_s=5, with_std=True).shape == (4,)
+    with pytest.raises(ParameterError, match="end_s must be greater than start_s"):
+        pool_section(emb, ts, start_s=2.0, end_s=2.0)

@@ -143,6 +143,24 @@ def pool(embeddings: np.ndarray, *, with_std: bool = False) -> np.ndarray:
     return np.concatenate([mean, e.std(axis=0)]) if with_std else mean
 
 
+def pool_section(
+    embeddings: np.ndarray, timestamps_s: np.ndarray, *, start_s: float, end_s: float, with_std: bool = False
+) -> np.ndarray:
+    """One vector for the section ``[start_s, end_s)``: :func:`pool` over the windows stamped inside it.
+
+    Works for any backbone's frame embeddings (OpenL3 or the feature frontend). A section
+    shorter than the hop still gets the window nearest its middle.
+    """
+    ts = np.asarray(timestamps_s, dtype=np.float64)
+    if not end_s > start_s:
+        raise ParameterError(f"end_s must be greater than start_s; got start_s={start_s}, end_s={end_s}")
+    inside = (ts >= start_s) & (ts < end_s)
+    if not inside.any():
+        inside = np.zeros(ts.shape, dtype=bool)
+        inside[int(np.argmin(np.abs(ts - (start_s + end_s) / 2)))] = True
+    return pool(np.asarray(embeddings)[inside], with_std=with_std)
+
+
 def standardize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Z-score each dimension over a set of vectors; returns the result, the means and the stds."""
     v = np.asarray(vectors, dtype=np.float32)
