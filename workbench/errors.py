@@ -23,6 +23,13 @@ class AudioError(WorkbenchError, ValueError):
         super().__init__(message)
         self.path = path
 
+    @property
+    def reason(self) -> str:
+        """The message without its leading ``"<path>: "``, for reports that list the path apart."""
+        text = str(self)
+        prefix = f"{self.path}: "
+        return text[len(prefix):] if self.path and text.startswith(prefix) else text
+
 
 class AudioFileNotFoundError(AudioError, FileNotFoundError):
     """The audio file does not exist."""

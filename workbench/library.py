@@ -241,7 +241,7 @@ class Library:
             try:
                 header = audio.info(p), read_tags(p)
             except AudioError as exc:
-                summary.failed.append(ScanFailure(path, _reason(exc, p)))
+                summary.failed.append(ScanFailure(path, exc.reason))
                 return
         with transaction(self.conn):
             self._apply(p, st, digest, header, summary)
@@ -279,7 +279,7 @@ class Library:
             try:
                 header = audio.info(p), read_tags(p)
             except AudioError as exc:
-                summary.failed.append(ScanFailure(path, _reason(exc, p)))
+                summary.failed.append(ScanFailure(path, exc.reason))
                 return
         meta, (title, artist) = header
         values = (st.st_size, st.st_mtime_ns, meta.duration_s, meta.sample_rate_hz, meta.channels,
@@ -387,9 +387,3 @@ def _walk(root: Path) -> Iterator[Path]:
         for name in filenames:
             if not name.startswith("."):
                 yield Path(dirpath) / name
-
-
-def _reason(exc: AudioError, p: Path) -> str:
-    text = str(exc)
-    prefix = f"{p}: "
-    return text[len(prefix):] if text.startswith(prefix) else text

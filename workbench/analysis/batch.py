@@ -98,7 +98,7 @@ def analyze_library(
             y, sr = audio.load(t.path, mono=False)
             result = analyze(y, sr=sr, bpm_prior=bpm_prior, key_profile=key_profile, energy_hop_s=energy_hop_s)
         except AudioError as exc:
-            summary.failed.append((t.path, str(exc).removeprefix(f"{t.path}: ")))
+            summary.failed.append((t.path, exc.reason))
             continue
         with transaction(library.conn):
             library.conn.execute(

@@ -89,7 +89,7 @@ def embed_library(
             y, sr = audio.load(t.path, mono=False)
             emb, ts = b.embed(y, sr=sr)
         except AudioError as exc:
-            summary.failed.append((t.path, str(exc).removeprefix(f"{t.path}: ")))
+            summary.failed.append((t.path, exc.reason))
             continue
         cache.put(t.content_hash, emb, ts)
         summary.embedded.append(t.id)

@@ -57,7 +57,7 @@ def _embed_on_worker(path: str, spec: tuple) -> tuple[str, np.ndarray | None, np
         y, sr = audio.load(path, mono=False)
         emb, ts = backbone.embed(y, sr=sr)
     except AudioError as exc:
-        return path, None, None, str(exc).removeprefix(f"{path}: "), os.getpid(), entry[1]
+        return path, None, None, exc.reason, os.getpid(), entry[1]
     return path, emb, ts, None, os.getpid(), entry[1]
 
 
