@@ -17,6 +17,7 @@ from pathlib import Path
 
 from workbench import config
 from workbench.errors import ContentChangedWarning, ParameterError
+from workbench.fileio import atomic_write_bytes
 from workbench.library import Library, ScanSummary
 
 MANIFEST_NAME = "MANIFEST.json"
@@ -98,7 +99,7 @@ def run_demo(
         records = synthesize_library(folder, n_tracks=n_tracks, seed=seed, progress=progress)
         entries = [{"audio": Path(r.audio_path).name, "truth": Path(r.truth_path).name, "style": r.style}
                    for r in records]
-        _write_json_atomic(manifest, {**wanted, "tracks": entries})
+        atomic_write_bytes(manifest, json.dumps({**wanted, "tracks": entries}, indent=2).encode())
     stage_seconds["synthesize"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -181,9 +182,3 @@ def _manifest_matches(manifest: Path, wanted: dict[str, object]) -> bool:
         return False
     folder = manifest.parent
     return all((folder / e["audio"]).is_file() and (folder / e["truth"]).is_file() for e in data.get("tracks", []))
-
-
-def _write_json_atomic(path: Path, data: object) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)

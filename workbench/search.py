@@ -21,6 +21,7 @@ from workbench.analysis import analyze, analyze_library, stored_analysis
 from workbench.embed.batch import embed_library, track_vectors
 from workbench.embed.features import FeatureFrontend, pool, standardize
 from workbench.errors import ParameterError, TrackNotFoundError
+from workbench.fileio import atomic_write, atomic_write_bytes
 from workbench.library import Library, Track
 
 _STATS_FILE = "standardize.npz"
@@ -118,18 +119,18 @@ class LibrarySearch:
                                      [m[2] for m in meta], kind=self.kind)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.index.save(self.folder)
-        tmp = self.folder / (_STATS_FILE + ".tmp.npz")
-        np.savez(tmp, mean=mean, std=std)
-        os.replace(tmp, self.folder / _STATS_FILE)
+        def write_stats(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, mean=mean, std=std)
+
+        atomic_write(self.folder / _STATS_FILE, write_stats)
         self._write_info({t.id: _signature(t, m) for t, m in zip(tracks, meta, strict=True)})
         return self
 
     def _write_info(self, signatures: dict[int, str]) -> None:
         info = {"backbone": self.backbone.name, "settings": self.backbone.settings, "tracks": len(signatures),
                 "signatures": {str(k): v for k, v in signatures.items()}}
-        tmp = self.folder / (_INFO_FILE + ".tmp")
-        tmp.write_text(json.dumps(info, indent=2))
-        os.replace(tmp, self.folder / _INFO_FILE)
+        atomic_write_bytes(self.folder / _INFO_FILE, json.dumps(info, indent=2).encode())
 
     def _rows(self) -> tuple[list[Track], np.ndarray, list[tuple[float, str, int]]]:
         tracks, vectors = track_vectors(self.library, backbone=self.backbone)
@@ -149,6 +150,11 @@ class LibrarySearch:
             return None
         with np.load(p, allow_pickle=False) as data:
             return data["mean"], data["std"]
+
+    def _standardize(self, vector: np.ndarray) -> np.ndarray:
+        """A pooled track vector on the index's scale (unchanged before the first build)."""
+        stats = self._load_stats()
+        return vector if stats is None else (vector - stats[0]) / stats[1]
 
     # -- querying -------------------------------------------------------------------------
     def similar(self, query: int | str | os.PathLike[str] | Track, *, k: int = 10, min_score: float | None = None,
@@ -174,9 +180,7 @@ class LibrarySearch:
         if isinstance(query, Query):
             return query
         if isinstance(query, np.ndarray):
-            stats = self._load_stats()
-            mean, std = stats if stats is not None else (0.0, 1.0)
-            return (np.asarray(query, dtype=np.float32) - mean) / std
+            return self._standardize(np.asarray(query, dtype=np.float32))
         try:
             track = self.library.track(query)  # type: ignore[arg-type]
         except TrackNotFoundError:
@@ -191,7 +195,6 @@ class LibrarySearch:
             if a.bpm is None:
                 raise ParameterError(f"{query}: no steady beat found, so tempo cannot be compared")
             emb, _ = self.backbone.embed(y, sr=sr)
-            stats = self._load_stats()
-            mean, std = stats if stats is not None else (0.0, 1.0)
-            return Query(vector=(pool(emb, with_std=True) - mean) / std, bpm=a.bpm, camelot=a.camelot, energy=a.energy)
+            return Query(vector=self._standardize(pool(emb, with_std=True)), bpm=a.bpm, camelot=a.camelot,
+                         energy=a.energy)
         raise TrackNotFoundError(f"{query!r} is neither a track of {self.library.path} nor an audio file")

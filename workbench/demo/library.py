@@ -6,7 +6,6 @@ import json
 import math
 import numbers
 import os
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from workbench.demo.compose import Composer
 from workbench.demo.render import mix
 from workbench.demo.styles import SPECS, STYLES, draw_bpm
 from workbench.errors import ParameterError
+from workbench.fileio import atomic_write
 
 ARTIST = "workbench demo"
 ENERGY_HOP_S = 0.5
@@ -184,7 +184,7 @@ def synthesize_library(folder: str | os.PathLike[str], *, n_tracks: int = 24, se
         stem = f"{index:03d}_{style}"
         audio_path, truth_path = root / f"{stem}.flac", root / f"{stem}.json"
         write_flac(audio_path, audio, truth["sample_rate_hz"], title=truth["title"], artist=ARTIST)
-        _atomic(truth_path, lambda tmp, t=truth: tmp.write_text(json.dumps(t, indent=1, allow_nan=False) + "\n"))
+        atomic_write(truth_path, lambda tmp, t=truth: tmp.write_text(json.dumps(t, indent=1, allow_nan=False) + "\n"))
         records.append(DemoTrack(index, audio_path, truth_path, truth["title"], style, seed, truth["bpm"],
                                  truth["key"], truth["tonic_pc"], truth["mode"], truth["camelot"],
                                  truth["duration_s"]))
@@ -207,7 +207,7 @@ def write_flac(path: str | os.PathLike[str], audio: npt.NDArray[np.float32], sr:
             f.artist = artist
             f.write(audio)
 
-    return _atomic(Path(path), write)
+    return atomic_write(Path(path), write)
 
 
 def load_truth(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -247,25 +247,6 @@ def load_truth(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- helpers
-
-
-def _atomic(path: Path, write: Any) -> Path:
-    """Run ``write(tmp)`` on a fresh temporary file next to ``path``, fsync it, then move it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-    os.close(fd)
-    try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.fileio import atomic_write, atomic_write_bytes
 
 
 def settings_hash(settings: dict[str, object]) -> str:
@@ -65,25 +65,11 @@ class EmbeddingCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = self.folder / "settings.json"
         if not meta.exists():
-            _atomic_write_bytes(meta, json.dumps({"backbone": self.backbone, **self.settings}, indent=2).encode())
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
+            atomic_write_bytes(meta, json.dumps({"backbone": self.backbone, **self.settings}, indent=2).encode())
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
                 np.savez(fh, embeddings=np.asarray(embeddings, dtype=np.float32),
                          timestamps_s=np.asarray(timestamps_s, dtype=np.float64))
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return p
 
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return atomic_write(p, write)
