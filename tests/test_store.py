@@ -42,7 +42,9 @@ def test_upgrade_from_version_1_keeps_data(tmp_path):
     conn.close()
 
     with store.Store(path) as s:
-        assert s.version == store.SCHEMA_VERSION == 2
+        assert s.version == store.SCHEMA_VERSION == 3
+        assert {"labels", "jobs", "model_versions"} <= {
+            r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         cols = {r[1] for r in s.conn.execute("PRAGMA table_info(tracks)")}
         assert "missing_since" in cols
         row = s.conn.execute("SELECT title, missing_since FROM tracks").fetchone()
@@ -62,13 +64,13 @@ def test_newer_database_is_refused(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(SchemaVersionError, match="schema version 99 but this workbench knows up to 2"):
+    with pytest.raises(SchemaVersionError, match="schema version 99 but this workbench knows up to 3"):
         store.Store(path)
 
 
 def test_unknown_migration_target(tmp_path):
     conn = store.connect(tmp_path / "w.db")
-    with pytest.raises(ParameterError, match="target must be a schema version in 1..2; got 7"):
+    with pytest.raises(ParameterError, match="target must be a schema version in 1..3; got 7"):
         store.migrate(conn, target=7)
 
 
@@ -125,3 +127,26 @@ def test_two_processes_write_at_once(tmp_path):
     assert [p.exitcode for p in procs] == [0, 0]
     with store.Store(path) as s:
         assert s.conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == 300
+
+
+def test_v3_constraints_refuse_bad_rows(tmp_path):
+    with store.Store(tmp_path / "w.db") as s:
+        with s.transaction() as conn:
+            _insert_track(conn)
+        bad = [
+            ("solo", 0, 8, 0.0, 4.0, "user", None),     # unknown label
+            ("drop", 8, 8, 4.0, 4.0, "user", None),     # end not after start
+            ("drop", 0, 8, 0.0, 4.0, "robot", None),    # unknown source
+            ("drop", 0, 8, 0.0, 4.0, "model", 1.5),     # confidence out of range
+        ]
+        for row in bad:
+            with pytest.raises(sqlite3.IntegrityError), s.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO labels (track_id, label, start_beat, end_beat, start_s, end_s, source, confidence, "
+                    "created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, 'now', 'now')", row)
+        with s.transaction() as conn:
+            for version, active in ((1, 1), (2, 0)):
+                conn.execute("INSERT INTO model_versions (model_type, version, path, active, metadata, created_at) "
+                             "VALUES ('dj_section', ?, 'p', ?, '{}', 'now')", (version, active))
+        with pytest.raises(sqlite3.IntegrityError), s.transaction() as conn:
+            conn.execute("UPDATE model_versions SET active = 1 WHERE version = 2")

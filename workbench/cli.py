@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="what the header of an audio file says")
     p.add_argument("path")
     p.set_defaults(func=_cmd_info)
+
+    from workbench.commands import register_all
+
+    register_all(sub)
     return parser
 
 

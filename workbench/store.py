@@ -1,7 +1,8 @@
 """The SQLite store: schema, migrations and transactions.
 
 One file (``data/workbench.db`` by default) holds what a user would hate to lose: tracks,
-analyses, and, as their issues land, labels, jobs, model versions and runs. WAL mode lets
+analyses, section labels, training jobs and model versions (runs live as folders under
+``experiments/``; jobs point at them by ``run_id``). WAL mode lets
 readers go on while one writer writes; ``BEGIN IMMEDIATE`` plus a busy timeout lets two
 kernels write to the same library without "database is locked" surprises; a transaction
 that fails midway is rolled back whole.
@@ -70,6 +71,58 @@ MIGRATIONS: dict[int, str] = {
             path    TEXT    NOT NULL,
             reason  TEXT    NOT NULL
         );
+    """,
+    3: """
+        CREATE TABLE labels (
+            id          INTEGER PRIMARY KEY,
+            track_id    INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            label       TEXT    NOT NULL
+                        CHECK (label IN ('intro', 'build', 'drop', 'break', 'outro', 'verse', 'chorus')),
+            start_beat  INTEGER NOT NULL CHECK (start_beat >= 0),
+            end_beat    INTEGER NOT NULL,
+            start_s     REAL    NOT NULL CHECK (start_s >= 0),
+            end_s       REAL    NOT NULL,
+            source      TEXT    NOT NULL CHECK (source IN ('user', 'model', 'import')),
+            confidence  REAL    CHECK (confidence IS NULL OR (confidence >= 0 AND confidence <= 1)),
+            created_at  TEXT    NOT NULL,
+            updated_at  TEXT    NOT NULL,
+            CHECK (end_beat > start_beat),
+            CHECK (end_s > start_s)
+        );
+        CREATE INDEX labels_track ON labels(track_id, start_beat);
+        CREATE TABLE jobs (
+            id           INTEGER PRIMARY KEY,
+            kind         TEXT    NOT NULL,
+            state        TEXT    NOT NULL CHECK (state IN
+                         ('pending', 'preparing', 'training', 'evaluating', 'completed', 'failed')),
+            progress     REAL    NOT NULL DEFAULT 0 CHECK (progress >= 0 AND progress <= 1),
+            epoch        INTEGER,
+            total_epochs INTEGER,
+            loss         REAL,
+            label_counts TEXT,
+            metrics      TEXT,
+            config       TEXT,
+            error        TEXT,
+            run_id       TEXT    UNIQUE,
+            pid          INTEGER,
+            created_at   TEXT    NOT NULL,
+            started_at   TEXT,
+            updated_at   TEXT    NOT NULL,
+            finished_at  TEXT
+        );
+        CREATE TABLE model_versions (
+            id          INTEGER PRIMARY KEY,
+            model_type  TEXT    NOT NULL,
+            version     INTEGER NOT NULL CHECK (version >= 1),
+            path        TEXT    NOT NULL,
+            active      INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+            job_id      INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+            run_id      TEXT,
+            metadata    TEXT    NOT NULL,
+            created_at  TEXT    NOT NULL,
+            UNIQUE (model_type, version)
+        );
+        CREATE UNIQUE INDEX model_versions_one_active ON model_versions(model_type) WHERE active = 1;
     """,
 }
 

@@ -1,0 +1,1 @@
+"""Trainable model definitions shared by training, evaluation and export (import torch lazily)."""

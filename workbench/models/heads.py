@@ -1,0 +1,135 @@
+"""The trainable heads: the triplet embedding head and the DJ-section classifier.
+
+Both take a pooled backbone embedding of shape ``(batch, in_dim)`` (6144 for OpenL3, 202 for
+the feature frontend). Training uses these definitions; :mod:`workbench.export` rebuilds the
+same weights in a Neural-Engine-friendly layout (1x1 convolutions over ``(B, C, 1, S)``).
+
+Each model carries its constructor arguments in ``config()`` so a checkpoint
+(``{"config": ..., "state_dict": ...}``) can be rebuilt with :func:`load_checkpoint`, which
+reads tensors only (``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from workbench.errors import ParameterError
+
+#: The seven DJ section labels, in their canonical order (class index = position).
+SECTION_LABELS: tuple[str, ...] = ("intro", "build", "drop", "break", "outro", "verse", "chorus")
+
+
+def _check_dim(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ParameterError(f"{name} must be an int >= 1; got {value!r}")
+    return value
+
+
+def _check_dropout(value: object) -> float:
+    if not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
+        raise ParameterError(f"dropout must be a float in [0, 1); got {value!r}")
+    return float(value)
+
+
+class EmbeddingHead(nn.Module):
+    """Linear(in, hidden) → LayerNorm → GELU → Dropout → Linear(hidden, out) → L2 normalise.
+
+    Parameters
+    ----------
+    in_dim : int
+        Size of the backbone embedding (6144 for OpenL3 music/mel128).
+    hidden_dim, out_dim : int
+        512 and 256 in the research design.
+    dropout : float in [0, 1)
+    """
+
+    kind = "embedding_head"
+
+    def __init__(self, in_dim: int, *, hidden_dim: int = 512, out_dim: int = 256, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.in_dim = _check_dim("in_dim", in_dim)
+        self.hidden_dim = _check_dim("hidden_dim", hidden_dim)
+        self.out_dim = _check_dim("out_dim", out_dim)
+        self.dropout = _check_dropout(dropout)
+        self.fc1 = nn.Linear(self.in_dim, self.hidden_dim)
+        self.norm = nn.LayerNorm(self.hidden_dim)
+        self.drop = nn.Dropout(self.dropout)
+        self.fc2 = nn.Linear(self.hidden_dim, self.out_dim)
+
+    def config(self) -> dict[str, Any]:
+        return {"kind": self.kind, "in_dim": self.in_dim, "hidden_dim": self.hidden_dim,
+                "out_dim": self.out_dim, "dropout": self.dropout}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.drop(F.gelu(self.norm(self.fc1(x))))
+        return F.normalize(self.fc2(h), p=2.0, dim=-1, eps=1e-6)
+
+
+class SectionClassifier(nn.Module):
+    """A small MLP from an embedding to the seven section classes (logits).
+
+    Linear(in, hidden) → LayerNorm → GELU → Dropout → Linear(hidden, n_classes).
+    ``labels`` names the classes in output order (default :data:`SECTION_LABELS`).
+    """
+
+    kind = "section_classifier"
+
+    def __init__(self, in_dim: int, *, hidden_dim: int = 256, dropout: float = 0.2,
+                 labels: tuple[str, ...] | list[str] = SECTION_LABELS) -> None:
+        super().__init__()
+        self.in_dim = _check_dim("in_dim", in_dim)
+        self.hidden_dim = _check_dim("hidden_dim", hidden_dim)
+        self.dropout = _check_dropout(dropout)
+        self.labels = tuple(labels)
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise ParameterError(f"labels must be 2+ distinct names; got {list(self.labels)!r}")
+        self.fc1 = nn.Linear(self.in_dim, self.hidden_dim)
+        self.norm = nn.LayerNorm(self.hidden_dim)
+        self.drop = nn.Dropout(self.dropout)
+        self.fc2 = nn.Linear(self.hidden_dim, len(self.labels))
+
+    def config(self) -> dict[str, Any]:
+        return {"kind": self.kind, "in_dim": self.in_dim, "hidden_dim": self.hidden_dim,
+                "dropout": self.dropout, "labels": list(self.labels)}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.drop(F.gelu(self.norm(self.fc1(x)))))
+
+
+_KINDS: dict[str, type[nn.Module]] = {EmbeddingHead.kind: EmbeddingHead, SectionClassifier.kind: SectionClassifier}
+
+
+def checkpoint(model: EmbeddingHead | SectionClassifier) -> dict[str, Any]:
+    """A plain-data checkpoint (config + tensors) that :func:`load_checkpoint` rebuilds."""
+    return {"config": model.config(), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+
+
+def save_checkpoint(model: EmbeddingHead | SectionClassifier, path: str | os.PathLike[str]) -> None:
+    """Write :func:`checkpoint` atomically to ``path`` (``.pt``)."""
+    from workbench.fileio import atomic_write
+
+    atomic_write(path, lambda tmp: torch.save(checkpoint(model), tmp))
+
+
+def load_checkpoint(path_or_data: str | os.PathLike[str] | dict[str, Any]) -> EmbeddingHead | SectionClassifier:
+    """Rebuild a head from a checkpoint file or dict; the file is read as data (``weights_only=True``)."""
+    data = path_or_data if isinstance(path_or_data, dict) else torch.load(path_or_data, weights_only=True, map_location="cpu")
+    try:
+        config = dict(data["config"])
+        kind = config.pop("kind")
+        cls = _KINDS[kind]
+    except (KeyError, TypeError) as exc:
+        raise ParameterError(
+            f"not a workbench head checkpoint (needs config.kind in {sorted(_KINDS)}): {exc!r}") from exc
+    if "labels" in config:
+        config["labels"] = tuple(config["labels"])
+    in_dim = config.pop("in_dim")
+    model = cls(in_dim, **config)
+    model.load_state_dict(data["state_dict"])
+    model.eval()
+    return model

@@ -1,0 +1,202 @@
+"""Run folders: the on-disk record of one training run, ``experiments/<run_id>/``.
+
+The folder is the source of truth for a run (the ``jobs`` table points at it by ``run_id``).
+It is written whole or not at all: :func:`write_run` fills ``experiments/.<run_id>.<pid>.tmp/``
+and renames it into place, so a crash leaves no visible run (and the stray temporary folder
+is removed by the next :func:`list_runs`).
+
+Files in a run folder (JSON unless noted):
+
+``run.json``      ``run_id``, ``kind`` ("embeddings" | "sections"), ``created_at``,
+                  ``finished_at``, ``job_id``, ``seed``, ``code_version``,
+                  ``backbone`` {name, settings, dim}
+``config.json``   the training hyperparameters as given
+``data.json``     ``fingerprint`` (sha256 of the label set and track hashes), ``tracks``
+                  [{id, content_hash, name}], ``label_counts`` {class: n}, ``splits``
+``history.json``  one dict per epoch: ``epoch``, ``train_loss``, and what else was tracked
+                  (``val_map_at_r``, ``mined_triplets``, ``seconds``, ...)
+``metrics.json``  nested dict of final metrics, e.g. {"model": {...}, "baseline": {...}}
+``arrays.npz``    evaluation arrays (e.g. ``embeddings``, ``classes``, ``y_true``,
+                  ``y_pred``, ``probs``), optional
+``timeline.json`` predicted vs true sections for a few held-out tracks, optional:
+                  [{track_id, name, duration_s, truth: [{start_s, end_s, label}], predicted: [...]}]
+``model.pt``      the trained weights (:func:`workbench.models.heads.save_checkpoint`), optional
+``report.html``, ``plots/*.png``  written later by :mod:`workbench.report`
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench import config
+from workbench.errors import ParameterError, StoreError
+
+RUN_KINDS = ("embeddings", "sections")
+_JSON_FILES = ("run", "config", "data", "history", "metrics")
+
+
+def new_run_id(kind: str) -> str:
+    """A sortable, unique run id: ``YYYYMMDD-HHMMSS-<kind>-<6 hex>`` (UTC)."""
+    if kind not in RUN_KINDS:
+        raise ParameterError(f"kind must be one of {RUN_KINDS}; got {kind!r}")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{kind}-{secrets.token_hex(3)}"
+
+
+def code_version() -> str:
+    """The workbench version, plus the git commit when the package runs from a checkout."""
+    from workbench import __version__
+
+    head = Path(__file__).resolve().parent.parent / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            ref = (head.parent / ref[5:]).read_text().strip()
+        return f"{__version__}+g{ref[:10]}"
+    except OSError:
+        return __version__
+
+
+@dataclass
+class Run:
+    """A run folder, read back. Missing optional files read as empty."""
+
+    path: Path
+    info: dict[str, Any]
+    config: dict[str, Any]
+    data: dict[str, Any]
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.info["run_id"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.info["kind"])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The evaluation arrays (``arrays.npz``), or an empty dict."""
+        p = self.path / "arrays.npz"
+        if not p.exists():
+            return {}
+        with np.load(p, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    @property
+    def model_path(self) -> Path | None:
+        p = self.path / "model.pt"
+        return p if p.exists() else None
+
+
+def write_run(
+    run_id: str,
+    *,
+    info: dict[str, Any],
+    config_: dict[str, Any],
+    data: dict[str, Any],
+    history: list[dict[str, Any]],
+    metrics: dict[str, Any],
+    arrays: dict[str, np.ndarray] | None = None,
+    timeline: list[dict[str, Any]] | None = None,
+    extra: Callable[[Path], None] | None = None,
+    root: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write a complete run folder atomically and return its path.
+
+    ``extra(tmp_folder)`` may add more files (the model checkpoint) before the rename.
+    """
+    base = config.experiments_dir(root)
+    base.mkdir(parents=True, exist_ok=True)
+    final = base / run_id
+    if final.exists():
+        raise StoreError(f"run {run_id!r} already exists at {final}")
+    tmp = base / f".{run_id}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        docs = {"run": {"run_id": run_id, **info}, "config": config_, "data": data,
+                "history": history, "metrics": metrics}
+        if timeline is not None:
+            docs["timeline"] = timeline
+        for name, doc in docs.items():
+            (tmp / f"{name}.json").write_text(json.dumps(doc, indent=2, default=_jsonable))
+        if arrays:
+            np.savez_compressed(tmp / "arrays.npz", **arrays)
+        if extra is not None:
+            extra(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def load_run(path_or_id: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Run:
+    """Read a run folder by path or by run id (looked up under ``experiments/``)."""
+    p = Path(path_or_id)
+    if not (p / "run.json").exists():
+        p = config.experiments_dir(root) / str(path_or_id)
+    if not (p / "run.json").exists():
+        raise StoreError(f"no run folder with run.json at {p} (looked for run id {os.fspath(path_or_id)!r})")
+    docs: dict[str, Any] = {}
+    for name in (*_JSON_FILES, "timeline"):
+        f = p / f"{name}.json"
+        try:
+            docs[name] = json.loads(f.read_text()) if f.exists() else ([] if name in ("history", "timeline") else {})
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{f}: not valid JSON ({exc})") from exc
+    return Run(path=p, info=docs["run"], config=docs["config"], data=docs["data"], history=docs["history"],
+               metrics=docs["metrics"], timeline=docs["timeline"])
+
+
+def list_runs(root: str | os.PathLike[str] | None = None, *, kind: str | None = None) -> list[Run]:
+    """All complete runs under ``experiments/``, oldest first; removes temporary folders left by dead writers."""
+    base = config.experiments_dir(root)
+    if not base.is_dir():
+        return []
+    runs = []
+    for p in sorted(base.iterdir()):
+        if p.name.startswith(".") and p.name.endswith(".tmp") and p.is_dir():
+            if not _writer_alive(p.name):
+                shutil.rmtree(p, ignore_errors=True)
+            continue
+        if (p / "run.json").exists():
+            run = load_run(p)
+            if kind is None or run.kind == kind:
+                runs.append(run)
+    return runs
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _writer_alive(tmp_name: str) -> bool:
+    """Whether the process that named this temporary folder (``.<run_id>.<pid>.tmp``) still runs."""
+    try:
+        pid = int(tmp_name.rsplit(".", 2)[-2])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
