@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from workbench.errors import ParameterError
 
 #: The seven DJ section labels, in their canonical order (class index = position).
-SECTION_LABELS: tuple[str, ...] = ("intro", "build", "drop", "break", "outro", "verse", "chorus")
+from workbench.labels import LABELS as SECTION_LABELS  # noqa: E402  (one list of labels)
 
 
 def _check_dim(name: str, value: object) -> int:
