@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,7 +120,8 @@ def test_similar_command(demo, tmp_path, capsys):
     capsys.readouterr()
     assert main(["--db", db, "--quiet", "similar", str(records[0].audio_path), "-k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3 and all("similar vibe" in line for line in lines)
+    assert lines[0].startswith("backbone: feature frontend, not OpenL3: no OpenL3 weights found")
+    assert len(lines) == 4 and all("similar vibe" in line for line in lines[1:])
     assert main(["--db", db, "similar", "nothing-here"]) == 1
     assert "neither a track" in capsys.readouterr().err
     assert main(["--db", db, "similar", "1", "--weights", "1,2"]) == 1
@@ -138,3 +140,25 @@ def test_query_by_vector_and_exact_backend(demo, tmp_path):
         results = search.similar(vectors[0], k=3)  # a raw vector: vibe only, itself included
         assert results[0].track.id == tracks[0].id and results[0].match.vibe == pytest.approx(1.0, abs=1e-5)
         assert results[0].match.tempo is None
+
+
+def test_backbone_is_openl3_when_weights_are_found(tmp_path, monkeypatch):
+    from workbench.embed.features import FeatureFrontend
+    from workbench.embed.openl3 import OpenL3Backbone
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))  # no models/openl3/ here
+    monkeypatch.delenv("WORKBENCH_OPENL3_WEIGHTS", raising=False)
+    with Library(tmp_path / "w.db") as lib:
+        search = LibrarySearch(lib, progress=False)
+        assert isinstance(search.backbone, FeatureFrontend)
+        assert "not OpenL3" in search.backbone_said
+        assert search.folder.name == "features-v1"
+
+        ref = Path(__file__).resolve().parents[2] / "shared" / "data" / "openl3-ref" / "openl3_audio_mel128_music.h5"
+        if not ref.is_file():
+            pytest.skip(f"the OpenL3 reference weights are absent ({ref})")
+        monkeypatch.setenv("WORKBENCH_OPENL3_WEIGHTS", str(ref))
+        search = LibrarySearch(lib, progress=False)
+        assert isinstance(search.backbone, OpenL3Backbone)
+        assert search.backbone_said.startswith("OpenL3 ") and "mel128" in search.backbone_said
+        assert search.folder.name == search.backbone.name != "features-v1"

@@ -172,6 +172,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         weights = {"vibe": v, "tempo": t, "key": k, "energy": e}
     with Library(args.db) as lib:
         search = LibrarySearch(lib, progress=not args.quiet)
+        print(f"backbone: {search.backbone_said}")
         search.rebuild() if args.rebuild else search.update()
         results = search.similar(args.track, k=args.k, min_score=args.min_score, weights=weights)
         for r in results:

@@ -120,7 +120,7 @@ def run_demo(
         t0 = time.perf_counter()
         search = LibrarySearch(lib, progress=progress).update()
         seed_track = demo_tracks[0]
-        example = [f"  similar to {seed_track.name} (feature frontend, not OpenL3):"]
+        example = [f"  similar to {seed_track.name} (backbone: {search.backbone_said}):"]
         example += [f"    {r.match.score:.2f}  {r.track.name:24}  {r.match.explanation}"
                     for r in search.similar(seed_track, k=3)]
         stage_seconds["embed+index"] = time.perf_counter() - t0

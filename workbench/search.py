@@ -18,8 +18,8 @@ import numpy as np
 
 from workbench import audio
 from workbench.analysis import analyze, analyze_library, stored_analysis
-from workbench.embed.batch import embed_library, track_vectors
-from workbench.embed.features import FeatureFrontend, pool, standardize
+from workbench.embed.batch import Backbone, default_backbone, describe_backbone, embed_library, track_vectors
+from workbench.embed.features import pool, standardize
 from workbench.errors import ParameterError, TrackNotFoundError
 from workbench.fileio import atomic_write, atomic_write_bytes
 from workbench.library import Library, Track
@@ -52,20 +52,26 @@ class LibrarySearch:
     Parameters
     ----------
     library : Library
-    backbone : FeatureFrontend or None
-        The embedding frontend (the weight-free one by default).
+    backbone : Backbone or None
+        The embedding backbone; ``None`` means :func:`~workbench.embed.batch.default_backbone`
+        (OpenL3 when its weights are found, else the weight-free feature frontend).
+        ``backbone_said`` tells which, in words, for every report that shows results.
     progress : bool
         Progress bars while analysing and embedding what is missing.
     kind : {"auto", "flat", "hnsw"}
         FAISS backend on (re)build: exact flat, approximate HNSW, or chosen by size.
     """
 
-    def __init__(self, library: Library, *, backbone: FeatureFrontend | None = None, progress: bool = True,
+    def __init__(self, library: Library, *, backbone: Backbone | None = None, progress: bool = True,
                  kind: str = "auto") -> None:
         if not isinstance(library, Library):
             raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
         self.library = library
-        self.backbone = backbone if backbone is not None else FeatureFrontend()
+        if backbone is None:
+            backbone, self.backbone_said = default_backbone()
+        else:
+            self.backbone_said = describe_backbone(backbone)
+        self.backbone = backbone
         self.progress = progress
         self.kind = kind
         self.folder = Path(library.path).parent / "similarity" / self.backbone.name
@@ -128,7 +134,7 @@ class LibrarySearch:
         return self
 
     def _write_info(self, signatures: dict[int, str]) -> None:
-        info = {"backbone": self.backbone.name, "settings": self.backbone.settings, "tracks": len(signatures),
+        info = {"backbone": self.backbone.name, "backbone_said": self.backbone_said, "settings": self.backbone.settings, "tracks": len(signatures),
                 "signatures": {str(k): v for k, v in signatures.items()}}
         atomic_write_bytes(self.folder / _INFO_FILE, json.dumps(info, indent=2).encode())
 

@@ -46,6 +46,15 @@ def default_backbone() -> tuple[Backbone, str]:
     return OpenL3Backbone(model, hop_s=0.5), f"OpenL3 {model.name} (weights sha256 {model.weights_sha256[:12]})"
 
 
+def describe_backbone(backbone: Backbone) -> str:
+    """One line saying which backbone this is, so results are never mistaken for OpenL3's."""
+    if isinstance(backbone, FeatureFrontend):
+        return f"feature frontend {backbone.name} (weight-free; not OpenL3)"
+    model = getattr(backbone, "model", None)
+    sha = getattr(model, "weights_sha256", None)
+    return f"{backbone.name}" + (f" (weights sha256 {sha[:12]})" if sha else "")
+
+
 @dataclass
 class EmbedSummary:
     """Track ids embedded now, ids found in the cache, and failures by path."""
