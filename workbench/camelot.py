@@ -19,6 +19,9 @@ _ALIASES = {
     "F": 5, "F#": 6, "GB": 6, "G": 7, "G#": 8, "AB": 8, "A": 9, "A#": 10, "BB": 10, "B": 11,
     "CB": 11,
 }
+#: All 24 Camelot codes in wheel order: 1A, 1B, 2A, 2B, ... 12A, 12B.
+CAMELOT_CODES: tuple[str, ...] = tuple(f"{n}{m}" for n in range(1, 13) for m in "AB")
+
 _CAMELOT_RE = re.compile(r"^\s*(1[0-2]|[1-9])\s*([ABab])\s*$")
 
 

@@ -65,6 +65,7 @@ def run_demo(
     db_path: str | os.PathLike[str] | None = None,
     n_tracks: int = 24,
     seed: int = 0,
+    duration_s: float | None = None,
     progress: bool = True,
 ) -> DemoResult:
     """Synthesize the demo library (unless already there) and scan it into the library.
@@ -79,6 +80,8 @@ def run_demo(
         Number of demo tracks.
     seed : int
         Seed of the synthesis: the same seed gives the same bytes.
+    duration_s : float or None
+        Length of every demo track (30..1200 s); ``None`` for each arrangement's natural length.
     progress : bool
         Show progress bars.
     """
@@ -93,10 +96,11 @@ def run_demo(
 
     t0 = time.perf_counter()
     manifest = folder / MANIFEST_NAME
-    wanted = {"n_tracks": n_tracks, "seed": seed, "synth": _synth_fingerprint()}
+    wanted = {"n_tracks": n_tracks, "seed": seed, "duration_s": duration_s, "synth": _synth_fingerprint()}
     synthesized = not _manifest_matches(manifest, wanted)
     if synthesized:
-        records = synthesize_library(folder, n_tracks=n_tracks, seed=seed, progress=progress)
+        records = synthesize_library(folder, n_tracks=n_tracks, seed=seed, duration_s=duration_s,
+                                     progress=progress)
         entries = [{"audio": Path(r.audio_path).name, "truth": Path(r.truth_path).name, "style": r.style}
                    for r in records]
         atomic_write_bytes(manifest, json.dumps({**wanted, "tracks": entries}, indent=2).encode())
