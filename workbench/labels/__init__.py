@@ -1,0 +1,52 @@
+"""Section labels: the seven DJ labels, validation, the label store with undo/redo, statistics, import/export.
+
+>>> from workbench.labels import Labels, LABELS                               # doctest: +SKIP
+>>> labels = Labels(library)                                                   # doctest: +SKIP
+>>> labels.add(track, "drop", start_beat=64, end_beat=96)                      # doctest: +SKIP
+>>> labels.stats().missing                                                     # doctest: +SKIP
+['Need more labels: drop 1/10', 'Need 2+ classes']
+
+Modules: :mod:`~workbench.labels.core` (labels, colours, value objects, beat grid, errors),
+:mod:`~workbench.labels.api` (:class:`Labels`), :mod:`~workbench.labels.stats`,
+:mod:`~workbench.labels.formats` (JSON, CSV, JAMS files).
+"""
+
+from workbench.labels.core import (
+    LABEL_COLORS,
+    LABELS,
+    MIN_BEATS,
+    OVERLAP_OPTIONS,
+    SOURCES,
+    WARN_BEATS,
+    BeatGrid,
+    Label,
+    LabelError,
+    LabelWarning,
+    Suggestion,
+)
+
+__all__ = ["LABELS", "LABEL_COLORS", "MIN_BEATS", "OVERLAP_OPTIONS", "SOURCES", "WARN_BEATS", "BeatGrid",
+           "FORMATS", "ImportSummary", "Label", "LabelError", "LabelStats", "LabelWarning", "Labels",
+           "Suggestion"]
+
+
+def __getattr__(name: str) -> object:
+    # The store, statistics and file formats import the library (sqlite, numpy is already loaded by
+    # core); load them on first use so `from workbench.labels import LABELS` stays cheap.
+    if name == "Labels":
+        from workbench.labels.api import Labels
+
+        return Labels
+    if name == "ImportSummary":
+        from workbench.labels.transfer import ImportSummary
+
+        return ImportSummary
+    if name == "LabelStats":
+        from workbench.labels.stats import LabelStats
+
+        return LabelStats
+    if name == "FORMATS":
+        from workbench.labels.formats import FORMATS
+
+        return FORMATS
+    raise AttributeError(f"module 'workbench.labels' has no attribute {name!r}")

@@ -1,0 +1,220 @@
+"""Section-label values: the seven DJ labels, their colours, the label value objects and the beat grid.
+
+A label spans whole beats of its track's beat grid: ``[start_beat, end_beat)``, where beat
+``i`` starts at ``beats_s[i]`` and the index ``len(beats_s)`` means "the end of the track".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.errors import WorkbenchError
+
+#: The seven DJ section labels in canonical order (a classifier's class index is the position).
+LABELS: tuple[str, ...] = ("intro", "build", "drop", "break", "outro", "verse", "chorus")
+
+#: Display colour of each label (hex RGB), from the seed design.
+LABEL_COLORS: dict[str, str] = {
+    "intro": "#22c55e",
+    "build": "#eab308",
+    "drop": "#ef4444",
+    "break": "#a855f7",
+    "outro": "#3b82f6",
+    "verse": "#4b5563",
+    "chorus": "#ec4899",
+}
+
+#: Where a label came from.
+SOURCES: tuple[str, ...] = ("user", "model", "import")
+
+#: What to do when a new label overlaps stored ones.
+OVERLAP_OPTIONS: tuple[str, ...] = ("refuse", "replace", "split")
+
+#: A label shorter than this many beats is refused.
+MIN_BEATS: int = 4
+
+#: A label shorter than this many beats is stored with a :class:`LabelWarning`.
+WARN_BEATS: int = 8
+
+#: Snapping a time to the beat grid by more than this many seconds gets a note.
+SNAP_NOTE_S: float = 0.01
+
+
+class LabelError(WorkbenchError, ValueError):
+    """Bad label input, or an edit that cannot be made; the message names the value and what is allowed."""
+
+
+class LabelWarning(UserWarning):
+    """A label was stored but deserves a look: shorter than 8 beats, or snapped to the beat grid."""
+
+
+def check_label(label: object, *, name: str = "label") -> str:
+    """``label`` as one of :data:`LABELS` (case and surrounding spaces ignored), else :class:`LabelError`."""
+    value = label.strip().lower() if isinstance(label, str) else label
+    if value not in LABELS:
+        raise LabelError(f"{name} must be one of {', '.join(LABELS)}; got {label!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise LabelError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}")
+    return value
+
+
+def check_beat(name: str, value: object) -> int:
+    """A beat index as an ``int`` (numpy integers accepted), else :class:`LabelError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise LabelError(f"{name} must be an int (a beat index of the track's grid); got {value!r}")
+    return int(value)
+
+
+def check_confidence(confidence: object, source: str) -> float | None:
+    """Confidence only for ``source == "model"``, a number in [0, 1]."""
+    if confidence is None:
+        return None
+    if source != "model":
+        raise LabelError(f"confidence is only for source 'model'; got confidence={confidence!r} with source={source!r}")
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating, np.integer)) \
+            or not 0.0 <= float(confidence) <= 1.0:
+        raise LabelError(f"confidence must be a number in [0, 1]; got {confidence!r}")
+    return float(confidence)
+
+
+def _check_span(start_beat: int, end_beat: int) -> None:
+    if start_beat < 0:
+        raise LabelError(f"start_beat must be >= 0; got {start_beat}")
+    if end_beat <= start_beat:
+        raise LabelError(f"end_beat must be after start_beat; got start_beat={start_beat}, end_beat={end_beat}")
+
+
+@dataclass(frozen=True)
+class Label:
+    """One stored section label.
+
+    ``start_beat``/``end_beat`` index the track's beat grid (``beats`` in seconds from the
+    analysis); ``end_beat == len(beats)`` means "to the end of the track". ``start_s``/``end_s``
+    are the times of those beats (the track's duration for the end).
+    """
+
+    id: int
+    track_id: int
+    label: str
+    start_beat: int
+    end_beat: int
+    start_s: float
+    end_s: float
+    source: str
+    confidence: float | None
+    created_at: str
+    updated_at: str
+
+    def __post_init__(self) -> None:
+        check_label(self.label)
+        check_choice("source", self.source, SOURCES)
+        _check_span(self.start_beat, self.end_beat)
+
+    @property
+    def color(self) -> str:
+        return LABEL_COLORS[self.label]
+
+    @property
+    def n_beats(self) -> int:
+        return self.end_beat - self.start_beat
+
+    def describe(self) -> str:
+        """``"drop 64-96 on track 3"``."""
+        return f"{self.label} {self.start_beat}-{self.end_beat} on track {self.track_id}"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A section proposed by a model, not stored until a person accepts it.
+
+    Same beat/second conventions as :class:`Label`; ``confidence`` in [0, 1].
+    """
+
+    track_id: int
+    label: str
+    start_beat: int
+    end_beat: int
+    start_s: float
+    end_s: float
+    confidence: float
+
+    def __post_init__(self) -> None:
+        check_label(self.label)
+        _check_span(self.start_beat, self.end_beat)
+        check_confidence(self.confidence, "model")
+
+    @property
+    def color(self) -> str:
+        return LABEL_COLORS[self.label]
+
+
+@dataclass(frozen=True, eq=False)
+class BeatGrid:
+    """A track's beat grid as labels use it; times in seconds.
+
+    Beat ``i`` starts at ``beats_s[i]``; the index ``n_beats`` (``len(beats_s)``) is the end of
+    the track, at ``duration_s``. ``downbeats_s`` are the bar starts (a subset of the beats).
+    """
+
+    track_id: int
+    beats_s: np.ndarray
+    downbeats_s: np.ndarray
+    duration_s: float
+
+    def __post_init__(self) -> None:
+        beats = np.asarray(self.beats_s, dtype=float).reshape(-1)
+        downbeats = np.asarray(self.downbeats_s, dtype=float).reshape(-1)
+        if beats.size == 0:
+            raise LabelError(f"track {self.track_id} has no beats: it cannot be labelled on a beat grid")
+        if not np.all(np.isfinite(beats)) or np.any(np.diff(beats) <= 0) or beats[0] < 0:
+            raise LabelError(f"beats_s of track {self.track_id} must be finite, >= 0 and increasing")
+        if not (isinstance(self.duration_s, (int, float)) and math.isfinite(self.duration_s)
+                and self.duration_s > beats[-1]):
+            raise LabelError(f"duration_s must be after the last beat ({beats[-1]:.3f} s); got {self.duration_s!r}")
+        beats.setflags(write=False)
+        downbeats.setflags(write=False)
+        object.__setattr__(self, "beats_s", beats)
+        object.__setattr__(self, "downbeats_s", downbeats)
+        object.__setattr__(self, "duration_s", float(self.duration_s))
+
+    @property
+    def n_beats(self) -> int:
+        """The number of beats; also the beat index of the track's end."""
+        return int(self.beats_s.size)
+
+    def _check_index(self, beat: object) -> int:
+        b = check_beat("beat", beat)
+        if not 0 <= b <= self.n_beats:
+            raise LabelError(f"beat must be in 0..{self.n_beats} (the track has {self.n_beats} beats); got {b}")
+        return b
+
+    def time_of(self, beat: int) -> float:
+        """Start time of ``beat`` in seconds (``duration_s`` for ``beat == n_beats``)."""
+        b = self._check_index(beat)
+        return self.duration_s if b == self.n_beats else float(self.beats_s[b])
+
+    def nearest_beat(self, t_s: float) -> int:
+        """The beat index (0..``n_beats``, the last meaning the track's end) nearest to ``t_s``."""
+        if isinstance(t_s, bool) or not isinstance(t_s, (int, float, np.floating, np.integer)) \
+                or not math.isfinite(t_s):
+            raise LabelError(f"t_s must be a finite time in seconds; got {t_s!r}")
+        times = np.append(self.beats_s, self.duration_s)
+        return int(np.argmin(np.abs(times - float(t_s))))
+
+    def bar_of(self, beat: int) -> int:
+        """1-based bar number of ``beat``, counted from the downbeats.
+
+        Beats before the first downbeat (a pickup) are in bar 1; without downbeats, bars of 4 beats.
+        """
+        b = self._check_index(beat)
+        if self.downbeats_s.size == 0:
+            return b // 4 + 1
+        t = self.time_of(b)
+        return max(1, int(np.searchsorted(self.downbeats_s, t + 1e-6, side="right")))

@@ -1,0 +1,225 @@
+"""Label files: JSON, CSV and JAMS (for mir_eval and other MIR tools), written atomically.
+
+Every format names each track by content hash and path, so an import into another library
+matches tracks by their contents. JSON and CSV carry every field of a label; JAMS carries the
+intervals in seconds (namespace ``segment_open``) and keeps the beat indices, sources and
+times in the annotation's sandbox.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.fileio import atomic_write, atomic_write_bytes
+from workbench.labels.core import Label, LabelError
+from workbench.library import Track
+from workbench.store import utc_now
+
+FORMATS: tuple[str, ...] = ("json", "csv", "jams")
+FILE_FORMAT = "workbench-labels"
+FILE_VERSION = 1
+CSV_COLUMNS: tuple[str, ...] = ("content_hash", "path", "track_id", "label", "start_beat", "end_beat", "start_s",
+                                "end_s", "source", "confidence", "created_at", "updated_at")
+JAMS_NAMESPACE = "segment_open"
+
+Group = tuple[Track, float, list[Label]]  # a track, its duration in seconds, its labels by start
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One label read from a file; ``where`` says where it was (``"row 3"``, ``"a.jams #2"``)."""
+
+    where: str
+    content_hash: str | None
+    path: str | None
+    label: object
+    start_beat: int | None
+    end_beat: int | None
+    start_s: float | None
+    end_s: float | None
+    source: str | None
+    confidence: float | None
+
+
+def format_of(path: str | os.PathLike[str], format: str | None, *, reading: bool = False) -> str:
+    """The format named, else the one of the suffix (a folder means JAMS)."""
+    if format is not None:
+        if format not in FORMATS:
+            raise LabelError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+        return format
+    p = Path(path)
+    suffix = p.suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        return suffix
+    if p.is_dir():
+        return "jams"
+    raise LabelError(f"cannot tell the format of {os.fspath(path)!r}: use a .json, .csv or .jams suffix "
+                     f"(or a folder for JAMS), or pass format= one of {', '.join(FORMATS)}")
+
+
+def _label_dict(lab: Label) -> dict:
+    return {"label": lab.label, "start_beat": lab.start_beat, "end_beat": lab.end_beat,
+            "start_s": round(lab.start_s, 6), "end_s": round(lab.end_s, 6), "source": lab.source,
+            "confidence": lab.confidence, "created_at": lab.created_at, "updated_at": lab.updated_at}
+
+
+# -- writing ---------------------------------------------------------------------------------
+def write(path: Path, fmt: str, groups: list[Group]) -> Path:
+    """Write ``groups`` to ``path`` in ``fmt``; returns the file or folder written."""
+    if fmt == "json":
+        doc = {"format": FILE_FORMAT, "version": FILE_VERSION, "exported_at": utc_now(),
+               "tracks": [{"track_id": t.id, "content_hash": t.content_hash, "path": t.path, "name": t.name,
+                           "duration_s": duration, "labels": [_label_dict(lab) for lab in labels]}
+                          for t, duration, labels in groups]}
+        return atomic_write_bytes(path, (json.dumps(doc, indent=1) + "\n").encode())
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(CSV_COLUMNS)
+        for t, _, labels in groups:
+            for lab in labels:
+                d = _label_dict(lab)
+                w.writerow([t.content_hash, t.path, t.id] + ["" if d[c] is None else d[c] for c in CSV_COLUMNS[3:]])
+        return atomic_write_bytes(path, buf.getvalue().encode())
+    if path.suffix.lower() == ".jams":
+        if len(groups) != 1:
+            raise LabelError(f"a .jams file holds one track's labels; this export has {len(groups)} tracks: "
+                             "pass tracks= one track, or a folder path to write one .jams per track")
+        _write_jams(path, *groups[0])
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    for t, duration, labels in groups:
+        _write_jams(path / f"{Path(t.path).stem}.{t.content_hash[:8]}.jams", t, duration, labels)
+    return path
+
+
+def _write_jams(path: Path, track: Track, duration_s: float, labels: list[Label]) -> None:
+    import jams  # type: ignore[import-untyped]
+
+    jam = jams.JAMS()
+    jam.file_metadata.duration = duration_s
+    jam.file_metadata.title = track.name
+    jam.file_metadata.artist = track.artist or ""
+    jam.sandbox.workbench = {"content_hash": track.content_hash, "path": track.path, "track_id": track.id}
+    ann = jams.Annotation(namespace=JAMS_NAMESPACE, time=0, duration=duration_s)
+    ann.annotation_metadata.data_source = "workbench section labels"
+    ann.annotation_metadata.annotation_tools = "workbench"
+    ordered = sorted(labels, key=lambda lab: lab.start_s)
+    for lab in ordered:
+        ann.append(time=lab.start_s, duration=lab.end_s - lab.start_s, value=lab.label, confidence=lab.confidence)
+    ann.sandbox.workbench_labels = [_label_dict(lab) for lab in ordered]
+    jam.annotations.append(ann)
+    atomic_write(path, lambda tmp: jam.save(str(tmp), strict=True, fmt="jams"))
+
+
+# -- reading ---------------------------------------------------------------------------------
+def read(path: Path, fmt: str) -> list[Entry]:
+    """The labels of a file (or, for JAMS, a folder of ``.jams``); :class:`LabelError` when unreadable."""
+    if fmt == "jams":
+        files = sorted(path.glob("*.jams")) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            raise LabelError(f"{path}: the folder holds no .jams files")
+        return [e for f in files for e in _read_jams(f)]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabelError(f"{path}: cannot read the label file: {exc}") from exc
+    return _read_json(path, text) if fmt == "json" else _read_csv(path, text)
+
+
+def _int(value: object, name: str, where: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        f = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise LabelError(f"{where}: {name} must be an int; got {value!r}") from None
+    if f != int(f):
+        raise LabelError(f"{where}: {name} must be an int; got {value!r}")
+    return int(f)
+
+
+def _float(value: object, name: str, where: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise LabelError(f"{where}: {name} must be a number; got {value!r}") from None
+
+
+def _entry(d: dict, where: str, content_hash: object = None, path: object = None) -> Entry:
+    if not isinstance(d, dict):
+        raise LabelError(f"{where}: a label must be an object with label, start_beat, end_beat ...; got {d!r}")
+    if "label" not in d:
+        raise LabelError(f"{where}: the entry has no 'label' field")
+    return Entry(where=where, content_hash=str(content_hash or d.get("content_hash") or "") or None,
+                 path=str(path or d.get("path") or "") or None, label=d["label"],
+                 start_beat=_int(d.get("start_beat"), "start_beat", where),
+                 end_beat=_int(d.get("end_beat"), "end_beat", where),
+                 start_s=_float(d.get("start_s"), "start_s", where), end_s=_float(d.get("end_s"), "end_s", where),
+                 source=d.get("source") or None, confidence=_float(d.get("confidence"), "confidence", where))
+
+
+def _read_json(path: Path, text: str) -> list[Entry]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LabelError(f"{path}: not valid JSON ({exc}); nothing was imported") from exc
+    if isinstance(doc, list):  # a plain list of labels, each naming its track
+        return [_entry(d, f"entry {i}") for i, d in enumerate(doc)]
+    if not isinstance(doc, dict) or doc.get("format") != FILE_FORMAT or not isinstance(doc.get("tracks"), list):
+        raise LabelError(f"{path}: not a workbench label file (expected {{'format': '{FILE_FORMAT}', 'tracks': [...]}} "
+                         "or a list of labels); nothing was imported")
+    if doc.get("version") != FILE_VERSION:
+        raise LabelError(f"{path}: label file version {doc.get('version')!r}; this workbench reads version "
+                         f"{FILE_VERSION}")
+    out = []
+    for i, t in enumerate(doc["tracks"]):
+        if not isinstance(t, dict) or not isinstance(t.get("labels"), list):
+            raise LabelError(f"{path}: tracks[{i}] must be an object with a 'labels' list")
+        out += [_entry(d, f"tracks[{i}].labels[{j}]", t.get("content_hash"), t.get("path"))
+                for j, d in enumerate(t["labels"])]
+    return out
+
+
+def _read_csv(path: Path, text: str) -> list[Entry]:
+    try:
+        rows = list(csv.DictReader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise LabelError(f"{path}: not a readable CSV file ({exc}); nothing was imported") from exc
+    if not rows:
+        return []
+    if "label" not in rows[0] or not ({"content_hash", "path"} & set(rows[0])):
+        raise LabelError(f"{path}: a label CSV needs a header with label, content_hash or path, and "
+                         f"start_beat/end_beat or start_s/end_s; got columns {list(rows[0])}")
+    return [_entry(r, f"row {i + 2}") for i, r in enumerate(rows)]
+
+
+def _read_jams(path: Path) -> list[Entry]:
+    import jams  # type: ignore[import-untyped]
+
+    try:
+        jam = jams.load(str(path), validate=True, strict=False, fmt="jams")
+    except Exception as exc:  # jams raises JSON, schema and its own errors alike
+        raise LabelError(f"{path}: not a readable JAMS file ({type(exc).__name__}: {exc}); nothing was imported") \
+            from exc
+    wb = getattr(jam.sandbox, "workbench", None)
+    wb = wb if isinstance(wb, dict) else {}
+    content_hash, track_path = wb.get("content_hash"), wb.get("path")
+    out = []
+    for k, ann in enumerate(jam.annotations.search(namespace=JAMS_NAMESPACE)):
+        extra = getattr(ann.sandbox, "workbench_labels", None)
+        obs = list(ann.data)
+        if not isinstance(extra, list) or len(extra) != len(obs):
+            extra = [{}] * len(obs)
+        for i, (o, x) in enumerate(zip(obs, extra, strict=True)):
+            d = {"label": o.value, "start_s": o.time, "end_s": o.time + o.duration, "confidence": o.confidence,
+                 **{key: x.get(key) for key in ("start_beat", "end_beat", "source") if isinstance(x, dict)}}
+            out.append(_entry(d, f"{path.name} annotation {k} observation {i}", content_hash, track_path))
+    return out
