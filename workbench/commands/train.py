@@ -1,0 +1,115 @@
+"""``workbench train embeddings|sections`` and ``workbench jobs [--watch]``.
+
+Training runs as a job (:mod:`workbench.train.jobs`): the command prints the job id, the run
+folder and the headline metrics; ``workbench jobs`` lists jobs, ``--watch`` redraws the table
+every second until no job is running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``train`` and ``jobs`` to the CLI."""
+    p = sub.add_parser("train", help="train a head on the library (runs as a job; see `workbench jobs`)")
+    what = p.add_subparsers(dest="target", metavar="WHAT")
+    what.required = True
+    helps = {"embeddings": "the triplet embedding head (vibe similarity) on section embeddings",
+             "sections": "the DJ-section classifier on the labelled sections"}
+    for name, text in helps.items():
+        q = what.add_parser(name, help=text)
+        q.add_argument("--epochs", type=int, default=None, help="training epochs")
+        q.add_argument("--seed", type=int, default=None, help="random seed")
+        q.add_argument("--lr", type=float, default=None, help="learning rate")
+        q.add_argument("--batch-size", type=int, default=None, help="examples per batch")
+        q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any other config key (value read as JSON, else text); repeatable")
+        q.add_argument("--experiments", default=None, help="the experiments folder (default experiments/)")
+        q.set_defaults(func=_cmd_train, train_kind=name)
+
+    p = sub.add_parser("jobs", help="training jobs: state, progress, epoch, loss, result")
+    p.add_argument("--watch", action="store_true", help="redraw every second until no job is running")
+    p.add_argument("--limit", type=int, default=20, help="newest jobs shown (default 20)")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between redraws with --watch")
+    p.set_defaults(func=_cmd_jobs)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["epochs=3", "margin=0.2", "name=x"]`` → ``{"epochs": 3, "margin": 0.2, "name": "x"}``."""
+    from workbench.errors import ParameterError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--set must be KEY=VALUE; got {item!r}")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = text
+    return out
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from workbench.library import Library
+    from workbench.train import jobs
+
+    overrides = parse_overrides(args.set)
+    for key in ("epochs", "seed", "lr", "batch_size"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    entry = jobs.train_embeddings_job if args.train_kind == "embeddings" else jobs.train_sections_job
+    with Library(args.db) as lib:
+        job, run_path = entry(lib, config=overrides or None, experiments_root=args.experiments,
+                              progress=not args.quiet)
+    print(f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"
+          + (f", loss {job.loss:.4f}" if job.loss is not None else ""))
+    print(f"run {job.run_id}: {run_path}")
+    line = jobs.headline(job.metrics, max_items=6)
+    if line:
+        print(f"metrics: {line}")
+    return 0
+
+
+def format_jobs(jobs: list[Any]) -> str:
+    """A plain-text table of jobs (newest first) for the terminal."""
+    from workbench.train.jobs import headline
+
+    lines = [f"{'id':>4}  {'kind':10}  {'state':10}  {'progress':22}  {'epoch':>7}  {'loss':>8}  result"]
+    for j in jobs:
+        filled = int(round(16 * j.progress))
+        bar = f"[{'#' * filled}{'.' * (16 - filled)}] {100 * j.progress:3.0f}%"
+        epoch = f"{j.epoch or 0}/{j.total_epochs}" if j.total_epochs else ""
+        loss = f"{j.loss:.4f}" if j.loss is not None else ""
+        result = j.error if j.state == "failed" else (f"{j.run_id}  {headline(j.metrics)}" if j.run_id else "")
+        lines.append(f"{j.id:>4}  {j.kind:10}  {j.state:10}  {bar:22}  {epoch:>7}  {loss:>8}  {result or ''}")
+    if not jobs:
+        lines.append("(no training jobs yet)")
+    return "\n".join(lines)
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    from workbench.errors import ParameterError
+    from workbench.library import Library
+    from workbench.train.jobs import list_jobs
+
+    if args.interval <= 0:
+        raise ParameterError(f"--interval must be > 0 (seconds); got {args.interval!r}")
+    tty = sys.stdout.isatty()
+    with Library(args.db) as lib:
+        while True:
+            jobs = list_jobs(lib, limit=args.limit)
+            if args.watch and tty:
+                sys.stdout.write("\x1b[H\x1b[J")  # home and clear: redraw in place
+            print(format_jobs(jobs), flush=True)
+            if not args.watch or not any(j.running for j in jobs):
+                return 0
+            time.sleep(args.interval)
+            if not tty:
+                print()

@@ -1,0 +1,155 @@
+"""A live table of training jobs for notebooks: state, progress, epoch, loss, result.
+
+>>> w = JobsWidget(lib, refresh_s=1.0)   # doctest: +SKIP
+>>> w                                     # shows the table; it refreshes every second
+>>> w.stop()                              # doctest: +SKIP
+
+The table itself is :func:`jobs_html` (plain HTML, usable without ipywidgets). Auto-refresh
+runs in a daemon thread with its own read connection to the library; it is off unless
+``refresh_s`` is given or :meth:`JobsWidget.start` is called.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from workbench.errors import ParameterError
+from workbench.train.jobs import Job, headline, list_jobs
+
+#: Badge colour of each job state (hex RGB).
+STATE_COLORS: dict[str, str] = {
+    "pending": "#9ca3af",
+    "preparing": "#eab308",
+    "training": "#3b82f6",
+    "evaluating": "#a855f7",
+    "completed": "#22c55e",
+    "failed": "#ef4444",
+}
+
+_CELL = "padding:3px 8px;border-bottom:1px solid #e5e7eb;text-align:left;vertical-align:middle"
+
+
+def _progress_bar(job: Job) -> str:
+    pct = 100.0 * job.progress
+    color = STATE_COLORS[job.state]
+    return (f'<div title="{pct:.0f}%" style="width:120px;height:10px;background:#e5e7eb;border-radius:5px;'
+            f'overflow:hidden;display:inline-block;vertical-align:middle">'
+            f'<div class="wb-progress" style="width:{pct:.1f}%;height:100%;background:{color}"></div></div>'
+            f' <span style="font-size:90%">{pct:.0f}%</span>')
+
+
+def jobs_html(jobs: Sequence[Job]) -> str:
+    """An HTML table of ``jobs``: id, kind, coloured state, progress bar, epoch, loss, labels, result."""
+    head = ("id", "kind", "state", "progress", "epoch", "loss", "labels", "result", "updated")
+    rows = []
+    for j in jobs:
+        color = STATE_COLORS[j.state]
+        state = (f'<span class="wb-state wb-state-{j.state}" style="background:{color};color:white;'
+                 f'border-radius:4px;padding:1px 6px">{j.state}</span>')
+        epoch = f"{j.epoch}/{j.total_epochs}" if j.epoch is not None and j.total_epochs else (
+            f"0/{j.total_epochs}" if j.total_epochs else "")
+        loss = f"{j.loss:.4f}" if j.loss is not None else ""
+        labels = str(sum(j.label_counts.values())) if j.label_counts else ""
+        if j.state == "failed":
+            result = f'<span style="color:{STATE_COLORS["failed"]}">{html.escape(j.error or "")}</span>'
+        elif j.run_id:
+            result = f"<code>{html.escape(j.run_id)}</code> {html.escape(headline(j.metrics))}"
+        else:
+            result = ""
+        cells = (str(j.id), html.escape(j.kind), state, _progress_bar(j), epoch, loss, labels, result,
+                 html.escape(j.updated_at.replace("T", " ").split("+")[0]))
+        rows.append("<tr>" + "".join(f'<td style="{_CELL}">{c}</td>' for c in cells) + "</tr>")
+    if not rows:
+        rows.append(f'<tr><td colspan="{len(head)}" style="{_CELL};color:#6b7280">no training jobs yet</td></tr>')
+    header = "".join(f'<th style="{_CELL};font-weight:600">{h}</th>' for h in head)
+    return (f'<table class="wb-jobs" style="border-collapse:collapse;font-size:13px">'
+            f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+class JobsWidget:
+    """A notebook table of the library's training jobs, refreshed on demand or on a timer.
+
+    Parameters
+    ----------
+    library : Library
+        The library whose jobs are shown (its ``path`` is reopened by the refresh thread).
+    limit : int >= 1
+        Show the newest ``limit`` jobs.
+    refresh_s : float > 0, optional
+        Refresh every ``refresh_s`` seconds in a background thread (off by default).
+    """
+
+    def __init__(self, library: Any, *, limit: int = 20, refresh_s: float | None = None) -> None:
+        import ipywidgets
+
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ParameterError(f"limit must be an int >= 1; got {limit!r}")
+        self.library = library
+        self.limit = limit
+        self.html = ipywidgets.HTML()
+        self.jobs: list[Job] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.refresh()
+        if refresh_s is not None:
+            self.start(refresh_s)
+
+    @property
+    def widget(self) -> Any:
+        """The ipywidgets ``HTML`` to place in a layout."""
+        return self.html
+
+    def refresh(self) -> list[Job]:
+        """Read the jobs again and redraw the table; return them."""
+        self._show(list_jobs(self.library, limit=self.limit))
+        return self.jobs
+
+    def _show(self, jobs: list[Job]) -> None:
+        self.jobs = jobs
+        self.html.value = jobs_html(jobs)
+
+    @property
+    def auto_refreshing(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, refresh_s: float = 1.0) -> None:
+        """Refresh every ``refresh_s`` seconds in a daemon thread until :meth:`stop`."""
+        if not isinstance(refresh_s, (int, float)) or isinstance(refresh_s, bool) or refresh_s <= 0:
+            raise ParameterError(f"refresh_s must be a float > 0 (seconds); got {refresh_s!r}")
+        path = getattr(self.library, "path", None)
+        if path is None:
+            raise ParameterError(f"auto-refresh needs a Library with a .path; got {self.library!r}")
+        self.stop()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(path, float(refresh_s), self._stop),
+                                        name="workbench-jobs-widget", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop auto-refresh (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+
+    def _loop(self, path: Any, interval_s: float, stop: threading.Event) -> None:
+        from workbench.store import connect
+
+        conn = connect(path)  # sqlite connections stay in their thread
+        try:
+            while not stop.wait(interval_s):
+                try:
+                    self._show(list_jobs(conn, limit=self.limit))
+                except Exception as exc:  # a busy or closed database: say so, keep trying
+                    self.html.value = jobs_html(self.jobs) + f"<div style='color:#ef4444'>{html.escape(str(exc))}</div>"
+        finally:
+            conn.close()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.html._repr_mimebundle_(**kwargs)
+
+    def _repr_html_(self) -> str:
+        return self.html.value
