@@ -1,0 +1,100 @@
+"""Invariance of an embedding to musical augmentations (pitch shift, time stretch, gain).
+
+For each augmentation and strength, every clip is transformed deterministically (the
+audiomentations transform with ``min == max`` and ``p = 1``) and embedded; the score is the mean
+cosine similarity between the clip's embedding and the transformed clip's (1 = unchanged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from workbench.errors import ParameterError
+
+#: Default strengths: pitch in semitones, stretch as a rate, gain in dB.
+DEFAULT_AUGMENTATIONS: dict[str, tuple[float, ...]] = {
+    "pitch": (-3.0, -1.0, 1.0, 3.0),
+    "stretch": (0.9, 1.1),
+    "gain": (-6.0, 3.0),
+}
+
+
+def make_transform(augmentation: str, strength: float) -> Callable[[np.ndarray, int], np.ndarray]:
+    """A deterministic transform ``f(y, sr) -> y`` for one augmentation at one strength.
+
+    ``pitch``: ``strength`` semitones; ``stretch``: playback rate (0.9 = 10 % slower);
+    ``gain``: ``strength`` dB.
+    """
+    import audiomentations as am
+
+    s = float(strength)
+    if augmentation == "pitch":
+        t = am.PitchShift(min_semitones=s, max_semitones=s, p=1.0)
+    elif augmentation == "stretch":
+        if s <= 0:
+            raise ParameterError(f"stretch strength is a rate and must be > 0; got {strength!r}")
+        t = am.TimeStretch(min_rate=s, max_rate=s, leave_length_unchanged=False, p=1.0)
+    elif augmentation == "gain":
+        t = am.Gain(min_gain_db=s, max_gain_db=s, p=1.0)
+    else:
+        raise ParameterError(f"augmentation must be one of {tuple(DEFAULT_AUGMENTATIONS)}; got {augmentation!r}")
+
+    def apply(y: np.ndarray, sr: int) -> np.ndarray:
+        return t(samples=np.asarray(y, dtype=np.float32), sample_rate=sr)
+
+    return apply
+
+
+def _vector(embed_fn: Callable[[np.ndarray], np.ndarray], y: np.ndarray) -> np.ndarray:
+    v = np.asarray(embed_fn(y), dtype=np.float64)
+    if v.ndim == 2:  # frame embeddings: mean-pool
+        v = v.mean(axis=0)
+    if v.ndim != 1 or not np.all(np.isfinite(v)):
+        raise ParameterError(f"embed_fn must return a finite 1-D vector or (frames, d) array; got shape {v.shape}")
+    return v
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    return float(a @ b / (na * nb)) if na > 0 and nb > 0 else 0.0
+
+
+def invariance(embed_fn: Callable[[np.ndarray], np.ndarray], clips: Sequence[np.ndarray], *, sr: int,
+               augmentations: Mapping[str, Sequence[float]] | None = None) -> dict[str, dict[str, float]]:
+    """Mean cosine similarity between each clip's embedding and its augmented versions'.
+
+    Parameters
+    ----------
+    embed_fn : callable
+        ``embed_fn(y) -> vector`` for mono float audio ``y`` at ``sr``; a (frames, d) result is
+        mean-pooled.
+    clips : sequence of np.ndarray [shape=(n,)]
+        Mono clips (a few seconds each).
+    sr : int > 0
+        Sample rate of the clips, in Hz.
+    augmentations : {name: [strength, ...]} or None
+        Names from ``pitch`` (semitones), ``stretch`` (rate), ``gain`` (dB); default
+        :data:`DEFAULT_AUGMENTATIONS`.
+
+    Returns
+    -------
+    {augmentation: {strength: mean cosine}}
+        Strength keys are strings (``f"{strength:g}"``), as they read back from JSON.
+    """
+    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ParameterError(f"sr must be a positive integer (Hz); got {sr!r}")
+    if len(clips) == 0:
+        raise ParameterError("clips is empty; need at least one clip")
+    augs = DEFAULT_AUGMENTATIONS if augmentations is None else augmentations
+    base = [_vector(embed_fn, np.asarray(y, dtype=np.float32)) for y in clips]
+    out: dict[str, dict[str, float]] = {}
+    for name, strengths in augs.items():
+        out[name] = {}
+        for s in strengths:
+            f = make_transform(name, s)
+            sims = [_cosine(b, _vector(embed_fn, f(np.asarray(y, dtype=np.float32), int(sr))))
+                    for b, y in zip(base, clips, strict=True)]
+            out[name][f"{float(s):g}"] = float(np.mean(sims))
+    return out

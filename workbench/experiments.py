@@ -1,0 +1,425 @@
+"""Experiment comparison: a table of runs, side-by-side comparison, data diffs, MLflow export.
+
+The run folders under ``experiments/`` are the source of truth (:mod:`workbench.runs`);
+MLflow is an optional mirror for teams that already use its UI.
+
+Keys read from each run folder:
+
+- ``run.json``: ``run_id``, ``kind``, ``created_at``, ``seed``, ``code_version``, ``backbone``
+  {name, dim} (else ``data.json["backbone"]``).
+- ``config.json``: every key (nested keys dotted) is a parameter.
+- ``data.json``: ``fingerprint``, ``tracks`` [{id, content_hash, name}], ``label_counts`` {class: n},
+  ``labels`` [{track_hash, label, start_s, end_s}] (optional: without it labels added/removed
+  are "not recorded", only label counts are compared), ``classes``.
+- ``history.json``: per-epoch rows for the overlaid curves.
+- ``metrics.json``: nested {group: {metric: value}}; headline metrics are read from ``model``
+  (or the top level); ``invariance`` {augmentation: {strength: cosine}} is flattened.
+- ``arrays.npz`` ``y_true``/``y_pred`` of sections runs, for the confusion-matrix change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import ParameterError, WorkbenchError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from workbench.runs import Run
+
+__all__ = ["HEADLINE_METRICS", "Comparison", "DataDiff", "MlflowNotInstalledError", "compare", "data_diff",
+           "log_to_mlflow", "runs_table"]
+
+#: Metrics shown in :func:`runs_table` (from ``metrics["model"]``) when a run has them.
+HEADLINE_METRICS: tuple[str, ...] = ("precision_at_1", "precision_at_5", "map_at_r", "silhouette", "nmi",
+                                     "accuracy", "macro_f1", "pairwise_f")
+_LOWER_IS_BETTER = ("loss", "error", "seconds", "time")
+_SKIP_METRIC_KEYS = ("per_class", "confusion", "classes")
+
+
+class MlflowNotInstalledError(WorkbenchError, ImportError):
+    """MLflow logging was asked for but the ``mlflow`` package is not installed."""
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = str(list(v)) if len(v) <= 12 else f"[{len(v)} items]"
+        else:
+            out[key] = v
+    return out
+
+
+def _backbone_name(run: Run) -> str | None:
+    bb = run.info.get("backbone") or run.data.get("backbone")
+    if isinstance(bb, Mapping):
+        return bb.get("name")
+    return bb
+
+
+def _scalar_metrics(run: Run) -> dict[str, float]:
+    """Every numeric metric, dotted (``model.accuracy``, ``invariance.pitch.3``), lists and per-class left out."""
+    flat = _flatten({k: v for k, v in run.metrics.items() if k not in _SKIP_METRIC_KEYS})
+    return {k: float(v) for k, v in flat.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and not any(part in _SKIP_METRIC_KEYS for part in k.split("."))}
+
+
+def _params(run: Run) -> dict[str, Any]:
+    p: dict[str, Any] = {"kind": run.kind, "backbone": _backbone_name(run), "seed": run.info.get("seed"),
+                         "code_version": run.info.get("code_version"),
+                         "data.fingerprint": str(run.data["fingerprint"])[:12] if run.data.get("fingerprint") else None,
+                         "data.tracks": len(run.data["tracks"]) if run.data.get("tracks") is not None else None}
+    for k, v in (run.data.get("label_counts") or {}).items():
+        p[f"data.labels.{k}"] = v
+    p.update({f"config.{k}": v for k, v in _flatten(run.config).items()})
+    return p
+
+
+def runs_table(root: str | os.PathLike[str] | None = None, *, kind: str | None = None) -> pd.DataFrame:
+    """One row per run, oldest first: ``run_id``, ``kind``, ``created``, ``backbone``, ``tracks``, config
+    params, headline metrics.
+
+    Parameters
+    ----------
+    root : experiments folder (default :func:`workbench.config.experiments_dir`)
+    kind : "embeddings", "sections" or None for all
+    """
+    import pandas as pd
+
+    from workbench.evaluate import model_metrics
+    from workbench.runs import RUN_KINDS, list_runs
+
+    if kind is not None and kind not in RUN_KINDS:
+        raise ParameterError(f"kind must be one of {RUN_KINDS} or None; got {kind!r}")
+    rows = []
+    for run in list_runs(root, kind=kind):
+        m = model_metrics(run.metrics)
+        row: dict[str, Any] = {"run_id": run.run_id, "kind": run.kind, "created": run.info.get("created_at"),
+                               "backbone": _backbone_name(run),
+                               "tracks": len(run.data["tracks"]) if run.data.get("tracks") is not None else None}
+        row.update({k: v for k, v in _flatten(run.config).items()})
+        row.update({k: m.get(k) for k in HEADLINE_METRICS if isinstance(m.get(k), (int, float))})
+        rows.append(row)
+    base = ["run_id", "kind", "created", "backbone", "tracks"]
+    if not rows:
+        return pd.DataFrame(columns=base)
+    df = pd.DataFrame(rows)
+    # oldest first; runs started in the same second keep their creation order
+    df = df.sort_values("created", kind="stable", na_position="first", key=lambda c: c.astype(str)).reset_index(drop=True)
+    metric_cols = [c for c in HEADLINE_METRICS if c in df.columns]
+    other = [c for c in df.columns if c not in base and c not in metric_cols]
+    return df[base + other + metric_cols]
+
+
+@dataclass(frozen=True)
+class DataDiff:
+    """What changed in the data from run ``base`` to run ``other``.
+
+    ``labels_added``/``labels_removed`` are None when either run did not record ``data.json["labels"]``.
+    ``label_counts`` maps each class to (count in base, count in other).
+    """
+
+    base: str
+    other: str
+    fingerprint_changed: bool | None
+    tracks_added: list[str]
+    tracks_removed: list[str]
+    labels_added: list[dict[str, Any]] | None
+    labels_removed: list[dict[str, Any]] | None
+    label_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line per change, for the CLI and notebooks."""
+        lines = [f"data {self.base} -> {self.other}:"]
+        fp = {None: "not recorded", True: "changed", False: "same"}[self.fingerprint_changed]
+        lines.append(f"  fingerprint: {fp}")
+        lines.append(f"  tracks: +{len(self.tracks_added)} -{len(self.tracks_removed)}"
+                     + (f" (added {', '.join(self.tracks_added[:5])}{' ...' if len(self.tracks_added) > 5 else ''})"
+                        if self.tracks_added else ""))
+        if self.labels_added is None:
+            lines.append("  labels added/removed: not recorded")
+        else:
+            lines.append(f"  labels: +{len(self.labels_added)} -{len(self.labels_removed or [])}")
+        changed = {k: v for k, v in self.label_counts.items() if v[0] != v[1]}
+        if changed:
+            lines.append("  label counts: " + ", ".join(f"{k} {a}->{b}" for k, (a, b) in changed.items()))
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        from workbench.report.html import esc
+
+        return "<pre>" + esc(self.summary()) + "</pre>"
+
+
+def _label_key(label: Mapping[str, Any]) -> tuple:
+    return (str(label.get("track_hash")), str(label.get("label")), round(float(label.get("start_s", 0)), 2),
+            round(float(label.get("end_s", 0)), 2))
+
+
+def data_diff(base: Run, other: Run) -> DataDiff:
+    """Tracks and labels added or removed between two runs' ``data.json``."""
+    def tracks(run: Run) -> dict[str, str]:
+        return {str(t.get("content_hash") or t.get("id")): str(t.get("name") or t.get("id"))
+                for t in run.data.get("tracks") or []}
+
+    ta, tb = tracks(base), tracks(other)
+    la, lb = base.data.get("labels"), other.data.get("labels")
+    if la is not None and lb is not None:
+        ka = {_label_key(x): x for x in la}
+        kb = {_label_key(x): x for x in lb}
+        added: list | None = [kb[k] for k in kb if k not in ka]
+        removed: list | None = [ka[k] for k in ka if k not in kb]
+    else:
+        added = removed = None
+    ca, cb = base.data.get("label_counts") or {}, other.data.get("label_counts") or {}
+    counts = {k: (int(ca.get(k, 0)), int(cb.get(k, 0))) for k in dict.fromkeys([*ca, *cb])}
+    fa, fb = base.data.get("fingerprint"), other.data.get("fingerprint")
+    return DataDiff(base=base.run_id, other=other.run_id,
+                    fingerprint_changed=None if fa is None or fb is None else fa != fb,
+                    tracks_added=[tb[h] for h in tb if h not in ta], tracks_removed=[ta[h] for h in ta if h not in tb],
+                    labels_added=added, labels_removed=removed, label_counts=counts)
+
+
+def _confusion_rates(run: Run) -> pd.DataFrame | None:
+    import numpy as np
+    import pandas as pd
+
+    from workbench.evaluate import class_names, classification_metrics, n_classes
+
+    arrays = run.arrays()
+    if run.kind != "sections" or "y_true" not in arrays or "y_pred" not in arrays:
+        return None
+    t, p = arrays["y_true"], arrays["y_pred"]
+    names = class_names(run, n_classes(run, arrays), arrays) if t.dtype.kind in "iu" else None
+    m = classification_metrics(t, p, class_names=names)
+    cm = np.asarray(m["confusion"], dtype=float)
+    rows = cm.sum(axis=1, keepdims=True)
+    rates = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    return pd.DataFrame(rates, index=m["classes"], columns=m["classes"])
+
+
+def _lower_is_better(metric: str) -> bool:
+    return any(w in metric.rsplit(".", 1)[-1] for w in _LOWER_IS_BETTER)
+
+
+class Comparison:
+    """Several runs side by side (made by :func:`compare`).
+
+    Attributes
+    ----------
+    runs : list of Run
+    differences_only : bool
+        Whether :attr:`params` keeps only the rows that differ between runs.
+    """
+
+    def __init__(self, runs: Sequence[Run], *, differences_only: bool = True) -> None:
+        self.runs = list(runs)
+        self.differences_only = differences_only
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [r.run_id for r in self.runs]
+
+    @property
+    def all_params(self) -> pd.DataFrame:
+        """Every parameter (rows) of every run (columns); missing ones are None."""
+        import pandas as pd
+
+        params = {r.run_id: _params(r) for r in self.runs}
+        keys = list(dict.fromkeys(k for p in params.values() for k in p))
+        df = pd.DataFrame({rid: [p.get(k) for k in keys] for rid, p in params.items()}, index=keys, dtype=object)
+        df.index.name = "param"
+        return df
+
+    @property
+    def params(self) -> pd.DataFrame:
+        """:attr:`all_params`, only the rows that differ when :attr:`differences_only`."""
+        df = self.all_params
+        if not self.differences_only or len(self.runs) < 2:
+            return df
+        differs = [len({repr(v) for v in row}) > 1 for row in df.itertuples(index=False)]
+        return df[differs]
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        """Every numeric metric (rows, dotted names) of every run (columns); NaN where not recorded."""
+        import pandas as pd
+
+        ms = {r.run_id: _scalar_metrics(r) for r in self.runs}
+        keys = list(dict.fromkeys(k for m in ms.values() for k in m))
+        df = pd.DataFrame({rid: [m.get(k) for k in keys] for rid, m in ms.items()}, index=keys, dtype=float)
+        df.index.name = "metric"
+        return df
+
+    @property
+    def best(self) -> pd.DataFrame:
+        """Boolean mask over :attr:`metrics`: True for the best run of each metric (highest, or
+        lowest for losses, errors and times); rows with fewer than two recorded values have no best."""
+        df = self.metrics
+        mask = df.copy().astype(bool)
+        mask[:] = False
+        for name, row in df.iterrows():
+            vals = row.dropna()
+            if len(vals) < 2 or vals.nunique() < 2:
+                continue
+            target = vals.min() if _lower_is_better(str(name)) else vals.max()
+            mask.loc[name] = (row == target).fillna(False).to_numpy()
+        return mask
+
+    def metrics_styled(self) -> Any:
+        """:attr:`metrics` as a pandas Styler with the best value of each row highlighted."""
+        best = self.best
+        return self.metrics.style.format("{:.4g}", na_rep="not recorded").apply(
+            lambda col: ["background-color:#dcfce7;font-weight:600" if b else "" for b in best[col.name]], axis=0)
+
+    def curves_figure(self, keys: Sequence[str] | None = None) -> Figure:
+        """Training curves of every run overlaid, one panel per tracked quantity."""
+        from workbench.report.plots import curves_figure
+
+        return curves_figure({r.run_id: r.history for r in self.runs}, keys=keys)
+
+    @property
+    def data_diffs(self) -> list[DataDiff]:
+        """:func:`data_diff` of the first run against each other run."""
+        return [data_diff(self.runs[0], r) for r in self.runs[1:]]
+
+    @property
+    def data_diff(self) -> DataDiff | None:
+        """What changed in the data from the first run to the last (None for a single run)."""
+        return data_diff(self.runs[0], self.runs[-1]) if len(self.runs) > 1 else None
+
+    @property
+    def confusion_delta(self) -> pd.DataFrame | None:
+        """Row-normalised confusion matrix of the last run minus the first (rates, -1..1), or None
+        unless both are sections runs with ``y_true``/``y_pred`` (classes aligned by name; classes
+        that neither run saw nor predicted are left out)."""
+        if len(self.runs) < 2:
+            return None
+        a, b = _confusion_rates(self.runs[0]), _confusion_rates(self.runs[-1])
+        if a is None or b is None:
+            return None
+        names = list(dict.fromkeys([*a.index, *b.index]))
+        a = a.reindex(index=names, columns=names, fill_value=0.0)
+        b = b.reindex(index=names, columns=names, fill_value=0.0)
+        # classes neither run saw nor predicted carry no information
+        used = [n for n in names if (a.loc[n].abs().sum() + a[n].abs().sum() + b.loc[n].abs().sum()
+                                     + b[n].abs().sum()) > 0]
+        return (b - a).loc[used, used]
+
+    def _repr_html_(self) -> str:
+        from workbench.report import html as H
+        from workbench.report.plots import confusion_figure, png_bytes
+
+        best = self.best
+        metrics = self.metrics
+        rows = [(name, *[None if v != v else float(v) for v in row]) for name, row in metrics.iterrows()]
+        cls = [("", *["best" if b else "" for b in best.loc[name]]) for name in metrics.index]
+        params = self.params
+        parts = [f'<div class="wb-report"><style>{H.CSS}</style>',
+                 f"<h2>Parameters{' (differences only)' if self.differences_only else ''}</h2>",
+                 H.table([(k, *row) for k, row in params.iterrows()], ("param", *params.columns))
+                 if len(params) else H.not_recorded("no differences"),
+                 "<h2>Metrics (best in green)</h2>",
+                 H.table(rows, ("metric", *metrics.columns), cls) if rows else H.not_recorded("metrics"),
+                 "<h2>Training curves</h2>",
+                 H.img(png_bytes(self.curves_figure()), "training curves")
+                 if any(r.history for r in self.runs) else H.not_recorded("history.json")]
+        if len(self.runs) > 1:
+            parts.append("<h2>Data changes</h2>" + "".join(d.to_html() for d in self.data_diffs))
+        delta = self.confusion_delta
+        if delta is not None:
+            parts.append("<h2>Confusion matrix change (last minus first, row rates)</h2>")
+            parts.append(H.img(png_bytes(confusion_figure(delta.to_numpy(), list(delta.index), delta=True,
+                                                          title="Change in row-normalised confusion")),
+                               "confusion matrix change"))
+        parts.append("</div>")
+        return "".join(parts)
+
+
+def compare(runs: Iterable[Run | str | os.PathLike[str]], *, root: str | os.PathLike[str] | None = None,
+            differences_only: bool = True) -> Comparison:
+    """Compare runs (Run objects, run ids or run folders); the first is the reference for diffs.
+
+    Parameters
+    ----------
+    runs : iterable of Run, run id or path
+        At least one run.
+    root : experiments folder used to look up run ids
+    differences_only : bool
+        Show only the parameters that differ (``Comparison.params``); ``all_params`` has all.
+    """
+    from workbench.report import as_run
+
+    loaded = [as_run(r, root=root) for r in runs]
+    if not loaded:
+        raise ParameterError("runs is empty; compare needs at least one run id")
+    return Comparison(loaded, differences_only=differences_only)
+
+
+_MLFLOW_BAD = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def _mlflow_key(key: str) -> str:
+    return _MLFLOW_BAD.sub("_", key)
+
+
+def log_to_mlflow(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
+                  tracking_uri: str | None = None, experiment: str = "workbench") -> str:
+    """Copy a run's params, metrics, per-epoch history and report into MLflow; return the MLflow run id.
+
+    Parameters
+    ----------
+    run : Run, run id or run folder
+    root : experiments folder (default :func:`workbench.config.experiments_dir`)
+    tracking_uri : str or None
+        Default: MLflow's local SQLite store ``sqlite:///<experiments>/mlflow.db``.
+    experiment : str
+        MLflow experiment name.
+
+    Raises
+    ------
+    MlflowNotInstalledError
+        When ``mlflow`` cannot be imported (``pip install mlflow``).
+    """
+    from workbench import config
+    from workbench.report import as_run
+
+    try:
+        import mlflow  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise MlflowNotInstalledError(
+            "log_to_mlflow needs MLflow, which is not installed; install it with `pip install mlflow` "
+            "(the run folders under experiments/ stay the source of truth without it)") from exc
+    run = as_run(run, root=root)
+    uri = tracking_uri or f"sqlite:///{config.experiments_dir(root) / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=run.run_id) as active:
+        mlflow.set_tags({"workbench.run_id": run.run_id, "workbench.kind": run.kind,
+                         "workbench.run_path": str(run.path)})
+        params = {_mlflow_key(k): "" if v is None else str(v)[:500] for k, v in _params(run).items()}
+        if params:
+            mlflow.log_params(params)
+        metrics = {_mlflow_key(k): v for k, v in _scalar_metrics(run).items()}
+        if metrics:
+            mlflow.log_metrics(metrics)
+        for i, row in enumerate(run.history):
+            step = int(row.get("epoch", i + 1))
+            for k, v in row.items():
+                if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool):
+                    mlflow.log_metric(_mlflow_key(f"history.{k}"), float(v), step=step)
+        for name in ("report.html", "metrics.json", "evaluation.json"):
+            if (run.path / name).exists():
+                mlflow.log_artifact(str(run.path / name))
+        return str(active.info.run_id)

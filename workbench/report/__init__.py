@@ -1,0 +1,268 @@
+"""Run reports: ``experiments/<run_id>/report.html``, one self-contained page, plus PNGs and JSON.
+
+:func:`report` writes, inside the run folder:
+
+- ``report.html``: every plot embedded as a data URI, no external resource (opens offline).
+- ``plots/*.png``: the same figures as files.
+- ``evaluation.json``: ``{"run_id", "recorded": <metrics.json>, "computed": <metrics recomputed from
+  arrays.npz / timeline.json>, "gates": [{name, value, target, passed}]}``.
+
+:func:`show` displays the report inline in a notebook.
+
+Keys read from the run folder (anything missing shows as "not recorded"):
+
+- ``run.json``: ``run_id``, ``kind``, ``created_at``, ``finished_at``, ``seed``, ``code_version``,
+  ``job_id``, ``backbone`` {``name``, ``settings``, ``dim``}.
+- ``config.json``: shown as a table (nested keys dotted).
+- ``data.json``: ``fingerprint``, ``tracks`` [{id, content_hash, name}], ``label_counts``
+  {class: n}, ``backbone`` (used when run.json has none), ``classes`` (class names), ``splits``.
+- ``history.json``: per epoch ``epoch`` plus any numeric keys (``train_loss``, ``val_map_at_r``, ...);
+  each numeric key gets a panel; ``seconds`` is not plotted.
+- ``metrics.json``: nested {group: {metric: value}} (``model``, ``baseline``, ...) or flat;
+  ``metrics["invariance"]`` = {augmentation: {strength: mean cosine}}; the quality gates read
+  ``metrics["model"]`` (or the top level), falling back to the recomputed value.
+- ``arrays.npz`` and ``timeline.json``: see :mod:`workbench.evaluate` (``embeddings``/``classes``,
+  ``y_true``/``y_pred``/``probs``, ``class_names``); an embeddings projection uses ``embeddings``
+  (else, for a sections run, ``probs``) coloured by ``classes`` (or ``y_true``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.report import html as H
+
+if TYPE_CHECKING:
+    from workbench.runs import Run
+
+__all__ = ["as_run", "backbone_text", "build", "report", "show"]
+
+SECTIONS = ("Quality gates", "Metrics", "Training curves", "Confusion matrix", "Per-class scores",
+            "Embedding space", "Invariance", "Section timeline", "Dataset", "Config", "Run")
+
+
+def as_run(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Run:
+    """A :class:`~workbench.runs.Run` from a Run, a run id or a run folder path."""
+    from workbench.runs import Run, load_run
+
+    return run if isinstance(run, Run) else load_run(run, root=root)
+
+
+def backbone_text(run: Run) -> str:
+    """E.g. ``"features-v1 (weight-free feature frontend, not OpenL3), dim 202"``, or "not recorded"."""
+    bb = run.info.get("backbone") or run.data.get("backbone")
+    if not bb:
+        return H.NOT_RECORDED
+    if isinstance(bb, str):
+        bb = {"name": bb}
+    name = str(bb.get("name", H.NOT_RECORDED))
+    low = name.lower()
+    if low.startswith("features"):
+        what = "weight-free feature frontend, not OpenL3"
+    elif low.startswith("openl3"):
+        what = "OpenL3, pretrained weights"
+    else:
+        what = ""
+    text = f"{name} ({what})" if what else name
+    return f"{text}, dim {bb['dim']}" if bb.get("dim") is not None else text
+
+
+def _section(title: str, content: str) -> str:
+    anchor = title.lower().replace(" ", "-")
+    return f'<section id="{anchor}"><h2>{H.esc(title)}</h2>{content}</section>'
+
+
+def _metric_groups(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{group: flat scalar metrics}; a flat metrics.json is one group "model"."""
+    scalar = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    groups = {k: H.flatten(v) for k, v in metrics.items()
+              if isinstance(v, dict) and k not in ("invariance", "per_class")}
+    if scalar:
+        groups = {"model": {**scalar, **groups.pop("model", {})}, **groups}
+    return {g: {k: v for k, v in m.items() if not k.startswith(("per_class", "confusion", "classes"))}
+            for g, m in groups.items()}
+
+
+def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dict[str, bytes], dict[str, Any]]:
+    """(report body HTML, {plot name: PNG bytes}, evaluation dict), without writing anything."""
+    import numpy as np
+
+    from workbench.evaluate import class_names, evaluate_run, model_metrics, quality_gates
+    from workbench.report import plots as P
+
+    computed = evaluate_run(run, seed=seed)
+    arrays = run.arrays()
+    pngs: dict[str, bytes] = {}
+
+    def figure(name: str, fig: Any, alt: str) -> str:
+        pngs[name] = P.png_bytes(fig)
+        return H.img(pngs[name], alt)
+
+    recorded_model = model_metrics(run.metrics)
+    gate_source = {**{k: v for k, v in computed.items() if not isinstance(v, dict)}, **recorded_model}
+    gates = quality_gates(gate_source, run.kind) if run.kind in ("embeddings", "sections") else []
+    parts: list[str] = []
+
+    # header
+    info = run.info
+    parts.append(f"<h1>Run {H.esc(run.run_id)}</h1>")
+    parts.append(f'<div class="backbone">backbone: {H.esc(backbone_text(run))}</div>')
+    parts.append(f'<p class="meta">kind <b>{H.esc(run.kind)}</b> · created {H.esc(H.fmt(info.get("created_at")))}'
+                 f' · code {H.esc(H.fmt(info.get("code_version")))} · seed {H.esc(H.fmt(info.get("seed")))}</p>')
+
+    # gates
+    if gates:
+        rows = [(g.name, g.value, f"> {g.target:g}", "pass" if g.passed else ("fail" if g.passed is False
+                                                                             else H.NOT_RECORDED)) for g in gates]
+        cls = [("", "", "", "pass" if g.passed else ("fail" if g.passed is False else "na")) for g in gates]
+        parts.append(_section("Quality gates", H.table(rows, ("metric", "value", "target", "result"), cls)))
+    else:
+        parts.append(_section("Quality gates", H.not_recorded(f"no gates for kind {run.kind!r}")))
+
+    # metrics table: recorded groups plus recomputed
+    groups = _metric_groups(run.metrics)
+    comp_flat = {k: v for k, v in computed.items() if not isinstance(v, (dict, list))}
+    recorded_keys = {k for g in groups.values() for k in g}
+    for k, v in computed.get("segmentation", {}).items():  # align with how the trainer named them
+        comp_flat[k if k in recorded_keys else f"segmentation.{k}"] = v
+    if comp_flat:
+        groups["recomputed from arrays"] = comp_flat
+    names: list[str] = []
+    for g in groups.values():
+        names += [k for k in g if k not in names]
+    if names:
+        body = H.table([(n, *[groups[g].get(n) for g in groups]) for n in names], ("metric", *groups))
+    else:
+        body = H.not_recorded("metrics")
+    parts.append(_section("Metrics", body))
+
+    # curves
+    if run.history:
+        parts.append(_section("Training curves", figure("training_curves", P.curves_figure({run.run_id: run.history}),
+                                                        "training curves")))
+    else:
+        parts.append(_section("Training curves", H.not_recorded("history.json")))
+
+    # confusion matrix and per-class bars
+    if "confusion" in computed:
+        cm = np.asarray(computed["confusion"])
+        used = [i for i in range(len(cm)) if cm[i].sum() + cm[:, i].sum() > 0]  # classes never seen nor predicted
+        unused = [computed["classes"][i] for i in range(len(cm)) if i not in used]
+        note = f'<p class="meta">not in the test set nor predicted: {H.esc(", ".join(unused))}</p>' if unused else ""
+        parts.append(_section("Confusion matrix", figure(
+            "confusion_matrix", P.confusion_figure(cm[np.ix_(used, used)], [computed["classes"][i] for i in used]),
+            "confusion matrix") + note))
+    else:
+        body = (H.not_recorded("y_true / y_pred in arrays.npz") if run.kind == "sections"
+                else '<p class="na">not applicable: an embeddings run has no classifier</p>')
+        parts.append(_section("Confusion matrix", body))
+    per_class = computed.get("per_class") or run.metrics.get("per_class")
+    if per_class:
+        per_class = {k: v for k, v in per_class.items() if v.get("support", v.get("n", 1)) or v.get("precision")}
+        keys = ["precision", "recall", "f1"] if "f1" in next(iter(per_class.values())) else None
+        title = "Per-class precision, recall and F1" if keys else "Per-class retrieval (query excluded)"
+        parts.append(_section("Per-class scores", figure("per_class", P.per_class_figure(per_class, keys=keys,
+                                                                                          title=title), title)))
+    else:
+        parts.append(_section("Per-class scores", H.not_recorded("per-class scores")))
+
+    # projection
+    emb_key = "embeddings" if "embeddings" in arrays else ("probs" if "probs" in arrays else None)
+    lab_key = next((k for k in ("classes", "labels", "y_true") if k in arrays), None)
+    if emb_key and lab_key and arrays[emb_key].ndim == 2 and len(arrays[emb_key]) == len(arrays[lab_key]) >= 3:
+        lab = arrays[lab_key]
+        if lab.dtype.kind in "iu":
+            lab = np.array(class_names(run, int(lab.max()) + 1, arrays))[lab]
+        title = "Embedding space" if emb_key == "embeddings" else "Classifier output space (probs)"
+        parts.append(_section("Embedding space", figure(
+            "embedding_projection", P.projection_figure(arrays[emb_key], lab, seed=seed, title=title,
+                                                     method=projection),
+            "2-D projection of the embedding space")))
+    else:
+        parts.append(_section("Embedding space", H.not_recorded("embeddings and classes in arrays.npz")))
+
+    # invariance
+    inv = run.metrics.get("invariance") or recorded_model.get("invariance")
+    if inv:
+        parts.append(_section("Invariance", figure("invariance", P.invariance_figure(inv), "invariance bars")))
+    else:
+        parts.append(_section("Invariance", H.not_recorded("metrics.json invariance")))
+
+    # timeline
+    if run.timeline:
+        parts.append(_section("Section timeline", figure(
+            "section_timeline", P.timeline_figure(run.timeline), "section timeline, truth above prediction")))
+    else:
+        parts.append(_section("Section timeline", H.not_recorded("timeline.json")))
+
+    # dataset
+    data = run.data
+    tracks = data.get("tracks") or []
+    facts = {"backbone": backbone_text(run), "fingerprint": data.get("fingerprint"),
+             "tracks": len(tracks) if tracks else None,
+             "labelled examples": sum(int(v) for v in data["label_counts"].values()) if data.get("label_counts") else None}
+    for k, v in (data.get("splits") or {}).items():
+        facts[f"split {k}"] = len(v) if isinstance(v, (list, tuple)) else v
+    body = H.kv_table(facts)
+    if data.get("label_counts"):
+        body = f'<div class="row"><div>{body}</div><div>' + figure(
+            "label_counts", P.label_counts_figure(data["label_counts"]), "label counts") + "</div></div>"
+    if tracks:
+        shown = tracks[:30]
+        body += H.table([(t.get("id"), t.get("name"), str(t.get("content_hash", ""))[:12]) for t in shown],
+                        ("id", "track", "content hash"))
+        if len(tracks) > len(shown):
+            body += f'<p class="meta">... and {len(tracks) - len(shown)} more tracks</p>'
+    parts.append(_section("Dataset", body))
+
+    # config and run info
+    parts.append(_section("Config", H.kv_table(H.flatten(run.config)) if run.config else H.not_recorded("config.json")))
+    parts.append(_section("Run", H.kv_table({k: v for k, v in H.flatten(info).items()})))
+
+    body = f'<div class="wb-report"><style>{H.CSS}</style>' + "".join(parts) + "</div>"
+    evaluation = {"run_id": run.run_id, "recorded": run.metrics, "computed": computed,
+                  "gates": [g._asdict() for g in gates]}
+    return body, pngs, evaluation
+
+
+def report(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
+           seed: int = 0, projection: str = "pca") -> Path:
+    """Write ``report.html``, ``plots/*.png`` and ``evaluation.json`` into the run folder; return the HTML path.
+
+    Parameters
+    ----------
+    run : Run, run id or run folder
+    root : experiments folder used to look up a run id (default :func:`workbench.config.experiments_dir`)
+    seed : int
+        Seed of the k-means and t-SNE used for the clustering metrics and the projection.
+    projection : {"pca", "tsne"}
+        2-D projection of the embedding space (t-SNE is much slower).
+    """
+    from workbench.fileio import atomic_write_bytes
+    from workbench.runs import _jsonable
+
+    run = as_run(run, root=root)
+    body, pngs, evaluation = build(run, seed=seed, projection=projection)
+    plots = run.path / "plots"
+    plots.mkdir(exist_ok=True)
+    for name, png in pngs.items():
+        atomic_write_bytes(plots / f"{name}.png", png)
+    atomic_write_bytes(run.path / "evaluation.json",
+                       json.dumps(evaluation, indent=2, default=_jsonable).encode("utf-8"))
+    page = H.document(body, title=f"workbench run {run.run_id}")
+    return atomic_write_bytes(run.path / "report.html", page.encode("utf-8"))
+
+
+def show(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None, seed: int = 0,
+         projection: str = "pca") -> None:
+    """Write the report (as :func:`report`) and display it inline in a notebook."""
+    from IPython.display import HTML, display
+
+    run = as_run(run, root=root)
+    report(run, seed=seed, projection=projection)
+    text = (run.path / "report.html").read_text(encoding="utf-8")
+    start = text.index('<div class="wb-report">')
+    display(HTML(text[start:text.rindex("</body>")]))

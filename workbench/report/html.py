@@ -1,0 +1,101 @@
+"""Small HTML builders for the report and the comparison view: escaped tables, embedded images."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+NOT_RECORDED = "not recorded"
+
+CSS = """
+.wb-report{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111827;max-width:1100px;
+ margin:0 auto;padding:8px 16px;line-height:1.4}
+.wb-report h1{font-size:1.5em;margin:.3em 0}
+.wb-report h2{font-size:1.15em;margin:1.4em 0 .5em;padding-bottom:.2em;border-bottom:1px solid #e5e7eb}
+.wb-report .backbone{display:inline-block;background:#eef2ff;border:1px solid #c7d2fe;color:#312e81;
+ border-radius:6px;padding:.35em .7em;font-weight:600;margin:.3em 0}
+.wb-report .meta{color:#4b5563;font-size:.9em}
+.wb-report table{border-collapse:collapse;font-size:.85em;margin:.4em 0}
+.wb-report th,.wb-report td{border:1px solid #e5e7eb;padding:.25em .6em;text-align:left;vertical-align:top}
+.wb-report th{background:#f9fafb}
+.wb-report td.num{text-align:right;font-variant-numeric:tabular-nums}
+.wb-report .pass{color:#15803d;font-weight:600}.wb-report .fail{color:#b91c1c;font-weight:600}
+.wb-report .na{color:#6b7280;font-style:italic}
+.wb-report .best{background:#dcfce7;font-weight:600}
+.wb-report img{max-width:100%;height:auto;display:block;margin:.4em 0}
+.wb-report .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+.wb-report code{background:#f3f4f6;padding:0 .25em;border-radius:3px}
+"""
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def fmt(value: Any) -> str:
+    """A cell's text: floats to 4 significant digits, None as "not recorded"."""
+    if value is None:
+        return NOT_RECORDED
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def not_recorded(what: str = "") -> str:
+    return f'<p class="na">{esc(what + ": " if what else "")}{NOT_RECORDED}</p>'
+
+
+def img(png: bytes, alt: str) -> str:
+    """An ``<img>`` with the PNG inlined as a data URI (no external file)."""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None,
+          classes: Iterable[Sequence[str]] | None = None) -> str:
+    """An HTML table; ``classes`` gives a CSS class per cell (parallel to ``rows``)."""
+    out = ["<table>"]
+    if header:
+        out.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+    cls_rows = list(classes) if classes is not None else None
+    for i, row in enumerate(rows):
+        cells = []
+        for j, v in enumerate(row):
+            c = [cls_rows[i][j]] if cls_rows and cls_rows[i][j] else []
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                c.append("num")
+            if v is None:
+                c.append("na")
+            attr = f' class="{" ".join(c)}"' if c else ""
+            cells.append(f"<td{attr}>{esc(fmt(v))}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def kv_table(mapping: Mapping[str, Any]) -> str:
+    """A two-column table of a (flattened) mapping."""
+    return table([(k, v) for k, v in mapping.items()], header=("key", "value"))
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts to dotted keys; lists become their JSON-ish text."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = ", ".join(str(x) for x in v) if len(v) <= 12 else f"[{len(v)} items]"
+        else:
+            out[key] = v
+    return out
+
+
+def document(body: str, *, title: str) -> str:
+    """A complete, self-contained HTML page around ``body``."""
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{esc(title)}</title></head><body style=\"margin:0;background:#fff\">{body}</body></html>\n")

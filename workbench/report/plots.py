@@ -1,0 +1,257 @@
+"""The report's figures (matplotlib, Agg): each function takes plain data and returns a Figure.
+
+Import only on use (matplotlib is heavy); :func:`png_bytes` renders a figure and closes it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+_LOWER_IS_BETTER = ("loss", "error", "seconds")
+
+
+def _figure(width_in: float = 7.0, height_in: float = 3.6, **kw: Any) -> tuple[Figure, Any]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), layout="constrained")
+    ax = fig.subplots(**kw)
+    return fig, ax
+
+
+def class_colors(names: Sequence[str]) -> dict[str, str]:
+    """A colour per class: the DJ label colours where the name is a label, else the tab10 cycle."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    from workbench.labels import LABEL_COLORS
+
+    cmap = colormaps["tab10"]
+    out, i = {}, 0
+    for n in names:
+        if n in LABEL_COLORS:
+            out[n] = LABEL_COLORS[n]
+        else:
+            out[n] = to_hex(cmap(i % 10))
+            i += 1
+    return out
+
+
+def png_bytes(fig: Figure, *, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    return buf.getvalue()
+
+
+def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys: Sequence[str] | None = None) -> Figure:
+    """Training curves: one panel per tracked quantity, one line per run (``{run: history}``)."""
+    if keys is None:
+        seen: list[str] = []
+        for hist in histories.values():
+            for row in hist:
+                for k, v in row.items():
+                    if k not in ("epoch", "seconds") and k not in seen and isinstance(v, (int, float)) \
+                            and not isinstance(v, bool):
+                        seen.append(k)
+        keys = seen
+    keys = list(keys) or ["train_loss"]
+    ncols = min(3, len(keys))
+    nrows = -(-len(keys) // ncols)
+    fig, axes = _figure(3.4 * ncols, 2.7 * nrows, nrows=nrows, ncols=ncols, squeeze=False)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        for name, hist in histories.items():
+            pts = [(row.get("epoch", i + 1), row[key]) for i, row in enumerate(hist)
+                   if isinstance(row.get(key), (int, float)) and row.get(key) is not None]
+            if pts:
+                x, y = zip(*pts, strict=True)
+                ax.plot(x, y, marker="o", markersize=3, label=name if len(histories) > 1 else None)
+        ax.set_title(key, fontsize=10)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    if len(histories) > 1:
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=8)
+    return fig
+
+
+def confusion_figure(confusion: Sequence[Sequence[float]] | np.ndarray, classes: Sequence[str], *,
+                     title: str = "Confusion matrix (rows: truth, normalised per row)",
+                     delta: bool = False) -> Figure:
+    """Row-normalised confusion matrix with counts (or a signed difference when ``delta``)."""
+    cm = np.asarray(confusion, dtype=float)
+    n = len(classes)
+    fig, ax = _figure(1.0 + 0.75 * n + 1.5, 1.0 + 0.65 * n + 0.6)
+    if delta:
+        rates = cm
+        lim = max(float(np.abs(cm).max()), 1e-9)
+        im = ax.imshow(rates, cmap="RdBu", vmin=-lim, vmax=lim)
+    else:
+        rows = cm.sum(axis=1, keepdims=True)
+        rates = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+        im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            text = f"{rates[i, j]:+.2f}" if delta else f"{int(cm[i, j])}"
+            dark = abs(rates[i, j]) > 0.55 * (max(float(np.abs(rates).max()), 1e-9) if delta else 1.0)
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    ax.set_xticks(range(n), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), classes, fontsize=8)
+    ax.set_xlabel("predicted", fontsize=9)
+    ax.set_ylabel("truth", fontsize=9)
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return fig
+
+
+def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequence[str] | None = None,
+                     title: str = "Per-class scores") -> Figure:
+    """Grouped bars: for each class, one bar per score (``keys``, default every float score)."""
+    names = list(per_class)
+    if keys is None:
+        keys = [k for k, v in next(iter(per_class.values())).items()
+                if isinstance(v, float) and k not in ("support", "n")]
+    fig, ax = _figure(max(5.0, 0.9 * len(names) + 2.0), 3.4)
+    width = 0.8 / max(len(keys), 1)
+    x = np.arange(len(names))
+    for i, key in enumerate(keys):
+        vals = [float(per_class[n].get(key, np.nan)) for n in names]
+        ax.bar(x + (i - (len(keys) - 1) / 2) * width, vals, width, label=key)
+    support = [per_class[n].get("support", per_class[n].get("n")) for n in names]
+    labels = [f"{n}\n(n={s})" if s is not None else n for n, s in zip(names, support, strict=True)]
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score", fontsize=9)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+PROJECTIONS = ("pca", "tsne")
+
+
+def projection(embeddings: np.ndarray, *, seed: int = 0, method: str = "pca") -> tuple[np.ndarray, str]:
+    """2-D coordinates of the (normalised) rows and the method's display name.
+
+    ``method`` is "pca" (fast, default) or "tsne" (slower: about a minute for 500 points on a
+    busy 2-core machine).
+    """
+    from sklearn.decomposition import PCA
+
+    from workbench.errors import ParameterError
+
+    if method not in PROJECTIONS:
+        raise ParameterError(f"projection method must be one of {PROJECTIONS}; got {method!r}")
+
+    x = np.asarray(embeddings, dtype=np.float64)
+    x = x / np.where(np.linalg.norm(x, axis=1, keepdims=True) > 0, np.linalg.norm(x, axis=1, keepdims=True), 1.0)
+    n = x.shape[0]
+    if method == "tsne" and n >= 5:
+        from sklearn.manifold import TSNE
+
+        xy = TSNE(n_components=2, perplexity=min(30.0, (n - 1) / 3), init="pca", random_state=seed,
+                  metric="cosine").fit_transform(x)
+        return xy, "t-SNE"
+    else:
+        xy = PCA(n_components=2, random_state=seed).fit_transform(x) if x.shape[1] >= 2 else np.c_[x, np.zeros(n)]
+    return xy, "PCA"
+
+
+def projection_figure(embeddings: np.ndarray, labels: Sequence[str] | np.ndarray, *, seed: int = 0,
+                      title: str = "Embedding space", method: str = "pca") -> Figure:
+    """Scatter of a 2-D projection of the embeddings (see :func:`projection`), coloured by class."""
+    xy, method = projection(embeddings, seed=seed, method=method)
+    lab = np.asarray([str(x) for x in labels])
+    names = list(dict.fromkeys(sorted(lab.tolist())))
+    colors = class_colors(names)
+    fig, ax = _figure(6.4, 4.6)
+    for n in names:
+        m = lab == n
+        ax.scatter(xy[m, 0], xy[m, 1], s=14, alpha=0.8, color=colors[n], label=f"{n} ({int(m.sum())})",
+                   edgecolors="none")
+    ax.set_title(f"{title} ({method} of {len(lab)} held-out items, cosine)", fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return fig
+
+
+def invariance_figure(invariance: Mapping[str, Mapping[str, float]]) -> Figure:
+    """Bars of mean cosine similarity per augmentation and strength."""
+    units = {"pitch": " st", "gain": " dB", "stretch": "x"}
+    labels, vals, colors = [], [], []
+    palette = ["#2563eb", "#f59e0b", "#10b981", "#8b5cf6", "#ef4444"]
+    for i, (aug, by_strength) in enumerate(invariance.items()):
+        for s, v in by_strength.items():
+            labels.append(f"{aug}\n{s}{units.get(aug, '')}")
+            vals.append(float(v))
+            colors.append(palette[i % len(palette)])
+    fig, ax = _figure(max(5.0, 0.7 * len(labels) + 1.5), 3.2)
+    bars = ax.bar(range(len(vals)), vals, color=colors)
+    for b, v in zip(bars, vals, strict=True):
+        ax.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(vals)), labels, fontsize=8)
+    ax.set_ylim(min(0.0, min(vals, default=0.0)), 1.08)
+    ax.set_ylabel("mean cosine to original", fontsize=9)
+    ax.set_title("Invariance to augmentations (1 = unchanged)", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def timeline_figure(timeline: Sequence[Mapping[str, Any]], *, max_tracks: int = 4) -> Figure:
+    """For each track, the true sections above the predicted ones, in label colours."""
+    from matplotlib.patches import Patch
+
+    from workbench.labels import LABEL_COLORS, LABELS
+
+    tracks = list(timeline)[:max_tracks]
+    fig, axes = _figure(9.0, 0.3 + 1.05 * len(tracks), nrows=len(tracks), ncols=1, squeeze=False)
+    used: set[str] = set()
+    for ax, t in zip(axes[:, 0], tracks, strict=True):
+        for row, key in ((1, "truth"), (0, "predicted")):
+            for s in t.get(key) or []:
+                label = str(s["label"])
+                used.add(label)
+                alpha = 0.5 + 0.5 * float(s["confidence"]) if s.get("confidence") is not None else 1.0
+                ax.barh(row, float(s["end_s"]) - float(s["start_s"]), left=float(s["start_s"]), height=0.8,
+                        color=LABEL_COLORS.get(label, "#9ca3af"), alpha=alpha, edgecolor="white", linewidth=0.8)
+        ax.set_yticks([0, 1], ["predicted", "truth"], fontsize=8)
+        end = t.get("duration_s") or max([float(s["end_s"]) for k in ("truth", "predicted")
+                                           for s in (t.get(k) or [])] or [1.0])
+        ax.set_xlim(0, float(end))
+        ax.set_ylim(-0.5, 1.5)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(str(t.get("name") or t.get("track_id", "")), fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("time (s)", fontsize=8)
+    order = [lab for lab in LABELS if lab in used] + sorted(used - set(LABELS))
+    fig.legend(handles=[Patch(color=LABEL_COLORS.get(lab, "#9ca3af"), label=lab) for lab in order],
+               loc="outside lower center", ncols=len(order) or 1, fontsize=8, frameon=False)
+    return fig
+
+
+def label_counts_figure(label_counts: Mapping[str, int]) -> Figure:
+    """Horizontal bars of how many labelled examples each class has."""
+    names = list(label_counts)
+    colors = class_colors(names)
+    fig, ax = _figure(6.0, 0.6 + 0.32 * len(names))
+    vals = [int(label_counts[n]) for n in names]
+    ax.barh(range(len(names)), vals, color=[colors[n] for n in names])
+    for i, v in enumerate(vals):
+        ax.text(v, i, f" {v}", va="center", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("labelled examples", fontsize=8)
+    ax.set_title("Label counts", fontsize=10)
+    ax.margins(x=0.12)
+    return fig
