@@ -1,0 +1,106 @@
+"""Core ML export for the Apple Neural Engine, checked on Linux.
+
+- :mod:`workbench.export.ane_layers`: the models rebuilt in the Neural-Engine layout (B, C, 1, S).
+- :mod:`workbench.export.coreml`: ``export_head``, ``export_classifier``, ``export_embedding_model``.
+- :mod:`workbench.export.lint`: static Neural Engine lint of a saved program.
+- :mod:`workbench.export.mil_eval`: NumPy evaluator of the saved program; parity and fp16 audit.
+- :mod:`workbench.export.card`: the Markdown model card.
+- :func:`export_run`: a training run's model(s) -> checked packages -> :class:`workbench.registry.Registry`.
+
+Nothing heavy is imported here until used (coremltools and torch load inside functions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ParameterError
+
+__all__ = ["export_run", "run_windows"]
+
+
+def run_windows(library: Any, run: Any, *, n_windows: int = 64, seed: int = 0) -> np.ndarray | None:
+    """Up to ``n_windows`` real backbone vectors (one per 1-s window) of the library's tracks, for parity.
+
+    Reads the embedding cache of the run's backbone (the feature frontend unless the run used
+    OpenL3); None when nothing is cached (run ``workbench embed``).
+    """
+    from workbench.embed.batch import cache_for
+    from workbench.embed.features import FeatureFrontend
+
+    name = str((run.info.get("backbone") or {}).get("name", "features-v1"))
+    if not name.startswith("features"):
+        return None
+    cache = cache_for(library, FeatureFrontend())
+    frames = []
+    for t in library.tracks():
+        got = cache.get(t.content_hash)
+        if got is not None:
+            frames.append(got[0])
+    if not frames:
+        return None
+    allf = np.concatenate(frames).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(allf.shape[0], size=min(n_windows, allf.shape[0]), replace=False)
+    return allf[np.sort(pick)]
+
+
+def export_run(run: Any, *, library: Any = None, registry: Any = None, io_dtype: str = "fp32",
+               deployment_target: str = "macOS14", compress: str | None = None, activate: bool = True,
+               openl3_weights: str | os.PathLike[str] | None = None, input: str = "logmel",
+               n_windows: int = 64, version: str | None = None) -> list[tuple[Any, Any]]:
+    """Export a training run's model(s), check them, and register each as a new version.
+
+    A ``sections`` run gives a ``dj_section`` model; an ``embeddings`` run gives the ``head`` and
+    the ``embedding`` model (OpenL3 window model when the run's backbone is OpenL3 and its
+    weights are found, else the head over the feature vector). Returns ``[(ExportResult, Version)]``.
+    """
+    from workbench.export import coreml
+    from workbench.library import Library
+    from workbench.registry import Registry
+    from workbench.runs import Run, load_run
+
+    run = run if isinstance(run, Run) else load_run(run)
+    if run.model_path is None:
+        raise ParameterError(f"run {run.run_id} has no model.pt checkpoint to export")
+    lib = library if isinstance(library, Library) else Library(library)
+    reg = registry if registry is not None else Registry(lib)
+    backbone = dict(run.info.get("backbone") or {})
+    meta = {"metrics": run.metrics, "fingerprint": (run.data or {}).get("fingerprint"), "backbone": backbone,
+            "run_id": run.run_id, "version": version}
+    windows = run_windows(lib, run, n_windows=n_windows)
+    staging = reg.root / f".export.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    kw = {"io_dtype": io_dtype, "deployment_target": deployment_target, "compress": compress}
+    out = []
+    try:
+        jobs: list[tuple[str, Any]] = []
+        if run.kind == "sections":
+            jobs.append(("dj_section", lambda p: coreml.export_classifier(run.model_path, p, metadata=meta,
+                                                                          windows=windows, **kw)))
+        else:
+            jobs.append(("head", lambda p: coreml.export_head(run.model_path, p, metadata=meta, windows=windows, **kw)))
+            if str(backbone.get("name", "")).startswith("openl3"):
+                from workbench.embed.openl3 import OpenL3
+
+                o = OpenL3.from_weights(openl3_weights, embedding_size=int(backbone.get("dim", 6144)))
+                jobs.append(("embedding", lambda p: coreml.export_embedding_model(
+                    run.model_path, p, backbone=o, input=input, metadata=meta, **kw)))
+            else:
+                jobs.append(("embedding", lambda p: coreml.export_embedding_model(
+                    run.model_path, p, backbone="features", metadata=meta, windows=windows, **kw)))
+        for model_type, job in jobs:
+            result = job(staging / f"{model_type}.mlpackage")
+            version = reg.register(model_type, result.path, metadata=result.metadata, metrics=run.metrics,
+                                   export={**result.as_dict(), "size_bytes": result.size_bytes},
+                                   job_id=run.info.get("job_id"), run_id=run.run_id, activate=activate, move=True)
+            out.append((dataclasses.replace(result, path=version.path), version))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out

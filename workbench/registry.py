@@ -1,0 +1,461 @@
+"""The versioned model registry: ``models/<type>_v<N>.mlpackage`` + ``.json`` + ``.md``, listed in SQLite.
+
+Model types: ``"dj_section"`` (section classifier), ``"embedding"`` (embedding model), ``"head"``
+(embedding head alone). Each version is three files beside each other:
+
+``<type>_v<N>.mlpackage``  the Core ML package (its version string stamped in)
+``<type>_v<N>.json``       metadata, metrics, export report (lint, parity, size), job and run
+``<type>_v<N>.md``         the model card
+
+and a row of the library's ``model_versions`` table (the ``active`` flag lives there; exactly
+one active version per type, enforced by a partial unique index).
+
+Atomic: :meth:`Registry.register` builds all three in ``models/.<type>_v<N>.<pid>.tmp/``, renames
+the package and the card into place and the JSON last; the JSON is the commit mark. A version
+is visible only once its JSON exists. A crash leaves a temporary folder or a package without its
+JSON, which the next :class:`Registry` (its :meth:`~Registry.cleanup`) removes; a JSON without a
+database row (a crash after the last rename) is repaired by adding the row. Registry changes are
+serialised by an ``flock`` on ``models/.registry.lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench import config
+from workbench.errors import ParameterError, StoreError, WorkbenchError
+
+MODEL_TYPES = ("dj_section", "embedding", "head")
+#: Environment hook for tests: pause (sleep) at a named step of :meth:`Registry.register`.
+PAUSE_ENV = "WORKBENCH_REGISTRY_PAUSE_AT"
+PAUSE_POINTS = ("tmp-written", "package-renamed")
+_NAME = re.compile(r"^(dj_section|embedding|head)_v(\d+)\.(mlpackage|json|md)$")
+_TMP = re.compile(r"^\..*\.(\d+)\.tmp(\..*)?$")
+
+
+class RegistryError(WorkbenchError, ValueError):
+    """A registry request cannot be done (unknown version, deleting the active one, ...)."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """One registered model version."""
+
+    model_type: str
+    version: int
+    path: Path
+    active: bool
+    created_at: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    export: dict[str, Any] = field(default_factory=dict)
+    job_id: int | None = None
+    run_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.model_type}_v{self.version}"
+
+    @property
+    def json_path(self) -> Path:
+        return self.path.with_suffix(".json")
+
+    @property
+    def card_path(self) -> Path:
+        return self.path.with_suffix(".md")
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    """What :meth:`Registry.cleanup` removed or repaired."""
+
+    removed: tuple[str, ...] = ()
+    rows_added: tuple[str, ...] = ()
+    rows_dropped: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.removed or self.rows_added or self.rows_dropped)
+
+    def __str__(self) -> str:
+        if not self:
+            return "registry clean"
+        return (f"registry cleanup: removed {list(self.removed)}; rows added for {list(self.rows_added)}; "
+                f"rows dropped for {list(self.rows_dropped)}")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two versions' metrics side by side: rows ``(metric, a, b, b - a)``."""
+
+    model_type: str
+    a: int
+    b: int
+    rows: tuple[tuple[str, Any, Any, float | None], ...]
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=["metric", f"v{self.a}", f"v{self.b}", "delta"]).set_index("metric")
+
+    def __str__(self) -> str:
+        w = max([len(r[0]) for r in self.rows] + [6])
+        lines = [f"{'metric':{w}}  {'v' + str(self.a):>10}  {'v' + str(self.b):>10}  {'delta':>10}"]
+        for name, a, b, d in self.rows:
+            lines.append(f"{name:{w}}  {_fmt(a):>10}  {_fmt(b):>10}  {_fmt(d):>10}")
+        return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"acc": 0.9}}`` -> ``{"model.acc": 0.9}`` (scalars only; lists dropped)."""
+    out: dict[str, Any] = {}
+    for k, v in metrics.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten_metrics(v, key + "."))
+        elif isinstance(v, (int, float, str, bool)) or v is None:
+            out[key] = v
+    return out
+
+
+def _check_type(model_type: object) -> str:
+    if model_type not in MODEL_TYPES:
+        raise ParameterError(f"model_type must be one of {MODEL_TYPES}; got {model_type!r}")
+    return str(model_type)
+
+
+def _check_version(version: object) -> int:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ParameterError(f"version must be an int >= 1; got {version!r}")
+    return version
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
+
+
+def _pause(point: str) -> None:
+    """Test hook: with ``$WORKBENCH_REGISTRY_PAUSE_AT=<point>``, announce and sleep (to be killed)."""
+    if os.environ.get(PAUSE_ENV) == point:
+        print(f"PAUSED {point}", flush=True)
+        time.sleep(float(os.environ.get("WORKBENCH_REGISTRY_PAUSE_S", "60")))
+
+
+def stamp_version(package: str | os.PathLike[str], *, semver: str, name: str) -> None:
+    """Write the version string and our ``com.workbench.registry_name`` key into a package's spec."""
+    manifest = json.loads((Path(package) / "Manifest.json").read_text())
+    root = manifest["rootModelIdentifier"]
+    spec_file = Path(package) / "Data" / manifest["itemInfoEntries"][root]["path"]
+    from coremltools.proto import Model_pb2
+
+    spec = Model_pb2.Model()
+    spec.ParseFromString(spec_file.read_bytes())
+    spec.description.metadata.versionString = semver
+    spec.description.metadata.userDefined["com.workbench.registry_name"] = name
+    spec_file.write_bytes(spec.SerializeToString())
+
+
+class Registry:
+    """The model registry under ``models/`` (see the module docstring).
+
+    Parameters
+    ----------
+    library : Library, a database path, or None (the default library)
+    root : the models folder (default :func:`workbench.config.models_dir`)
+    cleanup : run :meth:`cleanup` now (removes what a crashed export left)
+    """
+
+    def __init__(self, library: Any = None, *, root: str | os.PathLike[str] | None = None,
+                 cleanup: bool = True) -> None:
+        from workbench.library import Library
+
+        self._owns = not isinstance(library, Library)
+        self.library = library if isinstance(library, Library) else Library(library)
+        self.root = config.models_dir(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.last_cleanup = self.cleanup() if cleanup else CleanupReport()
+
+    def close(self) -> None:
+        if self._owns:
+            self.library.store.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- locking ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        fd = os.open(self.root / ".registry.lock", os.O_CREAT | os.O_RDWR, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # -- reading ---------------------------------------------------------------------------
+    def _row_to_version(self, row: Any) -> Version:
+        meta = json.loads(row["metadata"])
+        return Version(model_type=row["model_type"], version=int(row["version"]), path=Path(row["path"]),
+                       active=bool(row["active"]), created_at=row["created_at"], metadata=meta.get("metadata", {}),
+                       metrics=meta.get("metrics", {}), export=meta.get("export", {}), job_id=row["job_id"],
+                       run_id=row["run_id"])
+
+    def list(self, model_type: str | None = None) -> list[Version]:
+        """All versions (of one type, or all), by type then version."""
+        if model_type is not None:
+            _check_type(model_type)
+            rows = self.library.conn.execute(
+                "SELECT * FROM model_versions WHERE model_type = ? ORDER BY version", (model_type,)).fetchall()
+        else:
+            rows = self.library.conn.execute("SELECT * FROM model_versions ORDER BY model_type, version").fetchall()
+        return [self._row_to_version(r) for r in rows]
+
+    def get(self, model_type: str, version: int) -> Version:
+        _check_type(model_type)
+        _check_version(version)
+        row = self.library.conn.execute("SELECT * FROM model_versions WHERE model_type = ? AND version = ?",
+                                        (model_type, version)).fetchone()
+        if row is None:
+            have = [v.version for v in self.list(model_type)]
+            raise RegistryError(f"no {model_type} version {version}; versions are {have}")
+        return self._row_to_version(row)
+
+    def active(self, model_type: str) -> Version | None:
+        """The active version of a type, or None."""
+        _check_type(model_type)
+        row = self.library.conn.execute("SELECT * FROM model_versions WHERE model_type = ? AND active = 1",
+                                        (model_type,)).fetchone()
+        return self._row_to_version(row) if row else None
+
+    # -- writing ---------------------------------------------------------------------------
+    def _next_version(self, model_type: str) -> int:
+        row = self.library.conn.execute("SELECT MAX(version) FROM model_versions WHERE model_type = ?",
+                                        (model_type,)).fetchone()
+        n = int(row[0] or 0)
+        for p in self.root.iterdir():
+            m = _NAME.match(p.name)
+            if m and m.group(1) == model_type:
+                n = max(n, int(m.group(2)))
+        return n + 1
+
+    def register(self, model_type: str, mlpackage_dir: str | os.PathLike[str], *, metadata: dict[str, Any],
+                 metrics: dict[str, Any] | None = None, export: dict[str, Any] | None = None,
+                 job_id: int | None = None, run_id: str | None = None, activate: bool = True,
+                 move: bool = False) -> Version:
+        """Add a new version (number = highest so far + 1) and, by default, make it the active one.
+
+        The package is copied (moved with ``move=True``), its version string stamped in
+        (``metadata["version"]`` or ``"<N>.0.0"``), the JSON and the model card written beside it;
+        all under temporary names, renamed into place with the JSON last.
+        """
+        from workbench.export.card import model_card
+        from workbench.store import utc_now
+
+        _check_type(model_type)
+        src = Path(mlpackage_dir)
+        if not (src / "Manifest.json").is_file():
+            raise ParameterError(f"mlpackage_dir must be an .mlpackage folder; {src} has no Manifest.json")
+        if not isinstance(metadata, dict):
+            raise ParameterError(f"metadata must be a dict; got {type(metadata).__name__}")
+        with self._lock():
+            n = self._next_version(model_type)
+            name = f"{model_type}_v{n}"
+            tmp = self.root / f".{name}.{os.getpid()}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            final = {ext: self.root / f"{name}.{ext}" for ext in ("mlpackage", "json", "md")}
+            try:
+                pkg = tmp / f"{name}.mlpackage"
+                if move:
+                    shutil.move(str(src), pkg)
+                else:
+                    shutil.copytree(src, pkg)
+                semver = str(metadata.get("version") or f"{n}.0.0")
+                meta = {**metadata, "version": semver}
+                stamp_version(pkg, semver=semver, name=name)
+                created = utc_now()
+                doc = {"model_type": model_type, "version": n, "name": name, "created_at": created,
+                       "job_id": job_id, "run_id": run_id, "metadata": meta, "metrics": metrics or {},
+                       "export": export or {}}
+                (tmp / f"{name}.json").write_text(json.dumps(doc, indent=2, default=str))
+                (tmp / f"{name}.md").write_text(model_card(doc))
+                _pause("tmp-written")
+                os.replace(pkg, final["mlpackage"])
+                os.replace(tmp / f"{name}.md", final["md"])
+                _pause("package-renamed")
+                os.replace(tmp / f"{name}.json", final["json"])  # the commit mark
+                tmp.rmdir()
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if not final["json"].exists():
+                    shutil.rmtree(final["mlpackage"], ignore_errors=True)
+                    final["md"].unlink(missing_ok=True)
+                raise
+            self._insert(doc, final["mlpackage"], activate=activate)
+        return self.get(model_type, n)
+
+    def _insert(self, doc: dict[str, Any], path: Path, *, activate: bool) -> None:
+        blob = json.dumps({"metadata": doc["metadata"], "metrics": doc["metrics"], "export": doc["export"]},
+                          default=str)
+        job_id = doc.get("job_id")
+        with self.library.store.transaction() as conn:
+            if job_id is not None and conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                job_id = None  # the job row has gone; keep the run id
+            if activate:
+                conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (doc["model_type"],))
+            conn.execute(
+                "INSERT INTO model_versions (model_type, version, path, active, job_id, run_id, metadata, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (doc["model_type"], doc["version"], str(path), int(activate), job_id, doc.get("run_id"), blob,
+                 doc["created_at"]))
+
+    def activate(self, model_type: str, version: int) -> Version:
+        """Make ``version`` the one active version of its type."""
+        self.get(model_type, version)
+        with self._lock(), self.library.store.transaction() as conn:
+            conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
+            conn.execute("UPDATE model_versions SET active = 1 WHERE model_type = ? AND version = ?",
+                         (model_type, version))
+        return self.get(model_type, version)
+
+    def rollback(self, model_type: str) -> Version:
+        """Activate the version before the active one (the highest version below it)."""
+        current = self.active(model_type)
+        if current is None:
+            raise RegistryError(f"no active {model_type} version to roll back from")
+        earlier = [v for v in self.list(model_type) if v.version < current.version]
+        if not earlier:
+            raise RegistryError(f"{model_type} v{current.version} is the earliest version; nothing to roll back to")
+        return self.activate(model_type, earlier[-1].version)
+
+    def delete(self, model_type: str, version: int) -> None:
+        """Remove a version's files and row; refused for the active version."""
+        v = self.get(model_type, version)
+        if v.active:
+            raise RegistryError(f"{v.name} is the active {model_type} version; activate another (or roll back) "
+                                "before deleting it")
+        with self._lock():
+            with self.library.store.transaction() as conn:
+                conn.execute("DELETE FROM model_versions WHERE model_type = ? AND version = ?", (model_type, version))
+            v.json_path.unlink(missing_ok=True)  # first: the version is gone once its JSON is
+            v.card_path.unlink(missing_ok=True)
+            shutil.rmtree(v.path, ignore_errors=True)
+
+    def compare(self, model_type: str, a: int, b: int) -> Comparison:
+        """The two versions' training metrics (and size and parity) side by side."""
+        va, vb = self.get(model_type, a), self.get(model_type, b)
+
+        def facts(v: Version) -> dict[str, Any]:
+            out = {f"metrics.{k}": x for k, x in flatten_metrics(v.metrics).items()}
+            out["size_mb"] = round(v.size_bytes / 1e6, 3)
+            par = (v.export or {}).get("parity") or {}
+            if "psnr_db" in par:
+                out["parity.psnr_db"] = par["psnr_db"]
+            if par.get("label_agreement") is not None:
+                out["parity.label_agreement"] = par["label_agreement"]
+            return out
+
+        fa, fb = facts(va), facts(vb)
+        rows = []
+        for key in sorted(set(fa) | set(fb)):
+            x, y = fa.get(key), fb.get(key)
+            num = all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in (x, y))
+            rows.append((key, x, y, (y - x) if num else None))
+        return Comparison(model_type, a, b, tuple(rows))
+
+    # -- repair ----------------------------------------------------------------------------
+    def cleanup(self) -> CleanupReport:
+        """Remove what crashed exports left (temporary folders, packages or cards without their JSON)
+        and make the database agree with the files (a JSON without a row gets its row; a row
+        without its files is dropped)."""
+        removed, added, dropped = [], [], []
+        with self._lock():
+            for p in sorted(self.root.iterdir()):
+                m = _TMP.match(p.name)
+                if m and not _pid_alive(int(m.group(1))) or (m and int(m.group(1)) == os.getpid()):
+                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                    removed.append(p.name)
+            for p in sorted(self.root.iterdir()):
+                m = _NAME.match(p.name)
+                if m and m.group(3) != "json" and not p.with_suffix(".json").exists():
+                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                    removed.append(p.name)
+            rows = {(r["model_type"], int(r["version"])): r for r in
+                    self.library.conn.execute("SELECT model_type, version, path FROM model_versions").fetchall()}
+            for p in sorted(self.root.glob("*.json")):
+                m = _NAME.match(p.name)
+                if not m or (m.group(1), int(m.group(2))) in rows:
+                    continue
+                pkg = p.with_suffix(".mlpackage")
+                try:
+                    doc = json.loads(p.read_text())
+                except json.JSONDecodeError as exc:
+                    raise StoreError(f"{p}: not valid JSON ({exc}); move it away to continue") from exc
+                if not pkg.is_dir():
+                    p.unlink()
+                    p.with_suffix(".md").unlink(missing_ok=True)
+                    removed.append(p.name)
+                    continue
+                self._insert(doc, pkg, activate=False)
+                added.append(m.group(0).rsplit(".", 1)[0])
+            for (mtype, ver), r in rows.items():
+                pkg = Path(r["path"])
+                if not (pkg / "Manifest.json").is_file() or not pkg.with_suffix(".json").is_file():
+                    with self.library.store.transaction() as conn:
+                        conn.execute("DELETE FROM model_versions WHERE model_type = ? AND version = ?", (mtype, ver))
+                    dropped.append(f"{mtype}_v{ver}")
+                    for leftover in (pkg.with_suffix(".json"), pkg.with_suffix(".md")):
+                        if leftover.exists():
+                            leftover.unlink()
+                            removed.append(leftover.name)
+                    if pkg.exists():
+                        shutil.rmtree(pkg, ignore_errors=True)
+                        removed.append(pkg.name)
+        return CleanupReport(tuple(removed), tuple(added), tuple(dropped))
+
+    def frame(self, model_type: str | None = None) -> Any:
+        """The versions as a pandas DataFrame (for the notebook's model screen)."""
+        import pandas as pd
+
+        rows = []
+        for v in self.list(model_type):
+            par = (v.export or {}).get("parity") or {}
+            flat = flatten_metrics(v.metrics)
+            main = {k: flat[k] for k in list(flat)[:3]}
+            rows.append({"model": v.name, "type": v.model_type, "version": v.version,
+                         "active": "●" if v.active else "", "semver": v.metadata.get("version"),
+                         "created": v.created_at, "run": v.run_id, "size_MB": round(v.size_bytes / 1e6, 2),
+                         "compression": v.metadata.get("compression"), "psnr_dB": par.get("psnr_db"),
+                         "label_agree": par.get("label_agreement"), **main})
+        return pd.DataFrame(rows)
