@@ -1,0 +1,560 @@
+"""Training data from cached embeddings: track vectors and section windows, classes, grouped splits.
+
+An :class:`EmbeddingSet` is a table of vectors, one row per track, window or augmented view, with
+its class, its track (the split group), its view number (0 = the original audio) and its artist.
+
+Splits are always grouped: every row of a track (its windows and its augmented views) falls on
+one side, and, when artists are given, every track of an artist too. :func:`assert_no_leakage`
+checks a split; the split helpers here take plain arrays, so any module can use them.
+
+>>> data = track_embeddings(library, classes_from="style", n_views=2)   # doctest: +SKIP
+>>> train, test = data.split(test_size=0.25, seed=0)                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ParameterError, WorkbenchError
+
+#: What :func:`track_embeddings` and :func:`section_windows` accept as ``classes_from`` (or a
+#: callable ``track -> str | None``, or a mapping from track id or content hash to a class).
+CLASS_SOURCES = ("style", "artist", "track", "label")
+
+
+class LeakageError(WorkbenchError, ValueError):
+    """A track (or an artist) has rows on both sides of a split."""
+
+
+# --------------------------------------------------------------------------------------------
+# The data set
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmbeddingSet:
+    """Vectors with classes and groups.
+
+    Attributes
+    ----------
+    X : np.ndarray [shape=(n, d), dtype=float32]
+    y : np.ndarray [shape=(n,), dtype=int64]
+        Class index of each row into ``classes``.
+    classes : list of str
+    track_ids : np.ndarray [shape=(n,), dtype=int64]
+        The track each row comes from (the split group).
+    view : np.ndarray [shape=(n,), dtype=int64]
+        0 for the original audio, ``i >= 1`` for augmented view ``i``.
+    artists : np.ndarray [shape=(n,), dtype=object] or None
+        Artist of each row's track (``None`` where unknown).
+    rows : dict of str to np.ndarray
+        Other per-row columns (e.g. ``start_s``, ``end_s``, ``section`` for windows).
+    meta : dict
+        How the set was built (backbone, classes_from, window_s, dropped tracks, ...).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    classes: list[str]
+    track_ids: np.ndarray
+    view: np.ndarray
+    artists: np.ndarray | None = None
+    rows: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        X = np.asarray(self.X, dtype=np.float32)
+        if X.ndim != 2:
+            raise ParameterError(f"X must have shape (n, d); got {X.shape}")
+        n = X.shape[0]
+        y = np.asarray(self.y, dtype=np.int64).reshape(-1)
+        tids = np.asarray(self.track_ids, dtype=np.int64).reshape(-1)
+        view = np.asarray(self.view, dtype=np.int64).reshape(-1)
+        for name, arr in (("y", y), ("track_ids", tids), ("view", view)):
+            if arr.shape[0] != n:
+                raise ParameterError(f"{name} must have one entry per row of X ({n}); got {arr.shape[0]}")
+        if n and (y.min() < 0 or y.max() >= len(self.classes)):
+            raise ParameterError(f"y must index classes (0..{len(self.classes) - 1}); got {y.min()}..{y.max()}")
+        artists = None
+        if self.artists is not None:
+            artists = np.asarray(self.artists, dtype=object).reshape(-1)
+            if artists.shape[0] != n:
+                raise ParameterError(f"artists must have one entry per row of X ({n}); got {artists.shape[0]}")
+        rows = {k: np.asarray(v) for k, v in self.rows.items()}
+        for k, v in rows.items():
+            if v.shape[0] != n:
+                raise ParameterError(f"rows[{k!r}] must have one entry per row of X ({n}); got {v.shape[0]}")
+        for name, value in (("X", X), ("y", y), ("track_ids", tids), ("view", view), ("artists", artists),
+                            ("rows", rows), ("classes", [str(c) for c in self.classes]), ("meta", dict(self.meta))):
+            object.__setattr__(self, name, value)
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def groups(self) -> np.ndarray:
+        """The split groups: the track id of each row."""
+        return self.track_ids
+
+    @property
+    def dim(self) -> int:
+        return int(self.X.shape[1])
+
+    def class_counts(self) -> dict[str, int]:
+        """Rows per class name (classes with no rows included, as 0)."""
+        counts = np.bincount(self.y, minlength=len(self.classes))
+        return {c: int(k) for c, k in zip(self.classes, counts, strict=True)}
+
+    def subset(self, index: np.ndarray | Sequence[int]) -> EmbeddingSet:
+        """The rows ``index`` (integer positions or a boolean mask); classes are kept as they are."""
+        idx = np.asarray(index)
+        if idx.dtype == bool:
+            if idx.shape[0] != len(self):
+                raise ParameterError(f"a boolean index must have {len(self)} entries; got {idx.shape[0]}")
+            idx = np.flatnonzero(idx)
+        return EmbeddingSet(self.X[idx], self.y[idx], list(self.classes), self.track_ids[idx], self.view[idx],
+                            None if self.artists is None else self.artists[idx],
+                            {k: v[idx] for k, v in self.rows.items()}, dict(self.meta))
+
+    def originals(self) -> EmbeddingSet:
+        """Only the rows of the original audio (view 0)."""
+        return self.subset(self.view == 0)
+
+    def split(self, *, test_size: float = 0.2, seed: int = 0, by_artist: bool = True,
+              stratify: bool = True) -> tuple[EmbeddingSet, EmbeddingSet]:
+        """Grouped train/test split (by track, and by artist where known when ``by_artist``)."""
+        train, test = grouped_split(self.track_ids, test_size=test_size, seed=seed,
+                                    artists=self.artists if by_artist else None, y=self.y if stratify else None)
+        return self.subset(train), self.subset(test)
+
+    def kfold(self, *, n_splits: int = 5, seed: int = 0, by_artist: bool = True,
+              stratify: bool = True) -> list[tuple[EmbeddingSet, EmbeddingSet]]:
+        """Grouped K folds as ``(train, test)`` sets."""
+        folds = grouped_kfold(self.track_ids, n_splits=n_splits, seed=seed,
+                              artists=self.artists if by_artist else None, y=self.y if stratify else None)
+        return [(self.subset(a), self.subset(b)) for a, b in folds]
+
+
+# --------------------------------------------------------------------------------------------
+# Grouped splits (plain arrays; no assumption about what a row is)
+# --------------------------------------------------------------------------------------------
+
+
+def split_groups(groups: Sequence[Any] | np.ndarray, *, artists: Sequence[Any] | np.ndarray | None = None) -> np.ndarray:
+    """The group of each row: ``"artist:<name>"`` where the artist is known, else ``"track:<group>"``.
+
+    Without ``artists`` the groups are returned as given (as an array).
+    """
+    g = np.asarray(groups)
+    if g.ndim != 1:
+        raise ParameterError(f"groups must be a 1-d sequence; got shape {g.shape}")
+    if artists is None:
+        return g
+    a = np.asarray(artists, dtype=object)
+    if a.shape != g.shape:
+        raise ParameterError(f"artists must have one entry per group entry ({g.shape[0]}); got {a.shape[0]}")
+    return np.array([f"artist:{str(art).strip().casefold()}" if art is not None and str(art).strip()
+                     else f"track:{grp}" for grp, art in zip(g.tolist(), a.tolist(), strict=True)], dtype=object)
+
+
+def _check_seed(seed: object) -> int:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or int(seed) < 0:
+        raise ParameterError(f"seed must be an int >= 0; got {seed!r}")
+    return int(seed)
+
+
+def grouped_split(groups: Sequence[Any] | np.ndarray, *, test_size: float = 0.2, seed: int = 0,
+                  artists: Sequence[Any] | np.ndarray | None = None,
+                  y: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train, test)`` with no group on both sides.
+
+    Parameters
+    ----------
+    groups : sequence
+        The group of each row (e.g. its track id).
+    test_size : float in (0, 1)
+        Fraction of groups for the test side (about; whole groups move).
+    seed : int >= 0
+    artists : sequence or None
+        Artist of each row; where known, all of an artist's tracks go to one side.
+    y : sequence of int or None
+        Classes: when given, the split is stratified (``StratifiedGroupKFold`` with
+        ``round(1 / test_size)`` folds, first fold as test), else ``GroupShuffleSplit``.
+    """
+    from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
+
+    if not isinstance(test_size, (int, float)) or isinstance(test_size, bool) or not 0.0 < test_size < 1.0:
+        raise ParameterError(f"test_size must be a fraction in (0, 1); got {test_size!r}")
+    seed = _check_seed(seed)
+    g = split_groups(groups, artists=artists)
+    n_groups = len(set(g.tolist()))
+    if n_groups < 2:
+        raise ParameterError(f"a grouped split needs at least 2 groups (tracks, or artists where known); got "
+                             f"{n_groups} in {len(g)} rows" + ("; pass artists=None (by_artist=False) when one "
+                                                              "artist made every track" if artists is not None else ""))
+    rows = np.arange(len(g))
+    if y is not None:
+        yy = np.asarray(y).reshape(-1)
+        if yy.shape[0] != len(g):
+            raise ParameterError(f"y must have one entry per row ({len(g)}); got {yy.shape[0]}")
+        n_splits = min(max(2, int(round(1.0 / test_size))), n_groups)
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        train, test = next(iter(splitter.split(rows, yy, groups=g)))
+    else:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+        train, test = next(iter(splitter.split(rows, groups=g)))
+    assert_no_leakage(groups, train, test, artists=artists)
+    return np.sort(train), np.sort(test)
+
+
+def grouped_kfold(groups: Sequence[Any] | np.ndarray, *, n_splits: int = 5, seed: int = 0,
+                  artists: Sequence[Any] | np.ndarray | None = None,
+                  y: Sequence[int] | np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``n_splits`` grouped folds ``(train, test)``; every row is in exactly one test fold.
+
+    Stratified by ``y`` when given (``StratifiedGroupKFold``), else ``GroupKFold``; both shuffled by ``seed``.
+    """
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    if not isinstance(n_splits, (int, np.integer)) or isinstance(n_splits, bool) or n_splits < 2:
+        raise ParameterError(f"n_splits must be an int >= 2; got {n_splits!r}")
+    seed = _check_seed(seed)
+    g = split_groups(groups, artists=artists)
+    n_groups = len(set(g.tolist()))
+    if n_groups < n_splits:
+        raise ParameterError(f"n_splits={n_splits} needs at least as many groups (tracks, or artists where known); "
+                             f"got {n_groups}")
+    rows = np.arange(len(g))
+    if y is not None:
+        yy = np.asarray(y).reshape(-1)
+        if yy.shape[0] != len(g):
+            raise ParameterError(f"y must have one entry per row ({len(g)}); got {yy.shape[0]}")
+        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(rows, yy, groups=g)
+    else:
+        folds = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(rows, groups=g)
+    out = []
+    for train, test in folds:
+        assert_no_leakage(groups, train, test, artists=artists)
+        out.append((np.sort(train), np.sort(test)))
+    return out
+
+
+def assert_no_leakage(groups: Sequence[Any] | np.ndarray, train: Sequence[int] | np.ndarray,
+                      test: Sequence[int] | np.ndarray, *, artists: Sequence[Any] | np.ndarray | None = None) -> None:
+    """Raise :class:`LeakageError` when a group (track, or artist where known) has rows on both sides.
+
+    ``train`` and ``test`` are row indices into ``groups`` (and ``artists``); they must not overlap.
+    """
+    g = np.asarray(groups)
+    tr, te = np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
+    both_rows = np.intersect1d(tr, te)
+    if both_rows.size:
+        raise LeakageError(f"rows {both_rows[:10].tolist()} are in both train and test")
+    leaked = sorted(set(g[tr].tolist()) & set(g[te].tolist()), key=str)
+    if leaked:
+        raise LeakageError(f"{len(leaked)} track(s) have rows on both sides of the split: {leaked[:10]}")
+    if artists is not None:
+        a = split_groups(g, artists=artists)
+        leaked = sorted({x for x in set(a[tr].tolist()) & set(a[te].tolist()) if x.startswith("artist:")})
+        if leaked:
+            raise LeakageError(f"{len(leaked)} artist(s) have tracks on both sides of the split: "
+                               f"{[x[len('artist:'):] for x in leaked[:10]]}")
+
+
+# --------------------------------------------------------------------------------------------
+# Classes of a track
+# --------------------------------------------------------------------------------------------
+
+_DEMO_NAME = re.compile(r"^\d+_([a-z][a-z0-9]*)$")
+
+
+def track_style(track: Any) -> str | None:
+    """A track's style tag: ``"style"`` of the JSON beside the file (the demo's ground truth),
+    else the demo file-name pattern ``NNN_<style>`` when ``<style>`` is a demo style, else ``None``."""
+    path = Path(track.path)
+    truth = path.with_suffix(".json")
+    if truth.is_file():
+        try:
+            style = json.loads(truth.read_text(encoding="utf-8")).get("style")
+        except (OSError, ValueError, AttributeError):
+            style = None
+        if isinstance(style, str) and style.strip():
+            return style.strip()
+    m = _DEMO_NAME.match(path.stem)
+    if m:
+        from workbench.demo.styles import STYLES
+
+        if m.group(1) in STYLES:
+            return m.group(1)
+    return None
+
+
+ClassSource = str | Callable[[Any], "str | None"] | Mapping[Any, str]
+
+
+def class_of(track: Any, classes_from: ClassSource) -> str | None:
+    """The class of ``track`` under ``classes_from`` (``None`` when it has none).
+
+    ``"style"`` (:func:`track_style`), ``"artist"`` (the tag), ``"track"`` (its id: identity
+    classes, augmented views as positives), a mapping from track id or content hash to a class
+    (e.g. a crate), or a callable ``track -> str | None``.
+    """
+    if callable(classes_from):
+        value = classes_from(track)
+    elif isinstance(classes_from, Mapping):
+        value = classes_from.get(track.id, classes_from.get(track.content_hash))
+    elif classes_from == "style":
+        value = track_style(track)
+    elif classes_from == "artist":
+        value = track.artist
+    elif classes_from == "track":
+        value = str(track.id)
+    else:
+        raise ParameterError(f"classes_from must be one of 'style', 'artist', 'track', a mapping or a callable "
+                             f"(and 'label' for section windows); got {classes_from!r}")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return str(value).strip()
+
+
+def _check_classes_from(classes_from: object, *, allow_label: bool) -> None:
+    if callable(classes_from) or isinstance(classes_from, Mapping):
+        return
+    allowed = CLASS_SOURCES if allow_label else tuple(c for c in CLASS_SOURCES if c != "label")
+    if classes_from not in allowed:
+        raise ParameterError(f"classes_from must be one of {list(allowed)}, a mapping or a callable; "
+                             f"got {classes_from!r}")
+
+
+def _encode(names: list[str]) -> tuple[np.ndarray, list[str]]:
+    classes = sorted(set(names), key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+    index = {c: i for i, c in enumerate(classes)}
+    return np.array([index[n] for n in names], dtype=np.int64), classes
+
+
+# --------------------------------------------------------------------------------------------
+# Frame embeddings of the originals and of augmented views
+# --------------------------------------------------------------------------------------------
+
+
+def _frames(library: Any, tracks: list[Any], backbone: Any, *, n_views: int, augment_settings: Any, seed: int,
+            progress: bool) -> tuple[dict[int, list[tuple[int, np.ndarray, np.ndarray]]], list[tuple[str, str]]]:
+    """``track id -> [(view, embeddings, timestamps_s), ...]`` (view 0 = original), and failures."""
+    from workbench.embed.batch import cache_for, embed_library
+
+    summary = embed_library(library, backbone=backbone, tracks=tracks, progress=progress)
+    failed = list(summary.failed)
+    cache = cache_for(library, backbone)
+    out: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    for t in tracks:
+        hit = cache.get(t.content_hash)
+        if hit is not None:
+            out[t.id] = [(0, np.asarray(hit[0], dtype=np.float32), np.asarray(hit[1], dtype=np.float64))]
+    if n_views:
+        from workbench.augment import embed_views
+
+        views = embed_views(library, [t for t in tracks if t.id in out], backbone=backbone, n_views=n_views,
+                            settings=augment_settings, seed=seed, progress=progress)
+        failed += views.failed
+        for v in views.views:
+            out[v.track_id].append((v.view + 1, v.embeddings, v.timestamps_s))
+    return out, failed
+
+
+def _prepare(library: Any, tracks: Iterable[Any] | None, backbone: Any, n_views: int) -> tuple[list[Any], Any]:
+    from workbench.embed.features import FeatureFrontend
+
+    if not isinstance(n_views, (int, np.integer)) or isinstance(n_views, bool) or n_views < 0:
+        raise ParameterError(f"n_views must be an int >= 0; got {n_views!r}")
+    b = backbone if backbone is not None else FeatureFrontend()
+    return list(library.tracks() if tracks is None else tracks), b
+
+
+def track_embeddings(library: Any, tracks: Iterable[Any] | None = None, *, backbone: Any = None,
+                     classes_from: ClassSource = "style", n_views: int = 0, augment_settings: Any = None,
+                     seed: int = 0, with_std: bool = False, progress: bool = True) -> EmbeddingSet:
+    """One pooled vector per track (and per augmented view of it).
+
+    Parameters
+    ----------
+    library : workbench.library.Library
+    tracks : iterable of Track or None
+        Default: every track of the library.
+    backbone : Backbone or None
+        Default: the feature frontend. Frame embeddings are computed once and cached.
+    classes_from : "style", "artist", "track", mapping or callable
+        See :func:`class_of`. Tracks without a class are left out (listed in ``meta["dropped"]``).
+    n_views : int >= 0
+        Augmented views per track (rows with ``view`` 1..n_views) beside the original (view 0).
+    augment_settings : workbench.augment.AugmentSettings or None
+    seed : int >= 0
+        Seed of the augmented views.
+    with_std : bool
+        Pool the frames' standard deviation too (doubles the size).
+    """
+    from workbench.embed.features import pool
+
+    _check_classes_from(classes_from, allow_label=False)
+    tracks, b = _prepare(library, tracks, backbone, n_views)
+    if classes_from == "track" and n_views < 1:
+        raise ParameterError("classes_from='track' makes each track its own class, which needs positives: "
+                             f"pass n_views >= 1 (augmented views); got n_views={n_views}")
+    labelled = [(t, class_of(t, classes_from)) for t in tracks]
+    dropped = [t.id for t, c in labelled if c is None]
+    keep = [(t, c) for t, c in labelled if c is not None]
+    frames, failed = _frames(library, [t for t, _ in keep], b, n_views=n_views, augment_settings=augment_settings,
+                             seed=seed, progress=progress)
+    X, names, tids, views, artists = [], [], [], [], []
+    for t, c in keep:
+        for view, emb, _ in frames.get(t.id, []):
+            X.append(pool(emb, with_std=with_std))
+            names.append(c)
+            tids.append(t.id)
+            views.append(view)
+            artists.append(t.artist)
+    dim = b.dim * (2 if with_std else 1)
+    y, classes = _encode(names)
+    return EmbeddingSet(np.stack(X) if X else np.zeros((0, dim), np.float32), y, classes, tids, views, artists,
+                        meta={"kind": "tracks", "backbone": b.name, "backbone_settings": b.settings,
+                              "classes_from": classes_from if isinstance(classes_from, str) else "custom",
+                              "n_views": int(n_views), "seed": int(seed), "with_std": bool(with_std),
+                              "dropped": dropped, "failed": failed})
+
+
+def _section_dict(s: Any) -> dict[str, Any]:
+    if isinstance(s, Mapping):
+        get = s.get
+    else:
+        def get(k: str, default: Any = None) -> Any:
+            return getattr(s, k, default)
+    try:
+        d = {"track_id": int(get("track_id")), "label": str(get("label")), "start_s": float(get("start_s")),
+             "end_s": float(get("end_s"))}
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"a section needs track_id, label, start_s and end_s; got {s!r:.200}") from exc
+    if not d["end_s"] > d["start_s"] >= 0:
+        raise ParameterError(f"a section needs 0 <= start_s < end_s (seconds); got {s!r:.200}")
+    return d
+
+
+def library_sections(library: Any) -> list[dict[str, Any]]:
+    """Every stored section label as ``{track_id, label, start_s, end_s}`` (via ``workbench.labels.Labels``)."""
+    try:
+        from workbench.labels import Labels
+    except ImportError as exc:
+        raise ParameterError("no label store in this workbench (workbench.labels.Labels); pass sections as a list "
+                             "of {track_id, label, start_s, end_s} dicts") from exc
+    return [_section_dict(s) for s in Labels(library).all()]
+
+
+def demo_sections(library: Any, tracks: Iterable[Any] | None = None) -> list[dict[str, Any]]:
+    """The ground-truth sections of demo tracks (from the JSON beside each file), as section dicts."""
+    out = []
+    for t in library.tracks() if tracks is None else tracks:
+        truth = Path(t.path).with_suffix(".json")
+        if not truth.is_file():
+            continue
+        try:
+            sections = json.loads(truth.read_text(encoding="utf-8")).get("sections") or []
+        except (OSError, ValueError, AttributeError):
+            continue
+        out += [{"track_id": t.id, "label": s["label"], "start_s": float(s["start_s"]), "end_s": float(s["end_s"])}
+                for s in sections]
+    return out
+
+
+def whole_tracks(library: Any, tracks: Iterable[Any] | None = None) -> list[dict[str, Any]]:
+    """One section per track covering all of it (label ``"track"``), to cut whole tracks into windows."""
+    return [{"track_id": t.id, "label": "track", "start_s": 0.0, "end_s": float(max(t.duration_s, 1e-3))}
+            for t in (library.tracks() if tracks is None else tracks)]
+
+
+def section_windows(library: Any, sections: Iterable[Any] | None = None, *, backbone: Any = None,
+                    window_s: float = 8.0, hop_s: float | None = None, classes_from: ClassSource = "label",
+                    n_views: int = 0, augment_settings: Any = None, seed: int = 0, with_std: bool = False,
+                    progress: bool = True) -> EmbeddingSet:
+    """Windows of pooled frame embeddings inside labelled sections, one row per window (and view).
+
+    Parameters
+    ----------
+    library : workbench.library.Library
+    sections : iterable or None
+        Dicts (or objects) with ``track_id``, ``label``, ``start_s``, ``end_s``; default: the
+        library's stored labels (:func:`library_sections`). See also :func:`demo_sections`,
+        :func:`whole_tracks`.
+    backbone : Backbone or None
+    window_s : float > 0
+        Window length in seconds; a section shorter than this gives one window (all of it).
+    hop_s : float > 0 or None
+        Hop between windows in seconds (default ``window_s``: no overlap).
+    classes_from : "label", "style", "artist", "track", mapping or callable
+        ``"label"``: the section's label; otherwise the track's class (:func:`class_of`).
+    n_views, augment_settings, seed
+        Augmented views of each track, as in :func:`track_embeddings` (their time axis is mapped
+        back, so a window covers the same music in every view).
+
+    Returns
+    -------
+    EmbeddingSet
+        ``rows`` holds ``start_s``, ``end_s`` (seconds, original time) and ``section`` (the label).
+    """
+    from workbench.embed.features import pool
+
+    _check_classes_from(classes_from, allow_label=True)
+    if not isinstance(window_s, (int, float)) or isinstance(window_s, bool) or not window_s > 0:
+        raise ParameterError(f"window_s must be a number of seconds > 0; got {window_s!r}")
+    hop = float(window_s) if hop_s is None else hop_s
+    if not isinstance(hop, (int, float)) or isinstance(hop, bool) or not hop > 0:
+        raise ParameterError(f"hop_s must be a number of seconds > 0 or None; got {hop_s!r}")
+    secs = [_section_dict(s) for s in (library_sections(library) if sections is None else sections)]
+    by_id = {}
+    for s in secs:
+        if s["track_id"] not in by_id:
+            by_id[s["track_id"]] = library.track(s["track_id"])
+    tracks, b = _prepare(library, list(by_id.values()), backbone, n_views)
+    frames, failed = _frames(library, tracks, b, n_views=n_views, augment_settings=augment_settings, seed=seed,
+                             progress=progress)
+    X, names, tids, views, artists, starts, ends, labels = [], [], [], [], [], [], [], []
+    dropped = []
+    for s in secs:
+        t = by_id[s["track_id"]]
+        c = s["label"] if classes_from == "label" else class_of(t, classes_from)
+        if c is None:
+            dropped.append(t.id)
+            continue
+        length = s["end_s"] - s["start_s"]
+        n_win = 1 if length <= window_s else 1 + int(np.floor((length - window_s) / hop + 1e-9))
+        for k in range(n_win):
+            a = s["start_s"] + k * hop
+            z = min(a + window_s, s["end_s"])
+            for view, emb, ts in frames.get(t.id, []):
+                inside = (ts >= a) & (ts < z)
+                if not inside.any():  # shorter than the hop: the frame nearest the middle
+                    inside = np.zeros(ts.shape, dtype=bool)
+                    inside[int(np.argmin(np.abs(ts - (a + z) / 2)))] = True
+                X.append(pool(emb[inside], with_std=with_std))
+                names.append(c)
+                tids.append(t.id)
+                views.append(view)
+                artists.append(t.artist)
+                starts.append(a)
+                ends.append(z)
+                labels.append(s["label"])
+    dim = b.dim * (2 if with_std else 1)
+    y, classes = _encode(names)
+    return EmbeddingSet(np.stack(X) if X else np.zeros((0, dim), np.float32), y, classes, tids, views, artists,
+                        rows={"start_s": np.asarray(starts, dtype=np.float64),
+                              "end_s": np.asarray(ends, dtype=np.float64),
+                              "section": np.asarray(labels, dtype=object)},
+                        meta={"kind": "windows", "backbone": b.name, "backbone_settings": b.settings,
+                              "classes_from": classes_from if isinstance(classes_from, str) else "custom",
+                              "window_s": float(window_s), "hop_s": float(hop), "n_views": int(n_views),
+                              "seed": int(seed), "with_std": bool(with_std), "dropped": sorted(set(dropped)),
+                              "failed": failed})

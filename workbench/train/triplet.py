@@ -1,0 +1,511 @@
+"""Triplet fine-tuning of the embedding head on cached backbone vectors.
+
+The research recipe, with pytorch-metric-learning: :class:`~workbench.models.heads.EmbeddingHead`
+(Linear(in, 512) → LayerNorm → GELU → Dropout(0.1) → Linear(512, 256) → L2 normalise),
+``TripletMarginLoss`` (margin 0.2) on cosine distance with a semi-hard ``TripletMarginMiner`` of
+the same margin, batches from ``MPerClassSampler`` (m = 4 per class, batch 64), AdamW (lr 1e-4,
+weight decay 0.01), early stopping on validation MAP@R with the best epoch's weights kept.
+
+Inputs are z-scored with the training set's statistics; at the end the scaling is folded into the
+first linear layer, so the returned head takes raw backbone vectors.
+
+Guard rails: impossible sampler settings are refused before training; a collapse (embedding
+spread near zero, or the loss stuck at the margin) stops training with :class:`CollapseError`;
+every epoch reports its mined triplets. Runs are deterministic for a seed on CPU (all randomness
+comes from the seed: the global RNGs are forked and restored).
+
+Metrics compare the head with the untrained backbone (standardised backbone vectors, cosine)
+on the validation set and, when given, a held-out test set: MAP@R and precision@1 (from PML's
+``AccuracyCalculator``, the query excluded from its own neighbours) and precision@5.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ParameterError, WorkbenchError
+from workbench.train.datasets import EmbeddingSet
+
+OnEpoch = Callable[[int, int, dict[str, Any]], None]
+
+#: Margins the research allows (cosine distance).
+MARGIN_RANGE = (0.2, 0.3)
+_TRIPLET_TYPES = ("semihard", "hard", "all", "easy")
+
+
+class CollapseError(WorkbenchError, RuntimeError):
+    """Training collapsed (all embeddings alike); ``result`` holds the best head up to then."""
+
+    def __init__(self, message: str, *, result: TripletResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class SamplerError(ParameterError):
+    """The class-balanced sampler cannot build batches from this data and these settings."""
+
+
+def _num(name: str, value: object, lo: float, hi: float, *, integer: bool = False, lo_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if integer:
+        ok = ok and isinstance(value, int)
+    if ok:
+        ok = (value > lo if lo_open else value >= lo) and value <= hi
+    if not ok:
+        kind = "an int" if integer else "a number"
+        raise ParameterError(f"{name} must be {kind} in {'(' if lo_open else '['}{lo:g}, {hi:g}]; got {value!r}")
+
+
+@dataclass(frozen=True)
+class TripletConfig:
+    """Settings of a triplet fine-tuning run (the research's defaults).
+
+    Parameters
+    ----------
+    margin : float
+        Triplet margin (cosine distance), 0.2..0.3 unless ``allow_any_margin``.
+    m : int >= 1
+        Samples per class in a batch (``MPerClassSampler``).
+    batch_size : int
+        A multiple of ``m``; needs ``batch_size / m`` classes with at least ``m`` samples each.
+    lr, weight_decay : float
+        AdamW's.
+    max_epochs, patience : int
+        Epoch limit; stop after ``patience`` epochs without a better validation MAP@R.
+    samples_per_epoch : int or None
+        Sampler length per epoch (``length_before_new_iter``); default: the training set's
+        size rounded down to whole batches (at least one batch).
+    type_of_triplets : "semihard", "hard", "all" or "easy"
+        The miner's selection.
+    hidden_dim, out_dim, dropout
+        The head's (512, 256, 0.1).
+    min_spread : float
+        Collapse when the embeddings' spread (total variance of the L2-normalised vectors, 0..1)
+        falls below this ...
+    collapse_patience : int
+        ... or the loss sits at the margin, for this many epochs in a row.
+    on_collapse : "raise" or "stop"
+        Raise :class:`CollapseError` (default) or return the best head with ``stopped_reason``.
+    num_threads : int >= 1 or None
+        Torch's intra-op threads during training (restored after); ``None`` keeps torch's
+        setting. The default 1 suits the small head: on a busy 2-core CPU two threads made an
+        epoch 4x slower (contention), while one thread leaves the other core to the rest.
+    seed : int >= 0
+    """
+
+    margin: float = 0.2
+    allow_any_margin: bool = False
+    m: int = 4
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    max_epochs: int = 50
+    patience: int = 5
+    samples_per_epoch: int | None = None
+    type_of_triplets: str = "semihard"
+    hidden_dim: int = 512
+    out_dim: int = 256
+    dropout: float = 0.1
+    min_spread: float = 1e-3
+    collapse_patience: int = 2
+    on_collapse: str = "raise"
+    num_threads: int | None = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.allow_any_margin, bool):
+            raise ParameterError(f"allow_any_margin must be True or False; got {self.allow_any_margin!r}")
+        if self.allow_any_margin:
+            _num("margin", self.margin, 0.0, 2.0, lo_open=True)
+        elif not (isinstance(self.margin, (int, float)) and not isinstance(self.margin, bool)
+                  and MARGIN_RANGE[0] <= self.margin <= MARGIN_RANGE[1]):
+            raise ParameterError(f"margin must be in [{MARGIN_RANGE[0]}, {MARGIN_RANGE[1]}] (the research's range; "
+                                 f"pass allow_any_margin=True for another in (0, 2]); got {self.margin!r}")
+        _num("m", self.m, 1, 1e9, integer=True)
+        _num("batch_size", self.batch_size, 2, 1e9, integer=True)
+        if self.batch_size % self.m:
+            raise SamplerError(f"batch_size must be a multiple of m (m={self.m} samples per class); "
+                               f"got batch_size={self.batch_size}")
+        _num("lr", self.lr, 0.0, 10.0, lo_open=True)
+        _num("weight_decay", self.weight_decay, 0.0, 10.0)
+        _num("max_epochs", self.max_epochs, 1, 1e6, integer=True)
+        _num("patience", self.patience, 1, 1e6, integer=True)
+        if self.samples_per_epoch is not None:
+            _num("samples_per_epoch", self.samples_per_epoch, self.batch_size, 1e9, integer=True)
+        if self.type_of_triplets not in _TRIPLET_TYPES:
+            raise ParameterError(f"type_of_triplets must be one of {list(_TRIPLET_TYPES)}; got {self.type_of_triplets!r}")
+        _num("hidden_dim", self.hidden_dim, 1, 1e6, integer=True)
+        _num("out_dim", self.out_dim, 1, 1e6, integer=True)
+        _num("dropout", self.dropout, 0.0, 0.99)
+        _num("min_spread", self.min_spread, 0.0, 1.0)
+        _num("collapse_patience", self.collapse_patience, 1, 1e6, integer=True)
+        if self.on_collapse not in ("raise", "stop"):
+            raise ParameterError(f"on_collapse must be 'raise' or 'stop'; got {self.on_collapse!r}")
+        if self.num_threads is not None:
+            _num("num_threads", self.num_threads, 1, 1024, integer=True)
+        _num("seed", self.seed, 0, 2**63 - 1, integer=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TripletResult:
+    """A finished run.
+
+    ``model`` is the best epoch's head (eval mode, takes raw backbone vectors); ``history`` one
+    record per epoch; ``metrics`` ``{"model": {"val": {...}, "test": {...}}, "baseline": {...},
+    "untrained_head": {...}}`` with ``map_at_r``, ``precision_at_1``, ``precision_at_5`` each;
+    ``stopped_reason`` one sentence; ``collapse`` ``None`` or what was detected.
+    """
+
+    model: Any
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    stopped_reason: str
+    best_epoch: int
+    collapse: dict[str, Any] | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def embed(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+        """Head embeddings of raw backbone vectors, shape ``(n, out_dim)``."""
+        return embed(self.model, X, batch_size=batch_size)
+
+    def report(self) -> str:
+        """A small table: head vs the untrained backbone on each split."""
+        lines = [f"{'split':<6} {'model':<15} {'MAP@R':>7} {'P@1':>7} {'P@5':>7}"]
+        for split in ("val", "test"):
+            for who in ("baseline", "untrained_head", "model"):
+                m = self.metrics.get(who, {}).get(split)
+                if m:
+                    name = {"baseline": "backbone", "untrained_head": "untrained head", "model": "fine-tuned"}[who]
+                    lines.append(f"{split:<6} {name:<15} {m['map_at_r']:>7.3f} {m['precision_at_1']:>7.3f} "
+                                 f"{m['precision_at_5']:>7.3f}")
+        lines.append(f"stopped: {self.stopped_reason} (best epoch {self.best_epoch})")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------
+
+
+def precision_at_k(embeddings: np.ndarray, labels: np.ndarray, *, k: int = 5) -> float:
+    """Mean fraction of each row's ``k`` nearest others (cosine) sharing its label (self excluded).
+
+    Rows whose class has no other member are skipped; ``k`` is capped at ``n - 1``.
+    """
+    e = np.asarray(embeddings, dtype=np.float32)
+    y = np.asarray(labels).reshape(-1)
+    n = e.shape[0]
+    if n < 2:
+        return float("nan")
+    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    sim = e @ e.T
+    np.fill_diagonal(sim, -np.inf)
+    kk = min(int(k), n - 1)
+    nn = np.argpartition(-sim, kk - 1, axis=1)[:, :kk] if kk < n - 1 else np.argsort(-sim, axis=1)[:, :kk]
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    keep = counts[inverse] > 1
+    if not keep.any():
+        return float("nan")
+    return float((y[nn] == y[:, None])[keep].mean())
+
+
+def retrieval_metrics(embeddings: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """MAP@R, precision@1 (PML ``AccuracyCalculator``, query excluded) and precision@5, cosine.
+
+    Queries whose class has no other member are skipped; all NaN when no query has a positive.
+    """
+    import torch
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+
+    e = np.asarray(embeddings, dtype=np.float32)
+    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)  # L2 ranking = cosine ranking
+    y = np.asarray(labels).reshape(-1)
+    if len(y) < 2 or np.unique(y, return_counts=True)[1].max() < 2:  # no query has a positive
+        return {"map_at_r": float("nan"), "precision_at_1": float("nan"), "precision_at_5": float("nan")}
+    calc = AccuracyCalculator(include=("mean_average_precision_at_r", "precision_at_1"), k="max_bin_count")
+    acc = calc.get_accuracy(torch.from_numpy(e), torch.from_numpy(y.astype(np.int64)))
+    return {"map_at_r": float(acc["mean_average_precision_at_r"]), "precision_at_1": float(acc["precision_at_1"]),
+            "precision_at_5": precision_at_k(e, y, k=5)}
+
+
+def embed(model: Any, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+    """Run ``model`` (eval mode, no gradients) over ``X`` in batches; float32 ``(n, out_dim)``."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(X), batch_size):
+            out.append(model(torch.as_tensor(np.asarray(X[a:a + batch_size], dtype=np.float32))).numpy())
+    model.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, model.out_dim), dtype=np.float32)
+
+
+def embedding_spread(embeddings: np.ndarray) -> float:
+    """Total variance of L2-normalised embeddings: ``1 - |mean|^2`` (0 = all identical, ~1 = spread)."""
+    e = np.asarray(embeddings, dtype=np.float64)
+    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    return float(max(0.0, 1.0 - float(np.sum(e.mean(axis=0) ** 2))))
+
+
+# --------------------------------------------------------------------------------------------
+# The sampler
+# --------------------------------------------------------------------------------------------
+
+
+def check_sampler(y: np.ndarray, *, m: int, batch_size: int, samples_per_epoch: int | None = None) -> int:
+    """Refuse class/batch settings ``MPerClassSampler`` cannot serve; return the epoch length.
+
+    Needs ``batch_size % m == 0``, at least ``batch_size / m`` classes with ``m`` or more
+    samples, and every class at least 2 samples (an anchor needs a positive).
+    """
+    yy = np.asarray(y).reshape(-1)
+    if batch_size % m:
+        raise SamplerError(f"batch_size must be a multiple of m (m={m}); got batch_size={batch_size}")
+    classes, counts = np.unique(yy, return_counts=True)
+    lone = classes[counts < 2]
+    if lone.size:
+        raise SamplerError(f"{lone.size} class(es) have a single sample, so no positive pair: class ids "
+                           f"{lone[:10].tolist()}; drop them, merge them or add augmented views (n_views)")
+    per_batch = batch_size // m
+    full = int((counts >= m).sum())
+    if full < per_batch:
+        top = sorted(counts.tolist(), reverse=True)
+        options = [f"batch_size={k * m}" for k in (full,) if k >= 2]
+        options += [f"m={mm} with batch_size={bb}" for mm in (2, 4, 8, 16) for bb in (32, 64)
+                    if bb % mm == 0 and (counts >= mm).sum() >= bb // mm]
+        raise SamplerError(
+            f"batch_size={batch_size} with m={m} needs {per_batch} classes with >= {m} samples each; the training "
+            f"set has {full} such classes ({classes.size} classes, largest {top[:6]}). "
+            f"Possible: {', '.join(options[:4]) or 'more classes or more samples per class'}")
+    n = len(yy) if samples_per_epoch is None else int(samples_per_epoch)
+    return max(batch_size, n - n % batch_size)
+
+
+def _batches(y: np.ndarray, *, m: int, batch_size: int, length: int, rng: np.random.RandomState) -> list[np.ndarray]:
+    """One epoch of ``MPerClassSampler`` indices (its global ``NUMPY_RANDOM`` swapped for ``rng``)."""
+    from pytorch_metric_learning.samplers import MPerClassSampler
+    from pytorch_metric_learning.utils import common_functions as c_f
+
+    sampler = MPerClassSampler(y, m=m, batch_size=batch_size, length_before_new_iter=length)
+    saved = c_f.NUMPY_RANDOM
+    c_f.NUMPY_RANDOM = rng
+    try:
+        idx = np.fromiter(iter(sampler), dtype=np.int64, count=len(sampler))
+    finally:
+        c_f.NUMPY_RANDOM = saved
+    return [idx[a:a + batch_size] for a in range(0, len(idx), batch_size)]
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+
+def _standardise_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = X.mean(axis=0).astype(np.float32)
+    std = X.std(axis=0)
+    return mean, np.where(std > 1e-6, std, 1.0).astype(np.float32)
+
+
+def _fold_scaling(model: Any, mean: np.ndarray, std: np.ndarray) -> None:
+    """Make ``model(x)`` equal the trained ``model((x - mean) / std)``: rescale the first layer."""
+    import torch
+
+    with torch.no_grad():
+        w = model.fc1.weight / torch.from_numpy(std)[None, :]
+        model.fc1.bias -= w @ torch.from_numpy(mean)
+        model.fc1.weight.copy_(w)
+
+
+def _check_set(name: str, data: object, dim: int | None = None) -> EmbeddingSet:
+    if not isinstance(data, EmbeddingSet):
+        raise ParameterError(f"{name} must be an EmbeddingSet; got {type(data).__name__}")
+    if len(data) < 2:
+        raise ParameterError(f"{name} needs at least 2 rows; got {len(data)}")
+    if dim is not None and data.dim != dim:
+        raise ParameterError(f"{name} has vectors of size {data.dim}; the training set's are {dim}")
+    if not np.isfinite(data.X).all():
+        raise ParameterError(f"{name}.X contains NaN or infinity")
+    return data
+
+
+def _labels_in(data: EmbeddingSet, classes: list[str]) -> np.ndarray:
+    """``data``'s class ids re-expressed in ``classes``' numbering (unknown classes get new ids)."""
+    index = {c: i for i, c in enumerate(classes)}
+    extra: dict[str, int] = {}
+    out = []
+    for c in (data.classes[i] for i in data.y):
+        if c not in index and c not in extra:
+            extra[c] = len(classes) + len(extra)
+        out.append(index.get(c, extra.get(c)))
+    return np.asarray(out, dtype=np.int64)
+
+
+def train_triplet(train: EmbeddingSet, val: EmbeddingSet, *, test: EmbeddingSet | None = None,
+                  config: TripletConfig | None = None, on_epoch: OnEpoch | None = None,
+                  progress: bool = True) -> TripletResult:
+    """Fine-tune an :class:`~workbench.models.heads.EmbeddingHead` with semi-hard triplets.
+
+    Parameters
+    ----------
+    train, val : EmbeddingSet
+        Training rows and the validation rows for early stopping (split them by track first:
+        :meth:`EmbeddingSet.split`). Classes are matched by name.
+    test : EmbeddingSet or None
+        Held-out rows, evaluated once with the best head (and the baselines).
+    config : TripletConfig or None
+    on_epoch : callable or None
+        ``on_epoch(epoch, total_epochs, record)`` after every epoch (``epoch`` from 1); ``record``
+        has ``epoch, train_loss, val_map_at_r, val_precision_at_1, mined_triplets,
+        embedding_spread, seconds``. An exception it raises stops training and propagates.
+    progress : bool
+        A tqdm bar over epochs.
+
+    Raises
+    ------
+    SamplerError
+        The sampler settings cannot be served by ``train``'s classes.
+    CollapseError
+        The embeddings collapsed (with ``on_collapse="raise"``).
+    """
+    import torch
+
+    cfg = config if config is not None else TripletConfig()
+    if not isinstance(cfg, TripletConfig):
+        raise ParameterError(f"config must be a TripletConfig; got {type(cfg).__name__}")
+    train = _check_set("train", train)
+    val = _check_set("val", val, train.dim)
+    if test is not None:
+        test = _check_set("test", test, train.dim)
+    y_train = train.y
+    length = check_sampler(y_train, m=cfg.m, batch_size=cfg.batch_size, samples_per_epoch=cfg.samples_per_epoch)
+    y_val = _labels_in(val, train.classes)
+    mean, std = _standardise_stats(train.X)
+
+    saved_threads = torch.get_num_threads()
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        return _train(train, val, test, cfg, y_val, length, mean, std, on_epoch, progress)
+    finally:
+        torch.set_num_threads(saved_threads)
+
+
+def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cfg: TripletConfig,
+           y_val: np.ndarray, length: int, mean: np.ndarray, std: np.ndarray, on_epoch: OnEpoch | None,
+           progress: bool) -> TripletResult:
+    import torch
+    from pytorch_metric_learning import distances, losses, miners
+    from tqdm.auto import tqdm
+
+    from workbench.models.heads import EmbeddingHead
+
+    y_train = train.y
+    Xtr = torch.from_numpy((train.X - mean) / std)
+    ytr = torch.from_numpy(y_train)
+    Xval = (val.X - mean) / std
+    rng = np.random.RandomState(cfg.seed % 2**32)
+    history: list[dict[str, Any]] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = EmbeddingHead(train.dim, hidden_dim=cfg.hidden_dim, out_dim=cfg.out_dim, dropout=cfg.dropout)
+        untrained = copy.deepcopy(model)
+        distance = distances.CosineSimilarity()
+        loss_fn = losses.TripletMarginLoss(margin=cfg.margin, distance=distance)
+        miner = miners.TripletMarginMiner(margin=cfg.margin, type_of_triplets=cfg.type_of_triplets, distance=distance)
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+
+        best_map, best_epoch, best_state = -math.inf, 0, copy.deepcopy(model.state_dict())
+        stale = collapsed_for = 0
+        stopped = f"reached max_epochs={cfg.max_epochs}"
+        collapse: dict[str, Any] | None = None
+        bar = tqdm(range(1, cfg.max_epochs + 1), desc="triplet", unit="epoch", disable=not progress)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            model.train()
+            losses_, mined = [], 0
+            for idx in _batches(y_train, m=cfg.m, batch_size=cfg.batch_size, length=length, rng=rng):
+                bi = torch.from_numpy(idx)
+                xb, yb = Xtr[bi], ytr[bi]
+                emb = model(xb)
+                triplets = miner(emb, yb)
+                n_mined = int(triplets[0].numel())
+                mined += n_mined
+                loss = loss_fn(emb, yb, triplets)
+                opt.zero_grad(set_to_none=True)
+                if n_mined:
+                    loss.backward()
+                    opt.step()
+                    losses_.append(float(loss.detach()))
+            val_emb = embed(model, Xval)
+            vm = retrieval_metrics(val_emb, y_val)
+            spread = embedding_spread(val_emb)
+            train_loss = float(np.mean(losses_)) if losses_ else 0.0
+            record = {"epoch": epoch, "train_loss": train_loss, "val_map_at_r": vm["map_at_r"],
+                      "val_precision_at_1": vm["precision_at_1"], "val_precision_at_5": vm["precision_at_5"],
+                      "mined_triplets": mined, "embedding_spread": spread,
+                      "seconds": time.perf_counter() - t0}
+            history.append(record)
+            bar.set_postfix(loss=f"{train_loss:.4f}", map_r=f"{vm['map_at_r']:.3f}", mined=mined, refresh=False)
+            improved = vm["map_at_r"] > best_map + 1e-6
+            if improved:
+                best_map, best_epoch, best_state, stale = vm["map_at_r"], epoch, copy.deepcopy(model.state_dict()), 0
+            else:
+                stale += 1
+            at_margin = bool(losses_) and abs(train_loss - cfg.margin) < 0.01 * cfg.margin
+            collapsed_for = collapsed_for + 1 if (spread < cfg.min_spread or at_margin) else 0
+            if on_epoch is not None:
+                on_epoch(epoch, cfg.max_epochs, dict(record))
+            if collapsed_for >= cfg.collapse_patience:
+                why = (f"embedding spread {spread:.2e} < min_spread {cfg.min_spread:g}" if spread < cfg.min_spread
+                       else f"training loss {train_loss:.4f} stuck at the margin {cfg.margin:g}")
+                collapse = {"epoch": epoch, "embedding_spread": spread, "train_loss": train_loss,
+                            "mined_triplets": mined, "reason": why}
+                stopped = (f"collapse at epoch {epoch}: {why} for {collapsed_for} epochs (all embeddings alike); "
+                           f"try a lower lr (now {cfg.lr:g}), check the inputs vary, or check the classes")
+                break
+            if stale >= cfg.patience:
+                stopped = f"early stop: validation MAP@R did not improve for {cfg.patience} epochs"
+                break
+        bar.close()
+
+    model.load_state_dict(best_state)
+    model.eval()
+    _fold_scaling(model, mean, std)
+    _fold_scaling(untrained, mean, std)
+    untrained.eval()
+    metrics = _evaluate(model, untrained, train, {"val": val, "test": test}, mean, std)
+    result = TripletResult(model=model, history=history, metrics=metrics, config=cfg.to_dict(),
+                           stopped_reason=stopped, best_epoch=best_epoch, collapse=collapse,
+                           data={"train_rows": len(train), "val_rows": len(val),
+                                 "test_rows": 0 if test is None else len(test), "classes": list(train.classes),
+                                 "samples_per_epoch": length, "in_dim": train.dim})
+    if collapse is not None and cfg.on_collapse == "raise":
+        raise CollapseError(f"triplet training stopped: {stopped}", result=result)
+    return result
+
+
+def _evaluate(model: Any, untrained: Any, train: EmbeddingSet, splits: dict[str, EmbeddingSet | None],
+              mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {"model": {}, "baseline": {}, "untrained_head": {}}
+    for name, data in splits.items():
+        if data is None:
+            continue
+        y = _labels_in(data, train.classes)
+        out["model"][name] = retrieval_metrics(embed(model, data.X), y)
+        out["untrained_head"][name] = retrieval_metrics(embed(untrained, data.X), y)
+        out["baseline"][name] = retrieval_metrics((data.X - mean) / std, y)
+    return out
