@@ -4,6 +4,7 @@
   undo, playback, model suggestions).
 - :class:`StatsGrid`: label counts against the minimum and readiness for training.
 - :class:`TrackView`: the track picture itself (matplotlib, cached background).
+- :class:`CompareWidget`, :class:`JobsWidget`: compare runs, follow training jobs.
 
 Importing this package is cheap; ipywidgets and matplotlib load on first use of a name.
 """
@@ -17,6 +18,8 @@ _LAZY = {
     "Labeler": "workbench.widgets.labeler",
     "StatsGrid": "workbench.widgets.stats",
     "TrackView": "workbench.widgets.trackview",
+    "CompareWidget": "workbench.widgets.compare",
+    "JobsWidget": "workbench.widgets.jobs",
 }
 
 __all__ = list(_LAZY)

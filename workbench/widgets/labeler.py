@@ -1,0 +1,633 @@
+"""The labeling widget: mark a track's sections (intro, build, drop, ...) on its beat grid.
+
+A view over :class:`workbench.labels.Labels`; it holds no labeling rules of its own. State is
+in traitlets (``track_id``, ``current_label``, ``start_beat``, ``end_beat``, ``selected_id``,
+``message``, ``suggestions``, ``revision``) and every user action is a method, so a test (or
+a notebook cell) drives it exactly as the buttons do:
+
+>>> lab = Labeler(workbench.Library())     # doctest: +SKIP
+>>> lab.choose("drop"); lab.set_range(64, 96); lab.add()   # doctest: +SKIP
+>>> lab.undo()                              # doctest: +SKIP
+
+Keyboard (with the mouse over the picture or the label buttons): 1-7 choose a label, Enter
+adds, Backspace undoes, Delete deletes the selected label. Click the picture to set the start
+beat, shift-click to set the end beat.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import ipywidgets as w
+import traitlets
+
+from workbench.errors import ParameterError, WorkbenchError
+from workbench.labels import LABEL_COLORS, LABELS, Label, Suggestion
+from workbench.library import Library, Track
+from workbench.widgets.dispatch import Dispatcher
+from workbench.widgets.trackview import DISPLAY_SR, TrackView, load_display_audio, wav_bytes
+
+#: Keys handled by the keyboard shortcuts (besides "1".."7").
+KEYS = {"Enter": "add", "Backspace": "undo", "Delete": "delete"}
+_CACHE_TRACKS = 3  # decoded tracks and rendered backgrounds kept in memory
+_PLAY_FROM_BEAT_S = 30.0
+_NONE = -1  # the "no label selected" entry of the selected-label menu (label ids are >= 1)  # play(start_beat=...) plays this long at most
+
+SuggestSource = Callable[[Track], Sequence[Suggestion]] | Sequence[Suggestion]
+
+
+class Labeler(w.VBox):
+    """Label a track's sections on its beat grid, one track after another.
+
+    Parameters
+    ----------
+    library : Library
+        The library whose tracks are labeled (labels are stored in its database).
+    tracks : sequence of Track or None
+        The tracks to move through; ``None`` means all of the library's tracks.
+    track : Track, int or None
+        The track shown first (default: the first of ``tracks``).
+    labels : workbench.labels.Labels or None
+        The label store; ``None`` makes ``Labels(library)``.
+    suggest : callable or sequence of Suggestion or None
+        Model suggestions: a function ``track -> list[Suggestion]`` (e.g. a section
+        classifier's) or a fixed list (those of the shown track are used).
+    autoplay : bool
+        Start playback when :meth:`play` is called (set False in tests).
+    width_px : int
+        Width of the track picture in pixels.
+    """
+
+    track_id = traitlets.Int(None, allow_none=True)
+    current_label = traitlets.Unicode(LABELS[0])
+    start_beat = traitlets.Int(0)
+    end_beat = traitlets.Int(0)
+    selected_id = traitlets.Int(None, allow_none=True)
+    message = traitlets.Unicode("")
+    error = traitlets.Unicode("")
+    notes = traitlets.List(traitlets.Unicode())
+    suggestions = traitlets.List(trait=traitlets.Instance(Suggestion))
+    revision = traitlets.Int(0)
+
+    def __init__(self, library: Library, *, tracks: Sequence[Track] | None = None,
+                 track: Track | int | None = None, labels: Any = None, suggest: SuggestSource | None = None,
+                 autoplay: bool = True, width_px: int = 1400) -> None:
+        from workbench.labels.api import Labels
+
+        if not isinstance(library, Library):
+            raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
+        if suggest is not None and not callable(suggest) and not isinstance(suggest, Sequence):
+            raise ParameterError(
+                f"suggest must be a function track -> list of Suggestion, a list of Suggestion or None; got {suggest!r}")
+        super().__init__()
+        self.library = library
+        self.labels = Labels(library) if labels is None else labels
+        self.tracks: list[Track] = list(library.tracks() if tracks is None else tracks)
+        self.suggest = suggest
+        self.autoplay = autoplay
+        self.width_px = width_px
+        self.grid: Any = None
+        self.track: Track | None = None
+        self.player: w.Audio | None = None
+        self._views: OrderedDict[int, tuple[TrackView, Any, int]] = OrderedDict()
+        self._hold = 0
+        self._rows: list[Label] = []
+        self._prefetched: dict[int, Future[tuple[Any, int]]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._dispatch = Dispatcher(lambda exc: self._say("error", f"unexpected {type(exc).__name__}: {exc}"))
+        self._build()
+        if track is not None:
+            self.show_track(track)
+        elif self.tracks:
+            self.show_track(self.tracks[0])
+        else:
+            self._say("error", "The library has no tracks: run `make demo` (or `workbench scan <folder>`) first.")
+
+    # -- the view -----------------------------------------------------------------------
+    def _build(self) -> None:
+        """Create the controls once; :meth:`refresh` fills them."""
+        self.add_class("wb-labeler")
+        self._track_dd = _cls(w.Dropdown(options=[(t.name, t.id) for t in self.tracks], description="track",
+                                         layout=w.Layout(width="420px")), "wb-track")
+        self._prev_btn = _cls(w.Button(description="◀ prev", layout=w.Layout(width="80px")), "wb-prev")
+        self._next_btn = _cls(w.Button(description="next ▶", layout=w.Layout(width="80px")), "wb-next")
+        self._pos = _cls(w.HTML(), "wb-position")
+        self._view = _cls(w.Image(format="png", layout=w.Layout(width="100%", max_width=f"{self.width_px}px")),
+                          "wb-view")
+        self._label_btns: dict[str, w.Button] = {}
+        for i, name in enumerate(LABELS):
+            b = w.Button(description=f"{i + 1} {name}", tooltip=f"{name} (key {i + 1})",
+                         layout=w.Layout(width="96px"))
+            b.style.button_color = LABEL_COLORS[name]
+            b.style.text_color = "white"
+            b.on_click(self._guard(lambda _b, n=name: self.choose(n)))
+            self._label_btns[name] = _cls(b, "wb-label", f"wb-label-{name}")
+        self._start = _cls(w.BoundedIntText(description="start beat", min=0, max=0,
+                                            layout=w.Layout(width="170px")), "wb-start")
+        self._end = _cls(w.BoundedIntText(description="end beat", min=0, max=0, layout=w.Layout(width="170px")),
+                         "wb-end")
+        self._range = _cls(w.HTML(), "wb-range")
+        self._add_btn = _cls(w.Button(description="add", button_style="primary", tooltip="add (Enter)",
+                                      layout=w.Layout(width="80px")), "wb-add")
+        self._undo_btn = _cls(w.Button(description="undo", tooltip="undo (Backspace)",
+                                       layout=w.Layout(width="70px")), "wb-undo")
+        self._redo_btn = _cls(w.Button(description="redo", layout=w.Layout(width="70px")), "wb-redo")
+        self._play_btn = _cls(w.Button(description="▶ play", tooltip="play the selected beats",
+                                       layout=w.Layout(width="80px")), "wb-play")
+        self._selected_dd = _cls(w.Dropdown(description="selected", options=[("—", _NONE)], value=_NONE,
+                                            layout=w.Layout(width="360px")), "wb-selected")
+        self._delete_btn = _cls(w.Button(description="delete", button_style="danger", tooltip="delete (Del)",
+                                         layout=w.Layout(width="80px")), "wb-delete")
+        self._message = _cls(w.HTML(), "wb-message")
+        self._table = _cls(w.HTML(), "wb-table")
+        self._suggest_box = _cls(w.VBox(), "wb-suggestions")
+        self._player_box = _cls(w.Box(), "wb-player")
+
+        self._prev_btn.on_click(self._guard(lambda _b: self.prev_track()))
+        self._next_btn.on_click(self._guard(lambda _b: self.next_track()))
+        self._add_btn.on_click(self._guard(lambda _b: self.add()))
+        self._undo_btn.on_click(self._guard(lambda _b: self.undo()))
+        self._redo_btn.on_click(self._guard(lambda _b: self.redo()))
+        self._play_btn.on_click(self._guard(lambda _b: self.play()))
+        self._delete_btn.on_click(self._guard(lambda _b: self.delete()))
+        self._on_selected_guarded = self._guard(self._on_selected_dd)
+        self._track_dd.observe(self._guard(self._on_track_dd), "value")
+        self._selected_dd.observe(self._on_selected_guarded, "value")
+        traitlets.link((self._start, "value"), (self, "start_beat"))
+        traitlets.link((self._end, "value"), (self, "end_beat"))
+        self.observe(self._guard(self._on_range), ["start_beat", "end_beat"])
+        self.observe(self._on_label, "current_label")
+        self.observe(self._on_message, ["message", "error", "notes"])
+
+        try:  # keyboard and clicks on the picture; without ipyevents, buttons alone
+            from ipyevents import Event
+        except ImportError:  # pragma: no cover - ipyevents is in the notebook extra
+            self._events: list[Any] = []
+        else:
+            buttons = w.HBox(list(self._label_btns.values()))
+            self._events = [
+                Event(source=self._view, watched_events=["keydown", "click"], prevent_default_action=True),
+                Event(source=buttons, watched_events=["keydown"], prevent_default_action=False),
+            ]
+            for ev in self._events:
+                ev.on_dom_event(self._guard(self._on_dom_event))
+            self._buttons_row = buttons
+        self.children = [
+            w.HBox([self._prev_btn, self._track_dd, self._next_btn, self._pos]),
+            self._view,
+            getattr(self, "_buttons_row", w.HBox(list(self._label_btns.values()))),
+            w.HBox([self._start, self._end, self._range]),
+            w.HBox([self._add_btn, self._undo_btn, self._redo_btn, self._play_btn, self._selected_dd,
+                    self._delete_btn]),
+            self._message,
+            self._suggest_box,
+            self._player_box,
+            self._table,
+        ]
+        self._on_label()
+
+    # -- actions ------------------------------------------------------------------------
+    def show_track(self, track: Track | int) -> None:
+        """Show ``track`` (a Track or its id): picture, labels, suggestions."""
+        try:
+            t = track if isinstance(track, Track) else self.library.track(track)
+            grid = self.labels.grid(t)
+        except WorkbenchError as exc:
+            self._say("error", str(exc))
+            return
+        if all(x.id != t.id for x in self.tracks):
+            self.tracks.append(t)
+            self._track_dd.options = [(x.name, x.id) for x in self.tracks]
+        self.track, self.grid = t, grid
+        self.player = None
+        self._player_box.children = []
+        n_beats = len(grid.beats_s)
+        with self._batch():
+            self.track_id = t.id
+            self._track_dd.value = t.id
+            self._start.max = self._end.max = n_beats
+            self.start_beat, self.end_beat = 0, min(16, n_beats)
+            self.selected_id = None
+            self.suggestions = self._suggestions_for(t)
+            self.message, self.error, self.notes = "", "", []
+        i = self._index()
+        self._pos.value = f"<span class='wb-pos'>{i + 1} / {len(self.tracks)}</span>"
+        self._prev_btn.disabled = i <= 0
+        self._next_btn.disabled = i >= len(self.tracks) - 1
+        self.refresh()
+        self._prefetch(i + 1)
+
+    def _prefetch(self, i: int) -> None:
+        """Decode track ``i`` of ``tracks`` in the background, so moving to it is quick."""
+        if not 0 <= i < len(self.tracks) or self.tracks[i].id in self._views or self.tracks[i].id in self._prefetched:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-labeler-decode")
+        self._prefetched = {k: f for k, f in self._prefetched.items() if not f.done() or k == self.tracks[i].id}
+        self._prefetched[self.tracks[i].id] = self._pool.submit(load_display_audio, self.tracks[i].path,
+                                                                sr=DISPLAY_SR)
+
+    def next_track(self) -> None:
+        """Show the next track of ``tracks`` (stays on the last)."""
+        i = self._index()
+        if i < len(self.tracks) - 1:
+            self.show_track(self.tracks[i + 1])
+
+    def prev_track(self) -> None:
+        """Show the previous track of ``tracks`` (stays on the first)."""
+        i = self._index()
+        if i > 0:
+            self.show_track(self.tracks[i - 1])
+
+    def choose(self, label: str) -> None:
+        """Make ``label`` (one of :data:`workbench.labels.LABELS`) the label that :meth:`add` adds."""
+        if label not in LABELS:
+            self._say("error", f"label must be one of {', '.join(LABELS)}; got {label!r}")
+            return
+        self.current_label = label
+
+    def set_range(self, start_beat: int, end_beat: int) -> None:
+        """Select beats ``[start_beat, end_beat)`` (clipped to the track's grid)."""
+        n = len(self.grid.beats_s) if self.grid is not None else 0
+        with self._batch():
+            self.start_beat = max(0, min(int(start_beat), n))
+            self.end_beat = max(0, min(int(end_beat), n))
+        self._redraw()
+
+    def add(self) -> Label | None:
+        """Store the current label over the selected beats; returns it (``None`` on error).
+
+        The next selection starts where this one ended, with the same length.
+        """
+        from workbench.labels import LabelWarning
+
+        if self.track is None:
+            self._say("error", "no track shown")
+            return None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LabelWarning)
+            try:
+                label = self.labels.add(self.track, self.current_label, start_beat=self.start_beat,
+                                        end_beat=self.end_beat, source="user")
+            except WorkbenchError as exc:
+                self._say("error", str(exc))
+                return None
+        n = len(self.grid.beats_s)
+        length = label.end_beat - label.start_beat
+        with self._batch():
+            self.selected_id = label.id
+            self.start_beat, self.end_beat = label.end_beat, min(n, label.end_beat + length)
+        self._tell(f"added {label.label} beats {label.start_beat}–{label.end_beat} (#{label.id})",
+                   [str(c.message) for c in caught if issubclass(c.category, LabelWarning)])
+        self._changed()
+        return label
+
+    def delete(self, label_id: int | None = None) -> Label | None:
+        """Delete label ``label_id`` (default: the selected one); returns it (``None`` on error)."""
+        target = self.selected_id if label_id is None else label_id
+        if target is None:
+            self._say("error", "select a label to delete first (the 'selected' menu)")
+            return None
+        try:
+            gone = self.labels.delete(target)
+        except WorkbenchError as exc:
+            self._say("error", str(exc))
+            return None
+        with self._batch():
+            self.selected_id = None
+        self._tell(f"deleted {gone.label} beats {gone.start_beat}–{gone.end_beat} (#{gone.id})")
+        self._changed()
+        return gone
+
+    def undo(self) -> str | None:
+        """Undo the last label change (any track); returns what was undone, or ``None``."""
+        return self._history(self.labels.undo, "undone", "nothing to undo")
+
+    def redo(self) -> str | None:
+        """Redo the last undone change; returns what was redone, or ``None``."""
+        return self._history(self.labels.redo, "redone", "nothing to redo")
+
+    def play(self, start_beat: int | None = None) -> w.Audio | None:
+        """Play the selected beats, or from ``start_beat`` (at most 30 s); returns the player.
+
+        The audio is cut from the decoded track (mono, 22.05 kHz).
+        """
+        if self.track is None or self.grid is None or len(self.grid.beats_s) == 0:
+            self._say("error", "no track with a beat grid shown")
+            return None
+        if start_beat is None:
+            if self.end_beat <= self.start_beat:
+                self._say("error", f"select beats to play: end beat ({self.end_beat}) must be after start "
+                                   f"beat ({self.start_beat})")
+                return None
+            a_s, b_s = self._time(self.start_beat), self._time(self.end_beat)
+        else:
+            n = len(self.grid.beats_s)
+            if isinstance(start_beat, bool) or not isinstance(start_beat, int) or not 0 <= start_beat < n:
+                self._say("error", f"start_beat must be an int in [0, {n - 1}]; got {start_beat!r}")
+                return None
+            a_s = self._time(start_beat)
+            b_s = min(self.grid.duration_s, a_s + _PLAY_FROM_BEAT_S)
+        _, y, sr = self._view_of(self.track)
+        clip = y[int(a_s * sr):int(b_s * sr)]
+        self.player = _cls(w.Audio(value=wav_bytes(clip, sr=sr), format="wav", autoplay=self.autoplay,
+                                   controls=True), "wb-audio")
+        self._player_box.children = [self.player]
+        self._say("info", f"playing {a_s:.2f}–{b_s:.2f} s")
+        return self.player
+
+    def accept(self, i: int) -> Label | None:
+        """Accept suggestion ``i``: it becomes a user label (replacing what it overlaps)."""
+        s = self._suggestion(i)
+        if s is None:
+            return None
+        try:
+            label = self.labels.accept(s, overlap="replace")
+        except WorkbenchError as exc:
+            self._say("error", str(exc))
+            return None
+        with self._batch():
+            self.suggestions = [x for j, x in enumerate(self.suggestions) if j != i]
+            self.selected_id = label.id
+        self._tell(f"accepted {label.label} beats {label.start_beat}–{label.end_beat} (#{label.id})")
+        self._changed()
+        return label
+
+    def reject(self, i: int) -> Suggestion | None:
+        """Drop suggestion ``i`` (nothing is stored)."""
+        s = self._suggestion(i)
+        if s is None:
+            return None
+        with self._batch():
+            self.suggestions = [x for j, x in enumerate(self.suggestions) if j != i]
+        self._tell(f"rejected {s.label} beats {s.start_beat}–{s.end_beat}")
+        self.refresh()
+        return s
+
+    def accept_all(self) -> list[Label]:
+        """Accept every suggestion, in order; those that fail stay listed with the error shown."""
+        done, errors, left = [], [], []
+        for s in list(self.suggestions):
+            try:
+                done.append(self.labels.accept(s, overlap="replace"))
+            except WorkbenchError as exc:
+                errors.append(str(exc))
+                left.append(s)
+        with self._batch():
+            self.suggestions = left
+        self._tell(f"accepted {len(done)} suggestion(s)", errors)
+        self._changed()
+        return done
+
+    def reject_all(self) -> int:
+        """Drop every suggestion; returns how many."""
+        n = len(self.suggestions)
+        with self._batch():
+            self.suggestions = []
+        self._tell(f"rejected {n} suggestion(s)")
+        self.refresh()
+        return n
+
+    def key(self, key: str) -> None:
+        """Act on a key name as the browser gives it: "1".."7", "Enter", "Backspace", "Delete"."""
+        if len(key) == 1 and key.isdigit() and 1 <= int(key) <= len(LABELS):
+            self.choose(LABELS[int(key) - 1])
+        elif key in KEYS:
+            getattr(self, KEYS[key])()
+
+    def click_at(self, t_s: float, *, shift: bool = False) -> None:
+        """Set the start beat (or with ``shift`` the end beat) to the beat nearest ``t_s`` seconds."""
+        if self.grid is None or len(self.grid.beats_s) == 0:
+            return
+        beat = int(self.grid.nearest_beat(float(t_s)))
+        if shift:
+            self.set_range(self.start_beat, max(beat, self.start_beat + 1))
+        else:
+            self.set_range(beat, max(self.end_beat, beat + 1))
+
+    def refresh(self) -> None:
+        """Re-read the track's labels and redraw the picture, the table and the menus."""
+        if self.track is None:
+            return
+        rows = self.labels.for_track(self.track)
+        ids = {r.id for r in rows}
+        if self.selected_id not in ids:
+            self.selected_id = None
+        self._selected_dd.unobserve(self._on_selected_guarded, "value")
+        self._selected_dd.options = [("—", _NONE)] + [(self._describe(r), r.id) for r in rows]
+        self._selected_dd.value = _NONE if self.selected_id is None else self.selected_id
+        self._selected_dd.observe(self._on_selected_guarded, "value")
+        self._table.value = self._table_html(rows)
+        self._suggest_box.children = self._suggestion_rows()
+        self._undo_btn.disabled = not self.labels.can_undo
+        self._redo_btn.disabled = not self.labels.can_redo
+        self._rows = rows
+        self._redraw(rows)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _changed(self) -> None:
+        self.revision += 1
+        self.refresh()
+
+    def _history(self, fn: Callable[[], str | None], done: str, nothing: str) -> str | None:
+        try:
+            what = fn()
+        except WorkbenchError as exc:
+            self._say("error", str(exc))
+            return None
+        self._tell(nothing if what is None else f"{done}: {what}")
+        if what is not None:
+            self._changed()
+        return what
+
+    def _suggestions_for(self, t: Track) -> list[Suggestion]:
+        if self.suggest is None:
+            return []
+        try:
+            found = self.suggest(t) if callable(self.suggest) else self.suggest
+        except WorkbenchError as exc:
+            self._say("error", f"suggestions failed: {exc}")
+            return []
+        return [s for s in found if s.track_id == t.id]
+
+    def _suggestion(self, i: int) -> Suggestion | None:
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(self.suggestions):
+            self._say("error", f"suggestion index must be an int in [0, {len(self.suggestions) - 1}]; got {i!r}")
+            return None
+        return self.suggestions[i]
+
+    def _index(self) -> int:
+        return next((i for i, t in enumerate(self.tracks) if self.track is not None and t.id == self.track.id), -1)
+
+    def _time(self, beat: int) -> float:
+        return float(self.grid.time_of(beat))
+
+    def _view_of(self, t: Track) -> tuple[TrackView, Any, int]:
+        if t.id in self._views:
+            self._views.move_to_end(t.id)
+            return self._views[t.id]
+        pending = self._prefetched.pop(t.id, None)
+        y, sr = pending.result() if pending is not None else load_display_audio(t.path, sr=DISPLAY_SR)
+        g = self.grid if self.grid is not None and self.grid.track_id == t.id else self.labels.grid(t)
+        view = TrackView(y, sr=sr, beats_s=g.beats_s, downbeats_s=g.downbeats_s, duration_s=g.duration_s,
+                         title=f"{t.name}  ·  {len(g.beats_s)} beats", width_px=self.width_px)
+        self._views[t.id] = (view, y, sr)
+        while len(self._views) > _CACHE_TRACKS:
+            old, _ = self._views.popitem(last=False)
+            _[0].close()
+        return self._views[t.id]
+
+    def _redraw(self, rows: Sequence[Label] | None = None) -> None:
+        if self._hold or self.track is None or self.grid is None:
+            return
+        if rows is None:
+            rows = self._rows
+        try:
+            view, _, _ = self._view_of(self.track)
+        except WorkbenchError as exc:
+            self._say("error", str(exc))
+            return
+        sel = None
+        n = len(self.grid.beats_s)
+        if n and self.end_beat > self.start_beat:
+            sel = (self._time(self.start_beat), self._time(self.end_beat))
+        self._view.value = view.render(sections=rows, suggestions=self.suggestions, selection=sel,
+                                       highlight=self.selected_id)
+        self._range.value = self._range_html()
+
+    def _guard(self, handler: Callable[..., Any]) -> Callable[..., None]:
+        """Wrap a browser event handler: run it on the thread that built the widget (where the
+        library's SQLite connection lives) and show an unexpected exception in the message area
+        instead of letting it vanish into JupyterLab's log console."""
+        return self._dispatch.wrap(handler)
+
+    @contextmanager
+    def _batch(self) -> Iterator[None]:
+        self._hold += 1
+        try:
+            yield
+        finally:
+            self._hold -= 1
+
+    def _say(self, kind: str, text: str) -> None:
+        """Show ``text`` as an error (``kind="error"``) or as information; clears the notes."""
+        with self._batch():
+            self.notes = []
+            self.error, self.message = (text, "") if kind == "error" else ("", text)
+
+    def _tell(self, text: str, notes: Sequence[str] = ()) -> None:
+        """Report a change that worked, with its warnings as notes."""
+        with self._batch():
+            self.error, self.message, self.notes = "", text, list(notes)
+
+    def _bars(self, start_beat: int, end_beat: int) -> str:
+        """The bars beats ``[start_beat, end_beat)`` cover, e.g. "bars 3–6" (1-based, inclusive)."""
+        first, last = self.grid.bar_of(start_beat), self.grid.bar_of(max(start_beat, end_beat - 1))
+        return f"bar {first}" if first == last else f"bars {first}–{last}"
+
+    def _describe(self, r: Label) -> str:
+        return f"#{r.id} {r.label} {r.start_beat}–{r.end_beat} ({r.start_s:.1f}–{r.end_s:.1f} s)"
+
+    def _range_html(self) -> str:
+        if self.grid is None or len(self.grid.beats_s) == 0 or self.end_beat <= self.start_beat:
+            return "<span class='wb-range-text'>choose end beat &gt; start beat</span>"
+        a, b = self.start_beat, self.end_beat
+        return (f"<span class='wb-range-text'>{self._bars(a, b)} · "
+                f"{self._time(a):.2f}–{self._time(b):.2f} s · {b - a} beats</span>")
+
+    def _table_html(self, rows: Sequence[Label]) -> str:
+        if not rows:
+            return "<div class='wb-table-empty'>no labels on this track yet</div>"
+        head = "".join(f"<th style='text-align:left;padding:2px 8px'>{h}</th>"
+                       for h in ("#", "label", "beats", "bars", "seconds", "source"))
+        body = []
+        for r in rows:
+            sel = " style='background:#e0f2fe'" if r.id == self.selected_id else ""
+            conf = "" if r.confidence is None else f" ({r.confidence:.0%})"
+            body.append(
+                f"<tr class='wb-row' data-label-id='{r.id}' data-label='{r.label}'{sel}>"
+                f"<td style='padding:2px 8px'>{r.id}</td>"
+                f"<td style='padding:2px 8px'><span style='display:inline-block;width:10px;height:10px;"
+                f"background:{r.color};margin-right:6px'></span>{html.escape(r.label)}</td>"
+                f"<td style='padding:2px 8px'>{r.start_beat}–{r.end_beat}</td>"
+                f"<td style='padding:2px 8px'>{self._bars(r.start_beat, r.end_beat)}</td>"
+                f"<td style='padding:2px 8px'>{r.start_s:.2f}–{r.end_s:.2f}</td>"
+                f"<td style='padding:2px 8px'>{html.escape(r.source)}{conf}</td></tr>")
+        return (f"<table class='wb-table-rows' style='border-collapse:collapse;font-size:12px'>"
+                f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+    def _suggestion_rows(self) -> list[w.Widget]:
+        if not self.suggestions:
+            return []
+        rows: list[w.Widget] = [w.HBox([
+            w.HTML(f"<b>{len(self.suggestions)} model suggestion(s)</b> (dashed in the picture)"),
+            _cls(w.Button(description="accept all", button_style="success", layout=w.Layout(width="100px")),
+                 "wb-accept-all"),
+            _cls(w.Button(description="reject all", layout=w.Layout(width="100px")), "wb-reject-all"),
+        ])]
+        rows[0].children[1].on_click(self._guard(lambda _b: self.accept_all()))
+        rows[0].children[2].on_click(self._guard(lambda _b: self.reject_all()))
+        for i, s in enumerate(self.suggestions):
+            ok = _cls(w.Button(description="accept", layout=w.Layout(width="80px")), "wb-accept")
+            no = _cls(w.Button(description="reject", layout=w.Layout(width="80px")), "wb-reject")
+            ok.on_click(self._guard(lambda _b, i=i: self.accept(i)))
+            no.on_click(self._guard(lambda _b, i=i: self.reject(i)))
+            text = (f"<span style='border:2px dashed {s.color};padding:0 6px'>{html.escape(s.label)}</span> "
+                    f"beats {s.start_beat}–{s.end_beat} ({s.start_s:.1f}–{s.end_s:.1f} s), "
+                    f"confidence {s.confidence:.0%}")
+            rows.append(_cls(w.HBox([w.HTML(text), ok, no]), "wb-suggestion"))
+        return rows
+
+    # -- observers ----------------------------------------------------------------------
+    def _on_track_dd(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None and (self.track is None or change["new"] != self.track.id):
+            self.show_track(change["new"])
+
+    def _on_selected_dd(self, change: dict[str, Any]) -> None:
+        self.selected_id = None if change["new"] in (None, _NONE) else change["new"]
+        self._table.value = self._table_html(self._rows)
+        self._redraw()
+
+    def _on_range(self, _change: dict[str, Any]) -> None:
+        self._redraw()
+
+    def _on_label(self, _change: dict[str, Any] | None = None) -> None:
+        for name, b in self._label_btns.items():
+            chosen = name == self.current_label
+            b.style.font_weight = "bold" if chosen else "normal"
+            b.layout.border = "3px solid #0f172a" if chosen else "3px solid transparent"
+            if chosen:
+                b.add_class("wb-chosen")
+            else:
+                b.remove_class("wb-chosen")
+
+    def _on_message(self, _change: dict[str, Any]) -> None:
+        parts = []
+        if self.error:
+            parts.append(f"<div class='wb-error' style='color:#b91c1c'>⚠ {html.escape(self.error)}</div>")
+        if self.message:
+            parts.append(f"<div class='wb-info' style='color:#166534'>{html.escape(self.message)}</div>")
+        parts += [f"<div class='wb-note' style='color:#a16207'>note: {html.escape(n)}</div>" for n in self.notes]
+        self._message.value = "".join(parts)
+
+    def _on_dom_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "keydown":
+            self.key(str(event.get("key", "")))
+        elif kind == "click" and self._views and self.track is not None and self.track.id in self._views:
+            geom = self._views[self.track.id][0].geometry
+            x = event.get("arrayX")
+            if geom is not None and x is not None:
+                self.click_at(geom.time_of(float(x)), shift=bool(event.get("shiftKey")))
+
+
+def _cls(widget: w.Widget, *names: str) -> Any:
+    for n in names:
+        widget.add_class(n)
+    return widget

@@ -1,0 +1,83 @@
+"""The label statistics grid: per-label counts against the minimum, readiness, what is missing.
+
+>>> grid = StatsGrid(labels, watch=labeler)   # doctest: +SKIP  (refreshes after every change)
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as w
+import traitlets
+
+from workbench.errors import ParameterError
+from workbench.labels import LABEL_COLORS
+from workbench.widgets.dispatch import Dispatcher
+
+
+class StatsGrid(w.VBox):
+    """Per-label counts against the minimum ("25/10 ✓"), readiness for training and what is missing.
+
+    Parameters
+    ----------
+    labels : workbench.labels.Labels
+        The label store whose :meth:`stats` are shown.
+    watch : Labeler or None
+        Refresh whenever this labeler changes a label (its ``revision`` trait).
+    """
+
+    ready = traitlets.Bool(False)
+
+    def __init__(self, labels: Any, *, watch: Any = None) -> None:
+        if not callable(getattr(labels, "stats", None)):
+            raise ParameterError(f"labels must be a workbench.labels.Labels (with .stats()); got {type(labels).__name__}")
+        if watch is not None and not (isinstance(watch, traitlets.HasTraits) and watch.has_trait("revision")):
+            raise ParameterError(f"watch must be a Labeler (with a 'revision' trait) or None; got {type(watch).__name__}")
+        super().__init__()
+        self.labels = labels
+        self.error = ""
+        self._dispatch = Dispatcher(self._show_error)
+        self.add_class("wb-stats")
+        self._html = w.HTML()
+        self._html.add_class("wb-stats-table")
+        self._refresh_btn = w.Button(description="refresh", layout=w.Layout(width="90px"))
+        self._refresh_btn.add_class("wb-stats-refresh")
+        self._refresh_btn.on_click(self._dispatch.wrap(lambda _b: self.refresh()))
+        self.children = [self._html, self._refresh_btn]
+        if watch is not None:
+            watch.observe(self._dispatch.wrap(lambda _c: self.refresh()), "revision")
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the statistics and redraw."""
+        self._html.value = self.to_html(self.labels.stats())
+
+    def _show_error(self, exc: BaseException) -> None:
+        self.error = f"{type(exc).__name__}: {exc}"
+        self._html.value = f"<div class='wb-error' style='color:#b91c1c'>⚠ {html.escape(self.error)}</div>"
+
+    def to_html(self, stats: Any) -> str:
+        """The grid as HTML (also sets :attr:`ready`)."""
+        self.ready = bool(stats.ready)
+        cells = []
+        for label, count, minimum, ok in stats.table():
+            mark = "✓" if ok else "✗"
+            color = LABEL_COLORS.get(label, "#64748b")
+            cells.append(
+                f"<div class='wb-stat' data-label='{html.escape(label)}' data-ok='{int(bool(ok))}' "
+                f"style='border-left:6px solid {color};padding:4px 10px;min-width:110px;"
+                f"background:{'#f0fdf4' if ok else '#fef2f2'}'>"
+                f"<div style='font-weight:bold'>{html.escape(label)}</div>"
+                f"<div style='font-size:16px'>{count}/{minimum} "
+                f"<span style='color:{'#15803d' if ok else '#b91c1c'}'>{mark}</span></div></div>")
+        grid = f"<div style='display:flex;flex-wrap:wrap;gap:6px'>{''.join(cells)}</div>"
+        summary = (f"{stats.tracks_covered}/{stats.tracks_total} tracks labeled, "
+                   f"{stats.avg_per_track:.1f} labels per labeled track")
+        if stats.ready:
+            verdict = "<div class='wb-ready' style='color:#15803d;font-weight:bold'>ready to train ✓</div>"
+        else:
+            missing = "".join(f"<li>{html.escape(m)}</li>" for m in stats.missing)
+            verdict = (f"<div class='wb-not-ready' style='color:#b91c1c;font-weight:bold'>not ready to train</div>"
+                       f"<ul class='wb-missing' style='margin:2px 0'>{missing}</ul>")
+        return f"<div class='wb-stats-grid'>{grid}<div style='margin-top:4px'>{summary}</div>{verdict}</div>"
