@@ -1,31 +1,53 @@
-"""OpenL3 (mel128, music) throughput on this CPU, against the machine's own fp32 matmul rate.
+"""OpenL3 (mel128, music, 6144) throughput on this CPU, against the machine's fp32 matmul rate and
+torchopenl3's network, all measured in the same run; peak memory of a 10-minute track.
 
-Run: ``.venv/bin/python benchmarks/bench_openl3.py [--batch 16] [--seconds 20]``
+Run: ``.venv/bin/python benchmarks/bench_openl3.py [--batch 16] [--rounds 5] [--seconds 4]
+[--torchopenl3-python /work/venvs/torchopenl3/bin/python] [--skip-memory | --memory-only] [--memory-hops 0.5 0.1]``
 
-Prints, measured in the same run (the machines are shared and noisy: compare ratios):
-- the fp32 matmul rate (torch, 2048 x 2048, all threads) in GFLOP/s: the ceiling;
-- the network's FLOPs per window, counted from its layers (about 11.9 GFLOP for mel128);
-- windows per second and GFLOP/s of our network at the batch size, and the fraction of the
-  matmul rate; the frontend's share;
-- seconds per 5-minute track at hop 0.5 s and 0.1 s;
-- peak resident memory embedding a 10-minute track at hop 0.1 s (in a fresh process).
-Baseline for the speed target (issue 4): torchopenl3's network, about 10 windows/s and 0.73 of
-the matmul rate on a quiet machine; it cannot be installed beside torch 2.13 (see
-docs/machine-notes in the issue), so it is not re-measured here.
-Targets: >= 0.8 of the matmul rate; 10-minute track under 2 GB peak memory.
+The machines are shared and noisy, so every figure is measured in rounds that interleave our
+network, torchopenl3's and a 2048 x 2048 fp32 matmul (the ceiling: the higher of the matmuls
+timed at the start and end of each round); the table gives the median
+and the [min, max] over rounds, and ratios are taken within each round.
+
+- Work per window is counted from the layers: the 8 convolutions (10.20 GFLOP for mel128), plus
+  the 2048-point DFT done as a convolution over 199 frames (1.67 GFLOP), as torchopenl3 does it:
+  11.87 GFLOP, the issue's "about 11.9". That count is the work of the model, whatever does it;
+  our frontend uses an FFT and does almost none of the DFT's share, so the table also gives the
+  fraction counting the convolutions only.
+- torchopenl3 (``torchopenl3.models.PytorchOpenl3``) runs in its own virtual environment (it
+  cannot be installed beside torch 2.13's setuptools; see benchmarks/README.md), in a subprocess
+  (``bench_torchopenl3.py``) fed the same windows through a .npy file and the same weights.
+  Without that environment the table has our side only and says how to make it.
+- Peak memory: ``embed()`` of a 10-minute 48 kHz track (seeded noise) at each ``--memory-hops``
+  in a fresh process, ``ru_maxrss``; hop 0.1 s (6,000 windows) takes many CPU minutes.
+
+Targets (issue 4): whole model >= 0.8 of the matmul rate and >= 1.1 x torchopenl3's network on
+the same variant, audio, hop and batch; 10-minute track at hop 0.1 s under 2 GB peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from workbench.embed import openl3
 from workbench.embed.openl3 import OpenL3
+
+HERE = Path(__file__).resolve().parent
+REF = HERE.parents[1] / "shared" / "data" / "openl3-ref"
+DEFAULT_VENV_PYTHON = Path("/work/venvs/torchopenl3/bin/python")
+DFT_GFLOP = 199 * 2048 * 1025 * 2 * 2 / 1e9  # real + imaginary 2048-tap DFT as a convolution, per window
 
 
 def conv_flops(model: OpenL3) -> float:
@@ -44,73 +66,251 @@ def matmul_gflops(seconds: float) -> float:
     b = torch.randn(2048, 2048)
     a @ b
     n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
+    while n < 2 or time.perf_counter() - t0 < seconds:
         a @ b
         n += 1
     return n * 2 * 2048**3 / (time.perf_counter() - t0) / 1e9
 
 
-def windows_per_s(model: OpenL3, batch: int, seconds: float, *, part: str = "all") -> float:
-    x = torch.from_numpy(np.random.default_rng(0).standard_normal((batch, 48000)).astype(np.float32) * 0.1)
-    fn = model if part == "all" else model.frontend
+def windows_per_s(fn, x: torch.Tensor, seconds: float, min_batches: int = 2) -> float:
+    """Batches of ``x`` through ``fn`` for at least ``seconds`` and ``min_batches``; windows per second."""
+    n, t0 = 0, time.perf_counter()
     with torch.inference_mode():
-        fn(x)
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
+        while n < min_batches or time.perf_counter() - t0 < seconds:
             fn(x)
-            n += batch
-    return n / (time.perf_counter() - t0)
+            n += 1
+    return n * x.shape[0] / (time.perf_counter() - t0)
+
+
+def bench_windows(batch: int) -> tuple[np.ndarray, str]:
+    """``batch`` 1-s windows at 48 kHz, hop 0.1 s: real music from the shared reference data, else noise."""
+    ref = REF / "openl3ref_mel128_music_b_egypt30s.npz"
+    if ref.is_file():
+        y = np.load(ref)["audio_48k_mono"]
+        w, _ = openl3.frame(y, sr=48000, hop_s=0.1)
+        if w.shape[0] >= batch:
+            return np.ascontiguousarray(w[:batch]), f"{ref.name} (audio_48k_mono), hop 0.1 s"
+    y = (0.1 * np.random.default_rng(0).standard_normal(48000 * 4)).astype(np.float32)
+    w, _ = openl3.frame(y, sr=48000, hop_s=0.1)
+    return np.ascontiguousarray(w[:batch]), "seeded noise, hop 0.1 s"
+
+
+def build_model(weights: str | None) -> tuple[OpenL3, dict[str, torch.Tensor], str]:
+    """Our model (BN folded, as ``from_weights`` leaves it) and the same weights keyed as torchopenl3 keys them."""
+    model = OpenL3("mel128", "music", 6144)
+    path = Path(weights) if weights else REF / "openl3_audio_mel128_music.h5"
+    if path.is_file():
+        openl3.load_keras_h5(model, path)
+        source = str(path)
+    else:
+        torch.manual_seed(0)
+        model = OpenL3("mel128", "music", 6144)
+        source = "random (torch.manual_seed(0))"
+    net = model.network
+    state: dict[str, torch.Tensor] = {}
+    for layer, bn in zip(openl3._KERAS_BNS, [net.bn0, *net.bns], strict=True):
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            state[f"{layer}.{name}"] = getattr(bn, name).detach().clone()
+    for layer, conv in zip(openl3._KERAS_CONVS, net.convs, strict=True):
+        state[f"{layer}.weight"] = conv.weight.detach().clone()
+        state[f"{layer}.bias"] = conv.bias.detach().clone()
+    net.fold_batch_norm()
+    return model, state, source
+
+
+class Theirs:
+    """The torchopenl3 worker subprocess (``bench_torchopenl3.py`` in the other environment)."""
+
+    def __init__(self, python: Path, tmp: Path, windows: np.ndarray, state: dict, spec: np.ndarray) -> None:
+        np.save(tmp / "windows.npy", windows)
+        np.save(tmp / "spec.npy", spec)
+        torch.save(state, tmp / "weights.pt")
+        self.proc = subprocess.Popen(
+            [str(python), str(HERE / "bench_torchopenl3.py"), "--windows", str(tmp / "windows.npy"),
+             "--weights", str(tmp / "weights.pt"), "--spec", str(tmp / "spec.npy"), "--out", str(tmp / "emb.npy")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the torchopenl3 worker failed to start (exit {self.proc.wait()}); run it by hand to see why")
+        self.info = json.loads(line)
+        self.embedding = np.load(tmp / "emb.npy")
+
+    def wps(self, what: str, seconds: float) -> float:
+        self.proc.stdin.write(json.dumps({"what": what, "seconds": seconds}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())["wps"]
+
+    def close(self) -> None:
+        self.proc.stdin.write(json.dumps({"what": "quit"}) + "\n")
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 PEAK_SCRIPT = """
-import resource, numpy as np, torch
+import resource, sys, time, numpy as np, torch
 from workbench.embed.openl3 import OpenL3, embed
+hop_s, minutes = float(sys.argv[1]), float(sys.argv[2])
+rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 torch.manual_seed(0)
 m = OpenL3('mel128', 'music', 6144)
 m.network.fold_batch_norm()
-y = (0.1 * np.random.default_rng(0).standard_normal(48000 * 600)).astype(np.float32)
-e, ts = embed(y, sr=48000, model=m, hop_s=0.1, batch_size=16)
-print(e.shape[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+y = np.random.default_rng(0).standard_normal(int(48000 * 60 * minutes), dtype=np.float32)
+y *= 0.1
+try:  # resident now (Linux), not the peak so far
+    before = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize() / 2**20
+except OSError:
+    before = rss()
+t0, c0 = time.perf_counter(), time.process_time()
+e, ts = embed(y, sr=48000, model=m, hop_s=hop_s, batch_size=16)
+print(e.shape[0], before, rss(), time.perf_counter() - t0, time.process_time() - c0)
 """
+
+
+def n_windows(duration_s: float, hop_s: float) -> int:
+    """Windows ``openl3.frame`` makes of a track (center=True)."""
+    hop = int(hop_s * 48000)
+    return 1 + math.ceil(max(0, int(duration_s * 48000) + 24000 - 48000) / hop)
+
+
+def spread(values: list[float], fmt: str = "{:.2f}") -> str:
+    return f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}, {fmt.format(max(values))}]"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=4.0, help="minimum time per measurement (>= 2 batches)")
+    parser.add_argument("--weights", help="Keras .h5 weights for both sides (default: the shared reference file, "
+                                          "else random)")
+    parser.add_argument("--torchopenl3-python", default=os.environ.get("TORCHOPENL3_PYTHON", str(DEFAULT_VENV_PYTHON)),
+                        help="Python of the torchopenl3 environment (env TORCHOPENL3_PYTHON)")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-only", action="store_true", help="skip the speed rounds")
+    parser.add_argument("--memory-hops", type=float, nargs="+", default=[0.5, 0.1])
+    parser.add_argument("--memory-minutes", type=float, default=10.0)
     args = parser.parse_args()
-    torch.manual_seed(0)
-    model = OpenL3("mel128", "music", 6144)
-    gflop = conv_flops(model) / 1e9
-    model.network.fold_batch_norm()  # what from_weights does: BN folded, channels-last
-    ceiling = matmul_gflops(args.seconds / 2)
-    for b in (8, 32):
-        print(f"batch {b:3d}: {windows_per_s(model, b, args.seconds / 4):6.2f} windows/s")
-    wps = windows_per_s(model, args.batch, args.seconds)
-    front = windows_per_s(model, args.batch, args.seconds / 4, part="frontend")
-    ceiling_after = matmul_gflops(args.seconds / 2)
-    rate = wps * gflop
-    print(f"OpenL3 mel128 music 6144, batch {args.batch}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"{'what':44} {'value':>10}")
-    print(f"{'matmul fp32 GFLOP/s (before / after)':44} {ceiling:10.1f} / {ceiling_after:.1f}")
-    print(f"{'network GFLOP per window (counted)':44} {gflop:10.2f}")
-    print(f"{'windows/s (frontend + network)':44} {wps:10.2f}")
-    print(f"{'frontend alone, windows/s':44} {front:10.1f}")
-    print(f"{'GFLOP/s achieved (network convs)':44} {rate:10.1f}")
-    print(f"{'fraction of matmul rate (target >= 0.8)':44} {rate / max(ceiling, ceiling_after):10.2f}")
-    # the issue's 11.9 GFLOP/window also counts a DFT done as a 2048-tap convolution (torchopenl3's
-    # frontend, 1.67 GFLOP); ours is an FFT, so that work is mostly not done at all
-    conv_dft = 199 * 2048 * 1025 * 2 * 2 / 1e9
-    label = f"same, counting a conv-DFT frontend (+{conv_dft:.2f})"
-    print(f"{label:44} {wps * (gflop + conv_dft) / max(ceiling, ceiling_after):10.2f}")
-    print(f"{'baseline torchopenl3 network (quoted)':44} {'~10 w/s, 0.73':>10}")
-    print(f"{'s per 5-min track, hop 0.5 s (600 windows)':44} {600 / wps:10.1f}")
-    print(f"{'s per 5-min track, hop 0.1 s (3000 windows)':44} {3000 / wps:10.1f}")
+
+    if not args.memory_only:
+        speed(args)
     if not args.skip_memory:
-        out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT], capture_output=True, text=True, timeout=3600)
-        n, peak_mb = out.stdout.split()
-        print(f"{'10-min track, hop 0.1 s: windows, peak RSS MB':44} {n:>10} / {float(peak_mb):.0f} (target < 2048)")
+        memory(args)
+
+
+def speed(args: argparse.Namespace) -> None:
+    load0 = os.getloadavg()
+    model, state, source = build_model(args.weights)
+    gflop_conv = conv_flops(model) / 1e9
+    gflop = gflop_conv + DFT_GFLOP
+    windows, audio_source = bench_windows(args.batch)
+    x = torch.from_numpy(windows)
+    with torch.inference_mode():
+        spec = model.frontend(x)
+        ours_emb = model.network(spec).numpy()
+        model(x)  # warm-up
+    python = Path(args.torchopenl3_python)
+    theirs = None
+    tmp = tempfile.TemporaryDirectory(prefix="bench_openl3_")
+    if python.is_file():
+        theirs = Theirs(python, Path(tmp.name), windows, state, spec.numpy())
+    else:
+        print(f"torchopenl3 comparison skipped: no Python at {python}. Make its environment "
+              "(benchmarks/README.md, 'torchopenl3 comparison'):\n"
+              "  python3 -m venv /work/venvs/torchopenl3\n"
+              "  /work/venvs/torchopenl3/bin/pip install 'torch==2.13.0' torchopenl3\n"
+              "  /work/venvs/torchopenl3/bin/pip install 'setuptools<70'\n")
+
+    parts = {"module": model, "network": model.network, "frontend": model.frontend}
+    inputs = {"module": x, "network": spec, "frontend": x}
+    ours: dict[str, list[float]] = {k: [] for k in parts}
+    their: dict[str, list[float]] = {k: [] for k in parts}
+    matmul: list[float] = []
+    t_start = time.perf_counter()
+    for r in range(args.rounds):
+        matmul.append(matmul_gflops(args.seconds / 2))
+        for what in parts:
+            secs = args.seconds if what != "frontend" else args.seconds / 4
+            order = ("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")  # ABBA: drift cancels
+            for side in order:
+                if side == "ours":
+                    ours[what].append(windows_per_s(parts[what], inputs[what], secs))
+                elif theirs is not None:
+                    their[what].append(theirs.wps(what, secs))
+        matmul.append(matmul_gflops(args.seconds / 2))
+        print(f"round {r + 1}/{args.rounds}: ours {ours['module'][-1]:.2f} w/s"
+              + (f", torchopenl3 {their['module'][-1]:.2f} w/s" if theirs else "")
+              + f", matmul {matmul[-2]:.0f}/{matmul[-1]:.0f} GFLOP/s", flush=True)
+    elapsed = time.perf_counter() - t_start
+    if theirs is not None:
+        theirs.close()
+    load1 = os.getloadavg()
+    ceil = [max(matmul[2 * r], matmul[2 * r + 1]) for r in range(args.rounds)]  # the ceiling of each round
+
+    print()
+    print(f"OpenL3 mel128 music 6144, batch {args.batch}, CPU, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; {args.rounds} rounds in {elapsed:.0f} s")
+    print(f"audio: {audio_source}; weights: {source}")
+    print(f"load average (1/5/15 min) before {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f}, "
+          f"after {load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f}; {os.cpu_count()} CPUs")
+    if theirs is not None:
+        d = np.abs(ours_emb - theirs.embedding).max() / np.abs(theirs.embedding).max()
+        print(f"torchopenl3 {theirs.info['torchopenl3']}, torch {theirs.info['torch']}, "
+              f"{theirs.info['threads']} threads; same spectrogram through both networks: "
+              f"max|d|/max|ref| = {d:.1e}")
+    print(f"work per window: convolutions {gflop_conv:.2f} GFLOP + conv-DFT {DFT_GFLOP:.2f} = {gflop:.2f} GFLOP")
+    print("figures: median [min, max] over rounds; ratios paired within each round\n")
+
+    w = 48
+    print(f"{'':{w}} {'ours':>22} {'torchopenl3':>22}")
+    print(f"{'matmul fp32 2048^2, GFLOP/s (ceiling)':{w}} {spread(ceil, '{:.0f}'):>22}")
+
+    def row(label: str, a: list[float], b: list[float], fmt: str = "{:.2f}") -> None:
+        print(f"{label:{w}} {spread(a, fmt):>22} {spread(b, fmt) if b else '-':>22}")
+
+    def scaled(v: list[float], k: float) -> list[float]:
+        return [a * k for a in v]
+
+    def frac(v: list[float], k: float) -> list[float]:
+        return [a * k / c for a, c in zip(v, ceil, strict=True)]
+
+    row("whole model (audio -> embedding), windows/s", ours["module"], their["module"])
+    row(f"  GFLOP/s at {gflop:.2f} GFLOP/window", scaled(ours["module"], gflop), scaled(their["module"], gflop), "{:.0f}")
+    row("  fraction of matmul (target >= 0.8)", frac(ours["module"], gflop), frac(their["module"], gflop))
+    row(f"  same, convolutions only ({gflop_conv:.2f})", frac(ours["module"], gflop_conv),
+        frac(their["module"], gflop_conv))
+    row("network only (spectrogram -> emb.), windows/s", ours["network"], their["network"])
+    row(f"  fraction of matmul at {gflop_conv:.2f} GFLOP", frac(ours["network"], gflop_conv),
+        frac(their["network"], gflop_conv))
+    row("frontend only, windows/s", ours["frontend"], their["frontend"], "{:.0f}")
+    if theirs is not None:
+        for what, label in (("module", "whole model"), ("network", "network only"), ("frontend", "frontend only")):
+            ratio = [a / b for a, b in zip(ours[what], their[what], strict=True)]
+            target = " (target >= 1.1)" if what == "module" else ""
+            print(f"{'ours / torchopenl3, ' + label + target:{w}} {spread(ratio):>22}")
+    med = statistics.median(ours["module"])
+    for hop in (0.5, 0.1):
+        n = n_windows(300, hop)
+        label = f"s per 5-min track, hop {hop} s ({n} windows)"
+        t = f"{n / statistics.median(their['module']):.0f}" if their["module"] else "-"
+        print(f"{label:{w}} {n / med:>22.0f} {t:>22}")
+    print("  (derived: windows / median whole-model windows/s)")
+    tmp.cleanup()
+
+
+def memory(args: argparse.Namespace) -> None:
+    """Peak RSS of ``embed()`` on a long track at each hop, each in a fresh process."""
+    print()
+    print(f"embed() of a {args.memory_minutes:g}-min 48 kHz track, embedding 6144, batch 16, fresh process:")
+    for hop in args.memory_hops:
+        out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(hop), str(args.memory_minutes)],
+                             capture_output=True, text=True, timeout=7200)
+        if out.returncode:
+            print(f"  hop {hop} s: failed: {out.stderr.strip()[-500:]}")
+            continue
+        n, before, peak, wall, cpu = out.stdout.split()
+        print(f"  hop {hop} s: {n} windows, peak RSS {float(peak):.0f} MB (resident before embed {float(before):.0f} MB; "
+              f"target < 2048), {float(wall):.0f} s wall, {float(cpu):.0f} s CPU, "
+              f"{int(n) / float(wall):.2f} windows/s", flush=True)
 
 
 if __name__ == "__main__":
