@@ -1,0 +1,435 @@
+"""The DJ-section classifier: readiness, the trainer, grouped CV, smoothing, suggestions, end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench.errors import ParameterError, WorkbenchError
+from workbench.labels import LABELS, Suggestion
+from workbench.train import smoothing as sm
+from workbench.train.sections import (
+    NotFittedError,
+    NotReadyError,
+    SectionTrainer,
+    TrackFrames,
+    WindowFeatures,
+    check_readiness,
+    cross_validate,
+    grouped_folds,
+    segments_for,
+)
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def blobs(n_per_class: int = 60, classes: tuple[str, ...] = ("intro", "drop", "break"), dim: int = 12,
+          seed: int = 0, spread: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Separable Gaussian blobs per class; 6 groups ("tracks") each holding every class."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, (len(classes), dim))
+    X = np.vstack([rng.normal(centres[i], spread, (n_per_class, dim)) for i in range(len(classes))])
+    y = np.repeat(np.array(classes), n_per_class)
+    groups = np.tile(np.arange(6), len(y) // 6 + 1)[: len(y)]
+    return X.astype(np.float32), y, groups
+
+
+# ---------------------------------------------------------------------------- readiness
+
+
+def test_readiness_passes_with_enough_sections() -> None:
+    check_readiness({"drop": 10, "intro": 12, "outro": 0})
+
+
+def test_readiness_needs_two_classes() -> None:
+    with pytest.raises(NotReadyError, match=r"Need 2\+ classes: have 1 \(drop\)"):
+        check_readiness({"drop": 30, "intro": 0})
+    with pytest.raises(NotReadyError, match=r"Need 2\+ classes: have 0 \(none\)"):
+        check_readiness({})
+
+
+def test_readiness_names_each_short_class_and_counts_sections() -> None:
+    with pytest.raises(NotReadyError, match=r"Need more labels: drop 3/10, outro 9/10 \(labelled sections per class\)"):
+        check_readiness({"drop": 3, "intro": 10, "outro": 9})
+    with pytest.raises(ValueError, match="Need more labels: intro 1/2"):
+        check_readiness({"drop": 3, "intro": 1}, min_per_class=2)
+    assert issubclass(NotReadyError, WorkbenchError)
+
+
+def test_readiness_refuses_unknown_labels() -> None:
+    with pytest.raises(ParameterError, match="unknown"):
+        check_readiness({"drop": 10, "hook": 10})
+
+
+# ------------------------------------------------------------------------------ trainer
+
+
+def test_predict_before_fit_raises() -> None:
+    with pytest.raises(NotFittedError, match="not fitted"):
+        SectionTrainer().predict(np.zeros((2, 3)))
+    with pytest.raises(AttributeError):  # sklearn's NotFittedError is also an AttributeError
+        SectionTrainer().predict_proba(np.zeros((2, 3)))
+
+
+def test_trainer_learns_separable_classes_and_is_deterministic() -> None:
+    X, y, _ = blobs()
+    a = SectionTrainer(epochs=15, seed=3).fit(X, y)
+    b = SectionTrainer(epochs=15, seed=3).fit(X, y)
+    c = SectionTrainer(epochs=15, seed=4).fit(X, y)
+    assert a.classes_ == ("intro", "drop", "break")  # canonical label order, present classes only
+    assert np.mean(a.predict(X) == y) > 0.95
+    pa, pb, pc = a.predict_proba(X), b.predict_proba(X), c.predict_proba(X)
+    assert pa.shape == (len(y), 3) and np.allclose(pa.sum(axis=1), 1, atol=1e-5)
+    np.testing.assert_array_equal(pa, pb)
+    assert not np.array_equal(pa, pc)
+    assert [h["epoch"] for h in a.history_] == list(range(1, 16))
+    capped = SectionTrainer(epochs=2, max_samples_per_epoch=50).fit(X, y)
+    assert [h["samples"] for h in capped.history_] == [50, 50]
+
+
+def test_trainer_keeps_torch_rng_and_threads() -> None:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    X, y, _ = blobs(n_per_class=20)
+    SectionTrainer(epochs=2).fit(X, y)
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.get_num_threads() == threads
+
+
+def test_standardisation_is_folded_into_the_model() -> None:
+    from workbench.train.sections import classifier_proba
+
+    X, y, _ = blobs(n_per_class=30)
+    X = X * 50 + 1000  # far from zero mean / unit scale
+    t = SectionTrainer(epochs=10).fit(X, y)
+    assert np.mean(t.predict(X) == y) > 0.95
+    np.testing.assert_allclose(classifier_proba(t.model_, X), t.predict_proba(X))
+
+
+def test_class_weighting_balances_a_rare_class() -> None:
+    rng = np.random.default_rng(0)
+    # overlapping classes, 10:1 imbalance: without weights the rare class is mostly missed
+    X = np.vstack([rng.normal(0, 1, (600, 4)), rng.normal(1.0, 1, (60, 4))]).astype(np.float32)
+    y = np.array(["drop"] * 600 + ["break"] * 60)
+    balanced = SectionTrainer(epochs=20, class_weight="balanced").fit(X, y)
+    plain = SectionTrainer(epochs=20, class_weight=None).fit(X, y)
+    assert balanced.class_weight_[balanced.classes_.index("break")] == pytest.approx(660 / (2 * 60))
+    rare = y == "break"
+    recall_balanced = np.mean(balanced.predict(X[rare]) == "break")
+    recall_plain = np.mean(plain.predict(X[rare]) == "break")
+    assert recall_balanced > recall_plain + 0.2
+
+
+def test_epoch_callback_gets_records_and_its_errors_propagate() -> None:
+    X, y, _ = blobs(n_per_class=20)
+    seen = []
+    SectionTrainer(epochs=3).fit(X, y, validation=(X, y), on_epoch=lambda e, n, r: seen.append((e, n, dict(r))))
+    assert [(e, n) for e, n, _ in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert {"epoch", "train_loss", "val_loss", "val_accuracy", "seconds", "samples_per_s"} <= set(seen[0][2])
+
+    def stop(epoch: int, total: int, record: object) -> None:
+        raise KeyboardInterrupt("cancelled")
+
+    with pytest.raises(KeyboardInterrupt, match="cancelled"):
+        SectionTrainer(epochs=3).fit(X, y, on_epoch=stop)
+
+
+@pytest.mark.parametrize(("params", "match"), [
+    ({"epochs": 0}, "epochs must be an int >= 1"),
+    ({"lr": -1.0}, "lr must be a float > 0"),
+    ({"class_weight": "auto"}, "class_weight must be"),
+    ({"n_threads": 0}, "n_threads must be None or an int >= 1"),
+    ({"max_samples_per_epoch": 0}, "max_samples_per_epoch must be None or an int >= 1"),
+])
+def test_trainer_rejects_bad_params(params: dict, match: str) -> None:
+    X, y, _ = blobs(n_per_class=5)
+    with pytest.raises(ParameterError, match=match):
+        SectionTrainer(**params).fit(X, y)
+
+
+def test_trainer_rejects_bad_data() -> None:
+    X, y, _ = blobs(n_per_class=5)
+    with pytest.raises(ParameterError, match="2\\+ classes"):
+        SectionTrainer().fit(X[y == "drop"], y[y == "drop"])
+    with pytest.raises(ParameterError, match="unknown"):
+        SectionTrainer().fit(X, np.where(y == "drop", "hook", y))
+    with pytest.raises(ParameterError, match="one label per row"):
+        SectionTrainer().fit(X, y[:-1])
+
+
+def test_save_and_load_section_model(tmp_path) -> None:
+    from workbench.train.sections import load_section_model, save_section_model
+
+    X, y, _ = blobs(n_per_class=20)
+    t = SectionTrainer(epochs=3).fit(X, y)
+    trans = sm.learn_transitions([[0, 1, 2]], 3)
+    path = tmp_path / "sections.pt"
+    save_section_model(t, path, features=WindowFeatures(context_s=(2.0,)), backbone="features-v1", transitions=trans)
+    loaded, features, trans2 = load_section_model(path)
+    assert features == WindowFeatures(context_s=(2.0,))
+    assert loaded.classes_ == t.classes_
+    np.testing.assert_allclose(loaded.predict_proba(X), t.predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(trans2[1], trans[1])
+
+
+# ------------------------------------------------------------------------ cross-validation
+
+
+def test_cv_folds_are_grouped_and_shared_by_every_model() -> None:
+    X, y, groups = blobs(n_per_class=30)
+    for tr, te in grouped_folds(y, groups, n_splits=3, seed=0):
+        assert not set(groups[tr]) & set(groups[te])
+    cv = cross_validate(X, y, groups, n_splits=3, seed=0, models=("mlp", "logreg"), trainer_params={"epochs": 10, "batch_size": 16})
+    assert len(cv["folds"]) == 3
+    assert sorted(g for f in cv["folds"] for g in f["test_groups"]) == list(range(6))
+    for name in ("mlp", "logreg"):
+        r = cv[name]
+        assert r["accuracy"] > 0.9 and r["macro_f1"] > 0.9
+        assert r["labels"] == ["intro", "drop", "break"]
+        assert np.array(r["confusion"]).sum() == len(y)
+        assert set(r["per_class"]["drop"]) == {"precision", "recall", "f1", "support"}
+        assert len(r["fold_accuracy"]) == 3
+
+
+@pytest.mark.slow
+def test_cv_ensemble_baseline_runs() -> None:
+    X, y, groups = blobs(n_per_class=12, dim=6)
+    cv = cross_validate(X, y, groups, n_splits=2, seed=0, models=("ensemble",))
+    assert cv["ensemble"]["accuracy"] > 0.8
+
+
+def test_cv_rejects_bad_arguments() -> None:
+    X, y, groups = blobs(n_per_class=6)
+    with pytest.raises(ParameterError, match=r"n_splits must be an int in 2\.\.6"):
+        cross_validate(X, y, groups, n_splits=7)
+    with pytest.raises(ParameterError, match="models must be a non-empty subset"):
+        cross_validate(X, y, groups, models=("mlp", "xgboost"))
+
+
+# ------------------------------------------------------------------------------ smoothing
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    return np.log(np.asarray(p, dtype=float))
+
+
+def test_viterbi_removes_flicker() -> None:
+    p = np.full((16, 3), 0.1)
+    p[:8, 0] = 0.8
+    p[8:, 1] = 0.8
+    p[3] = [0.1, 0.1, 0.8]  # one-bar blips
+    p[12] = [0.8, 0.1, 0.1]
+    assert len(sm.runs(p.argmax(axis=1))) == 6
+    segs = sm.segment_viterbi(_log(p), min_len=2, switch_penalty=1.0)
+    assert segs == [sm.Segment(0, 8, 0), sm.Segment(8, 16, 1)]
+
+
+def test_viterbi_respects_min_length() -> None:
+    p = np.full((12, 2), 0.2)
+    p[:, 0] = 0.8
+    p[5:7] = [0.01, 0.99]  # a confident 2-unit excursion
+    assert [s.label for s in sm.segment_viterbi(_log(p), min_len=2, switch_penalty=0.0)] == [0, 1, 0]
+    segs = sm.segment_viterbi(_log(p), min_len=3, switch_penalty=0.0)
+    assert all(s.end - s.start >= 3 for s in segs)
+    assert segs[0].start == 0 and segs[-1].end == 12
+    assert all(a.end == b.start and a.label != b.label for a, b in zip(segs[:-1], segs[1:], strict=True))
+    # shorter than min_len: one segment
+    assert sm.segment_viterbi(_log(p[:2]), min_len=4) == [sm.Segment(0, 2, 0)]
+
+
+def test_viterbi_transition_prior_and_phrase_prior() -> None:
+    # ambiguous second half (labels 1 and 2 tie); the order prior 0 -> 2 decides
+    p = np.full((8, 3), 0.49)
+    p[:, 0] = 0.02
+    p[:4] = [0.9, 0.05, 0.05]
+    log_t = np.log(np.array([[0, 0.1, 0.9], [0.5, 0, 0.5], [0.5, 0.5, 0]]) + 1e-12)
+    segs = sm.segment_viterbi(_log(p), min_len=1, log_transitions=log_t)
+    assert [s.label for s in segs] == [0, 2]
+    # a 5/3 split becomes 4/4 under a strong phrase prior
+    q = np.full((8, 2), 0.4)
+    q[:5, 0] = 0.6
+    q[5:, 1] = 0.6
+    assert [(s.start, s.end) for s in sm.segment_viterbi(_log(q), min_len=1, switch_penalty=0)] == [(0, 5), (5, 8)]
+    prior = sm.phrase_prior(phrase_bars=4, penalty=5.0)
+    assert [(s.start, s.end) for s in sm.segment_viterbi(_log(q), min_len=1, switch_penalty=0,
+                                                                   length_logprior=prior)] == [(0, 4), (4, 8)]
+
+
+def test_learn_transitions() -> None:
+    log_t, log_init, log_final = sm.learn_transitions([[0, 0, 1, 2], [0, 1, 2]], 3, alpha=0.5)
+    assert np.isneginf(np.diag(log_t)).all()
+    np.testing.assert_allclose(np.exp(log_t).sum(axis=1), 1.0)
+    assert log_t[0, 1] > log_t[0, 2] and log_init.argmax() == 0 and log_final.argmax() == 2
+    with pytest.raises(ParameterError, match="alpha must be > 0"):
+        sm.learn_transitions([], 3, alpha=0)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"min_len": 0}, "min_len must be an int >= 1"),
+    ({"max_len": 1, "min_len": 2}, "max_len must be None or an int >= min_len"),
+    ({"switch_penalty": -1}, "switch_penalty must be >= 0"),
+    ({"evidence_weight": 0}, "evidence_weight must be > 0"),
+    ({"log_init": np.zeros(5)}, "log_init"),
+])
+def test_viterbi_rejects_bad_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(ParameterError, match=match):
+        sm.segment_viterbi(np.zeros((4, 2)), **kwargs)
+
+
+def test_viterbi_rejects_bad_evidence() -> None:
+    with pytest.raises(ParameterError, match="evidence must be a finite"):
+        sm.segment_viterbi(np.array([[0.0, np.nan]]))
+
+
+def test_beat_probabilities_and_bar_starts() -> None:
+    probs = np.eye(3)[[0, 0, 1, 1, 2]]
+    bp = sm.beat_probabilities(probs, np.arange(5) * 0.5 + 0.5, [0.0, 1.0, 2.0, 5.0], duration_s=6.0)
+    np.testing.assert_allclose(bp[:3], [[1, 0, 0], [0.5, 0.5, 0], [0, 0.5, 0.5]])
+    np.testing.assert_allclose(bp[3], [0, 0, 1])  # no frame inside: the nearest frame
+    assert sm.bar_starts(np.arange(10.0), [1.0, 5.0, 9.0]).tolist() == [0, 1, 5, 9]
+    assert sm.bar_starts(np.arange(10.0), []).tolist() == [0, 4, 8]
+    with pytest.raises(ParameterError, match="no beat grid"):
+        sm.bar_starts([], [])
+    with pytest.raises(ParameterError, match="beats_s must be a non-empty increasing"):
+        sm.beat_probabilities(probs, np.arange(5.0), [1.0, 0.5], duration_s=3)
+
+
+def _grid_track(n_bars: int = 16, bpm: float = 120.0, hop_s: float = 0.5, downbeat_offset: int = 0) -> TrackFrames:
+    beat_s = 60 / bpm
+    beats = np.arange(n_bars * 4) * beat_s
+    duration = n_bars * 4 * beat_s
+    times = np.arange(0, duration, hop_s) + hop_s / 2
+    return TrackFrames(7, "grid", duration, np.zeros((times.size, 1), np.float32), times, beats,
+                       beats[downbeat_offset::4], [])
+
+
+def test_segments_snap_to_bars_and_have_confidence() -> None:
+    tr = _grid_track(n_bars=16)  # 2 s bars, 4 frames per bar
+    truth_change_s = 17.0  # mid-bar 8 (bars start at 16 s and 18 s)
+    probs = np.where(tr.times_s[:, None] < truth_change_s, [0.9, 0.1], [0.1, 0.9])
+    rng = np.random.default_rng(0)
+    flicker = rng.random(tr.times_s.size) < 0.1
+    probs[flicker] = probs[flicker][:, ::-1]
+    raw = segments_for(tr, probs, ("intro", "drop"), smooth=False)
+    smoothed = segments_for(tr, probs, ("intro", "drop"))
+    assert len(raw) > 2
+    assert [s.label for s in smoothed] == ["intro", "drop"]
+    downbeats = set(np.round(tr.downbeats, 6))
+    for s in smoothed:
+        assert isinstance(s, Suggestion) and s.track_id == 7
+        assert s.start_beat % 4 == 0 and (s.end_beat % 4 == 0 or s.end_beat == len(tr.beats))
+        assert round(s.start_s, 6) in downbeats
+        assert 0.5 < s.confidence <= 1.0
+    assert smoothed[0].start_beat == 0 and smoothed[-1].end_beat == len(tr.beats)
+    assert smoothed[-1].end_s == pytest.approx(tr.duration_s)
+    assert smoothed[0].end_s in (16.0, 18.0)
+
+
+def test_segments_use_analysis_downbeats() -> None:
+    tr = _grid_track(n_bars=8, downbeat_offset=1)
+    probs = np.where(tr.times_s[:, None] < 8.5, [0.9, 0.1], [0.1, 0.9])
+    segs = segments_for(tr, probs, ("intro", "drop"), min_bars=1)
+    assert segs[0].end_beat % 4 == 1
+
+
+def test_segments_refuse_beatless_track_and_unknown_options() -> None:
+    tr = _grid_track()
+    probs = np.full((tr.times_s.size, 2), 0.5)
+    with pytest.raises(ParameterError, match="smoothing options"):
+        segments_for(tr, probs, ("intro", "drop"), min_length=3)
+    tr.beats = np.zeros(0)
+    with pytest.raises(ParameterError, match="no beat grid"):
+        segments_for(tr, probs, ("intro", "drop"))
+
+
+def test_segment_eval_scores_boundaries() -> None:
+    truth = [{"start_s": 0.0, "end_s": 30.0, "label": "intro"}, {"start_s": 30.0, "end_s": 60.0, "label": "drop"},
+             {"start_s": 60.0, "end_s": 90.0, "label": "outro"}]
+    close = [{"start_s": 0.4, "end_s": 31.0, "label": "intro"}, {"start_s": 31.0, "end_s": 60.2, "label": "drop"},
+             {"start_s": 60.2, "end_s": 90.0, "label": "outro"}]
+    r = sm.segment_eval(truth, close, duration_s=90.0)
+    assert r["hit_f_3"] == 1.0 and r["hit_r_0.5"] == 0.5
+    far = [{"start_s": 0.0, "end_s": 45.0, "label": "intro"}, {"start_s": 45.0, "end_s": 90.0, "label": "drop"}]
+    r2 = sm.segment_eval(truth, far, duration_s=90.0)
+    assert r2["hit_f_3"] == 0.0 and r2["pairwise_f"] < 1.0
+    assert sm.segment_eval(truth, truth, duration_s=90.0)["label_accuracy"] == 1.0
+    with pytest.raises(ParameterError, match="at least one section"):
+        sm.segment_eval(truth, [], duration_s=90.0)
+
+
+def test_window_features_layout() -> None:
+    spec = WindowFeatures(context_s=(1.0, 4.0))
+    frames = np.arange(20, dtype=np.float32).reshape(10, 2)
+    times = np.arange(10) * 0.5 + 0.5
+    out = spec.transform(frames, times, duration_s=5.5)
+    assert out.shape == (10, spec.dim(2)) == (10, 2 * 5 + 2)
+    np.testing.assert_allclose(out[:, :2], frames)
+    np.testing.assert_allclose(out[4, 2:4], frames[2:7].mean(axis=0))  # +-1 s around 2.5 s
+    assert out[:, -2].min() > 0 and out[:, -2].max() < 1
+    assert WindowFeatures.from_dict(spec.to_dict()) == spec
+    with pytest.raises(ParameterError, match="context_s must be a tuple"):
+        WindowFeatures(context_s=(0.0,))
+
+
+# ------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def tiny_library(tmp_path_factory):
+    """Four 30 s trance tracks: synthesized, scanned, analysed and embedded once."""
+    from workbench.demo import synthesize_library
+    from workbench.embed.batch import embed_library
+    from workbench.library import Library
+
+    root = tmp_path_factory.mktemp("sections")
+    synthesize_library(root / "demo", n_tracks=4, seed=1, duration_s=30, styles="trance", progress=False)
+    lib = Library(root / "workbench.db")
+    lib.scan(root / "demo", progress=False)
+    embed_library(lib, progress=False)
+    return lib
+
+
+@pytest.mark.slow
+def test_end_to_end_learns_above_chance(tiny_library) -> None:
+    from workbench.train.sections import demo_sections, section_dataset, suggest_sections, train_sections
+
+    lib = tiny_library
+    records = demo_sections(lib)
+    data = section_dataset(lib, records, progress=False)
+    assert data.X.shape[0] == data.y.shape[0] == data.groups.shape[0] > 100
+    assert set(data.groups.tolist()) == {t.id for t in lib.tracks()}
+    with pytest.raises(NotReadyError, match="Need more labels"):
+        train_sections(data, progress=False)
+    epochs = []
+    result = train_sections(data, config={"min_per_class": 1, "holdout": 0.25, "n_splits": 3, "models": ["logreg"],
+                                          "epochs": 15, "timeline_tracks": 1},
+                            on_epoch=lambda e, n, r: epochs.append(e), progress=False)
+    assert epochs == list(range(1, 16)) and len(result.history) == 15
+    classes = result.trainer.classes_
+    acc = result.metrics["holdout"]["accuracy"]
+    assert acc > 1.5 / len(classes), f"held-out window accuracy {acc:.2f} is not above chance (1/{len(classes)})"
+    assert set(result.metrics["cv"]) == {"folds", "logreg"}
+    assert {"smoothed", "raw"} == set(result.metrics["segments"])
+    assert len(result.metrics["test_tracks"]) == 1
+    assert result.arrays["probs"].shape == (len(result.arrays["y_true"]), len(classes))
+    tl = result.timeline[0]
+    assert tl["predicted"] and tl["truth"] and tl["duration_s"] > 25
+
+    track = lib.track(result.metrics["test_tracks"][0])
+    sugg = suggest_sections(lib, track, model=result.trainer, transitions=result.transitions)
+    from workbench.analysis import analyze_track
+
+    beats = analyze_track(lib, track).beats
+    assert sugg[0].start_beat == 0 and sugg[-1].end_beat == len(beats)
+    for a, b in zip(sugg[:-1], sugg[1:], strict=True):
+        assert a.end_beat == b.start_beat and a.label != b.label
+    for s in sugg:
+        assert s.label in LABELS and 0 <= s.confidence <= 1 and s.start_s < s.end_s <= track.duration_s + 1e-6
+    # the bare head gives the same suggestions as the trainer
+    assert suggest_sections(lib, track, model=result.model, transitions=result.transitions) == sugg
+    with pytest.raises(ParameterError, match="config keys"):
+        train_sections(data, config={"epoch": 3}, progress=False)
