@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 # librosa's numba JIT segfaults on this CPU unless it targets a generic one; set before any import.
 os.environ.setdefault("NUMBA_CPU_NAME", "generic")
@@ -47,3 +48,39 @@ def real_audio_dir() -> Path:
     if not (REAL_AUDIO / "manifest.csv").is_file():
         pytest.skip(f"real audio not present at {REAL_AUDIO} (shared test data, absent on a user's machine)")
     return REAL_AUDIO
+
+
+@contextmanager
+def workbench_home(home: Path):
+    """Point the workbench (and kernels started meanwhile) at ``home``; restore the environment after."""
+    old = {k: os.environ.get(k) for k in ("WORKBENCH_HOME", "WORKBENCH_DB")}
+    os.environ["WORKBENCH_HOME"] = str(home)
+    os.environ.pop("WORKBENCH_DB", None)
+    try:
+        yield home
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+#: Small settings for the main job in the tests: 12 one-minute tracks give too few sections for
+#: the default readiness rule (10 per class), so it is lowered here.
+DEMO_SMALL: dict[str, object] = {"n_tracks": 12, "seed": 5, "duration_s": 60,
+                                 "embeddings_config": {"epochs": 8, "n_views": 1},
+                                 "sections_config": {"min_per_class": 3, "n_splits": 3}}
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory):
+    """A workbench home where the main job has run on a small demo library: (home, DemoResult)."""
+    from workbench.pipeline import run_demo
+
+    home = tmp_path_factory.mktemp("demohome")
+    for sub in ("data", "experiments", "models"):
+        (home / sub).mkdir()
+    with workbench_home(home):
+        result = run_demo(progress=False, **DEMO_SMALL)
+    return home, result

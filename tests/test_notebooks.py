@@ -1,47 +1,20 @@
 """Every notebook runs top to bottom (nbclient, a real kernel) on a small demo library.
 
-One session-scoped workbench home holds the demo: ``run_demo`` with small settings, the same
-main job ``make demo`` runs. Each notebook's ``parameters`` cell is followed by an injected cell
+The session-scoped ``demo_home`` fixture (conftest.py) holds the demo: ``run_demo`` with small
+settings, the same main job ``make demo`` runs. Each notebook's ``parameters`` cell is followed by an injected cell
 with the test's small settings (as papermill does), and the executed notebook must have no
 error output. Outputs are checked for what a person would look at (tables, images).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
-import pytest
+from conftest import workbench_home
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-
-
-@pytest.fixture(scope="session")
-def demo_home(tmp_path_factory):
-    """A workbench home with the demo library (12 short tracks) and everything the main job makes."""
-    from workbench.pipeline import run_demo
-
-    home = tmp_path_factory.mktemp("nbhome")
-    for sub in ("data", "experiments", "models"):
-        (home / sub).mkdir()
-    old = {k: os.environ.get(k) for k in ("WORKBENCH_HOME", "WORKBENCH_DB")}
-    os.environ["WORKBENCH_HOME"] = str(home)
-    os.environ.pop("WORKBENCH_DB", None)
-    try:
-        result = run_demo(n_tracks=12, seed=5, duration_s=60, progress=False, **DEMO_SMALL)
-        yield home, result
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-#: Small settings for the main job in the notebook tests (filled in as the stages land).
-DEMO_SMALL: dict[str, object] = {}
 
 
 def execute(name: str, home: Path, params: dict[str, object] | None = None, timeout_s: int = 300):
@@ -53,8 +26,9 @@ def execute(name: str, home: Path, params: dict[str, object] | None = None, time
         source = "\n".join(f"{k} = {v!r}" for k, v in params.items())
         injected = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
         nb.cells.insert(tagged[0] + 1, injected)
-    NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
-                   resources={"metadata": {"path": str(home)}}).execute()
+    with workbench_home(home):  # the kernel inherits the environment
+        NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
+                       resources={"metadata": {"path": str(home)}}).execute()
     return nb
 
 
@@ -79,3 +53,43 @@ def test_01_explore_library(demo_home):
     assert "camelot" in html and "similar vibe" in html  # the table and the explained matches
     assert len(outputs(nb, "image/png")) >= 2  # distributions and the embedding map
     assert any("<audio" in h for h in outputs(nb, "text/html"))  # playback
+
+
+def test_02_label_sections(demo_home):
+    home, _ = demo_home
+    nb = execute("02_label_sections.ipynb", home)
+    widgets = outputs(nb, "application/vnd.jupyter.widget-view+json")
+    assert len(widgets) >= 2  # the labeler and the stats grid
+    text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "12 tracks" in text
+
+
+def test_03_train_embeddings(demo_home):
+    home, _ = demo_home
+    nb = execute("03_train_embeddings.ipynb", home, {"EPOCHS": 4, "N_VIEWS": 0})
+    html = "\n".join(outputs(nb, "text/html"))
+    assert "fine-tuned head" in html and "backbone (no training)" in html  # before/after table
+    assert "Invariance" in html and "Training curves" in html  # the report, inline
+
+
+def test_04_train_sections(demo_home):
+    home, _ = demo_home
+    nb = execute("04_train_sections.ipynb", home, {"MIN_PER_CLASS": 3, "N_SPLITS": 3})
+    html = "\n".join(outputs(nb, "text/html"))
+    assert "logreg" in html and "ensemble" in html and "mlp" in html  # cross-validation table
+    assert "Confusion matrix" in html and "Section timeline" in html
+    assert len(outputs(nb, "application/vnd.jupyter.widget-view+json")) >= 3  # stats, jobs, labeler
+
+
+def test_05_compare_experiments(demo_home):
+    home, _ = demo_home
+    nb = execute("05_compare_experiments.ipynb", home)
+    assert outputs(nb, "application/vnd.jupyter.widget-view+json")
+    assert outputs(nb, "text/html")
+
+
+def test_06_export_models(demo_home):
+    home, _ = demo_home
+    nb = execute("06_export_models.ipynb", home)
+    html = "\n".join(outputs(nb, "text/html") + outputs(nb, "text/markdown"))
+    assert "dj_section" in html and "active" in html

@@ -1,39 +1,65 @@
-"""The main job on a small demo library: runs, reports, and a second run reuses everything."""
+"""The main job on a small demo library: every stage runs, reports, and a second run reuses everything."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from conftest import DEMO_SMALL, workbench_home
 
 from workbench.errors import ParameterError
 from workbench.pipeline import run_demo
 
 
-def test_demo_runs_and_resumes(tmp_path):
-    folder, db = tmp_path / "demo", tmp_path / "w.db"
-    first = run_demo(demo_folder=folder, db_path=db, n_tracks=6, seed=3, progress=False)
-    assert first.synthesized and first.scan.counts()["added"] == 6
+def test_demo_runs_every_stage(demo_home):
+    home, first = demo_home
+    assert first.synthesized and first.scan.counts()["added"] == 12
     assert sorted(first.styles) == ["dnb", "downtempo", "house", "progressive", "techno", "trance"]
     assert set(first.accuracy) == {"BPM within 2%", "key exact"}
-    assert "6 analysed" in first.analysis
+    assert "not OpenL3" in first.backbone
+    assert "9 tracks labelled now" in first.labels and "3 left unlabelled" in first.labels
+    assert set(first.runs) == {"embeddings", "sections"}
+    for kind, path in first.runs.items():
+        assert path.parent == home / "experiments"
+        assert (path / "model.pt").is_file() and first.reports[kind] == path / "report.html"
+        assert first.reports[kind].stat().st_size > 50_000  # plots embedded
+    assert {line.split()[0] for line in first.versions} == {"dj_section", "embedding", "head"}
+    assert all((home / "models" / f"{t}_v1.mlpackage").is_dir() for t in ("dj_section", "embedding", "head"))
+    assert len(first.exports) == 3 and all("lint 0 errors" in e for e in first.exports)
+    assert len(first.suggestions) == 3 and all(first.suggestions.values())
+    names = {h.name for h in first.headlines}
+    assert {"embeddings: precision_at_5", "sections: accuracy", "sections: macro_f1"} <= names
     text = first.summary()
-    assert str(folder) in text and str(db) in text and "vs truth" in text
+    for needle in (str(home), "report (sections)", "registry", "suggested for", "headline metrics", "stages (s)"):
+        assert needle in text
+    state = json.loads((home / "data" / "demo" / "PIPELINE.json").read_text())
+    assert state["embeddings"]["run_id"] == first.runs["embeddings"].name
 
-    second = run_demo(demo_folder=folder, db_path=db, n_tracks=6, seed=3, progress=False)
-    assert not second.synthesized
-    assert second.scan.counts()["unchanged"] == 6
-    assert "6 reused" in second.analysis
-    assert second.example == first.example and "similar vibe" in second.example[1]
-    assert second.accuracy == first.accuracy
+
+def test_second_run_reuses_everything(demo_home):
+    home, first = demo_home
+    with workbench_home(home):
+        second = run_demo(progress=False, **DEMO_SMALL)
+    assert not second.synthesized and second.scan.counts()["unchanged"] == 12
+    assert "12 reused" in second.analysis and "0 tracks labelled now" in second.labels
+    assert second.runs == first.runs and second.versions == first.versions
+    assert any(r.startswith("embeddings run") for r in second.reused)
+    assert any(r.startswith("sections run") for r in second.reused)
+    assert sum(second.stage_seconds.values()) < sum(first.stage_seconds.values()) / 3
+    assert second.suggestions == first.suggestions
 
 
 def test_interrupted_synthesis_is_redone(tmp_path):
     folder = tmp_path / "demo"
-    run_demo(demo_folder=folder, db_path=tmp_path / "w.db", n_tracks=2, seed=0, progress=False)
+    run_demo(demo_folder=folder, db_path=tmp_path / "w.db", n_tracks=2, seed=0, train=False, progress=False)
     next(folder.glob("*.flac")).unlink()  # as if the run had died mid-way
-    again = run_demo(demo_folder=folder, db_path=tmp_path / "w.db", n_tracks=2, seed=0, progress=False)
+    again = run_demo(demo_folder=folder, db_path=tmp_path / "w.db", n_tracks=2, seed=0, train=False,
+                     progress=False)
     assert again.synthesized and again.scan.counts()["failed"] == 0
 
 
-def test_bad_track_count(tmp_path):
+def test_bad_arguments(tmp_path):
     with pytest.raises(ParameterError, match="n_tracks must be an int >= 1; got 0"):
         run_demo(demo_folder=tmp_path, db_path=tmp_path / "w.db", n_tracks=0)
+    with pytest.raises(ParameterError, match=r"n_unlabeled must be an int in \[0, n_tracks=4\); got 4"):
+        run_demo(demo_folder=tmp_path, db_path=tmp_path / "w.db", n_tracks=4, n_unlabeled=4)

@@ -22,7 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("demo", help="synthesize the demo library and run the main job on it")
-    p.add_argument("--tracks", type=int, default=24, help="number of demo tracks (default 24)")
+    p.add_argument("--tracks", type=int, default=30, help="number of demo tracks (default 30: five per style)")
+    p.add_argument("--unlabeled", type=int, default=3, help="tracks left unlabelled for suggestions (default 3)")
+    p.add_argument("--no-train", action="store_true", help="stop after analysis, embedding and search")
+    p.add_argument("--no-export", action="store_true", help="skip the Core ML export and registry")
     p.add_argument("--seed", type=int, default=0, help="synthesis seed (default 0)")
     p.add_argument("--folder", default=None, help="where the demo audio goes (default data/demo)")
     p.set_defaults(func=_cmd_demo)
@@ -90,7 +93,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from workbench.pipeline import run_demo
 
     result = run_demo(
-        demo_folder=args.folder, db_path=args.db, n_tracks=args.tracks, seed=args.seed, progress=not args.quiet
+        demo_folder=args.folder, db_path=args.db, n_tracks=args.tracks, seed=args.seed, n_unlabeled=args.unlabeled,
+        train=not args.no_train, export=not args.no_export, progress=not args.quiet,
     )
     print(result.summary())
     return 0

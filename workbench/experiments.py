@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from workbench.runs import Run
 
 __all__ = ["HEADLINE_METRICS", "Comparison", "DataDiff", "MlflowNotInstalledError", "compare", "data_diff",
-           "log_to_mlflow", "runs_table"]
+           "log_to_mlflow", "runs_table", "before_after", "cv_table"]
 
 #: Metrics shown in :func:`runs_table` (from ``metrics["model"]``) when a run has them.
 HEADLINE_METRICS: tuple[str, ...] = ("precision_at_1", "precision_at_5", "map_at_r", "silhouette", "nmi",
@@ -423,3 +423,39 @@ def log_to_mlflow(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[
             if (run.path / name).exists():
                 mlflow.log_artifact(str(run.path / name))
         return str(active.info.run_id)
+
+
+def before_after(run: Run | str | os.PathLike[str], *, split: str = "test",
+                 root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Retrieval on held-out tracks before and after fine-tuning, from an ``embeddings`` run.
+
+    Rows: the bare backbone (``baseline``), the head as initialised (``untrained_head``) and the
+    fine-tuned head (``model``); columns: MAP@R, precision@1, precision@5 on ``split``.
+    """
+    import pandas as pd
+
+    from workbench.runs import Run, load_run
+
+    r = run if isinstance(run, Run) else load_run(run, root=root)
+    if r.kind != "embeddings":
+        raise ParameterError(f"before_after needs an 'embeddings' run; {r.run_id} is a {r.kind!r} run")
+    rows = {name: r.metrics[name][split] for name in ("baseline", "untrained_head", "model")
+            if isinstance(r.metrics.get(name), dict) and isinstance(r.metrics[name].get(split), dict)}
+    if not rows:
+        raise ParameterError(f"run {r.run_id} recorded no {split!r} retrieval metrics (metrics.json model/baseline)")
+    return pd.DataFrame(rows).T.rename(index={"baseline": "backbone (no training)", "model": "fine-tuned head"})
+
+
+def cv_table(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Grouped cross-validation of a ``sections`` run: accuracy, macro F1 and seconds per model."""
+    import pandas as pd
+
+    from workbench.runs import Run, load_run
+
+    r = run if isinstance(run, Run) else load_run(run, root=root)
+    cv = r.metrics.get("cv") or {}
+    rows = {name: {"accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1"), "seconds": m.get("seconds")}
+            for name, m in cv.items() if isinstance(m, dict) and "accuracy" in m}
+    if not rows:
+        raise ParameterError(f"run {r.run_id} recorded no cross-validation (metrics.json cv)")
+    return pd.DataFrame(rows).T

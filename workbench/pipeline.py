@@ -1,31 +1,63 @@
-"""The main job on the embedded default: synthesize the demo library, scan, analyse, embed, search.
+"""The main job on the embedded default (``make demo`` / ``workbench demo``).
 
-Each stage is timed; a stage whose output is already there is skipped, so a second run is
-fast and an interrupted one resumes. Later stages (embeddings, training,
-evaluation, export) join this list as their issues land.
+synthesize the demo library → scan → analyse → embed (OpenL3 when its weights are found, else
+the feature frontend, said plainly) → import the ground-truth sections as labels for most
+tracks, leaving a few unlabelled → augmented views → fine-tune the embedding head → train the
+section classifier → evaluate and write the HTML reports → export Core ML models → register
+and activate them → suggest sections for the unlabelled tracks → summary with the headline
+metrics next to their targets.
+
+Every stage reuses what is already there (the synthesized files, stored analyses, the
+embedding cache, stored labels, and runs and exported versions recorded in
+``<demo folder>/PIPELINE.json`` under a key of their inputs), so a second run is fast and an
+interrupted one resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from workbench import config
 from workbench.errors import ContentChangedWarning, ParameterError
 from workbench.fileio import atomic_write_bytes
-from workbench.library import Library, ScanSummary
+from workbench.library import Library, ScanSummary, Track
 
 MANIFEST_NAME = "MANIFEST.json"
+STATE_NAME = "PIPELINE.json"
+
+#: Training settings of the demo (small enough for a 2-core CPU, big enough to mean something).
+EMBEDDINGS_CONFIG: dict[str, Any] = {"epochs": 40, "n_views": 1, "seed": 0}
+SECTIONS_CONFIG: dict[str, Any] = {"seed": 0}
+
+
+@dataclass
+class Headline:
+    """One headline metric next to its target (``passed`` None when there is no target)."""
+
+    name: str
+    value: float | None
+    target: str
+    passed: bool | None
+
+    def __str__(self) -> str:
+        value = "not recorded" if self.value is None else f"{self.value:.3f}"
+        mark = {True: "✓", False: "✗", None: " "}[self.passed]
+        return f"{mark} {self.name:<56} {value:>8}   target {self.target}"
 
 
 @dataclass
 class DemoResult:
-    """Where the demo put things and how long each stage took (seconds)."""
+    """Where the demo put things, what it measured, and how long each stage took (seconds)."""
 
     demo_folder: Path
     db_path: Path
@@ -39,9 +71,19 @@ class DemoResult:
     accuracy: dict[str, float] = field(default_factory=dict)
     example: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    backbone: str = ""
+    labels: str = ""
+    unlabeled: list[str] = field(default_factory=list)
+    runs: dict[str, Path] = field(default_factory=dict)
+    reports: dict[str, Path] = field(default_factory=dict)
+    versions: list[str] = field(default_factory=list)
+    exports: list[str] = field(default_factory=list)
+    suggestions: dict[str, list[str]] = field(default_factory=dict)
+    headlines: list[Headline] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """A human-readable summary of the run."""
+        """A human-readable summary of the run: where everything is, and the headline metrics."""
         c = self.scan.counts()
         lines = [
             "workbench demo: done",
@@ -53,9 +95,27 @@ class DemoResult:
             "  scan         : " + ", ".join(f"{n} {k}" for k, n in c.items()),
             f"  analysis     : {self.analysis.removeprefix('analysis: ')}",
             "  vs truth     : " + ", ".join(f"{k} {v:.0%}" for k, v in self.accuracy.items()),
-            "  stages (s)   : " + ", ".join(f"{k} {v:.1f}" for k, v in self.stage_seconds.items()),
-            *self.example,
+            f"  backbone     : {self.backbone}",
         ]
+        if self.labels:
+            lines.append(f"  labels       : {self.labels}")
+        for kind, path in self.runs.items():
+            lines.append(f"  run ({kind:<10}): {path}")
+        for kind, path in self.reports.items():
+            lines.append(f"  report ({kind}): {path}")
+        for line in self.exports:
+            lines.append(f"  export       : {line}")
+        for line in self.versions:
+            lines.append(f"  registry     : {line}")
+        for name, segments in self.suggestions.items():
+            lines.append(f"  suggested for {name} (unlabelled): " + ", ".join(segments))
+        lines += self.example
+        if self.headlines:
+            lines.append("  headline metrics (held-out tracks):")
+            lines += [f"    {h}" for h in self.headlines]
+        if self.reused:
+            lines.append("  reused from an earlier run: " + ", ".join(self.reused))
+        lines.append("  stages (s)   : " + ", ".join(f"{k} {v:.1f}" for k, v in self.stage_seconds.items()))
         return "\n".join(lines)
 
 
@@ -63,88 +123,317 @@ def run_demo(
     *,
     demo_folder: str | os.PathLike[str] | None = None,
     db_path: str | os.PathLike[str] | None = None,
-    n_tracks: int = 24,
+    n_tracks: int = 30,
     seed: int = 0,
     duration_s: float | None = None,
+    n_unlabeled: int = 3,
+    train: bool = True,
+    export: bool = True,
+    embeddings_config: dict[str, Any] | None = None,
+    sections_config: dict[str, Any] | None = None,
+    experiments_root: str | os.PathLike[str] | None = None,
+    models_root: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """Synthesize the demo library (unless already there) and scan it into the library.
+    """Run the main job on the synthesized demo library (see the module docstring).
 
     Parameters
     ----------
-    demo_folder : path-like or None
-        Where the demo audio goes; default ``data/demo``.
-    db_path : path-like or None
-        The library database; default ``data/workbench.db``.
+    demo_folder, db_path : path-like or None
+        Where the demo audio and the library go; default ``data/demo`` and ``data/workbench.db``.
     n_tracks : int >= 1
-        Number of demo tracks.
+        Number of demo tracks (6 styles, in turn; 30 gives every section label the 10 examples
+        training asks for once 3 tracks are left unlabelled).
     seed : int
         Seed of the synthesis: the same seed gives the same bytes.
     duration_s : float or None
         Length of every demo track (30..1200 s); ``None`` for each arrangement's natural length.
+    n_unlabeled : int >= 0
+        How many tracks (the last ones) keep no labels; the section model suggests theirs.
+    train, export : bool
+        Run the training stages (and the evaluation, export and suggestion stages after them),
+        and the Core ML export.
+    embeddings_config, sections_config : dict or None
+        Overrides of :data:`EMBEDDINGS_CONFIG` and :data:`SECTIONS_CONFIG` (see
+        :func:`workbench.train.jobs.train_embeddings_job` and ``train_sections_job``).
+    experiments_root, models_root : path-like or None
+        Default ``experiments/`` and ``models/`` of the workbench home.
     progress : bool
-        Show progress bars.
+        Progress bars (``tqdm.auto``).
+    log : callable or None
+        Called with one line as each stage starts (default: print when ``progress``).
     """
     from workbench.analysis import analyze_library
     from workbench.demo import synthesize_library
-    from workbench.search import LibrarySearch
 
     if isinstance(n_tracks, bool) or not isinstance(n_tracks, int) or n_tracks < 1:
         raise ParameterError(f"n_tracks must be an int >= 1; got {n_tracks!r}")
+    if isinstance(n_unlabeled, bool) or not isinstance(n_unlabeled, int) or not 0 <= n_unlabeled < n_tracks:
+        raise ParameterError(f"n_unlabeled must be an int in [0, n_tracks={n_tracks}); got {n_unlabeled!r}")
+    say = log if log is not None else (print if progress else (lambda line: None))
     folder = config.demo_dir(demo_folder)
     stage_seconds: dict[str, float] = {}
+    n_stages = 4 + ((7 if export else 6) if train else 0)
 
-    t0 = time.perf_counter()
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        say(f"[{len(stage_seconds) + 1}/{n_stages}] {name} ...")
+        t0 = time.perf_counter()
+        yield
+        stage_seconds[name] = time.perf_counter() - t0
+
     manifest = folder / MANIFEST_NAME
     wanted = {"n_tracks": n_tracks, "seed": seed, "duration_s": duration_s, "synth": _synth_fingerprint()}
     synthesized = not _manifest_matches(manifest, wanted)
-    if synthesized:
-        records = synthesize_library(folder, n_tracks=n_tracks, seed=seed, duration_s=duration_s,
-                                     progress=progress)
-        entries = [{"audio": Path(r.audio_path).name, "truth": Path(r.truth_path).name, "style": r.style}
-                   for r in records]
-        atomic_write_bytes(manifest, json.dumps({**wanted, "tracks": entries}, indent=2).encode())
-    stage_seconds["synthesize"] = time.perf_counter() - t0
+    with stage("synthesize"):
+        if synthesized:
+            records = synthesize_library(folder, n_tracks=n_tracks, seed=seed, duration_s=duration_s,
+                                         progress=progress)
+            entries = [{"audio": Path(r.audio_path).name, "truth": Path(r.truth_path).name, "style": r.style}
+                       for r in records]
+            atomic_write_bytes(manifest, json.dumps({**wanted, "tracks": entries}, indent=2).encode())
+            (folder / STATE_NAME).unlink(missing_ok=True)  # a new library: nothing earlier applies
+    state = _State(folder / STATE_NAME)
 
-    t0 = time.perf_counter()
     with Library(db_path) as lib:
-        with warnings.catch_warnings():
+        with stage("scan"), warnings.catch_warnings():
             if synthesized:  # a re-made demo library is expected to have new contents
                 warnings.simplefilter("ignore", ContentChangedWarning)
             scan = lib.scan(folder, progress=progress)
-        db = lib.path
         demo_tracks = [t for t in lib.tracks() if Path(t.path).parent == folder]
-        stage_seconds["scan"] = time.perf_counter() - t0
+        entries = json.loads(manifest.read_text())["tracks"]
+        result = DemoResult(
+            demo_folder=folder, db_path=lib.path, n_tracks=n_tracks, seed=seed, synthesized=synthesized, scan=scan,
+            styles=dict(Counter(e["style"] for e in entries)),
+            total_duration_s=sum(t.duration_s for t in demo_tracks), stage_seconds=stage_seconds)
 
-        t0 = time.perf_counter()
-        analysis = analyze_library(lib, tracks=demo_tracks, progress=progress)
-        accuracy = _accuracy_vs_truth(lib, demo_tracks)
-        stage_seconds["analyze"] = time.perf_counter() - t0
+        with stage("analyze"):
+            analysis = analyze_library(lib, tracks=demo_tracks, progress=progress)
+            result.analysis = str(analysis).replace("\n", "\n  ")
+            result.accuracy = _accuracy_vs_truth(lib, demo_tracks)
 
-        t0 = time.perf_counter()
-        search = LibrarySearch(lib, progress=progress).update()
-        seed_track = demo_tracks[0]
-        example = [f"  similar to {seed_track.name} (backbone: {search.backbone_said}):"]
-        example += [f"    {r.match.score:.2f}  {r.track.name:24}  {r.match.explanation}"
-                    for r in search.similar(seed_track, k=3)]
-        stage_seconds["embed+index"] = time.perf_counter() - t0
+        with stage("embed + similarity index"):
+            backbone = _embed_and_search(lib, demo_tracks, result, progress=progress)
 
-    entries = json.loads(manifest.read_text())["tracks"]
-    styles = Counter(e["style"] for e in entries)
-    return DemoResult(
-        demo_folder=folder,
-        db_path=db,
-        n_tracks=n_tracks,
-        seed=seed,
-        synthesized=synthesized,
-        scan=scan,
-        styles=dict(styles),
-        total_duration_s=sum(t.duration_s for t in demo_tracks),
-        analysis=str(analysis).replace("\n", "\n  "),
-        accuracy=accuracy,
-        example=example,
-        stage_seconds=stage_seconds,
-    )
+        if not train:
+            return result
+        labeled, unlabeled = demo_tracks[: len(demo_tracks) - n_unlabeled], demo_tracks[len(demo_tracks) - n_unlabeled:]
+        result.unlabeled = [t.name for t in unlabeled]
+        with stage("labels"):
+            result.labels = _import_labels(lib, labeled, unlabeled)
+
+        emb_cfg = {**EMBEDDINGS_CONFIG, **(embeddings_config or {})}
+        sec_cfg = {**SECTIONS_CONFIG, **(sections_config or {})}
+        with stage("augment"):
+            _augment(lib, labeled, backbone, emb_cfg, progress=progress)
+        with stage("train embeddings"):
+            runs = {"embeddings": _train(state, "embeddings", lib, labeled, backbone, emb_cfg, experiments_root,
+                                         result, progress=progress)}
+        with stage("train sections"):
+            runs["sections"] = _train(state, "sections", lib, labeled, backbone, sec_cfg, experiments_root,
+                                      result, progress=progress)
+        result.runs = {k: r.path for k, r in runs.items()}
+
+        with stage("evaluate + report"):
+            from workbench.report import report
+
+            for kind, run in runs.items():
+                html = run.path / "report.html"
+                result.reports[kind] = html if html.is_file() else report(run)
+            result.headlines = _headlines(runs, result)
+
+        if export:
+            with stage("export Core ML + register"):
+                _export(state, lib, runs, models_root, result)
+
+        with stage("suggest sections"):
+            _suggest(lib, runs["sections"], unlabeled, backbone, result)
+    return result
+
+
+# --------------------------------------------------------------------------------- stages
+
+
+def _embed_and_search(lib: Library, tracks: list[Track], result: DemoResult, *, progress: bool) -> Any:
+    from workbench.embed.batch import default_backbone, describe_backbone
+    from workbench.embed.features import FeatureFrontend
+    from workbench.search import LibrarySearch
+
+    backbone, said = default_backbone()
+    result.backbone = said if not isinstance(backbone, FeatureFrontend) else (
+        f"{describe_backbone(backbone)}: no OpenL3 weights found in models/openl3/ or $WORKBENCH_OPENL3_WEIGHTS "
+        "(README: 'Adding OpenL3 weights')")
+    search = LibrarySearch(lib, backbone=backbone, progress=progress).update()
+    seed_track = tracks[0]
+    result.example = [f"  similar to {seed_track.name} (backbone: {backbone.name}):"]
+    result.example += [f"    {r.match.score:.2f}  {r.track.name:24}  {r.match.explanation}"
+                       for r in search.similar(seed_track, k=3)]
+    return backbone
+
+
+def _import_labels(lib: Library, labeled: list[Track], unlabeled: list[Track]) -> str:
+    """Ground-truth sections become labels (source "import") for tracks that have none yet."""
+    from workbench.labels import Labels, LabelWarning
+
+    labels = Labels(lib)
+    added = kept = 0
+    for t in labeled:
+        if labels.for_track(t):
+            kept += 1
+            continue
+        truth = json.loads(Path(t.path).with_suffix(".json").read_text())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LabelWarning)  # sections shorter than 8 beats are expected
+            labels.import_truth(t, truth["sections"])
+        added += 1
+    stats = labels.stats()
+    counts = ", ".join(f"{k} {v}" for k, v in stats.counts.items() if v)
+    ready = "ready for training" if stats.ready else "not ready: " + "; ".join(stats.missing)
+    return (f"{added} tracks labelled now, {kept} already labelled, {len(unlabeled)} left unlabelled; "
+            f"{counts}; {ready}")
+
+
+def _augment(lib: Library, labeled: list[Track], backbone: Any, cfg: dict[str, Any], *, progress: bool) -> None:
+    """Embed the augmented views the embedding job will use (cached; the job reuses them)."""
+    n_views = int(cfg.get("n_views", 0))
+    if n_views:
+        from workbench.augment import embed_views
+
+        embed_views(lib, labeled, backbone=backbone, n_views=n_views, seed=int(cfg.get("seed", 0)),
+                    progress=progress)
+
+
+def _train(state: _State, kind: str, lib: Library, labeled: list[Track], backbone: Any, cfg: dict[str, Any],
+           experiments_root: Any, result: DemoResult, *, progress: bool) -> Any:
+    """Train (or reuse the run trained on exactly these inputs) and return the run."""
+    from workbench.runs import load_run
+    from workbench.train.jobs import train_embeddings_job, train_sections_job
+
+    key = _key(kind, lib, labeled, backbone, cfg)
+    recorded = state.get(kind)
+    if recorded and recorded.get("key") == key:
+        try:
+            run = load_run(recorded["run_id"], root=experiments_root)
+        except Exception:  # noqa: BLE001 - the run folder was removed: train again
+            run = None
+        if run is not None:
+            result.reused.append(f"{kind} run {run.run_id}")
+            return run
+    if kind == "embeddings":
+        _, path = train_embeddings_job(lib, config=cfg, backbone=backbone, tracks=labeled,
+                                       experiments_root=experiments_root, progress=progress)
+    else:
+        _, path = train_sections_job(lib, config=cfg, backbone=backbone, experiments_root=experiments_root,
+                                     progress=progress)
+    run = load_run(path)
+    state.set(kind, {"key": key, "run_id": run.run_id})
+    return run
+
+
+def _export(state: _State, lib: Library, runs: dict[str, Any], models_root: Any, result: DemoResult) -> None:
+    from workbench.export import export_run
+    from workbench.registry import Registry
+
+    registry = Registry(lib, root=models_root)
+    exported = state.get("exports") or {}
+    for run in runs.values():
+        if run.run_id in exported and all(_version_exists(registry, t, v) for t, v in exported[run.run_id]):
+            result.reused.append(f"export of {run.run_id}")
+            continue
+        pairs = export_run(run, library=lib, registry=registry)
+        exported[run.run_id] = [[v.model_type, v.version] for _, v in pairs]
+        state.set("exports", exported)
+        for res, v in pairs:
+            parity = res.parity
+            checks = (f"lint {len(res.lint.errors)} errors/{len(res.lint.warnings)} warnings"
+                      + (f", PSNR {parity.psnr_db:.1f} dB" if parity is not None else ", parity not checked")
+                      + (f", same label {parity.label_agreement:.1%}" if parity is not None
+                         and parity.label_agreement is not None else ""))
+            result.exports.append(f"{v.model_type} v{v.version} {res.size_bytes / 1e6:.2f} MB ({checks})")
+    for v in registry.list():
+        if v.active:
+            result.versions.append(f"{v.model_type} v{v.version} active: {v.path}")
+
+
+def _version_exists(registry: Any, model_type: str, version: int) -> bool:
+    try:
+        return registry.get(model_type, version).path.exists()
+    except Exception:  # noqa: BLE001 - deleted by the user: export again
+        return False
+
+
+def _suggest(lib: Library, run: Any, unlabeled: list[Track], backbone: Any, result: DemoResult) -> None:
+    from workbench.train.sections import load_section_model, suggest_sections
+
+    if run.model_path is None:
+        return
+    trainer, features, transitions = load_section_model(run.model_path)
+    for t in unlabeled:
+        found = suggest_sections(lib, t, model=trainer, backbone=backbone, features=features,
+                                 transitions=transitions)
+        result.suggestions[t.name] = [f"{s.label} {s.start_s:.0f}-{s.end_s:.0f}s ({s.confidence:.0%})"
+                                      for s in found]
+
+
+def _headlines(runs: dict[str, Any], result: DemoResult) -> list[Headline]:
+    """The numbers to look at first, from the runs' evaluation.json (written by the report)."""
+    out = [Headline(f"analysis: {k}", v, "—", None) for k, v in result.accuracy.items()]
+    for kind, run in runs.items():
+        ev = json.loads((run.path / "evaluation.json").read_text())
+        for g in ev.get("gates", []):
+            out.append(Headline(f"{kind}: {g['name']}", g["value"], f"> {g['target']}", g["passed"]))
+        model = run.metrics.get("model", {})
+        if kind == "embeddings":
+            for part in ("test",):
+                head, base = model.get(part, {}), run.metrics.get("baseline", {}).get(part, {})
+                for name in ("map_at_r", "precision_at_5"):
+                    if name in head and name in base:
+                        out.append(Headline(f"embeddings: {name} head vs backbone ({base[name]:.3f})", head[name],
+                                            "> backbone", head[name] > base[name]))
+        else:
+            seg = ev.get("computed", {}).get("segmentation", {})
+            if "window_accuracy" in model:
+                out.append(Headline("sections: window accuracy", model["window_accuracy"], "≥ 0.85",
+                                    model["window_accuracy"] >= 0.85))
+            hit = seg.get("boundary_f_3s")
+            if hit is not None:
+                out.append(Headline("sections: boundary hit rate F @3 s (smoothed)", hit, "≥ 0.8", hit >= 0.8))
+    return out
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+class _State:
+    """``PIPELINE.json``: which run and which exported versions each stage produced, by input key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.data = {}
+
+    def get(self, name: str) -> Any:
+        return self.data.get(name)
+
+    def set(self, name: str, value: Any) -> None:
+        self.data[name] = value
+        atomic_write_bytes(self.path, json.dumps(self.data, indent=2).encode())
+
+
+def _key(kind: str, lib: Library, tracks: list[Track], backbone: Any, cfg: dict[str, Any]) -> str:
+    """What a training run depends on: tracks, their labels, the backbone and the settings."""
+    h = hashlib.sha256(json.dumps([kind, backbone.name, backbone.settings, cfg], sort_keys=True,
+                                  default=str).encode())
+    for t in tracks:
+        h.update(t.content_hash.encode())
+    if kind == "sections":
+        rows = lib.conn.execute("SELECT track_id, label, start_beat, end_beat FROM labels ORDER BY track_id, "
+                                "start_beat").fetchall()
+        h.update(json.dumps([tuple(r) for r in rows]).encode())
+    return h.hexdigest()[:20]
 
 
 def _accuracy_vs_truth(lib: Library, tracks: list) -> dict[str, float]:
@@ -166,8 +455,6 @@ def _accuracy_vs_truth(lib: Library, tracks: list) -> dict[str, float]:
 
 def _synth_fingerprint() -> str:
     """A hash of the synthesizer's source: a changed synthesizer re-makes the demo library."""
-    import hashlib
-
     import workbench.demo as demo_pkg
 
     h = hashlib.sha256()

@@ -28,7 +28,9 @@ def run_windows(library: Any, run: Any, *, n_windows: int = 64, seed: int = 0) -
     """Up to ``n_windows`` real backbone vectors (one per 1-s window) of the library's tracks, for parity.
 
     Reads the embedding cache of the run's backbone (the feature frontend unless the run used
-    OpenL3); None when nothing is cached (run ``workbench embed``).
+    OpenL3); for a ``sections`` run, the window features its classifier takes
+    (:class:`~workbench.train.sections.WindowFeatures`). None when nothing is cached (run
+    ``workbench embed``).
     """
     from workbench.embed.batch import cache_for
     from workbench.embed.features import FeatureFrontend
@@ -37,11 +39,17 @@ def run_windows(library: Any, run: Any, *, n_windows: int = 64, seed: int = 0) -
     if not name.startswith("features"):
         return None
     cache = cache_for(library, FeatureFrontend())
+    features = None
+    if run.kind == "sections" and run.model_path is not None:
+        # the classifier takes window features (frame + context + position), not bare frames
+        from workbench.train.sections import load_section_model, track_frames
+
+        features = load_section_model(run.model_path)[1]
     frames = []
     for t in library.tracks():
         got = cache.get(t.content_hash)
         if got is not None:
-            frames.append(got[0])
+            frames.append(got[0] if features is None else track_frames(library, t, features=features).features)
     if not frames:
         return None
     allf = np.concatenate(frames).astype(np.float32)
@@ -73,6 +81,10 @@ def export_run(run: Any, *, library: Any = None, registry: Any = None, io_dtype:
     backbone = dict(run.info.get("backbone") or {})
     meta = {"metrics": run.metrics, "fingerprint": (run.data or {}).get("fingerprint"), "backbone": backbone,
             "run_id": run.run_id, "version": version}
+    if run.kind == "sections":
+        from workbench.train.sections import load_section_model
+
+        meta["window_features"] = load_section_model(run.model_path)[1].to_dict()
     windows = run_windows(lib, run, n_windows=n_windows)
     staging = reg.root / f".export.{os.getpid()}.tmp"
     shutil.rmtree(staging, ignore_errors=True)

@@ -380,6 +380,11 @@ def export_classifier(classifier_or_checkpoint: Any, path: str | os.PathLike[str
         name, shape = "embedding", (1, clf.in_dim)
         ref = _torch_ref(lambda x: torch.softmax(clf(x), dim=1))
         desc = describe_input("embedding", dim=clf.in_dim, backbone=meta.get("backbone"))
+        if meta.get("window_features"):
+            desc = (f"Window features ({clf.in_dim} floats) of workbench.train.sections.WindowFeatures"
+                    f"({json.dumps(meta['window_features'], sort_keys=True)}) over the backbone's 1-s frames "
+                    f"(hop 0.5 s): the frame, mean context before/after, the same minus the track mean, and the "
+                    f"relative position in the track. Backbone frame: " + desc)
     else:
         _check_choice("input", input, INPUTS)
         module = build_openl3(backbone, clf, input=input)

@@ -78,12 +78,21 @@ def _section(title: str, content: str) -> str:
 def _metric_groups(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """{group: flat scalar metrics}; a flat metrics.json is one group "model"."""
     scalar = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
-    groups = {k: H.flatten(v) for k, v in metrics.items()
-              if isinstance(v, dict) and k not in ("invariance", "per_class")}
+    groups = {k: H.flatten(v) for k, v in metrics.items() if isinstance(v, dict) and k not in _NOT_A_TABLE}
     if scalar:
         groups = {"model": {**scalar, **groups.pop("model", {})}, **groups}
-    return {g: {k: v for k, v in m.items() if not k.startswith(("per_class", "confusion", "classes"))}
+    # numbers only: per-class breakdowns, confusion matrices, fold lists and track lists have plots
+    return {g: {k: v for k, v in m.items() if _is_number(v) and not set(k.split(".")) & set(_NOT_A_TABLE)}
             for g, m in groups.items()}
+
+
+#: Metric keys shown as plots (or not at all), never as rows of the metrics table.
+_NOT_A_TABLE = ("invariance", "invariance_backbone", "per_class", "confusion", "classes", "labels", "folds",
+                "fold_accuracy", "train_tracks", "test_tracks")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dict[str, bytes], dict[str, Any]]:

@@ -572,7 +572,8 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
 
 #: Data settings of :func:`train_embeddings_job` (the rest of its config is a ``TripletConfig``).
 EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "style", "window_s": 8.0, "n_views": 0,
-                                           "test_size": 0.2, "val_size": 0.2, "by_artist": False}
+                                           "test_size": 0.2, "val_size": 0.2, "by_artist": False,
+                                           "invariance_clips": 4}
 
 
 def _backbone_info(backbone: Any) -> dict[str, Any]:
@@ -674,11 +675,53 @@ def _embeddings_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], dat
         "classes_from": data_cfg["classes_from"], "window_s": data_cfg["window_s"], "n_views": data_cfg["n_views"],
     })
     runner.training(total_epochs=tcfg.max_epochs)
+    # augmented views train the head; validation and test score the original audio only, so a
+    # query's nearest neighbour is never its own augmented copy
+    val, test = val.originals(), test.originals()
     result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress)
     held = test.originals()
     arrays = {"embeddings": embed(result.model, held.X), "classes": np.asarray([held.classes[i] for i in held.y]),
               "track_ids": held.track_ids, "start_s": held.rows["start_s"]}
+    if data_cfg.get("invariance_clips", 4):
+        test_tracks = sorted({int(t) for t in held.track_ids})
+        result.metrics.update(embedding_invariance(library, result.model, b, test_tracks,
+                                                   n_clips=int(data_cfg.get("invariance_clips", 4)),
+                                                   clip_s=float(data_cfg["window_s"])))
     return runner.finish(result, config={**data_cfg, **result.config}, arrays=arrays)
+
+
+def embedding_invariance(library: Any, model: Any, backbone: Any, track_ids: Sequence[int], *, n_clips: int = 4,
+                         clip_s: float = 8.0) -> dict[str, Any]:
+    """Cosine similarity of embeddings under pitch, stretch and gain, for the head and the bare backbone.
+
+    Clips of ``clip_s`` seconds from the middle of up to ``n_clips`` (held-out) tracks, embedded by
+    the backbone, mean-pooled, and (for the head) passed through ``model``. Returns
+    ``{"invariance": {aug: {strength: cos}}, "invariance_backbone": {...}}``
+    (see :func:`workbench.evaluate.invariance`).
+    """
+    from workbench import audio
+    from workbench.embed.features import pool
+    from workbench.evaluate import invariance
+    from workbench.train.triplet import embed
+
+    clips, sr = [], 22050
+    for tid in list(track_ids)[:n_clips]:
+        y, _ = audio.load(library.track(int(tid)).path, sr=sr, mono=True)
+        n = min(len(y), int(clip_s * sr))
+        start = max(0, len(y) // 2 - n // 2)
+        clips.append(y[start:start + n])
+    if not clips:
+        return {}
+
+    def backbone_vector(y: Any) -> Any:
+        frames, _ = backbone.embed(y, sr=sr)
+        return pool(frames, with_std=False)
+
+    def head_vector(y: Any) -> Any:
+        return embed(model, backbone_vector(y)[None, :])[0]
+
+    return {"invariance": invariance(head_vector, clips, sr=sr),
+            "invariance_backbone": invariance(backbone_vector, clips, sr=sr)}
 
 
 def train_sections_job(library: Any, *, config: Mapping[str, Any] | None = None, sections: Iterable[Any] | None = None,

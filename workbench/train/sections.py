@@ -565,10 +565,10 @@ def make_baseline(name: str, *, seed: int = 0, n_components: int = 64) -> Any:
     the full-width ensemble took over 15 minutes for 4 folds on a 2-core CPU.
     """
     from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.decomposition import PCA
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier, VotingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.decomposition import PCA
     from sklearn.preprocessing import RobustScaler, StandardScaler
     from sklearn.svm import SVC
 
@@ -726,6 +726,24 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     frames = track_frames(library, track, backbone=backbone, features=features)
     probs = trainer.predict_proba(frames.features)
     return segments_for(frames, probs, trainer.classes_, transitions=transitions, **smoothing)
+
+
+def suggester(library: Library, run: Any, *, backbone: Any = None, **smoothing: Any) -> Any:
+    """The labeler's ``suggest`` callable (``track -> list[Suggestion]``) for a ``sections`` run.
+
+    ``run`` is a :class:`~workbench.runs.Run`, its folder or its id; the model, its window
+    features and its label-order prior are read once from the run's ``model.pt``.
+    """
+    from functools import partial
+
+    from workbench.runs import Run, load_run
+
+    r = run if isinstance(run, Run) else load_run(run)
+    if r.kind != "sections" or r.model_path is None:
+        raise ParameterError(f"run {r.run_id} is not a sections run with a model.pt (kind {r.kind!r})")
+    trainer, features, transitions = load_section_model(r.model_path)
+    return partial(suggest_sections, library, model=trainer, backbone=backbone, features=features,
+                   transitions=transitions, **smoothing)
 
 
 # --------------------------------------------------------------------------- training job
