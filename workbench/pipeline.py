@@ -169,7 +169,8 @@ def run_demo(
 
     if isinstance(n_tracks, bool) or not isinstance(n_tracks, int) or n_tracks < 1:
         raise ParameterError(f"n_tracks must be an int >= 1; got {n_tracks!r}")
-    if isinstance(n_unlabeled, bool) or not isinstance(n_unlabeled, int) or not 0 <= n_unlabeled < n_tracks:
+    if train and (isinstance(n_unlabeled, bool) or not isinstance(n_unlabeled, int)
+                  or not 0 <= n_unlabeled < n_tracks):
         raise ParameterError(f"n_unlabeled must be an int in [0, n_tracks={n_tracks}); got {n_unlabeled!r}")
     say = log if log is not None else (print if progress else (lambda line: None))
     folder = config.demo_dir(demo_folder)
