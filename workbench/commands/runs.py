@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = rs.add_parser("list", help="runs with their key params and headline metrics")
     q.add_argument("--kind", choices=("embeddings", "sections"), default=None)
+    q.add_argument("--params", action="store_true", help="also every config parameter (a wide table)")
     q.set_defaults(func=_cmd_list)
 
     q = rs.add_parser("compare", help="params (differences only unless --all), metrics with the best marked, "
@@ -38,6 +39,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if df.empty:
         print("no runs under experiments/ yet")
         return 0
+    from workbench.experiments import HEADLINE_METRICS
+
+    if not args.params:  # the run, what it learned from, and its headline metrics; --params for the config
+        df = df[[c for c in ("run_id", "kind", "created", "backbone", "tracks", *HEADLINE_METRICS) if c in df.columns]]
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.3f}".format):
         print(df.to_string(index=False))
     return 0

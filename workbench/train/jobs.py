@@ -682,6 +682,9 @@ def _embeddings_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], dat
     held = test.originals()
     arrays = {"embeddings": embed(result.model, held.X), "classes": np.asarray([held.classes[i] for i in held.y]),
               "track_ids": held.track_ids, "start_s": held.rows["start_s"]}
+    # headline metrics (runs table, comparisons, gates) read flat keys under "model": the test split's
+    model_metrics = result.metrics.setdefault("model", {})
+    model_metrics.update({k: v for k, v in (model_metrics.get("test") or {}).items() if k not in model_metrics})
     if data_cfg.get("invariance_clips", 4):
         test_tracks = sorted({int(t) for t in held.track_ids})
         result.metrics.update(embedding_invariance(library, result.model, b, test_tracks,
@@ -789,6 +792,8 @@ def _sections_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], *, se
     })
     runner.training(total_epochs=int(cfg.get("epochs", S.CONFIG_DEFAULTS["epochs"])))
     result = S.train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress)
+    # headline metrics (runs table, comparisons, gates) read flat keys under "model": the held-out tracks'
+    result.metrics.setdefault("model", dict(result.metrics.get("holdout") or {}))
     runner._data["splits"] = {"train": list(result.metrics.get("train_tracks", [])),
                               "test": list(result.metrics.get("test_tracks", []))}
 
