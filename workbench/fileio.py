@@ -1,4 +1,5 @@
-"""Atomic file writes: a crash or a kill never leaves a half-written file under the real name."""
+"""Crash-safe files: atomic writes (a crash or a kill never leaves a half-written file under the
+real name), whether the process that left a temporary file still runs, and JSON of numpy values."""
 
 from __future__ import annotations
 
@@ -31,3 +32,35 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically."""
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs here (a zombie counts as gone); this process counts as alive."""
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # Linux: a killed child not yet waited for is a zombie ("Z") - gone for our purpose
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def jsonable(value: object) -> object:
+    """``json.dumps(..., default=jsonable)``: numpy scalars and arrays, and paths, as plain JSON."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

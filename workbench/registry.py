@@ -34,6 +34,7 @@ from typing import Any
 
 from workbench import config
 from workbench.errors import ParameterError, StoreError, WorkbenchError
+from workbench.fileio import pid_alive
 
 MODEL_TYPES = ("dj_section", "embedding", "head")
 #: Environment hook for tests: pause (sleep) at a named step of :meth:`Registry.register`.
@@ -149,16 +150,6 @@ def _check_version(version: object) -> int:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ParameterError(f"version must be an int >= 1; got {version!r}")
     return version
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
 
 
 def _pause(point: str) -> None:
@@ -403,7 +394,7 @@ class Registry:
         with self._lock():
             for p in sorted(self.root.iterdir()):
                 m = _TMP.match(p.name)
-                if m and not _pid_alive(int(m.group(1))) or (m and int(m.group(1)) == os.getpid()):
+                if m and not pid_alive(int(m.group(1))) or (m and int(m.group(1)) == os.getpid()):
                     shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
                     removed.append(p.name)
             for p in sorted(self.root.iterdir()):

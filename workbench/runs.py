@@ -40,6 +40,7 @@ import numpy as np
 
 from workbench import config
 from workbench.errors import ParameterError, StoreError
+from workbench.fileio import jsonable, pid_alive
 
 RUN_KINDS = ("embeddings", "sections")
 _JSON_FILES = ("run", "config", "data", "history", "metrics")
@@ -132,7 +133,7 @@ def write_run(
         if timeline is not None:
             docs["timeline"] = timeline
         for name, doc in docs.items():
-            (tmp / f"{name}.json").write_text(json.dumps(doc, indent=2, default=_jsonable))
+            (tmp / f"{name}.json").write_text(json.dumps(doc, indent=2, default=jsonable))
         if arrays:
             np.savez_compressed(tmp / "arrays.npz", **arrays)
         if extra is not None:
@@ -180,23 +181,10 @@ def list_runs(root: str | os.PathLike[str] | None = None, *, kind: str | None = 
     return runs
 
 
-def _jsonable(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
 def _writer_alive(tmp_name: str) -> bool:
     """Whether the process that named this temporary folder (``.<run_id>.<pid>.tmp``) still runs."""
     try:
         pid = int(tmp_name.rsplit(".", 2)[-2])
-        os.kill(pid, 0)
-    except (ValueError, IndexError, ProcessLookupError):
+    except (ValueError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)

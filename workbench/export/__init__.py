@@ -39,23 +39,37 @@ def run_windows(library: Any, run: Any, *, n_windows: int = 64, seed: int = 0) -
     if not name.startswith("features"):
         return None
     cache = cache_for(library, FeatureFrontend())
-    features = None
-    if run.kind == "sections" and run.model_path is not None:
-        # the classifier takes window features (frame + context + position), not bare frames
-        from workbench.train.sections import load_section_model, track_frames
-
-        features = load_section_model(run.model_path)[1]
+    # a section classifier takes window features (frame + context + position), not bare frames
+    features = _window_features(run)
     frames = []
     for t in library.tracks():
         got = cache.get(t.content_hash)
         if got is not None:
-            frames.append(got[0] if features is None else track_frames(library, t, features=features).features)
+            if features is None:
+                frames.append(got[0])
+            else:
+                from workbench.train.sections import track_frames
+
+                frames.append(track_frames(library, t, features=features).features)
     if not frames:
         return None
     allf = np.concatenate(frames).astype(np.float32)
     rng = np.random.default_rng(seed)
     pick = rng.choice(allf.shape[0], size=min(n_windows, allf.shape[0]), replace=False)
     return allf[np.sort(pick)]
+
+
+def _window_features(run: Any) -> Any:
+    """The :class:`~workbench.train.sections.WindowFeatures` a sections run's classifier takes, or None
+    (an embeddings run, or a plain head checkpoint that takes the backbone vector itself)."""
+    if run.kind != "sections" or run.model_path is None:
+        return None
+    from workbench.train.sections import load_section_model
+
+    try:
+        return load_section_model(run.model_path)[1]
+    except ParameterError:
+        return None
 
 
 def export_run(run: Any, *, library: Any = None, registry: Any = None, io_dtype: str = "fp32",
@@ -81,10 +95,9 @@ def export_run(run: Any, *, library: Any = None, registry: Any = None, io_dtype:
     backbone = dict(run.info.get("backbone") or {})
     meta = {"metrics": run.metrics, "fingerprint": (run.data or {}).get("fingerprint"), "backbone": backbone,
             "run_id": run.run_id, "version": version}
-    if run.kind == "sections":
-        from workbench.train.sections import load_section_model
-
-        meta["window_features"] = load_section_model(run.model_path)[1].to_dict()
+    features = _window_features(run)
+    if features is not None:
+        meta["window_features"] = features.to_dict()
     windows = run_windows(lib, run, n_windows=n_windows)
     staging = reg.root / f".export.{os.getpid()}.tmp"
     shutil.rmtree(staging, ignore_errors=True)

@@ -250,8 +250,7 @@ def report(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | 
     projection : {"pca", "tsne"}
         2-D projection of the embedding space (t-SNE is much slower).
     """
-    from workbench.fileio import atomic_write_bytes
-    from workbench.runs import _jsonable
+    from workbench.fileio import atomic_write_bytes, jsonable
 
     run = as_run(run, root=root)
     body, pngs, evaluation = build(run, seed=seed, projection=projection)
@@ -260,7 +259,7 @@ def report(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | 
     for name, png in pngs.items():
         atomic_write_bytes(plots / f"{name}.png", png)
     atomic_write_bytes(run.path / "evaluation.json",
-                       json.dumps(evaluation, indent=2, default=_jsonable).encode("utf-8"))
+                       json.dumps(evaluation, indent=2, default=jsonable).encode("utf-8"))
     page = H.document(body, title=f"workbench run {run.run_id}")
     return atomic_write_bytes(run.path / "report.html", page.encode("utf-8"))
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from workbench.errors import ParameterError, WorkbenchError
+from workbench.fileio import jsonable, pid_alive  # noqa: F401  (pid_alive re-exported)
 from workbench.runs import RUN_KINDS, code_version, new_run_id, write_run
 from workbench.store import transaction, utc_now
 
@@ -128,19 +129,7 @@ def _check_kind(kind: object) -> str:
 
 
 def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, default=_jsonable, sort_keys=True)
-
-
-def _jsonable(value: object) -> object:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+    return None if value is None else json.dumps(value, default=jsonable, sort_keys=True)
 
 
 _JSON_COLUMNS = ("label_counts", "metrics", "config")
@@ -201,25 +190,6 @@ def list_jobs(library: Any, *, limit: int | None = None, reap: bool = True) -> l
         reap_stale(conn)
     rows = conn.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit if limit else -1,)).fetchall()
     return [Job.from_row(r) for r in rows]
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs here (a zombie counts as gone)."""
-    if pid == os.getpid():
-        return True
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # Linux: a killed child not yet waited for is a zombie ("Z") - gone for our purpose
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
 
 
 def reap_stale(library: Any) -> list[int]:
