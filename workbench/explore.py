@@ -6,14 +6,13 @@ matplotlib figures (returned, not shown), so they work in notebooks, scripts and
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import ParameterError
 from workbench.library import Library, Track
+from workbench.train.datasets import track_style
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -22,18 +21,6 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Columns of :func:`library_table`, in order.
 TABLE_COLUMNS = ("id", "name", "artist", "style", "duration_s", "bpm", "key", "camelot", "key_confidence",
                  "energy", "loudness_lufs", "path")
-
-
-def track_style(track: Track) -> str | None:
-    """The style tag of a track: ``style`` in a sidecar ``<name>.json`` (the demo's ground truth), else None."""
-    sidecar = Path(track.path).with_suffix(".json")
-    if not sidecar.is_file():
-        return None
-    try:
-        value = json.loads(sidecar.read_text()).get("style")
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
 
 
 def require_tracks(library: Library) -> Library:

@@ -32,6 +32,7 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.labels import LABELS
+from workbench.train.datasets import demo_sections  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.labels import Suggestion
@@ -227,21 +228,6 @@ def _record(r: Any) -> dict[str, Any]:
         raise ParameterError(f"sections need an int track_id and end_s > start_s; got {rec}")
     return {"track_id": rec["track_id"], "label": rec["label"], "start_s": float(rec["start_s"]),
             "end_s": float(rec["end_s"])}
-
-
-def demo_sections(library: Library, *, tracks: list[Track] | None = None) -> list[dict[str, Any]]:
-    """Ground-truth sections ``{track_id, label, start_s, end_s}`` of demo tracks (their ``.json`` beside the audio).
-
-    Tracks without a ground-truth file are skipped.
-    """
-    from workbench.demo import load_truth
-
-    out = []
-    for t in library.tracks() if tracks is None else tracks:
-        p = Path(t.path).with_suffix(".json")
-        if p.is_file():
-            out += [{"track_id": t.id, **s} for s in load_truth(p)["sections"]]
-    return out
 
 
 def track_frames(library: Library, track: Track | int | str, *, backbone: Any = None,
