@@ -180,7 +180,10 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
 
     # projection
     emb_key = "embeddings" if "embeddings" in arrays else ("probs" if "probs" in arrays else None)
-    lab_key = next((k for k in ("classes", "labels", "y_true") if k in arrays), None)
+    # per-row class labels: the first of these with one entry per embedding row ("classes" may be
+    # the list of class names instead)
+    rows = len(arrays[emb_key]) if emb_key else -1
+    lab_key = next((k for k in ("classes", "labels", "y_true") if k in arrays and len(arrays[k]) == rows), None)
     if emb_key and lab_key and arrays[emb_key].ndim == 2 and len(arrays[emb_key]) == len(arrays[lab_key]) >= 3:
         lab = arrays[lab_key]
         if lab.dtype.kind in "iu":
