@@ -66,11 +66,15 @@ def test_label_delete_undo_in_jupyterlab(lab_server):
             # label beats 8-24 of the first track as a drop, by clicking and typing
             page.locator("button.wb-label-drop").click()
             expect(page.locator("button.wb-label-drop.wb-chosen")).to_be_visible()
-            for cls, value in ((".wb-start", "8"), (".wb-end", "24")):
+            # one field at a time, each confirmed by the kernel's redraw of the range text (beat 8
+            # is at 3.51 s), as a person watches the range update before typing the next number
+            expect(page.locator(".wb-range")).to_contain_text("bars 1–4")  # the view has settled
+            for cls, value, shown in ((".wb-start", "8", "3.51–"), (".wb-end", "24", "16 beats")):
                 box = page.locator(f"{cls} input")
+                box.click()  # as a person does: the pointer leaves the label buttons (keyboard shortcuts)
                 box.fill(value)
-                box.press("Tab")  # number boxes sync to the kernel on Tab or Enter
-            expect(page.locator(".wb-range")).to_contain_text("16 beats")
+                box.press("Enter")  # number boxes sync to the kernel on Enter or when they lose focus
+                expect(page.locator(".wb-range")).to_contain_text(shown)
             page.locator("button.wb-add").click()
             row = page.locator(".wb-table tr.wb-row[data-label='drop']")
             expect(row).to_be_visible()
