@@ -761,3 +761,15 @@ def test_import_does_not_load_faiss():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_hnsw_search_survives_faiss_torch_utils():
+    """pytorch-metric-learning imports faiss.contrib.torch_utils, which replaces Index.search."""
+    pytest.importorskip("faiss.contrib.torch_utils")
+    import faiss.contrib.torch_utils  # noqa: F401
+
+    rng = np.random.default_rng(3)
+    n = 200
+    idx = SimilarityIndex(list(range(n)), rng.standard_normal((n, 16)).astype(np.float32),
+                          [120.0] * n, ["8A"] * n, [5] * n, kind="hnsw")
+    assert len(idx.similar(0, k=5)) == 5

@@ -228,7 +228,6 @@ class SimilarityIndex:
                 or not 0.0 < float(rebuild_fraction) <= 1.0):
             raise ParameterError(f"rebuild_fraction must be a number in (0, 1]; got {rebuild_fraction!r}")
         self._rebuild_fraction = float(rebuild_fraction)
-        self._hnsw_params: dict[int, Any] = {}  # efSearch -> faiss.SearchParametersHNSW (read-only)
 
     def _set_rows(self, ids: np.ndarray, bpm: np.ndarray, key: np.ndarray, energy: np.ndarray,
                   alive: np.ndarray) -> None:
@@ -621,11 +620,10 @@ class SimilarityIndex:
         if self._backend == "flat":
             dist, labels = self._index.search(x, m)
         else:
-            ef = max(self._ef_search, m)
-            params = self._hnsw_params.get(ef)
-            if params is None:
-                params = self._hnsw_params[ef] = _faiss().SearchParametersHNSW(efSearch=ef)
-            dist, labels = self._index.search(x, m, params=params)
+            # efSearch set on the index, not passed as search params: faiss.contrib.torch_utils (which
+            # pytorch-metric-learning imports) replaces Index.search with a wrapper that has no params
+            self._index.hnsw.efSearch = max(self._ef_search, m)
+            dist, labels = self._index.search(x, m)
         return dist[0], labels[0]
 
     # ------------------------------------------------------------------ persistence
