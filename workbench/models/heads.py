@@ -4,6 +4,9 @@ Both take a pooled backbone embedding of shape ``(batch, in_dim)`` (6144 for Ope
 the feature frontend). Training uses these definitions; :mod:`workbench.export` rebuilds the
 same weights in a Neural-Engine-friendly layout (1x1 convolutions over ``(B, C, 1, S)``).
 
+Randomness is explicit: :func:`seeded` draws a head's initial weights and its dropout masks
+from a ``torch.Generator`` (no global seeding), so training is reproducible for a seed.
+
 Each model carries its constructor arguments in ``config()`` so a checkpoint
 (``{"config": ..., "state_dict": ...}``) can be rebuilt with :func:`load_checkpoint`, which
 reads tensors only (``weights_only=True``).
@@ -36,6 +39,47 @@ def _check_dropout(value: object) -> float:
     return float(value)
 
 
+class SeededDropout(nn.Module):
+    """``nn.Dropout`` whose masks come from ``generator`` (the global RNG while it is None)."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.generator is None:
+            return F.dropout(x, self.p, training=True)
+        keep = torch.rand(x.shape, generator=self.generator, dtype=x.dtype) >= self.p
+        return x * keep / (1.0 - self.p)
+
+
+def seeded(cls: type[nn.Module], *args: Any, generator: torch.Generator, **kwargs: Any) -> nn.Module:
+    """Build ``cls(*args, **kwargs)`` with its initial weights and dropout masks drawn from ``generator``.
+
+    The module is built on the meta device (no draw from the global RNG), then every Linear
+    layer gets PyTorch's default initialisation from ``generator`` and LayerNorms their ones
+    and zeros.
+    """
+    import math
+
+    with torch.device("meta"):
+        model = cls(*args, **kwargs)
+    model.to_empty(device="cpu")
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+            bound = 1.0 / math.sqrt(module.in_features)
+            nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+        elif isinstance(module, nn.LayerNorm):
+            module.reset_parameters()
+        elif isinstance(module, SeededDropout):
+            module.generator = generator
+    return model
+
+
 class EmbeddingHead(nn.Module):
     """Linear(in, hidden) → LayerNorm → GELU → Dropout → Linear(hidden, out) → L2 normalise.
 
@@ -58,7 +102,7 @@ class EmbeddingHead(nn.Module):
         self.dropout = _check_dropout(dropout)
         self.fc1 = nn.Linear(self.in_dim, self.hidden_dim)
         self.norm = nn.LayerNorm(self.hidden_dim)
-        self.drop = nn.Dropout(self.dropout)
+        self.drop = SeededDropout(self.dropout)
         self.fc2 = nn.Linear(self.hidden_dim, self.out_dim)
 
     def config(self) -> dict[str, Any]:
@@ -90,7 +134,7 @@ class SectionClassifier(nn.Module):
             raise ParameterError(f"labels must be 2+ distinct names; got {list(self.labels)!r}")
         self.fc1 = nn.Linear(self.in_dim, self.hidden_dim)
         self.norm = nn.LayerNorm(self.hidden_dim)
-        self.drop = nn.Dropout(self.dropout)
+        self.drop = SeededDropout(self.dropout)
         self.fc2 = nn.Linear(self.hidden_dim, len(self.labels))
 
     def config(self) -> dict[str, Any]:

@@ -416,43 +416,43 @@ class SectionTrainer:
         import torch
         from torch.nn import functional as F
 
-        from workbench.models.heads import SectionClassifier
+        from workbench.models.heads import SectionClassifier, seeded
 
         xs = torch.from_numpy((X - mean) / scale)
         yt = torch.from_numpy(y_idx)
         rng = np.random.default_rng(self.seed)
         weight = torch.tensor(self.class_weight_, dtype=torch.float32)
         self.history_: list[dict[str, Any]] = []
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            model = SectionClassifier(X.shape[1], hidden_dim=self.hidden_dim, dropout=self.dropout, labels=self.classes_)
-            opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
-            for epoch in range(1, self.epochs + 1):
-                t0 = time.perf_counter()
-                model.train()
-                order = torch.from_numpy(rng.permutation(len(yt))[: self.max_samples_per_epoch])
-                total = 0.0
-                for a in range(0, len(order), self.batch_size):
-                    idx = order[a:a + self.batch_size]
-                    loss = F.cross_entropy(model(xs[idx]), yt[idx], weight=weight)
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(idx)
-                sched.step()
-                seconds = time.perf_counter() - t0
-                record: dict[str, Any] = {"epoch": epoch, "train_loss": total / len(order), "seconds": seconds,
-                                          "samples": len(order), "samples_per_s": len(order) / max(seconds, 1e-9)}
-                if val is not None and len(val[1]):
-                    model.eval()
-                    with torch.no_grad():
-                        logits = model(val[0])
-                    record["val_loss"] = float(F.cross_entropy(logits, val[1], weight=weight))
-                    record["val_accuracy"] = float((logits.argmax(1) == val[1]).float().mean())
-                self.history_.append(record)
-                if on_epoch is not None:
-                    on_epoch(epoch, self.epochs, dict(record))
+        generator = torch.Generator().manual_seed(self.seed)
+        model = seeded(SectionClassifier, X.shape[1], hidden_dim=self.hidden_dim, dropout=self.dropout,
+                       labels=self.classes_, generator=generator)
+        opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
+        for epoch in range(1, self.epochs + 1):
+            t0 = time.perf_counter()
+            model.train()
+            order = torch.from_numpy(rng.permutation(len(yt))[: self.max_samples_per_epoch])
+            total = 0.0
+            for a in range(0, len(order), self.batch_size):
+                idx = order[a:a + self.batch_size]
+                loss = F.cross_entropy(model(xs[idx]), yt[idx], weight=weight)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            sched.step()
+            seconds = time.perf_counter() - t0
+            record: dict[str, Any] = {"epoch": epoch, "train_loss": total / len(order), "seconds": seconds,
+                                      "samples": len(order), "samples_per_s": len(order) / max(seconds, 1e-9)}
+            if val is not None and len(val[1]):
+                model.eval()
+                with torch.no_grad():
+                    logits = model(val[0])
+                record["val_loss"] = float(F.cross_entropy(logits, val[1], weight=weight))
+                record["val_accuracy"] = float((logits.argmax(1) == val[1]).float().mean())
+            self.history_.append(record)
+            if on_epoch is not None:
+                on_epoch(epoch, self.epochs, dict(record))
         model.eval()
         with torch.no_grad():  # fold the standardisation into fc1: W (x - m) / s + b = (W / s) x + (b - (W / s) m)
             w = model.fc1.weight / torch.from_numpy(scale)[None, :]

@@ -411,7 +411,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     from pytorch_metric_learning import distances, losses, miners
     from tqdm.auto import tqdm
 
-    from workbench.models.heads import EmbeddingHead
+    from workbench.models.heads import EmbeddingHead, seeded
 
     y_train = train.y
     Xtr = torch.from_numpy((train.X - mean) / std)
@@ -419,69 +419,68 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     Xval = (val.X - mean) / std
     rng = np.random.RandomState(cfg.seed % 2**32)
     history: list[dict[str, Any]] = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        model = EmbeddingHead(train.dim, hidden_dim=cfg.hidden_dim, out_dim=cfg.out_dim, dropout=cfg.dropout)
-        untrained = copy.deepcopy(model)
-        distance = distances.CosineSimilarity()
-        loss_fn = losses.TripletMarginLoss(margin=cfg.margin, distance=distance)
-        miner = miners.TripletMarginMiner(margin=cfg.margin, type_of_triplets=cfg.type_of_triplets, distance=distance)
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    model = seeded(EmbeddingHead, train.dim, hidden_dim=cfg.hidden_dim, out_dim=cfg.out_dim, dropout=cfg.dropout,
+                   generator=generator)
+    untrained = copy.deepcopy(model)
+    distance = distances.CosineSimilarity()
+    loss_fn = losses.TripletMarginLoss(margin=cfg.margin, distance=distance)
+    miner = miners.TripletMarginMiner(margin=cfg.margin, type_of_triplets=cfg.type_of_triplets, distance=distance)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
-        best_map, best_epoch, best_state = -math.inf, 0, copy.deepcopy(model.state_dict())
-        stale = collapsed_for = 0
-        stopped = f"reached max_epochs={cfg.max_epochs}"
-        collapse: dict[str, Any] | None = None
-        bar = tqdm(range(1, cfg.max_epochs + 1), desc="triplet", unit="epoch", disable=not progress)
-        for epoch in bar:
-            t0 = time.perf_counter()
-            model.train()
-            losses_, mined = [], 0
-            for idx in _batches(y_train, m=cfg.m, batch_size=cfg.batch_size, length=length, rng=rng):
-                bi = torch.from_numpy(idx)
-                xb, yb = Xtr[bi], ytr[bi]
-                emb = model(xb)
-                triplets = miner(emb, yb)
-                n_mined = int(triplets[0].numel())
-                mined += n_mined
-                loss = loss_fn(emb, yb, triplets)
-                opt.zero_grad(set_to_none=True)
-                if n_mined:
-                    loss.backward()
-                    opt.step()
-                    losses_.append(float(loss.detach()))
-            val_emb = embed(model, Xval)
-            vm = retrieval_metrics(val_emb, y_val)
-            spread = embedding_spread(val_emb)
-            train_loss = float(np.mean(losses_)) if losses_ else 0.0
-            record = {"epoch": epoch, "train_loss": train_loss, "val_map_at_r": vm["map_at_r"],
-                      "val_precision_at_1": vm["precision_at_1"], "val_precision_at_5": vm["precision_at_5"],
-                      "mined_triplets": mined, "embedding_spread": spread,
-                      "seconds": time.perf_counter() - t0}
-            history.append(record)
-            bar.set_postfix(loss=f"{train_loss:.4f}", map_r=f"{vm['map_at_r']:.3f}", mined=mined, refresh=False)
-            improved = vm["map_at_r"] > best_map + 1e-6
-            if improved:
-                best_map, best_epoch, best_state, stale = vm["map_at_r"], epoch, copy.deepcopy(model.state_dict()), 0
-            else:
-                stale += 1
-            at_margin = bool(losses_) and abs(train_loss - cfg.margin) < 0.01 * cfg.margin
-            collapsed_for = collapsed_for + 1 if (spread < cfg.min_spread or at_margin) else 0
-            if on_epoch is not None:
-                on_epoch(epoch, cfg.max_epochs, dict(record))
-            if collapsed_for >= cfg.collapse_patience:
-                why = (f"embedding spread {spread:.2e} < min_spread {cfg.min_spread:g}" if spread < cfg.min_spread
-                       else f"training loss {train_loss:.4f} stuck at the margin {cfg.margin:g}")
-                collapse = {"epoch": epoch, "embedding_spread": spread, "train_loss": train_loss,
-                            "mined_triplets": mined, "reason": why}
-                stopped = (f"collapse at epoch {epoch}: {why} for {collapsed_for} epochs (all embeddings alike); "
-                           f"try a lower lr (now {cfg.lr:g}), check the inputs vary, or check the classes")
-                break
-            if stale >= cfg.patience:
-                stopped = f"early stop: validation MAP@R did not improve for {cfg.patience} epochs"
-                break
-        bar.close()
-
+    best_map, best_epoch, best_state = -math.inf, 0, copy.deepcopy(model.state_dict())
+    stale = collapsed_for = 0
+    stopped = f"reached max_epochs={cfg.max_epochs}"
+    collapse: dict[str, Any] | None = None
+    bar = tqdm(range(1, cfg.max_epochs + 1), desc="triplet", unit="epoch", disable=not progress)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        losses_, mined = [], 0
+        for idx in _batches(y_train, m=cfg.m, batch_size=cfg.batch_size, length=length, rng=rng):
+            bi = torch.from_numpy(idx)
+            xb, yb = Xtr[bi], ytr[bi]
+            emb = model(xb)
+            triplets = miner(emb, yb)
+            n_mined = int(triplets[0].numel())
+            mined += n_mined
+            loss = loss_fn(emb, yb, triplets)
+            opt.zero_grad(set_to_none=True)
+            if n_mined:
+                loss.backward()
+                opt.step()
+                losses_.append(float(loss.detach()))
+        val_emb = embed(model, Xval)
+        vm = retrieval_metrics(val_emb, y_val)
+        spread = embedding_spread(val_emb)
+        train_loss = float(np.mean(losses_)) if losses_ else 0.0
+        record = {"epoch": epoch, "train_loss": train_loss, "val_map_at_r": vm["map_at_r"],
+                  "val_precision_at_1": vm["precision_at_1"], "val_precision_at_5": vm["precision_at_5"],
+                  "mined_triplets": mined, "embedding_spread": spread,
+                  "seconds": time.perf_counter() - t0}
+        history.append(record)
+        bar.set_postfix(loss=f"{train_loss:.4f}", map_r=f"{vm['map_at_r']:.3f}", mined=mined, refresh=False)
+        improved = vm["map_at_r"] > best_map + 1e-6
+        if improved:
+            best_map, best_epoch, best_state, stale = vm["map_at_r"], epoch, copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+        at_margin = bool(losses_) and abs(train_loss - cfg.margin) < 0.01 * cfg.margin
+        collapsed_for = collapsed_for + 1 if (spread < cfg.min_spread or at_margin) else 0
+        if on_epoch is not None:
+            on_epoch(epoch, cfg.max_epochs, dict(record))
+        if collapsed_for >= cfg.collapse_patience:
+            why = (f"embedding spread {spread:.2e} < min_spread {cfg.min_spread:g}" if spread < cfg.min_spread
+                   else f"training loss {train_loss:.4f} stuck at the margin {cfg.margin:g}")
+            collapse = {"epoch": epoch, "embedding_spread": spread, "train_loss": train_loss,
+                        "mined_triplets": mined, "reason": why}
+            stopped = (f"collapse at epoch {epoch}: {why} for {collapsed_for} epochs (all embeddings alike); "
+                       f"try a lower lr (now {cfg.lr:g}), check the inputs vary, or check the classes")
+            break
+        if stale >= cfg.patience:
+            stopped = f"early stop: validation MAP@R did not improve for {cfg.patience} epochs"
+            break
+    bar.close()
     model.load_state_dict(best_state)
     model.eval()
     _fold_scaling(model, mean, std)

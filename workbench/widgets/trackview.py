@@ -240,10 +240,9 @@ class TrackView:
         section drawn with a thick outline."""
         from matplotlib.patches import Rectangle
 
-        if self._fig is None:
+        if self._fig is None or self._axes is None:
             self._build()
-        assert self._axes is not None  # set by _build
-        lane, wave, spec = self._axes
+        lane, wave, spec = self._axes  # type: ignore[misc]  # set by _build
         canvas = self._fig.canvas
         canvas.restore_region(self._background)
         artists: list[tuple[Any, Any]] = []
