@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError, WorkbenchError
+from workbench.runs import flatten
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,19 +48,6 @@ class MlflowNotInstalledError(WorkbenchError, ImportError):
     """MLflow logging was asked for but the ``mlflow`` package is not installed."""
 
 
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, key + "."))
-        elif isinstance(v, (list, tuple)):
-            out[key] = str(list(v)) if len(v) <= 12 else f"[{len(v)} items]"
-        else:
-            out[key] = v
-    return out
-
-
 def _backbone_name(run: Run) -> str | None:
     bb = run.info.get("backbone") or run.data.get("backbone")
     if isinstance(bb, Mapping):
@@ -69,7 +57,7 @@ def _backbone_name(run: Run) -> str | None:
 
 def _scalar_metrics(run: Run) -> dict[str, float]:
     """Every numeric metric, dotted (``model.accuracy``, ``invariance.pitch.3``), lists and per-class left out."""
-    flat = _flatten({k: v for k, v in run.metrics.items() if k not in _SKIP_METRIC_KEYS})
+    flat = flatten({k: v for k, v in run.metrics.items() if k not in _SKIP_METRIC_KEYS})
     return {k: float(v) for k, v in flat.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
             and not any(part in _SKIP_METRIC_KEYS for part in k.split("."))}
@@ -82,7 +70,7 @@ def _params(run: Run) -> dict[str, Any]:
                          "data.tracks": len(run.data["tracks"]) if run.data.get("tracks") is not None else None}
     for k, v in (run.data.get("label_counts") or {}).items():
         p[f"data.labels.{k}"] = v
-    p.update({f"config.{k}": v for k, v in _flatten(run.config).items()})
+    p.update({f"config.{k}": v for k, v in flatten(run.config).items()})
     return p
 
 
@@ -108,7 +96,7 @@ def runs_table(root: str | os.PathLike[str] | None = None, *, kind: str | None =
         row: dict[str, Any] = {"run_id": run.run_id, "kind": run.kind, "created": run.info.get("created_at"),
                                "backbone": _backbone_name(run),
                                "tracks": len(run.data["tracks"]) if run.data.get("tracks") is not None else None}
-        row.update({k: v for k, v in _flatten(run.config).items()})
+        row.update({k: v for k, v in flatten(run.config).items()})
         row.update({k: m.get(k) for k in HEADLINE_METRICS if isinstance(m.get(k), (int, float))})
         rows.append(row)
     base = ["run_id", "kind", "created", "backbone", "tracks"]

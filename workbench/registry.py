@@ -35,6 +35,7 @@ from typing import Any
 from workbench import config
 from workbench.errors import ParameterError, StoreError, WorkbenchError
 from workbench.fileio import pid_alive
+from workbench.runs import flatten
 
 MODEL_TYPES = ("dj_section", "embedding", "head")
 #: Environment hook for tests: pause (sleep) at a named step of :meth:`Registry.register`.
@@ -130,14 +131,8 @@ def _fmt(v: Any) -> str:
 
 def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"model": {"acc": 0.9}}`` -> ``{"model.acc": 0.9}`` (scalars only; lists dropped)."""
-    out: dict[str, Any] = {}
-    for k, v in metrics.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flatten_metrics(v, key + "."))
-        elif isinstance(v, (int, float, str, bool)) or v is None:
-            out[key] = v
-    return out
+    return {k: v for k, v in flatten(metrics, prefix, lists=False).items()
+            if isinstance(v, (int, float, str, bool)) or v is None}
 
 
 def _check_type(model_type: object) -> str:

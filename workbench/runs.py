@@ -30,7 +30,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,6 +44,24 @@ from workbench.fileio import jsonable, pid_alive
 
 RUN_KINDS = ("embeddings", "sections")
 _JSON_FILES = ("run", "config", "data", "history", "metrics")
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "", *, lists: bool = True) -> dict[str, Any]:
+    """Nested dicts (config, metrics) to dotted keys: ``{"model": {"acc": 0.9}}`` -> ``{"model.acc": 0.9}``.
+
+    A list becomes text (``"4.0, 16.0"``, or ``"[n items]"`` past 12), or is left out with ``lists=False``.
+    """
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + ".", lists=lists))
+        elif isinstance(v, (list, tuple)):
+            if lists:
+                out[key] = ", ".join(str(x) for x in v) if len(v) <= 12 else f"[{len(v)} items]"
+        else:
+            out[key] = v
+    return out
 
 
 def new_run_id(kind: str) -> str:

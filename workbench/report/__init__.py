@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.report import html as H
+from workbench.runs import flatten
 
 if TYPE_CHECKING:
     from workbench.runs import Run
@@ -78,7 +79,7 @@ def _section(title: str, content: str) -> str:
 def _metric_groups(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """{group: flat scalar metrics}; a flat metrics.json is one group "model"."""
     scalar = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
-    groups = {k: H.flatten(v) for k, v in metrics.items() if isinstance(v, dict) and k not in _NOT_A_TABLE}
+    groups = {k: flatten(v) for k, v in metrics.items() if isinstance(v, dict) and k not in _NOT_A_TABLE}
     if scalar:
         groups = {"model": {**scalar, **groups.pop("model", {})}, **groups}
     # numbers only: per-class breakdowns, confusion matrices, fold lists and track lists have plots
@@ -231,8 +232,8 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     parts.append(_section("Dataset", body))
 
     # config and run info
-    parts.append(_section("Config", H.kv_table(H.flatten(run.config)) if run.config else H.not_recorded("config.json")))
-    parts.append(_section("Run", H.kv_table({k: v for k, v in H.flatten(info).items()})))
+    parts.append(_section("Config", H.kv_table(flatten(run.config)) if run.config else H.not_recorded("config.json")))
+    parts.append(_section("Run", H.kv_table(flatten(info))))
 
     body = f'<div class="wb-report"><style>{H.CSS}</style>' + "".join(parts) + "</div>"
     evaluation = {"run_id": run.run_id, "recorded": run.metrics, "computed": computed,

@@ -80,20 +80,6 @@ def kv_table(mapping: Mapping[str, Any]) -> str:
     return table([(k, v) for k, v in mapping.items()], header=("key", "value"))
 
 
-def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts to dotted keys; lists become their JSON-ish text."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten(v, key + "."))
-        elif isinstance(v, (list, tuple)):
-            out[key] = ", ".join(str(x) for x in v) if len(v) <= 12 else f"[{len(v)} items]"
-        else:
-            out[key] = v
-    return out
-
-
 def document(body: str, *, title: str) -> str:
     """A complete, self-contained HTML page around ``body``."""
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

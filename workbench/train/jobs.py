@@ -36,7 +36,7 @@ from typing import Any, Literal, Protocol
 
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.fileio import jsonable, pid_alive  # noqa: F401  (pid_alive re-exported)
-from workbench.runs import RUN_KINDS, code_version, new_run_id, write_run
+from workbench.runs import RUN_KINDS, code_version, flatten, new_run_id, write_run
 from workbench.store import transaction, utc_now
 
 #: Job states, in the order a successful job passes through them.
@@ -523,16 +523,8 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
 
     Names in :data:`HEADLINE_METRICS` come first, then the ``model.*`` ones, then shallower ones.
     """
-    leaves: list[tuple[str, float]] = []
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, Mapping):
-            for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            leaves.append((prefix, float(value)))
-
-    walk("", metrics or {})
+    leaves = [(k, float(v)) for k, v in flatten(metrics or {}, lists=False).items()
+              if isinstance(v, (int, float)) and not isinstance(v, bool)]
     leaves.sort(key=lambda kv: (kv[0].rsplit(".", 1)[-1] not in HEADLINE_METRICS, not kv[0].startswith("model."),
                                 kv[0].count(".")))
     return "  ".join(f"{k}={v:.4g}" for k, v in leaves[:max_items])
