@@ -197,6 +197,16 @@ def _confusion_rates(run: Run) -> pd.DataFrame | None:
     return pd.DataFrame(rates, index=m["classes"], columns=m["classes"])
 
 
+def _by_run(values: Mapping[str, Mapping[str, Any]], *, index_name: str, dtype: Any) -> pd.DataFrame:
+    """One column per run, one row per key any run has (first-seen order); None where a run lacks it."""
+    import pandas as pd
+
+    keys = list(dict.fromkeys(k for v in values.values() for k in v))
+    df = pd.DataFrame({rid: [v.get(k) for k in keys] for rid, v in values.items()}, index=keys, dtype=dtype)
+    df.index.name = index_name
+    return df
+
+
 def _lower_is_better(metric: str) -> bool:
     return any(w in metric.rsplit(".", 1)[-1] for w in _LOWER_IS_BETTER)
 
@@ -222,13 +232,7 @@ class Comparison:
     @property
     def all_params(self) -> pd.DataFrame:
         """Every parameter (rows) of every run (columns); missing ones are None."""
-        import pandas as pd
-
-        params = {r.run_id: _params(r) for r in self.runs}
-        keys = list(dict.fromkeys(k for p in params.values() for k in p))
-        df = pd.DataFrame({rid: [p.get(k) for k in keys] for rid, p in params.items()}, index=keys, dtype=object)
-        df.index.name = "param"
-        return df
+        return _by_run({r.run_id: _params(r) for r in self.runs}, index_name="param", dtype=object)
 
     @property
     def params(self) -> pd.DataFrame:
@@ -242,13 +246,7 @@ class Comparison:
     @property
     def metrics(self) -> pd.DataFrame:
         """Every numeric metric (rows, dotted names) of every run (columns); NaN where not recorded."""
-        import pandas as pd
-
-        ms = {r.run_id: _scalar_metrics(r) for r in self.runs}
-        keys = list(dict.fromkeys(k for m in ms.values() for k in m))
-        df = pd.DataFrame({rid: [m.get(k) for k in keys] for rid, m in ms.items()}, index=keys, dtype=float)
-        df.index.name = "metric"
-        return df
+        return _by_run({r.run_id: _scalar_metrics(r) for r in self.runs}, index_name="metric", dtype=float)
 
     @property
     def best(self) -> pd.DataFrame:
