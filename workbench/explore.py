@@ -92,6 +92,7 @@ def embedding_map(library: Library, *, backbone: object = None, color_by: str = 
     method : {"pca", "tsne"}
         t-SNE needs at least 5 tracks (perplexity below the track count).
     """
+    import matplotlib
     from matplotlib.figure import Figure
 
     from workbench.analysis import stored_analysis
@@ -130,7 +131,7 @@ def embedding_map(library: Library, *, backbone: object = None, color_by: str = 
     keys = [key_of(t) for t in tracks]
     fig = Figure(figsize=(8, 6), layout="constrained")
     ax = fig.subplots()
-    cmap = __import__("matplotlib").colormaps["tab10" if len(set(keys)) <= 10 else "tab20"]
+    cmap = matplotlib.colormaps["tab10" if len(set(keys)) <= 10 else "tab20"]
     for i, k in enumerate(sorted(set(keys))):
         sel = np.array([kk == k for kk in keys])
         ax.scatter(xy[sel, 0], xy[sel, 1], s=40, color=cmap(i % cmap.N), label=k, alpha=0.85)

@@ -24,7 +24,8 @@ from workbench.errors import ParameterError
 __all__ = ["export_run", "run_windows"]
 
 
-def run_windows(library: Any, run: Any, *, n_windows: int = 64, seed: int = 0) -> np.ndarray | None:
+def run_windows(library: Any, run: Any, *, n_windows: int = 64, seed: int = 0,
+                features: Any = None) -> np.ndarray | None:
     """Up to ``n_windows`` real backbone vectors (one per 1-s window) of the library's tracks, for parity.
 
     Reads the embedding cache of the run's backbone (the feature frontend unless the run used
@@ -40,21 +41,29 @@ def run_windows(library: Any, run: Any, *, n_windows: int = 64, seed: int = 0) -
         return None
     cache = cache_for(library, FeatureFrontend())
     # a section classifier takes window features (frame + context + position), not bare frames
-    features = _window_features(run)
-    frames = []
-    for t in library.tracks():
+    features = features if features is not None else _window_features(run)
+    rng = np.random.default_rng(seed)
+    tracks = library.tracks()
+    frames, have = [], 0
+    # tracks in a seeded order, read until four times the windows wanted: a large library is not
+    # read whole for 64 windows
+    for i in rng.permutation(len(tracks)):
+        t = tracks[int(i)]
         got = cache.get(t.content_hash)
-        if got is not None:
-            if features is None:
-                frames.append(got[0])
-            else:
-                from workbench.train.sections import track_frames
+        if got is None:
+            continue
+        if features is None:
+            frames.append(got[0])
+        else:
+            from workbench.train.sections import track_frames
 
-                frames.append(track_frames(library, t, features=features).features)
+            frames.append(track_frames(library, t, features=features).features)
+        have += len(frames[-1])
+        if have >= 4 * n_windows and len(frames) >= 2:
+            break
     if not frames:
         return None
     allf = np.concatenate(frames).astype(np.float32)
-    rng = np.random.default_rng(seed)
     pick = rng.choice(allf.shape[0], size=min(n_windows, allf.shape[0]), replace=False)
     return allf[np.sort(pick)]
 
@@ -98,7 +107,7 @@ def export_run(run: Any, *, library: Any = None, registry: Any = None, io_dtype:
     features = _window_features(run)
     if features is not None:
         meta["window_features"] = features.to_dict()
-    windows = run_windows(lib, run, n_windows=n_windows)
+    windows = run_windows(lib, run, n_windows=n_windows, features=features)
     staging = reg.root / f".export.{os.getpid()}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
