@@ -1,28 +1,126 @@
-"""Where things live: resolved from an explicit argument, then the environment, then defaults.
+"""Where things live: one workspace root, resolved from an argument, the environment, or defaults.
 
-The workbench home is the folder that holds ``data/``, ``experiments/`` and ``models/``:
-``$WORKBENCH_HOME`` when set, else the nearest folder at or above the current directory
-that has a ``data/`` and a ``models/`` folder (so a notebook in ``notebooks/`` finds the
-project's), else the current directory.
+A workspace is one folder that holds ``data/`` (the SQLite database, caches, the demo library),
+``experiments/`` (one folder per run) and ``models/`` (the versioned model registry). Every
+command and notebook finds all three from the same root, whatever the current folder is.
+
+The root is, in this order:
+
+1. an explicit ``home`` argument (the CLI's ``--home``);
+2. ``$WORKBENCH_HOME``;
+3. the workspace of an explicit database (the CLI's ``--db``, ``Library(path)``) or of
+   ``$WORKBENCH_DB``: a database ``<root>/data/<name>.db`` belongs to ``<root>``, any other
+   ``<folder>/<name>.db`` to ``<folder>`` (so runs and models sit beside the database it was given,
+   never in the current folder);
+4. the nearest folder at or above the current directory that has both ``data/`` and ``models/``
+   (so a notebook in ``notebooks/`` finds the project's);
+5. the current directory.
+
+The database is ``<root>/data/workbench.db`` unless one is given. Nothing here creates a file
+or folder: resolving a workspace is a read.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 HOME_ENV = "WORKBENCH_HOME"
 DB_ENV = "WORKBENCH_DB"
 DB_FILENAME = "workbench.db"
 
+PathArg = str | os.PathLike[str] | None
 
-def home(path: str | os.PathLike[str] | None = None) -> Path:
-    """The workbench home folder (see the module docstring for the order of resolution)."""
-    if path is not None:
-        return Path(path).expanduser().resolve()
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
+
+def _resolved(path: str | os.PathLike[str]) -> Path:
+    return Path(path).expanduser().resolve()
+
+
+def root_of_db(db: str | os.PathLike[str]) -> Path:
+    """The workspace root a database file belongs to (see the module docstring, step 3)."""
+    p = _resolved(db)
+    return p.parent.parent if p.parent.name == "data" else p.parent
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The folders of one workspace, all absolute.
+
+    Attributes
+    ----------
+    root : Path
+        The workspace root.
+    db : Path
+        The SQLite library.
+    """
+
+    root: Path
+    db: Path
+
+    @property
+    def data(self) -> Path:
+        """``<root>/data``: the database (by default), caches, the demo library."""
+        return self.root / "data"
+
+    @property
+    def experiments(self) -> Path:
+        """``<root>/experiments``: one folder per training run."""
+        return self.root / "experiments"
+
+    @property
+    def models(self) -> Path:
+        """``<root>/models``: the versioned model registry."""
+        return self.root / "models"
+
+    @property
+    def demo(self) -> Path:
+        """``<root>/data/demo``: the synthesized demo library."""
+        return self.data / "demo"
+
+    def relative(self, path: str | os.PathLike[str]) -> str:
+        """``path`` relative to the root when it lies inside it, else absolute (for storing)."""
+        p = _resolved(path)
+        try:
+            return p.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(p)
+
+    def absolute(self, stored: str) -> Path:
+        """A stored path (relative to the root, or absolute) as an absolute path."""
+        p = Path(stored)
+        return p if p.is_absolute() else self.root / p
+
+    def to_dict(self) -> dict[str, str]:
+        """Every folder by name, as strings (for ``workbench info --json``)."""
+        return {"root": str(self.root), "db": str(self.db), "data": str(self.data),
+                "experiments": str(self.experiments), "models": str(self.models)}
+
+
+def workspace(home: PathArg = None, *, db: PathArg = None) -> Workspace:
+    """The workspace for an explicit home and/or database, else from the environment and defaults.
+
+    Parameters
+    ----------
+    home : path-like or None
+        The workspace root; ``None`` resolves it as the module docstring says.
+    db : path-like or None
+        The database; ``None`` means ``$WORKBENCH_DB``, else ``<root>/data/workbench.db``.
+    """
+    db_arg = db if db is not None else os.environ.get(DB_ENV) or None
+    if home is not None:
+        root = _resolved(home)
+    elif os.environ.get(HOME_ENV):
+        root = _resolved(os.environ[HOME_ENV])
+    elif db_arg is not None:
+        root = root_of_db(db_arg)
+    else:
+        root = _search_root()
+    db_file = _resolved(db_arg) if db_arg is not None else root / "data" / DB_FILENAME
+    return Workspace(root=root, db=db_file)
+
+
+def _search_root() -> Path:
     cwd = Path.cwd().resolve()
     for folder in (cwd, *cwd.parents):
         if (folder / "data").is_dir() and (folder / "models").is_dir():
@@ -30,31 +128,31 @@ def home(path: str | os.PathLike[str] | None = None) -> Path:
     return cwd
 
 
-def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """``<home>/data``: user audio, the demo library and the SQLite database."""
-    return Path(path).expanduser().resolve() if path is not None else home() / "data"
+def home(path: PathArg = None) -> Path:
+    """The workspace root (see the module docstring for the order of resolution)."""
+    return workspace(path).root
 
 
-def db_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """The SQLite library: the argument, else ``$WORKBENCH_DB``, else ``<home>/data/workbench.db``."""
-    if path is not None:
-        return Path(path).expanduser().resolve()
-    env = os.environ.get(DB_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    return data_dir() / DB_FILENAME
+def data_dir(path: PathArg = None) -> Path:
+    """``<root>/data``: user audio, the demo library and the SQLite database."""
+    return _resolved(path) if path is not None else workspace().data
 
 
-def demo_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """Where the synthesized demo library is written: ``<home>/data/demo``."""
-    return Path(path).expanduser().resolve() if path is not None else data_dir() / "demo"
+def db_path(path: PathArg = None) -> Path:
+    """The SQLite library: the argument, else ``$WORKBENCH_DB``, else ``<root>/data/workbench.db``."""
+    return _resolved(path) if path is not None else workspace().db
 
 
-def experiments_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """One folder per run: ``<home>/experiments``."""
-    return Path(path).expanduser().resolve() if path is not None else home() / "experiments"
+def demo_dir(path: PathArg = None) -> Path:
+    """Where the synthesized demo library is written: ``<root>/data/demo``."""
+    return _resolved(path) if path is not None else workspace().demo
 
 
-def models_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """The versioned model registry: ``<home>/models``."""
-    return Path(path).expanduser().resolve() if path is not None else home() / "models"
+def experiments_dir(path: PathArg = None) -> Path:
+    """One folder per run: ``<root>/experiments``."""
+    return _resolved(path) if path is not None else workspace().experiments
+
+
+def models_dir(path: PathArg = None) -> Path:
+    """The versioned model registry: ``<root>/models``."""
+    return _resolved(path) if path is not None else workspace().models

@@ -51,11 +51,25 @@ class Track:
     added_at: str
     updated_at: str
     missing_since: str | None
+    scan_root: str | None = None
 
     @property
     def name(self) -> str:
         """Title from the tags, else the file name without its suffix."""
         return self.title or Path(self.path).stem
+
+    @property
+    def folder(self) -> str | None:
+        """The sub-folder the file sits in under the folder it was scanned from (``a/b``), or
+        ``None`` when it sits directly in that folder (or the scan root is unknown)."""
+        if not self.scan_root:
+            return None
+        try:
+            rel = Path(self.path).parent.relative_to(self.scan_root)
+        except ValueError:
+            return None
+        text = rel.as_posix()
+        return None if text in ("", ".") else text
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Track:
@@ -120,7 +134,8 @@ class Library:
     """
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None, *, timeout_s: float = 30.0) -> None:
-        self.path = config.db_path(db_path)
+        self.workspace = config.workspace(db=db_path)
+        self.path = self.workspace.db
         self.store = Store(self.path, timeout_s=timeout_s)
 
     @property
@@ -203,7 +218,7 @@ class Library:
         # interrupted scan keeps what it finished (a rescan resumes).
         for p in tqdm(paths, desc="scan", unit="file", disable=not progress):
             seen.add(str(p))
-            self._scan_one(p, summary)
+            self._scan_one(p, summary, root)
         with transaction(self.conn):
             self._mark_missing(root, seen, summary)
             self._record_scan(summary, started_at)
@@ -217,7 +232,7 @@ class Library:
             )
         return summary
 
-    def _scan_one(self, p: Path, summary: ScanSummary) -> None:
+    def _scan_one(self, p: Path, summary: ScanSummary, root: Path) -> None:
         path = str(p)
         try:
             st = p.stat()
@@ -226,9 +241,10 @@ class Library:
             return
         known = self._row("path", path)
         if known is not None and known["size_bytes"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
-            if known["missing_since"] is not None:
+            if known["missing_since"] is not None or known["scan_root"] is None:
                 with transaction(self.conn):
-                    self.conn.execute("UPDATE tracks SET missing_since = NULL WHERE id = ?", (known["id"],))
+                    self.conn.execute("UPDATE tracks SET missing_since = NULL, scan_root = COALESCE(scan_root, ?) "
+                                      "WHERE id = ?", (str(root), known["id"]))
             summary.unchanged.append(path)
             return
         try:
@@ -244,13 +260,14 @@ class Library:
                 summary.failed.append(ScanFailure(path, exc.reason))
                 return
         with transaction(self.conn):
-            self._apply(p, st, digest, header, summary)
+            self._apply(p, st, digest, header, summary, root)
 
     def _row(self, column: str, value: str) -> sqlite3.Row | None:
         return self.conn.execute(f"SELECT * FROM tracks WHERE {column} = ?", (value,)).fetchone()
 
     def _apply(self, p: Path, st: os.stat_result, digest: str,
-               header: tuple[audio.AudioInfo, tuple[str | None, str | None]] | None, summary: ScanSummary) -> None:
+               header: tuple[audio.AudioInfo, tuple[str | None, str | None]] | None, summary: ScanSummary,
+               root: Path) -> None:
         """Record one file inside a write transaction, reading the rows afresh."""
         path, now = str(p), utc_now()
         known = self._row("path", path)
@@ -270,8 +287,8 @@ class Library:
         if by_hash is not None:  # its old path is gone: moved or renamed, keeps its id and labels
             self.conn.execute(
                 "UPDATE tracks SET path = ?, size_bytes = ?, mtime_ns = ?, missing_since = NULL, "
-                "updated_at = ? WHERE id = ?",
-                (path, st.st_size, st.st_mtime_ns, now, by_hash["id"]),
+                "updated_at = ?, scan_root = ? WHERE id = ?",
+                (path, st.st_size, st.st_mtime_ns, now, str(root), by_hash["id"]),
             )
             summary.moved.append((by_hash["path"], path))
             return
@@ -288,16 +305,16 @@ class Library:
             self.conn.execute(
                 "UPDATE tracks SET content_hash = ?, size_bytes = ?, mtime_ns = ?, duration_s = ?, "
                 "sample_rate_hz = ?, channels = ?, format = ?, title = ?, artist = ?, updated_at = ?, "
-                "missing_since = NULL WHERE id = ?",
-                (digest, *values, now, known["id"]),
+                "missing_since = NULL, scan_root = ? WHERE id = ?",
+                (digest, *values, now, str(root), known["id"]),
             )
             self.conn.execute("DELETE FROM analyses WHERE track_id = ?", (known["id"],))
             summary.changed.append(path)
             return
         self.conn.execute(
             "INSERT INTO tracks (content_hash, path, size_bytes, mtime_ns, duration_s, sample_rate_hz, "
-            "channels, format, title, artist, added_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (digest, path, *values, now, now),
+            "channels, format, title, artist, added_at, updated_at, scan_root) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (digest, path, *values, now, now, str(root)),
         )
         summary.added.append(path)
 

@@ -124,6 +124,41 @@ MIGRATIONS: dict[int, str] = {
         );
         CREATE UNIQUE INDEX model_versions_one_active ON model_versions(model_type) WHERE active = 1;
     """,
+    4: """
+        ALTER TABLE tracks ADD COLUMN scan_root TEXT;
+        ALTER TABLE tracks ADD COLUMN partial_reason TEXT;
+        CREATE TABLE crates (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT    NOT NULL UNIQUE CHECK (length(trim(name)) > 0),
+            created_at  TEXT    NOT NULL
+        );
+        CREATE TABLE crate_tracks (
+            crate_id    INTEGER NOT NULL REFERENCES crates(id) ON DELETE CASCADE,
+            track_id    INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            added_at    TEXT    NOT NULL,
+            PRIMARY KEY (crate_id, track_id)
+        );
+        CREATE INDEX crate_tracks_track ON crate_tracks(track_id);
+        CREATE TABLE analysis_settings (
+            scope       TEXT    NOT NULL CHECK (scope IN ('library', 'folder', 'track')),
+            target      TEXT    NOT NULL,
+            settings    TEXT    NOT NULL,
+            updated_at  TEXT    NOT NULL,
+            PRIMARY KEY (scope, target)
+        );
+        CREATE TABLE track_corrections (
+            track_id         INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+            bpm              REAL    CHECK (bpm IS NULL OR (bpm > 0 AND bpm < 400)),
+            first_downbeat_s REAL    CHECK (first_downbeat_s IS NULL OR first_downbeat_s >= 0),
+            key              TEXT,
+            locked           INTEGER NOT NULL DEFAULT 1 CHECK (locked IN (0, 1)),
+            updated_at       TEXT    NOT NULL
+        );
+        CREATE TABLE model_version_numbers (
+            model_type  TEXT    PRIMARY KEY,
+            last        INTEGER NOT NULL CHECK (last >= 0)
+        );
+    """,
 }
 
 #: The schema version this code writes.
