@@ -154,6 +154,7 @@ MIGRATIONS: dict[int, str] = {
             locked           INTEGER NOT NULL DEFAULT 1 CHECK (locked IN (0, 1)),
             updated_at       TEXT    NOT NULL
         );
+        ALTER TABLE jobs ADD COLUMN pid_start_ticks INTEGER;
         CREATE TABLE model_version_numbers (
             model_type  TEXT    PRIMARY KEY,
             last        INTEGER NOT NULL CHECK (last >= 0)
