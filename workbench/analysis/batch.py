@@ -10,7 +10,7 @@ from workbench.analysis.beats import BpmPrior
 from workbench.analysis.core import Analysis, analyze, settings_key
 from workbench.analysis.energy import DEFAULT_HOP_S
 from workbench.analysis.key import DEFAULT_PROFILE
-from workbench.errors import AudioError, ParameterError
+from workbench.errors import AudioError, ParameterError, failure_reason
 from workbench.library import Library, Track
 from workbench.store import transaction, utc_now
 
@@ -97,8 +97,10 @@ def analyze_library(
         try:
             y, sr = audio.load(t.path, mono=False)
             result = analyze(y, sr=sr, bpm_prior=bpm_prior, key_profile=key_profile, energy_hop_s=energy_hop_s)
-        except AudioError as exc:
-            summary.failed.append((t.path, exc.reason))
+        except ParameterError:  # the settings are wrong: every track would fail the same way
+            raise
+        except Exception as exc:  # one bad track never stops the batch (decoder, pyloudnorm, librosa, OS)
+            summary.failed.append((t.path, failure_reason(exc)))
             continue
         with transaction(library.conn):
             library.conn.execute(
