@@ -358,6 +358,8 @@ def _decode(p: Path, *, keep: bool) -> _Decoded:
     if n == 0:
         raise EmptyAudioError(f"{p}: the file decodes to zero samples", path=str(p))
     _check_container_size(p)
+    if fmt == "OGG":
+        _check_ogg_pages(p)
     slack = int(_MP3_FRAME_COUNT_SLACK * header_frames) + 2 * 1152 if fmt == "MP3" else 0
     if n + slack < header_frames:
         raise CorruptAudioError(
@@ -424,6 +426,34 @@ def _check_container_size(p: Path) -> None:
             f"{p}: truncated: the header declares {declared} bytes but the file has {actual}",
             path=str(p),
         )
+
+
+def _check_ogg_pages(p: Path) -> None:
+    """An Ogg file's frame count comes from its last page, so a cut file looks whole to
+    libsndfile; walk the page headers and refuse a file whose last page runs past its end."""
+    size = p.stat().st_size
+    pos = 0
+    with open(p, "rb") as fh:
+        while pos < size:
+            fh.seek(pos)
+            head = fh.read(27)
+            if len(head) < 27 or head[:4] != b"OggS":
+                if head[:4] != b"OggS"[: len(head)]:
+                    return  # not a page here (trailing tags or junk): no verdict
+                break  # a page header cut short
+            table = fh.read(head[26])
+            if len(table) < head[26]:
+                break
+            end = pos + 27 + head[26] + sum(table)
+            if end > size:
+                break
+            pos = end
+        else:
+            return
+    raise CorruptAudioError(
+        f"{p}: truncated: the last Ogg page (at byte {pos}) runs past the end of the file ({size} bytes)",
+        path=str(p),
+    )
 
 
 def _check_rate(sr: object, name: str, *, allow_none: bool = False) -> None:
