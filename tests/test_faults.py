@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import tone
 
 from workbench import audio, store
 from workbench import library as library_module
@@ -33,8 +34,6 @@ from workbench.errors import (
     WriteError,
 )
 from workbench.library import Library, path_from_stored, stored_path_text
-
-from conftest import tone
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
