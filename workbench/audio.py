@@ -396,6 +396,10 @@ def _open_error(p: Path, exc: Exception) -> Exception:
     for name in (repr(_sf_name(p)), repr(str(p)), f"'{p}'"):
         reason = reason.replace(name, "")
     reason = reason.replace("Error opening :", "cannot open:").strip() or type(exc).__name__
+    # the file was checked to be a readable regular file, so libsndfile's generic open error
+    # means the decoder found no audio it recognises in it
+    reason = reason.replace("File does not exist or is not a regular file (possibly a pipe?).",
+                            "no audio stream the decoder recognises")
     if not is_audio_path(p):
         allowed = ", ".join(SUPPORTED_EXTENSIONS)
         return UnsupportedFormatError(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from workbench import audio
 from workbench.analysis.beats import BpmPrior
-from workbench.analysis.core import Analysis, analyze, settings_key
+from workbench.analysis.core import MIN_DURATION_S, Analysis, analyze, settings_key
 from workbench.analysis.energy import DEFAULT_HOP_S
 from workbench.analysis.key import DEFAULT_PROFILE
 from workbench.errors import AudioError, ParameterError, failure_reason
@@ -95,7 +95,7 @@ def analyze_library(
             summary.reused.append(t.id)
             continue
         try:
-            y, sr = audio.load(t.path, mono=False)
+            y, sr = audio.load(t.path, mono=False, min_duration_s=MIN_DURATION_S)
             result = analyze(y, sr=sr, bpm_prior=bpm_prior, key_profile=key_profile, energy_hop_s=energy_hop_s)
         except ParameterError:  # the settings are wrong: every track would fail the same way
             raise
