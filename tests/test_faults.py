@@ -505,6 +505,11 @@ def test_copied_workspace_resolves_tracks_to_its_own_files(lib, ws, tmp_path):
         assert audio.load(tracks[0].path)[0].size == 4 * 22050
         assert moved.track(copy / "music" / "good2.flac").id == tracks[1].id
         assert moved.scan(copy / "music", progress=False).counts()["unchanged"] == 2
+        from workbench.crates import Crates
+
+        crates = Crates(moved)
+        crates.add("set", [tracks[0].id])
+        assert [t.path for t in crates.tracks("set")] == [str(copy / "music" / "good1.wav")]
 
 
 def test_older_absolute_rows_keep_working_and_move_to_relative(lib, ws):
