@@ -26,14 +26,16 @@ def stored_path_text(path: str) -> str:
     A path that is valid UTF-8 is stored as it is; one with undecodable bytes (held by Python
     as lone surrogates) is stored as ``"fsenc:"`` + its percent-escaped bytes.
     """
-    from urllib.parse import quote
-
     try:
         path.encode("utf-8")
         clean = not path.startswith(ESCAPED_PREFIX)
     except UnicodeEncodeError:
         clean = False
-    return path if clean else ESCAPED_PREFIX + quote(os.fsencode(path), safe="/")
+    if clean:
+        return path
+    from urllib.parse import quote
+
+    return ESCAPED_PREFIX + quote(os.fsencode(path), safe="/")
 
 
 def path_from_stored(text: str) -> str:

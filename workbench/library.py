@@ -187,19 +187,24 @@ class Library:
     def _store_text(self, path: str | os.PathLike[str]) -> str:
         """How a path is stored: relative to the workspace root when inside it (no link is
         resolved, unlike :meth:`Workspace.relative`), escaped when not UTF-8."""
-        p = Path(path)
-        try:
-            text = p.relative_to(self.workspace.root).as_posix()
-        except ValueError:
-            text = str(p)
+        text = os.fspath(path)
+        prefix = self._root_prefix
+        if text.startswith(prefix):
+            text = text[len(prefix):].replace(os.sep, "/")
         return stored_path_text(text)
+
+    @property
+    def _root_prefix(self) -> str:
+        return str(self.workspace.root).rstrip(os.sep) + os.sep
 
     def _path_keys(self, path: str | os.PathLike[str]) -> tuple[str, str]:
         """The stored forms a path may have: relative (current) and absolute (older rows)."""
         return self._store_text(path), stored_path_text(str(path))
 
     def _abs(self, stored: str) -> str:
-        return str(self.workspace.absolute(path_from_stored(stored)))
+        """A stored path as an absolute path (string form of :meth:`Workspace.absolute`)."""
+        text = path_from_stored(stored)
+        return text if os.path.isabs(text) else self._root_prefix + text
 
     def _track(self, row: sqlite3.Row) -> Track:
         return Track.from_row(row, self.workspace.root)
