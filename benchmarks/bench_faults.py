@@ -102,7 +102,8 @@ def make_folder(music: Path, *, per_kind: int, seconds: float, outside: Path) ->
         nan = _tone(seconds, sr, s + 10)
         nan[200 + i, 0] = np.nan
         add("NaN float sample", f"nan{i}.wav", _encoded(nan, sr, "WAV", "FLOAT"))
-        add("silent wav", f"silent{i}.wav", _encoded(np.zeros((int(seconds * sr), 1), np.float32), sr, "WAV", "PCM_16"))
+        silent = np.zeros((int(seconds * sr) + i, 1), np.float32)  # lengths differ: not duplicates
+        add("silent wav", f"silent{i}.wav", _encoded(silent, sr, "WAV", "PCM_16"))
         add("too short (1 s)", f"short{i}.wav", _encoded(_tone(1.0, sr, s + 11), sr, "WAV", "PCM_16"))
         os.mkfifo(add("FIFO", f"pipe{i}.wav"))
         os.symlink("/dev/zero", add("symlink to /dev/zero", f"zero{i}.flac"))
