@@ -186,11 +186,11 @@ def test_crash_mid_scan_loses_nothing_already_there(lib, music, write_audio, mon
     real = library_module.Library._scan_one
     calls = {"n": 0}
 
-    def crashing(self, p, summary):
+    def crashing(self, p, summary, *rest):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # the user interrupts the kernel mid-scan
-        return real(self, p, summary)
+        return real(self, p, summary, *rest)
 
     monkeypatch.setattr(library_module.Library, "_scan_one", crashing)
     with pytest.raises(KeyboardInterrupt):

@@ -8,6 +8,7 @@ peaks near 2.0 and some are very quiet. Every failure raises one of the
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +17,16 @@ import numpy as np
 
 from workbench.errors import (
     AudioFileNotFoundError,
+    AudioReadError,
     AudioTooShortError,
     CorruptAudioError,
     EmptyAudioError,
     NonFiniteAudioError,
+    NotRegularFileError,
     ParameterError,
+    SampleRangeError,
     UnsupportedFormatError,
+    os_cause,
 )
 
 #: File extensions the workbench decodes (lower case, with the dot).
@@ -31,6 +36,16 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".oga", ".opus
 # real files decode up to a few tenths of a percent short of them. Short by more than this
 # fraction is a truncated file.
 _MP3_FRAME_COUNT_SLACK = 0.05
+
+#: Largest absolute sample value accepted from a float file (or a float array): decoded audio
+#: lies near +-1 (masters peak near 2); values beyond this are damage, and they overflow the
+#: float32 spectra every analysis computes.
+MAX_ABS_SAMPLE: float = 1e6
+
+# Frames per block when decoding: libsndfile's one-shot read of a whole Ogg Vorbis file can
+# come up short of the frames it has; reading block by block until the decoder returns none
+# gets every frame.
+_BLOCK_FRAMES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,7 @@ def info(path: str | os.PathLike[str]) -> AudioInfo:
 
     p = _check_file(path)
     try:
-        i = sf.info(str(p))
+        i = sf.info(_sf_name(p))
     except Exception as exc:  # libsndfile's errors carry no useful type
         raise _open_error(p, exc) from exc
     if i.frames <= 0 or i.samplerate <= 0:
@@ -126,34 +141,26 @@ def load(
 
     Raises
     ------
-    AudioFileNotFoundError, EmptyAudioError, CorruptAudioError, UnsupportedFormatError,
-    NonFiniteAudioError, AudioTooShortError, ParameterError
-    """
-    import soundfile as sf
+    AudioFileNotFoundError, NotRegularFileError, AudioReadError, EmptyAudioError,
+    CorruptAudioError, UnsupportedFormatError, NonFiniteAudioError, SampleRangeError,
+    AudioTooShortError, ParameterError
 
+    Notes
+    -----
+    The file is decoded block by block until the decoder returns no more frames; it is
+    judged truncated when fewer frames decode than its header promises (MP3 headers are
+    estimates, so a few percent short is allowed there).
+    """
     _check_rate(sr, "sr", allow_none=True)
     _check_min_duration(min_duration_s)
     p = _check_file(path)
-    try:
-        with sf.SoundFile(str(p)) as f:
-            header_frames, native_sr, fmt = int(f.frames), int(f.samplerate), str(f.format)
-            data = f.read(dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise _open_error(p, exc) from exc
-    if data.shape[0] == 0:
-        raise EmptyAudioError(f"{p}: the file decodes to zero samples", path=str(p))
-    _check_container_size(p)
-    slack = int(_MP3_FRAME_COUNT_SLACK * header_frames) + 2 * 1152 if fmt == "MP3" else 0
-    if data.shape[0] + slack < header_frames:
-        raise CorruptAudioError(
-            f"{p}: truncated: the header promises {header_frames} frames but only "
-            f"{data.shape[0]} decode",
-            path=str(p),
-        )
+    decoded = _decode(p, keep=True)
+    data = np.concatenate(decoded.blocks, axis=0) if len(decoded.blocks) > 1 else decoded.blocks[0]
+    native_sr = decoded.sample_rate_hz
     y = np.ascontiguousarray(data.T)  # (channels, n)
     try:
         y = validate(y, sr=native_sr, min_duration_s=min_duration_s, name=str(p))
-    except (NonFiniteAudioError, AudioTooShortError) as exc:
+    except (NonFiniteAudioError, AudioTooShortError) as exc:  # SampleRangeError is one too
         exc.path = str(p)
         raise
     if mono:
@@ -184,6 +191,8 @@ def validate(
     ParameterError
         ``y`` is not a real 1-d or 2-d array, or ``sr`` is not a positive int.
     EmptyAudioError, NonFiniteAudioError, AudioTooShortError
+    SampleRangeError
+        A float sample beyond +-:data:`MAX_ABS_SAMPLE`.
     """
     _check_rate(sr, "sr")
     _check_min_duration(min_duration_s)
@@ -199,6 +208,13 @@ def validate(
     if not np.isfinite(arr).all():
         n_bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise NonFiniteAudioError(f"{name}: {n_bad} of {arr.size} samples are NaN or infinite")
+    if np.asarray(y).dtype.kind == "f":
+        peak = float(np.abs(arr).max())
+        if peak > MAX_ABS_SAMPLE:
+            raise SampleRangeError(
+                f"{name}: a sample reaches {peak:.3g}; float samples must lie within "
+                f"+-{MAX_ABS_SAMPLE:g} (audio decodes near +-1): the file is damaged or wrongly encoded"
+            )
     duration_s = arr.shape[-1] / sr
     if duration_s < min_duration_s:
         raise AudioTooShortError(
@@ -235,21 +251,155 @@ def resample(y: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
     return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
-def _check_file(path: str | os.PathLike[str]) -> Path:
+def _check_file(path: str | os.PathLike[str] | bytes) -> Path:
+    """The path as a :class:`Path` once it names a readable, non-empty regular file.
+
+    Raises a named error for each other case: missing, a FIFO/device/socket/folder,
+    unreadable (permission denied, name too long, ...), empty.
+    """
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
     if not isinstance(path, (str, os.PathLike)):
         raise ParameterError(f"path must be a str or os.PathLike; got {type(path).__name__}")
     p = Path(path)
-    if not p.exists():
-        raise AudioFileNotFoundError(f"{p}: no such audio file", path=str(p))
-    if not p.is_file():
-        raise AudioFileNotFoundError(f"{p}: not a regular file", path=str(p))
-    if p.stat().st_size == 0:
+    shown = display_path(p)
+    try:
+        st = os.stat(p)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise AudioFileNotFoundError(f"{p}: no such audio file", path=str(p)) from exc
+    except OSError as exc:
+        raise AudioReadError(f"{p}: cannot read: {os_cause(exc)}", path=str(p)) from exc
+    except ValueError as exc:  # an embedded NUL byte
+        raise AudioFileNotFoundError(f"{shown}: not a valid file name ({exc})", path=str(p)) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise NotRegularFileError(f"{p}: not a regular file ({file_kind(st.st_mode)})", path=str(p))
+    if st.st_size == 0:
         raise EmptyAudioError(f"{p}: the file is empty (0 bytes)", path=str(p))
+    try:
+        with open(p, "rb"):
+            pass
+    except OSError as exc:
+        raise AudioReadError(f"{p}: cannot read: {os_cause(exc)}", path=str(p)) from exc
     return p
 
 
+def file_kind(mode: int) -> str:
+    """What ``os.stat``'s ``st_mode`` says a path is, in words (``"FIFO"``, ``"folder"``, ...)."""
+    for test, word in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISLNK, "symbolic link")):
+        if test(mode):
+            return word
+    return "special file"
+
+
+def display_path(path: str | os.PathLike[str] | bytes) -> str:
+    """A path as printable text: bytes that are not UTF-8 are shown as ``\\xNN`` escapes.
+
+    For messages only; the path itself (with its undecodable bytes) still opens the file.
+    """
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _sf_name(p: Path) -> bytes:
+    """The file name for libsndfile: bytes, so names that are not UTF-8 open too."""
+    return os.fsencode(p)
+
+
+@dataclass
+class _Decoded:
+    blocks: list[np.ndarray]
+    frames: int
+    header_frames: int
+    sample_rate_hz: int
+    channels: int
+    format: str
+    subtype: str
+    peak: float
+
+
+def _decode(p: Path, *, keep: bool) -> _Decoded:
+    """Decode a whole file block by block, keeping the blocks when asked; check it is whole.
+
+    Raises
+    ------
+    CorruptAudioError
+        The decoder fails, or fewer frames decode than the header promises (truncated).
+    EmptyAudioError, NonFiniteAudioError, SampleRangeError
+    """
+    import soundfile as sf
+
+    blocks: list[np.ndarray] = []
+    n, peak, n_bad = 0, 0.0, 0
+    try:
+        with sf.SoundFile(_sf_name(p)) as f:
+            header_frames, native_sr, channels = int(f.frames), int(f.samplerate), int(f.channels)
+            fmt, subtype = str(f.format), str(f.subtype)
+            if native_sr <= 0 or channels <= 0:
+                raise CorruptAudioError(f"{p}: the header gives {native_sr} Hz and {channels} channels",
+                                        path=str(p))
+            while True:
+                block = f.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    break
+                n += block.shape[0]
+                finite = np.isfinite(block)
+                if not finite.all():
+                    n_bad += int(block.size - np.count_nonzero(finite))
+                else:
+                    peak = max(peak, float(np.abs(block).max()))
+                if keep:
+                    blocks.append(block)
+    except (CorruptAudioError, MemoryError):
+        raise
+    except Exception as exc:  # libsndfile's errors carry no useful type
+        raise _open_error(p, exc) from exc
+    if n == 0:
+        raise EmptyAudioError(f"{p}: the file decodes to zero samples", path=str(p))
+    _check_container_size(p)
+    if fmt == "OGG":
+        _check_ogg_pages(p)
+    slack = int(_MP3_FRAME_COUNT_SLACK * header_frames) + 2 * 1152 if fmt == "MP3" else 0
+    if n + slack < header_frames:
+        raise CorruptAudioError(
+            f"{p}: truncated: the header promises {header_frames} frames but only {n} decode", path=str(p)
+        )
+    if n_bad:
+        raise NonFiniteAudioError(f"{p}: {n_bad} of {n * channels} samples are NaN or infinite", path=str(p))
+    if peak > MAX_ABS_SAMPLE:
+        raise SampleRangeError(
+            f"{p}: a sample reaches {peak:.3g}; float samples must lie within +-{MAX_ABS_SAMPLE:g} "
+            "(audio decodes near +-1): the file is damaged or wrongly encoded", path=str(p))
+    return _Decoded(blocks, n, header_frames, native_sr, channels, fmt, subtype, peak)
+
+
+def check_whole(path: str | os.PathLike[str]) -> AudioInfo:
+    """Decode a whole file by blocks (keeping no samples) and say what it holds.
+
+    Unlike :func:`info`, the frame count and duration are what decodes, not what the header
+    claims, so a truncated file, or one whose header promises 18 days, is caught here.
+
+    Raises
+    ------
+    AudioFileNotFoundError, NotRegularFileError, AudioReadError, EmptyAudioError,
+    UnsupportedFormatError, CorruptAudioError, NonFiniteAudioError, SampleRangeError
+    """
+    p = _check_file(path)
+    d = _decode(p, keep=False)
+    return AudioInfo(path=str(p), duration_s=d.frames / d.sample_rate_hz, sample_rate_hz=d.sample_rate_hz,
+                     channels=d.channels, frames=d.frames, format=d.format, subtype=d.subtype)
+
+
 def _open_error(p: Path, exc: Exception) -> Exception:
-    reason = str(exc).replace(f"'{p}'", "").strip() or type(exc).__name__
+    reason = str(exc)
+    for name in (repr(_sf_name(p)), repr(str(p)), f"'{p}'"):
+        reason = reason.replace(name, "")
+    reason = reason.replace("Error opening :", "cannot open:").strip() or type(exc).__name__
+    # the file was checked to be a readable regular file, so libsndfile's generic open error
+    # means the decoder found no audio it recognises in it
+    reason = reason.replace("File does not exist or is not a regular file (possibly a pipe?).",
+                            "no audio stream the decoder recognises")
     if not is_audio_path(p):
         allowed = ", ".join(SUPPORTED_EXTENSIONS)
         return UnsupportedFormatError(
@@ -280,6 +430,34 @@ def _check_container_size(p: Path) -> None:
             f"{p}: truncated: the header declares {declared} bytes but the file has {actual}",
             path=str(p),
         )
+
+
+def _check_ogg_pages(p: Path) -> None:
+    """An Ogg file's frame count comes from its last page, so a cut file looks whole to
+    libsndfile; walk the page headers and refuse a file whose last page runs past its end."""
+    size = p.stat().st_size
+    pos = 0
+    with open(p, "rb") as fh:
+        while pos < size:
+            fh.seek(pos)
+            head = fh.read(27)
+            if len(head) < 27 or head[:4] != b"OggS":
+                if head[:4] != b"OggS"[: len(head)]:
+                    return  # not a page here (trailing tags or junk): no verdict
+                break  # a page header cut short
+            table = fh.read(head[26])
+            if len(table) < head[26]:
+                break
+            end = pos + 27 + head[26] + sum(table)
+            if end > size:
+                break
+            pos = end
+        else:
+            return
+    raise CorruptAudioError(
+        f"{p}: truncated: the last Ogg page (at byte {pos}) runs past the end of the file ({size} bytes)",
+        path=str(p),
+    )
 
 
 def _check_rate(sr: object, name: str, *, allow_none: bool = False) -> None:

@@ -154,7 +154,7 @@ class Crates:
             "WHERE ct.crate_id = ? AND t.missing_since IS NULL ORDER BY t.path",
             (crate_id,),
         ).fetchall()
-        return [Track.from_row(r) for r in rows]
+        return [Track.from_row(r, self.library.workspace.root) for r in rows]
 
     def membership(self) -> dict[int, list[str]]:
         """Every track id that sits in a crate, with its crates' names (sorted)."""

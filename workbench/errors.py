@@ -81,3 +81,64 @@ class IndexFileError(WorkbenchError, ValueError):
 
 class IndexNotFoundError(IndexFileError, FileNotFoundError):
     """The folder holds no saved similarity index."""
+
+
+class AudioReadError(AudioError, OSError):
+    """The file is there but the system would not let it be read (permission denied, file name
+    too long, input/output error, ...); the message names the cause, never "corrupt"."""
+
+
+class SampleRangeError(NonFiniteAudioError):
+    """Float samples so large (beyond :data:`workbench.audio.MAX_ABS_SAMPLE`) that no analysis
+    can use them: a damaged or wrongly encoded float file."""
+
+
+class NotRegularFileError(AudioFileNotFoundError):
+    """The path is a FIFO, device, socket, folder or a link the scan does not follow."""
+
+
+class WriteError(WorkbenchError, OSError):
+    """A file could not be written (disk full, permission denied, read-only file system, ...);
+    the message names the path and the cause."""
+
+
+def os_cause(exc: BaseException) -> str:
+    """The cause of an OS error in plain words: ``"permission denied"``, ``"disk full"``, ...
+
+    Falls back to the exception's own text for anything that is not an :class:`OSError` with
+    a known ``errno``.
+    """
+    import errno
+    import os
+
+    words = {
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOSPC: "disk full",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.ENAMETOOLONG: "file name too long",
+        errno.EROFS: "read-only file system",
+        errno.ENOENT: "no such file or folder",
+        errno.ENOTDIR: "a part of the path is not a folder",
+        errno.EISDIR: "is a folder",
+        errno.EIO: "input/output error",
+        errno.ELOOP: "too many levels of symbolic links",
+        errno.EMFILE: "too many open files",
+    }
+    if isinstance(exc, OSError) and exc.errno in words:
+        return words[exc.errno]
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return (exc.strerror or os.strerror(exc.errno)).lower()
+    if isinstance(exc, UnicodeError):
+        return "the file name is not valid text in the file-system encoding"
+    return str(exc) or type(exc).__name__
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying why one track failed, for batch summaries (no traceback, no path prefix)."""
+    if isinstance(exc, AudioError):
+        return exc.reason
+    if isinstance(exc, OSError):
+        return os_cause(exc)
+    text = str(exc).strip() or "no message"
+    return f"{type(exc).__name__}: {text.splitlines()[0]}"

@@ -20,7 +20,7 @@ from workbench import audio
 from workbench.analysis import analyze, analyze_library, stored_analysis
 from workbench.embed.batch import Backbone, default_backbone, describe_backbone, embed_library, track_vectors
 from workbench.embed.features import pool, standardize
-from workbench.errors import ParameterError, TrackNotFoundError
+from workbench.errors import AudioError, ParameterError, TrackNotFoundError, failure_reason
 from workbench.fileio import atomic_write, atomic_write_bytes
 from workbench.library import Library, Track
 
@@ -184,8 +184,10 @@ class LibrarySearch:
         if isinstance(query, Track):
             return query.id
         if isinstance(query, Query):
+            self._check_dim(np.asarray(query.vector), "Query.vector")
             return query
         if isinstance(query, np.ndarray):
+            self._check_dim(query, "query vector")
             return self._standardize(np.asarray(query, dtype=np.float32))
         try:
             track = self.library.track(query)  # type: ignore[arg-type]
@@ -195,12 +197,46 @@ class LibrarySearch:
             if track.id not in set(int(i) for i in self.index.ids):  # type: ignore[union-attr]
                 raise TrackNotFoundError(f"track {track.id} ({track.name}) has no beat, so it is not in the index")
             return track.id
-        if isinstance(query, (str, os.PathLike)) and Path(query).is_file():
+        if isinstance(query, (str, os.PathLike)) and _is_file(query):
+            return self._file_query(query)
+        shown = audio.display_path(os.fspath(query)) if isinstance(query, (str, os.PathLike)) else repr(query)
+        raise TrackNotFoundError(f"{shown!r} is neither a track of {self.library.path} nor an audio file")
+
+    def _file_query(self, query: str | os.PathLike[str]) -> object:
+        """A query from an audio file outside the library: analysed and embedded on the fly.
+
+        Raises
+        ------
+        AudioError
+            The file cannot be decoded, analysed or embedded (any cause, named), or has no beat.
+        """
+        from workbench.similarity import Query
+
+        name = os.fspath(query)
+        try:
             y, sr = audio.load(query, mono=False)
             a = analyze(y, sr=sr)
-            if a.bpm is None:
-                raise ParameterError(f"{query}: no steady beat found, so tempo cannot be compared")
             emb, _ = self.backbone.embed(y, sr=sr)
-            return Query(vector=self._standardize(pool(emb, with_std=True)), bpm=a.bpm, camelot=a.camelot,
-                         energy=a.energy)
-        raise TrackNotFoundError(f"{query!r} is neither a track of {self.library.path} nor an audio file")
+            vector = pool(np.asarray(emb), with_std=True)
+        except AudioError:
+            raise
+        except Exception as exc:  # pyloudnorm's or librosa's ValueError, an OSError: say so, by name
+            raise AudioError(f"{name}: cannot analyse or embed this file: {failure_reason(exc)}", path=name) from exc
+        if a.bpm is None:
+            raise AudioError(f"{name}: no steady beat found, so tempo cannot be compared", path=name)
+        self._check_dim(vector, f"{audio.display_path(name)}: its embedding")
+        return Query(vector=self._standardize(vector), bpm=a.bpm, camelot=a.camelot, energy=a.energy)
+
+    def _check_dim(self, vector: np.ndarray, name: str) -> None:
+        """Refuse a vector whose length is not the index's dimension."""
+        dim = int(self.index.dim)  # type: ignore[union-attr]
+        if np.ndim(vector) != 1 or np.shape(vector)[0] != dim:
+            raise ParameterError(f"{name} must be a 1-D vector of length {dim} (the index's dimension: a pooled "
+                                 f"track vector of {self.backbone.name}); got shape {np.shape(vector)}")
+
+
+def _is_file(path: str | os.PathLike[str]) -> bool:
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from workbench import audio
 from workbench.analysis.beats import BpmPrior
-from workbench.analysis.core import Analysis, analyze, settings_key
+from workbench.analysis.core import MIN_DURATION_S, Analysis, analyze, settings_key
 from workbench.analysis.energy import DEFAULT_HOP_S
 from workbench.analysis.key import DEFAULT_PROFILE
-from workbench.errors import AudioError, ParameterError
+from workbench.errors import AudioError, ParameterError, failure_reason
 from workbench.library import Library, Track
 from workbench.store import transaction, utc_now
 
@@ -95,10 +95,12 @@ def analyze_library(
             summary.reused.append(t.id)
             continue
         try:
-            y, sr = audio.load(t.path, mono=False)
+            y, sr = audio.load(t.path, mono=False, min_duration_s=MIN_DURATION_S)
             result = analyze(y, sr=sr, bpm_prior=bpm_prior, key_profile=key_profile, energy_hop_s=energy_hop_s)
-        except AudioError as exc:
-            summary.failed.append((t.path, exc.reason))
+        except ParameterError:  # the settings are wrong: every track would fail the same way
+            raise
+        except Exception as exc:  # one bad track never stops the batch (decoder, pyloudnorm, librosa, OS)
+            summary.failed.append((t.path, failure_reason(exc)))
             continue
         with transaction(library.conn):
             library.conn.execute(

@@ -16,8 +16,10 @@ def integrated_lufs(y: np.ndarray, *, sr: int) -> float:
     Parameters
     ----------
     y : np.ndarray [shape=(n,) or (channels, n)]
-        Samples at their original level (not normalised); channels are weighted as BS.1770
-        weights front channels (1.0 each).
+        Samples at their original level (not normalised). Mono and stereo are measured as
+        BS.1770 measures front channels (weight 1.0 each). More than two channels are mixed
+        down to mono by their mean first: the channel layout (which is LFE, which surround)
+        is not known from the file, and pyloudnorm refuses more than five.
     sr : int > 0
         Sample rate in Hz.
 
@@ -28,6 +30,8 @@ def integrated_lufs(y: np.ndarray, *, sr: int) -> float:
     """
     import pyloudnorm
 
+    if y.ndim == 2 and y.shape[0] > 2:
+        y = y.mean(axis=0)
     data = y.T if y.ndim == 2 else y
     meter = pyloudnorm.Meter(sr)
     with warnings.catch_warnings():

@@ -11,7 +11,7 @@ import numpy as np
 from workbench import audio
 from workbench.embed.cache import EmbeddingCache
 from workbench.embed.features import FeatureFrontend
-from workbench.errors import AudioError
+from workbench.errors import AudioError, ParameterError, failure_reason
 from workbench.library import Library, Track
 
 
@@ -82,12 +82,31 @@ def embed_library(
     *,
     backbone: Backbone | None = None,
     tracks: list[Track] | None = None,
+    hop_s: float | None = None,
     progress: bool = True,
 ) -> EmbedSummary:
-    """Frame embeddings of every track (or ``tracks``), computed once and cached by content hash."""
+    """Frame embeddings of every track (or ``tracks``), computed once and cached by content hash.
+
+    A track that cannot be decoded or embedded (any error: the decoder's, librosa's, an OS
+    error) is listed in :attr:`EmbedSummary.failed` with its cause and the batch goes on.
+
+    Parameters
+    ----------
+    hop_s : float > 0 or None
+        Hop between embedding windows in seconds; ``None`` keeps the backbone's own.
+
+    Raises
+    ------
+    ParameterError
+        ``hop_s`` is not a positive number (or outside what the backbone allows).
+    WriteError
+        The cache cannot be written (disk full, permission denied, ...).
+    """
     from tqdm.auto import tqdm
 
     b = backbone if backbone is not None else FeatureFrontend()
+    if hop_s is not None:
+        b = with_hop(b, hop_s)
     cache = cache_for(library, b)
     summary = EmbedSummary(backbone=b.name)
     for t in tqdm(library.tracks() if tracks is None else tracks, desc="embed", unit="track", disable=not progress):
@@ -97,12 +116,52 @@ def embed_library(
         try:
             y, sr = audio.load(t.path, mono=False)
             emb, ts = b.embed(y, sr=sr)
-        except AudioError as exc:
-            summary.failed.append((t.path, exc.reason))
+            emb, ts = _checked(emb, ts, dim=b.dim)
+        except ParameterError:  # the settings are wrong: every track would fail the same way
+            raise
+        except Exception as exc:  # one bad track never stops the batch (decoder, librosa, OS)
+            summary.failed.append((t.path, failure_reason(exc)))
             continue
-        cache.put(t.content_hash, emb, ts)
+        cache.put(t.content_hash, emb, ts)  # WriteError (disk full, ...) stops the run: every track would fail
         summary.embedded.append(t.id)
     return summary
+
+
+def with_hop(backbone: Backbone, hop_s: float) -> Backbone:
+    """The backbone with another hop between windows (seconds).
+
+    Raises
+    ------
+    ParameterError
+        ``hop_s`` is not a finite number > 0, is outside the backbone's range, or the backbone
+        has no hop.
+    """
+    import copy
+    import dataclasses
+    import math
+
+    if isinstance(hop_s, bool) or not isinstance(hop_s, (int, float)) or not math.isfinite(hop_s) or hop_s <= 0:
+        raise ParameterError(f"hop_s must be a number > 0 (seconds between embedding windows); got {hop_s!r}")
+    if dataclasses.is_dataclass(backbone) and any(f.name == "hop_s" for f in dataclasses.fields(backbone)):
+        return dataclasses.replace(backbone, hop_s=float(hop_s))  # type: ignore[type-var]
+    if hasattr(backbone, "hop_s"):
+        if type(backbone).__name__ == "OpenL3Backbone":
+            return type(backbone)(backbone.model, hop_s=float(hop_s), batch_size=backbone.batch_size)  # type: ignore[attr-defined,call-arg]
+        other = copy.copy(backbone)
+        other.hop_s = float(hop_s)  # type: ignore[attr-defined]
+        return other
+    raise ParameterError(f"backbone {backbone.name} has no hop_s setting; got hop_s={hop_s!r}")
+
+
+def _checked(emb: np.ndarray, ts: np.ndarray, *, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """A backbone's output, refused by name when it is not finite (n, dim) with n timestamps."""
+    e, t = np.asarray(emb), np.asarray(ts)
+    if e.ndim != 2 or e.shape[1] != dim or e.shape[0] == 0 or t.shape != (e.shape[0],):
+        raise AudioError(f"the backbone returned embeddings of shape {e.shape} with {t.shape} timestamps; "
+                         f"expected (n >= 1, {dim}) and (n,)")
+    if not (np.isfinite(e).all() and np.isfinite(t).all()):
+        raise AudioError("the backbone returned NaN or infinite embeddings for this audio")
+    return e, t
 
 
 def track_vectors(

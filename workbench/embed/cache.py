@@ -3,6 +3,8 @@
 ``<root>/<backbone>/<settings-hash>/<content-hash>.npz`` holds ``embeddings`` (n, d) and
 ``timestamps_s`` (n,). A write goes to a temporary file in the same folder and is renamed
 into place, so a killed extraction never leaves a half-written entry under a real name.
+An entry that cannot be read back whole (truncated, a flipped byte, wrong shapes or values)
+reads as missing, so it is computed again and replaced.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.errors import ParameterError
+from workbench.errors import ParameterError, WriteError, os_cause
 from workbench.fileio import atomic_write, atomic_write_bytes
 
 
@@ -49,19 +51,42 @@ class EmbeddingCache:
         return self.folder / f"{content_hash}.npz"
 
     def get(self, content_hash: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """The cached ``(embeddings, timestamps_s)``, or ``None`` on a miss (or an unreadable entry)."""
+        """The cached ``(embeddings, timestamps_s)``, or ``None`` on a miss.
+
+        A damaged entry is a miss too: one that cannot be read (truncated zip, bad CRC, bad
+        header, permission denied), or whose arrays are not finite float ``(n, d)`` embeddings
+        with ``n`` timestamps.
+        """
         p = self.path(content_hash)
-        if not p.is_file():
-            return None
         try:
+            if not p.is_file():
+                return None
             with np.load(p, allow_pickle=False) as data:
-                return data["embeddings"], data["timestamps_s"]
-        except (OSError, ValueError, KeyError):
+                emb, ts = np.asarray(data["embeddings"]), np.asarray(data["timestamps_s"])
+        except Exception:  # zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, ...
             return None
+        if (emb.ndim != 2 or emb.shape[0] == 0 or emb.shape[1] == 0 or ts.shape != (emb.shape[0],)
+                or emb.dtype.kind != "f" or ts.dtype.kind != "f"
+                or not (np.isfinite(emb).all() and np.isfinite(ts).all())):
+            return None
+        return emb, ts
 
     def put(self, content_hash: str, embeddings: np.ndarray, timestamps_s: np.ndarray) -> Path:
-        """Store an entry atomically; returns its path."""
+        """Store an entry atomically; returns its path.
+
+        Raises
+        ------
+        WriteError
+            The folder or file cannot be written (disk full, permission denied, read-only
+            file system, ...); the message names the path and the cause.
+        """
         p = self.path(content_hash)
+        try:
+            return self._put(p, embeddings, timestamps_s)
+        except OSError as exc:
+            raise WriteError(f"{p}: cannot write the embedding cache: {os_cause(exc)}") from exc
+
+    def _put(self, p: Path, embeddings: np.ndarray, timestamps_s: np.ndarray) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = self.folder / "settings.json"
         if not meta.exists():

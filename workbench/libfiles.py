@@ -1,0 +1,116 @@
+"""Files for the library scan: stored path text, regular-file hashing, tags, the folder walk.
+
+Split from :mod:`workbench.library` (which re-exports these names).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from workbench.audio import file_kind
+from workbench.errors import os_cause
+
+_HASH_CHUNK_BYTES = 1 << 20
+#: Prefix of a stored path whose bytes are not UTF-8 (the rest is percent-escaped bytes).
+ESCAPED_PREFIX = "fsenc:"
+
+
+def stored_path_text(path: str) -> str:
+    """A path as text SQLite can store, reversibly (see :func:`path_from_stored`).
+
+    A path that is valid UTF-8 is stored as it is; one with undecodable bytes (held by Python
+    as lone surrogates) is stored as ``"fsenc:"`` + its percent-escaped bytes.
+    """
+    try:
+        path.encode("utf-8")
+        clean = not path.startswith(ESCAPED_PREFIX)
+    except UnicodeEncodeError:
+        clean = False
+    if clean:
+        return path
+    from urllib.parse import quote
+
+    return ESCAPED_PREFIX + quote(os.fsencode(path), safe="/")
+
+
+def path_from_stored(text: str) -> str:
+    """The inverse of :func:`stored_path_text`."""
+    from urllib.parse import unquote_to_bytes
+
+    return os.fsdecode(unquote_to_bytes(text[len(ESCAPED_PREFIX):])) if text.startswith(ESCAPED_PREFIX) else text
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of a file's bytes, read in 1 MiB chunks.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read, or is not a regular file (a FIFO or device is never read:
+        it could block or never end).
+    """
+    h = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fh.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"not a regular file ({file_kind(mode)})")
+        while chunk := fh.read(_HASH_CHUNK_BYTES):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def present(path: str) -> bool:
+    """False only when the path is certainly gone (no such file or folder); a path that cannot
+    be checked (permission denied, I/O error, ...) counts as present."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except (OSError, ValueError):
+        return True
+    return True
+
+
+def read_tags(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
+    """Title and artist from the file's tags (ID3, Vorbis comments, ...), ``None`` where absent."""
+    import mutagen
+
+    try:
+        tagged = mutagen.File(str(path), easy=True)
+    except Exception:  # unreadable tags are not a reason to drop a track
+        return None, None
+    if tagged is None or not tagged.tags:
+        return None, None
+
+    def first(name: str) -> str | None:
+        try:
+            values = tagged.tags.get(name)
+        except (KeyError, ValueError):
+            return None
+        if not values:
+            return None
+        text = str(values[0]).strip()
+        return text or None
+
+    return first("title"), first("artist")
+
+
+def walk(root: Path, on_unreadable: Callable[[str, str], None]) -> Iterator[Path]:
+    """Files under ``root`` (hidden ones and symlinked folders skipped); each folder that cannot
+    be read is passed to ``on_unreadable(folder, reason)``."""
+
+    def onerror(exc: OSError) -> None:
+        where = os.fspath(exc.filename) if exc.filename is not None else str(root)
+        on_unreadable(where, f"cannot read folder: {os_cause(exc)}")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if not name.startswith("."):
+                yield Path(dirpath) / name
