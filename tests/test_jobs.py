@@ -195,14 +195,14 @@ def test_failure_while_writing_the_run_leaves_nothing(lib, exp, monkeypatch):
 
 
 def test_failure_to_record_completion_removes_the_run(lib, exp, monkeypatch):
-    real = J._update
+    real = J._update_sql
 
     def update(conn, job_id, **values):
         if values.get("state") == "completed":
             raise sqlite3.OperationalError("database is locked")
         real(conn, job_id, **values)
 
-    monkeypatch.setattr(J, "_update", update)
+    monkeypatch.setattr(J, "_update_sql", update)
     with pytest.raises(sqlite3.OperationalError):
         J.run_job(lib, "sections", lambda cb: dummy_train(cb, epochs=1), data_info=DATA, experiments_root=exp,
                   progress=False)
@@ -554,7 +554,8 @@ def test_cli_jobs_lists_and_watches_until_nothing_runs(lib, tmp_path, exp, capsy
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.0)"])
     try:
         watched = J.create_job(lib, "embeddings")
-        J._update(lib.conn, watched.id, pid=sleeper.pid, state="training", epoch=1, total_epochs=4, progress=0.25)
+        J._update(lib.conn, watched.id, pid=sleeper.pid, pid_start_ticks=J.process_start_ticks(sleeper.pid),
+                  state="training", epoch=1, total_epochs=4, progress=0.25)
         t0 = time.monotonic()
         assert cli(["jobs", "--watch", "--interval", "0.1"], lib.path) == 0
         assert time.monotonic() - t0 >= 0.3  # it waited for the sleeper to go

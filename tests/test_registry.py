@@ -46,9 +46,20 @@ def reg(tmp_path):
     lib.store.close()
 
 
-def _add(reg, package, acc, **kw):
-    return reg.register("dj_section", package.path, metadata=package.metadata, metrics={"model": {"accuracy": acc}},
-                        export=package.as_dict(), **kw)
+MAJORITY = {"accuracy": 0.3, "macro_f1": 0.1}
+
+
+def _metrics(acc, *, held_out=None, majority=MAJORITY):
+    """Run metrics as the contract has them (model, baselines on the same held-out tracks)."""
+    m = {"model": {"accuracy": acc, "macro_f1": acc}, "baselines": {"majority": dict(majority)}}
+    if held_out is not None:
+        m["held_out"] = {"track_hashes": sorted(held_out)}
+    return m
+
+
+def _add(reg, package, acc, *, held_out=None, majority=MAJORITY, **kw):
+    return reg.register("dj_section", package.path, metadata=package.metadata,
+                        metrics=_metrics(acc, held_out=held_out, majority=majority), export=package.as_dict(), **kw)
 
 
 def _visible(root: Path) -> list[str]:
@@ -108,7 +119,7 @@ def test_errors(reg, package, tmp_path):
         reg.register("head", package.path, metadata=None)
     with pytest.raises(RegistryError, match="no head version 3"):
         reg.activate("head", 3)
-    with pytest.raises(ParameterError, match="version must be an int >= 1"):
+    with pytest.raises(ParameterError, match=r"version must be an int in 1\.\.999999999; got 0"):
         reg.get("head", 0)
     with pytest.raises(RegistryError, match="no active head version"):
         reg.rollback("head")
@@ -137,7 +148,7 @@ _CHILD = textwrap.dedent("""
     from workbench.library import Library
     from workbench.registry import Registry
     reg = Registry(Library(sys.argv[1]), root=sys.argv[2])
-    reg.register("dj_section", sys.argv[3], metadata={"description": "x"}, metrics={})
+    reg.register("dj_section", sys.argv[3], metadata={"description": "x"}, metrics={}, force=True)
     print("DONE", flush=True)
 """)
 

@@ -26,11 +26,13 @@ Files in a run folder (JSON unless noted):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -132,10 +134,14 @@ def write_run(
     timeline: list[dict[str, Any]] | None = None,
     extra: Callable[[Path], None] | None = None,
     root: str | os.PathLike[str] | None = None,
+    commit: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> Path:
     """Write a complete run folder atomically and return its path.
 
     ``extra(tmp_folder)`` may add more files (the model checkpoint) before the rename.
+    ``commit()``, when given, is a context manager the rename runs inside (a training job
+    records itself completed in the same database transaction: the rename happens only if
+    that update succeeded, and the update is committed only after the rename).
     """
     base = config.experiments_dir(root)
     base.mkdir(parents=True, exist_ok=True)
@@ -156,7 +162,8 @@ def write_run(
             np.savez_compressed(tmp / "arrays.npz", **arrays)
         if extra is not None:
             extra(tmp)
-        os.replace(tmp, final)
+        with commit() if commit is not None else contextlib.nullcontext():
+            os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
