@@ -145,6 +145,9 @@ def export_run(run: Any, *, library: Any = None, registry: Any = None, io_dtype:
     reason = not_exportable_reason(run, lib)
     if reason is not None:
         raise ParameterError(reason)
+    from workbench.models.heads import read_weights
+
+    read_weights(run.model_path)  # a poisoned or foreign model.pt: CheckpointError, before anything else
     reg = registry if registry is not None else Registry(lib)
     for model_type in _TYPES_OF_KIND.get(run.kind, ()):  # refuse before the (slow) conversion
         reg.check_gates(model_type, run.metrics, what=f"run {run.run_id} ({model_type})", force=force)
