@@ -31,7 +31,7 @@ def test_demo_runs_every_stage(demo_home):
     assert exported | {t for k in refused_kinds for t in {"sections": ["dj_section"],
                                                              "embeddings": ["head", "embedding"]}[k]} == \
         {"dj_section", "embedding", "head"}
-    assert {line.split()[0] for line in first.versions} == exported
+    assert {line.split()[0] for line in first.versions} == (exported or {"no"})  # "no active version in ..."
     assert all((home / "models" / f"{t}_v1.mlpackage").is_dir() for t in exported)
     assert all("fails its gates" in line and "->" in line for line in first.refused)
     assert all(line in first.summary() for line in first.refused)

@@ -365,6 +365,8 @@ def _export(state: _State, lib: Library, runs: dict[str, Any], models_root: Any,
     for v in registry.list():
         if v.active:
             result.versions.append(f"{v.model_type} v{v.version} active: {v.path}")
+    if not result.versions:
+        result.versions.append(f"no active version in {registry.root}")
 
 
 def _version_exists(registry: Any, model_type: str, version: int) -> bool:
