@@ -6,6 +6,8 @@
 - :mod:`workbench.export.mil_eval`: NumPy evaluator of the saved program; parity and fp16 audit.
 - :mod:`workbench.export.card`: the Markdown model card.
 - :func:`export_run`: a training run's model(s) -> checked packages -> :class:`workbench.registry.Registry`.
+  Only runs whose training job completed (:func:`not_exportable_reason`), and only models that pass
+  their blocking gates (:mod:`workbench.evaluate.gates`) unless ``force=True``.
 
 Nothing heavy is imported here until used (coremltools and torch load inside functions).
 """
