@@ -31,6 +31,7 @@ fails one is refused unless ``force=True``, which the version's JSON (``"forced"
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import json
@@ -180,7 +181,7 @@ class Registry:
         return self._row_to_version(row) if row else None
 
     # -- gates -----------------------------------------------------------------------------
-    def gates(self, model_type: str, metrics: dict[str, Any], *, version: int | None = None) -> list[Any]:
+    def gates(self, model_type: str, metrics: dict[str, Any], *, version: int | None = None) -> builtins.list[Any]:
         """The blocking gates of a model with these run metrics, against its baselines and the
         active version of its type (unless that is ``version`` itself); see
         :func:`workbench.evaluate.gates.blocking_gates`."""
@@ -194,7 +195,7 @@ class Registry:
                               active_name=current.name if current is not None else "active version")
 
     def check_gates(self, model_type: str, metrics: dict[str, Any], *, what: str, force: bool = False,
-                    version: int | None = None) -> tuple[list[Any], list[Any]]:
+                    version: int | None = None) -> tuple[builtins.list[Any], builtins.list[Any]]:
         """``(gates, failing)``; raises :class:`~workbench.evaluate.gates.GateFailedError` when a gate
         blocks and ``force`` is False."""
         from workbench.evaluate.gates import GateFailedError, failing, refusal_message
@@ -327,7 +328,7 @@ class Registry:
                              (model_type, version))
         return self.get(model_type, version)
 
-    def _record_forced(self, v: Version, forced: list[dict[str, Any]]) -> None:
+    def _record_forced(self, v: Version, forced: builtins.list[dict[str, Any]]) -> None:
         """Write a forced activation into the version's row, JSON and card (atomically each)."""
         from workbench.export.card import model_card
         from workbench.fileio import atomic_write_bytes
@@ -415,11 +416,11 @@ class Registry:
         :attr:`CleanupReport.problems`. Without a ``models/`` folder nothing is created.
         """
         if not self.root.is_dir():
-            rows = self.library.conn.execute("SELECT model_type, version FROM model_versions").fetchall()
-            if rows:
+            gone = self.library.conn.execute("SELECT model_type, version FROM model_versions").fetchall()
+            if gone:
                 with self.library.store.transaction() as conn:
                     conn.execute("DELETE FROM model_versions")
-            return CleanupReport(rows_dropped=tuple(f"{r['model_type']}_v{r['version']}" for r in rows))
+            return CleanupReport(rows_dropped=tuple(f"{r['model_type']}_v{r['version']}" for r in gone))
         removed: list[str] = []
         added: list[str] = []
         dropped: list[str] = []
@@ -473,7 +474,7 @@ class Registry:
                         removed.append(pkg.name)
         return CleanupReport(tuple(removed), tuple(added), tuple(dropped), tuple(problems))
 
-    def problems(self) -> list[tuple[str, str]]:
+    def problems(self) -> builtins.list[tuple[str, str]]:
         """``(file name, reason)`` for every file in ``models/`` that looks like a version but is not a
         valid one (listed, never used, never deleted)."""
         return list(self.cleanup().problems)

@@ -116,6 +116,10 @@ def _number(v: object) -> float | None:
     return None
 
 
+def _mapping(v: object) -> Mapping[str, Any]:
+    return v if isinstance(v, Mapping) else {}
+
+
 def _compare(value: float | None, op: str, target: float | None) -> str:
     if value is None or target is None:
         return "not recorded"
@@ -159,17 +163,17 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
                              f"{tuple(KIND_OF_MODEL_TYPE)}; got {kind!r}")
     if not isinstance(metrics, Mapping):
         raise ParameterError(f"metrics must be a dict (a run's metrics.json); got {type(metrics).__name__}")
-    model = metrics.get("model") if isinstance(metrics.get("model"), Mapping) else {}
-    baselines = metrics.get("baselines") if isinstance(metrics.get("baselines"), Mapping) else {}
+    model = _mapping(metrics.get("model"))
+    baselines = _mapping(metrics.get("baselines"))
     gates = []
     for metric, op, base in BASELINE_GATES[kind]:
-        ref = baselines.get(base) if isinstance(baselines.get(base), Mapping) else {}
+        ref = _mapping(baselines.get(base))
         value, target = _number(model.get(metric)), _number(ref.get(metric))
         gates.append(BlockingGate(f"better than {base}", metric, value, op, f"baselines.{base}", target,
                                   _compare(value, op, target)))
     if active_metrics is not None:
         metric = HEADLINE_METRIC[kind]
-        active_model = active_metrics.get("model") if isinstance(active_metrics.get("model"), Mapping) else {}
+        active_model = _mapping(active_metrics.get("model"))
         value, target = _number(model.get(metric)), _number(active_model.get(metric))
         mine, theirs = held_out_hashes(metrics), held_out_hashes(active_metrics)
         if mine is None or theirs is None or mine != theirs:

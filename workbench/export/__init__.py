@@ -183,11 +183,11 @@ def export_run(run: Any, *, library: Any = None, registry: Any = None, io_dtype:
                     run.model_path, p, backbone="features", metadata=meta, windows=windows, **kw)))
         for model_type, job in jobs:
             result = job(staging / f"{model_type}.mlpackage")
-            version = reg.register(model_type, result.path, metadata=result.metadata, metrics=run.metrics,
-                                   export={**result.as_dict(), "size_bytes": result.size_bytes},
-                                   job_id=run.info.get("job_id"), run_id=run.run_id, activate=activate, move=True,
-                                   force=force)
-            out.append((dataclasses.replace(result, path=version.path), version))
+            registered = reg.register(model_type, result.path, metadata=result.metadata, metrics=run.metrics,
+                                      export={**result.as_dict(), "size_bytes": result.size_bytes},
+                                      job_id=run.info.get("job_id"), run_id=run.run_id, activate=activate,
+                                      move=True, force=force)
+            out.append((dataclasses.replace(result, path=registered.path), registered))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
