@@ -3,7 +3,8 @@
 The folder is the source of truth for a run (the ``jobs`` table points at it by ``run_id``).
 It is written whole or not at all: :func:`write_run` fills ``experiments/.<run_id>.<pid>.tmp/``
 and renames it into place, so a crash leaves no visible run (and the stray temporary folder
-is removed by the next :func:`list_runs`).
+is removed by the next :func:`list_runs`). A training job renames it inside the transaction
+that marks the job completed (``commit``); a run whose job is not completed is never exported.
 
 Files in a run folder (JSON unless noted):
 
