@@ -295,3 +295,27 @@ def test_openl3_embedding_model_exports_with_parity(tmp_path, openl3_windows):
     assert meta["backbone"]["sample_rate_hz"] == 48000 and meta["backbone"]["mel"]["hop_samples"] == 242
     assert "random weights" not in meta["weights_source"] and "sha256" in meta["weights_source"]
     assert lint(r.path).op_counts.get("transpose", 0) == 0
+
+
+def test_a_poisoned_checkpoint_is_refused_without_torchs_advice(tmp_path):
+    """Issue 14: a model.pt that would run code is not loaded, and the error does not advise
+    loading it with weights_only=False."""
+    import os as _os
+
+    from workbench.models.heads import CheckpointError, load_checkpoint
+
+    class Evil:
+        def __reduce__(self):
+            return (_os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    torch.save({"config": {"kind": "section"}, "x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match=r"evil.pt is not a plain weights file.*GLOBAL posix.system") as info:
+        load_checkpoint(tmp_path / "evil.pt")
+    assert "weights_only" not in str(info.value) and not (tmp_path / "pwned").exists()
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="junk.pt is not a plain weights file") as info:
+        load_checkpoint(tmp_path / "junk.pt")
+    assert "weights_only" not in str(info.value) and isinstance(info.value, ParameterError)
+    torch.save({"state_dict": {}}, tmp_path / "plain.pt")
+    with pytest.raises(CheckpointError, match="not a workbench head checkpoint"):
+        load_checkpoint(tmp_path / "plain.pt")

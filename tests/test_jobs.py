@@ -195,14 +195,14 @@ def test_failure_while_writing_the_run_leaves_nothing(lib, exp, monkeypatch):
 
 
 def test_failure_to_record_completion_removes_the_run(lib, exp, monkeypatch):
-    real = J._update
+    real = J._update_sql
 
     def update(conn, job_id, **values):
         if values.get("state") == "completed":
             raise sqlite3.OperationalError("database is locked")
         real(conn, job_id, **values)
 
-    monkeypatch.setattr(J, "_update", update)
+    monkeypatch.setattr(J, "_update_sql", update)
     with pytest.raises(sqlite3.OperationalError):
         J.run_job(lib, "sections", lambda cb: dummy_train(cb, epochs=1), data_info=DATA, experiments_root=exp,
                   progress=False)
@@ -467,6 +467,33 @@ def test_reap_stale_leaves_live_finished_and_pidless_jobs(lib):
     assert J.pid_alive(os.getpid()) and not J.pid_alive(dead_proc.pid) and not J.pid_alive(0)
 
 
+def test_a_reused_pid_does_not_keep_a_job_running(lib):
+    """Issue 14: the job's pid now belongs to another process (other start ticks): reaped as gone."""
+    mine = J.create_job(lib, "sections")
+    assert mine.pid_start_ticks == J.process_start_ticks(os.getpid()) is not None
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ticks = J.process_start_ticks(sleeper.pid)
+        same = J.create_job(lib, "sections")
+        reused = J.create_job(lib, "sections")
+        J._update(lib.conn, same.id, pid=sleeper.pid, pid_start_ticks=ticks, state="training")
+        J._update(lib.conn, reused.id, pid=sleeper.pid, pid_start_ticks=ticks - 1, state="training")
+        assert J.reap_stale(lib) == [reused.id]
+        job = J.get_job(lib, reused.id)
+        assert job.state == "failed" and job.error == f"killed: process {sleeper.pid} is gone"
+        assert J.get_job(lib, same.id).state == "training" and J.get_job(lib, mine.id).state == "pending"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert J.process_start_ticks(sleeper.pid) is None and not J.job_process_alive(sleeper.pid, ticks)
+
+
+def test_a_job_records_its_process_start(lib, exp):
+    job, _ = J.run_job(lib, "sections", lambda cb: dummy_train(cb, epochs=1), data_info=DATA, experiments_root=exp,
+                       progress=False)
+    assert job.pid == os.getpid() and job.pid_start_ticks == J.process_start_ticks(os.getpid())
+
+
 def test_a_zombie_counts_as_gone():
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     wait_for(lambda: Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
@@ -554,7 +581,8 @@ def test_cli_jobs_lists_and_watches_until_nothing_runs(lib, tmp_path, exp, capsy
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.0)"])
     try:
         watched = J.create_job(lib, "embeddings")
-        J._update(lib.conn, watched.id, pid=sleeper.pid, state="training", epoch=1, total_epochs=4, progress=0.25)
+        J._update(lib.conn, watched.id, pid=sleeper.pid, pid_start_ticks=J.process_start_ticks(sleeper.pid),
+                  state="training", epoch=1, total_epochs=4, progress=0.25)
         t0 = time.monotonic()
         assert cli(["jobs", "--watch", "--interval", "0.1"], lib.path) == 0
         assert time.monotonic() - t0 >= 0.3  # it waited for the sleeper to go

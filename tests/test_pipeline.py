@@ -23,9 +23,18 @@ def test_demo_runs_every_stage(demo_home):
         assert path.parent == home / "experiments"
         assert (path / "model.pt").is_file() and first.reports[kind] == path / "report.html"
         assert first.reports[kind].stat().st_size > 50_000  # plots embedded
-    assert {line.split()[0] for line in first.versions} == {"dj_section", "embedding", "head"}
-    assert all((home / "models" / f"{t}_v1.mlpackage").is_dir() for t in ("dj_section", "embedding", "head"))
-    assert len(first.exports) == 3 and all("lint 0 errors" in e for e in first.exports)
+    # each model is exported (lint clean) unless it fails a blocking gate, which the summary says
+    exported = {line.split()[0] for line in first.exports}
+    refused_kinds = {line.split()[0] for line in first.refused}
+    assert all("lint 0 errors" in e for e in first.exports)
+    assert {"sections" if t == "dj_section" else "embeddings" for t in exported}.isdisjoint(refused_kinds)
+    assert exported | {t for k in refused_kinds for t in {"sections": ["dj_section"],
+                                                             "embeddings": ["head", "embedding"]}[k]} == \
+        {"dj_section", "embedding", "head"}
+    assert {line.split()[0] for line in first.versions} == (exported or {"no"})  # "no active version in ..."
+    assert all((home / "models" / f"{t}_v1.mlpackage").is_dir() for t in exported)
+    assert all("fails its gates" in line and "->" in line for line in first.refused)
+    assert all(line in first.summary() for line in first.refused)
     assert len(first.suggestions) == 3 and all(first.suggestions.values())
     names = {h.name for h in first.headlines}
     assert {"embeddings: precision_at_5", "sections: accuracy", "sections: macro_f1"} <= names
@@ -51,7 +60,8 @@ def test_second_run_reuses_everything(demo_home):
     assert "12 reused" in second.analysis and "0 tracks labelled now" in second.labels
     assert second.runs == first.runs
     assert after == before  # nothing exported again
-    assert sum(r.startswith("export of") for r in second.reused) == 2
+    assert sum(r.startswith("export of") for r in second.reused) == 2 - len(first.refused)
+    assert second.refused == first.refused  # checked again, refused again
     assert any(r.startswith("embeddings run") for r in second.reused)
     assert any(r.startswith("sections run") for r in second.reused)
     assert sum(second.stage_seconds.values()) < sum(first.stage_seconds.values()) / 3

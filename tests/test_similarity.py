@@ -552,7 +552,7 @@ def test_add_remove_save_load_round_trip(tmp_path, kind):
     loaded.add([removed[0]], lib["embeddings"][:1], [120.0], ["1A"], [3])
     assert removed[0] in loaded
     loaded.save(tmp_path / "idx")
-    files = sorted(p.name for p in (tmp_path / "idx").iterdir())
+    files = sorted(p.name for p in (tmp_path / "idx").iterdir() if p.name != ".similarity-index.lock")
     assert len(files) == 3 and "similarity-index.json" in files
     again = SimilarityIndex.load(tmp_path / "idx")
     assert removed[0] in again and len(again) == len(index) + 1
@@ -619,6 +619,57 @@ def test_load_errors(tmp_path):
     with pytest.raises(IndexFileError, match="cannot read the similarity index"):
         SimilarityIndex.load(tmp_path / "a")
     assert isinstance(IndexNotFoundError("x"), FileNotFoundError)
+
+
+_SAVER = """
+import sys
+import numpy as np
+from workbench.similarity import SimilarityIndex
+
+seed, folder, rounds = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+rng = np.random.default_rng(seed)
+n = 50 + 10 * seed
+index = SimilarityIndex(np.arange(n), rng.normal(size=(n, 32)), np.full(n, 120.0), ["8A"] * n, np.full(n, 5))
+print("READY", flush=True)
+sys.stdin.readline()  # start together
+for _ in range(rounds):
+    index.save(folder)
+"""
+
+
+def test_two_processes_saving_at_once_leave_a_loadable_index(tmp_path):
+    """Two writers save one folder 30 times each, at once, while this process loads it: every load
+    succeeds and the last save is one writer's whole index (the lock serialises saves)."""
+    import os
+    from pathlib import Path
+
+    folder = tmp_path / "idx"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-c", _SAVER, str(seed), str(folder), "30"], env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for seed in (0, 1)]
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "READY"
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        loads = 0
+        while any(p.poll() is None for p in procs):
+            if (folder / "similarity-index.json").exists():
+                loaded = SimilarityIndex.load(folder)  # never half a save, never a file deleted under it
+                assert len(loaded) in (50, 60)
+                loads += 1
+        assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    final = SimilarityIndex.load(folder)
+    assert len(final) in (50, 60) and loads > 0
+    # one index and one meta file left, the ones the manifest names; no temporary files
+    names = sorted(p.name for p in folder.iterdir() if p.name != ".similarity-index.lock")
+    manifest = json.loads((folder / "similarity-index.json").read_text())
+    assert names == sorted([manifest["index_file"], manifest["meta_file"], "similarity-index.json"])
 
 
 # --------------------------------------------------------------------------- parameter errors

@@ -78,6 +78,8 @@ class DemoResult:
     reports: dict[str, Path] = field(default_factory=dict)
     versions: list[str] = field(default_factory=list)
     exports: list[str] = field(default_factory=list)
+    #: Models not exported because they fail a blocking gate: ``"<run_id>: <failing gates>"``.
+    refused: list[str] = field(default_factory=list)
     suggestions: dict[str, list[str]] = field(default_factory=dict)
     headlines: list[Headline] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
@@ -105,6 +107,8 @@ class DemoResult:
             lines.append(f"  report ({kind}): {path}")
         for line in self.exports:
             lines.append(f"  export       : {line}")
+        for line in self.refused:
+            lines.append(f"  not exported : {line}")
         for line in self.versions:
             lines.append(f"  registry     : {line}")
         for name, segments in self.suggestions.items():
@@ -333,6 +337,7 @@ def _train(state: _State, kind: str, lib: Library, labeled: list[Track], backbon
 
 
 def _export(state: _State, lib: Library, runs: dict[str, Any], models_root: Any, result: DemoResult) -> None:
+    from workbench.evaluate.gates import GateFailedError
     from workbench.export import export_run
     from workbench.registry import Registry
 
@@ -342,7 +347,12 @@ def _export(state: _State, lib: Library, runs: dict[str, Any], models_root: Any,
         if run.run_id in exported and all(_version_exists(registry, t, v) for t, v in exported[run.run_id]):
             result.reused.append(f"export of {run.run_id}")
             continue
-        pairs = export_run(run, library=lib, registry=registry)
+        try:
+            pairs = export_run(run, library=lib, registry=registry)
+        except GateFailedError as exc:  # a model worse than its baseline is not exported (no --force here)
+            result.refused.append(f"{run.kind} run {run.run_id} fails its gates: "
+                                  + "; ".join(str(g) for g in exc.gates))
+            continue
         exported[run.run_id] = [[v.model_type, v.version] for _, v in pairs]
         state.set("exports", exported)
         for res, v in pairs:
@@ -355,6 +365,8 @@ def _export(state: _State, lib: Library, runs: dict[str, Any], models_root: Any,
     for v in registry.list():
         if v.active:
             result.versions.append(f"{v.model_type} v{v.version} active: {v.path}")
+    if not result.versions:
+        result.versions.append(f"no active version in {registry.root}")
 
 
 def _version_exists(registry: Any, model_type: str, version: int) -> bool:

@@ -16,10 +16,22 @@ is visible only once its JSON exists. A crash leaves a temporary folder or a pac
 JSON, which the next :class:`Registry` (its :meth:`~Registry.cleanup`) removes; a JSON without a
 database row (a crash after the last rename) is repaired by adding the row. Registry changes are
 serialised by an ``flock`` on ``models/.registry.lock``.
+
+Paths are stored relative to the models folder (the workspace's ``models/``, found through
+``library.workspace.models``): a copied or moved project keeps working and never reaches into
+another project's files (a stored path that resolves outside the folder is never deleted).
+Version numbers are never reused: ``model_version_numbers`` keeps the last number given per type.
+Files in ``models/`` that are not ours or are damaged (a copied JSON under another number, a JSON
+missing a key, a number out of range) are skipped and listed in :attr:`CleanupReport.problems`.
+
+Export and activation check the blocking gates of :mod:`workbench.evaluate.gates`; a model that
+fails one is refused unless ``force=True``, which the version's JSON (``"forced"``), its package
+(``com.workbench.forced``) and its model card record with the failing gates.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import json
@@ -28,123 +40,31 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench import config
-from workbench.errors import ParameterError, StoreError, WorkbenchError
+from workbench.errors import ParameterError
 from workbench.fileio import pid_alive
-from workbench.runs import flatten
+from workbench.registry_types import (  # noqa: F401  (re-exported)
+    _NAME,
+    MAX_VERSION,
+    MODEL_TYPES,
+    CleanupReport,
+    Comparison,
+    RegistryError,
+    Version,
+    _check_type,
+    _check_version,
+    _read_doc,
+    flatten_metrics,
+    stamp_version,
+)
 
-MODEL_TYPES = ("dj_section", "embedding", "head")
 #: Environment hook for tests: pause (sleep) at a named step of :meth:`Registry.register`.
 PAUSE_ENV = "WORKBENCH_REGISTRY_PAUSE_AT"
 PAUSE_POINTS = ("tmp-written", "package-renamed")
-_NAME = re.compile(r"^(dj_section|embedding|head)_v(\d+)\.(mlpackage|json|md)$")
 _TMP = re.compile(r"^\..*\.(\d+)\.tmp(\..*)?$")
-
-
-class RegistryError(WorkbenchError, ValueError):
-    """A registry request cannot be done (unknown version, deleting the active one, ...)."""
-
-
-@dataclass(frozen=True)
-class Version:
-    """One registered model version."""
-
-    model_type: str
-    version: int
-    path: Path
-    active: bool
-    created_at: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    export: dict[str, Any] = field(default_factory=dict)
-    job_id: int | None = None
-    run_id: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.model_type}_v{self.version}"
-
-    @property
-    def json_path(self) -> Path:
-        return self.path.with_suffix(".json")
-
-    @property
-    def card_path(self) -> Path:
-        return self.path.with_suffix(".md")
-
-    @property
-    def size_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
-
-
-@dataclass(frozen=True)
-class CleanupReport:
-    """What :meth:`Registry.cleanup` removed or repaired."""
-
-    removed: tuple[str, ...] = ()
-    rows_added: tuple[str, ...] = ()
-    rows_dropped: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.removed or self.rows_added or self.rows_dropped)
-
-    def __str__(self) -> str:
-        if not self:
-            return "registry clean"
-        return (f"registry cleanup: removed {list(self.removed)}; rows added for {list(self.rows_added)}; "
-                f"rows dropped for {list(self.rows_dropped)}")
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Two versions' metrics side by side: rows ``(metric, a, b, b - a)``."""
-
-    model_type: str
-    a: int
-    b: int
-    rows: tuple[tuple[str, Any, Any, float | None], ...]
-
-    def to_frame(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame(self.rows, columns=["metric", f"v{self.a}", f"v{self.b}", "delta"]).set_index("metric")
-
-    def __str__(self) -> str:
-        w = max([len(r[0]) for r in self.rows] + [6])
-        lines = [f"{'metric':{w}}  {'v' + str(self.a):>10}  {'v' + str(self.b):>10}  {'delta':>10}"]
-        for name, a, b, d in self.rows:
-            lines.append(f"{name:{w}}  {_fmt(a):>10}  {_fmt(b):>10}  {_fmt(d):>10}")
-        return "\n".join(lines)
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
-def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"model": {"acc": 0.9}}`` -> ``{"model.acc": 0.9}`` (scalars only; lists dropped)."""
-    return {k: v for k, v in flatten(metrics, prefix, lists=False).items()
-            if isinstance(v, (int, float, str, bool)) or v is None}
-
-
-def _check_type(model_type: object) -> str:
-    if model_type not in MODEL_TYPES:
-        raise ParameterError(f"model_type must be one of {MODEL_TYPES}; got {model_type!r}")
-    return str(model_type)
-
-
-def _check_version(version: object) -> int:
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ParameterError(f"version must be an int >= 1; got {version!r}")
-    return version
 
 
 def _pause(point: str) -> None:
@@ -154,28 +74,16 @@ def _pause(point: str) -> None:
         time.sleep(float(os.environ.get("WORKBENCH_REGISTRY_PAUSE_S", "60")))
 
 
-def stamp_version(package: str | os.PathLike[str], *, semver: str, name: str) -> None:
-    """Write the version string and our ``com.workbench.registry_name`` key into a package's spec."""
-    manifest = json.loads((Path(package) / "Manifest.json").read_text())
-    root = manifest["rootModelIdentifier"]
-    spec_file = Path(package) / "Data" / manifest["itemInfoEntries"][root]["path"]
-    from coremltools.proto import Model_pb2
-
-    spec = Model_pb2.Model()
-    spec.ParseFromString(spec_file.read_bytes())
-    spec.description.metadata.versionString = semver
-    spec.description.metadata.userDefined["com.workbench.registry_name"] = name
-    spec_file.write_bytes(spec.SerializeToString())
-
-
 class Registry:
     """The model registry under ``models/`` (see the module docstring).
 
     Parameters
     ----------
     library : Library, a database path, or None (the default library)
-    root : the models folder (default :func:`workbench.config.models_dir`)
+    root : the models folder (default: the library's workspace, ``library.workspace.models``)
     cleanup : run :meth:`cleanup` now (removes what a crashed export left)
+
+    Reading (listing, comparing) never creates ``models/``; the first export does.
     """
 
     def __init__(self, library: Any = None, *, root: str | os.PathLike[str] | None = None,
@@ -184,8 +92,13 @@ class Registry:
 
         self._owns = not isinstance(library, Library)
         self.library = library if isinstance(library, Library) else Library(library)
-        self.root = config.models_dir(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        workspace = getattr(self.library, "workspace", None)
+        if root is not None:
+            self.root = Path(root).expanduser().resolve()
+        elif workspace is not None:
+            self.root = Path(workspace.models).resolve()
+        else:
+            self.root = config.models_dir(None)
         self.last_cleanup = self.cleanup() if cleanup else CleanupReport()
 
     def close(self) -> None:
@@ -201,6 +114,7 @@ class Registry:
     # -- locking ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / ".registry.lock", os.O_CREAT | os.O_RDWR, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -209,13 +123,35 @@ class Registry:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    # -- paths -----------------------------------------------------------------------------
+    def _package_path(self, model_type: str, version: int) -> Path:
+        """Where a version's package lives: always inside this registry's own folder.
+
+        The stored path is not trusted for this: a row written by an older workbench holds an
+        absolute path, which in a copied project points into the original one.
+        """
+        return self.root / f"{model_type}_v{version}.mlpackage"
+
+    def _inside(self, path: Path) -> bool:
+        try:
+            path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return False
+        return True
+
     # -- reading ---------------------------------------------------------------------------
     def _row_to_version(self, row: Any) -> Version:
-        meta = json.loads(row["metadata"])
-        return Version(model_type=row["model_type"], version=int(row["version"]), path=Path(row["path"]),
-                       active=bool(row["active"]), created_at=row["created_at"], metadata=meta.get("metadata", {}),
-                       metrics=meta.get("metrics", {}), export=meta.get("export", {}), job_id=row["job_id"],
-                       run_id=row["run_id"])
+        try:
+            meta = json.loads(row["metadata"])
+        except (TypeError, ValueError):
+            meta = {}
+        meta = meta if isinstance(meta, dict) else {}
+        forced = meta.get("forced") or []
+        return Version(model_type=row["model_type"], version=int(row["version"]),
+                       path=self._package_path(row["model_type"], int(row["version"])),
+                       active=bool(row["active"]), created_at=row["created_at"], metadata=meta.get("metadata") or {},
+                       metrics=meta.get("metrics") or {}, export=meta.get("export") or {}, job_id=row["job_id"],
+                       run_id=row["run_id"], forced=tuple(f for f in forced if isinstance(f, dict)))
 
     def list(self, model_type: str | None = None) -> list[Version]:
         """All versions (of one type, or all), by type then version."""
@@ -225,7 +161,7 @@ class Registry:
                 "SELECT * FROM model_versions WHERE model_type = ? ORDER BY version", (model_type,)).fetchall()
         else:
             rows = self.library.conn.execute("SELECT * FROM model_versions ORDER BY model_type, version").fetchall()
-        return [self._row_to_version(r) for r in rows]
+        return [self._row_to_version(r) for r in rows if r["model_type"] in MODEL_TYPES]
 
     def get(self, model_type: str, version: int) -> Version:
         _check_type(model_type)
@@ -244,26 +180,60 @@ class Registry:
                                         (model_type,)).fetchone()
         return self._row_to_version(row) if row else None
 
+    # -- gates -----------------------------------------------------------------------------
+    def gates(self, model_type: str, metrics: dict[str, Any], *, version: int | None = None) -> builtins.list[Any]:
+        """The blocking gates of a model with these run metrics, against its baselines and the
+        active version of its type (unless that is ``version`` itself); see
+        :func:`workbench.evaluate.gates.blocking_gates`."""
+        from workbench.evaluate.gates import blocking_gates
+
+        _check_type(model_type)
+        current = self.active(model_type)
+        if current is not None and current.version == version:
+            current = None
+        return blocking_gates(metrics or {}, model_type, active_metrics=None if current is None else current.metrics,
+                              active_name=current.name if current is not None else "active version")
+
+    def check_gates(self, model_type: str, metrics: dict[str, Any], *, what: str, force: bool = False,
+                    version: int | None = None) -> tuple[builtins.list[Any], builtins.list[Any]]:
+        """``(gates, failing)``; raises :class:`~workbench.evaluate.gates.GateFailedError` when a gate
+        blocks and ``force`` is False."""
+        from workbench.evaluate.gates import GateFailedError, failing, refusal_message
+
+        gates = self.gates(model_type, metrics, version=version)
+        bad = failing(gates)
+        if bad and not force:
+            raise GateFailedError(refusal_message(what, gates), gates=bad)
+        return gates, bad
+
     # -- writing ---------------------------------------------------------------------------
     def _next_version(self, model_type: str) -> int:
-        row = self.library.conn.execute("SELECT MAX(version) FROM model_versions WHERE model_type = ?",
-                                        (model_type,)).fetchone()
-        n = int(row[0] or 0)
+        conn = self.library.conn
+        n = int(conn.execute("SELECT MAX(version) FROM model_versions WHERE model_type = ?",
+                             (model_type,)).fetchone()[0] or 0)
+        row = conn.execute("SELECT last FROM model_version_numbers WHERE model_type = ?", (model_type,)).fetchone()
+        n = max(n, int(row[0]) if row else 0)
         for p in self.root.iterdir():
             m = _NAME.match(p.name)
-            if m and m.group(1) == model_type:
+            if m and m.group(1) == model_type and int(m.group(2)) <= MAX_VERSION:
                 n = max(n, int(m.group(2)))
+        if n >= MAX_VERSION:
+            raise RegistryError(f"{model_type}: no version number left (the last is {n}, at most {MAX_VERSION})")
         return n + 1
 
     def register(self, model_type: str, mlpackage_dir: str | os.PathLike[str], *, metadata: dict[str, Any],
                  metrics: dict[str, Any] | None = None, export: dict[str, Any] | None = None,
                  job_id: int | None = None, run_id: str | None = None, activate: bool = True,
-                 move: bool = False) -> Version:
-        """Add a new version (number = highest so far + 1) and, by default, make it the active one.
+                 move: bool = False, force: bool = False) -> Version:
+        """Add a new version (number = the last one ever given + 1) and, by default, make it active.
 
         The package is copied (moved with ``move=True``), its version string stamped in
         (``metadata["version"]`` or ``"<N>.0.0"``), the JSON and the model card written beside it;
         all under temporary names, renamed into place with the JSON last.
+
+        The blocking gates of ``metrics`` are checked first (:meth:`check_gates`): a model that
+        fails one is refused (:class:`~workbench.evaluate.gates.GateFailedError`) unless
+        ``force=True``, which is recorded in the JSON, the package and the card.
         """
         from workbench.export.card import model_card
         from workbench.store import utc_now
@@ -275,6 +245,8 @@ class Registry:
         if not isinstance(metadata, dict):
             raise ParameterError(f"metadata must be a dict; got {type(metadata).__name__}")
         with self._lock():
+            gates, bad = self.check_gates(model_type, metrics or {}, what=f"{model_type} of run {run_id or '-'}",
+                                          force=force)
             n = self._next_version(model_type)
             name = f"{model_type}_v{n}"
             tmp = self.root / f".{name}.{os.getpid()}.tmp"
@@ -289,11 +261,14 @@ class Registry:
                     shutil.copytree(src, pkg)
                 semver = str(metadata.get("version") or f"{n}.0.0")
                 meta = {**metadata, "version": semver}
-                stamp_version(pkg, semver=semver, name=name)
                 created = utc_now()
+                forced = ([{"action": "export", "at": created, "failing_gates": [g.as_dict() for g in bad]}]
+                          if bad else [])
+                stamp_version(pkg, semver=semver, name=name,
+                              forced="; ".join(str(g) for g in bad) if bad else None)
                 doc = {"model_type": model_type, "version": n, "name": name, "created_at": created,
                        "job_id": job_id, "run_id": run_id, "metadata": meta, "metrics": metrics or {},
-                       "export": export or {}}
+                       "export": export or {}, "gates": [g.as_dict() for g in gates], "forced": forced}
                 (tmp / f"{name}.json").write_text(json.dumps(doc, indent=2, default=str))
                 (tmp / f"{name}.md").write_text(model_card(doc))
                 _pause("tmp-written")
@@ -308,115 +283,184 @@ class Registry:
                     shutil.rmtree(final["mlpackage"], ignore_errors=True)
                     final["md"].unlink(missing_ok=True)
                 raise
-            self._insert(doc, final["mlpackage"], activate=activate)
+            self._insert(doc, activate=activate)
         return self.get(model_type, n)
 
-    def _insert(self, doc: dict[str, Any], path: Path, *, activate: bool) -> None:
-        blob = json.dumps({"metadata": doc["metadata"], "metrics": doc["metrics"], "export": doc["export"]},
-                          default=str)
+    def _insert(self, doc: dict[str, Any], *, activate: bool) -> None:
+        blob = json.dumps({"metadata": doc.get("metadata") or {}, "metrics": doc.get("metrics") or {},
+                           "export": doc.get("export") or {}, "forced": doc.get("forced") or []}, default=str)
         job_id = doc.get("job_id")
+        mtype, n = doc["model_type"], int(doc["version"])
         with self.library.store.transaction() as conn:
-            if job_id is not None and conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+            if not isinstance(job_id, int) or conn.execute("SELECT 1 FROM jobs WHERE id = ?",
+                                                           (job_id,)).fetchone() is None:
                 job_id = None  # the job row has gone; keep the run id
             if activate:
-                conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (doc["model_type"],))
+                conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (mtype,))
             conn.execute(
                 "INSERT INTO model_versions (model_type, version, path, active, job_id, run_id, metadata, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (doc["model_type"], doc["version"], str(path), int(activate), job_id, doc.get("run_id"), blob,
-                 doc["created_at"]))
+                (mtype, n, f"{mtype}_v{n}.mlpackage", int(activate), job_id, doc.get("run_id"), blob,
+                 str(doc["created_at"])))
+            conn.execute("INSERT INTO model_version_numbers (model_type, last) VALUES (?, ?) "
+                         "ON CONFLICT(model_type) DO UPDATE SET last = MAX(last, excluded.last)", (mtype, n))
 
-    def activate(self, model_type: str, version: int) -> Version:
-        """Make ``version`` the one active version of its type."""
-        self.get(model_type, version)
-        with self._lock(), self.library.store.transaction() as conn:
-            conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
-            conn.execute("UPDATE model_versions SET active = 1 WHERE model_type = ? AND version = ?",
-                         (model_type, version))
+    def activate(self, model_type: str, version: int, *, force: bool = False) -> Version:
+        """Make ``version`` the one active version of its type.
+
+        Refused (:class:`~workbench.evaluate.gates.GateFailedError`) when the version fails a
+        blocking gate (its baselines, or the version active now on the same held-out tracks)
+        unless ``force=True``; a forced activation is added to the version's JSON and card.
+        """
+        v = self.get(model_type, version)
+        with self._lock():
+            _, bad = self.check_gates(model_type, v.metrics, what=f"activating {v.name}", force=force,
+                                      version=version)
+            forced = list(v.forced)
+            if bad:
+                from workbench.store import utc_now
+
+                forced.append({"action": "activate", "at": utc_now(), "failing_gates": [g.as_dict() for g in bad]})
+                self._record_forced(v, forced)
+            with self.library.store.transaction() as conn:
+                conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
+                conn.execute("UPDATE model_versions SET active = 1 WHERE model_type = ? AND version = ?",
+                             (model_type, version))
         return self.get(model_type, version)
 
-    def rollback(self, model_type: str) -> Version:
-        """Activate the version before the active one (the highest version below it)."""
+    def _record_forced(self, v: Version, forced: builtins.list[dict[str, Any]]) -> None:
+        """Write a forced activation into the version's row, JSON and card (atomically each)."""
+        from workbench.export.card import model_card
+        from workbench.fileio import atomic_write_bytes
+
+        row = self.library.conn.execute("SELECT metadata FROM model_versions WHERE model_type = ? AND version = ?",
+                                        (v.model_type, v.version)).fetchone()
+        blob = json.loads(row["metadata"]) if row else {}
+        blob["forced"] = forced
+        with self.library.store.transaction() as conn:
+            conn.execute("UPDATE model_versions SET metadata = ? WHERE model_type = ? AND version = ?",
+                         (json.dumps(blob, default=str), v.model_type, v.version))
+        try:
+            doc = json.loads(v.json_path.read_text())
+        except (OSError, ValueError):
+            return
+        doc["forced"] = forced
+        atomic_write_bytes(v.json_path, json.dumps(doc, indent=2, default=str).encode())
+        atomic_write_bytes(v.card_path, model_card(doc).encode())
+
+    def rollback(self, model_type: str, *, force: bool = False) -> Version:
+        """Activate the version before the active one (the highest version below it).
+
+        The earlier version must pass its own baseline gates (unless ``force``); it is not held
+        to the version it replaces (going back is the point).
+        """
         current = self.active(model_type)
         if current is None:
             raise RegistryError(f"no active {model_type} version to roll back from")
         earlier = [v for v in self.list(model_type) if v.version < current.version]
         if not earlier:
             raise RegistryError(f"{model_type} v{current.version} is the earliest version; nothing to roll back to")
-        return self.activate(model_type, earlier[-1].version)
+        target = earlier[-1]
+        from workbench.evaluate.gates import GateFailedError, blocking_gates, failing, refusal_message
+
+        bad = failing(blocking_gates(target.metrics, model_type))
+        if bad and not force:
+            raise GateFailedError(refusal_message(f"rolling back to {target.name}", bad), gates=bad)
+        with self._lock(), self.library.store.transaction() as conn:
+            conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
+            conn.execute("UPDATE model_versions SET active = 1 WHERE model_type = ? AND version = ?",
+                         (model_type, target.version))
+        if bad:
+            from workbench.store import utc_now
+
+            with self._lock():
+                self._record_forced(target, [*target.forced, {"action": "rollback", "at": utc_now(),
+                                                              "failing_gates": [g.as_dict() for g in bad]}])
+        return self.get(model_type, target.version)
 
     def delete(self, model_type: str, version: int) -> None:
-        """Remove a version's files and row; refused for the active version."""
+        """Remove a version's files and row; refused for the active version.
+
+        Only files inside this registry's folder are ever removed.
+        """
         v = self.get(model_type, version)
         if v.active:
             raise RegistryError(f"{v.name} is the active {model_type} version; activate another (or roll back) "
                                 "before deleting it")
+        paths = (v.json_path, v.card_path, v.path)
+        outside = [str(p) for p in paths if not self._inside(p)]
+        if outside:
+            raise RegistryError(f"refusing to delete {outside}: outside the models folder {self.root}")
         with self._lock():
             with self.library.store.transaction() as conn:
                 conn.execute("DELETE FROM model_versions WHERE model_type = ? AND version = ?", (model_type, version))
+                conn.execute("INSERT INTO model_version_numbers (model_type, last) VALUES (?, ?) "
+                             "ON CONFLICT(model_type) DO UPDATE SET last = MAX(last, excluded.last)",
+                             (model_type, version))
             v.json_path.unlink(missing_ok=True)  # first: the version is gone once its JSON is
             v.card_path.unlink(missing_ok=True)
             shutil.rmtree(v.path, ignore_errors=True)
 
     def compare(self, model_type: str, a: int, b: int) -> Comparison:
         """The two versions' training metrics (and size and parity) side by side."""
-        va, vb = self.get(model_type, a), self.get(model_type, b)
-
-        def facts(v: Version) -> dict[str, Any]:
-            out = {f"metrics.{k}": x for k, x in flatten_metrics(v.metrics).items()}
-            out["size_mb"] = round(v.size_bytes / 1e6, 3)
-            par = (v.export or {}).get("parity") or {}
-            if "psnr_db" in par:
-                out["parity.psnr_db"] = par["psnr_db"]
-            if par.get("label_agreement") is not None:
-                out["parity.label_agreement"] = par["label_agreement"]
-            return out
-
-        fa, fb = facts(va), facts(vb)
-        rows = []
-        for key in sorted(set(fa) | set(fb)):
-            x, y = fa.get(key), fb.get(key)
-            num = all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in (x, y))
-            rows.append((key, x, y, (y - x) if num else None))
-        return Comparison(model_type, a, b, tuple(rows))
+        return Comparison.of(self.get(model_type, a), self.get(model_type, b))
 
     # -- repair ----------------------------------------------------------------------------
     def cleanup(self) -> CleanupReport:
         """Remove what crashed exports left (temporary folders, packages or cards without their JSON)
         and make the database agree with the files (a JSON without a row gets its row; a row
-        without its files is dropped)."""
-        removed, added, dropped = [], [], []
+        without its files is dropped).
+
+        Files that are not a valid version (a JSON copied under another number, a JSON that is
+        not valid or misses a key, a number out of range) are left alone and listed in
+        :attr:`CleanupReport.problems`. Without a ``models/`` folder nothing is created.
+        """
+        if not self.root.is_dir():
+            gone = self.library.conn.execute("SELECT model_type, version FROM model_versions").fetchall()
+            if gone:
+                with self.library.store.transaction() as conn:
+                    conn.execute("DELETE FROM model_versions")
+            return CleanupReport(rows_dropped=tuple(f"{r['model_type']}_v{r['version']}" for r in gone))
+        removed: list[str] = []
+        added: list[str] = []
+        dropped: list[str] = []
+        problems: list[tuple[str, str]] = []
         with self._lock():
             for p in sorted(self.root.iterdir()):
                 m = _TMP.match(p.name)
-                if m and not pid_alive(int(m.group(1))) or (m and int(m.group(1)) == os.getpid()):
+                if m and (not pid_alive(int(m.group(1))) or int(m.group(1)) == os.getpid()):
                     shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
                     removed.append(p.name)
             for p in sorted(self.root.iterdir()):
                 m = _NAME.match(p.name)
+                if m and int(m.group(2)) > MAX_VERSION:
+                    if m.group(3) == "json":
+                        problems.append((p.name, f"version number out of range 1..{MAX_VERSION}"))
+                    continue
                 if m and m.group(3) != "json" and not p.with_suffix(".json").exists():
                     shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
                     removed.append(p.name)
-            rows = {(r["model_type"], int(r["version"])): r for r in
-                    self.library.conn.execute("SELECT model_type, version, path FROM model_versions").fetchall()}
+            rows = {(r["model_type"], int(r["version"])) for r in
+                    self.library.conn.execute("SELECT model_type, version FROM model_versions").fetchall()}
             for p in sorted(self.root.glob("*.json")):
                 m = _NAME.match(p.name)
-                if not m or (m.group(1), int(m.group(2))) in rows:
+                if not m or int(m.group(2)) > MAX_VERSION or (m.group(1), int(m.group(2))) in rows:
                     continue
+                mtype, n = m.group(1), int(m.group(2))
                 pkg = p.with_suffix(".mlpackage")
-                try:
-                    doc = json.loads(p.read_text())
-                except json.JSONDecodeError as exc:
-                    raise StoreError(f"{p}: not valid JSON ({exc}); move it away to continue") from exc
                 if not pkg.is_dir():
                     p.unlink()
                     p.with_suffix(".md").unlink(missing_ok=True)
                     removed.append(p.name)
                     continue
-                self._insert(doc, pkg, activate=False)
-                added.append(m.group(0).rsplit(".", 1)[0])
-            for (mtype, ver), r in rows.items():
-                pkg = Path(r["path"])
+                doc, why = _read_doc(p, mtype, n)
+                if doc is None:
+                    problems.append((p.name, why))
+                    continue
+                self._insert(doc, activate=False)
+                added.append(f"{mtype}_v{n}")
+            for mtype, ver in sorted(rows):
+                pkg = self._package_path(mtype, ver)
                 if not (pkg / "Manifest.json").is_file() or not pkg.with_suffix(".json").is_file():
                     with self.library.store.transaction() as conn:
                         conn.execute("DELETE FROM model_versions WHERE model_type = ? AND version = ?", (mtype, ver))
@@ -428,7 +472,12 @@ class Registry:
                     if pkg.exists():
                         shutil.rmtree(pkg, ignore_errors=True)
                         removed.append(pkg.name)
-        return CleanupReport(tuple(removed), tuple(added), tuple(dropped))
+        return CleanupReport(tuple(removed), tuple(added), tuple(dropped), tuple(problems))
+
+    def problems(self) -> builtins.list[tuple[str, str]]:
+        """``(file name, reason)`` for every file in ``models/`` that looks like a version but is not a
+        valid one (listed, never used, never deleted)."""
+        return list(self.cleanup().problems)
 
     def frame(self, model_type: str | None = None) -> Any:
         """The versions as a pandas DataFrame (for the notebook's model screen)."""

@@ -3,7 +3,8 @@
 The folder is the source of truth for a run (the ``jobs`` table points at it by ``run_id``).
 It is written whole or not at all: :func:`write_run` fills ``experiments/.<run_id>.<pid>.tmp/``
 and renames it into place, so a crash leaves no visible run (and the stray temporary folder
-is removed by the next :func:`list_runs`).
+is removed by the next :func:`list_runs`). A training job renames it inside the transaction
+that marks the job completed (``commit``); a run whose job is not completed is never exported.
 
 Files in a run folder (JSON unless noted):
 
@@ -26,11 +27,13 @@ Files in a run folder (JSON unless noted):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -132,10 +135,14 @@ def write_run(
     timeline: list[dict[str, Any]] | None = None,
     extra: Callable[[Path], None] | None = None,
     root: str | os.PathLike[str] | None = None,
+    commit: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> Path:
     """Write a complete run folder atomically and return its path.
 
     ``extra(tmp_folder)`` may add more files (the model checkpoint) before the rename.
+    ``commit()``, when given, is a context manager the rename runs inside (a training job
+    records itself completed in the same database transaction: the rename happens only if
+    that update succeeded, and the update is committed only after the rename).
     """
     base = config.experiments_dir(root)
     base.mkdir(parents=True, exist_ok=True)
@@ -156,7 +163,8 @@ def write_run(
             np.savez_compressed(tmp / "arrays.npz", **arrays)
         if extra is not None:
             extra(tmp)
-        os.replace(tmp, final)
+        with commit() if commit is not None else contextlib.nullcontext():
+            os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

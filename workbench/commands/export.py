@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 _TYPES = ("dj_section", "embedding", "head")
 
@@ -10,7 +11,8 @@ _TYPES = ("dj_section", "embedding", "head")
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``export`` and ``models`` commands."""
     p = sub.add_parser("export", help="export a training run's model(s) to Core ML, check them, register a version")
-    p.add_argument("run", nargs="?", default=None, help="run id (default: the newest run with a model)")
+    p.add_argument("run", nargs="?", default=None,
+                   help="run id (default: the newest run whose training job completed)")
     p.add_argument("--io", choices=("fp32", "fp16"), default="fp32", help="input/output dtype (default fp32)")
     p.add_argument("--target", default="macOS14",
                    choices=("macOS13", "macOS14", "macOS15", "iOS16", "iOS17", "iOS18"),
@@ -21,19 +23,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="OpenL3 embedding model input (default logmel)")
     p.add_argument("--weights", default=None, help="OpenL3 weight file (for an OpenL3 run)")
     p.add_argument("--no-activate", action="store_true", help="register without making it the active version")
+    p.add_argument("--force", action="store_true",
+                   help="export even if the model fails a blocking gate (worse than its baseline or the active "
+                        "version); recorded in the model's metadata and card")
+    p.add_argument("--json", action="store_true", help="print the versions made as JSON")
     p.set_defaults(func=_cmd_export)
 
     m = sub.add_parser("models", help="the model registry: list, activate, rollback, delete, compare")
     msub = m.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    q = msub.add_parser("list", help="list the model versions")
+    q = msub.add_parser("list", help="list the model versions (and files in models/ that were skipped)")
     q.add_argument("--type", choices=_TYPES, default=None)
+    q.add_argument("--json", action="store_true", help="print the versions as JSON")
     q.set_defaults(func=_cmd_list)
     q = msub.add_parser("activate", help="make a version the active one")
     q.add_argument("type", choices=_TYPES)
     q.add_argument("version", type=int)
+    q.add_argument("--force", action="store_true",
+                   help="activate even if it fails a blocking gate (recorded in its metadata and card)")
     q.set_defaults(func=_cmd_activate)
     q = msub.add_parser("rollback", help="activate the version before the active one")
     q.add_argument("type", choices=_TYPES)
+    q.add_argument("--force", action="store_true", help="roll back even if that version fails its baseline gates")
     q.set_defaults(func=_cmd_rollback)
     q = msub.add_parser("delete", help="delete a version (not the active one)")
     q.add_argument("type", choices=_TYPES)
@@ -43,37 +53,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("type", choices=_TYPES)
     q.add_argument("a", type=int)
     q.add_argument("b", type=int)
+    q.add_argument("--json", action="store_true", help="print the comparison as JSON")
     q.set_defaults(func=_cmd_compare)
 
 
 def _registry(args: argparse.Namespace):  # -> Registry
     from workbench.registry import Registry
 
-    reg = Registry(args.db)
-    if reg.last_cleanup and not args.quiet:
+    reg = Registry(getattr(args, "db", None))
+    if reg.last_cleanup and not getattr(args, "quiet", False) and not getattr(args, "json", False):
         print(reg.last_cleanup)
     return reg
 
 
+def _print_json(doc: object) -> None:
+    print(json.dumps(doc, indent=2, default=str))
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from workbench.errors import ParameterError
-    from workbench.export import export_run
-    from workbench.runs import list_runs, load_run
+    from workbench.export import export_run, exportable_runs
+    from workbench.runs import load_run
 
-    if args.run is None:
-        runs = [r for r in list_runs() if r.model_path is not None]
-        if not runs:
-            raise ParameterError("no training run with a model.pt found under experiments/; train one first "
-                                 "(e.g. `make demo`) or pass a run id")
-        run = runs[-1]
-    else:
-        run = load_run(args.run)
     with _registry(args) as reg:
+        if args.run is None:
+            runs = exportable_runs(reg.library)
+            if not runs:
+                raise ParameterError(f"no run of a completed training job with a model.pt under "
+                                     f"{reg.library.workspace.experiments}; train one first (e.g. `make demo`) "
+                                     "or pass a run id")
+            run = runs[-1]
+        else:
+            run = load_run(args.run, root=reg.library.workspace.experiments)
         done = export_run(run, library=reg.library, registry=reg, io_dtype=args.io, deployment_target=args.target,
                           compress=args.compress, activate=not args.no_activate, openl3_weights=args.weights,
-                          input=args.input)
+                          input=args.input, force=args.force)
+        if args.json:
+            _print_json({"run_id": run.run_id, "versions": [
+                {**version.as_dict(), "lint": {"errors": len(result.lint.errors),
+                                               "warnings": len(result.lint.warnings)}}
+                for result, version in done]})
+            return 0
         for result, version in done:
-            print(f"== {version.name} ({'active' if version.active else 'inactive'})")
+            print(f"== {version.name} ({'active' if version.active else 'inactive'})"
+                  + (" FORCED past failing gates" if version.forced else ""))
             print(result)
     return 0
 
@@ -81,26 +104,36 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     with _registry(args) as reg:
         versions = reg.list(args.type)
+        problems = reg.last_cleanup.problems
+        if args.json:
+            _print_json({"root": str(reg.root), "versions": [v.as_dict() for v in versions],
+                         "problems": [{"file": n, "reason": r} for n, r in problems]})
+            return 0
         print(f"{'model':18}  {'active':6}  {'semver':8}  {'size MB':>8}  {'PSNR dB':>7}  {'created':25}  run")
         for v in versions:
             par = (v.export or {}).get("parity") or {}
             psnr = par.get("psnr_db")
             psnr = f"{psnr:7.1f}" if isinstance(psnr, (int, float)) else f"{'-':>7}"
             print(f"{v.name:18}  {'*' if v.active else '':6}  {str(v.metadata.get('version')):8}  "
-                  f"{v.size_bytes / 1e6:8.2f}  {psnr}  {v.created_at:25}  {v.run_id or '-'}")
+                  f"{v.size_bytes / 1e6:8.2f}  {psnr}  {v.created_at:25}  {v.run_id or '-'}"
+                  + ("  (forced)" if v.forced else ""))
         print(f"{len(versions)} versions in {reg.root}")
+        if problems and args.quiet:  # not printed with the cleanup report above
+            for name, why in problems:
+                print(f"skipped {name}: {why}")
     return 0
 
 
 def _cmd_activate(args: argparse.Namespace) -> int:
     with _registry(args) as reg:
-        print(f"active {args.type}: {reg.activate(args.type, args.version).name}")
+        v = reg.activate(args.type, args.version, force=args.force)
+        print(f"active {args.type}: {v.name}" + (" (forced past failing gates)" if args.force and v.forced else ""))
     return 0
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
     with _registry(args) as reg:
-        print(f"active {args.type}: {reg.rollback(args.type).name}")
+        print(f"active {args.type}: {reg.rollback(args.type, force=args.force).name}")
     return 0
 
 
@@ -113,5 +146,9 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     with _registry(args) as reg:
-        print(reg.compare(args.type, args.a, args.b))
+        cmp = reg.compare(args.type, args.a, args.b)
+        if args.json:
+            _print_json(cmp.as_dict())
+        else:
+            print(cmp)
     return 0

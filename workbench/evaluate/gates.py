@@ -1,15 +1,23 @@
-"""Quality gates from the research, checked against a run's metrics.
+"""Gates on a run's metrics: the research targets (reported) and the blocking gates (enforced).
 
-Embedding models: precision@5 > 0.70, silhouette > 0.50, NMI > 0.60.
-Section models: accuracy > 0.80, macro F1 > 0.75.
+Research targets (:func:`quality_gates`, reported next to the metrics, never blocking):
+embedding models: precision@5 > 0.70, silhouette > 0.50, NMI > 0.60; section models:
+accuracy > 0.80, macro F1 > 0.75.
+
+Blocking gates (:func:`blocking_gates`; export and activation refuse a model that fails one unless
+forced): the model must beat its baselines measured on the same held-out tracks (embeddings:
+``map_at_r`` above the untrained backbone's; sections: ``macro_f1`` above and ``accuracy`` at
+least the majority class's), and must not be worse than the version active now on its headline
+metric when both were measured on the same held-out track hashes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from workbench.errors import ParameterError
+from workbench.errors import ParameterError, WorkbenchError
 
 #: (metric key, target) per run kind; a gate passes when the value is strictly above the target.
 QUALITY_GATES: dict[str, tuple[tuple[str, float], ...]] = {
@@ -47,3 +55,147 @@ def quality_gates(metrics: Mapping[str, Any], kind: str) -> list[Gate]:
         value = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
         gates.append(Gate(name, value, target, None if value is None else value > target))
     return gates
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocking gates: what export and activation refuse (unless forced)
+# ---------------------------------------------------------------------------------------------
+
+#: Model type -> run kind.
+KIND_OF_MODEL_TYPE: dict[str, str] = {"dj_section": "sections", "embedding": "embeddings", "head": "embeddings"}
+#: The metric a model is compared on with the active version, per run kind.
+HEADLINE_METRIC: dict[str, str] = {"embeddings": "map_at_r", "sections": "macro_f1"}
+#: (metric, comparison, baseline) that must hold against a baseline on the same held-out data.
+BASELINE_GATES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "embeddings": (("map_at_r", ">", "backbone"),),
+    "sections": (("macro_f1", ">", "majority"), ("accuracy", ">=", "majority")),
+}
+
+
+class GateFailedError(WorkbenchError, ValueError):
+    """A model fails a blocking gate; ``gates`` holds the failing :class:`BlockingGate` s."""
+
+    def __init__(self, message: str, *, gates: Sequence[BlockingGate] = ()) -> None:
+        super().__init__(message)
+        self.gates = tuple(gates)
+
+
+class BlockingGate(NamedTuple):
+    """One blocking gate of a model.
+
+    ``status`` is ``"pass"``, ``"fail"``, ``"not recorded"`` (the metric or the baseline is
+    missing: blocks, as a failure does) or ``"not comparable"`` (the active version was measured
+    on other held-out tracks: reported, does not block).
+    """
+
+    name: str
+    metric: str
+    value: float | None
+    op: str
+    reference: str
+    target: float | None
+    status: str
+
+    @property
+    def blocking(self) -> bool:
+        """Whether this gate holds the model back (failed or not recorded)."""
+        return self.status in ("fail", "not recorded")
+
+    def __str__(self) -> str:
+        v = "-" if self.value is None else f"{self.value:.4g}"
+        t = "-" if self.target is None else f"{self.target:.4g}"
+        return f"{self.name}: {self.metric} {v} {self.op} {self.reference} {t} -> {self.status}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self._asdict(), "blocking": self.blocking}
+
+
+def _number(v: object) -> float | None:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v)):
+        return float(v)
+    return None
+
+
+def _mapping(v: object) -> Mapping[str, Any]:
+    return v if isinstance(v, Mapping) else {}
+
+
+def _compare(value: float | None, op: str, target: float | None) -> str:
+    if value is None or target is None:
+        return "not recorded"
+    return "pass" if (value > target if op == ">" else value >= target) else "fail"
+
+
+def held_out_hashes(metrics: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The sorted content hashes of the held-out tracks a run's metrics were measured on, or None."""
+    held = metrics.get("held_out") if isinstance(metrics, Mapping) else None
+    hashes = held.get("track_hashes") if isinstance(held, Mapping) else None
+    if not isinstance(hashes, (list, tuple)) or not hashes:
+        return None
+    return tuple(sorted(str(h) for h in hashes))
+
+
+def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Mapping[str, Any] | None = None,
+                   active_name: str = "active version") -> list[BlockingGate]:
+    """The blocking gates of a model from its run's ``metrics.json`` (see ``docs/runs.md``).
+
+    Parameters
+    ----------
+    metrics : dict
+        ``{"model": {...}, "baselines": {name: {...}}, "held_out": {"track_hashes": [...]}}``.
+    kind : {"embeddings", "sections"} or a model type ("head", "embedding", "dj_section")
+    active_metrics : dict, optional
+        The metrics of the version active now (same layout); compared on the headline metric
+        (``map_at_r`` for embeddings, ``macro_f1`` for sections) when both were measured on the
+        same held-out track hashes, else the gate reads ``"not comparable"``.
+    active_name : str
+        How the active version is named in the gate (``"dj_section_v2"``).
+
+    Returns
+    -------
+    list of BlockingGate
+        Embeddings: ``map_at_r > baselines.backbone``; sections: ``macro_f1 > baselines.majority``
+        and ``accuracy >= baselines.majority``; then the comparison with the active version.
+    """
+    kind = KIND_OF_MODEL_TYPE.get(kind, kind)
+    if kind not in BASELINE_GATES:
+        raise ParameterError(f"kind must be one of {tuple(BASELINE_GATES)} or a model type "
+                             f"{tuple(KIND_OF_MODEL_TYPE)}; got {kind!r}")
+    if not isinstance(metrics, Mapping):
+        raise ParameterError(f"metrics must be a dict (a run's metrics.json); got {type(metrics).__name__}")
+    model = _mapping(metrics.get("model"))
+    baselines = _mapping(metrics.get("baselines"))
+    gates = []
+    for metric, op, base in BASELINE_GATES[kind]:
+        ref = _mapping(baselines.get(base))
+        value, target = _number(model.get(metric)), _number(ref.get(metric))
+        gates.append(BlockingGate(f"better than {base}", metric, value, op, f"baselines.{base}", target,
+                                  _compare(value, op, target)))
+    if active_metrics is not None:
+        metric = HEADLINE_METRIC[kind]
+        active_model = _mapping(active_metrics.get("model"))
+        value, target = _number(model.get(metric)), _number(active_model.get(metric))
+        mine, theirs = held_out_hashes(metrics), held_out_hashes(active_metrics)
+        if mine is None or theirs is None or mine != theirs:
+            status = "not comparable"
+        else:
+            status = _compare(value, ">=", target)
+        gates.append(BlockingGate(f"not worse than {active_name}", metric, value, ">=", active_name, target, status))
+    return gates
+
+
+def failing(gates: Sequence[BlockingGate]) -> list[BlockingGate]:
+    """The gates that block (failed, or not recorded)."""
+    return [g for g in gates if g.blocking]
+
+
+def refusal_message(what: str, gates: Sequence[BlockingGate]) -> str:
+    """The message export and activation give when ``gates`` block ``what``."""
+    bad = failing(gates)
+    lines = [f"{what} fails {len(bad)} blocking gate(s):"] + [f"  - {g}" for g in bad]
+    if any(g.status == "not recorded" for g in bad):
+        lines.append("  (gates not recorded: the run's metrics.json has no model metric or baseline for them; "
+                     "runs trained before baselines were recorded cannot be checked - train again)")
+    lines.append("Pass --force (force=True in Python) to export or activate it anyway; the model's metadata "
+                 "and card will say it was forced and which gates failed.")
+    return "\n".join(lines)

@@ -39,6 +39,7 @@ def model_card(doc: dict[str, Any]) -> str:
     lines = [
         f"# {name}",
         "",
+        *_forced_lines(doc.get("forced") or []),
         str(meta.get("description", "")),
         "",
         _table([("model type", mtype), ("version", meta.get("version", "")), ("created", doc.get("created_at", "")),
@@ -68,6 +69,10 @@ def model_card(doc: dict[str, Any]) -> str:
         "## Metrics",
         "",
         _table(sorted(metrics.items())) if metrics else "No training metrics were recorded.",
+        "",
+        "## Blocking gates",
+        "",
+        *_gate_lines(doc.get("gates")),
         "",
         "## Inputs and outputs",
         "",
@@ -125,6 +130,31 @@ def model_card(doc: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _gate_lines(gates: Any) -> list[str]:
+    """The blocking gates checked at export (better than the baselines, not worse than the active version)."""
+    if not gates:
+        return ["Not checked (registered before gates were checked)."]
+    out = ["| gate | metric | value | | reference | status |", "|---|---|---|---|---|---|"]
+    for g in gates:
+        value = g.get("value")
+        target = g.get("target")
+        out.append(f"| {g.get('name')} | {g.get('metric')} | {'-' if value is None else f'{value:.4g}'} | "
+                   f"{g.get('op')} | {g.get('reference')} {'-' if target is None else f'{target:.4g}'} | "
+                   f"{g.get('status')} |")
+    return out
+
+
+def _forced_lines(forced: list[dict[str, Any]]) -> list[str]:
+    """A warning at the top of the card for each time the model was forced past failing gates."""
+    out = []
+    for f in forced:
+        gates = "; ".join(f"{g.get('name')} ({g.get('metric')}: {g.get('status')})"
+                          for g in f.get("failing_gates") or [])
+        out += [f"> **Forced ({f.get('action', 'export')}, {f.get('at', '')})**: this model failed its blocking "
+                f"gates and was let through with `--force`. Failing: {gates or '-'}.", ""]
+    return out
 
 
 def _swift_predict(meta: dict[str, Any]) -> list[str]:

@@ -160,15 +160,48 @@ def save_checkpoint(model: EmbeddingHead | SectionClassifier, path: str | os.Pat
     atomic_write(path, lambda tmp: torch.save(checkpoint(model), tmp))
 
 
+class CheckpointError(ParameterError):
+    """A file is not a plain weights file this workbench wrote (it was not loaded)."""
+
+
+def read_weights(path: str | os.PathLike[str]) -> Any:
+    """``torch.load(path, weights_only=True)``, with torch's own errors (and its advice to load the
+    file with ``weights_only=False``, i.e. to run whatever code it holds) replaced by ours."""
+    import pickle
+    import zipfile
+
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except FileNotFoundError:
+        raise
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, AttributeError,
+            TypeError) as exc:
+        # torch's message advises loading with weights_only=False (running the file's code): keep only
+        # the line that says what was found
+        skip = ("weights_only", "Weights only", "Check the documentation", "Please file an issue")
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not any(k in ln for k in skip)]
+        first = lines[0].rstrip(".") if lines else type(exc).__name__
+        raise CheckpointError(
+            f"{os.fspath(path)} is not a plain weights file (a workbench checkpoint holds only tensors and plain "
+            f"values): {first}. It was not loaded; use a model.pt written by workbench training.") from None
+
+
 def load_checkpoint(path_or_data: str | os.PathLike[str] | dict[str, Any]) -> EmbeddingHead | SectionClassifier:
-    """Rebuild a head from a checkpoint file or dict; the file is read as data (``weights_only=True``)."""
-    data = path_or_data if isinstance(path_or_data, dict) else torch.load(path_or_data, weights_only=True, map_location="cpu")
+    """Rebuild a head from a checkpoint file or dict; the file is read as data (``weights_only=True``).
+
+    Raises
+    ------
+    CheckpointError
+        The file is not a plain weights file (a pickle that would run code, a damaged or foreign
+        file), or not a workbench head checkpoint.
+    """
+    data = path_or_data if isinstance(path_or_data, dict) else read_weights(path_or_data)
     try:
         config = dict(data["config"])
         kind = config.pop("kind")
         cls = _KINDS[kind]
     except (KeyError, TypeError) as exc:
-        raise ParameterError(
+        raise CheckpointError(
             f"not a workbench head checkpoint (needs config.kind in {sorted(_KINDS)}): {exc!r}") from exc
     if "labels" in config:
         config["labels"] = tuple(config["labels"])

@@ -42,11 +42,14 @@ first build). :meth:`SimilarityIndex.compact` rebuilds on demand.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import numbers
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +81,7 @@ DEFAULT_HNSW_THRESHOLD: int = 50_000
 _FORMAT = "workbench.similarity-index"
 _FORMAT_VERSION = 1
 _MANIFEST = "similarity-index.json"
+_LOCK = ".similarity-index.lock"
 _MIN_CANDIDATES = 256
 _CANDIDATES_PER_RESULT = 16
 _RESCORE_BUDGET = 2048
@@ -632,44 +636,46 @@ class SimilarityIndex:
         """Write the index to ``folder`` (created if needed); returns the manifest's path.
 
         Writes ``index-<token>.faiss`` (FAISS), ``meta-<token>.npz`` (ids, bpm, keys, energy,
-        tombstones) and then, atomically (temp file + ``os.replace``), the manifest
-        ``similarity-index.json`` naming them; older index/meta files in the folder are then
-        deleted. A crash mid-save leaves the previous save loadable.
+        tombstones) and then the manifest ``similarity-index.json`` naming them, each atomically
+        (:func:`workbench.fileio.atomic_write`: temp file, fsync, rename); older index/meta files
+        in the folder are then deleted. A crash mid-save leaves the previous save loadable. Saves
+        (and loads) of one folder are serialised by an ``flock`` on ``.similarity-index.lock``
+        beside the index, so two processes saving at once leave one complete, loadable index.
         """
+        from workbench.fileio import atomic_write
+
         faiss = _faiss()
         root = Path(folder)
         root.mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex[:16]
         index_name, meta_name = f"index-{token}.faiss", f"meta-{token}.npz"
-        faiss.write_index(self._index, str(root / index_name))
-        _fsync(root / index_name)
-        with open(root / meta_name, "wb") as fh:
-            np.savez(fh, ids=self._ids, bpm=self._bpm, key=self._key, energy=self._energy, alive=self._alive)
-            fh.flush()
-            os.fsync(fh.fileno())
+
+        def write_meta(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, ids=self._ids, bpm=self._bpm, key=self._key, energy=self._energy, alive=self._alive)
+
         manifest = {
             "format": _FORMAT, "version": _FORMAT_VERSION, "dim": self._dim, "rows": int(self._index.ntotal),
             "backend": self._backend, "kind": self._kind, "hnsw_threshold": self._hnsw_threshold,
             "hnsw_m": self._hnsw_m, "ef_construction": self._ef_construction, "ef_search": self._ef_search,
             "rebuild_fraction": self._rebuild_fraction, "index_file": index_name, "meta_file": meta_name,
         }
-        tmp = root / f".{_MANIFEST}.{token}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, root / _MANIFEST)
-        for old in list(root.glob("index-*.faiss")) + list(root.glob("meta-*.npz")):
-            if old.name not in (index_name, meta_name):
-                try:
-                    old.unlink()
-                except OSError:  # pragma: no cover - best effort
-                    pass
+        with _folder_lock(root, exclusive=True):
+            atomic_write(root / index_name, lambda tmp: faiss.write_index(self._index, str(tmp)))
+            atomic_write(root / meta_name, write_meta)
+            atomic_write(root / _MANIFEST,
+                         lambda tmp: tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8"))
+            for old in list(root.glob("index-*.faiss")) + list(root.glob("meta-*.npz")):
+                if old.name not in (index_name, meta_name):
+                    try:
+                        old.unlink()
+                    except OSError:  # pragma: no cover - best effort
+                        pass
         return root / _MANIFEST
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> SimilarityIndex:
-        """Read an index written by :meth:`save`.
+        """Read an index written by :meth:`save` (under a shared lock: never mid-save).
 
         Raises
         ------
@@ -678,8 +684,15 @@ class SimilarityIndex:
         IndexFileError
             The files are missing, inconsistent or of an unknown format/version.
         """
-        faiss = _faiss()
         root = Path(folder)
+        if not (root / _MANIFEST).exists():
+            raise IndexNotFoundError(f"no saved similarity index in {str(root)!r} (no {_MANIFEST})")
+        with _folder_lock(root, exclusive=False):
+            return cls._load_unlocked(root)
+
+    @classmethod
+    def _load_unlocked(cls, root: Path) -> SimilarityIndex:
+        faiss = _faiss()
         try:
             manifest = json.loads((root / _MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -756,9 +769,20 @@ def _check_loaded(index: Any, arrays: dict[str, np.ndarray], *, dim: int, rows: 
         raise IndexFileError("saved energy must be in 1..10")
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+@contextlib.contextmanager
+def _folder_lock(root: Path, *, exclusive: bool) -> Iterator[None]:
+    """``flock`` on ``<root>/.similarity-index.lock`` (exclusive to save, shared to load). Where the
+    lock file cannot be opened (a read-only folder) a load goes on without it."""
     try:
-        os.fsync(fd)
+        fd = os.open(root / _LOCK, os.O_CREAT | os.O_RDWR, 0o666)
+    except OSError:
+        if exclusive:
+            raise
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
     finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)

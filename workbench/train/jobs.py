@@ -7,7 +7,12 @@ notebook widget (:class:`workbench.widgets.jobs.JobsWidget`) or ``workbench jobs
 process can follow it; a ``tqdm.auto`` bar shows the epochs where it runs.
 
 A finished job writes its run folder ``experiments/<run_id>/`` (:mod:`workbench.runs`) whole
-or not at all, and only then is marked completed with its ``run_id`` and metrics. A job that
+or not at all, and is marked completed with its ``run_id`` and metrics in the same step: the
+folder is renamed into place inside the database transaction that completes the job, so a
+kill before the rename leaves no run, and a kill between the rename and the commit leaves a
+run whose job is not completed, which export refuses (:func:`workbench.export.not_exportable_reason`).
+The job records its process id and the process's start time (``/proc/<pid>/stat`` start
+ticks), so a reused process id does not keep a dead job "training". A job that
 is interrupted (Ctrl-C, an exception) is marked failed with the reason
 (``"KeyboardInterrupt: interrupted by the user"``, ``"<Type>: message"``) and the error is
 raised again; a killed process cannot mark anything, so :func:`reap_stale` (run by
@@ -22,6 +27,7 @@ of a killed writer is removed by the next :func:`workbench.runs.list_runs`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -47,6 +53,37 @@ FINAL_STATES: frozenset[str] = frozenset({"completed", "failed"})
 INTERRUPTED = "KeyboardInterrupt: interrupted by the user"
 
 OnEpoch = Callable[[int, int, dict], None]
+#: Environment hook for tests: pause (sleep) at a named step of :meth:`JobRunner.finish`.
+PAUSE_ENV = "WORKBENCH_JOBS_PAUSE_AT"
+PAUSE_POINTS = ("run-renamed",)
+
+
+def _pause(point: str) -> None:
+    """Test hook: with ``$WORKBENCH_JOBS_PAUSE_AT=<point>``, announce and sleep (to be killed)."""
+    if os.environ.get(PAUSE_ENV) == point:
+        print(f"PAUSED {point}", flush=True)
+        time.sleep(float(os.environ.get("WORKBENCH_JOBS_PAUSE_S", "60")))
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22), or None
+    where that cannot be read (no such process, not Linux)."""
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def job_process_alive(pid: int, start_ticks: int | None) -> bool:
+    """Whether the process that ran a job still runs: ``pid`` is alive and, when the job recorded
+    its start ticks, the process with that id started at the same tick (not a reused id)."""
+    if not pid_alive(pid):
+        return False
+    if start_ticks is None:
+        return True
+    now = process_start_ticks(pid)
+    return now is None or now == int(start_ticks)
 
 
 class JobNotFoundError(WorkbenchError, LookupError):
@@ -87,6 +124,7 @@ class Job:
     started_at: str | None
     updated_at: str
     finished_at: str | None
+    pid_start_ticks: int | None = None
 
     def __post_init__(self) -> None:
         if self.state not in JOB_STATES:
@@ -106,7 +144,8 @@ class Job:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
-        values = {f.name: row[f.name] for f in fields(cls)}
+        keys = row.keys()
+        values = {f.name: row[f.name] for f in fields(cls) if f.name in keys}
         for name in ("label_counts", "metrics", "config"):
             values[name] = json.loads(values[name]) if values[name] else {}
         return cls(**values)
@@ -137,14 +176,19 @@ _COLUMNS = frozenset(f.name for f in fields(Job)) - {"id", "created_at", "update
 
 
 def _update(conn: sqlite3.Connection, job_id: int, **values: Any) -> None:
+    with transaction(conn):
+        _update_sql(conn, job_id, **values)
+
+
+def _update_sql(conn: sqlite3.Connection, job_id: int, **values: Any) -> None:
+    """The UPDATE of :func:`_update`, inside the caller's transaction."""
     bad = set(values) - _COLUMNS
     if bad:
         raise ParameterError(f"unknown job columns {sorted(bad)}; allowed: {sorted(_COLUMNS)}")
     values = {k: (_dumps(v) if k in _JSON_COLUMNS else v) for k, v in values.items()}
     values["updated_at"] = utc_now()
     sets = ", ".join(f"{k} = ?" for k in values)
-    with transaction(conn):
-        conn.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*values.values(), job_id))
+    conn.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*values.values(), job_id))
 
 
 def create_job(library: Any, kind: str, *, config: Mapping[str, Any] | None = None,
@@ -157,10 +201,10 @@ def create_job(library: Any, kind: str, *, config: Mapping[str, Any] | None = No
     now = utc_now()
     with transaction(conn):
         cur = conn.execute(
-            "INSERT INTO jobs (kind, state, progress, label_counts, config, pid, created_at, updated_at) "
-            "VALUES (?, 'pending', 0, ?, ?, ?, ?, ?)",
+            "INSERT INTO jobs (kind, state, progress, label_counts, config, pid, pid_start_ticks, created_at, "
+            "updated_at) VALUES (?, 'pending', 0, ?, ?, ?, ?, ?, ?)",
             (kind, _dumps(dict(label_counts) if label_counts else None), _dumps(dict(config or {})),
-             os.getpid(), now, now))
+             os.getpid(), process_start_ticks(os.getpid()), now, now))
         job_id = int(cur.lastrowid or 0)
     return get_job(conn, job_id)
 
@@ -196,12 +240,15 @@ def reap_stale(library: Any) -> list[int]:
     """Mark as failed every unfinished job whose process is gone; return their ids.
 
     This is how a killed training process (SIGKILL, a crash of the kernel) ends as failed,
-    with the error ``"killed: process <pid> is gone"``.
+    with the error ``"killed: process <pid> is gone"``. A process id that is alive but now
+    belongs to another process (its start ticks differ from the job's) counts as gone.
     """
     conn = _conn(library)
     rows = conn.execute(
-        "SELECT id, pid FROM jobs WHERE state NOT IN ('completed', 'failed') AND pid IS NOT NULL").fetchall()
-    stale = [(int(r["id"]), int(r["pid"])) for r in rows if not pid_alive(int(r["pid"]))]
+        "SELECT id, pid, pid_start_ticks FROM jobs WHERE state NOT IN ('completed', 'failed') "
+        "AND pid IS NOT NULL").fetchall()
+    stale = [(int(r["id"]), int(r["pid"])) for r in rows
+             if not job_process_alive(int(r["pid"]), r["pid_start_ticks"])]
     if not stale:
         return []
     now = utc_now()
@@ -312,7 +359,8 @@ class JobRunner:
         self.job_id = create_job(conn, self.kind, config=self.config, label_counts=self.label_counts).id
         try:
             self._notify()
-            self._set_state("preparing", pid=os.getpid(), started_at=utc_now())
+            self._set_state("preparing", pid=os.getpid(), pid_start_ticks=process_start_ticks(os.getpid()),
+                            started_at=utc_now())
         except BaseException as exc:  # __exit__ will not run: record the failure here
             self._fail(exc)
             raise
@@ -420,16 +468,29 @@ class JobRunner:
                 save_checkpoint(model, folder / "model.pt")
 
         metrics = json.loads(_dumps(dict(result.metrics)) or "{}")
-        self.run_path = write_run(
-            run_id, info=info, config_=cfg, data=self._data, history=list(result.history), metrics=metrics,
-            arrays=dict(arrays if arrays is not None else (getattr(result, "arrays", None) or {})) or None,
-            timeline=getattr(result, "timeline", None),
-            extra=write_model, root=self.experiments_root)
+        conn = _conn(self.library)
+        done = {**self._pending, "state": "completed", "progress": 1.0, "run_id": run_id, "metrics": metrics,
+                "error": None}
+
+        @contextlib.contextmanager
+        def commit() -> Any:
+            # the job is completed in the transaction the run folder is renamed in: the rename
+            # happens only once the update went through, the update is committed only after it
+            with transaction(conn):
+                _update_sql(conn, job.id, **done, finished_at=utc_now())
+                yield
+                _pause("run-renamed")
+
+        root = self._experiments_root()
         try:
-            self._update(state="completed", **{**self._pending, "progress": 1.0}, run_id=run_id,
-                         metrics=metrics, finished_at=utc_now(), error=None)
+            self.run_path = write_run(
+                run_id, info=info, config_=cfg, data=self._data, history=list(result.history), metrics=metrics,
+                arrays=dict(arrays if arrays is not None else (getattr(result, "arrays", None) or {})) or None,
+                timeline=getattr(result, "timeline", None), extra=write_model, root=root, commit=commit)
         except BaseException:  # the job is not completed: its run must not stay either
-            shutil.rmtree(self.run_path, ignore_errors=True)
+            final = Path(root) / run_id if root is not None else None
+            if final is not None and final.exists() and self.job.state != "completed":
+                shutil.rmtree(final, ignore_errors=True)
             self.run_path = None
             raise
         self._pending = {}
@@ -438,6 +499,13 @@ class JobRunner:
         return self.run_path
 
     # -- internals -------------------------------------------------------------------------
+    def _experiments_root(self) -> Any:
+        """``experiments_root``, else the library's workspace's ``experiments/``."""
+        if self.experiments_root is not None:
+            return self.experiments_root
+        workspace = getattr(self.library, "workspace", None)
+        return workspace.experiments if workspace is not None else None
+
     def _update(self, **values: Any) -> None:
         if self.job_id is None:
             raise WorkbenchError("the job has not started: use JobRunner as a context manager")

@@ -1,0 +1,204 @@
+"""The registry's value types and file rules: :class:`Version`, :class:`CleanupReport`,
+:class:`Comparison`, version-number checks, a version JSON's validation, and the stamping of a
+package's version string (used by :mod:`workbench.registry`, which re-exports them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ParameterError, WorkbenchError
+from workbench.runs import flatten
+
+MODEL_TYPES = ("dj_section", "embedding", "head")
+#: The largest version number (SQLite integers are 64-bit; numbers past this are not ours).
+MAX_VERSION = 999_999_999
+_NAME = re.compile(r"^(dj_section|embedding|head)_v(\d+)\.(mlpackage|json|md)$")
+
+
+class RegistryError(WorkbenchError, ValueError):
+    """A registry request cannot be done (unknown version, deleting the active one, ...)."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """One registered model version."""
+
+    model_type: str
+    version: int
+    path: Path
+    active: bool
+    created_at: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    export: dict[str, Any] = field(default_factory=dict)
+    job_id: int | None = None
+    run_id: str | None = None
+    forced: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.model_type}_v{self.version}"
+
+    @property
+    def json_path(self) -> Path:
+        return self.path.with_suffix(".json")
+
+    @property
+    def card_path(self) -> Path:
+        return self.path.with_suffix(".md")
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON values (for ``--json`` output)."""
+        return {"name": self.name, "model_type": self.model_type, "version": self.version, "path": str(self.path),
+                "active": self.active, "created_at": self.created_at, "semver": self.metadata.get("version"),
+                "run_id": self.run_id, "job_id": self.job_id, "size_bytes": self.size_bytes,
+                "metrics": self.metrics, "parity": (self.export or {}).get("parity"), "forced": list(self.forced)}
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    """What :meth:`Registry.cleanup` removed or repaired."""
+
+    removed: tuple[str, ...] = ()
+    rows_added: tuple[str, ...] = ()
+    rows_dropped: tuple[str, ...] = ()
+    #: ``(file name, reason)`` for files in ``models/`` that are not a valid version (left alone).
+    problems: tuple[tuple[str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.removed or self.rows_added or self.rows_dropped or self.problems)
+
+    def __str__(self) -> str:
+        if not self:
+            return "registry clean"
+        lines = []
+        if self.removed or self.rows_added or self.rows_dropped:
+            lines.append(f"registry cleanup: removed {list(self.removed)}; rows added for {list(self.rows_added)}; "
+                         f"rows dropped for {list(self.rows_dropped)}")
+        lines += [f"registry: skipped {name}: {why}" for name, why in self.problems]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"removed": list(self.removed), "rows_added": list(self.rows_added),
+                "rows_dropped": list(self.rows_dropped),
+                "problems": [{"file": n, "reason": r} for n, r in self.problems]}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two versions' metrics side by side: rows ``(metric, a, b, b - a)``."""
+
+    model_type: str
+    a: int
+    b: int
+    rows: tuple[tuple[str, Any, Any, float | None], ...]
+
+    @classmethod
+    def of(cls, va: Version, vb: Version) -> Comparison:
+        """Two versions of one type: training metrics, size and parity, with ``b - a`` for numbers."""
+
+        def facts(v: Version) -> dict[str, Any]:
+            out = {f"metrics.{k}": x for k, x in flatten_metrics(v.metrics).items()}
+            out["size_mb"] = round(v.size_bytes / 1e6, 3)
+            par = (v.export or {}).get("parity") or {}
+            if "psnr_db" in par:
+                out["parity.psnr_db"] = par["psnr_db"]
+            if par.get("label_agreement") is not None:
+                out["parity.label_agreement"] = par["label_agreement"]
+            return out
+
+        fa, fb = facts(va), facts(vb)
+        rows = []
+        for key in sorted(set(fa) | set(fb)):
+            x, y = fa.get(key), fb.get(key)
+            num = all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in (x, y))
+            rows.append((key, x, y, (y - x) if num else None))
+        return cls(va.model_type, va.version, vb.version, tuple(rows))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model_type": self.model_type, "a": self.a, "b": self.b,
+                "rows": [{"metric": m, "a": x, "b": y, "delta": d} for m, x, y, d in self.rows]}
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=["metric", f"v{self.a}", f"v{self.b}", "delta"]).set_index("metric")
+
+    def __str__(self) -> str:
+        w = max([len(r[0]) for r in self.rows] + [6])
+        lines = [f"{'metric':{w}}  {'v' + str(self.a):>10}  {'v' + str(self.b):>10}  {'delta':>10}"]
+        for name, a, b, d in self.rows:
+            lines.append(f"{name:{w}}  {_fmt(a):>10}  {_fmt(b):>10}  {_fmt(d):>10}")
+        return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"acc": 0.9}}`` -> ``{"model.acc": 0.9}`` (scalars only; lists dropped)."""
+    return {k: v for k, v in flatten(metrics, prefix, lists=False).items()
+            if isinstance(v, (int, float, str, bool)) or v is None}
+
+
+def _check_type(model_type: object) -> str:
+    if model_type not in MODEL_TYPES:
+        raise ParameterError(f"model_type must be one of {MODEL_TYPES}; got {model_type!r}")
+    return str(model_type)
+
+
+def _check_version(version: object) -> int:
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION:
+        raise ParameterError(f"version must be an int in 1..{MAX_VERSION}; got {version!r}")
+    return version
+
+
+def stamp_version(package: str | os.PathLike[str], *, semver: str, name: str, forced: str | None = None) -> None:
+    """Write the version string and our ``com.workbench.registry_name`` key (and, for a forced
+    export, ``com.workbench.forced`` with the failing gates) into a package's spec."""
+    manifest = json.loads((Path(package) / "Manifest.json").read_text())
+    root = manifest["rootModelIdentifier"]
+    spec_file = Path(package) / "Data" / manifest["itemInfoEntries"][root]["path"]
+    from coremltools.proto import Model_pb2
+
+    spec = Model_pb2.Model()
+    spec.ParseFromString(spec_file.read_bytes())
+    spec.description.metadata.versionString = semver
+    spec.description.metadata.userDefined["com.workbench.registry_name"] = name
+    if forced:
+        spec.description.metadata.userDefined["com.workbench.forced"] = forced
+    spec_file.write_bytes(spec.SerializeToString())
+
+
+def _read_doc(path: Path, model_type: str, version: int) -> tuple[dict[str, Any] | None, str]:
+    """A version JSON if it is a valid document of ``<model_type>_v<version>``, else ``(None, reason)``."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return None, f"not valid JSON ({exc})"
+    if not isinstance(doc, dict):
+        return None, "not a JSON object"
+    missing = [k for k in ("model_type", "version", "created_at") if k not in doc]
+    if missing:
+        return None, f"missing key(s) {missing}"
+    if doc["model_type"] != model_type or doc["version"] != version:
+        return None, (f"describes {doc['model_type']}_v{doc['version']}, not {model_type}_v{version} "
+                      "(a copied or renamed file?)")
+    for key in ("metadata", "metrics", "export"):
+        if not isinstance(doc.get(key, {}), dict):
+            return None, f"{key!r} must be a JSON object"
+    return doc, ""
