@@ -7,15 +7,14 @@ Splits are always grouped: every row of a track (its windows and its augmented v
 one side, and, when artists are given, every track of an artist too. :func:`assert_no_leakage`
 checks a split; the split helpers here take plain arrays, so any module can use them.
 
->>> data = track_embeddings(library, classes_from="style", n_views=2)   # doctest: +SKIP
+>>> data = track_embeddings(library, classes_from="folder", n_views=2)  # doctest: +SKIP
 >>> train, test = data.split(test_size=0.25, seed=0)                    # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,15 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ParameterError, WorkbenchError
-
-#: What :func:`track_embeddings` and :func:`section_windows` accept as ``classes_from`` (or a
-#: callable ``track -> str | None``, or a mapping from track id or content hash to a class).
-CLASS_SOURCES = ("style", "artist", "track", "label")
+from workbench.train.classes import (  # noqa: F401  (re-exported: the classes of a track)
+    CLASS_SOURCES,
+    ClassChoice,
+    ClassSource,
+    check_classes_from,
+    class_of,
+    resolve_classes,
+    track_style,
+)
 
 
 class LeakageError(WorkbenchError, ValueError):
@@ -269,68 +273,18 @@ def assert_no_leakage(groups: Sequence[Any] | np.ndarray, train: Sequence[int] |
 
 
 # --------------------------------------------------------------------------------------------
-# Classes of a track
+# Classes of a track (see workbench.train.classes)
 # --------------------------------------------------------------------------------------------
 
-_DEMO_NAME = re.compile(r"^\d+_([a-z][a-z0-9]*)$")
+def _per_track_source(library: Any, tracks: list[Any], classes_from: ClassSource) -> ClassSource:
+    """``"auto"`` and ``"crates"`` resolved into a mapping track id -> class (they need the library)."""
+    if isinstance(classes_from, str) and classes_from in ("auto", "crates"):
+        return resolve_classes(library, tracks, classes_from).classes
+    return classes_from
 
 
-def track_style(track: Any) -> str | None:
-    """A track's style tag: ``"style"`` of the JSON beside the file (the demo's ground truth),
-    else the demo file-name pattern ``NNN_<style>`` when ``<style>`` is a demo style, else ``None``."""
-    path = Path(track.path)
-    truth = path.with_suffix(".json")
-    if truth.is_file():
-        try:
-            style = json.loads(truth.read_text(encoding="utf-8")).get("style")
-        except (OSError, ValueError, AttributeError):
-            style = None
-        if isinstance(style, str) and style.strip():
-            return style.strip()
-    m = _DEMO_NAME.match(path.stem)
-    if m:
-        from workbench.demo.styles import STYLES
-
-        if m.group(1) in STYLES:
-            return m.group(1)
-    return None
-
-
-ClassSource = str | Callable[[Any], "str | None"] | Mapping[Any, str]
-
-
-def class_of(track: Any, classes_from: ClassSource) -> str | None:
-    """The class of ``track`` under ``classes_from`` (``None`` when it has none).
-
-    ``"style"`` (:func:`track_style`), ``"artist"`` (the tag), ``"track"`` (its id: identity
-    classes, augmented views as positives), a mapping from track id or content hash to a class
-    (e.g. a crate), or a callable ``track -> str | None``.
-    """
-    if callable(classes_from):
-        value = classes_from(track)
-    elif isinstance(classes_from, Mapping):
-        value = classes_from.get(track.id, classes_from.get(track.content_hash))
-    elif classes_from == "style":
-        value = track_style(track)
-    elif classes_from == "artist":
-        value = track.artist
-    elif classes_from == "track":
-        value = str(track.id)
-    else:
-        raise ParameterError(f"classes_from must be one of 'style', 'artist', 'track', a mapping or a callable "
-                             f"(and 'label' for section windows); got {classes_from!r}")
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return str(value).strip()
-
-
-def _check_classes_from(classes_from: object, *, allow_label: bool) -> None:
-    if callable(classes_from) or isinstance(classes_from, Mapping):
-        return
-    allowed = CLASS_SOURCES if allow_label else tuple(c for c in CLASS_SOURCES if c != "label")
-    if classes_from not in allowed:
-        raise ParameterError(f"classes_from must be one of {list(allowed)}, a mapping or a callable; "
-                             f"got {classes_from!r}")
+def _source_name(classes_from: ClassSource) -> str:
+    return classes_from if isinstance(classes_from, str) else "custom"
 
 
 def _encode(names: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -378,7 +332,7 @@ def _prepare(library: Any, tracks: Iterable[Any] | None, backbone: Any, n_views:
 
 
 def track_embeddings(library: Any, tracks: Iterable[Any] | None = None, *, backbone: Any = None,
-                     classes_from: ClassSource = "style", n_views: int = 0, augment_settings: Any = None,
+                     classes_from: ClassSource = "auto", n_views: int = 0, augment_settings: Any = None,
                      seed: int = 0, with_std: bool = False, progress: bool = True) -> EmbeddingSet:
     """One pooled vector per track (and per augmented view of it).
 
@@ -389,8 +343,9 @@ def track_embeddings(library: Any, tracks: Iterable[Any] | None = None, *, backb
         Default: every track of the library.
     backbone : Backbone or None
         Default: the feature frontend. Frame embeddings are computed once and cached.
-    classes_from : "style", "artist", "track", mapping or callable
-        See :func:`class_of`. Tracks without a class are left out (listed in ``meta["dropped"]``).
+    classes_from : "auto", "crates", "folder", "artist", "self", mapping or callable
+        See :mod:`workbench.train.classes`. Tracks without a class are left out (listed in
+        ``meta["dropped"]``).
     n_views : int >= 0
         Augmented views per track (rows with ``view`` 1..n_views) beside the original (view 0).
     augment_settings : workbench.augment.AugmentSettings or None
@@ -401,12 +356,13 @@ def track_embeddings(library: Any, tracks: Iterable[Any] | None = None, *, backb
     """
     from workbench.embed.features import pool
 
-    _check_classes_from(classes_from, allow_label=False)
+    check_classes_from(classes_from, allow_label=False)
     tracks, b = _prepare(library, tracks, backbone, n_views)
-    if classes_from == "track" and n_views < 1:
-        raise ParameterError("classes_from='track' makes each track its own class, which needs positives: "
+    if classes_from in ("self", "track") and n_views < 1:
+        raise ParameterError(f"classes_from={classes_from!r} makes each track its own class, which needs positives: "
                              f"pass n_views >= 1 (augmented views); got n_views={n_views}")
-    labelled = [(t, class_of(t, classes_from)) for t in tracks]
+    source = _per_track_source(library, tracks, classes_from)
+    labelled = [(t, class_of(t, source)) for t in tracks]
     dropped = [t.id for t, c in labelled if c is None]
     keep = [(t, c) for t, c in labelled if c is not None]
     frames, failed = _frames(library, [t for t, _ in keep], b, n_views=n_views, augment_settings=augment_settings,
@@ -423,7 +379,7 @@ def track_embeddings(library: Any, tracks: Iterable[Any] | None = None, *, backb
     y, classes = _encode(names)
     return EmbeddingSet(np.stack(X) if X else np.zeros((0, dim), np.float32), y, classes, tids, views, artists,
                         meta={"kind": "tracks", "backbone": b.name, "backbone_settings": b.settings,
-                              "classes_from": classes_from if isinstance(classes_from, str) else "custom",
+                              "classes_from": _source_name(classes_from),
                               "n_views": int(n_views), "seed": int(seed), "with_std": bool(with_std),
                               "dropped": dropped, "failed": failed})
 
@@ -494,8 +450,8 @@ def section_windows(library: Any, sections: Iterable[Any] | None = None, *, back
         Window length in seconds; a section shorter than this gives one window (all of it).
     hop_s : float > 0 or None
         Hop between windows in seconds (default ``window_s``: no overlap).
-    classes_from : "label", "style", "artist", "track", mapping or callable
-        ``"label"``: the section's label; otherwise the track's class (:func:`class_of`).
+    classes_from : "label", "auto", "crates", "folder", "artist", "self", mapping or callable
+        ``"label"``: the section's label; otherwise the track's class (:mod:`workbench.train.classes`).
     n_views, augment_settings, seed
         Augmented views of each track, as in :func:`track_embeddings` (their time axis is mapped
         back, so a window covers the same music in every view).
@@ -507,7 +463,7 @@ def section_windows(library: Any, sections: Iterable[Any] | None = None, *, back
     """
     from workbench.embed.features import pool
 
-    _check_classes_from(classes_from, allow_label=True)
+    check_classes_from(classes_from, allow_label=True)
     if not isinstance(window_s, (int, float)) or isinstance(window_s, bool) or not window_s > 0:
         raise ParameterError(f"window_s must be a number of seconds > 0; got {window_s!r}")
     hop = float(window_s) if hop_s is None else hop_s
@@ -519,13 +475,14 @@ def section_windows(library: Any, sections: Iterable[Any] | None = None, *, back
         if s["track_id"] not in by_id:
             by_id[s["track_id"]] = library.track(s["track_id"])
     tracks, b = _prepare(library, list(by_id.values()), backbone, n_views)
+    source = classes_from if classes_from == "label" else _per_track_source(library, tracks, classes_from)
     frames, failed = _frames(library, tracks, b, n_views=n_views, augment_settings=augment_settings, seed=seed,
                              progress=progress)
     X, names, tids, views, artists, starts, ends, labels = [], [], [], [], [], [], [], []
     dropped = []
     for s in secs:
         t = by_id[s["track_id"]]
-        c = s["label"] if classes_from == "label" else class_of(t, classes_from)
+        c = s["label"] if classes_from == "label" else class_of(t, source)
         if c is None:
             dropped.append(t.id)
             continue
@@ -554,7 +511,7 @@ def section_windows(library: Any, sections: Iterable[Any] | None = None, *, back
                               "end_s": np.asarray(ends, dtype=np.float64),
                               "section": np.asarray(labels, dtype=object)},
                         meta={"kind": "windows", "backbone": b.name, "backbone_settings": b.settings,
-                              "classes_from": classes_from if isinstance(classes_from, str) else "custom",
+                              "classes_from": _source_name(classes_from),
                               "window_s": float(window_s), "hop_s": float(hop), "n_views": int(n_views),
                               "seed": int(seed), "with_std": bool(with_std), "dropped": sorted(set(dropped)),
                               "failed": failed})
