@@ -100,10 +100,12 @@ def _window_metrics(x: np.ndarray, codes: np.ndarray, names: np.ndarray, groups:
             continue
         q = torch.from_numpy(x[q_idx])
         ql = torch.from_numpy(codes[q_idx])
-        if r_idx is None:
-            acc = calc.get_accuracy(q, ql, q, ql, ref_includes_query=True)
-            knn = _cosine_knn(q, 5, q, True)[1].numpy()
-            hits5 = codes[q_idx][knn] == codes[q_idx][:, None]
+        if r_idx is None:  # references: the queries first (as AccuracyCalculator wants), then the lone rows
+            order = np.concatenate([q_idx, np.setdiff1d(np.arange(len(x)), q_idx)])
+            r, rl = torch.from_numpy(x[order]), torch.from_numpy(codes[order])
+            acc = calc.get_accuracy(q, ql, r, rl, ref_includes_query=True)
+            knn = _cosine_knn(q, 5, r, True)[1].numpy()
+            hits5 = codes[order][knn] == codes[q_idx][:, None]
         else:
             r, rl = torch.from_numpy(x[r_idx]), torch.from_numpy(codes[r_idx])
             acc = calc.get_accuracy(q, ql, r, rl, ref_includes_query=False)

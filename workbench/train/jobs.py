@@ -655,8 +655,9 @@ def _embeddings_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], dat
     train, val, test = _embedding_split(data, test_size=float(data_cfg["test_size"]),
                                         val_size=float(data_cfg["val_size"]), seed=seed, by_artist=by_artist)
     m = cfg.get("m", 4)
-    if isinstance(m, int) and "batch_size" not in cfg:
-        cfg["batch_size"] = max(2 * m, min(64, m * len(set(train.y.tolist()))) // m * m)
+    if isinstance(m, int) and "batch_size" not in cfg:  # m rows of each class that has m rows, 2..16 classes
+        full = int((np.bincount(train.y) >= m).sum())
+        cfg["batch_size"] = m * min(64 // m, max(2, full)) if m <= 32 else m
     tcfg = TripletConfig(**cfg)
     docs = _track_docs(library, data.track_ids)
     class_of_track = {int(t): data.classes[int(c)] for t, c in zip(data.track_ids, data.y, strict=True)}
