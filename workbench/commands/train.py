@@ -13,7 +13,6 @@ import sys
 import time
 from typing import Any
 
-
 #: ``workbench train embeddings --help``: where the classes come from.
 CLASSES_HELP = """\
 Fine-tune the embedding head so that tracks of the same class sit close together.
