@@ -79,14 +79,17 @@ def _empty(per_class: bool) -> dict[str, Any]:
 
 
 def _window_metrics(x: np.ndarray, codes: np.ndarray, names: np.ndarray, groups: np.ndarray | None, *,
-                    per_class: bool) -> dict[str, Any]:
+                    per_class: bool, queries: np.ndarray | None = None) -> dict[str, Any]:
     """The window-level metrics: (query block, reference block) pairs through AccuracyCalculator."""
     import torch
 
     if groups is None:  # every row its own group: all others are references
         blocks = [(np.arange(len(x)), None)]
     else:
-        blocks = [(np.flatnonzero(groups == g), np.flatnonzero(groups != g)) for g in np.unique(groups)]
+        asking = np.unique(groups if queries is None else groups[queries])
+        blocks = [(np.flatnonzero(groups == g), np.flatnonzero(groups != g)) for g in asking]
+    if queries is not None:
+        blocks = [(q[queries[q]], r) for q, r in blocks]
     sums = {k: 0.0 for k in (*_PML, "precision_at_5")}
     n_total = 0
     class_sums: dict[int, list[float]] = {}  # code -> [p@1 sum, r-precision sum, n]
@@ -139,26 +142,23 @@ def _window_metrics(x: np.ndarray, codes: np.ndarray, names: np.ndarray, groups:
     return out
 
 
-def _track_metrics(x: np.ndarray, codes: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
+def _track_metrics(x: np.ndarray, codes: np.ndarray, names: np.ndarray, groups: np.ndarray,
+                   queries: np.ndarray | None) -> dict[str, Any]:
     """Track-level MAP@R and precision@1: each group's rows mean-pooled, labelled by its most common class."""
-    import torch
-
     uniq, inverse = np.unique(groups, return_inverse=True)
     pooled = np.zeros((len(uniq), x.shape[1]), dtype=np.float64)
     np.add.at(pooled, inverse, x)
     pooled = normalize(pooled / np.bincount(inverse)[:, None]).astype(np.float32)
     track_codes = np.array([np.bincount(codes[inverse == i]).argmax() for i in range(len(uniq))], dtype=np.int64)
-    keep = np.bincount(track_codes)[track_codes] >= 2
-    if len(uniq) < 2 or not keep.any():
-        return {"track_map_at_r": float("nan"), "track_precision_at_1": float("nan"), "n_track_queries": 0}
-    q, ql = torch.from_numpy(pooled), torch.from_numpy(track_codes)
-    acc = _calculator().get_accuracy(q, ql, q, ql, ref_includes_query=True)
-    return {"track_map_at_r": float(acc["mean_average_precision_at_r"]),
-            "track_precision_at_1": float(acc["precision_at_1"]), "n_track_queries": int(keep.sum())}
+    asking = None if queries is None else np.isin(np.arange(len(uniq)), inverse[queries])
+    m = _window_metrics(pooled, track_codes, names, None if asking is None else np.arange(len(uniq)),
+                        per_class=False, queries=asking)
+    return {"track_map_at_r": m["map_at_r"], "track_precision_at_1": m["precision_at_1"],
+            "n_track_queries": m["n_queries"]}
 
 
 def retrieval_metrics(embeddings: np.ndarray, labels: np.ndarray, *, groups: np.ndarray | None = None,
-                      per_class: bool = False) -> dict[str, Any]:
+                      queries: np.ndarray | None = None, per_class: bool = False) -> dict[str, Any]:
     """MAP@R, precision@1, precision@5 and R-precision, never counting a query's own track.
 
     Parameters
@@ -170,6 +170,9 @@ def retrieval_metrics(embeddings: np.ndarray, labels: np.ndarray, *, groups: np.
     groups : np.ndarray [shape=(n,)] or None
         The track (any hashable id) of each item: items of the query's group are not references
         for it. ``None``: every item is its own group (only the query itself is excluded).
+    queries : np.ndarray [shape=(n,), dtype=bool] or None
+        Only these rows ask (e.g. held-out tracks); every row of another group stays a reference
+        (e.g. a library of training tracks). Needs ``groups``. Default: every row asks.
     per_class : bool
         Also return ``per_class`` = {label: {"precision_at_1", "r_precision", "n"}}.
 
@@ -182,12 +185,20 @@ def retrieval_metrics(embeddings: np.ndarray, labels: np.ndarray, *, groups: np.
     """
     emb, lab = embeddings_and_labels(embeddings, labels)
     g = _groups_array(groups, len(lab))
+    mask = None
+    if queries is not None:
+        mask = np.asarray(queries)
+        if mask.dtype != bool or mask.shape != lab.shape:
+            raise ParameterError(f"queries must be a boolean mask with one entry per row ({len(lab)}); "
+                                 f"got dtype {mask.dtype}, shape {mask.shape}")
+        if g is None:
+            raise ParameterError("queries needs groups (the track of each row), so a query's own track is excluded")
     names, codes = np.unique(lab, return_inverse=True)
     x = normalize(emb).astype(np.float32)
     codes = codes.astype(np.int64)
-    out = _window_metrics(x, codes, names, g, per_class=per_class)
+    out = _window_metrics(x, codes, names, g, per_class=per_class, queries=mask)
     if g is not None:
-        out.update(_track_metrics(x, codes, g))
+        out.update(_track_metrics(x, codes, names, g, mask))
     return out
 
 

@@ -19,9 +19,10 @@ test set: the untrained backbone (its vectors z-scored with the training set's s
 cosine) and a random head (same architecture, the seed's initial weights, never trained). They
 come from :func:`workbench.evaluate.retrieval_metrics` (pytorch-metric-learning's
 ``AccuracyCalculator``) with the track of each row as its group: a query never counts windows or
-views of its own track as matches. Early stopping follows the same validation MAP@R; where it
-cannot be measured (self-supervised classes, one track per class) it follows the validation
-triplet loss instead.
+views of its own track as matches. Early stopping follows validation MAP@R (validation tracks
+querying the validation and training tracks, never their own); where it cannot be measured
+(self-supervised classes, one track per class) it follows the validation triplet loss instead.
+The test split is scored among its own tracks only.
 """
 
 from __future__ import annotations
@@ -386,6 +387,8 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     Xtr = torch.from_numpy((train.X - mean) / std)
     ytr = torch.from_numpy(y_train)
     Xval = (val.X - mean) / std
+    ref = train.originals()  # validation tracks query these too (never their own track)
+    Xref, y_ref, ref_tracks = (ref.X - mean) / std, ref.y, ref.track_ids
     rng = np.random.RandomState(cfg.seed % 2**32)
     history: list[dict[str, Any]] = []
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -420,7 +423,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
                 opt.step()
                 losses_.append(float(loss.detach()))
         val_emb = embed(model, Xval)
-        vm = retrieval_metrics(val_emb, y_val, groups=val.track_ids)
+        vm = _val_metrics(val_emb, y_val, val.track_ids, embed(model, Xref), y_ref, ref_tracks)
         spread = embedding_spread(val_emb)
         train_loss = float(np.mean(losses_)) if losses_ else 0.0
         record = {"epoch": epoch, "train_loss": train_loss, "val_map_at_r": vm["map_at_r"],
@@ -483,17 +486,33 @@ def _val_loss(loss_fn: Any, emb: np.ndarray, y: np.ndarray, *, seed: int, max_ro
         return float(loss_fn(torch.from_numpy(np.ascontiguousarray(emb[idx])), torch.from_numpy(y[idx])))
 
 
+def _val_metrics(val_emb: np.ndarray, y_val: np.ndarray, val_tracks: np.ndarray, ref_emb: np.ndarray,
+                 y_ref: np.ndarray, ref_tracks: np.ndarray) -> dict[str, Any]:
+    """Validation retrieval: each validation track's windows query the validation and training
+    tracks' windows, never their own track (a small validation set alone often has no two tracks of a class)."""
+    return retrieval_metrics(np.concatenate([val_emb, ref_emb]), np.concatenate([y_val, y_ref]),
+                             groups=np.concatenate([val_tracks, ref_tracks]),
+                             queries=np.arange(len(y_val) + len(y_ref)) < len(y_val))
+
+
 def _evaluate(model: Any, untrained: Any, train: EmbeddingSet, splits: dict[str, EmbeddingSet | None],
               mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
     """Per split: the head (``model``), the random head (``untrained_head``: same architecture,
-    initial weights) and the backbone (``baseline``: z-scored backbone vectors), same-track excluded."""
+    initial weights) and the backbone (``baseline``: z-scored backbone vectors), same-track excluded.
+
+    ``test``: held-out tracks among themselves; ``val``: as during training (validation tracks
+    querying validation and training tracks)."""
     out: dict[str, Any] = {"model": {}, "baseline": {}, "untrained_head": {}}
+    ref = train.originals()
+    embedders = {"model": lambda X: embed(model, X), "untrained_head": lambda X: embed(untrained, X),
+                 "baseline": lambda X: (X - mean) / std}
     for name, data in splits.items():
         if data is None:
             continue
         y = _labels_in(data, train.classes)
-        g = data.track_ids
-        out["model"][name] = retrieval_metrics(embed(model, data.X), y, groups=g)
-        out["untrained_head"][name] = retrieval_metrics(embed(untrained, data.X), y, groups=g)
-        out["baseline"][name] = retrieval_metrics((data.X - mean) / std, y, groups=g)
+        for who, f in embedders.items():
+            if name == "val":
+                out[who][name] = _val_metrics(f(data.X), y, data.track_ids, f(ref.X), ref.y, ref.track_ids)
+            else:
+                out[who][name] = retrieval_metrics(f(data.X), y, groups=data.track_ids)
     return out
