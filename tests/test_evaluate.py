@@ -146,6 +146,26 @@ def test_groups_without_duplicates_equal_accuracy_calculator():
     assert ours["track_map_at_r"] == pytest.approx(ref["mean_average_precision_at_r"], abs=1e-6)
 
 
+def test_queries_ask_only_from_their_rows_against_every_other_track():
+    emb, labels, groups = tracks_of_windows(7)
+    asking = np.isin(groups, np.unique(groups)[:8])  # 8 "held-out" tracks query the whole library
+    ours = E.retrieval_metrics(emb, labels, groups=groups, queries=asking)
+    full = brute_force(emb, labels, groups)  # per query; recompute the mean over the asking rows only
+    x = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    aps = []
+    for i in np.flatnonzero(asking):
+        refs = np.flatnonzero(groups != groups[i])
+        r = int(np.sum(labels[refs] == labels[i]))
+        hits = labels[refs[np.argsort(-(x[refs] @ x[i]), kind="stable")]] == labels[i]
+        aps.append(np.sum(np.cumsum(hits[:r]) / np.arange(1, r + 1) * hits[:r]) / r)
+    assert ours["n_queries"] == asking.sum() and ours["map_at_r"] == pytest.approx(np.mean(aps), abs=1e-6)
+    assert full["n_queries"] == len(labels) and ours["n_track_queries"] == 8
+    with pytest.raises(ParameterError, match=r"queries needs groups"):
+        E.retrieval_metrics(emb, labels, queries=asking)
+    with pytest.raises(ParameterError, match=r"queries must be a boolean mask with one entry per row"):
+        E.retrieval_metrics(emb, labels, groups=groups, queries=asking[:3])
+
+
 def test_track_level_metrics_pool_each_track():
     emb, labels, groups = tracks_of_windows(5)
     ours = E.retrieval_metrics(emb, labels, groups=groups, per_class=True)
