@@ -201,6 +201,7 @@ def test_cli_prints_the_source_and_model_vs_baselines(sorted_library, tmp_path, 
 
 
 @pytest.mark.slow
+@pytest.mark.real_audio
 def test_real_audio_default_config(real_audio_dir, tmp_path):
     """The shared real-music folder (sub-folders by source): defaults, feature backbone, few epochs."""
     lib = Library(tmp_path / "lib.db")
