@@ -40,7 +40,7 @@ def _write(path, *, freq_hz, seed, artist=None, duration_s=4.0):
 
 @pytest.fixture(scope="module")
 def styled_library(tmp_path_factory):
-    """Four demo-named tracks: two with truth JSON, two styled by file name only; one unstyled."""
+    """Five tracks: four with a JSON beside them holding a "style" (two with sections too), one bare."""
     root = tmp_path_factory.mktemp("styled")
     folder = root / "music"
     folder.mkdir()
@@ -52,6 +52,8 @@ def styled_library(tmp_path_factory):
             style = stem.split("_")[1]
             (folder / f"{stem}.json").write_text(json.dumps({"style": style, "sections": [
                 {"start_s": 0.0, "end_s": 2.0, "label": "intro"}, {"start_s": 2.0, "end_s": 4.0, "label": "drop"}]}))
+        elif "_" in stem:  # a style tag but no sections
+            (folder / f"{stem}.json").write_text(json.dumps({"style": stem.split("_")[1]}))
     lib = Library(root / "lib.db")
     lib.scan(folder, progress=False)
     yield lib
@@ -65,7 +67,7 @@ def styled_library(tmp_path_factory):
 def test_class_sources(styled_library):
     tracks = {t.path.rsplit("/", 1)[-1].split(".")[0]: t for t in styled_library.tracks()}
     assert class_of(tracks["001_techno"], "style") == "techno"  # from the truth JSON
-    assert class_of(tracks["004_house"], "style") == "house"  # from the file name
+    assert class_of(tracks["004_house"], "style") == "house"  # a JSON with the style only
     assert class_of(tracks["mystery"], "style") is None
     assert class_of(tracks["001_techno"], "artist") == "DJ A"
     assert class_of(tracks["004_house"], "artist") is None
@@ -73,8 +75,12 @@ def test_class_sources(styled_library):
     assert class_of(tracks["mystery"], {tracks["mystery"].id: "crate 1"}) == "crate 1"
     assert class_of(tracks["mystery"], {tracks["mystery"].content_hash: "crate 2"}) == "crate 2"
     assert class_of(tracks["mystery"], lambda t: "x" if t.id else None) == "x"
-    with pytest.raises(ParameterError, match=r"classes_from must be one of 'style', 'artist', 'track'.*got 'genre'"):
+    assert class_of(tracks["mystery"], "self") == str(tracks["mystery"].id)
+    assert class_of(tracks["mystery"], "folder") is None  # directly in the scanned folder
+    with pytest.raises(ParameterError, match=r"classes_from must be one of 'folder', 'artist', 'self'.*got 'genre'"):
         class_of(tracks["mystery"], "genre")
+    with pytest.raises(ParameterError, match=r"'crates' and 'auto' need the library.*got 'crates'"):
+        class_of(tracks["mystery"], "crates")
 
 
 def test_track_embeddings_by_style_with_views(styled_library):
@@ -96,7 +102,8 @@ def test_track_identity_classes_need_views(styled_library):
         track_embeddings(styled_library, classes_from="track", progress=False)
     data = track_embeddings(styled_library, classes_from="track", n_views=1, progress=False)
     assert len(data.classes) == 5 and (np.bincount(data.y) == 2).all()
-    with pytest.raises(ParameterError, match=r"classes_from must be one of \['style', 'artist', 'track'\]"):
+    with pytest.raises(ParameterError, match=r"classes_from must be one of \['auto', 'crates', 'folder', 'artist', "
+                                             r"'self'\].*got 'label'"):
         track_embeddings(styled_library, classes_from="label", progress=False)
     with pytest.raises(ParameterError, match=r"n_views must be an int >= 0; got -1"):
         track_embeddings(styled_library, n_views=-1, progress=False)

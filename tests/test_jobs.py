@@ -659,12 +659,17 @@ def test_train_sections_job_on_demo_truth(demo_lib, tmp_path):
 
 @pytest.mark.slow
 def test_train_embeddings_job_on_demo_styles(demo_lib, tmp_path):
+    from workbench.crates import Crates
     from workbench.models.heads import EmbeddingHead, load_checkpoint
+    from workbench.train.classes import track_style
 
+    for t in demo_lib.tracks():  # the user's organisation: a crate per style (as the demo pipeline makes)
+        Crates(demo_lib).add(track_style(t), [t])
     job, path = J.train_embeddings_job(demo_lib, config={"epochs": 2, "window_s": 4.0, "seed": 1},
                                        experiments_root=tmp_path, progress=False)
     assert job.state == "completed" and job.total_epochs == 2 and set(job.label_counts) == {"trance", "house"}
     run = load_run(path)
+    assert run.data["class_source"]["source"] == "crates"
     assert run.config["max_epochs"] == 2 and run.config["window_s"] == 4.0 and run.config["batch_size"] == 8
     split = run.data["splits"]
     assert sorted(split["train"] + split["val"] + split["test"]) == [t.id for t in demo_lib.tracks()]

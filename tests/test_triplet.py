@@ -14,7 +14,6 @@ from workbench.train.triplet import (
     check_sampler,
     embed,
     embedding_spread,
-    precision_at_k,
     retrieval_metrics,
     train_triplet,
 )
@@ -118,16 +117,50 @@ def test_train_checks_its_inputs(splits):
 # ------------------------------------------------------------------ metrics
 
 
-def test_precision_at_k_and_metrics_by_hand():
-    e = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9], [0.8, 0.3]], dtype=np.float32)
-    y = np.array([0, 0, 1, 1, 2])  # class 2 has one member: skipped as a query
-    assert precision_at_k(e, y, k=1) == 1.0
-    # k=2: row 0's neighbours are 1 (same) and 4 (other) -> 0.5; same for each of the four queries
-    assert precision_at_k(e, y, k=2) == pytest.approx(0.5)
-    m = retrieval_metrics(e, y)
-    assert m["precision_at_1"] == pytest.approx(1.0) and m["map_at_r"] == pytest.approx(1.0)
+def test_trainer_uses_the_one_honest_implementation():
+    from workbench import evaluate
+
+    assert retrieval_metrics is evaluate.retrieval_metrics  # no copy of the metrics in the trainer
     assert embedding_spread(np.ones((4, 3))) == pytest.approx(0.0)
     assert embedding_spread(np.eye(4)) == pytest.approx(0.75)
+
+
+def windows_of_tracks(*, n_tracks=24, per_track=6, n_classes=3, dim=48, seed=0, first_track=0):
+    """Windows that sit close to their own track only: the class carries no signal at all."""
+    rng = np.random.default_rng(seed)
+    track_centres = rng.normal(size=(n_tracks, dim)) * 3
+    tracks = np.repeat(np.arange(n_tracks), per_track)
+    X = track_centres[tracks] + 0.1 * rng.normal(size=(len(tracks), dim))
+    y = tracks % n_classes
+    return EmbeddingSet(X.astype(np.float32), y, [f"c{i}" for i in range(n_classes)], first_track + tracks,
+                        np.zeros(len(tracks), dtype=np.int64))
+
+
+def test_validation_and_test_metrics_never_count_the_query_track(splits):
+    train = splits[0]
+    val = windows_of_tracks(n_tracks=12, seed=1, first_track=50_000)
+    cfg = TripletConfig(**{**FAST, "max_epochs": 1})
+    result = train_triplet(train, val, test=val, config=cfg, progress=False)
+    base = result.metrics["baseline"]["test"]
+    # counting same-track windows, every query's nearest neighbours are its own windows: ~1.0
+    assert retrieval_metrics((val.X - val.X.mean(0)) / val.X.std(0), val.y)["precision_at_1"] > 0.95
+    # honest: the class says nothing about the vectors, so chance (1/3) give or take
+    assert base["precision_at_1"] < 0.6 and base["map_at_r"] < 0.6
+    assert result.history[0]["val_precision_at_1"] < 0.6
+    assert base["n_queries"] == len(val) and base["track_map_at_r"] < 0.8
+
+
+def test_self_supervised_validation_stops_on_the_loss(splits):
+    train = splits[0]
+    tracks = np.arange(len(train)) // 4  # each class: 4 rows of one track (say, its windows and views)
+    selfsup = EmbeddingSet(train.X, tracks, [str(i) for i in range(tracks.max() + 1)], tracks,
+                           np.zeros(len(tracks), dtype=np.int64))
+    n = len(selfsup)
+    tr, va = selfsup.subset(np.arange(n) < n * 3 // 4), selfsup.subset(np.arange(n) >= n * 3 // 4)
+    result = train_triplet(tr, va, config=TripletConfig(**{**FAST, "max_epochs": 3}), progress=False)
+    assert all(np.isnan(r["val_map_at_r"]) for r in result.history)  # nothing on another track to find
+    assert all(np.isfinite(r["val_loss"]) for r in result.history)
+    assert result.best_epoch == 1 + int(np.argmin([r["val_loss"] for r in result.history]))
 
 
 # ------------------------------------------------------------------ training

@@ -13,6 +13,25 @@ import sys
 import time
 from typing import Any
 
+#: ``workbench train embeddings --help``: where the classes come from.
+CLASSES_HELP = """\
+Fine-tune the embedding head so that tracks of the same class sit close together.
+
+Classes (--classes, or --set classes_from=...), "auto" by default, which takes the first of:
+  crates  the crates you made (workbench.crates.Crates(library).add(name, tracks));
+          a track in several crates goes to the smallest one holding 2+ tracks
+  folder  the sub-folder each track sits in under the folder you scanned
+  self    self-supervised: each track its own class (its windows and an augmented
+          view are positives, other tracks negatives)
+that gives at least 2 classes with 2+ tracks each (self: 2 tracks). Only when asked:
+  artist  the artist tag
+From Python, config={"classes_from": {track_id: class, ...}} takes your own mapping.
+
+Metrics are measured on held-out tracks, a query never matching windows of its own
+track, next to two baselines on the same queries: the untrained backbone and a random
+head. The command prints the class source, tracks per class, and model vs baselines.
+"""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train`` and ``jobs`` to the CLI."""
@@ -21,8 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.required = True
     helps = {"embeddings": "the triplet embedding head (vibe similarity) on section embeddings",
              "sections": "the DJ-section classifier on the labelled sections"}
+    descriptions = {"embeddings": CLASSES_HELP}
     for name, text in helps.items():
-        q = what.add_parser(name, help=text)
+        q = what.add_parser(name, help=text, description=descriptions.get(name),
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name == "embeddings":
+            q.add_argument("--classes", default=None, choices=("auto", "crates", "folder", "artist", "self"),
+                           help="where the classes come from (default auto: crates, else sub-folders, else self); "
+                                "same as --set classes_from=...")
         q.add_argument("--epochs", type=int, default=None, help="training epochs")
         q.add_argument("--seed", type=int, default=None, help="random seed")
         q.add_argument("--lr", type=float, default=None, help="learning rate")
@@ -64,6 +89,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value
+    if getattr(args, "classes", None) is not None:
+        overrides["classes_from"] = args.classes
     entry = jobs.train_embeddings_job if args.train_kind == "embeddings" else jobs.train_sections_job
     with Library(args.db) as lib:
         job, run_path = entry(lib, config=overrides or None, experiments_root=args.experiments,
@@ -71,10 +98,42 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"
           + (f", loss {job.loss:.4f}" if job.loss is not None else ""))
     print(f"run {job.run_id}: {run_path}")
+    if args.train_kind == "embeddings":
+        for line in embeddings_lines(run_path):
+            print(line)
     line = jobs.headline(job.metrics, max_items=6)
     if line:
         print(f"metrics: {line}")
     return 0
+
+
+def embeddings_lines(run_path: Any) -> list[str]:
+    """The class source with tracks per class, and model vs baselines on the held-out tracks."""
+    from workbench.runs import load_run
+
+    run = load_run(run_path)
+    source = run.data.get("class_source") or {}
+    lines = []
+    if source:
+        counts = source.get("tracks_per_class") or {}
+        if source.get("source") == "self":
+            lines.append(f"classes: self-supervised, each of {source.get('n_tracks')} tracks its own class")
+        else:
+            lines.append(f"classes: from {source.get('source')}, {len(counts)} classes; tracks per class: "
+                         + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        if source.get("tried"):
+            lines.append("  passed over: " + "; ".join(f"{k} ({v})" for k, v in source["tried"].items()))
+    rows = {"model": run.metrics.get("model") or {}, **(run.metrics.get("baselines") or {})}
+    lines.append(f"{'held-out':<12} {'MAP@R':>7} {'P@1':>7} {'P@5':>7} {'track MAP@R':>12}")
+    for name, m in rows.items():
+        lines.append(f"{name:<12} " + " ".join(f"{_fmt(m.get(k)):>{w}}" for k, w in
+                                               (("map_at_r", 7), ("precision_at_1", 7), ("precision_at_5", 7),
+                                                ("track_map_at_r", 12))))
+    return lines
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "n/a"
 
 
 def format_jobs(jobs: list[Any]) -> str:

@@ -7,7 +7,8 @@ What :func:`evaluate_run` and :func:`class_names` read from a run folder (see :m
 
 - ``run.json`` ``kind``: "embeddings" or "sections".
 - ``arrays.npz``, embeddings runs: ``embeddings`` (n, d) float, held-out items;
-  ``classes`` (n,) int class index (``labels`` is accepted as well).
+  ``classes`` (n,) int class index (``labels`` is accepted as well); ``track_ids`` (n,), when
+  present, the track of each item: retrieval then never counts a query's own track as a match.
 - ``arrays.npz``, sections runs: ``y_true`` (n,) int, ``y_pred`` (n,) int,
   ``probs`` (n, n_classes) float (optional).
 - class names, first found: ``data.json["classes"]`` (list of str), ``arrays.npz["class_names"]``
@@ -86,7 +87,8 @@ def evaluate_run(run: Run, *, seed: int = 0) -> dict[str, Any]:
         if lab.dtype.kind in "iu" and lab.size:
             names = class_names(run, int(lab.max()) + 1, arrays)
             lab = np.array(names)[lab]
-        out.update(retrieval_metrics(emb, lab, per_class=True))
+        groups = arrays["track_ids"] if "track_ids" in arrays and len(arrays["track_ids"]) == len(emb) else None
+        out.update(retrieval_metrics(emb, lab, groups=groups, per_class=True))
         out.update(clustering_metrics(emb, lab, seed=seed))
     if "y_true" in arrays and "y_pred" in arrays:
         t, p = arrays["y_true"], arrays["y_pred"]

@@ -19,6 +19,8 @@ Keys read from the run folder (anything missing shows as "not recorded"):
 - ``history.json``: per epoch ``epoch`` plus any numeric keys (``train_loss``, ``val_map_at_r``, ...);
   each numeric key gets a panel; ``seconds`` is not plotted.
 - ``metrics.json``: nested {group: {metric: value}} (``model``, ``baseline``, ...) or flat;
+  ``metrics["baselines"]`` = {name: {metric: value}} on the model's held-out data (embeddings:
+  ``backbone``, ``random_head``), shown beside ``metrics["model"]`` in "Model vs baselines";
   ``metrics["invariance"]`` = {augmentation: {strength: mean cosine}}; the quality gates read
   ``metrics["model"]`` (or the top level), falling back to the recomputed value.
 - ``arrays.npz`` and ``timeline.json``: see :mod:`workbench.evaluate` (``embeddings``/``classes``,
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["as_run", "backbone_text", "build", "report", "show"]
 
-SECTIONS = ("Quality gates", "Metrics", "Training curves", "Confusion matrix", "Per-class scores",
+SECTIONS = ("Quality gates", "Model vs baselines", "Metrics", "Training curves", "Confusion matrix", "Per-class scores",
             "Embedding space", "Invariance", "Section timeline", "Dataset", "Config", "Run")
 
 
@@ -88,12 +90,45 @@ def _metric_groups(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 #: Metric keys shown as plots (or not at all), never as rows of the metrics table.
-_NOT_A_TABLE = ("invariance", "invariance_backbone", "per_class", "confusion", "classes", "labels", "folds",
+_NOT_A_TABLE = ("invariance", "invariance_backbone", "baselines", "held_out", "per_class", "confusion", "classes", "labels", "folds",
                 "fold_accuracy", "train_tracks", "test_tracks")
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+#: Rows of the model-vs-baselines table first (then any other metric the model and a baseline share).
+_BASELINE_ROWS = ("map_at_r", "precision_at_1", "precision_at_5", "r_precision", "track_map_at_r",
+                  "track_precision_at_1", "accuracy", "macro_f1", "n_queries")
+
+
+def _baselines_table(run: Run) -> str:
+    """The model's held-out metrics beside each baseline's on the same data (``metrics["baselines"]``)."""
+    from workbench.evaluate import model_metrics
+
+    baselines = run.metrics.get("baselines")
+    if not isinstance(baselines, dict) or not baselines:
+        return H.not_recorded("metrics.json baselines")
+    model = model_metrics(run.metrics)
+    cols = {"model": model, **{str(k): v for k, v in baselines.items() if isinstance(v, dict)}}
+    shared = [k for k in model if _is_number(model[k]) and any(_is_number(b.get(k)) for b in cols.values() if b is not model)]
+    names = [k for k in _BASELINE_ROWS if k in shared] + [k for k in shared if k not in _BASELINE_ROWS]
+    if not names:
+        return H.not_recorded("metrics shared by the model and its baselines")
+    body = H.table([(n, *[c.get(n) if _is_number(c.get(n)) else None for c in cols.values()]) for n in names],
+                   ("metric", *cols))
+    notes = []
+    if run.kind == "embeddings":
+        notes.append("held-out tracks; a query never counts windows of its own track as matches")
+        base = (baselines.get("backbone") or {}).get("map_at_r")
+        head = model.get("map_at_r")
+        if _is_number(base) and _is_number(head):
+            verdict = "beats" if head > base else "does not beat"
+            notes.append(f"the head {verdict} the untrained backbone on MAP@R ({head:.3f} vs {base:.3f})")
+    if isinstance(run.metrics.get("note"), str):
+        notes.append(run.metrics["note"])
+    return body + "".join(f'<p class="meta">{H.esc(n)}</p>' for n in notes)
 
 
 def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dict[str, bytes], dict[str, Any]]:
@@ -131,6 +166,8 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
         parts.append(_section("Quality gates", H.table(rows, ("metric", "value", "target", "result"), cls)))
     else:
         parts.append(_section("Quality gates", H.not_recorded(f"no gates for kind {run.kind!r}")))
+
+    parts.append(_section("Model vs baselines", _baselines_table(run)))
 
     # metrics table: recorded groups plus recomputed
     groups = _metric_groups(run.metrics)

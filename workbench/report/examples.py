@@ -130,7 +130,7 @@ def write_example_run(kind: str, *, root: str | os.PathLike[str] | None = None, 
         baseline = {**retrieval_metrics(base, classes), **clustering_metrics(base, classes, seed=seed)}
         arrays: dict[str, np.ndarray] = {"embeddings": emb.astype(np.float32), "classes": classes, "class_names": np.array(names)}
         metrics: dict[str, Any] = {
-            "model": model, "baseline": baseline,
+            "model": model, "baseline": baseline, "baselines": {"backbone": baseline},
             "invariance": {"pitch": {s: round(float(0.97 - 0.05 * abs(float(s)) * (1.2 - quality)), 4)
                                      for s in ("-3", "-1", "1", "3")},
                            "stretch": {"0.9": round(0.93 + 0.05 * quality, 4), "1.1": round(0.92 + 0.05 * quality, 4)},

@@ -7,31 +7,38 @@ Splits are always grouped: every row of a track (its windows and its augmented v
 one side, and, when artists are given, every track of an artist too. :func:`assert_no_leakage`
 checks a split; the split helpers here take plain arrays, so any module can use them.
 
->>> data = track_embeddings(library, classes_from="style", n_views=2)   # doctest: +SKIP
+>>> data = track_embeddings(library, classes_from="folder", n_views=2)  # doctest: +SKIP
 >>> train, test = data.split(test_size=0.25, seed=0)                    # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from workbench.errors import ParameterError, WorkbenchError
-
-#: What :func:`track_embeddings` and :func:`section_windows` accept as ``classes_from`` (or a
-#: callable ``track -> str | None``, or a mapping from track id or content hash to a class).
-CLASS_SOURCES = ("style", "artist", "track", "label")
-
-
-class LeakageError(WorkbenchError, ValueError):
-    """A track (or an artist) has rows on both sides of a split."""
-
+from workbench.errors import ParameterError
+from workbench.train.classes import (  # noqa: F401  (re-exported: the classes of a track)
+    CLASS_SOURCES,
+    ClassChoice,
+    ClassSource,
+    check_classes_from,
+    class_of,
+    resolve_classes,
+    track_style,
+)
+from workbench.train.splits import (  # noqa: F401  (re-exported: splits that never leak a track)
+    LeakageError,
+    assert_no_leakage,
+    grouped_kfold,
+    grouped_split,
+    per_class_split,
+    split_groups,
+)
 
 # --------------------------------------------------------------------------------------------
 # The data set
@@ -143,194 +150,18 @@ class EmbeddingSet:
 
 
 # --------------------------------------------------------------------------------------------
-# Grouped splits (plain arrays; no assumption about what a row is)
+# Classes of a track (see workbench.train.classes)
 # --------------------------------------------------------------------------------------------
 
-
-def split_groups(groups: Sequence[Any] | np.ndarray, *, artists: Sequence[Any] | np.ndarray | None = None) -> np.ndarray:
-    """The group of each row: ``"artist:<name>"`` where the artist is known, else ``"track:<group>"``.
-
-    Without ``artists`` the groups are returned as given (as an array).
-    """
-    g = np.asarray(groups)
-    if g.ndim != 1:
-        raise ParameterError(f"groups must be a 1-d sequence; got shape {g.shape}")
-    if artists is None:
-        return g
-    a = np.asarray(artists, dtype=object)
-    if a.shape != g.shape:
-        raise ParameterError(f"artists must have one entry per group entry ({g.shape[0]}); got {a.shape[0]}")
-    return np.array([f"artist:{str(art).strip().casefold()}" if art is not None and str(art).strip()
-                     else f"track:{grp}" for grp, art in zip(g.tolist(), a.tolist(), strict=True)], dtype=object)
+def _per_track_source(library: Any, tracks: list[Any], classes_from: ClassSource) -> ClassSource:
+    """``"auto"`` and ``"crates"`` resolved into a mapping track id -> class (they need the library)."""
+    if isinstance(classes_from, str) and classes_from in ("auto", "crates"):
+        return resolve_classes(library, tracks, classes_from).classes
+    return classes_from
 
 
-def _check_seed(seed: object) -> int:
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or int(seed) < 0:
-        raise ParameterError(f"seed must be an int >= 0; got {seed!r}")
-    return int(seed)
-
-
-def grouped_split(groups: Sequence[Any] | np.ndarray, *, test_size: float = 0.2, seed: int = 0,
-                  artists: Sequence[Any] | np.ndarray | None = None,
-                  y: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices ``(train, test)`` with no group on both sides.
-
-    Parameters
-    ----------
-    groups : sequence
-        The group of each row (e.g. its track id).
-    test_size : float in (0, 1)
-        Fraction of groups for the test side (about; whole groups move).
-    seed : int >= 0
-    artists : sequence or None
-        Artist of each row; where known, all of an artist's tracks go to one side.
-    y : sequence of int or None
-        Classes: when given, the split is stratified (``StratifiedGroupKFold`` with
-        ``round(1 / test_size)`` folds, first fold as test), else ``GroupShuffleSplit``.
-    """
-    from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
-
-    if not isinstance(test_size, (int, float)) or isinstance(test_size, bool) or not 0.0 < test_size < 1.0:
-        raise ParameterError(f"test_size must be a fraction in (0, 1); got {test_size!r}")
-    seed = _check_seed(seed)
-    g = split_groups(groups, artists=artists)
-    n_groups = len(set(g.tolist()))
-    if n_groups < 2:
-        raise ParameterError(f"a grouped split needs at least 2 groups (tracks, or artists where known); got "
-                             f"{n_groups} in {len(g)} rows" + ("; pass artists=None (by_artist=False) when one "
-                                                              "artist made every track" if artists is not None else ""))
-    rows = np.arange(len(g))
-    if y is not None:
-        yy = np.asarray(y).reshape(-1)
-        if yy.shape[0] != len(g):
-            raise ParameterError(f"y must have one entry per row ({len(g)}); got {yy.shape[0]}")
-        n_splits = min(max(2, int(round(1.0 / test_size))), n_groups)
-        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        train, test = next(iter(splitter.split(rows, yy, groups=g)))
-    else:
-        splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
-        train, test = next(iter(splitter.split(rows, groups=g)))
-    assert_no_leakage(groups, train, test, artists=artists)
-    return np.sort(train), np.sort(test)
-
-
-def grouped_kfold(groups: Sequence[Any] | np.ndarray, *, n_splits: int = 5, seed: int = 0,
-                  artists: Sequence[Any] | np.ndarray | None = None,
-                  y: Sequence[int] | np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``n_splits`` grouped folds ``(train, test)``; every row is in exactly one test fold.
-
-    Stratified by ``y`` when given (``StratifiedGroupKFold``), else ``GroupKFold``; both shuffled by ``seed``.
-    """
-    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
-
-    if not isinstance(n_splits, (int, np.integer)) or isinstance(n_splits, bool) or n_splits < 2:
-        raise ParameterError(f"n_splits must be an int >= 2; got {n_splits!r}")
-    seed = _check_seed(seed)
-    g = split_groups(groups, artists=artists)
-    n_groups = len(set(g.tolist()))
-    if n_groups < n_splits:
-        raise ParameterError(f"n_splits={n_splits} needs at least as many groups (tracks, or artists where known); "
-                             f"got {n_groups}")
-    rows = np.arange(len(g))
-    if y is not None:
-        yy = np.asarray(y).reshape(-1)
-        if yy.shape[0] != len(g):
-            raise ParameterError(f"y must have one entry per row ({len(g)}); got {yy.shape[0]}")
-        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(rows, yy, groups=g)
-    else:
-        folds = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(rows, groups=g)
-    out = []
-    for train, test in folds:
-        assert_no_leakage(groups, train, test, artists=artists)
-        out.append((np.sort(train), np.sort(test)))
-    return out
-
-
-def assert_no_leakage(groups: Sequence[Any] | np.ndarray, train: Sequence[int] | np.ndarray,
-                      test: Sequence[int] | np.ndarray, *, artists: Sequence[Any] | np.ndarray | None = None) -> None:
-    """Raise :class:`LeakageError` when a group (track, or artist where known) has rows on both sides.
-
-    ``train`` and ``test`` are row indices into ``groups`` (and ``artists``); they must not overlap.
-    """
-    g = np.asarray(groups)
-    tr, te = np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
-    both_rows = np.intersect1d(tr, te)
-    if both_rows.size:
-        raise LeakageError(f"rows {both_rows[:10].tolist()} are in both train and test")
-    leaked = sorted(set(g[tr].tolist()) & set(g[te].tolist()), key=str)
-    if leaked:
-        raise LeakageError(f"{len(leaked)} track(s) have rows on both sides of the split: {leaked[:10]}")
-    if artists is not None:
-        a = split_groups(g, artists=artists)
-        leaked = sorted({x for x in set(a[tr].tolist()) & set(a[te].tolist()) if x.startswith("artist:")})
-        if leaked:
-            raise LeakageError(f"{len(leaked)} artist(s) have tracks on both sides of the split: "
-                               f"{[x[len('artist:'):] for x in leaked[:10]]}")
-
-
-# --------------------------------------------------------------------------------------------
-# Classes of a track
-# --------------------------------------------------------------------------------------------
-
-_DEMO_NAME = re.compile(r"^\d+_([a-z][a-z0-9]*)$")
-
-
-def track_style(track: Any) -> str | None:
-    """A track's style tag: ``"style"`` of the JSON beside the file (the demo's ground truth),
-    else the demo file-name pattern ``NNN_<style>`` when ``<style>`` is a demo style, else ``None``."""
-    path = Path(track.path)
-    truth = path.with_suffix(".json")
-    if truth.is_file():
-        try:
-            style = json.loads(truth.read_text(encoding="utf-8")).get("style")
-        except (OSError, ValueError, AttributeError):
-            style = None
-        if isinstance(style, str) and style.strip():
-            return style.strip()
-    m = _DEMO_NAME.match(path.stem)
-    if m:
-        from workbench.demo.styles import STYLES
-
-        if m.group(1) in STYLES:
-            return m.group(1)
-    return None
-
-
-ClassSource = str | Callable[[Any], "str | None"] | Mapping[Any, str]
-
-
-def class_of(track: Any, classes_from: ClassSource) -> str | None:
-    """The class of ``track`` under ``classes_from`` (``None`` when it has none).
-
-    ``"style"`` (:func:`track_style`), ``"artist"`` (the tag), ``"track"`` (its id: identity
-    classes, augmented views as positives), a mapping from track id or content hash to a class
-    (e.g. a crate), or a callable ``track -> str | None``.
-    """
-    if callable(classes_from):
-        value = classes_from(track)
-    elif isinstance(classes_from, Mapping):
-        value = classes_from.get(track.id, classes_from.get(track.content_hash))
-    elif classes_from == "style":
-        value = track_style(track)
-    elif classes_from == "artist":
-        value = track.artist
-    elif classes_from == "track":
-        value = str(track.id)
-    else:
-        raise ParameterError(f"classes_from must be one of 'style', 'artist', 'track', a mapping or a callable "
-                             f"(and 'label' for section windows); got {classes_from!r}")
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return str(value).strip()
-
-
-def _check_classes_from(classes_from: object, *, allow_label: bool) -> None:
-    if callable(classes_from) or isinstance(classes_from, Mapping):
-        return
-    allowed = CLASS_SOURCES if allow_label else tuple(c for c in CLASS_SOURCES if c != "label")
-    if classes_from not in allowed:
-        raise ParameterError(f"classes_from must be one of {list(allowed)}, a mapping or a callable; "
-                             f"got {classes_from!r}")
+def _source_name(classes_from: ClassSource) -> str:
+    return classes_from if isinstance(classes_from, str) else "custom"
 
 
 def _encode(names: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -378,7 +209,7 @@ def _prepare(library: Any, tracks: Iterable[Any] | None, backbone: Any, n_views:
 
 
 def track_embeddings(library: Any, tracks: Iterable[Any] | None = None, *, backbone: Any = None,
-                     classes_from: ClassSource = "style", n_views: int = 0, augment_settings: Any = None,
+                     classes_from: ClassSource = "auto", n_views: int = 0, augment_settings: Any = None,
                      seed: int = 0, with_std: bool = False, progress: bool = True) -> EmbeddingSet:
     """One pooled vector per track (and per augmented view of it).
 
@@ -389,8 +220,9 @@ def track_embeddings(library: Any, tracks: Iterable[Any] | None = None, *, backb
         Default: every track of the library.
     backbone : Backbone or None
         Default: the feature frontend. Frame embeddings are computed once and cached.
-    classes_from : "style", "artist", "track", mapping or callable
-        See :func:`class_of`. Tracks without a class are left out (listed in ``meta["dropped"]``).
+    classes_from : "auto", "crates", "folder", "artist", "self", mapping or callable
+        See :mod:`workbench.train.classes`. Tracks without a class are left out (listed in
+        ``meta["dropped"]``).
     n_views : int >= 0
         Augmented views per track (rows with ``view`` 1..n_views) beside the original (view 0).
     augment_settings : workbench.augment.AugmentSettings or None
@@ -401,12 +233,13 @@ def track_embeddings(library: Any, tracks: Iterable[Any] | None = None, *, backb
     """
     from workbench.embed.features import pool
 
-    _check_classes_from(classes_from, allow_label=False)
+    check_classes_from(classes_from, allow_label=False)
     tracks, b = _prepare(library, tracks, backbone, n_views)
-    if classes_from == "track" and n_views < 1:
-        raise ParameterError("classes_from='track' makes each track its own class, which needs positives: "
+    if classes_from in ("self", "track") and n_views < 1:
+        raise ParameterError(f"classes_from={classes_from!r} makes each track its own class, which needs positives: "
                              f"pass n_views >= 1 (augmented views); got n_views={n_views}")
-    labelled = [(t, class_of(t, classes_from)) for t in tracks]
+    source = _per_track_source(library, tracks, classes_from)
+    labelled = [(t, class_of(t, source)) for t in tracks]
     dropped = [t.id for t, c in labelled if c is None]
     keep = [(t, c) for t, c in labelled if c is not None]
     frames, failed = _frames(library, [t for t, _ in keep], b, n_views=n_views, augment_settings=augment_settings,
@@ -423,7 +256,7 @@ def track_embeddings(library: Any, tracks: Iterable[Any] | None = None, *, backb
     y, classes = _encode(names)
     return EmbeddingSet(np.stack(X) if X else np.zeros((0, dim), np.float32), y, classes, tids, views, artists,
                         meta={"kind": "tracks", "backbone": b.name, "backbone_settings": b.settings,
-                              "classes_from": classes_from if isinstance(classes_from, str) else "custom",
+                              "classes_from": _source_name(classes_from),
                               "n_views": int(n_views), "seed": int(seed), "with_std": bool(with_std),
                               "dropped": dropped, "failed": failed})
 
@@ -494,8 +327,8 @@ def section_windows(library: Any, sections: Iterable[Any] | None = None, *, back
         Window length in seconds; a section shorter than this gives one window (all of it).
     hop_s : float > 0 or None
         Hop between windows in seconds (default ``window_s``: no overlap).
-    classes_from : "label", "style", "artist", "track", mapping or callable
-        ``"label"``: the section's label; otherwise the track's class (:func:`class_of`).
+    classes_from : "label", "auto", "crates", "folder", "artist", "self", mapping or callable
+        ``"label"``: the section's label; otherwise the track's class (:mod:`workbench.train.classes`).
     n_views, augment_settings, seed
         Augmented views of each track, as in :func:`track_embeddings` (their time axis is mapped
         back, so a window covers the same music in every view).
@@ -507,7 +340,7 @@ def section_windows(library: Any, sections: Iterable[Any] | None = None, *, back
     """
     from workbench.embed.features import pool
 
-    _check_classes_from(classes_from, allow_label=True)
+    check_classes_from(classes_from, allow_label=True)
     if not isinstance(window_s, (int, float)) or isinstance(window_s, bool) or not window_s > 0:
         raise ParameterError(f"window_s must be a number of seconds > 0; got {window_s!r}")
     hop = float(window_s) if hop_s is None else hop_s
@@ -519,13 +352,14 @@ def section_windows(library: Any, sections: Iterable[Any] | None = None, *, back
         if s["track_id"] not in by_id:
             by_id[s["track_id"]] = library.track(s["track_id"])
     tracks, b = _prepare(library, list(by_id.values()), backbone, n_views)
+    source = classes_from if classes_from == "label" else _per_track_source(library, tracks, classes_from)
     frames, failed = _frames(library, tracks, b, n_views=n_views, augment_settings=augment_settings, seed=seed,
                              progress=progress)
     X, names, tids, views, artists, starts, ends, labels = [], [], [], [], [], [], [], []
     dropped = []
     for s in secs:
         t = by_id[s["track_id"]]
-        c = s["label"] if classes_from == "label" else class_of(t, classes_from)
+        c = s["label"] if classes_from == "label" else class_of(t, source)
         if c is None:
             dropped.append(t.id)
             continue
@@ -554,7 +388,7 @@ def section_windows(library: Any, sections: Iterable[Any] | None = None, *, back
                               "end_s": np.asarray(ends, dtype=np.float64),
                               "section": np.asarray(labels, dtype=object)},
                         meta={"kind": "windows", "backbone": b.name, "backbone_settings": b.settings,
-                              "classes_from": classes_from if isinstance(classes_from, str) else "custom",
+                              "classes_from": _source_name(classes_from),
                               "window_s": float(window_s), "hop_s": float(hop), "n_views": int(n_views),
                               "seed": int(seed), "with_std": bool(with_std), "dropped": sorted(set(dropped)),
                               "failed": failed})

@@ -601,7 +601,7 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
 # -- the two training jobs ------------------------------------------------------------------
 
 #: Data settings of :func:`train_embeddings_job` (the rest of its config is a ``TripletConfig``).
-EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "style", "window_s": 8.0, "n_views": 0,
+EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 0,
                                            "test_size": 0.2, "val_size": 0.2, "by_artist": False,
                                            "invariance_clips": 4}
 
@@ -626,8 +626,16 @@ def train_embeddings_job(library: Any, *, config: Mapping[str, Any] | None = Non
 
     Every track (or ``tracks``) is cut into windows of ``window_s`` seconds of pooled frame
     embeddings (:func:`workbench.train.datasets.section_windows`), classed by ``classes_from``
-    (default the track's style), and split by track (and by artist with ``by_artist``) into
-    train / validation / test.
+    (:func:`workbench.train.classes.resolve_classes`; default ``"auto"``: the user's crates, else
+    the sub-folders, else self-supervised with each track its own class and one augmented view),
+    and split by track into train / validation / test, holding out at least two tracks of every
+    class that can spare them (by artist too with ``by_artist``).
+
+    ``metrics.json`` holds ``model`` (test tracks' ``map_at_r``, ``precision_at_1``,
+    ``precision_at_5``, ..., a query never matching its own track; ``val`` and ``test`` in full),
+    ``baselines`` (``backbone``: the untrained backbone's vectors; ``random_head``: the head's
+    architecture with the seed's random weights; same keys, same queries) and ``held_out``
+    (``track_hashes``). ``data.json`` records ``class_source`` (source, tracks per class).
 
     Parameters
     ----------
@@ -643,7 +651,10 @@ def train_embeddings_job(library: Any, *, config: Mapping[str, Any] | None = Non
     Raises
     ------
     ParameterError
-        An unknown config key (before any job is created), or no track with a class.
+        An unknown config key (before any job is created).
+    NotEnoughClassesError
+        No class source gives two classes of two tracks (``self``: two tracks); the job is failed
+        with the message, which names the options.
     """
     from workbench.train.triplet import TripletConfig
 
@@ -664,63 +675,95 @@ def train_embeddings_job(library: Any, *, config: Mapping[str, Any] | None = Non
     return runner.job, path
 
 
+def _embedding_split(data: Any, *, test_size: float, val_size: float, seed: int,
+                     by_artist: bool) -> tuple[Any, Any, Any]:
+    """(train, val, test): whole tracks held out, two or more per class where a class can spare them."""
+    from workbench.train.splits import per_class_split
+
+    if not (0 < test_size < 1 and 0 < val_size < 1 and test_size + val_size < 1):
+        raise ParameterError(f"test_size and val_size must be fractions in (0, 1) summing below 1; "
+                             f"got test_size={test_size!r}, val_size={val_size!r}")
+
+    def split(part: Any, size: float) -> tuple[Any, Any]:
+        found = None if by_artist else per_class_split(part.track_ids, part.y, test_size=size, seed=seed)
+        if found is None:
+            return part.split(test_size=size, seed=seed, by_artist=by_artist,
+                              stratify=len(set(part.y.tolist())) < len(set(part.track_ids.tolist())))
+        return part.subset(found[0]), part.subset(found[1])
+
+    rest, test = split(data, test_size)
+    train, val = split(rest, val_size / (1 - test_size))
+    return train, val, test
+
+
 def _embeddings_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], data_cfg: dict[str, Any], *,
                        backbone: Any, tracks: Iterable[Any] | None, progress: bool) -> Path:
     import numpy as np
 
     from workbench.embed.features import FeatureFrontend
     from workbench.train import datasets as ds
+    from workbench.train.classes import resolve_classes
     from workbench.train.triplet import TripletConfig, embed, train_triplet
 
     b = backbone if backbone is not None else FeatureFrontend()
     runner.backbone = _backbone_info(b)
     seed = int(cfg.get("seed", 0))
     selected = list(library.tracks() if tracks is None else tracks)
-    data = ds.section_windows(library, ds.whole_tracks(library, selected), backbone=b,
-                              window_s=data_cfg["window_s"], classes_from=data_cfg["classes_from"],
-                              n_views=data_cfg["n_views"], seed=seed, progress=progress)
+    choice = resolve_classes(library, selected, data_cfg["classes_from"])
+    n_views = int(data_cfg["n_views"])
+    if choice.source == "self" and n_views < 1:  # each track its own class: its augmented view is a positive
+        n_views = 1
+    kept = [t for t in selected if t.id in choice.classes]
+    data = ds.section_windows(library, ds.whole_tracks(library, kept), backbone=b, window_s=data_cfg["window_s"],
+                              classes_from=choice.classes, n_views=n_views, seed=seed, progress=progress)
     if len(data) == 0:
-        raise ParameterError(f"no training windows: none of the {len(selected)} tracks has a class under "
-                             f"classes_from={data_cfg['classes_from']!r}")
-    test_size, val_size = float(data_cfg["test_size"]), float(data_cfg["val_size"])
-    if not (0 < test_size < 1 and 0 < val_size < 1 and test_size + val_size < 1):
-        raise ParameterError(f"test_size and val_size must be fractions in (0, 1) summing below 1; "
-                             f"got test_size={test_size!r}, val_size={val_size!r}")
+        raise ParameterError(f"no training windows: none of the {len(kept)} tracks with a class "
+                             f"({choice.summary()}) could be embedded")
     by_artist = bool(data_cfg["by_artist"])
-    rest, test = data.split(test_size=test_size, seed=seed, by_artist=by_artist)
-    train, val = rest.split(test_size=val_size / (1 - test_size), seed=seed, by_artist=by_artist)
+    train, val, test = _embedding_split(data, test_size=float(data_cfg["test_size"]),
+                                        val_size=float(data_cfg["val_size"]), seed=seed, by_artist=by_artist)
     m = cfg.get("m", 4)
-    if isinstance(m, int) and "batch_size" not in cfg:
-        cfg["batch_size"] = max(2 * m, min(64, m * len(set(train.y.tolist()))) // m * m)
+    if isinstance(m, int) and "batch_size" not in cfg:  # m rows of each class that has m rows, 2..16 classes
+        full = int((np.bincount(train.y) >= m).sum())
+        cfg["batch_size"] = m * min(64 // m, max(2, full)) if m <= 32 else m
     tcfg = TripletConfig(**cfg)
     docs = _track_docs(library, data.track_ids)
     class_of_track = {int(t): data.classes[int(c)] for t, c in zip(data.track_ids, data.y, strict=True)}
+    splits = {name: sorted({int(t) for t in part.track_ids}) for name, part in
+              (("train", train), ("val", val), ("test", test))}
     runner.set_data({
         "tracks": [{k: d[k] for k in ("id", "content_hash", "name")} for d in docs.values()],
         "labels": [(d["content_hash"], class_of_track[tid], 0.0, d["duration_s"]) for tid, d in docs.items()],
-        "label_counts": data.class_counts(),
-        "splits": {name: sorted({int(t) for t in part.track_ids}) for name, part in
-                   (("train", train), ("val", val), ("test", test))},
+        "label_counts": data.class_counts(), "splits": splits,
         "rows": {"train": len(train), "val": len(val), "test": len(test)},
-        "classes_from": data_cfg["classes_from"], "window_s": data_cfg["window_s"], "n_views": data_cfg["n_views"],
+        "classes_from": choice.source, "class_source": choice.to_dict(),
+        "window_s": data_cfg["window_s"], "n_views": n_views,
     })
     runner.training(total_epochs=tcfg.max_epochs)
-    # augmented views train the head; validation and test score the original audio only, so a
-    # query's nearest neighbour is never its own augmented copy
+    # augmented views train the head; validation and test score the original audio only
     val, test = val.originals(), test.originals()
     result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress)
-    held = test.originals()
-    arrays = {"embeddings": embed(result.model, held.X), "classes": np.asarray([held.classes[i] for i in held.y]),
-              "track_ids": held.track_ids, "start_s": held.rows["start_s"]}
-    # headline metrics (runs table, comparisons, gates) read flat keys under "model": the test split's
-    model_metrics = result.metrics.setdefault("model", {})
-    model_metrics.update({k: v for k, v in (model_metrics.get("test") or {}).items() if k not in model_metrics})
+    arrays = {"embeddings": embed(result.model, test.X), "classes": np.asarray([test.classes[i] for i in test.y]),
+              "track_ids": test.track_ids, "start_s": test.rows["start_s"]}
+    _contract_metrics(result.metrics, sorted(docs[t]["content_hash"] for t in splits["test"]), choice.source)
     if data_cfg.get("invariance_clips", 4):
-        test_tracks = sorted({int(t) for t in held.track_ids})
-        result.metrics.update(embedding_invariance(library, result.model, b, test_tracks,
+        result.metrics.update(embedding_invariance(library, result.model, b, splits["test"],
                                                    n_clips=int(data_cfg.get("invariance_clips", 4)),
                                                    clip_s=float(data_cfg["window_s"])))
-    return runner.finish(result, config={**data_cfg, **result.config}, arrays=arrays)
+    return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays)
+
+
+def _contract_metrics(metrics: dict[str, Any], test_hashes: list[str], source: str) -> None:
+    """Flat headline keys for the test tracks under ``model`` and ``baselines`` (the run contract), in place."""
+    model = metrics.setdefault("model", {})
+    model.update({k: v for k, v in (model.get("test") or {}).items() if k not in model})
+    metrics["baselines"] = {name: dict((metrics.get(legacy) or {}).get("test") or {})
+                            for name, legacy in (("backbone", "baseline"), ("random_head", "untrained_head"))}
+    metrics["held_out"] = {"track_hashes": test_hashes}
+    if source == "self":
+        metrics["note"] = ("self-supervised (each track its own class): no held-out query has a relevant item on "
+                           "another track, so the retrieval metrics are not measurable (NaN); put tracks in "
+                           "crates or sub-folders to measure them")
 
 
 def embedding_invariance(library: Any, model: Any, backbone: Any, track_ids: Sequence[int], *, n_clips: int = 4,

@@ -14,9 +14,15 @@ spread near zero, or the loss stuck at the margin) stops training with :class:`C
 every epoch reports its mined triplets. Runs are deterministic for a seed on CPU (all randomness
 comes from the seed: the global RNGs are forked and restored).
 
-Metrics compare the head with the untrained backbone (standardised backbone vectors, cosine)
-on the validation set and, when given, a held-out test set: MAP@R and precision@1 (from PML's
-``AccuracyCalculator``, the query excluded from its own neighbours) and precision@5.
+Metrics compare the head with two baselines on the validation set and, when given, a held-out
+test set: the untrained backbone (its vectors z-scored with the training set's statistics,
+cosine) and a random head (same architecture, the seed's initial weights, never trained). They
+come from :func:`workbench.evaluate.retrieval_metrics` (pytorch-metric-learning's
+``AccuracyCalculator``) with the track of each row as its group: a query never counts windows or
+views of its own track as matches. Early stopping follows validation MAP@R (validation tracks
+querying the validation and training tracks, never their own); where it cannot be measured
+(self-supervised classes, one track per class) it follows the validation triplet loss instead.
+The test split is scored among its own tracks only.
 """
 
 from __future__ import annotations
@@ -31,7 +37,11 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ParameterError, WorkbenchError
+from workbench.evaluate.retrieval import retrieval_metrics
 from workbench.train.datasets import EmbeddingSet
+
+__all__ = ["CollapseError", "SamplerError", "TripletConfig", "TripletResult", "check_sampler", "embed",
+           "embedding_spread", "retrieval_metrics", "train_triplet"]
 
 OnEpoch = Callable[[int, int, dict[str, Any]], None]
 
@@ -162,7 +172,8 @@ class TripletResult:
 
     ``model`` is the best epoch's head (eval mode, takes raw backbone vectors); ``history`` one
     record per epoch; ``metrics`` ``{"model": {"val": {...}, "test": {...}}, "baseline": {...},
-    "untrained_head": {...}}`` with ``map_at_r``, ``precision_at_1``, ``precision_at_5`` each;
+    "untrained_head": {...}}`` (``baseline``: the backbone; ``untrained_head``: the random head)
+    with the keys of :func:`workbench.evaluate.retrieval_metrics` each (same-track excluded);
     ``stopped_reason`` one sentence; ``collapse`` ``None`` or what was detected.
     """
 
@@ -186,7 +197,7 @@ class TripletResult:
             for who in ("baseline", "untrained_head", "model"):
                 m = self.metrics.get(who, {}).get(split)
                 if m:
-                    name = {"baseline": "backbone", "untrained_head": "untrained head", "model": "fine-tuned"}[who]
+                    name = {"baseline": "backbone", "untrained_head": "random head", "model": "fine-tuned"}[who]
                     lines.append(f"{split:<6} {name:<15} {m['map_at_r']:>7.3f} {m['precision_at_1']:>7.3f} "
                                  f"{m['precision_at_5']:>7.3f}")
         lines.append(f"stopped: {self.stopped_reason} (best epoch {self.best_epoch})")
@@ -196,47 +207,6 @@ class TripletResult:
 # --------------------------------------------------------------------------------------------
 # Metrics
 # --------------------------------------------------------------------------------------------
-
-
-def precision_at_k(embeddings: np.ndarray, labels: np.ndarray, *, k: int = 5) -> float:
-    """Mean fraction of each row's ``k`` nearest others (cosine) sharing its label (self excluded).
-
-    Rows whose class has no other member are skipped; ``k`` is capped at ``n - 1``.
-    """
-    e = np.asarray(embeddings, dtype=np.float32)
-    y = np.asarray(labels).reshape(-1)
-    n = e.shape[0]
-    if n < 2:
-        return float("nan")
-    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
-    sim = e @ e.T
-    np.fill_diagonal(sim, -np.inf)
-    kk = min(int(k), n - 1)
-    nn = np.argpartition(-sim, kk - 1, axis=1)[:, :kk] if kk < n - 1 else np.argsort(-sim, axis=1)[:, :kk]
-    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    keep = counts[inverse] > 1
-    if not keep.any():
-        return float("nan")
-    return float((y[nn] == y[:, None])[keep].mean())
-
-
-def retrieval_metrics(embeddings: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """MAP@R, precision@1 (PML ``AccuracyCalculator``, query excluded) and precision@5, cosine.
-
-    Queries whose class has no other member are skipped; all NaN when no query has a positive.
-    """
-    import torch
-    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
-
-    e = np.asarray(embeddings, dtype=np.float32)
-    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)  # L2 ranking = cosine ranking
-    y = np.asarray(labels).reshape(-1)
-    if len(y) < 2 or np.unique(y, return_counts=True)[1].max() < 2:  # no query has a positive
-        return {"map_at_r": float("nan"), "precision_at_1": float("nan"), "precision_at_5": float("nan")}
-    calc = AccuracyCalculator(include=("mean_average_precision_at_r", "precision_at_1"), k="max_bin_count")
-    acc = calc.get_accuracy(torch.from_numpy(e), torch.from_numpy(y.astype(np.int64)))
-    return {"map_at_r": float(acc["mean_average_precision_at_r"]), "precision_at_1": float(acc["precision_at_1"]),
-            "precision_at_5": precision_at_k(e, y, k=5)}
 
 
 def embed(model: Any, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
@@ -417,6 +387,8 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     Xtr = torch.from_numpy((train.X - mean) / std)
     ytr = torch.from_numpy(y_train)
     Xval = (val.X - mean) / std
+    ref = train.originals()  # validation tracks query these too (never their own track)
+    Xref, y_ref, ref_tracks = (ref.X - mean) / std, ref.y, ref.track_ids
     rng = np.random.RandomState(cfg.seed % 2**32)
     history: list[dict[str, Any]] = []
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -451,18 +423,23 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
                 opt.step()
                 losses_.append(float(loss.detach()))
         val_emb = embed(model, Xval)
-        vm = retrieval_metrics(val_emb, y_val)
+        vm = _val_metrics(val_emb, y_val, val.track_ids, embed(model, Xref), y_ref, ref_tracks)
         spread = embedding_spread(val_emb)
         train_loss = float(np.mean(losses_)) if losses_ else 0.0
         record = {"epoch": epoch, "train_loss": train_loss, "val_map_at_r": vm["map_at_r"],
                   "val_precision_at_1": vm["precision_at_1"], "val_precision_at_5": vm["precision_at_5"],
-                  "mined_triplets": mined, "embedding_spread": spread,
-                  "seconds": time.perf_counter() - t0}
+                  "mined_triplets": mined, "embedding_spread": spread}
+        if math.isfinite(vm["map_at_r"]):
+            score = vm["map_at_r"]
+        else:  # nothing to retrieve on other tracks (e.g. each track its own class): the loss decides
+            record["val_loss"] = _val_loss(loss_fn, val_emb, y_val, seed=cfg.seed)
+            score = -record["val_loss"]
+        record["seconds"] = time.perf_counter() - t0
         history.append(record)
         bar.set_postfix(loss=f"{train_loss:.4f}", map_r=f"{vm['map_at_r']:.3f}", mined=mined, refresh=False)
-        improved = vm["map_at_r"] > best_map + 1e-6
+        improved = score > best_map + 1e-6
         if improved:
-            best_map, best_epoch, best_state, stale = vm["map_at_r"], epoch, copy.deepcopy(model.state_dict()), 0
+            best_map, best_epoch, best_state, stale = score, epoch, copy.deepcopy(model.state_dict()), 0
         else:
             stale += 1
         at_margin = bool(losses_) and abs(train_loss - cfg.margin) < 0.01 * cfg.margin
@@ -478,7 +455,8 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
                        f"try a lower lr (now {cfg.lr:g}), check the inputs vary, or check the classes")
             break
         if stale >= cfg.patience:
-            stopped = f"early stop: validation MAP@R did not improve for {cfg.patience} epochs"
+            what = "MAP@R" if "val_loss" not in record else "triplet loss"
+            stopped = f"early stop: validation {what} did not improve for {cfg.patience} epochs"
             break
     bar.close()
     model.load_state_dict(best_state)
@@ -497,14 +475,44 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     return result
 
 
+def _val_loss(loss_fn: Any, emb: np.ndarray, y: np.ndarray, *, seed: int, max_rows: int = 128) -> float:
+    """Triplet loss over all triplets of (at most ``max_rows``, seeded) validation rows."""
+    import torch
+
+    idx = np.arange(len(y))
+    if len(idx) > max_rows:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, max_rows, replace=False))
+    with torch.no_grad():
+        return float(loss_fn(torch.from_numpy(np.ascontiguousarray(emb[idx])), torch.from_numpy(y[idx])))
+
+
+def _val_metrics(val_emb: np.ndarray, y_val: np.ndarray, val_tracks: np.ndarray, ref_emb: np.ndarray,
+                 y_ref: np.ndarray, ref_tracks: np.ndarray) -> dict[str, Any]:
+    """Validation retrieval: each validation track's windows query the validation and training
+    tracks' windows, never their own track (a small validation set alone often has no two tracks of a class)."""
+    return retrieval_metrics(np.concatenate([val_emb, ref_emb]), np.concatenate([y_val, y_ref]),
+                             groups=np.concatenate([val_tracks, ref_tracks]),
+                             queries=np.arange(len(y_val) + len(y_ref)) < len(y_val))
+
+
 def _evaluate(model: Any, untrained: Any, train: EmbeddingSet, splits: dict[str, EmbeddingSet | None],
               mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
+    """Per split: the head (``model``), the random head (``untrained_head``: same architecture,
+    initial weights) and the backbone (``baseline``: z-scored backbone vectors), same-track excluded.
+
+    ``test``: held-out tracks among themselves; ``val``: as during training (validation tracks
+    querying validation and training tracks)."""
     out: dict[str, Any] = {"model": {}, "baseline": {}, "untrained_head": {}}
+    ref = train.originals()
+    embedders = {"model": lambda X: embed(model, X), "untrained_head": lambda X: embed(untrained, X),
+                 "baseline": lambda X: (X - mean) / std}
     for name, data in splits.items():
         if data is None:
             continue
         y = _labels_in(data, train.classes)
-        out["model"][name] = retrieval_metrics(embed(model, data.X), y)
-        out["untrained_head"][name] = retrieval_metrics(embed(untrained, data.X), y)
-        out["baseline"][name] = retrieval_metrics((data.X - mean) / std, y)
+        for who, f in embedders.items():
+            if name == "val":
+                out[who][name] = _val_metrics(f(data.X), y, data.track_ids, f(ref.X), ref.y, ref.track_ids)
+            else:
+                out[who][name] = retrieval_metrics(f(data.X), y, groups=data.track_ids)
     return out
