@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench import audio
-from workbench.analysis import analyze, analyze_library, stored_analysis
+from workbench.analysis import analyze, analyze_library, track_analysis
 from workbench.embed.batch import Backbone, default_backbone, describe_backbone, embed_library, track_vectors
 from workbench.embed.features import pool, standardize
 from workbench.errors import ParameterError, TrackNotFoundError
@@ -142,7 +142,7 @@ class LibrarySearch:
         tracks, vectors = track_vectors(self.library, backbone=self.backbone)
         keep, meta, self.skipped = [], [], []
         for i, t in enumerate(tracks):
-            a = stored_analysis(self.library, t)
+            a = track_analysis(self.library, t, compute=False)
             if a is None or a.bpm is None:
                 self.skipped.append(t)
                 continue
