@@ -175,9 +175,12 @@ def test_folder_and_track_settings_take_precedence(tmp_path):
         set_analysis_settings(lib, prior="118-130@124", key_profile="temperley")
         set_analysis_settings(lib, scope="folder", target=root / "dnb", prior="160-180@174")
         set_analysis_settings(lib, scope="folder", target=root / "dnb" / "liquid", prior="165-178@172")
-        set_analysis_settings(lib, scope="track", target=d.id, prior="trance")
+        set_analysis_settings(lib, scope="track", target=d.id, prior=BpmPrior.trance())
         priors = {t.name: effective_settings(lib, t).bpm_prior.center_bpm for t in (a, b, c, d)}
         assert priors == {"a": 124, "b": 174, "c": 172, "d": 139}
+        # a file outside the library (a search query) gets its folder's and the library's settings
+        assert effective_settings(lib, root / "dnb" / "query.wav").bpm_prior.center_bpm == 174
+        assert effective_settings(lib, tmp_path / "elsewhere.wav").bpm_prior.center_bpm == 124
         # fields resolve one by one: the folder sets the prior, the library's key profile still holds
         s = effective_settings(lib, c)
         assert s.key_profile == "temperley" and s.sources == {

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench import audio
-from workbench.analysis import analyze, analyze_library, track_analysis
+from workbench.analysis import analyze, analyze_library, effective_settings, track_analysis
 from workbench.embed.batch import Backbone, default_backbone, describe_backbone, embed_library, track_vectors
 from workbench.embed.features import pool, standardize
 from workbench.errors import ParameterError, TrackNotFoundError
@@ -197,7 +197,7 @@ class LibrarySearch:
             return track.id
         if isinstance(query, (str, os.PathLike)) and Path(query).is_file():
             y, sr = audio.load(query, mono=False)
-            a = analyze(y, sr=sr)
+            a = analyze(y, sr=sr, **effective_settings(self.library, query).kwargs())  # the library's prior
             if a.bpm is None:
                 raise ParameterError(f"{query}: no steady beat found, so tempo cannot be compared")
             emb, _ = self.backbone.embed(y, sr=sr)

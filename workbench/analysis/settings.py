@@ -259,14 +259,17 @@ def _contains(folder: Path, path: Path) -> bool:
     return True
 
 
-def effective_settings(library: Library, track: Track, *,
+def effective_settings(library: Library, track: Track | str | os.PathLike[str], *,
                        stored: list[StoredSettings] | None = None) -> AnalysisSettings:
     """The settings ``track`` is analysed with: per field, track > deepest folder > library > default.
 
-    ``stored`` is :func:`list_analysis_settings` read once (for a loop over many tracks).
+    ``track`` may also be the path of an audio file outside the library (then the folder and
+    library settings apply). ``stored`` is :func:`list_analysis_settings` read once (for a
+    loop over many tracks).
     """
     rows = list_analysis_settings(library) if stored is None else stored
-    path = Path(track.path).resolve()
+    path = Path(track.path if isinstance(track, Track) else os.fspath(track)).expanduser().resolve()
+    track_id = str(track.id) if isinstance(track, Track) else None
     folders = []
     for s in rows:
         if s.scope == "folder":
@@ -274,7 +277,7 @@ def effective_settings(library: Library, track: Track, *,
             if _contains(folder, path):
                 folders.append((len(folder.parts), s))
     chain = [s for s in rows if s.scope == "library"] + [s for _, s in sorted(folders, key=lambda f: f[0])] \
-        + [s for s in rows if s.scope == "track" and s.target == str(track.id)]
+        + [s for s in rows if s.scope == "track" and s.target == track_id]
     values: dict[str, Any] = {}
     sources = dict.fromkeys(FIELDS, "default")
     for s in chain:  # least specific first: later ones win
