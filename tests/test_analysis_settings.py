@@ -230,6 +230,22 @@ def test_bad_settings_and_corrections_are_named(lib, tmp_path):
     assert list_analysis_settings(lib) == [] and get_correction(lib, t) is None  # nothing half-stored
 
 
+def test_a_downbeat_alone_needs_analysed_beats(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    t_ = np.arange(6 * SR) / SR
+    sf.write(folder / "pad.wav", (0.2 * np.sin(2 * np.pi * 220 * t_)).astype(np.float32), SR)  # no beat at all
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(folder, progress=False)
+        t = lib.tracks()[0]
+        assert track_analysis(lib, t).bpm is None
+        with pytest.raises(ParameterError, match=r"track 1 \(pad\) has no analysed beats.*give bpm too"):
+            correct_track(lib, t, first_downbeat_s=0.5)
+        fixed = correct_track(lib, t, first_downbeat_s=0.5, bpm=120)
+        a = track_analysis(lib, t)
+        assert fixed.bpm == 120 and a.beats[:2] == pytest.approx([0.0, 0.5]) and a.downbeats[0] == pytest.approx(0.5)
+
+
 def test_cli_round_trip(lib, capsys):
     db = str(lib.path)
     t = lib.tracks()[0]

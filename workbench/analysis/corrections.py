@@ -166,7 +166,8 @@ def correct_track(library: Library, track: Track | int | str, *, bpm: float | No
     Raises
     ------
     ParameterError
-        No field given (and none stored before), or a value out of its range.
+        No field given (and none stored before), a value out of its range, or a first downbeat
+        without a bpm for a track whose analysis found no beat.
     TrackNotFoundError
         No such track.
     """
@@ -180,6 +181,13 @@ def correct_track(library: Library, track: Track | int | str, *, bpm: float | No
               for name, value in new.items()}
     if all(v is None for v in merged.values()):
         raise ParameterError("a correction needs at least one of bpm, first_downbeat_s, key; got none")
+    if merged["first_downbeat_s"] is not None and merged["bpm"] is None:
+        from workbench.analysis.batch import stored_analysis
+
+        a = stored_analysis(library, t)
+        if a is not None and not a.beats:
+            raise ParameterError(f"track {t.id} ({t.name}) has no analysed beats, so a first downbeat alone places "
+                                 "no grid: give bpm too")
     with transaction(library.conn):
         library.conn.execute(
             "INSERT INTO track_corrections (track_id, bpm, first_downbeat_s, key, locked, updated_at) "
