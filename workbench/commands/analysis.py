@@ -115,14 +115,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             print(f"stored {stored.describe()} (used from now on by search, the explorer, the labeler and training)")
         print(summary)
         print(f"{'id':>5}  {'bpm':>6}  {'key':>9}  {'cam':>3}  {'conf':>4}  {'nrg':>3}  {'LUFS':>6}  "
-              f"{'prior':>18}  {'fix':>6}  name")
+              f"{'prior':>20}  {'fix':>6}  name")
         for r in rows:
             if r["bpm"] is None and r["key"] is None:
                 continue
             bpm = f"{r['bpm']:6.1f}" if r["bpm"] else "  none"
             fix = "-" if r["correction"] is None else ("locked" if r["correction"]["locked"] else "manual")
             print(f"{r['id']:>5}  {bpm}  {r['key']:>9}  {r['camelot']:>3}  {r['key_confidence']:4.2f}  "
-                  f"{r['energy']:>3}  {r['loudness_lufs']:6.1f}  {r['prior']:>18}  {fix:>6}  {r['name']}")
+                  f"{r['energy']:>3}  {r['loudness_lufs']:6.1f}  {r['prior']:>20}  {fix:>6}  {r['name']}")
     return 1 if summary.failed and not (summary.analysed or summary.reused) else 0
 
 
