@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from workbench import audio
-from workbench.analysis import analyze
+from workbench.analysis import analyze, parse_prior
 from workbench.camelot import from_camelot
-from workbench.cli import parse_prior
 from workbench.demo import synthesize_library
 
 

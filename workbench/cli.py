@@ -38,12 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--missing", action="store_true", help="include tracks whose file has gone")
     p.set_defaults(func=_cmd_tracks)
 
-    p = sub.add_parser("analyze", help="beats, BPM, key, energy and loudness of every track (stored)")
-    p.add_argument("--prior", default=None, metavar="MIN-MAX[@CENTRE]",
-                   help="expected tempo range, e.g. 128-150@139 (trance) or 'trance'; default 70-185")
-    p.add_argument("--force", action="store_true", help="recompute even where a stored result is current")
-    p.set_defaults(func=_cmd_analyze)
-
     p = sub.add_parser("similar", help="tracks similar to one (by id, hash or path, or an audio file)")
     p.add_argument("track", help="a library track's id, content hash or path, or any audio file")
     p.add_argument("-k", type=int, default=10, help="how many (default 10)")
@@ -122,44 +116,6 @@ def _cmd_tracks(args: argparse.Namespace) -> int:
                   f"{t.content_hash[:12]}  {t.name}{flag}")
         print(f"{len(tracks)} tracks in {lib.path}")
     return 0
-
-
-def parse_prior(text: str | None):  # -> BpmPrior | None
-    """``"trance"`` or ``"MIN-MAX"`` or ``"MIN-MAX@CENTRE"`` as a :class:`BpmPrior`."""
-    from workbench.analysis import BpmPrior
-    from workbench.errors import ParameterError
-
-    if text is None:
-        return None
-    if text.strip().lower() == "trance":
-        return BpmPrior.trance()
-    try:
-        span, _, centre = text.partition("@")
-        lo, hi = (float(v) for v in span.split("-"))
-        return BpmPrior(min_bpm=lo, max_bpm=hi, center_bpm=float(centre) if centre else (lo * hi) ** 0.5)
-    except ValueError as exc:
-        if isinstance(exc, ParameterError):
-            raise
-        raise ParameterError(f"--prior must be 'trance', 'MIN-MAX' or 'MIN-MAX@CENTRE' in BPM; got {text!r}") from exc
-
-
-def _cmd_analyze(args: argparse.Namespace) -> int:
-    from workbench.analysis import analyze_library, stored_analysis
-    from workbench.library import Library
-
-    prior = parse_prior(args.prior)
-    with Library(args.db) as lib:
-        summary = analyze_library(lib, bpm_prior=prior, force=args.force, progress=not args.quiet)
-        print(summary)
-        print(f"{'id':>5}  {'bpm':>6}  {'key':>9}  {'cam':>3}  {'conf':>4}  {'nrg':>3}  {'LUFS':>6}  name")
-        for t in lib.tracks():
-            a = stored_analysis(lib, t, bpm_prior=prior)
-            if a is None:
-                continue
-            bpm = f"{a.bpm:6.1f}" if a.bpm else "  none"
-            print(f"{t.id:>5}  {bpm}  {a.key:>9}  {a.camelot:>3}  {a.key_confidence:4.2f}  {a.energy:>3}  "
-                  f"{a.loudness_lufs:6.1f}  {t.name}")
-    return 1 if summary.failed and not (summary.analysed or summary.reused) else 0
 
 
 def _cmd_similar(args: argparse.Namespace) -> int:

@@ -39,11 +39,11 @@ def library_table(library: Library) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from workbench.analysis import stored_analysis
+    from workbench.analysis import track_analysis
 
     rows: list[dict[str, Any]] = []
     for t in library.tracks():
-        a = stored_analysis(library, t)
+        a = track_analysis(library, t, compute=False)
         rows.append({
             "id": t.id, "name": t.name, "artist": t.artist, "style": track_style(t),
             "duration_s": round(t.duration_s, 1),
@@ -95,7 +95,7 @@ def embedding_map(library: Library, *, backbone: object = None, color_by: str = 
     import matplotlib
     from matplotlib.figure import Figure
 
-    from workbench.analysis import stored_analysis
+    from workbench.analysis import track_analysis
     from workbench.embed.batch import describe_backbone, embed_library, track_vectors
     from workbench.embed.features import FeatureFrontend, standardize
 
@@ -123,7 +123,7 @@ def embedding_map(library: Library, *, backbone: object = None, color_by: str = 
     def key_of(t: Track) -> str:
         if color_by == "style":
             return track_style(t) or "untagged"
-        a = stored_analysis(library, t)
+        a = track_analysis(library, t, compute=False)
         if a is None:
             return "not analysed"
         return a.camelot if color_by == "camelot" else f"energy {a.energy}"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench import audio
-from workbench.analysis import analyze, analyze_library, stored_analysis
+from workbench.analysis import analyze, analyze_library, effective_settings, track_analysis
 from workbench.embed.batch import Backbone, default_backbone, describe_backbone, embed_library, track_vectors
 from workbench.embed.features import pool, standardize
 from workbench.errors import AudioError, ParameterError, TrackNotFoundError, failure_reason
@@ -142,7 +142,7 @@ class LibrarySearch:
         tracks, vectors = track_vectors(self.library, backbone=self.backbone)
         keep, meta, self.skipped = [], [], []
         for i, t in enumerate(tracks):
-            a = stored_analysis(self.library, t)
+            a = track_analysis(self.library, t, compute=False)
             if a is None or a.bpm is None:
                 self.skipped.append(t)
                 continue
@@ -215,7 +215,7 @@ class LibrarySearch:
         name = os.fspath(query)
         try:
             y, sr = audio.load(query, mono=False)
-            a = analyze(y, sr=sr)
+            a = analyze(y, sr=sr, **effective_settings(self.library, query).kwargs())  # the library's prior
             emb, _ = self.backbone.embed(y, sr=sr)
             vector = pool(np.asarray(emb), with_std=True)
         except AudioError:

@@ -1,4 +1,9 @@
-"""Analyse every track of a library, storing results; recomputed only when file or settings change."""
+"""Analyse every track of a library, storing results; recomputed only when file or settings change.
+
+Every consumer reads a track's analysis through :func:`track_analysis`: the stored result
+under the track's effective settings (:mod:`workbench.analysis.settings`: track > folder >
+library > defaults), with the track's correction (:mod:`workbench.analysis.corrections`) on top.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from dataclasses import dataclass, field
 from workbench import audio
 from workbench.analysis.beats import BpmPrior
 from workbench.analysis.core import MIN_DURATION_S, Analysis, analyze, settings_key
+from workbench.analysis.corrections import get_correction
 from workbench.analysis.energy import DEFAULT_HOP_S
 from workbench.analysis.key import DEFAULT_PROFILE
+from workbench.analysis.settings import AnalysisSettings, effective_settings, list_analysis_settings
 from workbench.errors import AudioError, ParameterError, failure_reason
 from workbench.library import Library, Track
 from workbench.store import transaction, utc_now
@@ -17,34 +24,75 @@ from workbench.store import transaction, utc_now
 KIND = "track"
 
 
+class _Effective:
+    """Default of the settings arguments: each track's stored (effective) settings."""
+
+    def __repr__(self) -> str:
+        return "<the track's stored settings>"
+
+
+EFFECTIVE = _Effective()
+
+
 @dataclass
 class AnalysisSummary:
-    """What :func:`analyze_library` did: ids analysed now, ids reused, and failures by path."""
+    """What :func:`analyze_library` did: ids analysed now, ids reused, and failures by path.
+
+    ``locked`` holds the ids whose locked correction was kept over a re-analysis; ``unlocked``
+    the ids whose unlocked correction a forced re-analysis dropped.
+    """
 
     analysed: list[int] = field(default_factory=list)
     reused: list[int] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    locked: list[int] = field(default_factory=list)
+    unlocked: list[int] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [f"analysis: {len(self.analysed)} analysed, {len(self.reused)} reused, {len(self.failed)} failed"]
+        if self.locked:
+            lines.append(f"  {len(self.locked)} locked corrections kept (tracks {', '.join(map(str, self.locked))}); "
+                         "`workbench correct TRACK --unlock` to drop one")
+        if self.unlocked:
+            lines.append(f"  {len(self.unlocked)} unlocked corrections dropped (tracks "
+                         f"{', '.join(map(str, self.unlocked))})")
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"analysed": self.analysed, "reused": self.reused, "locked": self.locked, "unlocked": self.unlocked,
+                "failed": [{"path": p, "reason": r} for p, r in self.failed]}
 
 
 def _settings_hash(settings: str) -> str:
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
+def _explicit(bpm_prior: object, key_profile: object, energy_hop_s: object) -> AnalysisSettings | None:
+    """The settings given explicitly (unset ones at their defaults), or ``None`` when none was."""
+    if bpm_prior is EFFECTIVE and key_profile is EFFECTIVE and energy_hop_s is EFFECTIVE:
+        return None
+    return AnalysisSettings(bpm_prior=None if bpm_prior is EFFECTIVE else bpm_prior,  # type: ignore[arg-type]
+                            key_profile=DEFAULT_PROFILE if key_profile is EFFECTIVE else key_profile,  # type: ignore[arg-type]
+                            energy_hop_s=DEFAULT_HOP_S if energy_hop_s is EFFECTIVE else energy_hop_s)  # type: ignore[arg-type]
+
+
 def stored_analysis(
     library: Library,
     track: Track,
     *,
-    bpm_prior: BpmPrior | None = None,
-    key_profile: str = DEFAULT_PROFILE,
-    energy_hop_s: float = DEFAULT_HOP_S,
+    bpm_prior: BpmPrior | None | _Effective = EFFECTIVE,
+    key_profile: str | _Effective = EFFECTIVE,
+    energy_hop_s: float | _Effective = EFFECTIVE,
 ) -> Analysis | None:
-    """The stored analysis of a track for these settings, or ``None`` when there is none yet."""
-    h = _settings_hash(settings_key(bpm_prior=bpm_prior, key_profile=key_profile, energy_hop_s=energy_hop_s))
+    """The stored analysis of a track as analysed (no correction), or ``None`` when there is none yet.
+
+    With no settings given, those stored for the track (:func:`~workbench.analysis.settings.effective_settings`);
+    given ones are used as they are (unset ones at their defaults). Consumers use
+    :func:`track_analysis`, which adds the track's correction.
+    """
+    s = _explicit(bpm_prior, key_profile, energy_hop_s) or effective_settings(library, track)
+    h = _settings_hash(settings_key(**s.kwargs()))
     row = library.conn.execute(
         "SELECT result_json FROM analyses WHERE track_id = ? AND kind = ? AND settings_hash = ? AND content_hash = ?",
         (track.id, KIND, h, track.content_hash),
@@ -53,7 +101,10 @@ def stored_analysis(
 
 
 def analyze_track(library: Library, track: Track | int | str, **settings: object) -> Analysis:
-    """Analyse one library track (reusing a stored result) and store it."""
+    """Analyse one library track (reusing a stored result) and store it; no correction applied.
+
+    ``settings`` as for :func:`analyze_library` (none: the track's stored settings).
+    """
     t = track if isinstance(track, Track) else library.track(track)
     summary = analyze_library(library, tracks=[t], progress=False, **settings)  # type: ignore[arg-type]
     if summary.failed:
@@ -64,51 +115,91 @@ def analyze_track(library: Library, track: Track | int | str, **settings: object
     return result
 
 
+def track_analysis(library: Library, track: Track | int | str, *, compute: bool = True) -> Analysis | None:
+    """The analysis every consumer sees: stored under the track's settings, with its correction on top.
+
+    Parameters
+    ----------
+    library : Library
+    track : Track, int or str
+        The track: id, content hash, path or :class:`Track`.
+    compute : bool
+        Analyse and store the track when it has no stored analysis under its settings yet;
+        when ``False``, return ``None`` instead.
+
+    Raises
+    ------
+    AudioError
+        ``compute`` and the track cannot be decoded or analysed.
+    """
+    t = track if isinstance(track, Track) else library.track(track)
+    a = stored_analysis(library, t)
+    if a is None:
+        if not compute:
+            return None
+        a = analyze_track(library, t)
+    c = get_correction(library, t)
+    return a if c is None else c.apply(a)
+
+
 def analyze_library(
     library: Library,
     *,
     tracks: list[Track] | None = None,
-    bpm_prior: BpmPrior | None = None,
-    key_profile: str = DEFAULT_PROFILE,
-    energy_hop_s: float = DEFAULT_HOP_S,
+    bpm_prior: BpmPrior | None | _Effective = EFFECTIVE,
+    key_profile: str | _Effective = EFFECTIVE,
+    energy_hop_s: float | _Effective = EFFECTIVE,
     force: bool = False,
     progress: bool = True,
 ) -> AnalysisSummary:
     """Analyse every track (or ``tracks``) and store the results in the library.
 
-    A track already analysed with the same file contents and settings is skipped unless
-    ``force``. A track that cannot be decoded or analysed is reported in the summary and the
-    batch goes on. Each result is committed as soon as it is computed, so an interrupted run
-    resumes where it stopped.
+    With no settings given, each track is analysed with its stored settings
+    (:func:`~workbench.analysis.settings.effective_settings`); settings given apply to every
+    track (unset ones at their defaults) and are not stored. A track already analysed with the
+    same file contents and settings is skipped unless ``force``. A re-analysis (``force``, or
+    new settings for a track analysed before) never overwrites a locked correction (reported in
+    ``summary.locked``); it drops an unlocked one (``summary.unlocked``).
+    A track that cannot be decoded or analysed is reported in the summary and the batch goes
+    on. Each result is committed as soon as it is computed, so an interrupted run resumes
+    where it stopped.
     """
     from tqdm.auto import tqdm
 
     if not isinstance(library, Library):
         raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
-    settings = settings_key(bpm_prior=bpm_prior, key_profile=key_profile, energy_hop_s=energy_hop_s)
-    h = _settings_hash(settings)
+    explicit = _explicit(bpm_prior, key_profile, energy_hop_s)
+    stored = None if explicit is not None else list_analysis_settings(library)
     todo = library.tracks() if tracks is None else list(tracks)
     summary = AnalysisSummary()
     for t in tqdm(todo, desc="analyse", unit="track", disable=not progress):
-        if not force and stored_analysis(library, t, bpm_prior=bpm_prior, key_profile=key_profile,
-                                         energy_hop_s=energy_hop_s) is not None:
+        s = explicit or effective_settings(library, t, stored=stored)
+        if not force and stored_analysis(library, t, **s.kwargs()) is not None:
             summary.reused.append(t.id)
             continue
         try:
             y, sr = audio.load(t.path, mono=False, min_duration_s=MIN_DURATION_S)
-            result = analyze(y, sr=sr, bpm_prior=bpm_prior, key_profile=key_profile, energy_hop_s=energy_hop_s)
+            result = analyze(y, sr=sr, **s.kwargs())
         except ParameterError:  # the settings are wrong: every track would fail the same way
             raise
         except Exception as exc:  # one bad track never stops the batch (decoder, pyloudnorm, librosa, OS)
             summary.failed.append((t.path, failure_reason(exc)))
             continue
+        # a re-analysis (forced, or under new settings) keeps a locked correction and drops an unlocked one
+        again = force or library.conn.execute("SELECT 1 FROM analyses WHERE track_id = ? AND kind = ?",
+                                              (t.id, KIND)).fetchone() is not None
+        correction = get_correction(library, t) if again else None
         with transaction(library.conn):
             library.conn.execute(
                 "INSERT INTO analyses (track_id, kind, settings_hash, content_hash, result_json, created_at) "
                 "VALUES (?,?,?,?,?,?) ON CONFLICT (track_id, kind, settings_hash) DO UPDATE SET "
                 "content_hash = excluded.content_hash, result_json = excluded.result_json, "
                 "created_at = excluded.created_at",
-                (t.id, KIND, h, t.content_hash, result.to_json(), utc_now()),
+                (t.id, KIND, _settings_hash(settings_key(**s.kwargs())), t.content_hash, result.to_json(), utc_now()),
             )
+            if correction is not None and not correction.locked:
+                library.conn.execute("DELETE FROM track_corrections WHERE track_id = ?", (t.id,))
+        if correction is not None:
+            (summary.locked if correction.locked else summary.unlocked).append(t.id)
         summary.analysed.append(t.id)
     return summary

@@ -14,7 +14,7 @@ import argparse
 import importlib
 
 #: Area modules, in the order their commands appear in ``workbench --help``.
-MODULES: tuple[str, ...] = ("train", "runs", "export")
+MODULES: tuple[str, ...] = ("analysis", "train", "runs", "export")
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

@@ -111,9 +111,9 @@ class Labels:
             return self._grids[track]
         t = self._track(track)
         if t.id not in self._grids:
-            from workbench.analysis import analyze_track
+            from workbench.analysis import track_analysis
 
-            a = analyze_track(self.library, t)
+            a = track_analysis(self.library, t)
             if not a.beats:
                 raise LabelError(f"track {t.id} ({t.name}) has no beats (no steady beat was found): "
                                  "it cannot be labelled on a beat grid")

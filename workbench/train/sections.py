@@ -233,7 +233,7 @@ def _record(r: Any) -> dict[str, Any]:
 def track_frames(library: Library, track: Track | int | str, *, backbone: Any = None,
                  features: WindowFeatures | None = None) -> TrackFrames:
     """A track's window features (embedding and analysing it first if needed) and beat grid."""
-    from workbench.analysis import analyze_track
+    from workbench.analysis import track_analysis
     from workbench.embed.batch import cache_for, embed_library
     from workbench.embed.features import FeatureFrontend
 
@@ -251,7 +251,7 @@ def track_frames(library: Library, track: Track | int | str, *, backbone: Any = 
             raise ParameterError(f"track {t.id}: embeddings were not cached in {cache.folder}")
     frames, starts = hit
     times = np.asarray(starts, dtype=np.float64) + float(getattr(b, "window_s", 1.0)) / 2
-    analysis = analyze_track(library, t)
+    analysis = track_analysis(library, t)
     return TrackFrames(t.id, t.name, float(t.duration_s), spec.transform(frames, times, duration_s=t.duration_s),
                        times, np.asarray(analysis.beats), np.asarray(analysis.downbeats), [])
 

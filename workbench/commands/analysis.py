@@ -1,0 +1,197 @@
+"""``workbench analyze``, ``workbench settings`` and ``workbench correct``: analysis that sticks.
+
+``analyze --prior`` stores the prior for the library (or ``--folder``/``--track``) and every
+consumer (search, explorer, labeler, training, suggestions) uses it from then on; ``correct``
+stores a track's hand correction (BPM, first downbeat, key), locked against re-analysis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``analyze``, ``settings`` and ``correct``."""
+    p = sub.add_parser("analyze", help="beats, BPM, key, energy and loudness of every track (stored); "
+                                       "--prior stores a tempo prior that every consumer uses")
+    p.add_argument("--prior", default=None, metavar="MIN-MAX[@CENTRE]",
+                   help="expected tempo range, e.g. 128-150@139 (trance) or 'trance'; stored for the scope "
+                        "(default: the library) and used from then on")
+    _scope_arguments(p, "store --prior for, and analyse only,")
+    p.add_argument("--force", action="store_true", help="recompute even where a stored result is current "
+                                                        "(locked corrections stay)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("settings", help="the analysis settings stored for the library, folders and tracks, "
+                                        "and the tracks' corrections")
+    p.add_argument("--clear", action="store_true", help="remove the settings stored for the scope "
+                                                        "(default: the library)")
+    _scope_arguments(p, "--clear removes the settings of")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_settings)
+
+    p = sub.add_parser("correct", help="correct a track's BPM, first downbeat or key by hand (locked against "
+                                       "re-analysis)")
+    p.add_argument("track", help="a library track's id, content hash or path")
+    p.add_argument("--bpm", type=float, default=None, help="the tempo in BPM (30-300); the beat grid follows")
+    p.add_argument("--downbeat", type=float, default=None, metavar="SECONDS",
+                   help="time of the first downbeat (the one of a bar), in seconds")
+    p.add_argument("--key", default=None, help="a key name ('A minor', 'F# major', 'Bbm') or a Camelot code (8A)")
+    p.add_argument("--unlock", action="store_true",
+                   help="alone: remove the correction (the analysis shows again); with values: store them "
+                        "unlocked (a re-analysis replaces them)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_cmd_correct)
+
+
+def _scope_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--scope", choices=("library",), default=None, help=f"{what} the whole library (the default)")
+    g.add_argument("--folder", default=None, help=f"{what} the tracks under this folder")
+    g.add_argument("--track", default=None, help=f"{what} one track (id, content hash or path)")
+
+
+def _scope(args: argparse.Namespace) -> tuple[str, str | None]:
+    if args.folder is not None:
+        return "folder", args.folder
+    if args.track is not None:
+        return "track", args.track
+    return "library", None
+
+
+def _row(t: Any, a: Any, settings: Any, correction: Any) -> dict[str, Any]:
+    from workbench.analysis.settings import format_prior
+
+    return {
+        "id": t.id, "name": t.name, "path": t.path,
+        "bpm": None if a is None else a.bpm, "key": None if a is None else a.key,
+        "camelot": None if a is None else a.camelot,
+        "key_confidence": None if a is None else a.key_confidence,
+        "energy": None if a is None else a.energy, "loudness_lufs": None if a is None else a.loudness_lufs,
+        "first_downbeat_s": None if a is None or not a.downbeats else round(a.downbeats[0], 4),
+        "prior": format_prior(settings.bpm_prior), "prior_from": settings.sources.get("bpm_prior", "default"),
+        "correction": None if correction is None else correction.to_dict(),
+    }
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench.analysis import (
+        analyze_library,
+        effective_settings,
+        get_correction,
+        list_analysis_settings,
+        parse_prior,
+        set_analysis_settings,
+        track_analysis,
+    )
+    from workbench.analysis.settings import scope_target
+    from workbench.library import Library
+
+    scope, target = _scope(args)
+    prior = parse_prior(args.prior)
+    with Library(args.db) as lib:
+        key = scope_target(lib, scope, target)  # validates the folder or track before anything is stored
+        stored = set_analysis_settings(lib, scope=scope, target=target, prior=prior) if prior is not None else None
+        tracks = lib.tracks()
+        if scope == "folder":
+            folder = lib.workspace.absolute(key).resolve()
+            tracks = [t for t in tracks if Path(t.path).resolve().is_relative_to(folder)]
+        elif scope == "track":
+            tracks = [lib.track(int(key))]
+        summary = analyze_library(lib, tracks=tracks, force=args.force, progress=not args.quiet)
+        every = list_analysis_settings(lib)
+        rows = [_row(t, track_analysis(lib, t, compute=False), effective_settings(lib, t, stored=every),
+                     get_correction(lib, t)) for t in tracks]
+    if args.json:
+        print(json.dumps({"stored": None if stored is None else stored.to_dict(), "summary": summary.to_dict(),
+                          "tracks": rows}, indent=2))
+    else:
+        if stored is not None:
+            print(f"stored {stored.describe()} (used from now on by search, the explorer, the labeler and training)")
+        print(summary)
+        print(f"{'id':>5}  {'bpm':>6}  {'key':>9}  {'cam':>3}  {'conf':>4}  {'nrg':>3}  {'LUFS':>6}  "
+              f"{'prior':>20}  {'fix':>6}  name")
+        for r in rows:
+            if r["bpm"] is None and r["key"] is None:
+                continue
+            bpm = f"{r['bpm']:6.1f}" if r["bpm"] else "  none"
+            fix = "-" if r["correction"] is None else ("locked" if r["correction"]["locked"] else "manual")
+            print(f"{r['id']:>5}  {bpm}  {r['key']:>9}  {r['camelot']:>3}  {r['key_confidence']:4.2f}  "
+                  f"{r['energy']:>3}  {r['loudness_lufs']:6.1f}  {r['prior']:>20}  {fix:>6}  {r['name']}")
+    return 1 if summary.failed and not (summary.analysed or summary.reused) else 0
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    from workbench.analysis import clear_analysis_settings, list_analysis_settings, list_corrections
+    from workbench.library import Library
+
+    cleared = None
+    with Library(args.db) as lib:
+        if args.clear:
+            scope, target = _scope(args)
+            cleared = {"scope": scope, "target": target, "removed": clear_analysis_settings(lib, scope=scope,
+                                                                                              target=target)}
+        settings = list_analysis_settings(lib)
+        corrections = list_corrections(lib)
+        names = {c.track_id: lib.track(c.track_id).name for c in corrections}
+    if args.json:
+        print(json.dumps({"cleared": cleared, "settings": [s.to_dict() for s in settings],
+                          "corrections": [{**c.to_dict(), "name": names[c.track_id]} for c in corrections]},
+                         indent=2))
+        return 0
+    if cleared is not None:
+        where = cleared["scope"] if cleared["target"] is None else f"{cleared['scope']} {cleared['target']}"
+        print(f"cleared the settings of {where}" if cleared["removed"] else f"no settings were stored for {where}")
+    print("analysis settings (track > deepest folder > library > defaults):")
+    for s in settings:
+        print(f"  {s.describe()}")
+    if not settings:
+        print("  none stored: every track uses the defaults (prior 70-185@125)")
+    print("corrections:")
+    for c in corrections:
+        print(f"  track {c.track_id} ({names[c.track_id]}): {c.describe()}")
+    if not corrections:
+        print("  none")
+    return 0
+
+
+def _cmd_correct(args: argparse.Namespace) -> int:
+    from workbench.analysis import clear_correction, correct_track, get_correction, track_analysis
+    from workbench.library import Library
+
+    values = {"bpm": args.bpm, "first_downbeat_s": args.downbeat, "key": args.key}
+    with Library(args.db) as lib:
+        t = lib.track(args.track)
+        if args.unlock and all(v is None for v in values.values()):
+            removed = clear_correction(lib, t)
+            said = "removed the correction" if removed is not None else "the track had no correction"
+        elif any(v is not None for v in values.values()):
+            c = correct_track(lib, t, **values, locked=not args.unlock)
+            said = f"corrected: {c.describe()}"
+        else:
+            said = "current correction"
+        correction = get_correction(lib, t)
+        a = track_analysis(lib, t, compute=False)
+    out = {"track": {"id": t.id, "name": t.name, "path": t.path},
+           "correction": None if correction is None else correction.to_dict(),
+           "analysis": None if a is None else {
+               "bpm": a.bpm, "key": a.key, "camelot": a.camelot,
+               "first_downbeat_s": round(a.downbeats[0], 4) if a.downbeats else None, "beats": len(a.beats)}}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"track {t.id} ({t.name}): {said}")
+    print(f"  correction: {'none' if correction is None else correction.describe()}")
+    if a is None:
+        print("  not analysed yet: `workbench analyze` (the correction applies on top)")
+    else:
+        bpm = "none" if a.bpm is None else f"{a.bpm:g}"
+        first = f"{a.downbeats[0]:.3f} s" if a.downbeats else "none"
+        print(f"  every consumer sees: bpm {bpm}, key {a.key} ({a.camelot}), first downbeat {first}, "
+              f"{len(a.beats)} beats")
+    return 0
