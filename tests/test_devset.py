@@ -46,7 +46,7 @@ def drums_only(request):
 def test_set_is_deterministic_to_the_byte(tmp_path, renderer):
     a = write_set(tmp_path / "a", per_style=1, seed=4, styles=["hiphop"], renderer=renderer, progress=False)
     b = write_set(tmp_path / "b", per_style=1, seed=4, styles=["hiphop"], renderer=renderer, progress=False)
-    for pa, pb in zip(a, b):
+    for pa, pb in zip(a, b, strict=True):
         assert pa.read_bytes() == pb.read_bytes()
         assert pa.with_suffix(".flac").read_bytes() == pb.with_suffix(".flac").read_bytes()
     c = write_set(tmp_path / "c", per_style=1, seed=5, styles=["hiphop"], renderer=renderer, progress=False)
@@ -191,7 +191,8 @@ def test_beat_f_and_summary():
     with pytest.raises(ParameterError, match="ref_s must hold beats after the first 5 s"):
         beat_f([1.0, 2.0], [1.0])
     truth = {"bpm": 120.0, "beats": list(ref), "downbeats": list(ref[::4]), "key": "C major"}
-    good = score_estimate(truth, {"bpm": 60.0, "beats": list(ref), "downbeats": None, "key": "G major", "seconds": 1.0})
+    est = {"bpm": 60.0, "beats": list(ref), "downbeats": None, "key": "G major", "seconds": 1.0}
+    good = score_estimate(truth, est)
     assert (good["acc1"], good["acc2"], good["beat_f"], good["down_f"], good["key_mirex"]) == (False, True, 1.0, None, 0.5)
     none = score_estimate({**truth, "key": None}, {"bpm": None, "beats": [], "key": "C major", "seconds": 3.0})
     assert none["no_grid"] and none["key_exact"] is None

@@ -18,9 +18,9 @@ import time
 
 
 def analyze(path: str, max_s: float | None) -> dict:
+    import essentia.standard as es
     import numpy as np
     import soundfile as sf
-    import essentia.standard as es
 
     y, sr = sf.read(path, dtype="float32", always_2d=True)
     if max_s:
@@ -47,8 +47,8 @@ def main() -> int:
 
     essentia.log.infoActive = False
     essentia.log.warningActive = False
-    import numpy as np
     import essentia.standard as es
+    import numpy as np
 
     warm = np.random.default_rng(0).normal(0, 0.1, 10 * 44100).astype(np.float32)
     es.RhythmExtractor2013(method="multifeature")(warm), es.KeyExtractor(profileType="edma")(warm)  # not timed

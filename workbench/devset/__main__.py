@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         tracks = [json.loads(p.read_text()) for p in paths]
         print(json.dumps([{k: t[k] for k in ("title", "style", "condition", "split", "bpm", "felt_bpm", "key",
                                              "renderer")} | {"path": str(p.with_suffix(".flac"))}
-                          for p, t in zip(paths, tracks)], indent=1))
+                          for p, t in zip(paths, tracks, strict=True)], indent=1))
     else:
         print(f"wrote {len(paths)} tracks to {args.out}")
     return 0

@@ -98,11 +98,12 @@ def chord_pitches(tonic_pc: int, root: int, quality: str, *, low: int) -> tuple[
 
 
 def compose(style: DevStyle, *, n_bars: int, clock: Clock, tonic_pc: int | None, mode: str,
-            rng: np.random.Generator, humanised: bool) -> list[Note]:
-    """All notes of one track.
+            rng: np.random.Generator, humanised: bool) -> tuple[list[Note], list[str]]:
+    """All notes of one track, and its chord progression (``["i", "VI", ...]``, empty for drums only).
 
     ``tonic_pc=None`` gives drums only. Bars 0-1 have no bass; with 10 bars or more, two bars in
-    the middle drop the kick and the bass (a breakdown), as DJ tracks do; the beat goes on.
+    the middle drop the kick and the bass (a breakdown), as DJ tracks do; the beat goes on. A
+    crash cymbal marks the first beat of every 8-bar phrase and the bar after the breakdown.
     """
     notes: list[Note] = []
     step_s = float(np.median(np.diff(clock.beat_times_s))) / 4
@@ -126,15 +127,20 @@ def compose(style: DevStyle, *, n_bars: int, clock: Clock, tonic_pc: int | None,
                 for s in range(8 * half, 8 * half + 8):
                     c = pat[s]
                     if c in "xo":
-                        notes.append(Note(clock.time(bar * 16 + s, humanise=humanised), 0.2, role, GM_DRUMS[role], vel(c)))
+                        t = clock.time(bar * 16 + s, humanise=humanised)
+                        notes.append(Note(t, 0.2, role, GM_DRUMS[role], vel(c)))
+        if bar % 8 == 0 or (breakdown and bar == breakdown[-1] + 1):
+            notes.append(Note(clock.time(bar * 16, humanise=humanised), 1.0, "crash", GM_DRUMS["crash"], vel("x")))
     if tonic_pc is None:
-        return notes
+        notes.sort(key=lambda n: (n.time_s, n.role, n.pitch))
+        return notes, []
     progression = PROGRESSIONS[mode][int(rng.integers(len(PROGRESSIONS[mode])))]
     for bar in range(n_bars):
         slot = (bar // style.bars_per_chord) % len(progression)
         root, quality = progression[slot]
         pitches = chord_pitches(tonic_pc, root, quality, low=57)
-        bass_root = style.bass_octave + (tonic_pc + root - style.bass_octave) % 12
+        bass_pc = tonic_pc if style.pedal else tonic_pc + root
+        bass_root = style.bass_octave + (bass_pc - style.bass_octave) % 12
         if bar >= 2 and bar not in breakdown:
             for s, length in _durations(style.bass):
                 notes.append(Note(clock.time(bar * 16 + s, humanise=humanised), 0.9 * length * step_s, "bass",
@@ -155,7 +161,16 @@ def compose(style: DevStyle, *, n_bars: int, clock: Clock, tonic_pc: int | None,
                 notes.append(Note(clock.time(bar * 16 + s, humanise=humanised), 1.6 * step_s, "lead",
                                   tones[(i + bar) % len(tones)] + 12, vel("x") - 10))
     notes.sort(key=lambda n: (n.time_s, n.role, n.pitch))
-    return notes
+    return notes, [roman(root, quality) for root, quality in progression]
+
+
+_ROMAN = {0: "I", 2: "II", 3: "bIII", 4: "III", 5: "IV", 7: "V", 8: "bVI", 9: "VI", 10: "bVII", 11: "VII"}
+
+
+def roman(root: int, quality: str) -> str:
+    """Roman numeral of a chord, relative to the tonic's major scale: ``(8, "M") -> "bVI"``, minor in lower case."""
+    name = _ROMAN[root]
+    return name.lower() if quality == "m" else name
 
 
 def is_drum(role: str) -> bool:

@@ -54,7 +54,8 @@ def _master(y: np.ndarray, condition: str, sr: int, rng: np.random.Generator) ->
     return y.astype(np.float32), info
 
 
-def make_track(style: str, k: int, *, seed: int, sr: int = 44100, renderer: str = "auto") -> tuple[np.ndarray, dict[str, Any]]:
+def make_track(style: str, k: int, *, seed: int, sr: int = 44100,
+               renderer: str = "auto") -> tuple[np.ndarray, dict[str, Any]]:
     """Synthesize track ``k`` of ``style`` for set seed ``seed``.
 
     Returns
@@ -64,7 +65,8 @@ def make_track(style: str, k: int, *, seed: int, sr: int = 44100, renderer: str 
         ``style``, ``condition``, ``split``, ``seed``, ``k``, ``renderer``, ``bpm`` (mean over the
         track), ``felt_bpm``, ``beats``/``downbeats`` (s), ``tempo_curve`` ([beat time s, local
         BPM] per beat), ``swing``, ``humanise_ms``, ``lead_in_s``, ``tuning_hz``, ``key`` ("A minor",
-        or ``None`` for drums only), ``tonic_pc``, ``mode``, ``master``, ``duration_s``.
+        or ``None`` for drums only), ``tonic_pc``, ``mode``, ``progression`` (roman numerals, one
+        chord per ``bars_per_chord`` bars), ``master``, ``duration_s``.
     """
     from workbench.devset.midi import find_fluidsynth, fluidsynth_version, render_fluidsynth
     from workbench.devset.synth import render_numpy
@@ -94,7 +96,7 @@ def make_track(style: str, k: int, *, seed: int, sr: int = 44100, renderer: str 
     drums_only = condition == "drums_only"
     beats = beat_times(bpm=bpm, n_beats=n_bars * 4, start_s=start_s, drift=condition == "drift", rng=rng)
     clock = Clock(beats, swing=swing, jitter_s=humanise_ms / 1000, rng=rng)
-    notes = compose(spec, n_bars=n_bars, clock=clock, tonic_pc=None if drums_only else tonic_pc, mode=mode,
+    notes, progression = compose(spec, n_bars=n_bars, clock=clock, tonic_pc=None if drums_only else tonic_pc, mode=mode,
                     rng=rng, humanised=humanise_ms > 0)
     n_samples = int(round((beats[-1] + 1.5) * sr))
     cents = 1200 * np.log2(tuning_hz / 440.0)
@@ -114,11 +116,12 @@ def make_track(style: str, k: int, *, seed: int, sr: int = 44100, renderer: str 
         "duration_s": round(n_samples / sr, 4), "bpm": round(mean_bpm, 3), "nominal_bpm": bpm,
         "felt_bpm": round(mean_bpm * spec.felt, 3), "time_signature": "4/4", "n_bars": n_bars,
         "beats": [round(float(t), 4) for t in grid], "downbeats": [round(float(t), 4) for t in grid[::4]],
-        "tempo_curve": [[round(float(t), 4), round(60.0 / float(d), 3)] for t, d in zip(grid, ibi)],
+        "tempo_curve": [[round(float(t), 4), round(60.0 / float(d), 3)] for t, d in zip(grid, ibi, strict=True)],
         "drift": condition == "drift", "swing": round(swing, 3), "humanise_ms": humanise_ms,
         "lead_in_s": round(lead_in_s, 4), "tuning_hz": tuning_hz,
         "key": None if drums_only else f"{PITCH_NAMES[tonic_pc]} {mode}",
-        "tonic_pc": None if drums_only else tonic_pc, "mode": None if drums_only else mode, **master,
+        "tonic_pc": None if drums_only else tonic_pc, "mode": None if drums_only else mode,
+        "progression": progression, "bars_per_chord": spec.bars_per_chord, **master,
     }
     return y, truth
 
@@ -152,13 +155,16 @@ def write_set(folder: str | os.PathLike[str], *, per_style: int = 3, seed: int =
         def write(tmp: Path, y: np.ndarray = y, sr: int = truth["sample_rate_hz"]) -> None:
             sf.write(str(tmp), y, sr, format="FLAC", subtype="PCM_16")
 
+        def write_truth(tmp: Path, text: str = json.dumps(truth, indent=1) + "\n") -> None:
+            tmp.write_text(text)
+
         atomic_write(root / f"{stem}.flac", write)
-        atomic_write(root / f"{stem}.json", lambda tmp, t=truth: tmp.write_text(json.dumps(t, indent=1) + "\n"))
+        atomic_write(root / f"{stem}.json", write_truth)
         paths.append(root / f"{stem}.json")
         manifest.append({"file": f"{stem}.flac", "style": style, "condition": truth["condition"],
                          "split": truth["split"], "renderer": truth["renderer"]})
-    atomic_write(root / "MANIFEST.json", lambda tmp: tmp.write_text(json.dumps(
-        {"format": FORMAT, "seed": seed, "per_style": per_style, "tracks": manifest}, indent=1) + "\n"))
+    text = json.dumps({"format": FORMAT, "seed": seed, "per_style": per_style, "tracks": manifest}, indent=1) + "\n"
+    atomic_write(root / "MANIFEST.json", lambda tmp: tmp.write_text(text))
     return paths
 
 

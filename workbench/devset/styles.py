@@ -3,7 +3,7 @@
 A pattern is one or more 16-step bars per role: ``x`` a full hit, ``o`` a ghost (half
 velocity), ``.`` a rest. Roles are drums (``kick``, ``snare``, ``clap``, ``hat``, ``ohat``,
 ``ride``, ``rim``, ``shaker``, ``conga_hi``, ``conga_lo``, ``bongo``, ``cowbell``, ``clave``,
-``tom``) and pitched parts (``bass``, ``chords``, ``lead``). Drum note numbers and programs are
+``tom``, ``crash``) and pitched parts (``bass``, ``chords``, ``lead``). Drum note numbers and programs are
 General MIDI, so the same pattern renders through FluidSynth or the numpy fallback.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 GM_DRUMS: dict[str, int] = {
     "kick": 36, "snare": 38, "clap": 39, "hat": 42, "ohat": 46, "ride": 51, "rim": 37,
     "shaker": 70, "conga_hi": 63, "conga_lo": 64, "bongo": 60, "cowbell": 56, "clave": 75,
-    "tom": 45,
+    "tom": 45, "crash": 49,
 }
 DRUM_ROLES: frozenset[str] = frozenset(GM_DRUMS)
 
@@ -32,7 +32,8 @@ class DevStyle:
     ``breaks`` (jungle) are alternative one-bar drum patterns chopped in per half bar.
     ``swing`` is the 16th-note swing ratio range (0.5 = straight, 0.66 = triplet).
     ``kit`` is the GM drum-kit program (0 standard, 16 power, 24 electronic, 25 TR-808).
-    ``bass_steps`` / ``chord_steps`` are step patterns (``-`` for a note held to the next chord).
+    ``bass`` / ``chords`` are step patterns (``chords="-"``: chords held for their whole span);
+    ``pedal`` keeps the bass on the tonic whatever the chord (psytrance's rolling bass).
     """
 
     name: str
@@ -49,6 +50,7 @@ class DevStyle:
     lead_program: int = 81
     bass_octave: int = 36
     bars_per_chord: int = 2
+    pedal: bool = False
     breaks: tuple[dict[str, str], ...] = field(default_factory=tuple)
 
 
@@ -106,7 +108,7 @@ STYLES: tuple[DevStyle, ...] = (
     DevStyle("psytrance", (143, 147), {
         "kick": (_FOUR,), "hat": (_OFFHAT,), "ohat": ("..x...x...x...x.",), "clap": ("....x.......x...",)},
         bass=".xxx.xxx.xxx.xxx", chords="-", kit=24, bass_program=38, chord_program=94,
-        lead="x.xxx.xxx.xxx.xx", lead_program=80, bars_per_chord=4),
+        lead="x.xxx.xxx.xxx.xx", lead_program=80, bars_per_chord=4, pedal=True),
     DevStyle("afrohouse", (120, 124), {
         "kick": (_FOUR,), "shaker": ("xoooxoooxoooxooo",), "hat": (_OFFHAT,),
         "conga_hi": ("..x..x...x.x..x.", "..x..x.x.x....x."), "conga_lo": ("x.....x.....x...",),

@@ -17,10 +17,11 @@ from scipy import signal
 from workbench.devset.compose import Note, is_drum
 from workbench.devset.styles import DevStyle
 
-PANS: dict[str, float] = {"hat": 0.3, "ohat": 0.3, "ride": -0.3, "shaker": 0.45, "conga_hi": -0.4, "conga_lo": -0.2,
-                          "bongo": 0.4, "cowbell": 0.25, "clave": -0.35, "tom": -0.25, "chords": -0.2, "lead": 0.25}
+PANS: dict[str, float] = {"hat": 0.3, "ohat": 0.3, "ride": -0.3, "crash": -0.1, "shaker": 0.45,
+                          "conga_hi": -0.4, "conga_lo": -0.2, "bongo": 0.4, "cowbell": 0.25, "clave": -0.35,
+                          "tom": -0.25, "chords": -0.2, "lead": 0.25}
 GAINS: dict[str, float] = {"kick": 1.0, "snare": 0.55, "clap": 0.45, "hat": 0.16, "ohat": 0.16, "ride": 0.12,
-                           "rim": 0.3, "shaker": 0.1, "conga_hi": 0.35, "conga_lo": 0.4, "bongo": 0.3,
+                           "crash": 0.14, "rim": 0.3, "shaker": 0.1, "conga_hi": 0.35, "conga_lo": 0.4, "bongo": 0.3,
                            "cowbell": 0.16, "clave": 0.2, "tom": 0.35, "bass": 0.5, "chords": 0.2, "lead": 0.14}
 
 
@@ -48,14 +49,16 @@ def _drum(role: str, sr: int, hard: bool) -> np.ndarray:
         phase = 2 * np.pi * np.cumsum(f) / sr
         y = np.sin(phase + 1.8 * np.exp(-t / 0.01) * np.sin(1.5 * phase)) * _env(n, sr, 0.22)
         return np.tanh(4.0 * y) / np.tanh(4.0) if hard else y
-    if role in ("hat", "ohat", "ride", "cowbell"):
+    if role in ("hat", "ohat", "ride", "cowbell", "crash"):
         freqs = (205.3, 304.4, 369.6, 522.7, 540.0, 800.0) if role != "cowbell" else (540.0, 800.0)
-        n = int((0.35 if role in ("ohat", "ride") else 0.08) * sr) if role != "cowbell" else int(0.2 * sr)
+        n = int({"ohat": 0.35, "ride": 0.35, "crash": 1.2, "cowbell": 0.2}.get(role, 0.08) * sr)
         t = np.arange(n) / sr
-        y = sum(signal.square(2 * np.pi * f * t) for f in freqs)
+        y = np.sum([signal.square(2 * np.pi * f * t) for f in freqs], axis=0)
         band = (6000, 14000) if role != "cowbell" else (500, 2500)
         y = signal.sosfilt(signal.butter(4, band, "bandpass", fs=sr, output="sos"), y)
-        return y * _env(n, sr, 0.09 if role in ("ohat", "ride") else 0.02 if role != "cowbell" else 0.06)
+        if role == "crash":
+            y = y + 2.0 * signal.sosfilt(signal.butter(2, 4000, "highpass", fs=sr, output="sos"), _noise(n, seed))
+        return y * _env(n, sr, {"ohat": 0.09, "ride": 0.09, "crash": 0.45, "cowbell": 0.06}.get(role, 0.02))
     if role in ("snare", "clap", "rim"):
         n = int(0.25 * sr)
         t = np.arange(n) / sr
@@ -79,8 +82,8 @@ def _drum(role: str, sr: int, hard: bool) -> np.ndarray:
     n = int(0.35 * sr)
     t = np.arange(n) / sr
     bend = 1 + 0.12 * np.exp(-t / 0.02)
-    return sum(a * np.sin(2 * np.pi * base * r * np.cumsum(bend) / sr) * np.exp(-t / (0.16 / r))
-               for r, a in ((1.0, 1.0), (1.59, 0.45), (2.14, 0.25), (2.3, 0.15)))
+    return np.sum([a * np.sin(2 * np.pi * base * r * np.cumsum(bend) / sr) * np.exp(-t / (0.16 / r))
+                   for r, a in ((1.0, 1.0), (1.59, 0.45), (2.14, 0.25), (2.3, 0.15))], axis=0)
 
 
 def _fm(f: float, n: int, sr: int, *, ratio: float, index: float, decay_s: float) -> np.ndarray:
