@@ -101,7 +101,12 @@ def run_files(items: list[dict[str, Any]], *, essentia_python: str, max_s: float
     warm = np.random.default_rng(0).normal(0, 0.1, (2, 10 * 44100)).astype(np.float32)
     workbench_side(warm, 44100), librosa_stock(warm.mean(axis=0), 44100)  # JIT and caches, not timed
     for it in tqdm(items, desc=label, unit="file"):
-        y, sr = audio.load(it["path"], mono=False)
+        try:
+            y, sr = audio.load(it["path"], mono=False)
+        except Exception as exc:  # one bad file never stops the run
+            print(f"skipped {it['path']}: {exc}", file=sys.stderr)
+            it["duration_s"], it["est"], it["error"] = 0.0, {}, str(exc)
+            continue
         if max_s:
             y = y[..., : int(max_s * sr)]
         it["duration_s"] = y.shape[-1] / sr

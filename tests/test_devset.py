@@ -215,3 +215,13 @@ def test_benchmark_table_groups_and_cells():
     assert lines[2].startswith("| trap | 1 | 1.00 / 0.00 / - |")
     assert lines[-1].startswith("| all | 2 | 0.50 / 0.00 / - |")
     assert data["all"]["workbench"]["seconds_per_min"] == pytest.approx(1.0)
+
+
+def test_auto_renderer_falls_back_to_numpy_without_fluidsynth(monkeypatch):
+    import workbench.devset.midi as midi
+
+    monkeypatch.setattr(midi, "find_fluidsynth", lambda: None)
+    with pytest.raises(ParameterError, match="fluidsynth command or a GM soundfont is missing"):
+        make_track("trap", 0, seed=0, renderer="fluidsynth")
+    y, truth = make_track("trap", 0, seed=0, renderer="auto")
+    assert truth["renderer"].startswith("numpy") and y.shape[1] == 2 and np.abs(y).max() > 0.5
