@@ -99,7 +99,7 @@ def chord_pitches(tonic_pc: int, root: int, quality: str, *, low: int) -> tuple[
 
 def compose(style: DevStyle, *, n_bars: int, clock: Clock, tonic_pc: int | None, mode: str,
             rng: np.random.Generator, humanised: bool) -> tuple[list[Note], list[str]]:
-    """All notes of one track, and its chord progression (``["i", "VI", ...]``, empty for drums only).
+    """All notes of one track, and its chord progression (``["i", "bVI", ...]``, empty for drums only).
 
     ``tonic_pc=None`` gives drums only. Bars 0-1 have no bass; with 10 bars or more, two bars in
     the middle drop the kick and the bass (a breakdown), as DJ tracks do; the beat goes on. A
