@@ -1,0 +1,178 @@
+"""Patterns to timed notes, and the ground truth that comes with them.
+
+Every onset time is computed here, in seconds, from a beat clock (:class:`Clock`) that may
+drift, swing and be humanised; both renderers play these times exactly, so the beats and
+downbeats written to the truth are exact by construction (to 1 ms in MIDI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.devset.styles import DRUM_ROLES, GM_DRUMS, DevStyle
+
+#: Chord progressions as (root offset from the tonic in semitones, quality), one chord per slot.
+PROGRESSIONS: dict[str, tuple[tuple[tuple[int, str], ...], ...]] = {
+    "minor": (((0, "m"), (8, "M"), (3, "M"), (10, "M")), ((0, "m"), (5, "m"), (0, "m"), (7, "m")),
+              ((0, "m"), (8, "M"), (10, "M"), (0, "m"))),
+    "major": (((0, "M"), (7, "M"), (9, "m"), (5, "M")), ((0, "M"), (5, "M"), (0, "M"), (7, "M")),
+              ((0, "M"), (9, "m"), (5, "M"), (7, "M"))),
+}
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note or hit: onset ``time_s``, length ``dur_s``, ``role``, MIDI ``pitch`` (GM key for
+    drums), MIDI ``velocity`` 1..127."""
+
+    time_s: float
+    dur_s: float
+    role: str
+    pitch: int
+    velocity: int
+
+
+class Clock:
+    """Beat position -> seconds, through per-beat times (drift), swing and humanising.
+
+    Parameters
+    ----------
+    beat_times_s : np.ndarray [shape=(n_beats + 1,)]
+        Onset of every beat, one past the last so the last beat has a length.
+    swing : float in [0.5, 0.75]
+        Where the second 16th of each 8th-note pair falls, as a fraction of the pair.
+    jitter_s : float >= 0
+        Standard deviation of the humanising offset added to every note (clipped to 2.5 x).
+    rng : np.random.Generator
+    """
+
+    def __init__(self, beat_times_s: np.ndarray, *, swing: float, jitter_s: float, rng: np.random.Generator):
+        self.beat_times_s = beat_times_s
+        self.swing = swing
+        self.jitter_s = jitter_s
+        self.rng = rng
+
+    def time(self, step: int, *, humanise: bool = True) -> float:
+        """Onset in seconds of 16th-note ``step`` counted from the first beat."""
+        beat, sub = divmod(step, 4)
+        pair, second = divmod(sub, 2)
+        frac = 0.5 * pair + (0.5 * self.swing if second else 0.0)
+        t0, t1 = self.beat_times_s[beat], self.beat_times_s[min(beat + 1, len(self.beat_times_s) - 1)]
+        t = float(t0 + frac * (t1 - t0))
+        if humanise and self.jitter_s > 0:
+            t += float(np.clip(self.rng.normal(0.0, self.jitter_s), -2.5 * self.jitter_s, 2.5 * self.jitter_s))
+        return max(0.0, t)
+
+
+def beat_times(*, bpm: float, n_beats: int, start_s: float, drift: bool, rng: np.random.Generator) -> np.ndarray:
+    """Onsets of ``n_beats + 1`` beats: steady, or drifting as a live band does (+-2-5 %).
+
+    Drift is a slow sine (period 16-48 beats, depth 1.5-3 %) plus a linear push or drag of up to
+    3 % over the track.
+    """
+    k = np.arange(n_beats + 1, dtype=np.float64)
+    factor = np.ones_like(k)
+    if drift:
+        depth = rng.uniform(0.015, 0.03)
+        period = rng.uniform(16, 48)
+        phase = rng.uniform(0, 2 * np.pi)
+        slope = rng.uniform(-0.03, 0.03)
+        factor = 1.0 + depth * np.sin(2 * np.pi * k / period + phase) + slope * (k / max(1, n_beats) - 0.5)
+    ibi = 60.0 / (bpm * factor)
+    return start_s + np.concatenate([[0.0], np.cumsum(ibi[:-1])])
+
+
+def _durations(pattern: str) -> list[tuple[int, int]]:
+    """(step, length in steps) of each ``x``/``o`` in a 16-step pattern; a note lasts to the next one."""
+    hits = [i for i, c in enumerate(pattern) if c in "xo"]
+    return [(s, ((hits[(j + 1) % len(hits)] - s - 1) % 16) + 1) for j, s in enumerate(hits)]
+
+
+def chord_pitches(tonic_pc: int, root: int, quality: str, *, low: int) -> tuple[int, ...]:
+    """A close triad (plus the octave) on ``tonic_pc + root``, its root at or above ``low``."""
+    r = low + (tonic_pc + root - low) % 12
+    third = 3 if quality == "m" else 4
+    return (r, r + third, r + 7, r + 12)
+
+
+def compose(style: DevStyle, *, n_bars: int, clock: Clock, tonic_pc: int | None, mode: str,
+            rng: np.random.Generator, humanised: bool) -> tuple[list[Note], list[str]]:
+    """All notes of one track, and its chord progression (``["i", "bVI", ...]``, empty for drums only).
+
+    ``tonic_pc=None`` gives drums only. Bars 0-1 have no bass; with 10 bars or more, two bars in
+    the middle drop the kick and the bass (a breakdown), as DJ tracks do; the beat goes on. A
+    crash cymbal marks the first beat of every 8-bar phrase and the bar after the breakdown.
+    """
+    notes: list[Note] = []
+    step_s = float(np.median(np.diff(clock.beat_times_s))) / 4
+    breakdown = range(n_bars // 2, n_bars // 2 + 2) if n_bars >= 10 else range(0)
+
+    def vel(c: str) -> int:
+        v = 108 if c == "x" else 58
+        if humanised:
+            v += int(rng.integers(-14, 10))
+        return int(np.clip(v, 20, 127))
+
+    for bar in range(n_bars):
+        for half in (0, 1):
+            pats = {role: p[bar % len(p)] for role, p in style.drums.items()}
+            if style.breaks and bar % 4 != 0:
+                pats = dict(style.breaks[int(rng.integers(len(style.breaks)))])
+                pats.setdefault("kick", style.drums["kick"][0])
+            for role, pat in pats.items():
+                if role == "kick" and bar in breakdown:
+                    continue
+                for s in range(8 * half, 8 * half + 8):
+                    c = pat[s]
+                    if c in "xo":
+                        t = clock.time(bar * 16 + s, humanise=humanised)
+                        notes.append(Note(t, 0.2, role, GM_DRUMS[role], vel(c)))
+        if bar % 8 == 0 or (breakdown and bar == breakdown[-1] + 1):
+            notes.append(Note(clock.time(bar * 16, humanise=humanised), 1.0, "crash", GM_DRUMS["crash"], vel("x")))
+    if tonic_pc is None:
+        notes.sort(key=lambda n: (n.time_s, n.role, n.pitch))
+        return notes, []
+    progression = PROGRESSIONS[mode][int(rng.integers(len(PROGRESSIONS[mode])))]
+    for bar in range(n_bars):
+        slot = (bar // style.bars_per_chord) % len(progression)
+        root, quality = progression[slot]
+        pitches = chord_pitches(tonic_pc, root, quality, low=57)
+        bass_pc = tonic_pc if style.pedal else tonic_pc + root
+        bass_root = style.bass_octave + (bass_pc - style.bass_octave) % 12
+        if bar >= 2 and bar not in breakdown:
+            for s, length in _durations(style.bass):
+                notes.append(Note(clock.time(bar * 16 + s, humanise=humanised), 0.9 * length * step_s, "bass",
+                                  bass_root + (12 if s % 8 == 6 and style.name == "breakbeat" else 0), vel("x")))
+        if style.chords == "-":
+            if bar % style.bars_per_chord == 0:
+                dur = style.bars_per_chord * 16 * step_s * 0.98
+                for p in pitches[:3]:
+                    notes.append(Note(clock.time(bar * 16, humanise=False), dur, "chords", p, 80))
+        else:
+            for s, length in _durations(style.chords):
+                t = clock.time(bar * 16 + s, humanise=humanised)
+                for p in pitches[:3]:
+                    notes.append(Note(t, 0.8 * min(length, 4) * step_s, "chords", p, 88))
+        if style.lead is not None and bar >= 2:
+            tones = pitches + (pitches[1] + 12, pitches[2] + 12)
+            for i, (s, _) in enumerate(_durations(style.lead)):
+                notes.append(Note(clock.time(bar * 16 + s, humanise=humanised), 1.6 * step_s, "lead",
+                                  tones[(i + bar) % len(tones)] + 12, vel("x") - 10))
+    notes.sort(key=lambda n: (n.time_s, n.role, n.pitch))
+    return notes, [roman(root, quality) for root, quality in progression]
+
+
+_ROMAN = {0: "I", 2: "II", 3: "bIII", 4: "III", 5: "IV", 7: "V", 8: "bVI", 9: "VI", 10: "bVII", 11: "VII"}
+
+
+def roman(root: int, quality: str) -> str:
+    """Roman numeral of a chord, relative to the tonic's major scale: ``(8, "M") -> "bVI"``, minor in lower case."""
+    name = _ROMAN[root]
+    return name.lower() if quality == "m" else name
+
+
+def is_drum(role: str) -> bool:
+    """True for the roles played on the GM percussion channel."""
+    return role in DRUM_ROLES
