@@ -50,8 +50,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     root = _experiments(args)
     ws = workspace_of(args)
     if args.experiments is None and not root.is_dir() and not ws.db.is_file():
-        raise NoLibraryError(f"no library at {ws.db} and no runs under {root}: run `workbench scan FOLDER` first "
-                             "(or name another workspace with --home, --db or $WORKBENCH_HOME)")
+        raise NoLibraryError(f"no library at {ws.db}: run `workbench scan FOLDER` first (and no runs under {root}; "
+                             "name another workspace with --home, --db or $WORKBENCH_HOME)")
     df = runs_table(root, kind=args.kind)
     base = ["run_id", "kind", "created", "backbone", "tracks"]
     metric_cols = [c for c in HEADLINE_METRICS if c in df.columns]
