@@ -180,7 +180,7 @@ def test_suggest_runs_list_and_compare_on_the_demo(demo_home, capsys):
     assert doc["track_id"] == 1 and doc["model"].startswith("active model dj_section_v")
     assert doc["suggestions"] and all(set(s) == SUGGESTION_FIELDS for s in doc["suggestions"])
     spans = [(s["start_beat"], s["end_beat"]) for s in doc["suggestions"]]
-    assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # contiguous
+    assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))  # contiguous
     runs = run_json(["--home", str(root), "runs", "list", "--json"], capsys)
     assert {r["kind"] for r in runs} == {"embeddings", "sections"} and all(set(r) == RUN_FIELDS for r in runs)
     ids = [r["run_id"] for r in runs if r["kind"] == "sections"]
