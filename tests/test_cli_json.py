@@ -78,6 +78,10 @@ def test_reads_on_a_missing_library_create_nothing(argv, tmp_path, elsewhere, ca
     assert main(["--db", str(tmp_path / "other" / "x.db"), *argv]) == 1
     assert "no library at" in capsys.readouterr().err
     assert not (tmp_path / "other").exists() and files_under(elsewhere) == []
+    # nothing named at all: the current folder is the workspace, and stays empty
+    assert main(argv) == 1
+    assert f"no library at {elsewhere / 'data' / 'workbench.db'}" in capsys.readouterr().err
+    assert files_under(elsewhere) == []
 
 
 def test_info_prints_the_workspace_without_creating_it(tmp_path, elsewhere, capsys):

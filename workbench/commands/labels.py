@@ -46,7 +46,7 @@ def label_record(lab: Any, track_name: str | None = None) -> dict[str, Any]:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from workbench.labels import Labels
+    from workbench.labels.api import Labels
 
     with open_library(args) as lib:
         labels = Labels(lib)
@@ -67,7 +67,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from workbench.labels import Labels
+    from workbench.labels.api import Labels
 
     with open_library(args) as lib:
         labels = Labels(lib)
@@ -81,7 +81,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from workbench.labels import Labels
+    from workbench.labels.api import Labels
 
     with open_library(args) as lib:
         summary = Labels(lib).import_(args.file, format=args.format, overlap=args.overlap)

@@ -147,13 +147,15 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         search.rebuild() if args.rebuild else search.update()
         results = search.similar(args.track, k=args.k, min_score=args.min_score, weights=weights)
         if args.json:
+            matches: list[Any] = [r.match for r in results]
             print_json([{"track_id": r.track.id, "name": r.track.name, "path": r.track.path,
-                         **{k: v for k, v in dataclasses.asdict(r.match).items() if k != "id"}}
-                        for r in results])
+                         **{k: v for k, v in dataclasses.asdict(m).items() if k != "id"}}
+                        for r, m in zip(results, matches, strict=True)])
             return 0
         print(f"backbone: {search.backbone_said}")
         for r in results:
-            print(f"{r.match.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {r.match.explanation}")
+            m: Any = r.match
+            print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {m.explanation}")
         if search.skipped:
             print(f"({len(search.skipped)} tracks without a steady beat are not searched)")
         if failed:
@@ -165,6 +167,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     from workbench.embed.batch import default_backbone, embed_library
     from workbench.embed.features import FeatureFrontend
 
+    backbone: Any
     if args.backbone == "features":
         backbone, said = FeatureFrontend(), "feature frontend (asked for), not OpenL3"
     elif args.backbone == "openl3" or args.weights is not None:
