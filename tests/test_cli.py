@@ -67,3 +67,65 @@ def test_analyze_command(tmp_path, capsys):
     assert "1 reused" in capsys.readouterr().out
     assert main(["--db", db, "analyze", "--prior", "fast"]) == 1
     assert "--prior must be 'trance'" in capsys.readouterr().err
+
+
+def test_help_lists_every_area():
+    out = run("--help")
+    for command in ("crates", "labels", "suggest", "jobs", "runs", "models", "--home"):
+        assert command in out.stdout
+
+
+def test_labels_export_import_round_trip(tmp_path, capsys):
+    import json
+
+    import soundfile as sf
+    from test_analysis import SR, groove
+
+    from workbench.labels import Labels
+    from workbench.library import Library
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for i, bpm in enumerate((128.0, 132.0)):
+        sf.write(folder / f"g{i}.flac", groove(bpm, 12.0, seed=i), SR)
+    db = str(tmp_path / "data" / "w.db")
+    assert main(["--db", db, "--quiet", "scan", str(folder)]) == 0
+    with Library(db) as lib:
+        labels = Labels(lib)
+        labels.add(1, "intro", start_beat=0, end_beat=8)
+        labels.add(1, "drop", start_beat=8, end_beat=16)
+        labels.add(2, "break", start_beat=4, end_beat=12)
+    capsys.readouterr()
+
+    def listed(*extra):
+        assert main(["--db", db, "labels", "list", *extra, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    before = listed()
+    assert [(r["track_id"], r["label"], r["start_beat"], r["end_beat"]) for r in before] == [
+        (1, "intro", 0, 8), (1, "drop", 8, 16), (2, "break", 4, 12)]
+    assert {r["track_name"] for r in before} == {"g0", "g1"} and all(r["source"] == "user" for r in before)
+    assert [r["label"] for r in listed("2")] == ["break"]
+    for fmt in ("json", "csv"):
+        out = tmp_path / f"labels.{fmt}"
+        assert main(["--db", db, "labels", "export", str(out), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"path": str(out), "labels": 3}
+        assert out.is_file()
+    assert main(["--db", db, "labels", "export", str(tmp_path / "one.json"), "--track", "2"]) == 0
+    assert "1 labels written" in capsys.readouterr().out
+    with Library(db) as lib:
+        labels = Labels(lib)
+        for lab in labels.all():
+            labels.delete(lab.id)
+    assert listed() == []
+    assert main(["--db", db, "labels", "import", str(tmp_path / "labels.csv"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["added"] == 3 and doc["skipped"] == [] and doc["replaced"] == 0
+    assert json.loads(open(doc["backup_path"]).read()) is not None  # the backup was written first
+    key = [(r["track_id"], r["label"], r["start_beat"], r["end_beat"], r["start_s"], r["end_s"]) for r in listed()]
+    assert key == [(r["track_id"], r["label"], r["start_beat"], r["end_beat"], r["start_s"], r["end_s"]) for r in before]
+    assert main(["--db", db, "labels", "import", str(tmp_path / "labels.json")]) == 0
+    assert "0 added" in capsys.readouterr().out  # already in the library: skipped, nothing doubled
+    assert len(listed()) == 3
+    assert main(["--db", db, "labels", "import", str(tmp_path / "nowhere.json")]) == 1
+    assert "workbench labels: error:" in capsys.readouterr().err

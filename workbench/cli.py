@@ -1,13 +1,32 @@
-"""The ``workbench`` command line: the same package functions the notebooks call."""
+"""The ``workbench`` command line: the same package functions the notebooks call.
+
+This module only assembles the parser and runs a command; the commands live in
+:mod:`workbench.commands` (one module per area). :func:`main` decides the workspace once, from
+``--home``, ``--db``, ``$WORKBENCH_HOME``, ``$WORKBENCH_DB`` and the defaults
+(:func:`workbench.config.workspace`), and sets ``$WORKBENCH_HOME`` and ``$WORKBENCH_DB`` to it
+for the length of the command (restored afterwards), so every default path in the package, and
+any process a command starts, resolves to the same root whatever the current folder is.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from workbench import __version__
 from workbench.errors import WorkbenchError
+
+#: Third-party modules whose deprecation and future warnings mean nothing to a user of the CLI.
+NOISY_MODULES = r"(sklearn|numba|librosa|torch|torchaudio|coremltools|audioread|h5py|pandas|dask|distributed)(\..*)?"
+
+#: What coremltools logs on import on a machine without the macOS Core ML runtime (the export still works).
+COREMLTOOLS_NOISE = ("Failed to load", "has not been tested with coremltools", "is not supported. Minimum required",
+                     "Disabling scikit-learn conversion")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,163 +36,115 @@ def build_parser() -> argparse.ArgumentParser:
         description="A research and training workbench for music audio, on your own library.",
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
-    parser.add_argument("--db", default=None, help="the library database (default: data/workbench.db)")
+    parser.add_argument("--home", default=None, metavar="DIR",
+                        help="the workspace root: data/ (database, caches), experiments/, models/ "
+                             "(default: $WORKBENCH_HOME, else the workspace of --db/$WORKBENCH_DB, else the nearest "
+                             "folder up from here with data/ and models/, else the current folder)")
+    parser.add_argument("--db", default=None,
+                        help="the library database (default: $WORKBENCH_DB, else <home>/data/workbench.db); "
+                             "on its own it brings its workspace (<root>/data/x.db -> <root>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--verbose", action="store_true", help="show third-party warnings and log messages too")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("demo", help="synthesize the demo library and run the main job on it")
-    p.add_argument("--tracks", type=int, default=30, help="number of demo tracks (default 30: five per style)")
-    p.add_argument("--unlabeled", type=int, default=3, help="tracks left unlabelled for suggestions (default 3)")
-    p.add_argument("--no-train", action="store_true", help="stop after analysis, embedding and search")
-    p.add_argument("--no-export", action="store_true", help="skip the Core ML export and registry")
-    p.add_argument("--seed", type=int, default=0, help="synthesis seed (default 0)")
-    p.add_argument("--folder", default=None, help="where the demo audio goes (default data/demo)")
-    p.set_defaults(func=_cmd_demo)
-
-    p = sub.add_parser("scan", help="add the audio files under a folder to the library")
-    p.add_argument("folder", help="a folder of audio files, scanned recursively")
-    p.set_defaults(func=_cmd_scan)
-
-    p = sub.add_parser("tracks", help="list the tracks in the library")
-    p.add_argument("--missing", action="store_true", help="include tracks whose file has gone")
-    p.set_defaults(func=_cmd_tracks)
-
-    p = sub.add_parser("similar", help="tracks similar to one (by id, hash or path, or an audio file)")
-    p.add_argument("track", help="a library track's id, content hash or path, or any audio file")
-    p.add_argument("-k", type=int, default=10, help="how many (default 10)")
-    p.add_argument("--min-score", type=float, default=None, help="drop matches scoring below this (0..1)")
-    p.add_argument("--weights", default=None, metavar="V,T,K,E",
-                   help="weights of vibe, tempo, key, energy (default 0.5,0.2,0.2,0.1)")
-    p.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
-    p.set_defaults(func=_cmd_similar)
-
-    p = sub.add_parser("embed", help="embed every track (OpenL3 when its weights are found, else the feature "
-                                     "frontend); cached by content hash")
-    p.add_argument("--backbone", choices=("auto", "openl3", "features"), default="auto")
-    p.add_argument("--weights", default=None, help="an OpenL3 .h5 weight file (default: models/openl3/ or "
-                                                     "$WORKBENCH_OPENL3_WEIGHTS)")
-    p.add_argument("--hop", type=float, default=0.5, help="OpenL3 hop in seconds (default 0.5)")
-    p.add_argument("--size", type=int, default=512, choices=(512, 6144), help="OpenL3 embedding size")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
-                   help="run on a Dask cluster: a scheduler address, or 'local' for a local cluster")
-    p.add_argument("--workers", type=int, default=2, help="workers of a local Dask cluster (default 2)")
-    p.set_defaults(func=_cmd_embed)
-
-    p = sub.add_parser("info", help="what the header of an audio file says")
-    p.add_argument("path")
-    p.set_defaults(func=_cmd_info)
 
     from workbench.commands import register_all
 
     register_all(sub)
+
     return parser
 
 
+def _workspace_source(args: argparse.Namespace) -> str:
+    from workbench import config
+
+    if args.home is not None:
+        return "--home"
+    if os.environ.get(config.HOME_ENV):
+        return f"${config.HOME_ENV}"
+    if args.db is not None:
+        return "the workspace of --db"
+    if os.environ.get(config.DB_ENV):
+        return f"the workspace of ${config.DB_ENV}"
+    return "found from the current folder"
+
+
+@contextmanager
+def workspace_env(args: argparse.Namespace) -> Iterator[None]:
+    """Set ``$WORKBENCH_HOME`` and ``$WORKBENCH_DB`` to the command's workspace; restore them after."""
+    from workbench import config
+
+    args.workspace_source = _workspace_source(args)
+    ws = config.workspace(args.home, db=args.db)
+    old = {k: os.environ.get(k) for k in (config.HOME_ENV, config.DB_ENV)}
+    os.environ[config.HOME_ENV], os.environ[config.DB_ENV] = str(ws.root), str(ws.db)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in COREMLTOOLS_NOISE)
+
+
+@contextmanager
+def third_party_noise_filtered(*, enabled: bool = True) -> Iterator[None]:
+    """Keep third-party warnings that mean nothing to the user out of the output (see
+    :data:`NOISY_MODULES`, :data:`COREMLTOOLS_NOISE`); everything else still shows."""
+    if not enabled:
+        yield
+        return
+    logger, drop = logging.getLogger("coremltools"), _DropNoise()
+    with warnings.catch_warnings():
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            warnings.filterwarnings("ignore", category=category, module=NOISY_MODULES)
+        warnings.filterwarnings("ignore", module=r"numba(\..*)?")
+        handlers = [h for h in (logging.lastResort,) if h is not None]
+        logger.addFilter(drop)
+        for h in handlers:  # also what coremltools' sub-loggers pass up to the last-resort handler
+            h.addFilter(drop)
+        try:
+            yield
+        finally:
+            logger.removeFilter(drop)
+            for h in handlers:
+                h.removeFilter(drop)
+
+
+def _stdout_gone() -> None:
+    """After a broken pipe (output piped into ``head``): send what is left to /dev/null, quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (captured in tests)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 1 a workbench error, 2 usage)."""
+    """Run the command line; return the exit status (0 ok, 1 a workbench error, 2 usage).
+
+    Output piped into a program that stops reading (``workbench tracks | head -1``) ends quietly
+    with status 0.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    try:
-        return int(args.func(args) or 0)
-    except WorkbenchError as exc:
-        print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from workbench.pipeline import run_demo
-
-    result = run_demo(
-        demo_folder=args.folder, db_path=args.db, n_tracks=args.tracks, seed=args.seed, n_unlabeled=args.unlabeled,
-        train=not args.no_train, export=not args.no_export, progress=not args.quiet,
-    )
-    print(result.summary())
-    return 0
-
-
-def _cmd_scan(args: argparse.Namespace) -> int:
-    from workbench.library import Library
-
-    with Library(args.db) as lib:
-        summary = lib.scan(args.folder, progress=not args.quiet)
-        print(summary)
-        print(f"library {lib.path}: {len(lib)} tracks")
-    return 0
-
-
-def _cmd_tracks(args: argparse.Namespace) -> int:
-    from workbench.library import Library
-
-    with Library(args.db) as lib:
-        tracks = lib.tracks(include_missing=args.missing)
-        print(f"{'id':>5}  {'dur':>7}  {'rate':>6}  {'ch':>2}  {'hash':12}  name")
-        for t in tracks:
-            flag = "  (missing)" if t.missing_since else ""
-            print(f"{t.id:>5}  {t.duration_s:7.1f}  {t.sample_rate_hz:>6}  {t.channels:>2}  "
-                  f"{t.content_hash[:12]}  {t.name}{flag}")
-        print(f"{len(tracks)} tracks in {lib.path}")
-    return 0
-
-
-def _cmd_similar(args: argparse.Namespace) -> int:
-    from workbench.errors import ParameterError
-    from workbench.library import Library
-    from workbench.search import LibrarySearch
-
-    weights = None
-    if args.weights is not None:
+    with workspace_env(args), third_party_noise_filtered(enabled=not args.verbose):
         try:
-            v, t, k, e = (float(x) for x in args.weights.split(","))
-        except ValueError as exc:
-            raise ParameterError(f"--weights must be four numbers V,T,K,E; got {args.weights!r}") from exc
-        weights = {"vibe": v, "tempo": t, "key": k, "energy": e}
-    with Library(args.db) as lib:
-        search = LibrarySearch(lib, progress=not args.quiet)
-        print(f"backbone: {search.backbone_said}")
-        search.rebuild() if args.rebuild else search.update()
-        results = search.similar(args.track, k=args.k, min_score=args.min_score, weights=weights)
-        for r in results:
-            print(f"{r.match.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {r.match.explanation}")
-        if search.skipped:
-            print(f"({len(search.skipped)} tracks without a steady beat are not searched)")
-    return 0
-
-
-def _cmd_embed(args: argparse.Namespace) -> int:
-    from workbench.embed.batch import default_backbone, embed_library
-    from workbench.embed.features import FeatureFrontend
-    from workbench.library import Library
-
-    if args.backbone == "features":
-        backbone, said = FeatureFrontend(), "feature frontend (asked for), not OpenL3"
-    elif args.backbone == "openl3" or args.weights is not None:
-        from workbench.embed.openl3 import OpenL3, OpenL3Backbone
-
-        model = OpenL3.from_weights(args.weights, embedding_size=args.size)
-        backbone, said = OpenL3Backbone(model, hop_s=args.hop), f"OpenL3 {model.name}"
-    else:
-        backbone, said = default_backbone()
-    print(f"backbone: {said}")
-    with Library(args.db) as lib:
-        if args.scheduler is not None:
-            from workbench.embed.distributed import embed_library_distributed
-
-            address = None if args.scheduler == "local" else args.scheduler
-            summary = embed_library_distributed(lib, backbone=backbone, scheduler=address, n_workers=args.workers,
-                                                progress=not args.quiet)
-        else:
-            summary = embed_library(lib, backbone=backbone, progress=not args.quiet)
-        print(summary)
-    return 1 if summary.failed and not (summary.embedded or summary.cached) else 0
-
-
-def _cmd_info(args: argparse.Namespace) -> int:
-    from workbench.audio import info
-
-    i = info(args.path)
-    print(f"{i.path}\n  {i.format}/{i.subtype}, {i.sample_rate_hz} Hz, {i.channels} ch, "
-          f"{i.frames} frames, {i.duration_s:.2f} s")
-    return 0
+            status = int(args.func(args) or 0)
+            sys.stdout.flush()
+            return status
+        except BrokenPipeError:
+            _stdout_gone()
+            return 0
+        except WorkbenchError as exc:
+            print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+            return 1

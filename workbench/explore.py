@@ -6,21 +6,34 @@ matplotlib figures (returned, not shown), so they work in notebooks, scripts and
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import ParameterError
 from workbench.library import Library, Track
-from workbench.train.datasets import track_style
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
 #: Columns of :func:`library_table`, in order.
-TABLE_COLUMNS = ("id", "name", "artist", "style", "duration_s", "bpm", "key", "camelot", "key_confidence",
-                 "energy", "loudness_lufs", "path")
+TABLE_COLUMNS = ("id", "name", "artist", "folder", "crates", "style", "group", "duration_s", "bpm", "key", "camelot",
+                 "key_confidence", "energy", "loudness_lufs", "path")
+
+#: How tracks can be grouped: the user's crates, the sub-folder they sit in, their artist tag, or a
+#: style tag (the ``"style"`` of a JSON file beside the audio, as the demo library has).
+GROUP_BY: tuple[str, ...] = ("crate", "folder", "artist", "style")
+
+#: Groups drawn in their own colour; the smaller ones share "other".
+MAX_GROUPS = 12
+
+#: Up to this many tracks, the embedding map writes each track's name beside its point.
+MAX_NAMED_POINTS = 60
+
+_NONE = {"crate": "no crate", "folder": "no folder", "artist": "unknown artist", "style": "untagged"}
 
 
 def require_tracks(library: Library) -> Library:
@@ -32,20 +45,87 @@ def require_tracks(library: Library) -> Library:
     return library
 
 
-def library_table(library: Library) -> pd.DataFrame:
+def style_tag(track: Track) -> str | None:
+    """The ``"style"`` of the JSON file beside the track's audio (the demo library's tags), or ``None``."""
+    truth = Path(track.path).with_suffix(".json")
+    if not truth.is_file():
+        return None
+    try:
+        style = json.loads(truth.read_text(encoding="utf-8")).get("style")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return style.strip() if isinstance(style, str) and style.strip() else None
+
+
+def _folder(track: Track) -> str:
+    """The sub-folder under its scan root, else the name of the folder the file sits in."""
+    return track.folder or Path(track.path).parent.name or _NONE["folder"]
+
+
+def track_groups(library: Library, group_by: str | None = None, *,
+                 tracks: list[Track] | None = None) -> tuple[str, dict[int, str]]:
+    """Each track's group, and the grouping used.
+
+    Parameters
+    ----------
+    group_by : {"crate", "folder", "artist", "style"} or None
+        ``None`` picks the first of crate, folder, style, artist that splits the library into
+        two groups or more (the user's own organisation first), else ``"folder"``. A track in
+        several crates is in the group ``"a + b"``.
+    tracks : list of Track or None
+        Default every present track.
+
+    Returns
+    -------
+    (str, dict of int to str)
+        The grouping, and the group of each track id.
+    """
+    from workbench.crates import Crates
+
+    if group_by is not None and group_by not in GROUP_BY:
+        raise ParameterError(f"group_by must be one of {GROUP_BY} or None; got {group_by!r}")
+    tracks = library.tracks() if tracks is None else tracks
+    membership = Crates(library).membership()
+
+    def of(kind: str) -> dict[int, str]:
+        if kind == "crate":
+            return {t.id: " + ".join(membership[t.id]) if t.id in membership else _NONE["crate"] for t in tracks}
+        if kind == "folder":
+            return {t.id: _folder(t) for t in tracks}
+        if kind == "artist":
+            return {t.id: (t.artist or "").strip() or _NONE["artist"] for t in tracks}
+        return {t.id: style_tag(t) or _NONE["style"] for t in tracks}
+
+    if group_by is not None:
+        return group_by, of(group_by)
+    for kind in ("crate", "folder", "style", "artist"):
+        groups = of(kind)
+        if len(set(groups.values())) >= 2:
+            return kind, groups
+    return "folder", of("folder")
+
+
+def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFrame:
     """One row per track with its stored analysis (empty cells where a track is not analysed yet).
 
-    Columns: see :data:`TABLE_COLUMNS`; ``bpm`` is NaN for a track without a steady beat.
+    Columns: see :data:`TABLE_COLUMNS`; ``bpm`` is NaN for a track without a steady beat;
+    ``crates`` the names of the track's crates (comma-separated); ``group`` the track's group
+    under ``group_by`` (see :func:`track_groups`; the grouping used is ``table.attrs["group_by"]``).
     """
     import pandas as pd
 
     from workbench.analysis import track_analysis
+    from workbench.crates import Crates
 
+    tracks = library.tracks()
+    kind, groups = track_groups(library, group_by, tracks=tracks)
+    membership = Crates(library).membership()
     rows: list[dict[str, Any]] = []
-    for t in library.tracks():
+    for t in tracks:
         a = track_analysis(library, t, compute=False)
         rows.append({
-            "id": t.id, "name": t.name, "artist": t.artist, "style": track_style(t),
+            "id": t.id, "name": t.name, "artist": t.artist, "folder": _folder(t),
+            "crates": ", ".join(membership.get(t.id, [])), "style": style_tag(t), "group": groups[t.id],
             "duration_s": round(t.duration_s, 1),
             "bpm": (round(a.bpm, 1) if a is not None and a.bpm else np.nan),
             "key": a.key if a is not None else None, "camelot": a.camelot if a is not None else None,
@@ -54,53 +134,111 @@ def library_table(library: Library) -> pd.DataFrame:
             "loudness_lufs": round(a.loudness_lufs, 1) if a is not None else np.nan,
             "path": t.path,
         })
-    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS)).set_index("id")
+    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS)).set_index("id")
+    table.attrs["group_by"] = kind
+    return table
 
 
-def plot_distributions(table: pd.DataFrame) -> Figure:
-    """Tempo histogram, Camelot key counts (1A..12B), energy levels and loudness, in one figure."""
+def group_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per group of :func:`library_table`: tracks, median BPM, most common Camelot key, median energy
+    and loudness, total minutes; largest group first."""
+    import pandas as pd
+
+    if table.empty:
+        return pd.DataFrame(columns=["tracks", "median_bpm", "top_camelot", "median_energy", "median_lufs",
+                                     "minutes"])
+    g = table.groupby("group", sort=False)
+    out = pd.DataFrame({
+        "tracks": g.size(),
+        "median_bpm": g["bpm"].median().round(1),
+        "top_camelot": g["camelot"].agg(lambda c: c.mode().iloc[0] if c.notna().any() else None),
+        "median_energy": pd.to_numeric(table["energy"], errors="coerce").groupby(table["group"]).median(),
+        "median_lufs": g["loudness_lufs"].median().round(1),
+        "minutes": (g["duration_s"].sum() / 60).round(1),
+    })
+    out.index.name = table.attrs.get("group_by", "group")
+    return out.sort_values("tracks", ascending=False, kind="stable")
+
+
+def _shown_groups(groups: list[str]) -> list[str]:
+    """``groups`` with all but the :data:`MAX_GROUPS` - 1 largest put in "other"."""
+    from collections import Counter
+
+    counts = Counter(groups)
+    if len(counts) <= MAX_GROUPS:
+        return groups
+    keep = {g for g, _ in counts.most_common(MAX_GROUPS - 1)}
+    return [g if g in keep else "other" for g in groups]
+
+
+def _colours(names: list[str]) -> dict[str, Any]:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {n: ("#9ca3af" if n == "other" else cmap(i % cmap.N)) for i, n in enumerate(names)}
+
+
+def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
+    """Tempo histogram, Camelot key counts (1A..12B), energy levels and loudness, in one figure;
+    each stacked by the table's ``group`` column (crate, folder, artist or style) unless ``by_group`` is false."""
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from workbench.camelot import CAMELOT_CODES
 
+    groups = _shown_groups([str(g) for g in table["group"]]) if by_group and "group" in table else ["all"] * len(table)
+    names = sorted(set(groups), key=lambda n: (n == "other", -groups.count(n), n))
+    colours = _colours(names) if by_group else {"all": "#334155"}
+    member = np.asarray(groups)
     fig = Figure(figsize=(12, 6.5), layout="constrained")
     ax_bpm, ax_key, ax_energy, ax_lufs = fig.subplots(2, 2).ravel()
-    bpm = table["bpm"].dropna()
-    ax_bpm.hist(bpm, bins=np.arange(60, 200, 4), color="#334155")
-    ax_bpm.set(title=f"Tempo ({len(bpm)} tracks with a beat)", xlabel="BPM", ylabel="tracks")
-    counts = table["camelot"].value_counts()
+
+    def stacked_hist(ax: Any, column: str, bins: Any) -> None:
+        data = [table[column].to_numpy(dtype=float)[member == n] for n in names]
+        data = [d[~np.isnan(d)] for d in data]
+        ax.hist(data, bins=bins, stacked=True, color=[colours[n] for n in names], label=names)
+
+    def stacked_bars(ax: Any, values: list[Any], column: Any) -> None:
+        bottom = np.zeros(len(values))
+        for n in names:
+            sub = column[member == n].value_counts()
+            height = np.array([sub.get(v, 0) for v in values], dtype=float)
+            ax.bar(range(len(values)), height, bottom=bottom, color=colours[n], label=n)
+            bottom += height
+
+    stacked_hist(ax_bpm, "bpm", np.arange(60, 200, 4))
+    ax_bpm.set(title=f"Tempo ({int(table['bpm'].notna().sum())} tracks with a beat)", xlabel="BPM", ylabel="tracks")
     codes = list(CAMELOT_CODES)
-    ax_key.bar(range(len(codes)), [counts.get(c, 0) for c in codes],
-               color=["#6366f1" if c.endswith("A") else "#f59e0b" for c in codes])
+    stacked_bars(ax_key, codes, table["camelot"])
     ax_key.set_xticks(range(len(codes)), codes, rotation=90, fontsize=7)
     ax_key.set(title="Key (Camelot; A minor, B major)", ylabel="tracks")
-    levels = table["energy"].dropna().astype(int).value_counts()
-    ax_energy.bar(range(1, 11), [levels.get(i, 0) for i in range(1, 11)], color="#ef4444")
-    ax_energy.set(title="Energy level", xlabel="1 (calm) .. 10 (peak)", ylabel="tracks", xticks=range(1, 11))
-    ax_lufs.hist(table["loudness_lufs"].dropna(), bins=20, color="#0ea5e9")
+    levels = pd.to_numeric(table["energy"], errors="coerce").round()
+    stacked_bars(ax_energy, list(range(1, 11)), levels)
+    ax_energy.set(title="Energy level", xlabel="1 (calm) .. 10 (peak)", ylabel="tracks")
+    ax_energy.set_xticks(range(10), [str(i) for i in range(1, 11)])
+    stacked_hist(ax_lufs, "loudness_lufs", 20)
     ax_lufs.set(title="Integrated loudness", xlabel="LUFS", ylabel="tracks")
+    if by_group and len(names) > 1:
+        ax_bpm.legend(fontsize=7, title=table.attrs.get("group_by", "group"), title_fontsize=8, loc="upper right")
     return fig
 
 
-def embedding_map(library: Library, *, backbone: object = None, color_by: str = "style",
-                  method: str = "pca", seed: int = 0) -> Figure:
-    """The tracks' pooled embeddings projected to 2-D, coloured by ``color_by``.
+def embedding_points(library: Library, *, backbone: object = None, group_by: str | None = None,
+                     method: str = "pca", seed: int = 0) -> pd.DataFrame:
+    """The tracks' pooled embeddings projected to 2-D: one row per embedded track with ``x``, ``y``,
+    ``name``, ``group`` (see :func:`track_groups`; the grouping is ``attrs["group_by"]``) and the
+    backbone's description in ``attrs["backbone"]``.
 
     Parameters
     ----------
-    color_by : {"style", "camelot", "energy"}
     method : {"pca", "tsne"}
         t-SNE needs at least 5 tracks (perplexity below the track count).
     """
-    import matplotlib
-    from matplotlib.figure import Figure
+    import pandas as pd
 
-    from workbench.analysis import track_analysis
     from workbench.embed.batch import describe_backbone, embed_library, track_vectors
     from workbench.embed.features import FeatureFrontend, standardize
 
-    if color_by not in ("style", "camelot", "energy"):
-        raise ParameterError(f"color_by must be 'style', 'camelot' or 'energy'; got {color_by!r}")
     if method not in ("pca", "tsne"):
         raise ParameterError(f"method must be 'pca' or 'tsne'; got {method!r}")
     b = backbone if backbone is not None else FeatureFrontend()
@@ -108,6 +246,7 @@ def embedding_map(library: Library, *, backbone: object = None, color_by: str = 
     tracks, vectors = track_vectors(library, backbone=b)  # type: ignore[arg-type]
     if len(tracks) < 3:
         raise ParameterError(f"an embedding map needs at least 3 embedded tracks; the library has {len(tracks)}")
+    kind, groups = track_groups(library, group_by, tracks=tracks)
     z, _, _ = standardize(vectors)
     if method == "tsne":
         from sklearn.manifold import TSNE
@@ -119,24 +258,62 @@ def embedding_map(library: Library, *, backbone: object = None, color_by: str = 
         from sklearn.decomposition import PCA
 
         xy = PCA(n_components=2, random_state=seed).fit_transform(z)
+    points = pd.DataFrame({"id": [t.id for t in tracks], "name": [t.name for t in tracks], "x": xy[:, 0],
+                           "y": xy[:, 1], "group": [groups[t.id] for t in tracks]}).set_index("id")
+    points.attrs.update(group_by=kind, method=method, backbone=describe_backbone(b))  # type: ignore[arg-type]
+    return points
 
-    def key_of(t: Track) -> str:
-        if color_by == "style":
-            return track_style(t) or "untagged"
-        a = track_analysis(library, t, compute=False)
-        if a is None:
-            return "not analysed"
-        return a.camelot if color_by == "camelot" else f"energy {a.energy}"
 
-    keys = [key_of(t) for t in tracks]
-    fig = Figure(figsize=(8, 6), layout="constrained")
+def embedding_map(library: Library, *, backbone: object = None, group_by: str | None = None, color_by: str | None = None,
+                  method: str = "pca", seed: int = 0, names: bool | None = None) -> Figure:
+    """The tracks' pooled embeddings projected to 2-D, coloured by group, with track names beside the points.
+
+    Parameters
+    ----------
+    group_by : {"crate", "folder", "artist", "style"} or None
+        See :func:`track_groups` (default: the user's crates, else folders, else style tags, else artists).
+    color_by : {"camelot", "energy"} or None
+        Colour by the stored analysis instead of a group.
+    method : {"pca", "tsne"}
+    names : bool or None
+        Write each track's name beside its point; default when there are at most
+        :data:`MAX_NAMED_POINTS` tracks.
+    """
+    from matplotlib.figure import Figure
+
+    from workbench.analysis import track_analysis
+
+    if color_by is not None and color_by not in ("camelot", "energy", *GROUP_BY):
+        raise ParameterError(f"color_by must be 'camelot', 'energy', one of {GROUP_BY} or None; got {color_by!r}")
+    if color_by in GROUP_BY:
+        group_by, color_by = color_by, None
+    points = embedding_points(library, backbone=backbone, group_by=group_by, method=method, seed=seed)
+    title_by = points.attrs["group_by"]
+    if color_by is not None:
+        def key_of(track_id: int) -> str:
+            a = track_analysis(library, library.track(int(track_id)), compute=False)
+            if a is None:
+                return "not analysed"
+            return a.camelot if color_by == "camelot" else f"energy {a.energy}"
+
+        points["group"] = [key_of(i) for i in points.index]
+        title_by = color_by
+    groups = _shown_groups(list(points["group"]))
+    order = sorted(set(groups), key=lambda n: (n == "other", -groups.count(n), n))
+    colours = _colours(order)
+    fig = Figure(figsize=(9, 7), layout="constrained")
     ax = fig.subplots()
-    cmap = matplotlib.colormaps["tab10" if len(set(keys)) <= 10 else "tab20"]
-    for i, k in enumerate(sorted(set(keys))):
-        sel = np.array([kk == k for kk in keys])
-        ax.scatter(xy[sel, 0], xy[sel, 1], s=40, color=cmap(i % cmap.N), label=k, alpha=0.85)
-    ax.legend(fontsize=8, loc="best")
-    ax.set(title=f"Tracks by {color_by} ({method.upper()} of {describe_backbone(b)})", xticks=[], yticks=[])  # type: ignore[arg-type]
+    member = np.asarray(groups)
+    for k in order:
+        sel = member == k
+        ax.scatter(points["x"].to_numpy()[sel], points["y"].to_numpy()[sel], s=40, color=colours[k],
+                   label=f"{k} ({int(sel.sum())})", alpha=0.85)
+    show_names = len(points) <= MAX_NAMED_POINTS if names is None else names
+    if show_names:
+        for name, x, y in zip(points["name"], points["x"], points["y"], strict=True):
+            ax.annotate(str(name)[:28], (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, alpha=0.8)
+    ax.legend(fontsize=8, loc="best", title=title_by, title_fontsize=8)
+    ax.set(title=f"Tracks by {title_by} ({method.upper()} of {points.attrs['backbone']})", xticks=[], yticks=[])
     return fig
 
 

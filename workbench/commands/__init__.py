@@ -5,19 +5,92 @@ the CLI's ``add_subparsers()`` object and sets ``func`` on each to a handler
 ``(args: argparse.Namespace) -> int``. These modules must stay cheap to import: handlers
 import torch, the training code and the like inside their bodies.
 
-Handlers get the global options as ``args.db`` (library path or None) and ``args.quiet``.
+Handlers get the global options as ``args.db`` (library path or None), ``args.home`` and
+``args.quiet``. :func:`workbench.cli.main` has already put the workspace they name into
+``$WORKBENCH_HOME`` and ``$WORKBENCH_DB`` for the length of the command, so every default
+(:mod:`workbench.config`) resolves to the same root. A command that only reads opens the library
+with :func:`open_library` (``create=False``): a missing database is an error, never created.
+A command that lists or reports takes ``--json`` (:func:`add_json`) and writes with
+:func:`print_json`.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.config import Workspace
+    from workbench.library import Library
 
 #: Area modules, in the order their commands appear in ``workbench --help``.
-MODULES: tuple[str, ...] = ("analysis", "train", "runs", "export")
+MODULES: tuple[str, ...] = ("library", "analysis", "crates", "labels", "suggest", "train", "runs", "export")
+
+
+class NoLibraryError(WorkbenchError, FileNotFoundError):
+    """A command that reads the library found no database at the workspace's path."""
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
     """Let every area module add its subcommands."""
     for name in MODULES:
         importlib.import_module(f"workbench.commands.{name}").register(sub)
+
+
+def workspace_of(args: argparse.Namespace) -> Workspace:
+    """The workspace of this command (``--home``, ``--db``, the environment, the defaults)."""
+    from workbench import config
+
+    return config.workspace(getattr(args, "home", None), db=getattr(args, "db", None))
+
+
+def open_library(args: argparse.Namespace, *, create: bool = False) -> Library:
+    """The command's library; with ``create=False`` a missing database is a :class:`NoLibraryError`
+    (nothing is created: neither the file nor its folder).
+
+    Raises
+    ------
+    NoLibraryError
+        ``create`` is false and the database file does not exist.
+    """
+    from workbench.library import Library
+
+    ws = workspace_of(args)
+    if not create and not ws.db.is_file():
+        raise NoLibraryError(f"no library at {ws.db}: run `workbench scan FOLDER` first "
+                             "(or name another with --home, --db or $WORKBENCH_HOME)")
+    return Library(ws.db)
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    """Give a listing or report command its ``--json`` option."""
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON for scripts (fields: see README, 'Command line and --json fields')")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with paths as strings, numpy scalars as numbers, NaN as ``null``, tuples as lists."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # numpy scalar
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def print_json(value: Any) -> None:
+    """Write ``value`` as indented JSON to stdout (one document, newline-terminated)."""
+    sys.stdout.write(json.dumps(jsonable(value), indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
+
+from workbench.commands import NoLibraryError, add_json, print_json, workspace_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,12 +19,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = rs.add_parser("list", help="runs with their key params and headline metrics")
     q.add_argument("--kind", choices=("embeddings", "sections"), default=None)
     q.add_argument("--params", action="store_true", help="also every config parameter (a wide table)")
+    add_json(q)
     q.set_defaults(func=_cmd_list)
 
     q = rs.add_parser("compare", help="params (differences only unless --all), metrics with the best marked, "
                                       "data changes")
     q.add_argument("runs", nargs="+", metavar="RUN", help="run ids or run folders (the first is the reference)")
     q.add_argument("--all", action="store_true", help="show every parameter, not only the differences")
+    add_json(q)
     q.set_defaults(func=_cmd_compare)
 
     q = rs.add_parser("report", help="write experiments/<run>/report.html and print its path")
@@ -30,19 +35,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_cmd_report)
 
 
+def _experiments(args: argparse.Namespace) -> Any:
+    """The experiments folder: ``--experiments``, else the workspace's (never the current folder's)."""
+    from pathlib import Path
+
+    return Path(args.experiments) if args.experiments is not None else workspace_of(args).experiments
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from workbench.experiments import runs_table
+    from workbench.experiments import HEADLINE_METRICS, runs_table
 
-    df = runs_table(args.experiments, kind=args.kind)
-    if df.empty:
-        print("no runs under experiments/ yet")
+    root = _experiments(args)
+    ws = workspace_of(args)
+    if args.experiments is None and not root.is_dir() and not ws.db.is_file():
+        raise NoLibraryError(f"no library at {ws.db}: run `workbench scan FOLDER` first (and no runs under {root}; "
+                             "name another workspace with --home, --db or $WORKBENCH_HOME)")
+    df = runs_table(root, kind=args.kind)
+    base = ["run_id", "kind", "created", "backbone", "tracks"]
+    metric_cols = [c for c in HEADLINE_METRICS if c in df.columns]
+    if args.json:
+        params = [c for c in df.columns if c not in base and c not in metric_cols]
+        out = []
+        for _, row in df.iterrows():
+            rec: dict[str, Any] = {c: row[c] for c in base}
+            rec["path"] = str(root / str(row["run_id"]))
+            rec["metrics"] = {c: row[c] for c in metric_cols if row[c] == row[c] and row[c] is not None}
+            if args.params:
+                rec["params"] = {c: row[c] for c in params}
+            out.append(rec)
+        print_json(out)
         return 0
-    from workbench.experiments import HEADLINE_METRICS
-
+    if df.empty:
+        print(f"no runs under {root} yet")
+        return 0
     if not args.params:  # the run, what it learned from, and its headline metrics; --params for the config
-        df = df[[c for c in ("run_id", "kind", "created", "backbone", "tracks", *HEADLINE_METRICS) if c in df.columns]]
+        df = df[[c for c in (*base, *HEADLINE_METRICS) if c in df.columns]]
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.3f}".format):
         print(df.to_string(index=False))
     return 0
@@ -53,7 +82,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     from workbench.experiments import compare
 
-    c = compare(args.runs, root=args.experiments, differences_only=not args.all)
+    c = compare(args.runs, root=_experiments(args), differences_only=not args.all)
+    if args.json:
+        print_json(compare_record(c))
+        return 0
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
         params = c.params
         print("parameters" + (" (differences only; --all for every one)" if c.differences_only else "") + ":")
@@ -76,8 +108,27 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def compare_record(c: Any) -> dict[str, Any]:
+    """A :class:`~workbench.experiments.Comparison` as ``workbench runs compare --json`` prints it."""
+    import dataclasses
+
+    metrics, best = c.metrics, c.best
+    delta = c.confusion_delta
+    return {
+        "runs": c.run_ids,
+        "differences_only": c.differences_only,
+        "params": {str(name): {run: row[run] for run in c.run_ids} for name, row in c.params.iterrows()},
+        "metrics": {str(name): {run: row[run] for run in c.run_ids} for name, row in metrics.iterrows()},
+        "best": {str(name): [run for run in c.run_ids if bool(row[run])] for name, row in best.iterrows()
+                 if bool(row.any())},
+        "data_diffs": [dataclasses.asdict(d) for d in c.data_diffs],
+        "confusion_delta": None if delta is None else {str(i): {str(j): float(v) for j, v in r.items()}
+                                                       for i, r in delta.iterrows()},
+    }
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from workbench.report import report
 
-    print(report(args.run, root=args.experiments, projection=args.projection))
+    print(report(args.run, root=_experiments(args), projection=args.projection))
     return 0

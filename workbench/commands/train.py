@@ -13,6 +13,8 @@ import sys
 import time
 from typing import Any
 
+from workbench.commands import add_json, open_library, print_json
+
 #: ``workbench train embeddings --help``: where the classes come from.
 CLASSES_HELP = """\
 Fine-tune the embedding head so that tracks of the same class sit close together.
@@ -61,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--watch", action="store_true", help="redraw every second until no job is running")
     p.add_argument("--limit", type=int, default=20, help="newest jobs shown (default 20)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between redraws with --watch")
+    add_json(p)
     p.set_defaults(func=_cmd_jobs)
 
 
@@ -154,14 +157,20 @@ def format_jobs(jobs: list[Any]) -> str:
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from workbench.errors import ParameterError
-    from workbench.library import Library
     from workbench.train.jobs import list_jobs
 
     if args.interval <= 0:
         raise ParameterError(f"--interval must be > 0 (seconds); got {args.interval!r}")
+    if args.json and args.watch:
+        raise ParameterError("--json prints the jobs once: it cannot be combined with --watch")
     tty = sys.stdout.isatty()
-    with Library(args.db) as lib:
+    with open_library(args) as lib:
+        if args.json:
+            print_json([dataclasses.asdict(j) for j in list_jobs(lib, limit=args.limit)])
+            return 0
         while True:
             jobs = list_jobs(lib, limit=args.limit)
             if args.watch and tty:

@@ -1,0 +1,231 @@
+"""``workbench demo|scan|tracks|similar|embed|info``: the library, its search and the workspace."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from typing import Any
+
+from workbench.commands import add_json, open_library, print_json, workspace_of
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the library commands."""
+    p = sub.add_parser("demo", help="synthesize the demo library and run the main job on it")
+    p.add_argument("--tracks", type=int, default=30, help="number of demo tracks (default 30: five per style)")
+    p.add_argument("--unlabeled", type=int, default=3, help="tracks left unlabelled for suggestions (default 3)")
+    p.add_argument("--no-train", action="store_true", help="stop after analysis, embedding and search")
+    p.add_argument("--no-export", action="store_true", help="skip the Core ML export and registry")
+    p.add_argument("--seed", type=int, default=0, help="synthesis seed (default 0)")
+    p.add_argument("--folder", default=None, help="where the demo audio goes (default <home>/data/demo)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("scan", help="add the audio files under a folder to the library (creates the library)")
+    p.add_argument("folder", help="a folder of audio files, scanned recursively")
+    p.set_defaults(func=_cmd_scan)
+
+    p = sub.add_parser("tracks", help="list the tracks in the library")
+    p.add_argument("--missing", action="store_true", help="include tracks whose file has gone")
+    add_json(p)
+    p.set_defaults(func=_cmd_tracks)
+
+    p = sub.add_parser("similar", help="tracks similar to one (by id, hash or path, or an audio file)")
+    p.add_argument("track", help="a library track's id, content hash or path, or any audio file")
+    p.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    p.add_argument("--min-score", type=float, default=None, help="drop matches scoring below this (0..1)")
+    p.add_argument("--weights", default=None, metavar="V,T,K,E",
+                   help="weights of vibe, tempo, key, energy (default 0.5,0.2,0.2,0.1)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
+    add_json(p)
+    p.set_defaults(func=_cmd_similar)
+
+    p = sub.add_parser("embed", help="embed every track (OpenL3 when its weights are found, else the feature "
+                                     "frontend); cached by content hash")
+    p.add_argument("--backbone", choices=("auto", "openl3", "features"), default="auto")
+    p.add_argument("--weights", default=None, help="an OpenL3 .h5 weight file (default: <home>/models/openl3/ or "
+                                                     "$WORKBENCH_OPENL3_WEIGHTS)")
+    p.add_argument("--hop", type=float, default=0.5, help="OpenL3 hop in seconds (default 0.5)")
+    p.add_argument("--size", type=int, default=512, choices=(512, 6144), help="OpenL3 embedding size")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
+                   help="run on a Dask cluster: a scheduler address, or 'local' for a local cluster")
+    p.add_argument("--workers", type=int, default=2, help="workers of a local Dask cluster (default 2)")
+    p.set_defaults(func=_cmd_embed)
+
+    p = sub.add_parser("info", help="the workspace (root, database, experiments, models), or what the header "
+                                    "of an audio file says")
+    p.add_argument("path", nargs="?", default=None, help="an audio file (default: show the workspace)")
+    add_json(p)
+    p.set_defaults(func=_cmd_info)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from workbench.pipeline import run_demo
+
+    result = run_demo(
+        demo_folder=args.folder, db_path=workspace_of(args).db, n_tracks=args.tracks, seed=args.seed,
+        n_unlabeled=args.unlabeled, train=not args.no_train, export=not args.no_export, progress=not args.quiet,
+    )
+    print(result.summary())
+    return 0
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from workbench.errors import ParameterError
+    from workbench.library import Library
+
+    if not os.path.isdir(os.path.expanduser(args.folder)):  # before the library is created
+        raise ParameterError(f"folder must be an existing folder of audio files; got {args.folder!r}")
+    with Library(workspace_of(args).db) as lib:
+        summary = lib.scan(args.folder, progress=not args.quiet)
+        print(summary)
+        print(f"library {lib.path}: {len(lib)} tracks")
+    return 0
+
+
+def track_record(t: Any, crates: list[str]) -> dict[str, Any]:
+    """One track as ``workbench tracks --json`` prints it."""
+    return {"id": t.id, "name": t.name, "title": t.title, "artist": t.artist, "path": t.path, "folder": t.folder,
+            "crates": crates, "duration_s": round(t.duration_s, 3), "sample_rate_hz": t.sample_rate_hz,
+            "channels": t.channels, "format": t.format, "content_hash": t.content_hash,
+            "missing": t.missing_since is not None}
+
+
+def _cmd_tracks(args: argparse.Namespace) -> int:
+    from workbench.crates import Crates
+
+    with open_library(args) as lib:
+        tracks = lib.tracks(include_missing=args.missing)
+        membership = Crates(lib).membership()
+        if args.json:
+            print_json([track_record(t, membership.get(t.id, [])) for t in tracks])
+            return 0
+        print(f"{'id':>5}  {'dur':>7}  {'rate':>6}  {'ch':>2}  {'hash':12}  name")
+        for t in tracks:
+            flag = "  (missing)" if t.missing_since else ""
+            print(f"{t.id:>5}  {t.duration_s:7.1f}  {t.sample_rate_hz:>6}  {t.channels:>2}  "
+                  f"{t.content_hash[:12]}  {t.name}{flag}")
+        print(f"{len(tracks)} tracks in {lib.path}")
+    return 0
+
+
+def _weights(text: str | None) -> dict[str, float] | None:
+    from workbench.errors import ParameterError
+
+    if text is None:
+        return None
+    try:
+        v, t, k, e = (float(x) for x in text.split(","))
+    except ValueError as exc:
+        raise ParameterError(f"--weights must be four numbers V,T,K,E; got {text!r}") from exc
+    return {"vibe": v, "tempo": t, "key": k, "energy": e}
+
+
+def _prepare(lib: Any, backbone: Any, *, progress: bool) -> int:
+    """Analyse and embed what is missing under one progress bar; return how many tracks failed."""
+    from tqdm.auto import tqdm
+
+    from workbench.analysis import analyze_library
+    from workbench.embed.batch import embed_library
+
+    failed = 0
+    for t in tqdm(lib.tracks(), desc="analyse and embed", unit="track", disable=not progress, leave=False):
+        a = analyze_library(lib, tracks=[t], progress=False)
+        e = embed_library(lib, backbone=backbone, tracks=[t], progress=False)
+        failed += bool(a.failed or e.failed)
+    return failed
+
+
+def _cmd_similar(args: argparse.Namespace) -> int:
+    from workbench.search import LibrarySearch
+
+    weights = _weights(args.weights)
+    with open_library(args) as lib:
+        search = LibrarySearch(lib, progress=False)
+        failed = _prepare(lib, search.backbone, progress=not (args.quiet or args.json))
+        search.rebuild() if args.rebuild else search.update()
+        results = search.similar(args.track, k=args.k, min_score=args.min_score, weights=weights)
+        if args.json:
+            matches: list[Any] = [r.match for r in results]
+            print_json([{"track_id": r.track.id, "name": r.track.name, "path": r.track.path,
+                         **{k: v for k, v in dataclasses.asdict(m).items() if k != "id"}}
+                        for r, m in zip(results, matches, strict=True)])
+            return 0
+        print(f"backbone: {search.backbone_said}")
+        for r in results:
+            m: Any = r.match
+            print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {m.explanation}")
+        if search.skipped:
+            print(f"({len(search.skipped)} tracks without a steady beat are not searched)")
+        if failed:
+            print(f"({failed} tracks could not be analysed or embedded: `workbench analyze` says why)")
+    return 0
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from workbench.embed.batch import default_backbone, embed_library
+    from workbench.embed.features import FeatureFrontend
+
+    backbone: Any
+    if args.backbone == "features":
+        backbone, said = FeatureFrontend(), "feature frontend (asked for), not OpenL3"
+    elif args.backbone == "openl3" or args.weights is not None:
+        from workbench.embed.openl3 import OpenL3, OpenL3Backbone
+
+        model = OpenL3.from_weights(args.weights, embedding_size=args.size)
+        backbone, said = OpenL3Backbone(model, hop_s=args.hop), f"OpenL3 {model.name}"
+    else:
+        backbone, said = default_backbone()
+    with open_library(args) as lib:
+        print(f"backbone: {said}")
+        if args.scheduler is not None:
+            from workbench.embed.distributed import embed_library_distributed
+
+            address = None if args.scheduler == "local" else args.scheduler
+            summary = embed_library_distributed(lib, backbone=backbone, scheduler=address, n_workers=args.workers,
+                                                progress=not args.quiet)
+        else:
+            summary = embed_library(lib, backbone=backbone, progress=not args.quiet)
+        print(summary)
+    return 1 if summary.failed and not (summary.embedded or summary.cached) else 0
+
+
+def workspace_record(args: argparse.Namespace) -> dict[str, Any]:
+    """The workspace as ``workbench info --json`` prints it."""
+    from workbench.library import Library
+
+    ws = workspace_of(args)
+    folders = ws.to_dict()
+    n_tracks = None
+    if ws.db.is_file():
+        with Library(ws.db) as lib:
+            n_tracks = len(lib)
+    return {**folders, "source": getattr(args, "workspace_source", None),
+            "exists": {name: os.path.exists(path) for name, path in folders.items()}, "tracks": n_tracks}
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    if args.path is None:
+        rec = workspace_record(args)
+        if args.json:
+            print_json(rec)
+            return 0
+        print(f"workspace {rec['root']}" + (f"  ({rec['source']})" if rec["source"] else ""))
+        for name in ("db", "data", "experiments", "models"):
+            state = "exists" if rec["exists"][name] else "not created yet"
+            extra = f", {rec['tracks']} tracks" if name == "db" and rec["tracks"] is not None else ""
+            print(f"  {name:12} {rec[name]}  ({state}{extra})")
+        if not rec["exists"]["db"]:
+            print("no library yet: `workbench scan FOLDER` creates it", file=sys.stderr)
+        return 0
+    from workbench.audio import info
+
+    i = info(args.path)
+    if args.json:
+        print_json({"path": i.path, "format": i.format, "subtype": i.subtype, "sample_rate_hz": i.sample_rate_hz,
+                    "channels": i.channels, "frames": i.frames, "duration_s": i.duration_s})
+        return 0
+    print(f"{i.path}\n  {i.format}/{i.subtype}, {i.sample_rate_hz} Hz, {i.channels} ch, "
+          f"{i.frames} frames, {i.duration_s:.2f} s")
+    return 0

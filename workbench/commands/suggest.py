@@ -1,0 +1,102 @@
+"""``workbench suggest TRACK``: the section model's suggested sections for one track, as the labeler
+shows them.
+
+The model is the active registered ``dj_section`` version's training run (``workbench models``),
+else the newest ``sections`` run with a model under the workspace's ``experiments/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from workbench.commands import add_json, open_library, print_json, workspace_of
+from workbench.errors import WorkbenchError
+
+
+class NoSectionModelError(WorkbenchError, LookupError):
+    """No trained section model to make suggestions with."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``suggest``."""
+    p = sub.add_parser("suggest", help="the section model's suggested sections (intro, build, drop, ...) for a track")
+    p.add_argument("track", help="a track id, content hash or path")
+    p.add_argument("--run", default=None, help="a sections run id or folder (default: the active dj_section model's "
+                                               "run, else the newest sections run)")
+    add_json(p)
+    p.set_defaults(func=_cmd_suggest)
+
+
+def section_run(args: argparse.Namespace, library: Any) -> tuple[Any, str]:
+    """The sections run to suggest with, and where it came from, in words.
+
+    Raises
+    ------
+    NoSectionModelError
+        No run given, no active ``dj_section`` version and no ``sections`` run with a model.
+    """
+    from workbench.runs import list_runs, load_run
+
+    ws = workspace_of(args)
+    if args.run is not None:
+        return load_run(args.run, root=ws.experiments), f"run {args.run} (asked for)"
+    if ws.models.is_dir():  # the registry creates models/ when it opens: only look when it exists
+        from workbench.registry import Registry
+
+        with Registry(library, root=ws.models, cleanup=False) as reg:
+            active = reg.active("dj_section")
+        if active is not None and active.run_id:
+            try:
+                return load_run(active.run_id, root=ws.experiments), f"active model {active.name}"
+            except WorkbenchError:
+                pass  # its run folder was deleted: fall back to the newest run
+    runs = [r for r in list_runs(ws.experiments, kind="sections") if r.model_path is not None]
+    if not runs:
+        raise NoSectionModelError(
+            f"no section model yet (no active dj_section model, no sections run under {ws.experiments}): label "
+            "sections (notebook 02, or `workbench labels import FILE`), then `workbench train sections`")
+    return runs[-1], f"newest sections run {runs[-1].run_id} (no active dj_section model)"
+
+
+def _backbone(run: Any) -> Any:
+    """The backbone the run was trained on (its features must match the model's input)."""
+    from workbench.embed.batch import default_backbone
+    from workbench.embed.features import FeatureFrontend
+    from workbench.errors import ParameterError
+
+    bb = run.info.get("backbone") or run.data.get("backbone")
+    name = bb.get("name") if isinstance(bb, dict) else bb
+    frontend = FeatureFrontend()
+    if name is None or name == frontend.name:
+        return frontend
+    backbone, said = default_backbone()
+    if backbone.name != name:
+        raise ParameterError(f"run {run.run_id} was trained on backbone {name!r}, but this machine has {said}")
+    return backbone
+
+
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from workbench.train.sections import load_section_model, suggest_sections
+
+    with open_library(args) as lib:
+        track = lib.track(args.track)
+        run, source = section_run(args, lib)
+        if run.kind != "sections" or run.model_path is None:
+            raise NoSectionModelError(f"run {run.run_id} is not a sections run with a model.pt (kind {run.kind!r})")
+        trainer, features, transitions = load_section_model(run.model_path)
+        found = suggest_sections(lib, track, model=trainer, backbone=_backbone(run), features=features,
+                                 transitions=transitions)
+    rows = [{k: v for k, v in dataclasses.asdict(s).items() if k != "track_id"} for s in found]
+    if args.json:
+        print_json({"track_id": track.id, "track_name": track.name, "run_id": run.run_id, "model": source,
+                    "suggestions": rows})
+        return 0
+    print(f"{track.name} (track {track.id}): suggestions of {source}, run {run.run_id}")
+    print(f"{'label':7}  {'beats':>9}  {'seconds':>13}  confidence")
+    for r in rows:
+        print(f"{r['label']:7}  {r['start_beat']:>4}-{r['end_beat']:<4}  {r['start_s']:6.1f}-{r['end_s']:<6.1f}  "
+              f"{r['confidence']:.0%}")
+    print("accept or correct them in the labeler (notebook 02)")
+    return 0
