@@ -11,6 +11,8 @@ import argparse
 import json
 from typing import Any
 
+from workbench.commands import open_library
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``analyze``, ``settings`` and ``correct``."""
@@ -94,7 +96,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     scope, target = _scope(args)
     prior = parse_prior(args.prior)
-    with Library(args.db) as lib:
+    with open_library(args) as lib:
         key = scope_target(lib, scope, target)  # validates the folder or track before anything is stored
         stored = set_analysis_settings(lib, scope=scope, target=target, prior=prior) if prior is not None else None
         tracks = lib.tracks()
@@ -131,7 +133,7 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     from workbench.library import Library
 
     cleared = None
-    with Library(args.db) as lib:
+    with open_library(args) as lib:
         if args.clear:
             scope, target = _scope(args)
             cleared = {"scope": scope, "target": target, "removed": clear_analysis_settings(lib, scope=scope,
@@ -165,7 +167,7 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     from workbench.library import Library
 
     values = {"bpm": args.bpm, "first_downbeat_s": args.downbeat, "key": args.key}
-    with Library(args.db) as lib:
+    with open_library(args) as lib:
         t = lib.track(args.track)
         if args.unlock and all(v is None for v in values.values()):
             removed = clear_correction(lib, t)

@@ -58,8 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _registry(args: argparse.Namespace):  # -> Registry
+    from workbench.commands import open_library
     from workbench.registry import Registry
 
+    open_library(args).close()  # a missing library is refused, never created by a read
     reg = Registry(getattr(args, "db", None))
     if reg.last_cleanup and not getattr(args, "quiet", False) and not getattr(args, "json", False):
         print(reg.last_cleanup)

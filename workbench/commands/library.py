@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backbone", choices=("auto", "openl3", "features"), default="auto")
     p.add_argument("--weights", default=None, help="an OpenL3 .h5 weight file (default: <home>/models/openl3/ or "
                                                      "$WORKBENCH_OPENL3_WEIGHTS)")
-    p.add_argument("--hop", type=float, default=0.5, help="OpenL3 hop in seconds (default 0.5)")
+    p.add_argument("--hop", type=float, default=None,
+                   help="hop between embedding windows in seconds, > 0 (default: the backbone's own; OpenL3 0.5)")
     p.add_argument("--size", type=int, default=512, choices=(512, 6144), help="OpenL3 embedding size")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
                    help="run on a Dask cluster: a scheduler address, or 'local' for a local cluster")
@@ -164,7 +165,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    from workbench.embed.batch import default_backbone, embed_library
+    from workbench.embed.batch import default_backbone, embed_library, with_hop
     from workbench.embed.features import FeatureFrontend
 
     backbone: Any
@@ -174,7 +175,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         from workbench.embed.openl3 import OpenL3, OpenL3Backbone
 
         model = OpenL3.from_weights(args.weights, embedding_size=args.size)
-        backbone, said = OpenL3Backbone(model, hop_s=args.hop), f"OpenL3 {model.name}"
+        backbone, said = OpenL3Backbone(model), f"OpenL3 {model.name}"
     else:
         backbone, said = default_backbone()
     with open_library(args) as lib:
@@ -183,10 +184,12 @@ def _cmd_embed(args: argparse.Namespace) -> int:
             from workbench.embed.distributed import embed_library_distributed
 
             address = None if args.scheduler == "local" else args.scheduler
+            if args.hop is not None:
+                backbone = with_hop(backbone, args.hop)
             summary = embed_library_distributed(lib, backbone=backbone, scheduler=address, n_workers=args.workers,
                                                 progress=not args.quiet)
         else:
-            summary = embed_library(lib, backbone=backbone, progress=not args.quiet)
+            summary = embed_library(lib, backbone=backbone, hop_s=args.hop, progress=not args.quiet)
         print(summary)
     return 1 if summary.failed and not (summary.embedded or summary.cached) else 0
 

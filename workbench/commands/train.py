@@ -95,7 +95,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if getattr(args, "classes", None) is not None:
         overrides["classes_from"] = args.classes
     entry = jobs.train_embeddings_job if args.train_kind == "embeddings" else jobs.train_sections_job
-    with Library(args.db) as lib:
+    with open_library(args) as lib:
         job, run_path = entry(lib, config=overrides or None, experiments_root=args.experiments,
                               progress=not args.quiet)
     print(f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"

@@ -1,0 +1,165 @@
+"""Acceptance: a user's own music, end to end, as the README's "Your own music" section walks it.
+
+On a copy of three album folders of ../shared/data/real-audio (skipped where absent), through the
+command line a user types: scan, analyze with a stored tempo prior, correct one track by hand,
+label sections through the API the labeler uses, train both models with default options, read
+the runs from another folder, see honest metrics next to their baselines, export only what
+passes its gates (and ``--force`` recorded when the user overrides), then get suggestions and
+similar tracks from the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.cli import main
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-audio"
+ALBUMS = ("loops", "supertuxkart", "librosa_data")
+
+pytestmark = [
+    pytest.mark.real_audio,
+    pytest.mark.slow,
+    pytest.mark.skipif(not REAL.is_dir(), reason=f"no real audio at {REAL} (the project's shared test data)"),
+]
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["--quiet", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cli_json(capsys, *argv: str):
+    code, out, err = cli(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def music(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("own-music")
+    for album in ALBUMS:
+        shutil.copytree(REAL / album, root / "Music" / album, ignore=shutil.ignore_patterns("*.txt"))
+    return root
+
+
+def test_own_music_end_to_end(music, capsys, monkeypatch):
+    home = music / "workspace"
+    monkeypatch.delenv("WORKBENCH_HOME", raising=False)
+    monkeypatch.delenv("WORKBENCH_DB", raising=False)
+    monkeypatch.chdir(music)
+    ws = ["--home", str(home)]
+
+    # scan: every file of the three albums is added
+    code, out, _ = cli(capsys, *ws, "scan", str(music / "Music"))
+    assert code == 0 and "0 failed" in out
+    tracks = cli_json(capsys, *ws, "tracks")
+    assert len(tracks) == sum(1 for a in ALBUMS for p in (REAL / a).iterdir() if p.suffix != ".txt")
+    by_name = {Path(t["path"]).name: t for t in tracks}
+
+    # analyze with a prior stored for the loops folder: the "90 bpm" trumpet loop reads 90 there
+    code, _, err = cli(capsys, *ws, "analyze", "--prior", "80-100@90", "--folder", str(music / "Music" / "loops"))
+    assert code == 0, err
+    code, _, err = cli(capsys, *ws, "analyze")
+    assert code == 0, err
+    trumpet = by_name["sorohanro_-_solo-trumpet-06.hq.ogg"]
+    settings = cli_json(capsys, *ws, "settings")
+    assert any(s["scope"] == "folder" for s in settings["settings"])
+
+    # correct one track by hand (the tabla loop: 16 beats in 10.67 s is 90 BPM), locked
+    tabla = by_name["loop_tabla.flac"]
+    corrected = cli_json(capsys, *ws, "correct", str(tabla["id"]), "--bpm", "90")
+    assert corrected["correction"]["locked"] is True and corrected["analysis"]["bpm"] == 90.0
+    cli(capsys, *ws, "analyze", "--force")  # re-analysis never overwrites a locked correction
+
+    from workbench.analysis import track_analysis
+    from workbench.library import Library
+
+    with Library(home / "data" / "workbench.db") as lib:
+        assert abs(track_analysis(lib, tabla["id"]).bpm - 90.0) < 0.01
+        assert 85.0 <= track_analysis(lib, trumpet["id"]).bpm <= 95.0
+        labelled = _label_by_energy(lib)
+    assert labelled >= 20
+
+    # train both models with default options
+    code, out, err = cli(capsys, *ws, "train", "embeddings")
+    assert code == 0, err
+    assert "folder" in out  # the class source: the album folders, no demo truth needed
+    code, out, err = cli(capsys, *ws, "train", "sections")
+    assert code == 0, err
+
+    # read the runs from another folder, through the database alone
+    elsewhere = music / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    runs = cli_json(capsys, "--db", str(home / "data" / "workbench.db"), "runs", "list")
+    assert {r["kind"] for r in runs} == {"embeddings", "sections"}
+    assert not (elsewhere / "experiments").exists() and not (elsewhere / "models").exists()
+
+    # honest metrics next to their baselines, on the same held-out tracks
+    for r in runs:
+        metrics = json.loads((home / "experiments" / r["run_id"] / "metrics.json").read_text())
+        assert metrics["held_out"]["track_hashes"]
+        if r["kind"] == "embeddings":
+            assert {"backbone", "random_head"} <= set(metrics["baselines"])
+            assert "map_at_r" in metrics["model"] and "map_at_r" in metrics["baselines"]["backbone"]
+        else:
+            assert "majority" in metrics["baselines"]
+            assert "macro_f1" in metrics["model"] and "macro_f1" in metrics["baselines"]["majority"]
+
+    # export only what passes its gates; an override is recorded
+    from workbench.evaluate.gates import blocking_gates
+
+    monkeypatch.chdir(music)
+    exported = 0
+    for r in runs:
+        metrics = json.loads((home / "experiments" / r["run_id"] / "metrics.json").read_text())
+        failing = [g for g in blocking_gates(metrics, r["kind"]) if g.passed is False or g.passed is None]
+        code, out, err = cli(capsys, *ws, "export", r["run_id"])
+        if failing:
+            assert code != 0 and "--force" in err, (out, err)
+            code, out, err = cli(capsys, *ws, "export", r["run_id"], "--force")
+            assert code == 0, err
+            versions = cli_json(capsys, *ws, "models", "list")
+            assert any(v.get("forced") for v in versions["versions"] if v["run_id"] == r["run_id"])
+        else:
+            assert code == 0, err
+        exported += 1
+    assert exported == 2
+
+    # suggestions and similar tracks from the command line
+    sample = by_name["SkyVibe-HighFrequency.ogg"]
+    suggested = cli_json(capsys, *ws, "suggest", str(sample["id"]))
+    assert suggested["suggestions"] and {s["label"] for s in suggested["suggestions"]} <= {"drop", "break"}
+    similar = cli_json(capsys, *ws, "similar", str(sample["id"]), "-k", "3")
+    assert similar and all(m["track_id"] != sample["id"] for m in similar)
+
+
+def _label_by_energy(lib) -> int:
+    """What a user labelling by ear would do on music with a pulse: 16-beat phrases, louder
+    ones "drop", quieter ones "break", added through :class:`workbench.labels.Labels`."""
+    from workbench.analysis import track_analysis
+    from workbench.labels import Labels
+
+    labels, n = Labels(lib), 0
+    for t in lib.tracks():
+        if "loops" in Path(t.path).parts:
+            continue
+        a = track_analysis(lib, t)
+        grid = labels.grid(t)
+        beats = np.asarray(grid.beats_s)
+        if a.bpm is None or len(beats) < 64:
+            continue
+        level = [a.section_energy(beats[i], beats[min(i + 16, len(beats) - 1)]) for i in range(0, len(beats) - 16, 16)]
+        median = float(np.median(level))
+        for j, e in enumerate(level):
+            labels.add(t, "drop" if e >= median else "break", start_beat=16 * j, end_beat=16 * (j + 1))
+            n += 1
+    return n
