@@ -189,7 +189,7 @@ def test_cv_folds_are_grouped_and_shared_by_every_model() -> None:
     for name in ("mlp", "logreg"):
         r = cv[name]
         assert r["accuracy"] > 0.9 and r["macro_f1"] > 0.9
-        assert r["labels"] == ["intro", "drop", "break"]
+        assert r["classes"] == ["intro", "drop", "break"]
         assert np.array(r["confusion"]).sum() == len(y)
         assert set(r["per_class"]["drop"]) == {"precision", "recall", "f1", "support"}
         assert len(r["fold_accuracy"]) == 3
@@ -352,10 +352,10 @@ def test_segment_eval_scores_boundaries() -> None:
     close = [{"start_s": 0.4, "end_s": 31.0, "label": "intro"}, {"start_s": 31.0, "end_s": 60.2, "label": "drop"},
              {"start_s": 60.2, "end_s": 90.0, "label": "outro"}]
     r = sm.segment_eval(truth, close, duration_s=90.0)
-    assert r["hit_f_3"] == 1.0 and r["hit_r_0.5"] == 0.5
+    assert r["boundary_f_3s"] == 1.0 and r["boundary_recall_0.5s"] == 0.5
     far = [{"start_s": 0.0, "end_s": 45.0, "label": "intro"}, {"start_s": 45.0, "end_s": 90.0, "label": "drop"}]
     r2 = sm.segment_eval(truth, far, duration_s=90.0)
-    assert r2["hit_f_3"] == 0.0 and r2["pairwise_f"] < 1.0
+    assert r2["boundary_f_3s"] == 0.0 and r2["pairwise_f"] < 1.0
     assert sm.segment_eval(truth, truth, duration_s=90.0)["label_accuracy"] == 1.0
     with pytest.raises(ParameterError, match="at least one section"):
         sm.segment_eval(truth, [], duration_s=90.0)
