@@ -433,3 +433,154 @@ def test_end_to_end_learns_above_chance(tiny_library) -> None:
     assert suggest_sections(lib, track, model=result.model, transitions=result.transitions) == sugg
     with pytest.raises(ParameterError, match="config keys"):
         train_sections(data, config={"epoch": 3}, progress=False)
+
+
+# ------------------------------------------------------------- early stopping, estimator, baselines
+
+
+def test_trainer_is_a_scikit_learn_classifier() -> None:
+    from sklearn.base import clone, is_classifier
+
+    t = SectionTrainer(epochs=3, patience=2)
+    assert is_classifier(t)
+    assert t.get_params()["patience"] == 2 and t.get_params()["early_stopping"] is True
+    c = clone(t).set_params(epochs=30, hidden_dim=16, batch_size=16)
+    assert (c.epochs, c.hidden_dim, c.patience) == (30, 16, 2) and t.epochs == 3
+    X, y, groups = blobs(n_per_class=20)
+    assert c.fit(X, y, groups).score(X, y) > 0.9
+    with pytest.raises(ParameterError, match=r"patience must be an int >= 1; got 0"):
+        SectionTrainer(patience=0).fit(X, y)
+    with pytest.raises(ParameterError, match=r"validation_fraction must be a float in \(0, 1\); got 1.5"):
+        SectionTrainer(validation_fraction=1.5).fit(X, y)
+
+
+def test_early_stopping_holds_tracks_out_and_keeps_the_best_epoch() -> None:
+    X, y, groups = blobs(n_per_class=60, spread=2.5)
+    t = SectionTrainer(epochs=30, patience=3, hidden_dim=32, seed=1).fit(X, y, groups)
+    es = t.early_stopping_
+    assert es["used"] and es["val_groups"] and set(es["val_groups"]) < set(groups.tolist())
+    assert es["n_val_windows"] == int(np.isin(groups, es["val_groups"]).sum())
+    losses = [h["val_loss"] for h in t.history_]
+    assert es["epochs_run"] == len(t.history_) <= 30
+    assert es["best_epoch"] == int(np.argmin(losses)) + 1 and es["best_val_loss"] == min(losses)
+    if es["stopped_early"]:
+        assert len(losses) == es["best_epoch"] + 3
+    # the kept weights are the best epoch's: recompute its (class-weighted) validation loss
+    val = np.isin(groups, es["val_groups"])
+    p = t.predict_proba(X[val])
+    idx = np.array([t.classes_.index(c) for c in y[val]])
+    w = t.class_weight_[idx]
+    loss = float(np.sum(-w * np.log(p[np.arange(len(idx)), idx])) / np.sum(w))
+    assert loss == pytest.approx(es["best_val_loss"], rel=1e-3)
+    # without groups there is nothing to hold out: every epoch runs, the reason is recorded
+    t2 = SectionTrainer(epochs=4).fit(X, y)
+    assert not t2.early_stopping_["used"] and len(t2.history_) == 4
+    assert "no groups" in t2.early_stopping_["reason"]
+
+
+def test_overfit_warning_when_validation_loss_only_rises() -> None:
+    from workbench.train.sections import overfit_warning
+
+    assert "only rose" in overfit_warning([1.9, 2.5, 3.1, 4.2])
+    assert "never went below epoch 1" in overfit_warning([1.9, 2.5, 1.95, 4.2])
+    assert overfit_warning([1.9, 1.2, 1.5]) is None and overfit_warning([1.0]) is None
+    # labels unrelated to the features of other tracks: the held-out loss rises from the start
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 1, (600, 40)).astype(np.float32)
+    groups = np.repeat(np.arange(12), 50)
+    y = np.where(rng.random(600) < 0.5, "drop", "break")
+    t = SectionTrainer(epochs=12, patience=4, lr=1e-2, dropout=0.0).fit(X, y, groups)
+    assert t.early_stopping_["best_epoch"] <= 2
+    if t.early_stopping_["best_epoch"] == 1:
+        assert "validation loss" in t.early_stopping_["warning"]
+
+
+def test_held_out_baselines_share_the_windows_and_keys() -> None:
+    from workbench.train.sections import held_out_baselines
+
+    X, y, groups = blobs(n_per_class=30)
+    y = y.copy()
+    y[:10] = "drop"  # drop is the most frequent class now
+    test = groups >= 4
+    metrics, seconds = held_out_baselines(X[~test], y[~test], X[test], y[test], max_windows=50)
+    assert set(metrics) == set(seconds) == {"majority", "logreg", "ensemble"}
+    maj = metrics["majority"]
+    assert maj["accuracy"] == pytest.approx(np.mean(y[test] == "drop"))
+    assert maj["per_class"]["intro"]["f1"] == 0.0
+    for m in metrics.values():
+        assert set(m) == {"accuracy", "macro_f1", "per_class", "confusion", "classes"}
+        assert m["classes"] == ["intro", "drop", "break"]
+        assert np.array(m["confusion"]).sum() == int(test.sum())
+    assert metrics["logreg"]["macro_f1"] > maj["macro_f1"]
+    with pytest.raises(ParameterError, match=r"baselines must be among .*got \['svm'\]"):
+        held_out_baselines(X, y, X, y, names=["svm"])
+    with pytest.raises(ParameterError, match="max_windows must be None or an int >= 2; got 1"):
+        held_out_baselines(X, y, X, y, names=["logreg"], max_windows=1)
+
+
+def test_grouped_folds_go_through_the_leakage_check(monkeypatch) -> None:
+    from workbench.train import datasets
+
+    calls = []
+    real = datasets.assert_no_leakage
+    monkeypatch.setattr(datasets, "assert_no_leakage", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    X, y, groups = blobs(n_per_class=12)
+    assert len(grouped_folds(y, groups, n_splits=3, seed=0)) == 3 and len(calls) == 3
+
+
+# ----------------------------------------------------------------- as a user: labels, then a job
+
+
+@pytest.fixture(scope="module")
+def labelled_library(tmp_path_factory):
+    """Six 30 s trance tracks, scanned; no labels yet (the test adds them as the labeler does)."""
+    from workbench.demo import synthesize_library
+    from workbench.library import Library
+
+    root = tmp_path_factory.mktemp("sections-user")
+    synthesize_library(root / "audio", n_tracks=6, seed=3, duration_s=30, styles="trance", progress=False)
+    with Library(root / "workbench.db") as lib:
+        lib.scan(root / "audio", progress=False)
+        yield lib
+
+
+@pytest.mark.slow
+def test_job_refuses_without_labels_then_trains_on_labeller_labels(labelled_library, tmp_path) -> None:
+    import json
+    from pathlib import Path
+
+    from workbench.labels import Labels
+    from workbench.runs import load_run
+    from workbench.train.jobs import train_sections_job
+
+    lib = labelled_library
+    with pytest.raises(NotReadyError, match=r"no labelled sections .*labeler notebook.*workbench labels import"):
+        train_sections_job(lib, experiments_root=tmp_path, progress=False)
+    labels = Labels(lib)
+    for t in lib.tracks():  # 2-bar spans labelled with the section they fall in, as a user would mark them
+        truth = json.loads(Path(t.path).with_suffix(".json").read_text())["sections"]
+        n_beats = len(labels.grid(t).beats_s)
+        for start in range(0, n_beats - 7, 8):
+            mid_s = labels.grid(t).beats_s[start + 4]
+            label = next(s["label"] for s in truth if s["start_s"] <= mid_s < s["end_s"])
+            labels.add(t, label, start_beat=start, end_beat=start + 8)
+    assert labels.stats().ready
+    job, path = train_sections_job(lib, experiments_root=tmp_path, progress=False)
+    run = load_run(path)
+    m = run.metrics
+    assert job.state == "completed" and run.data["source"] == "labels"
+    assert set(m["baselines"]) == {"majority", "logreg", "ensemble"}
+    for b in m["baselines"].values():
+        assert set(b) == set(m["model"]) and set(b["per_class"]) == set(m["model"]["per_class"])
+    held = sorted(lib.track(i).content_hash for i in run.data["splits"]["test"])
+    assert m["held_out"]["track_hashes"] == held and held
+    assert not set(run.data["splits"]["test"]) & set(run.data["splits"]["train"])
+    es = m["early_stopping"]
+    assert es["used"] and 1 <= es["best_epoch"] <= es["epochs_run"] == len(run.history)
+    assert not set(es["val_groups"]) & set(run.data["splits"]["test"])
+    assert isinstance(m["warnings"], list)
+    assert all(k in m["segments"]["smoothed"] for k in ("boundary_f_3s", "pairwise_f", "label_accuracy"))
+    from workbench.report import report
+
+    text = report(run).read_text()
+    assert "Model vs baselines" in text and "majority" in text and "early stopping on" in text

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.report import html as H
+from workbench.report.baselines import comparison
 from workbench.runs import flatten
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["as_run", "backbone_text", "build", "report", "show"]
 
-SECTIONS = ("Quality gates", "Metrics", "Training curves", "Confusion matrix", "Per-class scores",
+SECTIONS = ("Quality gates", "Metrics", "Model vs baselines", "Training curves", "Confusion matrix", "Per-class scores",
             "Embedding space", "Invariance", "Section timeline", "Dataset", "Config", "Run")
 
 
@@ -89,7 +90,7 @@ def _metric_groups(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 #: Metric keys shown as plots (or not at all), never as rows of the metrics table.
 _NOT_A_TABLE = ("invariance", "invariance_backbone", "per_class", "confusion", "classes", "labels", "folds",
-                "fold_accuracy", "train_tracks", "test_tracks")
+                "fold_accuracy", "train_tracks", "test_tracks", "held_out", "warnings", "val_groups")
 
 
 def _is_number(value: object) -> bool:
@@ -148,6 +149,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     else:
         body = H.not_recorded("metrics")
     parts.append(_section("Metrics", body))
+    parts.append(_section("Model vs baselines", comparison(run.metrics)))
 
     # curves
     if run.history:

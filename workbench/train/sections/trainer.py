@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 EpochCallback = Callable[[int, int, Mapping[str, Any]], None]
 
+#: Most validation windows scored after each epoch (a seeded sample of the validation tracks' windows).
+MAX_VAL_WINDOWS = 4096
+
 
 class NotFittedError(WorkbenchError, _SklearnNotFittedError):
     """A learner was used before ``fit``."""
@@ -196,6 +199,10 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         if validation is not None:
             xv, yv = np.asarray(validation[0], dtype=np.float32), np.asarray(validation[1]).astype(str)
             seen = np.isin(yv, self.classes_)
+            if seen.sum() > MAX_VAL_WINDOWS:  # a seeded sample: neighbouring windows overlap anyway
+                keep = np.random.default_rng(self.seed).choice(np.flatnonzero(seen), MAX_VAL_WINDOWS, replace=False)
+                seen = np.zeros_like(seen)
+                seen[keep] = True
             if seen.any():
                 val = (torch.from_numpy((xv[seen] - mean) / scale),
                        torch.tensor([index[c] for c in yv[seen]], dtype=torch.long))

@@ -25,15 +25,15 @@ from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_fo
 from workbench.train.sections.trainer import EpochCallback, SectionTrainer
 
 CONFIG_DEFAULTS: dict[str, Any] = {
-    "seed": 0, "holdout": 0.25, "holdout_fold": 0, "n_splits": 3, "models": ["mlp", "logreg"],
-    "baselines": list(BASELINES), "baseline_max_windows": 6000, "n_threads": 1,
+    "seed": 0, "holdout": 0.25, "holdout_fold": 0, "n_splits": 3, "models": [],
+    "baselines": list(BASELINES), "baseline_max_windows": 3000, "n_threads": 1,
     "hidden_dim": 256, "dropout": 0.2, "epochs": 40, "batch_size": 256, "lr": 1e-3, "weight_decay": 1e-4,
-    "class_weight": "balanced", "early_stopping": True, "validation_fraction": 0.2, "patience": 8,
+    "class_weight": "balanced", "max_samples_per_epoch": 4096, "early_stopping": True, "validation_fraction": 0.2, "patience": 8,
     "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
-                 "early_stopping", "validation_fraction", "patience")
+                 "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience")
 
 
 @dataclass
