@@ -47,7 +47,7 @@ def comparison(metrics: Mapping[str, Any]) -> str:
         rows, cls = [], []
         for label, row in per_class.items():
             values = [((columns[n].get("per_class") or {}).get(label) or {}).get("f1") for n in names]
-            best = max((v for v in values if _number(v)), default=None)
+            best = max((float(v) for v in values if isinstance(v, (int, float))), default=None)
             rows.append((label, row.get("support"), *values))
             cls.append(("", "", *["best" if v is not None and v == best else "" for v in values]))
         parts.append('<p class="meta">F1 per class on the held-out windows (support: windows)</p>')

@@ -25,14 +25,34 @@ The smoothing model and :func:`~workbench.train.smoothing.segment_eval` live in
 from __future__ import annotations
 
 from workbench.train.datasets import demo_sections
-from workbench.train.sections.baselines import BASELINES, MODELS, cross_validate, grouped_folds, \
-    held_out_baselines, make_baseline
-from workbench.train.sections.features import NotReadyError, SectionData, TrackFrames, WindowFeatures, \
-    check_readiness, section_dataset, track_frames
+from workbench.train.sections.baselines import (
+           BASELINES,
+           MODELS,
+           cross_validate,
+           grouped_folds,
+           held_out_baselines,
+           make_baseline,
+)
+from workbench.train.sections.features import (
+           NotReadyError,
+           SectionData,
+           TrackFrames,
+           WindowFeatures,
+           check_readiness,
+           section_dataset,
+           track_frames,
+)
 from workbench.train.sections.job import HOW_TO_LABEL, train_sections_job
 from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for, suggest_sections, suggester
-from workbench.train.sections.trainer import EpochCallback, NotFittedError, SectionTrainer, classifier_proba, \
-    load_section_model, overfit_warning, save_section_model
+from workbench.train.sections.trainer import (
+           EpochCallback,
+           NotFittedError,
+           SectionTrainer,
+           classifier_proba,
+           load_section_model,
+           overfit_warning,
+           save_section_model,
+)
 from workbench.train.sections.training import CONFIG_DEFAULTS, SectionResult, train_sections
 
 __all__ = ["BASELINES", "CONFIG_DEFAULTS", "HOW_TO_LABEL", "MODELS", "SMOOTHING_DEFAULTS", "EpochCallback",

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 EpochCallback = Callable[[int, int, Mapping[str, Any]], None]
 
 #: Most validation windows scored after each epoch (a seeded sample of the validation tracks' windows).
-MAX_VAL_WINDOWS = 4096
+MAX_VAL_WINDOWS = 2048
 
 
 class NotFittedError(WorkbenchError, _SklearnNotFittedError):

@@ -18,8 +18,15 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ParameterError
-from workbench.train.sections.baselines import BASELINES, MODELS, class_names, cross_validate, grouped_folds, \
-    held_out_baselines, scores
+from workbench.train.sections.baselines import (
+    BASELINES,
+    MODELS,
+    class_names,
+    cross_validate,
+    grouped_folds,
+    held_out_baselines,
+    scores,
+)
 from workbench.train.sections.features import NotReadyError, SectionData, WindowFeatures, check_readiness
 from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for
 from workbench.train.sections.trainer import EpochCallback, SectionTrainer
