@@ -472,9 +472,11 @@ def _headlines(runs: dict[str, Any], result: DemoResult) -> list[Headline]:
                                             "> backbone", head[name] > base[name]))
         else:
             seg = ev.get("computed", {}).get("segmentation", {})
-            if "window_accuracy" in model:
-                out.append(Headline("sections: window accuracy", model["window_accuracy"], "≥ 0.85",
-                                    model["window_accuracy"] >= 0.85))
+            majority = (run.metrics.get("baselines") or {}).get("majority") or {}
+            for name in ("accuracy", "macro_f1"):
+                if name in model and name in majority:
+                    out.append(Headline(f"sections: {name} model vs always-majority ({majority[name]:.3f})",
+                                        model[name], "> majority", model[name] > majority[name]))
             hit = seg.get("boundary_f_3s")
             if hit is not None:
                 out.append(Headline("sections: boundary hit rate F @3 s (smoothed)", hit, "≥ 0.8", hit >= 0.8))
