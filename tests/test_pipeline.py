@@ -92,8 +92,8 @@ def test_demo_minimum_is_what_the_readiness_rule_needs_on_the_demo_truth():
     from collections import Counter
 
     from workbench.demo.library import synthesize_track
+    from workbench.demo.readiness import check_demo_size, min_demo_tracks
     from workbench.demo.styles import STYLES
-    from workbench.pipeline import check_demo_size, min_demo_tracks
     from workbench.train.sections import NotReadyError, check_readiness
 
     need = min_demo_tracks(n_unlabeled=3)

@@ -173,6 +173,8 @@ def run_demo(
                   or not 0 <= n_unlabeled < n_tracks):
         raise ParameterError(f"n_unlabeled must be an int in [0, n_tracks={n_tracks}); got {n_unlabeled!r}")
     if train:
+        from workbench.demo.readiness import check_demo_size
+
         check_demo_size(n_tracks, n_unlabeled=n_unlabeled, sections_config=sections_config)
     say = log if log is not None else (print if progress else (lambda line: None))
     folder = config.demo_dir(demo_folder)
@@ -225,7 +227,9 @@ def run_demo(
         result.unlabeled = [t.name for t in unlabeled]
         with stage("labels"):
             result.labels = _import_labels(lib, labeled, unlabeled)
-            _check_labels_ready(lib, labeled, {**SECTIONS_CONFIG, **(sections_config or {})})
+            from workbench.demo.readiness import check_demo_labels
+
+            check_demo_labels(lib, labeled, {**SECTIONS_CONFIG, **(sections_config or {})})
 
         emb_cfg = {**EMBEDDINGS_CONFIG, **(embeddings_config or {})}
         sec_cfg = {**SECTIONS_CONFIG, **(sections_config or {})}
@@ -254,81 +258,6 @@ def run_demo(
         with stage("suggest sections"):
             _suggest(lib, runs["sections"], unlabeled, backbone, result)
     return result
-
-
-def _template_counts(n_labeled: int) -> dict[str, int]:
-    """Sections per label in the first ``n_labeled`` demo tracks at their natural length (styles in turn)."""
-    from workbench.demo.styles import SPECS, STYLES
-
-    counts: Counter[str] = Counter()
-    for i in range(n_labeled):
-        counts.update(p.label for p in SPECS[STYLES[i % len(STYLES)]].template)
-    return dict(counts)
-
-
-def _demo_ready(n_labeled: int, min_per_class: int, min_classes: int) -> bool:
-    from workbench.train.sections import NotReadyError, check_readiness
-
-    try:
-        check_readiness(_template_counts(n_labeled), min_per_class=min_per_class, min_classes=min_classes)
-    except NotReadyError:
-        return False
-    return n_labeled >= 2  # one track held out, one to train on
-
-
-def min_demo_tracks(*, n_unlabeled: int = 3, sections_config: dict[str, Any] | None = None) -> int:
-    """The fewest demo tracks from which every larger count trains the section model.
-
-    Section training needs ``min_per_class`` (10) labelled sections per class it sees (the
-    readiness rule, :func:`workbench.train.sections.check_readiness`); the demo's styles take
-    turns, and only house and downtempo have verses and choruses, so those set the minimum.
-    """
-    from workbench.train.sections import CONFIG_DEFAULTS
-
-    cfg = {**CONFIG_DEFAULTS, **SECTIONS_CONFIG, **(sections_config or {})}
-    ok = [_demo_ready(k, cfg["min_per_class"], cfg["min_classes"]) for k in range(1, 501)]
-    k = len(ok)
-    while k > 0 and ok[k - 1]:
-        k -= 1
-    return k + 1 + n_unlabeled
-
-
-def check_demo_size(n_tracks: int, *, n_unlabeled: int = 3, sections_config: dict[str, Any] | None = None) -> None:
-    """Refuse a demo whose labelled tracks cannot pass the readiness rule (before anything is made).
-
-    Raises
-    ------
-    ParameterError
-        ``"n_tracks must be >= 25 to train ..."``, with the classes that fall short.
-    """
-    from workbench.train.sections import CONFIG_DEFAULTS
-
-    cfg = {**CONFIG_DEFAULTS, **SECTIONS_CONFIG, **(sections_config or {})}
-    n_labeled = n_tracks - n_unlabeled
-    if _demo_ready(n_labeled, cfg["min_per_class"], cfg["min_classes"]):
-        return
-    need = min_demo_tracks(n_unlabeled=n_unlabeled, sections_config=sections_config)
-    counts = _template_counts(n_labeled)
-    short = ", ".join(f"{k} {v}/{cfg['min_per_class']}" for k, v in counts.items() if v < cfg["min_per_class"])
-    raise ParameterError(
-        f"n_tracks must be >= {need} to train the section model with n_unlabeled={n_unlabeled}: training needs "
-        f"{cfg['min_per_class']} labelled sections per class (the readiness rule), and {n_labeled} labelled demo "
-        f"tracks give {short or 'fewer than 2 tracks'}; got n_tracks={n_tracks} (or use train=False / --no-train)")
-
-
-def _check_labels_ready(lib: Library, labeled: list[Track], cfg: dict[str, Any]) -> None:
-    """The readiness rule on the labels just imported (sections may be fewer with a set ``duration_s``)."""
-    from workbench.train.datasets import library_sections
-    from workbench.train.sections import CONFIG_DEFAULTS, NotReadyError, check_readiness
-
-    ids = {t.id for t in labeled}
-    counts = Counter(s["label"] for s in library_sections(lib) if s["track_id"] in ids)
-    opts = {**CONFIG_DEFAULTS, **cfg}
-    try:
-        check_readiness(counts, min_per_class=opts["min_per_class"], min_classes=opts["min_classes"])
-    except NotReadyError as exc:
-        raise NotReadyError(f"the demo's {len(labeled)} labelled tracks cannot train the section model: {exc}; "
-                            "use more tracks (--tracks) or the natural track length") from exc
 
 
 # --------------------------------------------------------------------------------- stages
