@@ -635,9 +635,23 @@ def demo_lib(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_train_sections_job_on_demo_truth(demo_lib, tmp_path):
+def test_train_sections_job_on_imported_labels(demo_lib, tmp_path):
+    import json
+    import warnings
+    from pathlib import Path
+
+    from workbench.labels import Labels
     from workbench.models.heads import SectionClassifier, load_checkpoint
-    from workbench.train.sections import load_section_model
+    from workbench.train.sections import NotReadyError, load_section_model
+
+    with pytest.raises(NotReadyError, match="no labelled sections .*labeler notebook"):  # no demo-truth fallback
+        J.train_sections_job(demo_lib, experiments_root=tmp_path, progress=False)
+    labels = Labels(demo_lib)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stored = [labels.import_truth(t, json.loads(Path(t.path).with_suffix(".json").read_text())["sections"])
+                  for t in demo_lib.tracks()]
+    assert all(stored)
 
     states = []
     job, path = J.train_sections_job(demo_lib, config={"epochs": 2, "min_per_class": 1, "models": [], "seed": 2},
@@ -646,15 +660,17 @@ def test_train_sections_job_on_demo_truth(demo_lib, tmp_path):
     assert job.state == "completed" and (job.epoch, job.total_epochs) == (2, 2) and job.loss > 0
     run = load_run(path)
     assert run.info["backbone"]["name"] == "features-v1" and run.info["seed"] == 2 and run.info["job_id"] == job.id
-    assert run.data["source"] == "demo" and len(run.data["tracks"]) == 6 and run.data["label_counts"] == job.label_counts
+    assert run.data["source"] == "labels" and len(run.data["tracks"]) == 6 and run.data["label_counts"] == job.label_counts
     assert sorted(run.data["splits"]["train"] + run.data["splits"]["test"]) == [t.id for t in demo_lib.tracks()]
-    assert run.config["epochs"] == 2 and len(run.history) == 2 and "holdout" in run.metrics
+    assert run.config["epochs"] == 2 and len(run.history) == 2 and {"model", "baselines", "held_out"} <= set(run.metrics)
     assert {"y_true", "y_pred", "probs"} <= set(run.arrays()) and run.timeline
     assert isinstance(load_checkpoint(path / "model.pt"), SectionClassifier)
     trainer, features, _ = load_section_model(path / "model.pt")
     assert trainer.classes_
     with pytest.raises(ParameterError, match=r"config keys must be among .*got unknown \['margin'\]"):
         J.train_sections_job(demo_lib, config={"margin": 0.2}, experiments_root=tmp_path)
+    for label in labels.all():  # leave the library as the other tests expect it
+        labels.delete(label.id)
 
 
 @pytest.mark.slow

@@ -82,3 +82,42 @@ def test_bad_arguments(tmp_path):
         run_demo(demo_folder=tmp_path, db_path=tmp_path / "w.db", n_tracks=0)
     with pytest.raises(ParameterError, match=r"n_unlabeled must be an int in \[0, n_tracks=4\); got 4"):
         run_demo(demo_folder=tmp_path, db_path=tmp_path / "w.db", n_tracks=4, n_unlabeled=4)
+
+
+def test_demo_refuses_too_few_tracks_to_train_up_front(tmp_path):
+    from workbench.cli import main
+
+    with pytest.raises(ParameterError, match=r"n_tracks must be >= 25 to train the section model with n_unlabeled=3: "
+                                             r"training needs 10 labelled sections per class .*verse 3/10"):
+        run_demo(demo_folder=tmp_path / "demo", db_path=tmp_path / "w.db", n_tracks=12)
+    assert not (tmp_path / "demo").exists()  # refused before anything was made
+    with pytest.raises(ParameterError, match=r"n_tracks must be >= 22 .*n_unlabeled=0"):
+        run_demo(demo_folder=tmp_path / "demo", db_path=tmp_path / "w.db", n_tracks=21, n_unlabeled=0)
+    assert main(["--db", str(tmp_path / "w.db"), "demo", "--tracks", "24", "--folder", str(tmp_path / "d")]) == 1
+    assert not (tmp_path / "d").exists()
+
+
+def test_demo_minimum_is_what_the_readiness_rule_needs_on_the_demo_truth():
+    """The accepted side: the truth of the fewest accepted demo tracks passes readiness, one fewer fails."""
+    from collections import Counter
+
+    from workbench.demo.library import synthesize_track
+    from workbench.demo.readiness import check_demo_size, min_demo_tracks
+    from workbench.demo.styles import STYLES
+    from workbench.train.sections import NotReadyError, check_readiness
+
+    need = min_demo_tracks(n_unlabeled=3)
+    assert need == 25
+    check_demo_size(need, n_unlabeled=3)
+    check_demo_size(need + 7, n_unlabeled=3)
+    with pytest.raises(ParameterError, match="n_tracks must be >= 25"):
+        check_demo_size(need - 1, n_unlabeled=3)
+    counts: Counter[str] = Counter()
+    for index in range(1, need - 3 + 1):  # the labelled tracks, rendered small: the truth does not depend on sr
+        _, truth = synthesize_track(STYLES[(index - 1) % len(STYLES)], seed=0, index=index, sr=16000)
+        counts.update(s["label"] for s in truth["sections"])
+        if index == need - 4:
+            with pytest.raises(NotReadyError, match="Need more labels"):
+                check_readiness(counts)
+    check_readiness(counts)
+    check_demo_size(12, n_unlabeled=3, sections_config={"min_per_class": 3})  # the small test demo's settings

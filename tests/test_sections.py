@@ -1,4 +1,4 @@
-"""The DJ-section classifier: readiness, the trainer, grouped CV, smoothing, suggestions, end to end."""
+"""The DJ-section classifier: readiness, the estimator with early stopping, baselines, grouped CV, end to end."""
 
 from __future__ import annotations
 
@@ -6,18 +6,16 @@ import numpy as np
 import pytest
 
 from workbench.errors import ParameterError, WorkbenchError
-from workbench.labels import LABELS, Suggestion
+from workbench.labels import LABELS
 from workbench.train import smoothing as sm
 from workbench.train.sections import (
     NotFittedError,
     NotReadyError,
     SectionTrainer,
-    TrackFrames,
     WindowFeatures,
     check_readiness,
     cross_validate,
     grouped_folds,
-    segments_for,
 )
 
 # ------------------------------------------------------------------------------ helpers
@@ -189,7 +187,7 @@ def test_cv_folds_are_grouped_and_shared_by_every_model() -> None:
     for name in ("mlp", "logreg"):
         r = cv[name]
         assert r["accuracy"] > 0.9 and r["macro_f1"] > 0.9
-        assert r["labels"] == ["intro", "drop", "break"]
+        assert r["classes"] == ["intro", "drop", "break"]
         assert np.array(r["confusion"]).sum() == len(y)
         assert set(r["per_class"]["drop"]) == {"precision", "recall", "f1", "support"}
         assert len(r["fold_accuracy"]) == 3
@@ -208,157 +206,6 @@ def test_cv_rejects_bad_arguments() -> None:
         cross_validate(X, y, groups, n_splits=7)
     with pytest.raises(ParameterError, match="models must be a non-empty subset"):
         cross_validate(X, y, groups, models=("mlp", "xgboost"))
-
-
-# ------------------------------------------------------------------------------ smoothing
-
-
-def _log(p: np.ndarray) -> np.ndarray:
-    return np.log(np.asarray(p, dtype=float))
-
-
-def test_viterbi_removes_flicker() -> None:
-    p = np.full((16, 3), 0.1)
-    p[:8, 0] = 0.8
-    p[8:, 1] = 0.8
-    p[3] = [0.1, 0.1, 0.8]  # one-bar blips
-    p[12] = [0.8, 0.1, 0.1]
-    assert len(sm.runs(p.argmax(axis=1))) == 6
-    segs = sm.segment_viterbi(_log(p), min_len=2, switch_penalty=1.0)
-    assert segs == [sm.Segment(0, 8, 0), sm.Segment(8, 16, 1)]
-
-
-def test_viterbi_respects_min_length() -> None:
-    p = np.full((12, 2), 0.2)
-    p[:, 0] = 0.8
-    p[5:7] = [0.01, 0.99]  # a confident 2-unit excursion
-    assert [s.label for s in sm.segment_viterbi(_log(p), min_len=2, switch_penalty=0.0)] == [0, 1, 0]
-    segs = sm.segment_viterbi(_log(p), min_len=3, switch_penalty=0.0)
-    assert all(s.end - s.start >= 3 for s in segs)
-    assert segs[0].start == 0 and segs[-1].end == 12
-    assert all(a.end == b.start and a.label != b.label for a, b in zip(segs[:-1], segs[1:], strict=True))
-    # shorter than min_len: one segment
-    assert sm.segment_viterbi(_log(p[:2]), min_len=4) == [sm.Segment(0, 2, 0)]
-
-
-def test_viterbi_transition_prior_and_phrase_prior() -> None:
-    # ambiguous second half (labels 1 and 2 tie); the order prior 0 -> 2 decides
-    p = np.full((8, 3), 0.49)
-    p[:, 0] = 0.02
-    p[:4] = [0.9, 0.05, 0.05]
-    log_t = np.log(np.array([[0, 0.1, 0.9], [0.5, 0, 0.5], [0.5, 0.5, 0]]) + 1e-12)
-    segs = sm.segment_viterbi(_log(p), min_len=1, log_transitions=log_t)
-    assert [s.label for s in segs] == [0, 2]
-    # a 5/3 split becomes 4/4 under a strong phrase prior
-    q = np.full((8, 2), 0.4)
-    q[:5, 0] = 0.6
-    q[5:, 1] = 0.6
-    assert [(s.start, s.end) for s in sm.segment_viterbi(_log(q), min_len=1, switch_penalty=0)] == [(0, 5), (5, 8)]
-    prior = sm.phrase_prior(phrase_bars=4, penalty=5.0)
-    assert [(s.start, s.end) for s in sm.segment_viterbi(_log(q), min_len=1, switch_penalty=0,
-                                                                   length_logprior=prior)] == [(0, 4), (4, 8)]
-
-
-def test_learn_transitions() -> None:
-    log_t, log_init, log_final = sm.learn_transitions([[0, 0, 1, 2], [0, 1, 2]], 3, alpha=0.5)
-    assert np.isneginf(np.diag(log_t)).all()
-    np.testing.assert_allclose(np.exp(log_t).sum(axis=1), 1.0)
-    assert log_t[0, 1] > log_t[0, 2] and log_init.argmax() == 0 and log_final.argmax() == 2
-    with pytest.raises(ParameterError, match="alpha must be > 0"):
-        sm.learn_transitions([], 3, alpha=0)
-
-
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"min_len": 0}, "min_len must be an int >= 1"),
-    ({"max_len": 1, "min_len": 2}, "max_len must be None or an int >= min_len"),
-    ({"switch_penalty": -1}, "switch_penalty must be >= 0"),
-    ({"evidence_weight": 0}, "evidence_weight must be > 0"),
-    ({"log_init": np.zeros(5)}, "log_init"),
-])
-def test_viterbi_rejects_bad_arguments(kwargs: dict, match: str) -> None:
-    with pytest.raises(ParameterError, match=match):
-        sm.segment_viterbi(np.zeros((4, 2)), **kwargs)
-
-
-def test_viterbi_rejects_bad_evidence() -> None:
-    with pytest.raises(ParameterError, match="evidence must be a finite"):
-        sm.segment_viterbi(np.array([[0.0, np.nan]]))
-
-
-def test_beat_probabilities_and_bar_starts() -> None:
-    probs = np.eye(3)[[0, 0, 1, 1, 2]]
-    bp = sm.beat_probabilities(probs, np.arange(5) * 0.5 + 0.5, [0.0, 1.0, 2.0, 5.0], duration_s=6.0)
-    np.testing.assert_allclose(bp[:3], [[1, 0, 0], [0.5, 0.5, 0], [0, 0.5, 0.5]])
-    np.testing.assert_allclose(bp[3], [0, 0, 1])  # no frame inside: the nearest frame
-    assert sm.bar_starts(np.arange(10.0), [1.0, 5.0, 9.0]).tolist() == [0, 1, 5, 9]
-    assert sm.bar_starts(np.arange(10.0), []).tolist() == [0, 4, 8]
-    with pytest.raises(ParameterError, match="no beat grid"):
-        sm.bar_starts([], [])
-    with pytest.raises(ParameterError, match="beats_s must be a non-empty increasing"):
-        sm.beat_probabilities(probs, np.arange(5.0), [1.0, 0.5], duration_s=3)
-
-
-def _grid_track(n_bars: int = 16, bpm: float = 120.0, hop_s: float = 0.5, downbeat_offset: int = 0) -> TrackFrames:
-    beat_s = 60 / bpm
-    beats = np.arange(n_bars * 4) * beat_s
-    duration = n_bars * 4 * beat_s
-    times = np.arange(0, duration, hop_s) + hop_s / 2
-    return TrackFrames(7, "grid", duration, np.zeros((times.size, 1), np.float32), times, beats,
-                       beats[downbeat_offset::4], [])
-
-
-def test_segments_snap_to_bars_and_have_confidence() -> None:
-    tr = _grid_track(n_bars=16)  # 2 s bars, 4 frames per bar
-    truth_change_s = 17.0  # mid-bar 8 (bars start at 16 s and 18 s)
-    probs = np.where(tr.times_s[:, None] < truth_change_s, [0.9, 0.1], [0.1, 0.9])
-    rng = np.random.default_rng(0)
-    flicker = rng.random(tr.times_s.size) < 0.1
-    probs[flicker] = probs[flicker][:, ::-1]
-    raw = segments_for(tr, probs, ("intro", "drop"), smooth=False)
-    smoothed = segments_for(tr, probs, ("intro", "drop"))
-    assert len(raw) > 2
-    assert [s.label for s in smoothed] == ["intro", "drop"]
-    downbeats = set(np.round(tr.downbeats, 6))
-    for s in smoothed:
-        assert isinstance(s, Suggestion) and s.track_id == 7
-        assert s.start_beat % 4 == 0 and (s.end_beat % 4 == 0 or s.end_beat == len(tr.beats))
-        assert round(s.start_s, 6) in downbeats
-        assert 0.5 < s.confidence <= 1.0
-    assert smoothed[0].start_beat == 0 and smoothed[-1].end_beat == len(tr.beats)
-    assert smoothed[-1].end_s == pytest.approx(tr.duration_s)
-    assert smoothed[0].end_s in (16.0, 18.0)
-
-
-def test_segments_use_analysis_downbeats() -> None:
-    tr = _grid_track(n_bars=8, downbeat_offset=1)
-    probs = np.where(tr.times_s[:, None] < 8.5, [0.9, 0.1], [0.1, 0.9])
-    segs = segments_for(tr, probs, ("intro", "drop"), min_bars=1)
-    assert segs[0].end_beat % 4 == 1
-
-
-def test_segments_refuse_beatless_track_and_unknown_options() -> None:
-    tr = _grid_track()
-    probs = np.full((tr.times_s.size, 2), 0.5)
-    with pytest.raises(ParameterError, match="smoothing options"):
-        segments_for(tr, probs, ("intro", "drop"), min_length=3)
-    tr.beats = np.zeros(0)
-    with pytest.raises(ParameterError, match="no beat grid"):
-        segments_for(tr, probs, ("intro", "drop"))
-
-
-def test_segment_eval_scores_boundaries() -> None:
-    truth = [{"start_s": 0.0, "end_s": 30.0, "label": "intro"}, {"start_s": 30.0, "end_s": 60.0, "label": "drop"},
-             {"start_s": 60.0, "end_s": 90.0, "label": "outro"}]
-    close = [{"start_s": 0.4, "end_s": 31.0, "label": "intro"}, {"start_s": 31.0, "end_s": 60.2, "label": "drop"},
-             {"start_s": 60.2, "end_s": 90.0, "label": "outro"}]
-    r = sm.segment_eval(truth, close, duration_s=90.0)
-    assert r["hit_f_3"] == 1.0 and r["hit_r_0.5"] == 0.5
-    far = [{"start_s": 0.0, "end_s": 45.0, "label": "intro"}, {"start_s": 45.0, "end_s": 90.0, "label": "drop"}]
-    r2 = sm.segment_eval(truth, far, duration_s=90.0)
-    assert r2["hit_f_3"] == 0.0 and r2["pairwise_f"] < 1.0
-    assert sm.segment_eval(truth, truth, duration_s=90.0)["label_accuracy"] == 1.0
-    with pytest.raises(ParameterError, match="at least one section"):
-        sm.segment_eval(truth, [], duration_s=90.0)
 
 
 def test_window_features_layout() -> None:
@@ -406,11 +253,11 @@ def test_end_to_end_learns_above_chance(tiny_library) -> None:
         train_sections(data, progress=False)
     epochs = []
     result = train_sections(data, config={"min_per_class": 1, "holdout": 0.25, "n_splits": 3, "models": ["logreg"],
-                                          "epochs": 15, "timeline_tracks": 1},
+                                          "epochs": 15, "patience": 15, "timeline_tracks": 1},
                             on_epoch=lambda e, n, r: epochs.append(e), progress=False)
     assert epochs == list(range(1, 16)) and len(result.history) == 15
     classes = result.trainer.classes_
-    acc = result.metrics["holdout"]["accuracy"]
+    acc = result.metrics["model"]["accuracy"]
     assert acc > 1.5 / len(classes), f"held-out window accuracy {acc:.2f} is not above chance (1/{len(classes)})"
     assert set(result.metrics["cv"]) == {"folds", "logreg"}
     assert {"smoothed", "raw"} == set(result.metrics["segments"])
@@ -433,3 +280,154 @@ def test_end_to_end_learns_above_chance(tiny_library) -> None:
     assert suggest_sections(lib, track, model=result.model, transitions=result.transitions) == sugg
     with pytest.raises(ParameterError, match="config keys"):
         train_sections(data, config={"epoch": 3}, progress=False)
+
+
+# ------------------------------------------------------------- early stopping, estimator, baselines
+
+
+def test_trainer_is_a_scikit_learn_classifier() -> None:
+    from sklearn.base import clone, is_classifier
+
+    t = SectionTrainer(epochs=3, patience=2)
+    assert is_classifier(t)
+    assert t.get_params()["patience"] == 2 and t.get_params()["early_stopping"] is True
+    c = clone(t).set_params(epochs=30, hidden_dim=16, batch_size=16)
+    assert (c.epochs, c.hidden_dim, c.patience) == (30, 16, 2) and t.epochs == 3
+    X, y, groups = blobs(n_per_class=20)
+    assert c.fit(X, y, groups).score(X, y) > 0.9
+    with pytest.raises(ParameterError, match=r"patience must be an int >= 1; got 0"):
+        SectionTrainer(patience=0).fit(X, y)
+    with pytest.raises(ParameterError, match=r"validation_fraction must be a float in \(0, 1\); got 1.5"):
+        SectionTrainer(validation_fraction=1.5).fit(X, y)
+
+
+def test_early_stopping_holds_tracks_out_and_keeps_the_best_epoch() -> None:
+    X, y, groups = blobs(n_per_class=60, spread=2.5)
+    t = SectionTrainer(epochs=30, patience=3, hidden_dim=32, seed=1).fit(X, y, groups)
+    es = t.early_stopping_
+    assert es["used"] and es["val_groups"] and set(es["val_groups"]) < set(groups.tolist())
+    assert es["n_val_windows"] == int(np.isin(groups, es["val_groups"]).sum())
+    losses = [h["val_loss"] for h in t.history_]
+    assert es["epochs_run"] == len(t.history_) <= 30
+    assert es["best_epoch"] == int(np.argmin(losses)) + 1 and es["best_val_loss"] == min(losses)
+    if es["stopped_early"]:
+        assert len(losses) == es["best_epoch"] + 3
+    # the kept weights are the best epoch's: recompute its (class-weighted) validation loss
+    val = np.isin(groups, es["val_groups"])
+    p = t.predict_proba(X[val])
+    idx = np.array([t.classes_.index(c) for c in y[val]])
+    w = t.class_weight_[idx]
+    loss = float(np.sum(-w * np.log(p[np.arange(len(idx)), idx])) / np.sum(w))
+    assert loss == pytest.approx(es["best_val_loss"], rel=1e-3)
+    # without groups there is nothing to hold out: every epoch runs, the reason is recorded
+    t2 = SectionTrainer(epochs=4).fit(X, y)
+    assert not t2.early_stopping_["used"] and len(t2.history_) == 4
+    assert "no groups" in t2.early_stopping_["reason"]
+
+
+def test_overfit_warning_when_validation_loss_only_rises() -> None:
+    from workbench.train.sections import overfit_warning
+
+    assert "only rose" in overfit_warning([1.9, 2.5, 3.1, 4.2])
+    assert "never went below epoch 1" in overfit_warning([1.9, 2.5, 1.95, 4.2])
+    assert overfit_warning([1.9, 1.2, 1.5]) is None and overfit_warning([1.0]) is None
+    # labels unrelated to the features of other tracks: the held-out loss rises from the start
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 1, (600, 40)).astype(np.float32)
+    groups = np.repeat(np.arange(12), 50)
+    y = np.where(rng.random(600) < 0.5, "drop", "break")
+    t = SectionTrainer(epochs=12, patience=4, lr=1e-2, dropout=0.0).fit(X, y, groups)
+    assert t.early_stopping_["best_epoch"] <= 2
+    if t.early_stopping_["best_epoch"] == 1:
+        assert "validation loss" in t.early_stopping_["warning"]
+
+
+def test_held_out_baselines_share_the_windows_and_keys() -> None:
+    from workbench.train.sections import held_out_baselines
+
+    X, y, groups = blobs(n_per_class=30)
+    y = y.copy()
+    y[:10] = "drop"  # drop is the most frequent class now
+    test = groups >= 4
+    metrics, seconds = held_out_baselines(X[~test], y[~test], X[test], y[test], max_windows=50)
+    assert set(metrics) == set(seconds) == {"majority", "logreg", "ensemble"}
+    maj = metrics["majority"]
+    assert maj["accuracy"] == pytest.approx(np.mean(y[test] == "drop"))
+    assert maj["per_class"]["intro"]["f1"] == 0.0
+    for m in metrics.values():
+        assert set(m) == {"accuracy", "macro_f1", "per_class", "confusion", "classes"}
+        assert m["classes"] == ["intro", "drop", "break"]
+        assert np.array(m["confusion"]).sum() == int(test.sum())
+    assert metrics["logreg"]["macro_f1"] > maj["macro_f1"]
+    with pytest.raises(ParameterError, match=r"baselines must be among .*got \['svm'\]"):
+        held_out_baselines(X, y, X, y, names=["svm"])
+    with pytest.raises(ParameterError, match="max_windows must be None or an int >= 2; got 1"):
+        held_out_baselines(X, y, X, y, names=["logreg"], max_windows=1)
+
+
+def test_grouped_folds_go_through_the_leakage_check(monkeypatch) -> None:
+    from workbench.train import datasets
+
+    calls = []
+    real = datasets.assert_no_leakage
+    monkeypatch.setattr(datasets, "assert_no_leakage", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    X, y, groups = blobs(n_per_class=12)
+    assert len(grouped_folds(y, groups, n_splits=3, seed=0)) == 3 and len(calls) == 3
+
+
+# ----------------------------------------------------------------- as a user: labels, then a job
+
+
+@pytest.fixture(scope="module")
+def labelled_library(tmp_path_factory):
+    """Six 30 s trance tracks, scanned; no labels yet (the test adds them as the labeler does)."""
+    from workbench.demo import synthesize_library
+    from workbench.library import Library
+
+    root = tmp_path_factory.mktemp("sections-user")
+    synthesize_library(root / "audio", n_tracks=6, seed=3, duration_s=30, styles="trance", progress=False)
+    with Library(root / "workbench.db") as lib:
+        lib.scan(root / "audio", progress=False)
+        yield lib
+
+
+@pytest.mark.slow
+def test_job_refuses_without_labels_then_trains_on_labeller_labels(labelled_library, tmp_path) -> None:
+    import json
+    from pathlib import Path
+
+    from workbench.labels import Labels
+    from workbench.runs import load_run
+    from workbench.train.jobs import train_sections_job
+
+    lib = labelled_library
+    with pytest.raises(NotReadyError, match=r"no labelled sections .*labeler notebook.*workbench labels import"):
+        train_sections_job(lib, experiments_root=tmp_path, progress=False)
+    labels = Labels(lib)
+    for t in lib.tracks():  # 2-bar spans labelled with the section they fall in, as a user would mark them
+        truth = json.loads(Path(t.path).with_suffix(".json").read_text())["sections"]
+        n_beats = len(labels.grid(t).beats_s)
+        for start in range(0, n_beats - 7, 8):
+            mid_s = labels.grid(t).beats_s[start + 4]
+            label = next(s["label"] for s in truth if s["start_s"] <= mid_s < s["end_s"])
+            labels.add(t, label, start_beat=start, end_beat=start + 8)
+    assert labels.stats().ready
+    job, path = train_sections_job(lib, experiments_root=tmp_path, progress=False)
+    run = load_run(path)
+    m = run.metrics
+    assert job.state == "completed" and run.data["source"] == "labels"
+    assert set(m["baselines"]) == {"majority", "logreg", "ensemble"}
+    for b in m["baselines"].values():
+        assert set(b) == set(m["model"]) and set(b["per_class"]) == set(m["model"]["per_class"])
+    held = sorted(lib.track(i).content_hash for i in run.data["splits"]["test"])
+    assert m["held_out"]["track_hashes"] == held and held
+    assert not set(run.data["splits"]["test"]) & set(run.data["splits"]["train"])
+    es = m["early_stopping"]
+    assert es["used"] and 1 <= es["best_epoch"] <= es["epochs_run"] == len(run.history)
+    assert not set(es["val_groups"]) & set(run.data["splits"]["test"])
+    assert isinstance(m["warnings"], list)
+    assert all(k in m["segments"]["smoothed"] for k in ("boundary_f_3s", "pairwise_f", "label_accuracy"))
+    from workbench.report import report
+
+    text = report(run).read_text()
+    assert "Model vs baselines" in text and "majority" in text and "early stopping on" in text

@@ -178,6 +178,10 @@ def run_demo(
     if train and (isinstance(n_unlabeled, bool) or not isinstance(n_unlabeled, int)
                   or not 0 <= n_unlabeled < n_tracks):
         raise ParameterError(f"n_unlabeled must be an int in [0, n_tracks={n_tracks}); got {n_unlabeled!r}")
+    if train:
+        from workbench.demo.readiness import check_demo_size
+
+        check_demo_size(n_tracks, n_unlabeled=n_unlabeled, sections_config=sections_config)
     say = log if log is not None else (print if progress else (lambda line: None))
     folder = config.demo_dir(demo_folder)
     stage_seconds: dict[str, float] = {}
@@ -229,6 +233,9 @@ def run_demo(
         result.unlabeled = [t.name for t in unlabeled]
         with stage("labels"):
             result.labels = _import_labels(lib, labeled, unlabeled)
+            from workbench.demo.readiness import check_demo_labels
+
+            check_demo_labels(lib, labeled, {**SECTIONS_CONFIG, **(sections_config or {})})
 
         _style_crates(lib, demo_tracks, entries)
         emb_cfg = {**EMBEDDINGS_CONFIG, **(embeddings_config or {})}
@@ -422,9 +429,11 @@ def _headlines(runs: dict[str, Any], result: DemoResult) -> list[Headline]:
                                         "> backbone", model[name] > base[name]))
         else:
             seg = ev.get("computed", {}).get("segmentation", {})
-            if "window_accuracy" in model:
-                out.append(Headline("sections: window accuracy", model["window_accuracy"], "≥ 0.85",
-                                    model["window_accuracy"] >= 0.85))
+            majority = (run.metrics.get("baselines") or {}).get("majority") or {}
+            for name in ("accuracy", "macro_f1"):
+                if name in model and name in majority:
+                    out.append(Headline(f"sections: {name} model vs always-majority ({majority[name]:.3f})",
+                                        model[name], "> majority", model[name] > majority[name]))
             hit = seg.get("boundary_f_3s")
             if hit is not None:
                 out.append(Headline("sections: boundary hit rate F @3 s (smoothed)", hit, "≥ 0.8", hit >= 0.8))

@@ -14,7 +14,9 @@ from workbench.commands import add_json, open_library, print_json, workspace_of
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the library commands."""
     p = sub.add_parser("demo", help="synthesize the demo library and run the main job on it")
-    p.add_argument("--tracks", type=int, default=30, help="number of demo tracks (default 30: five per style)")
+    p.add_argument("--tracks", type=int, default=30,
+                   help="number of demo tracks (default 30: five per style; training needs 25 with --unlabeled 3, "
+                        "10 labelled sections per class)")
     p.add_argument("--unlabeled", type=int, default=3, help="tracks left unlabelled for suggestions (default 3)")
     p.add_argument("--no-train", action="store_true", help="stop after analysis, embedding and search")
     p.add_argument("--no-export", action="store_true", help="skip the Core ML export and registry")

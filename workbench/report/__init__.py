@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.report import html as H
+from workbench.report.baselines import comparison
 from workbench.runs import flatten
 
 if TYPE_CHECKING:
@@ -90,45 +91,30 @@ def _metric_groups(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 #: Metric keys shown as plots (or not at all), never as rows of the metrics table.
-_NOT_A_TABLE = ("invariance", "invariance_backbone", "baselines", "held_out", "per_class", "confusion", "classes", "labels", "folds",
-                "fold_accuracy", "train_tracks", "test_tracks")
+_NOT_A_TABLE = ("invariance", "invariance_backbone", "baselines", "held_out", "per_class", "confusion", "classes",
+                "labels", "folds", "fold_accuracy", "train_tracks", "test_tracks", "warnings", "val_groups")
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-#: Rows of the model-vs-baselines table first (then any other metric the model and a baseline share).
-_BASELINE_ROWS = ("map_at_r", "precision_at_1", "precision_at_5", "r_precision", "track_map_at_r",
-                  "track_precision_at_1", "accuracy", "macro_f1", "n_queries")
-
-
-def _baselines_table(run: Run) -> str:
-    """The model's held-out metrics beside each baseline's on the same data (``metrics["baselines"]``)."""
+def _baseline_notes(run: Run) -> str:
+    """Notes under the model-vs-baselines table: what the held-out numbers mean for this kind."""
     from workbench.evaluate import model_metrics
 
-    baselines = run.metrics.get("baselines")
-    if not isinstance(baselines, dict) or not baselines:
-        return H.not_recorded("metrics.json baselines")
-    model = model_metrics(run.metrics)
-    cols = {"model": model, **{str(k): v for k, v in baselines.items() if isinstance(v, dict)}}
-    shared = [k for k in model if _is_number(model[k]) and any(_is_number(b.get(k)) for b in cols.values() if b is not model)]
-    names = [k for k in _BASELINE_ROWS if k in shared] + [k for k in shared if k not in _BASELINE_ROWS]
-    if not names:
-        return H.not_recorded("metrics shared by the model and its baselines")
-    body = H.table([(n, *[c.get(n) if _is_number(c.get(n)) else None for c in cols.values()]) for n in names],
-                   ("metric", *cols))
     notes = []
-    if run.kind == "embeddings":
+    baselines = run.metrics.get("baselines")
+    if run.kind == "embeddings" and isinstance(baselines, dict):
         notes.append("held-out tracks; a query never counts windows of its own track as matches")
         base = (baselines.get("backbone") or {}).get("map_at_r")
-        head = model.get("map_at_r")
+        head = model_metrics(run.metrics).get("map_at_r")
         if _is_number(base) and _is_number(head):
             verdict = "beats" if head > base else "does not beat"
             notes.append(f"the head {verdict} the untrained backbone on MAP@R ({head:.3f} vs {base:.3f})")
     if isinstance(run.metrics.get("note"), str):
         notes.append(run.metrics["note"])
-    return body + "".join(f'<p class="meta">{H.esc(n)}</p>' for n in notes)
+    return "".join(f'<p class="meta">{H.esc(n)}</p>' for n in notes)
 
 
 def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dict[str, bytes], dict[str, Any]]:
@@ -167,7 +153,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     else:
         parts.append(_section("Quality gates", H.not_recorded(f"no gates for kind {run.kind!r}")))
 
-    parts.append(_section("Model vs baselines", _baselines_table(run)))
+    parts.append(_section("Model vs baselines", comparison(run.metrics) + _baseline_notes(run)))
 
     # metrics table: recorded groups plus recomputed
     groups = _metric_groups(run.metrics)

@@ -800,78 +800,8 @@ def embedding_invariance(library: Any, model: Any, backbone: Any, track_ids: Seq
             "invariance_backbone": invariance(backbone_vector, clips, sr=sr)}
 
 
-def train_sections_job(library: Any, *, config: Mapping[str, Any] | None = None, sections: Iterable[Any] | None = None,
-                       backbone: Any = None, experiments_root: str | os.PathLike[str] | None = None,
-                       progress: bool = True, on_state: Callable[[Job], None] | None = None) -> tuple[Job, Path]:
-    """Train the DJ-section classifier as a job; return the completed job and its run folder.
+def train_sections_job(library: Any, **options: Any) -> tuple[Job, Path]:
+    """Train the DJ-section classifier as a job: :func:`workbench.train.sections.train_sections_job`."""
+    from workbench.train.sections.job import train_sections_job as run
 
-    Parameters
-    ----------
-    config : dict, optional
-        Overrides of :data:`workbench.train.sections.CONFIG_DEFAULTS`.
-    sections : iterable, optional
-        ``{track_id, label, start_s, end_s}`` records; default the library's stored labels, or,
-        where it has none, the demo ground truth beside the demo tracks.
-    backbone : Backbone, optional
-        Default the feature frontend (``features-v1``).
-
-    ``model.pt`` is :func:`~workbench.train.sections.save_section_model`'s file (a head
-    checkpoint with the window-feature layout and the label-order prior).
-
-    Raises
-    ------
-    ParameterError
-        An unknown config key (before any job is created).
-    NotReadyError
-        Too few labelled sections (the job is failed with the reason).
-    """
-    from workbench.train import sections as S
-
-    cfg = dict(config or {})
-    unknown = sorted(set(cfg) - set(S.CONFIG_DEFAULTS))
-    if unknown:
-        raise ParameterError(f"config keys must be among {sorted(S.CONFIG_DEFAULTS)}; got unknown {unknown}")
-    runner = JobRunner(library, "sections", config=cfg, experiments_root=experiments_root, progress=False,
-                       on_state=on_state)
-    with runner:
-        path = _sections_in_job(runner, library, cfg, sections=sections, backbone=backbone, progress=progress)
-    return runner.job, path
-
-
-def _sections_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], *, sections: Iterable[Any] | None,
-                     backbone: Any, progress: bool) -> Path:
-    from workbench.embed.features import FeatureFrontend
-    from workbench.train import datasets as ds
-    from workbench.train import sections as S
-
-    b = backbone if backbone is not None else FeatureFrontend()
-    runner.backbone = _backbone_info(b)
-    source = "given"
-    if sections is None:
-        sections, source = ds.library_sections(library), "labels"
-        if not sections:
-            sections, source = ds.demo_sections(library), "demo"
-    sections = list(sections)
-    if not sections:
-        raise S.NotReadyError("no labelled sections: label some tracks (workbench.labels.Labels) first")
-    dataset = S.section_dataset(library, sections, backbone=b, progress=progress)
-    docs = _track_docs(library, [t.track_id for t in dataset.tracks])
-    counts = {k: v for k, v in dataset.section_counts().items() if v}
-    runner.set_data({
-        "tracks": [{k: d[k] for k in ("id", "content_hash", "name")} for d in docs.values()],
-        "labels": [(docs[t.track_id]["content_hash"], s["label"], s["start_s"], s["end_s"])
-                   for t in dataset.tracks for s in t.sections],
-        "label_counts": counts, "source": source, "n_windows": int(len(dataset.y)),
-    })
-    runner.training(total_epochs=int(cfg.get("epochs", S.CONFIG_DEFAULTS["epochs"])))
-    result = S.train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress)
-    # headline metrics (runs table, comparisons, gates) read flat keys under "model": the held-out tracks'
-    result.metrics.setdefault("model", dict(result.metrics.get("holdout") or {}))
-    runner._data["splits"] = {"train": list(result.metrics.get("train_tracks", [])),
-                              "test": list(result.metrics.get("test_tracks", []))}
-
-    def save(path: Path) -> None:
-        S.save_section_model(result.trainer, path, features=result.features, backbone=dataset.backbone,
-                             transitions=result.transitions)
-
-    return runner.finish(result, save_model=save)
+    return run(library, **options)

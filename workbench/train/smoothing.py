@@ -342,7 +342,10 @@ def raw_beats(beat_probs: np.ndarray) -> list[BeatSegment]:
 
 def segment_eval(truth: Sequence[Mapping[str, Any]], predicted: Sequence[Any], *, duration_s: float,
                  edge_tolerance_s: float = 1.0) -> dict[str, float]:
-    """Boundary and labelling agreement of a predicted segmentation with the truth (mir_eval).
+    """Boundary and labelling agreement of a predicted segmentation with the truth.
+
+    The scores are :func:`workbench.evaluate.segment_scores` (mir_eval); this adds the edge
+    handling of beat-grid sections and the share of time labelled alike.
 
     Parameters
     ----------
@@ -357,15 +360,15 @@ def segment_eval(truth: Sequence[Mapping[str, Any]], predicted: Sequence[Any], *
     Returns
     -------
     dict
-        ``hit_f_0.5``/``hit_p_0.5``/``hit_r_0.5`` and the same at 3 s: boundary detection
-        F-measure/precision/recall with the track's first and last boundaries excluded
-        (``trim=True``); ``pairwise_f``: frame-pair clustering F of the labels; ``label_accuracy``:
-        fraction of 0.1 s frames with the same label.
+        :func:`~workbench.evaluate.segment_scores`' keys (``boundary_{precision,recall,f}_{0.5,3}s``:
+        boundary detection with the track's first and last boundaries excluded;
+        ``pairwise_{precision,recall,f}``: frame-pair clustering of the labels) and
+        ``label_accuracy``: fraction of 0.1 s frames with the same label.
     """
-    import mir_eval
+    from workbench.evaluate import segment_scores
 
-    def arrays(sections: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
-        rows = sorted((_get(s, "start_s"), _get(s, "end_s"), str(_get(s, "label"))) for s in sections)
+    def sections(items: Sequence[Any]) -> list[dict[str, Any]]:
+        rows = sorted((float(_get(s, "start_s")), float(_get(s, "end_s")), str(_get(s, "label"))) for s in items)
         if not rows:
             raise ParameterError("segment_eval needs at least one section on each side; got none")
         iv = np.clip(np.array([[a, b] for a, b, _ in rows], dtype=np.float64), 0.0, duration_s)
@@ -373,19 +376,12 @@ def segment_eval(truth: Sequence[Mapping[str, Any]], predicted: Sequence[Any], *
             iv[0, 0] = 0.0
         if iv[-1, 1] >= duration_s - edge_tolerance_s:
             iv[-1, 1] = float(duration_s)
-        keep = iv[:, 1] > iv[:, 0]
-        iv, labels = iv[keep], [r[2] for r, k in zip(rows, keep, strict=True) if k]
-        return mir_eval.util.adjust_intervals(iv, labels, t_min=0.0, t_max=float(duration_s))
+        return [{"start_s": a, "end_s": b, "label": r[2]} for (a, b), r in zip(iv.tolist(), rows, strict=True) if b > a]
 
-    ref_iv, ref_lab = arrays(truth)
-    est_iv, est_lab = arrays(predicted)
-    out: dict[str, float] = {}
-    for window in (0.5, 3.0):
-        p, r, f = mir_eval.segment.detection(ref_iv, est_iv, window=window, trim=True)
-        out[f"hit_p_{window:g}"], out[f"hit_r_{window:g}"], out[f"hit_f_{window:g}"] = float(p), float(r), float(f)
-    out["pairwise_f"] = float(mir_eval.segment.pairwise(ref_iv, ref_lab, est_iv, est_lab)[2])
+    ref, est = sections(truth), sections(predicted)
+    out = segment_scores(ref, est, duration_s=float(duration_s))
     grid = np.arange(0.05, duration_s, 0.1)
-    out["label_accuracy"] = float(np.mean(_labels_at(ref_iv, ref_lab, grid) == _labels_at(est_iv, est_lab, grid)))
+    out["label_accuracy"] = float(np.mean(_labels_at(ref, grid) == _labels_at(est, grid)))
     return out
 
 
@@ -393,9 +389,12 @@ def _get(s: Any, key: str) -> Any:
     return s[key] if isinstance(s, Mapping) else getattr(s, key)
 
 
-def _labels_at(intervals: np.ndarray, labels: Sequence[str], times: np.ndarray) -> np.ndarray:
-    idx = np.clip(np.searchsorted(intervals[:, 0], times, side="right") - 1, 0, len(labels) - 1)
-    return np.asarray(labels, dtype=object)[idx]
+def _labels_at(sections: Sequence[Mapping[str, Any]], times: np.ndarray) -> np.ndarray:
+    """Label at each time ("" outside every section)."""
+    out = np.full(times.shape, "", dtype=object)
+    for s in sections:
+        out[(times >= s["start_s"]) & (times < s["end_s"])] = s["label"]
+    return out
 
 
 __all__ = ["BeatSegment", "Segment", "bar_evidence", "bar_starts", "beat_probabilities", "learn_transitions", "phrase_prior",

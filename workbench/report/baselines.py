@@ -1,0 +1,67 @@
+"""The report's "Model vs baselines" part: the model next to each baseline on the same held-out data.
+
+Reads ``metrics["model"]``, ``metrics["baselines"]`` ({name: the same keys}), for a sections
+run the per-class F1 (``per_class[label]["f1"]``), ``metrics["early_stopping"]`` and
+``metrics["warnings"]`` (shown first, as warnings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workbench.report import html as H
+
+#: Headline keys shown first when the model and a baseline both have them.
+HEADLINE_KEYS: tuple[str, ...] = ("accuracy", "macro_f1", "map_at_r", "precision_at_1", "precision_at_5")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def comparison(metrics: Mapping[str, Any]) -> str:
+    """HTML: warnings, the headline metrics and the per-class F1 of the model and every baseline."""
+    parts: list[str] = []
+    for text in metrics.get("warnings") or []:
+        parts.append(f'<p class="fail">warning: {H.esc(text)}</p>')
+    model = metrics.get("model")
+    baselines = metrics.get("baselines")
+    if not isinstance(model, Mapping) or not isinstance(baselines, Mapping) or not baselines:
+        return "".join(parts) + H.not_recorded("metrics.json model and baselines")
+    names = ["model", *baselines]
+    columns = {"model": model, **{n: b for n, b in baselines.items() if isinstance(b, Mapping)}}
+    keys = [k for k in HEADLINE_KEYS if _number(model.get(k))]
+    keys += [k for k, v in model.items() if _number(v) and k not in keys
+             and any(_number(c.get(k)) for n, c in columns.items() if n != "model")]
+    rows, cls = [], []
+    for k in keys:
+        values = [columns[n].get(k) if _number(columns[n].get(k)) else None for n in names]
+        best = max((v for v in values if v is not None), default=None)
+        rows.append((k, *values))
+        cls.append(("", *["best" if v is not None and v == best else "" for v in values]))
+    parts.append(H.table(rows, ("metric", *names), cls))
+    per_class = model.get("per_class")
+    if isinstance(per_class, Mapping) and per_class and all(isinstance(v, Mapping) and "f1" in v
+                                                            for v in per_class.values()):
+        rows, cls = [], []
+        for label, row in per_class.items():
+            values = [((columns[n].get("per_class") or {}).get(label) or {}).get("f1") for n in names]
+            best = max((float(v) for v in values if isinstance(v, (int, float))), default=None)
+            rows.append((label, row.get("support"), *values))
+            cls.append(("", "", *["best" if v is not None and v == best else "" for v in values]))
+        parts.append('<p class="meta">F1 per class on the held-out windows (support: windows)</p>')
+        parts.append(H.table(rows, ("class", "support", *names), cls))
+    held = (metrics.get("held_out") or {}).get("track_hashes")
+    if held:
+        parts.append(f'<p class="meta">same held-out data for every column: {len(held)} tracks</p>')
+    es = metrics.get("early_stopping")
+    if isinstance(es, Mapping) and es.get("used"):
+        parts.append(f'<p class="meta">early stopping on {H.esc(H.fmt(es.get("n_val_windows")))} validation '
+                     f'windows of {len(es.get("val_groups") or [])} training tracks: best epoch '
+                     f'{H.esc(H.fmt(es.get("best_epoch")))} of {H.esc(H.fmt(es.get("epochs_run")))} run '
+                     f'(at most {H.esc(H.fmt(es.get("max_epochs")))}, patience {H.esc(H.fmt(es.get("patience")))}); '
+                     "its weights are the model's</p>")
+    elif isinstance(es, Mapping):
+        parts.append(f'<p class="meta">no early stopping ({H.esc(es.get("reason", "not used"))})</p>')
+    return "".join(parts)

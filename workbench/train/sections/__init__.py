@@ -1,0 +1,63 @@
+"""The DJ-section classifier: windows of a track's embeddings → the seven section labels.
+
+Pipeline (each step in a module of this package, all names importable from here):
+
+1. :mod:`~workbench.train.sections.features`: :func:`check_readiness` (10 labelled sections per
+   class, 2 classes); :func:`section_dataset` turns every labelled track's frame embeddings
+   into window features (:class:`WindowFeatures`) with the label of the span each window's
+   centre falls in (:class:`SectionData`, :class:`TrackFrames`).
+2. :mod:`~workbench.train.sections.trainer`: :class:`SectionTrainer`, a scikit-learn classifier
+   around a small MLP with class weighting and early stopping on validation *tracks*;
+   :func:`save_section_model` / :func:`load_section_model`.
+3. :mod:`~workbench.train.sections.baselines`: the majority-class and scikit-learn baselines
+   (:func:`make_baseline`) and grouped cross-validation (:func:`cross_validate`).
+4. :mod:`~workbench.train.sections.suggestions`: full-track inference, frames → beats → bars →
+   smoothed segments snapped to bars, each with a confidence (:func:`suggest_sections`).
+5. :mod:`~workbench.train.sections.training`: :func:`train_sections`, the model and every
+   baseline scored on the same held-out tracks (:class:`SectionResult`).
+6. :mod:`~workbench.train.sections.job`: :func:`train_sections_job`, the same as a job on the
+   library's stored labels, written as a run.
+
+The smoothing model and :func:`~workbench.train.smoothing.segment_eval` live in
+:mod:`workbench.train.smoothing`.
+"""
+
+from __future__ import annotations
+
+from workbench.train.datasets import demo_sections
+from workbench.train.sections.baselines import (
+           BASELINES,
+           MODELS,
+           cross_validate,
+           grouped_folds,
+           held_out_baselines,
+           make_baseline,
+)
+from workbench.train.sections.features import (
+           NotReadyError,
+           SectionData,
+           TrackFrames,
+           WindowFeatures,
+           check_readiness,
+           section_dataset,
+           track_frames,
+)
+from workbench.train.sections.job import HOW_TO_LABEL, train_sections_job
+from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for, suggest_sections, suggester
+from workbench.train.sections.trainer import (
+           EpochCallback,
+           NotFittedError,
+           SectionTrainer,
+           classifier_proba,
+           load_section_model,
+           overfit_warning,
+           save_section_model,
+)
+from workbench.train.sections.training import CONFIG_DEFAULTS, SectionResult, train_sections
+
+__all__ = ["BASELINES", "CONFIG_DEFAULTS", "HOW_TO_LABEL", "MODELS", "SMOOTHING_DEFAULTS", "EpochCallback",
+           "NotFittedError", "NotReadyError", "SectionData", "SectionResult", "SectionTrainer", "TrackFrames",
+           "WindowFeatures", "check_readiness", "classifier_proba", "cross_validate", "demo_sections",
+           "grouped_folds", "held_out_baselines", "load_section_model", "make_baseline", "overfit_warning",
+           "save_section_model", "section_dataset", "segments_for", "suggest_sections", "suggester",
+           "track_frames", "train_sections", "train_sections_job"]

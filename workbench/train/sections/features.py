@@ -1,0 +1,268 @@
+"""Section data: the readiness rule, window features and the labelled-window dataset.
+
+:func:`check_readiness` refuses to train on too few labelled *sections* (10 per class, 2
+classes). :class:`WindowFeatures` turns a track's frame embeddings into one feature vector per
+frame ("window"): the frame, mean-pooled context around it, the context relative to the
+track's mean, and the position in the track. :func:`section_dataset` gives every labelled
+track's windows (:class:`TrackFrames`) and the labelled ones stacked (:class:`SectionData`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.errors import ParameterError, WorkbenchError
+from workbench.labels import LABELS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.library import Library, Track
+
+
+class NotReadyError(WorkbenchError, ValueError):
+    """Too few labelled sections to train (the message says which classes lack how many)."""
+
+
+# ------------------------------------------------------------------------------- readiness
+
+
+def check_readiness(counts: Mapping[str, int], *, min_per_class: int = 10, min_classes: int = 2) -> None:
+    """Refuse to train on too few labels.
+
+    Parameters
+    ----------
+    counts : mapping of label → int
+        Number of labelled *sections* per label (not windows).
+    min_per_class : int
+        Sections every labelled class needs.
+    min_classes : int
+        Classes that need labels.
+
+    Raises
+    ------
+    NotReadyError
+        ``"Need 2+ classes: have 1 (drop)"`` or ``"Need more labels: drop 3/10, intro 5/10
+        (labelled sections per class)"``.
+    """
+    present = {k: int(v) for k, v in counts.items() if int(v) > 0}
+    unknown = sorted(set(present) - set(LABELS))
+    if unknown:
+        raise ParameterError(f"counts must use the labels {LABELS}; got unknown {unknown}")
+    if len(present) < min_classes:
+        names = ", ".join(present) or "none"
+        raise NotReadyError(f"Need {min_classes}+ classes: have {len(present)} ({names})")
+    short = [f"{k} {present[k]}/{min_per_class}" for k in LABELS if k in present and present[k] < min_per_class]
+    if short:
+        raise NotReadyError(f"Need more labels: {', '.join(short)} (labelled sections per class)")
+
+
+# -------------------------------------------------------------------------------- features
+
+
+@dataclass(frozen=True)
+class WindowFeatures:
+    """How a track's frame embeddings become one feature vector per frame ("window").
+
+    Parameters
+    ----------
+    context_s : tuple of float
+        Half-widths in seconds of mean-pooled context around each frame (one block each).
+    track_relative : bool
+        Append each context block minus the track's mean frame (relative level: a drop is
+        louder and denser than the rest of *its* track).
+    position : bool
+        Append the relative position in the track, ``t / duration`` and ``4 r (1 - r)``.
+
+    The layout is ``[frame, context..., (context - track mean)..., position]``; :meth:`dim`
+    gives its length for a backbone size.
+    """
+
+    context_s: tuple[float, ...] = (4.0, 16.0)
+    track_relative: bool = True
+    position: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.context_s, tuple) or any(not (isinstance(c, (int, float)) and c > 0) for c in self.context_s):
+            raise ParameterError(f"context_s must be a tuple of seconds > 0; got {self.context_s!r}")
+
+    def dim(self, base_dim: int) -> int:
+        n_ctx = len(self.context_s)
+        return base_dim * (1 + n_ctx + (n_ctx if self.track_relative else 0)) + (2 if self.position else 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"context_s": list(self.context_s), "track_relative": self.track_relative, "position": self.position}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> WindowFeatures:
+        return cls(tuple(float(c) for c in d["context_s"]), bool(d["track_relative"]), bool(d["position"]))
+
+    def transform(self, frames: np.ndarray, times_s: np.ndarray, *, duration_s: float) -> np.ndarray:
+        """Features of every frame; ``frames`` (n, d), ``times_s`` frame centres; returns (n, dim(d)) float32."""
+        f = np.asarray(frames, dtype=np.float64)
+        t = np.asarray(times_s, dtype=np.float64)
+        if f.ndim != 2 or f.shape[0] == 0 or t.shape != (f.shape[0],):
+            raise ParameterError(f"frames must be (n >= 1, d) with one time each; got {f.shape} and {t.shape}")
+        csum = np.vstack([np.zeros((1, f.shape[1])), np.cumsum(f, axis=0)])
+        blocks = [f]
+        contexts = []
+        for c in self.context_s:
+            lo = np.searchsorted(t, t - c, side="left")
+            hi = np.searchsorted(t, t + c, side="right")
+            contexts.append((csum[hi] - csum[lo]) / (hi - lo)[:, None])
+        blocks += contexts
+        if self.track_relative:
+            mean = f.mean(axis=0)
+            blocks += [ctx - mean for ctx in contexts]
+        if self.position:
+            r = np.clip(t / max(float(duration_s), 1e-9), 0.0, 1.0)[:, None]
+            blocks += [r, 4 * r * (1 - r)]
+        return np.hstack(blocks).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------- dataset
+
+
+@dataclass
+class TrackFrames:
+    """One track's window features and grid. Times in seconds.
+
+    ``features`` (n, dim) and ``times_s`` (n,) (window centres) cover the whole track;
+    ``beats``/``downbeats`` its grid; ``sections`` its labelled spans ``[{start_s, end_s, label}]``;
+    ``content_hash`` the audio's content hash (what ``metrics["held_out"]["track_hashes"]`` lists).
+    """
+
+    track_id: int
+    name: str
+    duration_s: float
+    features: np.ndarray
+    times_s: np.ndarray
+    beats: np.ndarray
+    downbeats: np.ndarray
+    sections: list[dict[str, Any]]
+    content_hash: str = ""
+
+    def window_labels(self) -> np.ndarray:
+        """Label of each window ('' where no labelled span holds its centre)."""
+        out = np.full(self.times_s.shape, "", dtype=object)
+        for s in self.sections:
+            out[(self.times_s >= s["start_s"]) & (self.times_s < s["end_s"])] = s["label"]
+        return out
+
+
+@dataclass
+class SectionData:
+    """Labelled windows of a set of tracks, with each track kept whole for smoothing and timelines.
+
+    ``X`` (n, dim) float32, ``y`` (n,) label strings, ``groups`` (n,) track ids and ``times_s``
+    (n,) window centres hold only windows inside labelled spans.
+    """
+
+    tracks: list[TrackFrames]
+    features: WindowFeatures
+    backbone: str
+    X: np.ndarray = field(init=False, repr=False)
+    y: np.ndarray = field(init=False, repr=False)
+    groups: np.ndarray = field(init=False, repr=False)
+    times_s: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        xs, ys, gs, ts = [], [], [], []
+        for tr in self.tracks:
+            lab = tr.window_labels()
+            keep = lab != ""
+            xs.append(tr.features[keep])
+            ys.append(lab[keep].astype(str))
+            gs.append(np.full(int(keep.sum()), tr.track_id, dtype=np.int64))
+            ts.append(tr.times_s[keep])
+        dim = self.tracks[0].features.shape[1] if self.tracks else 0
+        self.X = np.vstack(xs) if xs else np.zeros((0, dim), dtype=np.float32)
+        self.y = np.concatenate(ys) if ys else np.zeros(0, dtype=str)
+        self.groups = np.concatenate(gs) if gs else np.zeros(0, dtype=np.int64)
+        self.times_s = np.concatenate(ts) if ts else np.zeros(0)
+
+    def section_counts(self) -> dict[str, int]:
+        """Labelled sections per label (what :func:`check_readiness` counts)."""
+        counts = dict.fromkeys(LABELS, 0)
+        for tr in self.tracks:
+            for s in tr.sections:
+                counts[s["label"]] += 1
+        return counts
+
+    def subset(self, track_ids: Iterable[int]) -> SectionData:
+        keep = set(int(i) for i in track_ids)
+        return SectionData([t for t in self.tracks if t.track_id in keep], self.features, self.backbone)
+
+
+def _record(r: Any) -> dict[str, Any]:
+    get = r.get if isinstance(r, Mapping) else lambda k: getattr(r, k, None)
+    rec = {"track_id": get("track_id"), "label": get("label"), "start_s": get("start_s"), "end_s": get("end_s")}
+    if rec["label"] not in LABELS:
+        raise ParameterError(f"section label must be one of {LABELS}; got {rec['label']!r} in {rec}")
+    if not (isinstance(rec["track_id"], int) and rec["start_s"] is not None and rec["end_s"] is not None
+            and float(rec["end_s"]) > float(rec["start_s"])):
+        raise ParameterError(f"sections need an int track_id and end_s > start_s; got {rec}")
+    return {"track_id": rec["track_id"], "label": rec["label"], "start_s": float(rec["start_s"]),
+            "end_s": float(rec["end_s"])}
+
+
+def track_frames(library: Library, track: Track | int | str, *, backbone: Any = None,
+                 features: WindowFeatures | None = None) -> TrackFrames:
+    """A track's window features (embedding and analysing it first if needed) and beat grid."""
+    from workbench.analysis import track_analysis
+    from workbench.embed.batch import cache_for, embed_library
+    from workbench.embed.features import FeatureFrontend
+
+    t = track if not isinstance(track, (int, str)) else library.track(track)
+    b = backbone if backbone is not None else FeatureFrontend()
+    spec = features if features is not None else WindowFeatures()
+    cache = cache_for(library, b)
+    hit = cache.get(t.content_hash)
+    if hit is None:
+        summary = embed_library(library, backbone=b, tracks=[t], progress=False)
+        if summary.failed:
+            raise ParameterError(f"track {t.id} cannot be embedded: {summary.failed[0][1]}")
+        hit = cache.get(t.content_hash)
+        if hit is None:  # pragma: no cover - stored just above
+            raise ParameterError(f"track {t.id}: embeddings were not cached in {cache.folder}")
+    frames, starts = hit
+    times = np.asarray(starts, dtype=np.float64) + float(getattr(b, "window_s", 1.0)) / 2
+    analysis = track_analysis(library, t)
+    return TrackFrames(t.id, t.name, float(t.duration_s), spec.transform(frames, times, duration_s=t.duration_s),
+                       times, np.asarray(analysis.beats), np.asarray(analysis.downbeats), [],
+                       content_hash=str(t.content_hash))
+
+
+def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Any = None,
+                    features: WindowFeatures | None = None, progress: bool = True) -> SectionData:
+    """Labelled windows of every track that has sections.
+
+    Parameters
+    ----------
+    library : Library
+    sections : iterable of records
+        Dicts or objects with ``track_id``, ``label``, ``start_s``, ``end_s`` (label-store
+        records, :class:`workbench.labels.Label`, or :func:`demo_sections`).
+    backbone : backbone or None
+        Frame embeddings to use (default the feature frontend); missing ones are computed.
+    features : WindowFeatures or None
+        Window feature layout (default :class:`WindowFeatures`).
+    """
+    from tqdm.auto import tqdm
+
+    from workbench.embed.features import FeatureFrontend
+
+    b = backbone if backbone is not None else FeatureFrontend()
+    spec = features if features is not None else WindowFeatures()
+    by_track: dict[int, list[dict[str, Any]]] = {}
+    for r in sections:
+        rec = _record(r)
+        by_track.setdefault(rec.pop("track_id"), []).append(rec)
+    tracks = []
+    for tid in tqdm(sorted(by_track), desc="section data", unit="track", disable=not progress):
+        tr = track_frames(library, tid, backbone=b, features=spec)
+        tr.sections = sorted(by_track[tid], key=lambda s: s["start_s"])
+        tracks.append(tr)
+    return SectionData(tracks, spec, b.name)

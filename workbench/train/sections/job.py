@@ -1,0 +1,101 @@
+"""The section model as a training job: stored labels → :func:`train_sections` → a run folder.
+
+:func:`train_sections_job` trains on the library's stored section labels (what the labeler
+notebook and ``workbench labels import`` write); with none it refuses and says how to label.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import ParameterError
+from workbench.train.sections.features import NotReadyError, section_dataset
+from workbench.train.sections.trainer import save_section_model
+from workbench.train.sections.training import CONFIG_DEFAULTS, train_sections
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.train.jobs import Job, JobRunner
+
+#: What :func:`train_sections_job` says when a library has no section labels.
+HOW_TO_LABEL = ("label sections first: in the labeler notebook (notebooks/02_label_sections.ipynb, "
+                "workbench.labels.Labels) or with `workbench labels import` (sections from a file); "
+                "training needs 10 labelled sections per class for 2+ classes")
+
+
+def train_sections_job(library: Any, *, config: Mapping[str, Any] | None = None, sections: Iterable[Any] | None = None,
+                       backbone: Any = None, experiments_root: str | os.PathLike[str] | None = None,
+                       progress: bool = True, on_state: Callable[[Job], None] | None = None) -> tuple[Job, Path]:
+    """Train the DJ-section classifier as a job; return the completed job and its run folder.
+
+    Parameters
+    ----------
+    config : dict, optional
+        Overrides of :data:`workbench.train.sections.CONFIG_DEFAULTS`.
+    sections : iterable, optional
+        ``{track_id, label, start_s, end_s}`` records; default the library's stored labels
+        (:class:`workbench.labels.Labels`).
+    backbone : Backbone, optional
+        Default the feature frontend (``features-v1``).
+
+    ``model.pt`` is :func:`~workbench.train.sections.save_section_model`'s file (a head
+    checkpoint with the window-feature layout and the label-order prior). ``metrics.json``
+    holds ``model``, ``baselines``, ``held_out`` and ``early_stopping`` (see
+    :class:`~workbench.train.sections.SectionResult`).
+
+    Raises
+    ------
+    ParameterError
+        An unknown config key (before any job is created).
+    NotReadyError
+        No stored labels (the message says how to label), or too few labelled sections (the
+        job is failed with the reason).
+    """
+    from workbench.train.jobs import JobRunner
+
+    cfg = dict(config or {})
+    unknown = sorted(set(cfg) - set(CONFIG_DEFAULTS))
+    if unknown:
+        raise ParameterError(f"config keys must be among {sorted(CONFIG_DEFAULTS)}; got unknown {unknown}")
+    runner = JobRunner(library, "sections", config=cfg, experiments_root=experiments_root, progress=False,
+                       on_state=on_state)
+    with runner:
+        path = _sections_in_job(runner, library, cfg, sections=sections, backbone=backbone, progress=progress)
+    return runner.job, path
+
+
+def _sections_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], *, sections: Iterable[Any] | None,
+                     backbone: Any, progress: bool) -> Path:
+    from workbench.embed.features import FeatureFrontend
+    from workbench.train import datasets as ds
+    from workbench.train.jobs import _backbone_info, _track_docs
+
+    b = backbone if backbone is not None else FeatureFrontend()
+    runner.backbone = _backbone_info(b)
+    source = "given"
+    if sections is None:
+        sections, source = ds.library_sections(library), "labels"
+    sections = list(sections)
+    if not sections:
+        raise NotReadyError(f"no labelled sections in this library: {HOW_TO_LABEL}")
+    dataset = section_dataset(library, sections, backbone=b, progress=progress)
+    docs = _track_docs(library, [t.track_id for t in dataset.tracks])
+    counts = {k: v for k, v in dataset.section_counts().items() if v}
+    runner.set_data({
+        "tracks": [{k: d[k] for k in ("id", "content_hash", "name")} for d in docs.values()],
+        "labels": [(docs[t.track_id]["content_hash"], s["label"], s["start_s"], s["end_s"])
+                   for t in dataset.tracks for s in t.sections],
+        "label_counts": counts, "source": source, "n_windows": int(len(dataset.y)),
+    })
+    runner.training(total_epochs=int(cfg.get("epochs", CONFIG_DEFAULTS["epochs"])))
+    result = train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress)
+    runner._data["splits"] = {"train": list(result.metrics.get("train_tracks", [])),
+                              "test": list(result.metrics.get("test_tracks", []))}
+
+    def save(path: Path) -> None:
+        save_section_model(result.trainer, path, features=result.features, backbone=dataset.backbone,
+                           transitions=result.transitions)
+
+    return runner.finish(result, save_model=save)

@@ -1,0 +1,106 @@
+"""Section suggestions: window probabilities → smoothed sections snapped to bars, for the labeler.
+
+:func:`segments_for` turns one track's window probabilities into sections (semi-Markov
+smoothing over bars, :mod:`workbench.train.smoothing`); :func:`suggest_sections` does it for a
+library track with a trained model; :func:`suggester` gives the labeler's ``suggest`` callable
+for a ``sections`` run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.errors import ParameterError
+from workbench.train.sections.features import TrackFrames, WindowFeatures, track_frames
+from workbench.train.sections.trainer import SectionTrainer, load_section_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.labels import Suggestion
+    from workbench.library import Library, Track
+    from workbench.models.heads import SectionClassifier
+
+SMOOTHING_DEFAULTS: dict[str, Any] = {"min_bars": 4, "switch_penalty": 2.0, "evidence_weight": 1.0,
+                                      "phrase_bars": 4, "phrase_penalty": 1.0}
+
+
+def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...], *, smooth: bool = True,
+                 transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, **smoothing: Any) -> list[Suggestion]:
+    """Window probabilities of one track → suggestions (smoothed, or the raw per-beat arg-max runs).
+
+    ``probs`` (n_windows, len(classes)); ``transitions`` a label-order prior
+    ``(log_transitions, log_init, log_final)`` over ``classes``; ``smoothing`` overrides :data:`SMOOTHING_DEFAULTS`.
+    """
+    from workbench.labels import Suggestion
+    from workbench.train import smoothing as sm
+
+    if len(frames.beats) == 0:
+        raise ParameterError(f"track {frames.track_id} has no beat grid; section suggestions need beats")
+    unknown = sorted(set(smoothing) - set(SMOOTHING_DEFAULTS))
+    if unknown:
+        raise ParameterError(f"smoothing options must be among {sorted(SMOOTHING_DEFAULTS)}; got {unknown}")
+    opts = {**SMOOTHING_DEFAULTS, **smoothing}
+    beats = np.asarray(frames.beats, dtype=np.float64)
+    bp = sm.beat_probabilities(probs, frames.times_s, beats, duration_s=frames.duration_s)
+    if smooth:
+        lt, li, lf = transitions if transitions is not None else (None, None, None)
+        segs = sm.smooth_beats(bp, sm.bar_starts(beats, frames.downbeats), log_transitions=lt, log_init=li,
+                               log_final=lf, **opts)
+    else:
+        segs = sm.raw_beats(bp)
+    edges = np.append(beats, max(frames.duration_s, beats[-1]))
+    return [Suggestion(frames.track_id, classes[s.label], s.start_beat, s.end_beat, float(edges[s.start_beat]),
+                       float(edges[s.end_beat]), min(1.0, max(0.0, s.confidence))) for s in segs]
+
+
+def suggest_sections(library: Library, track: Track | int | str, *, model: SectionTrainer | SectionClassifier,
+                     backbone: Any = None, features: WindowFeatures | None = None,
+                     transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, **smoothing: Any) -> list[Suggestion]:
+    """Section suggestions for a whole track: what the labeler shows.
+
+    Sliding windows (the cached frame embeddings) → window probabilities → per-beat
+    probabilities → semi-Markov smoothing over bars (:mod:`workbench.train.smoothing`) →
+    sections snapped to downbeats, each with the mean probability of its label as confidence.
+
+    Parameters
+    ----------
+    model : SectionTrainer (fitted) or SectionClassifier
+        A head takes the raw window features of ``features`` (it must match their size).
+    backbone : backbone or None
+        The backbone the model was trained on (default the feature frontend).
+    features : WindowFeatures or None
+        The window layout used in training (default :class:`WindowFeatures`).
+    transitions : (log_transitions, log_init, log_final) or None
+        Label-order prior over the model's classes (:attr:`SectionResult.transitions`).
+    **smoothing
+        ``min_bars``, ``switch_penalty``, ``evidence_weight``, ``phrase_bars``, ``phrase_penalty``.
+
+    Returns
+    -------
+    list of Suggestion
+        Contiguous, covering the track from beat 0 to ``len(beats)``.
+    """
+    trainer = model if isinstance(model, SectionTrainer) else SectionTrainer.from_model(model)
+    trainer._check_fitted()
+    frames = track_frames(library, track, backbone=backbone, features=features)
+    probs = trainer.predict_proba(frames.features)
+    return segments_for(frames, probs, trainer.classes_, transitions=transitions, **smoothing)
+
+
+def suggester(library: Library, run: Any, *, backbone: Any = None, **smoothing: Any) -> Any:
+    """The labeler's ``suggest`` callable (``track -> list[Suggestion]``) for a ``sections`` run.
+
+    ``run`` is a :class:`~workbench.runs.Run`, its folder or its id; the model, its window
+    features and its label-order prior are read once from the run's ``model.pt``.
+    """
+    from functools import partial
+
+    from workbench.runs import Run, load_run
+
+    r = run if isinstance(run, Run) else load_run(run)
+    if r.kind != "sections" or r.model_path is None:
+        raise ParameterError(f"run {r.run_id} is not a sections run with a model.pt (kind {r.kind!r})")
+    trainer, features, transitions = load_section_model(r.model_path)
+    return partial(suggest_sections, library, model=trainer, backbone=backbone, features=features,
+                   transitions=transitions, **smoothing)

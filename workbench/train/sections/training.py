@@ -1,0 +1,237 @@
+"""Train the section model and score it next to its baselines on the same held-out tracks.
+
+:func:`train_sections`: readiness → a grouped split of the labelled tracks (held-out tracks
+never seen in training) → optional grouped cross-validation on the training tracks → the MLP
+with early stopping (validation tracks taken from the training tracks) → the baselines
+(:data:`~workbench.train.sections.baselines.BASELINES`) fitted on the training tracks →
+everything scored on the held-out windows with :mod:`workbench.evaluate`, plus the smoothed
+sections' boundary and label agreement per held-out track.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ParameterError
+from workbench.train.sections.baselines import (
+    BASELINES,
+    MODELS,
+    class_names,
+    cross_validate,
+    grouped_folds,
+    held_out_baselines,
+    scores,
+)
+from workbench.train.sections.features import NotReadyError, SectionData, WindowFeatures, check_readiness
+from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for
+from workbench.train.sections.trainer import EpochCallback, SectionTrainer
+
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "seed": 0, "holdout": 0.25, "holdout_fold": 0, "n_splits": 3, "models": [],
+    "baselines": list(BASELINES), "baseline_max_windows": 3000, "n_threads": 1,
+    "hidden_dim": 256, "dropout": 0.2, "epochs": 40, "batch_size": 256, "lr": 1e-3, "weight_decay": 1e-4,
+    "class_weight": "balanced", "max_samples_per_epoch": 4096, "early_stopping": True, "validation_fraction": 0.2, "patience": 8,
+    "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
+    **SMOOTHING_DEFAULTS,
+}
+_TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
+                 "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience")
+
+
+@dataclass
+class SectionResult:
+    """What :func:`train_sections` returns to the job runner and the report.
+
+    Attributes
+    ----------
+    model : SectionClassifier
+        Trained on the training tracks, eval mode, takes raw window features.
+    trainer : SectionTrainer
+        The fitted trainer around ``model`` (``predict``, ``predict_proba``, ``classes_``).
+    history : list of dict
+        Per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``val_accuracy`` (the early-stopping
+        validation tracks), ``seconds``, ``samples_per_s``.
+    metrics : dict
+        On the held-out tracks' windows, each from
+        :func:`workbench.evaluate.classification_metrics` (``accuracy``, ``macro_f1``,
+        ``per_class`` {label: {precision, recall, f1, support}}, ``confusion``, ``classes``):
+        ``model`` (the window arg-max), ``model_smoothed`` (the smoothed sections' label at
+        each window) and ``baselines`` {name: same keys}. ``held_out`` {``track_hashes``,
+        ``track_ids``}; ``segments`` {``smoothed``, ``raw``}: mean over held-out tracks of
+        :func:`~workbench.train.smoothing.segment_eval`; ``early_stopping``
+        (:attr:`SectionTrainer.early_stopping_`); ``warnings`` (list of str); ``seconds``
+        {``mlp``, ``cv``, each baseline, ``total``}; ``cv`` (:func:`cross_validate` on the
+        training tracks, when ``models`` is not empty); ``n_windows``, ``n_sections``,
+        ``train_tracks``, ``test_tracks``.
+    config : dict
+        :data:`CONFIG_DEFAULTS` updated with the caller's config, plus ``features`` and ``backbone``.
+    arrays : dict of np.ndarray
+        Held-out windows: ``y_true``, ``y_pred``, ``y_smoothed`` (str), ``probs`` (n, K in
+        ``classes``), ``track_ids``, ``times_s``, ``classes``.
+    timeline : list of dict
+        A few held-out tracks: ``{track_id, name, duration_s, truth: [{start_s, end_s, label}],
+        predicted: [{start_s, end_s, label, confidence}], raw: [...]}``.
+    transitions : (log_transitions, log_init, log_final)
+        The label-order prior learned from the training tracks (over ``trainer.classes_``).
+    features : WindowFeatures
+    """
+
+    model: Any
+    trainer: SectionTrainer
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    timeline: list[dict[str, Any]]
+    transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    features: WindowFeatures
+
+
+def _holdout_split(data: SectionData, *, holdout: float, seed: int, fold: int = 0) -> tuple[list[int], list[int]]:
+    ids = np.array([t.track_id for t in data.tracks])
+    if not 0 < holdout < 1:
+        raise ParameterError(f"config holdout must be a fraction in (0, 1) of the tracks; got {holdout!r}")
+    if len(ids) < 2:
+        raise NotReadyError(f"Need 2+ labelled tracks to hold one out; have {len(ids)}")
+    n_splits = int(np.clip(round(1 / holdout), 2, len(ids)))
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < n_splits:
+        raise ParameterError(f"config holdout_fold must be an int in 0..{n_splits - 1}; got {fold!r}")
+    tr, te = grouped_folds(data.y, data.groups, n_splits=n_splits, seed=seed)[fold]
+    return sorted(set(data.groups[tr].tolist())), sorted(set(data.groups[te].tolist()))
+
+
+def _beats_majority(model: Mapping[str, Any], majority: Mapping[str, Any] | None) -> str | None:
+    if not majority:
+        return None
+    if model["macro_f1"] > majority["macro_f1"] and model["accuracy"] >= majority["accuracy"]:
+        return None
+    return (f"the model does not beat always saying the most frequent class on the held-out tracks: accuracy "
+            f"{model['accuracy']:.3f} vs {majority['accuracy']:.3f}, macro F1 {model['macro_f1']:.3f} vs "
+            f"{majority['macro_f1']:.3f}")
+
+
+def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = None,
+                   on_epoch: EpochCallback | None = None, progress: bool = True) -> SectionResult:
+    """Check readiness, train with early stopping, and score the model and its baselines on held-out tracks.
+
+    Parameters
+    ----------
+    dataset : SectionData
+        From :func:`~workbench.train.sections.section_dataset`.
+    config : mapping or None
+        Overrides of :data:`CONFIG_DEFAULTS` (unknown keys are refused). ``holdout`` is the
+        fraction of tracks held out (a stratified grouped split into ``round(1 / holdout)``
+        folds; ``holdout_fold`` picks which is held out). ``baselines`` lists the baselines
+        scored on the held-out windows; ``models`` the models cross-validated on the training
+        tracks (``[]`` skips cross-validation).
+    on_epoch : callable or None
+        ``on_epoch(epoch, max_epochs, record)`` after each epoch of the final training.
+
+    Raises
+    ------
+    NotReadyError
+        Too few labelled sections (see :func:`check_readiness`) or tracks.
+    """
+    from tqdm.auto import tqdm
+
+    from workbench.train import smoothing as sm
+
+    started = time.perf_counter()
+    unknown = sorted(set(config or {}) - set(CONFIG_DEFAULTS))
+    if unknown:
+        raise ParameterError(f"config keys must be among {sorted(CONFIG_DEFAULTS)}; got unknown {unknown}")
+    cfg = {**CONFIG_DEFAULTS, **dict(config or {})}
+    bad = [m for m in cfg["models"] if m not in MODELS] + [b for b in cfg["baselines"] if b not in BASELINES]
+    if bad:
+        raise ParameterError(f"config models must be among {MODELS} and baselines among {BASELINES}; got {bad}")
+    check_readiness(dataset.section_counts(), min_per_class=cfg["min_per_class"], min_classes=cfg["min_classes"])
+    train_ids, test_ids = _holdout_split(dataset, holdout=cfg["holdout"], seed=cfg["seed"],
+                                        fold=cfg["holdout_fold"])
+    train, test = dataset.subset(train_ids), dataset.subset(test_ids)
+    trainer_params = {k: cfg[k] for k in _TRAINER_KEYS}
+    seconds: dict[str, float] = {}
+    metrics: dict[str, Any] = {"n_windows": len(dataset.y), "n_sections": sum(dataset.section_counts().values()),
+                               "train_tracks": train_ids, "test_tracks": test_ids,
+                               "held_out": {"track_hashes": sorted(t.content_hash for t in test.tracks),
+                                            "track_ids": test_ids}}
+    if cfg["models"] and len(train_ids) >= 2:
+        t0 = time.perf_counter()
+        metrics["cv"] = cross_validate(train.X, train.y, train.groups, n_splits=min(cfg["n_splits"], len(train_ids)),
+                                       seed=cfg["seed"], models=cfg["models"], trainer_params=trainer_params,
+                                       max_windows=cfg["baseline_max_windows"], n_threads=cfg["n_threads"],
+                                       progress=progress)
+        seconds["cv"] = time.perf_counter() - t0
+    bar = tqdm(total=cfg["epochs"], desc="train sections", unit="epoch", disable=not progress)
+
+    def epoch_done(epoch: int, total: int, record: Mapping[str, Any]) -> None:
+        bar.update(1)
+        if on_epoch is not None:
+            on_epoch(epoch, total, record)
+
+    t0 = time.perf_counter()
+    try:
+        trainer = SectionTrainer(seed=cfg["seed"], **trainer_params).fit(train.X, train.y, train.groups,
+                                                                        on_epoch=epoch_done)
+    finally:
+        bar.close()
+    seconds["mlp"] = time.perf_counter() - t0
+    classes = trainer.classes_
+    transitions = None
+    if cfg["transitions"]:
+        index = {c: i for i, c in enumerate(classes)}
+        seqs = [[index[s["label"]] for s in t.sections if s["label"] in index] for t in train.tracks]
+        transitions = sm.learn_transitions(seqs, len(classes))
+    smooth_opts = {k: cfg[k] for k in SMOOTHING_DEFAULTS}
+    y_true, y_pred, y_smooth, probs, tids, times = [], [], [], [], [], []
+    seg_scores: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": []}
+    timeline: list[dict[str, Any]] = []
+    for tr in test.tracks:
+        p_all = trainer.predict_proba(tr.features)
+        smoothed = segments_for(tr, p_all, classes, transitions=transitions, **smooth_opts)
+        raw = segments_for(tr, p_all, classes, smooth=False)
+        lab = tr.window_labels()
+        keep = lab != ""
+        starts = np.array([s.start_s for s in smoothed])
+        at = np.clip(np.searchsorted(starts, tr.times_s[keep], side="right") - 1, 0, len(smoothed) - 1)
+        y_true.append(lab[keep].astype(str))
+        y_pred.append(np.asarray(classes)[p_all[keep].argmax(axis=1)])
+        y_smooth.append(np.array([smoothed[i].label for i in at]))
+        probs.append(p_all[keep])
+        tids.append(np.full(int(keep.sum()), tr.track_id))
+        times.append(tr.times_s[keep])
+        seg_scores["smoothed"].append(sm.segment_eval(tr.sections, smoothed, duration_s=tr.duration_s))
+        seg_scores["raw"].append(sm.segment_eval(tr.sections, raw, duration_s=tr.duration_s))
+        if len(timeline) < cfg["timeline_tracks"]:
+            timeline.append({
+                "track_id": tr.track_id, "name": tr.name, "duration_s": tr.duration_s,
+                "truth": [dict(s) for s in tr.sections],
+                "predicted": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "confidence": s.confidence}
+                              for s in smoothed],
+                "raw": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "confidence": s.confidence}
+                        for s in raw],
+            })
+    arrays = {"y_true": np.concatenate(y_true), "y_pred": np.concatenate(y_pred),
+              "y_smoothed": np.concatenate(y_smooth), "probs": np.vstack(probs),
+              "track_ids": np.concatenate(tids), "times_s": np.concatenate(times), "classes": np.asarray(classes)}
+    names = class_names(train.y, test.y)
+    metrics["model"] = scores(arrays["y_true"], arrays["y_pred"], names)
+    metrics["model_smoothed"] = scores(arrays["y_true"], arrays["y_smoothed"], names)
+    metrics["baselines"], base_seconds = held_out_baselines(
+        train.X, train.y, test.X, test.y, names=cfg["baselines"], class_labels=names, seed=cfg["seed"],
+        max_windows=cfg["baseline_max_windows"], n_threads=cfg["n_threads"])
+    seconds.update(base_seconds)
+    metrics["segments"] = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg_scores.items()}
+    metrics["early_stopping"] = dict(trainer.early_stopping_)
+    metrics["warnings"] = [w for w in (trainer.early_stopping_.get("warning"),
+                                       _beats_majority(metrics["model"], metrics["baselines"].get("majority"))) if w]
+    seconds["total"] = time.perf_counter() - started
+    metrics["seconds"] = seconds
+    cfg_out = {**cfg, "models": list(cfg["models"]), "baselines": list(cfg["baselines"]),
+               "features": dataset.features.to_dict(), "backbone": dataset.backbone}
+    return SectionResult(trainer.model_, trainer, trainer.history_, metrics, cfg_out, arrays, timeline,
+                         transitions, dataset.features)
