@@ -220,7 +220,9 @@ def build_demo_library(folder: Path, *, n_tracks: int = 2, duration_s: float = 3
 
     folder = Path(folder)
     synthesize_library(folder / "audio", n_tracks=n_tracks, duration_s=duration_s, progress=False)
-    db = folder / "workbench.db"
+    # the database sits in its own workspace (folder/lib), the audio outside it: its paths are stored
+    # absolute, so a copy of the database alone (copy_database) still finds the audio
+    db = folder / "lib" / "workbench.db"
     lib = Library(db)
     lib.scan(folder / "audio", progress=False)
     summary = analyze_library(lib, progress=False)

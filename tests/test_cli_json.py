@@ -26,7 +26,7 @@ SIMILAR_FIELDS = {"track_id", "name", "path", "score", "vibe", "tempo", "key", "
 WORKSPACE_FIELDS = {"root", "db", "data", "experiments", "models", "source", "exists", "tracks"}
 RUN_FIELDS = {"run_id", "kind", "created", "backbone", "tracks", "path", "metrics"}
 JOB_FIELDS = {"id", "kind", "state", "progress", "epoch", "total_epochs", "loss", "label_counts", "metrics", "config",
-              "error", "run_id", "pid", "created_at", "started_at", "updated_at", "finished_at"}
+              "error", "run_id", "pid", "pid_start_ticks", "created_at", "started_at", "updated_at", "finished_at"}
 LABEL_FIELDS = {"id", "track_id", "track_name", "label", "start_beat", "end_beat", "start_s", "end_s", "source",
                 "confidence", "created_at", "updated_at"}
 SUGGESTION_FIELDS = {"label", "start_beat", "end_beat", "start_s", "end_s", "confidence"}

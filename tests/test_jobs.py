@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from workbench.errors import ParameterError, WorkbenchError
+from workbench.errors import ParameterError, StoreError, WorkbenchError
 from workbench.library import Library
 from workbench.runs import list_runs, load_run
 from workbench.train import jobs as J
@@ -203,7 +203,7 @@ def test_failure_to_record_completion_removes_the_run(lib, exp, monkeypatch):
         real(conn, job_id, **values)
 
     monkeypatch.setattr(J, "_update_sql", update)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(StoreError, match="database is locked"):  # the package's own error, naming the cause
         J.run_job(lib, "sections", lambda cb: dummy_train(cb, epochs=1), data_info=DATA, experiments_root=exp,
                   progress=False)
     assert J.list_jobs(lib)[0].state == "failed" and visible(exp) == []
