@@ -64,27 +64,29 @@ def test_own_music_end_to_end(music, capsys, monkeypatch):
     assert len(tracks) == sum(1 for a in ALBUMS for p in (REAL / a).iterdir() if p.suffix != ".txt")
     by_name = {Path(t["path"]).name: t for t in tracks}
 
-    # analyze with a prior stored for the loops folder: the "90 bpm" trumpet loop reads 90 there
+    # analyze with a prior stored for the loops folder (the default 70-185 reads the tabla loop,
+    # 16 beats in 10.67 s, at 71.8): every consumer reads the stored prior from now on
     code, _, err = cli(capsys, *ws, "analyze", "--prior", "80-100@90", "--folder", str(music / "Music" / "loops"))
     assert code == 0, err
     code, _, err = cli(capsys, *ws, "analyze")
     assert code == 0, err
-    trumpet = by_name["sorohanro_-_solo-trumpet-06.hq.ogg"]
     settings = cli_json(capsys, *ws, "settings")
-    assert any(s["scope"] == "folder" for s in settings["settings"])
+    assert [s["scope"] for s in settings["settings"]] == ["folder"]
 
-    # correct one track by hand (the tabla loop: 16 beats in 10.67 s is 90 BPM), locked
-    tabla = by_name["loop_tabla.flac"]
-    corrected = cli_json(capsys, *ws, "correct", str(tabla["id"]), "--bpm", "90")
+    # correct one track by hand: the solo trumpet loop "90 bpm" has no pulse the tracker finds
+    trumpet, tabla = by_name["sorohanro_-_solo-trumpet-06.hq.ogg"], by_name["loop_tabla.flac"]
+    corrected = cli_json(capsys, *ws, "correct", str(trumpet["id"]), "--bpm", "90")
     assert corrected["correction"]["locked"] is True and corrected["analysis"]["bpm"] == 90.0
-    cli(capsys, *ws, "analyze", "--force")  # re-analysis never overwrites a locked correction
+    code, _, err = cli(capsys, *ws, "analyze", "--force")  # re-analysis never overwrites a locked correction
+    assert code == 0, err
 
     from workbench.analysis import track_analysis
     from workbench.library import Library
-
+    
     with Library(home / "data" / "workbench.db") as lib:
-        assert abs(track_analysis(lib, tabla["id"]).bpm - 90.0) < 0.01
-        assert 85.0 <= track_analysis(lib, trumpet["id"]).bpm <= 95.0
+        assert track_analysis(lib, trumpet["id"]).bpm == 90.0
+        assert len(track_analysis(lib, trumpet["id"]).beats) >= 7  # a grid at 90 BPM over 5.3 s
+        assert 88.0 <= track_analysis(lib, tabla["id"]).bpm <= 92.0
         labelled = _label_by_energy(lib)
     assert labelled >= 20
 
@@ -121,7 +123,11 @@ def test_own_music_end_to_end(music, capsys, monkeypatch):
     exported = 0
     for r in runs:
         metrics = json.loads((home / "experiments" / r["run_id"] / "metrics.json").read_text())
-        failing = [g for g in blocking_gates(metrics, r["kind"]) if g.passed is False or g.passed is None]
+        failing = [g for g in blocking_gates(metrics, r["kind"]) if g.blocking]
+        with capsys.disabled():  # the figures, for the README (pytest -s)
+            print(r["kind"], {k: metrics["model"].get(k) for k in ("map_at_r", "precision_at_1", "accuracy", "macro_f1")},
+                  {b: {k: v for k, v in m.items() if k in ("map_at_r", "precision_at_1", "accuracy", "macro_f1")}
+                   for b, m in metrics["baselines"].items()}, [str(g) for g in failing])
         code, out, err = cli(capsys, *ws, "export", r["run_id"])
         if failing:
             assert code != 0 and "--force" in err, (out, err)

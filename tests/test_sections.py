@@ -366,11 +366,11 @@ def test_held_out_baselines_share_the_windows_and_keys() -> None:
 
 
 def test_grouped_folds_go_through_the_leakage_check(monkeypatch) -> None:
-    from workbench.train import datasets
+    from workbench.train import splits
 
     calls = []
-    real = datasets.assert_no_leakage
-    monkeypatch.setattr(datasets, "assert_no_leakage", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    real = splits.assert_no_leakage
+    monkeypatch.setattr(splits, "assert_no_leakage", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
     X, y, groups = blobs(n_per_class=12)
     assert len(grouped_folds(y, groups, n_splits=3, seed=0)) == 3 and len(calls) == 3
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from workbench.analysis.core import Analysis
 from workbench.camelot import key_name, parse_key, to_camelot
-from workbench.errors import ParameterError
+from workbench.errors import ParameterError, StoreError
 from workbench.library import Library, Track
 from workbench.store import transaction, utc_now
 
@@ -196,7 +196,8 @@ def correct_track(library: Library, track: Track | int | str, *, bpm: float | No
             "updated_at = excluded.updated_at",
             (t.id, merged["bpm"], merged["first_downbeat_s"], merged["key"], int(locked), utc_now()))
     stored = get_correction(library, t)
-    assert stored is not None
+    if stored is None:  # another process deleted it between the write and the read
+        raise StoreError(f"{library.path}: the correction just written is gone (another process removed it)")
     return stored
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from workbench.analysis.beats import BpmPrior
 from workbench.analysis.energy import DEFAULT_HOP_S
 from workbench.analysis.key import DEFAULT_PROFILE, PROFILES
-from workbench.errors import ParameterError
+from workbench.errors import ParameterError, StoreError
 from workbench.library import Library, Track
 from workbench.store import transaction, utc_now
 
@@ -223,7 +223,8 @@ def set_analysis_settings(library: Library, *, scope: str = "library",
             "ON CONFLICT (scope, target) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
             (scope, key, json.dumps(merged, sort_keys=True), utc_now()))
     stored = get_analysis_settings(library, scope=scope, target=target)
-    assert stored is not None
+    if stored is None:  # another process deleted it between the write and the read
+        raise StoreError(f"{library.path}: the analysis settings just written is gone (another process removed it)")
     return stored
 
 

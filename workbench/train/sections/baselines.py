@@ -135,7 +135,7 @@ def held_out_baselines(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndar
 
 def grouped_folds(y: np.ndarray, groups: np.ndarray, *, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified grouped K-fold (no track on both sides, checked): :func:`workbench.train.datasets.grouped_kfold`."""
-    from workbench.train.datasets import grouped_kfold
+    from workbench.train.splits import grouped_kfold
 
     n_groups = len(np.unique(groups))
     if isinstance(n_splits, bool) or not isinstance(n_splits, int) or not 2 <= n_splits <= n_groups:
