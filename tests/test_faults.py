@@ -625,3 +625,42 @@ def test_fuzz_scan_never_stops_and_loses_no_good_file(tmp_path_factory):
                 assert y.shape[1] == round(t.duration_s * sr) and np.isfinite(y).all()
 
     check()
+
+
+# -- augmented views, section training data and suggestions: one track's failure is recorded -----
+def test_augmented_views_record_any_error_of_one_track_and_go_on(lib, ws, monkeypatch):
+    from workbench import augment
+
+    sf.write(ws / "music" / "marked.wav", tone(4.0, seed=12), 22050)
+    lib.scan(ws / "music", progress=False)
+    real = audio.load
+
+    def load(path, **kw):  # a decoder or librosa error that is no AudioError, on one file
+        if str(path).endswith("marked.wav"):
+            raise ValueError("Input signal length=0 is too small to resample")
+        return real(path, **kw)
+
+    monkeypatch.setattr(audio, "load", load)
+    summary = augment.embed_views(lib, backbone=_Backbone(), n_views=1, seed=0, progress=False)
+    assert {v.track_id for v in summary.views} == {t.id for t in lib.tracks() if t.name != "marked"}
+    assert [(os.path.basename(p), why) for p, why in summary.failed] == [
+        ("marked.wav", "ValueError: Input signal length=0 is too small to resample")]
+
+
+def test_section_data_leaves_out_a_labelled_track_it_cannot_read(lib, ws, monkeypatch):
+    from workbench.train.sections import features as F
+
+    lib.scan(ws / "music", progress=False)
+    good, bad = lib.tracks()[:2]
+    real = F.track_frames
+
+    def frames(library, track, **kw):
+        if int(track) == bad.id:
+            raise CorruptAudioError("cut short since the scan", path=bad.path)
+        return real(library, track, **kw)
+
+    monkeypatch.setattr(F, "track_frames", frames)
+    sections = [{"track_id": t.id, "label": "drop", "start_s": 0.0, "end_s": 2.0} for t in (good, bad)]
+    data = F.section_dataset(lib, sections, progress=False)
+    assert [t.track_id for t in data.tracks] == [good.id]
+    assert data.failed == [(bad.id, "cut short since the scan")]

@@ -82,7 +82,7 @@ def test_own_music_end_to_end(music, capsys, monkeypatch):
 
     from workbench.analysis import track_analysis
     from workbench.library import Library
-    
+
     with Library(home / "data" / "workbench.db") as lib:
         assert track_analysis(lib, trumpet["id"]).bpm == 90.0
         assert len(track_analysis(lib, trumpet["id"]).beats) >= 7  # a grid at 90 BPM over 5.3 s

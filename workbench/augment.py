@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import AudioError, ParameterError, WorkbenchError
+from workbench.errors import ParameterError, StoreError, WriteError, failure_reason
 
 #: Version of the parameter format and of the transform chain (part of every cache key).
 AUGMENT_VERSION = 1
@@ -395,8 +395,10 @@ def embed_views(library: Any, tracks: Sequence[Any] | None = None, *, backbone: 
                     summary.cached += 1
                 views.append(View(t.id, t.content_hash, i, p, np.asarray(emb, dtype=np.float32),
                                   np.asarray(ts, dtype=np.float64) / time_scale(p)))
-        except (AudioError, WorkbenchError) as exc:
-            summary.failed.append((t.path, exc.reason if isinstance(exc, AudioError) else str(exc)))
+        except (ParameterError, StoreError, WriteError):  # settings or the cache: every track would fail the same way
+            raise
+        except Exception as exc:  # one track's decoder, librosa or audiomentations error never stops the batch
+            summary.failed.append((t.path, failure_reason(exc)))
             continue
         summary.views.extend(views)
     return summary

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import config
-from workbench.errors import ContentChangedWarning, ParameterError
+from workbench.errors import ContentChangedWarning, ParameterError, WorkbenchError, failure_reason
 from workbench.fileio import atomic_write_bytes
 from workbench.library import Library, ScanSummary, Track
 
@@ -407,8 +407,12 @@ def _suggest(lib: Library, run: Any, unlabeled: list[Track], backbone: Any, resu
         return
     trainer, features, transitions = load_section_model(run.model_path)
     for t in unlabeled:
-        found = suggest_sections(lib, t, model=trainer, backbone=backbone, features=features,
-                                 transitions=transitions)
+        try:
+            found = suggest_sections(lib, t, model=trainer, backbone=backbone, features=features,
+                                     transitions=transitions)
+        except WorkbenchError as exc:  # one track without a grid or audio never stops the others
+            result.suggestions[t.name] = [f"no suggestion: {failure_reason(exc)}"]
+            continue
         result.suggestions[t.name] = [f"{s.label} {s.start_s:.0f}-{s.end_s:.0f}s ({s.confidence:.0%})"
                                       for s in found]
 

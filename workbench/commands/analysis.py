@@ -92,7 +92,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         track_analysis,
     )
     from workbench.analysis.settings import scope_target
-    from workbench.library import Library
 
     scope, target = _scope(args)
     prior = parse_prior(args.prior)
@@ -130,7 +129,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 def _cmd_settings(args: argparse.Namespace) -> int:
     from workbench.analysis import clear_analysis_settings, list_analysis_settings, list_corrections
-    from workbench.library import Library
 
     cleared = None
     with open_library(args) as lib:
@@ -164,7 +162,6 @@ def _cmd_settings(args: argparse.Namespace) -> int:
 
 def _cmd_correct(args: argparse.Namespace) -> int:
     from workbench.analysis import clear_correction, correct_track, get_correction, track_analysis
-    from workbench.library import Library
 
     values = {"bpm": args.bpm, "first_downbeat_s": args.downbeat, "key": args.key}
     with open_library(args) as lib:

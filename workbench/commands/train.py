@@ -84,7 +84,6 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from workbench.library import Library
     from workbench.train import jobs
 
     overrides = parse_overrides(args.set)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.errors import ParameterError, WorkbenchError
+from workbench.errors import ParameterError, StoreError, WorkbenchError, WriteError, failure_reason
 from workbench.labels import LABELS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -167,6 +167,8 @@ class SectionData:
     y: np.ndarray = field(init=False, repr=False)
     groups: np.ndarray = field(init=False, repr=False)
     times_s: np.ndarray = field(init=False, repr=False)
+    #: ``(track id, reason)`` of labelled tracks left out because they could not be read or embedded.
+    failed: list[tuple[int, str]] = field(init=False, repr=False, default_factory=list)
 
     def __post_init__(self) -> None:
         xs, ys, gs, ts = [], [], [], []
@@ -260,9 +262,17 @@ def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Any 
     for r in sections:
         rec = _record(r)
         by_track.setdefault(rec.pop("track_id"), []).append(rec)
-    tracks = []
+    tracks, failed = [], []
     for tid in tqdm(sorted(by_track), desc="section data", unit="track", disable=not progress):
-        tr = track_frames(library, tid, backbone=b, features=spec)
+        try:
+            tr = track_frames(library, tid, backbone=b, features=spec)
+        except (StoreError, WriteError):  # the library or the cache cannot be written: every track would fail
+            raise
+        except Exception as exc:  # one labelled track that cannot be read or embedded never stops training
+            failed.append((tid, failure_reason(exc)))
+            continue
         tr.sections = sorted(by_track[tid], key=lambda s: s["start_s"])
         tracks.append(tr)
-    return SectionData(tracks, spec, b.name)
+    data = SectionData(tracks, spec, b.name)
+    data.failed = failed
+    return data

@@ -88,6 +88,7 @@ def _sections_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], *, se
         "labels": [(docs[t.track_id]["content_hash"], s["label"], s["start_s"], s["end_s"])
                    for t in dataset.tracks for s in t.sections],
         "label_counts": counts, "source": source, "n_windows": int(len(dataset.y)),
+        "failed": [{"track_id": tid, "reason": why} for tid, why in dataset.failed],
     })
     runner.training(total_epochs=int(cfg.get("epochs", CONFIG_DEFAULTS["epochs"])))
     result = train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress)
