@@ -195,7 +195,31 @@ def _quiet() -> contextlib.AbstractContextManager:
     old = logger.level
     logger.setLevel(logging.ERROR)
     stack.callback(logger.setLevel, old)
+    _silence_converter_bars(stack)
     return stack
+
+
+#: Where coremltools draws its per-pass progress bars (module, name of its tqdm); the bars of one
+#: conversion, several per model, would bury the workbench's own progress in `make demo`.
+_CONVERTER_BARS = (("coremltools.converters.mil.mil.passes.pass_pipeline", "tqdm"),
+                   ("coremltools.converters.mil.frontend.torch.ops", "_tqdm"))
+
+
+def _silence_converter_bars(stack: contextlib.ExitStack) -> None:
+    """Swap coremltools' tqdm for a disabled one for the length of ``stack`` (where it has one)."""
+    import functools
+    import importlib
+
+    for module_name, attr in _CONVERTER_BARS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        bar = getattr(module, attr, None)
+        if bar is None:
+            continue
+        setattr(module, attr, functools.partial(bar, disable=True))
+        stack.callback(setattr, module, attr, bar)
 
 
 def convert(module: Any, *, input_name: str, input_shape: tuple[int, ...], output_name: str, io_dtype: str = "fp32",
