@@ -6,7 +6,6 @@ matplotlib figures (returned, not shown), so they work in notebooks, scripts and
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,15 +45,10 @@ def require_tracks(library: Library) -> Library:
 
 
 def style_tag(track: Track) -> str | None:
-    """The ``"style"`` of the JSON file beside the track's audio (the demo library's tags), or ``None``."""
-    truth = Path(track.path).with_suffix(".json")
-    if not truth.is_file():
-        return None
-    try:
-        style = json.loads(truth.read_text(encoding="utf-8")).get("style")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return style.strip() if isinstance(style, str) and style.strip() else None
+    """The ``"style"`` of the JSON file beside the track's audio (:func:`workbench.libfiles.sidecar_style`)."""
+    from workbench.libfiles import sidecar_style
+
+    return sidecar_style(track.path)
 
 
 def _folder(track: Track) -> str:

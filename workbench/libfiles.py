@@ -101,6 +101,21 @@ def read_tags(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
     return first("title"), first("artist")
 
 
+def sidecar_style(path: str | os.PathLike[str]) -> str | None:
+    """The ``"style"`` field of the JSON file beside an audio file (``song.wav`` -> ``song.json``),
+    as the synthesized demo writes it, else ``None`` (no file, unreadable, or no such field)."""
+    import json
+
+    sidecar = Path(path).with_suffix(".json")
+    if not sidecar.is_file():
+        return None
+    try:
+        style = json.loads(sidecar.read_text(encoding="utf-8")).get("style")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return style.strip() if isinstance(style, str) and style.strip() else None
+
+
 def walk(root: Path, on_unreadable: Callable[[str, str], None]) -> Iterator[Path]:
     """Files under ``root`` (hidden ones and symlinked folders skipped); each folder that cannot
     be read is passed to ``on_unreadable(folder, reason)``."""

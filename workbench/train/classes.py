@@ -24,11 +24,9 @@ classes from folder: 8 classes of 33 tracks (house 5, techno 4, ...)
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from workbench.errors import ParameterError, WorkbenchError
@@ -102,16 +100,10 @@ class ClassChoice:
 
 
 def track_style(track: Any) -> str | None:
-    """The ``"style"`` field of the JSON file beside the track's audio (``song.wav`` -> ``song.json``),
-    as the synthesized demo writes it, else ``None``."""
-    truth = Path(track.path).with_suffix(".json")
-    if not truth.is_file():
-        return None
-    try:
-        style = json.loads(truth.read_text(encoding="utf-8")).get("style")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return style.strip() if isinstance(style, str) and style.strip() else None
+    """The ``"style"`` of the JSON file beside the track's audio (:func:`workbench.libfiles.sidecar_style`)."""
+    from workbench.libfiles import sidecar_style
+
+    return sidecar_style(track.path)
 
 
 def check_classes_from(classes_from: object, *, allow_label: bool = False) -> None:
