@@ -32,7 +32,7 @@ from workbench.similarity import (
     tempo_score,
     vibe_score,
 )
-from workbench.similarity._core import cosine_rows, normalize_rows
+from workbench.similarity._inputs import cosine_rows, normalize_rows
 
 faiss = pytest.importorskip("faiss")
 
@@ -374,8 +374,8 @@ def test_exactness_when_vibe_and_metadata_nearly_tie(noise, spread):
 
 def test_rows_reaching_is_a_superset_of_the_rows_that_reach():
     """The (key, energy, BPM)-sorted metadata index never drops a row that could reach the threshold."""
-    from workbench.similarity._core import Scorer
     from workbench.similarity._meta import MetaIndex
+    from workbench.similarity.scoring import Scorer
 
     rng = np.random.default_rng(31)
     for trial in range(300):
@@ -498,7 +498,7 @@ def test_hnsw_that_went_astray_is_caught(monkeypatch, query_kind, widen):
 
     monkeypatch.setattr(index, "_faiss_search", astray)
     if widen:  # by default a 6000-row library is too small to widen the beam (n/128 < 256)
-        monkeypatch.setattr("workbench.similarity.index._ROWS_PER_WIDE_CANDIDATE", 1)
+        monkeypatch.setattr("workbench.similarity.search_exact._ROWS_PER_WIDE_CANDIDATE", 1)
     row = 123
     query = int(lib["ids"][row]) if query_kind == "id" else Query(lib["embeddings"][row], 125.0, "5B", 4)
     got = index.similar(query, k=10)

@@ -13,12 +13,19 @@ exactly the brute-force one (:func:`brute_force_similar`). See :mod:`workbench.s
 >>> index = SimilarityIndex(ids, embeddings, bpm, camelot, energy)            # doctest: +SKIP
 >>> index.similar(42, k=5, weights=Weights(vibe=1, tempo=0.5, key=0.5, energy=0))  # doctest: +SKIP
 
+Modules: :mod:`~workbench.similarity.query` (:class:`Query`, :class:`Match`),
+:mod:`~workbench.similarity.scores` (component scores, :class:`Weights`),
+:mod:`~workbench.similarity.scoring` (combined scores, :func:`brute_force_similar`),
+:mod:`~workbench.similarity.search_exact` (the bounded FAISS search),
+:mod:`~workbench.similarity.index` (:class:`SimilarityIndex`, save/load). ``CAMELOT_CODES`` is
+:data:`workbench.camelot.CAMELOT_CODES` (wheel order).
+
 Importing this package loads numpy only; FAISS is imported when an index is built or loaded.
 """
 
 from __future__ import annotations
 
-from workbench.similarity._core import Match, Query, brute_force_similar, format_explanation
+from workbench.camelot import CAMELOT_CODES
 from workbench.similarity.index import (
     DEFAULT_HNSW_THRESHOLD,
     IndexFileError,
@@ -26,8 +33,8 @@ from workbench.similarity.index import (
     SearchStats,
     SimilarityIndex,
 )
+from workbench.similarity.query import Match, Query, format_explanation
 from workbench.similarity.scores import (
-    CAMELOT_CODES,
     KEY_RELATION_SCORES,
     Weights,
     energy_score,
@@ -37,6 +44,7 @@ from workbench.similarity.scores import (
     tempo_score,
     vibe_score,
 )
+from workbench.similarity.scoring import brute_force_similar
 
 __all__ = [
     "CAMELOT_CODES",
