@@ -599,6 +599,22 @@ def test_empty_index():
     assert len(index) == 0 and index.similar(np.ones(8)) == []
 
 
+def test_saved_keys_use_the_pinned_compact_encoding(tmp_path):
+    """The saved key column holds camelot.index_of's integers (1A..12A -> 0..11, 1B..12B -> 12..23),
+    not positions in CAMELOT_CODES, so indexes saved by earlier versions load with the right keys."""
+    codes = ["1A", "12A", "1B", "12B", "8A", "8B"]
+    n = len(codes)
+    rng = np.random.default_rng(4)
+    index = SimilarityIndex(list(range(n)), rng.standard_normal((n, 8)).astype(np.float32), [120.0] * n, codes,
+                            [5] * n, kind="flat")
+    manifest = json.loads(index.save(tmp_path / "a").read_text())
+    with np.load(tmp_path / "a" / manifest["meta_file"]) as data:
+        assert data["key"].tolist() == [0, 11, 12, 23, 7, 19]
+    loaded = SimilarityIndex.load(tmp_path / "a")
+    for i, code in enumerate(codes):
+        assert loaded.similar(i, k=1, exclude_self=False)[0].key_to == code
+
+
 def test_load_errors(tmp_path):
     with pytest.raises(IndexNotFoundError, match="no saved similarity index"):
         SimilarityIndex.load(tmp_path / "nothing")

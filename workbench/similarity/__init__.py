@@ -7,7 +7,7 @@ A track is an id, an embedding (cosine similarity), a BPM, a Camelot key and an 
 
 and explains each match (``"similar vibe (82%); Δ+2 BPM; key: 8A→9A (compatible); energy +1"``).
 FAISS supplies vibe candidates; a bound on the other terms makes the flat index's answer
-exactly the brute-force one (:func:`brute_force_similar`). See :mod:`workbench.similarity.index`.
+exactly the brute-force one (:func:`brute_force_similar`). See :mod:`workbench.similarity.search_exact`.
 
 >>> from workbench.similarity import SimilarityIndex, Query, Weights
 >>> index = SimilarityIndex(ids, embeddings, bpm, camelot, energy)            # doctest: +SKIP
