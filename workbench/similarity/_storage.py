@@ -46,7 +46,8 @@ def write_index(root: Path, index: Any, arrays: dict[str, np.ndarray], settings:
 
     def write_meta(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **{name: arrays[name] for name in _ARRAYS})
+            np.savez(fh, ids=arrays["ids"], bpm=arrays["bpm"], key=arrays["key"], energy=arrays["energy"],
+                     alive=arrays["alive"])
 
     manifest = {"format": _FORMAT, "version": _FORMAT_VERSION, **settings,
                 "index_file": index_name, "meta_file": meta_name}
