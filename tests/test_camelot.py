@@ -47,3 +47,39 @@ def test_bad_arguments():
         key_name(0, "dorian")
     with pytest.raises(ParameterError, match="Camelot code must be"):
         camelot_distance("0A", "1A")
+
+
+def test_one_camelot_table_in_wheel_order():
+    import workbench.similarity
+    from workbench.camelot import CAMELOT_CODES
+
+    assert CAMELOT_CODES[:4] == ("1A", "1B", "2A", "2B") and CAMELOT_CODES[-1] == "12B"
+    assert len(set(CAMELOT_CODES)) == 24
+    assert workbench.similarity.CAMELOT_CODES is CAMELOT_CODES
+
+
+def test_compact_key_encoding_is_pinned():
+    """Saved similarity indexes store these integers: A codes 0..11, B codes 12..23."""
+    from workbench.camelot import CAMELOT_CODES, code_at, index_of
+
+    assert [index_of(f"{n}A") for n in range(1, 13)] == list(range(12))
+    assert [index_of(f"{n}B") for n in range(1, 13)] == list(range(12, 24))
+    assert index_of(" 8a ") == 7 and index_of("12b") == 23
+    assert sorted(code_at(index_of(c)) for c in CAMELOT_CODES) == sorted(CAMELOT_CODES)
+    assert [code_at(i) for i in (0, 11, 12, 23)] == ["1A", "12A", "1B", "12B"]
+
+
+@pytest.mark.parametrize("bad", ["13A", "0B", "8C", "", None, 8, "8 A"])
+def test_index_of_rejects_non_codes(bad):
+    from workbench.camelot import index_of
+
+    with pytest.raises(ParameterError, match=r"key must be a Camelot code 1A\.\.12A or 1B\.\.12B; got"):
+        index_of(bad, name="key")
+
+
+@pytest.mark.parametrize("bad", [-1, 24, 3.0, True, "3"])
+def test_code_at_rejects_non_indices(bad):
+    from workbench.camelot import code_at
+
+    with pytest.raises(ParameterError, match=r"key index must be an integer in 0\.\.23; got"):
+        code_at(bad)

@@ -32,7 +32,7 @@ from workbench.similarity import (
     tempo_score,
     vibe_score,
 )
-from workbench.similarity._core import cosine_rows, normalize_rows
+from workbench.similarity._inputs import cosine_rows, normalize_rows
 
 faiss = pytest.importorskip("faiss")
 
@@ -374,8 +374,8 @@ def test_exactness_when_vibe_and_metadata_nearly_tie(noise, spread):
 
 def test_rows_reaching_is_a_superset_of_the_rows_that_reach():
     """The (key, energy, BPM)-sorted metadata index never drops a row that could reach the threshold."""
-    from workbench.similarity._core import Scorer
     from workbench.similarity._meta import MetaIndex
+    from workbench.similarity.scoring import Scorer
 
     rng = np.random.default_rng(31)
     for trial in range(300):
@@ -498,7 +498,7 @@ def test_hnsw_that_went_astray_is_caught(monkeypatch, query_kind, widen):
 
     monkeypatch.setattr(index, "_faiss_search", astray)
     if widen:  # by default a 6000-row library is too small to widen the beam (n/128 < 256)
-        monkeypatch.setattr("workbench.similarity.index._ROWS_PER_WIDE_CANDIDATE", 1)
+        monkeypatch.setattr("workbench.similarity.search_exact._ROWS_PER_WIDE_CANDIDATE", 1)
     row = 123
     query = int(lib["ids"][row]) if query_kind == "id" else Query(lib["embeddings"][row], 125.0, "5B", 4)
     got = index.similar(query, k=10)
@@ -597,6 +597,22 @@ def test_empty_index():
     assert [m.id for m in index.similar(1, exclude_self=False)] == [1]
     index.remove(1)
     assert len(index) == 0 and index.similar(np.ones(8)) == []
+
+
+def test_saved_keys_use_the_pinned_compact_encoding(tmp_path):
+    """The saved key column holds camelot.index_of's integers (1A..12A -> 0..11, 1B..12B -> 12..23),
+    not positions in CAMELOT_CODES, so indexes saved by earlier versions load with the right keys."""
+    codes = ["1A", "12A", "1B", "12B", "8A", "8B"]
+    n = len(codes)
+    rng = np.random.default_rng(4)
+    index = SimilarityIndex(list(range(n)), rng.standard_normal((n, 8)).astype(np.float32), [120.0] * n, codes,
+                            [5] * n, kind="flat")
+    manifest = json.loads(index.save(tmp_path / "a").read_text())
+    with np.load(tmp_path / "a" / manifest["meta_file"]) as data:
+        assert data["key"].tolist() == [0, 11, 12, 23, 7, 19]
+    loaded = SimilarityIndex.load(tmp_path / "a")
+    for i, code in enumerate(codes):
+        assert loaded.similar(i, k=1, exclude_self=False)[0].key_to == code
 
 
 def test_load_errors(tmp_path):

@@ -3,10 +3,16 @@
 Keys are ``(tonic_pc, mode)`` with ``tonic_pc`` in 0..11 (C=0) and ``mode`` in
 ``{"major", "minor"}``. Camelot codes are ``"1A"``..``"12A"`` (minor) and ``"1B"``..``"12B"``
 (major); neighbours on the wheel mix harmonically.
+
+:data:`CAMELOT_CODES` is the one table of codes (wheel order). Where a key is stored as a small
+integer (the similarity index's int8 key column, also saved to disk) it goes through the
+compact key encoding of :func:`index_of` / :func:`code_at`, which is *not* a position in
+:data:`CAMELOT_CODES`.
 """
 
 from __future__ import annotations
 
+import numbers
 import re
 
 from workbench.errors import ParameterError
@@ -21,6 +27,13 @@ _ALIASES = {
 }
 #: All 24 Camelot codes in wheel order: 1A, 1B, 2A, 2B, ... 12A, 12B.
 CAMELOT_CODES: tuple[str, ...] = tuple(f"{n}{m}" for n in range(1, 13) for m in "AB")
+
+#: Number of Camelot codes (and of compact key indices, 0..23).
+N_KEYS: int = 24
+# The compact key encoding: "1A".."12A" -> 0..11, "1B".."12B" -> 12..23. Saved similarity indexes
+# hold these integers, so the order must never change. Read it only through index_of / code_at.
+_KEY_ENCODING: tuple[str, ...] = tuple(f"{n}{letter}" for letter in "AB" for n in range(1, 13))
+_KEY_INDEX: dict[str, int] = {code: i for i, code in enumerate(_KEY_ENCODING)}
 
 _CAMELOT_RE = re.compile(r"^\s*(1[0-2]|[1-9])\s*([ABab])\s*$")
 
@@ -73,6 +86,46 @@ def camelot_distance(a: str, b: str) -> tuple[int, bool]:
     nb, lb = _split(b)
     d = abs(na - nb) % 12
     return min(d, 12 - d), la != lb
+
+
+def index_of(code: object, *, name: str = "camelot") -> int:
+    """The compact key index 0..23 of a Camelot code (``number - 1`` for A, ``12 + number - 1`` for B).
+
+    This is the integer the similarity index stores (and saves) per track; it is **not** the
+    code's position in :data:`CAMELOT_CODES`. Case and surrounding spaces are forgiven
+    (``" 8a"`` -> 7).
+
+    Parameters
+    ----------
+    code : str
+        A Camelot code ``"1A"``..``"12A"`` or ``"1B"``..``"12B"``.
+    name : str
+        How the error message calls the argument.
+
+    Raises
+    ------
+    ParameterError
+        ``code`` is not such a code.
+    """
+    idx = _KEY_INDEX.get(code) if isinstance(code, str) else None
+    if idx is None:
+        idx = _KEY_INDEX.get(code.strip().upper()) if isinstance(code, str) else None
+        if idx is None:
+            raise ParameterError(f"{name} must be a Camelot code 1A..12A or 1B..12B; got {code!r}")
+    return idx
+
+
+def code_at(index: int) -> str:
+    """The Camelot code of a compact key index 0..23 (inverse of :func:`index_of`): 7 -> ``"8A"``.
+
+    Raises
+    ------
+    ParameterError
+        ``index`` is not an integer in 0..23.
+    """
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= int(index) < N_KEYS:
+        raise ParameterError(f"key index must be an integer in 0..{N_KEYS - 1}; got {index!r}")
+    return _KEY_ENCODING[int(index)]
 
 
 def _split(code: str) -> tuple[int, str]:

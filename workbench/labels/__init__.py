@@ -7,7 +7,8 @@
 ['Need more labels: drop 1/10', 'Need 2+ classes']
 
 Modules: :mod:`~workbench.labels.core` (labels, colours, value objects, beat grid, errors),
-:mod:`~workbench.labels.api` (:class:`Labels`), :mod:`~workbench.labels.stats`,
+:mod:`~workbench.labels.api` (:class:`Labels`), :mod:`~workbench.labels.history` (its undo and
+redo), :mod:`~workbench.labels.stats`,
 :mod:`~workbench.labels.formats` (JSON, CSV, JAMS files).
 """
 

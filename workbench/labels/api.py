@@ -39,12 +39,11 @@ from workbench.labels.core import (
     check_confidence,
     check_label,
 )
+from workbench.labels.history import HISTORY_LIMIT as HISTORY_LIMIT  # re-exported
+from workbench.labels.history import History
 from workbench.labels.stats import LabelStats, check_threshold, compute_stats
 from workbench.library import Library, Track
 from workbench.store import utc_now
-
-#: How many edits :meth:`Labels.undo` can go back.
-HISTORY_LIMIT: int = 1000
 
 
 def _caller_level() -> int:
@@ -88,8 +87,7 @@ class Labels:
         self.min_classes = check_threshold("min_classes", min_classes, 1)
         self.backup_dir = Path(backup_dir) if backup_dir is not None else Path(library.path).parent / "backups"
         self._grids: dict[int, BeatGrid] = {}
-        self._undo: list[rows.Step] = []
-        self._redo: list[rows.Step] = []
+        self._history = History()
 
     # -- tracks and grids ----------------------------------------------------------------
     def _track(self, track: Track | int | str | os.PathLike[str]) -> Track:
@@ -200,9 +198,7 @@ class Labels:
         return stored
 
     def _record(self, description: str, changes: list[rows.Change]) -> None:
-        self._undo.append(rows.Step(description, tuple(changes)))
-        del self._undo[:-HISTORY_LIMIT]
-        self._redo.clear()
+        self._history.record(description, changes)
 
     @staticmethod
     def _warn(notes: Iterable[str]) -> None:
@@ -335,14 +331,14 @@ class Labels:
         return compute_stats(self.library.conn, min_per_class=self.min_per_class, min_classes=self.min_classes,
                              sources=None if sources is None else tuple(sources))
 
-    # -- undo and redo -------------------------------------------------------------------
+    # -- undo and redo (workbench.labels.history) ---------------------------------------
     @property
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return self._history.can_undo
 
     @property
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return self._history.can_redo
 
     def undo(self) -> str | None:
         """Undo this instance's last edit; returns its description, ``None`` when there is none.
@@ -353,12 +349,7 @@ class Labels:
             A label the edit touched has changed since (another kernel edited it), or restoring
             would overlap a label added since: nothing is changed and the history is kept.
         """
-        if not self._undo:
-            return None
-        step = self._undo[-1]
-        self._apply([rows.Change(c.after, c.before) for c in reversed(step.changes)], "undo", step.description)
-        self._redo.append(self._undo.pop())
-        return step.description
+        return self._history.undo(self.library.store)
 
     def redo(self) -> str | None:
         """Redo the last undone edit; returns its description, ``None`` when there is none.
@@ -368,53 +359,7 @@ class Labels:
         LabelError
             As for :meth:`undo`.
         """
-        if not self._redo:
-            return None
-        step = self._redo[-1]
-        self._apply(list(step.changes), "redo", step.description)
-        self._undo.append(self._redo.pop())
-        return step.description
-
-    def _apply(self, changes: list[rows.Change], verb: str, description: str) -> None:
-        """Move each row from ``before`` to ``after``, refusing if a row is not as expected.
-
-        A label that comes back (its deletion undone) gets a new id when another kernel's label
-        has taken its old one meanwhile; the history is updated to the new id.
-        """
-        ids: dict[int, int] = {}
-        with self.library.store.transaction() as conn:
-            for c in changes:
-                c = rows.Change(*(None if x is None else replace(x, id=ids.get(x.id, x.id)) for x in (c.before, c.after)))
-                label_id = (c.before or c.after).id  # type: ignore[union-attr]
-                now = rows.read(conn, label_id)
-                if c.before is None and now is not None:  # the old id was reused by another label
-                    now, ids[label_id], label_id = None, 0, 0
-                if now != c.before:
-                    state = "was deleted" if now is None else f"is now {now.describe()}"
-                    raise LabelError(f"cannot {verb} '{description}': label {label_id} changed since this edit "
-                                     f"(it {state}; another kernel?); nothing was changed")
-                if c.after is None:
-                    conn.execute("DELETE FROM labels WHERE id = ?", (label_id,))
-                    continue
-                hits = rows.overlapping(rows.on_track(conn, c.after.track_id), c.after.start_beat, c.after.end_beat,
-                                        ignore=label_id)
-                if hits:
-                    raise LabelError(f"cannot {verb} '{description}': {c.after.describe()} would overlap "
-                                     f"{hits[0].describe()} (id {hits[0].id}), added since; nothing was changed")
-                stored = rows.write(conn, replace(c.after, id=label_id), insert=c.before is None)
-                if c.after.id in ids:
-                    ids[c.after.id] = stored.id
-        if ids:
-            self._renumber(ids)
-
-    def _renumber(self, ids: dict[int, int]) -> None:
-        """Point the history at the new ids of labels that came back under a new id."""
-        def fix(x: Label | None) -> Label | None:
-            return x if x is None or x.id not in ids else replace(x, id=ids[x.id])
-
-        for stack in (self._undo, self._redo):
-            stack[:] = [rows.Step(st.description, tuple(rows.Change(fix(c.before), fix(c.after)) for c in st.changes))
-                        for st in stack]
+        return self._history.redo(self.library.store)
 
     # -- import and export ---------------------------------------------------------------
     def export(self, path: str | os.PathLike[str], *, format: str | None = None,

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from workbench.similarity._core import Scorer
 from workbench.similarity.scores import ENERGY_RANGE, TEMPO_WINDOW_BPM, _energy_table, _key_tables
+from workbench.similarity.scoring import Scorer
 
 _N_ENERGY = ENERGY_RANGE[1] - ENERGY_RANGE[0] + 1
 _N_GROUPS = 24 * _N_ENERGY
@@ -29,7 +29,7 @@ class MetaIndex:
     ----------
     bpm : ndarray of float64, shape (rows,)
     key : ndarray of int, shape (rows,)
-        Indices 0..23 into ``CAMELOT_CODES``.
+        Compact key indices 0..23 (:func:`workbench.camelot.index_of`).
     energy : ndarray of int, shape (rows,)
         Levels 1..10.
     """

@@ -1,36 +1,9 @@
-"""The FAISS-backed similarity index: exact combined-score search with a vibe bound.
+"""The FAISS-backed similarity index: explainable combined-score search over a track library.
 
-How a search stays exact
-------------------------
-The combined score is ``w_v * vibe + rest`` where ``rest = w_t*tempo + w_k*key + w_e*energy``
-(weights normalised) and ``rest <= w_t + w_k + w_e``. FAISS returns the ``m`` rows with the
-largest inner product; ``s_m`` is the ``m``-th. A row not fetched has a vibe of at most
-``u = clip(s_m + eps, 0, 1)`` (``eps`` bounds float32 rounding in FAISS's inner product), so
-
-1. if the k-th best combined score among the fetched rows is larger than
-   ``w_v * u + (w_t + w_k + w_e)``, no other row can enter the top k: done;
-2. otherwise the rows not fetched whose own bound ``w_v * u + rest`` still reaches the k-th
-   best are found from the metadata alone (rows sorted by key, energy and BPM: a few binary
-   searches, no vectors, see :mod:`workbench.similarity._meta`) and scored exactly; every other
-   row is provably out: done;
-3. should more than half the rows survive step 2, every row is scored (brute force).
-
-Step 2 replaces the textbook "double ``m`` and search again": a flat search scans every vector
-whatever ``m`` is, so rescoring the few rows the bound cannot rule out is cheaper than another
-scan. (HNSW does grow ``m`` -- by 4x, up to min(4096, n/128) -- while step 2 would leave more
-than max(2048, 2m) rows to rescore, since a bigger HNSW beam is cheap.)
-
-So a flat (``IndexFlatIP``) index always returns exactly what :func:`brute_force_similar`
-returns: same ids, order (score descending, then id ascending) and scores. An HNSW index is
-approximate: its ``m`` candidates are not guaranteed to be the true top ``m`` by inner
-product, so ``s_m`` is not a guaranteed bound; results can miss tracks (see the recall measured
-by ``benchmarks/bench_similarity.py``). Two kinds of HNSW failure are caught, and answered
-by widening the beam (4x, up to min(4096, n/128)) and, failing that, by scoring every row:
-for a track id query HNSW must return the track itself (cosine 1), and a fixed sample of
-2048 rows must not hold 5 or more rows, outside the candidates, that beat the ``m``-th
-candidate (were HNSW's ``m`` the true top ``m`` there would be none; a few missed neighbours
-rarely make 5). With vibe weight 0 no vector search is needed at all: every track is ranked
-by its metadata (exact on both backends).
+:class:`SimilarityIndex` holds the tracks (vectors inside FAISS, metadata in numpy arrays) and
+answers :meth:`~SimilarityIndex.similar`. How a search stays exact (the vibe bound, metadata
+rescoring, the HNSW checks) is described in :mod:`workbench.similarity.search_exact`; the saved
+files in :mod:`workbench.similarity._storage`.
 
 Removal
 -------
@@ -42,95 +15,26 @@ first build). :meth:`SimilarityIndex.compact` rebuilds on demand.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import math
 import numbers
 import os
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from workbench.errors import IndexFileError, IndexNotFoundError, ParameterError, TrackNotFoundError
-from workbench.similarity._core import (
-    Match,
-    QueryLike,
-    Scorer,
-    brute_force_rows,
-    build_matches,
-    check_k,
-    check_min_score,
-    cosine_rows,
-    kth_largest,
-    resolve_query,
-    top_k_order,
-    validate_ids,
-    validate_tracks,
-)
+from workbench.similarity import _storage
+from workbench.similarity._faiss import load_faiss as _faiss
+from workbench.similarity._inputs import check_k, check_min_score, validate_ids, validate_tracks
 from workbench.similarity._meta import MetaIndex
-from workbench.similarity.scores import CAMELOT_CODES, ENERGY_RANGE, WeightsLike
+from workbench.similarity.query import Match, QueryLike
+from workbench.similarity.scores import WeightsLike
+from workbench.similarity.scoring import Scorer, build_matches, resolve_query
+from workbench.similarity.search_exact import ExactSearch, SearchStats
 
 KINDS: tuple[str, ...] = ("auto", "flat", "hnsw")
 #: ``kind="auto"`` builds HNSW from this many live tracks on (flat below).
 DEFAULT_HNSW_THRESHOLD: int = 50_000
-_FORMAT = "workbench.similarity-index"
-_FORMAT_VERSION = 1
-_MANIFEST = "similarity-index.json"
-_LOCK = ".similarity-index.lock"
-_MIN_CANDIDATES = 256
-_CANDIDATES_PER_RESULT = 16
-_RESCORE_BUDGET = 2048
-_MAX_HNSW_CANDIDATES = 4096
-_ROWS_PER_WIDE_CANDIDATE = 128
-_PROBE_ROWS = 2048
-_PROBE_ALARM = 5
-
-
-@dataclass(frozen=True)
-class SearchStats:
-    """How the last :meth:`SimilarityIndex.similar` call found its answer.
-
-    Attributes
-    ----------
-    path : str
-        ``"bound"`` (FAISS candidates sufficed), ``"rescored"`` (plus rows whose bound could not
-        rule them out), ``"complete"`` (FAISS returned every row), ``"brute"`` (every row
-        scored), ``"metadata"`` (vibe weight 0: no vector search) or ``"empty"``.
-    candidates : int
-        Rows FAISS returned (``m``).
-    rescored : int
-        Rows scored exactly beyond the FAISS candidates.
-    exact : bool
-        Whether the result is guaranteed to equal brute force (False only on HNSW paths that
-        relied on FAISS candidates).
-    """
-
-    path: str
-    candidates: int
-    rescored: int
-    exact: bool
-
-
-def _faiss() -> Any:
-    try:
-        import faiss
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "SimilarityIndex needs FAISS: pip install faiss-cpu (or the 'workbench[torch]' extra)"
-        ) from exc
-    return faiss
-
-
-def _ip_error_bound(dim: int) -> float:
-    """Upper bound on |float32 inner product - exact| for unit vectors of ``dim`` values."""
-    u = 2.0**-24
-    gamma = dim * u / max(1e-12, 1.0 - dim * u)
-    return 2.0 * gamma * 1.001 + u  # FAISS's and ours may round in opposite directions
 
 
 def _check_int(value: Any, name: str, lo: int) -> int:
@@ -139,7 +43,8 @@ def _check_int(value: Any, name: str, lo: int) -> int:
     return int(value)
 
 
-class SimilarityIndex:
+
+class SimilarityIndex(ExactSearch):
     """Explainable combined-score similarity search over a track library.
 
     Parameters
@@ -477,201 +382,26 @@ class SimilarityIndex:
         return build_matches(scorer, rows, scores, vectors=self._vectors(), ids=self._ids, bpm=self._bpm,
                              key=self._key, energy=self._energy, min_score=min_score)
 
-    def _brute(self, scorer: Scorer, k: int, exclude_row: int | None) -> tuple[np.ndarray, np.ndarray]:
-        return brute_force_rows(scorer, k, vectors=self._vectors(), ids=self._ids, bpm=self._bpm, key=self._key,
-                                energy=self._energy, alive=self._alive if self._n_dead else None,
-                                exclude_row=exclude_row)
-
-    def _finish(self, rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        order = top_k_order(scores, self._ids[rows], k)
-        return rows[order], scores[order]
-
-    def _search(self, scorer: Scorer, k: int, min_score: float | None, exclude_row: int | None,
-                self_row: int | None = None) -> tuple[np.ndarray, np.ndarray, SearchStats]:
-        n_rows = int(self._index.ntotal)
-        n_live = len(self) - (1 if exclude_row is not None else 0)
-        exact_backend = self._backend == "flat"
-        if n_live <= 0:
-            return np.empty(0, dtype=np.int64), np.empty(0), SearchStats("empty", 0, 0, True)
-        if scorer.w[0] == 0.0:
-            # Vibe does not count: rank by metadata alone, no vector search needed.
-            rest = scorer.rest(self._bpm, self._key, self._energy)
-            scores = scorer.combine(0.0, rest)
-            scores[~self._alive] = -math.inf
-            if exclude_row is not None:
-                scores[exclude_row] = -math.inf
-            order = top_k_order(scores, self._ids, k)
-            return order, scores[order], SearchStats("metadata", 0, n_rows, True)
-
-        m = min(n_rows, max(_MIN_CANDIDATES, _CANDIDATES_PER_RESULT * (k + 1)))
-        # Widening an HNSW beam costs about in proportion to it; past n/128 candidates scoring
-        # every row is the cheaper (and exact) way out.
-        max_m = min(n_rows, max(m, min(_MAX_HNSW_CANDIDATES, n_rows // _ROWS_PER_WIDE_CANDIDATE)))
-        vectors = self._vectors()
-        while True:
-            dist, labels = self._faiss_search(scorer.q, m)
-            found = labels >= 0
-            fetched = labels[found]
-            if fetched.size == 0:
-                rows, scores = self._brute(scorer, k, exclude_row)
-                return rows, scores, SearchStats("brute", 0, n_rows, True)
-            if self._backend == "hnsw" and self_row is not None and not (fetched == self_row).any():
-                # An id query's own vector (cosine 1) is always the nearest: HNSW missing it means
-                # its greedy descent got stuck in another region of the graph. Widen the beam,
-                # and score everything if even the widest one misses it.
-                if 4 * m <= max_m:
-                    m *= 4
-                    continue
-                rows, scores = self._brute(scorer, k, exclude_row)
-                return rows, scores, SearchStats("brute", int(fetched.size), n_rows, True)
-            keep = self._alive[fetched]
-            if exclude_row is not None:
-                keep &= fetched != exclude_row
-            cand = fetched[keep]
-            # FAISS's inner products are within `eps` of the exact cosine: candidates whose
-            # approximate score is 2*w_v*eps below the k-th best approximate one cannot make the
-            # top k, so only the others are scored exactly (vectors gathered).
-            eps = _ip_error_bound(self._dim)
-            rest = scorer.rest(self._bpm[cand], self._key[cand], self._energy[cand])
-            approx = scorer.combine(np.clip(dist[found][keep].astype(np.float64), 0.0, 1.0), rest)
-            close = approx >= kth_largest(approx, k) - 2.0 * scorer.w[0] * eps - 1e-12
-            cand = cand[close]
-            scores = scorer.combine(cosine_rows(vectors[cand], scorer.q), rest[close])
-            if fetched.size >= n_rows:
-                rows, scores = self._finish(cand, scores, k)
-                return rows, scores, SearchStats("complete", int(fetched.size), 0, True)
-
-            threshold = kth_largest(scores, k)  # a true k-th best score lower bound: real rows
-            if min_score is not None:
-                threshold = max(threshold, min_score)
-            s_m = float(dist[found][-1])
-            vibe_bound = min(1.0, max(0.0, s_m + eps))
-            if self._backend == "hnsw" and self._hnsw_lost(scorer, s_m + eps, fetched, exclude_row):
-                if 4 * m <= max_m:
-                    m *= 4
-                    continue
-                rows, scores = self._brute(scorer, k, exclude_row)
-                return rows, scores, SearchStats("brute", int(fetched.size), n_rows, True)
-            if float(scorer.combine(vibe_bound, scorer.rest_max())) < threshold:
-                rows, scores = self._finish(cand, scores, k)
-                return rows, scores, SearchStats("bound", int(fetched.size), 0, exact_backend)
-
-            # Rows not fetched whose metadata could still lift them to the k-th best score.
-            extra = self._meta_index().rows_reaching(scorer, vibe_bound, threshold)
-            keep = self._alive[extra] & ~_member(extra, np.sort(fetched))
-            if exclude_row is not None:
-                keep &= extra != exclude_row
-            extra = extra[keep]
-            # HNSW: asking it for more candidates is cheap next to rescoring many rows; a flat
-            # search scans every row again, so rescoring is always the better deal there.
-            if (self._backend == "hnsw" and extra.size > max(_RESCORE_BUDGET, 2 * m)
-                    and m < max_m):
-                m = min(4 * m, max_m)
-                continue
-            break
-        if extra.size > n_rows // 2:
-            rows, scores = self._brute(scorer, k, exclude_row)
-            return rows, scores, SearchStats("brute", int(fetched.size), n_rows, True)
-        extra_scores = scorer.score(vectors[extra], self._bpm[extra], self._key[extra], self._energy[extra])
-        rows, scores = self._finish(np.concatenate([cand, extra]), np.concatenate([scores, extra_scores]), k)
-        return rows, scores, SearchStats("rescored", int(fetched.size), int(extra.size), exact_backend)
-
-    def _hnsw_lost(self, scorer: Scorer, vibe_limit: float, fetched: np.ndarray, exclude_row: int | None) -> bool:
-        """Whether a fixed sample of rows shows HNSW's candidates to be far from the true top ``m``.
-
-        If HNSW returned the true top ``m`` by inner product, no row outside them beats the
-        ``m``-th (``vibe_limit`` includes the rounding margin), and an HNSW that merely missed a
-        few leaves a sample of :data:`_PROBE_ROWS` rows almost clean. :data:`_PROBE_ALARM` or
-        more sampled rows beating it mean that a sizeable part of the library (about 0.25% or
-        more) does: the search went astray (e.g. stuck beside the query's cluster). A heuristic
-        for HNSW only; flat search needs none.
-        """
-        if self._probe is None:
-            n = int(self._index.ntotal)
-            count = min(_PROBE_ROWS, n)
-            rows = (np.arange(count, dtype=np.int64) * n) // max(count, 1)
-            rows = rows[np.argsort(np.arange(count) % 4, kind="stable")]  # each quarter spans the library
-            self._probe = (rows, np.ascontiguousarray(self._vectors()[rows]))
-        rows, vectors = self._probe
-        # FAISS's kernel (faster than einsum; the last bits do not matter here). A quarter of
-        # the sample first: a search that went astray shows there too, a sound one rarely does.
-        faiss = _faiss()
-        ips = np.empty(rows.shape[0], dtype=np.float32)
-        first = rows.shape[0] // 4
-        pool = np.sort(fetched)
-
-        def outside(hits: np.ndarray) -> int:  # sampled rows beating the limit, not fetched, live
-            keep = self._alive[hits] & ~_member(hits, pool)
-            if exclude_row is not None:
-                keep &= hits != exclude_row
-            return int(keep.sum())
-
-        faiss.fvec_inner_products_ny(faiss.swig_ptr(ips), faiss.swig_ptr(scorer.q), faiss.swig_ptr(vectors),
-                                     self._dim, first)
-        if outside(rows[:first][ips[:first] > vibe_limit]) == 0:
-            return False
-        faiss.fvec_inner_products_ny(faiss.swig_ptr(ips[first:]), faiss.swig_ptr(scorer.q),
-                                     faiss.swig_ptr(vectors[first:]), self._dim, rows.shape[0] - first)
-        return outside(rows[ips > vibe_limit]) >= _PROBE_ALARM
-
-    def _meta_index(self) -> MetaIndex:
-        if self._meta is None:
-            self._meta = MetaIndex(self._bpm, self._key, self._energy)
-        return self._meta
-
-    def _faiss_search(self, q: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-        x = np.ascontiguousarray(q[None, :], dtype=np.float32)
-        if self._backend == "flat":
-            dist, labels = self._index.search(x, m)
-        else:
-            # efSearch set on the index, not passed as search params: faiss.contrib.torch_utils (which
-            # pytorch-metric-learning imports) replaces Index.search with a wrapper that has no params
-            self._index.hnsw.efSearch = max(self._ef_search, m)
-            dist, labels = self._index.search(x, m)
-        return dist[0], labels[0]
-
     # ------------------------------------------------------------------ persistence
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
         """Write the index to ``folder`` (created if needed); returns the manifest's path.
 
-        Writes ``index-<token>.faiss`` (FAISS), ``meta-<token>.npz`` (ids, bpm, keys, energy,
-        tombstones) and then the manifest ``similarity-index.json`` naming them, each atomically
+        Writes ``index-<token>.faiss`` (FAISS), ``meta-<token>.npz`` (ids, bpm, compact key
+        indices, energy, tombstones) and then the manifest ``similarity-index.json`` naming them, each atomically
         (:func:`workbench.fileio.atomic_write`: temp file, fsync, rename); older index/meta files
         in the folder are then deleted. A crash mid-save leaves the previous save loadable. Saves
         (and loads) of one folder are serialised by an ``flock`` on ``.similarity-index.lock``
         beside the index, so two processes saving at once leave one complete, loadable index.
         """
-        from workbench.fileio import atomic_write
-
-        faiss = _faiss()
         root = Path(folder)
-        root.mkdir(parents=True, exist_ok=True)
-        token = uuid.uuid4().hex[:16]
-        index_name, meta_name = f"index-{token}.faiss", f"meta-{token}.npz"
-
-        def write_meta(tmp: Path) -> None:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, ids=self._ids, bpm=self._bpm, key=self._key, energy=self._energy, alive=self._alive)
-
-        manifest = {
-            "format": _FORMAT, "version": _FORMAT_VERSION, "dim": self._dim, "rows": int(self._index.ntotal),
-            "backend": self._backend, "kind": self._kind, "hnsw_threshold": self._hnsw_threshold,
-            "hnsw_m": self._hnsw_m, "ef_construction": self._ef_construction, "ef_search": self._ef_search,
-            "rebuild_fraction": self._rebuild_fraction, "index_file": index_name, "meta_file": meta_name,
+        arrays = {"ids": self._ids, "bpm": self._bpm, "key": self._key, "energy": self._energy, "alive": self._alive}
+        settings = {
+            "dim": self._dim, "rows": int(self._index.ntotal), "backend": self._backend, "kind": self._kind,
+            "hnsw_threshold": self._hnsw_threshold, "hnsw_m": self._hnsw_m, "ef_construction": self._ef_construction,
+            "ef_search": self._ef_search, "rebuild_fraction": self._rebuild_fraction,
         }
-        with _folder_lock(root, exclusive=True):
-            atomic_write(root / index_name, lambda tmp: faiss.write_index(self._index, str(tmp)))
-            atomic_write(root / meta_name, write_meta)
-            atomic_write(root / _MANIFEST,
-                         lambda tmp: tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8"))
-            for old in list(root.glob("index-*.faiss")) + list(root.glob("meta-*.npz")):
-                if old.name not in (index_name, meta_name):
-                    try:
-                        old.unlink()
-                    except OSError:  # pragma: no cover - best effort
-                        pass
-        return root / _MANIFEST
+        return _storage.write_index(root, self._index, arrays, settings)
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> SimilarityIndex:
@@ -685,44 +415,19 @@ class SimilarityIndex:
             The files are missing, inconsistent or of an unknown format/version.
         """
         root = Path(folder)
-        if not (root / _MANIFEST).exists():
-            raise IndexNotFoundError(f"no saved similarity index in {str(root)!r} (no {_MANIFEST})")
-        with _folder_lock(root, exclusive=False):
-            return cls._load_unlocked(root)
-
-    @classmethod
-    def _load_unlocked(cls, root: Path) -> SimilarityIndex:
-        faiss = _faiss()
-        try:
-            manifest = json.loads((root / _MANIFEST).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise IndexNotFoundError(f"no saved similarity index in {str(root)!r} (no {_MANIFEST})") from None
-        except (OSError, ValueError) as exc:
-            raise IndexFileError(f"cannot read {str(root / _MANIFEST)!r}: {exc}") from exc
-        if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
-            raise IndexFileError(f"{str(root / _MANIFEST)!r} is not a {_FORMAT} manifest")
-        if manifest.get("version") != _FORMAT_VERSION:
-            raise IndexFileError(
-                f"similarity index format version must be {_FORMAT_VERSION}; got {manifest.get('version')!r}"
-            )
-        obj = cls.__new__(cls)
-        try:
-            obj._set_options(manifest["kind"], manifest["hnsw_threshold"], manifest["hnsw_m"],
-                              manifest["ef_construction"], manifest["ef_search"], manifest["rebuild_fraction"])
-            dim, rows, backend = int(manifest["dim"]), int(manifest["rows"]), manifest["backend"]
-            index_path = root / Path(manifest["index_file"]).name
-            meta_path = root / Path(manifest["meta_file"]).name
-        except (KeyError, TypeError, ValueError, ParameterError) as exc:
-            raise IndexFileError(f"bad similarity index manifest in {str(root)!r}: {exc}") from exc
-        if backend not in ("flat", "hnsw"):
-            raise IndexFileError(f"manifest backend must be 'flat' or 'hnsw'; got {backend!r}")
-        try:
-            index = faiss.read_index(str(index_path))
-            with np.load(meta_path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in ("ids", "bpm", "key", "energy", "alive")}
-        except (OSError, RuntimeError, KeyError, ValueError) as exc:
-            raise IndexFileError(f"cannot read the similarity index in {str(root)!r}: {exc}") from exc
-        _check_loaded(index, arrays, dim=dim, rows=rows, backend=backend, faiss=faiss)
+        with _storage.reading(root):
+            _faiss()
+            manifest = _storage.read_manifest(root)
+            obj = cls.__new__(cls)
+            try:
+                obj._set_options(manifest["kind"], manifest["hnsw_threshold"], manifest["hnsw_m"],
+                                  manifest["ef_construction"], manifest["ef_search"], manifest["rebuild_fraction"])
+                dim, rows, backend = int(manifest["dim"]), int(manifest["rows"]), manifest["backend"]
+                index_path = root / Path(manifest["index_file"]).name
+                meta_path = root / Path(manifest["meta_file"]).name
+            except (KeyError, TypeError, ValueError, ParameterError) as exc:
+                raise IndexFileError(f"bad similarity index manifest in {str(root)!r}: {exc}") from exc
+            index, arrays = _storage.read_files(index_path, meta_path, root, dim=dim, rows=rows, backend=backend)
         obj._dim = dim
         obj._backend = backend
         obj._index = index
@@ -734,55 +439,11 @@ class SimilarityIndex:
         return obj
 
 
-def _member(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
-    """``np.isin(values, sorted_pool)`` for a sorted pool, by binary search (cheaper for small arrays)."""
-    if sorted_pool.size == 0:
-        return np.zeros(values.shape[0], dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_pool, values), sorted_pool.size - 1)
-    return sorted_pool[pos] == values
-
-
-def _check_loaded(index: Any, arrays: dict[str, np.ndarray], *, dim: int, rows: int, backend: str,
-                  faiss: Any) -> None:
-    expected = faiss.IndexFlatIP if backend == "flat" else faiss.IndexHNSWFlat
-    if not isinstance(index, expected) or index.d != dim or index.ntotal != rows:
-        raise IndexFileError(
-            f"saved FAISS index must be {expected.__name__} with d={dim} and {rows} rows; "
-            f"got {type(index).__name__} with d={index.d} and {index.ntotal} rows"
-        )
-    if index.metric_type != faiss.METRIC_INNER_PRODUCT:
-        raise IndexFileError("saved FAISS index must use the inner-product metric")
-    for name, arr in arrays.items():
-        if arr.shape != (rows,):
-            raise IndexFileError(f"saved {name} must have shape ({rows},); got {arr.shape}")
-    ids, alive = arrays["ids"], arrays["alive"]
-    if not np.issubdtype(ids.dtype, np.integer) or alive.dtype != np.bool_:
-        raise IndexFileError("saved ids must be integers and alive flags booleans")
-    if np.unique(ids[alive]).shape[0] != int(alive.sum()):
-        raise IndexFileError("saved ids of live tracks must be unique")
-    bpm, key, energy = arrays["bpm"], arrays["key"], arrays["energy"]
-    if not (np.isfinite(bpm).all() and (bpm > 0).all()):
-        raise IndexFileError("saved bpm must be finite and > 0")
-    if ((key < 0) | (key >= len(CAMELOT_CODES))).any():
-        raise IndexFileError("saved keys must be Camelot indices 0..23")
-    if ((energy < ENERGY_RANGE[0]) | (energy > ENERGY_RANGE[1])).any():
-        raise IndexFileError("saved energy must be in 1..10")
-
-
-@contextlib.contextmanager
-def _folder_lock(root: Path, *, exclusive: bool) -> Iterator[None]:
-    """``flock`` on ``<root>/.similarity-index.lock`` (exclusive to save, shared to load). Where the
-    lock file cannot be opened (a read-only folder) a load goes on without it."""
-    try:
-        fd = os.open(root / _LOCK, os.O_CREAT | os.O_RDWR, 0o666)
-    except OSError:
-        if exclusive:
-            raise
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+__all__ = [
+    "DEFAULT_HNSW_THRESHOLD",
+    "KINDS",
+    "IndexFileError",
+    "IndexNotFoundError",
+    "SearchStats",
+    "SimilarityIndex",
+]

@@ -26,7 +26,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from workbench.camelot import camelot_distance
+from workbench.camelot import N_KEYS, camelot_distance, code_at, index_of
 from workbench.errors import ParameterError
 
 #: BPM difference (after half/double-time matching) at which the tempo score reaches 0.
@@ -35,8 +35,6 @@ TEMPO_WINDOW_BPM: float = 10.0
 ENERGY_WINDOW: int = 5
 #: Lowest and highest energy level.
 ENERGY_RANGE: tuple[int, int] = (1, 10)
-#: The 24 Camelot codes in index order: ``"1A".."12A"`` then ``"1B".."12B"``.
-CAMELOT_CODES: tuple[str, ...] = tuple(f"{n}{letter}" for letter in "AB" for n in range(1, 13))
 #: Key relation (as :func:`key_relation` names it) -> key score.
 KEY_RELATION_SCORES: Mapping[str, float] = MappingProxyType({
     "same": 1.0,
@@ -54,7 +52,7 @@ ArrayLike = Union[float, int, str, np.ndarray, "list[Any]", "tuple[Any, ...]"]
 
 
 def camelot_index(codes: Any, *, name: str = "camelot") -> np.ndarray:
-    """Indices 0..23 into :data:`CAMELOT_CODES` of one code or an array of codes.
+    """Compact key indices 0..23 (:func:`workbench.camelot.index_of`) of one code or an array of codes.
 
     Parameters
     ----------
@@ -66,7 +64,8 @@ def camelot_index(codes: Any, *, name: str = "camelot") -> np.ndarray:
     Returns
     -------
     numpy.ndarray of int8, shape of ``codes``
-        ``number - 1`` for ``A`` codes, ``12 + number - 1`` for ``B`` codes.
+        ``number - 1`` for ``A`` codes, ``12 + number - 1`` for ``B`` codes (not positions in
+        :data:`workbench.camelot.CAMELOT_CODES`).
 
     Raises
     ------
@@ -77,7 +76,6 @@ def camelot_index(codes: Any, *, name: str = "camelot") -> np.ndarray:
     if arr.size == 0:
         return np.zeros(arr.shape, dtype=np.int8)
     flat = arr.reshape(-1)
-    lookup = _canonical_lookup()
     out = np.empty(flat.shape[0], dtype=np.int8)
     cache: dict[Any, int] = {}
     for i, code in enumerate(flat):
@@ -86,10 +84,11 @@ def camelot_index(codes: Any, *, name: str = "camelot") -> np.ndarray:
             continue
         except (KeyError, TypeError):
             pass
-        idx = lookup.get(code.strip().upper()) if isinstance(code, str) else None
-        if idx is None:
+        try:
+            idx = index_of(code, name=name)
+        except ParameterError as exc:
             where = f" at index {i}" if arr.ndim else ""
-            raise ParameterError(f"{name} must be a Camelot code 1A..12A or 1B..12B; got {code!r}{where}")
+            raise ParameterError(f"{exc}{where}") from None
         out[i] = idx
         cache[code] = idx
     return out.reshape(arr.shape)
@@ -99,20 +98,16 @@ def canonical_camelot(code: Any, *, name: str = "camelot") -> str:
     """The canonical spelling of one Camelot code: ``" 8a"`` -> ``"8A"``."""
     if not isinstance(code, str):
         raise ParameterError(f"{name} must be a Camelot code 1A..12A or 1B..12B; got {code!r}")
-    return CAMELOT_CODES[_one_index(code, name)]
-
-
-@lru_cache(maxsize=1)
-def _canonical_lookup() -> dict[str, int]:
-    return {code: i for i, code in enumerate(CAMELOT_CODES)}
+    return code_at(index_of(code, name=name))
 
 
 @lru_cache(maxsize=1)
 def _key_tables() -> tuple[np.ndarray, np.ndarray]:
-    """(24, 24) relation indices into ``_RELATIONS`` and (24, 24) key scores, read-only."""
-    rel = np.empty((24, 24), dtype=np.int8)
-    for i, a in enumerate(CAMELOT_CODES):
-        for j, b in enumerate(CAMELOT_CODES):
+    """(24, 24) relation indices into ``_RELATIONS`` and (24, 24) key scores by compact key index, read-only."""
+    rel = np.empty((N_KEYS, N_KEYS), dtype=np.int8)
+    codes = [code_at(i) for i in range(N_KEYS)]
+    for i, a in enumerate(codes):
+        for j, b in enumerate(codes):
             steps, letter_differs = camelot_distance(a, b)
             if steps == 0:
                 name = "relative" if letter_differs else "same"
@@ -204,7 +199,7 @@ def vibe_score(query: ArrayLike, embeddings: ArrayLike) -> Any:
     ParameterError
         Shapes disagree, a value is not finite, or a vector is all zeros.
     """
-    from workbench.similarity._core import cosine_rows, normalize_rows
+    from workbench.similarity._inputs import cosine_rows, normalize_rows
 
     q = _as_real(query, "query")
     e = _as_real(embeddings, "embeddings")
@@ -273,8 +268,9 @@ def key_relation(camelot_a: str, camelot_b: str) -> str:
 
 
 def _one_index(code: Any, name: str) -> int:
-    idx = _canonical_lookup().get(code) if isinstance(code, str) else None
-    return idx if idx is not None else int(camelot_index(code, name=name))
+    if isinstance(code, str):
+        return index_of(code, name=name)
+    return int(camelot_index(code, name=name))
 
 
 def key_score(camelot_a: Any, camelot_b: Any) -> Any:

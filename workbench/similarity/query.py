@@ -1,0 +1,138 @@
+"""The public value objects of a similarity search: :class:`Query` (a track's embedding and
+metadata) and :class:`Match` (one result, with :func:`format_explanation`'s one-line reason)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+from workbench.camelot import CAMELOT_CODES
+from workbench.errors import ParameterError
+from workbench.similarity._inputs import _as_bpm_scalar, _as_energy_scalar, _as_vector, normalize_rows
+from workbench.similarity.scores import canonical_camelot, key_relation
+
+
+@dataclass(frozen=True, eq=False)
+class Query:
+    """A track that is not (necessarily) in the index: its embedding and metadata.
+
+    Parameters
+    ----------
+    vector : array-like, shape (d,)
+        Its embedding (any scale; L2-normalised when searching). Stored as a read-only
+        float32 copy.
+    bpm : float > 0
+        Tempo in BPM.
+    camelot : str
+        Camelot key code, ``"1A"``..``"12B"`` (stored in canonical form, ``" 8a"`` -> ``"8A"``).
+    energy : int in 1..10
+        Energy level.
+    """
+
+    vector: np.ndarray
+    bpm: float
+    camelot: str
+    energy: int
+
+    def __post_init__(self) -> None:
+        vec = _as_vector(self.vector, "Query.vector")
+        normalize_rows(vec[None, :], name="Query.vector")  # finite and nonzero, or raise
+        vec = vec.astype(np.float32)
+        vec.setflags(write=False)
+        object.__setattr__(self, "vector", vec)
+        object.__setattr__(self, "bpm", _as_bpm_scalar(self.bpm, "Query.bpm"))
+        object.__setattr__(self, "camelot", canonical_camelot(self.camelot, name="Query.camelot"))
+        object.__setattr__(self, "energy", _as_energy_scalar(self.energy, "Query.energy"))
+
+
+@dataclass(frozen=True)
+class Match:
+    """One result of a similarity search, with its explanation.
+
+    Attributes
+    ----------
+    id : int
+        The track.
+    score : float in [0, 1]
+        Combined score: the weighted mean of the component scores (weights normalised).
+    vibe, tempo, key, energy : float in [0, 1]
+        Component scores. ``tempo``, ``key`` and ``energy`` are ``None`` for a query by raw
+        vector (its tempo, key and energy are unknown).
+    bpm_delta : float or None
+        Candidate minus query tempo in BPM, after half/double-time matching.
+    key_from, key_to : str
+        Query and candidate Camelot codes (``key_from`` is ``None`` for a raw vector query).
+    energy_delta : int or None
+        Candidate minus query energy level.
+    explanation : str
+        E.g. ``"similar vibe (82%); Δ+2 BPM; key: 8A→9A (compatible); energy +1"``; see
+        :func:`format_explanation`.
+    """
+
+    id: int
+    score: float
+    vibe: float
+    tempo: float | None
+    key: float | None
+    energy: float | None
+    bpm_delta: float | None
+    key_from: str | None
+    key_to: str
+    energy_delta: int | None
+    explanation: str
+
+    def __post_init__(self) -> None:
+        for name in ("score", "vibe", "tempo", "key", "energy"):
+            value = getattr(self, name)
+            if value is None and name not in ("score", "vibe"):
+                continue
+            if not (isinstance(value, float) and 0.0 <= value <= 1.0):
+                raise ParameterError(f"Match.{name} must be a float in [0, 1]; got {value!r}")
+        if self.key_to not in CAMELOT_CODES or (self.key_from is not None and self.key_from not in CAMELOT_CODES):
+            raise ParameterError(f"Match keys must be canonical Camelot codes; got {self.key_from!r}, {self.key_to!r}")
+
+
+def format_explanation(
+    *,
+    vibe: float,
+    bpm_delta: float | None = None,
+    key_from: str | None = None,
+    key_to: str | None = None,
+    energy_delta: int | None = None,
+) -> str:
+    """The one-line explanation of a match.
+
+    Parts, joined by ``"; "``:
+
+    * ``"similar vibe (82%)"`` -- the vibe score as a percent, rounded half up;
+    * ``"Δ+2 BPM"`` / ``"Δ-3 BPM"`` -- the BPM delta rounded half away from zero;
+      ``"same BPM"`` when it rounds to 0;
+    * ``"key: 8A (same)"`` or ``"key: 8A→9A (compatible)"`` with ``relative``, ``compatible``,
+      ``two steps`` or ``clash`` (see :func:`~workbench.similarity.key_relation`);
+    * ``"energy +1"`` / ``"energy -2"`` / ``"energy same"``.
+
+    Parts whose inputs are ``None`` are left out (a raw vector query explains only the vibe).
+    """
+    parts = [f"similar vibe ({math.floor(vibe * 100.0 + 0.5)}%)"]
+    if bpm_delta is not None:
+        rounded = int(math.copysign(math.floor(abs(bpm_delta) + 0.5), bpm_delta))
+        parts.append("same BPM" if rounded == 0 else f"Δ{rounded:+d} BPM")
+    if key_from is not None and key_to is not None:
+        relation = key_relation(key_from, key_to)
+        if relation == "same":
+            parts.append(f"key: {key_from} (same)")
+        else:
+            parts.append(f"key: {key_from}→{key_to} ({relation})")
+    if energy_delta is not None:
+        parts.append("energy same" if energy_delta == 0 else f"energy {energy_delta:+d}")
+    return "; ".join(parts)
+
+
+QueryLike = Union[int, Query, np.ndarray, Sequence[float]]  # noqa: UP007 (a runtime alias on 3.10)
+
+
+__all__ = ["Match", "Query", "QueryLike", "format_explanation"]
