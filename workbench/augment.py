@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ParameterError, StoreError, WriteError, failure_reason
+from workbench.validate import check_bool, check_int, check_seed
 
 #: Version of the parameter format and of the transform chain (part of every cache key).
 AUGMENT_VERSION = 1
@@ -106,8 +107,7 @@ class AugmentSettings:
     allow_unsafe: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.allow_unsafe, bool):
-            raise ParameterError(f"allow_unsafe must be True or False; got {self.allow_unsafe!r}")
+        check_bool("allow_unsafe", self.allow_unsafe)
         for name, (lo_safe, hi_safe, unit, why) in SAFE_RANGES.items():
             value = getattr(self, name)
             if (not isinstance(value, Sequence) or len(value) != 2
@@ -137,12 +137,6 @@ class AugmentSettings:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-def _check_seed(seed: object) -> int:
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or int(seed) < 0:
-        raise ParameterError(f"seed must be an int >= 0; got {seed!r}")
-    return int(seed)
-
-
 def draw_params(settings: AugmentSettings | None = None, *, seed: int) -> dict[str, Any]:
     """Draw one view's parameters (no audio needed).
 
@@ -154,7 +148,7 @@ def draw_params(settings: AugmentSettings | None = None, *, seed: int) -> dict[s
     s = settings if settings is not None else AugmentSettings()
     if not isinstance(s, AugmentSettings):
         raise ParameterError(f"settings must be an AugmentSettings; got {type(s).__name__}")
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed("seed", seed))
     params: dict[str, Any] = {"version": AUGMENT_VERSION, "seed": int(seed)}
     for key, range_name, p_name in _ORDER:
         lo, hi = getattr(s, range_name)
@@ -259,20 +253,14 @@ def replay(y: np.ndarray, *, sr: int, params: dict[str, Any]) -> np.ndarray:
 def augmented_views(y: np.ndarray, *, sr: int, n_views: int, settings: AugmentSettings | None = None,
                     seed: int = 0) -> list[tuple[np.ndarray, dict[str, Any]]]:
     """``n_views`` views of ``y``, view ``i`` seeded by ``(seed, i)``; each with its parameters."""
-    n = _check_n_views(n_views)
+    n = check_int("n_views", n_views, min=1)
     x = _check_audio(y, sr)
     return [_apply(x, int(sr), draw_params(settings, seed=view_seed(seed, i))) for i in range(n)]
 
 
-def _check_n_views(n_views: object) -> int:
-    if not isinstance(n_views, (int, np.integer)) or isinstance(n_views, bool) or n_views < 1:
-        raise ParameterError(f"n_views must be an int >= 1; got {n_views!r}")
-    return int(n_views)
-
-
 def view_seed(seed: int, view: int, *, content_hash: str | None = None) -> int:
     """The seed of view ``view`` (of the track ``content_hash``, when given) under a run seed."""
-    words = [_check_seed(seed), int(view)]
+    words = [check_seed("seed", seed), int(view)]
     if content_hash is not None:
         words.append(int(content_hash[:15], 16))
     return int(np.random.SeedSequence(words).generate_state(1)[0])
@@ -368,8 +356,8 @@ def embed_views(library: Any, tracks: Sequence[Any] | None = None, *, backbone: 
     from workbench import audio
     from workbench.embed.features import FeatureFrontend
 
-    n = _check_n_views(n_views)
-    _check_seed(seed)
+    n = check_int("n_views", n_views, min=1)
+    check_seed("seed", seed)
     b = backbone if backbone is not None else FeatureFrontend()
     cache = view_cache(library, b)
     summary = ViewSummary()

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import ParameterError, WorkbenchError
+from workbench.errors import WorkbenchError
 from workbench.runs import flatten
+from workbench.validate import check_choice, check_int
 
 MODEL_TYPES = ("dj_section", "embedding", "head")
 #: The largest version number (SQLite integers are 64-bit; numbers past this are not ours).
@@ -156,15 +157,11 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]
 
 
 def _check_type(model_type: object) -> str:
-    if model_type not in MODEL_TYPES:
-        raise ParameterError(f"model_type must be one of {MODEL_TYPES}; got {model_type!r}")
-    return str(model_type)
+    return str(check_choice("model_type", model_type, MODEL_TYPES))
 
 
 def _check_version(version: object) -> int:
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION:
-        raise ParameterError(f"version must be an int in 1..{MAX_VERSION}; got {version!r}")
-    return version
+    return check_int("version", version, min=1, max=MAX_VERSION)
 
 
 def stamp_version(package: str | os.PathLike[str], *, semver: str, name: str, forced: str | None = None) -> None:

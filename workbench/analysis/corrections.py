@@ -24,10 +24,12 @@ from typing import Any
 import numpy as np
 
 from workbench.analysis.core import Analysis
+from workbench.analysis.stored import stored_analysis
 from workbench.camelot import key_name, parse_key, to_camelot
 from workbench.errors import ParameterError, StoreError
 from workbench.library import Library, Track
 from workbench.store import transaction, utc_now
+from workbench.validate import check_bool
 
 #: Corrected tempos allowed (BPM), as for a :class:`~workbench.analysis.BpmPrior`.
 MIN_BPM, MAX_BPM = 30.0, 300.0
@@ -172,8 +174,7 @@ def correct_track(library: Library, track: Track | int | str, *, bpm: float | No
         No such track.
     """
     t = _track(library, track)
-    if not isinstance(locked, bool):
-        raise ParameterError(f"locked must be True or False; got {locked!r}")
+    check_bool("locked", locked)
     new = {"bpm": _check_bpm(bpm), "first_downbeat_s": _check_downbeat(first_downbeat_s, t.duration_s),
            "key": _check_key(key)}
     old = get_correction(library, t)
@@ -182,8 +183,6 @@ def correct_track(library: Library, track: Track | int | str, *, bpm: float | No
     if all(v is None for v in merged.values()):
         raise ParameterError("a correction needs at least one of bpm, first_downbeat_s, key; got none")
     if merged["first_downbeat_s"] is not None and merged["bpm"] is None:
-        from workbench.analysis.batch import stored_analysis
-
         a = stored_analysis(library, t)
         if a is not None and not a.beats:
             raise ParameterError(f"track {t.id} ({t.name}) has no analysed beats, so a first downbeat alone places "

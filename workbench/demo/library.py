@@ -21,6 +21,7 @@ from workbench.demo.render import mix
 from workbench.demo.styles import SPECS, STYLES, draw_bpm
 from workbench.errors import ParameterError
 from workbench.fileio import atomic_write
+from workbench.validate import check_bool, check_int
 
 ARTIST = "workbench demo"
 ENERGY_HOP_S = 0.5
@@ -166,8 +167,7 @@ def synthesize_library(folder: str | os.PathLike[str], *, n_tracks: int = 24, se
     seed = _check_int("seed", seed, 0)
     _check_duration(duration_s)
     names = _check_styles(styles)
-    if not isinstance(progress, bool):
-        raise ParameterError(f"progress must be True or False; got {progress!r}")
+    check_bool("progress", progress)
     if not isinstance(folder, (str, os.PathLike)):
         raise ParameterError(f"folder must be a path (str or os.PathLike); got {folder!r}")
     root = Path(folder)
@@ -250,9 +250,7 @@ def load_truth(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < minimum:
-        raise ParameterError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return int(value)
+    return check_int(name, value, min=minimum)
 
 
 def _check_duration(duration_s: object) -> None:

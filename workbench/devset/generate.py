@@ -13,6 +13,7 @@ import numpy as np
 from workbench.devset.compose import Clock, beat_times, compose
 from workbench.devset.styles import CONDITIONS, STYLE_NAMES, STYLES, style_by_name
 from workbench.errors import ParameterError
+from workbench.validate import check_int, check_seed
 
 FORMAT = "workbench-devset/1"
 #: Tracks ``k`` of a style with ``k % HELD_OUT_EVERY == HELD_OUT_EVERY - 1`` are held out.
@@ -139,10 +140,8 @@ def write_set(folder: str | os.PathLike[str], *, per_style: int = 3, seed: int =
 
     from workbench.fileio import atomic_write
 
-    if not isinstance(per_style, int) or isinstance(per_style, bool) or per_style < 1:
-        raise ParameterError(f"per_style must be an int >= 1; got {per_style!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ParameterError(f"seed must be an int >= 0; got {seed!r}")
+    check_int("per_style", per_style, min=1)
+    check_seed("seed", seed)
     names = list(STYLE_NAMES) if styles is None else [style_by_name(s).name for s in styles]
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from workbench.embed.batch import Backbone, EmbedSummary, cache_for
 from workbench.embed.features import FeatureFrontend
 from workbench.errors import AudioError, ParameterError
 from workbench.library import Library, Track
+from workbench.validate import check_int
 
 # per worker process: backbone spec -> (backbone, times built)
 _WORKER_BACKBONES: dict[tuple, Any] = {}
@@ -83,8 +84,7 @@ def embed_library_distributed(
 
     b = backbone if backbone is not None else FeatureFrontend()
     spec = backbone_spec(b)
-    if not isinstance(n_workers, int) or n_workers < 1:
-        raise ParameterError(f"n_workers must be an int >= 1; got {n_workers!r}")
+    check_int("n_workers", n_workers, min=1)
     cache = cache_for(library, b)
     summary = EmbedSummary(backbone=b.name)
     todo = []

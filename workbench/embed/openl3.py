@@ -24,6 +24,7 @@ from torch import nn
 
 from workbench import audio
 from workbench.errors import ParameterError, WorkbenchError
+from workbench.validate import check_choice, check_int
 
 SAMPLE_RATE_HZ = 48000
 WINDOW_SAMPLES = 48000
@@ -49,12 +50,9 @@ class WeightsError(WorkbenchError, ValueError):
 
 
 def _check_variant(input_repr: str, content_type: str, embedding_size: int) -> None:
-    if input_repr not in INPUT_REPRS:
-        raise ParameterError(f"input_repr must be one of {INPUT_REPRS}; got {input_repr!r}")
-    if content_type not in CONTENT_TYPES:
-        raise ParameterError(f"content_type must be one of {CONTENT_TYPES}; got {content_type!r}")
-    if embedding_size not in EMBEDDING_SIZES:
-        raise ParameterError(f"embedding_size must be one of {EMBEDDING_SIZES}; got {embedding_size!r}")
+    check_choice("input_repr", input_repr, INPUT_REPRS)
+    check_choice("content_type", content_type, CONTENT_TYPES)
+    check_choice("embedding_size", embedding_size, EMBEDDING_SIZES)
 
 
 class Frontend(nn.Module):
@@ -366,8 +364,7 @@ def embed(y: np.ndarray, *, sr: int, model: OpenL3, hop_s: float = 0.1, center: 
     """
     if not isinstance(model, OpenL3):
         raise ParameterError(f"model must be an OpenL3 module; got {type(model).__name__}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ParameterError(f"batch_size must be an int >= 1; got {batch_size!r}")
+    check_int("batch_size", batch_size, min=1)
     windows, ts = frame(y, sr=sr, hop_s=hop_s, center=center)
     out = np.empty((windows.shape[0], model.embedding_size), dtype=np.float32)
     with torch.inference_mode():

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from workbench.errors import ParameterError, WorkbenchError
+from workbench.validate import check_choice
 
 #: (metric key, target) per run kind; a gate passes when the value is strictly above the target.
 QUALITY_GATES: dict[str, tuple[tuple[str, float], ...]] = {
@@ -46,8 +47,7 @@ def quality_gates(metrics: Mapping[str, Any], kind: str) -> list[Gate]:
 
     ``metrics`` is flat ({"accuracy": 0.9}) or nested with the model's under ``"model"``.
     """
-    if kind not in QUALITY_GATES:
-        raise ParameterError(f"kind must be one of {tuple(QUALITY_GATES)}; got {kind!r}")
+    check_choice("kind", kind, QUALITY_GATES)
     flat = model_metrics(metrics)
     gates = []
     for name, target in QUALITY_GATES[kind]:

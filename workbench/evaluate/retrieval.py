@@ -25,17 +25,12 @@ import numpy as np
 
 from workbench.errors import ParameterError
 from workbench.evaluate._validate import embeddings_and_labels, normalize
+from workbench.validate import check_int
 
 #: The window-level metrics every embeddings run records (the contract's headline keys).
 HEADLINE_KEYS = ("map_at_r", "precision_at_1", "precision_at_5")
 _PML = {"map_at_r": "mean_average_precision_at_r", "precision_at_1": "precision_at_1",
         "r_precision": "r_precision"}
-
-
-def _check_k(k: object) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ParameterError(f"k must be an integer >= 1; got {k!r}")
-    return int(k)
 
 
 def _cosine_knn(query: Any, k: int, reference: Any, ref_includes_query: bool) -> tuple[Any, Any]:
@@ -208,7 +203,7 @@ def precision_at_k(embeddings: np.ndarray, labels: np.ndarray, k: int, *,
     share its label; ``k`` is capped at the number of references. NaN when no query has a positive."""
     import torch
 
-    k = _check_k(k)
+    k = check_int("k", k, min=1, what="an integer")
     if k == 1:
         return float(retrieval_metrics(embeddings, labels, groups=groups)["precision_at_1"])
     if k == 5:

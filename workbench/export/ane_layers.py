@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from workbench.errors import ParameterError
+from workbench.validate import check_int
 
 #: Smallest positive normal fp16 number; epsilons below it lose precision in fp16.
 FP16_TINY = 6.103515625e-05
@@ -276,8 +277,7 @@ class ANEModel(nn.Module):
 
     def set_batch(self, batch: int) -> ANEModel:
         """The static batch size a traced (exported) program gets."""
-        if not isinstance(batch, int) or batch < 1:
-            raise ParameterError(f"batch must be an int >= 1; got {batch!r}")
+        check_int("batch", batch, min=1)
         for m in (self, self.network, self.frontend):
             if m is not None:
                 m.batch = batch

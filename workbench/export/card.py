@@ -26,7 +26,7 @@ def _table(rows: list[tuple[str, Any]]) -> str:
 
 def model_card(doc: dict[str, Any]) -> str:
     """Markdown for one registry version document (the ``<type>_v<N>.json`` contents)."""
-    from workbench.registry import flatten_metrics
+    from workbench.registry_types import flatten_metrics
 
     meta = doc.get("metadata", {})
     name = doc.get("name", f"{doc.get('model_type')}_v{doc.get('version')}")

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ParameterError, WorkbenchError
+from workbench.validate import check_choice
 
 MODEL_TYPES = ("dj_section", "embedding", "head")
 IO_DTYPES = ("fp32", "fp16")
@@ -79,15 +80,10 @@ class ExportResult:
 
 # -- validation -------------------------------------------------------------------------
 
-def _check_choice(name: str, value: object, allowed: tuple[Any, ...]) -> None:
-    if value not in allowed:
-        raise ParameterError(f"{name} must be one of {allowed}; got {value!r}")
-
-
 def _target(name: str) -> Any:
     import coremltools as ct
 
-    _check_choice("deployment_target", name, DEPLOYMENT_TARGETS)
+    check_choice("deployment_target", name, DEPLOYMENT_TARGETS)
     return getattr(ct.target, name)
 
 
@@ -138,7 +134,7 @@ def build_metadata(*, model_type: str, description: str, labels: tuple[str, ...]
     """
     from workbench.runs import code_version
 
-    _check_choice("model_type", model_type, MODEL_TYPES)
+    check_choice("model_type", model_type, MODEL_TYPES)
     return {"model_type": model_type, "description": description, "author": author, "license": license,
             "version": version, "labels": list(labels), "training_metrics": metrics or {},
             "data_fingerprint": fingerprint, "backbone": backbone or {}, "weights_source": weights_source,
@@ -233,7 +229,7 @@ def convert(module: Any, *, input_name: str, input_shape: tuple[int, ...], outpu
     import coremltools as ct
     import torch
 
-    _check_choice("io_dtype", io_dtype, IO_DTYPES)
+    check_choice("io_dtype", io_dtype, IO_DTYPES)
     target = _target(deployment_target)
     dtype = np.float16 if io_dtype == "fp16" else np.float32
     example = torch.zeros(input_shape)
@@ -257,7 +253,7 @@ def compress_model(mlmodel: Any, mode: str) -> Any:
     """Compress the weights: ``"int8"`` (linear symmetric, per channel), ``"palettize6"``/``"palettize4"`` (k-means LUT)."""
     import coremltools.optimize.coreml as cto
 
-    _check_choice("compress", mode, COMPRESSIONS)
+    check_choice("compress", mode, COMPRESSIONS)
     with _quiet():
         if mode == "int8":
             cfg = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8"))
@@ -298,7 +294,7 @@ def _finish(module: Any, path: str | os.PathLike[str], *, model_type: str, input
     from workbench.export.mil_eval import parity
 
     if compress is not None:
-        _check_choice("compress", compress, COMPRESSIONS)
+        check_choice("compress", compress, COMPRESSIONS)
     t0 = time.perf_counter()
     mlmodel = convert(module, input_name=input_name, input_shape=input_shape, output_name=output_name,
                       io_dtype=io_dtype, deployment_target=deployment_target, labels=labels)
@@ -363,7 +359,7 @@ def export_head(head_or_checkpoint: Any, path: str | os.PathLike[str], *, io_dty
     """
     from workbench.export.ane_layers import build_head
 
-    _check_choice("model_type", model_type, ("head", "embedding"))
+    check_choice("model_type", model_type, ("head", "embedding"))
     head = _load_head(head_or_checkpoint, "embedding_head")
     meta = _head_metadata(head, model_type, metadata,
                           "Triplet embedding head: a pooled backbone embedding to a 256-d L2-normalised "
@@ -410,7 +406,7 @@ def export_classifier(classifier_or_checkpoint: Any, path: str | os.PathLike[str
                     f"(hop 0.5 s): the frame, mean context before/after, the same minus the track mean, and the "
                     f"relative position in the track. Backbone frame: " + desc)
     else:
-        _check_choice("input", input, INPUTS)
+        check_choice("input", input, INPUTS)
         module = build_openl3(backbone, clf, input=input)
         name, shape = _window_io(backbone, input)
         ref = _torch_ref(_openl3_ref(backbone, lambda e: torch.softmax(clf(e), dim=1), input))
@@ -469,7 +465,7 @@ def export_embedding_model(head_or_checkpoint: Any, path: str | os.PathLike[str]
                                        "computed by the app.")
         return export_head(head, path, io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
                            metadata=meta, windows=windows, model_type="embedding", overwrite=overwrite, strict=strict)
-    _check_choice("input", input, INPUTS)
+    check_choice("input", input, INPUTS)
     if not hasattr(backbone, "network"):
         raise ParameterError(f"backbone must be 'features' or an OpenL3 module; got {type(backbone).__name__}")
     meta = _head_metadata(head, "embedding", metadata,

@@ -12,6 +12,7 @@ redo), :mod:`~workbench.labels.stats`,
 :mod:`~workbench.labels.formats` (JSON, CSV, JAMS files).
 """
 
+from workbench._lazy import lazy_exports
 from workbench.labels.core import (
     LABEL_COLORS,
     LABELS,
@@ -31,23 +32,11 @@ __all__ = ["LABELS", "LABEL_COLORS", "MIN_BEATS", "OVERLAP_OPTIONS", "SOURCES", 
            "Suggestion"]
 
 
-def __getattr__(name: str) -> object:
-    # The store, statistics and file formats import the library (sqlite, numpy is already loaded by
-    # core); load them on first use so `from workbench.labels import LABELS` stays cheap.
-    if name == "Labels":
-        from workbench.labels.api import Labels
-
-        return Labels
-    if name == "ImportSummary":
-        from workbench.labels.transfer import ImportSummary
-
-        return ImportSummary
-    if name == "LabelStats":
-        from workbench.labels.stats import LabelStats
-
-        return LabelStats
-    if name == "FORMATS":
-        from workbench.labels.formats import FORMATS
-
-        return FORMATS
-    raise AttributeError(f"module 'workbench.labels' has no attribute {name!r}")
+# The store, statistics and file formats import the library (sqlite; numpy is already loaded by
+# core): they load on first use so `from workbench.labels import LABELS` stays cheap.
+__getattr__ = lazy_exports(__name__, {
+    "Labels": "workbench.labels.api",
+    "ImportSummary": "workbench.labels.transfer",
+    "LabelStats": "workbench.labels.stats",
+    "FORMATS": "workbench.labels.formats",
+}, globals())[0]

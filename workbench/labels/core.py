@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workbench import validate
 from workbench.errors import WorkbenchError
 
 #: The seven DJ section labels in canonical order (a classifier's class index is the position).
@@ -60,9 +61,9 @@ def check_label(label: object, *, name: str = "label") -> str:
 
 
 def check_choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise LabelError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}")
-    return value
+    """``value`` if it is one of ``allowed`` (strings), else :class:`LabelError`
+    (:func:`workbench.validate.check_choice` with the labels' error)."""
+    return validate.check_choice(name, value, allowed, error=LabelError)
 
 
 def check_beat(name: str, value: object) -> int:

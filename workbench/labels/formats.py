@@ -19,6 +19,7 @@ from workbench.fileio import atomic_write, atomic_write_bytes
 from workbench.labels.core import Label, LabelError
 from workbench.library import Track
 from workbench.store import utc_now
+from workbench.validate import check_choice
 
 FORMATS: tuple[str, ...] = ("json", "csv", "jams")
 FILE_FORMAT = "workbench-labels"
@@ -49,9 +50,7 @@ class Entry:
 def format_of(path: str | os.PathLike[str], format: str | None, *, reading: bool = False) -> str:
     """The format named, else the one of the suffix (a folder means JAMS)."""
     if format is not None:
-        if format not in FORMATS:
-            raise LabelError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
-        return format
+        return check_choice("format", format, FORMATS, quote=False, error=LabelError)
     p = Path(path)
     suffix = p.suffix.lower().lstrip(".")
     if suffix in FORMATS:

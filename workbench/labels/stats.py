@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from workbench.labels.core import LABELS, SOURCES, LabelError
+from workbench.validate import check_int
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,8 @@ class LabelStats:
 
 
 def check_threshold(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise LabelError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return value
+    """``value`` as an int >= ``minimum``, else :class:`LabelError`."""
+    return check_int(name, value, min=minimum, error=LabelError)
 
 
 def compute_stats(conn: sqlite3.Connection, *, min_per_class: int, min_classes: int,

@@ -25,18 +25,15 @@ from workbench.errors import ParameterError
 
 #: The seven DJ section labels, in their canonical order (class index = position).
 from workbench.labels import LABELS as SECTION_LABELS  # noqa: E402  (one list of labels)
+from workbench.validate import check_float, check_int
 
 
 def _check_dim(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ParameterError(f"{name} must be an int >= 1; got {value!r}")
-    return value
+    return check_int(name, value, min=1)
 
 
 def _check_dropout(value: object) -> float:
-    if not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
-        raise ParameterError(f"dropout must be a float in [0, 1); got {value!r}")
-    return float(value)
+    return check_float("dropout", value, min=0, max=1, max_open=True, what="a float")
 
 
 class SeededDropout(nn.Module):

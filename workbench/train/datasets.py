@@ -39,6 +39,7 @@ from workbench.train.splits import (  # noqa: F401  (re-exported: splits that ne
     per_class_split,
     split_groups,
 )
+from workbench.validate import check_float, check_int
 
 # --------------------------------------------------------------------------------------------
 # The data set
@@ -202,8 +203,7 @@ def _frames(library: Any, tracks: list[Any], backbone: Any, *, n_views: int, aug
 def _prepare(library: Any, tracks: Iterable[Any] | None, backbone: Any, n_views: int) -> tuple[list[Any], Any]:
     from workbench.embed.features import FeatureFrontend
 
-    if not isinstance(n_views, (int, np.integer)) or isinstance(n_views, bool) or n_views < 0:
-        raise ParameterError(f"n_views must be an int >= 0; got {n_views!r}")
+    check_int("n_views", n_views, min=0)
     b = backbone if backbone is not None else FeatureFrontend()
     return list(library.tracks() if tracks is None else tracks), b
 
@@ -341,8 +341,7 @@ def section_windows(library: Any, sections: Iterable[Any] | None = None, *, back
     from workbench.embed.features import pool
 
     check_classes_from(classes_from, allow_label=True)
-    if not isinstance(window_s, (int, float)) or isinstance(window_s, bool) or not window_s > 0:
-        raise ParameterError(f"window_s must be a number of seconds > 0; got {window_s!r}")
+    check_float("window_s", window_s, min=0, min_open=True, what="a number of seconds")
     hop = float(window_s) if hop_s is None else hop_s
     if not isinstance(hop, (int, float)) or isinstance(hop, bool) or not hop > 0:
         raise ParameterError(f"hop_s must be a number of seconds > 0 or None; got {hop_s!r}")

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.validate import check_int
 
 _EPS = 1e-6
 
@@ -128,8 +129,7 @@ def bar_evidence(beat_probs: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 def phrase_prior(*, phrase_bars: int = 4, penalty: float = 1.0) -> Callable[[np.ndarray], np.ndarray]:
     """A section-length log-prior: 0 for whole phrases of ``phrase_bars`` bars, ``-penalty`` otherwise."""
-    if not isinstance(phrase_bars, int) or phrase_bars < 1:
-        raise ParameterError(f"phrase_bars must be an int >= 1; got {phrase_bars!r}")
+    check_int("phrase_bars", phrase_bars, min=1)
     if not penalty >= 0:
         raise ParameterError(f"penalty must be >= 0; got {penalty!r}")
 

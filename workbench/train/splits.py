@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ParameterError, WorkbenchError
+from workbench.validate import check_float, check_int, check_seed
 
 
 class LeakageError(WorkbenchError, ValueError):
@@ -42,12 +43,6 @@ def split_groups(groups: Sequence[Any] | np.ndarray, *, artists: Sequence[Any] |
                      else f"track:{grp}" for grp, art in zip(g.tolist(), a.tolist(), strict=True)], dtype=object)
 
 
-def _check_seed(seed: object) -> int:
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or int(seed) < 0:
-        raise ParameterError(f"seed must be an int >= 0; got {seed!r}")
-    return int(seed)
-
-
 def grouped_split(groups: Sequence[Any] | np.ndarray, *, test_size: float = 0.2, seed: int = 0,
                   artists: Sequence[Any] | np.ndarray | None = None,
                   y: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -68,9 +63,8 @@ def grouped_split(groups: Sequence[Any] | np.ndarray, *, test_size: float = 0.2,
     """
     from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
 
-    if not isinstance(test_size, (int, float)) or isinstance(test_size, bool) or not 0.0 < test_size < 1.0:
-        raise ParameterError(f"test_size must be a fraction in (0, 1); got {test_size!r}")
-    seed = _check_seed(seed)
+    check_float("test_size", test_size, min=0, max=1, min_open=True, max_open=True, what="a fraction")
+    seed = check_seed("seed", seed)
     g = split_groups(groups, artists=artists)
     n_groups = len(set(g.tolist()))
     if n_groups < 2:
@@ -101,9 +95,8 @@ def grouped_kfold(groups: Sequence[Any] | np.ndarray, *, n_splits: int = 5, seed
     """
     from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
-    if not isinstance(n_splits, (int, np.integer)) or isinstance(n_splits, bool) or n_splits < 2:
-        raise ParameterError(f"n_splits must be an int >= 2; got {n_splits!r}")
-    seed = _check_seed(seed)
+    check_int("n_splits", n_splits, min=2)
+    seed = check_seed("seed", seed)
     g = split_groups(groups, artists=artists)
     n_groups = len(set(g.tolist()))
     if n_groups < n_splits:
@@ -165,8 +158,7 @@ def per_class_split(track_ids: Any, y: Any, *, test_size: float, seed: int = 0,
     seed : int >= 0
         Which tracks of a class are held out.
     """
-    if not isinstance(test_size, (int, float)) or isinstance(test_size, bool) or not 0.0 < test_size < 1.0:
-        raise ParameterError(f"test_size must be a fraction in (0, 1); got {test_size!r}")
+    check_float("test_size", test_size, min=0, max=1, min_open=True, max_open=True, what="a fraction")
     tids, yy = np.asarray(track_ids), np.asarray(y)
     if tids.shape != yy.shape or tids.ndim != 1:
         raise ParameterError(f"track_ids and y must be 1-d with one entry per row; got {tids.shape} and {yy.shape}")

@@ -18,6 +18,7 @@ from typing import Any
 
 from workbench.errors import ParameterError
 from workbench.train.jobs import Job, headline, list_jobs
+from workbench.validate import check_int
 
 #: Badge colour of each job state (hex RGB).
 STATE_COLORS: dict[str, str] = {
@@ -85,8 +86,7 @@ class JobsWidget:
     def __init__(self, library: Any, *, limit: int = 20, refresh_s: float | None = None) -> None:
         import ipywidgets
 
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            raise ParameterError(f"limit must be an int >= 1; got {limit!r}")
+        check_int("limit", limit, min=1)
         self.library = library
         self.limit = limit
         self.html = ipywidgets.HTML()

@@ -12,11 +12,13 @@ a notebook cell) drives it exactly as the buttons do:
 Keyboard (with the mouse over the picture or the label buttons): 1-7 choose a label, Enter
 adds, Backspace undoes, Delete deletes the selected label. Click the picture to set the start
 beat, shift-click to set the end beat.
+
+This module holds the state and the actions; :mod:`~workbench.widgets.labeler_view` builds the
+controls and draws the picture, the table and the messages.
 """
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -28,21 +30,20 @@ import ipywidgets as w
 import traitlets
 
 from workbench.errors import ParameterError, WorkbenchError
-from workbench.labels import LABEL_COLORS, LABELS, Label, Suggestion
+from workbench.labels import LABELS, Label, Suggestion
 from workbench.library import Library, Track
 from workbench.widgets.dispatch import Dispatcher
+from workbench.widgets.labeler_view import _NONE, LabelerView, _cls
 from workbench.widgets.trackview import DISPLAY_SR, TrackView, load_display_audio, wav_bytes
 
 #: Keys handled by the keyboard shortcuts (besides "1".."7").
 KEYS = {"Enter": "add", "Backspace": "undo", "Delete": "delete"}
-_CACHE_TRACKS = 3  # decoded tracks and rendered backgrounds kept in memory
-_PLAY_FROM_BEAT_S = 30.0
-_NONE = -1  # the "no label selected" entry of the selected-label menu (label ids are >= 1)  # play(start_beat=...) plays this long at most
+_PLAY_FROM_BEAT_S = 30.0  # play(start_beat=...) plays this long at most
 
 SuggestSource = Callable[[Track], Sequence[Suggestion]] | Sequence[Suggestion]
 
 
-class Labeler(w.VBox):
+class Labeler(LabelerView, w.VBox):
     """Label a track's sections on its beat grid, one track after another.
 
     Parameters
@@ -108,89 +109,6 @@ class Labeler(w.VBox):
             self.show_track(self.tracks[0])
         else:
             self._say("error", "The library has no tracks: run `make demo` (or `workbench scan <folder>`) first.")
-
-    # -- the view -----------------------------------------------------------------------
-    def _build(self) -> None:
-        """Create the controls once; :meth:`refresh` fills them."""
-        self.add_class("wb-labeler")
-        self._track_dd = _cls(w.Dropdown(options=[(t.name, t.id) for t in self.tracks], description="track",
-                                         layout=w.Layout(width="420px")), "wb-track")
-        self._prev_btn = _cls(w.Button(description="◀ prev", layout=w.Layout(width="80px")), "wb-prev")
-        self._next_btn = _cls(w.Button(description="next ▶", layout=w.Layout(width="80px")), "wb-next")
-        self._pos = _cls(w.HTML(), "wb-position")
-        self._view = _cls(w.Image(format="png", layout=w.Layout(width="100%", max_width=f"{self.width_px}px")),
-                          "wb-view")
-        self._label_btns: dict[str, w.Button] = {}
-        for i, name in enumerate(LABELS):
-            b = w.Button(description=f"{i + 1} {name}", tooltip=f"{name} (key {i + 1})",
-                         layout=w.Layout(width="96px"))
-            b.style.button_color = LABEL_COLORS[name]
-            b.style.text_color = "white"
-            b.on_click(self._guard(lambda _b, n=name: self.choose(n)))
-            self._label_btns[name] = _cls(b, "wb-label", f"wb-label-{name}")
-        self._start = _cls(w.BoundedIntText(description="start beat", min=0, max=0,
-                                            layout=w.Layout(width="170px")), "wb-start")
-        self._end = _cls(w.BoundedIntText(description="end beat", min=0, max=0, layout=w.Layout(width="170px")),
-                         "wb-end")
-        self._range = _cls(w.HTML(), "wb-range")
-        self._add_btn = _cls(w.Button(description="add", button_style="primary", tooltip="add (Enter)",
-                                      layout=w.Layout(width="80px")), "wb-add")
-        self._undo_btn = _cls(w.Button(description="undo", tooltip="undo (Backspace)",
-                                       layout=w.Layout(width="70px")), "wb-undo")
-        self._redo_btn = _cls(w.Button(description="redo", layout=w.Layout(width="70px")), "wb-redo")
-        self._play_btn = _cls(w.Button(description="▶ play", tooltip="play the selected beats",
-                                       layout=w.Layout(width="80px")), "wb-play")
-        self._selected_dd = _cls(w.Dropdown(description="selected", options=[("—", _NONE)], value=_NONE,
-                                            layout=w.Layout(width="360px")), "wb-selected")
-        self._delete_btn = _cls(w.Button(description="delete", button_style="danger", tooltip="delete (Del)",
-                                         layout=w.Layout(width="80px")), "wb-delete")
-        self._message = _cls(w.HTML(), "wb-message")
-        self._table = _cls(w.HTML(), "wb-table")
-        self._suggest_box = _cls(w.VBox(), "wb-suggestions")
-        self._player_box = _cls(w.Box(), "wb-player")
-
-        self._prev_btn.on_click(self._guard(lambda _b: self.prev_track()))
-        self._next_btn.on_click(self._guard(lambda _b: self.next_track()))
-        self._add_btn.on_click(self._guard(lambda _b: self.add()))
-        self._undo_btn.on_click(self._guard(lambda _b: self.undo()))
-        self._redo_btn.on_click(self._guard(lambda _b: self.redo()))
-        self._play_btn.on_click(self._guard(lambda _b: self.play()))
-        self._delete_btn.on_click(self._guard(lambda _b: self.delete()))
-        self._on_selected_guarded = self._guard(self._on_selected_dd)
-        self._track_dd.observe(self._guard(self._on_track_dd), "value")
-        self._selected_dd.observe(self._on_selected_guarded, "value")
-        traitlets.link((self._start, "value"), (self, "start_beat"))
-        traitlets.link((self._end, "value"), (self, "end_beat"))
-        self.observe(self._guard(self._on_range), ["start_beat", "end_beat"])
-        self.observe(self._on_label, "current_label")
-        self.observe(self._on_message, ["message", "error", "notes"])
-
-        try:  # keyboard and clicks on the picture; without ipyevents, buttons alone
-            from ipyevents import Event
-        except ImportError:  # pragma: no cover - ipyevents is in the notebook extra
-            self._events: list[Any] = []
-        else:
-            buttons = w.HBox(list(self._label_btns.values()))
-            self._events = [
-                Event(source=self._view, watched_events=["keydown", "click"], prevent_default_action=True),
-                Event(source=buttons, watched_events=["keydown"], prevent_default_action=False),
-            ]
-            for ev in self._events:
-                ev.on_dom_event(self._guard(self._on_dom_event))
-            self._buttons_row = buttons
-        self.children = [
-            w.HBox([self._prev_btn, self._track_dd, self._next_btn, self._pos]),
-            self._view,
-            getattr(self, "_buttons_row", w.HBox(list(self._label_btns.values()))),
-            w.HBox([self._start, self._end, self._range]),
-            w.HBox([self._add_btn, self._undo_btn, self._redo_btn, self._play_btn, self._selected_dd,
-                    self._delete_btn]),
-            self._message,
-            self._suggest_box,
-            self._player_box,
-            self._table,
-        ]
-        self._on_label()
 
     # -- actions ------------------------------------------------------------------------
     def show_track(self, track: Track | int) -> None:
@@ -468,39 +386,6 @@ class Labeler(w.VBox):
     def _time(self, beat: int) -> float:
         return float(self.grid.time_of(beat))
 
-    def _view_of(self, t: Track) -> tuple[TrackView, Any, int]:
-        if t.id in self._views:
-            self._views.move_to_end(t.id)
-            return self._views[t.id]
-        pending = self._prefetched.pop(t.id, None)
-        y, sr = pending.result() if pending is not None else load_display_audio(t.path, sr=DISPLAY_SR)
-        g = self.grid if self.grid is not None and self.grid.track_id == t.id else self.labels.grid(t)
-        view = TrackView(y, sr=sr, beats_s=g.beats_s, downbeats_s=g.downbeats_s, duration_s=g.duration_s,
-                         title=f"{t.name}  ·  {len(g.beats_s)} beats", width_px=self.width_px)
-        self._views[t.id] = (view, y, sr)
-        while len(self._views) > _CACHE_TRACKS:
-            old, _ = self._views.popitem(last=False)
-            _[0].close()
-        return self._views[t.id]
-
-    def _redraw(self, rows: Sequence[Label] | None = None) -> None:
-        if self._hold or self.track is None or self.grid is None:
-            return
-        if rows is None:
-            rows = self._rows
-        try:
-            view, _, _ = self._view_of(self.track)
-        except WorkbenchError as exc:
-            self._say("error", str(exc))
-            return
-        sel = None
-        n = len(self.grid.beats_s)
-        if n and self.end_beat > self.start_beat:
-            sel = (self._time(self.start_beat), self._time(self.end_beat))
-        self._view.value = view.render(sections=rows, suggestions=self.suggestions, selection=sel,
-                                       highlight=self.selected_id)
-        self._range.value = self._range_html()
-
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., None]:
         """Wrap a browser event handler: run it on the thread that built the widget (where the
         library's SQLite connection lives) and show an unexpected exception in the message area
@@ -526,64 +411,6 @@ class Labeler(w.VBox):
         with self._batch():
             self.error, self.message, self.notes = "", text, list(notes)
 
-    def _bars(self, start_beat: int, end_beat: int) -> str:
-        """The bars beats ``[start_beat, end_beat)`` cover, e.g. "bars 3–6" (1-based, inclusive)."""
-        first, last = self.grid.bar_of(start_beat), self.grid.bar_of(max(start_beat, end_beat - 1))
-        return f"bar {first}" if first == last else f"bars {first}–{last}"
-
-    def _describe(self, r: Label) -> str:
-        return f"#{r.id} {r.label} {r.start_beat}–{r.end_beat} ({r.start_s:.1f}–{r.end_s:.1f} s)"
-
-    def _range_html(self) -> str:
-        if self.grid is None or len(self.grid.beats_s) == 0 or self.end_beat <= self.start_beat:
-            return "<span class='wb-range-text'>choose end beat &gt; start beat</span>"
-        a, b = self.start_beat, self.end_beat
-        return (f"<span class='wb-range-text'>{self._bars(a, b)} · "
-                f"{self._time(a):.2f}–{self._time(b):.2f} s · {b - a} beats</span>")
-
-    def _table_html(self, rows: Sequence[Label]) -> str:
-        if not rows:
-            return "<div class='wb-table-empty'>no labels on this track yet</div>"
-        head = "".join(f"<th style='text-align:left;padding:2px 8px'>{h}</th>"
-                       for h in ("#", "label", "beats", "bars", "seconds", "source"))
-        body = []
-        for r in rows:
-            sel = " style='background:#e0f2fe'" if r.id == self.selected_id else ""
-            conf = "" if r.confidence is None else f" ({r.confidence:.0%})"
-            body.append(
-                f"<tr class='wb-row' data-label-id='{r.id}' data-label='{r.label}'{sel}>"
-                f"<td style='padding:2px 8px'>{r.id}</td>"
-                f"<td style='padding:2px 8px'><span style='display:inline-block;width:10px;height:10px;"
-                f"background:{r.color};margin-right:6px'></span>{html.escape(r.label)}</td>"
-                f"<td style='padding:2px 8px'>{r.start_beat}–{r.end_beat}</td>"
-                f"<td style='padding:2px 8px'>{self._bars(r.start_beat, r.end_beat)}</td>"
-                f"<td style='padding:2px 8px'>{r.start_s:.2f}–{r.end_s:.2f}</td>"
-                f"<td style='padding:2px 8px'>{html.escape(r.source)}{conf}</td></tr>")
-        return (f"<table class='wb-table-rows' style='border-collapse:collapse;font-size:12px'>"
-                f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-
-    def _suggestion_rows(self) -> list[w.Widget]:
-        if not self.suggestions:
-            return []
-        rows: list[w.Widget] = [w.HBox([
-            w.HTML(f"<b>{len(self.suggestions)} model suggestion(s)</b> (dashed in the picture)"),
-            _cls(w.Button(description="accept all", button_style="success", layout=w.Layout(width="100px")),
-                 "wb-accept-all"),
-            _cls(w.Button(description="reject all", layout=w.Layout(width="100px")), "wb-reject-all"),
-        ])]
-        rows[0].children[1].on_click(self._guard(lambda _b: self.accept_all()))
-        rows[0].children[2].on_click(self._guard(lambda _b: self.reject_all()))
-        for i, s in enumerate(self.suggestions):
-            ok = _cls(w.Button(description="accept", layout=w.Layout(width="80px")), "wb-accept")
-            no = _cls(w.Button(description="reject", layout=w.Layout(width="80px")), "wb-reject")
-            ok.on_click(self._guard(lambda _b, i=i: self.accept(i)))
-            no.on_click(self._guard(lambda _b, i=i: self.reject(i)))
-            text = (f"<span style='border:2px dashed {s.color};padding:0 6px'>{html.escape(s.label)}</span> "
-                    f"beats {s.start_beat}–{s.end_beat} ({s.start_s:.1f}–{s.end_s:.1f} s), "
-                    f"confidence {s.confidence:.0%}")
-            rows.append(_cls(w.HBox([w.HTML(text), ok, no]), "wb-suggestion"))
-        return rows
-
     # -- observers ----------------------------------------------------------------------
     def _on_track_dd(self, change: dict[str, Any]) -> None:
         if change["new"] is not None and (self.track is None or change["new"] != self.track.id):
@@ -597,25 +424,6 @@ class Labeler(w.VBox):
     def _on_range(self, _change: dict[str, Any]) -> None:
         self._redraw()
 
-    def _on_label(self, _change: dict[str, Any] | None = None) -> None:
-        for name, b in self._label_btns.items():
-            chosen = name == self.current_label
-            b.style.font_weight = "bold" if chosen else "normal"
-            b.layout.border = "3px solid #0f172a" if chosen else "3px solid transparent"
-            if chosen:
-                b.add_class("wb-chosen")
-            else:
-                b.remove_class("wb-chosen")
-
-    def _on_message(self, _change: dict[str, Any]) -> None:
-        parts = []
-        if self.error:
-            parts.append(f"<div class='wb-error' style='color:#b91c1c'>⚠ {html.escape(self.error)}</div>")
-        if self.message:
-            parts.append(f"<div class='wb-info' style='color:#166534'>{html.escape(self.message)}</div>")
-        parts += [f"<div class='wb-note' style='color:#a16207'>note: {html.escape(n)}</div>" for n in self.notes]
-        self._message.value = "".join(parts)
-
     def _on_dom_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "keydown":
@@ -625,9 +433,3 @@ class Labeler(w.VBox):
             x = event.get("arrayX")
             if geom is not None and x is not None:
                 self.click_at(geom.time_of(float(x)), shift=bool(event.get("shiftKey")))
-
-
-def _cls(widget: w.Widget, *names: str) -> Any:
-    for n in names:
-        widget.add_class(n)
-    return widget

@@ -21,6 +21,7 @@ import numpy as np
 
 from workbench.errors import ParameterError
 from workbench.labels import LABELS
+from workbench.validate import check_int
 
 #: Models :func:`cross_validate` knows: the MLP and the scikit-learn baselines.
 MODELS: tuple[str, ...] = ("mlp", "logreg", "ensemble")
@@ -49,8 +50,7 @@ def make_baseline(name: str, *, seed: int = 0, n_components: int = 64) -> Any:
     from sklearn.preprocessing import RobustScaler, StandardScaler
     from sklearn.svm import SVC
 
-    if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
-        raise ParameterError(f"n_components must be an int >= 1; got {n_components!r}")
+    check_int("n_components", n_components, min=1)
     if name == "majority":
         return DummyClassifier(strategy="most_frequent")
     pca = PCA(n_components=n_components, random_state=seed)
