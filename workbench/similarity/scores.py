@@ -199,7 +199,7 @@ def vibe_score(query: ArrayLike, embeddings: ArrayLike) -> Any:
     ParameterError
         Shapes disagree, a value is not finite, or a vector is all zeros.
     """
-    from workbench.similarity._inputs import cosine_rows, normalize_rows
+    from workbench.similarity.vectors import cosine_rows, normalize_rows
 
     q = _as_real(query, "query")
     e = _as_real(embeddings, "embeddings")
