@@ -202,7 +202,7 @@ def test_failure_to_record_completion_removes_the_run(lib, exp, monkeypatch):
             raise sqlite3.OperationalError("database is locked")
         real(conn, job_id, **values)
 
-    monkeypatch.setattr(J, "_update_sql", update)
+    monkeypatch.setattr("workbench.jobs._update_sql", update)  # where JobRunner looks it up
     with pytest.raises(StoreError, match="database is locked"):  # the package's own error, naming the cause
         J.run_job(lib, "sections", lambda cb: dummy_train(cb, epochs=1), data_info=DATA, experiments_root=exp,
                   progress=False)

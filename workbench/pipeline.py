@@ -23,14 +23,14 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench import config
 from workbench.errors import ContentChangedWarning, ParameterError, WorkbenchError, failure_reason
 from workbench.fileio import atomic_write_bytes
-from workbench.library import Library, ScanSummary, Track
+from workbench.library import Library, Track
+from workbench.pipeline_summary import DemoResult, Headline, _headlines  # noqa: F401  (re-exported)
 
 MANIFEST_NAME = "MANIFEST.json"
 STATE_NAME = "PIPELINE.json"
@@ -40,89 +40,6 @@ STATE_NAME = "PIPELINE.json"
 #: user's own crates would be used.
 EMBEDDINGS_CONFIG: dict[str, Any] = {"epochs": 40, "n_views": 1, "seed": 0, "classes_from": "crates"}
 SECTIONS_CONFIG: dict[str, Any] = {"seed": 0}
-
-
-@dataclass
-class Headline:
-    """One headline metric next to its target (``passed`` None when there is no target)."""
-
-    name: str
-    value: float | None
-    target: str
-    passed: bool | None
-
-    def __str__(self) -> str:
-        value = "not recorded" if self.value is None else f"{self.value:.3f}"
-        mark = {True: "✓", False: "✗", None: " "}[self.passed]
-        return f"{mark} {self.name:<56} {value:>8}   target {self.target}"
-
-
-@dataclass
-class DemoResult:
-    """Where the demo put things, what it measured, and how long each stage took (seconds)."""
-
-    demo_folder: Path
-    db_path: Path
-    n_tracks: int
-    seed: int
-    synthesized: bool
-    scan: ScanSummary
-    styles: dict[str, int]
-    total_duration_s: float
-    analysis: str = ""
-    accuracy: dict[str, float] = field(default_factory=dict)
-    example: list[str] = field(default_factory=list)
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    backbone: str = ""
-    labels: str = ""
-    unlabeled: list[str] = field(default_factory=list)
-    runs: dict[str, Path] = field(default_factory=dict)
-    reports: dict[str, Path] = field(default_factory=dict)
-    versions: list[str] = field(default_factory=list)
-    exports: list[str] = field(default_factory=list)
-    #: Models not exported because they fail a blocking gate: ``"<run_id>: <failing gates>"``.
-    refused: list[str] = field(default_factory=list)
-    suggestions: dict[str, list[str]] = field(default_factory=dict)
-    headlines: list[Headline] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """A human-readable summary of the run: where everything is, and the headline metrics."""
-        c = self.scan.counts()
-        lines = [
-            "workbench demo: done",
-            f"  demo library : {self.demo_folder}  ({self.n_tracks} tracks, seed {self.seed}, "
-            f"{self.total_duration_s / 60:.1f} min of audio; "
-            f"{'synthesized now' if self.synthesized else 'reused from an earlier run'})",
-            "  styles       : " + ", ".join(f"{k} x{v}" for k, v in sorted(self.styles.items())),
-            f"  database     : {self.db_path}",
-            "  scan         : " + ", ".join(f"{n} {k}" for k, n in c.items()),
-            f"  analysis     : {self.analysis.removeprefix('analysis: ')}",
-            "  vs truth     : " + ", ".join(f"{k} {v:.0%}" for k, v in self.accuracy.items()),
-            f"  backbone     : {self.backbone}",
-        ]
-        if self.labels:
-            lines.append(f"  labels       : {self.labels}")
-        for kind, path in self.runs.items():
-            lines.append(f"  run ({kind:<10}): {path}")
-        for kind, path in self.reports.items():
-            lines.append(f"  report ({kind}): {path}")
-        for line in self.exports:
-            lines.append(f"  export       : {line}")
-        for line in self.refused:
-            lines.append(f"  not exported : {line}")
-        for line in self.versions:
-            lines.append(f"  registry     : {line}")
-        for name, segments in self.suggestions.items():
-            lines.append(f"  suggested for {name} (unlabelled): " + ", ".join(segments))
-        lines += self.example
-        if self.headlines:
-            lines.append("  headline metrics (held-out tracks):")
-            lines += [f"    {h}" for h in self.headlines]
-        if self.reused:
-            lines.append("  reused from an earlier run: " + ", ".join(self.reused))
-        lines.append("  stages (s)   : " + ", ".join(f"{k} {v:.1f}" for k, v in self.stage_seconds.items()))
-        return "\n".join(lines)
 
 
 def run_demo(
@@ -162,7 +79,7 @@ def run_demo(
         and the Core ML export.
     embeddings_config, sections_config : dict or None
         Overrides of :data:`EMBEDDINGS_CONFIG` and :data:`SECTIONS_CONFIG` (see
-        :func:`workbench.train.jobs.train_embeddings_job` and ``train_sections_job``).
+        :func:`workbench.train.embeddings_job.train_embeddings_job` and ``train_sections_job``).
     experiments_root, models_root : path-like or None
         Default ``experiments/`` and ``models/`` of the workbench home.
     progress : bool
@@ -337,7 +254,8 @@ def _train(state: _State, kind: str, lib: Library, labeled: list[Track], backbon
            experiments_root: Any, result: DemoResult, *, progress: bool) -> Any:
     """Train (or reuse the run trained on exactly these inputs) and return the run."""
     from workbench.runs import load_run
-    from workbench.train.jobs import train_embeddings_job, train_sections_job
+    from workbench.train.embeddings_job import train_embeddings_job
+    from workbench.train.sections.job import train_sections_job
 
     key = _key(kind, lib, labeled, backbone, cfg)
     recorded = state.get(kind)
@@ -415,33 +333,6 @@ def _suggest(lib: Library, run: Any, unlabeled: list[Track], backbone: Any, resu
             continue
         result.suggestions[t.name] = [f"{s.label} {s.start_s:.0f}-{s.end_s:.0f}s ({s.confidence:.0%})"
                                       for s in found]
-
-
-def _headlines(runs: dict[str, Any], result: DemoResult) -> list[Headline]:
-    """The numbers to look at first, from the runs' evaluation.json (written by the report)."""
-    out = [Headline(f"analysis: {k}", v, "—", None) for k, v in result.accuracy.items()]
-    for kind, run in runs.items():
-        ev = json.loads((run.path / "evaluation.json").read_text())
-        for g in ev.get("gates", []):
-            out.append(Headline(f"{kind}: {g['name']}", g["value"], f"> {g['target']}", g["passed"]))
-        model = run.metrics.get("model", {})
-        if kind == "embeddings":  # held-out tracks, a query never matching its own track
-            base = (run.metrics.get("baselines") or {}).get("backbone") or {}
-            for name in ("map_at_r", "precision_at_5"):
-                if isinstance(model.get(name), (int, float)) and isinstance(base.get(name), (int, float)):
-                    out.append(Headline(f"embeddings: {name} head vs backbone ({base[name]:.3f})", model[name],
-                                        "> backbone", model[name] > base[name]))
-        else:
-            seg = ev.get("computed", {}).get("segmentation", {})
-            majority = (run.metrics.get("baselines") or {}).get("majority") or {}
-            for name in ("accuracy", "macro_f1"):
-                if name in model and name in majority:
-                    out.append(Headline(f"sections: {name} model vs always-majority ({majority[name]:.3f})",
-                                        model[name], "> majority", model[name] > majority[name]))
-            hit = seg.get("boundary_f_3s")
-            if hit is not None:
-                out.append(Headline("sections: boundary hit rate F @3 s (smoothed)", hit, "≥ 0.8", hit >= 0.8))
-    return out
 
 
 # --------------------------------------------------------------------------------- helpers

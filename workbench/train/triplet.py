@@ -31,7 +31,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,15 +39,18 @@ import numpy as np
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.evaluate.retrieval import retrieval_metrics
 from workbench.train.datasets import EmbeddingSet
+from workbench.train.triplet_config import (  # noqa: F401  (re-exported)
+    _TRIPLET_TYPES,
+    MARGIN_RANGE,
+    SamplerError,
+    TripletConfig,
+    _num,
+)
 
 __all__ = ["CollapseError", "SamplerError", "TripletConfig", "TripletResult", "check_sampler", "embed",
            "embedding_spread", "retrieval_metrics", "train_triplet"]
 
 OnEpoch = Callable[[int, int, dict[str, Any]], None]
-
-#: Margins the research allows (cosine distance).
-MARGIN_RANGE = (0.2, 0.3)
-_TRIPLET_TYPES = ("semihard", "hard", "all", "easy")
 
 
 class CollapseError(WorkbenchError, RuntimeError):
@@ -56,114 +59,6 @@ class CollapseError(WorkbenchError, RuntimeError):
     def __init__(self, message: str, *, result: TripletResult | None = None) -> None:
         super().__init__(message)
         self.result = result
-
-
-class SamplerError(ParameterError):
-    """The class-balanced sampler cannot build batches from this data and these settings."""
-
-
-def _num(name: str, value: object, lo: float, hi: float, *, integer: bool = False, lo_open: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if integer:
-        ok = ok and isinstance(value, int)
-    if ok:
-        ok = (value > lo if lo_open else value >= lo) and value <= hi
-    if not ok:
-        kind = "an int" if integer else "a number"
-        raise ParameterError(f"{name} must be {kind} in {'(' if lo_open else '['}{lo:g}, {hi:g}]; got {value!r}")
-
-
-@dataclass(frozen=True)
-class TripletConfig:
-    """Settings of a triplet fine-tuning run (the research's defaults).
-
-    Parameters
-    ----------
-    margin : float
-        Triplet margin (cosine distance), 0.2..0.3 unless ``allow_any_margin``.
-    m : int >= 1
-        Samples per class in a batch (``MPerClassSampler``).
-    batch_size : int
-        A multiple of ``m``; needs ``batch_size / m`` classes with at least ``m`` samples each.
-    lr, weight_decay : float
-        AdamW's.
-    max_epochs, patience : int
-        Epoch limit; stop after ``patience`` epochs without a better validation MAP@R.
-    samples_per_epoch : int or None
-        Sampler length per epoch (``length_before_new_iter``); default: the training set's
-        size rounded down to whole batches (at least one batch).
-    type_of_triplets : "semihard", "hard", "all" or "easy"
-        The miner's selection.
-    hidden_dim, out_dim, dropout
-        The head's (512, 256, 0.1).
-    min_spread : float
-        Collapse when the embeddings' spread (total variance of the L2-normalised vectors, 0..1)
-        falls below this ...
-    collapse_patience : int
-        ... or the loss sits at the margin, for this many epochs in a row.
-    on_collapse : "raise" or "stop"
-        Raise :class:`CollapseError` (default) or return the best head with ``stopped_reason``.
-    num_threads : int >= 1 or None
-        Torch's intra-op threads during training (restored after); ``None`` keeps torch's
-        setting. The default 1 suits the small head: on a busy 2-core CPU two threads made an
-        epoch 4x slower (contention), while one thread leaves the other core to the rest.
-    seed : int >= 0
-    """
-
-    margin: float = 0.2
-    allow_any_margin: bool = False
-    m: int = 4
-    batch_size: int = 64
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    max_epochs: int = 50
-    patience: int = 5
-    samples_per_epoch: int | None = None
-    type_of_triplets: str = "semihard"
-    hidden_dim: int = 512
-    out_dim: int = 256
-    dropout: float = 0.1
-    min_spread: float = 1e-3
-    collapse_patience: int = 2
-    on_collapse: str = "raise"
-    num_threads: int | None = 1
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.allow_any_margin, bool):
-            raise ParameterError(f"allow_any_margin must be True or False; got {self.allow_any_margin!r}")
-        if self.allow_any_margin:
-            _num("margin", self.margin, 0.0, 2.0, lo_open=True)
-        elif not (isinstance(self.margin, (int, float)) and not isinstance(self.margin, bool)
-                  and MARGIN_RANGE[0] <= self.margin <= MARGIN_RANGE[1]):
-            raise ParameterError(f"margin must be in [{MARGIN_RANGE[0]}, {MARGIN_RANGE[1]}] (the research's range; "
-                                 f"pass allow_any_margin=True for another in (0, 2]); got {self.margin!r}")
-        _num("m", self.m, 1, 1e9, integer=True)
-        _num("batch_size", self.batch_size, 2, 1e9, integer=True)
-        if self.batch_size % self.m:
-            raise SamplerError(f"batch_size must be a multiple of m (m={self.m} samples per class); "
-                               f"got batch_size={self.batch_size}")
-        _num("lr", self.lr, 0.0, 10.0, lo_open=True)
-        _num("weight_decay", self.weight_decay, 0.0, 10.0)
-        _num("max_epochs", self.max_epochs, 1, 1e6, integer=True)
-        _num("patience", self.patience, 1, 1e6, integer=True)
-        if self.samples_per_epoch is not None:
-            _num("samples_per_epoch", self.samples_per_epoch, self.batch_size, 1e9, integer=True)
-        if self.type_of_triplets not in _TRIPLET_TYPES:
-            raise ParameterError(f"type_of_triplets must be one of {list(_TRIPLET_TYPES)}; got {self.type_of_triplets!r}")
-        _num("hidden_dim", self.hidden_dim, 1, 1e6, integer=True)
-        _num("out_dim", self.out_dim, 1, 1e6, integer=True)
-        _num("dropout", self.dropout, 0.0, 0.99)
-        _num("min_spread", self.min_spread, 0.0, 1.0)
-        _num("collapse_patience", self.collapse_patience, 1, 1e6, integer=True)
-        if self.on_collapse not in ("raise", "stop"):
-            raise ParameterError(f"on_collapse must be 'raise' or 'stop'; got {self.on_collapse!r}")
-        if self.num_threads is not None:
-            _num("num_threads", self.num_threads, 1, 1024, integer=True)
-        _num("seed", self.seed, 0, 2**63 - 1, integer=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from workbench.errors import ParameterError
-from workbench.train.jobs import Job, headline, list_jobs
+from workbench.jobs import Job, headline, list_jobs
 from workbench.validate import check_int
 
 #: Badge colour of each job state (hex RGB).

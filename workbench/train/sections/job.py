@@ -17,7 +17,7 @@ from workbench.train.sections.trainer import save_section_model
 from workbench.train.sections.training import CONFIG_DEFAULTS, train_sections
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workbench.train.jobs import Job, JobRunner
+    from workbench.jobs import Job, JobRunner
 
 #: What :func:`train_sections_job` says when a library has no section labels.
 HOW_TO_LABEL = ("label sections first: in the labeler notebook (notebooks/02_label_sections.ipynb, "
@@ -53,7 +53,7 @@ def train_sections_job(library: Any, *, config: Mapping[str, Any] | None = None,
         No stored labels (the message says how to label), or too few labelled sections (the
         job is failed with the reason).
     """
-    from workbench.train.jobs import JobRunner
+    from workbench.jobs import JobRunner
 
     cfg = dict(config or {})
     unknown = sorted(set(cfg) - set(CONFIG_DEFAULTS))
@@ -69,8 +69,8 @@ def train_sections_job(library: Any, *, config: Mapping[str, Any] | None = None,
 def _sections_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], *, sections: Iterable[Any] | None,
                      backbone: Any, progress: bool) -> Path:
     from workbench.embed.features import FeatureFrontend
+    from workbench.jobs import _backbone_info, _track_docs
     from workbench.train import datasets as ds
-    from workbench.train.jobs import _backbone_info, _track_docs
 
     b = backbone if backbone is not None else FeatureFrontend()
     runner.backbone = _backbone_info(b)

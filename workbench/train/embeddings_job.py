@@ -1,0 +1,204 @@
+"""The embedding head's training as a job: the library's tracks → classes → windows → a triplet run.
+
+:func:`train_embeddings_job` runs :func:`workbench.train.triplet.train_triplet` inside a
+:class:`workbench.jobs.JobRunner` and writes the run contract's ``model``, ``baselines`` and
+``held_out`` (``docs/runs.md``); :func:`embedding_invariance` measures the head's and the
+backbone's invariance to pitch, stretch and gain on held-out tracks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ParameterError
+from workbench.jobs import Job, JobRunner, _backbone_info, _track_docs
+
+#: Data settings of :func:`train_embeddings_job` (the rest of its config is a ``TripletConfig``).
+EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 0,
+                                           "test_size": 0.2, "val_size": 0.2, "by_artist": False,
+                                           "invariance_clips": 4}
+
+
+def train_embeddings_job(library: Any, *, config: Mapping[str, Any] | None = None, backbone: Any = None,
+                         tracks: Iterable[Any] | None = None, experiments_root: str | os.PathLike[str] | None = None,
+                         progress: bool = True, on_state: Callable[[Job], None] | None = None) -> tuple[Job, Path]:
+    """Triplet fine-tuning of the embedding head, as a job; return the completed job and its run folder.
+
+    Every track (or ``tracks``) is cut into windows of ``window_s`` seconds of pooled frame
+    embeddings (:func:`workbench.train.datasets.section_windows`), classed by ``classes_from``
+    (:func:`workbench.train.classes.resolve_classes`; default ``"auto"``: the user's crates, else
+    the sub-folders, else self-supervised with each track its own class and one augmented view),
+    and split by track into train / validation / test, holding out at least two tracks of every
+    class that can spare them (by artist too with ``by_artist``).
+
+    ``metrics.json`` holds ``model`` (test tracks' ``map_at_r``, ``precision_at_1``,
+    ``precision_at_5``, ..., a query never matching its own track; ``val`` and ``test`` in full),
+    ``baselines`` (``backbone``: the untrained backbone's vectors; ``random_head``: the head's
+    architecture with the seed's random weights; same keys, same queries) and ``held_out``
+    (``track_hashes``). ``data.json`` records ``class_source`` (source, tracks per class).
+
+    Parameters
+    ----------
+    config : dict, optional
+        Keys of :class:`~workbench.train.triplet.TripletConfig` (``epochs`` is ``max_epochs``;
+        ``batch_size`` defaults to ``m`` x the number of classes, at most 64) and of
+        :data:`EMBEDDING_DATA_DEFAULTS`.
+    backbone : Backbone, optional
+        Default the feature frontend (``features-v1``).
+    progress : bool
+        Bars for embedding and for the epochs.
+
+    Raises
+    ------
+    ParameterError
+        An unknown config key (before any job is created).
+    NotEnoughClassesError
+        No class source gives two classes of two tracks (``self``: two tracks); the job is failed
+        with the message, which names the options.
+    """
+    from workbench.train.triplet import TripletConfig
+
+    cfg = dict(config or {})
+    if "epochs" in cfg:
+        cfg["max_epochs"] = cfg.pop("epochs")
+    data_cfg = {k: cfg.pop(k, v) for k, v in EMBEDDING_DATA_DEFAULTS.items()}
+    known = sorted(f.name for f in fields(TripletConfig))
+    unknown = sorted(set(cfg) - set(known))
+    if unknown:
+        raise ParameterError(f"config keys must be among {sorted([*known, *EMBEDDING_DATA_DEFAULTS, 'epochs'])}; "
+                             f"got unknown {unknown}")
+    runner = JobRunner(library, "embeddings", config={**data_cfg, **cfg}, experiments_root=experiments_root,
+                       progress=False, on_state=on_state)
+    with runner:
+        path = _embeddings_in_job(runner, library, cfg, data_cfg, backbone=backbone, tracks=tracks,
+                                  progress=progress)
+    return runner.job, path
+
+
+def _embedding_split(data: Any, *, test_size: float, val_size: float, seed: int,
+                     by_artist: bool) -> tuple[Any, Any, Any]:
+    """(train, val, test): whole tracks held out, two or more per class where a class can spare them."""
+    from workbench.train.splits import per_class_split
+
+    if not (0 < test_size < 1 and 0 < val_size < 1 and test_size + val_size < 1):
+        raise ParameterError(f"test_size and val_size must be fractions in (0, 1) summing below 1; "
+                             f"got test_size={test_size!r}, val_size={val_size!r}")
+
+    def split(part: Any, size: float) -> tuple[Any, Any]:
+        found = None if by_artist else per_class_split(part.track_ids, part.y, test_size=size, seed=seed)
+        if found is None:
+            return part.split(test_size=size, seed=seed, by_artist=by_artist,
+                              stratify=len(set(part.y.tolist())) < len(set(part.track_ids.tolist())))
+        return part.subset(found[0]), part.subset(found[1])
+
+    rest, test = split(data, test_size)
+    train, val = split(rest, val_size / (1 - test_size))
+    return train, val, test
+
+
+def _embeddings_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], data_cfg: dict[str, Any], *,
+                       backbone: Any, tracks: Iterable[Any] | None, progress: bool) -> Path:
+    import numpy as np
+
+    from workbench.embed.features import FeatureFrontend
+    from workbench.train import datasets as ds
+    from workbench.train.classes import resolve_classes
+    from workbench.train.triplet import TripletConfig, embed, train_triplet
+
+    b = backbone if backbone is not None else FeatureFrontend()
+    runner.backbone = _backbone_info(b)
+    seed = int(cfg.get("seed", 0))
+    selected = list(library.tracks() if tracks is None else tracks)
+    choice = resolve_classes(library, selected, data_cfg["classes_from"])
+    n_views = int(data_cfg["n_views"])
+    if choice.source == "self" and n_views < 1:  # each track its own class: its augmented view is a positive
+        n_views = 1
+    kept = [t for t in selected if t.id in choice.classes]
+    data = ds.section_windows(library, ds.whole_tracks(library, kept), backbone=b, window_s=data_cfg["window_s"],
+                              classes_from=choice.classes, n_views=n_views, seed=seed, progress=progress)
+    if len(data) == 0:
+        raise ParameterError(f"no training windows: none of the {len(kept)} tracks with a class "
+                             f"({choice.summary()}) could be embedded")
+    by_artist = bool(data_cfg["by_artist"])
+    train, val, test = _embedding_split(data, test_size=float(data_cfg["test_size"]),
+                                        val_size=float(data_cfg["val_size"]), seed=seed, by_artist=by_artist)
+    m = cfg.get("m", 4)
+    if isinstance(m, int) and "batch_size" not in cfg:  # m rows of each class that has m rows, 2..16 classes
+        full = int((np.bincount(train.y) >= m).sum())
+        cfg["batch_size"] = m * min(64 // m, max(2, full)) if m <= 32 else m
+    tcfg = TripletConfig(**cfg)
+    docs = _track_docs(library, data.track_ids)
+    class_of_track = {int(t): data.classes[int(c)] for t, c in zip(data.track_ids, data.y, strict=True)}
+    splits = {name: sorted({int(t) for t in part.track_ids}) for name, part in
+              (("train", train), ("val", val), ("test", test))}
+    runner.set_data({
+        "tracks": [{k: d[k] for k in ("id", "content_hash", "name")} for d in docs.values()],
+        "labels": [(d["content_hash"], class_of_track[tid], 0.0, d["duration_s"]) for tid, d in docs.items()],
+        "label_counts": data.class_counts(), "splits": splits,
+        "rows": {"train": len(train), "val": len(val), "test": len(test)},
+        "classes_from": choice.source, "class_source": choice.to_dict(),
+        "window_s": data_cfg["window_s"], "n_views": n_views,
+    })
+    runner.training(total_epochs=tcfg.max_epochs)
+    # augmented views train the head; validation and test score the original audio only
+    val, test = val.originals(), test.originals()
+    result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress)
+    arrays = {"embeddings": embed(result.model, test.X), "classes": np.asarray([test.classes[i] for i in test.y]),
+              "track_ids": test.track_ids, "start_s": test.rows["start_s"]}
+    _contract_metrics(result.metrics, sorted(docs[t]["content_hash"] for t in splits["test"]), choice.source)
+    if data_cfg.get("invariance_clips", 4):
+        result.metrics.update(embedding_invariance(library, result.model, b, splits["test"],
+                                                   n_clips=int(data_cfg.get("invariance_clips", 4)),
+                                                   clip_s=float(data_cfg["window_s"])))
+    return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays)
+
+
+def _contract_metrics(metrics: dict[str, Any], test_hashes: list[str], source: str) -> None:
+    """Flat headline keys for the test tracks under ``model`` and ``baselines`` (the run contract), in place."""
+    model = metrics.setdefault("model", {})
+    model.update({k: v for k, v in (model.get("test") or {}).items() if k not in model})
+    metrics["baselines"] = {name: dict((metrics.get(legacy) or {}).get("test") or {})
+                            for name, legacy in (("backbone", "baseline"), ("random_head", "untrained_head"))}
+    metrics["held_out"] = {"track_hashes": test_hashes}
+    if source == "self":
+        metrics["note"] = ("self-supervised (each track its own class): no held-out query has a relevant item on "
+                           "another track, so the retrieval metrics are not measurable (NaN); put tracks in "
+                           "crates or sub-folders to measure them")
+
+
+def embedding_invariance(library: Any, model: Any, backbone: Any, track_ids: Sequence[int], *, n_clips: int = 4,
+                         clip_s: float = 8.0) -> dict[str, Any]:
+    """Cosine similarity of embeddings under pitch, stretch and gain, for the head and the bare backbone.
+
+    Clips of ``clip_s`` seconds from the middle of up to ``n_clips`` (held-out) tracks, embedded by
+    the backbone, mean-pooled, and (for the head) passed through ``model``. Returns
+    ``{"invariance": {aug: {strength: cos}}, "invariance_backbone": {...}}``
+    (see :func:`workbench.evaluate.invariance`).
+    """
+    from workbench import audio
+    from workbench.embed.features import pool
+    from workbench.evaluate import invariance
+    from workbench.train.triplet import embed
+
+    clips, sr = [], 22050
+    for tid in list(track_ids)[:n_clips]:
+        y, _ = audio.load(library.track(int(tid)).path, sr=sr, mono=True)
+        n = min(len(y), int(clip_s * sr))
+        start = max(0, len(y) // 2 - n // 2)
+        clips.append(y[start:start + n])
+    if not clips:
+        return {}
+
+    def backbone_vector(y: Any) -> Any:
+        frames, _ = backbone.embed(y, sr=sr)
+        return pool(frames, with_std=False)
+
+    def head_vector(y: Any) -> Any:
+        return embed(model, backbone_vector(y)[None, :])[0]
+
+    return {"invariance": invariance(head_vector, clips, sr=sr),
+            "invariance_backbone": invariance(backbone_vector, clips, sr=sr)}
