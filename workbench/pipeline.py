@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import config
+from workbench.demo.readiness import SECTIONS_CONFIG  # the demo's section settings, with its readiness rule
 from workbench.errors import ContentChangedWarning, ParameterError, WorkbenchError, failure_reason
 from workbench.fileio import atomic_write_bytes
 from workbench.library import Library, Track
@@ -39,7 +40,6 @@ STATE_NAME = "PIPELINE.json"
 #: The embedding head learns the demo's styles from the crates the demo makes (one per style), as a
 #: user's own crates would be used.
 EMBEDDINGS_CONFIG: dict[str, Any] = {"epochs": 40, "n_views": 1, "seed": 0, "classes_from": "crates"}
-SECTIONS_CONFIG: dict[str, Any] = {"seed": 0}
 
 
 def run_demo(

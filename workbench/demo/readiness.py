@@ -20,6 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.library import Library, Track
 
 
+#: The demo's section-training settings (the pipeline trains with these; readiness is judged on them).
+SECTIONS_CONFIG: dict[str, Any] = {"seed": 0}
+
+
 def _template_counts(n_labeled: int) -> dict[str, int]:
     """Sections per label in the first ``n_labeled`` demo tracks at their natural length (styles in turn)."""
     from workbench.demo.styles import SPECS, STYLES
@@ -47,7 +51,6 @@ def min_demo_tracks(*, n_unlabeled: int = 3, sections_config: dict[str, Any] | N
     readiness rule, :func:`workbench.train.sections.check_readiness`); the demo's styles take
     turns, and only house and downtempo have verses and choruses, so those set the minimum.
     """
-    from workbench.pipeline import SECTIONS_CONFIG
     from workbench.train.sections import CONFIG_DEFAULTS
 
     cfg = {**CONFIG_DEFAULTS, **SECTIONS_CONFIG, **(sections_config or {})}
@@ -66,7 +69,6 @@ def check_demo_size(n_tracks: int, *, n_unlabeled: int = 3, sections_config: dic
     ParameterError
         ``"n_tracks must be >= 25 to train ..."``, with the classes that fall short.
     """
-    from workbench.pipeline import SECTIONS_CONFIG
     from workbench.train.sections import CONFIG_DEFAULTS
 
     cfg = {**CONFIG_DEFAULTS, **SECTIONS_CONFIG, **(sections_config or {})}
