@@ -50,7 +50,7 @@ def music(tmp_path_factory) -> Path:
     return root
 
 
-def test_own_music_end_to_end(music, capsys, monkeypatch):
+def test_own_music_end_to_end(music, capsys, monkeypatch, request):
     home = music / "workspace"
     monkeypatch.delenv("WORKBENCH_HOME", raising=False)
     monkeypatch.delenv("WORKBENCH_DB", raising=False)
@@ -124,10 +124,11 @@ def test_own_music_end_to_end(music, capsys, monkeypatch):
     for r in runs:
         metrics = json.loads((home / "experiments" / r["run_id"] / "metrics.json").read_text())
         failing = [g for g in blocking_gates(metrics, r["kind"]) if g.blocking]
-        with capsys.disabled():  # the figures, for the README (pytest -s)
-            print(r["kind"], {k: metrics["model"].get(k) for k in ("map_at_r", "precision_at_1", "accuracy", "macro_f1")},
-                  {b: {k: v for k, v in m.items() if k in ("map_at_r", "precision_at_1", "accuracy", "macro_f1")}
-                   for b, m in metrics["baselines"].items()}, [str(g) for g in failing])
+        if request.config.getoption("capture") == "no":  # the figures, for the README: pytest -s
+            with capsys.disabled():
+                print(r["kind"], {k: metrics["model"].get(k) for k in ("map_at_r", "precision_at_1", "accuracy", "macro_f1")},
+                      {b: {k: v for k, v in m.items() if k in ("map_at_r", "precision_at_1", "accuracy", "macro_f1")}
+                       for b, m in metrics["baselines"].items()}, [str(g) for g in failing])
         code, out, err = cli(capsys, *ws, "export", r["run_id"])
         if failing:
             assert code != 0 and "--force" in err, (out, err)
