@@ -107,6 +107,16 @@ def os_cause(exc: BaseException) -> str:
 
     Falls back to the exception's own text for anything that is not an :class:`OSError` with
     a known ``errno``.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error to describe.
+
+    Returns
+    -------
+    str
+        Lower-case words, no path.
     """
     import errno
     import os
@@ -135,7 +145,18 @@ def os_cause(exc: BaseException) -> str:
 
 
 def failure_reason(exc: BaseException) -> str:
-    """One line saying why one track failed, for batch summaries (no traceback, no path prefix)."""
+    """One line saying why one track failed, for batch summaries (no traceback, no path prefix).
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error that stopped one track.
+
+    Returns
+    -------
+    str
+        The audio error's reason, the OS cause, or ``"<Type>: <first line>"``.
+    """
     if isinstance(exc, AudioError):
         return exc.reason
     if isinstance(exc, OSError):

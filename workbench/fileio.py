@@ -10,7 +10,25 @@ from pathlib import Path
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
-    """Run ``write(tmp)`` on a fresh temporary file beside ``path``, fsync it, then rename it into place."""
+    """Run ``write(tmp)`` on a fresh temporary file beside ``path``, fsync it, then rename it into place.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write; replaced only once ``write`` has finished.
+    write : callable
+        ``write(tmp)`` writes the whole content to the temporary path ``tmp``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        Whatever creating, writing or renaming raises; the temporary file is removed.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
@@ -30,12 +48,35 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
+    """Write ``data`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    data : bytes
+        The whole content.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs here (a zombie counts as gone); this process counts as alive."""
+    """Whether a process with this id runs here (a zombie counts as gone); this process counts as alive.
+
+    Parameters
+    ----------
+    pid : int
+        A process id; ``<= 0`` is never alive.
+
+    Returns
+    -------
+    bool
+    """
     if pid == os.getpid():
         return True
     if pid <= 0:
@@ -54,7 +95,23 @@ def pid_alive(pid: int) -> bool:
 
 
 def jsonable(value: object) -> object:
-    """``json.dumps(..., default=jsonable)``: numpy scalars and arrays, and paths, as plain JSON."""
+    """``json.dumps(..., default=jsonable)``: numpy scalars and arrays, and paths, as plain JSON.
+
+    Parameters
+    ----------
+    value : object
+        A value ``json`` cannot write itself.
+
+    Returns
+    -------
+    object
+        A Python scalar or list for numpy values, a ``str`` for a path.
+
+    Raises
+    ------
+    TypeError
+        For any other type.
+    """
     import numpy as np
 
     if isinstance(value, np.generic):

@@ -34,6 +34,28 @@ def check_int(name: str, value: object, *, min: int | None = None, max: int | No
     (``"an int"``, ``"an integer"``).
 
     Raises ``error``: ``"n must be an int >= 1; got 0"``, ``"version must be an int in 1..9; got 0"``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the message shows it.
+    value : object
+        The value to check; an ``int`` or numpy integer (not ``bool``).
+    min, max : int or None
+        Inclusive bounds; None leaves that side open.
+    what : str
+        How the message names the kind of value.
+    error : type[Exception]
+        The exception class raised.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    error
+        If ``value`` is not an integer or lies outside ``[min, max]``.
     """
     if min is not None and max is not None:
         rule = f"{what} in {min}..{max}"
@@ -55,6 +77,30 @@ def check_float(name: str, value: object, *, min: float | None = None, max: floa
     excludes that bound). ``what`` names the kind of number (``"a float"``, ``"a number of seconds"``).
 
     Raises ``error``: ``"dropout must be a float in [0, 1); got 1.0"``, ``"x must be a number > 0; got 0"``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the message shows it.
+    value : object
+        The value to check; a finite real number (not ``bool``).
+    min, max : float or None
+        Bounds; None leaves that side open.
+    min_open, max_open : bool
+        Exclude that bound (``>`` / ``<`` instead of ``>=`` / ``<=``).
+    what : str
+        How the message names the kind of number.
+    error : type[Exception]
+        The exception class raised.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    error
+        If ``value`` is not a finite number or lies outside the bounds.
     """
     if min is not None and max is not None:
         rule = f"{what} in {'(' if min_open else '['}{min}, {max}{')' if max_open else ']'}"
@@ -80,6 +126,29 @@ def check_choice(name: str, value: T, options: Iterable[Any], *, quote: bool = T
 
     Raises ``error``: ``"overlap must be one of 'refuse', 'replace'; got 'x'"`` (``quote=False``
     lists the options bare: ``"format must be one of json, csv; got 'xml'"``).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the message shows it.
+    value : T
+        The value to check.
+    options : iterable
+        The allowed values.
+    quote : bool
+        List the options with ``repr`` (True) or ``str`` (False) in the message.
+    error : type[Exception]
+        The exception class raised.
+
+    Returns
+    -------
+    T
+        ``value`` unchanged.
+
+    Raises
+    ------
+    error
+        If ``value`` is not among ``options``.
     """
     opts = tuple(options)
     try:
@@ -93,12 +162,50 @@ def check_choice(name: str, value: T, options: Iterable[Any], *, quote: bool = T
 
 
 def check_seed(name: str, value: object, *, error: type[Exception] = ParameterError) -> int:
-    """A random seed: an ``int >= 0`` (numpy integers accepted), as an ``int``."""
+    """A random seed: an ``int >= 0`` (numpy integers accepted), as an ``int``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the message shows it.
+    value : object
+        The seed; an integer ``>= 0``.
+    error : type[Exception]
+        The exception class raised.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    error
+        If ``value`` is not an integer ``>= 0``.
+    """
     return check_int(name, value, min=0, error=error)
 
 
 def check_bool(name: str, value: object, *, error: type[Exception] = ParameterError) -> bool:
-    """``value`` if it is a ``bool``; 0, 1 and numpy booleans are refused."""
+    """``value`` if it is a ``bool``; 0, 1 and numpy booleans are refused.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the message shows it.
+    value : object
+        The value to check; must be ``True`` or ``False``.
+    error : type[Exception]
+        The exception class raised.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    error
+        If ``value`` is not a ``bool``.
+    """
     if isinstance(value, bool):
         return value
     raise error(f"{name} must be True or False; got {value!r}")
