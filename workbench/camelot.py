@@ -39,13 +39,46 @@ _CAMELOT_RE = re.compile(r"^\s*(1[0-2]|[1-9])\s*([ABab])\s*$")
 
 
 def key_name(tonic_pc: int, mode: str) -> str:
-    """Return the key's name, e.g. ``key_name(9, "minor") == "A minor"``."""
+    """Return the key's name, e.g. ``key_name(9, "minor") == "A minor"``.
+
+    Parameters
+    ----------
+    tonic_pc : int in 0..11
+        The tonic's pitch class (C=0, C#=1, ...).
+    mode : {"major", "minor"}
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ParameterError
+        If ``tonic_pc`` or ``mode`` is out of range.
+    """
     _check_key(tonic_pc, mode)
     return f"{PITCH_CLASSES[tonic_pc]} {mode}"
 
 
 def parse_key(name: str) -> tuple[int, str]:
-    """Parse ``"A minor"``, ``"F# major"``, ``"Bbm"`` or a Camelot code into ``(tonic_pc, mode)``."""
+    """Parse ``"A minor"``, ``"F# major"``, ``"Bbm"`` or a Camelot code into ``(tonic_pc, mode)``.
+
+    Parameters
+    ----------
+    name : str
+        A key name (``#``/``b`` or ``♯``/``♭``; ``major``, ``maj``, ``minor``, ``min``, ``m``;
+        no mode means major) or a Camelot code.
+
+    Returns
+    -------
+    tonic_pc : int in 0..11
+    mode : {"major", "minor"}
+
+    Raises
+    ------
+    ParameterError
+        If ``name`` is neither.
+    """
     if not isinstance(name, str) or not name.strip():
         raise ParameterError(f"key must be a key name such as 'A minor' or a Camelot code such as '8A'; got {name!r}")
     if _CAMELOT_RE.match(name):
@@ -61,7 +94,24 @@ def parse_key(name: str) -> tuple[int, str]:
 
 
 def to_camelot(tonic_pc: int, mode: str) -> str:
-    """Camelot code of a key: C major -> ``"8B"``, A minor -> ``"8A"``."""
+    """Camelot code of a key: C major -> ``"8B"``, A minor -> ``"8A"``.
+
+    Parameters
+    ----------
+    tonic_pc : int in 0..11
+        The tonic's pitch class (C=0).
+    mode : {"major", "minor"}
+
+    Returns
+    -------
+    str
+        ``"1A"``..``"12A"`` (minor) or ``"1B"``..``"12B"`` (major).
+
+    Raises
+    ------
+    ParameterError
+        If ``tonic_pc`` or ``mode`` is out of range.
+    """
     _check_key(tonic_pc, mode)
     major_pc = tonic_pc if mode == "major" else (tonic_pc + 3) % 12
     number = (major_pc * 7 + 7) % 12 + 1
@@ -69,7 +119,23 @@ def to_camelot(tonic_pc: int, mode: str) -> str:
 
 
 def from_camelot(code: str) -> tuple[int, str]:
-    """Inverse of :func:`to_camelot`: ``"8A"`` -> ``(9, "minor")``."""
+    """Inverse of :func:`to_camelot`: ``"8A"`` -> ``(9, "minor")``.
+
+    Parameters
+    ----------
+    code : str
+        ``"1A"``..``"12B"``; case and spaces forgiven.
+
+    Returns
+    -------
+    tonic_pc : int in 0..11
+    mode : {"major", "minor"}
+
+    Raises
+    ------
+    ParameterError
+        If ``code`` is not a Camelot code.
+    """
     m = _CAMELOT_RE.match(code) if isinstance(code, str) else None
     if not m:
         raise ParameterError(f"Camelot code must be 1A..12A or 1B..12B; got {code!r}")
@@ -81,7 +147,25 @@ def from_camelot(code: str) -> tuple[int, str]:
 
 
 def camelot_distance(a: str, b: str) -> tuple[int, bool]:
-    """Steps around the wheel between two codes (0..6) and whether the letter differs."""
+    """Steps around the wheel between two codes (0..6) and whether the letter differs.
+
+    Parameters
+    ----------
+    a, b : str
+        Camelot codes.
+
+    Returns
+    -------
+    steps : int in 0..6
+        Shortest distance around the wheel, ignoring the letter.
+    letter_differs : bool
+        Whether one is A (minor) and the other B (major).
+
+    Raises
+    ------
+    ParameterError
+        If either is not a Camelot code.
+    """
     na, la = _split(a)
     nb, lb = _split(b)
     d = abs(na - nb) % 12
@@ -117,6 +201,16 @@ def index_of(code: object, *, name: str = "camelot") -> int:
 
 def code_at(index: int) -> str:
     """The Camelot code of a compact key index 0..23 (inverse of :func:`index_of`): 7 -> ``"8A"``.
+
+    Parameters
+    ----------
+    index : int in 0..23
+        The compact key index.
+
+    Returns
+    -------
+    str
+        The code, ``"1A"``..``"12B"``.
 
     Raises
     ------

@@ -38,7 +38,18 @@ def _resolved(path: str | os.PathLike[str]) -> Path:
 
 
 def root_of_db(db: str | os.PathLike[str]) -> Path:
-    """The workspace root a database file belongs to (see the module docstring, step 3)."""
+    """The workspace root a database file belongs to (see the module docstring, step 3).
+
+    Parameters
+    ----------
+    db : str or os.PathLike
+        The database file.
+
+    Returns
+    -------
+    pathlib.Path
+        The parent of its ``data/`` folder, else the folder that holds it.
+    """
     p = _resolved(db)
     return p.parent.parent if p.parent.name == "data" else p.parent
 
@@ -79,7 +90,18 @@ class Workspace:
         return self.data / "demo"
 
     def relative(self, path: str | os.PathLike[str]) -> str:
-        """``path`` relative to the root when it lies inside it, else absolute (for storing)."""
+        """``path`` relative to the root when it lies inside it, else absolute (for storing).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file or folder; resolved first.
+
+        Returns
+        -------
+        str
+            A POSIX path relative to the root, or the absolute path.
+        """
         p = _resolved(path)
         try:
             return p.relative_to(self.root).as_posix()
@@ -87,7 +109,17 @@ class Workspace:
             return str(p)
 
     def absolute(self, stored: str) -> Path:
-        """A stored path (relative to the root, or absolute) as an absolute path."""
+        """A stored path (relative to the root, or absolute) as an absolute path.
+
+        Parameters
+        ----------
+        stored : str
+            A path as :meth:`relative` stored it.
+
+        Returns
+        -------
+        pathlib.Path
+        """
         p = Path(stored)
         return p if p.is_absolute() else self.root / p
 
@@ -129,30 +161,90 @@ def _search_root() -> Path:
 
 
 def home(path: PathArg = None) -> Path:
-    """The workspace root (see the module docstring for the order of resolution)."""
+    """The workspace root (see the module docstring for the order of resolution).
+
+    Parameters
+    ----------
+    path : path-like or None
+        The root; None resolves it from the environment and defaults.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return workspace(path).root
 
 
 def data_dir(path: PathArg = None) -> Path:
-    """``<root>/data``: user audio, the demo library and the SQLite database."""
+    """``<root>/data``: user audio, the demo library and the SQLite database.
+
+    Parameters
+    ----------
+    path : path-like or None
+        An explicit folder (returned resolved); None means the workspace's.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return _resolved(path) if path is not None else workspace().data
 
 
 def db_path(path: PathArg = None) -> Path:
-    """The SQLite library: the argument, else ``$WORKBENCH_DB``, else ``<root>/data/workbench.db``."""
+    """The SQLite library: the argument, else ``$WORKBENCH_DB``, else ``<root>/data/workbench.db``.
+
+    Parameters
+    ----------
+    path : path-like or None
+        An explicit database file (returned resolved); None means the workspace's.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return _resolved(path) if path is not None else workspace().db
 
 
 def demo_dir(path: PathArg = None) -> Path:
-    """Where the synthesized demo library is written: ``<root>/data/demo``."""
+    """Where the synthesized demo library is written: ``<root>/data/demo``.
+
+    Parameters
+    ----------
+    path : path-like or None
+        An explicit folder (returned resolved); None means the workspace's.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return _resolved(path) if path is not None else workspace().demo
 
 
 def experiments_dir(path: PathArg = None) -> Path:
-    """One folder per run: ``<root>/experiments``."""
+    """One folder per run: ``<root>/experiments``.
+
+    Parameters
+    ----------
+    path : path-like or None
+        An explicit folder (returned resolved); None means the workspace's.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return _resolved(path) if path is not None else workspace().experiments
 
 
 def models_dir(path: PathArg = None) -> Path:
-    """The versioned model registry: ``<root>/models``."""
+    """The versioned model registry: ``<root>/models``.
+
+    Parameters
+    ----------
+    path : path-like or None
+        An explicit folder (returned resolved); None means the workspace's.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return _resolved(path) if path is not None else workspace().models
