@@ -177,6 +177,26 @@ def connect(path: str | os.PathLike[str], *, timeout_s: float = 30.0, read_only:
     The connection is in autocommit mode; write through :func:`transaction`. With
     ``read_only`` the file is opened with SQLite's ``mode=ro`` (it must exist; nothing is
     created or changed; on a folder that cannot be written, ``immutable=1`` too).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The SQLite file; created unless ``read_only``.
+    timeout_s : float >= 0
+        How long a statement waits for another process's write lock, in seconds.
+    read_only : bool
+        Open without writing (the file must exist).
+
+    Returns
+    -------
+    sqlite3.Connection
+
+    Raises
+    ------
+    ParameterError
+        If ``timeout_s`` is not a number >= 0.
+    StoreError
+        If the file cannot be opened.
     """
     if not isinstance(timeout_s, (int, float)) or timeout_s < 0:
         raise ParameterError(f"timeout_s must be a float >= 0 (seconds); got {timeout_s!r}")
@@ -233,6 +253,16 @@ def _db_file(conn: sqlite3.Connection) -> str:
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on any error.
 
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+        A connection from :func:`connect` (autocommit mode).
+
+    Yields
+    ------
+    sqlite3.Connection
+        ``conn``, inside the transaction.
+
     Raises
     ------
     StoreError
@@ -266,12 +296,34 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
-    """The database's schema version (0 for a new, empty database)."""
+    """The database's schema version (0 for a new, empty database).
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+
+    Returns
+    -------
+    int
+        SQLite's ``user_version``.
+    """
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
 def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> int:
     """Bring the schema up to ``target``; return the version it had before.
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+        An open, writable connection.
+    target : int
+        The schema version to reach (default: the newest).
+
+    Returns
+    -------
+    int
+        The version before migrating.
 
     Raises
     ------
