@@ -80,12 +80,32 @@ class AudioInfo:
 
 
 def is_audio_path(path: str | os.PathLike[str]) -> bool:
-    """True when the file name ends with one of :data:`SUPPORTED_EXTENSIONS` (any case)."""
+    """True when the file name ends with one of :data:`SUPPORTED_EXTENSIONS` (any case).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file name; the file need not exist.
+
+    Returns
+    -------
+    bool
+    """
     return Path(path).suffix.lower() in SUPPORTED_EXTENSIONS
 
 
 def info(path: str | os.PathLike[str]) -> AudioInfo:
     """Read a file's header: duration, rate, channels, format. Decodes no samples.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An audio file.
+
+    Returns
+    -------
+    AudioInfo
+        Duration in seconds, sample rate in Hz, channels, frames, format and subtype, as the header says.
 
     Raises
     ------
@@ -224,7 +244,18 @@ def validate(
 
 
 def to_mono(y: np.ndarray) -> np.ndarray:
-    """Mean over channels: ``(channels, n) -> (n,)``; a 1-d input is returned as is."""
+    """Mean over channels: ``(channels, n) -> (n,)``; a 1-d input is returned as is.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (channels, n)]
+        Samples.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+        ``y`` itself when 1-d, else the channel mean as float32.
+    """
     return y if y.ndim == 1 else y.mean(axis=0, dtype=np.float32)
 
 
@@ -284,7 +315,19 @@ def _check_file(path: str | os.PathLike[str] | bytes) -> Path:
 
 
 def file_kind(mode: int) -> str:
-    """What ``os.stat``'s ``st_mode`` says a path is, in words (``"FIFO"``, ``"folder"``, ...)."""
+    """What ``os.stat``'s ``st_mode`` says a path is, in words (``"FIFO"``, ``"folder"``, ...).
+
+    Parameters
+    ----------
+    mode : int
+        ``os.stat(path).st_mode`` (use ``os.lstat`` to see links).
+
+    Returns
+    -------
+    str
+        ``"regular file"``, ``"folder"``, ``"FIFO"``, ``"character device"``, ``"block device"``,
+        ``"socket"``, ``"symbolic link"`` or ``"special file"``.
+    """
     for test, word in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"),
                        (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
                        (stat.S_ISSOCK, "socket"), (stat.S_ISLNK, "symbolic link")):
@@ -297,6 +340,15 @@ def display_path(path: str | os.PathLike[str] | bytes) -> str:
     """A path as printable text: bytes that are not UTF-8 are shown as ``\\xNN`` escapes.
 
     For messages only; the path itself (with its undecodable bytes) still opens the file.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or bytes
+        The path as the file system gave it.
+
+    Returns
+    -------
+    str
     """
     raw = os.fsencode(path)
     return raw.decode("utf-8", "backslashreplace")
@@ -379,6 +431,16 @@ def check_whole(path: str | os.PathLike[str]) -> AudioInfo:
 
     Unlike :func:`info`, the frame count and duration are what decodes, not what the header
     claims, so a truncated file, or one whose header promises 18 days, is caught here.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An audio file.
+
+    Returns
+    -------
+    AudioInfo
+        Frames and duration (seconds) as decoded; rate in Hz, channels, format, subtype.
 
     Raises
     ------
