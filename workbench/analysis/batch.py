@@ -61,6 +61,26 @@ def analyze_track(library: Library, track: Track | int | str, **settings: object
     """Analyse one library track (reusing a stored result) and store it; no correction applied.
 
     ``settings`` as for :func:`analyze_library` (none: the track's stored settings).
+
+    Parameters
+    ----------
+    library : Library
+    track : Track, int or str
+        The track, or its id, content hash or path.
+    **settings
+        ``bpm_prior``, ``key_profile``, ``energy_hop_s``.
+
+    Returns
+    -------
+    Analysis
+        As analysed, without the track's correction.
+
+    Raises
+    ------
+    TrackNotFoundError
+        If ``track`` names no track.
+    AudioError
+        If the track cannot be decoded or analysed.
     """
     t = track if isinstance(track, Track) else library.track(track)
     summary = analyze_library(library, tracks=[t], progress=False, **settings)  # type: ignore[arg-type]
@@ -120,6 +140,32 @@ def analyze_library(
     A track that cannot be decoded or analysed is reported in the summary and the batch goes
     on. Each result is committed as soon as it is computed, so an interrupted run resumes
     where it stopped.
+
+    Parameters
+    ----------
+    library : Library
+    tracks : list of Track or None
+        The tracks to analyse; None means every track.
+    bpm_prior : BpmPrior or None
+        Tempo prior for every track (None: ``BpmPrior()``); not given: each track's stored setting.
+    key_profile : {"krumhansl", "temperley"}
+        Key profile for every track; not given: each track's stored setting.
+    energy_hop_s : float > 0
+        Seconds per energy-curve value for every track; not given: each track's stored setting.
+    force : bool
+        Analyse again even when a result for the same contents and settings is stored.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    AnalysisSummary
+        Counts, failed tracks with their reasons, and the corrections kept or dropped.
+
+    Raises
+    ------
+    ParameterError
+        If ``library`` is not a :class:`Library` or a setting is invalid.
     """
     from tqdm.auto import tqdm
 

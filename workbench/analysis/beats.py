@@ -59,7 +59,18 @@ class BpmPrior:
         return cls(min_bpm=128.0, max_bpm=150.0, center_bpm=139.0, width_octaves=0.3)
 
     def weight(self, bpm: np.ndarray) -> np.ndarray:
-        """Prior weight of each tempo, 0 outside the range."""
+        """Prior weight of each tempo, 0 outside the range.
+
+        Parameters
+        ----------
+        bpm : np.ndarray [shape=(n,)]
+            Tempi in BPM.
+
+        Returns
+        -------
+        np.ndarray [shape=(n,)]
+            Log-normal weight around ``center_bpm`` (1 at the centre).
+        """
         bpm = np.asarray(bpm, dtype=np.float64)
         w = np.exp(-0.5 * (np.log2(bpm / self.center_bpm) / self.width_octaves) ** 2)
         return np.where((bpm >= self.min_bpm) & (bpm <= self.max_bpm), w, 0.0)
@@ -100,7 +111,20 @@ class Onsets:
 
 
 def onset_envelopes(y: np.ndarray, *, sr: int) -> Onsets:
-    """The :class:`Onsets` of mono audio."""
+    """The :class:`Onsets` of mono audio.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono audio.
+    sr : int > 0
+        Sample rate in Hz.
+
+    Returns
+    -------
+    Onsets
+        Envelopes at ``sr / 512`` frames per second.
+    """
     import librosa
 
     n_mels = 96
@@ -138,6 +162,21 @@ def estimate_tempo(onsets: Onsets, *, sr: int, prior: BpmPrior) -> tuple[float, 
     Candidates are scored by the beat envelope's autocorrelation at one, two and four beats
     (the bar reinforces the beat) times the prior. :func:`track_beats` then settles between
     this tempo, its half and its double by where the snares fall.
+
+    Parameters
+    ----------
+    onsets : Onsets
+        From :func:`onset_envelopes`.
+    sr : int > 0
+        Sample rate of the audio, in Hz.
+    prior : BpmPrior
+        Weights the candidate tempi.
+
+    Returns
+    -------
+    bpm : float
+        0.0 when the envelope has no periodicity.
+    strength : float in [0, 1]
     """
     frame_rate = sr / HOP_LENGTH
     ac = _autocorrelation(onsets.beat)
@@ -156,11 +195,40 @@ def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float) -> tupl
 
     Searches tempos within 3 % of ``bpm`` (to 0.01 BPM) and every phase (to a quarter
     frame); returns the tempo and the beat times over the whole track.
+
+    Parameters
+    ----------
+    env : np.ndarray [shape=(frames,)]
+        Onset envelope at ``sr / 512`` frames per second.
+    sr : int > 0
+        Sample rate of the audio, in Hz.
+    bpm : float > 0
+        Tempo estimate, in BPM.
+    duration_s : float > 0
+        Track duration, in seconds.
+
+    Returns
+    -------
+    bpm : float
+    beats : np.ndarray [shape=(n_beats,)]
+        Beat times in seconds.
     """
     frame_rate = sr / HOP_LENGTH
     frames = np.arange(env.size, dtype=np.float64)
 
     def best(bpms: np.ndarray) -> tuple[float, float, float]:
+        """The candidate tempo and phase whose beats collect the most onset strength.
+
+        Parameters
+        ----------
+        bpms : np.ndarray [shape=(n,)]
+            Candidate tempi in BPM.
+
+        Returns
+        -------
+        score, bpm, phase_frames : float
+            The best candidate's summed onset strength, tempo and phase (in frames).
+        """
         top = (-np.inf, 0.0, 0.0)
         for b in bpms:
             period = 60.0 * frame_rate / b
@@ -241,7 +309,19 @@ def _settle_octave(onsets: Onsets, *, sr: int, bpm: float, beats: np.ndarray,
     frames = np.arange(onsets.backbeat.size, dtype=np.float64)
 
     def level(env: np.ndarray, times: np.ndarray) -> float:
-        """Mean of the envelope's peak within 2 frames (46 ms) of each time."""
+        """Mean of the envelope's peak within 2 frames (46 ms) of each time.
+
+        Parameters
+        ----------
+        env : np.ndarray [shape=(frames,)]
+            Onset envelope.
+        times : np.ndarray [shape=(n,)]
+            Times in seconds.
+
+        Returns
+        -------
+        float > 0
+        """
         peaks = maximum_filter1d(env, size=5)
         return float(np.interp(times * frame_rate, frames, peaks, right=0.0).mean()) + 1e-9
 
@@ -249,6 +329,17 @@ def _settle_octave(onsets: Onsets, *, sr: int, bpm: float, beats: np.ndarray,
     period = 60.0 / bpm
 
     def sixteenths_over_eighths(env: np.ndarray) -> float:
+        """How much stronger the envelope is on the sixteenths than on the eighths.
+
+        Parameters
+        ----------
+        env : np.ndarray [shape=(frames,)]
+            Onset envelope.
+
+        Returns
+        -------
+        float > 0
+        """
         eighths = max(level(env, beats), level(env, mids))
         return max(level(env, beats + period / 4), level(env, beats + 3 * period / 4)) / eighths
 
@@ -299,6 +390,17 @@ def _downbeat_phase(y: np.ndarray, *, sr: int, beats: np.ndarray, onsets: Onsets
     onset_frames = np.arange(onsets.kick.size, dtype=np.float64)
 
     def at_beats(env: np.ndarray) -> np.ndarray:
+        """The envelope's local peak at each beat, standardised (mean 0, unit deviation).
+
+        Parameters
+        ----------
+        env : np.ndarray [shape=(frames,)]
+            Onset envelope.
+
+        Returns
+        -------
+        np.ndarray [shape=(n_beats,)]
+        """
         v = np.interp(beats * sr / HOP_LENGTH, onset_frames, maximum_filter1d(env, size=5))
         return (v - v.mean()) / (v.std() + 1e-9)
 

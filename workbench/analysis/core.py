@@ -53,7 +53,18 @@ class Analysis:
         return self.bpm is not None
 
     def section_energy(self, start_s: float, end_s: float) -> int:
-        """The 1..10 energy level of the span ``[start_s, end_s)``."""
+        """The 1..10 energy level of the span ``[start_s, end_s)``.
+
+        Parameters
+        ----------
+        start_s, end_s : float >= 0
+            The span, in seconds.
+
+        Returns
+        -------
+        int in 1..10
+            :func:`~workbench.analysis.energy.energy_level` of the curve over at least one value.
+        """
         curve = np.asarray(self.energy_curve)
         a = int(start_s / self.energy_hop_s)
         b = max(a + 1, int(np.ceil(end_s / self.energy_hop_s)))
@@ -69,6 +80,17 @@ class Analysis:
 
     @classmethod
     def from_json(cls, text: str) -> Analysis:
+        """An :class:`Analysis` from the JSON text the library stores.
+
+        Parameters
+        ----------
+        text : str
+            JSON of every field (sequences as lists).
+
+        Returns
+        -------
+        Analysis
+        """
         d = json.loads(text)
         for name in ("beats", "downbeats", "energy_curve"):
             d[name] = tuple(d[name])
@@ -134,7 +156,22 @@ def analyze(
 
 
 def settings_key(*, bpm_prior: BpmPrior | None, key_profile: str, energy_hop_s: float) -> str:
-    """A stable string naming the analysis settings (stored with each result)."""
+    """A stable string naming the analysis settings (stored with each result).
+
+    Parameters
+    ----------
+    bpm_prior : BpmPrior or None
+        None means ``BpmPrior()``.
+    key_profile : str
+        The key profile's name.
+    energy_hop_s : float
+        Seconds per energy-curve value.
+
+    Returns
+    -------
+    str
+        Sorted-key JSON, including the analysis version.
+    """
     prior = asdict(bpm_prior if bpm_prior is not None else BpmPrior())
     return json.dumps({"version": ANALYSIS_VERSION, "bpm_prior": prior, "key_profile": key_profile,
                        "energy_hop_s": energy_hop_s}, sort_keys=True)

@@ -69,7 +69,19 @@ class Correction:
         return ", ".join(parts + ["locked" if self.locked else "unlocked"])
 
     def apply(self, analysis: Analysis) -> Analysis:
-        """``analysis`` with this correction on top (see the module docstring)."""
+        """``analysis`` with this correction on top (see the module docstring).
+
+        Parameters
+        ----------
+        analysis : Analysis
+            The track's analysis as analysed.
+
+        Returns
+        -------
+        Analysis
+            A corrected copy: a corrected BPM re-draws a metronomic beat grid (downbeats every 4 beats
+            from the anchor), a first downbeat re-phases the downbeats, a key replaces the key.
+        """
         a = analysis
         if self.bpm is not None:
             period_s = 60.0 / self.bpm
@@ -130,7 +142,23 @@ def _track(library: Library, track: Track | int | str) -> Track:
 
 
 def get_correction(library: Library, track: Track | int | str) -> Correction | None:
-    """The correction of ``track`` (id, hash, path or :class:`Track`), or ``None``."""
+    """The correction of ``track`` (id, hash, path or :class:`Track`), or ``None``.
+
+    Parameters
+    ----------
+    library : Library
+    track : Track, int or str
+        The track, or its id, content hash or path.
+
+    Returns
+    -------
+    Correction or None
+
+    Raises
+    ------
+    TrackNotFoundError
+        If ``track`` names no track.
+    """
     t = _track(library, track)
     r = library.conn.execute("SELECT * FROM track_corrections WHERE track_id = ?", (t.id,)).fetchone()
     if r is None:
@@ -201,7 +229,24 @@ def correct_track(library: Library, track: Track | int | str, *, bpm: float | No
 
 
 def clear_correction(library: Library, track: Track | int | str) -> Correction | None:
-    """Remove (unlock) a track's correction: the analysed values show again. Returns what was removed."""
+    """Remove (unlock) a track's correction: the analysed values show again. Returns what was removed.
+
+    Parameters
+    ----------
+    library : Library
+    track : Track, int or str
+        The track, or its id, content hash or path.
+
+    Returns
+    -------
+    Correction or None
+        The correction removed; None when there was none.
+
+    Raises
+    ------
+    TrackNotFoundError
+        If ``track`` names no track.
+    """
     t = _track(library, track)
     old = get_correction(library, t)
     with transaction(library.conn):
@@ -210,6 +255,15 @@ def clear_correction(library: Library, track: Track | int | str) -> Correction |
 
 
 def list_corrections(library: Library) -> list[Correction]:
-    """Every stored correction, by track id."""
+    """Every stored correction, by track id.
+
+    Parameters
+    ----------
+    library : Library
+
+    Returns
+    -------
+    list of Correction
+    """
     ids = [r[0] for r in library.conn.execute("SELECT track_id FROM track_corrections ORDER BY track_id")]
     return [c for c in (get_correction(library, i) for i in ids) if c is not None]

@@ -80,8 +80,32 @@ def track_energy(profile: EnergyProfile, *, loudness_lufs: float) -> int:
 
     Loudness counts from -24 LUFS (0) to -6 LUFS (1), onsets from 0 to 6 per second,
     brightness from 500 to 3500 Hz, drive is the share of windows above 0.6 on the curve.
+
+    Parameters
+    ----------
+    profile : EnergyProfile
+        The track's energy curve, onset rate (Hz) and spectral centroid (Hz).
+    loudness_lufs : float
+        Integrated loudness in LUFS; non-finite counts as silent.
+
+    Returns
+    -------
+    int in 1..10
     """
     def unit(x: float, lo: float, hi: float) -> float:
+        """``x`` scaled from ``[lo, hi]`` to ``[0, 1]`` and clipped.
+
+        Parameters
+        ----------
+        x : float
+            The value; non-finite gives 0.
+        lo, hi : float
+            The values mapped to 0 and 1.
+
+        Returns
+        -------
+        float in [0, 1]
+        """
         return float(np.clip((x - lo) / (hi - lo), 0.0, 1.0)) if np.isfinite(x) else 0.0
 
     drive = float((profile.curve > 0.6).mean()) if profile.curve.size else 0.0
@@ -94,6 +118,15 @@ def energy_level(curve: np.ndarray) -> int:
     """A 1..10 level of (a part of) one track's energy curve: its upper-quartile value, scaled.
 
     Relative to the track's own loudest moment: use it to compare sections of one track.
+
+    Parameters
+    ----------
+    curve : np.ndarray [shape=(n,)]
+        Energy values in [0, 1]; empty gives 1.
+
+    Returns
+    -------
+    int in 1..10
     """
     if curve.size == 0:
         return 1

@@ -48,6 +48,18 @@ class KeyEstimate:
 def key_scores(chroma_mean: np.ndarray, *, profile: str = DEFAULT_PROFILE) -> np.ndarray:
     """Pearson correlation of a 12-bin chroma vector with every key's profile.
 
+    Parameters
+    ----------
+    chroma_mean : np.ndarray [shape=(12,)]
+        Mean chroma, C first.
+    profile : {"krumhansl", "temperley"}
+        The key profiles to correlate with.
+
+    Raises
+    ------
+    ParameterError
+        If ``profile`` is unknown or ``chroma_mean`` is not 12 values.
+
     Returns
     -------
     np.ndarray [shape=(24,)]
@@ -92,7 +104,18 @@ def estimate_key(y: np.ndarray, *, sr: int, profile: str = DEFAULT_PROFILE, hop_
 
 
 def key_from_scores(scores: np.ndarray) -> KeyEstimate:
-    """The best of 24 key scores as a :class:`KeyEstimate`."""
+    """The best of 24 key scores as a :class:`KeyEstimate`.
+
+    Parameters
+    ----------
+    scores : np.ndarray [shape=(24,)]
+        As :func:`key_scores` returns them.
+
+    Returns
+    -------
+    KeyEstimate
+        Confidence is the softmax weight of the best key.
+    """
     best = int(np.argmax(scores))
     tonic, mode = best % 12, ("major" if best < 12 else "minor")
     z = (scores - scores.max()) / _CONFIDENCE_TEMPERATURE

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,17 @@ class StoredSettings:
 
 
 def format_prior(prior: BpmPrior | None) -> str:
-    """``"MIN-MAX@CENTRE"`` (BPM, as :func:`parse_prior` reads it), or ``"70-185@125 (default)"``."""
+    """``"MIN-MAX@CENTRE"`` (BPM, as :func:`parse_prior` reads it), or ``"70-185@125 (default)"``.
+
+    Parameters
+    ----------
+    prior : BpmPrior or None
+        None means the default prior.
+
+    Returns
+    -------
+    str
+    """
     p = prior if prior is not None else BpmPrior()
     text = f"{p.min_bpm:g}-{p.max_bpm:g}@{p.center_bpm:g}"
     if p.width_octaves != BpmPrior().width_octaves:
@@ -97,6 +108,14 @@ def parse_prior(text: str | BpmPrior | None) -> BpmPrior | None:
 
     A :class:`BpmPrior` or ``None`` is returned as it is. Without a centre, the geometric
     mean of the range is the centre.
+
+    Parameters
+    ----------
+    text : str, BpmPrior or None
+
+    Returns
+    -------
+    BpmPrior or None
 
     Raises
     ------
@@ -145,6 +164,18 @@ def _check_fields(prior: str | BpmPrior | None, key_profile: str | None,
 def scope_target(library: Library, scope: str, target: str | int | os.PathLike[str] | Track | None) -> str:
     """The stored form of ``target`` for ``scope`` (see the module docstring).
 
+    Parameters
+    ----------
+    library : Library
+    scope : {"library", "folder", "track"}
+    target : path-like, int, str, Track or None
+        The folder or the track (id, hash, path or :class:`Track`); None for the library.
+
+    Returns
+    -------
+    str
+        ``""`` for the library, the folder relative to the workspace, or the track id.
+
     Raises
     ------
     ParameterError
@@ -175,7 +206,7 @@ def scope_target(library: Library, scope: str, target: str | int | os.PathLike[s
     return str(track.id)
 
 
-def _row(r: Any) -> StoredSettings:
+def _row(r: sqlite3.Row) -> StoredSettings:
     return StoredSettings(r["scope"], r["target"], json.loads(r["settings"]), r["updated_at"])
 
 
@@ -230,7 +261,19 @@ def set_analysis_settings(library: Library, *, scope: str = "library",
 
 def get_analysis_settings(library: Library, *, scope: str = "library",
                           target: str | int | os.PathLike[str] | Track | None = None) -> StoredSettings | None:
-    """What is stored for ``scope``/``target``, or ``None``."""
+    """What is stored for ``scope``/``target``, or ``None``.
+
+    Parameters
+    ----------
+    library : Library
+    scope : {"library", "folder", "track"}
+    target : path-like, int, str, Track or None
+        As for :func:`set_analysis_settings`.
+
+    Returns
+    -------
+    StoredSettings or None
+    """
     key = scope_target(library, scope, target)
     r = library.conn.execute("SELECT * FROM analysis_settings WHERE scope = ? AND target = ?", (scope, key)).fetchone()
     return None if r is None else _row(r)
@@ -238,7 +281,19 @@ def get_analysis_settings(library: Library, *, scope: str = "library",
 
 def clear_analysis_settings(library: Library, *, scope: str = "library",
                             target: str | int | os.PathLike[str] | Track | None = None) -> bool:
-    """Remove what is stored for ``scope``/``target``; ``True`` when there was something."""
+    """Remove what is stored for ``scope``/``target``; ``True`` when there was something.
+
+    Parameters
+    ----------
+    library : Library
+    scope : {"library", "folder", "track"}
+    target : path-like, int, str, Track or None
+        As for :func:`set_analysis_settings`.
+
+    Returns
+    -------
+    bool
+    """
     key = scope_target(library, scope, target)
     with transaction(library.conn):
         cur = library.conn.execute("DELETE FROM analysis_settings WHERE scope = ? AND target = ?", (scope, key))
@@ -246,7 +301,16 @@ def clear_analysis_settings(library: Library, *, scope: str = "library",
 
 
 def list_analysis_settings(library: Library) -> list[StoredSettings]:
-    """Every stored setting: the library's, then folders by path, then tracks by id."""
+    """Every stored setting: the library's, then folders by path, then tracks by id.
+
+    Parameters
+    ----------
+    library : Library
+
+    Returns
+    -------
+    list of StoredSettings
+    """
     rows = [_row(r) for r in library.conn.execute("SELECT * FROM analysis_settings").fetchall()]
     order = {s: i for i, s in enumerate(SCOPES)}
     return sorted(rows, key=lambda s: (order[s.scope], int(s.target) if s.scope == "track" else 0, s.target))
@@ -267,6 +331,19 @@ def effective_settings(library: Library, track: Track | str | os.PathLike[str], 
     ``track`` may also be the path of an audio file outside the library (then the folder and
     library settings apply). ``stored`` is :func:`list_analysis_settings` read once (for a
     loop over many tracks).
+
+    Parameters
+    ----------
+    library : Library
+    track : Track, str or os.PathLike
+        A library track, or an audio file's path.
+    stored : list of StoredSettings or None
+        Settings already read; None reads them.
+
+    Returns
+    -------
+    AnalysisSettings
+        With ``sources`` naming where each field came from.
     """
     rows = list_analysis_settings(library) if stored is None else stored
     path = Path(track.path if isinstance(track, Track) else os.fspath(track)).expanduser().resolve()

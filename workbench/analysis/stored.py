@@ -53,6 +53,21 @@ def stored_analysis(
     With no settings given, those stored for the track (:func:`~workbench.analysis.settings.effective_settings`);
     given ones are used as they are (unset ones at their defaults). Consumers use
     :func:`track_analysis`, which adds the track's correction.
+
+    Parameters
+    ----------
+    library : Library
+    track : Track
+    bpm_prior : BpmPrior or None
+        Not given: the track's stored setting.
+    key_profile : {"krumhansl", "temperley"}
+        Not given: the track's stored setting.
+    energy_hop_s : float > 0
+        Seconds per energy-curve value; not given: the track's stored setting.
+
+    Returns
+    -------
+    Analysis or None
     """
     s = _explicit(bpm_prior, key_profile, energy_hop_s) or effective_settings(library, track)
     h = _settings_hash(settings_key(**s.kwargs()))
