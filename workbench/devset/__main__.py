@@ -11,6 +11,18 @@ from workbench.devset.styles import STYLE_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write a development set from the command line (``python -m workbench.devset OUT``).
+
+    Parameters
+    ----------
+    argv : list of str or None
+        The arguments; None means ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     parser = argparse.ArgumentParser(prog="python -m workbench.devset", description=__doc__.splitlines()[0])
     parser.add_argument("out", help="folder to write <style>_<k>.flac/.json and MANIFEST.json into")
     parser.add_argument("--per-style", type=int, default=3, help="tracks per style (every third is held out)")

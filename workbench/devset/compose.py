@@ -55,7 +55,20 @@ class Clock:
         self.rng = rng
 
     def time(self, step: int, *, humanise: bool = True) -> float:
-        """Onset in seconds of 16th-note ``step`` counted from the first beat."""
+        """Onset in seconds of 16th-note ``step`` counted from the first beat.
+
+        Parameters
+        ----------
+        step : int >= 0
+            16th-note index.
+        humanise : bool
+            Add the clock's timing jitter (normal, clipped to 2.5 standard deviations).
+
+        Returns
+        -------
+        float >= 0
+            Seconds.
+        """
         beat, sub = divmod(step, 4)
         pair, second = divmod(sub, 2)
         frac = 0.5 * pair + (0.5 * self.swing if second else 0.0)
@@ -71,6 +84,24 @@ def beat_times(*, bpm: float, n_beats: int, start_s: float, drift: bool, rng: np
 
     Drift is a slow sine (period 16-48 beats, depth 1.5-3 %) plus a linear push or drag of up to
     3 % over the track.
+
+    Parameters
+    ----------
+    bpm : float > 0
+        Mean tempo, in BPM.
+    n_beats : int >= 1
+        Beats in the track.
+    start_s : float >= 0
+        Onset of the first beat, in seconds.
+    drift : bool
+        Let the tempo drift; False keeps it steady.
+    rng : np.random.Generator
+        Draws the drift.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_beats + 1,)]
+        Beat onsets in seconds, increasing.
     """
     k = np.arange(n_beats + 1, dtype=np.float64)
     factor = np.ones_like(k)
@@ -91,7 +122,24 @@ def _durations(pattern: str) -> list[tuple[int, int]]:
 
 
 def chord_pitches(tonic_pc: int, root: int, quality: str, *, low: int) -> tuple[int, ...]:
-    """A close triad (plus the octave) on ``tonic_pc + root``, its root at or above ``low``."""
+    """A close triad (plus the octave) on ``tonic_pc + root``, its root at or above ``low``.
+
+    Parameters
+    ----------
+    tonic_pc : int in 0..11
+        The key's tonic pitch class (C=0).
+    root : int in 0..11
+        The chord root, in semitones above the tonic.
+    quality : {"M", "m"}
+        Major or minor triad.
+    low : int
+        The lowest MIDI note the root may take.
+
+    Returns
+    -------
+    tuple of int
+        Four MIDI notes: root, third, fifth, octave.
+    """
     r = low + (tonic_pc + root - low) % 12
     third = 3 if quality == "m" else 4
     return (r, r + third, r + 7, r + 12)
@@ -104,12 +152,44 @@ def compose(style: DevStyle, *, n_bars: int, clock: Clock, tonic_pc: int | None,
     ``tonic_pc=None`` gives drums only. Bars 0-1 have no bass; with 10 bars or more, two bars in
     the middle drop the kick and the bass (a breakdown), as DJ tracks do; the beat goes on. A
     crash cymbal marks the first beat of every 8-bar phrase and the bar after the breakdown.
+
+    Parameters
+    ----------
+    style : DevStyle
+    clock : Clock
+        Beat onsets, swing and timing jitter.
+    n_bars : int >= 1
+        Length in 4/4 bars.
+    tonic_pc : int in 0..11 or None
+        The key's tonic (C=0); None for drums only.
+    mode : {"major", "minor"}
+    rng : np.random.Generator
+        Draws velocities and fills.
+    humanised : bool
+        Vary velocities (timing is the clock's).
+
+    Returns
+    -------
+    notes : list of Note
+    progression : list of str
+        Roman numerals, one per chord.
     """
     notes: list[Note] = []
     step_s = float(np.median(np.diff(clock.beat_times_s))) / 4
     breakdown = range(n_bars // 2, n_bars // 2 + 2) if n_bars >= 10 else range(0)
 
     def vel(c: str) -> int:
+        """MIDI velocity of a drum-pattern character (``"x"`` accent, else ghost), humanised.
+
+        Parameters
+        ----------
+        c : str
+            The pattern character.
+
+        Returns
+        -------
+        int in 20..127
+        """
         v = 108 if c == "x" else 58
         if humanised:
             v += int(rng.integers(-14, 10))
@@ -168,11 +248,33 @@ _ROMAN = {0: "I", 2: "II", 3: "bIII", 4: "III", 5: "IV", 7: "V", 8: "bVI", 9: "V
 
 
 def roman(root: int, quality: str) -> str:
-    """Roman numeral of a chord, relative to the tonic's major scale: ``(8, "M") -> "bVI"``, minor in lower case."""
+    """Roman numeral of a chord, relative to the tonic's major scale: ``(8, "M") -> "bVI"``, minor in lower case.
+
+    Parameters
+    ----------
+    root : int in 0..11
+        Semitones above the tonic.
+    quality : {"M", "m"}
+        Major or minor.
+
+    Returns
+    -------
+    str
+    """
     name = _ROMAN[root]
     return name.lower() if quality == "m" else name
 
 
 def is_drum(role: str) -> bool:
-    """True for the roles played on the GM percussion channel."""
+    """True for the roles played on the GM percussion channel.
+
+    Parameters
+    ----------
+    role : str
+        A note's role (``"kick"``, ``"bass"``, ...).
+
+    Returns
+    -------
+    bool
+    """
     return role in DRUM_ROLES

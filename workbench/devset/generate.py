@@ -28,12 +28,34 @@ def split_of(k: int) -> str:
     The split depends only on ``k``, so it stays the same whatever ``per_style`` is. Held-out
     tracks draw their parameters from a seed sequence tagged with the split, so no dev seed ever
     makes a held-out track.
+
+    Parameters
+    ----------
+    k : int >= 0
+        The track's index within its style.
+
+    Returns
+    -------
+    {"dev", "held_out"}
     """
     return "held_out" if k % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 else "dev"
 
 
 def condition_of(style: str, k: int) -> str:
-    """The recording condition of track ``k`` of ``style``: conditions in turn, offset per style."""
+    """The recording condition of track ``k`` of ``style``: conditions in turn, offset per style.
+
+    Parameters
+    ----------
+    style : str
+        A name from ``STYLE_NAMES``.
+    k : int >= 0
+        The track's index within its style.
+
+    Returns
+    -------
+    str
+        One of ``CONDITIONS``.
+    """
     return CONDITIONS[(STYLE_NAMES.index(style) * 2 + k) % len(CONDITIONS)]
 
 
@@ -58,6 +80,24 @@ def _master(y: np.ndarray, condition: str, sr: int, rng: np.random.Generator) ->
 def make_track(style: str, k: int, *, seed: int, sr: int = 44100,
                renderer: str = "auto") -> tuple[np.ndarray, dict[str, Any]]:
     """Synthesize track ``k`` of ``style`` for set seed ``seed``.
+
+    Parameters
+    ----------
+    style : str
+        A name from ``STYLE_NAMES``.
+    k : int >= 0
+        The track's index within its style; fixes its split and condition.
+    seed : int >= 0
+        The set's seed.
+    sr : int > 0
+        Sample rate in Hz.
+    renderer : {"auto", "fluidsynth", "numpy"}
+        ``"auto"`` uses FluidSynth when it and a soundfont are found, else numpy.
+
+    Raises
+    ------
+    ParameterError
+        If ``renderer`` is unknown, or ``"fluidsynth"`` without FluidSynth and a soundfont.
 
     Returns
     -------
@@ -134,6 +174,30 @@ def write_set(folder: str | os.PathLike[str], *, per_style: int = 3, seed: int =
     Also writes ``MANIFEST.json`` (one entry per track: file, style, condition, split). Returns
     the truth paths. Held-out tracks (``split == "held_out"``) must stay out of every tuning
     decision; report them separately.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Created when missing.
+    per_style : int >= 1
+        Tracks per style.
+    seed : int >= 0
+        The set's seed.
+    styles : iterable of str or None
+        A subset of ``STYLE_NAMES``; None means all.
+    renderer : {"auto", "fluidsynth", "numpy"}
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The ``.json`` truth files written.
+
+    Raises
+    ------
+    ParameterError
+        If ``per_style``, ``seed``, a style or ``renderer`` is invalid.
     """
     import soundfile as sf
     from tqdm.auto import tqdm
@@ -152,9 +216,25 @@ def write_set(folder: str | os.PathLike[str], *, per_style: int = 3, seed: int =
         stem = f"{style}_{k:02d}"
 
         def write(tmp: Path, y: np.ndarray = y, sr: int = truth["sample_rate_hz"]) -> None:
+            """Write one track's audio as 16-bit FLAC to ``tmp``.
+
+            Parameters
+            ----------
+            tmp : pathlib.Path
+            y : np.ndarray [shape=(n, 2)]
+            sr : int > 0
+                Sample rate in Hz.
+            """
             sf.write(str(tmp), y, sr, format="FLAC", subtype="PCM_16")
 
         def write_truth(tmp: Path, text: str = json.dumps(truth, indent=1) + "\n") -> None:
+            """Write one track's truth JSON to ``tmp``.
+
+            Parameters
+            ----------
+            tmp : pathlib.Path
+            text : str
+            """
             tmp.write_text(text)
 
         atomic_write(root / f"{stem}.flac", write)
@@ -168,7 +248,23 @@ def write_set(folder: str | os.PathLike[str], *, per_style: int = 3, seed: int =
 
 
 def load_devset(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The truth dicts of a written set, each with ``"audio_path"`` added, sorted by file name."""
+    """The truth dicts of a written set, each with ``"audio_path"`` added, sorted by file name.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        A folder :func:`write_set` wrote.
+
+    Returns
+    -------
+    list of dict
+        Files of another format are skipped.
+
+    Raises
+    ------
+    ParameterError
+        If ``folder`` is not a folder.
+    """
     root = Path(folder)
     if not root.is_dir():
         raise ParameterError(f"folder must be a development set written by write_set; got {str(root)!r} (no such folder)")

@@ -95,6 +95,24 @@ def render_fluidsynth(notes: Sequence[Note], style: DevStyle, *, sr: int, n_samp
     """Render ``notes`` through FluidSynth; returns float32 ``(n_samples, 2)``, unnormalised.
 
     Chorus is off and reverb on (FluidSynth's defaults otherwise); the output is deterministic.
+
+    Parameters
+    ----------
+    notes : sequence of Note
+    style : DevStyle
+        Picks the GM programs.
+    sr : int > 0
+        Sample rate in Hz.
+    n_samples : int >= 0
+        Output length; FluidSynth's output is cut or zero-padded to it.
+    tuning_cents : float
+        Detune of every pitched note, in cents.
+    tools : tuple of str
+        ``(executable, soundfont)`` from :func:`find_fluidsynth`.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_samples, 2), dtype=float32]
     """
     import soundfile as sf
 
@@ -117,7 +135,18 @@ def render_fluidsynth(notes: Sequence[Note], style: DevStyle, *, sr: int, n_samp
 
 
 def fluidsynth_version(exe: str) -> str:
-    """FluidSynth's version line, e.g. ``"2.3.1"``."""
+    """FluidSynth's version line, e.g. ``"2.3.1"``.
+
+    Parameters
+    ----------
+    exe : str
+        The FluidSynth executable.
+
+    Returns
+    -------
+    str
+        The first word starting with a digit in ``--version``'s output, else ``"unknown"``.
+    """
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30, check=False)
     for word in proc.stdout.split():
         if word[:1].isdigit():

@@ -24,7 +24,26 @@ def _check_bpm(name: str, value: object) -> float:
 
 
 def tempo_accuracy1(est_bpm: float | None, ref_bpm: float, *, tolerance: float = 0.02) -> bool:
-    """Accuracy 1: ``est_bpm`` within ``tolerance`` (relative) of ``ref_bpm``; ``None`` (no beat) is wrong."""
+    """Accuracy 1: ``est_bpm`` within ``tolerance`` (relative) of ``ref_bpm``; ``None`` (no beat) is wrong.
+
+    Parameters
+    ----------
+    est_bpm : float > 0 or None
+        Estimated tempo in BPM; None means no beat found.
+    ref_bpm : float > 0
+        True tempo in BPM.
+    tolerance : float
+        Relative tolerance (0.02 = 2 %).
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ParameterError
+        If a tempo is not a number > 0.
+    """
     ref = _check_bpm("ref_bpm", ref_bpm)
     if est_bpm is None:
         return False
@@ -33,13 +52,42 @@ def tempo_accuracy1(est_bpm: float | None, ref_bpm: float, *, tolerance: float =
 
 
 def tempo_accuracy2(est_bpm: float | None, ref_bpm: float, *, tolerance: float = 0.02) -> bool:
-    """Accuracy 2: accuracy 1 against ``ref_bpm`` times 1, 2, 1/2, 3 or 1/3."""
+    """Accuracy 2: accuracy 1 against ``ref_bpm`` times 1, 2, 1/2, 3 or 1/3.
+
+    Parameters
+    ----------
+    est_bpm : float > 0 or None
+        Estimated tempo in BPM; None means no beat found.
+    ref_bpm : float > 0
+        True tempo in BPM.
+    tolerance : float
+        Relative tolerance (0.02 = 2 %).
+
+    Returns
+    -------
+    bool
+    """
     ref = _check_bpm("ref_bpm", ref_bpm)
     return any(tempo_accuracy1(est_bpm, ref * f, tolerance=tolerance) for f in OCTAVE_FACTORS)
 
 
 def beat_f(ref_s: Sequence[float], est_s: Sequence[float]) -> float:
-    """mir_eval's beat F-measure (70 ms window), both sides trimmed of their first 5 s."""
+    """mir_eval's beat F-measure (70 ms window), both sides trimmed of their first 5 s.
+
+    Parameters
+    ----------
+    ref_s, est_s : sequence of float
+        True and estimated beat times, in seconds.
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Raises
+    ------
+    ParameterError
+        If no reference beat lies after 5 s.
+    """
     import mir_eval
 
     ref = mir_eval.beat.trim_beats(np.asarray(ref_s, dtype=float))
@@ -51,7 +99,24 @@ def beat_f(ref_s: Sequence[float], est_s: Sequence[float]) -> float:
 
 def key_score(ref_key: str, est_key: str | None) -> float:
     """MIREX weighted key score (mir_eval.key.weighted_score): 1 exact, 0.5 fifth, 0.3 relative,
-    0.2 parallel, 0 otherwise; ``None`` scores 0. Keys are ``"A minor"``, ``"F# major"``."""
+    0.2 parallel, 0 otherwise; ``None`` scores 0. Keys are ``"A minor"``, ``"F# major"``.
+
+    Parameters
+    ----------
+    ref_key : str
+        The true key.
+    est_key : str or None
+        The estimate; None when there is none.
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Raises
+    ------
+    ParameterError
+        If a key is not a key name.
+    """
     import mir_eval
 
     if not isinstance(ref_key, str):
@@ -65,7 +130,17 @@ def key_score(ref_key: str, est_key: str | None) -> float:
 
 
 def same_key(a: str | None, b: str | None) -> bool:
-    """True when two key names name the same key (enharmonics equal: ``"A# minor" == "Bb minor"``)."""
+    """True when two key names name the same key (enharmonics equal: ``"A# minor" == "Bb minor"``).
+
+    Parameters
+    ----------
+    a, b : str or None
+        Key names; None is never the same.
+
+    Returns
+    -------
+    bool
+    """
     if a is None or b is None:
         return False
     return key_score(a, b) == 1.0
@@ -76,6 +151,19 @@ def score_estimate(truth: dict[str, Any], est: dict[str, Any]) -> dict[str, Any]
 
     ``truth`` holds ``bpm`` (or ``None``: no tempo truth), ``beats``/``downbeats`` (may be absent)
     and ``key`` (``None``: no key). A metric without truth is ``None``.
+
+    Parameters
+    ----------
+    truth : dict
+        One track's truth.
+    est : dict
+        One estimate; ``bpm`` None means no beat.
+
+    Returns
+    -------
+    dict
+        ``bpm``, ``key``, ``no_grid``, ``seconds``, ``acc1``, ``acc2``, ``beat_f``, ``down_f``,
+        ``key_exact``, ``key_mirex``.
     """
     ref_bpm = truth.get("bpm")
     bpm = est.get("bpm")
@@ -97,6 +185,15 @@ def summarise(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Means over scored rows; each metric over the rows that have it (``n_<metric>`` says how many).
 
     ``seconds_per_min`` is analysis seconds per minute of audio (rows need ``duration_s``).
+
+    Parameters
+    ----------
+    rows : iterable of dict
+        Rows from :func:`score_estimate`, each with ``duration_s`` added.
+
+    Returns
+    -------
+    dict
     """
     rows = list(rows)
     out: dict[str, Any] = {"n": len(rows)}

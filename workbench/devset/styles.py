@@ -121,7 +121,22 @@ STYLE_NAMES: tuple[str, ...] = tuple(s.name for s in STYLES)
 
 
 def style_by_name(name: str) -> DevStyle:
-    """The :class:`DevStyle` called ``name``."""
+    """The :class:`DevStyle` called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of ``STYLE_NAMES``.
+
+    Returns
+    -------
+    DevStyle
+
+    Raises
+    ------
+    ParameterError
+        If there is no such style.
+    """
     from workbench.errors import ParameterError
 
     for s in STYLES:

@@ -119,7 +119,23 @@ def _pitched(note: Note, sr: int, tuning_hz: float, style: DevStyle) -> np.ndarr
 
 
 def render_numpy(notes: Sequence[Note], style: DevStyle, *, sr: int, n_samples: int, tuning_hz: float) -> np.ndarray:
-    """Render ``notes`` with the numpy instruments; float32 ``(n_samples, 2)``, unnormalised."""
+    """Render ``notes`` with the numpy instruments; float32 ``(n_samples, 2)``, unnormalised.
+
+    Parameters
+    ----------
+    notes : sequence of Note
+    style : DevStyle
+    sr : int > 0
+        Sample rate in Hz.
+    n_samples : int >= 0
+        Output length; notes past it are cut.
+    tuning_hz : float > 0
+        Concert A, in Hz.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_samples, 2), dtype=float32]
+    """
     out = np.zeros((n_samples, 2))
     hard = style.name == "hardstyle"
     for note in notes:
