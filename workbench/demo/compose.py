@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
@@ -25,7 +24,19 @@ Part = Callable[["Composer", Section, int, float], None]
 
 @lru_cache(maxsize=256)
 def parse(pattern: str) -> tuple[tuple[tuple[int, float, int, int], ...], ...]:
-    """Per bar, the hits of a pattern as ``(step, velocity, length_steps, interval)``."""
+    """Per bar, the hits of a pattern as ``(step, velocity, length_steps, interval)``.
+
+    Parameters
+    ----------
+    pattern : str
+        16 characters per bar: ``X x - o f`` are hits (``o`` an octave up, ``f`` a fifth up),
+        ``=`` extends the previous hit by a step, anything else rests.
+
+    Returns
+    -------
+    tuple of tuple
+        Per bar, ``(step, velocity, length_steps, interval)`` per hit.
+    """
     bars = []
     for start in range(0, len(pattern), STEPS_PER_BAR):
         chunk = pattern[start:start + STEPS_PER_BAR]
@@ -52,21 +63,70 @@ class Composer:
 
     # ------------------------------------------------------------------------------ plumbing
 
-    def layer(self, name: str, make: Callable[[Any], Buffer], *, gain: float = 1.0, pan: float = 0.0,
+    def layer(self, name: str, make: Callable[[Hashable], Buffer], *, gain: float = 1.0, pan: float = 0.0,
               duck: float = 0.0, delay: float = 0.0, sweep: bool = False) -> Layer:
-        """Register a layer (mix order is registration order); options as in :class:`Layer`."""
+        """Register a layer (mix order is registration order); options as in :class:`Layer`.
+
+        Parameters
+        ----------
+        name : str
+            The layer's name, unique per track.
+        make : callable
+            ``make(key)`` builds the one-shot for an event key.
+        gain : float
+            Linear gain.
+        pan : float in [-1, 1]
+            -1 left, 1 right.
+        duck : float in [0, 1]
+            Sidechain depth under the kick.
+        delay : float >= 0
+            Send to the eighth-note ping-pong delay.
+        sweep : bool
+            Open a low-pass across build sections.
+
+        Returns
+        -------
+        Layer
+        """
         layer = Layer(name, make, gain=gain, pan=pan, duck=duck, delay=delay, sweep=sweep)
         self.layers[name] = layer
         return layer
 
     def hit(self, name: str, section: Section, b: int, step: float, key: Hashable, gain: float) -> None:
-        """One event at ``step`` of bar ``b`` of ``section``; gains rise 0.7 -> 1 across builds."""
+        """One event at ``step`` of bar ``b`` of ``section``; gains rise 0.7 -> 1 across builds.
+
+        Parameters
+        ----------
+        name : str
+            The layer.
+        section : Section
+        b : int >= 0
+            Bar within the section.
+        step : float
+            Sixteenth within the bar (fractional allowed).
+        key : hashable
+            The event key the layer's ``make`` renders.
+        gain : float
+            Linear gain before the build ramp.
+        """
         if section.label == "build":
             gain *= 0.7 + 0.3 * (b + step / STEPS_PER_BAR) / section.n_bars
         self.layers[name].events.append((self.grid.step_sample(section.start_bar + b, step), key, gain))
 
     def perform(self, roles: dict[str, dict[str, float]], parts: dict[str, Part]) -> list[Layer]:
-        """Play every section: for each part its role gives a gain in that section's label."""
+        """Play every section: for each part its role gives a gain in that section's label.
+
+        Parameters
+        ----------
+        roles : dict
+            Per section label, ``{part name: gain}``.
+        parts : dict
+            Parts by name.
+
+        Returns
+        -------
+        list of Layer
+        """
         for section in self.sections:
             for part_name, gain in roles[section.label].items():
                 for b in range(section.n_bars):
@@ -76,10 +136,38 @@ class Composer:
     # ---------------------------------------------------------------------------------- parts
 
     def drums(self, name: str, pattern: str, *, variants: int = 1, skip_last_build_bar: bool = False) -> Part:
-        """A drum pattern; ``variants`` one-shots alternate by step (round robin)."""
+        """A drum pattern; ``variants`` one-shots alternate by step (round robin).
+
+        Parameters
+        ----------
+        name : str
+            The layer the events go to.
+        pattern : str
+            A pattern as :func:`parse` reads it.
+        variants : int >= 1
+            One-shot variants, alternated by step.
+        skip_last_build_bar : bool
+            Rest in the last bar of a build longer than 4 bars.
+
+        Returns
+        -------
+        Part
+        """
         bars = parse(pattern)
 
         def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            """Play one bar of the drum pattern.
+
+            Parameters
+            ----------
+            c : Composer
+            s : Section
+                The section being played.
+            b : int >= 0
+                Bar within the section.
+            gain : float
+                Linear gain of the part in this section.
+            """
             if skip_last_build_bar and s.label == "build" and b == s.n_bars - 1 and s.n_bars > 4:
                 return
             for step, vel, _, _ in bars[b % len(bars)]:
@@ -88,10 +176,36 @@ class Composer:
         return part
 
     def bass(self, name: str, pattern: str, *, low: int) -> Part:
-        """A bass line on the chord roots (``low`` = lowest MIDI note of the root)."""
+        """A bass line on the chord roots (``low`` = lowest MIDI note of the root).
+
+        Parameters
+        ----------
+        name : str
+            The layer the events go to.
+        pattern : str
+            A pattern as :func:`parse` reads it; each hit's interval is added to the root.
+        low : int
+            Lowest MIDI note of the root.
+
+        Returns
+        -------
+        Part
+        """
         bars = parse(pattern)
 
         def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            """Play one bar of the bass line.
+
+            Parameters
+            ----------
+            c : Composer
+            s : Section
+                The section being played.
+            b : int >= 0
+                Bar within the section.
+            gain : float
+                Linear gain of the part in this section.
+            """
             root, _ = c.harmony.chord(b)
             midi = place(root, low)
             for step, vel, length, interval in bars[b % len(bars)]:
@@ -100,9 +214,33 @@ class Composer:
         return part
 
     def held(self, name: str, *, low: int) -> Part:
-        """The chord root held for the chord's whole length (``bars_per_chord`` bars)."""
+        """The chord root held for the chord's whole length (``bars_per_chord`` bars).
+
+        Parameters
+        ----------
+        name : str
+            The layer the events go to.
+        low : int
+            Lowest MIDI note of the root.
+
+        Returns
+        -------
+        Part
+        """
 
         def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            """Hold the chord root at the chord's first bar.
+
+            Parameters
+            ----------
+            c : Composer
+            s : Section
+                The section being played.
+            b : int >= 0
+                Bar within the section.
+            gain : float
+                Linear gain of the part in this section.
+            """
             bpc = c.harmony.bars_per_chord
             if b % bpc == 0:
                 root, _ = c.harmony.chord(b)
@@ -111,10 +249,36 @@ class Composer:
         return part
 
     def stabs(self, name: str, pattern: str, *, low: int) -> Part:
-        """Chord stabs (or held chords, with ties) voiced close from ``low``."""
+        """Chord stabs (or held chords, with ties) voiced close from ``low``.
+
+        Parameters
+        ----------
+        name : str
+            The layer the events go to.
+        pattern : str
+            A pattern as :func:`parse` reads it.
+        low : int
+            Lowest MIDI note of the voicing.
+
+        Returns
+        -------
+        Part
+        """
         bars = parse(pattern)
 
         def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            """Play one bar of stabs.
+
+            Parameters
+            ----------
+            c : Composer
+            s : Section
+                The section being played.
+            b : int >= 0
+                Bar within the section.
+            gain : float
+                Linear gain of the part in this section.
+            """
             _, pcs = c.harmony.chord(b)
             chord = voicing(pcs, low)
             for step, vel, length, _ in bars[b % len(bars)]:
@@ -123,9 +287,33 @@ class Composer:
         return part
 
     def pad(self, name: str, *, low: int) -> Part:
-        """Chords held for their whole length (``bars_per_chord`` bars), the root doubled an octave up."""
+        """Chords held for their whole length (``bars_per_chord`` bars), the root doubled an octave up.
+
+        Parameters
+        ----------
+        name : str
+            The layer the events go to.
+        low : int
+            Lowest MIDI note of the voicing.
+
+        Returns
+        -------
+        Part
+        """
 
         def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            """Hold the chord at the chord's first bar.
+
+            Parameters
+            ----------
+            c : Composer
+            s : Section
+                The section being played.
+            b : int >= 0
+                Bar within the section.
+            gain : float
+                Linear gain of the part in this section.
+            """
             bpc = c.harmony.bars_per_chord
             if b % bpc == 0:
                 root, pcs = c.harmony.chord(b)
@@ -136,9 +324,39 @@ class Composer:
         return part
 
     def arp(self, name: str, order: Sequence[int], *, low: int, length: int = 1, rate: int = 1) -> Part:
-        """Arpeggio every ``rate`` steps through chord tones (``order`` indexes tones, +3 = octave up)."""
+        """Arpeggio every ``rate`` steps through chord tones (``order`` indexes tones, +3 = octave up).
+
+        Parameters
+        ----------
+        name : str
+            The layer the events go to.
+        order : sequence of int
+            Chord-tone indexes (0..2, +3 per octave up).
+        low : int
+            Lowest MIDI note of the voicing.
+        length : int >= 1
+            Note length in sixteenths.
+        rate : int >= 1
+            Sixteenths between notes.
+
+        Returns
+        -------
+        Part
+        """
 
         def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            """Play one bar of the arpeggio.
+
+            Parameters
+            ----------
+            c : Composer
+            s : Section
+                The section being played.
+            b : int >= 0
+                Bar within the section.
+            gain : float
+                Linear gain of the part in this section.
+            """
             _, pcs = c.harmony.chord(b)
             tones = voicing(pcs, low)
             for j, step in enumerate(range(0, STEPS_PER_BAR, rate)):
@@ -150,9 +368,35 @@ class Composer:
         return part
 
     def line(self, name: str, notes: Sequence[Note], *, keyed: Callable[[Note], Hashable] | None = None) -> Part:
-        """A melody cycling with the chord progression."""
+        """A melody cycling with the chord progression.
+
+        Parameters
+        ----------
+        name : str
+            The layer the events go to.
+        notes : sequence of Note
+            One progression cycle, as :func:`~workbench.demo.arrange.melody` makes it.
+        keyed : callable or None
+            The event key of a note; None means ``(midi, length)``.
+
+        Returns
+        -------
+        Part
+        """
 
         def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            """Play the melody's notes of this bar.
+
+            Parameters
+            ----------
+            c : Composer
+            s : Section
+                The section being played.
+            b : int >= 0
+                Bar within the section.
+            gain : float
+                Linear gain of the part in this section.
+            """
             cb = b % c.harmony.cycle_bars
             for note in notes:
                 if note.bar == cb:
@@ -162,9 +406,31 @@ class Composer:
         return part
 
     def roll(self, name: str) -> Part:
-        """Snare roll accelerating across a section: quarters, eighths, sixteenths, then 32nds."""
+        """Snare roll accelerating across a section: quarters, eighths, sixteenths, then 32nds.
+
+        Parameters
+        ----------
+        name : str
+            The layer the events go to.
+
+        Returns
+        -------
+        Part
+        """
 
         def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            """Play one bar of the roll.
+
+            Parameters
+            ----------
+            c : Composer
+            s : Section
+                The section being played.
+            b : int >= 0
+                Bar within the section.
+            gain : float
+                Linear gain of the part in this section.
+            """
             u = b / s.n_bars
             rate = 4.0 if u < 0.25 else 2.0 if u < 0.5 else 1.0 if u < 0.75 else 0.5
             for step in np.arange(0.0, STEPS_PER_BAR, rate):
@@ -174,14 +440,51 @@ class Composer:
         return part
 
     def once(self, name: str, *, key: Callable[[Section], Hashable] | None = None) -> Part:
-        """One event at the first beat of a section (crash, riser whose key holds the section length)."""
+        """One event at the first beat of a section (crash, riser whose key holds the section length).
+
+        Parameters
+        ----------
+        name : str
+            The layer the events go to.
+        key : callable or None
+            The event key from the section; None means 0.
+
+        Returns
+        -------
+        Part
+        """
 
         def part(c: Composer, s: Section, b: int, gain: float) -> None:
+            """Play the event at the section's first bar.
+
+            Parameters
+            ----------
+            c : Composer
+            s : Section
+                The section being played.
+            b : int >= 0
+                Bar within the section.
+            gain : float
+                Linear gain of the part in this section.
+            """
             if b == 0:
                 c.hit(name, s, 0, 0, key(s) if key else 0, gain)
 
         return part
 
     def tail(self, steps: int, seconds: float) -> int:
-        """Samples of ``steps`` sixteenths plus a release tail of ``seconds``."""
+        """Samples of ``steps`` sixteenths plus a release tail of ``seconds``.
+
+        Parameters
+        ----------
+        steps : int >= 0
+            Sixteenth notes.
+        seconds : float >= 0
+            Release tail.
+
+        Returns
+        -------
+        int
+            Samples.
+        """
         return self.grid.steps_n(steps) + int(round(seconds * self.sr))
