@@ -57,15 +57,47 @@ class Grid:
         return self.sample(self.n_bars * BEATS_PER_BAR)
 
     def sample(self, beat: float) -> int:
-        """Sample index of a beat position (beats from the start, fractional allowed)."""
+        """Sample index of a beat position (beats from the start, fractional allowed).
+
+        Parameters
+        ----------
+        beat : float >= 0
+            Beats from the start.
+
+        Returns
+        -------
+        int
+        """
         return int(round(beat * self.beat_s * self.sr))
 
     def step_sample(self, bar: int, step: float) -> int:
-        """Sample index of sixteenth ``step`` (0..15, fractional allowed) of ``bar``."""
+        """Sample index of sixteenth ``step`` (0..15, fractional allowed) of ``bar``.
+
+        Parameters
+        ----------
+        bar : int >= 0
+            Bar from the start.
+        step : float
+            Sixteenth within the bar.
+
+        Returns
+        -------
+        int
+        """
         return self.sample(bar * BEATS_PER_BAR + step / 4.0)
 
     def steps_n(self, steps: float) -> int:
-        """Length in samples of ``steps`` sixteenth notes."""
+        """Length in samples of ``steps`` sixteenth notes.
+
+        Parameters
+        ----------
+        steps : float >= 0
+            Sixteenth notes.
+
+        Returns
+        -------
+        int >= 1
+        """
         return max(1, int(round(steps * self.beat_s * self.sr / 4.0)))
 
 
@@ -117,25 +149,71 @@ class Harmony:
         return self.bars_per_chord * len(self.progression)
 
     def chord(self, bar_in_section: int) -> tuple[int, tuple[int, ...]]:
-        """``(root pitch class, chord pitch classes)`` sounding in a bar of a section."""
+        """``(root pitch class, chord pitch classes)`` sounding in a bar of a section.
+
+        Parameters
+        ----------
+        bar_in_section : int >= 0
+            Bar counted from the section's start.
+
+        Returns
+        -------
+        root : int in 0..11
+        pcs : tuple of int
+        """
         symbol = self.progression[(bar_in_section // self.bars_per_chord) % len(self.progression)]
         offset, triad = CHORDS[symbol]
         root = (self.tonic_pc + offset) % 12
         return root, tuple((root + i) % 12 for i in triad)
 
     def scale_midis(self, low: int, high: int) -> list[int]:
-        """MIDI notes of the scale in ``low..high`` inclusive."""
+        """MIDI notes of the scale in ``low..high`` inclusive.
+
+        Parameters
+        ----------
+        low, high : int
+            MIDI range, inclusive.
+
+        Returns
+        -------
+        list of int
+        """
         pcs = {(self.tonic_pc + s) % 12 for s in SCALES[self.mode]}
         return [m for m in range(low, high + 1) if m % 12 in pcs]
 
 
 def place(pc: int, low: int) -> int:
-    """The MIDI note of pitch class ``pc`` in ``low .. low + 11``."""
+    """The MIDI note of pitch class ``pc`` in ``low .. low + 11``.
+
+    Parameters
+    ----------
+    pc : int
+        Pitch class (taken mod 12).
+    low : int
+        Lowest MIDI note.
+
+    Returns
+    -------
+    int
+    """
     return low + (pc - low) % 12
 
 
 def voicing(pcs: Sequence[int], low: int) -> tuple[int, ...]:
-    """Close voicing of pitch classes within one octave from ``low`` (smooth voice leading)."""
+    """Close voicing of pitch classes within one octave from ``low`` (smooth voice leading).
+
+    Parameters
+    ----------
+    pcs : sequence of int
+        Pitch classes.
+    low : int
+        Lowest MIDI note.
+
+    Returns
+    -------
+    tuple of int
+        MIDI notes, ascending.
+    """
     return tuple(sorted(place(pc, low) for pc in pcs))
 
 
@@ -155,6 +233,22 @@ def melody(rng: np.random.Generator, harmony: Harmony, rhythm: Sequence[tuple[in
 
     ``rhythm`` lists ``(step, length)`` per bar. The cycle starts and ends on the tonic, so the
     key's tonic is the melody's centre.
+
+    Parameters
+    ----------
+    rng : np.random.Generator
+        Draws the steps.
+    harmony : Harmony
+        Key and progression.
+    rhythm : sequence of (int, int)
+        ``(step, length)`` in sixteenths, the same every bar.
+    low, high : int
+        MIDI range of the melody.
+
+    Returns
+    -------
+    list of Note
+        ``harmony.cycle_bars`` bars of notes.
     """
     scale = harmony.scale_midis(low, high)
     tonic_notes = [m for m in scale if m % 12 == harmony.tonic_pc]
@@ -190,6 +284,22 @@ def plan_sections(rng: np.random.Generator, template: Sequence[SectionPlan], bar
     the one before the last, e.g. break -> build -> drop) while whole copies fit. Sections are
     dropped by priority when there are fewer phrases than sections, then shortened (longest
     first) or lengthened (most under its drawn length first).
+
+    Parameters
+    ----------
+    rng : np.random.Generator
+        Draws the section lengths.
+    template : sequence of SectionPlan
+        The style's sections in order, with their drawn lengths and drop priorities.
+    bar_s : float > 0
+        Seconds per bar.
+    duration_s : float > 0 or None
+        Target length in seconds; None keeps the natural length.
+
+    Returns
+    -------
+    list of Section
+        Contiguous from bar 0.
     """
     template = list(template)
     preferred = [int(rng.choice(p.bars)) // PHRASE_BARS for p in template]
@@ -224,7 +334,21 @@ def plan_sections(rng: np.random.Generator, template: Sequence[SectionPlan], bar
 
 
 def energy_curve(audio: npt.NDArray[np.float32], sr: int, hop_s: float) -> list[float]:
-    """Per-hop energy in 0..1: ``clip(1 + rms_dBFS / 40, 0, 1)`` of the mono mix, hops of ``hop_s``."""
+    """Per-hop energy in 0..1: ``clip(1 + rms_dBFS / 40, 0, 1)`` of the mono mix, hops of ``hop_s``.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n, channels), dtype=float32]
+    sr : int > 0
+        Sample rate in Hz.
+    hop_s : float > 0
+        Hop in seconds.
+
+    Returns
+    -------
+    list of float
+        ``ceil(n / hop)`` values in [0, 1], the last hop possibly shorter.
+    """
     mono = (audio[:, 0] + audio[:, 1]) * np.float32(0.5) if audio.shape[1] == 2 else audio.mean(axis=1)
     hop = max(1, int(round(hop_s * sr)))
     n_hops = math.ceil(mono.size / hop)
@@ -238,7 +362,20 @@ def energy_curve(audio: npt.NDArray[np.float32], sr: int, hop_s: float) -> list[
 
 
 def truth_timeline(grid: Grid, sections: Sequence[Section]) -> dict[str, object]:
-    """Beats, downbeats and sections in seconds (6 decimals); the last section ends at the file's end."""
+    """Beats, downbeats and sections in seconds (6 decimals); the last section ends at the file's end.
+
+    Parameters
+    ----------
+    grid : Grid
+    sections : sequence of Section
+        Contiguous, the last ending at ``grid.n_bars``.
+
+    Returns
+    -------
+    dict
+        ``duration_s``, ``beats``, ``downbeats`` (seconds) and ``sections``
+        (``start_s``, ``end_s``, ``label``).
+    """
     duration_s = grid.n_samples / grid.sr
     beats = [round(k * grid.beat_s, 6) for k in range(grid.n_bars * BEATS_PER_BAR)]
     downbeats = beats[::BEATS_PER_BAR]

@@ -54,7 +54,19 @@ class DemoTrack:
 
 
 def title_of(index: int, style: str) -> str:
-    """Track title, e.g. ``"Demo 003 (techno)"``."""
+    """Track title, e.g. ``"Demo 003 (techno)"``.
+
+    Parameters
+    ----------
+    index : int >= 0
+        The track's number.
+    style : str
+        The style's name.
+
+    Returns
+    -------
+    str
+    """
     return f"Demo {index:03d} ({style})"
 
 
@@ -197,10 +209,31 @@ def write_flac(path: str | os.PathLike[str], audio: npt.NDArray[np.float32], sr:
 
     The file is written under a temporary name in the same folder and moved into place with
     :func:`os.replace`, so a crash never leaves a half-written file under ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    audio : np.ndarray [shape=(n, channels), dtype=float32]
+        Samples in [-1, 1].
+    sr : int > 0
+        Sample rate in Hz.
+    title, artist : str
+        Tags.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     import soundfile as sf
 
     def write(tmp: Path) -> None:
+        """Write the tagged FLAC to ``tmp``.
+
+        Parameters
+        ----------
+        tmp : pathlib.Path
+        """
         with sf.SoundFile(str(tmp), "w", samplerate=sr, channels=audio.shape[1], subtype="PCM_16",
                           format="FLAC") as f:
             f.title = title  # FLAC tags must be set before the first frame is written

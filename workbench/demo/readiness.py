@@ -50,6 +50,17 @@ def min_demo_tracks(*, n_unlabeled: int = 3, sections_config: dict[str, Any] | N
     Section training needs ``min_per_class`` (10) labelled sections per class it sees (the
     readiness rule, :func:`workbench.train.sections.check_readiness`); the demo's styles take
     turns, and only house and downtempo have verses and choruses, so those set the minimum.
+
+    Parameters
+    ----------
+    n_unlabeled : int >= 0
+        Demo tracks left unlabelled.
+    sections_config : dict or None
+        Section-training options over the demo's (``min_per_class``, ``min_classes``).
+
+    Returns
+    -------
+    int
     """
     from workbench.train.sections import CONFIG_DEFAULTS
 
@@ -63,6 +74,15 @@ def min_demo_tracks(*, n_unlabeled: int = 3, sections_config: dict[str, Any] | N
 
 def check_demo_size(n_tracks: int, *, n_unlabeled: int = 3, sections_config: dict[str, Any] | None = None) -> None:
     """Refuse a demo whose labelled tracks cannot pass the readiness rule (before anything is made).
+
+    Parameters
+    ----------
+    n_tracks : int
+        Demo tracks asked for.
+    n_unlabeled : int >= 0
+        Of those, left unlabelled.
+    sections_config : dict or None
+        Section-training options over the demo's.
 
     Raises
     ------
@@ -85,7 +105,21 @@ def check_demo_size(n_tracks: int, *, n_unlabeled: int = 3, sections_config: dic
 
 
 def check_demo_labels(lib: Library, labeled: list[Track], cfg: dict[str, Any]) -> None:
-    """The readiness rule on the labels just imported (sections may be fewer with a set ``duration_s``)."""
+    """The readiness rule on the labels just imported (sections may be fewer with a set ``duration_s``).
+
+    Parameters
+    ----------
+    lib : Library
+    labeled : list of Track
+        The demo tracks just labelled.
+    cfg : dict
+        Section-training options (``min_per_class``, ``min_classes``).
+
+    Raises
+    ------
+    NotReadyError
+        If their sections fail the readiness rule.
+    """
     from workbench.train.datasets import library_sections
     from workbench.train.sections import CONFIG_DEFAULTS, NotReadyError, check_readiness
 

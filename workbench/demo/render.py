@@ -36,7 +36,17 @@ class Layer:
     _cache: dict[Hashable, Buffer] = field(default_factory=dict, repr=False)
 
     def buffer(self, key: Hashable) -> Buffer:
-        """The cached one-shot for ``key``."""
+        """The cached one-shot for ``key``.
+
+        Parameters
+        ----------
+        key : hashable
+            The event key passed to ``make``.
+
+        Returns
+        -------
+        np.ndarray [dtype=float32]
+        """
         buf = self._cache.get(key)
         if buf is None:
             buf = self._cache[key] = self.make(key)
@@ -94,7 +104,16 @@ def _delay(stem: npt.NDArray[np.float32], d: int, feedback: float, taps: int = 4
 
 
 def pan_gains(pan: float) -> tuple[float, float]:
-    """Constant-power left/right gains for ``pan`` in -1 (left) .. 1 (right); 1, 1 at the centre."""
+    """Constant-power left/right gains for ``pan`` in -1 (left) .. 1 (right); 1, 1 at the centre.
+
+    Parameters
+    ----------
+    pan : float in [-1, 1]
+
+    Returns
+    -------
+    left, right : float
+    """
     a = (pan + 1.0) * np.pi / 4.0
     return float(np.cos(a) * np.sqrt(2.0)), float(np.sin(a) * np.sqrt(2.0))
 
@@ -106,6 +125,23 @@ def mix(layers: Sequence[Layer], grid: Grid, sections: Sequence[Section], *, kic
     Layers without effects are added straight into the master; the others are rendered to a
     stem covering only the span their events touch. Returns ``(n, 2)`` float32 at ``grid.sr``
     with the peak at -1 dBFS.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        With their events.
+    grid : Grid
+        Length and sample rate.
+    sections : sequence of Section
+        Build sections get the sweep.
+    kick_layer : str
+        The layer that drives the sidechain.
+    sweep_hz : tuple of float
+        Low-pass cutoff at a build's start and end, in Hz.
+
+    Returns
+    -------
+    np.ndarray [shape=(grid.n_samples, 2), dtype=float32]
     """
     n = grid.n_samples
     master = np.zeros((2, n), dtype=np.float32)
