@@ -111,6 +111,17 @@ def _supersaw(c: Composer, name: str, *, voices: int, detune: float, cutoff: flo
     phases = r.uniform(0.0, 1.0, 64)
 
     def make(k: Any) -> Buffer:
+        """The supersaw chord of an event key.
+
+        Parameters
+        ----------
+        k : tuple
+            ``(midi notes, length in sixteenths)``.
+
+        Returns
+        -------
+        np.ndarray [shape=(n, 2), dtype=float32]
+        """
         chord, steps = k
         return ins.saw_stack(chord, c.tail(steps, release), c.sr, voices=voices, detune_cents=detune, cutoff_hz=cutoff,
                              attack_s=attack, release_s=release, width=width, phases=phases, decay_s=decay)
@@ -123,6 +134,17 @@ def _vocal(c: Composer, name: str, **options: Any) -> Callable[[Note], Hashable]
     vib_hz, vib_c = r.uniform(4.8, 6.2), r.uniform(20, 40)
 
     def make(k: Any) -> Buffer:
+        """The vocal note of an event key.
+
+        Parameters
+        ----------
+        k : tuple
+            ``(midi note, length in sixteenths, vowel index)``.
+
+        Returns
+        -------
+        np.ndarray [shape=(n,), dtype=float32]
+        """
         midi, steps, vowel = k
         return ins.vocal(midi_hz(midi), c.tail(steps, 0.12), c.sr, vowel=vowel, vibrato_hz=vib_hz,
                          vibrato_cents=vib_c, attack_s=0.05, release_s=0.12, breath=0.05, rng=r)
@@ -136,6 +158,17 @@ def _saw_lead(c: Composer, name: str, *, cutoff: float, decay: float | None, **o
     det, vib = r.uniform(6, 14), r.uniform(5.0, 6.0)
 
     def make(k: Any) -> Buffer:
+        """The lead note of an event key.
+
+        Parameters
+        ----------
+        k : tuple
+            ``(midi note, length in sixteenths)``.
+
+        Returns
+        -------
+        np.ndarray [shape=(n,), dtype=float32]
+        """
         midi, steps = k
         return ins.lead(midi_hz(midi), c.tail(steps, 0.08), c.sr, cutoff_hz=cutoff, detune_cents=det,
                         vibrato_hz=vib, vibrato_cents=12.0, attack_s=0.006, release_s=0.08, decay_s=decay)
@@ -143,8 +176,19 @@ def _saw_lead(c: Composer, name: str, *, cutoff: float, decay: float | None, **o
     c.layer(name, make, **options)
 
 
-def _bass(c: Composer, *, release: float = 0.02, **params: Any) -> Callable[[Any], Buffer]:
+def _bass(c: Composer, *, release: float = 0.02, **params: Any) -> Callable[[Hashable], Buffer]:
     def make(k: Any) -> Buffer:
+        """The bass note of an event key.
+
+        Parameters
+        ----------
+        k : tuple
+            ``(midi note, length in sixteenths)``.
+
+        Returns
+        -------
+        np.ndarray [shape=(n,), dtype=float32]
+        """
         midi, steps = k
         return ins.synth_bass(midi_hz(midi), c.tail(steps, release), c.sr, release_s=release, **params)
 
@@ -155,7 +199,18 @@ def _bass(c: Composer, *, release: float = 0.02, **params: Any) -> Callable[[Any
 
 
 def trance(c: Composer) -> list[Layer]:
-    """138 BPM: four-on-the-floor, rolling offbeat bass, gated supersaw chords, saw lead."""
+    """138 BPM: four-on-the-floor, rolling offbeat bass, gated supersaw chords, saw lead.
+
+    Parameters
+    ----------
+    c : Composer
+        The track's random stream, grid, sections and harmony.
+
+    Returns
+    -------
+    list of Layer
+        Every layer with its events, ready for :func:`~workbench.demo.render.mix`.
+    """
     r = c.rng
     _kick(c)
     _clap(c)
@@ -198,7 +253,18 @@ def trance(c: Composer) -> list[Layer]:
 
 
 def progressive(c: Composer) -> list[Layer]:
-    """128 BPM: four-on-the-floor, soft plucky arpeggio with delay, pads, long builds."""
+    """128 BPM: four-on-the-floor, soft plucky arpeggio with delay, pads, long builds.
+
+    Parameters
+    ----------
+    c : Composer
+        The track's random stream, grid, sections and harmony.
+
+    Returns
+    -------
+    list of Layer
+        Every layer with its events, ready for :func:`~workbench.demo.render.mix`.
+    """
     r = c.rng
     _kick(c)
     _clap(c, gain=0.85)
@@ -210,6 +276,17 @@ def progressive(c: Composer) -> list[Layer]:
     amps = [1.0 / k for k in range(1, 11)]
 
     def pluck(k: Any) -> Buffer:
+        """The plucked note of an event key.
+
+        Parameters
+        ----------
+        k : tuple
+            ``(midi note, length in sixteenths)``.
+
+        Returns
+        -------
+        np.ndarray [shape=(n,), dtype=float32]
+        """
         midi, steps = k
         return ins.additive(midi_hz(midi), c.tail(steps, decay * 2), c.sr, amps=amps, decay_s=decay, tilt=tilt,
                             attack_s=0.002, release_s=0.05)
@@ -244,7 +321,18 @@ def progressive(c: Composer) -> list[Layer]:
 
 
 def techno(c: Composer) -> list[Layer]:
-    """132 BPM: heavy driven kick, rumble bass, metallic percussion, a dub chord stab, minimal harmony."""
+    """132 BPM: heavy driven kick, rumble bass, metallic percussion, a dub chord stab, minimal harmony.
+
+    Parameters
+    ----------
+    c : Composer
+        The track's random stream, grid, sections and harmony.
+
+    Returns
+    -------
+    list of Layer
+        Every layer with its events, ready for :func:`~workbench.demo.render.mix`.
+    """
     r = c.rng
     _kick(c, heavy=True)
     _clap(c, gain=0.8)
@@ -284,7 +372,18 @@ def techno(c: Composer) -> list[Layer]:
 
 
 def house(c: Composer) -> list[Layer]:
-    """124 BPM: four-on-the-floor, offbeat open hats, clap on 2 and 4, piano or organ stabs, vocal lead."""
+    """124 BPM: four-on-the-floor, offbeat open hats, clap on 2 and 4, piano or organ stabs, vocal lead.
+
+    Parameters
+    ----------
+    c : Composer
+        The track's random stream, grid, sections and harmony.
+
+    Returns
+    -------
+    list of Layer
+        Every layer with its events, ready for :func:`~workbench.demo.render.mix`.
+    """
     r = c.rng
     _kick(c)
     _clap(c, gain=1.2)
@@ -298,6 +397,17 @@ def house(c: Composer) -> list[Layer]:
     decay = r.uniform(0.6, 1.0) if organ else r.uniform(0.35, 0.6)
 
     def stab(k: Any) -> Buffer:
+        """The piano or organ chord of an event key, the mean of its notes.
+
+        Parameters
+        ----------
+        k : tuple
+            ``(midi notes, length in sixteenths)``.
+
+        Returns
+        -------
+        np.ndarray [shape=(n,), dtype=float32]
+        """
         chord, steps = k
         n = c.tail(steps, 0.08)
         notes = [ins.additive(midi_hz(m), n, c.sr, amps=amps, ratios=ratios, decay_s=decay, tilt=0.0 if organ else 0.6,
@@ -339,7 +449,18 @@ def house(c: Composer) -> list[Layer]:
 
 
 def dnb(c: Composer) -> list[Layer]:
-    """174 BPM: two-step breakbeat (kick on 1 and the and of 3, snare on 2 and 4), reese bass."""
+    """174 BPM: two-step breakbeat (kick on 1 and the and of 3, snare on 2 and 4), reese bass.
+
+    Parameters
+    ----------
+    c : Composer
+        The track's random stream, grid, sections and harmony.
+
+    Returns
+    -------
+    list of Layer
+        Every layer with its events, ready for :func:`~workbench.demo.render.mix`.
+    """
     r = c.rng
     _kick(c)
     _snare(c, gain=1.2)
@@ -374,7 +495,18 @@ def dnb(c: Composer) -> list[Layer]:
 
 
 def downtempo(c: Composer) -> list[Layer]:
-    """90 BPM: laid-back kick and snare, warm pads, sine bass, electric piano, vocal-like lead."""
+    """90 BPM: laid-back kick and snare, warm pads, sine bass, electric piano, vocal-like lead.
+
+    Parameters
+    ----------
+    c : Composer
+        The track's random stream, grid, sections and harmony.
+
+    Returns
+    -------
+    list of Layer
+        Every layer with its events, ready for :func:`~workbench.demo.render.mix`.
+    """
     r = c.rng
     _kick(c)
     _snare(c, gain=0.8)
@@ -388,6 +520,17 @@ def downtempo(c: Composer) -> list[Layer]:
     index, ep_decay = r.uniform(0.8, 1.8), r.uniform(0.6, 1.2)
 
     def ep(k: Any) -> Buffer:
+        """The electric-piano chord of an event key, the mean of its notes.
+
+        Parameters
+        ----------
+        k : tuple
+            ``(midi notes, length in sixteenths)``.
+
+        Returns
+        -------
+        np.ndarray [shape=(n,), dtype=float32]
+        """
         chord, steps = k
         n = c.tail(steps, 0.2)
         notes = [ins.epiano(midi_hz(m), n, c.sr, index=index, decay_s=ep_decay, release_s=0.15) for m in chord]
@@ -462,6 +605,18 @@ STYLES: tuple[str, ...] = tuple(SPECS)
 
 
 def draw_bpm(rng: np.random.Generator, spec: StyleSpec) -> float:
-    """A tempo in the style's range, in steps of 0.5 BPM."""
+    """A tempo in the style's range, in steps of 0.5 BPM.
+
+    Parameters
+    ----------
+    rng : np.random.Generator
+    spec : StyleSpec
+        Its ``bpm_range`` (BPM, inclusive) bounds the draw.
+
+    Returns
+    -------
+    float
+        BPM.
+    """
     lo, hi = spec.bpm_range
     return float(lo + 0.5 * int(rng.integers(0, int(round(2 * (hi - lo))) + 1)))
