@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class Composer:
 
     # ------------------------------------------------------------------------------ plumbing
 
-    def layer(self, name: str, make: Callable[[Hashable], Buffer], *, gain: float = 1.0, pan: float = 0.0,
+    def layer(self, name: str, make: Callable[[Any], Buffer], *, gain: float = 1.0, pan: float = 0.0,
               duck: float = 0.0, delay: float = 0.0, sweep: bool = False) -> Layer:
         """Register a layer (mix order is registration order); options as in :class:`Layer`.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +27,7 @@ class Layer:
     """
 
     name: str
-    make: Callable[[Hashable], Buffer]
+    make: Callable[[Any], Buffer]
     gain: float = 1.0
     pan: float = 0.0
     duck: float = 0.0
