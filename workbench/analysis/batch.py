@@ -165,7 +165,7 @@ def analyze_library(
     Raises
     ------
     ParameterError
-        If ``library`` is not a :class:`Library` or a setting is invalid.
+        If ``library`` is not a :class:`Library`.
     """
     from tqdm.auto import tqdm
 
