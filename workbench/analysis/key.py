@@ -55,15 +55,15 @@ def key_scores(chroma_mean: np.ndarray, *, profile: str = DEFAULT_PROFILE) -> np
     profile : {"krumhansl", "temperley"}
         The key profiles to correlate with.
 
-    Raises
-    ------
-    ParameterError
-        If ``profile`` is unknown or ``chroma_mean`` is not 12 values.
-
     Returns
     -------
     np.ndarray [shape=(24,)]
         Majors with tonic C, C#, ..., B, then minors in the same order.
+
+    Raises
+    ------
+    ParameterError
+        If ``profile`` is unknown or ``chroma_mean`` is not 12 values.
     """
     if profile not in PROFILES:
         raise ParameterError(f"profile must be one of {sorted(PROFILES)}; got {profile!r}")

@@ -94,11 +94,6 @@ def make_track(style: str, k: int, *, seed: int, sr: int = 44100,
     renderer : {"auto", "fluidsynth", "numpy"}
         ``"auto"`` uses FluidSynth when it and a soundfont are found, else numpy.
 
-    Raises
-    ------
-    ParameterError
-        If ``renderer`` is unknown, or ``"fluidsynth"`` without FluidSynth and a soundfont.
-
     Returns
     -------
     audio : np.ndarray [shape=(n, 2), dtype=float32]
@@ -108,6 +103,11 @@ def make_track(style: str, k: int, *, seed: int, sr: int = 44100,
         BPM] per beat), ``swing``, ``humanise_ms``, ``lead_in_s``, ``tuning_hz``, ``key`` ("A minor",
         or ``None`` for drums only), ``tonic_pc``, ``mode``, ``progression`` (roman numerals, one
         chord per ``bars_per_chord`` bars), ``master``, ``duration_s``.
+
+    Raises
+    ------
+    ParameterError
+        If ``renderer`` is unknown, or ``"fluidsynth"`` without FluidSynth and a soundfont.
     """
     from workbench.devset.midi import find_fluidsynth, fluidsynth_version, render_fluidsynth
     from workbench.devset.synth import render_numpy
