@@ -33,7 +33,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -327,7 +327,7 @@ class JobRunner:
                 "error": None}
 
         @contextlib.contextmanager
-        def commit() -> Any:
+        def commit() -> Iterator[None]:
             # the job is completed in the transaction the run folder is renamed in: the rename
             # happens only once the update went through, the update is committed only after it
             with transaction(conn):
@@ -353,7 +353,7 @@ class JobRunner:
         return self.run_path
 
     # -- internals -------------------------------------------------------------------------
-    def _experiments_root(self) -> Any:
+    def _experiments_root(self) -> str | os.PathLike[str] | None:
         """``experiments_root``, else the library's workspace's ``experiments/``."""
         if self.experiments_root is not None:
             return self.experiments_root
