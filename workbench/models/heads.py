@@ -15,7 +15,7 @@ reads tensors only (``weights_only=True``).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -60,7 +60,10 @@ class SeededDropout(nn.Module):
         return x * keep / (1.0 - self.p)
 
 
-def seeded(cls: type[nn.Module], *args: Any, generator: torch.Generator, **kwargs: Any) -> nn.Module:
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def seeded(cls: type[_M], *args: Any, generator: torch.Generator, **kwargs: Any) -> _M:
     """Build ``cls(*args, **kwargs)`` with its initial weights and dropout masks drawn from ``generator``.
 
     The module is built on the meta device (no draw from the global RNG), then every Linear

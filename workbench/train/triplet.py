@@ -247,7 +247,7 @@ def _fold_scaling(model: EmbeddingHead, mean: np.ndarray, std: np.ndarray) -> No
 
     with torch.no_grad():
         w = model.fc1.weight / torch.from_numpy(std)[None, :]
-        model.fc1.bias -= w @ torch.from_numpy(mean)
+        model.fc1.bias.sub_(w @ torch.from_numpy(mean))
         model.fc1.weight.copy_(w)
 
 
