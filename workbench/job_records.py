@@ -25,6 +25,7 @@ from workbench.runs import RUN_KINDS, flatten
 from workbench.store import transaction, utc_now
 
 if TYPE_CHECKING:
+    from workbench.embed.batch import Backbone
     from workbench.library import Library
 
 #: Job states, in the order a successful job passes through them.
@@ -374,12 +375,12 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
 # -- what a training job records about its backbone and its tracks --------------------------
 
 
-def _backbone_info(backbone: Any) -> dict[str, Any]:
+def _backbone_info(backbone: Backbone) -> dict[str, Any]:
     return {"name": str(backbone.name), "settings": dict(getattr(backbone, "settings", None) or {}),
             "dim": int(backbone.dim)}
 
 
-def _track_docs(library: Any, track_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def _track_docs(library: Library, track_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     docs = {}
     for tid in sorted({int(t) for t in track_ids}):
         t = library.track(tid)
