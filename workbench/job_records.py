@@ -17,12 +17,16 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.fileio import jsonable, pid_alive
 from workbench.runs import RUN_KINDS, flatten
 from workbench.store import transaction, utc_now
+
+if TYPE_CHECKING:
+    from workbench.embed.batch import Backbone
+    from workbench.library import Library
 
 #: Job states, in the order a successful job passes through them.
 JOB_STATES: tuple[str, ...] = ("pending", "preparing", "training", "evaluating", "completed", "failed")
@@ -34,7 +38,18 @@ INTERRUPTED = "KeyboardInterrupt: interrupted by the user"
 
 def process_start_ticks(pid: int) -> int | None:
     """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22), or None
-    where that cannot be read (no such process, not Linux)."""
+    where that cannot be read (no such process, not Linux).
+
+    Parameters
+    ----------
+    pid : int > 0
+        Process id.
+
+    Returns
+    -------
+    int or None
+        Start time in clock ticks since boot; None when unreadable.
+    """
     try:
         stat = Path(f"/proc/{int(pid)}/stat").read_text()
         return int(stat.rsplit(")", 1)[1].split()[19])
@@ -44,7 +59,15 @@ def process_start_ticks(pid: int) -> int | None:
 
 def job_process_alive(pid: int, start_ticks: int | None) -> bool:
     """Whether the process that ran a job still runs: ``pid`` is alive and, when the job recorded
-    its start ticks, the process with that id started at the same tick (not a reused id)."""
+    its start ticks, the process with that id started at the same tick (not a reused id).
+
+    Parameters
+    ----------
+    pid : int > 0
+        The job's recorded process id.
+    start_ticks : int or None
+        The job's recorded start ticks; None skips the reused-id check.
+    """
     if not pid_alive(pid):
         return False
     if start_ticks is None:
@@ -102,6 +125,13 @@ class Job:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
+        """A job from a ``jobs`` row, its JSON columns decoded (empty ones as ``{}``).
+
+        Parameters
+        ----------
+        row : sqlite3.Row
+            A row of ``SELECT * FROM jobs``; columns the dataclass lacks are ignored.
+        """
         keys = row.keys()
         values = {f.name: row[f.name] for f in fields(cls) if f.name in keys}
         for name in ("label_counts", "metrics", "config"):
@@ -109,7 +139,7 @@ class Job:
         return cls(**values)
 
 
-def _conn(library: Any) -> sqlite3.Connection:
+def _conn(library: Library | sqlite3.Connection) -> sqlite3.Connection:
     """The connection of a :class:`~workbench.library.Library` (or a connection itself)."""
     if isinstance(library, sqlite3.Connection):
         return library
@@ -149,9 +179,26 @@ def _update_sql(conn: sqlite3.Connection, job_id: int, **values: Any) -> None:
     conn.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*values.values(), job_id))
 
 
-def create_job(library: Any, kind: str, *, config: Mapping[str, Any] | None = None,
+def create_job(library: Library | sqlite3.Connection, kind: str, *, config: Mapping[str, Any] | None = None,
                label_counts: Mapping[str, int] | None = None) -> Job:
-    """Add a pending job and return it. ``pid`` is this process (so a dead creator is reaped)."""
+    """Add a pending job and return it. ``pid`` is this process (so a dead creator is reaped).
+
+    Parameters
+    ----------
+    library : Library or sqlite3.Connection
+        Where the job is recorded.
+    kind : {"embeddings", "sections"}
+        One of :data:`workbench.runs.RUN_KINDS`.
+    config : mapping, optional
+        The training hyperparameters, stored as JSON; None stores ``{}``.
+    label_counts : mapping of str to int, optional
+        Examples per class; None or empty stores nothing.
+
+    Raises
+    ------
+    ParameterError
+        ``kind`` unknown or ``config`` not a mapping.
+    """
     kind = _check_kind(kind)
     if config is not None and not isinstance(config, Mapping):
         raise ParameterError(f"config must be a dict of hyperparameters or None; got {type(config).__name__}")
@@ -167,13 +214,22 @@ def create_job(library: Any, kind: str, *, config: Mapping[str, Any] | None = No
     return get_job(conn, job_id)
 
 
-def get_job(library: Any, job_id: int) -> Job:
+def get_job(library: Library | sqlite3.Connection, job_id: int) -> Job:
     """The job with this id.
+
+    Parameters
+    ----------
+    library : Library or sqlite3.Connection
+        Where the job is recorded.
+    job_id : int
+        The job's id.
 
     Raises
     ------
     JobNotFoundError
         No such job.
+    ParameterError
+        ``job_id`` is not an int.
     """
     if not isinstance(job_id, int) or isinstance(job_id, bool):
         raise ParameterError(f"job_id must be an int; got {job_id!r}")
@@ -183,8 +239,23 @@ def get_job(library: Any, job_id: int) -> Job:
     return Job.from_row(row)
 
 
-def list_jobs(library: Any, *, limit: int | None = None, reap: bool = True) -> list[Job]:
-    """Jobs, newest first (at most ``limit``); stale ones are marked failed first (``reap``)."""
+def list_jobs(library: Library | sqlite3.Connection, *, limit: int | None = None, reap: bool = True) -> list[Job]:
+    """Jobs, newest first (at most ``limit``); stale ones are marked failed first (``reap``).
+
+    Parameters
+    ----------
+    library : Library or sqlite3.Connection
+        Where the jobs are recorded.
+    limit : int >= 1, optional
+        Most jobs returned; None returns all.
+    reap : bool
+        Run :func:`reap_stale` first.
+
+    Raises
+    ------
+    ParameterError
+        ``limit`` is not an int >= 1 or None.
+    """
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise ParameterError(f"limit must be an int >= 1 or None; got {limit!r}")
     conn = _conn(library)
@@ -194,12 +265,22 @@ def list_jobs(library: Any, *, limit: int | None = None, reap: bool = True) -> l
     return [Job.from_row(r) for r in rows]
 
 
-def reap_stale(library: Any) -> list[int]:
+def reap_stale(library: Library | sqlite3.Connection) -> list[int]:
     """Mark as failed every unfinished job whose process is gone; return their ids.
 
     This is how a killed training process (SIGKILL, a crash of the kernel) ends as failed,
     with the error ``"killed: process <pid> is gone"``. A process id that is alive but now
     belongs to another process (its start ticks differ from the job's) counts as gone.
+
+    Parameters
+    ----------
+    library : Library or sqlite3.Connection
+        Where the jobs are recorded.
+
+    Returns
+    -------
+    list of int
+        Ids of the jobs just marked failed.
     """
     conn = _conn(library)
     rows = conn.execute(
@@ -230,6 +311,11 @@ def fingerprint(tracks: Iterable[str], labels: Iterable[Sequence[Any]] = ()) -> 
         The labels used; times are compared to the millisecond.
 
     The result does not depend on the order of either list.
+
+    Raises
+    ------
+    ParameterError
+        A hash is empty or not a string, a label is not a 4-tuple, or its times are not numbers.
     """
     hashes = []
     for h in tracks:
@@ -250,7 +336,13 @@ def fingerprint(tracks: Iterable[str], labels: Iterable[Sequence[Any]] = ()) -> 
 
 
 def error_message(exc: BaseException) -> str:
-    """How a failed job records its reason: ``"<Type>: message"`` (Ctrl-C: :data:`INTERRUPTED`)."""
+    """How a failed job records its reason: ``"<Type>: message"`` (Ctrl-C: :data:`INTERRUPTED`).
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception that ended the job.
+    """
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTED
     text = str(exc)
@@ -265,6 +357,13 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
     """A few numeric metrics as ``"name=value"`` (nested keys dotted).
 
     Names in :data:`HEADLINE_METRICS` come first, then the ``model.*`` ones, then shallower ones.
+
+    Parameters
+    ----------
+    metrics : mapping
+        A run's metrics, possibly nested; non-numeric leaves and booleans are skipped.
+    max_items : int
+        Most metrics shown.
     """
     leaves = [(k, float(v)) for k, v in flatten(metrics or {}, lists=False).items()
               if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -276,12 +375,12 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
 # -- what a training job records about its backbone and its tracks --------------------------
 
 
-def _backbone_info(backbone: Any) -> dict[str, Any]:
+def _backbone_info(backbone: Backbone) -> dict[str, Any]:
     return {"name": str(backbone.name), "settings": dict(getattr(backbone, "settings", None) or {}),
             "dim": int(backbone.dim)}
 
 
-def _track_docs(library: Any, track_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def _track_docs(library: Library, track_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     docs = {}
     for tid in sorted({int(t) for t in track_ids}):
         t = library.track(tid)

@@ -33,9 +33,9 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.fileio import jsonable, pid_alive  # noqa: F401  (re-exported)
@@ -67,6 +67,9 @@ from workbench.job_records import (  # noqa: F401  (the job system's names, re-e
 )
 from workbench.runs import code_version, new_run_id, write_run
 from workbench.store import transaction, utc_now
+
+if TYPE_CHECKING:
+    from workbench.library import Library
 
 OnEpoch = Callable[[int, int, dict], None]
 #: Environment hook for tests: pause (sleep) at a named step of :meth:`JobRunner.finish`.
@@ -120,7 +123,7 @@ class JobRunner:
         Called after each change of state (for tests and live displays).
     """
 
-    def __init__(self, library: Any, kind: str, *, config: Mapping[str, Any] | None = None,
+    def __init__(self, library: Library, kind: str, *, config: Mapping[str, Any] | None = None,
                  label_counts: Mapping[str, int] | None = None, backbone: Mapping[str, Any] | None = None,
                  experiments_root: str | os.PathLike[str] | None = None, progress: bool = True,
                  min_interval_s: float = 0.2, on_state: Callable[[Job], None] | None = None) -> None:
@@ -181,6 +184,18 @@ class JobRunner:
         ``labels`` ([(track_hash, label, start_s, end_s)], used for the fingerprint and not
         stored), ``label_counts``, ``splits`` and anything else JSON can hold. The
         ``fingerprint`` is computed unless given.
+
+        Parameters
+        ----------
+        data_info : mapping
+            What the job trains on, as above.
+        label_counts : mapping of str to int, optional
+            Examples per class; None takes ``data_info["label_counts"]`` if any.
+
+        Raises
+        ------
+        ParameterError
+            ``data_info`` is not a mapping.
         """
         if not isinstance(data_info, Mapping):
             raise ParameterError(f"data_info must be a dict; got {type(data_info).__name__}")
@@ -200,12 +215,33 @@ class JobRunner:
         self._data = data
 
     def training(self, *, total_epochs: int | None = None) -> None:
-        """Mark the start of training (``total_epochs`` when known)."""
+        """Mark the start of training (``total_epochs`` when known).
+
+        Parameters
+        ----------
+        total_epochs : int, optional
+            Epochs planned; None or 0 records none.
+        """
         extra = {"total_epochs": int(total_epochs)} if total_epochs else {}
         self._set_state("training", **extra)
 
     def on_epoch(self, epoch: int, total_epochs: int, record: Mapping[str, Any]) -> None:
-        """The training function's callback after each epoch (``epoch`` counts from 1)."""
+        """The training function's callback after each epoch (``epoch`` counts from 1).
+
+        Parameters
+        ----------
+        epoch : int >= 1
+            The epoch just done.
+        total_epochs : int
+            Epochs planned (at least 1 is assumed).
+        record : mapping
+            The epoch's history record; its ``train_loss`` (or ``loss``) is shown when finite.
+
+        Raises
+        ------
+        WorkbenchError
+            The runner was not entered.
+        """
         if self.job_id is None:
             raise WorkbenchError("the job has not started: use JobRunner as a context manager")
         if self._state == "preparing":
@@ -231,6 +267,26 @@ class JobRunner:
         ``result.arrays``) to ``arrays.npz``; ``data_info`` replaces what :meth:`set_data` gave;
         ``save_model(path)`` writes ``model.pt`` (default
         :func:`~workbench.models.heads.save_checkpoint` of ``result.model``).
+
+        Parameters
+        ----------
+        result : TrainResult
+            What the training function returned.
+        data_info : mapping, optional
+            Passed to :meth:`set_data` first when given.
+        config : mapping, optional
+            Hyperparameters for ``config.json``; None takes ``result.config`` (else the runner's).
+        arrays : mapping of str to np.ndarray, optional
+            Arrays for ``arrays.npz``; None takes ``result.arrays``.
+        save_model : callable(Path), optional
+            Writes ``model.pt`` at the path given.
+
+        Raises
+        ------
+        WorkbenchError
+            The runner was not entered.
+        ParameterError
+            ``result`` lacks ``.model``, ``.history`` or ``.metrics``.
         """
         if self.job_id is None:
             raise WorkbenchError("the job has not started: use JobRunner as a context manager")
@@ -251,6 +307,13 @@ class JobRunner:
                 "code_version": code_version(), "backbone": self.backbone}
 
         def write_model(folder: Path) -> None:
+            """Write ``model.pt`` into the run folder.
+
+            Parameters
+            ----------
+            folder : Path
+                The run folder being written.
+            """
             if save_model is not None:
                 save_model(folder / "model.pt")
             elif model is not None:
@@ -264,7 +327,7 @@ class JobRunner:
                 "error": None}
 
         @contextlib.contextmanager
-        def commit() -> Any:
+        def commit() -> Iterator[None]:
             # the job is completed in the transaction the run folder is renamed in: the rename
             # happens only once the update went through, the update is committed only after it
             with transaction(conn):
@@ -290,7 +353,7 @@ class JobRunner:
         return self.run_path
 
     # -- internals -------------------------------------------------------------------------
-    def _experiments_root(self) -> Any:
+    def _experiments_root(self) -> str | os.PathLike[str] | None:
         """``experiments_root``, else the library's workspace's ``experiments/``."""
         if self.experiments_root is not None:
             return self.experiments_root
@@ -347,7 +410,7 @@ class JobRunner:
             self._bar = None
 
 
-def run_job(library: Any, kind: str, train_fn: Callable[[OnEpoch], TrainResult], *,
+def run_job(library: Library, kind: str, train_fn: Callable[[OnEpoch], TrainResult], *,
             config: Mapping[str, Any] | None = None, data_info: Mapping[str, Any] | None = None,
             label_counts: Mapping[str, int] | None = None, backbone: Mapping[str, Any] | None = None,
             experiments_root: str | os.PathLike[str] | None = None, progress: bool = True,
@@ -357,6 +420,17 @@ def run_job(library: Any, kind: str, train_fn: Callable[[OnEpoch], TrainResult],
     ``train_fn`` gets the epoch callback ``on_epoch(epoch, total_epochs, record)`` and returns
     a result with ``.model``, ``.history``, ``.metrics``, ``.config`` (and optionally
     ``.arrays``, ``.timeline``). See :class:`JobRunner` for the other parameters.
+
+    Parameters
+    ----------
+    library : Library
+        Where the job is recorded.
+    kind : {"embeddings", "sections"}
+        The run kind.
+    train_fn : callable(on_epoch) -> TrainResult
+        The training; ``config["epochs"]`` (if any) is the planned epoch count.
+    config, data_info, label_counts, backbone, experiments_root, progress, on_state
+        As for :class:`JobRunner` and :meth:`JobRunner.set_data`.
 
     Raises
     ------

@@ -53,6 +53,15 @@ def flatten(d: Mapping[str, Any], prefix: str = "", *, lists: bool = True) -> di
     """Nested dicts (config, metrics) to dotted keys: ``{"model": {"acc": 0.9}}`` -> ``{"model.acc": 0.9}``.
 
     A list becomes text (``"4.0, 16.0"``, or ``"[n items]"`` past 12), or is left out with ``lists=False``.
+
+    Parameters
+    ----------
+    d : mapping
+        The nested dict.
+    prefix : str
+        Put before every key (used by the recursion).
+    lists : bool
+        Keep lists (as text); False leaves them out.
     """
     out: dict[str, Any] = {}
     for k, v in d.items():
@@ -68,7 +77,18 @@ def flatten(d: Mapping[str, Any], prefix: str = "", *, lists: bool = True) -> di
 
 
 def new_run_id(kind: str) -> str:
-    """A sortable, unique run id: ``YYYYMMDD-HHMMSS-<kind>-<6 hex>`` (UTC)."""
+    """A sortable, unique run id: ``YYYYMMDD-HHMMSS-<kind>-<6 hex>`` (UTC).
+
+    Parameters
+    ----------
+    kind : {"embeddings", "sections"}
+        One of :data:`RUN_KINDS`.
+
+    Raises
+    ------
+    ParameterError
+        ``kind`` unknown.
+    """
     if kind not in RUN_KINDS:
         raise ParameterError(f"kind must be one of {RUN_KINDS}; got {kind!r}")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -143,6 +163,36 @@ def write_run(
     ``commit()``, when given, is a context manager the rename runs inside (a training job
     records itself completed in the same database transaction: the rename happens only if
     that update succeeded, and the update is committed only after the rename).
+
+    Parameters
+    ----------
+    run_id : str
+        The folder's name (see :func:`new_run_id`).
+    info : dict
+        ``run.json`` (``run_id`` is added).
+    config_ : dict
+        ``config.json``: the hyperparameters.
+    data : dict
+        ``data.json``: what the run trained on.
+    history : list of dict
+        ``history.json``: one record per epoch.
+    metrics : dict
+        ``metrics.json`` (see ``docs/runs.md``).
+    arrays : dict of str to np.ndarray, optional
+        Saved to ``arrays.npz`` when non-empty.
+    timeline : list of dict, optional
+        ``timeline.json``; None writes no file.
+    extra : callable(Path), optional
+        Adds files to the temporary folder before the rename.
+    root : path, optional
+        The ``experiments/`` folder; None uses the workspace's.
+    commit : callable() -> context manager, optional
+        The rename runs inside it.
+
+    Raises
+    ------
+    StoreError
+        A run with this id already exists.
     """
     base = config.experiments_dir(root)
     base.mkdir(parents=True, exist_ok=True)
@@ -172,7 +222,20 @@ def write_run(
 
 
 def load_run(path_or_id: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Run:
-    """Read a run folder by path or by run id (looked up under ``experiments/``)."""
+    """Read a run folder by path or by run id (looked up under ``experiments/``).
+
+    Parameters
+    ----------
+    path_or_id : str or path
+        A run folder, or a run id under ``root``.
+    root : path, optional
+        The ``experiments/`` folder; None uses the workspace's.
+
+    Raises
+    ------
+    StoreError
+        No ``run.json`` found, or a JSON file is not valid JSON.
+    """
     p = Path(path_or_id)
     if not (p / "run.json").exists():
         p = config.experiments_dir(root) / str(path_or_id)
@@ -190,7 +253,15 @@ def load_run(path_or_id: str | os.PathLike[str], *, root: str | os.PathLike[str]
 
 
 def list_runs(root: str | os.PathLike[str] | None = None, *, kind: str | None = None) -> list[Run]:
-    """All complete runs under ``experiments/``, oldest first; removes temporary folders left by dead writers."""
+    """All complete runs under ``experiments/``, oldest first; removes temporary folders left by dead writers.
+
+    Parameters
+    ----------
+    root : path, optional
+        The ``experiments/`` folder; None uses the workspace's.
+    kind : {"embeddings", "sections"}, optional
+        Only runs of this kind; None lists all.
+    """
     base = config.experiments_dir(root)
     if not base.is_dir():
         return []

@@ -15,7 +15,7 @@ reads tensors only (``weights_only=True``).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -45,6 +45,13 @@ class SeededDropout(nn.Module):
         self.generator: torch.Generator | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Drop each value with probability ``p`` and scale the rest by ``1 / (1 - p)`` (training only).
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(batch, dim)]
+            Activations.
+        """
         if not self.training or self.p == 0.0:
             return x
         if self.generator is None:
@@ -53,12 +60,24 @@ class SeededDropout(nn.Module):
         return x * keep / (1.0 - self.p)
 
 
-def seeded(cls: type[nn.Module], *args: Any, generator: torch.Generator, **kwargs: Any) -> nn.Module:
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def seeded(cls: type[_M], *args: Any, generator: torch.Generator, **kwargs: Any) -> _M:
     """Build ``cls(*args, **kwargs)`` with its initial weights and dropout masks drawn from ``generator``.
 
     The module is built on the meta device (no draw from the global RNG), then every Linear
     layer gets PyTorch's default initialisation from ``generator`` and LayerNorms their ones
     and zeros.
+
+    Parameters
+    ----------
+    cls : type of nn.Module
+        The head class (:class:`EmbeddingHead`, :class:`SectionClassifier`).
+    *args, **kwargs
+        Its constructor arguments.
+    generator : torch.Generator
+        Source of the initial weights and, afterwards, of the dropout masks.
     """
     import math
 
@@ -107,6 +126,18 @@ class EmbeddingHead(nn.Module):
                 "out_dim": self.out_dim, "dropout": self.dropout}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Unit-length embeddings.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(batch, in_dim)]
+            Pooled backbone embeddings.
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, out_dim)]
+            L2-normalised embeddings.
+        """
         h = self.drop(F.gelu(self.norm(self.fc1(x))))
         return F.normalize(self.fc2(h), p=2.0, dim=-1, eps=1e-6)
 
@@ -139,6 +170,18 @@ class SectionClassifier(nn.Module):
                 "dropout": self.dropout, "labels": list(self.labels)}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(batch, in_dim)]
+            Pooled backbone embeddings.
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, n_classes)]
+            Unnormalised scores, in the order of ``labels``.
+        """
         return self.fc2(self.drop(F.gelu(self.norm(self.fc1(x)))))
 
 
@@ -146,12 +189,26 @@ _KINDS: dict[str, type[nn.Module]] = {EmbeddingHead.kind: EmbeddingHead, Section
 
 
 def checkpoint(model: EmbeddingHead | SectionClassifier) -> dict[str, Any]:
-    """A plain-data checkpoint (config + tensors) that :func:`load_checkpoint` rebuilds."""
+    """A plain-data checkpoint (config + tensors) that :func:`load_checkpoint` rebuilds.
+
+    Parameters
+    ----------
+    model : EmbeddingHead or SectionClassifier
+        The head; its tensors are copied to the CPU.
+    """
     return {"config": model.config(), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
 
 
 def save_checkpoint(model: EmbeddingHead | SectionClassifier, path: str | os.PathLike[str]) -> None:
-    """Write :func:`checkpoint` atomically to ``path`` (``.pt``)."""
+    """Write :func:`checkpoint` atomically to ``path`` (``.pt``).
+
+    Parameters
+    ----------
+    model : EmbeddingHead or SectionClassifier
+        The head.
+    path : str or path
+        The ``.pt`` file written.
+    """
     from workbench.fileio import atomic_write
 
     atomic_write(path, lambda tmp: torch.save(checkpoint(model), tmp))
@@ -163,7 +220,25 @@ class CheckpointError(ParameterError):
 
 def read_weights(path: str | os.PathLike[str]) -> Any:
     """``torch.load(path, weights_only=True)``, with torch's own errors (and its advice to load the
-    file with ``weights_only=False``, i.e. to run whatever code it holds) replaced by ours."""
+    file with ``weights_only=False``, i.e. to run whatever code it holds) replaced by ours.
+
+    Parameters
+    ----------
+    path : str or path
+        A ``.pt`` file.
+
+    Returns
+    -------
+    object
+        The plain data stored (tensors, dicts, lists, numbers, strings).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    CheckpointError
+        The file is not a plain weights file.
+    """
     import pickle
     import zipfile
 
@@ -185,6 +260,11 @@ def read_weights(path: str | os.PathLike[str]) -> Any:
 
 def load_checkpoint(path_or_data: str | os.PathLike[str] | dict[str, Any]) -> EmbeddingHead | SectionClassifier:
     """Rebuild a head from a checkpoint file or dict; the file is read as data (``weights_only=True``).
+
+    Parameters
+    ----------
+    path_or_data : str, path or dict
+        A ``.pt`` file, or a checkpoint as :func:`checkpoint` returns it.
 
     Raises
     ------

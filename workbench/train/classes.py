@@ -27,9 +27,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.library import Library, Track
 
 #: ``classes_from`` values of embedding training, in the order ``"auto"`` tries the first three.
 CLASS_SOURCES: tuple[str, ...] = ("auto", "crates", "folder", "artist", "self")
@@ -80,7 +83,13 @@ class ClassChoice:
         return dict(Counter(self.classes.values()).most_common())
 
     def summary(self, *, max_classes: int = 12) -> str:
-        """One line: the source, the classes and their track counts."""
+        """One line: the source, the classes and their track counts.
+
+        Parameters
+        ----------
+        max_classes : int
+            Most classes named; the rest are counted.
+        """
         counts = self.tracks_per_class
         if self.source == "self":
             text = f"classes from self (self-supervised): each of {len(self.classes)} tracks its own class"
@@ -99,15 +108,39 @@ class ClassChoice:
                 "dropped": list(self.dropped), "tried": dict(self.tried)}
 
 
-def track_style(track: Any) -> str | None:
-    """The ``"style"`` of the JSON file beside the track's audio (:func:`workbench.libfiles.sidecar_style`)."""
+def track_style(track: Track) -> str | None:
+    """The ``"style"`` of the JSON file beside the track's audio (:func:`workbench.libfiles.sidecar_style`).
+
+    Parameters
+    ----------
+    track : Track
+        A library track (its ``path`` is read).
+
+    Returns
+    -------
+    str or None
+        The style; None when there is no such file or field.
+    """
     from workbench.libfiles import sidecar_style
 
     return sidecar_style(track.path)
 
 
 def check_classes_from(classes_from: object, *, allow_label: bool = False) -> None:
-    """Refuse a ``classes_from`` that is not a known source, a mapping or a callable."""
+    """Refuse a ``classes_from`` that is not a known source, a mapping or a callable.
+
+    Parameters
+    ----------
+    classes_from : object
+        The value to check: one of :data:`CLASS_SOURCES` or :data:`LEGACY_SOURCES`, a mapping or a callable.
+    allow_label : bool
+        Also accept ``"label"`` (section windows).
+
+    Raises
+    ------
+    ParameterError
+        Anything else.
+    """
     if callable(classes_from) or isinstance(classes_from, Mapping):
         return
     allowed = (*CLASS_SOURCES, *LEGACY_SOURCES, *(("label",) if allow_label else ()))
@@ -117,13 +150,20 @@ def check_classes_from(classes_from: object, *, allow_label: bool = False) -> No
                              f"{' (or label for section windows)' if allow_label else ''}; got {classes_from!r}")
 
 
-def class_of(track: Any, classes_from: ClassSource) -> str | None:
+def class_of(track: Track, classes_from: ClassSource) -> str | None:
     """The class of one track under a per-track source (``None`` when it has none).
 
     ``"folder"`` (:attr:`Track.folder`), ``"artist"`` (the tag), ``"self"``/``"track"`` (its id),
     ``"style"`` (:func:`track_style`), a mapping from track id or content hash to a class, or a
     callable ``track -> str | None``. ``"crates"`` and ``"auto"`` need the library: use
     :func:`resolve_classes`.
+
+    Parameters
+    ----------
+    track : Track
+        The track.
+    classes_from : str, mapping or callable
+        The per-track source, as above.
     """
     if callable(classes_from):
         value = classes_from(track)
@@ -146,7 +186,7 @@ def class_of(track: Any, classes_from: ClassSource) -> str | None:
     return str(value).strip()
 
 
-def _crate_classes(library: Any, tracks: list[Any]) -> dict[int, str]:
+def _crate_classes(library: Library, tracks: list[Track]) -> dict[int, str]:
     from workbench.crates import Crates
 
     ids = {t.id for t in tracks}
@@ -159,7 +199,7 @@ def _crate_classes(library: Any, tracks: list[Any]) -> dict[int, str]:
     return out
 
 
-def _candidate(library: Any, tracks: list[Any], source: ClassSource) -> dict[int, str]:
+def _candidate(library: Library, tracks: list[Track], source: ClassSource) -> dict[int, str]:
     """Track id -> class under ``source`` (classes of any size; tracks without a class absent)."""
     if source == "crates":
         return _crate_classes(library, tracks)
@@ -171,7 +211,7 @@ def _candidate(library: Any, tracks: list[Any], source: ClassSource) -> dict[int
     return out
 
 
-def _enough(name: str, raw: dict[int, str], tracks: list[Any], *, min_classes: int,
+def _enough(name: str, raw: dict[int, str], tracks: list[Track], *, min_classes: int,
             min_tracks: int) -> tuple[ClassChoice | None, str]:
     """A choice when ``raw`` has enough classes (after dropping small ones), else why not."""
     if name == "self":
@@ -189,7 +229,7 @@ def _enough(name: str, raw: dict[int, str], tracks: list[Any], *, min_classes: i
                   f"(needs {min_classes})")
 
 
-def resolve_classes(library: Any, tracks: Iterable[Any], classes_from: ClassSource = "auto", *,
+def resolve_classes(library: Library, tracks: Iterable[Track], classes_from: ClassSource = "auto", *,
                     min_classes: int = 2, min_tracks: int = 2) -> ClassChoice:
     """The classes of ``tracks`` for embedding training (see the module docstring for the order).
 

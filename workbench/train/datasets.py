@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,11 @@ from workbench.train.splits import (  # noqa: F401  (re-exported: splits that ne
     split_groups,
 )
 from workbench.validate import check_float, check_int
+
+if TYPE_CHECKING:
+    from workbench.augment import AugmentSettings
+    from workbench.embed.batch import Backbone
+    from workbench.library import Library, Track
 
 # --------------------------------------------------------------------------------------------
 # The data set
@@ -113,6 +118,7 @@ class EmbeddingSet:
 
     @property
     def dim(self) -> int:
+        """Columns of ``X``."""
         return int(self.X.shape[1])
 
     def class_counts(self) -> dict[str, int]:
@@ -121,7 +127,18 @@ class EmbeddingSet:
         return {c: int(k) for c, k in zip(self.classes, counts, strict=True)}
 
     def subset(self, index: np.ndarray | Sequence[int]) -> EmbeddingSet:
-        """The rows ``index`` (integer positions or a boolean mask); classes are kept as they are."""
+        """The rows ``index`` (integer positions or a boolean mask); classes are kept as they are.
+
+        Parameters
+        ----------
+        index : np.ndarray [shape=(k,) of int, or (n_rows,) of bool] or sequence of int
+            Row positions, or a mask over all rows.
+
+        Raises
+        ------
+        ParameterError
+            A boolean mask of the wrong length.
+        """
         idx = np.asarray(index)
         if idx.dtype == bool:
             if idx.shape[0] != len(self):
@@ -137,14 +154,42 @@ class EmbeddingSet:
 
     def split(self, *, test_size: float = 0.2, seed: int = 0, by_artist: bool = True,
               stratify: bool = True) -> tuple[EmbeddingSet, EmbeddingSet]:
-        """Grouped train/test split (by track, and by artist where known when ``by_artist``)."""
+        """Grouped train/test split (by track, and by artist where known when ``by_artist``).
+
+        Parameters
+        ----------
+        test_size : float in (0, 1)
+            Share of the groups held out (see :func:`grouped_split`).
+        seed : int
+            Seed of the split.
+        by_artist : bool
+            Keep every track of an artist on one side.
+        stratify : bool
+            Balance the classes across the sides.
+
+        Returns
+        -------
+        train, test : EmbeddingSet
+        """
         train, test = grouped_split(self.track_ids, test_size=test_size, seed=seed,
                                     artists=self.artists if by_artist else None, y=self.y if stratify else None)
         return self.subset(train), self.subset(test)
 
     def kfold(self, *, n_splits: int = 5, seed: int = 0, by_artist: bool = True,
               stratify: bool = True) -> list[tuple[EmbeddingSet, EmbeddingSet]]:
-        """Grouped K folds as ``(train, test)`` sets."""
+        """Grouped K folds as ``(train, test)`` sets.
+
+        Parameters
+        ----------
+        n_splits : int >= 2
+            Number of folds.
+        seed : int
+            Seed of the folds.
+        by_artist : bool
+            Keep every track of an artist in one fold.
+        stratify : bool
+            Balance the classes across the folds.
+        """
         folds = grouped_kfold(self.track_ids, n_splits=n_splits, seed=seed,
                               artists=self.artists if by_artist else None, y=self.y if stratify else None)
         return [(self.subset(a), self.subset(b)) for a, b in folds]
@@ -154,7 +199,7 @@ class EmbeddingSet:
 # Classes of a track (see workbench.train.classes)
 # --------------------------------------------------------------------------------------------
 
-def _per_track_source(library: Any, tracks: list[Any], classes_from: ClassSource) -> ClassSource:
+def _per_track_source(library: Library, tracks: list[Track], classes_from: ClassSource) -> ClassSource:
     """``"auto"`` and ``"crates"`` resolved into a mapping track id -> class (they need the library)."""
     if isinstance(classes_from, str) and classes_from in ("auto", "crates"):
         return resolve_classes(library, tracks, classes_from).classes
@@ -176,7 +221,8 @@ def _encode(names: list[str]) -> tuple[np.ndarray, list[str]]:
 # --------------------------------------------------------------------------------------------
 
 
-def _frames(library: Any, tracks: list[Any], backbone: Any, *, n_views: int, augment_settings: Any, seed: int,
+def _frames(library: Library, tracks: list[Track], backbone: Backbone, *, n_views: int,
+            augment_settings: AugmentSettings | None, seed: int,
             progress: bool) -> tuple[dict[int, list[tuple[int, np.ndarray, np.ndarray]]], list[tuple[str, str]]]:
     """``track id -> [(view, embeddings, timestamps_s), ...]`` (view 0 = original), and failures."""
     from workbench.embed.batch import cache_for, embed_library
@@ -200,7 +246,8 @@ def _frames(library: Any, tracks: list[Any], backbone: Any, *, n_views: int, aug
     return out, failed
 
 
-def _prepare(library: Any, tracks: Iterable[Any] | None, backbone: Any, n_views: int) -> tuple[list[Any], Any]:
+def _prepare(library: Library, tracks: Iterable[Track] | None, backbone: Backbone | None,
+             n_views: int) -> tuple[list[Track], Backbone]:
     from workbench.embed.features import FeatureFrontend
 
     check_int("n_views", n_views, min=0)
@@ -208,8 +255,9 @@ def _prepare(library: Any, tracks: Iterable[Any] | None, backbone: Any, n_views:
     return list(library.tracks() if tracks is None else tracks), b
 
 
-def track_embeddings(library: Any, tracks: Iterable[Any] | None = None, *, backbone: Any = None,
-                     classes_from: ClassSource = "auto", n_views: int = 0, augment_settings: Any = None,
+def track_embeddings(library: Library, tracks: Iterable[Track] | None = None, *,
+                     backbone: Backbone | None = None,
+                     classes_from: ClassSource = "auto", n_views: int = 0, augment_settings: AugmentSettings | None = None,
                      seed: int = 0, with_std: bool = False, progress: bool = True) -> EmbeddingSet:
     """One pooled vector per track (and per augmented view of it).
 
@@ -266,6 +314,15 @@ def _section_dict(s: Any) -> dict[str, Any]:
         get = s.get
     else:
         def get(k: str, default: Any = None) -> Any:
+            """The attribute ``k`` of the section object.
+
+            Parameters
+            ----------
+            k : str
+                Attribute name.
+            default : object
+                Returned when it is missing.
+            """
             return getattr(s, k, default)
     try:
         d = {"track_id": int(get("track_id")), "label": str(get("label")), "start_s": float(get("start_s")),
@@ -277,8 +334,19 @@ def _section_dict(s: Any) -> dict[str, Any]:
     return d
 
 
-def library_sections(library: Any) -> list[dict[str, Any]]:
-    """Every stored section label as ``{track_id, label, start_s, end_s}`` (via ``workbench.labels.Labels``)."""
+def library_sections(library: Library) -> list[dict[str, Any]]:
+    """Every stored section label as ``{track_id, label, start_s, end_s}`` (via ``workbench.labels.Labels``).
+
+    Parameters
+    ----------
+    library : Library
+        The library whose labels are read.
+
+    Raises
+    ------
+    ParameterError
+        No label store, or a stored label without ``0 <= start_s < end_s``.
+    """
     try:
         from workbench.labels import Labels
     except ImportError as exc:
@@ -287,8 +355,21 @@ def library_sections(library: Any) -> list[dict[str, Any]]:
     return [_section_dict(s) for s in Labels(library).all()]
 
 
-def demo_sections(library: Any, tracks: Iterable[Any] | None = None) -> list[dict[str, Any]]:
-    """The ground-truth sections of demo tracks (from the JSON beside each file), as section dicts."""
+def demo_sections(library: Library, tracks: Iterable[Track] | None = None) -> list[dict[str, Any]]:
+    """The ground-truth sections of demo tracks (from the JSON beside each file), as section dicts.
+
+    Parameters
+    ----------
+    library : Library
+        The demo library.
+    tracks : iterable of Track, optional
+        Default: every track of the library. Tracks without a readable JSON file are skipped.
+
+    Returns
+    -------
+    list of dict
+        ``{track_id, label, start_s, end_s}``, times in seconds.
+    """
     out = []
     for t in library.tracks() if tracks is None else tracks:
         truth = Path(t.path).with_suffix(".json")
@@ -303,15 +384,29 @@ def demo_sections(library: Any, tracks: Iterable[Any] | None = None) -> list[dic
     return out
 
 
-def whole_tracks(library: Any, tracks: Iterable[Any] | None = None) -> list[dict[str, Any]]:
-    """One section per track covering all of it (label ``"track"``), to cut whole tracks into windows."""
+def whole_tracks(library: Library, tracks: Iterable[Track] | None = None) -> list[dict[str, Any]]:
+    """One section per track covering all of it (label ``"track"``), to cut whole tracks into windows.
+
+    Parameters
+    ----------
+    library : Library
+        The library.
+    tracks : iterable of Track, optional
+        Default: every track of the library.
+
+    Returns
+    -------
+    list of dict
+        ``{track_id, "track", 0.0, duration_s}`` (at least 1 ms long).
+    """
     return [{"track_id": t.id, "label": "track", "start_s": 0.0, "end_s": float(max(t.duration_s, 1e-3))}
             for t in (library.tracks() if tracks is None else tracks)]
 
 
-def section_windows(library: Any, sections: Iterable[Any] | None = None, *, backbone: Any = None,
+def section_windows(library: Library, sections: Iterable[Any] | None = None, *,
+                    backbone: Backbone | None = None,
                     window_s: float = 8.0, hop_s: float | None = None, classes_from: ClassSource = "label",
-                    n_views: int = 0, augment_settings: Any = None, seed: int = 0, with_std: bool = False,
+                    n_views: int = 0, augment_settings: AugmentSettings | None = None, seed: int = 0, with_std: bool = False,
                     progress: bool = True) -> EmbeddingSet:
     """Windows of pooled frame embeddings inside labelled sections, one row per window (and view).
 
@@ -332,6 +427,10 @@ def section_windows(library: Any, sections: Iterable[Any] | None = None, *, back
     n_views, augment_settings, seed
         Augmented views of each track, as in :func:`track_embeddings` (their time axis is mapped
         back, so a window covers the same music in every view).
+    with_std : bool
+        Pool the frames' standard deviation too (doubles the size).
+    progress : bool
+        Show progress bars while embedding.
 
     Returns
     -------

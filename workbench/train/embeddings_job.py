@@ -12,10 +12,18 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError
 from workbench.jobs import Job, JobRunner, _backbone_info, _track_docs
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from workbench.embed.batch import Backbone
+    from workbench.library import Library, Track
+    from workbench.models.heads import EmbeddingHead
+    from workbench.train.datasets import EmbeddingSet
 
 #: Data settings of :func:`train_embeddings_job` (the rest of its config is a ``TripletConfig``).
 EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 0,
@@ -23,8 +31,9 @@ EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8
                                            "invariance_clips": 4}
 
 
-def train_embeddings_job(library: Any, *, config: Mapping[str, Any] | None = None, backbone: Any = None,
-                         tracks: Iterable[Any] | None = None, experiments_root: str | os.PathLike[str] | None = None,
+def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
+                         backbone: Backbone | None = None, tracks: Iterable[Track] | None = None,
+                         experiments_root: str | os.PathLike[str] | None = None,
                          progress: bool = True, on_state: Callable[[Job], None] | None = None) -> tuple[Job, Path]:
     """Triplet fine-tuning of the embedding head, as a job; return the completed job and its run folder.
 
@@ -43,14 +52,22 @@ def train_embeddings_job(library: Any, *, config: Mapping[str, Any] | None = Non
 
     Parameters
     ----------
+    library : Library
+        The library trained on; the job is recorded in it.
     config : dict, optional
         Keys of :class:`~workbench.train.triplet.TripletConfig` (``epochs`` is ``max_epochs``;
         ``batch_size`` defaults to ``m`` x the number of classes, at most 64) and of
         :data:`EMBEDDING_DATA_DEFAULTS`.
     backbone : Backbone, optional
         Default the feature frontend (``features-v1``).
+    tracks : iterable of Track, optional
+        Default: every track of the library.
+    experiments_root : path, optional
+        The ``experiments/`` folder; None uses the library's workspace's.
     progress : bool
         Bars for embedding and for the epochs.
+    on_state : callable(Job), optional
+        Called after each change of the job's state.
 
     Raises
     ------
@@ -79,8 +96,8 @@ def train_embeddings_job(library: Any, *, config: Mapping[str, Any] | None = Non
     return runner.job, path
 
 
-def _embedding_split(data: Any, *, test_size: float, val_size: float, seed: int,
-                     by_artist: bool) -> tuple[Any, Any, Any]:
+def _embedding_split(data: EmbeddingSet, *, test_size: float, val_size: float, seed: int,
+                     by_artist: bool) -> tuple[EmbeddingSet, EmbeddingSet, EmbeddingSet]:
     """(train, val, test): whole tracks held out, two or more per class where a class can spare them."""
     from workbench.train.splits import per_class_split
 
@@ -88,7 +105,16 @@ def _embedding_split(data: Any, *, test_size: float, val_size: float, seed: int,
         raise ParameterError(f"test_size and val_size must be fractions in (0, 1) summing below 1; "
                              f"got test_size={test_size!r}, val_size={val_size!r}")
 
-    def split(part: Any, size: float) -> tuple[Any, Any]:
+    def split(part: EmbeddingSet, size: float) -> tuple[EmbeddingSet, EmbeddingSet]:
+        """Hold out whole tracks of ``part``: per class where possible, else a grouped split.
+
+        Parameters
+        ----------
+        part : EmbeddingSet
+            The rows to split.
+        size : float in (0, 1)
+            Share held out.
+        """
         found = None if by_artist else per_class_split(part.track_ids, part.y, test_size=size, seed=seed)
         if found is None:
             return part.split(test_size=size, seed=seed, by_artist=by_artist,
@@ -100,8 +126,8 @@ def _embedding_split(data: Any, *, test_size: float, val_size: float, seed: int,
     return train, val, test
 
 
-def _embeddings_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], data_cfg: dict[str, Any], *,
-                       backbone: Any, tracks: Iterable[Any] | None, progress: bool) -> Path:
+def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], data_cfg: dict[str, Any], *,
+                       backbone: Backbone | None, tracks: Iterable[Track] | None, progress: bool) -> Path:
     import numpy as np
 
     from workbench.embed.features import FeatureFrontend
@@ -170,7 +196,8 @@ def _contract_metrics(metrics: dict[str, Any], test_hashes: list[str], source: s
                            "crates or sub-folders to measure them")
 
 
-def embedding_invariance(library: Any, model: Any, backbone: Any, track_ids: Sequence[int], *, n_clips: int = 4,
+def embedding_invariance(library: Library, model: EmbeddingHead, backbone: Backbone, track_ids: Sequence[int], *,
+                         n_clips: int = 4,
                          clip_s: float = 8.0) -> dict[str, Any]:
     """Cosine similarity of embeddings under pitch, stretch and gain, for the head and the bare backbone.
 
@@ -178,6 +205,26 @@ def embedding_invariance(library: Any, model: Any, backbone: Any, track_ids: Seq
     the backbone, mean-pooled, and (for the head) passed through ``model``. Returns
     ``{"invariance": {aug: {strength: cos}}, "invariance_backbone": {...}}``
     (see :func:`workbench.evaluate.invariance`).
+
+    Parameters
+    ----------
+    library : Library
+        Where the tracks are.
+    model : EmbeddingHead
+        The trained head.
+    backbone : Backbone
+        The backbone the head was trained on.
+    track_ids : sequence of int
+        Tracks to clip (the first ``n_clips``).
+    n_clips : int >= 0
+        Most clips.
+    clip_s : float > 0
+        Clip length in seconds (shorter tracks give all of their audio).
+
+    Returns
+    -------
+    dict
+        Empty when there are no tracks.
     """
     from workbench import audio
     from workbench.embed.features import pool
@@ -193,11 +240,25 @@ def embedding_invariance(library: Any, model: Any, backbone: Any, track_ids: Seq
     if not clips:
         return {}
 
-    def backbone_vector(y: Any) -> Any:
+    def backbone_vector(y: np.ndarray) -> np.ndarray:
+        """The backbone's mean-pooled embedding of a clip.
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n,)]
+            Mono audio at 22050 Hz.
+        """
         frames, _ = backbone.embed(y, sr=sr)
         return pool(frames, with_std=False)
 
-    def head_vector(y: Any) -> Any:
+    def head_vector(y: np.ndarray) -> np.ndarray:
+        """The head's embedding of a clip.
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n,)]
+            Mono audio at 22050 Hz.
+        """
         return embed(model, backbone_vector(y)[None, :])[0]
 
     return {"invariance": invariance(head_vector, clips, sr=sr),

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.fileio import jsonable, pid_alive  # noqa: F401  (re-exported)
 from workbench.jobs import (  # noqa: F401  (re-exported; private names for tests and the section job)
@@ -56,9 +56,20 @@ from workbench.train.embeddings_job import (  # noqa: F401  (re-exported)
     train_embeddings_job,
 )
 
+if TYPE_CHECKING:
+    from workbench.library import Library
 
-def train_sections_job(library: Any, **options: Any) -> tuple[Job, Path]:
-    """Train the DJ-section classifier as a job: :func:`workbench.train.sections.train_sections_job`."""
+
+def train_sections_job(library: Library, **options: Any) -> tuple[Job, Path]:
+    """Train the DJ-section classifier as a job: :func:`workbench.train.sections.train_sections_job`.
+
+    Parameters
+    ----------
+    library : Library
+        The library trained on; the job is recorded in it.
+    **options
+        Passed on to :func:`workbench.train.sections.job.train_sections_job`.
+    """
     from workbench.train.sections.job import train_sections_job as run
 
     return run(library, **options)

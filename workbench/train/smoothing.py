@@ -98,10 +98,30 @@ def beat_probabilities(
     return out / np.maximum(out.sum(axis=1, keepdims=True), _EPS)
 
 
-def bar_starts(beats_s: Sequence[float] | np.ndarray, downbeats_s: Sequence[float] | np.ndarray, *, beats_per_bar: int = 4) -> np.ndarray:
+def bar_starts(beats_s: Sequence[float] | np.ndarray, downbeats_s: Sequence[float] | np.ndarray, *,
+               beats_per_bar: int = 4) -> np.ndarray:
     """Beat indices where bars start (always including 0); the beat nearest each downbeat.
 
     Without downbeats, every ``beats_per_bar``-th beat from the first.
+
+    Parameters
+    ----------
+    beats_s : np.ndarray [shape=(n_beats,)]
+        Beat times in seconds, ascending.
+    downbeats_s : np.ndarray [shape=(n_downbeats,)]
+        Downbeat times in seconds; empty to count bars from the first beat.
+    beats_per_bar : int > 0
+        Beats in a bar when there are no downbeats.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_bars,), dtype=int64]
+        Sorted beat indices, the first 0.
+
+    Raises
+    ------
+    ParameterError
+        ``beats_s`` is empty.
     """
     b = np.asarray(beats_s, dtype=np.float64)
     if b.size == 0:
@@ -120,7 +140,15 @@ def bar_starts(beats_s: Sequence[float] | np.ndarray, downbeats_s: Sequence[floa
 
 
 def bar_evidence(beat_probs: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Mean log-probability of each label over each bar's beats; shape ``(n_bars, K)``."""
+    """Mean log-probability of each label over each bar's beats; shape ``(n_bars, K)``.
+
+    Parameters
+    ----------
+    beat_probs : np.ndarray [shape=(n_beats, K)]
+        Label probabilities of each beat (clipped to ``[1e-6, 1]`` before the log).
+    starts : np.ndarray [shape=(n_bars,), dtype=int]
+        Beat index where each bar starts (:func:`bar_starts`).
+    """
     logp = np.log(np.clip(np.asarray(beat_probs, dtype=np.float64), _EPS, 1.0))
     ends = np.append(starts[1:], logp.shape[0])
     csum = np.vstack([np.zeros((1, logp.shape[1])), np.cumsum(logp, axis=0)])
@@ -128,12 +156,37 @@ def bar_evidence(beat_probs: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def phrase_prior(*, phrase_bars: int = 4, penalty: float = 1.0) -> Callable[[np.ndarray], np.ndarray]:
-    """A section-length log-prior: 0 for whole phrases of ``phrase_bars`` bars, ``-penalty`` otherwise."""
+    """A section-length log-prior: 0 for whole phrases of ``phrase_bars`` bars, ``-penalty`` otherwise.
+
+    Parameters
+    ----------
+    phrase_bars : int > 0
+        Bars in a phrase.
+    penalty : float >= 0
+        Log-prior cost of a section that is not a whole number of phrases.
+
+    Returns
+    -------
+    callable(np.ndarray) -> np.ndarray
+        Section lengths in bars to their log-prior.
+
+    Raises
+    ------
+    ParameterError
+        ``phrase_bars`` < 1 or ``penalty`` < 0.
+    """
     check_int("phrase_bars", phrase_bars, min=1)
     if not penalty >= 0:
         raise ParameterError(f"penalty must be >= 0; got {penalty!r}")
 
     def prior(lengths: np.ndarray) -> np.ndarray:
+        """Log-prior of each length.
+
+        Parameters
+        ----------
+        lengths : np.ndarray of int
+            Section lengths in bars.
+        """
         return np.where(np.asarray(lengths) % phrase_bars == 0, 0.0, -float(penalty))
 
     return prior
@@ -271,7 +324,18 @@ def segment_viterbi(
 
 
 def runs(labels: Sequence[int]) -> list[Segment]:
-    """Consecutive runs of equal labels (the unsmoothed segmentation)."""
+    """Consecutive runs of equal labels (the unsmoothed segmentation).
+
+    Parameters
+    ----------
+    labels : sequence of int [shape=(n,)]
+        A label per step (beat or bar).
+
+    Raises
+    ------
+    ParameterError
+        ``labels`` is empty or not 1-d.
+    """
     lab = np.asarray(labels)
     if lab.ndim != 1 or lab.size == 0:
         raise ParameterError(f"labels must be a non-empty 1-d sequence; got shape {lab.shape}")
@@ -334,7 +398,18 @@ def smooth_beats(
 
 
 def raw_beats(beat_probs: np.ndarray) -> list[BeatSegment]:
-    """The unsmoothed baseline: runs of the per-beat arg-max (not snapped to bars)."""
+    """The unsmoothed baseline: runs of the per-beat arg-max (not snapped to bars).
+
+    Parameters
+    ----------
+    beat_probs : np.ndarray [shape=(n_beats, K)]
+        Label probabilities of each beat.
+
+    Returns
+    -------
+    list of BeatSegment
+        Each with the mean probability of its label as confidence.
+    """
     p = np.asarray(beat_probs, dtype=np.float64)
     return [BeatSegment(s.start, s.end, s.label, float(p[s.start:s.end, s.label].mean()))
             for s in runs(p.argmax(axis=1))]
@@ -368,6 +443,13 @@ def segment_eval(truth: Sequence[Mapping[str, Any]], predicted: Sequence[Any], *
     from workbench.evaluate import segment_scores
 
     def sections(items: Sequence[Any]) -> list[dict[str, Any]]:
+        """Sorted sections clipped to the track, their edges snapped within the tolerance.
+
+        Parameters
+        ----------
+        items : sequence of sections
+            Dicts or objects with ``start_s``, ``end_s``, ``label``.
+        """
         rows = sorted((float(_get(s, "start_s")), float(_get(s, "end_s")), str(_get(s, "label"))) for s in items)
         if not rows:
             raise ParameterError("segment_eval needs at least one section on each side; got none")

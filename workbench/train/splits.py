@@ -30,6 +30,22 @@ def split_groups(groups: Sequence[Any] | np.ndarray, *, artists: Sequence[Any] |
     """The group of each row: ``"artist:<name>"`` where the artist is known, else ``"track:<group>"``.
 
     Without ``artists`` the groups are returned as given (as an array).
+
+    Parameters
+    ----------
+    groups : sequence or np.ndarray [shape=(n,)]
+        The group (track) of each row.
+    artists : sequence or np.ndarray [shape=(n,)], optional
+        The artist of each row; None or blank means unknown.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+
+    Raises
+    ------
+    ParameterError
+        ``groups`` not 1-d, or ``artists`` of another length.
     """
     g = np.asarray(groups)
     if g.ndim != 1:
@@ -92,6 +108,29 @@ def grouped_kfold(groups: Sequence[Any] | np.ndarray, *, n_splits: int = 5, seed
     """``n_splits`` grouped folds ``(train, test)``; every row is in exactly one test fold.
 
     Stratified by ``y`` when given (``StratifiedGroupKFold``), else ``GroupKFold``; both shuffled by ``seed``.
+
+    Parameters
+    ----------
+    groups : sequence or np.ndarray [shape=(n,)]
+        The group (track) of each row.
+    n_splits : int >= 2
+        Number of folds; at most the number of groups.
+    seed : int >= 0
+        Seed of the shuffle.
+    artists : sequence or np.ndarray [shape=(n,)], optional
+        The artist of each row; when given, an artist's tracks stay in one fold.
+    y : sequence or np.ndarray [shape=(n,)], optional
+        Classes to stratify by.
+
+    Returns
+    -------
+    list of (train, test)
+        Sorted row-index arrays.
+
+    Raises
+    ------
+    ParameterError
+        Fewer groups than folds, or ``y`` of another length.
     """
     from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
@@ -122,6 +161,20 @@ def assert_no_leakage(groups: Sequence[Any] | np.ndarray, train: Sequence[int] |
     """Raise :class:`LeakageError` when a group (track, or artist where known) has rows on both sides.
 
     ``train`` and ``test`` are row indices into ``groups`` (and ``artists``); they must not overlap.
+
+    Parameters
+    ----------
+    groups : sequence or np.ndarray [shape=(n,)]
+        The group (track) of each row.
+    train, test : sequence or np.ndarray of int
+        Row indices of each side.
+    artists : sequence or np.ndarray [shape=(n,)], optional
+        The artist of each row; a known artist on both sides is leakage too.
+
+    Raises
+    ------
+    LeakageError
+        A row, a track or an artist is on both sides.
     """
     g = np.asarray(groups)
     tr, te = np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
@@ -139,8 +192,8 @@ def assert_no_leakage(groups: Sequence[Any] | np.ndarray, train: Sequence[int] |
                                f"{[x[len('artist:'):] for x in leaked[:10]]}")
 
 
-def per_class_split(track_ids: Any, y: Any, *, test_size: float, seed: int = 0,
-                    min_per_class: int = 2) -> tuple[Any, Any] | None:
+def per_class_split(track_ids: Sequence[Any] | np.ndarray, y: Sequence[Any] | np.ndarray, *, test_size: float,
+                    seed: int = 0, min_per_class: int = 2) -> tuple[np.ndarray, np.ndarray] | None:
     """Row indices ``(train, test)`` holding out whole tracks, at least ``min_per_class`` tracks of
     each class that can spare them, so every held-out query has a relevant track to find.
 
@@ -157,6 +210,18 @@ def per_class_split(track_ids: Any, y: Any, *, test_size: float, seed: int = 0,
     test_size : float in (0, 1)
     seed : int >= 0
         Which tracks of a class are held out.
+    min_per_class : int
+        Tracks of a class held out at least, and kept for training at least.
+
+    Returns
+    -------
+    train, test : np.ndarray [shape=(k,) of int], or None
+        Sorted row indices; None when no class can spare tracks.
+
+    Raises
+    ------
+    ParameterError
+        ``test_size`` out of (0, 1), or ``track_ids`` and ``y`` not 1-d of the same length.
     """
     check_float("test_size", test_size, min=0, max=1, min_open=True, max_open=True, what="a fraction")
     tids, yy = np.asarray(track_ids), np.asarray(y)

@@ -32,7 +32,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from workbench.train.triplet_config import (  # noqa: F401  (re-exported)
     TripletConfig,
     _num,
 )
+
+if TYPE_CHECKING:
+    from workbench.models.heads import EmbeddingHead
 
 __all__ = ["CollapseError", "SamplerError", "TripletConfig", "TripletResult", "check_sampler", "embed",
            "embedding_spread", "retrieval_metrics", "train_triplet"]
@@ -72,7 +75,7 @@ class TripletResult:
     ``stopped_reason`` one sentence; ``collapse`` ``None`` or what was detected.
     """
 
-    model: Any
+    model: EmbeddingHead
     history: list[dict[str, Any]]
     metrics: dict[str, Any]
     config: dict[str, Any]
@@ -82,7 +85,15 @@ class TripletResult:
     data: dict[str, Any] = field(default_factory=dict)
 
     def embed(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
-        """Head embeddings of raw backbone vectors, shape ``(n, out_dim)``."""
+        """Head embeddings of raw backbone vectors, shape ``(n, out_dim)``.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n, in_dim)]
+            Pooled backbone vectors.
+        batch_size : int > 0
+            Rows per forward pass.
+        """
         return embed(self.model, X, batch_size=batch_size)
 
     def report(self) -> str:
@@ -104,8 +115,22 @@ class TripletResult:
 # --------------------------------------------------------------------------------------------
 
 
-def embed(model: Any, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
-    """Run ``model`` (eval mode, no gradients) over ``X`` in batches; float32 ``(n, out_dim)``."""
+def embed(model: EmbeddingHead, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+    """Run ``model`` (eval mode, no gradients) over ``X`` in batches; float32 ``(n, out_dim)``.
+
+    Parameters
+    ----------
+    model : EmbeddingHead
+        The head; its training mode is restored afterwards.
+    X : np.ndarray [shape=(n, in_dim)]
+        Pooled backbone vectors.
+    batch_size : int > 0
+        Rows per forward pass.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, out_dim), dtype=float32]
+    """
     import torch
 
     was_training = model.training
@@ -119,7 +144,17 @@ def embed(model: Any, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
 
 
 def embedding_spread(embeddings: np.ndarray) -> float:
-    """Total variance of L2-normalised embeddings: ``1 - |mean|^2`` (0 = all identical, ~1 = spread)."""
+    """Total variance of L2-normalised embeddings: ``1 - |mean|^2`` (0 = all identical, ~1 = spread).
+
+    Parameters
+    ----------
+    embeddings : np.ndarray [shape=(n, dim)]
+        Embeddings (normalised here).
+
+    Returns
+    -------
+    float in [0, 1]
+    """
     e = np.asarray(embeddings, dtype=np.float64)
     e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
     return float(max(0.0, 1.0 - float(np.sum(e.mean(axis=0) ** 2))))
@@ -135,6 +170,27 @@ def check_sampler(y: np.ndarray, *, m: int, batch_size: int, samples_per_epoch: 
 
     Needs ``batch_size % m == 0``, at least ``batch_size / m`` classes with ``m`` or more
     samples, and every class at least 2 samples (an anchor needs a positive).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        The class of each training row.
+    m : int > 0
+        Samples per class in a batch.
+    batch_size : int > 0
+        Rows per batch; a multiple of ``m``.
+    samples_per_epoch : int, optional
+        Rows drawn per epoch; None draws ``len(y)``.
+
+    Returns
+    -------
+    int
+        The epoch length: rounded down to whole batches, at least one batch.
+
+    Raises
+    ------
+    SamplerError
+        The settings cannot be served; the message proposes ones that can.
     """
     yy = np.asarray(y).reshape(-1)
     if batch_size % m:
@@ -185,13 +241,13 @@ def _standardise_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(std > 1e-6, std, 1.0).astype(np.float32)
 
 
-def _fold_scaling(model: Any, mean: np.ndarray, std: np.ndarray) -> None:
+def _fold_scaling(model: EmbeddingHead, mean: np.ndarray, std: np.ndarray) -> None:
     """Make ``model(x)`` equal the trained ``model((x - mean) / std)``: rescale the first layer."""
     import torch
 
     with torch.no_grad():
         w = model.fc1.weight / torch.from_numpy(std)[None, :]
-        model.fc1.bias -= w @ torch.from_numpy(mean)
+        model.fc1.bias.sub_(w @ torch.from_numpy(mean))
         model.fc1.weight.copy_(w)
 
 
@@ -390,7 +446,7 @@ def _val_metrics(val_emb: np.ndarray, y_val: np.ndarray, val_tracks: np.ndarray,
                              queries=np.arange(len(y_val) + len(y_ref)) < len(y_val))
 
 
-def _evaluate(model: Any, untrained: Any, train: EmbeddingSet, splits: dict[str, EmbeddingSet | None],
+def _evaluate(model: EmbeddingHead, untrained: EmbeddingHead, train: EmbeddingSet, splits: dict[str, EmbeddingSet | None],
               mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
     """Per split: the head (``model``), the random head (``untrained_head``: same architecture,
     initial weights) and the backbone (``baseline``: z-scored backbone vectors), same-track excluded.

@@ -40,6 +40,25 @@ def make_baseline(name: str, *, seed: int = 0, n_components: int = 64) -> Any:
     features the full-width ensemble took over 15 minutes for 4 folds on a 2-core CPU. The
     gradient boosting uses 63 bins and 15 leaves per tree (27 s → 4 s on 3,000 windows on the
     busy 2-core machine; the bins are of 64 PCA components, not raw features).
+
+    Parameters
+    ----------
+    name : {"majority", "logreg", "ensemble"}
+        The baseline.
+    seed : int
+        Seed of the PCA, the forest and the boosting.
+    n_components : int >= 1
+        PCA components kept.
+
+    Returns
+    -------
+    sklearn estimator
+        Unfitted.
+
+    Raises
+    ------
+    ParameterError
+        Unknown ``name`` or ``n_components`` < 1.
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.decomposition import PCA
@@ -75,7 +94,15 @@ def class_names(*label_arrays: np.ndarray) -> list[str]:
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
-    """:func:`workbench.evaluate.classification_metrics` over ``names`` (the same keys for every model)."""
+    """:func:`workbench.evaluate.classification_metrics` over ``names`` (the same keys for every model).
+
+    Parameters
+    ----------
+    y_true, y_pred : np.ndarray [shape=(n,)]
+        True and predicted labels (compared as strings).
+    names : sequence of str
+        The classes scored, in order.
+    """
     from workbench.evaluate import classification_metrics
 
     return classification_metrics(np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str), class_names=names)
@@ -83,7 +110,33 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> dict
 
 def fit_baseline(name: str, X: np.ndarray, y: np.ndarray, *, seed: int = 0, max_windows: int | None = 6000,
                  n_threads: int | None = 1) -> Any:
-    """Fit :func:`make_baseline` on at most ``max_windows`` rows (seeded sample) with ``n_threads`` threads."""
+    """Fit :func:`make_baseline` on at most ``max_windows`` rows (seeded sample) with ``n_threads`` threads.
+
+    Parameters
+    ----------
+    name : {"majority", "logreg", "ensemble"}
+        The baseline.
+    X : np.ndarray [shape=(n, dim)]
+        Window features.
+    y : np.ndarray [shape=(n,)]
+        Window labels.
+    seed : int
+        Seed of the sample and of the model.
+    max_windows : int >= 2, optional
+        Most training rows; None fits on all.
+    n_threads : int, optional
+        BLAS/OpenMP threads while fitting; None leaves the pools as they are.
+
+    Returns
+    -------
+    sklearn estimator
+        Fitted.
+
+    Raises
+    ------
+    ParameterError
+        ``max_windows`` is not None or an int >= 2.
+    """
     from threadpoolctl import threadpool_limits
 
     if max_windows is not None and (isinstance(max_windows, bool) or not isinstance(max_windows, int)
@@ -110,6 +163,24 @@ def held_out_baselines(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndar
                        ) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """Fit each baseline on the training windows and score it on the held-out ones.
 
+    Parameters
+    ----------
+    X_train, X_test : np.ndarray [shape=(n, dim)]
+        Window features.
+    y_train, y_test : np.ndarray [shape=(n,)]
+        Window labels.
+    names : iterable of str
+        Baselines among :data:`BASELINES`.
+    class_labels : sequence of str, optional
+        Classes scored; None takes those found in ``y_train`` and ``y_test``.
+    seed, max_windows, n_threads
+        As for :func:`fit_baseline`.
+
+    Raises
+    ------
+    ParameterError
+        An unknown baseline name.
+
     Returns
     -------
     metrics : dict
@@ -134,7 +205,24 @@ def held_out_baselines(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndar
 
 
 def grouped_folds(y: np.ndarray, groups: np.ndarray, *, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified grouped K-fold (no track on both sides, checked): :func:`workbench.train.datasets.grouped_kfold`."""
+    """Stratified grouped K-fold (no track on both sides, checked): :func:`workbench.train.datasets.grouped_kfold`.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Window labels (stratified by).
+    groups : np.ndarray [shape=(n,)]
+        The track of each window.
+    n_splits : int
+        Folds, 2 up to the number of tracks.
+    seed : int
+        Seed of the shuffle.
+
+    Raises
+    ------
+    ParameterError
+        ``n_splits`` out of range.
+    """
     from workbench.train.splits import grouped_kfold
 
     n_groups = len(np.unique(groups))
@@ -149,6 +237,32 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: np.ndarray, *, n_splits
     """Grouped K-fold cross-validation of the MLP and the baselines on the same folds.
 
     The MLP gets each training fold's ``groups`` (its early stopping holds tracks out of them).
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n, dim)]
+        Window features.
+    y : np.ndarray [shape=(n,)]
+        Window labels.
+    groups : np.ndarray [shape=(n,)]
+        The track of each window.
+    n_splits : int
+        Folds, 2 up to the number of tracks.
+    seed : int
+        Seed of the folds and the models.
+    models : iterable of str
+        A non-empty subset of :data:`MODELS`.
+    trainer_params : mapping, optional
+        Keyword arguments of :class:`~workbench.train.sections.trainer.SectionTrainer`.
+    max_windows, n_threads
+        As for :func:`fit_baseline`.
+    progress : bool
+        Show a bar over the folds.
+
+    Raises
+    ------
+    ParameterError
+        An unknown model, or ``n_splits`` out of range.
 
     Returns
     -------

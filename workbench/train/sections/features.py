@@ -19,6 +19,7 @@ from workbench.errors import ParameterError, StoreError, WorkbenchError, WriteEr
 from workbench.labels import LABELS
 
 if TYPE_CHECKING:  # pragma: no cover
+    from workbench.embed.batch import Backbone
     from workbench.library import Library, Track
 
 
@@ -89,6 +90,13 @@ class WindowFeatures:
             raise ParameterError(f"context_s must be a tuple of seconds > 0; got {self.context_s!r}")
 
     def dim(self, base_dim: int) -> int:
+        """Length of a window's feature vector.
+
+        Parameters
+        ----------
+        base_dim : int > 0
+            Size of the backbone's frame embedding.
+        """
         n_ctx = len(self.context_s)
         return base_dim * (1 + n_ctx + (n_ctx if self.track_relative else 0)) + (2 if self.position else 0)
 
@@ -97,10 +105,32 @@ class WindowFeatures:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> WindowFeatures:
+        """The layout :meth:`to_dict` wrote.
+
+        Parameters
+        ----------
+        d : mapping
+            ``{"context_s": [...], "track_relative": bool, "position": bool}``.
+        """
         return cls(tuple(float(c) for c in d["context_s"]), bool(d["track_relative"]), bool(d["position"]))
 
     def transform(self, frames: np.ndarray, times_s: np.ndarray, *, duration_s: float) -> np.ndarray:
-        """Features of every frame; ``frames`` (n, d), ``times_s`` frame centres; returns (n, dim(d)) float32."""
+        """Features of every frame; ``frames`` (n, d), ``times_s`` frame centres; returns (n, dim(d)) float32.
+
+        Parameters
+        ----------
+        frames : np.ndarray [shape=(n, d)]
+            Frame embeddings, n >= 1.
+        times_s : np.ndarray [shape=(n,)]
+            Frame centres in seconds.
+        duration_s : float > 0
+            Track length in seconds (for the position features).
+
+        Raises
+        ------
+        ParameterError
+            ``frames`` not 2-d and non-empty, or ``times_s`` of another length.
+        """
         f = np.asarray(frames, dtype=np.float64)
         t = np.asarray(times_s, dtype=np.float64)
         if f.ndim != 2 or f.shape[0] == 0 or t.shape != (f.shape[0],):
@@ -194,6 +224,13 @@ class SectionData:
         return counts
 
     def subset(self, track_ids: Iterable[int]) -> SectionData:
+        """Only the tracks ``track_ids`` (same features and backbone).
+
+        Parameters
+        ----------
+        track_ids : iterable of int
+            Library track ids kept.
+        """
         keep = set(int(i) for i in track_ids)
         return SectionData([t for t in self.tracks if t.track_id in keep], self.features, self.backbone)
 
@@ -210,9 +247,31 @@ def _record(r: Any) -> dict[str, Any]:
             "end_s": float(rec["end_s"])}
 
 
-def track_frames(library: Library, track: Track | int | str, *, backbone: Any = None,
+def track_frames(library: Library, track: Track | int | str, *, backbone: Backbone | None = None,
                  features: WindowFeatures | None = None) -> TrackFrames:
-    """A track's window features (embedding and analysing it first if needed) and beat grid."""
+    """A track's window features (embedding and analysing it first if needed) and beat grid.
+
+    Parameters
+    ----------
+    library : Library
+        Where the track is.
+    track : Track, int or str
+        The track, or its id or content hash (``library.track``).
+    backbone : Backbone, optional
+        Frame embeddings to use (default the feature frontend); missing ones are computed.
+    features : WindowFeatures, optional
+        Window feature layout (default :class:`WindowFeatures`).
+
+    Returns
+    -------
+    TrackFrames
+        With no sections.
+
+    Raises
+    ------
+    ParameterError
+        The track cannot be embedded.
+    """
     from workbench.analysis import track_analysis
     from workbench.embed.batch import cache_for, embed_library
     from workbench.embed.features import FeatureFrontend
@@ -237,7 +296,7 @@ def track_frames(library: Library, track: Track | int | str, *, backbone: Any = 
                        content_hash=str(t.content_hash))
 
 
-def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Any = None,
+def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Backbone | None = None,
                     features: WindowFeatures | None = None, progress: bool = True) -> SectionData:
     """Labelled windows of every track that has sections.
 
@@ -247,10 +306,12 @@ def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Any 
     sections : iterable of records
         Dicts or objects with ``track_id``, ``label``, ``start_s``, ``end_s`` (label-store
         records, :class:`workbench.labels.Label`, or :func:`demo_sections`).
-    backbone : backbone or None
+    backbone : Backbone or None
         Frame embeddings to use (default the feature frontend); missing ones are computed.
     features : WindowFeatures or None
         Window feature layout (default :class:`WindowFeatures`).
+    progress : bool
+        Show a bar over the tracks.
     """
     from tqdm.auto import tqdm
 

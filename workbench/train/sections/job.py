@@ -17,7 +17,9 @@ from workbench.train.sections.trainer import save_section_model
 from workbench.train.sections.training import CONFIG_DEFAULTS, train_sections
 
 if TYPE_CHECKING:  # pragma: no cover
+    from workbench.embed.batch import Backbone
     from workbench.jobs import Job, JobRunner
+    from workbench.library import Library
 
 #: What :func:`train_sections_job` says when a library has no section labels.
 HOW_TO_LABEL = ("label sections first: in the labeler notebook (notebooks/02_label_sections.ipynb, "
@@ -25,13 +27,16 @@ HOW_TO_LABEL = ("label sections first: in the labeler notebook (notebooks/02_lab
                 "training needs 10 labelled sections per class for 2+ classes")
 
 
-def train_sections_job(library: Any, *, config: Mapping[str, Any] | None = None, sections: Iterable[Any] | None = None,
-                       backbone: Any = None, experiments_root: str | os.PathLike[str] | None = None,
+def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = None,
+                       sections: Iterable[Any] | None = None, backbone: Backbone | None = None,
+                       experiments_root: str | os.PathLike[str] | None = None,
                        progress: bool = True, on_state: Callable[[Job], None] | None = None) -> tuple[Job, Path]:
     """Train the DJ-section classifier as a job; return the completed job and its run folder.
 
     Parameters
     ----------
+    library : Library
+        The library trained on; the job is recorded in it.
     config : dict, optional
         Overrides of :data:`workbench.train.sections.CONFIG_DEFAULTS`.
     sections : iterable, optional
@@ -39,6 +44,12 @@ def train_sections_job(library: Any, *, config: Mapping[str, Any] | None = None,
         (:class:`workbench.labels.Labels`).
     backbone : Backbone, optional
         Default the feature frontend (``features-v1``).
+    experiments_root : path, optional
+        The ``experiments/`` folder; None uses the library's workspace's.
+    progress : bool
+        Bars for the section data and the epochs.
+    on_state : callable(Job), optional
+        Called after each change of the job's state.
 
     ``model.pt`` is :func:`~workbench.train.sections.save_section_model`'s file (a head
     checkpoint with the window-feature layout and the label-order prior). ``metrics.json``
@@ -66,8 +77,8 @@ def train_sections_job(library: Any, *, config: Mapping[str, Any] | None = None,
     return runner.job, path
 
 
-def _sections_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], *, sections: Iterable[Any] | None,
-                     backbone: Any, progress: bool) -> Path:
+def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *, sections: Iterable[Any] | None,
+                     backbone: Backbone | None, progress: bool) -> Path:
     from workbench.embed.features import FeatureFrontend
     from workbench.jobs import _backbone_info, _track_docs
     from workbench.train import datasets as ds
@@ -96,6 +107,13 @@ def _sections_in_job(runner: JobRunner, library: Any, cfg: dict[str, Any], *, se
                               "test": list(result.metrics.get("test_tracks", []))}
 
     def save(path: Path) -> None:
+        """Write the section model file (:func:`save_section_model`).
+
+        Parameters
+        ----------
+        path : Path
+            The ``model.pt`` to write.
+        """
         save_section_model(result.trainer, path, features=result.features, backbone=dataset.backbone,
                            transitions=result.transitions)
 

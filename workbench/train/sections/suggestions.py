@@ -8,6 +8,8 @@ for a ``sections`` run.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,20 +19,43 @@ from workbench.train.sections.features import TrackFrames, WindowFeatures, track
 from workbench.train.sections.trainer import SectionTrainer, load_section_model
 
 if TYPE_CHECKING:  # pragma: no cover
+    from workbench.embed.batch import Backbone
     from workbench.labels import Suggestion
     from workbench.library import Library, Track
     from workbench.models.heads import SectionClassifier
+    from workbench.runs import Run
 
 SMOOTHING_DEFAULTS: dict[str, Any] = {"min_bars": 4, "switch_penalty": 2.0, "evidence_weight": 1.0,
                                       "phrase_bars": 4, "phrase_penalty": 1.0}
 
 
 def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...], *, smooth: bool = True,
-                 transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, **smoothing: Any) -> list[Suggestion]:
+                 transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                 **smoothing: Any) -> list[Suggestion]:
     """Window probabilities of one track → suggestions (smoothed, or the raw per-beat arg-max runs).
 
     ``probs`` (n_windows, len(classes)); ``transitions`` a label-order prior
     ``(log_transitions, log_init, log_final)`` over ``classes``; ``smoothing`` overrides :data:`SMOOTHING_DEFAULTS`.
+
+    Parameters
+    ----------
+    frames : TrackFrames
+        The track's windows, frame times and beat grid.
+    probs : np.ndarray [shape=(n_windows, len(classes))]
+        Class probabilities of each window.
+    classes : tuple of str
+        The class names, in column order.
+    smooth : bool
+        Smooth over bars; False gives the raw per-beat arg-max runs.
+    transitions : (np.ndarray [shape=(K, K)], np.ndarray [shape=(K,)], np.ndarray [shape=(K,)]), optional
+        Label-order prior, as log-probabilities; None uses none.
+    **smoothing
+        ``min_bars``, ``switch_penalty``, ``evidence_weight``, ``phrase_bars``, ``phrase_penalty``.
+
+    Raises
+    ------
+    ParameterError
+        The track has no beat grid, or an unknown smoothing option.
     """
     from workbench.labels import Suggestion
     from workbench.train import smoothing as sm
@@ -55,8 +80,9 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
 
 
 def suggest_sections(library: Library, track: Track | int | str, *, model: SectionTrainer | SectionClassifier,
-                     backbone: Any = None, features: WindowFeatures | None = None,
-                     transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, **smoothing: Any) -> list[Suggestion]:
+                     backbone: Backbone | None = None, features: WindowFeatures | None = None,
+                     transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                     **smoothing: Any) -> list[Suggestion]:
     """Section suggestions for a whole track: what the labeler shows.
 
     Sliding windows (the cached frame embeddings) → window probabilities → per-beat
@@ -65,9 +91,13 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
 
     Parameters
     ----------
+    library : Library
+        Where the track is.
+    track : Track, int or str
+        The track, or its id or content hash.
     model : SectionTrainer (fitted) or SectionClassifier
         A head takes the raw window features of ``features`` (it must match their size).
-    backbone : backbone or None
+    backbone : Backbone or None
         The backbone the model was trained on (default the feature frontend).
     features : WindowFeatures or None
         The window layout used in training (default :class:`WindowFeatures`).
@@ -88,11 +118,28 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     return segments_for(frames, probs, trainer.classes_, transitions=transitions, **smoothing)
 
 
-def suggester(library: Library, run: Any, *, backbone: Any = None, **smoothing: Any) -> Any:
+def suggester(library: Library, run: Run | str | os.PathLike[str], *, backbone: Backbone | None = None,
+              **smoothing: Any) -> Callable[..., list[Suggestion]]:
     """The labeler's ``suggest`` callable (``track -> list[Suggestion]``) for a ``sections`` run.
 
     ``run`` is a :class:`~workbench.runs.Run`, its folder or its id; the model, its window
     features and its label-order prior are read once from the run's ``model.pt``.
+
+    Parameters
+    ----------
+    library : Library
+        Where the tracks are.
+    run : Run, str or path
+        A ``sections`` run.
+    backbone : Backbone, optional
+        The backbone the model was trained on (default the feature frontend).
+    **smoothing
+        Overrides of :data:`SMOOTHING_DEFAULTS`.
+
+    Raises
+    ------
+    ParameterError
+        The run is not a ``sections`` run with a ``model.pt``.
     """
     from functools import partial
 

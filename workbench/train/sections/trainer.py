@@ -48,7 +48,13 @@ def _classes_of(y: np.ndarray) -> tuple[str, ...]:
 
 
 def overfit_warning(val_losses: list[float]) -> str | None:
-    """A warning when held-out loss never improved on the first epoch (``None`` otherwise)."""
+    """A warning when held-out loss never improved on the first epoch (``None`` otherwise).
+
+    Parameters
+    ----------
+    val_losses : list of float
+        Validation loss after each epoch; fewer than 2 gives None.
+    """
     if len(val_losses) < 2:
         return None
     rising = all(b >= a for a, b in zip(val_losses[:-1], val_losses[1:], strict=True))
@@ -170,6 +176,29 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         gives the validation set instead (the caller keeps it apart from the training
         tracks). ``on_epoch(epoch, max_epochs, record)`` is called after every epoch (its
         exceptions propagate).
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n, dim)]
+            Finite window features, n >= 1.
+        y : np.ndarray [shape=(n,)]
+            Labels from :data:`LABELS`, 2+ classes.
+        groups : np.ndarray [shape=(n,)], optional
+            The track of each window.
+        validation : (np.ndarray [shape=(m, dim)], np.ndarray [shape=(m,)]), optional
+            A validation set given by the caller.
+        on_epoch : callable(int, int, mapping), optional
+            The epoch callback.
+
+        Returns
+        -------
+        SectionTrainer
+            ``self``, fitted.
+
+        Raises
+        ------
+        ParameterError
+            Bad shapes, non-finite features, unknown labels or fewer than 2 classes.
         """
         import torch
 
@@ -284,18 +313,45 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
             raise NotFittedError("this SectionTrainer is not fitted yet; call fit(X, y) first")
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, len(classes_)) in ``classes_`` order."""
+        """Class probabilities (n, len(classes_)) in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n, dim)]
+            Window features.
+
+        Raises
+        ------
+        NotFittedError
+            Not fitted yet.
+        """
         self._check_fitted()
         return classifier_proba(self.model_, X)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Most probable label of each window."""
+        """Most probable label of each window.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n, dim)]
+            Window features.
+
+        Returns
+        -------
+        np.ndarray [shape=(n,)] of str
+        """
         proba = self.predict_proba(X)
         return np.asarray(self.classes_)[proba.argmax(axis=1)]
 
     @classmethod
     def from_model(cls, model: SectionClassifier) -> SectionTrainer:
-        """A fitted trainer around a trained head (e.g. from :func:`load_section_model`)."""
+        """A fitted trainer around a trained head (e.g. from :func:`load_section_model`).
+
+        Parameters
+        ----------
+        model : SectionClassifier
+            The trained head (put in eval mode); its ``labels`` become ``classes_``.
+        """
         t = cls(hidden_dim=model.hidden_dim, dropout=model.dropout)
         t.classes_ = tuple(model.labels)
         t.model_ = model.eval()
@@ -304,7 +360,24 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
 
 
 def classifier_proba(model: SectionClassifier, X: np.ndarray) -> np.ndarray:
-    """Softmax output of a head on raw window features, in its ``labels`` order."""
+    """Softmax output of a head on raw window features, in its ``labels`` order.
+
+    Parameters
+    ----------
+    model : SectionClassifier
+        The head (put in eval mode).
+    X : np.ndarray [shape=(n, model.in_dim)]
+        Window features.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, n_classes), dtype=float64]
+
+    Raises
+    ------
+    ParameterError
+        ``X`` of the wrong shape.
+    """
     import torch
 
     X = np.asarray(X, dtype=np.float32)
@@ -321,6 +394,24 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
 
     The file is a :func:`workbench.models.heads.checkpoint` with extra keys, so
     :func:`~workbench.models.heads.load_checkpoint` still reads it.
+
+    Parameters
+    ----------
+    trainer : SectionTrainer
+        Fitted.
+    path : str or Path
+        The ``.pt`` file, written atomically.
+    features : WindowFeatures
+        The window layout the model was trained on.
+    backbone : str
+        The backbone's name.
+    transitions : (log_transitions, log_init, log_final), optional
+        Label-order prior as log-probabilities (``-inf`` stored as -1e9).
+
+    Raises
+    ------
+    NotFittedError
+        ``trainer`` is not fitted.
     """
     import torch
 
@@ -339,7 +430,18 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
 
 
 def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
-    """Read :func:`save_section_model`'s file: ``(trainer, features, transitions or None)``."""
+    """Read :func:`save_section_model`'s file: ``(trainer, features, transitions or None)``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.pt`` file (read with ``weights_only=True``).
+
+    Raises
+    ------
+    ParameterError
+        Not a section-classifier file written by :func:`save_section_model`.
+    """
     import torch
 
     from workbench.models.heads import SectionClassifier, load_checkpoint

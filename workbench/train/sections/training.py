@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from workbench.train.sections.baselines import (
 from workbench.train.sections.features import NotReadyError, SectionData, WindowFeatures, check_readiness
 from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for
 from workbench.train.sections.trainer import EpochCallback, SectionTrainer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.models.heads import SectionClassifier
 
 CONFIG_DEFAULTS: dict[str, Any] = {
     "seed": 0, "holdout": 0.25, "holdout_fold": 0, "n_splits": 3, "models": [],
@@ -81,7 +84,7 @@ class SectionResult:
     features : WindowFeatures
     """
 
-    model: Any
+    model: SectionClassifier
     trainer: SectionTrainer
     history: list[dict[str, Any]]
     metrics: dict[str, Any]
@@ -169,6 +172,17 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     bar = tqdm(total=cfg["epochs"], desc="train sections", unit="epoch", disable=not progress)
 
     def epoch_done(epoch: int, total: int, record: Mapping[str, Any]) -> None:
+        """Advance the bar and pass the epoch on to ``on_epoch``.
+
+        Parameters
+        ----------
+        epoch : int >= 1
+            The epoch just done.
+        total : int
+            Epochs planned.
+        record : mapping
+            The epoch's history record.
+        """
         bar.update(1)
         if on_epoch is not None:
             on_epoch(epoch, total, record)
