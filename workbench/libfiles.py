@@ -1,21 +1,21 @@
-"""Files for the library scan: stored path text, regular-file hashing, tags, the folder walk.
+"""Files for the library scan: stored path text, tags, the folder walk (:func:`file_sha256`, re-exported
+here, lives in :mod:`workbench.fileio`).
 
 Split from :mod:`workbench.library` (which re-exports these names).
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import os
-import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from workbench.audio import file_kind
 from workbench.errors import os_cause
+from workbench.fileio import file_sha256
 
-_HASH_CHUNK_BYTES = 1 << 20
+__all__ = ["ESCAPED_PREFIX", "file_sha256", "path_from_stored", "present", "read_tags", "sidecar_style",
+           "stored_path_text", "walk"]
+
 #: Prefix of a stored path whose bytes are not UTF-8 (the rest is percent-escaped bytes).
 ESCAPED_PREFIX = "fsenc:"
 
@@ -43,26 +43,6 @@ def path_from_stored(text: str) -> str:
     from urllib.parse import unquote_to_bytes
 
     return os.fsdecode(unquote_to_bytes(text[len(ESCAPED_PREFIX):])) if text.startswith(ESCAPED_PREFIX) else text
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The hex sha256 of a file's bytes, read in 1 MiB chunks.
-
-    Raises
-    ------
-    OSError
-        The file cannot be read, or is not a regular file (a FIFO or device is never read:
-        it could block or never end).
-    """
-    h = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as fh:
-        mode = os.fstat(fh.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, f"not a regular file ({file_kind(mode)})")
-        while chunk := fh.read(_HASH_CHUNK_BYTES):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def present(path: str) -> bool:

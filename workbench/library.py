@@ -46,9 +46,9 @@ from workbench.errors import (
     failure_reason,
     os_cause,
 )
+from workbench.fileio import file_sha256
 from workbench.libfiles import (
     ESCAPED_PREFIX,
-    file_sha256,
     path_from_stored,
     present,
     read_tags,

@@ -184,7 +184,7 @@ class OpenL3(nn.Module):
             load_torchopenl3(model, p)
         else:
             raise WeightsError(f"{p}: unsupported weight file type {p.suffix!r} (expected .h5, .pth or .pth.tar)")
-        from workbench.library import file_sha256
+        from workbench.fileio import file_sha256
 
         model.weights_sha256 = file_sha256(p)
         model.weights_path = p
