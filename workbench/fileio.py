@@ -17,7 +17,21 @@ from pathlib import Path
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
-    """Run ``write(tmp)`` on a fresh temporary file beside ``path``, fsync it, then rename it into place."""
+    """Run ``write(tmp)`` on a fresh temporary file beside ``path``, fsync it, then rename it into place.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write; its folder must exist.
+    write : callable (Path) -> object
+        Writes the whole content to the temporary path it is given. Whatever it raises is
+        raised here, after the temporary file is removed; ``path`` is then untouched.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
@@ -37,7 +51,20 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
+    """Write ``data`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    data : bytes
+        Its whole content.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
@@ -97,7 +124,13 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs here (a zombie counts as gone); this process counts as alive."""
+    """Whether a process with this id runs here (a zombie counts as gone); this process counts as alive.
+
+    Parameters
+    ----------
+    pid : int
+        A process id; <= 0 is never alive.
+    """
     if pid == os.getpid():
         return True
     if pid <= 0:
@@ -116,7 +149,18 @@ def pid_alive(pid: int) -> bool:
 
 
 def jsonable(value: object) -> object:
-    """``json.dumps(..., default=jsonable)``: numpy scalars and arrays, and paths, as plain JSON."""
+    """``json.dumps(..., default=jsonable)``: numpy scalars and arrays, and paths, as plain JSON.
+
+    Parameters
+    ----------
+    value : object
+        A value :mod:`json` cannot write itself.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is none of these.
+    """
     import numpy as np
 
     if isinstance(value, np.generic):
