@@ -122,7 +122,7 @@ def format_explanation(
     vibe : float in [0, 1]
         The vibe score.
     bpm_delta : float or None
-        Tempo difference in BPM (match minus query).
+        Tempo difference in BPM (match minus query, after halving or doubling; see :func:`tempo_delta`).
     key_from, key_to : str or None
         The query's and the match's Camelot keys.
     energy_delta : int or None
