@@ -195,7 +195,15 @@ def _transforms() -> dict[str, Any]:
         """audiomentations' Gaussian noise, drawn from ``parameters["noise_seed"]`` (not the global RNG)."""
 
         def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
-            """Add the noise to ``samples`` (shape ``(n,)`` or ``(channels, n)``) at ``sample_rate`` Hz."""
+            """Add the drawn noise to ``samples``.
+
+            Parameters
+            ----------
+            samples : np.ndarray [shape=(n,) or (channels, n)]
+                Audio.
+            sample_rate : int > 0
+                Sample rate in Hz (not used: white noise).
+            """
             noise = np.random.default_rng(self.parameters["noise_seed"]).standard_normal(samples.shape)
             return (samples + self.parameters["amplitude"] * noise).astype(np.float32)
 
