@@ -28,6 +28,7 @@ from workbench.errors import (
     UnsupportedFormatError,
     os_cause,
 )
+from workbench.fileio import file_kind  # noqa: F401  (re-exported: was defined here)
 
 #: File extensions the workbench decodes (lower case, with the dot).
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif")
@@ -312,28 +313,6 @@ def _check_file(path: str | os.PathLike[str] | bytes) -> Path:
     except OSError as exc:
         raise AudioReadError(f"{p}: cannot read: {os_cause(exc)}", path=str(p)) from exc
     return p
-
-
-def file_kind(mode: int) -> str:
-    """What ``os.stat``'s ``st_mode`` says a path is, in words (``"FIFO"``, ``"folder"``, ...).
-
-    Parameters
-    ----------
-    mode : int
-        ``os.stat(path).st_mode`` (use ``os.lstat`` to see links).
-
-    Returns
-    -------
-    str
-        ``"regular file"``, ``"folder"``, ``"FIFO"``, ``"character device"``, ``"block device"``,
-        ``"socket"``, ``"symbolic link"`` or ``"special file"``.
-    """
-    for test, word in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"),
-                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
-                       (stat.S_ISSOCK, "socket"), (stat.S_ISLNK, "symbolic link")):
-        if test(mode):
-            return word
-    return "special file"
 
 
 def display_path(path: str | os.PathLike[str] | bytes) -> str:

@@ -35,12 +35,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import ParameterError, StoreError, WriteError, failure_reason
 from workbench.validate import check_bool, check_int, check_seed
+
+if TYPE_CHECKING:
+    from workbench.embed.batch import Backbone
+    from workbench.embed.cache import EmbeddingCache
+    from workbench.library import Library, Track
 
 #: Version of the parameter format and of the transform chain (part of every cache key).
 AUGMENT_VERSION = 1
@@ -140,10 +145,25 @@ class AugmentSettings:
 def draw_params(settings: AugmentSettings | None = None, *, seed: int) -> dict[str, Any]:
     """Draw one view's parameters (no audio needed).
 
-    Returns a JSON-ready dict: ``{"version", "seed", "time_stretch": {"should_apply", "rate",
+    Parameters
+    ----------
+    settings : AugmentSettings or None
+        Ranges and probabilities; None means the default ``AugmentSettings()``.
+    seed : int >= 0
+        Fixes every drawn value.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``{"version", "seed", "time_stretch": {"should_apply", "rate",
     "method"}, "pitch_shift": {"should_apply", "num_semitones", "method"}, "gain": {"should_apply",
     "gain_db", "amplitude_ratio"}, "noise": {"should_apply", "amplitude", "noise_seed"}}``; the
     value keys of each transform are audiomentations' ``.parameters`` (plus our additions).
+
+    Raises
+    ------
+    ParameterError
+        ``settings`` is not an ``AugmentSettings``, or ``seed`` is not a valid seed.
     """
     s = settings if settings is not None else AugmentSettings()
     if not isinstance(s, AugmentSettings):
@@ -175,6 +195,15 @@ def _transforms() -> dict[str, Any]:
         """audiomentations' Gaussian noise, drawn from ``parameters["noise_seed"]`` (not the global RNG)."""
 
         def apply(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+            """Add the drawn noise to ``samples``.
+
+            Parameters
+            ----------
+            samples : np.ndarray [shape=(n,) or (channels, n)]
+                Audio.
+            sample_rate : int > 0
+                Sample rate in Hz (not used: white noise).
+            """
             noise = np.random.default_rng(self.parameters["noise_seed"]).standard_normal(samples.shape)
             return (samples + self.parameters["amplitude"] * noise).astype(np.float32)
 
@@ -246,20 +275,74 @@ def augment(y: np.ndarray, *, sr: int, settings: AugmentSettings | None = None,
 
 
 def replay(y: np.ndarray, *, sr: int, params: dict[str, Any]) -> np.ndarray:
-    """Rebuild the view ``params`` describes, sample for sample."""
+    """Rebuild the view ``params`` describes, sample for sample.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (channels <= 2, n)]
+        The original audio, finite.
+    sr : int > 0
+        Sample rate in Hz.
+    params : dict
+        Parameters from :func:`augment` or :func:`draw_params`.
+
+    Returns
+    -------
+    np.ndarray [dtype=float32]
+        The view.
+
+    Raises
+    ------
+    ParameterError
+        Bad audio or sample rate, or ``params`` of another format version.
+    """
     return _apply(_check_audio(y, sr), int(sr), _check_params(params))[0]
 
 
 def augmented_views(y: np.ndarray, *, sr: int, n_views: int, settings: AugmentSettings | None = None,
                     seed: int = 0) -> list[tuple[np.ndarray, dict[str, Any]]]:
-    """``n_views`` views of ``y``, view ``i`` seeded by ``(seed, i)``; each with its parameters."""
+    """``n_views`` views of ``y``, view ``i`` seeded by ``(seed, i)``; each with its parameters.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (channels <= 2, n)]
+        Audio, finite.
+    sr : int > 0
+        Sample rate in Hz.
+    n_views : int >= 1
+        How many views.
+    settings : AugmentSettings or None
+        Ranges and probabilities; None means the defaults.
+    seed : int >= 0
+        Run seed; view ``i`` draws from :func:`view_seed` ``(seed, i)``.
+
+    Returns
+    -------
+    list of (np.ndarray, dict)
+        Each view's audio (float32) and the parameters applied.
+    """
     n = check_int("n_views", n_views, min=1)
     x = _check_audio(y, sr)
     return [_apply(x, int(sr), draw_params(settings, seed=view_seed(seed, i))) for i in range(n)]
 
 
 def view_seed(seed: int, view: int, *, content_hash: str | None = None) -> int:
-    """The seed of view ``view`` (of the track ``content_hash``, when given) under a run seed."""
+    """The seed of view ``view`` (of the track ``content_hash``, when given) under a run seed.
+
+    Parameters
+    ----------
+    seed : int >= 0
+        The run seed.
+    view : int >= 0
+        The view's number.
+    content_hash : str or None
+        The track's hex content hash (its first 15 digits are mixed in); None: no track.
+
+    Returns
+    -------
+    int
+        A 32-bit seed.
+    """
     words = [check_seed("seed", seed), int(view)]
     if content_hash is not None:
         words.append(int(content_hash[:15], 16))
@@ -267,13 +350,35 @@ def view_seed(seed: int, view: int, *, content_hash: str | None = None) -> int:
 
 
 def time_scale(params: dict[str, Any]) -> float:
-    """How the view's time axis relates to the original's: ``t_view = t_original * time_scale``."""
+    """How the view's time axis relates to the original's: ``t_view = t_original * time_scale``.
+
+    Parameters
+    ----------
+    params : dict
+        A view's parameters (:func:`draw_params`).
+
+    Returns
+    -------
+    float > 0
+        ``1 / rate`` when time stretching applied, else 1.0.
+    """
     ts = params.get("time_stretch", {})
     return 1.0 / float(ts["rate"]) if ts.get("should_apply") else 1.0
 
 
 def params_hash(params: dict[str, Any]) -> str:
-    """16 hex digits naming a parameter dict (order-independent)."""
+    """16 hex digits naming a parameter dict (order-independent).
+
+    Parameters
+    ----------
+    params : dict
+        JSON-ready parameters.
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the sha256 of the key-sorted JSON.
+    """
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -313,11 +418,22 @@ class ViewSummary:
         return "\n".join(lines)
 
 
-def view_cache(library: Any, backbone: Any) -> Any:
+def view_cache(library: Library, backbone: Backbone) -> EmbeddingCache:
     """The cache of augmented views beside the library's own embeddings.
 
     Its settings are the backbone's plus the augmentation format; each entry's key is
     ``sha256(content_hash + parameters)``, so different parameters never share an entry.
+
+    Parameters
+    ----------
+    library : Library
+        Its database's folder holds the ``embeddings/`` cache.
+    backbone : Backbone
+        Its ``name`` and ``settings`` (plus the augmentation format) name the cache.
+
+    Returns
+    -------
+    EmbeddingCache
     """
     from workbench.embed.cache import EmbeddingCache
 
@@ -326,25 +442,43 @@ def view_cache(library: Any, backbone: Any) -> Any:
 
 
 def view_key(content_hash: str, params: dict[str, Any]) -> str:
-    """The cache key of one view: sha256 of the track's content hash and its parameters."""
+    """The cache key of one view: sha256 of the track's content hash and its parameters.
+
+    Parameters
+    ----------
+    content_hash : str
+        The track's content hash (hex sha256 of its file).
+    params : dict
+        The view's parameters.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
     return hashlib.sha256(f"{content_hash}:{json.dumps(params, sort_keys=True)}".encode()).hexdigest()
 
 
-def embed_views(library: Any, tracks: Sequence[Any] | None = None, *, backbone: Any = None, n_views: int,
-                settings: AugmentSettings | None = None, seed: int = 0, progress: bool = True) -> ViewSummary:
+def embed_views(library: Library, tracks: Sequence[Track] | None = None, *, backbone: Backbone | None = None,
+                n_views: int, settings: AugmentSettings | None = None, seed: int = 0, progress: bool = True) -> ViewSummary:
     """Embed ``n_views`` augmented views of each track, once; later calls read the cache.
 
     Parameters
     ----------
-    library : workbench.library.Library
-    tracks : list of Track or None
+    library : Library
+        The library whose tracks are read and whose cache is used.
+    tracks : sequence of Track or None
         Default: every track of the library.
     backbone : Backbone or None
         Default: the feature frontend.
     n_views : int >= 1
+        Views per track.
     settings : AugmentSettings or None
+        Ranges and probabilities; None means the defaults.
     seed : int >= 0
         View ``i`` of a track draws from ``view_seed(seed, i, content_hash=...)``.
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------

@@ -43,6 +43,16 @@ class Crate:
 def check_name(name: object) -> str:
     """A crate name, stripped; refuses empty, over-long or non-string names.
 
+    Parameters
+    ----------
+    name : str
+        The name as given.
+
+    Returns
+    -------
+    str
+        The name without surrounding white space.
+
     Raises
     ------
     ParameterError
@@ -86,7 +96,17 @@ class Crates:
         return int(row["id"])
 
     def create(self, name: str) -> Crate:
-        """Create an empty crate (no error when it exists already)."""
+        """Create an empty crate (no error when it exists already).
+
+        Parameters
+        ----------
+        name : str
+            Non-empty, at most :data:`MAX_NAME_LENGTH` characters (stripped).
+
+        Returns
+        -------
+        Crate
+        """
         name = check_name(name)
         with transaction(self._conn):
             self._conn.execute("INSERT OR IGNORE INTO crates (name, created_at) VALUES (?, ?)", (name, utc_now()))
@@ -94,6 +114,13 @@ class Crates:
 
     def add(self, name: str, tracks: Iterable[int | str | os.PathLike[str] | Track]) -> int:
         """Put tracks (ids, hashes, paths or :class:`Track`) into a crate, creating it when needed.
+
+        Parameters
+        ----------
+        name : str
+            The crate's name.
+        tracks : iterable of int, str, os.PathLike or Track
+        Track ids, content hashes, paths, or :class:`Track` objects.
 
         Returns
         -------
@@ -115,7 +142,25 @@ class Crates:
 
     def remove(self, name: str, tracks: Iterable[int | str | os.PathLike[str] | Track] | None = None) -> int:
         """Take tracks out of a crate, or delete the crate (its tracks stay in the library) when
-        ``tracks`` is ``None``. Returns how many tracks left the crate."""
+        ``tracks`` is ``None``. Returns how many tracks left the crate.
+
+        Parameters
+        ----------
+        name : str
+            The crate's name.
+        tracks : iterable of int, str, os.PathLike or Track, or None
+        Track ids, content hashes, paths, or :class:`Track` objects. None deletes the crate.
+
+        Returns
+        -------
+        int
+            How many tracks left the crate.
+
+        Raises
+        ------
+        CrateNotFoundError
+            No crate has this name.
+        """
         name = check_name(name)
         crate_id = self._crate_id(name)
         with transaction(self._conn):
@@ -131,7 +176,17 @@ class Crates:
             return self._conn.total_changes - before
 
     def get(self, name: str) -> Crate:
-        """One crate by name (raises :class:`CrateNotFoundError`)."""
+        """One crate by name (raises :class:`CrateNotFoundError`).
+
+        Parameters
+        ----------
+        name : str
+            The crate's name.
+
+        Returns
+        -------
+        Crate
+        """
         name = check_name(name)
         self._crate_id(name)
         return next(c for c in self.list() if c.name == name)
@@ -147,7 +202,22 @@ class Crates:
         return [Crate(name=r["name"], n_tracks=int(r["n"]), created_at=r["created_at"]) for r in rows]
 
     def tracks(self, name: str) -> list[Track]:
-        """The present tracks of one crate, by path."""
+        """The present tracks of one crate, by path.
+
+        Parameters
+        ----------
+        name : str
+            The crate's name.
+
+        Returns
+        -------
+        list of Track
+
+        Raises
+        ------
+        CrateNotFoundError
+            No crate has this name.
+        """
         crate_id = self._crate_id(check_name(name))
         rows = self._conn.execute(
             "SELECT t.* FROM tracks t JOIN crate_tracks ct ON ct.track_id = t.id "
@@ -166,7 +236,18 @@ class Crates:
         return out
 
     def of_track(self, track: int | str | os.PathLike[str] | Track) -> list[str]:
-        """The names of the crates one track sits in."""
+        """The names of the crates one track sits in.
+
+        Parameters
+        ----------
+        track : int, str, os.PathLike or Track
+            A track id, content hash, path, or :class:`Track`.
+
+        Returns
+        -------
+        list of str
+            Crate names, sorted; empty when it sits in none.
+        """
         (track_id,) = self._track_ids([track])
         return self.membership().get(track_id, [])
 
@@ -176,6 +257,16 @@ class Crates:
 
         Tracks directly in a scanned folder are left out. Returns, per crate name, how many
         tracks were added to it.
+
+        Parameters
+        ----------
+        prefix : str
+            Put before each folder's name to make the crate's name (e.g. ``"folder:"``).
+
+        Returns
+        -------
+        dict of str to int
+            Crate name -> number of tracks newly added.
         """
         groups: dict[str, list[int]] = {}
         for t in self.library.tracks():

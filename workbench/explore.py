@@ -16,7 +16,12 @@ from workbench.library import Library, Track
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    from IPython.display import Audio
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from workbench.embed.batch import Backbone
+    from workbench.search import LibrarySearch
 
 #: Columns of :func:`library_table`, in order.
 TABLE_COLUMNS = ("id", "name", "artist", "folder", "crates", "style", "group", "duration_s", "bpm", "key", "camelot",
@@ -36,7 +41,18 @@ _NONE = {"crate": "no crate", "folder": "no folder", "artist": "unknown artist",
 
 
 def require_tracks(library: Library) -> Library:
-    """Return ``library`` if it has tracks, else raise an error that says how to get some."""
+    """Return ``library`` if it has tracks, else raise an error that says how to get some.
+
+    Parameters
+    ----------
+    library : Library
+        The library to check.
+
+    Raises
+    ------
+    ParameterError
+        The library has no present track.
+    """
     if len(library) == 0:
         raise ParameterError(
             f"the library at {library.path} has no tracks: run `make demo` (the synthesized demo library) or "
@@ -45,7 +61,13 @@ def require_tracks(library: Library) -> Library:
 
 
 def style_tag(track: Track) -> str | None:
-    """The ``"style"`` of the JSON file beside the track's audio (:func:`workbench.libfiles.sidecar_style`)."""
+    """The ``"style"`` of the JSON file beside the track's audio (:func:`workbench.libfiles.sidecar_style`).
+
+    Parameters
+    ----------
+    track : Track
+        The track; None is returned when there is no such file or field.
+    """
     from workbench.libfiles import sidecar_style
 
     return sidecar_style(track.path)
@@ -62,6 +84,8 @@ def track_groups(library: Library, group_by: str | None = None, *,
 
     Parameters
     ----------
+    library : Library
+        Its crates and tracks are read.
     group_by : {"crate", "folder", "artist", "style"} or None
         ``None`` picks the first of crate, folder, style, artist that splits the library into
         two groups or more (the user's own organisation first), else ``"folder"``. A track in
@@ -81,7 +105,7 @@ def track_groups(library: Library, group_by: str | None = None, *,
     tracks = library.tracks() if tracks is None else tracks
     membership = Crates(library).membership()
 
-    def of(kind: str) -> dict[int, str]:
+    def _of(kind: str) -> dict[int, str]:
         if kind == "crate":
             return {t.id: " + ".join(membership[t.id]) if t.id in membership else _NONE["crate"] for t in tracks}
         if kind == "folder":
@@ -91,12 +115,12 @@ def track_groups(library: Library, group_by: str | None = None, *,
         return {t.id: style_tag(t) or _NONE["style"] for t in tracks}
 
     if group_by is not None:
-        return group_by, of(group_by)
+        return group_by, _of(group_by)
     for kind in ("crate", "folder", "style", "artist"):
-        groups = of(kind)
+        groups = _of(kind)
         if len(set(groups.values())) >= 2:
             return kind, groups
-    return "folder", of("folder")
+    return "folder", _of("folder")
 
 
 def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFrame:
@@ -105,6 +129,18 @@ def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFr
     Columns: see :data:`TABLE_COLUMNS`; ``bpm`` is NaN for a track without a steady beat;
     ``crates`` the names of the track's crates (comma-separated); ``group`` the track's group
     under ``group_by`` (see :func:`track_groups`; the grouping used is ``table.attrs["group_by"]``).
+
+    Parameters
+    ----------
+    library : Library
+        The tracks and their stored analysis (nothing is analysed here).
+    group_by : {"crate", "folder", "artist", "style"} or None
+        See :func:`track_groups`.
+
+    Returns
+    -------
+    pd.DataFrame
+        Indexed by track id.
     """
     import pandas as pd
 
@@ -135,7 +171,19 @@ def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFr
 
 def group_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per group of :func:`library_table`: tracks, median BPM, most common Camelot key, median energy
-    and loudness, total minutes; largest group first."""
+    and loudness, total minutes; largest group first.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        A table from :func:`library_table` (its ``group`` column).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per group: ``tracks``, ``median_bpm`` (BPM), ``top_camelot``, ``median_energy``
+        (1..10), ``median_lufs`` (LUFS), ``minutes``.
+    """
     import pandas as pd
 
     if table.empty:
@@ -174,7 +222,20 @@ def _colours(names: list[str]) -> dict[str, Any]:
 
 def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
     """Tempo histogram, Camelot key counts (1A..12B), energy levels and loudness, in one figure;
-    each stacked by the table's ``group`` column (crate, folder, artist or style) unless ``by_group`` is false."""
+    each stacked by the table's ``group`` column (crate, folder, artist or style) unless ``by_group`` is false.
+
+    Parameters
+    ----------
+    table : pd.DataFrame
+        A table from :func:`library_table`.
+    by_group : bool
+        Stack the bars by group (at most :data:`MAX_GROUPS`, the rest as "other").
+
+    Returns
+    -------
+    Figure
+        A matplotlib figure of 2 x 2 axes.
+    """
     import pandas as pd
     from matplotlib.figure import Figure
 
@@ -187,12 +248,12 @@ def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
     fig = Figure(figsize=(12, 6.5), layout="constrained")
     ax_bpm, ax_key, ax_energy, ax_lufs = fig.subplots(2, 2).ravel()
 
-    def stacked_hist(ax: Any, column: str, bins: Any) -> None:
+    def _stacked_hist(ax: Axes, column: str, bins: int | np.ndarray) -> None:
         data = [table[column].to_numpy(dtype=float)[member == n] for n in names]
         data = [d[~np.isnan(d)] for d in data]
         ax.hist(data, bins=bins, stacked=True, color=[colours[n] for n in names], label=names)
 
-    def stacked_bars(ax: Any, values: list[Any], column: Any) -> None:
+    def _stacked_bars(ax: Axes, values: list[str] | list[int], column: pd.Series) -> None:
         bottom = np.zeros(len(values))
         for n in names:
             sub = column[member == n].value_counts()
@@ -200,24 +261,24 @@ def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
             ax.bar(range(len(values)), height, bottom=bottom, color=colours[n], label=n)
             bottom += height
 
-    stacked_hist(ax_bpm, "bpm", np.arange(60, 200, 4))
+    _stacked_hist(ax_bpm, "bpm", np.arange(60, 200, 4))
     ax_bpm.set(title=f"Tempo ({int(table['bpm'].notna().sum())} tracks with a beat)", xlabel="BPM", ylabel="tracks")
     codes = list(CAMELOT_CODES)
-    stacked_bars(ax_key, codes, table["camelot"])
+    _stacked_bars(ax_key, codes, table["camelot"])
     ax_key.set_xticks(range(len(codes)), codes, rotation=90, fontsize=7)
     ax_key.set(title="Key (Camelot; A minor, B major)", ylabel="tracks")
     levels = pd.to_numeric(table["energy"], errors="coerce").round()
-    stacked_bars(ax_energy, list(range(1, 11)), levels)
+    _stacked_bars(ax_energy, list(range(1, 11)), levels)
     ax_energy.set(title="Energy level", xlabel="1 (calm) .. 10 (peak)", ylabel="tracks")
     ax_energy.set_xticks(range(10), [str(i) for i in range(1, 11)])
-    stacked_hist(ax_lufs, "loudness_lufs", 20)
+    _stacked_hist(ax_lufs, "loudness_lufs", 20)
     ax_lufs.set(title="Integrated loudness", xlabel="LUFS", ylabel="tracks")
     if by_group and len(names) > 1:
         ax_bpm.legend(fontsize=7, title=table.attrs.get("group_by", "group"), title_fontsize=8, loc="upper right")
     return fig
 
 
-def embedding_points(library: Library, *, backbone: object = None, group_by: str | None = None,
+def embedding_points(library: Library, *, backbone: Backbone | None = None, group_by: str | None = None,
                      method: str = "pca", seed: int = 0) -> pd.DataFrame:
     """The tracks' pooled embeddings projected to 2-D: one row per embedded track with ``x``, ``y``,
     ``name``, ``group`` (see :func:`track_groups`; the grouping is ``attrs["group_by"]``) and the
@@ -225,8 +286,21 @@ def embedding_points(library: Library, *, backbone: object = None, group_by: str
 
     Parameters
     ----------
+    library : Library
+        Tracks not embedded yet are embedded first.
+    backbone : Backbone or None
+        None: the weight-free feature frontend.
+    group_by : {"crate", "folder", "artist", "style"} or None
+        See :func:`track_groups`.
     method : {"pca", "tsne"}
         t-SNE needs at least 5 tracks (perplexity below the track count).
+    seed : int
+        The projection's ``random_state``.
+
+    Raises
+    ------
+    ParameterError
+        Unknown ``method``, fewer than 3 embedded tracks, or t-SNE on fewer than 5.
     """
     import pandas as pd
 
@@ -236,8 +310,8 @@ def embedding_points(library: Library, *, backbone: object = None, group_by: str
     if method not in ("pca", "tsne"):
         raise ParameterError(f"method must be 'pca' or 'tsne'; got {method!r}")
     b = backbone if backbone is not None else FeatureFrontend()
-    embed_library(library, backbone=b, progress=False)  # type: ignore[arg-type]
-    tracks, vectors = track_vectors(library, backbone=b)  # type: ignore[arg-type]
+    embed_library(library, backbone=b, progress=False)
+    tracks, vectors = track_vectors(library, backbone=b)
     if len(tracks) < 3:
         raise ParameterError(f"an embedding map needs at least 3 embedded tracks; the library has {len(tracks)}")
     kind, groups = track_groups(library, group_by, tracks=tracks)
@@ -254,21 +328,28 @@ def embedding_points(library: Library, *, backbone: object = None, group_by: str
         xy = PCA(n_components=2, random_state=seed).fit_transform(z)
     points = pd.DataFrame({"id": [t.id for t in tracks], "name": [t.name for t in tracks], "x": xy[:, 0],
                            "y": xy[:, 1], "group": [groups[t.id] for t in tracks]}).set_index("id")
-    points.attrs.update(group_by=kind, method=method, backbone=describe_backbone(b))  # type: ignore[arg-type]
+    points.attrs.update(group_by=kind, method=method, backbone=describe_backbone(b))
     return points
 
 
-def embedding_map(library: Library, *, backbone: object = None, group_by: str | None = None, color_by: str | None = None,
+def embedding_map(library: Library, *, backbone: Backbone | None = None, group_by: str | None = None, color_by: str | None = None,
                   method: str = "pca", seed: int = 0, names: bool | None = None) -> Figure:
     """The tracks' pooled embeddings projected to 2-D, coloured by group, with track names beside the points.
 
     Parameters
     ----------
+    library : Library
+        See :func:`embedding_points`.
+    backbone : Backbone or None
+        None: the weight-free feature frontend.
     group_by : {"crate", "folder", "artist", "style"} or None
         See :func:`track_groups` (default: the user's crates, else folders, else style tags, else artists).
     color_by : {"camelot", "energy"} or None
         Colour by the stored analysis instead of a group.
     method : {"pca", "tsne"}
+        The 2-D projection.
+    seed : int
+        The projection's ``random_state``.
     names : bool or None
         Write each track's name beside its point; default when there are at most
         :data:`MAX_NAMED_POINTS` tracks.
@@ -284,13 +365,13 @@ def embedding_map(library: Library, *, backbone: object = None, group_by: str | 
     points = embedding_points(library, backbone=backbone, group_by=group_by, method=method, seed=seed)
     title_by = points.attrs["group_by"]
     if color_by is not None:
-        def key_of(track_id: int) -> str:
+        def _key_of(track_id: int) -> str:
             a = track_analysis(library, library.track(int(track_id)), compute=False)
             if a is None:
                 return "not analysed"
             return a.camelot if color_by == "camelot" else f"energy {a.energy}"
 
-        points["group"] = [key_of(i) for i in points.index]
+        points["group"] = [_key_of(i) for i in points.index]
         title_by = color_by
     groups = _shown_groups(list(points["group"]))
     order = sorted(set(groups), key=lambda n: (n == "other", -groups.count(n), n))
@@ -311,11 +392,26 @@ def embedding_map(library: Library, *, backbone: object = None, group_by: str | 
     return fig
 
 
-def similar_table(search: object, track: int | str | Track, *, k: int = 5) -> pd.DataFrame:
-    """The ``k`` tracks most similar to ``track`` from a :class:`~workbench.search.LibrarySearch`, explained."""
+def similar_table(search: LibrarySearch, track: int | str | Track, *, k: int = 5) -> pd.DataFrame:
+    """The ``k`` tracks most similar to ``track`` from a :class:`~workbench.search.LibrarySearch`, explained.
+
+    Parameters
+    ----------
+    search : LibrarySearch
+        The search to ask.
+    track : int, str or Track
+        A track id, content hash or path, or a :class:`Track`.
+    k : int >= 1
+        How many matches.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``score``, ``id``, ``name``, ``explanation``; best first.
+    """
     import pandas as pd
 
-    results = search.similar(track, k=k)  # type: ignore[attr-defined]
+    results = search.similar(track, k=k)
     return pd.DataFrame(
         [{"score": round(r.match.score, 3), "id": r.track.id, "name": r.track.name,
           "explanation": r.match.explanation} for r in results],
@@ -323,8 +419,25 @@ def similar_table(search: object, track: int | str | Track, *, k: int = 5) -> pd
     )
 
 
-def player(track: Track, *, start_s: float = 0.0, duration_s: float = 30.0, sr: int = 22050) -> Any:
-    """An ``IPython.display.Audio`` of ``duration_s`` seconds of a track from ``start_s`` (mono)."""
+def player(track: Track, *, start_s: float = 0.0, duration_s: float = 30.0, sr: int = 22050) -> Audio:
+    """An ``IPython.display.Audio`` of ``duration_s`` seconds of a track from ``start_s`` (mono).
+
+    Parameters
+    ----------
+    track : Track
+        The track to play.
+    start_s : float >= 0
+        Start, in seconds; it must lie before the end.
+    duration_s : float > 0
+        Length, in seconds (shorter at the end of the track).
+    sr : int > 0
+        Sample rate in Hz to decode at.
+
+    Raises
+    ------
+    ParameterError
+        ``start_s`` < 0, ``duration_s`` <= 0, or ``start_s`` past the end.
+    """
     from IPython.display import Audio
 
     from workbench import audio

@@ -1,10 +1,17 @@
 """Crash-safe files: atomic writes (a crash or a kill never leaves a half-written file under the
-real name), whether the process that left a temporary file still runs, and JSON of numpy values."""
+real name), the sha256 of a file's bytes, whether the process that left a temporary file still
+runs, and JSON of numpy values.
+
+The one place in the package that hashes a file's content (:func:`file_sha256`).
+"""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,19 +22,15 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
     Parameters
     ----------
     path : str or os.PathLike
-        The file to write; replaced only once ``write`` has finished.
-    write : callable
-        ``write(tmp)`` writes the whole content to the temporary path ``tmp``.
+        The file to write; its folder must exist.
+    write : callable (Path) -> object
+        Writes the whole content to the temporary path it is given. Whatever it raises is
+        raised here, after the temporary file is removed; ``path`` is then untouched.
 
     Returns
     -------
-    pathlib.Path
+    Path
         ``path``.
-
-    Raises
-    ------
-    OSError
-        Whatever creating, writing or renaming raises; the temporary file is removed.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -55,14 +58,69 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     path : str or os.PathLike
         The file to write.
     data : bytes
-        The whole content.
+        Its whole content.
 
     Returns
     -------
-    pathlib.Path
+    Path
         ``path``.
     """
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+_HASH_CHUNK_BYTES = 1 << 20
+
+
+def file_kind(mode: int) -> str:
+    """What ``os.stat``'s ``st_mode`` says a path is, in words (``"FIFO"``, ``"folder"``, ...).
+
+    Parameters
+    ----------
+    mode : int
+        An ``st_mode`` from :func:`os.stat`, :func:`os.lstat` or :func:`os.fstat`.
+
+    Returns
+    -------
+    str
+        ``"regular file"``, ``"folder"``, ``"FIFO"``, ``"character device"``, ``"block device"``,
+        ``"socket"``, ``"symbolic link"``, or ``"special file"`` for anything else.
+    """
+    for test, word in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISLNK, "symbolic link")):
+        if test(mode):
+            return word
+    return "special file"
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of a file's bytes, read in 1 MiB chunks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to hash. It is opened non-blocking, so a FIFO or device is refused, never read.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read, or is not a regular file (a FIFO or device is never read:
+        it could block or never end).
+    """
+    h = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fh.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"not a regular file ({file_kind(mode)})")
+        while chunk := fh.read(_HASH_CHUNK_BYTES):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def pid_alive(pid: int) -> bool:
@@ -71,11 +129,7 @@ def pid_alive(pid: int) -> bool:
     Parameters
     ----------
     pid : int
-        A process id; ``<= 0`` is never alive.
-
-    Returns
-    -------
-    bool
+        A process id; <= 0 is never alive.
     """
     if pid == os.getpid():
         return True
@@ -100,17 +154,12 @@ def jsonable(value: object) -> object:
     Parameters
     ----------
     value : object
-        A value ``json`` cannot write itself.
-
-    Returns
-    -------
-    object
-        A Python scalar or list for numpy values, a ``str`` for a path.
+        A value :mod:`json` cannot write itself.
 
     Raises
     ------
     TypeError
-        For any other type.
+        ``value`` is none of these.
     """
     import numpy as np
 

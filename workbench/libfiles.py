@@ -1,21 +1,21 @@
-"""Files for the library scan: stored path text, regular-file hashing, tags, the folder walk.
+"""Files for the library scan: stored path text, tags, the folder walk (:func:`file_sha256`, re-exported
+here, lives in :mod:`workbench.fileio`).
 
 Split from :mod:`workbench.library` (which re-exports these names).
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import os
-import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from workbench.audio import file_kind
 from workbench.errors import os_cause
+from workbench.fileio import file_sha256
 
-_HASH_CHUNK_BYTES = 1 << 20
+__all__ = ["ESCAPED_PREFIX", "file_sha256", "path_from_stored", "present", "read_tags", "sidecar_style",
+           "stored_path_text", "walk"]
+
 #: Prefix of a stored path whose bytes are not UTF-8 (the rest is percent-escaped bytes).
 ESCAPED_PREFIX = "fsenc:"
 
@@ -25,6 +25,16 @@ def stored_path_text(path: str) -> str:
 
     A path that is valid UTF-8 is stored as it is; one with undecodable bytes (held by Python
     as lone surrogates) is stored as ``"fsenc:"`` + its percent-escaped bytes.
+
+    Parameters
+    ----------
+    path : str
+        A file system path, possibly holding surrogate-escaped bytes.
+
+    Returns
+    -------
+    str
+        Text that is valid UTF-8.
     """
     try:
         path.encode("utf-8")
@@ -39,35 +49,32 @@ def stored_path_text(path: str) -> str:
 
 
 def path_from_stored(text: str) -> str:
-    """The inverse of :func:`stored_path_text`."""
+    """The inverse of :func:`stored_path_text`.
+
+    Parameters
+    ----------
+    text : str
+        A path as stored.
+
+    Returns
+    -------
+    str
+        The path, with its original bytes.
+    """
     from urllib.parse import unquote_to_bytes
 
     return os.fsdecode(unquote_to_bytes(text[len(ESCAPED_PREFIX):])) if text.startswith(ESCAPED_PREFIX) else text
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The hex sha256 of a file's bytes, read in 1 MiB chunks.
-
-    Raises
-    ------
-    OSError
-        The file cannot be read, or is not a regular file (a FIFO or device is never read:
-        it could block or never end).
-    """
-    h = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as fh:
-        mode = os.fstat(fh.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, f"not a regular file ({file_kind(mode)})")
-        while chunk := fh.read(_HASH_CHUNK_BYTES):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def present(path: str) -> bool:
     """False only when the path is certainly gone (no such file or folder); a path that cannot
-    be checked (permission denied, I/O error, ...) counts as present."""
+    be checked (permission denied, I/O error, ...) counts as present.
+
+    Parameters
+    ----------
+    path : str
+        The path to check (a symbolic link is not followed).
+    """
     try:
         os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -78,7 +85,17 @@ def present(path: str) -> bool:
 
 
 def read_tags(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
-    """Title and artist from the file's tags (ID3, Vorbis comments, ...), ``None`` where absent."""
+    """Title and artist from the file's tags (ID3, Vorbis comments, ...), ``None`` where absent.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An audio file; unreadable tags give ``(None, None)``.
+
+    Returns
+    -------
+    title, artist : str or None
+    """
     import mutagen
 
     try:
@@ -88,7 +105,7 @@ def read_tags(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
     if tagged is None or not tagged.tags:
         return None, None
 
-    def first(name: str) -> str | None:
+    def _first(name: str) -> str | None:
         try:
             values = tagged.tags.get(name)
         except (KeyError, ValueError):
@@ -98,12 +115,18 @@ def read_tags(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
         text = str(values[0]).strip()
         return text or None
 
-    return first("title"), first("artist")
+    return _first("title"), _first("artist")
 
 
 def sidecar_style(path: str | os.PathLike[str]) -> str | None:
     """The ``"style"`` field of the JSON file beside an audio file (``song.wav`` -> ``song.json``),
-    as the synthesized demo writes it, else ``None`` (no file, unreadable, or no such field)."""
+    as the synthesized demo writes it, else ``None`` (no file, unreadable, or no such field).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The audio file.
+    """
     import json
 
     sidecar = Path(path).with_suffix(".json")
@@ -118,13 +141,26 @@ def sidecar_style(path: str | os.PathLike[str]) -> str | None:
 
 def walk(root: Path, on_unreadable: Callable[[str, str], None]) -> Iterator[Path]:
     """Files under ``root`` (hidden ones and symlinked folders skipped); each folder that cannot
-    be read is passed to ``on_unreadable(folder, reason)``."""
+    be read is passed to ``on_unreadable(folder, reason)``.
 
-    def onerror(exc: OSError) -> None:
+    Parameters
+    ----------
+    root : Path
+        The folder to walk.
+    on_unreadable : callable (str, str) -> None
+        Called with a folder's path and the reason it cannot be read; the walk goes on.
+
+    Yields
+    ------
+    Path
+        Each file, folders in sorted order.
+    """
+
+    def _onerror(exc: OSError) -> None:
         where = os.fspath(exc.filename) if exc.filename is not None else str(root)
         on_unreadable(where, f"cannot read folder: {os_cause(exc)}")
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_onerror):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             if not name.startswith("."):

@@ -46,9 +46,9 @@ from workbench.errors import (
     failure_reason,
     os_cause,
 )
+from workbench.fileio import file_sha256
 from workbench.libfiles import (
     ESCAPED_PREFIX,
-    file_sha256,
     path_from_stored,
     present,
     read_tags,
@@ -106,7 +106,15 @@ class Track:
     @classmethod
     def from_row(cls, row: sqlite3.Row, root: str | os.PathLike[str] | None = None) -> Track:
         """A track from its row; stored paths are decoded and, relative ones, joined to ``root``
-        (the library's workspace root)."""
+        (the library's workspace root).
+
+        Parameters
+        ----------
+        row : sqlite3.Row
+            A row of the ``tracks`` table.
+        root : str, os.PathLike or None
+            The workspace root; None leaves relative paths relative.
+        """
         values = {f.name: row[f.name] for f in fields(cls)}
         for name in ("path", "scan_root"):
             if values[name] is not None:
@@ -215,7 +223,13 @@ class Library:
 
     # -- reading -------------------------------------------------------------------------
     def tracks(self, *, include_missing: bool = False) -> list[Track]:
-        """All tracks, ordered by path; those whose file has gone only when asked."""
+        """All tracks, ordered by path; those whose file has gone only when asked.
+
+        Parameters
+        ----------
+        include_missing : bool
+            Also list tracks whose file was missing at the last scan.
+        """
         where = "" if include_missing else "WHERE missing_since IS NULL"
         rows = self.conn.execute(f"SELECT * FROM tracks {where} ORDER BY path").fetchall()
         return sorted((self._track(r) for r in rows), key=lambda t: t.path)
@@ -223,8 +237,15 @@ class Library:
     def track(self, key: int | str | os.PathLike[str]) -> Track:
         """Find one track by id, content hash (or a unique prefix of 8+ hex digits) or path.
 
+        Parameters
+        ----------
+        key : int, str or os.PathLike
+            A track id (also as digits), a content hash or unique prefix of >= 8 hex digits, or a path.
+
         Raises
         ------
+        ParameterError
+            ``key`` is none of these types.
         TrackNotFoundError
             Nothing (or more than one track, for a hash prefix) matches.
         """
@@ -271,6 +292,13 @@ class Library:
         the ``scan_failures`` table. A new file is decoded whole (by blocks) before it is
         added; one that is not whole is refused (see the module docstring).
 
+        Parameters
+        ----------
+        folder : str or os.PathLike
+            An existing folder; ``~`` is expanded.
+        progress : bool
+            Show a progress bar.
+
         Returns
         -------
         ScanSummary
@@ -294,11 +322,11 @@ class Library:
         summary = ScanSummary(folder=str(root))
         unreadable: list[str] = []
 
-        def on_unreadable(where: str, reason: str) -> None:
+        def _on_unreadable(where: str, reason: str) -> None:
             unreadable.append(where)
             summary.failed.append(ScanFailure(where, reason))
 
-        paths = sorted(p for p in walk(root, on_unreadable) if audio.is_audio_path(p))
+        paths = sorted(p for p in walk(root, _on_unreadable) if audio.is_audio_path(p))
         roots = [root, *self._scanned_roots()]
         seen: set[str] = set(unreadable)
         # Hashing and decoding happen outside any transaction; each file's writes are one

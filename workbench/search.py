@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,10 @@ from workbench.errors import AudioError, ParameterError, TrackNotFoundError, fai
 from workbench.fileio import atomic_write, atomic_write_bytes
 from workbench.library import Library, Track
 
+if TYPE_CHECKING:
+    from workbench.similarity import Match, Query
+    from workbench.similarity.scores import WeightsLike
+
 _STATS_FILE = "standardize.npz"
 _INFO_FILE = "library_index.json"
 
@@ -33,11 +38,11 @@ class SimilarTrack:
     """One match: the library track and the scored, explained :class:`~workbench.similarity.Match`."""
 
     track: Track
-    match: object  # workbench.similarity.Match (imported lazily)
+    match: Match  # imported lazily
 
     def __str__(self) -> str:
         m = self.match
-        return f"{m.score:.2f}  {self.track.name}  —  {m.explanation}"  # type: ignore[attr-defined]
+        return f"{m.score:.2f}  {self.track.name}  —  {m.explanation}"
 
 
 def _signature(track: Track, meta: tuple[float, str, int]) -> str:
@@ -111,7 +116,28 @@ class LibrarySearch:
 
     def rebuild(self, *, tracks: list[Track] | None = None, vectors: np.ndarray | None = None,
                 meta: list[tuple[float, str, int]] | None = None) -> LibrarySearch:
-        """Build the index from scratch (refitting the standardisation) and save it."""
+        """Build the index from scratch (refitting the standardisation) and save it.
+
+        Parameters
+        ----------
+        tracks : list of Track or None
+            The rows to index; None (or any of the three None): analyse and embed the library
+            and take every track with a beat.
+        vectors : np.ndarray [shape=(len(tracks), d)] or None
+            Their pooled track vectors, before standardisation.
+        meta : list of (float, str, int) or None
+            Per track: tempo in BPM, Camelot key, energy level.
+
+        Returns
+        -------
+        LibrarySearch
+            ``self``.
+
+        Raises
+        ------
+        ParameterError
+            No track can be indexed.
+        """
         from workbench.similarity import SimilarityIndex
 
         if tracks is None or vectors is None or meta is None:
@@ -125,11 +151,11 @@ class LibrarySearch:
                                      [m[2] for m in meta], kind=self.kind)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.index.save(self.folder)
-        def write_stats(tmp: Path) -> None:
+        def _write_stats(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
                 np.savez(fh, mean=mean, std=std)
 
-        atomic_write(self.folder / _STATS_FILE, write_stats)
+        atomic_write(self.folder / _STATS_FILE, _write_stats)
         self._write_info({t.id: _signature(t, m) for t, m in zip(tracks, meta, strict=True)})
         return self
 
@@ -164,13 +190,36 @@ class LibrarySearch:
 
     # -- querying -------------------------------------------------------------------------
     def similar(self, query: int | str | os.PathLike[str] | Track, *, k: int = 10, min_score: float | None = None,
-                weights: object = None) -> list[SimilarTrack]:
+                weights: WeightsLike = None) -> list[SimilarTrack]:
         """The ``k`` most similar library tracks by combined score, each explained.
 
         ``query`` is a library track (its id, content hash, path or :class:`Track`), the
         path of an audio file that is not in the library (analysed and embedded on the fly),
         a :class:`~workbench.similarity.Query`, or a raw track vector (pooled embedding,
         before standardisation: only the vibe is scored).
+
+        Parameters
+        ----------
+        query : int, str, os.PathLike, Track, Query or np.ndarray [shape=(d,)]
+            What to match, as above.
+        k : int >= 1
+            How many matches at most.
+        min_score : float in [0, 1] or None
+            Leave out matches scoring below it; None keeps all ``k``.
+        weights : Weights, mapping of str to float, or None
+            Weights of the vibe, tempo, key and energy scores; None: the defaults.
+
+        Returns
+        -------
+        list of SimilarTrack
+            Best first; a library track given as the query is left out.
+
+        Raises
+        ------
+        TrackNotFoundError
+            ``query`` is neither a library track with a beat nor an audio file.
+        AudioError
+            An outside file cannot be analysed or embedded, or has no beat.
         """
         if self.index is None:
             self.update()
@@ -178,7 +227,7 @@ class LibrarySearch:
         matches = self.index.similar(q, k=k, min_score=min_score, weights=weights)  # type: ignore[union-attr]
         return [SimilarTrack(self.library.track(m.id), m) for m in matches]
 
-    def _query(self, query: object) -> object:
+    def _query(self, query: object) -> int | Query | np.ndarray:
         from workbench.similarity import Query
 
         if isinstance(query, Track):
@@ -202,7 +251,7 @@ class LibrarySearch:
         shown = audio.display_path(os.fspath(query)) if isinstance(query, (str, os.PathLike)) else repr(query)
         raise TrackNotFoundError(f"{shown!r} is neither a track of {self.library.path} nor an audio file")
 
-    def _file_query(self, query: str | os.PathLike[str]) -> object:
+    def _file_query(self, query: str | os.PathLike[str]) -> Query:
         """A query from an audio file outside the library: analysed and embedded on the fly.
 
         Raises

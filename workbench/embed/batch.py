@@ -27,7 +27,23 @@ class Backbone(Protocol):
     @property
     def dim(self) -> int: ...
 
-    def embed(self, y: np.ndarray, *, sr: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def embed(self, y: np.ndarray, *, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame embeddings of one clip.
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n,) or (channels, n)]
+            Audio samples.
+        sr : int > 0
+            Sample rate in Hz.
+
+        Returns
+        -------
+        embeddings : np.ndarray [shape=(frames, dim)]
+        timestamps_s : np.ndarray [shape=(frames,)]
+            Each frame's time in seconds.
+        """
+        ...
 
 
 def default_backbone() -> tuple[Backbone, str]:
@@ -47,7 +63,13 @@ def default_backbone() -> tuple[Backbone, str]:
 
 
 def describe_backbone(backbone: Backbone) -> str:
-    """One line saying which backbone this is, so results are never mistaken for OpenL3's."""
+    """One line saying which backbone this is, so results are never mistaken for OpenL3's.
+
+    Parameters
+    ----------
+    backbone : Backbone
+        The backbone (its weights' sha256 is shown when it has a model that knows it).
+    """
     if isinstance(backbone, FeatureFrontend):
         return f"feature frontend {backbone.name} (weight-free; not OpenL3)"
     model = getattr(backbone, "model", None)
@@ -72,7 +94,15 @@ class EmbedSummary:
 
 
 def cache_for(library: Library, backbone: Backbone | None = None) -> EmbeddingCache:
-    """The cache beside the library's database: ``<db folder>/embeddings``."""
+    """The cache beside the library's database: ``<db folder>/embeddings``.
+
+    Parameters
+    ----------
+    library : Library
+        The library; its cache sits in ``<db folder>/embeddings``.
+    backbone : Backbone or None
+        Its name and settings select the cache; None: the feature frontend.
+    """
     b = backbone if backbone is not None else FeatureFrontend()
     return EmbeddingCache(Path(library.path).parent / "embeddings", backbone=b.name, settings=b.settings)
 
@@ -92,8 +122,20 @@ def embed_library(
 
     Parameters
     ----------
+    library : Library
+        The library; its cache sits in ``<db folder>/embeddings``.
+    backbone : Backbone or None
+        None: the weight-free feature frontend.
+    tracks : list of Track or None
+        None: every present track of the library.
     hop_s : float > 0 or None
         Hop between embedding windows in seconds; ``None`` keeps the backbone's own.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    EmbedSummary
 
     Raises
     ------
@@ -129,6 +171,17 @@ def embed_library(
 
 def with_hop(backbone: Backbone, hop_s: float) -> Backbone:
     """The backbone with another hop between windows (seconds).
+
+    Parameters
+    ----------
+    backbone : Backbone
+        A backbone with a ``hop_s`` setting; it is not changed (a copy is returned).
+    hop_s : float > 0
+        Seconds between embedding windows.
+
+    Returns
+    -------
+    Backbone
 
     Raises
     ------
@@ -167,7 +220,23 @@ def _checked(emb: np.ndarray, ts: np.ndarray, *, dim: int) -> tuple[np.ndarray, 
 def track_vectors(
     library: Library, *, backbone: Backbone | None = None, with_std: bool = True
 ) -> tuple[list[Track], np.ndarray]:
-    """Pooled vectors of every track that has cached embeddings, in library order."""
+    """Pooled vectors of every track that has cached embeddings, in library order.
+
+    Parameters
+    ----------
+    library : Library
+        The library; its cache sits in ``<db folder>/embeddings``.
+    backbone : Backbone or None
+        Selects the cache; None: the feature frontend.
+    with_std : bool
+        Pool the frames' standard deviation beside their mean.
+
+    Returns
+    -------
+    tracks : list of Track
+        The tracks that have embeddings (others are left out).
+    vectors : np.ndarray [shape=(len(tracks), dim) or (len(tracks), 2 * dim) with ``with_std``]
+    """
     from workbench.embed.features import pool
 
     cache = cache_for(library, backbone)

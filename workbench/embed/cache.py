@@ -21,7 +21,13 @@ from workbench.fileio import atomic_write, atomic_write_bytes
 
 
 def settings_hash(settings: dict[str, object]) -> str:
-    """16 hex digits naming a settings dict (order-independent)."""
+    """16 hex digits naming a settings dict (order-independent).
+
+    Parameters
+    ----------
+    settings : dict
+        JSON-ready settings.
+    """
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -46,6 +52,18 @@ class EmbeddingCache:
         self.settings = dict(settings)
 
     def path(self, content_hash: str) -> Path:
+        """Where the entry of one track's content is (or would be) stored.
+
+        Parameters
+        ----------
+        content_hash : str
+            The track's hex sha256 (lower case, at least 16 digits).
+
+        Raises
+        ------
+        ParameterError
+            ``content_hash`` is not lower-case hex of at least 16 digits.
+        """
         if len(content_hash) < 16 or any(c not in "0123456789abcdef" for c in content_hash):
             raise ParameterError(f"content_hash must be a lower-case hex sha256; got {content_hash!r}")
         return self.folder / f"{content_hash}.npz"
@@ -56,6 +74,16 @@ class EmbeddingCache:
         A damaged entry is a miss too: one that cannot be read (truncated zip, bad CRC, bad
         header, permission denied), or whose arrays are not finite float ``(n, d)`` embeddings
         with ``n`` timestamps.
+
+        Parameters
+        ----------
+        content_hash : str
+            The track's hex sha256 (lower case, at least 16 digits).
+
+        Returns
+        -------
+        (np.ndarray [shape=(n, d)], np.ndarray [shape=(n,)]) or None
+            Embeddings and their times in seconds.
         """
         p = self.path(content_hash)
         try:
@@ -73,6 +101,15 @@ class EmbeddingCache:
 
     def put(self, content_hash: str, embeddings: np.ndarray, timestamps_s: np.ndarray) -> Path:
         """Store an entry atomically; returns its path.
+
+        Parameters
+        ----------
+        content_hash : str
+            The track's hex sha256 (lower case, at least 16 digits).
+        embeddings : np.ndarray [shape=(n, d)]
+            Stored as float32.
+        timestamps_s : np.ndarray [shape=(n,)]
+            Each frame's time in seconds, stored as float64.
 
         Raises
         ------
@@ -92,9 +129,9 @@ class EmbeddingCache:
         if not meta.exists():
             atomic_write_bytes(meta, json.dumps({"backbone": self.backbone, **self.settings}, indent=2).encode())
 
-        def write(tmp: Path) -> None:
+        def _write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
                 np.savez(fh, embeddings=np.asarray(embeddings, dtype=np.float32),
                          timestamps_s=np.asarray(timestamps_s, dtype=np.float64))
 
-        return atomic_write(p, write)
+        return atomic_write(p, _write)

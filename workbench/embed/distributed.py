@@ -23,7 +23,18 @@ _WORKER_BACKBONES: dict[tuple, Any] = {}
 
 
 def backbone_spec(backbone: Backbone) -> tuple:
-    """A small, hashable recipe that rebuilds ``backbone`` on a worker."""
+    """A small, hashable recipe that rebuilds ``backbone`` on a worker.
+
+    Parameters
+    ----------
+    backbone : Backbone
+        A :class:`FeatureFrontend`, or an :class:`OpenL3Backbone` loaded from a weights file.
+
+    Raises
+    ------
+    ParameterError
+        Any other backbone, or an OpenL3 model that was not loaded from a file.
+    """
     if isinstance(backbone, FeatureFrontend):
         return ("features", backbone.window_s, backbone.hop_s)
     from workbench.embed.openl3 import OpenL3Backbone

@@ -150,6 +150,26 @@ def pool_section(
 
     Works for any backbone's frame embeddings (OpenL3 or the feature frontend). A section
     shorter than the hop still gets the window nearest its middle.
+
+    Parameters
+    ----------
+    embeddings : np.ndarray [shape=(n, d)]
+        Frame embeddings.
+    timestamps_s : np.ndarray [shape=(n,)]
+        Each frame's time in seconds.
+    start_s, end_s : float
+        The section, in seconds; ``end_s > start_s``.
+    with_std : bool
+        Append the standard deviation to the mean.
+
+    Returns
+    -------
+    np.ndarray [shape=(d,) or (2 * d,)]
+
+    Raises
+    ------
+    ParameterError
+        ``end_s <= start_s``.
     """
     ts = np.asarray(timestamps_s, dtype=np.float64)
     if not end_s > start_s:
@@ -162,7 +182,20 @@ def pool_section(
 
 
 def standardize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Z-score each dimension over a set of vectors; returns the result, the means and the stds."""
+    """Z-score each dimension over a set of vectors; returns the result, the means and the stds.
+
+    Parameters
+    ----------
+    vectors : np.ndarray [shape=(n, d)]
+        One vector per row.
+
+    Returns
+    -------
+    z : np.ndarray [shape=(n, d), dtype=float32]
+    mean : np.ndarray [shape=(d,)]
+    std : np.ndarray [shape=(d,)]
+        Standard deviations below 1e-6 are replaced by 1.
+    """
     v = np.asarray(vectors, dtype=np.float32)
     mean = v.mean(axis=0)
     std = v.std(axis=0)

@@ -78,6 +78,17 @@ class Frontend(nn.Module):
             self.register_buffer("mel", torch.from_numpy(fb.astype(np.float32)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Spectrograms in dB (peak 0 dB, floor -80 dB) of 1-second windows.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(n, samples)]
+            Mono windows at 48 kHz; short ones are zero-padded.
+
+        Returns
+        -------
+        torch.Tensor [shape=(n, 1, freq, time)]
+        """
         needed = (self.n_frames - 1) * _HOP + self.n_fft
         if x.shape[-1] < needed:
             x = nn.functional.pad(x, (0, needed - x.shape[-1]))
@@ -129,6 +140,17 @@ class Network(nn.Module):
         return self
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        """Embeddings of spectrograms.
+
+        Parameters
+        ----------
+        spec : torch.Tensor [shape=(n, 1, freq, time)]
+            The :class:`Frontend`'s output.
+
+        Returns
+        -------
+        torch.Tensor [shape=(n, embedding_size)]
+        """
         if self.folded:
             spec = spec.contiguous(memory_format=torch.channels_last)
         x = self.bn0(spec)
@@ -164,12 +186,43 @@ class OpenL3(nn.Module):
         return f"openl3-{self.input_repr}-{self.content_type}-{self.embedding_size}"
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        """Embeddings of windows.
+
+        Parameters
+        ----------
+        windows : torch.Tensor [shape=(n, 48000)]
+            Mono 1-second windows at 48 kHz (see :func:`frame`).
+
+        Returns
+        -------
+        torch.Tensor [shape=(n, embedding_size)]
+        """
         return self.network(self.frontend(windows))
 
     @classmethod
     def from_weights(cls, path: str | os.PathLike[str] | None = None, *, embedding_size: int = 6144,
                      input_repr: str | None = None, content_type: str | None = None) -> OpenL3:
-        """Load a published Keras ``.h5`` weight file (see :func:`find_weights` for where it is looked for)."""
+        """Load a published Keras ``.h5`` weight file (see :func:`find_weights` for where it is looked for).
+
+        A torchopenl3 ``.pth`` / ``.pth.tar`` file is read too; batch norms are folded afterwards.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or None
+            The weight file; None: search as :func:`find_weights` does.
+        embedding_size : {512, 6144}
+            Embedding dimension.
+        input_repr : {"linear", "mel128", "mel256"} or None
+            None: read from the file name.
+        content_type : {"music", "env"} or None
+            None: read from the file name.
+
+        Raises
+        ------
+        WeightsError
+            No file found, a name that does not say its variant, an unsupported file type, or
+            a file that does not hold this variant's weights.
+        """
         p = find_weights(path, input_repr=input_repr, content_type=content_type)
         parsed = _parse_name(p.name)
         repr_ = input_repr or (parsed[0] if parsed else None)
@@ -184,7 +237,7 @@ class OpenL3(nn.Module):
             load_torchopenl3(model, p)
         else:
             raise WeightsError(f"{p}: unsupported weight file type {p.suffix!r} (expected .h5, .pth or .pth.tar)")
-        from workbench.library import file_sha256
+        from workbench.fileio import file_sha256
 
         model.weights_sha256 = file_sha256(p)
         model.weights_path = p
@@ -204,6 +257,15 @@ def find_weights(path: str | os.PathLike[str] | None = None, *, input_repr: str 
                  content_type: str | None = None) -> Path:
     """The weight file: ``path``, else ``$WORKBENCH_OPENL3_WEIGHTS`` (a file or a folder), else
     ``models/openl3/``, else an installed ``openl3`` package's folder.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or None
+        A weight file to use as it is (``~`` expanded).
+    input_repr : {"linear", "mel128", "mel256"} or None
+        The file name searched for; None: ``"mel128"``.
+    content_type : {"music", "env"} or None
+        The file name searched for; None: ``"music"``.
 
     Raises
     ------
@@ -246,11 +308,24 @@ def _check_unfolded(model: OpenL3) -> None:
 
 
 def load_keras_h5(model: OpenL3, path: str | os.PathLike[str]) -> None:
-    """Copy a Keras-2 ``save_weights`` HDF5 file into ``model`` (arrays only; no code is run)."""
+    """Copy a Keras-2 ``save_weights`` HDF5 file into ``model`` (arrays only; no code is run).
+
+    Parameters
+    ----------
+    model : OpenL3
+        A model whose batch norms are not folded yet.
+    path : str or os.PathLike
+        The ``.h5`` file.
+
+    Raises
+    ------
+    WeightsError
+        A weight is missing or has the wrong shape, or the file's frontend is another variant's.
+    """
     import h5py
 
     _check_unfolded(model)
-    def read(f: h5py.File, layer: str, weight: str) -> np.ndarray:
+    def _read(f: h5py.File, layer: str, weight: str) -> np.ndarray:
         try:
             return np.asarray(f[layer][layer][f"{weight}:0"], dtype=np.float32)
         except KeyError as exc:
@@ -268,10 +343,10 @@ def load_keras_h5(model: OpenL3, path: str | os.PathLike[str]) -> None:
         for layer, bn in zip(_KERAS_BNS, bns, strict=True):
             for weight, tensor in (("gamma", bn.weight), ("beta", bn.bias), ("moving_mean", bn.running_mean),
                                    ("moving_variance", bn.running_var)):
-                _copy(tensor, read(f, layer, weight), f"{path}: {layer}/{weight}")
+                _copy(tensor, _read(f, layer, weight), f"{path}: {layer}/{weight}")
         for layer, conv in zip(_KERAS_CONVS, net.convs, strict=True):
-            _copy(conv.weight, read(f, layer, "kernel").transpose(3, 2, 0, 1), f"{path}: {layer}/kernel")
-            _copy(conv.bias, read(f, layer, "bias"), f"{path}: {layer}/bias")
+            _copy(conv.weight, _read(f, layer, "kernel").transpose(3, 2, 0, 1), f"{path}: {layer}/kernel")
+            _copy(conv.bias, _read(f, layer, "bias"), f"{path}: {layer}/bias")
 
 
 def load_torchopenl3(model: OpenL3, path: str | os.PathLike[str]) -> None:
@@ -281,6 +356,18 @@ def load_torchopenl3(model: OpenL3, path: str | os.PathLike[str]) -> None:
     are the Keras layer names (``batch_normalization_1.weight``, ``conv2d_1.weight``, ...,
     ``audio_embedding_layer.bias``) with torch's layouts; its spectrogram buffers are ignored
     (our frontend rebuilds them).
+
+    Parameters
+    ----------
+    model : OpenL3
+        A model whose batch norms are not folded yet.
+    path : str or os.PathLike
+        The state-dict file.
+
+    Raises
+    ------
+    WeightsError
+        The file is not a readable state dict, or a tensor is missing or has the wrong shape.
     """
     _check_unfolded(model)
     try:
@@ -292,7 +379,7 @@ def load_torchopenl3(model: OpenL3, path: str | os.PathLike[str]) -> None:
         raise WeightsError(f"{path}: expected a state dict of tensors; got {type(blob).__name__}")
     state = {k.removeprefix("module."): v for k, v in state.items()}
 
-    def get(key: str) -> np.ndarray:
+    def _get(key: str) -> np.ndarray:
         if key not in state:
             raise WeightsError(f"{path}: no tensor {key!r} (not a torchopenl3 weight file?)")
         return state[key].detach().cpu().numpy()
@@ -301,10 +388,10 @@ def load_torchopenl3(model: OpenL3, path: str | os.PathLike[str]) -> None:
     for layer, bn in zip(_KERAS_BNS, [net.bn0, *net.bns], strict=True):
         for name, tensor in (("weight", bn.weight), ("bias", bn.bias), ("running_mean", bn.running_mean),
                              ("running_var", bn.running_var)):
-            _copy(tensor, get(f"{layer}.{name}"), f"{path}: {layer}.{name}")
+            _copy(tensor, _get(f"{layer}.{name}"), f"{path}: {layer}.{name}")
     for layer, conv in zip(_KERAS_CONVS, net.convs, strict=True):
-        _copy(conv.weight, get(f"{layer}.weight"), f"{path}: {layer}.weight")
-        _copy(conv.bias, get(f"{layer}.bias"), f"{path}: {layer}.bias")
+        _copy(conv.weight, _get(f"{layer}.weight"), f"{path}: {layer}.weight")
+        _copy(conv.bias, _get(f"{layer}.bias"), f"{path}: {layer}.bias")
 
 
 def _copy(tensor: torch.Tensor, array: np.ndarray, what: str) -> None:
@@ -321,8 +408,10 @@ def frame(y: np.ndarray, *, sr: int, hop_s: float = 0.1, center: bool = True) ->
     Parameters
     ----------
     y : np.ndarray [shape=(n,) or (channels, n)]
+        Audio; averaged to mono and resampled to 48 kHz.
     sr : int > 0
-    hop_s : float > 0
+        Sample rate of ``y`` in Hz.
+    hop_s : float in (0, 10]
         Hop between windows in seconds (openl3's ``hop_size``).
     center : bool
         Prepend half a window of zeros, so window ``i`` is centred on ``i * hop_s``.
@@ -356,6 +445,21 @@ def embed(y: np.ndarray, *, sr: int, model: OpenL3, hop_s: float = 0.1, center: 
 
     Windows are copied and embedded ``batch_size`` at a time, so memory grows with the batch,
     not with the track (a 10-minute track at hop 0.1 s has 6,000 windows: 1.15 GB if copied).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (channels, n)]
+        Audio.
+    sr : int > 0
+        Sample rate of ``y`` in Hz.
+    model : OpenL3
+        The network.
+    hop_s : float in (0, 10]
+        Hop between windows in seconds.
+    center : bool
+        Centre window ``i`` on ``i * hop_s`` (see :func:`frame`).
+    batch_size : int >= 1
+        Windows embedded at a time.
 
     Returns
     -------
@@ -401,4 +505,13 @@ class OpenL3Backbone:
         return {"hop_s": self.hop_s, "center": True, "weights_sha256": self.model.weights_sha256 or "random"}
 
     def embed(self, y: np.ndarray, *, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame embeddings of ``y`` (see :func:`embed`).
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n,) or (channels, n)]
+            Audio.
+        sr : int > 0
+            Sample rate in Hz.
+        """
         return embed(y, sr=sr, model=self.model, hop_s=self.hop_s, batch_size=self.batch_size)

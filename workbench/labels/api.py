@@ -98,6 +98,11 @@ class Labels:
 
         Analyses the track when it has no stored analysis yet. Cached per instance.
 
+        Parameters
+        ----------
+        track : Track, int, str or os.PathLike
+            A :class:`Track`, or its id, content hash or path.
+
         Raises
         ------
         LabelError
@@ -250,6 +255,21 @@ class Labels:
         """Like :meth:`add`, with times in seconds snapped to the nearest beats.
 
         A snap of more than 10 ms gets a :class:`LabelWarning` saying where each end went.
+
+        Parameters
+        ----------
+        track : Track, int, str or os.PathLike
+            A :class:`Track`, or its id, content hash or path.
+        label : str
+            One of :data:`LABELS`.
+        start_s, end_s : float
+            The section, in seconds.
+        source : {"user", "model", "import"}
+            As in :meth:`add`.
+        confidence : float in [0, 1] or None
+            Only for ``source="model"``.
+        overlap : {"refuse", "replace", "split"}
+            As in :meth:`add`.
         """
         grid = self.grid(track)
         s, e, notes = self._snap(grid, start_s, end_s)
@@ -260,6 +280,22 @@ class Labels:
         """Change a stored label's value and/or beats (``None`` keeps the current one).
 
         ``overlap`` as in :meth:`add`, for the other labels the changed one overlaps.
+
+        Parameters
+        ----------
+        label_id : int
+            The stored label's id.
+        label : str or None
+            A new value from :data:`LABELS`.
+        start_beat, end_beat : int or None
+            New beat range (end excluded).
+        overlap : {"refuse", "replace", "split"}
+            As in :meth:`add`.
+
+        Raises
+        ------
+        LabelError
+            No such label, an invalid value or range, or an overlap under ``"refuse"``.
         """
         check_choice("overlap", overlap, OVERLAP_OPTIONS)
         current = self.get(label_id)
@@ -280,7 +316,13 @@ class Labels:
         return new
 
     def delete(self, label_id: int) -> Label:
-        """Delete a stored label; returns it as it was."""
+        """Delete a stored label; returns it as it was.
+
+        Parameters
+        ----------
+        label_id : int
+            The stored label's id.
+        """
         with self.library.store.transaction() as conn:
             current = self._get(conn, label_id)
             conn.execute("DELETE FROM labels WHERE id = ?", (current.id,))
@@ -288,7 +330,15 @@ class Labels:
         return current
 
     def accept(self, suggestion: Suggestion, *, overlap: str = "replace") -> Label:
-        """Store a model's :class:`Suggestion` as a user label (a person accepted it)."""
+        """Store a model's :class:`Suggestion` as a user label (a person accepted it).
+
+        Parameters
+        ----------
+        suggestion : Suggestion
+            A model's suggestion.
+        overlap : {"refuse", "replace", "split"}
+            As in :meth:`add`; by default the accepted label replaces what it overlaps.
+        """
         if not isinstance(suggestion, Suggestion):
             raise LabelError(f"suggestion must be a workbench.labels.Suggestion; got {type(suggestion).__name__}")
         check_choice("overlap", overlap, OVERLAP_OPTIONS)
@@ -311,11 +361,28 @@ class Labels:
         return found
 
     def get(self, label_id: int) -> Label:
-        """The stored label with this id."""
+        """The stored label with this id.
+
+        Parameters
+        ----------
+        label_id : int
+            The label's id.
+
+        Raises
+        ------
+        LabelError
+            No label has this id.
+        """
         return self._get(self.library.conn, label_id)
 
     def for_track(self, track: Track | int | str | os.PathLike[str]) -> list[Label]:
-        """The labels of ``track``, by start beat."""
+        """The labels of ``track``, by start beat.
+
+        Parameters
+        ----------
+        track : Track, int, str or os.PathLike
+            A :class:`Track`, or its id, content hash or path.
+        """
         return rows.on_track(self.library.conn, self._track(track).id)
 
     def all(self) -> list[Label]:
@@ -327,7 +394,13 @@ class Labels:
         return int(self.library.conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0])
 
     def stats(self, *, sources: Sequence[str] | None = None) -> LabelStats:
-        """Counts per label, tracks covered and readiness for training (labels from ``sources`` only, if given)."""
+        """Counts per label, tracks covered and readiness for training (labels from ``sources`` only, if given).
+
+        Parameters
+        ----------
+        sources : sequence of str or None
+            Count only labels from these sources; None: all.
+        """
         return compute_stats(self.library.conn, min_per_class=self.min_per_class, min_classes=self.min_classes,
                              sources=None if sources is None else tuple(sources))
 
@@ -373,6 +446,15 @@ class Labels:
         hash and path, so :meth:`import_` matches tracks by contents in another library. JAMS
         intervals are in seconds (namespace ``segment_open``, readable by ``mir_eval`` via
         ``annotation.to_interval_values()``). Files are written atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file, or a folder for one JAMS file per track.
+        format : {"json", "csv", "jams"} or None
+            Default: from the suffix.
+        tracks : Track, int, str, an iterable of these, or None
+            Whose labels to write; None: every track's.
 
         Returns
         -------
@@ -427,6 +509,22 @@ class Labels:
         Used by the demo pipeline. All or nothing (one transaction, one undo step); sections
         that snap to fewer than 4 beats (a sliver at the track's edge) are left out with a
         :class:`LabelWarning`.
+
+        Parameters
+        ----------
+        track : Track, int, str or os.PathLike
+            A :class:`Track`, or its id, content hash or path.
+        sections : sequence of dict
+            Each with ``start_s`` and ``end_s`` (seconds) and ``label``.
+        source : {"user", "model", "import"}
+            Stored with each label.
+        overlap : {"refuse", "replace", "split"}
+            As in :meth:`add`.
+
+        Raises
+        ------
+        LabelError
+            A section is not such a dict, or is invalid: nothing is stored.
         """
         check_choice("overlap", overlap, OVERLAP_OPTIONS)
         grid = self.grid(track)

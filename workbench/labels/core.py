@@ -53,7 +53,15 @@ class LabelWarning(UserWarning):
 
 
 def check_label(label: object, *, name: str = "label") -> str:
-    """``label`` as one of :data:`LABELS` (case and surrounding spaces ignored), else :class:`LabelError`."""
+    """``label`` as one of :data:`LABELS` (case and surrounding spaces ignored), else :class:`LabelError`.
+
+    Parameters
+    ----------
+    label : str
+        The label as given.
+    name : str
+        How the message names the value.
+    """
     value = label.strip().lower() if isinstance(label, str) else label
     if value not in LABELS:
         raise LabelError(f"{name} must be one of {', '.join(LABELS)}; got {label!r}")
@@ -62,19 +70,45 @@ def check_label(label: object, *, name: str = "label") -> str:
 
 def check_choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
     """``value`` if it is one of ``allowed`` (strings), else :class:`LabelError`
-    (:func:`workbench.validate.check_choice` with the labels' error)."""
+    (:func:`workbench.validate.check_choice` with the labels' error).
+
+    Parameters
+    ----------
+    name : str
+        How the message names the value.
+    value : object
+        The value to check.
+    allowed : tuple of str
+        The allowed values.
+    """
     return validate.check_choice(name, value, allowed, error=LabelError)
 
 
 def check_beat(name: str, value: object) -> int:
-    """A beat index as an ``int`` (numpy integers accepted), else :class:`LabelError`."""
+    """A beat index as an ``int`` (numpy integers accepted), else :class:`LabelError`.
+
+    Parameters
+    ----------
+    name : str
+        How the message names the value.
+    value : int
+        The beat index (not range-checked here).
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise LabelError(f"{name} must be an int (a beat index of the track's grid); got {value!r}")
     return int(value)
 
 
 def check_confidence(confidence: object, source: str) -> float | None:
-    """Confidence only for ``source == "model"``, a number in [0, 1]."""
+    """Confidence only for ``source == "model"``, a number in [0, 1].
+
+    Parameters
+    ----------
+    confidence : float in [0, 1] or None
+        None: no confidence (allowed for every source).
+    source : str
+        The label's source; only ``"model"`` may carry a confidence.
+    """
     if confidence is None:
         return None
     if source != "model":
@@ -197,12 +231,24 @@ class BeatGrid:
         return b
 
     def time_of(self, beat: int) -> float:
-        """Start time of ``beat`` in seconds (``duration_s`` for ``beat == n_beats``)."""
+        """Start time of ``beat`` in seconds (``duration_s`` for ``beat == n_beats``).
+
+        Parameters
+        ----------
+        beat : int in [0, n_beats]
+            A beat index.
+        """
         b = self._check_index(beat)
         return self.duration_s if b == self.n_beats else float(self.beats_s[b])
 
     def nearest_beat(self, t_s: float) -> int:
-        """The beat index (0..``n_beats``, the last meaning the track's end) nearest to ``t_s``."""
+        """The beat index (0..``n_beats``, the last meaning the track's end) nearest to ``t_s``.
+
+        Parameters
+        ----------
+        t_s : float
+            A finite time in seconds.
+        """
         if isinstance(t_s, bool) or not isinstance(t_s, (int, float, np.floating, np.integer)) \
                 or not math.isfinite(t_s):
             raise LabelError(f"t_s must be a finite time in seconds; got {t_s!r}")
@@ -213,6 +259,11 @@ class BeatGrid:
         """1-based bar number of ``beat``, counted from the downbeats.
 
         Beats before the first downbeat (a pickup) are in bar 1; without downbeats, bars of 4 beats.
+
+        Parameters
+        ----------
+        beat : int in [0, n_beats]
+            A beat index.
         """
         b = self._check_index(beat)
         if self.downbeats_s.size == 0:

@@ -48,7 +48,22 @@ class Entry:
 
 
 def format_of(path: str | os.PathLike[str], format: str | None, *, reading: bool = False) -> str:
-    """The format named, else the one of the suffix (a folder means JAMS)."""
+    """The format named, else the one of the suffix (a folder means JAMS).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file or folder.
+    format : {"json", "csv", "jams"} or None
+        None: from the suffix.
+    reading : bool
+        Whether the path is to be read (not used to decide today).
+
+    Raises
+    ------
+    LabelError
+        Unknown format, or a path whose suffix names none.
+    """
     if format is not None:
         return check_choice("format", format, FORMATS, quote=False, error=LabelError)
     p = Path(path)
@@ -69,7 +84,17 @@ def _label_dict(lab: Label) -> dict:
 
 # -- writing ---------------------------------------------------------------------------------
 def write(path: Path, fmt: str, groups: list[Group]) -> Path:
-    """Write ``groups`` to ``path`` in ``fmt``; returns the file or folder written."""
+    """Write ``groups`` to ``path`` in ``fmt``; returns the file or folder written.
+
+    Parameters
+    ----------
+    path : Path
+        The file, or for JAMS a folder (one file per track).
+    fmt : {"json", "csv", "jams"}
+        The format.
+    groups : list of (Track, float, list of Label)
+        Each track, its duration in seconds, and its labels.
+    """
     if fmt == "json":
         doc = {"format": FILE_FORMAT, "version": FILE_VERSION, "exported_at": utc_now(),
                "tracks": [{"track_id": t.id, "content_hash": t.content_hash, "path": t.path, "name": t.name,
@@ -118,7 +143,15 @@ def _write_jams(path: Path, track: Track, duration_s: float, labels: list[Label]
 
 # -- reading ---------------------------------------------------------------------------------
 def read(path: Path, fmt: str) -> list[Entry]:
-    """The labels of a file (or, for JAMS, a folder of ``.jams``); :class:`LabelError` when unreadable."""
+    """The labels of a file (or, for JAMS, a folder of ``.jams``); :class:`LabelError` when unreadable.
+
+    Parameters
+    ----------
+    path : Path
+        The file or folder.
+    fmt : {"json", "csv", "jams"}
+        The format.
+    """
     if fmt == "jams":
         files = sorted(path.glob("*.jams")) if path.is_dir() else [path]
         if path.is_dir() and not files:

@@ -33,13 +33,26 @@ class History:
         return bool(self._redo)
 
     def record(self, description: str, changes: list[rows.Change]) -> None:
-        """Push a new edit (the oldest beyond :data:`HISTORY_LIMIT` is dropped); clears redo."""
+        """Push a new edit (the oldest beyond :data:`HISTORY_LIMIT` is dropped); clears redo.
+
+        Parameters
+        ----------
+        description : str
+            The edit, in words.
+        changes : list of Change
+            Each row's before and after.
+        """
         self._undo.append(rows.Step(description, tuple(changes)))
         del self._undo[:-HISTORY_LIMIT]
         self._redo.clear()
 
     def undo(self, store: Store) -> str | None:
         """Undo the last edit in ``store``; its description, ``None`` when there is none.
+
+        Parameters
+        ----------
+        store : Store
+            The library's store; the change is one write transaction.
 
         Raises
         ------
@@ -57,6 +70,11 @@ class History:
 
     def redo(self, store: Store) -> str | None:
         """Redo the last undone edit in ``store``; its description, ``None`` when there is none.
+
+        Parameters
+        ----------
+        store : Store
+            The library's store; the change is one write transaction.
 
         Raises
         ------
@@ -104,10 +122,10 @@ class History:
 
     def _renumber(self, ids: dict[int, int]) -> None:
         """Point the history at the new ids of labels that came back under a new id."""
-        def fix(x: Label | None) -> Label | None:
+        def _fix(x: Label | None) -> Label | None:
             return x if x is None or x.id not in ids else replace(x, id=ids[x.id])
 
         for stack in (self._undo, self._redo):
-            stack[:] = [rows.Step(st.description, tuple(rows.Change(fix(c.before), fix(c.after)) for c in st.changes))
+            stack[:] = [rows.Step(st.description, tuple(rows.Change(_fix(c.before), _fix(c.after)) for c in st.changes))
                         for st in stack]
 

@@ -42,13 +42,40 @@ class LabelStats:
 
 
 def check_threshold(name: str, value: object, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``, else :class:`LabelError`."""
+    """``value`` as an int >= ``minimum``, else :class:`LabelError`.
+
+    Parameters
+    ----------
+    name : str
+        How the message names the value.
+    value : int
+        The value to check.
+    minimum : int
+        The least allowed value.
+    """
     return check_int(name, value, min=minimum, error=LabelError)
 
 
 def compute_stats(conn: sqlite3.Connection, *, min_per_class: int, min_classes: int,
                   sources: tuple[str, ...] | None = None) -> LabelStats:
-    """Statistics of the labels in ``conn`` (only those from ``sources`` when given)."""
+    """Statistics of the labels in ``conn`` (only those from ``sources`` when given).
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+        The library's database.
+    min_per_class : int >= 1
+        Labels a used class needs before training is ready.
+    min_classes : int >= 1
+        Classes needed before training is ready.
+    sources : tuple of str, str or None
+        Count only labels from these sources (see :data:`SOURCES`); None: all.
+
+    Raises
+    ------
+    LabelError
+        A source is not one of :data:`SOURCES`.
+    """
     where, params = "", ()  # type: tuple[str, tuple[str, ...]]
     if sources is not None:
         if isinstance(sources, str):

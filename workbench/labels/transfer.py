@@ -53,7 +53,17 @@ class ImportSummary:
 
 
 def groups(labels: Labels, tracks: list[Track] | None, conn: sqlite3.Connection) -> list[formats.Group]:
-    """(track, duration_s, labels) for ``tracks``, or for every track with labels."""
+    """(track, duration_s, labels) for ``tracks``, or for every track with labels.
+
+    Parameters
+    ----------
+    labels : Labels
+        The labels of one library.
+    tracks : list of Track or None
+        None: every track with labels.
+    conn : sqlite3.Connection
+        The connection to read in.
+    """
     if tracks is None:
         ids = [r[0] for r in conn.execute("SELECT DISTINCT track_id FROM labels ORDER BY track_id")]
         tracks = [labels.library.track(i) for i in ids]
@@ -63,6 +73,19 @@ def groups(labels: Labels, tracks: list[Track] | None, conn: sqlite3.Connection)
 
 def export_labels(labels: Labels, path: str | os.PathLike[str], *, format: str | None,
                   tracks: Iterable[Track | int | str] | Track | int | str | None) -> Path:
+    """:meth:`Labels.export`: write labels as JSON, CSV or JAMS; returns the file or folder written.
+
+    Parameters
+    ----------
+    labels : Labels
+        The labels of one library.
+    path : str or os.PathLike
+        The file or folder.
+    format : {"json", "csv", "jams"} or None
+        None: from the suffix.
+    tracks : Track, int, str, an iterable of these, or None
+        Whose labels; None: every track with labels.
+    """
     fmt = formats.format_of(path, format)
     chosen = None
     if tracks is not None:
@@ -72,7 +95,15 @@ def export_labels(labels: Labels, path: str | os.PathLike[str], *, format: str |
 
 
 def backup(labels: Labels, conn: sqlite3.Connection) -> Path:
-    """Write every stored label (as read in ``conn``'s transaction) to a new JSON file in ``backup_dir``."""
+    """Write every stored label (as read in ``conn``'s transaction) to a new JSON file in ``backup_dir``.
+
+    Parameters
+    ----------
+    labels : Labels
+        The labels of one library.
+    conn : sqlite3.Connection
+        The connection whose transaction is open.
+    """
     folder = labels.backup_dir
     folder.mkdir(parents=True, exist_ok=True)
     stamp = utc_now().replace(":", "").replace("-", "").replace("+0000", "Z")
@@ -109,6 +140,21 @@ def _spec(labels: Labels, track: Track, entry: formats.Entry, source: str | None
 
 def import_labels(labels: Labels, path: str | os.PathLike[str], *, format: str | None, overlap: str,
                   source: str | None) -> ImportSummary:
+    """:meth:`Labels.import_`: add the labels of a file, all or nothing.
+
+    Parameters
+    ----------
+    labels : Labels
+        The labels of one library.
+    path : str or os.PathLike
+        The file, or a folder of ``.jams`` files.
+    format : {"json", "csv", "jams"} or None
+        None: from the suffix.
+    overlap : {"refuse", "replace", "split", "skip"}
+        See :meth:`Labels.import_`.
+    source : {"user", "model", "import"} or None
+        Stored with each label; None keeps each entry's own.
+    """
     check_choice("overlap", overlap, (*OVERLAP_OPTIONS, "skip"))
     if source is not None:
         check_choice("source", source, SOURCES)

@@ -52,14 +52,36 @@ def _as_energy_scalar(value: Any, name: str) -> int:
 
 
 def check_k(k: Any) -> int:
-    """``k`` as an int >= 1, or raise."""
+    """``k`` as an int >= 1, or raise.
+
+    Parameters
+    ----------
+    k : int >= 1
+        How many matches; any value is checked.
+
+    Raises
+    ------
+    ParameterError
+        ``k`` is not an integer >= 1.
+    """
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or int(k) < 1:
         raise ParameterError(f"k must be an integer >= 1; got {k!r}")
     return int(k)
 
 
 def check_min_score(min_score: Any) -> float | None:
-    """``min_score`` as a float in [0, 1] or ``None``, or raise."""
+    """``min_score`` as a float in [0, 1] or ``None``, or raise.
+
+    Parameters
+    ----------
+    min_score : float in [0, 1] or None
+        The least combined score; any value is checked.
+
+    Raises
+    ------
+    ParameterError
+        Not None and not a real number in [0, 1].
+    """
     if min_score is None:
         return None
     if isinstance(min_score, bool) or not isinstance(min_score, numbers.Real) or not 0.0 <= float(min_score) <= 1.0:
@@ -68,11 +90,31 @@ def check_min_score(min_score: Any) -> float | None:
 
 
 def is_track_id(value: Any) -> bool:
+    """Whether ``value`` is an integer (Python or numpy, not bool), so a track id rather than a vector.
+
+    Parameters
+    ----------
+    value : object
+        Any value.
+    """
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def validate_ids(ids: Any, *, name: str = "ids") -> np.ndarray:
-    """1-D int64 array of unique ids, or raise."""
+    """1-D int64 array of unique ids, or raise.
+
+    Parameters
+    ----------
+    ids : sequence of int
+        The ids; any value is checked.
+    name : str
+        How the message names the value.
+
+    Raises
+    ------
+    ParameterError
+        Not 1-D integers that fit in int64, or not unique.
+    """
     try:
         arr = np.asarray(ids)
     except (TypeError, ValueError, OverflowError) as exc:

@@ -50,6 +50,15 @@ class MetaIndex:
         """Rows (unique, in no particular order) whose ``w_v * vibe_bound + rest`` may be ``>= threshold``.
 
         A superset: every row that reaches the threshold is in it.
+
+        Parameters
+        ----------
+        scorer : Scorer
+            The query's weights and metadata.
+        vibe_bound : float
+            An upper bound on any row's vibe score.
+        threshold : float
+            The combined score a row must reach.
         """
         wv, wt, wk, we = scorer.w
         # A raw-vector query has no metadata and weights (1, 0, 0, 0): the terms below vanish.

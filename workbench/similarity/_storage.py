@@ -36,6 +36,17 @@ def write_index(root: Path, index: Any, arrays: dict[str, np.ndarray], settings:
     ``settings`` (dim, rows, backend and the options) go into the manifest. Each file is
     written atomically (:func:`workbench.fileio.atomic_write`) under an exclusive lock on the
     folder; older index/meta files are deleted afterwards.
+
+    Parameters
+    ----------
+    root : Path
+        The index's folder; created if needed.
+    index : faiss.Index
+        The FAISS index.
+    arrays : dict of str to np.ndarray
+        The row arrays, one entry per row each.
+    settings : dict
+        JSON-ready settings for the manifest.
     """
     from workbench.fileio import atomic_write
 
@@ -44,7 +55,7 @@ def write_index(root: Path, index: Any, arrays: dict[str, np.ndarray], settings:
     token = uuid.uuid4().hex[:16]
     index_name, meta_name = f"index-{token}.faiss", f"meta-{token}.npz"
 
-    def write_meta(tmp: Path) -> None:
+    def _write_meta(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             np.savez(fh, ids=arrays["ids"], bpm=arrays["bpm"], key=arrays["key"], energy=arrays["energy"],
                      alive=arrays["alive"])
@@ -53,7 +64,7 @@ def write_index(root: Path, index: Any, arrays: dict[str, np.ndarray], settings:
                 "index_file": index_name, "meta_file": meta_name}
     with _folder_lock(root, exclusive=True):
         atomic_write(root / index_name, lambda tmp: faiss.write_index(index, str(tmp)))
-        atomic_write(root / meta_name, write_meta)
+        atomic_write(root / meta_name, _write_meta)
         atomic_write(root / _MANIFEST,
                      lambda tmp: tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8"))
         for old in list(root.glob("index-*.faiss")) + list(root.glob("meta-*.npz")):
@@ -69,6 +80,11 @@ def write_index(root: Path, index: Any, arrays: dict[str, np.ndarray], settings:
 def reading(root: Path) -> Iterator[None]:
     """Hold the folder's shared lock while a saved index is read (never mid-save).
 
+    Parameters
+    ----------
+    root : Path
+        The index's folder.
+
     Raises
     ------
     IndexNotFoundError
@@ -82,6 +98,11 @@ def reading(root: Path) -> Iterator[None]:
 
 def read_manifest(root: Path) -> dict[str, Any]:
     """The manifest of the index saved in ``root``, of this format and version.
+
+    Parameters
+    ----------
+    root : Path
+        The index's folder.
 
     Raises
     ------
@@ -108,6 +129,19 @@ def read_manifest(root: Path) -> dict[str, Any]:
 def read_files(index_path: Path, meta_path: Path, root: Path, *, dim: int, rows: int,
                backend: str) -> tuple[Any, dict[str, np.ndarray]]:
     """The FAISS index and the row arrays a manifest names, checked against it.
+
+    Parameters
+    ----------
+    index_path, meta_path : Path
+        The files the manifest names.
+    root : Path
+        The index's folder (for messages).
+    dim : int
+        Vector dimension the manifest gives.
+    rows : int
+        Row count the manifest gives.
+    backend : {"flat", "hnsw"}
+        The manifest's FAISS backend.
 
     Raises
     ------

@@ -232,6 +232,19 @@ class SimilarityIndex(ExactSearch):
         A removed id may be added again. With ``kind="auto"``, crossing ``hnsw_threshold``
         rebuilds the index as HNSW.
 
+        Parameters
+        ----------
+        ids : array-like of int, shape (m,)
+            New, unique track ids.
+        embeddings : array-like, shape (m, d)
+            Their embeddings (``d`` is the index's dimension).
+        bpm : array-like of float > 0, shape (m,)
+            Tempo in BPM.
+        camelot : sequence of str, length m
+            Camelot key codes.
+        energy : array-like of int in 1..10, shape (m,)
+            Energy levels.
+
         Raises
         ------
         ParameterError
@@ -260,6 +273,11 @@ class SimilarityIndex(ExactSearch):
 
     def remove(self, ids: Any) -> None:
         """Remove tracks by id (all or none).
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Track ids in the index.
 
         Raises
         ------
@@ -374,6 +392,11 @@ class SimilarityIndex(ExactSearch):
         """:meth:`similar` by scoring every live track with numpy (exact; the benchmark baseline).
 
         Same parameters and result as :func:`brute_force_similar` over this index's tracks.
+
+        Parameters
+        ----------
+        query, k, min_score, weights, exclude_self
+            As in :meth:`similar`.
         """
         k = check_k(k)
         min_score = check_min_score(min_score)
@@ -393,6 +416,11 @@ class SimilarityIndex(ExactSearch):
         in the folder are then deleted. A crash mid-save leaves the previous save loadable. Saves
         (and loads) of one folder are serialised by an ``flock`` on ``.similarity-index.lock``
         beside the index, so two processes saving at once leave one complete, loadable index.
+
+        Parameters
+        ----------
+        folder : str or os.PathLike
+            The index's folder.
         """
         root = Path(folder)
         arrays = {"ids": self._ids, "bpm": self._bpm, "key": self._key, "energy": self._energy, "alive": self._alive}
@@ -406,6 +434,11 @@ class SimilarityIndex(ExactSearch):
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> SimilarityIndex:
         """Read an index written by :meth:`save` (under a shared lock: never mid-save).
+
+        Parameters
+        ----------
+        folder : str or os.PathLike
+            The folder :meth:`save` wrote.
 
         Raises
         ------

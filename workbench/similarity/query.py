@@ -116,6 +116,17 @@ def format_explanation(
     * ``"energy +1"`` / ``"energy -2"`` / ``"energy same"``.
 
     Parts whose inputs are ``None`` are left out (a raw vector query explains only the vibe).
+
+    Parameters
+    ----------
+    vibe : float in [0, 1]
+        The vibe score.
+    bpm_delta : float or None
+        Tempo difference in BPM (match minus query, after halving or doubling; see :func:`tempo_delta`).
+    key_from, key_to : str or None
+        The query's and the match's Camelot keys.
+    energy_delta : int or None
+        Energy level difference.
     """
     parts = [f"similar vibe ({math.floor(vibe * 100.0 + 0.5)}%)"]
     if bpm_delta is not None:

@@ -51,7 +51,7 @@ ArrayLike = Union[float, int, str, np.ndarray, "list[Any]", "tuple[Any, ...]"]
 # --------------------------------------------------------------------------- Camelot codes
 
 
-def camelot_index(codes: Any, *, name: str = "camelot") -> np.ndarray:
+def camelot_index(codes: ArrayLike, *, name: str = "camelot") -> np.ndarray:
     """Compact key indices 0..23 (:func:`workbench.camelot.index_of`) of one code or an array of codes.
 
     Parameters
@@ -95,7 +95,20 @@ def camelot_index(codes: Any, *, name: str = "camelot") -> np.ndarray:
 
 
 def canonical_camelot(code: Any, *, name: str = "camelot") -> str:
-    """The canonical spelling of one Camelot code: ``" 8a"`` -> ``"8A"``."""
+    """The canonical spelling of one Camelot code: ``" 8a"`` -> ``"8A"``.
+
+    Parameters
+    ----------
+    code : str
+        A Camelot code, any case, spaces ignored; any value is checked.
+    name : str
+        How the message names the value.
+
+    Raises
+    ------
+    ParameterError
+        Not a Camelot code 1A..12A or 1B..12B.
+    """
     if not isinstance(code, str):
         raise ParameterError(f"{name} must be a Camelot code 1A..12A or 1B..12B; got {code!r}")
     return code_at(index_of(code, name=name))
@@ -171,7 +184,7 @@ def _preview(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _out(arr: np.ndarray) -> Any:
+def _out(arr: np.ndarray) -> float | np.ndarray:
     """A Python float for a 0-d result, the array otherwise."""
     return float(arr) if arr.ndim == 0 else arr
 
@@ -179,7 +192,7 @@ def _out(arr: np.ndarray) -> Any:
 # --------------------------------------------------------------------------- component scores
 
 
-def vibe_score(query: ArrayLike, embeddings: ArrayLike) -> Any:
+def vibe_score(query: ArrayLike, embeddings: ArrayLike) -> float | np.ndarray:
     """Cosine similarity of embeddings, clipped to [0, 1].
 
     Parameters
@@ -217,7 +230,7 @@ def vibe_score(query: ArrayLike, embeddings: ArrayLike) -> Any:
     return float(out[0]) if single else out
 
 
-def tempo_delta(bpm_a: ArrayLike, bpm_b: ArrayLike) -> Any:
+def tempo_delta(bpm_a: ArrayLike, bpm_b: ArrayLike) -> float | np.ndarray:
     """Signed BPM difference of ``bpm_b`` from ``bpm_a`` after half/double-time matching.
 
     ``bpm_b`` is compared with ``bpm_a``, ``2 * bpm_a`` and ``bpm_a / 2``; the one closest to it
@@ -239,7 +252,7 @@ def tempo_delta(bpm_a: ArrayLike, bpm_b: ArrayLike) -> Any:
     return _out(_tempo_delta(a, b))
 
 
-def tempo_score(bpm_a: ArrayLike, bpm_b: ArrayLike) -> Any:
+def tempo_score(bpm_a: ArrayLike, bpm_b: ArrayLike) -> float | np.ndarray:
     """Tempo compatibility: ``max(0, (10 - |tempo_delta|) / 10)``.
 
     Parameters
@@ -261,6 +274,11 @@ def key_relation(camelot_a: str, camelot_b: str) -> str:
 
     ``"compatible"`` is one step around the wheel with the same letter (8A -> 9A, 12A -> 1A);
     ``"relative"`` is the same number with the other letter (8A -> 8B).
+
+    Parameters
+    ----------
+    camelot_a, camelot_b : str
+        Camelot codes such as ``"8A"``.
     """
     a = _one_index(camelot_a, "camelot_a")
     b = _one_index(camelot_b, "camelot_b")
@@ -273,7 +291,7 @@ def _one_index(code: Any, name: str) -> int:
     return int(camelot_index(code, name=name))
 
 
-def key_score(camelot_a: Any, camelot_b: Any) -> Any:
+def key_score(camelot_a: ArrayLike, camelot_b: ArrayLike) -> float | np.ndarray:
     """Harmonic compatibility of Camelot codes (see :data:`KEY_RELATION_SCORES`).
 
     Parameters
@@ -291,7 +309,7 @@ def key_score(camelot_a: Any, camelot_b: Any) -> Any:
     return _out(np.asarray(_key_tables()[1][a, b], dtype=np.float64))
 
 
-def energy_score(energy_a: Any, energy_b: Any) -> Any:
+def energy_score(energy_a: ArrayLike, energy_b: ArrayLike) -> float | np.ndarray:
     """Energy compatibility: ``max(0, (5 - |a - b|) / 5)`` for levels 1..10.
 
     Parameters
@@ -374,7 +392,18 @@ class Weights:
 
     @classmethod
     def coerce(cls, value: WeightsLike) -> Weights:
-        """``None`` -> the defaults; a mapping -> ``Weights(**mapping)`` (missing names keep their default)."""
+        """``None`` -> the defaults; a mapping -> ``Weights(**mapping)`` (missing names keep their default).
+
+        Parameters
+        ----------
+        value : Weights, mapping of str to float, or None
+            A :class:`Weights` is returned as it is.
+
+        Raises
+        ------
+        ParameterError
+            Unknown names, or a value of another type.
+        """
         if value is None:
             return cls()
         if isinstance(value, cls):

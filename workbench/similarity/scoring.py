@@ -55,7 +55,17 @@ class Scorer:
         return self.bpm is not None
 
     def rest(self, bpm: np.ndarray, key: np.ndarray, energy: np.ndarray) -> np.ndarray:
-        """``w_t*tempo + w_k*key + w_e*energy`` per row (float64); zeros for a raw vector query."""
+        """``w_t*tempo + w_k*key + w_e*energy`` per row (float64); zeros for a raw vector query.
+
+        Parameters
+        ----------
+        bpm : np.ndarray [shape=(n,)]
+            Tempo of each row in BPM.
+        key : np.ndarray [shape=(n,)]
+            Compact Camelot key index (0..23) of each row.
+        energy : np.ndarray [shape=(n,)]
+            Energy level (1..10) of each row.
+        """
         if self.bpm is None or self.key is None or self.energy is None:
             return np.zeros(np.shape(bpm)[0], dtype=np.float64)
         _, wt, wk, we = self.w
@@ -72,16 +82,36 @@ class Scorer:
         return float((wt * np.float64(1.0) + wk * np.float64(1.0)) + we * np.float64(1.0))
 
     def combine(self, vibe: np.ndarray | float, rest: np.ndarray | float) -> np.ndarray:
-        """``w_v*vibe + rest``; monotone in both arguments (IEEE rounding is monotone)."""
+        """``w_v*vibe + rest``; monotone in both arguments (IEEE rounding is monotone).
+
+        Parameters
+        ----------
+        vibe : np.ndarray or float
+            Vibe scores (cosine similarity).
+        rest : np.ndarray or float
+            What :meth:`rest` returned.
+        """
         return self.w[0] * np.asarray(vibe, dtype=np.float64) + rest
 
     def score(self, vectors: np.ndarray, bpm: np.ndarray, key: np.ndarray, energy: np.ndarray) -> np.ndarray:
-        """Combined scores of rows (float64)."""
+        """Combined scores of rows (float64).
+
+        Parameters
+        ----------
+        vectors : np.ndarray [shape=(n, d)]
+            L2-normalised embeddings.
+        bpm : np.ndarray [shape=(n,)]
+            Tempo of each row in BPM.
+        key : np.ndarray [shape=(n,)]
+            Compact Camelot key index (0..23) of each row.
+        energy : np.ndarray [shape=(n,)]
+            Energy level (1..10) of each row.
+        """
         return self.combine(cosine_rows(vectors, self.q), self.rest(bpm, key, energy))
 
 
 def resolve_query(
-    query: Any,
+    query: QueryLike,
     *,
     weights: WeightsLike,
     dim: int,
@@ -95,6 +125,34 @@ def resolve_query(
     """Turn a track id, :class:`Query` or raw vector into a :class:`Scorer` and the query's own row.
 
     The row is ``None`` unless ``query`` is a track id.
+
+    Parameters
+    ----------
+    query : int, Query or array-like of shape (d,)
+        See :meth:`SimilarityIndex.similar`.
+    weights : Weights, mapping or None
+        Component weights; None: the defaults.
+    dim : int
+        The index's dimension.
+    row_of : callable (int) -> int or None
+        A track id's row, None when not indexed.
+    vectors : callable (int) -> np.ndarray
+        A row's stored (normalised) embedding.
+    bpm : np.ndarray [shape=(n,)]
+        Tempo of each row in BPM.
+    key : np.ndarray [shape=(n,)]
+        Compact Camelot key index (0..23) of each row.
+    energy : np.ndarray [shape=(n,)]
+        Energy level (1..10) of each row.
+    exclude_self : bool
+        Checked to be a bool here; the caller applies it.
+
+    Raises
+    ------
+    TrackNotFoundError
+        A track id that is not indexed.
+    ParameterError
+        Any other bad query, dimension or weights.
     """
     w = _DEFAULT_WEIGHTS if weights is None else Weights.coerce(weights)
     if not isinstance(exclude_self, (bool, np.bool_)):
@@ -129,7 +187,15 @@ def resolve_query(
 
 
 def kth_largest(scores: np.ndarray, k: int) -> float:
-    """The k-th largest value (``-inf`` when there are fewer than k)."""
+    """The k-th largest value (``-inf`` when there are fewer than k).
+
+    Parameters
+    ----------
+    scores : np.ndarray [shape=(m,)]
+        Scores.
+    k : int >= 1
+        Rank.
+    """
     m = scores.shape[0]
     if m < k:
         return -math.inf
@@ -137,7 +203,17 @@ def kth_largest(scores: np.ndarray, k: int) -> float:
 
 
 def top_k_order(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the best ``k`` by score descending, then id ascending; ``-inf`` left out."""
+    """Positions of the best ``k`` by score descending, then id ascending; ``-inf`` left out.
+
+    Parameters
+    ----------
+    scores : np.ndarray [shape=(m,)]
+        Scores.
+    ids : np.ndarray [shape=(m,)]
+        Track ids, the tie-break.
+    k : int >= 1
+        How many.
+    """
     m = scores.shape[0]
     if m > k:
         pos = np.flatnonzero(scores >= kth_largest(scores, k))
@@ -159,7 +235,29 @@ def build_matches(
     energy: np.ndarray,
     min_score: float | None,
 ) -> list[Match]:
-    """:class:`Match` objects for ``rows`` (already ordered) with their combined ``scores``."""
+    """:class:`Match` objects for ``rows`` (already ordered) with their combined ``scores``.
+
+    Parameters
+    ----------
+    scorer : Scorer
+        The query.
+    rows : np.ndarray [shape=(m,)]
+        Result rows, in result order.
+    scores : np.ndarray [shape=(m,)]
+        Their combined scores.
+    vectors : np.ndarray [shape=(n, d)]
+        All rows' normalised embeddings.
+    ids : np.ndarray [shape=(n,)]
+        All rows' track ids.
+    bpm : np.ndarray [shape=(n,)]
+        Tempo of each row in BPM.
+    key : np.ndarray [shape=(n,)]
+        Compact Camelot key index (0..23) of each row.
+    energy : np.ndarray [shape=(n,)]
+        Energy level (1..10) of each row.
+    min_score : float or None
+        Drop matches below it.
+    """
     keep = scores >= min_score if min_score is not None else np.ones(rows.shape[0], dtype=bool)
     rows, scores = rows[keep], scores[keep]
     if rows.size == 0:
@@ -204,7 +302,29 @@ def brute_force_rows(
     alive: np.ndarray | None,
     exclude_row: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Score every row and return (rows in result order, their scores): the exact reference."""
+    """Score every row and return (rows in result order, their scores): the exact reference.
+
+    Parameters
+    ----------
+    scorer : Scorer
+        The query.
+    k : int >= 1
+        How many.
+    vectors : np.ndarray [shape=(n, d)]
+        Normalised embeddings.
+    ids : np.ndarray [shape=(n,)]
+        Track ids (the tie-break).
+    bpm : np.ndarray [shape=(n,)]
+        Tempo of each row in BPM.
+    key : np.ndarray [shape=(n,)]
+        Compact Camelot key index (0..23) of each row.
+    energy : np.ndarray [shape=(n,)]
+        Energy level (1..10) of each row.
+    alive : np.ndarray of bool [shape=(n,)] or None
+        Rows not removed; None: all.
+    exclude_row : int or None
+        A row to leave out (the query's own).
+    """
     scores = scorer.score(vectors, bpm, key, energy)
     if alive is not None:
         scores[~alive] = -math.inf

@@ -238,7 +238,7 @@ class ExactSearch:
         first = rows.shape[0] // 4
         pool = np.sort(fetched)
 
-        def outside(hits: np.ndarray) -> int:  # sampled rows beating the limit, not fetched, live
+        def _outside(hits: np.ndarray) -> int:  # sampled rows beating the limit, not fetched, live
             keep = self._alive[hits] & ~_member(hits, pool)
             if exclude_row is not None:
                 keep &= hits != exclude_row
@@ -246,11 +246,11 @@ class ExactSearch:
 
         faiss.fvec_inner_products_ny(faiss.swig_ptr(ips), faiss.swig_ptr(scorer.q), faiss.swig_ptr(vectors),
                                      self._dim, first)
-        if outside(rows[:first][ips[:first] > vibe_limit]) == 0:
+        if _outside(rows[:first][ips[:first] > vibe_limit]) == 0:
             return False
         faiss.fvec_inner_products_ny(faiss.swig_ptr(ips[first:]), faiss.swig_ptr(scorer.q),
                                      faiss.swig_ptr(vectors[first:]), self._dim, rows.shape[0] - first)
-        return outside(rows[ips > vibe_limit]) >= _PROBE_ALARM
+        return _outside(rows[ips > vibe_limit]) >= _PROBE_ALARM
 
     def _meta_index(self) -> MetaIndex:
         if self._meta is None:

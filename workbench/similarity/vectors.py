@@ -20,6 +20,15 @@ def normalize_rows(x: np.ndarray, *, name: str = "embeddings", ids: np.ndarray |
     The result of a row depends only on that row, so normalising a library at once or in
     batches gives the same bits.
 
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, d)]
+        The rows.
+    name : str
+        How the message names the array.
+    ids : np.ndarray [shape=(n,)] or None
+        Row ids, named in messages.
+
     Raises
     ------
     ParameterError
@@ -54,6 +63,18 @@ def cosine_rows(vectors: np.ndarray, q: np.ndarray) -> np.ndarray:
     """``clip(vectors @ q, 0, 1)`` as float64, for L2-normalised float32 rows and query.
 
     ``einsum`` (not BLAS): each row's value is independent of the batch it is computed in.
+
+    Parameters
+    ----------
+    vectors : np.ndarray [shape=(n, d)]
+        L2-normalised rows.
+    q : np.ndarray [shape=(d,), dtype=float32]
+        The L2-normalised query.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=float64]
+        Cosine similarities clipped to [0, 1].
     """
     raw = np.einsum("ij,j->i", np.ascontiguousarray(vectors, dtype=np.float32), q)
     return np.clip(raw.astype(np.float64), 0.0, 1.0)
