@@ -100,7 +100,9 @@ def workspace_env(args: argparse.Namespace) -> Iterator[None]:
 
 class _DropNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        """Parameters
+        """Whether to keep ``record``.
+
+        Parameters
         ----------
         record : logging.LogRecord
 
