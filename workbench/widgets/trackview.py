@@ -57,12 +57,24 @@ class Geometry:
     lane_y_px: float = 0.0  # the middle row of the section lane (pixels from the top)
 
     def time_of(self, x_px: float) -> float:
-        """The time (s) under image column ``x_px``, clipped to the track."""
+        """The time (s) under image column ``x_px``, clipped to the track.
+
+        Parameters
+        ----------
+        x_px : float
+            Image column in pixels from the left.
+        """
         frac = (x_px - self.x0_px) / max(self.x1_px - self.x0_px, 1e-9)
         return float(np.clip(frac, 0.0, 1.0) * self.duration_s)
 
     def x_of(self, t_s: float) -> float:
-        """The image column (px) of time ``t_s``."""
+        """The image column (px) of time ``t_s``.
+
+        Parameters
+        ----------
+        t_s : float
+            Time in seconds.
+        """
         return self.x0_px + (t_s / self.duration_s) * (self.x1_px - self.x0_px)
 
 
@@ -73,6 +85,24 @@ def load_display_audio(path: str | os.PathLike[str], *, sr: int = DISPLAY_SR) ->
     place, soxr's medium quality): the track was checked when it was scanned and analysed, and
     this runs each time a track is shown. Anything unusual falls back to ``audio.load``, which
     raises the library's errors.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The audio file.
+    sr : int > 0
+        Sample rate to decode at, in Hz.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+    sr : int
+        The sample rate of ``y`` in Hz.
+
+    Raises
+    ------
+    AudioError
+        From :func:`workbench.audio.load`, when the file cannot be decoded.
     """
     import soundfile as sf
     import soxr
@@ -237,7 +267,25 @@ class TrackView:
                selection: tuple[float, float] | None = None, highlight: int | None = None) -> bytes:
         """The picture with ``sections`` (filled), ``suggestions`` (dashed, with confidence) and
         the ``selection`` (start_s, end_s) outlined; PNG bytes. ``highlight`` is the id of a
-        section drawn with a thick outline."""
+        section drawn with a thick outline.
+
+        Parameters
+        ----------
+        sections : iterable of Span
+            Stored labels (anything with ``label``, ``start_s``, ``end_s``, ``color``; an ``id``
+            for ``highlight``).
+        suggestions : iterable of Suggestion
+            Drawn dashed, labelled with their ``confidence``.
+        selection : (float, float) or None
+            Start and end of the selection in seconds; not drawn unless end > start.
+        highlight : int or None
+            Id of the section to outline.
+
+        Returns
+        -------
+        bytes
+            A PNG of ``width_px`` x ``height_px``.
+        """
         from matplotlib.patches import Rectangle
 
         if self._fig is None or self._axes is None:
@@ -248,6 +296,13 @@ class TrackView:
         artists: list[tuple[Any, Any]] = []
 
         def add(ax: Any, artist: Any) -> None:
+            """Draw ``artist`` on ``ax`` for this render only.
+
+            Parameters
+            ----------
+            ax : matplotlib.axes.Axes
+            artist : matplotlib.artist.Artist
+            """
             artist.set_animated(True)
             ax.add_artist(artist)
             artists.append((ax, artist))
@@ -314,6 +369,23 @@ def mel_filterbank(*, sr: int, n_fft: int, n_mels: int = 80, fmin_hz: float = 30
 
     Written out here (a few lines) because librosa's first call compiles for seconds, which a
     widget that must open a track in under a second cannot afford.
+
+    Parameters
+    ----------
+    sr : int > 0
+        Sample rate in Hz.
+    n_fft : int > 0
+        FFT size in samples.
+    n_mels : int > 0
+        Number of mel bands.
+    fmin_hz : float >= 0
+        Lowest band edge in Hz.
+    fmax_hz : float or None
+        Highest band edge in Hz (capped at ``sr / 2``); None means ``sr / 2``.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mels, n_fft // 2 + 1), dtype=float32]
     """
     fmax = sr / 2 if fmax_hz is None else min(fmax_hz, sr / 2)
     pts = 700.0 * (10 ** (np.linspace(_hz_to_mel(fmin_hz), _hz_to_mel(fmax), n_mels + 2) / 2595.0) - 1)
@@ -328,8 +400,29 @@ def _hz_to_mel(f_hz: float) -> float:
 
 def mel_db(y: np.ndarray, *, sr: int, hop: int, n_fft: int = 2048, n_mels: int = 80,
            top_db: float = 80.0) -> np.ndarray:
-    """Mel power spectrogram in dB relative to its peak, shape (n_frames, n_mels), frames every
-    ``hop`` samples (centred), floored ``top_db`` below the peak."""
+    """Mel power spectrogram in dB, shape (n_frames, n_mels), frames every
+    ``hop`` samples (centred), floored ``top_db`` below the peak.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono samples.
+    sr : int > 0
+        Sample rate in Hz.
+    hop : int > 0
+        Hop between frames in samples.
+    n_fft : int > 0
+        Frame (FFT) size in samples.
+    n_mels : int > 0
+        Number of mel bands.
+    top_db : float > 0
+        Dynamic range kept below the peak, in dB.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, n_mels)]
+        Mel power in dB (``10 log10``), floored ``top_db`` below its maximum.
+    """
     from numpy.lib.stride_tricks import sliding_window_view
 
     padded = np.pad(np.asarray(y, dtype=np.float32), (n_fft // 2, n_fft // 2))
@@ -363,7 +456,19 @@ def _encode_png(rgba: np.ndarray) -> bytes:
 
 
 def wav_bytes(y: np.ndarray, *, sr: int) -> bytes:
-    """Mono float samples as 16-bit PCM WAV bytes (for an ``ipywidgets.Audio``)."""
+    """Mono float samples as 16-bit PCM WAV bytes (for an ``ipywidgets.Audio``).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono float samples; clipped to [-1, 1].
+    sr : int > 0
+        Sample rate in Hz.
+
+    Returns
+    -------
+    bytes
+    """
     import soundfile as sf
 
     buf = io.BytesIO()
