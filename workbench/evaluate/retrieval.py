@@ -19,7 +19,7 @@ metrics are NaN (nothing could be measured), never a made-up score.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,13 +27,17 @@ from workbench.errors import ParameterError
 from workbench.evaluate._validate import embeddings_and_labels, normalize
 from workbench.validate import check_int
 
+if TYPE_CHECKING:
+    import torch
+
 #: The window-level metrics every embeddings run records (the contract's headline keys).
 HEADLINE_KEYS = ("map_at_r", "precision_at_1", "precision_at_5")
 _PML = {"map_at_r": "mean_average_precision_at_r", "precision_at_1": "precision_at_1",
         "r_precision": "r_precision"}
 
 
-def _cosine_knn(query: Any, k: int, reference: Any, ref_includes_query: bool) -> tuple[Any, Any]:
+def _cosine_knn(query: torch.Tensor, k: int, reference: torch.Tensor,
+                ref_includes_query: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact k-NN by cosine similarity (rows already unit length), the query itself excluded
     when ``ref_includes_query``; returns (similarities, indices), best first. An
     ``AccuracyCalculator`` ``knn_func``."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
 import traitlets
@@ -25,6 +25,7 @@ from workbench.jobs import Job, headline, list_jobs
 from workbench.validate import check_int
 
 if TYPE_CHECKING:
+    import os
     import sqlite3
 
     from workbench.library import Library
@@ -183,7 +184,7 @@ class JobsWidget(w.VBox):
             self._thread.join(timeout=5.0)
             self._thread = None
 
-    def _loop(self, path: Any, interval_s: float, stop: threading.Event) -> None:
+    def _loop(self, path: str | os.PathLike[str], interval_s: float, stop: threading.Event) -> None:
         from workbench.store import connect
 
         conn = connect(path)  # sqlite connections stay in their thread

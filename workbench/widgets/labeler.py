@@ -24,9 +24,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
+import numpy as np
 import traitlets
 
 from workbench.errors import ParameterError, WorkbenchError
@@ -35,6 +36,9 @@ from workbench.library import Library, Track
 from workbench.widgets.dispatch import Dispatcher
 from workbench.widgets.labeler_view import _NONE, LabelerView, _cls
 from workbench.widgets.trackview import DISPLAY_SR, TrackView, load_display_audio, wav_bytes
+
+if TYPE_CHECKING:
+    from workbench.labels import BeatGrid, Labels
 
 #: Keys handled by the keyboard shortcuts (besides "1".."7").
 KEYS = {"Enter": "add", "Backspace": "undo", "Delete": "delete"}
@@ -77,7 +81,7 @@ class Labeler(LabelerView, w.VBox):
     revision = traitlets.Int(0)
 
     def __init__(self, library: Library, *, tracks: Sequence[Track] | None = None,
-                 track: Track | int | None = None, labels: Any = None, suggest: SuggestSource | None = None,
+                 track: Track | int | None = None, labels: Labels | None = None, suggest: SuggestSource | None = None,
                  autoplay: bool = True, width_px: int = 1400) -> None:
         from workbench.labels.api import Labels
 
@@ -93,13 +97,13 @@ class Labeler(LabelerView, w.VBox):
         self.suggest = suggest
         self.autoplay = autoplay
         self.width_px = width_px
-        self.grid: Any = None
+        self.grid: BeatGrid | None = None
         self.track: Track | None = None
         self.player: w.Audio | None = None
-        self._views: OrderedDict[int, tuple[TrackView, Any, int]] = OrderedDict()
+        self._views: OrderedDict[int, tuple[TrackView, np.ndarray, int]] = OrderedDict()
         self._hold = 0
         self._rows: list[Label] = []
-        self._prefetched: dict[int, Future[tuple[Any, int]]] = {}
+        self._prefetched: dict[int, Future[tuple[np.ndarray, int]]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._dispatch = Dispatcher(lambda exc: self._say("error", f"unexpected {type(exc).__name__}: {exc}"))
         self._build()
@@ -117,8 +121,7 @@ class Labeler(LabelerView, w.VBox):
         Parameters
         ----------
         track : Track or int
-            The track, or its id in the library; a track not yet in :attr:`tracks` is appended.
-            An unknown id or a track without a beat grid sets :attr:`error` and shows nothing new.
+            The track or its id; one not in :attr:`tracks` is appended (no grid: sets :attr:`error`).
         """
         try:
             t = track if isinstance(track, Track) else self.library.track(track)
@@ -378,7 +381,7 @@ class Labeler(LabelerView, w.VBox):
         Parameters
         ----------
         t_s : float
-            Time in seconds (as under the mouse in the picture).
+            Time in seconds (under the mouse in the picture).
         shift : bool
             Move the end beat (kept at least one beat after the start) instead of the start beat.
         """

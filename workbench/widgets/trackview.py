@@ -15,11 +15,19 @@ import io
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from workbench.errors import ParameterError
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from workbench.labels import Suggestion
 
 #: Sample rate (Hz) the labeler decodes tracks at, for the picture and for playback.
 DISPLAY_SR = 22050
@@ -164,9 +172,9 @@ class TrackView:
         self.duration_s = float(duration_s)
         self.title = title
         self.width_px, self.height_px, self.dpi = width_px, height_px, dpi
-        self._fig: Any = None
+        self._fig: Figure | None = None
         self._background: Any = None
-        self._axes: tuple[Any, Any, Any] | None = None
+        self._axes: tuple[Axes, Axes, Axes] | None = None
         self.geometry: Geometry | None = None
 
     # -- background ---------------------------------------------------------------------
@@ -199,7 +207,7 @@ class TrackView:
                                  lane_y_px=float(self.height_px - (box.y0 + box.y1) / 2))
         self._fig, self._axes = fig, (lane, wave, spec)
 
-    def _draw_lane(self, ax: Any) -> None:
+    def _draw_lane(self, ax: Axes) -> None:
         ax.set_ylim(0, 1)
         ax.set_yticks([])
         ax.set_facecolor("#f8fafc")
@@ -220,7 +228,7 @@ class TrackView:
         else:
             ax.set_xticks([])
 
-    def _draw_waveform(self, ax: Any) -> None:
+    def _draw_waveform(self, ax: Axes) -> None:
         cols = max(200, int(self.width_px * 0.96))
         n = self.y.size
         edges = np.linspace(0, n, cols + 1).astype(int)
@@ -237,7 +245,7 @@ class TrackView:
         ax.set_ylabel("wave", fontsize=7, rotation=0, ha="right", va="center")
         ax.tick_params(axis="x", bottom=False, labelbottom=False)
 
-    def _draw_spectrogram(self, ax: Any) -> None:
+    def _draw_spectrogram(self, ax: Axes) -> None:
         cols = max(200, int(self.width_px * 0.96))
         hop = max(256, int(self.y.size // (2 * cols)))
         db = mel_db(self.y, sr=self.sr, hop=hop)
@@ -249,7 +257,7 @@ class TrackView:
         ax.tick_params(axis="x", labelsize=7, length=3, pad=1)
         ax.set_xlabel("time (s)", fontsize=7, labelpad=1)
 
-    def _draw_grid(self, axes: Iterable[Any]) -> None:
+    def _draw_grid(self, axes: Iterable[Axes]) -> None:
         axis_px = self.width_px * 0.96
         if self.beats_s.size > 1:
             px_per_beat = axis_px * float(np.median(np.diff(self.beats_s))) / self.duration_s
@@ -263,7 +271,7 @@ class TrackView:
                 ax.vlines(self.downbeats_s, lo, hi, colors="#0f172a", linewidths=0.7, alpha=0.45, zorder=1.6)
 
     # -- overlay ------------------------------------------------------------------------
-    def render(self, *, sections: Iterable[Span] = (), suggestions: Iterable[Any] = (),
+    def render(self, *, sections: Iterable[Span] = (), suggestions: Iterable[Suggestion] = (),
                selection: tuple[float, float] | None = None, highlight: int | None = None) -> bytes:
         """The picture with ``sections`` (filled), ``suggestions`` (dashed, with confidence) and
         the ``selection`` (start_s, end_s) outlined; PNG bytes. ``highlight`` is the id of a
@@ -293,9 +301,9 @@ class TrackView:
         lane, wave, spec = self._axes  # type: ignore[misc]  # set by _build
         canvas = self._fig.canvas
         canvas.restore_region(self._background)
-        artists: list[tuple[Any, Any]] = []
+        artists: list[tuple[Axes, Artist]] = []
 
-        def add(ax: Any, artist: Any) -> None:
+        def add(ax: Axes, artist: Artist) -> None:
             """Draw ``artist`` on ``ax`` for this render only.
 
             Parameters
@@ -438,7 +446,7 @@ def _box(x0: float, x1: float, y0: float, y1: float) -> list[tuple[float, float]
     return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
 
 
-def _span_text(ax: Any, start_s: float, end_s: float, text: str, **kw: Any) -> Any:
+def _span_text(ax: Axes, start_s: float, end_s: float, text: str, **kw: Any) -> Text:
     from matplotlib.text import Text
 
     text_artist = Text((start_s + end_s) / 2, 0.5, text, ha="center", va="center", fontsize=8,
