@@ -121,7 +121,7 @@ class Labeler(LabelerView, w.VBox):
         Parameters
         ----------
         track : Track or int
-            The track or its id; one not in :attr:`tracks` is appended (no grid: sets :attr:`error`).
+            The track or its id; one not in :attr:`tracks` is appended (errors set :attr:`error`).
         """
         try:
             t = track if isinstance(track, Track) else self.library.track(track)
