@@ -531,7 +531,7 @@ def test_jobs_html_and_widget(lib, exp):
     jobs = w.refresh()
     assert [j.state for j in jobs] == ["training", "failed", "completed"]
     html = w.html.value
-    assert html == w._repr_html_() and w.widget is w.html
+    assert html == w._repr_html_() and w.widget is w and w.children == (w.html,)
     for state in ("training", "failed", "completed"):
         assert f"wb-state-{state}" in html and STATE_COLORS[state] in html
     assert "width:30.0%" in html and "3/10" in html and "0.5000" in html and "width:100.0%" in html

@@ -70,7 +70,18 @@ def _workspace_source(args: argparse.Namespace) -> str:
 
 @contextmanager
 def workspace_env(args: argparse.Namespace) -> Iterator[None]:
-    """Set ``$WORKBENCH_HOME`` and ``$WORKBENCH_DB`` to the command's workspace; restore them after."""
+    """Set ``$WORKBENCH_HOME`` and ``$WORKBENCH_DB`` to the command's workspace; restore them after.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line (``home``, ``db``); ``workspace_source`` is set on it (where the
+        workspace came from, in words).
+
+    Yields
+    ------
+    None
+    """
     from workbench import config
 
     args.workspace_source = _workspace_source(args)
@@ -89,6 +100,17 @@ def workspace_env(args: argparse.Namespace) -> Iterator[None]:
 
 class _DropNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        """Whether to keep ``record``.
+
+        Parameters
+        ----------
+        record : logging.LogRecord
+
+        Returns
+        -------
+        bool
+            False for a coremltools message that means nothing to the user.
+        """
         message = record.getMessage()
         return not any(text in message for text in COREMLTOOLS_NOISE)
 
@@ -96,7 +118,17 @@ class _DropNoise(logging.Filter):
 @contextmanager
 def third_party_noise_filtered(*, enabled: bool = True) -> Iterator[None]:
     """Keep third-party warnings that mean nothing to the user out of the output (see
-    :data:`NOISY_MODULES`, :data:`COREMLTOOLS_NOISE`); everything else still shows."""
+    :data:`NOISY_MODULES`, :data:`COREMLTOOLS_NOISE`); everything else still shows.
+
+    Parameters
+    ----------
+    enabled : bool
+        False: filter nothing (``--verbose``).
+
+    Yields
+    ------
+    None
+    """
     if not enabled:
         yield
         return
@@ -131,6 +163,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Output piped into a program that stops reading (``workbench tracks | head -1``) ends quietly
     with status 0.
+
+    Parameters
+    ----------
+    argv : sequence of str or None
+        The arguments after the program name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        The exit status.
     """
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench import config
 from workbench.demo.readiness import SECTIONS_CONFIG  # the demo's section settings, with its readiness rule
@@ -32,6 +32,11 @@ from workbench.errors import ContentChangedWarning, ParameterError, WorkbenchErr
 from workbench.fileio import atomic_write_bytes
 from workbench.library import Library, Track
 from workbench.pipeline_summary import DemoResult, Headline, _headlines  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:
+    from workbench.embed.batch import Backbone
+    from workbench.registry import Registry
+    from workbench.runs import Run
 
 MANIFEST_NAME = "MANIFEST.json"
 STATE_NAME = "PIPELINE.json"
@@ -106,6 +111,13 @@ def run_demo(
 
     @contextmanager
     def stage(name: str) -> Iterator[None]:
+        """Time one stage of the demo (its seconds go to ``stage_seconds``) after announcing it.
+
+        Parameters
+        ----------
+        name : str
+            The stage as it is announced and timed.
+        """
         say(f"[{len(stage_seconds) + 1}/{n_stages}] {name} ...")
         t0 = time.perf_counter()
         yield
@@ -187,7 +199,7 @@ def run_demo(
 # --------------------------------------------------------------------------------- stages
 
 
-def _embed_and_search(lib: Library, tracks: list[Track], result: DemoResult, *, progress: bool) -> Any:
+def _embed_and_search(lib: Library, tracks: list[Track], result: DemoResult, *, progress: bool) -> Backbone:
     from workbench.embed.batch import default_backbone, describe_backbone
     from workbench.embed.features import FeatureFrontend
     from workbench.search import LibrarySearch
@@ -240,7 +252,7 @@ def _style_crates(lib: Library, tracks: list[Track], entries: list[dict[str, Any
         crates.add(style, members)
 
 
-def _augment(lib: Library, labeled: list[Track], backbone: Any, cfg: dict[str, Any], *, progress: bool) -> None:
+def _augment(lib: Library, labeled: list[Track], backbone: Backbone, cfg: dict[str, Any], *, progress: bool) -> None:
     """Embed the augmented views the embedding job will use (cached; the job reuses them)."""
     n_views = int(cfg.get("n_views", 0))
     if n_views:
@@ -250,8 +262,8 @@ def _augment(lib: Library, labeled: list[Track], backbone: Any, cfg: dict[str, A
                     progress=progress)
 
 
-def _train(state: _State, kind: str, lib: Library, labeled: list[Track], backbone: Any, cfg: dict[str, Any],
-           experiments_root: Any, result: DemoResult, *, progress: bool) -> Any:
+def _train(state: _State, kind: str, lib: Library, labeled: list[Track], backbone: Backbone, cfg: dict[str, Any],
+           experiments_root: str | os.PathLike[str] | None, result: DemoResult, *, progress: bool) -> Run:
     """Train (or reuse the run trained on exactly these inputs) and return the run."""
     from workbench.runs import load_run
     from workbench.train.embeddings_job import train_embeddings_job
@@ -278,7 +290,7 @@ def _train(state: _State, kind: str, lib: Library, labeled: list[Track], backbon
     return run
 
 
-def _export(state: _State, lib: Library, runs: dict[str, Any], models_root: Any, result: DemoResult) -> None:
+def _export(state: _State, lib: Library, runs: dict[str, Run], models_root: str | os.PathLike[str] | None, result: DemoResult) -> None:
     from workbench.evaluate.gates import GateFailedError
     from workbench.export import export_run
     from workbench.registry import Registry
@@ -311,14 +323,14 @@ def _export(state: _State, lib: Library, runs: dict[str, Any], models_root: Any,
         result.versions.append(f"no active version in {registry.root}")
 
 
-def _version_exists(registry: Any, model_type: str, version: int) -> bool:
+def _version_exists(registry: Registry, model_type: str, version: int) -> bool:
     try:
         return registry.get(model_type, version).path.exists()
     except Exception:  # noqa: BLE001 - deleted by the user: export again
         return False
 
 
-def _suggest(lib: Library, run: Any, unlabeled: list[Track], backbone: Any, result: DemoResult) -> None:
+def _suggest(lib: Library, run: Run, unlabeled: list[Track], backbone: Backbone, result: DemoResult) -> None:
     from workbench.train.sections import load_section_model, suggest_sections
 
     if run.model_path is None:
@@ -349,14 +361,30 @@ class _State:
             self.data = {}
 
     def get(self, name: str) -> Any:
+        """The value stored under ``name``, or None.
+
+        Parameters
+        ----------
+        name : str
+            A stage name ("embeddings", "sections", "exports").
+        """
         return self.data.get(name)
 
     def set(self, name: str, value: Any) -> None:
+        """Store ``value`` under ``name`` and write the file at once.
+
+        Parameters
+        ----------
+        name : str
+            A stage name.
+        value : Any
+            A JSON value.
+        """
         self.data[name] = value
         atomic_write_bytes(self.path, json.dumps(self.data, indent=2).encode())
 
 
-def _key(kind: str, lib: Library, tracks: list[Track], backbone: Any, cfg: dict[str, Any]) -> str:
+def _key(kind: str, lib: Library, tracks: list[Track], backbone: Backbone, cfg: dict[str, Any]) -> str:
     """What a training run depends on: tracks, their labels, the backbone and the settings."""
     h = hashlib.sha256(json.dumps([kind, backbone.name, backbone.settings, cfg], sort_keys=True,
                                   default=str).encode())

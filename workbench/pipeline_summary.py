@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workbench.library import ScanSummary
+
+if TYPE_CHECKING:
+    from workbench.runs import Run
 
 
 @dataclass
@@ -97,7 +100,7 @@ class DemoResult:
         return "\n".join(lines)
 
 
-def _headlines(runs: dict[str, Any], result: DemoResult) -> list[Headline]:
+def _headlines(runs: dict[str, Run], result: DemoResult) -> list[Headline]:
     """The numbers to look at first, from the runs' evaluation.json (written by the report)."""
     out = [Headline(f"analysis: {k}", v, "—", None) for k, v in result.accuracy.items()]
     for kind, run in runs.items():

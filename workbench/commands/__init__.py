@@ -39,13 +39,29 @@ class NoLibraryError(WorkbenchError, FileNotFoundError):
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
-    """Let every area module add its subcommands."""
+    """Let every area module add its subcommands.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The CLI's ``add_subparsers()`` object.
+    """
     for name in MODULES:
         importlib.import_module(f"workbench.commands.{name}").register(sub)
 
 
 def workspace_of(args: argparse.Namespace) -> Workspace:
-    """The workspace of this command (``--home``, ``--db``, the environment, the defaults)."""
+    """The workspace of this command (``--home``, ``--db``, the environment, the defaults).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line (``home`` and ``db`` may be absent or None).
+
+    Returns
+    -------
+    Workspace
+    """
     from workbench import config
 
     return config.workspace(getattr(args, "home", None), db=getattr(args, "db", None))
@@ -54,6 +70,18 @@ def workspace_of(args: argparse.Namespace) -> Workspace:
 def open_library(args: argparse.Namespace, *, create: bool = False) -> Library:
     """The command's library; with ``create=False`` a missing database is a :class:`NoLibraryError`
     (nothing is created: neither the file nor its folder).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line (``home``, ``db``).
+    create : bool
+        Create the database (and its folder) when missing.
+
+    Returns
+    -------
+    Library
+        Open; the caller closes it (``with``).
 
     Raises
     ------
@@ -70,13 +98,30 @@ def open_library(args: argparse.Namespace, *, create: bool = False) -> Library:
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
-    """Give a listing or report command its ``--json`` option."""
+    """Give a listing or report command its ``--json`` option.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The command's parser.
+    """
     parser.add_argument("--json", action="store_true",
                         help="print JSON for scripts (fields: see README, 'Command line and --json fields')")
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` with paths as strings, numpy scalars as numbers, NaN as ``null``, tuples as lists."""
+    """``value`` with paths as strings, numpy scalars as numbers, NaN as ``null``, tuples as lists.
+
+    Parameters
+    ----------
+    value : Any
+        A JSON-like value: dicts, lists, tuples, sets, paths, numbers, numpy scalars, strings.
+
+    Returns
+    -------
+    Any
+        The same structure with only JSON types (dict keys as strings).
+    """
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
@@ -91,6 +136,12 @@ def jsonable(value: Any) -> Any:
 
 
 def print_json(value: Any) -> None:
-    """Write ``value`` as indented JSON to stdout (one document, newline-terminated)."""
+    """Write ``value`` as indented JSON to stdout (one document, newline-terminated).
+
+    Parameters
+    ----------
+    value : Any
+        A JSON-like value (see :func:`jsonable`).
+    """
     sys.stdout.write(json.dumps(jsonable(value), indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()

@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.commands import open_library
 
+if TYPE_CHECKING:
+    from workbench.analysis.core import Analysis
+    from workbench.analysis.corrections import Correction
+    from workbench.analysis.settings import AnalysisSettings
+    from workbench.library import Track
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``analyze``, ``settings`` and ``correct``."""
+    """Add ``analyze``, ``settings`` and ``correct``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The CLI's ``add_subparsers()`` object.
+    """
     p = sub.add_parser("analyze", help="beats, BPM, key, energy and loudness of every track (stored); "
                                        "--prior stores a tempo prior that every consumer uses")
     p.add_argument("--prior", default=None, metavar="MIN-MAX[@CENTRE]",
@@ -64,7 +76,7 @@ def _scope(args: argparse.Namespace) -> tuple[str, str | None]:
     return "library", None
 
 
-def _row(t: Any, a: Any, settings: Any, correction: Any) -> dict[str, Any]:
+def _row(t: Track, a: Analysis | None, settings: AnalysisSettings, correction: Correction | None) -> dict[str, Any]:
     from workbench.analysis.settings import format_prior
 
     return {

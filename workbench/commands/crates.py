@@ -4,13 +4,22 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.commands import add_json, open_library, print_json
 
+if TYPE_CHECKING:
+    from workbench.crates import Crates
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``crates`` and its subcommands."""
+    """Add ``crates`` and its subcommands.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The CLI's ``add_subparsers()`` object.
+    """
     p = sub.add_parser("crates", help="crates: your own named groups of tracks (list, show, add, remove, "
                                       "import-folders)")
     cs = p.add_subparsers(dest="crates_command", metavar="ACTION")
@@ -44,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_cmd_import_folders)
 
 
-def _crate_records(crates: Any) -> list[dict[str, Any]]:
+def _crate_records(crates: Crates) -> list[dict[str, Any]]:
     return [{"name": c.name, "n_tracks": c.n_tracks, "created_at": c.created_at} for c in crates.list()]
 
 

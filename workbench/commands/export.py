@@ -9,7 +9,13 @@ _TYPES = ("dj_section", "embedding", "head")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``export`` and ``models`` commands."""
+    """Add the ``export`` and ``models`` commands.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The CLI's ``add_subparsers()`` object.
+    """
     p = sub.add_parser("export", help="export a training run's model(s) to Core ML, check them, register a version")
     p.add_argument("run", nargs="?", default=None,
                    help="run id (default: the newest run whose training job completed)")

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.commands import add_json, open_library, print_json
+
+if TYPE_CHECKING:
+    from workbench.labels import Label
 
 _FORMATS = ("json", "csv", "jams")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``labels`` and its subcommands."""
+    """Add ``labels`` and its subcommands.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The CLI's ``add_subparsers()`` object.
+    """
     p = sub.add_parser("labels", help="section labels: list, export to and import from JSON, CSV or JAMS")
     ls = p.add_subparsers(dest="labels_command", metavar="ACTION")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -40,8 +49,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_cmd_import)
 
 
-def label_record(lab: Any, track_name: str | None = None) -> dict[str, Any]:
-    """One label as ``workbench labels list --json`` prints it."""
+def label_record(lab: Label, track_name: str | None = None) -> dict[str, Any]:
+    """One label as ``workbench labels list --json`` prints it.
+
+    Parameters
+    ----------
+    lab : Label
+        The label (all its dataclass fields are written).
+    track_name : str or None
+        The name of its track, if known.
+
+    Returns
+    -------
+    dict
+    """
     return {**dataclasses.asdict(lab), "track_name": track_name}
 
 

@@ -6,13 +6,23 @@ import argparse
 import dataclasses
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.commands import add_json, open_library, print_json, workspace_of
 
+if TYPE_CHECKING:
+    from workbench.embed.batch import Backbone
+    from workbench.library import Library, Track
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the library commands."""
+    """Add the library commands.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The CLI's ``add_subparsers()`` object.
+    """
     p = sub.add_parser("demo", help="synthesize the demo library and run the main job on it")
     p.add_argument("--tracks", type=int, default=30,
                    help="number of demo tracks (default 30: five per style; training needs 25 with --unlabeled 3, "
@@ -87,8 +97,21 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def track_record(t: Any, crates: list[str]) -> dict[str, Any]:
-    """One track as ``workbench tracks --json`` prints it."""
+def track_record(t: Track, crates: list[str]) -> dict[str, Any]:
+    """One track as ``workbench tracks --json`` prints it.
+
+    Parameters
+    ----------
+    t : Track
+    crates : list of str
+        Names of the crates the track is in.
+
+    Returns
+    -------
+    dict
+        ``duration_s`` in seconds (3 decimals), ``sample_rate_hz`` in Hz, ``missing`` true when the
+        file was not found on the last scan.
+    """
     return {"id": t.id, "name": t.name, "title": t.title, "artist": t.artist, "path": t.path, "folder": t.folder,
             "crates": crates, "duration_s": round(t.duration_s, 3), "sample_rate_hz": t.sample_rate_hz,
             "channels": t.channels, "format": t.format, "content_hash": t.content_hash,
@@ -125,7 +148,7 @@ def _weights(text: str | None) -> dict[str, float] | None:
     return {"vibe": v, "tempo": t, "key": k, "energy": e}
 
 
-def _prepare(lib: Any, backbone: Any, *, progress: bool) -> int:
+def _prepare(lib: Library, backbone: Backbone, *, progress: bool) -> int:
     """Analyse and embed what is missing under one progress bar; return how many tracks failed."""
     from tqdm.auto import tqdm
 
@@ -170,7 +193,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     from workbench.embed.batch import default_backbone, embed_library, with_hop
     from workbench.embed.features import FeatureFrontend
 
-    backbone: Any
+    backbone: Backbone
     if args.backbone == "features":
         backbone, said = FeatureFrontend(), "feature frontend (asked for), not OpenL3"
     elif args.backbone == "openl3" or args.weights is not None:
@@ -197,7 +220,19 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
 
 def workspace_record(args: argparse.Namespace) -> dict[str, Any]:
-    """The workspace as ``workbench info --json`` prints it."""
+    """The workspace as ``workbench info --json`` prints it.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line (``home``, ``db``, ``workspace_source``).
+
+    Returns
+    -------
+    dict
+        The workspace's folders, where they came from (``source``), which exist, and the number
+        of tracks (None without a database).
+    """
     from workbench.library import Library
 
     ws = workspace_of(args)

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.commands import NoLibraryError, add_json, print_json, workspace_of
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from workbench.experiments import Comparison
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``runs`` and its subcommands."""
+    """Add ``runs`` and its subcommands.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The CLI's ``add_subparsers()`` object.
+    """
     p = sub.add_parser("runs", help="list, compare and report training runs (experiments/)")
     p.add_argument("--experiments", default=None, metavar="DIR",
                    help="the experiments folder (default: <home>/experiments)")
@@ -35,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_cmd_report)
 
 
-def _experiments(args: argparse.Namespace) -> Any:
+def _experiments(args: argparse.Namespace) -> Path:
     """The experiments folder: ``--experiments``, else the workspace's (never the current folder's)."""
     from pathlib import Path
 
@@ -108,8 +119,20 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def compare_record(c: Any) -> dict[str, Any]:
-    """A :class:`~workbench.experiments.Comparison` as ``workbench runs compare --json`` prints it."""
+def compare_record(c: Comparison) -> dict[str, Any]:
+    """A :class:`~workbench.experiments.Comparison` as ``workbench runs compare --json`` prints it.
+
+    Parameters
+    ----------
+    c : Comparison
+        From :func:`workbench.experiments.compare`.
+
+    Returns
+    -------
+    dict
+        ``runs``, ``differences_only``, ``params`` and ``metrics`` ({name: {run: value}}), ``best``
+        ({metric: [runs]}), ``data_diffs`` and ``confusion_delta`` (None when not comparable).
+    """
     import dataclasses
 
     metrics, best = c.metrics, c.best

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workbench.commands import add_json, open_library, print_json, workspace_of
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.embed.batch import Backbone
+    from workbench.library import Library
+    from workbench.runs import Run
 
 
 class NoSectionModelError(WorkbenchError, LookupError):
@@ -20,7 +25,13 @@ class NoSectionModelError(WorkbenchError, LookupError):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``suggest``."""
+    """Add ``suggest``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The CLI's ``add_subparsers()`` object.
+    """
     p = sub.add_parser("suggest", help="the section model's suggested sections (intro, build, drop, ...) for a track")
     p.add_argument("track", help="a track id, content hash or path")
     p.add_argument("--run", default=None, help="a sections run id or folder (default: the active dj_section model's "
@@ -29,8 +40,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_suggest)
 
 
-def section_run(args: argparse.Namespace, library: Any) -> tuple[Any, str]:
+def section_run(args: argparse.Namespace, library: Library) -> tuple[Run, str]:
     """The sections run to suggest with, and where it came from, in words.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line (``run``: a run id or folder, or None).
+    library : Library
+        Where the model registry looks for the active ``dj_section`` version.
+
+    Returns
+    -------
+    run : Run
+    said : str
+        Which run it is and why it was chosen.
 
     Raises
     ------
@@ -60,7 +84,7 @@ def section_run(args: argparse.Namespace, library: Any) -> tuple[Any, str]:
     return runs[-1], f"newest sections run {runs[-1].run_id} (no active dj_section model)"
 
 
-def _backbone(run: Any) -> Any:
+def _backbone(run: Run) -> Backbone:
     """The backbone the run was trained on (its features must match the model's input)."""
     from workbench.embed.batch import default_backbone
     from workbench.embed.features import FeatureFrontend

@@ -11,9 +11,15 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from workbench.commands import add_json, open_library, print_json
+
+if TYPE_CHECKING:
+    import os
+
+    from workbench.job_records import Job
 
 #: ``workbench train embeddings --help``: where the classes come from.
 CLASSES_HELP = """\
@@ -36,7 +42,13 @@ head. The command prints the class source, tracks per class, and model vs baseli
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``train`` and ``jobs`` to the CLI."""
+    """Add ``train`` and ``jobs`` to the CLI.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The CLI's ``add_subparsers()`` object.
+    """
     p = sub.add_parser("train", help="train a head on the library (runs as a job; see `workbench jobs`)")
     what = p.add_subparsers(dest="target", metavar="WHAT")
     what.required = True
@@ -68,7 +80,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["epochs=3", "margin=0.2", "name=x"]`` → ``{"epochs": 3, "margin": 0.2, "name": "x"}``."""
+    """``["epochs=3", "margin=0.2", "name=x"]`` → ``{"epochs": 3, "margin": 0.2, "name": "x"}``.
+
+    Parameters
+    ----------
+    items : list of str
+        ``KEY=VALUE`` strings (``--set``); a value is read as JSON when it parses, else kept as
+        a string; ``-`` in a key becomes ``_``.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ParameterError
+        If an item has no ``=`` or an empty key.
+    """
     from workbench.errors import ParameterError
 
     out: dict[str, Any] = {}
@@ -109,8 +137,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def embeddings_lines(run_path: Any) -> list[str]:
-    """The class source with tracks per class, and model vs baselines on the held-out tracks."""
+def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
+    """The class source with tracks per class, and model vs baselines on the held-out tracks.
+
+    Parameters
+    ----------
+    run_path : str or os.PathLike
+        An embeddings run folder (or id).
+
+    Returns
+    -------
+    list of str
+        Lines to print; metrics the run did not record read ``n/a``.
+    """
     from workbench.runs import load_run
 
     run = load_run(run_path)
@@ -138,8 +177,18 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "n/a"
 
 
-def format_jobs(jobs: list[Any]) -> str:
-    """A plain-text table of jobs (newest first) for the terminal."""
+def format_jobs(jobs: Sequence[Job]) -> str:
+    """A plain-text table of jobs (newest first) for the terminal.
+
+    Parameters
+    ----------
+    jobs : sequence of Job
+
+    Returns
+    -------
+    str
+        One header line and one line per job (progress as a 16-character bar and a percentage).
+    """
     from workbench.train.jobs import headline
 
     lines = [f"{'id':>4}  {'kind':10}  {'state':10}  {'progress':22}  {'epoch':>7}  {'loss':>8}  result"]

@@ -42,7 +42,22 @@ __all__ = [
 
 
 def class_names(run: Run, n: int, arrays: dict[str, np.ndarray] | None = None) -> list[str]:
-    """Names of class indices ``0..n-1`` of a run (see the module docstring for the order looked in)."""
+    """Names of class indices ``0..n-1`` of a run (see the module docstring for the order looked in).
+
+    Parameters
+    ----------
+    run : Run
+        The run whose names are looked up.
+    n : int >= 0
+        Number of classes.
+    arrays : dict of str to np.ndarray, optional
+        The run's ``arrays.npz`` if already read; None reads it.
+
+    Returns
+    -------
+    list of str [length n]
+        Names for indices without a recorded name are the index as a string.
+    """
     from workbench.labels import LABELS
 
     arrays = run.arrays() if arrays is None else arrays
@@ -57,7 +72,19 @@ def class_names(run: Run, n: int, arrays: dict[str, np.ndarray] | None = None) -
 
 def n_classes(run: Run, arrays: dict[str, np.ndarray] | None = None) -> int:
     """Number of classes of a sections run: the largest of the recorded names, ``probs`` columns and
-    the highest index in ``y_true``/``y_pred`` (+1)."""
+    the highest index in ``y_true``/``y_pred`` (+1).
+
+    Parameters
+    ----------
+    run : Run
+        A sections run.
+    arrays : dict of str to np.ndarray, optional
+        The run's ``arrays.npz`` if already read; None reads it.
+
+    Returns
+    -------
+    int >= 0
+    """
     arrays = run.arrays() if arrays is None else arrays
     n = len(run.data.get("classes") or [])
     if "class_names" in arrays:
@@ -76,6 +103,19 @@ def evaluate_run(run: Run, *, seed: int = 0) -> dict[str, Any]:
     Embeddings runs give retrieval (with ``per_class``) and clustering metrics; sections runs
     give classification metrics and, with a timeline, segmentation metrics under
     ``"segmentation"``. Parts whose inputs were not recorded are absent.
+
+    Parameters
+    ----------
+    run : Run
+        The run to evaluate.
+    seed : int
+        Seed of the clustering metrics' k-means.
+
+    Returns
+    -------
+    dict
+        Metric name -> float (retrieval and clustering, or classification), with nested dicts
+        for ``per_class`` and ``"segmentation"``. Empty when nothing was recorded.
     """
     import numpy as np
 

@@ -8,7 +8,25 @@ from workbench.errors import ParameterError
 
 
 def embeddings_and_labels(embeddings: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
-    """``embeddings`` as a finite float (n, d) array and ``labels`` as an (n,) array."""
+    """``embeddings`` as a finite float (n, d) array and ``labels`` as an (n,) array.
+
+    Parameters
+    ----------
+    embeddings : array-like [shape=(n, d)]
+        Item embeddings; must be finite.
+    labels : array-like [shape=(n,)]
+        One label per item (any hashable dtype).
+
+    Returns
+    -------
+    emb : np.ndarray [shape=(n, d), dtype=float64]
+    lab : np.ndarray [shape=(n,)]
+
+    Raises
+    ------
+    ParameterError
+        On a wrong shape, mismatched lengths, fewer than 2 items, or NaN/infinity.
+    """
     emb = np.asarray(embeddings, dtype=np.float64)
     lab = np.asarray(labels)
     if emb.ndim != 2:
@@ -26,6 +44,15 @@ def embeddings_and_labels(embeddings: object, labels: object) -> tuple[np.ndarra
 
 
 def normalize(emb: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), for cosine similarity."""
+    """Rows scaled to unit length (zero rows stay zero), for cosine similarity.
+
+    Parameters
+    ----------
+    emb : np.ndarray [shape=(n, d)]
+
+    Returns
+    -------
+    np.ndarray [shape=(n, d)]
+    """
     norms = np.linalg.norm(emb, axis=1, keepdims=True)
     return emb / np.where(norms > 0, norms, 1.0)

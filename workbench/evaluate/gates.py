@@ -37,7 +37,18 @@ class Gate(NamedTuple):
 
 
 def model_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """The model's own metrics: ``metrics["model"]`` when present, else the top level."""
+    """The model's own metrics: ``metrics["model"]`` when present, else the top level.
+
+    Parameters
+    ----------
+    metrics : Mapping[str, Any]
+        A run's metrics, flat or with the model's under ``"model"``.
+
+    Returns
+    -------
+    dict
+        A shallow copy.
+    """
     inner = metrics.get("model")
     return dict(inner) if isinstance(inner, Mapping) else dict(metrics)
 
@@ -46,6 +57,23 @@ def quality_gates(metrics: Mapping[str, Any], kind: str) -> list[Gate]:
     """Each gate of ``kind`` ("embeddings" | "sections") with the value from ``metrics``.
 
     ``metrics`` is flat ({"accuracy": 0.9}) or nested with the model's under ``"model"``.
+
+    Parameters
+    ----------
+    metrics : Mapping[str, Any]
+        A run's metrics.
+    kind : {"embeddings", "sections"}
+
+    Returns
+    -------
+    list of Gate
+        One per target in :data:`QUALITY_GATES` for ``kind``; ``passed`` is None when the metric
+        is missing or not a number.
+
+    Raises
+    ------
+    ParameterError
+        If ``kind`` is not a run kind.
     """
     check_choice("kind", kind, QUALITY_GATES)
     flat = model_metrics(metrics)
@@ -127,7 +155,18 @@ def _compare(value: float | None, op: str, target: float | None) -> str:
 
 
 def held_out_hashes(metrics: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """The sorted content hashes of the held-out tracks a run's metrics were measured on, or None."""
+    """The sorted content hashes of the held-out tracks a run's metrics were measured on, or None.
+
+    Parameters
+    ----------
+    metrics : Mapping[str, Any]
+        A run's ``metrics.json`` (``{"held_out": {"track_hashes": [...]}}``).
+
+    Returns
+    -------
+    tuple of str or None
+        None when not recorded or empty.
+    """
     held = metrics.get("held_out") if isinstance(metrics, Mapping) else None
     hashes = held.get("track_hashes") if isinstance(held, Mapping) else None
     if not isinstance(hashes, (list, tuple)) or not hashes:
@@ -185,12 +224,30 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
 
 
 def failing(gates: Sequence[BlockingGate]) -> list[BlockingGate]:
-    """The gates that block (failed, or not recorded)."""
+    """The gates that block (failed, or not recorded).
+
+    Parameters
+    ----------
+    gates : sequence of BlockingGate
+    """
     return [g for g in gates if g.blocking]
 
 
 def refusal_message(what: str, gates: Sequence[BlockingGate]) -> str:
-    """The message export and activation give when ``gates`` block ``what``."""
+    """The message export and activation give when ``gates`` block ``what``.
+
+    Parameters
+    ----------
+    what : str
+        The model as it is named in the message ("head_v3").
+    gates : sequence of BlockingGate
+        All gates of the model; only the blocking ones are listed.
+
+    Returns
+    -------
+    str
+        Several lines: the failing gates, a note on unrecorded gates, and how to force.
+    """
     bad = failing(gates)
     lines = [f"{what} fails {len(bad)} blocking gate(s):"] + [f"  - {g}" for g in bad]
     if any(g.status == "not recorded" for g in bad):

@@ -26,6 +26,23 @@ def make_transform(augmentation: str, strength: float) -> Callable[[np.ndarray, 
 
     ``pitch``: ``strength`` semitones; ``stretch``: playback rate (0.9 = 10 % slower);
     ``gain``: ``strength`` dB.
+
+    Parameters
+    ----------
+    augmentation : {"pitch", "stretch", "gain"}
+    strength : float
+        Semitones (pitch), rate > 0 (stretch) or dB (gain).
+
+    Returns
+    -------
+    callable
+        ``f(y, sr) -> np.ndarray``: ``y`` mono float [shape=(n,)], ``sr`` in Hz; the result is
+        float32 (longer or shorter than ``y`` for a stretch).
+
+    Raises
+    ------
+    ParameterError
+        On an unknown augmentation or a stretch rate <= 0.
     """
     import audiomentations as am
 
@@ -42,6 +59,15 @@ def make_transform(augmentation: str, strength: float) -> Callable[[np.ndarray, 
         raise ParameterError(f"augmentation must be one of {tuple(DEFAULT_AUGMENTATIONS)}; got {augmentation!r}")
 
     def apply(y: np.ndarray, sr: int) -> np.ndarray:
+        """The transformed clip.
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n,)]
+            Mono samples.
+        sr : int > 0
+            Sample rate in Hz.
+        """
         return t(samples=np.asarray(y, dtype=np.float32), sample_rate=sr)
 
     return apply

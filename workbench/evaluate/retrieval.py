@@ -19,7 +19,7 @@ metrics are NaN (nothing could be measured), never a made-up score.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,13 +27,17 @@ from workbench.errors import ParameterError
 from workbench.evaluate._validate import embeddings_and_labels, normalize
 from workbench.validate import check_int
 
+if TYPE_CHECKING:
+    import torch
+
 #: The window-level metrics every embeddings run records (the contract's headline keys).
 HEADLINE_KEYS = ("map_at_r", "precision_at_1", "precision_at_5")
 _PML = {"map_at_r": "mean_average_precision_at_r", "precision_at_1": "precision_at_1",
         "r_precision": "r_precision"}
 
 
-def _cosine_knn(query: Any, k: int, reference: Any, ref_includes_query: bool) -> tuple[Any, Any]:
+def _cosine_knn(query: torch.Tensor, k: int, reference: torch.Tensor,
+                ref_includes_query: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact k-NN by cosine similarity (rows already unit length), the query itself excluded
     when ``ref_includes_query``; returns (similarities, indices), best first. An
     ``AccuracyCalculator`` ``knn_func``."""
@@ -200,7 +204,27 @@ def retrieval_metrics(embeddings: np.ndarray, labels: np.ndarray, *, groups: np.
 def precision_at_k(embeddings: np.ndarray, labels: np.ndarray, k: int, *,
                    groups: np.ndarray | None = None) -> float:
     """Mean fraction of each query's ``k`` nearest items (other tracks only, with ``groups``) that
-    share its label; ``k`` is capped at the number of references. NaN when no query has a positive."""
+    share its label; ``k`` is capped at the number of references. NaN when no query has a positive.
+
+    Parameters
+    ----------
+    embeddings : np.ndarray [shape=(n, d)]
+    labels : np.ndarray [shape=(n,)]
+    k : int >= 1
+        Neighbours per query.
+    groups : np.ndarray [shape=(n,)], optional
+        The track of each item; items of the query's own track are never neighbours. None:
+        every other item is a reference.
+
+    Returns
+    -------
+    float in [0, 1], or NaN
+
+    Raises
+    ------
+    ParameterError
+        If ``k`` is not an int >= 1, or on bad embeddings, labels or groups.
+    """
     import torch
 
     k = check_int("k", k, min=1, what="an integer")
@@ -226,11 +250,35 @@ def precision_at_k(embeddings: np.ndarray, labels: np.ndarray, k: int, *,
 
 
 def r_precision(embeddings: np.ndarray, labels: np.ndarray, *, groups: np.ndarray | None = None) -> float:
-    """Mean over queries of the fraction of same-label items among the R nearest (other tracks only)."""
+    """Mean over queries of the fraction of same-label items among the R nearest (other tracks only).
+
+    Parameters
+    ----------
+    embeddings : np.ndarray [shape=(n, d)]
+    labels : np.ndarray [shape=(n,)]
+    groups : np.ndarray [shape=(n,)], optional
+        The track of each item (own-track items excluded); None: all other items count.
+
+    Returns
+    -------
+    float in [0, 1], or NaN
+    """
     return float(retrieval_metrics(embeddings, labels, groups=groups)["r_precision"])
 
 
 def map_at_r(embeddings: np.ndarray, labels: np.ndarray, *, groups: np.ndarray | None = None) -> float:
     """Mean average precision at R (Musgrave et al. 2020, "A metric learning reality check"),
-    same-track items excluded with ``groups``."""
+    same-track items excluded with ``groups``.
+
+    Parameters
+    ----------
+    embeddings : np.ndarray [shape=(n, d)]
+    labels : np.ndarray [shape=(n,)]
+    groups : np.ndarray [shape=(n,)], optional
+        The track of each item (own-track items excluded); None: all other items count.
+
+    Returns
+    -------
+    float in [0, 1], or NaN
+    """
     return float(retrieval_metrics(embeddings, labels, groups=groups)["map_at_r"])

@@ -81,6 +81,23 @@ def segmentation_metrics(timeline: Sequence[Mapping[str, Any]], **kwargs: Any) -
     """:func:`segment_scores` averaged over tracks of a ``timeline.json`` (``truth`` vs ``predicted``).
 
     Tracks without truth or predictions are skipped; ``n_tracks`` says how many counted.
+
+    Parameters
+    ----------
+    timeline : sequence of Mapping[str, Any]
+        ``[{truth: [{start_s, end_s, label}], predicted: [...], duration_s}]`` (seconds).
+    **kwargs
+        Passed to :func:`segment_scores`.
+
+    Returns
+    -------
+    dict of str to float
+        The mean of each score over the tracks, plus ``n_tracks``.
+
+    Raises
+    ------
+    ParameterError
+        If no track has both truth and predictions.
     """
     scores = [segment_scores(t["truth"], t["predicted"], duration_s=t.get("duration_s"), **kwargs)
               for t in timeline if t.get("truth") and t.get("predicted")]

@@ -5,6 +5,12 @@
 - :class:`StatsGrid`: label counts against the minimum and readiness for training.
 - :class:`TrackView`: the track picture itself (matplotlib, cached background).
 - :class:`CompareWidget`, :class:`JobsWidget`: compare runs, follow training jobs.
+- :class:`AugmentPreview`: listen to and look at augmented views of a clip.
+
+One convention for every widget: an ``ipywidgets`` container subclass (``VBox``) whose
+user-visible state is traitlets, every user action a method, and the view built in ``_build``
+with no logic of its own (``x.widget`` is ``x``, for notebooks written before). :class:`TrackView`
+is not a widget: it renders the Labeler's picture to PNG bytes.
 
 Importing this package is cheap; ipywidgets and matplotlib load on first use of a name.
 """
@@ -19,6 +25,7 @@ _LAZY = {
     "TrackView": "workbench.widgets.trackview",
     "CompareWidget": "workbench.widgets.compare",
     "JobsWidget": "workbench.widgets.jobs",
+    "AugmentPreview": "workbench.widgets.augment_preview",
 }
 
 __all__ = list(_LAZY)

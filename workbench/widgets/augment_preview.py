@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import ipywidgets as w
 import numpy as np
+import traitlets
 
 from workbench.errors import ParameterError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def describe(params: dict[str, Any]) -> str:
     """The drawn parameters of one view (:func:`workbench.augment.augment`) in words.
 
     For example ``pitch -1.34 st · gain -3.8 dB · noise 0.0080``; transforms not applied are left out.
+
+    Parameters
+    ----------
+    params : dict
+        The parameters of one view, ``{transform: {"should_apply": bool, <field>: value}}``
+        for ``pitch_shift`` (semitones), ``time_stretch`` (rate), ``gain`` (dB), ``noise``
+        (amplitude); missing transforms count as not applied.
+
+    Returns
+    -------
+    str
+        The applied transforms joined by " · ", or "no change drawn".
     """
     parts = []
     for key, field, label, fmt in (("pitch_shift", "num_semitones", "pitch", "{:+.2f} st"),
@@ -25,8 +42,28 @@ def describe(params: dict[str, Any]) -> str:
     return " · ".join(parts) or "no change drawn"
 
 
-def preview_figure(y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]], *, sr: int) -> Any:
-    """Mel spectrograms of the original clip and each view, titled with the drawn parameters."""
+def preview_figure(y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]], *, sr: int) -> Figure:
+    """Mel spectrograms of the original clip and each view, titled with the drawn parameters.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        The original clip, mono samples.
+    views : list of (np.ndarray [shape=(m,)], dict)
+        Augmented clips and their drawn parameters (see :func:`describe`).
+    sr : int > 0
+        Sample rate in Hz.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per clip (original first), time in seconds on the x axis.
+
+    Raises
+    ------
+    ParameterError
+        If ``views`` is empty.
+    """
     from matplotlib.figure import Figure
 
     from workbench.widgets.trackview import mel_db
@@ -47,21 +84,50 @@ def preview_figure(y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]]
     return fig
 
 
-def AugmentPreview(y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]], *, sr: int) -> Any:  # noqa: N802
-    """A widget: the spectrogram figure, then a player and the parameters for the original and each view."""
-    import io
+class AugmentPreview(w.VBox):
+    """A widget: the spectrogram figure, then a player and the parameters for the original and each view.
 
-    import ipywidgets as w
+    The state is traitlets (:attr:`sr`, :attr:`titles`); it is read-only once built, and the
+    view (built in ``_build``) has no logic of its own.
 
-    from workbench.widgets.trackview import wav_bytes
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        The original clip, mono samples.
+    views : list of (np.ndarray [shape=(m,)], dict)
+        Augmented clips and the parameters drawn for each, as returned by
+        :func:`workbench.augment.augmented_views`.
+    sr : int > 0
+        Sample rate of ``y`` and the views, in Hz.
 
-    buf = io.BytesIO()
-    preview_figure(y, views, sr=sr).savefig(buf, format="png", dpi=80)
-    rows = [w.HBox([w.Label("original", layout=w.Layout(width="340px")),
-                    w.Audio(value=wav_bytes(y, sr=sr), format="wav", autoplay=False)])]
-    for i, (v, p) in enumerate(views, 1):
-        rows.append(w.HBox([w.Label(f"view {i}: {describe(p)}", layout=w.Layout(width="340px")),
-                            w.Audio(value=wav_bytes(v, sr=sr), format="wav", autoplay=False)]))
-    box = w.VBox([w.Image(value=buf.getvalue(), format="png"), *rows])
-    box.add_class("wb-augment-preview")
-    return box
+    Raises
+    ------
+    ParameterError
+        If ``views`` is empty.
+    """
+
+    #: Sample rate of the clips in Hz.
+    sr = traitlets.Int(0)
+    #: One line per clip: "original", then the drawn parameters of each view in words.
+    titles = traitlets.List(traitlets.Unicode())
+
+    def __init__(self, y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]], *, sr: int) -> None:
+        super().__init__()
+        self.sr = sr
+        self.titles = ["original"] + [describe(p) for _, p in views]
+        self._build(y, views)
+
+    def _build(self, y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]]) -> None:
+        import io
+
+        from workbench.widgets.trackview import wav_bytes
+
+        buf = io.BytesIO()
+        preview_figure(y, views, sr=self.sr).savefig(buf, format="png", dpi=80)
+        clips = [y] + [v for v, _ in views]
+        names = ["original"] + [f"view {i}: {t}" for i, t in enumerate(self.titles[1:], 1)]
+        rows = [w.HBox([w.Label(name, layout=w.Layout(width="340px")),
+                        w.Audio(value=wav_bytes(clip, sr=self.sr), format="wav", autoplay=False)])
+                for name, clip in zip(names, clips, strict=True)]
+        self.children = [w.Image(value=buf.getvalue(), format="png"), *rows]
+        self.add_class("wb-augment-preview")

@@ -39,7 +39,19 @@ class Dispatcher:
             self.loop = None
 
     def wrap(self, handler: Callable[..., Any]) -> Callable[..., None]:
-        """``handler`` made safe to call from any thread."""
+        """``handler`` made safe to call from any thread.
+
+        Parameters
+        ----------
+        handler : callable
+            An event handler (a button's ``on_click``, an ``observe`` callback).
+
+        Returns
+        -------
+        callable
+            Takes the same arguments; runs ``handler`` on the creating thread's loop when called
+            from another thread, else at once; errors go to ``on_error``.
+        """
 
         def run(*args: Any) -> None:
             if threading.get_ident() != self.thread_id and self.loop is not None and not self.loop.is_closed():

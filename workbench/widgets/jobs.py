@@ -6,7 +6,8 @@
 
 The table itself is :func:`jobs_html` (plain HTML, usable without ipywidgets). Auto-refresh
 runs in a daemon thread with its own read connection to the library; it is off unless
-``refresh_s`` is given or :meth:`JobsWidget.start` is called.
+``refresh_s`` is given or :meth:`JobsWidget.start` is called. The widget is an ``ipywidgets.VBox``
+whose state is traitlets (``jobs``, ``limit``); the view only mirrors ``jobs``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,20 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+import traitlets
 
 from workbench.errors import ParameterError
 from workbench.jobs import Job, headline, list_jobs
 from workbench.validate import check_int
+
+if TYPE_CHECKING:
+    import os
+    import sqlite3
+
+    from workbench.library import Library
 
 #: Badge colour of each job state (hex RGB).
 STATE_COLORS: dict[str, str] = {
@@ -43,7 +53,18 @@ def _progress_bar(job: Job) -> str:
 
 
 def jobs_html(jobs: Sequence[Job]) -> str:
-    """An HTML table of ``jobs``: id, kind, coloured state, progress bar, epoch, loss, labels, result."""
+    """An HTML table of ``jobs``: id, kind, coloured state, progress bar, epoch, loss, labels, result.
+
+    Parameters
+    ----------
+    jobs : sequence of Job
+        The jobs, one row each, in the order given.
+
+    Returns
+    -------
+    str
+        A ``<table class="wb-jobs">``; a single "no training jobs yet" row when ``jobs`` is empty.
+    """
     head = ("id", "kind", "state", "progress", "epoch", "loss", "labels", "result", "updated")
     rows = []
     for j in jobs:
@@ -70,37 +91,51 @@ def jobs_html(jobs: Sequence[Job]) -> str:
             f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
-class JobsWidget:
+class JobsWidget(w.VBox):
     """A notebook table of the library's training jobs, refreshed on demand or on a timer.
+
+    The state is traitlets (:attr:`jobs`, :attr:`limit`); the table (:attr:`html`) is redrawn
+    from :attr:`jobs` whenever it changes.
 
     Parameters
     ----------
-    library : Library
-        The library whose jobs are shown (its ``path`` is reopened by the refresh thread).
+    library : Library or sqlite3.Connection
+        The library whose jobs are shown (its ``path`` is reopened by the refresh thread; a
+        bare connection can be shown and refreshed by hand, not auto-refreshed).
     limit : int >= 1
         Show the newest ``limit`` jobs.
     refresh_s : float > 0, optional
         Refresh every ``refresh_s`` seconds in a background thread (off by default).
     """
 
-    def __init__(self, library: Any, *, limit: int = 20, refresh_s: float | None = None) -> None:
-        import ipywidgets
+    #: The jobs shown, newest first.
+    jobs = traitlets.List()
+    #: How many of the newest jobs are shown.
+    limit = traitlets.Int(20)
 
+    def __init__(self, library: Library | sqlite3.Connection, *, limit: int = 20,
+                 refresh_s: float | None = None) -> None:
         check_int("limit", limit, min=1)
+        super().__init__()
         self.library = library
         self.limit = limit
-        self.html = ipywidgets.HTML()
-        self.jobs: list[Job] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._build()
+        self.observe(lambda change: setattr(self.html, "value", jobs_html(change["new"])), names="jobs")
         self.refresh()
         if refresh_s is not None:
             self.start(refresh_s)
 
+    def _build(self) -> None:
+        self.html = w.HTML(jobs_html([]))
+        self.html.add_class("wb-jobs-table")
+        self.children = [self.html]
+
     @property
-    def widget(self) -> Any:
-        """The ipywidgets ``HTML`` to place in a layout."""
-        return self.html
+    def widget(self) -> JobsWidget:
+        """The widget itself (kept for notebooks that display ``x.widget``)."""
+        return self
 
     def refresh(self) -> list[Job]:
         """Read the jobs again and redraw the table; return them."""
@@ -108,15 +143,29 @@ class JobsWidget:
         return self.jobs
 
     def _show(self, jobs: list[Job]) -> None:
+        if jobs == self.jobs:  # same rows: no trait change, but clear an error line left by _loop
+            self.html.value = jobs_html(jobs)
         self.jobs = jobs
-        self.html.value = jobs_html(jobs)
 
     @property
     def auto_refreshing(self) -> bool:
+        """Whether the background refresh thread is running."""
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, refresh_s: float = 1.0) -> None:
-        """Refresh every ``refresh_s`` seconds in a daemon thread until :meth:`stop`."""
+        """Refresh every ``refresh_s`` seconds in a daemon thread until :meth:`stop`.
+
+        Parameters
+        ----------
+        refresh_s : float > 0
+            Seconds between refreshes.
+
+        Raises
+        ------
+        ParameterError
+            If ``refresh_s`` is not a positive number, or the library has no ``path`` (a bare
+            connection cannot be reopened in the thread).
+        """
         if not isinstance(refresh_s, (int, float)) or isinstance(refresh_s, bool) or refresh_s <= 0:
             raise ParameterError(f"refresh_s must be a float > 0 (seconds); got {refresh_s!r}")
         path = getattr(self.library, "path", None)
@@ -135,7 +184,7 @@ class JobsWidget:
             self._thread.join(timeout=5.0)
             self._thread = None
 
-    def _loop(self, path: Any, interval_s: float, stop: threading.Event) -> None:
+    def _loop(self, path: str | os.PathLike[str], interval_s: float, stop: threading.Event) -> None:
         from workbench.store import connect
 
         conn = connect(path)  # sqlite connections stay in their thread
@@ -147,9 +196,6 @@ class JobsWidget:
                     self.html.value = jobs_html(self.jobs) + f"<div style='color:#ef4444'>{html.escape(str(exc))}</div>"
         finally:
             conn.close()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.html._repr_mimebundle_(**kwargs)
 
     def _repr_html_(self) -> str:
         return self.html.value

@@ -24,9 +24,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
+import numpy as np
 import traitlets
 
 from workbench.errors import ParameterError, WorkbenchError
@@ -35,6 +36,9 @@ from workbench.library import Library, Track
 from workbench.widgets.dispatch import Dispatcher
 from workbench.widgets.labeler_view import _NONE, LabelerView, _cls
 from workbench.widgets.trackview import DISPLAY_SR, TrackView, load_display_audio, wav_bytes
+
+if TYPE_CHECKING:
+    from workbench.labels import BeatGrid, Labels
 
 #: Keys handled by the keyboard shortcuts (besides "1".."7").
 KEYS = {"Enter": "add", "Backspace": "undo", "Delete": "delete"}
@@ -77,7 +81,7 @@ class Labeler(LabelerView, w.VBox):
     revision = traitlets.Int(0)
 
     def __init__(self, library: Library, *, tracks: Sequence[Track] | None = None,
-                 track: Track | int | None = None, labels: Any = None, suggest: SuggestSource | None = None,
+                 track: Track | int | None = None, labels: Labels | None = None, suggest: SuggestSource | None = None,
                  autoplay: bool = True, width_px: int = 1400) -> None:
         from workbench.labels.api import Labels
 
@@ -93,13 +97,13 @@ class Labeler(LabelerView, w.VBox):
         self.suggest = suggest
         self.autoplay = autoplay
         self.width_px = width_px
-        self.grid: Any = None
+        self.grid: BeatGrid | None = None
         self.track: Track | None = None
         self.player: w.Audio | None = None
-        self._views: OrderedDict[int, tuple[TrackView, Any, int]] = OrderedDict()
+        self._views: OrderedDict[int, tuple[TrackView, np.ndarray, int]] = OrderedDict()
         self._hold = 0
         self._rows: list[Label] = []
-        self._prefetched: dict[int, Future[tuple[Any, int]]] = {}
+        self._prefetched: dict[int, Future[tuple[np.ndarray, int]]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._dispatch = Dispatcher(lambda exc: self._say("error", f"unexpected {type(exc).__name__}: {exc}"))
         self._build()
@@ -112,7 +116,13 @@ class Labeler(LabelerView, w.VBox):
 
     # -- actions ------------------------------------------------------------------------
     def show_track(self, track: Track | int) -> None:
-        """Show ``track`` (a Track or its id): picture, labels, suggestions."""
+        """Show ``track`` (a Track or its id): picture, labels, suggestions.
+
+        Parameters
+        ----------
+        track : Track or int
+            The track or its id; one not in :attr:`tracks` is appended (errors set :attr:`error`).
+        """
         try:
             t = track if isinstance(track, Track) else self.library.track(track)
             grid = self.labels.grid(t)
@@ -164,14 +174,26 @@ class Labeler(LabelerView, w.VBox):
             self.show_track(self.tracks[i - 1])
 
     def choose(self, label: str) -> None:
-        """Make ``label`` (one of :data:`workbench.labels.LABELS`) the label that :meth:`add` adds."""
+        """Make ``label`` (one of :data:`workbench.labels.LABELS`) the label that :meth:`add` adds.
+
+        Parameters
+        ----------
+        label : str
+            One of :data:`workbench.labels.LABELS`; anything else sets :attr:`error`.
+        """
         if label not in LABELS:
             self._say("error", f"label must be one of {', '.join(LABELS)}; got {label!r}")
             return
         self.current_label = label
 
     def set_range(self, start_beat: int, end_beat: int) -> None:
-        """Select beats ``[start_beat, end_beat)`` (clipped to the track's grid)."""
+        """Select beats ``[start_beat, end_beat)`` (clipped to the track's grid).
+
+        Parameters
+        ----------
+        start_beat, end_beat : int
+            Beat indices of the selection, each clipped to ``[0, n_beats]``.
+        """
         n = len(self.grid.beats_s) if self.grid is not None else 0
         with self._batch():
             self.start_beat = max(0, min(int(start_beat), n))
@@ -207,7 +229,13 @@ class Labeler(LabelerView, w.VBox):
         return label
 
     def delete(self, label_id: int | None = None) -> Label | None:
-        """Delete label ``label_id`` (default: the selected one); returns it (``None`` on error)."""
+        """Delete label ``label_id`` (default: the selected one); returns it (``None`` on error).
+
+        Parameters
+        ----------
+        label_id : int or None
+            The label's id; None deletes the selected label (:attr:`selected_id`).
+        """
         target = self.selected_id if label_id is None else label_id
         if target is None:
             self._say("error", "select a label to delete first (the 'selected' menu)")
@@ -232,9 +260,16 @@ class Labeler(LabelerView, w.VBox):
         return self._history(self.labels.redo, "redone", "nothing to redo")
 
     def play(self, start_beat: int | None = None) -> w.Audio | None:
-        """Play the selected beats, or from ``start_beat`` (at most 30 s); returns the player.
+        """Play the selected beats, or from ``start_beat`` (at most 30 s); returns the player (``None``
+        on error, see :attr:`error`).
 
         The audio is cut from the decoded track (mono, 22.05 kHz).
+
+        Parameters
+        ----------
+        start_beat : int in [0, n_beats) or None
+            Play 30 s (at most, to the track's end) from this beat; None plays the selection.
+
         """
         if self.track is None or self.grid is None or len(self.grid.beats_s) == 0:
             self._say("error", "no track with a beat grid shown")
@@ -261,7 +296,15 @@ class Labeler(LabelerView, w.VBox):
         return self.player
 
     def accept(self, i: int) -> Label | None:
-        """Accept suggestion ``i``: it becomes a user label (replacing what it overlaps)."""
+        """Accept suggestion ``i``: it becomes a user label (replacing what it overlaps); returns it
+        (``None`` on error).
+
+        Parameters
+        ----------
+        i : int
+            Index into :attr:`suggestions`; out of range sets :attr:`error`.
+
+        """
         s = self._suggestion(i)
         if s is None:
             return None
@@ -278,7 +321,14 @@ class Labeler(LabelerView, w.VBox):
         return label
 
     def reject(self, i: int) -> Suggestion | None:
-        """Drop suggestion ``i`` (nothing is stored)."""
+        """Drop suggestion ``i`` (nothing is stored); returns it (``None`` on error).
+
+        Parameters
+        ----------
+        i : int
+            Index into :attr:`suggestions`; out of range sets :attr:`error`.
+
+        """
         s = self._suggestion(i)
         if s is None:
             return None
@@ -313,14 +363,28 @@ class Labeler(LabelerView, w.VBox):
         return n
 
     def key(self, key: str) -> None:
-        """Act on a key name as the browser gives it: "1".."7", "Enter", "Backspace", "Delete"."""
+        """Act on a key name as the browser gives it: "1".."7", "Enter", "Backspace", "Delete".
+
+        Parameters
+        ----------
+        key : str
+            The browser's key name; other keys are ignored.
+        """
         if len(key) == 1 and key.isdigit() and 1 <= int(key) <= len(LABELS):
             self.choose(LABELS[int(key) - 1])
         elif key in KEYS:
             getattr(self, KEYS[key])()
 
     def click_at(self, t_s: float, *, shift: bool = False) -> None:
-        """Set the start beat (or with ``shift`` the end beat) to the beat nearest ``t_s`` seconds."""
+        """Set the start beat (or with ``shift`` the end beat) to the beat nearest ``t_s`` seconds.
+
+        Parameters
+        ----------
+        t_s : float
+            Time in seconds (under the mouse in the picture).
+        shift : bool
+            Move the end beat (kept at least one beat after the start) instead of the start beat.
+        """
         if self.grid is None or len(self.grid.beats_s) == 0:
             return
         beat = int(self.grid.nearest_beat(float(t_s)))

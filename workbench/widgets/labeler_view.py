@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as w
+import numpy as np
 import traitlets
 
 from workbench.errors import WorkbenchError
@@ -107,7 +108,7 @@ class LabelerView:
         ]
         self._on_label()
 
-    def _view_of(self, t: Track) -> tuple[TrackView, Any, int]:
+    def _view_of(self, t: Track) -> tuple[TrackView, np.ndarray, int]:
         if t.id in self._views:
             self._views.move_to_end(t.id)
             return self._views[t.id]

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
 import traitlets
@@ -14,6 +14,11 @@ import traitlets
 from workbench.errors import ParameterError
 from workbench.labels import LABEL_COLORS
 from workbench.widgets.dispatch import Dispatcher
+
+if TYPE_CHECKING:
+    from workbench.labels import Labels
+    from workbench.labels.stats import LabelStats
+    from workbench.widgets.labeler import Labeler
 
 
 class StatsGrid(w.VBox):
@@ -27,17 +32,25 @@ class StatsGrid(w.VBox):
         Refresh whenever this labeler changes a label (its ``revision`` trait).
     """
 
+    #: Whether the labels are ready for training (set on every refresh).
     ready = traitlets.Bool(False)
+    #: The last refresh's error ("Type: message"), or "".
+    error = traitlets.Unicode("")
 
-    def __init__(self, labels: Any, *, watch: Any = None) -> None:
+    def __init__(self, labels: Labels, *, watch: Labeler | None = None) -> None:
         if not callable(getattr(labels, "stats", None)):
             raise ParameterError(f"labels must be a workbench.labels.Labels (with .stats()); got {type(labels).__name__}")
         if watch is not None and not (isinstance(watch, traitlets.HasTraits) and watch.has_trait("revision")):
             raise ParameterError(f"watch must be a Labeler (with a 'revision' trait) or None; got {type(watch).__name__}")
         super().__init__()
         self.labels = labels
-        self.error = ""
         self._dispatch = Dispatcher(self._show_error)
+        self._build()
+        if watch is not None:
+            watch.observe(self._dispatch.wrap(lambda _c: self.refresh()), "revision")
+        self.refresh()
+
+    def _build(self) -> None:
         self.add_class("wb-stats")
         self._html = w.HTML()
         self._html.add_class("wb-stats-table")
@@ -45,20 +58,30 @@ class StatsGrid(w.VBox):
         self._refresh_btn.add_class("wb-stats-refresh")
         self._refresh_btn.on_click(self._dispatch.wrap(lambda _b: self.refresh()))
         self.children = [self._html, self._refresh_btn]
-        if watch is not None:
-            watch.observe(self._dispatch.wrap(lambda _c: self.refresh()), "revision")
-        self.refresh()
 
     def refresh(self) -> None:
-        """Re-read the statistics and redraw."""
+        """Re-read the statistics and redraw (clears :attr:`error`)."""
+        self.error = ""
         self._html.value = self.to_html(self.labels.stats())
 
     def _show_error(self, exc: BaseException) -> None:
         self.error = f"{type(exc).__name__}: {exc}"
         self._html.value = f"<div class='wb-error' style='color:#b91c1c'>⚠ {html.escape(self.error)}</div>"
 
-    def to_html(self, stats: Any) -> str:
-        """The grid as HTML (also sets :attr:`ready`)."""
+    def to_html(self, stats: LabelStats) -> str:
+        """The grid as HTML (also sets :attr:`ready`).
+
+        Parameters
+        ----------
+        stats : LabelStats
+            As returned by :meth:`workbench.labels.Labels.stats`.
+
+        Returns
+        -------
+        str
+            One cell per label ("count/minimum" with ✓ or ✗), the coverage line and the verdict
+            (ready, or the list of what is missing).
+        """
         self.ready = bool(stats.ready)
         cells = []
         for label, count, minimum, ok in stats.table():

@@ -15,11 +15,19 @@ import io
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from workbench.errors import ParameterError
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from workbench.labels import Suggestion
 
 #: Sample rate (Hz) the labeler decodes tracks at, for the picture and for playback.
 DISPLAY_SR = 22050
@@ -57,12 +65,24 @@ class Geometry:
     lane_y_px: float = 0.0  # the middle row of the section lane (pixels from the top)
 
     def time_of(self, x_px: float) -> float:
-        """The time (s) under image column ``x_px``, clipped to the track."""
+        """The time (s) under image column ``x_px``, clipped to the track.
+
+        Parameters
+        ----------
+        x_px : float
+            Image column in pixels from the left.
+        """
         frac = (x_px - self.x0_px) / max(self.x1_px - self.x0_px, 1e-9)
         return float(np.clip(frac, 0.0, 1.0) * self.duration_s)
 
     def x_of(self, t_s: float) -> float:
-        """The image column (px) of time ``t_s``."""
+        """The image column (px) of time ``t_s``.
+
+        Parameters
+        ----------
+        t_s : float
+            Time in seconds.
+        """
         return self.x0_px + (t_s / self.duration_s) * (self.x1_px - self.x0_px)
 
 
@@ -73,6 +93,24 @@ def load_display_audio(path: str | os.PathLike[str], *, sr: int = DISPLAY_SR) ->
     place, soxr's medium quality): the track was checked when it was scanned and analysed, and
     this runs each time a track is shown. Anything unusual falls back to ``audio.load``, which
     raises the library's errors.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The audio file.
+    sr : int > 0
+        Sample rate to decode at, in Hz.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+    sr : int
+        The sample rate of ``y`` in Hz.
+
+    Raises
+    ------
+    AudioError
+        From :func:`workbench.audio.load`, when the file cannot be decoded.
     """
     import soundfile as sf
     import soxr
@@ -134,9 +172,9 @@ class TrackView:
         self.duration_s = float(duration_s)
         self.title = title
         self.width_px, self.height_px, self.dpi = width_px, height_px, dpi
-        self._fig: Any = None
+        self._fig: Figure | None = None
         self._background: Any = None
-        self._axes: tuple[Any, Any, Any] | None = None
+        self._axes: tuple[Axes, Axes, Axes] | None = None
         self.geometry: Geometry | None = None
 
     # -- background ---------------------------------------------------------------------
@@ -169,7 +207,7 @@ class TrackView:
                                  lane_y_px=float(self.height_px - (box.y0 + box.y1) / 2))
         self._fig, self._axes = fig, (lane, wave, spec)
 
-    def _draw_lane(self, ax: Any) -> None:
+    def _draw_lane(self, ax: Axes) -> None:
         ax.set_ylim(0, 1)
         ax.set_yticks([])
         ax.set_facecolor("#f8fafc")
@@ -190,7 +228,7 @@ class TrackView:
         else:
             ax.set_xticks([])
 
-    def _draw_waveform(self, ax: Any) -> None:
+    def _draw_waveform(self, ax: Axes) -> None:
         cols = max(200, int(self.width_px * 0.96))
         n = self.y.size
         edges = np.linspace(0, n, cols + 1).astype(int)
@@ -207,7 +245,7 @@ class TrackView:
         ax.set_ylabel("wave", fontsize=7, rotation=0, ha="right", va="center")
         ax.tick_params(axis="x", bottom=False, labelbottom=False)
 
-    def _draw_spectrogram(self, ax: Any) -> None:
+    def _draw_spectrogram(self, ax: Axes) -> None:
         cols = max(200, int(self.width_px * 0.96))
         hop = max(256, int(self.y.size // (2 * cols)))
         db = mel_db(self.y, sr=self.sr, hop=hop)
@@ -219,7 +257,7 @@ class TrackView:
         ax.tick_params(axis="x", labelsize=7, length=3, pad=1)
         ax.set_xlabel("time (s)", fontsize=7, labelpad=1)
 
-    def _draw_grid(self, axes: Iterable[Any]) -> None:
+    def _draw_grid(self, axes: Iterable[Axes]) -> None:
         axis_px = self.width_px * 0.96
         if self.beats_s.size > 1:
             px_per_beat = axis_px * float(np.median(np.diff(self.beats_s))) / self.duration_s
@@ -233,11 +271,29 @@ class TrackView:
                 ax.vlines(self.downbeats_s, lo, hi, colors="#0f172a", linewidths=0.7, alpha=0.45, zorder=1.6)
 
     # -- overlay ------------------------------------------------------------------------
-    def render(self, *, sections: Iterable[Span] = (), suggestions: Iterable[Any] = (),
+    def render(self, *, sections: Iterable[Span] = (), suggestions: Iterable[Suggestion] = (),
                selection: tuple[float, float] | None = None, highlight: int | None = None) -> bytes:
         """The picture with ``sections`` (filled), ``suggestions`` (dashed, with confidence) and
         the ``selection`` (start_s, end_s) outlined; PNG bytes. ``highlight`` is the id of a
-        section drawn with a thick outline."""
+        section drawn with a thick outline.
+
+        Parameters
+        ----------
+        sections : iterable of Span
+            Stored labels (anything with ``label``, ``start_s``, ``end_s``, ``color``; an ``id``
+            for ``highlight``).
+        suggestions : iterable of Suggestion
+            Drawn dashed, labelled with their ``confidence``.
+        selection : (float, float) or None
+            Start and end of the selection in seconds; not drawn unless end > start.
+        highlight : int or None
+            Id of the section to outline.
+
+        Returns
+        -------
+        bytes
+            A PNG of ``width_px`` x ``height_px``.
+        """
         from matplotlib.patches import Rectangle
 
         if self._fig is None or self._axes is None:
@@ -245,9 +301,16 @@ class TrackView:
         lane, wave, spec = self._axes  # type: ignore[misc]  # set by _build
         canvas = self._fig.canvas
         canvas.restore_region(self._background)
-        artists: list[tuple[Any, Any]] = []
+        artists: list[tuple[Axes, Artist]] = []
 
-        def add(ax: Any, artist: Any) -> None:
+        def add(ax: Axes, artist: Artist) -> None:
+            """Draw ``artist`` on ``ax`` for this render only.
+
+            Parameters
+            ----------
+            ax : matplotlib.axes.Axes
+            artist : matplotlib.artist.Artist
+            """
             artist.set_animated(True)
             ax.add_artist(artist)
             artists.append((ax, artist))
@@ -314,6 +377,23 @@ def mel_filterbank(*, sr: int, n_fft: int, n_mels: int = 80, fmin_hz: float = 30
 
     Written out here (a few lines) because librosa's first call compiles for seconds, which a
     widget that must open a track in under a second cannot afford.
+
+    Parameters
+    ----------
+    sr : int > 0
+        Sample rate in Hz.
+    n_fft : int > 0
+        FFT size in samples.
+    n_mels : int > 0
+        Number of mel bands.
+    fmin_hz : float >= 0
+        Lowest band edge in Hz.
+    fmax_hz : float or None
+        Highest band edge in Hz (capped at ``sr / 2``); None means ``sr / 2``.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mels, n_fft // 2 + 1), dtype=float32]
     """
     fmax = sr / 2 if fmax_hz is None else min(fmax_hz, sr / 2)
     pts = 700.0 * (10 ** (np.linspace(_hz_to_mel(fmin_hz), _hz_to_mel(fmax), n_mels + 2) / 2595.0) - 1)
@@ -328,8 +408,29 @@ def _hz_to_mel(f_hz: float) -> float:
 
 def mel_db(y: np.ndarray, *, sr: int, hop: int, n_fft: int = 2048, n_mels: int = 80,
            top_db: float = 80.0) -> np.ndarray:
-    """Mel power spectrogram in dB relative to its peak, shape (n_frames, n_mels), frames every
-    ``hop`` samples (centred), floored ``top_db`` below the peak."""
+    """Mel power spectrogram in dB, shape (n_frames, n_mels), frames every
+    ``hop`` samples (centred), floored ``top_db`` below the peak.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono samples.
+    sr : int > 0
+        Sample rate in Hz.
+    hop : int > 0
+        Hop between frames in samples.
+    n_fft : int > 0
+        Frame (FFT) size in samples.
+    n_mels : int > 0
+        Number of mel bands.
+    top_db : float > 0
+        Dynamic range kept below the peak, in dB.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, n_mels)]
+        Mel power in dB (``10 log10``), floored ``top_db`` below its maximum.
+    """
     from numpy.lib.stride_tricks import sliding_window_view
 
     padded = np.pad(np.asarray(y, dtype=np.float32), (n_fft // 2, n_fft // 2))
@@ -345,7 +446,7 @@ def _box(x0: float, x1: float, y0: float, y1: float) -> list[tuple[float, float]
     return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
 
 
-def _span_text(ax: Any, start_s: float, end_s: float, text: str, **kw: Any) -> Any:
+def _span_text(ax: Axes, start_s: float, end_s: float, text: str, **kw: Any) -> Text:
     from matplotlib.text import Text
 
     text_artist = Text((start_s + end_s) / 2, 0.5, text, ha="center", va="center", fontsize=8,
@@ -363,7 +464,19 @@ def _encode_png(rgba: np.ndarray) -> bytes:
 
 
 def wav_bytes(y: np.ndarray, *, sr: int) -> bytes:
-    """Mono float samples as 16-bit PCM WAV bytes (for an ``ipywidgets.Audio``)."""
+    """Mono float samples as 16-bit PCM WAV bytes (for an ``ipywidgets.Audio``).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono float samples; clipped to [-1, 1].
+    sr : int > 0
+        Sample rate in Hz.
+
+    Returns
+    -------
+    bytes
+    """
     import soundfile as sf
 
     buf = io.BytesIO()
