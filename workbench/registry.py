@@ -235,7 +235,7 @@ class Registry:
         fails one is refused (:class:`~workbench.evaluate.gates.GateFailedError`) unless
         ``force=True``, which is recorded in the JSON, the package and the card.
         """
-        from workbench.export.card import model_card
+        from workbench.registry_card import model_card
         from workbench.store import utc_now
 
         _check_type(model_type)
@@ -330,8 +330,8 @@ class Registry:
 
     def _record_forced(self, v: Version, forced: builtins.list[dict[str, Any]]) -> None:
         """Write a forced activation into the version's row, JSON and card (atomically each)."""
-        from workbench.export.card import model_card
         from workbench.fileio import atomic_write_bytes
+        from workbench.registry_card import model_card
 
         row = self.library.conn.execute("SELECT metadata FROM model_versions WHERE model_type = ? AND version = ?",
                                         (v.model_type, v.version)).fetchone()
