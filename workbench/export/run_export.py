@@ -15,11 +15,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import ParameterError
+
+if TYPE_CHECKING:
+    from workbench.export.coreml import ExportResult
+    from workbench.library import Library
+    from workbench.registry import Registry
+    from workbench.registry_types import Version
+    from workbench.runs import Run
+    from workbench.train.sections.features import WindowFeatures
 
 __all__ = ["export_run", "exportable_runs", "not_exportable_reason", "run_windows"]
 
@@ -27,12 +35,24 @@ __all__ = ["export_run", "exportable_runs", "not_exportable_reason", "run_window
 _TYPES_OF_KIND = {"sections": ("dj_section",), "embeddings": ("head", "embedding")}
 
 
-def not_exportable_reason(run: Any, library: Any) -> str | None:
+def not_exportable_reason(run: Run, library: Library) -> str | None:
     """Why a run may not be exported, or None when it may.
 
     A run is exportable when it has a ``model.pt`` and the job that wrote it is recorded in this
     library as completed with this run id. A run folder whose job is not completed (the process
     was killed between writing the folder and recording the job, or the job failed) is not.
+
+    Parameters
+    ----------
+    run : Run
+        A training run (:func:`workbench.runs.load_run`).
+    library : Library
+        The library whose ``jobs`` table should record the run's job.
+
+    Returns
+    -------
+    str or None
+        The reason, naming the run and its job; None when the run may be exported.
     """
     if run.model_path is None:
         return f"run {run.run_id} has no model.pt checkpoint to export"
@@ -50,21 +70,52 @@ def not_exportable_reason(run: Any, library: Any) -> str | None:
     return None
 
 
-def exportable_runs(library: Any) -> list[Any]:
-    """The runs under the library's ``experiments/`` that may be exported, oldest first."""
+def exportable_runs(library: Library) -> list[Run]:
+    """The runs under the library's ``experiments/`` that may be exported, oldest first.
+
+    Parameters
+    ----------
+    library : Library
+        Its workspace's ``experiments/`` is listed and its ``jobs`` table checked.
+
+    Returns
+    -------
+    list of Run
+        Every run for which :func:`not_exportable_reason` is None.
+    """
     from workbench.runs import list_runs
 
     return [r for r in list_runs(library.workspace.experiments) if not_exportable_reason(r, library) is None]
 
 
-def run_windows(library: Any, run: Any, *, n_windows: int = 64, seed: int = 0,
-                features: Any = None) -> np.ndarray | None:
+def run_windows(library: Library, run: Run, *, n_windows: int = 64, seed: int = 0,
+                features: WindowFeatures | None = None) -> np.ndarray | None:
     """Up to ``n_windows`` real backbone vectors (one per 1-s window) of the library's tracks, for parity.
 
     Reads the embedding cache of the run's backbone (the feature frontend unless the run used
     OpenL3); for a ``sections`` run, the window features its classifier takes
     (:class:`~workbench.train.sections.WindowFeatures`). None when nothing is cached (run
     ``workbench embed``).
+
+    Parameters
+    ----------
+    library : Library
+        Whose tracks and embedding cache are read.
+    run : Run
+        The run being exported; its ``run.json`` ``backbone.name`` picks the cache.
+    n_windows : int > 0
+        At most this many windows are returned.
+    seed : int
+        Seeds the order tracks are read in and the windows picked.
+    features : WindowFeatures or None
+        The window features a sections classifier takes; None reads them from the run's checkpoint
+        (None again for an embeddings run: bare backbone frames).
+
+    Returns
+    -------
+    np.ndarray [shape=(n, d), dtype=float32] or None
+        ``n <= n_windows`` windows, a seeded sample without repeats; None when the run's
+        backbone is not the feature frontend, or nothing is cached.
     """
     from workbench.embed.batch import cache_for
     from workbench.embed.features import FeatureFrontend
@@ -101,7 +152,7 @@ def run_windows(library: Any, run: Any, *, n_windows: int = 64, seed: int = 0,
     return allf[np.sort(pick)]
 
 
-def _window_features(run: Any) -> Any:
+def _window_features(run: Run) -> WindowFeatures | None:
     """The :class:`~workbench.train.sections.WindowFeatures` a sections run's classifier takes, or None
     (an embeddings run, or a plain head checkpoint that takes the backbone vector itself)."""
     if run.kind != "sections" or run.model_path is None:
@@ -114,15 +165,50 @@ def _window_features(run: Any) -> Any:
         return None
 
 
-def export_run(run: Any, *, library: Any = None, registry: Any = None, io_dtype: str = "fp32",
+def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os.PathLike[str] | None = None,
+               registry: Registry | None = None, io_dtype: str = "fp32",
                deployment_target: str = "macOS14", compress: str | None = None, activate: bool = True,
                openl3_weights: str | os.PathLike[str] | None = None, input: str = "logmel",
-               n_windows: int = 64, version: str | None = None, force: bool = False) -> list[tuple[Any, Any]]:
+               n_windows: int = 64, version: str | None = None, force: bool = False
+               ) -> list[tuple[ExportResult, Version]]:
     """Export a training run's model(s), check them, and register each as a new version.
 
     A ``sections`` run gives a ``dj_section`` model; an ``embeddings`` run gives the ``head`` and
     the ``embedding`` model (OpenL3 window model when the run's backbone is OpenL3 and its
     weights are found, else the head over the feature vector). Returns ``[(ExportResult, Version)]``.
+
+    Parameters
+    ----------
+    run : Run, str or path
+        The run, its folder, or its run id (looked up under the library's ``experiments/``).
+    library : Library, str, path or None
+        The library (or its database path) whose jobs table and tracks are used; None opens the
+        default workspace's library.
+    registry : Registry or None
+        Where versions are registered; None uses ``Registry(library)``.
+    io_dtype : {"fp32", "fp16"}
+        The packages' input/output dtype.
+    deployment_target : str
+        Minimum OS, one of :data:`workbench.export.coreml.DEPLOYMENT_TARGETS` (``"macOS14"`` ...).
+    compress : {"int8", "palettize6", "palettize4"} or None
+        Weight compression; None keeps fp16 weights.
+    activate : bool
+        Make each new version the active one of its type.
+    openl3_weights : str, path or None
+        OpenL3 weights for an OpenL3 run's embedding model; None looks in the usual places.
+    input : {"logmel", "samples"}
+        The OpenL3 embedding model's input (log-mel frames or raw samples).
+    n_windows : int > 0
+        Real windows used for the parity check (:func:`run_windows`).
+    version : str or None
+        The version string stamped in the packages; None gives ``"<N>.0.0"``.
+    force : bool
+        Export (and record) a model that fails a blocking gate instead of refusing it.
+
+    Returns
+    -------
+    list of (ExportResult, Version)
+        One pair per exported model, the result's path being the registered package.
 
     Raises
     ------
