@@ -25,7 +25,19 @@ def _table(rows: list[tuple[str, Any]]) -> str:
 
 
 def model_card(doc: dict[str, Any]) -> str:
-    """Markdown for one registry version document (the ``<type>_v<N>.json`` contents)."""
+    """Markdown for one registry version document (the ``<type>_v<N>.json`` contents).
+
+    Parameters
+    ----------
+    doc : dict
+        The version document: ``model_type``, ``version``, ``name``, ``metadata``, ``metrics``,
+        ``export`` (lint, parity, size), ``gates`` and ``forced``; missing keys are left out of the card.
+
+    Returns
+    -------
+    str
+        The card's Markdown.
+    """
     from workbench.registry_types import flatten_metrics
 
     meta = doc.get("metadata", {})
