@@ -294,8 +294,8 @@ class Comparison:
         Parameters
         ----------
         keys : sequence of str or None
-            The ``history.json`` quantities to draw (``"loss"``, ``"val_accuracy"``); None draws every
-            numeric one.
+            The ``history.json`` quantities to draw (``"train_loss"``, ...); None draws every numeric
+            one but ``epoch`` and ``seconds``.
 
         Returns
         -------
@@ -494,7 +494,7 @@ def cv_table(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] 
     Returns
     -------
     pandas.DataFrame
-        One row per model: ``accuracy``, ``macro_f1``, ``seconds`` (fit time).
+        One row per model: ``accuracy``, ``macro_f1``, ``seconds`` (wall time, in seconds).
 
     Raises
     ------
