@@ -610,7 +610,8 @@ def _openl3_ref(openl3: OpenL3, head: Callable[[Any], Any], input: str) -> Calla
 
         Parameters
         ----------
-        x : torch.Tensor [shape=(n, 48000) or (n, 1, n_mels, n_frames)]
+        x : torch.Tensor [shape=(n, ...)]
+            A batch of sample windows or log-mel patches.
         """
         if input == "samples":
             return head(openl3(x.reshape(x.shape[0], -1)))
