@@ -123,6 +123,12 @@ class Comparison:
         """
 
         def facts(v: Version) -> dict[str, Any]:
+            """Dotted training metrics, size in MB and parity of one version.
+
+            Parameters
+            ----------
+            v : Version
+            """
             out = {f"metrics.{k}": x for k, x in flatten_metrics(v.metrics).items()}
             out["size_mb"] = round(v.size_bytes / 1e6, 3)
             par = (v.export or {}).get("parity") or {}

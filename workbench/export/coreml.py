@@ -112,7 +112,7 @@ def package_size(path: str | os.PathLike[str]) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
-def _load_head(head_or_checkpoint: Any, kind: str) -> Any:
+def _load_head(head_or_checkpoint: Any, kind: str) -> EmbeddingHead | SectionClassifier:
     from workbench.models.heads import load_checkpoint
 
     head = head_or_checkpoint
@@ -462,7 +462,7 @@ def _finish(module: torch.nn.Module, path: str | os.PathLike[str], *, model_type
     return result
 
 
-def _torch_ref(fn: Callable[[Any], Any]) -> Callable[[np.ndarray], np.ndarray]:
+def _torch_ref(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:
     def run(x: np.ndarray) -> np.ndarray:
         """``fn`` on ``x`` as float32, without gradients, back to NumPy.
 
@@ -604,8 +604,9 @@ def _window_io(openl3: OpenL3, input: str) -> tuple[str, tuple[int, ...]]:
     return "logmel", (1, 1, int(openl3.input_repr[3:]), int(openl3.frontend.n_frames))
 
 
-def _openl3_ref(openl3: OpenL3, head: Callable[[Any], Any], input: str) -> Callable[[Any], Any]:
-    def run(x: Any) -> Any:
+def _openl3_ref(openl3: OpenL3, head: Callable[[torch.Tensor], torch.Tensor], input: str
+                ) -> Callable[[torch.Tensor], torch.Tensor]:
+    def run(x: torch.Tensor) -> torch.Tensor:
         """``head`` over OpenL3 of ``x`` (samples, or a log-mel patch fed to the network).
 
         Parameters
