@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -512,7 +512,7 @@ def export_head(head_or_checkpoint: EmbeddingHead | str | os.PathLike[str] | dic
     from workbench.export.ane_layers import build_head
 
     check_choice("model_type", model_type, ("head", "embedding"))
-    head = _load_head(head_or_checkpoint, "embedding_head")
+    head = cast("EmbeddingHead", _load_head(head_or_checkpoint, "embedding_head"))
     meta = _head_metadata(head, model_type, metadata,
                           "Triplet embedding head: a pooled backbone embedding to a 256-d L2-normalised "
                           "embedding for similarity search.")
@@ -569,12 +569,13 @@ def export_classifier(classifier_or_checkpoint: SectionClassifier | str | os.Pat
 
     from workbench.export.ane_layers import build_head, build_openl3
 
-    clf = _load_head(classifier_or_checkpoint, "section_classifier")
+    clf = cast("SectionClassifier", _load_head(classifier_or_checkpoint, "section_classifier"))
     meta = _head_metadata(clf, "dj_section", metadata,
                           "DJ section classifier: predicts intro, build, drop, break, outro, verse or chorus "
                           "for a section of a track.")
     outputs = {"label": "Predicted DJ section label (one of: " + ", ".join(clf.labels) + ")",
                "label_probs": "Probability of each section label (softmax, sums to 1)"}
+    shape: tuple[int, ...]
     if backbone is None:
         module = build_head(clf)
         name, shape = "embedding", (1, clf.in_dim)
@@ -677,7 +678,7 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
     """
     from workbench.export.ane_layers import build_openl3
 
-    head = _load_head(head_or_checkpoint, "embedding_head")
+    head = cast("EmbeddingHead", _load_head(head_or_checkpoint, "embedding_head"))
     if backbone == "features" or type(backbone).__name__ == "FeatureFrontend":
         meta = dict(metadata or {})
         meta.setdefault("frontend", "not included: compute workbench.embed.features (features-v1) in the app")
@@ -689,17 +690,18 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
     check_choice("input", input, INPUTS)
     if not hasattr(backbone, "network"):
         raise ParameterError(f"backbone must be 'features' or an OpenL3 module; got {type(backbone).__name__}")
+    openl3 = cast("OpenL3", backbone)
     meta = _head_metadata(head, "embedding", metadata,
                           "Embedding model: OpenL3 network and the fine-tuned head, from a 1-second window to a "
                           "256-d L2-normalised embedding.")
-    meta.update(_openl3_meta(backbone))
+    meta.update(_openl3_meta(openl3))
     meta["frontend"] = "included (samples input)" if input == "samples" else "not included: feed the log-mel patch"
-    name, shape = _window_io(backbone, input)
-    return _finish(build_openl3(backbone, head, input=input), path, model_type="embedding", input_name=name,
+    name, shape = _window_io(openl3, input)
+    return _finish(build_openl3(openl3, head, input=input), path, model_type="embedding", input_name=name,
                    input_shape=shape, output_name="embedding_256", io_dtype=io_dtype,
                    deployment_target=deployment_target, compress=compress, meta=meta, input_desc=describe_input(input),
                    output_desc={"embedding_256": f"{head.out_dim}-d embedding of the window, unit L2 norm"},
-                   labels=None, reference=_torch_ref(_openl3_ref(backbone, head, input)), windows=windows,
+                   labels=None, reference=_torch_ref(_openl3_ref(openl3, head, input)), windows=windows,
                    overwrite=overwrite, strict=strict)
 
 

@@ -233,7 +233,9 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
         raise ParameterError(reason)
     from workbench.models.heads import read_weights
 
-    read_weights(run.model_path)  # a poisoned or foreign model.pt: CheckpointError, before anything else
+    model_path = run.model_path
+    assert model_path is not None  # not_exportable_reason refused a run without one
+    read_weights(model_path)  # a poisoned or foreign model.pt: CheckpointError, before anything else
     reg = registry if registry is not None else Registry(lib)
     for model_type in _TYPES_OF_KIND.get(run.kind, ()):  # refuse before the (slow) conversion
         reg.check_gates(model_type, run.metrics, what=f"run {run.run_id} ({model_type})", force=force)
@@ -247,24 +249,24 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
     staging = reg.root / f".export.{os.getpid()}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    kw = {"io_dtype": io_dtype, "deployment_target": deployment_target, "compress": compress}
+    kw: dict[str, Any] = {"io_dtype": io_dtype, "deployment_target": deployment_target, "compress": compress}
     out = []
     try:
         jobs: list[tuple[str, Any]] = []
         if run.kind == "sections":
-            jobs.append(("dj_section", lambda p: coreml.export_classifier(run.model_path, p, metadata=meta,
+            jobs.append(("dj_section", lambda p: coreml.export_classifier(model_path, p, metadata=meta,
                                                                           windows=windows, **kw)))
         else:
-            jobs.append(("head", lambda p: coreml.export_head(run.model_path, p, metadata=meta, windows=windows, **kw)))
+            jobs.append(("head", lambda p: coreml.export_head(model_path, p, metadata=meta, windows=windows, **kw)))
             if str(backbone.get("name", "")).startswith("openl3"):
                 from workbench.embed.openl3 import OpenL3
 
                 o = OpenL3.from_weights(openl3_weights, embedding_size=int(backbone.get("dim", 6144)))
                 jobs.append(("embedding", lambda p: coreml.export_embedding_model(
-                    run.model_path, p, backbone=o, input=input, metadata=meta, **kw)))
+                    model_path, p, backbone=o, input=input, metadata=meta, **kw)))
             else:
                 jobs.append(("embedding", lambda p: coreml.export_embedding_model(
-                    run.model_path, p, backbone="features", metadata=meta, windows=windows, **kw)))
+                    model_path, p, backbone="features", metadata=meta, windows=windows, **kw)))
         for model_type, job in jobs:
             result = job(staging / f"{model_type}.mlpackage")
             registered = reg.register(model_type, result.path, metadata=result.metadata, metrics=run.metrics,
