@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("similarity", ("workbench.similarity", "workbench.search")),
     ("train", ("workbench.train",)),
     ("results", ("workbench.report", "workbench.experiments", "workbench.registry", "workbench.registry_types",
-                 "workbench.export")),
+                 "workbench.registry_card", "workbench.export")),
     ("apps", ("workbench.widgets", "workbench.explore", "workbench.pipeline", "workbench.pipeline_summary",
               "workbench.demo.readiness")),
     ("cli", ("workbench.commands", "workbench.cli", "workbench.__main__")),

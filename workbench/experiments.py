@@ -31,6 +31,7 @@ from workbench.runs import flatten
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
+    from pandas.io.formats.style import Styler
 
     from workbench.runs import Run
 
@@ -156,8 +157,26 @@ def _label_key(label: Mapping[str, Any]) -> tuple:
 
 
 def data_diff(base: Run, other: Run) -> DataDiff:
-    """Tracks and labels added or removed between two runs' ``data.json``."""
+    """Tracks and labels added or removed between two runs' ``data.json``.
+
+    Parameters
+    ----------
+    base, other : Run
+        The earlier and the later run (``data.json`` of each).
+
+    Returns
+    -------
+    DataDiff
+        Tracks by content hash (shown by name); labels by (track hash, label, start and end in
+        seconds rounded to 10 ms).
+    """
     def tracks(run: Run) -> dict[str, str]:
+        """Content hash (or id) -> name (or id) of the run's tracks.
+
+        Parameters
+        ----------
+        run : Run
+        """
         return {str(t.get("content_hash") or t.get("id")): str(t.get("name") or t.get("id"))
                 for t in run.data.get("tracks") or []}
 
@@ -263,14 +282,25 @@ class Comparison:
             mask.loc[name] = (row == target).fillna(False).to_numpy()
         return mask
 
-    def metrics_styled(self) -> Any:
+    def metrics_styled(self) -> Styler:
         """:attr:`metrics` as a pandas Styler with the best value of each row highlighted."""
         best = self.best
         return self.metrics.style.format("{:.4g}", na_rep="not recorded").apply(
             lambda col: ["background-color:#dcfce7;font-weight:600" if b else "" for b in best[col.name]], axis=0)
 
     def curves_figure(self, keys: Sequence[str] | None = None) -> Figure:
-        """Training curves of every run overlaid, one panel per tracked quantity."""
+        """Training curves of every run overlaid, one panel per tracked quantity.
+
+        Parameters
+        ----------
+        keys : sequence of str or None
+            The ``history.json`` quantities to draw (``"train_loss"``, ...); None draws every numeric
+            one but ``epoch`` and ``seconds``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from workbench.report.plots import curves_figure
 
         return curves_figure({r.run_id: r.history for r in self.runs}, keys=keys)
@@ -417,6 +447,25 @@ def before_after(run: Run | str | os.PathLike[str], *, split: str = "test",
 
     Rows: the bare backbone (``baseline``), the head as initialised (``untrained_head``) and the
     fine-tuned head (``model``); columns: MAP@R, precision@1, precision@5 on ``split``.
+
+    Parameters
+    ----------
+    run : Run, run id or run folder
+        An ``embeddings`` run.
+    split : str
+        The metrics split to read (``"test"``, ``"val"``).
+    root : str, path or None
+        Experiments folder used to look up a run id (default :func:`workbench.config.experiments_dir`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model that recorded ``split`` metrics.
+
+    Raises
+    ------
+    ParameterError
+        The run is not an ``embeddings`` run, or recorded no ``split`` retrieval metrics.
     """
     import pandas as pd
 
@@ -433,7 +482,25 @@ def before_after(run: Run | str | os.PathLike[str], *, split: str = "test",
 
 
 def cv_table(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Grouped cross-validation of a ``sections`` run: accuracy, macro F1 and seconds per model."""
+    """Grouped cross-validation of a ``sections`` run: accuracy, macro F1 and seconds per model.
+
+    Parameters
+    ----------
+    run : Run, run id or run folder
+        A ``sections`` run (its ``metrics.json`` ``cv``).
+    root : str, path or None
+        Experiments folder used to look up a run id.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model: ``accuracy``, ``macro_f1``, ``seconds`` (wall time, in seconds).
+
+    Raises
+    ------
+    ParameterError
+        The run recorded no cross-validation.
+    """
     import pandas as pd
 
     from workbench.runs import Run, load_run

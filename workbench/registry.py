@@ -39,9 +39,9 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench import config
 from workbench.errors import ParameterError
@@ -60,6 +60,14 @@ from workbench.registry_types import (  # noqa: F401  (re-exported)
     flatten_metrics,
     stamp_version,
 )
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    import pandas as pd
+
+    from workbench.evaluate.gates import BlockingGate
+    from workbench.library import Library
 
 #: Environment hook for tests: pause (sleep) at a named step of :meth:`Registry.register`.
 PAUSE_ENV = "WORKBENCH_REGISTRY_PAUSE_AT"
@@ -86,7 +94,7 @@ class Registry:
     Reading (listing, comparing) never creates ``models/``; the first export does.
     """
 
-    def __init__(self, library: Any = None, *, root: str | os.PathLike[str] | None = None,
+    def __init__(self, library: Library | str | os.PathLike[str] | None = None, *, root: str | os.PathLike[str] | None = None,
                  cleanup: bool = True) -> None:
         from workbench.library import Library
 
@@ -140,7 +148,7 @@ class Registry:
         return True
 
     # -- reading ---------------------------------------------------------------------------
-    def _row_to_version(self, row: Any) -> Version:
+    def _row_to_version(self, row: sqlite3.Row) -> Version:
         try:
             meta = json.loads(row["metadata"])
         except (TypeError, ValueError):
@@ -154,7 +162,17 @@ class Registry:
                        run_id=row["run_id"], forced=tuple(f for f in forced if isinstance(f, dict)))
 
     def list(self, model_type: str | None = None) -> list[Version]:
-        """All versions (of one type, or all), by type then version."""
+        """All versions (of one type, or all), by type then version.
+
+        Parameters
+        ----------
+        model_type : {"dj_section", "embedding", "head"} or None
+            Only this type; None lists every type.
+
+        Returns
+        -------
+        list of Version
+        """
         if model_type is not None:
             _check_type(model_type)
             rows = self.library.conn.execute(
@@ -164,6 +182,23 @@ class Registry:
         return [self._row_to_version(r) for r in rows if r["model_type"] in MODEL_TYPES]
 
     def get(self, model_type: str, version: int) -> Version:
+        """One version of a type.
+
+        Parameters
+        ----------
+        model_type : {"dj_section", "embedding", "head"}
+        version : int >= 1
+            The version number.
+
+        Returns
+        -------
+        Version
+
+        Raises
+        ------
+        RegistryError
+            No such version (the message lists the versions there are).
+        """
         _check_type(model_type)
         _check_version(version)
         row = self.library.conn.execute("SELECT * FROM model_versions WHERE model_type = ? AND version = ?",
@@ -174,17 +209,40 @@ class Registry:
         return self._row_to_version(row)
 
     def active(self, model_type: str) -> Version | None:
-        """The active version of a type, or None."""
+        """The active version of a type, or None.
+
+        Parameters
+        ----------
+        model_type : {"dj_section", "embedding", "head"}
+
+        Returns
+        -------
+        Version or None
+        """
         _check_type(model_type)
         row = self.library.conn.execute("SELECT * FROM model_versions WHERE model_type = ? AND active = 1",
                                         (model_type,)).fetchone()
         return self._row_to_version(row) if row else None
 
     # -- gates -----------------------------------------------------------------------------
-    def gates(self, model_type: str, metrics: dict[str, Any], *, version: int | None = None) -> builtins.list[Any]:
+    def gates(self, model_type: str, metrics: Mapping[str, Any], *, version: int | None = None
+              ) -> builtins.list[BlockingGate]:
         """The blocking gates of a model with these run metrics, against its baselines and the
         active version of its type (unless that is ``version`` itself); see
-        :func:`workbench.evaluate.gates.blocking_gates`."""
+        :func:`workbench.evaluate.gates.blocking_gates`.
+
+        Parameters
+        ----------
+        model_type : {"dj_section", "embedding", "head"}
+        metrics : mapping
+            The run's ``metrics.json`` contents (``"model"``, ``"baselines"``, ``"held_out"``).
+        version : int or None
+            The version these metrics belong to, when it is registered already; None for a new model.
+
+        Returns
+        -------
+        list of BlockingGate
+        """
         from workbench.evaluate.gates import blocking_gates
 
         _check_type(model_type)
@@ -194,10 +252,27 @@ class Registry:
         return blocking_gates(metrics or {}, model_type, active_metrics=None if current is None else current.metrics,
                               active_name=current.name if current is not None else "active version")
 
-    def check_gates(self, model_type: str, metrics: dict[str, Any], *, what: str, force: bool = False,
-                    version: int | None = None) -> tuple[builtins.list[Any], builtins.list[Any]]:
+    def check_gates(self, model_type: str, metrics: Mapping[str, Any], *, what: str, force: bool = False,
+                    version: int | None = None) -> tuple[builtins.list[BlockingGate], builtins.list[BlockingGate]]:
         """``(gates, failing)``; raises :class:`~workbench.evaluate.gates.GateFailedError` when a gate
-        blocks and ``force`` is False."""
+        blocks and ``force`` is False.
+
+        Parameters
+        ----------
+        model_type : {"dj_section", "embedding", "head"}
+        metrics : mapping
+            The run's ``metrics.json`` contents.
+        what : str
+            What is being checked, for the refusal message (``"activating head_v3"``).
+        force : bool
+            Return the failing gates instead of raising.
+        version : int or None
+            As in :meth:`gates`.
+
+        Returns
+        -------
+        (gates, failing) : (list of BlockingGate, list of BlockingGate)
+        """
         from workbench.evaluate.gates import GateFailedError, failing, refusal_message
 
         gates = self.gates(model_type, metrics, version=version)
@@ -234,8 +309,44 @@ class Registry:
         The blocking gates of ``metrics`` are checked first (:meth:`check_gates`): a model that
         fails one is refused (:class:`~workbench.evaluate.gates.GateFailedError`) unless
         ``force=True``, which is recorded in the JSON, the package and the card.
+
+        Parameters
+        ----------
+        model_type : {"dj_section", "embedding", "head"}
+        mlpackage_dir : str or path
+            An ``.mlpackage`` folder (it must hold ``Manifest.json``).
+        metadata : dict
+            The package's metadata (written into the JSON; ``"version"`` is the version string).
+        metrics : dict or None
+            The run's ``metrics.json`` contents; None records none (and the gates then block).
+        export : dict or None
+            The export report (lint, parity, size) for the JSON.
+        job_id : int or None
+            The training job; dropped from the row if the job row is gone.
+        run_id : str or None
+            The training run.
+        activate : bool
+            Make the new version the active one of its type.
+        move : bool
+            Move the package instead of copying it.
+        force : bool
+            Register a model that fails a blocking gate (recorded) instead of refusing it.
+
+        Returns
+        -------
+        Version
+            The new version.
+
+        Raises
+        ------
+        ParameterError
+            ``mlpackage_dir`` has no ``Manifest.json``, or ``metadata`` is not a dict.
+        workbench.evaluate.gates.GateFailedError
+            A blocking gate fails and ``force`` is False.
+        RegistryError
+            No version number is left for the type.
         """
-        from workbench.export.card import model_card
+        from workbench.registry_card import model_card
         from workbench.store import utc_now
 
         _check_type(model_type)
@@ -311,6 +422,18 @@ class Registry:
         Refused (:class:`~workbench.evaluate.gates.GateFailedError`) when the version fails a
         blocking gate (its baselines, or the version active now on the same held-out tracks)
         unless ``force=True``; a forced activation is added to the version's JSON and card.
+
+        Parameters
+        ----------
+        model_type : {"dj_section", "embedding", "head"}
+        version : int >= 1
+        force : bool
+            Activate a version that fails a blocking gate (recorded) instead of refusing it.
+
+        Returns
+        -------
+        Version
+            The version, now active.
         """
         v = self.get(model_type, version)
         with self._lock():
@@ -330,8 +453,8 @@ class Registry:
 
     def _record_forced(self, v: Version, forced: builtins.list[dict[str, Any]]) -> None:
         """Write a forced activation into the version's row, JSON and card (atomically each)."""
-        from workbench.export.card import model_card
         from workbench.fileio import atomic_write_bytes
+        from workbench.registry_card import model_card
 
         row = self.library.conn.execute("SELECT metadata FROM model_versions WHERE model_type = ? AND version = ?",
                                         (v.model_type, v.version)).fetchone()
@@ -353,6 +476,24 @@ class Registry:
 
         The earlier version must pass its own baseline gates (unless ``force``); it is not held
         to the version it replaces (going back is the point).
+
+        Parameters
+        ----------
+        model_type : {"dj_section", "embedding", "head"}
+        force : bool
+            Roll back to a version that fails its baseline gates (recorded) instead of refusing it.
+
+        Returns
+        -------
+        Version
+            The version now active.
+
+        Raises
+        ------
+        RegistryError
+            No active version, or the active one is the earliest.
+        workbench.evaluate.gates.GateFailedError
+            The earlier version fails a gate and ``force`` is False.
         """
         current = self.active(model_type)
         if current is None:
@@ -382,6 +523,16 @@ class Registry:
         """Remove a version's files and row; refused for the active version.
 
         Only files inside this registry's folder are ever removed.
+
+        Parameters
+        ----------
+        model_type : {"dj_section", "embedding", "head"}
+        version : int >= 1
+
+        Raises
+        ------
+        RegistryError
+            The version is active, does not exist, or one of its files lies outside the models folder.
         """
         v = self.get(model_type, version)
         if v.active:
@@ -402,7 +553,18 @@ class Registry:
             shutil.rmtree(v.path, ignore_errors=True)
 
     def compare(self, model_type: str, a: int, b: int) -> Comparison:
-        """The two versions' training metrics (and size and parity) side by side."""
+        """The two versions' training metrics (and size and parity) side by side.
+
+        Parameters
+        ----------
+        model_type : {"dj_section", "embedding", "head"}
+        a, b : int >= 1
+            The two version numbers.
+
+        Returns
+        -------
+        Comparison
+        """
         return Comparison.of(self.get(model_type, a), self.get(model_type, b))
 
     # -- repair ----------------------------------------------------------------------------
@@ -479,8 +641,20 @@ class Registry:
         valid one (listed, never used, never deleted)."""
         return list(self.cleanup().problems)
 
-    def frame(self, model_type: str | None = None) -> Any:
-        """The versions as a pandas DataFrame (for the notebook's model screen)."""
+    def frame(self, model_type: str | None = None) -> pd.DataFrame:
+        """The versions as a pandas DataFrame (for the notebook's model screen).
+
+        Parameters
+        ----------
+        model_type : {"dj_section", "embedding", "head"} or None
+            Only this type; None lists every type.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per version: name, type, active mark, size in MB, compression, parity PSNR in dB,
+            label agreement and the first three training metrics.
+        """
         import pandas as pd
 
         rows = []

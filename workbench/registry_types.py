@@ -7,13 +7,17 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
 from workbench.runs import flatten
 from workbench.validate import check_choice, check_int
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MODEL_TYPES = ("dj_section", "embedding", "head")
 #: The largest version number (SQLite integers are 64-bit; numbers past this are not ours).
@@ -105,9 +109,26 @@ class Comparison:
 
     @classmethod
     def of(cls, va: Version, vb: Version) -> Comparison:
-        """Two versions of one type: training metrics, size and parity, with ``b - a`` for numbers."""
+        """Two versions of one type: training metrics, size and parity, with ``b - a`` for numbers.
+
+        Parameters
+        ----------
+        va, vb : Version
+            Two versions of one model type (``a`` and ``b`` of the comparison).
+
+        Returns
+        -------
+        Comparison
+            Rows sorted by metric name; ``b - a`` is None where either value is not a number.
+        """
 
         def facts(v: Version) -> dict[str, Any]:
+            """Dotted training metrics, size in MB and parity of one version.
+
+            Parameters
+            ----------
+            v : Version
+            """
             out = {f"metrics.{k}": x for k, x in flatten_metrics(v.metrics).items()}
             out["size_mb"] = round(v.size_bytes / 1e6, 3)
             par = (v.export or {}).get("parity") or {}
@@ -129,7 +150,8 @@ class Comparison:
         return {"model_type": self.model_type, "a": self.a, "b": self.b,
                 "rows": [{"metric": m, "a": x, "b": y, "delta": d} for m, x, y, d in self.rows]}
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a pandas DataFrame indexed by metric (columns ``v<a>``, ``v<b>``, ``delta``)."""
         import pandas as pd
 
         return pd.DataFrame(self.rows, columns=["metric", f"v{self.a}", f"v{self.b}", "delta"]).set_index("metric")
@@ -150,8 +172,21 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"model": {"acc": 0.9}}`` -> ``{"model.acc": 0.9}`` (scalars only; lists dropped)."""
+def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"acc": 0.9}}`` -> ``{"model.acc": 0.9}`` (scalars only; lists dropped).
+
+    Parameters
+    ----------
+    metrics : mapping
+        Nested metrics (a run's ``metrics.json``).
+    prefix : str
+        Put before every key (``"metrics."``); empty for none.
+
+    Returns
+    -------
+    dict of str to scalar
+        Dotted keys to numbers, strings, booleans or None.
+    """
     return {k: v for k, v in flatten(metrics, prefix, lists=False).items()
             if isinstance(v, (int, float, str, bool)) or v is None}
 
@@ -166,7 +201,19 @@ def _check_version(version: object) -> int:
 
 def stamp_version(package: str | os.PathLike[str], *, semver: str, name: str, forced: str | None = None) -> None:
     """Write the version string and our ``com.workbench.registry_name`` key (and, for a forced
-    export, ``com.workbench.forced`` with the failing gates) into a package's spec."""
+    export, ``com.workbench.forced`` with the failing gates) into a package's spec.
+
+    Parameters
+    ----------
+    package : str or path
+        An ``.mlpackage`` folder; its spec is rewritten in place.
+    semver : str
+        The version string (``"3.0.0"``).
+    name : str
+        The registry name (``"head_v3"``).
+    forced : str or None
+        The failing gates of a forced export, as text; None writes no ``com.workbench.forced`` key.
+    """
     manifest = json.loads((Path(package) / "Manifest.json").read_text())
     root = manifest["rootModelIdentifier"]
     spec_file = Path(package) / "Data" / manifest["itemInfoEntries"][root]["path"]

@@ -22,7 +22,8 @@ fp16 care, by construction:
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,6 +32,10 @@ from torch.nn import functional as F
 
 from workbench.errors import ParameterError
 from workbench.validate import check_int
+
+if TYPE_CHECKING:
+    from workbench.embed.openl3 import OpenL3
+    from workbench.models.heads import EmbeddingHead, SectionClassifier
 
 #: Smallest positive normal fp16 number; epsilons below it lose precision in fp16.
 FP16_TINY = 6.103515625e-05
@@ -63,6 +68,16 @@ class ANELinear(nn.Module):
                 self.conv.bias.copy_(linear.bias.detach())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1x1 convolution.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(B, C_in, 1, S)]
+
+        Returns
+        -------
+        torch.Tensor [shape=(B, C_out, 1, S)]
+        """
         return self.conv(x)
 
 
@@ -88,6 +103,16 @@ class ANELayerNorm(nn.Module):
         self.register_buffer("bias", b.clone().reshape(1, c, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise over axis 1.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(B, C, 1, S)]
+
+        Returns
+        -------
+        torch.Tensor [shape=(B, C, 1, S)]
+        """
         xc = x - x.mean(dim=1, keepdim=True)
         scale = torch.clamp(xc.abs().amax(dim=1, keepdim=True), min=_LN_MIN_SCALE)
         z = xc / scale
@@ -112,6 +137,16 @@ class ANEL2Norm(nn.Module):
         self.eps = float(eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Unit L2 norm over axis 1.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(B, C, ...)]
+
+        Returns
+        -------
+        torch.Tensor [shape=(B, C, ...)]
+        """
         y = x / torch.clamp(x.abs().amax(dim=1, keepdim=True), min=self.eps)
         return y / torch.sqrt(torch.clamp((y * y).sum(dim=1, keepdim=True), min=self.eps))
 
@@ -143,6 +178,16 @@ class ANEHead(nn.Module):
         self.probabilities = bool(probabilities) and self.kind == "section_classifier"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's output in the same layout.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(B, in_dim, 1, S)]
+
+        Returns
+        -------
+        torch.Tensor [shape=(B, out_dim, 1, S)]
+        """
         h = F.gelu(self.norm(self.fc1(x)))
         out = self.fc2(h)
         if self.l2 is not None:
@@ -183,6 +228,17 @@ class ANEOpenL3Frontend(nn.Module):
         self.n_frames = int(n_frames)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The log-mel patch of each window, in dB.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(B, 1, 1, 48000)]
+            1-second mono windows at 48 kHz, full scale +-1.
+
+        Returns
+        -------
+        torch.Tensor [shape=(B, 1, n_mels, 199)]
+        """
         x = F.pad(x, (0, self.pad))
         re, im = self.stft_re(x), self.stft_im(x)
         mag = torch.sqrt(re * re + im * im)  # (B, bins, 1, T), scaled by 1/32
@@ -232,6 +288,17 @@ class ANEOpenL3Network(nn.Module):
         self.channels = convs[-1].out_channels
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        """The OpenL3 embedding of each log-mel patch, as channels.
+
+        Parameters
+        ----------
+        spec : torch.Tensor [shape=(B, 1, n_mels, 199)]
+            Log-mel patches in dB.
+
+        Returns
+        -------
+        torch.Tensor [shape=(B, embedding_size, 1, 1)]
+        """
         x = spec * self.in_scale + self.in_shift
         for i, conv in enumerate(self.convs):
             x = conv(x)
@@ -254,7 +321,25 @@ def _batch(module: nn.Module, x: torch.Tensor) -> int:
 
 
 def keras_to_chw_columns(weight: torch.Tensor, *, channels: int, hw: tuple[int, int]) -> torch.Tensor:
-    """Reorder a layer's input columns from Keras' (H, W, C) flatten order to (C, H, W)."""
+    """Reorder a layer's input columns from Keras' (H, W, C) flatten order to (C, H, W).
+
+    Parameters
+    ----------
+    weight : torch.Tensor [shape=(out, channels * h * w)]
+        A linear layer's weight whose inputs were flattened by Keras.
+    channels : int > 0
+    hw : (int, int)
+        Height and width of the flattened map.
+
+    Returns
+    -------
+    torch.Tensor [shape=(out, channels * h * w)]
+
+    Raises
+    ------
+    ParameterError
+        ``weight`` does not have ``channels * h * w`` columns.
+    """
     h, w = hw
     out = weight.shape[0]
     if weight.shape[1] != channels * h * w:
@@ -276,7 +361,17 @@ class ANEModel(nn.Module):
         self.set_batch(1)
 
     def set_batch(self, batch: int) -> ANEModel:
-        """The static batch size a traced (exported) program gets."""
+        """The static batch size a traced (exported) program gets.
+
+        Parameters
+        ----------
+        batch : int >= 1
+
+        Returns
+        -------
+        ANEModel
+            ``self``.
+        """
         check_int("batch", batch, min=1)
         for m in (self, self.network, self.frontend):
             if m is not None:
@@ -284,6 +379,17 @@ class ANEModel(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model on a batch of flat inputs.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(B, D), (B, 48000) or (B, 1, n_mels, 199)]
+            Pooled vectors (head only), samples (with the frontend), or log-mel patches.
+
+        Returns
+        -------
+        torch.Tensor [shape=(B, out_dim)]
+        """
         b = _batch(self, x)
         if self.frontend is not None:
             x = self.frontend(x.reshape(b, 1, 1, 48000))
@@ -294,13 +400,35 @@ class ANEModel(nn.Module):
         return self.head(x).reshape(b, self.head.out_dim)
 
 
-def build_head(head: nn.Module, *, probabilities: bool = True) -> ANEModel:
-    """The Neural-Engine form of a trained head: ``(B, in_dim)`` -> ``(B, out_dim)``."""
+def build_head(head: EmbeddingHead | SectionClassifier, *, probabilities: bool = True) -> ANEModel:
+    """The Neural-Engine form of a trained head: ``(B, in_dim)`` -> ``(B, out_dim)``.
+
+    Parameters
+    ----------
+    head : EmbeddingHead or SectionClassifier
+    probabilities : bool
+        For a classifier, output softmax probabilities instead of logits.
+
+    Returns
+    -------
+    ANEModel
+        In eval mode.
+    """
     return ANEModel(ANEHead(head, probabilities=probabilities)).eval()
 
 
-def openl3_map_hw(openl3: nn.Module) -> tuple[int, int]:
-    """Height and width of OpenL3's last convolution map (before the final pool)."""
+def openl3_map_hw(openl3: OpenL3) -> tuple[int, int]:
+    """Height and width of OpenL3's last convolution map (before the final pool).
+
+    Parameters
+    ----------
+    openl3 : OpenL3
+
+    Returns
+    -------
+    (int, int)
+        The frequency and time sizes after three halvings.
+    """
     n_freq = int(openl3.input_repr[3:]) if openl3.input_repr != "linear" else 257
     n_time = openl3.frontend.n_frames
     for _ in range(3):
@@ -308,11 +436,31 @@ def openl3_map_hw(openl3: nn.Module) -> tuple[int, int]:
     return n_freq, n_time
 
 
-def build_openl3(openl3: nn.Module, head: nn.Module, *, input: str = "logmel", probabilities: bool = True) -> ANEModel:
+def build_openl3(openl3: OpenL3, head: EmbeddingHead | SectionClassifier, *, input: str = "logmel", probabilities: bool = True) -> ANEModel:
     """OpenL3 (+ its frontend when ``input="samples"``) followed by ``head``, in Neural-Engine form.
 
     ``head.in_dim`` must equal ``openl3.embedding_size``; the head's first weights are reordered
     so the network's (C, H, W) output feeds it exactly as Keras' flatten fed the original.
+
+    Parameters
+    ----------
+    openl3 : OpenL3
+        A mel128 or mel256 model.
+    head : EmbeddingHead or SectionClassifier
+    input : {"logmel", "samples"}
+        The model's input: log-mel patches, or samples with the frontend included.
+    probabilities : bool
+        For a classifier, output softmax probabilities instead of logits.
+
+    Returns
+    -------
+    ANEModel
+        In eval mode.
+
+    Raises
+    ------
+    ParameterError
+        ``input`` is not allowed, the sizes disagree, or ``openl3`` is the linear variant.
     """
     if input not in ("logmel", "samples"):
         raise ParameterError(f"input must be 'logmel' or 'samples'; got {input!r}")
@@ -328,13 +476,26 @@ def build_openl3(openl3: nn.Module, head: nn.Module, *, input: str = "logmel", p
     return ANEModel(ane_head, network=network, frontend=frontend).eval()
 
 
-def reference(model: nn.Module, *, probabilities: bool = True) -> Any:
+def reference(model: EmbeddingHead | SectionClassifier, *, probabilities: bool = True
+              ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The original PyTorch computation the Neural-Engine form must reproduce (for parity checks).
 
     ``model`` is a head; returns a callable ``(B, in_dim) -> (B, out)`` that applies softmax
     for a classifier when ``probabilities``.
+
+    Parameters
+    ----------
+    model : EmbeddingHead or SectionClassifier
+    probabilities : bool
+        Apply softmax to a classifier's output.
     """
     def run(x: torch.Tensor) -> torch.Tensor:
+        """``model`` on ``x`` (softmax for a classifier when ``probabilities``).
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(B, in_dim)]
+        """
         out = model(x)
         if getattr(model, "kind", "") == "section_classifier" and probabilities:
             out = torch.softmax(out, dim=1)

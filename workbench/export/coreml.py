@@ -27,12 +27,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.validate import check_choice
+
+if TYPE_CHECKING:
+    import torch
+
+    from workbench.embed.features import FeatureFrontend
+    from workbench.embed.openl3 import OpenL3
+    from workbench.export.lint import LintReport
+    from workbench.export.mil_eval import ParityReport
+    from workbench.models.heads import EmbeddingHead, SectionClassifier
 
 MODEL_TYPES = ("dj_section", "embedding", "head")
 IO_DTYPES = ("fp32", "fp16")
@@ -59,8 +68,8 @@ class ExportResult:
     io_dtype: str
     deployment_target: str
     compress: str | None
-    lint: Any  # LintReport
-    parity: Any  # ParityReport | None
+    lint: LintReport
+    parity: ParityReport | None
     metadata: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -88,11 +97,22 @@ def _target(name: str) -> Any:
 
 
 def package_size(path: str | os.PathLike[str]) -> int:
-    """Bytes of all files under an ``.mlpackage``."""
+    """Bytes of all files under an ``.mlpackage``.
+
+    Parameters
+    ----------
+    path : str or path
+        An ``.mlpackage`` folder.
+
+    Returns
+    -------
+    int
+        Size in bytes (0 for a path that does not exist).
+    """
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
-def _load_head(head_or_checkpoint: Any, kind: str) -> Any:
+def _load_head(head_or_checkpoint: Any, kind: str) -> EmbeddingHead | SectionClassifier:
     from workbench.models.heads import load_checkpoint
 
     head = head_or_checkpoint
@@ -106,7 +126,21 @@ def _load_head(head_or_checkpoint: Any, kind: str) -> Any:
 # -- metadata ---------------------------------------------------------------------------
 
 def describe_input(name: str, *, dim: int | None = None, backbone: dict[str, Any] | None = None) -> str:
-    """A description with units for one of our inputs."""
+    """A description with units for one of our inputs.
+
+    Parameters
+    ----------
+    name : str
+        ``"samples"``, ``"logmel"``, or any other name for a pooled vector input (``"embedding"``).
+    dim : int or None
+        Length of a pooled vector input.
+    backbone : dict or None
+        The run's backbone (``{"name": ...}``); a ``features*`` name describes the feature frontend.
+
+    Returns
+    -------
+    str
+    """
     if name == "samples":
         return ("One 1-second mono audio window: 48000 float samples at 48 kHz, full scale +-1.0 "
                 "(resample and downmix before; windows every 0.5 s (hop) for a track).")
@@ -131,6 +165,39 @@ def build_metadata(*, model_type: str, description: str, labels: tuple[str, ...]
     """The metadata dict stored in the package and the registry's JSON (plain JSON values).
 
     ``version`` is the semantic version; None lets the registry stamp ``"<N>.0.0"`` for version N.
+
+    Parameters
+    ----------
+    model_type : {"dj_section", "embedding", "head"}
+    description : str
+        One sentence for the package's short description.
+    labels : tuple of str
+        Class names of a classifier; empty for an embedding model.
+    metrics : dict or None
+        The training run's metrics (``training_metrics``).
+    fingerprint : str or None
+        The training data's fingerprint.
+    backbone : dict or None
+        The backbone the model takes its input from (``name``, ``dim``, ...).
+    weights_source : str or None
+        Where pretrained weights came from (file and SHA-256).
+    run_id : str or None
+        The training run.
+    version : str or None
+        Semantic version.
+    author, license : str
+    extra : dict or None
+        More keys, merged in last.
+
+    Returns
+    -------
+    dict
+        Plain JSON values, with ``workbench_version`` (the code version) added.
+
+    Raises
+    ------
+    ParameterError
+        ``model_type`` is not one of :data:`MODEL_TYPES`.
     """
     from workbench.runs import code_version
 
@@ -142,7 +209,18 @@ def build_metadata(*, model_type: str, description: str, labels: tuple[str, ...]
 
 
 def apply_metadata(mlmodel: Any, meta: dict[str, Any], *, inputs: dict[str, str], outputs: dict[str, str]) -> None:
-    """Write ``meta`` into the model: the standard fields and our reverse-DNS keys."""
+    """Write ``meta`` into the model: the standard fields and our reverse-DNS keys.
+
+    Parameters
+    ----------
+    mlmodel : coremltools.models.MLModel
+        Changed in place.
+    meta : dict
+        ``description``, ``author``, ``license``, ``version`` go to the standard fields; every other
+        key but ``inputs``/``outputs`` to ``com.workbench.<key>`` (strings as they are, others as JSON).
+    inputs, outputs : dict of str to str
+        Feature name -> its description.
+    """
     mlmodel.short_description = str(meta.get("description", ""))
     mlmodel.author = str(meta.get("author", ""))
     mlmodel.license = str(meta.get("license", ""))
@@ -160,7 +238,19 @@ def apply_metadata(mlmodel: Any, meta: dict[str, Any], *, inputs: dict[str, str]
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Our metadata back from a saved package (standard fields + ``com.workbench.*`` keys)."""
+    """Our metadata back from a saved package (standard fields + ``com.workbench.*`` keys).
+
+    Parameters
+    ----------
+    path : str or path
+        A saved ``.mlpackage``.
+
+    Returns
+    -------
+    dict
+        ``description``, ``author``, ``license``, ``version``, each ``com.workbench.*`` key without its
+        prefix (JSON decoded where it is JSON), and ``inputs``/``outputs`` {name: description}.
+    """
     import coremltools as ct
 
     m = ct.models.MLModel(str(path), skip_model_load=True)
@@ -218,13 +308,39 @@ def _silence_converter_bars(stack: contextlib.ExitStack) -> None:
         stack.callback(setattr, module, attr, bar)
 
 
-def convert(module: Any, *, input_name: str, input_shape: tuple[int, ...], output_name: str, io_dtype: str = "fp32",
+def convert(module: torch.nn.Module, *, input_name: str, input_shape: tuple[int, ...], output_name: str, io_dtype: str = "fp32",
             deployment_target: str = "macOS14", labels: tuple[str, ...] | None = None) -> Any:
     """Trace ``module`` and convert it to an fp16 ML Program with static shapes.
 
     ``labels`` makes a classifier (``ClassifierConfig``): outputs ``label`` and ``label_probs``.
     The I/O dtype is always explicit (fp16 I/O needs iOS16/macOS13 or later, which every
     allowed target is).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Traced in eval mode on zeros of ``input_shape``.
+    input_name, output_name : str
+        Feature names of the input and (unless ``labels``) the output.
+    input_shape : tuple of int
+        The static input shape.
+    io_dtype : {"fp32", "fp16"}
+    deployment_target : str
+        One of :data:`DEPLOYMENT_TARGETS`.
+    labels : tuple of str or None
+        Class names; makes a classifier.
+
+    Returns
+    -------
+    coremltools.models.MLModel
+        An ML Program, not loaded (``skip_model_load=True``).
+
+    Raises
+    ------
+    ExportError
+        coremltools could not convert the module.
+    ParameterError
+        ``io_dtype`` or ``deployment_target`` is not allowed.
     """
     import coremltools as ct
     import torch
@@ -250,7 +366,18 @@ def convert(module: Any, *, input_name: str, input_shape: tuple[int, ...], outpu
 
 
 def compress_model(mlmodel: Any, mode: str) -> Any:
-    """Compress the weights: ``"int8"`` (linear symmetric, per channel), ``"palettize6"``/``"palettize4"`` (k-means LUT)."""
+    """Compress the weights: ``"int8"`` (linear symmetric, per channel), ``"palettize6"``/``"palettize4"`` (k-means LUT).
+
+    Parameters
+    ----------
+    mlmodel : coremltools.models.MLModel
+    mode : {"int8", "palettize6", "palettize4"}
+
+    Returns
+    -------
+    coremltools.models.MLModel
+        The compressed model.
+    """
     import coremltools.optimize.coreml as cto
 
     check_choice("compress", mode, COMPRESSIONS)
@@ -264,7 +391,26 @@ def compress_model(mlmodel: Any, mode: str) -> Any:
 
 
 def save_package(mlmodel: Any, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Save to ``<path>`` via a temporary sibling and a rename (never a half-written package)."""
+    """Save to ``<path>`` via a temporary sibling and a rename (never a half-written package).
+
+    Parameters
+    ----------
+    mlmodel : coremltools.models.MLModel
+    path : str or path
+        Must end in ``.mlpackage``.
+    overwrite : bool
+        Replace an existing package.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ParameterError
+        ``path`` does not end in ``.mlpackage``, or exists and ``overwrite`` is False.
+    """
     p = Path(path)
     if p.suffix != ".mlpackage":
         raise ParameterError(f"path must end in .mlpackage; got {os.fspath(path)!r}")
@@ -285,7 +431,7 @@ def save_package(mlmodel: Any, path: str | os.PathLike[str], *, overwrite: bool 
     return p
 
 
-def _finish(module: Any, path: str | os.PathLike[str], *, model_type: str, input_name: str,
+def _finish(module: torch.nn.Module, path: str | os.PathLike[str], *, model_type: str, input_name: str,
             input_shape: tuple[int, ...], output_name: str, io_dtype: str, deployment_target: str,
             compress: str | None, meta: dict[str, Any], input_desc: str, output_desc: dict[str, str],
             labels: tuple[str, ...] | None, reference: Callable[[np.ndarray], np.ndarray] | None,
@@ -316,8 +462,14 @@ def _finish(module: Any, path: str | os.PathLike[str], *, model_type: str, input
     return result
 
 
-def _torch_ref(fn: Callable[[Any], Any]) -> Callable[[np.ndarray], np.ndarray]:
+def _torch_ref(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:
     def run(x: np.ndarray) -> np.ndarray:
+        """``fn`` on ``x`` as float32, without gradients, back to NumPy.
+
+        Parameters
+        ----------
+        x : np.ndarray
+        """
         import torch
 
         with torch.no_grad():
@@ -326,7 +478,7 @@ def _torch_ref(fn: Callable[[Any], Any]) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def _head_metadata(head: Any, model_type: str, metadata: dict[str, Any] | None, description: str) -> dict[str, Any]:
+def _head_metadata(head: EmbeddingHead | SectionClassifier, model_type: str, metadata: dict[str, Any] | None, description: str) -> dict[str, Any]:
     meta = dict(metadata or {})
     meta.setdefault("description", description)
     base = build_metadata(model_type=model_type, description=meta.pop("description"),
@@ -338,7 +490,7 @@ def _head_metadata(head: Any, model_type: str, metadata: dict[str, Any] | None, 
     return base
 
 
-def export_head(head_or_checkpoint: Any, path: str | os.PathLike[str], *, io_dtype: str = "fp32",
+def export_head(head_or_checkpoint: EmbeddingHead | str | os.PathLike[str] | dict[str, Any], path: str | os.PathLike[str], *, io_dtype: str = "fp32",
                 deployment_target: str = "macOS14", compress: str | None = None,
                 metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
                 model_type: str = "head", overwrite: bool = False, strict: bool = False) -> ExportResult:
@@ -360,7 +512,7 @@ def export_head(head_or_checkpoint: Any, path: str | os.PathLike[str], *, io_dty
     from workbench.export.ane_layers import build_head
 
     check_choice("model_type", model_type, ("head", "embedding"))
-    head = _load_head(head_or_checkpoint, "embedding_head")
+    head = cast("EmbeddingHead", _load_head(head_or_checkpoint, "embedding_head"))
     meta = _head_metadata(head, model_type, metadata,
                           "Triplet embedding head: a pooled backbone embedding to a 256-d L2-normalised "
                           "embedding for similarity search.")
@@ -374,7 +526,8 @@ def export_head(head_or_checkpoint: Any, path: str | os.PathLike[str], *, io_dty
                    labels=None, reference=_torch_ref(head), windows=windows, overwrite=overwrite, strict=strict)
 
 
-def export_classifier(classifier_or_checkpoint: Any, path: str | os.PathLike[str], *, backbone: Any = None,
+def export_classifier(classifier_or_checkpoint: SectionClassifier | str | os.PathLike[str] | dict[str, Any],
+                      path: str | os.PathLike[str], *, backbone: OpenL3 | None = None,
                       input: str = "logmel", io_dtype: str = "fp32", deployment_target: str = "macOS14",
                       compress: str | None = None, metadata: dict[str, Any] | None = None,
                       windows: np.ndarray | None = None, overwrite: bool = False, strict: bool = False) -> ExportResult:
@@ -384,17 +537,45 @@ def export_classifier(classifier_or_checkpoint: Any, path: str | os.PathLike[str
     ``backbone`` it is a window (``input="logmel"`` or ``"samples"``) and the network runs inside.
     ``windows`` (matching the input) enables the parity check (PSNR of the probabilities and
     label agreement).
+
+    Parameters
+    ----------
+    classifier_or_checkpoint : SectionClassifier, or a checkpoint path or dict
+    path : str or path
+        Where the ``.mlpackage`` goes.
+    backbone : OpenL3 or None
+        An OpenL3 module to run inside the model; None takes the pooled (or window-feature) vector.
+    input : {"logmel", "samples"}
+        The window input, with an OpenL3 ``backbone`` only.
+    io_dtype : {"fp32", "fp16"}
+    deployment_target : str
+        One of :data:`DEPLOYMENT_TARGETS`.
+    compress : {"int8", "palettize6", "palettize4"} or None
+    metadata : dict or None
+        Keys of :func:`build_metadata` and extras (``window_features`` describes the input).
+    windows : np.ndarray or None
+        Real inputs for the parity check, shaped like the model's input without its batch axis
+        (``(n, in_dim)``); None skips it.
+    overwrite : bool
+        Replace an existing package.
+    strict : bool
+        Raise :class:`ExportError` when the lint has errors or parity fails.
+
+    Returns
+    -------
+    ExportResult
     """
     import torch
 
     from workbench.export.ane_layers import build_head, build_openl3
 
-    clf = _load_head(classifier_or_checkpoint, "section_classifier")
+    clf = cast("SectionClassifier", _load_head(classifier_or_checkpoint, "section_classifier"))
     meta = _head_metadata(clf, "dj_section", metadata,
                           "DJ section classifier: predicts intro, build, drop, break, outro, verse or chorus "
                           "for a section of a track.")
     outputs = {"label": "Predicted DJ section label (one of: " + ", ".join(clf.labels) + ")",
                "label_probs": "Probability of each section label (softmax, sums to 1)"}
+    shape: tuple[int, ...]
     if backbone is None:
         module = build_head(clf)
         name, shape = "embedding", (1, clf.in_dim)
@@ -418,14 +599,22 @@ def export_classifier(classifier_or_checkpoint: Any, path: str | os.PathLike[str
                    overwrite=overwrite, strict=strict)
 
 
-def _window_io(openl3: Any, input: str) -> tuple[str, tuple[int, ...]]:
+def _window_io(openl3: OpenL3, input: str) -> tuple[str, tuple[int, ...]]:
     if input == "samples":
         return "samples", (1, 48000)
     return "logmel", (1, 1, int(openl3.input_repr[3:]), int(openl3.frontend.n_frames))
 
 
-def _openl3_ref(openl3: Any, head: Callable[[Any], Any], input: str) -> Callable[[Any], Any]:
-    def run(x: Any) -> Any:
+def _openl3_ref(openl3: OpenL3, head: Callable[[torch.Tensor], torch.Tensor], input: str
+                ) -> Callable[[torch.Tensor], torch.Tensor]:
+    def run(x: torch.Tensor) -> torch.Tensor:
+        """``head`` over OpenL3 of ``x`` (samples, or a log-mel patch fed to the network).
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(n, ...)]
+            A batch of sample windows or log-mel patches.
+        """
         if input == "samples":
             return head(openl3(x.reshape(x.shape[0], -1)))
         return head(openl3.network(x.reshape(x.shape[0], *x.shape[-3:])))
@@ -433,7 +622,7 @@ def _openl3_ref(openl3: Any, head: Callable[[Any], Any], input: str) -> Callable
     return run
 
 
-def _openl3_meta(openl3: Any) -> dict[str, Any]:
+def _openl3_meta(openl3: OpenL3) -> dict[str, Any]:
     return {"backbone": {"name": openl3.name, "input_repr": openl3.input_repr, "content_type": openl3.content_type,
                          "dim": openl3.embedding_size, "sample_rate_hz": 48000, "window_s": 1.0, "hop_s": 0.5,
                          "mel": {"n_fft": 2048, "hop_samples": 242, "n_mels": int(openl3.input_repr[3:]),
@@ -442,7 +631,9 @@ def _openl3_meta(openl3: Any) -> dict[str, Any]:
                                f"sha256 {openl3.weights_sha256}" if openl3.weights_sha256 else "random weights")}
 
 
-def export_embedding_model(head_or_checkpoint: Any, path: str | os.PathLike[str], *, backbone: Any = "features",
+def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike[str] | dict[str, Any],
+                           path: str | os.PathLike[str], *,
+                           backbone: OpenL3 | FeatureFrontend | str = "features",
                            input: str = "logmel", io_dtype: str = "fp32", deployment_target: str = "macOS14",
                            compress: str | None = None, metadata: dict[str, Any] | None = None,
                            windows: np.ndarray | None = None, overwrite: bool = False,
@@ -453,10 +644,41 @@ def export_embedding_model(head_or_checkpoint: Any, path: str | os.PathLike[str]
     and cannot run inside Core ML, so the model is the head over the 202-d feature vector
     (input ``features``); the app computes the frontend. An OpenL3 module: the full window
     model, ``input="logmel"`` (1, 1, 128, 199) or ``"samples"`` (1, 48000) -> ``embedding_256``.
+
+    Parameters
+    ----------
+    head_or_checkpoint : EmbeddingHead, or a checkpoint path or dict
+    path : str or path
+        Where the ``.mlpackage`` goes.
+    backbone : "features", FeatureFrontend or OpenL3
+        What the model's input is (see above).
+    input : {"logmel", "samples"}
+        The window input of an OpenL3 model.
+    io_dtype : {"fp32", "fp16"}
+    deployment_target : str
+        One of :data:`DEPLOYMENT_TARGETS`.
+    compress : {"int8", "palettize6", "palettize4"} or None
+    metadata : dict or None
+        Keys of :func:`build_metadata` and extras.
+    windows : np.ndarray or None
+        Real inputs for the parity check (feature frontend: ``(n, 202)``); None skips it.
+    overwrite : bool
+        Replace an existing package.
+    strict : bool
+        Raise :class:`ExportError` when the lint has errors or parity fails.
+
+    Returns
+    -------
+    ExportResult
+
+    Raises
+    ------
+    ParameterError
+        ``backbone`` is neither ``"features"``/a ``FeatureFrontend`` nor an OpenL3 module.
     """
     from workbench.export.ane_layers import build_openl3
 
-    head = _load_head(head_or_checkpoint, "embedding_head")
+    head = cast("EmbeddingHead", _load_head(head_or_checkpoint, "embedding_head"))
     if backbone == "features" or type(backbone).__name__ == "FeatureFrontend":
         meta = dict(metadata or {})
         meta.setdefault("frontend", "not included: compute workbench.embed.features (features-v1) in the app")
@@ -468,22 +690,36 @@ def export_embedding_model(head_or_checkpoint: Any, path: str | os.PathLike[str]
     check_choice("input", input, INPUTS)
     if not hasattr(backbone, "network"):
         raise ParameterError(f"backbone must be 'features' or an OpenL3 module; got {type(backbone).__name__}")
+    openl3 = cast("OpenL3", backbone)
     meta = _head_metadata(head, "embedding", metadata,
                           "Embedding model: OpenL3 network and the fine-tuned head, from a 1-second window to a "
                           "256-d L2-normalised embedding.")
-    meta.update(_openl3_meta(backbone))
+    meta.update(_openl3_meta(openl3))
     meta["frontend"] = "included (samples input)" if input == "samples" else "not included: feed the log-mel patch"
-    name, shape = _window_io(backbone, input)
-    return _finish(build_openl3(backbone, head, input=input), path, model_type="embedding", input_name=name,
+    name, shape = _window_io(openl3, input)
+    return _finish(build_openl3(openl3, head, input=input), path, model_type="embedding", input_name=name,
                    input_shape=shape, output_name="embedding_256", io_dtype=io_dtype,
                    deployment_target=deployment_target, compress=compress, meta=meta, input_desc=describe_input(input),
                    output_desc={"embedding_256": f"{head.out_dim}-d embedding of the window, unit L2 norm"},
-                   labels=None, reference=_torch_ref(_openl3_ref(backbone, head, input)), windows=windows,
+                   labels=None, reference=_torch_ref(_openl3_ref(openl3, head, input)), windows=windows,
                    overwrite=overwrite, strict=strict)
 
 
 def macos_predict(path: str | os.PathLike[str], inputs: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Core ML's own prediction (macOS only; raises :class:`ExportError` elsewhere)."""
+    """Core ML's own prediction (macOS only; raises :class:`ExportError` elsewhere).
+
+    Parameters
+    ----------
+    path : str or path
+        A saved ``.mlpackage``.
+    inputs : dict of str to np.ndarray
+        Feature name -> value, shaped as the model's input.
+
+    Returns
+    -------
+    dict
+        Output name -> value, as Core ML returns them.
+    """
     import platform
 
     if platform.system() != "Darwin":

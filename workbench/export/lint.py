@@ -120,7 +120,22 @@ def _param(op: Any, name: str) -> Any:
 
 
 def lint(path: str | os.PathLike[str]) -> LintReport:
-    """Lint a saved ``.mlpackage`` (read back with coremltools' milproto loader)."""
+    """Lint a saved ``.mlpackage`` (read back with coremltools' milproto loader).
+
+    Parameters
+    ----------
+    path : str or path
+        A saved ``.mlpackage`` (an ML Program).
+
+    Returns
+    -------
+    LintReport
+
+    Raises
+    ------
+    ModelFileError
+        ``path`` is not an ML Program ``.mlpackage``.
+    """
     from workbench.export.mil_eval import load_program, main_function
 
     program = load_program(path)

@@ -42,7 +42,23 @@ class ModelFileError(WorkbenchError, ValueError):
 # -- loading --------------------------------------------------------------------------------
 
 def load_program(path: str | os.PathLike[str]) -> Any:
-    """The MIL program of a saved ML Program ``.mlpackage`` (coremltools' internal milproto loader)."""
+    """The MIL program of a saved ML Program ``.mlpackage`` (coremltools' internal milproto loader).
+
+    Parameters
+    ----------
+    path : str or path
+        A saved ``.mlpackage``.
+
+    Returns
+    -------
+    coremltools MIL Program
+        Its functions by name (``program.functions["main"]``).
+
+    Raises
+    ------
+    ModelFileError
+        ``path`` is not an ``.mlpackage``, or its model is not an ML Program.
+    """
     import coremltools as ct
     from coremltools.converters.mil.frontend.milproto.load import load
 
@@ -59,6 +75,22 @@ def load_program(path: str | os.PathLike[str]) -> Any:
 
 
 def main_function(program: Any) -> Any:
+    """The program's ``main`` function.
+
+    Parameters
+    ----------
+    program : coremltools MIL Program
+        As :func:`load_program` returns it.
+
+    Returns
+    -------
+    coremltools MIL Function
+
+    Raises
+    ------
+    ModelFileError
+        The program has no ``main`` function.
+    """
     try:
         return program.functions["main"]
     except KeyError as exc:
@@ -66,7 +98,13 @@ def main_function(program: Any) -> Any:
 
 
 def np_dtype(mil_type: Any) -> np.dtype | None:
-    """The NumPy dtype of a MIL scalar/tensor type, or None for strings, lists and dicts."""
+    """The NumPy dtype of a MIL scalar/tensor type, or None for strings, lists and dicts.
+
+    Parameters
+    ----------
+    mil_type : coremltools MIL type
+        A builtin scalar or tensor type (``types.tensor(types.fp16, ...)``).
+    """
     from coremltools.converters.mil.mil import types
 
     t = mil_type
@@ -101,6 +139,19 @@ class Trace:
     ops: dict[str, OpStat] = field(default_factory=dict)
 
     def record(self, op: Any, value: np.ndarray, dtype: np.dtype | None, raw: np.ndarray) -> None:
+        """Add one op's output to its :class:`OpStat` (float outputs only).
+
+        Parameters
+        ----------
+        op : coremltools MIL Operation
+            The op (its ``name`` and ``op_type``).
+        value : np.ndarray
+            The output after rounding to ``dtype``.
+        dtype : np.dtype or None
+            The declared output dtype; None or a non-float dtype records nothing.
+        raw : np.ndarray
+            The output as computed in float32, before rounding (for the fp16 overflow check).
+        """
         if dtype is None or not np.issubdtype(dtype, np.floating):
             return
         stat = self.ops.setdefault(op.name, OpStat(op.name, op.op_type, str(dtype)))
@@ -138,6 +189,20 @@ def run(path_or_program: str | os.PathLike[str] | Any, inputs: dict[str, np.ndar
     Each op is computed in float32 and rounded to its declared output dtype. A classifier's
     label output is a ``str`` and its probability output a ``dict``. Pass a :class:`Trace` to
     collect every op's output range (the fp16 audit).
+
+    Parameters
+    ----------
+    path_or_program : str, path or coremltools MIL Program
+        A saved ``.mlpackage`` or a program from :func:`load_program`.
+    inputs : dict of str to np.ndarray
+        Exactly the program's inputs, each of its declared shape.
+    trace : Trace or None
+        Collects each op's output range; None collects nothing.
+
+    Returns
+    -------
+    dict of str to value
+        Output name -> np.ndarray (or ``str``/``dict`` for a classifier's label and probabilities).
 
     Raises
     ------
@@ -199,6 +264,21 @@ def psnr_db(actual: np.ndarray, reference: np.ndarray) -> float:
     """Peak signal-to-noise ratio of ``actual`` against ``reference`` in dB (coremltools' definition).
 
     ``10 log10(max(reference**2) / mean((actual - reference)**2))``; ``inf`` when equal.
+
+    Parameters
+    ----------
+    actual, reference : np.ndarray
+        Same size (compared flattened), not empty.
+
+    Returns
+    -------
+    float
+        PSNR in dB; ``inf`` when equal, ``-inf`` when ``reference`` is all zero and they differ.
+
+    Raises
+    ------
+    ParameterError
+        The sizes differ or are 0.
     """
     a, r = np.asarray(actual, np.float64).ravel(), np.asarray(reference, np.float64).ravel()
     if a.shape != r.shape or a.size == 0:
@@ -240,6 +320,15 @@ class ParityReport:
     evaluator: str = "numpy-mil"
 
     def passed(self, *, min_psnr_db: float = 60.0, min_agreement: float = 0.99) -> bool:
+        """Whether the export is faithful: PSNR, no fp16 overflow and (classifiers) label agreement.
+
+        Parameters
+        ----------
+        min_psnr_db : float
+            Lowest PSNR accepted, in dB.
+        min_agreement : float in [0, 1]
+            Lowest fraction of windows with the same predicted label.
+        """
         ok = self.psnr_db >= min_psnr_db and not self.fp16_overflow
         return ok and (self.label_agreement is None or self.label_agreement >= min_agreement)
 

@@ -36,6 +36,16 @@ def _axes(a: Any, rank: int) -> tuple[int, ...] | None:
 
 def _reduce(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     def op(x: np.ndarray, axes: Any = None, keep_dims: Any = False) -> np.ndarray:
+        """The reduction over ``axes`` (all axes when None), in float32.
+
+        Parameters
+        ----------
+        x : np.ndarray
+        axes : sequence of int or None
+            Axes to reduce (negative ones count from the end).
+        keep_dims : bool
+            Keep the reduced axes with length 1.
+        """
         x = _f(x)
         return fn(x, axis=_axes(axes, x.ndim), keepdims=bool(keep_dims))
 
@@ -120,6 +130,24 @@ def _conv(x: np.ndarray, weight: np.ndarray, bias: Any = None, strides: Any = No
 def _pool(reduce: str) -> Callable[..., np.ndarray]:
     def op(x: np.ndarray, kernel_sizes: Any, strides: Any = None, pad_type: Any = "valid", pad: Any = None,
            ceil_mode: Any = False, exclude_padding_from_average: Any = False) -> np.ndarray:
+        """Max or average pooling over the spatial axes of ``x`` (N, C, *spatial), in float32.
+
+        Parameters
+        ----------
+        x : np.ndarray [shape=(n, c, ...)]
+        kernel_sizes : sequence of int
+            One per spatial axis.
+        strides : sequence of int or None
+            None uses the kernel sizes.
+        pad_type : {"valid", "custom", "same", "same_lower"}
+            The MIL padding mode.
+        pad : sequence of int or None
+            Explicit begin/end padding for ``pad_type="custom"``.
+        ceil_mode : bool
+            Must be False (True raises :class:`UnsupportedOpError`).
+        exclude_padding_from_average : bool
+            Accepted but not applied: the average counts padded places as zeros.
+        """
         x = _f(x)
         n = x.ndim - 2
         kernel = tuple(int(k) for k in kernel_sizes)

@@ -40,6 +40,8 @@ from workbench.report.baselines import comparison
 from workbench.runs import flatten
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from workbench.runs import Run
 
 __all__ = ["as_run", "backbone_text", "build", "report", "show"]
@@ -49,14 +51,35 @@ SECTIONS = ("Quality gates", "Model vs baselines", "Metrics", "Training curves",
 
 
 def as_run(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Run:
-    """A :class:`~workbench.runs.Run` from a Run, a run id or a run folder path."""
+    """A :class:`~workbench.runs.Run` from a Run, a run id or a run folder path.
+
+    Parameters
+    ----------
+    run : Run, run id or run folder
+    root : str, path or None
+        Experiments folder used to look up a run id (default :func:`workbench.config.experiments_dir`).
+
+    Returns
+    -------
+    Run
+    """
     from workbench.runs import Run, load_run
 
     return run if isinstance(run, Run) else load_run(run, root=root)
 
 
 def backbone_text(run: Run) -> str:
-    """E.g. ``"features-v1 (weight-free feature frontend, not OpenL3), dim 202"``, or "not recorded"."""
+    """E.g. ``"features-v1 (weight-free feature frontend, not OpenL3), dim 202"``, or "not recorded".
+
+    Parameters
+    ----------
+    run : Run
+        Its ``run.json`` ``backbone`` (else ``data.json``'s): a name, or ``{name, dim}``.
+
+    Returns
+    -------
+    str
+    """
     bb = run.info.get("backbone") or run.data.get("backbone")
     if not bb:
         return H.NOT_RECORDED
@@ -118,7 +141,21 @@ def _baseline_notes(run: Run) -> str:
 
 
 def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dict[str, bytes], dict[str, Any]]:
-    """(report body HTML, {plot name: PNG bytes}, evaluation dict), without writing anything."""
+    """(report body HTML, {plot name: PNG bytes}, evaluation dict), without writing anything.
+
+    Parameters
+    ----------
+    run : Run
+    seed : int
+        Seed of the k-means and t-SNE used for the clustering metrics and the projection.
+    projection : {"pca", "tsne"}
+        2-D projection of the embedding space.
+
+    Returns
+    -------
+    (body, pngs, evaluation) : (str, dict of str to bytes, dict)
+        The report's HTML body, its plots as PNG bytes by name, and the ``evaluation.json`` contents.
+    """
     import numpy as np
 
     from workbench.evaluate import class_names, evaluate_run, model_metrics, quality_gates
@@ -128,7 +165,17 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     arrays = run.arrays()
     pngs: dict[str, bytes] = {}
 
-    def figure(name: str, fig: Any, alt: str) -> str:
+    def figure(name: str, fig: Figure, alt: str) -> str:
+        """Keep ``fig`` as PNG ``name`` and return its ``<img>`` tag.
+
+        Parameters
+        ----------
+        name : str
+            The plot's name (``plots/<name>.png``).
+        fig : matplotlib.figure.Figure
+        alt : str
+            The image's alt text.
+        """
         pngs[name] = P.png_bytes(fig)
         return H.img(pngs[name], alt)
 
@@ -293,7 +340,18 @@ def report(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | 
 
 def show(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None, seed: int = 0,
          projection: str = "pca") -> None:
-    """Write the report (as :func:`report`) and display it inline in a notebook."""
+    """Write the report (as :func:`report`) and display it inline in a notebook.
+
+    Parameters
+    ----------
+    run : Run, run id or run folder
+    root : str, path or None
+        Experiments folder used to look up a run id.
+    seed : int
+        As in :func:`report`.
+    projection : {"pca", "tsne"}
+        As in :func:`report`.
+    """
     from IPython.display import HTML, display
 
     run = as_run(run, root=root)

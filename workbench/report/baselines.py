@@ -21,7 +21,19 @@ def _number(value: object) -> bool:
 
 
 def comparison(metrics: Mapping[str, Any]) -> str:
-    """HTML: warnings, the headline metrics and the per-class F1 of the model and every baseline."""
+    """HTML: warnings, the headline metrics and the per-class F1 of the model and every baseline.
+
+    Parameters
+    ----------
+    metrics : mapping
+        A run's ``metrics.json``: ``model``, ``baselines`` {name: metrics}, and optionally
+        ``warnings``, ``held_out`` and ``early_stopping``.
+
+    Returns
+    -------
+    str
+        HTML; "not recorded" in place of the tables when ``model`` or ``baselines`` is missing.
+    """
     parts: list[str] = []
     for text in metrics.get("warnings") or []:
         parts.append(f'<p class="fail">warning: {H.esc(text)}</p>')

@@ -31,11 +31,24 @@ CSS = """
 
 
 def esc(value: Any) -> str:
+    """``str(value)`` with HTML's special characters escaped.
+
+    Parameters
+    ----------
+    value : object
+        Any value; its ``str`` is escaped.
+    """
     return html.escape(str(value))
 
 
 def fmt(value: Any) -> str:
-    """A cell's text: floats to 4 significant digits, None as "not recorded"."""
+    """A cell's text: floats to 4 significant digits, None as "not recorded".
+
+    Parameters
+    ----------
+    value : object
+        A cell's value.
+    """
     if value is None:
         return NOT_RECORDED
     if isinstance(value, float):
@@ -44,18 +57,43 @@ def fmt(value: Any) -> str:
 
 
 def not_recorded(what: str = "") -> str:
+    """A paragraph saying ``what`` was not recorded.
+
+    Parameters
+    ----------
+    what : str
+        What is missing (``"history.json"``); empty for a bare "not recorded".
+    """
     return f'<p class="na">{esc(what + ": " if what else "")}{NOT_RECORDED}</p>'
 
 
 def img(png: bytes, alt: str) -> str:
-    """An ``<img>`` with the PNG inlined as a data URI (no external file)."""
+    """An ``<img>`` with the PNG inlined as a data URI (no external file).
+
+    Parameters
+    ----------
+    png : bytes
+        A PNG file's bytes.
+    alt : str
+        The alt text.
+    """
     data = base64.b64encode(png).decode("ascii")
     return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
 
 
 def table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None,
           classes: Iterable[Sequence[str]] | None = None) -> str:
-    """An HTML table; ``classes`` gives a CSS class per cell (parallel to ``rows``)."""
+    """An HTML table; ``classes`` gives a CSS class per cell (parallel to ``rows``).
+
+    Parameters
+    ----------
+    rows : iterable of sequences
+        One sequence of cell values per row; numbers are right-aligned, None shows as "not recorded".
+    header : sequence of str or None
+        Column headings; None for none.
+    classes : iterable of sequences of str, or None
+        A CSS class (or ``""``) per cell, parallel to ``rows``.
+    """
     out = ["<table>"]
     if header:
         out.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
@@ -76,12 +114,25 @@ def table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None,
 
 
 def kv_table(mapping: Mapping[str, Any]) -> str:
-    """A two-column table of a (flattened) mapping."""
+    """A two-column table of a (flattened) mapping.
+
+    Parameters
+    ----------
+    mapping : mapping of str to value
+    """
     return table([(k, v) for k, v in mapping.items()], header=("key", "value"))
 
 
 def document(body: str, *, title: str) -> str:
-    """A complete, self-contained HTML page around ``body``."""
+    """A complete, self-contained HTML page around ``body``.
+
+    Parameters
+    ----------
+    body : str
+        HTML for the page's body.
+    title : str
+        The page title (escaped).
+    """
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{esc(title)}</title></head><body style=\"margin:0;background:#fff\">{body}</body></html>\n")

@@ -26,7 +26,18 @@ def _figure(width_in: float = 7.0, height_in: float = 3.6, **kw: Any) -> tuple[F
 
 
 def class_colors(names: Sequence[str]) -> dict[str, str]:
-    """A colour per class: the DJ label colours where the name is a label, else the tab10 cycle."""
+    """A colour per class: the DJ label colours where the name is a label, else the tab10 cycle.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Class names, in the order the tab10 colours are given out.
+
+    Returns
+    -------
+    dict of str to str
+        Name -> hex colour (``"#1f77b4"``).
+    """
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
@@ -44,14 +55,30 @@ def class_colors(names: Sequence[str]) -> dict[str, str]:
 
 
 def png_bytes(fig: Figure, *, dpi: int = 110) -> bytes:
-    """The figure as PNG bytes."""
+    """The figure as PNG bytes.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    dpi : int > 0
+        Dots per inch.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()
 
 
 def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys: Sequence[str] | None = None) -> Figure:
-    """Training curves: one panel per tracked quantity, one line per run (``{run: history}``)."""
+    """Training curves: one panel per tracked quantity, one line per run (``{run: history}``).
+
+    Parameters
+    ----------
+    histories : mapping of str to sequence of mappings
+        Run name -> its ``history.json`` rows (``epoch`` plus numeric quantities).
+    keys : sequence of str or None
+        The quantities to draw, one panel each; None draws every numeric one but ``epoch`` and
+        ``seconds``.
+    """
     if keys is None:
         seen: list[str] = []
         for hist in histories.values():
@@ -88,7 +115,17 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys:
 def confusion_figure(confusion: Sequence[Sequence[float]] | np.ndarray, classes: Sequence[str], *,
                      title: str = "Confusion matrix (rows: truth, normalised per row)",
                      delta: bool = False) -> Figure:
-    """Row-normalised confusion matrix with counts (or a signed difference when ``delta``)."""
+    """Row-normalised confusion matrix with counts (or a signed difference when ``delta``).
+
+    Parameters
+    ----------
+    confusion : array-like [shape=(n_classes, n_classes)]
+        Counts, rows the truth and columns the prediction; with ``delta``, signed rates (-1..1).
+    classes : sequence of str [length n_classes]
+    title : str
+    delta : bool
+        Draw ``confusion`` as a signed difference (red-blue, values printed) instead of counts.
+    """
     cm = np.asarray(confusion, dtype=float)
     n = len(classes)
     fig, ax = _figure(1.0 + 0.75 * n + 1.5, 1.0 + 0.65 * n + 0.6)
@@ -116,7 +153,16 @@ def confusion_figure(confusion: Sequence[Sequence[float]] | np.ndarray, classes:
 
 def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequence[str] | None = None,
                      title: str = "Per-class scores") -> Figure:
-    """Grouped bars: for each class, one bar per score (``keys``, default every float score)."""
+    """Grouped bars: for each class, one bar per score (``keys``, default every float score).
+
+    Parameters
+    ----------
+    per_class : mapping of str to mapping of str to float
+        Class -> scores (``precision``, ``recall``, ``f1``, 0..1) and optionally ``support`` or ``n``.
+    keys : sequence of str or None
+        The scores to draw; None draws every float score of the first class.
+    title : str
+    """
     names = list(per_class)
     if keys is None:
         keys = [k for k, v in next(iter(per_class.values())).items()
@@ -146,6 +192,26 @@ def projection(embeddings: np.ndarray, *, seed: int = 0, method: str = "pca") ->
 
     ``method`` is "pca" (fast, default) or "tsne" (slower: about a minute for 500 points on a
     busy 2-core machine).
+
+    Parameters
+    ----------
+    embeddings : np.ndarray [shape=(n, d)]
+        One row per item; rows are L2-normalised first (zero rows left as they are).
+    seed : int
+        ``random_state`` of the PCA or t-SNE.
+    method : {"pca", "tsne"}
+        t-SNE needs at least 5 rows (fewer fall back to PCA).
+
+    Returns
+    -------
+    xy : np.ndarray [shape=(n, 2)]
+    name : str
+        ``"PCA"`` or ``"t-SNE"``.
+
+    Raises
+    ------
+    ParameterError
+        ``method`` is not one of :data:`PROJECTIONS`.
     """
     from sklearn.decomposition import PCA
 
@@ -170,7 +236,19 @@ def projection(embeddings: np.ndarray, *, seed: int = 0, method: str = "pca") ->
 
 def projection_figure(embeddings: np.ndarray, labels: Sequence[str] | np.ndarray, *, seed: int = 0,
                       title: str = "Embedding space", method: str = "pca") -> Figure:
-    """Scatter of a 2-D projection of the embeddings (see :func:`projection`), coloured by class."""
+    """Scatter of a 2-D projection of the embeddings (see :func:`projection`), coloured by class.
+
+    Parameters
+    ----------
+    embeddings : np.ndarray [shape=(n, d)]
+    labels : sequence of str or np.ndarray [shape=(n,)]
+        The class of each row (colours and legend counts).
+    seed : int
+        As in :func:`projection`.
+    title : str
+    method : {"pca", "tsne"}
+        As in :func:`projection`.
+    """
     xy, method = projection(embeddings, seed=seed, method=method)
     lab = np.asarray([str(x) for x in labels])
     names = list(dict.fromkeys(sorted(lab.tolist())))
@@ -188,7 +266,14 @@ def projection_figure(embeddings: np.ndarray, labels: Sequence[str] | np.ndarray
 
 
 def invariance_figure(invariance: Mapping[str, Mapping[str, float]]) -> Figure:
-    """Bars of mean cosine similarity per augmentation and strength."""
+    """Bars of mean cosine similarity per augmentation and strength.
+
+    Parameters
+    ----------
+    invariance : mapping of str to mapping of str to float
+        Augmentation -> {strength: mean cosine to the original}; pitch strengths are in semitones,
+        gain in dB, stretch a rate.
+    """
     units = {"pitch": " st", "gain": " dB", "stretch": "x"}
     labels, vals, colors = [], [], []
     palette = ["#2563eb", "#f59e0b", "#10b981", "#8b5cf6", "#ef4444"]
@@ -210,7 +295,17 @@ def invariance_figure(invariance: Mapping[str, Mapping[str, float]]) -> Figure:
 
 
 def timeline_figure(timeline: Sequence[Mapping[str, Any]], *, max_tracks: int = 4) -> Figure:
-    """For each track, the true sections above the predicted ones, in label colours."""
+    """For each track, the true sections above the predicted ones, in label colours.
+
+    Parameters
+    ----------
+    timeline : sequence of mappings
+        Per track: ``name`` (or ``track_id``), ``duration_s`` (seconds, optional), ``truth`` and
+        ``predicted`` sections ``{label, start_s, end_s, confidence}`` (times in seconds; confidence
+        0..1, optional).
+    max_tracks : int > 0
+        Only the first ``max_tracks`` tracks are drawn.
+    """
     from matplotlib.patches import Patch
 
     from workbench.labels import LABEL_COLORS, LABELS
@@ -241,7 +336,13 @@ def timeline_figure(timeline: Sequence[Mapping[str, Any]], *, max_tracks: int = 
 
 
 def label_counts_figure(label_counts: Mapping[str, int]) -> Figure:
-    """Horizontal bars of how many labelled examples each class has."""
+    """Horizontal bars of how many labelled examples each class has.
+
+    Parameters
+    ----------
+    label_counts : mapping of str to int
+        Class -> number of labelled examples.
+    """
     names = list(label_counts)
     colors = class_colors(names)
     fig, ax = _figure(6.0, 0.6 + 0.32 * len(names))

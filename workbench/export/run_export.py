@@ -1,0 +1,279 @@
+"""Export a training run: its model(s) -> checked Core ML packages -> :class:`workbench.registry.Registry`.
+
+- :func:`export_run`: the whole export of one run. Only runs whose training job completed
+  (:func:`not_exportable_reason`), and only models that pass their blocking gates
+  (:mod:`workbench.evaluate.gates`) unless ``force=True``.
+- :func:`exportable_runs`: the runs of a library that may be exported.
+- :func:`run_windows`: real backbone windows of the library's tracks for the parity check.
+
+Re-exported by :mod:`workbench.export`. Nothing heavy is imported here until used (coremltools and
+torch load inside functions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.errors import ParameterError
+
+if TYPE_CHECKING:
+    from workbench.export.coreml import ExportResult
+    from workbench.library import Library
+    from workbench.registry import Registry
+    from workbench.registry_types import Version
+    from workbench.runs import Run
+    from workbench.train.sections.features import WindowFeatures
+
+__all__ = ["export_run", "exportable_runs", "not_exportable_reason", "run_windows"]
+
+#: Model types a run of each kind exports.
+_TYPES_OF_KIND = {"sections": ("dj_section",), "embeddings": ("head", "embedding")}
+
+
+def not_exportable_reason(run: Run, library: Library) -> str | None:
+    """Why a run may not be exported, or None when it may.
+
+    A run is exportable when it has a ``model.pt`` and the job that wrote it is recorded in this
+    library as completed with this run id. A run folder whose job is not completed (the process
+    was killed between writing the folder and recording the job, or the job failed) is not.
+
+    Parameters
+    ----------
+    run : Run
+        A training run (:func:`workbench.runs.load_run`).
+    library : Library
+        The library whose ``jobs`` table should record the run's job.
+
+    Returns
+    -------
+    str or None
+        The reason, naming the run and its job; None when the run may be exported.
+    """
+    if run.model_path is None:
+        return f"run {run.run_id} has no model.pt checkpoint to export"
+    job_id = run.info.get("job_id")
+    if not isinstance(job_id, int) or isinstance(job_id, bool):
+        return (f"run {run.run_id} names no training job (run.json job_id is {job_id!r}); only runs written "
+                "by a completed training job are exported")
+    row = library.conn.execute("SELECT state, run_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        return f"run {run.run_id}: its job {job_id} is not in this library ({library.path})"
+    if row["state"] != "completed" or row["run_id"] != run.run_id:
+        return (f"run {run.run_id}: its job {job_id} is {row['state']!r}"
+                + (f" with run {row['run_id']!r}" if row["run_id"] and row["run_id"] != run.run_id else "")
+                + ", not completed with this run (was the training process killed?); train again")
+    return None
+
+
+def exportable_runs(library: Library) -> list[Run]:
+    """The runs under the library's ``experiments/`` that may be exported, oldest first.
+
+    Parameters
+    ----------
+    library : Library
+        Its workspace's ``experiments/`` is listed and its ``jobs`` table checked.
+
+    Returns
+    -------
+    list of Run
+        Every run for which :func:`not_exportable_reason` is None.
+    """
+    from workbench.runs import list_runs
+
+    return [r for r in list_runs(library.workspace.experiments) if not_exportable_reason(r, library) is None]
+
+
+def run_windows(library: Library, run: Run, *, n_windows: int = 64, seed: int = 0,
+                features: WindowFeatures | None = None) -> np.ndarray | None:
+    """Up to ``n_windows`` real backbone vectors (one per 1-s window) of the library's tracks, for parity.
+
+    Reads the embedding cache of the run's backbone (the feature frontend unless the run used
+    OpenL3); for a ``sections`` run, the window features its classifier takes
+    (:class:`~workbench.train.sections.WindowFeatures`). None when nothing is cached (run
+    ``workbench embed``).
+
+    Parameters
+    ----------
+    library : Library
+        Whose tracks and embedding cache are read.
+    run : Run
+        The run being exported; its ``run.json`` ``backbone.name`` picks the cache.
+    n_windows : int > 0
+        At most this many windows are returned.
+    seed : int
+        Seeds the order tracks are read in and the windows picked.
+    features : WindowFeatures or None
+        The window features a sections classifier takes; None reads them from the run's checkpoint
+        (None again for an embeddings run: bare backbone frames).
+
+    Returns
+    -------
+    np.ndarray [shape=(n, d), dtype=float32] or None
+        ``n <= n_windows`` windows, a seeded sample without repeats; None when the run's
+        backbone is not the feature frontend, or nothing is cached.
+    """
+    from workbench.embed.batch import cache_for
+    from workbench.embed.features import FeatureFrontend
+
+    name = str((run.info.get("backbone") or {}).get("name", "features-v1"))
+    if not name.startswith("features"):
+        return None
+    cache = cache_for(library, FeatureFrontend())
+    # a section classifier takes window features (frame + context + position), not bare frames
+    features = features if features is not None else _window_features(run)
+    rng = np.random.default_rng(seed)
+    tracks = library.tracks()
+    frames, have = [], 0
+    # tracks in a seeded order, read until four times the windows wanted: a large library is not
+    # read whole for 64 windows
+    for i in rng.permutation(len(tracks)):
+        t = tracks[int(i)]
+        got = cache.get(t.content_hash)
+        if got is None:
+            continue
+        if features is None:
+            frames.append(got[0])
+        else:
+            from workbench.train.sections import track_frames
+
+            frames.append(track_frames(library, t, features=features).features)
+        have += len(frames[-1])
+        if have >= 4 * n_windows and len(frames) >= 2:
+            break
+    if not frames:
+        return None
+    allf = np.concatenate(frames).astype(np.float32)
+    pick = rng.choice(allf.shape[0], size=min(n_windows, allf.shape[0]), replace=False)
+    return allf[np.sort(pick)]
+
+
+def _window_features(run: Run) -> WindowFeatures | None:
+    """The :class:`~workbench.train.sections.WindowFeatures` a sections run's classifier takes, or None
+    (an embeddings run, or a plain head checkpoint that takes the backbone vector itself)."""
+    if run.kind != "sections" or run.model_path is None:
+        return None
+    from workbench.train.sections import load_section_model
+
+    try:
+        return load_section_model(run.model_path)[1]
+    except ParameterError:
+        return None
+
+
+def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os.PathLike[str] | None = None,
+               registry: Registry | None = None, io_dtype: str = "fp32",
+               deployment_target: str = "macOS14", compress: str | None = None, activate: bool = True,
+               openl3_weights: str | os.PathLike[str] | None = None, input: str = "logmel",
+               n_windows: int = 64, version: str | None = None, force: bool = False
+               ) -> list[tuple[ExportResult, Version]]:
+    """Export a training run's model(s), check them, and register each as a new version.
+
+    A ``sections`` run gives a ``dj_section`` model; an ``embeddings`` run gives the ``head`` and
+    the ``embedding`` model (OpenL3 window model when the run's backbone is OpenL3 and its
+    weights are found, else the head over the feature vector). Returns ``[(ExportResult, Version)]``.
+
+    Parameters
+    ----------
+    run : Run, str or path
+        The run, its folder, or its run id (looked up under the library's ``experiments/``).
+    library : Library, str, path or None
+        The library (or its database path) whose jobs table and tracks are used; None opens the
+        default workspace's library.
+    registry : Registry or None
+        Where versions are registered; None uses ``Registry(library)``.
+    io_dtype : {"fp32", "fp16"}
+        The packages' input/output dtype.
+    deployment_target : str
+        Minimum OS, one of :data:`workbench.export.coreml.DEPLOYMENT_TARGETS` (``"macOS14"`` ...).
+    compress : {"int8", "palettize6", "palettize4"} or None
+        Weight compression; None keeps fp16 weights.
+    activate : bool
+        Make each new version the active one of its type.
+    openl3_weights : str, path or None
+        OpenL3 weights for an OpenL3 run's embedding model; None looks in the usual places.
+    input : {"logmel", "samples"}
+        The OpenL3 embedding model's input (log-mel frames or raw samples).
+    n_windows : int > 0
+        Real windows used for the parity check (:func:`run_windows`).
+    version : str or None
+        The version string stamped in the packages; None gives ``"<N>.0.0"``.
+    force : bool
+        Export (and record) a model that fails a blocking gate instead of refusing it.
+
+    Returns
+    -------
+    list of (ExportResult, Version)
+        One pair per exported model, the result's path being the registered package.
+
+    Raises
+    ------
+    ParameterError
+        The run has no checkpoint, or its job is not recorded as completed in this library
+        (:func:`not_exportable_reason`).
+    workbench.evaluate.gates.GateFailedError
+        A model fails a blocking gate (worse than its baseline, or than the active version on the
+        same held-out tracks; or its run recorded no baselines) and ``force`` is False. With
+        ``force=True`` it is exported, and its metadata (``com.workbench.forced``, the JSON's
+        ``"forced"``) and model card say so with the failing gates.
+    """
+    from workbench.export import coreml
+    from workbench.library import Library
+    from workbench.registry import Registry
+    from workbench.runs import Run, load_run
+
+    lib = library if isinstance(library, Library) else Library(library)
+    run = run if isinstance(run, Run) else load_run(run, root=lib.workspace.experiments)
+    reason = not_exportable_reason(run, lib)
+    if reason is not None:
+        raise ParameterError(reason)
+    from workbench.models.heads import read_weights
+
+    model_path = run.model_path
+    assert model_path is not None  # not_exportable_reason refused a run without one
+    read_weights(model_path)  # a poisoned or foreign model.pt: CheckpointError, before anything else
+    reg = registry if registry is not None else Registry(lib)
+    for model_type in _TYPES_OF_KIND.get(run.kind, ()):  # refuse before the (slow) conversion
+        reg.check_gates(model_type, run.metrics, what=f"run {run.run_id} ({model_type})", force=force)
+    backbone = dict(run.info.get("backbone") or {})
+    meta = {"metrics": run.metrics, "fingerprint": (run.data or {}).get("fingerprint"), "backbone": backbone,
+            "run_id": run.run_id, "version": version}
+    features = _window_features(run)
+    if features is not None:
+        meta["window_features"] = features.to_dict()
+    windows = run_windows(lib, run, n_windows=n_windows, features=features)
+    staging = reg.root / f".export.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    kw: dict[str, Any] = {"io_dtype": io_dtype, "deployment_target": deployment_target, "compress": compress}
+    out = []
+    try:
+        jobs: list[tuple[str, Any]] = []
+        if run.kind == "sections":
+            jobs.append(("dj_section", lambda p: coreml.export_classifier(model_path, p, metadata=meta,
+                                                                          windows=windows, **kw)))
+        else:
+            jobs.append(("head", lambda p: coreml.export_head(model_path, p, metadata=meta, windows=windows, **kw)))
+            if str(backbone.get("name", "")).startswith("openl3"):
+                from workbench.embed.openl3 import OpenL3
+
+                o = OpenL3.from_weights(openl3_weights, embedding_size=int(backbone.get("dim", 6144)))
+                jobs.append(("embedding", lambda p: coreml.export_embedding_model(
+                    model_path, p, backbone=o, input=input, metadata=meta, **kw)))
+            else:
+                jobs.append(("embedding", lambda p: coreml.export_embedding_model(
+                    model_path, p, backbone="features", metadata=meta, windows=windows, **kw)))
+        for model_type, job in jobs:
+            result = job(staging / f"{model_type}.mlpackage")
+            registered = reg.register(model_type, result.path, metadata=result.metadata, metrics=run.metrics,
+                                      export={**result.as_dict(), "size_bytes": result.size_bytes},
+                                      job_id=run.info.get("job_id"), run_id=run.run_id, activate=activate,
+                                      move=True, force=force)
+            out.append((dataclasses.replace(result, path=registered.path), registered))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out

@@ -1,0 +1,185 @@
+"""The model card (Markdown) written next to each registered version."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_INTENDED = {
+    "dj_section": ("Label sections of tracks in the owner's own library with DJ section names "
+                   "(intro, build, drop, break, outro, verse, chorus), as suggestions to review in the labeling "
+                   "screen or a DJ app."),
+    "embedding": ("Embed 1-second windows (or sections) of the owner's tracks for similarity search "
+                  "(\"more like this\", mix suggestions): compare embeddings by dot product."),
+    "head": ("Map a pooled backbone embedding to the 256-d similarity space: the app computes the backbone, "
+             "this model the fine-tuned projection."),
+}
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    out = ["| | |", "|---|---|"]
+    for k, v in rows:
+        text = v if isinstance(v, str) else json.dumps(v, default=str)
+        out.append(f"| {k} | {text.replace('|', '/')} |")
+    return "\n".join(out)
+
+
+def model_card(doc: dict[str, Any]) -> str:
+    """Markdown for one registry version document (the ``<type>_v<N>.json`` contents).
+
+    Parameters
+    ----------
+    doc : dict
+        The version document: ``model_type``, ``version``, ``name``, ``metadata``, ``metrics``,
+        ``export`` (lint, parity, size), ``gates`` and ``forced``; missing keys are left out of the card.
+
+    Returns
+    -------
+    str
+        The card's Markdown.
+    """
+    from workbench.registry_types import flatten_metrics
+
+    meta = doc.get("metadata", {})
+    name = doc.get("name", f"{doc.get('model_type')}_v{doc.get('version')}")
+    mtype = doc.get("model_type", "")
+    export = doc.get("export") or {}
+    lint = export.get("lint") or {}
+    parity = export.get("parity") or {}
+    backbone = meta.get("backbone") or {}
+    metrics = flatten_metrics(doc.get("metrics") or meta.get("training_metrics") or {})
+    lines = [
+        f"# {name}",
+        "",
+        *_forced_lines(doc.get("forced") or []),
+        str(meta.get("description", "")),
+        "",
+        _table([("model type", mtype), ("version", meta.get("version", "")), ("created", doc.get("created_at", "")),
+                ("author", meta.get("author", "")), ("licence", meta.get("license", "")),
+                ("workbench", meta.get("workbench_version", "")), ("training run", doc.get("run_id") or "-"),
+                ("training job", doc.get("job_id") if doc.get("job_id") is not None else "-"),
+                ("deployment target", meta.get("deployment_target", "")), ("I/O dtype", meta.get("io_dtype", "")),
+                ("compute precision", "fp16 (ML Program)"), ("weight compression", meta.get("compression", "none")),
+                ("size", f"{export.get('size_bytes', 0) / 1e6:.2f} MB" if export.get("size_bytes") else "-")]),
+        "",
+        "## Intended use",
+        "",
+        _INTENDED.get(mtype, ""),
+        "",
+        "Not intended for: music outside the styles it was trained on without checking its metrics there, "
+        "or any decision about people. It was trained on one person's library; its labels reflect that "
+        "person's conventions.",
+        "",
+        "## Training data",
+        "",
+        _table([("data fingerprint", meta.get("data_fingerprint") or "-"),
+                ("backbone", backbone.get("name", "-")), ("backbone settings", {k: v for k, v in backbone.items()
+                                                                              if k != "name"} or "-"),
+                ("weights source", meta.get("weights_source") or "-"),
+                ("labels", ", ".join(meta.get("labels") or []) or "-")]),
+        "",
+        "## Metrics",
+        "",
+        _table(sorted(metrics.items())) if metrics else "No training metrics were recorded.",
+        "",
+        "## Blocking gates",
+        "",
+        *_gate_lines(doc.get("gates")),
+        "",
+        "## Inputs and outputs",
+        "",
+    ]
+    for key in ("inputs", "outputs"):
+        for n, d in (meta.get(key) or {}).items():
+            lines.append(f"- **{n}** ({key[:-1]}): {d}")
+    if meta.get("input_shape"):
+        lines.append(f"- input shape {meta['input_shape']} (static), {meta.get('io_dtype', 'fp32')}")
+    if meta.get("frontend"):
+        lines.append(f"- frontend: {meta['frontend']}")
+    lines += [
+        "",
+        "## Checks made on the build machine (Linux)",
+        "",
+        f"- Neural Engine lint: {lint.get('errors', '?')} errors, {lint.get('warnings', '?')} warnings, "
+        f"{lint.get('notes', '?')} notes.",
+    ]
+    for f in lint.get("findings", []):
+        if f.get("level") != "note":
+            lines.append(f"  - {f['level']}: `{f['op']}` {f['message']}")
+    if parity:
+        agree = parity.get("label_agreement")
+        psnr = parity.get("psnr_db")
+        psnr = f"{psnr:.1f}" if isinstance(psnr, (int, float)) else str(psnr)
+        lines.append(f"- Parity with PyTorch (NumPy evaluator of the saved program, {parity.get('n_windows')} windows): "
+                     f"PSNR {psnr} dB (target >= 60)"
+                     + (f", same label on {100 * agree:.1f}% (target >= 99%)" if agree is not None else "")
+                     + f"; largest fp16 activation {parity.get('fp16_max_abs', 0):.4g} (limit 65504).")
+    else:
+        lines.append("- Parity: not checked.")
+    lines += [
+        "- Not checked here: which ops Core ML actually places on the Neural Engine. On a Mac, open the model in "
+        "Xcode (Performance tab) or use `MLComputePlan`.",
+        "",
+        "## Loading it in Swift",
+        "",
+        "Compile the package once (Xcode does it when you add it to a target), or at build time:",
+        "",
+        "```sh",
+        f"xcrun coremlcompiler compile {name}.mlpackage build/",
+        "```",
+        "",
+        "or at run time:",
+        "",
+        "```swift",
+        "import CoreML",
+        "",
+        f"let compiled = try await MLModel.compileModel(at: URL(fileURLWithPath: \"{name}.mlpackage\"))",
+        "let config = MLModelConfiguration()",
+        "config.computeUnits = .all  // lets Core ML use the Neural Engine",
+        "let model = try MLModel(contentsOf: compiled, configuration: config)",
+        *_swift_predict(meta),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _gate_lines(gates: Any) -> list[str]:
+    """The blocking gates checked at export (better than the baselines, not worse than the active version)."""
+    if not gates:
+        return ["Not checked (registered before gates were checked)."]
+    out = ["| gate | metric | value | | reference | status |", "|---|---|---|---|---|---|"]
+    for g in gates:
+        value = g.get("value")
+        target = g.get("target")
+        out.append(f"| {g.get('name')} | {g.get('metric')} | {'-' if value is None else f'{value:.4g}'} | "
+                   f"{g.get('op')} | {g.get('reference')} {'-' if target is None else f'{target:.4g}'} | "
+                   f"{g.get('status')} |")
+    return out
+
+
+def _forced_lines(forced: list[dict[str, Any]]) -> list[str]:
+    """A warning at the top of the card for each time the model was forced past failing gates."""
+    out = []
+    for f in forced:
+        gates = "; ".join(f"{g.get('name')} ({g.get('metric')}: {g.get('status')})"
+                          for g in f.get("failing_gates") or [])
+        out += [f"> **Forced ({f.get('action', 'export')}, {f.get('at', '')})**: this model failed its blocking "
+                f"gates and was let through with `--force`. Failing: {gates or '-'}.", ""]
+    return out
+
+
+def _swift_predict(meta: dict[str, Any]) -> list[str]:
+    inputs = list(meta.get("inputs") or {})
+    shape = meta.get("input_shape")
+    if not inputs or not shape:
+        return []
+    dtype = ".float16" if meta.get("io_dtype") == "fp16" else ".float32"
+    lines = [f"let x = try MLMultiArray(shape: {list(shape)}, dataType: {dtype})  // fill with the input",
+             f"let input = try MLDictionaryFeatureProvider(dictionary: [\"{inputs[0]}\": x])",
+             "let out = try await model.prediction(from: input)"]
+    if meta.get("labels"):
+        lines.append('let label = out.featureValue(for: "label")?.stringValue')
+    else:
+        lines.append('let embedding = out.featureValue(for: "embedding_256")?.multiArrayValue')
+    return lines
