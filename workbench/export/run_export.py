@@ -234,7 +234,8 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
     from workbench.models.heads import read_weights
 
     model_path = run.model_path
-    assert model_path is not None  # not_exportable_reason refused a run without one
+    if model_path is None:  # not_exportable_reason refuses such a run; said again for the type checker
+        raise ParameterError(f"run {run.run_id} has no model file to export")
     read_weights(model_path)  # a poisoned or foreign model.pt: CheckpointError, before anything else
     reg = registry if registry is not None else Registry(lib)
     for model_type in _TYPES_OF_KIND.get(run.kind, ()):  # refuse before the (slow) conversion
