@@ -12,7 +12,7 @@ Systems: ``workbench.analysis.analyze`` (default settings); essentia 2.1
 ``RhythmExtractor2013(method="multifeature")`` + ``KeyExtractor(profileType="edma")`` in its own
 venv (``benchmarks/peers/essentia_analyze.py``; AGPL, a peer only, see benchmarks/README.md);
 librosa's stock ``beat.beat_track`` + a chroma_cqt Krumhansl-Schmuckler key. Metrics
-(:mod:`workbench.devset.score`): accuracy 1 (BPM within 2 %), accuracy 2 (also x2, x1/2, x3,
+(:mod:`workbench.evaluate.analysis`): accuracy 1 (BPM within 2 %), accuracy 2 (also x2, x1/2, x3,
 x1/3), beat and downbeat F-measure (mir_eval, 70 ms), key exact and MIREX weighted score, share
 of tracks with no beat grid, analysis seconds per minute of audio (from decoded samples).
 """
@@ -118,7 +118,7 @@ def run_files(items: list[dict[str, Any]], *, essentia_python: str, max_s: float
 
 
 def score_items(items: list[dict[str, Any]]) -> None:
-    from workbench.devset.score import score_estimate
+    from workbench.evaluate.analysis import score_estimate
 
     for it in items:
         it["scores"] = {s: {**score_estimate(it["truth"], est), "duration_s": it["duration_s"]}
@@ -133,7 +133,7 @@ def score_items(items: list[dict[str, Any]]) -> None:
 
 def table(items: list[dict[str, Any]], group_key: str, *, what: str = "scores") -> tuple[str, dict[str, Any]]:
     """A markdown table, one row per group plus ``all``; each cell ``workbench / essentia / librosa``."""
-    from workbench.devset.score import summarise
+    from workbench.evaluate.analysis import summarise
 
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for it in items:

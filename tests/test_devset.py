@@ -13,7 +13,8 @@ from workbench.devset import STYLE_NAMES, load_devset, make_track, split_of, wri
 from workbench.devset.__main__ import main as devset_main
 from workbench.devset.generate import condition_of
 from workbench.devset.midi import find_fluidsynth
-from workbench.devset.score import (
+from workbench.errors import ParameterError
+from workbench.evaluate.analysis import (
     beat_f,
     key_score,
     same_key,
@@ -22,7 +23,6 @@ from workbench.devset.score import (
     tempo_accuracy1,
     tempo_accuracy2,
 )
-from workbench.errors import ParameterError
 
 HAS_FLUIDSYNTH = find_fluidsynth() is not None
 RENDERERS = ["numpy", pytest.param("fluidsynth", marks=pytest.mark.skipif(

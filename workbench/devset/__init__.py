@@ -17,7 +17,7 @@ for drums only) and a ``split``: ``"held_out"`` tracks stay out of every tuning 
 ['dev', 'dev', 'dev']
 
 Command line: ``python -m workbench.devset OUT --per-style 3 --seed 0``. Scores against the
-truth: :mod:`workbench.devset.score`; the side-by-side benchmark with essentia and librosa:
+truth: :mod:`workbench.evaluate.analysis`; the side-by-side benchmark with essentia and librosa:
 ``benchmarks/bench_analysis_peers.py``. Importing does no work.
 """
 
