@@ -21,10 +21,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("workbench", "workbench._lazy", "workbench.errors", "workbench.config", "workbench.fileio",
               "workbench.validate", "workbench.camelot")),
-    ("io", ("workbench.audio", "workbench.store", "workbench.libfiles", "workbench.library", "workbench.crates",
-            "workbench.runs")),
+    ("io", ("workbench.audio", "workbench.store", "workbench.libfiles", "workbench.library", "workbench.scan",
+            "workbench.crates", "workbench.runs")),
     ("content", ("workbench.analysis", "workbench.embed", "workbench.labels", "workbench.augment",
-                 "workbench.demo", "workbench.devset")),
+                 "workbench.augment_core", "workbench.demo", "workbench.devset")),
     ("models", ("workbench.models",)),
     ("jobs", ("workbench.job_records", "workbench.jobs")),
     ("evaluate", ("workbench.evaluate",)),
