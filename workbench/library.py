@@ -32,7 +32,7 @@ import sqlite3
 import stat
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from workbench import audio, config
@@ -55,6 +55,7 @@ from workbench.libfiles import (
     stored_path_text,
     walk,
 )
+from workbench.scan import ScanFailure, ScanSummary  # re-exported (moved there)
 from workbench.store import Store, transaction, utc_now
 
 __all__ = ["ESCAPED_PREFIX", "Library", "ScanFailure", "ScanSummary", "Track", "file_sha256", "path_from_stored",
@@ -123,46 +124,6 @@ class Track:
                     text = os.path.join(os.fspath(root), text)
                 values[name] = text
         return cls(**values)
-
-
-@dataclass(frozen=True)
-class ScanFailure:
-    """A file the scan could not read, and why."""
-
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ScanSummary:
-    """What one :meth:`Library.scan` did. Paths are absolute."""
-
-    folder: str
-    added: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    moved: list[tuple[str, str]] = field(default_factory=list)  # (old path, new path)
-    changed: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (this path, copy of)
-    failed: list[ScanFailure] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        """The number of files in each outcome."""
-        return {
-            "added": len(self.added),
-            "unchanged": len(self.unchanged),
-            "moved": len(self.moved),
-            "changed": len(self.changed),
-            "missing": len(self.missing),
-            "duplicates": len(self.duplicates),
-            "failed": len(self.failed),
-        }
-
-    def __str__(self) -> str:
-        parts = ", ".join(f"{n} {k}" for k, n in self.counts().items())
-        lines = [f"scan of {display_path(self.folder)}: {parts}"]
-        lines += [f"  failed: {display_path(f.path)}: {f.reason}" for f in self.failed]
-        return "\n".join(lines)
 
 
 class Library:

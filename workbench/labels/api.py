@@ -9,7 +9,6 @@ labels.
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 import sys
@@ -22,22 +21,16 @@ from types import FrameType
 import numpy as np
 
 from workbench.errors import ParameterError
-from workbench.labels import rows, transfer
+from workbench.labels import engine, rows, transfer
 from workbench.labels.core import (
     MIN_BEATS,
     OVERLAP_OPTIONS,
-    SNAP_NOTE_S,
-    SOURCES,
-    WARN_BEATS,
     BeatGrid,
     Label,
     LabelError,
     LabelWarning,
     Suggestion,
-    check_beat,
     check_choice,
-    check_confidence,
-    check_label,
 )
 from workbench.labels.history import HISTORY_LIMIT as HISTORY_LIMIT  # re-exported
 from workbench.labels.history import History
@@ -127,73 +120,18 @@ class Labels:
     # -- validation ------------------------------------------------------------------------
     def _validate(self, grid: BeatGrid, label: object, start_beat: object, end_beat: object,
                   source: object = "user", confidence: object = None) -> tuple[dict, list[str]]:
-        """The checked fields of a label, and the warnings it deserves."""
-        name = check_label(label)
-        s, e = check_beat("start_beat", start_beat), check_beat("end_beat", end_beat)
-        src = check_choice("source", source, SOURCES)
-        conf = check_confidence(confidence, src)
-        n = grid.n_beats
-        if s < 0 or e > n:
-            raise LabelError(f"start_beat={s}, end_beat={e} is outside the track: the track has {n} beats "
-                             f"(start_beat >= 0, end_beat <= {n})")
-        if e <= s:
-            raise LabelError(f"end_beat must be after start_beat; got start_beat={s}, end_beat={e}")
-        if e - s < MIN_BEATS:
-            raise LabelError(f"a label must span at least {MIN_BEATS} beats; got {name} {s}-{e} ({e - s} beats)")
-        notes = []
-        if e - s < WARN_BEATS:
-            notes.append(f"{name} {s}-{e} on track {grid.track_id} is {e - s} beats, shorter than "
-                         f"{WARN_BEATS} beats: check it")
-        fields_ = dict(track_id=grid.track_id, label=name, start_beat=s, end_beat=e, start_s=grid.time_of(s),
-                       end_s=grid.time_of(e), source=src, confidence=conf)
-        return fields_, notes
+        """The checked fields of a label, and the warnings it deserves (:func:`engine.validate_span`)."""
+        return engine.validate_span(grid, label, start_beat, end_beat, source, confidence)
 
     def _snap(self, grid: BeatGrid, start_s: object, end_s: object) -> tuple[int, int, list[str]]:
-        for name, v in (("start_s", start_s), ("end_s", end_s)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise LabelError(f"{name} must be a finite time in seconds; got {v!r}")
-        tol = SNAP_NOTE_S
-        if start_s < -tol or end_s > grid.duration_s + tol:  # type: ignore[operator]
-            raise LabelError(f"start_s={start_s}, end_s={end_s} is outside the track: the track is "
-                             f"{grid.duration_s:.3f} s long")
-        if end_s <= start_s:  # type: ignore[operator]
-            raise LabelError(f"end_s must be after start_s; got start_s={start_s}, end_s={end_s}")
-        t0, t1 = float(start_s), float(end_s)  # type: ignore[arg-type]
-        s, e = grid.nearest_beat(t0), grid.nearest_beat(t1)
-        moves = [f"{what} {t:.3f} s -> beat {b} ({grid.time_of(b):.3f} s)"
-                 for what, t, b in (("start", t0, s), ("end", t1, e)) if abs(grid.time_of(b) - t) > tol]
-        notes = [f"snapped to the beat grid: {', '.join(moves)}"] if moves else []
-        return s, e, notes
+        return engine.snap_span(grid, start_s, end_s)
 
     # -- the write engine ----------------------------------------------------------------
     def _place(self, conn: sqlite3.Connection, spec: dict, *, overlap: str, now: str, changes: list[rows.Change],
                ignore: int | None = None) -> int:
         """Make room for ``spec`` on its track (refuse, replace or split); return how many rows it touched."""
-        existing = rows.on_track(conn, spec["track_id"])
-        hits = rows.overlapping(existing, spec["start_beat"], spec["end_beat"], ignore=ignore)
-        if hits and overlap == "refuse":
-            h = hits[0]
-            more = f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""
-            raise LabelError(
-                f"{spec['label']} {spec['start_beat']}-{spec['end_beat']} overlaps the existing label "
-                f"{h.label} {h.start_beat}-{h.end_beat} (id {h.id}) on track {spec['track_id']}{more}: "
-                "pass overlap='replace' to delete it or overlap='split' to trim it around the new label")
-        grid = self._grids[spec["track_id"]]
-        for h in hits:
-            pieces = []
-            if overlap == "split":
-                pieces = [(a, b) for a, b in ((h.start_beat, spec["start_beat"]), (spec["end_beat"], h.end_beat))
-                          if b - a >= MIN_BEATS]
-            if not pieces:
-                conn.execute("DELETE FROM labels WHERE id = ?", (h.id,))
-                changes.append(rows.Change(h, None))
-                continue
-            for i, (a, b) in enumerate(pieces):
-                piece = replace(h, id=h.id if i == 0 else 0, start_beat=a, end_beat=b, start_s=grid.time_of(a),
-                                end_s=grid.time_of(b), updated_at=now)
-                stored = rows.write(conn, piece, insert=i > 0)
-                changes.append(rows.Change(h if i == 0 else None, stored))
-        return len(hits)
+        return engine.place(conn, self._grids[spec["track_id"]], spec, overlap=overlap, now=now, changes=changes,
+                            ignore=ignore)
 
     def _insert(self, conn: sqlite3.Connection, spec: dict, *, overlap: str, now: str,
                 changes: list[rows.Change]) -> Label:
