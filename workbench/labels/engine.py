@@ -28,7 +28,30 @@ from workbench.labels.core import (
 
 def validate_span(grid: BeatGrid, label: object, start_beat: object, end_beat: object,
                   source: object = "user", confidence: object = None) -> tuple[dict, list[str]]:
-    """The checked fields of a label, and the warnings it deserves."""
+    """The checked fields of a label, and the warnings it deserves.
+
+    Parameters
+    ----------
+    grid : BeatGrid
+        The track's beat grid.
+    label : str
+        One of :data:`workbench.labels.LABELS`.
+    start_beat, end_beat : int
+        Beat indices, ``0 <= start_beat < end_beat <= grid.n_beats``, at least ``MIN_BEATS`` apart.
+    source : {"user", "model", "import"}
+    confidence : float in [0, 1] or None
+        Only for ``source="model"``.
+
+    Returns
+    -------
+    (dict, list of str)
+        The row's fields (with seconds from the grid) and the notes (a label under ``WARN_BEATS``).
+
+    Raises
+    ------
+    LabelError
+        Any field outside what is allowed (the message names it and the range).
+    """
     name = check_label(label)
     s, e = check_beat("start_beat", start_beat), check_beat("end_beat", end_beat)
     src = check_choice("source", source, SOURCES)
@@ -51,7 +74,26 @@ def validate_span(grid: BeatGrid, label: object, start_beat: object, end_beat: o
 
 
 def snap_span(grid: BeatGrid, start_s: object, end_s: object) -> tuple[int, int, list[str]]:
-    """Snap ``start_s``/``end_s`` to the nearest beats of ``grid``; the beats and a note when one moved."""
+    """Snap ``start_s``/``end_s`` to the nearest beats of ``grid``; the beats and a note when one moved.
+
+    Parameters
+    ----------
+    grid : BeatGrid
+        The track's beat grid.
+    start_s, end_s : float
+        Times in seconds, inside the track (within ``SNAP_NOTE_S``), ``end_s > start_s``.
+
+    Returns
+    -------
+    (int, int, list of str)
+        The start and end beats, and a note saying where each end went when it moved more than
+        ``SNAP_NOTE_S`` seconds.
+
+    Raises
+    ------
+    LabelError
+        A time that is not finite, outside the track, or an end not after its start.
+    """
     for name, v in (("start_s", start_s), ("end_s", end_s)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise LabelError(f"{name} must be a finite time in seconds; got {v!r}")
@@ -71,7 +113,35 @@ def snap_span(grid: BeatGrid, start_s: object, end_s: object) -> tuple[int, int,
 
 def place(conn: sqlite3.Connection, grid: BeatGrid, spec: dict, *, overlap: str, now: str,
           changes: list[rows.Change], ignore: int | None = None) -> int:
-    """Make room for ``spec`` on its track (refuse, replace or split); return how many rows it touched."""
+    """Make room for ``spec`` on its track (refuse, replace or split); return how many rows it touched.
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+        Inside the caller's write transaction.
+    grid : BeatGrid
+        The track's beat grid (seconds of trimmed pieces).
+    spec : dict
+        The new label's fields (``track_id``, ``label``, ``start_beat``, ``end_beat``, ...).
+    overlap : {"refuse", "replace", "split"}
+        What to do with stored labels the new one overlaps.
+    now : str
+        ISO 8601 time written as ``updated_at`` of trimmed pieces.
+    changes : list of rows.Change
+        Appended with every row deleted, trimmed or added (for undo).
+    ignore : int or None
+        A label id to leave out of the overlap check (the label being updated).
+
+    Returns
+    -------
+    int
+        How many stored labels the new one overlapped.
+
+    Raises
+    ------
+    LabelError
+        ``overlap="refuse"`` and the new label overlaps a stored one (named in the message).
+    """
     existing = rows.on_track(conn, spec["track_id"])
     hits = rows.overlapping(existing, spec["start_beat"], spec["end_beat"], ignore=ignore)
     if hits and overlap == "refuse":
