@@ -32,20 +32,17 @@ fails one is refused unless ``force=True``, which the version's JSON (``"forced"
 from __future__ import annotations
 
 import builtins
-import contextlib
-import fcntl
 import json
 import os
-import re
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import config
 from workbench.errors import ParameterError
-from workbench.fileio import pid_alive
+from workbench.registry_files import _TMP, RegistryFiles  # noqa: F401  (re-exported)
 from workbench.registry_types import (  # noqa: F401  (re-exported)
     _NAME,
     MAX_VERSION,
@@ -72,7 +69,6 @@ if TYPE_CHECKING:
 #: Environment hook for tests: pause (sleep) at a named step of :meth:`Registry.register`.
 PAUSE_ENV = "WORKBENCH_REGISTRY_PAUSE_AT"
 PAUSE_POINTS = ("tmp-written", "package-renamed")
-_TMP = re.compile(r"^\..*\.(\d+)\.tmp(\..*)?$")
 
 
 def _pause(point: str) -> None:
@@ -82,7 +78,7 @@ def _pause(point: str) -> None:
         time.sleep(float(os.environ.get("WORKBENCH_REGISTRY_PAUSE_S", "60")))
 
 
-class Registry:
+class Registry(RegistryFiles):
     """The model registry under ``models/`` (see the module docstring).
 
     Parameters
@@ -118,34 +114,6 @@ class Registry:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- locking ---------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".registry.lock", os.O_CREAT | os.O_RDWR, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
-    # -- paths -----------------------------------------------------------------------------
-    def _package_path(self, model_type: str, version: int) -> Path:
-        """Where a version's package lives: always inside this registry's own folder.
-
-        The stored path is not trusted for this: a row written by an older workbench holds an
-        absolute path, which in a copied project points into the original one.
-        """
-        return self.root / f"{model_type}_v{version}.mlpackage"
-
-    def _inside(self, path: Path) -> bool:
-        try:
-            path.resolve().relative_to(self.root.resolve())
-        except ValueError:
-            return False
-        return True
 
     # -- reading ---------------------------------------------------------------------------
     def _row_to_version(self, row: sqlite3.Row) -> Version:
@@ -282,20 +250,6 @@ class Registry:
         return gates, bad
 
     # -- writing ---------------------------------------------------------------------------
-    def _next_version(self, model_type: str) -> int:
-        conn = self.library.conn
-        n = int(conn.execute("SELECT MAX(version) FROM model_versions WHERE model_type = ?",
-                             (model_type,)).fetchone()[0] or 0)
-        row = conn.execute("SELECT last FROM model_version_numbers WHERE model_type = ?", (model_type,)).fetchone()
-        n = max(n, int(row[0]) if row else 0)
-        for p in self.root.iterdir():
-            m = _NAME.match(p.name)
-            if m and m.group(1) == model_type and int(m.group(2)) <= MAX_VERSION:
-                n = max(n, int(m.group(2)))
-        if n >= MAX_VERSION:
-            raise RegistryError(f"{model_type}: no version number left (the last is {n}, at most {MAX_VERSION})")
-        return n + 1
-
     def register(self, model_type: str, mlpackage_dir: str | os.PathLike[str], *, metadata: dict[str, Any],
                  metrics: dict[str, Any] | None = None, export: dict[str, Any] | None = None,
                  job_id: int | None = None, run_id: str | None = None, activate: bool = True,
@@ -397,25 +351,6 @@ class Registry:
             self._insert(doc, activate=activate)
         return self.get(model_type, n)
 
-    def _insert(self, doc: dict[str, Any], *, activate: bool) -> None:
-        blob = json.dumps({"metadata": doc.get("metadata") or {}, "metrics": doc.get("metrics") or {},
-                           "export": doc.get("export") or {}, "forced": doc.get("forced") or []}, default=str)
-        job_id = doc.get("job_id")
-        mtype, n = doc["model_type"], int(doc["version"])
-        with self.library.store.transaction() as conn:
-            if not isinstance(job_id, int) or conn.execute("SELECT 1 FROM jobs WHERE id = ?",
-                                                           (job_id,)).fetchone() is None:
-                job_id = None  # the job row has gone; keep the run id
-            if activate:
-                conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (mtype,))
-            conn.execute(
-                "INSERT INTO model_versions (model_type, version, path, active, job_id, run_id, metadata, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (mtype, n, f"{mtype}_v{n}.mlpackage", int(activate), job_id, doc.get("run_id"), blob,
-                 str(doc["created_at"])))
-            conn.execute("INSERT INTO model_version_numbers (model_type, last) VALUES (?, ?) "
-                         "ON CONFLICT(model_type) DO UPDATE SET last = MAX(last, excluded.last)", (mtype, n))
-
     def activate(self, model_type: str, version: int, *, force: bool = False) -> Version:
         """Make ``version`` the one active version of its type.
 
@@ -450,26 +385,6 @@ class Registry:
                 conn.execute("UPDATE model_versions SET active = 1 WHERE model_type = ? AND version = ?",
                              (model_type, version))
         return self.get(model_type, version)
-
-    def _record_forced(self, v: Version, forced: builtins.list[dict[str, Any]]) -> None:
-        """Write a forced activation into the version's row, JSON and card (atomically each)."""
-        from workbench.fileio import atomic_write_bytes
-        from workbench.registry_card import model_card
-
-        row = self.library.conn.execute("SELECT metadata FROM model_versions WHERE model_type = ? AND version = ?",
-                                        (v.model_type, v.version)).fetchone()
-        blob = json.loads(row["metadata"]) if row else {}
-        blob["forced"] = forced
-        with self.library.store.transaction() as conn:
-            conn.execute("UPDATE model_versions SET metadata = ? WHERE model_type = ? AND version = ?",
-                         (json.dumps(blob, default=str), v.model_type, v.version))
-        try:
-            doc = json.loads(v.json_path.read_text())
-        except (OSError, ValueError):
-            return
-        doc["forced"] = forced
-        atomic_write_bytes(v.json_path, json.dumps(doc, indent=2, default=str).encode())
-        atomic_write_bytes(v.card_path, model_card(doc).encode())
 
     def rollback(self, model_type: str, *, force: bool = False) -> Version:
         """Activate the version before the active one (the highest version below it).
@@ -519,39 +434,6 @@ class Registry:
                                                               "failing_gates": [g.as_dict() for g in bad]}])
         return self.get(model_type, target.version)
 
-    def delete(self, model_type: str, version: int) -> None:
-        """Remove a version's files and row; refused for the active version.
-
-        Only files inside this registry's folder are ever removed.
-
-        Parameters
-        ----------
-        model_type : {"dj_section", "embedding", "head"}
-        version : int >= 1
-
-        Raises
-        ------
-        RegistryError
-            The version is active, does not exist, or one of its files lies outside the models folder.
-        """
-        v = self.get(model_type, version)
-        if v.active:
-            raise RegistryError(f"{v.name} is the active {model_type} version; activate another (or roll back) "
-                                "before deleting it")
-        paths = (v.json_path, v.card_path, v.path)
-        outside = [str(p) for p in paths if not self._inside(p)]
-        if outside:
-            raise RegistryError(f"refusing to delete {outside}: outside the models folder {self.root}")
-        with self._lock():
-            with self.library.store.transaction() as conn:
-                conn.execute("DELETE FROM model_versions WHERE model_type = ? AND version = ?", (model_type, version))
-                conn.execute("INSERT INTO model_version_numbers (model_type, last) VALUES (?, ?) "
-                             "ON CONFLICT(model_type) DO UPDATE SET last = MAX(last, excluded.last)",
-                             (model_type, version))
-            v.json_path.unlink(missing_ok=True)  # first: the version is gone once its JSON is
-            v.card_path.unlink(missing_ok=True)
-            shutil.rmtree(v.path, ignore_errors=True)
-
     def compare(self, model_type: str, a: int, b: int) -> Comparison:
         """The two versions' training metrics (and size and parity) side by side.
 
@@ -566,80 +448,6 @@ class Registry:
         Comparison
         """
         return Comparison.of(self.get(model_type, a), self.get(model_type, b))
-
-    # -- repair ----------------------------------------------------------------------------
-    def cleanup(self) -> CleanupReport:
-        """Remove what crashed exports left (temporary folders, packages or cards without their JSON)
-        and make the database agree with the files (a JSON without a row gets its row; a row
-        without its files is dropped).
-
-        Files that are not a valid version (a JSON copied under another number, a JSON that is
-        not valid or misses a key, a number out of range) are left alone and listed in
-        :attr:`CleanupReport.problems`. Without a ``models/`` folder nothing is created.
-        """
-        if not self.root.is_dir():
-            gone = self.library.conn.execute("SELECT model_type, version FROM model_versions").fetchall()
-            if gone:
-                with self.library.store.transaction() as conn:
-                    conn.execute("DELETE FROM model_versions")
-            return CleanupReport(rows_dropped=tuple(f"{r['model_type']}_v{r['version']}" for r in gone))
-        removed: list[str] = []
-        added: list[str] = []
-        dropped: list[str] = []
-        problems: list[tuple[str, str]] = []
-        with self._lock():
-            for p in sorted(self.root.iterdir()):
-                m = _TMP.match(p.name)
-                if m and (not pid_alive(int(m.group(1))) or int(m.group(1)) == os.getpid()):
-                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-                    removed.append(p.name)
-            for p in sorted(self.root.iterdir()):
-                m = _NAME.match(p.name)
-                if m and int(m.group(2)) > MAX_VERSION:
-                    if m.group(3) == "json":
-                        problems.append((p.name, f"version number out of range 1..{MAX_VERSION}"))
-                    continue
-                if m and m.group(3) != "json" and not p.with_suffix(".json").exists():
-                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-                    removed.append(p.name)
-            rows = {(r["model_type"], int(r["version"])) for r in
-                    self.library.conn.execute("SELECT model_type, version FROM model_versions").fetchall()}
-            for p in sorted(self.root.glob("*.json")):
-                m = _NAME.match(p.name)
-                if not m or int(m.group(2)) > MAX_VERSION or (m.group(1), int(m.group(2))) in rows:
-                    continue
-                mtype, n = m.group(1), int(m.group(2))
-                pkg = p.with_suffix(".mlpackage")
-                if not pkg.is_dir():
-                    p.unlink()
-                    p.with_suffix(".md").unlink(missing_ok=True)
-                    removed.append(p.name)
-                    continue
-                doc, why = _read_doc(p, mtype, n)
-                if doc is None:
-                    problems.append((p.name, why))
-                    continue
-                self._insert(doc, activate=False)
-                added.append(f"{mtype}_v{n}")
-            for mtype, ver in sorted(rows):
-                pkg = self._package_path(mtype, ver)
-                if not (pkg / "Manifest.json").is_file() or not pkg.with_suffix(".json").is_file():
-                    with self.library.store.transaction() as conn:
-                        conn.execute("DELETE FROM model_versions WHERE model_type = ? AND version = ?", (mtype, ver))
-                    dropped.append(f"{mtype}_v{ver}")
-                    for leftover in (pkg.with_suffix(".json"), pkg.with_suffix(".md")):
-                        if leftover.exists():
-                            leftover.unlink()
-                            removed.append(leftover.name)
-                    if pkg.exists():
-                        shutil.rmtree(pkg, ignore_errors=True)
-                        removed.append(pkg.name)
-        return CleanupReport(tuple(removed), tuple(added), tuple(dropped), tuple(problems))
-
-    def problems(self) -> builtins.list[tuple[str, str]]:
-        """``(file name, reason)`` for every file in ``models/`` that looks like a version but is not a
-        valid one (listed, never used, never deleted)."""
-        return list(self.cleanup().problems)
 
     def frame(self, model_type: str | None = None) -> pd.DataFrame:
         """The versions as a pandas DataFrame (for the notebook's model screen).

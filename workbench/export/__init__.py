@@ -2,6 +2,8 @@
 
 - :mod:`workbench.export.ane_layers`: the models rebuilt in the Neural-Engine layout (B, C, 1, S).
 - :mod:`workbench.export.coreml`: ``export_head``, ``export_classifier``, ``export_embedding_model``.
+  Its steps: :mod:`workbench.export.coreml_convert` (convert, compress, save) and
+  :mod:`workbench.export.coreml_meta` (metadata); the OpenL3 layers: :mod:`workbench.export.ane_openl3`.
 - :mod:`workbench.export.lint`: static Neural Engine lint of a saved program.
 - :mod:`workbench.export.mil_eval`: NumPy evaluator of the saved program; parity and fp16 audit.
 - :mod:`workbench.export.run_export`: :func:`export_run`, a training run's model(s) -> checked

@@ -25,12 +25,21 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from workbench.errors import ParameterError
+from workbench.export.ane_openl3 import (  # noqa: F401  (re-exported)
+    _MEL_GAIN,
+    _STFT_SCALE,
+    SPEC_FLOOR,
+    ANEOpenL3Frontend,
+    ANEOpenL3Network,
+    _batch,
+    keras_to_chw_columns,
+    openl3_map_hw,
+)
 from workbench.validate import check_int
 
 if TYPE_CHECKING:
@@ -45,14 +54,6 @@ FP16_MAX = 65504.0
 L2_EPS = 1e-4
 #: Lower bound of the LayerNorm pre-scale (keeps 1/scale**2 below fp16's maximum).
 _LN_MIN_SCALE = 1e-2
-#: Scale of the STFT basis: |X| <= 1024 / 32 = 32 for a full-scale window.
-_STFT_SCALE = 1.0 / 32.0
-#: Gain of the mel filterbank: the mel spectrogram comes out 256x (48 dB) larger than openl3's,
-#: at most 32 * 0.063 * 8192 = 16.3e3 (mel256), so quiet bins stay above fp16's floor. The
-#: gain cancels when the dB spectrogram is made relative to its maximum.
-_MEL_GAIN = 8192.0
-#: Floor of the (gained) mel spectrogram before the logarithm: fp16's smallest subnormal.
-SPEC_FLOOR = 2.0 ** -24
 
 
 class ANELinear(nn.Module):
@@ -195,158 +196,6 @@ class ANEHead(nn.Module):
         return torch.softmax(out, dim=1) if self.probabilities else out
 
 
-class ANEOpenL3Frontend(nn.Module):
-    """OpenL3's kapre frontend for the mel representations: ``(B, 1, 1, 48000)`` -> dB ``(B, 1, n_mels, 199)``.
-
-    The periodic-Hann STFT (n_fft 2048, hop 242, end padding) is two strided 1xN convolutions
-    (real and imaginary DFT basis, scaled by 1/32), the magnitude a square root, the mel
-    filterbank a 1x1 convolution (gain :data:`_MEL_GAIN`), then ``10*log10`` relative to the
-    window's maximum, clipped at -80 dB.
-    """
-
-    def __init__(self, frontend: nn.Module) -> None:
-        super().__init__()
-        if getattr(frontend, "mel", None) is None:
-            raise ParameterError(f"only the mel frontends export; got input_repr={frontend.input_repr!r}")
-        n_fft, hop, n_frames = frontend.n_fft, 242, frontend.n_frames
-        self.pad = (n_frames - 1) * hop + n_fft - 48000
-        n = np.arange(n_fft)
-        k = np.arange(n_fft // 2 + 1)
-        window = frontend.window.double().numpy()
-        angle = 2 * np.pi * np.outer(k, n) / n_fft
-        re = (np.cos(angle) * window * _STFT_SCALE).astype(np.float32)
-        im = (-np.sin(angle) * window * _STFT_SCALE).astype(np.float32)
-        self.stft_re = nn.Conv2d(1, k.size, kernel_size=(1, n_fft), stride=(1, hop), bias=False)
-        self.stft_im = nn.Conv2d(1, k.size, kernel_size=(1, n_fft), stride=(1, hop), bias=False)
-        mel = frontend.mel.detach().double() * _MEL_GAIN
-        self.mel = nn.Conv2d(k.size, mel.shape[0], kernel_size=1, bias=False)
-        with torch.no_grad():
-            self.stft_re.weight.copy_(torch.from_numpy(re)[:, None, None, :])
-            self.stft_im.weight.copy_(torch.from_numpy(im)[:, None, None, :])
-            self.mel.weight.copy_(mel.float()[:, :, None, None])
-        self.n_mels = int(mel.shape[0])
-        self.n_frames = int(n_frames)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The log-mel patch of each window, in dB.
-
-        Parameters
-        ----------
-        x : torch.Tensor [shape=(B, 1, 1, 48000)]
-            1-second mono windows at 48 kHz, full scale +-1.
-
-        Returns
-        -------
-        torch.Tensor [shape=(B, 1, n_mels, 199)]
-        """
-        x = F.pad(x, (0, self.pad))
-        re, im = self.stft_re(x), self.stft_im(x)
-        mag = torch.sqrt(re * re + im * im)  # (B, bins, 1, T), scaled by 1/32
-        spec = self.mel(mag)  # (B, n_mels, 1, T), 256x openl3's
-        # 10*log10(max(S, floor)): openl3's floor 1e-10 is 2.6e-8 here, below fp16's smallest
-        # subnormal; only windows whose peak is 80 dB below ~0.02 see the difference.
-        db = (10.0 / math.log(10.0)) * torch.log(torch.clamp(spec, min=SPEC_FLOOR))
-        db = db - db.amax(dim=(1, 3), keepdim=True)
-        db = torch.clamp(db, min=-80.0)
-        return db.reshape(_batch(self, x), 1, self.n_mels, self.n_frames)
-
-
-class ANEOpenL3Network(nn.Module):
-    """OpenL3's convolutional network with batch norms folded, final pooling as reshapes + reduce_max.
-
-    Returns the embedding in (C, H, W) flatten order as ``(B, D, 1, 1)``; use
-    :func:`keras_to_chw_columns` on the next layer's weights to match Keras' (H, W, C) order.
-    """
-
-    def __init__(self, network: nn.Module, *, map_hw: tuple[int, int]) -> None:
-        super().__init__()
-        bn0 = network.bn0
-        scale0 = (bn0.weight / torch.sqrt(bn0.running_var + bn0.eps)).detach()
-        self.register_buffer("in_scale", scale0.reshape(1, 1, 1, 1).clone())
-        self.register_buffer("in_shift", (bn0.bias - bn0.running_mean * scale0).detach().reshape(1, 1, 1, 1).clone())
-        convs = []
-        for i, conv in enumerate(network.convs):
-            new = nn.Conv2d(conv.in_channels, conv.out_channels, kernel_size=3, padding=1)
-            w, b = conv.weight.detach().clone(), conv.bias.detach().clone()
-            if i < 7 and not network.folded:
-                bn = network.bns[i]
-                s = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-                w = w * s[:, None, None, None]
-                b = (b - bn.running_mean) * s + bn.bias.detach()
-            with torch.no_grad():
-                new.weight.copy_(w.contiguous())
-                new.bias.copy_(b)
-            convs.append(new)
-        self.convs = nn.ModuleList(convs)
-        self.final_pool = tuple(network.final_pool)
-        self.map_hw = map_hw
-        ph, pw = self.final_pool
-        h, w_ = map_hw
-        if h % ph or w_ % pw:
-            raise ParameterError(f"final pool {self.final_pool} does not divide the map {map_hw}")
-        self.out_hw = (h // ph, w_ // pw)
-        self.channels = convs[-1].out_channels
-
-    def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        """The OpenL3 embedding of each log-mel patch, as channels.
-
-        Parameters
-        ----------
-        spec : torch.Tensor [shape=(B, 1, n_mels, 199)]
-            Log-mel patches in dB.
-
-        Returns
-        -------
-        torch.Tensor [shape=(B, embedding_size, 1, 1)]
-        """
-        x = spec * self.in_scale + self.in_shift
-        for i, conv in enumerate(self.convs):
-            x = conv(x)
-            if i < 7:
-                x = torch.relu(x)
-            if i in (1, 3, 5):
-                x = F.max_pool2d(x, 2)
-        b, c = _batch(self, x), self.channels
-        (ph, pw), (_, w) = self.final_pool, self.map_hw
-        nh, nw = self.out_hw
-        x = x.reshape(b, c * nh, ph, w).amax(dim=2, keepdim=True)  # pool rows
-        x = x.reshape(b, c * nh, nw, pw).amax(dim=3, keepdim=True)  # pool columns
-        return x.reshape(b, c * nh * nw, 1, 1)
-
-
-def _batch(module: nn.Module, x: torch.Tensor) -> int:
-    """The batch size as a Python int: the module's static ``batch`` while tracing (so the traced
-    program has constant shapes), else the tensor's."""
-    return int(getattr(module, "batch", 1)) if torch.jit.is_tracing() else int(x.shape[0])
-
-
-def keras_to_chw_columns(weight: torch.Tensor, *, channels: int, hw: tuple[int, int]) -> torch.Tensor:
-    """Reorder a layer's input columns from Keras' (H, W, C) flatten order to (C, H, W).
-
-    Parameters
-    ----------
-    weight : torch.Tensor [shape=(out, channels * h * w)]
-        A linear layer's weight whose inputs were flattened by Keras.
-    channels : int > 0
-    hw : (int, int)
-        Height and width of the flattened map.
-
-    Returns
-    -------
-    torch.Tensor [shape=(out, channels * h * w)]
-
-    Raises
-    ------
-    ParameterError
-        ``weight`` does not have ``channels * h * w`` columns.
-    """
-    h, w = hw
-    out = weight.shape[0]
-    if weight.shape[1] != channels * h * w:
-        raise ParameterError(f"weight has {weight.shape[1]} input columns; expected {channels}x{h}x{w}")
-    return weight.detach().reshape(out, h, w, channels).permute(0, 3, 1, 2).reshape(out, -1).contiguous()
-
-
 class ANEModel(nn.Module):
     """An exportable model: flat input -> [frontend] -> [network] -> head -> flat output.
 
@@ -415,25 +264,6 @@ def build_head(head: EmbeddingHead | SectionClassifier, *, probabilities: bool =
         In eval mode.
     """
     return ANEModel(ANEHead(head, probabilities=probabilities)).eval()
-
-
-def openl3_map_hw(openl3: OpenL3) -> tuple[int, int]:
-    """Height and width of OpenL3's last convolution map (before the final pool).
-
-    Parameters
-    ----------
-    openl3 : OpenL3
-
-    Returns
-    -------
-    (int, int)
-        The frequency and time sizes after three halvings.
-    """
-    n_freq = int(openl3.input_repr[3:]) if openl3.input_repr != "linear" else 257
-    n_time = openl3.frontend.n_frames
-    for _ in range(3):
-        n_freq, n_time = n_freq // 2, n_time // 2
-    return n_freq, n_time
 
 
 def build_openl3(openl3: OpenL3, head: EmbeddingHead | SectionClassifier, *, input: str = "logmel", probabilities: bool = True) -> ANEModel:

@@ -19,10 +19,8 @@ parity with the PyTorch model by the NumPy evaluator (:mod:`workbench.export.mil
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +29,31 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from workbench.errors import ParameterError, WorkbenchError
+from workbench.errors import ParameterError
+from workbench.export.coreml_convert import (  # noqa: F401  (re-exported)
+    _CONVERTER_BARS,
+    COMPRESSIONS,
+    DEPLOYMENT_TARGETS,
+    IO_DTYPES,
+    ExportError,
+    _quiet,
+    _silence_converter_bars,
+    _target,
+    compress_model,
+    convert,
+    package_size,
+    save_package,
+)
+from workbench.export.coreml_meta import (  # noqa: F401  (re-exported)
+    DEFAULT_AUTHOR,
+    DEFAULT_LICENSE,
+    METADATA_PREFIX,
+    MODEL_TYPES,
+    apply_metadata,
+    build_metadata,
+    describe_input,
+    read_metadata,
+)
 from workbench.validate import check_choice
 
 if TYPE_CHECKING:
@@ -43,19 +65,7 @@ if TYPE_CHECKING:
     from workbench.export.mil_eval import ParityReport
     from workbench.models.heads import EmbeddingHead, SectionClassifier
 
-MODEL_TYPES = ("dj_section", "embedding", "head")
-IO_DTYPES = ("fp32", "fp16")
-COMPRESSIONS = ("int8", "palettize6", "palettize4")
-DEPLOYMENT_TARGETS = ("macOS13", "macOS14", "macOS15", "iOS16", "iOS17", "iOS18")
 INPUTS = ("samples", "logmel")
-#: Our reverse-DNS prefix for user-defined metadata (the converter's com.github.apple.coremltools.* stay).
-METADATA_PREFIX = "com.workbench."
-DEFAULT_AUTHOR = "workbench (local training)"
-DEFAULT_LICENSE = "Private: trained on the owner's own music library; not for redistribution."
-
-
-class ExportError(WorkbenchError, RuntimeError):
-    """The conversion or its checks failed."""
 
 
 @dataclass(frozen=True)
@@ -87,29 +97,6 @@ class ExportResult:
         return "\n".join(lines)
 
 
-# -- validation -------------------------------------------------------------------------
-
-def _target(name: str) -> Any:
-    import coremltools as ct
-
-    check_choice("deployment_target", name, DEPLOYMENT_TARGETS)
-    return getattr(ct.target, name)
-
-
-def package_size(path: str | os.PathLike[str]) -> int:
-    """Bytes of all files under an ``.mlpackage``.
-
-    Parameters
-    ----------
-    path : str or path
-        An ``.mlpackage`` folder.
-
-    Returns
-    -------
-    int
-        Size in bytes (0 for a path that does not exist).
-    """
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
 def _load_head(head_or_checkpoint: Any, kind: str) -> EmbeddingHead | SectionClassifier:
@@ -123,312 +110,8 @@ def _load_head(head_or_checkpoint: Any, kind: str) -> EmbeddingHead | SectionCla
     return head.eval()
 
 
-# -- metadata ---------------------------------------------------------------------------
-
-def describe_input(name: str, *, dim: int | None = None, backbone: dict[str, Any] | None = None) -> str:
-    """A description with units for one of our inputs.
-
-    Parameters
-    ----------
-    name : str
-        ``"samples"``, ``"logmel"``, or any other name for a pooled vector input (``"embedding"``).
-    dim : int or None
-        Length of a pooled vector input.
-    backbone : dict or None
-        The run's backbone (``{"name": ...}``); a ``features*`` name describes the feature frontend.
-
-    Returns
-    -------
-    str
-    """
-    if name == "samples":
-        return ("One 1-second mono audio window: 48000 float samples at 48 kHz, full scale +-1.0 "
-                "(resample and downmix before; windows every 0.5 s (hop) for a track).")
-    if name == "logmel":
-        return ("OpenL3 log-mel patch (1, 1, 128, 199): 128 Slaney mel bands 0-24 kHz x 199 frames of a 1-s "
-                "window at 48 kHz (periodic Hann, n_fft 2048, hop 242 samples = 5.04 ms), 10*log10 of the "
-                "magnitude relative to the window's maximum, clipped at -80 dB.")
-    name_b = (backbone or {}).get("name", "backbone")
-    if str(name_b).startswith("features"):
-        return (f"Pooled feature vector ({dim} floats) of the workbench feature frontend {name_b} "
-                "(log-mel, MFCC, spectral contrast, chroma, onset and tempogram statistics of 1-s windows at "
-                "22.05 kHz, hop 0.5 s), averaged over the section. Compute it in the app exactly as "
-                "workbench.embed.features does.")
-    return f"Pooled {name_b} embedding ({dim} floats), averaged over the 1-s windows (hop 0.5 s) of the section."
 
 
-def build_metadata(*, model_type: str, description: str, labels: tuple[str, ...] = (), metrics: dict | None = None,
-                   fingerprint: str | None = None, backbone: dict[str, Any] | None = None,
-                   weights_source: str | None = None, run_id: str | None = None, version: str | None = None,
-                   author: str = DEFAULT_AUTHOR, license: str = DEFAULT_LICENSE,
-                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The metadata dict stored in the package and the registry's JSON (plain JSON values).
-
-    ``version`` is the semantic version; None lets the registry stamp ``"<N>.0.0"`` for version N.
-
-    Parameters
-    ----------
-    model_type : {"dj_section", "embedding", "head"}
-    description : str
-        One sentence for the package's short description.
-    labels : tuple of str
-        Class names of a classifier; empty for an embedding model.
-    metrics : dict or None
-        The training run's metrics (``training_metrics``).
-    fingerprint : str or None
-        The training data's fingerprint.
-    backbone : dict or None
-        The backbone the model takes its input from (``name``, ``dim``, ...).
-    weights_source : str or None
-        Where pretrained weights came from (file and SHA-256).
-    run_id : str or None
-        The training run.
-    version : str or None
-        Semantic version.
-    author, license : str
-    extra : dict or None
-        More keys, merged in last.
-
-    Returns
-    -------
-    dict
-        Plain JSON values, with ``workbench_version`` (the code version) added.
-
-    Raises
-    ------
-    ParameterError
-        ``model_type`` is not one of :data:`MODEL_TYPES`.
-    """
-    from workbench.runs import code_version
-
-    check_choice("model_type", model_type, MODEL_TYPES)
-    return {"model_type": model_type, "description": description, "author": author, "license": license,
-            "version": version, "labels": list(labels), "training_metrics": metrics or {},
-            "data_fingerprint": fingerprint, "backbone": backbone or {}, "weights_source": weights_source,
-            "run_id": run_id, "workbench_version": code_version(), **(extra or {})}
-
-
-def apply_metadata(mlmodel: Any, meta: dict[str, Any], *, inputs: dict[str, str], outputs: dict[str, str]) -> None:
-    """Write ``meta`` into the model: the standard fields and our reverse-DNS keys.
-
-    Parameters
-    ----------
-    mlmodel : coremltools.models.MLModel
-        Changed in place.
-    meta : dict
-        ``description``, ``author``, ``license``, ``version`` go to the standard fields; every other
-        key but ``inputs``/``outputs`` to ``com.workbench.<key>`` (strings as they are, others as JSON).
-    inputs, outputs : dict of str to str
-        Feature name -> its description.
-    """
-    mlmodel.short_description = str(meta.get("description", ""))
-    mlmodel.author = str(meta.get("author", ""))
-    mlmodel.license = str(meta.get("license", ""))
-    if meta.get("version"):
-        mlmodel.version = str(meta["version"])
-    for key, value in meta.items():
-        if key in ("description", "author", "license", "version", "inputs", "outputs"):
-            continue
-        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-        mlmodel.user_defined_metadata[METADATA_PREFIX + key] = text
-    for name, text in inputs.items():
-        mlmodel.input_description[name] = text
-    for name, text in outputs.items():
-        mlmodel.output_description[name] = text
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Our metadata back from a saved package (standard fields + ``com.workbench.*`` keys).
-
-    Parameters
-    ----------
-    path : str or path
-        A saved ``.mlpackage``.
-
-    Returns
-    -------
-    dict
-        ``description``, ``author``, ``license``, ``version``, each ``com.workbench.*`` key without its
-        prefix (JSON decoded where it is JSON), and ``inputs``/``outputs`` {name: description}.
-    """
-    import coremltools as ct
-
-    m = ct.models.MLModel(str(path), skip_model_load=True)
-    out: dict[str, Any] = {"description": m.short_description, "author": m.author, "license": m.license,
-                           "version": m.version}
-    for k, v in m.user_defined_metadata.items():
-        if k.startswith(METADATA_PREFIX):
-            try:
-                out[k[len(METADATA_PREFIX):]] = json.loads(v)
-            except json.JSONDecodeError:
-                out[k[len(METADATA_PREFIX):]] = v
-    spec = m.get_spec()
-    out["inputs"] = {i.name: i.shortDescription for i in spec.description.input}
-    out["outputs"] = {o.name: o.shortDescription for o in spec.description.output}
-    return out
-
-
-# -- conversion -------------------------------------------------------------------------
-
-def _quiet() -> contextlib.AbstractContextManager:
-    import logging
-    import warnings
-
-    stack = contextlib.ExitStack()
-    stack.enter_context(warnings.catch_warnings())
-    warnings.simplefilter("ignore")
-    logger = logging.getLogger("coremltools")
-    old = logger.level
-    logger.setLevel(logging.ERROR)
-    stack.callback(logger.setLevel, old)
-    _silence_converter_bars(stack)
-    return stack
-
-
-#: Where coremltools draws its per-pass progress bars (module, name of its tqdm); the bars of one
-#: conversion, several per model, would bury the workbench's own progress in `make demo`.
-_CONVERTER_BARS = (("coremltools.converters.mil.mil.passes.pass_pipeline", "tqdm"),
-                   ("coremltools.converters.mil.frontend.torch.ops", "_tqdm"))
-
-
-def _silence_converter_bars(stack: contextlib.ExitStack) -> None:
-    """Swap coremltools' tqdm for a disabled one for the length of ``stack`` (where it has one)."""
-    import functools
-    import importlib
-
-    for module_name, attr in _CONVERTER_BARS:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        bar = getattr(module, attr, None)
-        if bar is None:
-            continue
-        setattr(module, attr, functools.partial(bar, disable=True))
-        stack.callback(setattr, module, attr, bar)
-
-
-def convert(module: torch.nn.Module, *, input_name: str, input_shape: tuple[int, ...], output_name: str, io_dtype: str = "fp32",
-            deployment_target: str = "macOS14", labels: tuple[str, ...] | None = None) -> Any:
-    """Trace ``module`` and convert it to an fp16 ML Program with static shapes.
-
-    ``labels`` makes a classifier (``ClassifierConfig``): outputs ``label`` and ``label_probs``.
-    The I/O dtype is always explicit (fp16 I/O needs iOS16/macOS13 or later, which every
-    allowed target is).
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        Traced in eval mode on zeros of ``input_shape``.
-    input_name, output_name : str
-        Feature names of the input and (unless ``labels``) the output.
-    input_shape : tuple of int
-        The static input shape.
-    io_dtype : {"fp32", "fp16"}
-    deployment_target : str
-        One of :data:`DEPLOYMENT_TARGETS`.
-    labels : tuple of str or None
-        Class names; makes a classifier.
-
-    Returns
-    -------
-    coremltools.models.MLModel
-        An ML Program, not loaded (``skip_model_load=True``).
-
-    Raises
-    ------
-    ExportError
-        coremltools could not convert the module.
-    ParameterError
-        ``io_dtype`` or ``deployment_target`` is not allowed.
-    """
-    import coremltools as ct
-    import torch
-
-    check_choice("io_dtype", io_dtype, IO_DTYPES)
-    target = _target(deployment_target)
-    dtype = np.float16 if io_dtype == "fp16" else np.float32
-    example = torch.zeros(input_shape)
-    with torch.no_grad(), _quiet():
-        traced = torch.jit.trace(module.eval(), example)
-        kwargs: dict[str, Any] = {}
-        if labels:
-            kwargs["classifier_config"] = ct.ClassifierConfig(list(labels), predicted_feature_name="label")
-            outputs = None
-        else:
-            outputs = [ct.TensorType(name=output_name, dtype=dtype)]
-        try:
-            return ct.convert(traced, inputs=[ct.TensorType(name=input_name, shape=input_shape, dtype=dtype)],
-                              outputs=outputs, convert_to="mlprogram", compute_precision=ct.precision.FLOAT16,
-                              minimum_deployment_target=target, skip_model_load=True, **kwargs)
-        except Exception as exc:  # noqa: BLE001  (the converter raises many types)
-            raise ExportError(f"coremltools could not convert the {type(module).__name__}: {exc}") from exc
-
-
-def compress_model(mlmodel: Any, mode: str) -> Any:
-    """Compress the weights: ``"int8"`` (linear symmetric, per channel), ``"palettize6"``/``"palettize4"`` (k-means LUT).
-
-    Parameters
-    ----------
-    mlmodel : coremltools.models.MLModel
-    mode : {"int8", "palettize6", "palettize4"}
-
-    Returns
-    -------
-    coremltools.models.MLModel
-        The compressed model.
-    """
-    import coremltools.optimize.coreml as cto
-
-    check_choice("compress", mode, COMPRESSIONS)
-    with _quiet():
-        if mode == "int8":
-            cfg = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8"))
-            return cto.linear_quantize_weights(mlmodel, cfg)
-        nbits = 6 if mode == "palettize6" else 4
-        cfg = cto.OptimizationConfig(global_config=cto.OpPalettizerConfig(mode="kmeans", nbits=nbits))
-        return cto.palettize_weights(mlmodel, cfg)
-
-
-def save_package(mlmodel: Any, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Save to ``<path>`` via a temporary sibling and a rename (never a half-written package).
-
-    Parameters
-    ----------
-    mlmodel : coremltools.models.MLModel
-    path : str or path
-        Must end in ``.mlpackage``.
-    overwrite : bool
-        Replace an existing package.
-
-    Returns
-    -------
-    Path
-        ``path``.
-
-    Raises
-    ------
-    ParameterError
-        ``path`` does not end in ``.mlpackage``, or exists and ``overwrite`` is False.
-    """
-    p = Path(path)
-    if p.suffix != ".mlpackage":
-        raise ParameterError(f"path must end in .mlpackage; got {os.fspath(path)!r}")
-    if p.exists() and not overwrite:
-        raise ParameterError(f"{p} exists; pass overwrite=True to replace it")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.stem}.{os.getpid()}.tmp.mlpackage")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        with _quiet():
-            mlmodel.save(str(tmp))
-        if p.exists():
-            shutil.rmtree(p)
-        os.replace(tmp, p)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return p
 
 
 def _finish(module: torch.nn.Module, path: str | os.PathLike[str], *, model_type: str, input_name: str,
