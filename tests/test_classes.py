@@ -10,11 +10,11 @@ import pytest
 import soundfile as sf
 
 from workbench.crates import Crates
+from workbench.evaluate.splits import per_class_split
 from workbench.library import Library
 from workbench.runs import load_run
 from workbench.train.classes import NotEnoughClassesError, resolve_classes
 from workbench.train.jobs import train_embeddings_job
-from workbench.train.splits import per_class_split
 
 SR = 22050
 #: Short runs: no class options (the point of these tests), only fewer epochs and no invariance clips.

@@ -366,7 +366,7 @@ def test_held_out_baselines_share_the_windows_and_keys() -> None:
 
 
 def test_grouped_folds_go_through_the_leakage_check(monkeypatch) -> None:
-    from workbench.train import splits
+    from workbench.evaluate import splits
 
     calls = []
     real = splits.assert_no_leakage

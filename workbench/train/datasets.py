@@ -22,6 +22,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.evaluate.splits import (  # noqa: F401  (re-exported: splits that never leak a track)
+    LeakageError,
+    assert_no_leakage,
+    grouped_kfold,
+    grouped_split,
+    per_class_split,
+    split_groups,
+)
 from workbench.train.classes import (  # noqa: F401  (re-exported: the classes of a track)
     CLASS_SOURCES,
     ClassChoice,
@@ -30,14 +38,6 @@ from workbench.train.classes import (  # noqa: F401  (re-exported: the classes o
     class_of,
     resolve_classes,
     track_style,
-)
-from workbench.train.splits import (  # noqa: F401  (re-exported: splits that never leak a track)
-    LeakageError,
-    assert_no_leakage,
-    grouped_kfold,
-    grouped_split,
-    per_class_split,
-    split_groups,
 )
 from workbench.validate import check_float, check_int
 

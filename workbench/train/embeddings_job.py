@@ -99,7 +99,7 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
 def _embedding_split(data: EmbeddingSet, *, test_size: float, val_size: float, seed: int,
                      by_artist: bool) -> tuple[EmbeddingSet, EmbeddingSet, EmbeddingSet]:
     """(train, val, test): whole tracks held out, two or more per class where a class can spare them."""
-    from workbench.train.splits import per_class_split
+    from workbench.evaluate.splits import per_class_split
 
     if not (0 < test_size < 1 and 0 < val_size < 1 and test_size + val_size < 1):
         raise ParameterError(f"test_size and val_size must be fractions in (0, 1) summing below 1; "

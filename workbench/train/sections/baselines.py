@@ -223,7 +223,7 @@ def grouped_folds(y: np.ndarray, groups: np.ndarray, *, n_splits: int, seed: int
     ParameterError
         ``n_splits`` out of range.
     """
-    from workbench.train.splits import grouped_kfold
+    from workbench.evaluate.splits import grouped_kfold
 
     n_groups = len(np.unique(groups))
     if isinstance(n_splits, bool) or not isinstance(n_splits, int) or not 2 <= n_splits <= n_groups:
