@@ -265,14 +265,14 @@ class LibrarySearch:
         try:
             y, sr = audio.load(query, mono=False)
             a = analyze(y, sr=sr, **effective_settings(self.library, query).kwargs())  # the library's prior
+            if a.bpm is None:  # refused before the (slower) embedding
+                raise AudioError(f"{name}: no steady beat found, so tempo cannot be compared", path=name)
             emb, _ = self.backbone.embed(y, sr=sr)
             vector = pool(np.asarray(emb), with_std=True)
         except AudioError:
             raise
         except Exception as exc:  # pyloudnorm's or librosa's ValueError, an OSError: say so, by name
             raise AudioError(f"{name}: cannot analyse or embed this file: {failure_reason(exc)}", path=name) from exc
-        if a.bpm is None:
-            raise AudioError(f"{name}: no steady beat found, so tempo cannot be compared", path=name)
         self._check_dim(vector, f"{audio.display_path(name)}: its embedding")
         return Query(vector=self._standardize(vector), bpm=a.bpm, camelot=a.camelot, energy=a.energy)
 
