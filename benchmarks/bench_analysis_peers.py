@@ -73,10 +73,33 @@ def workbench_side(y: np.ndarray, sr: int) -> dict[str, Any]:
             "seconds": time.perf_counter() - t0}
 
 
-def essentia_side(paths: list[str], *, python: str, max_s: float | None) -> dict[str, dict[str, Any]]:
-    """Essentia's results per path, from its own venv; ``{}`` when that venv is absent."""
-    if not paths or not Path(python).exists():
-        return {}
+def _cache_key(path: str, max_s: float | None) -> str:
+    """Cache key of one peer result: path, size, mtime and the analysed length."""
+    st = Path(path).stat()
+    return f"{path}|{st.st_size}|{st.st_mtime_ns}|{max_s}"
+
+
+def essentia_side(paths: list[str], *, python: str, max_s: float | None,
+                  cache: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Essentia's results per path, from its own venv; ``{}`` when that venv is absent.
+
+    With ``cache``, results already in that JSON file (same path, size, mtime and ``max_s``)
+    are reused and new ones added: essentia's answer does not change while ours is tuned.
+    """
+    stored: dict[str, Any] = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
+    out = {p: stored[_cache_key(p, max_s)] for p in paths if _cache_key(p, max_s) in stored}
+    todo = [p for p in paths if p not in out]
+    if not todo or not Path(python).exists():
+        return out
+    out.update(_run_essentia(todo, python=python, max_s=max_s))
+    if cache is not None:
+        stored.update({_cache_key(p, max_s): out[p] for p in todo if p in out})
+        cache.write_text(json.dumps(stored) + "\n")
+    return out
+
+
+def _run_essentia(paths: list[str], *, python: str, max_s: float | None) -> dict[str, dict[str, Any]]:
+    """Run the essentia peer script in its venv on ``paths``."""
     cmd = [python, str(ROOT / "benchmarks" / "peers" / "essentia_analyze.py"), *paths]
     if max_s:
         cmd[2:2] = ["--max-s", str(max_s)]
@@ -91,13 +114,15 @@ def essentia_side(paths: list[str], *, python: str, max_s: float | None) -> dict
     return out
 
 
-def run_files(items: list[dict[str, Any]], *, essentia_python: str, max_s: float | None, label: str) -> None:
+def run_files(items: list[dict[str, Any]], *, essentia_python: str, max_s: float | None, label: str,
+              systems: tuple[str, ...] = SYSTEMS, cache: Path | None = None) -> None:
     """Fill ``item["est"][system]`` for every item (workbench and librosa here, essentia in its venv)."""
     from tqdm.auto import tqdm
 
     from workbench import audio
 
-    ess = essentia_side([it["path"] for it in items], python=essentia_python, max_s=max_s)
+    ess = essentia_side([it["path"] for it in items], python=essentia_python, max_s=max_s,
+                        cache=cache) if "essentia" in systems else {}
     warm = np.random.default_rng(0).normal(0, 0.1, (2, 10 * 44100)).astype(np.float32)
     workbench_side(warm, 44100), librosa_stock(warm.mean(axis=0), 44100)  # JIT and caches, not timed
     for it in tqdm(items, desc=label, unit="file"):
@@ -111,7 +136,11 @@ def run_files(items: list[dict[str, Any]], *, essentia_python: str, max_s: float
             y = y[..., : int(max_s * sr)]
         it["duration_s"] = y.shape[-1] / sr
         mono = audio.to_mono(y)
-        it["est"] = {"workbench": workbench_side(y, sr), "librosa": librosa_stock(mono, sr)}
+        it["est"] = {}
+        if "workbench" in systems:
+            it["est"]["workbench"] = workbench_side(y, sr)
+        if "librosa" in systems:
+            it["est"]["librosa"] = librosa_stock(mono, sr)
         e = ess.get(it["path"])
         if e is not None and "error" not in e:
             it["est"]["essentia"] = {**e, "downbeats": None}
@@ -188,7 +217,17 @@ def main() -> None:
     parser.add_argument("--real-max-s", type=float, default=60.0, help="analyse the first seconds of each real file")
     parser.add_argument("--essentia-python", default=DEFAULT_ESSENTIA)
     parser.add_argument("--out", default=None, help="write every per-file estimate, score and summary as JSON here")
+    parser.add_argument("--systems", default=",".join(SYSTEMS),
+                        help="comma-separated systems to run (default: all three)")
+    parser.add_argument("--essentia-cache", default=None,
+                        help="JSON file of essentia results to reuse and extend (essentia does not change)")
+    parser.add_argument("--split", default=None, choices=("dev", "held_out"),
+                        help="run only this split of the development set (default: both, reported apart)")
     args = parser.parse_args()
+    systems = tuple(s.strip() for s in args.systems.split(",") if s.strip())
+    if not systems or any(s not in SYSTEMS for s in systems):
+        parser.error(f"--systems must name some of {', '.join(SYSTEMS)}; got {args.systems!r}")
+    cache = Path(args.essentia_cache) if args.essentia_cache else None
     if not Path(args.essentia_python).exists():
         print(f"essentia is absent ({args.essentia_python} not found): its columns show '-'. Make its venv with the "
               "recipe in benchmarks/README.md.", file=sys.stderr)
@@ -202,12 +241,15 @@ def main() -> None:
             t0 = time.perf_counter()
             write_set(folder, per_style=args.per_style, seed=args.seed, renderer=args.renderer)
             report["devset_write_s"] = time.perf_counter() - t0
-        items = devset_items(folder)
-        run_files(items, essentia_python=args.essentia_python, max_s=None, label="devset")
+        items = [it for it in devset_items(folder) if args.split is None or it["split"] == args.split]
+        run_files(items, essentia_python=args.essentia_python, max_s=None, label="devset", systems=systems,
+                  cache=cache)
     score_items(items)
     print("Cells: workbench / essentia / librosa (downbeat F: only the workbench reports downbeats).\n")
     for split in ("dev", "held_out"):
         part = [it for it in items if it["split"] == split]
+        if not part:
+            continue
         text, report[f"devset_{split}_by_style"] = table(part, "style")
         print(f"## devset, split {split} ({len(part)} tracks), by style\n\n{text}\n")
     dev = [it for it in items if it["split"] == "dev"]
@@ -215,7 +257,8 @@ def main() -> None:
     print(f"## devset, split dev, by condition\n\n{text}\n")
     real = [] if args.no_real or not Path(args.real).is_dir() else real_items(Path(args.real))
     if real:
-        run_files(real, essentia_python=args.essentia_python, max_s=args.real_max_s, label="real audio")
+        run_files(real, essentia_python=args.essentia_python, max_s=args.real_max_s, label="real audio",
+                  systems=systems, cache=cache)
         score_items(real)
         text, report["real_by_group"] = table(real, "group")
         print(f"## real audio (first {args.real_max_s:.0f} s), by group; tempo truth only for "
