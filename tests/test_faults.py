@@ -463,7 +463,7 @@ def test_old_read_only_database_is_a_clear_error(tmp_path):
     conn = store.connect(path)
     store.migrate(conn, target=3)
     conn.close()
-    with pytest.raises(StoreError, match="schema version 3, older than 4, and is opened read-only"):
+    with pytest.raises(StoreError, match=f"schema version 3, older than {store.SCHEMA_VERSION}, and is opened read-only"):
         store.Store(path, read_only=True)
     assert store.Store(path).version == store.SCHEMA_VERSION  # writable: upgraded as before
 

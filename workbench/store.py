@@ -160,6 +160,13 @@ MIGRATIONS: dict[int, str] = {
             last        INTEGER NOT NULL CHECK (last >= 0)
         );
     """,
+    5: """
+        CREATE TABLE qa_keep (
+            track_id    INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+            kept_at     TEXT    NOT NULL,
+            note        TEXT
+        );
+    """,
 }
 
 #: The schema version this code writes.

@@ -70,12 +70,16 @@ class ClassChoice:
         Track ids left out (no class, or a class with fewer than two tracks).
     tried : dict of str to str
         For ``"auto"``: why each source before the chosen one was passed over.
+    qa_excluded : list of int
+        Track ids left out because a QA flag excludes them from training (:mod:`workbench.qa`;
+        ``workbench qa keep TRACK`` keeps one).
     """
 
     source: str
     classes: dict[int, str]
     dropped: list[int] = field(default_factory=list)
     tried: dict[str, str] = field(default_factory=dict)
+    qa_excluded: list[int] = field(default_factory=list)
 
     @property
     def tracks_per_class(self) -> dict[str, int]:
@@ -100,12 +104,15 @@ class ClassChoice:
                     f"(tracks per class: {shown}{more})")
         if self.dropped:
             text += f"; {len(self.dropped)} tracks left out (no class, or alone in theirs)"
+        if self.qa_excluded:
+            text += (f"; {len(self.qa_excluded)} tracks left out by QA flags (`workbench qa` lists them, "
+                     "`workbench qa keep TRACK` keeps one)")
         return text
 
     def to_dict(self) -> dict[str, Any]:
         """For ``data.json``: source, tracks per class, dropped track ids and why others were passed over."""
         return {"source": self.source, "tracks_per_class": self.tracks_per_class, "n_tracks": len(self.classes),
-                "dropped": list(self.dropped), "tried": dict(self.tried)}
+                "dropped": list(self.dropped), "tried": dict(self.tried), "qa_excluded": list(self.qa_excluded)}
 
 
 def track_style(track: Track) -> str | None:
@@ -230,7 +237,7 @@ def _enough(name: str, raw: dict[int, str], tracks: list[Track], *, min_classes:
 
 
 def resolve_classes(library: Library, tracks: Iterable[Track], classes_from: ClassSource = "auto", *,
-                    min_classes: int = 2, min_tracks: int = 2) -> ClassChoice:
+                    min_classes: int = 2, min_tracks: int = 2, keep_flagged: bool = False) -> ClassChoice:
     """The classes of ``tracks`` for embedding training (see the module docstring for the order).
 
     Parameters
@@ -242,6 +249,9 @@ def resolve_classes(library: Library, tracks: Iterable[Track], classes_from: Cla
         ``"track"`` (= ``"self"``) and ``"style"`` are accepted too.
     min_classes, min_tracks : int
         A source is usable with at least ``min_classes`` classes of at least ``min_tracks`` tracks.
+    keep_flagged : bool
+        Keep tracks whose QA flags exclude them from training (default: leave them out,
+        listed in ``qa_excluded``; tracks the user kept with ``workbench qa keep`` stay either way).
 
     Raises
     ------
@@ -249,8 +259,13 @@ def resolve_classes(library: Library, tracks: Iterable[Track], classes_from: Cla
         No source (or not the one asked for) is usable; the message says what each gave and
         what the user can do.
     """
+    from workbench.qa import excluded_track_ids
+
     check_classes_from(classes_from)
     tracks = list(tracks)
+    flagged = set() if keep_flagged else excluded_track_ids(library)
+    qa_excluded = sorted(t.id for t in tracks if t.id in flagged)
+    tracks = [t for t in tracks if t.id not in flagged]
     source = ALIASES.get(classes_from, classes_from) if isinstance(classes_from, str) else classes_from
     order = AUTO_ORDER if source == "auto" else (source,)
     tried: dict[str, str] = {}
@@ -259,7 +274,7 @@ def resolve_classes(library: Library, tracks: Iterable[Track], classes_from: Cla
         choice, why = _enough(label, _candidate(library, tracks, name), tracks, min_classes=min_classes,
                               min_tracks=min_tracks)
         if choice is not None:
-            return ClassChoice(choice.source, choice.classes, choice.dropped, tried)
+            return ClassChoice(choice.source, choice.classes, choice.dropped, tried, qa_excluded)
         tried[label] = why
     said = "; ".join(f"{k}: {v}" for k, v in tried.items())
     asked = "classes_from='auto' (crates, then folder, then self)" if source == "auto" else \
