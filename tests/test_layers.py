@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("io", ("workbench.audio", "workbench.audio_checks", "workbench.store", "workbench.libfiles", "workbench.library",
             "workbench.scan",
             "workbench.crates", "workbench.runs")),
-    ("content", ("workbench.analysis", "workbench.qa", "workbench.embed", "workbench.labels", "workbench.augment",
+    ("content", ("workbench.analysis", "workbench.qa", "workbench.style", "workbench.embed", "workbench.labels", "workbench.augment",
                  "workbench.augment_core", "workbench.demo", "workbench.devset")),
     ("models", ("workbench.models",)),
     ("jobs", ("workbench.job_records", "workbench.jobs")),

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.library import Library
 
 #: Area modules, in the order their commands appear in ``workbench --help``.
-MODULES: tuple[str, ...] = ("library", "analysis", "crates", "labels", "suggest", "train", "runs", "export", "qa")
+MODULES: tuple[str, ...] = ("library", "analysis", "crates", "labels", "suggest", "train", "runs", "export", "qa", "style")
 
 
 class NoLibraryError(WorkbenchError, FileNotFoundError):

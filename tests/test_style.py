@@ -1,0 +1,171 @@
+"""Style DNA: production features recover the settings of synthesized audio; profiles and gap analysis.
+
+Reference clips come from :func:`workbench.style.render_reference` (the demo synthesizer's saw
+stacks and filters with a set sidechain depth, detune, width, groove and acid sweep); each test
+says the tolerance it holds the feature to (the same as ``FEATURES[...].tolerance`` or wider
+where the clip is short).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from workbench.style import FEATURES, TRANCE, production_features, render_reference
+from workbench.style.scores import STYLE_SCORES
+
+SR = 44100
+
+
+def feats(**kw):
+    y, truth = render_reference(duration_s=kw.pop("duration_s", 24.0), seed=kw.pop("seed", 3), **kw)
+    return production_features(y, sr=SR, beats=np.array(truth["beats"]), bpm=truth["bpm"]), truth
+
+
+@pytest.mark.parametrize("detune", [10.0, 20.0, 35.0])
+def test_detune_is_recovered_within_4_cents(detune):
+    f, _ = feats(detune_cents=detune)
+    assert abs(f["detune_cents"] - detune) <= 4.0, f["detune_cents"]
+
+
+def test_pumping_depth_is_recovered_and_regular():
+    got = {d: feats(pumping_depth=d, duration_s=32.0)[0] for d in (0.3, 0.6, 0.8)}
+    for d, f in got.items():
+        assert abs(f["pumping_depth"] - d) <= 0.1, (d, f["pumping_depth"])
+    assert got[0.8]["pumping_regularity"] < 0.15 and got[0.6]["pumping_regularity"] < 0.15
+    assert got[0.3]["pumping_depth"] < got[0.6]["pumping_depth"] < got[0.8]["pumping_depth"]
+    assert abs(got[0.6]["pumping_db"] - (-20 * np.log10(1 - got[0.6]["pumping_depth"]))) < 1e-6
+
+
+def test_stereo_width_and_correlation():
+    mono, _ = feats(width=0.0)
+    half, _ = feats(width=0.5)
+    wide, _ = feats(width=1.0)
+    assert mono["stereo_width"] < 0.005 and mono["phase_correlation"] > 0.99
+    assert mono["stereo_width"] < half["stereo_width"] < wide["stereo_width"]
+    assert wide["phase_correlation"] < half["phase_correlation"] < 1.0
+
+
+def test_groove_features():
+    four, _ = feats(four_on_floor=True, offbeat_hats=True)
+    broken, _ = feats(four_on_floor=False, offbeat_hats=False)
+    assert four["four_on_floor"] >= 0.9 and broken["four_on_floor"] <= 0.6
+    assert four["offbeat_hats"] >= 0.8 and broken["offbeat_hats"] <= 0.2
+
+
+def test_acid_sweep_grows_with_the_set_sweep():
+    sweeps = [feats(acid_sweep_octaves=o, chord=False)[0]["acid_sweep_octaves"] for o in (0.25, 1.0, 1.5)]
+    assert sweeps[0] < sweeps[1] < sweeps[2]
+
+
+def test_no_beat_leaves_beat_features_unknown():
+    y, _ = render_reference(duration_s=10.0)
+    f = production_features(y, sr=SR, beats=None)
+    assert f["pumping_depth"] is None and f["four_on_floor"] is None and f["detune_cents"] is not None
+    s, parts = TRANCE.score(f)
+    assert 0.0 <= s <= 1.0 and "pumping_depth" not in parts
+
+
+def test_trance_score_has_the_seed_weights_and_ranks_a_trance_track_first():
+    weights = {t.feature: t.weight for t in TRANCE.terms}
+    assert weights == {"bpm": 0.20, "pumping_depth": 0.15, "energy_range": 0.15, "four_on_floor": 0.12,
+                       "supersaw": 0.10, "acid_score": 0.08, "offbeat_hats": 0.08, "brightness_hz": 0.07,
+                       "tempo_stability": 0.05}
+    assert abs(sum(weights.values()) - 1.0) < 1e-9 and STYLE_SCORES["trance"] is TRANCE
+    trance = {"bpm": 138, "pumping_depth": 0.45, "energy_range": 0.3, "four_on_floor": 0.97, "stereo_width": 0.15,
+              "detune_cents": 22, "acid_score": 0.5, "offbeat_hats": 0.8, "brightness_hz": 650, "tempo_stability": 0.98}
+    downtempo = {**trance, "bpm": 90, "four_on_floor": 0.4, "pumping_depth": 0.2, "offbeat_hats": 0.4}
+    assert TRANCE.score(trance)[0] > 0.85 > TRANCE.score(downtempo)[0]
+
+
+def test_every_feature_documents_unit_range_and_tolerance():
+    for f in FEATURES:
+        assert f.unit and f.low < f.high and f.meaning and f.tolerance > 0, f
+
+
+@pytest.fixture(scope="module")
+def style_lib(tmp_path_factory):
+    """Six 138-BPM reference clips in a crate, two 120-BPM clips and a work in progress outside the library."""
+    from workbench.crates import Crates
+    from workbench.library import Library
+
+    root = tmp_path_factory.mktemp("style")
+    music = root / "music"
+    music.mkdir()
+    for i in range(6):
+        y, _ = render_reference(bpm=138.0, pumping_depth=0.5, detune_cents=20.0, duration_s=20.0, seed=i)
+        sf.write(music / f"ref_{i}.flac", y.T, SR)
+    for i in range(2):
+        y, _ = render_reference(bpm=100.0 + 20 * i, pumping_depth=0.1, detune_cents=5.0, width=0.1,
+                                duration_s=20.0, seed=10 + i)
+        sf.write(music / f"other_{i}.flac", y.T, SR)
+    wip, _ = render_reference(bpm=124.0, pumping_depth=0.9, detune_cents=4.0, width=0.0, duration_s=20.0, seed=20)
+    sf.write(root / "wip.wav", wip.T, SR)
+    lib = Library(root / "data" / "workbench.db")
+    lib.scan(music, progress=False)
+    crates = Crates(lib)
+    crates.add("ref", [t.id for t in lib.tracks() if "ref_" in t.path])
+    crates.add("mixed", [t.id for t in lib.tracks() if "ref_0" in t.path or "ref_1" in t.path or "ref_2" in t.path
+                         or "other" in t.path])
+    return lib, root
+
+
+def test_profile_build_save_load_and_gap(style_lib):
+    from workbench.crates import Crates
+    from workbench.style import build_profile, gap_analysis, list_profiles, load_profile, save_profile
+
+    lib, root = style_lib
+    tracks = Crates(lib).tracks("ref")
+    p = build_profile(lib, "ref", tracks, source="crate:ref", progress=False)
+    assert len(p["tracks"]) == 6 and p["source"] == "crate:ref" and len(p["analysis_settings"]) == 6
+    det = p["features"]["detune_cents"]
+    assert det["range"][0] <= 20.0 <= det["range"][1] and det["ci95"][0] <= det["mean"] <= det["ci95"][1]
+    assert p["features"]["bpm"]["range"][0] <= 138.0 <= p["features"]["bpm"]["range"][1]
+    first, second = save_profile(lib, p), save_profile(lib, p)
+    assert (first.name, second.name) == ("v1.json", "v2.json")
+    assert load_profile(lib, "ref@1")["version"] == 1 and load_profile(lib, "ref")["version"] == 2
+    assert list_profiles(lib)[0]["versions"] == [1, 2]
+    gap = gap_analysis(lib, load_profile(lib, "ref"), root / "wip.wav")
+    outside = set(gap["outside"])
+    assert {"bpm", "detune_cents", "stereo_width"} <= outside
+    row = next(r for r in gap["features"] if r["feature"] == "detune_cents")
+    assert row["value"] < row["range"][0] and "more detune" in row["advice"]
+    same = gap_analysis(lib, load_profile(lib, "ref"), tracks[0])
+    assert "bpm" not in same["outside"] and "detune_cents" not in same["outside"]
+
+
+def test_profile_refuses_too_few_or_inconsistent_tracks(style_lib):
+    from workbench.crates import Crates
+    from workbench.style import ProfileError, build_profile, load_profile
+
+    lib, _ = style_lib
+    with pytest.raises(ProfileError, match="at least 5 reference tracks"):
+        build_profile(lib, "few", Crates(lib).tracks("ref")[:3], source="x", progress=False)
+    with pytest.raises(ProfileError, match="too inconsistent"):
+        build_profile(lib, "mixed", Crates(lib).tracks("mixed"), source="crate:mixed", progress=False)
+    with pytest.raises(ValueError, match="profile name must be"):
+        build_profile(lib, "../evil", Crates(lib).tracks("ref"), source="x", progress=False)
+    with pytest.raises(ProfileError, match="no profile 'nope'"):
+        load_profile(lib, "nope")
+
+
+def test_cli_profile_commands(style_lib, capsys):
+    from workbench.cli import main
+
+    lib, root = style_lib
+    db = str(lib.path)
+    assert main(["--db", db, "profile", "build", "cli", "--crate", "ref", "--json"]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert built["n_tracks"] == 6 and built["version"] == 1
+    assert main(["--db", db, "profile", "list", "--json"]) == 0
+    assert "cli" in {r["name"] for r in json.loads(capsys.readouterr().out)}
+    assert main(["--db", db, "profile", "show", "cli@1", "--json"]) == 0
+    assert "detune_cents" in json.loads(capsys.readouterr().out)["features"]
+    assert main(["--db", db, "profile", "compare", "cli", str(root / "wip.wav"), "--json"]) == 0
+    gap = json.loads(capsys.readouterr().out)
+    assert "bpm" in gap["outside"] and gap["seconds"] > 0
+    assert main(["--db", db, "profile", "compare", "cli", str(root / "wip.wav")]) == 0
+    assert "OUT bpm" in capsys.readouterr().out

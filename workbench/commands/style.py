@@ -1,0 +1,154 @@
+"""``workbench profile build|show|list|compare``: Style DNA reference profiles and gap analysis."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from workbench.commands import add_json, open_library, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``profile`` and its actions.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The CLI's ``add_subparsers()`` object.
+    """
+    p = sub.add_parser("profile", help="Style DNA: build a reference profile from a crate or folder, show it, "
+                                       "compare a track or a work in progress against it")
+    ps = p.add_subparsers(dest="profile_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+    q = ps.add_parser("build", help="build a profile (saved as the next version) from reference tracks")
+    q.add_argument("name")
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--crate", help="the crate of reference tracks")
+    src.add_argument("--folder", help="the sub-folder (under a scanned folder) of reference tracks")
+    q.add_argument("--clusters", type=int, default=None, help="number of style clusters (default: by silhouette)")
+    q.add_argument("--min-tracks", type=int, default=5, help="fewest reference tracks (default 5)")
+    add_json(q)
+    q.set_defaults(func=_cmd_build)
+
+    q = ps.add_parser("show", help="a profile's features: mean, range, 95 %% CI")
+    q.add_argument("name", help="NAME or NAME@VERSION")
+    add_json(q)
+    q.set_defaults(func=_cmd_show)
+
+    q = ps.add_parser("list", help="every saved profile")
+    add_json(q)
+    q.set_defaults(func=_cmd_list)
+
+    q = ps.add_parser("compare", help="gap analysis of a library track or an audio file against a profile")
+    q.add_argument("name", help="NAME or NAME@VERSION")
+    q.add_argument("target", help="a track id, content hash or library path, or any audio file")
+    add_json(q)
+    q.set_defaults(func=_cmd_compare)
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from workbench.errors import ParameterError
+    from workbench.style import build_profile, save_profile
+
+    with open_library(args) as lib:
+        if args.crate:
+            from workbench.crates import Crates
+
+            tracks, source = Crates(lib).tracks(args.crate), f"crate:{args.crate}"
+        else:
+            tracks = [t for t in lib.tracks() if t.folder == args.folder]
+            if not tracks:
+                folders = sorted({t.folder for t in lib.tracks() if t.folder})
+                raise ParameterError(f"--folder must name a sub-folder of a scanned folder: {folders}; "
+                                     f"got {args.folder!r}")
+            source = f"folder:{args.folder}"
+        profile = build_profile(lib, args.name, tracks, source=source, clusters=args.clusters,
+                                min_tracks=args.min_tracks, progress=not (args.json or args.quiet))
+        path = save_profile(lib, profile)
+    if args.json:
+        print_json({"path": path, "name": args.name, "version": int(path.stem[1:]),
+                    "n_tracks": len(profile["tracks"]), "warnings": profile["warnings"]})
+        return 0
+    print(f"profile {args.name}@{path.stem[1:]}: {len(profile['tracks'])} tracks from {source} -> {path}")
+    for w in profile["warnings"]:
+        print(f"  warning: {w}")
+    return 0
+
+
+def _feature_table(features: dict[str, Any]) -> list[str]:
+    lines = [f"{'feature':20} {'mean':>10} {'range':>22} {'95% CI of mean':>22}  n"]
+    for name, st in features.items():
+        lo, hi = st["range"]
+        c0, c1 = st["ci95"]
+        lines.append(f"{name:20} {st['mean']:10.4g} {f'{lo:.4g} .. {hi:.4g}':>22} {f'{c0:.4g} .. {c1:.4g}':>22}  "
+                     f"{st['n']}")
+    return lines
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from workbench.style import load_profile
+
+    with open_library(args) as lib:
+        profile = load_profile(lib, args.name)
+    if args.json:
+        print_json(profile)
+        return 0
+    print(f"profile {profile['name']}@{profile['version']}: {len(profile['tracks'])} tracks from "
+          f"{profile['source']}, built {profile['created_at']}")
+    print("\n".join(_feature_table(profile["features"])))
+    ts = profile["trance_score"]
+    print(f"trance score: mean {ts['mean']:.2f}, range {ts['range'][0]:.2f} .. {ts['range'][1]:.2f}")
+    cl = profile.get("clusters", {})
+    print(f"style clusters: {cl.get('k', 0)}" + (f" (silhouette {cl['silhouette']:.2f})" if cl.get("k") else
+                                                f": {cl.get('note', '')}"))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from workbench.style import list_profiles
+
+    with open_library(args) as lib:
+        rows = list_profiles(lib)
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no profiles yet: `workbench profile build NAME --crate CRATE`")
+    for r in rows:
+        print(f"{r['name']}  versions {r['versions']}  {r['n_tracks']} tracks from {r['source']}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from workbench.style import gap_analysis, load_profile
+
+    with open_library(args) as lib:
+        profile = load_profile(lib, args.name)
+        target: Any = args.target
+        if Path(target).is_file():
+            try:
+                target = lib.track(target)
+            except Exception:  # not in the library: a work in progress
+                target = Path(target)
+        gap = gap_analysis(lib, profile, target)
+    if args.json:
+        print_json(gap)
+        return 0
+    print(f"{gap['target']} against {gap['profile']}: {len(gap['outside'])} of {len(gap['features'])} features "
+          f"outside the range ({gap['seconds']:.1f} s)")
+    for r in gap["features"]:
+        if r["value"] is None:
+            print(f"  {r['feature']:20} unknown (no beat, or too short)")
+            continue
+        mark = "OUT" if r["outside"] else "ok "
+        print(f"  {mark} {r['feature']:20} {r['value']:10.4g}  range {r['range'][0]:.4g} .. {r['range'][1]:.4g}"
+              + (f"  -> {r['advice']}" if r["advice"] else ""))
+    ts = gap["trance_score"]
+    print(f"trance score {ts['value']:.2f} (profile mean {ts['profile_mean']:.2f})")
+    if gap["cluster"]:
+        c = gap["cluster"]
+        print(f"nearest style cluster {c['index']}: distance {c['distance']:.3f} (members within "
+              f"{c['max_distance']:.3f}: {'inside' if c['inside'] else 'outside'})")
+    return 0

@@ -1,0 +1,192 @@
+"""Gap analysis: how far a track (a work in progress, or a library track) is from a profile.
+
+For each feature of the profile: the track's value, the acceptable range, the difference from
+the profile's mean (and in standard deviations), whether it lies outside the range, and a
+plain-language piece of advice when it does; the style score against the profile's; the nearest
+style cluster and the distance to its centroid, against that cluster's spread.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.library import Library, Track
+from workbench.style.features import FEATURES
+
+_UNITS = {f.name: f.unit for f in FEATURES}
+
+#: Advice per feature: (when below the range, when above it). ``{v}`` is the value, ``{lo}``/``{hi}`` the range.
+ADVICE: dict[str, tuple[str, str]] = {
+    "bpm": ("tempo {v:.1f} BPM, target {lo:.0f}-{hi:.0f}: speed the project up",
+            "tempo {v:.1f} BPM, target {lo:.0f}-{hi:.0f}: slow the project down"),
+    "tempo_stability": ("tempo wanders (stability {v:.2f}, target {lo:.2f}+): quantise or play to a click", ""),
+    "pumping_depth": ("sidechain depth {v:.2f}, target {lo:.2f}-{hi:.2f}: duck pads and bass harder under the kick "
+                      "(lower the compressor threshold or deepen the volume-shaper curve)",
+                      "sidechain depth {v:.2f}, target {lo:.2f}-{hi:.2f}: ease the ducking (shorter release, "
+                      "less depth)"),
+    "pumping_regularity": ("", "the ducking is irregular (spread {v:.2f}, target under {hi:.2f}): "
+                               "key the sidechain from a steady kick"),
+    "acid_score": ("acid character {v:.2f}, target {lo:.2f}+: a resonant filter sweep, slides and accents on the "
+                   "bass line", "acid character {v:.2f}, target under {hi:.2f}: tame the filter sweep"),
+    "stereo_width": ("stereo width {v:.2f} side/mid, target {lo:.2f}-{hi:.2f}: widen the chords (more voices "
+                     "spread, a stereo detune)", "stereo width {v:.2f} side/mid, target {lo:.2f}-{hi:.2f}: "
+                     "narrow the mids; check mono compatibility"),
+    "phase_correlation": ("left/right correlation {v:.2f}, target {lo:.2f}+: the mix may vanish in mono", ""),
+    "detune_cents": ("supersaw detune {v:.0f} cents, target {lo:.0f}-{hi:.0f}: more detune on the saw stack",
+                     "supersaw detune {v:.0f} cents, target {lo:.0f}-{hi:.0f}: less detune, it sounds out of tune"),
+    "four_on_floor": ("kick on {v:.0%} of beats, target {lo:.0%}+: a kick on every beat", ""),
+    "offbeat_hats": ("off-beat hats {v:.0%}, target {lo:.0%}+: open hats on the off-beat 8ths",
+                     "off-beat hats {v:.0%}, target under {hi:.0%}: hats on the beat too"),
+    "brightness_hz": ("spectral centroid {v:.0f} Hz, target {lo:.0f}-{hi:.0f} Hz: brighten the top (a high shelf "
+                      "above 6 kHz, brighter hats or leads)", "spectral centroid {v:.0f} Hz, target {lo:.0f}-{hi:.0f} "
+                      "Hz: darken the top (a high-shelf cut above 8 kHz, softer hats)"),
+    "bass_ratio": ("low end {v:.0%} of the energy, target {lo:.0%}-{hi:.0%}: raise kick and bass below 150 Hz",
+                   "low end {v:.0%} of the energy, target {lo:.0%}-{hi:.0%}: cut below 150 Hz or shorten the bass "
+                   "notes; the low end masks the rest"),
+    "energy_range": ("energy range {v:.2f}, target {lo:.2f}-{hi:.2f}: give the arrangement more contrast (a "
+                     "deeper breakdown, a bigger drop)", "energy range {v:.2f}, target {lo:.2f}-{hi:.2f}: the "
+                     "arrangement swings harder than the references"),
+    "energy_slope": ("energy changes {v:.3f}/bar, target {lo:.3f}-{hi:.3f}: build up and strip down more often",
+                     "energy changes {v:.3f}/bar, target {lo:.3f}-{hi:.3f}: smoother transitions between sections"),
+}
+
+
+def _advice(name: str, value: float, lo: float, hi: float) -> str:
+    low, high = ADVICE.get(name, ("", ""))
+    text = low if value < lo else high
+    if not text:
+        text = f"{name} {value:.3g} outside {lo:.3g}-{hi:.3g} {_UNITS.get(name, '')}"
+    return text.format(v=value, lo=lo, hi=hi)
+
+
+def compare_features(features: dict[str, float | None], profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each profile feature against the track's value.
+
+    Parameters
+    ----------
+    features : dict of str to float or None
+        The track's production features.
+    profile : dict
+        From :func:`~workbench.style.profiles.build_profile`.
+
+    Returns
+    -------
+    list of dict
+        ``feature, unit, value, mean, range [lo, hi], delta, z, outside, advice`` (advice None
+        inside the range; value None when the track lacks the feature).
+    """
+    rows = []
+    for name, st in profile["features"].items():
+        v = features.get(name)
+        lo, hi = st["range"]
+        if v is None:
+            rows.append({"feature": name, "unit": _UNITS.get(name, ""), "value": None, "mean": st["mean"],
+                         "range": [lo, hi], "delta": None, "z": None, "outside": None, "advice": None})
+            continue
+        if name == "bpm":  # a DJ can play it at the profile's octave
+            v = float(v * 2.0 ** np.round(np.log2(st["mean"] / v)))
+        outside = not lo <= v <= hi
+        rows.append({"feature": name, "unit": _UNITS.get(name, ""), "value": float(v), "mean": st["mean"],
+                     "range": [lo, hi], "delta": float(v - st["mean"]),
+                     "z": float((v - st["mean"]) / st["std"]) if st["std"] > 0 else 0.0, "outside": outside,
+                     "advice": _advice(name, float(v), lo, hi) if outside else None})
+    return rows
+
+
+def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int | str | Path) -> dict[str, Any]:
+    """Gap analysis of a library track or an audio file against a profile.
+
+    Parameters
+    ----------
+    library : Library
+        For the workspace, the backbone's cache and library tracks.
+    profile : dict
+        A saved or built profile.
+    target : Track, int, str or Path
+        A library track (id, content hash, path in the library) or any audio file.
+
+    Returns
+    -------
+    dict
+        ``target, features (list from compare_features), outside (names), trance_score {value,
+        profile range}, cluster {index, distance, mean_distance, max_distance, inside} or None,
+        seconds`` (analysis included when the target is a file).
+
+    Raises
+    ------
+    AudioError
+        A file that cannot be decoded or analysed.
+    """
+    from workbench.errors import TrackNotFoundError
+    from workbench.style.scores import TRANCE
+    from workbench.style.stored import features_of, track_features
+
+    t0 = time.perf_counter()
+    track: Track | None = target if isinstance(target, Track) else None
+    if track is None and not isinstance(target, Path):
+        try:
+            track = library.track(target)
+        except TrackNotFoundError:
+            track = None
+    vector = None
+    if track is not None:
+        feats = track_features(library, track)
+        name = track.path
+    else:
+        from workbench import audio
+        from workbench.analysis import analyze
+
+        y, sr = audio.load(target, mono=False)
+        feats = features_of(y, sr, analyze(y, sr=sr))
+        vector = _embed(y, sr)
+        name = str(target)
+    assert feats is not None  # computed above
+    rows = compare_features(feats, profile)
+    score = TRANCE.score(feats)[0]
+    ts = profile.get("trance_score", {})
+    out = {"target": name, "profile": f"{profile['name']}@{profile.get('version', '?')}", "features": rows,
+           "outside": [r["feature"] for r in rows if r["outside"]],
+           "trance_score": {"value": score, "profile_range": ts.get("range"), "profile_mean": ts.get("mean")},
+           "cluster": _nearest_cluster(library, profile, track, vector)}
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _embed(y: np.ndarray, sr: int) -> np.ndarray | None:
+    from workbench.embed.batch import default_backbone
+    from workbench.embed.features import pool
+
+    backbone, _ = default_backbone()
+    try:
+        emb, _ts = backbone.embed(y, sr=sr)
+    except Exception:  # too short for a window: no cluster, the rest stands
+        return None
+    return pool(emb)
+
+
+def _nearest_cluster(library: Library, profile: dict[str, Any], track: Track | None,
+                     vector: np.ndarray | None) -> dict[str, Any] | None:
+    clusters = profile.get("clusters", {}).get("clusters") or []
+    if not clusters:
+        return None
+    if vector is None and track is not None:
+        from workbench.embed.batch import cache_for, default_backbone
+        from workbench.embed.features import pool
+
+        hit = cache_for(library, default_backbone()[0]).get(track.content_hash)
+        vector = pool(hit[0]) if hit is not None else None
+    if vector is None:
+        return None
+    v = vector / (np.linalg.norm(vector) + 1e-12)
+    cents = np.array([c["centroid"] for c in clusters])
+    if cents.shape[1] != v.size:
+        return None
+    d = np.linalg.norm(cents - v, axis=1)
+    i = int(np.argmin(d))
+    c = clusters[i]
+    return {"index": i, "distance": float(d[i]), "mean_distance": c["mean_distance"],
+            "max_distance": c["max_distance"], "inside": bool(d[i] <= c["max_distance"])}

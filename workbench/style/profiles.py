@@ -1,0 +1,269 @@
+"""Reference profiles ("Style DNA"): what a set of reference tracks has in common, feature by feature.
+
+A profile holds, per production feature, the mean, standard deviation, percentiles, a bootstrap
+95 % confidence interval of the mean and the acceptable range (10th-90th percentile, at least
+at least mean +- 2 standard deviations and mean +- the feature's tolerance); the style score's spread; and style clusters in
+the embedding space (k-means, k chosen by silhouette unless given) with centroids and their
+spread. Profiles are versioned JSON files beside the model registry
+(``models/profiles/<name>/v<N>.json``) naming the tracks and analysis settings they came from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ParameterError, WorkbenchError
+from workbench.library import Library, Track
+from workbench.store import utc_now
+from workbench.style.features import FEATURE_NAMES, FEATURES
+
+#: Fewest reference tracks a profile is built from.
+MIN_TRACKS = 5
+#: Largest spread (std over mean) of the reference tempi, after octave folding.
+MAX_TEMPO_SPREAD = 0.10
+_TOL = {f.name: f.tolerance for f in FEATURES}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class ProfileError(WorkbenchError, ValueError):
+    """A profile cannot be built (too few or inconsistent tracks) or is not there."""
+
+
+def _folded_bpm(bpms: np.ndarray) -> np.ndarray:
+    """Tempi folded onto the octave of their median (87 and 174 count as one tempo)."""
+    med = float(np.median(bpms))
+    return bpms * 2.0 ** np.round(np.log2(med / bpms))
+
+
+def feature_stats(values: np.ndarray, *, seed: int = 0, n_boot: int = 1000, tolerance: float = 0.0) -> dict[str, Any]:
+    """Mean, std, percentiles, bootstrap CI of the mean and the acceptable range of one feature.
+
+    Parameters
+    ----------
+    values : np.ndarray [shape=(n,)]
+        The feature over the reference tracks (no missing values).
+    seed : int
+        Seed of the bootstrap.
+    n_boot : int
+        Bootstrap resamples.
+    tolerance : float >= 0
+        The range is at least mean +- tolerance.
+
+    Returns
+    -------
+    dict
+        ``n, mean, std, p10, p50, p90, ci95 [lo, hi], range [lo, hi]``: the range spans the
+        10th-90th percentiles widened to mean +- 2 std and to mean +- ``tolerance``.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    boots = rng.choice(v, size=(n_boot, v.size), replace=True).mean(axis=1)
+    mean, std = float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+    p10, p50, p90 = (float(x) for x in np.percentile(v, [10, 50, 90]))
+    half = max(2 * std, tolerance)
+    lo, hi = min(p10, mean - half), max(p90, mean + half)
+    return {"n": int(v.size), "mean": mean, "std": std, "p10": p10, "p50": p50, "p90": p90,
+            "ci95": [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))], "range": [lo, hi]}
+
+
+def _clusters(vectors: np.ndarray, *, k: int | None, seed: int) -> dict[str, Any]:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    x = vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
+    n = x.shape[0]
+    options = [k] if k else list(range(2, min(6, n // 3) + 1)) or [1]  # clusters of 3+ tracks
+    best: tuple[float, Any] | None = None
+    for kk in options:
+        if kk < 1 or kk >= n:
+            continue
+        km = KMeans(n_clusters=kk, n_init=10, random_state=seed).fit(x)
+        s = silhouette_score(x, km.labels_) if 1 < kk < n and len(set(km.labels_)) > 1 else 0.0
+        if best is None or s > best[0]:
+            best = (float(s), km)
+    if best is None:
+        km = KMeans(n_clusters=1, n_init=1, random_state=seed).fit(x)
+        best = (0.0, km)
+    sil, km = best
+    out = []
+    for c in range(km.n_clusters):
+        members = x[km.labels_ == c]
+        d = np.linalg.norm(members - km.cluster_centers_[c], axis=1)
+        out.append({"centroid": km.cluster_centers_[c].round(6).tolist(), "n": int(members.shape[0]),
+                    "mean_distance": float(d.mean()), "std_distance": float(d.std()),
+                    "max_distance": float(d.max())})
+    return {"k": int(km.n_clusters), "silhouette": sil, "chosen": "given" if k else "silhouette", "clusters": out}
+
+
+def build_profile(library: Library, name: str, tracks: list[Track], *, source: str, clusters: int | None = None,
+                  min_tracks: int = MIN_TRACKS, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """Build (not save) a profile from reference tracks.
+
+    Parameters
+    ----------
+    library : Library
+    name : str
+        Letters, digits, ``_.-``; up to 64 characters.
+    tracks : list of Track
+        The reference tracks.
+    source : str
+        Where they came from (``"crate:NAME"``, ``"folder:PATH"``), recorded.
+    clusters : int or None
+        Number of style clusters; None: chosen by silhouette (2..6).
+    min_tracks : int
+        Fewest tracks with features.
+    seed : int
+        Seed of the bootstrap and k-means.
+    progress : bool
+        Show a progress bar while features are measured.
+
+    Returns
+    -------
+    dict
+        The profile (see the module docstring); ``version`` is set by :func:`save_profile`.
+
+    Raises
+    ------
+    ProfileError
+        Fewer than ``min_tracks`` tracks with features, or tracks too inconsistent to share a
+        profile (tempi spread more than 10 % after octave folding).
+    """
+    from workbench.analysis import effective_settings
+    from workbench.analysis.core import settings_key
+    from workbench.style.scores import TRANCE
+    from workbench.style.stored import library_features
+
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ParameterError(f"profile name must be 1-64 letters, digits or _.- (starting with a letter or digit); "
+                             f"got {name!r}")
+    feats, failed = library_features(library, tracks, progress=progress)
+    if len(feats) < min_tracks:
+        raise ProfileError(f"a profile needs at least {min_tracks} reference tracks with features; {source} gives "
+                           f"{len(feats)} of {len(tracks)}" + (f" ({len(failed)} failed)" if failed else ""))
+    used = [t for t in tracks if t.id in feats]
+    stats: dict[str, Any] = {}
+    warnings = []
+    for fname in FEATURE_NAMES:
+        vals = np.array([feats[t.id][fname] for t in used if feats[t.id].get(fname) is not None], dtype=np.float64)
+        if fname == "bpm" and vals.size:
+            vals = _folded_bpm(vals)
+            spread = float(vals.std() / vals.mean())
+            if spread > MAX_TEMPO_SPREAD:
+                raise ProfileError(f"reference tracks are too inconsistent for one profile: their tempi spread "
+                                   f"{spread:.0%} around {vals.mean():.0f} BPM (at most {MAX_TEMPO_SPREAD:.0%} allowed); split them")
+        if vals.size >= min_tracks:
+            stats[fname] = feature_stats(vals, seed=seed, tolerance=_TOL[fname])
+        elif vals.size:
+            warnings.append(f"{fname}: only {vals.size} tracks have it; left out")
+    scores = np.array([TRANCE.score(feats[t.id])[0] for t in used])
+    profile: dict[str, Any] = {
+        "format": "workbench.style-profile/1", "name": name, "created_at": utc_now(), "source": source,
+        "tracks": [{"id": t.id, "content_hash": t.content_hash, "path": library.workspace.relative(t.path)}
+                   for t in used],
+        "analysis_settings": {str(t.id): json.loads(settings_key(**effective_settings(library, t).kwargs()))
+                              for t in used},
+        "features": stats, "trance_score": feature_stats(scores, seed=seed), "warnings": warnings,
+        "failed": [{"path": p, "reason": r} for p, r in failed]}
+    profile["clusters"] = _embedding_clusters(library, used, k=clusters, seed=seed)
+    return profile
+
+
+def _embedding_clusters(library: Library, used: list[Track], *, k: int | None, seed: int) -> dict[str, Any]:
+    from workbench.embed.batch import default_backbone, track_vectors
+
+    backbone, why = default_backbone()
+    tracks, vectors = track_vectors(library, backbone=backbone, with_std=False)
+    ids = {t.id for t in used}
+    rows = [i for i, t in enumerate(tracks) if t.id in ids]
+    if len(rows) < 3:
+        return {"k": 0, "note": f"{len(rows)} reference tracks have embeddings ({why}): run `workbench embed` "
+                                "for style clusters", "backbone": why}
+    out = _clusters(vectors[rows], k=k, seed=seed)
+    out["backbone"] = why
+    return out
+
+
+def _folder(library: Library, name: str) -> Path:
+    return library.workspace.models / "profiles" / name
+
+
+def save_profile(library: Library, profile: dict[str, Any]) -> Path:
+    """Save a profile as the next version; returns the file.
+
+    Parameters
+    ----------
+    library : Library
+    profile : dict
+        From :func:`build_profile`.
+
+    Returns
+    -------
+    Path
+        ``models/profiles/<name>/v<N>.json``.
+    """
+    from workbench.fileio import atomic_write_bytes
+
+    folder = _folder(library, profile["name"])
+    folder.mkdir(parents=True, exist_ok=True)
+    versions = [int(p.stem[1:]) for p in folder.glob("v*.json") if p.stem[1:].isdigit()]
+    profile = {**profile, "version": max(versions, default=0) + 1}
+    path = folder / f"v{profile['version']}.json"
+    atomic_write_bytes(path, (json.dumps(profile, indent=1) + "\n").encode())
+    return path
+
+
+def load_profile(library: Library, spec: str) -> dict[str, Any]:
+    """A saved profile: ``"NAME"`` (latest version) or ``"NAME@N"``.
+
+    Parameters
+    ----------
+    library : Library
+    spec : str
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ProfileError
+        No such profile or version (the message lists those there are).
+    """
+    name, _, version = spec.partition("@")
+    folder = _folder(library, name)
+    versions = sorted(int(p.stem[1:]) for p in folder.glob("v*.json") if p.stem[1:].isdigit()) \
+        if folder.is_dir() else []
+    if not versions:
+        have = ", ".join(p["name"] for p in list_profiles(library)) or "none yet"
+        raise ProfileError(f"no profile {name!r}; profiles: {have} (`workbench profile build NAME --crate C`)")
+    v = versions[-1] if not version else int(version) if version.isdigit() else -1
+    if v not in versions:
+        raise ProfileError(f"profile {name!r} has versions {versions}; got {version!r}")
+    return json.loads((folder / f"v{v}.json").read_text())
+
+
+def list_profiles(library: Library) -> list[dict[str, Any]]:
+    """Every saved profile: name, versions, tracks of the latest.
+
+    Parameters
+    ----------
+    library : Library
+
+    Returns
+    -------
+    list of dict
+    """
+    root = library.workspace.models / "profiles"
+    out = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        versions = sorted(int(p.stem[1:]) for p in folder.glob("v*.json") if p.stem[1:].isdigit())
+        if versions:
+            latest = json.loads((folder / f"v{versions[-1]}.json").read_text())
+            out.append({"name": folder.name, "versions": versions, "n_tracks": len(latest["tracks"]),
+                        "source": latest["source"], "created_at": latest["created_at"]})
+    return out
