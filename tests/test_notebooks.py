@@ -93,3 +93,11 @@ def test_06_export_models(demo_home):
     nb = execute("06_export_models.ipynb", home)
     html = "\n".join(outputs(nb, "text/html") + outputs(nb, "text/markdown"))
     assert "dj_section" in html and "active" in html
+
+
+def test_07_style_dna(demo_home):
+    home, _ = demo_home
+    nb = execute("07_style_dna.ipynb", home, {"MIN_TRACKS": 2})
+    assert len(outputs(nb, "image/png")) >= 3  # the envelope, and two tracks against it
+    html = "\n".join(outputs(nb, "text/html"))
+    assert "detune_cents" in html and "advice" in html

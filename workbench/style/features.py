@@ -37,7 +37,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("bpm", "BPM", 60, 200, "tempo of the beat grid", tolerance=2.0),
     Feature("tempo_stability", "0..1", 0, 1, "1 = machine-steady tempo", tolerance=0.03),
     Feature("pumping_depth", "0..1 (linear)", 0, 1,
-            "sidechain ducking depth of the 400 Hz-2.5 kHz band over each beat (moderate 0.3-0.6, heavy > 0.6)", tolerance=0.08),
+            "sidechain ducking depth of the 400 Hz-2.5 kHz band over each beat (moderate 0.3-0.6, heavy > 0.6)", tolerance=0.1),
     Feature("pumping_db", "dB", 0, 40, "the same depth in dB (moderate 4-8 dB, heavy > 8 dB)", tolerance=1.5),
     Feature("pumping_regularity", "coefficient of variation", 0, 2,
             "beat-to-beat spread of the ducking depth (< 0.15: regular, a sidechain)", tolerance=0.1),

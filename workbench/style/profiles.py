@@ -27,6 +27,7 @@ MIN_TRACKS = 5
 #: Largest spread (std over mean) of the reference tempi, after octave folding.
 MAX_TEMPO_SPREAD = 0.10
 _TOL = {f.name: f.tolerance for f in FEATURES}
+_BOUNDS = {f.name: (f.low, f.high) for f in FEATURES}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -157,7 +158,10 @@ def build_profile(library: Library, name: str, tracks: list[Track], *, source: s
                 raise ProfileError(f"reference tracks are too inconsistent for one profile: their tempi spread "
                                    f"{spread:.0%} around {vals.mean():.0f} BPM (at most {MAX_TEMPO_SPREAD:.0%} allowed); split them")
         if vals.size >= min_tracks:
-            stats[fname] = feature_stats(vals, seed=seed, tolerance=_TOL[fname])
+            st = feature_stats(vals, seed=seed, tolerance=_TOL[fname])
+            lo_b, hi_b = _BOUNDS[fname]  # never beyond what the feature can take
+            st["range"] = [max(st["range"][0], lo_b), min(st["range"][1], hi_b)]
+            stats[fname] = st
         elif vals.size:
             warnings.append(f"{fname}: only {vals.size} tracks have it; left out")
     scores = np.array([TRANCE.score(feats[t.id])[0] for t in used])
