@@ -133,6 +133,7 @@ def test_profile_build_save_load_and_gap(style_lib):
     assert {"bpm", "detune_cents", "stereo_width"} <= outside
     row = next(r for r in gap["features"] if r["feature"] == "detune_cents")
     assert row["value"] < row["range"][0] and "more detune" in row["advice"]
+    assert set(gap["energy_classes"]["track"]) == set(p["energy_classes"])
     same = gap_analysis(lib, load_profile(lib, "ref"), tracks[0])
     assert "bpm" not in same["outside"] and "detune_cents" not in same["outside"]
 
@@ -169,3 +170,15 @@ def test_cli_profile_commands(style_lib, capsys):
     assert "bpm" in gap["outside"] and gap["seconds"] > 0
     assert main(["--db", db, "profile", "compare", "cli", str(root / "wip.wav")]) == 0
     assert "OUT bpm" in capsys.readouterr().out
+
+
+def test_energy_classes_follow_the_curve():
+    from workbench.style.features import ENERGY_CLASSES, energy_classes
+
+    # 120 BPM: a bar is 2 s = 4 values at 0.5 s; low, a rise, high, a fall
+    curve = np.concatenate([np.full(16, 0.2), np.linspace(0.2, 0.9, 16), np.full(16, 0.9), np.linspace(0.9, 0.2, 8)])
+    classes, shares = energy_classes(curve, hop_s=0.5, bpm=120.0)
+    assert classes[0] == "low" and "rising" in classes and "high" in classes and classes[-1] in ("falling", "low")
+    assert classes.index("rising") < classes.index("high") and set(shares) == set(ENERGY_CLASSES)
+    assert abs(sum(shares.values()) - 1.0) < 1e-9
+    assert energy_classes(np.zeros(0), hop_s=0.5, bpm=None) == ([], dict.fromkeys(ENERGY_CLASSES, 0.0))

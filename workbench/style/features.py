@@ -356,3 +356,39 @@ def production_features(y: np.ndarray, *, sr: int, beats: np.ndarray | None = No
         bars = np.array([e[i:i + per_bar].mean() for i in range(0, e.size, per_bar)])
         out["energy_slope"] = float(np.abs(np.diff(bars)).mean()) if bars.size > 1 else 0.0
     return {k: (None if v is None else float(v)) for k, v in out.items()}
+
+
+#: Energy-curve classes of a bar, by its mean energy (0..1, relative to the track's peak) and
+#: slope (change per bar): rising/falling when the slope passes +-0.04 per bar, else low
+#: (< 0.35), high (>= 0.7) or mid.
+ENERGY_CLASSES: tuple[str, ...] = ("low", "mid", "high", "rising", "falling")
+_SLOPE, _LOW, _HIGH = 0.04, 0.35, 0.7
+
+
+def energy_classes(curve: np.ndarray, *, hop_s: float, bpm: float | None) -> tuple[list[str], dict[str, float]]:
+    """The energy class of each bar of a track, and the share of bars in each class.
+
+    Parameters
+    ----------
+    curve : np.ndarray [shape=(m,)]
+        The analysis' 0..1 energy curve, one value per ``hop_s`` seconds.
+    hop_s : float > 0
+        Seconds per value.
+    bpm : float or None
+        Tempo (4 beats a bar); None: 2-second "bars".
+
+    Returns
+    -------
+    classes : list of str
+        One of :data:`ENERGY_CLASSES` per bar.
+    shares : dict of str to float
+        Share of bars per class (sums to 1; all zero for an empty curve).
+    """
+    e = np.asarray(curve, dtype=np.float64)
+    per_bar = max(1, int(round((4 * 60.0 / bpm if bpm else 2.0) / hop_s)))
+    bars = np.array([e[i:i + per_bar].mean() for i in range(0, e.size, per_bar)]) if e.size else np.zeros(0)
+    slope = np.gradient(bars) if bars.size > 1 else np.zeros_like(bars)
+    classes = ["rising" if s > _SLOPE else "falling" if s < -_SLOPE else "low" if b < _LOW else
+               "high" if b >= _HIGH else "mid" for b, s in zip(bars, slope, strict=True)]
+    n = max(len(classes), 1)
+    return classes, {c: classes.count(c) / n if classes else 0.0 for c in ENERGY_CLASSES}

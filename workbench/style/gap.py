@@ -114,7 +114,7 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
     dict
         ``target, features (list from compare_features), outside (names), trance_score {value,
         profile range}, cluster {index, distance, mean_distance, max_distance, inside} or None,
-        seconds`` (analysis included when the target is a file).
+        energy_classes {track, profile (shares of bars per class), per_bar}, seconds`` (analysis included when the target is a file).
 
     Raises
     ------
@@ -132,18 +132,26 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
             track = library.track(target)
         except TrackNotFoundError:
             track = None
+    from workbench.style.features import energy_classes
+
     vector = None
     if track is not None:
+        from workbench.analysis import track_analysis
+
         feats = track_features(library, track)
+        analysis = track_analysis(library, track)
         name = track.path
     else:
         from workbench import audio
         from workbench.analysis import analyze
 
         y, sr = audio.load(target, mono=False)
-        feats = features_of(y, sr, analyze(y, sr=sr))
+        analysis = analyze(y, sr=sr)
+        feats = features_of(y, sr, analysis)
         vector = _embed(y, sr)
         name = str(target)
+    assert analysis is not None  # computed above
+    classes, shares = energy_classes(np.asarray(analysis.energy_curve), hop_s=analysis.energy_hop_s, bpm=analysis.bpm)
     assert feats is not None  # computed above
     rows = compare_features(feats, profile)
     score = TRANCE.score(feats)[0]
@@ -151,7 +159,8 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
     out = {"target": name, "profile": f"{profile['name']}@{profile.get('version', '?')}", "features": rows,
            "outside": [r["feature"] for r in rows if r["outside"]],
            "trance_score": {"value": score, "profile_range": ts.get("range"), "profile_mean": ts.get("mean")},
-           "cluster": _nearest_cluster(library, profile, track, vector)}
+           "cluster": _nearest_cluster(library, profile, track, vector),
+           "energy_classes": {"track": shares, "profile": profile.get("energy_classes"), "per_bar": classes}}
     out["seconds"] = time.perf_counter() - t0
     return out
 

@@ -173,8 +173,22 @@ def build_profile(library: Library, name: str, tracks: list[Track], *, source: s
                               for t in used},
         "features": stats, "trance_score": feature_stats(scores, seed=seed), "warnings": warnings,
         "failed": [{"path": p, "reason": r} for p, r in failed]}
+    profile["energy_classes"] = _class_shares(library, used)
     profile["clusters"] = _embedding_clusters(library, used, k=clusters, seed=seed)
     return profile
+
+
+def _class_shares(library: Library, used: list[Track]) -> dict[str, float]:
+    """Mean share of bars in each energy class over the reference tracks."""
+    from workbench.analysis import track_analysis
+    from workbench.style.features import ENERGY_CLASSES, energy_classes
+
+    rows = []
+    for t in used:
+        a = track_analysis(library, t, compute=False)
+        if a is not None:
+            rows.append(energy_classes(np.asarray(a.energy_curve), hop_s=a.energy_hop_s, bpm=a.bpm)[1])
+    return {c: float(np.mean([r[c] for r in rows])) if rows else 0.0 for c in ENERGY_CLASSES}
 
 
 def _embedding_clusters(library: Library, used: list[Track], *, k: int | None, seed: int) -> dict[str, Any]:
