@@ -12,8 +12,8 @@ content processing") written for key estimation on electronic music:
    equal-tempered A440 grid (cents modulo 100), with its resultant length as coherence
    (near 1: every partial sits at the same offset from the grid, as in pitched music; near 0:
    peaks scattered, as in drum loops);
-5. a 36-bin pitch-class profile per frame on the tuned grid (each peak spreads over the bins
-   within half a semitone with a squared-cosine weight), folded to 12 classes.
+5. a 36-bin pitch-class profile per frame on the tuned grid (each peak's magnitude spreads over
+   the bins within half a semitone with a squared-cosine weight), folded to 12 classes.
 
 Importing does no work; numpy, scipy and librosa load inside the functions.
 """
@@ -129,7 +129,7 @@ def tuning_from_peaks(peaks: SpectralPeaks) -> tuple[float, float]:
 
 
 def pitch_class_frames(peaks: SpectralPeaks, *, tuning_cents: float, fmin_hz: float,
-                       fmax_hz: float = FMAX_HZ) -> np.ndarray:
+                       fmax_hz: float = FMAX_HZ, power: float = 1.0) -> np.ndarray:
     """Pitch-class energy per frame from the peaks between two frequencies.
 
     Parameters
@@ -140,11 +140,13 @@ def pitch_class_frames(peaks: SpectralPeaks, *, tuning_cents: float, fmin_hz: fl
         The reference's offset from A440 in cents (:func:`tuning_from_peaks`).
     fmin_hz, fmax_hz : float
         Band of the peaks used, in Hz.
+    power : float > 0
+        Each peak weighs its magnitude to this power (1: magnitude, 2: energy).
 
     Returns
     -------
     np.ndarray [shape=(12, n_frames)]
-        Squared peak magnitudes gathered per pitch class, C first.
+        Peak magnitudes (to ``power``) gathered per pitch class, C first.
     """
     sel = (peaks.freq_hz >= fmin_hz) & (peaks.freq_hz <= fmax_hz)
     frame, freq, mag = peaks.frame[sel], peaks.freq_hz[sel], peaks.magnitude[sel]
@@ -153,7 +155,7 @@ def pitch_class_frames(peaks: SpectralPeaks, *, tuning_cents: float, fmin_hz: fl
     if freq.size:
         ref_hz = 440.0 * 2.0 ** (tuning_cents / 1200.0)
         centre = (12.0 * np.log2(freq / ref_hz) + 9.0) * _PER_SEMITONE  # bins above C
-        weight = mag**2
+        weight = mag**power
         k0 = np.floor(centre - _PER_SEMITONE / 2).astype(np.int64)
         for dk in range(_PER_SEMITONE + 2):
             k = k0 + dk
