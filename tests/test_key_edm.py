@@ -13,7 +13,7 @@ SR = 22050
 BPM = 124.0
 BAR_S = 4 * 60.0 / BPM
 # semitones above the tonic and quality of each chord, one chord per bar
-MINOR_LOOP = ((0, "m"), (8, "M"), (3, "M"), (10, "M"))  # i bVI bIII bVII
+MINOR_LOOP = ((0, "m"), (8, "M"), (10, "M"), (0, "m"))  # i bVI bVII i: Am F G Am
 MAJOR_LOOP = ((0, "M"), (5, "M"), (7, "M"), (0, "M"))   # I IV V I
 
 
@@ -63,7 +63,7 @@ def _loop(tonic_midi: int, chords: tuple[tuple[int, str], ...], *, bars: int = 6
 
 @pytest.fixture(scope="module")
 def a_minor_loop() -> np.ndarray:
-    return _loop(57, MINOR_LOOP)  # A3: Am F C G
+    return _loop(57, MINOR_LOOP)  # A3: A and C are equally frequent, as in C major
 
 
 def test_minor_loop_is_not_its_relative_major(a_minor_loop):
@@ -75,7 +75,7 @@ def test_minor_loop_is_not_its_relative_major(a_minor_loop):
 
 
 def test_same_chords_starting_on_the_major_tonic_read_major():
-    """C G Am F: the chords of the A minor loop, but the loop opens (and resolves) on C."""
+    """C G Am F (I V vi IV): every chord of C major's relative minor loop, opening on C."""
     k = estimate_key(_loop(60, ((0, "M"), (7, "M"), (9, "m"), (5, "M")), seed=1), sr=SR)
     assert k.name == "C major"
 

@@ -167,3 +167,41 @@ def pitch_class_frames(peaks: SpectralPeaks, *, tuning_cents: float, fmin_hz: fl
     fine = out.reshape(n_bins, peaks.n_frames)
     # fold: class c gathers the bins centred on c (bin 3c) and one third of a semitone either side
     return np.roll(fine, 1, axis=0).reshape(12, _PER_SEMITONE, peaks.n_frames).sum(axis=1)
+
+
+def drop_harmonics(peaks: SpectralPeaks, *, harmonics: tuple[int, ...] = (5,),
+                   tolerance_cents: float = 35.0) -> SpectralPeaks:
+    """Peaks without those that are a louder peak's harmonic of the given orders, same frame.
+
+    The fifth harmonic of a note is two octaves and a major third above it: a loud tonic in
+    a minor key would otherwise add the major third and pull the estimate to the parallel major.
+
+    Parameters
+    ----------
+    peaks : SpectralPeaks
+        As :func:`sustained_peaks` returns them.
+    harmonics : tuple of int > 1
+        Orders checked: a peak is dropped when a peak at least as loud sits at ``freq / h``
+        (within ``tolerance_cents``) in the same frame.
+    tolerance_cents : float > 0
+        How far from the exact ratio a fundamental may lie.
+
+    Returns
+    -------
+    SpectralPeaks
+        The peaks kept, in their original order.
+    """
+    cents = 1200.0 * np.log2(peaks.freq_hz / 10.0)
+    key = peaks.frame * 20000.0 + cents  # frames far apart on one axis (20000 cents > any band)
+    order = np.argsort(key)
+    sorted_key, sorted_mag = key[order], peaks.magnitude[order]
+    keep = np.ones(key.size, dtype=bool)
+    if key.size < 2:
+        return peaks
+    for h in harmonics:
+        target = key - 1200.0 * np.log2(h)
+        i = np.clip(np.searchsorted(sorted_key, target), 1, key.size - 1)
+        near = np.where(np.abs(sorted_key[i] - target) < np.abs(sorted_key[i - 1] - target), i, i - 1)
+        keep &= ~((np.abs(sorted_key[near] - target) < tolerance_cents) & (sorted_mag[near] >= peaks.magnitude))
+    return SpectralPeaks(frame=peaks.frame[keep], freq_hz=peaks.freq_hz[keep], magnitude=peaks.magnitude[keep],
+                         n_frames=peaks.n_frames, hop_s=peaks.hop_s)
