@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 
@@ -129,3 +131,19 @@ def test_bad_arguments(a_minor_loop):
         key_from_scores(np.zeros(12))
     with pytest.raises(ParameterError, match=r"tonality must be a float in \[0, 1\]; got 2"):
         key_from_scores(np.zeros(24), tonality=2)
+
+
+@pytest.mark.real_audio
+def test_real_drum_loops_have_no_key_and_the_trumpet_has_one(real_audio_dir):
+    """The shared loops: six drum/percussion loops (tabla included) and a trumpet loop titled F."""
+    from workbench import audio
+
+    results = {}
+    with open(real_audio_dir / "manifest.csv", newline="") as fh:
+        paths = [row["path"] for row in csv.DictReader(fh) if row["path"].startswith("loops/")]
+    for rel in paths:
+        y, sr = audio.load(real_audio_dir / rel)
+        results[rel.split("/")[-1]] = estimate_key(audio.resample(y, orig_sr=sr, target_sr=SR), sr=SR)
+    trumpet = results.pop("sorohanro_-_solo-trumpet-06.hq.ogg")
+    assert len(results) == 6 and not any(k.has_key for k in results.values()), results
+    assert trumpet.has_key and trumpet.tonic_pc == 5  # F (the title gives no mode)
