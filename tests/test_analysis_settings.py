@@ -215,7 +215,7 @@ def test_bad_settings_and_corrections_are_named(lib, tmp_path):
         set_analysis_settings(lib, prior="fast")
     with pytest.raises(ParameterError, match="BpmPrior.center_bpm must lie in"):
         set_analysis_settings(lib, prior="80-100@150")
-    with pytest.raises(ParameterError, match=r"key_profile must be one of \['krumhansl', 'temperley'\]; got 'x'"):
+    with pytest.raises(ParameterError, match=r"key_profile must be one of \['bgate', 'braw', 'edma', 'krumhansl', 'shaath', 'temperley'\]; got 'x'"):
         set_analysis_settings(lib, key_profile="x")
     with pytest.raises(ParameterError, match=r"energy_hop_s must be a float in \[0.05, 10\] seconds; got 0"):
         set_analysis_settings(lib, energy_hop_s=0)

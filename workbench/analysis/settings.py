@@ -227,7 +227,9 @@ def set_analysis_settings(library: Library, *, scope: str = "library",
         path or :class:`Track`); none for the library.
     prior : BpmPrior or str
         A :class:`BpmPrior`, ``"trance"``, ``"MIN-MAX"`` or ``"MIN-MAX@CENTRE"`` (BPM).
-    key_profile : {"krumhansl", "temperley"}
+    key_profile : str
+        A name in :data:`workbench.analysis.key.PROFILES` (``"shaath"``, the default, ``"edma"``,
+        ``"bgate"``, ``"braw"``, ``"krumhansl"``, ``"temperley"``).
     energy_hop_s : float in [0.05, 10]
         Seconds per value of the energy curve.
 
