@@ -156,7 +156,10 @@ class PrunedIndex:
         self._energy_hi = np.maximum.reduceat(self._energy.astype(np.int64), heads) if n else np.empty(0, np.int64)
         self._key_mask = np.zeros((sizes.shape[0], N_KEYS), dtype=bool)
         self._key_mask[np.repeat(np.arange(sizes.shape[0]), sizes), self._key.astype(np.int64)] = True
+        self._cluster_of_row = np.empty(n, dtype=np.int32)
+        self._cluster_of_row[order] = np.repeat(np.arange(sizes.shape[0], dtype=np.int32), sizes)
         self._fp16: Any = None
+        self._fp16_quantizer: Any = None
         self._fp16_error = 0.0
 
     @property
@@ -170,8 +173,8 @@ class PrunedIndex:
         arrays = (self._order, self._starts, self._sizes, self._vectors, self._bpm, self._key, self._energy,
                   self._pivots, self._theta_r, self._bpm_lo, self._bpm_hi, self._energy_lo, self._energy_hi,
                   self._key_mask)
-        fp16 = 2 * self.dim * int(self._fp16.ntotal) if self._fp16 is not None else 0
-        return int(sum(a.nbytes for a in arrays)) + fp16
+        fp16 = (2 * self.dim + 8) * int(self._fp16.ntotal) if self._fp16 is not None else 0  # codes + ids
+        return int(sum(a.nbytes for a in arrays)) + self._cluster_of_row.nbytes + fp16
 
     def _radii(self) -> np.ndarray:
         """Per cluster: the largest angle (radians) between a member and the pivot, plus slack."""
@@ -266,9 +269,9 @@ class PrunedIndex:
             if reach <= i:
                 break
             if visited and cum[reach] - cum[i] > SWITCH_FRACTION * n_rows:
-                return self._compressed(scorer, k, threshold, vectors=vectors, bpm=bpm, key=key, energy=energy,
-                                        ids=ids, alive=alive, exclude_row=exclude_row, meta=meta, brute=brute,
-                                        visited=visited)
+                return self._compressed(scorer, k, threshold, probe=order[i:reach], pool=pool_rows, pool_scores=pool_scores,
+                                        vectors=vectors, bpm=bpm, key=key, energy=energy, ids=ids, alive=alive,
+                                        exclude_row=exclude_row, meta=meta, brute=brute, visited=visited)
             j = max(i + 1, min(reach, int(np.searchsorted(cum, cum[i] + budget, side="right")) - 1))
             rows, scores = self._score_clusters(scorer, order[i:j], alive, exclude_row)
             pool_rows = np.concatenate([pool_rows, rows])
@@ -294,37 +297,53 @@ class PrunedIndex:
             scores[rows == exclude_row] = -math.inf
         return rows, scores
 
-    def _fp16_index(self, vectors: np.ndarray) -> tuple[Any, float]:
-        """The float16 copy of ``vectors`` (brought up to date) and its largest row error ``E``."""
-        faiss = load_faiss()
+    def _fp16_lists(self) -> tuple[Any, float]:
+        """The float16 copy, one inverted list per cluster (built on first need), and its error ``E``.
+
+        ``E`` is the largest ``||x - decode(encode(x))||`` over the rows, computed with FAISS's
+        own codec (the one the lists use; ``by_residual=False``: rows are encoded as they are).
+        """
         if self._fp16 is None:
-            self._fp16 = faiss.IndexScalarQuantizer(self.dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-            self._fp16_error = 0.0
-        start, n = int(self._fp16.ntotal), vectors.shape[0]
-        if n > start:
-            self._fp16.add(np.ascontiguousarray(vectors[start:]))
-            for lo in range(start, n, 65536):
-                hi = min(n, lo + 65536)
-                decoded = self._fp16.reconstruct_n(lo, hi - lo).astype(np.float64)
-                err = np.linalg.norm(decoded - vectors[lo:hi].astype(np.float64), axis=1)
-                self._fp16_error = max(self._fp16_error, float(err.max()))
+            faiss = load_faiss()
+            d, n_lists = self.dim, self.n_clusters
+            codec = faiss.ScalarQuantizer(d, faiss.ScalarQuantizer.QT_fp16)
+            error = 0.0
+            for lo in range(0, self.rows_built, 65536):
+                block = self._vectors[lo:lo + 65536]
+                decoded = codec.decode(codec.compute_codes(block)).astype(np.float64)
+                error = max(error, float(np.linalg.norm(decoded - block.astype(np.float64), axis=1).max()))
+            quantizer = faiss.IndexFlatIP(d)
+            quantizer.add(np.ascontiguousarray(self._pivots, dtype=np.float32))
+            lists = faiss.IndexIVFScalarQuantizer(quantizer, d, n_lists, faiss.ScalarQuantizer.QT_fp16,
+                                                  faiss.METRIC_INNER_PRODUCT, False)
+            lists.is_trained = True
+            assign = np.repeat(np.arange(n_lists, dtype=np.int64), self._sizes)
+            lists.add_core(self.rows_built, faiss.swig_ptr(self._vectors), faiss.swig_ptr(self._order),
+                           faiss.swig_ptr(assign))
+            self._fp16, self._fp16_quantizer, self._fp16_error = lists, quantizer, error
         return self._fp16, self._fp16_error
 
-    def _compressed(self, scorer: Scorer, k: int, threshold: float, *, vectors: np.ndarray, bpm: np.ndarray,
-                    key: np.ndarray, energy: np.ndarray, ids: np.ndarray, alive: np.ndarray,
-                    exclude_row: int | None, meta: Callable[[], Any],
-                    brute: Callable[[], tuple[np.ndarray, np.ndarray]],
+    def _compressed(self, scorer: Scorer, k: int, threshold: float, *, probe: np.ndarray, pool: np.ndarray,
+                    pool_scores: np.ndarray, vectors: np.ndarray, bpm: np.ndarray, key: np.ndarray,
+                    energy: np.ndarray, ids: np.ndarray, alive: np.ndarray, exclude_row: int | None,
+                    meta: Callable[[], Any], brute: Callable[[], tuple[np.ndarray, np.ndarray]],
                     visited: int) -> tuple[np.ndarray, np.ndarray, PrunedStats]:
-        """The float16 pass: top ``m`` by approximate inner product, exact rescoring, metadata rows.
+        """The float16 pass over the clusters ``probe``, exact rescoring, metadata rows.
 
-        ``threshold`` is a lower bound on the k-th best score already known (real rows' exact
-        scores, or ``min_score``).
+        ``threshold`` is a lower bound on the k-th best score (real rows' exact scores, or
+        ``min_score``). ``pool``: the rows the walk scored exactly that may still make the top k
+        (the tail, rows added since the build and not in the lists, and the best of the clusters
+        it visited); ``probe``: the clusters not visited whose bound reaches ``threshold`` (any
+        other cluster's rows score below it).
         """
         n_rows = vectors.shape[0]
-        index, error = self._fp16_index(vectors)
+        index, error = self._fp16_lists()
         margin = error * (1.0 + _NORM_SLACK) + self._eps * (1.0 + error) + _SCORE_SLACK
-        m = min(n_rows, max(_MIN_CANDIDATES, _CANDIDATES_PER_RESULT * (k + 1)))
-        dist, labels = index.search(np.ascontiguousarray(scorer.q[None, :], dtype=np.float32), m)
+        probed_rows = int(self._sizes[probe].sum())
+        m = min(probed_rows, max(_MIN_CANDIDATES, _CANDIDATES_PER_RESULT * (k + 1)))
+        index.nprobe = int(probe.shape[0])
+        dist, labels = index.search_preassigned(np.ascontiguousarray(scorer.q[None, :], dtype=np.float32), max(m, 1),
+                                                probe[None, :].astype(np.int64), None)
         found = labels[0] >= 0
         fetched, approx_ip = labels[0][found], dist[0][found].astype(np.float64)
         keep = alive[fetched]
@@ -337,23 +356,32 @@ class PrunedIndex:
         close = approx >= kth_largest(approx, k) - 2.0 * scorer.w[0] * margin - 1e-12
         cand = cand[close]
         scores = scorer.combine(cosine_rows(vectors[cand], scorer.q), rest[close])
-        if fetched.size < n_rows:
+        cand, scores = np.concatenate([cand, pool]), np.concatenate([scores, pool_scores])
+        rescored = int(cand.shape[0])
+        if fetched.size < probed_rows:
+            # probed rows not fetched have a float16 inner product <= the m-th one
             threshold = max(threshold, kth_largest(scores, k))
             vibe_bound = min(1.0, max(0.0, float(approx_ip[-1]) + margin))
             if float(scorer.combine(vibe_bound, scorer.rest_max())) >= threshold:
                 extra = meta().rows_reaching(scorer, vibe_bound, threshold)
-                keep = alive[extra] & ~np.isin(extra, fetched)
+                extra = extra[extra < self.rows_built]  # the tail is in the pool
+                probed = np.zeros(self.n_clusters, dtype=bool)
+                probed[probe] = True
+                # rows of visited clusters are in the pool or below its k-th best; others are below their bound
+                keep = alive[extra] & probed[self._cluster_of_row[extra]] & ~np.isin(extra, fetched)
                 if exclude_row is not None:
                     keep &= extra != exclude_row
                 extra = extra[keep]
                 if extra.size > n_rows // 2:
                     rows, scores = brute()
                     return rows, scores, PrunedStats("brute", visited, n_rows)
+                extra = np.sort(extra)  # gathers in memory order
                 extra_scores = scorer.score(vectors[extra], bpm[extra], key[extra], energy[extra])
                 cand = np.concatenate([cand, extra])
                 scores = np.concatenate([scores, extra_scores])
+                rescored += int(extra.shape[0])
         pos = top_k_order(scores, ids[cand], k)
-        return cand[pos], scores[pos], PrunedStats("compressed", visited, int(cand.shape[0]))
+        return cand[pos], scores[pos], PrunedStats("compressed", visited, rescored)
 
 
 def _partition(vectors: np.ndarray, n_clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
