@@ -12,14 +12,17 @@ Two ways to rule rows out without scoring them, both exact (the result equals
    best value over the cluster's ranges. Clusters are visited in order of that combined bound
    and the walk stops when the k-th best exact score found beats the bound of every cluster
    left (strictly: a tie could still enter by id).
-2. **Compressed pass.** When the bounds cannot prune (high-dimensional data with no tight
-   clusters: every bound is near 1), a float16 copy of the vectors (FAISS
-   ``IndexScalarQuantizer``, half the bytes) is scanned instead. Its inner products differ from
-   the exact ones by at most ``E + eps`` (``E``: largest ``||x - fp16(x)||``, measured at build;
-   ``eps``: float32 rounding), so the rows it does not return cannot have a vibe above the m-th
-   returned inner product plus that margin; the rows that could still reach the k-th best
-   combined score through their metadata are found by :class:`~workbench.similarity._meta.MetaIndex`
-   and scored exactly, as in :mod:`workbench.similarity.search_exact`.
+2. **Compressed pass.** When the bounds cannot prune enough (high-dimensional data with no
+   tight clusters: the bounds of many clusters stay near 1), the clusters not yet visited whose
+   bound still reaches the k-th best score so far are scanned in float16 (FAISS
+   ``IndexIVFScalarQuantizer``, one inverted list per cluster, rows encoded as they are, half
+   the bytes of float32). Its inner products differ from the exact ones by at most
+   ``E + eps`` (``E``: largest ``||x - decode(encode(x))||``, measured at build with FAISS's own
+   codec; ``eps``: float32 rounding), so a scanned row it does not return cannot have a vibe
+   above the m-th returned inner product plus that margin. The rows that could still reach the
+   k-th best combined score through their metadata are found by
+   :class:`~workbench.similarity._meta.MetaIndex` and scored exactly, best metadata first,
+   until their bound falls below the k-th best (as in :mod:`workbench.similarity.search_exact`).
 
 The walk moves to the compressed pass as soon as the clusters it would still have to visit hold
 more than ``SWITCH_FRACTION`` of the rows. Every score that is returned is computed by the same
@@ -123,8 +126,9 @@ class PrunedIndex:
 
     Notes
     -----
-    Memory: a float32 copy of the vectors in cluster order (4 bytes x d per row), ~20 bytes of
-    metadata per row, and once the compressed pass is first needed a float16 copy (2 bytes x d).
+    Memory: a float32 copy of the vectors in cluster order (4 bytes x d per row), ~25 bytes of
+    metadata per row, and once the compressed pass is first needed float16 lists (2 bytes x d
+    plus an 8-byte id per row).
     Build: a few k-means iterations on a sample of 32 rows per cluster, one assignment pass.
     """
 
@@ -375,13 +379,48 @@ class PrunedIndex:
                 if extra.size > n_rows // 2:
                     rows, scores = brute()
                     return rows, scores, PrunedStats("brute", visited, n_rows)
-                extra = np.sort(extra)  # gathers in memory order
-                extra_scores = scorer.score(vectors[extra], bpm[extra], key[extra], energy[extra])
+                extra, extra_scores = _score_by_bound(scorer, k, threshold, vibe_bound, extra, vectors=vectors,
+                                                      bpm=bpm, key=key, energy=energy, scores=scores)
                 cand = np.concatenate([cand, extra])
                 scores = np.concatenate([scores, extra_scores])
                 rescored += int(extra.shape[0])
         pos = top_k_order(scores, ids[cand], k)
         return cand[pos], scores[pos], PrunedStats("compressed", visited, rescored)
+
+
+def _score_by_bound(scorer: Scorer, k: int, threshold: float, vibe_bound: float, rows: np.ndarray, *,
+                    vectors: np.ndarray, bpm: np.ndarray, key: np.ndarray, energy: np.ndarray,
+                    scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact scores of the ``rows`` that can still reach the k-th best, best metadata first.
+
+    Each row's bound is ``w_v * vibe_bound + rest`` (its metadata is known exactly). Rows are
+    scored in that order, in growing chunks; after each chunk the k-th best of ``scores`` and
+    everything scored so far raises the threshold, and rows whose bound falls below it are
+    dropped unscored. Returns (rows scored, their scores).
+    """
+    rest = scorer.rest(bpm[rows], key[rows], energy[rows])
+    bound = scorer.combine(vibe_bound, rest)
+    order = np.argsort(-bound, kind="stable")
+    rows, rest, bound = rows[order], rest[order], bound[order]
+    done_rows, done_scores = [], []
+    best = scores
+    start, chunk = 0, _CANDIDATES_PER_RESULT * (k + 1)
+    while start < rows.shape[0]:
+        threshold = max(threshold, kth_largest(best, k))
+        stop = int(np.searchsorted(-bound, -threshold, side="right"))  # bounds are sorted descending
+        if stop <= start:
+            break
+        stop = min(stop, start + chunk)
+        by_row = np.argsort(rows[start:stop])  # gathers in memory order
+        part = rows[start:stop][by_row]
+        got = scorer.combine(cosine_rows(vectors[part], scorer.q), rest[start:stop][by_row])
+        done_rows.append(part)
+        done_scores.append(got)
+        best = np.concatenate([best, got])
+        start, chunk = stop, 4 * chunk
+    if not done_rows:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    return np.concatenate(done_rows), np.concatenate(done_scores)
 
 
 def _partition(vectors: np.ndarray, n_clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
