@@ -24,8 +24,8 @@ Data kinds:
 * ``tight``: the same with noise of norm ~0.34 (cosine to the own centre ~0.95);
 * ``uniform``: isotropic random unit vectors (every cosine ~0 +- 0.04), random metadata.
 
-Everything runs single-threaded (BLAS and OpenMP set to one thread; FAISS on
-``--faiss-threads`` while querying, default 1). Latency is the **CPU time** of the process per
+Queries run single-threaded (OpenBLAS on one thread, so ``matmul`` too; FAISS on
+``--faiss-threads`` while querying, default 1; builds use FAISS's default threads). Latency is the **CPU time** of the process per
 query (median), which on a loaded shared machine is far steadier than wall time; the methods are
 interleaved (every method answers query i before any answers query i+1), and the wall-clock
 ratio brute/pruned is printed too. Memory is
@@ -46,7 +46,6 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # single-threaded numpy matmul (before numpy loads)
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import gc
@@ -59,8 +58,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workbench.similarity import CAMELOT_CODES, SimilarityIndex  # noqa: E402
-from workbench.similarity import search_exact  # noqa: E402
+from workbench.similarity import (  # noqa: E402
+    CAMELOT_CODES,
+    SimilarityIndex,
+    search_exact,  # noqa: E402
+)
 
 _GENRE_TEMPI = np.array([90.0, 120.0, 122.0, 124.0, 126.0, 128.0, 130.0, 140.0, 150.0, 174.0])
 _SPREAD = {"clustered": 0.04, "tight": 0.015}

@@ -8,9 +8,15 @@ import numpy as np
 import pytest
 
 from workbench.errors import ParameterError
-from workbench.similarity import CAMELOT_CODES, Match, Query, SimilarityIndex, brute_force_similar
+from workbench.similarity import (
+    CAMELOT_CODES,
+    Match,
+    Query,
+    SimilarityIndex,
+    brute_force_similar,
+    search_exact,
+)
 from workbench.similarity import pruned as pruned_mod
-from workbench.similarity import search_exact
 
 faiss = pytest.importorskip("faiss")
 

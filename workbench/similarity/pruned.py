@@ -41,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
+from workbench.camelot import N_KEYS
 from workbench.similarity._faiss import load_faiss
 from workbench.similarity._inputs import cosine_rows
-from workbench.camelot import N_KEYS
 from workbench.similarity.scores import TEMPO_WINDOW_BPM, _energy_table, _key_tables
 from workbench.similarity.scoring import Scorer, kth_largest, top_k_order
 
