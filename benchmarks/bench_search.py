@@ -123,7 +123,9 @@ def run_case(data: str, n: int, args: argparse.Namespace) -> list[dict]:
     saved_min = search_exact.PRUNE_MIN_ROWS
     scan_index, t_flat = timed(SimilarityIndex, **lib, kind="flat")
     pruned_index = SimilarityIndex(**lib, kind="flat")
+    c0 = time.process_time()
     _, t_part = timed(pruned_index.build_partition, seed=args.seed)
+    cpu_part = time.process_time() - c0
     hnsw = None
     t_hnsw = float("nan")
     if not args.no_hnsw:
@@ -203,7 +205,7 @@ def run_case(data: str, n: int, args: argparse.Namespace) -> list[dict]:
                 "pruned_wall_ms": statistics.median(wall["pruned"]) * 1e3,
                 "hnsw_ms": med.get("hnsw", float("nan")), "hnsw_recall": recall,
                 "exact": exact, "paths": paths, "scored_median": int(np.median(scored)),
-                "flat_build_s": t_flat, "partition_build_s": t_part, "hnsw_build_s": t_hnsw,
+                "flat_build_s": t_flat, "partition_build_s": t_part, "partition_build_cpu_s": cpu_part, "hnsw_build_s": t_hnsw,
                 "partition_mb": pruned_index.partition.nbytes / 2**20, "vectors_mb": emb.nbytes / 2**20,
                 "clusters": pruned_index.partition.n_clusters,
             })
@@ -227,6 +229,11 @@ def print_table(rows: list[dict]) -> None:
               f"{r['hnsw_recall']:>7.3f}{r['partition_build_s']:>8.2f}{r['partition_mb']:>6.0f}"
               f"{r['brute_wall_ms'] / r['pruned_wall_ms']:>7.1f}x  "
               f"{r['paths']} ({r['scored_median']})")
+    for r in rows:
+        if r["weights"] == rows[0]["weights"]:
+            print(f"partition build {r['data']} {r['n']:,}: {r['clusters']} clusters, {r['partition_build_s']:.2f} s wall, "
+                  f"{r['partition_build_cpu_s']:.2f} s CPU = {r['partition_build_cpu_s'] * 1e3 / r['brute_ms']:.0f} brute "
+                  f"queries; vectors {r['vectors_mb']:.0f} MB, partition +{r['partition_mb']:.0f} MB")
     print("\nbrute: numpy combined score of every track + top k (the baseline); matmul: emb @ q + argpartition "
           "(vibe only); faiss: IndexFlatIP.search (vibe only); flat: the exact path without partition; "
           "pruned: with it (exact = same ids, scores and order as brute); hnsw: approximate, recall@k vs brute; "
