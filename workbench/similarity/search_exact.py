@@ -39,9 +39,12 @@ on, a flat index answers through :class:`~workbench.similarity.pruned.PrunedInde
 clusters visited in order of a bound on their best combined score, and where the bounds cannot
 prune, a float16 pass whose error is bounded, then the same metadata rescoring as step 2. The
 result is the same (exact) and :attr:`SearchStats.path` says ``"pruned"`` or ``"compressed"``.
-The partition (k-means) costs about one pass over the vectors per k-means iteration, so it is
-built on the :data:`PRUNE_BUILD_AFTER`-th flat search (the first ones scan as before; a process
-answering one query never pays for it) or at once by :meth:`ExactSearch.build_partition`. It is
+Building the partition (k-means, an assignment pass, the copies) costs about as much CPU as
+110-125 brute-force queries (``benchmarks/bench_search.py`` prints the ratio), so it is built
+on the :data:`PRUNE_BUILD_AFTER`-th flat search, when the scans so far have cost about what
+the build does (the ski-rental rule: never more than twice the cost of the better choice in
+hindsight; a process answering a few queries never pays for it), or at once by
+:meth:`ExactSearch.build_partition`. It is
 rebuilt when the FAISS index is replaced (``compact``) or when rows added since exceed
 :data:`~workbench.similarity.pruned.TAIL_FRACTION` (until then they are scored on every query).
 """
@@ -70,8 +73,9 @@ _PROBE_ROWS = 2048
 _PROBE_ALARM = 5
 #: A flat index prunes (clusters, float16 pass) from this many rows on.
 PRUNE_MIN_ROWS: int = 20_000
-#: ... from its this-many-th search on (or after :meth:`ExactSearch.build_partition`).
-PRUNE_BUILD_AFTER: int = 8
+#: ... from its this-many-th search on (or after :meth:`ExactSearch.build_partition`): about
+#: the build's cost in flat scans.
+PRUNE_BUILD_AFTER: int = 128
 
 
 @dataclass(frozen=True)
