@@ -40,7 +40,7 @@ clusters visited in order of a bound on their best combined score, and where the
 prune, a float16 pass whose error is bounded, then the same metadata rescoring as step 2. The
 result is the same (exact) and :attr:`SearchStats.path` says ``"pruned"`` or ``"compressed"``.
 Building the partition (k-means, an assignment pass, the copies) costs about as much CPU as
-110-125 brute-force queries (``benchmarks/bench_search.py`` prints the ratio), so it is built
+85-95 brute-force queries at 100k rows (``benchmarks/bench_search.py`` prints the ratio), so it is built
 on the :data:`PRUNE_BUILD_AFTER`-th flat search, when the scans so far have cost about what
 the build does (the ski-rental rule: never more than twice the cost of the better choice in
 hindsight; a process answering a few queries never pays for it), or at once by
@@ -75,7 +75,7 @@ _PROBE_ALARM = 5
 PRUNE_MIN_ROWS: int = 20_000
 #: ... from its this-many-th search on (or after :meth:`ExactSearch.build_partition`): about
 #: the build's cost in flat scans.
-PRUNE_BUILD_AFTER: int = 128
+PRUNE_BUILD_AFTER: int = 96
 
 
 @dataclass(frozen=True)
