@@ -31,6 +31,22 @@ for a track id query HNSW must return the track itself (cosine 1), and a fixed s
 candidate (were HNSW's ``m`` the true top ``m`` there would be none; a few missed neighbours
 rarely make 5). With vibe weight 0 no vector search is needed at all: every track is ranked
 by its metadata (exact on both backends).
+
+Pruned exact search (flat backend, from ``PRUNE_MIN_ROWS`` rows)
+----------------------------------------------------------------
+Steps 1-3 still scan every vector once (FAISS's flat search). From :data:`PRUNE_MIN_ROWS` rows
+on, a flat index answers through :class:`~workbench.similarity.pruned.PrunedIndex` instead:
+clusters visited in order of a bound on their best combined score, and where the bounds cannot
+prune, a float16 pass whose error is bounded, then the same metadata rescoring as step 2. The
+result is the same (exact) and :attr:`SearchStats.path` says ``"pruned"`` or ``"compressed"``.
+Building the partition (k-means, an assignment pass, the copies) costs about as much CPU as
+85-95 brute-force queries at 100k rows (``benchmarks/bench_search.py`` prints the ratio), so it is built
+on the :data:`PRUNE_BUILD_AFTER`-th flat search, when the scans so far have cost about what
+the build does (the ski-rental rule: never more than twice the cost of the better choice in
+hindsight; a process answering a few queries never pays for it), or at once by
+:meth:`ExactSearch.build_partition`. It is
+rebuilt when the FAISS index is replaced (``compact``) or when rows added since exceed
+:data:`~workbench.similarity.pruned.TAIL_FRACTION` (until then they are scored on every query).
 """
 
 from __future__ import annotations
@@ -41,9 +57,11 @@ from typing import Any
 
 import numpy as np
 
+from workbench.errors import ParameterError
 from workbench.similarity._faiss import load_faiss as _faiss
 from workbench.similarity._inputs import cosine_rows
 from workbench.similarity._meta import MetaIndex
+from workbench.similarity.pruned import TAIL_FRACTION, PrunedIndex, ip_error_bound
 from workbench.similarity.scoring import Scorer, brute_force_rows, kth_largest, top_k_order
 
 _MIN_CANDIDATES = 256
@@ -53,6 +71,11 @@ _MAX_HNSW_CANDIDATES = 4096
 _ROWS_PER_WIDE_CANDIDATE = 128
 _PROBE_ROWS = 2048
 _PROBE_ALARM = 5
+#: A flat index prunes (clusters, float16 pass) from this many rows on.
+PRUNE_MIN_ROWS: int = 20_000
+#: ... from its this-many-th search on (or after :meth:`ExactSearch.build_partition`): about
+#: the build's cost in flat scans.
+PRUNE_BUILD_AFTER: int = 96
 
 
 @dataclass(frozen=True)
@@ -64,9 +87,11 @@ class SearchStats:
     path : str
         ``"bound"`` (FAISS candidates sufficed), ``"rescored"`` (plus rows whose bound could not
         rule them out), ``"complete"`` (FAISS returned every row), ``"brute"`` (every row
-        scored), ``"metadata"`` (vibe weight 0: no vector search) or ``"empty"``.
+        scored), ``"metadata"`` (vibe weight 0: no vector search) or ``"empty"``; on a
+        partitioned flat index ``"pruned"`` (cluster bounds sufficed) or ``"compressed"``
+        (float16 pass plus exact rescoring, see :mod:`workbench.similarity.pruned`).
     candidates : int
-        Rows FAISS returned (``m``).
+        Rows FAISS returned (``m``); for ``"pruned"``/``"compressed"``: rows the cluster walk scored.
     rescored : int
         Rows scored exactly beyond the FAISS candidates.
     exact : bool
@@ -81,11 +106,7 @@ class SearchStats:
 
 
 
-def _ip_error_bound(dim: int) -> float:
-    """Upper bound on |float32 inner product - exact| for unit vectors of ``dim`` values."""
-    u = 2.0**-24
-    gamma = dim * u / max(1e-12, 1.0 - dim * u)
-    return 2.0 * gamma * 1.001 + u  # FAISS's and ours may round in opposite directions
+_ip_error_bound = ip_error_bound
 
 
 
@@ -108,6 +129,8 @@ class ExactSearch:
     _n_dead: int
     _meta: MetaIndex | None
     _probe: tuple[np.ndarray, np.ndarray] | None
+    _partition: PrunedIndex | None
+    _flat_searches: int
 
     def __len__(self) -> int:  # pragma: no cover - the index defines it
         raise NotImplementedError
@@ -140,6 +163,14 @@ class ExactSearch:
                 scores[exclude_row] = -math.inf
             order = top_k_order(scores, self._ids, k)
             return order, scores[order], SearchStats("metadata", 0, n_rows, True)
+
+        pruned = self._partition_for_search() if self._backend == "flat" else None
+        if pruned is not None:
+            rows, scores, how = pruned.search(
+                scorer, k, vectors=self._vectors(), bpm=self._bpm, key=self._key, energy=self._energy, ids=self._ids,
+                alive=self._alive, exclude_row=exclude_row, min_score=min_score, meta=self._meta_index,
+                brute=lambda: self._brute(scorer, k, exclude_row))
+            return rows, scores, SearchStats(how.path, how.visited, how.rescored, True)
 
         m = min(n_rows, max(_MIN_CANDIDATES, _CANDIDATES_PER_RESULT * (k + 1)))
         # Widening an HNSW beam costs about in proportion to it; past n/128 candidates scoring
@@ -251,6 +282,57 @@ class ExactSearch:
         faiss.fvec_inner_products_ny(faiss.swig_ptr(ips[first:]), faiss.swig_ptr(scorer.q),
                                      faiss.swig_ptr(vectors[first:]), self._dim, rows.shape[0] - first)
         return _outside(rows[ips > vibe_limit]) >= _PROBE_ALARM
+
+    def build_partition(self, *, n_clusters: int | None = None, seed: int = 0) -> None:
+        """Build the pruning structures now (clusters with score bounds; see the module notes).
+
+        Without this call a flat index builds them on its :data:`PRUNE_BUILD_AFTER`-th search
+        once it holds :data:`PRUNE_MIN_ROWS` rows. Searches stay exact either way; an HNSW
+        index ignores the partition.
+
+        Parameters
+        ----------
+        n_clusters : int >= 1 or None
+            k-means clusters; None: about ``sqrt(rows)``.
+        seed : int
+            k-means seed.
+
+        Raises
+        ------
+        ParameterError
+            ``n_clusters`` is not an integer >= 1.
+        """
+        if n_clusters is not None and (isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer))
+                                       or int(n_clusters) < 1):
+            raise ParameterError(f"n_clusters must be an integer >= 1 or None; got {n_clusters!r}")
+        n = int(self._index.ntotal)
+        self._partition = PrunedIndex(self._vectors(), self._bpm[:n], self._key[:n], self._energy[:n],
+                                      n_clusters=None if n_clusters is None else int(n_clusters), seed=seed,
+                                      source=self._index)
+
+    @property
+    def partition(self) -> PrunedIndex | None:
+        """The pruning structures in use (None until built, or once stale)."""
+        part: PrunedIndex | None = getattr(self, "_partition", None)
+        if part is None or part.source is not self._index or int(self._index.ntotal) < part.rows_built:
+            return None
+        return part
+
+    def _partition_for_search(self) -> PrunedIndex | None:
+        """The partition to search with, built or rebuilt when due; None: scan as before."""
+        n = int(self._index.ntotal)
+        if n < PRUNE_MIN_ROWS:
+            return None
+        part = self.partition
+        if part is not None and n - part.rows_built <= TAIL_FRACTION * part.rows_built:
+            return part
+        searches = getattr(self, "_flat_searches", 0) + 1
+        self._flat_searches = searches
+        if part is None and searches < PRUNE_BUILD_AFTER:
+            return None
+        self._flat_searches = 0
+        self.build_partition()
+        return self._partition
 
     def _meta_index(self) -> MetaIndex:
         if self._meta is None:
