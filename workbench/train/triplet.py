@@ -312,6 +312,8 @@ def train_triplet(train: EmbeddingSet, val: EmbeddingSet, *, test: EmbeddingSet 
     if test is not None:
         test = _check_set("test", test, train.dim)
     y_train = train.y
+    if cfg.view_positives and (train.view > 0).any():  # batches over the originals, each bringing its own view
+        y_train = train.y[train.view == 0]
     length = check_sampler(y_train, m=cfg.m, batch_size=cfg.batch_size, samples_per_epoch=cfg.samples_per_epoch)
     y_val = _labels_in(val, train.classes)
     mean, std = _standardise_stats(train.X)
@@ -334,9 +336,14 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
 
     from workbench.models.heads import EmbeddingHead, seeded
 
-    y_train = train.y
+    from workbench.train.views import view_alignment_loss, view_groups, with_own_views
+
+    y_train, own_views = train.y, None
+    if cfg.view_positives and (train.view > 0).any():
+        own_views = view_groups(train)
+        y_train = train.y[own_views[0]]
     Xtr = torch.from_numpy((train.X - mean) / std)
-    ytr = torch.from_numpy(y_train)
+    ytr = torch.from_numpy(train.y)
     Xval = (val.X - mean) / std
     ref = train.originals()  # validation tracks query these too (never their own track)
     Xref, y_ref, ref_tracks = (ref.X - mean) / std, ref.y, ref.track_ids
@@ -359,8 +366,11 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
-        losses_, mined = [], 0
+        losses_, view_losses, mined = [], [], 0
         for idx in _batches(y_train, m=cfg.m, batch_size=cfg.batch_size, length=length, rng=rng):
+            pairs = np.zeros((0, 2), dtype=np.int64)
+            if own_views is not None:  # positions among the originals -> rows, plus each one's own view
+                idx, pairs = with_own_views(idx, *own_views, rng)
             bi = torch.from_numpy(idx)
             xb, yb = Xtr[bi], ytr[bi]
             emb = model(xb)
@@ -369,9 +379,15 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
             mined += n_mined
             loss = loss_fn(emb, yb, triplets)
             opt.zero_grad(set_to_none=True)
-            if n_mined:
-                loss.backward()
+            total, paired = loss, bool(len(pairs)) and cfg.view_weight > 0
+            if paired:
+                aligned = view_alignment_loss(emb, pairs)
+                view_losses.append(float(aligned.detach()))
+                total = loss + cfg.view_weight * aligned
+            if n_mined or paired:
+                total.backward()
                 opt.step()
+            if n_mined:
                 losses_.append(float(loss.detach()))
         val_emb = embed(model, Xval)
         vm = _val_metrics(val_emb, y_val, val.track_ids, embed(model, Xref), y_ref, ref_tracks)
@@ -380,6 +396,8 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
         record = {"epoch": epoch, "train_loss": train_loss, "val_map_at_r": vm["map_at_r"],
                   "val_precision_at_1": vm["precision_at_1"], "val_precision_at_5": vm["precision_at_5"],
                   "mined_triplets": mined, "embedding_spread": spread}
+        if view_losses:
+            record["view_loss"] = float(np.mean(view_losses))
         if math.isfinite(vm["map_at_r"]):
             score = vm["map_at_r"]
         else:  # nothing to retrieve on other tracks (e.g. each track its own class): the loss decides
