@@ -197,9 +197,9 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
     Returns
     -------
     list of BlockingGate
-        Embeddings: ``map_at_r > baselines.backbone`` and the invariance gates
-        (:func:`invariance_gates`); sections: ``macro_f1 > baselines.majority`` and
-        ``accuracy >= baselines.majority``; then the comparison with the active version.
+        Embeddings: ``map_at_r > baselines.backbone``; sections: ``macro_f1 > baselines.majority``
+        and ``accuracy >= baselines.majority``; then the comparison with the active version; then,
+        for embeddings, the invariance gates (:func:`invariance_gates`).
     """
     kind = KIND_OF_MODEL_TYPE.get(kind, kind)
     if kind not in BASELINE_GATES:
@@ -215,8 +215,6 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
         value, target = _number(model.get(metric)), _number(ref.get(metric))
         gates.append(BlockingGate(f"better than {base}", metric, value, op, f"baselines.{base}", target,
                                   _compare(value, op, target)))
-    if kind == "embeddings":
-        gates += invariance_gates(metrics)
     if active_metrics is not None:
         metric = HEADLINE_METRIC[kind]
         active_model = _mapping(active_metrics.get("model"))
@@ -227,6 +225,8 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
         else:
             status = _compare(value, ">=", target)
         gates.append(BlockingGate(f"not worse than {active_name}", metric, value, ">=", active_name, target, status))
+    if kind == "embeddings":
+        gates += invariance_gates(metrics)
     return gates
 
 
@@ -287,7 +287,7 @@ def refusal_message(what: str, gates: Sequence[BlockingGate]) -> str:
     bad = failing(gates)
     lines = [f"{what} fails {len(bad)} blocking gate(s):"] + [f"  - {g}" for g in bad]
     if any(g.status == "not recorded" for g in bad):
-        lines.append("  (gates not recorded: the run's metrics.json has no model metric or baseline for them; "
+        lines.append("  (gates not recorded: the run's metrics.json has no model metric, baseline or invariance for them; "
                      "runs trained before baselines were recorded cannot be checked - train again)")
     lines.append("Pass --force (force=True in Python) to export or activate it anyway; the model's metadata "
                  "and card will say it was forced and which gates failed.")

@@ -69,6 +69,7 @@ def backbone_by_name(name: str = "auto", *, size: int = 512,
     except WeightsError as exc:
         if name == "auto" and weights is None:
             return FeatureFrontend()
-        raise WeightsError(f"backbone='openl3' (--backbone openl3) needs the published OpenL3 weights: {exc}. "
+        why = str(exc).split("; until then")[0]  # the fallback the search uses does not apply to an explicit choice
+        raise WeightsError(f"backbone='openl3' (--backbone openl3) needs the published OpenL3 weights: {why}. "
                            "Or train on the weight-free frontend with --backbone features") from exc
     return OpenL3Backbone(model, hop_s=hop_s)

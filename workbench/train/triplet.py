@@ -6,6 +6,11 @@ The research recipe, with pytorch-metric-learning: :class:`~workbench.models.hea
 the same margin, batches from ``MPerClassSampler`` (m = 4 per class, batch 64), AdamW (lr 1e-4,
 weight decay 0.01), early stopping on validation MAP@R with the best epoch's weights kept.
 
+Augmented views (rows with ``view > 0``) are positives of their own window: with
+``view_positives`` (default) batches are drawn over the original windows and each brings one of its
+own views plus a pair term (:mod:`workbench.train.views`), so the head keeps the backbone's
+invariance to pitch, tempo and gain.
+
 Inputs are z-scored with the training set's statistics; at the end the scaling is folded into the
 first linear layer, so the returned head takes raw backbone vectors.
 
