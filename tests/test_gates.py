@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from workbench.errors import ParameterError
-from workbench.evaluate.invariance import GATE_TRANSFORMS
 from workbench.evaluate.gates import (
     GateFailedError,
     blocking_gates,
@@ -15,6 +14,7 @@ from workbench.evaluate.gates import (
     quality_gates,
     refusal_message,
 )
+from workbench.evaluate.invariance import GATE_TRANSFORMS
 
 HELD = {"track_hashes": ["b", "a", "c"]}
 

@@ -249,13 +249,14 @@ def test_cli_flags_reach_the_job(tiny_library, tmp_path, capsys):
     assert "backbone: features-v1" in out and "invariance" in out and "tempo-4%" in out
 
 
+@pytest.mark.slow
 def test_openl3_backbone_by_name_with_reference_weights(tiny_library, tmp_path):
     ref = REF / "openl3_audio_mel128_music.h5"
     if not ref.is_file():
         pytest.skip(f"the OpenL3 reference weights are absent ({ref})")
     from workbench.train.jobs import train_embeddings_job
 
-    _, path = train_embeddings_job(tiny_library, config={**TINY, "epochs": 1, "invariance_clips": 1,
+    _, path = train_embeddings_job(tiny_library, config={**TINY, "epochs": 1, "invariance_clips": 1, "n_views": 0,
                                                          "backbone": "openl3", "openl3_weights": str(ref)},
                                    experiments_root=tmp_path, progress=False)
     run = load_run(path)

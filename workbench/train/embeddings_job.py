@@ -9,7 +9,7 @@ backbone's invariance to pitch, tempo and gain on held-out windows (the invarian
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,7 +166,6 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     from workbench.train import datasets as ds
     from workbench.train.classes import resolve_classes
     from workbench.train.triplet import TripletConfig, embed, train_triplet
-
     from workbench.train.views import describe, training_view_settings
 
     b = backbone if backbone is not None else FeatureFrontend()
@@ -279,8 +278,10 @@ def held_out_invariance(library: Library, model: EmbeddingHead, backbone: Backbo
     by_track: dict[int, list[int]] = {}
     for i, t in enumerate(originals.track_ids):
         by_track.setdefault(int(t), []).append(i)
-    order = {t: [rows[j] for j in sorted(range(len(rows)), key=lambda j, mid=len(rows) // 2: abs(j - mid))]
-             for t, rows in by_track.items()}  # middle windows first
+    order = {}
+    for t, rows in by_track.items():  # middle windows first
+        mid = len(rows) // 2
+        order[t] = [rows[j] for j in sorted(range(len(rows)), key=lambda j, mid=mid: abs(j - mid))]
     picked: list[int] = []
     while len(picked) < n_clips and any(order.values()):  # round robin over the tracks
         for t in sorted(order):

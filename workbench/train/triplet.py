@@ -340,7 +340,6 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     from tqdm.auto import tqdm
 
     from workbench.models.heads import EmbeddingHead, seeded
-
     from workbench.train.views import view_alignment_loss, view_groups, with_own_views
 
     y_train, own_views = train.y, None
