@@ -316,10 +316,9 @@ def train_triplet(train: EmbeddingSet, val: EmbeddingSet, *, test: EmbeddingSet 
     val = _check_set("val", val, train.dim)
     if test is not None:
         test = _check_set("test", test, train.dim)
-    y_train = train.y
-    if cfg.view_positives and (train.view > 0).any():  # batches over the originals, each bringing its own view
-        y_train = train.y[train.view == 0]
-    length = check_sampler(y_train, m=cfg.m, batch_size=cfg.batch_size, samples_per_epoch=cfg.samples_per_epoch)
+    from workbench.train.views import plan_sampling
+
+    sampling = plan_sampling(train, cfg, check_sampler)  # originals, each bringing its own view, where possible
     y_val = _labels_in(val, train.classes)
     mean, std = _standardise_stats(train.X)
 
@@ -327,25 +326,22 @@ def train_triplet(train: EmbeddingSet, val: EmbeddingSet, *, test: EmbeddingSet 
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _train(train, val, test, cfg, y_val, length, mean, std, on_epoch, progress)
+        return _train(train, val, test, cfg, y_val, sampling, mean, std, on_epoch, progress)
     finally:
         torch.set_num_threads(saved_threads)
 
 
 def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cfg: TripletConfig,
-           y_val: np.ndarray, length: int, mean: np.ndarray, std: np.ndarray, on_epoch: OnEpoch | None,
+           y_val: np.ndarray, sampling: Any, mean: np.ndarray, std: np.ndarray, on_epoch: OnEpoch | None,
            progress: bool) -> TripletResult:
     import torch
     from pytorch_metric_learning import distances, losses, miners
     from tqdm.auto import tqdm
 
     from workbench.models.heads import EmbeddingHead, seeded
-    from workbench.train.views import view_alignment_loss, view_groups, with_own_views
+    from workbench.train.views import view_alignment_loss, with_own_views
 
-    y_train, own_views = train.y, None
-    if cfg.view_positives and (train.view > 0).any():
-        own_views = view_groups(train)
-        y_train = train.y[own_views[0]]
+    y_train, own_views, length = sampling.y, sampling.own_views, sampling.length
     Xtr = torch.from_numpy((train.X - mean) / std)
     ytr = torch.from_numpy(train.y)
     Xval = (val.X - mean) / std
@@ -371,7 +367,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
         t0 = time.perf_counter()
         model.train()
         losses_, view_losses, mined = [], [], 0
-        for idx in _batches(y_train, m=cfg.m, batch_size=cfg.batch_size, length=length, rng=rng):
+        for idx in _batches(y_train, m=sampling.m, batch_size=sampling.batch_size, length=length, rng=rng):
             pairs = np.zeros((0, 2), dtype=np.int64)
             if own_views is not None:  # positions among the originals -> rows, plus each one's own view
                 idx, pairs = with_own_views(idx, *own_views, rng)
@@ -442,7 +438,10 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
                            stopped_reason=stopped, best_epoch=best_epoch, collapse=collapse,
                            data={"train_rows": len(train), "val_rows": len(val),
                                  "test_rows": 0 if test is None else len(test), "classes": list(train.classes),
-                                 "samples_per_epoch": length, "in_dim": train.dim})
+                                 "samples_per_epoch": length, "in_dim": train.dim,
+                                 "own_view_pairs": own_views is not None})
+    if sampling.note:
+        metrics.setdefault("warnings", []).append(sampling.note)
     if collapse is not None and cfg.on_collapse == "raise":
         raise CollapseError(f"triplet training stopped: {stopped}", result=result)
     return result

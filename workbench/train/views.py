@@ -17,9 +17,13 @@ are left unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from workbench.train.triplet_config import SamplerError
 
 if TYPE_CHECKING:
     import torch
@@ -124,6 +128,65 @@ def view_alignment_loss(embeddings: torch.Tensor, pairs: np.ndarray) -> torch.Te
     a = embeddings[torch.from_numpy(pairs[:, 0])]
     v = embeddings[torch.from_numpy(pairs[:, 1])]
     return (1.0 - (a * v).sum(dim=1)).mean()
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How an epoch's batches are drawn: over ``y`` (the originals' classes when ``own_views`` is set,
+    else every row's), ``m`` per class, ``batch_size`` drawn rows, ``length`` rows per epoch;
+    ``own_views`` is :func:`view_groups`' result, and ``note`` says what was done when the views
+    could not be paired (empty otherwise)."""
+
+    y: np.ndarray
+    m: int
+    batch_size: int
+    length: int
+    own_views: tuple[np.ndarray, list[np.ndarray]] | None
+    note: str = ""
+
+
+def plan_sampling(train: EmbeddingSet, config: Any, check: Callable[..., int]) -> Sampling:
+    """The sampling of a run: originals with their own views when ``config.view_positives`` and there are views.
+
+    With views paired, ``m / 2`` originals per class and ``batch_size / 2`` originals per batch are
+    drawn (for an even ``m``), so that a batch still holds ``batch_size`` rows, ``m`` per class.
+    When the originals alone cannot serve the sampler (e.g. one class per track with few windows),
+    the views are sampled as rows of their class, as without ``view_positives``, and ``note`` says so.
+
+    Parameters
+    ----------
+    train : EmbeddingSet
+        The training rows.
+    config : TripletConfig
+        ``m``, ``batch_size``, ``samples_per_epoch``, ``view_positives``.
+    check : callable
+        :func:`workbench.train.triplet.check_sampler`.
+
+    Returns
+    -------
+    Sampling
+
+    Raises
+    ------
+    SamplerError
+        Neither way can be served.
+    """
+    note = ""
+    if config.view_positives and (train.view > 0).any():
+        originals, groups = view_groups(train)
+        half = config.m % 2 == 0
+        m, b = (config.m // 2, config.batch_size // 2) if half else (config.m, config.batch_size)
+        spe = config.samples_per_epoch
+        if spe is not None and half:
+            spe = max(b, spe // 2)
+        try:
+            length = check(train.y[originals], m=m, batch_size=b, samples_per_epoch=spe)
+            return Sampling(train.y[originals], m, b, length, (originals, groups))
+        except SamplerError as exc:
+            note = (f"augmented views not paired with their own windows (the original windows alone cannot fill "
+                    f"batches: {exc}); they were sampled as further rows of their class")
+    length = check(train.y, m=config.m, batch_size=config.batch_size, samples_per_epoch=config.samples_per_epoch)
+    return Sampling(train.y, config.m, config.batch_size, length, None, note)
 
 
 def describe(config: Any, n_views: int) -> str:
