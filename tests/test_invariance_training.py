@@ -263,3 +263,18 @@ def test_openl3_backbone_by_name_with_reference_weights(tiny_library, tmp_path):
     assert run.config["backbone"] == "openl3" and run.config["size"] == 512
     assert run.info["backbone"]["name"] == "openl3-mel128-music-512" and run.info["backbone"]["dim"] == 512
     assert set(run.metrics["invariance"]) == set(GATE_TRANSFORMS)
+
+
+def test_demo_refuses_openl3_without_weights_before_any_work(tmp_path, monkeypatch):
+    from workbench.embed.openl3_weights import WeightsError
+    from workbench.pipeline import run_demo
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    monkeypatch.delenv("WORKBENCH_OPENL3_WEIGHTS", raising=False)
+    with pytest.raises(WeightsError, match="needs the published OpenL3 weights"):
+        run_demo(demo_folder=tmp_path / "demo", db_path=tmp_path / "w.db", n_tracks=2, train=False,
+                 progress=False, backbone="openl3")
+    assert not (tmp_path / "demo").exists() and not (tmp_path / "w.db").exists()
+    with pytest.raises(ValueError, match="backbone must be one of"):
+        run_demo(demo_folder=tmp_path / "demo", db_path=tmp_path / "w.db", n_tracks=2, train=False,
+                 progress=False, backbone="vgg")
