@@ -178,14 +178,18 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         n_views = 1
     kept = [t for t in selected if t.id in choice.classes]
     data = ds.section_windows(library, ds.whole_tracks(library, kept), backbone=b, window_s=data_cfg["window_s"],
-                              classes_from=choice.classes, n_views=n_views, augment_settings=training_view_settings(),
-                              seed=seed, progress=progress)
+                              classes_from=choice.classes, seed=seed, progress=progress)
     if len(data) == 0:
         raise ParameterError(f"no training windows: none of the {len(kept)} tracks with a class "
                              f"({choice.summary()}) could be embedded")
     by_artist = bool(data_cfg["by_artist"])
     train, val, test = _embedding_split(data, test_size=float(data_cfg["test_size"]),
                                         val_size=float(data_cfg["val_size"]), seed=seed, by_artist=by_artist)
+    if n_views:  # augmented views of the training tracks only (validation and test score the original audio)
+        train_tracks = [library.track(int(t)) for t in sorted(set(train.track_ids.tolist()))]
+        train = ds.section_windows(library, ds.whole_tracks(library, train_tracks), backbone=b,
+                                   window_s=data_cfg["window_s"], classes_from=choice.classes, n_views=n_views,
+                                   augment_settings=training_view_settings(), seed=seed, progress=progress)
     m = cfg.get("m", 4)
     if isinstance(m, int) and "batch_size" not in cfg:  # m rows of each class that has m rows, 2..16 classes
         full = int((np.bincount(train.y) >= m).sum())
