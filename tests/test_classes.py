@@ -133,7 +133,7 @@ def test_a_flat_folder_trains_self_supervised(tmp_path):
         assert choice.source == "self" and set(choice.tried) == {"crates", "folder"}
         _, path = train_embeddings_job(lib, config=QUICK, experiments_root=tmp_path / "exp", progress=False)
         run = load_run(path)
-        assert run.data["class_source"]["source"] == "self" and run.data["n_views"] == 1  # a view as positive
+        assert run.data["class_source"]["source"] == "self" and run.data["n_views"] >= 1  # a view as positive
         assert "val_loss" in run.history[0]  # nothing on another track to retrieve: the loss decides
         assert np.isnan(run.metrics["model"]["map_at_r"]) and "self-supervised" in run.metrics["note"]
     finally:

@@ -14,13 +14,15 @@ from workbench.evaluate.gates import (
     quality_gates,
     refusal_message,
 )
+from workbench.evaluate.invariance import GATE_TRANSFORMS
 
 HELD = {"track_hashes": ["b", "a", "c"]}
 
 
 def emb(map_at_r, backbone=0.30, *, held=HELD):
     m = {"model": {"map_at_r": map_at_r, "precision_at_1": 0.5},
-         "baselines": {"backbone": {"map_at_r": backbone}, "random_head": {"map_at_r": 0.05}}}
+         "baselines": {"backbone": {"map_at_r": backbone}, "random_head": {"map_at_r": 0.05}},
+         "invariance": {t: {"backbone": 0.9, "model": 0.9} for t in GATE_TRANSFORMS}}  # passing (tests/test_invariance_training.py)
     if held is not None:
         m["held_out"] = held
     return m
@@ -35,14 +37,15 @@ def sec(acc, f1, *, majority=(0.4, 0.1), held=HELD):
 
 
 def status(gates):
-    return [(g.name, g.metric, g.status) for g in gates]
+    """The baseline and active-version gates (the invariance gates are tested in test_invariance_training)."""
+    return [(g.name, g.metric, g.status) for g in gates if not g.name.startswith("invariance ")]
 
 
 def test_embeddings_must_beat_the_untrained_backbone():
     assert status(blocking_gates(emb(0.35), "embeddings")) == [("better than backbone", "map_at_r", "pass")]
     # the finding of issue 13: a fine-tuned head worse than the untrained backbone
     worse = blocking_gates(emb(0.25), "head")
-    assert status(worse) == [("better than backbone", "map_at_r", "fail")] and failing(worse) == worse
+    assert status(worse) == [("better than backbone", "map_at_r", "fail")] and failing(worse) == worse[:1]
     assert status(blocking_gates(emb(0.30), "embedding"))[0][2] == "fail"  # equal is not better
 
 

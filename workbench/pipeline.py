@@ -63,6 +63,7 @@ def run_demo(
     models_root: str | os.PathLike[str] | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    backbone: str = "auto",
 ) -> DemoResult:
     """Run the main job on the synthesized demo library (see the module docstring).
 
@@ -91,6 +92,9 @@ def run_demo(
         Progress bars (``tqdm.auto``).
     log : callable or None
         Called with one line as each stage starts (default: print when ``progress``).
+    backbone : {"auto", "features", "openl3"}
+        What the demo embeds and trains on (:func:`workbench.train.backbones.backbone_by_name`;
+        ``openl3`` without weights fails before anything runs, saying how to add them).
     """
     from workbench.analysis import analyze_library
     from workbench.demo import synthesize_library
@@ -100,6 +104,10 @@ def run_demo(
     if train and (isinstance(n_unlabeled, bool) or not isinstance(n_unlabeled, int)
                   or not 0 <= n_unlabeled < n_tracks):
         raise ParameterError(f"n_unlabeled must be an int in [0, n_tracks={n_tracks}); got {n_unlabeled!r}")
+    if backbone != "auto":  # asked for by name: refuse a bad name or missing OpenL3 weights before any work
+        from workbench.train.backbones import backbone_by_name
+
+        backbone_by_name(backbone)
     if train:
         from workbench.demo.readiness import check_demo_size
 
@@ -154,7 +162,7 @@ def run_demo(
             result.accuracy = _accuracy_vs_truth(lib, demo_tracks)
 
         with stage("embed + similarity index"):
-            backbone = _embed_and_search(lib, demo_tracks, result, progress=progress)
+            backbone = _embed_and_search(lib, demo_tracks, result, progress=progress, backbone=backbone)
 
         if not train:
             return result
@@ -199,13 +207,20 @@ def run_demo(
 # --------------------------------------------------------------------------------- stages
 
 
-def _embed_and_search(lib: Library, tracks: list[Track], result: DemoResult, *, progress: bool) -> Backbone:
+def _embed_and_search(lib: Library, tracks: list[Track], result: DemoResult, *, progress: bool,
+                      backbone: str = "auto") -> Backbone:
     from workbench.embed.batch import default_backbone, describe_backbone
     from workbench.embed.features import FeatureFrontend
     from workbench.search import LibrarySearch
 
-    backbone, said = default_backbone()
-    result.backbone = said if not isinstance(backbone, FeatureFrontend) else (
+    if backbone == "auto":
+        backbone, said = default_backbone()
+    else:
+        from workbench.train.backbones import backbone_by_name
+
+        backbone = backbone_by_name(backbone)
+        said = f"{describe_backbone(backbone)} (asked for)"
+    result.backbone = said if not isinstance(backbone, FeatureFrontend) or "asked for" in said else (
         f"{describe_backbone(backbone)}: no OpenL3 weights found in models/openl3/ or $WORKBENCH_OPENL3_WEIGHTS "
         "(README: 'Adding OpenL3 weights')")
     search = LibrarySearch(lib, backbone=backbone, progress=progress).update()
@@ -257,9 +272,10 @@ def _augment(lib: Library, labeled: list[Track], backbone: Backbone, cfg: dict[s
     n_views = int(cfg.get("n_views", 0))
     if n_views:
         from workbench.augment import embed_views
+        from workbench.train.views import training_view_settings
 
         embed_views(lib, labeled, backbone=backbone, n_views=n_views, seed=int(cfg.get("seed", 0)),
-                    progress=progress)
+                    settings=training_view_settings(), progress=progress)
 
 
 def _train(state: _State, kind: str, lib: Library, labeled: list[Track], backbone: Backbone, cfg: dict[str, Any],

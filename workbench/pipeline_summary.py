@@ -114,6 +114,7 @@ def _headlines(runs: dict[str, Run], result: DemoResult) -> list[Headline]:
                 if isinstance(model.get(name), (int, float)) and isinstance(base.get(name), (int, float)):
                     out.append(Headline(f"embeddings: {name} head vs backbone ({base[name]:.3f})", model[name],
                                         "> backbone", model[name] > base[name]))
+            out += _invariance_headlines(run.metrics)
         else:
             seg = ev.get("computed", {}).get("segmentation", {})
             majority = (run.metrics.get("baselines") or {}).get("majority") or {}
@@ -124,4 +125,17 @@ def _headlines(runs: dict[str, Run], result: DemoResult) -> list[Headline]:
             hit = seg.get("boundary_f_3s")
             if hit is not None:
                 out.append(Headline("sections: boundary hit rate F @3 s (smoothed)", hit, "≥ 0.8", hit >= 0.8))
+    return out
+
+
+def _invariance_headlines(metrics: dict) -> list[Headline]:
+    """The invariance gate: the head's cosine to its own transformed copy next to the backbone's, per transform."""
+    from workbench.evaluate.gates import invariance_gates
+    from workbench.evaluate.invariance import INVARIANCE_TOLERANCE as TOL
+
+    out = []
+    for g in invariance_gates(metrics):
+        base = "n/a" if g.target is None else f"{g.target + TOL:.3f}"
+        out.append(Headline(f"embeddings: {g.name} head vs backbone ({base})", g.value, f"≥ backbone - {TOL:g}",
+                            None if g.status == "not recorded" else g.status == "pass"))
     return out

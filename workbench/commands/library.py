@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-export", action="store_true", help="skip the Core ML export and registry")
     p.add_argument("--seed", type=int, default=0, help="synthesis seed (default 0)")
     p.add_argument("--folder", default=None, help="where the demo audio goes (default <home>/data/demo)")
+    p.add_argument("--backbone", default="auto", choices=("auto", "features", "openl3"),
+                   help="what the demo embeds and trains on (default auto: OpenL3 when its weights are found)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("scan", help="add the audio files under a folder to the library (creates the library)")
@@ -79,6 +81,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = run_demo(
         demo_folder=args.folder, db_path=workspace_of(args).db, n_tracks=args.tracks, seed=args.seed,
         n_unlabeled=args.unlabeled, train=not args.no_train, export=not args.no_export, progress=not args.quiet,
+        backbone=args.backbone,
     )
     print(result.summary())
     return 0

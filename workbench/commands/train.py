@@ -62,6 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             q.add_argument("--classes", default=None, choices=("auto", "crates", "folder", "artist", "self"),
                            help="where the classes come from (default auto: crates, else sub-folders, else self); "
                                 "same as --set classes_from=...")
+        q.add_argument("--backbone", default=None, choices=("auto", "features", "openl3"),
+                       help="what the head is trained on (default auto: OpenL3 when its weights are found, else "
+                            "the feature frontend); same as --set backbone=...")
+        q.add_argument("--size", type=int, default=None, choices=(512, 6144), help="OpenL3 embedding size (default 512)")
+        q.add_argument("--weights", default=None, help="an OpenL3 weight file (default: <home>/models/openl3/ or "
+                                                       "$WORKBENCH_OPENL3_WEIGHTS)")
         q.add_argument("--epochs", type=int, default=None, help="training epochs")
         q.add_argument("--seed", type=int, default=None, help="random seed")
         q.add_argument("--lr", type=float, default=None, help="learning rate")
@@ -121,6 +127,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             overrides[key] = value
     if getattr(args, "classes", None) is not None:
         overrides["classes_from"] = args.classes
+    for key, value in (("backbone", args.backbone), ("size", args.size), ("openl3_weights", args.weights)):
+        if value is not None:
+            overrides[key] = value
     entry = jobs.train_embeddings_job if args.train_kind == "embeddings" else jobs.train_sections_job
     with open_library(args) as lib:
         job, run_path = entry(lib, config=overrides or None, experiments_root=args.experiments,
@@ -164,12 +173,25 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
                          + ", ".join(f"{k} {v}" for k, v in counts.items()))
         if source.get("tried"):
             lines.append("  passed over: " + "; ".join(f"{k} ({v})" for k, v in source["tried"].items()))
+    backbone = (run.info.get("backbone") or {}).get("name") or run.config.get("backbone")
+    if backbone:
+        lines.append(f"backbone: {backbone}")
     rows = {"model": run.metrics.get("model") or {}, **(run.metrics.get("baselines") or {})}
     lines.append(f"{'held-out':<12} {'MAP@R':>7} {'P@1':>7} {'P@5':>7} {'track MAP@R':>12}")
     for name, m in rows.items():
         lines.append(f"{name:<12} " + " ".join(f"{_fmt(m.get(k)):>{w}}" for k, w in
                                                (("map_at_r", 7), ("precision_at_1", 7), ("precision_at_5", 7),
                                                 ("track_map_at_r", 12))))
+    from workbench.evaluate.gates import invariance_gates
+
+    gates = invariance_gates(run.metrics)
+    if any(g.status != "not recorded" for g in gates):
+        lines.append(f"{'invariance':<12} {'head':>7} {'backbone':>9}  gate (head >= backbone - 0.05)")
+        for g in gates:
+            base = None if g.target is None else g.target + 0.05
+            lines.append(f"  {g.name.removeprefix('invariance '):<10} {_fmt(g.value):>7} {_fmt(base):>9}  {g.status}")
+    else:
+        lines.append("invariance: not recorded (invariance_clips=0?); the invariance gate blocks activation")
     return lines
 
 

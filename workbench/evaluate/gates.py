@@ -8,7 +8,11 @@ Blocking gates (:func:`blocking_gates`; export and activation refuse a model tha
 forced): the model must beat its baselines measured on the same held-out tracks (embeddings:
 ``map_at_r`` above the untrained backbone's; sections: ``macro_f1`` above and ``accuracy`` at
 least the majority class's), and must not be worse than the version active now on its headline
-metric when both were measured on the same held-out track hashes.
+metric when both were measured on the same held-out track hashes. Embedding models must also keep
+their invariance (``metrics["invariance"]``, see :func:`invariance_gates`): under each transform of
+:data:`workbench.evaluate.invariance.GATE_TRANSFORMS` (pitch ±1 semitone, tempo ±4 %, gain ±6 dB)
+the model's mean cosine to its own transformed copy is at least the backbone's minus
+:data:`~workbench.evaluate.invariance.INVARIANCE_TOLERANCE` (0.05).
 """
 
 from __future__ import annotations
@@ -194,7 +198,8 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
     -------
     list of BlockingGate
         Embeddings: ``map_at_r > baselines.backbone``; sections: ``macro_f1 > baselines.majority``
-        and ``accuracy >= baselines.majority``; then the comparison with the active version.
+        and ``accuracy >= baselines.majority``; then the comparison with the active version; then,
+        for embeddings, the invariance gates (:func:`invariance_gates`).
     """
     kind = KIND_OF_MODEL_TYPE.get(kind, kind)
     if kind not in BASELINE_GATES:
@@ -220,6 +225,37 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
         else:
             status = _compare(value, ">=", target)
         gates.append(BlockingGate(f"not worse than {active_name}", metric, value, ">=", active_name, target, status))
+    if kind == "embeddings":
+        gates += invariance_gates(metrics)
+    return gates
+
+
+def invariance_gates(metrics: Mapping[str, Any]) -> list[BlockingGate]:
+    """One gate per transform of :data:`~workbench.evaluate.invariance.GATE_TRANSFORMS`: the model keeps the
+    backbone's invariance, ``invariance[t]["model"] >= invariance[t]["backbone"] - 0.05``.
+
+    Parameters
+    ----------
+    metrics : Mapping[str, Any]
+        A run's metrics with ``{"invariance": {transform: {"backbone": cos, "model": cos}}}``
+        (mean cosine of held-out windows to their transformed copies).
+
+    Returns
+    -------
+    list of BlockingGate
+        Named ``"invariance <transform>"``; ``"not recorded"`` (blocking) for a transform the run
+        did not measure, or in the older ``{augmentation: {strength: cos}}`` layout.
+    """
+    from workbench.evaluate.invariance import GATE_TRANSFORMS, INVARIANCE_TOLERANCE
+
+    recorded = _mapping(metrics.get("invariance"))
+    gates = []
+    for name in GATE_TRANSFORMS:
+        entry = _mapping(recorded.get(name))
+        value, base = _number(entry.get("model")), _number(entry.get("backbone"))
+        target = None if base is None else base - INVARIANCE_TOLERANCE
+        gates.append(BlockingGate(f"invariance {name}", "cosine to own copy", value, ">=",
+                                  f"backbone - {INVARIANCE_TOLERANCE:g}", target, _compare(value, ">=", target)))
     return gates
 
 
@@ -251,7 +287,7 @@ def refusal_message(what: str, gates: Sequence[BlockingGate]) -> str:
     bad = failing(gates)
     lines = [f"{what} fails {len(bad)} blocking gate(s):"] + [f"  - {g}" for g in bad]
     if any(g.status == "not recorded" for g in bad):
-        lines.append("  (gates not recorded: the run's metrics.json has no model metric or baseline for them; "
+        lines.append("  (gates not recorded: the run's metrics.json has no model metric, baseline or invariance for them; "
                      "runs trained before baselines were recorded cannot be checked - train again)")
     lines.append("Pass --force (force=True in Python) to export or activate it anyway; the model's metadata "
                  "and card will say it was forced and which gates failed.")

@@ -124,3 +124,66 @@ def invariance(embed_fn: Callable[[np.ndarray], np.ndarray], clips: Sequence[np.
                     for b, y in zip(base, clips, strict=True)]
             out[name][f"{float(s):g}"] = float(np.mean(sims))
     return out
+
+
+#: The transforms the invariance gate checks: ``name -> (augmentation, strength)`` (pitch in
+#: semitones, tempo as a stretch rate, gain in dB).
+GATE_TRANSFORMS: dict[str, tuple[str, float]] = {
+    "pitch+1st": ("pitch", 1.0), "pitch-1st": ("pitch", -1.0),
+    "tempo+4%": ("stretch", 1.04), "tempo-4%": ("stretch", 0.96),
+    "gain+6dB": ("gain", 6.0), "gain-6dB": ("gain", -6.0),
+}
+#: How much of the backbone's mean cosine a model may lose under a gate transform.
+INVARIANCE_TOLERANCE = 0.05
+
+
+def paired_invariance(embed_fn: Callable[[np.ndarray], np.ndarray],
+                      spaces: Mapping[str, Callable[[np.ndarray], np.ndarray]], clips: Sequence[np.ndarray], *,
+                      sr: int, transforms: Mapping[str, tuple[str, float]] | None = None) -> dict[str, dict[str, float]]:
+    """Mean cosine between each clip and its transformed copy, in several spaces from one backbone pass.
+
+    Every clip and every transformed clip is embedded once by ``embed_fn`` (the backbone); each
+    space then maps that vector (the backbone as compared, a trained head, ...), so the spaces are
+    measured on exactly the same audio.
+
+    Parameters
+    ----------
+    embed_fn : callable
+        ``embed_fn(y) -> vector`` for mono float audio ``y`` at ``sr`` (a (frames, d) result is
+        mean-pooled).
+    spaces : {name: callable}
+        ``space(vector) -> vector``: e.g. ``{"backbone": standardise, "model": head}``.
+    clips : sequence of np.ndarray [shape=(n,)]
+        Mono clips (held-out windows, a few seconds each).
+    sr : int > 0
+        Sample rate of the clips, in Hz.
+    transforms : {name: (augmentation, strength)} or None
+        Default :data:`GATE_TRANSFORMS`.
+
+    Returns
+    -------
+    {transform: {space: mean cosine}}
+
+    Raises
+    ------
+    ParameterError
+        No clips, no spaces, a bad sample rate or an unknown augmentation.
+    """
+    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ParameterError(f"sr must be a positive integer (Hz); got {sr!r}")
+    if len(clips) == 0:
+        raise ParameterError("clips is empty; need at least one clip")
+    if not spaces:
+        raise ParameterError("spaces is empty; need at least one, e.g. {'backbone': lambda v: v}")
+    chosen = GATE_TRANSFORMS if transforms is None else transforms
+    audio = [np.asarray(y, dtype=np.float32) for y in clips]
+    base = [_vector(embed_fn, y) for y in audio]
+    mapped = {name: [np.asarray(f(b), dtype=np.float64).reshape(-1) for b in base] for name, f in spaces.items()}
+    out: dict[str, dict[str, float]] = {}
+    for tname, (aug, strength) in chosen.items():
+        f = make_transform(aug, strength)
+        moved = [_vector(embed_fn, f(y, int(sr))) for y in audio]
+        out[tname] = {name: float(np.mean([_cosine(a, np.asarray(g(m), dtype=np.float64).reshape(-1))
+                                           for a, m in zip(mapped[name], moved, strict=True)]))
+                      for name, g in spaces.items()}
+    return out

@@ -2,14 +2,14 @@
 
 :func:`train_embeddings_job` runs :func:`workbench.train.triplet.train_triplet` inside a
 :class:`workbench.jobs.JobRunner` and writes the run contract's ``model``, ``baselines`` and
-``held_out`` (``docs/runs.md``); :func:`embedding_invariance` measures the head's and the
-backbone's invariance to pitch, stretch and gain on held-out tracks.
+``held_out`` (``docs/runs.md``); :func:`held_out_invariance` measures the head's and the
+backbone's invariance to pitch, tempo and gain on held-out windows (the invariance gate's input).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,9 +26,14 @@ if TYPE_CHECKING:
     from workbench.train.datasets import EmbeddingSet
 
 #: Data settings of :func:`train_embeddings_job` (the rest of its config is a ``TripletConfig``).
-EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 0,
+#: ``backbone`` (``auto``/``features``/``openl3``), ``size`` and ``openl3_weights`` pick the backbone
+#: (:func:`workbench.train.backbones.backbone_by_name`); ``n_views`` augmented views per track are
+#: positives of their own windows (:mod:`workbench.train.views`); ``invariance_clips`` held-out
+#: windows measure the invariance gate.
+EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 2,
                                            "test_size": 0.2, "val_size": 0.2, "by_artist": False,
-                                           "invariance_clips": 4}
+                                           "invariance_clips": 8, "backbone": "auto", "size": 512,
+                                           "openl3_weights": None}
 
 
 def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -88,12 +93,39 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     if unknown:
         raise ParameterError(f"config keys must be among {sorted([*known, *EMBEDDING_DATA_DEFAULTS, 'epochs'])}; "
                              f"got unknown {unknown}")
+    b = resolve_backbone(backbone, data_cfg)  # before the job: missing OpenL3 weights fail here, clearly
     runner = JobRunner(library, "embeddings", config={**data_cfg, **cfg}, experiments_root=experiments_root,
                        progress=False, on_state=on_state)
     with runner:
-        path = _embeddings_in_job(runner, library, cfg, data_cfg, backbone=backbone, tracks=tracks,
+        path = _embeddings_in_job(runner, library, cfg, data_cfg, backbone=b, tracks=tracks,
                                   progress=progress)
     return runner.job, path
+
+
+def resolve_backbone(backbone: Backbone | None, data_cfg: dict[str, Any]) -> Backbone:
+    """The job's backbone: ``backbone`` when given, else the one ``data_cfg`` names; ``data_cfg["backbone"]``
+    is set to the kind used (``features`` or ``openl3``), so runs and reports name it.
+
+    Parameters
+    ----------
+    backbone : Backbone or None
+        A backbone object (wins over the name).
+    data_cfg : dict
+        Holds ``backbone``, ``size`` and ``openl3_weights``; updated in place.
+
+    Raises
+    ------
+    ParameterError, WeightsError
+        See :func:`workbench.train.backbones.backbone_by_name`.
+    """
+    from workbench.embed.features import FeatureFrontend
+    from workbench.train.backbones import backbone_by_name
+
+    b = backbone if backbone is not None else backbone_by_name(
+        data_cfg.get("backbone") or "auto", size=data_cfg.get("size", 512), weights=data_cfg.get("openl3_weights"))
+    data_cfg["backbone"] = "features" if isinstance(b, FeatureFrontend) else str(b.name).split("-")[0]
+    data_cfg["size"] = int(b.dim) if data_cfg["backbone"] == "openl3" else data_cfg.get("size", 512)
+    return b
 
 
 def _embedding_split(data: EmbeddingSet, *, test_size: float, val_size: float, seed: int,
@@ -134,6 +166,7 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     from workbench.train import datasets as ds
     from workbench.train.classes import resolve_classes
     from workbench.train.triplet import TripletConfig, embed, train_triplet
+    from workbench.train.views import describe, training_view_settings
 
     b = backbone if backbone is not None else FeatureFrontend()
     runner.backbone = _backbone_info(b)
@@ -145,13 +178,18 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         n_views = 1
     kept = [t for t in selected if t.id in choice.classes]
     data = ds.section_windows(library, ds.whole_tracks(library, kept), backbone=b, window_s=data_cfg["window_s"],
-                              classes_from=choice.classes, n_views=n_views, seed=seed, progress=progress)
+                              classes_from=choice.classes, seed=seed, progress=progress)
     if len(data) == 0:
         raise ParameterError(f"no training windows: none of the {len(kept)} tracks with a class "
                              f"({choice.summary()}) could be embedded")
     by_artist = bool(data_cfg["by_artist"])
     train, val, test = _embedding_split(data, test_size=float(data_cfg["test_size"]),
                                         val_size=float(data_cfg["val_size"]), seed=seed, by_artist=by_artist)
+    if n_views:  # augmented views of the training tracks only (validation and test score the original audio)
+        train_tracks = [library.track(int(t)) for t in sorted(set(train.track_ids.tolist()))]
+        train = ds.section_windows(library, ds.whole_tracks(library, train_tracks), backbone=b,
+                                   window_s=data_cfg["window_s"], classes_from=choice.classes, n_views=n_views,
+                                   augment_settings=training_view_settings(), seed=seed, progress=progress)
     m = cfg.get("m", 4)
     if isinstance(m, int) and "batch_size" not in cfg:  # m rows of each class that has m rows, 2..16 classes
         full = int((np.bincount(train.y) >= m).sum())
@@ -167,7 +205,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         "label_counts": data.class_counts(), "splits": splits,
         "rows": {"train": len(train), "val": len(val), "test": len(test)},
         "classes_from": choice.source, "class_source": choice.to_dict(),
-        "window_s": data_cfg["window_s"], "n_views": n_views,
+        "window_s": data_cfg["window_s"], "n_views": n_views, "backbone": runner.backbone,
+        "views": describe(tcfg, n_views), "view_settings": training_view_settings().to_dict(),
     })
     runner.training(total_epochs=tcfg.max_epochs)
     # augmented views train the head; validation and test score the original audio only
@@ -176,10 +215,11 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     arrays = {"embeddings": embed(result.model, test.X), "classes": np.asarray([test.classes[i] for i in test.y]),
               "track_ids": test.track_ids, "start_s": test.rows["start_s"]}
     _contract_metrics(result.metrics, sorted(docs[t]["content_hash"] for t in splits["test"]), choice.source)
-    if data_cfg.get("invariance_clips", 4):
-        result.metrics.update(embedding_invariance(library, result.model, b, splits["test"],
-                                                   n_clips=int(data_cfg.get("invariance_clips", 4)),
-                                                   clip_s=float(data_cfg["window_s"])))
+    if data_cfg.get("invariance_clips", 8):
+        from workbench.train.triplet import _standardise_stats
+
+        result.metrics.update(held_out_invariance(library, result.model, b, test, stats=_standardise_stats(train.X),
+                                                  n_clips=int(data_cfg.get("invariance_clips", 8))))
     return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays)
 
 
@@ -196,49 +236,67 @@ def _contract_metrics(metrics: dict[str, Any], test_hashes: list[str], source: s
                            "crates or sub-folders to measure them")
 
 
-def embedding_invariance(library: Library, model: EmbeddingHead, backbone: Backbone, track_ids: Sequence[int], *,
-                         n_clips: int = 4,
-                         clip_s: float = 8.0) -> dict[str, Any]:
-    """Cosine similarity of embeddings under pitch, stretch and gain, for the head and the bare backbone.
+def held_out_invariance(library: Library, model: EmbeddingHead, backbone: Backbone, test: EmbeddingSet, *,
+                        stats: tuple[np.ndarray, np.ndarray], n_clips: int = 8) -> dict[str, Any]:
+    """The invariance gate's measurement on held-out windows: the head's and the backbone's mean cosine
+    between each window and its pitch-, tempo- and gain-shifted copies.
 
-    Clips of ``clip_s`` seconds from the middle of up to ``n_clips`` (held-out) tracks, embedded by
-    the backbone, mean-pooled, and (for the head) passed through ``model``. Returns
-    ``{"invariance": {aug: {strength: cos}}, "invariance_backbone": {...}}``
-    (see :func:`workbench.evaluate.invariance`).
+    Up to ``n_clips`` original windows of the held-out set (spread over its tracks, middle windows
+    first) are cut from the audio, embedded by the backbone (mean-pooled, as in training), and
+    compared in three spaces (:func:`workbench.evaluate.invariance.paired_invariance`):
+    ``backbone`` (its vectors z-scored with the training set's statistics ``stats``, the space of
+    the backbone baseline's retrieval metrics), ``model`` (the head) and ``backbone_raw`` (the
+    pooled vectors as they are, for reference).
 
     Parameters
     ----------
     library : Library
         Where the tracks are.
     model : EmbeddingHead
-        The trained head.
+        The trained head (takes raw backbone vectors).
     backbone : Backbone
         The backbone the head was trained on.
-    track_ids : sequence of int
-        Tracks to clip (the first ``n_clips``).
-    n_clips : int >= 0
-        Most clips.
-    clip_s : float > 0
-        Clip length in seconds (shorter tracks give all of their audio).
+    test : EmbeddingSet
+        The held-out windows (``rows["start_s"]``, ``rows["end_s"]`` in seconds).
+    stats : (mean, std)
+        The training set's per-dimension statistics, each [shape=(d,)].
+    n_clips : int >= 1
+        Most windows measured.
 
     Returns
     -------
     dict
-        Empty when there are no tracks.
+        ``{"invariance": {transform: {"backbone": cos, "model": cos, "backbone_raw": cos}},
+        "invariance_n_clips": n}``; empty when there are no held-out windows.
     """
+    import numpy as np
+
     from workbench import audio
     from workbench.embed.features import pool
-    from workbench.evaluate import invariance
+    from workbench.evaluate.invariance import paired_invariance
     from workbench.train.triplet import embed
 
-    clips, sr = [], 22050
-    for tid in list(track_ids)[:n_clips]:
-        y, _ = audio.load(library.track(int(tid)).path, sr=sr, mono=True)
-        n = min(len(y), int(clip_s * sr))
-        start = max(0, len(y) // 2 - n // 2)
-        clips.append(y[start:start + n])
-    if not clips:
+    originals = test.originals()
+    if len(originals) == 0 or "start_s" not in originals.rows:
         return {}
+    by_track: dict[int, list[int]] = {}
+    for i, t in enumerate(originals.track_ids):
+        by_track.setdefault(int(t), []).append(i)
+    order = {}
+    for t, rows in by_track.items():  # middle windows first
+        mid = len(rows) // 2
+        order[t] = [rows[j] for j in sorted(range(len(rows)), key=lambda j, mid=mid: abs(j - mid))]
+    picked: list[int] = []
+    while len(picked) < n_clips and any(order.values()):  # round robin over the tracks
+        for t in sorted(order):
+            if order[t] and len(picked) < n_clips:
+                picked.append(order[t].pop(0))
+    clips, sr = [], None
+    for i in picked:
+        y, sr = audio.load(library.track(int(originals.track_ids[i])).path, sr=sr, mono=True)
+        a, z = float(originals.rows["start_s"][i]), float(originals.rows["end_s"][i])
+        clips.append(y[int(a * sr):max(int(a * sr) + 1, int(z * sr))])
+    mean, std = (np.asarray(v, dtype=np.float32) for v in stats)
 
     def backbone_vector(y: np.ndarray) -> np.ndarray:
         """The backbone's mean-pooled embedding of a clip.
@@ -246,20 +304,15 @@ def embedding_invariance(library: Library, model: EmbeddingHead, backbone: Backb
         Parameters
         ----------
         y : np.ndarray [shape=(n,)]
-            Mono audio at 22050 Hz.
+            Mono audio at the clips' sample rate.
         """
-        frames, _ = backbone.embed(y, sr=sr)
+        frames, _ = backbone.embed(y, sr=int(sr))
         return pool(frames, with_std=False)
 
-    def head_vector(y: np.ndarray) -> np.ndarray:
-        """The head's embedding of a clip.
+    spaces = {"backbone": lambda v: (v - mean) / std, "model": lambda v: embed(model, v[None, :].astype(np.float32))[0],
+              "backbone_raw": lambda v: v}
+    return {"invariance": paired_invariance(backbone_vector, spaces, clips, sr=int(sr)), "invariance_n_clips": len(clips)}
 
-        Parameters
-        ----------
-        y : np.ndarray [shape=(n,)]
-            Mono audio at 22050 Hz.
-        """
-        return embed(model, backbone_vector(y)[None, :])[0]
 
-    return {"invariance": invariance(head_vector, clips, sr=sr),
-            "invariance_backbone": invariance(backbone_vector, clips, sr=sr)}
+#: The earlier name (kept importable from :mod:`workbench.train.jobs`).
+embedding_invariance = held_out_invariance

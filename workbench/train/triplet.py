@@ -6,6 +6,11 @@ The research recipe, with pytorch-metric-learning: :class:`~workbench.models.hea
 the same margin, batches from ``MPerClassSampler`` (m = 4 per class, batch 64), AdamW (lr 1e-4,
 weight decay 0.01), early stopping on validation MAP@R with the best epoch's weights kept.
 
+Augmented views (rows with ``view > 0``) are positives of their own window: with
+``view_positives`` (default) batches are drawn over the original windows and each brings one of its
+own views plus a pair term (:mod:`workbench.train.views`), so the head keeps the backbone's
+invariance to pitch, tempo and gain.
+
 Inputs are z-scored with the training set's statistics; at the end the scaling is folded into the
 first linear layer, so the returned head takes raw backbone vectors.
 
@@ -311,8 +316,9 @@ def train_triplet(train: EmbeddingSet, val: EmbeddingSet, *, test: EmbeddingSet 
     val = _check_set("val", val, train.dim)
     if test is not None:
         test = _check_set("test", test, train.dim)
-    y_train = train.y
-    length = check_sampler(y_train, m=cfg.m, batch_size=cfg.batch_size, samples_per_epoch=cfg.samples_per_epoch)
+    from workbench.train.views import plan_sampling
+
+    sampling = plan_sampling(train, cfg, check_sampler)  # originals, each bringing its own view, where possible
     y_val = _labels_in(val, train.classes)
     mean, std = _standardise_stats(train.X)
 
@@ -320,23 +326,24 @@ def train_triplet(train: EmbeddingSet, val: EmbeddingSet, *, test: EmbeddingSet 
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _train(train, val, test, cfg, y_val, length, mean, std, on_epoch, progress)
+        return _train(train, val, test, cfg, y_val, sampling, mean, std, on_epoch, progress)
     finally:
         torch.set_num_threads(saved_threads)
 
 
 def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cfg: TripletConfig,
-           y_val: np.ndarray, length: int, mean: np.ndarray, std: np.ndarray, on_epoch: OnEpoch | None,
+           y_val: np.ndarray, sampling: Any, mean: np.ndarray, std: np.ndarray, on_epoch: OnEpoch | None,
            progress: bool) -> TripletResult:
     import torch
     from pytorch_metric_learning import distances, losses, miners
     from tqdm.auto import tqdm
 
     from workbench.models.heads import EmbeddingHead, seeded
+    from workbench.train.views import view_alignment_loss, with_own_views
 
-    y_train = train.y
+    y_train, own_views, length = sampling.y, sampling.own_views, sampling.length
     Xtr = torch.from_numpy((train.X - mean) / std)
-    ytr = torch.from_numpy(y_train)
+    ytr = torch.from_numpy(train.y)
     Xval = (val.X - mean) / std
     ref = train.originals()  # validation tracks query these too (never their own track)
     Xref, y_ref, ref_tracks = (ref.X - mean) / std, ref.y, ref.track_ids
@@ -359,8 +366,11 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
-        losses_, mined = [], 0
-        for idx in _batches(y_train, m=cfg.m, batch_size=cfg.batch_size, length=length, rng=rng):
+        losses_, view_losses, mined = [], [], 0
+        for idx in _batches(y_train, m=sampling.m, batch_size=sampling.batch_size, length=length, rng=rng):
+            pairs = np.zeros((0, 2), dtype=np.int64)
+            if own_views is not None:  # positions among the originals -> rows, plus each one's own view
+                idx, pairs = with_own_views(idx, *own_views, rng)
             bi = torch.from_numpy(idx)
             xb, yb = Xtr[bi], ytr[bi]
             emb = model(xb)
@@ -369,9 +379,15 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
             mined += n_mined
             loss = loss_fn(emb, yb, triplets)
             opt.zero_grad(set_to_none=True)
-            if n_mined:
-                loss.backward()
+            total, paired = loss, bool(len(pairs)) and cfg.view_weight > 0
+            if paired:
+                aligned = view_alignment_loss(emb, pairs)
+                view_losses.append(float(aligned.detach()))
+                total = loss + cfg.view_weight * aligned
+            if n_mined or paired:
+                total.backward()
                 opt.step()
+            if n_mined:
                 losses_.append(float(loss.detach()))
         val_emb = embed(model, Xval)
         vm = _val_metrics(val_emb, y_val, val.track_ids, embed(model, Xref), y_ref, ref_tracks)
@@ -380,6 +396,8 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
         record = {"epoch": epoch, "train_loss": train_loss, "val_map_at_r": vm["map_at_r"],
                   "val_precision_at_1": vm["precision_at_1"], "val_precision_at_5": vm["precision_at_5"],
                   "mined_triplets": mined, "embedding_spread": spread}
+        if view_losses:
+            record["view_loss"] = float(np.mean(view_losses))
         if math.isfinite(vm["map_at_r"]):
             score = vm["map_at_r"]
         else:  # nothing to retrieve on other tracks (e.g. each track its own class): the loss decides
@@ -420,7 +438,10 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
                            stopped_reason=stopped, best_epoch=best_epoch, collapse=collapse,
                            data={"train_rows": len(train), "val_rows": len(val),
                                  "test_rows": 0 if test is None else len(test), "classes": list(train.classes),
-                                 "samples_per_epoch": length, "in_dim": train.dim})
+                                 "samples_per_epoch": length, "in_dim": train.dim,
+                                 "own_view_pairs": own_views is not None})
+    if sampling.note:
+        metrics.setdefault("warnings", []).append(sampling.note)
     if collapse is not None and cfg.on_collapse == "raise":
         raise CollapseError(f"triplet training stopped: {stopped}", result=result)
     return result

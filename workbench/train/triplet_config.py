@@ -67,6 +67,13 @@ class TripletConfig:
         Torch's intra-op threads during training (restored after); ``None`` keeps torch's
         setting. The default 1 suits the small head: on a busy 2-core CPU two threads made an
         epoch 4x slower (contention), while one thread leaves the other core to the rest.
+    view_positives : bool
+        Draw batches over the original windows and add one of each original's own augmented
+        views (same class) as its positive, with a pair term (see :mod:`workbench.train.views`);
+        False samples views as further rows of their class. No effect without views.
+    view_weight : float >= 0
+        Weight of the pair term (mean cosine distance of each original to its own view); 0
+        keeps the views as triplet positives only.
     seed : int >= 0
     """
 
@@ -87,6 +94,8 @@ class TripletConfig:
     collapse_patience: int = 2
     on_collapse: str = "raise"
     num_threads: int | None = 1
+    view_positives: bool = True
+    view_weight: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -120,6 +129,9 @@ class TripletConfig:
             raise ParameterError(f"on_collapse must be 'raise' or 'stop'; got {self.on_collapse!r}")
         if self.num_threads is not None:
             _num("num_threads", self.num_threads, 1, 1024, integer=True)
+        if not isinstance(self.view_positives, bool):
+            raise ParameterError(f"view_positives must be True or False; got {self.view_positives!r}")
+        _num("view_weight", self.view_weight, 0.0, 100.0)
         _num("seed", self.seed, 0, 2**63 - 1, integer=True)
 
     def to_dict(self) -> dict[str, Any]:

@@ -67,6 +67,12 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
     from workbench.jobs import JobRunner
 
     cfg = dict(config or {})
+    named = {k: cfg.pop(k) for k in ("backbone", "size", "openl3_weights") if k in cfg}  # any backbone by name
+    if backbone is None and named:
+        from workbench.train.backbones import backbone_by_name
+
+        backbone = backbone_by_name(named.get("backbone") or "auto", size=named.get("size", 512),
+                                    weights=named.get("openl3_weights"))
     unknown = sorted(set(cfg) - set(CONFIG_DEFAULTS))
     if unknown:
         raise ParameterError(f"config keys must be among {sorted(CONFIG_DEFAULTS)}; got unknown {unknown}")
