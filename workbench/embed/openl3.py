@@ -280,9 +280,8 @@ class OpenL3(nn.Module):
         kind = windows.device.type
         with torch.autocast(kind, enabled=False):  # the dB spectrogram stays fp32 under any outer autocast
             spec = self.frontend(windows.float())
-        if self.autocast_dtype is None:
-            return self.network(spec)
-        with torch.autocast(kind, dtype=self.autocast_dtype):
+        # fp32 or the reduced dtype chosen by run_on, whatever autocast the caller has on
+        with torch.autocast(kind, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None):
             return self.network(spec).float()
 
     @classmethod
@@ -435,7 +434,7 @@ def embed(y: np.ndarray, *, sr: int, model: OpenL3, hop_s: float = 0.1, center: 
     device = model.device
     with torch.inference_mode():
         for a in range(0, windows.shape[0], batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(windows[a : a + batch_size])).to(device)
+            batch = torch.from_numpy(np.array(windows[a : a + batch_size], order="C")).to(device)  # a copy
             out[a : a + batch_size] = model(batch).cpu().numpy()
     return out, ts
 
