@@ -177,6 +177,14 @@ def test_auto_precision_falls_back_to_fp32_without_parity(ref, monkeypatch):
     assert 0.99 < model.parity["min_cosine"] < 1.0 + 1e-6
 
 
+def test_auto_precision_falls_back_when_the_reduced_one_overflows(ref, monkeypatch):
+    monkeypatch.setattr(devmod, "cpu_features", lambda: _features(True))
+    monkeypatch.setattr(openl3.OpenL3, "parity_min_cosine", lambda self, w, dtype: float("nan"))  # fp16 inf/NaN
+    monkeypatch.setattr(openl3, "_PARITY_SEEN", {})
+    model = openl3.OpenL3.from_weights(WEIGHTS, embedding_size=512).run_on("cpu", precision="auto")
+    assert model.precision == "fp32" and model.parity["kept"] is False
+
+
 def test_the_models_precision_holds_under_an_outer_autocast(ref, model512):
     x = torch.from_numpy(openl3.probe_windows(2))
     with torch.inference_mode():

@@ -238,8 +238,9 @@ class OpenL3(nn.Module):
                 cos = self.parity_min_cosine(probe_windows(), dtype)
                 if self.weights_sha256:
                     _PARITY_SEEN[key] = cos
-            self.parity = {"precision": precision_name(dtype), "min_cosine": cos, "kept": cos >= PARITY_MIN_COSINE}
-            if cos < PARITY_MIN_COSINE:
+            kept = bool(cos >= PARITY_MIN_COSINE)  # False for NaN too (an fp16 overflow)
+            self.parity = {"precision": precision_name(dtype), "min_cosine": cos, "kept": kept}
+            if not kept:
                 self.autocast_dtype = None
         return self
 
@@ -443,7 +444,10 @@ class OpenL3Backbone:
     """OpenL3 as an embedding backbone for :func:`workbench.embed.batch.embed_library`.
 
     Its ``name`` and ``settings`` (hop, centring, the weight file's sha256) key the cache, so
-    embeddings from other weights or hops are never mixed up.
+    embeddings from other weights or hops are never mixed up. The device and precision are not in
+    the key: ``precision="auto"`` keeps a reduced precision only at cosine >= 0.9999 per window to
+    fp32 (:meth:`OpenL3.run_on`), so embeddings from either are interchangeable, and a cache made on
+    a GPU serves a CPU run.
     """
 
     def __init__(self, model: OpenL3, *, hop_s: float = 0.5, batch_size: int = 16) -> None:
