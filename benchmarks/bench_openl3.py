@@ -420,6 +420,8 @@ def processes_vs_threads(args: argparse.Namespace) -> None:
                     p.stdin.flush()
                 outs = [json.loads(p.communicate(timeout=600)[0]) for p in ps]
                 results.setdefault((procs, threads, precision), []).append(sum(o["windows"] / o["s"] for o in outs))
+                print(f"  round {r + 1}: {procs} x {threads}, {precision}: {results[procs, threads, precision][-1]:.2f} "
+                      "windows/s", flush=True)
     load1 = os.getloadavg()
     for (procs, threads, precision), v in sorted(results.items()):
         print(f"  {procs} process(es) x {threads} thread(s), {precision}: {spread(v)}")

@@ -5,10 +5,10 @@ Each worker builds the backbone once (from a small picklable spec, never a pickl
 and keeps it; tracks are decoded and embedded on the workers; the results land in the same
 content-hashed cache as in-process extraction, written by the client.
 
-Why processes of one thread: on the 2-core development machine under load, OpenL3 embedded
-3.80 windows/s (bf16) and 1.94 (fp32) as 2 processes x 1 thread against 2.51 and 1.55 as one
-process x 2 threads (``benchmarks/bench_openl3.py``, processes x threads); convolutions on two
-threads wait on each other when a core is busy, independent processes do not.
+Why processes of one thread: on the 2-core development machine (load average 10-14), OpenL3
+embedded 3.88 windows/s (bf16) and 2.16 (fp32) as 2 processes x 1 thread against 3.11 and 1.62 as
+one process x 2 threads (median of 3 rounds, ``benchmarks/bench_openl3.py``, processes x
+threads); convolutions on two threads wait on each other when a core is busy, processes do not.
 """
 
 from __future__ import annotations
