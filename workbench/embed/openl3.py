@@ -210,7 +210,9 @@ class OpenL3(nn.Module):
         spectrogram stays fp32). With ``precision="auto"`` the reduced dtype the device would use
         (:func:`workbench.device.resolve_precision`: bf16 on a CPU with native bf16) is kept only
         if it matches fp32 on probe audio with these weights (cosine >= :data:`PARITY_MIN_COSINE`
-        per window); otherwise the model stays fp32. :attr:`parity` records the check.
+        per window); otherwise the model stays fp32. :attr:`parity` records the check. (No int8:
+        torch's dynamic quantisation covers linear and recurrent layers, and this network is
+        convolutions only.)
 
         Parameters
         ----------
