@@ -1,8 +1,20 @@
-"""OpenL3 (mel128, music, 6144) throughput on this CPU, against the machine's fp32 matmul rate and
-torchopenl3's network, all measured in the same run; peak memory of a 10-minute track.
+"""OpenL3 (mel128, music, 6144) throughput on this CPU in fp32 and bf16, against the machine's fp32
+matmul rate and torchopenl3's network, all measured in the same run, on 1 and 2 threads; library
+throughput as processes x threads; a GPU line; peak memory of a 10-minute track.
 
-Run: ``.venv/bin/python benchmarks/bench_openl3.py [--batch 16] [--rounds 5] [--seconds 4]
-[--torchopenl3-python /work/venvs/torchopenl3/bin/python] [--skip-memory | --memory-only] [--memory-hops 0.5 0.1]``
+Run: ``.venv/bin/python benchmarks/bench_openl3.py [--batch 16] [--rounds 5] [--seconds 4] [--threads 1 2]
+[--torchopenl3-python /work/venvs/torchopenl3/bin/python] [--skip-speed] [--skip-workers] [--workers-seconds 20]
+[--skip-memory | --memory-only] [--memory-hops 0.5 0.1]``
+
+- The CPU's features (``workbench.device.cpu_features``) head the output; "ours bf16" is the same
+  model with its network under bf16 autocast (what ``precision="auto"`` picks on a CPU with native
+  bf16); parity is the lowest per-window cosine against ours in fp32 and against torchopenl3 (whole
+  model, each with its own frontend; and the networks alone on the same spectrogram).
+- Processes x threads: 1 process x 1 thread, 1 x N threads and N processes x 1 thread (N = CPUs)
+  embed the same batches at the same time for ``--workers-seconds``; windows/s summed. This is
+  what ``workbench embed`` chooses its workers by (``embed.distributed.default_workers``).
+- GPU: seconds per 5-minute track at hop 0.1 s in fp32 and in the GPU's half precision, with
+  parity, when CUDA or MPS is present; otherwise the line says "no GPU present: not measured".
 
 The machines are shared and noisy, so every figure is measured in rounds that interleave our
 network, torchopenl3's and a 2048 x 2048 fp32 matmul (the ceiling: the higher of the matmuls
@@ -23,11 +35,15 @@ and the [min, max] over rounds, and ratios are taken within each round.
 
 Targets (issue 4): whole model >= 0.8 of the matmul rate and >= 1.1 x torchopenl3's network on
 the same variant, audio, hop and batch; 10-minute track at hop 0.1 s under 2 GB peak memory.
+Issue 17: at least 3 x torchopenl3 on this CPU in one run, at parity (cosine >= 0.9999 per window
+against fp32); under 5 s per track on a GPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import json
 import math
 import os
@@ -119,21 +135,25 @@ def build_model(weights: str | None) -> tuple[OpenL3, dict[str, torch.Tensor], s
 
 
 class Theirs:
-    """The torchopenl3 worker subprocess (``bench_torchopenl3.py`` in the other environment)."""
+    """The torchopenl3 worker subprocess (``bench_torchopenl3.py`` in the other environment), on ``threads`` threads."""
 
-    def __init__(self, python: Path, tmp: Path, windows: np.ndarray, state: dict, spec: np.ndarray) -> None:
+    def __init__(self, python: Path, tmp: Path, windows: np.ndarray, state: dict, spec: np.ndarray,
+                 threads: int) -> None:
         np.save(tmp / "windows.npy", windows)
         np.save(tmp / "spec.npy", spec)
         torch.save(state, tmp / "weights.pt")
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         self.proc = subprocess.Popen(
             [str(python), str(HERE / "bench_torchopenl3.py"), "--windows", str(tmp / "windows.npy"),
-             "--weights", str(tmp / "weights.pt"), "--spec", str(tmp / "spec.npy"), "--out", str(tmp / "emb.npy")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             "--weights", str(tmp / "weights.pt"), "--spec", str(tmp / "spec.npy"), "--out", str(tmp / "emb.npy"),
+             "--out-module", str(tmp / "emb_module.npy")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError(f"the torchopenl3 worker failed to start (exit {self.proc.wait()}); run it by hand to see why")
         self.info = json.loads(line)
         self.embedding = np.load(tmp / "emb.npy")
+        self.module_embedding = np.load(tmp / "emb_module.npy")
 
     def wps(self, what: str, seconds: float) -> float:
         self.proc.stdin.write(json.dumps({"what": what, "seconds": seconds}) + "\n")
@@ -181,25 +201,71 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=4.0, help="minimum time per measurement (>= 2 batches)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch threads, one table each")
     parser.add_argument("--weights", help="Keras .h5 weights for both sides (default: the shared reference file, "
                                           "else random)")
     parser.add_argument("--torchopenl3-python", default=os.environ.get("TORCHOPENL3_PYTHON", str(DEFAULT_VENV_PYTHON)),
                         help="Python of the torchopenl3 environment (env TORCHOPENL3_PYTHON)")
+    parser.add_argument("--skip-speed", action="store_true", help="skip the speed rounds")
+    parser.add_argument("--skip-workers", action="store_true", help="skip processes x threads")
+    parser.add_argument("--workers-seconds", type=float, default=20.0, help="time per processes x threads run")
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--memory-only", action="store_true", help="skip the speed rounds")
+    parser.add_argument("--memory-only", action="store_true", help="skip speed and processes x threads")
     parser.add_argument("--memory-hops", type=float, nargs="+", default=[0.5, 0.1])
     parser.add_argument("--memory-minutes", type=float, default=10.0)
     args = parser.parse_args()
 
-    if not args.memory_only:
-        speed(args)
+    from workbench.device import cpu_features
+
+    print(f"CPU: {json.dumps(cpu_features().as_dict())}")
+    gpu()
+    if not (args.memory_only or args.skip_speed):
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            speed(args, threads)
+    if not (args.memory_only or args.skip_workers):
+        processes_vs_threads(args)
     if not args.skip_memory:
         memory(args)
 
 
-def speed(args: argparse.Namespace) -> None:
+def gpu() -> None:
+    """A GPU line: seconds per 5-minute track (hop 0.5 s and 0.1 s) in fp32 and fp16/bf16, or that none is present."""
+    from workbench.device import available_devices
+
+    devices = [d for d in available_devices() if d in ("cuda", "mps")]
+    if not devices:
+        print("GPU: no GPU present: not measured")
+        return
+    model, _, _ = build_model(None)
+    windows, _ = bench_windows(64)
+    x = torch.from_numpy(windows)
+    for dev in devices:
+        for precision in ("fp32", "auto"):
+            model.run_on(dev, precision=precision)
+            xd = x.to(model.device)
+            sync = torch.cuda.synchronize if dev == "cuda" else torch.mps.synchronize
+            with torch.inference_mode():
+                model(xd)
+                sync()
+                t0, n = time.perf_counter(), 0
+                while n < 5 or time.perf_counter() - t0 < 3:
+                    model(xd)
+                    n += 1
+                sync()
+            wps = n * x.shape[0] / (time.perf_counter() - t0)
+            cos = model.parity_min_cosine(windows, model.autocast_dtype) if model.autocast_dtype else 1.0
+            print(f"GPU {dev} ({torch.cuda.get_device_name() if dev == 'cuda' else 'mps'}), {model.precision}: "
+                  f"{wps:.0f} windows/s; s per 5-min track {n_windows(300, 0.5) / wps:.1f} at hop 0.5 s (the "
+                  f"default), {n_windows(300, 0.1) / wps:.1f} at hop 0.1 s (target < 5 s); min cosine vs fp32 {cos:.6f}")
+    model.run_on("cpu", precision="fp32")
+
+
+def speed(args: argparse.Namespace, threads: int) -> None:
     load0 = os.getloadavg()
     model, state, source = build_model(args.weights)
+    low = copy.deepcopy(model)  # the same weights, network in bf16 (autocast)
+    low.autocast_dtype = torch.bfloat16
     gflop_conv = conv_flops(model) / 1e9
     gflop = gflop_conv + DFT_GFLOP
     windows, audio_source = bench_windows(args.batch)
@@ -207,12 +273,13 @@ def speed(args: argparse.Namespace) -> None:
     with torch.inference_mode():
         spec = model.frontend(x)
         ours_emb = model.network(spec).numpy()
-        model(x)  # warm-up
+        fp32_emb, bf16_emb = model(x), low(x)
+        bf16_net_emb = _autocast_net(low, spec)
     python = Path(args.torchopenl3_python)
     theirs = None
     tmp = tempfile.TemporaryDirectory(prefix="bench_openl3_")
     if python.is_file():
-        theirs = Theirs(python, Path(tmp.name), windows, state, spec.numpy())
+        theirs = Theirs(python, Path(tmp.name), windows, state, spec.numpy(), threads)
     else:
         print(f"torchopenl3 comparison skipped: no Python at {python}. Make its environment "
               "(benchmarks/README.md, 'torchopenl3 comparison'):\n"
@@ -220,24 +287,29 @@ def speed(args: argparse.Namespace) -> None:
               "  /work/venvs/torchopenl3/bin/pip install 'torch==2.13.0' torchopenl3\n"
               "  /work/venvs/torchopenl3/bin/pip install 'setuptools<70'\n")
 
-    parts = {"module": model, "network": model.network, "frontend": model.frontend}
-    inputs = {"module": x, "network": spec, "frontend": x}
+    bf16_net = functools.partial(_autocast_net, low)
+    parts = {"module": model, "module bf16": low, "network": model.network, "network bf16": bf16_net,
+             "frontend": model.frontend}
+    inputs = {"module": x, "module bf16": x, "network": spec, "network bf16": spec, "frontend": x}
+    their_part = {"module": "module", "network": "network", "frontend": "frontend"}
     ours: dict[str, list[float]] = {k: [] for k in parts}
-    their: dict[str, list[float]] = {k: [] for k in parts}
+    their: dict[str, list[float]] = {k: [] for k in their_part}
     matmul: list[float] = []
     t_start = time.perf_counter()
     for r in range(args.rounds):
         matmul.append(matmul_gflops(args.seconds / 2))
-        for what in parts:
+        for what in their_part:
             secs = args.seconds if what != "frontend" else args.seconds / 4
-            order = ("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")  # ABBA: drift cancels
+            mine = [w for w in parts if w.split()[0] == what]
+            order = [*mine, "theirs"] if r % 2 == 0 else ["theirs", *reversed(mine)]  # ABBA: drift cancels
             for side in order:
-                if side == "ours":
-                    ours[what].append(windows_per_s(parts[what], inputs[what], secs))
+                if side != "theirs":
+                    ours[side].append(windows_per_s(parts[side], inputs[side], secs))
                 elif theirs is not None:
                     their[what].append(theirs.wps(what, secs))
         matmul.append(matmul_gflops(args.seconds / 2))
-        print(f"round {r + 1}/{args.rounds}: ours {ours['module'][-1]:.2f} w/s"
+        print(f"[{threads} thr] round {r + 1}/{args.rounds}: ours fp32 {ours['module'][-1]:.2f} w/s, "
+              f"bf16 {ours['module bf16'][-1]:.2f} w/s"
               + (f", torchopenl3 {their['module'][-1]:.2f} w/s" if theirs else "")
               + f", matmul {matmul[-2]:.0f}/{matmul[-1]:.0f} GFLOP/s", flush=True)
     elapsed = time.perf_counter() - t_start
@@ -252,49 +324,109 @@ def speed(args: argparse.Namespace) -> None:
     print(f"audio: {audio_source}; weights: {source}")
     print(f"load average (1/5/15 min) before {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f}, "
           f"after {load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f}; {os.cpu_count()} CPUs")
+    cos = lambda a, b: float(torch.nn.functional.cosine_similarity(torch.as_tensor(a), torch.as_tensor(b)).min())  # noqa: E731
+    print(f"parity, min cosine per window: ours bf16 vs ours fp32 {cos(bf16_emb, fp32_emb):.6f}")
     if theirs is not None:
         d = np.abs(ours_emb - theirs.embedding).max() / np.abs(theirs.embedding).max()
         print(f"torchopenl3 {theirs.info['torchopenl3']}, torch {theirs.info['torch']}, "
               f"{theirs.info['threads']} threads; same spectrogram through both networks: "
               f"max|d|/max|ref| = {d:.1e}")
+        print(f"parity, min cosine per window vs torchopenl3 (each with its own frontend): ours fp32 "
+              f"{cos(fp32_emb, theirs.module_embedding):.6f}, ours bf16 {cos(bf16_emb, theirs.module_embedding):.6f}; "
+              f"networks on the same spectrogram: ours fp32 {cos(ours_emb, theirs.embedding):.6f}, "
+              f"ours bf16 {cos(bf16_net_emb, theirs.embedding):.6f}")
     print(f"work per window: convolutions {gflop_conv:.2f} GFLOP + conv-DFT {DFT_GFLOP:.2f} = {gflop:.2f} GFLOP")
     print("figures: median [min, max] over rounds; ratios paired within each round\n")
 
     w = 48
-    print(f"{'':{w}} {'ours':>22} {'torchopenl3':>22}")
+    print(f"{'':{w}} {'ours fp32':>22} {'ours bf16':>22} {'torchopenl3':>22}")
     print(f"{'matmul fp32 2048^2, GFLOP/s (ceiling)':{w}} {spread(ceil, '{:.0f}'):>22}")
 
-    def row(label: str, a: list[float], b: list[float], fmt: str = "{:.2f}") -> None:
-        print(f"{label:{w}} {spread(a, fmt):>22} {spread(b, fmt) if b else '-':>22}")
-
-    def scaled(v: list[float], k: float) -> list[float]:
-        return [a * k for a in v]
+    def row(label: str, a: list[float], b: list[float], c: list[float], fmt: str = "{:.2f}") -> None:
+        cells = [spread(v, fmt) if v else "-" for v in (a, b, c)]
+        print(f"{label:{w}} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22}")
 
     def frac(v: list[float], k: float) -> list[float]:
         return [a * k / c for a, c in zip(v, ceil, strict=True)]
 
-    row("whole model (audio -> embedding), windows/s", ours["module"], their["module"])
-    row(f"  GFLOP/s at {gflop:.2f} GFLOP/window", scaled(ours["module"], gflop), scaled(their["module"], gflop), "{:.0f}")
-    row("  fraction of matmul (target >= 0.8)", frac(ours["module"], gflop), frac(their["module"], gflop))
-    row(f"  same, convolutions only ({gflop_conv:.2f})", frac(ours["module"], gflop_conv),
-        frac(their["module"], gflop_conv))
-    row("network only (spectrogram -> emb.), windows/s", ours["network"], their["network"])
-    row(f"  fraction of matmul at {gflop_conv:.2f} GFLOP", frac(ours["network"], gflop_conv),
-        frac(their["network"], gflop_conv))
-    row("frontend only, windows/s", ours["frontend"], their["frontend"], "{:.0f}")
+    row("whole model (audio -> embedding), windows/s", ours["module"], ours["module bf16"], their["module"])
+    row("  fraction of fp32 matmul at {:.2f} GFLOP".format(gflop), frac(ours["module"], gflop),
+        frac(ours["module bf16"], gflop), frac(their["module"], gflop))
+    row("network only (spectrogram -> emb.), windows/s", ours["network"], ours["network bf16"], their["network"])
+    row("frontend only (fp32 on every side), windows/s", ours["frontend"], [], their["frontend"], "{:.0f}")
+    pairs = [("ours bf16 / ours fp32, whole model", ours["module bf16"], ours["module"])]
     if theirs is not None:
-        for what, label in (("module", "whole model"), ("network", "network only"), ("frontend", "frontend only")):
-            ratio = [a / b for a, b in zip(ours[what], their[what], strict=True)]
-            target = " (target >= 1.1)" if what == "module" else ""
-            print(f"{'ours / torchopenl3, ' + label + target:{w}} {spread(ratio):>22}")
-    med = statistics.median(ours["module"])
+        pairs += [("ours fp32 / torchopenl3, whole model", ours["module"], their["module"]),
+                  ("ours bf16 / torchopenl3, whole model (target >= 3)", ours["module bf16"], their["module"]),
+                  ("ours bf16 / torchopenl3, network only", ours["network bf16"], their["network"])]
+    for label, a, b in pairs:
+        print(f"{label:{w}} {spread([p / q for p, q in zip(a, b, strict=True)]):>22}")
     for hop in (0.5, 0.1):
         n = n_windows(300, hop)
-        label = f"s per 5-min track, hop {hop} s ({n} windows)"
-        t = f"{n / statistics.median(their['module']):.0f}" if their["module"] else "-"
-        print(f"{label:{w}} {n / med:>22.0f} {t:>22}")
-    print("  (derived: windows / median whole-model windows/s)")
+        cells = [f"{n / statistics.median(v):.0f}" if v else "-" for v in (ours["module"], ours["module bf16"],
+                                                                         their["module"])]
+        print(f"{f's per 5-min track, hop {hop} s ({n} windows)':{w}} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22}")
+    print("  (derived: windows / median whole-model windows/s)\n")
     tmp.cleanup()
+
+
+def _autocast_net(model: OpenL3, spec: torch.Tensor) -> torch.Tensor:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return model.network(spec).float()
+
+
+WORKER_SCRIPT = """
+import json, sys, time, numpy as np, torch
+from workbench.embed.openl3 import OpenL3, probe_windows
+threads, precision, seconds, batch = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+m = OpenL3('mel128', 'music', 6144)
+m.network.fold_batch_norm()
+m.run_on('cpu', precision=precision)
+x = torch.from_numpy(probe_windows(batch))
+with torch.inference_mode():
+    m(x)
+    print('ready', flush=True)
+    sys.stdin.readline()  # every process starts timing together
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        m(x)
+        n += 1
+print(json.dumps({"windows": n * batch, "s": time.perf_counter() - t0}))
+"""
+
+
+def processes_vs_threads(args: argparse.Namespace) -> None:
+    """Library throughput: one process on 2 threads against 2 processes on 1 thread each (started together)."""
+    cores = os.cpu_count() or 1
+    configs = [(1, 1), (1, cores), (cores, 1)] if cores > 1 else [(1, 1)]
+    print(f"library throughput, processes x threads (embed 16-window batches for {args.workers_seconds:g} s, "
+          f"all processes at once; {cores} CPUs), windows/s summed over processes, median [min, max] of "
+          f"{args.rounds} rounds:")
+    load0 = os.getloadavg()
+    results: dict[tuple[int, int, str], list[float]] = {}
+    for r in range(args.rounds):
+        order = configs if r % 2 == 0 else configs[::-1]
+        for precision in ("fp32", "bf16"):
+            for procs, threads in order:
+                ps = [subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, str(threads), precision,
+                                        str(args.workers_seconds), str(args.batch)], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, text=True) for _ in range(procs)]
+                for p in ps:  # built and warmed up
+                    p.stdout.readline()
+                for p in ps:  # go, all at once
+                    p.stdin.write("go\n")
+                    p.stdin.flush()
+                outs = [json.loads(p.communicate(timeout=600)[0]) for p in ps]
+                results.setdefault((procs, threads, precision), []).append(sum(o["windows"] / o["s"] for o in outs))
+                print(f"  round {r + 1}: {procs} x {threads}, {precision}: {results[procs, threads, precision][-1]:.2f} "
+                      "windows/s", flush=True)
+    load1 = os.getloadavg()
+    for (procs, threads, precision), v in sorted(results.items()):
+        print(f"  {procs} process(es) x {threads} thread(s), {precision}: {spread(v)}")
+    print(f"  load average before {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f}, "
+          f"after {load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f}\n")
 
 
 def memory(args: argparse.Namespace) -> None:

@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--weights", required=True, help="torch state dict with torchopenl3's key names")
     parser.add_argument("--spec", help=".npy (batch, 1, 128, 199): a spectrogram to run the network on once")
     parser.add_argument("--out", help=".npy: where to write the network's embedding of --spec")
+    parser.add_argument("--out-module", help=".npy: where to write the whole model's embedding of --windows")
     parser.add_argument("--input-repr", default="mel128")
     parser.add_argument("--embedding-size", type=int, default=6144)
     args = parser.parse_args()
@@ -76,6 +77,8 @@ def main() -> None:
     with torch.inference_mode():
         spec = frontend(x)  # (batch, freq, time, 1)
         model(x)  # warm-up (allocations, kernel selection)
+        if args.out_module:  # the whole model (its own frontend) on the audio windows
+            np.save(args.out_module, model(x).numpy())
         if args.spec and args.out:
             model.speclayer = _FixedSpec(torch.from_numpy(np.load(args.spec)).squeeze(1).unsqueeze(-1))
             np.save(args.out, model(x).numpy())

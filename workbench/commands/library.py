@@ -65,7 +65,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=512, choices=(512, 6144), help="OpenL3 embedding size")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
                    help="run on a Dask cluster: a scheduler address, or 'local' for a local cluster")
-    p.add_argument("--workers", type=int, default=2, help="workers of a local Dask cluster (default 2)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of one torch thread each, also the workers of a local Dask cluster "
+                        "(default: one per CPU core; 1 when OpenL3 runs on a GPU)")
+    p.add_argument("--device", default="auto", metavar="auto|cpu|cuda|mps",
+                   help="where OpenL3 runs (default auto: a CUDA or MPS GPU when present, else the CPU)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                   help="OpenL3's network precision (default auto: bf16 on a CPU with native bf16, fp16/bf16 on "
+                        "a GPU, kept only where it matches fp32 to cosine 0.9999; else fp32)")
     p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser("info", help="the workspace (root, database, experiments, models), or what the header "
@@ -193,31 +200,37 @@ def _cmd_similar(args: argparse.Namespace) -> int:
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    from workbench.embed.batch import default_backbone, embed_library, with_hop
+    from workbench.device import resolve_device, resolve_precision
+    from workbench.embed.batch import default_backbone, describe_backbone, with_hop
+    from workbench.embed.distributed import default_workers, embed_library_parallel
     from workbench.embed.features import FeatureFrontend
 
+    resolve_precision(args.precision, resolve_device(args.device))  # a bad --device or --precision fails first
     backbone: Backbone
     if args.backbone == "features":
         backbone, said = FeatureFrontend(), "feature frontend (asked for), not OpenL3"
     elif args.backbone == "openl3" or args.weights is not None:
         from workbench.embed.openl3 import OpenL3, OpenL3Backbone
 
-        model = OpenL3.from_weights(args.weights, embedding_size=args.size)
-        backbone, said = OpenL3Backbone(model), f"OpenL3 {model.name}"
+        model = OpenL3.from_weights(args.weights, embedding_size=args.size).run_on(args.device,
+                                                                                   precision=args.precision)
+        backbone = OpenL3Backbone(model)
+        said = f"OpenL3 {describe_backbone(backbone)}"
     else:
-        backbone, said = default_backbone()
+        backbone, said = default_backbone(device=args.device, precision=args.precision)
+    workers = default_workers(backbone) if args.workers is None else args.workers
+    if args.hop is not None:
+        backbone = with_hop(backbone, args.hop)
     with open_library(args) as lib:
         print(f"backbone: {said}")
         if args.scheduler is not None:
             from workbench.embed.distributed import embed_library_distributed
 
             address = None if args.scheduler == "local" else args.scheduler
-            if args.hop is not None:
-                backbone = with_hop(backbone, args.hop)
-            summary = embed_library_distributed(lib, backbone=backbone, scheduler=address, n_workers=args.workers,
+            summary = embed_library_distributed(lib, backbone=backbone, scheduler=address, n_workers=workers,
                                                 progress=not args.quiet)
         else:
-            summary = embed_library(lib, backbone=backbone, hop_s=args.hop, progress=not args.quiet)
+            summary = embed_library_parallel(lib, backbone=backbone, workers=workers, progress=not args.quiet)
         print(summary)
     return 1 if summary.failed and not (summary.embedded or summary.cached) else 0
 

@@ -46,11 +46,27 @@ class Backbone(Protocol):
         ...
 
 
-def default_backbone() -> tuple[Backbone, str]:
+def default_backbone(*, device: str = "auto", precision: str = "auto") -> tuple[Backbone, str]:
     """OpenL3 (mel128, music, 512-d, hop 0.5 s) when its weights are found, else the feature frontend.
 
     Returns the backbone and a sentence saying which it is and why.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda", "mps"}
+        Where OpenL3 runs (:func:`workbench.device.resolve_device`; auto: a GPU when present).
+    precision : {"auto", "fp32", "bf16", "fp16"}
+        OpenL3's network precision (:meth:`workbench.embed.openl3.OpenL3.run_on`; auto: bf16 on a
+        CPU with native bf16 or on a GPU, kept only at parity with fp32).
+
+    Raises
+    ------
+    ParameterError
+        An unknown or unavailable device or precision (checked even when the weights are missing).
     """
+    from workbench.device import resolve_device, resolve_precision
+
+    resolve_precision(precision, resolve_device(device))
     try:
         from workbench.embed.openl3 import OpenL3, OpenL3Backbone, WeightsError
     except ImportError:  # torch or h5py not installed
@@ -59,7 +75,9 @@ def default_backbone() -> tuple[Backbone, str]:
         model = OpenL3.from_weights(embedding_size=512)
     except WeightsError as exc:
         return FeatureFrontend(), f"feature frontend, not OpenL3: {exc}"
-    return OpenL3Backbone(model, hop_s=0.5), f"OpenL3 {model.name} (weights sha256 {model.weights_sha256[:12]})"
+    model.run_on(device, precision=precision)
+    return OpenL3Backbone(model, hop_s=0.5), f"OpenL3 {model.name} (weights sha256 {model.weights_sha256[:12]}; " \
+        f"{model.device.type}, {model.precision})"
 
 
 def describe_backbone(backbone: Backbone) -> str:
@@ -74,7 +92,9 @@ def describe_backbone(backbone: Backbone) -> str:
         return f"feature frontend {backbone.name} (weight-free; not OpenL3)"
     model = getattr(backbone, "model", None)
     sha = getattr(model, "weights_sha256", None)
-    return f"{backbone.name}" + (f" (weights sha256 {sha[:12]})" if sha else "")
+    where = f"{model.device.type}, {model.precision}" if hasattr(model, "precision") else ""
+    said = "; ".join(x for x in (f"weights sha256 {sha[:12]}" if sha else "", where) if x)
+    return f"{backbone.name}" + (f" ({said})" if said else "")
 
 
 @dataclass

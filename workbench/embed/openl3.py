@@ -183,25 +183,109 @@ class OpenL3(nn.Module):
         self.network = Network(input_repr, embedding_size)
         self.weights_sha256: str | None = None  # set by from_weights; None means random weights
         self.weights_path: Path | None = None
+        self.autocast_dtype: torch.dtype | None = None  # the network's reduced precision; None: fp32
+        self.parity: dict[str, object] | None = None  # what run_on's parity check measured, if it ran
         self.eval()
 
     @property
     def name(self) -> str:
         return f"openl3-{self.input_repr}-{self.content_type}-{self.embedding_size}"
 
+    @property
+    def device(self) -> torch.device:
+        """The device the weights are on (see :meth:`run_on`)."""
+        return next(self.parameters()).device
+
+    @property
+    def precision(self) -> str:
+        """``"fp32"``, ``"bf16"`` or ``"fp16"``: what the network computes in (the frontend is always fp32)."""
+        from workbench.device import precision_name
+
+        return precision_name(self.autocast_dtype)
+
+    def run_on(self, device: str = "auto", *, precision: str = "auto") -> OpenL3:
+        """Move the model to a device and choose the network's precision; returns ``self``.
+
+        A reduced precision runs the network under ``torch.autocast`` (the frontend's dB
+        spectrogram stays fp32). With ``precision="auto"`` the reduced dtype the device would use
+        (:func:`workbench.device.resolve_precision`: bf16 on a CPU with native bf16) is kept only
+        if it matches fp32 on probe audio with these weights (cosine >= :data:`PARITY_MIN_COSINE`
+        per window); otherwise the model stays fp32. :attr:`parity` records the check. (No int8:
+        torch's dynamic quantisation covers linear and recurrent layers, and this network is
+        convolutions only.)
+
+        Parameters
+        ----------
+        device : {"auto", "cpu", "cuda", "mps"} or "cuda:<index>"
+            See :func:`workbench.device.resolve_device`.
+        precision : {"auto", "fp32", "bf16", "fp16"}
+            See :func:`workbench.device.resolve_precision`; an explicit one is used as asked.
+
+        Raises
+        ------
+        ParameterError
+            An unknown or unavailable device, or a precision the device cannot run.
+        """
+        from workbench.device import precision_name, resolve_device, resolve_precision
+
+        dev = resolve_device(device)
+        dtype = resolve_precision(precision, dev)
+        self.to(dev)
+        self.autocast_dtype = dtype
+        self.parity = None
+        if precision == "auto" and dtype is not None:
+            key = (self.weights_sha256, self.name, str(dtype), dev.type)
+            cos = _PARITY_SEEN.get(key) if self.weights_sha256 else None
+            if cos is None:
+                cos = self.parity_min_cosine(probe_windows(), dtype)
+                if self.weights_sha256:
+                    _PARITY_SEEN[key] = cos
+            kept = bool(cos >= PARITY_MIN_COSINE)  # False for NaN too (an fp16 overflow)
+            self.parity = {"precision": precision_name(dtype), "min_cosine": cos, "kept": kept}
+            if not kept:
+                self.autocast_dtype = None
+        return self
+
+    def parity_min_cosine(self, windows: np.ndarray, dtype: torch.dtype) -> float:
+        """Lowest per-window cosine between this model's embeddings in ``dtype`` and in fp32.
+
+        Parameters
+        ----------
+        windows : np.ndarray [shape=(n, 48000), dtype=float32]
+            Audio windows at 48 kHz.
+        dtype : torch.dtype
+            ``torch.bfloat16`` or ``torch.float16``.
+        """
+        keep = self.autocast_dtype
+        x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)).to(self.device)
+        try:
+            with torch.inference_mode():
+                self.autocast_dtype = None
+                ref = self(x)
+                self.autocast_dtype = dtype
+                low = self(x)
+        finally:
+            self.autocast_dtype = keep
+        return float(nn.functional.cosine_similarity(ref, low, dim=1).min())
+
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """Embeddings of windows.
+        """Embeddings of windows, in fp32 whatever the network computed in.
 
         Parameters
         ----------
         windows : torch.Tensor [shape=(n, 48000)]
-            Mono 1-second windows at 48 kHz (see :func:`frame`).
+            Mono 1-second windows at 48 kHz (see :func:`frame`), on :attr:`device`.
 
         Returns
         -------
-        torch.Tensor [shape=(n, embedding_size)]
+        torch.Tensor [shape=(n, embedding_size), dtype=float32]
         """
-        return self.network(self.frontend(windows))
+        kind = windows.device.type
+        with torch.autocast(kind, enabled=False):  # the dB spectrogram stays fp32 under any outer autocast
+            spec = self.frontend(windows.float())
+        # fp32 or the reduced dtype chosen by run_on, whatever autocast the caller has on
+        with torch.autocast(kind, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None):
+            return self.network(spec).float()
 
     @classmethod
     def from_weights(cls, path: str | os.PathLike[str] | None = None, *, embedding_size: int = 6144,
@@ -247,6 +331,38 @@ class OpenL3(nn.Module):
         model.weights_path = p
         model.network.fold_batch_norm()
         return model
+
+
+PARITY_MIN_COSINE = 0.9999  # a reduced precision is kept only if every window's cosine to fp32 is at least this
+# (weights sha256, variant, dtype, device type) -> min cosine measured by run_on in this process
+_PARITY_SEEN: dict[tuple[str, str, str, str], float] = {}
+
+
+def probe_windows(n: int = 3, *, seed: int = 0) -> np.ndarray:
+    """Seeded music-like windows for precision checks: harmonic tones, decaying noise bursts.
+
+    Parameters
+    ----------
+    n : int >= 1
+        Windows.
+    seed : int
+        Seed of the generator.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, 48000), dtype=float32]
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(WINDOW_SAMPLES) / SAMPLE_RATE_HZ
+    out = np.empty((n, WINDOW_SAMPLES), dtype=np.float32)
+    for i in range(n):
+        f0 = 55.0 * 2 ** rng.uniform(0, 4)
+        y = sum(rng.uniform(0.2, 1) / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6.3)) for k in range(1, 8))
+        onsets = rng.choice(WINDOW_SAMPLES - 4800, size=4, replace=False)
+        for o in onsets:  # percussive bursts: noise under a 20 ms decay
+            y[o : o + 4800] += rng.standard_normal(4800) * np.exp(-np.arange(4800) / 960)
+        out[i] = 0.2 * y / np.abs(y).max()
+    return out
 
 
 def frame(y: np.ndarray, *, sr: int, hop_s: float = 0.1, center: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -300,7 +416,7 @@ def embed(y: np.ndarray, *, sr: int, model: OpenL3, hop_s: float = 0.1, center: 
     sr : int > 0
         Sample rate of ``y`` in Hz.
     model : OpenL3
-        The network.
+        The network; batches go to its device and run in its precision (see :meth:`OpenL3.run_on`).
     hop_s : float in (0, 10]
         Hop between windows in seconds.
     center : bool
@@ -318,10 +434,11 @@ def embed(y: np.ndarray, *, sr: int, model: OpenL3, hop_s: float = 0.1, center: 
     check_int("batch_size", batch_size, min=1)
     windows, ts = frame(y, sr=sr, hop_s=hop_s, center=center)
     out = np.empty((windows.shape[0], model.embedding_size), dtype=np.float32)
+    device = model.device
     with torch.inference_mode():
         for a in range(0, windows.shape[0], batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(windows[a : a + batch_size]))
-            out[a : a + batch_size] = model(batch).numpy()
+            batch = torch.from_numpy(np.array(windows[a : a + batch_size], order="C")).to(device)  # a copy
+            out[a : a + batch_size] = model(batch).cpu().numpy()
     return out, ts
 
 
@@ -329,7 +446,10 @@ class OpenL3Backbone:
     """OpenL3 as an embedding backbone for :func:`workbench.embed.batch.embed_library`.
 
     Its ``name`` and ``settings`` (hop, centring, the weight file's sha256) key the cache, so
-    embeddings from other weights or hops are never mixed up.
+    embeddings from other weights or hops are never mixed up. The device and precision are not in
+    the key: ``precision="auto"`` keeps a reduced precision only at cosine >= 0.9999 per window to
+    fp32 (:meth:`OpenL3.run_on`), so embeddings from either are interchangeable, and a cache made on
+    a GPU serves a CPU run.
     """
 
     def __init__(self, model: OpenL3, *, hop_s: float = 0.5, batch_size: int = 16) -> None:
