@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.analysis.downbeats import downbeat_phase
+from workbench.analysis.downbeats import bar_template, downbeat_phase
 from workbench.analysis.onsets import (
     HOP_LENGTH,
     Onsets,
@@ -32,7 +32,6 @@ from workbench.analysis.tempo import (
     BpmPrior,
     autocorrelation,
     estimate_tempo,
-    felt_tempo,
     kick_parity,
     octave_evidence,
     tempo_candidates,
@@ -47,6 +46,9 @@ _MIN_PERIODICITY = 0.1  # comb (autocorrelation summed at 1, 2, 4, 8 beats) belo
 _STEADY = 0.8  # tempo stability from which beats are fitted with a metronomic grid
 _STABILITY_SCALE = 0.1  # median local tempo deviation at which stability reaches 0
 _WINDOW_S = 10.0
+_HALF_BEAT_SHIFT = np.inf  # bar template this much (std) better half a beat over: shift the grid
+_TEMPLATE_DOWNBEAT = np.inf  # bar template margin from which it, not harmony, places the one
+_MIN_FELT_BPM = 55.0  # slowest felt (half-time) tempo reported below the prior's range
 _CLOCK_RMS_S = 0.025  # tracked beats this close (RMS) to one straight line: played to a clock, fit a metronome
 
 
@@ -233,13 +235,17 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     beats = librosa.frames_to_time(frames, sr=sr, hop_length=HOP_LENGTH)
     if beats.size < 8:
         return no_beat
-    bpm, margin = fast, 1.0
+    bpm, margin, felt_bpm = fast, 1.0, None
     if len(cands.bpms) == 2:
         slow_beats = beats[kick_parity(onsets, beats)::2]
         evidence = octave_evidence(onsets, slow_beats)
         margin = min(1.0, abs(evidence.margin))
         if not evidence.double:
             bpm, beats = cands.bpms[0], slow_beats
+        elif evidence.half_time:
+            felt_bpm = cands.bpms[0]
+    elif fast / 2 >= _MIN_FELT_BPM and octave_evidence(onsets, beats[kick_parity(onsets, beats)::2]).half_time:
+        felt_bpm = fast / 2
     stability = tempo_stability(onsets, bpm=bpm)
     index = np.arange(beats.size)
     slope, intercept = np.polyfit(index, beats, 1)
@@ -252,6 +258,14 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     beats = beats[(beats >= first_s - period_s / 2) & (beats <= last_s + period_s / 2)]
     if beats.size < 8:
         return no_beat
-    downbeats = beats[downbeat_phase(spec, sr=sr, beats=beats, onsets=onsets)::4]
+    felt = felt_bpm if felt_bpm is not None and abs(felt_bpm * 2 - bpm) < 0.05 * bpm else None
+    step, step_margin = bar_template(onsets, beats, half_time=felt is not None)
+    if step % 4 == 2 and step_margin > _HALF_BEAT_SHIFT:
+        beats = beats + period_s / 2
+        beats = beats[beats <= last_s + period_s / 2]
+        step -= 2
+    phase = step // 4 if abs(step_margin) > _TEMPLATE_DOWNBEAT else downbeat_phase(spec, sr=sr, beats=beats,
+                                                                                   onsets=onsets)
+    downbeats = beats[phase::4]
     confidence = float(np.clip(cands.comb / 2.0, 0.0, 1.0) * (0.5 + 0.5 * margin))
-    return BeatGrid(float(bpm), beats, downbeats, stability, True, felt_tempo(onsets, beats, bpm), confidence)
+    return BeatGrid(float(bpm), beats, downbeats, stability, True, felt, confidence)

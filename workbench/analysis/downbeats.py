@@ -60,3 +60,49 @@ def downbeat_phase(spec: np.ndarray, *, sr: int, beats: np.ndarray, onsets: Onse
         - _standardise(levels_at(onsets.snare, beats, frame_rate=fr))
     scores = [per_beat[p::4].mean() if per_beat[p::4].size else 0.0 for p in range(4)]
     return int(np.argmax(scores))
+
+
+def bar_template(onsets: Onsets, beats: np.ndarray, *, half_time: bool) -> tuple[int, float]:
+    """Where the bar's drum pattern puts the kick on one and the snares on the backbeat.
+
+    The kick and snare envelopes are averaged over bars of four beats at sixteen steps each
+    (bars counted from ``beats[0]``) and standardised; every step ``r`` on a beat or an "and"
+    is scored as the one: kick on ``r`` plus snare on ``r + 4`` and ``r + 12`` (backbeat on 2
+    and 4), or on ``r + 8`` for half-time. A best ``r`` on an "and" says the grid sits half a
+    beat off (UK garage: kick on the "and" of 3, claps on 2 and 4).
+
+    Parameters
+    ----------
+    onsets : Onsets
+        Band envelopes.
+    beats : np.ndarray [shape=(n_beats,)]
+        Beat times in seconds (at least nine).
+    half_time : bool
+        Score the half-time template (snare on 3) instead of the backbeat.
+
+    Returns
+    -------
+    step : int in 0..15
+        The best step for the one (even: on a beat when ``step % 4 == 0``, else on an "and").
+    margin : float
+        Its score minus the best score on the other grid phase (beats vs "and"s), in standard deviations.
+    """
+    from workbench.analysis.onsets import subdivide
+
+    fr = onsets.frame_rate
+    steps = subdivide(beats, 4).ravel()
+    n = steps.size // 16 * 16
+    if n == 0:
+        return 0, 0.0
+    kick = levels_at(onsets.kick, steps[:n], frame_rate=fr, reach=1).reshape(-1, 16).mean(axis=0)
+    snare = levels_at(onsets.snare, steps[:n], frame_rate=fr, reach=1).reshape(-1, 16).mean(axis=0)
+    kick, snare = _standardise(kick), _standardise(snare)
+    r = np.arange(0, 16, 2)
+    if half_time:
+        score = kick[r] + snare[(r + 8) % 16]
+    else:
+        score = kick[r] + 0.5 * (snare[(r + 4) % 16] + snare[(r + 12) % 16])
+    best = int(np.argmax(score))
+    on_beat = r % 4 == 0
+    other = score[on_beat != on_beat[best]].max()
+    return int(r[best]), float(score[best] - other)

@@ -116,9 +116,10 @@ def onset_envelopes(spec: np.ndarray, *, sr: int) -> Onsets:
     n_low = max(2, int(np.searchsorted(freqs, KICK_MAX_HZ)))
     n_mid = int(np.searchsorted(freqs, HAT_MIN_HZ))
     low, mid, high = librosa.onset.onset_strength_multi(S=log_mel, sr=sr, hop_length=HOP_LENGTH,
-                                                        channels=[0, n_low, n_mid, N_MELS], aggregate=np.mean)
+                                                        channels=[0, n_low, n_mid, N_MELS], aggregate=np.mean,
+                                                        center=False)
     full = (low * n_low + mid * (n_mid - n_low) + high * (N_MELS - n_mid)) / N_MELS
-    beat = low / (low.std() + 1e-9) + 0.5 * full / (full.std() + 1e-9)
+    beat = low / (low.std() + 1e-9) + 0.5 * full / (full.std() + 1e-9) + 0.5 * mid / (mid.std() + 1e-9)
     return Onsets(beat=beat, kick=low, snare=mid, hat=high, sharpness_db=float(np.percentile(full, 95)),
                   frame_rate=sr / HOP_LENGTH)
 

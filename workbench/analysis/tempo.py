@@ -12,8 +12,9 @@
    the 140-150 BPM half-time styles (dubstep, trap), counted at 140 by DJs; kicks on every
    "and" are a four-on-the-floor at double speed (hardstyle, psytrance); snares between the
    beats are a drum & bass backbeat read at half speed.
-3. **Felt tempo.** At the chosen grid, a snare on beat 3 only (not on 2 and 4) is half-time:
-   the felt tempo is half the grid tempo.
+3. **Felt tempo.** When only the hats ask for the double tempo (kick and snare keep the slow
+   grid's beats, the kick off its "and"s) the track is half-time: the grid is counted at the
+   double tempo and the felt tempo is the slow one (dubstep and trap: 140 felt 70).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _FAMILY_GRID = np.arange(80.0, 160.0, 0.05)  # one octave: every tempo family ha
 _HATS_SIXTEENTHS = 0.2  # hats on the slow grid's sixteenths at this share of its eighths: double
 _SNARE_BETWEEN = 1.0  # snares between the slow beats this much stronger than on them: double
 _KICK_AND = 0.8  # kick on every "and" at this share of the beat (four-on-the-floor at 2T): double
-_HALF_TIME = 0.5  # snare two beats after the strongest snare below this share of it: half-time
+_HALF_TIME_KICK = 0.35  # kick on the slow grid's "and" below this share of its beat: half-time
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,12 @@ class OctaveEvidence:
                 or self.kick_and >= _KICK_AND)
 
     @property
+    def half_time(self) -> bool:
+        """True when only the hats run at the double tempo: kick and snare keep the slow grid's beats."""
+        return (self.hats_sixteenths >= _HATS_SIXTEENTHS and self.snare_between < _SNARE_BETWEEN
+                and self.kick_and < _HALF_TIME_KICK)
+
+    @property
     def margin(self) -> float:
         """How far the strongest cue is from its threshold (log ratio; > 0 doubles)."""
         return max(math.log(self.hats_sixteenths / _HATS_SIXTEENTHS), math.log(self.snare_between / _SNARE_BETWEEN),
@@ -280,35 +287,3 @@ def kick_parity(onsets: Onsets, beats: np.ndarray) -> int:
     beat = levels_at(onsets.beat, beats, frame_rate=fr)
     score = kick / (kick.mean() + 1e-9) + beat / (beat.mean() + 1e-9)
     return int(score[1::2].mean() > score[0::2].mean()) if beats.size > 1 else 0
-
-
-def felt_tempo(onsets: Onsets, beats: np.ndarray, bpm: float) -> float | None:
-    """Half the grid tempo when the snare marks beat 3 only (half-time), else None.
-
-    At 120 BPM and above, a bar whose strongest snare beat is not echoed two beats later
-    (backbeat on 2 and 4) but stands alone is felt at half speed: dubstep and trap at 140
-    are felt at 70.
-
-    Parameters
-    ----------
-    onsets : Onsets
-        Band envelopes.
-    beats : np.ndarray [shape=(n,)]
-        The grid's beat times in seconds.
-    bpm : float
-        The grid tempo.
-
-    Returns
-    -------
-    float or None
-    """
-    if bpm < 120.0 or beats.size < 16:
-        return None
-    snare = levels_at(onsets.snare, beats, frame_rate=onsets.frame_rate)
-    n = snare.size // 4 * 4
-    per_phase = snare[:n].reshape(-1, 4).mean(axis=0)
-    p = int(np.argmax(per_phase))
-    others = np.delete(per_phase, p)
-    if per_phase[(p + 2) % 4] < _HALF_TIME * per_phase[p] and per_phase[p] > 1.5 * others.mean():
-        return bpm / 2.0
-    return None
