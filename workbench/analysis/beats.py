@@ -44,8 +44,9 @@ __all__ = ["HOP_LENGTH", "BeatGrid", "BpmPrior", "Onsets", "estimate_tempo", "fi
 _MIN_ONSET_SHARPNESS_DB = 2.0  # below this, nothing in the track is struck: no beat
 _MIN_PERIODICITY = 0.1  # comb (autocorrelation summed at 1, 2, 4, 8 beats) below this: no beat
 _STEADY = 0.8  # tempo stability from which beats are fitted with a metronomic grid
-_STABILITY_SCALE = 0.1  # median local tempo deviation at which stability reaches 0
+_STABILITY_SCALE = 0.06  # median local tempo deviation at which stability reaches 0
 _WINDOW_S = 10.0
+_SEARCH = 0.1  # local beat period searched within this share of the grid's
 _HALF_BEAT_SHIFT = np.inf  # bar template this much (std) better half a beat over: shift the grid
 _TEMPLATE_DOWNBEAT = np.inf  # bar template margin from which it, not harmony, places the one
 _MIN_FELT_BPM = 55.0  # slowest felt (half-time) tempo reported below the prior's range
@@ -138,9 +139,9 @@ def tempo_stability(onsets: Onsets, *, bpm: float, window_s: float = _WINDOW_S) 
     """How steady the local tempo is, 0..1.
 
     The beat envelope is cut into windows of ``window_s`` seconds (hop a fifth of that);
-    in each, the beat period is the lag, within 20 % of the grid's, where the window's
+    in each, the beat period is the lag, within 10 % of the grid's, where the window's
     autocorrelation summed at one, two and four beats peaks (refined between frames). The
-    stability is ``1 - min(1, m / 0.1)`` where ``m`` is the median relative deviation of the
+    stability is ``1 - min(1, m / 0.06)`` where ``m`` is the median relative deviation of the
     windows' periods from their median: 1.0 when every stretch runs at the same tempo (a drum
     machine), about 0.7-0.9 for a band drifting by a few per cent, near 0 for rubato.
 
@@ -160,9 +161,9 @@ def tempo_stability(onsets: Onsets, *, bpm: float, window_s: float = _WINDOW_S) 
     env, fr = onsets.beat, onsets.frame_rate
     period = 60.0 * fr / bpm
     width = int(min(window_s * fr, env.size / 2))
-    if width < 4 * period * 1.2 + 2:
+    if width < 4 * period * (1 + _SEARCH) + 2:
         return 1.0
-    lags = np.arange(int(period * 0.8), int(math.ceil(period * 1.2)) + 1)
+    lags = np.arange(int(period * (1 - _SEARCH)), int(math.ceil(period * (1 + _SEARCH))) + 1)
     local = []
     for start in range(0, env.size - width + 1, max(1, width // 5)):
         ac = autocorrelation(env[start:start + width])
