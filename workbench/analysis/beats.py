@@ -186,7 +186,8 @@ def tempo_stability(onsets: Onsets, *, bpm: float, window_s: float = _WINDOW_S) 
 
 def _active_span(onsets: Onsets) -> tuple[float, float]:
     """First and last second where something is struck (beat envelope above a fifth of its 99th percentile)."""
-    env = onsets.beat
+    env = onsets.beat.copy()
+    env[-3:] = 0.0  # the STFT's zero padding at the end is no onset
     loud = np.flatnonzero(env > 0.2 * np.percentile(env, 99))
     if loud.size == 0:
         return 0.0, env.size / onsets.frame_rate
@@ -256,14 +257,14 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
         bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=y.shape[-1] / sr)
     first_s, last_s = _active_span(onsets)
     period_s = 60.0 / bpm
-    beats = beats[(beats >= first_s - period_s / 2) & (beats <= last_s + period_s / 2)]
+    beats = beats[(beats >= first_s - period_s / 4) & (beats <= last_s + period_s / 4)]
     if beats.size < 8:
         return no_beat
     felt = felt_bpm if felt_bpm is not None and abs(felt_bpm * 2 - bpm) < 0.05 * bpm else None
     step, step_margin = bar_template(onsets, beats, half_time=felt is not None)
     if step % 4 == 2 and step_margin > _HALF_BEAT_SHIFT:
         beats = beats + period_s / 2
-        beats = beats[beats <= last_s + period_s / 2]
+        beats = beats[beats <= last_s + period_s / 4]
         step -= 2
     phase = step // 4 if abs(step_margin) > _TEMPLATE_DOWNBEAT else downbeat_phase(spec, sr=sr, beats=beats,
                                                                                    onsets=onsets)

@@ -1,7 +1,8 @@
 """Tempo: the metrical family from the onset autocorrelation, the octave a DJ counts, the felt tempo.
 
-1. **Family.** The beat envelope's autocorrelation is read at one, two, four and eight beats of
-   every candidate tempo (beat, half bar, bar, two bars: dance music repeats at all of them).
+1. **Family.** The beat envelope's autocorrelation is read at half a beat and at one, two, four
+   and eight beats of every candidate tempo (eighth, beat, half bar, bar, two bars: dance music
+   repeats at all of them).
    This fixes the tempo up to a factor of two; a swung or syncopated pattern whose strongest
    short lag is three sixteenths (UK garage, breakbeat) does not repeat at the bar, so the 2/3
    and 4/3 readings lose here.
@@ -27,6 +28,8 @@ import numpy as np
 from workbench.analysis.onsets import Onsets, levels_at, metrical_profile
 from workbench.errors import ParameterError
 
+_COMB = ((0.5, 0.5), (1, 1.0), (2, 1.0), (4, 1.0), (8, 1.0))  # (beats, weight): the eighth counts half
+_KICK_WEIGHT = 1.0  # the kick band's own periodicity, added: a DJ counts the kick
 _FAMILY_GRID = np.arange(80.0, 160.0, 0.05)  # one octave: every tempo family has exactly one member here
 _HATS_SIXTEENTHS = 0.2  # hats on the slow grid's sixteenths at this share of its eighths: double
 _SNARE_BETWEEN = 1.0  # snares between the slow beats this much stronger than on them: double
@@ -127,7 +130,7 @@ def lag_strength(ac: np.ndarray, bpm: np.ndarray | float, frame_rate: float) -> 
 
 
 def metrical_comb(ac: np.ndarray, bpm: np.ndarray, frame_rate: float) -> np.ndarray:
-    """Periodicity at one, two, four and eight beats of each tempo, summed.
+    """Periodicity at half a beat and one, two, four and eight beats of each tempo, summed.
 
     Parameters
     ----------
@@ -142,7 +145,7 @@ def metrical_comb(ac: np.ndarray, bpm: np.ndarray, frame_rate: float) -> np.ndar
     -------
     np.ndarray [shape=(m,)]
     """
-    return sum(lag_strength(ac, bpm / k, frame_rate) for k in (1, 2, 4, 8))
+    return sum(w * lag_strength(ac, bpm / k, frame_rate) for k, w in _COMB)
 
 
 @dataclass(frozen=True)
@@ -151,8 +154,8 @@ class TempoCandidates:
 
     ``bpms`` holds one or two tempi (the slow one first; the second is twice the first).
     ``periodicity`` is the beat envelope's autocorrelation at one beat of the family member
-    nearest the prior's centre (0..1); ``comb`` the summed autocorrelation at 1, 2, 4 and 8
-    beats (0..4).
+    nearest the prior's centre (0..1); ``comb`` the summed autocorrelation at 1/2, 1, 2, 4 and 8
+    beats (0..5).
     """
 
     bpms: tuple[float, ...]
@@ -179,7 +182,8 @@ def tempo_candidates(onsets: Onsets, *, prior: BpmPrior) -> TempoCandidates:
     ac = autocorrelation(onsets.beat)
     if not ac.any():
         return TempoCandidates((), 0.0, 0.0)
-    comb = metrical_comb(ac, _FAMILY_GRID, fr)
+    comb = metrical_comb(ac, _FAMILY_GRID, fr) + _KICK_WEIGHT * metrical_comb(autocorrelation(onsets.kick),
+                                                                               _FAMILY_GRID, fr)
     base = float(_FAMILY_GRID[int(np.argmax(comb))])
     family = [base * 2.0 ** k for k in (-2, -1, 0, 1, 2)]
     inside = [b for b in family if prior.min_bpm <= b <= prior.max_bpm]
