@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.analysis.downbeats import bar_template, downbeat_phase
+from workbench.analysis.downbeats import downbeat_phase
 from workbench.analysis.onsets import (
     HOP_LENGTH,
     Onsets,
@@ -47,8 +47,6 @@ _STEADY = 0.8  # tempo stability from which beats are fitted with a metronomic g
 _STABILITY_SCALE = 0.06  # median local tempo deviation at which stability reaches 0
 _WINDOW_S = 10.0
 _SEARCH = 0.1  # local beat period searched within this share of the grid's
-_HALF_BEAT_SHIFT = np.inf  # bar template this much (std) better half a beat over: shift the grid
-_TEMPLATE_DOWNBEAT = np.inf  # bar template margin from which it, not harmony, places the one
 _MIN_FELT_BPM = 55.0  # slowest felt (half-time) tempo reported below the prior's range
 _CLOCK_RMS_S = 0.025  # tracked beats this close (RMS) to one straight line: played to a clock, fit a metronome
 
@@ -184,6 +182,35 @@ def tempo_stability(onsets: Onsets, *, bpm: float, window_s: float = _WINDOW_S) 
     return float(np.clip(1.0 - deviation / _STABILITY_SCALE, 0.0, 1.0))
 
 
+def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
+    """The grid, or the grid half a beat later, whichever puts the backbeat on the beats.
+
+    Snares and claps fall on every other beat (2 and 4, or 3 in half-time), never between
+    the beats; a syncopated kick (UK garage: on the "and" of 3) can pull a grid half a beat
+    off. The grid is moved when the snare band, on its stronger alternate beats, is
+    struck harder half a beat later.
+
+    Parameters
+    ----------
+    onsets : Onsets
+        Band envelopes.
+    beats : np.ndarray [shape=(n,)]
+        Beat times in seconds (at least two).
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+    """
+    fr = onsets.frame_rate
+    shifted = beats + np.diff(beats, append=2 * beats[-1] - beats[-2]) / 2
+
+    def backbeat(times: np.ndarray) -> float:
+        v = levels_at(onsets.snare, times, frame_rate=fr, reach=1)
+        return float(max(v[0::2].mean(), v[1::2].mean()))
+
+    return shifted if backbeat(shifted) > backbeat(beats) else beats
+
+
 def _active_span(onsets: Onsets) -> tuple[float, float]:
     """First and last second where something is struck (beat envelope above a fifth of its 99th percentile)."""
     env = onsets.beat.copy()
@@ -261,13 +288,8 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     if beats.size < 8:
         return no_beat
     felt = felt_bpm if felt_bpm is not None and abs(felt_bpm * 2 - bpm) < 0.05 * bpm else None
-    step, step_margin = bar_template(onsets, beats, half_time=felt is not None)
-    if step % 4 == 2 and step_margin > _HALF_BEAT_SHIFT:
-        beats = beats + period_s / 2
-        beats = beats[beats <= last_s + period_s / 4]
-        step -= 2
-    phase = step // 4 if abs(step_margin) > _TEMPLATE_DOWNBEAT else downbeat_phase(spec, sr=sr, beats=beats,
-                                                                                   onsets=onsets)
-    downbeats = beats[phase::4]
+    beats = _backbeat_phase(onsets, beats)
+    beats = beats[beats <= last_s + period_s / 4]
+    downbeats = beats[downbeat_phase(spec, sr=sr, beats=beats, onsets=onsets)::4]
     confidence = float(np.clip(cands.comb / 2.0, 0.0, 1.0) * (0.5 + 0.5 * margin))
     return BeatGrid(float(bpm), beats, downbeats, stability, True, felt, confidence)

@@ -18,6 +18,7 @@ HOP_LENGTH = 512
 N_FFT = 2048
 N_MELS = 96
 KICK_MAX_HZ = 150.0  # kick and sub bass below this
+SNARE_BODY_MAX_HZ = 1000.0  # a snare's body (150 Hz-1 kHz), where hats have little energy
 HAT_MIN_HZ = 4000.0  # hats, shakers and rides above this; snares and claps in between
 
 
@@ -26,7 +27,8 @@ class Onsets:
     """Onset strength envelopes at ``sr / HOP_LENGTH`` frames per second.
 
     ``kick`` is the spectral flux (log-mel, positive differences) below 150 Hz, ``snare`` the
-    flux of 150 Hz-4 kHz (snares, claps, most tonal attacks), ``hat`` the flux above 4 kHz.
+    flux of 150 Hz-4 kHz (snares, claps, most tonal attacks), ``hat`` the flux above 4 kHz,
+    ``snare_body`` the flux of 150 Hz-1 kHz alone (a snare's body; hats barely reach it).
     ``beat`` is the kick flux plus half the all-band flux, each at unit standard deviation: a
     DJ counts the kick, and bright off-beat hats must not pull the grid onto the off-beat.
     ``sharpness_db`` is the 95th percentile of the all-band flux (dB per band): a sustained
@@ -39,6 +41,7 @@ class Onsets:
     hat: np.ndarray
     sharpness_db: float
     frame_rate: float
+    snare_body: np.ndarray | None = None
 
     @property
     def backbeat(self) -> np.ndarray:
@@ -115,13 +118,15 @@ def onset_envelopes(spec: np.ndarray, *, sr: int) -> Onsets:
     freqs = librosa.mel_frequencies(n_mels=N_MELS, fmax=fmax)
     n_low = max(2, int(np.searchsorted(freqs, KICK_MAX_HZ)))
     n_mid = int(np.searchsorted(freqs, HAT_MIN_HZ))
-    low, mid, high = librosa.onset.onset_strength_multi(S=log_mel, sr=sr, hop_length=HOP_LENGTH,
-                                                        channels=[0, n_low, n_mid, N_MELS], aggregate=np.mean,
-                                                        center=False)
+    n_body = int(np.searchsorted(freqs, SNARE_BODY_MAX_HZ))
+    low, body, upper, high = librosa.onset.onset_strength_multi(
+        S=log_mel, sr=sr, hop_length=HOP_LENGTH, channels=[0, n_low, n_body, n_mid, N_MELS], aggregate=np.mean,
+        center=False)
+    mid = (body * (n_body - n_low) + upper * (n_mid - n_body)) / (n_mid - n_low)
     full = (low * n_low + mid * (n_mid - n_low) + high * (N_MELS - n_mid)) / N_MELS
     beat = low / (low.std() + 1e-9) + 0.5 * full / (full.std() + 1e-9) + 0.5 * mid / (mid.std() + 1e-9)
     return Onsets(beat=beat, kick=low, snare=mid, hat=high, sharpness_db=float(np.percentile(full, 95)),
-                  frame_rate=sr / HOP_LENGTH)
+                  frame_rate=sr / HOP_LENGTH, snare_body=body)
 
 
 def levels_at(env: np.ndarray, times_s: np.ndarray, *, frame_rate: float, reach: int = 2) -> np.ndarray:

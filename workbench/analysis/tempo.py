@@ -32,7 +32,7 @@ _COMB = ((0.5, 0.5), (1, 1.0), (2, 1.0), (4, 1.0), (8, 1.0))  # (beats, weight):
 _KICK_WEIGHT = 1.0  # the kick band's own periodicity, added: a DJ counts the kick
 _FAMILY_GRID = np.arange(80.0, 160.0, 0.05)  # one octave: every tempo family has exactly one member here
 _HATS_SIXTEENTHS = 0.2  # hats on the slow grid's sixteenths at this share of its eighths: double
-_SNARE_BETWEEN = 1.0  # snares between the slow beats this much stronger than on them: double
+_SNARE_BETWEEN = 1.5  # snare body between the slow beats this much stronger than on them: double
 _KICK_AND = 0.8  # kick on every "and" at this share of the beat (four-on-the-floor at 2T): double
 _HALF_TIME_KICK = 0.35  # kick on the slow grid's "and" below this share of its beat: half-time
 
@@ -261,12 +261,13 @@ def octave_evidence(onsets: Onsets, slow_beats: np.ndarray) -> OctaveEvidence:
     -------
     OctaveEvidence
         ``hats_sixteenths``: hat level on the beat's second and fourth sixteenths over its
-        first and third (the eighths); ``snare_between``: snare level on the "and" over the
-        beat; ``kick_and``: kick level on the "and" over the beat.
+        first and third (the eighths); ``snare_between``: snare-body (150 Hz-1 kHz) level on the "and"
+        over the beat; ``kick_and``: kick level on the "and" over the beat.
     """
     fr = onsets.frame_rate
     hat = metrical_profile(onsets.hat, slow_beats, 4, frame_rate=fr)
-    snare = metrical_profile(onsets.snare, slow_beats, 2, frame_rate=fr)
+    body = onsets.snare_body if onsets.snare_body is not None else onsets.snare
+    snare = metrical_profile(body, slow_beats, 2, frame_rate=fr)
     kick = metrical_profile(onsets.kick, slow_beats, 2, frame_rate=fr)
     return OctaveEvidence(hats_sixteenths=float((hat[1] + hat[3]) / (hat[0] + hat[2])),
                           snare_between=float(snare[1] / snare[0]), kick_and=float(kick[1] / kick[0]))
