@@ -78,8 +78,6 @@ def test_dubstep_grid_lands_on_the_beats():
     assert _close(track_beats(y, sr=SR).beats, beats[4:-2]) > 0.9
 
 
-@pytest.mark.xfail(strict=True, reason="known: 144 is right but the half-time cue is missed on this clip's "
-                                       "DP grid (the devset trap tracks get felt 72)")
 def test_trap_counted_at_140_felt_at_70():
     y, _ = drums(144.0, {"kick": "x......x..x.....", "snare": "........x.......", "hat": HATS16})
     g = track_beats(y, sr=SR)

@@ -48,6 +48,7 @@ _STABILITY_SCALE = 0.06  # median local tempo deviation at which stability reach
 _WINDOW_S = 10.0
 _SEARCH = 0.1  # local beat period searched within this share of the grid's
 _MIN_FELT_BPM = 55.0  # slowest felt (half-time) tempo reported below the prior's range
+_KICK_PINS = 0.5  # kick half a beat later below this share of its level on the grid: the grid stays
 _CLOCK_RMS_S = 0.025  # tracked beats this close (RMS) to one straight line: played to a clock, fit a metronome
 
 
@@ -187,8 +188,9 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
 
     Snares and claps fall on every other beat (2 and 4, or 3 in half-time), never between
     the beats; a syncopated kick (UK garage: on the "and" of 3) can pull a grid half a beat
-    off. The grid is moved when the snare band, on its stronger alternate beats, is
-    struck harder half a beat later.
+    off. The grid is moved when the snare band, on its stronger alternate beats, is struck
+    harder half a beat later, unless the kick pins the grid (struck between its beats at
+    less than half its level on them: a four-on-the-floor with off-beat hats).
 
     Parameters
     ----------
@@ -204,11 +206,14 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
     fr = onsets.frame_rate
     shifted = beats + np.diff(beats, append=2 * beats[-1] - beats[-2]) / 2
 
-    def backbeat(times: np.ndarray) -> float:
-        v = levels_at(onsets.snare, times, frame_rate=fr, reach=1)
+    def stronger_half(env: np.ndarray, times: np.ndarray) -> float:
+        """The envelope's mean peak on whichever half of the beats (odd or even) it is stronger on."""
+        v = levels_at(env, times, frame_rate=fr, reach=1)
         return float(max(v[0::2].mean(), v[1::2].mean()))
 
-    return shifted if backbeat(shifted) > backbeat(beats) else beats
+    kick_pinned = stronger_half(onsets.kick, shifted) < _KICK_PINS * stronger_half(onsets.kick, beats)
+    moved = stronger_half(onsets.snare, shifted) > stronger_half(onsets.snare, beats)
+    return shifted if moved and not kick_pinned else beats
 
 
 def _active_span(onsets: Onsets) -> tuple[float, float]:
