@@ -49,6 +49,7 @@ _WINDOW_S = 10.0
 _SEARCH = 0.1  # local beat period searched within this share of the grid's
 _MIN_FELT_BPM = 55.0  # slowest felt (half-time) tempo reported below the prior's range
 _KICK_PINS = 0.5  # kick half a beat later below this share of its level on the grid: the grid stays
+_MIN_BEATS = 4  # fewer beats left where the music plays: no grid (a short loop may play 4)
 _CLOCK_RMS_S = 0.025  # tracked beats this close (RMS) to one straight line: played to a clock, fit a metronome
 
 
@@ -290,7 +291,7 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     first_s, last_s = _active_span(onsets)
     period_s = 60.0 / bpm
     beats = beats[(beats >= first_s - period_s / 4) & (beats <= last_s + period_s / 4)]
-    if beats.size < 8:
+    if beats.size < _MIN_BEATS:
         return no_beat
     felt = felt_bpm if felt_bpm is not None and abs(felt_bpm * 2 - bpm) < 0.05 * bpm else None
     beats = _backbeat_phase(onsets, beats)
