@@ -8,7 +8,8 @@ The pipeline, one module per concern:
   beats, the octave a DJ counts (by where hats, snares and kicks fall), the felt tempo;
 - here: librosa's dynamic-programming tracker places the beats at the fast member of the
   family, the octave rules keep them or every other one, and a steady track gets the
-  best-fitting metronomic grid (a DJ's beat grid); the grid is trimmed to where the music plays;
+  best-fitting metronomic grid (a DJ's beat grid); the grid runs from the first sound to the last attack
+  (no beats over a silent lead-in or a reverb tail);
 - :mod:`~workbench.analysis.downbeats`: the beat of four that starts the bar.
 """
 
@@ -49,6 +50,8 @@ _WINDOW_S = 10.0
 _SEARCH = 0.1  # local beat period searched within this share of the grid's
 _MIN_FELT_BPM = 55.0  # slowest felt (half-time) tempo reported below the prior's range
 _KICK_PINS = 0.5  # kick half a beat later below this share of its level on the grid: the grid stays
+_SOUNDING_DB = 40.0  # the grid covers frames within this many dB of the loudest (not silence)
+_LAST_ATTACK = 0.2  # the grid ends at the last attack this strong (share of the envelope's 99th percentile)
 _MIN_BEATS = 4  # fewer beats left where the music plays: no grid (a short loop may play 4)
 _CLOCK_RMS_S = 0.025  # tracked beats this close (RMS) to one straight line: played to a clock, fit a metronome
 
@@ -131,8 +134,10 @@ def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float) -> tupl
     _, b2, phase = best(np.arange(b1 - 0.05, b1 + 0.05, 0.01))
     period_s = 60.0 / b2
     first = phase / frame_rate
+    if first - period_s > -period_s / 4:  # a beat a few ms before the first sample is the track's first beat
+        first -= period_s
     beats = first + period_s * np.arange(int((duration_s - first) / period_s) + 1)
-    return b2, beats
+    return b2, np.maximum(beats, 0.0)
 
 
 def tempo_stability(onsets: Onsets, *, bpm: float, window_s: float = _WINDOW_S) -> float:
@@ -217,14 +222,33 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
     return shifted if moved and not kick_pinned else beats
 
 
-def _active_span(onsets: Onsets) -> tuple[float, float]:
-    """First and last second where something is struck (beat envelope above a fifth of its 99th percentile)."""
+def _music_span(spec: np.ndarray, onsets: Onsets) -> tuple[float, float]:
+    """From the first sounding frame to the last attack, in seconds.
+
+    The start is the first frame within 40 dB of the loudest (a drumless intro has bars to
+    mix; a silent lead-in has none); the end is the last frame where the beat envelope
+    reaches 20 % of its 99th percentile (an outro's chord attacks count, a reverb tail or a
+    fade of held notes does not).
+
+    Parameters
+    ----------
+    spec : np.ndarray [shape=(1025, frames)]
+        Magnitude STFT.
+    onsets : Onsets
+        Its envelopes.
+
+    Returns
+    -------
+    first_s, last_s : float
+    """
+    energy = (np.asarray(spec, dtype=np.float64) ** 2).sum(axis=0)
+    sounding = np.flatnonzero(energy > energy.max() * 10 ** (-_SOUNDING_DB / 10))
     env = onsets.beat.copy()
-    env[-3:] = 0.0  # the STFT's zero padding at the end is no onset
-    loud = np.flatnonzero(env > 0.2 * np.percentile(env, 99))
-    if loud.size == 0:
-        return 0.0, env.size / onsets.frame_rate
-    return loud[0] / onsets.frame_rate, loud[-1] / onsets.frame_rate
+    env[-5:] = 0.0  # the STFT's zero padding at the end is no attack
+    struck = np.flatnonzero(env > _LAST_ATTACK * np.percentile(env, 99))
+    first = sounding[0] if sounding.size else 0
+    last = struck[-1] if struck.size else env.size - 1
+    return first / onsets.frame_rate, last / onsets.frame_rate
 
 
 def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
@@ -288,7 +312,7 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     off_line_s = float(np.sqrt(np.mean((beats - (slope * index + intercept)) ** 2)))
     if stability >= _STEADY and off_line_s <= _CLOCK_RMS_S:
         bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=y.shape[-1] / sr)
-    first_s, last_s = _active_span(onsets)
+    first_s, last_s = _music_span(spec, onsets)
     period_s = 60.0 / bpm
     beats = beats[(beats >= first_s - period_s / 4) & (beats <= last_s + period_s / 4)]
     if beats.size < _MIN_BEATS:
