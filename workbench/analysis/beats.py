@@ -213,7 +213,19 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
     shifted = beats + np.diff(beats, append=2 * beats[-1] - beats[-2]) / 2
 
     def stronger_half(env: np.ndarray, times: np.ndarray) -> float:
-        """The envelope's mean peak on whichever half of the beats (odd or even) it is stronger on."""
+        """The envelope's mean peak on whichever half of the beats (odd or even) it is stronger on.
+
+        Parameters
+        ----------
+        env : np.ndarray [shape=(frames,)]
+            Onset envelope.
+        times : np.ndarray [shape=(n,)]
+            Beat times in seconds.
+
+        Returns
+        -------
+        float
+        """
         v = levels_at(env, times, frame_rate=fr, reach=1)
         return float(max(v[0::2].mean(), v[1::2].mean()))
 
