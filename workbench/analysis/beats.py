@@ -50,10 +50,11 @@ _WINDOW_S = 10.0
 _SEARCH = 0.1  # local beat period searched within this share of the grid's
 _MIN_FELT_BPM = 55.0  # slowest felt (half-time) tempo reported below the prior's range
 _KICK_PINS = 0.5  # kick half a beat later below this share of its level on the grid: the grid stays
+_HATS_PIN = 0.8  # hats half a beat later below this share of their level on the grid: the grid stays
 _SOUNDING_DB = 40.0  # the grid covers frames within this many dB of the loudest (not silence)
 _LAST_ATTACK = 0.2  # the grid ends at the last attack this strong (share of the envelope's 99th percentile)
 _MIN_BEATS = 4  # fewer beats left where the music plays: no grid (a short loop may play 4)
-_CLOCK_RMS_S = 0.025  # tracked beats this close (RMS) to one straight line: played to a clock, fit a metronome
+_CLOCK_S = 0.02  # tracked beats this close (median) to one straight line: played to a clock, fit a metronome
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,9 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
     Snares and claps fall on every other beat (2 and 4, or 3 in half-time), never between
     the beats; a syncopated kick (UK garage: on the "and" of 3) can pull a grid half a beat
     off. The grid is moved when the snare band, on its stronger alternate beats, is struck
-    harder half a beat later, unless the kick pins the grid (struck between its beats at
-    less than half its level on them: a four-on-the-floor with off-beat hats).
+    harder half a beat later, unless the kick or the hats pin the grid: the kick struck
+    between its beats at less than half its level on them (a four-on-the-floor with off-beat
+    hats), or hats and shakers accented on the beats (under 80 % of that level between them).
 
     Parameters
     ----------
@@ -229,9 +231,10 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
         v = levels_at(env, times, frame_rate=fr, reach=1)
         return float(max(v[0::2].mean(), v[1::2].mean()))
 
-    kick_pinned = stronger_half(onsets.kick, shifted) < _KICK_PINS * stronger_half(onsets.kick, beats)
+    pinned = (stronger_half(onsets.kick, shifted) < _KICK_PINS * stronger_half(onsets.kick, beats)
+              or stronger_half(onsets.hat, shifted) < _HATS_PIN * stronger_half(onsets.hat, beats))
     moved = stronger_half(onsets.snare, shifted) > stronger_half(onsets.snare, beats)
-    return shifted if moved and not kick_pinned else beats
+    return shifted if moved and not pinned else beats
 
 
 def _music_span(spec: np.ndarray, onsets: Onsets) -> tuple[float, float]:
@@ -289,6 +292,7 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
         If ``bpm_prior`` is not a BpmPrior or ``spec`` does not fit ``y``.
     """
     import librosa
+    from scipy.stats import theilslopes
 
     prior = bpm_prior if bpm_prior is not None else BpmPrior()
     if not isinstance(prior, BpmPrior):
@@ -319,10 +323,10 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
         felt_bpm = fast / 2
     stability = tempo_stability(onsets, bpm=bpm)
     index = np.arange(beats.size)
-    slope, intercept = np.polyfit(index, beats, 1)
+    slope, intercept = theilslopes(beats, index)[:2]  # a line robust to a stretch where the tracker strays
     bpm = 60.0 / float(slope)
-    off_line_s = float(np.sqrt(np.mean((beats - (slope * index + intercept)) ** 2)))
-    if stability >= _STEADY and off_line_s <= _CLOCK_RMS_S:
+    off_line_s = float(np.median(np.abs(beats - (slope * index + intercept))))
+    if stability >= _STEADY and off_line_s <= _CLOCK_S:
         bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=y.shape[-1] / sr)
     first_s, last_s = _music_span(spec, onsets)
     period_s = 60.0 / bpm
