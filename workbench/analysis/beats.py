@@ -336,6 +336,6 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     felt = felt_bpm if felt_bpm is not None and abs(felt_bpm * 2 - bpm) < 0.05 * bpm else None
     beats = _backbeat_phase(onsets, beats)
     beats = beats[beats <= last_s + period_s / 4]
-    downbeats = beats[downbeat_phase(spec, sr=sr, beats=beats, onsets=onsets)::4]
+    downbeats = beats[downbeat_phase(spec, sr=sr, beats=beats, onsets=onsets, half_time=felt is not None)::4]
     confidence = float(np.clip(cands.comb / 2.0, 0.0, 1.0) * (0.5 + 0.5 * margin))
     return BeatGrid(float(bpm), beats, downbeats, stability, True, felt, confidence)

@@ -13,12 +13,14 @@ def _standardise(v: np.ndarray) -> np.ndarray:
     return (v - v.mean()) / (v.std() + 1e-9)
 
 
-def downbeat_phase(spec: np.ndarray, *, sr: int, beats: np.ndarray, onsets: Onsets) -> int:
+def downbeat_phase(spec: np.ndarray, *, sr: int, beats: np.ndarray, onsets: Onsets,
+                   half_time: bool = False) -> int:
     """Which of four beat phases starts the bar.
 
     The one is where the harmony changes (weighted double: the clearest cue where there are
     chords), where the kick is struck and where the snare is not (snares and claps mark 2 and
-    4). A rise in bass level is not used: bass lines move on 3 as often as on 1.
+    4). A rise in bass level is not used: bass lines move on 3 as often as on 1. In half-time
+    the snare marks beat 3 alone, so a snare two beats later also votes for the one.
 
     Parameters
     ----------
@@ -30,6 +32,8 @@ def downbeat_phase(spec: np.ndarray, *, sr: int, beats: np.ndarray, onsets: Onse
         Beat times in seconds.
     onsets : Onsets
         Band envelopes of the same audio.
+    half_time : bool
+        The grid is half-time (snare on 3; see :class:`~workbench.analysis.beats.BeatGrid`).
 
     Returns
     -------
@@ -53,8 +57,11 @@ def downbeat_phase(spec: np.ndarray, *, sr: int, beats: np.ndarray, onsets: Onse
     change[1:] = 1.0 - (seg_chroma[:, 1:] * seg_chroma[:, :-1]).sum(axis=0)
     per_beat = _HARMONY * change / (change.std() + 1e-9)
     fr = onsets.frame_rate
-    per_beat = per_beat + _standardise(levels_at(onsets.kick, beats, frame_rate=fr)) \
-        - _standardise(levels_at(onsets.snare, beats, frame_rate=fr))
+    snare = _standardise(levels_at(onsets.snare, beats, frame_rate=fr))
+    per_beat = per_beat + _standardise(levels_at(onsets.kick, beats, frame_rate=fr)) - snare
     scores = [per_beat[p::4].mean() if per_beat[p::4].size else 0.0 for p in range(4)]
+    if half_time:
+        scores = [sc + (snare[(p + 2) % 4::4].mean() if snare[(p + 2) % 4::4].size else 0.0)
+                  for p, sc in enumerate(scores)]
     return int(np.argmax(scores))
 
