@@ -333,7 +333,7 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     beats = beats[(beats >= first_s - period_s / 4) & (beats <= last_s + period_s / 4)]
     if beats.size < _MIN_BEATS:
         return no_beat
-    felt = felt_bpm if felt_bpm is not None and abs(felt_bpm * 2 - bpm) < 0.05 * bpm else None
+    felt = bpm / 2.0 if felt_bpm is not None and abs(felt_bpm * 2 - bpm) < 0.05 * bpm else None
     beats = _backbeat_phase(onsets, beats)
     beats = beats[beats <= last_s + period_s / 4]
     downbeats = beats[downbeat_phase(spec, sr=sr, beats=beats, onsets=onsets, half_time=felt is not None)::4]
