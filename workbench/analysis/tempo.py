@@ -1,0 +1,294 @@
+"""Tempo: the metrical family from the onset autocorrelation, the octave a DJ counts, the felt tempo.
+
+1. **Family.** The beat envelope's autocorrelation is read at half a beat and at one, two, four
+   and eight beats of every candidate tempo (eighth, beat, half bar, bar, two bars: dance music
+   repeats at all of them).
+   This fixes the tempo up to a factor of two; a swung or syncopated pattern whose strongest
+   short lag is three sixteenths (UK garage, breakbeat) does not repeat at the bar, so the 2/3
+   and 4/3 readings lose here.
+2. **Octave.** Within the prior's range at most two members of the family remain, ``T`` and
+   ``2T``. The slow reading is kept only when the drums say so at the slow grid: the hats run
+   on its eighths (not its sixteenths), the snares fall on its beats (not between them) and
+   the kick is not struck on every "and". Hats on the sixteenths of a 70-75 BPM reading are
+   the 140-150 BPM half-time styles (dubstep, trap), counted at 140 by DJs; kicks on every
+   "and" are a four-on-the-floor at double speed (hardstyle, psytrance); snares between the
+   beats are a drum & bass backbeat read at half speed.
+3. **Felt tempo.** When only the hats ask for the double tempo (kick and snare keep the slow
+   grid's beats, the kick off its "and"s) the track is half-time: the grid is counted at the
+   double tempo and the felt tempo is the slow one (dubstep and trap: 140 felt 70).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.analysis.onsets import Onsets, levels_at, metrical_profile
+from workbench.errors import ParameterError
+
+_COMB = ((0.5, 0.5), (1, 1.0), (2, 1.0), (4, 1.0), (8, 1.0))  # (beats, weight): the eighth counts half
+_KICK_WEIGHT = 1.0  # the kick band's own periodicity, added: a DJ counts the kick
+_FAMILY_GRID = np.arange(80.0, 160.0, 0.05)  # one octave: every tempo family has exactly one member here
+_HATS_SIXTEENTHS = 0.2  # hats on the slow grid's sixteenths at this share of its eighths: double
+_SNARE_BETWEEN = 1.5  # snare body between the slow beats this much stronger than on them: double
+_KICK_AND = 0.8  # kick on every "and" at this share of the beat (four-on-the-floor at 2T): double
+_HALF_TIME_KICK = 0.35  # kick on the slow grid's "and" below this share of its beat: half-time
+
+
+@dataclass(frozen=True)
+class BpmPrior:
+    """Where a track's tempo is expected to lie (BPM).
+
+    Tempos outside ``[min_bpm, max_bpm]`` are never chosen; inside, a log-normal weight
+    centred on ``center_bpm`` with ``width_octaves`` standard deviation breaks ties where the
+    drums do not decide. ``BpmPrior.trance()`` is the seed design's 128-150 centred on 139.
+    """
+
+    min_bpm: float = 70.0
+    max_bpm: float = 185.0
+    center_bpm: float = 125.0
+    width_octaves: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("min_bpm", "max_bpm", "center_bpm", "width_octaves"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ParameterError(f"BpmPrior.{name} must be a finite float > 0; got {value!r}")
+        if not 30 <= self.min_bpm < self.max_bpm <= 300:
+            raise ParameterError(
+                f"BpmPrior needs 30 <= min_bpm < max_bpm <= 300; got min_bpm={self.min_bpm}, max_bpm={self.max_bpm}"
+            )
+        if not self.min_bpm <= self.center_bpm <= self.max_bpm:
+            raise ParameterError(
+                f"BpmPrior.center_bpm must lie in [min_bpm, max_bpm] = [{self.min_bpm}, {self.max_bpm}]; "
+                f"got {self.center_bpm}"
+            )
+
+    @classmethod
+    def trance(cls) -> BpmPrior:
+        """128-150 BPM centred on 139."""
+        return cls(min_bpm=128.0, max_bpm=150.0, center_bpm=139.0, width_octaves=0.3)
+
+    def weight(self, bpm: np.ndarray) -> np.ndarray:
+        """Prior weight of each tempo, 0 outside the range.
+
+        Parameters
+        ----------
+        bpm : np.ndarray [shape=(n,)]
+            Tempi in BPM.
+
+        Returns
+        -------
+        np.ndarray [shape=(n,)]
+            Log-normal weight around ``center_bpm`` (1 at the centre).
+        """
+        bpm = np.asarray(bpm, dtype=np.float64)
+        w = np.exp(-0.5 * (np.log2(bpm / self.center_bpm) / self.width_octaves) ** 2)
+        return np.where((bpm >= self.min_bpm) & (bpm <= self.max_bpm), w, 0.0)
+
+
+def autocorrelation(x: np.ndarray) -> np.ndarray:
+    """Autocorrelation of ``x`` (mean removed), normalised to 1 at lag 0 (zeros when flat).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,)]
+        An onset envelope.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+    """
+    x = x - x.mean()
+    n = x.size
+    size = 1 << int(math.ceil(math.log2(2 * n)))
+    spec = np.fft.rfft(x, size)
+    ac = np.fft.irfft(spec * np.conj(spec), size)[:n]
+    return ac / ac[0] if ac[0] > 0 else np.zeros(n)
+
+
+def lag_strength(ac: np.ndarray, bpm: np.ndarray | float, frame_rate: float) -> np.ndarray:
+    """Autocorrelation at the lag of one beat at ``bpm`` (0 beyond the envelope).
+
+    Parameters
+    ----------
+    ac : np.ndarray [shape=(n,)]
+        From :func:`autocorrelation`.
+    bpm : float or np.ndarray
+        Tempi in BPM.
+    frame_rate : float > 0
+        Envelope frames per second.
+
+    Returns
+    -------
+    np.ndarray
+    """
+    lag = 60.0 * frame_rate / np.asarray(bpm, dtype=np.float64)
+    return np.interp(lag, np.arange(ac.size), ac, right=0.0)
+
+
+def metrical_comb(ac: np.ndarray, bpm: np.ndarray, frame_rate: float) -> np.ndarray:
+    """Periodicity at half a beat and one, two, four and eight beats of each tempo, summed.
+
+    Parameters
+    ----------
+    ac : np.ndarray [shape=(n,)]
+        Autocorrelation of the beat envelope.
+    bpm : np.ndarray [shape=(m,)]
+        Tempi in BPM.
+    frame_rate : float > 0
+        Envelope frames per second.
+
+    Returns
+    -------
+    np.ndarray [shape=(m,)]
+    """
+    return sum(w * lag_strength(ac, bpm / k, frame_rate) for k, w in _COMB)
+
+
+@dataclass(frozen=True)
+class TempoCandidates:
+    """The tempo family of a track inside the prior's range.
+
+    ``bpms`` holds one or two tempi (the slow one first; the second is twice the first).
+    ``periodicity`` is the beat envelope's autocorrelation at one beat of the family member
+    nearest the prior's centre (0..1); ``comb`` the summed autocorrelation at 1/2, 1, 2, 4 and 8
+    beats (0..5).
+    """
+
+    bpms: tuple[float, ...]
+    periodicity: float
+    comb: float
+
+
+def tempo_candidates(onsets: Onsets, *, prior: BpmPrior) -> TempoCandidates:
+    """The tempo family (up to a factor of two) and its members inside the prior's range.
+
+    Parameters
+    ----------
+    onsets : Onsets
+        From :func:`~workbench.analysis.onsets.onset_envelopes`.
+    prior : BpmPrior
+        The range the candidates must lie in.
+
+    Returns
+    -------
+    TempoCandidates
+        ``bpms`` empty when the envelope has no periodicity.
+    """
+    fr = onsets.frame_rate
+    ac = autocorrelation(onsets.beat)
+    if not ac.any():
+        return TempoCandidates((), 0.0, 0.0)
+    comb = metrical_comb(ac, _FAMILY_GRID, fr) + _KICK_WEIGHT * metrical_comb(autocorrelation(onsets.kick),
+                                                                               _FAMILY_GRID, fr)
+    base = float(_FAMILY_GRID[int(np.argmax(comb))])
+    family = [base * 2.0 ** k for k in (-2, -1, 0, 1, 2)]
+    inside = [b for b in family if prior.min_bpm <= b <= prior.max_bpm]
+    if not inside:  # a narrow prior that the family skips: the best tempo inside it
+        grid = np.arange(prior.min_bpm, prior.max_bpm + 0.01, 0.05)
+        inside = [float(grid[int(np.argmax(metrical_comb(ac, grid, fr) * prior.weight(grid)))])]
+    inside = inside[-2:] if len(inside) > 2 else inside
+    nearest = max(inside, key=lambda b: float(prior.weight(np.array([b]))[0]))
+    return TempoCandidates(tuple(sorted(inside)), float(max(lag_strength(ac, nearest, fr), 0.0)),
+                           float(max(metrical_comb(ac, np.array([nearest]), fr)[0], 0.0)))
+
+
+def estimate_tempo(onsets: Onsets, *, sr: int, prior: BpmPrior) -> tuple[float, float]:
+    """The family member nearest the prior's centre and its periodicity, before the drums decide the octave.
+
+    Parameters
+    ----------
+    onsets : Onsets
+        From :func:`~workbench.analysis.onsets.onset_envelopes`.
+    sr : int > 0
+        Sample rate of the audio, in Hz (the envelopes carry their own frame rate).
+    prior : BpmPrior
+        The range and centre.
+
+    Returns
+    -------
+    bpm : float
+        0.0 when the envelope has no periodicity.
+    strength : float in [0, 1]
+    """
+    cands = tempo_candidates(onsets, prior=prior)
+    if not cands.bpms:
+        return 0.0, 0.0
+    return max(cands.bpms, key=lambda b: float(prior.weight(np.array([b]))[0])), cands.periodicity
+
+
+@dataclass(frozen=True)
+class OctaveEvidence:
+    """What the drums say at the slow grid (ratios of mean onset peaks; see :func:`octave_evidence`)."""
+
+    hats_sixteenths: float
+    snare_between: float
+    kick_and: float
+
+    @property
+    def double(self) -> bool:
+        """True when any cue says the slow grid is half the tempo a DJ counts."""
+        return (self.hats_sixteenths >= _HATS_SIXTEENTHS or self.snare_between >= _SNARE_BETWEEN
+                or self.kick_and >= _KICK_AND)
+
+    @property
+    def half_time(self) -> bool:
+        """True when only the hats run at the double tempo: kick and snare keep the slow grid's beats."""
+        return (self.hats_sixteenths >= _HATS_SIXTEENTHS and self.snare_between < _SNARE_BETWEEN
+                and self.kick_and < _HALF_TIME_KICK)
+
+    @property
+    def margin(self) -> float:
+        """How far the strongest cue is from its threshold (log ratio; > 0 doubles)."""
+        return max(math.log(self.hats_sixteenths / _HATS_SIXTEENTHS), math.log(self.snare_between / _SNARE_BETWEEN),
+                   math.log(self.kick_and / _KICK_AND))
+
+
+def octave_evidence(onsets: Onsets, slow_beats: np.ndarray) -> OctaveEvidence:
+    """Where hats, snares and kicks fall on the slow grid.
+
+    Parameters
+    ----------
+    onsets : Onsets
+        Band envelopes.
+    slow_beats : np.ndarray [shape=(n,)]
+        Beats of the slow reading, in seconds (at least three).
+
+    Returns
+    -------
+    OctaveEvidence
+        ``hats_sixteenths``: hat level on the beat's second and fourth sixteenths over its
+        first and third (the eighths); ``snare_between``: snare-body (150 Hz-1 kHz) level on the "and"
+        over the beat; ``kick_and``: kick level on the "and" over the beat.
+    """
+    fr = onsets.frame_rate
+    hat = metrical_profile(onsets.hat, slow_beats, 4, frame_rate=fr)
+    body = onsets.snare_body if onsets.snare_body is not None else onsets.snare
+    snare = metrical_profile(body, slow_beats, 2, frame_rate=fr)
+    kick = metrical_profile(onsets.kick, slow_beats, 2, frame_rate=fr)
+    return OctaveEvidence(hats_sixteenths=float((hat[1] + hat[3]) / (hat[0] + hat[2])),
+                          snare_between=float(snare[1] / snare[0]), kick_and=float(kick[1] / kick[0]))
+
+
+def kick_parity(onsets: Onsets, beats: np.ndarray) -> int:
+    """Which of every other beat (0 or 1) carries more kick and beat-envelope strength.
+
+    Parameters
+    ----------
+    onsets : Onsets
+        Band envelopes.
+    beats : np.ndarray [shape=(n,)]
+        Beat times in seconds.
+
+    Returns
+    -------
+    int in {0, 1}
+    """
+    fr = onsets.frame_rate
+    kick = levels_at(onsets.kick, beats, frame_rate=fr)
+    beat = levels_at(onsets.beat, beats, frame_rate=fr)
+    score = kick / (kick.mean() + 1e-9) + beat / (beat.mean() + 1e-9)
+    return int(score[1::2].mean() > score[0::2].mean()) if beats.size > 1 else 0
