@@ -124,7 +124,7 @@ def test_similar_command(demo, tmp_path, capsys):
     assert main(["--db", db, "--quiet", "similar", str(records[0].audio_path), "-k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("backbone: feature frontend, not OpenL3: no OpenL3 weights found")
-    assert lines[1].startswith("model: backbone (feature frontend") and "no active head" in lines[1]
+    assert lines[1] == "model: backbone (features-v1); no active head in the registry"
     assert len(lines) == 5 and all(" vibe (" in line for line in lines[2:])
     assert main(["--db", db, "similar", "nothing-here"]) == 1
     assert "neither a track" in capsys.readouterr().err

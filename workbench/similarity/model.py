@@ -87,8 +87,11 @@ class EmbeddingModel:
 
     @property
     def said(self) -> str:
-        """E.g. ``"head@3 (features features-v1)"``: the model that produced a result, in words."""
-        what = self.backbone_said or self.backbone.name
+        """E.g. ``"head@3 (features openl3-mel128-music-512)"``: the model that produced a result, in words.
+
+        ``backbone_said`` has the backbone at length (and why it was chosen).
+        """
+        what = self.backbone.name
         text = f"{self.name} (features {what})" if self.head is not None else f"backbone ({what})"
         return text + (f"; {self.note}" if self.note else "")
 
