@@ -137,8 +137,7 @@ class LibrarySearch:
         self.kind = kind
         self.max_windows = max_windows
         root = Path(library.path).parent / "similarity"
-        self.folder = root / (self.backbone.name if self.model.head is None else
-                              f"{self.backbone.name}+head{self.model.version}-{self.model.weights_sha256[:12]}")
+        self.folder = root / (self.backbone.name if self.model.head is None else f"{self.backbone.name}+{self.model.tag}")
         self.index: TrackSetIndex | None = None
         self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
 

@@ -68,17 +68,27 @@ class EmbeddingModel:
     backbone_said: str = ""
     note: str = ""
     weights_sha256: str = field(default="")
+    run_id: str | None = None
 
     @property
     def name(self) -> str:
-        """``"backbone"`` or ``"head@<version>"``."""
-        return "backbone" if self.head is None else f"head@{self.version}"
+        """``"backbone"``, ``"head@<version>"``, or ``"head of run <id>"`` for a head not registered."""
+        if self.head is None:
+            return "backbone"
+        return f"head@{self.version}" if self.version is not None else f"head of run {self.run_id}"
+
+    @property
+    def tag(self) -> str:
+        """The head's short tag in folder names: ``head3-<weights sha256[:12]>`` (``""`` for the backbone)."""
+        if self.head is None:
+            return ""
+        return f"head{self.version if self.version is not None else 'run'}-{self.weights_sha256[:12]}"
 
     @property
     def key(self) -> str:
-        """Folder name of the index this model's vectors live in: backbone, window, head version and weights."""
+        """The model's identity in an index manifest: backbone, window, head version and weights."""
         base = f"{self.backbone.name}-w{self.window_s:g}-h{self.hop_s:g}"
-        return base if self.head is None else f"{base}-head{self.version}-{self.weights_sha256[:12]}"
+        return base if self.head is None else f"{base}-{self.tag}"
 
     @property
     def dim(self) -> int:
@@ -287,4 +297,36 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
     if head.in_dim != b.dim:
         raise ParameterError(f"head@{row['version']} takes {head.in_dim}-d vectors; its backbone {b.name} gives {b.dim}")
     return EmbeddingModel(b, head, row["version"], window_s, window_s / 4,
-                          backbone_said=said if b is backbone else describe_backbone(b), weights_sha256=sha)
+                          backbone_said=said if b is backbone else describe_backbone(b), weights_sha256=sha,
+                          run_id=row["run_id"])
+
+
+def model_from_run(run: Any, *, backbone: Backbone | None = None) -> EmbeddingModel:
+    """The head a training run wrote (its ``model.pt``), before or without registering it.
+
+    Parameters
+    ----------
+    run : workbench.runs.Run
+        An embeddings run.
+    backbone : Backbone or None
+        Its backbone; None: the one ``run.json`` names.
+
+    Raises
+    ------
+    ParameterError
+        The run has no ``model.pt``, or it is not an embedding head.
+    """
+    from workbench.embed.batch import describe_backbone
+    from workbench.models.heads import EmbeddingHead, load_checkpoint
+
+    path = run.model_path
+    if path is None:
+        raise ParameterError(f"run {run.run_id} has no model.pt")
+    head = load_checkpoint(path)
+    if not isinstance(head, EmbeddingHead):
+        raise ParameterError(f"run {run.run_id}: model.pt is a {type(head).__name__}, not an embedding head")
+    info = run.info.get("backbone") or {}
+    b = backbone if backbone is not None else _backbone_named(str(info.get("name", "features-v1")), info.get("dim"))
+    window_s = float((run.data or {}).get("window_s", DEFAULT_WINDOW_S))
+    return EmbeddingModel(b, head, None, window_s, window_s / 4, backbone_said=describe_backbone(b),
+                          weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), run_id=run.run_id)
