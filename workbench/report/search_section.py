@@ -73,21 +73,13 @@ def section_html(run: Run) -> str:
     body += H.table(rows, ("model", f"precision@{k}", "chance", "best possible", "queries"))
     for ex in doc.get("examples") or []:
         ranks = {m: (ex.get("rankings") or {}).get(m) or [] for m in ("backbone", "head")}
-
-        def cell(model: str, i: int) -> str:
-            """Rank ``i`` of ``model`` as "name [group] score" ("" past its end).
-
-            Parameters
-            ----------
-            model : str
-                "backbone" or "head".
-            i : int
-                Rank, from 0.
-            """
-            got = ranks[model]
-            return f"{got[i]['name']} [{got[i]['group']}] {got[i]['score']:.2f}" if i < len(got) else ""
-
         n = max(len(v) for v in ranks.values())
         body += f'<p class="meta">query: {H.esc(ex.get("query"))} [{H.esc(ex.get("group"))}]</p>'
-        body += H.table([(i + 1, cell("backbone", i), cell("head", i)) for i in range(n)], ("rank", "backbone", "head"))
+        body += H.table([(i + 1, _cell(ranks["backbone"], i), _cell(ranks["head"], i)) for i in range(n)],
+                        ("rank", "backbone", "head"))
     return body
+
+
+def _cell(ranking: list[dict[str, Any]], i: int) -> str:
+    """Rank ``i`` of a ranking as "name [group] score" ("" past its end)."""
+    return f"{ranking[i]['name']} [{ranking[i]['group']}] {ranking[i]['score']:.2f}" if i < len(ranking) else ""

@@ -80,9 +80,12 @@ def precision_at_k(search: LibrarySearch, queries: Sequence[Track], groups: Mapp
         p.append(sum(groups.get(r.track.id) == g for r in got) / k)
         chance.append((sizes[g] - 1) / max(1, len(indexed) - 1))  # type: ignore[index]
         best.append(min(k, sizes[g] - 1) / k)  # type: ignore[index]
-    mean = (lambda xs: float(np.mean(xs)) if xs else float("nan"))
-    return {"precision_at_k": mean(p), "chance": mean(chance), "best_possible": mean(best), "n_queries": len(p),
+    return {"precision_at_k": _mean(p), "chance": _mean(chance), "best_possible": _mean(best), "n_queries": len(p),
             "k": k, "model": search.model_said}
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
 
 
 def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_out_hashes: Iterable[str] | None = None,

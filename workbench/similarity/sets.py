@@ -349,6 +349,13 @@ class TrackSetIndex:
         root.mkdir(parents=True, exist_ok=True)
 
         def write(tmp: Path) -> None:
+            """Write the arrays to ``tmp``.
+
+            Parameters
+            ----------
+            tmp : Path
+                The temporary file :func:`~workbench.fileio.atomic_write` renames into place.
+            """
             with open(tmp, "wb") as fh:
                 np.savez(fh, ids=self._ids, offsets=self._offsets, windows=self._windows, wweights=self._wweights,
                          bpm=self._bpm, key=self._key, energy=self._energy)
