@@ -214,3 +214,32 @@ def test_window_means():
     from workbench.embed.features import FeatureFrontend
 
     assert EmbeddingModel(FeatureFrontend()).key.startswith("features-v1-w8-h2")
+
+
+def test_report_section_shows_backbone_and_head_on_held_out_tracks(lib):
+    import torch
+
+    from workbench.embed.features import FeatureFrontend
+    from workbench.models.heads import EmbeddingHead, save_checkpoint, seeded
+    from workbench.report.search_section import FILE, section_html, write_before_after
+    from workbench.runs import load_run, write_run
+
+    head = seeded(EmbeddingHead, FeatureFrontend().dim, hidden_dim=32, out_dim=16, dropout=0.0,
+                  generator=torch.Generator().manual_seed(3))
+    held = [t.content_hash for t in lib.tracks()[:3]]
+    path = write_run("run-report", info={"kind": "embeddings", "backbone": {"name": "features-v1", "dim": 202}},
+                     config_={}, data={"window_s": 8.0}, history=[], metrics={"held_out": {"track_hashes": held}},
+                     extra=lambda tmp: save_checkpoint(head, tmp / "model.pt"), root=lib.workspace.experiments)
+    run = load_run(path)
+    doc = write_before_after(run, lib)
+    assert doc["queries"] == "held-out" and doc["groups_by"] == "folder"
+    assert doc["backbone"]["n_queries"] == doc["head"]["n_queries"] == 3  # only the held-out tracks ask
+    assert doc["backbone"]["model"] == "backbone (features-v1)" and doc["head"]["model"].startswith("head of run run-report")
+    for m in ("backbone", "head"):
+        assert 0.0 <= doc[m]["precision_at_k"] <= doc[m]["best_possible"] <= 1.0
+        assert doc[m]["chance"] == pytest.approx(1.0)  # one folder: every other track is in the query's group
+    assert [ex["query"] for ex in doc["examples"]] == [t.name for t in lib.tracks()[:3]]
+    html = section_html(run)
+    assert "precision@3 by folder" in html and "head of run run-report" in html and "held-out" in html
+    (run.path / FILE).unlink()
+    assert "not recorded" in section_html(run)
