@@ -21,7 +21,7 @@ from workbench.cli import main, third_party_noise_filtered
 #: The fields each --json output documents in the README ("Command line and --json fields").
 TRACK_FIELDS = {"id", "name", "title", "artist", "path", "folder", "crates", "duration_s", "sample_rate_hz",
                 "channels", "format", "content_hash", "missing"}
-SIMILAR_FIELDS = {"track_id", "name", "path", "score", "vibe", "tempo", "key", "energy", "bpm_delta", "key_from",
+SIMILAR_FIELDS = {"track_id", "name", "path", "model", "score", "vibe", "tempo", "key", "energy", "bpm_delta", "key_from",
                   "key_to", "energy_delta", "explanation"}
 WORKSPACE_FIELDS = {"root", "db", "data", "experiments", "models", "source", "exists", "tracks"}
 RUN_FIELDS = {"run_id", "kind", "created", "backbone", "tracks", "path", "metrics"}
