@@ -146,7 +146,7 @@ def test_similar_json_and_one_progress_bar_at_most(home, capsys):
     out = capsys.readouterr()
     bars = set(re.findall(r"([A-Za-z][A-Za-z ]*): +\d+%\|", out.err))  # tqdm's "desc:  40%|"
     assert bars <= {"analyse and embed"}, bars
-    assert "backbone:" in out.out and "similar vibe" in out.out
+    assert "backbone:" in out.out and "model: backbone (features-v1)" in out.out and " vibe (" in out.out
 
 
 def test_jobs_json(home, capsys):
