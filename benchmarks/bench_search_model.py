@@ -4,15 +4,15 @@ On a library organised in folders or crates (the demo library: one crate per sty
 album folders), every query goes through :class:`workbench.search.LibrarySearch` as ``workbench
 similar`` does (default weights, and vibe alone), the query's own track never counted. Beside
 each precision: chance (share of the other tracks in the query's group) and the best possible
-(``min(3, group size - 1) / 3``). Excerpts: ``L`` seconds cut at a seeded offset from every track
-at least ``L + 5`` s long, written to a file and given as a FILE query; the rate at which its own
-track comes first.
+(``min(3, group size - 1) / 3``). Excerpts: ``L`` seconds cut at a seeded offset from every query
+track at least ``L + 5`` s long, written to a file and given as a FILE query; the rate at which its
+own track comes first (out of the whole library).
 
     python benchmarks/bench_search_model.py --db /path/to/demo/data/workbench.db \\
         [--real ../shared/data/real-audio] [--excerpts 30,60] [--out result.json]
 
 The head is the registry's active ``head`` of ``--db`` (held-out tracks of its run are the
-queries of the demo rows). On the real-music library, which has no head of its own, the same
+queries of the demo rows, for precision and excerpts alike). On the real-music library, which has no head of its own, the same
 demo-trained head is applied (it was trained on the demo's styles, not on these folders).
 """
 
@@ -91,7 +91,7 @@ def library_rows(label: str, lib, head_model, *, held: set[str] | None, excerpts
            "p_at_3": p_at_3(searches, queries, groups), "excerpts": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for length in excerpts:
-            row["excerpts"][f"{length:g}s"] = excerpt_rate(searches, tracks, length_s=length, seed=seed, tmp=Path(tmp))
+            row["excerpts"][f"{length:g}s"] = excerpt_rate(searches, queries, length_s=length, seed=seed, tmp=Path(tmp))
     return row
 
 
