@@ -4,7 +4,8 @@ On a library organised in folders or crates (the demo library: one crate per sty
 album folders), every query goes through :class:`workbench.search.LibrarySearch` as ``workbench
 similar`` does (default weights, and vibe alone), the query's own track never counted. Beside
 each precision: chance (share of the other tracks in the query's group) and the best possible
-(``min(3, group size - 1) / 3``). Excerpts: ``L`` seconds cut at a seeded offset from every query
+(``min(3, group size - 1) / 3``). The ``pooled`` rows are the search as it was before window sets
+(one pooled backbone vector per track; no-beat tracks and excerpts cannot be searched). Excerpts: ``L`` seconds cut at a seeded offset from every query
 track at least ``L + 5`` s long, written to a file and given as a FILE query; the rate at which its
 own track comes first (out of the whole library).
 
@@ -28,6 +29,50 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+class PooledSearch:
+    """The search before window sets: one pooled (mean + std, z-scored) backbone vector per track in a
+    :class:`~workbench.similarity.SimilarityIndex`; tracks and excerpts with no beat cannot be searched."""
+
+    model_said = "pooled backbone vector (previous search)"
+
+    def __init__(self, library, backbone) -> None:
+        from workbench.analysis import track_analysis
+        from workbench.embed.batch import track_vectors
+        from workbench.embed.features import standardize
+        from workbench.similarity import SimilarityIndex
+
+        self.library, self.backbone = library, backbone
+        tracks, vectors = track_vectors(library, backbone=backbone)
+        keep, meta = [], []
+        for i, t in enumerate(tracks):
+            a = track_analysis(library, t, compute=False)
+            if a is not None and a.bpm is not None:
+                keep.append(i)
+                meta.append((a.bpm, a.camelot, a.energy))
+        z, self.mean, self.std = standardize(vectors[keep])
+        self.index = SimilarityIndex([tracks[i].id for i in keep], z, [m[0] for m in meta], [m[1] for m in meta],
+                                     [m[2] for m in meta], kind="flat")
+
+    def update(self):
+        return self
+
+    def similar(self, track, *, k: int, weights=None) -> list:
+        from types import SimpleNamespace
+
+        if track.id not in self.index:  # no beat: the previous search could not ask (precision 0)
+            return []
+        return [SimpleNamespace(track=self.library.track(m.id), match=m)
+                for m in self.index.similar(track.id, k=k, weights=weights)]
+
+    def query(self, emb: np.ndarray, a) -> object:
+        from workbench.embed.features import pool
+        from workbench.similarity import Query
+
+        if a.bpm is None:
+            return None
+        return Query((pool(emb, with_std=True) - self.mean) / self.std, a.bpm, a.camelot, a.energy)
 
 
 def excerpt_rate(searches: dict, tracks: list, *, length_s: float, seed: int, tmp: Path) -> dict[str, dict]:
@@ -56,10 +101,14 @@ def excerpt_rate(searches: dict, tracks: list, *, length_s: float, seed: int, tm
         emb, ts = any_search.backbone.embed(y2, sr=sr2)
         n += 1
         for name, s in searches.items():
-            q = SetQuery(s._standardize(s.model.windows(np.asarray(emb), np.asarray(ts))), a.bpm, a.camelot, a.energy)
-            s.update()
+            if isinstance(s, PooledSearch):
+                q = s.query(np.asarray(emb), a)
+            else:
+                q = SetQuery(s._standardize(s.model.windows(np.asarray(emb), np.asarray(ts))), a.bpm, a.camelot,
+                             a.energy)
+                s.update()
             for wname, w in (("default", None), ("vibe", {"vibe": 1, "tempo": 0, "key": 0, "energy": 0})):
-                best = s.index.similar(q, k=1, weights=w)
+                best = s.index.similar(q, k=1, weights=w) if q is not None else []
                 hits[name][wname] += bool(best) and best[0].id == t.id
     return {name: {w: (v / n if n else float("nan")) for w, v in h.items()} | {"n": n} for name, h in hits.items()}
 
@@ -84,6 +133,7 @@ def library_rows(label: str, lib, head_model, *, held: set[str] | None, excerpts
                 "head": LibrarySearch(lib, model=head_model, progress=False)}
     for s in searches.values():
         s.update()
+    searches = {"pooled": PooledSearch(lib, head_model.backbone), **searches}
     groups, by = track_groups(lib)
     tracks = lib.tracks()
     queries = [t for t in tracks if not held or t.content_hash in held]
@@ -99,7 +149,7 @@ def print_table(rows: list[dict]) -> None:
     print(f"{'library':<22}{'model':<10}{'P@3 default':>12}{'P@3 vibe':>10}{'chance':>8}{'best':>7}{'n':>5}  "
           + "  ".join(f"excerpt {k} first (default/vibe, n)" for k in rows[0]["excerpts"]))
     for r in rows:
-        for name in ("backbone", "head"):
+        for name in r["p_at_3"]:
             p = r["p_at_3"][name]
             ex = "  ".join(f"{e[name]['default']:.2f}/{e[name]['vibe']:.2f} (n={e[name]['n']})"
                            for e in r["excerpts"].values())
