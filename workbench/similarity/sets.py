@@ -3,11 +3,17 @@
 Each track is a small set of unit window vectors (with weights: how many of the track's windows
 each stands for). The *vibe* of a candidate for a query is set-to-set:
 
-``vibe(q, c) = sum_i w_i * max_j cos(q_i, c_j) / sum_i w_i``, clipped to [0, 1]
+``cover(q, c) = sum_i w_i * max_j cos(q_i, c_j) / sum_i w_i``, clipped to [0, 1]
 
--- how well the candidate's windows cover each of the query's. An excerpt of a track is covered
-by that track almost perfectly (each of its windows is near one of the track's), while one mean
-vector of the whole track would drift away from the excerpt's mean.
+-- how well the candidate's windows cover each of the query's. Audio given as a query (a file, a
+:class:`SetQuery`) asks which tracks cover it: ``vibe = cover(q, c)``, so an excerpt of a track is
+matched by that track almost perfectly (each of its windows is near one of the track's), where
+one mean vector of the whole track would drift away from the excerpt's mean. A library track
+asked about is compared whole against whole: ``vibe = (cover(q, c) + cover(c, q)) / 2``
+(symmetric; a track that merely contains a sound like each of the query's is not enough).
+In an experiment on the feature frontend's windows (vibe alone), the symmetric score found the
+folder better on 19 real tracks (precision@3 0.56 vs 0.40 one-sided), and the one-sided one
+found the own track of every 30-s excerpt of the demo's held-out tracks (12 of 12; symmetric 9).
 
 The combined score is the weighted mean of the terms that are *known*: a track (or query) with no
 steady beat has no tempo, so the tempo term is left out of its weighted mean (not scored 0) and the
@@ -63,6 +69,8 @@ class SetQuery:
         Energy level.
     weights : np.ndarray [shape=(m,)] or None
         How much each window counts; None: equally.
+    symmetric : bool
+        Score whole against whole (as for a library track) instead of "which tracks cover this audio".
     """
 
     windows: np.ndarray
@@ -70,6 +78,7 @@ class SetQuery:
     camelot: str
     energy: int
     weights: np.ndarray | None = None
+    symmetric: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,7 @@ class _Resolved:
     key: int | None
     energy: int | None
     self_row: int | None
+    symmetric: bool = False
 
 
 class TrackSetIndex:
@@ -224,7 +234,7 @@ class TrackSetIndex:
         return unit, ww
 
     # -- search ----------------------------------------------------------------------------
-    def vibe(self, q: np.ndarray, qw: np.ndarray) -> np.ndarray:
+    def vibe(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool = False) -> np.ndarray:
         """Set-to-set vibe of every track for unit query windows ``q`` with weights ``qw``.
 
         Parameters
@@ -233,6 +243,8 @@ class TrackSetIndex:
             Unit query windows.
         qw : np.ndarray [shape=(m,)]
             Their weights.
+        symmetric : bool
+            ``(cover(q, c) + cover(c, q)) / 2`` instead of ``cover(q, c)`` (module docstring).
 
         Returns
         -------
@@ -244,6 +256,10 @@ class TrackSetIndex:
         sims = np.asarray(q, np.float32) @ self._windows.T  # (m, total windows)
         best = np.maximum.reduceat(sims, self._offsets[:-1], axis=1)  # (m, n): each track's closest window
         out = (np.asarray(qw, np.float64) @ best.astype(np.float64)) / float(np.sum(qw))
+        if symmetric:  # each candidate window's closest query window, weighted, per track
+            back = sims.max(axis=0).astype(np.float64) * self._wweights
+            totals = np.add.reduceat(self._wweights.astype(np.float64), self._offsets[:-1])
+            out = 0.5 * (out + np.add.reduceat(back, self._offsets[:-1]) / totals)
         return np.clip(out, 0.0, 1.0)
 
     def _resolve(self, query: Any) -> _Resolved:
@@ -251,11 +267,11 @@ class TrackSetIndex:
             row = self._row(int(query))
             q, qw = self.windows_of(int(query))
             bpm = None if math.isnan(self._bpm[row]) else float(self._bpm[row])
-            return _Resolved(q, qw, bpm, int(self._key[row]), int(self._energy[row]), row)
+            return _Resolved(q, qw, bpm, int(self._key[row]), int(self._energy[row]), row, symmetric=True)
         if isinstance(query, SetQuery):
             q, qw = self._window_set(query.windows, query.weights, "query windows")
             key = int(camelot_index(np.array([query.camelot], dtype=object))[0])
-            return _Resolved(q, qw, query.bpm, key, int(query.energy), None)
+            return _Resolved(q, qw, query.bpm, key, int(query.energy), None, symmetric=bool(query.symmetric))
         if isinstance(query, np.ndarray):
             q, qw = self._window_set(query, None, "query vector")
             return _Resolved(q, qw, None, None, None, None)
@@ -269,7 +285,8 @@ class TrackSetIndex:
         Parameters
         ----------
         query : int, SetQuery or np.ndarray [shape=(dim,) or (m, dim)]
-            A track id in the index, audio outside it, or raw window vectors (vibe only).
+            A track id in the index (scored whole against whole), audio outside it (which tracks
+            cover it), or raw window vectors (vibe only).
         k : int >= 1
             How many matches at most.
         min_score : float in [0, 1] or None
@@ -290,7 +307,7 @@ class TrackSetIndex:
         min_score = check_min_score(min_score)
         w = Weights() if weights is None else Weights.coerce(weights)
         r = self._resolve(query)
-        vibe = self.vibe(r.q, r.qw)
+        vibe = self.vibe(r.q, r.qw, symmetric=r.symmetric)
         n = len(self)
         if r.key is None:  # raw vectors: only the vibe is known
             if w.vibe == 0:
