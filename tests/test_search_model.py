@@ -243,3 +243,20 @@ def test_report_section_shows_backbone_and_head_on_held_out_tracks(lib):
     assert "precision@3 by folder" in html and "head of run run-report" in html and "held-out" in html
     (run.path / FILE).unlink()
     assert "not recorded" in section_html(run)
+
+
+def test_calibration_puts_a_typical_pair_at_zero():
+    rng = np.random.default_rng(0)
+    index = TrackSetIndex(8)
+    base = rng.standard_normal(8)
+    for i in range(6):  # every window shares a common direction: raw set scores are all high
+        index.add(i, base + 0.5 * rng.standard_normal((4, 8)), bpm=120.0, camelot="8A", energy=5)
+    raw = {m.id: m.vibe for m in index.similar(0, k=5)}
+    assert min(raw.values()) > 0.5
+    b = index.calibrate()
+    assert index.baseline == b and 0.5 < b < 1.0
+    got = {m.id: m.vibe for m in index.similar(0, k=5)}
+    for i in got:
+        assert got[i] == pytest.approx(max(0.0, (raw[i] - b) / (1 - b)), abs=1e-9)
+    q, w = index.windows_of(0)
+    assert index.vibe(q, w, symmetric=True)[0] == pytest.approx(1.0)  # itself: still 100 %

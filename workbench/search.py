@@ -6,7 +6,8 @@ library's database (``<db folder>/similarity/<backbone>[+head<N>-<weights>]/``),
 the model changes, and is brought up to date incrementally: tracks added to the library are
 added, tracks gone or changed are removed. A track is a set of window vectors
 (:mod:`workbench.similarity.sets`), so an excerpt finds its own track; a bare backbone's windows
-are z-scored with statistics fixed when the index was built (:meth:`LibrarySearch.rebuild` refits them).
+are z-scored, and the vibe is calibrated so that 0 % is a typical pair of the library's tracks, with
+statistics fixed when the index was built (:meth:`LibrarySearch.rebuild` refits them).
 """
 
 from __future__ import annotations
@@ -224,6 +225,7 @@ class LibrarySearch:
         for i in keep:
             vectors, weights = reduce_windows(self._scaled(raw[i], stats), max_windows=self.max_windows)  # type: ignore[arg-type]
             index.add(tracks[i].id, vectors, weights=weights, bpm=meta[i][0], camelot=meta[i][1], energy=meta[i][2])
+        index.calibrate()  # 0 % vibe = a typical pair of this library's tracks (kept until the next rebuild)
         signatures = {tracks[i].id: _signature(tracks[i], meta[i]) for i in keep}
         index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
                                       "signatures": {str(k): v for k, v in signatures.items()}})

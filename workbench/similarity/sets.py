@@ -15,6 +15,11 @@ In an experiment on the feature frontend's windows (vibe alone), the symmetric s
 folder better on 19 real tracks (precision@3 0.56 vs 0.40 one-sided), and the one-sided one
 found the own track of every 30-s excerpt of the demo's held-out tracks (12 of 12; symmetric 9).
 
+The raw score is then calibrated on the library (:meth:`TrackSetIndex.calibrate`): ``vibe =
+(raw - baseline) / (1 - baseline)``, clipped, with ``baseline`` the median raw score of two
+different tracks, so 0 % is "no more alike than a typical pair" and the vibe term, not the
+others, separates the tracks.
+
 The combined score is the weighted mean of the terms that are *known*: a track (or query) with no
 steady beat has no tempo, so the tempo term is left out of its weighted mean (not scored 0) and the
 explanation says ``tempo unknown``. Scoring is exact brute force over every window (numpy); a
@@ -109,6 +114,7 @@ class TrackSetIndex:
         self._offsets = np.zeros(1, np.int64)
         self._windows = np.zeros((0, dim), np.float32)
         self._wweights = np.zeros(0, np.float32)
+        self.baseline = 0.0  # the raw set score of a typical pair of tracks (see calibrate)
         self._bpm = np.zeros(0, np.float64)
         self._key = np.zeros(0, np.int8)
         self._energy = np.zeros(0, np.int8)
@@ -260,7 +266,37 @@ class TrackSetIndex:
             back = sims.max(axis=0).astype(np.float64) * self._wweights
             totals = np.add.reduceat(self._wweights.astype(np.float64), self._offsets[:-1])
             out = 0.5 * (out + np.add.reduceat(back, self._offsets[:-1]) / totals)
-        return np.clip(out, 0.0, 1.0)
+        return np.clip((out - self.baseline) / (1.0 - self.baseline), 0.0, 1.0)
+
+    def calibrate(self, *, max_queries: int = 200, seed: int = 0) -> float:
+        """Set :attr:`baseline` to the median raw (symmetric) score of two different tracks, and return it.
+
+        Vibe is then ``(raw - baseline) / (1 - baseline)``, clipped to [0, 1]: 0 % means no more alike
+        than a typical pair of this library's tracks, 100 % the same sound. Without it a set score
+        is high for every pair (every track has some window like some window of another), the
+        vibe term barely separates tracks and tempo, key and energy decide the ranking.
+
+        Parameters
+        ----------
+        max_queries : int >= 1
+            Tracks asked (a seeded sample when there are more).
+        seed : int
+            Seeds the sample.
+        """
+        self.baseline = 0.0
+        n = len(self)
+        if n < 2:
+            return 0.0
+        rows = np.arange(n)
+        if n > max_queries:
+            rows = np.sort(np.random.default_rng(seed).choice(n, size=max_queries, replace=False))
+        raw = []
+        for row in rows.tolist():
+            q, qw = self.windows_of(int(self._ids[row]))
+            v = self.vibe(q, qw, symmetric=True)
+            raw.append(np.delete(v, row))
+        self.baseline = float(min(0.99, max(0.0, np.median(np.concatenate(raw)))))
+        return self.baseline
 
     def _resolve(self, query: Any) -> _Resolved:
         if is_track_id(query):
@@ -375,6 +411,7 @@ class TrackSetIndex:
             """
             with open(tmp, "wb") as fh:
                 np.savez(fh, ids=self._ids, offsets=self._offsets, windows=self._windows, wweights=self._wweights,
+                         baseline=np.float64(self.baseline),
                          bpm=self._bpm, key=self._key, energy=self._energy)
 
         atomic_write(root / _FILE, write)
@@ -422,6 +459,7 @@ class TrackSetIndex:
             obj = cls(int(doc["dim"]))
             obj._ids, obj._offsets = arrays["ids"].astype(np.int64), arrays["offsets"].astype(np.int64)
             obj._windows, obj._wweights = arrays["windows"].astype(np.float32), arrays["wweights"].astype(np.float32)
+            obj.baseline = float(arrays["baseline"]) if "baseline" in arrays else 0.0
             obj._bpm, obj._key, obj._energy = (arrays["bpm"].astype(np.float64), arrays["key"].astype(np.int8),
                                                arrays["energy"].astype(np.int8))
         except (OSError, KeyError, ValueError) as exc:
