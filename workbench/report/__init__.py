@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["as_run", "backbone_text", "build", "report", "show"]
 
 SECTIONS = ("Quality gates", "Model vs baselines", "Metrics", "Training curves", "Confusion matrix", "Per-class scores",
-            "Embedding space", "Invariance", "Section timeline", "Dataset", "Config", "Run")
+            "Embedding space", "Search before/after", "Invariance", "Section timeline", "Dataset", "Config", "Run")
 
 
 def as_run(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Run:
@@ -269,10 +269,14 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     else:
         parts.append(_section("Embedding space", H.not_recorded("embeddings and classes in arrays.npz")))
 
-    if run.kind == "embeddings":  # what the head changes in similar-track search (report(run, library=...))
+    # what the head changes in similar-track search (recorded by report(run, library=...))
+    if run.kind == "embeddings":
         from workbench.report.search_section import section_html
 
         parts.append(_section("Search before/after", section_html(run)))
+    else:
+        parts.append(_section("Search before/after", '<p class="na">not applicable: only an embeddings run '
+                                                      "changes similar-track search</p>"))
 
     # invariance
     inv = run.metrics.get("invariance") or recorded_model.get("invariance")
