@@ -164,6 +164,7 @@ def main() -> int:
                     help="a folder of real music in sub-folders ('' to skip)")
     ap.add_argument("--excerpts", default="30,60", help="excerpt lengths in seconds")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--label", default="demo", help="how the table names the --db library")
     ap.add_argument("--out", default=None, help="write the rows as JSON here")
     args = ap.parse_args()
 
@@ -178,7 +179,7 @@ def main() -> int:
         run = load_run(str(head.run_id), root=lib.workspace.experiments)
         held = set((run.metrics.get("held_out") or {}).get("track_hashes") or [])
         print(f"head: {head.said} (run {run.run_id}, {len(held)} held-out tracks)", flush=True)
-        rows.append(library_rows("demo", lib, head, held=held, excerpts=excerpts, seed=args.seed))
+        rows.append(library_rows(args.label, lib, head, held=held, excerpts=excerpts, seed=args.seed))
     real = Path(args.real) if args.real else None
     if real is not None and real.is_dir():
         with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "real.db") as rlib:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from workbench.similarity.sets import TrackSetIndex
 
 _STATS_FILE = "standardize-windows.npz"
+#: What the saved index holds; a saved index of another format is rebuilt (2: calibrated vibe).
+_INDEX_FORMAT = "window-sets-2"
 #: Window vectors kept per library track (more are merged by k-means, weighted by how many they stand for).
 DEFAULT_MAX_WINDOWS = 24
 
@@ -149,7 +151,7 @@ class LibrarySearch:
 
     def _identity(self) -> dict[str, object]:
         m = self.model
-        return {"model": m.name, "model_key": m.key, "window_s": m.window_s, "hop_s": m.hop_s,
+        return {"format": _INDEX_FORMAT, "model": m.name, "model_key": m.key, "window_s": m.window_s, "hop_s": m.hop_s,
                 "max_windows": self.max_windows, "backbone": self.backbone.name, "settings": self.backbone.settings}
 
     # -- building -------------------------------------------------------------------------
