@@ -260,3 +260,10 @@ def test_calibration_puts_a_typical_pair_at_zero():
         assert got[i] == pytest.approx(max(0.0, (raw[i] - b) / (1 - b)), abs=1e-9)
     q, w = index.windows_of(0)
     assert index.vibe(q, w, symmetric=True)[0] == pytest.approx(1.0)  # itself: still 100 %
+
+
+def test_a_damaged_saved_index_is_rebuilt(lib):
+    first = LibrarySearch(lib, model="backbone", progress=False).update()
+    (first.folder / "track-sets.npz").write_bytes(b"not an npz")
+    again = LibrarySearch(lib, model="backbone", progress=False).update()
+    assert sorted(int(i) for i in again.index.ids) == sorted(int(i) for i in first.index.ids)

@@ -24,7 +24,7 @@ from workbench import audio
 from workbench.analysis import analyze, analyze_library, effective_settings, track_analysis
 from workbench.embed.batch import Backbone, embed_library
 from workbench.embed.features import standardize
-from workbench.errors import AudioError, ParameterError, TrackNotFoundError, failure_reason
+from workbench.errors import AudioError, IndexFileError, ParameterError, TrackNotFoundError, failure_reason
 from workbench.fileio import atomic_write
 from workbench.library import Library, Track
 
@@ -169,7 +169,10 @@ class LibrarySearch:
         if doc is None or doc.get("identity") != json.loads(json.dumps(self._identity())) or (
                 self.model.head is None and stats is None):
             return self.rebuild()
-        index = TrackSetIndex.load(self.folder)
+        try:
+            index = TrackSetIndex.load(self.folder)
+        except IndexFileError:  # damaged (a crash, a copy cut short): built again
+            return self.rebuild()
         stored = doc.get("signatures", {})
         tracks, meta = self._tracks()
         want = {t.id: i for i, t in enumerate(tracks)}
