@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -462,7 +463,7 @@ class TrackSetIndex:
             obj.baseline = float(arrays["baseline"]) if "baseline" in arrays else 0.0
             obj._bpm, obj._key, obj._energy = (arrays["bpm"].astype(np.float64), arrays["key"].astype(np.int8),
                                                arrays["energy"].astype(np.int8))
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise IndexFileError(f"damaged track-set index in {str(folder)!r}: {exc}") from exc
         n = obj._ids.shape[0]
         if (obj._offsets.shape != (n + 1,) or obj._offsets[-1] != obj._windows.shape[0]
