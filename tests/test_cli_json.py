@@ -21,7 +21,7 @@ from workbench.cli import main, third_party_noise_filtered
 #: The fields each --json output documents in the README ("Command line and --json fields").
 TRACK_FIELDS = {"id", "name", "title", "artist", "path", "folder", "crates", "duration_s", "sample_rate_hz",
                 "channels", "format", "content_hash", "missing"}
-SIMILAR_FIELDS = {"track_id", "name", "path", "score", "vibe", "tempo", "key", "energy", "bpm_delta", "key_from",
+SIMILAR_FIELDS = {"track_id", "name", "path", "model", "score", "vibe", "tempo", "key", "energy", "bpm_delta", "key_from",
                   "key_to", "energy_delta", "explanation"}
 WORKSPACE_FIELDS = {"root", "db", "data", "experiments", "models", "source", "exists", "tracks"}
 RUN_FIELDS = {"run_id", "kind", "created", "backbone", "tracks", "path", "metrics"}
@@ -146,7 +146,7 @@ def test_similar_json_and_one_progress_bar_at_most(home, capsys):
     out = capsys.readouterr()
     bars = set(re.findall(r"([A-Za-z][A-Za-z ]*): +\d+%\|", out.err))  # tqdm's "desc:  40%|"
     assert bars <= {"analyse and embed"}, bars
-    assert "backbone:" in out.out and "similar vibe" in out.out
+    assert "backbone:" in out.out and "model: backbone (features-v1)" in out.out and " vibe (" in out.out
 
 
 def test_jobs_json(home, capsys):

@@ -13,11 +13,11 @@ import soundfile as sf
 
 from workbench.cli import main
 from workbench.demo import synthesize_library
-from workbench.errors import ContentChangedWarning, ParameterError, TrackNotFoundError
+from workbench.errors import ContentChangedWarning, ParameterError
 from workbench.library import Library
 from workbench.search import LibrarySearch
 
-EXPLANATION = re.compile(r"^similar vibe \(\d+%\); (same BPM|Δ[+-]\d+ BPM); key: \d+[AB](→\d+[AB])? "
+EXPLANATION = re.compile(r"^(similar|loosely related|different) vibe \(\d+%\); (same BPM|Δ[+-]\d+ BPM); key: \d+[AB](→\d+[AB])? "
                          r"\((same|relative|compatible|two steps|clash)\); energy ([+-]\d+|same)$")
 
 
@@ -78,7 +78,7 @@ def test_index_is_saved_and_updated_incrementally(demo, tmp_path):
         third = LibrarySearch(lib, progress=False).update()
         after = {x.track.id: x.match.vibe for x in third.similar(changed, k=11)}
         assert after != before
-        info = json.loads((third.folder / "library_index.json").read_text())
+        info = json.loads((third.folder / "track-sets.json").read_text())
         assert info["signatures"][str(lib.track(changed).id)].startswith(lib.track(changed).content_hash)
 
 
@@ -91,7 +91,7 @@ def test_query_by_audio_file_not_in_the_library(demo, tmp_path):
         assert results[0].match.key_from == spare.camelot
 
 
-def test_tracks_without_a_beat_are_left_out(demo, tmp_path):
+def test_tracks_without_a_beat_are_searched_with_tempo_unknown(demo, tmp_path):
     root, _, _ = demo
     music = tmp_path / "music"
     shutil.copytree(root / "music", music)
@@ -101,13 +101,16 @@ def test_tracks_without_a_beat_are_left_out(demo, tmp_path):
         lib.scan(music, progress=False)
         search = LibrarySearch(lib, progress=False).update()
         assert [x.name for x in search.skipped] == ["pad"]
-        with pytest.raises(TrackNotFoundError, match="has no beat, so it is not in the index"):
-            search.similar(music / "pad.flac")
+        pad = lib.track(music / "pad.flac")
+        assert pad.id in set(int(i) for i in search.index.ids)
+        results = search.similar(music / "pad.flac", k=3)
+        assert len(results) == 3 and all(x.match.tempo is None and x.match.bpm_delta is None for x in results)
+        assert all("tempo unknown (no beat)" in x.match.explanation for x in results)
 
 
 def test_errors(tmp_path):
     with Library(tmp_path / "w.db") as lib:
-        with pytest.raises(ParameterError, match="no analysed, embedded track with a beat"):
+        with pytest.raises(ParameterError, match="no analysed, embedded track to search"):
             LibrarySearch(lib, progress=False).update()
     with pytest.raises(ParameterError, match="library must be a workbench Library"):
         LibrarySearch("data/workbench.db")  # type: ignore[arg-type]
@@ -121,7 +124,8 @@ def test_similar_command(demo, tmp_path, capsys):
     assert main(["--db", db, "--quiet", "similar", str(records[0].audio_path), "-k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("backbone: feature frontend, not OpenL3: no OpenL3 weights found")
-    assert len(lines) == 4 and all("similar vibe" in line for line in lines[1:])
+    assert lines[1] == "model: backbone (features-v1); no active head in the registry"
+    assert len(lines) == 5 and all(" vibe (" in line for line in lines[2:])
     assert main(["--db", db, "similar", "nothing-here"]) == 1
     assert "neither a track" in capsys.readouterr().err
     assert main(["--db", db, "similar", "1", "--weights", "1,2"]) == 1
@@ -130,14 +134,12 @@ def test_similar_command(demo, tmp_path, capsys):
 
 def test_query_by_vector_and_exact_backend(demo, tmp_path):
     root, records, _ = demo
-    from workbench.embed.batch import track_vectors
-
     with Library(tmp_path / "w.db") as lib:
         lib.scan(root / "music", progress=False)
         search = LibrarySearch(lib, progress=False, kind="flat").update()
         assert search.index.exact
-        tracks, vectors = track_vectors(lib)
-        results = search.similar(vectors[0], k=3)  # a raw vector: vibe only, itself included
+        tracks, windows, _ = search._rows()
+        results = search.similar(windows[0][0], k=3)  # a raw window vector: vibe only, itself included
         assert results[0].track.id == tracks[0].id and results[0].match.vibe == pytest.approx(1.0, abs=1e-5)
         assert results[0].match.tempo is None
 

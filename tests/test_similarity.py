@@ -33,6 +33,7 @@ from workbench.similarity import (
     vibe_score,
 )
 from workbench.similarity._inputs import cosine_rows, normalize_rows
+from workbench.similarity.query import vibe_words
 
 faiss = pytest.importorskip("faiss")
 
@@ -198,10 +199,14 @@ def test_weights_coerce_errors():
     ({"vibe": 0.996, "bpm_delta": -2.6, "key_from": "8A", "key_to": "8B", "energy_delta": -2},
      "similar vibe (100%); Δ-3 BPM; key: 8A→8B (relative); energy -2"),
     ({"vibe": 0.0, "bpm_delta": 0.4, "key_from": "8A", "key_to": "10A", "energy_delta": 3},
-     "similar vibe (0%); same BPM; key: 8A→10A (two steps); energy +3"),
+     "different vibe (0%); same BPM; key: 8A→10A (two steps); energy +3"),
     ({"vibe": 0.125, "bpm_delta": 2.5, "key_from": "8A", "key_to": "3B", "energy_delta": -1},
-     "similar vibe (13%); Δ+3 BPM; key: 8A→3B (clash); energy -1"),
+     "different vibe (13%); Δ+3 BPM; key: 8A→3B (clash); energy -1"),
     ({"vibe": 0.7349, "key_to": "5A"}, "similar vibe (73%)"),
+    ({"vibe": 0.494, "key_to": "5A"}, "loosely related vibe (49%)"),
+    ({"vibe": 0.244, "key_to": "5A"}, "different vibe (24%)"),
+    ({"vibe": 0.25, "bpm_delta": None, "key_from": "8A", "key_to": "8A", "energy_delta": 0, "tempo_unknown": True},
+     "loosely related vibe (25%); tempo unknown (no beat); key: 8A (same); energy same"),
 ])
 def test_format_explanation(kwargs, want):
     assert format_explanation(**kwargs) == want
@@ -220,7 +225,7 @@ def test_match_explanation_end_to_end():
     assert (m.vibe, m.tempo, m.key, m.energy) == (pytest.approx(c, abs=1e-6), pytest.approx(0.8), 0.8, 0.8)
     assert m.score == pytest.approx(0.5 * c + 0.2 * 0.8 + 0.2 * 0.8 + 0.1 * 0.8, abs=1e-6)
     # Track 3 is orthogonal (vibe 0) at half tempo (64 vs 128 -> Δ0), same key, same energy.
-    assert got[1].explanation == "similar vibe (0%); same BPM; key: 8A (same); energy same"
+    assert got[1].explanation == "different vibe (0%); same BPM; key: 8A (same); energy same"
     assert got[1].score == pytest.approx(0.5)
 
 
@@ -434,7 +439,7 @@ def test_query_by_raw_vector_scores_vibe_only():
         assert m.score == m.vibe
         assert (m.tempo, m.key, m.energy, m.bpm_delta, m.key_from, m.energy_delta) == (None,) * 6
         assert m.key_to in CAMELOT_CODES
-        assert m.explanation == f"similar vibe ({math.floor(m.vibe * 100 + 0.5)}%)"
+        assert m.explanation == f"{vibe_words(math.floor(m.vibe * 100 + 0.5))} ({math.floor(m.vibe * 100 + 0.5)}%)"
     want = sorted(lib["ids"].tolist(), key=lambda i: -vibe_score(vec, lib["embeddings"][list(lib["ids"]).index(i)]))
     assert [m.id for m in got] == want[:5]
     assert got == index.similar(list(vec), k=5)  # a list works too

@@ -407,15 +407,16 @@ def similar_table(search: LibrarySearch, track: int | str | Track, *, k: int = 5
     Returns
     -------
     pd.DataFrame
-        Columns ``score``, ``id``, ``name``, ``explanation``; best first.
+        Columns ``score``, ``id``, ``name``, ``explanation``, ``model`` (the embedding model that
+        ranked them); best first.
     """
     import pandas as pd
 
     results = search.similar(track, k=k)
     return pd.DataFrame(
         [{"score": round(r.match.score, 3), "id": r.track.id, "name": r.track.name,
-          "explanation": r.match.explanation} for r in results],
-        columns=["score", "id", "name", "explanation"],
+          "explanation": r.match.explanation, "model": r.model} for r in results],
+        columns=["score", "id", "name", "explanation", "model"],
     )
 
 

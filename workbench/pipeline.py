@@ -192,7 +192,7 @@ def run_demo(
 
             for kind, run in runs.items():
                 html = run.path / "report.html"
-                result.reports[kind] = html if html.is_file() else report(run)
+                result.reports[kind] = html if html.is_file() else report(run, library=lib)
             result.headlines = _headlines(runs, result)
 
         if export:

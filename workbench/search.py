@@ -1,10 +1,13 @@
-"""Similar tracks in a library: embeddings + analysis -> a saved FAISS index -> explained matches.
+"""Similar tracks in a library: an embedding model + analysis -> a saved window-set index -> explained matches.
 
-The index lives beside the library's database (``<db folder>/similarity/``) and is brought
-up to date incrementally: tracks added to the library are added to the index, tracks gone
-are removed. Track vectors are the frontend's pooled window embeddings (mean and std),
-standardised with statistics fixed when the index was first built; :meth:`LibrarySearch.rebuild`
-refits them.
+The model is the registry's active embedding head on the library's backbone by default, else the
+backbone (:mod:`workbench.similarity.model`); every result names it. The index lives beside the
+library's database (``<db folder>/similarity/<backbone>[+head<N>-<weights>]/``), is rebuilt when
+the model changes, and is brought up to date incrementally: tracks added to the library are
+added, tracks gone or changed are removed. A track is a set of window vectors
+(:mod:`workbench.similarity.sets`), so an excerpt finds its own track; a bare backbone's windows
+are z-scored, and the vibe is calibrated so that 0 % is a typical pair of the library's tracks, with
+statistics fixed when the index was built (:meth:`LibrarySearch.rebuild` refits them).
 """
 
 from __future__ import annotations
@@ -19,114 +22,179 @@ import numpy as np
 
 from workbench import audio
 from workbench.analysis import analyze, analyze_library, effective_settings, track_analysis
-from workbench.embed.batch import Backbone, default_backbone, describe_backbone, embed_library, track_vectors
-from workbench.embed.features import pool, standardize
-from workbench.errors import AudioError, ParameterError, TrackNotFoundError, failure_reason
-from workbench.fileio import atomic_write, atomic_write_bytes
+from workbench.embed.batch import Backbone, embed_library
+from workbench.embed.features import standardize
+from workbench.errors import AudioError, IndexFileError, ParameterError, TrackNotFoundError, failure_reason
+from workbench.fileio import atomic_write
 from workbench.library import Library, Track
 
 if TYPE_CHECKING:
-    from workbench.similarity import Match, Query
+    from workbench.similarity import Match
+    from workbench.similarity.model import EmbeddingModel
     from workbench.similarity.scores import WeightsLike
+    from workbench.similarity.sets import TrackSetIndex
 
-_STATS_FILE = "standardize.npz"
-_INFO_FILE = "library_index.json"
+_STATS_FILE = "standardize-windows.npz"
+#: What the saved index holds; a saved index of another format is rebuilt (2: calibrated vibe).
+_INDEX_FORMAT = "window-sets-2"
+#: Window vectors kept per library track (more are merged by k-means, weighted by how many they stand for).
+DEFAULT_MAX_WINDOWS = 24
 
 
 @dataclass(frozen=True)
 class SimilarTrack:
-    """One match: the library track and the scored, explained :class:`~workbench.similarity.Match`."""
+    """One match: the library track, the scored, explained :class:`~workbench.similarity.Match`, and the model.
+
+    ``model`` names the embedding model that ranked it (e.g. ``"head@3 (features features-v1)"``).
+    """
 
     track: Track
     match: Match  # imported lazily
+    model: str = ""
 
     def __str__(self) -> str:
         m = self.match
         return f"{m.score:.2f}  {self.track.name}  —  {m.explanation}"
 
 
-def _signature(track: Track, meta: tuple[float, str, int]) -> str:
+def _signature(track: Track, meta: tuple[float | None, str, int]) -> str:
     """What an index row was built from: file contents and the analysis used."""
     bpm, camelot, energy = meta
-    return f"{track.content_hash}|{bpm:.3f}|{camelot}|{energy}"
+    tempo = "none" if bpm is None else f"{bpm:.3f}"
+    return f"{track.content_hash}|{tempo}|{camelot}|{energy}"
+
+
+def reduce_windows(windows: np.ndarray, *, max_windows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_windows`` unit vectors standing for a track's windows, and how many each stands for.
+
+    Parameters
+    ----------
+    windows : np.ndarray [shape=(n, d)]
+        The track's window vectors.
+    max_windows : int >= 1
+        How many to keep; more are merged by k-means (seeded) on the unit vectors.
+    seed : int
+        Seeds k-means.
+
+    Returns
+    -------
+    vectors : np.ndarray [shape=(m, d), dtype=float32]
+        ``m = min(n, max_windows)`` unit vectors.
+    weights : np.ndarray [shape=(m,), dtype=float32]
+        Windows per vector (sum ``n``).
+    """
+    from workbench.similarity.vectors import normalize_rows
+
+    unit = normalize_rows(np.asarray(windows, dtype=np.float32), name="window vectors")
+    if unit.shape[0] <= max_windows:
+        return unit, np.ones(unit.shape[0], dtype=np.float32)
+    from sklearn.cluster import KMeans
+
+    km = KMeans(n_clusters=max_windows, n_init=1, random_state=seed).fit(unit)
+    counts = np.bincount(km.labels_, minlength=max_windows)
+    used = counts > 0
+    return (normalize_rows(km.cluster_centers_[used].astype(np.float32), name="window centroids"),
+            counts[used].astype(np.float32))
 
 
 class LibrarySearch:
-    """Explained similarity search over a library's analysed, embedded tracks.
+    """Explained similarity search over a library's analysed, embedded tracks, ranked by an embedding model.
+
+    The model (:func:`~workbench.similarity.model.resolve_model`) is the registry's active
+    ``head`` by default (when one was trained on the library's backbone), else the backbone;
+    ``model="backbone"`` or ``model="head@3"`` chooses. Tracks are window sets
+    (:mod:`workbench.similarity.sets`): a whole-track vibe that an excerpt still matches. Tracks
+    with no steady beat are searched too, their tempo said to be unknown.
 
     Parameters
     ----------
     library : Library
     backbone : Backbone or None
-        The embedding backbone; ``None`` means :func:`~workbench.embed.batch.default_backbone`
-        (OpenL3 when its weights are found, else the weight-free feature frontend).
-        ``backbone_said`` tells which, in words, for every report that shows results.
+        The library's backbone; ``None``: :func:`~workbench.embed.batch.default_backbone`.
+    model : str, EmbeddingModel or None
+        ``None`` (active head, else backbone), ``"backbone"``, ``"head"``, ``"head@N"``, or a model.
     progress : bool
         Progress bars while analysing and embedding what is missing.
     kind : {"auto", "flat", "hnsw"}
-        FAISS backend on (re)build: exact flat, approximate HNSW, or chosen by size.
+        Accepted for compatibility and checked; the window-set index is always exact (every window scored).
+    max_windows : int >= 1
+        Window vectors kept per library track.
     """
 
-    def __init__(self, library: Library, *, backbone: Backbone | None = None, progress: bool = True,
-                 kind: str = "auto") -> None:
+    def __init__(self, library: Library, *, backbone: Backbone | None = None, model: str | EmbeddingModel | None = None,
+                 progress: bool = True, kind: str = "auto", max_windows: int = DEFAULT_MAX_WINDOWS) -> None:
+        from workbench.similarity.index import KINDS
+        from workbench.similarity.model import EmbeddingModel, resolve_model
+
         if not isinstance(library, Library):
             raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
+        if kind not in KINDS:
+            raise ParameterError(f"kind must be one of {KINDS}; got {kind!r}")
+        if isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1:
+            raise ParameterError(f"max_windows must be an integer >= 1; got {max_windows!r}")
         self.library = library
-        if backbone is None:
-            backbone, self.backbone_said = default_backbone()
-        else:
-            self.backbone_said = describe_backbone(backbone)
-        self.backbone = backbone
+        self.model = model if isinstance(model, EmbeddingModel) else resolve_model(library, model, backbone=backbone)
+        self.backbone = self.model.backbone
+        self.backbone_said = self.model.backbone_said
         self.progress = progress
         self.kind = kind
-        self.folder = Path(library.path).parent / "similarity" / self.backbone.name
-        self.index = None
-        self.skipped: list[Track] = []  # tracks without a beat (no BPM to compare)
+        self.max_windows = max_windows
+        root = Path(library.path).parent / "similarity"
+        self.folder = root / (self.backbone.name if self.model.head is None else f"{self.backbone.name}+{self.model.tag}")
+        self.index: TrackSetIndex | None = None
+        self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
+
+    @property
+    def model_said(self) -> str:
+        """The model in words, as every result shows it: ``"head@3 (features features-v1)"``."""
+        return self.model.said
+
+    def _identity(self) -> dict[str, object]:
+        m = self.model
+        return {"format": _INDEX_FORMAT, "model": m.name, "model_key": m.key, "window_s": m.window_s, "hop_s": m.hop_s,
+                "max_windows": self.max_windows, "backbone": self.backbone.name, "settings": self.backbone.settings}
 
     # -- building -------------------------------------------------------------------------
     def update(self) -> LibrarySearch:
-        """Analyse and embed what is missing, then load the saved index and bring it up to date."""
-        from workbench.similarity import SimilarityIndex
+        """Analyse and embed what is missing, then load the saved index and bring it up to date.
+
+        The index is rebuilt when it was made by another model (or other window settings).
+        """
+        from workbench.similarity.sets import TrackSetIndex
 
         analyze_library(self.library, progress=self.progress)
         embed_library(self.library, backbone=self.backbone, progress=self.progress)
-        tracks, vectors, meta = self._rows()
+        doc = TrackSetIndex.manifest(self.folder)
         stats = self._load_stats()
-        if stats is None or not (self.folder / _INFO_FILE).is_file():
-            return self.rebuild(tracks=tracks, vectors=vectors, meta=meta)
-        mean, std = stats
-        index = SimilarityIndex.load(self.folder)
-        stored = json.loads((self.folder / _INFO_FILE).read_text()).get("signatures", {})
+        if doc is None or doc.get("identity") != json.loads(json.dumps(self._identity())) or (
+                self.model.head is None and stats is None):
+            return self.rebuild()
+        try:
+            index = TrackSetIndex.load(self.folder)
+        except IndexFileError:  # damaged (a crash, a copy cut short): built again
+            return self.rebuild()
+        stored = doc.get("signatures", {})
+        tracks, meta = self._tracks()
         want = {t.id: i for i, t in enumerate(tracks)}
         signatures = {t.id: _signature(t, m) for t, m in zip(tracks, meta, strict=True)}
         have = set(int(i) for i in index.ids)
-        # gone from the library, or changed (new file contents or a new analysis): out
         stale = sorted(i for i in have if i not in want or stored.get(str(i)) != signatures[i])
         new = [want[i] for i in sorted(set(want) - (have - set(stale)))]
         if stale:
             index.remove(stale)
-        if new:
-            index.add([tracks[i].id for i in new], (vectors[new] - mean) / std,
-                      [meta[i][0] for i in new], [meta[i][1] for i in new], [meta[i][2] for i in new])
+        for i in new:
+            sets = self._sets([tracks[i]], stats)
+            if sets[0] is not None:
+                index.add(tracks[i].id, sets[0][0], weights=sets[0][1], bpm=meta[i][0], camelot=meta[i][1],
+                          energy=meta[i][2])
         if stale or new:
-            index.save(self.folder)
-            self._write_info(signatures)
+            index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
+                                          "signatures": {str(k): signatures[k] for k in map(int, index.ids)}})
         self.index = index
         return self
 
-    def rebuild(self, *, tracks: list[Track] | None = None, vectors: np.ndarray | None = None,
-                meta: list[tuple[float, str, int]] | None = None) -> LibrarySearch:
-        """Build the index from scratch (refitting the standardisation) and save it.
-
-        Parameters
-        ----------
-        tracks : list of Track or None
-            The rows to index; None (or any of the three None): analyse and embed the library
-            and take every track with a beat.
-        vectors : np.ndarray [shape=(len(tracks), d)] or None
-            Their pooled track vectors, before standardisation.
-        meta : list of (float, str, int) or None
-            Per track: tempo in BPM, Camelot key, energy level.
+    def rebuild(self) -> LibrarySearch:
+        """Build the index from scratch (refitting the backbone's window standardisation) and save it.
 
         Returns
         -------
@@ -138,76 +206,108 @@ class LibrarySearch:
         ParameterError
             No track can be indexed.
         """
-        from workbench.similarity import SimilarityIndex
+        from workbench.similarity.sets import TrackSetIndex
 
-        if tracks is None or vectors is None or meta is None:
-            analyze_library(self.library, progress=self.progress)
-            embed_library(self.library, backbone=self.backbone, progress=self.progress)
-            tracks, vectors, meta = self._rows()
-        if not tracks:
-            raise ParameterError("the library has no analysed, embedded track with a beat to search; scan a folder first")
-        z, mean, std = standardize(vectors)
-        self.index = SimilarityIndex([t.id for t in tracks], z, [m[0] for m in meta], [m[1] for m in meta],
-                                     [m[2] for m in meta], kind=self.kind)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.index.save(self.folder)
-        def _write_stats(tmp: Path) -> None:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, mean=mean, std=std)
+        analyze_library(self.library, progress=self.progress)
+        embed_library(self.library, backbone=self.backbone, progress=self.progress)
+        tracks, meta = self._tracks()
+        raw = [self._windows(t) for t in tracks]
+        keep = [i for i, w in enumerate(raw) if w is not None]
+        if not keep:
+            raise ParameterError("the library has no analysed, embedded track to search; scan a folder first")
+        stats = None
+        if self.model.head is None:  # backbone windows: z-scored per dimension over the library's windows
+            _, mean, std = standardize(np.concatenate([raw[i] for i in keep]))  # type: ignore[misc]
+            stats = (mean, std)
+            self.folder.mkdir(parents=True, exist_ok=True)
 
-        atomic_write(self.folder / _STATS_FILE, _write_stats)
-        self._write_info({t.id: _signature(t, m) for t, m in zip(tracks, meta, strict=True)})
+            def _write_stats(tmp: Path) -> None:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, mean=mean, std=std)
+
+            atomic_write(self.folder / _STATS_FILE, _write_stats)
+        index = TrackSetIndex(self.model.dim)
+        for i in keep:
+            vectors, weights = reduce_windows(self._scaled(raw[i], stats), max_windows=self.max_windows)  # type: ignore[arg-type]
+            index.add(tracks[i].id, vectors, weights=weights, bpm=meta[i][0], camelot=meta[i][1], energy=meta[i][2])
+        index.calibrate()  # 0 % vibe = a typical pair of this library's tracks (kept until the next rebuild)
+        signatures = {tracks[i].id: _signature(tracks[i], meta[i]) for i in keep}
+        index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
+                                      "signatures": {str(k): v for k, v in signatures.items()}})
+        self.index = index
         return self
 
-    def _write_info(self, signatures: dict[int, str]) -> None:
-        info = {"backbone": self.backbone.name, "backbone_said": self.backbone_said, "settings": self.backbone.settings, "tracks": len(signatures),
-                "signatures": {str(k): v for k, v in signatures.items()}}
-        atomic_write_bytes(self.folder / _INFO_FILE, json.dumps(info, indent=2).encode())
-
-    def _rows(self) -> tuple[list[Track], np.ndarray, list[tuple[float, str, int]]]:
-        tracks, vectors = track_vectors(self.library, backbone=self.backbone)
-        keep, meta, self.skipped = [], [], []
-        for i, t in enumerate(tracks):
+    def _tracks(self) -> tuple[list[Track], list[tuple[float | None, str, int]]]:
+        """Analysed tracks and their (BPM or None, Camelot, energy); ``skipped`` lists those with no beat."""
+        tracks, meta, self.skipped = [], [], []
+        for t in self.library.tracks():
             a = track_analysis(self.library, t, compute=False)
-            if a is None or a.bpm is None:
-                self.skipped.append(t)
+            if a is None:
                 continue
-            keep.append(i)
+            if a.bpm is None:
+                self.skipped.append(t)
+            tracks.append(t)
             meta.append((a.bpm, a.camelot, a.energy))
-        return [tracks[i] for i in keep], vectors[keep], meta
+        return tracks, meta
+
+    def _rows(self) -> tuple[list[Track], list[np.ndarray], list[tuple[float | None, str, int]]]:
+        """Indexable tracks, their window vectors (the model's, before scaling) and analysis."""
+        tracks, meta = self._tracks()
+        rows = [(t, w, m) for t, m in zip(tracks, meta, strict=True) if (w := self._windows(t)) is not None]
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+    def _windows(self, track: Track) -> np.ndarray | None:
+        """The model's window vectors of a track from the embedding cache (None when not embedded)."""
+        from workbench.embed.batch import cache_for
+
+        hit = cache_for(self.library, self.backbone).get(track.content_hash)
+        return None if hit is None else self.model.windows(hit[0], hit[1])
+
+    def _sets(self, tracks: list[Track], stats: tuple[np.ndarray, np.ndarray] | None
+              ) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for t in tracks:
+            w = self._windows(t)
+            out.append(None if w is None else reduce_windows(self._scaled(w, stats), max_windows=self.max_windows))
+        return out
+
+    @staticmethod
+    def _scaled(windows: np.ndarray, stats: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        return windows if stats is None else (windows - stats[0]) / stats[1]
 
     def _load_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
         p = self.folder / _STATS_FILE
-        if not p.is_file():
+        if self.model.head is not None or not p.is_file():
             return None
         with np.load(p, allow_pickle=False) as data:
             return data["mean"], data["std"]
 
-    def _standardize(self, vector: np.ndarray) -> np.ndarray:
-        """A pooled track vector on the index's scale (unchanged before the first build)."""
-        stats = self._load_stats()
-        return vector if stats is None else (vector - stats[0]) / stats[1]
+    def _standardize(self, windows: np.ndarray) -> np.ndarray:
+        """Window vectors on the index's scale (z-scored for a bare backbone)."""
+        return self._scaled(windows, self._load_stats())
 
     # -- querying -------------------------------------------------------------------------
     def similar(self, query: int | str | os.PathLike[str] | Track, *, k: int = 10, min_score: float | None = None,
                 weights: WeightsLike = None) -> list[SimilarTrack]:
-        """The ``k`` most similar library tracks by combined score, each explained.
+        """The ``k`` most similar library tracks by combined score, each explained and naming the model.
 
         ``query`` is a library track (its id, content hash, path or :class:`Track`), the
-        path of an audio file that is not in the library (analysed and embedded on the fly),
-        a :class:`~workbench.similarity.Query`, or a raw track vector (pooled embedding,
-        before standardisation: only the vibe is scored).
+        path of an audio file that is not in the library (analysed and embedded on the fly; an
+        excerpt of a library track finds that track), a :class:`~workbench.similarity.sets.SetQuery`
+        or :class:`~workbench.similarity.Query`, or a raw window vector of the model (before
+        scaling: only the vibe is scored).
 
         Parameters
         ----------
-        query : int, str, os.PathLike, Track, Query or np.ndarray [shape=(d,)]
+        query : int, str, os.PathLike, Track, SetQuery, Query or np.ndarray [shape=(d,)]
             What to match, as above.
         k : int >= 1
             How many matches at most.
         min_score : float in [0, 1] or None
             Leave out matches scoring below it; None keeps all ``k``.
         weights : Weights, mapping of str to float, or None
-            Weights of the vibe, tempo, key and energy scores; None: the defaults.
+            Weights of the vibe, tempo, key and energy scores; None: the defaults. Where a tempo
+            is unknown (no beat) the tempo term is left out of the weighted mean.
 
         Returns
         -------
@@ -217,24 +317,27 @@ class LibrarySearch:
         Raises
         ------
         TrackNotFoundError
-            ``query`` is neither a library track with a beat nor an audio file.
+            ``query`` is neither an indexed library track nor an audio file.
         AudioError
-            An outside file cannot be analysed or embedded, or has no beat.
+            An outside file cannot be analysed or embedded.
         """
         if self.index is None:
             self.update()
         q = self._query(query)
         matches = self.index.similar(q, k=k, min_score=min_score, weights=weights)  # type: ignore[union-attr]
-        return [SimilarTrack(self.library.track(m.id), m) for m in matches]
+        return [SimilarTrack(self.library.track(m.id), m, self.model_said) for m in matches]
 
-    def _query(self, query: object) -> int | Query | np.ndarray:
+    def _query(self, query: object) -> object:
         from workbench.similarity import Query
+        from workbench.similarity.sets import SetQuery
 
         if isinstance(query, Track):
-            return query.id
+            query = query.id
+        if isinstance(query, SetQuery):
+            return query
         if isinstance(query, Query):
             self._check_dim(np.asarray(query.vector), "Query.vector")
-            return query
+            return SetQuery(self._standardize(np.asarray(query.vector)[None, :]), query.bpm, query.camelot, query.energy)
         if isinstance(query, np.ndarray):
             self._check_dim(query, "query vector")
             return self._standardize(np.asarray(query, dtype=np.float32))
@@ -244,44 +347,44 @@ class LibrarySearch:
             track = None
         if track is not None:
             if track.id not in set(int(i) for i in self.index.ids):  # type: ignore[union-attr]
-                raise TrackNotFoundError(f"track {track.id} ({track.name}) has no beat, so it is not in the index")
+                raise TrackNotFoundError(f"track {track.id} ({track.name}) has no analysis or embedding, so it is "
+                                         "not in the index (`workbench analyze` says why)")
             return track.id
         if isinstance(query, (str, os.PathLike)) and _is_file(query):
             return self._file_query(query)
         shown = audio.display_path(os.fspath(query)) if isinstance(query, (str, os.PathLike)) else repr(query)
         raise TrackNotFoundError(f"{shown!r} is neither a track of {self.library.path} nor an audio file")
 
-    def _file_query(self, query: str | os.PathLike[str]) -> Query:
+    def _file_query(self, query: str | os.PathLike[str]) -> object:
         """A query from an audio file outside the library: analysed and embedded on the fly.
+
+        A file with no steady beat is searched too (its tempo unknown).
 
         Raises
         ------
         AudioError
-            The file cannot be decoded, analysed or embedded (any cause, named), or has no beat.
+            The file cannot be decoded, analysed or embedded (any cause, named).
         """
-        from workbench.similarity import Query
+        from workbench.similarity.sets import SetQuery
 
         name = os.fspath(query)
         try:
             y, sr = audio.load(query, mono=False)
             a = analyze(y, sr=sr, **effective_settings(self.library, query).kwargs())  # the library's prior
-            if a.bpm is None:  # refused before the (slower) embedding
-                raise AudioError(f"{name}: no steady beat found, so tempo cannot be compared", path=name)
-            emb, _ = self.backbone.embed(y, sr=sr)
-            vector = pool(np.asarray(emb), with_std=True)
+            emb, ts = self.backbone.embed(y, sr=sr)
+            windows = self.model.windows(np.asarray(emb), np.asarray(ts))
         except AudioError:
             raise
         except Exception as exc:  # pyloudnorm's or librosa's ValueError, an OSError: say so, by name
             raise AudioError(f"{name}: cannot analyse or embed this file: {failure_reason(exc)}", path=name) from exc
-        self._check_dim(vector, f"{audio.display_path(name)}: its embedding")
-        return Query(vector=self._standardize(vector), bpm=a.bpm, camelot=a.camelot, energy=a.energy)
+        return SetQuery(self._standardize(windows), a.bpm, a.camelot, a.energy)
 
     def _check_dim(self, vector: np.ndarray, name: str) -> None:
         """Refuse a vector whose length is not the index's dimension."""
         dim = int(self.index.dim)  # type: ignore[union-attr]
         if np.ndim(vector) != 1 or np.shape(vector)[0] != dim:
-            raise ParameterError(f"{name} must be a 1-D vector of length {dim} (the index's dimension: a pooled "
-                                 f"track vector of {self.backbone.name}); got shape {np.shape(vector)}")
+            raise ParameterError(f"{name} must be a 1-D vector of length {dim} (the index's dimension: a window "
+                                 f"vector of {self.model.name}); got shape {np.shape(vector)}")
 
 
 def _is_file(path: str | os.PathLike[str]) -> bool:

@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, metavar="V,T,K,E",
                    help="weights of vibe, tempo, key, energy (default 0.5,0.2,0.2,0.1)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
+    p.add_argument("--model", default=None, metavar="backbone|head|head@N",
+                   help="the embedding model that ranks: the bare backbone, the active head or head version N "
+                        "(default: the registry's active head when there is one, else the backbone)")
     add_json(p)
     p.set_defaults(func=_cmd_similar)
 
@@ -178,22 +181,24 @@ def _cmd_similar(args: argparse.Namespace) -> int:
 
     weights = _weights(args.weights)
     with open_library(args) as lib:
-        search = LibrarySearch(lib, progress=False)
+        search = LibrarySearch(lib, model=args.model, progress=False)
         failed = _prepare(lib, search.backbone, progress=not (args.quiet or args.json))
         search.rebuild() if args.rebuild else search.update()
         results = search.similar(args.track, k=args.k, min_score=args.min_score, weights=weights)
         if args.json:
             matches: list[Any] = [r.match for r in results]
-            print_json([{"track_id": r.track.id, "name": r.track.name, "path": r.track.path,
+            print_json([{"track_id": r.track.id, "name": r.track.name, "path": r.track.path, "model": r.model,
                          **{k: v for k, v in dataclasses.asdict(m).items() if k != "id"}}
                         for r, m in zip(results, matches, strict=True)])
             return 0
         print(f"backbone: {search.backbone_said}")
+        print(f"model: {search.model_said}")
         for r in results:
             m: Any = r.match
             print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {m.explanation}")
         if search.skipped:
-            print(f"({len(search.skipped)} tracks without a steady beat are not searched)")
+            print(f"({len(search.skipped)} tracks without a steady beat are searched on vibe, key and energy: "
+                  "their tempo is unknown)")
         if failed:
             print(f"({failed} tracks could not be analysed or embedded: `workbench analyze` says why)")
     return 0

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,12 +43,13 @@ from workbench.runs import flatten
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from workbench.library import Library
     from workbench.runs import Run
 
 __all__ = ["as_run", "backbone_text", "build", "report", "show"]
 
 SECTIONS = ("Quality gates", "Model vs baselines", "Metrics", "Training curves", "Confusion matrix", "Per-class scores",
-            "Embedding space", "Invariance", "Section timeline", "Dataset", "Config", "Run")
+            "Embedding space", "Search before/after", "Invariance", "Section timeline", "Dataset", "Config", "Run")
 
 
 def as_run(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Run:
@@ -267,6 +269,15 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     else:
         parts.append(_section("Embedding space", H.not_recorded("embeddings and classes in arrays.npz")))
 
+    # what the head changes in similar-track search (recorded by report(run, library=...))
+    if run.kind == "embeddings":
+        from workbench.report.search_section import section_html
+
+        parts.append(_section("Search before/after", section_html(run)))
+    else:
+        parts.append(_section("Search before/after", '<p class="na">not applicable: only an embeddings run '
+                                                      "changes similar-track search</p>"))
+
     # invariance
     inv = run.metrics.get("invariance") or recorded_model.get("invariance")
     if inv:
@@ -312,7 +323,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
 
 
 def report(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
-           seed: int = 0, projection: str = "pca") -> Path:
+           seed: int = 0, projection: str = "pca", library: Library | None = None) -> Path:
     """Write ``report.html``, ``plots/*.png`` and ``evaluation.json`` into the run folder; return the HTML path.
 
     Parameters
@@ -323,10 +334,23 @@ def report(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | 
         Seed of the k-means and t-SNE used for the clustering metrics and the projection.
     projection : {"pca", "tsne"}
         2-D projection of the embedding space (t-SNE is much slower).
+    library : Library or None
+        For an embeddings run: the library it was trained on, searched with the backbone and with
+        the run's head for the "Search before/after" section (one failure is said there, not raised).
     """
     from workbench.fileio import atomic_write_bytes, jsonable
 
     run = as_run(run, root=root)
+    if library is not None and run.kind == "embeddings" and run.model_path is not None:
+        from workbench.report.search_section import FILE, write_before_after
+
+        try:
+            write_before_after(run, library)
+        except Exception as exc:  # noqa: BLE001 - the report still comes; the section says why
+            from workbench.errors import failure_reason
+
+            (run.path / FILE).unlink(missing_ok=True)  # no stale comparison
+            warnings.warn(f"search before/after not recorded: {failure_reason(exc)}", stacklevel=2)
     body, pngs, evaluation = build(run, seed=seed, projection=projection)
     plots = run.path / "plots"
     plots.mkdir(exist_ok=True)

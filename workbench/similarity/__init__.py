@@ -17,7 +17,10 @@ Modules: :mod:`~workbench.similarity.query` (:class:`Query`, :class:`Match`),
 :mod:`~workbench.similarity.scores` (component scores, :class:`Weights`),
 :mod:`~workbench.similarity.scoring` (combined scores, :func:`brute_force_similar`),
 :mod:`~workbench.similarity.search_exact` (the bounded FAISS search),
-:mod:`~workbench.similarity.index` (:class:`SimilarityIndex`, save/load). ``CAMELOT_CODES`` is
+:mod:`~workbench.similarity.index` (:class:`SimilarityIndex`, save/load),
+:mod:`~workbench.similarity.model` (the embedding model a library search ranks with: backbone +
+optional trained head), :mod:`~workbench.similarity.sets` (tracks as window sets: the library
+search's index), :mod:`~workbench.similarity.compare` (backbone vs head). ``CAMELOT_CODES`` is
 :data:`workbench.camelot.CAMELOT_CODES` (wheel order).
 
 Importing this package loads numpy only; FAISS is imported when an index is built or loaded.

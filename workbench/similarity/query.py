@@ -103,17 +103,23 @@ def format_explanation(
     key_from: str | None = None,
     key_to: str | None = None,
     energy_delta: int | None = None,
+    tempo_unknown: bool = False,
 ) -> str:
     """The one-line explanation of a match.
 
     Parts, joined by ``"; "``:
 
-    * ``"similar vibe (82%)"`` -- the vibe score as a percent, rounded half up;
+    * the vibe score as a percent, rounded half up, in words that never contradict it:
+      ``"similar vibe (82%)"`` from 50 %, ``"loosely related vibe (35%)"`` from 25 %, else
+      ``"different vibe (3%)"`` (see :func:`vibe_words`);
     * ``"Δ+2 BPM"`` / ``"Δ-3 BPM"`` -- the BPM delta rounded half away from zero;
       ``"same BPM"`` when it rounds to 0;
     * ``"key: 8A (same)"`` or ``"key: 8A→9A (compatible)"`` with ``relative``, ``compatible``,
       ``two steps`` or ``clash`` (see :func:`~workbench.similarity.key_relation`);
     * ``"energy +1"`` / ``"energy -2"`` / ``"energy same"``.
+
+    * ``"tempo unknown (no beat)"`` with ``tempo_unknown`` (query or match has no steady beat:
+      the tempo term is left out of the score, not scored 0).
 
     Parts whose inputs are ``None`` are left out (a raw vector query explains only the vibe).
 
@@ -127,9 +133,14 @@ def format_explanation(
         The query's and the match's Camelot keys.
     energy_delta : int or None
         Energy level difference.
+    tempo_unknown : bool
+        Say that the tempo could not be compared.
     """
-    parts = [f"similar vibe ({math.floor(vibe * 100.0 + 0.5)}%)"]
-    if bpm_delta is not None:
+    percent = math.floor(vibe * 100.0 + 0.5)
+    parts = [f"{vibe_words(percent)} ({percent}%)"]
+    if tempo_unknown:
+        parts.append("tempo unknown (no beat)")
+    elif bpm_delta is not None:
         rounded = int(math.copysign(math.floor(abs(bpm_delta) + 0.5), bpm_delta))
         parts.append("same BPM" if rounded == 0 else f"Δ{rounded:+d} BPM")
     if key_from is not None and key_to is not None:
@@ -143,7 +154,20 @@ def format_explanation(
     return "; ".join(parts)
 
 
+def vibe_words(percent: int) -> str:
+    """How a vibe score in percent is said: "similar vibe" (>= 50), "loosely related vibe" (>= 25), else "different vibe".
+
+    Parameters
+    ----------
+    percent : int
+        The vibe score in percent (0..100).
+    """
+    if percent >= 50:
+        return "similar vibe"
+    return "loosely related vibe" if percent >= 25 else "different vibe"
+
+
 QueryLike = Union[int, Query, np.ndarray, Sequence[float]]  # noqa: UP007 (a runtime alias on 3.10)
 
 
-__all__ = ["Match", "Query", "QueryLike", "format_explanation"]
+__all__ = ["Match", "Query", "QueryLike", "format_explanation", "vibe_words"]

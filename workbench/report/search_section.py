@@ -1,0 +1,85 @@
+"""The embeddings report's "Search before/after" section: what the trained head changes in ``workbench similar``.
+
+:func:`write_before_after` ranks the library with the bare backbone and with the run's head
+(:func:`workbench.similarity.compare.before_after`, queries limited to the run's held-out tracks)
+and stores the result as ``search_before_after.json`` in the run folder; :func:`section_html`
+renders it (or says how to record it).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from workbench.report import html as H
+
+if TYPE_CHECKING:
+    from workbench.library import Library
+    from workbench.runs import Run
+
+FILE = "search_before_after.json"
+
+
+def write_before_after(run: Run, library: Library, *, k: int = 3) -> dict[str, Any]:
+    """Compare backbone and the run's head through similar-track search, and save it in the run folder.
+
+    Parameters
+    ----------
+    run : Run
+        An embeddings run with a ``model.pt``.
+    library : Library
+        The library it was trained on (searched whole; queries are its held-out tracks).
+    k : int >= 1
+        Matches per query.
+
+    Returns
+    -------
+    dict
+        What :func:`workbench.similarity.compare.before_after` returns.
+    """
+    from workbench.fileio import atomic_write_bytes, jsonable
+    from workbench.similarity.compare import before_after
+    from workbench.similarity.model import model_from_run
+
+    held = (run.metrics.get("held_out") or {}).get("track_hashes") or None
+    doc = before_after(library, model_from_run(run), held_out_hashes=held, k=k)
+    atomic_write_bytes(run.path / FILE, json.dumps(doc, indent=1, default=jsonable).encode("utf-8"))
+    return doc
+
+
+def section_html(run: Run) -> str:
+    """The section's HTML from ``search_before_after.json`` (a note when it was not recorded).
+
+    Parameters
+    ----------
+    run : Run
+        The run whose folder is read.
+    """
+    try:
+        doc = json.loads((run.path / FILE).read_text())
+    except (OSError, ValueError):
+        return H.not_recorded(f"{FILE} (report(run, library=...) records it)")
+    k = doc.get("k", 3)
+    rows = []
+    for name in ("backbone", "head"):
+        m = doc.get(name) or {}
+        rows.append((m.get("model", name), m.get("precision_at_k"), m.get("chance"), m.get("best_possible"),
+                     m.get("n_queries")))
+    b, h = (doc.get("backbone") or {}).get("precision_at_k"), (doc.get("head") or {}).get("precision_at_k")
+    delta = f" Change: {h - b:+.2f}." if isinstance(b, (int, float)) and isinstance(h, (int, float)) else ""
+    body = (f'<p class="meta">precision@{k} by {H.esc(doc.get("groups_by", "group"))} through similar-track search '
+            f'(default weights; the query\'s own track never counts), queries: {H.esc(doc.get("queries", ""))} '
+            f"tracks; the whole library is searched.{H.esc(delta)}</p>")
+    body += H.table(rows, ("model", f"precision@{k}", "chance", "best possible", "queries"))
+    for ex in doc.get("examples") or []:
+        ranks = {m: (ex.get("rankings") or {}).get(m) or [] for m in ("backbone", "head")}
+        n = max(len(v) for v in ranks.values())
+        body += f'<p class="meta">query: {H.esc(ex.get("query"))} [{H.esc(ex.get("group"))}]</p>'
+        body += H.table([(i + 1, _cell(ranks["backbone"], i), _cell(ranks["head"], i)) for i in range(n)],
+                        ("rank", "backbone", "head"))
+    return body
+
+
+def _cell(ranking: list[dict[str, Any]], i: int) -> str:
+    """Rank ``i`` of a ranking as "name [group] score" ("" past its end)."""
+    return f"{ranking[i]['name']} [{ranking[i]['group']}] {ranking[i]['score']:.2f}" if i < len(ranking) else ""

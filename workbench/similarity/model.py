@@ -1,0 +1,332 @@
+"""The embedding model that similar-track search ranks with: a backbone plus an optional trained head.
+
+A track's *windows* are ``window_s``-second means of the backbone's frame embeddings every
+``hop_s`` seconds (the unit the triplet head is trained on, :func:`workbench.train.datasets.section_windows`),
+passed through the head when there is one. Whole-track similarity is computed from these window
+sets (:mod:`workbench.similarity.sets`), so an excerpt of a track still finds it.
+
+Which model: :func:`resolve_model` reads the library's registry table (``model_versions``) and the
+run folder the head was trained in (its ``model.pt``, read with ``weights_only=True``):
+
+* ``None`` (default): the active ``head`` version when one exists and was trained on the library's
+  backbone, else the bare backbone (``said`` tells which, and why);
+* ``"backbone"``: the bare backbone;
+* ``"head"``: the active head (an error when none is active);
+* ``"head@3"``: version 3 of the head, active or not.
+
+The registry module sits above this layer, so its table is read here directly (read-only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.errors import ParameterError
+
+if TYPE_CHECKING:
+    from workbench.embed.batch import Backbone
+    from workbench.library import Library
+    from workbench.models.heads import EmbeddingHead
+
+#: Window length in seconds when no head says otherwise (the triplet job's default).
+DEFAULT_WINDOW_S = 8.0
+_MODEL_RE = re.compile(r"^(backbone|head)(?:@(\d+))?$")
+
+
+@dataclass(frozen=True, eq=False)
+class EmbeddingModel:
+    """A backbone and an optional head; :meth:`windows` turns frame embeddings into window vectors.
+
+    Parameters
+    ----------
+    backbone : Backbone
+        Makes the frame embeddings (and names the embedding cache).
+    head : EmbeddingHead or None
+        The trained triplet head (input: a window's mean backbone frame), or None for the bare backbone.
+    version : int or None
+        The head's registry version.
+    window_s, hop_s : float > 0
+        Window length and hop in seconds.
+    backbone_said : str
+        The backbone in words.
+    note : str
+        Why this model was chosen when it was not asked for (e.g. no active head), else "".
+    """
+
+    backbone: Backbone
+    head: EmbeddingHead | None = None
+    version: int | None = None
+    window_s: float = DEFAULT_WINDOW_S
+    hop_s: float = DEFAULT_WINDOW_S / 4
+    backbone_said: str = ""
+    note: str = ""
+    weights_sha256: str = field(default="")
+    run_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``"backbone"``, ``"head@<version>"``, or ``"head of run <id>"`` for a head not registered."""
+        if self.head is None:
+            return "backbone"
+        return f"head@{self.version}" if self.version is not None else f"head of run {self.run_id}"
+
+    @property
+    def tag(self) -> str:
+        """The head's short tag in folder names: ``head3-<weights sha256[:12]>`` (``""`` for the backbone)."""
+        if self.head is None:
+            return ""
+        return f"head{self.version if self.version is not None else 'run'}-{self.weights_sha256[:12]}"
+
+    @property
+    def key(self) -> str:
+        """The model's identity in an index manifest: backbone, window, head version and weights."""
+        base = f"{self.backbone.name}-w{self.window_s:g}-h{self.hop_s:g}"
+        return base if self.head is None else f"{base}-{self.tag}"
+
+    @property
+    def dim(self) -> int:
+        """Length of a window vector."""
+        return int(self.backbone.dim if self.head is None else self.head.out_dim)
+
+    @property
+    def said(self) -> str:
+        """E.g. ``"head@3 (features openl3-mel128-music-512)"``: the model that produced a result, in words.
+
+        ``backbone_said`` has the backbone at length (and why it was chosen).
+        """
+        what = self.backbone.name
+        text = f"{self.name} (features {what})" if self.head is not None else f"backbone ({what})"
+        return text + (f"; {self.note}" if self.note else "")
+
+    def windows(self, frames: np.ndarray, timestamps_s: np.ndarray) -> np.ndarray:
+        """Window vectors of one track or excerpt.
+
+        Parameters
+        ----------
+        frames : np.ndarray [shape=(n, backbone.dim)]
+            The backbone's frame embeddings.
+        timestamps_s : np.ndarray [shape=(n,)]
+            Each frame's time in seconds.
+
+        Returns
+        -------
+        np.ndarray [shape=(n_windows, dim), dtype=float32]
+            One row per ``window_s`` window every ``hop_s`` seconds (at least one: audio shorter
+            than a window is one window); through the head when there is one.
+        """
+        means = window_means(frames, timestamps_s, window_s=self.window_s, hop_s=self.hop_s)
+        if self.head is None:
+            return means
+        import torch
+
+        self.head.eval()
+        with torch.no_grad():
+            out = self.head(torch.from_numpy(np.ascontiguousarray(means, dtype=np.float32)))
+        return out.numpy().astype(np.float32)
+
+
+def window_means(frames: np.ndarray, timestamps_s: np.ndarray, *, window_s: float, hop_s: float) -> np.ndarray:
+    """Mean frame embedding of each ``window_s`` window, every ``hop_s`` seconds.
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(n, d)]
+        Frame embeddings, ``n >= 1``.
+    timestamps_s : np.ndarray [shape=(n,)]
+        Frame times in seconds (ascending).
+    window_s, hop_s : float > 0
+        Window length and hop in seconds.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_windows, d), dtype=float32]
+
+    Raises
+    ------
+    ParameterError
+        No frames, or shapes that do not match.
+    """
+    e = np.asarray(frames, dtype=np.float64)
+    ts = np.asarray(timestamps_s, dtype=np.float64)
+    if e.ndim != 2 or e.shape[0] == 0 or ts.shape != (e.shape[0],):
+        raise ParameterError(f"frames must have shape (n >= 1, d) with n timestamps; got {e.shape} and {ts.shape}")
+    span = float(ts[-1] - ts[0])
+    n_win = 1 if span <= window_s else 1 + int(np.floor((span - window_s) / hop_s + 1e-9))
+    starts = ts[0] + hop_s * np.arange(n_win)
+    lo = np.searchsorted(ts, starts - 1e-9, side="left")
+    hi = np.searchsorted(ts, starts + window_s - 1e-9, side="left")
+    hi = np.maximum(hi, lo + 1)  # a window holds at least its first frame
+    hi = np.minimum(hi, e.shape[0])
+    csum = np.vstack([np.zeros((1, e.shape[1])), np.cumsum(e, axis=0)])
+    keep = hi > lo
+    lo, hi = lo[keep], hi[keep]
+    return ((csum[hi] - csum[lo]) / (hi - lo)[:, None]).astype(np.float32)
+
+
+def _head_rows(library: Library) -> list[dict[str, Any]]:
+    """The registry's ``head`` versions (version, active, metadata), read-only, by version."""
+    rows = library.conn.execute(
+        "SELECT version, active, run_id, metadata FROM model_versions WHERE model_type = 'head' ORDER BY version"
+    ).fetchall()
+    out = []
+    for r in rows:
+        try:
+            meta = json.loads(r["metadata"])
+        except (TypeError, ValueError):
+            meta = {}
+        inner = meta.get("metadata") if isinstance(meta, dict) else None
+        out.append({"version": int(r["version"]), "active": bool(r["active"]),
+                    "run_id": r["run_id"] or (inner or {}).get("run_id"), "metadata": inner or {}})
+    return out
+
+
+def _backbone_named(name: str, dim: int | None) -> Backbone:
+    """The backbone a head was trained on, by its cache name."""
+    from workbench.embed.batch import default_backbone
+    from workbench.embed.features import FeatureFrontend
+
+    if name == FeatureFrontend.name:
+        return FeatureFrontend()
+    found, _ = default_backbone()
+    if found.name == name:
+        return found
+    if name.startswith("openl3"):
+        from workbench.embed.openl3 import OpenL3, OpenL3Backbone
+
+        return OpenL3Backbone(OpenL3.from_weights(embedding_size=int(dim or 512)))
+    raise ParameterError(f"the head's backbone must be the feature frontend or OpenL3; got {name!r}")
+
+
+def _load_head(library: Library, row: dict[str, Any]) -> tuple[EmbeddingHead, float, str]:
+    """(head, window_s, weights sha256) of a registry row, from its run's ``model.pt``.
+
+    Raises
+    ------
+    ParameterError
+        The run folder or its ``model.pt`` is gone, or the file is not an embedding head.
+    """
+    from workbench.models.heads import EmbeddingHead, load_checkpoint
+
+    run_id = row["run_id"]
+    root = Path(library.workspace.experiments) if getattr(library, "workspace", None) is not None else None
+    path = (root / str(run_id) / "model.pt") if (root is not None and run_id) else None
+    if path is None or not path.is_file():
+        raise ParameterError(f"head@{row['version']}: its weights ({path or 'no run recorded'}) are gone; "
+                             "train again or choose --model backbone")
+    head = load_checkpoint(path)
+    if not isinstance(head, EmbeddingHead):
+        raise ParameterError(f"head@{row['version']}: {path} is a {type(head).__name__}, not an embedding head")
+    window_s = DEFAULT_WINDOW_S
+    try:
+        data = json.loads((path.parent / "data.json").read_text())
+        window_s = float(data.get("window_s", DEFAULT_WINDOW_S))
+    except (OSError, ValueError, TypeError):
+        pass
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    return head, window_s, sha
+
+
+def resolve_model(library: Library, model: str | None = None, *, backbone: Backbone | None = None) -> EmbeddingModel:
+    """The embedding model a search ranks with (see the module docstring).
+
+    Parameters
+    ----------
+    library : Library
+        Whose registry and runs are read.
+    model : {None, "backbone", "head", "head@N"}
+        Which model; None: the active head when there is one for the library's backbone, else the backbone.
+    backbone : Backbone or None
+        The library's backbone; None: :func:`~workbench.embed.batch.default_backbone`.
+
+    Returns
+    -------
+    EmbeddingModel
+
+    Raises
+    ------
+    ParameterError
+        ``model`` is not one of the choices (the message names them), names a version that does
+        not exist, or asks for the active head when none is active.
+    """
+    from workbench.embed.batch import default_backbone, describe_backbone
+
+    if model is not None and (not isinstance(model, str) or _MODEL_RE.match(model.strip()) is None):
+        versions = [r["version"] for r in _head_rows(library)]
+        choices = "'backbone', 'head' (the active one)" + (f" or 'head@N' with N in {versions}" if versions else "")
+        raise ParameterError(f"model must be {choices}; got {model!r}")
+    if backbone is None:
+        backbone, said = default_backbone()
+    else:
+        said = describe_backbone(backbone)
+    if model is not None and model.strip() == "backbone":
+        return EmbeddingModel(backbone, backbone_said=said)
+    rows = _head_rows(library)
+    m = _MODEL_RE.match(model.strip()) if model is not None else None
+    if m is not None and m.group(2) is not None:
+        wanted = int(m.group(2))
+        row = next((r for r in rows if r["version"] == wanted), None)
+        if row is None:
+            raise ParameterError(f"model must be 'backbone' or 'head@N' with N in {[r['version'] for r in rows]}; "
+                                 f"got {model!r} (no head version {wanted})")
+    else:
+        row = next((r for r in rows if r["active"]), None)
+        if row is None:
+            if model is not None:
+                raise ParameterError(f"model 'head' means the active head, and none is active "
+                                     f"(versions: {[r['version'] for r in rows]}); choose 'backbone' or 'head@N'")
+            return EmbeddingModel(backbone, backbone_said=said, note="no active head in the registry")
+    info = row["metadata"].get("backbone") or {}
+    name = str(info.get("name", "features-v1"))
+    if model is None and name != backbone.name:
+        return EmbeddingModel(backbone, backbone_said=said,
+                              note=f"the active head@{row['version']} was trained on {name}, not {backbone.name}")
+    try:
+        head, window_s, sha = _load_head(library, row)
+    except ParameterError as exc:
+        if model is None:
+            return EmbeddingModel(backbone, backbone_said=said, note=str(exc))
+        raise
+    b = backbone if name == backbone.name else _backbone_named(name, info.get("dim"))
+    if head.in_dim != b.dim:
+        raise ParameterError(f"head@{row['version']} takes {head.in_dim}-d vectors; its backbone {b.name} gives {b.dim}")
+    return EmbeddingModel(b, head, row["version"], window_s, window_s / 4,
+                          backbone_said=said if b is backbone else describe_backbone(b), weights_sha256=sha,
+                          run_id=row["run_id"])
+
+
+def model_from_run(run: Any, *, backbone: Backbone | None = None) -> EmbeddingModel:
+    """The head a training run wrote (its ``model.pt``), before or without registering it.
+
+    Parameters
+    ----------
+    run : workbench.runs.Run
+        An embeddings run.
+    backbone : Backbone or None
+        Its backbone; None: the one ``run.json`` names.
+
+    Raises
+    ------
+    ParameterError
+        The run has no ``model.pt``, or it is not an embedding head.
+    """
+    from workbench.embed.batch import describe_backbone
+    from workbench.models.heads import EmbeddingHead, load_checkpoint
+
+    path = run.model_path
+    if path is None:
+        raise ParameterError(f"run {run.run_id} has no model.pt")
+    head = load_checkpoint(path)
+    if not isinstance(head, EmbeddingHead):
+        raise ParameterError(f"run {run.run_id}: model.pt is a {type(head).__name__}, not an embedding head")
+    info = run.info.get("backbone") or {}
+    b = backbone if backbone is not None else _backbone_named(str(info.get("name", "features-v1")), info.get("dim"))
+    window_s = float((run.data or {}).get("window_s", DEFAULT_WINDOW_S))
+    return EmbeddingModel(b, head, None, window_s, window_s / 4, backbone_said=describe_backbone(b),
+                          weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), run_id=run.run_id)
