@@ -242,6 +242,7 @@ def segment_viterbi(
     log_init: np.ndarray | None = None,
     log_final: np.ndarray | None = None,
     length_logprior: Callable[[np.ndarray], np.ndarray] | None = None,
+    log_middle: np.ndarray | None = None,
 ) -> list[Segment]:
     """The best segmentation of a unit sequence (bars) under the semi-Markov model in the module doc.
 
@@ -262,7 +263,10 @@ def segment_viterbi(
     log_init, log_final : np.ndarray [shape=(K,)] or None
         Log-prior of the first / last label; ``None`` = uniform.
     length_logprior : callable or None
-        Maps an array of lengths (units) to log-prior values.
+        Maps an array of lengths (units) to log-prior values, shape ``(L,)`` (every label) or
+        ``(L, K)`` (per label, e.g. :meth:`workbench.train.sections.grammar.Grammar.length_logprior`).
+    log_middle : np.ndarray [shape=(K,)] or None
+        Log-prior of a segment that is neither the first nor the last; ``None`` = 0.
 
     Returns
     -------
@@ -286,7 +290,8 @@ def segment_viterbi(
     trans = np.zeros((k, k)) if log_transitions is None else np.array(log_transitions, dtype=np.float64)
     init = np.zeros(k) if log_init is None else np.asarray(log_init, dtype=np.float64)
     final = np.zeros(k) if log_final is None else np.asarray(log_final, dtype=np.float64)
-    if trans.shape != (k, k) or init.shape != (k,) or final.shape != (k,):
+    middle = np.zeros(k) if log_middle is None else np.asarray(log_middle, dtype=np.float64)
+    if trans.shape != (k, k) or init.shape != (k,) or final.shape != (k,) or middle.shape != (k,):
         raise ParameterError(f"log_transitions must be ({k}, {k}), log_init and log_final ({k},); "
                              f"got {trans.shape}, {init.shape}, {final.shape}")
     trans = trans - switch_penalty
@@ -301,7 +306,10 @@ def segment_viterbi(
         starts = t - lengths
         seg = csum[t] - csum[starts]  # (L, K)
         if length_logprior is not None:
-            seg = seg + np.asarray(length_logprior(lengths), dtype=np.float64)[:, None]
+            lp = np.asarray(length_logprior(lengths), dtype=np.float64)
+            seg = seg + (lp[:, None] if lp.ndim == 1 else lp)
+        if t < n:  # a segment ending before the last unit is not the last; one not starting at 0 not the first
+            seg = seg + np.where((starts > 0)[:, None], middle[None, :], 0.0)
         # entering label j at `start` from label i: best[start, i] + trans[i, j]; from the start: init[j]
         from_prev = best[starts][:, :, None] + trans[None, :, :]  # (L, K_prev, K)
         prev_arg = np.argmax(from_prev, axis=1)  # (L, K)
@@ -366,6 +374,8 @@ def smooth_beats(
     log_transitions: np.ndarray | None = None,
     log_init: np.ndarray | None = None,
     log_final: np.ndarray | None = None,
+    log_middle: np.ndarray | None = None,
+    length_logprior: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[BeatSegment]:
     """Per-beat probabilities → smoothed sections snapped to bars (see the module doc for the model).
 
@@ -378,6 +388,9 @@ def smooth_beats(
         Shortest section in bars.
     phrase_bars, phrase_penalty
         Length prior (:func:`phrase_prior`); ``phrase_bars=None`` turns it off.
+    log_middle, length_logprior
+        A learned grammar's middle-position and per-label length priors (see
+        :func:`segment_viterbi`); ``length_logprior`` replaces the phrase prior.
 
     Returns
     -------
@@ -388,7 +401,7 @@ def smooth_beats(
     prior = None if phrase_bars is None else phrase_prior(phrase_bars=phrase_bars, penalty=phrase_penalty)
     segs = segment_viterbi(bar_evidence(p, starts), min_len=min_bars, switch_penalty=switch_penalty,
                            evidence_weight=evidence_weight, log_transitions=log_transitions, log_init=log_init,
-                           log_final=log_final, length_logprior=prior)
+                           log_final=log_final, length_logprior=length_logprior or prior, log_middle=log_middle)
     bar_edges = np.append(starts, p.shape[0])
     out = []
     for s in segs:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -161,7 +162,9 @@ class TrackFrames:
 
     ``features`` (n, dim) and ``times_s`` (n,) (window centres) cover the whole track;
     ``beats``/``downbeats`` its grid; ``sections`` its labelled spans ``[{start_s, end_s, label}]``;
-    ``content_hash`` the audio's content hash (what ``metrics["held_out"]["track_hashes"]`` lists).
+    ``content_hash`` the audio's content hash (what ``metrics["held_out"]["track_hashes"]`` lists);
+    ``frames`` (n, d) the backbone's frame embeddings the features were made from (None when not
+    kept); ``group`` the track's crate (or folder) for leave-one-group-out scores ("" unknown).
     """
 
     track_id: int
@@ -173,6 +176,8 @@ class TrackFrames:
     downbeats: np.ndarray
     sections: list[dict[str, Any]]
     content_hash: str = ""
+    frames: np.ndarray | None = field(default=None, repr=False)
+    group: str = ""
 
     def window_labels(self) -> np.ndarray:
         """Label of each window ('' where no labelled span holds its centre)."""
@@ -293,7 +298,42 @@ def track_frames(library: Library, track: Track | int | str, *, backbone: Backbo
     analysis = track_analysis(library, t)
     return TrackFrames(t.id, t.name, float(t.duration_s), spec.transform(frames, times, duration_s=t.duration_s),
                        times, np.asarray(analysis.beats), np.asarray(analysis.downbeats), [],
-                       content_hash=str(t.content_hash))
+                       content_hash=str(t.content_hash), frames=np.asarray(frames, dtype=np.float32))
+
+
+def track_groups(library: Library, track_ids: Iterable[int]) -> dict[int, str]:
+    """The group of each track for leave-one-group-out scores: its first crate, else its folder.
+
+    A user's crates (or the folders the library was scanned from) are the closest thing to
+    "another style" a library knows: the demo makes one crate per style.
+
+    Parameters
+    ----------
+    library : Library
+        Where the tracks are.
+    track_ids : iterable of int
+        Library track ids.
+
+    Returns
+    -------
+    dict of int to str
+        ``"crate:<name>"`` (the first of its crates by name) or ``"folder:<folder>"`` per track.
+    """
+    from workbench.crates import Crates
+
+    membership = Crates(library).membership()
+    out: dict[int, str] = {}
+    for tid in track_ids:
+        crates = membership.get(int(tid))
+        if crates:
+            out[int(tid)] = f"crate:{crates[0]}"
+            continue
+        try:
+            t = library.track(int(tid))
+            out[int(tid)] = f"folder:{getattr(t, 'folder', '') or Path(t.path).parent.name}"
+        except Exception:  # noqa: BLE001 - a track that cannot be looked up joins no group
+            out[int(tid)] = ""
+    return out
 
 
 def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Backbone | None = None,
@@ -334,6 +374,9 @@ def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Back
             continue
         tr.sections = sorted(by_track[tid], key=lambda s: s["start_s"])
         tracks.append(tr)
+    groups = track_groups(library, [t.track_id for t in tracks])
+    for tr in tracks:
+        tr.group = groups.get(tr.track_id, "")
     data = SectionData(tracks, spec, b.name)
     data.failed = failed
     return data
