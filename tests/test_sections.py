@@ -260,7 +260,7 @@ def test_end_to_end_learns_above_chance(tiny_library) -> None:
     acc = result.metrics["model"]["accuracy"]
     assert acc > 1.5 / len(classes), f"held-out window accuracy {acc:.2f} is not above chance (1/{len(classes)})"
     assert set(result.metrics["cv"]) == {"folds", "logreg"}
-    assert {"smoothed", "raw"} == set(result.metrics["segments"])
+    assert {"smoothed", "raw", "novelty"} == set(result.metrics["segments"])  # novelty: the unsupervised baseline
     assert len(result.metrics["test_tracks"]) == 1
     assert result.arrays["probs"].shape == (len(result.arrays["y_true"]), len(classes))
     tl = result.timeline[0]
