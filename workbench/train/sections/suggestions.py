@@ -148,7 +148,7 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     backbone : Backbone or None
         The backbone the model was trained on (default the feature frontend).
     features : WindowFeatures or None
-        The window layout used in training (default :class:`WindowFeatures`).
+        The window layout used in training (default :data:`~workbench.train.sections.features.DEFAULT_FEATURES`).
     transitions : (log_transitions, log_init, log_final) or None
         Label-order prior over the model's classes (:attr:`SectionResult.transitions`).
     **smoothing

@@ -317,6 +317,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
                                        *transfer_warnings(metrics.get("transfer"))) if w]
     seconds["total"] = time.perf_counter() - started
     metrics["seconds"] = seconds
+    metrics["feature_groups"] = dataset.features.group_names()
     cfg_out = {**cfg, "models": list(cfg["models"]), "baselines": list(cfg["baselines"]),
                "features": dataset.features.to_dict(), "backbone": dataset.backbone}
     return SectionResult(trainer.model_, trainer, trainer.history_, metrics, cfg_out, arrays, timeline,
