@@ -56,10 +56,10 @@ def synthetic_sections(n_sections: int, *, seed: int = 0, dim: int = 202, hop_s:
     """A :class:`~workbench.train.sections.SectionData` of ``n_sections`` sections in demo arrangements."""
     from workbench.demo.styles import SPECS
     from workbench.labels import LABELS
-    from workbench.train.sections import SectionData, TrackFrames, WindowFeatures
+    from workbench.train.sections import DEFAULT_FEATURES, SectionData, TrackFrames
 
     rng = np.random.default_rng(seed)
-    spec = WindowFeatures()
+    spec = DEFAULT_FEATURES
     centres = {c: rng.normal(0, 1, dim) for c in LABELS}
     tracks, made, index = [], 0, 0
     while made < n_sections:
@@ -116,9 +116,10 @@ def demo_data(n_tracks: int, *, seed: int, folder: Path | None = None):
         embed_library(lib, progress=False)
         tracks = [t for t in lib.tracks() if int(Path(t.path).stem.split("_")[0]) <= n_tracks]
         data = section_dataset(lib, demo_sections(lib, tracks), progress=False)
+        style = {t.id: Path(t.path).stem.split("_", 1)[-1] for t in tracks}
         lib.close()
     for t in data.tracks:  # the demo's crates are its styles (the pipeline makes them); here from the file name
-        t.group = "crate:" + t.name.split("_", 1)[-1] if "_" in t.name else t.group
+        t.group = f"crate:{style[t.track_id]}"
     return data
 
 
@@ -187,6 +188,36 @@ def print_demo(h: dict) -> None:
     print(f"(leave-one-style-out run incl. in-domain model and every baseline: {lo['wall_s']:.0f} s)")
 
 
+#: Feature layouts of the ablation table: every extra group, each left out in turn, and the embedding alone.
+ABLATIONS = {"all groups": ("dj", "novelty", "ends"), "without dj": ("novelty", "ends"),
+             "without novelty": ("dj", "ends"), "without ends": ("dj", "novelty"), "embedding + position only": ()}
+
+
+def with_layout(data, extra: tuple[str, ...]):
+    """The same tracks with another window layout (re-made from their kept features-v1 frames)."""
+    from dataclasses import replace
+
+    from workbench.train.sections import SectionData, WindowFeatures
+
+    spec = WindowFeatures(extra=extra)
+    tracks = [replace(t, features=spec.transform(t.frames, t.times_s, duration_s=t.duration_s)) for t in data.tracks]
+    return SectionData(tracks, spec, data.backbone)
+
+
+def ablation(data, *, seed: int) -> None:
+    from workbench.train.sections import train_sections
+
+    print("\nfeature-group ablation, leave-one-style-out on the demo (smoothed model)")
+    print(f"{'layout':<28} {'accuracy':>9} {'macro F1':>9} {'F @3 s':>7} {'F @0.5 s':>9} {'intro/outro':>12} {'ECE after':>10}")
+    for name, extra in ABLATIONS.items():
+        lo = train_sections(with_layout(data, extra), config={"seed": seed}, progress=False).metrics["transfer"][
+            "leave_one_group_out"]
+        seg = lo["segments"]["smoothed"]
+        print(f"{name:<28} {lo['model_smoothed']['accuracy']:>9.3f} {lo['model_smoothed']['macro_f1']:>9.3f} "
+              f"{seg['boundary_f_3s']:>7.3f} {seg['boundary_f_0.5s']:>9.3f} "
+              f"{lo['intro_outro_confusion']['model_smoothed'] or 0:>12.3f} {lo['calibration']['ece_after']:>10.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", type=int, nargs="+", default=[100, 1000], help="labelled sections to train on")
@@ -197,6 +228,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--demo-dir", type=Path, default=None, help="keep (and reuse) the demo library here")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed table")
+    parser.add_argument("--ablation", action="store_true", help="with --demo: the feature-group ablation table")
     args = parser.parse_args()
 
     config = {"models": ["mlp", "logreg"]} if args.cv else {}
@@ -227,6 +259,8 @@ def main() -> None:
               f"once; leave-one-style-out: each of {len(h['loso'].get('groups', {}))} styles held out in turn "
               f"({time.perf_counter() - t0:.0f} s)")
         print_demo(h)
+        if args.ablation:
+            ablation(data, seed=args.seed)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@
 - **position**: P(a track opens with label k), P(it closes with k), and P(a section that is
   neither first nor last is k): an intro that was only ever labelled first costs a lot in the
   middle or at the end, an outro anywhere but last;
+- **where in the track**: P(label | position), position the share of the track gone (ten bins),
+  as a factor ``P(k | bin) / P(k)`` on each beat's probabilities (:meth:`Grammar.position_adjust`):
+  a window in the last tenth of a track is rarely an intro, whatever it sounds like;
 - **duration**: P(length in bars | label), a mixture over whole phrases (1, 2, 4, 8, 16, 32, 64
   bars) weighted by how often the user's sections of that label had each, with a penalty for
   lengths that are not whole 4-bar phrases.
@@ -30,6 +33,8 @@ from workbench.errors import ParameterError
 PHRASE_BINS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
 #: Longest section (bars) the duration model normalises over.
 MAX_BARS = 256
+#: Position bins (tenths of the track) of the position factor.
+POSITION_BINS = 10
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class Grammar:
         Log-cost of a length that is not a whole number of 4-bar phrases (lengths >= 4).
     weight : float
         Scale of every prior against the evidence.
+    log_position : np.ndarray [shape=(K, POSITION_BINS)] or None
+        ``log P(k | position bin) - log P(k)``; None: no position factor.
     """
 
     classes: tuple[str, ...]
@@ -59,6 +66,28 @@ class Grammar:
     log_phrase: np.ndarray
     phrase_penalty: float = 1.0
     weight: float = 1.0
+    log_position: np.ndarray | None = None
+
+    def position_adjust(self, probs: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Probabilities times ``P(k | position) / P(k)`` (to the power ``weight``), rows renormalised.
+
+        Parameters
+        ----------
+        probs : np.ndarray [shape=(n, K)]
+            Class probabilities (e.g. per beat).
+        positions : np.ndarray [shape=(n,)]
+            Share of the track gone at each row, in [0, 1].
+
+        Returns
+        -------
+        np.ndarray [shape=(n, K)]
+        """
+        p = np.asarray(probs, dtype=np.float64)
+        if self.log_position is None:
+            return p
+        bins = np.clip((np.asarray(positions) * POSITION_BINS).astype(int), 0, POSITION_BINS - 1)
+        q = p * np.exp(self.weight * self.log_position[:, bins].T)
+        return q / np.maximum(q.sum(axis=1, keepdims=True), 1e-12)
 
     def length_logprior(self, lengths: np.ndarray) -> np.ndarray:
         """log P(length | label) of each length in bars, shape ``(len(lengths), K)``.
@@ -96,7 +125,8 @@ class Grammar:
         return {"classes": list(self.classes), "log_transitions": self.log_transitions.tolist(),
                 "log_init": self.log_init.tolist(), "log_final": self.log_final.tolist(),
                 "log_middle": self.log_middle.tolist(), "log_phrase": self.log_phrase.tolist(),
-                "phrase_penalty": float(self.phrase_penalty), "weight": float(self.weight)}
+                "phrase_penalty": float(self.phrase_penalty), "weight": float(self.weight),
+                "log_position": None if self.log_position is None else self.log_position.tolist()}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Grammar:
@@ -109,7 +139,9 @@ class Grammar:
         """
         arr = {k: np.asarray(d[k], dtype=np.float64) for k in
                ("log_transitions", "log_init", "log_final", "log_middle", "log_phrase")}
-        return cls(tuple(d["classes"]), phrase_penalty=float(d["phrase_penalty"]), weight=float(d["weight"]), **arr)
+        pos = d.get("log_position")
+        return cls(tuple(d["classes"]), phrase_penalty=float(d["phrase_penalty"]), weight=float(d["weight"]),
+                   log_position=None if pos is None else np.asarray(pos, dtype=np.float64), **arr)
 
 
 def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: float) -> np.ndarray:
@@ -130,8 +162,9 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
 
     Parameters
     ----------
-    tracks : sequence of (labels, lengths_bars)
-        Per track, its sections' labels in time order and their lengths in bars.
+    tracks : sequence of (labels, lengths_bars) or (labels, lengths_bars, spans)
+        Per track, its sections' labels in time order, their lengths in bars and, optionally,
+        their ``(start, end)`` as shares of the track (for the position factor).
     classes : sequence of str
         The model's classes (the grammar's label order); other labels are skipped.
     alpha : float > 0
@@ -162,7 +195,14 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
     k = len(classes)
     seqs, middle, phrase = [], np.full(k, float(alpha)), np.full((k, len(PHRASE_BINS)), float(alpha))
     bins = np.log2(np.asarray(PHRASE_BINS, dtype=np.float64))
-    for labels, lengths in tracks:
+    where = np.full((k, POSITION_BINS), float(alpha))
+    grid = (np.arange(POSITION_BINS * 8) + 0.5) / (POSITION_BINS * 8)  # 80 points, 8 per bin
+    for track in tracks:
+        labels, lengths = track[0], track[1]
+        for lab, (a, b) in zip(labels, track[2] if len(track) > 2 else [], strict=False):
+            if lab in index:
+                inside = (grid >= a) & (grid < b)
+                np.add.at(where[index[lab]], (grid[inside] * POSITION_BINS).astype(int), 1.0 / 8)
         pairs = [(index[a], float(b)) for a, b in zip(labels, lengths, strict=True) if a in index]
         merged: list[list[float]] = []
         for lab, n in pairs:  # repeats of one label merge into one section
@@ -185,8 +225,13 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
             totals[lab] += 1
     log_m = np.log(middle / totals)
     log_m -= log_m.max()  # the label most at home in the middle costs nothing there
+    log_pos = None
+    if any(len(t) > 2 for t in tracks):
+        p_k_bin = where / where.sum(axis=0, keepdims=True)  # P(k | bin)
+        p_k = where.sum(axis=1) / where.sum()
+        log_pos = np.log(p_k_bin) - np.log(p_k)[:, None]
     return Grammar(classes, log_t, log_i, log_f, log_m, np.log(phrase / phrase.sum(axis=1, keepdims=True)),
-                   phrase_penalty=float(phrase_penalty), weight=float(weight))
+                   phrase_penalty=float(phrase_penalty), weight=float(weight), log_position=log_pos)
 
 
 def track_sequences(tracks: Sequence[Any]) -> list[tuple[list[str], list[float]]]:
@@ -199,12 +244,15 @@ def track_sequences(tracks: Sequence[Any]) -> list[tuple[list[str], list[float]]
 
     Returns
     -------
-    list of (labels, lengths_bars)
+    list of (labels, lengths_bars, spans)
+        ``spans``: each section's ``(start, end)`` as shares of the track.
     """
     out = []
     for t in tracks:
         beats = np.asarray(t.beats, dtype=np.float64)
         bar_s = 4 * float(np.median(np.diff(beats))) if beats.size > 1 else 2.0
         secs = sorted(t.sections, key=lambda s: s["start_s"])
-        out.append(([s["label"] for s in secs], [max(1.0, round((s["end_s"] - s["start_s"]) / bar_s)) for s in secs]))
+        dur = max(float(t.duration_s), 1e-9)
+        out.append(([s["label"] for s in secs], [max(1.0, round((s["end_s"] - s["start_s"]) / bar_s)) for s in secs],
+                    [(s["start_s"] / dur, s["end_s"] / dur) for s in secs]))
     return out

@@ -80,6 +80,8 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
     if smooth and grammar is not None:
         if tuple(grammar.classes) != tuple(classes):
             raise ParameterError(f"grammar classes {list(grammar.classes)} must be the model's {list(classes)}")
+        mids = (beats + np.append(beats[1:], max(frames.duration_s, beats[-1]))) / 2
+        bp = grammar.position_adjust(bp, mids / max(frames.duration_s, 1e-9))
         prior = grammar.viterbi_options()
         segs = sm.smooth_beats(bp, sm.bar_starts(beats, frames.downbeats), **{**opts, **prior})
     elif smooth:
@@ -192,19 +194,21 @@ def fallback_suggestions(library: Library, track: Track | int | str, *,
     return novelty_suggestions(track_frames(library, track, backbone=b), backbone=b.name)
 
 
-def suggester(library: Library, run: Run | str | os.PathLike[str], *, backbone: Backbone | None = None,
+def suggester(library: Library, run: Run | str | os.PathLike[str] | None, *, backbone: Backbone | None = None,
               **smoothing: Any) -> Callable[..., list[Suggestion]]:
     """The labeler's ``suggest`` callable (``track -> list[Suggestion]``) for a ``sections`` run.
 
     ``run`` is a :class:`~workbench.runs.Run`, its folder or its id; the model, its window
-    features and its label-order prior are read once from the run's ``model.pt``.
+    features, its grammar and temperature are read once from the run's ``model.pt``. With
+    ``run=None`` (no model trained yet) the callable gives :func:`fallback_suggestions`:
+    novelty boundaries, every one ``uncertain``.
 
     Parameters
     ----------
     library : Library
         Where the tracks are.
-    run : Run, str or path
-        A ``sections`` run.
+    run : Run, str, path or None
+        A ``sections`` run; None for the fallback without a model.
     backbone : Backbone, optional
         The backbone the model was trained on (default the feature frontend).
     **smoothing
@@ -219,6 +223,8 @@ def suggester(library: Library, run: Run | str | os.PathLike[str], *, backbone: 
 
     from workbench.runs import Run, load_run
 
+    if run is None:
+        return partial(fallback_suggestions, library, backbone=backbone)
     r = run if isinstance(run, Run) else load_run(run)
     if r.kind != "sections" or r.model_path is None:
         raise ParameterError(f"run {r.run_id} is not a sections run with a model.pt (kind {r.kind!r})")
