@@ -56,6 +56,10 @@ class Grammar:
         Scale of every prior against the evidence.
     log_position : np.ndarray [shape=(K, POSITION_BINS)] or None
         ``log P(k | position bin) - log P(k)``; None: no position factor.
+    position_weight : float
+        Exponent of the position factor (apart from ``weight``: a strong position factor
+        keeps intros at the start and outros at the end without merging sections, which a
+        strong order and duration prior does).
     """
 
     classes: tuple[str, ...]
@@ -67,9 +71,10 @@ class Grammar:
     phrase_penalty: float = 1.0
     weight: float = 1.0
     log_position: np.ndarray | None = None
+    position_weight: float = 1.0
 
     def position_adjust(self, probs: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Probabilities times ``P(k | position) / P(k)`` (to the power ``weight``), rows renormalised.
+        """Probabilities times ``P(k | position) / P(k)`` (to the power ``position_weight``), rows renormalised.
 
         Parameters
         ----------
@@ -86,7 +91,7 @@ class Grammar:
         if self.log_position is None:
             return p
         bins = np.clip((np.asarray(positions) * POSITION_BINS).astype(int), 0, POSITION_BINS - 1)
-        q = p * np.exp(self.weight * self.log_position[:, bins].T)
+        q = p * np.exp(self.position_weight * self.log_position[:, bins].T)
         return q / np.maximum(q.sum(axis=1, keepdims=True), 1e-12)
 
     def length_logprior(self, lengths: np.ndarray) -> np.ndarray:
@@ -126,7 +131,8 @@ class Grammar:
                 "log_init": self.log_init.tolist(), "log_final": self.log_final.tolist(),
                 "log_middle": self.log_middle.tolist(), "log_phrase": self.log_phrase.tolist(),
                 "phrase_penalty": float(self.phrase_penalty), "weight": float(self.weight),
-                "log_position": None if self.log_position is None else self.log_position.tolist()}
+                "log_position": None if self.log_position is None else self.log_position.tolist(),
+                "position_weight": float(self.position_weight)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Grammar:
@@ -141,7 +147,8 @@ class Grammar:
                ("log_transitions", "log_init", "log_final", "log_middle", "log_phrase")}
         pos = d.get("log_position")
         return cls(tuple(d["classes"]), phrase_penalty=float(d["phrase_penalty"]), weight=float(d["weight"]),
-                   log_position=None if pos is None else np.asarray(pos, dtype=np.float64), **arr)
+                   log_position=None if pos is None else np.asarray(pos, dtype=np.float64),
+                   position_weight=float(d.get("position_weight", 1.0)), **arr)
 
 
 def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: float) -> np.ndarray:
@@ -157,7 +164,8 @@ def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: floa
 
 
 def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], classes: Sequence[str], *,
-                  alpha: float = 1.0, phrase_penalty: float = 1.0, weight: float = 1.0) -> Grammar:
+                  alpha: float = 1.0, phrase_penalty: float = 1.0, weight: float = 1.0,
+                  position_weight: float = 1.0) -> Grammar:
     """Learn order, position and duration priors from labelled tracks (add-``alpha`` smoothing).
 
     Parameters
@@ -171,7 +179,7 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         Additive smoothing count.
     phrase_penalty : float >= 0
         See :class:`Grammar`.
-    weight : float > 0
+    weight, position_weight : float > 0
         See :class:`Grammar`.
 
     Returns
@@ -231,7 +239,8 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         p_k = where.sum(axis=1) / where.sum()
         log_pos = np.log(p_k_bin) - np.log(p_k)[:, None]
     return Grammar(classes, log_t, log_i, log_f, log_m, np.log(phrase / phrase.sum(axis=1, keepdims=True)),
-                   phrase_penalty=float(phrase_penalty), weight=float(weight), log_position=log_pos)
+                   phrase_penalty=float(phrase_penalty), weight=float(weight), log_position=log_pos,
+                   position_weight=float(position_weight))
 
 
 def track_sequences(tracks: Sequence[Any]) -> list[tuple[list[str], list[float]]]:

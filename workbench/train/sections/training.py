@@ -30,9 +30,9 @@ from workbench.train.sections.baselines import (
 from workbench.train.sections.features import NotReadyError, SectionData, WindowFeatures, check_readiness
 from workbench.train.sections.grammar import learn_grammar, track_sequences
 from workbench.train.sections.novelty import novelty_sections
-from workbench.train.sections.transfer import leave_one_group_out, transfer_warnings
 from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, UNCERTAIN_BELOW, segments_for
 from workbench.train.sections.trainer import EpochCallback, SectionTrainer
+from workbench.train.sections.transfer import leave_one_group_out, transfer_warnings, validation_groups
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.models.heads import SectionClassifier
@@ -43,7 +43,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "hidden_dim": 256, "dropout": 0.2, "epochs": 40, "batch_size": 256, "lr": 1e-3, "weight_decay": 1e-4,
     "class_weight": "balanced", "max_samples_per_epoch": 4096, "early_stopping": True, "validation_fraction": 0.2, "patience": 8,
     "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
-    "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "grammar": True, "grammar_weight": 1.0, "calibrate": True, "uncertain_below": UNCERTAIN_BELOW,
+    "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "validate_on_groups": False,
+    "grammar": True, "grammar_weight": 1.0, "position_weight": 2.0,
+    "calibrate": True, "uncertain_below": UNCERTAIN_BELOW,
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
@@ -177,7 +179,15 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         fraction of tracks held out (a stratified grouped split into ``round(1 / holdout)``
         folds; ``holdout_fold`` picks which is held out). ``baselines`` lists the baselines
         scored on the held-out windows; ``models`` the models cross-validated on the training
-        tracks (``[]`` skips cross-validation).
+        tracks (``[]`` skips cross-validation). ``transfer``: score each group of tracks (crate or
+        folder) held out in turn (:func:`~workbench.train.sections.leave_one_group_out`; its
+        models train ``transfer_epochs`` epochs of at most ``transfer_samples_per_epoch``
+        windows). ``validate_on_groups``: early stopping holds whole groups out (3+ groups).
+        ``grammar``: smooth with a grammar learned from the training tracks
+        (:func:`~workbench.train.sections.learn_grammar`, ``grammar_weight`` on its order and
+        duration priors, ``position_weight`` on its position factor); else ``transitions``.
+        ``calibrate``: fit a temperature on held-out predictions; ``uncertain_below``: the
+        confidence under which a suggestion is marked uncertain.
     on_epoch : callable or None
         ``on_epoch(epoch, max_epochs, record)`` after each epoch of the final training.
 
@@ -235,8 +245,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
 
     t0 = time.perf_counter()
     try:
-        trainer = SectionTrainer(seed=cfg["seed"], **trainer_params).fit(train.X, train.y, train.groups,
-                                                                        on_epoch=epoch_done)
+        trainer = SectionTrainer(seed=cfg["seed"], **trainer_params).fit(
+            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]), on_epoch=epoch_done)
     finally:
         bar.close()
     seconds["mlp"] = time.perf_counter() - t0
@@ -246,7 +256,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         index = {c: i for i, c in enumerate(classes)}
         seqs = [[index[s["label"]] for s in t.sections if s["label"] in index] for t in train.tracks]
         transitions = sm.learn_transitions(seqs, len(classes))
-    trainer.grammar_ = (learn_grammar(track_sequences(train.tracks), classes, weight=cfg["grammar_weight"])
+    trainer.grammar_ = (learn_grammar(track_sequences(train.tracks), classes, weight=cfg["grammar_weight"],
+                                      position_weight=cfg["position_weight"])
                         if cfg["grammar"] else None)
     trainer.uncertain_below_ = float(cfg["uncertain_below"])
     oof: dict[str, np.ndarray] = {}

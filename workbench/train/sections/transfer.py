@@ -40,6 +40,30 @@ def intro_outro_confusion(y_true: np.ndarray, y_pred: np.ndarray) -> float | Non
     return float(swapped.sum() / io.sum())
 
 
+def validation_groups(data: SectionData, *, by_group: bool = True) -> np.ndarray:
+    """What early stopping holds out, per window: the track's group when 3+ groups, else the track.
+
+    Holding whole groups (crates, styles) out of training for early stopping picks the epoch
+    that does best on music unlike the training music, not on more of the same.
+
+    Parameters
+    ----------
+    data : SectionData
+        The training tracks.
+    by_group : bool
+        False: always by track.
+
+    Returns
+    -------
+    np.ndarray [shape=(len(data.y),), dtype=int64]
+    """
+    names = sorted({t.group for t in data.tracks})
+    if not by_group or len(names) < 3 or "" in names:
+        return data.groups
+    code = {t.track_id: names.index(t.group) for t in data.tracks}
+    return np.array([code[int(g)] for g in data.groups], dtype=np.int64)
+
+
 def _expand(p: np.ndarray, fold_classes: Sequence[str], classes: Sequence[str]) -> np.ndarray:
     """Columns of ``fold_classes`` placed in ``classes`` order (0 for a class the fold never saw)."""
     out = np.zeros((p.shape[0], len(classes)))
@@ -115,8 +139,10 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         if len(set(train.y.tolist())) < 2:
             skipped.append(g)
             continue
-        trainer = SectionTrainer(**{"seed": cfg["seed"], **dict(trainer_params)}).fit(train.X, train.y, train.groups)
-        grammar = learn_grammar(track_sequences(train.tracks), trainer.classes_, weight=cfg["grammar_weight"])
+        trainer = SectionTrainer(**{"seed": cfg["seed"], **dict(trainer_params)}).fit(
+            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]))
+        grammar = learn_grammar(track_sequences(train.tracks), trainer.classes_, weight=cfg["grammar_weight"],
+                                position_weight=cfg["position_weight"])
         probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
         for b in TRANSFER_BASELINES:
             model = fit_baseline(b, train.X, train.y, seed=cfg["seed"], max_windows=cfg["baseline_max_windows"],
