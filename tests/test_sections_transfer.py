@@ -68,6 +68,18 @@ def test_leave_one_group_out_is_recorded_with_baselines():
     assert "ece_before" in m["calibration"] and "ece_after" in m["calibration"]
 
 
+def test_many_groups_are_held_out_several_at_a_time():
+    from workbench.train.sections import leave_one_group_out
+    from workbench.train.sections.training import CONFIG_DEFAULTS
+
+    data = _data(per_group=2)
+    cfg = {**CONFIG_DEFAULTS, **FAST, "transfer_max_folds": 2}
+    loso, oof = leave_one_group_out(data, cfg=cfg, trainer_params={"epochs": 2, "hidden_dim": 8})
+    assert set(loso["per_group"]) == {"a + c", "b"}
+    assert loso["groups"] == {"a": 2, "b": 2, "c": 2}
+    assert sorted(set(oof["track_ids"].tolist())) == sorted(t.track_id for t in data.tracks)
+
+
 def test_leave_one_group_out_needs_two_groups():
     from workbench.train.sections import train_sections
 
@@ -166,6 +178,15 @@ def test_grammar_learns_order_and_round_trips():
     assert np.all(lp[1] > lp[0])
     again = Grammar.from_dict(g.to_dict())
     assert np.allclose(again.log_phrase, g.log_phrase) and again.classes == g.classes
+    assert g.log_position is None  # no spans given: no position factor
+    spans = [(j / 7, (j + 1) / 7) for j in range(7)]
+    gp = learn_grammar([(list(FORM), [8] * 7, spans)] * 10, list(g.classes), position_weight=2.0)
+    assert gp.log_position[idx["intro"], 0] > 0 > gp.log_position[idx["intro"], -1]
+    flat = np.full((2, len(g.classes)), 1 / len(g.classes))
+    moved = gp.position_adjust(flat, np.array([0.02, 0.98]))
+    assert moved[0].argmax() == idx["intro"] and moved[1].argmax() == idx["outro"]
+    assert np.allclose(moved.sum(axis=1), 1.0)
+    assert np.allclose(Grammar.from_dict(gp.to_dict()).log_position, gp.log_position)
     with pytest.raises(ParameterError, match="alpha and weight must be > 0"):
         learn_grammar([], ["a", "b"], alpha=0)
 

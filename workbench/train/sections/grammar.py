@@ -90,8 +90,10 @@ class Grammar:
         p = np.asarray(probs, dtype=np.float64)
         if self.log_position is None:
             return p
-        bins = np.clip((np.asarray(positions) * POSITION_BINS).astype(int), 0, POSITION_BINS - 1)
-        q = p * np.exp(self.position_weight * self.log_position[:, bins].T)
+        centres = (np.arange(POSITION_BINS) + 0.5) / POSITION_BINS  # linear between bin centres: no steps
+        x = np.clip(np.asarray(positions, dtype=np.float64), 0.0, 1.0)
+        logf = np.column_stack([np.interp(x, centres, row) for row in self.log_position])
+        q = p * np.exp(self.position_weight * logf)
         return q / np.maximum(q.sum(axis=1, keepdims=True), 1e-12)
 
     def length_logprior(self, lengths: np.ndarray) -> np.ndarray:

@@ -43,7 +43,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "hidden_dim": 256, "dropout": 0.2, "epochs": 40, "batch_size": 256, "lr": 1e-3, "weight_decay": 1e-4,
     "class_weight": "balanced", "max_samples_per_epoch": 4096, "early_stopping": True, "validation_fraction": 0.2, "patience": 8,
     "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
-    "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "validate_on_groups": False,
+    "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
+    "validate_on_groups": False,
     "grammar": True, "grammar_weight": 1.0, "position_weight": 2.0,
     "calibrate": True, "uncertain_below": UNCERTAIN_BELOW,
     **SMOOTHING_DEFAULTS,
@@ -182,7 +183,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         tracks (``[]`` skips cross-validation). ``transfer``: score each group of tracks (crate or
         folder) held out in turn (:func:`~workbench.train.sections.leave_one_group_out`; its
         models train ``transfer_epochs`` epochs of at most ``transfer_samples_per_epoch``
-        windows). ``validate_on_groups``: early stopping holds whole groups out (3+ groups).
+        windows; more than ``transfer_max_folds`` groups are held out several at a time).
+        ``validate_on_groups``: early stopping holds whole groups out (3+ groups).
         ``grammar``: smooth with a grammar learned from the training tracks
         (:func:`~workbench.train.sections.learn_grammar`, ``grammar_weight`` on its order and
         duration priors, ``position_weight`` on its position factor); else ``transitions``.

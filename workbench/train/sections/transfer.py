@@ -20,6 +20,8 @@ import numpy as np
 
 from workbench.train.sections.features import SectionData, TrackFrames
 
+#: Most folds: with more groups (crates) than this, each fold holds several out (training time stays bounded).
+MAX_FOLDS = 8
 #: Baselines scored in every held-out group (the ensemble is left to the in-domain split: it costs 10 s a fit).
 TRANSFER_BASELINES: tuple[str, ...] = ("majority", "logreg")
 
@@ -98,7 +100,9 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     Returns
     -------
     metrics : dict
-        ``{"skipped": reason}`` with fewer than 2 groups; else ``groups`` {name: tracks},
+        ``{"skipped": reason}`` with fewer than 2 groups; else ``groups`` {name: tracks}
+        (with more than ``transfer_max_folds`` groups, default :data:`MAX_FOLDS`, each fold holds
+        several out, largest first, in turn; ``per_group`` is then per fold),
         ``model``, ``model_smoothed`` and ``baselines`` {majority, logreg} (each
         :func:`~workbench.evaluate.classification_metrics` of the pooled held-out windows),
         ``segments`` {smoothed, raw, novelty} (mean :func:`~workbench.train.smoothing.segment_eval`
@@ -133,9 +137,14 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     folds: list[dict[str, Any]] = []
     base_pred: dict[str, list[np.ndarray]] = {b: [] for b in TRANSFER_BASELINES}
     skipped: list[str] = []
-    for g in tqdm(names, desc="leave one group out", disable=not progress):
-        train = data.subset(t.track_id for t in data.tracks if t.group != g)
-        test = data.subset(t.track_id for t in data.tracks if t.group == g)
+    size = {g: sum(1 for t in data.tracks if t.group == g) for g in names}
+    n_folds = min(len(names), int(cfg.get("transfer_max_folds", MAX_FOLDS)))
+    by_size = sorted(names, key=lambda g: (-size[g], g))
+    fold_groups = [sorted(by_size[i::n_folds]) for i in range(n_folds)]  # many crates: several per fold
+    for held in tqdm(fold_groups, desc="leave one group out", disable=not progress):
+        g = " + ".join(held)
+        train = data.subset(t.track_id for t in data.tracks if t.group not in held)
+        test = data.subset(t.track_id for t in data.tracks if t.group in held)
         if len(set(train.y.tolist())) < 2:
             skipped.append(g)
             continue
