@@ -251,3 +251,16 @@ def test_model_file_keeps_temperature_and_grammar(tmp_path):
     assert again.grammar_.classes == trainer.grammar_.classes
     p_raw, p_cal = again.predict_proba(data.X[:5]), again.predict_proba(data.X[:5], calibrated=True)
     assert np.all(p_cal.max(axis=1) <= p_raw.max(axis=1) + 1e-9)
+
+
+def test_novelty_bonus_pulls_a_boundary_onto_the_change():
+    from workbench.train import smoothing as sm
+
+    # two labels, the evidence switches at bar 6 but the music (novelty) changes at bar 8
+    ev = np.log(np.array([[0.6, 0.4]] * 6 + [[0.4, 0.6]] * 10))
+    plain = sm.segment_viterbi(ev, min_len=1, switch_penalty=0.5)
+    assert [s.start for s in plain] == [0, 6]
+    bonus = np.zeros(16)
+    bonus[8] = 3.0
+    pulled = sm.segment_viterbi(ev, min_len=1, switch_penalty=0.5, boundary_bonus=bonus)
+    assert [s.start for s in pulled] == [0, 8]

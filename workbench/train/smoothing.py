@@ -243,6 +243,7 @@ def segment_viterbi(
     log_final: np.ndarray | None = None,
     length_logprior: Callable[[np.ndarray], np.ndarray] | None = None,
     log_middle: np.ndarray | None = None,
+    boundary_bonus: np.ndarray | None = None,
 ) -> list[Segment]:
     """The best segmentation of a unit sequence (bars) under the semi-Markov model in the module doc.
 
@@ -267,6 +268,8 @@ def segment_viterbi(
         ``(L, K)`` (per label, e.g. :meth:`workbench.train.sections.grammar.Grammar.length_logprior`).
     log_middle : np.ndarray [shape=(K,)] or None
         Log-prior of a segment that is neither the first nor the last; ``None`` = 0.
+    boundary_bonus : np.ndarray [shape=(n_units,)] or None
+        Added to the score of a boundary at the start of each unit (e.g. scaled novelty).
 
     Returns
     -------
@@ -310,6 +313,8 @@ def segment_viterbi(
             seg = seg + (lp[:, None] if lp.ndim == 1 else lp)
         if t < n:  # a segment ending before the last unit is not the last; one not starting at 0 not the first
             seg = seg + np.where((starts > 0)[:, None], middle[None, :], 0.0)
+        if boundary_bonus is not None:
+            seg = seg + np.where(starts > 0, np.asarray(boundary_bonus, dtype=np.float64)[starts], 0.0)[:, None]
         # entering label j at `start` from label i: best[start, i] + trans[i, j]; from the start: init[j]
         from_prev = best[starts][:, :, None] + trans[None, :, :]  # (L, K_prev, K)
         prev_arg = np.argmax(from_prev, axis=1)  # (L, K)
@@ -376,6 +381,7 @@ def smooth_beats(
     log_final: np.ndarray | None = None,
     log_middle: np.ndarray | None = None,
     length_logprior: Callable[[np.ndarray], np.ndarray] | None = None,
+    boundary_bonus: np.ndarray | None = None,
 ) -> list[BeatSegment]:
     """Per-beat probabilities → smoothed sections snapped to bars (see the module doc for the model).
 
@@ -388,7 +394,7 @@ def smooth_beats(
         Shortest section in bars.
     phrase_bars, phrase_penalty
         Length prior (:func:`phrase_prior`); ``phrase_bars=None`` turns it off.
-    log_middle, length_logprior
+    log_middle, length_logprior, boundary_bonus
         A learned grammar's middle-position and per-label length priors (see
         :func:`segment_viterbi`); ``length_logprior`` replaces the phrase prior.
 
@@ -401,7 +407,8 @@ def smooth_beats(
     prior = None if phrase_bars is None else phrase_prior(phrase_bars=phrase_bars, penalty=phrase_penalty)
     segs = segment_viterbi(bar_evidence(p, starts), min_len=min_bars, switch_penalty=switch_penalty,
                            evidence_weight=evidence_weight, log_transitions=log_transitions, log_init=log_init,
-                           log_final=log_final, length_logprior=length_logprior or prior, log_middle=log_middle)
+                           log_final=log_final, length_logprior=length_logprior or prior, log_middle=log_middle,
+                           boundary_bonus=boundary_bonus)
     bar_edges = np.append(starts, p.shape[0])
     out = []
     for s in segs:

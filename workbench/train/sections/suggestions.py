@@ -35,7 +35,7 @@ UNCERTAIN_BELOW = 0.6
 def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...], *, smooth: bool = True,
                  transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                  grammar: Grammar | None = None, uncertain_below: float = UNCERTAIN_BELOW,
-                 **smoothing: Any) -> list[Suggestion]:
+                 novelty_weight: float = 0.0, **smoothing: Any) -> list[Suggestion]:
     """Window probabilities of one track → suggestions (smoothed, or the raw per-beat arg-max runs).
 
     ``probs`` (n_windows, len(classes)); ``transitions`` a label-order prior
@@ -58,6 +58,10 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         and the phrase prior.
     uncertain_below : float in [0, 1]
         Suggestions with a lower confidence are marked ``uncertain``.
+    novelty_weight : float >= 0
+        With a grammar: a boundary at a bar start scores ``novelty_weight`` times the bar's
+        Foote novelty (z-scored over the track, negatives 0): the music's changes pull the
+        boundaries onto them.
     **smoothing
         ``min_bars``, ``switch_penalty``, ``evidence_weight``, ``phrase_bars``, ``phrase_penalty``.
 
@@ -83,7 +87,10 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         mids = (beats + np.append(beats[1:], max(frames.duration_s, beats[-1]))) / 2
         bp = grammar.position_adjust(bp, mids / max(frames.duration_s, 1e-9))
         prior = grammar.viterbi_options()
-        segs = sm.smooth_beats(bp, sm.bar_starts(beats, frames.downbeats), **{**opts, **prior})
+        starts = sm.bar_starts(beats, frames.downbeats)
+        if novelty_weight > 0:
+            prior["boundary_bonus"] = novelty_weight * _bar_novelty(frames, beats, starts)
+        segs = sm.smooth_beats(bp, starts, **{**opts, **prior})
     elif smooth:
         lt, li, lf = transitions if transitions is not None else (None, None, None)
         segs = sm.smooth_beats(bp, sm.bar_starts(beats, frames.downbeats), log_transitions=lt, log_init=li,
@@ -97,6 +104,18 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         out.append(Suggestion(frames.track_id, classes[s.label], s.start_beat, s.end_beat, float(edges[s.start_beat]),
                               float(edges[s.end_beat]), conf, uncertain=bool(conf < uncertain_below)))
     return out
+
+
+def _bar_novelty(frames: TrackFrames, beats: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Foote novelty at each bar start (z-scored over the track, negatives 0)."""
+    from workbench.train.sections.novelty import bar_features, novelty_curve
+
+    emb = frames.frames if frames.frames is not None else frames.features
+    edges = np.append(beats[starts], max(frames.duration_s, beats[-1] + 1e-3))
+    edges[0] = 0.0
+    curve = novelty_curve(bar_features(emb, frames.times_s, edges))
+    z = (curve - curve.mean()) / max(float(curve.std()), 1e-9)
+    return np.maximum(z, 0.0)
 
 
 def novelty_suggestions(frames: TrackFrames, *, backbone: str = "") -> list[Suggestion]:
@@ -167,7 +186,8 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     probs = trainer.predict_proba(frames.features, calibrated=True)
     return segments_for(frames, probs, trainer.classes_, transitions=transitions,
                         grammar=getattr(trainer, "grammar_", None),
-                        uncertain_below=getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW), **smoothing)
+                        uncertain_below=getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW),
+                        novelty_weight=getattr(trainer, "novelty_weight_", 0.0), **smoothing)
 
 
 def fallback_suggestions(library: Library, track: Track | int | str, *,

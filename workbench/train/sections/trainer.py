@@ -416,7 +416,8 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
         The backbone's name.
     transitions : (log_transitions, log_init, log_final), optional
         Label-order prior as log-probabilities (``-inf`` stored as -1e9). The trainer's
-        ``temperature_``, ``uncertain_below_`` and ``grammar_`` (when set) are stored too.
+        ``temperature_``, ``uncertain_below_``, ``novelty_weight_`` and ``grammar_`` (when set)
+        are stored too.
 
     Raises
     ------
@@ -438,6 +439,7 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
         data["log_final"] = torch.from_numpy(transitions[2])
     data["temperature"] = float(getattr(trainer, "temperature_", 1.0))
     data["uncertain_below"] = float(getattr(trainer, "uncertain_below_", 0.6))
+    data["novelty_weight"] = float(getattr(trainer, "novelty_weight_", 0.0))
     if getattr(trainer, "grammar_", None) is not None:
         data["grammar"] = trainer.grammar_.to_dict()
     atomic_write(path, lambda tmp: torch.save(data, tmp))
@@ -473,5 +475,6 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
     trainer = SectionTrainer.from_model(model)
     trainer.temperature_ = float(data.get("temperature", 1.0))
     trainer.uncertain_below_ = float(data.get("uncertain_below", 0.6))
+    trainer.novelty_weight_ = float(data.get("novelty_weight", 0.0))
     trainer.grammar_ = Grammar.from_dict(data["grammar"]) if "grammar" in data else None
     return trainer, WindowFeatures.from_dict(data["window_features"]), trans

@@ -45,7 +45,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
     "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
     "validate_on_groups": False,
-    "grammar": True, "grammar_weight": 1.0, "position_weight": 2.0,
+    "grammar": True, "grammar_weight": 1.0, "position_weight": 2.0, "novelty_weight": 2.0,
     "calibrate": True, "uncertain_below": UNCERTAIN_BELOW,
     **SMOOTHING_DEFAULTS,
 }
@@ -187,7 +187,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         ``validate_on_groups``: early stopping holds whole groups out (3+ groups).
         ``grammar``: smooth with a grammar learned from the training tracks
         (:func:`~workbench.train.sections.learn_grammar`, ``grammar_weight`` on its order and
-        duration priors, ``position_weight`` on its position factor); else ``transitions``.
+        duration priors, ``position_weight`` on its position factor, ``novelty_weight`` on the
+        bars' novelty as a boundary bonus); else ``transitions``.
         ``calibrate``: fit a temperature on held-out predictions; ``uncertain_below``: the
         confidence under which a suggestion is marked uncertain.
     on_epoch : callable or None
@@ -262,6 +263,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
                                       position_weight=cfg["position_weight"])
                         if cfg["grammar"] else None)
     trainer.uncertain_below_ = float(cfg["uncertain_below"])
+    trainer.novelty_weight_ = float(cfg["novelty_weight"]) if cfg["grammar"] else 0.0
     oof: dict[str, np.ndarray] = {}
     if cfg["transfer"]:
         t0 = time.perf_counter()
@@ -281,7 +283,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         p_all = trainer.predict_proba(tr.features)
         smoothed = segments_for(tr, trainer.predict_proba(tr.features, calibrated=True), classes,
                                 transitions=transitions, grammar=trainer.grammar_,
-                                uncertain_below=trainer.uncertain_below_, **smooth_opts)
+                                uncertain_below=trainer.uncertain_below_, novelty_weight=trainer.novelty_weight_,
+                                **smooth_opts)
         raw = segments_for(tr, p_all, classes, smooth=False)
         novel = novelty_sections(tr, backbone=dataset.backbone)
         seg_scores["novelty"].append(sm.segment_eval(tr.sections, novel, duration_s=tr.duration_s))

@@ -184,7 +184,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             if len(tr.beats) == 0:
                 continue
             smoothed = segments_for(tr, apply_temperature(p, temp), f["trainer"].classes_, grammar=f["grammar"],
-                                    **smooth_opts)
+                                    novelty_weight=float(cfg["novelty_weight"]), **smooth_opts)
             raw = segments_for(tr, p, f["trainer"].classes_, smooth=False)
             g_true.append(tr.window_labels()[keep].astype(str))
             g_raw.append(np.asarray(f["trainer"].classes_)[p[keep].argmax(axis=1)])
