@@ -145,7 +145,7 @@ def _transfer_headlines(metrics: dict) -> list[Headline]:
     inside_text = "n/a" if inside is None else f"{inside:.3f}"
     out = [Headline(f"sections: accuracy on held-out crates, smoothed (in-domain {inside_text}; "
                     + ", ".join(f"{k} {v:.3f}" for k, v in base.items()) + ")", smooth["accuracy"], "≥ 0.85",
-                    smooth["accuracy"] >= 0.85 and smooth["accuracy"] > best)]
+                    smooth["accuracy"] >= 0.85 and smooth["accuracy"] >= best)]
     seg = loso.get("segments") or {}
     if "smoothed" in seg:
         nov = (seg.get("novelty") or {}).get("boundary_f_3s")
