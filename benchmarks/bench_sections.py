@@ -5,12 +5,14 @@ Target (issue 13): 100 and 1,000 labelled sections train in under a minute on th
 the same held-out windows. Speed (default) uses synthetic demo labels: tracks that follow the
 EDM demo styles' section templates (:mod:`workbench.demo.styles`), with 202-d frame features
 (the feature frontend's size) that carry a per-label signal under per-track offsets and noise,
-made into the real window features (1,027-d with the extra groups). ``--demo`` also scores each
-style held out in turn (leave-one-style-out) and ``--ablation`` the feature groups. ``--demo`` adds the held-out quality on a
-synthesized demo library (audio → embeddings → windows), every track held out once.
+made into the real window features (1,027-d with the extra groups). ``--demo`` adds the held-out
+quality on a synthesized demo library (audio → embeddings → windows): every track held out once
+(in-domain) and each style held out in turn (leave-one-style-out); ``--ablation`` the feature groups.
 
     NUMBA_CPU_NAME=generic .venv/bin/python benchmarks/bench_sections.py              # 100 and 1,000
     NUMBA_CPU_NAME=generic .venv/bin/python benchmarks/bench_sections.py --sections 88 --demo
+    NUMBA_CPU_NAME=generic .venv/bin/python benchmarks/bench_sections.py --no-speed --demo --ablation \\
+        --demo-dir /tmp/secdemo
 
 Wall seconds depend on what else runs on the shared cores, so CPU seconds (this process, all
 threads) are printed next to them.
