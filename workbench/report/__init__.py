@@ -201,11 +201,12 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     else:
         parts.append(_section("Quality gates", H.not_recorded(f"no gates for kind {run.kind!r}")))
 
-    parts.append(_section("Model vs baselines", comparison(run.metrics) + _baseline_notes(run)))
-    if run.kind == "sections":  # transfer to held-out crates, novelty boundaries, calibration
+    extra = ""
+    if run.kind == "sections":  # transfer to held-out crates, novelty boundaries, calibration (h3 parts)
         from workbench.report.sections import sections_part
 
-        parts.append(_section("Transfer, boundaries and calibration", sections_part(run.metrics, figure)))
+        extra = sections_part(run.metrics, figure)
+    parts.append(_section("Model vs baselines", comparison(run.metrics) + _baseline_notes(run) + extra))
 
     # metrics table: recorded groups plus recomputed
     groups = _metric_groups(run.metrics)
