@@ -393,8 +393,13 @@ def classifier_proba(model: SectionClassifier, X: np.ndarray) -> np.ndarray:
     if X.ndim != 2 or X.shape[1] != model.in_dim:
         raise ParameterError(f"X must have shape (n, {model.in_dim}) for this model; got {X.shape}")
     model.eval()
-    with torch.no_grad():
-        return torch.softmax(model(torch.from_numpy(X)), dim=1).numpy().astype(np.float64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a few hundred windows: more threads only spin on shared cores
+    try:
+        with torch.no_grad():
+            return torch.softmax(model(torch.from_numpy(X)), dim=1).numpy().astype(np.float64)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: WindowFeatures,
