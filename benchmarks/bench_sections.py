@@ -23,14 +23,17 @@ Measured on the shared 2-core machine (load average about 8), 2026-12-05:
          100     3020    21.0    6.9   12.2         0.3       0.5         7.0
         1000    29414    31.0   10.2   13.2         0.1       0.7         9.8
 
-Issue 18 (2026-12-05, the same machine, load average 13 to 15 while tests ran beside it; wall seconds
-are mostly waiting for a core, so compare CPU seconds). Training now includes the leave-one-group-out
-scores (one MLP, logreg and majority per held-out group), the grammar, the temperature and the
-novelty baseline:
+Issue 18 (2026-12-05, the same machine, load average about 7). Training now includes the
+leave-one-group-out scores (one MLP, logreg and majority per held-out group), the grammar, the
+temperature and the novelty baseline; inference runs on one torch thread (on the busy cores the
+default threads spun: 69 ms per track's windows):
 
     sections  windows  wall s  cpu s  mlp s  transfer s  majority s  logreg s  ensemble s
-         100     3020   124.8   12.3   50.2        52.1         0.1       1.0        18.0
-        1000    29414   216.0   27.2   36.5       119.0         0.3       1.0        28.2
+         100     3020    21.4   10.5    8.1         8.2         0.0       0.3         4.4
+        1000    29414    34.6   17.5    7.8        17.1         0.1       0.4         6.2
+
+(At load 13 to 15, with tests running beside it and before the one-thread inference: 124.8 s wall /
+12.3 s CPU and 216.0 s / 27.2 s.)
 
 ``--demo --ablation`` (24 demo tracks, 6 styles; in-domain = 4 grouped folds, every track held out
 once; leave-one-style-out = each style held out in turn, smoothed model):
