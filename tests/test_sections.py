@@ -260,7 +260,7 @@ def test_end_to_end_learns_above_chance(tiny_library) -> None:
     acc = result.metrics["model"]["accuracy"]
     assert acc > 1.5 / len(classes), f"held-out window accuracy {acc:.2f} is not above chance (1/{len(classes)})"
     assert set(result.metrics["cv"]) == {"folds", "logreg"}
-    assert {"smoothed", "raw"} == set(result.metrics["segments"])
+    assert {"smoothed", "raw", "novelty"} == set(result.metrics["segments"])  # novelty: the unsupervised baseline
     assert len(result.metrics["test_tracks"]) == 1
     assert result.arrays["probs"].shape == (len(result.arrays["y_true"]), len(classes))
     tl = result.timeline[0]
@@ -276,8 +276,13 @@ def test_end_to_end_learns_above_chance(tiny_library) -> None:
         assert a.end_beat == b.start_beat and a.label != b.label
     for s in sugg:
         assert s.label in LABELS and 0 <= s.confidence <= 1 and s.start_s < s.end_s <= track.duration_s + 1e-6
-    # the bare head gives the same suggestions as the trainer
-    assert suggest_sections(lib, track, model=result.model, transitions=result.transitions) == sugg
+    # the bare head gives the same suggestions as the trainer without its temperature and grammar
+    import copy
+
+    plain = copy.copy(result.trainer)
+    plain.temperature_, plain.grammar_ = 1.0, None
+    assert suggest_sections(lib, track, model=result.model, transitions=result.transitions) == \
+        suggest_sections(lib, track, model=plain, transitions=result.transitions)
     with pytest.raises(ParameterError, match="config keys"):
         train_sections(data, config={"epoch": 3}, progress=False)
 
@@ -416,7 +421,7 @@ def test_job_refuses_without_labels_then_trains_on_labeller_labels(labelled_libr
     run = load_run(path)
     m = run.metrics
     assert job.state == "completed" and run.data["source"] == "labels"
-    assert set(m["baselines"]) == {"majority", "logreg", "ensemble"}
+    assert set(m["baselines"]) == {"majority", "logreg", "ensemble", "novelty"}  # novelty: unsupervised boundaries
     for b in m["baselines"].values():
         assert set(b) == set(m["model"]) and set(b["per_class"]) == set(m["model"]["per_class"])
     held = sorted(lib.track(i).content_hash for i in run.data["splits"]["test"])

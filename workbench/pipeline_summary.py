@@ -125,6 +125,34 @@ def _headlines(runs: dict[str, Run], result: DemoResult) -> list[Headline]:
             hit = seg.get("boundary_f_3s")
             if hit is not None:
                 out.append(Headline("sections: boundary hit rate F @3 s (smoothed)", hit, "≥ 0.8", hit >= 0.8))
+            out += _transfer_headlines(run.metrics)
+    return out
+
+
+def _transfer_headlines(metrics: dict) -> list[Headline]:
+    """Sections: the leave-one-crate-out (the demo's crates are styles) figures next to the in-domain ones.
+
+    Parameters
+    ----------
+    metrics : dict
+        A sections run's ``metrics.json``.
+    """
+    loso = (metrics.get("transfer") or {}).get("leave_one_group_out") or {}
+    if not loso or "skipped" in loso:
+        return [Headline("sections: held-out crates (leave one out)", None, loso.get("skipped", "turned off"), None)]
+    smooth, inside = loso["model_smoothed"], (metrics.get("model_smoothed") or {}).get("accuracy")
+    base = {k: v["accuracy"] for k, v in loso["baselines"].items()}
+    best = max(base.values(), default=0.0)
+    inside_text = "n/a" if inside is None else f"{inside:.3f}"
+    out = [Headline(f"sections: accuracy on held-out crates, smoothed (in-domain {inside_text}; "
+                    + ", ".join(f"{k} {v:.3f}" for k, v in base.items()) + ")", smooth["accuracy"], "≥ 0.85",
+                    smooth["accuracy"] >= 0.85 and smooth["accuracy"] >= best)]
+    seg = loso.get("segments") or {}
+    if "smoothed" in seg:
+        nov = (seg.get("novelty") or {}).get("boundary_f_3s")
+        hit = seg["smoothed"]["boundary_f_3s"]
+        out.append(Headline("sections: boundary F @3 s on held-out crates (novelty baseline "
+                            + (f"{nov:.3f})" if nov is not None else "n/a)"), hit, "≥ 0.85", hit >= 0.85))
     return out
 
 

@@ -169,7 +169,8 @@ class Label:
 class Suggestion:
     """A section proposed by a model, not stored until a person accepts it.
 
-    Same beat/second conventions as :class:`Label`; ``confidence`` in [0, 1].
+    Same beat/second conventions as :class:`Label`; ``confidence`` in [0, 1]; ``uncertain``:
+    the (calibrated) confidence is below the model's threshold, or no model made it.
     """
 
     track_id: int
@@ -179,6 +180,7 @@ class Suggestion:
     start_s: float
     end_s: float
     confidence: float
+    uncertain: bool = False
 
     def __post_init__(self) -> None:
         check_label(self.label)

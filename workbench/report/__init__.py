@@ -117,7 +117,8 @@ def _metric_groups(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 #: Metric keys shown as plots (or not at all), never as rows of the metrics table.
 _NOT_A_TABLE = ("invariance", "invariance_backbone", "baselines", "held_out", "per_class", "confusion", "classes",
-                "labels", "folds", "fold_accuracy", "train_tracks", "test_tracks", "warnings", "val_groups")
+                "labels", "folds", "fold_accuracy", "train_tracks", "test_tracks", "warnings", "val_groups",
+                "transfer", "reliability_before", "reliability_after")  # sections: in their own part
 
 
 def _is_number(value: object) -> bool:
@@ -202,7 +203,12 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     else:
         parts.append(_section("Quality gates", H.not_recorded(f"no gates for kind {run.kind!r}")))
 
-    parts.append(_section("Model vs baselines", comparison(run.metrics) + _baseline_notes(run)))
+    extra = ""
+    if run.kind == "sections":  # transfer to held-out crates, novelty boundaries, calibration (h3 parts)
+        from workbench.report.sections import sections_part
+
+        extra = sections_part(run.metrics, figure)
+    parts.append(_section("Model vs baselines", comparison(run.metrics) + _baseline_notes(run) + extra))
 
     # metrics table: recorded groups plus recomputed
     groups = _metric_groups(run.metrics)

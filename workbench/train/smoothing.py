@@ -1,9 +1,8 @@
 """Temporal smoothing of section probabilities: frames → beats → bars → segments.
 
-The classifier gives a probability per window (every 0.5 s). Taken one window at a time, its
-arg-max flickers between labels and puts boundaries anywhere. Sections in DJ music are runs
-of whole bars (mostly whole 4- or 8-bar phrases) in a typical order (intro → build → drop →
-break → ...). This module turns the probabilities into such runs.
+The classifier's per-window (0.5 s) arg-max flickers and puts boundaries anywhere; sections in
+DJ music are runs of whole bars (mostly 4- or 8-bar phrases) in a typical order. This module
+turns the probabilities into such runs.
 
 The model (a hidden semi-Markov model over bars, decoded exactly by dynamic programming):
 
@@ -16,12 +15,12 @@ The model (a hidden semi-Markov model over bars, decoded exactly by dynamic prog
   plus ``length_logprior(L)`` (e.g. :func:`phrase_prior`: a penalty for lengths that are not
   whole phrases). Segments are at least ``min_bars`` long (the track's length if shorter).
 - **Switches.** Each boundary costs ``switch_penalty`` plus ``-log_transitions[k_prev, k]``
-  (label-order prior, e.g. learned by :func:`learn_transitions`; uniform when ``None``); the
-  first segment adds ``log_init[k]``. Consecutive segments have different labels.
+  (label-order prior, e.g. :func:`learn_transitions`); the first segment adds ``log_init[k]``,
+  the last ``log_final[k]``, others ``log_middle[k]`` (a learned grammar:
+  :mod:`workbench.train.sections.grammar`). Consecutive segments have different labels.
 
-:func:`segment_viterbi` returns the segmentation with the highest total score (exact: a
-semi-Markov Viterbi pass in ``O(n_bars² · K²)``, about 0.1 s for a 10-minute track).
-:func:`runs` is the unsmoothed baseline (consecutive arg-max runs) for comparison.
+:func:`segment_viterbi` returns the best segmentation (exact semi-Markov Viterbi, ``O(n_bars² ·
+K²)``, about 0.1 s for a 10-minute track); :func:`runs` is the unsmoothed baseline.
 """
 
 from __future__ import annotations
@@ -51,9 +50,8 @@ class Segment:
             raise ParameterError(f"Segment needs 0 <= start < end; got start={self.start}, end={self.end}")
 
 
-def beat_probabilities(
-    frame_probs: np.ndarray, frame_times_s: np.ndarray, beats_s: Sequence[float] | np.ndarray, *, duration_s: float
-) -> np.ndarray:
+def beat_probabilities(frame_probs: np.ndarray, frame_times_s: np.ndarray, beats_s: Sequence[float] | np.ndarray,
+                       *, duration_s: float) -> np.ndarray:
     """Mean frame probability over each beat ``[beats[b], beats[b+1])`` (the last beat to ``duration_s``).
 
     Parameters
@@ -192,9 +190,8 @@ def phrase_prior(*, phrase_bars: int = 4, penalty: float = 1.0) -> Callable[[np.
     return prior
 
 
-def learn_transitions(
-    sequences: Sequence[Sequence[int]], n_labels: int, *, alpha: float = 1.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def learn_transitions(sequences: Sequence[Sequence[int]], n_labels: int, *,
+                      alpha: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Label-order prior from labelled tracks: log P(next | previous), log P(first), log P(last).
 
     Parameters
@@ -242,6 +239,8 @@ def segment_viterbi(
     log_init: np.ndarray | None = None,
     log_final: np.ndarray | None = None,
     length_logprior: Callable[[np.ndarray], np.ndarray] | None = None,
+    log_middle: np.ndarray | None = None,
+    boundary_bonus: np.ndarray | None = None,
 ) -> list[Segment]:
     """The best segmentation of a unit sequence (bars) under the semi-Markov model in the module doc.
 
@@ -262,7 +261,12 @@ def segment_viterbi(
     log_init, log_final : np.ndarray [shape=(K,)] or None
         Log-prior of the first / last label; ``None`` = uniform.
     length_logprior : callable or None
-        Maps an array of lengths (units) to log-prior values.
+        Maps an array of lengths (units) to log-prior values, shape ``(L,)`` (every label) or
+        ``(L, K)`` (per label, e.g. :meth:`workbench.train.sections.grammar.Grammar.length_logprior`).
+    log_middle : np.ndarray [shape=(K,)] or None
+        Log-prior of a segment that is neither the first nor the last; ``None`` = 0.
+    boundary_bonus : np.ndarray [shape=(n_units,)] or None
+        Added to the score of a boundary at the start of each unit (e.g. scaled novelty).
 
     Returns
     -------
@@ -286,7 +290,9 @@ def segment_viterbi(
     trans = np.zeros((k, k)) if log_transitions is None else np.array(log_transitions, dtype=np.float64)
     init = np.zeros(k) if log_init is None else np.asarray(log_init, dtype=np.float64)
     final = np.zeros(k) if log_final is None else np.asarray(log_final, dtype=np.float64)
-    if trans.shape != (k, k) or init.shape != (k,) or final.shape != (k,):
+    middle = np.zeros(k) if log_middle is None else np.asarray(log_middle, dtype=np.float64)
+    bonus = np.zeros(n) if boundary_bonus is None else np.asarray(boundary_bonus, dtype=np.float64)
+    if trans.shape != (k, k) or init.shape != (k,) or final.shape != (k,) or middle.shape != (k,):
         raise ParameterError(f"log_transitions must be ({k}, {k}), log_init and log_final ({k},); "
                              f"got {trans.shape}, {init.shape}, {final.shape}")
     trans = trans - switch_penalty
@@ -301,7 +307,11 @@ def segment_viterbi(
         starts = t - lengths
         seg = csum[t] - csum[starts]  # (L, K)
         if length_logprior is not None:
-            seg = seg + np.asarray(length_logprior(lengths), dtype=np.float64)[:, None]
+            lp = np.asarray(length_logprior(lengths), dtype=np.float64)
+            seg = seg + (lp[:, None] if lp.ndim == 1 else lp)
+        if t < n:  # a segment ending before the last unit is not the last; one not starting at 0 not the first
+            seg = seg + np.where((starts > 0)[:, None], middle[None, :], 0.0)
+        seg = seg + np.where(starts > 0, bonus[starts], 0.0)[:, None]
         # entering label j at `start` from label i: best[start, i] + trans[i, j]; from the start: init[j]
         from_prev = best[starts][:, :, None] + trans[None, :, :]  # (L, K_prev, K)
         prev_arg = np.argmax(from_prev, axis=1)  # (L, K)
@@ -366,6 +376,9 @@ def smooth_beats(
     log_transitions: np.ndarray | None = None,
     log_init: np.ndarray | None = None,
     log_final: np.ndarray | None = None,
+    log_middle: np.ndarray | None = None,
+    length_logprior: Callable[[np.ndarray], np.ndarray] | None = None,
+    boundary_bonus: np.ndarray | None = None,
 ) -> list[BeatSegment]:
     """Per-beat probabilities → smoothed sections snapped to bars (see the module doc for the model).
 
@@ -378,6 +391,8 @@ def smooth_beats(
         Shortest section in bars.
     phrase_bars, phrase_penalty
         Length prior (:func:`phrase_prior`); ``phrase_bars=None`` turns it off.
+    log_middle, length_logprior, boundary_bonus
+        A grammar's priors (:func:`segment_viterbi`); ``length_logprior`` replaces the phrase prior.
 
     Returns
     -------
@@ -388,7 +403,8 @@ def smooth_beats(
     prior = None if phrase_bars is None else phrase_prior(phrase_bars=phrase_bars, penalty=phrase_penalty)
     segs = segment_viterbi(bar_evidence(p, starts), min_len=min_bars, switch_penalty=switch_penalty,
                            evidence_weight=evidence_weight, log_transitions=log_transitions, log_init=log_init,
-                           log_final=log_final, length_logprior=prior)
+                           log_final=log_final, length_logprior=length_logprior or prior, log_middle=log_middle,
+                           boundary_bonus=boundary_bonus)
     bar_edges = np.append(starts, p.shape[0])
     out = []
     for s in segs:
@@ -479,5 +495,5 @@ def _labels_at(sections: Sequence[Mapping[str, Any]], times: np.ndarray) -> np.n
     return out
 
 
-__all__ = ["BeatSegment", "Segment", "bar_evidence", "bar_starts", "beat_probabilities", "learn_transitions", "phrase_prior",
-           "raw_beats", "runs", "segment_eval", "segment_viterbi", "smooth_beats"]
+__all__ = ["BeatSegment", "Segment", "bar_evidence", "bar_starts", "beat_probabilities", "learn_transitions",
+           "phrase_prior", "raw_beats", "runs", "segment_eval", "segment_viterbi", "smooth_beats"]

@@ -18,6 +18,17 @@ Pipeline (each step in a module of this package, all names importable from here)
 6. :mod:`~workbench.train.sections.job`: :func:`train_sections_job`, the same as a job on the
    library's stored labels, written as a run.
 
+Beyond the demo (issue 18): :mod:`~workbench.train.sections.transfer` scores every group of
+tracks (crate or folder; the demo's crates are its styles) held out in turn
+(:func:`leave_one_group_out`); :mod:`~workbench.train.sections.novelty` finds boundaries with
+no labels (the unsupervised baseline, and :func:`fallback_suggestions` before any model is
+trained); :mod:`~workbench.train.sections.grammar` learns order, position and duration priors
+from the user's labels (:func:`learn_grammar`); the model's probabilities are calibrated by a
+temperature fitted on held-out predictions (:mod:`workbench.evaluate.calibration`) and
+suggestions below ``uncertain_below`` are marked ``uncertain``;
+:mod:`~workbench.train.sections.dj_features` adds level, low end, onsets, brightness, novelty
+and distance to the ends to the window features (:data:`DEFAULT_FEATURES`).
+
 The smoothing model and :func:`~workbench.train.smoothing.segment_eval` live in
 :mod:`workbench.train.smoothing`.
 """
@@ -34,6 +45,7 @@ from workbench.train.sections.baselines import (
            make_baseline,
 )
 from workbench.train.sections.features import (
+           DEFAULT_FEATURES,
            NotReadyError,
            SectionData,
            TrackFrames,
@@ -41,9 +53,19 @@ from workbench.train.sections.features import (
            check_readiness,
            section_dataset,
            track_frames,
+           track_groups,
 )
+from workbench.train.sections.grammar import Grammar, learn_grammar
 from workbench.train.sections.job import HOW_TO_LABEL, train_sections_job
-from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for, suggest_sections, suggester
+from workbench.train.sections.suggestions import (
+           SMOOTHING_DEFAULTS,
+           UNCERTAIN_BELOW,
+           fallback_suggestions,
+           novelty_suggestions,
+           segments_for,
+           suggest_sections,
+           suggester,
+)
 from workbench.train.sections.trainer import (
            EpochCallback,
            NotFittedError,
@@ -54,8 +76,10 @@ from workbench.train.sections.trainer import (
            save_section_model,
 )
 from workbench.train.sections.training import CONFIG_DEFAULTS, SectionResult, train_sections
+from workbench.train.sections.transfer import leave_one_group_out
 
-__all__ = ["BASELINES", "CONFIG_DEFAULTS", "HOW_TO_LABEL", "MODELS", "SMOOTHING_DEFAULTS", "EpochCallback",
+__all__ = ["BASELINES", "CONFIG_DEFAULTS", "DEFAULT_FEATURES", "HOW_TO_LABEL", "UNCERTAIN_BELOW", "Grammar",
+           "fallback_suggestions", "learn_grammar", "leave_one_group_out", "novelty_suggestions", "track_groups", "MODELS", "SMOOTHING_DEFAULTS", "EpochCallback",
            "NotFittedError", "NotReadyError", "SectionData", "SectionResult", "SectionTrainer", "TrackFrames",
            "WindowFeatures", "check_readiness", "classifier_proba", "cross_validate", "demo_sections",
            "grouped_folds", "held_out_baselines", "load_section_model", "make_baseline", "overfit_warning",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -76,18 +77,39 @@ class WindowFeatures:
         louder and denser than the rest of *its* track).
     position : bool
         Append the relative position in the track, ``t / duration`` and ``4 r (1 - r)``.
+    extra : tuple of str
+        Feature groups of :mod:`~workbench.train.sections.dj_features` appended in this order:
+        ``"dj"`` (level, slope, low end, onsets, brightness and rise: needs ``features-v1``
+        frames), ``"novelty"`` (change against the neighbouring seconds), ``"ends"`` (distance
+        to the start and the end).
 
-    The layout is ``[frame, context..., (context - track mean)..., position]``; :meth:`dim`
-    gives its length for a backbone size.
+    The layout is ``[frame, context..., (context - track mean)..., position, extra...]``;
+    :meth:`dim` gives its length for a backbone size, :meth:`group_names` names the groups.
+    Training uses :data:`DEFAULT_FEATURES` (every extra group) unless told otherwise.
     """
 
     context_s: tuple[float, ...] = (4.0, 16.0)
     track_relative: bool = True
     position: bool = True
+    extra: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        from workbench.train.sections.dj_features import EXTRA_GROUPS
+
         if not isinstance(self.context_s, tuple) or any(not (isinstance(c, (int, float)) and c > 0) for c in self.context_s):
             raise ParameterError(f"context_s must be a tuple of seconds > 0; got {self.context_s!r}")
+        if not isinstance(self.extra, tuple) or any(g not in EXTRA_GROUPS for g in self.extra) \
+                or len(set(self.extra)) != len(self.extra):
+            raise ParameterError(f"extra must be a tuple of distinct groups from {tuple(EXTRA_GROUPS)}; got {self.extra!r}")
+
+    def group_names(self) -> list[str]:
+        """The feature groups of this layout, in order (what a run records as ``feature_groups``)."""
+        names = ["embedding (frame)"] + [f"embedding context ±{c:g} s" for c in self.context_s]
+        if self.track_relative:
+            names.append("embedding context − track mean")
+        if self.position:
+            names.append("position in track")
+        return names + list(self.extra)
 
     def dim(self, base_dim: int) -> int:
         """Length of a window's feature vector.
@@ -97,11 +119,15 @@ class WindowFeatures:
         base_dim : int > 0
             Size of the backbone's frame embedding.
         """
+        from workbench.train.sections.dj_features import EXTRA_GROUPS
+
         n_ctx = len(self.context_s)
-        return base_dim * (1 + n_ctx + (n_ctx if self.track_relative else 0)) + (2 if self.position else 0)
+        return (base_dim * (1 + n_ctx + (n_ctx if self.track_relative else 0)) + (2 if self.position else 0)
+                + sum(EXTRA_GROUPS[g] for g in self.extra))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"context_s": list(self.context_s), "track_relative": self.track_relative, "position": self.position}
+        return {"context_s": list(self.context_s), "track_relative": self.track_relative, "position": self.position,
+                "extra": list(self.extra)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> WindowFeatures:
@@ -110,11 +136,14 @@ class WindowFeatures:
         Parameters
         ----------
         d : mapping
-            ``{"context_s": [...], "track_relative": bool, "position": bool}``.
+            ``{"context_s": [...], "track_relative": bool, "position": bool, "extra": [...]}``
+            (a layout saved without ``extra`` has none).
         """
-        return cls(tuple(float(c) for c in d["context_s"]), bool(d["track_relative"]), bool(d["position"]))
+        return cls(tuple(float(c) for c in d["context_s"]), bool(d["track_relative"]), bool(d["position"]),
+                   tuple(d.get("extra") or ()))
 
-    def transform(self, frames: np.ndarray, times_s: np.ndarray, *, duration_s: float) -> np.ndarray:
+    def transform(self, frames: np.ndarray, times_s: np.ndarray, *, duration_s: float,
+                  dj_frames: np.ndarray | None = None) -> np.ndarray:
         """Features of every frame; ``frames`` (n, d), ``times_s`` frame centres; returns (n, dim(d)) float32.
 
         Parameters
@@ -125,12 +154,18 @@ class WindowFeatures:
             Frame centres in seconds.
         duration_s : float > 0
             Track length in seconds (for the position features).
+        dj_frames : np.ndarray [shape=(n, 202)], optional
+            ``features-v1`` frames at ``times_s`` for the ``"dj"`` group; default ``frames``
+            when they are ``features-v1`` frames (202 columns).
 
         Raises
         ------
         ParameterError
-            ``frames`` not 2-d and non-empty, or ``times_s`` of another length.
+            ``frames`` not 2-d and non-empty, or ``times_s`` of another length; the ``"dj"``
+            group without ``features-v1`` frames.
         """
+        from workbench.train.sections import dj_features as dj
+
         f = np.asarray(frames, dtype=np.float64)
         t = np.asarray(times_s, dtype=np.float64)
         if f.ndim != 2 or f.shape[0] == 0 or t.shape != (f.shape[0],):
@@ -149,7 +184,22 @@ class WindowFeatures:
         if self.position:
             r = np.clip(t / max(float(duration_s), 1e-9), 0.0, 1.0)[:, None]
             blocks += [r, 4 * r * (1 - r)]
+        for g in self.extra:
+            if g == "dj":
+                src = dj_frames if dj_frames is not None else f
+                if np.shape(src)[1] != dj.FEATURES_V1_DIM:
+                    raise ParameterError(f"the 'dj' feature group needs features-v1 frames ({dj.FEATURES_V1_DIM} "
+                                         f"columns); got {np.shape(src)[1]}: pass dj_frames or drop 'dj' from extra")
+                blocks.append(dj.dj_block(src, t))
+            elif g == "novelty":
+                blocks.append(dj.novelty_block(f, t))
+            else:
+                blocks.append(dj.ends_block(t, duration_s))
         return np.hstack(blocks).astype(np.float32)
+
+
+#: The window layout section training uses by default: the embedding with context, position, and every extra group.
+DEFAULT_FEATURES = WindowFeatures(extra=("dj", "novelty", "ends"))
 
 
 # ---------------------------------------------------------------------------------- dataset
@@ -161,7 +211,9 @@ class TrackFrames:
 
     ``features`` (n, dim) and ``times_s`` (n,) (window centres) cover the whole track;
     ``beats``/``downbeats`` its grid; ``sections`` its labelled spans ``[{start_s, end_s, label}]``;
-    ``content_hash`` the audio's content hash (what ``metrics["held_out"]["track_hashes"]`` lists).
+    ``content_hash`` the audio's content hash (what ``metrics["held_out"]["track_hashes"]`` lists);
+    ``frames`` (n, d) the backbone's frame embeddings the features were made from (None when not
+    kept); ``group`` the track's crate (or folder) for leave-one-group-out scores ("" unknown).
     """
 
     track_id: int
@@ -173,6 +225,8 @@ class TrackFrames:
     downbeats: np.ndarray
     sections: list[dict[str, Any]]
     content_hash: str = ""
+    frames: np.ndarray | None = field(default=None, repr=False)
+    group: str = ""
 
     def window_labels(self) -> np.ndarray:
         """Label of each window ('' where no labelled span holds its centre)."""
@@ -260,7 +314,7 @@ def track_frames(library: Library, track: Track | int | str, *, backbone: Backbo
     backbone : Backbone, optional
         Frame embeddings to use (default the feature frontend); missing ones are computed.
     features : WindowFeatures, optional
-        Window feature layout (default :class:`WindowFeatures`).
+        Window feature layout (default :data:`DEFAULT_FEATURES`).
 
     Returns
     -------
@@ -278,7 +332,7 @@ def track_frames(library: Library, track: Track | int | str, *, backbone: Backbo
 
     t = track if not isinstance(track, (int, str)) else library.track(track)
     b = backbone if backbone is not None else FeatureFrontend()
-    spec = features if features is not None else WindowFeatures()
+    spec = features if features is not None else DEFAULT_FEATURES
     cache = cache_for(library, b)
     hit = cache.get(t.content_hash)
     if hit is None:
@@ -291,9 +345,67 @@ def track_frames(library: Library, track: Track | int | str, *, backbone: Backbo
     frames, starts = hit
     times = np.asarray(starts, dtype=np.float64) + float(getattr(b, "window_s", 1.0)) / 2
     analysis = track_analysis(library, t)
-    return TrackFrames(t.id, t.name, float(t.duration_s), spec.transform(frames, times, duration_s=t.duration_s),
+    dj_frames = None
+    if "dj" in spec.extra and b.name != FeatureFrontend.name:  # the level, low end, ... come from features-v1
+        dj_frames = _frontend_frames(library, t, times)
+    return TrackFrames(t.id, t.name, float(t.duration_s),
+                       spec.transform(frames, times, duration_s=t.duration_s, dj_frames=dj_frames),
                        times, np.asarray(analysis.beats), np.asarray(analysis.downbeats), [],
-                       content_hash=str(t.content_hash))
+                       content_hash=str(t.content_hash), frames=np.asarray(frames, dtype=np.float32))
+
+
+def _frontend_frames(library: Library, track: Track, times_s: np.ndarray) -> np.ndarray:
+    """``features-v1`` frames of a track (embedded and cached if missing), the nearest one at each time."""
+    from workbench.embed.batch import cache_for, embed_library
+    from workbench.embed.features import FeatureFrontend
+
+    fe = FeatureFrontend()
+    cache = cache_for(library, fe)
+    hit = cache.get(track.content_hash)
+    if hit is None:
+        summary = embed_library(library, backbone=fe, tracks=[track], progress=False)
+        hit = cache.get(track.content_hash)
+        if summary.failed or hit is None:
+            raise ParameterError(f"track {track.id}: no features-v1 frames for the 'dj' feature group")
+    frames, starts = hit
+    centres = np.asarray(starts, dtype=np.float64) + fe.window_s / 2
+    idx = np.clip(np.searchsorted(centres, times_s), 0, len(centres) - 1)
+    return np.asarray(frames)[idx]
+
+
+def track_groups(library: Library, track_ids: Iterable[int]) -> dict[int, str]:
+    """The group of each track for leave-one-group-out scores: its first crate, else its folder.
+
+    A user's crates (or the folders the library was scanned from) are the closest thing to
+    "another style" a library knows: the demo makes one crate per style.
+
+    Parameters
+    ----------
+    library : Library
+        Where the tracks are.
+    track_ids : iterable of int
+        Library track ids.
+
+    Returns
+    -------
+    dict of int to str
+        ``"crate:<name>"`` (the first of its crates by name) or ``"folder:<folder>"`` per track.
+    """
+    from workbench.crates import Crates
+
+    membership = Crates(library).membership()
+    out: dict[int, str] = {}
+    for tid in track_ids:
+        crates = membership.get(int(tid))
+        if crates:
+            out[int(tid)] = f"crate:{crates[0]}"
+            continue
+        try:
+            t = library.track(int(tid))
+            out[int(tid)] = f"folder:{getattr(t, 'folder', '') or Path(t.path).parent.name}"
+        except Exception:  # noqa: BLE001 - a track that cannot be looked up joins no group
+            out[int(tid)] = ""
+    return out
 
 
 def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Backbone | None = None,
@@ -309,7 +421,7 @@ def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Back
     backbone : Backbone or None
         Frame embeddings to use (default the feature frontend); missing ones are computed.
     features : WindowFeatures or None
-        Window feature layout (default :class:`WindowFeatures`).
+        Window feature layout (default :data:`DEFAULT_FEATURES`).
     progress : bool
         Show a bar over the tracks.
     """
@@ -318,7 +430,7 @@ def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Back
     from workbench.embed.features import FeatureFrontend
 
     b = backbone if backbone is not None else FeatureFrontend()
-    spec = features if features is not None else WindowFeatures()
+    spec = features if features is not None else DEFAULT_FEATURES
     by_track: dict[int, list[dict[str, Any]]] = {}
     for r in sections:
         rec = _record(r)
@@ -334,6 +446,9 @@ def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Back
             continue
         tr.sections = sorted(by_track[tid], key=lambda s: s["start_s"])
         tracks.append(tr)
+    groups = track_groups(library, [t.track_id for t in tracks])
+    for tr in tracks:
+        tr.group = groups.get(tr.track_id, "")
     data = SectionData(tracks, spec, b.name)
     data.failed = failed
     return data

@@ -24,14 +24,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.library import Library, Track
     from workbench.models.heads import SectionClassifier
     from workbench.runs import Run
+    from workbench.train.sections.grammar import Grammar
 
 SMOOTHING_DEFAULTS: dict[str, Any] = {"min_bars": 4, "switch_penalty": 2.0, "evidence_weight": 1.0,
                                       "phrase_bars": 4, "phrase_penalty": 1.0}
+#: A suggestion whose (calibrated) confidence is below this is marked ``uncertain``.
+UNCERTAIN_BELOW = 0.6
 
 
 def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...], *, smooth: bool = True,
                  transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                 **smoothing: Any) -> list[Suggestion]:
+                 grammar: Grammar | None = None, uncertain_below: float = UNCERTAIN_BELOW,
+                 novelty_weight: float = 0.0, **smoothing: Any) -> list[Suggestion]:
     """Window probabilities of one track → suggestions (smoothed, or the raw per-beat arg-max runs).
 
     ``probs`` (n_windows, len(classes)); ``transitions`` a label-order prior
@@ -49,6 +53,15 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         Smooth over bars; False gives the raw per-beat arg-max runs.
     transitions : (np.ndarray [shape=(K, K)], np.ndarray [shape=(K,)], np.ndarray [shape=(K,)]), optional
         Label-order prior, as log-probabilities; None uses none.
+    grammar : Grammar, optional
+        A learned grammar over ``classes`` (order, position, duration); replaces ``transitions``
+        and the phrase prior.
+    uncertain_below : float in [0, 1]
+        Suggestions with a lower confidence are marked ``uncertain``.
+    novelty_weight : float >= 0
+        With a grammar: a boundary at a bar start scores ``novelty_weight`` times the bar's
+        Foote novelty (z-scored over the track, negatives 0): the music's changes pull the
+        boundaries onto them.
     **smoothing
         ``min_bars``, ``switch_penalty``, ``evidence_weight``, ``phrase_bars``, ``phrase_penalty``.
 
@@ -68,15 +81,71 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
     opts = {**SMOOTHING_DEFAULTS, **smoothing}
     beats = np.asarray(frames.beats, dtype=np.float64)
     bp = sm.beat_probabilities(probs, frames.times_s, beats, duration_s=frames.duration_s)
-    if smooth:
+    if smooth and grammar is not None:
+        if tuple(grammar.classes) != tuple(classes):
+            raise ParameterError(f"grammar classes {list(grammar.classes)} must be the model's {list(classes)}")
+        mids = (beats + np.append(beats[1:], max(frames.duration_s, beats[-1]))) / 2
+        bp = grammar.position_adjust(bp, mids / max(frames.duration_s, 1e-9))
+        prior = grammar.viterbi_options()
+        starts = sm.bar_starts(beats, frames.downbeats)
+        if novelty_weight > 0:
+            prior["boundary_bonus"] = novelty_weight * _bar_novelty(frames, beats, starts)
+        segs = sm.smooth_beats(bp, starts, **{**opts, **prior})
+    elif smooth:
         lt, li, lf = transitions if transitions is not None else (None, None, None)
         segs = sm.smooth_beats(bp, sm.bar_starts(beats, frames.downbeats), log_transitions=lt, log_init=li,
                                log_final=lf, **opts)
     else:
         segs = sm.raw_beats(bp)
     edges = np.append(beats, max(frames.duration_s, beats[-1]))
-    return [Suggestion(frames.track_id, classes[s.label], s.start_beat, s.end_beat, float(edges[s.start_beat]),
-                       float(edges[s.end_beat]), min(1.0, max(0.0, s.confidence))) for s in segs]
+    out = []
+    for s in segs:
+        conf = min(1.0, max(0.0, s.confidence))
+        out.append(Suggestion(frames.track_id, classes[s.label], s.start_beat, s.end_beat, float(edges[s.start_beat]),
+                              float(edges[s.end_beat]), conf, uncertain=bool(conf < uncertain_below)))
+    return out
+
+
+def _bar_novelty(frames: TrackFrames, beats: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Foote novelty at each bar start (z-scored over the track, negatives 0)."""
+    from workbench.train.sections.novelty import bar_features, novelty_curve
+
+    emb = frames.frames if frames.frames is not None else frames.features
+    edges = np.append(beats[starts], max(frames.duration_s, beats[-1] + 1e-3))
+    edges[0] = 0.0
+    curve = novelty_curve(bar_features(emb, frames.times_s, edges))
+    z = (curve - curve.mean()) / max(float(curve.std()), 1e-9)
+    return np.maximum(z, 0.0)
+
+
+def novelty_suggestions(frames: TrackFrames, *, backbone: str = "") -> list[Suggestion]:
+    """Suggestions without a model: novelty boundaries with guessed labels, all ``uncertain``, confidence 0.
+
+    The fallback when no section model is trained yet (see
+    :func:`~workbench.train.sections.novelty.novelty_sections`): the boundaries are worth a
+    look, the labels are a guess from position and loudness.
+
+    Parameters
+    ----------
+    frames : TrackFrames
+        The track (:func:`~workbench.train.sections.track_frames`).
+    backbone : str
+        The backbone's name (``features-v1`` gives loudness for the label guess).
+
+    Raises
+    ------
+    ParameterError
+        The track has no beat grid.
+    """
+    from workbench.labels import Suggestion
+    from workbench.train.sections.novelty import novelty_sections
+    from workbench.train.smoothing import bar_starts
+
+    beats = np.asarray(frames.beats, dtype=np.float64)
+    secs = novelty_sections(frames, backbone=backbone)
+    bar_beat = np.append(bar_starts(beats, frames.downbeats), len(beats))
+    return [Suggestion(frames.track_id, s["label"], int(bar_beat[s["start_bar"]]), int(bar_beat[s["end_bar"]]),
+                       s["start_s"], s["end_s"], 0.0, uncertain=True) for s in secs]
 
 
 def suggest_sections(library: Library, track: Track | int | str, *, model: SectionTrainer | SectionClassifier,
@@ -100,7 +169,7 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     backbone : Backbone or None
         The backbone the model was trained on (default the feature frontend).
     features : WindowFeatures or None
-        The window layout used in training (default :class:`WindowFeatures`).
+        The window layout used in training (default :data:`~workbench.train.sections.features.DEFAULT_FEATURES`).
     transitions : (log_transitions, log_init, log_final) or None
         Label-order prior over the model's classes (:attr:`SectionResult.transitions`).
     **smoothing
@@ -114,23 +183,52 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     trainer = model if isinstance(model, SectionTrainer) else SectionTrainer.from_model(model)
     trainer._check_fitted()
     frames = track_frames(library, track, backbone=backbone, features=features)
-    probs = trainer.predict_proba(frames.features)
-    return segments_for(frames, probs, trainer.classes_, transitions=transitions, **smoothing)
+    probs = trainer.predict_proba(frames.features, calibrated=True)
+    return segments_for(frames, probs, trainer.classes_, transitions=transitions,
+                        grammar=getattr(trainer, "grammar_", None),
+                        uncertain_below=getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW),
+                        novelty_weight=getattr(trainer, "novelty_weight_", 0.0), **smoothing)
 
 
-def suggester(library: Library, run: Run | str | os.PathLike[str], *, backbone: Backbone | None = None,
+def fallback_suggestions(library: Library, track: Track | int | str, *,
+                         backbone: Backbone | None = None) -> list[Suggestion]:
+    """Section suggestions for a track before any model is trained: :func:`novelty_suggestions`.
+
+    Parameters
+    ----------
+    library : Library
+        Where the track is.
+    track : Track, int or str
+        The track, or its id or content hash.
+    backbone : Backbone, optional
+        Frame embeddings to use (default the feature frontend).
+
+    Returns
+    -------
+    list of Suggestion
+        All ``uncertain``, confidence 0.
+    """
+    from workbench.embed.features import FeatureFrontend
+
+    b = backbone if backbone is not None else FeatureFrontend()
+    return novelty_suggestions(track_frames(library, track, backbone=b), backbone=b.name)
+
+
+def suggester(library: Library, run: Run | str | os.PathLike[str] | None, *, backbone: Backbone | None = None,
               **smoothing: Any) -> Callable[..., list[Suggestion]]:
     """The labeler's ``suggest`` callable (``track -> list[Suggestion]``) for a ``sections`` run.
 
     ``run`` is a :class:`~workbench.runs.Run`, its folder or its id; the model, its window
-    features and its label-order prior are read once from the run's ``model.pt``.
+    features, its grammar and temperature are read once from the run's ``model.pt``. With
+    ``run=None`` (no model trained yet) the callable gives :func:`fallback_suggestions`:
+    novelty boundaries, every one ``uncertain``.
 
     Parameters
     ----------
     library : Library
         Where the tracks are.
-    run : Run, str or path
-        A ``sections`` run.
+    run : Run, str, path or None
+        A ``sections`` run; None for the fallback without a model.
     backbone : Backbone, optional
         The backbone the model was trained on (default the feature frontend).
     **smoothing
@@ -145,6 +243,8 @@ def suggester(library: Library, run: Run | str | os.PathLike[str], *, backbone: 
 
     from workbench.runs import Run, load_run
 
+    if run is None:
+        return partial(fallback_suggestions, library, backbone=backbone)
     r = run if isinstance(run, Run) else load_run(run)
     if r.kind != "sections" or r.model_path is None:
         raise ParameterError(f"run {r.run_id} is not a sections run with a model.pt (kind {r.kind!r})")

@@ -312,13 +312,16 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         if not hasattr(self, "model_"):
             raise NotFittedError("this SectionTrainer is not fitted yet; call fit(X, y) first")
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, *, calibrated: bool = False) -> np.ndarray:
         """Class probabilities (n, len(classes_)) in ``classes_`` order.
 
         Parameters
         ----------
         X : np.ndarray [shape=(n, dim)]
             Window features.
+        calibrated : bool
+            Divide the log-probabilities by ``temperature_`` (set after fitting, from held-out
+            predictions; 1 when none was fitted).
 
         Raises
         ------
@@ -326,7 +329,13 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
             Not fitted yet.
         """
         self._check_fitted()
-        return classifier_proba(self.model_, X)
+        p = classifier_proba(self.model_, X)
+        temp = float(getattr(self, "temperature_", 1.0))
+        if calibrated and temp != 1.0:
+            from workbench.evaluate.calibration import apply_temperature
+
+            p = apply_temperature(p, temp)
+        return p
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable label of each window.
@@ -384,8 +393,13 @@ def classifier_proba(model: SectionClassifier, X: np.ndarray) -> np.ndarray:
     if X.ndim != 2 or X.shape[1] != model.in_dim:
         raise ParameterError(f"X must have shape (n, {model.in_dim}) for this model; got {X.shape}")
     model.eval()
-    with torch.no_grad():
-        return torch.softmax(model(torch.from_numpy(X)), dim=1).numpy().astype(np.float64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a few hundred windows: more threads only spin on shared cores
+    try:
+        with torch.no_grad():
+            return torch.softmax(model(torch.from_numpy(X)), dim=1).numpy().astype(np.float64)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: WindowFeatures,
@@ -406,7 +420,9 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
     backbone : str
         The backbone's name.
     transitions : (log_transitions, log_init, log_final), optional
-        Label-order prior as log-probabilities (``-inf`` stored as -1e9).
+        Label-order prior as log-probabilities (``-inf`` stored as -1e9). The trainer's
+        ``temperature_``, ``uncertain_below_``, ``novelty_weight_`` and ``grammar_`` (when set)
+        are stored too.
 
     Raises
     ------
@@ -426,6 +442,11 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
         data["log_transitions"] = torch.from_numpy(np.nan_to_num(transitions[0], neginf=-1e9))
         data["log_init"] = torch.from_numpy(transitions[1])
         data["log_final"] = torch.from_numpy(transitions[2])
+    data["temperature"] = float(getattr(trainer, "temperature_", 1.0))
+    data["uncertain_below"] = float(getattr(trainer, "uncertain_below_", 0.6))
+    data["novelty_weight"] = float(getattr(trainer, "novelty_weight_", 0.0))
+    if getattr(trainer, "grammar_", None) is not None:
+        data["grammar"] = trainer.grammar_.to_dict()
     atomic_write(path, lambda tmp: torch.save(data, tmp))
 
 
@@ -451,7 +472,14 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
     model = load_checkpoint(data)
     if not isinstance(model, SectionClassifier) or "window_features" not in data:
         raise ParameterError(f"{str(path)!r} is not a section-classifier file written by save_section_model")
+    from workbench.train.sections.grammar import Grammar
+
     trans = None
     if "log_transitions" in data:
         trans = (data["log_transitions"].numpy(), data["log_init"].numpy(), data["log_final"].numpy())
-    return SectionTrainer.from_model(model), WindowFeatures.from_dict(data["window_features"]), trans
+    trainer = SectionTrainer.from_model(model)
+    trainer.temperature_ = float(data.get("temperature", 1.0))
+    trainer.uncertain_below_ = float(data.get("uncertain_below", 0.6))
+    trainer.novelty_weight_ = float(data.get("novelty_weight", 0.0))
+    trainer.grammar_ = Grammar.from_dict(data["grammar"]) if "grammar" in data else None
+    return trainer, WindowFeatures.from_dict(data["window_features"]), trans

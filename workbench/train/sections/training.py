@@ -28,8 +28,11 @@ from workbench.train.sections.baselines import (
     scores,
 )
 from workbench.train.sections.features import NotReadyError, SectionData, WindowFeatures, check_readiness
-from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for
+from workbench.train.sections.grammar import learn_grammar, track_sequences
+from workbench.train.sections.novelty import novelty_sections
+from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, UNCERTAIN_BELOW, segments_for
 from workbench.train.sections.trainer import EpochCallback, SectionTrainer
+from workbench.train.sections.transfer import leave_one_group_out, transfer_warnings, validation_groups
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.models.heads import SectionClassifier
@@ -40,6 +43,10 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "hidden_dim": 256, "dropout": 0.2, "epochs": 40, "batch_size": 256, "lr": 1e-3, "weight_decay": 1e-4,
     "class_weight": "balanced", "max_samples_per_epoch": 4096, "early_stopping": True, "validation_fraction": 0.2, "patience": 8,
     "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
+    "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
+    "validate_on_groups": False,
+    "grammar": True, "grammar_weight": 1.0, "position_weight": 2.0, "novelty_weight": 2.0,
+    "calibrate": True, "uncertain_below": UNCERTAIN_BELOW,
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
@@ -118,6 +125,48 @@ def _beats_majority(model: Mapping[str, Any], majority: Mapping[str, Any] | None
             f"{majority['macro_f1']:.3f}")
 
 
+def _calibrate(trainer: SectionTrainer, train: SectionData, oof: dict[str, np.ndarray], *,
+               enabled: bool) -> dict[str, Any]:
+    """Fit ``trainer.temperature_`` on held-out predictions of the training tracks; say on which."""
+    from workbench.evaluate.calibration import fit_temperature
+
+    trainer.temperature_ = 1.0
+    if not enabled:
+        return {"temperature": None, "fitted_on": "calibration off"}
+    train_ids = {t.track_id for t in train.tracks}
+    if oof:
+        keep = np.isin(oof["track_ids"], list(train_ids))
+        if keep.sum() >= 20:
+            trainer.temperature_ = fit_temperature(oof["probs"][keep], oof["y"][keep])
+            return {"temperature": trainer.temperature_, "n_windows": int(keep.sum()),
+                    "fitted_on": "leave-one-group-out predictions of the training tracks (each from a model "
+                                 "that never saw the track's group)"}
+    val = set(trainer.early_stopping_.get("val_groups") or [])
+    rows = np.isin(train.groups, list(val)) & np.isin(train.y, trainer.classes_)
+    if rows.sum() >= 20:
+        index = {c: i for i, c in enumerate(trainer.classes_)}
+        trainer.temperature_ = fit_temperature(trainer.predict_proba(train.X[rows]),
+                                               np.array([index[c] for c in train.y[rows]]))
+        return {"temperature": trainer.temperature_, "n_windows": int(rows.sum()),
+                "fitted_on": "the early-stopping validation tracks (no second group to hold out)"}
+    return {"temperature": None, "fitted_on": "too few held-out windows to fit a temperature"}
+
+
+def _ece_on(arrays: dict[str, np.ndarray], temperature: float) -> dict[str, Any]:
+    """ECE (15 bins) and reliability bins of the held-out windows before and after the temperature."""
+    from workbench.evaluate.calibration import apply_temperature, reliability
+
+    classes = [str(c) for c in arrays["classes"]]
+    seen = np.isin(arrays["y_true"], classes)
+    y = np.array([classes.index(c) for c in arrays["y_true"][seen]], dtype=np.int64)
+    if not len(y):
+        return {}
+    before = reliability(arrays["probs"][seen], y)
+    after = reliability(apply_temperature(arrays["probs"][seen], temperature), y)
+    return {"ece_before": before["ece"], "ece_after": after["ece"], "reliability_before": before,
+            "reliability_after": after}
+
+
 def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = None,
                    on_epoch: EpochCallback | None = None, progress: bool = True) -> SectionResult:
     """Check readiness, train with early stopping, and score the model and its baselines on held-out tracks.
@@ -131,7 +180,17 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         fraction of tracks held out (a stratified grouped split into ``round(1 / holdout)``
         folds; ``holdout_fold`` picks which is held out). ``baselines`` lists the baselines
         scored on the held-out windows; ``models`` the models cross-validated on the training
-        tracks (``[]`` skips cross-validation).
+        tracks (``[]`` skips cross-validation). ``transfer``: score each group of tracks (crate or
+        folder) held out in turn (:func:`~workbench.train.sections.leave_one_group_out`; its
+        models train ``transfer_epochs`` epochs of at most ``transfer_samples_per_epoch``
+        windows; more than ``transfer_max_folds`` groups are held out several at a time).
+        ``validate_on_groups``: early stopping holds whole groups out (3+ groups).
+        ``grammar``: smooth with a grammar learned from the training tracks
+        (:func:`~workbench.train.sections.learn_grammar`, ``grammar_weight`` on its order and
+        duration priors, ``position_weight`` on its position factor, ``novelty_weight`` on the
+        bars' novelty as a boundary bonus); else ``transitions``.
+        ``calibrate``: fit a temperature on held-out predictions; ``uncertain_below``: the
+        confidence under which a suggestion is marked uncertain.
     on_epoch : callable or None
         ``on_epoch(epoch, max_epochs, record)`` after each epoch of the final training.
 
@@ -189,8 +248,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
 
     t0 = time.perf_counter()
     try:
-        trainer = SectionTrainer(seed=cfg["seed"], **trainer_params).fit(train.X, train.y, train.groups,
-                                                                        on_epoch=epoch_done)
+        trainer = SectionTrainer(seed=cfg["seed"], **trainer_params).fit(
+            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]), on_epoch=epoch_done)
     finally:
         bar.close()
     seconds["mlp"] = time.perf_counter() - t0
@@ -200,14 +259,35 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         index = {c: i for i, c in enumerate(classes)}
         seqs = [[index[s["label"]] for s in t.sections if s["label"] in index] for t in train.tracks]
         transitions = sm.learn_transitions(seqs, len(classes))
+    trainer.grammar_ = (learn_grammar(track_sequences(train.tracks), classes, weight=cfg["grammar_weight"],
+                                      position_weight=cfg["position_weight"])
+                        if cfg["grammar"] else None)
+    trainer.uncertain_below_ = float(cfg["uncertain_below"])
+    trainer.novelty_weight_ = float(cfg["novelty_weight"]) if cfg["grammar"] else 0.0
+    oof: dict[str, np.ndarray] = {}
+    if cfg["transfer"]:
+        t0 = time.perf_counter()
+        fold_params = {**trainer_params, "epochs": min(cfg["epochs"], cfg["transfer_epochs"]),
+                       "max_samples_per_epoch": cfg["transfer_samples_per_epoch"],
+                       "patience": min(cfg["patience"], 4)}
+        loso, oof = leave_one_group_out(dataset, cfg=cfg, trainer_params=fold_params, progress=progress)
+        metrics["transfer"] = {"leave_one_group_out": loso}
+        seconds["transfer"] = time.perf_counter() - t0
+    metrics["calibration"] = _calibrate(trainer, train, oof, enabled=cfg["calibrate"])
     smooth_opts = {k: cfg[k] for k in SMOOTHING_DEFAULTS}
     y_true, y_pred, y_smooth, probs, tids, times = [], [], [], [], [], []
-    seg_scores: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": []}
+    seg_scores: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
+    y_novelty: list[np.ndarray] = []
     timeline: list[dict[str, Any]] = []
     for tr in test.tracks:
         p_all = trainer.predict_proba(tr.features)
-        smoothed = segments_for(tr, p_all, classes, transitions=transitions, **smooth_opts)
+        smoothed = segments_for(tr, trainer.predict_proba(tr.features, calibrated=True), classes,
+                                transitions=transitions, grammar=trainer.grammar_,
+                                uncertain_below=trainer.uncertain_below_, novelty_weight=trainer.novelty_weight_,
+                                **smooth_opts)
         raw = segments_for(tr, p_all, classes, smooth=False)
+        novel = novelty_sections(tr, backbone=dataset.backbone)
+        seg_scores["novelty"].append(sm.segment_eval(tr.sections, novel, duration_s=tr.duration_s))
         lab = tr.window_labels()
         keep = lab != ""
         starts = np.array([s.start_s for s in smoothed])
@@ -215,6 +295,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         y_true.append(lab[keep].astype(str))
         y_pred.append(np.asarray(classes)[p_all[keep].argmax(axis=1)])
         y_smooth.append(np.array([smoothed[i].label for i in at]))
+        n_at = np.clip(np.searchsorted([n["start_s"] for n in novel], tr.times_s[keep], side="right") - 1, 0,
+                       len(novel) - 1)
+        y_novelty.append(np.array([novel[i]["label"] for i in n_at]))
         probs.append(p_all[keep])
         tids.append(np.full(int(keep.sum()), tr.track_id))
         times.append(tr.times_s[keep])
@@ -224,8 +307,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
             timeline.append({
                 "track_id": tr.track_id, "name": tr.name, "duration_s": tr.duration_s,
                 "truth": [dict(s) for s in tr.sections],
-                "predicted": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "confidence": s.confidence}
-                              for s in smoothed],
+                "predicted": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "confidence": s.confidence,
+                               "uncertain": s.uncertain} for s in smoothed],
+                "novelty": [{k: n[k] for k in ("start_s", "end_s", "label")} for n in novel],
                 "raw": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "confidence": s.confidence}
                         for s in raw],
             })
@@ -239,12 +323,17 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         train.X, train.y, test.X, test.y, names=cfg["baselines"], class_labels=names, seed=cfg["seed"],
         max_windows=cfg["baseline_max_windows"], n_threads=cfg["n_threads"])
     seconds.update(base_seconds)
+    metrics["baselines"]["novelty"] = scores(arrays["y_true"], np.concatenate(y_novelty), names)
+    if metrics["calibration"].get("temperature") is not None:
+        metrics["calibration"].update(_ece_on(arrays, metrics["calibration"]["temperature"]))
     metrics["segments"] = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg_scores.items()}
     metrics["early_stopping"] = dict(trainer.early_stopping_)
     metrics["warnings"] = [w for w in (trainer.early_stopping_.get("warning"),
-                                       _beats_majority(metrics["model"], metrics["baselines"].get("majority"))) if w]
+                                       _beats_majority(metrics["model"], metrics["baselines"].get("majority")),
+                                       *transfer_warnings(metrics.get("transfer"))) if w]
     seconds["total"] = time.perf_counter() - started
     metrics["seconds"] = seconds
+    metrics["feature_groups"] = dataset.features.group_names()
     cfg_out = {**cfg, "models": list(cfg["models"]), "baselines": list(cfg["baselines"]),
                "features": dataset.features.to_dict(), "backbone": dataset.backbone}
     return SectionResult(trainer.model_, trainer, trainer.history_, metrics, cfg_out, arrays, timeline,

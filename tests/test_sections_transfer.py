@@ -1,0 +1,266 @@
+"""Section suggestions beyond the demo: held-out groups, novelty boundaries, grammar, calibration, uncertainty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench.errors import ParameterError
+from workbench.labels import LABELS
+
+FORM = ("intro", "build", "drop", "break", "build", "drop", "outro")
+
+
+def _track(index: int, group: str, rng: np.random.Generator, centres: dict[str, np.ndarray], *, bars: int = 8,
+           bpm: float = 120.0, dim: int = 12, offset: float = 0.0):
+    from workbench.train.sections import TrackFrames, WindowFeatures
+
+    bar_s = 240.0 / bpm
+    duration_s = len(FORM) * bars * bar_s
+    times = np.arange(0.25, duration_s, 0.5)
+    frames = rng.normal(0, 1.0, (times.size, dim)) + offset
+    sections = []
+    for j, label in enumerate(FORM):
+        a, b = j * bars * bar_s, (j + 1) * bars * bar_s
+        frames[(times >= a) & (times < b)] += centres[label]
+        sections.append({"start_s": a, "end_s": b, "label": label})
+    beats = np.arange(0.0, duration_s, 60.0 / bpm)
+    spec = WindowFeatures(context_s=(4.0,))
+    return TrackFrames(index, f"t{index}", duration_s, spec.transform(frames, times, duration_s=duration_s), times,
+                       beats, beats[::4], sections, content_hash=f"h{index}", frames=frames.astype(np.float32),
+                       group=group)
+
+
+def _data(groups: tuple[str, ...] = ("a", "b", "c"), per_group: int = 4, seed: int = 0):
+    from workbench.train.sections import SectionData, WindowFeatures
+
+    rng = np.random.default_rng(seed)
+    centres = {c: rng.normal(0, 3.0, 12) for c in LABELS}
+    tracks = [_track(i * per_group + k + 1, g, rng, centres, offset=float(i)) for i, g in enumerate(groups)
+              for k in range(per_group)]
+    return SectionData(tracks, WindowFeatures(context_s=(4.0,)), "test")
+
+
+FAST = {"epochs": 6, "transfer_epochs": 4, "hidden_dim": 32, "baselines": ["majority", "logreg"],
+        "min_per_class": 2, "seed": 0}
+
+
+def test_leave_one_group_out_is_recorded_with_baselines():
+    from workbench.train.sections import train_sections
+
+    data = _data()
+    m = train_sections(data, config=FAST, progress=False).metrics
+    loso = m["transfer"]["leave_one_group_out"]
+    assert loso["groups"] == {"a": 4, "b": 4, "c": 4}
+    assert set(loso["per_group"]) == {"a", "b", "c"}
+    for key in ("model", "model_smoothed"):
+        assert 0.0 <= loso[key]["accuracy"] <= 1.0 and loso[key]["classes"]
+    assert set(loso["baselines"]) == {"majority", "logreg"}
+    assert set(loso["segments"]) == {"smoothed", "raw", "novelty"}
+    assert 0.0 <= loso["calibration"]["ece_before"] <= 1.0
+    # every labelled window is scored once, held out with its group
+    assert sum(loso["model"]["per_class"][c]["support"] for c in loso["model"]["classes"]) == len(data.y)
+    # majority of the other groups: every group has the same form, so always the most frequent label ("build"
+    # and "drop" tie at 2 of 7 sections; the arg-max picks one): its accuracy is 2/7
+    assert loso["baselines"]["majority"]["accuracy"] == pytest.approx(2 / 7, abs=0.01)
+    assert "novelty" in m["baselines"] and "novelty" in m["segments"]
+    assert m["calibration"]["temperature"] > 0 and "leave-one-group-out" in m["calibration"]["fitted_on"]
+    assert "ece_before" in m["calibration"] and "ece_after" in m["calibration"]
+
+
+def test_many_groups_are_held_out_several_at_a_time():
+    from workbench.train.sections import leave_one_group_out
+    from workbench.train.sections.training import CONFIG_DEFAULTS
+
+    data = _data(per_group=2)
+    cfg = {**CONFIG_DEFAULTS, **FAST, "transfer_max_folds": 2}
+    loso, oof = leave_one_group_out(data, cfg=cfg, trainer_params={"epochs": 2, "hidden_dim": 8})
+    assert set(loso["per_group"]) == {"a + c", "b"}
+    assert loso["groups"] == {"a": 2, "b": 2, "c": 2}
+    assert sorted(set(oof["track_ids"].tolist())) == sorted(t.track_id for t in data.tracks)
+
+
+def test_leave_one_group_out_needs_two_groups():
+    from workbench.train.sections import train_sections
+
+    m = train_sections(_data(groups=("only",), per_group=6), config=FAST, progress=False).metrics
+    assert "one group" in m["transfer"]["leave_one_group_out"]["skipped"]
+    assert any("no cross-style score" in w for w in m["warnings"])
+    assert "early-stopping validation" in m["calibration"]["fitted_on"]
+
+
+def test_novelty_finds_planted_boundaries_in_audio():
+    from workbench.embed.features import FeatureFrontend
+    from workbench.train.sections import TrackFrames
+    from workbench.train.sections.novelty import novelty_sections
+    from workbench.train.sections.suggestions import novelty_suggestions
+
+    sr, bar_s, bars = 22050, 2.0, 8
+    rng = np.random.default_rng(3)
+    parts = []
+    t = np.arange(int(bars * bar_s * sr)) / sr
+    parts.append(0.3 * np.sin(2 * np.pi * 220 * t))  # a low tone
+    parts.append(0.2 * rng.normal(size=t.size))  # white noise
+    clicks = np.zeros(t.size)
+    clicks[:: sr // 4] = 0.9
+    parts.append(clicks + 0.2 * np.sin(2 * np.pi * 3520 * t))  # clicks and a high tone
+    parts.append(0.3 * np.sign(np.sin(2 * np.pi * 110 * t)))  # a square bass
+    y = np.concatenate(parts).astype(np.float32)
+    frames, starts = FeatureFrontend().embed(y, sr=sr)
+    times = np.asarray(starts) + 0.5
+    duration_s = y.size / sr
+    beats = np.arange(0.0, duration_s, bar_s / 4)
+    tr = TrackFrames(1, "clip", duration_s, frames, times, beats, beats[::4], [], frames=frames)
+    found = novelty_sections(tr, backbone="features-v1")
+    cuts = [s["start_s"] for s in found[1:]]
+    planted = [16.0, 32.0, 48.0]
+    assert len(cuts) == len(planted), cuts
+    assert np.allclose(cuts, planted, atol=bar_s + 1e-6), cuts
+    assert found[0]["label"] == "intro" and found[-1]["label"] == "outro"
+    sugg = novelty_suggestions(tr, backbone="features-v1")
+    assert [s.start_s for s in sugg] == [s["start_s"] for s in found]
+    assert all(s.uncertain and s.confidence == 0.0 for s in sugg)
+
+
+def test_novelty_refuses_a_track_without_beats_and_a_bad_kernel():
+    from workbench.train.sections import TrackFrames
+    from workbench.train.sections.novelty import novelty_curve, novelty_sections
+
+    tr = TrackFrames(1, "x", 10.0, np.zeros((20, 3)), np.arange(20) * 0.5, np.zeros(0), np.zeros(0), [])
+    with pytest.raises(ParameterError, match="no beat grid"):
+        novelty_sections(tr)
+    with pytest.raises(ParameterError, match="kernel_bars must be an int >= 1"):
+        novelty_curve(np.zeros((10, 2)), kernel_bars=0)
+
+
+def _grammar():
+    from workbench.train.sections.grammar import learn_grammar
+
+    return learn_grammar([(list(FORM), [8] * len(FORM))] * 10, ["intro", "build", "drop", "break", "outro"])
+
+
+def test_grammar_puts_intro_first_outro_last_and_whole_phrases():
+    from workbench.train import smoothing as sm
+
+    g = _grammar()
+    classes = list(g.classes)
+    n_bars = 56
+    rng = np.random.default_rng(0)
+    probs = np.full((n_bars, len(classes)), 0.1) + rng.uniform(0, 0.02, (n_bars, len(classes)))
+    truth = [c for c in FORM for _ in range(8)]
+    for i, label in enumerate(truth):
+        probs[i, classes.index(label)] += 0.3
+    # the model mixes up the ends: the last phrase looks a bit more like an intro, the first like an outro
+    probs[48:, classes.index("intro")] = probs[48:, classes.index("outro")] + 0.05
+    probs[:8, classes.index("outro")] = probs[:8, classes.index("intro")] + 0.05
+    # and a boundary one bar late: bars 16 and 17 look like a build
+    probs[16, classes.index("build")] = probs[16, classes.index("drop")] + 0.05
+    probs /= probs.sum(axis=1, keepdims=True)
+    ev = np.log(probs)
+    plain = sm.segment_viterbi(ev, min_len=1, switch_penalty=0.0)
+    assert classes[plain[0].label] == "outro" and classes[plain[-1].label] == "intro"
+    segs = sm.segment_viterbi(ev, min_len=1, switch_penalty=0.0, **g.viterbi_options())
+    labels = [classes[s.label] for s in segs]
+    assert labels[0] == "intro" and labels[-1] == "outro" and "intro" not in labels[1:] and "outro" not in labels[:-1]
+    assert all((s.end - s.start) % 4 == 0 for s in segs), [(s.start, s.end) for s in segs]
+    assert labels == list(FORM)
+
+
+def test_grammar_learns_order_and_round_trips():
+    from workbench.train.sections.grammar import Grammar, learn_grammar
+
+    g = _grammar()
+    idx = {c: i for i, c in enumerate(g.classes)}
+    assert g.log_transitions[idx["build"], idx["drop"]] > g.log_transitions[idx["build"], idx["outro"]]
+    assert g.log_init[idx["intro"]] > g.log_init[idx["drop"]]
+    assert g.log_middle[idx["intro"]] < g.log_middle[idx["drop"]]
+    lp = g.length_logprior(np.array([7, 8]))
+    assert np.all(lp[1] > lp[0])
+    again = Grammar.from_dict(g.to_dict())
+    assert np.allclose(again.log_phrase, g.log_phrase) and again.classes == g.classes
+    assert g.log_position is None  # no spans given: no position factor
+    spans = [(j / 7, (j + 1) / 7) for j in range(7)]
+    gp = learn_grammar([(list(FORM), [8] * 7, spans)] * 10, list(g.classes), position_weight=2.0)
+    assert gp.log_position[idx["intro"], 0] > 0 > gp.log_position[idx["intro"], -1]
+    flat = np.full((2, len(g.classes)), 1 / len(g.classes))
+    moved = gp.position_adjust(flat, np.array([0.02, 0.98]))
+    assert moved[0].argmax() == idx["intro"] and moved[1].argmax() == idx["outro"]
+    assert np.allclose(moved.sum(axis=1), 1.0)
+    assert np.allclose(Grammar.from_dict(gp.to_dict()).log_position, gp.log_position)
+    with pytest.raises(ParameterError, match="alpha and weight must be > 0"):
+        learn_grammar([], ["a", "b"], alpha=0)
+
+
+def test_temperature_lowers_ece_of_an_over_confident_classifier():
+    from workbench.evaluate.calibration import (
+        apply_temperature,
+        expected_calibration_error,
+        fit_temperature,
+        reliability,
+    )
+
+    rng = np.random.default_rng(0)
+    n, k = 4000, 5
+    y = rng.integers(0, k, n)
+    right = rng.random(n) < 0.7  # right 70 % of the time, but 95 % sure
+    pred = np.where(right, y, (y + rng.integers(1, k, n)) % k)
+    probs = np.full((n, k), 0.05 / (k - 1))
+    probs[np.arange(n), pred] = 0.95
+    fit, test = slice(0, n // 2), slice(n // 2, n)
+    temp = fit_temperature(probs[fit], y[fit])
+    before = expected_calibration_error(probs[test], y[test])
+    after = expected_calibration_error(apply_temperature(probs[test], temp), y[test])
+    assert temp > 1.0
+    assert before > 0.2 and after < 0.05
+    rel = reliability(probs[test], y[test])
+    assert sum(rel["count"]) == n // 2 and len(rel["edges"]) == 16
+    with pytest.raises(ParameterError, match="temperature must be a float > 0"):
+        apply_temperature(probs, 0.0)
+    with pytest.raises(ParameterError, match="y must hold class indices"):
+        expected_calibration_error(probs, y + k)
+
+
+def test_uncertain_flag_below_the_threshold():
+    from workbench.train.sections import TrackFrames
+    from workbench.train.sections.suggestions import segments_for
+
+    duration_s = 64.0
+    times = np.arange(0.25, duration_s, 0.5)
+    beats = np.arange(0.0, duration_s, 0.5)
+    tr = TrackFrames(1, "x", duration_s, np.zeros((times.size, 2)), times, beats, beats[::4], [])
+    probs = np.empty((times.size, 2))
+    first = times < 32
+    probs[first] = [0.9, 0.1]  # sure: intro
+    probs[~first] = [0.45, 0.55]  # unsure: outro
+    out = segments_for(tr, probs, ("intro", "outro"), uncertain_below=0.6)
+    assert [s.label for s in out] == ["intro", "outro"]
+    assert [s.uncertain for s in out] == [False, True]
+    assert [s.uncertain for s in segments_for(tr, probs, ("intro", "outro"), uncertain_below=0.5)] == [False, False]
+
+
+def test_model_file_keeps_temperature_and_grammar(tmp_path):
+    from workbench.train.sections import SectionTrainer, load_section_model, save_section_model
+
+    data = _data(groups=("a",), per_group=3)
+    trainer = SectionTrainer(epochs=2, hidden_dim=8).fit(data.X, data.y)
+    trainer.temperature_ = 1.7
+    trainer.grammar_ = _grammar()
+    save_section_model(trainer, tmp_path / "m.pt", features=data.features, backbone="test")
+    again, _, _ = load_section_model(tmp_path / "m.pt")
+    assert again.temperature_ == pytest.approx(1.7)
+    assert again.grammar_.classes == trainer.grammar_.classes
+    p_raw, p_cal = again.predict_proba(data.X[:5]), again.predict_proba(data.X[:5], calibrated=True)
+    assert np.all(p_cal.max(axis=1) <= p_raw.max(axis=1) + 1e-9)
+
+
+def test_novelty_bonus_pulls_a_boundary_onto_the_change():
+    from workbench.train import smoothing as sm
+
+    # two labels, the evidence switches at bar 6 but the music (novelty) changes at bar 8
+    ev = np.log(np.array([[0.6, 0.4]] * 6 + [[0.4, 0.6]] * 10))
+    plain = sm.segment_viterbi(ev, min_len=1, switch_penalty=0.5)
+    assert [s.start for s in plain] == [0, 6]
+    bonus = np.zeros(16)
+    bonus[8] = 3.0
+    pulled = sm.segment_viterbi(ev, min_len=1, switch_penalty=0.5, boundary_bonus=bonus)
+    assert [s.start for s in pulled] == [0, 8]

@@ -1,0 +1,153 @@
+"""Calibration of class probabilities: expected calibration error, reliability bins, temperature scaling.
+
+A classifier is calibrated when, of the predictions it makes with confidence 0.8, about 80 %
+are right. :func:`expected_calibration_error` (ECE, 15 equal-width confidence bins, weighted by
+how many predictions fall in each) and :func:`reliability` (the bins themselves, for a
+reliability diagram) measure it; :func:`fit_temperature` learns the one number ``T`` that
+divides the log-probabilities (Guo et al. 2017, "On calibration of modern neural networks")
+by minimising the negative log-likelihood on held-out predictions, and
+:func:`apply_temperature` uses it. ``T > 1`` softens an over-confident classifier.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ParameterError
+
+#: Confidence bins of the ECE and the reliability diagram.
+N_BINS = 15
+
+
+def _check(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(probs, dtype=np.float64)
+    t = np.asarray(y)
+    if p.ndim != 2 or p.shape[0] == 0 or t.shape != (p.shape[0],) or not np.all(np.isfinite(p)):
+        raise ParameterError(f"probs must be a finite (n >= 1, K) array with one class index per row in y; "
+                             f"got probs {p.shape}, y {t.shape}")
+    if t.dtype.kind not in "iu" or t.min() < 0 or t.max() >= p.shape[1]:
+        raise ParameterError(f"y must hold class indices in 0..{p.shape[1] - 1}; got {t.dtype} values "
+                             f"{sorted(set(np.asarray(t).tolist()))[:5]}")
+    return p, t.astype(np.int64)
+
+
+def reliability(probs: np.ndarray, y: np.ndarray, *, n_bins: int = N_BINS) -> dict[str, Any]:
+    """Confidence bins of the arg-max prediction: mean confidence, accuracy and count per bin.
+
+    Parameters
+    ----------
+    probs : np.ndarray [shape=(n, K)]
+        Class probabilities.
+    y : np.ndarray [shape=(n,)] of int
+        True class index of each row.
+    n_bins : int >= 1
+        Equal-width bins over [0, 1].
+
+    Returns
+    -------
+    dict
+        ``edges`` (n_bins + 1), ``confidence``, ``accuracy`` (None for an empty bin) and
+        ``count`` per bin, and ``ece``.
+
+    Raises
+    ------
+    ParameterError
+        Bad shapes, non-finite probabilities or class indices out of range.
+    """
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ParameterError(f"n_bins must be an int >= 1; got {n_bins!r}")
+    p, t = _check(probs, y)
+    conf = p.max(axis=1)
+    right = (p.argmax(axis=1) == t).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    conf_sum = np.bincount(which, weights=conf, minlength=n_bins)
+    right_sum = np.bincount(which, weights=right, minlength=n_bins)
+    has = count > 0
+    ece = float(np.sum(np.abs(right_sum[has] - conf_sum[has])) / len(t))
+    return {"edges": edges.tolist(),
+            "confidence": [float(c / n) if n else None for c, n in zip(conf_sum, count, strict=True)],
+            "accuracy": [float(r / n) if n else None for r, n in zip(right_sum, count, strict=True)],
+            "count": count.astype(int).tolist(), "ece": ece}
+
+
+def expected_calibration_error(probs: np.ndarray, y: np.ndarray, *, n_bins: int = N_BINS) -> float:
+    """ECE: the count-weighted mean gap between confidence and accuracy over ``n_bins`` bins.
+
+    Parameters
+    ----------
+    probs : np.ndarray [shape=(n, K)]
+        Class probabilities.
+    y : np.ndarray [shape=(n,)] of int
+        True class index of each row.
+    n_bins : int >= 1
+        Equal-width confidence bins.
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    return float(reliability(probs, y, n_bins=n_bins)["ece"])
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax of ``log(probs) / temperature`` (rows sum to 1).
+
+    Parameters
+    ----------
+    probs : np.ndarray [shape=(n, K)]
+        Class probabilities.
+    temperature : float > 0
+        1 leaves them as they are.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, K)]
+    """
+    if not (isinstance(temperature, (int, float, np.floating)) and temperature > 0):
+        raise ParameterError(f"temperature must be a float > 0; got {temperature!r}")
+    logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)) / float(temperature)
+    logp -= logp.max(axis=1, keepdims=True)
+    e = np.exp(logp)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probs: np.ndarray, y: np.ndarray, *, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
+    """The temperature that minimises the negative log-likelihood of ``y`` under :func:`apply_temperature`.
+
+    Parameters
+    ----------
+    probs : np.ndarray [shape=(n, K)]
+        Held-out class probabilities (never those of the data the model was fitted on).
+    y : np.ndarray [shape=(n,)] of int
+        True class index of each row.
+    bounds : (float, float)
+        Search interval of the temperature.
+
+    Returns
+    -------
+    float
+        The fitted temperature (bounded scalar search, scipy).
+    """
+    from scipy.optimize import minimize_scalar
+
+    p, t = _check(probs, y)
+    logp = np.log(np.clip(p, 1e-12, 1.0))
+
+    def nll(log_temp: float) -> float:
+        """Mean negative log-likelihood at temperature ``exp(log_temp)``.
+
+        Parameters
+        ----------
+        log_temp : float
+            Natural log of the temperature.
+        """
+        z = logp / np.exp(log_temp)
+        z -= z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(t)), t]))
+
+    res = minimize_scalar(nll, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded")
+    return float(np.exp(res.x))

@@ -1,0 +1,125 @@
+"""What DJs hear, per window: level and its slope, low end, onsets, brightness and its rise, novelty, ends.
+
+Feature groups beyond the backbone embedding (:class:`~workbench.train.sections.WindowFeatures`
+``extra``), each a few numbers per window:
+
+- ``"dj"`` (9): from the weight-free frontend's frame layout (``features-v1``: log-mel band means
+  in dB / 10, onset strength): level (mean log-mel), its slope (the next 8 s against the last
+  8 s), its level against the track's median; low-end presence (the lowest six mel bands, about
+  below 150 Hz, against the level) and against the track's median; onset density and against
+  the track's median; brightness (the mel centroid, 0..1) and its rise (next 8 s against last 8 s).
+  Each is a 4 s running mean (about two bars), so a single hit does not make a drop.
+- ``"novelty"`` (2): cosine distance between the mean frame of the 4 s (and 8 s) before and
+  after each window, frames standardised over the track: high at a change of section.
+- ``"ends"`` (4): seconds from the start and to the end (over 60, capped at 4) and
+  ``exp(-t / 30 s)``, ``exp(-(T - t) / 30 s)``: an intro is near the start, an outro near the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.errors import ParameterError
+
+#: Extra feature groups and their sizes.
+EXTRA_GROUPS: dict[str, int] = {"dj": 9, "novelty": 2, "ends": 4}
+#: Size of a ``features-v1`` frame; its columns 0..63 are log-mel band means (dB / 10), column 187 log1p(mean onset).
+FEATURES_V1_DIM = 202
+_MEL = slice(0, 64)
+_ONSET = 187
+_LOW_BANDS = 6
+
+
+def _window_mean(x: np.ndarray, t: np.ndarray, lo_s: float, hi_s: float) -> np.ndarray:
+    """Mean of ``x`` (n, d) over frames with times in ``[t + lo_s, t + hi_s]`` for each frame (itself if none)."""
+    csum = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+    lo = np.searchsorted(t, t + lo_s, side="left")
+    hi = np.searchsorted(t, t + hi_s, side="right")
+    idx = np.arange(len(t))
+    empty = hi <= lo
+    lo = np.where(empty, idx, lo)
+    hi = np.where(empty, idx + 1, hi)
+    return (csum[hi] - csum[lo]) / (hi - lo)[:, None]
+
+
+def dj_block(frames_v1: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+    """The ``"dj"`` group of every window (see the module doc), shape ``(n, 9)``.
+
+    Parameters
+    ----------
+    frames_v1 : np.ndarray [shape=(n, 202)]
+        ``features-v1`` frame descriptors at ``times_s``.
+    times_s : np.ndarray [shape=(n,)]
+        Frame centres in seconds, increasing.
+
+    Raises
+    ------
+    ParameterError
+        ``frames_v1`` is not (n, 202).
+    """
+    f = np.asarray(frames_v1, dtype=np.float64)
+    t = np.asarray(times_s, dtype=np.float64)
+    if f.ndim != 2 or f.shape[1] != FEATURES_V1_DIM or t.shape != (f.shape[0],):
+        raise ParameterError(f"frames_v1 must be (n, {FEATURES_V1_DIM}) features-v1 frames with one time each; "
+                             f"got {f.shape} and {t.shape}")
+    mel = f[:, _MEL]
+    level = mel.mean(axis=1)
+    low = mel[:, :_LOW_BANDS].mean(axis=1) - level
+    power = 10.0 ** np.clip(mel - mel.max(axis=1, keepdims=True), -12, 0)
+    bright = (power * np.arange(mel.shape[1])).sum(axis=1) / power.sum(axis=1) / (mel.shape[1] - 1)
+    raw = np.column_stack([level, low, f[:, _ONSET], bright])
+    s = _window_mean(raw, t, -2.0, 2.0)
+    after, before = _window_mean(raw, t, 0.0, 8.0), _window_mean(raw, t, -8.0, 0.0)
+    med = np.median(s, axis=0)
+    return np.column_stack([s[:, 0], after[:, 0] - before[:, 0], s[:, 0] - med[0],
+                            s[:, 1], s[:, 1] - med[1],
+                            s[:, 2], s[:, 2] - med[2],
+                            s[:, 3], after[:, 3] - before[:, 3]])
+
+
+def novelty_block(frames: np.ndarray, times_s: np.ndarray, *, half_widths_s: tuple[float, ...] = (4.0, 8.0)) -> np.ndarray:
+    """The ``"novelty"`` group: cosine distance of the mean frame before and after each window.
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(n, d)]
+        Frame embeddings (any backbone).
+    times_s : np.ndarray [shape=(n,)]
+        Frame centres in seconds, increasing.
+    half_widths_s : tuple of float
+        Seconds on each side; one column each.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, len(half_widths_s))]
+        In [0, 2].
+    """
+    f = np.asarray(frames, dtype=np.float64)
+    t = np.asarray(times_s, dtype=np.float64)
+    z = (f - f.mean(axis=0)) / np.maximum(f.std(axis=0), 1e-9)
+    cols = []
+    for w in half_widths_s:
+        a, b = _window_mean(z, t, -w, 0.0), _window_mean(z, t, 0.0, w)
+        cos = (a * b).sum(axis=1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-9)
+        cols.append(1.0 - cos)
+    return np.column_stack(cols)
+
+
+def ends_block(times_s: np.ndarray, duration_s: float) -> np.ndarray:
+    """The ``"ends"`` group: how far each window is from the track's start and end.
+
+    Parameters
+    ----------
+    times_s : np.ndarray [shape=(n,)]
+        Window centres in seconds.
+    duration_s : float
+        Track length in seconds.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, 4)]
+    """
+    t = np.asarray(times_s, dtype=np.float64)
+    to_end = np.maximum(float(duration_s) - t, 0.0)
+    return np.column_stack([np.minimum(t / 60.0, 4.0), np.minimum(to_end / 60.0, 4.0), np.exp(-t / 30.0),
+                            np.exp(-to_end / 30.0)])

@@ -1,0 +1,269 @@
+"""A section grammar learned from the user's labels, for the semi-Markov smoothing.
+
+:func:`learn_grammar` reads the labelled tracks' section sequences and learns, with add-one
+(Laplace) smoothing so nothing unseen is impossible:
+
+- **order**: P(next label | previous label) (builds lead into drops, drops into breaks or the
+  outro, ...), as :func:`workbench.train.smoothing.learn_transitions` does;
+- **position**: P(a track opens with label k), P(it closes with k), and P(a section that is
+  neither first nor last is k): an intro that was only ever labelled first costs a lot in the
+  middle or at the end, an outro anywhere but last;
+- **where in the track**: P(label | position), position the share of the track gone (ten bins),
+  as a factor ``P(k | bin) / P(k)`` on each beat's probabilities (:meth:`Grammar.position_adjust`):
+  a window in the last tenth of a track is rarely an intro, whatever it sounds like;
+- **duration**: P(length in bars | label), a mixture over whole phrases (1, 2, 4, 8, 16, 32, 64
+  bars) weighted by how often the user's sections of that label had each, with a penalty for
+  lengths that are not whole 4-bar phrases.
+
+:meth:`Grammar.viterbi_options` gives :func:`workbench.train.smoothing.segment_viterbi` its
+priors, scaled by ``weight`` (the grammar's weight against one bar of evidence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ParameterError
+
+#: Phrase lengths (bars) of the duration model.
+PHRASE_BINS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+#: Longest section (bars) the duration model normalises over.
+MAX_BARS = 256
+#: Position bins (tenths of the track) of the position factor.
+POSITION_BINS = 10
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """Log-priors over ``classes`` (K labels); see the module doc.
+
+    Attributes
+    ----------
+    classes : tuple of str
+    log_transitions : np.ndarray [shape=(K, K)]
+        log P(next | previous); the diagonal is ignored (a boundary changes label).
+    log_init, log_final, log_middle : np.ndarray [shape=(K,)]
+        log P(first section is k), log P(last is k), log P(a middle section is k).
+    log_phrase : np.ndarray [shape=(K, len(PHRASE_BINS))]
+        log P(phrase bin | label).
+    phrase_penalty : float
+        Log-cost of a length that is not a whole number of 4-bar phrases (lengths >= 4).
+    weight : float
+        Scale of every prior against the evidence.
+    log_position : np.ndarray [shape=(K, POSITION_BINS)] or None
+        ``log P(k | position bin) - log P(k)``; None: no position factor.
+    position_weight : float
+        Exponent of the position factor (apart from ``weight``: a strong position factor
+        keeps intros at the start and outros at the end without merging sections, which a
+        strong order and duration prior does).
+    """
+
+    classes: tuple[str, ...]
+    log_transitions: np.ndarray
+    log_init: np.ndarray
+    log_final: np.ndarray
+    log_middle: np.ndarray
+    log_phrase: np.ndarray
+    phrase_penalty: float = 1.0
+    weight: float = 1.0
+    log_position: np.ndarray | None = None
+    position_weight: float = 1.0
+
+    def position_adjust(self, probs: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Probabilities times ``P(k | position) / P(k)`` (to the power ``position_weight``), rows renormalised.
+
+        Parameters
+        ----------
+        probs : np.ndarray [shape=(n, K)]
+            Class probabilities (e.g. per beat).
+        positions : np.ndarray [shape=(n,)]
+            Share of the track gone at each row, in [0, 1].
+
+        Returns
+        -------
+        np.ndarray [shape=(n, K)]
+        """
+        p = np.asarray(probs, dtype=np.float64)
+        if self.log_position is None:
+            return p
+        centres = (np.arange(POSITION_BINS) + 0.5) / POSITION_BINS  # linear between bin centres: no steps
+        x = np.clip(np.asarray(positions, dtype=np.float64), 0.0, 1.0)
+        logf = np.column_stack([np.interp(x, centres, row) for row in self.log_position])
+        q = p * np.exp(self.position_weight * logf)
+        return q / np.maximum(q.sum(axis=1, keepdims=True), 1e-12)
+
+    def length_logprior(self, lengths: np.ndarray) -> np.ndarray:
+        """log P(length | label) of each length in bars, shape ``(len(lengths), K)``.
+
+        Parameters
+        ----------
+        lengths : np.ndarray [shape=(L,)] of int >= 1
+            Section lengths in bars.
+        """
+        grid = np.arange(1, MAX_BARS + 1)
+        table = _length_table(self.log_phrase, grid, self.phrase_penalty)  # (MAX_BARS, K)
+        idx = np.clip(np.asarray(lengths, dtype=np.int64), 1, MAX_BARS) - 1
+        return table[idx]
+
+    def viterbi_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`~workbench.train.smoothing.segment_viterbi` (weighted priors)."""
+        w = float(self.weight)
+        table = w * _length_table(self.log_phrase, np.arange(1, MAX_BARS + 1), self.phrase_penalty)
+
+        def prior(lengths: np.ndarray) -> np.ndarray:
+            """Weighted log-prior of each length (rows) and label (columns).
+
+            Parameters
+            ----------
+            lengths : np.ndarray of int
+                Section lengths in bars.
+            """
+            return table[np.clip(np.asarray(lengths, dtype=np.int64), 1, MAX_BARS) - 1]
+
+        return {"log_transitions": w * self.log_transitions, "log_init": w * self.log_init,
+                "log_final": w * self.log_final, "log_middle": w * self.log_middle, "length_logprior": prior}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists (JSON and ``torch.save`` with ``weights_only``)."""
+        return {"classes": list(self.classes), "log_transitions": self.log_transitions.tolist(),
+                "log_init": self.log_init.tolist(), "log_final": self.log_final.tolist(),
+                "log_middle": self.log_middle.tolist(), "log_phrase": self.log_phrase.tolist(),
+                "phrase_penalty": float(self.phrase_penalty), "weight": float(self.weight),
+                "log_position": None if self.log_position is None else self.log_position.tolist(),
+                "position_weight": float(self.position_weight)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Grammar:
+        """What :meth:`to_dict` wrote.
+
+        Parameters
+        ----------
+        d : mapping
+            :meth:`to_dict`'s keys.
+        """
+        arr = {k: np.asarray(d[k], dtype=np.float64) for k in
+               ("log_transitions", "log_init", "log_final", "log_middle", "log_phrase")}
+        pos = d.get("log_position")
+        return cls(tuple(d["classes"]), phrase_penalty=float(d["phrase_penalty"]), weight=float(d["weight"]),
+                   log_position=None if pos is None else np.asarray(pos, dtype=np.float64),
+                   position_weight=float(d.get("position_weight", 1.0)), **arr)
+
+
+def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: float) -> np.ndarray:
+    """log P(L | k) for L in ``grid``: phrase mixture in log2 length, off-phrase penalty, normalised."""
+    bins = np.log2(np.asarray(PHRASE_BINS, dtype=np.float64))
+    lg = np.log2(grid.astype(np.float64))
+    near = np.exp(-0.5 * ((lg[:, None] - bins[None, :]) / 0.25) ** 2)  # (L, B)
+    p = near @ np.exp(log_phrase).T  # (L, K)
+    off = (grid >= 4) & (grid % 4 != 0)
+    p[off] *= np.exp(-float(phrase_penalty))
+    p = np.maximum(p, 1e-12)
+    return np.log(p / p.sum(axis=0, keepdims=True))
+
+
+def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], classes: Sequence[str], *,
+                  alpha: float = 1.0, phrase_penalty: float = 1.0, weight: float = 1.0,
+                  position_weight: float = 1.0) -> Grammar:
+    """Learn order, position and duration priors from labelled tracks (add-``alpha`` smoothing).
+
+    Parameters
+    ----------
+    tracks : sequence of (labels, lengths_bars) or (labels, lengths_bars, spans)
+        Per track, its sections' labels in time order, their lengths in bars and, optionally,
+        their ``(start, end)`` as shares of the track (for the position factor).
+    classes : sequence of str
+        The model's classes (the grammar's label order); other labels are skipped.
+    alpha : float > 0
+        Additive smoothing count.
+    phrase_penalty : float >= 0
+        See :class:`Grammar`.
+    weight, position_weight : float > 0
+        See :class:`Grammar`.
+
+    Returns
+    -------
+    Grammar
+
+    Raises
+    ------
+    ParameterError
+        ``alpha`` or ``weight`` not > 0, ``phrase_penalty`` < 0, or fewer than 2 classes.
+    """
+    from workbench.train.smoothing import learn_transitions
+
+    if not alpha > 0 or not weight > 0 or not phrase_penalty >= 0:
+        raise ParameterError(f"alpha and weight must be > 0 and phrase_penalty >= 0; got alpha={alpha!r}, "
+                             f"weight={weight!r}, phrase_penalty={phrase_penalty!r}")
+    classes = tuple(classes)
+    if len(classes) < 2:
+        raise ParameterError(f"classes must hold 2+ labels; got {list(classes)}")
+    index = {c: i for i, c in enumerate(classes)}
+    k = len(classes)
+    seqs, middle, phrase = [], np.full(k, float(alpha)), np.full((k, len(PHRASE_BINS)), float(alpha))
+    bins = np.log2(np.asarray(PHRASE_BINS, dtype=np.float64))
+    where = np.full((k, POSITION_BINS), float(alpha))
+    grid = (np.arange(POSITION_BINS * 8) + 0.5) / (POSITION_BINS * 8)  # 80 points, 8 per bin
+    for track in tracks:
+        labels, lengths = track[0], track[1]
+        for lab, (a, b) in zip(labels, track[2] if len(track) > 2 else [], strict=False):
+            if lab in index:
+                inside = (grid >= a) & (grid < b)
+                np.add.at(where[index[lab]], (grid[inside] * POSITION_BINS).astype(int), 1.0 / 8)
+        pairs = [(index[a], float(b)) for a, b in zip(labels, lengths, strict=True) if a in index]
+        merged: list[list[float]] = []
+        for lab, n in pairs:  # repeats of one label merge into one section
+            if merged and merged[-1][0] == lab:
+                merged[-1][1] += n
+            else:
+                merged.append([lab, n])
+        if not merged:
+            continue
+        seqs.append([int(m[0]) for m in merged])
+        for j, (lab, n) in enumerate(merged):
+            if 0 < j < len(merged) - 1:
+                middle[int(lab)] += 1
+            phrase[int(lab), int(np.argmin(np.abs(bins - np.log2(max(n, 1.0)))))] += 1
+    log_t, log_i, log_f = learn_transitions(seqs, k, alpha=alpha)
+    # P(label | middle position) per label, relative to how often the label occurs at all
+    totals = np.full(k, 3 * float(alpha))
+    for s in seqs:
+        for lab in s:
+            totals[lab] += 1
+    log_m = np.log(middle / totals)
+    log_m -= log_m.max()  # the label most at home in the middle costs nothing there
+    log_pos = None
+    if any(len(t) > 2 for t in tracks):
+        p_k_bin = where / where.sum(axis=0, keepdims=True)  # P(k | bin)
+        p_k = where.sum(axis=1) / where.sum()
+        log_pos = np.log(p_k_bin) - np.log(p_k)[:, None]
+    return Grammar(classes, log_t, log_i, log_f, log_m, np.log(phrase / phrase.sum(axis=1, keepdims=True)),
+                   phrase_penalty=float(phrase_penalty), weight=float(weight), log_position=log_pos,
+                   position_weight=float(position_weight))
+
+
+def track_sequences(tracks: Sequence[Any]) -> list[tuple[list[str], list[float]]]:
+    """Labels and lengths in bars of each :class:`~workbench.train.sections.TrackFrames`' sections.
+
+    Parameters
+    ----------
+    tracks : sequence of TrackFrames
+        Labelled tracks (their beats give the bar length: four median beat intervals).
+
+    Returns
+    -------
+    list of (labels, lengths_bars, spans)
+        ``spans``: each section's ``(start, end)`` as shares of the track.
+    """
+    out = []
+    for t in tracks:
+        beats = np.asarray(t.beats, dtype=np.float64)
+        bar_s = 4 * float(np.median(np.diff(beats))) if beats.size > 1 else 2.0
+        secs = sorted(t.sections, key=lambda s: s["start_s"])
+        dur = max(float(t.duration_s), 1e-9)
+        out.append(([s["label"] for s in secs], [max(1.0, round((s["end_s"] - s["start_s"]) / bar_s)) for s in secs],
+                    [(s["start_s"] / dur, s["end_s"] / dur) for s in secs]))
+    return out

@@ -1,0 +1,255 @@
+"""Scores that tell the truth about transfer: leave one group (crate, folder, style) out.
+
+Grouped K-fold over tracks keeps a track's windows on one side, but its other side still holds
+tracks of the same style, made the same way. :func:`leave_one_group_out` holds out each group
+in turn (the demo's crates are its styles; a user's crates or folders are theirs), trains the
+model, the grammar and the baselines on the other groups, and scores the held-out group's
+tracks: the window arg-max, the smoothed sections (calibrated with a temperature fitted on the
+*other* groups' held-out predictions, then the grammar), the majority-class and logistic
+regression baselines, and the unsupervised novelty boundaries. Out-of-fold probabilities come
+back for calibration.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from workbench.train.sections.features import SectionData, TrackFrames
+
+#: Most folds: with more groups (crates) than this, each fold holds several out (training time stays bounded).
+MAX_FOLDS = 8
+#: Baselines scored in every held-out group (the ensemble is left to the in-domain split: it costs 10 s a fit).
+TRANSFER_BASELINES: tuple[str, ...] = ("majority", "logreg")
+
+
+def intro_outro_confusion(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
+    """Share of intro and outro windows called the other one (None without either).
+
+    Parameters
+    ----------
+    y_true, y_pred : np.ndarray [shape=(n,)] of str
+        True and predicted labels.
+    """
+    t, p = np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str)
+    io = (t == "intro") | (t == "outro")
+    if not io.any():
+        return None
+    swapped = ((t == "intro") & (p == "outro")) | ((t == "outro") & (p == "intro"))
+    return float(swapped.sum() / io.sum())
+
+
+def validation_groups(data: SectionData, *, by_group: bool = True) -> np.ndarray:
+    """What early stopping holds out, per window: the track's group when 3+ groups, else the track.
+
+    Holding whole groups (crates, styles) out of training for early stopping picks the epoch
+    that does best on music unlike the training music, not on more of the same.
+
+    Parameters
+    ----------
+    data : SectionData
+        The training tracks.
+    by_group : bool
+        False: always by track.
+
+    Returns
+    -------
+    np.ndarray [shape=(len(data.y),), dtype=int64]
+    """
+    names = sorted({t.group for t in data.tracks})
+    if not by_group or len(names) < 3 or "" in names:
+        return data.groups
+    code = {t.track_id: names.index(t.group) for t in data.tracks}
+    return np.array([code[int(g)] for g in data.groups], dtype=np.int64)
+
+
+def _expand(p: np.ndarray, fold_classes: Sequence[str], classes: Sequence[str]) -> np.ndarray:
+    """Columns of ``fold_classes`` placed in ``classes`` order (0 for a class the fold never saw)."""
+    out = np.zeros((p.shape[0], len(classes)))
+    for j, c in enumerate(fold_classes):
+        out[:, list(classes).index(c)] = p[:, j]
+    return out
+
+
+def _smoothed_labels(tr: TrackFrames, segs: Sequence[Any]) -> np.ndarray:
+    starts = np.array([s.start_s for s in segs])
+    lab = tr.window_labels()
+    at = np.clip(np.searchsorted(starts, tr.times_s[lab != ""], side="right") - 1, 0, len(segs) - 1)
+    return np.array([segs[i].label for i in at])
+
+
+def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Mapping[str, Any],
+                        progress: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Hold out each group of tracks in turn; score the model, the grammar and the baselines on it.
+
+    Parameters
+    ----------
+    data : SectionData
+        Labelled tracks; each :attr:`TrackFrames.group` names its group.
+    cfg : mapping
+        The section config (:data:`~workbench.train.sections.CONFIG_DEFAULTS` keys: ``seed``,
+        ``grammar_weight``, ``baseline_max_windows``, ``n_threads``, ``uncertain_below``, smoothing).
+    trainer_params : mapping
+        Keyword arguments of :class:`~workbench.train.sections.SectionTrainer`.
+    progress : bool
+        A bar over the groups.
+
+    Returns
+    -------
+    metrics : dict
+        ``{"skipped": reason}`` with fewer than 2 groups; else ``groups`` {name: tracks}
+        (with more than ``transfer_max_folds`` groups, default :data:`MAX_FOLDS`, each fold holds
+        several out, largest first, in turn; ``per_group`` is then per fold),
+        ``model``, ``model_smoothed`` and ``baselines`` {majority, logreg} (each
+        :func:`~workbench.evaluate.classification_metrics` of the pooled held-out windows),
+        ``segments`` {smoothed, raw, novelty} (mean :func:`~workbench.train.smoothing.segment_eval`
+        per held-out track: boundary F @0.5 s and @3 s, pairwise F, label accuracy),
+        ``intro_outro_confusion`` {model, model_smoothed}, ``per_group`` {name: accuracy,
+        smoothed accuracy, boundary F @3 s}, ``calibration`` {ece_before, ece_after,
+        temperatures}, ``seconds``.
+    oof : dict of np.ndarray
+        Out-of-fold window probabilities ``probs`` (n, K in ``classes``), ``y`` (class index),
+        ``track_ids``, ``classes``.
+    """
+    from tqdm.auto import tqdm
+
+    from workbench.evaluate.calibration import apply_temperature, expected_calibration_error, fit_temperature
+    from workbench.train import smoothing as sm
+    from workbench.train.sections.baselines import class_names, fit_baseline, scores
+    from workbench.train.sections.grammar import learn_grammar, track_sequences
+    from workbench.train.sections.novelty import novelty_sections
+    from workbench.train.sections.suggestions import segments_for
+    from workbench.train.sections.trainer import SectionTrainer
+
+    t_start = time.perf_counter()
+    names = sorted({t.group for t in data.tracks})
+    if len(names) < 2 or "" in names:
+        why = ("some tracks are in no crate or folder" if "" in names else
+               f"the labelled tracks are all in one group ({names[0] if names else 'none'})")
+        return {"skipped": f"leave-one-group-out needs 2+ groups (crates or folders) of labelled tracks; {why}"}, {}
+    classes = class_names(data.y)
+    index = {c: i for i, c in enumerate(classes)}
+    smooth_opts = {k: cfg[k] for k in ("min_bars", "switch_penalty", "evidence_weight", "phrase_bars",
+                                       "phrase_penalty")}
+    folds: list[dict[str, Any]] = []
+    base_pred: dict[str, list[np.ndarray]] = {b: [] for b in TRANSFER_BASELINES}
+    skipped: list[str] = []
+    size = {g: sum(1 for t in data.tracks if t.group == g) for g in names}
+    n_folds = min(len(names), int(cfg.get("transfer_max_folds", MAX_FOLDS)))
+    by_size = sorted(names, key=lambda g: (-size[g], g))
+    fold_groups = [sorted(by_size[i::n_folds]) for i in range(n_folds)]  # many crates: several per fold
+    for held in tqdm(fold_groups, desc="leave one group out", disable=not progress):
+        g = " + ".join(held)
+        train = data.subset(t.track_id for t in data.tracks if t.group not in held)
+        test = data.subset(t.track_id for t in data.tracks if t.group in held)
+        if len(set(train.y.tolist())) < 2:
+            skipped.append(g)
+            continue
+        trainer = SectionTrainer(**{"seed": cfg["seed"], **dict(trainer_params)}).fit(
+            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]))
+        grammar = learn_grammar(track_sequences(train.tracks), trainer.classes_, weight=cfg["grammar_weight"],
+                                position_weight=cfg["position_weight"])
+        probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
+        for b in TRANSFER_BASELINES:
+            model = fit_baseline(b, train.X, train.y, seed=cfg["seed"], max_windows=cfg["baseline_max_windows"],
+                                 n_threads=cfg["n_threads"])
+            base_pred[b].append(np.asarray(model.predict(test.X)).astype(str))
+        folds.append({"group": g, "test": test, "trainer": trainer, "grammar": grammar, "probs": probs})
+    if not folds:
+        return {"skipped": "no group left 2+ classes to train on when held out"}, {}
+    oof_p, oof_y, oof_t, oof_g = [], [], [], []
+    for f in folds:
+        for tr, p in zip(f["test"].tracks, f["probs"], strict=True):
+            lab = tr.window_labels()
+            keep = lab != ""
+            oof_p.append(_expand(p[keep], f["trainer"].classes_, classes))
+            oof_y.append(np.array([index[c] for c in lab[keep]], dtype=np.int64))
+            oof_t.append(np.full(int(keep.sum()), tr.track_id))
+            oof_g.append(np.full(int(keep.sum()), f["group"], dtype=object))
+    P, Y, T, G = np.vstack(oof_p), np.concatenate(oof_y), np.concatenate(oof_t), np.concatenate(oof_g)
+    y_true, y_raw, y_smooth, per_group, temps = [], [], [], {}, {}
+    seg: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
+    after = np.empty_like(P)
+    for f in folds:
+        other = G != f["group"]
+        temp = fit_temperature(P[other], Y[other]) if other.any() else 1.0
+        temps[f["group"]] = temp
+        after[~other] = apply_temperature(P[~other], temp)
+        g_true, g_raw, g_smooth, g_seg = [], [], [], []
+        for tr, p in zip(f["test"].tracks, f["probs"], strict=True):
+            keep = tr.window_labels() != ""
+            if len(tr.beats) == 0:
+                continue
+            smoothed = segments_for(tr, apply_temperature(p, temp), f["trainer"].classes_, grammar=f["grammar"],
+                                    novelty_weight=float(cfg["novelty_weight"]), **smooth_opts)
+            raw = segments_for(tr, p, f["trainer"].classes_, smooth=False)
+            g_true.append(tr.window_labels()[keep].astype(str))
+            g_raw.append(np.asarray(f["trainer"].classes_)[p[keep].argmax(axis=1)])
+            g_smooth.append(_smoothed_labels(tr, smoothed))
+            s_eval = sm.segment_eval(tr.sections, smoothed, duration_s=tr.duration_s)
+            g_seg.append(s_eval)
+            seg["smoothed"].append(s_eval)
+            seg["raw"].append(sm.segment_eval(tr.sections, raw, duration_s=tr.duration_s))
+            seg["novelty"].append(sm.segment_eval(tr.sections, novelty_sections(tr, backbone=data.backbone),
+                                                  duration_s=tr.duration_s))
+        if not g_true:
+            continue
+        gt, gr, gs = np.concatenate(g_true), np.concatenate(g_raw), np.concatenate(g_smooth)
+        y_true.append(gt)
+        y_raw.append(gr)
+        y_smooth.append(gs)
+        per_group[f["group"]] = {"tracks": len(f["test"].tracks), "accuracy": float(np.mean(gr == gt)),
+                                 "smoothed_accuracy": float(np.mean(gs == gt)),
+                                 "boundary_f_3s": float(np.mean([s["boundary_f_3s"] for s in g_seg])),
+                                 "temperature": temps[f["group"]]}
+    yt, yr, ys = np.concatenate(y_true), np.concatenate(y_raw), np.concatenate(y_smooth)
+    labels = class_names(data.y)
+    base_true = np.concatenate([f["test"].y for f in folds])
+    out: dict[str, Any] = {
+        "groups": {g: sum(1 for t in data.tracks if t.group == g) for g in names},
+        "skipped_groups": skipped,
+        "model": scores(yt, yr, labels), "model_smoothed": scores(yt, ys, labels),
+        "baselines": {b: scores(base_true, np.concatenate(v), labels) for b, v in base_pred.items()},
+        "segments": {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg.items() if v},
+        "intro_outro_confusion": {"model": intro_outro_confusion(yt, yr),
+                                  "model_smoothed": intro_outro_confusion(yt, ys),
+                                  **{b: intro_outro_confusion(base_true, np.concatenate(v))
+                                     for b, v in base_pred.items()}},
+        "per_group": per_group,
+        "calibration": {"ece_before": expected_calibration_error(P, Y), "ece_after": expected_calibration_error(after, Y),
+                        "temperatures": temps, "how": "temperature fitted on the other groups' held-out windows"},
+    }
+    out["seconds"] = time.perf_counter() - t_start
+    return out, {"probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes)}
+
+
+def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
+    """Warnings when the held-out-group scores fall below a baseline (or could not be made).
+
+    Parameters
+    ----------
+    transfer : mapping or None
+        ``metrics["transfer"]`` (``{"leave_one_group_out": ...}``).
+
+    Returns
+    -------
+    list of str
+    """
+    loso = (transfer or {}).get("leave_one_group_out") or {}
+    if not loso or "skipped" in loso:
+        return [f"no cross-style score: {loso['skipped']}"] if loso.get("skipped") else []
+    out = []
+    model = loso["model_smoothed"]
+    for name, base in loso["baselines"].items():
+        if model["accuracy"] < base["accuracy"] or model["macro_f1"] < base["macro_f1"]:
+            out.append(f"on held-out groups (crates) the smoothed model is below the {name} baseline: accuracy "
+                       f"{model['accuracy']:.3f} vs {base['accuracy']:.3f}, macro F1 {model['macro_f1']:.3f} vs "
+                       f"{base['macro_f1']:.3f}: expect its suggestions to transfer badly to other music")
+    seg = loso.get("segments", {})
+    if "novelty" in seg and "smoothed" in seg and seg["smoothed"]["boundary_f_3s"] < seg["novelty"]["boundary_f_3s"]:
+        out.append(f"on held-out groups the model's boundaries (F @3 s {seg['smoothed']['boundary_f_3s']:.3f}) are "
+                   f"worse than unsupervised novelty boundaries ({seg['novelty']['boundary_f_3s']:.3f})")
+    return out
