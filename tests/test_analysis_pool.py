@@ -151,3 +151,18 @@ def test_local_dask_cluster_stores_what_the_pool_stores(music, tmp_path):
         sd = analyze_library(dask, progress=False, workers=2, scheduler="local")
         assert sd.failed == s1.failed and len(sd.analysed) == 4
         assert _stored(dask) == _stored(one)
+
+
+def test_default_workers_stay_in_process_for_a_few_seconds_of_audio(music, tmp_path, monkeypatch):
+    def no_pool(jobs, *, workers):
+        raise AssertionError(f"a pool of {workers} was started for {len(jobs)} jobs")
+
+    monkeypatch.setattr(analysis_pool, "run_pool", no_pool)
+    monkeypatch.setattr(analysis_pool, "available_cores", lambda: 2)
+    with Library(tmp_path / "s.db") as lib:
+        lib.scan(music, progress=False)
+        t = lib.tracks()[:2]
+        assert len(analyze_library(lib, tracks=t, progress=False).analysed) == 2  # 8 s of audio: in-process
+        monkeypatch.setattr(analysis_pool, "MIN_POOL_AUDIO_S", 1.0)
+        with pytest.raises(AssertionError, match="a pool of 2 was started for 2 jobs"):
+            analyze_library(lib, tracks=t, progress=False, force=True)

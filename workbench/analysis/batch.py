@@ -163,7 +163,9 @@ def analyze_library(
     progress : bool
         Show a progress bar.
     workers : int >= 1 or None
-        Processes analysing tracks; None: one per core; 1: in this process.
+        Processes analysing tracks; 1: in this process; None: one per core, or this process
+        alone when there is less than :data:`~workbench.analysis.pool.MIN_POOL_AUDIO_S` of
+        audio to analyse (starting the processes would cost more than they save).
     scheduler : str or None
         ``"local"`` (a local Dask cluster of ``workers`` processes) or a Dask scheduler's
         address (``"tcp://host:8786"``); None: a process pool on this machine.
@@ -202,7 +204,8 @@ def analyze_library(
         jobs.append(pool.Job(key=i, path=t.path, settings=s.kwargs()))
     if address is not None and jobs:
         outcomes = pool.run_dask(jobs, scheduler=address, workers=n_workers)
-    elif n_workers > 1 and len(jobs) > 1:
+    elif n_workers > 1 and len(jobs) > 1 and (workers is not None or sum(
+            todo[j.key].duration_s or 0.0 for j in jobs) >= pool.MIN_POOL_AUDIO_S):
         outcomes = pool.run_pool(jobs, workers=n_workers)
     else:
         outcomes = pool.run_in_process(jobs)

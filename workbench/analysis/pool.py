@@ -29,6 +29,10 @@ from workbench.errors import ParameterError, failure_reason
 #: Thread-count variables set to 1 in every worker (read by OpenBLAS, MKL, OpenMP, numba, numexpr).
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")
+#: Less audio than this (seconds, all tracks to analyse together) is analysed in-process when the
+#: number of workers is left to the machine: a spawned worker spends 1-3 s of CPU importing
+#: numpy, scipy and librosa before its first track, more than half of two minutes' analysis saves.
+MIN_POOL_AUDIO_S = 120.0
 #: Reason reported for a track whose worker process died while analysing it, alone.
 CRASH_REASON = "the analysis worker process died on this file (a crash in the decoder or a library, or out of memory)"
 
