@@ -201,11 +201,11 @@ def analyze_library(
             summary.reused.append(t.id)
             continue
         chosen[i] = s
-        jobs.append(pool.Job(key=i, path=t.path, settings=s.kwargs()))
+        jobs.append(pool.Job(key=i, path=t.path, settings=s.kwargs(), duration_s=t.duration_s or 0.0))
     if address is not None and jobs:
         outcomes = pool.run_dask(jobs, scheduler=address, workers=n_workers)
-    elif n_workers > 1 and len(jobs) > 1 and (workers is not None or sum(
-            todo[j.key].duration_s or 0.0 for j in jobs) >= pool.MIN_POOL_AUDIO_S):
+    elif n_workers > 1 and len(jobs) > 1 and (workers is not None
+                                               or sum(j.duration_s for j in jobs) >= pool.MIN_POOL_AUDIO_S):
         outcomes = pool.run_pool(jobs, workers=n_workers)
     else:
         outcomes = pool.run_in_process(jobs)

@@ -39,11 +39,13 @@ CRASH_REASON = "the analysis worker process died on this file (a crash in the de
 
 @dataclass(frozen=True)
 class Job:
-    """One track to analyse: ``key`` identifies it to the caller, ``settings`` are ``analyze``'s keywords."""
+    """One track to analyse: ``key`` identifies it to the caller, ``settings`` are ``analyze``'s keywords,
+    ``duration_s`` its length (longest first on a pool, so no worker is left with a long track at the end)."""
 
     key: int
     path: str
     settings: dict[str, Any]
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -226,11 +228,11 @@ def run_pool(jobs: list[Job], *, workers: int) -> Iterator[Outcome]:
     Yields
     ------
     Outcome
-        In completion order.
+        In completion order (the longest tracks are started first).
     """
     from concurrent.futures.process import BrokenProcessPool
 
-    queue, suspects = deque(jobs), deque[Job]()
+    queue, suspects = deque(sorted(jobs, key=lambda j: -j.duration_s)), deque[Job]()
     while queue or suspects:
         if suspects:  # one at a time, alone in a fresh process: a crash names its file
             job = suspects.popleft()
@@ -307,7 +309,8 @@ def run_dask(jobs: list[Job], *, scheduler: str, workers: int) -> Iterator[Outco
                                env=worker_environment())
     client = Client(cluster if cluster is not None else scheduler)
     try:
-        futures = {client.submit(_dask_task, job, pure=False): job for job in jobs}
+        futures = {client.submit(_dask_task, job, pure=False): job
+                   for job in sorted(jobs, key=lambda j: -j.duration_s)}
         for future in as_completed(futures):
             job = futures[future]
             try:
