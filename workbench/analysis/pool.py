@@ -17,6 +17,7 @@ started go on in a fresh pool.
 
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 from collections import deque
@@ -89,7 +90,7 @@ def resolve_workers(workers: object) -> int:
     """
     if workers is None:
         return available_cores()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
         raise ParameterError(f"workers must be an int >= 1 (processes) or None (one per core); got {workers!r}")
     return int(workers)
 
