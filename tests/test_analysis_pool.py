@@ -166,3 +166,17 @@ def test_default_workers_stay_in_process_for_a_few_seconds_of_audio(music, tmp_p
         monkeypatch.setattr(analysis_pool, "MIN_POOL_AUDIO_S", 1.0)
         with pytest.raises(AssertionError, match="a pool of 2 was started for 2 jobs"):
             analyze_library(lib, tracks=t, progress=False, force=True)
+
+
+def _failing_initializer(env: dict[str, str]) -> None:
+    """Runs in a worker (pickled by reference): no worker can start."""
+    raise RuntimeError("this worker cannot start")
+
+
+def test_workers_that_cannot_start_fall_back_to_this_process(music, tmp_path, monkeypatch):
+    monkeypatch.setattr(analysis_pool, "_init_worker", _failing_initializer)
+    with Library(tmp_path / "f.db") as lib:
+        scanned(lib, music)
+        with pytest.warns(RuntimeWarning, match="worker processes could not start here"):
+            summary = analyze_library(lib, progress=False, workers=2)
+        assert len(summary.analysed) == 4 and [os.path.basename(p) for p, _ in summary.failed] == ["corrupt.wav"]

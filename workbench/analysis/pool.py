@@ -20,6 +20,7 @@ from __future__ import annotations
 import numbers
 import os
 import sys
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -217,7 +218,9 @@ def run_pool(jobs: list[Job], *, workers: int) -> Iterator[Outcome]:
 
     At most ``workers`` jobs are in flight, so when a worker dies the suspects are known: they
     are retried alone (:data:`CRASH_REASON` for the one that dies again), the rest go on in a
-    fresh pool.
+    fresh pool. When no worker can start at all (an initializer that fails; a script without
+    a ``__main__`` guard, which every spawned process re-runs), the jobs are analysed in this
+    process with a :class:`RuntimeWarning`.
 
     Parameters
     ----------
@@ -234,7 +237,16 @@ def run_pool(jobs: list[Job], *, workers: int) -> Iterator[Outcome]:
     from concurrent.futures.process import BrokenProcessPool
 
     queue, suspects = deque(sorted(jobs, key=lambda j: -j.duration_s)), deque[Job]()
+    checked = False
     while queue or suspects:
+        if suspects and not checked:  # can a worker start here at all? (a script without a main guard)
+            checked = True
+            if not _pool_starts():
+                warnings.warn("analysis worker processes could not start here (a script that calls "
+                              "analyze_library needs `if __name__ == \"__main__\":`); analysing in this "
+                              "process instead", RuntimeWarning, stacklevel=3)
+                yield from run_in_process([*suspects, *queue])
+                return
         if suspects:  # one at a time, alone in a fresh process: a crash names its file
             job = suspects.popleft()
             with make_executor(1) as ex:
@@ -246,6 +258,18 @@ def run_pool(jobs: list[Job], *, workers: int) -> Iterator[Outcome]:
         broken = yield from _pool_round(queue, suspects, workers=workers)
         if not broken:
             break
+
+
+def _pool_starts() -> bool:
+    """Whether a spawned worker starts and runs a trivial task (no audio involved)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with make_executor(1) as ex:
+            ex.submit(os.getpid).result()
+        return True
+    except BrokenProcessPool:
+        return False
 
 
 def _pool_round(queue: deque[Job], suspects: deque[Job], *, workers: int) -> Iterator[Outcome]:
