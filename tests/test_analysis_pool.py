@@ -180,3 +180,25 @@ def test_workers_that_cannot_start_fall_back_to_this_process(music, tmp_path, mo
         with pytest.warns(RuntimeWarning, match="worker processes could not start here"):
             summary = analyze_library(lib, progress=False, workers=2)
         assert len(summary.analysed) == 4 and [os.path.basename(p) for p, _ in summary.failed] == ["corrupt.wav"]
+
+
+def test_energy_from_the_shared_spectrogram_is_the_energy_of_its_own():
+    from workbench.analysis.core import shared_spectrogram
+    from workbench.analysis.energy import energy_curve
+
+    y = clip(124.0, seed=5, duration_s=6.0)
+    spec = shared_spectrogram(y)
+    own, shared = energy_curve(y, sr=SR), energy_curve(y, sr=SR, spec=spec)
+    np.testing.assert_array_equal(shared.curve, own.curve)
+    assert (shared.onset_rate_hz, shared.centroid_hz) == (own.onset_rate_hz, own.centroid_hz)
+    with pytest.raises(ParameterError, match=r"spec must be the magnitude STFT of y .* got shape \(1025, 10\)"):
+        energy_curve(y, sr=SR, spec=spec[:, :10])
+
+
+def test_a_result_stored_before_version_3_loads_with_the_defaults():
+    old = {"duration_s": 4.0, "bpm": 120.0, "beats": [0.5, 1.0], "downbeats": [0.5], "tempo_stability": 0.9,
+           "key": "A minor", "camelot": "8A", "key_confidence": 0.5, "energy": 5, "energy_curve": [0.5],
+           "energy_hop_s": 0.5, "loudness_lufs": -14.0}
+    a = Analysis.from_json(json.dumps(old))
+    assert (a.felt_bpm, a.beat_confidence, a.has_key, a.tuning_cents) == (None, None, True, None)
+    assert json.loads(a.to_json())["has_key"] is True
