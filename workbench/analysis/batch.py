@@ -211,16 +211,18 @@ def analyze_library(
         outcomes = pool.run_in_process(jobs)
     with tqdm(total=len(todo), initial=len(summary.reused), desc="analyse", unit="track",
               disable=not progress) as bar:
-        for out in outcomes:
-            t = todo[out.key]
-            if out.parameter_error:  # the settings are wrong: every track would fail the same way
-                outcomes.close()
-                raise ParameterError(out.reason)
-            if out.result_json is None:
-                summary.failed.append((t.path, out.reason or "unknown failure"))
-            else:
-                _store(library, t, chosen[out.key], out.result_json, force=force, summary=summary)
-            bar.update(1)
+        try:
+            for out in outcomes:
+                t = todo[out.key]
+                if out.parameter_error:  # the settings are wrong: every track would fail the same way
+                    raise ParameterError(out.reason)
+                if out.result_json is None:
+                    summary.failed.append((t.path, out.reason or "unknown failure"))
+                else:  # StoreError (read-only, disk full) stops the run: every track would fail
+                    _store(library, t, chosen[out.key], out.result_json, force=force, summary=summary)
+                bar.update(1)
+        finally:
+            outcomes.close()  # stops the workers now, on an error or an interrupt too
     order = {t.id: i for i, t in enumerate(todo)}  # the summary in track order, whichever finished first
     summary.analysed.sort(key=order.__getitem__)
     summary.locked.sort(key=order.__getitem__)

@@ -22,7 +22,7 @@ import os
 import sys
 import warnings
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,7 +197,7 @@ def make_executor(workers: int) -> Any:
                                initializer=_init_worker, initargs=(worker_environment(),))
 
 
-def run_in_process(jobs: list[Job]) -> Iterator[Outcome]:
+def run_in_process(jobs: list[Job]) -> Generator[Outcome, None, None]:
     """Analyse ``jobs`` one after the other in this process, yielding each outcome.
 
     Parameters
@@ -213,7 +213,7 @@ def run_in_process(jobs: list[Job]) -> Iterator[Outcome]:
         yield _on_worker(job)
 
 
-def run_pool(jobs: list[Job], *, workers: int) -> Iterator[Outcome]:
+def run_pool(jobs: list[Job], *, workers: int) -> Generator[Outcome, None, None]:
     """Analyse ``jobs`` on ``workers`` processes, yielding each outcome as it arrives.
 
     At most ``workers`` jobs are in flight, so when a worker dies the suspects are known: they
@@ -272,7 +272,7 @@ def _pool_starts() -> bool:
         return False
 
 
-def _pool_round(queue: deque[Job], suspects: deque[Job], *, workers: int) -> Iterator[Outcome]:
+def _pool_round(queue: deque[Job], suspects: deque[Job], *, workers: int) -> Generator[Outcome, None, bool]:
     """One pool over ``queue`` until it is empty (returns False) or the pool breaks (in-flight jobs
     moved to ``suspects``; returns True)."""
     from concurrent.futures import FIRST_COMPLETED, wait
@@ -308,7 +308,7 @@ def _pool_round(queue: deque[Job], suspects: deque[Job], *, workers: int) -> Ite
         ex.shutdown(wait=True, cancel_futures=True)
 
 
-def run_dask(jobs: list[Job], *, scheduler: str, workers: int) -> Iterator[Outcome]:
+def run_dask(jobs: list[Job], *, scheduler: str, workers: int) -> Generator[Outcome, None, None]:
     """Analyse ``jobs`` on a Dask cluster, yielding each outcome as it arrives.
 
     Parameters
