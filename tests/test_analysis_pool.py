@@ -202,3 +202,29 @@ def test_a_result_stored_before_version_3_loads_with_the_defaults():
     a = Analysis.from_json(json.dumps(old))
     assert (a.felt_bpm, a.beat_confidence, a.has_key, a.tuning_cents) == (None, None, True, None)
     assert json.loads(a.to_json())["has_key"] is True
+
+
+@pytest.mark.parametrize("sr", [22050, 44100, 48000])
+@pytest.mark.parametrize("kind", ["stereo", "mono", "gated", "silent", "six"])
+def test_loudness_is_pyloudnorms(kind, sr):
+    import warnings
+
+    import pyloudnorm
+
+    from workbench.analysis.loudness import integrated_lufs
+
+    rng = np.random.default_rng(sr)
+    n = int(7.3 * sr)
+    y = {"stereo": 0.3 * rng.standard_normal((2, n)),
+         "mono": 0.5 * np.sin(2 * np.pi * 997 * np.arange(n) / sr),
+         "gated": 0.3 * rng.standard_normal(n) * np.repeat([1.0, 0.001, 0.03, 1.0, 0.0], n // 5 + 1)[:n],
+         "silent": 1e-6 * rng.standard_normal((2, n)),
+         "six": 0.2 * rng.standard_normal((6, n))}[kind].astype(np.float32)
+    reference = y.mean(axis=0) if kind == "six" else y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = pyloudnorm.Meter(sr).integrated_loudness(np.asarray(reference.T, dtype=np.float64))
+    got = integrated_lufs(y, sr=sr)
+    assert got == pytest.approx(want, abs=1e-4) if np.isfinite(want) else got == want == float("-inf")
+    with pytest.raises(ValueError, match="Audio must have length greater than the block size"):
+        integrated_lufs(y[..., : int(0.3 * sr)], sr=sr)
