@@ -48,16 +48,15 @@ def integrated_lufs(y: np.ndarray, *, sr: int) -> float:
 
     if y.ndim == 2 and y.shape[0] > 2:
         y = y.mean(axis=0)
-    data = np.asarray(y.T if y.ndim == 2 else y, dtype=np.float64)
+    x = np.atleast_2d(np.asarray(y, dtype=np.float64))  # (channels, n), each channel contiguous
     meter = pyloudnorm.Meter(sr)
     filters = list(getattr(meter, "_filters", {}).values())
     if meter.filter_class != "K-weighting" or not filters:  # pragma: no cover - another pyloudnorm layout
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pyloudnorm warns on clipping; peaks above 1 are real here
-            return float(meter.integrated_loudness(data))
-    pyloudnorm.util.valid_audio(data, sr, meter.block_size)
-    return _gated_loudness(data.reshape(data.shape[0], -1).T, sr=sr, filters=filters,
-                           block_s=meter.block_size, overlap=meter.overlap)
+            return float(meter.integrated_loudness(x.T))
+    pyloudnorm.util.valid_audio(x.T, sr, meter.block_size)  # (samples, channels), as pyloudnorm takes them
+    return _gated_loudness(x, sr=sr, filters=filters, block_s=meter.block_size, overlap=meter.overlap)
 
 
 def _gated_loudness(x: np.ndarray, *, sr: int, filters: list, block_s: float, overlap: float) -> float:
