@@ -3,7 +3,7 @@
 The K-weighting filters are pyloudnorm's (``Meter(sr)``, ``"K-weighting"``); the measurement
 is pyloudnorm's ``integrated_loudness`` with its per-block Python loop replaced by array
 operations: both filter stages in one ``sosfilt`` over every channel, block mean squares from
-a cumulative sum, the same absolute (-70 LUFS) and relative (-10 LU) gates. It gives
+sums between block bounds (``np.add.reduceat``), the same absolute (-70 LUFS) and relative (-10 LU) gates. It gives
 pyloudnorm's value (to 1e-4 LU, tests/test_analysis_pool.py) at a third to a half of its CPU
 time (a fifth of the analysis time went into loudness).
 """
@@ -72,9 +72,12 @@ def _gated_loudness(x: np.ndarray, *, sr: int, filters: list, block_s: float, ov
     # pyloudnorm's block bounds, in its own float arithmetic
     lo = np.array([int(block_s * (j * step) * sr) for j in range(n_blocks)])
     hi = np.minimum(np.array([int(block_s * (j * step + 1) * sr) for j in range(n_blocks)]), n)
-    energy = np.zeros((x.shape[0], n + 1))
-    np.cumsum(np.square(x), axis=-1, out=energy[:, 1:])
-    z = gain2 * (energy[:, hi] - energy[:, lo]) / (block_s * sr)  # mean square per channel and block
+    # sums of squares between consecutive block bounds (one pass, in place), then per block
+    bounds = np.unique(np.concatenate([lo, hi]))
+    np.square(x, out=x)
+    segments = np.add.reduceat(x, bounds[bounds < n], axis=-1)
+    prefix = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(segments, axis=-1)], axis=-1)
+    z = gain2 * (prefix[:, np.searchsorted(bounds, hi)] - prefix[:, np.searchsorted(bounds, lo)]) / (block_s * sr)
     g = np.asarray(_CHANNEL_GAINS[: x.shape[0]])
     with np.errstate(divide="ignore"):
         block_lufs = -0.691 + 10.0 * np.log10(g @ z)
