@@ -198,7 +198,7 @@ def make_executor(workers: int) -> Any:
 
 
 def run_in_process(jobs: list[Job]) -> Generator[Outcome, None, None]:
-    """Analyse ``jobs`` one after the other in this process, yielding each outcome.
+    """Analyse ``jobs`` one after the other in this process (one BLAS/OpenMP thread), yielding each outcome.
 
     Parameters
     ----------
@@ -209,8 +209,17 @@ def run_in_process(jobs: list[Job]) -> Generator[Outcome, None, None]:
     ------
     Outcome
     """
-    for job in jobs:
-        yield _on_worker(job)
+    from contextlib import nullcontext
+
+    try:
+        from threadpoolctl import threadpool_limits
+
+        one_thread: Any = threadpool_limits(limits=1)  # BLAS threads only spin on these small products
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        one_thread = nullcontext()
+    with one_thread:
+        for job in jobs:
+            yield _on_worker(job)
 
 
 def run_pool(jobs: list[Job], *, workers: int) -> Generator[Outcome, None, None]:
