@@ -4,7 +4,7 @@ The K-weighting filters are pyloudnorm's (``Meter(sr)``, ``"K-weighting"``); the
 is pyloudnorm's ``integrated_loudness`` with its per-block Python loop replaced by array
 operations: both filter stages in one ``sosfilt`` over every channel, block mean squares from
 sums between block bounds (``np.add.reduceat``), the same absolute (-70 LUFS) and relative (-10 LU) gates. It gives
-pyloudnorm's value (to 1e-4 LU, tests/test_analysis_pool.py) at a third to a half of its CPU
+pyloudnorm's value (to 1e-4 LU, tests/test_analysis_pool.py) at a quarter to a half of its CPU
 time (a fifth of the analysis time went into loudness).
 """
 
