@@ -247,7 +247,7 @@ def test_permission_denied_is_not_called_corrupt(lib, ws, monkeypatch):
     monkeypatch.setattr(audio, "open", guarded, raising=False)
     with pytest.raises(AudioReadError, match="cannot read: permission denied"):
         audio.load(victim)
-    summary = analyze_library(lib, progress=False)
+    summary = analyze_library(lib, progress=False, workers=1)  # in this process, where the patch is
     assert summary.failed == [(str(victim), "cannot read: permission denied")]
     assert len(summary.analysed) == 1
 
@@ -283,10 +283,10 @@ def test_six_channel_file_is_analysed(lib, ws):
 
 def test_any_error_of_one_track_is_recorded_and_the_batch_goes_on(lib, ws, monkeypatch):
     from workbench.analysis import analyze_library
-    from workbench.analysis import batch as analysis_batch
+    from workbench.analysis import core as analysis_core
 
     lib.scan(ws / "music", progress=False)
-    real = analysis_batch.analyze
+    real = analysis_core.analyze
     calls = {"n": 0}
 
     def flaky(y, **kw):
@@ -295,8 +295,8 @@ def test_any_error_of_one_track_is_recorded_and_the_batch_goes_on(lib, ws, monke
             raise ValueError("Audio must have five channels or less.")  # as pyloudnorm says it
         return real(y, **kw)
 
-    monkeypatch.setattr(analysis_batch, "analyze", flaky)
-    summary = analyze_library(lib, progress=False)
+    monkeypatch.setattr(analysis_core, "analyze", flaky)
+    summary = analyze_library(lib, progress=False, workers=1)  # in this process, where the patch is
     assert len(summary.failed) == 1 and len(summary.analysed) == 1
     assert summary.failed[0][1] == "ValueError: Audio must have five channels or less."
 

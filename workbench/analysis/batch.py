@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workbench import audio
 from workbench.analysis.beats import BpmPrior
-from workbench.analysis.core import MIN_DURATION_S, Analysis, analyze, settings_key
+from workbench.analysis.core import Analysis, settings_key
 from workbench.analysis.corrections import get_correction
-from workbench.analysis.settings import effective_settings, list_analysis_settings
+from workbench.analysis.settings import AnalysisSettings, effective_settings, list_analysis_settings
 from workbench.analysis.stored import (  # noqa: F401  (re-exported: the stored result, as analysed)
     EFFECTIVE,
     KIND,
@@ -22,7 +21,7 @@ from workbench.analysis.stored import (  # noqa: F401  (re-exported: the stored 
     _settings_hash,
     stored_analysis,
 )
-from workbench.errors import AudioError, ParameterError, failure_reason
+from workbench.errors import AudioError, ParameterError
 from workbench.library import Library, Track
 from workbench.store import transaction, utc_now
 
@@ -128,6 +127,8 @@ def analyze_library(
     energy_hop_s: float | _Effective = EFFECTIVE,
     force: bool = False,
     progress: bool = True,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> AnalysisSummary:
     """Analyse every track (or ``tracks``) and store the results in the library.
 
@@ -137,9 +138,14 @@ def analyze_library(
     same file contents and settings is skipped unless ``force``. A re-analysis (``force``, or
     new settings for a track analysed before) never overwrites a locked correction (reported in
     ``summary.locked``); it drops an unlocked one (``summary.unlocked``).
-    A track that cannot be decoded or analysed is reported in the summary and the batch goes
-    on. Each result is committed as soon as it is computed, so an interrupted run resumes
-    where it stopped.
+    A track that cannot be decoded or analysed (or whose worker process dies) is reported in the
+    summary and the batch goes on. Each result is committed as soon as it is computed, so an
+    interrupted run resumes where it stopped.
+
+    Tracks are decoded and analysed in ``workers`` processes (:mod:`workbench.analysis.pool`;
+    one per core by default, in this process when only one is needed) or on a Dask cluster
+    (``scheduler``); only this process writes the library, and the stored results are the same
+    whichever runs them.
 
     Parameters
     ----------
@@ -156,6 +162,13 @@ def analyze_library(
         Analyse again even when a result for the same contents and settings is stored.
     progress : bool
         Show a progress bar.
+    workers : int >= 1 or None
+        Processes analysing tracks; 1: in this process; None: one per core, or this process
+        alone when there is less than :data:`~workbench.analysis.pool.MIN_POOL_AUDIO_S` of
+        audio to analyse (starting the processes would cost more than they save).
+    scheduler : str or None
+        ``"local"`` (a local Dask cluster of ``workers`` processes) or a Dask scheduler's
+        address (``"tcp://host:8786"``); None: a process pool on this machine.
 
     Returns
     -------
@@ -165,44 +178,77 @@ def analyze_library(
     Raises
     ------
     ParameterError
-        If ``library`` is not a :class:`Library`.
+        If ``library`` is not a :class:`Library`, ``workers`` is not None or an int >= 1,
+        ``scheduler`` is not ``"local"`` or an address, or the settings are wrong.
     """
     from tqdm.auto import tqdm
 
+    from workbench.analysis import pool
+
     if not isinstance(library, Library):
         raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
+    n_workers = pool.resolve_workers(workers)
+    address = pool.check_scheduler(scheduler)
     explicit = _explicit(bpm_prior, key_profile, energy_hop_s)
     stored = None if explicit is not None else list_analysis_settings(library)
     todo = library.tracks() if tracks is None else list(tracks)
     summary = AnalysisSummary()
-    for t in tqdm(todo, desc="analyse", unit="track", disable=not progress):
+    jobs: list[pool.Job] = []
+    chosen: dict[int, AnalysisSettings] = {}
+    for i, t in enumerate(todo):
         s = explicit or effective_settings(library, t, stored=stored)
         if not force and stored_analysis(library, t, **s.kwargs()) is not None:
             summary.reused.append(t.id)
             continue
+        chosen[i] = s
+        jobs.append(pool.Job(key=i, path=t.path, settings=s.kwargs(), duration_s=t.duration_s or 0.0))
+    if address is not None and jobs:
+        outcomes = pool.run_dask(jobs, scheduler=address, workers=n_workers)
+    elif n_workers > 1 and len(jobs) > 1 and (workers is not None
+                                               or sum(j.duration_s for j in jobs) >= pool.MIN_POOL_AUDIO_S):
+        outcomes = pool.run_pool(jobs, workers=n_workers)
+    else:
+        outcomes = pool.run_in_process(jobs)
+    with tqdm(total=len(todo), initial=len(summary.reused), desc="analyse", unit="track",
+              disable=not progress) as bar:
         try:
-            y, sr = audio.load(t.path, mono=False, min_duration_s=MIN_DURATION_S)
-            result = analyze(y, sr=sr, **s.kwargs())
-        except ParameterError:  # the settings are wrong: every track would fail the same way
-            raise
-        except Exception as exc:  # one bad track never stops the batch (decoder, pyloudnorm, librosa, OS)
-            summary.failed.append((t.path, failure_reason(exc)))
-            continue
-        # a re-analysis (forced, or under new settings) keeps a locked correction and drops an unlocked one
-        again = force or library.conn.execute("SELECT 1 FROM analyses WHERE track_id = ? AND kind = ?",
-                                              (t.id, KIND)).fetchone() is not None
-        correction = get_correction(library, t) if again else None
-        with transaction(library.conn):
-            library.conn.execute(
-                "INSERT INTO analyses (track_id, kind, settings_hash, content_hash, result_json, created_at) "
-                "VALUES (?,?,?,?,?,?) ON CONFLICT (track_id, kind, settings_hash) DO UPDATE SET "
-                "content_hash = excluded.content_hash, result_json = excluded.result_json, "
-                "created_at = excluded.created_at",
-                (t.id, KIND, _settings_hash(settings_key(**s.kwargs())), t.content_hash, result.to_json(), utc_now()),
-            )
-            if correction is not None and not correction.locked:
-                library.conn.execute("DELETE FROM track_corrections WHERE track_id = ?", (t.id,))
-        if correction is not None:
-            (summary.locked if correction.locked else summary.unlocked).append(t.id)
-        summary.analysed.append(t.id)
+            for out in outcomes:
+                t = todo[out.key]
+                if out.parameter_error:  # the settings are wrong: every track would fail the same way
+                    raise ParameterError(out.reason)
+                if out.result_json is None:
+                    summary.failed.append((t.path, out.reason or "unknown failure"))
+                else:  # StoreError (read-only, disk full) stops the run: every track would fail
+                    _store(library, t, chosen[out.key], out.result_json, force=force, summary=summary)
+                bar.update(1)
+        finally:
+            outcomes.close()  # stops the workers now, on an error or an interrupt too
+    order = {t.id: i for i, t in enumerate(todo)}  # the summary in track order, whichever finished first
+    summary.analysed.sort(key=order.__getitem__)
+    summary.locked.sort(key=order.__getitem__)
+    summary.unlocked.sort(key=order.__getitem__)
+    paths = {t.path: i for i, t in enumerate(todo)}
+    summary.failed.sort(key=lambda f: paths.get(f[0], len(paths)))
     return summary
+
+
+def _store(library: Library, t: Track, s: AnalysisSettings, result_json: str, *, force: bool,
+           summary: AnalysisSummary) -> None:
+    """Store one result (committed now), keeping a locked correction and dropping an unlocked one."""
+    # a re-analysis (forced, or under new settings) keeps a locked correction and drops an unlocked one
+    again = force or library.conn.execute("SELECT 1 FROM analyses WHERE track_id = ? AND kind = ?",
+                                          (t.id, KIND)).fetchone() is not None
+    correction = get_correction(library, t) if again else None
+    with transaction(library.conn):
+        library.conn.execute(
+            "INSERT INTO analyses (track_id, kind, settings_hash, content_hash, result_json, created_at) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT (track_id, kind, settings_hash) DO UPDATE SET "
+            "content_hash = excluded.content_hash, result_json = excluded.result_json, "
+            "created_at = excluded.created_at",
+            (t.id, KIND, _settings_hash(settings_key(**s.kwargs())), t.content_hash, result_json, utc_now()),
+        )
+        if correction is not None and not correction.locked:
+            library.conn.execute("DELETE FROM track_corrections WHERE track_id = ?", (t.id,))
+    if correction is not None:
+        (summary.locked if correction.locked else summary.unlocked).append(t.id)
+    summary.analysed.append(t.id)

@@ -15,12 +15,16 @@ from workbench.analysis.loudness import integrated_lufs
 from workbench.errors import ParameterError, SilentAudioError
 
 #: Bump when an algorithm changes, so stored analyses are recomputed.
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 #: Analysis rate in Hz (beats, key, energy); loudness uses the original rate and channels.
 ANALYSIS_SR = 22050
 #: Shortest audio analysed: a few bars at slow tempos.
 MIN_DURATION_S = 3.0
 _SILENCE_PEAK = 1e-4  # -80 dBFS
+#: The one magnitude spectrogram shared by beats, key and energy: its FFT size and hop (samples
+#: at :data:`ANALYSIS_SR`).
+SPEC_N_FFT = 2048
+SPEC_HOP = 512
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,13 @@ class Analysis:
     ``energy_curve`` holds 0..1 per ``energy_hop_s`` seconds, relative to the track's own
     peak (use :meth:`section_energy` to compare its sections). ``loudness_lufs`` is
     integrated loudness (EBU R128).
+
+    ``felt_bpm`` is the tempo a listener feels where it differs from the grid's (dubstep's
+    half time: grid 140, felt 70), else ``None``; ``beat_confidence`` in [0, 1] says how sure
+    the tracker is of its grid (``None``: not measured). ``has_key`` is ``False`` for material
+    with no tonal centre (a drum loop); ``tuning_cents`` is the track's deviation from A440
+    in cents (``None``: not measured). Results stored before these fields existed load with
+    the defaults.
     """
 
     duration_s: float
@@ -47,6 +58,10 @@ class Analysis:
     energy_curve: tuple[float, ...]
     energy_hop_s: float
     loudness_lufs: float
+    felt_bpm: float | None = None
+    beat_confidence: float | None = None
+    has_key: bool = True
+    tuning_cents: float | None = None
 
     @property
     def has_beat(self) -> bool:
@@ -135,10 +150,14 @@ def analyze(
     if peak < _SILENCE_PEAK:
         raise SilentAudioError(f"audio is silent (peak {20 * np.log10(peak + 1e-20):.0f} dBFS); nothing to analyse")
     mono = audio.resample(audio.to_mono(x), orig_sr=sr, target_sr=ANALYSIS_SR)
-    grid: BeatGrid = track_beats(mono, sr=ANALYSIS_SR, bpm_prior=bpm_prior)
-    key = estimate_key(mono, sr=ANALYSIS_SR, profile=key_profile)
-    profile = energy_curve(mono, sr=ANALYSIS_SR, hop_s=energy_hop_s)
+    spec = shared_spectrogram(mono)
+    grid: BeatGrid = track_beats(mono, sr=ANALYSIS_SR, bpm_prior=bpm_prior, spec=spec)
+    key = estimate_key(mono, sr=ANALYSIS_SR, profile=key_profile, spec=spec)
+    profile = energy_curve(mono, sr=ANALYSIS_SR, hop_s=energy_hop_s, spec=spec)
     loudness = integrated_lufs(x, sr=sr)
+    felt = getattr(grid, "felt_bpm", None)
+    confidence = getattr(grid, "confidence", None)
+    tuning = getattr(key, "tuning_cents", None)
     return Analysis(
         duration_s=x.shape[-1] / sr,
         bpm=None if grid.bpm is None else round(grid.bpm, 3),
@@ -152,7 +171,29 @@ def analyze(
         energy_curve=tuple(float(v) for v in profile.curve),
         energy_hop_s=float(energy_hop_s),
         loudness_lufs=round(loudness, 2),
+        felt_bpm=None if felt is None else round(float(felt), 3),
+        beat_confidence=None if confidence is None else round(float(confidence), 4),
+        has_key=bool(getattr(key, "has_key", True)),
+        tuning_cents=None if tuning is None else round(float(tuning), 2),
     )
+
+
+def shared_spectrogram(mono: np.ndarray) -> np.ndarray:
+    """The magnitude STFT that beats, key and energy share: computed once per track.
+
+    Parameters
+    ----------
+    mono : np.ndarray [shape=(n,)]
+        Mono samples at :data:`ANALYSIS_SR`.
+
+    Returns
+    -------
+    np.ndarray [shape=(1 + SPEC_N_FFT // 2, 1 + n // SPEC_HOP), dtype=float32]
+        ``|librosa.stft(mono, n_fft=2048, hop_length=512)|`` (Hann window, centred frames).
+    """
+    import librosa
+
+    return np.abs(librosa.stft(mono, n_fft=SPEC_N_FFT, hop_length=SPEC_HOP))
 
 
 def settings_key(*, bpm_prior: BpmPrior | None, key_profile: str, energy_hop_s: float) -> str:

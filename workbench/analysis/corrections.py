@@ -96,13 +96,15 @@ class Correction:
             beats = start + period_s * np.arange(int(math.floor((a.duration_s - start) / period_s)) + 1)
             beats = beats[beats < a.duration_s]
             a = replace(a, bpm=round(float(self.bpm), 3), beats=tuple(float(t) for t in beats),
-                        downbeats=tuple(float(t) for t in beats[n_before % 4::4]), tempo_stability=1.0)
+                        downbeats=tuple(float(t) for t in beats[n_before % 4::4]), tempo_stability=1.0,
+                        felt_bpm=None, beat_confidence=1.0)
         elif self.first_downbeat_s is not None and a.beats:
             beats = np.asarray(a.beats)
             phase = int(np.argmin(np.abs(beats - self.first_downbeat_s))) % 4
             a = replace(a, downbeats=tuple(float(t) for t in beats[phase::4]))
         if self.key is not None:
-            a = replace(a, key=self.key, camelot=self.camelot, key_confidence=1.0)  # type: ignore[arg-type]
+            a = replace(a, key=self.key, camelot=self.camelot, key_confidence=1.0,  # type: ignore[arg-type]
+                        has_key=True)
         return a
 
 

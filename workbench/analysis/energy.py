@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workbench.errors import ParameterError
+
 DEFAULT_HOP_S = 0.5
 
 # weights of the three descriptors in the curve
@@ -29,8 +31,14 @@ class EnergyProfile:
     centroid_hz: float
 
 
-def energy_curve(y: np.ndarray, *, sr: int, hop_s: float = DEFAULT_HOP_S) -> EnergyProfile:
+def energy_curve(
+    y: np.ndarray, *, sr: int, hop_s: float = DEFAULT_HOP_S, spec: np.ndarray | None = None
+) -> EnergyProfile:
     """Energy in [0, 1] per window of ``hop_s`` seconds, with onset rate and brightness.
+
+    Onsets and the spectral centroid come from one magnitude STFT (2048-point Hann window,
+    hop 512): ``spec`` when the caller has it (:func:`workbench.analysis.core.analyze` shares
+    one with beats and key), else computed here; the results are the same either way.
 
     Parameters
     ----------
@@ -40,14 +48,29 @@ def energy_curve(y: np.ndarray, *, sr: int, hop_s: float = DEFAULT_HOP_S) -> Ene
         Sample rate in Hz.
     hop_s : float > 0
         Window length and hop in seconds.
+    spec : np.ndarray [shape=(1025, 1 + n // 512)] or None
+        ``np.abs(librosa.stft(y, n_fft=2048, hop_length=512))``; None computes it.
 
     Returns
     -------
     EnergyProfile
         ``curve`` has shape ``(ceil(n / (hop_s * sr)),)``; ``onset_rate_hz`` is onsets per
         second over the track, ``centroid_hz`` the mean spectral centroid of its sounding part.
+
+    Raises
+    ------
+    ParameterError
+        ``spec`` does not have the shape of that STFT of ``y``.
     """
     import librosa
+
+    sub_hop, n_fft = 512, 2048
+    want = (1 + n_fft // 2, 1 + y.size // sub_hop)
+    if spec is None:
+        spec = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=sub_hop))
+    elif getattr(spec, "shape", None) != want:
+        raise ParameterError(f"spec must be the magnitude STFT of y (n_fft={n_fft}, hop {sub_hop}) of shape {want}; "
+                             f"got shape {getattr(spec, 'shape', type(spec).__name__)}")
 
     hop = max(1, int(round(hop_s * sr)))
     n_win = int(np.ceil(y.size / hop))
@@ -58,13 +81,14 @@ def energy_curve(y: np.ndarray, *, sr: int, hop_s: float = DEFAULT_HOP_S) -> Ene
     level_db = 20 * np.log10(rms + 1e-10)
     level = np.clip((level_db - (level_db.max() - _LEVEL_RANGE_DB)) / _LEVEL_RANGE_DB, 0.0, 1.0)
 
-    sub_hop = 512
-    oenv = librosa.onset.onset_strength(y=y, sr=sr, hop_length=sub_hop)
+    # what onset_strength(y=...) computes: the log-power mel spectrogram of the same STFT
+    log_mel = librosa.power_to_db(librosa.feature.melspectrogram(S=spec**2, sr=sr, n_fft=n_fft))
+    oenv = librosa.onset.onset_strength(S=log_mel, sr=sr, hop_length=sub_hop)
     onset_times = librosa.onset.onset_detect(onset_envelope=oenv, sr=sr, hop_length=sub_hop, units="time")
     density = np.bincount((onset_times / hop_s).astype(int), minlength=n_win)[:n_win] / hop_s  # onsets/s
     onsets = np.clip(density / 8.0, 0.0, 1.0)
 
-    centroid = librosa.feature.spectral_centroid(y=y, sr=sr, hop_length=sub_hop)[0]
+    centroid = librosa.feature.spectral_centroid(S=spec, sr=sr, n_fft=n_fft, hop_length=sub_hop)[0]
     per_win = max(1, int(round(hop / sub_hop)))
     centroid = np.pad(centroid, (0, max(0, n_win * per_win - centroid.size)), mode="edge")[: n_win * per_win]
     bright = np.clip(centroid.reshape(n_win, per_win).mean(axis=1) / 4000.0, 0.0, 1.0)

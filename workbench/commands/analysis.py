@@ -36,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     _scope_arguments(p, "store --prior for, and analyse only,")
     p.add_argument("--force", action="store_true", help="recompute even where a stored result is current "
                                                         "(locked corrections stay)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes analysing tracks, >= 1 (default: one per core; 1: in this process)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
+                   help="run on a Dask cluster: a scheduler address, or 'local' for a local cluster of --workers")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_analyze)
 
@@ -103,10 +107,13 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         set_analysis_settings,
         track_analysis,
     )
+    from workbench.analysis.pool import check_scheduler, resolve_workers
     from workbench.analysis.settings import scope_target
 
     scope, target = _scope(args)
     prior = parse_prior(args.prior)
+    resolve_workers(args.workers)  # refused before anything is stored
+    check_scheduler(args.scheduler)
     with open_library(args) as lib:
         key = scope_target(lib, scope, target)  # validates the folder or track before anything is stored
         stored = set_analysis_settings(lib, scope=scope, target=target, prior=prior) if prior is not None else None
@@ -116,7 +123,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             tracks = [t for t in tracks if Path(t.path).resolve().is_relative_to(folder)]
         elif scope == "track":
             tracks = [lib.track(int(key))]
-        summary = analyze_library(lib, tracks=tracks, force=args.force, progress=not args.quiet)
+        summary = analyze_library(lib, tracks=tracks, force=args.force, progress=not args.quiet,
+                                  workers=args.workers, scheduler=args.scheduler)
         every = list_analysis_settings(lib)
         rows = [_row(t, track_analysis(lib, t, compute=False), effective_settings(lib, t, stored=every),
                      get_correction(lib, t)) for t in tracks]
