@@ -350,7 +350,7 @@ def speed(args: argparse.Namespace, threads: int) -> None:
         return [a * k / c for a, c in zip(v, ceil, strict=True)]
 
     row("whole model (audio -> embedding), windows/s", ours["module"], ours["module bf16"], their["module"])
-    row("  fraction of fp32 matmul at {:.2f} GFLOP".format(gflop), frac(ours["module"], gflop),
+    row(f"  fraction of fp32 matmul at {gflop:.2f} GFLOP", frac(ours["module"], gflop),
         frac(ours["module bf16"], gflop), frac(their["module"], gflop))
     row("network only (spectrogram -> emb.), windows/s", ours["network"], ours["network bf16"], their["network"])
     row("frontend only (fp32 on every side), windows/s", ours["frontend"], [], their["frontend"], "{:.0f}")

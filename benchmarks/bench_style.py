@@ -147,7 +147,11 @@ def qa_check(lib: object, folder: Path) -> dict:
                "low_bandwidth": librosa.resample(down, orig_sr=22050, target_sr=sr)[:, : y.shape[1]]}
     for name, x in defects.items():
         sf.write(planted / f"{name}.flac", x.T, sr, subtype="PCM_16")
-    sf.write(planted / "duplicate.ogg", (y[:, sr:] * 0.6).T, sr, format="OGG", subtype="VORBIS")
+    # libsndfile 1.2 crashes writing a long Ogg Vorbis stream in one call: write it in blocks
+    with sf.SoundFile(planted / "duplicate.ogg", "w", sr, y.shape[0], format="OGG", subtype="VORBIS") as f:
+        dup = (y[:, sr:] * 0.6).T
+        for a in range(0, dup.shape[0], 8192):
+            f.write(dup[a:a + 8192])
     sf.write(planted / "original.flac", y.T, sr)
     plib = Library(folder / "planted.db")
     plib.scan(planted, progress=False)

@@ -8,6 +8,7 @@ undoes, checks again, and saves a screenshot to tests/artifacts/labeler.png.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -66,10 +67,12 @@ def test_label_delete_undo_in_jupyterlab(lab_server):
             # label beats 8-24 of the first track as a drop, by clicking and typing
             page.locator("button.wb-label-drop").click()
             expect(page.locator("button.wb-label-drop.wb-chosen")).to_be_visible()
-            # one field at a time, each confirmed by the kernel's redraw of the range text (beat 8
-            # is at 3.51 s), as a person watches the range update before typing the next number
+            # one field at a time, each confirmed by the kernel's redraw of the range text (beat 8's
+            # time, from the stored analysis), as a person watches the range update before typing
             expect(page.locator(".wb-range")).to_contain_text("bars 1–4")  # the view has settled
-            for cls, value, shown in ((".wb-start", "8", "3.51–"), (".wb-end", "24", "16 beats")):
+            beat8_s = json.loads(query(db, "SELECT result_json FROM analyses WHERE kind = 'track' "
+                                           "ORDER BY track_id LIMIT 1")[0][0])["beats"][8]
+            for cls, value, shown in ((".wb-start", "8", f"{beat8_s:.2f}–"), (".wb-end", "24", "16 beats")):
                 box = page.locator(f"{cls} input")
                 box.click()  # as a person does: the pointer leaves the label buttons (keyboard shortcuts)
                 box.fill(value)

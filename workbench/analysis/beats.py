@@ -49,10 +49,13 @@ _STABILITY_SCALE = 0.06  # median local tempo deviation at which stability reach
 _WINDOW_S = 10.0
 _SEARCH = 0.1  # local beat period searched within this share of the grid's
 _MIN_FELT_BPM = 55.0  # slowest felt (half-time) tempo reported below the prior's range
+_MAX_HALF_TIME_FELT_BPM = 80.0  # fastest felt tempo of a half-time style (dubstep, trap: 65-80 felt)
+_MAX_FOUR_ON_FLOOR_BPM = 165.0  # fastest four-on-the-floor a doubled kick pattern is read as
 _KICK_PINS = 0.5  # kick half a beat later below this share of its level on the grid: the grid stays
 _HATS_PIN = 0.8  # hats half a beat later below this share of their level on the grid: the grid stays
 _SOUNDING_DB = 40.0  # the grid covers frames within this many dB of the loudest (not silence)
 _LAST_ATTACK = 0.2  # the grid ends at the last attack this strong (share of the envelope's 99th percentile)
+_LOUD_END_DB = 20.0  # ... or at the last frame this close to the loudest, whichever is later (breakdowns)
 _MIN_BEATS = 4  # fewer beats left where the music plays: no grid (a short loop may play 4)
 _CLOCK_S = 0.02  # tracked beats this close (median) to one straight line: played to a clock, fit a metronome
 
@@ -238,12 +241,13 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
 
 
 def _music_span(spec: np.ndarray, onsets: Onsets) -> tuple[float, float]:
-    """From the first sounding frame to the last attack, in seconds.
+    """From the first sounding frame to the end of the music, in seconds.
 
     The start is the first frame within 40 dB of the loudest (a drumless intro has bars to
-    mix; a silent lead-in has none); the end is the last frame where the beat envelope
-    reaches 20 % of its 99th percentile (an outro's chord attacks count, a reverb tail or a
-    fade of held notes does not).
+    mix; a silent lead-in has none); the end is the later of the last frame where the beat
+    envelope reaches 20 % of its 99th percentile (an outro's chord attacks count) and the last
+    frame within 20 dB of the loudest (a drumless breakdown or outro still has bars to label and
+    mix; a reverb tail or a fade, far quieter, does not).
 
     Parameters
     ----------
@@ -261,8 +265,9 @@ def _music_span(spec: np.ndarray, onsets: Onsets) -> tuple[float, float]:
     env = onsets.beat.copy()
     env[-5:] = 0.0  # the STFT's zero padding at the end is no attack
     struck = np.flatnonzero(env > _LAST_ATTACK * np.percentile(env, 99))
+    loud = np.flatnonzero(energy > energy.max() * 10 ** (-_LOUD_END_DB / 10))
     first = sounding[0] if sounding.size else 0
-    last = struck[-1] if struck.size else env.size - 1
+    last = max(struck[-1] if struck.size else env.size - 1, min(loud[-1], env.size - 6) if loud.size else 0)
     return first / onsets.frame_rate, last / onsets.frame_rate
 
 
@@ -315,7 +320,14 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
         slow_beats = beats[kick_parity(onsets, beats)::2]
         evidence = octave_evidence(onsets, slow_beats)
         margin = min(1.0, abs(evidence.margin))
-        if not evidence.double:
+        # hats alone ask for the double tempo: half-time (dubstep, trap: 140 felt 70) only when the
+        # slow reading is a half-time tempo; a 85-100 BPM groove with sixteenth hats (downtempo,
+        # hip-hop, a tabla loop) is counted at its own tempo
+        hats_only_too_fast = evidence.half_time and cands.bpms[0] > _MAX_HALF_TIME_FELT_BPM
+        # kicks on every "and" mean a four-on-the-floor at the double tempo only where such a
+        # style lives (hardstyle, psytrance: up to ~160 BPM); above it they are a syncopated groove
+        kick_only_too_fast = evidence.kick_only and cands.bpms[1] > _MAX_FOUR_ON_FLOOR_BPM
+        if not evidence.double or hats_only_too_fast or kick_only_too_fast:
             bpm, beats = cands.bpms[0], slow_beats
         elif evidence.half_time:
             felt_bpm = cands.bpms[0]

@@ -25,7 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.analysis.key_chroma import drop_harmonics, pitch_class_frames, sustained_peaks, tuning_from_peaks
+from workbench.analysis.key_chroma import (
+    drop_harmonics,
+    pitch_class_frames,
+    sustained_peaks,
+    tuning_from_peaks,
+)
 from workbench.analysis.key_profiles import PROFILES
 from workbench.camelot import key_name, to_camelot
 from workbench.errors import ParameterError

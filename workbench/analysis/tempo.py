@@ -241,6 +241,12 @@ class OctaveEvidence:
                 and self.kick_and < _HALF_TIME_KICK)
 
     @property
+    def kick_only(self) -> bool:
+        """True when only the kick asks for the double tempo (struck on every "and")."""
+        return (self.kick_and >= _KICK_AND and self.hats_sixteenths < _HATS_SIXTEENTHS
+                and self.snare_between < _SNARE_BETWEEN)
+
+    @property
     def margin(self) -> float:
         """How far the strongest cue is from its threshold (log ratio; > 0 doubles)."""
         return max(math.log(self.hats_sixteenths / _HATS_SIXTEENTHS), math.log(self.snare_between / _SNARE_BETWEEN),
