@@ -121,7 +121,7 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
     AudioError
         A file that cannot be decoded or analysed.
     """
-    from workbench.errors import TrackNotFoundError
+    from workbench.errors import AudioError, TrackNotFoundError
     from workbench.style.scores import TRANCE
     from workbench.style.stored import features_of, track_features
 
@@ -150,9 +150,11 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
         feats = features_of(y, sr, analysis)
         vector = _embed(y, sr)
         name = str(target)
-    assert analysis is not None  # computed above
+    if analysis is None:  # pragma: no cover - track_analysis computes when asked
+        raise AudioError(f"{name}: no analysis could be made", path=name)
     classes, shares = energy_classes(np.asarray(analysis.energy_curve), hop_s=analysis.energy_hop_s, bpm=analysis.bpm)
-    assert feats is not None  # computed above
+    if feats is None:  # pragma: no cover - track_features computes when asked
+        raise AudioError(f"{name}: no production features could be measured", path=name)
     rows = compare_features(feats, profile)
     score = TRANCE.score(feats)[0]
     ts = profile.get("trance_score", {})
