@@ -240,14 +240,15 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
     return shifted if moved and not pinned else beats
 
 
-def _music_span(spec: np.ndarray, onsets: Onsets) -> tuple[float, float]:
+def _music_span(spec: np.ndarray, onsets: Onsets, *, period_s: float) -> tuple[float, float]:
     """From the first sounding frame to the end of the music, in seconds.
 
     The start is the first frame within 40 dB of the loudest (a drumless intro has bars to
-    mix; a silent lead-in has none); the end is the later of the last frame where the beat
-    envelope reaches 20 % of its 99th percentile (an outro's chord attacks count) and the last
-    frame within 20 dB of the loudest (a drumless breakdown or outro still has bars to label and
-    mix; a reverb tail or a fade, far quieter, does not).
+    mix; a silent lead-in has none); the end is the last frame where the beat envelope reaches
+    20 % of its 99th percentile (an outro's chord attacks count), or, when the music stays within
+    20 dB of its loudest for two bars or more after it, the last such frame (a drumless
+    breakdown or outro still has bars to label and mix; a note ringing out, a reverb tail or a
+    fade does not extend the grid).
 
     Parameters
     ----------
@@ -255,6 +256,8 @@ def _music_span(spec: np.ndarray, onsets: Onsets) -> tuple[float, float]:
         Magnitude STFT.
     onsets : Onsets
         Its envelopes.
+    period_s : float > 0
+        The beat period, in seconds.
 
     Returns
     -------
@@ -267,7 +270,10 @@ def _music_span(spec: np.ndarray, onsets: Onsets) -> tuple[float, float]:
     struck = np.flatnonzero(env > _LAST_ATTACK * np.percentile(env, 99))
     loud = np.flatnonzero(energy > energy.max() * 10 ** (-_LOUD_END_DB / 10))
     first = sounding[0] if sounding.size else 0
-    last = max(struck[-1] if struck.size else env.size - 1, min(loud[-1], env.size - 6) if loud.size else 0)
+    last = struck[-1] if struck.size else env.size - 1
+    loud_end = min(loud[-1], env.size - 6) if loud.size else 0
+    if (loud_end - last) / onsets.frame_rate >= 8 * period_s:  # a breakdown of two bars or more
+        last = loud_end
     return first / onsets.frame_rate, last / onsets.frame_rate
 
 
@@ -340,8 +346,8 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     off_line_s = float(np.median(np.abs(beats - (slope * index + intercept))))
     if stability >= _STEADY and off_line_s <= _CLOCK_S:
         bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=y.shape[-1] / sr)
-    first_s, last_s = _music_span(spec, onsets)
     period_s = 60.0 / bpm
+    first_s, last_s = _music_span(spec, onsets, period_s=period_s)
     beats = beats[(beats >= first_s - period_s / 4) & (beats <= last_s + period_s / 4)]
     if beats.size < _MIN_BEATS:
         return no_beat
