@@ -20,10 +20,11 @@ from workbench.analysis.stored import (  # noqa: F401  (re-exported: the stored 
     _explicit,
     _settings_hash,
     stored_analysis,
+    write_result,
 )
 from workbench.errors import AudioError, ParameterError
 from workbench.library import Library, Track
-from workbench.store import transaction, utc_now
+from workbench.store import transaction
 
 
 @dataclass
@@ -240,13 +241,8 @@ def _store(library: Library, t: Track, s: AnalysisSettings, result_json: str, *,
                                           (t.id, KIND)).fetchone() is not None
     correction = get_correction(library, t) if again else None
     with transaction(library.conn):
-        library.conn.execute(
-            "INSERT INTO analyses (track_id, kind, settings_hash, content_hash, result_json, created_at) "
-            "VALUES (?,?,?,?,?,?) ON CONFLICT (track_id, kind, settings_hash) DO UPDATE SET "
-            "content_hash = excluded.content_hash, result_json = excluded.result_json, "
-            "created_at = excluded.created_at",
-            (t.id, KIND, _settings_hash(settings_key(**s.kwargs())), t.content_hash, result_json, utc_now()),
-        )
+        write_result(library, t, kind=KIND, settings_hash=_settings_hash(settings_key(**s.kwargs())),
+                     result_json=result_json)
         if correction is not None and not correction.locked:
             library.conn.execute("DELETE FROM track_corrections WHERE track_id = ?", (t.id,))
     if correction is not None:

@@ -13,8 +13,58 @@ from workbench.analysis.energy import DEFAULT_HOP_S
 from workbench.analysis.key import DEFAULT_PROFILE
 from workbench.analysis.settings import AnalysisSettings, effective_settings
 from workbench.library import Library, Track
+from workbench.store import utc_now
 
 KIND = "track"
+
+
+def read_result(library: Library, track: Track, *, kind: str, settings_hash: str) -> str | None:
+    """The stored result JSON of one kind of analysis for a track's current contents, or ``None``.
+
+    Every stored per-track result (the analysis, QA measures, production features) lives in the
+    ``analyses`` table keyed by track, kind and a settings hash, and counts only while the file's
+    content hash is the one it was computed from.
+
+    Parameters
+    ----------
+    library : Library
+    track : Track
+    kind : str
+        ``"track"`` (the analysis), ``"qa"``, ``"style"``.
+    settings_hash : str
+        What the result was computed with.
+
+    Returns
+    -------
+    str or None
+    """
+    row = library.conn.execute(
+        "SELECT result_json FROM analyses WHERE track_id = ? AND kind = ? AND settings_hash = ? AND content_hash = ?",
+        (track.id, kind, settings_hash, track.content_hash),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def write_result(library: Library, track: Track, *, kind: str, settings_hash: str, result_json: str) -> None:
+    """Store (or replace) one result; the caller holds the transaction.
+
+    Parameters
+    ----------
+    library : Library
+    track : Track
+    kind : str
+        As for :func:`read_result`.
+    settings_hash : str
+        What the result was computed with.
+    result_json : str
+        The result.
+    """
+    library.conn.execute(
+        "INSERT INTO analyses (track_id, kind, settings_hash, content_hash, result_json, created_at) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT (track_id, kind, settings_hash) DO UPDATE SET "
+        "content_hash = excluded.content_hash, result_json = excluded.result_json, created_at = excluded.created_at",
+        (track.id, kind, settings_hash, track.content_hash, result_json, utc_now()),
+    )
 
 
 class _Effective:
@@ -70,9 +120,5 @@ def stored_analysis(
     Analysis or None
     """
     s = _explicit(bpm_prior, key_profile, energy_hop_s) or effective_settings(library, track)
-    h = _settings_hash(settings_key(**s.kwargs()))
-    row = library.conn.execute(
-        "SELECT result_json FROM analyses WHERE track_id = ? AND kind = ? AND settings_hash = ? AND content_hash = ?",
-        (track.id, KIND, h, track.content_hash),
-    ).fetchone()
-    return None if row is None else Analysis.from_json(row[0])
+    text = read_result(library, track, kind=KIND, settings_hash=_settings_hash(settings_key(**s.kwargs())))
+    return None if text is None else Analysis.from_json(text)

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.analysis.stored import read_result, write_result
 from workbench.errors import ParameterError, failure_reason
 from workbench.library import Library, Track
 from workbench.qa.fingerprint import bit_error_rate, fingerprint, from_hex, to_hex
@@ -71,10 +72,8 @@ class TrackQa:
 
 
 def _stored(library: Library, track: Track) -> dict[str, Any] | None:
-    row = library.conn.execute(
-        "SELECT result_json FROM analyses WHERE track_id = ? AND kind = ? AND settings_hash = ? AND content_hash = ?",
-        (track.id, KIND, _SETTINGS_HASH, track.content_hash)).fetchone()
-    return None if row is None else json.loads(row[0])
+    text = read_result(library, track, kind=KIND, settings_hash=_SETTINGS_HASH)
+    return None if text is None else json.loads(text)
 
 
 def measure_track(path: str) -> dict[str, Any]:
@@ -141,12 +140,7 @@ def qa_library(library: Library, *, tracks: list[Track] | None = None, force: bo
             summary.failed.append((t.path, failure_reason(exc)))
             continue
         with transaction(library.conn):
-            library.conn.execute(
-                "INSERT INTO analyses (track_id, kind, settings_hash, content_hash, result_json, created_at) "
-                "VALUES (?,?,?,?,?,?) ON CONFLICT (track_id, kind, settings_hash) DO UPDATE SET "
-                "content_hash = excluded.content_hash, result_json = excluded.result_json, "
-                "created_at = excluded.created_at",
-                (t.id, KIND, _SETTINGS_HASH, t.content_hash, json.dumps(record), utc_now()))
+            write_result(library, t, kind=KIND, settings_hash=_SETTINGS_HASH, result_json=json.dumps(record))
         summary.measured.append(t.id)
     return summary
 

@@ -10,9 +10,10 @@ import hashlib
 import json
 from typing import Any
 
+from workbench.analysis.stored import read_result, write_result
 from workbench.errors import failure_reason
 from workbench.library import Library, Track
-from workbench.store import transaction, utc_now
+from workbench.store import transaction
 
 KIND = "style"
 #: Bump when a feature changes, so stored features are recomputed.
@@ -76,21 +77,15 @@ def track_features(library: Library, track: Track | int | str, *, compute: bool 
     if a is None:
         return None
     key = _key(a)
-    row = library.conn.execute(
-        "SELECT result_json FROM analyses WHERE track_id = ? AND kind = ? AND settings_hash = ? AND content_hash = ?",
-        (t.id, KIND, key, t.content_hash)).fetchone()
-    if row is not None:
-        return json.loads(row[0])
+    text = read_result(library, t, kind=KIND, settings_hash=key)
+    if text is not None:
+        return json.loads(text)
     if not compute:
         return None
     y, sr = audio.load(t.path, mono=False)
     feats = features_of(y, sr, a)
     with transaction(library.conn):
-        library.conn.execute(
-            "INSERT INTO analyses (track_id, kind, settings_hash, content_hash, result_json, created_at) "
-            "VALUES (?,?,?,?,?,?) ON CONFLICT (track_id, kind, settings_hash) DO UPDATE SET "
-            "content_hash = excluded.content_hash, result_json = excluded.result_json, created_at = excluded.created_at",
-            (t.id, KIND, key, t.content_hash, json.dumps(feats), utc_now()))
+        write_result(library, t, kind=KIND, settings_hash=key, result_json=json.dumps(feats))
     return feats
 
 
