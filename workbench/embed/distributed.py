@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from workbench.embed.batch import Backbone, EmbedSummary, cache_for
+from workbench.embed.cache import EmbeddingCache
 from workbench.embed.features import FeatureFrontend
 from workbench.errors import AudioError, ParameterError
 from workbench.library import Library, Track
@@ -26,6 +27,35 @@ from workbench.validate import check_int
 
 # per worker process: backbone spec -> (backbone, times built)
 _WORKER_BACKBONES: dict[tuple, Any] = {}
+
+
+def _split_cached(library: Library, cache: EmbeddingCache, tracks: list[Track] | None, *,
+                  backbone_name: str) -> tuple[EmbedSummary, list[Track]]:
+    """A summary listing the tracks already cached, and the tracks still to embed.
+
+    Parameters
+    ----------
+    library : Library
+    cache : EmbeddingCache
+        The backbone's cache.
+    tracks : list of Track or None
+        None: every present track.
+    backbone_name : str
+        For the summary.
+
+    Returns
+    -------
+    summary : EmbedSummary
+    todo : list of Track
+    """
+    summary = EmbedSummary(backbone=backbone_name)
+    todo = []
+    for t in library.tracks() if tracks is None else tracks:
+        if cache.get(t.content_hash) is not None:
+            summary.cached.append(t.id)
+        else:
+            todo.append(t)
+    return summary, todo
 
 
 def backbone_spec(backbone: Backbone) -> tuple:
@@ -116,13 +146,7 @@ def embed_library_distributed(
     spec = backbone_spec(b)
     check_int("n_workers", n_workers, min=1)
     cache = cache_for(library, b)
-    summary = EmbedSummary(backbone=b.name)
-    todo = []
-    for t in library.tracks() if tracks is None else tracks:
-        if cache.get(t.content_hash) is not None:
-            summary.cached.append(t.id)
-        else:
-            todo.append(t)
+    summary, todo = _split_cached(library, cache, tracks, backbone_name=b.name)
     if not todo:
         return summary
     cluster = None if scheduler else LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
@@ -235,13 +259,7 @@ def embed_library_parallel(
     n = default_workers(b) if workers is None else workers
     check_int("workers", n, min=1)
     cache = cache_for(library, b)
-    summary = EmbedSummary(backbone=b.name)
-    todo = []
-    for t in library.tracks() if tracks is None else tracks:
-        if cache.get(t.content_hash) is not None:
-            summary.cached.append(t.id)
-        else:
-            todo.append(t)
+    summary, todo = _split_cached(library, cache, tracks, backbone_name=b.name)
     n = min(n, len(todo))
     if not todo:
         return summary
