@@ -49,8 +49,6 @@ _STABILITY_SCALE = 0.06  # median local tempo deviation at which stability reach
 _WINDOW_S = 10.0
 _SEARCH = 0.1  # local beat period searched within this share of the grid's
 _MIN_FELT_BPM = 55.0  # slowest felt (half-time) tempo reported below the prior's range
-_MAX_HALF_TIME_FELT_BPM = 80.0  # fastest felt tempo of a half-time style (dubstep, trap: 65-80 felt)
-_MAX_FOUR_ON_FLOOR_BPM = 165.0  # fastest four-on-the-floor a doubled kick pattern is read as
 _KICK_PINS = 0.5  # kick half a beat later below this share of its level on the grid: the grid stays
 _HATS_PIN = 0.8  # hats half a beat later below this share of their level on the grid: the grid stays
 _SOUNDING_DB = 40.0  # the grid covers frames within this many dB of the loudest (not silence)
@@ -326,14 +324,7 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
         slow_beats = beats[kick_parity(onsets, beats)::2]
         evidence = octave_evidence(onsets, slow_beats)
         margin = min(1.0, abs(evidence.margin))
-        # hats alone ask for the double tempo: half-time (dubstep, trap: 140 felt 70) only when the
-        # slow reading is a half-time tempo; a 85-100 BPM groove with sixteenth hats (downtempo,
-        # hip-hop, a tabla loop) is counted at its own tempo
-        hats_only_too_fast = evidence.half_time and cands.bpms[0] > _MAX_HALF_TIME_FELT_BPM
-        # kicks on every "and" mean a four-on-the-floor at the double tempo only where such a
-        # style lives (hardstyle, psytrance: up to ~160 BPM); above it they are a syncopated groove
-        kick_only_too_fast = evidence.kick_only and cands.bpms[1] > _MAX_FOUR_ON_FLOOR_BPM
-        if not evidence.double or hats_only_too_fast or kick_only_too_fast:
+        if not evidence.doubles(slow_bpm=cands.bpms[0], fast_bpm=cands.bpms[1]):
             bpm, beats = cands.bpms[0], slow_beats
         elif evidence.half_time:
             felt_bpm = cands.bpms[0]

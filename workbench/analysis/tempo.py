@@ -35,6 +35,8 @@ _HATS_SIXTEENTHS = 0.2  # hats on the slow grid's sixteenths at this share of it
 _SNARE_BETWEEN = 1.5  # snare body between the slow beats this much stronger than on them: double
 _KICK_AND = 0.8  # kick on every "and" at this share of the beat (four-on-the-floor at 2T): double
 _HALF_TIME_KICK = 0.35  # kick on the slow grid's "and" below this share of its beat: half-time
+_MAX_HALF_TIME_FELT_BPM = 80.0  # fastest felt tempo of a half-time style (dubstep, trap: 65-80 felt)
+_MAX_FOUR_ON_FLOOR_BPM = 165.0  # fastest four-on-the-floor a doubled kick pattern is read as
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,30 @@ class OctaveEvidence:
         """True when only the kick asks for the double tempo (struck on every "and")."""
         return (self.kick_and >= _KICK_AND and self.hats_sixteenths < _HATS_SIXTEENTHS
                 and self.snare_between < _SNARE_BETWEEN)
+
+    def doubles(self, *, slow_bpm: float, fast_bpm: float) -> bool:
+        """Whether a DJ counts the fast reading, given where the two readings lie.
+
+        :attr:`double`, except that hats alone double (half-time: dubstep, trap, 140 felt 70)
+        only when the slow reading is a half-time tempo (an 85-100 BPM groove with sixteenth hats,
+        downtempo or a tabla loop, is counted at its own tempo), and kicks on every "and" alone
+        double only where a four-on-the-floor lives (hardstyle, psytrance: up to ~160 BPM; above
+        it they are a syncopated groove).
+
+        Parameters
+        ----------
+        slow_bpm, fast_bpm : float
+            The two readings, in BPM.
+
+        Returns
+        -------
+        bool
+        """
+        if not self.double:
+            return False
+        if self.half_time and slow_bpm > _MAX_HALF_TIME_FELT_BPM:
+            return False
+        return not (self.kick_only and fast_bpm > _MAX_FOUR_ON_FLOOR_BPM)
 
     @property
     def margin(self) -> float:
