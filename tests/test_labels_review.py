@@ -219,7 +219,7 @@ def test_undo_and_redo_per_track(lib):
     labels.add(a, "intro", start_beat=0, end_beat=16)
     labels.add(b, "drop", start_beat=0, end_beat=16)
     labels.add(a, "build", start_beat=16, end_beat=32)
-    assert labels.history(track=b) == (["add drop 0-16 on track %d" % b], [])
+    assert labels.history(track=b) == ([f"add drop 0-16 on track {b}"], [])
     assert labels.undo(track=b) == f"add drop 0-16 on track {b}"        # b's edit, though a's is newer
     assert _spans(labels, a) == [("intro", 0, 16, "user"), ("build", 16, 32, "user")]
     assert labels.undo(track=b) is None and labels.redo(track=a) is None
