@@ -19,6 +19,7 @@ from workbench._lazy import lazy_exports
 from workbench.labels.core import (
     ADD_OVERLAP_OPTIONS,
     LABEL_COLORS,
+    LABEL_TEXT_COLORS,
     LABELS,
     MIN_BEATS,
     OVERLAP_OPTIONS,
@@ -33,7 +34,7 @@ from workbench.labels.core import (
     Suggestion,
 )
 
-__all__ = ["ADD_OVERLAP_OPTIONS", "Rejection", "TRACK_STATUSES", "LABELS", "LABEL_COLORS", "MIN_BEATS", "OVERLAP_OPTIONS", "SOURCES", "WARN_BEATS", "BeatGrid",
+__all__ = ["LABEL_TEXT_COLORS", "contrast_ratio", "ADD_OVERLAP_OPTIONS", "Rejection", "TRACK_STATUSES", "LABELS", "LABEL_COLORS", "MIN_BEATS", "OVERLAP_OPTIONS", "SOURCES", "WARN_BEATS", "BeatGrid",
            "FORMATS", "ImportSummary", "Label", "LabelError", "LabelStats", "LabelWarning", "Labels",
            "Suggestion"]
 
