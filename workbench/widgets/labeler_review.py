@@ -48,9 +48,9 @@ def suggest_function(library: Any, suggest: object) -> Callable[[Track], Sequenc
         return active_suggester(library)
     fixed = list(suggest)  # type: ignore[call-overload]
 
-    def from_list(track: Track) -> list[Suggestion]:
+    def _from_list(track: Track) -> list[Suggestion]:
         return [s for s in fixed if s.track_id == track.id]
-    return from_list
+    return _from_list
 
 
 class LabelerReview:
