@@ -616,3 +616,22 @@ def test_grid_buttons_store_a_locked_correction_and_keep_labels_on_their_beats(l
     assert (now.start_beat, now.end_beat) == (8, 24) and now.start_s == pytest.approx(label.start_s + 0.010)
     lab.nudge_grid(900)
     assert "offset_ms must be a non-zero number" in lab.error
+
+
+def test_a_failing_suggester_is_said_once_and_labelling_goes_on(library):
+    from workbench.errors import WorkbenchError
+
+    calls = []
+
+    def broken(t):
+        calls.append(t.id)
+        raise WorkbenchError("no frames for this track")
+
+    lab = Labeler(library, suggest=broken, autoplay=False)
+    assert "suggestions failed: no frames for this track" in lab.error and lab.suggestions == []
+    lab.choose("intro")
+    lab.set_range(0, 16)
+    assert lab.add() is not None and lab.error == "" and calls == [lab.track.id]
+    with pytest.raises(ParameterError, match="suggest must be a function track -> list of Suggestion, a list of "
+                                             "Suggestion, 'active' or None; got 'best'"):
+        Labeler(library, suggest="best", autoplay=False)

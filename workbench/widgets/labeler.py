@@ -110,6 +110,7 @@ class Labeler(LabelerReview, LabelerView, w.VBox):
         self.tracks: list[Track] = list(library.tracks() if tracks is None else tracks)
         self.suggest = suggest
         self._suggest_fn = suggest_function(library, suggest)
+        self._suggest_failed: set[int] = set()
         self.autoplay = autoplay
         self.width_px = width_px
         self.grid: BeatGrid | None = None
@@ -157,8 +158,8 @@ class Labeler(LabelerReview, LabelerView, w.VBox):
             self._start.max = self._end.max = n_beats
             self.start_beat, self.end_beat = 0, min(16, n_beats)
             self.selected_id = None
-            self.suggestions = self._pending(t)
             self.message, self.error, self.notes = "", "", []
+            self.suggestions = self._pending(t)  # after clearing: a failure shows
         i = self._index()
         self._pos.value = f"<span class='wb-pos'>{i + 1} / {len(self.tracks)}</span>"
         self._prev_btn.disabled = i <= 0

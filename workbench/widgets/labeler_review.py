@@ -209,11 +209,13 @@ class LabelerReview:
         self._changed()
 
     def _pending(self: Labeler, t: Track) -> list[Suggestion]:
-        if self._suggest_fn is None:
+        failed = self._suggest_failed
+        if self._suggest_fn is None or t.id in failed:  # a failure is said once, not on every redraw
             return []
         try:
             return self.labels.suggestions(t, suggest=self._suggest_fn)
         except WorkbenchError as exc:
+            failed.add(t.id)
             self._say("error", f"suggestions failed: {exc}")
             return []
 
