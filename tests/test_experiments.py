@@ -345,7 +345,7 @@ def test_runs_view_columns_sort_filter_delta(tmp_path):
     assert [r.run_id for r in runs_view(tmp_path, filter="accuracy >= 0.7 and lr < 0.005").runs] == [ids[1], ids[2]]
     assert [r.run_id for r in runs_view(tmp_path, filter="kind == embeddings").runs] == []
     html = v.to_html()
-    assert '<td class="best num">0.8</td>' in html and "(baseline)" in html and "no report yet" in html
+    assert '<td class="best num">0.8</td>' in html and "<b>baseline</b>" in html and "none yet" in html
     assert "n_windows ↑" not in html and "model.accuracy ↑" in html
 
 

@@ -250,20 +250,25 @@ class RunsView:
         body = []
         for r in self.runs:
             rid = r.run_id
-            cells = [f"<td><code>{H.esc(rid)}</code>{' <b>(baseline)</b>' if rid == self.baseline else ''}</td>",
+            created = str(r.info.get("created_at") or "")[:16].replace("T", " ")
+            cells = [f'<td style="white-space:nowrap"><code>{H.esc(rid)}</code>'
+                     f"{'<br><b>baseline</b>' if rid == self.baseline else ''}</td>",
                      f"<td>{H.esc(self._notes[rid]['name'])}</td>", f"<td>{H.esc(self._notes[rid]['note'])}</td>",
-                     f"<td>{H.esc(r.kind)}</td>", f"<td>{H.esc(H.fmt(r.info.get('created_at')))}</td>"]
+                     f"<td>{H.esc(r.kind)}</td>", f'<td style="white-space:nowrap">{H.esc(created)}</td>']
             cells += [_cell(self._param_values[rid].get(p)) for p in self.params]
             cells += [_cell(self._metric_values[rid].get(m), "best" if rid in best.get(m, ()) else "")
                       for m in self.metrics]
             if self.baseline is not None:
                 cells += [_cell(self.delta(rid, m), signed=True) for m in self.metrics]
-            cells.append(f"<td>{report_link(r)}</td>")
+            page = r.path / "report.html"
+            cells.append(f'<td><a href="{H.esc(page.resolve().as_uri())}" target="_blank">report</a></td>'
+                         if page.exists() else
+                         f'<td class="na" title="workbench runs report {H.esc(rid)}">none yet</td>')
             body.append("<tr>" + "".join(cells) + "</tr>")
         arrows = ", ".join(f"{m} {'↑' if metric_direction(m) == 'higher' else '↓'}" for m in self.metrics
                            if metric_direction(m))
-        note = (f'<p class="meta">{len(self.runs)} runs shown; best in green where higher (↑) or lower (↓) is '
-                f"better: {H.esc(arrows or 'none of the chosen metrics has a direction')}"
+        note = (f'<p class="meta">{len(self.runs)} runs shown (–: not recorded); best in green where higher (↑) '
+                f"or lower (↓) is better: {H.esc(arrows or 'none of the chosen metrics has a direction')}"
                 + (f"; Δ: the run minus the baseline {H.esc(self.baseline)}" if self.baseline else "") + "</p>")
         if not self.runs:
             return f'<div class="wb-report"><style>{H.CSS}</style>' + H.not_recorded("runs matching the filter") + "</div>"
@@ -302,7 +307,7 @@ class RunsView:
             base = r.run_id == self.baseline
             ax.scatter([a], [b], marker="*" if base else "o", s=160 if base else 40,
                        color="#b45309" if base else "#2563eb", zorder=3)
-            ax.annotate(self._notes[r.run_id]["name"] or r.run_id[-16:], (a, b), textcoords="offset points",
+            ax.annotate(self._notes[r.run_id]["name"] or r.run_id.split("-", 2)[-1], (a, b), textcoords="offset points",
                         xytext=(5, 4), fontsize=8)
 
         def label(m: str) -> str:
@@ -315,13 +320,14 @@ class RunsView:
         ax.set_title(f"{len(shown)} runs" + (f" ({left} without both metrics left out)" if left else "")
                      + (" · star: baseline" if self.baseline else ""), fontsize=9)
         ax.grid(True, alpha=0.3)
+        ax.margins(0.2)  # room for the labels
         return fig
 
 
 def _cell(value: Any, cls: str = "", *, signed: bool = False) -> str:
     classes = [cls] if cls else []
     if value is None:
-        return '<td class="na">not recorded</td>' if not signed else '<td class="na"></td>'
+        return '<td class="na" title="not recorded">–</td>'
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         classes.append("num")
         text = f"{value:+.4f}" if signed else H.fmt(float(value) if isinstance(value, float) else value)
