@@ -219,6 +219,14 @@ def grouped_metrics(run: Run, computed: Mapping[str, Any]) -> str:
     parts: list[str] = []
 
     def add(title: str, body: str) -> None:
+        """Add a group under ``title`` when it has a table.
+
+        Parameters
+        ----------
+        title : str
+        body : str
+            Its HTML ("" leaves the group out).
+        """
         if body:
             parts.append(f"<h3>{H.esc(title)}</h3>{body}")
 

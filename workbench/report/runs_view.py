@@ -172,6 +172,12 @@ class RunsView:
         missing = [r for r in runs if self.value(r.run_id, field) is None]
 
         def key(r: Run) -> tuple[int, Any]:
+            """Numbers before text, so a column of both still sorts.
+
+            Parameters
+            ----------
+            r : Run
+            """
             v = self.value(r.run_id, field)
             return (0, float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, str(v))
 
@@ -311,6 +317,12 @@ class RunsView:
                         xytext=(5, 4), fontsize=8)
 
         def label(m: str) -> str:
+            """The axis label: the metric and which way is better.
+
+            Parameters
+            ----------
+            m : str
+            """
             d = metric_direction(m)
             return m + ("" if d is None else f" ({d} is better)")
 
