@@ -463,6 +463,10 @@ def test_compare_widget_table_scatter_notes(tmp_path):
     assert "third" in w.table.value
     w.select([ids[2], ids[0]])  # the baseline is among them: deltas against it
     assert w.comparison.baseline == ids[0] and f"Δ {ids[2]}" in w.view.value
+    w.report_button.click()  # the run chosen for notes: its report, written on demand, shown in the widget
+    assert (tmp_path / ids[2] / "report.html").is_file() and "<h2>Headline</h2>" in w.report_view.value
+    with pytest.raises(ParameterError, match="run_id must be one of"):
+        w.show_report("nope")
     with pytest.raises(ParameterError, match="by must be a metric"):
         w.sort("speed")
     with pytest.raises(ParameterError, match="run_id must be one of"):

@@ -6,6 +6,7 @@
 >>> w.set_filter("accuracy > 0.8"); w.sort("accuracy"); w.set_baseline("<run a>")   # doctest: +SKIP
 >>> w.set_scatter("accuracy", "macro_f1")                            # doctest: +SKIP
 >>> w.set_notes("<run a>", name="small lr", note="tried 1e-4")       # doctest: +SKIP
+>>> w.show_report("<run a>")           # the run's report.html, shown in the widget   # doctest: +SKIP
 >>> w.select(["<run a>", "<run b>"])   # the same as picking them with the mouse
 
 The runs table is :class:`workbench.report.runs_view.RunsView` (chosen metric and parameter
@@ -122,12 +123,16 @@ class CompareWidget(w.VBox):
         self.save_notes = w.Button(description="Save name and note", icon="save")
         self.notes_run.observe(lambda _: self._load_notes(), names="value")
         self.save_notes.on_click(lambda _: self._save_notes())
+        self.report_button = w.Button(description="Show its report", icon="file")
+        self.report_view = w.HTML()
+        self.report_view.add_class("wb-compare-report")
+        self.report_button.on_click(lambda _: self._show_report())
         self.children = [
             w.HTML("<b>Runs</b>"), w.HBox([self.filter_box, self.sort_pick, self.baseline_pick]),
             w.HBox([self.metric_pick, self.param_pick]), self.message, self.table,
             w.HTML("<b>Scatter of two metrics</b>"), w.HBox([self.x_pick, self.y_pick]), self.scatter,
             w.HTML("<b>Name and note</b>"), w.HBox([self.notes_run, self.name_box]),
-            w.HBox([self.note_box, self.save_notes]),
+            w.HBox([self.note_box, w.VBox([self.save_notes, self.report_button])]), self.report_view,
             w.HTML("<b>Side by side</b>"),
             w.HBox([self.picker, w.VBox([self.differences, self.refresh_button])]), self.view]
 
@@ -290,6 +295,38 @@ class CompareWidget(w.VBox):
 
         set_run_notes(run_id, name=name, note=note, root=self.root)
         self.refresh()
+
+    def show_report(self, run_id: str) -> None:
+        """Show a run's report below its name and note (writing ``report.html`` first if it has none).
+
+        Parameters
+        ----------
+        run_id : str
+            A listed run id.
+
+        Raises
+        ------
+        ParameterError
+            ``run_id`` is not listed.
+        """
+        from workbench.report import report
+
+        run = next((r for r in self._runs if r.run_id == run_id), None)
+        if run is None:
+            raise ParameterError(f"run_id must be one of the {len(self._runs)} listed runs; got {run_id!r}")
+        page = run.path / "report.html"
+        if not page.exists():
+            report(run)
+        text = page.read_text(encoding="utf-8")
+        self.report_view.value = text[text.index('<div class="wb-report">'):text.rindex("</body>")]
+
+    def _show_report(self) -> None:
+        if not self.notes_run.value:
+            return
+        try:
+            self.show_report(self.notes_run.value)
+        except WorkbenchError as exc:
+            self.message.value = f'<p style="color:#b91c1c">{html.escape(str(exc))}</p>'
 
     def _load_notes(self) -> None:
         run = next((r for r in self._runs if r.run_id == self.notes_run.value), None)
