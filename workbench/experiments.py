@@ -267,7 +267,7 @@ class Comparison:
         for name, row in metrics.iterrows():
             d = deltas.loc[name]
             rows.append((name, *[None if v != v else float(v) for v in row],
-                         *[None if d[c] != d[c] else float(d[c]) for c in others]))
+                         *["" if d[c] != d[c] else f"{float(d[c]):+.4f}" for c in others]))
             cls.append(("", *["best" if b else "" for b in best.loc[name]], *[""] * len(others)))
         runs_rows = [(r.run_id + (" (baseline)" if r.run_id == self.baseline else ""), r.notes["name"] or "",
                       r.notes["note"] or "", r.info.get("created_at")) for r in self.runs]
