@@ -212,7 +212,8 @@ def _cmd_table(args: argparse.Namespace) -> int:
     df = view.frame.drop(columns=["note", "report"])
     best = view.best
     for m in view.metrics:
-        df[m] = [f"{v:.4f}" + (" *" if rid in best.get(m, ()) else "") if v == v and v is not None else "not recorded"
+        df[m] = [(f"{int(v)}" if float(v).is_integer() and abs(v) >= 2 else f"{v:.4f}")
+                 + (" *" if rid in best.get(m, ()) else "") if v == v and v is not None else "not recorded"
                  for rid, v in zip(df["run_id"], df[m], strict=True)]
     with pd.option_context("display.max_columns", None, "display.width", 220, "display.float_format", "{:.4f}".format):
         print(df.to_string(index=False))
