@@ -24,7 +24,7 @@ TRACK_FIELDS = {"id", "name", "title", "artist", "path", "folder", "crates", "du
 SIMILAR_FIELDS = {"track_id", "name", "path", "model", "score", "vibe", "tempo", "key", "energy", "bpm_delta", "key_from",
                   "key_to", "energy_delta", "explanation"}
 WORKSPACE_FIELDS = {"root", "db", "data", "experiments", "models", "source", "exists", "tracks"}
-RUN_FIELDS = {"run_id", "kind", "created", "backbone", "tracks", "path", "metrics"}
+RUN_FIELDS = {"run_id", "kind", "created", "backbone", "tracks", "path", "metrics", "name", "note"}
 JOB_FIELDS = {"id", "kind", "state", "progress", "epoch", "total_epochs", "loss", "label_counts", "metrics", "config",
               "error", "run_id", "pid", "pid_start_ticks", "created_at", "started_at", "updated_at", "finished_at"}
 LABEL_FIELDS = {"id", "track_id", "track_name", "label", "start_beat", "end_beat", "start_s", "end_s", "source",
@@ -189,7 +189,8 @@ def test_suggest_runs_list_and_compare_on_the_demo(demo_home, capsys):
     assert {r["kind"] for r in runs} == {"embeddings", "sections"} and all(set(r) == RUN_FIELDS for r in runs)
     ids = [r["run_id"] for r in runs if r["kind"] == "sections"]
     cmp = run_json(["--home", str(root), "runs", "compare", ids[0], ids[0], "--json"], capsys)
-    assert set(cmp) == {"runs", "differences_only", "params", "metrics", "best", "data_diffs", "confusion_delta"}
+    assert set(cmp) == {"runs", "baseline", "names", "differences_only", "params", "metrics", "deltas", "best",
+                        "data_diffs", "confusion_delta"}
     assert cmp["runs"] == [ids[0], ids[0]] and cmp["params"] == {}
     listed = next(r for r in runs if r["run_id"] == ids[0])
     assert cmp["metrics"]["model.accuracy"][ids[0]] == pytest.approx(listed["metrics"]["accuracy"])

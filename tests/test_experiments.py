@@ -77,6 +77,7 @@ def test_best_prefers_lower_losses(tmp_path):
     assert c.best.loc["model.val_loss"].tolist() == [False, True]
     assert c.best.loc["model.accuracy"].tolist() == [False, True]
     assert c.best.loc["other.x"].tolist() == [False, False]  # a tie has no best
+    assert "Δ " + ids[1] in c._repr_html_()
     assert c.data_diff.labels_added is None  # data.json has no labels list
     assert "not recorded" in c.data_diff.summary()
 
@@ -89,8 +90,29 @@ def test_data_diff_tracks_and_labels(exp):
     assert {x["track_hash"] for x in d.labels_added} == {t["content_hash"] for t in b.data["tracks"][12:]}
     assert d.label_counts["drop"] == (24, 28)
     assert d.fingerprint_changed is True
-    back = data_diff(b, a)
-    assert back.tracks_removed == d.tracks_added and len(back.labels_removed) == 14
+    back = data_diff(b, a)  # the order given does not matter: always from the earlier run to the later
+    assert (back.base, back.other) == (a.run_id, b.run_id)
+    assert back.tracks_added == d.tracks_added and back.tracks_removed == [] and len(back.labels_added) == 14
+    assert back.label_counts["drop"] == (24, 28)
+    assert f"data from {a.run_id} to {b.run_id}" in back.summary()
+
+
+def test_comparison_reads_forward_whatever_the_pick_order(exp):
+    root, a, b, _ = exp
+    c = compare([b.run_id, a.run_id], root=root)  # newest first, as the widget's picker lists them
+    assert c.baseline == a.run_id  # default baseline: the oldest
+    (d,) = c.data_diffs
+    assert d.tracks_added == ["013_trance.flac", "014_house.flac"] and d.tracks_removed == []
+    assert c.data_diff.tracks_added == d.tracks_added
+    assert c.deltas.loc["model.accuracy", b.run_id] == pytest.approx(
+        b.metrics["model"]["accuracy"] - a.metrics["model"]["accuracy"])
+    assert c.deltas.loc["model.accuracy", a.run_id] == 0
+    assert c.confusion_other == b.run_id
+    c2 = compare([a.run_id, b.run_id], root=root, baseline=b.run_id)
+    assert c2.deltas.loc["model.accuracy", a.run_id] < 0 and c2.data_diffs[0].tracks_added == d.tracks_added
+    np.testing.assert_allclose(c2.confusion_delta.to_numpy(), -c.confusion_delta.to_numpy(), atol=1e-12)
+    with pytest.raises(ParameterError, match="baseline must be one of the compared runs"):
+        compare([a.run_id], root=root, baseline=b.run_id)
 
 
 def test_confusion_delta(exp):
@@ -269,3 +291,183 @@ def test_notebook_05_runs_top_to_bottom(tmp_path, monkeypatch):
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "tracks: +2 -0" in text and "report.html" in text
     assert not list((tmp_path / "experiments").glob("*")) if (tmp_path / "experiments").exists() else True
+
+
+# ---------------------------------------------------------------- metric directions, runs table, names and notes
+
+def test_metric_directions():
+    from workbench.experiments import metric_direction
+
+    assert metric_direction("model.accuracy") == "higher"
+    assert metric_direction("segments.smoothed.boundary_f_0.5s") == "higher"  # a dot inside the leaf name
+    assert metric_direction("transfer.leave_one_group_out.calibration.ece_after") == "lower"
+    assert metric_direction("model.val_loss") == "lower"
+    assert metric_direction("invariance.pitch+1st.model") == "higher"  # from its group
+    for unknown in ("n_windows", "n_sections", "seconds.total", "model.support", "calibration.temperature"):
+        assert metric_direction(unknown) is None, unknown
+
+
+def _counts_runs(root):
+    ids = []
+    for i, (acc, n) in enumerate(((0.6, 900), (0.8, 500), (0.7, 700))):
+        rid = f"2025010{i}-000000-sections-00000{i}"
+        write_run(rid, info={"kind": "sections", "created_at": f"2025-01-0{i + 1}T00:00:00+00:00"},
+                  config_={"lr": 10.0 ** -(i + 2)}, data={}, history=[],
+                  metrics={"model": {"accuracy": acc, "val_loss": 1 - acc}, "n_windows": n,
+                           "seconds": {"total": 10.0 + i}}, root=root)
+        ids.append(rid)
+    return ids
+
+
+def test_best_only_on_metrics_with_a_direction(tmp_path):
+    ids = _counts_runs(tmp_path)
+    c = compare(ids, root=tmp_path)
+    assert c.best.loc["model.accuracy"].tolist() == [False, True, False]
+    assert c.best.loc["model.val_loss"].tolist() == [False, True, False]
+    assert not c.best.loc["n_windows"].any() and not c.best.loc["seconds.total"].any()  # counts, times: no best
+
+
+def test_runs_view_columns_sort_filter_delta(tmp_path):
+    from workbench.report.runs_view import runs_view
+
+    ids = _counts_runs(tmp_path)
+    v = runs_view(tmp_path, metrics=["accuracy", "n_windows"], params=["lr"], baseline=ids[0], sort_by="accuracy")
+    assert v.metrics == ["model.accuracy", "n_windows"] and v.params == ["config.lr"]
+    assert [r.run_id for r in v.runs] == [ids[1], ids[2], ids[0]]  # a higher-is-better metric: best first
+    df = v.frame
+    assert list(df.columns) == ["run_id", "name", "note", "kind", "created", "config.lr", "model.accuracy",
+                                "n_windows", "Δ model.accuracy", "Δ n_windows", "report"]
+    assert df.set_index("run_id").loc[ids[1], "Δ model.accuracy"] == pytest.approx(0.2)
+    assert df.set_index("run_id").loc[ids[0], "Δ n_windows"] == 0
+    assert v.best == {"model.accuracy": [ids[1]]}  # n_windows is a count: never "best"
+    assert [r.run_id for r in runs_view(tmp_path, sort_by="val_loss").runs] == [ids[1], ids[2], ids[0]]  # lowest first
+    assert [r.run_id for r in runs_view(tmp_path, sort_by="accuracy", descending=False).runs] == [ids[0], ids[2], ids[1]]
+    assert [r.run_id for r in runs_view(tmp_path, filter="accuracy >= 0.7 and lr < 0.005").runs] == [ids[1], ids[2]]
+    assert [r.run_id for r in runs_view(tmp_path, filter="kind == embeddings").runs] == []
+    html = v.to_html()
+    assert '<td class="best num">0.8</td>' in html and "<b>baseline</b>" in html and "none yet" in html
+    assert "n_windows ↑" not in html and "model.accuracy ↑" in html
+
+
+def test_runs_view_errors(tmp_path):
+    from workbench.report.runs_view import runs_view
+
+    ids = _counts_runs(tmp_path)
+    with pytest.raises(ParameterError, match="metrics must be one of those the runs recorded.*got 'f1_score'"):
+        runs_view(tmp_path, metrics=["f1_score"])
+    with pytest.raises(ParameterError, match="params must be one of.*got 'momentum'"):
+        runs_view(tmp_path, params=["momentum"])
+    with pytest.raises(ParameterError, match="baseline must be one of the runs"):
+        runs_view(tmp_path, baseline="nope")
+    with pytest.raises(ParameterError, match="field must be a metric, a parameter"):
+        runs_view(tmp_path, filter="speed > 3")
+    with pytest.raises(ParameterError, match="is a number, so the value must be one; got 'high'"):
+        runs_view(tmp_path, filter="accuracy > high")
+    with pytest.raises(ParameterError, match="is text; use ==, != or ~"):
+        runs_view(tmp_path, filter="kind > sections")
+    with pytest.raises(ParameterError, match="kind must be one of"):
+        runs_view(tmp_path, kind="tracks")
+    with pytest.raises(ParameterError, match="x must be one of"):
+        runs_view(tmp_path).scatter_figure("nope", "accuracy")
+    assert ids
+
+
+def test_scatter_figure(tmp_path):
+    from workbench.report.runs_view import runs_view
+
+    ids = _counts_runs(tmp_path)
+    fig = runs_view(tmp_path, baseline=ids[0]).scatter_figure("accuracy", "n_windows")
+    ax = fig.axes[0]
+    offsets = np.concatenate([c.get_offsets() for c in ax.collections])
+    assert sorted(map(tuple, offsets.tolist())) == [(0.6, 900.0), (0.7, 700.0), (0.8, 500.0)]
+    assert "higher is better" in ax.get_xlabel() and ax.get_ylabel() == "n_windows"
+    assert "star: baseline" in ax.get_title()
+
+
+def test_run_names_and_notes(tmp_path):
+    from workbench.report.runs_view import runs_view
+    from workbench.runs import read_run_notes, set_run_notes
+
+    ids = _counts_runs(tmp_path)
+    assert load_run(ids[0], root=tmp_path).notes == {"name": "", "note": ""}
+    assert set_run_notes(ids[0], name="  small lr ", root=tmp_path) == {"name": "small lr", "note": ""}
+    set_run_notes(ids[0], note="first try\nwith 3 crates", root=tmp_path)
+    assert read_run_notes(tmp_path / ids[0]) == {"name": "small lr", "note": "first try\nwith 3 crates"}
+    assert load_run(ids[0], root=tmp_path).notes["name"] == "small lr"
+    assert [r.run_id for r in runs_view(tmp_path, filter="small").runs] == [ids[0]]  # free text finds names
+    assert [r.run_id for r in runs_view(tmp_path, filter="note ~ CRATES").runs] == [ids[0]]
+    set_run_notes(ids[0], name="", root=tmp_path)
+    assert read_run_notes(tmp_path / ids[0])["name"] == ""
+    with pytest.raises(ParameterError, match="name must be one line"):
+        set_run_notes(ids[0], name="a\nb", root=tmp_path)
+    with pytest.raises(ParameterError, match="name must be one line of at most 80"):
+        set_run_notes(ids[0], name="x" * 81, root=tmp_path)
+    with pytest.raises(ParameterError, match="note must be at most"):
+        set_run_notes(ids[0], note="x" * 5000, root=tmp_path)
+    with pytest.raises(StoreError, match="no run folder"):
+        set_run_notes("nope", name="x", root=tmp_path)
+    (tmp_path / ids[1] / "notes.json").write_text("{broken")
+    with pytest.raises(StoreError, match="not valid JSON"):
+        read_run_notes(tmp_path / ids[1])
+
+
+def test_cli_names_notes_table_json(tmp_path, cli, capsys):
+    import json
+
+    ids = _counts_runs(tmp_path)
+    base = ("runs", "--experiments", str(tmp_path))
+    assert cli(*base, "name", ids[1], "bigger batch") == 0
+    assert cli(*base, "note", ids[1], "lr 1e-3", "--json") == 0
+    capsys.readouterr()
+    assert cli(*base, "list", "--json") == 0
+    listed = {r["run_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert listed[ids[1]]["name"] == "bigger batch" and listed[ids[1]]["note"] == "lr 1e-3"
+    assert cli(*base, "table", "-m", "accuracy", "-m", "n_windows", "-p", "lr", "--baseline", ids[0],
+               "--sort", "accuracy", "--filter", "accuracy > 0.65", "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in out["runs"]] == [ids[1], ids[2]]
+    assert out["runs"][0]["name"] == "bigger batch" and out["runs"][0]["Δ model.accuracy"] == pytest.approx(0.2)
+    assert out["best"] == {"model.accuracy": [ids[1]]} and out["directions"]["n_windows"] is None
+    assert cli(*base, "table", "-m", "accuracy", "--baseline", ids[0]) == 0
+    text = capsys.readouterr().out
+    assert "0.8000 *" in text and "bigger batch" in text and f"minus the baseline {ids[0]}" in text
+    assert cli(*base, "compare", ids[2], ids[0], "--baseline", ids[2], "--json") == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["baseline"] == ids[2] and rec["deltas"]["model.accuracy"][ids[0]] == pytest.approx(-0.1)
+    assert rec["data_diffs"][0]["base"] == ids[0]  # earlier run first, whatever the baseline
+
+
+def test_compare_widget_table_scatter_notes(tmp_path):
+    pytest.importorskip("ipywidgets")
+    from workbench.widgets.compare import CompareWidget
+
+    ids = _counts_runs(tmp_path)
+    w = CompareWidget(tmp_path)
+    assert "model.accuracy" in w.metric_pick.options and "config.lr" in w.param_pick.options
+    w.set_columns(metrics=["accuracy", "val_loss"], params=["lr"])
+    w.sort("accuracy")
+    w.set_baseline(ids[0])
+    assert [r.run_id for r in w.runs_view.runs] == [ids[1], ids[2], ids[0]]
+    assert "Δ model.val_loss" in w.table.value and "config.lr" in w.table.value
+    w.filter_box.value = "accuracy > nope"  # typed on the page: the error shows there
+    assert "must be one" in w.message.value
+    w.set_filter("accuracy > 0.65")
+    assert len(w.runs_view.runs) == 2 and w.message.value == ""
+    assert "Pick two metrics" in w.scatter.value
+    w.set_scatter("accuracy", "val_loss")
+    assert "data:image/png;base64," in w.scatter.value
+    w.notes_run.value = ids[2]
+    w.name_box.value, w.note_box.value = "third", "lr 1e-4"
+    w.save_notes.click()
+    assert load_run(ids[2], root=tmp_path).notes == {"name": "third", "note": "lr 1e-4"}
+    assert "third" in w.table.value
+    w.select([ids[2], ids[0]])  # the baseline is among them: deltas against it
+    assert w.comparison.baseline == ids[0] and f"Δ {ids[2]}" in w.view.value
+    w.report_button.click()  # the run chosen for notes: its report, written on demand, shown in the widget
+    assert (tmp_path / ids[2] / "report.html").is_file() and "<h2>Headline</h2>" in w.report_view.value
+    with pytest.raises(ParameterError, match="run_id must be one of"):
+        w.show_report("nope")
+    with pytest.raises(ParameterError, match="by must be a metric"):
+        w.sort("speed")
+    with pytest.raises(ParameterError, match="run_id must be one of"):
+        w.set_baseline("nope")

@@ -71,6 +71,83 @@ def test_report_gates_and_metrics_in_page(reports):
     assert ">pass<" in text or ">fail<" in text
 
 
+@pytest.mark.parametrize("kind", ["embeddings", "sections"])
+def test_report_figures_have_captions(reports, kind):
+    text = reports[kind].read_text()
+    figures = re.findall(r'<figure class="wb-figure"><img [^>]+><figcaption>([^<]+)</figcaption></figure>', text)
+    assert len(figures) == text.count("<img ") and all(len(c) > 20 for c in figures)
+    assert text.index("<h2>Headline</h2>") < text.index("<h2>Quality gates</h2>")  # the lead comes first
+
+
+def _section_of(text: str, title: str) -> str:
+    start = text.index(f"<h2>{title}</h2>")
+    return text[start:text.index("</section>", start)]
+
+
+def _sections_metrics(held: list[str]) -> dict:
+    def cls(acc: float, f1: float) -> dict:
+        return {"accuracy": acc, "macro_f1": f1}
+
+    def seg(f3: float, f05: float) -> dict:
+        return {"boundary_f_3s": f3, "boundary_f_0.5s": f05, "pairwise_f": f3 - 0.05}
+
+    return {
+        "model": {**cls(0.9, 0.88), "per_class": {"intro": {"precision": 0.9, "recall": 0.9, "f1": 0.9, "support": 40},
+                                                  "drop": {"precision": 0.9, "recall": 0.9, "f1": 0.9, "support": 60}}},
+        "model_smoothed": cls(0.92, 0.9),
+        "baselines": {"majority": cls(0.4, 0.1), "logreg": cls(0.93, 0.91)},
+        "held_out": {"track_hashes": held},
+        "segments": {"smoothed": seg(0.95, 0.71), "raw": seg(0.9, 0.8), "novelty": seg(0.8, 0.6)},
+        "transfer": {"leave_one_group_out": {
+            "groups": {"crate:house": 4, "crate:techno": 5},
+            "model": cls(0.77, 0.71), "model_smoothed": cls(0.86, 0.78),
+            "baselines": {"majority": cls(0.32, 0.07), "logreg": cls(0.78, 0.70)},
+            "segments": {"smoothed": seg(0.9, 0.77), "raw": seg(0.75, 0.49), "novelty": seg(0.83, 0.63)},
+            "intro_outro_confusion": {"model": 0.3}, "per_group": {}}},
+        "n_windows": 5000, "seconds": {"total": 5.3},
+    }
+
+
+def test_sections_report_leads_with_headline_and_transfer(tmp_path):
+    held = [f"{i:064x}" for i in range(7)]
+    tracks = [{"id": i, "content_hash": held[i], "name": f"Demo {i:03d}"} for i in range(7)]
+    timeline = [{"track_id": 0, "name": "Demo 000", "duration_s": 60.0,
+                 "truth": [{"start_s": 0.0, "end_s": 30.0, "label": "intro"}, {"start_s": 30.0, "end_s": 60.0,
+                                                                               "label": "drop"}],
+                 "predicted": [{"start_s": 0.0, "end_s": 31.0, "label": "intro"},
+                               {"start_s": 31.0, "end_s": 60.0, "label": "drop"}]}]
+    path = write_run("20250101-000000-sections-abcdef", info={"kind": "sections"}, config_={},
+                     data={"tracks": tracks, "splits": {"test": list(range(7))}}, history=[],
+                     metrics=_sections_metrics(held), timeline=timeline, root=tmp_path)
+    text = report(path).read_text()
+    lead = _section_of(text, "Headline")
+    for part in ("<th>held-out groups: model</th>", "<th>held-out groups: best baseline</th>",
+                 "logreg 0.930", "novelty 0.600", "+0.110",  # boundary F @0.5 s: 0.71 smoothed vs novelty 0.6
+                 "7 held-out tracks, none trained on (Demo 000", "100 labelled windows",
+                 "2 groups (crates or folders) each held out in turn", "crate:house (4 tracks)", "9 tracks in all"):
+        assert part in lead, part
+    assert "not recorded" not in lead
+    # one boundary F @0.5 s in the lead; the others each say which sections and tracks they are
+    assert lead.count("boundary F @0.5 s") == 1 and ">0.71<" in lead
+    metrics = _section_of(text, "Metrics")
+    assert "not recorded" not in metrics  # only the cells that exist
+    assert metrics.count("computed on:") >= 5
+    assert "only the 1 tracks drawn in the section timeline (Demo 000)" in metrics
+    assert "<th>timeline tracks only</th>" in metrics
+    assert "Counts and times" in metrics and "no better or worse" in metrics
+    assert "Sections of 1 held-out tracks (Demo 000)" in _section_of(text, "Section timeline")
+
+
+def test_best_is_never_marked_on_counts(tmp_path):
+    metrics = {"model": {"map_at_r": 0.8, "n_queries": 150}, "baselines": {"backbone": {"map_at_r": 0.3,
+                                                                                         "n_queries": 150}}}
+    path = write_run("20250101-000000-embeddings-abcdef", info={"kind": "embeddings"}, config_={}, data={},
+                     history=[], metrics=metrics, root=tmp_path)
+    section = _section_of(report(path).read_text(), "Model vs baselines")
+    assert '<td class="best num">0.8</td>' in section
+    assert '<td class="best num">150</td>' not in section and '<td class="num">150</td>' in section
+
+
 def test_report_of_a_bare_run_says_not_recorded(tmp_path):
     path = write_run("20250101-000000-sections-abcdef", info={"kind": "sections"}, config_={}, data={},
                      history=[], metrics={}, root=tmp_path)

@@ -25,7 +25,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError, WorkbenchError
-from workbench.experiments_compare import DataDiff, _label_key, data_diff  # noqa: F401  (re-exported)
+from workbench.experiments_compare import (  # noqa: F401  (re-exported)
+    METRIC_DIRECTIONS,
+    DataDiff,
+    _label_key,
+    backbone_name,
+    chronological,
+    data_diff,
+    metric_direction,
+    run_params,
+    scalar_metrics,
+)
 from workbench.runs import flatten
 
 if TYPE_CHECKING:
@@ -41,38 +51,15 @@ __all__ = ["HEADLINE_METRICS", "Comparison", "DataDiff", "MlflowNotInstalledErro
 #: Metrics shown in :func:`runs_table` (from ``metrics["model"]``) when a run has them.
 HEADLINE_METRICS: tuple[str, ...] = ("precision_at_1", "precision_at_5", "map_at_r", "silhouette", "nmi",
                                      "accuracy", "macro_f1", "pairwise_f")
-_LOWER_IS_BETTER = ("loss", "error", "seconds", "time")
-_SKIP_METRIC_KEYS = ("per_class", "confusion", "classes")
 
 
 class MlflowNotInstalledError(WorkbenchError, ImportError):
     """MLflow logging was asked for but the ``mlflow`` package is not installed."""
 
 
-def _backbone_name(run: Run) -> str | None:
-    bb = run.info.get("backbone") or run.data.get("backbone")
-    if isinstance(bb, Mapping):
-        return bb.get("name")
-    return bb
-
-
-def _scalar_metrics(run: Run) -> dict[str, float]:
-    """Every numeric metric, dotted (``model.accuracy``, ``invariance.pitch.3``), lists and per-class left out."""
-    flat = flatten({k: v for k, v in run.metrics.items() if k not in _SKIP_METRIC_KEYS})
-    return {k: float(v) for k, v in flat.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and not any(part in _SKIP_METRIC_KEYS for part in k.split("."))}
-
-
-def _params(run: Run) -> dict[str, Any]:
-    p: dict[str, Any] = {"kind": run.kind, "backbone": _backbone_name(run), "seed": run.info.get("seed"),
-                         "code_version": run.info.get("code_version"),
-                         "data.fingerprint": str(run.data["fingerprint"])[:12] if run.data.get("fingerprint") else None,
-                         "data.tracks": len(run.data["tracks"]) if run.data.get("tracks") is not None else None}
-    for k, v in (run.data.get("label_counts") or {}).items():
-        p[f"data.labels.{k}"] = v
-    p.update({f"config.{k}": v for k, v in flatten(run.config).items()})
-    return p
+_backbone_name = backbone_name
+_scalar_metrics = scalar_metrics
+_params = run_params
 
 
 def runs_table(root: str | os.PathLike[str] | None = None, *, kind: str | None = None) -> pd.DataFrame:
@@ -139,10 +126,6 @@ def _by_run(values: Mapping[str, Mapping[str, Any]], *, index_name: str, dtype: 
     return df
 
 
-def _lower_is_better(metric: str) -> bool:
-    return any(w in metric.rsplit(".", 1)[-1] for w in _LOWER_IS_BETTER)
-
-
 class Comparison:
     """Several runs side by side (made by :func:`compare`).
 
@@ -151,11 +134,18 @@ class Comparison:
     runs : list of Run
     differences_only : bool
         Whether :attr:`params` keeps only the rows that differ between runs.
+    baseline : str
+        The run id the ``delta`` columns and the confusion change are measured against (default: the
+        oldest run).
     """
 
-    def __init__(self, runs: Sequence[Run], *, differences_only: bool = True) -> None:
+    def __init__(self, runs: Sequence[Run], *, differences_only: bool = True, baseline: str | None = None) -> None:
         self.runs = list(runs)
         self.differences_only = differences_only
+        ids = [r.run_id for r in self.runs]
+        if baseline is not None and baseline not in ids:
+            raise ParameterError(f"baseline must be one of the compared runs {ids}; got {baseline!r}")
+        self.baseline = baseline if baseline is not None else chronological(self.runs)[0].run_id
 
     @property
     def run_ids(self) -> list[str]:
@@ -181,17 +171,25 @@ class Comparison:
         return _by_run({r.run_id: _scalar_metrics(r) for r in self.runs}, index_name="metric", dtype=float)
 
     @property
+    def deltas(self) -> pd.DataFrame:
+        """:attr:`metrics` minus the :attr:`baseline` run's column (NaN where either is not recorded)."""
+        df = self.metrics
+        return df.sub(df[self.baseline], axis=0)
+
+    @property
     def best(self) -> pd.DataFrame:
-        """Boolean mask over :attr:`metrics`: True for the best run of each metric (highest, or
-        lowest for losses, errors and times); rows with fewer than two recorded values have no best."""
+        """Boolean mask over :attr:`metrics`: True for the best run of each metric that has a direction
+        (:func:`~workbench.experiments_compare.metric_direction`: higher or lower is better); counts,
+        seconds and other metrics without one, and rows with fewer than two different values, have no best."""
         df = self.metrics
         mask = df.copy().astype(bool)
         mask[:] = False
         for name, row in df.iterrows():
             vals = row.dropna()
-            if len(vals) < 2 or vals.nunique() < 2:
+            direction = metric_direction(str(name))
+            if direction is None or len(vals) < 2 or vals.nunique() < 2:
                 continue
-            target = vals.min() if _lower_is_better(str(name)) else vals.max()
+            target = vals.min() if direction == "lower" else vals.max()
             mask.loc[name] = (row == target).fillna(False).to_numpy()
         return mask
 
@@ -220,22 +218,34 @@ class Comparison:
 
     @property
     def data_diffs(self) -> list[DataDiff]:
-        """:func:`data_diff` of the first run against each other run."""
-        return [data_diff(self.runs[0], r) for r in self.runs[1:]]
+        """:func:`data_diff` between the baseline and each other run, each read from the earlier run to the later."""
+        base = self._run(self.baseline)
+        return [data_diff(base, r) for r in self.runs if r.run_id != self.baseline]
 
     @property
     def data_diff(self) -> DataDiff | None:
-        """What changed in the data from the first run to the last (None for a single run)."""
-        return data_diff(self.runs[0], self.runs[-1]) if len(self.runs) > 1 else None
+        """What changed in the data from the oldest run to the newest (None for a single run)."""
+        runs = chronological(self.runs)
+        return data_diff(runs[0], runs[-1]) if len(self.runs) > 1 else None
+
+    def _run(self, run_id: str) -> Run:
+        return next(r for r in self.runs if r.run_id == run_id)
+
+    @property
+    def confusion_other(self) -> str | None:
+        """The run :attr:`confusion_delta` compares with the baseline: the newest other run (None for one run)."""
+        others = [r for r in chronological(self.runs) if r.run_id != self.baseline]
+        return others[-1].run_id if others else None
 
     @property
     def confusion_delta(self) -> pd.DataFrame | None:
-        """Row-normalised confusion matrix of the last run minus the first (rates, -1..1), or None
-        unless both are sections runs with ``y_true``/``y_pred`` (classes aligned by name; classes
+        """Row-normalised confusion matrix of :attr:`confusion_other` minus the baseline's (rates, -1..1), or
+        None unless both are sections runs with ``y_true``/``y_pred`` (classes aligned by name; classes
         that neither run saw nor predicted are left out)."""
-        if len(self.runs) < 2:
+        other = self.confusion_other
+        if other is None:
             return None
-        a, b = _confusion_rates(self.runs[0]), _confusion_rates(self.runs[-1])
+        a, b = _confusion_rates(self._run(self.baseline)), _confusion_rates(self._run(other))
         if a is None or b is None:
             return None
         names = list(dict.fromkeys([*a.index, *b.index]))
@@ -249,26 +259,40 @@ class Comparison:
     def _repr_html_(self) -> str:
         from workbench.report import html as H
         from workbench.report.plots import confusion_figure, png_bytes
+        from workbench.report.runs_view import report_link
 
-        best = self.best
-        metrics = self.metrics
-        rows = [(name, *[None if v != v else float(v) for v in row]) for name, row in metrics.iterrows()]
-        cls = [("", *["best" if b else "" for b in best.loc[name]]) for name in metrics.index]
+        best, metrics, deltas = self.best, self.metrics, self.deltas
+        others = [c for c in metrics.columns if c != self.baseline]
+        rows, cls = [], []
+        for name, row in metrics.iterrows():
+            d = deltas.loc[name]
+            rows.append((name, *[None if v != v else float(v) for v in row],
+                         *["" if d[c] != d[c] else f"{float(d[c]):+.4f}" for c in others]))
+            cls.append(("", *["best" if b else "" for b in best.loc[name]], *[""] * len(others)))
+        runs_rows = [(r.run_id + (" (baseline)" if r.run_id == self.baseline else ""), r.notes["name"] or "",
+                      r.notes["note"] or "", r.info.get("created_at")) for r in self.runs]
+        links = "".join(f"<li>{report_link(r)}</li>" for r in self.runs)
         params = self.params
-        parts = [f'<div class="wb-report"><style>{H.CSS}</style>',
+        parts = [f'<div class="wb-report"><style>{H.CSS}</style>', "<h2>Runs</h2>",
+                 H.table(runs_rows, ("run", "name", "note", "created")), f'<ul class="meta">{links}</ul>',
                  f"<h2>Parameters{' (differences only)' if self.differences_only else ''}</h2>",
                  H.table([(k, *row) for k, row in params.iterrows()], ("param", *params.columns))
                  if len(params) else H.not_recorded("no differences"),
                  "<h2>Metrics (best in green)</h2>",
-                 H.table(rows, ("metric", *metrics.columns), cls) if rows else H.not_recorded("metrics"),
+                 '<p class="meta">best marked only where higher or lower is known to be better; '
+                 f"Δ columns: the run minus the baseline {H.esc(self.baseline)}</p>",
+                 H.table(rows, ("metric", *metrics.columns, *[f"Δ {c}" for c in others]), cls)
+                 if rows else H.not_recorded("metrics"),
                  "<h2>Training curves</h2>",
                  H.img(png_bytes(self.curves_figure()), "training curves")
                  if any(r.history for r in self.runs) else H.not_recorded("history.json")]
         if len(self.runs) > 1:
-            parts.append("<h2>Data changes</h2>" + "".join(d.to_html() for d in self.data_diffs))
+            parts.append("<h2>Data changes (earlier run to later run)</h2>"
+                         + "".join(d.to_html() for d in self.data_diffs))
         delta = self.confusion_delta
         if delta is not None:
-            parts.append("<h2>Confusion matrix change (last minus first, row rates)</h2>")
+            parts.append(f"<h2>Confusion matrix change ({H.esc(self.confusion_other)} minus the baseline "
+                         f"{H.esc(self.baseline)}, row rates)</h2>")
             parts.append(H.img(png_bytes(confusion_figure(delta.to_numpy(), list(delta.index), delta=True,
                                                           title="Change in row-normalised confusion")),
                                "confusion matrix change"))
@@ -277,8 +301,8 @@ class Comparison:
 
 
 def compare(runs: Iterable[Run | str | os.PathLike[str]], *, root: str | os.PathLike[str] | None = None,
-            differences_only: bool = True) -> Comparison:
-    """Compare runs (Run objects, run ids or run folders); the first is the reference for diffs.
+            differences_only: bool = True, baseline: str | None = None) -> Comparison:
+    """Compare runs (Run objects, run ids or run folders) against a baseline run.
 
     Parameters
     ----------
@@ -287,13 +311,21 @@ def compare(runs: Iterable[Run | str | os.PathLike[str]], *, root: str | os.Path
     root : experiments folder used to look up run ids
     differences_only : bool
         Show only the parameters that differ (``Comparison.params``); ``all_params`` has all.
+    baseline : str or None
+        The run id the deltas and the confusion change are measured against; None: the oldest run.
+        Data diffs always read from the earlier run to the later one.
+
+    Raises
+    ------
+    ParameterError
+        No runs, or ``baseline`` is not among them.
     """
     from workbench.report import as_run
 
     loaded = [as_run(r, root=root) for r in runs]
     if not loaded:
         raise ParameterError("runs is empty; compare needs at least one run id")
-    return Comparison(loaded, differences_only=differences_only)
+    return Comparison(loaded, differences_only=differences_only, baseline=baseline)
 
 
 _MLFLOW_BAD = re.compile(r"[^A-Za-z0-9_\-. /]")

@@ -1,4 +1,10 @@
-"""The data diff between two runs: tracks and labels added or removed, label counts, fingerprint.
+"""What the comparison of runs reads from each run: metrics and their directions, parameters, the data diff.
+
+- :func:`scalar_metrics` and :func:`run_params`: a run's numeric metrics and its parameters, dotted.
+- :data:`METRIC_DIRECTIONS` and :func:`metric_direction`: whether higher or lower is better for a
+  metric; a metric not in the table (counts, supports, seconds) has no direction and no "best".
+- :class:`DataDiff` and :func:`data_diff`: tracks and labels added or removed between two runs,
+  always read from the earlier run to the later one.
 
 Split out of :mod:`workbench.experiments`, which re-exports every name here.
 """
@@ -9,8 +15,101 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from workbench.runs import flatten
+
 if TYPE_CHECKING:
     from workbench.runs import Run
+
+#: Whether a higher or a lower value is better, by a metric's last name (or a group it sits in).
+#: Anything not here (counts, supports, seconds, temperatures, window numbers) gets no "best" mark.
+METRIC_DIRECTIONS: dict[str, str] = {
+    **dict.fromkeys(("accuracy", "balanced_accuracy", "macro_f1", "micro_f1", "weighted_f1", "f1", "precision",
+                     "recall", "map_at_r", "track_map_at_r", "mean_average_precision_at_r", "precision_at_1",
+                     "precision_at_3", "precision_at_5", "precision_at_10", "r_precision", "silhouette", "nmi", "ami",
+                     "ari", "pairwise_f", "pairwise_precision", "pairwise_recall", "label_accuracy",
+                     "smoothed_accuracy", "boundary_f_3s", "boundary_f_0.5s", "boundary_precision_3s",
+                     "boundary_precision_0.5s", "boundary_recall_3s", "boundary_recall_0.5s", "val_accuracy",
+                     "val_map_at_r", "val_macro_f1", "invariance", "cosine"), "higher"),
+    **dict.fromkeys(("loss", "train_loss", "val_loss", "best_val_loss", "error", "error_rate", "ece", "ece_before",
+                     "ece_after", "intro_outro_confusion", "intro_as_outro", "outro_as_intro"), "lower"),
+}
+_SKIP_METRIC_KEYS = ("per_class", "confusion", "classes")
+
+
+def metric_direction(name: str) -> str | None:
+    """``"higher"``, ``"lower"`` or None (no known direction: never marked best) for a dotted metric name.
+
+    The longest dotted tail in :data:`METRIC_DIRECTIONS` decides (``segments.raw.boundary_f_0.5s`` ->
+    ``boundary_f_0.5s``), else the nearest group that is in it (``invariance.pitch+1st.model`` ->
+    ``invariance``).
+
+    Parameters
+    ----------
+    name : str
+        A metric name as :func:`scalar_metrics` gives it (``model.accuracy``).
+    """
+    parts = str(name).split(".")
+    for k in range(len(parts)):
+        tail = ".".join(parts[k:])
+        if tail in METRIC_DIRECTIONS:
+            return METRIC_DIRECTIONS[tail]
+    for part in reversed(parts[:-1]):
+        if part in METRIC_DIRECTIONS:
+            return METRIC_DIRECTIONS[part]
+    return None
+
+
+def backbone_name(run: Run) -> str | None:
+    """The run's backbone name (``run.json``, else ``data.json``), or None.
+
+    Parameters
+    ----------
+    run : Run
+    """
+    bb = run.info.get("backbone") or run.data.get("backbone")
+    if isinstance(bb, Mapping):
+        return bb.get("name")
+    return bb
+
+
+def scalar_metrics(run: Run) -> dict[str, float]:
+    """Every numeric metric, dotted (``model.accuracy``, ``invariance.pitch+1st.model``); lists and per-class left out.
+
+    Parameters
+    ----------
+    run : Run
+    """
+    flat = flatten({k: v for k, v in run.metrics.items() if k not in _SKIP_METRIC_KEYS})
+    return {k: float(v) for k, v in flat.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and not any(part in _SKIP_METRIC_KEYS for part in k.split("."))}
+
+
+def run_params(run: Run) -> dict[str, Any]:
+    """The run's parameters: kind, backbone, seed, code version, data facts and ``config.*``, dotted.
+
+    Parameters
+    ----------
+    run : Run
+    """
+    p: dict[str, Any] = {"kind": run.kind, "backbone": backbone_name(run), "seed": run.info.get("seed"),
+                         "code_version": run.info.get("code_version"),
+                         "data.fingerprint": str(run.data["fingerprint"])[:12] if run.data.get("fingerprint") else None,
+                         "data.tracks": len(run.data["tracks"]) if run.data.get("tracks") is not None else None}
+    for k, v in (run.data.get("label_counts") or {}).items():
+        p[f"data.labels.{k}"] = v
+    p.update({f"config.{k}": v for k, v in flatten(run.config).items()})
+    return p
+
+
+def chronological(runs: list[Run]) -> list[Run]:
+    """The runs oldest first (``run.json`` ``created_at``, then run id; the order given breaks ties).
+
+    Parameters
+    ----------
+    runs : list of Run
+    """
+    return sorted(runs, key=lambda r: (str(r.info.get("created_at") or ""), r.run_id))
 
 @dataclass(frozen=True)
 class DataDiff:
@@ -31,7 +130,7 @@ class DataDiff:
 
     def summary(self) -> str:
         """One line per change, for the CLI and notebooks."""
-        lines = [f"data {self.base} -> {self.other}:"]
+        lines = [f"data from {self.base} to {self.other} (the later run):"]
         fp = {None: "not recorded", True: "changed", False: "same"}[self.fingerprint_changed]
         lines.append(f"  fingerprint: {fp}")
         lines.append(f"  tracks: +{len(self.tracks_added)} -{len(self.tracks_removed)}"
@@ -58,12 +157,13 @@ def _label_key(label: Mapping[str, Any]) -> tuple:
 
 
 def data_diff(base: Run, other: Run) -> DataDiff:
-    """Tracks and labels added or removed between two runs' ``data.json``.
+    """Tracks and labels added or removed between two runs' ``data.json``, read from the earlier run to the later.
 
     Parameters
     ----------
     base, other : Run
-        The earlier and the later run (``data.json`` of each).
+        The two runs in any order: the diff always goes from the one created first (``created_at``,
+        then run id) to the other, so "added" means present in the later run only.
 
     Returns
     -------
@@ -81,6 +181,7 @@ def data_diff(base: Run, other: Run) -> DataDiff:
         return {str(t.get("content_hash") or t.get("id")): str(t.get("name") or t.get("id"))
                 for t in run.data.get("tracks") or []}
 
+    base, other = chronological([base, other])
     ta, tb = tracks(base), tracks(other)
     la, lb = base.data.get("labels"), other.data.get("labels")
     if la is not None and lb is not None:

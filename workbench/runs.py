@@ -23,6 +23,8 @@ Files in a run folder (JSON unless noted):
                   [{track_id, name, duration_s, truth: [{start_s, end_s, label}], predicted: [...]}]
 ``model.pt``      the trained weights (:func:`workbench.models.heads.save_checkpoint`), optional
 ``report.html``, ``plots/*.png``  written later by :mod:`workbench.report`
+``notes.json``    the user's ``name`` and ``note`` for the run (:func:`set_run_notes`), optional;
+                  the only file of a run that changes after it is written
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import numpy as np
 
 from workbench import config
 from workbench.errors import ParameterError, StoreError
-from workbench.fileio import jsonable, pid_alive
+from workbench.fileio import atomic_write_bytes, jsonable, pid_alive
 
 RUN_KINDS = ("embeddings", "sections")
 _JSON_FILES = ("run", "config", "data", "history", "metrics")
@@ -136,6 +138,11 @@ class Run:
             return {}
         with np.load(p, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
+
+    @property
+    def notes(self) -> dict[str, str]:
+        """The user's ``name`` and ``note`` (``notes.json``); empty strings when not set."""
+        return read_run_notes(self.path)
 
     @property
     def model_path(self) -> Path | None:
@@ -285,3 +292,77 @@ def _writer_alive(tmp_name: str) -> bool:
     except (ValueError, IndexError):
         return False
     return pid_alive(pid)
+
+
+#: Longest run name (characters); a note has no limit but :data:`NOTE_MAX`.
+NAME_MAX = 80
+#: Longest run note (characters).
+NOTE_MAX = 4000
+
+
+def read_run_notes(path: str | os.PathLike[str]) -> dict[str, str]:
+    """A run folder's ``notes.json``: ``{"name": str, "note": str}`` ("" where not set).
+
+    Parameters
+    ----------
+    path : str or path
+        The run folder.
+
+    Raises
+    ------
+    StoreError
+        ``notes.json`` exists but is not valid JSON.
+    """
+    f = Path(path) / "notes.json"
+    if not f.exists():
+        return {"name": "", "note": ""}
+    try:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"{f}: not valid JSON ({exc})") from exc
+    return {"name": str(doc.get("name") or ""), "note": str(doc.get("note") or "")}
+
+
+def set_run_notes(path_or_id: str | os.PathLike[str], *, name: str | None = None, note: str | None = None,
+                  root: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Give a run a name and/or a note (``notes.json`` in its folder, written atomically).
+
+    Parameters
+    ----------
+    path_or_id : str or path
+        A run folder, or a run id under ``root``.
+    name : str or None
+        A short name shown beside the run id (one line, at most :data:`NAME_MAX` characters);
+        None keeps the current one, "" clears it.
+    note : str or None
+        Free text (at most :data:`NOTE_MAX` characters); None keeps the current one, "" clears it.
+    root : path, optional
+        The ``experiments/`` folder; None uses the workspace's.
+
+    Returns
+    -------
+    dict
+        The notes now stored: ``{"name", "note"}``.
+
+    Raises
+    ------
+    ParameterError
+        ``name`` has a line break or is too long, or ``note`` is too long.
+    StoreError
+        No such run.
+    """
+    if name is not None:
+        name = str(name).strip()
+        if "\n" in name or "\r" in name or len(name) > NAME_MAX:
+            raise ParameterError(f"name must be one line of at most {NAME_MAX} characters; got {name[:100]!r}")
+    if note is not None and len(str(note)) > NOTE_MAX:
+        raise ParameterError(f"note must be at most {NOTE_MAX} characters; got {len(str(note))}")
+    run = load_run(path_or_id, root=root)
+    notes = read_run_notes(run.path)
+    if name is not None:
+        notes["name"] = name
+    if note is not None:
+        notes["note"] = str(note).strip()
+    doc = {**notes, "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    atomic_write_bytes(run.path / "notes.json", json.dumps(doc, indent=2).encode("utf-8"))
+    return notes

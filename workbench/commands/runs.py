@@ -1,4 +1,4 @@
-"""``workbench runs list|compare|report``: training runs under ``experiments/``."""
+"""``workbench runs list|table|compare|report|name|note``: training runs under ``experiments/``."""
 
 from __future__ import annotations
 
@@ -33,12 +33,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(q)
     q.set_defaults(func=_cmd_list)
 
-    q = rs.add_parser("compare", help="params (differences only unless --all), metrics with the best marked, "
-                                      "data changes")
-    q.add_argument("runs", nargs="+", metavar="RUN", help="run ids or run folders (the first is the reference)")
+    q = rs.add_parser("table", help="runs with chosen metric and parameter columns, filtered and sorted, with "
+                                    "deltas against a baseline run and the best marked")
+    q.add_argument("--kind", choices=("embeddings", "sections"), default=None)
+    q.add_argument("--metric", "-m", action="append", default=None, metavar="NAME",
+                   help="a metric column (repeat; dotted, bare names mean model.NAME; default: headline metrics)")
+    q.add_argument("--param", "-p", action="append", default=None, metavar="NAME",
+                   help="a parameter column (repeat; config.lr or lr, backbone, data.tracks)")
+    q.add_argument("--baseline", default=None, metavar="RUN", help="add a delta column per metric against this run")
+    q.add_argument("--sort", default=None, metavar="FIELD", help="sort by a metric, parameter, name or kind "
+                                                                  "(metrics: best first)")
+    q.add_argument("--ascending", action="store_true", help="sort ascending whatever the metric's direction")
+    q.add_argument("--filter", default="", metavar="EXPR",
+                   help="clauses joined by 'and': FIELD OP VALUE (OP: > >= < <= == != ~), or text to find in "
+                        "run id, name and note; e.g. \"kind == sections and accuracy > 0.8\"")
+    add_json(q)
+    q.set_defaults(func=_cmd_table)
+
+    q = rs.add_parser("compare", help="params (differences only unless --all), metrics with the best marked and "
+                                      "deltas against a baseline, data changes (earlier run to later)")
+    q.add_argument("runs", nargs="+", metavar="RUN", help="run ids or run folders")
+    q.add_argument("--baseline", default=None, metavar="RUN", help="the run deltas are measured against "
+                                                                    "(default: the oldest)")
     q.add_argument("--all", action="store_true", help="show every parameter, not only the differences")
     add_json(q)
     q.set_defaults(func=_cmd_compare)
+
+    for field in ("name", "note"):
+        q = rs.add_parser(field, help=f"set a run's {field} (shown in lists, tables and comparisons); '' clears it")
+        q.add_argument("run", help="a run id or run folder")
+        q.add_argument("text", help=f"the {field}")
+        add_json(q)
+        q.set_defaults(func=_cmd_notes, field=field)
 
     q = rs.add_parser("report", help="write experiments/<run>/report.html and print its path")
     q.add_argument("run", help="a run id or run folder")
@@ -57,6 +83,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from workbench.experiments import HEADLINE_METRICS, runs_table
+    from workbench.runs import read_run_notes
 
     root = _experiments(args)
     ws = workspace_of(args)
@@ -72,6 +99,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for _, row in df.iterrows():
             rec: dict[str, Any] = {c: row[c] for c in base}
             rec["path"] = str(root / str(row["run_id"]))
+            rec.update(read_run_notes(root / str(row["run_id"])))
             rec["metrics"] = {c: row[c] for c in metric_cols if row[c] == row[c] and row[c] is not None}
             if args.params:
                 rec["params"] = {c: row[c] for c in params}
@@ -83,6 +111,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     if not args.params:  # the run, what it learned from, and its headline metrics; --params for the config
         df = df[[c for c in (*base, *HEADLINE_METRICS) if c in df.columns]]
+    df.insert(1, "name", [read_run_notes(root / str(r))["name"] for r in df["run_id"]])
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.3f}".format):
         print(df.to_string(index=False))
     return 0
@@ -93,7 +122,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     from workbench.experiments import compare
 
-    c = compare(args.runs, root=_experiments(args), differences_only=not args.all)
+    c = compare(args.runs, root=_experiments(args), differences_only=not args.all, baseline=args.baseline)
     if args.json:
         print_json(compare_record(c))
         return 0
@@ -106,7 +135,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         best = c.best
         shown = metrics.map(lambda v: "not recorded" if v != v else f"{v:.4f}")
         shown = shown.where(~best, shown + " *")
-        print("metrics (* best):")
+        for col, d in c.deltas.items():
+            if col != c.baseline:
+                shown[f"Δ {col}"] = d.map(lambda v: "" if v != v else f"{v:+.4f}")
+        print(f"metrics (* best, only where higher or lower is known to be better; Δ: minus the baseline {c.baseline}):")
         print(shown.to_string() if len(shown) else "  (none recorded)")
     for d in c.data_diffs:
         print()
@@ -114,7 +146,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     delta = c.confusion_delta
     if delta is not None:
         print()
-        print("confusion matrix change (row rates, last minus first):")
+        print(f"confusion matrix change (row rates, {c.confusion_other} minus the baseline {c.baseline}):")
         print(delta.round(2).to_string())
     return 0
 
@@ -130,8 +162,10 @@ def compare_record(c: Comparison) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``runs``, ``differences_only``, ``params`` and ``metrics`` ({name: {run: value}}), ``best``
-        ({metric: [runs]}), ``data_diffs`` and ``confusion_delta`` (None when not comparable).
+        ``runs``, ``baseline``, ``names`` ({run: name}), ``differences_only``, ``params`` and ``metrics``
+        ({name: {run: value}}), ``deltas`` ({name: {run: value minus the baseline's}}), ``best``
+        ({metric: [runs]}, only metrics with a direction), ``data_diffs`` (earlier run to later) and
+        ``confusion_delta`` (None when not comparable).
     """
     import dataclasses
 
@@ -139,9 +173,13 @@ def compare_record(c: Comparison) -> dict[str, Any]:
     delta = c.confusion_delta
     return {
         "runs": c.run_ids,
+        "baseline": c.baseline,
+        "names": {r.run_id: r.notes["name"] for r in c.runs},
         "differences_only": c.differences_only,
         "params": {str(name): {run: row[run] for run in c.run_ids} for name, row in c.params.iterrows()},
         "metrics": {str(name): {run: row[run] for run in c.run_ids} for name, row in metrics.iterrows()},
+        "deltas": {str(name): {run: (None if row[run] != row[run] else float(row[run])) for run in c.run_ids}
+                   for name, row in c.deltas.iterrows()},
         "best": {str(name): [run for run in c.run_ids if bool(row[run])] for name, row in best.iterrows()
                  if bool(row.any())},
         "data_diffs": [dataclasses.asdict(d) for d in c.data_diffs],
@@ -154,4 +192,42 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from workbench.report import report
 
     print(report(args.run, root=_experiments(args), projection=args.projection))
+    return 0
+
+
+def _cmd_table(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from workbench.report.runs_view import runs_view
+
+    root = _experiments(args)
+    view = runs_view(root, kind=args.kind, metrics=args.metric, params=args.param, baseline=args.baseline,
+                     sort_by=args.sort, descending=False if args.ascending else None, filter=args.filter)
+    if args.json:
+        print_json(view.to_json())
+        return 0
+    if not view.runs:
+        print(f"no runs under {root}" + (f" match {args.filter!r}" if args.filter else " yet"))
+        return 0
+    df = view.frame.drop(columns=["note", "report"])
+    best = view.best
+    for m in view.metrics:
+        df[m] = [(f"{int(v)}" if float(v).is_integer() and abs(v) >= 2 else f"{v:.4f}")
+                 + (" *" if rid in best.get(m, ()) else "") if v == v and v is not None else "not recorded"
+                 for rid, v in zip(df["run_id"], df[m], strict=True)]
+    with pd.option_context("display.max_columns", None, "display.width", 220, "display.float_format", "{:.4f}".format):
+        print(df.to_string(index=False))
+    print("* best (only metrics where higher or lower is known to be better)"
+          + (f"; Δ: minus the baseline {view.baseline}" if view.baseline else ""))
+    return 0
+
+
+def _cmd_notes(args: argparse.Namespace) -> int:
+    from workbench.runs import set_run_notes
+
+    notes = set_run_notes(args.run, root=_experiments(args), **{args.field: args.text})
+    if args.json:
+        print_json({"run": args.run, **notes})
+    else:
+        print(f"{args.run}: {args.field} = {notes[args.field]!r}")
     return 0

@@ -408,6 +408,8 @@ def macos_predict(path: str | os.PathLike[str], inputs: dict[str, np.ndarray]) -
     if platform.system() != "Darwin":
         raise ExportError("Core ML prediction needs macOS (no Core ML runtime exists for Linux); "
                           "use workbench.export.mil_eval.run for a NumPy evaluation")
-    import coremltools as ct
+    from workbench.export.quiet import coremltools
+
+    ct = coremltools()
 
     return ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL).predict(inputs)

@@ -31,7 +31,9 @@ class ExportError(WorkbenchError, RuntimeError):
 # -- validation -------------------------------------------------------------------------
 
 def _target(name: str) -> Any:
-    import coremltools as ct
+    from workbench.export.quiet import coremltools
+
+    ct = coremltools()
 
     check_choice("deployment_target", name, DEPLOYMENT_TARGETS)
     return getattr(ct.target, name)
@@ -127,7 +129,9 @@ def convert(module: torch.nn.Module, *, input_name: str, input_shape: tuple[int,
     ParameterError
         ``io_dtype`` or ``deployment_target`` is not allowed.
     """
-    import coremltools as ct
+    from workbench.export.quiet import coremltools
+
+    ct = coremltools()
     import torch
 
     check_choice("io_dtype", io_dtype, IO_DTYPES)
@@ -163,6 +167,9 @@ def compress_model(mlmodel: Any, mode: str) -> Any:
     coremltools.models.MLModel
         The compressed model.
     """
+    from workbench.export.quiet import coremltools
+
+    coremltools()  # its import-time noise left out
     import coremltools.optimize.coreml as cto
 
     check_choice("compress", mode, COMPRESSIONS)

@@ -146,7 +146,9 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         ``description``, ``author``, ``license``, ``version``, each ``com.workbench.*`` key without its
         prefix (JSON decoded where it is JSON), and ``inputs``/``outputs`` {name: description}.
     """
-    import coremltools as ct
+    from workbench.export.quiet import coremltools
+
+    ct = coremltools()
 
     m = ct.models.MLModel(str(path), skip_model_load=True)
     out: dict[str, Any] = {"description": m.short_description, "author": m.author, "license": m.license,

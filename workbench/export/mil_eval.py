@@ -59,7 +59,9 @@ def load_program(path: str | os.PathLike[str]) -> Any:
     ModelFileError
         ``path`` is not an ``.mlpackage``, or its model is not an ML Program.
     """
-    import coremltools as ct
+    from workbench.export.quiet import coremltools
+
+    ct = coremltools()
     from coremltools.converters.mil.frontend.milproto.load import load
 
     p = Path(path)

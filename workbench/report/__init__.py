@@ -48,8 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["as_run", "backbone_text", "build", "report", "show"]
 
-SECTIONS = ("Quality gates", "Model vs baselines", "Metrics", "Training curves", "Confusion matrix", "Per-class scores",
-            "Embedding space", "Search before/after", "Invariance", "Section timeline", "Dataset", "Config", "Run")
+SECTIONS = ("Headline", "Quality gates", "Model vs baselines", "Metrics", "Training curves", "Confusion matrix",
+            "Per-class scores", "Embedding space", "Search before/after", "Invariance", "Section timeline", "Dataset",
+            "Config", "Run")
 
 
 def as_run(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Run:
@@ -104,21 +105,21 @@ def _section(title: str, content: str) -> str:
     return f'<section id="{anchor}"><h2>{H.esc(title)}</h2>{content}</section>'
 
 
-def _metric_groups(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """{group: flat scalar metrics}; a flat metrics.json is one group "model"."""
-    scalar = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
-    groups = {k: flatten(v) for k, v in metrics.items() if isinstance(v, dict) and k not in _NOT_A_TABLE}
-    if scalar:
-        groups = {"model": {**scalar, **groups.pop("model", {})}, **groups}
-    # numbers only: per-class breakdowns, confusion matrices, fold lists and track lists have plots
-    return {g: {k: v for k, v in m.items() if _is_number(v) and not set(k.split(".")) & set(_NOT_A_TABLE)}
-            for g, m in groups.items()}
-
-
-#: Metric keys shown as plots (or not at all), never as rows of the metrics table.
-_NOT_A_TABLE = ("invariance", "invariance_backbone", "baselines", "held_out", "per_class", "confusion", "classes",
-                "labels", "folds", "fold_accuracy", "train_tracks", "test_tracks", "warnings", "val_groups",
-                "transfer", "reliability_before", "reliability_after")  # sections: in their own part
+#: Captions of the report's figures, by plot name (the section timeline's names its tracks).
+CAPTIONS: dict[str, str] = {
+    "training_curves": "Training curves, one panel per quantity tracked each epoch (validation figures on "
+                       "validation tracks taken from the training side, never the held-out tracks).",
+    "confusion_matrix": "Confusion matrix of the model's window labels (arg-max, before smoothing) on the held-out "
+                        "tracks: rows are the truth, columns the prediction.",
+    "per_class": "Per-class scores on the held-out tracks (support: labelled windows of the class).",
+    "embedding_projection": "2-D projection of the held-out windows, coloured by their class: classes that form "
+                            "their own clusters are easy to tell apart.",
+    "invariance": "Mean cosine between held-out clips and their pitch-, tempo- and gain-shifted copies, for the "
+                  "backbone and the trained head (higher: the change moves the vector less).",
+    "label_counts": "Labelled examples per class the run trained and was tested on.",
+    "reliability": "Reliability on held-out windows before and after temperature scaling: a calibrated model "
+                   "lies on the diagonal.",
+}
 
 
 def _is_number(value: object) -> bool:
@@ -162,14 +163,15 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     import numpy as np
 
     from workbench.evaluate import class_names, evaluate_run, model_metrics, quality_gates
+    from workbench.report import overview as O
     from workbench.report import plots as P
 
     computed = evaluate_run(run, seed=seed)
     arrays = run.arrays()
     pngs: dict[str, bytes] = {}
 
-    def figure(name: str, fig: Figure, alt: str) -> str:
-        """Keep ``fig`` as PNG ``name`` and return its ``<img>`` tag.
+    def figure(name: str, fig: Figure, alt: str, caption: str | None = None) -> str:
+        """Keep ``fig`` as PNG ``name`` and return its ``<figure>`` with ``<img>`` and caption.
 
         Parameters
         ----------
@@ -178,9 +180,11 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
         fig : matplotlib.figure.Figure
         alt : str
             The image's alt text.
+        caption : str or None
+            What the figure shows and on which tracks; None: a caption from :data:`CAPTIONS` or ``alt``.
         """
         pngs[name] = P.png_bytes(fig)
-        return H.img(pngs[name], alt)
+        return O.figure(H.img(pngs[name], alt), caption or CAPTIONS.get(name, alt))
 
     recorded_model = model_metrics(run.metrics)
     gate_source = {**{k: v for k, v in computed.items() if not isinstance(v, dict)}, **recorded_model}
@@ -193,6 +197,12 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     parts.append(f'<div class="backbone">backbone: {H.esc(backbone_text(run))}</div>')
     parts.append(f'<p class="meta">kind <b>{H.esc(run.kind)}</b> · created {H.esc(H.fmt(info.get("created_at")))}'
                  f' · code {H.esc(H.fmt(info.get("code_version")))} · seed {H.esc(H.fmt(info.get("seed")))}</p>')
+    notes = run.notes
+    if notes["name"] or notes["note"]:
+        parts.append(f'<p class="meta"><b>{H.esc(notes["name"])}</b> {H.esc(notes["note"])}</p>')
+
+    # the lead: headline metrics beside their best baseline, in-domain and on held-out groups
+    parts.append(_section("Headline", O.headline(run)))
 
     # gates
     if gates:
@@ -210,22 +220,8 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
         extra = sections_part(run.metrics, figure)
     parts.append(_section("Model vs baselines", comparison(run.metrics) + _baseline_notes(run) + extra))
 
-    # metrics table: recorded groups plus recomputed
-    groups = _metric_groups(run.metrics)
-    comp_flat = {k: v for k, v in computed.items() if not isinstance(v, (dict, list))}
-    recorded_keys = {k for g in groups.values() for k in g}
-    for k, v in computed.get("segmentation", {}).items():  # align with how the trainer named them
-        comp_flat[k if k in recorded_keys else f"segmentation.{k}"] = v
-    if comp_flat:
-        groups["recomputed from arrays"] = comp_flat
-    names: list[str] = []
-    for g in groups.values():
-        names += [k for k in g if k not in names]
-    if names:
-        body = H.table([(n, *[groups[g].get(n) for g in groups]) for n in names], ("metric", *groups))
-    else:
-        body = H.not_recorded("metrics")
-    parts.append(_section("Metrics", body))
+    # grouped tables: only the cells that exist, each saying on which tracks it was computed
+    parts.append(_section("Metrics", O.grouped_metrics(run, computed)))
 
     # curves
     if run.history:
@@ -294,7 +290,8 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     # timeline
     if run.timeline:
         parts.append(_section("Section timeline", figure(
-            "section_timeline", P.timeline_figure(run.timeline), "section timeline, truth above prediction")))
+            "section_timeline", P.timeline_figure(run.timeline), "section timeline, truth above prediction",
+            O.timeline_caption(run.timeline))))
     else:
         parts.append(_section("Section timeline", H.not_recorded("timeline.json")))
 

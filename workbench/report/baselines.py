@@ -2,7 +2,8 @@
 
 Reads ``metrics["model"]``, ``metrics["baselines"]`` ({name: the same keys}), for a sections
 run the per-class F1 (``per_class[label]["f1"]``), ``metrics["early_stopping"]`` and
-``metrics["warnings"]`` (shown first, as warnings).
+``metrics["warnings"]`` (shown first, as warnings). "Best" is marked only on metrics with a known
+direction (:func:`workbench.experiments_compare.metric_direction`), never on counts.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from workbench.experiments_compare import metric_direction
 from workbench.report import html as H
 
 #: Headline keys shown first when the model and a baseline both have them.
@@ -49,7 +51,10 @@ def comparison(metrics: Mapping[str, Any]) -> str:
     rows, cls = [], []
     for k in keys:
         values = [columns[n].get(k) if _number(columns[n].get(k)) else None for n in names]
-        best = max((v for v in values if v is not None), default=None)
+        direction = metric_direction(k)  # counts (n_queries) and unknown metrics get no "best"
+        present = [v for v in values if v is not None]
+        best = (None if direction is None or len(set(present)) < 2
+                else (min if direction == "lower" else max)(present))
         rows.append((k, *values))
         cls.append(("", *["best" if v is not None and v == best else "" for v in values]))
     parts.append(H.table(rows, ("metric", *names), cls))

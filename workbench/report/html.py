@@ -27,6 +27,9 @@ CSS = """
 .wb-report img{max-width:100%;height:auto;display:block;margin:.4em 0}
 .wb-report .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 .wb-report code{background:#f3f4f6;padding:0 .25em;border-radius:3px}
+.wb-report h3{font-size:1em;margin:1em 0 .3em}
+.wb-report figure{margin:.6em 0}
+.wb-report figcaption{color:#4b5563;font-size:.85em;max-width:760px}
 """
 
 

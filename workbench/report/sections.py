@@ -29,7 +29,10 @@ def _get(d: Any, *keys: str) -> Any:
 
 
 def transfer_table(metrics: Mapping[str, Any]) -> str:
-    """HTML: in-domain held-out tracks vs held-out groups, for the model and every baseline.
+    """HTML: the held-out groups one at a time (tracks, accuracy, boundary F, temperature) and the intro/outro confusion.
+
+    The model and baselines on held-out groups are in the report's headline and grouped tables
+    (:mod:`workbench.report.overview`); this part adds what only the leave-one-group-out block has.
 
     Parameters
     ----------
@@ -37,29 +40,14 @@ def transfer_table(metrics: Mapping[str, Any]) -> str:
         A sections run's ``metrics.json``.
     """
     loso = _get(metrics, "transfer", "leave_one_group_out")
-    rows = []
-    names = [("model (window arg-max)", "model"), ("model, smoothed", "model_smoothed")]
-    base = sorted(set(metrics.get("baselines") or {}) | set((loso or {}).get("baselines") or {}))
-    for label, key in names + [(f"baseline: {b}", b) for b in base]:
-        src_in = metrics.get(key) if key in ("model", "model_smoothed") else _get(metrics, "baselines", key)
-        src_lo = (loso or {}).get(key) if key in ("model", "model_smoothed") else _get(loso, "baselines", key)
-        rows.append((label, _get(src_in, "accuracy"), _get(src_in, "macro_f1"), _get(src_lo, "accuracy"),
-                     _get(src_lo, "macro_f1")))
-    seg_in, seg_lo = metrics.get("segments") or {}, (loso or {}).get("segments") or {}
-    for k in ("smoothed", "raw", "novelty"):
-        rows.append((f"boundaries: {k} F @3 s / @0.5 s",
-                     _get(seg_in, k, "boundary_f_3s"), _get(seg_in, k, "boundary_f_0.5s"),
-                     _get(seg_lo, k, "boundary_f_3s"), _get(seg_lo, k, "boundary_f_0.5s")))
-    out = H.table(rows, ("", "in-domain accuracy", "in-domain macro F1 / F @0.5 s",
-                         "held-out groups accuracy", "held-out groups macro F1 / F @0.5 s"))
     if not loso:
-        return out + H.not_recorded("transfer.leave_one_group_out (turned off)")
+        return H.not_recorded("transfer.leave_one_group_out (turned off)")
     if "skipped" in loso:
-        return out + f'<p class="na">no held-out-group score: {H.esc(loso["skipped"])}</p>'
+        return f'<p class="na">no held-out-group score: {H.esc(loso["skipped"])}</p>'
     io = loso.get("intro_outro_confusion") or {}
-    out += (f'<p class="meta">groups held out in turn: {H.esc(", ".join(f"{g} ({n})" for g, n in loso["groups"].items()))}'
-            f'. Intro/outro confusion on held-out groups (share of intro and outro windows called the other): '
-            + ", ".join(f"{H.esc(k)} {H.fmt(v)}" for k, v in io.items()) + "</p>")
+    out = (f'<p class="meta">groups held out in turn: {H.esc(", ".join(f"{g} ({n})" for g, n in loso["groups"].items()))}'
+           f'. Intro/outro confusion on held-out groups (share of intro and outro windows called the other): '
+           + ", ".join(f"{H.esc(k)} {H.fmt(v)}" for k, v in io.items()) + "</p>")
     per = loso.get("per_group") or {}
     if per:
         out += H.table([(g, r.get("tracks"), r.get("accuracy"), r.get("smoothed_accuracy"), r.get("boundary_f_3s"),
@@ -133,5 +121,5 @@ def sections_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
     """
     feats = metrics.get("feature_groups")
     head = (f'<p class="meta">feature groups: {H.esc(", ".join(feats))}</p>' if feats else "")
-    return (head + "<h3>In-domain vs held-out groups (crates or folders), with baselines</h3>" + transfer_table(metrics)
+    return (head + "<h3>Each held-out group (crate or folder) on its own</h3>" + transfer_table(metrics)
             + "<h3>Calibration</h3>" + calibration_part(metrics, figure))
