@@ -56,6 +56,9 @@ _LAST_ATTACK = 0.2  # the grid ends at the last attack this strong (share of the
 _LOUD_END_DB = 20.0  # ... or at the last frame this close to the loudest, whichever is later (breakdowns)
 _MIN_BEATS = 4  # fewer beats left where the music plays: no grid (a short loop may play 4)
 _CLOCK_S = 0.02  # tracked beats this close (median) to one straight line: played to a clock, fit a metronome
+_CLOCK_STABILITY = 0.975  # this steady in every window: a clock even where the tracker strays (drumless breaks)
+_CLOCK_INLIERS = 0.6  # ... when this share of the stronger half of the tracked beats sits on the metronome
+_INLIER_S = 0.035  # a tracked beat within this of a metronome beat sits on it
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,49 @@ def _music_span(spec: np.ndarray, onsets: Onsets, *, period_s: float) -> tuple[f
     return first / onsets.frame_rate, last / onsets.frame_rate
 
 
+def _clock_grid(onsets: Onsets, beats: np.ndarray, *, sr: int, bpm: float, duration_s: float,
+                stability: float) -> np.ndarray | None:
+    """The metronome under tracked beats that stray in a drumless stretch, or ``None``.
+
+    A track whose local tempo holds in every window (``stability`` >= 0.975) is played to a
+    clock, but the dynamic-programming tracker can wander through a long breakdown with no
+    drums and come back, which bends a line fitted to its beats. The best-fitting metronome
+    (:func:`fit_grid`) is kept when at least 60 % of the stronger half of the tracked beats
+    (by onset level: the drummed parts) lie within 35 ms of it; a band drifting in tempo
+    leaves the metronome in its drummed parts too.
+
+    Parameters
+    ----------
+    onsets : Onsets
+        Band envelopes.
+    beats : np.ndarray [shape=(n,)]
+        Tracked beat times in seconds (at least two).
+    sr : int > 0
+        Sample rate in Hz.
+    bpm : float > 0
+        Tempo of the tracked beats, in BPM.
+    duration_s : float > 0
+        Track duration in seconds.
+    stability : float in [0, 1]
+        From :func:`tempo_stability`.
+
+    Returns
+    -------
+    np.ndarray [shape=(m,)] or None
+        The metronome's beats within the tracked span.
+    """
+    if stability < _CLOCK_STABILITY or beats.size < 2:
+        return None
+    _, grid = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=duration_s)
+    level = levels_at(onsets.beat, beats, frame_rate=onsets.frame_rate, reach=1)
+    strong = beats[level >= np.median(level)]
+    gap = np.abs(strong[:, None] - grid[None, :]).min(axis=1)
+    if float((gap <= _INLIER_S).mean()) < _CLOCK_INLIERS:
+        return None
+    half = 30.0 / bpm
+    return grid[(grid >= beats[0] - half) & (grid <= beats[-1] + half)]
+
+
 def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
                 spec: np.ndarray | None = None) -> BeatGrid:
     """Beats, downbeats, the tempo a DJ counts and the felt tempo of mono audio.
@@ -319,6 +365,9 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     beats = librosa.frames_to_time(frames, sr=sr, hop_length=HOP_LENGTH)
     if beats.size < 8:
         return no_beat
+    clock = _clock_grid(onsets, beats, sr=sr, bpm=fast, duration_s=y.shape[-1] / sr,
+                        stability=tempo_stability(onsets, bpm=fast))
+    beats = beats if clock is None or clock.size < 8 else clock
     bpm, margin, felt_bpm = fast, 1.0, None
     if len(cands.bpms) == 2:
         slow_beats = beats[kick_parity(onsets, beats)::2]
