@@ -51,6 +51,7 @@ _SEARCH = 0.1  # local beat period searched within this share of the grid's
 _MIN_FELT_BPM = 55.0  # slowest felt (half-time) tempo reported below the prior's range
 _KICK_PINS = 0.5  # kick half a beat later below this share of its level on the grid: the grid stays
 _HATS_PIN = 0.8  # hats half a beat later below this share of their level on the grid: the grid stays
+_BACKBEAT_MOVES = 1.25  # snare half a beat later this much stronger than on the grid: the grid moves
 _SOUNDING_DB = 40.0  # the grid covers frames within this many dB of the loudest (not silence)
 _LAST_ATTACK = 0.2  # the grid ends at the last attack this strong (share of the envelope's 99th percentile)
 _LOUD_END_DB = 20.0  # ... or at the last frame this close to the loudest, whichever is later (breakdowns)
@@ -200,7 +201,8 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
     Snares and claps fall on every other beat (2 and 4, or 3 in half-time), never between
     the beats; a syncopated kick (UK garage: on the "and" of 3) can pull a grid half a beat
     off. The grid is moved when the snare band, on its stronger alternate beats, is struck
-    harder half a beat later, unless the kick or the hats pin the grid: the kick struck
+    clearly harder (by a quarter) half a beat later (a hand drum struck alike on the beat and
+    the "and" does not move it), unless the kick or the hats pin the grid: the kick struck
     between its beats at less than half its level on them (a four-on-the-floor with off-beat
     hats), or hats and shakers accented on the beats (under 80 % of that level between them).
 
@@ -237,7 +239,7 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
 
     pinned = (stronger_half(onsets.kick, shifted) < _KICK_PINS * stronger_half(onsets.kick, beats)
               or stronger_half(onsets.hat, shifted) < _HATS_PIN * stronger_half(onsets.hat, beats))
-    moved = stronger_half(onsets.snare, shifted) > stronger_half(onsets.snare, beats)
+    moved = stronger_half(onsets.snare, shifted) > _BACKBEAT_MOVES * stronger_half(onsets.snare, beats)
     return shifted if moved and not pinned else beats
 
 
