@@ -8,7 +8,7 @@ The pipeline, one module per concern:
   beats, the octave a DJ counts (by where hats, snares and kicks fall), the felt tempo;
 - here: librosa's dynamic-programming tracker places the beats at the fast member of the
   family, the octave rules keep them or every other one, and a steady track gets the
-  best-fitting metronomic grid (a DJ's beat grid); the grid runs from the first sound to the last attack
+  best-fitting metronomic grid (a DJ's beat grid), a short loop the grid at which it lasts whole bars; the grid runs from the first sound to the last attack
   (no beats over a silent lead-in or a reverb tail);
 - :mod:`~workbench.analysis.downbeats`: the beat of four that starts the bar.
 """
@@ -34,6 +34,7 @@ from workbench.analysis.tempo import (
     autocorrelation,
     estimate_tempo,
     kick_parity,
+    loop_tempo,
     octave_evidence,
     tempo_candidates,
 )
@@ -51,7 +52,6 @@ _SEARCH = 0.1  # local beat period searched within this share of the grid's
 _MIN_FELT_BPM = 55.0  # slowest felt (half-time) tempo reported below the prior's range
 _KICK_PINS = 0.5  # kick half a beat later below this share of its level on the grid: the grid stays
 _HATS_PIN = 0.8  # hats half a beat later below this share of their level on the grid: the grid stays
-_BACKBEAT_MOVES = 1.25  # snare half a beat later this much stronger than on the grid: the grid moves
 _SOUNDING_DB = 40.0  # the grid covers frames within this many dB of the loudest (not silence)
 _LAST_ATTACK = 0.2  # the grid ends at the last attack this strong (share of the envelope's 99th percentile)
 _LOUD_END_DB = 20.0  # ... or at the last frame this close to the loudest, whichever is later (breakdowns)
@@ -60,6 +60,8 @@ _CLOCK_S = 0.02  # tracked beats this close (median) to one straight line: playe
 _CLOCK_STABILITY = 0.975  # this steady in every window: a clock even where the tracker strays (drumless breaks)
 _CLOCK_INLIERS = 0.6  # ... when this share of the stronger half of the tracked beats sits on the metronome
 _INLIER_S = 0.035  # a tracked beat within this of a metronome beat sits on it
+_LOOP_SNAP_OCTAVES = 0.1  # a loop's tracked tempo this close (about 7 %) to its whole-bar tempo: the bar tempo
+_LOOP_SPREAD = 0.003  # tempo range searched around a loop's whole-bar tempo
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,12 @@ class BeatGrid:
     confidence: float = 0.0
 
 
-def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float) -> tuple[float, np.ndarray]:
+def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float,
+             spread: float = 0.03) -> tuple[float, np.ndarray]:
     """A metronomic beat grid: the period and phase whose beats collect the most onset strength.
 
-    Searches tempos within 3 % of ``bpm`` (to 0.01 BPM) and every phase (to a quarter
-    frame); returns the tempo and the beat times over the whole track.
+    Searches tempos within ``spread`` (3 %) of ``bpm`` (to 0.01 BPM) and every phase (to a
+    quarter frame); returns the tempo and the beat times over the whole track.
 
     Parameters
     ----------
@@ -101,6 +104,8 @@ def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float) -> tupl
         Tempo estimate, in BPM.
     duration_s : float > 0
         Track duration, in seconds.
+    spread : float >= 0
+        Relative tempo range searched around ``bpm``.
 
     Returns
     -------
@@ -136,7 +141,7 @@ def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float) -> tupl
                 top = (float(vals[i]), float(b), float(phases[i]))
         return top
 
-    _, b1, _ = best(np.arange(bpm * 0.97, bpm * 1.03, 0.05))
+    _, b1, _ = best(np.arange(bpm * (1 - spread), bpm * (1 + spread) + 0.01, 0.05))
     _, b2, phase = best(np.arange(b1 - 0.05, b1 + 0.05, 0.01))
     period_s = 60.0 / b2
     first = phase / frame_rate
@@ -201,8 +206,7 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
     Snares and claps fall on every other beat (2 and 4, or 3 in half-time), never between
     the beats; a syncopated kick (UK garage: on the "and" of 3) can pull a grid half a beat
     off. The grid is moved when the snare band, on its stronger alternate beats, is struck
-    clearly harder (by a quarter) half a beat later (a hand drum struck alike on the beat and
-    the "and" does not move it), unless the kick or the hats pin the grid: the kick struck
+    harder half a beat later, unless the kick or the hats pin the grid: the kick struck
     between its beats at less than half its level on them (a four-on-the-floor with off-beat
     hats), or hats and shakers accented on the beats (under 80 % of that level between them).
 
@@ -239,7 +243,7 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
 
     pinned = (stronger_half(onsets.kick, shifted) < _KICK_PINS * stronger_half(onsets.kick, beats)
               or stronger_half(onsets.hat, shifted) < _HATS_PIN * stronger_half(onsets.hat, beats))
-    moved = stronger_half(onsets.snare, shifted) > _BACKBEAT_MOVES * stronger_half(onsets.snare, beats)
+    moved = stronger_half(onsets.snare, shifted) > stronger_half(onsets.snare, beats)
     return shifted if moved and not pinned else beats
 
 
@@ -386,7 +390,11 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     slope, intercept = theilslopes(beats, index)[:2]  # a line robust to a stretch where the tracker strays
     bpm = 60.0 / float(slope)
     off_line_s = float(np.median(np.abs(beats - (slope * index + intercept))))
-    if stability >= _STEADY and off_line_s <= _CLOCK_S:
+    loop = loop_tempo(y.shape[-1] / sr)
+    member = None if loop is None else loop * 2.0 ** round(math.log2(bpm / loop))
+    if member is not None and abs(math.log2(bpm / member)) < _LOOP_SNAP_OCTAVES:  # a loop: played to a clock
+        bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=member, duration_s=y.shape[-1] / sr, spread=_LOOP_SPREAD)
+    elif stability >= _STEADY and off_line_s <= _CLOCK_S:
         bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=y.shape[-1] / sr)
     period_s = 60.0 / bpm
     first_s, last_s = _music_span(spec, onsets, period_s=period_s)

@@ -37,6 +37,8 @@ _KICK_AND = 0.8  # kick on every "and" at this share of the beat (four-on-the-fl
 _HALF_TIME_KICK = 0.35  # kick on the slow grid's "and" below this share of its beat: half-time
 _MAX_HALF_TIME_FELT_BPM = 80.0  # fastest felt tempo of a half-time style (dubstep, trap: 65-80 felt)
 _MAX_FOUR_ON_FLOOR_BPM = 165.0  # fastest four-on-the-floor a doubled kick pattern is read as
+_LOOP_MAX_S = 12.0  # a clip this short is a loop or a sample: its length is a whole number of bars
+_LOOP_SUPPORT = 0.25  # the loop tempo is taken when its periodicity reaches this share of the best tempo's
 _HATS_OVER_KIT = 1.15  # hats alone double only when on the sixteenths this much more than the mid band is
 
 
@@ -166,6 +168,33 @@ class TempoCandidates:
     comb: float
 
 
+def loop_tempo(duration_s: float) -> float | None:
+    """The tempo family at which a short clip (a loop) lasts a whole number of 4/4 bars, or ``None``.
+
+    A loop is cut at bar lines, so a clip of at most 12 s lasting 1, 2, 4 or 8 bars runs at
+    ``240 / duration_s`` BPM times a power of two: one tempo family, returned as its member in
+    80-160 BPM. Longer clips are songs or excerpts whose length says nothing.
+
+    Parameters
+    ----------
+    duration_s : float
+        Clip length in seconds.
+
+    Returns
+    -------
+    float or None
+        BPM in [80, 160), ``None`` for clips longer than 12 s or shorter than one second.
+    """
+    if not 1.0 <= duration_s <= _LOOP_MAX_S:
+        return None
+    bpm = 240.0 / duration_s
+    while bpm < _FAMILY_GRID[0]:
+        bpm *= 2.0
+    while bpm >= 160.0:
+        bpm /= 2.0
+    return bpm
+
+
 def tempo_candidates(onsets: Onsets, *, prior: BpmPrior) -> TempoCandidates:
     """The tempo family (up to a factor of two) and its members inside the prior's range.
 
@@ -180,6 +209,11 @@ def tempo_candidates(onsets: Onsets, *, prior: BpmPrior) -> TempoCandidates:
     -------
     TempoCandidates
         ``bpms`` empty when the envelope has no periodicity.
+
+    Notes
+    -----
+    For a clip of at most 12 s the family of :func:`loop_tempo` (a loop's length is a whole
+    number of bars) is taken when its comb reaches a quarter of the best family's.
     """
     fr = onsets.frame_rate
     ac = autocorrelation(onsets.beat)
@@ -188,6 +222,11 @@ def tempo_candidates(onsets: Onsets, *, prior: BpmPrior) -> TempoCandidates:
     comb = metrical_comb(ac, _FAMILY_GRID, fr) + _KICK_WEIGHT * metrical_comb(autocorrelation(onsets.kick),
                                                                                _FAMILY_GRID, fr)
     base = float(_FAMILY_GRID[int(np.argmax(comb))])
+    loop = loop_tempo(onsets.beat.size / fr)
+    if loop is not None:
+        at_loop = float(np.interp(loop, _FAMILY_GRID, comb))
+        if at_loop > 0 and at_loop >= _LOOP_SUPPORT * float(comb.max()):
+            base = loop
     family = [base * 2.0 ** k for k in (-2, -1, 0, 1, 2)]
     inside = [b for b in family if prior.min_bpm <= b <= prior.max_bpm]
     if not inside:  # a narrow prior that the family skips: the best tempo inside it
@@ -272,10 +311,10 @@ class OctaveEvidence:
 
         :attr:`double`, except that hats alone double (half-time: dubstep, trap, 140 felt 70)
         only when the slow reading is a half-time tempo (an 85-100 BPM groove with sixteenth hats,
-        downtempo or a tabla loop, is counted at its own tempo) or where the hats run on the
+        downtempo, is counted at its own tempo) or, above that, where the hats run on the
         sixteenths more than the snares and the other mid-band strokes (:attr:`hats_lead`: jungle's
-        chopped breaks under a 16th hat line double; a tabla whose every stroke runs on the
-        sixteenths alike does not), and kicks on every "and" alone
+        chopped breaks at 85-88 under a 16th hat line double; a 90 BPM tabla loop whose every
+        stroke runs on the sixteenths alike does not), and kicks on every "and" alone
         double only where a four-on-the-floor lives (hardstyle, psytrance: up to ~160 BPM; above
         it they are a syncopated groove).
 
@@ -292,7 +331,7 @@ class OctaveEvidence:
             return False
         if self.half_time and slow_bpm > _MAX_HALF_TIME_FELT_BPM:
             return False
-        if self.hats_only and not self.half_time and not self.hats_lead:
+        if self.hats_only and slow_bpm > _MAX_HALF_TIME_FELT_BPM and not self.hats_lead:
             return False
         return not (self.kick_only and fast_bpm > _MAX_FOUR_ON_FLOOR_BPM)
 
