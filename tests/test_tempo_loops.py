@@ -11,7 +11,7 @@ import pytest
 
 from workbench.analysis.beats import track_beats
 from workbench.analysis.onsets import magnitude_spectrogram, onset_envelopes
-from workbench.analysis.tempo import autocorrelation, lag_strength
+from workbench.analysis.tempo import autocorrelation, lag_strength, loop_tempo
 
 SR = 22050
 
@@ -88,3 +88,12 @@ def test_house_downbeats_fall_on_the_one():
     assert g.downbeats.size >= 12
     near = np.abs(g.downbeats[:, None] - bars[None, :]).min(axis=1)
     assert (near < 0.07).mean() > 0.9
+
+
+def test_loop_tempo_is_the_whole_bar_family_of_a_short_clip():
+    assert loop_tempo(16 * 60.0 / 90.0) == pytest.approx(90.0)  # 16 beats at 90 (the tabla loop)
+    assert loop_tempo(8 * 60.0 / 90.0) == pytest.approx(90.0)
+    assert loop_tempo(8.0) == pytest.approx(120.0)
+    assert loop_tempo(30.0) is None  # a song or an excerpt: its length says nothing
+    assert loop_tempo(0.5) is None
+
