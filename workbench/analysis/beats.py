@@ -62,6 +62,7 @@ _CLOCK_INLIERS = 0.6  # ... when this share of the stronger half of the tracked 
 _INLIER_S = 0.035  # a tracked beat within this of a metronome beat sits on it
 _LOOP_SNAP_OCTAVES = 0.1  # a loop's tracked tempo this close (about 7 %) to its whole-bar tempo: the bar tempo
 _LOOP_SPREAD = 0.003  # tempo range searched around a loop's whole-bar tempo
+_REFIT_SPREAD = 0.003  # tempo range searched when refitting a clock grid at the chosen octave
 
 
 @dataclass(frozen=True)
@@ -373,7 +374,8 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
         return no_beat
     clock = _clock_grid(onsets, beats, sr=sr, bpm=fast, duration_s=y.shape[-1] / sr,
                         stability=tempo_stability(onsets, bpm=fast))
-    beats = beats if clock is None or clock.size < 8 else clock
+    clocked = clock is not None and clock.size >= 8
+    beats = clock if clocked else beats
     bpm, margin, felt_bpm = fast, 1.0, None
     if len(cands.bpms) == 2:
         slow_beats = beats[kick_parity(onsets, beats)::2]
@@ -394,8 +396,9 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     member = None if loop is None else loop * 2.0 ** round(math.log2(bpm / loop))
     if member is not None and abs(math.log2(bpm / member)) < _LOOP_SNAP_OCTAVES:  # a loop: played to a clock
         bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=member, duration_s=y.shape[-1] / sr, spread=_LOOP_SPREAD)
-    elif stability >= _STEADY and off_line_s <= _CLOCK_S:
-        bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=y.shape[-1] / sr)
+    elif stability >= _STEADY and off_line_s <= _CLOCK_S:  # already a metronome when clocked: its own tempo
+        bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=y.shape[-1] / sr,
+                              spread=_REFIT_SPREAD if clocked else 0.03)
     period_s = 60.0 / bpm
     first_s, last_s = _music_span(spec, onsets, period_s=period_s)
     beats = beats[(beats >= first_s - period_s / 4) & (beats <= last_s + period_s / 4)]
