@@ -71,3 +71,13 @@ def test_real_files_analyse_to_plausible_values(real_audio_dir):
         assert 1 <= a.energy <= 10
         assert -45 < a.loudness_lufs < -3, row["path"]
     assert seen_beat >= 12  # most of these have a steady beat
+
+
+@pytest.mark.parametrize("path", ["loops/loop_tabla.flac", "loops/sorohanro_-_solo-trumpet-06.hq.ogg"])
+def test_real_loops_with_a_stated_tempo_read_90(real_audio_dir, path):
+    # the tabla loop is 16 beats in 10.67 s; the trumpet loop's title says 90 bpm (8 beats in 5.33 s)
+    from workbench.analysis import analyze
+
+    y, sr = audio.load(real_audio_dir / path, mono=False)
+    a = analyze(y, sr=sr)
+    assert a.bpm == pytest.approx(90.0, rel=0.02), path

@@ -8,7 +8,7 @@ The pipeline, one module per concern:
   beats, the octave a DJ counts (by where hats, snares and kicks fall), the felt tempo;
 - here: librosa's dynamic-programming tracker places the beats at the fast member of the
   family, the octave rules keep them or every other one, and a steady track gets the
-  best-fitting metronomic grid (a DJ's beat grid); the grid runs from the first sound to the last attack
+  best-fitting metronomic grid (a DJ's beat grid), a short loop the grid at which it lasts whole bars; the grid runs from the first sound to the last attack
   (no beats over a silent lead-in or a reverb tail);
 - :mod:`~workbench.analysis.downbeats`: the beat of four that starts the bar.
 """
@@ -34,6 +34,7 @@ from workbench.analysis.tempo import (
     autocorrelation,
     estimate_tempo,
     kick_parity,
+    loop_tempo,
     octave_evidence,
     tempo_candidates,
 )
@@ -56,6 +57,12 @@ _LAST_ATTACK = 0.2  # the grid ends at the last attack this strong (share of the
 _LOUD_END_DB = 20.0  # ... or at the last frame this close to the loudest, whichever is later (breakdowns)
 _MIN_BEATS = 4  # fewer beats left where the music plays: no grid (a short loop may play 4)
 _CLOCK_S = 0.02  # tracked beats this close (median) to one straight line: played to a clock, fit a metronome
+_CLOCK_STABILITY = 0.975  # this steady in every window: a clock even where the tracker strays (drumless breaks)
+_CLOCK_INLIERS = 0.6  # ... when this share of the stronger half of the tracked beats sits on the metronome
+_INLIER_S = 0.035  # a tracked beat within this of a metronome beat sits on it
+_LOOP_SNAP_OCTAVES = 0.1  # a loop's tracked tempo this close (about 7 %) to its whole-bar tempo: the bar tempo
+_LOOP_SPREAD = 0.003  # tempo range searched around a loop's whole-bar tempo
+_REFIT_SPREAD = 0.003  # tempo range searched when refitting a clock grid at the chosen octave
 
 
 @dataclass(frozen=True)
@@ -81,11 +88,12 @@ class BeatGrid:
     confidence: float = 0.0
 
 
-def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float) -> tuple[float, np.ndarray]:
+def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float,
+             spread: float = 0.03) -> tuple[float, np.ndarray]:
     """A metronomic beat grid: the period and phase whose beats collect the most onset strength.
 
-    Searches tempos within 3 % of ``bpm`` (to 0.01 BPM) and every phase (to a quarter
-    frame); returns the tempo and the beat times over the whole track.
+    Searches tempos within ``spread`` (3 %) of ``bpm`` (to 0.01 BPM) and every phase (to a
+    quarter frame); returns the tempo and the beat times over the whole track.
 
     Parameters
     ----------
@@ -97,6 +105,8 @@ def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float) -> tupl
         Tempo estimate, in BPM.
     duration_s : float > 0
         Track duration, in seconds.
+    spread : float >= 0
+        Relative tempo range searched around ``bpm``.
 
     Returns
     -------
@@ -132,7 +142,7 @@ def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float) -> tupl
                 top = (float(vals[i]), float(b), float(phases[i]))
         return top
 
-    _, b1, _ = best(np.arange(bpm * 0.97, bpm * 1.03, 0.05))
+    _, b1, _ = best(np.arange(bpm * (1 - spread), bpm * (1 + spread) + 0.01, 0.05))
     _, b2, phase = best(np.arange(b1 - 0.05, b1 + 0.05, 0.01))
     period_s = 60.0 / b2
     first = phase / frame_rate
@@ -275,6 +285,49 @@ def _music_span(spec: np.ndarray, onsets: Onsets, *, period_s: float) -> tuple[f
     return first / onsets.frame_rate, last / onsets.frame_rate
 
 
+def _clock_grid(onsets: Onsets, beats: np.ndarray, *, sr: int, bpm: float, duration_s: float,
+                stability: float) -> np.ndarray | None:
+    """The metronome under tracked beats that stray in a drumless stretch, or ``None``.
+
+    A track whose local tempo holds in every window (``stability`` >= 0.975) is played to a
+    clock, but the dynamic-programming tracker can wander through a long breakdown with no
+    drums and come back, which bends a line fitted to its beats. The best-fitting metronome
+    (:func:`fit_grid`) is kept when at least 60 % of the stronger half of the tracked beats
+    (by onset level: the drummed parts) lie within 35 ms of it; a band drifting in tempo
+    leaves the metronome in its drummed parts too.
+
+    Parameters
+    ----------
+    onsets : Onsets
+        Band envelopes.
+    beats : np.ndarray [shape=(n,)]
+        Tracked beat times in seconds (at least two).
+    sr : int > 0
+        Sample rate in Hz.
+    bpm : float > 0
+        Tempo of the tracked beats, in BPM.
+    duration_s : float > 0
+        Track duration in seconds.
+    stability : float in [0, 1]
+        From :func:`tempo_stability`.
+
+    Returns
+    -------
+    np.ndarray [shape=(m,)] or None
+        The metronome's beats within the tracked span.
+    """
+    if stability < _CLOCK_STABILITY or beats.size < 2:
+        return None
+    _, grid = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=duration_s)
+    level = levels_at(onsets.beat, beats, frame_rate=onsets.frame_rate, reach=1)
+    strong = beats[level >= np.median(level)]
+    gap = np.abs(strong[:, None] - grid[None, :]).min(axis=1)
+    if float((gap <= _INLIER_S).mean()) < _CLOCK_INLIERS:
+        return None
+    half = 30.0 / bpm
+    return grid[(grid >= beats[0] - half) & (grid <= beats[-1] + half)]
+
+
 def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
                 spec: np.ndarray | None = None) -> BeatGrid:
     """Beats, downbeats, the tempo a DJ counts and the felt tempo of mono audio.
@@ -319,6 +372,10 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     beats = librosa.frames_to_time(frames, sr=sr, hop_length=HOP_LENGTH)
     if beats.size < 8:
         return no_beat
+    clock = _clock_grid(onsets, beats, sr=sr, bpm=fast, duration_s=y.shape[-1] / sr,
+                        stability=tempo_stability(onsets, bpm=fast))
+    clocked = clock is not None and clock.size >= 8
+    beats = clock if clocked else beats
     bpm, margin, felt_bpm = fast, 1.0, None
     if len(cands.bpms) == 2:
         slow_beats = beats[kick_parity(onsets, beats)::2]
@@ -335,8 +392,13 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     slope, intercept = theilslopes(beats, index)[:2]  # a line robust to a stretch where the tracker strays
     bpm = 60.0 / float(slope)
     off_line_s = float(np.median(np.abs(beats - (slope * index + intercept))))
-    if stability >= _STEADY and off_line_s <= _CLOCK_S:
-        bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=y.shape[-1] / sr)
+    loop = loop_tempo(y.shape[-1] / sr)
+    member = None if loop is None else loop * 2.0 ** round(math.log2(bpm / loop))
+    if member is not None and abs(math.log2(bpm / member)) < _LOOP_SNAP_OCTAVES:  # a loop: played to a clock
+        bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=member, duration_s=y.shape[-1] / sr, spread=_LOOP_SPREAD)
+    elif stability >= _STEADY and off_line_s <= _CLOCK_S:  # already a metronome when clocked: its own tempo
+        bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=y.shape[-1] / sr,
+                              spread=_REFIT_SPREAD if clocked else 0.03)
     period_s = 60.0 / bpm
     first_s, last_s = _music_span(spec, onsets, period_s=period_s)
     beats = beats[(beats >= first_s - period_s / 4) & (beats <= last_s + period_s / 4)]

@@ -37,6 +37,9 @@ _KICK_AND = 0.8  # kick on every "and" at this share of the beat (four-on-the-fl
 _HALF_TIME_KICK = 0.35  # kick on the slow grid's "and" below this share of its beat: half-time
 _MAX_HALF_TIME_FELT_BPM = 80.0  # fastest felt tempo of a half-time style (dubstep, trap: 65-80 felt)
 _MAX_FOUR_ON_FLOOR_BPM = 165.0  # fastest four-on-the-floor a doubled kick pattern is read as
+_LOOP_MAX_S = 12.0  # a clip this short is a loop or a sample: its length is a whole number of bars
+_LOOP_SUPPORT = 0.25  # the loop tempo is taken when its periodicity reaches this share of the best tempo's
+_HATS_OVER_KIT = 1.15  # hats alone double only when on the sixteenths this much more than the mid band is
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,33 @@ class TempoCandidates:
     comb: float
 
 
+def loop_tempo(duration_s: float) -> float | None:
+    """The tempo family at which a short clip (a loop) lasts a whole number of 4/4 bars, or ``None``.
+
+    A loop is cut at bar lines, so a clip of at most 12 s lasting 1, 2, 4 or 8 bars runs at
+    ``240 / duration_s`` BPM times a power of two: one tempo family, returned as its member in
+    80-160 BPM. Longer clips are songs or excerpts whose length says nothing.
+
+    Parameters
+    ----------
+    duration_s : float
+        Clip length in seconds.
+
+    Returns
+    -------
+    float or None
+        BPM in [80, 160), ``None`` for clips longer than 12 s or shorter than one second.
+    """
+    if not 1.0 <= duration_s <= _LOOP_MAX_S:
+        return None
+    bpm = 240.0 / duration_s
+    while bpm < _FAMILY_GRID[0]:
+        bpm *= 2.0
+    while bpm >= 160.0:
+        bpm /= 2.0
+    return bpm
+
+
 def tempo_candidates(onsets: Onsets, *, prior: BpmPrior) -> TempoCandidates:
     """The tempo family (up to a factor of two) and its members inside the prior's range.
 
@@ -179,6 +209,11 @@ def tempo_candidates(onsets: Onsets, *, prior: BpmPrior) -> TempoCandidates:
     -------
     TempoCandidates
         ``bpms`` empty when the envelope has no periodicity.
+
+    Notes
+    -----
+    For a clip of at most 12 s the family of :func:`loop_tempo` (a loop's length is a whole
+    number of bars) is taken when its comb reaches a quarter of the best family's.
     """
     fr = onsets.frame_rate
     ac = autocorrelation(onsets.beat)
@@ -187,6 +222,11 @@ def tempo_candidates(onsets: Onsets, *, prior: BpmPrior) -> TempoCandidates:
     comb = metrical_comb(ac, _FAMILY_GRID, fr) + _KICK_WEIGHT * metrical_comb(autocorrelation(onsets.kick),
                                                                                _FAMILY_GRID, fr)
     base = float(_FAMILY_GRID[int(np.argmax(comb))])
+    loop = loop_tempo(onsets.beat.size / fr)
+    if loop is not None:
+        at_loop = float(np.interp(loop, _FAMILY_GRID, comb))
+        if at_loop > 0 and at_loop >= _LOOP_SUPPORT * float(comb.max()):
+            base = loop
     family = [base * 2.0 ** k for k in (-2, -1, 0, 1, 2)]
     inside = [b for b in family if prior.min_bpm <= b <= prior.max_bpm]
     if not inside:  # a narrow prior that the family skips: the best tempo inside it
@@ -229,6 +269,7 @@ class OctaveEvidence:
     hats_sixteenths: float
     snare_between: float
     kick_and: float
+    mid_sixteenths: float | None = None
 
     @property
     def double(self) -> bool:
@@ -243,6 +284,23 @@ class OctaveEvidence:
                 and self.kick_and < _HALF_TIME_KICK)
 
     @property
+    def hats_only(self) -> bool:
+        """True when only the hats ask for the double tempo."""
+        return (self.hats_sixteenths >= _HATS_SIXTEENTHS and self.snare_between < _SNARE_BETWEEN
+                and self.kick_and < _KICK_AND)
+
+    @property
+    def hats_lead(self) -> bool:
+        """True when the hats run on the sixteenths more than the rest of the kit (a hi-hat line over the groove).
+
+        False when every stroke falls on the sixteenths alike (tabla, dense hand percussion:
+        the sixteenths are the groove's own subdivision, not a faster hat line).
+        """
+        if self.mid_sixteenths is None:
+            return True
+        return self.hats_sixteenths >= _HATS_OVER_KIT * self.mid_sixteenths
+
+    @property
     def kick_only(self) -> bool:
         """True when only the kick asks for the double tempo (struck on every "and")."""
         return (self.kick_and >= _KICK_AND and self.hats_sixteenths < _HATS_SIXTEENTHS
@@ -253,7 +311,10 @@ class OctaveEvidence:
 
         :attr:`double`, except that hats alone double (half-time: dubstep, trap, 140 felt 70)
         only when the slow reading is a half-time tempo (an 85-100 BPM groove with sixteenth hats,
-        downtempo or a tabla loop, is counted at its own tempo), and kicks on every "and" alone
+        downtempo, is counted at its own tempo) or, above that, where the hats run on the
+        sixteenths more than the snares and the other mid-band strokes (:attr:`hats_lead`: jungle's
+        chopped breaks at 85-88 under a 16th hat line double; a 90 BPM tabla loop whose every
+        stroke runs on the sixteenths alike does not), and kicks on every "and" alone
         double only where a four-on-the-floor lives (hardstyle, psytrance: up to ~160 BPM; above
         it they are a syncopated groove).
 
@@ -269,6 +330,8 @@ class OctaveEvidence:
         if not self.double:
             return False
         if self.half_time and slow_bpm > _MAX_HALF_TIME_FELT_BPM:
+            return False
+        if self.hats_only and slow_bpm > _MAX_HALF_TIME_FELT_BPM and not self.hats_lead:
             return False
         return not (self.kick_only and fast_bpm > _MAX_FOUR_ON_FLOOR_BPM)
 
@@ -294,15 +357,18 @@ def octave_evidence(onsets: Onsets, slow_beats: np.ndarray) -> OctaveEvidence:
     OctaveEvidence
         ``hats_sixteenths``: hat level on the beat's second and fourth sixteenths over its
         first and third (the eighths); ``snare_between``: snare-body (150 Hz-1 kHz) level on the "and"
-        over the beat; ``kick_and``: kick level on the "and" over the beat.
+        over the beat; ``kick_and``: kick level on the "and" over the beat; ``mid_sixteenths``:
+        the ``hats_sixteenths`` ratio of the 150 Hz-4 kHz band (snares, claps, hand drums).
     """
     fr = onsets.frame_rate
     hat = metrical_profile(onsets.hat, slow_beats, 4, frame_rate=fr)
     body = onsets.snare_body if onsets.snare_body is not None else onsets.snare
     snare = metrical_profile(body, slow_beats, 2, frame_rate=fr)
     kick = metrical_profile(onsets.kick, slow_beats, 2, frame_rate=fr)
+    mid = metrical_profile(onsets.snare, slow_beats, 4, frame_rate=fr)
     return OctaveEvidence(hats_sixteenths=float((hat[1] + hat[3]) / (hat[0] + hat[2])),
-                          snare_between=float(snare[1] / snare[0]), kick_and=float(kick[1] / kick[0]))
+                          snare_between=float(snare[1] / snare[0]), kick_and=float(kick[1] / kick[0]),
+                          mid_sixteenths=float((mid[1] + mid[3]) / (mid[0] + mid[2])))
 
 
 def kick_parity(onsets: Onsets, beats: np.ndarray) -> int:
