@@ -264,3 +264,18 @@ def test_novelty_bonus_pulls_a_boundary_onto_the_change():
     bonus[8] = 3.0
     pulled = sm.segment_viterbi(ev, min_len=1, switch_penalty=0.5, boundary_bonus=bonus)
     assert [s.start for s in pulled] == [0, 8]
+
+
+def test_label_provenance_counts_sources_and_a_rejects_table_when_one_exists(tmp_path) -> None:
+    from workbench.library import Library
+    from workbench.train.sections.job import label_provenance
+
+    with Library(tmp_path / "workbench.db") as lib:
+        got = label_provenance(lib)
+        assert got["labels_by_source"] == {} and got["rejected_suggestions"] is None
+        assert got["provenance_columns"] == []
+        with lib.store.transaction() as conn:  # a newer schema's table of rejected suggestions
+            conn.execute("CREATE TABLE rejected_suggestions (id INTEGER PRIMARY KEY, label TEXT)")
+            conn.executemany("INSERT INTO rejected_suggestions (label) VALUES (?)", [("drop",), ("intro",)])
+        assert label_provenance(lib)["rejected_suggestions"] == {"table": "rejected_suggestions", "rows": 2,
+                                                                 "used_in_training": False}
