@@ -120,7 +120,8 @@ def synthetic_sections(n_sections: int, *, seed: int = 0, dim: int = 202, hop_s:
         beats = np.arange(0.0, duration_s, 60.0 / bpm)
         index += 1
         tracks.append(TrackFrames(index, f"synthetic {index}", duration_s,
-                                  spec.transform(frames, times, duration_s=duration_s), times, beats, beats[::4],
+                                  spec.transform(frames, times, duration_s=duration_s, downbeats_s=beats[::4]),
+                                  times, beats, beats[::4],
                                   sections, content_hash=f"synthetic-{seed}-{index}", frames=frames.astype(np.float32),
                                   group=style.name))
         made += len(plans)
@@ -240,7 +241,8 @@ def with_layout(data, extra: tuple[str, ...]):
     from workbench.train.sections import SectionData, WindowFeatures
 
     spec = WindowFeatures(extra=extra)
-    tracks = [replace(t, features=spec.transform(t.frames, t.times_s, duration_s=t.duration_s)) for t in data.tracks]
+    tracks = [replace(t, features=spec.transform(t.frames, t.times_s, duration_s=t.duration_s,
+                                                 downbeats_s=t.downbeats)) for t in data.tracks]
     return SectionData(tracks, spec, data.backbone)
 
 

@@ -279,3 +279,48 @@ def test_label_provenance_counts_sources_and_a_rejects_table_when_one_exists(tmp
             conn.executemany("INSERT INTO rejected_suggestions (label) VALUES (?)", [("drop",), ("intro",)])
         assert label_provenance(lib)["rejected_suggestions"] == {"table": "rejected_suggestions", "rows": 2,
                                                                  "used_in_training": False}
+
+
+def test_test_tracks_are_scored_and_never_trained_on():
+    from workbench.train.sections import CONFIG_DEFAULTS, leave_one_group_out
+
+    data = _data(groups=("a", "b", "c"), per_group=3)
+    cfg = {**CONFIG_DEFAULTS, **FAST}
+    params = {"epochs": 3, "hidden_dim": 16}
+    held = [t.track_id for t in data.tracks if t.track_id % 3 == 0]  # one track of each group
+    out, oof = leave_one_group_out(data, cfg=cfg, trainer_params=params, test_tracks=held)
+    assert sorted(set(oof["track_ids"].tolist())) == sorted(held)
+    assert sum(r["tracks"] for r in out["per_group"].values()) == len(held)
+    # a second generator: only its group is held out, trained on the first generator alone
+    two = _data(groups=("gen:a", "gen:b"), per_group=3)
+    other = [t.track_id for t in two.tracks if t.group == "gen:b"]
+    out, oof = leave_one_group_out(two, cfg=cfg, trainer_params=params, test_tracks=other)
+    assert list(out["per_group"]) == ["gen:b"] and set(oof["track_ids"].tolist()) == set(other)
+
+
+def test_bars_group_reads_the_bar_grid():
+    from workbench.train.sections import WindowFeatures
+    from workbench.train.sections.dj_features import EXTRA_GROUPS, FEATURES_V1_DIM, bars_block
+
+    rng = np.random.default_rng(0)
+    bar_s, n_bars = 2.0, 32
+    times = np.arange(0.25, bar_s * n_bars, 0.5)
+    frames = rng.normal(0, 0.1, (times.size, FEATURES_V1_DIM))
+    loud = (times >= 16 * bar_s) & (times < 24 * bar_s)  # phrase 3 (bars 16-23) is louder, with more low end
+    frames[loud, :6] += 3.0
+    frames[loud, 6:64] += 1.0
+    downbeats = np.arange(0.0, bar_s * n_bars, bar_s)
+    out = bars_block(frames, times, downbeats, duration_s=bar_s * n_bars)
+    assert out.shape == (times.size, EXTRA_GROUPS["bars"]) and np.isfinite(out).all()
+    level_bar, level_phrase, rise = out[:, 0], out[:, 4], out[:, 8]
+    assert level_bar[loud].min() > level_bar[~loud].max()
+    assert np.ptp(level_phrase[loud]) < 1e-9 and rise[loud].min() > 1.0  # one value per phrase, up from the last
+    assert out[0, 10] == 0.0 and out[-1, 11] == 0.0 and out[-1, 10] == pytest.approx(31 / 32)  # bars from/to ends
+    pseudo = bars_block(frames, times, None, duration_s=bar_s * n_bars)  # no grid: 2-s pseudo-bars
+    np.testing.assert_allclose(pseudo, out)
+    spec = WindowFeatures(extra=("bars",))
+    assert spec.transform(frames, times, duration_s=64.0, downbeats_s=downbeats).shape[1] == spec.dim(FEATURES_V1_DIM)
+    with pytest.raises(ParameterError, match=r"'bars' feature group needs features-v1 frames"):
+        spec.transform(frames[:, :12], times, duration_s=64.0)
+    with pytest.raises(ParameterError, match=r"frames_v1 must be \(n, 202\)"):
+        bars_block(frames[:, :12], times, downbeats, duration_s=64.0)

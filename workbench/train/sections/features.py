@@ -143,7 +143,7 @@ class WindowFeatures:
                    tuple(d.get("extra") or ()))
 
     def transform(self, frames: np.ndarray, times_s: np.ndarray, *, duration_s: float,
-                  dj_frames: np.ndarray | None = None) -> np.ndarray:
+                  dj_frames: np.ndarray | None = None, downbeats_s: np.ndarray | None = None) -> np.ndarray:
         """Features of every frame; ``frames`` (n, d), ``times_s`` frame centres; returns (n, dim(d)) float32.
 
         Parameters
@@ -156,7 +156,9 @@ class WindowFeatures:
             Track length in seconds (for the position features).
         dj_frames : np.ndarray [shape=(n, 202)], optional
             ``features-v1`` frames at ``times_s`` for the ``"dj"`` group; default ``frames``
-            when they are ``features-v1`` frames (202 columns).
+            when they are ``features-v1`` frames (202 columns). The ``"bars"`` group needs them too.
+        downbeats_s : np.ndarray [shape=(m,)], optional
+            The track's downbeats in seconds, for the ``"bars"`` group (none: 2-s pseudo-bars).
 
         Raises
         ------
@@ -185,12 +187,13 @@ class WindowFeatures:
             r = np.clip(t / max(float(duration_s), 1e-9), 0.0, 1.0)[:, None]
             blocks += [r, 4 * r * (1 - r)]
         for g in self.extra:
-            if g == "dj":
+            if g in ("dj", "bars"):
                 src = dj_frames if dj_frames is not None else f
                 if np.shape(src)[1] != dj.FEATURES_V1_DIM:
-                    raise ParameterError(f"the 'dj' feature group needs features-v1 frames ({dj.FEATURES_V1_DIM} "
-                                         f"columns); got {np.shape(src)[1]}: pass dj_frames or drop 'dj' from extra")
-                blocks.append(dj.dj_block(src, t))
+                    raise ParameterError(f"the {g!r} feature group needs features-v1 frames ({dj.FEATURES_V1_DIM} "
+                                         f"columns); got {np.shape(src)[1]}: pass dj_frames or drop {g!r} from extra")
+                blocks.append(dj.dj_block(src, t) if g == "dj" else
+                              dj.bars_block(src, t, downbeats_s, duration_s=duration_s))
             elif g == "novelty":
                 blocks.append(dj.novelty_block(f, t))
             else:
@@ -346,10 +349,11 @@ def track_frames(library: Library, track: Track | int | str, *, backbone: Backbo
     times = np.asarray(starts, dtype=np.float64) + float(getattr(b, "window_s", 1.0)) / 2
     analysis = track_analysis(library, t)
     dj_frames = None
-    if "dj" in spec.extra and b.name != FeatureFrontend.name:  # the level, low end, ... come from features-v1
+    if {"dj", "bars"} & set(spec.extra) and b.name != FeatureFrontend.name:  # level, low end, ... from features-v1
         dj_frames = _frontend_frames(library, t, times)
     return TrackFrames(t.id, t.name, float(t.duration_s),
-                       spec.transform(frames, times, duration_s=t.duration_s, dj_frames=dj_frames),
+                       spec.transform(frames, times, duration_s=t.duration_s, dj_frames=dj_frames,
+                                      downbeats_s=np.asarray(analysis.downbeats)),
                        times, np.asarray(analysis.beats), np.asarray(analysis.downbeats), [],
                        content_hash=str(t.content_hash), frames=np.asarray(frames, dtype=np.float32))
 
