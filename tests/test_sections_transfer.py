@@ -324,3 +324,25 @@ def test_bars_group_reads_the_bar_grid():
         spec.transform(frames[:, :12], times, duration_s=64.0)
     with pytest.raises(ParameterError, match=r"frames_v1 must be \(n, 202\)"):
         bars_block(frames[:, :12], times, downbeats, duration_s=64.0)
+
+
+def test_external_set_is_scored_with_baselines_and_reported():
+    from workbench.pipeline_summary import _external_headlines
+    from workbench.report.sections import external_table
+    from workbench.train.sections import SectionData, WindowFeatures, train_sections
+
+    other = _data(groups=("x", "y"), per_group=2, seed=1)
+    wide = SectionData(other.tracks[:1], WindowFeatures(context_s=(4.0, 8.0)), "test")
+    wide.X = np.zeros((3, 99), dtype=np.float32)  # another window layout
+    m = train_sections(_data(), config=FAST, progress=False, external={"gen2": other, "bad": wide}).metrics
+    e = m["transfer"]["external"]["gen2"]
+    assert e["tracks"] == 4 and set(e["baselines"]) == {"majority", "logreg", "novelty"}
+    assert 0.0 <= e["model_smoothed"]["accuracy"] <= 1.0 and set(e["segments"]) == {"smoothed", "raw", "novelty"}
+    assert e["calibration"]["temperature"] == pytest.approx(m["calibration"]["temperature"])
+    assert np.array(e["model"]["confusion"]).sum() == len(other.y)
+    assert m["transfer"]["external"]["bad"]["skipped"].startswith("window layouts differ")
+    html = external_table(m)
+    assert "gen2: model, smoothed (4 tracks)" in html and "gen2: baseline novelty" in html and "window layouts" in html
+    heads = _external_headlines(m)
+    assert heads[0].name.startswith("sections: accuracy on gen2 (other generator)") and heads[1].value is None
+    assert external_table({"transfer": {}}) == ""
