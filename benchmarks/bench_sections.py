@@ -230,17 +230,18 @@ def print_demo(h: dict) -> None:
 
 
 #: Feature layouts of the ablation table: every extra group, each left out in turn, and the embedding alone.
-ABLATIONS = {"all groups": ("dj", "novelty", "ends"), "without dj": ("novelty", "ends"),
-             "without novelty": ("dj", "ends"), "without ends": ("dj", "novelty"), "embedding + position only": ()}
+ABLATIONS = {"all groups": ("dj", "novelty", "ends", "bars"), "without bars": ("dj", "novelty", "ends"),
+             "without dj": ("novelty", "ends", "bars"), "without novelty": ("dj", "ends", "bars"),
+             "without ends": ("dj", "novelty", "bars"), "embedding + position only": ()}
 
 
-def with_layout(data, extra: tuple[str, ...]):
+def with_layout(data, extra: tuple[str, ...], *, embedding: bool = True):
     """The same tracks with another window layout (re-made from their kept features-v1 frames)."""
     from dataclasses import replace
 
     from workbench.train.sections import SectionData, WindowFeatures
 
-    spec = WindowFeatures(extra=extra)
+    spec = WindowFeatures(extra=extra, embedding=embedding)
     tracks = [replace(t, features=spec.transform(t.frames, t.times_s, duration_s=t.duration_s,
                                                  downbeats_s=t.downbeats)) for t in data.tracks]
     return SectionData(tracks, spec, data.backbone)

@@ -144,11 +144,18 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true", help="feature groups, LOSO on the devset's dev tracks")
     parser.add_argument("--no-cross", action="store_true", help="skip the cross-generator figures")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--extra", default=None, help="window feature groups of the main table, comma-separated "
+                                                      "(default: the trainer's DEFAULT_FEATURES)")
+    parser.add_argument("--no-embedding", action="store_true", help="with --extra: leave the backbone embedding out")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     lib_dir = args.library_dir or args.devset.with_name(args.devset.name + "-lib")
     dev_data, split = devset_data(args.devset, library_dir=lib_dir)
+    extra = None if args.extra is None else tuple(g for g in args.extra.split(",") if g)
+    if extra is not None:
+        dev_data = with_layout(dev_data, extra, embedding=not args.no_embedding)
+    print(f"feature groups: {', '.join(dev_data.features.group_names())}")
     dev_ids = [t for t, s in split.items() if s == "dev"]
     held_ids = [t for t, s in split.items() if s == "held_out"]
     print(f"devset {args.devset}: {len(dev_ids)} dev + {len(held_ids)} held-out tracks, "
@@ -162,6 +169,8 @@ def main() -> None:
         from workbench.train.sections.transfer import intro_outro_confusion
 
         demo = demo_data(args.n_tracks, seed=args.seed, folder=args.demo_dir)
+        if extra is not None:
+            demo = with_layout(demo, extra, embedding=not args.no_embedding)
         t1 = time.perf_counter()
         res = train_sections(demo, config={"seed": args.seed}, progress=False,
                              external={"devset dev": dev_data.subset(dev_ids),

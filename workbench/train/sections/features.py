@@ -83,6 +83,10 @@ class WindowFeatures:
         frames), ``"novelty"`` (change against the neighbouring seconds), ``"ends"`` (distance
         to the start and the end).
 
+    embedding : bool
+        False leaves the backbone's frames and contexts out (only position and ``extra``: the
+        DJ descriptors alone, which do not depend on how a generator or a mix sounds).
+
     The layout is ``[frame, context..., (context - track mean)..., position, extra...]``;
     :meth:`dim` gives its length for a backbone size, :meth:`group_names` names the groups.
     Training uses :data:`DEFAULT_FEATURES` (every extra group) unless told otherwise.
@@ -92,6 +96,7 @@ class WindowFeatures:
     track_relative: bool = True
     position: bool = True
     extra: tuple[str, ...] = ()
+    embedding: bool = True
 
     def __post_init__(self) -> None:
         from workbench.train.sections.dj_features import EXTRA_GROUPS
@@ -101,11 +106,14 @@ class WindowFeatures:
         if not isinstance(self.extra, tuple) or any(g not in EXTRA_GROUPS for g in self.extra) \
                 or len(set(self.extra)) != len(self.extra):
             raise ParameterError(f"extra must be a tuple of distinct groups from {tuple(EXTRA_GROUPS)}; got {self.extra!r}")
+        if not (self.embedding or self.position or self.extra):
+            raise ParameterError("a window layout needs the embedding, the position or an extra group; got none")
 
     def group_names(self) -> list[str]:
         """The feature groups of this layout, in order (what a run records as ``feature_groups``)."""
-        names = ["embedding (frame)"] + [f"embedding context ±{c:g} s" for c in self.context_s]
-        if self.track_relative:
+        names = (["embedding (frame)"] + [f"embedding context ±{c:g} s" for c in self.context_s]
+                 if self.embedding else [])
+        if self.track_relative and self.embedding:
             names.append("embedding context − track mean")
         if self.position:
             names.append("position in track")
@@ -122,12 +130,13 @@ class WindowFeatures:
         from workbench.train.sections.dj_features import EXTRA_GROUPS
 
         n_ctx = len(self.context_s)
-        return (base_dim * (1 + n_ctx + (n_ctx if self.track_relative else 0)) + (2 if self.position else 0)
+        return (base_dim * (1 + n_ctx + (n_ctx if self.track_relative else 0)) * int(self.embedding)
+                + (2 if self.position else 0)
                 + sum(EXTRA_GROUPS[g] for g in self.extra))
 
     def to_dict(self) -> dict[str, Any]:
         return {"context_s": list(self.context_s), "track_relative": self.track_relative, "position": self.position,
-                "extra": list(self.extra)}
+                "extra": list(self.extra), "embedding": self.embedding}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> WindowFeatures:
@@ -140,7 +149,7 @@ class WindowFeatures:
             (a layout saved without ``extra`` has none).
         """
         return cls(tuple(float(c) for c in d["context_s"]), bool(d["track_relative"]), bool(d["position"]),
-                   tuple(d.get("extra") or ()))
+                   tuple(d.get("extra") or ()), bool(d.get("embedding", True)))
 
     def transform(self, frames: np.ndarray, times_s: np.ndarray, *, duration_s: float,
                   dj_frames: np.ndarray | None = None, downbeats_s: np.ndarray | None = None) -> np.ndarray:
@@ -183,6 +192,8 @@ class WindowFeatures:
         if self.track_relative:
             mean = f.mean(axis=0)
             blocks += [ctx - mean for ctx in contexts]
+        if not self.embedding:
+            blocks = []
         if self.position:
             r = np.clip(t / max(float(duration_s), 1e-9), 0.0, 1.0)[:, None]
             blocks += [r, 4 * r * (1 - r)]
