@@ -60,6 +60,16 @@ leave-one-style-out, so its figures are optimistic; the extra feature groups do 
 accuracy (within noise) but lower the calibration error. Held-out downtempo (0.48) and house
 (0.68) are the weak styles: their verses and choruses exist in only one other style.
 
+Session 5 speed (same code path, default run), load average 16-19 then 13-17:
+
+    sections  windows  wall s  cpu s  mlp s  transfer s  majority s  logreg s  ensemble s
+         100     3020    40.6   11.1   14.3        16.4         0.1       0.5         8.6
+        1000    29414    61.5   18.3   16.3        28.8         0.1       0.8        11.0   (load 19: NOT MET)
+        1000    29414    53.5   20.2   18.4        22.5         0.1       0.7         8.0   (load 13-17: MET)
+
+CPU seconds (18-20 s for 1,000 sections with every baseline) stay far under the minute; wall
+seconds follow the load of the shared cores.
+
 Session 5 (2026-12-05, load 13-19; the demo library re-analysed by this session's beat tracker, so
 its grids differ from the figures above), ``--no-speed --demo --ablation --demo-dir DIR``:
 leave-one-style-out smoothed accuracy 0.836 (target 0.85: NOT MET), macro F1 0.764, F @3 s 0.861,
