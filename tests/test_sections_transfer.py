@@ -346,3 +346,17 @@ def test_external_set_is_scored_with_baselines_and_reported():
     heads = _external_headlines(m)
     assert heads[0].name.startswith("sections: accuracy on gen2 (other generator)") and heads[1].value is None
     assert external_table({"transfer": {}}) == ""
+
+
+def test_layout_without_the_embedding():
+    from workbench.train.sections import WindowFeatures
+
+    spec = WindowFeatures(extra=("ends",), embedding=False)
+    times = np.arange(0.25, 20.0, 0.5)
+    out = spec.transform(np.ones((times.size, 12)), times, duration_s=20.0)
+    assert out.shape == (times.size, 2 + 4) == (times.size, spec.dim(12))
+    assert spec.group_names() == ["position in track", "ends"]
+    assert WindowFeatures.from_dict(spec.to_dict()) == spec
+    assert WindowFeatures.from_dict({"context_s": [4.0], "track_relative": True, "position": True}).embedding
+    with pytest.raises(ParameterError, match="needs the embedding, the position or an extra group"):
+        WindowFeatures(position=False, embedding=False)
