@@ -60,6 +60,33 @@ leave-one-style-out, so its figures are optimistic; the extra feature groups do 
 accuracy (within noise) but lower the calibration error. Held-out downtempo (0.48) and house
 (0.68) are the weak styles: their verses and choruses exist in only one other style.
 
+Session 5 speed (same code path, default run), load average 16-19 then 13-17:
+
+    sections  windows  wall s  cpu s  mlp s  transfer s  majority s  logreg s  ensemble s
+         100     3020    40.6   11.1   14.3        16.4         0.1       0.5         8.6
+        1000    29414    61.5   18.3   16.3        28.8         0.1       0.8        11.0   (load 19: NOT MET)
+        1000    29414    53.5   20.2   18.4        22.5         0.1       0.7         8.0   (load 13-17: MET)
+
+CPU seconds (18-20 s for 1,000 sections with every baseline) stay far under the minute; wall
+seconds follow the load of the shared cores.
+
+Session 5 (2026-12-05, load 13-19; the demo library re-analysed by this session's beat tracker, so
+its grids differ from the figures above), ``--no-speed --demo --ablation --demo-dir DIR``:
+leave-one-style-out smoothed accuracy 0.836 (target 0.85: NOT MET), macro F1 0.764, F @3 s 0.861,
+F @0.5 s 0.731, intro/outro 0.000, ECE 0.117 -> 0.049; in-domain 0.988; novelty F @3 s 0.841.
+Per held-out style (smoothed accuracy / F @3 s): dnb 0.98/0.96, downtempo 0.55/0.62, house
+0.68/0.88, progressive 0.90/0.86, techno 0.90/0.89, trance 0.98/0.96.
+
+    layout (leave-one-style-out)  accuracy  macro F1  F @3 s  F @0.5 s  intro/outro  ECE after
+    all groups (+ bars)              0.833     0.770   0.865     0.735        0.000      0.042
+    without bars (the default)       0.836     0.764   0.861     0.731        0.000      0.049
+    without dj                       0.833     0.763   0.851     0.748        0.000      0.043
+    without novelty                  0.834     0.766   0.865     0.748        0.000      0.042
+    without ends                     0.828     0.761   0.844     0.748        0.000      0.068
+    embedding + position only        0.844     0.784   0.868     0.744        0.000      0.074
+
+The second generator's figures (cross-style and cross-generator) are in bench_sections_devset.py.
+
 Before (commit a12ed61's ``train_sections`` with its defaults on the same 100 synthetic sections:
 5-fold CV of the MLP, logreg and the ensemble, then the MLP): 485 s wall, 144 s CPU (CV: ensemble
 394 s, logreg 29 s, MLP 59 s). What changed: scikit-learn's BLAS/OpenMP pools held to one thread
@@ -120,7 +147,8 @@ def synthetic_sections(n_sections: int, *, seed: int = 0, dim: int = 202, hop_s:
         beats = np.arange(0.0, duration_s, 60.0 / bpm)
         index += 1
         tracks.append(TrackFrames(index, f"synthetic {index}", duration_s,
-                                  spec.transform(frames, times, duration_s=duration_s), times, beats, beats[::4],
+                                  spec.transform(frames, times, duration_s=duration_s, downbeats_s=beats[::4]),
+                                  times, beats, beats[::4],
                                   sections, content_hash=f"synthetic-{seed}-{index}", frames=frames.astype(np.float32),
                                   group=style.name))
         made += len(plans)
@@ -229,18 +257,20 @@ def print_demo(h: dict) -> None:
 
 
 #: Feature layouts of the ablation table: every extra group, each left out in turn, and the embedding alone.
-ABLATIONS = {"all groups": ("dj", "novelty", "ends"), "without dj": ("novelty", "ends"),
-             "without novelty": ("dj", "ends"), "without ends": ("dj", "novelty"), "embedding + position only": ()}
+ABLATIONS = {"all groups": ("dj", "novelty", "ends", "bars"), "without bars": ("dj", "novelty", "ends"),
+             "without dj": ("novelty", "ends", "bars"), "without novelty": ("dj", "ends", "bars"),
+             "without ends": ("dj", "novelty", "bars"), "embedding + position only": ()}
 
 
-def with_layout(data, extra: tuple[str, ...]):
+def with_layout(data, extra: tuple[str, ...], *, embedding: bool = True):
     """The same tracks with another window layout (re-made from their kept features-v1 frames)."""
     from dataclasses import replace
 
     from workbench.train.sections import SectionData, WindowFeatures
 
-    spec = WindowFeatures(extra=extra)
-    tracks = [replace(t, features=spec.transform(t.frames, t.times_s, duration_s=t.duration_s)) for t in data.tracks]
+    spec = WindowFeatures(extra=extra, embedding=embedding)
+    tracks = [replace(t, features=spec.transform(t.frames, t.times_s, duration_s=t.duration_s,
+                                                 downbeats_s=t.downbeats)) for t in data.tracks]
     return SectionData(tracks, spec, data.backbone)
 
 

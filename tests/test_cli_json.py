@@ -171,10 +171,16 @@ def test_info_of_a_file_json(tmp_path, write_audio, capsys):
     assert set(doc) == {"path", "format", "subtype", "sample_rate_hz", "channels", "frames", "duration_s"}
 
 
-def test_suggest_without_a_model_says_how_to_train_one(home, capsys):
-    assert main(["--home", str(home), "suggest", "1"]) == 1
-    err = capsys.readouterr().err
-    assert "no section model yet" in err and "workbench train sections" in err
+def test_suggest_without_a_model_falls_back_to_novelty_and_says_so(home, capsys):
+    doc = run_json(["--home", str(home), "suggest", "1", "--json"], capsys)
+    assert doc["run_id"] is None and doc["model"].startswith("no section model yet: unsupervised novelty")
+    assert "workbench train sections" in doc["model"]
+    rows = doc["suggestions"]
+    assert rows and all(set(s) == SUGGESTION_FIELDS and s["uncertain"] and s["confidence"] == 0 for s in rows)
+    assert rows[0]["start_beat"] == 0 and all(a["end_beat"] == b["start_beat"] for a, b in zip(rows, rows[1:], strict=False))
+    assert main(["--home", str(home), "suggest", "1"]) == 0
+    assert "no section model yet" in capsys.readouterr().out
+    assert main(["--home", str(home), "suggest", "1", "--run", "nope"]) == 1  # a named run is never replaced
 
 
 def test_suggest_runs_list_and_compare_on_the_demo(demo_home, capsys):

@@ -225,3 +225,89 @@ def test_auto_renderer_falls_back_to_numpy_without_fluidsynth(monkeypatch):
         make_track("trap", 0, seed=0, renderer="fluidsynth")
     y, truth = make_track("trap", 0, seed=0, renderer="auto")
     assert truth["renderer"].startswith("numpy") and y.shape[1] == 2 and np.abs(y).max() > 0.5
+
+
+# ------------------------------------------------------------------------- section arrangements
+
+#: sha256 of track jungle 01 (seed 0)'s truth without its renderer, as set9 (rendered before sections existed) has it.
+JUNGLE_01_TRUTH_SHA = "7b18bd921fc90f6476452f9ca0117e5b25d9fe84e207c5cd9e2b30417a66d829"
+
+
+def test_truth_without_sections_is_unchanged():
+    import hashlib
+
+    _, truth = make_track("jungle", 1, seed=0, renderer="numpy")
+    assert "sections" not in truth and "arrangement" not in truth
+    truth.pop("renderer")
+    assert hashlib.sha256(json.dumps(truth, sort_keys=True).encode()).hexdigest() == JUNGLE_01_TRUTH_SHA
+
+
+@pytest.fixture(scope="module")
+def arranged():
+    """dnb 00 (an EDM form) and hip-hop 00 (a song form), arranged in sections, numpy render."""
+    return {s: make_track(s, 0, seed=0, renderer="numpy", sections=True) for s in ("dnb", "hiphop")}
+
+
+def test_section_truth_tiles_the_track_in_whole_phrases(arranged):
+    from workbench.devset.arrange import MAX_DURATION_S, PHRASE_BARS
+    from workbench.labels import LABELS
+
+    for style, (y, truth) in arranged.items():
+        _, plain = make_track(style, 0, seed=0, renderer="numpy")
+        assert (truth["nominal_bpm"], truth["key"], truth["condition"]) == \
+            (plain["nominal_bpm"], plain["key"], plain["condition"])  # same draws, longer track
+        secs = truth["sections"]
+        assert secs[0]["start_s"] == 0.0 and secs[-1]["end_s"] == truth["duration_s"] == pytest.approx(len(y) / 44100, abs=1e-4)
+        assert all(a["end_s"] == b["start_s"] for a, b in zip(secs, secs[1:], strict=False))
+        assert all(s["label"] in LABELS and s["bars"] % PHRASE_BARS == 0 for s in secs)
+        assert sum(s["bars"] for s in secs) == truth["n_bars"] == len(truth["downbeats"])
+        downbeats = set(truth["downbeats"])
+        assert all(s["start_s"] in downbeats for s in secs[1:])
+        assert secs[0]["label"] == "intro" and secs[-1]["label"] == "outro"
+        assert truth["duration_s"] <= MAX_DURATION_S + 240.0 / truth["nominal_bpm"] + 1.6
+    assert arranged["dnb"][1]["arrangement"].startswith("edm") and arranged["hiphop"][1]["arrangement"] == "song"
+    assert {"verse", "chorus"} <= {s["label"] for s in arranged["hiphop"][1]["sections"]}
+
+
+def test_sections_sound_as_labelled(arranged):
+    """Drops carry the low end that intros and builds lack; breaks have no kick (quieter low end)."""
+    import librosa
+
+    y, truth = arranged["dnb"]
+    mono = y.mean(axis=1)
+    spec = np.abs(librosa.stft(mono, n_fft=4096, hop_length=2048)) ** 2
+    times = librosa.frames_to_time(np.arange(spec.shape[1]), sr=44100, hop_length=2048, n_fft=4096)
+    low = spec[librosa.fft_frequencies(sr=44100, n_fft=4096) < 120].sum(axis=0)
+
+    def mean_low(label: str) -> float:
+        inside = np.zeros_like(times, dtype=bool)
+        for s in truth["sections"]:
+            if s["label"] == label:
+                inside |= (times >= s["start_s"] + 1) & (times < s["end_s"] - 1)
+        return float(low[inside].mean())
+
+    drop = mean_low("drop")
+    assert drop > 4 * mean_low("build") and drop > 1.5 * mean_low("intro")
+
+
+def test_arrangement_fits_the_length_and_differs_per_split():
+    from workbench.devset.arrange import MAX_DURATION_S, bar_parts, draw_arrangement
+
+    form, plan = draw_arrangement("hiphop", bar_s=240 / 72, seed=0, style_index=5, k=0, held_out=False)
+    assert form == "song" and sum(b for _, b in plan) * 240 / 72 <= MAX_DURATION_S
+    plans = {tuple(draw_arrangement("dnb", bar_s=1.4, seed=s, style_index=0, k=0, held_out=h)[1])
+             for s in range(4) for h in (False, True)}
+    assert len(plans) > 2
+    parts = bar_parts([("intro", 8), ("build", 4), ("drop", 8), ("break", 4)])
+    assert parts[0].drums and "kick" not in parts[0].drums and "kick" in parts[7].drums  # hats first
+    assert parts[8].roll == 2 and parts[11].roll == 4 and not parts[8].bass
+    assert parts[12].crash and parts[12].drums is None and not parts[13].crash
+    assert parts[20].drums == frozenset() and bar_parts([("break", 4)], drums_only=True)[0].drums
+
+
+def test_cli_writes_sections(tmp_path, capsys):
+    assert devset_main([str(tmp_path), "--per-style", "1", "--styles", "trap", "--renderer", "numpy",
+                        "--sections"]) == 0
+    truth = load_devset(tmp_path)[0]
+    assert truth["arrangement"] == "song" and truth["sections"][0]["label"] == "intro"
+    assert json.loads((tmp_path / "MANIFEST.json").read_text())["sections"] is True

@@ -417,10 +417,20 @@ def test_job_refuses_without_labels_then_trains_on_labeller_labels(labelled_libr
             label = next(s["label"] for s in truth if s["start_s"] <= mid_s < s["end_s"])
             labels.add(t, label, start_beat=start, end_beat=start + 8)
     assert labels.stats().ready
+    from workbench.labels import Suggestion
+
+    first = lib.tracks()[0]
+    bar = labels.grid(first).beats_s
+    n_before = len(labels.all())
+    labels.accept(Suggestion(first.id, "intro", 0, 8, float(bar[0]), float(bar[8]), 0.9))  # replaces the first span
+    assert len(labels.all()) == n_before
     job, path = train_sections_job(lib, experiments_root=tmp_path, progress=False)
     run = load_run(path)
     m = run.metrics
     assert job.state == "completed" and run.data["source"] == "labels"
+    prov = run.data["label_provenance"]  # the accepted suggestion is a user label, trained on
+    assert prov["labels_by_source"] == {"user": n_before} and prov["rejected_suggestions"] is None
+    assert run.data["n_labels"] == n_before
     assert set(m["baselines"]) == {"majority", "logreg", "ensemble", "novelty"}  # novelty: unsupervised boundaries
     for b in m["baselines"].values():
         assert set(b) == set(m["model"]) and set(b["per_class"]) == set(m["model"]["per_class"])

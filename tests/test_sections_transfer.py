@@ -264,3 +264,99 @@ def test_novelty_bonus_pulls_a_boundary_onto_the_change():
     bonus[8] = 3.0
     pulled = sm.segment_viterbi(ev, min_len=1, switch_penalty=0.5, boundary_bonus=bonus)
     assert [s.start for s in pulled] == [0, 8]
+
+
+def test_label_provenance_counts_sources_and_a_rejects_table_when_one_exists(tmp_path) -> None:
+    from workbench.library import Library
+    from workbench.train.sections.job import label_provenance
+
+    with Library(tmp_path / "workbench.db") as lib:
+        got = label_provenance(lib)
+        assert got["labels_by_source"] == {} and got["rejected_suggestions"] is None
+        assert got["provenance_columns"] == []
+        with lib.store.transaction() as conn:  # a newer schema's table of rejected suggestions
+            conn.execute("CREATE TABLE rejected_suggestions (id INTEGER PRIMARY KEY, label TEXT)")
+            conn.executemany("INSERT INTO rejected_suggestions (label) VALUES (?)", [("drop",), ("intro",)])
+        assert label_provenance(lib)["rejected_suggestions"] == {"table": "rejected_suggestions", "rows": 2,
+                                                                 "used_in_training": False}
+
+
+def test_test_tracks_are_scored_and_never_trained_on():
+    from workbench.train.sections import CONFIG_DEFAULTS, leave_one_group_out
+
+    data = _data(groups=("a", "b", "c"), per_group=3)
+    cfg = {**CONFIG_DEFAULTS, **FAST}
+    params = {"epochs": 3, "hidden_dim": 16}
+    held = [t.track_id for t in data.tracks if t.track_id % 3 == 0]  # one track of each group
+    out, oof = leave_one_group_out(data, cfg=cfg, trainer_params=params, test_tracks=held)
+    assert sorted(set(oof["track_ids"].tolist())) == sorted(held)
+    assert sum(r["tracks"] for r in out["per_group"].values()) == len(held)
+    # a second generator: only its group is held out, trained on the first generator alone
+    two = _data(groups=("gen:a", "gen:b"), per_group=3)
+    other = [t.track_id for t in two.tracks if t.group == "gen:b"]
+    out, oof = leave_one_group_out(two, cfg=cfg, trainer_params=params, test_tracks=other)
+    assert list(out["per_group"]) == ["gen:b"] and set(oof["track_ids"].tolist()) == set(other)
+
+
+def test_bars_group_reads_the_bar_grid():
+    from workbench.train.sections import WindowFeatures
+    from workbench.train.sections.dj_features import EXTRA_GROUPS, FEATURES_V1_DIM, bars_block
+
+    rng = np.random.default_rng(0)
+    bar_s, n_bars = 2.0, 32
+    times = np.arange(0.25, bar_s * n_bars, 0.5)
+    frames = rng.normal(0, 0.1, (times.size, FEATURES_V1_DIM))
+    loud = (times >= 16 * bar_s) & (times < 24 * bar_s)  # phrase 3 (bars 16-23) is louder, with more low end
+    frames[loud, :6] += 3.0
+    frames[loud, 6:64] += 1.0
+    downbeats = np.arange(0.0, bar_s * n_bars, bar_s)
+    out = bars_block(frames, times, downbeats, duration_s=bar_s * n_bars)
+    assert out.shape == (times.size, EXTRA_GROUPS["bars"]) and np.isfinite(out).all()
+    level_bar, level_phrase, rise = out[:, 0], out[:, 4], out[:, 8]
+    assert level_bar[loud].min() > level_bar[~loud].max()
+    assert np.ptp(level_phrase[loud]) < 1e-9 and rise[loud].min() > 1.0  # one value per phrase, up from the last
+    assert out[0, 10] == 0.0 and out[-1, 11] == 0.0 and out[-1, 10] == pytest.approx(31 / 32)  # bars from/to ends
+    pseudo = bars_block(frames, times, None, duration_s=bar_s * n_bars)  # no grid: 2-s pseudo-bars
+    np.testing.assert_allclose(pseudo, out)
+    spec = WindowFeatures(extra=("bars",))
+    assert spec.transform(frames, times, duration_s=64.0, downbeats_s=downbeats).shape[1] == spec.dim(FEATURES_V1_DIM)
+    with pytest.raises(ParameterError, match=r"'bars' feature group needs features-v1 frames"):
+        spec.transform(frames[:, :12], times, duration_s=64.0)
+    with pytest.raises(ParameterError, match=r"frames_v1 must be \(n, 202\)"):
+        bars_block(frames[:, :12], times, downbeats, duration_s=64.0)
+
+
+def test_external_set_is_scored_with_baselines_and_reported():
+    from workbench.pipeline_summary import _external_headlines
+    from workbench.report.sections import external_table
+    from workbench.train.sections import SectionData, WindowFeatures, train_sections
+
+    other = _data(groups=("x", "y"), per_group=2, seed=1)
+    wide = SectionData(other.tracks[:1], WindowFeatures(context_s=(4.0, 8.0)), "test")
+    wide.X = np.zeros((3, 99), dtype=np.float32)  # another window layout
+    m = train_sections(_data(), config=FAST, progress=False, external={"gen2": other, "bad": wide}).metrics
+    e = m["transfer"]["external"]["gen2"]
+    assert e["tracks"] == 4 and set(e["baselines"]) == {"majority", "logreg", "novelty"}
+    assert 0.0 <= e["model_smoothed"]["accuracy"] <= 1.0 and set(e["segments"]) == {"smoothed", "raw", "novelty"}
+    assert e["calibration"]["temperature"] == pytest.approx(m["calibration"]["temperature"])
+    assert np.array(e["model"]["confusion"]).sum() == len(other.y)
+    assert m["transfer"]["external"]["bad"]["skipped"].startswith("window layouts differ")
+    html = external_table(m)
+    assert "gen2: model, smoothed (4 tracks)" in html and "gen2: baseline novelty" in html and "window layouts" in html
+    heads = _external_headlines(m)
+    assert heads[0].name.startswith("sections: accuracy on gen2 (other generator)") and heads[1].value is None
+    assert external_table({"transfer": {}}) == ""
+
+
+def test_layout_without_the_embedding():
+    from workbench.train.sections import WindowFeatures
+
+    spec = WindowFeatures(extra=("ends",), embedding=False)
+    times = np.arange(0.25, 20.0, 0.5)
+    out = spec.transform(np.ones((times.size, 12)), times, duration_s=20.0)
+    assert out.shape == (times.size, 2 + 4) == (times.size, spec.dim(12))
+    assert spec.group_names() == ["position in track", "ends"]
+    assert WindowFeatures.from_dict(spec.to_dict()) == spec
+    assert WindowFeatures.from_dict({"context_s": [4.0], "track_relative": True, "position": True}).embedding
+    with pytest.raises(ParameterError, match="needs the embedding, the position or an extra group"):
+        WindowFeatures(position=False, embedding=False)

@@ -125,7 +125,7 @@ def _headlines(runs: dict[str, Run], result: DemoResult) -> list[Headline]:
             hit = seg.get("boundary_f_3s")
             if hit is not None:
                 out.append(Headline("sections: boundary hit rate F @3 s (smoothed)", hit, "≥ 0.8", hit >= 0.8))
-            out += _transfer_headlines(run.metrics)
+            out += _transfer_headlines(run.metrics) + _external_headlines(run.metrics)
     return out
 
 
@@ -153,6 +153,27 @@ def _transfer_headlines(metrics: dict) -> list[Headline]:
         hit = seg["smoothed"]["boundary_f_3s"]
         out.append(Headline("sections: boundary F @3 s on held-out crates (novelty baseline "
                             + (f"{nov:.3f})" if nov is not None else "n/a)"), hit, "≥ 0.85", hit >= 0.85))
+    return out
+
+
+def _external_headlines(metrics: dict) -> list[Headline]:
+    """Sections: accuracy on each other set the run was scored on (a second generator), next to its baselines.
+
+    Parameters
+    ----------
+    metrics : dict
+        A sections run's ``metrics.json``.
+    """
+    out = []
+    for name, e in ((metrics.get("transfer") or {}).get("external") or {}).items():
+        if "skipped" in e:
+            out.append(Headline(f"sections: {name} (other generator)", None, e["skipped"], None))
+            continue
+        acc = e["model_smoothed"]["accuracy"]
+        base = {k: v["accuracy"] for k, v in e["baselines"].items()}
+        out.append(Headline(f"sections: accuracy on {name} (other generator), smoothed ("
+                            + ", ".join(f"{k} {v:.3f}" for k, v in base.items()) + ")", acc, "≥ 0.85",
+                            acc >= 0.85 and acc >= max(base.values(), default=0.0)))
     return out
 
 

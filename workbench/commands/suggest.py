@@ -2,7 +2,9 @@
 shows them.
 
 The model is the active registered ``dj_section`` version's training run (``workbench models``),
-else the newest ``sections`` run with a model under the workspace's ``experiments/``.
+else the newest ``sections`` run with a model under the workspace's ``experiments/``. With no
+section model yet (and no ``--run``), the suggestions are the unsupervised novelty boundaries
+(:func:`~workbench.train.sections.fallback_suggestions`), every one uncertain, and it says so.
 """
 
 from __future__ import annotations
@@ -86,23 +88,36 @@ def _backbone(run: Run) -> Backbone:
     return run_backbone(run)
 
 
+#: What ``suggest`` says of its suggestions when no section model is trained yet.
+FALLBACK_SAID = ("no section model yet: unsupervised novelty boundaries (labels guessed from position and "
+                 "loudness, all uncertain); label sections and run `workbench train sections` for a model")
+
+
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    from workbench.train.sections import load_section_model, suggest_sections
+    from workbench.train.sections import fallback_suggestions, load_section_model, suggest_sections
 
     with open_library(args) as lib:
         track = lib.track(args.track)
-        run, source = section_run(args, lib)
-        if run.kind != "sections" or run.model_path is None:
-            raise NoSectionModelError(f"run {run.run_id} is not a sections run with a model.pt (kind {run.kind!r})")
-        trainer, features, transitions = load_section_model(run.model_path)
-        found = suggest_sections(lib, track, model=trainer, backbone=_backbone(run), features=features,
-                                 transitions=transitions)
+        try:
+            run, source = section_run(args, lib)
+        except NoSectionModelError:
+            run, source = None, FALLBACK_SAID
+        if run is None:
+            found = fallback_suggestions(lib, track)
+        else:
+            if run.kind != "sections" or run.model_path is None:
+                raise NoSectionModelError(f"run {run.run_id} is not a sections run with a model.pt "
+                                          f"(kind {run.kind!r})")
+            trainer, features, transitions = load_section_model(run.model_path)
+            found = suggest_sections(lib, track, model=trainer, backbone=_backbone(run), features=features,
+                                     transitions=transitions)
     rows = [{k: v for k, v in dataclasses.asdict(s).items() if k not in ("track_id", "model_name", "model_version")} for s in found]
+    run_id = None if run is None else run.run_id
     if args.json:
-        print_json({"track_id": track.id, "track_name": track.name, "run_id": run.run_id, "model": source,
+        print_json({"track_id": track.id, "track_name": track.name, "run_id": run_id, "model": source,
                     "suggestions": rows})
         return 0
-    print(f"{track.name} (track {track.id}): suggestions of {source}, run {run.run_id}")
+    print(f"{track.name} (track {track.id}): " + (source if run is None else f"suggestions of {source}, run {run_id}"))
     print(f"{'label':7}  {'beats':>9}  {'seconds':>13}  confidence")
     for r in rows:
         print(f"{r['label']:7}  {r['start_beat']:>4}-{r['end_beat']:<4}  {r['start_s']:6.1f}-{r['end_s']:<6.1f}  "

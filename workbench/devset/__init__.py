@@ -10,6 +10,10 @@ when both are installed (``apt-get install fluidsynth fluid-soundfont-gm``), els
 synthesizer; each truth JSON names its renderer. Ground truth is exact: beats, downbeats, the
 per-beat tempo curve, felt tempo (half of the notated tempo for dubstep and trap), key (``None``
 for drums only) and a ``split``: ``"held_out"`` tracks stay out of every tuning decision.
+With ``sections=True`` (``--sections``) tracks are arranged in DJ sections (intro, build,
+drop, break, outro; verse and chorus for hip-hop and trap: :mod:`~workbench.devset.arrange`) and
+their truth adds ``sections``: the section model's second, independently made set
+(``benchmarks/bench_sections_devset.py``). Without it the truth is what it always was.
 
 >>> from workbench.devset import write_set, load_devset
 >>> write_set("data/devset", per_style=3, seed=0)         # doctest: +SKIP

@@ -29,11 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--styles", default=None, help=f"comma-separated subset of {','.join(STYLE_NAMES)}")
     parser.add_argument("--renderer", choices=RENDERERS, default="auto")
+    parser.add_argument("--sections", action="store_true",
+                        help="arranged tracks (intro, build, drop, ...; 1-2 min each) with section truth")
     parser.add_argument("--json", action="store_true", help="print the written tracks as JSON")
     args = parser.parse_args(argv)
     styles = args.styles.split(",") if args.styles else None
     paths = write_set(args.out, per_style=args.per_style, seed=args.seed, styles=styles, renderer=args.renderer,
-                      progress=not args.json)
+                      progress=not args.json, sections=args.sections)
     if args.json:
         tracks = [json.loads(p.read_text()) for p in paths]
         print(json.dumps([{k: t[k] for k in ("title", "style", "condition", "split", "bpm", "felt_bpm", "key",

@@ -7,10 +7,12 @@ downbeats written to the truth are exact by construction (to 1 ms in MIDI).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from workbench.devset.arrange import BarParts
 from workbench.devset.styles import DRUM_ROLES, GM_DRUMS, DevStyle
 
 #: Chord progressions as (root offset from the tonic in semitones, quality), one chord per slot.
@@ -146,7 +148,8 @@ def chord_pitches(tonic_pc: int, root: int, quality: str, *, low: int) -> tuple[
 
 
 def compose(style: DevStyle, *, n_bars: int, clock: Clock, tonic_pc: int | None, mode: str,
-            rng: np.random.Generator, humanised: bool) -> tuple[list[Note], list[str]]:
+            rng: np.random.Generator, humanised: bool,
+            parts: Sequence[BarParts] | None = None) -> tuple[list[Note], list[str]]:
     """All notes of one track, and its chord progression (``["i", "bVI", ...]``, empty for drums only).
 
     ``tonic_pc=None`` gives drums only. Bars 0-1 have no bass; with 10 bars or more, two bars in
@@ -167,6 +170,10 @@ def compose(style: DevStyle, *, n_bars: int, clock: Clock, tonic_pc: int | None,
         Draws velocities and fills.
     humanised : bool
         Vary velocities (timing is the clock's).
+    parts : sequence of BarParts, optional
+        What plays in each of the ``n_bars`` bars (an arrangement of
+        :mod:`~workbench.devset.arrange`); it replaces the breakdown and the phrase crashes.
+        None keeps the notes (and the random draws) of a track without sections.
 
     Returns
     -------
@@ -176,15 +183,17 @@ def compose(style: DevStyle, *, n_bars: int, clock: Clock, tonic_pc: int | None,
     """
     notes: list[Note] = []
     step_s = float(np.median(np.diff(clock.beat_times_s))) / 4
-    breakdown = range(n_bars // 2, n_bars // 2 + 2) if n_bars >= 10 else range(0)
+    breakdown = range(n_bars // 2, n_bars // 2 + 2) if n_bars >= 10 and parts is None else range(0)
 
-    def vel(c: str) -> int:
+    def vel(c: str, gain: float = 1.0) -> int:
         """MIDI velocity of a drum-pattern character (``"x"`` accent, else ghost), humanised.
 
         Parameters
         ----------
         c : str
             The pattern character.
+        gain : float > 0
+            Velocity factor (a section's level).
 
         Returns
         -------
@@ -193,14 +202,20 @@ def compose(style: DevStyle, *, n_bars: int, clock: Clock, tonic_pc: int | None,
         v = 108 if c == "x" else 58
         if humanised:
             v += int(rng.integers(-14, 10))
-        return int(np.clip(v, 20, 127))
+        return int(np.clip(v if gain == 1.0 else int(round(v * gain)), 20, 127))
 
     for bar in range(n_bars):
+        part = parts[bar] if parts is not None else None
+        gain = part.gain if part is not None else 1.0
         for half in (0, 1):
             pats = {role: p[bar % len(p)] for role, p in style.drums.items()}
             if style.breaks and bar % 4 != 0:
                 pats = dict(style.breaks[int(rng.integers(len(style.breaks)))])
                 pats.setdefault("kick", style.drums["kick"][0])
+            if part is not None:
+                pats = {r: p for r, p in pats.items() if part.drums is None or r in part.drums}
+                if part.roll:
+                    pats["snare"] = ("x" + "." * (4 // part.roll - 1)) * (4 * part.roll)
             for role, pat in pats.items():
                 if role == "kick" and bar in breakdown:
                     continue
@@ -208,38 +223,48 @@ def compose(style: DevStyle, *, n_bars: int, clock: Clock, tonic_pc: int | None,
                     c = pat[s]
                     if c in "xo":
                         t = clock.time(bar * 16 + s, humanise=humanised)
-                        notes.append(Note(t, 0.2, role, GM_DRUMS[role], vel(c)))
-        if bar % 8 == 0 or (breakdown and bar == breakdown[-1] + 1):
+                        notes.append(Note(t, 0.2, role, GM_DRUMS[role], vel(c, gain)))
+        crash = part.crash if part is not None else bar % 8 == 0 or (breakdown and bar == breakdown[-1] + 1)
+        if crash:
             notes.append(Note(clock.time(bar * 16, humanise=humanised), 1.0, "crash", GM_DRUMS["crash"], vel("x")))
     if tonic_pc is None:
         notes.sort(key=lambda n: (n.time_s, n.role, n.pitch))
         return notes, []
     progression = PROGRESSIONS[mode][int(rng.integers(len(PROGRESSIONS[mode])))]
     for bar in range(n_bars):
+        part = parts[bar] if parts is not None else None
+        gain = part.gain if part is not None else 1.0
         slot = (bar // style.bars_per_chord) % len(progression)
         root, quality = progression[slot]
         pitches = chord_pitches(tonic_pc, root, quality, low=57)
         bass_pc = tonic_pc if style.pedal else tonic_pc + root
         bass_root = style.bass_octave + (bass_pc - style.bass_octave) % 12
-        if bar >= 2 and bar not in breakdown:
+        if (part.bass if part is not None else bar >= 2 and bar not in breakdown):
             for s, length in _durations(style.bass):
                 notes.append(Note(clock.time(bar * 16 + s, humanise=humanised), 0.9 * length * step_s, "bass",
                                   bass_root + (12 if s % 8 == 6 and style.name == "breakbeat" else 0), vel("x")))
-        if style.chords == "-":
-            if bar % style.bars_per_chord == 0:
-                dur = style.bars_per_chord * 16 * step_s * 0.98
+        if part is not None and not part.chords:
+            pass
+        elif style.chords == "-":
+            held = parts is not None and bar % style.bars_per_chord != 0 and (
+                not parts[bar - 1].chords or parts[bar - 1].label != parts[bar].label)
+            if bar % style.bars_per_chord == 0 or held:  # held chords start again where a section brings them in
+                bars = _held_bars(parts, bar, style.bars_per_chord)
+                dur = bars * 16 * step_s * 0.98
                 for p in pitches[:3]:
-                    notes.append(Note(clock.time(bar * 16, humanise=False), dur, "chords", p, 80))
+                    notes.append(Note(clock.time(bar * 16, humanise=False), dur, "chords", p,
+                                      80 if gain == 1.0 else int(round(80 * gain))))
         else:
             for s, length in _durations(style.chords):
                 t = clock.time(bar * 16 + s, humanise=humanised)
                 for p in pitches[:3]:
-                    notes.append(Note(t, 0.8 * min(length, 4) * step_s, "chords", p, 88))
-        if style.lead is not None and bar >= 2:
+                    notes.append(Note(t, 0.8 * min(length, 4) * step_s, "chords", p,
+                                      88 if gain == 1.0 else int(round(88 * gain))))
+        if style.lead is not None and (part.lead if part is not None else bar >= 2):
             tones = pitches + (pitches[1] + 12, pitches[2] + 12)
             for i, (s, _) in enumerate(_durations(style.lead)):
                 notes.append(Note(clock.time(bar * 16 + s, humanise=humanised), 1.6 * step_s, "lead",
-                                  tones[(i + bar) % len(tones)] + 12, vel("x") - 10))
+                                  tones[(i + bar) % len(tones)] + 12, vel("x", gain) - 10))
     notes.sort(key=lambda n: (n.time_s, n.role, n.pitch))
     return notes, [roman(root, quality) for root, quality in progression]
 
@@ -263,6 +288,17 @@ def roman(root: int, quality: str) -> str:
     """
     name = _ROMAN[root]
     return name.lower() if quality == "m" else name
+
+
+def _held_bars(parts: Sequence[BarParts] | None, bar: int, bars_per_chord: int) -> int:
+    """Bars a held chord starting at ``bar`` lasts: to the chord change, or where its section stops the chords."""
+    if parts is None:
+        return bars_per_chord
+    n = 1
+    while n < bars_per_chord - bar % bars_per_chord and bar + n < len(parts) and parts[bar + n].chords \
+            and parts[bar + n].label == parts[bar].label:
+        n += 1
+    return n
 
 
 def is_drum(role: str) -> bool:

@@ -77,8 +77,8 @@ def _master(y: np.ndarray, condition: str, sr: int, rng: np.random.Generator) ->
     return y.astype(np.float32), info
 
 
-def make_track(style: str, k: int, *, seed: int, sr: int = 44100,
-               renderer: str = "auto") -> tuple[np.ndarray, dict[str, Any]]:
+def make_track(style: str, k: int, *, seed: int, sr: int = 44100, renderer: str = "auto",
+               sections: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
     """Synthesize track ``k`` of ``style`` for set seed ``seed``.
 
     Parameters
@@ -93,6 +93,10 @@ def make_track(style: str, k: int, *, seed: int, sr: int = 44100,
         Sample rate in Hz.
     renderer : {"auto", "fluidsynth", "numpy"}
         ``"auto"`` uses FluidSynth when it and a soundfont are found, else numpy.
+    sections : bool
+        Arrange the track in DJ sections (:mod:`~workbench.devset.arrange`: intro, build, drop,
+        break, outro, or verse and chorus for hip-hop and trap; 1-2 minutes) and add their truth.
+        False (the default) gives the 20-34 s analysis tracks, their truth unchanged.
 
     Returns
     -------
@@ -102,7 +106,8 @@ def make_track(style: str, k: int, *, seed: int, sr: int = 44100,
         track), ``felt_bpm``, ``beats``/``downbeats`` (s), ``tempo_curve`` ([beat time s, local
         BPM] per beat), ``swing``, ``humanise_ms``, ``lead_in_s``, ``tuning_hz``, ``key`` ("A minor",
         or ``None`` for drums only), ``tonic_pc``, ``mode``, ``progression`` (roman numerals, one
-        chord per ``bars_per_chord`` bars), ``master``, ``duration_s``.
+        chord per ``bars_per_chord`` bars), ``master``, ``duration_s``; with ``sections``
+        also ``arrangement`` (the form) and ``sections`` (``[{start_s, end_s, label, bars}]``).
 
     Raises
     ------
@@ -135,10 +140,18 @@ def make_track(style: str, k: int, *, seed: int, sr: int = 44100,
     humanise_ms = 12.0 if condition in ("humanised", "drift") else 0.0
     tuning_hz = float(rng.choice([432.0, 434.0, 436.0, 444.0, 446.0, 448.0])) if condition == "detuned" else 440.0
     drums_only = condition == "drums_only"
+    plan: list[tuple[str, int]] = []
+    if sections:
+        from workbench.devset.arrange import bar_parts, draw_arrangement
+
+        form, plan = draw_arrangement(style, bar_s=bar_s, seed=seed, style_index=STYLE_NAMES.index(style), k=k,
+                                      held_out=split == "held_out")
+        n_bars = sum(b for _, b in plan)
     beats = beat_times(bpm=bpm, n_beats=n_bars * 4, start_s=start_s, drift=condition == "drift", rng=rng)
     clock = Clock(beats, swing=swing, jitter_s=humanise_ms / 1000, rng=rng)
     notes, progression = compose(spec, n_bars=n_bars, clock=clock, tonic_pc=None if drums_only else tonic_pc, mode=mode,
-                    rng=rng, humanised=humanise_ms > 0)
+                    rng=rng, humanised=humanise_ms > 0,
+                    parts=bar_parts(plan, drums_only=drums_only) if plan else None)
     n_samples = int(round((beats[-1] + 1.5) * sr))
     cents = 1200 * np.log2(tuning_hz / 440.0)
     if tools is not None:
@@ -164,11 +177,17 @@ def make_track(style: str, k: int, *, seed: int, sr: int = 44100,
         "tonic_pc": None if drums_only else tonic_pc, "mode": None if drums_only else mode,
         "progression": progression, "bars_per_chord": spec.bars_per_chord, **master,
     }
+    if plan:
+        from workbench.devset.arrange import sections_truth
+
+        truth["arrangement"] = form
+        truth["sections"] = sections_truth(plan, beats[::4], duration_s=truth["duration_s"])
     return y, truth
 
 
 def write_set(folder: str | os.PathLike[str], *, per_style: int = 3, seed: int = 0,
-              styles: Iterable[str] | None = None, renderer: str = "auto", progress: bool = True) -> list[Path]:
+              styles: Iterable[str] | None = None, renderer: str = "auto", progress: bool = True,
+              sections: bool = False) -> list[Path]:
     """Write ``per_style`` tracks of each style to ``folder``: ``<style>_<k>.flac`` + ``.json``.
 
     Also writes ``MANIFEST.json`` (one entry per track: file, style, condition, split). Returns
@@ -188,6 +207,8 @@ def write_set(folder: str | os.PathLike[str], *, per_style: int = 3, seed: int =
     renderer : {"auto", "fluidsynth", "numpy"}
     progress : bool
         Show a progress bar.
+    sections : bool
+        Arranged tracks with section truth (see :func:`make_track`).
 
     Returns
     -------
@@ -212,7 +233,7 @@ def write_set(folder: str | os.PathLike[str], *, per_style: int = 3, seed: int =
     jobs = [(s, k) for k in range(per_style) for s in names]
     paths, manifest = [], []
     for style, k in tqdm(jobs, desc="devset", unit="track", disable=not progress):
-        y, truth = make_track(style, k, seed=seed, renderer=renderer)
+        y, truth = make_track(style, k, seed=seed, renderer=renderer, sections=sections)
         stem = f"{style}_{k:02d}"
 
         def write(tmp: Path, y: np.ndarray = y, sr: int = truth["sample_rate_hz"]) -> None:
@@ -242,7 +263,8 @@ def write_set(folder: str | os.PathLike[str], *, per_style: int = 3, seed: int =
         paths.append(root / f"{stem}.json")
         manifest.append({"file": f"{stem}.flac", "style": style, "condition": truth["condition"],
                          "split": truth["split"], "renderer": truth["renderer"]})
-    text = json.dumps({"format": FORMAT, "seed": seed, "per_style": per_style, "tracks": manifest}, indent=1) + "\n"
+    head = {"format": FORMAT, "seed": seed, "per_style": per_style} | ({"sections": True} if sections else {})
+    text = json.dumps(head | {"tracks": manifest}, indent=1) + "\n"
     atomic_write(root / "MANIFEST.json", lambda tmp: tmp.write_text(text))
     return paths
 

@@ -56,6 +56,37 @@ def transfer_table(metrics: Mapping[str, Any]) -> str:
     return out
 
 
+def external_table(metrics: Mapping[str, Any]) -> str:
+    """HTML: the model and its baselines on other sets (``transfer.external``: a second generator), or "".
+
+    Parameters
+    ----------
+    metrics : mapping
+        A sections run's ``metrics.json``.
+    """
+    ext = _get(metrics, "transfer", "external") or {}
+    if not ext:
+        return ""
+    rows = []
+    for name, e in ext.items():
+        if "skipped" in e:
+            rows.append((name, e["skipped"], None, None, None, None, None))
+            continue
+        seg, base = e.get("segments") or {}, e.get("baselines") or {}
+        rows.append((f"{name}: model, smoothed ({e.get('tracks')} tracks)", _get(e, "model_smoothed", "accuracy"),
+                     _get(e, "model_smoothed", "macro_f1"), _get(seg, "smoothed", "boundary_f_3s"),
+                     _get(seg, "smoothed", "boundary_f_0.5s"), _get(e, "intro_outro_confusion", "model_smoothed"),
+                     _get(e, "calibration", "ece_after")))
+        for b in ("majority", "logreg", "novelty"):
+            nov = b == "novelty"
+            rows.append((f"{name}: baseline {b}", _get(base, b, "accuracy"), _get(base, b, "macro_f1"),
+                         _get(seg, "novelty", "boundary_f_3s") if nov else None,
+                         _get(seg, "novelty", "boundary_f_0.5s") if nov else None, None, None))
+    return ("<h3>Other sets (cross-generator), with baselines</h3>"
+            + H.table(rows, ("", "accuracy", "macro F1", "boundary F @3 s", "F @0.5 s", "intro/outro confusion",
+                             "ECE")))
+
+
 def reliability_figure(bins: Mapping[str, Mapping[str, Any]]) -> Figure:
     """Reliability diagram: accuracy against confidence per bin, one line per curve, the diagonal for reference.
 
@@ -122,4 +153,4 @@ def sections_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
     feats = metrics.get("feature_groups")
     head = (f'<p class="meta">feature groups: {H.esc(", ".join(feats))}</p>' if feats else "")
     return (head + "<h3>Each held-out group (crate or folder) on its own</h3>" + transfer_table(metrics)
-            + "<h3>Calibration</h3>" + calibration_part(metrics, figure))
+            + external_table(metrics) + "<h3>Calibration</h3>" + calibration_part(metrics, figure))

@@ -13,6 +13,12 @@ Feature groups beyond the backbone embedding (:class:`~workbench.train.sections.
   after each window, frames standardised over the track: high at a change of section.
 - ``"ends"`` (4): seconds from the start and to the end (over 60, capped at 4) and
   ``exp(-t / 30 s)``, ``exp(-(T - t) / 30 s)``: an intro is near the start, an outro near the end.
+- ``"bars"`` (12): on the track's bar grid (its downbeats; 2-s pseudo-bars without one): level,
+  low end, onset density and brightness of the window's bar and of its 8-bar phrase (phrases
+  counted from the first downbeat), each standardised over the track (z-scores: a drop is loud
+  for *its* track, whatever the style's mix); the phrase's level and low end against the
+  previous phrase's (what a drop does after a build); bars from the first and to the last
+  downbeat (over 32, capped at 2).
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ import numpy as np
 from workbench.errors import ParameterError
 
 #: Extra feature groups and their sizes.
-EXTRA_GROUPS: dict[str, int] = {"dj": 9, "novelty": 2, "ends": 4}
+EXTRA_GROUPS: dict[str, int] = {"dj": 9, "novelty": 2, "ends": 4, "bars": 12}
+#: Bars of a phrase in the ``"bars"`` group.
+PHRASE_BARS = 8
 #: Size of a ``features-v1`` frame; its columns 0..63 are log-mel band means (dB / 10), column 187 log1p(mean onset).
 FEATURES_V1_DIM = 202
 _MEL = slice(0, 64)
@@ -62,12 +70,7 @@ def dj_block(frames_v1: np.ndarray, times_s: np.ndarray) -> np.ndarray:
     if f.ndim != 2 or f.shape[1] != FEATURES_V1_DIM or t.shape != (f.shape[0],):
         raise ParameterError(f"frames_v1 must be (n, {FEATURES_V1_DIM}) features-v1 frames with one time each; "
                              f"got {f.shape} and {t.shape}")
-    mel = f[:, _MEL]
-    level = mel.mean(axis=1)
-    low = mel[:, :_LOW_BANDS].mean(axis=1) - level
-    power = 10.0 ** np.clip(mel - mel.max(axis=1, keepdims=True), -12, 0)
-    bright = (power * np.arange(mel.shape[1])).sum(axis=1) / power.sum(axis=1) / (mel.shape[1] - 1)
-    raw = np.column_stack([level, low, f[:, _ONSET], bright])
+    raw = _raw(f)
     s = _window_mean(raw, t, -2.0, 2.0)
     after, before = _window_mean(raw, t, 0.0, 8.0), _window_mean(raw, t, -8.0, 0.0)
     med = np.median(s, axis=0)
@@ -75,6 +78,73 @@ def dj_block(frames_v1: np.ndarray, times_s: np.ndarray) -> np.ndarray:
                             s[:, 1], s[:, 1] - med[1],
                             s[:, 2], s[:, 2] - med[2],
                             s[:, 3], after[:, 3] - before[:, 3]])
+
+
+def _raw(f: np.ndarray) -> np.ndarray:
+    """Level, low end (against the level), onset strength and brightness of each features-v1 frame, (n, 4)."""
+    mel = f[:, _MEL]
+    level = mel.mean(axis=1)
+    low = mel[:, :_LOW_BANDS].mean(axis=1) - level
+    power = 10.0 ** np.clip(mel - mel.max(axis=1, keepdims=True), -12, 0)
+    bright = (power * np.arange(mel.shape[1])).sum(axis=1) / power.sum(axis=1) / (mel.shape[1] - 1)
+    return np.column_stack([level, low, f[:, _ONSET], bright])
+
+
+def _span_means(x: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
+    """Mean of the rows of ``x`` per span ``index`` (0..n-1), each row given its span's mean (0 for none)."""
+    sums = np.zeros((n, x.shape[1]))
+    np.add.at(sums, index, x)
+    counts = np.bincount(index, minlength=n)[:, None]
+    return sums / np.maximum(counts, 1)
+
+
+def bars_block(frames_v1: np.ndarray, times_s: np.ndarray, downbeats_s: np.ndarray | None, *,
+               duration_s: float) -> np.ndarray:
+    """The ``"bars"`` group of every window (see the module doc), shape ``(n, 12)``.
+
+    Parameters
+    ----------
+    frames_v1 : np.ndarray [shape=(n, 202)]
+        ``features-v1`` frame descriptors at ``times_s``.
+    times_s : np.ndarray [shape=(n,)]
+        Frame centres in seconds, increasing.
+    downbeats_s : np.ndarray [shape=(m,)] or None
+        The track's downbeats in seconds; fewer than 2 (no beat grid) gives 2-s pseudo-bars.
+    duration_s : float > 0
+        Track length in seconds.
+
+    Raises
+    ------
+    ParameterError
+        ``frames_v1`` is not (n, 202).
+    """
+    f = np.asarray(frames_v1, dtype=np.float64)
+    t = np.asarray(times_s, dtype=np.float64)
+    if f.ndim != 2 or f.shape[1] != FEATURES_V1_DIM or t.shape != (f.shape[0],):
+        raise ParameterError(f"frames_v1 must be (n, {FEATURES_V1_DIM}) features-v1 frames with one time each; "
+                             f"got {f.shape} and {t.shape}")
+    db = np.asarray(downbeats_s if downbeats_s is not None else [], dtype=np.float64)
+    if db.size < 2:
+        db = np.arange(0.0, max(float(duration_s), 2.0), 2.0)
+    bar_s = float(np.median(np.diff(db)))
+    # bar index of every window, bars before the first downbeat counted backwards at the median bar length
+    bar = np.searchsorted(db, t, side="right") - 1
+    before = t < db[0]
+    bar[before] = -np.ceil((db[0] - t[before]) / bar_s).astype(int)
+    after = t >= db[-1] + bar_s
+    bar[after] = db.size - 1 + np.floor((t[after] - db[-1]) / bar_s).astype(int)
+    raw = _raw(f)
+    z = (raw - np.median(raw, axis=0)) / np.maximum(raw.std(axis=0), 1e-6)
+    b0 = bar - bar.min()
+    per_bar = _span_means(z, b0, int(b0.max()) + 1)
+    phrase = np.floor_divide(bar, PHRASE_BARS)
+    p0 = phrase - phrase.min()
+    per_phrase = _span_means(z, p0, int(p0.max()) + 1)
+    prev = np.vstack([per_phrase[:1], per_phrase[:-1]])
+    rise = (per_phrase - prev)[:, :2]
+    last_bar = db.size - 1
+    return np.column_stack([per_bar[b0], per_phrase[p0], rise[p0],
+                            np.clip(bar / 32.0, -1.0, 2.0), np.clip((last_bar - bar) / 32.0, -1.0, 2.0)])
 
 
 def novelty_block(frames: np.ndarray, times_s: np.ndarray, *, half_widths_s: tuple[float, ...] = (4.0, 8.0)) -> np.ndarray:

@@ -83,6 +83,10 @@ class WindowFeatures:
         frames), ``"novelty"`` (change against the neighbouring seconds), ``"ends"`` (distance
         to the start and the end).
 
+    embedding : bool
+        False leaves the backbone's frames and contexts out (only position and ``extra``: the
+        DJ descriptors alone, which do not depend on how a generator or a mix sounds).
+
     The layout is ``[frame, context..., (context - track mean)..., position, extra...]``;
     :meth:`dim` gives its length for a backbone size, :meth:`group_names` names the groups.
     Training uses :data:`DEFAULT_FEATURES` (every extra group) unless told otherwise.
@@ -92,6 +96,7 @@ class WindowFeatures:
     track_relative: bool = True
     position: bool = True
     extra: tuple[str, ...] = ()
+    embedding: bool = True
 
     def __post_init__(self) -> None:
         from workbench.train.sections.dj_features import EXTRA_GROUPS
@@ -101,11 +106,14 @@ class WindowFeatures:
         if not isinstance(self.extra, tuple) or any(g not in EXTRA_GROUPS for g in self.extra) \
                 or len(set(self.extra)) != len(self.extra):
             raise ParameterError(f"extra must be a tuple of distinct groups from {tuple(EXTRA_GROUPS)}; got {self.extra!r}")
+        if not (self.embedding or self.position or self.extra):
+            raise ParameterError("a window layout needs the embedding, the position or an extra group; got none")
 
     def group_names(self) -> list[str]:
         """The feature groups of this layout, in order (what a run records as ``feature_groups``)."""
-        names = ["embedding (frame)"] + [f"embedding context ±{c:g} s" for c in self.context_s]
-        if self.track_relative:
+        names = (["embedding (frame)"] + [f"embedding context ±{c:g} s" for c in self.context_s]
+                 if self.embedding else [])
+        if self.track_relative and self.embedding:
             names.append("embedding context − track mean")
         if self.position:
             names.append("position in track")
@@ -122,12 +130,13 @@ class WindowFeatures:
         from workbench.train.sections.dj_features import EXTRA_GROUPS
 
         n_ctx = len(self.context_s)
-        return (base_dim * (1 + n_ctx + (n_ctx if self.track_relative else 0)) + (2 if self.position else 0)
+        return (base_dim * (1 + n_ctx + (n_ctx if self.track_relative else 0)) * int(self.embedding)
+                + (2 if self.position else 0)
                 + sum(EXTRA_GROUPS[g] for g in self.extra))
 
     def to_dict(self) -> dict[str, Any]:
         return {"context_s": list(self.context_s), "track_relative": self.track_relative, "position": self.position,
-                "extra": list(self.extra)}
+                "extra": list(self.extra), "embedding": self.embedding}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> WindowFeatures:
@@ -140,10 +149,10 @@ class WindowFeatures:
             (a layout saved without ``extra`` has none).
         """
         return cls(tuple(float(c) for c in d["context_s"]), bool(d["track_relative"]), bool(d["position"]),
-                   tuple(d.get("extra") or ()))
+                   tuple(d.get("extra") or ()), bool(d.get("embedding", True)))
 
     def transform(self, frames: np.ndarray, times_s: np.ndarray, *, duration_s: float,
-                  dj_frames: np.ndarray | None = None) -> np.ndarray:
+                  dj_frames: np.ndarray | None = None, downbeats_s: np.ndarray | None = None) -> np.ndarray:
         """Features of every frame; ``frames`` (n, d), ``times_s`` frame centres; returns (n, dim(d)) float32.
 
         Parameters
@@ -156,7 +165,9 @@ class WindowFeatures:
             Track length in seconds (for the position features).
         dj_frames : np.ndarray [shape=(n, 202)], optional
             ``features-v1`` frames at ``times_s`` for the ``"dj"`` group; default ``frames``
-            when they are ``features-v1`` frames (202 columns).
+            when they are ``features-v1`` frames (202 columns). The ``"bars"`` group needs them too.
+        downbeats_s : np.ndarray [shape=(m,)], optional
+            The track's downbeats in seconds, for the ``"bars"`` group (none: 2-s pseudo-bars).
 
         Raises
         ------
@@ -181,16 +192,19 @@ class WindowFeatures:
         if self.track_relative:
             mean = f.mean(axis=0)
             blocks += [ctx - mean for ctx in contexts]
+        if not self.embedding:
+            blocks = []
         if self.position:
             r = np.clip(t / max(float(duration_s), 1e-9), 0.0, 1.0)[:, None]
             blocks += [r, 4 * r * (1 - r)]
         for g in self.extra:
-            if g == "dj":
+            if g in ("dj", "bars"):
                 src = dj_frames if dj_frames is not None else f
                 if np.shape(src)[1] != dj.FEATURES_V1_DIM:
-                    raise ParameterError(f"the 'dj' feature group needs features-v1 frames ({dj.FEATURES_V1_DIM} "
-                                         f"columns); got {np.shape(src)[1]}: pass dj_frames or drop 'dj' from extra")
-                blocks.append(dj.dj_block(src, t))
+                    raise ParameterError(f"the {g!r} feature group needs features-v1 frames ({dj.FEATURES_V1_DIM} "
+                                         f"columns); got {np.shape(src)[1]}: pass dj_frames or drop {g!r} from extra")
+                blocks.append(dj.dj_block(src, t) if g == "dj" else
+                              dj.bars_block(src, t, downbeats_s, duration_s=duration_s))
             elif g == "novelty":
                 blocks.append(dj.novelty_block(f, t))
             else:
@@ -346,10 +360,11 @@ def track_frames(library: Library, track: Track | int | str, *, backbone: Backbo
     times = np.asarray(starts, dtype=np.float64) + float(getattr(b, "window_s", 1.0)) / 2
     analysis = track_analysis(library, t)
     dj_frames = None
-    if "dj" in spec.extra and b.name != FeatureFrontend.name:  # the level, low end, ... come from features-v1
+    if {"dj", "bars"} & set(spec.extra) and b.name != FeatureFrontend.name:  # level, low end, ... from features-v1
         dj_frames = _frontend_frames(library, t, times)
     return TrackFrames(t.id, t.name, float(t.duration_s),
-                       spec.transform(frames, times, duration_s=t.duration_s, dj_frames=dj_frames),
+                       spec.transform(frames, times, duration_s=t.duration_s, dj_frames=dj_frames,
+                                      downbeats_s=np.asarray(analysis.downbeats)),
                        times, np.asarray(analysis.beats), np.asarray(analysis.downbeats), [],
                        content_hash=str(t.content_hash), frames=np.asarray(frames, dtype=np.float32))
 

@@ -27,6 +27,47 @@ HOW_TO_LABEL = ("label sections first: in the labeler notebook (notebooks/02_lab
                 "training needs 10 labelled sections per class for 2+ classes")
 
 
+#: Columns of the schema-v5 ``labels`` table; any other column is a newer provenance column, recorded by name.
+_V5_LABEL_COLUMNS = frozenset({"id", "track_id", "label", "start_beat", "end_beat", "start_s", "end_s", "source",
+                               "confidence", "created_at", "updated_at"})
+
+
+def label_provenance(library: Library) -> dict[str, Any]:
+    """Where the stored section labels came from, for the run's data record (read defensively).
+
+    Accepted suggestions are trained on like every label: :meth:`workbench.labels.Labels.accept`
+    stores them with source ``"user"``. A table of rejected suggestions (a newer schema may add
+    one: any table whose name holds ``reject``) is counted when it exists, not trained on.
+
+    Parameters
+    ----------
+    library : Library
+        The library whose ``labels`` table is read.
+
+    Returns
+    -------
+    dict
+        ``labels_by_source`` {source: count}, ``provenance_columns`` (``labels`` columns beyond
+        schema v5), ``rejected_suggestions`` ({table, rows, used_in_training: False} or None).
+    """
+    import sqlite3
+
+    try:
+        conn = library.store.conn
+        by_source = {str(k): int(v) for k, v in conn.execute("SELECT source, COUNT(*) FROM labels GROUP BY source")}
+        columns = sorted({str(r[1]) for r in conn.execute("PRAGMA table_info(labels)")} - _V5_LABEL_COLUMNS)
+        tables = [str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                                  "AND name LIKE '%reject%' ORDER BY name")]
+        rejected = None
+        if tables:
+            rows = int(conn.execute(f'SELECT COUNT(*) FROM "{tables[0]}"').fetchone()[0])
+            rejected = {"table": tables[0], "rows": rows, "used_in_training": False}
+    except (sqlite3.Error, AttributeError) as exc:  # another store layout: say so, never stop training
+        return {"error": f"label provenance could not be read: {exc}"}
+    return {"labels_by_source": by_source, "provenance_columns": columns, "rejected_suggestions": rejected,
+            "accepted_suggestions": "stored as source 'user' by Labels.accept; trained on like every label"}
+
+
 def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = None,
                        sections: Iterable[Any] | None = None, backbone: Backbone | None = None,
                        experiments_root: str | os.PathLike[str] | None = None,
@@ -106,6 +147,7 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *
                    for t in dataset.tracks for s in t.sections],
         "label_counts": counts, "source": source, "n_windows": int(len(dataset.y)),
         "failed": [{"track_id": tid, "reason": why} for tid, why in dataset.failed],
+        **({"label_provenance": label_provenance(library)} if source == "labels" else {}),
     })
     runner.training(total_epochs=int(cfg.get("epochs", CONFIG_DEFAULTS["epochs"])))
     result = train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress)

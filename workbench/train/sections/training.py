@@ -168,7 +168,8 @@ def _ece_on(arrays: dict[str, np.ndarray], temperature: float) -> dict[str, Any]
 
 
 def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = None,
-                   on_epoch: EpochCallback | None = None, progress: bool = True) -> SectionResult:
+                   on_epoch: EpochCallback | None = None, progress: bool = True,
+                   external: Mapping[str, SectionData] | None = None) -> SectionResult:
     """Check readiness, train with early stopping, and score the model and its baselines on held-out tracks.
 
     Parameters
@@ -193,6 +194,12 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         confidence under which a suggestion is marked uncertain.
     on_epoch : callable or None
         ``on_epoch(epoch, max_epochs, record)`` after each epoch of the final training.
+    progress : bool
+        Bars for the epochs and the held-out groups.
+    external : mapping of str to SectionData, optional
+        Other labelled sets (a second generator, another library) scored by the final model and
+        its baselines (:func:`~workbench.train.sections.external.external_scores`), recorded
+        under ``metrics["transfer"]["external"][name]``.
 
     Raises
     ------
@@ -274,6 +281,14 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         metrics["transfer"] = {"leave_one_group_out": loso}
         seconds["transfer"] = time.perf_counter() - t0
     metrics["calibration"] = _calibrate(trainer, train, oof, enabled=cfg["calibrate"])
+    if external:
+        from workbench.train.sections.external import external_scores
+
+        t0 = time.perf_counter()
+        metrics.setdefault("transfer", {})["external"] = {
+            str(name): external_scores(trainer, train, other, cfg=cfg, backbone=dataset.backbone)
+            for name, other in external.items()}
+        seconds["external"] = time.perf_counter() - t0
     smooth_opts = {k: cfg[k] for k in SMOOTHING_DEFAULTS}
     y_true, y_pred, y_smooth, probs, tids, times = [], [], [], [], [], []
     seg_scores: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}

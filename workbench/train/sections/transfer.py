@@ -13,7 +13,7 @@ back for calibration.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -82,7 +82,8 @@ def _smoothed_labels(tr: TrackFrames, segs: Sequence[Any]) -> np.ndarray:
 
 
 def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Mapping[str, Any],
-                        progress: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                        progress: bool = False, test_tracks: Collection[int] | None = None,
+                        ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Hold out each group of tracks in turn; score the model, the grammar and the baselines on it.
 
     Parameters
@@ -96,6 +97,10 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         Keyword arguments of :class:`~workbench.train.sections.SectionTrainer`.
     progress : bool
         A bar over the groups.
+    test_tracks : collection of int, optional
+        Only these track ids are scored, and none of them is ever trained on (a development
+        set's held-out part; or a second generator's tracks, grouped apart from the first's:
+        train on one generator, score on the other). Groups with none of them are not held out.
 
     Returns
     -------
@@ -141,10 +146,14 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     n_folds = min(len(names), int(cfg.get("transfer_max_folds", MAX_FOLDS)))
     by_size = sorted(names, key=lambda g: (-size[g], g))
     fold_groups = [sorted(by_size[i::n_folds]) for i in range(n_folds)]  # many crates: several per fold
+    only = None if test_tracks is None else {int(i) for i in test_tracks}
+    if only is not None:
+        fold_groups = [h for h in fold_groups if any(t.group in h and t.track_id in only for t in data.tracks)]
     for held in tqdm(fold_groups, desc="leave one group out", disable=not progress):
         g = " + ".join(held)
-        train = data.subset(t.track_id for t in data.tracks if t.group not in held)
-        test = data.subset(t.track_id for t in data.tracks if t.group in held)
+        train = data.subset(t.track_id for t in data.tracks
+                            if t.group not in held and (only is None or t.track_id not in only))
+        test = data.subset(t.track_id for t in data.tracks if t.group in held and (only is None or t.track_id in only))
         if len(set(train.y.tolist())) < 2:
             skipped.append(g)
             continue

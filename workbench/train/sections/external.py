@@ -1,0 +1,109 @@
+"""Scores on another set of tracks: the trained model on music made another way (cross-generator).
+
+:func:`external_scores` scores the final model (its temperature and grammar included) on tracks
+that were never in the labelled data: a second, independently made synthesized set (the
+development set rendered with ``--sections``, :mod:`workbench.devset`) or another library. Next to
+it, on the same windows: the majority-class and logistic-regression baselines fitted on the
+model's training tracks, and the unsupervised novelty boundaries. ``train_sections(...,
+external={name: data})`` records them under ``metrics["transfer"]["external"]``; the sections
+report shows them beside the in-domain and held-out-group figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from workbench.train.sections.features import SectionData
+
+
+def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg: Mapping[str, Any],
+                    backbone: str) -> dict[str, Any]:
+    """The fitted model and its baselines on another set's labelled tracks.
+
+    Parameters
+    ----------
+    trainer : SectionTrainer
+        Fitted, with ``temperature_``, ``grammar_``, ``novelty_weight_`` and ``uncertain_below_``
+        set as :func:`~workbench.train.sections.train_sections` sets them.
+    train : SectionData
+        The tracks the model was trained on (the baselines are fitted on them).
+    test : SectionData
+        The other set; same window layout as ``train``.
+    cfg : mapping
+        The section config (smoothing keys, ``seed``, ``baseline_max_windows``, ``n_threads``).
+    backbone : str
+        The backbone's name (the novelty baseline's loudness guess reads ``features-v1``).
+
+    Returns
+    -------
+    dict
+        ``tracks``, ``model``, ``model_smoothed``, ``baselines`` {majority, logreg, novelty}
+        (:func:`~workbench.evaluate.classification_metrics` of the pooled windows),
+        ``segments`` {smoothed, raw, novelty} (mean per track), ``intro_outro_confusion``,
+        ``calibration`` {ece_before, ece_after, temperature}; ``{"skipped": reason}`` when the
+        window layouts differ or no track has labels.
+    """
+    from workbench.evaluate.calibration import expected_calibration_error
+    from workbench.train import smoothing as sm
+    from workbench.train.sections.baselines import class_names, fit_baseline, scores
+    from workbench.train.sections.novelty import novelty_sections
+    from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for
+    from workbench.train.sections.transfer import _smoothed_labels, intro_outro_confusion
+
+    if not test.tracks or not len(test.y):
+        return {"skipped": "no labelled tracks in the other set"}
+    if test.X.shape[1] != train.X.shape[1]:
+        return {"skipped": f"window layouts differ: {test.X.shape[1]} features vs the model's {train.X.shape[1]}"}
+    classes = tuple(trainer.classes_)
+    smooth_opts = {k: cfg[k] for k in SMOOTHING_DEFAULTS if k in cfg}
+    y_true, y_raw, y_smooth, y_nov, p_before, p_after, y_idx = [], [], [], [], [], [], []
+    seg: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
+    for tr in test.tracks:
+        lab = tr.window_labels()
+        keep = lab != ""
+        if not keep.any() or len(tr.beats) == 0:
+            continue
+        p = trainer.predict_proba(tr.features)
+        pc = trainer.predict_proba(tr.features, calibrated=True)
+        smoothed = segments_for(tr, pc, classes, grammar=getattr(trainer, "grammar_", None),
+                                novelty_weight=float(getattr(trainer, "novelty_weight_", 0.0)),
+                                uncertain_below=float(getattr(trainer, "uncertain_below_", 0.6)), **smooth_opts)
+        novel = novelty_sections(tr, backbone=backbone)
+        y_true.append(lab[keep].astype(str))
+        y_raw.append(np.asarray(classes)[p[keep].argmax(axis=1)])
+        y_smooth.append(_smoothed_labels(tr, smoothed))
+        starts = np.array([n["start_s"] for n in novel])
+        at = np.clip(np.searchsorted(starts, tr.times_s[keep], side="right") - 1, 0, len(novel) - 1)
+        y_nov.append(np.array([novel[i]["label"] for i in at]))
+        seen = np.isin(lab[keep], classes)
+        p_before.append(p[keep][seen])
+        p_after.append(pc[keep][seen])
+        y_idx.append(np.array([classes.index(c) for c in lab[keep][seen]], dtype=np.int64))
+        seg["smoothed"].append(sm.segment_eval(tr.sections, smoothed, duration_s=tr.duration_s))
+        seg["raw"].append(sm.segment_eval(tr.sections, segments_for(tr, p, classes, smooth=False),
+                                          duration_s=tr.duration_s))
+        seg["novelty"].append(sm.segment_eval(tr.sections, novel, duration_s=tr.duration_s))
+    if not y_true:
+        return {"skipped": "no track of the other set has labels and a beat grid"}
+    yt, yr, ys = np.concatenate(y_true), np.concatenate(y_raw), np.concatenate(y_smooth)
+    names = class_names(train.y, yt)
+    base = {}
+    for b in ("majority", "logreg"):
+        model = fit_baseline(b, train.X, train.y, seed=cfg["seed"], max_windows=cfg["baseline_max_windows"],
+                             n_threads=cfg["n_threads"])
+        base[b] = scores(test.y, np.asarray(model.predict(test.X)).astype(str), names)
+    base["novelty"] = scores(yt, np.concatenate(y_nov), names)
+    P, Pc, Y = np.vstack(p_before), np.vstack(p_after), np.concatenate(y_idx)
+    return {
+        "tracks": len(seg["smoothed"]), "model": scores(yt, yr, names), "model_smoothed": scores(yt, ys, names),
+        "baselines": base,
+        "segments": {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg.items()},
+        "intro_outro_confusion": {"model": intro_outro_confusion(yt, yr), "model_smoothed": intro_outro_confusion(yt, ys)},
+        "calibration": {"ece_before": expected_calibration_error(P, Y) if len(Y) else None,
+                        "ece_after": expected_calibration_error(Pc, Y) if len(Y) else None,
+                        "temperature": float(getattr(trainer, "temperature_", 1.0)),
+                        "how": "the temperature fitted on the training set's held-out predictions"},
+    }
