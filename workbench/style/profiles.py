@@ -4,7 +4,8 @@ A profile holds, per production feature, the mean, standard deviation, percentil
 95 % confidence interval of the mean and the acceptable range (10th-90th percentile, at least
 at least mean +- 2 standard deviations and mean +- the feature's tolerance); the style score's spread; and style clusters in
 the embedding space (k-means, k chosen by silhouette unless given) with centroids and their
-spread. Profiles are versioned JSON files beside the model registry
+spread; and, where the reference tracks have section labels, the same feature statistics per
+section label (``sections``: :func:`workbench.style.sections.section_stats`). Profiles are versioned JSON files beside the model registry
 (``models/profiles/<name>/v<N>.json``) naming the tracks and analysis settings they came from.
 """
 
@@ -174,8 +175,31 @@ def build_profile(library: Library, name: str, tracks: list[Track], *, source: s
         "features": stats, "trance_score": feature_stats(scores, seed=seed), "warnings": warnings,
         "failed": [{"path": p, "reason": r} for p, r in failed]}
     profile["energy_classes"] = _class_shares(library, used)
+    profile["sections"] = _section_profile(library, used, seed=seed, warnings=warnings, failed=profile["failed"])
     profile["clusters"] = _embedding_clusters(library, used, k=clusters, seed=seed)
     return profile
+
+
+def _section_profile(library: Library, used: list[Track], *, seed: int, warnings: list[str],
+                     failed: list[dict[str, str]]) -> dict[str, Any]:
+    """Per-label feature statistics over the reference tracks' labelled sections."""
+    from workbench.errors import failure_reason
+    from workbench.style.sections import MIN_SECTIONS, section_stats, track_section_features
+
+    per_track = {}
+    for t in used:
+        try:
+            rows = track_section_features(library, t)
+        except Exception as exc:  # one bad track never stops the profile
+            failed.append({"path": t.path, "reason": f"sections: {failure_reason(exc)}"})
+            continue
+        if rows:
+            per_track[t.id] = rows
+    stats = section_stats(per_track, seed=seed)
+    if per_track and not stats:
+        warnings.append(f"{len(per_track)} reference tracks have section labels, but no label has {MIN_SECTIONS} "
+                        "measured sections: no per-section profile")
+    return stats
 
 
 def _class_shares(library: Library, used: list[Track]) -> dict[str, float]:
