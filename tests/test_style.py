@@ -61,6 +61,23 @@ def test_acid_sweep_grows_with_the_set_sweep():
     assert sweeps[0] < sweeps[1] < sweeps[2]
 
 
+@pytest.mark.parametrize(("q", "glide"), [(0.7071, 0.0), (3.0, 0.4), (9.0, 0.7)])
+def test_acid_resonance_and_glide_are_recovered(q, glide):
+    f, truth = feats(acid_sweep_octaves=0.6, acid_q=q, acid_glide=glide, acid_accent=0.2, chord=False, seed=7)
+    tol = {x.name: x.tolerance for x in FEATURES}
+    assert abs(f["acid_resonance_db"] - truth["acid_resonance_db"]) <= tol["acid_resonance_db"], (f, truth)
+    assert abs(f["acid_glide"] - truth["acid_glide"]) <= tol["acid_glide"], (f, truth)
+    if glide:
+        assert truth["acid_glide"] > 0  # the clip really has slides
+
+
+def test_acid_filter_truth_is_its_peak_gain():
+    from workbench.style.testbed import resonance_db
+
+    assert abs(resonance_db(0.7071)) < 0.05  # Butterworth: no peak
+    assert 8.5 < resonance_db(4.0) < 10.5 and resonance_db(9.0) > resonance_db(4.0) + 5
+
+
 def test_no_beat_leaves_beat_features_unknown():
     y, _ = render_reference(duration_s=10.0)
     f = production_features(y, sr=SR, beats=None)
