@@ -232,7 +232,7 @@ def sectioned_lib(tmp_path_factory):
 def test_profile_keeps_each_section_label_and_gaps_are_per_section(sectioned_lib, capsys):
     from workbench.cli import main
     from workbench.style import build_profile, gap_analysis
-    from workbench.style.sections import section_gaps
+    from workbench.style.gap import section_gaps
 
     lib, root = sectioned_lib
     p = build_profile(lib, "sec", lib.tracks(), source="test", progress=False)

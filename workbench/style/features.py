@@ -44,7 +44,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("acid_sweep_octaves", "octaves", 0, 4, "spread (std) of the 100 Hz-4 kHz spectral edge (95 % roll-off) over 16th steps", tolerance=0.2),
     Feature("acid_resonance_db", "dB", 0, 30,
             "resonant peak of the bass line's filter over its pass band (harmonics with the saw's 1/f undone)", tolerance=2.0),
-    Feature("acid_glide", "0..1", 0, 1, "share of the bass line's note changes that slide rather than jump", tolerance=0.15),
+    Feature("acid_glide", "0..1", 0, 1, "share of the bass line's note changes that slide rather than jump", tolerance=0.2),
     Feature("acid_accent", "-1..1", -1, 1, "correlation of step level and brightness (303 accents open the filter)", tolerance=0.15),
     Feature("acid_score", "0..1", 0, 1, "weighted composite: sweep 30 % (full at 1 octave), resonance 25 % (full at "
             "12 dB), glide 25 %, accent 20 %", tolerance=0.08),
@@ -130,11 +130,15 @@ def acid(spec: np.ndarray, beats: np.ndarray, mono: np.ndarray) -> tuple[float, 
     """Filter sweep (octaves), resonance (dB), glide share and accent correlation of the bass line, and their composite.
 
     Measured on the 3rd and 4th 16th steps of each beat (a kick on the beat would dominate the
-    others), a quarter step after their start, where sounding: the sweep is the spread of the 100 Hz-4 kHz
-    spectral edge (95 % roll-off); the resonance is the 75th percentile over steps of the tallest harmonic peak (times its
-    frequency to undo a saw's 1/f fall) over the median harmonic below half its frequency; a note change (>= 1 semitone between the middles of two steps, from
-    the YIN pitch track) slides when 5+ frames (58 ms) within 100 ms of the step sit between the two notes;
-    the accent is the correlation of step level and brightness (not validated against a set truth).
+    others), a quarter step after their start, where sounding. The sweep is the spread of the
+    100 Hz-4 kHz spectral edge (95 % roll-off). The resonance is the 75th percentile, over the
+    4th 16ths (clear of off-beat hats too), of the tallest harmonic peak (times its frequency, to
+    undo a saw's 1/f fall) over the median harmonic below half its frequency. The glide is the
+    share of note changes onto a 4th 16th (>= 1 semitone between the middles of two steps, YIN
+    pitch of the signal low-passed at 1 kHz) where :data:`MIN_SLIDE_FRAMES` or more frames sit
+    inside the middle 80 % of the interval, moving one way. The accent is the correlation of step
+    level and brightness (not validated against a set truth). Validated on
+    :func:`workbench.style.testbed.render_reference` acid lines (``benchmarks/bench_style.py``).
 
     Parameters
     ----------
@@ -170,7 +174,8 @@ def acid(spec: np.ndarray, beats: np.ndarray, mono: np.ndarray) -> tuple[float, 
     edge = f[np.minimum((cum < 0.95).sum(axis=0), f.size - 1)]  # the filter's edge: 95 % of the energy below
     sweep = float(np.log2(edge[loud]).std())
     semis, pitch = _step_pitch(mono, steps, step_s)
-    resonance = _resonance_db(spec, freqs, idx[loud])
+    last16th = loud & (np.arange(steps.size) % 4 == 3)  # clear of kicks and of off-beat hats too
+    resonance = _resonance_db(spec, freqs, idx[last16th])
     accent = float(np.corrcoef(level[loud], centroid[loud])[0, 1]) if loud.sum() > 2 else 0.0
     glide = _glide_share(semis, pitch, steps)
     score = (0.30 * min(sweep / 1.0, 1.0) + 0.25 * min(resonance / 12.0, 1.0) + 0.25 * glide
@@ -181,8 +186,10 @@ def acid(spec: np.ndarray, beats: np.ndarray, mono: np.ndarray) -> tuple[float, 
 def _step_pitch(mono: np.ndarray, steps: np.ndarray, step_s: float) -> tuple[np.ndarray, np.ndarray]:
     """The YIN pitch track (semitones re A440, one per hop) and each step's median pitch (its 40-90 %)."""
     import librosa
+    from scipy import signal
 
-    f0 = librosa.yin(mono, fmin=45, fmax=500, sr=SR, frame_length=1024, hop_length=_HOP)
+    low = signal.sosfilt(signal.butter(4, 1000.0, "lowpass", fs=SR, output="sos"), mono)  # hats out of the way
+    f0 = librosa.yin(low, fmin=45, fmax=500, sr=SR, frame_length=1024, hop_length=_HOP)
     semis = 12 * np.log2(f0 / 440.0)
     at = np.clip(np.round(np.stack([steps + 0.4 * step_s, steps + 0.9 * step_s]) * SR / _HOP).astype(int),
                  0, semis.size - 1)
@@ -219,15 +226,18 @@ def _resonance_db(spec: np.ndarray, freqs: np.ndarray, frames: np.ndarray) -> fl
     return float(max(np.percentile(per_frame, 75), 0.0)) if per_frame else 0.0
 
 
+#: Frames (11.6 ms hops) of a note change inside the middle 80 % of its interval, within 100 ms
+#: of the step, for it to count as a slide (tuned on seeds 7-8; held-out seeds 2000+ in the benchmark).
+MIN_SLIDE_FRAMES = 3
+
+
 def _glide_share(semis: np.ndarray, pitch: np.ndarray, steps: np.ndarray) -> float:
-    """Share of note changes between 16th steps that slide: 3+ frames within 100 ms of the step
-    pass between the two notes, moving one way (a jump smears over 2-3 frames of the 46-ms YIN window; a 60-ms slide
-    spans 5+). Changes onto a beat are skipped: a kick's falling
-    pitch would read as a slide."""
+    """Share of note changes onto the 4th 16th of a beat that slide (see :func:`acid`); changes
+    nearer a kick are skipped, its falling pitch would read as a slide."""
     last = semis.size - 1
     changes = slides = 0
     for i in range(1, steps.size):
-        if i % 4 == 0:
+        if i % 4 != 3:
             continue
         p0, p1 = pitch[i - 1], pitch[i]
         if not abs(p1 - p0) >= 1.0:
@@ -235,10 +245,11 @@ def _glide_share(semis: np.ndarray, pitch: np.ndarray, steps: np.ndarray) -> flo
         changes += 1
         a = int(np.clip(round((steps[i] - 0.01) * SR / _HOP), 0, last))
         w = semis[a:a + int(0.1 * SR / _HOP) + 1]
-        lo, hi = min(p0, p1) + 0.4, max(p0, p1) - 0.4
+        margin = 0.1 * abs(p1 - p0)
+        lo, hi = min(p0, p1) + margin, max(p0, p1) - margin
         between = w[(w > lo) & (w < hi)]
         moving = np.diff(between) * np.sign(p1 - p0)
-        slides += int(between.size >= 5 and bool(np.all(moving > -0.3)))
+        slides += int(between.size >= MIN_SLIDE_FRAMES and bool(np.all(moving > -0.3)))
     return slides / changes if changes else 0.0
 
 

@@ -119,7 +119,7 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
         ``target, features (list from compare_features), outside (names), trance_score {value,
         profile range}, cluster {index, distance, mean_distance, max_distance, inside} or None,
         energy_classes {track, profile (shares of bars per class), per_bar}, sections (list from
-        :func:`workbench.style.sections.section_gaps`; empty without sections), seconds`` (analysis
+        :func:`section_gaps`; empty without sections), seconds`` (analysis
         included when the target is a file).
 
     Raises
@@ -139,7 +139,7 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
         except TrackNotFoundError:
             track = None
     from workbench.style.features import energy_classes
-    from workbench.style.sections import labelled_sections, section_features, section_gaps
+    from workbench.style.sections import labelled_sections, section_features
 
     vector = None
     y = None
@@ -216,3 +216,37 @@ def _nearest_cluster(library: Library, profile: dict[str, Any], track: Track | N
     c = clusters[i]
     return {"index": i, "distance": float(d[i]), "mean_distance": c["mean_distance"],
             "max_distance": c["max_distance"], "inside": bool(d[i] <= c["max_distance"])}
+
+
+def section_gaps(sections: list[dict[str, Any]], profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """Gap analysis of each section against the profile's sections of the same label.
+
+    Parameters
+    ----------
+    sections : list of dict
+        :func:`section_features` of the work in progress.
+    profile : dict
+        A profile with a ``sections`` entry (:func:`workbench.style.profiles.section_stats`).
+
+    Returns
+    -------
+    list of dict
+        One per section: ``label, start_s, end_s, compared`` (False with ``reason`` when the
+        section was skipped or the profile has no reference sections of its label),
+        ``features`` (rows as :func:`compare_features`) and ``outside``.
+    """
+    ref = profile.get("sections") or {}
+    out = []
+    for s in sections:
+        row = {"label": s["label"], "start_s": s["start_s"], "end_s": s["end_s"], "compared": False,
+               "features": [], "outside": []}
+        if s["features"] is None:
+            row["reason"] = s.get("skipped", "not measured")
+        elif s["label"] not in ref:
+            have = ", ".join(sorted(ref)) or "none"
+            row["reason"] = f"the profile has no reference {s['label']} sections (it has: {have})"
+        else:
+            rows = compare_features(s["features"], {"features": ref[s["label"]]["features"]})
+            row.update(compared=True, features=rows, outside=[r["feature"] for r in rows if r["outside"]])
+        out.append(row)
+    return out

@@ -8,7 +8,8 @@ progress with the reference sections of the same label.
 
 A section is measured when it is at least :data:`MIN_SECTION_S` long (shorter ones are listed
 as skipped); beat features use the track's beats inside the section, the energy features the
-section's part of the track's energy curve.
+section's part of the track's energy curve. The per-label statistics are
+:func:`workbench.style.profiles.section_stats`; the per-section gaps :func:`workbench.style.gap.section_gaps`.
 
 >>> secs = section_features(y, 44100, analysis, [("intro", 0.0, 30.0), ("drop", 60.0, 120.0)])  # doctest: +SKIP
 >>> secs[1]["label"], secs[1]["features"]["pumping_depth"]                                          # doctest: +SKIP
@@ -116,86 +117,3 @@ def track_section_features(library: Library, track: Track) -> list[dict[str, Any
     analysis = track_analysis(library, track)
     y, sr = audio.load(track.path, mono=False)
     return section_features(y, sr, analysis, sections)
-
-
-def section_stats(per_track: dict[int, list[dict[str, Any]]], *, seed: int = 0,
-                  min_sections: int = MIN_SECTIONS) -> dict[str, Any]:
-    """Per-label feature statistics over reference sections, for a profile's ``sections`` entry.
-
-    Parameters
-    ----------
-    per_track : dict of int to list of dict
-        :func:`track_section_features` of each reference track, by track id.
-    seed : int
-        Seed of the bootstrap.
-    min_sections : int
-        Fewest measured sections of a label (and of a feature within it) for statistics.
-
-    Returns
-    -------
-    dict
-        ``{label: {"n_sections": int, "n_tracks": int, "features": {name: stats}}}`` where
-        ``stats`` is as :func:`workbench.style.profiles.feature_stats` (with ``range``); labels
-        with fewer than ``min_sections`` measured sections are left out.
-    """
-    from workbench.style.features import FEATURE_NAMES, FEATURES
-    from workbench.style.profiles import feature_stats
-
-    tol = {f.name: f.tolerance for f in FEATURES}
-    bounds = {f.name: (f.low, f.high) for f in FEATURES}
-    by_label: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    for tid, rows in per_track.items():
-        for r in rows:
-            if r["features"] is not None:
-                by_label.setdefault(r["label"], []).append((tid, r["features"]))
-    out: dict[str, Any] = {}
-    for label, rows in sorted(by_label.items()):
-        if len(rows) < min_sections:
-            continue
-        stats = {}
-        for name in FEATURE_NAMES:
-            if name == "bpm":  # a section's tempo is its track's: the whole-track profile has it
-                continue
-            vals = np.array([f[name] for _, f in rows if f.get(name) is not None], dtype=np.float64)
-            if vals.size >= min_sections:
-                st = feature_stats(vals, seed=seed, tolerance=tol[name])
-                st["range"] = [max(st["range"][0], bounds[name][0]), min(st["range"][1], bounds[name][1])]
-                stats[name] = st
-        out[label] = {"n_sections": len(rows), "n_tracks": len({t for t, _ in rows}), "features": stats}
-    return out
-
-
-def section_gaps(sections: list[dict[str, Any]], profile: dict[str, Any]) -> list[dict[str, Any]]:
-    """Gap analysis of each section against the profile's sections of the same label.
-
-    Parameters
-    ----------
-    sections : list of dict
-        :func:`section_features` of the work in progress.
-    profile : dict
-        A profile with a ``sections`` entry (:func:`section_stats`).
-
-    Returns
-    -------
-    list of dict
-        One per section: ``label, start_s, end_s, compared`` (False with ``reason`` when the
-        section was skipped or the profile has no reference sections of its label),
-        ``features`` (rows as :func:`workbench.style.gap.compare_features`) and ``outside``.
-    """
-    from workbench.style.gap import compare_features
-
-    ref = profile.get("sections") or {}
-    out = []
-    for s in sections:
-        row = {"label": s["label"], "start_s": s["start_s"], "end_s": s["end_s"], "compared": False,
-               "features": [], "outside": []}
-        if s["features"] is None:
-            row["reason"] = s.get("skipped", "not measured")
-        elif s["label"] not in ref:
-            have = ", ".join(sorted(ref)) or "none"
-            row["reason"] = f"the profile has no reference {s['label']} sections (it has: {have})"
-        else:
-            rows = compare_features(s["features"], {"features": ref[s["label"]]["features"]})
-            row.update(compared=True, features=rows, outside=[r["feature"] for r in rows if r["outside"]])
-        out.append(row)
-    return out

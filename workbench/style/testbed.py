@@ -18,7 +18,7 @@ SR = 44100
 def render_reference(*, bpm: float = 138.0, duration_s: float = 16.0, pumping_depth: float = 0.0,
                      detune_cents: float = 20.0, voices: int = 7, width: float = 0.8, four_on_floor: bool = True,
                      offbeat_hats: bool = True, acid_sweep_octaves: float = 0.0, acid_q: float = 0.7071,
-                     acid_glide: float = 0.0, acid_accent: float = 0.0, chord: bool = True, seed: int = 0,
+                     acid_glide: float = 0.0, acid_accent: float = 0.0, chord: bool = True, drums: bool = True, seed: int = 0,
                      sr: int = SR) -> tuple[np.ndarray, dict[str, Any]]:
     """One reference clip and the settings it was made with.
 
@@ -53,6 +53,8 @@ def render_reference(*, bpm: float = 138.0, duration_s: float = 16.0, pumping_de
         Chance that a 16th step is accented (+6 dB, cutoff one octave up). Truth: ``acid_accent_share``.
     chord : bool
         Play the supersaw chord (off: the acid line and drums alone).
+    drums : bool
+        Play the kick and hats.
     seed : int
         Seed of the chord voicing, phases and hat noise.
     sr : int
@@ -87,7 +89,7 @@ def render_reference(*, bpm: float = 138.0, duration_s: float = 16.0, pumping_de
     tk = np.arange(int(0.25 * sr)) / sr
     kick = np.sin(2 * np.pi * 50 * tk + 2 * np.pi * 120 * 0.03 * (1 - np.exp(-tk / 0.03))) * np.exp(-tk / 0.12)
     hat_times = beats + beat_s / 2 if offbeat_hats else beats
-    for times, sound, gain in ((kick_times, kick, 0.8), (hat_times, None, 0.12)):
+    for times, sound, gain in ((kick_times, kick, 0.8 * drums), (hat_times, None, 0.12 * drums)):
         for t0 in times:
             a = int(t0 * sr)
             if a >= n:
@@ -110,14 +112,16 @@ def render_reference(*, bpm: float = 138.0, duration_s: float = 16.0, pumping_de
 
 def _lowpass_sos(cutoff_hz: float, q: float, sr: int) -> np.ndarray:
     """Second-order sections of the acid filter: an RBJ resonant low-pass then a Butterworth one."""
-    def rbj(qq: float) -> np.ndarray:
-        w0 = 2 * np.pi * cutoff_hz / sr
-        cw, alpha = np.cos(w0), np.sin(w0) / (2 * qq)
-        b = np.array([(1 - cw) / 2, 1 - cw, (1 - cw) / 2])
-        a = np.array([1 + alpha, -2 * cw, 1 - alpha])
-        return np.concatenate([b / a[0], a / a[0]])
+    return np.stack([_rbj_lowpass(cutoff_hz, q, sr), _rbj_lowpass(cutoff_hz, 0.7071, sr)])
 
-    return np.stack([rbj(q), rbj(0.7071)])
+
+def _rbj_lowpass(cutoff_hz: float, q: float, sr: int) -> np.ndarray:
+    """One RBJ-cookbook low-pass biquad as a second-order section ``[b0 b1 b2 1 a1 a2]``."""
+    w0 = 2 * np.pi * cutoff_hz / sr
+    cw, alpha = np.cos(w0), np.sin(w0) / (2 * q)
+    b = np.array([(1 - cw) / 2, 1 - cw, (1 - cw) / 2])
+    a = np.array([1 + alpha, -2 * cw, 1 - alpha])
+    return np.concatenate([b / a[0], a / a[0]])
 
 
 def resonance_db(q: float, *, sr: int = SR, cutoff_hz: float = 500.0) -> float:
@@ -204,7 +208,8 @@ def acid_line(n: int, sr: int, *, step_s: float, root_midi: int, sweep_octaves: 
         centre = np.log2(500.0) + sweep_octaves * np.sqrt(2) * np.sin(2 * np.pi * (a / sr) / (64 * step_s))
         cutoff = float(np.clip(2 ** (centre + float(accents[i])), 60.0, 0.4 * sr))
         seg, zi = signal.sosfilt(_lowpass_sos(cutoff, q, sr), y[a:a + step_n], zi=zi)
-        out[a:a + seg.size] = (2.0 if accents[i] else 1.0) * np.exp(-(env_start + t[:seg.size]) / 0.15) * seg
+        env = 0.4 + 0.6 * np.exp(-(env_start + t[:seg.size]) / 0.15)  # decays to a sustain, held through slides
+        out[a:a + seg.size] = (2.0 if accents[i] else 1.0) * env * seg
         env_start += step_s
     truth = {"acid_resonance_db": resonance_db(q, sr=sr), "acid_q": float(q),
              "acid_glide": float(slides[changes].mean()) if changes.size else 0.0,
