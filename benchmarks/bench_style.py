@@ -4,7 +4,8 @@ Run: ``NUMBA_CPU_NAME=generic .venv/bin/python benchmarks/bench_style.py [--demo
 
 1. Recovery, on reference clips from :func:`workbench.style.render_reference` with settings drawn
    at random (seeds 1000+, never used by the tests): absolute error of pumping depth, detune and
-   the groove features against the set value, with each feature's stated tolerance.
+   the groove features against the set value, and of the acid line's resonance (dB) and glide share
+   on acid clips (seeds 2000+), with each feature's stated tolerance.
 2. The trance score on a freshly synthesized demo library (every style): are all trance tracks
    ranked above every other? (Baseline: the tempo term alone.)
 3. Gap analysis time per track: a library track (features stored) and a work-in-progress file
@@ -35,7 +36,8 @@ def recovery(n: int) -> dict:
 
     tol = {f.name: f.tolerance for f in FEATURES}
     rng = np.random.default_rng(1000)
-    errors: dict[str, list[float]] = {"pumping_depth": [], "detune_cents": [], "four_on_floor": [], "offbeat_hats": []}
+    errors: dict[str, list[float]] = {"pumping_depth": [], "detune_cents": [], "four_on_floor": [], "offbeat_hats": [],
+                                      "acid_resonance_db": [], "acid_glide": []}
     for i in range(n):
         depth, detune = float(rng.uniform(0.25, 0.85)), float(rng.uniform(8, 40))
         four, off = bool(rng.uniform() < 0.7), bool(rng.uniform() < 0.7)
@@ -46,13 +48,21 @@ def recovery(n: int) -> dict:
         errors["detune_cents"].append(abs(f["detune_cents"] - detune))
         errors["four_on_floor"].append(abs(f["four_on_floor"] - (1.0 if four else 0.5)))
         errors["offbeat_hats"].append(abs(f["offbeat_hats"] - (1.0 if off else 0.0)))
+        # an acid line alone (no chord: the 100 Hz-4 kHz band is the line's), with drums
+        y, truth = render_reference(bpm=float(rng.uniform(125, 145)), chord=False, duration_s=30.0, seed=2000 + i,
+                                    acid_sweep_octaves=float(rng.uniform(0.2, 1.2)), acid_q=float(rng.uniform(0.8, 10)),
+                                    acid_glide=float(rng.uniform(0, 0.8)), acid_accent=float(rng.uniform(0, 0.3)))
+        f = production_features(y, sr=44100, beats=np.array(truth["beats"]), bpm=truth["bpm"])
+        errors["acid_resonance_db"].append(abs(f["acid_resonance_db"] - truth["acid_resonance_db"]))
+        errors["acid_glide"].append(abs(f["acid_glide"] - truth["acid_glide"]))
     out = {}
     print(f"## 1. Recovery on {n} held-out reference clips (30 s, random settings)\n")
     print("| feature | truth | mean abs error | max abs error | within tolerance | tolerance |\n|---|---|---|---|---|---|")
     truths = {"pumping_depth": "set depth 0.25-0.85", "detune_cents": "set detune 8-40 cents",
-              "four_on_floor": "1 (kick every beat) or 0.5 (broken)", "offbeat_hats": "1 (off-beat) or 0 (on-beat)"}
+              "four_on_floor": "1 (kick every beat) or 0.5 (broken)", "offbeat_hats": "1 (off-beat) or 0 (on-beat)",
+              "acid_resonance_db": "filter peak 0-17 dB (Q 0.8-10)", "acid_glide": "share of slid note changes 0-0.8"}
     for k, e in errors.items():
-        t = tol[k] if k in ("pumping_depth", "detune_cents") else 0.2
+        t = 0.2 if k in ("four_on_floor", "offbeat_hats") else tol[k]
         e_arr = np.array(e)
         out[k] = {"mean": float(e_arr.mean()), "max": float(e_arr.max()), "within": float((e_arr <= t).mean()),
                   "tolerance": t}

@@ -61,6 +61,23 @@ def test_acid_sweep_grows_with_the_set_sweep():
     assert sweeps[0] < sweeps[1] < sweeps[2]
 
 
+@pytest.mark.parametrize(("q", "glide"), [(0.7071, 0.0), (3.0, 0.4), (9.0, 0.7)])
+def test_acid_resonance_and_glide_are_recovered(q, glide):
+    f, truth = feats(acid_sweep_octaves=0.6, acid_q=q, acid_glide=glide, acid_accent=0.2, chord=False, seed=7)
+    tol = {x.name: x.tolerance for x in FEATURES}
+    assert abs(f["acid_resonance_db"] - truth["acid_resonance_db"]) <= tol["acid_resonance_db"], (f, truth)
+    assert abs(f["acid_glide"] - truth["acid_glide"]) <= tol["acid_glide"], (f, truth)
+    if glide:
+        assert truth["acid_glide"] > 0  # the clip really has slides
+
+
+def test_acid_filter_truth_is_its_peak_gain():
+    from workbench.style.testbed import resonance_db
+
+    assert abs(resonance_db(0.7071)) < 0.05  # Butterworth: no peak
+    assert 8.5 < resonance_db(4.0) < 10.5 and resonance_db(9.0) > resonance_db(4.0) + 5
+
+
 def test_no_beat_leaves_beat_features_unknown():
     y, _ = render_reference(duration_s=10.0)
     f = production_features(y, sr=SR, beats=None)
@@ -182,3 +199,71 @@ def test_energy_classes_follow_the_curve():
     assert classes.index("rising") < classes.index("high") and set(shares) == set(ENERGY_CLASSES)
     assert abs(sum(shares.values()) - 1.0) < 1e-9
     assert energy_classes(np.zeros(0), hop_s=0.5, bpm=None) == ([], dict.fromkeys(ENERGY_CLASSES, 0.0))
+
+
+@pytest.fixture(scope="module")
+def sectioned_lib(tmp_path_factory):
+    """Five labelled reference tracks (16-s break without pumping, then a 16-s drop pumping 0.6) at 120 BPM."""
+    from workbench.labels import Labels
+    from workbench.library import Library
+
+    root = tmp_path_factory.mktemp("style_sections")
+    music = root / "music"
+    music.mkdir()
+
+    def two_part(seed, break_depth, drop_depth):
+        brk, _ = render_reference(bpm=120.0, duration_s=16.0, pumping_depth=break_depth, four_on_floor=False,
+                                  seed=seed)
+        drop, _ = render_reference(bpm=120.0, duration_s=16.0, pumping_depth=drop_depth, seed=seed)
+        return np.concatenate([brk, drop], axis=1)
+
+    for i in range(5):
+        sf.write(music / f"ref_{i}.flac", two_part(i, 0.0, 0.6).T, SR)
+    sf.write(root / "wip.wav", two_part(9, 0.6, 0.0).T, SR)  # pumps in the break, flat in the drop
+    lib = Library(root / "data" / "workbench.db")
+    lib.scan(music, progress=False)
+    labels = Labels(lib)
+    for t in lib.tracks():
+        labels.add(t, "break", start_beat=0, end_beat=32)
+        labels.add(t, "drop", start_beat=32, end_beat=64)
+    return lib, root
+
+
+def test_profile_keeps_each_section_label_and_gaps_are_per_section(sectioned_lib, capsys):
+    from workbench.cli import main
+    from workbench.style import build_profile, gap_analysis
+    from workbench.style.gap import section_gaps
+
+    lib, root = sectioned_lib
+    p = build_profile(lib, "sec", lib.tracks(), source="test", progress=False)
+    assert set(p["sections"]) == {"break", "drop"} and p["sections"]["drop"]["n_sections"] == 5
+    drop_pump = p["sections"]["drop"]["features"]["pumping_depth"]
+    break_pump = p["sections"]["break"]["features"]["pumping_depth"]
+    assert drop_pump["mean"] > 0.4 > break_pump["mean"] + 0.2  # the drop pumps, the break does not
+    gap = gap_analysis(lib, p, root / "wip.wav", sections=[("break", 0.0, 16.0), ("drop", 16.0, 32.0),
+                                                            ("outro", 30.0, 32.0)])
+    brk, drop, outro = gap["sections"]
+    assert brk["compared"] and "pumping_depth" in brk["outside"]
+    assert drop["compared"] and "pumping_depth" in drop["outside"]
+    row = next(r for r in drop["features"] if r["feature"] == "pumping_depth")
+    assert row["value"] < row["range"][0] and row["advice"]
+    assert not outro["compared"] and "shorter than" in outro["reason"]
+    # a library track's own labels are used by default; its sections sit inside the profile's ranges
+    own = gap_analysis(lib, p, lib.tracks()[0])
+    assert [s["label"] for s in own["sections"]] == ["break", "drop"]
+    assert all(s["compared"] and "pumping_depth" not in s["outside"] for s in own["sections"])
+    none = section_gaps([{"label": "intro", "start_s": 0, "end_s": 20, "features": {"bpm": 120.0}}], p)
+    assert "no reference intro sections (it has: break, drop)" in none[0]["reason"]
+    # the command line: sections given in seconds, shown per section
+    from workbench.style import save_profile
+
+    save_profile(lib, p)
+    db = str(lib.path)
+    assert main(["--db", db, "profile", "compare", "sec", str(root / "wip.wav"), "--section", "break:0-16",
+                 "--section", "drop:16-32"]) == 0
+    out = capsys.readouterr().out
+    assert "[break 0.0-16.0 s]" in out and "OUT pumping_depth" in out
+    assert main(["--db", db, "profile", "compare", "sec", str(root / "wip.wav"), "--section", "solo:0-16"]) != 0
+    assert "--section label must be one of intro, build" in capsys.readouterr().err
+    assert main(["--db", db, "profile", "compare", "sec", str(root / "wip.wav"), "--section", "drop:a-b"]) != 0
+    assert "LABEL:START-END in seconds" in capsys.readouterr().err

@@ -44,8 +44,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = ps.add_parser("compare", help="gap analysis of a library track or an audio file against a profile")
     q.add_argument("name", help="NAME or NAME@VERSION")
     q.add_argument("target", help="a track id, content hash or library path, or any audio file")
+    q.add_argument("--section", action="append", metavar="LABEL:START-END", dest="sections",
+                   help="a section of the target in seconds (repeat; e.g. --section intro:0-30 --section drop:60-120); "
+                        "default: a library track's labelled sections")
     add_json(q)
     q.set_defaults(func=_cmd_compare)
+
+
+def _parse_sections(specs: list[str] | None) -> list[tuple[str, float, float]] | None:
+    """``LABEL:START-END`` (seconds) options as (label, start_s, end_s); None when none given."""
+    from workbench.errors import ParameterError
+    from workbench.labels import LABELS
+
+    if not specs:
+        return None
+    out = []
+    for spec in specs:
+        label, _, span = spec.partition(":")
+        start, _, end = span.partition("-")
+        try:
+            start_s, end_s = float(start), float(end)
+        except ValueError:
+            raise ParameterError(f"--section must be LABEL:START-END in seconds (e.g. drop:60-120); got {spec!r}") from None
+        if label not in LABELS:
+            raise ParameterError(f"--section label must be one of {', '.join(LABELS)}; got {label!r} in {spec!r}")
+        if not 0 <= start_s < end_s:
+            raise ParameterError(f"--section needs 0 <= START < END seconds; got {spec!r}")
+        out.append((label, start_s, end_s))
+    return out
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -132,7 +158,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 target = lib.track(target)
             except Exception:  # not in the library: a work in progress
                 target = Path(target)
-        gap = gap_analysis(lib, profile, target)
+        gap = gap_analysis(lib, profile, target, sections=_parse_sections(args.sections))
     if args.json:
         print_json(gap)
         return 0
@@ -145,6 +171,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         mark = "OUT" if r["outside"] else "ok "
         print(f"  {mark} {r['feature']:20} {r['value']:10.4g}  range {r['range'][0]:.4g} .. {r['range'][1]:.4g}"
               + (f"  -> {r['advice']}" if r["advice"] else ""))
+    for sec in gap["sections"]:
+        head = f"  [{sec['label']} {sec['start_s']:.1f}-{sec['end_s']:.1f} s]"
+        if not sec["compared"]:
+            print(f"{head} not compared: {sec['reason']}")
+            continue
+        print(f"{head} {len(sec['outside'])} of {len(sec['features'])} features outside this label's range")
+        for r in sec["features"]:
+            if r["outside"]:
+                print(f"      OUT {r['feature']:20} {r['value']:10.4g}  range {r['range'][0]:.4g} .. {r['range'][1]:.4g}"
+                      f"  -> {r['advice']}")
     ts = gap["trance_score"]
     print(f"trance score {ts['value']:.2f} (profile mean {ts['profile_mean']:.2f})")
     if gap["cluster"]:

@@ -97,7 +97,8 @@ def compare_features(features: dict[str, float | None], profile: dict[str, Any])
     return rows
 
 
-def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int | str | Path) -> dict[str, Any]:
+def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int | str | Path, *,
+                 sections: list[tuple[str, float, float]] | None = None) -> dict[str, Any]:
     """Gap analysis of a library track or an audio file against a profile.
 
     Parameters
@@ -108,13 +109,18 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
         A saved or built profile.
     target : Track, int, str or Path
         A library track (id, content hash, path in the library) or any audio file.
+    sections : list of (label, start_s, end_s) or None
+        The target's sections for the section-by-section gaps; None: a library track's labelled
+        sections (none for a file).
 
     Returns
     -------
     dict
         ``target, features (list from compare_features), outside (names), trance_score {value,
         profile range}, cluster {index, distance, mean_distance, max_distance, inside} or None,
-        energy_classes {track, profile (shares of bars per class), per_bar}, seconds`` (analysis included when the target is a file).
+        energy_classes {track, profile (shares of bars per class), per_bar}, sections (list from
+        :func:`section_gaps`; empty without sections), seconds`` (analysis
+        included when the target is a file).
 
     Raises
     ------
@@ -133,14 +139,22 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
         except TrackNotFoundError:
             track = None
     from workbench.style.features import energy_classes
+    from workbench.style.sections import labelled_sections, section_features
 
     vector = None
+    y = None
     if track is not None:
         from workbench.analysis import track_analysis
 
         feats = track_features(library, track)
         analysis = track_analysis(library, track)
         name = track.path
+        if sections is None:
+            sections = labelled_sections(library, track)
+        if sections:
+            from workbench import audio
+
+            y, sr = audio.load(track.path, mono=False)
     else:
         from workbench import audio
         from workbench.analysis import analyze
@@ -162,7 +176,8 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
            "outside": [r["feature"] for r in rows if r["outside"]],
            "trance_score": {"value": score, "profile_range": ts.get("range"), "profile_mean": ts.get("mean")},
            "cluster": _nearest_cluster(library, profile, track, vector),
-           "energy_classes": {"track": shares, "profile": profile.get("energy_classes"), "per_bar": classes}}
+           "energy_classes": {"track": shares, "profile": profile.get("energy_classes"), "per_bar": classes},
+           "sections": section_gaps(section_features(y, sr, analysis, sections), profile) if sections else []}
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -201,3 +216,37 @@ def _nearest_cluster(library: Library, profile: dict[str, Any], track: Track | N
     c = clusters[i]
     return {"index": i, "distance": float(d[i]), "mean_distance": c["mean_distance"],
             "max_distance": c["max_distance"], "inside": bool(d[i] <= c["max_distance"])}
+
+
+def section_gaps(sections: list[dict[str, Any]], profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """Gap analysis of each section against the profile's sections of the same label.
+
+    Parameters
+    ----------
+    sections : list of dict
+        :func:`section_features` of the work in progress.
+    profile : dict
+        A profile with a ``sections`` entry (:func:`workbench.style.profiles.section_stats`).
+
+    Returns
+    -------
+    list of dict
+        One per section: ``label, start_s, end_s, compared`` (False with ``reason`` when the
+        section was skipped or the profile has no reference sections of its label),
+        ``features`` (rows as :func:`compare_features`) and ``outside``.
+    """
+    ref = profile.get("sections") or {}
+    out = []
+    for s in sections:
+        row = {"label": s["label"], "start_s": s["start_s"], "end_s": s["end_s"], "compared": False,
+               "features": [], "outside": []}
+        if s["features"] is None:
+            row["reason"] = s.get("skipped", "not measured")
+        elif s["label"] not in ref:
+            have = ", ".join(sorted(ref)) or "none"
+            row["reason"] = f"the profile has no reference {s['label']} sections (it has: {have})"
+        else:
+            rows = compare_features(s["features"], {"features": ref[s["label"]]["features"]})
+            row.update(compared=True, features=rows, outside=[r["feature"] for r in rows if r["outside"]])
+        out.append(row)
+    return out

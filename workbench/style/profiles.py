@@ -4,7 +4,8 @@ A profile holds, per production feature, the mean, standard deviation, percentil
 95 % confidence interval of the mean and the acceptable range (10th-90th percentile, at least
 at least mean +- 2 standard deviations and mean +- the feature's tolerance); the style score's spread; and style clusters in
 the embedding space (k-means, k chosen by silhouette unless given) with centroids and their
-spread. Profiles are versioned JSON files beside the model registry
+spread; and, where the reference tracks have section labels, the same feature statistics per
+section label (``sections``: :func:`section_stats`). Profiles are versioned JSON files beside the model registry
 (``models/profiles/<name>/v<N>.json``) naming the tracks and analysis settings they came from.
 """
 
@@ -174,8 +175,76 @@ def build_profile(library: Library, name: str, tracks: list[Track], *, source: s
         "features": stats, "trance_score": feature_stats(scores, seed=seed), "warnings": warnings,
         "failed": [{"path": p, "reason": r} for p, r in failed]}
     profile["energy_classes"] = _class_shares(library, used)
+    profile["sections"] = _section_profile(library, used, seed=seed, warnings=warnings, failed=profile["failed"])
     profile["clusters"] = _embedding_clusters(library, used, k=clusters, seed=seed)
     return profile
+
+
+def section_stats(per_track: dict[int, list[dict[str, Any]]], *, seed: int = 0,
+                  min_sections: int | None = None) -> dict[str, Any]:
+    """Per-label feature statistics over reference sections, for a profile's ``sections`` entry.
+
+    Parameters
+    ----------
+    per_track : dict of int to list of dict
+        :func:`track_section_features` of each reference track, by track id.
+    seed : int
+        Seed of the bootstrap.
+    min_sections : int or None
+        Default :data:`workbench.style.sections.MIN_SECTIONS`. Fewest measured sections of a label (and of a feature within it) for statistics.
+
+    Returns
+    -------
+    dict
+        ``{label: {"n_sections": int, "n_tracks": int, "features": {name: stats}}}`` where
+        ``stats`` is as :func:`feature_stats` (with ``range``); labels
+        with fewer than ``min_sections`` measured sections are left out.
+    """
+    from workbench.style.sections import MIN_SECTIONS
+
+    min_sections = MIN_SECTIONS if min_sections is None else min_sections
+    by_label: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for tid, rows in per_track.items():
+        for r in rows:
+            if r["features"] is not None:
+                by_label.setdefault(r["label"], []).append((tid, r["features"]))
+    out: dict[str, Any] = {}
+    for label, rows in sorted(by_label.items()):
+        if len(rows) < min_sections:
+            continue
+        stats = {}
+        for name in FEATURE_NAMES:
+            if name == "bpm":  # a section's tempo is its track's: the whole-track profile has it
+                continue
+            vals = np.array([f[name] for _, f in rows if f.get(name) is not None], dtype=np.float64)
+            if vals.size >= min_sections:
+                st = feature_stats(vals, seed=seed, tolerance=_TOL[name])
+                st["range"] = [max(st["range"][0], _BOUNDS[name][0]), min(st["range"][1], _BOUNDS[name][1])]
+                stats[name] = st
+        out[label] = {"n_sections": len(rows), "n_tracks": len({t for t, _ in rows}), "features": stats}
+    return out
+
+
+def _section_profile(library: Library, used: list[Track], *, seed: int, warnings: list[str],
+                     failed: list[dict[str, str]]) -> dict[str, Any]:
+    """Per-label feature statistics over the reference tracks' labelled sections."""
+    from workbench.errors import failure_reason
+    from workbench.style.sections import MIN_SECTIONS, track_section_features
+
+    per_track = {}
+    for t in used:
+        try:
+            rows = track_section_features(library, t)
+        except Exception as exc:  # one bad track never stops the profile
+            failed.append({"path": t.path, "reason": f"sections: {failure_reason(exc)}"})
+            continue
+        if rows:
+            per_track[t.id] = rows
+    stats = section_stats(per_track, seed=seed)
+    if per_track and not stats:
+        warnings.append(f"{len(per_track)} reference tracks have section labels, but no label has {MIN_SECTIONS} "
+                        "measured sections: no per-section profile")
+    return stats
 
 
 def _class_shares(library: Library, used: list[Track]) -> dict[str, float]:
