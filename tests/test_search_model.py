@@ -267,3 +267,21 @@ def test_a_damaged_saved_index_is_rebuilt(lib):
     (first.folder / "track-sets.npz").write_bytes(b"not an npz")
     again = LibrarySearch(lib, model="backbone", progress=False).update()
     assert sorted(int(i) for i in again.index.ids) == sorted(int(i) for i in first.index.ids)
+
+
+def test_pruned_library_search_equals_exact_and_keeps_its_bounds(lib, capsys):
+    exact = LibrarySearch(lib, model="backbone", progress=False, kind="exact").update()
+    pruned = LibrarySearch(lib, model="backbone", progress=False, kind="pruned").update()
+    assert exact.method == "exact" and pruned.method == "pruned"
+    for t in lib.tracks():
+        a, b = exact.similar(t, k=4), pruned.similar(t, k=4)
+        assert [(r.track.id, r.match.score, r.match.explanation) for r in a] == \
+               [(r.track.id, r.match.score, r.match.explanation) for r in b]
+    assert (pruned.folder / "track-sets-bounds.npz").is_file()
+    assert LibrarySearch(lib, model="backbone", progress=False).update().method == "exact"  # auto: a small library
+    with pytest.raises(ParameterError, match=r"kind must be one of \('auto', 'exact', 'pruned', 'flat'\); got 'hnsw'"):
+        LibrarySearch(lib, progress=False, kind="hnsw")
+    db, q = str(lib.path), str(lib.tracks()[0].id)
+    assert main(["--db", db, "--quiet", "similar", q, "-k", "2", "--model", "backbone", "--index", "pruned"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].startswith("index: pruned, exact (") and "tracks scored)" in out[2]

@@ -293,9 +293,10 @@ def _cones(pad: np.ndarray, pw: np.ndarray, cones: int) -> tuple[np.ndarray, np.
     member = (assign[:, :, None] == np.arange(cones)) & real[:, :, None]
     rho = np.where(member, cos[:, :, None], np.inf).min(axis=1).astype(np.float32)
     weight = (member * pw[:, :, None]).sum(axis=1).astype(np.float64)
-    empty = ~member.any(axis=1)  # an empty cone copies cone 0 (its bound then changes no maximum)
-    centers = np.where(empty[:, :, None], centers[:, :1], centers)
-    rho = np.where(empty, rho[:, :1], rho)
+    empty = ~member.any(axis=1)  # an empty cone copies a filled one (its bound then changes no maximum)
+    filled = np.argmax(~empty, axis=1)[:, None]  # (B, 1): the first filled cone of each track
+    centers = np.where(empty[:, :, None], np.take_along_axis(centers, filled[:, :, None], axis=1), centers)
+    rho = np.where(empty, np.take_along_axis(rho, filled, axis=1), rho)
     return centers.astype(np.float32), rho, weight
 
 

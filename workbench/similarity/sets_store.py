@@ -141,7 +141,7 @@ def index_from_arrays(cls: type[TrackSetIndex], ids: np.ndarray, windows: np.nda
 
     ids = np.asarray(ids, np.int64)
     offsets = np.asarray(offsets, np.int64)
-    windows = np.asarray(windows, np.float32)
+    windows = np.asarray(windows)  # normalised from its own precision, as add() does
     n = ids.shape[0]
     if windows.ndim != 2 or offsets.shape != (n + 1,) or offsets[0] != 0 or offsets[-1] != windows.shape[0] \
             or (np.diff(offsets) < 1).any():
