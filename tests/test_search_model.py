@@ -243,6 +243,12 @@ def test_report_section_shows_backbone_and_head_on_held_out_tracks(lib):
     assert "precision@3 by folder" in html and "head of run run-report" in html and "held-out" in html
     (run.path / FILE).unlink()
     assert "not recorded" in section_html(run)
+    # `workbench runs report` passes the workspace's library, so the CLI's report has the section too
+    assert main(["--db", str(lib.path), "--quiet", "runs", "report", "run-report"]) == 0
+    assert (run.path / FILE).is_file() and "head of run run-report" in section_html(run)
+    (run.path / FILE).unlink()
+    assert main(["--db", str(lib.path), "--quiet", "runs", "report", "run-report", "--no-search"]) == 0
+    assert not (run.path / FILE).exists()
 
 
 def test_calibration_puts_a_typical_pair_at_zero():
