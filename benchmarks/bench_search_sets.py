@@ -102,7 +102,7 @@ def cpu_time(fn):
     return out, time.process_time() - t0
 
 
-def run_case(kind: str, args, weights_name: str, weights, cones_list: list[int]) -> list[dict]:
+def run_case(kind: str, args, cones_list: list[int]) -> list[dict]:
     import faiss
 
     faiss.omp_set_num_threads(1)
@@ -126,6 +126,15 @@ def run_case(kind: str, args, weights_name: str, weights, cones_list: list[int])
         index._bounds = None
         bounds[c] = index.bounds(cones=c)
         bounds[c] = (bounds[c], time.process_time() - t0)
+    rows = []
+    for weights_name, weights in (("default", None), ("vibe", {"vibe": 1, "tempo": 0, "key": 0, "energy": 0})):
+        rows += time_queries(index, args, kind, weights_name, weights, bounds, peers, track_of, n_windows)
+    return rows
+
+
+def time_queries(index, args, kind: str, weights_name: str, weights, bounds: dict, peers: dict,
+                 track_of: np.ndarray, n_windows: int) -> list[dict]:
+    cones_list = list(bounds)
     rng = np.random.default_rng(args.seed + 1)
     queries = [int(q) for q in rng.choice(index._ids, size=args.queries + 2, replace=False)]
     times: dict[str, list[float]] = {"exact": [], **{f"pruned c={c}": [] for c in cones_list}, **{p: [] for p in peers}}
@@ -133,20 +142,20 @@ def run_case(kind: str, args, weights_name: str, weights, cones_list: list[int])
     scored = {c: [] for c in cones_list}
     recall = {p: [] for p in peers}
     for i, q in enumerate(queries):
-        truth, t = cpu_time(lambda: index.similar(q, k=args.k, weights=weights, method="exact"))
+        truth, t = cpu_time(lambda q=q: index.similar(q, k=args.k, weights=weights, method="exact"))
         warm = i >= 2
         if warm:
             times["exact"].append(t)
         for c in cones_list:
             index.use_bounds(bounds[c][0])
-            got, t = cpu_time(lambda: index.similar(q, k=args.k, weights=weights, method="pruned"))
+            got, t = cpu_time(lambda q=q: index.similar(q, k=args.k, weights=weights, method="pruned"))
             if warm:
                 times[f"pruned c={c}"].append(t)
                 identical[c] += [(m.id, m.score) for m in got] == [(m.id, m.score) for m in truth]
                 scored[c].append(index.last_search.scored)
         want = {m.id for m in truth}
         for p, (fi, _) in peers.items():
-            got, t = cpu_time(lambda: faiss_candidates(index, fi, track_of, q, k=args.k, per_window=args.per_window,
+            got, t = cpu_time(lambda fi=fi, q=q: faiss_candidates(index, fi, track_of, q, k=args.k, per_window=args.per_window,
                                                        weights=weights))
             if warm:
                 times[p].append(t)
@@ -184,16 +193,15 @@ def main() -> int:
     cones = [int(c) for c in args.cones.split(",")]
     all_rows = []
     for kind in args.kinds.split(","):
-        for wname, w in (("default", None), ("vibe", {"vibe": 1, "tempo": 0, "key": 0, "energy": 0})):
-            rows = run_case(kind, args, wname, w, cones)
-            all_rows += rows
-            for r in rows:
-                extra = (f"identical {r['identical']}, tracks scored {r['tracks_scored']:.0f}, build {r['build_s']:.1f} s"
-                         if "identical" in r else
-                         f"recall@{args.k} {r['recall_at_k']:.3f}, build {r['build_s']:.1f} s" if "recall_at_k" in r
-                         else "baseline")
-                print(f"{kind:<10}{wname:<8}{r['tracks']:>7} tracks {r['windows']:>8} windows d={r['dim']:<4} "
-                      f"{r['method']:<12}{r['ms_per_query']:>9.2f} ms {r['speedup']:>6.1f}x  {extra}", flush=True)
+        rows = run_case(kind, args, cones)
+        all_rows += rows
+        for r in rows:
+            extra = (f"identical {r['identical']}, tracks scored {r['tracks_scored']:.0f}, build {r['build_s']:.1f} s"
+                     if "identical" in r else
+                     f"recall@{args.k} {r['recall_at_k']:.3f}, build {r['build_s']:.1f} s" if "recall_at_k" in r
+                     else "baseline")
+            print(f"{kind:<10}{r['weights']:<8}{r['tracks']:>7} tracks {r['windows']:>8} windows d={r['dim']:<4} "
+                  f"{r['method']:<12}{r['ms_per_query']:>9.2f} ms {r['speedup']:>6.1f}x  {extra}", flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps(all_rows, indent=1))
     return 0
