@@ -371,7 +371,7 @@ def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, com
     combined : callable
         ``combined(rows, raw_vibe) -> combined scores`` of those rows (as brute force scores them).
     exact : callable
-        ``exact(rows) -> raw vibe`` of those rows (as brute force computes it).
+        ``exact(rows) -> raw vibe`` of those rows (as brute force computes it); ``exact(None)``: of every row.
     excluded : int or None
         A row never returned (the query's own track).
     min_score : float or None
@@ -380,7 +380,7 @@ def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, com
     Returns
     -------
     rows : np.ndarray [shape=(r,), dtype=int64]
-        Every row that can be in the top ``k`` (a superset).
+        Every row that can be in the top ``k`` (a superset; it may hold ``excluded``: leave it out).
     raw : np.ndarray [shape=(r,), dtype=float64]
         Their exact raw vibe.
     stats : PrunedStats
@@ -404,7 +404,6 @@ def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, com
     seen[first] = True
     rest = np.flatnonzero(~seen & (upper >= threshold - _SCORE_SLACK))
     if rest.shape[0] > n // 3:  # gathering a third of the windows costs about what a full scan does
-        rows = all_rows if excluded is None else all_rows[all_rows != excluded]
-        return rows, exact(rows), PrunedStats(int(rows.shape[0]), n, True)
+        return all_rows, exact(None), PrunedStats(n, n, True)  # the scan itself: no copy of the windows
     rows = np.concatenate([first, rest])
     return rows, np.concatenate([raw_first, exact(rest)]), PrunedStats(int(rows.shape[0]), n, False)
