@@ -291,3 +291,17 @@ def test_pruned_library_search_equals_exact_and_keeps_its_bounds(lib, capsys):
     assert main(["--db", db, "--quiet", "similar", q, "-k", "2", "--model", "backbone", "--index", "pruned"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[2].startswith("index: pruned, exact (") and "tracks scored)" in out[2]
+
+
+def test_pruned_search_where_its_bounds_cannot_be_saved(lib, monkeypatch):
+    from workbench.similarity.sets_search import SetBounds
+
+    def refuse(self, folder):
+        raise PermissionError(13, "read-only file system", str(folder))
+
+    monkeypatch.setattr(SetBounds, "save", refuse)
+    pruned = LibrarySearch(lib, model="backbone", progress=False, kind="pruned").update()
+    exact = LibrarySearch(lib, model="backbone", progress=False, kind="exact").update()
+    t = lib.tracks()[0]
+    assert [r.track.id for r in pruned.similar(t, k=3)] == [r.track.id for r in exact.similar(t, k=3)]
+    assert not (pruned.folder / "track-sets-bounds.npz").exists()

@@ -355,7 +355,10 @@ class LibrarySearch:
             return
         saved = SetBounds.load(self.folder)
         if saved is None or not index.use_bounds(saved):
-            index.bounds().save(self.folder)
+            try:
+                index.bounds().save(self.folder)
+            except OSError:  # a read-only library still searches (the bounds are rebuilt next time)
+                pass
         self._bounds_ready = True
 
     def _query(self, query: object) -> object:
