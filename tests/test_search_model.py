@@ -243,6 +243,12 @@ def test_report_section_shows_backbone_and_head_on_held_out_tracks(lib):
     assert "precision@3 by folder" in html and "head of run run-report" in html and "held-out" in html
     (run.path / FILE).unlink()
     assert "not recorded" in section_html(run)
+    # `workbench runs report` passes the workspace's library, so the CLI's report has the section too
+    assert main(["--db", str(lib.path), "--quiet", "runs", "report", "run-report"]) == 0
+    assert (run.path / FILE).is_file() and "head of run run-report" in section_html(run)
+    (run.path / FILE).unlink()
+    assert main(["--db", str(lib.path), "--quiet", "runs", "report", "run-report", "--no-search"]) == 0
+    assert not (run.path / FILE).exists()
 
 
 def test_calibration_puts_a_typical_pair_at_zero():
@@ -267,3 +273,35 @@ def test_a_damaged_saved_index_is_rebuilt(lib):
     (first.folder / "track-sets.npz").write_bytes(b"not an npz")
     again = LibrarySearch(lib, model="backbone", progress=False).update()
     assert sorted(int(i) for i in again.index.ids) == sorted(int(i) for i in first.index.ids)
+
+
+def test_pruned_library_search_equals_exact_and_keeps_its_bounds(lib, capsys):
+    exact = LibrarySearch(lib, model="backbone", progress=False, kind="exact").update()
+    pruned = LibrarySearch(lib, model="backbone", progress=False, kind="pruned").update()
+    assert exact.method == "exact" and pruned.method == "pruned"
+    for t in lib.tracks():
+        a, b = exact.similar(t, k=4), pruned.similar(t, k=4)
+        assert [(r.track.id, r.match.score, r.match.explanation) for r in a] == \
+               [(r.track.id, r.match.score, r.match.explanation) for r in b]
+    assert (pruned.folder / "track-sets-bounds.npz").is_file()
+    assert LibrarySearch(lib, model="backbone", progress=False).update().method == "exact"  # auto: a small library
+    with pytest.raises(ParameterError, match=r"kind must be one of \('auto', 'exact', 'pruned', 'flat'\); got 'hnsw'"):
+        LibrarySearch(lib, progress=False, kind="hnsw")
+    db, q = str(lib.path), str(lib.tracks()[0].id)
+    assert main(["--db", db, "--quiet", "similar", q, "-k", "2", "--model", "backbone", "--index", "pruned"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].startswith("index: pruned, exact (") and "tracks scored)" in out[2]
+
+
+def test_pruned_search_where_its_bounds_cannot_be_saved(lib, monkeypatch):
+    from workbench.similarity.sets_search import SetBounds
+
+    def refuse(self, folder):
+        raise PermissionError(13, "read-only file system", str(folder))
+
+    monkeypatch.setattr(SetBounds, "save", refuse)
+    pruned = LibrarySearch(lib, model="backbone", progress=False, kind="pruned").update()
+    exact = LibrarySearch(lib, model="backbone", progress=False, kind="exact").update()
+    t = lib.tracks()[0]
+    assert [r.track.id for r in pruned.similar(t, k=3)] == [r.track.id for r in exact.similar(t, k=3)]
+    assert not (pruned.folder / "track-sets-bounds.npz").exists()

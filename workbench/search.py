@@ -39,6 +39,11 @@ _STATS_FILE = "standardize-windows.npz"
 _INDEX_FORMAT = "window-sets-2"
 #: Window vectors kept per library track (more are merged by k-means, weighted by how many they stand for).
 DEFAULT_MAX_WINDOWS = 24
+#: How the index is searched: ``"exact"`` (alias ``"flat"``) scores every window, ``"pruned"`` returns the same
+#: from cone bounds (:mod:`workbench.similarity.sets_search`), ``"auto"`` prunes from :data:`PRUNE_FROM_TRACKS` on.
+SEARCH_KINDS: tuple[str, ...] = ("auto", "exact", "pruned", "flat")
+#: ``kind="auto"`` searches with cone bounds from this many tracks on (below, a scan costs about as much).
+PRUNE_FROM_TRACKS: int = 2000
 
 
 @dataclass(frozen=True)
@@ -115,21 +120,22 @@ class LibrarySearch:
         ``None`` (active head, else backbone), ``"backbone"``, ``"head"``, ``"head@N"``, or a model.
     progress : bool
         Progress bars while analysing and embedding what is missing.
-    kind : {"auto", "flat", "hnsw"}
-        Accepted for compatibility and checked; the window-set index is always exact (every window scored).
+    kind : {"auto", "exact", "pruned", "flat"}
+        How the index is searched; every kind is exact (the same tracks, order and scores): ``"exact"``
+        (or ``"flat"``) scores every window, ``"pruned"`` only the tracks that cone bounds cannot rule
+        out (bounds saved beside the index), ``"auto"`` prunes from :data:`PRUNE_FROM_TRACKS` tracks on.
     max_windows : int >= 1
         Window vectors kept per library track.
     """
 
     def __init__(self, library: Library, *, backbone: Backbone | None = None, model: str | EmbeddingModel | None = None,
                  progress: bool = True, kind: str = "auto", max_windows: int = DEFAULT_MAX_WINDOWS) -> None:
-        from workbench.similarity.index import KINDS
         from workbench.similarity.model import EmbeddingModel, resolve_model
 
         if not isinstance(library, Library):
             raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
-        if kind not in KINDS:
-            raise ParameterError(f"kind must be one of {KINDS}; got {kind!r}")
+        if kind not in SEARCH_KINDS:
+            raise ParameterError(f"kind must be one of {SEARCH_KINDS}; got {kind!r}")
         if isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1:
             raise ParameterError(f"max_windows must be an integer >= 1; got {max_windows!r}")
         self.library = library
@@ -143,6 +149,7 @@ class LibrarySearch:
         self.folder = root / (self.backbone.name if self.model.head is None else f"{self.backbone.name}+{self.model.tag}")
         self.index: TrackSetIndex | None = None
         self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
+        self._bounds_ready = False
 
     @property
     def model_said(self) -> str:
@@ -190,7 +197,7 @@ class LibrarySearch:
         if stale or new:
             index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
                                           "signatures": {str(k): signatures[k] for k in map(int, index.ids)}})
-        self.index = index
+        self.index, self._bounds_ready = index, False
         return self
 
     def rebuild(self) -> LibrarySearch:
@@ -234,7 +241,7 @@ class LibrarySearch:
         signatures = {tracks[i].id: _signature(tracks[i], meta[i]) for i in keep}
         index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
                                       "signatures": {str(k): v for k, v in signatures.items()}})
-        self.index = index
+        self.index, self._bounds_ready = index, False
         return self
 
     def _tracks(self) -> tuple[list[Track], list[tuple[float | None, str, int]]]:
@@ -324,8 +331,35 @@ class LibrarySearch:
         if self.index is None:
             self.update()
         q = self._query(query)
-        matches = self.index.similar(q, k=k, min_score=min_score, weights=weights)  # type: ignore[union-attr]
+        method = self.method
+        if method == "pruned":
+            self._prepare_bounds()
+        matches = self.index.similar(q, k=k, min_score=min_score, weights=weights,  # type: ignore[union-attr]
+                                     method=method)
         return [SimilarTrack(self.library.track(m.id), m, self.model_said) for m in matches]
+
+    @property
+    def method(self) -> str:
+        """How the index is searched now: ``"exact"`` or ``"pruned"`` (from ``kind`` and the library's size)."""
+        if self.kind == "pruned" or (self.kind == "auto" and self.index is not None
+                                     and len(self.index) >= PRUNE_FROM_TRACKS):
+            return "pruned"
+        return "exact"
+
+    def _prepare_bounds(self) -> None:
+        """Use the cone bounds saved beside the index, or build and save them (once per index change)."""
+        from workbench.similarity.sets_search import SetBounds
+
+        index = self.index
+        if index is None or (self._bounds_ready and index._bounds is not None):
+            return
+        saved = SetBounds.load(self.folder)
+        if saved is None or not index.use_bounds(saved):
+            try:
+                index.bounds().save(self.folder)
+            except OSError:  # a read-only library still searches (the bounds are rebuilt next time)
+                pass
+        self._bounds_ready = True
 
     def _query(self, query: object) -> object:
         from workbench.similarity import Query

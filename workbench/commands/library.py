@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, metavar="backbone|head|head@N",
                    help="the embedding model that ranks: the bare backbone, the active head or head version N "
                         "(default: the registry's active head when there is one, else the backbone)")
+    p.add_argument("--index", default="auto", choices=("auto", "exact", "pruned"),
+                   help="how the index is searched, always exactly: every window scored, or only the tracks that "
+                        "bounds cannot rule out (default auto: pruned from 2,000 tracks on)")
     add_json(p)
     p.set_defaults(func=_cmd_similar)
 
@@ -181,7 +184,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
 
     weights = _weights(args.weights)
     with open_library(args) as lib:
-        search = LibrarySearch(lib, model=args.model, progress=False)
+        search = LibrarySearch(lib, model=args.model, progress=False, kind=args.index)
         failed = _prepare(lib, search.backbone, progress=not (args.quiet or args.json))
         search.rebuild() if args.rebuild else search.update()
         results = search.similar(args.track, k=args.k, min_score=args.min_score, weights=weights)
@@ -193,6 +196,9 @@ def _cmd_similar(args: argparse.Namespace) -> int:
             return 0
         print(f"backbone: {search.backbone_said}")
         print(f"model: {search.model_said}")
+        stats = search.index.last_search if search.method == "pruned" and search.index is not None else None
+        if stats is not None:
+            print(f"index: pruned, exact ({stats.scored} of {stats.tracks} tracks scored)")
         for r in results:
             m: Any = r.match
             print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {m.explanation}")

@@ -69,6 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = rs.add_parser("report", help="write experiments/<run>/report.html and print its path")
     q.add_argument("run", help="a run id or run folder")
     q.add_argument("--projection", choices=("pca", "tsne"), default="pca", help="embedding-space projection")
+    q.add_argument("--no-search", action="store_true",
+                   help="leave out the search before/after section (by default an embeddings run's report ranks "
+                        "the workspace's library with the backbone and with the run's head)")
     q.set_defaults(func=_cmd_report)
 
 
@@ -189,9 +192,15 @@ def compare_record(c: Comparison) -> dict[str, Any]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from workbench.commands import open_library
     from workbench.report import report
 
-    print(report(args.run, root=_experiments(args), projection=args.projection))
+    db = workspace_of(args).db
+    if args.no_search or not db.is_file():  # no library to search: the section says it was not recorded
+        print(report(args.run, root=_experiments(args), projection=args.projection))
+        return 0
+    with open_library(args) as lib:  # the search before/after section needs the library the run was trained on
+        print(report(args.run, root=_experiments(args), projection=args.projection, library=lib))
     return 0
 
 

@@ -22,16 +22,15 @@ others, separates the tracks.
 
 The combined score is the weighted mean of the terms that are *known*: a track (or query) with no
 steady beat has no tempo, so the tempo term is left out of its weighted mean (not scored 0) and the
-explanation says ``tempo unknown``. Scoring is exact brute force over every window (numpy); a
+explanation says ``tempo unknown``. Scoring is exact: brute force over every window (numpy), or
+``method="pruned"`` (:mod:`workbench.similarity.sets_search`: the same result from cone bounds); a
 library of ``n`` tracks costs ``n x max_windows x d`` floats of memory.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,24 +38,26 @@ from typing import Any
 import numpy as np
 
 from workbench.camelot import code_at
-from workbench.errors import IndexFileError, IndexNotFoundError, ParameterError, TrackNotFoundError
-from workbench.fileio import atomic_write, atomic_write_bytes
+from workbench.errors import ParameterError, TrackNotFoundError
 from workbench.similarity._inputs import check_k, check_min_score, is_track_id, normalize_rows
 from workbench.similarity.query import Match, format_explanation
 from workbench.similarity.scores import (
     Weights,
     WeightsLike,
-    _energy_table,
-    _key_tables,
-    _tempo_delta,
-    _tempo_from_delta,
     camelot_index,
 )
 from workbench.similarity.scoring import top_k_order
-
-_FILE = "track-sets.npz"
-_MANIFEST = "track-sets.json"
-_FORMAT = 1
+from workbench.similarity.sets_search import (
+    DEFAULT_CONES,
+    METHODS,
+    PrunedStats,
+    SetBounds,
+    gather,
+    pruned_rows,
+    raw_vibe,
+    set_terms,
+)
+from workbench.similarity.sets_store import load_sets, read_manifest, save_sets
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,6 +120,8 @@ class TrackSetIndex:
         self._bpm = np.zeros(0, np.float64)
         self._key = np.zeros(0, np.int8)
         self._energy = np.zeros(0, np.int8)
+        self._bounds: SetBounds | None = None  # cones for method="pruned" (built on first use)
+        self.last_search: PrunedStats | None = None  # how the last pruned search went
 
     # -- properties ------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -198,6 +201,7 @@ class TrackSetIndex:
         if isinstance(energy, bool) or not isinstance(energy, (int, np.integer)) or not 1 <= int(energy) <= 10:
             raise ParameterError(f"energy must be an integer in 1..10; got {energy!r}")
         key = int(camelot_index(np.array([camelot], dtype=object))[0])
+        self._bounds = None
         self._ids = np.append(self._ids, np.int64(track_id))
         self._windows = np.vstack([self._windows, w])
         self._wweights = np.concatenate([self._wweights, ww])
@@ -220,6 +224,7 @@ class TrackSetIndex:
             An id is not in the index.
         """
         rows = [self._row(i) for i in ids]
+        self._bounds = None
         keep = np.ones(len(self), dtype=bool)
         keep[rows] = False
         lengths = np.diff(self._offsets)
@@ -241,8 +246,9 @@ class TrackSetIndex:
         return unit, ww
 
     # -- search ----------------------------------------------------------------------------
-    def vibe(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool = False) -> np.ndarray:
-        """Set-to-set vibe of every track for unit query windows ``q`` with weights ``qw``.
+    def vibe(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool = False, rows: np.ndarray | None = None
+             ) -> np.ndarray:
+        """Set-to-set vibe of every track (or of the tracks at ``rows``) for unit query windows ``q`` with weights ``qw``.
 
         Parameters
         ----------
@@ -252,22 +258,57 @@ class TrackSetIndex:
             Their weights.
         symmetric : bool
             ``(cover(q, c) + cover(c, q)) / 2`` instead of ``cover(q, c)`` (module docstring).
+        rows : np.ndarray [shape=(r,), dtype=int] or None
+            Only these tracks (same numbers as scoring all of them); None: all.
 
         Returns
         -------
-        np.ndarray [shape=(len(self),), dtype=float64]
+        np.ndarray [shape=(len(self),) or (r,), dtype=float64]
             In [0, 1].
         """
-        if len(self) == 0:
+        return self._calibrated(self._raw(q, qw, symmetric=symmetric, rows=rows))
+
+    def _raw(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool, rows: np.ndarray | None = None) -> np.ndarray:
+        if rows is None:
+            if len(self) == 0:
+                return np.zeros(0)
+            return raw_vibe(q, qw, self._windows, self._wweights, self._offsets, symmetric=symmetric)
+        if rows.shape[0] == 0:
             return np.zeros(0)
-        sims = np.asarray(q, np.float32) @ self._windows.T  # (m, total windows)
-        best = np.maximum.reduceat(sims, self._offsets[:-1], axis=1)  # (m, n): each track's closest window
-        out = (np.asarray(qw, np.float64) @ best.astype(np.float64)) / float(np.sum(qw))
-        if symmetric:  # each candidate window's closest query window, weighted, per track
-            back = sims.max(axis=0).astype(np.float64) * self._wweights
-            totals = np.add.reduceat(self._wweights.astype(np.float64), self._offsets[:-1])
-            out = 0.5 * (out + np.add.reduceat(back, self._offsets[:-1]) / totals)
-        return np.clip((out - self.baseline) / (1.0 - self.baseline), 0.0, 1.0)
+        windows, wweights, offsets = gather(self._windows, self._wweights, self._offsets, rows)
+        return raw_vibe(q, qw, windows, wweights, offsets, symmetric=symmetric)
+
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
+        return np.clip((raw - self.baseline) / (1.0 - self.baseline), 0.0, 1.0)
+
+    def bounds(self, *, cones: int | None = None) -> SetBounds:
+        """The cone bounds of ``method="pruned"`` (built now when missing or stale; see :mod:`.sets_search`).
+
+        Parameters
+        ----------
+        cones : int >= 1 or None
+            Cones per track; None: those of the bounds in use, else :data:`~.sets_search.DEFAULT_CONES`.
+        """
+        b = self._bounds
+        fresh = b is not None and b.matches(self._ids, self._windows.shape[0])
+        if not fresh or (cones is not None and b.cones != cones):  # type: ignore[union-attr]
+            b = SetBounds.build(self._ids, self._windows, self._wweights, self._offsets,
+                                cones=DEFAULT_CONES if cones is None else cones)
+            self._bounds = b
+        return b  # type: ignore[return-value]
+
+    def use_bounds(self, bounds: SetBounds) -> bool:
+        """Adopt bounds built earlier (e.g. loaded from disk) when they fit this index; say whether they did.
+
+        Parameters
+        ----------
+        bounds : SetBounds
+            Bounds to use.
+        """
+        if bounds.matches(self._ids, self._windows.shape[0]):
+            self._bounds = bounds
+            return True
+        return False
 
     def calibrate(self, *, max_queries: int = 200, seed: int = 0) -> float:
         """Set :attr:`baseline` to the median raw (symmetric) score of two different tracks, and return it.
@@ -316,7 +357,7 @@ class TrackSetIndex:
                              f"got {type(query).__name__}")
 
     def similar(self, query: Any, *, k: int = 10, min_score: float | None = None, weights: WeightsLike = None,
-                exclude_self: bool = True) -> list[Match]:
+                exclude_self: bool = True, method: str = "exact") -> list[Match]:
         """The ``k`` tracks with the best combined score, best first (score desc, then id asc), explained.
 
         Parameters
@@ -332,63 +373,70 @@ class TrackSetIndex:
             Term weights; None: the defaults. The tempo term is left out wherever a tempo is unknown.
         exclude_self : bool
             Leave a track id query's own track out.
+        method : {"exact", "pruned"}
+            ``"exact"`` scores every window; ``"pruned"`` returns the same from cone bounds and the
+            tracks they cannot rule out (:mod:`workbench.similarity.sets_search`).
 
         Raises
         ------
         TrackNotFoundError
             ``query`` is an id not in the index.
         ParameterError
-            Bad ``k``, ``min_score``, ``weights`` or query.
+            Bad ``k``, ``min_score``, ``weights``, ``method`` or query.
         """
         k = check_k(k)
         min_score = check_min_score(min_score)
+        if method not in METHODS:
+            raise ParameterError(f"method must be one of {METHODS}; got {method!r}")
         w = Weights() if weights is None else Weights.coerce(weights)
         r = self._resolve(query)
-        vibe = self.vibe(r.q, r.qw, symmetric=r.symmetric)
+        if r.key is None and w.vibe == 0:
+            raise ParameterError("weights['vibe'] must be > 0 for a query by raw vector (only its vibe is known); got 0.0")
+        excluded = r.self_row if exclude_self else None
         n = len(self)
-        if r.key is None:  # raw vectors: only the vibe is known
-            if w.vibe == 0:
-                raise ParameterError("weights['vibe'] must be > 0 for a query by raw vector (only its vibe is known); got 0.0")
-            score = vibe.copy()
-            tempo_known = np.zeros(n, dtype=bool)
-            tempo = keys = energies = np.zeros(n)
-            delta = e_delta = None
+        if method == "pruned" and n > 0:
+            bounds = self.bounds()
+            rows, raw, self.last_search = pruned_rows(
+                bounds, n=n, k=k, raw_upper=bounds.vibe_upper(r.q, r.qw, symmetric=r.symmetric),
+                combined=lambda rows_, raw_: self._terms(r, w, rows_, self._calibrated(raw_))["score"],
+                exact=lambda rows_: self._raw(r.q, r.qw, symmetric=r.symmetric, rows=rows_),
+                excluded=excluded, min_score=min_score)
         else:
-            tempo_known = np.isfinite(self._bpm) & (r.bpm is not None)
-            delta = _tempo_delta(r.bpm if r.bpm is not None else 1.0, np.where(tempo_known, self._bpm, 1.0))
-            tempo = np.where(tempo_known, _tempo_from_delta(delta), 0.0)
-            keys = _key_tables()[1][r.key][self._key]
-            e_delta = self._energy.astype(np.int64) - int(r.energy)  # type: ignore[arg-type]
-            energies = _energy_table()[np.abs(e_delta)]
-            wt = np.where(tempo_known, w.tempo, 0.0)
-            total = w.vibe + wt + w.key + w.energy
-            num = w.vibe * vibe + wt * tempo + w.key * keys + w.energy * energies
-            score = np.divide(num, total, out=np.zeros(n), where=total > 0)
-        score = np.clip(score, 0.0, 1.0)
-        if exclude_self and r.self_row is not None:
-            score[r.self_row] = -math.inf
-        order = top_k_order(score, self._ids, k)
+            rows, raw = np.arange(n, dtype=np.int64), self._raw(r.q, r.qw, symmetric=r.symmetric)
+        vibe = self._calibrated(raw)
+        t = self._terms(r, w, rows, vibe)
+        score = t["score"]
+        if excluded is not None:
+            score[rows == excluded] = -math.inf
+        order = top_k_order(score, self._ids[rows], k)
         out = []
-        key_from = code_at(r.key) if r.key is not None else None
-        for row in order.tolist():
-            s = float(score[row])
+        known = r.key is not None
+        key_from = code_at(r.key) if known else None
+        for pos in order.tolist():
+            s = float(score[pos])
             if min_score is not None and s < min_score:
                 continue
-            known = r.key is not None
-            t_known = bool(tempo_known[row])
-            d = float(delta[row]) if (known and t_known and delta is not None) else None
-            ed = int(e_delta[row]) if (known and e_delta is not None) else None
+            t_known = bool(t["tempo_known"][pos])
+            d = float(t["delta"][pos]) if (known and t_known) else None
+            ed = int(t["e_delta"][pos]) if known else None
+            row = int(rows[pos])
             key_to = code_at(int(self._key[row]))
             out.append(Match(
-                id=int(self._ids[row]), score=s, vibe=float(vibe[row]),
-                tempo=float(tempo[row]) if (known and t_known) else None,
-                key=float(keys[row]) if known else None, energy=float(energies[row]) if known else None,
+                id=int(self._ids[row]), score=s, vibe=float(vibe[pos]),
+                tempo=float(t["tempo"][pos]) if (known and t_known) else None,
+                key=float(t["keys"][pos]) if known else None, energy=float(t["energies"][pos]) if known else None,
                 bpm_delta=d, key_from=key_from, key_to=key_to, energy_delta=ed,
-                explanation=format_explanation(vibe=float(vibe[row]), bpm_delta=d, key_from=key_from, key_to=key_to,
+                explanation=format_explanation(vibe=float(vibe[pos]), bpm_delta=d, key_from=key_from, key_to=key_to,
                                                energy_delta=ed, tempo_unknown=known and not t_known)))
         return out
 
-    # -- persistence -----------------------------------------------------------------------
+    def _terms(self, r: _Resolved, w: Weights, rows: np.ndarray, vibe: np.ndarray) -> dict[str, np.ndarray]:
+        """Combined score and its terms of the tracks at ``rows`` given their (calibrated) ``vibe``."""
+        known = r.key is not None
+        return set_terms(self._bpm[rows], self._key[rows], self._energy[rows], vibe, w, bpm_q=r.bpm,
+                         key_q=r.key if known else None, energy_q=r.energy)
+
+    # -- persistence (workbench.similarity.sets_store) ----------------------------------------
     def save(self, folder: str | os.PathLike[str], *, info: dict[str, Any] | None = None) -> Path:
         """Write ``track-sets.npz`` and then its manifest ``track-sets.json`` (atomically) in ``folder``.
 
@@ -399,26 +447,7 @@ class TrackSetIndex:
         info : dict or None
             Extra JSON stored in the manifest (the model, track signatures).
         """
-        root = Path(folder)
-        root.mkdir(parents=True, exist_ok=True)
-
-        def write(tmp: Path) -> None:
-            """Write the arrays to ``tmp``.
-
-            Parameters
-            ----------
-            tmp : Path
-                The temporary file :func:`~workbench.fileio.atomic_write` renames into place.
-            """
-            with open(tmp, "wb") as fh:
-                np.savez(fh, ids=self._ids, offsets=self._offsets, windows=self._windows, wweights=self._wweights,
-                         baseline=np.float64(self.baseline),
-                         bpm=self._bpm, key=self._key, energy=self._energy)
-
-        atomic_write(root / _FILE, write)
-        manifest = {"format": _FORMAT, "dim": self._dim, "tracks": len(self), **(info or {})}
-        atomic_write_bytes(root / _MANIFEST, json.dumps(manifest, indent=1).encode())
-        return root / _MANIFEST
+        return save_sets(self, folder, info=info)
 
     @staticmethod
     def manifest(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -429,44 +458,15 @@ class TrackSetIndex:
         folder : str or os.PathLike
             The index's folder.
         """
-        try:
-            doc = json.loads((Path(folder) / _MANIFEST).read_text())
-        except (OSError, ValueError):
-            return None
-        return doc if isinstance(doc, dict) and doc.get("format") == _FORMAT else None
+        return read_manifest(folder)
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> TrackSetIndex:
-        """Read an index :meth:`save` wrote.
+        """Read an index :meth:`save` wrote (:func:`~workbench.similarity.sets_store.load_sets` says what it raises).
 
         Parameters
         ----------
         folder : str or os.PathLike
             The index's folder.
-
-        Raises
-        ------
-        IndexNotFoundError
-            No manifest in ``folder``.
-        IndexFileError
-            The arrays are missing or inconsistent.
         """
-        doc = cls.manifest(folder)
-        if doc is None:
-            raise IndexNotFoundError(f"no track-set index in {str(folder)!r}")
-        try:
-            with np.load(Path(folder) / _FILE, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
-            obj = cls(int(doc["dim"]))
-            obj._ids, obj._offsets = arrays["ids"].astype(np.int64), arrays["offsets"].astype(np.int64)
-            obj._windows, obj._wweights = arrays["windows"].astype(np.float32), arrays["wweights"].astype(np.float32)
-            obj.baseline = float(arrays["baseline"]) if "baseline" in arrays else 0.0
-            obj._bpm, obj._key, obj._energy = (arrays["bpm"].astype(np.float64), arrays["key"].astype(np.int8),
-                                               arrays["energy"].astype(np.int8))
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-            raise IndexFileError(f"damaged track-set index in {str(folder)!r}: {exc}") from exc
-        n = obj._ids.shape[0]
-        if (obj._offsets.shape != (n + 1,) or obj._offsets[-1] != obj._windows.shape[0]
-                or obj._windows.shape[1:] != (obj._dim,) or obj._bpm.shape != (n,)):
-            raise IndexFileError(f"damaged track-set index in {str(folder)!r}: arrays do not match")
-        return obj
+        return load_sets(cls, folder)

@@ -1,0 +1,166 @@
+"""Pruned exact search of the window-set index: identical to brute force, bounds that bound, saved bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench.errors import ParameterError
+from workbench.similarity.sets import SetQuery, TrackSetIndex
+from workbench.similarity.sets_search import SetBounds, _products, raw_vibe
+from workbench.similarity.sets_store import index_from_arrays
+
+CAMELOT = [f"{i}{c}" for i in range(1, 13) for c in "AB"]
+
+
+def make_index(*, n: int = 1500, dim: int = 32, groups: int = 40, seed: int = 0, spread: float = 0.6,
+               duplicates: bool = False) -> TrackSetIndex:
+    """Seeded clustered window sets with some no-beat tracks (and, optionally, exact duplicate tracks: ties)."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(1, 13, size=n)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    group = rng.integers(0, groups, size=n)
+    centres = rng.normal(size=(groups, dim))
+    track = centres[group] + spread * rng.normal(size=(n, dim))
+    windows = np.repeat(track, counts, axis=0) + 0.4 * spread * rng.normal(size=(int(offsets[-1]), dim))
+    if duplicates:  # tracks 1..10 copy track 0 (windows and metadata): same scores, order by id
+        for t in range(1, 11):
+            counts[t] = counts[0]
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        windows = np.concatenate([windows[: counts[0]] if t <= 10 else
+                                  np.repeat(track[t:t + 1], counts[t], axis=0) for t in range(n)])
+    bpm = rng.uniform(90, 150, size=n)
+    bpm[rng.random(n) < 0.1] = np.nan
+    key, energy = rng.integers(0, 24, size=n), rng.integers(1, 11, size=n)
+    if duplicates:
+        bpm[1:11], key[1:11], energy[1:11] = bpm[0], key[0], energy[0]
+    index = index_from_arrays(TrackSetIndex, np.arange(100, 100 + n), windows, offsets, bpm=bpm, key=key,
+                              energy=energy, wweights=rng.uniform(0.5, 3.0, size=int(offsets[-1])))
+    index.calibrate(max_queries=40)
+    return index
+
+
+def same(a: list, b: list) -> bool:
+    return [(m.id, m.score, m.vibe, m.explanation) for m in a] == [(m.id, m.score, m.vibe, m.explanation) for m in b]
+
+
+@pytest.fixture(scope="module")
+def index():
+    return make_index()
+
+
+@pytest.mark.parametrize("cones", [1, 2, 3])
+@pytest.mark.parametrize("weights", [None, {"vibe": 1, "tempo": 0, "key": 0, "energy": 0},
+                                     {"vibe": 0.2, "tempo": 1, "key": 1, "energy": 1}])
+def test_pruned_equals_brute_force_for_id_queries(index, cones, weights):
+    index.bounds(cones=cones)
+    for q in index.ids[::97]:
+        for k in (1, 7, 40):
+            exact = index.similar(int(q), k=k, weights=weights, method="exact")
+            assert same(index.similar(int(q), k=k, weights=weights, method="pruned"), exact)
+
+
+def test_pruned_scores_few_tracks_on_clustered_data():
+    index = make_index(n=3000, spread=0.3, seed=3)
+    index.bounds(cones=1)
+    scored = []
+    for q in index.ids[::301]:
+        index.similar(int(q), k=10, weights={"vibe": 1, "tempo": 0, "key": 0, "energy": 0}, method="pruned")
+        scored.append(index.last_search.scored)
+    assert np.median(scored) < 0.2 * len(index)  # pruning does happen (not brute force in disguise)
+
+
+def test_pruned_equals_brute_force_for_audio_and_vector_queries_min_score_and_self(index):
+    rng = np.random.default_rng(7)
+    w0, _ = index.windows_of(int(index.ids[5]))
+    queries = [SetQuery(w0[:2] + 0.05 * rng.normal(size=w0[:2].shape), 120.0, "8A", 6),
+               SetQuery(rng.normal(size=(5, index.dim)), None, "3B", 2, symmetric=True),
+               rng.normal(size=index.dim)]
+    for q in queries:
+        for min_score in (None, 0.3):
+            assert same(index.similar(q, k=12, min_score=min_score, method="pruned"),
+                        index.similar(q, k=12, min_score=min_score, method="exact"))
+    own = int(index.ids[3])
+    assert same(index.similar(own, k=5, exclude_self=False, method="pruned"),
+                index.similar(own, k=5, exclude_self=False, method="exact"))
+    assert index.similar(own, k=1, exclude_self=False, method="pruned")[0].id == own
+
+
+def test_ties_are_broken_by_id_as_in_brute_force():
+    index = make_index(n=600, duplicates=True, seed=2)
+    got = index.similar(int(index.ids[0]), k=10, method="pruned")
+    assert same(got, index.similar(int(index.ids[0]), k=10, method="exact"))
+    assert [m.id for m in got[:10]] == list(range(101, 111))  # the ten copies, tied, in id order
+
+
+def test_cone_bounds_bound_every_track(index):
+    rng = np.random.default_rng(1)
+    for cones in (1, 2, 4):
+        b = SetBounds.build(index._ids, index._windows, index._wweights, index._offsets, cones=cones)
+        for _ in range(5):
+            q = rng.normal(size=(4, index.dim)).astype(np.float32)
+            q /= np.linalg.norm(q, axis=1, keepdims=True)
+            qw = rng.uniform(0.5, 2, size=4)
+            for symmetric in (False, True):
+                exact = raw_vibe(q, qw, index._windows, index._wweights, index._offsets, symmetric=symmetric)
+                assert (b.vibe_upper(q, qw, symmetric=symmetric) >= exact).all()
+
+
+def test_products_do_not_depend_on_which_windows_are_in_the_call():
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(6, 48)).astype(np.float32)
+    w = rng.normal(size=(5000, 48)).astype(np.float32)
+    full = _products(q, w)
+    for size in (1, 3, 17, 200):
+        rows = rng.choice(5000, size=size, replace=False)
+        assert np.array_equal(_products(q, w[rows]), full[:, rows])
+
+
+def test_bounds_follow_the_index_and_are_refused_when_stale(index, tmp_path):
+    small = make_index(n=200, seed=4)
+    b = small.bounds()
+    b.save(tmp_path)
+    loaded = SetBounds.load(tmp_path)
+    assert loaded is not None and loaded.matches(small.ids, small._windows.shape[0])
+    small.remove([int(small.ids[0])])
+    assert not small.use_bounds(loaded)
+    assert same(small.similar(int(small.ids[1]), k=5, method="pruned"),
+                small.similar(int(small.ids[1]), k=5, method="exact"))
+    assert SetBounds.load(tmp_path / "none") is None
+
+
+def test_bad_method_cones_and_arrays_are_refused(index):
+    with pytest.raises(ParameterError, match="method must be one of"):
+        index.similar(int(index.ids[0]), method="hnsw")
+    with pytest.raises(ParameterError, match="cones must be an integer >= 1"):
+        index.bounds(cones=0)
+    with pytest.raises(ParameterError, match="offsets must be"):
+        index_from_arrays(TrackSetIndex, np.arange(2), np.ones((3, 4)), np.array([0, 2]), bpm=np.ones(2),
+                          key=np.zeros(2, int), energy=np.ones(2, int))
+    with pytest.raises(ParameterError, match="ids must be distinct"):
+        index_from_arrays(TrackSetIndex, np.array([1, 1]), np.ones((3, 4)), np.array([0, 1, 3]), bpm=np.ones(2),
+                          key=np.zeros(2, int), energy=np.ones(2, int))
+    with pytest.raises(ParameterError, match="key must be in 0..23"):
+        index_from_arrays(TrackSetIndex, np.arange(2), np.ones((3, 4)), np.array([0, 1, 3]), bpm=np.ones(2),
+                          key=np.array([0, 30]), energy=np.ones(2, int))
+    with pytest.raises(ParameterError, match="bpm must have shape"):
+        index_from_arrays(TrackSetIndex, np.arange(2), np.ones((3, 4)), np.array([0, 1, 3]), bpm=np.ones(3),
+                          key=np.zeros(2, int), energy=np.ones(2, int))
+    with pytest.raises(ParameterError, match="wweights must be 3 positive"):
+        index_from_arrays(TrackSetIndex, np.arange(2), np.ones((3, 4)), np.array([0, 1, 3]), bpm=np.ones(2),
+                          key=np.zeros(2, int), energy=np.ones(2, int), wweights=np.zeros(3))
+
+
+def test_index_from_arrays_equals_adding_track_by_track():
+    rng = np.random.default_rng(5)
+    a = TrackSetIndex(8)
+    sets = [rng.normal(size=(int(c), 8)) for c in rng.integers(1, 5, size=20)]
+    for i, s in enumerate(sets):
+        a.add(i, s, bpm=None if i == 3 else 100.0 + i, camelot=CAMELOT[i], energy=1 + i % 10)
+    from workbench.similarity.scores import camelot_index
+
+    b = index_from_arrays(TrackSetIndex, np.arange(20), np.concatenate(sets),
+                          np.concatenate([[0], np.cumsum([len(s) for s in sets])]),
+                          bpm=np.array([np.nan if i == 3 else 100.0 + i for i in range(20)]),
+                          key=camelot_index(np.array(CAMELOT[:20], dtype=object)), energy=1 + np.arange(20) % 10)
+    assert same(a.similar(4, k=6), b.similar(4, k=6, method="pruned"))
