@@ -397,7 +397,7 @@ def labelled_library(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_job_refuses_without_labels_then_trains_on_labeller_labels(labelled_library, tmp_path) -> None:
+def test_job_refuses_without_labels_then_trains_on_labeller_labels(labelled_library, tmp_path, monkeypatch) -> None:
     import json
     from pathlib import Path
 
@@ -419,18 +419,31 @@ def test_job_refuses_without_labels_then_trains_on_labeller_labels(labelled_libr
     assert labels.stats().ready
     from workbench.labels import Suggestion
 
-    first = lib.tracks()[0]
+    first, last = lib.tracks()[0], lib.tracks()[-1]
     bar = labels.grid(first).beats_s
     n_before = len(labels.all())
-    labels.accept(Suggestion(first.id, "intro", 0, 8, float(bar[0]), float(bar[8]), 0.9))  # replaces the first span
+    # a suggestion accepted over the first span (replace: the user chose it) keeps its provenance
+    labels.accept(Suggestion(first.id, "intro", 0, 8, float(bar[0]), float(bar[8]), 0.9, model_name="dj_section",
+                             model_version="v3"), overlap="replace")
     assert len(labels.all()) == n_before
-    job, path = train_sections_job(lib, experiments_root=tmp_path, progress=False)
+    # a label a model stored that nobody accepted is not trained on
+    free = len(labels.grid(first).beats_s) - 8
+    labels.add(first, "outro", start_beat=free, end_beat=free + 8, source="model", confidence=0.5, overlap="replace")
+    n_unaccepted = 1
+    # the last track carries a QA flag that excludes it from training (monkeypatched: QA is tested in test_qa)
+    import workbench.qa
+
+    monkeypatch.setattr(workbench.qa, "excluded_track_ids", lambda _lib: {last.id})
+    n_last = len(labels.for_track(last))
+    job, path = train_sections_job(lib, config={"min_per_class": 5}, experiments_root=tmp_path, progress=False)
     run = load_run(path)
     m = run.metrics
     assert job.state == "completed" and run.data["source"] == "labels"
-    prov = run.data["label_provenance"]  # the accepted suggestion is a user label, trained on
-    assert prov["labels_by_source"] == {"user": n_before} and prov["rejected_suggestions"] is None
-    assert run.data["n_labels"] == n_before
+    prov = run.data["label_provenance"]
+    assert prov["accepted_suggestions"] == 1 and prov["unaccepted_model_labels"] == n_unaccepted
+    assert prov["labels_by_source"]["model"] == 1 + n_unaccepted and prov["rejected_suggestions"]["rows"] == 0
+    assert run.data["qa_excluded"] == [last.id] and last.id not in run.data["splits"]["train"] + run.data["splits"]["test"]
+    assert run.data["n_labels"] == len(labels.all()) - n_unaccepted - n_last
     assert set(m["baselines"]) == {"majority", "logreg", "ensemble", "novelty"}  # novelty: unsupervised boundaries
     for b in m["baselines"].values():
         assert set(b) == set(m["model"]) and set(b["per_class"]) == set(m["model"]["per_class"])

@@ -335,7 +335,11 @@ def _section_dict(s: Any) -> dict[str, Any]:
 
 
 def library_sections(library: Library) -> list[dict[str, Any]]:
-    """Every stored section label as ``{track_id, label, start_s, end_s}`` (via ``workbench.labels.Labels``).
+    """Every stored section label a person stands behind, as ``{track_id, label, start_s, end_s}``.
+
+    Read via ``workbench.labels.Labels``: the user's and imported labels, and model suggestions
+    a person accepted. Labels a model stored that nobody accepted (``source='model'`` without
+    ``accepted_at``) are left out: a model is not trained on its own unreviewed output.
 
     Parameters
     ----------
@@ -352,7 +356,8 @@ def library_sections(library: Library) -> list[dict[str, Any]]:
     except ImportError as exc:
         raise ParameterError("no label store in this workbench (workbench.labels.Labels); pass sections as a list "
                              "of {track_id, label, start_s, end_s} dicts") from exc
-    return [_section_dict(s) for s in Labels(library).all()]
+    return [_section_dict(s) for s in Labels(library).all()
+            if s.source != "model" or getattr(s, "accepted_at", None) is not None]
 
 
 def demo_sections(library: Library, tracks: Iterable[Track] | None = None) -> list[dict[str, Any]]:

@@ -35,9 +35,10 @@ _V5_LABEL_COLUMNS = frozenset({"id", "track_id", "label", "start_beat", "end_bea
 def label_provenance(library: Library) -> dict[str, Any]:
     """Where the stored section labels came from, for the run's data record (read defensively).
 
-    Accepted suggestions are trained on like every label: :meth:`workbench.labels.Labels.accept`
-    stores them with source ``"user"``. A table of rejected suggestions (a newer schema may add
-    one: any table whose name holds ``reject``) is counted when it exists, not trained on.
+    Accepted suggestions are trained on like every label (:meth:`workbench.labels.Labels.accept`
+    stores them as ``source='model'`` with ``accepted_at``, the model's name and version); labels a
+    model stored that nobody accepted are left out (:func:`workbench.train.datasets.library_sections`).
+    Rejected suggestions (schema v6 ``label_rejections``) are counted, not trained on.
 
     Parameters
     ----------
@@ -47,15 +48,23 @@ def label_provenance(library: Library) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``labels_by_source`` {source: count}, ``provenance_columns`` (``labels`` columns beyond
-        schema v5), ``rejected_suggestions`` ({table, rows, used_in_training: False} or None).
+        ``labels_by_source`` {source: count}, ``accepted_suggestions`` (count),
+        ``unaccepted_model_labels`` (count, not trained on), ``provenance_columns`` (``labels``
+        columns beyond schema v5), ``rejected_suggestions`` ({table, rows, used_in_training:
+        False} or None).
     """
     import sqlite3
 
     try:
         conn = library.store.conn
         by_source = {str(k): int(v) for k, v in conn.execute("SELECT source, COUNT(*) FROM labels GROUP BY source")}
-        columns = sorted({str(r[1]) for r in conn.execute("PRAGMA table_info(labels)")} - _V5_LABEL_COLUMNS)
+        all_columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(labels)")}
+        columns = sorted(all_columns - _V5_LABEL_COLUMNS)
+        accepted = unaccepted = 0
+        if "accepted_at" in all_columns:
+            accepted, unaccepted = (int(v or 0) for v in conn.execute(
+                "SELECT SUM(accepted_at IS NOT NULL), SUM(source = 'model' AND accepted_at IS NULL) FROM labels"
+            ).fetchone())
         tables = [str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                                   "AND name LIKE '%reject%' ORDER BY name")]
         rejected = None
@@ -64,8 +73,8 @@ def label_provenance(library: Library) -> dict[str, Any]:
             rejected = {"table": tables[0], "rows": rows, "used_in_training": False}
     except (sqlite3.Error, AttributeError) as exc:  # another store layout: say so, never stop training
         return {"error": f"label provenance could not be read: {exc}"}
-    return {"labels_by_source": by_source, "provenance_columns": columns, "rejected_suggestions": rejected,
-            "accepted_suggestions": "stored as source 'user' by Labels.accept; trained on like every label"}
+    return {"labels_by_source": by_source, "accepted_suggestions": accepted, "unaccepted_model_labels": unaccepted,
+            "provenance_columns": columns, "rejected_suggestions": rejected}
 
 
 def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -79,7 +88,10 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
     library : Library
         The library trained on; the job is recorded in it.
     config : dict, optional
-        Overrides of :data:`workbench.train.sections.CONFIG_DEFAULTS`.
+        Overrides of :data:`workbench.train.sections.CONFIG_DEFAULTS`; also ``backbone``/``size``/
+        ``openl3_weights`` (the backbone by name) and ``keep_flagged`` (default False: sections of
+        tracks whose QA flags exclude them from training are left out, listed in the run's data
+        as ``qa_excluded``; tracks kept with ``workbench qa keep`` stay).
     sections : iterable, optional
         ``{track_id, label, start_s, end_s}`` records; default the library's stored labels
         (:class:`workbench.labels.Labels`).
@@ -109,6 +121,7 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
 
     cfg = dict(config or {})
     named = {k: cfg.pop(k) for k in ("backbone", "size", "openl3_weights") if k in cfg}  # any backbone by name
+    keep_flagged = bool(cfg.pop("keep_flagged", False))
     if backbone is None and named:
         from workbench.train.backbones import backbone_by_name
 
@@ -120,12 +133,13 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
     runner = JobRunner(library, "sections", config=cfg, experiments_root=experiments_root, progress=False,
                        on_state=on_state)
     with runner:
-        path = _sections_in_job(runner, library, cfg, sections=sections, backbone=backbone, progress=progress)
+        path = _sections_in_job(runner, library, cfg, sections=sections, backbone=backbone, progress=progress,
+                                keep_flagged=keep_flagged)
     return runner.job, path
 
 
 def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *, sections: Iterable[Any] | None,
-                     backbone: Backbone | None, progress: bool) -> Path:
+                     backbone: Backbone | None, progress: bool, keep_flagged: bool = False) -> Path:
     from workbench.embed.features import FeatureFrontend
     from workbench.jobs import _backbone_info, _track_docs
     from workbench.train import datasets as ds
@@ -136,8 +150,21 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *
     if sections is None:
         sections, source = ds.library_sections(library), "labels"
     sections = list(sections)
+    qa_excluded: list[int] = []
+    if not keep_flagged:
+        from workbench.qa import excluded_track_ids
+
+        flagged = excluded_track_ids(library)
+
+        def track_of(s: Any) -> Any:
+            return s.get("track_id") if isinstance(s, Mapping) else getattr(s, "track_id", None)
+
+        qa_excluded = sorted({track_of(s) for s in sections} & flagged)
+        sections = [s for s in sections if track_of(s) not in flagged]
     if not sections:
-        raise NotReadyError(f"no labelled sections in this library: {HOW_TO_LABEL}")
+        raise NotReadyError(f"no labelled sections in this library: {HOW_TO_LABEL}"
+                            + (f" ({len(qa_excluded)} labelled tracks are left out by QA flags: `workbench qa` "
+                               "lists them, `workbench qa keep TRACK` keeps one)" if qa_excluded else ""))
     dataset = section_dataset(library, sections, backbone=b, progress=progress)
     docs = _track_docs(library, [t.track_id for t in dataset.tracks])
     counts = {k: v for k, v in dataset.section_counts().items() if v}
@@ -147,6 +174,7 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *
                    for t in dataset.tracks for s in t.sections],
         "label_counts": counts, "source": source, "n_windows": int(len(dataset.y)),
         "failed": [{"track_id": tid, "reason": why} for tid, why in dataset.failed],
+        "qa_excluded": qa_excluded,
         **({"label_provenance": label_provenance(library)} if source == "labels" else {}),
     })
     runner.training(total_epochs=int(cfg.get("epochs", CONFIG_DEFAULTS["epochs"])))
