@@ -234,6 +234,10 @@ def test_cli_accepts_backbone_cnn(tiny_library, tmp_path, capsys):
                "--experiments", str(tmp_path / "exp")])
     out = capsys.readouterr().out
     assert rc == 0 and "backbone: cnn" in out
+    model_pt = next((tmp_path / "exp").glob("*/model.pt"))
+    assert main(["--db", str(tiny_library.path), "--quiet", "embed", "--backbone", "cnn", "--weights", str(model_pt)]) == 0
+    out = capsys.readouterr().out
+    assert f"CNN cnn-v1-{load_cnn(model_pt).weights_sha256()[:12]} (weights file" in out and "8 embedded" in out
     with pytest.raises(SystemExit):
         main(["--db", str(tiny_library.path), "train", "embeddings", "--backbone", "cnnx"])
     assert "invalid choice: 'cnnx'" in capsys.readouterr().err
