@@ -267,3 +267,15 @@ def test_profile_keeps_each_section_label_and_gaps_are_per_section(sectioned_lib
     assert "--section label must be one of intro, build" in capsys.readouterr().err
     assert main(["--db", db, "profile", "compare", "sec", str(root / "wip.wav"), "--section", "drop:a-b"]) != 0
     assert "LABEL:START-END in seconds" in capsys.readouterr().err
+
+
+def test_trance_score_tells_trance_from_other_music_at_the_same_tempo():
+    """At one tempo (the tempo term cannot decide), production decides: pumped, detuned, wide
+    saws over four-on-the-floor with off-beat hats score above a dry, narrow, broken-beat clip."""
+    trance, _ = feats(bpm=138.0, pumping_depth=0.5, detune_cents=22.0, width=0.8, acid_sweep_octaves=0.5)
+    other, _ = feats(bpm=138.0, pumping_depth=0.0, detune_cents=2.0, width=0.05, four_on_floor=False,
+                     offbeat_hats=False)
+    s_trance, parts_trance = TRANCE.score(trance)
+    s_other, parts_other = TRANCE.score(other)
+    assert abs(parts_trance["bpm"] - parts_other["bpm"]) < 1e-9  # same tempo, same tempo term
+    assert s_trance > s_other + 0.2, (parts_trance, parts_other)
