@@ -131,8 +131,7 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path):
 
 
 def test_bad_values_are_refused_clearly(tmp_path):
-    from workbench.models.heads import CheckpointError, save_checkpoint
-    from workbench.models.heads import EmbeddingHead
+    from workbench.models.heads import CheckpointError, EmbeddingHead, save_checkpoint
 
     with pytest.raises(ValueError, match="embedding_dim must be"):
         MelCNN(embedding_dim=0)

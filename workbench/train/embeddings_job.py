@@ -171,10 +171,9 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     from workbench.embed.features import FeatureFrontend
     from workbench.train import datasets as ds
     from workbench.train.classes import resolve_classes
+    from workbench.train.cnn_training import cnn_plan
     from workbench.train.triplet import TripletConfig, embed, train_triplet
     from workbench.train.views import describe, training_view_settings
-
-    from workbench.train.cnn_training import cnn_plan
 
     b = backbone if backbone is not None else FeatureFrontend()
     runner.backbone = _backbone_info(b)

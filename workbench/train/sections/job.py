@@ -138,6 +138,11 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
     return runner.job, path
 
 
+def _track_of(section: Any) -> Any:
+    """The ``track_id`` of a section record (a dict or an object)."""
+    return section.get("track_id") if isinstance(section, Mapping) else getattr(section, "track_id", None)
+
+
 def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *, sections: Iterable[Any] | None,
                      backbone: Backbone | None, progress: bool, keep_flagged: bool = False) -> Path:
     from workbench.embed.features import FeatureFrontend
@@ -156,11 +161,8 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *
 
         flagged = excluded_track_ids(library)
 
-        def track_of(s: Any) -> Any:
-            return s.get("track_id") if isinstance(s, Mapping) else getattr(s, "track_id", None)
-
-        qa_excluded = sorted({track_of(s) for s in sections} & flagged)
-        sections = [s for s in sections if track_of(s) not in flagged]
+        qa_excluded = sorted({_track_of(s) for s in sections} & flagged)
+        sections = [s for s in sections if _track_of(s) not in flagged]
     if not sections:
         raise NotReadyError(f"no labelled sections in this library: {HOW_TO_LABEL}"
                             + (f" ({len(qa_excluded)} labelled tracks are left out by QA flags: `workbench qa` "
