@@ -266,19 +266,18 @@ def test_novelty_bonus_pulls_a_boundary_onto_the_change():
     assert [s.start for s in pulled] == [0, 8]
 
 
-def test_label_provenance_counts_sources_and_a_rejects_table_when_one_exists(tmp_path) -> None:
+def test_label_provenance_counts_sources_and_rejections(tmp_path) -> None:
     from workbench.library import Library
     from workbench.train.sections.job import label_provenance
 
     with Library(tmp_path / "workbench.db") as lib:
         got = label_provenance(lib)
-        assert got["labels_by_source"] == {} and got["rejected_suggestions"] is None
-        assert got["provenance_columns"] == []
-        with lib.store.transaction() as conn:  # a newer schema's table of rejected suggestions
-            conn.execute("CREATE TABLE rejected_suggestions (id INTEGER PRIMARY KEY, label TEXT)")
-            conn.executemany("INSERT INTO rejected_suggestions (label) VALUES (?)", [("drop",), ("intro",)])
-        assert label_provenance(lib)["rejected_suggestions"] == {"table": "rejected_suggestions", "rows": 2,
-                                                                 "used_in_training": False}
+        assert got["labels_by_source"] == {} and got["accepted_suggestions"] == got["unaccepted_model_labels"] == 0
+        assert got["provenance_columns"] == ["accepted_at", "model_name", "model_version"]  # schema v6
+        assert got["rejected_suggestions"] == {"table": "label_rejections", "rows": 0, "used_in_training": False}
+        with lib.store.transaction() as conn:  # an older layout without the table: said, never an error
+            conn.execute("DROP TABLE label_rejections")
+        assert label_provenance(lib)["rejected_suggestions"] is None
 
 
 def test_test_tracks_are_scored_and_never_trained_on():

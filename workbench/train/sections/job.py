@@ -38,7 +38,7 @@ def label_provenance(library: Library) -> dict[str, Any]:
     Accepted suggestions are trained on like every label (:meth:`workbench.labels.Labels.accept`
     stores them as ``source='model'`` with ``accepted_at``, the model's name and version); labels a
     model stored that nobody accepted are left out (:func:`workbench.train.datasets.library_sections`).
-    Rejected suggestions (schema v6 ``label_rejections``) are counted, not trained on.
+    Rejected suggestions (schema v6 ``label_rejections``) are counted, not trained on (yet).
 
     Parameters
     ----------
@@ -65,12 +65,12 @@ def label_provenance(library: Library) -> dict[str, Any]:
             accepted, unaccepted = (int(v or 0) for v in conn.execute(
                 "SELECT SUM(accepted_at IS NOT NULL), SUM(source = 'model' AND accepted_at IS NULL) FROM labels"
             ).fetchone())
-        tables = [str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                                  "AND name LIKE '%reject%' ORDER BY name")]
+        has_rejections = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                      "AND name = 'label_rejections'").fetchone() is not None
         rejected = None
-        if tables:
-            rows = int(conn.execute(f'SELECT COUNT(*) FROM "{tables[0]}"').fetchone()[0])
-            rejected = {"table": tables[0], "rows": rows, "used_in_training": False}
+        if has_rejections:
+            rows = int(conn.execute("SELECT COUNT(*) FROM label_rejections").fetchone()[0])
+            rejected = {"table": "label_rejections", "rows": rows, "used_in_training": False}
     except (sqlite3.Error, AttributeError) as exc:  # another store layout: say so, never stop training
         return {"error": f"label provenance could not be read: {exc}"}
     return {"labels_by_source": by_source, "accepted_suggestions": accepted, "unaccepted_model_labels": unaccepted,
