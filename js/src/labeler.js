@@ -1,0 +1,433 @@
+// Front end of workbench's section labeler (an anywidget ES module, bundled by esbuild).
+//
+// Python is the source of truth: this page draws the traitlets the kernel sets (track, labels,
+// suggestions, message, error, ...) and sends every edit to the kernel as a message
+// ({action: "update", id, start_beat, end_beat}, ...); the kernel applies it through
+// workbench.labels and sets the traitlets again. Waveform, spectrogram, regions (drag, resize),
+// timeline, zoom and minimap are wavesurfer.js v7 and its plugins.
+import WaveSurfer from "wavesurfer.js";
+import RegionsPlugin from "wavesurfer.js/dist/plugins/regions.esm.js";
+import TimelinePlugin from "wavesurfer.js/dist/plugins/timeline.esm.js";
+import ZoomPlugin from "wavesurfer.js/dist/plugins/zoom.esm.js";
+import MinimapPlugin from "wavesurfer.js/dist/plugins/minimap.esm.js";
+import SpectrogramPlugin from "wavesurfer.js/dist/plugins/spectrogram.esm.js";
+
+const CSS = `
+.wb-lab { font: 13px/1.4 system-ui, sans-serif; color: #111827; outline: none; }
+.wb-lab button, .wb-lab select { font: inherit; margin: 2px; padding: 2px 8px; border: 1px solid #6b7280;
+  border-radius: 4px; background: #f9fafb; color: #111827; cursor: pointer; }
+.wb-lab button:disabled { opacity: .45; cursor: default; }
+.wb-lab .wb-bar { display: flex; flex-wrap: wrap; align-items: center; gap: 4px; margin: 3px 0; }
+.wb-lab .wb-chip { border: 2px solid transparent; font-weight: 600; }
+.wb-lab .wb-chip.wb-chosen { border-color: #111827; box-shadow: 0 0 0 2px #fff inset; }
+.wb-lab .wb-wave { position: relative; border: 1px solid #d1d5db; }
+.wb-lab .wb-ruler-wrap { height: 18px; }
+.wb-lab .wb-msg { min-height: 1.4em; color: #14532d; }
+.wb-lab .wb-err { min-height: 1.4em; color: #991b1b; font-weight: 600; }
+.wb-lab .wb-sugg-list { display: flex; flex-wrap: wrap; gap: 4px; }
+.wb-lab .wb-sugg { border: 2px dashed #6b7280; border-radius: 4px; padding: 1px 4px; }
+.wb-lab .wb-status { font-weight: 600; }
+.wb-lab [part~="region"].wb-selected { outline: 3px solid #111827; outline-offset: -3px; }
+.wb-lab .wb-region-tag { font-weight: 700; padding: 0 4px; border-radius: 3px; font-size: 12px;
+  pointer-events: none; white-space: nowrap; }
+`;
+
+function h(tag, attrs = {}, children = []) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v);
+  }
+  for (const c of children) el.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+  return el;
+}
+
+function bytesOf(dv) {
+  if (!dv) return null;
+  if (dv instanceof DataView) return new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
+  if (dv instanceof ArrayBuffer) return new Uint8Array(dv);
+  return dv.buffer ? new Uint8Array(dv.buffer, dv.byteOffset || 0, dv.byteLength) : null;
+}
+
+/** Peaks as sent by the kernel: int8 pairs (max, min) per bin, scaled by 127. */
+function peaksOf(dv) {
+  const b = bytesOf(dv);
+  if (!b) return null;
+  const i8 = new Int8Array(b.buffer, b.byteOffset, b.byteLength);
+  const out = new Float32Array(i8.length);
+  for (let i = 0; i < i8.length; i++) out[i] = i8[i] / 127;
+  return out;
+}
+
+/** Index of the value in sorted ``times`` nearest to ``t``. */
+function nearest(times, t) {
+  let lo = 0, hi = times.length - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid] <= t) lo = mid; else hi = mid;
+  }
+  return Math.abs(times[lo] - t) <= Math.abs(times[hi] - t) ? lo : hi;
+}
+
+function alpha(hex, a) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${a})`;
+}
+
+function render({ model, el }) {
+  const root = h("div", { class: "wb-lab", tabindex: "0" });
+  root.appendChild(h("style", { text: CSS }));
+  el.appendChild(root);
+  const send = (msg) => model.send(msg);
+  const labels = () => model.get("label_names");
+  const colors = () => model.get("label_colors");
+  const textColors = () => model.get("label_text_colors");
+
+  // ---- controls --------------------------------------------------------------------------
+  const trackSel = h("select", { class: "wb-track", title: "track" });
+  trackSel.addEventListener("change", () => send({ action: "track", id: Number(trackSel.value) }));
+  const status = h("span", { class: "wb-status" });
+  const statusSel = h("select", { class: "wb-status-select", title: "track status" });
+  statusSel.addEventListener("change", () => send({ action: "status", status: statusSel.value }));
+  const nextUnl = h("button", { class: "wb-next-unlabelled", text: "next unlabelled ⇥",
+    onclick: () => send({ action: "next", which: "unlabelled" }) });
+  const nextUnc = h("button", { class: "wb-next-uncertain", text: "least certain ⇥",
+    onclick: () => send({ action: "next", which: "uncertain" }) });
+  root.appendChild(h("div", { class: "wb-bar" }, [h("b", { text: "track" }), trackSel, status, statusSel, nextUnl, nextUnc]));
+
+  const play = h("button", { class: "wb-play", text: "▶ play", title: "play / pause (space)" });
+  const playHere = h("button", { class: "wb-play-selected", text: "▶ selected", title: "play the selected label" });
+  const time = h("span", { class: "wb-time", text: "0:00.0" });
+  const zoomOut = h("button", { class: "wb-zoom-out", text: "−", title: "zoom out" });
+  const zoomIn = h("button", { class: "wb-zoom-in", text: "+", title: "zoom in (or ctrl + wheel)" });
+  const zoomFit = h("button", { class: "wb-zoom-fit", text: "fit", title: "whole track" });
+  const zoomVal = h("span", { class: "wb-zoom", text: "" });
+  const snapSel = h("select", { class: "wb-snap", title: "snap edges to" }, [
+    h("option", { value: "beat", text: "snap: beats" }), h("option", { value: "bar", text: "snap: bars" })]);
+  const undo = h("button", { class: "wb-undo", text: "↶ undo", title: "ctrl+z", onclick: () => send({ action: "undo" }) });
+  const redo = h("button", { class: "wb-redo", text: "↷ redo", title: "ctrl+shift+z", onclick: () => send({ action: "redo" }) });
+  const nudgeL = h("button", { class: "wb-nudge-left", text: "bar −1 beat", title: "move the downbeats one beat earlier",
+    onclick: () => send({ action: "nudge", beats: -1 }) });
+  const nudgeR = h("button", { class: "wb-nudge-right", text: "bar +1 beat", title: "move the downbeats one beat later",
+    onclick: () => send({ action: "nudge", beats: 1 }) });
+  root.appendChild(h("div", { class: "wb-bar" }, [play, playHere, time, h("span", { text: " zoom" }), zoomOut, zoomIn,
+    zoomFit, zoomVal, snapSel, undo, redo, h("span", { text: " grid" }), nudgeL, nudgeR]));
+
+  const chips = h("div", { class: "wb-bar wb-labels" });
+  const del = h("button", { class: "wb-delete", text: "delete selected", title: "Delete",
+    onclick: () => { const id = model.get("selected_id"); if (id != null) send({ action: "delete", id }); } });
+  root.appendChild(chips);
+
+  const rulerEl = h("div", { class: "wb-ruler-wrap" });
+  const waveEl = h("div", { class: "wb-wave" });
+  const timelineEl = h("div", { class: "wb-timeline" });
+  const specEl = h("div", { class: "wb-spectrogram" });
+  const miniEl = h("div", { class: "wb-minimap" });
+  root.append(miniEl, waveEl, timelineEl, specEl);
+
+  const suggBar = h("div", { class: "wb-bar wb-suggestions" });
+  const overlapSel = h("select", { class: "wb-overlap", title: "when a suggestion overlaps your labels" }, [
+    h("option", { value: "keep", text: "overlap: keep mine" }), h("option", { value: "replace", text: "overlap: replace" }),
+    h("option", { value: "split", text: "overlap: split" })]);
+  const acceptAll = h("button", { class: "wb-accept-all", text: "accept all",
+    onclick: () => send({ action: "accept_all", overlap: overlapSel.value }) });
+  const suggList = h("div", { class: "wb-sugg-list" });
+  suggBar.append(h("b", { text: "suggestions" }), overlapSel, acceptAll, suggList);
+  root.appendChild(suggBar);
+  const msg = h("div", { class: "wb-msg", role: "status" });
+  const err = h("div", { class: "wb-err", role: "alert" });
+  root.append(msg, err);
+
+  // ---- wavesurfer ------------------------------------------------------------------------
+  const regions = RegionsPlugin.create();
+  const ruler = RegionsPlugin.create();
+  const ws = WaveSurfer.create({
+    container: waveEl, height: 140, waveColor: "#64748b", progressColor: "#334155", cursorColor: "#dc2626",
+    cursorWidth: 2, minPxPerSec: 1, fillParent: true, autoScroll: true, autoCenter: true, dragToSeek: false,
+    plugins: [
+      regions, ruler,
+      TimelinePlugin.create({ container: timelineEl, height: 16,
+        formatTimeCallback: (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}` }),
+      ZoomPlugin.create({ scale: 0.25, maxZoom: 80 }),
+      MinimapPlugin.create({ container: miniEl, height: 28, waveColor: "#cbd5e1", progressColor: "#94a3b8",
+        overlayColor: "rgba(37, 99, 235, 0.25)" }),
+      SpectrogramPlugin.create({ container: specEl, height: 96, labels: false, scale: "mel", frequencyMax: 8000,
+        fftSamples: 512 }),
+    ],
+  });
+  let grid = { beats: [], downbeats: [], times: [], bars: [] };
+  let duration = 0;
+  let loadedAudioFor = null;
+  let trackKey = null;
+  const dragging = new Map(); // region id -> {raw start/end, shown start/end}
+  const shown = new Map();
+
+  function fmt(s) {
+    return `${Math.floor(s / 60)}:${(s % 60).toFixed(1).padStart(4, "0")}`;
+  }
+  function beatTimes() {
+    return grid.times;
+  }
+  function snapTime(t) {
+    if (model.get("snap") === "bar" && grid.bars.length) {
+      const i = nearest(grid.bars.map((b) => grid.times[b]), t);
+      return grid.bars[i];
+    }
+    return nearest(beatTimes(), t);
+  }
+  function setGrid(track) {
+    const times = [...track.beats_s, track.duration_s];
+    grid = { beats: track.beats_s, downbeats: track.downbeats, times,
+      bars: [...track.downbeats, track.beats_s.length] };
+  }
+  function drawRuler() {
+    ruler.clearRegions();
+    const bars = model.get("track").bar_numbers || [];
+    grid.downbeats.forEach((b, i) => {
+      const r = ruler.addRegion({ start: grid.times[b], color: "rgba(17, 24, 39, 0.55)", drag: false, resize: false,
+        content: h("span", { class: "wb-bar-num", text: String(bars[i] ?? i + 1),
+          style: "font-size:10px;color:#111827;background:#f3f4f6;padding:0 2px" }) });
+      if (r.element) r.element.style.pointerEvents = "none";
+    });
+  }
+
+  function regionParts(id) {
+    return { kind: id.startsWith("s") ? "suggestion" : "label", key: Number(id.slice(1)) };
+  }
+  function drawRegions() {
+    if (!duration) return;
+    regions.clearRegions();
+    shown.clear();
+    const sel = model.get("selected_id");
+    for (const l of model.get("labels")) {
+      const color = colors()[l.label];
+      const tag = h("span", { class: "wb-region-tag", text: `${l.label}${l.source === "model" ? " ✓" + Math.round((l.confidence ?? 0) * 100) + "%" : ""}`,
+        style: `background:${color};color:${textColors()[l.label]}` });
+      const r = regions.addRegion({ id: `l${l.id}`, start: l.start_s, end: l.end_s, color: alpha(color, 0.28), content: tag,
+        drag: true, resize: true, minLength: 0.2 });
+      shown.set(r.id, { start: r.start, end: r.end });
+      if (r.element) {
+        r.element.style.height = "62%";
+        r.element.dataset.label = l.label;
+        r.element.dataset.id = String(l.id);
+        r.element.classList.add("wb-region");
+        if (l.id === sel) r.element.classList.add("wb-selected");
+      }
+    }
+    model.get("suggestions").forEach((s, i) => {
+      const color = colors()[s.label];
+      const tag = h("span", { class: "wb-region-tag", text: `${s.label} ${Math.round(s.confidence * 100)}%${s.uncertain ? "?" : ""}`,
+        style: `background:${color};color:${textColors()[s.label]}` });
+      const r = regions.addRegion({ id: `s${i}`, start: s.start_s, end: s.end_s, color: alpha(color, 0.12), content: tag,
+        drag: false, resize: false });
+      if (r.element) {
+        Object.assign(r.element.style, { top: "64%", height: "36%", border: `2px dashed ${color}` });
+        r.element.classList.add("wb-suggestion-region");
+        r.element.dataset.label = s.label;
+        r.element.dataset.index = String(i);
+      }
+    });
+  }
+
+  regions.on("region-update", (r, side) => {
+    const { kind } = regionParts(r.id);
+    if (kind !== "label") return;
+    let d = dragging.get(r.id);
+    const last = shown.get(r.id) || { start: r.start, end: r.end };
+    if (!d) { d = { start: last.start, end: last.end }; dragging.set(r.id, d); }
+    d.start += r.start - last.start;
+    d.end += r.end - last.end;
+    let sb, eb;
+    if (!side) { // moved: snap the start, keep the length in beats
+      const len = nearest(grid.times, last.end) - nearest(grid.times, last.start);
+      sb = snapTime(d.start);
+      eb = Math.min(sb + len, grid.times.length - 1);
+      sb = eb - len;
+    } else {
+      sb = side === "start" ? snapTime(d.start) : nearest(grid.times, last.start);
+      eb = side === "end" ? snapTime(d.end) : nearest(grid.times, last.end);
+      if (eb <= sb) { if (side === "start") sb = eb - 1; else eb = sb + 1; }
+    }
+    const next = { start: grid.times[Math.max(0, sb)], end: grid.times[Math.min(eb, grid.times.length - 1)] };
+    shown.set(r.id, next);
+    r.setOptions(next);
+    time.textContent = `${fmt(next.start)}–${fmt(next.end)}`;
+  });
+  regions.on("region-updated", (r) => {
+    const { kind, key } = regionParts(r.id);
+    if (kind !== "label") return;
+    dragging.delete(r.id);
+    const s = shown.get(r.id) || { start: r.start, end: r.end };
+    send({ action: "update", id: key, start_beat: nearest(grid.times, s.start), end_beat: nearest(grid.times, s.end) });
+  });
+  regions.on("region-clicked", (r, e) => {
+    e.stopPropagation();
+    const { kind, key } = regionParts(r.id);
+    if (kind === "label") send({ action: "select", id: key });
+    else send({ action: "select_suggestion", index: key });
+    ws.setTime(r.start);
+    root.focus({ preventScroll: true });
+  });
+  // draw a new label: drag on empty waveform (the plugin's drag selection), snapped by the kernel
+  regions.enableDragSelection({ color: "rgba(37, 99, 235, 0.25)" });
+  regions.on("region-created", (r) => {
+    if (r.id.startsWith("l") || r.id.startsWith("s")) return;
+    const sb = snapTime(r.start), eb = snapTime(r.end);
+    r.remove();
+    if (eb > sb) send({ action: "add", label: model.get("current_label"), start_beat: sb, end_beat: eb });
+  });
+
+  ws.on("ready", () => {
+    const t = model.get("track");
+    duration = ws.getDuration();
+    root.dataset.ready = String(t.id);
+    if (t.sent_ms) root.dataset.paintMs = String(Date.now() - t.sent_ms);
+    root.dataset.readyAt = String(Date.now());
+    drawRuler();
+    drawRegions();
+    zoomVal.textContent = `${Math.round(ws.options.minPxPerSec)} px/s`;
+    send({ action: "painted", track_id: t.id, key: trackKey, paint_ms: t.sent_ms ? Date.now() - t.sent_ms : null,
+      audio: loadedAudioFor === trackKey });
+  });
+  ws.on("timeupdate", (t) => { time.textContent = fmt(t); });
+  ws.on("play", () => { play.textContent = "❚❚ pause"; });
+  ws.on("pause", () => { play.textContent = "▶ play"; });
+  ws.on("zoom", (px) => { zoomVal.textContent = `${Math.round(px)} px/s`; root.dataset.zoom = String(Math.round(px)); });
+  ws.on("error", (e) => { err.textContent = `audio: ${e && e.message ? e.message : e}`; });
+  play.addEventListener("click", () => ws.playPause());
+  playHere.addEventListener("click", () => {
+    const r = regions.getRegions().find((x) => x.id === `l${model.get("selected_id")}`);
+    if (r) r.play(true); else ws.play();
+  });
+  const zoomTo = (px) => { ws.zoom(Math.max(1, Math.min(80, px))); };
+  zoomIn.addEventListener("click", () => zoomTo((ws.options.minPxPerSec || 1) * 2));
+  zoomOut.addEventListener("click", () => zoomTo((ws.options.minPxPerSec || 1) / 2));
+  zoomFit.addEventListener("click", () => zoomTo(waveEl.clientWidth / Math.max(1, duration)));
+  snapSel.addEventListener("change", () => model.set("snap", snapSel.value) || model.save_changes());
+
+  function loadTrack() {
+    const t = model.get("track");
+    if (!t || t.id == null) return;
+    trackKey = `${t.id}:${t.sent_ms}`;
+    setGrid(t);
+    duration = 0;
+    root.dataset.ready = "";
+    regions.clearRegions();
+    ruler.clearRegions();
+    const peaks = peaksOf(model.get("peaks"));
+    loadedAudioFor = null;
+    ws.load("", peaks ? [peaks] : undefined, t.duration_s).then(loadAudio).catch((e) => {
+      err.textContent = `waveform: ${e.message || e}`;
+    });
+  }
+  function loadAudio() {
+    const t = model.get("track");
+    const audio = bytesOf(model.get("audio"));
+    if (!audio || !audio.length || model.get("audio_track_id") !== t.id || loadedAudioFor === trackKey) return;
+    loadedAudioFor = trackKey;
+    const px = ws.options.minPxPerSec;
+    const at = ws.getCurrentTime();
+    ws.loadBlob(new Blob([audio], { type: model.get("audio_mime") })).then(() => {
+      root.dataset.audio = String(t.id);
+      ws.zoom(px);
+      ws.setTime(at);
+    }).catch((e) => { err.textContent = `audio: ${e.message || e}`; });
+  }
+
+  // ---- rendering of the kernel's state ---------------------------------------------------
+  function drawChips() {
+    chips.replaceChildren(h("b", { text: "label" }));
+    labels().forEach((name, i) => {
+      const b = h("button", { class: `wb-chip wb-label-${name}`, text: `${i + 1} ${name}`,
+        title: `key ${i + 1}: draw new labels as ${name}, or relabel the selected one`,
+        style: `background:${colors()[name]};color:${textColors()[name]}` });
+      if (name === model.get("current_label")) b.classList.add("wb-chosen");
+      b.addEventListener("click", () => choose(name));
+      chips.appendChild(b);
+    });
+    chips.appendChild(del);
+    del.disabled = model.get("selected_id") == null;
+  }
+  function choose(name) {
+    const id = model.get("selected_id");
+    if (id != null) send({ action: "relabel", id, label: name });
+    else send({ action: "choose", label: name });
+  }
+  function drawTracks() {
+    const opts = model.get("tracks");
+    trackSel.replaceChildren(...opts.map((o) => h("option", { value: String(o.id), text: `${o.name} · ${o.status}` })));
+    const t = model.get("track");
+    if (t && t.id != null) trackSel.value = String(t.id);
+    const cur = opts.find((o) => t && o.id === t.id);
+    status.textContent = cur ? cur.status : "";
+    statusSel.replaceChildren(...model.get("statuses").map((s) => h("option", { value: s, text: `mark ${s}` })));
+    if (cur) statusSel.value = cur.status;
+  }
+  function drawSuggestions() {
+    const sugg = model.get("suggestions");
+    suggList.replaceChildren(...sugg.map((s, i) => h("span", { class: "wb-sugg", "data-index": String(i),
+      "data-label": s.label, style: `border-color:${colors()[s.label]}` }, [
+      `${s.label} bars ${s.start_bar}–${s.end_bar} · ${Math.round(s.confidence * 100)}%${s.uncertain ? " (uncertain)" : ""} `,
+      h("button", { class: "wb-accept", text: "accept", onclick: () => send({ action: "accept", index: i, overlap: overlapSel.value }) }),
+      h("button", { class: "wb-reject", text: "reject", onclick: () => send({ action: "reject", index: i }) }),
+    ])));
+    if (!sugg.length) suggList.textContent = model.get("suggest_note") || "none";
+    acceptAll.disabled = !sugg.length;
+  }
+  function drawMessages() {
+    msg.textContent = model.get("message");
+    err.textContent = model.get("error");
+    undo.disabled = !model.get("can_undo");
+    redo.disabled = !model.get("can_redo");
+    root.dataset.revision = String(model.get("revision"));
+  }
+
+  model.on("change:track", () => { loadTrack(); drawTracks(); });
+  model.on("change:audio", loadAudio);
+  model.on("change:audio_track_id", loadAudio);
+  model.on("change:labels", drawRegions);
+  model.on("change:suggestions", () => { drawRegions(); drawSuggestions(); });
+  model.on("change:selected_id", () => { drawRegions(); drawChips(); });
+  model.on("change:current_label", drawChips);
+  model.on("change:tracks", drawTracks);
+  model.on("change:message", drawMessages);
+  model.on("change:error", drawMessages);
+  model.on("change:revision", drawMessages);
+  model.on("change:can_undo", drawMessages);
+  model.on("change:snap", () => { snapSel.value = model.get("snap"); });
+
+  // ---- keyboard: only while the pointer or focus is on the widget ---------------------------
+  root.addEventListener("keydown", (e) => {
+    if (e.target instanceof HTMLSelectElement || e.target instanceof HTMLInputElement) return;
+    const k = e.key;
+    let done = true;
+    if (k === " ") ws.playPause();
+    else if (/^[1-7]$/.test(k)) choose(labels()[Number(k) - 1]);
+    else if ((e.ctrlKey || e.metaKey) && k.toLowerCase() === "z") send({ action: e.shiftKey ? "redo" : "undo" });
+    else if ((e.ctrlKey || e.metaKey) && k.toLowerCase() === "y") send({ action: "redo" });
+    else if (k === "Delete" || k === "Backspace") { const id = model.get("selected_id"); if (id != null) send({ action: "delete", id }); }
+    else if (k === "Escape") send({ action: "select", id: null });
+    else if (k === "+" || k === "=") zoomTo((ws.options.minPxPerSec || 1) * 2);
+    else if (k === "-") zoomTo((ws.options.minPxPerSec || 1) / 2);
+    else done = false;
+    if (done) { e.preventDefault(); e.stopPropagation(); }
+  });
+  waveEl.addEventListener("pointerdown", () => root.focus({ preventScroll: true }));
+  // click on the picture (not on a label) seeks; "play from here" = click then space
+  ws.on("interaction", () => { if (model.get("selected_id") != null) send({ action: "select", id: null }); });
+
+  drawChips();
+  drawTracks();
+  drawSuggestions();
+  drawMessages();
+  snapSel.value = model.get("snap");
+  loadTrack();
+  // a test or benchmark can reach the instance
+  root.wavesurfer = ws;
+  root.regionsPlugin = regions;
+  return () => ws.destroy();
+}
+
+export default { render };

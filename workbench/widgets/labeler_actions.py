@@ -1,0 +1,395 @@
+"""The browser labeler's actions in the kernel: each one a call into :mod:`workbench.labels`.
+
+A mixin of :class:`~workbench.widgets.labeler_web.WebLabeler`; it holds no labeling rules of its
+own (validation, overlaps, provenance, undo per track and track status are the label store's).
+Each action sets ``message`` (what was done) or ``error`` (why not), re-reads the shown track's
+labels and suggestions, and bumps ``revision`` when something was stored.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import ParameterError
+from workbench.labels import LABELS, Label, Suggestion
+from workbench.library import Track
+
+if TYPE_CHECKING:
+    from workbench.labels import Labels
+    from workbench.library import Library
+
+SuggestSource = Callable[[Track], Sequence[Suggestion]] | Sequence[Suggestion]
+#: Choices for a suggestion that overlaps the user's labels, as the page names them.
+OVERLAP_CHOICES = ("keep", "replace", "split")
+_STATUSES = ("unlabelled", "in_progress", "done", "skipped")
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class LabelerActions:
+    """Kernel-side actions of the browser labeler (mixed into :class:`WebLabeler`)."""
+
+    library: Library
+    store: Labels
+    track_list: list[Track]
+    shown: Track | None
+    suggest: SuggestSource | None
+    labels: list[dict[str, Any]]
+    suggestions: list[dict[str, Any]]
+    tracks: list[dict[str, Any]]
+    selected_id: int | None
+    current_label: str
+    message: str
+    error: str
+    suggest_note: str
+    can_undo: bool
+    can_redo: bool
+    revision: int
+    _suggested: list[Suggestion]
+
+    def show_track(self, track: Track | int) -> None:  # pragma: no cover - defined by the widget
+        raise NotImplementedError
+
+    # -- dispatch of page messages ----------------------------------------------------------------
+    def handle(self, action: object, content: dict[str, Any]) -> None:
+        """Run the page's ``action`` with the message's fields (unknown actions set :attr:`error`).
+
+        Parameters
+        ----------
+        action : str
+            One of add, update, relabel, delete, select, select_suggestion, choose, accept,
+            reject, accept_all, undo, redo, status, next, nudge, track.
+        content : dict
+            The message (its other keys are the action's arguments).
+        """
+        c = content
+        table: dict[str, Callable[[], Any]] = {
+            "add": lambda: self.add(c.get("label", self.current_label), start_beat=c.get("start_beat"),
+                                    end_beat=c.get("end_beat")),
+            "update": lambda: self.move(c.get("id"), start_beat=c.get("start_beat"), end_beat=c.get("end_beat")),
+            "relabel": lambda: self.relabel(c.get("id"), c.get("label")),
+            "delete": lambda: self.delete(c.get("id")),
+            "select": lambda: self.select(c.get("id")),
+            "select_suggestion": lambda: None,
+            "choose": lambda: self.choose(c.get("label")),
+            "accept": lambda: self.accept(c.get("index"), overlap=c.get("overlap", "keep")),
+            "reject": lambda: self.reject(c.get("index")),
+            "accept_all": lambda: self.accept_all(overlap=c.get("overlap", "keep")),
+            "undo": self.undo,
+            "redo": self.redo,
+            "status": lambda: self.set_status(c.get("status")),
+            "next": lambda: self.next_track(c.get("which", "unlabelled")),
+            "nudge": lambda: self.nudge_grid(c.get("beats")),
+            "track": lambda: self.show_track(c.get("id")),
+        }
+        if action not in table:
+            self.error = f"unknown page action {action!r}; expected one of {sorted(table)}"
+            return
+        table[str(action)]()
+
+    # -- label edits ----------------------------------------------------------------------------
+    def add(self, label: str, *, start_beat: int, end_beat: int) -> Label | None:
+        """Store ``label`` on beats ``[start_beat, end_beat)`` of the shown track.
+
+        Parameters
+        ----------
+        label : str
+            One of the seven labels.
+        start_beat, end_beat : int
+            Beat indices (end excluded; the beat count means the track's end).
+
+        Raises
+        ------
+        LabelError
+            An invalid label or range, or an overlap (the page shows it in ``error``).
+        """
+        t = self._need_track()
+        return self._edit(lambda: self.store.add(t, label, start_beat=start_beat, end_beat=end_beat), "added",
+                          select=True)
+
+    def move(self, label_id: int, *, start_beat: int, end_beat: int) -> Label | None:
+        """Move or resize stored label ``label_id`` to beats ``[start_beat, end_beat)``.
+
+        Parameters
+        ----------
+        label_id : int
+            The stored label.
+        start_beat, end_beat : int
+            The new beats (end excluded).
+        """
+        return self._edit(lambda: self.store.update(label_id, start_beat=start_beat, end_beat=end_beat), "moved",
+                          select=True)
+
+    def relabel(self, label_id: int, label: str) -> Label | None:
+        """Give stored label ``label_id`` the value ``label``.
+
+        Parameters
+        ----------
+        label_id : int
+            The stored label.
+        label : str
+            One of the seven labels.
+        """
+        return self._edit(lambda: self.store.update(label_id, label=label), "relabelled", select=True)
+
+    def delete(self, label_id: int | None = None) -> Label | None:
+        """Delete stored label ``label_id`` (default: the selected one).
+
+        Parameters
+        ----------
+        label_id : int or None
+            The stored label; ``None`` deletes :attr:`selected_id`.
+        """
+        target = self.selected_id if label_id is None else label_id
+        if target is None:
+            self.error = "select a label first (click it), then delete"
+            return None
+        out = self._edit(lambda: self.store.delete(target), "deleted")
+        if out is not None:
+            self.selected_id = None
+        return out
+
+    def select(self, label_id: int | None) -> None:
+        """Select stored label ``label_id`` (``None`` clears the selection).
+
+        Parameters
+        ----------
+        label_id : int or None
+            A label of the shown track.
+        """
+        if label_id is not None and all(x["id"] != label_id for x in self.labels):
+            self.error = f"label_id must be a label of the shown track {sorted(x['id'] for x in self.labels)}; got {label_id!r}"
+            return
+        self.selected_id = label_id
+        if label_id is not None:
+            row = next(x for x in self.labels if x["id"] == label_id)
+            self.message = f"selected {row['label']} bars {row['start_bar']}–{row['end_bar']} (1-7 relabels, Delete deletes)"
+
+    def choose(self, label: str) -> None:
+        """The label new regions get (keys 1-7 with nothing selected).
+
+        Parameters
+        ----------
+        label : str
+            One of the seven labels.
+        """
+        if label not in LABELS:
+            self.error = f"label must be one of {', '.join(LABELS)}; got {label!r}"
+            return
+        self.current_label = label
+        self.message = f"drag on the waveform to draw a {label}"
+
+    # -- suggestions ------------------------------------------------------------------------------
+    def accept(self, index: int, *, overlap: str = "keep") -> Label | list[Label] | None:
+        """Accept suggestion ``index`` with the overlap choice; undoable.
+
+        Parameters
+        ----------
+        index : int
+            Position in :attr:`suggestions`.
+        overlap : {"keep", "replace", "split"}
+            Keep the user's labels (the suggestion fills the free beats only), replace them,
+            or split them around it.
+        """
+        s = self._suggestion(index)
+        if s is None or not self._check_overlap(overlap):
+            return None
+        return self._edit(lambda: self.store.accept(s, overlap=overlap), "accepted", select=False)
+
+    def reject(self, index: int) -> Any:
+        """Reject suggestion ``index`` (stored, so it is not shown again; undoable).
+
+        Parameters
+        ----------
+        index : int
+            Position in :attr:`suggestions`.
+        """
+        s = self._suggestion(index)
+        if s is None:
+            return None
+        return self._edit(lambda: self.store.reject(s), "rejected")
+
+    def accept_all(self, *, overlap: str = "keep") -> Any:
+        """Accept every shown suggestion with one overlap choice (one undo step).
+
+        Parameters
+        ----------
+        overlap : {"keep", "replace", "split"}
+            As in :meth:`accept`.
+        """
+        if not self._check_overlap(overlap):
+            return None
+        found = list(self._suggested)
+        if not found:
+            self.error = "no suggestions to accept"
+            return None
+        return self._edit(lambda: self.store.accept_all(found, overlap=overlap), "accepted all")
+
+    # -- history, status, grid -----------------------------------------------------------------------
+    def undo(self) -> str | None:
+        """Undo the shown track's last label change; returns what was undone."""
+        return self._history(self.store.undo, "undone", "nothing to undo on this track")
+
+    def redo(self) -> str | None:
+        """Redo the shown track's last undone change; returns what was redone."""
+        return self._history(self.store.redo, "redone", "nothing to redo on this track")
+
+    def set_status(self, status: str) -> None:
+        """Mark the shown track unlabelled, in progress, done or skipped.
+
+        Parameters
+        ----------
+        status : str
+            One of :attr:`statuses`.
+        """
+        t = self._need_track()
+        self._edit(lambda: self.store.set_status(t, status), f"marked {status}:")
+
+    def next_track(self, which: str = "unlabelled") -> None:
+        """Show the next unlabelled track, or the one whose suggestions are least certain.
+
+        Parameters
+        ----------
+        which : {"unlabelled", "uncertain"}
+            What to look for.
+        """
+        if which not in ("unlabelled", "uncertain"):
+            self.error = f"which must be 'unlabelled' or 'uncertain'; got {which!r}"
+            return
+        try:
+            if which == "unlabelled":
+                found = self.store.next_unlabelled(self.track_list, after=self.shown)
+            else:
+                found = self.store.least_certain(self.track_list, suggest=self.suggest, after=self.shown)
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            self.error = f"{type(exc).__name__}: {exc}"
+            return
+        if found is None:
+            self.message = f"no {which} track left"
+            return
+        self.show_track(found)
+
+    def nudge_grid(self, beats: int) -> None:
+        """Shift the shown track's downbeat phase by ``beats`` (stored as its locked correction).
+
+        Parameters
+        ----------
+        beats : int
+            +1 moves every bar line one beat later, -1 one beat earlier.
+        """
+        t = self._need_track()
+        if isinstance(beats, bool) or not isinstance(beats, int) or beats == 0:
+            self.error = f"beats must be a non-zero int (+1 or -1); got {beats!r}"
+            return
+        if self._edit(lambda: self.store.nudge_grid(t, beats=beats), "grid nudged:") is not None:
+            self.show_track(t)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _need_track(self) -> Track:
+        if self.shown is None:
+            raise ParameterError("no track is shown: the library has no tracks")
+        return self.shown
+
+    def _check_overlap(self, overlap: object) -> bool:
+        if overlap not in OVERLAP_CHOICES:
+            self.error = f"overlap must be one of {', '.join(OVERLAP_CHOICES)}; got {overlap!r}"
+            return False
+        return True
+
+    def _suggestion(self, index: object) -> Suggestion | None:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self._suggested):
+            self.error = f"suggestion index must be an int in [0, {len(self._suggested) - 1}]; got {index!r}"
+            return None
+        return self._suggested[index]
+
+    def _edit(self, fn: Callable[[], Any], verb: str, *, select: bool = False) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = fn()  # errors (LabelError, ...) go to the page through the message handler
+        notes = "; ".join(str(w.message) for w in caught)
+        what = out.describe() if hasattr(out, "describe") else (f"{len(out)} label(s)" if isinstance(out, list) else "")
+        with self.hold_sync():  # type: ignore[attr-defined]
+            self.error = ""
+            self._after_change()
+            if select and isinstance(out, Label) and out.track_id == (self.shown.id if self.shown else None):
+                self.selected_id = out.id
+            self.message = f"{verb} {what}".strip() + (f" ({notes})" if notes else "")
+        return out
+
+    def _history(self, fn: Callable[..., str | None], done: str, nothing: str) -> str | None:
+        kwargs = {"track": self.shown.id} if self.shown is not None and _accepts(fn, "track") else {}
+        out = fn(**kwargs)
+        with self.hold_sync():  # type: ignore[attr-defined]
+            self.error = ""
+            self._after_change()
+            if self.selected_id is not None and all(x["id"] != self.selected_id for x in self.labels):
+                self.selected_id = None
+            self.message = f"{done}: {out}" if out else nothing
+        return out
+
+    def _after_change(self) -> None:
+        self._load_labels()
+        if self.shown is not None:
+            self._load_suggestions(self.shown)
+        self._refresh_tracks()
+        self.revision += 1
+
+    def _load_labels(self) -> None:
+        if self.shown is None:
+            self.labels = []
+            return
+        grid = self.store.grid(self.shown)
+        self.labels = [{"id": x.id, "label": x.label, "start_beat": x.start_beat, "end_beat": x.end_beat,
+                        "start_s": x.start_s, "end_s": x.end_s, "source": x.source, "confidence": x.confidence,
+                        "model": " ".join(str(v) for v in (getattr(x, "model_name", None),
+                                                           getattr(x, "model_version", None)) if v),
+                        "start_bar": grid.bar_of(x.start_beat), "end_bar": grid.bar_of(x.end_beat)}
+                       for x in self.store.for_track(self.shown)]
+        hist = self.store
+        track_kw = {"track": self.shown.id} if _accepts(type(hist).can_undo.fget if isinstance(
+            type(hist).can_undo, property) else hist.can_undo, "track") else {}
+        self.can_undo = bool(hist.can_undo(**track_kw) if callable(hist.can_undo) else hist.can_undo)
+        self.can_redo = bool(hist.can_redo(**track_kw) if callable(hist.can_redo) else hist.can_redo)
+
+    def _load_suggestions(self, t: Track) -> None:
+        found: list[Suggestion] = []
+        note = "" if self.suggest is not None else "no section model: train one in notebook 04"
+        if self.suggest is not None:
+            try:
+                raw = self.suggest(t) if callable(self.suggest) else self.suggest
+                found = [s for s in raw if s.track_id == t.id]
+            except Exception as exc:  # noqa: BLE001 - shown on the page; labeling still works
+                note = f"suggestions failed: {type(exc).__name__}: {exc}"
+        pending = getattr(self.store, "pending", None)
+        if callable(pending):
+            found = list(pending(t, found))
+        self._suggested = found
+        grid = self.store.grid(t)
+        self.suggest_note = note
+        self.suggestions = [{"label": s.label, "start_beat": s.start_beat, "end_beat": s.end_beat,
+                             "start_s": s.start_s, "end_s": s.end_s, "confidence": s.confidence,
+                             "uncertain": bool(s.uncertain), "start_bar": grid.bar_of(s.start_beat),
+                             "end_bar": grid.bar_of(s.end_beat),
+                             "model": " ".join(str(v) for v in (getattr(s, "model_name", None),
+                                                                getattr(s, "model_version", None)) if v)}
+                            for s in found]
+
+    def _status_names(self) -> Sequence[str]:
+        from workbench.labels import core
+
+        return tuple(getattr(core, "TRACK_STATUSES", _STATUSES))
+
+    def _refresh_tracks(self) -> None:
+        status_of = getattr(self.store, "statuses", None)
+        found: dict[int, str] = {}
+        if callable(status_of):
+            found = dict(status_of(self.track_list))
+        self.tracks = [{"id": t.id, "name": t.name, "status": found.get(t.id, "unlabelled")} for t in self.track_list]
