@@ -32,6 +32,8 @@ const CSS = `
   pointer-events: none; white-space: nowrap; }
 `;
 
+const TAG = "font-weight:700;padding:0 4px;border-radius:3px;font-size:12px;white-space:nowrap;pointer-events:none";
+
 function h(tag, attrs = {}, children = []) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -153,10 +155,12 @@ function render({ model, el }) {
       ZoomPlugin.create({ scale: 0.25, maxZoom: 80 }),
       MinimapPlugin.create({ container: miniEl, height: 28, waveColor: "#cbd5e1", progressColor: "#94a3b8",
         overlayColor: "rgba(37, 99, 235, 0.25)" }),
-      SpectrogramPlugin.create({ container: specEl, height: 96, labels: false, scale: "mel", frequencyMax: 8000,
-        fftSamples: 512 }),
     ],
   });
+  // the spectrogram needs the decoded audio (not the peaks): registered once the audio is in
+  let spectro = null;
+  const makeSpectrogram = () => SpectrogramPlugin.create({ container: specEl, height: 96, labels: false,
+    scale: "mel", frequencyMax: 11025, fftSamples: 512 });
   let grid = { beats: [], downbeats: [], times: [], bars: [] };
   let duration = 0;
   let loadedAudioFor = null;
@@ -182,14 +186,24 @@ function render({ model, el }) {
     grid = { beats: track.beats_s, downbeats: track.downbeats, times,
       bars: [...track.downbeats, track.beats_s.length] };
   }
+  let rulerStep = 0;
   function drawRuler() {
-    ruler.clearRegions();
     const bars = model.get("track").bar_numbers || [];
+    const n = grid.downbeats.length;
+    const barS = n > 1 ? (grid.times[grid.downbeats[n - 1]] - grid.times[grid.downbeats[0]]) / (n - 1) : 2;
+    const px = (ws.options.minPxPerSec || 1) * barS;
+    let step = 1;
+    while (step * px < 34 && step < 256) step *= 2;
+    if (step === rulerStep && ruler.getRegions().length) return;
+    rulerStep = step;
+    ruler.clearRegions();
     grid.downbeats.forEach((b, i) => {
-      const r = ruler.addRegion({ start: grid.times[b], color: "rgba(17, 24, 39, 0.55)", drag: false, resize: false,
-        content: h("span", { class: "wb-bar-num", text: String(bars[i] ?? i + 1),
-          style: "font-size:10px;color:#111827;background:#f3f4f6;padding:0 2px" }) });
-      if (r.element) r.element.style.pointerEvents = "none";
+      const bar = bars[i] ?? i + 1;
+      if ((bar - 1) % step !== 0) return;
+      const r = ruler.addRegion({ id: `bar${bar}`, start: grid.times[b], color: "rgba(17, 24, 39, 0.7)", drag: false,
+        resize: false, content: h("span", { class: "wb-bar-num", text: String(bar),
+          style: "font-size:10px;font-weight:600;color:#111827;background:rgba(255,255,255,0.85);padding:0 2px" }) });
+      if (r.element) Object.assign(r.element.style, { pointerEvents: "none", height: "16px" });
     });
   }
 
@@ -204,7 +218,7 @@ function render({ model, el }) {
     for (const l of model.get("labels")) {
       const color = colors()[l.label];
       const tag = h("span", { class: "wb-region-tag", text: `${l.label}${l.source === "model" ? " ✓" + Math.round((l.confidence ?? 0) * 100) + "%" : ""}`,
-        style: `background:${color};color:${textColors()[l.label]}` });
+        style: `background:${color};color:${textColors()[l.label]};${TAG}` });
       const r = regions.addRegion({ id: `l${l.id}`, start: l.start_s, end: l.end_s, color: alpha(color, 0.28), content: tag,
         drag: true, resize: true, minLength: 0.2 });
       shown.set(r.id, { start: r.start, end: r.end });
@@ -213,13 +227,16 @@ function render({ model, el }) {
         r.element.dataset.label = l.label;
         r.element.dataset.id = String(l.id);
         r.element.classList.add("wb-region");
-        if (l.id === sel) r.element.classList.add("wb-selected");
+        if (l.id === sel) {
+          r.element.classList.add("wb-selected");
+          Object.assign(r.element.style, { outline: "3px solid #111827", outlineOffset: "-3px" });
+        }
       }
     }
     model.get("suggestions").forEach((s, i) => {
       const color = colors()[s.label];
       const tag = h("span", { class: "wb-region-tag", text: `${s.label} ${Math.round(s.confidence * 100)}%${s.uncertain ? "?" : ""}`,
-        style: `background:${color};color:${textColors()[s.label]}` });
+        style: `background:${color};color:${textColors()[s.label]};${TAG}` });
       const r = regions.addRegion({ id: `s${i}`, start: s.start_s, end: s.end_s, color: alpha(color, 0.12), content: tag,
         drag: false, resize: false });
       if (r.element) {
@@ -285,6 +302,7 @@ function render({ model, el }) {
     root.dataset.ready = String(t.id);
     if (t.sent_ms) root.dataset.paintMs = String(Date.now() - t.sent_ms);
     root.dataset.readyAt = String(Date.now());
+    rulerStep = 0;
     drawRuler();
     drawRegions();
     zoomVal.textContent = `${Math.round(ws.options.minPxPerSec)} px/s`;
@@ -294,7 +312,7 @@ function render({ model, el }) {
   ws.on("timeupdate", (t) => { time.textContent = fmt(t); });
   ws.on("play", () => { play.textContent = "❚❚ pause"; });
   ws.on("pause", () => { play.textContent = "▶ play"; });
-  ws.on("zoom", (px) => { zoomVal.textContent = `${Math.round(px)} px/s`; root.dataset.zoom = String(Math.round(px)); });
+  ws.on("zoom", (px) => { if (duration) drawRuler(); zoomVal.textContent = `${Math.round(px)} px/s`; root.dataset.zoom = String(Math.round(px)); });
   ws.on("error", (e) => { err.textContent = `audio: ${e && e.message ? e.message : e}`; });
   play.addEventListener("click", () => ws.playPause());
   playHere.addEventListener("click", () => {
@@ -316,6 +334,8 @@ function render({ model, el }) {
     root.dataset.ready = "";
     regions.clearRegions();
     ruler.clearRegions();
+    if (spectro) { spectro.destroy(); spectro = null; }
+    specEl.replaceChildren();
     const peaks = peaksOf(model.get("peaks"));
     loadedAudioFor = null;
     ws.load("", peaks ? [peaks] : undefined, t.duration_s).then(loadAudio).catch((e) => {
@@ -331,6 +351,7 @@ function render({ model, el }) {
     const at = ws.getCurrentTime();
     ws.loadBlob(new Blob([audio], { type: model.get("audio_mime") })).then(() => {
       root.dataset.audio = String(t.id);
+      if (!spectro) spectro = ws.registerPlugin(makeSpectrogram());
       ws.zoom(px);
       ws.setTime(at);
     }).catch((e) => { err.textContent = `audio: ${e.message || e}`; });
