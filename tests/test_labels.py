@@ -194,7 +194,7 @@ def test_add_stores_times_from_the_grid(labels, lib, long_id):
     (dict(source="robot"), "source must be one of 'user', 'model', 'import'; got 'robot'"),
     (dict(confidence=0.9), "confidence is only for source 'model'; got confidence=0.9 with source='user'"),
     (dict(source="model", confidence=1.2), r"confidence must be a number in \[0, 1\]; got 1.2"),
-    (dict(overlap="merge"), "overlap must be one of 'refuse', 'replace', 'split'; got 'merge'"),
+    (dict(overlap="merge"), "overlap must be one of 'refuse', 'keep', 'replace', 'split'; got 'merge'"),
 ])
 def test_add_refuses_bad_input(labels, long_id, kwargs, match):
     args = dict(label="drop", start_beat=0, end_beat=16, **{})
@@ -285,8 +285,11 @@ def test_update_delete_and_accept(labels, long_id):
     with pytest.raises(LabelError, match="label_id must be an int"):
         labels.delete("1")
     s = Suggestion(track_id=long_id, label="drop", start_beat=64, end_beat=96, start_s=0, end_s=0, confidence=0.8)
-    acc = labels.accept(s)                                  # replaces what it overlaps by default
-    assert (acc.source, acc.confidence, acc.label) == ("user", None, "drop")
+    with pytest.raises(LabelError, match=r"drop 64-96 overlaps the existing label build 32-80 .*overlap='keep'.*"
+                                         r"free beats 80-96.*nothing was accepted"):
+        labels.accept(s)                                    # the default never deletes a label of yours
+    acc = labels.accept(s, overlap="replace")
+    assert (acc.source, acc.confidence, acc.label, acc.accepted) == ("model", 0.8, "drop", True)
     assert _spans(labels, long_id) == [("drop", 64, 96)]
     with pytest.raises(LabelError, match="suggestion must be a workbench.labels.Suggestion"):
         labels.accept({"label": "drop"})

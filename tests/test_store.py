@@ -42,7 +42,7 @@ def test_upgrade_from_version_1_keeps_data(tmp_path):
     conn.close()
 
     with store.Store(path) as s:
-        assert s.version == store.SCHEMA_VERSION == 5
+        assert s.version == store.SCHEMA_VERSION == 6
         assert {"labels", "jobs", "model_versions", "crates", "crate_tracks", "analysis_settings",
                 "track_corrections", "model_version_numbers"} <= {
             r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -65,13 +65,13 @@ def test_newer_database_is_refused(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(SchemaVersionError, match="schema version 99 but this workbench knows up to 5"):
+    with pytest.raises(SchemaVersionError, match="schema version 99 but this workbench knows up to 6"):
         store.Store(path)
 
 
 def test_unknown_migration_target(tmp_path):
     conn = store.connect(tmp_path / "w.db")
-    with pytest.raises(ParameterError, match="target must be a schema version in 1..5; got 7"):
+    with pytest.raises(ParameterError, match="target must be a schema version in 1..6; got 7"):
         store.migrate(conn, target=7)
 
 

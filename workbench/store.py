@@ -167,6 +167,37 @@ MIGRATIONS: dict[int, str] = {
             note        TEXT
         );
     """,
+    # v6 (labels that learn from the user): provenance of accepted suggestions on labels, the
+    # suggestions a user rejected (not shown again; training reads them), each track's labelling
+    # status, and a grid nudge (seconds) among a track's locked corrections.
+    6: """
+        ALTER TABLE labels ADD COLUMN model_name TEXT;
+        ALTER TABLE labels ADD COLUMN model_version TEXT;
+        ALTER TABLE labels ADD COLUMN accepted_at TEXT;
+        CREATE TABLE label_rejections (
+            id            INTEGER PRIMARY KEY,
+            track_id      INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            label         TEXT    NOT NULL
+                          CHECK (label IN ('intro', 'build', 'drop', 'break', 'outro', 'verse', 'chorus')),
+            start_beat    INTEGER NOT NULL CHECK (start_beat >= 0),
+            end_beat      INTEGER NOT NULL,
+            start_s       REAL    NOT NULL CHECK (start_s >= 0),
+            end_s         REAL    NOT NULL,
+            confidence    REAL    CHECK (confidence IS NULL OR (confidence >= 0 AND confidence <= 1)),
+            model_name    TEXT    NOT NULL,
+            model_version TEXT    NOT NULL,
+            rejected_at   TEXT    NOT NULL,
+            CHECK (end_beat > start_beat)
+        );
+        CREATE INDEX label_rejections_track ON label_rejections(track_id, model_name, model_version);
+        CREATE TABLE track_status (
+            track_id    INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+            status      TEXT    NOT NULL CHECK (status IN ('unlabelled', 'in_progress', 'done', 'skipped')),
+            updated_at  TEXT    NOT NULL
+        );
+        ALTER TABLE track_corrections ADD COLUMN grid_offset_s REAL
+            CHECK (grid_offset_s IS NULL OR (grid_offset_s >= -1 AND grid_offset_s <= 1));
+    """,
 }
 
 #: The schema version this code writes.

@@ -1,10 +1,45 @@
-"""The label store: add, edit and delete section labels of library tracks, with undo and redo.
+"""The label store: add, edit and delete section labels of library tracks, with undo and redo per track.
 
 Every write is one ``BEGIN IMMEDIATE`` transaction of the library's store. A label is checked
 against its track's beat grid first; the checks that depend on what is stored (overlaps, a row
 changed by another kernel before an undo) run inside the write transaction, so two kernels
 writing labels to the same library at once lose nothing and cannot both insert overlapping
 labels.
+
+:class:`Labels` gathers four concerns, each in its own module: editing, reading, undo/redo and
+import/export (here); model suggestions -- accept with an explicit overlap choice, reject,
+provenance, what is still pending (:class:`~workbench.labels.review.Review`); each track's status
+and the next track to label, unlabelled or least certain (:class:`~workbench.labels.status.TrackStatus`);
+grid corrections that keep labels on their beats (:class:`~workbench.labels.gridfix.GridFixes`).
+
+Public API (all options keyword-only; a widget calls exactly these)::
+
+    Labels(library, *, min_per_class=10, min_classes=2, backup_dir=None, suggest=None)
+    grid(track) -> BeatGrid
+    add(track, label, *, start_beat, end_beat, source="user", confidence=None, overlap="refuse") -> Label
+    add_seconds(track, label, *, start_s, end_s, source="user", confidence=None, overlap="refuse") -> Label
+    update(label_id, *, label=None, start_beat=None, end_beat=None, overlap="refuse") -> Label
+    delete(label_id) -> Label
+    get(label_id) -> Label;  for_track(track) -> list[Label];  all() -> list[Label];  len(labels)
+    stats(*, sources=None) -> LabelStats
+    undo(*, track=None) -> str | None;  redo(*, track=None) -> str | None
+    can_undo / can_redo (any track);  history(*, track=None) -> (undo descriptions, redo descriptions)
+    export(path, *, format=None, tracks=None) -> Path;  import_(path, *, format=None, overlap="refuse", source="import")
+    import_truth(track, sections, *, source="import", overlap="refuse") -> list[Label]
+    -- Review:  accept(suggestion, *, overlap="refuse") -> Label;  accept_all(suggestions, *, overlap="refuse") -> list[Label]
+                reject(suggestion) -> Rejection;  reject_all(suggestions) -> list[Rejection]
+                rejections(*, track=None) -> list[Rejection];  suggestions(track, *, suggest=None, refresh=False) -> list[Suggestion]
+                pending(track, suggestions) -> list[Suggestion]
+    -- TrackStatus: status(track) -> str;  set_status(track, status) -> str;  statuses(tracks=None) -> dict[int, str]
+                certainty(track, *, suggest=None) -> float | None
+                next_track(mode="unlabelled", *, after=None, suggest=None) -> Track | None
+    -- GridFixes: shift_downbeats(track, beats) -> Correction;  nudge_grid(track, offset_ms) -> Correction
+                clear_grid_fix(track) -> Correction | None
+
+Overlap choices (``overlap=``): ``"refuse"`` (the default everywhere: nothing is deleted; the
+error names the labels in the way and the choices), ``"keep"`` (keep yours: the new label goes on
+the free beats only, refused when none are free), ``"replace"`` (delete yours), ``"split"`` (cut
+yours around the new one). :meth:`update` takes refuse/replace/split.
 """
 
 from __future__ import annotations
@@ -21,20 +56,23 @@ from types import FrameType
 import numpy as np
 
 from workbench.errors import ParameterError
-from workbench.labels import engine, rows, transfer
+from workbench.labels import engine, rows
 from workbench.labels.core import (
-    MIN_BEATS,
+    ADD_OVERLAP_OPTIONS,
     OVERLAP_OPTIONS,
     BeatGrid,
     Label,
     LabelError,
     LabelWarning,
-    Suggestion,
     check_choice,
 )
+from workbench.labels.files import LabelFiles
+from workbench.labels.gridfix import GridFixes
 from workbench.labels.history import HISTORY_LIMIT as HISTORY_LIMIT  # re-exported
 from workbench.labels.history import History
+from workbench.labels.review import Review, Suggest
 from workbench.labels.stats import LabelStats, check_threshold, compute_stats
+from workbench.labels.status import TrackStatus
 from workbench.library import Library, Track
 from workbench.store import utc_now
 
@@ -49,7 +87,7 @@ def _caller_level() -> int:
     return level
 
 
-class Labels:
+class Labels(Review, TrackStatus, GridFixes, LabelFiles):
     """Section labels of a library's tracks, stored in its SQLite database.
 
     Parameters
@@ -62,6 +100,10 @@ class Labels:
         Distinct labels in use needed for training.
     backup_dir : path-like or None
         Where :meth:`import_` writes its backup first; default ``<db folder>/backups``.
+    suggest : callable or None
+        ``track -> list[Suggestion]``, the model's suggestions (e.g.
+        :func:`workbench.widgets.suggest.active_suggester`); used by :meth:`suggestions`,
+        :meth:`certainty` and ``next_track(mode="least_certain")`` unless they are given one.
 
     Examples
     --------
@@ -72,9 +114,13 @@ class Labels:
     """
 
     def __init__(self, library: Library, *, min_per_class: int = 10, min_classes: int = 2,
-                 backup_dir: str | os.PathLike[str] | None = None) -> None:
+                 backup_dir: str | os.PathLike[str] | None = None, suggest: Suggest | None = None) -> None:
         if not isinstance(library, Library):
             raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
+        if suggest is not None and not callable(suggest):
+            raise ParameterError(f"suggest must be a function track -> list of Suggestion, or None; got {suggest!r}")
+        self.suggest = suggest
+        self._suggested: dict[tuple[int, int], list] = {}
         self.library = library
         self.min_per_class = check_threshold("min_per_class", min_per_class, 1)
         self.min_classes = check_threshold("min_classes", min_classes, 1)
@@ -128,17 +174,36 @@ class Labels:
 
     # -- the write engine ----------------------------------------------------------------
     def _place(self, conn: sqlite3.Connection, spec: dict, *, overlap: str, now: str, changes: list[rows.Change],
-               ignore: int | None = None) -> int:
+               ignore: int | None = None, keep_choice: bool = False) -> int:
         """Make room for ``spec`` on its track (refuse, replace or split); return how many rows it touched."""
         return engine.place(conn, self._grids[spec["track_id"]], spec, overlap=overlap, now=now, changes=changes,
-                            ignore=ignore)
+                            ignore=ignore, keep_choice=keep_choice)
 
     def _insert(self, conn: sqlite3.Connection, spec: dict, *, overlap: str, now: str,
-                changes: list[rows.Change]) -> Label:
-        self._place(conn, spec, overlap=overlap, now=now, changes=changes)
-        stored = rows.write(conn, Label(id=0, created_at=now, updated_at=now, **spec), insert=True)
-        changes.append(rows.Change(None, stored))
-        return stored
+                changes: list[rows.Change], keep_choice: bool = False) -> Label:
+        return self._insert_all(conn, spec, overlap=overlap, now=now, changes=changes, keep_choice=keep_choice)[0]
+
+    def _insert_all(self, conn: sqlite3.Connection, spec: dict, *, overlap: str, now: str,
+                    changes: list[rows.Change], keep_choice: bool = True) -> list[Label]:
+        """Store ``spec`` (making room, or with ``overlap="keep"`` on its free beats only); the rows stored."""
+        spans = [(spec["start_beat"], spec["end_beat"])]
+        if overlap == "keep":
+            existing = rows.on_track(conn, spec["track_id"])
+            hits = rows.overlapping(existing, *spans[0])
+            spans = engine.free_spans(existing, *spans[0])
+            if hits and not spans:
+                raise LabelError(engine.overlap_message(spec, hits, [], keep=True).replace(
+                    "choose", "with overlap='keep' nothing is left to store; nothing was changed; choose", 1))
+        else:
+            self._place(conn, spec, overlap=overlap, now=now, changes=changes, keep_choice=keep_choice)
+        grid = self._grids[spec["track_id"]]
+        out = []
+        for a, b in spans:
+            piece = {**spec, "start_beat": a, "end_beat": b, "start_s": grid.time_of(a), "end_s": grid.time_of(b)}
+            stored = rows.write(conn, Label(id=0, created_at=now, updated_at=now, **piece), insert=True)
+            changes.append(rows.Change(None, stored))
+            out.append(stored)
+        return out
 
     def _record(self, description: str, changes: list[rows.Change]) -> None:
         self._history.record(description, changes)
@@ -165,28 +230,30 @@ class Labels:
         source : {"user", "model", "import"}
         confidence : float in [0, 1] or None
             Only for ``source="model"``.
-        overlap : {"refuse", "replace", "split"}
+        overlap : {"refuse", "keep", "replace", "split"}
             What to do with stored labels the new one overlaps: raise :class:`LabelError`
-            naming the first, delete them, or trim/split them around the new label (pieces
-            shorter than 4 beats are deleted).
+            naming them and the choices, keep them (the new label goes on the free beats only,
+            runs under 4 beats left out; refused when none is free), delete them, or
+            trim/split them around the new label (pieces shorter than 4 beats are deleted).
 
         Returns
         -------
         Label
-            The stored label.
+            The stored label (with ``"keep"``, the first piece; more pieces get a
+            :class:`LabelWarning` naming them).
         """
         return self._add(self.grid(track), label, start_beat, end_beat, source, confidence, overlap, [])
 
     def _add(self, grid: BeatGrid, label: object, start_beat: object, end_beat: object, source: object,
              confidence: object, overlap: object, notes: list[str]) -> Label:
-        check_choice("overlap", overlap, OVERLAP_OPTIONS)
+        check_choice("overlap", overlap, ADD_OVERLAP_OPTIONS)
         spec, more = self._validate(grid, label, start_beat, end_beat, source, confidence)
         changes: list[rows.Change] = []
         with self.library.store.transaction() as conn:
-            stored = self._insert(conn, spec, overlap=str(overlap), now=utc_now(), changes=changes)
-        self._record(f"add {stored.describe()}", changes)
-        self._warn(notes + more)  # only once stored
-        return stored
+            stored = self._insert_all(conn, spec, overlap=str(overlap), now=utc_now(), changes=changes)
+        self._record(f"add {', '.join(x.describe() for x in stored)}", changes)
+        self._warn(notes + more + engine.kept_note(spec, stored))  # only once stored
+        return stored[0]
 
     def add_seconds(self, track: Track | int | str | os.PathLike[str], label: str, *, start_s: float, end_s: float,
                     source: str = "user", confidence: float | None = None, overlap: str = "refuse") -> Label:
@@ -206,7 +273,7 @@ class Labels:
             As in :meth:`add`.
         confidence : float in [0, 1] or None
             Only for ``source="model"``.
-        overlap : {"refuse", "replace", "split"}
+        overlap : {"refuse", "keep", "replace", "split"}
             As in :meth:`add`.
         """
         grid = self.grid(track)
@@ -234,6 +301,11 @@ class Labels:
         ------
         LabelError
             No such label, an invalid value or range, or an overlap under ``"refuse"``.
+
+        Notes
+        -----
+        A ``source="model"`` label (an accepted suggestion) whose value or beats change becomes
+        ``source="user"`` without a confidence, keeping ``model_name``/``model_version``/``accepted_at``.
         """
         check_choice("overlap", overlap, OVERLAP_OPTIONS)
         current = self.get(label_id)
@@ -241,10 +313,14 @@ class Labels:
         changes: list[rows.Change] = []
         with self.library.store.transaction() as conn:
             current = self._get(conn, label_id)  # read again under the write lock
-            spec, notes = self._validate(
-                grid, current.label if label is None else label,
-                current.start_beat if start_beat is None else start_beat,
-                current.end_beat if end_beat is None else end_beat, current.source, current.confidence)
+            new_label = current.label if label is None else label
+            s, e = (current.start_beat if start_beat is None else start_beat,
+                    current.end_beat if end_beat is None else end_beat)
+            edited = current.source == "model" and (new_label, s, e) != (current.label, current.start_beat,
+                                                                          current.end_beat)
+            # a person changed a model's label: it is theirs now (provenance columns kept)
+            spec, notes = self._validate(grid, new_label, s, e, "user" if edited else current.source,
+                                         None if edited else current.confidence)
             now = utc_now()
             self._place(conn, spec, overlap=overlap, now=now, changes=changes, ignore=label_id)
             new = rows.write(conn, replace(current, **spec, updated_at=now), insert=False)
@@ -263,31 +339,9 @@ class Labels:
         """
         with self.library.store.transaction() as conn:
             current = self._get(conn, label_id)
-            conn.execute("DELETE FROM labels WHERE id = ?", (current.id,))
+            rows.delete(conn, current)
         self._record(f"delete {current.describe()}", [rows.Change(current, None)])
         return current
-
-    def accept(self, suggestion: Suggestion, *, overlap: str = "replace") -> Label:
-        """Store a model's :class:`Suggestion` as a user label (a person accepted it).
-
-        Parameters
-        ----------
-        suggestion : Suggestion
-            A model's suggestion.
-        overlap : {"refuse", "replace", "split"}
-            As in :meth:`add`; by default the accepted label replaces what it overlaps.
-        """
-        if not isinstance(suggestion, Suggestion):
-            raise LabelError(f"suggestion must be a workbench.labels.Suggestion; got {type(suggestion).__name__}")
-        check_choice("overlap", overlap, OVERLAP_OPTIONS)
-        grid = self.grid(suggestion.track_id)
-        spec, notes = self._validate(grid, suggestion.label, suggestion.start_beat, suggestion.end_beat, "user")
-        changes: list[rows.Change] = []
-        with self.library.store.transaction() as conn:
-            stored = self._insert(conn, spec, overlap=overlap, now=utc_now(), changes=changes)
-        self._record(f"accept {stored.describe()}", changes)
-        self._warn(notes)
-        return stored
 
     # -- reading -------------------------------------------------------------------------
     def _get(self, conn: sqlite3.Connection, label_id: object) -> Label:
@@ -351,138 +405,62 @@ class Labels:
     def can_redo(self) -> bool:
         return self._history.can_redo
 
-    def undo(self) -> str | None:
-        """Undo this instance's last edit; returns its description, ``None`` when there is none.
+    def _track_id(self, track: Track | int | str | os.PathLike[str] | None) -> int | None:
+        if track is None or (isinstance(track, int) and not isinstance(track, bool)):
+            return track  # type: ignore[return-value]
+        return self._track(track).id
+
+    def _timer(self, label: Label) -> Label:
+        """``label`` with the seconds of its track's current grid (the beats are what is stored)."""
+        try:
+            g = self.grid(label.track_id)
+            return replace(label, start_s=g.time_of(label.start_beat), end_s=g.time_of(label.end_beat))
+        except LabelError:
+            return label
+
+    def history(self, *, track: Track | int | str | None = None) -> tuple[list[str], list[str]]:
+        """What :meth:`undo` and :meth:`redo` would replay (of ``track``, or of every track), oldest first.
+
+        Parameters
+        ----------
+        track : Track, int, str or None
+            One track's edits; None: all.
+
+        Returns
+        -------
+        (list of str, list of str)
+            The undo steps' and the redo steps' descriptions.
+        """
+        return self._history.steps(track=self._track_id(track))
+
+    def undo(self, *, track: Track | int | str | None = None) -> str | None:
+        """Undo this instance's last edit (of ``track``, else of any track); its description, ``None`` when there is none.
+
+        Parameters
+        ----------
+        track : Track, int, str or None
+            Undo the last edit of this track only (edits of other tracks made since stay).
 
         Raises
         ------
         LabelError
-            A label the edit touched has changed since (another kernel edited it), or restoring
-            would overlap a label added since: nothing is changed and the history is kept.
+            A label the edit touched has changed since (another kernel edited it), restoring
+            would overlap a label added since, or the track's last edit also changed other
+            tracks (an import: undo it with ``undo()``): nothing is changed and the history is kept.
         """
-        return self._history.undo(self.library.store)
+        return self._history.undo(self.library.store, track=self._track_id(track), timer=self._timer)
 
-    def redo(self) -> str | None:
-        """Redo the last undone edit; returns its description, ``None`` when there is none.
+    def redo(self, *, track: Track | int | str | None = None) -> str | None:
+        """Redo the last undone edit (of ``track``, else of any track); its description, ``None`` when there is none.
+
+        Parameters
+        ----------
+        track : Track, int, str or None
+            As for :meth:`undo`.
 
         Raises
         ------
         LabelError
             As for :meth:`undo`.
         """
-        return self._history.redo(self.library.store)
-
-    # -- import and export ---------------------------------------------------------------
-    def export(self, path: str | os.PathLike[str], *, format: str | None = None,
-               tracks: Iterable[Track | int | str] | Track | int | str | None = None) -> Path:
-        """Write labels (all, or those of ``tracks``) as JSON, CSV or JAMS.
-
-        ``format`` comes from the suffix (``.json``, ``.csv``, ``.jams``) unless given. JAMS
-        holds one track per file: a ``.jams`` path takes exactly one track's labels; a folder
-        (an existing one, or a path without the ``.jams`` suffix with ``format="jams"``) gets
-        one ``<file stem>.<hash prefix>.jams`` per track. Every format names each track's content
-        hash and path, so :meth:`import_` matches tracks by contents in another library. JAMS
-        intervals are in seconds (namespace ``segment_open``, readable by ``mir_eval`` via
-        ``annotation.to_interval_values()``). Files are written atomically.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            The file, or a folder for one JAMS file per track.
-        format : {"json", "csv", "jams"} or None
-            Default: from the suffix.
-        tracks : Track, int, str, an iterable of these, or None
-            Whose labels to write; None: every track's.
-
-        Returns
-        -------
-        Path
-            The file or folder written.
-
-        Raises
-        ------
-        LabelError
-            Unknown format, or a single ``.jams`` file for more than one track.
-        """
-        return transfer.export_labels(self, path, format=format, tracks=tracks)
-
-    def import_(self, path: str | os.PathLike[str], *, format: str | None = None, overlap: str = "refuse",
-                source: str | None = "import") -> transfer.ImportSummary:
-        """Add the labels of a JSON, CSV or JAMS file (or a folder of ``.jams``), all or nothing.
-
-        Tracks are matched by content hash, else by path; entries of tracks not in the library,
-        and labels already stored exactly, are skipped (and listed in the summary). Entries
-        with beat indices use them; entries with only seconds are snapped to the beat grid. A
-        backup (a JSON export of every label, importable) is written to ``backup_dir`` inside
-        the write transaction, before anything changes. The import is one :meth:`undo` step.
-
-        Parameters
-        ----------
-        path : path-like
-            The file (``.json``, ``.csv``, ``.jams``) or a folder of ``.jams`` files.
-        format : {"json", "csv", "jams"} or None
-            Default: from the suffix.
-        overlap : {"refuse", "replace", "split", "skip"}
-            As in :meth:`add`; ``"skip"`` keeps the stored label and skips the imported one.
-        source : {"user", "model", "import"} or None
-            Source stored with the imported labels; ``None`` keeps each entry's own.
-
-        Returns
-        -------
-        ImportSummary
-            Labels added, how many stored ones were replaced, entries skipped, the backup path.
-
-        Raises
-        ------
-        LabelError
-            The file cannot be read or parsed, an entry is invalid (the message says which),
-            or an entry overlaps a stored label under ``overlap="refuse"``: nothing is imported.
-        """
-        return transfer.import_labels(self, path, format=format, overlap=overlap, source=source)
-
-    def import_truth(self, track: Track | int | str | os.PathLike[str], sections: Sequence[dict], *,
-                     source: str = "import", overlap: str = "refuse") -> list[Label]:
-        """Store ground-truth sections ``[{"start_s", "end_s", "label"}, ...]`` snapped to the beat grid.
-
-        Used by the demo pipeline. All or nothing (one transaction, one undo step); sections
-        that snap to fewer than 4 beats (a sliver at the track's edge) are left out with a
-        :class:`LabelWarning`.
-
-        Parameters
-        ----------
-        track : Track, int, str or os.PathLike
-            A :class:`Track`, or its id, content hash or path.
-        sections : sequence of dict
-            Each with ``start_s`` and ``end_s`` (seconds) and ``label``.
-        source : {"user", "model", "import"}
-            Stored with each label.
-        overlap : {"refuse", "replace", "split"}
-            As in :meth:`add`.
-
-        Raises
-        ------
-        LabelError
-            A section is not such a dict, or is invalid: nothing is stored.
-        """
-        check_choice("overlap", overlap, OVERLAP_OPTIONS)
-        grid = self.grid(track)
-        specs, notes = [], []
-        for i, sec in enumerate(sections):
-            if not isinstance(sec, dict) or not {"start_s", "end_s", "label"} <= set(sec):
-                raise LabelError(f"sections[{i}] must be a dict with start_s, end_s and label; got {sec!r}")
-            s, e, _ = self._snap(grid, sec["start_s"], sec["end_s"])
-            if e - s < MIN_BEATS:
-                notes.append(f"sections[{i}] {sec['label']} {sec['start_s']}-{sec['end_s']} s snaps to "
-                             f"{e - s} beats: left out")
-                continue
-            spec, more = self._validate(grid, sec["label"], s, e, source)
-            specs.append(spec)
-            notes += more
-        changes: list[rows.Change] = []
-        with self.library.store.transaction() as conn:
-            now = utc_now()
-            stored = [self._insert(conn, spec, overlap=overlap, now=now, changes=changes) for spec in specs]
-        if changes:
-            self._record(f"import {len(stored)} truth sections on track {grid.track_id}", changes)
-        self._warn(notes)
-        return stored
+        return self._history.redo(self.library.store, track=self._track_id(track), timer=self._timer)

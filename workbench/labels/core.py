@@ -31,8 +31,18 @@ LABEL_COLORS: dict[str, str] = {
 #: Where a label came from.
 SOURCES: tuple[str, ...] = ("user", "model", "import")
 
-#: What to do when a new label overlaps stored ones.
+#: What to do when a new label overlaps stored ones (:meth:`Labels.update`, :meth:`Labels.import_`).
 OVERLAP_OPTIONS: tuple[str, ...] = ("refuse", "replace", "split")
+
+#: What :meth:`Labels.add`, :meth:`Labels.accept` and :meth:`Labels.accept_all` may do when the new
+#: label overlaps stored ones: ``refuse`` (raise, naming them and these choices), ``keep`` (keep
+#: the stored labels: the new one goes on the free beats only), ``replace`` (delete them) or
+#: ``split`` (cut them around the new one).
+ADD_OVERLAP_OPTIONS: tuple[str, ...] = ("refuse", "keep", "replace", "split")
+
+#: A track's labelling status. Stored by :meth:`Labels.set_status`; without a stored one a track
+#: is ``unlabelled`` (no labels) or ``in_progress`` (some).
+TRACK_STATUSES: tuple[str, ...] = ("unlabelled", "in_progress", "done", "skipped")
 
 #: A label shorter than this many beats is refused.
 MIN_BEATS: int = 4
@@ -133,6 +143,13 @@ class Label:
     ``start_beat``/``end_beat`` index the track's beat grid (``beats`` in seconds from the
     analysis); ``end_beat == len(beats)`` means "to the end of the track". ``start_s``/``end_s``
     are the times of those beats (the track's duration for the end).
+
+    Provenance (schema v6): a label made by accepting a model's :class:`Suggestion` is stored
+    with ``source="model"``, the suggestion's (calibrated) ``confidence``, ``model_name`` and
+    ``model_version`` of the model that made it and ``accepted_at`` (when a person accepted it).
+    When a person later changes its label or beats it becomes ``source="user"`` (confidence
+    dropped) and keeps ``model_name``/``model_version``/``accepted_at``: "a suggestion of that
+    model, corrected by hand". Labels a person drew have all three ``None``.
     """
 
     id: int
@@ -146,6 +163,9 @@ class Label:
     confidence: float | None
     created_at: str
     updated_at: str
+    model_name: str | None = None
+    model_version: str | None = None
+    accepted_at: str | None = None
 
     def __post_init__(self) -> None:
         check_label(self.label)
@@ -155,6 +175,11 @@ class Label:
     @property
     def color(self) -> str:
         return LABEL_COLORS[self.label]
+
+    @property
+    def accepted(self) -> bool:
+        """True when the label came from an accepted model suggestion (perhaps corrected since)."""
+        return self.accepted_at is not None
 
     @property
     def n_beats(self) -> int:
@@ -171,6 +196,10 @@ class Suggestion:
 
     Same beat/second conventions as :class:`Label`; ``confidence`` in [0, 1]; ``uncertain``:
     the (calibrated) confidence is below the model's threshold, or no model made it.
+    ``model_name``/``model_version`` name what made it (``"dj_section"``/``"v3"``, a run
+    ``"sections run"``/``<run id>``, or ``"novelty"``/``"foote"`` for the unsupervised fallback);
+    they go with the label when it is accepted and with the rejection when it is rejected
+    (a rejected suggestion is not shown again for the same track and model version).
     """
 
     track_id: int
@@ -181,6 +210,8 @@ class Suggestion:
     end_s: float
     confidence: float
     uncertain: bool = False
+    model_name: str | None = None
+    model_version: str | None = None
 
     def __post_init__(self) -> None:
         check_label(self.label)
@@ -190,6 +221,53 @@ class Suggestion:
     @property
     def color(self) -> str:
         return LABEL_COLORS[self.label]
+
+    def describe(self) -> str:
+        """``"verse 16-48 on track 3 (dj_section v2, 71%)"``."""
+        model = " ".join(x for x in (self.model_name, self.model_version) if x)
+        return (f"{self.label} {self.start_beat}-{self.end_beat} on track {self.track_id} "
+                f"({model + ', ' if model else ''}{self.confidence:.0%})")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A suggestion a person rejected (table ``label_rejections``, schema v6).
+
+    Not shown again for the same track, model and model version; training reads them as
+    "not this label on these beats". Beats and seconds as in :class:`Label`; ``model_name`` and
+    ``model_version`` are ``""`` when the suggestion named none.
+    """
+
+    id: int
+    track_id: int
+    label: str
+    start_beat: int
+    end_beat: int
+    start_s: float
+    end_s: float
+    confidence: float | None
+    model_name: str
+    model_version: str
+    rejected_at: str
+
+    def __post_init__(self) -> None:
+        check_label(self.label)
+        _check_span(self.start_beat, self.end_beat)
+
+    def matches(self, s: Suggestion) -> bool:
+        """True when ``s`` is the suggestion that was rejected (same track, label, beats and model).
+
+        Parameters
+        ----------
+        s : Suggestion
+            A suggestion as the suggester made it.
+        """
+        return (self.track_id, self.label, self.start_beat, self.end_beat, self.model_name, self.model_version) == (
+            s.track_id, s.label, s.start_beat, s.end_beat, s.model_name or "", s.model_version or "")
+
+    def describe(self) -> str:
+        """``"rejected verse 16-48 on track 3"``."""
+        return f"rejected {self.label} {self.start_beat}-{self.end_beat} on track {self.track_id}"
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,6 +18,7 @@ from workbench.labels.core import (
     SOURCES,
     WARN_BEATS,
     BeatGrid,
+    Label,
     LabelError,
     check_beat,
     check_choice,
@@ -112,7 +113,7 @@ def snap_span(grid: BeatGrid, start_s: object, end_s: object) -> tuple[int, int,
 
 
 def place(conn: sqlite3.Connection, grid: BeatGrid, spec: dict, *, overlap: str, now: str,
-          changes: list[rows.Change], ignore: int | None = None) -> int:
+          changes: list[rows.Change], ignore: int | None = None, keep_choice: bool = False) -> int:
     """Make room for ``spec`` on its track (refuse, replace or split); return how many rows it touched.
 
     Parameters
@@ -131,6 +132,8 @@ def place(conn: sqlite3.Connection, grid: BeatGrid, spec: dict, *, overlap: str,
         Appended with every row deleted, trimmed or added (for undo).
     ignore : int or None
         A label id to leave out of the overlap check (the label being updated).
+    keep_choice : bool
+        Offer ``overlap='keep'`` in the refusal (where the caller takes it).
 
     Returns
     -------
@@ -145,12 +148,8 @@ def place(conn: sqlite3.Connection, grid: BeatGrid, spec: dict, *, overlap: str,
     existing = rows.on_track(conn, spec["track_id"])
     hits = rows.overlapping(existing, spec["start_beat"], spec["end_beat"], ignore=ignore)
     if hits and overlap == "refuse":
-        h = hits[0]
-        more = f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""
-        raise LabelError(
-            f"{spec['label']} {spec['start_beat']}-{spec['end_beat']} overlaps the existing label "
-            f"{h.label} {h.start_beat}-{h.end_beat} (id {h.id}) on track {spec['track_id']}{more}: "
-            "pass overlap='replace' to delete it or overlap='split' to trim it around the new label")
+        raise LabelError(overlap_message(spec, hits, free_spans(existing, spec["start_beat"], spec["end_beat"],
+                                                                ignore=ignore), keep=keep_choice))
     for h in hits:
         pieces = []
         if overlap == "split":
@@ -166,3 +165,78 @@ def place(conn: sqlite3.Connection, grid: BeatGrid, spec: dict, *, overlap: str,
             stored = rows.write(conn, piece, insert=i > 0)
             changes.append(rows.Change(h if i == 0 else None, stored))
     return len(hits)
+
+
+def free_spans(existing: list[Label], start_beat: int, end_beat: int, *, ignore: int | None = None,
+               min_beats: int = MIN_BEATS) -> list[tuple[int, int]]:
+    """The runs of beats of ``[start_beat, end_beat)`` that no label of ``existing`` covers, each at
+    least ``min_beats`` long.
+
+    Parameters
+    ----------
+    existing : list of Label
+        The track's stored labels.
+    start_beat, end_beat : int
+        The beat range, end excluded.
+    ignore : int or None
+        A label id to leave out.
+    min_beats : int
+        Shorter runs are left out.
+
+    Returns
+    -------
+    list of (int, int)
+        ``(start_beat, end_beat)`` of each free run, in order.
+    """
+    out, at = [], start_beat
+    for h in sorted(rows.overlapping(existing, start_beat, end_beat, ignore=ignore), key=lambda r: r.start_beat):
+        if h.start_beat > at:
+            out.append((at, h.start_beat))
+        at = max(at, h.end_beat)
+    if at < end_beat:
+        out.append((at, end_beat))
+    return [(a, b) for a, b in out if b - a >= min_beats]
+
+
+def overlap_message(spec: dict, hits: list[Label], free: list[tuple[int, int]], *, keep: bool) -> str:
+    """The refusal of a label that overlaps stored ones: which, and the choices.
+
+    Parameters
+    ----------
+    spec : dict
+        The new label's fields.
+    hits : list of Label
+        The stored labels it overlaps.
+    free : list of (int, int)
+        Its beats that no stored label covers (:func:`free_spans`).
+    keep : bool
+        Offer ``overlap='keep'``.
+    """
+    named = [f"{h.label} {h.start_beat}-{h.end_beat} (id {h.id})" for h in hits[:5]]
+    more = f" and {len(hits) - 5} more" if len(hits) > 5 else ""
+    them = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    choices = []
+    if keep:
+        where = ", ".join(f"{a}-{b}" for a, b in free)
+        choices.append("overlap='keep' (keep yours; " + (f"store {spec['label']} on the free beats {where})" if free
+                                                          else "nothing is free: it would be refused)"))
+    choices += ["overlap='replace' (delete yours)", f"overlap='split' (cut yours around {spec['label']})"]
+    return (f"{spec['label']} {spec['start_beat']}-{spec['end_beat']} overlaps the existing label{'s' if len(hits) > 1 else ''} "
+            f"{them}{more} on track {spec['track_id']}: choose " + ", ".join(choices[:-1]) + " or " + choices[-1])
+
+
+def kept_note(spec: dict, stored: list[Label]) -> list[str]:
+    """A note when ``overlap="keep"`` stored ``spec`` on fewer beats than asked (trimmed or in pieces).
+
+    Parameters
+    ----------
+    spec : dict
+        The label as asked for.
+    stored : list of Label
+        The rows stored for it.
+    """
+    if len(stored) == 1 and (stored[0].start_beat, stored[0].end_beat) == (spec["start_beat"], spec["end_beat"]):
+        return []
+    where = ", ".join(f"{x.start_beat}-{x.end_beat}" for x in stored)
+    return [f"{spec['label']} {spec['start_beat']}-{spec['end_beat']} kept clear of your labels: stored on beats "
+            f"{where} of track {spec['track_id']}"]
