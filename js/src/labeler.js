@@ -111,11 +111,15 @@ function render({ model, el }) {
   const undo = h("button", { class: "wb-undo", text: "↶ undo", title: "ctrl+z", onclick: () => send({ action: "undo" }) });
   const redo = h("button", { class: "wb-redo", text: "↷ redo", title: "ctrl+shift+z", onclick: () => send({ action: "redo" }) });
   const nudgeL = h("button", { class: "wb-nudge-left", text: "bar −1 beat", title: "move the downbeats one beat earlier",
-    onclick: () => send({ action: "nudge", beats: -1 }) });
+    onclick: () => send({ action: "shift", beats: -1 }) });
   const nudgeR = h("button", { class: "wb-nudge-right", text: "bar +1 beat", title: "move the downbeats one beat later",
-    onclick: () => send({ action: "nudge", beats: 1 }) });
+    onclick: () => send({ action: "shift", beats: 1 }) });
+  const gridL = h("button", { class: "wb-grid-earlier", text: "−10 ms", title: "move every beat 10 ms earlier",
+    onclick: () => send({ action: "nudge", offset_ms: -10 }) });
+  const gridR = h("button", { class: "wb-grid-later", text: "+10 ms", title: "move every beat 10 ms later",
+    onclick: () => send({ action: "nudge", offset_ms: 10 }) });
   root.appendChild(h("div", { class: "wb-bar" }, [play, playHere, time, h("span", { text: " zoom" }), zoomOut, zoomIn,
-    zoomFit, zoomVal, snapSel, undo, redo, h("span", { text: " grid" }), nudgeL, nudgeR]));
+    zoomFit, zoomVal, snapSel, undo, redo, h("span", { text: " grid" }), nudgeL, nudgeR, gridL, gridR]));
 
   const chips = h("div", { class: "wb-bar wb-labels" });
   const del = h("button", { class: "wb-delete", text: "delete selected", title: "Delete",

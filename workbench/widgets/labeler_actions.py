@@ -8,12 +8,11 @@ labels and suggestions, and bumps ``revision`` when something was stored.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import ParameterError
+from workbench.errors import ParameterError, WorkbenchError
 from workbench.labels import LABELS, Label, Suggestion
 from workbench.library import Track
 
@@ -24,14 +23,6 @@ if TYPE_CHECKING:
 SuggestSource = Callable[[Track], Sequence[Suggestion]] | Sequence[Suggestion]
 #: Choices for a suggestion that overlaps the user's labels, as the page names them.
 OVERLAP_CHOICES = ("keep", "replace", "split")
-_STATUSES = ("unlabelled", "in_progress", "done", "skipped")
-
-
-def _accepts(fn: Callable[..., Any], name: str) -> bool:
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 class LabelerActions:
@@ -41,7 +32,7 @@ class LabelerActions:
     store: Labels
     track_list: list[Track]
     shown: Track | None
-    suggest: SuggestSource | None
+    _suggest_fn: Callable[[Track], Sequence[Suggestion]] | None
     labels: list[dict[str, Any]]
     suggestions: list[dict[str, Any]]
     tracks: list[dict[str, Any]]
@@ -66,7 +57,7 @@ class LabelerActions:
         ----------
         action : str
             One of add, update, relabel, delete, select, select_suggestion, choose, accept,
-            reject, accept_all, undo, redo, status, next, nudge, track.
+            reject, accept_all, undo, redo, status, next, shift, nudge, track.
         content : dict
             The message (its other keys are the action's arguments).
         """
@@ -87,7 +78,8 @@ class LabelerActions:
             "redo": self.redo,
             "status": lambda: self.set_status(c.get("status")),
             "next": lambda: self.next_track(c.get("which", "unlabelled")),
-            "nudge": lambda: self.nudge_grid(c.get("beats")),
+            "shift": lambda: self.shift_downbeats(c.get("beats")),
+            "nudge": lambda: self.nudge_grid(c.get("offset_ms")),
             "track": lambda: self.show_track(c.get("id")),
         }
         if action not in table:
@@ -215,7 +207,7 @@ class LabelerActions:
         s = self._suggestion(index)
         if s is None:
             return None
-        return self._edit(lambda: self.store.reject(s), "rejected")
+        return self._edit(lambda: self.store.reject(s), "")
 
     def accept_all(self, *, overlap: str = "keep") -> Any:
         """Accept every shown suggestion with one overlap choice (one undo step).
@@ -251,7 +243,7 @@ class LabelerActions:
             One of :attr:`statuses`.
         """
         t = self._need_track()
-        self._edit(lambda: self.store.set_status(t, status), f"marked {status}:")
+        self._edit(lambda: self.store.set_status(t, status), f"{t.name} marked")
 
     def next_track(self, which: str = "unlabelled") -> None:
         """Show the next unlabelled track, or the one whose suggestions are least certain.
@@ -259,40 +251,55 @@ class LabelerActions:
         Parameters
         ----------
         which : {"unlabelled", "uncertain"}
-            What to look for.
+            The next track with status unlabelled, or the one (not done or skipped) whose
+            suggestions have the lowest mean confidence (:meth:`Labels.next_track`).
         """
         if which not in ("unlabelled", "uncertain"):
             self.error = f"which must be 'unlabelled' or 'uncertain'; got {which!r}"
             return
         try:
-            if which == "unlabelled":
-                found = self.store.next_unlabelled(self.track_list, after=self.shown)
-            else:
-                found = self.store.least_certain(self.track_list, suggest=self.suggest, after=self.shown)
-        except Exception as exc:  # noqa: BLE001 - shown on the page
-            self.error = f"{type(exc).__name__}: {exc}"
+            found = self.store.next_track("unlabelled" if which == "unlabelled" else "least_certain",
+                                          after=self.shown, suggest=self._suggest_fn)
+        except WorkbenchError as exc:
+            self.error = str(exc)
             return
         if found is None:
             self.message = f"no {which} track left"
             return
         self.show_track(found)
 
-    def nudge_grid(self, beats: int) -> None:
-        """Shift the shown track's downbeat phase by ``beats`` (stored as its locked correction).
+    def shift_downbeats(self, beats: int) -> None:
+        """Move the shown track's bar lines by ``beats`` beats (stored as its locked correction).
+
+        Labels stay on their beats; the page redraws the ruler.
 
         Parameters
         ----------
         beats : int
-            +1 moves every bar line one beat later, -1 one beat earlier.
+            +1: every bar starts one beat later; -1: one beat earlier.
         """
         t = self._need_track()
-        if isinstance(beats, bool) or not isinstance(beats, int) or beats == 0:
-            self.error = f"beats must be a non-zero int (+1 or -1); got {beats!r}"
-            return
-        if self._edit(lambda: self.store.nudge_grid(t, beats=beats), "grid nudged:") is not None:
-            self.show_track(t)
+        if self._edit(lambda: self.store.shift_downbeats(t, beats), f"bar lines moved {beats:+d} beat(s)") is not None:
+            self._reshow(t)
+
+    def nudge_grid(self, offset_ms: float) -> None:
+        """Move every beat of the shown track by ``offset_ms`` (stored as its locked correction).
+
+        Parameters
+        ----------
+        offset_ms : float
+            Positive: the grid moves later.
+        """
+        t = self._need_track()
+        if self._edit(lambda: self.store.nudge_grid(t, offset_ms), f"grid nudged {offset_ms:+g} ms") is not None:
+            self._reshow(t)
 
     # -- helpers ---------------------------------------------------------------------------------------
+    def _reshow(self, t: Track) -> None:
+        said = self.message
+        self.show_track(t)  # the grid changed: the page redraws ruler and labels
+        self.message = said
+
     def _need_track(self) -> Track:
         if self.shown is None:
             raise ParameterError("no track is shown: the library has no tracks")
@@ -315,7 +322,8 @@ class LabelerActions:
             warnings.simplefilter("always")
             out = fn()  # errors (LabelError, ...) go to the page through the message handler
         notes = "; ".join(str(w.message) for w in caught)
-        what = out.describe() if hasattr(out, "describe") else (f"{len(out)} label(s)" if isinstance(out, list) else "")
+        what = (out.describe() if hasattr(out, "describe") and not isinstance(out, str) else out if isinstance(out, str)
+                else f"{len(out)} label(s)" if isinstance(out, list) else "")
         with self.hold_sync():  # type: ignore[attr-defined]
             self.error = ""
             self._after_change()
@@ -325,8 +333,7 @@ class LabelerActions:
         return out
 
     def _history(self, fn: Callable[..., str | None], done: str, nothing: str) -> str | None:
-        kwargs = {"track": self.shown.id} if self.shown is not None and _accepts(fn, "track") else {}
-        out = fn(**kwargs)
+        out = fn(track=self._need_track().id)
         with self.hold_sync():  # type: ignore[attr-defined]
             self.error = ""
             self._after_change()
@@ -353,24 +360,17 @@ class LabelerActions:
                                                            getattr(x, "model_version", None)) if v),
                         "start_bar": grid.bar_of(x.start_beat), "end_bar": grid.bar_of(x.end_beat)}
                        for x in self.store.for_track(self.shown)]
-        hist = self.store
-        track_kw = {"track": self.shown.id} if _accepts(type(hist).can_undo.fget if isinstance(
-            type(hist).can_undo, property) else hist.can_undo, "track") else {}
-        self.can_undo = bool(hist.can_undo(**track_kw) if callable(hist.can_undo) else hist.can_undo)
-        self.can_redo = bool(hist.can_redo(**track_kw) if callable(hist.can_redo) else hist.can_redo)
+        undo, redo = self.store.history(track=self.shown.id)
+        self.can_undo, self.can_redo = bool(undo), bool(redo)
 
     def _load_suggestions(self, t: Track) -> None:
         found: list[Suggestion] = []
-        note = "" if self.suggest is not None else "no section model: train one in notebook 04"
-        if self.suggest is not None:
+        note = "" if self._suggest_fn is not None else "no section model yet: train one in notebook 04"
+        if self._suggest_fn is not None:
             try:
-                raw = self.suggest(t) if callable(self.suggest) else self.suggest
-                found = [s for s in raw if s.track_id == t.id]
+                found = self.store.suggestions(t, suggest=self._suggest_fn)
             except Exception as exc:  # noqa: BLE001 - shown on the page; labeling still works
                 note = f"suggestions failed: {type(exc).__name__}: {exc}"
-        pending = getattr(self.store, "pending", None)
-        if callable(pending):
-            found = list(pending(t, found))
         self._suggested = found
         grid = self.store.grid(t)
         self.suggest_note = note
@@ -382,14 +382,6 @@ class LabelerActions:
                                                                 getattr(s, "model_version", None)) if v)}
                             for s in found]
 
-    def _status_names(self) -> Sequence[str]:
-        from workbench.labels import core
-
-        return tuple(getattr(core, "TRACK_STATUSES", _STATUSES))
-
     def _refresh_tracks(self) -> None:
-        status_of = getattr(self.store, "statuses", None)
-        found: dict[int, str] = {}
-        if callable(status_of):
-            found = dict(status_of(self.track_list))
+        found = self.store.statuses(self.track_list)
         self.tracks = [{"id": t.id, "name": t.name, "status": found.get(t.id, "unlabelled")} for t in self.track_list]

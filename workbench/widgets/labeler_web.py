@@ -31,7 +31,8 @@ import anywidget
 import traitlets
 
 from workbench.errors import ParameterError, WorkbenchError
-from workbench.labels import LABEL_COLORS, LABELS
+from workbench.labels import LABEL_COLORS, LABELS, Suggestion
+from workbench.labels.core import TRACK_STATUSES
 from workbench.library import Library, Track
 from workbench.widgets.labeler_actions import LabelerActions, SuggestSource
 from workbench.widgets.labeler_media import ogg_bytes, read_mono, text_color, waveform_peaks
@@ -43,6 +44,13 @@ if TYPE_CHECKING:
 BUNDLE = Path(__file__).with_name("static") / "labeler.js"
 BUILD_HINT = ("build it with `make install` (runs `npm ci && npm run build` in js/; needs Node.js 18+ and npm: "
               "https://nodejs.org or `apt-get install nodejs npm`)")
+
+
+def _fixed(found: list[Suggestion]) -> Any:
+    def suggest(track: Track) -> list[Suggestion]:
+        return [s for s in found if s.track_id == track.id]
+
+    return suggest
 
 
 class BundleMissingError(WorkbenchError, FileNotFoundError):
@@ -127,13 +135,14 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
         self.store: Labels = Labels(library) if labels is None else labels
         self.track_list: list[Track] = list(library.tracks() if tracks is None else tracks)
         self.suggest = suggest
+        self._suggest_fn = None if suggest is None else suggest if callable(suggest) else _fixed(list(suggest))
         self.send_audio = audio
         self.shown: Track | None = None
         self._peaks: OrderedDict[int, tuple[bytes, float]] = OrderedDict()
         self._audio: OrderedDict[int, bytes] = OrderedDict()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-labeler-audio")
         self._pending: Future[Any] | None = None
-        self.statuses = list(self._status_names())
+        self.statuses = list(TRACK_STATUSES)
         self.on_msg(self._on_page_message)
         self._refresh_tracks()
         if track is not None:
