@@ -32,6 +32,7 @@ const CSS = `
   pointer-events: none; white-space: nowrap; }
 `;
 
+const MAX_PX_PER_S = 80; // the spectrogram's canvas stays under the browsers' width limit for 7 minutes
 const TAG = "font-weight:700;padding:0 4px;border-radius:3px;font-size:12px;white-space:nowrap;pointer-events:none";
 
 function h(tag, attrs = {}, children = []) {
@@ -156,7 +157,7 @@ function render({ model, el }) {
       regions, ruler,
       TimelinePlugin.create({ container: timelineEl, height: 16,
         formatTimeCallback: (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}` }),
-      ZoomPlugin.create({ scale: 0.25, maxZoom: 80 }),
+      ZoomPlugin.create({ scale: 0.25, maxZoom: MAX_PX_PER_S }),
       MinimapPlugin.create({ container: miniEl, height: 28, waveColor: "#cbd5e1", progressColor: "#94a3b8",
         overlayColor: "rgba(37, 99, 235, 0.25)" }),
     ],
@@ -309,23 +310,30 @@ function render({ model, el }) {
     rulerStep = 0;
     drawRuler();
     drawRegions();
-    zoomVal.textContent = `${Math.round(ws.options.minPxPerSec)} px/s`;
+    zoomVal.textContent = `${pxPerS().toFixed(1)} px/s`;
+    root.dataset.zoom = pxPerS().toFixed(2);
     send({ action: "painted", track_id: t.id, key: trackKey, paint_ms: t.sent_ms ? Date.now() - t.sent_ms : null,
       audio: loadedAudioFor === trackKey });
   });
   ws.on("timeupdate", (t) => { time.textContent = fmt(t); });
   ws.on("play", () => { play.textContent = "❚❚ pause"; });
   ws.on("pause", () => { play.textContent = "▶ play"; });
-  ws.on("zoom", (px) => { if (duration) drawRuler(); zoomVal.textContent = `${Math.round(px)} px/s`; root.dataset.zoom = String(Math.round(px)); });
+  ws.on("zoom", () => {
+    if (duration) drawRuler();
+    zoomVal.textContent = `${pxPerS().toFixed(1)} px/s`;
+    root.dataset.zoom = pxPerS().toFixed(2);
+  });
   ws.on("error", (e) => { err.textContent = `audio: ${e && e.message ? e.message : e}`; });
   play.addEventListener("click", () => ws.playPause());
   playHere.addEventListener("click", () => {
     const r = regions.getRegions().find((x) => x.id === `l${model.get("selected_id")}`);
     if (r) r.play(true); else ws.play();
   });
-  const zoomTo = (px) => { ws.zoom(Math.max(1, Math.min(80, px))); };
-  zoomIn.addEventListener("click", () => zoomTo((ws.options.minPxPerSec || 1) * 2));
-  zoomOut.addEventListener("click", () => zoomTo((ws.options.minPxPerSec || 1) / 2));
+  const zoomTo = (px) => { ws.zoom(Math.max(1, Math.min(MAX_PX_PER_S, px))); };
+  // the px/s shown now (a track fitted to the width has more than minPxPerSec)
+  const pxPerS = () => (duration ? ws.getWrapper().clientWidth / duration : ws.options.minPxPerSec || 1);
+  zoomIn.addEventListener("click", () => zoomTo(pxPerS() * 2));
+  zoomOut.addEventListener("click", () => zoomTo(pxPerS() / 2));
   zoomFit.addEventListener("click", () => zoomTo(waveEl.clientWidth / Math.max(1, duration)));
   snapSel.addEventListener("change", () => model.set("snap", snapSel.value) || model.save_changes());
 
@@ -434,8 +442,8 @@ function render({ model, el }) {
     else if ((e.ctrlKey || e.metaKey) && k.toLowerCase() === "y") send({ action: "redo" });
     else if (k === "Delete" || k === "Backspace") { const id = model.get("selected_id"); if (id != null) send({ action: "delete", id }); }
     else if (k === "Escape") send({ action: "select", id: null });
-    else if (k === "+" || k === "=") zoomTo((ws.options.minPxPerSec || 1) * 2);
-    else if (k === "-") zoomTo((ws.options.minPxPerSec || 1) / 2);
+    else if (k === "+" || k === "=") zoomTo(pxPerS() * 2);
+    else if (k === "-") zoomTo(pxPerS() / 2);
     else done = false;
     if (done) { e.preventDefault(); e.stopPropagation(); }
   });

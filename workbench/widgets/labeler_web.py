@@ -136,6 +136,7 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
         self.track_list: list[Track] = list(library.tracks() if tracks is None else tracks)
         self.suggest = suggest
         self._suggest_fn = None if suggest is None else suggest if callable(suggest) else _fixed(list(suggest))
+        self._suggested = []
         self.send_audio = audio
         self.shown: Track | None = None
         self._peaks: OrderedDict[int, tuple[bytes, float]] = OrderedDict()
@@ -186,6 +187,22 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
         self.message = f"{t.name}: {len(self.labels)} label(s), {len(self.suggestions)} suggestion(s)"
         if self.send_audio:
             self._queue_audio(t)
+
+    def use_suggestions(self, suggest: SuggestSource | None) -> None:
+        """Show suggestions from ``suggest`` from now on (e.g. after training a section model).
+
+        Parameters
+        ----------
+        suggest : callable or sequence of Suggestion or None
+            As in the constructor.
+        """
+        if suggest is not None and not callable(suggest) and not isinstance(suggest, Sequence):
+            raise ParameterError(
+                f"suggest must be a function track -> list of Suggestion, a list of Suggestion or None; got {suggest!r}")
+        self.suggest = suggest
+        self._suggest_fn = None if suggest is None else suggest if callable(suggest) else _fixed(list(suggest))
+        if self.shown is not None:
+            self._load_suggestions(self.shown)
 
     def _peaks_of(self, t: Track) -> tuple[bytes, float]:
         if t.id not in self._peaks:
