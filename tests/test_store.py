@@ -151,3 +151,23 @@ def test_v3_constraints_refuse_bad_rows(tmp_path):
                              "VALUES ('dj_section', ?, 'p', ?, '{}', 'now')", (version, active))
         with pytest.raises(sqlite3.IntegrityError), s.transaction() as conn:
             conn.execute("UPDATE model_versions SET active = 1 WHERE version = 2")
+
+
+def test_upgrade_from_version_5_keeps_labels_and_adds_v6(tmp_path):
+    path = tmp_path / "w.db"
+    conn = store.connect(path)
+    store.migrate(conn, target=5)
+    conn.execute("INSERT INTO tracks (content_hash, path, size_bytes, mtime_ns, duration_s, sample_rate_hz, channels, "
+                 "format, added_at, updated_at) VALUES ('h', 'a.wav', 1, 1, 10.0, 8000, 1, 'WAV', 't', 't')")
+    conn.execute("INSERT INTO labels (track_id, label, start_beat, end_beat, start_s, end_s, source, confidence, "
+                 "created_at, updated_at) VALUES (1, 'drop', 0, 8, 0.0, 4.0, 'user', NULL, 't', 't')")
+    conn.close()
+    with store.Store(path) as s:
+        assert s.version == 6
+        row = s.conn.execute("SELECT label, model_name, model_version, accepted_at FROM labels").fetchone()
+        assert tuple(row) == ("drop", None, None, None)
+        assert {"label_rejections", "track_status"} <= {
+            r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "grid_offset_s" in {r[1] for r in s.conn.execute("PRAGMA table_info(track_corrections)")}
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+            s.conn.execute("INSERT INTO track_status (track_id, status, updated_at) VALUES (1, 'finished', 't')")

@@ -66,16 +66,11 @@ def section_run(args: argparse.Namespace, library: Library) -> tuple[Run, str]:
     ws = workspace_of(args)
     if args.run is not None:
         return load_run(args.run, root=ws.experiments), f"run {args.run} (asked for)"
-    if ws.models.is_dir():  # the registry creates models/ when it opens: only look when it exists
-        from workbench.registry import Registry
+    from workbench.widgets.suggest import active_section_run
 
-        with Registry(library, root=ws.models, cleanup=False) as reg:
-            active = reg.active("dj_section")
-        if active is not None and active.run_id:
-            try:
-                return load_run(active.run_id, root=ws.experiments), f"active model {active.name}"
-            except WorkbenchError:
-                pass  # its run folder was deleted: fall back to the newest run
+    found = active_section_run(library, workspace=ws)  # the labeler's choice of model, in one place
+    if found is not None:
+        return found[0], f"active model {found[2]}"
     runs = [r for r in list_runs(ws.experiments, kind="sections") if r.model_path is not None]
     if not runs:
         raise NoSectionModelError(
@@ -85,20 +80,10 @@ def section_run(args: argparse.Namespace, library: Library) -> tuple[Run, str]:
 
 
 def _backbone(run: Run) -> Backbone:
-    """The backbone the run was trained on (its features must match the model's input)."""
-    from workbench.embed.batch import default_backbone
-    from workbench.embed.features import FeatureFrontend
-    from workbench.errors import ParameterError
+    """The backbone the run was trained on (:func:`workbench.widgets.suggest.run_backbone`)."""
+    from workbench.widgets.suggest import run_backbone
 
-    bb = run.info.get("backbone") or run.data.get("backbone")
-    name = bb.get("name") if isinstance(bb, dict) else bb
-    frontend = FeatureFrontend()
-    if name is None or name == frontend.name:
-        return frontend
-    backbone, said = default_backbone()
-    if backbone.name != name:
-        raise ParameterError(f"run {run.run_id} was trained on backbone {name!r}, but this machine has {said}")
-    return backbone
+    return run_backbone(run)
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:

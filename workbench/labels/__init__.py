@@ -7,27 +7,33 @@
 ['Need more labels: drop 1/10', 'Need 2+ classes']
 
 Modules: :mod:`~workbench.labels.core` (labels, colours, value objects, beat grid, errors),
-:mod:`~workbench.labels.api` (:class:`Labels`), :mod:`~workbench.labels.history` (its undo and
-redo), :mod:`~workbench.labels.stats`,
+:mod:`~workbench.labels.api` (:class:`Labels`, its public API listed there),
+:mod:`~workbench.labels.history` (undo and redo, per track), :mod:`~workbench.labels.review`
+(accept/reject suggestions, provenance, rejections), :mod:`~workbench.labels.status` (per-track
+status, next unlabelled / least certain track), :mod:`~workbench.labels.gridfix` (downbeat shift
+and grid nudge), :mod:`~workbench.labels.files` (import/export methods), :mod:`~workbench.labels.stats`,
 :mod:`~workbench.labels.formats` (JSON, CSV, JAMS files).
 """
 
 from workbench._lazy import lazy_exports
 from workbench.labels.core import (
+    ADD_OVERLAP_OPTIONS,
     LABEL_COLORS,
     LABELS,
     MIN_BEATS,
     OVERLAP_OPTIONS,
     SOURCES,
+    TRACK_STATUSES,
     WARN_BEATS,
     BeatGrid,
     Label,
     LabelError,
     LabelWarning,
+    Rejection,
     Suggestion,
 )
 
-__all__ = ["LABELS", "LABEL_COLORS", "MIN_BEATS", "OVERLAP_OPTIONS", "SOURCES", "WARN_BEATS", "BeatGrid",
+__all__ = ["ADD_OVERLAP_OPTIONS", "Rejection", "TRACK_STATUSES", "LABELS", "LABEL_COLORS", "MIN_BEATS", "OVERLAP_OPTIONS", "SOURCES", "WARN_BEATS", "BeatGrid",
            "FORMATS", "ImportSummary", "Label", "LabelError", "LabelStats", "LabelWarning", "Labels",
            "Suggestion"]
 

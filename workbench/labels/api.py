@@ -192,7 +192,7 @@ class Labels(Review, TrackStatus, GridFixes, LabelFiles):
             hits = rows.overlapping(existing, *spans[0])
             spans = engine.free_spans(existing, *spans[0])
             if hits and not spans:
-                raise LabelError(engine.overlap_message(spec, hits, [], keep=True).replace(
+                raise LabelError(engine.overlap_message(spec, hits, [], keep=False).replace(
                     "choose", "with overlap='keep' nothing is left to store; nothing was changed; choose", 1))
         else:
             self._place(conn, spec, overlap=overlap, now=now, changes=changes, keep_choice=keep_choice)
