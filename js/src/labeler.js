@@ -220,7 +220,7 @@ function render({ model, el }) {
     regions.clearRegions();
     shown.clear();
     const sel = model.get("selected_id");
-    for (const l of model.get("labels")) {
+    for (const l of model.get("rows")) {
       const color = colors()[l.label];
       const tag = h("span", { class: "wb-region-tag", text: `${l.label}${l.source === "model" ? " ✓" + Math.round((l.confidence ?? 0) * 100) + "%" : ""}`,
         style: `background:${color};color:${textColors()[l.label]};${TAG}` });
@@ -420,7 +420,7 @@ function render({ model, el }) {
   model.on("change:track", () => { loadTrack(); drawTracks(); });
   model.on("change:audio", loadAudio);
   model.on("change:audio_track_id", loadAudio);
-  model.on("change:labels", drawRegions);
+  model.on("change:rows", drawRegions);
   model.on("change:suggestions", () => { drawRegions(); drawSuggestions(); });
   model.on("change:selected_id", () => { drawRegions(); drawChips(); });
   model.on("change:current_label", drawChips);

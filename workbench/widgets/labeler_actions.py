@@ -29,11 +29,11 @@ class LabelerActions:
     """Kernel-side actions of the browser labeler (mixed into :class:`WebLabeler`)."""
 
     library: Library
-    store: Labels
+    labels: Labels
     track_list: list[Track]
     shown: Track | None
     _suggest_fn: Callable[[Track], Sequence[Suggestion]] | None
-    labels: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
     suggestions: list[dict[str, Any]]
     tracks: list[dict[str, Any]]
     selected_id: int | None
@@ -45,6 +45,7 @@ class LabelerActions:
     can_redo: bool
     revision: int
     _suggested: list[Suggestion]
+    _suggested_for: set[int]
 
     def show_track(self, track: Track | int) -> None:  # pragma: no cover - defined by the widget
         raise NotImplementedError
@@ -104,7 +105,7 @@ class LabelerActions:
             An invalid label or range, or an overlap (the page shows it in ``error``).
         """
         t = self._need_track()
-        return self._edit(lambda: self.store.add(t, label, start_beat=start_beat, end_beat=end_beat), "added",
+        return self._edit(lambda: self.labels.add(t, label, start_beat=start_beat, end_beat=end_beat), "added",
                           select=True)
 
     def move(self, label_id: int, *, start_beat: int, end_beat: int) -> Label | None:
@@ -117,7 +118,7 @@ class LabelerActions:
         start_beat, end_beat : int
             The new beats (end excluded).
         """
-        return self._edit(lambda: self.store.update(label_id, start_beat=start_beat, end_beat=end_beat), "moved",
+        return self._edit(lambda: self.labels.update(label_id, start_beat=start_beat, end_beat=end_beat), "moved",
                           select=True)
 
     def relabel(self, label_id: int, label: str) -> Label | None:
@@ -130,7 +131,7 @@ class LabelerActions:
         label : str
             One of the seven labels.
         """
-        return self._edit(lambda: self.store.update(label_id, label=label), "relabelled", select=True)
+        return self._edit(lambda: self.labels.update(label_id, label=label), "relabelled", select=True)
 
     def delete(self, label_id: int | None = None) -> Label | None:
         """Delete stored label ``label_id`` (default: the selected one).
@@ -144,7 +145,7 @@ class LabelerActions:
         if target is None:
             self.error = "select a label first (click it), then delete"
             return None
-        out = self._edit(lambda: self.store.delete(target), "deleted")
+        out = self._edit(lambda: self.labels.delete(target), "deleted")
         if out is not None:
             self.selected_id = None
         return out
@@ -157,12 +158,12 @@ class LabelerActions:
         label_id : int or None
             A label of the shown track.
         """
-        if label_id is not None and all(x["id"] != label_id for x in self.labels):
-            self.error = f"label_id must be a label of the shown track {sorted(x['id'] for x in self.labels)}; got {label_id!r}"
+        if label_id is not None and all(x["id"] != label_id for x in self.rows):
+            self.error = f"label_id must be a label of the shown track {sorted(x['id'] for x in self.rows)}; got {label_id!r}"
             return
         self.selected_id = label_id
         if label_id is not None:
-            row = next(x for x in self.labels if x["id"] == label_id)
+            row = next(x for x in self.rows if x["id"] == label_id)
             self.message = f"selected {row['label']} bars {row['start_bar']}–{row['end_bar']} (1-7 relabels, Delete deletes)"
 
     def choose(self, label: str) -> None:
@@ -194,7 +195,7 @@ class LabelerActions:
         s = self._suggestion(index)
         if s is None or not self._check_overlap(overlap):
             return None
-        return self._edit(lambda: self.store.accept(s, overlap=overlap), "accepted", select=False)
+        return self._edit(lambda: self.labels.accept(s, overlap=overlap), "accepted", select=False)
 
     def reject(self, index: int) -> Any:
         """Reject suggestion ``index`` (stored, so it is not shown again; undoable).
@@ -207,7 +208,7 @@ class LabelerActions:
         s = self._suggestion(index)
         if s is None:
             return None
-        return self._edit(lambda: self.store.reject(s), "")
+        return self._edit(lambda: self.labels.reject(s), "")
 
     def accept_all(self, *, overlap: str = "keep") -> Any:
         """Accept every shown suggestion with one overlap choice (one undo step).
@@ -219,20 +220,22 @@ class LabelerActions:
         """
         if not self._check_overlap(overlap):
             return None
+        if self.shown is not None and self.shown.id not in self._suggested_for:
+            self._load_suggestions(self.shown, now=True)
         found = list(self._suggested)
         if not found:
             self.error = "no suggestions to accept"
             return None
-        return self._edit(lambda: self.store.accept_all(found, overlap=overlap), "accepted all")
+        return self._edit(lambda: self.labels.accept_all(found, overlap=overlap), "accepted all")
 
     # -- history, status, grid -----------------------------------------------------------------------
     def undo(self) -> str | None:
         """Undo the shown track's last label change; returns what was undone."""
-        return self._history(self.store.undo, "undone", "nothing to undo on this track")
+        return self._history(self.labels.undo, "undone", "nothing to undo on this track")
 
     def redo(self) -> str | None:
         """Redo the shown track's last undone change; returns what was redone."""
-        return self._history(self.store.redo, "redone", "nothing to redo on this track")
+        return self._history(self.labels.redo, "redone", "nothing to redo on this track")
 
     def set_status(self, status: str) -> None:
         """Mark the shown track unlabelled, in progress, done or skipped.
@@ -243,7 +246,7 @@ class LabelerActions:
             One of :attr:`statuses`.
         """
         t = self._need_track()
-        self._edit(lambda: self.store.set_status(t, status), f"{t.name} marked")
+        self._edit(lambda: self.labels.set_status(t, status), f"{t.name} marked")
 
     def next_track(self, which: str = "unlabelled") -> None:
         """Show the next unlabelled track, or the one whose suggestions are least certain.
@@ -258,7 +261,7 @@ class LabelerActions:
             self.error = f"which must be 'unlabelled' or 'uncertain'; got {which!r}"
             return
         try:
-            found = self.store.next_track("unlabelled" if which == "unlabelled" else "least_certain",
+            found = self.labels.next_track("unlabelled" if which == "unlabelled" else "least_certain",
                                           after=self.shown, suggest=self._suggest_fn)
         except WorkbenchError as exc:
             self.error = str(exc)
@@ -279,7 +282,7 @@ class LabelerActions:
             +1: every bar starts one beat later; -1: one beat earlier.
         """
         t = self._need_track()
-        if self._edit(lambda: self.store.shift_downbeats(t, beats), f"bar lines moved {beats:+d} beat(s)") is not None:
+        if self._edit(lambda: self.labels.shift_downbeats(t, beats), f"bar lines moved {beats:+d} beat(s)") is not None:
             self._reshow(t)
 
     def nudge_grid(self, offset_ms: float) -> None:
@@ -291,7 +294,7 @@ class LabelerActions:
             Positive: the grid moves later.
         """
         t = self._need_track()
-        if self._edit(lambda: self.store.nudge_grid(t, offset_ms), f"grid nudged {offset_ms:+g} ms") is not None:
+        if self._edit(lambda: self.labels.nudge_grid(t, offset_ms), f"grid nudged {offset_ms:+g} ms") is not None:
             self._reshow(t)
 
     # -- helpers ---------------------------------------------------------------------------------------
@@ -312,6 +315,8 @@ class LabelerActions:
         return True
 
     def _suggestion(self, index: object) -> Suggestion | None:
+        if self.shown is not None and self.shown.id not in self._suggested_for:
+            self._load_suggestions(self.shown, now=True)
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self._suggested):
             self.error = f"suggestion index must be an int in [0, {len(self._suggested) - 1}]; got {index!r}"
             return None
@@ -337,7 +342,7 @@ class LabelerActions:
         with self.hold_sync():  # type: ignore[attr-defined]
             self.error = ""
             self._after_change()
-            if self.selected_id is not None and all(x["id"] != self.selected_id for x in self.labels):
+            if self.selected_id is not None and all(x["id"] != self.selected_id for x in self.rows):
                 self.selected_id = None
             self.message = f"{done}: {out}" if out else nothing
         return out
@@ -351,37 +356,50 @@ class LabelerActions:
 
     def _load_labels(self) -> None:
         if self.shown is None:
-            self.labels = []
+            self.rows = []
             return
-        grid = self.store.grid(self.shown)
-        self.labels = [{"id": x.id, "label": x.label, "start_beat": x.start_beat, "end_beat": x.end_beat,
+        grid = self.labels.grid(self.shown)
+        self.rows = [{"id": x.id, "label": x.label, "start_beat": x.start_beat, "end_beat": x.end_beat,
                         "start_s": x.start_s, "end_s": x.end_s, "source": x.source, "confidence": x.confidence,
                         "model": " ".join(str(v) for v in (getattr(x, "model_name", None),
                                                            getattr(x, "model_version", None)) if v),
                         "start_bar": grid.bar_of(x.start_beat), "end_bar": grid.bar_of(x.end_beat)}
-                       for x in self.store.for_track(self.shown)]
-        undo, redo = self.store.history(track=self.shown.id)
+                       for x in self.labels.for_track(self.shown)]
+        undo, redo = self.labels.history(track=self.shown.id)
         self.can_undo, self.can_redo = bool(undo), bool(redo)
 
-    def _load_suggestions(self, t: Track) -> None:
+    def load_suggestions(self) -> None:
+        """Ask the suggester for the shown track's suggestions now (the page does it after its first paint)."""
+        if self.shown is not None:
+            self._load_suggestions(self.shown, now=True)
+
+    def _load_suggestions(self, t: Track, *, now: bool = True) -> None:
+        """Set :attr:`suggestions`; with ``now=False`` only if the suggester already ran for ``t``
+        (a model can take seconds a track: the page asks after painting the waveform)."""
         found: list[Suggestion] = []
-        note = "" if self._suggest_fn is not None else "no section model yet: train one in notebook 04"
+        said = getattr(self._suggest_fn, "said", "")
+        note = said if self._suggest_fn is not None else "no suggester (no section model): train one in notebook 04"
+        if self._suggest_fn is not None and not now and t.id not in self._suggested_for:
+            self._suggested = []
+            self.suggestions = []
+            self.suggest_note = "asking the model…"
+            return
         if self._suggest_fn is not None:
             try:
-                found = self.store.suggestions(t, suggest=self._suggest_fn)
+                found = self.labels.suggestions(t, suggest=self._suggest_fn)
+                self._suggested_for.add(t.id)
             except Exception as exc:  # noqa: BLE001 - shown on the page; labeling still works
                 note = f"suggestions failed: {type(exc).__name__}: {exc}"
         self._suggested = found
-        grid = self.store.grid(t)
-        self.suggest_note = note
+        grid = self.labels.grid(t)
+        self.suggest_note = note if not found else said
         self.suggestions = [{"label": s.label, "start_beat": s.start_beat, "end_beat": s.end_beat,
                              "start_s": s.start_s, "end_s": s.end_s, "confidence": s.confidence,
                              "uncertain": bool(s.uncertain), "start_bar": grid.bar_of(s.start_beat),
                              "end_bar": grid.bar_of(s.end_beat),
-                             "model": " ".join(str(v) for v in (getattr(s, "model_name", None),
-                                                                getattr(s, "model_version", None)) if v)}
+                             "model": " ".join(str(v) for v in (s.model_name, s.model_version) if v)}
                             for s in found]
 
     def _refresh_tracks(self) -> None:
-        found = self.store.statuses(self.track_list)
+        found = self.labels.statuses(self.track_list)
         self.tracks = [{"id": t.id, "name": t.name, "status": found.get(t.id, "unlabelled")} for t in self.track_list]

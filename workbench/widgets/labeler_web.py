@@ -99,7 +99,7 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
     audio_track_id = traitlets.Int(None, allow_none=True).tag(sync=True)
     audio_mime = traitlets.Unicode("audio/ogg").tag(sync=True)
     #: The shown track's labels (id, label, start_beat, end_beat, start_s, end_s, source, confidence, ...).
-    labels = traitlets.List().tag(sync=True)
+    rows = traitlets.List().tag(sync=True)
     #: The shown track's suggestions (label, beats, seconds, bars, confidence, uncertain, model).
     suggestions = traitlets.List().tag(sync=True)
     suggest_note = traitlets.Unicode("").tag(sync=True)
@@ -132,11 +132,12 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
                 f"suggest must be a function track -> list of Suggestion, a list of Suggestion or None; got {suggest!r}")
         super().__init__(_esm=_bundle())
         self.library = library
-        self.store: Labels = Labels(library) if labels is None else labels
+        self.labels: Labels = Labels(library) if labels is None else labels
         self.track_list: list[Track] = list(library.tracks() if tracks is None else tracks)
         self.suggest = suggest
         self._suggest_fn = None if suggest is None else suggest if callable(suggest) else _fixed(list(suggest))
         self._suggested = []
+        self._suggested_for: set[int] = set()
         self.send_audio = audio
         self.shown: Track | None = None
         self._peaks: OrderedDict[int, tuple[bytes, float]] = OrderedDict()
@@ -165,7 +166,7 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
         sent_ms = time.time() * 1000.0
         try:
             t = track if isinstance(track, Track) else self.library.track(track)
-            grid = self.store.grid(t)
+            grid = self.labels.grid(t)
             peaks, duration_s = self._peaks_of(t)
         except WorkbenchError as exc:
             self.error = str(exc)
@@ -182,9 +183,9 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
                           "beats_s": [round(float(b), 4) for b in grid.beats_s],
                           "downbeats": self._downbeat_indices(grid), "bar_numbers": bars, "sent_ms": sent_ms}
             self._load_labels()
-            self._load_suggestions(t)
+            self._load_suggestions(t, now=False)
             self._refresh_tracks()
-        self.message = f"{t.name}: {len(self.labels)} label(s), {len(self.suggestions)} suggestion(s)"
+        self.message = f"{t.name}: {len(self.rows)} label(s)"
         if self.send_audio:
             self._queue_audio(t)
 
@@ -201,8 +202,9 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
                 f"suggest must be a function track -> list of Suggestion, a list of Suggestion or None; got {suggest!r}")
         self.suggest = suggest
         self._suggest_fn = None if suggest is None else suggest if callable(suggest) else _fixed(list(suggest))
+        self._suggested_for = set()
         if self.shown is not None:
-            self._load_suggestions(self.shown)
+            self._load_suggestions(self.shown, now=True)
 
     def _peaks_of(self, t: Track) -> tuple[bytes, float]:
         if t.id not in self._peaks:
@@ -265,6 +267,9 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
             if action == "painted":
                 if content.get("paint_ms") is not None and not content.get("audio"):
                     self.paint_ms = float(content["paint_ms"])
+                if self.shown is not None and content.get("track_id") == self.shown.id \
+                        and self.shown.id not in self._suggested_for and self._suggest_fn is not None:
+                    self._load_suggestions(self.shown, now=True)
                 return
             self.handle(action, content)
         except WorkbenchError as exc:
