@@ -253,6 +253,17 @@ function render({ model, el }) {
     });
   }
 
+  // One redraw per batch of kernel changes, in a later task: the plugin appends a new region's
+  // element in a timeout, so a region removed in the task that made it would come back as a ghost.
+  let redrawTimer = null;
+  function redraw() {
+    if (redrawTimer === null) redrawTimer = setTimeout(() => { redrawTimer = null; drawRegions(); }, 0);
+  }
+  let rulerTimer = null;
+  function redrawRuler() {
+    if (rulerTimer === null) rulerTimer = setTimeout(() => { rulerTimer = null; drawRuler(); }, 0);
+  }
+
   regions.on("region-update", (r, side) => {
     const { kind } = regionParts(r.id);
     if (kind !== "label") return;
@@ -296,8 +307,9 @@ function render({ model, el }) {
   regions.enableDragSelection({ color: "rgba(37, 99, 235, 0.25)" });
   regions.on("region-created", (r) => {
     if (r.id.startsWith("l") || r.id.startsWith("s")) return;
-    const sb = snapTime(r.start), eb = snapTime(r.end);
-    r.remove();
+    // the plugin starts a drawn region 5 px wide and then adds the pointer's travel: take the 5 px off
+    const sb = snapTime(r.start), eb = snapTime(r.end - 5 / pxPerS());
+    setTimeout(() => r.remove(), 0); // after the plugin's own deferred append
     if (eb > sb) send({ action: "add", label: model.get("current_label"), start_beat: sb, end_beat: eb });
   });
 
@@ -308,8 +320,8 @@ function render({ model, el }) {
     if (t.sent_ms) root.dataset.paintMs = String(Date.now() - t.sent_ms);
     root.dataset.readyAt = String(Date.now());
     rulerStep = 0;
-    drawRuler();
-    drawRegions();
+    redrawRuler();
+    redraw();
     zoomVal.textContent = `${pxPerS().toFixed(1)} px/s`;
     root.dataset.zoom = pxPerS().toFixed(2);
     send({ action: "painted", track_id: t.id, key: trackKey, paint_ms: t.sent_ms ? Date.now() - t.sent_ms : null,
@@ -319,7 +331,7 @@ function render({ model, el }) {
   ws.on("play", () => { play.textContent = "❚❚ pause"; });
   ws.on("pause", () => { play.textContent = "▶ play"; });
   ws.on("zoom", () => {
-    if (duration) drawRuler();
+    if (duration) redrawRuler();
     zoomVal.textContent = `${pxPerS().toFixed(1)} px/s`;
     root.dataset.zoom = pxPerS().toFixed(2);
   });
@@ -420,9 +432,9 @@ function render({ model, el }) {
   model.on("change:track", () => { loadTrack(); drawTracks(); });
   model.on("change:audio", loadAudio);
   model.on("change:audio_track_id", loadAudio);
-  model.on("change:rows", drawRegions);
-  model.on("change:suggestions", () => { drawRegions(); drawSuggestions(); });
-  model.on("change:selected_id", () => { drawRegions(); drawChips(); });
+  model.on("change:rows", redraw);
+  model.on("change:suggestions", () => { redraw(); drawSuggestions(); });
+  model.on("change:selected_id", () => { redraw(); drawChips(); });
   model.on("change:current_label", drawChips);
   model.on("change:tracks", drawTracks);
   model.on("change:message", drawMessages);

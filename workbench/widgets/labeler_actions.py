@@ -178,7 +178,7 @@ class LabelerActions:
             self.error = f"label must be one of {', '.join(LABELS)}; got {label!r}"
             return
         self.current_label = label
-        self.message = f"drag on the waveform to draw a {label}"
+        self.message = f"drag on the waveform to draw {'an' if label[0] in 'aeiou' else 'a'} {label}"
 
     # -- suggestions ------------------------------------------------------------------------------
     def accept(self, index: int, *, overlap: str = "keep") -> Label | list[Label] | None:

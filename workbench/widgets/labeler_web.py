@@ -35,6 +35,7 @@ from workbench.labels import LABEL_COLORS, LABELS, Suggestion
 from workbench.labels.core import TRACK_STATUSES
 from workbench.library import Library, Track
 from workbench.widgets.labeler_actions import LabelerActions, SuggestSource
+from workbench.widgets.dispatch import Dispatcher
 from workbench.widgets.labeler_media import ogg_bytes, read_mono, text_color, waveform_peaks
 
 if TYPE_CHECKING:
@@ -145,7 +146,9 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-labeler-audio")
         self._pending: Future[Any] | None = None
         self.statuses = list(TRACK_STATUSES)
-        self.on_msg(self._on_page_message)
+        # page messages may arrive on a kernel subshell thread: run them where the library's SQLite lives
+        self._dispatch = Dispatcher(lambda exc: setattr(self, "error", f"unexpected {type(exc).__name__}: {exc}"))
+        self.on_msg(self._dispatch.wrap(self._on_page_message))
         self._refresh_tracks()
         if track is not None:
             self.show_track(track)
