@@ -32,8 +32,12 @@ const CSS = `
   pointer-events: none; white-space: nowrap; }
 `;
 
-const MAX_PX_PER_S = 80; // the spectrogram's canvas stays under the browsers' width limit for 7 minutes
-const TAG = "font-weight:700;padding:0 4px;border-radius:3px;font-size:12px;white-space:nowrap;pointer-events:none";
+const MAX_PX_PER_S = 70;
+const MAX_CANVAS_PX = 30000; // the spectrogram is one canvas: stay under the browsers' 32767 px width limit
+const WAVE_H = 140;
+const SPEC_H = 80;
+const DECODE_SR = 16000; // the browser decodes the audio at this rate (wavesurfer's default 8 kHz cuts the spectrogram at 4 kHz)
+const TAG = "position:relative;top:18px;font-weight:700;padding:0 4px;border-radius:3px;font-size:12px;white-space:nowrap;pointer-events:none";
 
 function h(tag, attrs = {}, children = []) {
   const el = document.createElement(tag);
@@ -130,9 +134,8 @@ function render({ model, el }) {
   const rulerEl = h("div", { class: "wb-ruler-wrap" });
   const waveEl = h("div", { class: "wb-wave" });
   const timelineEl = h("div", { class: "wb-timeline" });
-  const specEl = h("div", { class: "wb-spectrogram" });
   const miniEl = h("div", { class: "wb-minimap" });
-  root.append(miniEl, waveEl, timelineEl, specEl);
+  root.append(miniEl, waveEl, timelineEl);
 
   const suggBar = h("div", { class: "wb-bar wb-suggestions" });
   const overlapSel = h("select", { class: "wb-overlap", title: "when a suggestion overlaps your labels" }, [
@@ -151,8 +154,8 @@ function render({ model, el }) {
   const regions = RegionsPlugin.create();
   const ruler = RegionsPlugin.create();
   const ws = WaveSurfer.create({
-    container: waveEl, height: 140, waveColor: "#64748b", progressColor: "#334155", cursorColor: "#dc2626",
-    cursorWidth: 2, minPxPerSec: 1, fillParent: true, autoScroll: true, autoCenter: true, dragToSeek: false,
+    container: waveEl, height: WAVE_H, waveColor: "#64748b", progressColor: "#334155", cursorColor: "#dc2626",
+    cursorWidth: 2, minPxPerSec: 1, sampleRate: DECODE_SR, fillParent: true, autoScroll: true, autoCenter: true, dragToSeek: false,
     plugins: [
       regions, ruler,
       TimelinePlugin.create({ container: timelineEl, height: 16,
@@ -164,8 +167,9 @@ function render({ model, el }) {
   });
   // the spectrogram needs the decoded audio (not the peaks): registered once the audio is in
   let spectro = null;
-  const makeSpectrogram = () => SpectrogramPlugin.create({ container: specEl, height: 96, labels: false,
-    scale: "mel", frequencyMax: 11025, fftSamples: 512 });
+  // inside the waveform's scroll wrapper (no container), so it zooms and scrolls with it
+  const makeSpectrogram = () => SpectrogramPlugin.create({ height: SPEC_H, labels: false,
+    scale: "mel", frequencyMax: DECODE_SR / 2, fftSamples: 512 });
   let grid = { beats: [], downbeats: [], times: [], bars: [] };
   let duration = 0;
   let loadedAudioFor = null;
@@ -228,7 +232,7 @@ function render({ model, el }) {
         drag: true, resize: true, minLength: 0.2 });
       shown.set(r.id, { start: r.start, end: r.end });
       if (r.element) {
-        r.element.style.height = "62%";
+        r.element.style.height = spectro ? `${Math.floor((100 * WAVE_H) / (WAVE_H + SPEC_H))}%` : "62%";
         r.element.dataset.label = l.label;
         r.element.dataset.id = String(l.id);
         r.element.classList.add("wb-region");
@@ -245,7 +249,8 @@ function render({ model, el }) {
       const r = regions.addRegion({ id: `s${i}`, start: s.start_s, end: s.end_s, color: alpha(color, 0.12), content: tag,
         drag: false, resize: false });
       if (r.element) {
-        Object.assign(r.element.style, { top: "64%", height: "36%", border: `2px dashed ${color}` });
+        const top = spectro ? Math.ceil((100 * WAVE_H) / (WAVE_H + SPEC_H)) : 64;
+        Object.assign(r.element.style, { top: `${top}%`, height: `${100 - top}%`, border: `2px dashed ${color}` });
         r.element.classList.add("wb-suggestion-region");
         r.element.dataset.label = s.label;
         r.element.dataset.index = String(i);
@@ -341,7 +346,8 @@ function render({ model, el }) {
     const r = regions.getRegions().find((x) => x.id === `l${model.get("selected_id")}`);
     if (r) r.play(true); else ws.play();
   });
-  const zoomTo = (px) => { ws.zoom(Math.max(1, Math.min(MAX_PX_PER_S, px))); };
+  const maxZoom = () => Math.min(MAX_PX_PER_S, MAX_CANVAS_PX / Math.max(1, duration));
+  const zoomTo = (px) => { ws.zoom(Math.max(1, Math.min(maxZoom(), px))); };
   // the px/s shown now (a track fitted to the width has more than minPxPerSec)
   const pxPerS = () => (duration ? ws.getWrapper().clientWidth / duration : ws.options.minPxPerSec || 1);
   zoomIn.addEventListener("click", () => zoomTo(pxPerS() * 2));
@@ -359,7 +365,6 @@ function render({ model, el }) {
     regions.clearRegions();
     ruler.clearRegions();
     if (spectro) { spectro.destroy(); spectro = null; }
-    specEl.replaceChildren();
     const peaks = peaksOf(model.get("peaks"));
     loadedAudioFor = null;
     ws.load("", peaks ? [peaks] : undefined, t.duration_s).then(loadAudio).catch((e) => {
