@@ -153,3 +153,109 @@ def text_color(bg: str) -> str:
     """
     dark, light = "#000000", "#ffffff"
     return dark if contrast_ratio(dark, bg) >= contrast_ratio(light, bg) else light
+
+
+class MediaCache:
+    """Peaks and Ogg audio of tracks for the browser labeler: each file decoded once, kept for a few tracks.
+
+    Peaks are also kept on disk (``folder/<content hash>.peaks``, about 84 kB for 7 minutes) so a
+    track is painted without decoding it next time. Safe to call from the kernel's thread and a
+    background thread at once: a track being decoded by one is waited for by the other.
+
+    Parameters
+    ----------
+    folder : Path or None
+        Where peak files go (made when first written); None keeps peaks in memory only.
+    keep : int
+        Tracks whose peaks and audio stay in memory.
+    """
+
+    def __init__(self, folder: os.PathLike[str] | None, *, keep: int = 8) -> None:
+        import threading
+        from collections import OrderedDict
+        from pathlib import Path
+
+        self.folder = None if folder is None else Path(folder)
+        self.keep = keep
+        self._peaks: OrderedDict[int, tuple[bytes, float]] = OrderedDict()
+        self._ogg: OrderedDict[int, bytes] = OrderedDict()
+        self._decoded: tuple[int, np.ndarray, int] | None = None
+        self._locks: dict[int, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, track_id: int):  # noqa: ANN202 - a threading.Lock
+        import threading
+
+        with self._guard:
+            return self._locks.setdefault(track_id, threading.Lock())
+
+    def _file(self, content_hash: str):  # noqa: ANN202 - a Path or None
+        return None if self.folder is None else self.folder / f"{content_hash}.{PEAKS_PER_S}.peaks"
+
+    def _remember(self, store: dict, key: int, value: object) -> None:
+        store[key] = value
+        while len(store) > self.keep:
+            store.popitem(last=False)  # type: ignore[attr-defined]
+
+    def peaks(self, track_id: int, path: str, content_hash: str) -> tuple[bytes, float]:
+        """The track's waveform peaks (:func:`waveform_peaks`) and its duration in seconds.
+
+        Parameters
+        ----------
+        track_id : int
+            The track's id (the memory key).
+        path : str
+            Its audio file.
+        content_hash : str
+            Its content hash (the disk key).
+        """
+        with self._lock(track_id):
+            if track_id in self._peaks:
+                return self._peaks[track_id]
+            f = self._file(content_hash)
+            if f is not None and f.is_file():
+                raw = f.read_bytes()
+                found = (raw[8:], float(np.frombuffer(raw[:8], dtype="<f8")[0]))
+            else:
+                y, sr = read_mono(path)
+                found = (waveform_peaks(y, sr=sr), y.size / sr)
+                self._decoded = (track_id, y, sr)  # the audio step that follows needs it
+                if f is not None:
+                    self._write(f, found)
+            self._remember(self._peaks, track_id, found)
+            return found
+
+    @staticmethod
+    def _write(f: os.PathLike[str], found: tuple[bytes, float]) -> None:
+        from pathlib import Path
+
+        f = Path(f)
+        try:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            tmp = f.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_bytes(np.array([found[1]], dtype="<f8").tobytes() + found[0])
+            tmp.replace(f)
+        except OSError:
+            pass  # a read-only workspace: peaks stay in memory
+
+    def audio(self, track_id: int, path: str, content_hash: str) -> bytes:
+        """The track as mono Ogg Vorbis (:func:`ogg_bytes`), made on first call (seconds for 7 minutes).
+
+        Parameters
+        ----------
+        track_id : int
+            The track's id.
+        path : str
+            Its audio file.
+        content_hash : str
+            Its content hash.
+        """
+        self.peaks(track_id, path, content_hash)
+        with self._lock(track_id):
+            if track_id in self._ogg:
+                return self._ogg[track_id]
+            held, self._decoded = self._decoded, None
+            y, sr = (held[1], held[2]) if held is not None and held[0] == track_id else read_mono(path)
+            data = ogg_bytes(y, sr=sr)
+            self._remember(self._ogg, track_id, data)
+            return data

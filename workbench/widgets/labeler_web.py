@@ -21,7 +21,6 @@ it as the page does. The kernel-side actions live in :mod:`~workbench.widgets.la
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -36,7 +35,7 @@ from workbench.labels.core import TRACK_STATUSES
 from workbench.library import Library, Track
 from workbench.widgets.labeler_actions import LabelerActions, SuggestSource
 from workbench.widgets.dispatch import Dispatcher
-from workbench.widgets.labeler_media import ogg_bytes, read_mono, text_color, waveform_peaks
+from workbench.widgets.labeler_media import MediaCache, text_color
 
 if TYPE_CHECKING:
     from workbench.labels import Labels
@@ -83,6 +82,9 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
     audio : bool
         Send each track's audio (Ogg Vorbis, made in the background) for playback and the
         spectrogram; False sends the peaks only (a quicker page, no sound).
+    cache_peaks : bool
+        Keep each track's waveform peaks in ``cache/peaks/`` beside the library's database, so
+        a track is painted without decoding its file the next time.
 
     Raises
     ------
@@ -123,7 +125,8 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
     paint_ms = traitlets.Float(None, allow_none=True)
 
     def __init__(self, library: Library, *, tracks: Sequence[Track] | None = None, track: Track | int | None = None,
-                 labels: Labels | None = None, suggest: SuggestSource | None = None, audio: bool = True) -> None:
+                 labels: Labels | None = None, suggest: SuggestSource | None = None, audio: bool = True,
+                 cache_peaks: bool = True) -> None:
         from workbench.labels.api import Labels
 
         if not isinstance(library, Library):
@@ -141,8 +144,7 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
         self._suggested_for: set[int] = set()
         self.send_audio = audio
         self.shown: Track | None = None
-        self._peaks: OrderedDict[int, tuple[bytes, float]] = OrderedDict()
-        self._audio: OrderedDict[int, bytes] = OrderedDict()
+        self.media = MediaCache(Path(library.path).parent / "cache" / "peaks") if cache_peaks else MediaCache(None)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-labeler-audio")
         self._pending: Future[Any] | None = None
         self.statuses = list(TRACK_STATUSES)
@@ -210,29 +212,23 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
             self._load_suggestions(self.shown, now=True)
 
     def _peaks_of(self, t: Track) -> tuple[bytes, float]:
-        if t.id not in self._peaks:
-            y, sr = read_mono(t.path)
-            self._peaks[t.id] = (waveform_peaks(y, sr=sr), y.size / sr)
-            while len(self._peaks) > 16:
-                self._peaks.popitem(last=False)
-        return self._peaks[t.id]
+        return self.media.peaks(t.id, t.path, t.content_hash)
 
     def _queue_audio(self, t: Track) -> None:
-        if t.id in self._audio:
-            self._set_audio(t.id, self._audio[t.id])
-            return
-        self._pending = self._pool.submit(self._make_audio, t)
+        """Make the shown track's audio in the background, then the next track's peaks and audio
+        (so moving on paints at once)."""
+        self._pending = self._pool.submit(self._make_audio, t, True)
+        i = next((k for k, x in enumerate(self.track_list) if x.id == t.id), None)
+        if i is not None and i + 1 < len(self.track_list):
+            self._pool.submit(self._make_audio, self.track_list[i + 1], False)
 
-    def _make_audio(self, t: Track) -> None:
+    def _make_audio(self, t: Track, show: bool) -> None:
         try:
-            y, sr = read_mono(t.path)
-            data = ogg_bytes(y, sr=sr)
+            data = self.media.audio(t.id, t.path, t.content_hash)
         except Exception as exc:  # noqa: BLE001 - shown on the page, the labeler keeps working
-            self.error = f"audio of {t.name} could not be prepared ({type(exc).__name__}: {exc}); labels still work"
+            if show:
+                self.error = f"audio of {t.name} could not be prepared ({type(exc).__name__}: {exc}); labels still work"
             return
-        self._audio[t.id] = data
-        while len(self._audio) > 4:
-            self._audio.popitem(last=False)
         if self.shown is not None and self.shown.id == t.id:
             self._set_audio(t.id, data)
 
