@@ -238,6 +238,16 @@ class MediaCache:
         except OSError:
             pass  # a read-only workspace: peaks stay in memory
 
+    def cached_audio(self, track_id: int) -> bytes | None:
+        """The track's Ogg bytes when already made, else None (never blocks).
+
+        Parameters
+        ----------
+        track_id : int
+            The track's id.
+        """
+        return self._ogg.get(track_id)
+
     def audio(self, track_id: int, path: str, content_hash: str) -> bytes:
         """The track as mono Ogg Vorbis (:func:`ogg_bytes`), made on first call (seconds for 7 minutes).
 

@@ -147,6 +147,7 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
         self.media = MediaCache(Path(library.path).parent / "cache" / "peaks") if cache_peaks else MediaCache(None)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-labeler-audio")
         self._pending: Future[Any] | None = None
+        self._generation = 0
         self.statuses = list(TRACK_STATUSES)
         # page messages may arrive on a kernel subshell thread: run them where the library's SQLite lives
         self._dispatch = Dispatcher(lambda exc: setattr(self, "error", f"unexpected {type(exc).__name__}: {exc}"))
@@ -215,18 +216,26 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
         return self.media.peaks(t.id, t.path, t.content_hash)
 
     def _queue_audio(self, t: Track) -> None:
-        """Make the shown track's audio in the background, then the next track's peaks and audio
-        (so moving on paints at once)."""
-        self._pending = self._pool.submit(self._make_audio, t, True)
+        """Send the shown track's audio (made in the background unless cached), then prefetch the
+        next track's peaks and audio (so moving on paints at once). Jobs of a track no longer
+        shown are dropped."""
+        self._generation += 1
+        cached = self.media.cached_audio(t.id)
+        if cached is not None:
+            self._set_audio(t.id, cached)
+        else:
+            self._pending = self._pool.submit(self._make_audio, t, self._generation)
         i = next((k for k, x in enumerate(self.track_list) if x.id == t.id), None)
-        if i is not None and i + 1 < len(self.track_list):
-            self._pool.submit(self._make_audio, self.track_list[i + 1], False)
+        if i is not None and i + 1 < len(self.track_list) and self.media.cached_audio(self.track_list[i + 1].id) is None:
+            self._pool.submit(self._make_audio, self.track_list[i + 1], self._generation)
 
-    def _make_audio(self, t: Track, show: bool) -> None:
+    def _make_audio(self, t: Track, generation: int) -> None:
+        if generation != self._generation:
+            return  # the person has moved on: another track's audio comes first
         try:
             data = self.media.audio(t.id, t.path, t.content_hash)
         except Exception as exc:  # noqa: BLE001 - shown on the page, the labeler keeps working
-            if show:
+            if self.shown is not None and self.shown.id == t.id:
                 self.error = f"audio of {t.name} could not be prepared ({type(exc).__name__}: {exc}); labels still work"
             return
         if self.shown is not None and self.shown.id == t.id:
