@@ -174,6 +174,7 @@ function render({ model, el }) {
   let duration = 0;
   let loadedAudioFor = null;
   let trackKey = null;
+  let peaksReadyFor = null;
   const dragging = new Map(); // region id -> {raw start/end, shown start/end}
   const shown = new Map();
 
@@ -321,16 +322,20 @@ function render({ model, el }) {
   ws.on("ready", () => {
     const t = model.get("track");
     duration = ws.getDuration();
-    root.dataset.ready = String(t.id);
-    if (t.sent_ms) root.dataset.paintMs = String(Date.now() - t.sent_ms);
-    root.dataset.readyAt = String(Date.now());
+    const first = peaksReadyFor !== trackKey; // the peaks' paint (the audio's decode fires "ready" again)
+    if (first) {
+      peaksReadyFor = trackKey;
+      root.dataset.ready = String(t.id);
+      if (t.sent_ms) root.dataset.paintMs = String(Date.now() - t.sent_ms);
+      root.dataset.readyAt = String(Date.now());
+    }
     rulerStep = 0;
     redrawRuler();
     redraw();
     zoomVal.textContent = `${pxPerS().toFixed(1)} px/s`;
     root.dataset.zoom = pxPerS().toFixed(2);
     send({ action: "painted", track_id: t.id, key: trackKey, paint_ms: t.sent_ms ? Date.now() - t.sent_ms : null,
-      audio: loadedAudioFor === trackKey });
+      audio: !first });
   });
   ws.on("timeupdate", (t) => { time.textContent = fmt(t); });
   ws.on("play", () => { play.textContent = "❚❚ pause"; });
@@ -374,12 +379,16 @@ function render({ model, el }) {
   function loadAudio() {
     const t = model.get("track");
     const audio = bytesOf(model.get("audio"));
-    if (!audio || !audio.length || model.get("audio_track_id") !== t.id || loadedAudioFor === trackKey) return;
+    // after the peaks' paint only: two loads at once would race
+    if (!audio || !audio.length || model.get("audio_track_id") !== t.id || loadedAudioFor === trackKey
+        || peaksReadyFor !== trackKey) return;
     loadedAudioFor = trackKey;
+    root.dataset.audioArrivedAt = String(Date.now());
     const px = ws.options.minPxPerSec;
     const at = ws.getCurrentTime();
     ws.loadBlob(new Blob([audio], { type: model.get("audio_mime") })).then(() => {
       root.dataset.audio = String(t.id);
+      root.dataset.audioAt = String(Date.now());
       if (!spectro) spectro = ws.registerPlugin(makeSpectrogram());
       ws.zoom(px);
       ws.setTime(at);
