@@ -119,7 +119,7 @@ def run(db: Path, out: Path | None, *, settle_s: float = 5.0) -> None:
           f"JupyterLab + chromium (ms, median of the switches; target < {TARGET_MS:.0f} ms)\n")
     print(f"first display (Run All → paint, a track never shown: the kernel decodes its file): new {first_new:.0f} "
           f"(Python set → paint {first_new_py:.0f}); old (Run All → picture) {first['old']:.0f}")
-    print(f"{'labeler':<22}{'switch':<7}{'n':>3}{'menu→paint':>12}{'Python set→paint':>18}{'menu→audio':>12}")
+    print(f"{'labeler':<24}{'switch':<7}{'n':>3}{'menu→paint':>12}{'Python set→paint':>18}{'menu→audio':>12}")
     result: dict[str, object] = {"first_display_ms": first}
     for who, label in (("old", "old Labeler (baseline)"), ("new", "WebLabeler")):
         for kind in ("cold", "warm"):
@@ -128,9 +128,8 @@ def run(db: Path, out: Path | None, *, settle_s: float = 5.0) -> None:
                 continue
             med = {k: statistics.median(m[k] for m in sel) for k in sel[0]}
             result[f"{who}_{kind}"] = med
-            fmt = lambda k: f"{med[k]:.0f}" if k in med else "—"  # noqa: E731
-            print(f"{label:<22}{kind:<7}{len(sel):>3}{fmt('menu_paint'):>12}{fmt('python_paint'):>18}"
-                  f"{fmt('menu_audio'):>12}")
+            cells = [f"{med[k]:.0f}" if k in med else "—" for k in ("menu_paint", "python_paint", "menu_audio")]
+            print(f"{label:<24}{kind:<7}{len(sel):>3}{cells[0]:>12}{cells[1]:>18}{cells[2]:>12}")
     if out is not None:
         out.write_text(json.dumps(result, indent=1))
 

@@ -48,6 +48,13 @@ class LabelerActions:
     _suggested_for: set[int]
 
     def show_track(self, track: Track | int) -> None:  # pragma: no cover - defined by the widget
+        """Show ``track`` (implemented by :class:`~workbench.widgets.labeler_web.WebLabeler`).
+
+        Parameters
+        ----------
+        track : Track or int
+            The track or its id.
+        """
         raise NotImplementedError
 
     # -- dispatch of page messages ----------------------------------------------------------------

@@ -33,8 +33,8 @@ from workbench.errors import ParameterError, WorkbenchError
 from workbench.labels import LABEL_COLORS, LABELS, Suggestion
 from workbench.labels.core import TRACK_STATUSES
 from workbench.library import Library, Track
-from workbench.widgets.labeler_actions import LabelerActions, SuggestSource
 from workbench.widgets.dispatch import Dispatcher
+from workbench.widgets.labeler_actions import LabelerActions, SuggestSource
 from workbench.widgets.labeler_media import MediaCache, text_color
 
 if TYPE_CHECKING:
@@ -47,10 +47,10 @@ BUILD_HINT = ("build it with `make install` (runs `npm ci && npm run build` in j
 
 
 def _fixed(found: list[Suggestion]) -> Any:
-    def suggest(track: Track) -> list[Suggestion]:
+    def _suggest(track: Track) -> list[Suggestion]:
         return [s for s in found if s.track_id == track.id]
 
-    return suggest
+    return _suggest
 
 
 class BundleMissingError(WorkbenchError, FileNotFoundError):
