@@ -219,7 +219,7 @@ def test_undo_and_redo_per_track(lib):
     labels.add(a, "intro", start_beat=0, end_beat=16)
     labels.add(b, "drop", start_beat=0, end_beat=16)
     labels.add(a, "build", start_beat=16, end_beat=32)
-    assert labels.history(track=b) == (["add drop 0-16 on track %d" % b], [])
+    assert labels.history(track=b) == ([f"add drop 0-16 on track {b}"], [])
     assert labels.undo(track=b) == f"add drop 0-16 on track {b}"        # b's edit, though a's is newer
     assert _spans(labels, a) == [("intro", 0, 16, "user"), ("build", 16, 32, "user")]
     assert labels.undo(track=b) is None and labels.redo(track=a) is None
@@ -352,3 +352,25 @@ def test_nudge_total_is_bounded(lib):
 def test_label_defaults_keep_old_construction():
     lab = Label(1, 2, "drop", 0, 8, 0.0, 4.0, "user", None, "t", "t")
     assert (lab.model_name, lab.model_version, lab.accepted) == (None, None, False)
+
+
+def test_grid_corrections_without_beats_and_on_a_corrected_tempo(lib):
+    from workbench.analysis import track_analysis
+    from workbench.analysis.corrections import correct_track, nudge_grid, shift_downbeats
+
+    ids = _ids(lib)
+    with lib.store.transaction() as conn:
+        conn.execute("DELETE FROM analyses WHERE track_id = ?", (ids["c.wav"],))
+    with pytest.raises(ParameterError, match=r"has no analysed beats: there is no grid to correct"):
+        nudge_grid(lib, ids["c.wav"], 10)
+    with pytest.raises(ParameterError, match=r"has no analysed beats: there is no grid to correct"):
+        shift_downbeats(lib, ids["c.wav"], 1)
+    a = ids["a.wav"]
+    correct_track(lib, a, bpm=100.0)                                      # a metronomic grid through the downbeat
+    before = track_analysis(lib, a)
+    c = shift_downbeats(lib, a, -1)
+    after = track_analysis(lib, a)
+    assert c.bpm == 100.0 and len(after.beats) == len(before.beats)
+    assert after.beats == pytest.approx(before.beats)                      # the beats stay
+    k = int(np.argmin(np.abs(np.asarray(after.beats) - after.downbeats[0])))
+    assert k == 3                                                          # bars start one beat earlier (mod 4)

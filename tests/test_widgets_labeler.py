@@ -315,14 +315,21 @@ def test_suggestions_accept_reject_one_by_one(library):
     rows = [c for c in lab._suggest_box.children if "wb-suggestion" in c._dom_classes]
     assert len(rows) == 3 and "confidence 90%" in rows[0].children[0].value
     rows[0].children[1].click()  # accept the intro
-    assert db_rows(library) == [(t1.id, "intro", 0, 16, "user")]
+    assert db_rows(library) == [(t1.id, "intro", 0, 16, "model")]  # accepted: the model's, with its confidence
+    assert labels.for_track(t1)[0].confidence == pytest.approx(0.9) and labels.for_track(t1)[0].accepted
     assert [s.label for s in lab.suggestions] == ["build", "drop"]
     lab.reject(0)  # the build
     assert [s.label for s in lab.suggestions] == ["drop"] and len(db_rows(library)) == 1
+    assert [r.label for r in labels.rejections()] == ["build"]  # stored
     rows = [c for c in lab._suggest_box.children if "wb-suggestion" in c._dom_classes]
     rows[0].children[2].click()  # reject the drop by its button
     assert lab.suggestions == [] and lab._suggest_box.children == ()
     assert len(db_rows(library)) == 1
+    lab.undo()  # undoing a reject shows the suggestion again
+    assert [s.label for s in lab.suggestions] == ["drop"]
+    lab.undo()
+    lab.undo()  # and undoing the accept brings its suggestion back too
+    assert [s.label for s in lab.suggestions] == ["intro", "build", "drop"] and db_rows(library) == []
 
 
 def test_suggestions_accept_all_and_reject_all(library):
@@ -334,10 +341,15 @@ def test_suggestions_accept_all_and_reject_all(library):
     assert [s.label for s in lab.suggestions] == ["intro", "drop"]  # only this track's
     lab.choose("outro")
     lab.set_range(20, 28)
-    lab.add()  # overlapped by the drop suggestion: accepting replaces it
+    lab.add()  # overlapped by the drop suggestion
     head = lab._suggest_box.children[0]
-    head.children[1].click()  # accept all
-    assert db_rows(library) == [(t1.id, "intro", 0, 16, "user"), (t1.id, "drop", 16, 32, "user")]
+    head.children[1].click()  # accept all: the page's choice is "ask", so nothing is deleted
+    assert "overlaps the existing label outro 20-28" in lab.error and "overlap='keep'" in lab.error
+    assert db_rows(library) == [(t1.id, "outro", 20, 28, "user")] and len(lab.suggestions) == 2
+    lab._overlap_tb.value = "replace"  # the choice, made on the page
+    assert lab.overlap == "replace"
+    lab._suggest_box.children[0].children[1].click()
+    assert db_rows(library) == [(t1.id, "intro", 0, 16, "model"), (t1.id, "drop", 16, 32, "model")]
     assert lab.suggestions == [] and "accepted 2 suggestion(s)" in lab.message
     lab.next_track()
     assert [s.label for s in lab.suggestions] == ["break"]
@@ -345,7 +357,7 @@ def test_suggestions_accept_all_and_reject_all(library):
     assert lab.suggestions == [] and "rejected 1" in lab.message
     assert all(r[0] == t1.id for r in db_rows(library))
     lab.show_track(t2)
-    assert lab.reject_all() == 1 and lab.accept_all() == []
+    assert lab.suggestions == [] and lab.reject_all() == 0 and lab.accept_all() == []  # rejections are stored
 
 
 def test_suggestions_are_drawn_dashed(library):
@@ -505,3 +517,121 @@ def test_unexpected_handler_errors_are_shown(labeler, library, monkeypatch):
     monkeypatch.setattr(labeler.labels, "stats", broken)
     grid._refresh_btn.click()
     assert grid.error == "RuntimeError: boom" and "boom" in grid._html.value
+
+
+# -- overlap choice, uncertainty, status, next track, grid, contrast (issues 18 and 20) -----
+def test_label_button_text_meets_wcag_aa_contrast(labeler):
+    from workbench.labels import LABEL_TEXT_COLORS, contrast_ratio
+
+    assert contrast_ratio("#ffffff", "#eab308") < 2.0  # white on yellow, as before: 1.9:1 fails
+    for name in LABELS:
+        b = labeler._label_btns[name]
+        assert b.style.text_color == LABEL_TEXT_COLORS[name] and b.style.button_color == LABEL_COLORS[name]
+        assert contrast_ratio(b.style.text_color, b.style.button_color) >= 4.5, name
+    assert contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
+    with pytest.raises(ValueError, match="color must be '#rrggbb'; got 'yellow'"):
+        contrast_ratio("yellow", "#000000")
+
+
+def test_keep_mine_on_the_page_and_uncertain_suggestions_marked(library):
+    labels = Labels(library)
+    t1 = library.tracks()[0]
+    grid = labels.grid(t1)
+    sugg = _suggestions(grid, [("verse", 16, 48, 0.45)])
+    sugg = [Suggestion(**{**s.__dict__, "uncertain": True}) for s in sugg]
+    lab = Labeler(library, labels=labels, suggest=sugg, autoplay=False)
+    row = next(c for c in lab._suggest_box.children if "wb-suggestion" in c._dom_classes)
+    assert "wb-suggestion-uncertain" in row._dom_classes and "uncertain" in row.children[0].value
+    lab.choose("build")
+    lab.set_range(16, 32)
+    lab.add()
+    lab.accept(0)
+    assert "overlaps the existing label build 16-32" in lab.error and "keep yours" in lab.error
+    lab._overlap_tb.value = "keep"
+    lab.accept(0)
+    assert db_rows(library) == [(t1.id, "build", 16, 32, "user"), (t1.id, "verse", 32, 48, "model")]
+    assert any("kept clear of your labels" in n for n in lab.notes)
+    lab.choose("drop")
+    lab.set_range(40, 56)
+    lab.add()  # the page's choice applies to a drawn label too: kept clear of the verse
+    assert db_rows(library)[-1] == (t1.id, "drop", 48, 56, "user")
+
+
+def test_undo_is_per_track_on_the_page(library):
+    lab = Labeler(library, autoplay=False)
+    t1, t2 = library.tracks()
+    lab.choose("intro")
+    lab.set_range(0, 16)
+    lab.add()
+    lab.show_track(t2)
+    assert lab._undo_btn.disabled  # the first track's edit is not this track's to undo
+    lab.choose("drop")
+    lab.set_range(0, 16)
+    lab.add()
+    lab.show_track(t1)
+    lab.undo()
+    assert db_rows(library) == [(t2.id, "drop", 0, 16, "user")]
+
+
+def test_status_and_next_buttons(library):
+    t1, t2 = library.tracks()
+    grid = Labels(library).grid(t2)
+    sure = {t1.id: 0.9, t2.id: 0.3}
+
+    def suggest(t):
+        return [Suggestion(t.id, "intro", 0, 16, 0.0, 1.0, sure[t.id])]
+
+    lab = Labeler(library, suggest=suggest, autoplay=False)
+    assert lab.status == "unlabelled" and lab._status_dd.value == "unlabelled"
+    lab._status_dd.value = "done"
+    assert lab.labels.status(t1) == "done" and lab.status == "done"
+    lab._next_unlabelled_btn.click()
+    assert lab.track.id == t2.id
+    lab._next_unlabelled_btn.click()
+    assert lab.track.id == t2.id and "no unlabelled track left" in lab.message
+    lab.show_track(t1)
+    lab._status_dd.value = "in_progress"
+    lab._least_certain_btn.click()
+    assert lab.track.id == t2.id and grid.track_id == t2.id
+    plain = Labeler(library, autoplay=False)
+    plain._least_certain_btn.click()
+    assert "least certain needs model suggestions" in plain.error
+
+
+def test_grid_buttons_store_a_locked_correction_and_keep_labels_on_their_beats(library):
+    from workbench.analysis.corrections import get_correction
+
+    lab = Labeler(library, autoplay=False)
+    t1 = lab.track
+    lab.choose("drop")
+    lab.set_range(8, 24)
+    label = lab.add()
+    before = lab.grid.beats_s.copy()
+    bar = lab.grid.bar_of(8)
+    next(b for b in lab._grid_btns if "wb-phase-later" in b._dom_classes).click()
+    assert get_correction(library, t1).locked and lab.grid.bar_of(8) != bar
+    next(b for b in lab._grid_btns if "wb-nudge-later" in b._dom_classes).click()
+    assert lab.grid.beats_s == pytest.approx(before + 0.010) and "grid +10 ms" in lab.message
+    now = lab.labels.get(label.id)
+    assert (now.start_beat, now.end_beat) == (8, 24) and now.start_s == pytest.approx(label.start_s + 0.010)
+    lab.nudge_grid(900)
+    assert "offset_ms must be a non-zero number" in lab.error
+
+
+def test_a_failing_suggester_is_said_once_and_labelling_goes_on(library):
+    from workbench.errors import WorkbenchError
+
+    calls = []
+
+    def broken(t):
+        calls.append(t.id)
+        raise WorkbenchError("no frames for this track")
+
+    lab = Labeler(library, suggest=broken, autoplay=False)
+    assert "suggestions failed: no frames for this track" in lab.error and lab.suggestions == []
+    lab.choose("intro")
+    lab.set_range(0, 16)
+    assert lab.add() is not None and lab.error == "" and calls == [lab.track.id]
+    with pytest.raises(ParameterError, match="suggest must be a function track -> list of Suggestion, a list of "
+                                             "Suggestion, 'active' or None; got 'best'"):
+        Labeler(library, suggest="best", autoplay=False)

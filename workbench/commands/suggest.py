@@ -97,7 +97,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         trainer, features, transitions = load_section_model(run.model_path)
         found = suggest_sections(lib, track, model=trainer, backbone=_backbone(run), features=features,
                                  transitions=transitions)
-    rows = [{k: v for k, v in dataclasses.asdict(s).items() if k != "track_id"} for s in found]
+    rows = [{k: v for k, v in dataclasses.asdict(s).items() if k not in ("track_id", "model_name", "model_version")} for s in found]
     if args.json:
         print_json({"track_id": track.id, "track_name": track.name, "run_id": run.run_id, "model": source,
                     "suggestions": rows})

@@ -19,6 +19,7 @@ from workbench._lazy import lazy_exports
 from workbench.labels.core import (
     ADD_OVERLAP_OPTIONS,
     LABEL_COLORS,
+    LABEL_TEXT_COLORS,
     LABELS,
     MIN_BEATS,
     OVERLAP_OPTIONS,
@@ -31,9 +32,10 @@ from workbench.labels.core import (
     LabelWarning,
     Rejection,
     Suggestion,
+    contrast_ratio,
 )
 
-__all__ = ["ADD_OVERLAP_OPTIONS", "Rejection", "TRACK_STATUSES", "LABELS", "LABEL_COLORS", "MIN_BEATS", "OVERLAP_OPTIONS", "SOURCES", "WARN_BEATS", "BeatGrid",
+__all__ = ["ADD_OVERLAP_OPTIONS", "LABEL_TEXT_COLORS", "Rejection", "TRACK_STATUSES", "contrast_ratio", "LABELS", "LABEL_COLORS", "MIN_BEATS", "OVERLAP_OPTIONS", "SOURCES", "WARN_BEATS", "BeatGrid",
            "FORMATS", "ImportSummary", "Label", "LabelError", "LabelStats", "LabelWarning", "Labels",
            "Suggestion"]
 

@@ -34,7 +34,7 @@ Public API (all options keyword-only; a widget calls exactly these)::
                 certainty(track, *, suggest=None) -> float | None
                 next_track(mode="unlabelled", *, after=None, suggest=None) -> Track | None
     -- GridFixes: shift_downbeats(track, beats) -> Correction;  nudge_grid(track, offset_ms) -> Correction
-                clear_grid_fix(track) -> Correction | None
+                (a nudge adds to earlier ones; nudge back to undo it)
 
 Overlap choices (``overlap=``): ``"refuse"`` (the default everywhere: nothing is deleted; the
 error names the labels in the way and the choices), ``"keep"`` (keep yours: the new label goes on

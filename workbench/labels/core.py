@@ -28,6 +28,42 @@ LABEL_COLORS: dict[str, str] = {
     "chorus": "#ec4899",
 }
 
+def relative_luminance(color: str) -> float:
+    """WCAG 2.x relative luminance of a ``#rrggbb`` colour, in [0, 1].
+
+    Parameters
+    ----------
+    color : str
+        ``"#rrggbb"``.
+    """
+    if not (isinstance(color, str) and len(color) == 7 and color[0] == "#"):
+        raise LabelError(f"color must be '#rrggbb'; got {color!r}")
+    try:
+        rgb = [int(color[i:i + 2], 16) / 255.0 for i in (1, 3, 5)]
+    except ValueError as exc:
+        raise LabelError(f"color must be '#rrggbb'; got {color!r}") from exc
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast_ratio(fg: str, bg: str) -> float:
+    """WCAG 2.x contrast ratio of two ``#rrggbb`` colours, 1 to 21 (AA body text needs >= 4.5).
+
+    Parameters
+    ----------
+    fg, bg : str
+        ``"#rrggbb"`` colours (order does not matter).
+    """
+    a, b = sorted((relative_luminance(fg), relative_luminance(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+#: Text colour on each label colour: black or white, whichever contrasts more (all >= 4.5:1, WCAG AA).
+LABEL_TEXT_COLORS: dict[str, str] = {
+    name: max(("#000000", "#ffffff"), key=lambda fg, bg=bg: contrast_ratio(fg, bg))
+    for name, bg in LABEL_COLORS.items()
+}
+
 #: Where a label came from.
 SOURCES: tuple[str, ...] = ("user", "model", "import")
 

@@ -61,9 +61,9 @@ class History:
         track : int or None
             A track id; None: every track's.
         """
-        def pick(stack: list[rows.Step]) -> list[str]:
+        def _pick(stack: list[rows.Step]) -> list[str]:
             return [s.description for s in stack if track is None or track in s.tracks]
-        return pick(self._undo), pick(self._redo)
+        return _pick(self._undo), _pick(self._redo)
 
     def record(self, description: str, changes: list[rows.Change]) -> None:
         """Push a new edit (the oldest beyond :data:`HISTORY_LIMIT` is dropped); clears the redo

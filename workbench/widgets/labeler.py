@@ -13,7 +13,15 @@ Keyboard (with the mouse over the picture or the label buttons): 1-7 choose a la
 adds, Backspace undoes, Delete deletes the selected label. Click the picture to set the start
 beat, shift-click to set the end beat.
 
-This module holds the state and the actions; :mod:`~workbench.widgets.labeler_view` builds the
+When a new label or an accepted suggestion overlaps your labels, the page's choice
+(:attr:`Labeler.overlap`: ask, keep mine, replace, split) says what happens; "ask" refuses with a
+message naming the labels in the way. Undo and redo act on the shown track only. Suggestions
+(``suggest="active"``: the active section model, else novelty boundaries) are accepted or
+rejected (stored) from the list, uncertain ones marked; the track's status and "next unlabelled"
+/ "least certain" buttons move through the library; the bar phase and grid can be corrected.
+
+This module holds the state and the editing actions; :mod:`~workbench.widgets.labeler_review`
+the suggestion, status and grid actions; :mod:`~workbench.widgets.labeler_view` builds the
 controls and draws the picture, the table and the messages.
 """
 
@@ -31,9 +39,10 @@ import numpy as np
 import traitlets
 
 from workbench.errors import ParameterError, WorkbenchError
-from workbench.labels import LABELS, Label, Suggestion
+from workbench.labels import ADD_OVERLAP_OPTIONS, LABELS, Label, Suggestion
 from workbench.library import Library, Track
 from workbench.widgets.dispatch import Dispatcher
+from workbench.widgets.labeler_review import LabelerReview, suggest_function
 from workbench.widgets.labeler_view import _NONE, LabelerView, _cls
 from workbench.widgets.trackview import DISPLAY_SR, TrackView, load_display_audio, wav_bytes
 
@@ -44,10 +53,10 @@ if TYPE_CHECKING:
 KEYS = {"Enter": "add", "Backspace": "undo", "Delete": "delete"}
 _PLAY_FROM_BEAT_S = 30.0  # play(start_beat=...) plays this long at most
 
-SuggestSource = Callable[[Track], Sequence[Suggestion]] | Sequence[Suggestion]
+SuggestSource = Callable[[Track], Sequence[Suggestion]] | Sequence[Suggestion] | str
 
 
-class Labeler(LabelerView, w.VBox):
+class Labeler(LabelerReview, LabelerView, w.VBox):
     """Label a track's sections on its beat grid, one track after another.
 
     Parameters
@@ -60,9 +69,11 @@ class Labeler(LabelerView, w.VBox):
         The track shown first (default: the first of ``tracks``).
     labels : workbench.labels.Labels or None
         The label store; ``None`` makes ``Labels(library)``.
-    suggest : callable or sequence of Suggestion or None
+    suggest : callable, sequence of Suggestion, "active" or None
         Model suggestions: a function ``track -> list[Suggestion]`` (e.g. a section
-        classifier's) or a fixed list (those of the shown track are used).
+        classifier's), a fixed list (those of the shown track are used), or ``"active"``:
+        :func:`workbench.widgets.suggest.active_suggester` (the active section model, else
+        novelty boundaries).
     autoplay : bool
         Start playback when :meth:`play` is called (set False in tests).
     width_px : int
@@ -79,6 +90,8 @@ class Labeler(LabelerView, w.VBox):
     notes = traitlets.List(traitlets.Unicode())
     suggestions = traitlets.List(trait=traitlets.Instance(Suggestion))
     revision = traitlets.Int(0)
+    overlap = traitlets.Enum(ADD_OVERLAP_OPTIONS, "refuse")
+    status = traitlets.Unicode("")
 
     def __init__(self, library: Library, *, tracks: Sequence[Track] | None = None,
                  track: Track | int | None = None, labels: Labels | None = None, suggest: SuggestSource | None = None,
@@ -87,14 +100,17 @@ class Labeler(LabelerView, w.VBox):
 
         if not isinstance(library, Library):
             raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
-        if suggest is not None and not callable(suggest) and not isinstance(suggest, Sequence):
-            raise ParameterError(
-                f"suggest must be a function track -> list of Suggestion, a list of Suggestion or None; got {suggest!r}")
+        if suggest is not None and not callable(suggest) and suggest != "active" and (
+                isinstance(suggest, str) or not isinstance(suggest, Sequence)):
+            raise ParameterError(f"suggest must be a function track -> list of Suggestion, a list of Suggestion, "
+                                 f"'active' or None; got {suggest!r}")
         super().__init__()
         self.library = library
         self.labels = Labels(library) if labels is None else labels
         self.tracks: list[Track] = list(library.tracks() if tracks is None else tracks)
         self.suggest = suggest
+        self._suggest_fn = suggest_function(library, suggest)
+        self._suggest_failed: set[int] = set()
         self.autoplay = autoplay
         self.width_px = width_px
         self.grid: BeatGrid | None = None
@@ -142,8 +158,8 @@ class Labeler(LabelerView, w.VBox):
             self._start.max = self._end.max = n_beats
             self.start_beat, self.end_beat = 0, min(16, n_beats)
             self.selected_id = None
-            self.suggestions = self._suggestions_for(t)
             self.message, self.error, self.notes = "", "", []
+            self.suggestions = self._pending(t)  # after clearing: a failure shows
         i = self._index()
         self._pos.value = f"<span class='wb-pos'>{i + 1} / {len(self.tracks)}</span>"
         self._prev_btn.disabled = i <= 0
@@ -205,26 +221,22 @@ class Labeler(LabelerView, w.VBox):
 
         The next selection starts where this one ended, with the same length.
         """
-        from workbench.labels import LabelWarning
-
         if self.track is None:
             self._say("error", "no track shown")
             return None
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", LabelWarning)
-            try:
+        try:
+            with self._caught() as caught:
                 label = self.labels.add(self.track, self.current_label, start_beat=self.start_beat,
-                                        end_beat=self.end_beat, source="user")
-            except WorkbenchError as exc:
-                self._say("error", str(exc))
-                return None
+                                        end_beat=self.end_beat, source="user", overlap=self.overlap)
+        except WorkbenchError as exc:
+            self._say("error", str(exc))
+            return None
         n = len(self.grid.beats_s)
         length = label.end_beat - label.start_beat
         with self._batch():
             self.selected_id = label.id
             self.start_beat, self.end_beat = label.end_beat, min(n, label.end_beat + length)
-        self._tell(f"added {label.label} beats {label.start_beat}–{label.end_beat} (#{label.id})",
-                   [str(c.message) for c in caught if issubclass(c.category, LabelWarning)])
+        self._tell(f"added {label.label} beats {label.start_beat}–{label.end_beat} (#{label.id})", caught)
         self._changed()
         return label
 
@@ -252,12 +264,12 @@ class Labeler(LabelerView, w.VBox):
         return gone
 
     def undo(self) -> str | None:
-        """Undo the last label change (any track); returns what was undone, or ``None``."""
-        return self._history(self.labels.undo, "undone", "nothing to undo")
+        """Undo the shown track's last label change; returns what was undone, or ``None``."""
+        return self._history(lambda: self.labels.undo(track=self.track), "undone", "nothing to undo")
 
     def redo(self) -> str | None:
-        """Redo the last undone change; returns what was redone, or ``None``."""
-        return self._history(self.labels.redo, "redone", "nothing to redo")
+        """Redo the shown track's last undone change; returns what was redone, or ``None``."""
+        return self._history(lambda: self.labels.redo(track=self.track), "redone", "nothing to redo")
 
     def play(self, start_beat: int | None = None) -> w.Audio | None:
         """Play the selected beats, or from ``start_beat`` (at most 30 s); returns the player (``None``
@@ -294,73 +306,6 @@ class Labeler(LabelerView, w.VBox):
         self._player_box.children = [self.player]
         self._say("info", f"playing {a_s:.2f}–{b_s:.2f} s")
         return self.player
-
-    def accept(self, i: int) -> Label | None:
-        """Accept suggestion ``i``: it becomes a user label (replacing what it overlaps); returns it
-        (``None`` on error).
-
-        Parameters
-        ----------
-        i : int
-            Index into :attr:`suggestions`; out of range sets :attr:`error`.
-
-        """
-        s = self._suggestion(i)
-        if s is None:
-            return None
-        try:
-            label = self.labels.accept(s, overlap="replace")
-        except WorkbenchError as exc:
-            self._say("error", str(exc))
-            return None
-        with self._batch():
-            self.suggestions = [x for j, x in enumerate(self.suggestions) if j != i]
-            self.selected_id = label.id
-        self._tell(f"accepted {label.label} beats {label.start_beat}–{label.end_beat} (#{label.id})")
-        self._changed()
-        return label
-
-    def reject(self, i: int) -> Suggestion | None:
-        """Drop suggestion ``i`` (nothing is stored); returns it (``None`` on error).
-
-        Parameters
-        ----------
-        i : int
-            Index into :attr:`suggestions`; out of range sets :attr:`error`.
-
-        """
-        s = self._suggestion(i)
-        if s is None:
-            return None
-        with self._batch():
-            self.suggestions = [x for j, x in enumerate(self.suggestions) if j != i]
-        self._tell(f"rejected {s.label} beats {s.start_beat}–{s.end_beat}")
-        self.refresh()
-        return s
-
-    def accept_all(self) -> list[Label]:
-        """Accept every suggestion, in order; those that fail stay listed with the error shown."""
-        done, errors, left = [], [], []
-        for s in list(self.suggestions):
-            try:
-                done.append(self.labels.accept(s, overlap="replace"))
-            except WorkbenchError as exc:
-                errors.append(str(exc))
-                left.append(s)
-        with self._batch():
-            self.suggestions = left
-        self._tell(f"accepted {len(done)} suggestion(s)", errors)
-        self._changed()
-        return done
-
-    def reject_all(self) -> int:
-        """Drop every suggestion; returns how many."""
-        n = len(self.suggestions)
-        with self._batch():
-            self.suggestions = []
-        self._tell(f"rejected {n} suggestion(s)")
-        self.refresh()
-        return n
 
     def key(self, key: str) -> None:
         """Act on a key name as the browser gives it: "1".."7", "Enter", "Backspace", "Delete".
@@ -406,9 +351,13 @@ class Labeler(LabelerView, w.VBox):
         self._selected_dd.value = _NONE if self.selected_id is None else self.selected_id
         self._selected_dd.observe(self._on_selected_guarded, "value")
         self._table.value = self._table_html(rows)
+        with self._batch():
+            self.suggestions = self._pending(self.track)
+            self.status = self.labels.status(self.track)
         self._suggest_box.children = self._suggestion_rows()
-        self._undo_btn.disabled = not self.labels.can_undo
-        self._redo_btn.disabled = not self.labels.can_redo
+        self._show_status()
+        undo, redo = self.labels.history(track=self.track.id)
+        self._undo_btn.disabled, self._redo_btn.disabled = not undo, not redo
         self._rows = rows
         self._redraw(rows)
 
@@ -428,22 +377,6 @@ class Labeler(LabelerView, w.VBox):
             self._changed()
         return what
 
-    def _suggestions_for(self, t: Track) -> list[Suggestion]:
-        if self.suggest is None:
-            return []
-        try:
-            found = self.suggest(t) if callable(self.suggest) else self.suggest
-        except WorkbenchError as exc:
-            self._say("error", f"suggestions failed: {exc}")
-            return []
-        return [s for s in found if s.track_id == t.id]
-
-    def _suggestion(self, i: int) -> Suggestion | None:
-        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(self.suggestions):
-            self._say("error", f"suggestion index must be an int in [0, {len(self.suggestions) - 1}]; got {i!r}")
-            return None
-        return self.suggestions[i]
-
     def _index(self) -> int:
         return next((i for i, t in enumerate(self.tracks) if self.track is not None and t.id == self.track.id), -1)
 
@@ -455,6 +388,17 @@ class Labeler(LabelerView, w.VBox):
         library's SQLite connection lives) and show an unexpected exception in the message area
         instead of letting it vanish into JupyterLab's log console."""
         return self._dispatch.wrap(handler)
+
+    @contextmanager
+    def _caught(self) -> Iterator[list[str]]:
+        """Collect the :class:`LabelWarning` messages of an edit (shown as notes)."""
+        from workbench.labels import LabelWarning
+
+        notes: list[str] = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LabelWarning)
+            yield notes
+        notes += [str(c.message) for c in caught if issubclass(c.category, LabelWarning)]
 
     @contextmanager
     def _batch(self) -> Iterator[None]:

@@ -14,12 +14,15 @@ import numpy as np
 import traitlets
 
 from workbench.errors import WorkbenchError
-from workbench.labels import LABEL_COLORS, LABELS, Label
+from workbench.labels import LABEL_COLORS, LABEL_TEXT_COLORS, LABELS, TRACK_STATUSES, Label
 from workbench.library import Track
+from workbench.widgets.labeler_review import NUDGE_MS
 from workbench.widgets.trackview import DISPLAY_SR, TrackView, load_display_audio
 
 _CACHE_TRACKS = 3  # decoded tracks and rendered backgrounds kept in memory
 _NONE = -1  # the "no label selected" entry of the selected-label menu (label ids are >= 1)
+#: The page's overlap choices: (button text, Labels' overlap option).
+OVERLAP_CHOICES = (("ask", "refuse"), ("keep mine", "keep"), ("replace", "replace"), ("split", "split"))
 
 
 class LabelerView:
@@ -41,7 +44,7 @@ class LabelerView:
             b = w.Button(description=f"{i + 1} {name}", tooltip=f"{name} (key {i + 1})",
                          layout=w.Layout(width="96px"))
             b.style.button_color = LABEL_COLORS[name]
-            b.style.text_color = "white"
+            b.style.text_color = LABEL_TEXT_COLORS[name]  # black or white: >= 4.5:1 (WCAG AA)
             b.on_click(self._guard(lambda _b, n=name: self.choose(n)))
             self._label_btns[name] = _cls(b, "wb-label", f"wb-label-{name}")
         self._start = _cls(w.BoundedIntText(description="start beat", min=0, max=0,
@@ -64,6 +67,34 @@ class LabelerView:
         self._table = _cls(w.HTML(), "wb-table")
         self._suggest_box = _cls(w.VBox(), "wb-suggestions")
         self._player_box = _cls(w.Box(), "wb-player")
+        self._overlap_tb = _cls(w.ToggleButtons(options=list(OVERLAP_CHOICES), value="refuse",
+                                                description="overlaps:", tooltips=[
+                                                    "refuse and say which of my labels are in the way",
+                                                    "keep my labels: store only on free beats",
+                                                    "delete my labels in the way", "cut my labels around it"],
+                                                style={"button_width": "80px"}), "wb-overlap")
+        self._status_dd = _cls(w.Dropdown(description="status", options=[(x.replace("_", " "), x)
+                                                                          for x in TRACK_STATUSES],
+                                          layout=w.Layout(width="220px")), "wb-status")
+        self._next_unlabelled_btn = _cls(w.Button(description="next unlabelled", layout=w.Layout(width="130px")),
+                                         "wb-next-unlabelled")
+        self._least_certain_btn = _cls(w.Button(description="least certain", tooltip="the track the model is "
+                                                "least sure of (active learning)", layout=w.Layout(width="120px")),
+                                       "wb-least-certain")
+        grid_btns = [(f"bar {d:+d} beat", "wb-phase-" + n, lambda _b, d=d: self.shift_downbeats(d),
+                      "move the downbeats (bar starts) by one beat") for d, n in ((-1, "earlier"), (1, "later"))]
+        grid_btns += [(f"grid {m:+g} ms", "wb-nudge-" + n, lambda _b, m=m: self.nudge_grid(m), "move every beat")
+                      for m, n in ((-NUDGE_MS, "earlier"), (NUDGE_MS, "later"))]
+        self._grid_btns = []
+        for text, name, fn, tip in grid_btns:
+            b = _cls(w.Button(description=text, tooltip=tip, layout=w.Layout(width="110px")), name)
+            b.on_click(self._guard(fn))
+            self._grid_btns.append(b)
+        traitlets.link((self._overlap_tb, "value"), (self, "overlap"))
+        self._on_status_guarded = self._guard(lambda ch: self.set_status(ch["new"]))
+        self._status_dd.observe(self._on_status_guarded, "value")
+        self._next_unlabelled_btn.on_click(self._guard(lambda _b: self.next_unlabelled()))
+        self._least_certain_btn.on_click(self._guard(lambda _b: self.next_least_certain()))
 
         self._prev_btn.on_click(self._guard(lambda _b: self.prev_track()))
         self._next_btn.on_click(self._guard(lambda _b: self.next_track()))
@@ -95,12 +126,14 @@ class LabelerView:
                 ev.on_dom_event(self._guard(self._on_dom_event))
             self._buttons_row = buttons
         self.children = [
-            w.HBox([self._prev_btn, self._track_dd, self._next_btn, self._pos]),
+            w.HBox([self._prev_btn, self._track_dd, self._next_btn, self._pos, self._status_dd,
+                    self._next_unlabelled_btn, self._least_certain_btn]),
             self._view,
             getattr(self, "_buttons_row", w.HBox(list(self._label_btns.values()))),
             w.HBox([self._start, self._end, self._range]),
             w.HBox([self._add_btn, self._undo_btn, self._redo_btn, self._play_btn, self._selected_dd,
                     self._delete_btn]),
+            w.HBox([self._overlap_tb, *self._grid_btns]),
             self._message,
             self._suggest_box,
             self._player_box,
@@ -165,6 +198,8 @@ class LabelerView:
         for r in rows:
             sel = " style='background:#e0f2fe'" if r.id == self.selected_id else ""
             conf = "" if r.confidence is None else f" ({r.confidence:.0%})"
+            if r.model_name:  # an accepted suggestion: which model made it
+                conf += html.escape(f" · {r.model_name} {r.model_version or ''}".rstrip())
             body.append(
                 f"<tr class='wb-row' data-label-id='{r.id}' data-label='{r.label}'{sel}>"
                 f"<td style='padding:2px 8px'>{r.id}</td>"
@@ -177,11 +212,21 @@ class LabelerView:
         return (f"<table class='wb-table-rows' style='border-collapse:collapse;font-size:12px'>"
                 f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
+    def _show_status(self) -> None:
+        """Show :attr:`status` in its menu without storing it again."""
+        self._status_dd.unobserve(self._on_status_guarded, "value")
+        self._status_dd.value = self.status or None
+        self._status_dd.observe(self._on_status_guarded, "value")
+
     def _suggestion_rows(self) -> list[w.Widget]:
         if not self.suggestions:
             return []
+        novelty = all(s.model_name == "novelty" for s in self.suggestions)
+        what = ("novelty boundaries (no section model yet: labels guessed)" if novelty else
+                "model suggestion(s)" + "".join(f" of {s.model_name} {s.model_version or ''}".rstrip()
+                                                 for s in self.suggestions[:1] if s.model_name))
         rows: list[w.Widget] = [w.HBox([
-            w.HTML(f"<b>{len(self.suggestions)} model suggestion(s)</b> (dashed in the picture)"),
+            w.HTML(f"<b>{len(self.suggestions)} {html.escape(what)}</b> (dashed in the picture)"),
             _cls(w.Button(description="accept all", button_style="success", layout=w.Layout(width="100px")),
                  "wb-accept-all"),
             _cls(w.Button(description="reject all", layout=w.Layout(width="100px")), "wb-reject-all"),
@@ -193,10 +238,13 @@ class LabelerView:
             no = _cls(w.Button(description="reject", layout=w.Layout(width="80px")), "wb-reject")
             ok.on_click(self._guard(lambda _b, i=i: self.accept(i)))
             no.on_click(self._guard(lambda _b, i=i: self.reject(i)))
+            unsure = (" <span class='wb-uncertain' style='color:#7c2d12;font-style:italic'>uncertain</span>"
+                      if s.uncertain else "")
             text = (f"<span style='border:2px dashed {s.color};padding:0 6px'>{html.escape(s.label)}</span> "
                     f"beats {s.start_beat}–{s.end_beat} ({s.start_s:.1f}–{s.end_s:.1f} s), "
-                    f"confidence {s.confidence:.0%}")
-            rows.append(_cls(w.HBox([w.HTML(text), ok, no]), "wb-suggestion"))
+                    f"confidence {s.confidence:.0%}{unsure}")
+            rows.append(_cls(w.HBox([w.HTML(text), ok, no]), "wb-suggestion", *(("wb-suggestion-uncertain",)
+                                                                               if s.uncertain else ())))
         return rows
 
     def _on_label(self, _change: dict[str, Any] | None = None) -> None:
