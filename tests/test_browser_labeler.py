@@ -228,6 +228,25 @@ def test_label_with_the_mouse_in_jupyterlab(lab_server):
             assert relabelled == [("drop", s2, e2, "user", None, None, None)]
             lab.undo_redo(resized, relabelled, "the relabel")
             page.keyboard.press("Escape")
+            expect(page.locator("button.wb-delete")).to_be_disabled()  # nothing selected
+
+            # an overlapping draw is refused by the label store: the error shows on the page, nothing is stored
+            page.locator("button.wb-label-build").click()
+            drag(page, lab.x_of(lab.beats[e2 + 16]), lab.wave_y(0.3), lab.x_of(lab.beats[e2 - 4]), lab.wave_y(0.3))
+            expect(lab.root.locator(".wb-err")).to_contain_text("build")
+            expect(lab.root.locator(".wb-err")).to_contain_text("overlaps the existing label drop")
+            assert lab.rows() == relabelled
+
+            # click-to-seek on empty waveform, then space plays from there and pauses
+            page.mouse.click(lab.x_of(120.0), lab.wave_y(0.3))
+            wait_for(lambda: abs(lab.js("return ws.getCurrentTime();") - 120.0) < 1.0, what="the cursor at 2:00")
+            lab.root.focus()
+            page.keyboard.press(" ")
+            wait_for(lambda: lab.js("return ws.isPlaying();"), what="playback")
+            page.wait_for_timeout(600)
+            page.keyboard.press(" ")
+            wait_for(lambda: not lab.js("return ws.isPlaying();"), what="pause")
+            assert lab.js("return ws.getCurrentTime();") > 120.2
 
             # 5. suggestions overlapping it: verse 40-72 (81%) over drop s2-e2
             assert s2 < 72 < e2 and s2 > 40, (s2, e2)

@@ -84,7 +84,8 @@ function alpha(hex, a) {
 }
 
 function render({ model, el }) {
-  const root = h("div", { class: "wb-lab", tabindex: "0" });
+  // data-lm-suppress-shortcuts: JupyterLab leaves the keys to the labeler (1-7, space, Escape, ctrl+z)
+  const root = h("div", { class: "wb-lab", tabindex: "0", "data-lm-suppress-shortcuts": "true" });
   root.appendChild(h("style", { text: CSS }));
   el.appendChild(root);
   const send = (msg) => model.send(msg);
@@ -409,6 +410,11 @@ function render({ model, el }) {
     chips.appendChild(del);
     del.disabled = model.get("selected_id") == null;
   }
+  // at once on the page (a label button pressed next must not relabel), then in the kernel
+  function deselect() {
+    model.set("selected_id", null);
+    model.save_changes();
+  }
   function choose(name) {
     const id = model.get("selected_id");
     if (id != null) send({ action: "relabel", id, label: name });
@@ -467,15 +473,17 @@ function render({ model, el }) {
     else if ((e.ctrlKey || e.metaKey) && k.toLowerCase() === "z") send({ action: e.shiftKey ? "redo" : "undo" });
     else if ((e.ctrlKey || e.metaKey) && k.toLowerCase() === "y") send({ action: "redo" });
     else if (k === "Delete" || k === "Backspace") { const id = model.get("selected_id"); if (id != null) send({ action: "delete", id }); }
-    else if (k === "Escape") send({ action: "select", id: null });
+    else if (k === "Escape") deselect();
     else if (k === "+" || k === "=") zoomTo(pxPerS() * 2);
     else if (k === "-") zoomTo(pxPerS() / 2);
     else done = false;
     if (done) { e.preventDefault(); e.stopPropagation(); }
   });
   waveEl.addEventListener("pointerdown", () => root.focus({ preventScroll: true }));
+  // keys keep working after a button (a button that disables itself would drop the focus to the page)
+  root.addEventListener("click", (e) => { if (e.target instanceof HTMLButtonElement) root.focus({ preventScroll: true }); });
   // click on the picture (not on a label) seeks; "play from here" = click then space
-  ws.on("interaction", () => { if (model.get("selected_id") != null) send({ action: "select", id: null }); });
+  ws.on("interaction", () => { if (model.get("selected_id") != null) deselect(); });
 
   drawChips();
   drawTracks();
