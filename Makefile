@@ -9,9 +9,27 @@ STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 # librosa's numba JIT crashes on this CPU (no AVX2) unless told to target a generic one.
 export NUMBA_CPU_NAME := generic
 
-.PHONY: install demo test lint bench clean-demo
+# The browser labeler's front end (js/): npm installs it from the committed lock file and esbuild
+# bundles it into $(JS_BUNDLE) (gitignored). Without npm, everything else still installs.
+JS_BUNDLE := workbench/widgets/static/labeler.js
+JS_DEPS   := js/node_modules/.installed
 
-install: $(STAMP)
+.PHONY: install js demo test lint bench clean-demo
+
+install: $(STAMP) js
+
+js:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(JS_BUNDLE); else \
+	  echo "npm not found: the browser labeler (workbench.widgets.WebLabeler) needs its front end bundle."; \
+	  echo "  Install Node.js 18+ with npm (https://nodejs.org, or: apt-get install nodejs npm), then run: make js"; \
+	  echo "  Everything else is installed and works without it."; fi
+
+$(JS_DEPS): js/package.json js/package-lock.json
+	cd js && npm ci --no-audit --no-fund
+	touch $@
+
+$(JS_BUNDLE): $(JS_DEPS) $(wildcard js/src/*.js)
+	cd js && npm run build
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

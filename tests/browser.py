@@ -242,3 +242,24 @@ def copy_database(src: Path, dst: Path) -> Path:
         a.close()
         b.close()
     return dst
+
+
+class ConsoleErrors(list):
+    """The page's console ``error`` messages and uncaught exceptions, collected from ``page``.
+
+    >>> errors = ConsoleErrors(page)   # doctest: +SKIP
+    >>> assert not errors, errors      # doctest: +SKIP
+    """
+
+    def __init__(self, page: Any) -> None:
+        super().__init__()
+        page.on("console", lambda m: self.append(f"console: {m.text} at {m.location}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.append(f"uncaught: {e}"))
+
+
+def drag(page: Any, x0: float, y0: float, x1: float, y1: float, *, steps: int = 12) -> None:
+    """Press the mouse at (x0, y0), move to (x1, y1) in ``steps`` moves and release (page pixels)."""
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=steps)
+    page.mouse.up()

@@ -1,7 +1,8 @@
 """Notebook widgets: views over the package's functions (no labeling rules of their own).
 
-- :class:`Labeler`: label a track's sections on its beat grid (picture, buttons, keyboard,
-  undo, playback, model suggestions).
+- :class:`WebLabeler`: label a track's sections with the mouse (wavesurfer.js waveform,
+  spectrogram, zoom, regions to drag and resize, suggestions); notebook 02 shows it.
+- :class:`Labeler`: the earlier labeler (a picture with buttons; no Node.js needed).
 - :class:`StatsGrid`: label counts against the minimum and readiness for training.
 - :class:`TrackView`: the track picture itself (matplotlib, cached background).
 - :class:`CompareWidget`, :class:`JobsWidget`: compare runs, follow training jobs.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from workbench._lazy import lazy_exports
 
 _LAZY = {
+    "WebLabeler": "workbench.widgets.labeler_web",
     "Labeler": "workbench.widgets.labeler",
     "StatsGrid": "workbench.widgets.stats",
     "TrackView": "workbench.widgets.trackview",
