@@ -66,14 +66,15 @@ class ANEOpenL3Frontend(nn.Module):
 
         Parameters
         ----------
-        x : torch.Tensor [shape=(B, 1, 1, 48000)]
-            1-second mono windows at 48 kHz, full scale +-1.
+        x : torch.Tensor [shape=(B, 48000)]
+            1-second mono windows at 48 kHz, full scale +-1 (reshaped here to (B, 1, 1, 48000), so the
+            reshape belongs to the frontend's float32 island).
 
         Returns
         -------
         torch.Tensor [shape=(B, 1, n_mels, 199)]
         """
-        x = F.pad(x, (0, self.pad))
+        x = F.pad(x.reshape(_batch(self, x), 1, 1, 48000), (0, self.pad))
         re, im = self.stft_re(x), self.stft_im(x)
         mag = torch.sqrt(re * re + im * im)  # (B, bins, 1, T), scaled by 1/32
         spec = self.mel(mag)  # (B, n_mels, 1, T), 256x openl3's

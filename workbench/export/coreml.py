@@ -118,7 +118,7 @@ def _finish(module: torch.nn.Module, path: str | os.PathLike[str], *, model_type
             input_shape: tuple[int, ...], output_name: str, io_dtype: str, deployment_target: str,
             compress: str | None, meta: dict[str, Any], input_desc: str, output_desc: dict[str, str],
             labels: tuple[str, ...] | None, reference: Callable[[np.ndarray], np.ndarray] | None,
-            windows: np.ndarray | None, overwrite: bool, strict: bool) -> ExportResult:
+            windows: np.ndarray | None, overwrite: bool, strict: bool, fp32_scopes: tuple[str, ...] = ()) -> ExportResult:
     from workbench.export.lint import lint
     from workbench.export.mil_eval import parity
 
@@ -126,7 +126,7 @@ def _finish(module: torch.nn.Module, path: str | os.PathLike[str], *, model_type
         check_choice("compress", compress, COMPRESSIONS)
     t0 = time.perf_counter()
     mlmodel = convert(module, input_name=input_name, input_shape=input_shape, output_name=output_name,
-                      io_dtype=io_dtype, deployment_target=deployment_target, labels=labels)
+                      io_dtype=io_dtype, deployment_target=deployment_target, labels=labels, fp32_scopes=fp32_scopes)
     if compress:
         mlmodel = compress_model(mlmodel, compress)
     meta = {**meta, "io_dtype": io_dtype, "deployment_target": deployment_target, "compression": compress or "none",
