@@ -1,0 +1,329 @@
+"""A compact CNN on log-mel patches that takes audio samples: the trainable backbone (``--backbone cnn``).
+
+:class:`AudioCNN` is a plain ``torch.nn.Module``: ``forward(samples)`` takes mono float32 samples
+of shape ``(batch, WINDOW_SAMPLES)`` at :data:`SAMPLE_RATE_HZ` (22,050 Hz; 66,150 samples = 3.0 s)
+and returns L2-normalised embeddings ``(batch, embedding_dim)``. Its frontend (:class:`LogMel`)
+is made of ops that coremltools converts and that keep their range in float16:
+
+1. per-window gain normalisation: the window is divided by its peak (``max |x|``, at least
+   :data:`PEAK_FLOOR`), so every window reaches full scale before the DFT (the level of the
+   input does not matter; quiet bins keep their resolution);
+2. the STFT as a ``conv1d`` with fixed DFT kernels (periodic Hann, ``n_fft`` 1024, hop 512, no
+   centring: 128 frames), scaled by ``16 / sum(window)`` so the power of a full-scale window is
+   at most 256 (far below float16's 65,504);
+3. power -> 128 mel bands by a fixed matrix (``librosa.filters.mel``, Slaney, built once and
+   stored as a buffer) as a ``matmul``;
+4. ``log(max(mel, POWER_FLOOR))``: a floor at 60 dB below full scale, a float16 normal number,
+   so the log never sees a denormal or a zero.
+
+The network (:class:`MelCNN`, seed 004's starting point): input BatchNorm, three blocks of
+Conv3x3 (32, 64, 128 channels) + BatchNorm + ReLU + MaxPool 2x2 over the 128 x 128 patch, the
+mean over time of the last block (128 channels x 16 mel rows = 2,048 values, so the spectral
+shape is kept), Linear(2048, 256) + ReLU, Dropout 0.5, Linear(256, ``embedding_dim``), L2
+normalisation. It also takes flattened patches ``(batch, 128 * 128)``, the rows of a training
+set (:class:`workbench.models.cnn_backbone.MelPatches` makes them).
+
+Initial weights and dropout masks come from a seed (no global seeding). A checkpoint is plain
+data (config + tensors) read back with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from workbench.errors import ParameterError
+from workbench.models.heads import CheckpointError, SeededDropout, read_weights
+from workbench.validate import check_int
+
+#: The CNN's input sample rate (Hz).
+SAMPLE_RATE_HZ = 22050
+#: STFT size and hop (samples).
+N_FFT = 1024
+HOP_SAMPLES = 512
+#: Mel bands and frames of one patch.
+N_MELS = 128
+N_FRAMES = 128
+#: Samples of one input window: 3.0 s (its 128 frames use the first 1024 + 127 * 512 = 66,048).
+WINDOW_SAMPLES = 66150
+#: Seconds of one input window.
+WINDOW_S = WINDOW_SAMPLES / SAMPLE_RATE_HZ
+#: The DFT kernels' gain: the power of a full-scale window is at most ``SPECTRUM_GAIN ** 2`` (256).
+SPECTRUM_GAIN = 16.0
+#: ``log`` floor of the mel power: 60 dB below the full-scale power, a float16 normal number.
+POWER_FLOOR = 2.56e-4
+#: Smallest peak a window is normalised by (quieter windows are not raised further).
+PEAK_FLOOR = 1e-4
+#: The kind written in checkpoints.
+KIND = "audio_cnn"
+
+
+class LogMel(nn.Module):
+    """Mono samples ``(batch, WINDOW_SAMPLES)`` -> log-mel patches ``(batch, N_MELS, N_FRAMES)``.
+
+    Parameters
+    ----------
+    power_floor : float > 0
+        Floor of the mel power before the log (default :data:`POWER_FLOOR`, 60 dB below full scale).
+    """
+
+    def __init__(self, *, power_floor: float = POWER_FLOOR) -> None:
+        super().__init__()
+        import librosa
+
+        if isinstance(power_floor, bool) or not isinstance(power_floor, (int, float)) or not power_floor > 0:
+            raise ParameterError(f"power_floor must be a number > 0; got {power_floor!r}")
+        self.power_floor = float(power_floor)
+        n = np.arange(N_FFT)
+        window = 0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT)  # periodic Hann, as librosa's default
+        k = np.arange(N_FFT // 2 + 1)[:, None]
+        phase = 2 * np.pi * k * n[None, :] / N_FFT
+        scale = SPECTRUM_GAIN / window.sum()
+        kernels = np.concatenate([np.cos(phase), -np.sin(phase)]) * window[None, :] * scale
+        self.register_buffer("dft", torch.from_numpy(kernels[:, None, :].astype(np.float32)))
+        fb = librosa.filters.mel(sr=SAMPLE_RATE_HZ, n_fft=N_FFT, n_mels=N_MELS, fmin=0.0, fmax=None, htk=False,
+                                 norm="slaney")
+        self.register_buffer("mel", torch.from_numpy(fb.astype(np.float32)))
+
+    def forward(self, samples: torch.Tensor) -> torch.Tensor:
+        """Log-mel patches of gain-normalised windows.
+
+        Parameters
+        ----------
+        samples : torch.Tensor [shape=(batch, WINDOW_SAMPLES), dtype=float32]
+            Mono samples at :data:`SAMPLE_RATE_HZ`, nominally in [-1, 1] (any level: each window is
+            divided by its peak).
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, N_MELS, N_FRAMES)]
+            ``log`` of the mel power, at least ``log(power_floor)``.
+        """
+        peak = torch.clamp(torch.amax(torch.abs(samples), dim=1, keepdim=True), min=PEAK_FLOOR)
+        x = (samples / peak).unsqueeze(1)
+        spec = F.conv1d(x, self.dft, stride=HOP_SAMPLES)[:, :, :N_FRAMES]
+        bins = N_FFT // 2 + 1
+        re, im = spec[:, :bins], spec[:, bins:]
+        power = re * re + im * im
+        mel = torch.matmul(self.mel, power)
+        return torch.log(torch.clamp(mel, min=self.power_floor))
+
+
+class MelCNN(nn.Module):
+    """The trainable network over log-mel patches (seed 004): conv 32/64/128, dense 256, dropout 0.5.
+
+    Parameters
+    ----------
+    embedding_dim : int >= 1
+        Size of the L2-normalised output (default 128).
+    dropout : float in [0, 1)
+        Before the last linear layer (default 0.5).
+    """
+
+    def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.embedding_dim = check_int("embedding_dim", embedding_dim, min=1)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ParameterError(f"dropout must be a float in [0, 1); got {dropout!r}")
+        self.dropout = float(dropout)
+        self.input_norm = nn.BatchNorm2d(1)
+        blocks: list[nn.Module] = []
+        for c_in, c_out in ((1, 32), (32, 64), (64, 128)):
+            blocks += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+                       nn.MaxPool2d(2)]
+        self.blocks = nn.Sequential(*blocks)
+        self.fc1 = nn.Linear(128 * (N_MELS // 8), 256)
+        self.drop = SeededDropout(self.dropout)
+        self.fc2 = nn.Linear(256, self.embedding_dim)
+
+    @property
+    def out_dim(self) -> int:
+        """Size of the embedding."""
+        return self.embedding_dim
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        """Unit-length embeddings of log-mel patches.
+
+        Parameters
+        ----------
+        patches : torch.Tensor [shape=(batch, N_MELS, N_FRAMES) or (batch, N_MELS * N_FRAMES)]
+            Log-mel patches (:class:`LogMel`'s output), flattened or not.
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, embedding_dim)]
+        """
+        x = patches.reshape(patches.shape[0], 1, N_MELS, N_FRAMES)
+        x = self.blocks(self.input_norm(x))
+        x = torch.mean(x, dim=3).flatten(1)  # mean over time: (batch, 128 channels x 16 mel rows)
+        x = self.fc2(self.drop(F.relu(self.fc1(x))))
+        return F.normalize(x, dim=1)
+
+
+class AudioCNN(nn.Module):
+    """Audio in, embedding out: :class:`LogMel` then :class:`MelCNN`, one module (exports whole).
+
+    Parameters
+    ----------
+    embedding_dim : int >= 1
+        Size of the embedding (default 128).
+    dropout : float in [0, 1)
+        The network's dropout (default 0.5).
+    power_floor : float > 0
+        The frontend's mel power floor.
+
+    Attributes
+    ----------
+    sample_rate_hz, window_samples, window_s, hop_samples, n_mels, n_frames
+        The input contract: mono float32 at 22,050 Hz, 66,150 samples (3.0 s) per window; the
+        STFT hop (512 samples) and the patch size (128 mel bands x 128 frames).
+    """
+
+    kind = KIND
+    sample_rate_hz = SAMPLE_RATE_HZ
+    window_samples = WINDOW_SAMPLES
+    window_s = WINDOW_S
+    hop_samples = HOP_SAMPLES
+    n_fft = N_FFT
+    n_mels = N_MELS
+    n_frames = N_FRAMES
+
+    def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5, power_floor: float = POWER_FLOOR) -> None:
+        super().__init__()
+        self.frontend = LogMel(power_floor=power_floor)
+        self.net = MelCNN(embedding_dim=embedding_dim, dropout=dropout)
+
+    @property
+    def embedding_dim(self) -> int:
+        """Size of the embedding."""
+        return self.net.embedding_dim
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (with ``kind``) for a checkpoint."""
+        return {"kind": KIND, "embedding_dim": self.net.embedding_dim, "dropout": self.net.dropout,
+                "power_floor": self.frontend.power_floor}
+
+    def forward(self, samples: torch.Tensor) -> torch.Tensor:
+        """Embeddings of audio windows.
+
+        Parameters
+        ----------
+        samples : torch.Tensor [shape=(batch, WINDOW_SAMPLES), dtype=float32]
+            Mono samples at 22,050 Hz.
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, embedding_dim)]
+            Unit length.
+        """
+        return self.net(self.frontend(samples))
+
+    def weights_sha256(self) -> str:
+        """sha256 of the network's tensors (names and bytes, sorted): a fingerprint of the weights."""
+        h = hashlib.sha256()
+        for name, t in sorted(self.net.state_dict().items()):
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+
+def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5) -> AudioCNN:
+    """A new :class:`AudioCNN` with initial weights (and dropout masks) drawn from ``seed``.
+
+    Parameters
+    ----------
+    seed : int >= 0
+        Seed of the initial weights; the global RNGs are not used.
+    embedding_dim : int >= 1
+        Size of the embedding.
+    dropout : float in [0, 1)
+        The network's dropout.
+
+    Returns
+    -------
+    AudioCNN
+        In eval mode.
+    """
+    check_int("seed", seed, min=0)
+    generator = torch.Generator().manual_seed(int(seed))
+    model = AudioCNN(embedding_dim=embedding_dim, dropout=dropout)
+    for module in model.net.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+            if module.bias is not None:
+                fan_in = module.weight[0].numel()
+                nn.init.uniform_(module.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=generator)
+        elif isinstance(module, SeededDropout):
+            module.generator = generator
+    return model.eval()
+
+
+def cnn_checkpoint(model: AudioCNN) -> dict[str, Any]:
+    """Plain data (config + the network's tensors) that :func:`load_cnn` rebuilds.
+
+    Parameters
+    ----------
+    model : AudioCNN
+        The model (its fixed frontend is rebuilt from the config, not stored).
+    """
+    if not isinstance(model, AudioCNN):
+        raise ParameterError(f"model must be an AudioCNN; got {type(model).__name__}")
+    return {"config": model.config(), "state_dict": {k: v.detach().cpu() for k, v in model.net.state_dict().items()}}
+
+
+def save_cnn(model: AudioCNN, path: str | os.PathLike[str]) -> None:
+    """Write :func:`cnn_checkpoint` atomically to ``path`` (``.pt``).
+
+    Parameters
+    ----------
+    model : AudioCNN
+        The model.
+    path : str or path
+        The ``.pt`` file written.
+    """
+    from workbench.fileio import atomic_write
+
+    data = cnn_checkpoint(model)
+    atomic_write(path, lambda tmp: torch.save(data, tmp))
+
+
+def load_cnn(path_or_data: str | os.PathLike[str] | dict[str, Any]) -> AudioCNN:
+    """Rebuild an :class:`AudioCNN` from a checkpoint file (read with ``weights_only=True``) or dict.
+
+    Parameters
+    ----------
+    path_or_data : str, path or dict
+        A ``.pt`` file written by :func:`save_cnn`, or :func:`cnn_checkpoint`'s dict.
+
+    Returns
+    -------
+    AudioCNN
+        In eval mode.
+
+    Raises
+    ------
+    CheckpointError
+        Not a plain weights file, or not an ``audio_cnn`` checkpoint.
+    """
+    data = path_or_data if isinstance(path_or_data, dict) else read_weights(path_or_data)
+    try:
+        config = dict(data["config"])
+        kind = config.pop("kind")
+        state = data["state_dict"]
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"not a workbench CNN checkpoint (needs config and state_dict): {exc!r}") from exc
+    if kind != KIND:
+        raise CheckpointError(f"not a workbench CNN checkpoint: config.kind must be {KIND!r}; got {kind!r}")
+    model = AudioCNN(**config)
+    try:
+        model.net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"the CNN checkpoint's tensors do not fit its config: {str(exc).splitlines()[0]}") from exc
+    return model.eval()
