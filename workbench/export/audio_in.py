@@ -8,12 +8,13 @@ windows at the backbone's sample rate, and returns
 - ``embedding_256``: the trained head over the backbone (:func:`export_audio_embedding`),
 - ``label`` / ``label_probs``: the section classifier over the backbone (:func:`export_audio_classifier`).
 
-The backbone's spectrogram frontend (OpenL3's DFT-by-convolution and log-mel; the trainable CNN
-backbone's log-mel) is kept in float32 (coremltools' op-selective compute precision: the ops of
-the submodule named ``frontend``), because fp16 loses the quiet bins (OpenL3 from samples:
-29 dB PSNR all-fp16, 65 dB with the float32 island); everything after it computes in fp16. The
-package declares the island (``com.workbench.fp32_island``) and the lint counts it as off the
-Neural Engine.
+Where half precision loses the spectrogram, it stays in float32 (coremltools' op-selective
+compute precision: the ops of the submodule named ``frontend``): OpenL3's DFT-by-convolution and
+log-mel over 80 dB lose the quiet bins in fp16 (29 dB PSNR all-fp16, 63-67 dB with the float32
+island); the package declares the island (``com.workbench.fp32_island``) and the lint counts its
+ops as off the Neural Engine. The trainable CNN's frontend is reformulated for fp16 instead (peak
+normalisation before the DFT, a power floor 60 dB down before the log: 73 dB all-fp16), so its
+whole model computes in fp16.
 
 The librosa feature frontend (``features-v1``: MFCC, contrast, chroma, onsets, tempogram)
 cannot run inside a Core ML program and is not ported: asking for its audio-in model raises
@@ -23,7 +24,7 @@ cannot run inside a Core ML program and is not ported: asking for its audio-in m
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -63,7 +64,7 @@ class AudioSpec:
     dim : int
         The backbone embedding's length.
     fp32_scopes : tuple of str
-        Submodules kept in float32 (the spectrogram frontend).
+        Submodules kept in float32 (the spectrogram frontend); empty when all of it computes in fp16.
     """
 
     name: str
@@ -129,20 +130,39 @@ def audio_spec(backbone: Any) -> AudioSpec:
             "workbench.embed.features in the app")
     if hasattr(backbone, "network") and hasattr(backbone, "input_repr"):  # OpenL3
         return AudioSpec(name=name, sample_rate=48000, n_samples=48000, hop_s=0.5, dim=int(backbone.embedding_size))
+    module = audio_module(backbone)
+    hop_s = float(getattr(backbone, "hop_s", getattr(module, "hop_s", 0.5)))
+    name = str(getattr(backbone, "name", type(module).__name__))
+    backbone = module
     rate = getattr(backbone, "sample_rate", None) or getattr(backbone, "sample_rate_hz", None)
     n = getattr(backbone, "n_samples", None) or getattr(backbone, "window_samples", None)
     if not rate or not n:
         raise ParameterError(f"backbone {name!r} must state sample_rate and n_samples (its audio window) to "
                              f"export with audio input; got sample_rate={rate!r}, n_samples={n!r}")
-    dim = getattr(backbone, "embedding_size", None) or getattr(backbone, "dim", None) or getattr(backbone, "out_dim", None)
+    dim = next((getattr(backbone, a) for a in ("embedding_size", "embedding_dim", "dim", "out_dim")
+                if isinstance(getattr(backbone, a, None), int)), None)
     if not dim:
         import torch
 
         with torch.no_grad():
             dim = int(backbone.eval()(torch.zeros(1, int(n))).reshape(1, -1).shape[1])
-    scopes = tuple(k for k, _ in backbone.named_children() if "frontend" in k or "mel" in k) or ("frontend",)
-    return AudioSpec(name=name, sample_rate=int(rate), n_samples=int(n), hop_s=float(getattr(backbone, "hop_s", 0.5)),
-                     dim=int(dim), fp32_scopes=scopes)
+    # a module's frontend computes in fp16 unless it says otherwise (the CNN's is built for it:
+    # peak normalisation before the DFT, a power floor before the log; 73 dB all-fp16)
+    scopes = ("frontend",) if getattr(backbone, "fp32_frontend", False) else ()
+    return AudioSpec(name=name, sample_rate=int(rate), n_samples=int(n), hop_s=hop_s, dim=int(dim), fp32_scopes=scopes)
+
+
+def audio_module(backbone: Any) -> Any:
+    """The torch module of an audio backbone: OpenL3 itself, or the ``model`` a backbone wrapper holds.
+
+    Parameters
+    ----------
+    backbone : OpenL3, torch.nn.Module, or a backbone holding one as ``model`` (``CNNBackbone``)
+    """
+    inner = getattr(backbone, "model", None)
+    if inner is not None and hasattr(inner, "forward") and not hasattr(backbone, "forward"):
+        return inner
+    return backbone
 
 
 def audio_model(backbone: Any, head: EmbeddingHead | SectionClassifier | None = None, *, batch: int = 1,
@@ -177,7 +197,7 @@ def audio_model(backbone: Any, head: EmbeddingHead | SectionClassifier | None = 
             return BareOpenL3(backbone).set_batch(batch).eval()
         return build_openl3(backbone, head, input="samples", probabilities=probabilities).set_batch(batch)
     ane_head = ANEHead(head, probabilities=probabilities) if head is not None else None
-    return ModuleAudio(backbone, ane_head, dim=spec.dim, batch=batch).eval()
+    return ModuleAudio(audio_module(backbone), ane_head, dim=spec.dim, batch=batch).eval()
 
 
 def reference(backbone: Any, head: EmbeddingHead | SectionClassifier | None = None) -> Any:
@@ -189,6 +209,8 @@ def reference(backbone: Any, head: EmbeddingHead | SectionClassifier | None = No
     head : EmbeddingHead, SectionClassifier or None
         A classifier's output is its softmax.
     """
+    module = audio_module(backbone)
+
     def run(x: np.ndarray) -> np.ndarray:
         """The reference on a batch of windows.
 
@@ -199,7 +221,7 @@ def reference(backbone: Any, head: EmbeddingHead | SectionClassifier | None = No
         import torch
 
         with torch.no_grad():
-            e = backbone.eval()(torch.from_numpy(np.ascontiguousarray(x, np.float32))).reshape(len(x), -1)
+            e = module.eval()(torch.from_numpy(np.ascontiguousarray(x, np.float32))).reshape(len(x), -1)
             if head is None:
                 return e.numpy()
             out = head.eval()(e)
@@ -222,7 +244,7 @@ def backbone_metadata(backbone: Any) -> dict[str, Any]:
 
         return _openl3_meta(backbone)
     spec = audio_spec(backbone)
-    config = getattr(backbone, "config", None)
+    config = getattr(audio_module(backbone), "config", None)
     return {"backbone": {"name": spec.name, "dim": spec.dim, "sample_rate_hz": spec.sample_rate,
                          "window_s": spec.window_s, "hop_s": spec.hop_s,
                          **({"config": config()} if callable(config) else {})}}
@@ -230,14 +252,17 @@ def backbone_metadata(backbone: Any) -> dict[str, Any]:
 
 def _export(module: Any, spec: AudioSpec, path: str | os.PathLike[str], *, model_type: str, batch: int,
             output_name: str, output_desc: dict[str, str], labels: tuple[str, ...] | None, meta: dict[str, Any],
-            reference_fn: Any, windows: np.ndarray | None, **kw: Any) -> ExportResult:
+            reference_fn: Any, windows: np.ndarray | None, fp32_frontend: bool | None = None, **kw: Any) -> ExportResult:
     from workbench.export.coreml import _finish
 
     kw = {"io_dtype": "fp32", "deployment_target": "macOS14", "compress": None, "overwrite": False, "strict": False,
           **kw}
+    if fp32_frontend is not None:
+        spec = replace(spec, fp32_scopes=("frontend",) if fp32_frontend else ())
     meta = {**meta, **spec.metadata(), "batch": batch,
-            "frontend": "included: the spectrogram is computed inside the model from the samples",
-            "fp32_island": f"spectrogram frontend ({', '.join(spec.fp32_scopes)}) kept in float32"}
+            "frontend": "included: the spectrogram is computed inside the model from the samples"}
+    if spec.fp32_scopes:
+        meta["fp32_island"] = f"spectrogram frontend ({', '.join(spec.fp32_scopes)}) kept in float32"
     return _finish(module, path, model_type=model_type, input_name=AUDIO_INPUT, input_shape=(batch, spec.n_samples),
                    output_name=output_name, meta=meta, input_desc=spec.describe(batch), output_desc=output_desc,
                    labels=labels, reference=reference_fn, windows=windows, fp32_scopes=spec.fp32_scopes, **kw)
@@ -261,7 +286,8 @@ def export_backbone(backbone: Any, path: str | os.PathLike[str], *, batch: int =
         Real audio windows for the parity check (n a multiple of ``batch``); None skips it.
     **kw
         ``io_dtype``, ``deployment_target``, ``compress``, ``overwrite``, ``strict`` of
-        :func:`workbench.export.coreml.export_head`.
+        :func:`workbench.export.coreml.export_head`, and ``fp32_frontend`` (bool: keep the
+        spectrogram frontend in float32 or not; None: OpenL3 yes, the CNN no).
 
     Returns
     -------

@@ -36,7 +36,7 @@ ALLOW_OPS: frozenset[str] = frozenset({
     "softmax", "reduce_mean", "reduce_max", "reduce_min", "reduce_sum", "reduce_sum_square",
     "reduce_l2_norm", "reshape", "transpose", "squeeze", "expand_dims", "concat", "slice_by_index", "split",
     "max_pool", "avg_pool", "pad", "layer_norm", "batch_norm", "instance_norm", "cast", "identity",
-    "classify", "leaky_relu", "upsample_nearest_neighbor",
+    "classify", "leaky_relu", "upsample_nearest_neighbor", "tile",
 })
 _EPSILON_OPS = ("rsqrt", "inverse", "log", "layer_norm", "batch_norm", "instance_norm", "l2_norm", "local_response_norm")
 #: Pooling limits beyond which pooling is reported to fall off the Neural Engine.
@@ -172,15 +172,15 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
     weight_bytes = 0
     input_names = set(fn.inputs)
     output_names = {v.name for v in fn.outputs}
-    island = _declared_island(path)
     n_compute = n_eligible = n_island = 0
 
+    island = _declared_island(path)
     for name, var in fn.inputs.items():
         if _is_symbolic(var.shape):
             findings.append(Finding("error", "program", f"input {name!r} has a dynamic shape {var.shape}"))
         dt = _dtype_name(var)
         findings.append(Finding("note", "program", f"input {name!r}: {dt} {tuple(var.shape)}"
-                                + (" (cast to fp16 inside the model)" if dt == "fp32" else "")))
+                                + (" (cast to fp16 inside the model)" if dt == "fp32" and not island else "")))
 
     for op in fn.operations:
         counts[op.op_type] += 1
@@ -216,7 +216,7 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
                 elif not island:
                     findings.append(Finding("error", label, "computes in fp32: an fp32 op never runs on the "
                                                             "Neural Engine (convert with compute_precision=FLOAT16)"))
-        if op.op_type == "conv":
+        if op.op_type == "conv" and not fp32_compute:
             dil = _param(op, "dilations")
             if dil is not None and any(int(d) > 1 for d in np.atleast_1d(dil)):
                 findings.append(Finding("warning", label, f"dilated convolution (dilations={list(map(int, dil))}) "
