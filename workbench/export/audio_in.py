@@ -268,8 +268,9 @@ def _export(module: Any, spec: AudioSpec, path: str | os.PathLike[str], *, model
                    labels=labels, reference=reference_fn, windows=windows, fp32_scopes=spec.fp32_scopes, **kw)
 
 
-def export_backbone(backbone: Any, path: str | os.PathLike[str], *, batch: int = 1, metadata: dict[str, Any] | None = None,
-                    windows: np.ndarray | None = None, **kw: Any) -> ExportResult:
+def export_backbone(backbone: Any, path: str | os.PathLike[str], *, batch: int = 1, model_type: str = "backbone",
+                    metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
+                    **kw: Any) -> ExportResult:
     """Export the backbone alone: ``samples`` ``(batch, n_samples)`` -> ``embedding`` ``(batch, dim)``.
 
     Parameters
@@ -280,8 +281,10 @@ def export_backbone(backbone: Any, path: str | os.PathLike[str], *, batch: int =
         Where the ``.mlpackage`` goes.
     batch : int >= 1
         Windows per prediction.
+    model_type : {"backbone", "embedding"}
+        ``"embedding"`` for a backbone trained end to end as the embedding model (the CNN run's).
     metadata : dict or None
-        Extra metadata keys.
+        Extra metadata keys (a run's ``metrics``, ``run_id``, ``version``... go to their fields).
     windows : np.ndarray [shape=(n, n_samples)] or None
         Real audio windows for the parity check (n a multiple of ``batch``); None skips it.
     **kw
@@ -296,13 +299,19 @@ def export_backbone(backbone: Any, path: str | os.PathLike[str], *, batch: int =
     """
     from workbench.export.coreml_meta import build_metadata
 
+    from workbench.validate import check_choice
+
+    check_choice("model_type", model_type, ("backbone", "embedding"))
     spec = audio_spec(backbone)
     extra = backbone_metadata(backbone)
-    meta = build_metadata(model_type="backbone", description=f"{spec.name} embedding of a {spec.window_s:g}-s audio "
+    given = dict(metadata or {})
+    fields = {k: given.pop(k) for k in ("metrics", "fingerprint", "run_id", "version", "author", "license") if k in given}
+    given.pop("backbone", None)
+    meta = build_metadata(model_type=model_type, description=f"{spec.name} embedding of a {spec.window_s:g}-s audio "
                           f"window ({spec.dim} floats), from mono samples at {spec.sample_rate} Hz.",
                           backbone=extra.get("backbone"), weights_source=extra.get("weights_source"),
-                          extra=dict(metadata or {}))
-    return _export(audio_model(backbone, batch=batch), spec, path, model_type="backbone", batch=batch,
+                          extra=given, **fields)
+    return _export(audio_model(backbone, batch=batch), spec, path, model_type=model_type, batch=batch,
                    output_name="embedding", output_desc={"embedding": f"{spec.dim}-d {spec.name} embedding of each "
                                                                       "window (one row per window)"},
                    labels=None, meta=meta, reference_fn=reference(backbone), windows=windows, **kw)
