@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-export", action="store_true", help="skip the Core ML export and registry")
     p.add_argument("--seed", type=int, default=0, help="synthesis seed (default 0)")
     p.add_argument("--folder", default=None, help="where the demo audio goes (default <home>/data/demo)")
-    p.add_argument("--backbone", default="auto", choices=("auto", "features", "openl3"),
+    p.add_argument("--backbone", default="auto", choices=("auto", "features", "openl3", "cnn"),
                    help="what the demo embeds and trains on (default auto: OpenL3 when its weights are found)")
     p.set_defaults(func=_cmd_demo)
 
@@ -60,7 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("embed", help="embed every track (OpenL3 when its weights are found, else the feature "
                                      "frontend); cached by content hash")
-    p.add_argument("--backbone", choices=("auto", "openl3", "features"), default="auto")
+    p.add_argument("--backbone", choices=("auto", "openl3", "features", "cnn"), default="auto",
+                   help="cnn: the trainable CNN (weights from --weights, $WORKBENCH_CNN_WEIGHTS or the newest "
+                        "`train embeddings --backbone cnn` run; one worker)")
     p.add_argument("--weights", default=None, help="an OpenL3 .h5 weight file (default: <home>/models/openl3/ or "
                                                      "$WORKBENCH_OPENL3_WEIGHTS)")
     p.add_argument("--hop", type=float, default=None,
@@ -214,6 +216,11 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     backbone: Backbone
     if args.backbone == "features":
         backbone, said = FeatureFrontend(), "feature frontend (asked for), not OpenL3"
+    elif args.backbone == "cnn":
+        from workbench.train.backbones import cnn_backbone
+
+        backbone = cnn_backbone(args.weights)
+        said = f"CNN {backbone.name} ({backbone.trained}; mono 22,050 Hz, 3.0-s windows)"  # type: ignore[attr-defined]
     elif args.backbone == "openl3" or args.weights is not None:
         from workbench.embed.openl3 import OpenL3, OpenL3Backbone
 
@@ -223,7 +230,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         said = f"OpenL3 {describe_backbone(backbone)}"
     else:
         backbone, said = default_backbone(device=args.device, precision=args.precision)
-    workers = default_workers(backbone) if args.workers is None else args.workers
+    workers = (1 if args.backbone == "cnn" else default_workers(backbone)) if args.workers is None else args.workers
     if args.hop is not None:
         backbone = with_hop(backbone, args.hop)
     with open_library(args) as lib:

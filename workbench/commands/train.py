@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             q.add_argument("--classes", default=None, choices=("auto", "crates", "folder", "artist", "self"),
                            help="where the classes come from (default auto: crates, else sub-folders, else self); "
                                 "same as --set classes_from=...")
-        q.add_argument("--backbone", default=None, choices=("auto", "features", "openl3"),
+        q.add_argument("--backbone", default=None, choices=("auto", "features", "openl3", "cnn"),
                        help="what the head is trained on (default auto: OpenL3 when its weights are found, else "
                             "the feature frontend); same as --set backbone=...")
         q.add_argument("--size", type=int, default=None, choices=(512, 6144), help="OpenL3 embedding size (default 512)")

@@ -93,7 +93,7 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     if unknown:
         raise ParameterError(f"config keys must be among {sorted([*known, *EMBEDDING_DATA_DEFAULTS, 'epochs'])}; "
                              f"got unknown {unknown}")
-    b = resolve_backbone(backbone, data_cfg)  # before the job: missing OpenL3 weights fail here, clearly
+    b = resolve_backbone(backbone, data_cfg, seed=cfg.get("seed", 0))  # before the job: missing OpenL3 weights fail here, clearly
     runner = JobRunner(library, "embeddings", config={**data_cfg, **cfg}, experiments_root=experiments_root,
                        progress=False, on_state=on_state)
     with runner:
@@ -102,7 +102,7 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     return runner.job, path
 
 
-def resolve_backbone(backbone: Backbone | None, data_cfg: dict[str, Any]) -> Backbone:
+def resolve_backbone(backbone: Backbone | None, data_cfg: dict[str, Any], *, seed: int = 0) -> Backbone:
     """The job's backbone: ``backbone`` when given, else the one ``data_cfg`` names; ``data_cfg["backbone"]``
     is set to the kind used (``features`` or ``openl3``), so runs and reports name it.
 
@@ -112,6 +112,8 @@ def resolve_backbone(backbone: Backbone | None, data_cfg: dict[str, Any]) -> Bac
         A backbone object (wins over the name).
     data_cfg : dict
         Holds ``backbone``, ``size`` and ``openl3_weights``; updated in place.
+    seed : int >= 0
+        The run's seed: the CNN (``cnn``) starts from its initial weights unless weights are given.
 
     Raises
     ------
@@ -121,6 +123,10 @@ def resolve_backbone(backbone: Backbone | None, data_cfg: dict[str, Any]) -> Bac
     from workbench.embed.features import FeatureFrontend
     from workbench.train.backbones import backbone_by_name
 
+    if backbone is None and data_cfg.get("backbone") == "cnn":  # trained from its seed (or the weights given)
+        from workbench.train.backbones import cnn_backbone
+
+        backbone = cnn_backbone(data_cfg.get("openl3_weights"), seed=seed, search=False)
     b = backbone if backbone is not None else backbone_by_name(
         data_cfg.get("backbone") or "auto", size=data_cfg.get("size", 512), weights=data_cfg.get("openl3_weights"))
     data_cfg["backbone"] = "features" if isinstance(b, FeatureFrontend) else str(b.name).split("-")[0]
@@ -168,8 +174,14 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     from workbench.train.triplet import TripletConfig, embed, train_triplet
     from workbench.train.views import describe, training_view_settings
 
+    from workbench.train.cnn_training import cnn_plan
+
     b = backbone if backbone is not None else FeatureFrontend()
     runner.backbone = _backbone_info(b)
+    cnn = cnn_plan(b, cfg)  # the CNN is trained itself, on its log-mel patches of 3-s windows
+    rows_b = b if cnn is None else cnn.rows
+    if cnn is not None:
+        data_cfg["window_s"] = cnn.window_s
     seed = int(cfg.get("seed", 0))
     selected = list(library.tracks() if tracks is None else tracks)
     choice = resolve_classes(library, selected, data_cfg["classes_from"])
@@ -177,7 +189,7 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     if choice.source == "self" and n_views < 1:  # each track its own class: its augmented view is a positive
         n_views = 1
     kept = [t for t in selected if t.id in choice.classes]
-    data = ds.section_windows(library, ds.whole_tracks(library, kept), backbone=b, window_s=data_cfg["window_s"],
+    data = ds.section_windows(library, ds.whole_tracks(library, kept), backbone=rows_b, window_s=data_cfg["window_s"],
                               classes_from=choice.classes, seed=seed, progress=progress)
     if len(data) == 0:
         raise ParameterError(f"no training windows: none of the {len(kept)} tracks with a class "
@@ -187,7 +199,7 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
                                         val_size=float(data_cfg["val_size"]), seed=seed, by_artist=by_artist)
     if n_views:  # augmented views of the training tracks only (validation and test score the original audio)
         train_tracks = [library.track(int(t)) for t in sorted(set(train.track_ids.tolist()))]
-        train = ds.section_windows(library, ds.whole_tracks(library, train_tracks), backbone=b,
+        train = ds.section_windows(library, ds.whole_tracks(library, train_tracks), backbone=rows_b,
                                    window_s=data_cfg["window_s"], classes_from=choice.classes, n_views=n_views,
                                    augment_settings=training_view_settings(), seed=seed, progress=progress)
     m = cfg.get("m", 4)
@@ -211,16 +223,22 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     runner.training(total_epochs=tcfg.max_epochs)
     # augmented views train the head; validation and test score the original audio only
     val, test = val.originals(), test.originals()
-    result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress)
+    result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress,
+                           model=None if cnn is None else cnn.net)
     arrays = {"embeddings": embed(result.model, test.X), "classes": np.asarray([test.classes[i] for i in test.y]),
               "track_ids": test.track_ids, "start_s": test.rows["start_s"]}
     _contract_metrics(result.metrics, sorted(docs[t]["content_hash"] for t in splits["test"]), choice.source)
     if data_cfg.get("invariance_clips", 8):
         from workbench.train.triplet import _standardise_stats
 
-        result.metrics.update(held_out_invariance(library, result.model, b, test, stats=_standardise_stats(train.X),
+        stats = _standardise_stats(train.X) if cnn is None else cnn.identity_stats()
+        result.metrics.update(held_out_invariance(library, result.model, rows_b, test, stats=stats,
                                                   n_clips=int(data_cfg.get("invariance_clips", 8))))
-    return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays)
+    if cnn is not None:  # the trained network back into the audio-in model, saved whole as model.pt
+        cnn.finish(result)
+        runner.backbone = {**_backbone_info(b), "trained": b.trained, "rows": cnn.rows.name}
+    return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays,
+                         save_model=None if cnn is None else cnn.save)
 
 
 def _contract_metrics(metrics: dict[str, Any], test_hashes: list[str], source: str) -> None:

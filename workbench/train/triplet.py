@@ -12,7 +12,8 @@ own views plus a pair term (:mod:`workbench.train.views`), so the head keeps the
 invariance to pitch, tempo and gain.
 
 Inputs are z-scored with the training set's statistics; at the end the scaling is folded into the
-first linear layer, so the returned head takes raw backbone vectors.
+first linear layer, so the returned head takes raw backbone vectors. A ``model`` given instead
+(the CNN over log-mel patch rows, trained end-to-end) takes the rows as they are.
 
 Guard rails: impossible sampler settings are refused before training; a collapse (embedding
 spread near zero, or the loss stuck at the margin) stops training with :class:`CollapseError`;
@@ -138,6 +139,7 @@ def embed(model: EmbeddingHead, X: np.ndarray, *, batch_size: int = 4096) -> np.
     """
     import torch
 
+    batch_size = min(batch_size, int(getattr(model, "eval_batch_size", batch_size)))
     was_training = model.training
     model.eval()
     out = []
@@ -282,7 +284,7 @@ def _labels_in(data: EmbeddingSet, classes: list[str]) -> np.ndarray:
 
 def train_triplet(train: EmbeddingSet, val: EmbeddingSet, *, test: EmbeddingSet | None = None,
                   config: TripletConfig | None = None, on_epoch: OnEpoch | None = None,
-                  progress: bool = True) -> TripletResult:
+                  progress: bool = True, model: Any = None) -> TripletResult:
     """Fine-tune an :class:`~workbench.models.heads.EmbeddingHead` with semi-hard triplets.
 
     Parameters
@@ -299,6 +301,9 @@ def train_triplet(train: EmbeddingSet, val: EmbeddingSet, *, test: EmbeddingSet 
         embedding_spread, seconds``. An exception it raises stops training and propagates.
     progress : bool
         A tqdm bar over epochs.
+    model : torch.nn.Module or None
+        Trained in place instead of a new head (rows -> unit embeddings, with ``out_dim``; e.g. the
+        CNN over log-mel patches); rows not z-scored; the untrained baseline is its copy as given.
 
     Raises
     ------
@@ -320,20 +325,21 @@ def train_triplet(train: EmbeddingSet, val: EmbeddingSet, *, test: EmbeddingSet 
 
     sampling = plan_sampling(train, cfg, check_sampler)  # originals, each bringing its own view, where possible
     y_val = _labels_in(val, train.classes)
-    mean, std = _standardise_stats(train.X)
+    mean, std = _standardise_stats(train.X) if model is None else (  # a given network: rows as they are
+        np.zeros(train.dim, np.float32), np.ones(train.dim, np.float32))
 
     saved_threads = torch.get_num_threads()
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _train(train, val, test, cfg, y_val, sampling, mean, std, on_epoch, progress)
+        return _train(train, val, test, cfg, y_val, sampling, mean, std, on_epoch, progress, model)
     finally:
         torch.set_num_threads(saved_threads)
 
 
 def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cfg: TripletConfig,
            y_val: np.ndarray, sampling: Any, mean: np.ndarray, std: np.ndarray, on_epoch: OnEpoch | None,
-           progress: bool) -> TripletResult:
+           progress: bool, given: Any = None) -> TripletResult:
     import torch
     from pytorch_metric_learning import distances, losses, miners
     from tqdm.auto import tqdm
@@ -350,8 +356,9 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     rng = np.random.RandomState(cfg.seed % 2**32)
     history: list[dict[str, Any]] = []
     generator = torch.Generator().manual_seed(cfg.seed)
-    model = seeded(EmbeddingHead, train.dim, hidden_dim=cfg.hidden_dim, out_dim=cfg.out_dim, dropout=cfg.dropout,
-                   generator=generator)
+    model = given if given is not None else seeded(
+        EmbeddingHead, train.dim, hidden_dim=cfg.hidden_dim, out_dim=cfg.out_dim, dropout=cfg.dropout,
+        generator=generator)
     untrained = copy.deepcopy(model)
     distance = distances.CosineSimilarity()
     loss_fn = losses.TripletMarginLoss(margin=cfg.margin, distance=distance)
@@ -430,8 +437,9 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     bar.close()
     model.load_state_dict(best_state)
     model.eval()
-    _fold_scaling(model, mean, std)
-    _fold_scaling(untrained, mean, std)
+    if given is None:
+        _fold_scaling(model, mean, std)
+        _fold_scaling(untrained, mean, std)
     untrained.eval()
     metrics = _evaluate(model, untrained, train, {"val": val, "test": test}, mean, std)
     result = TripletResult(model=model, history=history, metrics=metrics, config=cfg.to_dict(),
