@@ -168,3 +168,37 @@ def test_openl3_from_raw_samples_reaches_60_db(tmp_path, size):
     assert r.parity.psnr_db >= 60.0, str(r.parity)
     assert coreml.read_metadata(r.path)["sample_rate"] == 48000
     print(f"OpenL3 {size}: {r.parity}; ANE-eligible {r.lint.n_ane_eligible}/{r.lint.n_compute_ops}")
+
+
+def test_export_run_jobs_are_audio_in_where_the_backbone_allows(tmp_path, cnn):
+    """A CNN run (model.pt is the whole CNN) exports its audio-in embedding model; a feature-frontend run
+    keeps the vector-in models and says why in ``com.workbench.audio_in``."""
+    from types import SimpleNamespace
+
+    from workbench.export.run_export import NO_AUDIO_IN, _jobs
+    from workbench.models.cnn import save_cnn
+
+    save_cnn(cnn, tmp_path / "model.pt")
+    spec = audio_in.audio_spec(cnn)
+    wav = _synthetic_windows(tmp_path, spec, 1)  # writes synth.wav
+    assert wav.shape == (1, spec.n_samples)
+    lib = SimpleNamespace(tracks=lambda: [SimpleNamespace(path=str(tmp_path / "synth.wav"))])
+    run = SimpleNamespace(kind="embeddings", run_id="r-cnn", info={"backbone": {"name": "cnn-x"}})
+    kw = {"io_dtype": "fp32", "deployment_target": "macOS14", "compress": None}
+    jobs = _jobs(run, lib, tmp_path / "model.pt", {"run_id": "r-cnn"}, None, kw, input="samples",
+                 openl3_weights=None, n_windows=2)
+    assert [t for t, _ in jobs] == ["embedding"]
+    r = jobs[0][1](tmp_path / "e.mlpackage")
+    meta = coreml.read_metadata(r.path)
+    assert list(meta["inputs"]) == ["samples"] and meta["sample_rate"] == 22050 and meta["model_type"] == "embedding"
+    assert r.parity is not None and r.parity.psnr_db >= 60.0, str(r.parity)
+    features_run = SimpleNamespace(kind="embeddings", run_id="r-f", info={"backbone": {"name": "features-v1"}})
+    from workbench.models.heads import save_checkpoint
+
+    save_checkpoint(EmbeddingHead(202), tmp_path / "head.pt")
+    jobs = _jobs(features_run, lib, tmp_path / "head.pt", {}, None, kw, input="samples", openl3_weights=None,
+                 n_windows=2)
+    assert [t for t, _ in jobs] == ["head", "embedding"]
+    r = jobs[1][1](tmp_path / "f.mlpackage")
+    meta = coreml.read_metadata(r.path)
+    assert list(meta["inputs"]) == ["features"] and meta["audio_in"] == NO_AUDIO_IN

@@ -33,6 +33,7 @@ def packages(tmp_path_factory):
     d = tmp_path_factory.mktemp("swift")
     return {"embedding": coreml.export_embedding_model(EmbeddingHead(128), d / "e.mlpackage", backbone=cnn, batch=4).path,
             "backbone": audio_in.export_backbone(cnn, d / "b.mlpackage").path,
+            "cnn_run": audio_in.export_backbone(cnn, d / "c.mlpackage", model_type="embedding").path,
             "dj_section": coreml.export_classifier(SectionClassifier(128), d / "s.mlpackage", backbone=cnn).path}
 
 
@@ -45,6 +46,7 @@ def test_swift_names_and_shapes_match_the_exported_specs(packages):
     text = SWIFT.read_text()
     names, cnn = _enum(text, "Workbench"), _enum(text, "CNNDefaults")
     outputs = {"embedding": [names["embeddingOutput"]], "backbone": [names["backboneOutput"]],
+               "cnn_run": [names["backboneOutput"]],
                "dj_section": [names["labelOutput"], names["probabilitiesOutput"]]}
     for kind, path in packages.items():
         spec, meta = _spec(path)
@@ -60,7 +62,9 @@ def test_swift_names_and_shapes_match_the_exported_specs(packages):
     spec, _ = _spec(packages["embedding"])
     assert list(spec.description.input[0].type.multiArrayType.shape) == [4, 66150]
     out = spec.description.output[0].type.multiArrayType
-    assert list(out.shape) == [4, int(cnn["embeddingDimensions"])]
+    assert list(out.shape) == [4, 256]
+    spec, _ = _spec(packages["cnn_run"])
+    assert list(spec.description.output[0].type.multiArrayType.shape) == [1, int(cnn["embeddingDimensions"])]
     assert out.dataType == ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32  # the example binds Float
     spec, _ = _spec(packages["dj_section"])
     kinds = {o.name: o.type.WhichOneof("Type") for o in spec.description.output}

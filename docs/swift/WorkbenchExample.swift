@@ -18,8 +18,8 @@ import CoreML
 /// Names of the inputs, outputs and metadata keys of the exported models.
 enum Workbench {
     static let inputName = "samples"
-    static let embeddingOutput = "embedding_256"  // model type "embedding": head over the backbone, unit length
-    static let backboneOutput = "embedding"  // model type "backbone": the backbone's own embedding
+    static let embeddingOutput = "embedding_256"  // model type "embedding" of a head over a backbone, unit length
+    static let backboneOutput = "embedding"  // the backbone's own embedding; also the embedding model of a CNN run
     static let labelOutput = "label"  // model type "dj_section": the top label (String)
     static let probabilitiesOutput = "label_probs"  // model type "dj_section": [label: probability]
     static let sampleRateKey = "com.workbench.sample_rate"
@@ -33,7 +33,7 @@ enum CNNDefaults {
     static let sampleRate = 22050.0
     static let windowSamples = 66150
     static let hopSeconds = 0.5
-    static let embeddingDimensions = 256
+    static let embeddingDimensions = 128  // the CNN's own embedding; a head over it gives 256
 }
 
 enum ExampleError: Error {
@@ -127,13 +127,15 @@ func predictions(model: MLModel, contract: AudioContract, windows: [[Float]]) th
     return results
 }
 
-/// One embedding per window (rows of `embedding_256`), trimmed to the real windows.
+/// One embedding per window (rows of the embedding output), trimmed to the real windows.
 func embeddings(model: MLModel, url: URL) throws -> [[Float]] {
     let contract = try AudioContract(model: model)
     let w = windows(of: try loadMono(url: url, sampleRate: contract.sampleRate), contract: contract)
     var rows: [[Float]] = []
     for out in try predictions(model: model, contract: contract, windows: w) {
-        guard let e = out.featureValue(for: Workbench.embeddingOutput)?.multiArrayValue else { continue }
+        // a head over a backbone says "embedding_256"; a CNN trained end to end (its own embedding model) "embedding"
+        guard let e = (out.featureValue(for: Workbench.embeddingOutput) ?? out.featureValue(for: Workbench.backboneOutput))?
+            .multiArrayValue else { continue }
         let dim = e.shape[1].intValue
         let p = e.dataPointer.bindMemory(to: Float.self, capacity: e.count)  // fp32 output
         for r in 0..<e.shape[0].intValue { rows.append(Array(UnsafeBufferPointer(start: p + r * dim, count: dim))) }
