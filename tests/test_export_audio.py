@@ -142,6 +142,8 @@ def test_audio_in_refusals(tmp_path, cnn):
         coreml.export_embedding_model(EmbeddingHead(64), tmp_path / "e.mlpackage", backbone=cnn)
     with pytest.raises(ParameterError, match="window features with context and track-relative blocks need the whole"):
         coreml.export_classifier(SectionClassifier(1012), tmp_path / "c.mlpackage", backbone=cnn)
+    with pytest.raises(ParameterError, match="input='logmel' is OpenL3's log-mel patch; the backbone is 'AudioCNN'"):
+        coreml.export_classifier(SectionClassifier(128), tmp_path / "c.mlpackage", backbone=cnn, input="logmel")
     with pytest.raises(ParameterError, match="batch must be"):
         coreml.export_embedding_model(head, tmp_path / "e.mlpackage", backbone=cnn, batch=0)
     with pytest.raises(ParameterError, match="model_type must be one of"):

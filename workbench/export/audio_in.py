@@ -35,7 +35,7 @@ from workbench.validate import check_int
 if TYPE_CHECKING:
     import torch
 
-    from workbench.export.coreml import ExportResult
+    from workbench.export.coreml_finish import ExportResult
     from workbench.models.heads import EmbeddingHead, SectionClassifier
 
 #: The input name of every audio-in model.
@@ -240,7 +240,7 @@ def backbone_metadata(backbone: Any) -> dict[str, Any]:
     backbone : OpenL3 or torch.nn.Module
     """
     if hasattr(backbone, "network") and hasattr(backbone, "input_repr"):
-        from workbench.export.coreml import _openl3_meta
+        from workbench.export.coreml_finish import _openl3_meta
 
         return _openl3_meta(backbone)
     spec = audio_spec(backbone)
@@ -253,7 +253,7 @@ def backbone_metadata(backbone: Any) -> dict[str, Any]:
 def _export(module: Any, spec: AudioSpec, path: str | os.PathLike[str], *, model_type: str, batch: int,
             output_name: str, output_desc: dict[str, str], labels: tuple[str, ...] | None, meta: dict[str, Any],
             reference_fn: Any, windows: np.ndarray | None, fp32_frontend: bool | None = None, **kw: Any) -> ExportResult:
-    from workbench.export.coreml import _finish
+    from workbench.export.coreml_finish import _finish
 
     kw = {"io_dtype": "fp32", "deployment_target": "macOS14", "compress": None, "overwrite": False, "strict": False,
           **kw}
@@ -298,7 +298,6 @@ def export_backbone(backbone: Any, path: str | os.PathLike[str], *, batch: int =
         Model type ``"backbone"`` (not a registry type: the app's frame embedder).
     """
     from workbench.export.coreml_meta import build_metadata
-
     from workbench.validate import check_choice
 
     check_choice("model_type", model_type, ("backbone", "embedding"))
@@ -339,7 +338,7 @@ def export_audio_embedding(head: EmbeddingHead, path: str | os.PathLike[str], *,
     -------
     ExportResult
     """
-    from workbench.export.coreml import _head_metadata
+    from workbench.export.coreml_finish import _head_metadata
 
     spec = audio_spec(backbone)
     meta = _head_metadata(head, "embedding", metadata, f"Embedding model: {spec.name} and the trained head, from a "
@@ -380,7 +379,7 @@ def export_audio_classifier(classifier: SectionClassifier, path: str | os.PathLi
     ParameterError
         The classifier's input is not the backbone's frame embedding.
     """
-    from workbench.export.coreml import _head_metadata
+    from workbench.export.coreml_finish import _head_metadata
 
     spec = audio_spec(backbone)
     if classifier.in_dim != spec.dim:
