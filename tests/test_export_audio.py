@@ -204,3 +204,53 @@ def test_export_run_jobs_are_audio_in_where_the_backbone_allows(tmp_path, cnn):
     r = jobs[1][1](tmp_path / "f.mlpackage")
     meta = coreml.read_metadata(r.path)
     assert list(meta["inputs"]) == ["features"] and meta["audio_in"] == NO_AUDIO_IN
+
+
+@pytest.mark.slow
+def test_a_trained_cnn_run_exports_an_audio_in_embedding_model(tmp_path):
+    """End to end: a tiny `--backbone cnn` embeddings run -> export_run -> the registered embedding model
+    takes 3-s windows of 22,050 Hz samples and matches the trained CNN on the library's audio."""
+    import soundfile as sf
+
+    from workbench.export import export_run
+    from workbench.library import Library
+    from workbench.models.cnn import load_cnn
+    from workbench.runs import load_run
+    from workbench.train.jobs import train_embeddings_job
+
+    rng = np.random.default_rng(0)
+    sr = 22050
+    t = np.arange(12 * sr) / sr
+    for folder, freqs in {"low": (110.0, 130.0, 150.0, 170.0), "high": (1500.0, 1700.0, 1900.0, 2100.0)}.items():
+        (tmp_path / "music" / folder).mkdir(parents=True)
+        for i, f in enumerate(freqs):
+            y = sum(0.3 / k * np.sin(2 * np.pi * k * f * t) for k in (1, 2, 3)) + 0.02 * rng.standard_normal(t.size)
+            sf.write(tmp_path / "music" / folder / f"t{i}.wav", y.astype(np.float32), sr)
+    lib = Library(tmp_path / "lib.db")
+    try:
+        lib.scan(tmp_path / "music", progress=False)
+        job, path = train_embeddings_job(lib, progress=False, experiments_root=tmp_path / "exp", config={
+            "epochs": 2, "n_views": 1, "invariance_clips": 2, "classes_from": "folder", "test_size": 0.34,
+            "val_size": 0.34, "m": 2, "batch_size": 4, "backbone": "cnn"})
+        assert job.state == "completed"
+        run = load_run(path)
+        pairs = export_run(run, library=lib, force=True, n_windows=4)
+    finally:
+        lib.close()
+    assert [v.model_type for _, v in pairs] == ["embedding"]
+    result, version = pairs[0]
+    meta = coreml.read_metadata(result.path)
+    assert list(meta["inputs"]) == ["samples"] and list(meta["outputs"]) == ["embedding"]
+    assert meta["sample_rate"] == 22050 and meta["window_samples"] == 66150
+    assert meta["backbone"]["name"] == run.info["backbone"]["name"]
+    assert result.parity is not None and result.parity.n_windows == 4 and result.parity.psnr_db >= 60.0
+    assert result.lint.ok, str(result.lint)
+    trained = load_cnn(run.model_path)
+    w = audio_in.file_windows([tmp_path / "music" / "low" / "t0.wav"], audio_in.audio_spec(trained), n_windows=1)
+    got = run_program(result.path, w)
+    want = audio_in.reference(trained)(w)
+    assert float(np.abs(got - want).max()) < 5e-3
+
+
+def run_program(path, windows):
+    return run(path, {"samples": windows})["embedding"]

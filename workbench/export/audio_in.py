@@ -245,9 +245,14 @@ def backbone_metadata(backbone: Any) -> dict[str, Any]:
         return _openl3_meta(backbone)
     spec = audio_spec(backbone)
     config = getattr(audio_module(backbone), "config", None)
+    sha = getattr(backbone, "weights_sha256", None)
+    sha = sha() if callable(sha) else sha
+    trained = getattr(backbone, "trained", "")
     return {"backbone": {"name": spec.name, "dim": spec.dim, "sample_rate_hz": spec.sample_rate,
                          "window_s": spec.window_s, "hop_s": spec.hop_s,
-                         **({"config": config()} if callable(config) else {})}}
+                         **({"config": config()} if callable(config) else {})},
+            "weights_source": (f"{spec.name} weights sha256 {sha}" + (f" ({trained})" if trained else ""))
+            if sha else None}
 
 
 def _export(module: Any, spec: AudioSpec, path: str | os.PathLike[str], *, model_type: str, batch: int,

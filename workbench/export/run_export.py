@@ -295,17 +295,20 @@ def _audio_backbone(run: Run, openl3_weights: str | os.PathLike[str] | None) -> 
     return None
 
 
-def _end_to_end_cnn(model_path: Any) -> Any:
-    """The :class:`~workbench.models.cnn.AudioCNN` a run's ``model.pt`` holds, or None (a head)."""
+def _end_to_end_cnn(model_path: Any, run: Run) -> Any:
+    """The CNN backbone (named by its weights) a run's ``model.pt`` holds whole, or None (a head)."""
     try:
         from workbench.models.cnn import load_cnn
+        from workbench.models.cnn_backbone import CNNBackbone
         from workbench.models.heads import CheckpointError
     except ImportError:
         return None
     try:
-        return load_cnn(model_path)
+        model = load_cnn(model_path)
     except (CheckpointError, ParameterError):
         return None
+    return CNNBackbone(model, hop_s=float((run.info.get("backbone") or {}).get("hop_s", 0.5)),
+                       trained=f"trained in run {run.run_id}")
 
 
 def _audio_windows(lib: Library, backbone: Any, n_windows: int) -> np.ndarray | None:
@@ -324,7 +327,7 @@ def _jobs(run: Run, lib: Library, model_path: Any, meta: dict[str, Any], windows
     """The (model type, export callable) pairs of a run, audio in where its backbone allows."""
     from workbench.export import coreml
 
-    cnn = _end_to_end_cnn(model_path) if run.kind != "sections" else None
+    cnn = _end_to_end_cnn(model_path, run) if run.kind != "sections" else None
     backbone = cnn if cnn is not None else _audio_backbone(run, openl3_weights)
     if backbone is None:
         meta = {**meta, "audio_in": NO_AUDIO_IN}
