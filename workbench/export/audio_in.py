@@ -201,7 +201,13 @@ def audio_model(backbone: Any, head: EmbeddingHead | SectionClassifier | None = 
 
 
 def reference(backbone: Any, head: EmbeddingHead | SectionClassifier | None = None) -> Any:
-    """The PyTorch computation the audio-in model must reproduce: ``(n, n_samples)`` -> ``(n, out)`` NumPy.
+    """The PyTorch computation the audio-in model must reproduce, in float64: ``(n, n_samples)`` -> ``(n, out)``.
+
+    Float64, because OpenL3's frontend keeps 80 dB of *magnitude* (160 dB of power) below each
+    window's peak: in the near-empty bands of real audio (above 22.05 kHz in audio resampled
+    from 44.1 kHz) float32 round-off alone puts openl3's own float32 output 59.5 dB PSNR away
+    from its float64 output, so a float32 reference could not tell a 60-dB export from a
+    perfect one. The modules are copied; the originals are not changed.
 
     Parameters
     ----------
@@ -209,7 +215,10 @@ def reference(backbone: Any, head: EmbeddingHead | SectionClassifier | None = No
     head : EmbeddingHead, SectionClassifier or None
         A classifier's output is its softmax.
     """
-    module = audio_module(backbone)
+    import copy
+
+    module = copy.deepcopy(audio_module(backbone)).double().eval()
+    head64 = copy.deepcopy(head).double().eval() if head is not None else None
 
     def run(x: np.ndarray) -> np.ndarray:
         """The reference on a batch of windows.
@@ -221,13 +230,13 @@ def reference(backbone: Any, head: EmbeddingHead | SectionClassifier | None = No
         import torch
 
         with torch.no_grad():
-            e = module.eval()(torch.from_numpy(np.ascontiguousarray(x, np.float32))).reshape(len(x), -1)
-            if head is None:
-                return e.numpy()
-            out = head.eval()(e)
-            if getattr(head, "kind", "") == "section_classifier":
+            e = module(torch.from_numpy(np.ascontiguousarray(x, np.float64))).reshape(len(x), -1)
+            if head64 is None:
+                return e.float().numpy()
+            out = head64(e)
+            if getattr(head64, "kind", "") == "section_classifier":
                 out = torch.softmax(out, dim=1)
-            return out.numpy()
+            return out.float().numpy()
 
     return run
 
@@ -264,6 +273,11 @@ def _export(module: Any, spec: AudioSpec, path: str | os.PathLike[str], *, model
           **kw}
     if fp32_frontend is not None:
         spec = replace(spec, fp32_scopes=("frontend",) if fp32_frontend else ())
+    frontend = getattr(module, "frontend", None)
+    if frontend is not None and hasattr(frontend, "floor"):  # OpenL3's: its own floor where fp32 holds it
+        from workbench.export.ane_openl3 import EXACT_FLOOR, SPEC_FLOOR
+
+        frontend.floor = EXACT_FLOOR if spec.fp32_scopes else SPEC_FLOOR
     meta = {**meta, **spec.metadata(), "batch": batch,
             "frontend": "included: the spectrogram is computed inside the model from the samples"}
     if spec.fp32_scopes:
