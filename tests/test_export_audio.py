@@ -41,6 +41,21 @@ def _synthetic_windows(tmp_path: Path, spec: audio_in.AudioSpec, n: int) -> np.n
     return audio_in.file_windows([tmp_path / "synth.wav"], spec, n_windows=n)
 
 
+def _fit_classifier(backbone, windows: np.ndarray) -> SectionClassifier:
+    """A section classifier trained on 4 k-means clusters of the windows' embeddings (varied labels)."""
+    from sklearn.cluster import KMeans
+
+    emb = audio_in.reference(backbone)(windows)
+    y = KMeans(n_clusters=4, n_init=4, random_state=0).fit_predict(emb)
+    clf = SectionClassifier(emb.shape[1]).train()
+    opt = torch.optim.Adam(clf.parameters(), lr=3e-3)
+    for _ in range(100):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(clf(torch.from_numpy(emb)), torch.from_numpy(y.astype(np.int64))).backward()
+        opt.step()
+    return clf.eval()
+
+
 @pytest.fixture(scope="module")
 def cnn():
     from workbench.models.cnn import build_cnn
@@ -56,12 +71,11 @@ def cnn_exports(tmp_path_factory, cnn):
     d = tmp_path_factory.mktemp("audio")
     g = torch.Generator().manual_seed(0)
     head = EmbeddingHead(spec.dim).eval()
-    clf = SectionClassifier(spec.dim).eval()
-    for m in (head, clf):  # seeded, larger weights: confident labels, not a uniform softmax
-        with torch.no_grad():
-            for p in m.parameters():
-                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
-    return {"spec": spec, "windows": windows, "head": head, "clf": clf,
+    with torch.no_grad():
+        for p in head.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    clf = _fit_classifier(cnn, windows)
+    return {"spec": spec, "windows": windows, "head": head, "clf": clf, "cnn": cnn,
             "backbone": audio_in.export_backbone(cnn, d / "bb.mlpackage", windows=windows),
             "embedding": coreml.export_embedding_model(head, d / "emb.mlpackage", backbone=cnn, batch=2,
                                                        windows=windows),
@@ -81,6 +95,8 @@ def test_cnn_models_take_audio_and_match_pytorch(cnn_exports):
         assert "fp32_island" not in r.metadata
         assert r.lint.ane_eligible_share > 0.85, str(r.lint)
         print(f"{key}: {r.parity}; ANE-eligible {r.lint.n_ane_eligible}/{r.lint.n_compute_ops}")
+    labels = audio_in.reference(cnn_exports["cnn"], cnn_exports["clf"])(cnn_exports["windows"]).argmax(axis=1)
+    assert len(set(labels.tolist())) >= 2  # agreement over one repeated label would say nothing
     assert cnn_exports["dj_section"].parity.label_agreement == 1.0
 
 
