@@ -261,6 +261,8 @@ def test_a_trained_cnn_run_exports_an_audio_in_embedding_model(tmp_path):
     assert meta["backbone"]["name"] == run.info["backbone"]["name"]
     assert result.parity is not None and result.parity.n_windows == 4 and result.parity.psnr_db >= 60.0
     assert result.lint.ok, str(result.lint)
+    card = result.path.with_suffix(".md").read_text()
+    assert "audio: 22050 Hz, windows of 66150 samples" in card and "Neural-Engine eligible" in card
     trained = load_cnn(run.model_path)
     w = audio_in.file_windows([tmp_path / "music" / "low" / "t0.wav"], audio_in.audio_spec(trained), n_windows=1)
     got = run_program(result.path, w)
