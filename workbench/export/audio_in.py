@@ -233,7 +233,7 @@ def reference(backbone: Any, head: EmbeddingHead | SectionClassifier | None = No
             e = module(torch.from_numpy(np.ascontiguousarray(x, np.float64))).reshape(len(x), -1)
             if head64 is None:
                 return e.float().numpy()
-            out = head64(e)
+            out = head64(e.double())
             if getattr(head64, "kind", "") == "section_classifier":
                 out = torch.softmax(out, dim=1)
             return out.float().numpy()
