@@ -230,7 +230,7 @@ def test_openl3_without_weights_is_a_clear_error(tiny_library, tmp_path, monkeyp
     with pytest.raises(WeightsError, match=r"(?s)needs the published OpenL3 weights.*WORKBENCH_OPENL3_WEIGHTS"):
         backbone_by_name("openl3")
 
-    with pytest.raises(ValueError, match=r"backbone must be one of \['auto', 'features', 'openl3'\]; got 'vgg'"):
+    with pytest.raises(ValueError, match=r"backbone must be one of \['auto', 'features', 'openl3', 'cnn'\]; got 'vgg'"):
         backbone_by_name("vgg")
     with pytest.raises(ValueError, match=r"size must be one of \[512, 6144\]"):
         backbone_by_name("openl3", size=128)

@@ -92,9 +92,10 @@ def run_demo(
         Progress bars (``tqdm.auto``).
     log : callable or None
         Called with one line as each stage starts (default: print when ``progress``).
-    backbone : {"auto", "features", "openl3"}
+    backbone : {"auto", "features", "openl3", "cnn"}
         What the demo embeds and trains on (:func:`workbench.train.backbones.backbone_by_name`;
-        ``openl3`` without weights fails before anything runs, saying how to add them).
+        ``openl3`` without weights fails before anything runs, saying how to add them; ``cnn``: the
+        trainable CNN, which the embeddings stage trains end-to-end, in place, before the sections stage).
     """
     from workbench.analysis import analyze_library
     from workbench.demo import synthesize_library

@@ -27,6 +27,11 @@ set (:class:`workbench.models.cnn_backbone.MelPatches` makes them).
 
 Initial weights and dropout masks come from a seed (no global seeding). A checkpoint is plain
 data (config + tensors) read back with ``torch.load(weights_only=True)``.
+
+Converted whole by coremltools 9 (``torch.jit.trace``, ML Program, float16 compute), the model
+uses conv, matmul, log, reduce_max, clip, batch_norm, max_pool, linear, ...; on the NumPy MIL
+evaluator (:mod:`workbench.export.mil_eval`) it is at 72.8 dB PSNR to PyTorch on four real-music
+windows (float32: 137 dB), largest float16 activation 433.
 """
 
 from __future__ import annotations
@@ -169,7 +174,8 @@ class MelCNN(nn.Module):
         x = self.blocks(self.input_norm(x))
         x = torch.mean(x, dim=3).flatten(1)  # mean over time: (batch, 128 channels x 16 mel rows)
         x = self.fc2(self.drop(F.relu(self.fc1(x))))
-        return F.normalize(x, dim=1)
+        # x / |x| with a broadcast divide (F.normalize converts to a `tile` that evaluators lack)
+        return x / torch.clamp(torch.sqrt(torch.sum(x * x, dim=1, keepdim=True)), min=1e-6)
 
 
 class AudioCNN(nn.Module):
