@@ -79,7 +79,8 @@ def exported(tmp_path_factory, heads, demo_windows):
         "head16": coreml.export_head(head, d / "head16.mlpackage", io_dtype="fp16", deployment_target="iOS17",
                                      windows=x, metadata=meta),
         "clf": coreml.export_classifier(clf, d / "clf.mlpackage", windows=x, metadata=meta),
-        "emb": coreml.export_embedding_model(head, d / "emb.mlpackage", backbone="features", metadata=meta),
+        "emb": coreml.export_embedding_model(head, d / "emb.mlpackage", backbone="features", input="features",
+                                             metadata=meta),
         "dir": d,
     }
 
@@ -214,8 +215,15 @@ def test_export_errors(tmp_path, heads):
         coreml.save_package(None, tmp_path / "b.mlpackage")
     with pytest.raises(ParameterError, match="input must be one of"):
         coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone=object(), input="wav")
-    with pytest.raises(ParameterError, match="backbone must be 'features' or an OpenL3 module"):
+    with pytest.raises(ParameterError, match="must state sample_rate and n_samples"):
         coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone=object())
+    # audio in is the default; the librosa frontend cannot run inside a model and says so
+    with pytest.raises(ParameterError, match=r"backbone 'features'.*cannot run inside a Core ML model.*'cnn' or 'openl3'"):
+        coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone="features")
+    with pytest.raises(ParameterError, match="input='logmel' is OpenL3's log-mel patch"):
+        coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone="features", input="logmel")
+    with pytest.raises(ParameterError, match="input='features' is the feature frontend's vector"):
+        coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone=object(), input="features")
     assert not list(tmp_path.glob(".*tmp*"))
 
 

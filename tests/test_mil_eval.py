@@ -198,3 +198,32 @@ def test_lint_flags_fp32_dilation_and_pooling(tmp_path):
     assert report.as_dict()["ok"] is False
     with pytest.raises(ValueError, match="level must be one of"):
         Finding("fatal", "x", "y")
+
+
+class Normalize(nn.Module):
+    """F.normalize: the converter emits ``tile`` (issue 19: the CNN backbone ends with it)."""
+
+    def forward(self, x):
+        return F.normalize(torch.relu(x) + 0.5, dim=1)
+
+
+def test_tile_op_and_batched_parity(tmp_path):
+    path = _save(Normalize(), (4, 6), tmp_path / "n.mlpackage", fp16=False)
+    assert "tile" in lint(path).op_counts
+    x = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+    got = mil_eval.run(path, {"x": x})["y"]
+    np.testing.assert_allclose(got, F.normalize(torch.relu(torch.from_numpy(x)) + 0.5, dim=1).numpy(), atol=1e-6)
+    ref = lambda w: F.normalize(torch.relu(torch.from_numpy(w)) + 0.5, dim=1).numpy()  # noqa: E731
+    windows = np.random.default_rng(1).normal(size=(8, 6)).astype(np.float32)
+    report = mil_eval.parity(path, ref, windows)  # two batches of four rows
+    assert report.n_windows == 8 and report.psnr_db > 100
+    with pytest.raises(ParameterError, match="takes 4 windows at a time; got 6 windows, not a multiple of 4"):
+        mil_eval.parity(path, ref, windows[:6])
+
+
+def test_lint_counts_neural_engine_eligible_ops(tmp_path):
+    fp16 = lint(_save(Normalize(), (4, 6), tmp_path / "h.mlpackage"))
+    assert fp16.ok and fp16.n_compute_ops > 0 and fp16.ane_eligible_share == 1.0
+    fp32 = lint(_save(Normalize(), (4, 6), tmp_path / "f.mlpackage", fp16=False))
+    assert not fp32.ok and fp32.n_ane_eligible == 0 and fp32.ane_eligible_share == 0.0
+    assert "Neural-Engine eligible 0/" in str(fp32) and fp32.as_dict()["ane_eligible_share"] == 0.0

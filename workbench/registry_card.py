@@ -96,12 +96,22 @@ def model_card(doc: dict[str, Any]) -> str:
         lines.append(f"- input shape {meta['input_shape']} (static), {meta.get('io_dtype', 'fp32')}")
     if meta.get("frontend"):
         lines.append(f"- frontend: {meta['frontend']}")
+    if meta.get("sample_rate"):
+        lines.append(f"- audio: {meta['sample_rate']} Hz, windows of {meta.get('window_samples')} samples "
+                     f"({meta.get('window_s')} s) every {meta.get('hop_s')} s, {meta.get('channels')}, "
+                     f"{meta.get('level')}")
+    for key, what in (("fp32_island", "float32 island"), ("audio_in", "audio input")):
+        if meta.get(key):
+            lines.append(f"- {what}: {meta[key]}")
     lines += [
         "",
         "## Checks made on the build machine (Linux)",
         "",
         f"- Neural Engine lint: {lint.get('errors', '?')} errors, {lint.get('warnings', '?')} warnings, "
-        f"{lint.get('notes', '?')} notes.",
+        f"{lint.get('notes', '?')} notes."
+        + (f" Neural-Engine eligible: {lint['ane_eligible_ops']}/{lint['compute_ops']} compute ops "
+           f"({100 * lint['ane_eligible_share']:.0f}%, a static estimate; MLComputePlan on a Mac decides)."
+           if lint.get("compute_ops") else ""),
     ]
     for f in lint.get("findings", []):
         if f.get("level") != "note":

@@ -4,7 +4,11 @@
 - :mod:`workbench.export.coreml`: ``export_head``, ``export_classifier``, ``export_embedding_model``.
   Its steps: :mod:`workbench.export.coreml_convert` (convert, compress, save) and
   :mod:`workbench.export.coreml_meta` (metadata); the OpenL3 layers: :mod:`workbench.export.ane_openl3`.
-- :mod:`workbench.export.lint`: static Neural Engine lint of a saved program.
+- :mod:`workbench.export.audio_in`: the audio-in models (mono samples in, the spectrogram inside:
+  ``export_backbone``, ``export_audio_embedding``, ``export_audio_classifier``), their modules in
+  :mod:`workbench.export.ane_audio`; the shared last step in :mod:`workbench.export.coreml_finish`.
+- :mod:`workbench.export.lint`: static Neural Engine lint of a saved program (and the share of
+  compute ops that are Neural-Engine eligible).
 - :mod:`workbench.export.mil_eval`: NumPy evaluator of the saved program; parity and fp16 audit.
 - :mod:`workbench.export.run_export`: :func:`export_run`, a training run's model(s) -> checked
   packages -> :class:`workbench.registry.Registry`; :func:`exportable_runs`,

@@ -241,7 +241,7 @@ class ANEModel(nn.Module):
         """
         b = _batch(self, x)
         if self.frontend is not None:
-            x = self.frontend(x.reshape(b, 1, 1, 48000))
+            x = self.frontend(x)
         if self.network is not None:
             x = self.network(x)
         else:

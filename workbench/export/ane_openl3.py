@@ -27,6 +27,9 @@ _STFT_SCALE = 1.0 / 32.0
 _MEL_GAIN = 8192.0
 #: Floor of the (gained) mel spectrogram before the logarithm: fp16's smallest subnormal.
 SPEC_FLOOR = 2.0 ** -24
+#: openl3's own floor (1e-10) on the gained spectrogram: exact, where the frontend computes in
+#: float32 (the audio-in export's float32 island); below fp16's range otherwise.
+EXACT_FLOOR = 1e-10 * _STFT_SCALE * _MEL_GAIN
 
 
 class ANEOpenL3Frontend(nn.Module):
@@ -60,26 +63,29 @@ class ANEOpenL3Frontend(nn.Module):
             self.mel.weight.copy_(mel.float()[:, :, None, None])
         self.n_mels = int(mel.shape[0])
         self.n_frames = int(n_frames)
+        #: the log's floor: :data:`SPEC_FLOOR` in fp16, :data:`EXACT_FLOOR` in a float32 island
+        self.floor = SPEC_FLOOR
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The log-mel patch of each window, in dB.
 
         Parameters
         ----------
-        x : torch.Tensor [shape=(B, 1, 1, 48000)]
-            1-second mono windows at 48 kHz, full scale +-1.
+        x : torch.Tensor [shape=(B, 48000)]
+            1-second mono windows at 48 kHz, full scale +-1 (reshaped here to (B, 1, 1, 48000), so the
+            reshape belongs to the frontend's float32 island).
 
         Returns
         -------
         torch.Tensor [shape=(B, 1, n_mels, 199)]
         """
-        x = F.pad(x, (0, self.pad))
+        x = F.pad(x.reshape(_batch(self, x), 1, 1, 48000), (0, self.pad))
         re, im = self.stft_re(x), self.stft_im(x)
         mag = torch.sqrt(re * re + im * im)  # (B, bins, 1, T), scaled by 1/32
         spec = self.mel(mag)  # (B, n_mels, 1, T), 256x openl3's
-        # 10*log10(max(S, floor)): openl3's floor 1e-10 is 2.6e-8 here, below fp16's smallest
-        # subnormal; only windows whose peak is 80 dB below ~0.02 see the difference.
-        db = (10.0 / math.log(10.0)) * torch.log(torch.clamp(spec, min=SPEC_FLOOR))
+        # 10*log10(max(S, floor)): openl3's floor 1e-10 is 2.6e-8 here (EXACT_FLOOR), below fp16's
+        # smallest subnormal, so fp16 uses SPEC_FLOOR: quiet windows (peak below ~0.3) see the difference.
+        db = (10.0 / math.log(10.0)) * torch.log(torch.clamp(spec, min=self.floor))
         db = db - db.amax(dim=(1, 3), keepdim=True)
         db = torch.clamp(db, min=-80.0)
         return db.reshape(_batch(self, x), 1, self.n_mels, self.n_frames)

@@ -1,15 +1,16 @@
 """Core ML export of the workbench's models: ML Program, fp16 compute, static shapes, metadata.
 
-Three model kinds (the registry's model types):
+Model kinds (the registry's model types, and the audio-in backbone of :mod:`~workbench.export.audio_in`):
 
 ``"head"``        the embedding head alone: pooled backbone embedding ``(1, in_dim)`` -> ``(1, 256)``.
-``"dj_section"``  the section classifier: embedding ``(1, in_dim)`` (or an OpenL3 window) ->
-                  ``label`` (str) and ``label_probs`` (dict of the seven labels).
-``"embedding"``   the embedding model. With OpenL3 it is the whole window model: a 1-second window
-                  (``samples``: 48000 floats at 48 kHz, or ``logmel``: the 128x199 dB patch) ->
-                  network -> head -> ``(1, 256)``. With the feature frontend (numpy/librosa, not
-                  expressible in a Core ML program) it is the head over the 202-d feature vector,
-                  and the app must compute the feature frontend itself; its metadata says so.
+``"embedding"``   the embedding model, audio in by default: mono ``samples`` ``(batch, n_samples)``
+                  at the backbone's rate -> spectrogram -> backbone (OpenL3 or the CNN) -> head ->
+                  ``embedding_256``. OpenL3 also exports from its ``logmel`` patch; the librosa
+                  feature frontend cannot run inside Core ML, so its model is the head over the
+                  202-d vector (``input="features"``), and asking it for audio raises.
+``"dj_section"``  the section classifier: audio ``samples`` over a backbone (a frame classifier),
+                  or its vector input (window features) -> ``label`` (str) and ``label_probs``.
+``"backbone"``    the backbone alone from audio (:func:`workbench.export.audio_in.export_backbone`).
 
 Every model is the Neural-Engine form from :mod:`workbench.export.ane_layers` converted with
 ``compute_precision=FLOAT16``, an explicit deployment target, fp32 or fp16 I/O (the dtype trap:
@@ -21,10 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -44,6 +42,14 @@ from workbench.export.coreml_convert import (  # noqa: F401  (re-exported)
     package_size,
     save_package,
 )
+from workbench.export.coreml_finish import (  # noqa: F401  (re-exported)
+    ExportResult,
+    _finish,
+    _head_metadata,
+    _load_head,
+    _openl3_meta,
+    _torch_ref,
+)
 from workbench.export.coreml_meta import (  # noqa: F401  (re-exported)
     DEFAULT_AUTHOR,
     DEFAULT_LICENSE,
@@ -61,116 +67,11 @@ if TYPE_CHECKING:
 
     from workbench.embed.features import FeatureFrontend
     from workbench.embed.openl3 import OpenL3
-    from workbench.export.lint import LintReport
-    from workbench.export.mil_eval import ParityReport
     from workbench.models.heads import EmbeddingHead, SectionClassifier
 
 INPUTS = ("samples", "logmel")
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """What one export produced: the package, its size, the lint and the parity check."""
-
-    path: Path
-    model_type: str
-    size_bytes: int
-    io_dtype: str
-    deployment_target: str
-    compress: str | None
-    lint: LintReport
-    parity: ParityReport | None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"model_type": self.model_type, "size_bytes": self.size_bytes, "io_dtype": self.io_dtype,
-                "deployment_target": self.deployment_target, "compress": self.compress,
-                "lint": self.lint.as_dict(), "parity": self.parity.as_dict() if self.parity else None,
-                "seconds": round(self.seconds, 2)}
-
-    def __str__(self) -> str:
-        lines = [f"{self.model_type} -> {self.path} ({self.size_bytes / 1e6:.2f} MB, {self.io_dtype} I/O, "
-                 f"{self.deployment_target}, compression {self.compress or 'none'}, {self.seconds:.1f} s)",
-                 str(self.lint)]
-        lines.append(str(self.parity) if self.parity else "parity: not checked (no windows given)")
-        return "\n".join(lines)
-
-
-
-
-def _load_head(head_or_checkpoint: Any, kind: str) -> EmbeddingHead | SectionClassifier:
-    from workbench.models.heads import load_checkpoint
-
-    head = head_or_checkpoint
-    if isinstance(head, (str, os.PathLike, dict)):
-        head = load_checkpoint(head)
-    if getattr(head, "kind", None) != kind:
-        raise ParameterError(f"expected a {kind} (model or checkpoint); got {getattr(head, 'kind', type(head).__name__)!r}")
-    return head.eval()
-
-
-
-
-
-
-def _finish(module: torch.nn.Module, path: str | os.PathLike[str], *, model_type: str, input_name: str,
-            input_shape: tuple[int, ...], output_name: str, io_dtype: str, deployment_target: str,
-            compress: str | None, meta: dict[str, Any], input_desc: str, output_desc: dict[str, str],
-            labels: tuple[str, ...] | None, reference: Callable[[np.ndarray], np.ndarray] | None,
-            windows: np.ndarray | None, overwrite: bool, strict: bool) -> ExportResult:
-    from workbench.export.lint import lint
-    from workbench.export.mil_eval import parity
-
-    if compress is not None:
-        check_choice("compress", compress, COMPRESSIONS)
-    t0 = time.perf_counter()
-    mlmodel = convert(module, input_name=input_name, input_shape=input_shape, output_name=output_name,
-                      io_dtype=io_dtype, deployment_target=deployment_target, labels=labels)
-    if compress:
-        mlmodel = compress_model(mlmodel, compress)
-    meta = {**meta, "io_dtype": io_dtype, "deployment_target": deployment_target, "compression": compress or "none",
-            "input_shape": list(input_shape), "inputs": {input_name: input_desc}, "outputs": dict(output_desc)}
-    apply_metadata(mlmodel, meta, inputs={input_name: input_desc}, outputs=output_desc)
-    p = save_package(mlmodel, path, overwrite=overwrite)
-    report = lint(p)
-    par = None
-    if windows is not None and reference is not None:
-        par = parity(p, reference, windows, input_name=input_name)
-    result = ExportResult(path=p, model_type=model_type, size_bytes=package_size(p), io_dtype=io_dtype,
-                          deployment_target=deployment_target, compress=compress, lint=report, parity=par,
-                          metadata=meta, seconds=time.perf_counter() - t0)
-    if strict and (not report.ok or (par is not None and not par.passed())):
-        raise ExportError(f"export checks failed (strict=True):\n{result}")
-    return result
-
-
-def _torch_ref(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:
-    def run(x: np.ndarray) -> np.ndarray:
-        """``fn`` on ``x`` as float32, without gradients, back to NumPy.
-
-        Parameters
-        ----------
-        x : np.ndarray
-        """
-        import torch
-
-        with torch.no_grad():
-            return fn(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
-
-    return run
-
-
-def _head_metadata(head: EmbeddingHead | SectionClassifier, model_type: str, metadata: dict[str, Any] | None, description: str) -> dict[str, Any]:
-    meta = dict(metadata or {})
-    meta.setdefault("description", description)
-    base = build_metadata(model_type=model_type, description=meta.pop("description"),
-                          labels=tuple(getattr(head, "labels", ())),
-                          **{k: meta.pop(k) for k in ("metrics", "fingerprint", "backbone", "weights_source", "run_id",
-                                                      "version", "author", "license") if k in meta})
-    base.update(meta)
-    base["head_config"] = head.config()
-    return base
+#: Inputs of the embedding model: audio (the default), OpenL3's log-mel patch, the feature vector.
+EMBEDDING_INPUTS = ("samples", "logmel", "features")
 
 
 def export_head(head_or_checkpoint: EmbeddingHead | str | os.PathLike[str] | dict[str, Any], path: str | os.PathLike[str], *, io_dtype: str = "fp32",
@@ -210,14 +111,16 @@ def export_head(head_or_checkpoint: EmbeddingHead | str | os.PathLike[str] | dic
 
 
 def export_classifier(classifier_or_checkpoint: SectionClassifier | str | os.PathLike[str] | dict[str, Any],
-                      path: str | os.PathLike[str], *, backbone: OpenL3 | None = None,
-                      input: str = "logmel", io_dtype: str = "fp32", deployment_target: str = "macOS14",
+                      path: str | os.PathLike[str], *, backbone: OpenL3 | torch.nn.Module | None = None,
+                      input: str = "samples", io_dtype: str = "fp32", deployment_target: str = "macOS14",
                       compress: str | None = None, metadata: dict[str, Any] | None = None,
                       windows: np.ndarray | None = None, overwrite: bool = False, strict: bool = False) -> ExportResult:
     """Export the DJ-section classifier: ``label`` (str) and ``label_probs`` (dict over the seven labels).
 
-    Without ``backbone`` the input is the pooled ``embedding`` (1, in_dim); with an OpenL3
-    ``backbone`` it is a window (``input="logmel"`` or ``"samples"``) and the network runs inside.
+    Without ``backbone`` the input is the pooled ``embedding`` (1, in_dim); with an audio
+    ``backbone`` (OpenL3 or the CNN) it is an audio window (``input="samples"``,
+    :func:`workbench.export.audio_in.export_audio_classifier`) or OpenL3's log-mel patch
+    (``input="logmel"``) and the network runs inside.
     ``windows`` (matching the input) enables the parity check (PSNR of the probabilities and
     label agreement).
 
@@ -226,10 +129,10 @@ def export_classifier(classifier_or_checkpoint: SectionClassifier | str | os.Pat
     classifier_or_checkpoint : SectionClassifier, or a checkpoint path or dict
     path : str or path
         Where the ``.mlpackage`` goes.
-    backbone : OpenL3 or None
-        An OpenL3 module to run inside the model; None takes the pooled (or window-feature) vector.
-    input : {"logmel", "samples"}
-        The window input, with an OpenL3 ``backbone`` only.
+    backbone : OpenL3, torch.nn.Module or None
+        An audio backbone to run inside the model; None takes the pooled (or window-feature) vector.
+    input : {"samples", "logmel"}
+        The window input with a ``backbone``: audio samples, or (OpenL3 only) the log-mel patch.
     io_dtype : {"fp32", "fp16"}
     deployment_target : str
         One of :data:`DEPLOYMENT_TARGETS`.
@@ -253,6 +156,14 @@ def export_classifier(classifier_or_checkpoint: SectionClassifier | str | os.Pat
     from workbench.export.ane_layers import build_head, build_openl3
 
     clf = cast("SectionClassifier", _load_head(classifier_or_checkpoint, "section_classifier"))
+    if backbone is not None:
+        check_choice("input", input, INPUTS)
+    if backbone is not None and input == "samples":
+        from workbench.export.audio_in import export_audio_classifier
+
+        return export_audio_classifier(clf, path, backbone=backbone, metadata=metadata, windows=windows,
+                                       io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
+                                       overwrite=overwrite, strict=strict)
     meta = _head_metadata(clf, "dj_section", metadata,
                           "DJ section classifier: predicts intro, build, drop, break, outro, verse or chorus "
                           "for a section of a track.")
@@ -270,7 +181,10 @@ def export_classifier(classifier_or_checkpoint: SectionClassifier | str | os.Pat
                     f"(hop 0.5 s): the frame, mean context before/after, the same minus the track mean, and the "
                     f"relative position in the track. Backbone frame: " + desc)
     else:
-        check_choice("input", input, INPUTS)
+        if not hasattr(backbone, "input_repr"):
+            raise ParameterError(f"input='logmel' is OpenL3's log-mel patch; the backbone is "
+                                 f"{getattr(backbone, 'name', type(backbone).__name__)!r} (use input='samples')")
+        backbone = cast("OpenL3", backbone)
         module = build_openl3(backbone, clf, input=input)
         name, shape = _window_io(backbone, input)
         ref = _torch_ref(_openl3_ref(backbone, lambda e: torch.softmax(clf(e), dim=1), input))
@@ -305,38 +219,33 @@ def _openl3_ref(openl3: OpenL3, head: Callable[[torch.Tensor], torch.Tensor], in
     return run
 
 
-def _openl3_meta(openl3: OpenL3) -> dict[str, Any]:
-    return {"backbone": {"name": openl3.name, "input_repr": openl3.input_repr, "content_type": openl3.content_type,
-                         "dim": openl3.embedding_size, "sample_rate_hz": 48000, "window_s": 1.0, "hop_s": 0.5,
-                         "mel": {"n_fft": 2048, "hop_samples": 242, "n_mels": int(openl3.input_repr[3:]),
-                                 "fmin_hz": 0, "fmax_hz": 24000, "norm": "slaney", "db_floor": -80}},
-            "weights_source": (f"OpenL3 weights {openl3.weights_path.name if openl3.weights_path else '?'} "
-                               f"sha256 {openl3.weights_sha256}" if openl3.weights_sha256 else "random weights")}
-
-
 def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike[str] | dict[str, Any],
                            path: str | os.PathLike[str], *,
-                           backbone: OpenL3 | FeatureFrontend | str = "features",
-                           input: str = "logmel", io_dtype: str = "fp32", deployment_target: str = "macOS14",
-                           compress: str | None = None, metadata: dict[str, Any] | None = None,
-                           windows: np.ndarray | None = None, overwrite: bool = False,
-                           strict: bool = False) -> ExportResult:
+                           backbone: OpenL3 | FeatureFrontend | torch.nn.Module | str = "features",
+                           input: str = "samples", batch: int = 1, io_dtype: str = "fp32",
+                           deployment_target: str = "macOS14", compress: str | None = None,
+                           metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
+                           overwrite: bool = False, strict: bool = False) -> ExportResult:
     """Export the embedding model (model type ``"embedding"``).
 
-    ``backbone="features"`` (or a ``FeatureFrontend``): the feature frontend is numpy/librosa
-    and cannot run inside Core ML, so the model is the head over the 202-d feature vector
-    (input ``features``); the app computes the frontend. An OpenL3 module: the full window
-    model, ``input="logmel"`` (1, 1, 128, 199) or ``"samples"`` (1, 48000) -> ``embedding_256``.
+    ``input="samples"`` (the default): audio in, the backbone (OpenL3 or the trainable CNN) and
+    its spectrogram inside (:func:`workbench.export.audio_in.export_audio_embedding`); the
+    librosa feature frontend cannot run inside Core ML and raises a ``ParameterError`` naming
+    the audio-in backbones. ``input="features"``: the head over the 202-d feature vector of the
+    feature frontend (the app computes the frontend; the old vector-in model). ``input="logmel"``:
+    OpenL3 from its log-mel patch (1, 1, 128, 199).
 
     Parameters
     ----------
     head_or_checkpoint : EmbeddingHead, or a checkpoint path or dict
     path : str or path
         Where the ``.mlpackage`` goes.
-    backbone : "features", FeatureFrontend or OpenL3
-        What the model's input is (see above).
-    input : {"logmel", "samples"}
-        The window input of an OpenL3 model.
+    backbone : "features", FeatureFrontend, OpenL3 or torch.nn.Module
+        The backbone the head was trained on.
+    input : {"samples", "logmel", "features"}
+        The model's input (see above).
+    batch : int >= 1
+        Windows per prediction of an audio-in model.
     io_dtype : {"fp32", "fp16"}
     deployment_target : str
         One of :data:`DEPLOYMENT_TARGETS`.
@@ -344,7 +253,8 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
     metadata : dict or None
         Keys of :func:`build_metadata` and extras.
     windows : np.ndarray or None
-        Real inputs for the parity check (feature frontend: ``(n, 202)``); None skips it.
+        Real inputs for the parity check, shaped like one row of the input (audio:
+        ``(n, n_samples)``; feature frontend: ``(n, 202)``); None skips it.
     overwrite : bool
         Replace an existing package.
     strict : bool
@@ -357,12 +267,25 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
     Raises
     ------
     ParameterError
-        ``backbone`` is neither ``"features"``/a ``FeatureFrontend`` nor an OpenL3 module.
+        ``input`` is not allowed for the backbone (audio from the feature frontend, the feature
+        vector from another backbone, the log-mel patch from anything but OpenL3).
     """
     from workbench.export.ane_layers import build_openl3
 
+    check_choice("input", input, EMBEDDING_INPUTS)
     head = cast("EmbeddingHead", _load_head(head_or_checkpoint, "embedding_head"))
-    if backbone == "features" or type(backbone).__name__ == "FeatureFrontend":
+    is_features = (isinstance(backbone, str) and backbone.startswith("features")) \
+        or type(backbone).__name__ == "FeatureFrontend"
+    if input == "samples":
+        from workbench.export.audio_in import export_audio_embedding
+
+        return export_audio_embedding(head, path, backbone=backbone, batch=batch, metadata=metadata, windows=windows,
+                                      io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
+                                      overwrite=overwrite, strict=strict)
+    if input == "features":
+        if not is_features:
+            raise ParameterError(f"input='features' is the feature frontend's vector; the backbone is "
+                                 f"{getattr(backbone, 'name', type(backbone).__name__)!r} (use input='samples')")
         meta = dict(metadata or {})
         meta.setdefault("frontend", "not included: compute workbench.embed.features (features-v1) in the app")
         meta.setdefault("description", "Embedding model (feature frontend): the 202-d feature vector of a window "
@@ -370,15 +293,15 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
                                        "computed by the app.")
         return export_head(head, path, io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
                            metadata=meta, windows=windows, model_type="embedding", overwrite=overwrite, strict=strict)
-    check_choice("input", input, INPUTS)
-    if not hasattr(backbone, "network"):
-        raise ParameterError(f"backbone must be 'features' or an OpenL3 module; got {type(backbone).__name__}")
+    if not hasattr(backbone, "network") or not hasattr(backbone, "input_repr"):
+        raise ParameterError(f"input='logmel' is OpenL3's log-mel patch; the backbone is "
+                             f"{getattr(backbone, 'name', backbone if isinstance(backbone, str) else type(backbone).__name__)!r}")
     openl3 = cast("OpenL3", backbone)
     meta = _head_metadata(head, "embedding", metadata,
-                          "Embedding model: OpenL3 network and the fine-tuned head, from a 1-second window to a "
-                          "256-d L2-normalised embedding.")
+                          "Embedding model: OpenL3 network and the fine-tuned head, from a 1-second window's log-mel "
+                          "patch to a 256-d L2-normalised embedding.")
     meta.update(_openl3_meta(openl3))
-    meta["frontend"] = "included (samples input)" if input == "samples" else "not included: feed the log-mel patch"
+    meta["frontend"] = "not included: feed the log-mel patch"
     name, shape = _window_io(openl3, input)
     return _finish(build_openl3(openl3, head, input=input), path, model_type="embedding", input_name=name,
                    input_shape=shape, output_name="embedding_256", io_dtype=io_dtype,

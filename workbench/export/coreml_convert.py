@@ -96,7 +96,8 @@ def _silence_converter_bars(stack: contextlib.ExitStack) -> None:
 
 
 def convert(module: torch.nn.Module, *, input_name: str, input_shape: tuple[int, ...], output_name: str, io_dtype: str = "fp32",
-            deployment_target: str = "macOS14", labels: tuple[str, ...] | None = None) -> Any:
+            deployment_target: str = "macOS14", labels: tuple[str, ...] | None = None,
+            fp32_scopes: tuple[str, ...] = ()) -> Any:
     """Trace ``module`` and convert it to an fp16 ML Program with static shapes.
 
     ``labels`` makes a classifier (``ClassifierConfig``): outputs ``label`` and ``label_probs``.
@@ -116,6 +117,10 @@ def convert(module: torch.nn.Module, *, input_name: str, input_shape: tuple[int,
         One of :data:`DEPLOYMENT_TARGETS`.
     labels : tuple of str or None
         Class names; makes a classifier.
+    fp32_scopes : tuple of str
+        Names of submodules (``"frontend"``) whose ops stay in float32 (coremltools'
+        op-selective compute precision): the float32 island of a spectrogram frontend that half
+        precision would lose. Those ops run on the GPU or CPU, the rest in fp16.
 
     Returns
     -------
@@ -146,12 +151,35 @@ def convert(module: torch.nn.Module, *, input_name: str, input_shape: tuple[int,
             outputs = None
         else:
             outputs = [ct.TensorType(name=output_name, dtype=dtype)]
+        precision: Any = ct.precision.FLOAT16
+        if fp32_scopes:
+            precision = ct.transform.FP16ComputePrecision(op_selector=lambda op: not in_scopes(op, fp32_scopes))
         try:
             return ct.convert(traced, inputs=[ct.TensorType(name=input_name, shape=input_shape, dtype=dtype)],
-                              outputs=outputs, convert_to="mlprogram", compute_precision=ct.precision.FLOAT16,
+                              outputs=outputs, convert_to="mlprogram", compute_precision=precision,
                               minimum_deployment_target=target, skip_model_load=True, **kwargs)
         except Exception as exc:  # noqa: BLE001  (the converter raises many types)
             raise ExportError(f"coremltools could not convert the {type(module).__name__}: {exc}") from exc
+
+
+def in_scopes(op: Any, scopes: tuple[str, ...]) -> bool:
+    """Whether a MIL op was converted from one of the named submodules (its TorchScript module path).
+
+    Parameters
+    ----------
+    op : coremltools MIL Operation
+        An op of a program converted from a traced module (it carries ``op.scopes``).
+    scopes : tuple of str
+        Submodule names (``"frontend"``); an op whose module path contains one matches.
+
+    Returns
+    -------
+    bool
+    """
+    from coremltools.converters.mil.mil.scope import ScopeSource
+
+    names = op.scopes.get(ScopeSource.TORCHSCRIPT_MODULE_NAME, []) if getattr(op, "scopes", None) else []
+    return any(str(n) in scopes for n in names)
 
 
 def compress_model(mlmodel: Any, mode: str) -> Any:

@@ -11,7 +11,9 @@ from typing import Any
 
 from workbench.validate import check_choice
 
-MODEL_TYPES = ("dj_section", "embedding", "head")
+#: Model types of an exported package (the registry keeps the first three; ``"backbone"`` is the
+#: audio-in frame embedder of :func:`workbench.export.audio_in.export_backbone`).
+MODEL_TYPES = ("dj_section", "embedding", "head", "backbone")
 #: Our reverse-DNS prefix for user-defined metadata (the converter's com.github.apple.coremltools.* stay).
 METADATA_PREFIX = "com.workbench."
 DEFAULT_AUTHOR = "workbench (local training)"
@@ -63,7 +65,7 @@ def build_metadata(*, model_type: str, description: str, labels: tuple[str, ...]
 
     Parameters
     ----------
-    model_type : {"dj_section", "embedding", "head"}
+    model_type : {"dj_section", "embedding", "head", "backbone"}
     description : str
         One sentence for the package's short description.
     labels : tuple of str

@@ -36,7 +36,7 @@ ALLOW_OPS: frozenset[str] = frozenset({
     "softmax", "reduce_mean", "reduce_max", "reduce_min", "reduce_sum", "reduce_sum_square",
     "reduce_l2_norm", "reshape", "transpose", "squeeze", "expand_dims", "concat", "slice_by_index", "split",
     "max_pool", "avg_pool", "pad", "layer_norm", "batch_norm", "instance_norm", "cast", "identity",
-    "classify", "leaky_relu", "upsample_nearest_neighbor",
+    "classify", "leaky_relu", "upsample_nearest_neighbor", "tile",
 })
 _EPSILON_OPS = ("rsqrt", "inverse", "log", "layer_norm", "batch_norm", "instance_norm", "l2_norm", "local_response_norm")
 #: Pooling limits beyond which pooling is reported to fall off the Neural Engine.
@@ -69,6 +69,18 @@ class LintReport:
     path: str
     findings: tuple[Finding, ...]
     op_counts: dict[str, int] = field(default_factory=dict)
+    #: compute ops (every op but ``const``, ``constexpr_*`` and ``cast``) and how many of them are
+    #: Neural-Engine eligible by the static rules: fp16, on the allow list, static shapes, no finding.
+    n_compute_ops: int = 0
+    n_ane_eligible: int = 0
+
+    @property
+    def ane_eligible_share(self) -> float:
+        """The share of compute ops that are Neural-Engine eligible (1.0 for a program without any).
+
+        A static estimate: Core ML decides on the device (``MLComputePlan`` on a Mac says).
+        """
+        return self.n_ane_eligible / self.n_compute_ops if self.n_compute_ops else 1.0
 
     def _of(self, level: str) -> list[Finding]:
         return [f for f in self.findings if f.level == level]
@@ -93,11 +105,13 @@ class LintReport:
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "errors": len(self.errors), "warnings": len(self.warnings), "notes": len(self.notes),
                 "findings": [{"level": f.level, "op": f.op, "message": f.message} for f in self.findings],
-                "op_counts": dict(self.op_counts)}
+                "op_counts": dict(self.op_counts), "compute_ops": self.n_compute_ops,
+                "ane_eligible_ops": self.n_ane_eligible, "ane_eligible_share": round(self.ane_eligible_share, 4)}
 
     def __str__(self) -> str:
         head = (f"Neural Engine lint of {Path(self.path).name}: {len(self.errors)} errors, "
-                f"{len(self.warnings)} warnings, {len(self.notes)} notes")
+                f"{len(self.warnings)} warnings, {len(self.notes)} notes; Neural-Engine eligible "
+                f"{self.n_ane_eligible}/{self.n_compute_ops} compute ops ({100 * self.ane_eligible_share:.0f}%)")
         return "\n".join([head, *(f"  {f}" for f in self.findings)])
 
 
@@ -119,8 +133,21 @@ def _param(op: Any, name: str) -> Any:
     return None if var is None else var.val
 
 
+def _declared_island(path: str | os.PathLike[str]) -> str | None:
+    """The float32 island the package declares (``com.workbench.fp32_island``), or None."""
+    import coremltools as ct
+
+    meta = ct.models.MLModel(str(path), skip_model_load=True).user_defined_metadata
+    return meta.get("com.workbench.fp32_island") or None
+
+
 def lint(path: str | os.PathLike[str]) -> LintReport:
     """Lint a saved ``.mlpackage`` (read back with coremltools' milproto loader).
+
+    An fp32 compute op is an error, unless the package declares a float32 island
+    (``com.workbench.fp32_island``, written by an export that keeps its spectrogram frontend in
+    float32 on purpose): then it is a warning (that island runs on the GPU or CPU) and counts as
+    not Neural-Engine eligible.
 
     Parameters
     ----------
@@ -145,13 +172,15 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
     weight_bytes = 0
     input_names = set(fn.inputs)
     output_names = {v.name for v in fn.outputs}
+    n_compute = n_eligible = n_island = 0
 
+    island = _declared_island(path)
     for name, var in fn.inputs.items():
         if _is_symbolic(var.shape):
             findings.append(Finding("error", "program", f"input {name!r} has a dynamic shape {var.shape}"))
         dt = _dtype_name(var)
         findings.append(Finding("note", "program", f"input {name!r}: {dt} {tuple(var.shape)}"
-                                + (" (cast to fp16 inside the model)" if dt == "fp32" else "")))
+                                + (" (cast to fp16 inside the model)" if dt == "fp32" and not island else "")))
 
     for op in fn.operations:
         counts[op.op_type] += 1
@@ -162,6 +191,8 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
                 if isinstance(val, np.ndarray) and val.size > 16:
                     weight_bytes += val.nbytes
             continue
+        before = len(findings)
+        fp32_compute = False
         if op.op_type in DENY_OPS:
             findings.append(Finding("error", label, "op is known to run off the Neural Engine"))
         elif op.op_type not in ALLOW_OPS:
@@ -180,10 +211,12 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
                                                   or op.outputs[0].child_ops and all(c.op_type == "classify" for c in op.outputs[0].child_ops))
                 if at_io:
                     findings.append(Finding("note", label, "cast to fp32 at the model's output"))
-                else:
+                elif island and op.op_type != "cast":
+                    fp32_compute = True
+                elif not island:
                     findings.append(Finding("error", label, "computes in fp32: an fp32 op never runs on the "
                                                             "Neural Engine (convert with compute_precision=FLOAT16)"))
-        if op.op_type == "conv":
+        if op.op_type == "conv" and not fp32_compute:
             dil = _param(op, "dilations")
             if dil is not None and any(int(d) > 1 for d in np.atleast_1d(dil)):
                 findings.append(Finding("warning", label, f"dilated convolution (dilations={list(map(int, dil))}) "
@@ -199,7 +232,7 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
                 findings.append(Finding("warning", label, f"pooling kernel {k} stride {s} beyond kernel "
                                                           f"{MAX_POOL_KERNEL} / stride {MAX_POOL_STRIDE}: reported "
                                                           "to run off the Neural Engine"))
-        if op.op_type in _EPSILON_OPS:
+        if op.op_type in _EPSILON_OPS and not fp32_compute:
             eps = _param(op, "epsilon")
             if eps is not None:
                 x = op.inputs.get("x")
@@ -212,9 +245,17 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
                     _check_small(findings, label, "epsilon", float(eps))
         if op.op_type == "clip":
             alpha = _param(op, "alpha")
-            if alpha is not None and 0 < float(alpha) < FP16_TINY:
+            if alpha is not None and 0 < float(alpha) < FP16_TINY and not fp32_compute:
                 _check_small(findings, label, "lower bound", float(alpha))
+        if op.op_type != "cast":
+            n_compute += 1
+            flagged = any(f.level in ("error", "warning") for f in findings[before:])
+            n_eligible += int(not (flagged or fp32_compute))
+            n_island += int(fp32_compute)
 
+    if island:
+        findings.append(Finding("warning", "program", f"declared float32 island ({island}): {n_island} fp32 ops "
+                                                      "run on the GPU or CPU, not the Neural Engine"))
     copies = counts["reshape"] + counts["transpose"]
     if copies:
         findings.append(Finding("note", "program", f"{counts['reshape']} reshape and {counts['transpose']} transpose "
@@ -224,7 +265,8 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
                                               + (" > 1 GB: too large for iPhone" if level == "error" else "")))
     order = {lvl: i for i, lvl in enumerate(LEVELS)}
     findings.sort(key=lambda f: order[f.level])
-    return LintReport(path=str(path), findings=tuple(findings), op_counts=dict(sorted(counts.items())))
+    return LintReport(path=str(path), findings=tuple(findings), op_counts=dict(sorted(counts.items())),
+                      n_compute_ops=n_compute, n_ane_eligible=n_eligible)
 
 
 def _check_small(findings: list[Finding], label: str, what: str, value: float) -> None:

@@ -245,6 +245,7 @@ _OPS: dict[str, Callable[..., Any]] = {
     "expand_dims": lambda x, axes: np.expand_dims(x, axis=tuple(int(a) for a in axes)),
     "concat": lambda values, axis, interleave=False: np.concatenate([np.asarray(v) for v in values], axis=int(axis)),
     "slice_by_index": _slice_by_index,
+    "tile": lambda x, reps: np.tile(np.asarray(x), [int(r) for r in reps]),
     "add": lambda x, y: _f(x) + _f(y),
     "sub": lambda x, y: _f(x) - _f(y),
     "mul": lambda x, y: _f(x) * _f(y),

@@ -168,14 +168,16 @@ def _window_features(run: Run) -> WindowFeatures | None:
 def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os.PathLike[str] | None = None,
                registry: Registry | None = None, io_dtype: str = "fp32",
                deployment_target: str = "macOS14", compress: str | None = None, activate: bool = True,
-               openl3_weights: str | os.PathLike[str] | None = None, input: str = "logmel",
+               openl3_weights: str | os.PathLike[str] | None = None, input: str = "samples",
                n_windows: int = 64, version: str | None = None, force: bool = False
                ) -> list[tuple[ExportResult, Version]]:
     """Export a training run's model(s), check them, and register each as a new version.
 
     A ``sections`` run gives a ``dj_section`` model; an ``embeddings`` run gives the ``head`` and
-    the ``embedding`` model (OpenL3 window model when the run's backbone is OpenL3 and its
-    weights are found, else the head over the feature vector). Returns ``[(ExportResult, Version)]``.
+    the ``embedding`` model. Audio in wherever the run's backbone runs inside a model (OpenL3, the
+    CNN): the embedding model takes mono samples, and so does a section classifier over bare frames;
+    a CNN trained end to end (its ``model.pt`` is the CNN) gives the ``embedding`` model alone.
+    Returns ``[(ExportResult, Version)]``.
 
     Parameters
     ----------
@@ -196,8 +198,11 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
         Make each new version the active one of its type.
     openl3_weights : str, path or None
         OpenL3 weights for an OpenL3 run's embedding model; None looks in the usual places.
-    input : {"logmel", "samples"}
-        The OpenL3 embedding model's input (log-mel frames or raw samples).
+    input : {"samples", "logmel"}
+        The audio-in models' input: mono samples (the default; the spectrogram runs inside), or
+        OpenL3's log-mel patch. A run on the librosa feature frontend has no audio-in model: its
+        embedding and section models take the feature vectors, and their metadata
+        (``com.workbench.audio_in``) says why and which backbones give one.
     n_windows : int > 0
         Real windows used for the parity check (:func:`run_windows`).
     version : str or None
@@ -221,7 +226,6 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
         ``force=True`` it is exported, and its metadata (``com.workbench.forced``, the JSON's
         ``"forced"``) and model card say so with the failing gates.
     """
-    from workbench.export import coreml
     from workbench.library import Library
     from workbench.registry import Registry
     from workbench.runs import Run, load_run
@@ -253,21 +257,8 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
     kw: dict[str, Any] = {"io_dtype": io_dtype, "deployment_target": deployment_target, "compress": compress}
     out = []
     try:
-        jobs: list[tuple[str, Any]] = []
-        if run.kind == "sections":
-            jobs.append(("dj_section", lambda p: coreml.export_classifier(model_path, p, metadata=meta,
-                                                                          windows=windows, **kw)))
-        else:
-            jobs.append(("head", lambda p: coreml.export_head(model_path, p, metadata=meta, windows=windows, **kw)))
-            if str(backbone.get("name", "")).startswith("openl3"):
-                from workbench.embed.openl3 import OpenL3
-
-                o = OpenL3.from_weights(openl3_weights, embedding_size=int(backbone.get("dim", 6144)))
-                jobs.append(("embedding", lambda p: coreml.export_embedding_model(
-                    model_path, p, backbone=o, input=input, metadata=meta, **kw)))
-            else:
-                jobs.append(("embedding", lambda p: coreml.export_embedding_model(
-                    model_path, p, backbone="features", metadata=meta, windows=windows, **kw)))
+        jobs = _jobs(run, lib, model_path, meta, windows, kw, input=input, openl3_weights=openl3_weights,
+                     n_windows=n_windows)
         for model_type, job in jobs:
             result = job(staging / f"{model_type}.mlpackage")
             registered = reg.register(model_type, result.path, metadata=result.metadata, metrics=run.metrics,
@@ -278,3 +269,94 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+#: Why a run on the feature frontend has no audio-in model (stored as ``com.workbench.audio_in``).
+NO_AUDIO_IN = ("not available: the backbone is the librosa feature frontend (features-v1), which cannot run "
+               "inside Core ML; train with --backbone cnn (or openl3) for a model that takes audio")
+
+
+def _audio_backbone(run: Run, openl3_weights: str | os.PathLike[str] | None) -> Any:
+    """The run's backbone as a module that runs inside a model (OpenL3, the CNN), or None (features)."""
+    backbone = dict(run.info.get("backbone") or {})
+    name = str(backbone.get("name", "features-v1"))
+    if name.startswith("openl3"):
+        from workbench.embed.openl3 import OpenL3
+
+        return OpenL3.from_weights(openl3_weights, embedding_size=int(backbone.get("dim", 6144)))
+    if name.startswith("cnn"):
+        from workbench.train.backbones import cnn_backbone
+
+        found = cnn_backbone(backbone.get("weights"), hop_s=float(backbone.get("hop_s", 0.5)))
+        if getattr(found, "name", name) != name:
+            raise ParameterError(f"run {run.run_id} was trained on the CNN backbone {name!r}; the CNN weights found "
+                                 f"are {getattr(found, 'name', '?')!r} (pass them, or set $WORKBENCH_CNN_WEIGHTS)")
+        return found
+    return None
+
+
+def _end_to_end_cnn(model_path: Any, run: Run) -> Any:
+    """The CNN backbone (named by its weights) a run's ``model.pt`` holds whole, or None (a head)."""
+    try:
+        from workbench.models.cnn import load_cnn
+        from workbench.models.cnn_backbone import CNNBackbone
+        from workbench.models.heads import CheckpointError
+    except ImportError:
+        return None
+    try:
+        model = load_cnn(model_path)
+    except (CheckpointError, ParameterError):
+        return None
+    return CNNBackbone(model, hop_s=float((run.info.get("backbone") or {}).get("hop_s", 0.5)),
+                       trained=f"trained in run {run.run_id}")
+
+
+def _audio_windows(lib: Library, backbone: Any, n_windows: int) -> np.ndarray | None:
+    """Real audio windows of the library's tracks at the backbone's rate, for parity (None: none readable)."""
+    from workbench.export.audio_in import audio_spec, file_windows
+
+    paths = [t.path for t in lib.tracks()[:8]]
+    try:
+        return file_windows(paths, audio_spec(backbone), n_windows=n_windows) if paths else None
+    except ParameterError:
+        return None
+
+
+def _jobs(run: Run, lib: Library, model_path: Any, meta: dict[str, Any], windows: np.ndarray | None,
+          kw: dict[str, Any], *, input: str, openl3_weights: Any, n_windows: int) -> list[tuple[str, Any]]:
+    """The (model type, export callable) pairs of a run, audio in where its backbone allows."""
+    from workbench.export import coreml
+
+    cnn = _end_to_end_cnn(model_path, run) if run.kind != "sections" else None
+    backbone = cnn if cnn is not None else _audio_backbone(run, openl3_weights)
+    if backbone is None:
+        meta = {**meta, "audio_in": NO_AUDIO_IN}
+        if run.kind == "sections":
+            return [("dj_section", lambda p: coreml.export_classifier(model_path, p, metadata=meta, windows=windows,
+                                                                      **kw))]
+        return [("head", lambda p: coreml.export_head(model_path, p, metadata=meta, windows=windows, **kw)),
+                ("embedding", lambda p: coreml.export_embedding_model(model_path, p, backbone="features",
+                                                                      input="features", metadata=meta,
+                                                                      windows=windows, **kw))]
+    from workbench.export.audio_in import audio_spec, export_backbone
+
+    n_audio = min(n_windows, 16)  # the evaluator runs a whole backbone per window
+    audio = _audio_windows(lib, backbone, n_audio) if input == "samples" else None
+    dim = audio_spec(backbone).dim
+    if cnn is not None:
+        return [("embedding", lambda p: export_backbone(cnn, p, model_type="embedding", metadata=meta,
+                                                        windows=audio, **kw))]
+    if run.kind == "sections":
+        from workbench.models.heads import load_checkpoint
+
+        clf = load_checkpoint(model_path)
+        if clf.in_dim != dim:  # window features with context: the whole track is needed
+            meta = {**meta, "audio_in": f"not available: the classifier takes {clf.in_dim}-d window features "
+                                        "(context and track-relative blocks need the whole track); export "
+                                        "the backbone model and compute the window features in the app"}
+            return [("dj_section", lambda p: coreml.export_classifier(clf, p, metadata=meta, windows=windows, **kw))]
+        return [("dj_section", lambda p: coreml.export_classifier(clf, p, backbone=backbone, input=input,
+                                                                  metadata=meta, windows=audio, **kw))]
+    return [("head", lambda p: coreml.export_head(model_path, p, metadata=meta, windows=windows, **kw)),
+            ("embedding", lambda p: coreml.export_embedding_model(model_path, p, backbone=backbone, input=input,
+                                                                  metadata=meta, windows=audio, **kw))]

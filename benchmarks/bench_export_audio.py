@@ -1,0 +1,192 @@
+"""Audio-in Core ML exports (issue 19): parity on real audio, label agreement, Neural-Engine share, export time.
+
+Run: ``python benchmarks/bench_export_audio.py [--windows 8] [--section-windows 200] [--no-openl3] [--json OUT]``
+
+Every model takes mono float32 samples (the spectrogram inside) and is checked on real audio
+windows (``../shared/data/real-audio``: the loops and two librosa excerpts, resampled to the
+model's rate) with the NumPy MIL evaluator of the saved program against PyTorch (fp32):
+
+- the trainable CNN backbone (``workbench.models.cnn``, seed-0 initial weights: parity does not
+  need training), the embedding head over it (batch 1 and batch 8), and a frame section classifier;
+- OpenL3 mel128/music (the shared *random-weights* reference file) at 512 and 6144 dims, the head
+  over the 512-d model, and a section classifier over it; plus the all-fp16 OpenL3 row (no
+  float32 island) as the baseline the island is measured against;
+- the vector-in models of the librosa feature frontend (which has no audio-in form), for comparison.
+
+Heads have seeded weights; each section classifier is trained on 7 k-means clusters of its
+windows' backbone embeddings, so the labels vary (the label counts are printed: agreement over
+one repeated label would say nothing). The PyTorch reference runs in float64
+(``audio_in.reference``: openl3's own float32 output is ~60 dB from its float64 output). "export s" is conversion +
+save + lint; the parity check on the evaluator is timed apart.
+
+Targets (issue 19): PSNR >= 60 dB for every audio-in model, same top label >= 99.5 %, 0 lint
+errors, export < 30 s per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_CPU_NAME", "generic")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REAL = SHARED / "real-audio"
+OPENL3_H5 = SHARED / "openl3-ref" / "openl3_audio_mel128_music.h5"
+
+
+def real_files() -> list[Path]:
+    return sorted((REAL / "loops").glob("*.flac")) + sorted((REAL / "librosa_data").glob("*.ogg"))[:2]
+
+
+def seeded(module, seed: int, scale: float = 0.3):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * scale)
+    return module.eval()
+
+
+def fit_classifier(backbone, windows: np.ndarray, *, seed: int = 0, steps: int = 150):
+    """A section classifier trained on 7 k-means clusters of the windows' backbone embeddings: real,
+    varied labels with realistic margins (a seeded random classifier gives one label everywhere)."""
+    import torch
+    from sklearn.cluster import KMeans
+
+    from workbench.export import audio_in
+    from workbench.models.heads import SectionClassifier
+
+    emb = audio_in.reference(backbone)(windows)
+    y = KMeans(n_clusters=7, n_init=4, random_state=seed).fit_predict(emb)
+    clf = seeded(SectionClassifier(emb.shape[1]), seed, 0.05).train()
+    opt = torch.optim.Adam(clf.parameters(), lr=3e-3)
+    xt, yt = torch.from_numpy(emb), torch.from_numpy(y.astype(np.int64))
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(clf(xt), yt).backward()
+        opt.step()
+    return clf.eval()
+
+
+def row(name: str, inp: str, r, labels: str = "") -> dict:
+    p = r.parity
+    return {"model": name, "input": inp, "psnr_db": round(p.psnr_db, 1) if p else None,
+            "label_agreement": p.label_agreement if p else None, "n_windows": p.n_windows if p else 0,
+            "ane_eligible": f"{r.lint.n_ane_eligible}/{r.lint.n_compute_ops}",
+            "ane_share": round(r.lint.ane_eligible_share, 3), "export_s": round(r.export_s, 1),
+            "parity_s": round(r.parity_s, 1), "lint_errors": len(r.lint.errors), "lint_warnings": len(r.lint.warnings),
+            "fp32_island": bool(r.metadata.get("fp32_island")), "labels": labels}
+
+
+def show(d: dict) -> None:
+    agree = f"{100 * d['label_agreement']:6.1f}" if d["label_agreement"] is not None else "     -"
+    psnr = f"{d['psnr_db']:6.1f}" if d["psnr_db"] is not None else "     -"
+    print(f"{d['model']:34} {d['input']:22} {psnr} {agree} {d['n_windows']:4d} {d['ane_eligible']:>7} "
+          f"{100 * d['ane_share']:5.0f}% {d['export_s']:7.1f} {d['parity_s']:7.1f} {d['lint_errors']:3d} "
+          f"{d['lint_warnings']:3d}  {d['labels']}", flush=True)
+
+
+def label_counts(r, windows, reference) -> str:
+    top = np.asarray(reference(windows)).argmax(axis=1)
+    return "labels " + ",".join(str(int(c)) for c in np.bincount(top, minlength=7))
+
+
+def cnn_rows(d: Path, args: argparse.Namespace) -> list[dict]:
+    """The CNN's rows: backbone, head (batch 1 and 8), a frame section classifier."""
+    from workbench.export import audio_in, coreml
+    from workbench.models.cnn import build_cnn
+    from workbench.models.heads import EmbeddingHead
+
+    rows: list[dict] = []
+    cnn = build_cnn(seed=0).eval()
+    spec = audio_in.audio_spec(cnn)
+    w = audio_in.file_windows(real_files(), spec, n_windows=max(args.windows, 8), seed=0)
+    ws = audio_in.file_windows(real_files(), spec, n_windows=args.section_windows, seed=1)
+    head, clf = seeded(EmbeddingHead(spec.dim), 0), fit_classifier(cnn, ws, seed=1)
+    inp = f"samples (1, {spec.n_samples}) {spec.sample_rate // 1000} kHz"
+    for name, r in (("cnn backbone 128-d", audio_in.export_backbone(cnn, d / "cb.mlpackage", windows=w)),
+                    ("cnn + head -> 256", coreml.export_embedding_model(head, d / "ce.mlpackage", backbone=cnn,
+                                                                        windows=w)),
+                    ("cnn + head -> 256, batch 8", coreml.export_embedding_model(
+                        head, d / "ce8.mlpackage", backbone=cnn, batch=8, windows=w[:8]))):
+        rows.append(row(name, inp.replace("(1,", "(8,") if "batch 8" in name else inp, r))
+        show(rows[-1])
+    r = coreml.export_classifier(clf, d / "cc.mlpackage", backbone=cnn, windows=ws)
+    rows.append(row("cnn + dj_section (frame)", inp, r, label_counts(r, ws, audio_in.reference(cnn, clf))))
+    show(rows[-1])
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--windows", type=int, default=8, help="parity windows per model (default 8)")
+    ap.add_argument("--section-windows", type=int, default=200,
+                    help="windows for the CNN section classifier's label agreement (default 200)")
+    ap.add_argument("--no-openl3", action="store_true", help="skip the OpenL3 models (minutes)")
+    ap.add_argument("--no-cnn", action="store_true", help="skip the CNN models")
+    ap.add_argument("--json", type=Path, help="also write the rows here")
+    args = ap.parse_args()
+    if not real_files():
+        sys.exit(f"no real audio at {REAL}")
+    from workbench.export import audio_in, coreml
+    from workbench.models.heads import EmbeddingHead, SectionClassifier
+
+    rows = []
+    print(f"{'model':34} {'input':22} {'PSNR':>6} {'agree%':>6} {'n':>4} {'ANE ops':>7} {'share':>6} "
+          f"{'export s':>7} {'parity s':>7} {'err':>3} {'wrn':>3}")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        if not args.no_cnn:
+            rows += cnn_rows(d, args)
+        if not args.no_openl3 and OPENL3_H5.is_file():
+            from workbench.embed.openl3 import OpenL3
+
+            for size in (512, 6144):
+                o = OpenL3.from_weights(OPENL3_H5, embedding_size=size)
+                ospec = audio_in.audio_spec(o)
+                wo = audio_in.file_windows(real_files(), ospec, n_windows=args.windows, seed=0)
+                oinp = "samples (1, 48000) 48 kHz"
+                rows.append(row(f"openl3 {size}-d (random weights)", oinp,
+                                audio_in.export_backbone(o, d / f"o{size}.mlpackage", windows=wo)))
+                show(rows[-1])
+                if size == 512:
+                    rows.append(row("openl3 512-d ALL fp16 (baseline)", oinp, audio_in.export_backbone(
+                        o, d / "o16.mlpackage", windows=wo, fp32_frontend=False)))
+                    show(rows[-1])
+                    oh, oc = seeded(EmbeddingHead(512), 2, 0.05), fit_classifier(o, wo, seed=3)
+                    rows.append(row("openl3 512 + head -> 256", oinp, coreml.export_embedding_model(
+                        oh, d / "oe.mlpackage", backbone=o, windows=wo)))
+                    show(rows[-1])
+                    r = coreml.export_classifier(oc, d / "oc.mlpackage", backbone=o, windows=wo)
+                    rows.append(row("openl3 512 + dj_section (frame)", oinp, r,
+                                    label_counts(r, wo, audio_in.reference(o, oc))))
+                    show(rows[-1])
+        elif not args.no_openl3:
+            print(f"(OpenL3 skipped: no weights at {OPENL3_H5})")
+        rng = np.random.default_rng(0)
+        xf = rng.normal(0, 1, size=(64, 202)).astype(np.float32)
+        fh, fc = seeded(EmbeddingHead(202), 4, 0.1), seeded(SectionClassifier(202), 5, 0.1)
+        rows.append(row("features head (vector in, N(0,1) rows)", "features (1, 202)", coreml.export_embedding_model(
+            fh, d / "fe.mlpackage", backbone="features", input="features", windows=xf)))
+        show(rows[-1])
+        rows.append(row("features dj_section (vector, N(0,1))", "embedding (1, 202)",
+                        coreml.export_classifier(fc, d / "fc.mlpackage", windows=xf)))
+        show(rows[-1])
+    print("\ntargets: audio-in PSNR >= 60 dB, agree >= 99.5 %, 0 lint errors, export < 30 s per model. "
+          "ANE share: compute ops (not const/cast) Neural-Engine eligible by the static lint; "
+          "MLComputePlan on a Mac decides.")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

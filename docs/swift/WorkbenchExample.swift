@@ -1,0 +1,188 @@
+// WorkbenchExample.swift: the workbench's exported Core ML models used from a Mac app.
+//
+// Audio file -> mono float32 at the model's rate -> windows -> MLModel.prediction -> embedding
+// (cosine similarity between tracks) or DJ section label. Every audio-in model the workbench
+// exports (`workbench export`, workbench.export.audio_in) has ONE input, "samples", shaped
+// (batch, windowSamples): mono float32 at full scale +-1.0 (what AVAudioFile reads; no
+// normalisation), at the rate in the model's metadata ("com.workbench.sample_rate"). The
+// spectrogram is computed inside the model. tests/test_swift_example.py checks the names and
+// shapes below against exported packages.
+//
+// Build: add the .mlpackage files to an Xcode target (Xcode compiles them to .mlmodelc), or
+// compile by hand: `xcrun coremlcompiler compile embedding.mlpackage .` and load the .mlmodelc.
+
+import Accelerate
+import AVFoundation
+import CoreML
+
+/// Names of the inputs, outputs and metadata keys of the exported models.
+enum Workbench {
+    static let inputName = "samples"
+    static let embeddingOutput = "embedding_256"  // model type "embedding" of a head over a backbone, unit length
+    static let backboneOutput = "embedding"  // the backbone's own embedding; also the embedding model of a CNN run
+    static let labelOutput = "label"  // model type "dj_section": the top label (String)
+    static let probabilitiesOutput = "label_probs"  // model type "dj_section": [label: probability]
+    static let sampleRateKey = "com.workbench.sample_rate"
+    static let windowSamplesKey = "com.workbench.window_samples"
+    static let hopKey = "com.workbench.hop_s"
+}
+
+/// The defaults of the trainable CNN backbone (workbench.models.cnn): 3-s windows at 22,050 Hz,
+/// one every 0.5 s. Read the model's metadata instead where you can (AudioContract does).
+enum CNNDefaults {
+    static let sampleRate = 22050.0
+    static let windowSamples = 66150
+    static let hopSeconds = 0.5
+    static let embeddingDimensions = 128  // the CNN's own embedding; a head over it gives 256
+}
+
+enum ExampleError: Error {
+    case notAnAudioModel(String)
+    case audio(String)
+}
+
+/// What one exported model expects, read from the model itself.
+struct AudioContract {
+    let sampleRate: Double
+    let windowSamples: Int
+    let hopSeconds: Double
+    let batch: Int
+
+    init(model: MLModel) throws {
+        let meta = model.modelDescription.metadata[.creatorDefinedKey] as? [String: String] ?? [:]
+        guard let rate = meta[Workbench.sampleRateKey].flatMap(Double.init),
+              let window = meta[Workbench.windowSamplesKey].flatMap(Int.init),
+              let input = model.modelDescription.inputDescriptionsByName[Workbench.inputName],
+              let shape = input.multiArrayConstraint?.shape, shape.count == 2
+        else { throw ExampleError.notAnAudioModel("no \(Workbench.inputName) input or sample rate metadata") }
+        sampleRate = rate
+        windowSamples = window
+        hopSeconds = meta[Workbench.hopKey].flatMap(Double.init) ?? CNNDefaults.hopSeconds
+        batch = shape[0].intValue
+        guard shape[1].intValue == window else {
+            throw ExampleError.notAnAudioModel("input shape \(shape) does not match \(window) samples")
+        }
+    }
+}
+
+/// Decode a file, mix it to mono (the mean of the channels) and resample it to `sampleRate`.
+func loadMono(url: URL, sampleRate: Double) throws -> [Float] {
+    let file = try AVAudioFile(forReading: url)
+    let format = file.processingFormat  // float32, deinterleaved
+    guard let buffer = AVAudioPCMBuffer(pcmFormat: format, frameCapacity: AVAudioFrameCount(file.length)) else {
+        throw ExampleError.audio("cannot allocate \(file.length) frames")
+    }
+    try file.read(into: buffer)
+    let n = Int(buffer.frameLength), channels = Int(format.channelCount)
+    var mono = [Float](repeating: 0, count: n)
+    for c in 0..<channels {
+        let samples = UnsafeBufferPointer(start: buffer.floatChannelData![c], count: n)
+        mono = vDSP.add(mono, vDSP.multiply(1 / Float(channels), samples))
+    }
+    if format.sampleRate == sampleRate { return mono }
+    let monoFormat = AVAudioFormat(standardFormatWithSampleRate: format.sampleRate, channels: 1)!
+    let outFormat = AVAudioFormat(standardFormatWithSampleRate: sampleRate, channels: 1)!
+    let source = AVAudioPCMBuffer(pcmFormat: monoFormat, frameCapacity: AVAudioFrameCount(n))!
+    source.frameLength = AVAudioFrameCount(n)
+    mono.withUnsafeBufferPointer { source.floatChannelData![0].update(from: $0.baseAddress!, count: n) }
+    let capacity = AVAudioFrameCount(Double(n) * sampleRate / format.sampleRate) + 4096
+    let output = AVAudioPCMBuffer(pcmFormat: outFormat, frameCapacity: capacity)!
+    let converter = AVAudioConverter(from: monoFormat, to: outFormat)!
+    var fed = false
+    var error: NSError?
+    _ = converter.convert(to: output, error: &error) { _, status in
+        if fed { status.pointee = .endOfStream; return nil }
+        fed = true
+        status.pointee = .haveData
+        return source
+    }
+    if let error { throw error }
+    return Array(UnsafeBufferPointer(start: output.floatChannelData![0], count: Int(output.frameLength)))
+}
+
+/// Windows of `contract.windowSamples` every `contract.hopSeconds` (a short clip is zero-padded to one).
+func windows(of samples: [Float], contract: AudioContract) -> [[Float]] {
+    var y = samples
+    if y.count < contract.windowSamples { y += [Float](repeating: 0, count: contract.windowSamples - y.count) }
+    let hop = max(1, Int((contract.hopSeconds * contract.sampleRate).rounded()))
+    return stride(from: 0, through: y.count - contract.windowSamples, by: hop).map {
+        Array(y[$0..<($0 + contract.windowSamples)])
+    }
+}
+
+/// Run the model on every window, `contract.batch` windows per prediction (the last batch padded with silence).
+func predictions(model: MLModel, contract: AudioContract, windows: [[Float]]) throws -> [MLFeatureProvider] {
+    var results: [MLFeatureProvider] = []
+    for start in stride(from: 0, to: windows.count, by: contract.batch) {
+        let x = try MLMultiArray(shape: [NSNumber(value: contract.batch), NSNumber(value: contract.windowSamples)],
+                                 dataType: .float32)
+        let pointer = x.dataPointer.bindMemory(to: Float.self, capacity: x.count)
+        pointer.update(repeating: 0, count: x.count)
+        for (row, window) in windows[start..<min(start + contract.batch, windows.count)].enumerated() {
+            window.withUnsafeBufferPointer { (pointer + row * contract.windowSamples).update(from: $0.baseAddress!, count: window.count) }
+        }
+        let input = try MLDictionaryFeatureProvider(dictionary: [Workbench.inputName: MLFeatureValue(multiArray: x)])
+        results.append(try model.prediction(from: input))
+    }
+    return results
+}
+
+/// One embedding per window (rows of the embedding output), trimmed to the real windows.
+func embeddings(model: MLModel, url: URL) throws -> [[Float]] {
+    let contract = try AudioContract(model: model)
+    let w = windows(of: try loadMono(url: url, sampleRate: contract.sampleRate), contract: contract)
+    var rows: [[Float]] = []
+    for out in try predictions(model: model, contract: contract, windows: w) {
+        // a head over a backbone says "embedding_256"; a CNN trained end to end (its own embedding model) "embedding"
+        guard let e = (out.featureValue(for: Workbench.embeddingOutput) ?? out.featureValue(for: Workbench.backboneOutput))?
+            .multiArrayValue else { continue }
+        let dim = e.shape[1].intValue
+        let p = e.dataPointer.bindMemory(to: Float.self, capacity: e.count)  // fp32 output
+        for r in 0..<e.shape[0].intValue { rows.append(Array(UnsafeBufferPointer(start: p + r * dim, count: dim))) }
+    }
+    return Array(rows.prefix(w.count))
+}
+
+/// The mean of a track's window embeddings, scaled to unit length: one vector per track.
+func trackEmbedding(_ rows: [[Float]]) -> [Float] {
+    var mean = [Float](repeating: 0, count: rows.first?.count ?? 0)
+    for r in rows { mean = vDSP.add(mean, r) }
+    let norm = sqrt(vDSP.sumOfSquares(mean))
+    return norm > 0 ? vDSP.divide(mean, norm) : mean
+}
+
+/// Cosine similarity of two embeddings (the dot product of unit vectors).
+func cosine(_ a: [Float], _ b: [Float]) -> Float {
+    let denominator = sqrt(vDSP.sumOfSquares(a) * vDSP.sumOfSquares(b))
+    return denominator > 0 ? vDSP.dot(a, b) / denominator : 0
+}
+
+/// The DJ section label and its probability for every window of a file.
+func sections(model: MLModel, url: URL) throws -> [(startSeconds: Double, label: String, probability: Double)] {
+    let contract = try AudioContract(model: model)
+    let w = windows(of: try loadMono(url: url, sampleRate: contract.sampleRate), contract: contract)
+    return try predictions(model: model, contract: contract, windows: w).enumerated().map { i, out in
+        let label = out.featureValue(for: Workbench.labelOutput)?.stringValue ?? "?"
+        let probs = out.featureValue(for: Workbench.probabilitiesOutput)?.dictionaryValue ?? [:]
+        return (Double(i) * contract.hopSeconds, label, probs[label]?.doubleValue ?? 0)
+    }
+}
+
+@main
+struct WorkbenchExample {
+    // usage: WorkbenchExample embedding.mlmodelc dj_section.mlmodelc a.flac b.flac
+    static func main() throws {
+        let args = CommandLine.arguments
+        guard args.count == 5 else { print("usage: WorkbenchExample EMBEDDING DJ_SECTION A B"); return }
+        let config = MLModelConfiguration()
+        config.computeUnits = .all  // the Neural Engine where it can
+        let embedder = try MLModel(contentsOf: URL(fileURLWithPath: args[1]), configuration: config)
+        let sectioner = try MLModel(contentsOf: URL(fileURLWithPath: args[2]), configuration: config)
+        let a = trackEmbedding(try embeddings(model: embedder, url: URL(fileURLWithPath: args[3])))
+        let b = trackEmbedding(try embeddings(model: embedder, url: URL(fileURLWithPath: args[4])))
+        print("cosine similarity:", cosine(a, b))
+        for s in try sections(model: sectioner, url: URL(fileURLWithPath: args[3])) {
+            print(String(format: "%7.1f s  %@  %.2f", s.startSeconds, s.label, s.probability))
+        }
+    }
+}

@@ -1,0 +1,463 @@
+"""Audio in, answers out: the exported models take mono float32 samples, the spectrogram inside.
+
+A Mac app has samples (``AVAudioFile`` gives float32 at full scale +-1.0), not the workbench's
+feature vectors. Every audio-in model here takes ``samples`` ``(batch, n_samples)``: mono
+windows at the backbone's sample rate, and returns
+
+- ``embedding``: the backbone's own embedding of each window (:func:`export_backbone`),
+- ``embedding_256``: the trained head over the backbone (:func:`export_audio_embedding`),
+- ``label`` / ``label_probs``: the section classifier over the backbone (:func:`export_audio_classifier`).
+
+Where half precision loses the spectrogram, it stays in float32 (coremltools' op-selective
+compute precision: the ops of the submodule named ``frontend``): OpenL3's DFT-by-convolution and
+log-mel over 80 dB lose the quiet bins in fp16 (29 dB PSNR all-fp16, 63-67 dB with the float32
+island); the package declares the island (``com.workbench.fp32_island``) and the lint counts its
+ops as off the Neural Engine. The trainable CNN's frontend is reformulated for fp16 instead (peak
+normalisation before the DFT, a power floor 60 dB down before the log: 73 dB all-fp16), so its
+whole model computes in fp16.
+
+The librosa feature frontend (``features-v1``: MFCC, contrast, chroma, onsets, tempogram)
+cannot run inside a Core ML program and is not ported: asking for its audio-in model raises
+:class:`~workbench.errors.ParameterError` naming the audio-in alternatives (``cnn``, ``openl3``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.errors import ParameterError
+from workbench.validate import check_int
+
+if TYPE_CHECKING:
+    import torch
+
+    from workbench.export.coreml_finish import ExportResult
+    from workbench.models.heads import EmbeddingHead, SectionClassifier
+
+#: The input name of every audio-in model.
+AUDIO_INPUT = "samples"
+#: Backbones with an audio-in export.
+AUDIO_BACKBONES = ("cnn", "openl3")
+#: How the app must mix and scale its audio (in the input description, the metadata and the card).
+MONO_MIX = "mono: the mean of the channels"
+LEVEL = "float32 at full scale +-1.0 (as AVAudioFile reads it), not normalised by the app"
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """What an audio-in model's ``samples`` input is.
+
+    Parameters
+    ----------
+    name : str
+        The backbone's name (``"openl3-mel128-music-512"``, ``"cnn-..."``).
+    sample_rate : int
+        Samples per second the model expects.
+    n_samples : int
+        Samples per window.
+    hop_s : float
+        Seconds between window starts when a track is embedded.
+    dim : int
+        The backbone embedding's length.
+    fp32_scopes : tuple of str
+        Submodules kept in float32 (the spectrogram frontend); empty when all of it computes in fp16.
+    """
+
+    name: str
+    sample_rate: int
+    n_samples: int
+    hop_s: float
+    dim: int
+    fp32_scopes: tuple[str, ...] = ("frontend",)
+
+    @property
+    def window_s(self) -> float:
+        """The window length in seconds."""
+        return self.n_samples / self.sample_rate
+
+    def metadata(self) -> dict[str, Any]:
+        """The ``com.workbench.*`` keys of the input: ``sample_rate``, window, hop, mono mix, level."""
+        return {"sample_rate": int(self.sample_rate), "window_samples": int(self.n_samples),
+                "window_s": round(self.window_s, 6), "hop_s": float(self.hop_s), "channels": MONO_MIX,
+                "level": LEVEL, "input": AUDIO_INPUT}
+
+    def describe(self, batch: int = 1) -> str:
+        """The input description stored in the package.
+
+        Parameters
+        ----------
+        batch : int >= 1
+            Windows per prediction.
+        """
+        what = "one window" if batch == 1 else f"{batch} windows (one per row)"
+        return (f"{what} of audio, {self.n_samples} samples = {self.window_s:g} s at {self.sample_rate} Hz, "
+                f"{MONO_MIX}, {LEVEL}; for a track, windows every {self.hop_s:g} s (hop). Shape "
+                f"({batch}, {self.n_samples}).")
+
+
+def audio_spec(backbone: Any) -> AudioSpec:
+    """The audio input of a backbone that can run inside a model (OpenL3, or the trainable CNN).
+
+    A CNN backbone (any ``torch.nn.Module`` taking ``(batch, n_samples)``) states its rate and
+    window as attributes: ``sample_rate`` (or ``sample_rate_hz``), ``n_samples`` (or
+    ``window_samples``), and optionally ``hop_s`` and ``embedding_size`` (or ``dim``/``out_dim``).
+
+    Parameters
+    ----------
+    backbone : OpenL3, torch.nn.Module, FeatureFrontend or str
+
+    Returns
+    -------
+    AudioSpec
+
+    Raises
+    ------
+    ParameterError
+        The backbone is the librosa feature frontend (``"features"``), or a module that does not
+        state its sample rate and window.
+    """
+    name = backbone if isinstance(backbone, str) else str(getattr(backbone, "name", type(backbone).__name__))
+    if isinstance(backbone, str) or type(backbone).__name__ == "FeatureFrontend" or name.startswith("features"):
+        raise ParameterError(
+            f"backbone {name!r} (the librosa feature frontend: MFCC, spectral contrast, chroma, onsets, "
+            "tempogram) cannot run inside a Core ML model, so it has no audio-in export; train with an "
+            f"audio-in backbone ({' or '.join(repr(b) for b in AUDIO_BACKBONES)}: --backbone cnn, or openl3 "
+            "with its weights), or export the vector-in model (input='features') and compute "
+            "workbench.embed.features in the app")
+    if hasattr(backbone, "network") and hasattr(backbone, "input_repr"):  # OpenL3
+        return AudioSpec(name=name, sample_rate=48000, n_samples=48000, hop_s=0.5, dim=int(backbone.embedding_size))
+    module = audio_module(backbone)
+    hop_s = float(getattr(backbone, "hop_s", getattr(module, "hop_s", 0.5)))
+    name = str(getattr(backbone, "name", type(module).__name__))
+    backbone = module
+    rate = getattr(backbone, "sample_rate", None) or getattr(backbone, "sample_rate_hz", None)
+    n = getattr(backbone, "n_samples", None) or getattr(backbone, "window_samples", None)
+    if not rate or not n:
+        raise ParameterError(f"backbone {name!r} must state sample_rate and n_samples (its audio window) to "
+                             f"export with audio input; got sample_rate={rate!r}, n_samples={n!r}")
+    dim = next((getattr(backbone, a) for a in ("embedding_size", "embedding_dim", "dim", "out_dim")
+                if isinstance(getattr(backbone, a, None), int)), None)
+    if not dim:
+        import torch
+
+        with torch.no_grad():
+            dim = int(backbone.eval()(torch.zeros(1, int(n))).reshape(1, -1).shape[1])
+    # a module's frontend computes in fp16 unless it says otherwise (the CNN's is built for it:
+    # peak normalisation before the DFT, a power floor before the log; 73 dB all-fp16)
+    scopes = ("frontend",) if getattr(backbone, "fp32_frontend", False) else ()
+    return AudioSpec(name=name, sample_rate=int(rate), n_samples=int(n), hop_s=hop_s, dim=int(dim), fp32_scopes=scopes)
+
+
+def audio_module(backbone: Any) -> Any:
+    """The torch module of an audio backbone: OpenL3 itself, or the ``model`` a backbone wrapper holds.
+
+    Parameters
+    ----------
+    backbone : OpenL3, torch.nn.Module, or a backbone holding one as ``model`` (``CNNBackbone``)
+    """
+    inner = getattr(backbone, "model", None)
+    if inner is not None and hasattr(inner, "forward") and not hasattr(backbone, "forward"):
+        return inner
+    return backbone
+
+
+def audio_model(backbone: Any, head: EmbeddingHead | SectionClassifier | None = None, *, batch: int = 1,
+                probabilities: bool = True) -> torch.nn.Module:
+    """The exportable module: samples ``(batch, n_samples)`` -> backbone [-> head] -> ``(batch, out)``.
+
+    Parameters
+    ----------
+    backbone : OpenL3 or torch.nn.Module
+        An audio backbone (:func:`audio_spec`).
+    head : EmbeddingHead, SectionClassifier or None
+        None exports the backbone embedding itself.
+    batch : int >= 1
+        The static batch of windows.
+    probabilities : bool
+        A classifier outputs softmax probabilities.
+
+    Returns
+    -------
+    torch.nn.Module
+        In eval mode; its frontend submodule is named ``frontend`` (the float32 island).
+    """
+    from workbench.export.ane_audio import BareOpenL3, ModuleAudio
+    from workbench.export.ane_layers import ANEHead, build_openl3
+
+    check_int("batch", batch, min=1)
+    spec = audio_spec(backbone)
+    if head is not None and head.in_dim != spec.dim:
+        raise ParameterError(f"head.in_dim ({head.in_dim}) must equal the backbone's embedding size ({spec.dim})")
+    if hasattr(backbone, "network") and hasattr(backbone, "input_repr"):
+        if head is None:
+            return BareOpenL3(backbone).set_batch(batch).eval()
+        return build_openl3(backbone, head, input="samples", probabilities=probabilities).set_batch(batch)
+    ane_head = ANEHead(head, probabilities=probabilities) if head is not None else None
+    return ModuleAudio(audio_module(backbone), ane_head, dim=spec.dim, batch=batch).eval()
+
+
+def reference(backbone: Any, head: EmbeddingHead | SectionClassifier | None = None) -> Any:
+    """The PyTorch computation the audio-in model must reproduce, in float64: ``(n, n_samples)`` -> ``(n, out)``.
+
+    Float64, because OpenL3's frontend keeps 80 dB of *magnitude* (160 dB of power) below each
+    window's peak: in the near-empty bands of real audio (above 22.05 kHz in audio resampled
+    from 44.1 kHz) float32 round-off alone puts openl3's own float32 output 59.5 dB PSNR away
+    from its float64 output, so a float32 reference could not tell a 60-dB export from a
+    perfect one. The modules are copied; the originals are not changed.
+
+    Parameters
+    ----------
+    backbone : OpenL3 or torch.nn.Module
+    head : EmbeddingHead, SectionClassifier or None
+        A classifier's output is its softmax.
+    """
+    import copy
+
+    module = copy.deepcopy(audio_module(backbone)).double().eval()
+    head64 = copy.deepcopy(head).double().eval() if head is not None else None
+
+    def run(x: np.ndarray) -> np.ndarray:
+        """The reference on a batch of windows.
+
+        Parameters
+        ----------
+        x : np.ndarray [shape=(n, n_samples)]
+        """
+        import torch
+
+        with torch.no_grad():
+            e = module(torch.from_numpy(np.ascontiguousarray(x, np.float64))).reshape(len(x), -1)
+            if head64 is None:
+                return e.float().numpy()
+            out = head64(e.double())
+            if getattr(head64, "kind", "") == "section_classifier":
+                out = torch.softmax(out, dim=1)
+            return out.float().numpy()
+
+    return run
+
+
+def backbone_metadata(backbone: Any) -> dict[str, Any]:
+    """The ``backbone`` metadata of an audio backbone (name, dim, rate, window, frontend).
+
+    Parameters
+    ----------
+    backbone : OpenL3 or torch.nn.Module
+    """
+    if hasattr(backbone, "network") and hasattr(backbone, "input_repr"):
+        from workbench.export.coreml_finish import _openl3_meta
+
+        return _openl3_meta(backbone)
+    spec = audio_spec(backbone)
+    config = getattr(audio_module(backbone), "config", None)
+    sha = getattr(backbone, "weights_sha256", None)
+    sha = sha() if callable(sha) else sha
+    trained = getattr(backbone, "trained", "")
+    return {"backbone": {"name": spec.name, "dim": spec.dim, "sample_rate_hz": spec.sample_rate,
+                         "window_s": spec.window_s, "hop_s": spec.hop_s,
+                         **({"config": config()} if callable(config) else {})},
+            "weights_source": (f"{spec.name} weights sha256 {sha}" + (f" ({trained})" if trained else ""))
+            if sha else None}
+
+
+def _export(module: Any, spec: AudioSpec, path: str | os.PathLike[str], *, model_type: str, batch: int,
+            output_name: str, output_desc: dict[str, str], labels: tuple[str, ...] | None, meta: dict[str, Any],
+            reference_fn: Any, windows: np.ndarray | None, fp32_frontend: bool | None = None, **kw: Any) -> ExportResult:
+    from workbench.export.coreml_finish import _finish
+
+    kw = {"io_dtype": "fp32", "deployment_target": "macOS14", "compress": None, "overwrite": False, "strict": False,
+          **kw}
+    if fp32_frontend is not None:
+        spec = replace(spec, fp32_scopes=("frontend",) if fp32_frontend else ())
+    frontend = getattr(module, "frontend", None)
+    if frontend is not None and hasattr(frontend, "floor"):  # OpenL3's: its own floor where fp32 holds it
+        from workbench.export.ane_openl3 import EXACT_FLOOR, SPEC_FLOOR
+
+        frontend.floor = EXACT_FLOOR if spec.fp32_scopes else SPEC_FLOOR
+    meta = {**meta, **spec.metadata(), "batch": batch,
+            "frontend": "included: the spectrogram is computed inside the model from the samples"}
+    if spec.fp32_scopes:
+        meta["fp32_island"] = f"spectrogram frontend ({', '.join(spec.fp32_scopes)}) kept in float32"
+    return _finish(module, path, model_type=model_type, input_name=AUDIO_INPUT, input_shape=(batch, spec.n_samples),
+                   output_name=output_name, meta=meta, input_desc=spec.describe(batch), output_desc=output_desc,
+                   labels=labels, reference=reference_fn, windows=windows, fp32_scopes=spec.fp32_scopes, **kw)
+
+
+def export_backbone(backbone: Any, path: str | os.PathLike[str], *, batch: int = 1, model_type: str = "backbone",
+                    metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
+                    **kw: Any) -> ExportResult:
+    """Export the backbone alone: ``samples`` ``(batch, n_samples)`` -> ``embedding`` ``(batch, dim)``.
+
+    Parameters
+    ----------
+    backbone : OpenL3 or torch.nn.Module
+        An audio backbone (:func:`audio_spec`); the feature frontend raises.
+    path : str or path
+        Where the ``.mlpackage`` goes.
+    batch : int >= 1
+        Windows per prediction.
+    model_type : {"backbone", "embedding"}
+        ``"embedding"`` for a backbone trained end to end as the embedding model (the CNN run's).
+    metadata : dict or None
+        Extra metadata keys (a run's ``metrics``, ``run_id``, ``version``... go to their fields).
+    windows : np.ndarray [shape=(n, n_samples)] or None
+        Real audio windows for the parity check (n a multiple of ``batch``); None skips it.
+    **kw
+        ``io_dtype``, ``deployment_target``, ``compress``, ``overwrite``, ``strict`` of
+        :func:`workbench.export.coreml.export_head`, and ``fp32_frontend`` (bool: keep the
+        spectrogram frontend in float32 or not; None: OpenL3 yes, the CNN no).
+
+    Returns
+    -------
+    ExportResult
+        Model type ``"backbone"`` (not a registry type: the app's frame embedder).
+    """
+    from workbench.export.coreml_meta import build_metadata
+    from workbench.validate import check_choice
+
+    check_choice("model_type", model_type, ("backbone", "embedding"))
+    spec = audio_spec(backbone)
+    extra = backbone_metadata(backbone)
+    given = dict(metadata or {})
+    fields = {k: given.pop(k) for k in ("metrics", "fingerprint", "run_id", "version", "author", "license") if k in given}
+    given.pop("backbone", None)
+    meta = build_metadata(model_type=model_type, description=f"{spec.name} embedding of a {spec.window_s:g}-s audio "
+                          f"window ({spec.dim} floats), from mono samples at {spec.sample_rate} Hz.",
+                          backbone=extra.get("backbone"), weights_source=extra.get("weights_source"),
+                          extra=given, **fields)
+    return _export(audio_model(backbone, batch=batch), spec, path, model_type=model_type, batch=batch,
+                   output_name="embedding", output_desc={"embedding": f"{spec.dim}-d {spec.name} embedding of each "
+                                                                      "window (one row per window)"},
+                   labels=None, meta=meta, reference_fn=reference(backbone), windows=windows, **kw)
+
+
+def export_audio_embedding(head: EmbeddingHead, path: str | os.PathLike[str], *, backbone: Any, batch: int = 1,
+                           metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
+                           **kw: Any) -> ExportResult:
+    """Export the embedding model from audio: ``samples`` -> backbone -> head -> ``embedding_256``.
+
+    Parameters
+    ----------
+    head : EmbeddingHead
+        The trained head (its ``in_dim`` is the backbone's size).
+    path : str or path
+    backbone : OpenL3 or torch.nn.Module
+    batch : int >= 1
+    metadata : dict or None
+        Keys of :func:`~workbench.export.coreml_meta.build_metadata` and extras.
+    windows : np.ndarray [shape=(n, n_samples)] or None
+    **kw
+        See :func:`export_backbone`.
+
+    Returns
+    -------
+    ExportResult
+    """
+    from workbench.export.coreml_finish import _head_metadata
+
+    spec = audio_spec(backbone)
+    meta = _head_metadata(head, "embedding", metadata, f"Embedding model: {spec.name} and the trained head, from a "
+                          f"{spec.window_s:g}-s mono audio window to a {head.out_dim}-d L2-normalised embedding.")
+    meta.update(backbone_metadata(backbone))
+    return _export(audio_model(backbone, head, batch=batch), spec, path, model_type="embedding", batch=batch,
+                   output_name="embedding_256",
+                   output_desc={"embedding_256": f"{head.out_dim}-d embedding of each window, unit L2 norm (dot "
+                                                 "product = cosine similarity)"},
+                   labels=None, meta=meta, reference_fn=reference(backbone, head), windows=windows, **kw)
+
+
+def export_audio_classifier(classifier: SectionClassifier, path: str | os.PathLike[str], *, backbone: Any,
+                            metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
+                            **kw: Any) -> ExportResult:
+    """Export the section classifier from audio: ``samples`` ``(1, n_samples)`` -> ``label``, ``label_probs``.
+
+    The classifier must take the backbone's frame embedding itself (``in_dim`` = the backbone's
+    size). A classifier over window features with context or track-relative blocks
+    (:class:`~workbench.train.sections.WindowFeatures`) needs the whole track and is refused.
+
+    Parameters
+    ----------
+    classifier : SectionClassifier
+    path : str or path
+    backbone : OpenL3 or torch.nn.Module
+    metadata : dict or None
+    windows : np.ndarray [shape=(n, n_samples)] or None
+    **kw
+        See :func:`export_backbone`.
+
+    Returns
+    -------
+    ExportResult
+
+    Raises
+    ------
+    ParameterError
+        The classifier's input is not the backbone's frame embedding.
+    """
+    from workbench.export.coreml_finish import _head_metadata
+
+    spec = audio_spec(backbone)
+    if classifier.in_dim != spec.dim:
+        raise ParameterError(
+            f"the section classifier takes {classifier.in_dim} floats, not the {spec.dim}-d frame embedding of "
+            f"{spec.name}: window features with context and track-relative blocks need the whole track, so it "
+            "has no single-window audio-in model; export the backbone model (audio -> frame embedding) and the "
+            "vector-in section model, or train the classifier on bare frames")
+    meta = _head_metadata(classifier, "dj_section", metadata, "DJ section classifier from audio: predicts intro, build, "
+                          "drop, break, outro, verse or chorus for a window of a track.")
+    meta.update(backbone_metadata(backbone))
+    outputs = {"label": "Predicted DJ section label (one of: " + ", ".join(classifier.labels) + ")",
+               "label_probs": "Probability of each section label (softmax, sums to 1)"}
+    return _export(audio_model(backbone, classifier), spec, path, model_type="dj_section", batch=1,
+                   output_name="label", output_desc=outputs, labels=tuple(classifier.labels), meta=meta,
+                   reference_fn=reference(backbone, classifier), windows=windows, **kw)
+
+
+def file_windows(paths: list[str | os.PathLike[str]], spec: AudioSpec, *, n_windows: int = 16,
+                 seed: int = 0) -> np.ndarray:
+    """Real audio windows for parity: mono, resampled to the model's rate, cut at its window and hop.
+
+    Parameters
+    ----------
+    paths : list of str or path
+        Audio files (a file that cannot be read is skipped; at least one must be readable).
+    spec : AudioSpec
+        The model's rate, window and hop.
+    n_windows : int > 0
+        Windows returned (fewer when the files are shorter), a seeded sample spread over all files.
+    seed : int
+        Seeds the pick.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, n_samples), dtype=float32]
+
+    Raises
+    ------
+    ParameterError
+        No file could be read, or they hold no whole window.
+    """
+    from workbench.audio import load
+    from workbench.errors import WorkbenchError
+
+    check_int("n_windows", n_windows, min=1)
+    hop = max(1, round(spec.hop_s * spec.sample_rate))
+    per_file: list[np.ndarray] = []
+    for p in paths:
+        try:
+            y, _ = load(p, sr=spec.sample_rate, mono=True)
+        except WorkbenchError:
+            continue
+        starts = np.arange(0, len(y) - spec.n_samples + 1, hop)
+        if starts.size:
+            per_file.append(np.stack([y[s:s + spec.n_samples] for s in starts]).astype(np.float32))
+    if not per_file:
+        raise ParameterError(f"no whole {spec.window_s:g}-s window could be read from {len(paths)} file(s)")
+    rng = np.random.default_rng(seed)
+    allw = np.concatenate(per_file)
+    pick = np.sort(rng.choice(len(allw), size=min(n_windows, len(allw)), replace=False))
+    return np.ascontiguousarray(allw[pick])
