@@ -29,6 +29,9 @@ class BareOpenL3(ANEModel):
     transpose; none for the 512-d model, whose final map is 1x1).
     """
 
+    frontend: ANEOpenL3Frontend
+    network: ANEOpenL3Network
+
     def __init__(self, openl3: OpenL3) -> None:
         nn.Module.__init__(self)
         self.frontend = ANEOpenL3Frontend(openl3.frontend)
@@ -49,7 +52,6 @@ class BareOpenL3(ANEModel):
         torch.Tensor [shape=(B, embedding_size)]
         """
         b = _batch(self, x)
-        assert self.network is not None and self.frontend is not None
         e = self.network(self.frontend(x))  # (B, C*h*w, 1, 1) in (C, H, W) order
         (h, w), c = self.network.out_hw, self.network.channels
         if h * w == 1:
