@@ -159,10 +159,7 @@ def build_profile(library: Library, name: str, tracks: list[Track], *, source: s
                 raise ProfileError(f"reference tracks are too inconsistent for one profile: their tempi spread "
                                    f"{spread:.0%} around {vals.mean():.0f} BPM (at most {MAX_TEMPO_SPREAD:.0%} allowed); split them")
         if vals.size >= min_tracks:
-            st = feature_stats(vals, seed=seed, tolerance=_TOL[fname])
-            lo_b, hi_b = _BOUNDS[fname]  # never beyond what the feature can take
-            st["range"] = [max(st["range"][0], lo_b), min(st["range"][1], hi_b)]
-            stats[fname] = st
+            stats[fname] = _bounded_stats(fname, vals, seed=seed)
         elif vals.size:
             warnings.append(f"{fname}: only {vals.size} tracks have it; left out")
     scores = np.array([TRANCE.score(feats[t.id])[0] for t in used])
@@ -178,6 +175,14 @@ def build_profile(library: Library, name: str, tracks: list[Track], *, source: s
     profile["sections"] = _section_profile(library, used, seed=seed, warnings=warnings, failed=profile["failed"])
     profile["clusters"] = _embedding_clusters(library, used, k=clusters, seed=seed)
     return profile
+
+
+def _bounded_stats(name: str, vals: np.ndarray, *, seed: int) -> dict[str, Any]:
+    """:func:`feature_stats` of one feature with its tolerance, the range never beyond what it can take."""
+    st = feature_stats(vals, seed=seed, tolerance=_TOL[name])
+    lo_b, hi_b = _BOUNDS[name]
+    st["range"] = [max(st["range"][0], lo_b), min(st["range"][1], hi_b)]
+    return st
 
 
 def section_stats(per_track: dict[int, list[dict[str, Any]]], *, seed: int = 0,
@@ -218,9 +223,7 @@ def section_stats(per_track: dict[int, list[dict[str, Any]]], *, seed: int = 0,
                 continue
             vals = np.array([f[name] for _, f in rows if f.get(name) is not None], dtype=np.float64)
             if vals.size >= min_sections:
-                st = feature_stats(vals, seed=seed, tolerance=_TOL[name])
-                st["range"] = [max(st["range"][0], _BOUNDS[name][0]), min(st["range"][1], _BOUNDS[name][1])]
-                stats[name] = st
+                stats[name] = _bounded_stats(name, vals, seed=seed)
         out[label] = {"n_sections": len(rows), "n_tracks": len({t for t, _ in rows}), "features": stats}
     return out
 
