@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from typing import Any
 
 # librosa's numba JIT segfaults on this CPU unless it targets a generic one; set before any import.
 os.environ.setdefault("NUMBA_CPU_NAME", "generic")
@@ -23,6 +24,28 @@ def tone(duration_s: float = 1.0, *, sr: int = 22050, freq_hz: float = 440.0, ch
     t = np.arange(int(round(duration_s * sr))) / sr
     y = amplitude * np.sin(2 * np.pi * freq_hz * t) + 0.01 * rng.standard_normal(t.size)
     return np.repeat(y[:, None], channels, axis=1).astype(np.float32)
+
+
+#: Tone frequencies (Hz) of the two folders of :func:`low_high_library`: classes a model can learn.
+LOW_HIGH_FREQS = {"low": [110.0, 120.0, 130.0, 140.0], "high": [1500.0, 1650.0, 1800.0, 1950.0]}
+
+
+def low_high_library(root: Path, write: Any) -> Any:
+    """A scanned library of eight clips in two folders, ``low`` and ``high`` (:data:`LOW_HIGH_FREQS`).
+
+    ``write(path, freq_hz=, seed=)`` writes one clip (each test file has its own signal); seeds
+    run 0..7. The caller closes the library.
+    """
+    from workbench.library import Library
+
+    seed = 0
+    for folder, freqs in LOW_HIGH_FREQS.items():
+        for i, f in enumerate(freqs):
+            write(root / "music" / folder / f"t{i}.wav", freq_hz=f, seed=seed)
+            seed += 1
+    lib = Library(root / "lib.db")
+    lib.scan(root / "music", progress=False)
+    return lib
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import low_high_library
 
 from workbench.evaluate.gates import blocking_gates, failing, invariance_gates
 from workbench.evaluate.invariance import GATE_TRANSFORMS, INVARIANCE_TOLERANCE, paired_invariance
@@ -37,14 +38,7 @@ def _write(path: Path, *, freq_hz: float, seed: int, duration_s: float = 9.0) ->
 
 @pytest.fixture(scope="module")
 def tiny_library(tmp_path_factory):
-    root = tmp_path_factory.mktemp("inv")
-    seed = 0
-    for folder, freqs in {"low": [110.0, 120.0, 130.0, 140.0], "high": [1500.0, 1650.0, 1800.0, 1950.0]}.items():
-        for i, f in enumerate(freqs):
-            _write(root / "music" / folder / f"t{i}.wav", freq_hz=f, seed=seed)
-            seed += 1
-    lib = Library(root / "lib.db")
-    lib.scan(root / "music", progress=False)
+    lib = low_high_library(tmp_path_factory.mktemp("inv"), _write)
     yield lib
     lib.close()
 
