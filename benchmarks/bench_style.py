@@ -37,7 +37,7 @@ def recovery(n: int) -> dict:
     tol = {f.name: f.tolerance for f in FEATURES}
     rng = np.random.default_rng(1000)
     errors: dict[str, list[float]] = {"pumping_depth": [], "detune_cents": [], "four_on_floor": [], "offbeat_hats": [],
-                                      "acid_resonance_db": [], "acid_glide": []}
+                                      "acid_resonance_db": [], "acid_glide": [], "acid_accent": []}
     for i in range(n):
         depth, detune = float(rng.uniform(0.25, 0.85)), float(rng.uniform(8, 40))
         four, off = bool(rng.uniform() < 0.7), bool(rng.uniform() < 0.7)
@@ -55,12 +55,14 @@ def recovery(n: int) -> dict:
         f = production_features(y, sr=44100, beats=np.array(truth["beats"]), bpm=truth["bpm"])
         errors["acid_resonance_db"].append(abs(f["acid_resonance_db"] - truth["acid_resonance_db"]))
         errors["acid_glide"].append(abs(f["acid_glide"] - truth["acid_glide"]))
+        errors["acid_accent"].append(abs(f["acid_accent"] - truth["acid_accent_share"]))
     out = {}
     print(f"## 1. Recovery on {n} held-out reference clips (30 s, random settings)\n")
     print("| feature | truth | mean abs error | max abs error | within tolerance | tolerance |\n|---|---|---|---|---|---|")
     truths = {"pumping_depth": "set depth 0.25-0.85", "detune_cents": "set detune 8-40 cents",
               "four_on_floor": "1 (kick every beat) or 0.5 (broken)", "offbeat_hats": "1 (off-beat) or 0 (on-beat)",
-              "acid_resonance_db": "filter peak 0-17 dB (Q 0.8-10)", "acid_glide": "share of slid note changes 0-0.8"}
+              "acid_resonance_db": "filter peak 0-17 dB (Q 0.8-10)", "acid_glide": "share of slid note changes 0-0.8",
+              "acid_accent": "share of accented steps 0-0.3"}
     for k, e in errors.items():
         t = 0.2 if k in ("four_on_floor", "offbeat_hats") else tol[k]
         e_arr = np.array(e)

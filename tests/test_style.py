@@ -71,6 +71,27 @@ def test_acid_resonance_and_glide_are_recovered(q, glide):
         assert truth["acid_glide"] > 0  # the clip really has slides
 
 
+@pytest.mark.parametrize(("accent", "sweep", "seed"), [(0.0, 1.0, 3), (0.15, 0.4, 4), (0.35, 0.8, 5)])
+def test_acid_accent_share_is_recovered(accent, sweep, seed):
+    f, truth = feats(acid_sweep_octaves=sweep, acid_q=4.0, acid_glide=0.3, acid_accent=accent, chord=False, seed=seed,
+                     duration_s=30.0)
+    tol = {x.name: x.tolerance for x in FEATURES}
+    assert abs(f["acid_accent"] - truth["acid_accent_share"]) <= tol["acid_accent"], (f["acid_accent"], truth)
+
+
+def test_accent_share_counts_joint_jumps_above_a_sweeping_trend():
+    from workbench.style.acid import _accent_share
+
+    steps = np.arange(200)
+    edge = np.log2(500.0) + 1.2 * np.sin(2 * np.pi * steps / 64)  # a slow sweep alone: no accent
+    level = -20 + 3 * np.sin(2 * np.pi * steps / 64)
+    assert _accent_share(edge, level) == 0.0
+    accented = np.zeros(200, dtype=bool)
+    accented[np.random.default_rng(0).choice(200, 60, replace=False)] = True  # 30 %: they would lift a plain median
+    assert abs(_accent_share(edge + accented, level + 6 * accented) - 0.30) <= 0.03
+    assert _accent_share(edge[:5], level[:5]) == 0.0  # too few steps to have a trend
+
+
 def test_acid_filter_truth_is_its_peak_gain():
     from workbench.style.testbed import resonance_db
 

@@ -17,7 +17,7 @@ from workbench.store import transaction
 
 KIND = "style"
 #: Bump when a feature changes, so stored features are recomputed.
-STYLE_VERSION = 2
+STYLE_VERSION = 3
 
 
 def _key(analysis: Any) -> str:
