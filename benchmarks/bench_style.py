@@ -36,16 +36,20 @@ def recovery(n: int) -> dict:
 
     tol = {f.name: f.tolerance for f in FEATURES}
     rng = np.random.default_rng(1000)
-    errors: dict[str, list[float]] = {"pumping_depth": [], "detune_cents": [], "four_on_floor": [], "offbeat_hats": [],
-                                      "acid_resonance_db": [], "acid_glide": [], "acid_accent": []}
+    errors: dict[str, list[float]] = {"pumping_depth": [], "detune_cents": [], "stereo_width": [], "phase_correlation": [], "four_on_floor": [], "offbeat_hats": [],
+                                      "acid_sweep_octaves": [], "acid_resonance_db": [], "acid_glide": [],
+                                      "acid_accent": []}
     for i in range(n):
         depth, detune = float(rng.uniform(0.25, 0.85)), float(rng.uniform(8, 40))
         four, off = bool(rng.uniform() < 0.7), bool(rng.uniform() < 0.7)
-        y, truth = render_reference(bpm=float(rng.uniform(120, 150)), pumping_depth=depth, detune_cents=detune,
+        width = float(np.random.default_rng(3000 + i).uniform(0.1, 1.0))  # own stream: the other draws stay as they were
+        y, truth = render_reference(bpm=float(rng.uniform(120, 150)), pumping_depth=depth, detune_cents=detune, width=width,
                                     four_on_floor=four, offbeat_hats=off, duration_s=30.0, seed=1000 + i)
         f = production_features(y, sr=44100, beats=np.array(truth["beats"]), bpm=truth["bpm"])
         errors["pumping_depth"].append(abs(f["pumping_depth"] - depth))
         errors["detune_cents"].append(abs(f["detune_cents"] - detune))
+        errors["stereo_width"].append(abs(f["stereo_width"] - truth["stereo_width"]))
+        errors["phase_correlation"].append(abs(f["phase_correlation"] - truth["phase_correlation"]))
         errors["four_on_floor"].append(abs(f["four_on_floor"] - (1.0 if four else 0.5)))
         errors["offbeat_hats"].append(abs(f["offbeat_hats"] - (1.0 if off else 0.0)))
         # an acid line alone (no chord: the 100 Hz-4 kHz band is the line's), with drums
@@ -53,6 +57,7 @@ def recovery(n: int) -> dict:
                                     acid_sweep_octaves=float(rng.uniform(0.2, 1.2)), acid_q=float(rng.uniform(0.8, 10)),
                                     acid_glide=float(rng.uniform(0, 0.8)), acid_accent=float(rng.uniform(0, 0.3)))
         f = production_features(y, sr=44100, beats=np.array(truth["beats"]), bpm=truth["bpm"])
+        errors["acid_sweep_octaves"].append(abs(f["acid_sweep_octaves"] - truth["acid_sweep_octaves"]))
         errors["acid_resonance_db"].append(abs(f["acid_resonance_db"] - truth["acid_resonance_db"]))
         errors["acid_glide"].append(abs(f["acid_glide"] - truth["acid_glide"]))
         errors["acid_accent"].append(abs(f["acid_accent"] - truth["acid_accent_share"]))
@@ -60,7 +65,10 @@ def recovery(n: int) -> dict:
     print(f"## 1. Recovery on {n} held-out reference clips (30 s, random settings)\n")
     print("| feature | truth | mean abs error | max abs error | within tolerance | tolerance |\n|---|---|---|---|---|---|")
     truths = {"pumping_depth": "set depth 0.25-0.85", "detune_cents": "set detune 8-40 cents",
+              "stereo_width": "the supersaw stem's side/mid (set width 0.1-1)",
+              "phase_correlation": "the supersaw stem's L/R correlation",
               "four_on_floor": "1 (kick every beat) or 0.5 (broken)", "offbeat_hats": "1 (off-beat) or 0 (on-beat)",
+              "acid_sweep_octaves": "std of the cutoff's sine sweep 0.2-1.2 octaves",
               "acid_resonance_db": "filter peak 0-17 dB (Q 0.8-10)", "acid_glide": "share of slid note changes 0-0.8",
               "acid_accent": "share of accented steps 0-0.3"}
     for k, e in errors.items():
@@ -183,16 +191,20 @@ def qa_check(lib: object, folder: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=12, help="reference clips for the recovery table")
-    parser.add_argument("--demo-tracks", type=int, default=18, help="demo tracks (every style in turn)")
+    parser.add_argument("--demo-tracks", type=int, default=18,
+                        help="demo tracks (every style in turn); 0 skips the trance, gap and QA parts")
     parser.add_argument("--json", default=None, help="write the figures here")
     args = parser.parse_args()
     t0 = time.perf_counter()
+    if args.demo_tracks < 0:
+        parser.error(f"--demo-tracks must be >= 0; got {args.demo_tracks}")
     report = {"recovery": recovery(args.clips)}
-    with tempfile.TemporaryDirectory(prefix="bench-style-") as tmp:
-        lib = demo_library(Path(tmp), args.demo_tracks)
-        report["trance"] = trance_ranking(lib)
-        report["gap"] = gap_times(lib, Path(tmp))
-        report["qa"] = qa_check(lib, Path(tmp))
+    if args.demo_tracks:
+        with tempfile.TemporaryDirectory(prefix="bench-style-") as tmp:
+            lib = demo_library(Path(tmp), args.demo_tracks)
+            report["trance"] = trance_ranking(lib)
+            report["gap"] = gap_times(lib, Path(tmp))
+            report["qa"] = qa_check(lib, Path(tmp))
     report["total_s"] = time.perf_counter() - t0
     print(f"total {report['total_s']:.0f} s")
     if args.json:

@@ -13,18 +13,19 @@ from workbench.style.spectra import _HOP, _N_FFT, SR, _frames_at
 
 
 def acid(spec: np.ndarray, beats: np.ndarray, mono: np.ndarray) -> tuple[float, float, float, float, float] | None:
-    """Filter sweep (octaves), resonance (dB), glide share and accent correlation of the bass line, and their composite.
+    """Filter sweep (octaves), resonance (dB), glide share and accent share of the bass line, and their composite.
 
     Measured on the 3rd and 4th 16th steps of each beat (a kick on the beat would dominate the
     others), a quarter step after their start, where sounding. The sweep is the spread of the
-    100 Hz-4 kHz spectral edge (95 % roll-off). The resonance is the 75th percentile, over the
-    4th 16ths (clear of off-beat hats too), of the tallest harmonic peak (times its frequency, to
-    undo a saw's 1/f fall) over the median harmonic below half its frequency. The glide is the
+    100 Hz-4 kHz spectral edge (95 % roll-off) over the steps that are not accented. The resonance
+    is the 75th percentile, over the 4th 16ths (clear of off-beat hats too), of the tallest
+    harmonic peak (times its frequency, to undo a saw's 1/f fall) over the median harmonic below
+    half its frequency. The glide is the
     share of note changes onto a 4th 16th (>= 1 semitone between the middles of two steps, YIN
     pitch of the signal low-passed at 1 kHz) where :data:`MIN_SLIDE_FRAMES` or more frames sit
     inside the middle 80 % of the interval, moving one way. The accent is the share of steps whose
     spectral edge (octaves) plus level (dB / 6) stands 1 or more above the line's trend (see
-    :func:`_accent_share`): a 303 accent is louder and opens the filter at once, a sweep moves
+    :func:`_accented`): a 303 accent is louder and opens the filter at once, a sweep moves
     both slowly. Validated on :func:`workbench.style.testbed.render_reference` acid lines
     (``benchmarks/bench_style.py``).
 
@@ -59,11 +60,12 @@ def acid(spec: np.ndarray, beats: np.ndarray, mono: np.ndarray) -> tuple[float, 
         return 0.0, 0.0, 0.0, 0.0, 0.0
     cum = np.cumsum(power, axis=0) / (level + 1e-12)
     edge = f[np.minimum((cum < 0.95).sum(axis=0), f.size - 1)]  # the filter's edge: 95 % of the energy below
-    sweep = float(np.log2(edge[loud]).std())
+    accented = _accented(np.log2(edge[loud]), 10 * np.log10(level[loud] + 1e-20))
+    sweep = float(np.log2(edge[loud][~accented]).std())  # accents open the filter an octave: not the sweep
     semis, pitch = _step_pitch(mono, steps, step_s)
     last16th = loud & (np.arange(steps.size) % 4 == 3)  # clear of kicks and of off-beat hats too
     resonance = _resonance_db(spec, freqs, idx[last16th])
-    accent = _accent_share(np.log2(edge[loud]), 10 * np.log10(level[loud] + 1e-20))
+    accent = float(accented.mean())
     glide = _glide_share(semis, pitch, steps)
     score = (0.30 * min(sweep / 1.0, 1.0) + 0.25 * min(resonance / 12.0, 1.0) + 0.25 * glide
              + 0.20 * min(accent / ACCENT_FULL_SHARE, 1.0))
@@ -74,8 +76,8 @@ def acid(spec: np.ndarray, beats: np.ndarray, mono: np.ndarray) -> tuple[float, 
 ACCENT_FULL_SHARE = 0.25
 
 
-def _accent_share(edge_oct: np.ndarray, level_db: np.ndarray, *, half_width: int = 6, passes: int = 3) -> float:
-    """Share of steps standing above the line's trend by ``edge + level / 6 >= 1`` (1 octave or 6 dB).
+def _accented(edge_oct: np.ndarray, level_db: np.ndarray, *, half_width: int = 6, passes: int = 3) -> np.ndarray:
+    """Which steps stand above the line's trend by ``edge + level / 6 >= 1`` (1 octave or 6 dB): the accents.
 
     The trend is a running median over ``half_width`` steps either side, recomputed ``passes``
     times without the steps that stood out (accents only go up, so they would lift a plain
@@ -97,10 +99,10 @@ def _accent_share(edge_oct: np.ndarray, level_db: np.ndarray, *, half_width: int
     """
     edge = np.asarray(edge_oct, dtype=np.float64)
     if edge.size < 2 * half_width + 1:
-        return 0.0
+        return np.zeros(edge.size, dtype=bool)
     rise = (_above_trend(edge, half_width=half_width, passes=passes, outlier=0.4)
             + _above_trend(np.asarray(level_db, dtype=np.float64), half_width=half_width, passes=passes, outlier=2.0) / 6.0)
-    return float(np.mean(rise >= 1.0))
+    return rise >= 1.0
 
 
 def _above_trend(v: np.ndarray, *, half_width: int, passes: int, outlier: float) -> np.ndarray:
@@ -117,13 +119,19 @@ def _above_trend(v: np.ndarray, *, half_width: int, passes: int, outlier: float)
     return resid
 
 
+#: The pitch track runs on every 4th sample of the 1 kHz low-passed line (5.5 kHz).
+_PITCH_DECIMATION = 4
+
+
 def _step_pitch(mono: np.ndarray, steps: np.ndarray, step_s: float) -> tuple[np.ndarray, np.ndarray]:
     """The YIN pitch track (semitones re A440, one per hop) and each step's median pitch (its 40-90 %)."""
     import librosa
     from scipy import signal
 
     low = signal.sosfilt(signal.butter(4, 1000.0, "lowpass", fs=SR, output="sos"), mono)  # hats out of the way
-    f0 = librosa.yin(low, fmin=45, fmax=500, sr=SR, frame_length=1024, hop_length=_HOP)
+    # a quarter of the rate holds everything under 1 kHz: YIN there costs a sixteenth, same frames in time
+    f0 = librosa.yin(low[::_PITCH_DECIMATION], fmin=45, fmax=500, sr=SR / _PITCH_DECIMATION,
+                     frame_length=1024 // _PITCH_DECIMATION, hop_length=_HOP // _PITCH_DECIMATION)
     semis = 12 * np.log2(f0 / 440.0)
     at = np.clip(np.round(np.stack([steps + 0.4 * step_s, steps + 0.9 * step_s]) * SR / _HOP).astype(int),
                  0, semis.size - 1)

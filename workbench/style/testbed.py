@@ -65,7 +65,8 @@ def render_reference(*, bpm: float = 138.0, duration_s: float = 16.0, pumping_de
     y : np.ndarray [shape=(2, n), dtype=float32]
         Stereo samples, peak 0.9.
     truth : dict
-        Every setting above and the beat times.
+        Every setting above and the beat times; with the chord, also ``stereo_width`` and
+        ``phase_correlation`` of the supersaw stem alone (500 Hz-8 kHz), before drums are mixed in.
     """
     from workbench.demo.dsp import filt
     from workbench.demo.synths import saw_stack
@@ -84,6 +85,7 @@ def render_reference(*, bpm: float = 138.0, duration_s: float = 16.0, pumping_de
         phase = t_in - beats[np.clip(np.searchsorted(beats, t_in, side="right") - 1, 0, None)]
         chord *= 1.0 - pumping_depth * np.where(phase < 0.01, 1.0, np.exp(-phase / (0.3 * beat_s)))
     out = 0.35 * chord / np.abs(chord).max() * float(chord_on)
+    stem_truth = _stereo_truth(chord, sr) if chord_on else {}
     kick_times = beats if four_on_floor else beats[(np.arange(beats.size) % 4 == 0)
                                                    | (np.arange(beats.size) % 4 == 2) & (rng.uniform(size=beats.size) < 0.5)]
     tk = np.arange(int(0.25 * sr)) / sr
@@ -106,8 +108,19 @@ def render_reference(*, bpm: float = 138.0, duration_s: float = 16.0, pumping_de
     out = out / np.abs(out).max() * 0.9
     truth = {"bpm": bpm, "beats": beats.tolist(), "pumping_depth": pumping_depth, "detune_cents": detune_cents,
              "voices": voices, "width": width, "four_on_floor": four_on_floor, "offbeat_hats": offbeat_hats,
-             "acid_sweep_octaves": max(acid_sweep_octaves, 0.0), "duration_s": duration_s, **acid_truth}
+             "acid_sweep_octaves": max(acid_sweep_octaves, 0.0), "duration_s": duration_s, **acid_truth, **stem_truth}
     return out.astype(np.float32), truth
+
+
+def _stereo_truth(chord: np.ndarray, sr: int) -> dict[str, float]:
+    """The supersaw stem's own side/mid ratio and left/right correlation, before drums and the mix."""
+    from workbench import audio
+    from workbench.style.features import SR as FEATURES_SR
+    from workbench.style.features import stereo
+
+    left, right = (audio.resample(ch, orig_sr=sr, target_sr=FEATURES_SR) for ch in chord)
+    width, corr = stereo(left, right)
+    return {"stereo_width": float(width or 0.0), "phase_correlation": float(1.0 if corr is None else corr)}
 
 
 def _lowpass_sos(cutoff_hz: float, q: float, sr: int) -> np.ndarray:
