@@ -46,6 +46,8 @@ _BOUNDS_FILE = "track-sets-bounds.npz"
 _LLOYD_STEPS = 4
 _CHUNK_TRACKS = 2048
 _SCORE_SLACK = 1e-12
+#: The share of tracks left to score above which the bfloat16 pass refines the cone bounds.
+REFINE_SHARE: float = 0.02
 _GEMM_SMALL = 1_000_000  # above OpenBLAS's small-matrix limit (measured: between 2.0e5 and 3.1e5)
 
 
@@ -185,6 +187,12 @@ class SetBounds:
         margin = _ip_margin(d)
         return cls(cent.reshape(n * cones, d), np.maximum(-1.0, rho.reshape(-1) - margin).astype(np.float32),
                    weight.reshape(-1), cones, np.asarray(ids, np.int64).copy(), int(windows.shape[0]))
+
+    @property
+    def loose(self) -> bool:
+        """Whether the cones are too wide to bound anything (median ``rho`` below 0.5: members 60 degrees
+        or more from their centroid, as in unclustered libraries)."""
+        return bool(self.rho.size) and float(np.median(self.rho)) < 0.5
 
     def matches(self, ids: np.ndarray, n_windows: int) -> bool:
         """Whether these bounds were built for exactly these tracks.
@@ -355,7 +363,8 @@ class PrunedStats:
 
 
 def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, combined: Any, exact: Any,
-                excluded: int | None, min_score: float | None) -> tuple[np.ndarray, np.ndarray, PrunedStats]:
+                excluded: int | None, min_score: float | None,
+                refine: Any = None) -> tuple[np.ndarray, np.ndarray, PrunedStats]:
     """Rows that hold the exact top ``k``, and their exact raw vibe (module docstring, steps 2-3).
 
     Parameters
@@ -376,6 +385,10 @@ def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, com
         A row never returned (the query's own track).
     min_score : float or None
         Scores below it are not wanted (a higher threshold prunes more).
+    refine : callable or None
+        ``refine() -> raw vibe upper bounds`` of every row, tighter and dearer (the bfloat16 pass,
+        :mod:`workbench.similarity.sets_lowp`); asked only when ``raw_upper`` leaves more than
+        :data:`REFINE_SHARE` of the tracks to score.
 
     Returns
     -------
@@ -403,6 +416,23 @@ def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, com
     seen = np.zeros(n, dtype=bool)
     seen[first] = True
     rest = np.flatnonzero(~seen & (upper >= threshold - _SCORE_SLACK))
+    tighter = refine() if refine is not None and rest.shape[0] > REFINE_SHARE * n else None
+    if tighter is not None:  # a second, tighter bound; its best unscored tracks may raise the threshold
+        upper = np.minimum(upper, np.asarray(combined(all_rows, tighter), np.float64))
+        if excluded is not None:
+            upper[excluded] = -math.inf
+        open_ = np.where(seen, -math.inf, upper)
+        second = np.argpartition(-open_, first_n - 1)[:first_n] if first_n < n else all_rows
+        second = second[open_[second] > -math.inf]
+        raw_second = exact(second)
+        first, raw_first = np.concatenate([first, second]), np.concatenate([raw_first, raw_second])
+        scores = np.asarray(combined(first, raw_first), np.float64)
+        threshold = float(np.partition(scores, scores.shape[0] - k)[scores.shape[0] - k]) \
+            if scores.shape[0] >= k else -math.inf
+        if min_score is not None:
+            threshold = max(threshold, float(min_score))
+        seen[second] = True
+        rest = np.flatnonzero(~seen & (upper >= threshold - _SCORE_SLACK))
     if rest.shape[0] > n // 3:  # gathering a third of the windows costs about what a full scan does
         return all_rows, exact(None), PrunedStats(n, n, True)  # the scan itself: no copy of the windows
     rows = np.concatenate([first, rest])

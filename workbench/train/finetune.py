@@ -128,12 +128,25 @@ def _module() -> type:
             self.eval_batch_size = 8
 
         def train(self, mode: bool = True) -> TunedModel:
+            """The head's mode; the network stays in eval mode.
+
+            Parameters
+            ----------
+            mode : bool
+                Training (True) or evaluation.
+            """
             super().train(mode)
             self.network.eval()
             return self
 
         def pooled(self, X: torch.Tensor) -> torch.Tensor:
-            """Mean embedding of each row's frames: (n, frames * freq * time) -> (n, dim)."""
+            """Mean embedding of each row's frames: (n, frames * freq * time) -> (n, dim).
+
+            Parameters
+            ----------
+            X : torch.Tensor [shape=(n, frames * freq * time)]
+                Rows of flattened dB mel spectrograms.
+            """
             n, net = X.shape[0], self.network
             spec = X.reshape(n * self.frames, 1, *self.spec_shape).contiguous(memory_format=torch.channels_last)
             with torch.no_grad():
@@ -143,10 +156,23 @@ def _module() -> type:
             return x.reshape(n, self.frames, -1).mean(dim=1)
 
         def forward(self, X: torch.Tensor) -> torch.Tensor:
+            """The head's unit embeddings of the rows' pooled, z-scored vectors.
+
+            Parameters
+            ----------
+            X : torch.Tensor [shape=(n, frames * freq * time)]
+                Rows of flattened dB mel spectrograms.
+            """
             return self.head((self.pooled(X) - self.mean) / self.std)
 
         def param_groups(self, lr: float) -> list[dict[str, Any]]:
-            """AdamW groups: the head at ``lr``, the tuned blocks at :attr:`backbone_lr`."""
+            """AdamW groups: the head at ``lr``, the tuned blocks at :attr:`backbone_lr`.
+
+            Parameters
+            ----------
+            lr : float
+                The head's learning rate.
+            """
             tuned = [p for p in self.network.parameters() if p.requires_grad]
             return [{"params": list(self.head.parameters()), "lr": float(lr), "name": "head"},
                     {"params": tuned, "lr": self.backbone_lr, "name": "backbone"}]
