@@ -195,3 +195,11 @@ def test_export_takes_the_runs_tuned_backbone(tuned_run):
     expected, _ = load_tuned(tuned_run.path / "backbone.pt")
     for a, b in zip(net.network.state_dict().values(), expected.network.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.slow
+def test_model_card_says_the_backbone_was_fine_tuned(tuned_run):
+    from workbench.registry_card import model_card
+
+    card = model_card({"model_type": "head", "version": 1, "metadata": {"backbone": tuned_run.info["backbone"]}})
+    assert "openl3-512 (fine-tuned: last 2 blocks, lr 2e-05)" in card

@@ -104,3 +104,24 @@ def test_bf16_bounds_follow_the_index(uniform):
     fresh = index.low_precision_bounds()
     assert fresh is not lp and fresh.matches(index._ids, index._windows.shape[0])
     assert same(index.similar(10_000, k=5, method="pruned"), index.similar(10_000, k=5, method="exact"))
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_cone_bounds_bound_with_and_without_the_bf16_centroid_products(monkeypatch, trusted):
+    from workbench.similarity.sets_search import SetBounds
+
+    if not trusted:
+        monkeypatch.setattr(sets_lowp, "bf16_kernel_ok", lambda: False)
+    index = make_index(n=600, seed=8)
+    rng = np.random.default_rng(2)
+    for cones in (1, 3):
+        b = SetBounds.build(index._ids, index._windows, index._wweights, index._offsets, cones=cones)
+        assert (b._bf16 is not None) == trusted
+        for t in range(4):
+            q = index._windows[rng.choice(index._windows.shape[0], 4)] if t % 2 else rng.normal(size=(4, index.dim))
+            q = (q + 0.01 * rng.normal(size=q.shape)).astype(np.float32)
+            q /= np.linalg.norm(q, axis=1, keepdims=True)
+            qw = rng.uniform(0.5, 2, size=4)
+            for symmetric in (False, True):
+                exact = raw_vibe(q, qw, index._windows, index._wweights, index._offsets, symmetric=symmetric)
+                assert (b.vibe_upper(q, qw, symmetric=symmetric) >= exact).all()

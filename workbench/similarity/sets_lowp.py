@@ -30,18 +30,39 @@ from typing import Any
 
 import numpy as np
 
-_U16 = 2.0**-8  # bfloat16 unit roundoff (8 significant bits)
+U16 = 2.0**-8  # bfloat16 unit roundoff (8 significant bits)
 _U32 = 2.0**-24
 _NORM_SLACK = 1e-6  # unit windows are unit to float32 rounding
 _KERNEL_OK: dict[int, bool] = {}  # torch thread count -> whether the bf16 product stayed within the bound
 
 
-def _gamma(d: int) -> float:
+def gamma(d: int) -> float:
+    """The float32 rounding factor of a ``d``-term sum of products: ``d u / (1 - d u)``, ``u = 2^-24``.
+
+    Parameters
+    ----------
+    d : int >= 1
+        Terms summed.
+    """
     return d * _U32 / (1.0 - d * _U32)
 
 
-def _to_bf16(x: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
-    """(bf16 tensor, rounding error norm per row, norm of each rounded row), errors rounded up."""
+def to_bf16(x: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Rows rounded to bfloat16, with what the rounding cost (both rounded up).
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, d)]
+        Rows.
+
+    Returns
+    -------
+    rounded : torch.Tensor [shape=(n, d), dtype=bfloat16]
+    error : np.ndarray [shape=(n,), dtype=float64]
+        ``||x - rounded||`` of each row.
+    norm : np.ndarray [shape=(n,), dtype=float64]
+        ``||rounded||`` of each row.
+    """
     import torch
 
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(torch.bfloat16)
@@ -67,11 +88,11 @@ def bf16_kernel_ok() -> bool:
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         q = x[:16] + 0.3 * x[16:32]
         q /= np.linalg.norm(q, axis=1, keepdims=True)
-        xb, _, nx = _to_bf16(x)
-        qb, _, nq = _to_bf16(q)
+        xb, _, nx = to_bf16(x)
+        qb, _, nq = to_bf16(q)
         out = (xb @ qb.T).to(torch.float64).numpy()
         exact = xb.to(torch.float64).numpy() @ qb.to(torch.float64).numpy().T
-        allowed = 2 * _U16 * np.abs(out) + _gamma(128) * nx[:, None] * nq[None, :]
+        allowed = 2 * U16 * np.abs(out) + gamma(128) * nx[:, None] * nq[None, :]
         _KERNEL_OK[threads] = bool(np.all(np.abs(out - exact) <= 0.5 * allowed))
     return _KERNEL_OK[threads]
 
@@ -135,7 +156,7 @@ class LowPrecisionBounds:
         for length in np.unique(lengths[lengths > 0]).tolist():
             rows = np.flatnonzero(lengths == length)
             idx = (offsets[rows][None, :] + np.arange(length)[:, None]).reshape(-1)  # window slot after slot
-            xb, err, _ = _to_bf16(windows[idx])
+            xb, err, _ = to_bf16(windows[idx])
             err = err.reshape(length, len(rows))
             groups.append(_Group(rows, xb, err, err.max(axis=0),
                                  _normalised(np.asarray(wweights[idx], np.float64).reshape(length, len(rows))),
@@ -173,20 +194,20 @@ class LowPrecisionBounds:
         """
         import torch
 
-        qb, e_q, n_q = _to_bf16(q)
+        qb, e_q, n_q = to_bf16(q)
         w = np.asarray(qw, np.float64) / float(np.sum(qw))
         out = np.full(self.ids.shape[0], -np.inf)
         # per query window: the rounding of q and the float32 sums (of this pass and of the exact scan)
-        q_slack = e_q * (1.0 + _NORM_SLACK) + 2.02 * _gamma(self.dim) * n_q * (1.0 + _NORM_SLACK)
+        q_slack = e_q * (1.0 + _NORM_SLACK) + 2.02 * gamma(self.dim) * n_q * (1.0 + _NORM_SLACK)
         for g in self.groups:
             prod = (qb @ g.windows.T).float()  # (m, windows x tracks), bf16 values
             fwd = prod.view(-1, g.length, len(g.rows)).amax(dim=1).numpy().T.astype(np.float64)  # (tracks, m): each
             # track's best window per query window
-            fwd += 2 * _U16 * np.abs(fwd) + n_q[None, :] * g.err_max[:, None] + q_slack[None, :]
+            fwd += 2 * U16 * np.abs(fwd) + n_q[None, :] * g.err_max[:, None] + q_slack[None, :]
             score = fwd @ w
             if symmetric:  # each window's best query window, weighted, per track
                 back = prod.amax(dim=0).numpy().reshape(g.length, -1).astype(np.float64)  # (windows, tracks)
-                back += 2 * _U16 * np.abs(back) + n_q.max() * g.err + q_slack.max()
+                back += 2 * U16 * np.abs(back) + n_q.max() * g.err + q_slack.max()
                 score = 0.5 * (score + np.einsum("lt,lt->t", back, g.weights))
             out[g.rows] = score
         return out

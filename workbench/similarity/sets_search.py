@@ -28,7 +28,7 @@ windows), so ties stay ties and are broken by id. ``benchmarks/bench_search_sets
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +152,14 @@ class SetBounds:
     cones: int
     ids: np.ndarray
     n_windows: int
+    _bf16: Any = field(default=None, compare=False, repr=False)  # (centroids in bf16, their rounding error norms)
+
+    def __post_init__(self) -> None:
+        from workbench.similarity.sets_lowp import bf16_kernel_ok, to_bf16
+
+        if self.centroids.shape[0] and bf16_kernel_ok():  # the centroid products in bf16, their error bounded
+            cb, err, _ = to_bf16(self.centroids)
+            object.__setattr__(self, "_bf16", (cb, err.astype(np.float32)))
 
     @classmethod
     def build(cls, ids: np.ndarray, windows: np.ndarray, wweights: np.ndarray, offsets: np.ndarray, *,
@@ -223,20 +231,44 @@ class SetBounds:
         np.ndarray [shape=(n,), dtype=float64]
         """
         n, c = self.ids.shape[0], self.cones
-        g = np.asarray(q, np.float32) @ self.centroids.T  # (m, n * cones)
-        sin_rho = np.sqrt(np.maximum(0.0, 1.0 - self.rho * self.rho))
-        bound = np.sqrt(np.maximum(0.0, 1.0 - g * g))
-        bound *= sin_rho
-        bound += g * self.rho
-        bound[g >= self.rho] = 1.0
+        g = self._cosines(np.asarray(q, np.float32))  # (n * cones, m): at least cos(q, mu)
+        rho = self.rho[:, None]
+        above = g >= rho
+        bound = np.multiply(g, g)
+        np.subtract(np.float32(1.0), bound, out=bound)
+        np.maximum(bound, 0.0, out=bound)
+        np.sqrt(bound, out=bound)
+        bound *= np.sqrt(np.maximum(0.0, 1.0 - rho * rho))
+        g *= rho
+        bound += g
+        np.copyto(bound, np.float32(1.0), where=above)
         bound += np.float32(_ip_margin(q.shape[1]))
-        np.minimum(bound, 1.0 + 4 * _ip_margin(q.shape[1]), out=bound)
-        per_track = bound.reshape(bound.shape[0], n, c).max(axis=2)  # (m, n)
-        out = (np.asarray(qw, np.float64) @ per_track.astype(np.float64)) / float(np.sum(qw))
+        np.minimum(bound, np.float32(1.0 + 4 * _ip_margin(q.shape[1])), out=bound)
+        per_track = bound.reshape(n, c, -1).max(axis=1) if c > 1 else bound  # (n, m)
+        out = (per_track.astype(np.float64) @ np.asarray(qw, np.float64)) / float(np.sum(qw))
         if symmetric:
-            back = bound.max(axis=0).astype(np.float64).reshape(n, c) * self.weight.reshape(n, c)
+            back = bound.max(axis=1).astype(np.float64).reshape(n, c) * self.weight.reshape(n, c)
             out = 0.5 * (out + back.sum(axis=1) / self.weight.reshape(n, c).sum(axis=1))
         return out
+
+    def _cosines(self, q: np.ndarray) -> np.ndarray:
+        """Upper bounds on ``cos(q_j, mu)`` for every centroid (rows) and query window (columns), float32.
+
+        In bfloat16 where its product can be trusted (:mod:`workbench.similarity.sets_lowp`: rounding
+        of both sides, float32 sums, the bf16 result), else the float32 product itself.
+        """
+        if self._bf16 is None:
+            return self.centroids @ q.T
+        from workbench.similarity.sets_lowp import U16, gamma, to_bf16
+
+        cb, err = self._bf16
+        qb, e_q, n_q = to_bf16(q)
+        g = (cb @ qb.T).float().numpy()
+        slack = (2 * U16) * np.abs(g)
+        slack += err[:, None] * n_q[None, :].astype(np.float32)
+        slack += (e_q * (1.0 + 1e-6) + 1.01 * gamma(q.shape[1]) * n_q * 1.01).astype(np.float32)[None, :]
+        g += slack
+        return g
 
     def save(self, folder: str | Path) -> Path:
         """Write the bounds beside an index (``track-sets-bounds.npz``).
