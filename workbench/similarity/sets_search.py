@@ -20,6 +20,13 @@ track (brute force: ``m x W x d`` multiply-adds for ``m`` query windows and ``W`
    give a k-th best score ``s_k``; every other track whose bound reaches ``s_k`` is scored too; the
    rest provably cannot enter the top k. Should more than a third of the tracks survive, every track
    is scored (brute force: gathering their windows would cost as much).
+4. **A bfloat16 pass where cones are loose** (:mod:`workbench.similarity.sets_lowp`): every window's
+   product in bfloat16 with its error bounded gives a much tighter bound for half the bytes of the
+   scan. It replaces the cones where they are too wide to bound anything (:attr:`SetBounds.loose`:
+   unclustered libraries) and refines them where they leave more than :data:`REFINE_SHARE` of the
+   tracks to score; its best tracks are scored exactly before the rest is pruned. The cones' own
+   centroid products run in bfloat16 too, their error added to the cosine before the bound (the
+   bound grows with the cosine), wherever torch's bf16 product is checked to accumulate in float32.
 
 Scores are computed by the same operations as brute force (:func:`raw_vibe` on the selected tracks'
 windows), so ties stay ties and are broken by id. ``benchmarks/bench_search_sets.py`` measures it.
