@@ -203,3 +203,12 @@ def test_model_card_says_the_backbone_was_fine_tuned(tuned_run):
 
     card = model_card({"model_type": "head", "version": 1, "metadata": {"backbone": tuned_run.info["backbone"]}})
     assert "openl3-512 (fine-tuned: last 2 blocks, lr 2e-05)" in card
+
+
+def test_demo_refuses_fine_tuning_without_openl3_before_any_work(tmp_path, capsys):
+    from workbench.cli import main
+
+    code = main(["--db", str(tmp_path / "w.db"), "--quiet", "demo", "--finetune-backbone", "--backbone", "features",
+                 "--folder", str(tmp_path / "demo")])
+    assert code != 0 and "--finetune-backbone needs --backbone openl3" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
