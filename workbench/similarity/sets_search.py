@@ -238,8 +238,8 @@ class SetBounds:
         np.ndarray [shape=(n,), dtype=float64]
         """
         n, c = self.ids.shape[0], self.cones
-        g = self._cosines(np.asarray(q, np.float32))  # (n * cones, m): at least cos(q, mu)
-        rho = self.rho[:, None]
+        g = self._cosines(np.asarray(q, np.float32))  # (m, n * cones): at least cos(q, mu)
+        rho = self.rho[None, :]
         np.minimum(g, rho, out=g)  # at g >= rho the bound is 1, which the formula gives at g = rho
         bound = np.multiply(g, g)
         np.subtract(np.float32(1.0), bound, out=bound)
@@ -248,33 +248,34 @@ class SetBounds:
         bound *= np.sqrt(np.maximum(0.0, 1.0 - rho * rho))
         g *= rho
         bound += g
-        margin = _ip_margin(q.shape[1])  # float32 rounding, added once to the means (each term had it)
-        per_track = bound.reshape(n, c, -1).max(axis=1) if c > 1 else bound  # (n, m)
-        out = (per_track.astype(np.float64) @ np.asarray(qw, np.float64)) / float(np.sum(qw))
+        # float32 rounding (of the bounds, and of these float32 means: relative m * 2^-24): one margin,
+        # added once to the means (each term had it), twice over
+        margin = _ip_margin(q.shape[1])
+        per_track = bound.reshape(-1, n, c).max(axis=2) if c > 1 else bound  # (m, n)
+        w = np.asarray(qw, np.float64)
+        out = (np.asarray(w / w.sum(), np.float32) @ per_track).astype(np.float64)
         if symmetric:
-            back = bound.max(axis=1).astype(np.float64).reshape(n, c) * self.weight.reshape(n, c)
+            back = bound.max(axis=0).astype(np.float64).reshape(n, c) * self.weight.reshape(n, c)
             out = 0.5 * (out + back.sum(axis=1) / self.weight.reshape(n, c).sum(axis=1))
         out += 2 * margin
         return out
 
     def _cosines(self, q: np.ndarray) -> np.ndarray:
-        """Upper bounds on ``cos(q_j, mu)`` for every centroid (rows) and query window (columns), float32.
+        """Upper bounds on ``cos(q_j, mu)`` for every query window (rows) and centroid (columns), float32.
 
         In bfloat16 where its product can be trusted (:mod:`workbench.similarity.sets_lowp`: rounding
         of both sides, float32 sums, the bf16 result), else the float32 product itself.
         """
         if self._bf16 is None:
-            return self.centroids @ q.T
+            return q @ self.centroids.T
         from workbench.similarity.sets_lowp import U16, gamma, to_bf16
 
         cb, err = self._bf16
         qb, e_q, n_q = to_bf16(q)
-        g = (cb @ qb.T).float().numpy()
-        slack = np.abs(g)
-        slack *= np.float32(2 * U16)
-        slack += err[:, None] * np.float32(n_q.max())  # per centroid, the largest over the query windows
-        g += slack
-        g += np.float32(np.max(e_q * (1.0 + 1e-6) + 1.01 * gamma(q.shape[1]) * n_q * 1.01))
+        g = (qb @ cb.T).float().numpy()
+        # the bf16 result's rounding 2 u |g| <= 2 u 1.02 (|g| <= (1 + u)^3); q's and mu's roundings; float32 sums
+        per_query = np.max(e_q * (1.0 + 1e-6) + 1.01 * gamma(q.shape[1]) * n_q * 1.01) + 2 * U16 * 1.02
+        g += (err * np.float32(n_q.max()) + np.float32(per_query))[None, :]  # per centroid, one pass
         return g
 
     def save(self, folder: str | Path) -> Path:
