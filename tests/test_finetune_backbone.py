@@ -212,3 +212,16 @@ def test_demo_refuses_fine_tuning_without_openl3_before_any_work(tmp_path, capsy
                  "--folder", str(tmp_path / "demo")])
     assert code != 0 and "--finetune-backbone needs --backbone openl3" in capsys.readouterr().err
     assert not (tmp_path / "demo").exists()
+
+
+def test_rows_that_would_not_fit_in_memory_are_refused(frozen, monkeypatch):
+    from workbench.train import finetune
+    from workbench.train.datasets import EmbeddingSet
+
+    data = EmbeddingSet(np.zeros((3, 512), np.float32), np.array([0, 0, 1]), ["a", "b"], np.array([1, 1, 2]),
+                        np.zeros(3), rows={"start_s": np.zeros(3), "end_s": np.ones(3)})
+    monkeypatch.setattr(finetune, "MAX_ROW_BYTES", 2 * 4 * 128 * 199)  # room for two one-frame rows
+    plan = finetune.FinetunePlan(backbone=frozen, blocks=2, lr=1e-5, frames=1, seed=0)
+    with pytest.raises(ParameterError, match=r"fine-tuning needs 0\.0 GiB for the spectrograms of 3 windows x 1 "
+                                             r"frames.*lower finetune_frames, raise window_s"):
+        plan.rows(None, data, progress=False)

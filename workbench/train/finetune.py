@@ -41,6 +41,10 @@ FINETUNE_DEFAULTS: dict[str, Any] = {"finetune_backbone": False, "backbone_lr": 
                                      "finetune_frames": 4}
 
 
+#: Most bytes the fine-tuning rows (dB mel spectrograms, float32) may take in memory.
+MAX_ROW_BYTES = 8 * 2**30
+
+
 def check_finetune(data_cfg: dict[str, Any], backbone: Backbone) -> bool:
     """Whether the job fine-tunes; refuses settings that cannot be served.
 
@@ -226,6 +230,12 @@ class FinetunePlan:
 
         frontend, sr = self.backbone.model.frontend, SAMPLE_RATE_HZ
         k = self.frames
+        per_row = k * 4 * int(frontend.mel.shape[0] if frontend.mel is not None else frontend.n_fft // 2 + 1) \
+            * int(frontend.n_frames)
+        if len(data) * per_row > MAX_ROW_BYTES:  # every row's spectrograms stay in memory during training
+            raise ParameterError(f"fine-tuning needs {len(data) * per_row / 2**30:.1f} GiB for the spectrograms of "
+                                 f"{len(data)} windows x {k} frames; at most {MAX_ROW_BYTES / 2**30:.0f} GiB: lower "
+                                 f"finetune_frames, raise window_s or train on fewer tracks")
         X = None
         settings = training_view_settings()
         for tid in tqdm(sorted(set(data.track_ids.tolist())), desc="fine-tune rows", unit="track",
