@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # torch's bf16 pass (sets_lowp) on one thread too
 
 import argparse
 import json

@@ -73,7 +73,8 @@ def model_card(doc: dict[str, Any]) -> str:
         "## Training data",
         "",
         _table([("data fingerprint", meta.get("data_fingerprint") or "-"),
-                ("backbone", backbone.get("name", "-")), ("backbone settings", {k: v for k, v in backbone.items()
+                ("backbone", backbone.get("name", "-") + (f": {backbone['said']}" if backbone.get("said") else "")),
+                ("backbone settings", {k: v for k, v in backbone.items()
                                                                               if k != "name"} or "-"),
                 ("weights source", meta.get("weights_source") or "-"),
                 ("labels", ", ".join(meta.get("labels") or []) or "-")]),

@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folder", default=None, help="where the demo audio goes (default <home>/data/demo)")
     p.add_argument("--backbone", default="auto", choices=("auto", "features", "openl3", "cnn"),
                    help="what the demo embeds and trains on (default auto: OpenL3 when its weights are found)")
+    p.add_argument("--finetune-backbone", action="store_true",
+                   help="train OpenL3's last 2 blocks with the head (lr 1e-5; needs --backbone openl3; slow without a GPU)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("scan", help="add the audio files under a folder to the library (creates the library)")
@@ -91,12 +93,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from workbench.errors import ParameterError
     from workbench.pipeline import run_demo
 
+    if args.finetune_backbone and args.backbone != "openl3":  # refused before any work, not after the embedding
+        raise ParameterError(f"--finetune-backbone needs --backbone openl3 (the backbone whose blocks are tuned); "
+                             f"got --backbone {args.backbone}")
     result = run_demo(
         demo_folder=args.folder, db_path=workspace_of(args).db, n_tracks=args.tracks, seed=args.seed,
         n_unlabeled=args.unlabeled, train=not args.no_train, export=not args.no_export, progress=not args.quiet,
-        backbone=args.backbone,
+        backbone=args.backbone, embeddings_config={"finetune_backbone": True} if args.finetune_backbone else None,
     )
     print(result.summary())
     return 0

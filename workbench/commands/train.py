@@ -62,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             q.add_argument("--classes", default=None, choices=("auto", "crates", "folder", "artist", "self"),
                            help="where the classes come from (default auto: crates, else sub-folders, else self); "
                                 "same as --set classes_from=...")
+            q.add_argument("--finetune-backbone", action="store_true", default=None,
+                           help="train OpenL3's last blocks too, on audio, at their own learning rate (off by default; "
+                                "OpenL3 only); same as --set finetune_backbone=true")
+            q.add_argument("--backbone-lr", type=float, default=None,
+                           help="learning rate of the fine-tuned blocks (default 1e-5; the head keeps --lr)")
+            q.add_argument("--finetune-blocks", type=int, default=None,
+                           help="how many of OpenL3's 4 convolution blocks, from the last, are fine-tuned (default 2)")
         q.add_argument("--backbone", default=None, choices=("auto", "features", "openl3", "cnn"),
                        help="what the head is trained on (default auto: OpenL3 when its weights are found, else "
                             "the feature frontend); same as --set backbone=...")
@@ -127,6 +134,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             overrides[key] = value
     if getattr(args, "classes", None) is not None:
         overrides["classes_from"] = args.classes
+    for key in ("finetune_backbone", "backbone_lr", "finetune_blocks"):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
     for key, value in (("backbone", args.backbone), ("size", args.size), ("openl3_weights", args.weights)):
         if value is not None:
             overrides[key] = value

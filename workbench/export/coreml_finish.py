@@ -157,5 +157,6 @@ def _openl3_meta(openl3: OpenL3) -> dict[str, Any]:
                          "dim": openl3.embedding_size, "sample_rate_hz": 48000, "window_s": 1.0, "hop_s": 0.5,
                          "mel": {"n_fft": 2048, "hop_samples": 242, "n_mels": int(openl3.input_repr[3:]),
                                  "fmin_hz": 0, "fmax_hz": 24000, "norm": "slaney", "db_floor": -80}},
-            "weights_source": (f"OpenL3 weights {openl3.weights_path.name if openl3.weights_path else '?'} "
+            "weights_source": (f"{'fine-tuned ' if getattr(openl3, 'base_weights_sha256', None) else ''}OpenL3 weights "
+                               f"{openl3.weights_path.name if openl3.weights_path else '?'} "
                                f"sha256 {openl3.weights_sha256}" if openl3.weights_sha256 else "random weights")}

@@ -280,6 +280,10 @@ def _audio_backbone(run: Run, openl3_weights: str | os.PathLike[str] | None) -> 
     """The run's backbone as a module that runs inside a model (OpenL3, the CNN), or None (features)."""
     backbone = dict(run.info.get("backbone") or {})
     name = str(backbone.get("name", "features-v1"))
+    if backbone.get("finetuned") and run.model_path is not None:  # the run's own tuned OpenL3 (backbone.pt)
+        from workbench.embed.openl3_tuned import load_tuned
+
+        return load_tuned(run.model_path.parent / str(backbone["finetuned"].get("file", "backbone.pt")))[0]
     if name.startswith("openl3"):
         from workbench.embed.openl3 import OpenL3
 

@@ -101,7 +101,7 @@ class EmbeddingModel:
 
         ``backbone_said`` has the backbone at length (and why it was chosen).
         """
-        what = self.backbone.name
+        what = getattr(self.backbone, "said", None) or self.backbone.name  # a tuned OpenL3 says how it was tuned
         text = f"{self.name} (features {what})" if self.head is not None else f"backbone ({what})"
         return text + (f"; {self.note}" if self.note else "")
 
@@ -204,6 +204,34 @@ def _backbone_named(name: str, dim: int | None) -> Backbone:
     raise ParameterError(f"the head's backbone must be the feature frontend or OpenL3; got {name!r}")
 
 
+def _tuned_backbone(where: Library | Path, run_id: str | None, info: dict[str, Any],
+                    frozen: Backbone | None) -> Backbone | None:
+    """The fine-tuned OpenL3 a head was trained with (its run's ``backbone.pt``), or None when the head's
+    backbone was not fine-tuned. ``where`` is the library (with ``run_id``) or the run folder itself.
+
+    Raises
+    ------
+    ParameterError
+        The run's ``backbone.pt`` is gone.
+    """
+    tuned = info.get("finetuned")
+    if not tuned:
+        return None
+    from workbench.embed.openl3_tuned import tuned_backbone_from
+
+    if isinstance(where, Path):
+        folder = where
+    else:
+        root = getattr(getattr(where, "workspace", None), "experiments", None)
+        folder = Path(root) / str(run_id) if root is not None and run_id else Path(".")
+    path = folder / str(tuned.get("file", "backbone.pt"))
+    if not path.is_file():
+        raise ParameterError(f"the head's fine-tuned backbone {info.get('name')} ({path}) is gone; "
+                             "train again or choose --model backbone")
+    hop_s = getattr(frozen, "hop_s", None) or float((info.get("settings") or {}).get("hop_s", 0.5))
+    return tuned_backbone_from(path, hop_s=float(hop_s))
+
+
 def _load_head(library: Library, row: dict[str, Any]) -> tuple[EmbeddingHead, float, str]:
     """(head, window_s, weights sha256) of a registry row, from its run's ``model.pt``.
 
@@ -284,7 +312,7 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
             return EmbeddingModel(backbone, backbone_said=said, note="no active head in the registry")
     info = row["metadata"].get("backbone") or {}
     name = str(info.get("name", "features-v1"))
-    if model is None and name != backbone.name:
+    if model is None and str(info.get("base_name", name)) != backbone.name:  # a tuned OpenL3 head serves OpenL3
         return EmbeddingModel(backbone, backbone_said=said,
                               note=f"the active head@{row['version']} was trained on {name}, not {backbone.name}")
     try:
@@ -293,7 +321,8 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
         if model is None:
             return EmbeddingModel(backbone, backbone_said=said, note=str(exc))
         raise
-    b = backbone if name == backbone.name else _backbone_named(name, info.get("dim"))
+    b = backbone if name == backbone.name else (_tuned_backbone(library, row["run_id"], info, backbone)
+                                                or _backbone_named(name, info.get("dim")))
     if head.in_dim != b.dim:
         raise ParameterError(f"head@{row['version']} takes {head.in_dim}-d vectors; its backbone {b.name} gives {b.dim}")
     return EmbeddingModel(b, head, row["version"], window_s, window_s / 4,
@@ -326,7 +355,8 @@ def model_from_run(run: Any, *, backbone: Backbone | None = None) -> EmbeddingMo
     if not isinstance(head, EmbeddingHead):
         raise ParameterError(f"run {run.run_id}: model.pt is a {type(head).__name__}, not an embedding head")
     info = run.info.get("backbone") or {}
-    b = backbone if backbone is not None else _backbone_named(str(info.get("name", "features-v1")), info.get("dim"))
+    b = backbone if backbone is not None else (_tuned_backbone(path.parent, None, info, None)
+                                               or _backbone_named(str(info.get("name", "features-v1")), info.get("dim")))
     window_s = float((run.data or {}).get("window_s", DEFAULT_WINDOW_S))
     return EmbeddingModel(b, head, None, window_s, window_s / 4, backbone_said=describe_backbone(b),
                           weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), run_id=run.run_id)

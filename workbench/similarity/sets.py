@@ -121,6 +121,7 @@ class TrackSetIndex:
         self._key = np.zeros(0, np.int8)
         self._energy = np.zeros(0, np.int8)
         self._bounds: SetBounds | None = None  # cones for method="pruned" (built on first use)
+        self._lowp: Any = None  # the windows in bfloat16 for method="pruned" (sets_lowp; built on first use)
         self.last_search: PrunedStats | None = None  # how the last pruned search went
 
     # -- properties ------------------------------------------------------------------------
@@ -297,6 +298,16 @@ class TrackSetIndex:
             self._bounds = b
         return b  # type: ignore[return-value]
 
+    def low_precision_bounds(self) -> Any:
+        """The bfloat16 first pass of ``method="pruned"`` (:mod:`.sets_lowp`), or None where it cannot be trusted."""
+        from workbench.similarity.sets_lowp import LowPrecisionBounds
+
+        lp = self._lowp
+        if lp is None or lp is False or not lp.matches(self._ids, self._windows.shape[0]):
+            lp = LowPrecisionBounds.build(self._ids, self._windows, self._wweights, self._offsets)
+            self._lowp = lp if lp is not None else False
+        return lp or None
+
     def use_bounds(self, bounds: SetBounds) -> bool:
         """Adopt bounds built earlier (e.g. loaded from disk) when they fit this index; say whether they did.
 
@@ -395,12 +406,14 @@ class TrackSetIndex:
         excluded = r.self_row if exclude_self else None
         n = len(self)
         if method == "pruned" and n > 0:
-            bounds = self.bounds()
+            bounds, lowp = self.bounds(), self.low_precision_bounds()
+            cones_first = lowp is None or not bounds.loose  # wide cones bound nothing: the bf16 pass alone
             rows, raw, self.last_search = pruned_rows(
-                bounds, n=n, k=k, raw_upper=bounds.vibe_upper(r.q, r.qw, symmetric=r.symmetric),
+                bounds, n=n, k=k, raw_upper=(bounds if cones_first else lowp).vibe_upper(r.q, r.qw, symmetric=r.symmetric),
                 combined=lambda rows_, raw_: self._terms(r, w, rows_, self._calibrated(raw_))["score"],
                 exact=lambda rows_: self._raw(r.q, r.qw, symmetric=r.symmetric, rows=rows_),
-                excluded=excluded, min_score=min_score)
+                excluded=excluded, min_score=min_score,
+                refine=(lambda: lowp.vibe_upper(r.q, r.qw, symmetric=r.symmetric)) if lowp and cones_first else None)
         else:
             rows, raw = np.arange(n, dtype=np.int64), self._raw(r.q, r.qw, symmetric=r.symmetric)
         vibe = self._calibrated(raw)

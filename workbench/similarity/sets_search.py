@@ -20,6 +20,13 @@ track (brute force: ``m x W x d`` multiply-adds for ``m`` query windows and ``W`
    give a k-th best score ``s_k``; every other track whose bound reaches ``s_k`` is scored too; the
    rest provably cannot enter the top k. Should more than a third of the tracks survive, every track
    is scored (brute force: gathering their windows would cost as much).
+4. **A bfloat16 pass where cones are loose** (:mod:`workbench.similarity.sets_lowp`): every window's
+   product in bfloat16 with its error bounded gives a much tighter bound for half the bytes of the
+   scan. It replaces the cones where they are too wide to bound anything (:attr:`SetBounds.loose`:
+   unclustered libraries) and refines them where they leave more than :data:`REFINE_SHARE` of the
+   tracks to score; its best tracks are scored exactly before the rest is pruned. The cones' own
+   centroid products run in bfloat16 too, their error added to the cosine before the bound (the
+   bound grows with the cosine), wherever torch's bf16 product is checked to accumulate in float32.
 
 Scores are computed by the same operations as brute force (:func:`raw_vibe` on the selected tracks'
 windows), so ties stay ties and are broken by id. ``benchmarks/bench_search_sets.py`` measures it.
@@ -28,7 +35,7 @@ windows), so ties stay ties and are broken by id. ``benchmarks/bench_search_sets
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +53,8 @@ _BOUNDS_FILE = "track-sets-bounds.npz"
 _LLOYD_STEPS = 4
 _CHUNK_TRACKS = 2048
 _SCORE_SLACK = 1e-12
+#: The share of tracks left to score above which the bfloat16 pass refines the cone bounds.
+REFINE_SHARE: float = 0.25  # below it, scoring those tracks exactly costs less than the pass
 _GEMM_SMALL = 1_000_000  # above OpenBLAS's small-matrix limit (measured: between 2.0e5 and 3.1e5)
 
 
@@ -150,6 +159,14 @@ class SetBounds:
     cones: int
     ids: np.ndarray
     n_windows: int
+    _bf16: Any = field(default=None, compare=False, repr=False)  # (centroids in bf16, their rounding error norms)
+
+    def __post_init__(self) -> None:
+        from workbench.similarity.sets_lowp import bf16_kernel_ok, to_bf16
+
+        if self.centroids.shape[0] and bf16_kernel_ok():  # the centroid products in bf16, their error bounded
+            cb, err, _ = to_bf16(self.centroids)
+            object.__setattr__(self, "_bf16", (cb, err.astype(np.float32)))
 
     @classmethod
     def build(cls, ids: np.ndarray, windows: np.ndarray, wweights: np.ndarray, offsets: np.ndarray, *,
@@ -186,6 +203,12 @@ class SetBounds:
         return cls(cent.reshape(n * cones, d), np.maximum(-1.0, rho.reshape(-1) - margin).astype(np.float32),
                    weight.reshape(-1), cones, np.asarray(ids, np.int64).copy(), int(windows.shape[0]))
 
+    @property
+    def loose(self) -> bool:
+        """Whether the cones are too wide to bound anything (median ``rho`` below 0.5: members 60 degrees
+        or more from their centroid, as in unclustered libraries)."""
+        return bool(self.rho.size) and float(np.median(self.rho)) < 0.5
+
     def matches(self, ids: np.ndarray, n_windows: int) -> bool:
         """Whether these bounds were built for exactly these tracks.
 
@@ -215,20 +238,45 @@ class SetBounds:
         np.ndarray [shape=(n,), dtype=float64]
         """
         n, c = self.ids.shape[0], self.cones
-        g = np.asarray(q, np.float32) @ self.centroids.T  # (m, n * cones)
-        sin_rho = np.sqrt(np.maximum(0.0, 1.0 - self.rho * self.rho))
-        bound = np.sqrt(np.maximum(0.0, 1.0 - g * g))
-        bound *= sin_rho
-        bound += g * self.rho
-        bound[g >= self.rho] = 1.0
-        bound += np.float32(_ip_margin(q.shape[1]))
-        np.minimum(bound, 1.0 + 4 * _ip_margin(q.shape[1]), out=bound)
-        per_track = bound.reshape(bound.shape[0], n, c).max(axis=2)  # (m, n)
-        out = (np.asarray(qw, np.float64) @ per_track.astype(np.float64)) / float(np.sum(qw))
+        g = self._cosines(np.asarray(q, np.float32))  # (m, n * cones): at least cos(q, mu)
+        rho = self.rho[None, :]
+        np.minimum(g, rho, out=g)  # at g >= rho the bound is 1, which the formula gives at g = rho
+        bound = np.multiply(g, g)
+        np.subtract(np.float32(1.0), bound, out=bound)
+        np.maximum(bound, 0.0, out=bound)
+        np.sqrt(bound, out=bound)
+        bound *= np.sqrt(np.maximum(0.0, 1.0 - rho * rho))
+        g *= rho
+        bound += g
+        # float32 rounding (of the bounds, and of these float32 means: relative m * 2^-24): one margin,
+        # added once to the means (each term had it), twice over
+        margin = _ip_margin(q.shape[1])
+        per_track = bound.reshape(-1, n, c).max(axis=2) if c > 1 else bound  # (m, n)
+        w = np.asarray(qw, np.float64)
+        out = (np.asarray(w / w.sum(), np.float32) @ per_track).astype(np.float64)
         if symmetric:
             back = bound.max(axis=0).astype(np.float64).reshape(n, c) * self.weight.reshape(n, c)
             out = 0.5 * (out + back.sum(axis=1) / self.weight.reshape(n, c).sum(axis=1))
+        out += 2 * margin
         return out
+
+    def _cosines(self, q: np.ndarray) -> np.ndarray:
+        """Upper bounds on ``cos(q_j, mu)`` for every query window (rows) and centroid (columns), float32.
+
+        In bfloat16 where its product can be trusted (:mod:`workbench.similarity.sets_lowp`: rounding
+        of both sides, float32 sums, the bf16 result), else the float32 product itself.
+        """
+        if self._bf16 is None:
+            return q @ self.centroids.T
+        from workbench.similarity.sets_lowp import U16, gamma, to_bf16
+
+        cb, err = self._bf16
+        qb, e_q, n_q = to_bf16(q)
+        g = (qb @ cb.T).float().numpy()
+        # the bf16 result's rounding 2 u |g| <= 2 u 1.02 (|g| <= (1 + u)^3); q's and mu's roundings; float32 sums
+        per_query = np.max(e_q * (1.0 + 1e-6) + 1.01 * gamma(q.shape[1]) * n_q * 1.01) + 2 * U16 * 1.02
+        g += (err * np.float32(n_q.max()) + np.float32(per_query))[None, :]  # per centroid, one pass
+        return g
 
     def save(self, folder: str | Path) -> Path:
         """Write the bounds beside an index (``track-sets-bounds.npz``).
@@ -355,7 +403,8 @@ class PrunedStats:
 
 
 def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, combined: Any, exact: Any,
-                excluded: int | None, min_score: float | None) -> tuple[np.ndarray, np.ndarray, PrunedStats]:
+                excluded: int | None, min_score: float | None,
+                refine: Any = None) -> tuple[np.ndarray, np.ndarray, PrunedStats]:
     """Rows that hold the exact top ``k``, and their exact raw vibe (module docstring, steps 2-3).
 
     Parameters
@@ -376,6 +425,10 @@ def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, com
         A row never returned (the query's own track).
     min_score : float or None
         Scores below it are not wanted (a higher threshold prunes more).
+    refine : callable or None
+        ``refine() -> raw vibe upper bounds`` of every row, tighter and dearer (the bfloat16 pass,
+        :mod:`workbench.similarity.sets_lowp`); asked only when ``raw_upper`` leaves more than
+        :data:`REFINE_SHARE` of the tracks to score.
 
     Returns
     -------
@@ -403,6 +456,23 @@ def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, com
     seen = np.zeros(n, dtype=bool)
     seen[first] = True
     rest = np.flatnonzero(~seen & (upper >= threshold - _SCORE_SLACK))
+    tighter = refine() if refine is not None and rest.shape[0] > REFINE_SHARE * n else None
+    if tighter is not None:  # a second, tighter bound; its best unscored tracks may raise the threshold
+        upper = np.minimum(upper, np.asarray(combined(all_rows, tighter), np.float64))
+        if excluded is not None:
+            upper[excluded] = -math.inf
+        open_ = np.where(seen, -math.inf, upper)
+        second = np.argpartition(-open_, first_n - 1)[:first_n] if first_n < n else all_rows
+        second = second[open_[second] > -math.inf]
+        raw_second = exact(second)
+        first, raw_first = np.concatenate([first, second]), np.concatenate([raw_first, raw_second])
+        scores = np.asarray(combined(first, raw_first), np.float64)
+        threshold = float(np.partition(scores, scores.shape[0] - k)[scores.shape[0] - k]) \
+            if scores.shape[0] >= k else -math.inf
+        if min_score is not None:
+            threshold = max(threshold, float(min_score))
+        seen[second] = True
+        rest = np.flatnonzero(~seen & (upper >= threshold - _SCORE_SLACK))
     if rest.shape[0] > n // 3:  # gathering a third of the windows costs about what a full scan does
         return all_rows, exact(None), PrunedStats(n, n, True)  # the scan itself: no copy of the windows
     rows = np.concatenate([first, rest])

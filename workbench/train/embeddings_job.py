@@ -29,11 +29,13 @@ if TYPE_CHECKING:
 #: ``backbone`` (``auto``/``features``/``openl3``), ``size`` and ``openl3_weights`` pick the backbone
 #: (:func:`workbench.train.backbones.backbone_by_name`); ``n_views`` augmented views per track are
 #: positives of their own windows (:mod:`workbench.train.views`); ``invariance_clips`` held-out
-#: windows measure the invariance gate.
+#: windows measure the invariance gate; ``finetune_backbone`` trains OpenL3's last ``finetune_blocks`` blocks
+#: too, at ``backbone_lr`` (:mod:`workbench.train.finetune`).
 EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 2,
                                            "test_size": 0.2, "val_size": 0.2, "by_artist": False,
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
-                                           "openl3_weights": None}
+                                           "openl3_weights": None, "finetune_backbone": False, "backbone_lr": 1e-5,
+                                           "finetune_blocks": 2, "finetune_frames": 4}
 
 
 def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -94,6 +96,9 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
         raise ParameterError(f"config keys must be among {sorted([*known, *EMBEDDING_DATA_DEFAULTS, 'epochs'])}; "
                              f"got unknown {unknown}")
     b = resolve_backbone(backbone, data_cfg, seed=cfg.get("seed", 0))  # before the job: missing OpenL3 weights fail here, clearly
+    from workbench.train.finetune import check_finetune
+
+    check_finetune(data_cfg, b)  # fine-tuning the feature frontend (no weights) is refused before the job
     runner = JobRunner(library, "embeddings", config={**data_cfg, **cfg}, experiments_root=experiments_root,
                        progress=False, on_state=on_state)
     with runner:
@@ -172,6 +177,7 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     from workbench.train import datasets as ds
     from workbench.train.classes import resolve_classes
     from workbench.train.cnn_training import cnn_plan
+    from workbench.train.finetune import finetune_plan
     from workbench.train.triplet import TripletConfig, embed, train_triplet
     from workbench.train.views import describe, training_view_settings
 
@@ -182,6 +188,7 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     if cnn is not None:
         data_cfg["window_s"] = cnn.window_s
     seed = int(cfg.get("seed", 0))
+    tune = finetune_plan(b, data_cfg, seed=seed)  # OpenL3's last blocks trained too, on audio, at their own lr
     selected = list(library.tracks() if tracks is None else tracks)
     choice = resolve_classes(library, selected, data_cfg["classes_from"])
     n_views = int(data_cfg["n_views"])
@@ -222,22 +229,36 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     runner.training(total_epochs=tcfg.max_epochs)
     # augmented views train the head; validation and test score the original audio only
     val, test = val.originals(), test.originals()
-    result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress,
-                           model=None if cnn is None else cnn.net)
-    arrays = {"embeddings": embed(result.model, test.X), "classes": np.asarray([test.classes[i] for i in test.y]),
+    if tune is not None:  # rows of dB mel spectrograms: the network runs on them every step
+        rows = {k: tune.rows(library, part, progress=progress) for k, part in (("train", train), ("val", val), ("test", test))}
+        result = train_triplet(rows["train"], rows["val"], test=rows["test"], config=tcfg, on_epoch=runner.on_epoch,
+                               progress=progress, model=tune.model(train, tcfg))
+        test_embedded = embed(result.model, rows["test"].X)
+        tune.finish(result, {"train": train, "val": val, "test": test})
+        rows_b, runner.backbone = tune.tuned, tune.tuned.info()
+    else:
+        result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress,
+                               model=None if cnn is None else cnn.net)
+        test_embedded = embed(result.model, test.X)
+    arrays = {"embeddings": test_embedded, "classes": np.asarray([test.classes[i] for i in test.y]),
               "track_ids": test.track_ids, "start_s": test.rows["start_s"]}
     _contract_metrics(result.metrics, sorted(docs[t]["content_hash"] for t in splits["test"]), choice.source)
     if data_cfg.get("invariance_clips", 8):
         from workbench.train.triplet import _standardise_stats
 
         stats = _standardise_stats(train.X) if cnn is None else cnn.identity_stats()
-        result.metrics.update(held_out_invariance(library, result.model, rows_b, test, stats=stats,
-                                                  n_clips=int(data_cfg.get("invariance_clips", 8))))
+        n_clips = int(data_cfg.get("invariance_clips", 8))
+        result.metrics.update(held_out_invariance(library, result.model, rows_b, test, stats=stats, n_clips=n_clips))
+        if tune is not None:  # the backbone's side of the gate is the frozen OpenL3's, as in the baseline
+            frozen = held_out_invariance(library, result.model, b, test, stats=stats, n_clips=n_clips).get("invariance", {})
+            for name, space in result.metrics.get("invariance", {}).items():
+                space.update({k: v for k, v in frozen.get(name, {}).items() if k != "model"})
     if cnn is not None:  # the trained network back into the audio-in model, saved whole as model.pt
         cnn.finish(result)
         runner.backbone = {**_backbone_info(b), "trained": b.trained, "rows": cnn.rows.name}
+    save = cnn.save if cnn is not None else (tune.saver(result.model) if tune is not None else None)
     return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays,
-                         save_model=None if cnn is None else cnn.save)
+                         save_model=save)
 
 
 def _contract_metrics(metrics: dict[str, Any], test_hashes: list[str], source: str) -> None:

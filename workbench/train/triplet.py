@@ -46,12 +46,7 @@ from workbench.errors import ParameterError, WorkbenchError
 from workbench.evaluate.retrieval import retrieval_metrics
 from workbench.train.datasets import EmbeddingSet
 from workbench.train.triplet_config import (  # noqa: F401  (re-exported)
-    _TRIPLET_TYPES,
-    MARGIN_RANGE,
-    SamplerError,
-    TripletConfig,
-    _num,
-)
+    _TRIPLET_TYPES, MARGIN_RANGE, SamplerError, TripletConfig, _num, param_groups)
 
 if TYPE_CHECKING:
     from workbench.models.heads import EmbeddingHead
@@ -363,7 +358,8 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     distance = distances.CosineSimilarity()
     loss_fn = losses.TripletMarginLoss(margin=cfg.margin, distance=distance)
     miner = miners.TripletMarginMiner(margin=cfg.margin, type_of_triplets=cfg.type_of_triplets, distance=distance)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    groups = model.param_groups(cfg.lr) if hasattr(model, "param_groups") else model.parameters()  # e.g. a tuned backbone's own lr
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
     best_map, best_epoch, best_state = -math.inf, 0, copy.deepcopy(model.state_dict())
     stale = collapsed_for = 0
@@ -447,7 +443,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
                            data={"train_rows": len(train), "val_rows": len(val),
                                  "test_rows": 0 if test is None else len(test), "classes": list(train.classes),
                                  "samples_per_epoch": length, "in_dim": train.dim,
-                                 "own_view_pairs": own_views is not None})
+                                 "own_view_pairs": own_views is not None, "param_groups": param_groups(opt)})
     if sampling.note:
         metrics.setdefault("warnings", []).append(sampling.note)
     if collapse is not None and cfg.on_collapse == "raise":

@@ -136,3 +136,15 @@ class TripletConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def param_groups(optimizer: Any) -> list[dict[str, Any]]:
+    """The optimizer's parameter groups as a run records them: name, learning rate, parameters.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+        After construction (a group without a ``name`` is named by its index).
+    """
+    return [{"name": g.get("name", str(i)), "lr": float(g["lr"]), "n_params": sum(int(p.numel()) for p in g["params"])}
+            for i, g in enumerate(optimizer.param_groups)]
