@@ -274,7 +274,7 @@ def test_label_provenance_counts_sources_and_rejections(tmp_path) -> None:
         got = label_provenance(lib)
         assert got["labels_by_source"] == {} and got["accepted_suggestions"] == got["unaccepted_model_labels"] == 0
         assert got["provenance_columns"] == ["accepted_at", "model_name", "model_version"]  # schema v6
-        assert got["rejected_suggestions"] == {"table": "label_rejections", "rows": 0, "used_in_training": False}
+        assert got["rejected_suggestions"] == {"table": "label_rejections", "rows": 0, "used_in_training": True}
         with lib.store.transaction() as conn:  # an older layout without the table: said, never an error
             conn.execute("DROP TABLE label_rejections")
         assert label_provenance(lib)["rejected_suggestions"] is None
@@ -359,3 +359,64 @@ def test_layout_without_the_embedding():
     assert WindowFeatures.from_dict({"context_s": [4.0], "track_relative": True, "position": True}).embedding
     with pytest.raises(ParameterError, match="needs the embedding, the position or an extra group"):
         WindowFeatures(position=False, embedding=False)
+
+
+def test_rejected_label_is_never_a_positive_and_trains_not_that_label():
+    from dataclasses import replace
+
+    from workbench.train.sections import SectionData, SectionTrainer, WindowFeatures, train_sections
+
+    data = _data(groups=("a", "b"), per_group=3)
+    first = data.tracks[0]
+    drop = next(s for s in first.sections if s["label"] == "drop")
+    intro = next(s for s in first.sections if s["label"] == "intro")
+    # the user's drop span, but a "drop" suggestion over it was rejected: its windows are no drop positives;
+    # a rejected "drop" over an unlabelled stretch: "not drop" windows
+    unlabelled = [s for s in first.sections if s is not intro]
+    rejected = [{"start_s": drop["start_s"], "end_s": drop["end_s"], "label": "drop"},
+                {"start_s": intro["start_s"], "end_s": intro["end_s"], "label": "drop"}]
+    tracks = [replace(first, sections=unlabelled, rejected=rejected), *data.tracks[1:]]
+    with_rej = SectionData(tracks, data.features, data.backbone)
+    in_drop = (first.times_s >= drop["start_s"]) & (first.times_s < drop["end_s"])
+    in_intro = (first.times_s >= intro["start_s"]) & (first.times_s < intro["end_s"])
+    assert not np.any(tracks[0].window_labels()[in_drop] == "drop")
+    counts = with_rej.rejection_counts()
+    assert counts == {"spans": 2, "not_windows": int(in_drop.sum() + in_intro.sum()),
+                      "positives_dropped": int(in_drop.sum()), "unused": 0}
+    assert set(with_rej.y_not.tolist()) == {"drop"} and len(with_rej.X_not) == counts["not_windows"]
+    assert len(with_rej.y) == len(data.y) - in_drop.sum() - in_intro.sum()
+    # the "not drop" loss lowers p(drop) on those windows against the same training without it
+    args = dict(epochs=8, hidden_dim=16, seed=0, early_stopping=False)
+    plain = SectionTrainer(**args).fit(with_rej.X, with_rej.y)
+    taught = SectionTrainer(**args, not_weight=2.0).fit(with_rej.X, with_rej.y, not_X=with_rej.X_not,
+                                                        not_y=with_rej.y_not)
+    k = plain.classes_.index("drop")
+    assert taught.n_not_windows_ == counts["not_windows"] and plain.n_not_windows_ == 0
+    assert taught.predict_proba(with_rej.X_not)[:, k].mean() < plain.predict_proba(with_rej.X_not)[:, k].mean() - 0.05
+    with pytest.raises(ParameterError, match="not_X must be a finite"):
+        SectionTrainer(**args).fit(with_rej.X, with_rej.y, not_X=with_rej.X_not[:, :3], not_y=with_rej.y_not)
+    with pytest.raises(ParameterError, match="not_weight must be a float >= 0"):
+        SectionTrainer(not_weight=-1.0).fit(with_rej.X, with_rej.y)
+    m = train_sections(with_rej, config={**FAST, "transfer": False}, progress=False).metrics
+    assert m["rejections"]["spans"] == 2 and m["rejections"]["not_weight"] == 1.0
+    assert 0 <= m["rejections"]["not_windows_trained"] <= counts["not_windows"]
+
+
+def test_track_norm_standardises_within_the_track_but_not_position():
+    from workbench.train.sections import WindowFeatures
+
+    rng = np.random.default_rng(0)
+    times = np.arange(0.25, 60.0, 0.5)
+    frames = rng.normal(0, 1.0, (times.size, 6))
+    spec = WindowFeatures(context_s=(4.0,), extra=("novelty", "ends"), track_norm=True)
+    a = spec.transform(frames, times, duration_s=60.0)
+    b = spec.transform(frames * 3.0 + 7.0, times, duration_s=60.0)  # another generator's level and gain
+    n = a.shape[1]
+    body = slice(0, n - 2 - 2 - 4)  # the embedding blocks
+    assert np.allclose(a[:, body], b[:, body], atol=1e-4)
+    assert np.allclose(a[:, body].mean(axis=0), 0.0, atol=1e-4)
+    pos = a[:, n - 8:n - 6]  # position (2), novelty (2, standardised), ends (4, raw)
+    assert np.allclose(pos[:, 0], np.clip(times / 60.0, 0, 1), atol=1e-6)
+    assert np.allclose(a[:, -4], np.minimum(times / 60.0, 4.0), atol=1e-6)
+    assert WindowFeatures.from_dict(spec.to_dict()) == spec
+    assert not WindowFeatures.from_dict({"context_s": [4.0], "track_relative": True, "position": True}).track_norm

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
-from workbench.train.sections.features import TrackFrames, WindowFeatures, track_frames
-from workbench.train.sections.trainer import SectionTrainer, load_section_model
+from workbench.train.sections.features import TrackFrames, WindowFeatures
+from workbench.train.sections.library_data import track_frames
+from workbench.train.sections.model_file import load_section_model
+from workbench.train.sections.trainer import SectionTrainer
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.embed.batch import Backbone

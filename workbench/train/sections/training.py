@@ -46,11 +46,11 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
     "validate_on_groups": False,
     "grammar": True, "grammar_weight": 1.0, "position_weight": 2.0, "novelty_weight": 2.0,
-    "calibrate": True, "uncertain_below": UNCERTAIN_BELOW,
+    "calibrate": True, "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
-                 "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience")
+                 "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience", "not_weight")
 
 
 @dataclass
@@ -76,7 +76,9 @@ class SectionResult:
         :func:`~workbench.train.smoothing.segment_eval`; ``early_stopping``
         (:attr:`SectionTrainer.early_stopping_`); ``warnings`` (list of str); ``seconds``
         {``mlp``, ``cv``, each baseline, ``total``}; ``cv`` (:func:`cross_validate` on the
-        training tracks, when ``models`` is not empty); ``n_windows``, ``n_sections``,
+        training tracks, when ``models`` is not empty); ``rejections`` (rejected suggestions
+        used: ``spans``, ``not_windows``, ``positives_dropped``, ``unused``,
+        ``not_windows_trained``, ``not_weight``); ``n_windows``, ``n_sections``,
         ``train_tracks``, ``test_tracks``.
     config : dict
         :data:`CONFIG_DEFAULTS` updated with the caller's config, plus ``features`` and ``backbone``.
@@ -191,7 +193,10 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         duration priors, ``position_weight`` on its position factor, ``novelty_weight`` on the
         bars' novelty as a boundary bonus); else ``transitions``.
         ``calibrate``: fit a temperature on held-out predictions; ``uncertain_below``: the
-        confidence under which a suggestion is marked uncertain.
+        confidence under which a suggestion is marked uncertain. ``not_weight``: weight of the
+        "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
+        0 only keeps a rejected label from being a positive there); ``metrics["rejections"]``
+        records how many were used (:meth:`SectionData.rejection_counts`, ``not_windows_trained``).
     on_epoch : callable or None
         ``on_epoch(epoch, max_epochs, record)`` after each epoch of the final training.
     progress : bool
@@ -256,10 +261,13 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     t0 = time.perf_counter()
     try:
         trainer = SectionTrainer(seed=cfg["seed"], **trainer_params).fit(
-            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]), on_epoch=epoch_done)
+            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]), on_epoch=epoch_done,
+            not_X=train.X_not, not_y=train.y_not)
     finally:
         bar.close()
     seconds["mlp"] = time.perf_counter() - t0
+    metrics["rejections"] = {**dataset.rejection_counts(), "not_windows_trained": int(trainer.n_not_windows_),
+                             "not_weight": float(cfg["not_weight"])}
     classes = trainer.classes_
     transitions = None
     if cfg["transitions"]:

@@ -158,7 +158,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             skipped.append(g)
             continue
         trainer = SectionTrainer(**{"seed": cfg["seed"], **dict(trainer_params)}).fit(
-            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]))
+            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]),
+            not_X=train.X_not, not_y=train.y_not)
         grammar = learn_grammar(track_sequences(train.tracks), trainer.classes_, weight=cfg["grammar_weight"],
                                 position_weight=cfg["position_weight"])
         probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
