@@ -220,6 +220,44 @@ def test_temperature_lowers_ece_of_an_over_confident_classifier():
         expected_calibration_error(probs, y + k)
 
 
+def test_isotonic_map_calibrates_stated_confidences():
+    from workbench.evaluate.calibration import apply_isotonic, confidence_ece, fit_isotonic
+
+    rng = np.random.default_rng(1)
+    conf = rng.uniform(0.5, 1.0, 6000)
+    right = rng.random(6000) < (conf - 0.5) * 1.2  # right far less often than stated
+    fit, test = slice(0, 3000), slice(3000, 6000)
+    knots = fit_isotonic(conf[fit], right[fit])
+    before = confidence_ece(conf[test], right[test])
+    after = confidence_ece(apply_isotonic(conf[test], knots), right[test])
+    assert before > 0.3 and after < 0.03
+    assert np.all(np.diff(apply_isotonic(np.linspace(0, 1, 50), knots)) >= 0)  # monotone
+    assert confidence_ece(np.full(100, 0.75), np.arange(100) % 4 != 0) == pytest.approx(0.0)
+    with pytest.raises(ParameterError, match="confidence must be"):
+        confidence_ece(np.array([1.5]), np.array([True]))
+    with pytest.raises(ParameterError, match="n_bins must be an int >= 1"):
+        confidence_ece(np.array([0.5]), np.array([True]), n_bins=0)
+
+
+def test_suggestion_confidence_is_calibrated_out_of_fold_and_applied():
+    from workbench.train.sections import train_sections
+    from workbench.train.sections.suggestions import segments_for
+
+    data = _data(groups=("a", "b", "c"), per_group=3)
+    res = train_sections(data, config=FAST, progress=False)
+    loso = res.metrics["transfer"]["leave_one_group_out"]["calibration"]["suggestions"]
+    assert 0 <= loso["ece_before"] <= 1 and 0 <= loso["ece_after"] <= 1 and "other groups" in loso["how"]
+    cal = res.metrics["calibration"]["suggestions"]
+    assert cal["n_windows"] > 0 and "training tracks" in cal["fitted_on"] and cal["ece_after"] is not None
+    knots = res.trainer.confidence_map_
+    tr = data.tracks[0]
+    p = res.trainer.predict_proba(tr.features, calibrated=True)
+    plain = segments_for(tr, p, res.trainer.classes_)
+    mapped = segments_for(tr, p, res.trainer.classes_, confidence_map=knots)
+    assert [s.label for s in plain] == [s.label for s in mapped]  # the map changes confidences only
+    assert [s.confidence for s in mapped] == pytest.approx(list(np.interp([s.confidence for s in plain], *knots)))
+
+
 def test_uncertain_flag_below_the_threshold():
     from workbench.train.sections import TrackFrames
     from workbench.train.sections.suggestions import segments_for
@@ -248,7 +286,11 @@ def test_model_file_keeps_temperature_and_grammar(tmp_path):
     save_section_model(trainer, tmp_path / "m.pt", features=data.features, backbone="test")
     again, _, _ = load_section_model(tmp_path / "m.pt")
     assert again.temperature_ == pytest.approx(1.7)
-    assert again.grammar_.classes == trainer.grammar_.classes
+    assert again.grammar_.classes == trainer.grammar_.classes and again.confidence_map_ is None
+    trainer.confidence_map_ = (np.array([0.2, 0.9]), np.array([0.1, 0.6]))
+    save_section_model(trainer, tmp_path / "m2.pt", features=data.features, backbone="test")
+    knots = load_section_model(tmp_path / "m2.pt")[0].confidence_map_
+    assert np.allclose(knots[0], [0.2, 0.9]) and np.allclose(knots[1], [0.1, 0.6])
     p_raw, p_cal = again.predict_proba(data.X[:5]), again.predict_proba(data.X[:5], calibrated=True)
     assert np.all(p_cal.max(axis=1) <= p_raw.max(axis=1) + 1e-9)
 

@@ -151,3 +151,85 @@ def fit_temperature(probs: np.ndarray, y: np.ndarray, *, bounds: tuple[float, fl
 
     res = minimize_scalar(nll, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded")
     return float(np.exp(res.x))
+
+
+def confidence_ece(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int = N_BINS) -> float:
+    """ECE of stated confidences (one per prediction) against whether each prediction was right.
+
+    For predictions that carry one confidence rather than a probability row, e.g. a smoothed
+    section's confidence at each window it covers.
+
+    Parameters
+    ----------
+    confidence : np.ndarray [shape=(n,)]
+        Stated confidence of each prediction, in [0, 1].
+    correct : np.ndarray [shape=(n,)] of bool
+        Whether each prediction was right.
+    n_bins : int >= 1
+        Equal-width confidence bins.
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Raises
+    ------
+    ParameterError
+        Empty or mismatched arrays, or confidences outside [0, 1].
+    """
+    c = np.asarray(confidence, dtype=np.float64)
+    r = np.asarray(correct, dtype=np.float64)
+    if c.ndim != 1 or c.shape != r.shape or not len(c) or not np.all((c >= 0) & (c <= 1)):
+        raise ParameterError(f"confidence must be (n >= 1,) values in [0, 1] with one correct flag each; "
+                             f"got confidence {c.shape}, correct {r.shape}")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ParameterError(f"n_bins must be an int >= 1; got {n_bins!r}")
+    which = np.clip(np.digitize(c, np.linspace(0.0, 1.0, n_bins + 1)[1:-1], right=True), 0, n_bins - 1)
+    gap = np.bincount(which, weights=r, minlength=n_bins) - np.bincount(which, weights=c, minlength=n_bins)
+    return float(np.abs(gap).sum() / len(c))
+
+
+def fit_isotonic(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A monotone map from stated confidence to the share right (isotonic regression, scikit-learn).
+
+    Parameters
+    ----------
+    confidence : np.ndarray [shape=(n,)]
+        Held-out confidences (never those of the data the model was fitted on), in [0, 1].
+    correct : np.ndarray [shape=(n,)] of bool
+        Whether each held-out prediction was right.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        Knots ``(x, y)``: :func:`apply_isotonic` interpolates between them (clipped at the ends).
+
+    Raises
+    ------
+    ParameterError
+        As :func:`confidence_ece`.
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    confidence_ece(confidence, correct)  # the same checks
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    iso.fit(np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=np.float64))
+    return np.asarray(iso.X_thresholds_, dtype=np.float64), np.asarray(iso.y_thresholds_, dtype=np.float64)
+
+
+def apply_isotonic(confidence: np.ndarray, knots: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Confidences mapped through :func:`fit_isotonic`'s knots.
+
+    Parameters
+    ----------
+    confidence : np.ndarray [shape=(n,)]
+        Stated confidences.
+    knots : (np.ndarray, np.ndarray)
+        ``(x, y)`` from :func:`fit_isotonic`.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+    """
+    x, y = (np.asarray(k, dtype=np.float64) for k in knots)
+    return np.interp(np.asarray(confidence, dtype=np.float64), x, y)

@@ -86,6 +86,9 @@ class WindowFeatures:
         Standardise every column within the track (z-score over the track's windows), except
         the position and ``"ends"`` columns: a drop is loud and dense against *its own* track,
         whatever the generator's or the mix's level and timbre (issue 18: generator-robust).
+    context_bars : bool
+        ``context_s`` counts bars, not seconds: each half-width is that many of the track's
+        median bar (from ``downbeats_s``; 2 s without a grid), the same musical span at any tempo.
 
     The layout is ``[frame, context..., (context - track mean)..., position, extra...]``;
     :meth:`dim` gives its length for a backbone size, :meth:`group_names` names the groups.
@@ -98,6 +101,7 @@ class WindowFeatures:
     extra: tuple[str, ...] = ()
     embedding: bool = True
     track_norm: bool = False
+    context_bars: bool = False
 
     def __post_init__(self) -> None:
         from workbench.train.sections.dj_features import EXTRA_GROUPS
@@ -112,7 +116,8 @@ class WindowFeatures:
 
     def group_names(self) -> list[str]:
         """The feature groups of this layout, in order (what a run records as ``feature_groups``)."""
-        names = (["embedding (frame)"] + [f"embedding context ±{c:g} s" for c in self.context_s]
+        unit = "bars" if self.context_bars else "s"
+        names = (["embedding (frame)"] + [f"embedding context ±{c:g} {unit}" for c in self.context_s]
                  if self.embedding else [])
         if self.track_relative and self.embedding:
             names.append("embedding context − track mean")
@@ -137,7 +142,8 @@ class WindowFeatures:
 
     def to_dict(self) -> dict[str, Any]:
         return {"context_s": list(self.context_s), "track_relative": self.track_relative, "position": self.position,
-                "extra": list(self.extra), "embedding": self.embedding, "track_norm": self.track_norm}
+                "extra": list(self.extra), "embedding": self.embedding, "track_norm": self.track_norm,
+                "context_bars": self.context_bars}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> WindowFeatures:
@@ -150,7 +156,8 @@ class WindowFeatures:
             (a layout saved without ``extra`` has none).
         """
         return cls(tuple(float(c) for c in d["context_s"]), bool(d["track_relative"]), bool(d["position"]),
-                   tuple(d.get("extra") or ()), bool(d.get("embedding", True)), bool(d.get("track_norm", False)))
+                   tuple(d.get("extra") or ()), bool(d.get("embedding", True)), bool(d.get("track_norm", False)),
+                   bool(d.get("context_bars", False)))
 
     def transform(self, frames: np.ndarray, times_s: np.ndarray, *, duration_s: float,
                   dj_frames: np.ndarray | None = None, downbeats_s: np.ndarray | None = None) -> np.ndarray:
@@ -185,7 +192,11 @@ class WindowFeatures:
         csum = np.vstack([np.zeros((1, f.shape[1])), np.cumsum(f, axis=0)])
         blocks = [f]
         contexts = []
-        for c in self.context_s:
+        unit = 1.0
+        if self.context_bars:
+            db = np.asarray(downbeats_s if downbeats_s is not None else [], dtype=np.float64)
+            unit = float(np.median(np.diff(db))) if db.size > 1 else 2.0
+        for c in (c * unit for c in self.context_s):
             lo = np.searchsorted(t, t - c, side="left")
             hi = np.searchsorted(t, t + c, side="right")
             contexts.append((csum[hi] - csum[lo]) / (hi - lo)[:, None])

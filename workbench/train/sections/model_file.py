@@ -37,8 +37,8 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
         The backbone's name.
     transitions : (log_transitions, log_init, log_final), optional
         Label-order prior as log-probabilities (``-inf`` stored as -1e9). The trainer's
-        ``temperature_``, ``uncertain_below_``, ``novelty_weight_`` and ``grammar_`` (when set)
-        are stored too.
+        ``temperature_``, ``uncertain_below_``, ``novelty_weight_``, ``grammar_`` and
+        ``confidence_map_`` (when set) are stored too.
 
     Raises
     ------
@@ -63,6 +63,8 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
     data["novelty_weight"] = float(getattr(trainer, "novelty_weight_", 0.0))
     if getattr(trainer, "grammar_", None) is not None:
         data["grammar"] = trainer.grammar_.to_dict()
+    if getattr(trainer, "confidence_map_", None) is not None:
+        data["confidence_map"] = [np.asarray(k, dtype=np.float64).tolist() for k in trainer.confidence_map_]
     atomic_write(path, lambda tmp: torch.save(data, tmp))
 
 
@@ -98,4 +100,6 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
     trainer.uncertain_below_ = float(data.get("uncertain_below", 0.6))
     trainer.novelty_weight_ = float(data.get("novelty_weight", 0.0))
     trainer.grammar_ = Grammar.from_dict(data["grammar"]) if "grammar" in data else None
+    knots = data.get("confidence_map")
+    trainer.confidence_map_ = None if knots is None else (np.asarray(knots[0]), np.asarray(knots[1]))
     return trainer, WindowFeatures.from_dict(data["window_features"]), trans

@@ -289,6 +289,16 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         metrics["transfer"] = {"leave_one_group_out": loso}
         seconds["transfer"] = time.perf_counter() - t0
     metrics["calibration"] = _calibrate(trainer, train, oof, enabled=cfg["calibrate"])
+    trainer.confidence_map_ = None
+    if cfg["calibrate"] and oof:
+        from workbench.evaluate.calibration import fit_isotonic
+
+        mine = np.isin(oof["suggestion_track_ids"], train_ids)
+        if mine.sum() >= 20:
+            trainer.confidence_map_ = fit_isotonic(oof["suggestion_confidence"][mine], oof["suggestion_right"][mine])
+            metrics["calibration"]["suggestions"] = {
+                "n_windows": int(mine.sum()), "fitted_on": "isotonic map of the smoothed suggestions' confidence on "
+                "the leave-one-group-out predictions of the training tracks"}
     if external:
         from workbench.train.sections.external import external_scores
 
@@ -301,6 +311,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     y_true, y_pred, y_smooth, probs, tids, times = [], [], [], [], [], []
     seg_scores: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
     y_novelty: list[np.ndarray] = []
+    s_conf: list[np.ndarray] = []
     timeline: list[dict[str, Any]] = []
     for tr in test.tracks:
         p_all = trainer.predict_proba(tr.features)
@@ -318,6 +329,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         y_true.append(lab[keep].astype(str))
         y_pred.append(np.asarray(classes)[p_all[keep].argmax(axis=1)])
         y_smooth.append(np.array([smoothed[i].label for i in at]))
+        s_conf.append(np.array([smoothed[i].confidence for i in at], dtype=np.float64))
         n_at = np.clip(np.searchsorted([n["start_s"] for n in novel], tr.times_s[keep], side="right") - 1, 0,
                        len(novel) - 1)
         y_novelty.append(np.array([novel[i]["label"] for i in n_at]))
@@ -349,6 +361,10 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     metrics["baselines"]["novelty"] = scores(arrays["y_true"], np.concatenate(y_novelty), names)
     if metrics["calibration"].get("temperature") is not None:
         metrics["calibration"].update(_ece_on(arrays, metrics["calibration"]["temperature"]))
+    from workbench.train.sections.external import suggestion_ece
+
+    metrics["calibration"].setdefault("suggestions", {}).update(
+        suggestion_ece(np.concatenate(s_conf), arrays["y_smoothed"] == arrays["y_true"], trainer.confidence_map_))
     metrics["segments"] = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg_scores.items()}
     metrics["early_stopping"] = dict(trainer.early_stopping_)
     metrics["warnings"] = [w for w in (trainer.early_stopping_.get("warning"),
