@@ -256,19 +256,28 @@ def print_demo(h: dict) -> None:
     print(f"(leave-one-style-out run incl. in-domain model and every baseline: {lo['wall_s']:.0f} s)")
 
 
-#: Feature layouts of the ablation table: every extra group, each left out in turn, and the embedding alone.
+#: Feature layouts of the ablation table: every extra group, each left out in turn, the embedding alone, and the
+#: layout before issue 18's per-track standardisation (``track_norm`` off, ``context − track mean`` on).
 ABLATIONS = {"all groups": ("dj", "novelty", "ends", "bars"), "without bars": ("dj", "novelty", "ends"),
              "without dj": ("novelty", "ends", "bars"), "without novelty": ("dj", "ends", "bars"),
-             "without ends": ("dj", "novelty", "bars"), "embedding + position only": ()}
+             "without ends": ("dj", "novelty", "bars"), "embedding + position only": (),
+             "default, not track-normed": (("dj", "novelty", "ends"), {"track_norm": False, "track_relative": True})}
 
 
-def with_layout(data, extra: tuple[str, ...], *, embedding: bool = True):
-    """The same tracks with another window layout (re-made from their kept features-v1 frames)."""
+def with_layout(data, extra, *, embedding: bool = True):
+    """The same tracks with another window layout (re-made from their kept features-v1 frames).
+
+    ``extra`` is a tuple of groups, or ``(groups, {WindowFeatures option: value})``; every other
+    option is :data:`~workbench.train.sections.DEFAULT_FEATURES`'s.
+    """
     from dataclasses import replace
 
-    from workbench.train.sections import SectionData, WindowFeatures
+    from workbench.train.sections import DEFAULT_FEATURES, SectionData
 
-    spec = WindowFeatures(extra=extra, embedding=embedding)
+    opts = {}
+    if len(extra) == 2 and isinstance(extra[1], dict):
+        extra, opts = extra
+    spec = replace(DEFAULT_FEATURES, extra=tuple(extra), embedding=embedding, **opts)
     tracks = [replace(t, features=spec.transform(t.frames, t.times_s, duration_s=t.duration_s,
                                                  downbeats_s=t.downbeats)) for t in data.tracks]
     return SectionData(tracks, spec, data.backbone)

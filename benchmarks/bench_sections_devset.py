@@ -130,6 +130,10 @@ def loso(data, *, seed: int, test_tracks=None) -> dict:
     return out
 
 
+def _num(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
 def row(lo: dict) -> dict:
     """The figures of one evaluation (model smoothed, baselines, boundaries, calibration)."""
     seg = lo["segments"]
@@ -142,31 +146,45 @@ def row(lo: dict) -> dict:
             "io": (lo.get("intro_outro_confusion") or {}).get("model_smoothed") or 0.0,
             "ece_before": lo["calibration"].get("ece_before", float("nan")),
             "ece_after": lo["calibration"].get("ece_after", float("nan")),
+            "sug_ece_before": _num((lo["calibration"].get("suggestions") or {}).get("ece_before")),
+            "sug_ece_after": _num((lo["calibration"].get("suggestions") or {}).get("ece_after")),
+            "rejections": (lo.get("rejections") or {}).get("not_windows_trained", 0),
             "tracks": lo.get("tracks") or sum(r["tracks"] for r in lo["per_group"].values()),
             "wall_s": lo.get("wall_s", float("nan"))}
 
 
-TARGETS = {"accuracy": ACC_TARGET, "f3": HIT3_TARGET, "f05": HIT05_TARGET, "io": -IO_TARGET, "ece_after": -ECE_TARGET}
+def _inside(res) -> dict:
+    """The in-domain held-out figures of a :func:`train_sections` result, in :func:`row`'s shape."""
+    from workbench.train.sections.transfer import intro_outro_confusion
+
+    m = res.metrics
+    return {**m, "tracks": len(m["test_tracks"]), "intro_outro_confusion": {
+        "model_smoothed": intro_outro_confusion(res.arrays["y_true"], res.arrays["y_smoothed"])}}
+
+
+TARGETS = {"accuracy": ACC_TARGET, "f3": HIT3_TARGET, "f05": HIT05_TARGET, "io": -IO_TARGET, "ece_after": -ECE_TARGET,
+           "sug_ece_after": -ECE_TARGET}
 LINES = [("frame accuracy, smoothed", "accuracy"), ("frame accuracy, arg-max", "accuracy_raw"),
          ("frame accuracy, majority", "majority"), ("frame accuracy, logreg", "logreg"),
          ("macro F1, smoothed", "macro_f1"), ("macro F1, majority", "majority_f1"), ("macro F1, logreg", "logreg_f1"),
          ("boundary F @3 s, smoothed", "f3"), ("boundary F @3 s, novelty", "f3_novelty"),
          ("boundary F @0.5 s, smoothed", "f05"), ("boundary F @0.5 s, novelty", "f05_novelty"),
          ("intro/outro confusion", "io"), ("ECE before temperature", "ece_before"),
-         ("ECE after temperature", "ece_after"), ("tracks scored", "tracks")]
+         ("ECE after temperature", "ece_after"), ("suggestion ECE, stated", "sug_ece_before"),
+         ("suggestion ECE, Platt map", "sug_ece_after"), ("tracks scored", "tracks")]
 
 
 def table(columns: dict[str, dict]) -> None:
     """Print one line per figure, one column per evaluation, a MET/NOT MET mark per target cell."""
     names = list(columns)
-    print(f"{'':<30} " + " ".join(f"{n:>22}" for n in names))
+    print(f"{'':<30} " + " ".join(f"{n:>25}" for n in names))
     for label, key in LINES:
         cells = []
         for n in names:
             v = columns[n].get(key, float("nan"))
             t = TARGETS.get(key)
             mark = "" if t is None or v != v else ("+" if (v >= t if t > 0 else v < -t) else "-")
-            cells.append(f"{v:>21.3f}{mark or ' '}")
+            cells.append(f"{v:>24.3f}{mark or ' '}")
         print(f"{label:<30} " + " ".join(cells))
     print("(+ target met, - missed: accuracy >= 0.85, F @3 s >= 0.85, F @0.5 s >= 0.6, intro/outro < 0.05, "
           "ECE < 0.05)")
@@ -199,24 +217,33 @@ def main() -> None:
     print(f"devset {args.devset}: {len(dev_ids)} dev + {len(held_ids)} held-out tracks, "
           f"{sum(dev_data.section_counts().values())} sections, {len({t.group for t in dev_data.tracks})} styles "
           f"({time.perf_counter() - t0:.0f} s to load)")
-    cols: dict[str, dict] = {}
-    cols["devset LOSO, dev"] = row(loso(dev_data.subset(dev_ids), seed=args.seed))
-    cols["devset LOSO, held-out"] = row(loso(dev_data, seed=args.seed, test_tracks=held_ids))
-    if not args.no_cross:  # the demo model as `make demo` trains it, scored on the devset (train_sections external=)
-        from workbench.train.sections import train_sections
-        from workbench.train.sections.transfer import intro_outro_confusion
+    from workbench.train.sections import train_sections
 
+    cols: dict[str, dict] = {}
+    demo = None
+    if not args.no_cross:
         demo = demo_data(args.n_tracks, seed=args.seed, folder=args.demo_dir)
         if extra is not None:
             demo = with_layout(demo, extra, embedding=not args.no_embedding)
-        t1 = time.perf_counter()
+    # the devset's dev tracks as a user's library: in-domain (a grouped quarter held out), LOSO over its styles,
+    # its held-out tracks (same generator, never tuned on) and the demo (another generator)
+    t1 = time.perf_counter()
+    res = train_sections(dev_data.subset(dev_ids), config={"seed": args.seed}, progress=False,
+                         external={"devset held-out": dev_data.subset(held_ids),
+                                   **({"demo": demo} if demo is not None else {})})
+    m = res.metrics
+    cols["devset in-domain, dev"] = row(_inside(res))
+    cols["devset LOSO, dev"] = row({**m["transfer"]["leave_one_group_out"], "wall_s": time.perf_counter() - t1})
+    cols["devset LOSO, held-out"] = row(loso(dev_data, seed=args.seed, test_tracks=held_ids))
+    cols["devset dev -> held-out"] = row(m["transfer"]["external"]["devset held-out"])
+    if demo is not None:
+        cols["devset -> demo"] = row(m["transfer"]["external"]["demo"])
+        t1 = time.perf_counter()  # the demo model as `make demo` trains it, scored on the devset
         res = train_sections(demo, config={"seed": args.seed}, progress=False,
                              external={"devset dev": dev_data.subset(dev_ids),
                                        "devset held-out": dev_data.subset(held_ids)})
         m = res.metrics
-        inside = {**m, "tracks": len(m["test_tracks"]), "intro_outro_confusion": {
-            "model_smoothed": intro_outro_confusion(res.arrays["y_true"], res.arrays["y_smoothed"])}}
-        cols["demo in-domain"] = row(inside)
+        cols["demo in-domain"] = row(_inside(res))
         cols["demo LOSO"] = row(m["transfer"]["leave_one_group_out"])
         cols["demo -> devset, dev"] = row(m["transfer"]["external"]["devset dev"])
         cols["demo -> devset, held-out"] = row(m["transfer"]["external"]["devset held-out"])

@@ -221,18 +221,24 @@ def test_temperature_lowers_ece_of_an_over_confident_classifier():
 
 
 def test_isotonic_map_calibrates_stated_confidences():
-    from workbench.evaluate.calibration import apply_isotonic, confidence_ece, fit_isotonic
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece, fit_isotonic, fit_platt
 
     rng = np.random.default_rng(1)
     conf = rng.uniform(0.5, 1.0, 6000)
-    right = rng.random(6000) < (conf - 0.5) * 1.2  # right far less often than stated
+    share = 1 / (1 + np.exp(-(2 * np.log(conf / (1 - conf)) - 2.5)))  # right far less often than stated
+    right = rng.random(6000) < share
     fit, test = slice(0, 3000), slice(3000, 6000)
     knots = fit_isotonic(conf[fit], right[fit])
     before = confidence_ece(conf[test], right[test])
-    after = confidence_ece(apply_isotonic(conf[test], knots), right[test])
-    assert before > 0.3 and after < 0.03
-    assert np.all(np.diff(apply_isotonic(np.linspace(0, 1, 50), knots)) >= 0)  # monotone
+    after = confidence_ece(apply_confidence_map(conf[test], knots), right[test])
+    assert before > 0.2 and after < 0.03
+    assert np.all(np.diff(apply_confidence_map(np.linspace(0, 1, 50), knots)) >= 0)  # monotone
     assert confidence_ece(np.full(100, 0.75), np.arange(100) % 4 != 0) == pytest.approx(0.0)
+    platt = fit_platt(conf[fit], right[fit])
+    assert confidence_ece(apply_confidence_map(conf[test], platt), right[test]) < 0.05
+    assert np.all(np.diff(platt[1]) >= 0) and fit_platt(conf[:5], np.ones(5, bool))[1].min() == 1.0
+    with pytest.raises(ParameterError, match="n_knots must be an int >= 2"):
+        fit_platt(conf, right, n_knots=1)
     with pytest.raises(ParameterError, match="confidence must be"):
         confidence_ece(np.array([1.5]), np.array([True]))
     with pytest.raises(ParameterError, match="n_bins must be an int >= 1"):
@@ -406,7 +412,7 @@ def test_layout_without_the_embedding():
 def test_rejected_label_is_never_a_positive_and_trains_not_that_label():
     from dataclasses import replace
 
-    from workbench.train.sections import SectionData, SectionTrainer, WindowFeatures, train_sections
+    from workbench.train.sections import SectionData, SectionTrainer, train_sections
 
     data = _data(groups=("a", "b"), per_group=3)
     first = data.tracks[0]

@@ -21,7 +21,7 @@ from workbench.train.sections.features import SectionData
 
 def suggestion_ece(conf: np.ndarray, right: np.ndarray,
                    confidence_map: tuple[np.ndarray, np.ndarray] | None) -> dict[str, Any]:
-    """ECE of the suggestions' confidences at scored windows, as stated and through the model's isotonic map.
+    """ECE of the suggestions' confidences at scored windows, as stated and through the model's confidence map.
 
     Parameters
     ----------
@@ -37,13 +37,13 @@ def suggestion_ece(conf: np.ndarray, right: np.ndarray,
     dict
         ``ece_before`` and ``ece_after`` (or None); empty without windows.
     """
-    from workbench.evaluate.calibration import apply_isotonic, confidence_ece
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece
 
     c = np.clip(np.asarray(conf, dtype=np.float64), 0.0, 1.0)
     if not len(c):
         return {}
     return {"ece_before": confidence_ece(c, right),
-            "ece_after": None if confidence_map is None else confidence_ece(apply_isotonic(c, confidence_map), right)}
+            "ece_after": None if confidence_map is None else confidence_ece(apply_confidence_map(c, confidence_map), right)}
 
 
 def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg: Mapping[str, Any],

@@ -66,9 +66,9 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         Foote novelty (z-scored over the track, negatives 0): the music's changes pull the
         boundaries onto them.
     confidence_map : (np.ndarray, np.ndarray), optional
-        Knots of an isotonic map from a suggestion's confidence (its label's mean probability)
+        Knots of a monotone map from a suggestion's confidence (its label's mean probability)
         to the share of such suggestions that were right on held-out groups
-        (:func:`workbench.evaluate.calibration.fit_isotonic`); the confidence shown and the
+        (:func:`workbench.evaluate.calibration.fit_platt` or ``fit_isotonic``); the confidence shown and the
         ``uncertain`` flag use the mapped value.
     **smoothing
         ``min_bars``, ``switch_penalty``, ``evidence_weight``, ``phrase_bars``, ``phrase_penalty``.
@@ -110,9 +110,9 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
     for s in segs:
         conf = min(1.0, max(0.0, s.confidence))
         if confidence_map is not None:
-            from workbench.evaluate.calibration import apply_isotonic
+            from workbench.evaluate.calibration import apply_confidence_map
 
-            conf = float(apply_isotonic(np.array([conf]), confidence_map)[0])
+            conf = float(apply_confidence_map(np.array([conf]), confidence_map)[0])
         out.append(Suggestion(frames.track_id, classes[s.label], s.start_beat, s.end_beat, float(edges[s.start_beat]),
                               float(edges[s.end_beat]), conf, uncertain=bool(conf < uncertain_below)))
     return out

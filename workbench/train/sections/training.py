@@ -45,7 +45,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
     "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
     "validate_on_groups": False,
-    "grammar": True, "grammar_weight": 1.0, "position_weight": 2.0, "novelty_weight": 2.0,
+    "grammar": True, "grammar_weight": 2.0, "position_weight": 1.5, "novelty_weight": 8.0,
     "calibrate": True, "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
     **SMOOTHING_DEFAULTS,
 }
@@ -291,13 +291,14 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     metrics["calibration"] = _calibrate(trainer, train, oof, enabled=cfg["calibrate"])
     trainer.confidence_map_ = None
     if cfg["calibrate"] and oof:
-        from workbench.evaluate.calibration import fit_isotonic
+        from workbench.evaluate.calibration import fit_platt
 
         mine = np.isin(oof["suggestion_track_ids"], train_ids)
         if mine.sum() >= 20:
-            trainer.confidence_map_ = fit_isotonic(oof["suggestion_confidence"][mine], oof["suggestion_right"][mine])
+            trainer.confidence_map_ = fit_platt(np.clip(oof["suggestion_confidence"][mine], 0, 1),
+                                                oof["suggestion_right"][mine])
             metrics["calibration"]["suggestions"] = {
-                "n_windows": int(mine.sum()), "fitted_on": "isotonic map of the smoothed suggestions' confidence on "
+                "n_windows": int(mine.sum()), "fitted_on": "Platt map of the smoothed suggestions' confidence on "
                 "the leave-one-group-out predictions of the training tracks"}
     if external:
         from workbench.train.sections.external import external_scores

@@ -87,7 +87,7 @@ def _smoothed(tr: TrackFrames, segs: Sequence[Any]) -> tuple[np.ndarray, np.ndar
 
 
 def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarray) -> dict[str, Any]:
-    """ECE of the suggestions' confidences, as stated and after an isotonic map fitted on the other folds.
+    """ECE of the suggestions' confidences, as stated and after a Platt map fitted on the other folds.
 
     Parameters
     ----------
@@ -101,10 +101,11 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
     Returns
     -------
     dict
-        ``ece_before``, ``ece_after`` (each fold mapped by the isotonic fit on the other folds),
+        ``ece_before``, ``ece_after`` (each fold mapped by :func:`~workbench.evaluate.calibration.fit_platt`
+        on the other folds),
         ``how``; empty without windows.
     """
-    from workbench.evaluate.calibration import apply_isotonic, confidence_ece, fit_isotonic
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece, fit_platt
 
     if not len(conf):
         return {}
@@ -112,9 +113,9 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
     for f in np.unique(folds):
         other = folds != f
         if other.any():
-            after[~other] = apply_isotonic(conf[~other], fit_isotonic(conf[other], right[other]))
+            after[~other] = apply_confidence_map(conf[~other], fit_platt(conf[other], right[other]))
     return {"ece_before": confidence_ece(conf, right), "ece_after": confidence_ece(after, right),
-            "how": "isotonic map of the suggestions' confidence fitted on the other groups' held-out windows"}
+            "how": "Platt map of the suggestions' confidence fitted on the other groups' held-out windows"}
 
 
 def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Mapping[str, Any],
