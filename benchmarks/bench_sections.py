@@ -70,6 +70,13 @@ Session 5 speed (same code path, default run), load average 16-19 then 13-17:
 CPU seconds (18-20 s for 1,000 sections with every baseline) stay far under the minute; wall
 seconds follow the load of the shared cores.
 
+Session 6 (track-normed windows, Platt map of the suggestions' confidence, the "not this label" loss
+when rejections exist), default run at load 8-9:
+
+    sections  windows  wall s  cpu s  mlp s  transfer s  majority s  logreg s  ensemble s
+         100     3020    31.8   10.7   12.5        11.5         0.0       0.3         6.9
+        1000    29414    48.5   17.7   11.5        22.9         0.1       0.4         9.2   (MET)
+
 Session 5 (2026-12-05, load 13-19; the demo library re-analysed by this session's beat tracker, so
 its grids differ from the figures above), ``--no-speed --demo --ablation --demo-dir DIR``:
 leave-one-style-out smoothed accuracy 0.836 (target 0.85: NOT MET), macro F1 0.764, F @3 s 0.861,
