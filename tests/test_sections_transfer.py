@@ -433,6 +433,11 @@ def test_rejected_label_is_never_a_positive_and_trains_not_that_label():
                       "positives_dropped": int(in_drop.sum()), "unused": 0}
     assert set(with_rej.y_not.tolist()) == {"drop"} and len(with_rej.X_not) == counts["not_windows"]
     assert len(with_rej.y) == len(data.y) - in_drop.sum() - in_intro.sum()
+    # two labels rejected over one stretch: a row for each
+    both = SectionData([replace(tracks[0], rejected=[*rejected, {**rejected[1], "label": "build"}])], data.features,
+                       data.backbone)
+    assert sorted(set(both.y_not.tolist())) == ["build", "drop"]
+    assert len(both.y_not) == counts["not_windows"] + int(in_intro.sum())
     # the "not drop" loss lowers p(drop) on those windows against the same training without it
     args = dict(epochs=8, hidden_dim=16, seed=0, early_stopping=False)
     plain = SectionTrainer(**args).fit(with_rej.X, with_rej.y)

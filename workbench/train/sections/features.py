@@ -276,11 +276,12 @@ class TrackFrames:
         return out
 
     def not_labels(self) -> np.ndarray:
-        """The rejected label of each window with no positive label ('' for none; the latest rejection wins)."""
+        """Which labels were rejected at each window with no positive label, shape ``(n, len(LABELS))`` bool."""
         pos = self.window_labels()
-        out = np.full(self.times_s.shape, "", dtype=object)
+        out = np.zeros((self.times_s.size, len(LABELS)), dtype=bool)
         for r in self.rejected:
-            out[(self.times_s >= r["start_s"]) & (self.times_s < r["end_s"]) & (pos == "")] = r["label"]
+            inside = (self.times_s >= r["start_s"]) & (self.times_s < r["end_s"]) & (pos == "")
+            out[inside, LABELS.index(r["label"])] = True
         return out
 
 
@@ -292,7 +293,8 @@ class SectionData:
     (n,) window centres hold only windows inside labelled spans (less those inside a rejected
     suggestion of the same label: :attr:`TrackFrames.rejected`). ``X_not`` (m, dim), ``y_not``
     (m,) and ``groups_not`` (m,) hold the windows inside rejected suggestions that have no
-    positive label: "not ``y_not``" (the trainer's complementary-label loss).
+    positive label, one row per window and rejected label: "not ``y_not``" (the trainer's
+    complementary-label loss).
     """
 
     tracks: list[TrackFrames]
@@ -316,12 +318,11 @@ class SectionData:
             ys.append(lab[keep].astype(str))
             gs.append(np.full(int(keep.sum()), tr.track_id, dtype=np.int64))
             ts.append(tr.times_s[keep])
-            if tr.rejected:
-                neg = tr.not_labels()
-                at = neg != ""
-                xn.append(tr.features[at])
-                yn.append(neg[at].astype(str))
-                gn.append(np.full(int(at.sum()), tr.track_id, dtype=np.int64))
+            if tr.rejected:  # one row per window and rejected label
+                rows, cols = np.nonzero(tr.not_labels())
+                xn.append(tr.features[rows])
+                yn.append(np.asarray(LABELS)[cols].astype(str))
+                gn.append(np.full(rows.size, tr.track_id, dtype=np.int64))
         dim = self.tracks[0].features.shape[1] if self.tracks else 0
         self.X_not = np.vstack(xn) if xn else np.zeros((0, dim), dtype=np.float32)
         self.y_not = np.concatenate(yn) if yn else np.zeros(0, dtype=str)
