@@ -70,6 +70,13 @@ Session 5 speed (same code path, default run), load average 16-19 then 13-17:
 CPU seconds (18-20 s for 1,000 sections with every baseline) stay far under the minute; wall
 seconds follow the load of the shared cores.
 
+Session 6 (track-normed windows, Platt map of the suggestions' confidence, the "not this label" loss
+when rejections exist), default run at load 8-9:
+
+    sections  windows  wall s  cpu s  mlp s  transfer s  majority s  logreg s  ensemble s
+         100     3020    31.8   10.7   12.5        11.5         0.0       0.3         6.9
+        1000    29414    48.5   17.7   11.5        22.9         0.1       0.4         9.2   (MET)
+
 Session 5 (2026-12-05, load 13-19; the demo library re-analysed by this session's beat tracker, so
 its grids differ from the figures above), ``--no-speed --demo --ablation --demo-dir DIR``:
 leave-one-style-out smoothed accuracy 0.836 (target 0.85: NOT MET), macro F1 0.764, F @3 s 0.861,
@@ -256,19 +263,28 @@ def print_demo(h: dict) -> None:
     print(f"(leave-one-style-out run incl. in-domain model and every baseline: {lo['wall_s']:.0f} s)")
 
 
-#: Feature layouts of the ablation table: every extra group, each left out in turn, and the embedding alone.
+#: Feature layouts of the ablation table: every extra group, each left out in turn, the embedding alone, and the
+#: layout before issue 18's per-track standardisation (``track_norm`` off, ``context − track mean`` on).
 ABLATIONS = {"all groups": ("dj", "novelty", "ends", "bars"), "without bars": ("dj", "novelty", "ends"),
              "without dj": ("novelty", "ends", "bars"), "without novelty": ("dj", "ends", "bars"),
-             "without ends": ("dj", "novelty", "bars"), "embedding + position only": ()}
+             "without ends": ("dj", "novelty", "bars"), "embedding + position only": (),
+             "default, not track-normed": (("dj", "novelty", "ends"), {"track_norm": False, "track_relative": True})}
 
 
-def with_layout(data, extra: tuple[str, ...], *, embedding: bool = True):
-    """The same tracks with another window layout (re-made from their kept features-v1 frames)."""
+def with_layout(data, extra, *, embedding: bool = True):
+    """The same tracks with another window layout (re-made from their kept features-v1 frames).
+
+    ``extra`` is a tuple of groups, or ``(groups, {WindowFeatures option: value})``; every other
+    option is :data:`~workbench.train.sections.DEFAULT_FEATURES`'s.
+    """
     from dataclasses import replace
 
-    from workbench.train.sections import SectionData, WindowFeatures
+    from workbench.train.sections import DEFAULT_FEATURES, SectionData
 
-    spec = WindowFeatures(extra=extra, embedding=embedding)
+    opts = {}
+    if len(extra) == 2 and isinstance(extra[1], dict):
+        extra, opts = extra
+    spec = replace(DEFAULT_FEATURES, extra=tuple(extra), embedding=embedding, **opts)
     tracks = [replace(t, features=spec.transform(t.frames, t.times_s, duration_s=t.duration_s,
                                                  downbeats_s=t.downbeats)) for t in data.tracks]
     return SectionData(tracks, spec, data.backbone)

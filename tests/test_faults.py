@@ -648,7 +648,7 @@ def test_augmented_views_record_any_error_of_one_track_and_go_on(lib, ws, monkey
 
 
 def test_section_data_leaves_out_a_labelled_track_it_cannot_read(lib, ws, monkeypatch):
-    from workbench.train.sections import features as F
+    from workbench.train.sections import library_data as F
 
     lib.scan(ws / "music", progress=False)
     good, bad = lib.tracks()[:2]

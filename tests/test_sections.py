@@ -435,13 +435,21 @@ def test_job_refuses_without_labels_then_trains_on_labeller_labels(labelled_libr
 
     monkeypatch.setattr(workbench.qa, "excluded_track_ids", lambda _lib: {last.id})
     n_last = len(labels.for_track(last))
+    # a rejected suggestion over the first track's labelled bars 3-4 (beats 8-16): "not build" there
+    labels.reject(Suggestion(first.id, "build", 8, 16, float(bar[8]), float(bar[16]), 0.7, model_name="dj_section",
+                             model_version="v3"))
     job, path = train_sections_job(lib, config={"min_per_class": 5}, experiments_root=tmp_path, progress=False)
     run = load_run(path)
     m = run.metrics
     assert job.state == "completed" and run.data["source"] == "labels"
     prov = run.data["label_provenance"]
     assert prov["accepted_suggestions"] == 1 and prov["unaccepted_model_labels"] == n_unaccepted
-    assert prov["labels_by_source"]["model"] == 1 + n_unaccepted and prov["rejected_suggestions"]["rows"] == 0
+    assert prov["labels_by_source"]["model"] == 1 + n_unaccepted and prov["rejected_suggestions"]["rows"] == 1
+    assert prov["rejected_suggestions"]["used_in_training"] and run.data["rejections"]["spans"] == 1
+    first_label = next(x.label for x in labels.for_track(first) if x.start_beat == 8)
+    # a rejection of the label the user gave drops those positives; of another label, nothing drops
+    assert (run.data["rejections"]["positives_dropped"] > 0) == (first_label == "build")
+    assert m["rejections"]["spans"] == 1 and m["rejections"]["not_weight"] == 1.0
     assert run.data["qa_excluded"] == [last.id] and last.id not in run.data["splits"]["train"] + run.data["splits"]["test"]
     assert run.data["n_labels"] == len(labels.all()) - n_unaccepted - n_last
     assert set(m["baselines"]) == {"majority", "logreg", "ensemble", "novelty"}  # novelty: unsupervised boundaries

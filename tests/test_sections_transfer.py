@@ -220,6 +220,50 @@ def test_temperature_lowers_ece_of_an_over_confident_classifier():
         expected_calibration_error(probs, y + k)
 
 
+def test_isotonic_map_calibrates_stated_confidences():
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece, fit_isotonic, fit_platt
+
+    rng = np.random.default_rng(1)
+    conf = rng.uniform(0.5, 1.0, 6000)
+    share = 1 / (1 + np.exp(-(2 * np.log(conf / (1 - conf)) - 2.5)))  # right far less often than stated
+    right = rng.random(6000) < share
+    fit, test = slice(0, 3000), slice(3000, 6000)
+    knots = fit_isotonic(conf[fit], right[fit])
+    before = confidence_ece(conf[test], right[test])
+    after = confidence_ece(apply_confidence_map(conf[test], knots), right[test])
+    assert before > 0.2 and after < 0.03
+    assert np.all(np.diff(apply_confidence_map(np.linspace(0, 1, 50), knots)) >= 0)  # monotone
+    assert confidence_ece(np.full(100, 0.75), np.arange(100) % 4 != 0) == pytest.approx(0.0)
+    platt = fit_platt(conf[fit], right[fit])
+    assert confidence_ece(apply_confidence_map(conf[test], platt), right[test]) < 0.05
+    assert np.all(np.diff(platt[1]) >= 0) and fit_platt(conf[:5], np.ones(5, bool))[1].min() == 1.0
+    with pytest.raises(ParameterError, match="n_knots must be an int >= 2"):
+        fit_platt(conf, right, n_knots=1)
+    with pytest.raises(ParameterError, match="confidence must be"):
+        confidence_ece(np.array([1.5]), np.array([True]))
+    with pytest.raises(ParameterError, match="n_bins must be an int >= 1"):
+        confidence_ece(np.array([0.5]), np.array([True]), n_bins=0)
+
+
+def test_suggestion_confidence_is_calibrated_out_of_fold_and_applied():
+    from workbench.train.sections import train_sections
+    from workbench.train.sections.suggestions import segments_for
+
+    data = _data(groups=("a", "b", "c"), per_group=3)
+    res = train_sections(data, config=FAST, progress=False)
+    loso = res.metrics["transfer"]["leave_one_group_out"]["calibration"]["suggestions"]
+    assert 0 <= loso["ece_before"] <= 1 and 0 <= loso["ece_after"] <= 1 and "other groups" in loso["how"]
+    cal = res.metrics["calibration"]["suggestions"]
+    assert cal["n_windows"] > 0 and "training tracks" in cal["fitted_on"] and cal["ece_after"] is not None
+    knots = res.trainer.confidence_map_
+    tr = data.tracks[0]
+    p = res.trainer.predict_proba(tr.features, calibrated=True)
+    plain = segments_for(tr, p, res.trainer.classes_)
+    mapped = segments_for(tr, p, res.trainer.classes_, confidence_map=knots)
+    assert [s.label for s in plain] == [s.label for s in mapped]  # the map changes confidences only
+    assert [s.confidence for s in mapped] == pytest.approx(list(np.interp([s.confidence for s in plain], *knots)))
+
+
 def test_uncertain_flag_below_the_threshold():
     from workbench.train.sections import TrackFrames
     from workbench.train.sections.suggestions import segments_for
@@ -248,7 +292,11 @@ def test_model_file_keeps_temperature_and_grammar(tmp_path):
     save_section_model(trainer, tmp_path / "m.pt", features=data.features, backbone="test")
     again, _, _ = load_section_model(tmp_path / "m.pt")
     assert again.temperature_ == pytest.approx(1.7)
-    assert again.grammar_.classes == trainer.grammar_.classes
+    assert again.grammar_.classes == trainer.grammar_.classes and again.confidence_map_ is None
+    trainer.confidence_map_ = (np.array([0.2, 0.9]), np.array([0.1, 0.6]))
+    save_section_model(trainer, tmp_path / "m2.pt", features=data.features, backbone="test")
+    knots = load_section_model(tmp_path / "m2.pt")[0].confidence_map_
+    assert np.allclose(knots[0], [0.2, 0.9]) and np.allclose(knots[1], [0.1, 0.6])
     p_raw, p_cal = again.predict_proba(data.X[:5]), again.predict_proba(data.X[:5], calibrated=True)
     assert np.all(p_cal.max(axis=1) <= p_raw.max(axis=1) + 1e-9)
 
@@ -274,7 +322,7 @@ def test_label_provenance_counts_sources_and_rejections(tmp_path) -> None:
         got = label_provenance(lib)
         assert got["labels_by_source"] == {} and got["accepted_suggestions"] == got["unaccepted_model_labels"] == 0
         assert got["provenance_columns"] == ["accepted_at", "model_name", "model_version"]  # schema v6
-        assert got["rejected_suggestions"] == {"table": "label_rejections", "rows": 0, "used_in_training": False}
+        assert got["rejected_suggestions"] == {"table": "label_rejections", "rows": 0, "used_in_training": True}
         with lib.store.transaction() as conn:  # an older layout without the table: said, never an error
             conn.execute("DROP TABLE label_rejections")
         assert label_provenance(lib)["rejected_suggestions"] is None
@@ -359,3 +407,69 @@ def test_layout_without_the_embedding():
     assert WindowFeatures.from_dict({"context_s": [4.0], "track_relative": True, "position": True}).embedding
     with pytest.raises(ParameterError, match="needs the embedding, the position or an extra group"):
         WindowFeatures(position=False, embedding=False)
+
+
+def test_rejected_label_is_never_a_positive_and_trains_not_that_label():
+    from dataclasses import replace
+
+    from workbench.train.sections import SectionData, SectionTrainer, train_sections
+
+    data = _data(groups=("a", "b"), per_group=3)
+    first = data.tracks[0]
+    drop = next(s for s in first.sections if s["label"] == "drop")
+    intro = next(s for s in first.sections if s["label"] == "intro")
+    # the user's drop span, but a "drop" suggestion over it was rejected: its windows are no drop positives;
+    # a rejected "drop" over an unlabelled stretch: "not drop" windows
+    unlabelled = [s for s in first.sections if s is not intro]
+    rejected = [{"start_s": drop["start_s"], "end_s": drop["end_s"], "label": "drop"},
+                {"start_s": intro["start_s"], "end_s": intro["end_s"], "label": "drop"}]
+    tracks = [replace(first, sections=unlabelled, rejected=rejected), *data.tracks[1:]]
+    with_rej = SectionData(tracks, data.features, data.backbone)
+    in_drop = (first.times_s >= drop["start_s"]) & (first.times_s < drop["end_s"])
+    in_intro = (first.times_s >= intro["start_s"]) & (first.times_s < intro["end_s"])
+    assert not np.any(tracks[0].window_labels()[in_drop] == "drop")
+    counts = with_rej.rejection_counts()
+    assert counts == {"spans": 2, "not_windows": int(in_drop.sum() + in_intro.sum()),
+                      "positives_dropped": int(in_drop.sum()), "unused": 0}
+    assert set(with_rej.y_not.tolist()) == {"drop"} and len(with_rej.X_not) == counts["not_windows"]
+    assert len(with_rej.y) == len(data.y) - in_drop.sum() - in_intro.sum()
+    # two labels rejected over one stretch: a row for each
+    both = SectionData([replace(tracks[0], rejected=[*rejected, {**rejected[1], "label": "build"}])], data.features,
+                       data.backbone)
+    assert sorted(set(both.y_not.tolist())) == ["build", "drop"]
+    assert len(both.y_not) == counts["not_windows"] + int(in_intro.sum())
+    # the "not drop" loss lowers p(drop) on those windows against the same training without it
+    args = dict(epochs=8, hidden_dim=16, seed=0, early_stopping=False)
+    plain = SectionTrainer(**args).fit(with_rej.X, with_rej.y)
+    taught = SectionTrainer(**args, not_weight=2.0).fit(with_rej.X, with_rej.y, not_X=with_rej.X_not,
+                                                        not_y=with_rej.y_not)
+    k = plain.classes_.index("drop")
+    assert taught.n_not_windows_ == counts["not_windows"] and plain.n_not_windows_ == 0
+    assert taught.predict_proba(with_rej.X_not)[:, k].mean() < plain.predict_proba(with_rej.X_not)[:, k].mean() - 0.05
+    with pytest.raises(ParameterError, match="not_X must be a finite"):
+        SectionTrainer(**args).fit(with_rej.X, with_rej.y, not_X=with_rej.X_not[:, :3], not_y=with_rej.y_not)
+    with pytest.raises(ParameterError, match="not_weight must be a float >= 0"):
+        SectionTrainer(not_weight=-1.0).fit(with_rej.X, with_rej.y)
+    m = train_sections(with_rej, config={**FAST, "transfer": False}, progress=False).metrics
+    assert m["rejections"]["spans"] == 2 and m["rejections"]["not_weight"] == 1.0
+    assert 0 <= m["rejections"]["not_windows_trained"] <= counts["not_windows"]
+
+
+def test_track_norm_standardises_within_the_track_but_not_position():
+    from workbench.train.sections import WindowFeatures
+
+    rng = np.random.default_rng(0)
+    times = np.arange(0.25, 60.0, 0.5)
+    frames = rng.normal(0, 1.0, (times.size, 6))
+    spec = WindowFeatures(context_s=(4.0,), extra=("novelty", "ends"), track_norm=True)
+    a = spec.transform(frames, times, duration_s=60.0)
+    b = spec.transform(frames * 3.0 + 7.0, times, duration_s=60.0)  # another generator's level and gain
+    n = a.shape[1]
+    body = slice(0, n - 2 - 2 - 4)  # the embedding blocks
+    assert np.allclose(a[:, body], b[:, body], atol=1e-4)
+    assert np.allclose(a[:, body].mean(axis=0), 0.0, atol=1e-4)
+    pos = a[:, n - 8:n - 6]  # position (2), novelty (2, standardised), ends (4, raw)
+    assert np.allclose(pos[:, 0], np.clip(times / 60.0, 0, 1), atol=1e-6)
+    assert np.allclose(a[:, -4], np.minimum(times / 60.0, 4.0), atol=1e-6)
+    assert WindowFeatures.from_dict(spec.to_dict()) == spec
+    assert not WindowFeatures.from_dict({"context_s": [4.0], "track_relative": True, "position": True}).track_norm

@@ -6,7 +6,10 @@ how many predictions fall in each) and :func:`reliability` (the bins themselves,
 reliability diagram) measure it; :func:`fit_temperature` learns the one number ``T`` that
 divides the log-probabilities (Guo et al. 2017, "On calibration of modern neural networks")
 by minimising the negative log-likelihood on held-out predictions, and
-:func:`apply_temperature` uses it. ``T > 1`` softens an over-confident classifier.
+:func:`apply_temperature` uses it. ``T > 1`` softens an over-confident classifier. For
+predictions that state one confidence (a smoothed section): :func:`confidence_ece`, and a map
+from stated confidence to the share right, :func:`fit_platt` (two parameters) or
+:func:`fit_isotonic` (monotone steps), applied by :func:`apply_confidence_map`.
 """
 
 from __future__ import annotations
@@ -151,3 +154,135 @@ def fit_temperature(probs: np.ndarray, y: np.ndarray, *, bounds: tuple[float, fl
 
     res = minimize_scalar(nll, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded")
     return float(np.exp(res.x))
+
+
+def confidence_ece(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int = N_BINS) -> float:
+    """ECE of stated confidences (one per prediction) against whether each prediction was right.
+
+    For predictions that carry one confidence rather than a probability row, e.g. a smoothed
+    section's confidence at each window it covers.
+
+    Parameters
+    ----------
+    confidence : np.ndarray [shape=(n,)]
+        Stated confidence of each prediction, in [0, 1].
+    correct : np.ndarray [shape=(n,)] of bool
+        Whether each prediction was right.
+    n_bins : int >= 1
+        Equal-width confidence bins.
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Raises
+    ------
+    ParameterError
+        Empty or mismatched arrays, or confidences outside [0, 1].
+    """
+    c = np.asarray(confidence, dtype=np.float64)
+    r = np.asarray(correct, dtype=np.float64)
+    if c.ndim != 1 or c.shape != r.shape or not len(c) or not np.all((c >= 0) & (c <= 1)):
+        raise ParameterError(f"confidence must be (n >= 1,) values in [0, 1] with one correct flag each; "
+                             f"got confidence {c.shape}, correct {r.shape}")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ParameterError(f"n_bins must be an int >= 1; got {n_bins!r}")
+    which = np.clip(np.digitize(c, np.linspace(0.0, 1.0, n_bins + 1)[1:-1], right=True), 0, n_bins - 1)
+    gap = np.bincount(which, weights=r, minlength=n_bins) - np.bincount(which, weights=c, minlength=n_bins)
+    return float(np.abs(gap).sum() / len(c))
+
+
+def fit_isotonic(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A monotone map from stated confidence to the share right (isotonic regression, scikit-learn).
+
+    Parameters
+    ----------
+    confidence : np.ndarray [shape=(n,)]
+        Held-out confidences (never those of the data the model was fitted on), in [0, 1].
+    correct : np.ndarray [shape=(n,)] of bool
+        Whether each held-out prediction was right.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        Knots ``(x, y)``: :func:`apply_confidence_map` interpolates between them (clipped at the ends).
+
+    Raises
+    ------
+    ParameterError
+        As :func:`confidence_ece`.
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    confidence_ece(confidence, correct)  # the same checks
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    iso.fit(np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=np.float64))
+    return np.asarray(iso.X_thresholds_, dtype=np.float64), np.asarray(iso.y_thresholds_, dtype=np.float64)
+
+
+def apply_confidence_map(confidence: np.ndarray, knots: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Confidences mapped through the knots of :func:`fit_isotonic` or :func:`fit_platt` (linear between them).
+
+    Parameters
+    ----------
+    confidence : np.ndarray [shape=(n,)]
+        Stated confidences.
+    knots : (np.ndarray, np.ndarray)
+        ``(x, y)`` from :func:`fit_isotonic` or :func:`fit_platt`.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+    """
+    x, y = (np.asarray(k, dtype=np.float64) for k in knots)
+    return np.interp(np.asarray(confidence, dtype=np.float64), x, y)
+
+
+def fit_platt(confidence: np.ndarray, correct: np.ndarray, *, n_knots: int = 101) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth monotone map from stated confidence to the share right: logistic regression on its logit (Platt).
+
+    Two parameters, so it holds better than :func:`fit_isotonic` when the held-out folds are
+    few and differ (a style the model knows well beside one it does not).
+
+    Parameters
+    ----------
+    confidence : np.ndarray [shape=(n,)]
+        Held-out confidences, in [0, 1].
+    correct : np.ndarray [shape=(n,)] of bool
+        Whether each held-out prediction was right.
+    n_knots : int >= 2
+        Points of [0, 1] the map is tabulated at.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        Knots ``(x, y)`` for :func:`apply_confidence_map` (which interpolates any tabulated map).
+
+    Raises
+    ------
+    ParameterError
+        As :func:`confidence_ece`, or ``n_knots`` < 2.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    confidence_ece(confidence, correct)  # the same checks
+    if isinstance(n_knots, bool) or not isinstance(n_knots, int) or n_knots < 2:
+        raise ParameterError(f"n_knots must be an int >= 2; got {n_knots!r}")
+    r = np.asarray(correct, dtype=bool)
+    x = np.linspace(0.0, 1.0, n_knots)
+    if r.all() or not r.any():  # one outcome only: the share right is that outcome
+        return x, np.full(n_knots, float(r.all()))
+
+    def logit(c: np.ndarray) -> np.ndarray:
+        """Log-odds of confidences (clipped away from 0 and 1).
+
+        Parameters
+        ----------
+        c : np.ndarray
+            Confidences in [0, 1].
+        """
+        c = np.clip(np.asarray(c, dtype=np.float64), 1e-4, 1 - 1e-4)
+        return np.log(c / (1 - c))
+
+    model = LogisticRegression(C=1.0).fit(logit(confidence)[:, None], r)
+    return x, model.predict_proba(logit(x)[:, None])[:, 1]

@@ -3,8 +3,8 @@
 Pipeline (each step in a module of this package, all names importable from here):
 
 1. :mod:`~workbench.train.sections.features`: :func:`check_readiness` (10 labelled sections per
-   class, 2 classes); :func:`section_dataset` turns every labelled track's frame embeddings
-   into window features (:class:`WindowFeatures`) with the label of the span each window's
+   class, 2 classes); :func:`~workbench.train.sections.library_data.section_dataset` turns every labelled
+   track's frame embeddings into window features (:class:`WindowFeatures`) with the label of the span each window's
    centre falls in (:class:`SectionData`, :class:`TrackFrames`).
 2. :mod:`~workbench.train.sections.trainer`: :class:`SectionTrainer`, a scikit-learn classifier
    around a small MLP with class weighting and early stopping on validation *tracks*;
@@ -51,12 +51,11 @@ from workbench.train.sections.features import (
            TrackFrames,
            WindowFeatures,
            check_readiness,
-           section_dataset,
-           track_frames,
-           track_groups,
 )
 from workbench.train.sections.grammar import Grammar, learn_grammar
 from workbench.train.sections.job import HOW_TO_LABEL, train_sections_job
+from workbench.train.sections.library_data import section_dataset, track_frames, track_groups
+from workbench.train.sections.model_file import load_section_model, save_section_model
 from workbench.train.sections.suggestions import (
            SMOOTHING_DEFAULTS,
            UNCERTAIN_BELOW,
@@ -71,9 +70,7 @@ from workbench.train.sections.trainer import (
            NotFittedError,
            SectionTrainer,
            classifier_proba,
-           load_section_model,
            overfit_warning,
-           save_section_model,
 )
 from workbench.train.sections.training import CONFIG_DEFAULTS, SectionResult, train_sections
 from workbench.train.sections.transfer import leave_one_group_out

@@ -19,6 +19,33 @@ import numpy as np
 from workbench.train.sections.features import SectionData
 
 
+def suggestion_ece(conf: np.ndarray, right: np.ndarray,
+                   confidence_map: tuple[np.ndarray, np.ndarray] | None) -> dict[str, Any]:
+    """ECE of the suggestions' confidences at scored windows, as stated and through the model's confidence map.
+
+    Parameters
+    ----------
+    conf : np.ndarray [shape=(n,)]
+        The (temperature-scaled) confidence of the suggestion holding each window.
+    right : np.ndarray [shape=(n,)] of bool
+        Whether that suggestion's label is the window's.
+    confidence_map : (np.ndarray, np.ndarray) or None
+        The trainer's ``confidence_map_`` (None: ``ece_after`` is not given).
+
+    Returns
+    -------
+    dict
+        ``ece_before`` and ``ece_after`` (or None); empty without windows.
+    """
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece
+
+    c = np.clip(np.asarray(conf, dtype=np.float64), 0.0, 1.0)
+    if not len(c):
+        return {}
+    return {"ece_before": confidence_ece(c, right),
+            "ece_after": None if confidence_map is None else confidence_ece(apply_confidence_map(c, confidence_map), right)}
+
+
 def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg: Mapping[str, Any],
                     backbone: str) -> dict[str, Any]:
     """The fitted model and its baselines on another set's labelled tracks.
@@ -43,7 +70,8 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
         ``tracks``, ``model``, ``model_smoothed``, ``baselines`` {majority, logreg, novelty}
         (:func:`~workbench.evaluate.classification_metrics` of the pooled windows),
         ``segments`` {smoothed, raw, novelty} (mean per track), ``intro_outro_confusion``,
-        ``calibration`` {ece_before, ece_after, temperature}; ``{"skipped": reason}`` when the
+        ``calibration`` {ece_before, ece_after, temperature, suggestions: :func:`suggestion_ece`};
+        ``{"skipped": reason}`` when the
         window layouts differ or no track has labels.
     """
     from workbench.evaluate.calibration import expected_calibration_error
@@ -51,7 +79,7 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
     from workbench.train.sections.baselines import class_names, fit_baseline, scores
     from workbench.train.sections.novelty import novelty_sections
     from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for
-    from workbench.train.sections.transfer import _smoothed_labels, intro_outro_confusion
+    from workbench.train.sections.transfer import _smoothed, intro_outro_confusion
 
     if not test.tracks or not len(test.y):
         return {"skipped": "no labelled tracks in the other set"}
@@ -59,7 +87,7 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
         return {"skipped": f"window layouts differ: {test.X.shape[1]} features vs the model's {train.X.shape[1]}"}
     classes = tuple(trainer.classes_)
     smooth_opts = {k: cfg[k] for k in SMOOTHING_DEFAULTS if k in cfg}
-    y_true, y_raw, y_smooth, y_nov, p_before, p_after, y_idx = [], [], [], [], [], [], []
+    y_true, y_raw, y_smooth, y_nov, p_before, p_after, y_idx, s_conf = [], [], [], [], [], [], [], []
     seg: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
     for tr in test.tracks:
         lab = tr.window_labels()
@@ -74,7 +102,9 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
         novel = novelty_sections(tr, backbone=backbone)
         y_true.append(lab[keep].astype(str))
         y_raw.append(np.asarray(classes)[p[keep].argmax(axis=1)])
-        y_smooth.append(_smoothed_labels(tr, smoothed))
+        labels_at, conf_at = _smoothed(tr, smoothed)
+        y_smooth.append(labels_at)
+        s_conf.append(conf_at)
         starts = np.array([n["start_s"] for n in novel])
         at = np.clip(np.searchsorted(starts, tr.times_s[keep], side="right") - 1, 0, len(novel) - 1)
         y_nov.append(np.array([novel[i]["label"] for i in at]))
@@ -105,5 +135,7 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
         "calibration": {"ece_before": expected_calibration_error(P, Y) if len(Y) else None,
                         "ece_after": expected_calibration_error(Pc, Y) if len(Y) else None,
                         "temperature": float(getattr(trainer, "temperature_", 1.0)),
-                        "how": "the temperature fitted on the training set's held-out predictions"},
+                        "how": "the temperature fitted on the training set's held-out predictions",
+                        "suggestions": suggestion_ece(np.concatenate(s_conf), ys == yt,
+                                                      getattr(trainer, "confidence_map_", None))},
     }

@@ -4,24 +4,20 @@
 classes). :class:`WindowFeatures` turns a track's frame embeddings into one feature vector per
 frame ("window"): the frame, mean-pooled context around it, the context relative to the
 track's mean, and the position in the track. :func:`section_dataset` gives every labelled
-track's windows (:class:`TrackFrames`) and the labelled ones stacked (:class:`SectionData`).
+track's windows (:class:`TrackFrames`) and the labelled ones stacked (:class:`SectionData`);
+it and :func:`track_frames` live in :mod:`~workbench.train.sections.library_data` (they read a library).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
-from workbench.errors import ParameterError, StoreError, WorkbenchError, WriteError, failure_reason
+from workbench.errors import ParameterError, WorkbenchError
 from workbench.labels import LABELS
-
-if TYPE_CHECKING:  # pragma: no cover
-    from workbench.embed.batch import Backbone
-    from workbench.library import Library, Track
 
 
 class NotReadyError(WorkbenchError, ValueError):
@@ -86,6 +82,13 @@ class WindowFeatures:
     embedding : bool
         False leaves the backbone's frames and contexts out (only position and ``extra``: the
         DJ descriptors alone, which do not depend on how a generator or a mix sounds).
+    track_norm : bool
+        Standardise every column within the track (z-score over the track's windows), except
+        the position and ``"ends"`` columns: a drop is loud and dense against *its own* track,
+        whatever the generator's or the mix's level and timbre (issue 18: generator-robust).
+    context_bars : bool
+        ``context_s`` counts bars, not seconds: each half-width is that many of the track's
+        median bar (from ``downbeats_s``; 2 s without a grid), the same musical span at any tempo.
 
     The layout is ``[frame, context..., (context - track mean)..., position, extra...]``;
     :meth:`dim` gives its length for a backbone size, :meth:`group_names` names the groups.
@@ -97,6 +100,8 @@ class WindowFeatures:
     position: bool = True
     extra: tuple[str, ...] = ()
     embedding: bool = True
+    track_norm: bool = False
+    context_bars: bool = False
 
     def __post_init__(self) -> None:
         from workbench.train.sections.dj_features import EXTRA_GROUPS
@@ -111,7 +116,8 @@ class WindowFeatures:
 
     def group_names(self) -> list[str]:
         """The feature groups of this layout, in order (what a run records as ``feature_groups``)."""
-        names = (["embedding (frame)"] + [f"embedding context ±{c:g} s" for c in self.context_s]
+        unit = "bars" if self.context_bars else "s"
+        names = (["embedding (frame)"] + [f"embedding context ±{c:g} {unit}" for c in self.context_s]
                  if self.embedding else [])
         if self.track_relative and self.embedding:
             names.append("embedding context − track mean")
@@ -136,7 +142,8 @@ class WindowFeatures:
 
     def to_dict(self) -> dict[str, Any]:
         return {"context_s": list(self.context_s), "track_relative": self.track_relative, "position": self.position,
-                "extra": list(self.extra), "embedding": self.embedding}
+                "extra": list(self.extra), "embedding": self.embedding, "track_norm": self.track_norm,
+                "context_bars": self.context_bars}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> WindowFeatures:
@@ -149,7 +156,8 @@ class WindowFeatures:
             (a layout saved without ``extra`` has none).
         """
         return cls(tuple(float(c) for c in d["context_s"]), bool(d["track_relative"]), bool(d["position"]),
-                   tuple(d.get("extra") or ()), bool(d.get("embedding", True)))
+                   tuple(d.get("extra") or ()), bool(d.get("embedding", True)), bool(d.get("track_norm", False)),
+                   bool(d.get("context_bars", False)))
 
     def transform(self, frames: np.ndarray, times_s: np.ndarray, *, duration_s: float,
                   dj_frames: np.ndarray | None = None, downbeats_s: np.ndarray | None = None) -> np.ndarray:
@@ -184,7 +192,11 @@ class WindowFeatures:
         csum = np.vstack([np.zeros((1, f.shape[1])), np.cumsum(f, axis=0)])
         blocks = [f]
         contexts = []
-        for c in self.context_s:
+        unit = 1.0
+        if self.context_bars:
+            db = np.asarray(downbeats_s if downbeats_s is not None else [], dtype=np.float64)
+            unit = float(np.median(np.diff(db))) if db.size > 1 else 2.0
+        for c in (c * unit for c in self.context_s):
             lo = np.searchsorted(t, t - c, side="left")
             hi = np.searchsorted(t, t + c, side="right")
             contexts.append((csum[hi] - csum[lo]) / (hi - lo)[:, None])
@@ -194,9 +206,12 @@ class WindowFeatures:
             blocks += [ctx - mean for ctx in contexts]
         if not self.embedding:
             blocks = []
+        keep_raw = []  # position and distance to the ends: already relative to the track
         if self.position:
             r = np.clip(t / max(float(duration_s), 1e-9), 0.0, 1.0)[:, None]
             blocks += [r, 4 * r * (1 - r)]
+            keep_raw += [True, True]
+        keep_raw = [False] * (len(blocks) - len(keep_raw)) + keep_raw
         for g in self.extra:
             if g in ("dj", "bars"):
                 src = dj_frames if dj_frames is not None else f
@@ -209,11 +224,19 @@ class WindowFeatures:
                 blocks.append(dj.novelty_block(f, t))
             else:
                 blocks.append(dj.ends_block(t, duration_s))
-        return np.hstack(blocks).astype(np.float32)
+            keep_raw.append(g == "ends")
+        out = np.hstack(blocks)
+        if self.track_norm:
+            raw = np.concatenate([np.full(b.shape[1], k) for b, k in zip(blocks, keep_raw, strict=True)])
+            z = (out - out.mean(axis=0)) / np.maximum(out.std(axis=0), 1e-6)
+            out = np.where(raw[None, :], out, z)
+        return out.astype(np.float32)
 
 
-#: The window layout section training uses by default: the embedding with context, position, and every extra group.
-DEFAULT_FEATURES = WindowFeatures(extra=("dj", "novelty", "ends"))
+#: The window layout section training uses by default: the embedding with context, position, the ``dj``,
+#: ``novelty`` and ``ends`` groups, every column standardised within its track (issue 18: the leave-one-style-out
+#: and cross-generator scores rose with it; ``context − track mean`` is then redundant and left out).
+DEFAULT_FEATURES = WindowFeatures(extra=("dj", "novelty", "ends"), track_relative=False, track_norm=True)
 
 
 # ---------------------------------------------------------------------------------- dataset
@@ -241,12 +264,24 @@ class TrackFrames:
     content_hash: str = ""
     frames: np.ndarray | None = field(default=None, repr=False)
     group: str = ""
+    rejected: list[dict[str, Any]] = field(default_factory=list)
 
     def window_labels(self) -> np.ndarray:
-        """Label of each window ('' where no labelled span holds its centre)."""
+        """Label of each window ('' where no labelled span holds its centre, or a rejection of that label does)."""
         out = np.full(self.times_s.shape, "", dtype=object)
         for s in self.sections:
             out[(self.times_s >= s["start_s"]) & (self.times_s < s["end_s"])] = s["label"]
+        for r in self.rejected:  # a rejected span's label is never a positive there
+            out[(self.times_s >= r["start_s"]) & (self.times_s < r["end_s"]) & (out == r["label"])] = ""
+        return out
+
+    def not_labels(self) -> np.ndarray:
+        """Which labels were rejected at each window with no positive label, shape ``(n, len(LABELS))`` bool."""
+        pos = self.window_labels()
+        out = np.zeros((self.times_s.size, len(LABELS)), dtype=bool)
+        for r in self.rejected:
+            inside = (self.times_s >= r["start_s"]) & (self.times_s < r["end_s"]) & (pos == "")
+            out[inside, LABELS.index(r["label"])] = True
         return out
 
 
@@ -255,7 +290,11 @@ class SectionData:
     """Labelled windows of a set of tracks, with each track kept whole for smoothing and timelines.
 
     ``X`` (n, dim) float32, ``y`` (n,) label strings, ``groups`` (n,) track ids and ``times_s``
-    (n,) window centres hold only windows inside labelled spans.
+    (n,) window centres hold only windows inside labelled spans (less those inside a rejected
+    suggestion of the same label: :attr:`TrackFrames.rejected`). ``X_not`` (m, dim), ``y_not``
+    (m,) and ``groups_not`` (m,) hold the windows inside rejected suggestions that have no
+    positive label, one row per window and rejected label: "not ``y_not``" (the trainer's
+    complementary-label loss).
     """
 
     tracks: list[TrackFrames]
@@ -267,9 +306,11 @@ class SectionData:
     times_s: np.ndarray = field(init=False, repr=False)
     #: ``(track id, reason)`` of labelled tracks left out because they could not be read or embedded.
     failed: list[tuple[int, str]] = field(init=False, repr=False, default_factory=list)
+    #: Rejected suggestions on tracks with no labels (not used: such a track has no windows here).
+    rejections_unused: int = field(init=False, repr=False, default=0)
 
     def __post_init__(self) -> None:
-        xs, ys, gs, ts = [], [], [], []
+        xs, ys, gs, ts, xn, yn, gn = [], [], [], [], [], [], []
         for tr in self.tracks:
             lab = tr.window_labels()
             keep = lab != ""
@@ -277,7 +318,15 @@ class SectionData:
             ys.append(lab[keep].astype(str))
             gs.append(np.full(int(keep.sum()), tr.track_id, dtype=np.int64))
             ts.append(tr.times_s[keep])
+            if tr.rejected:  # one row per window and rejected label
+                rows, cols = np.nonzero(tr.not_labels())
+                xn.append(tr.features[rows])
+                yn.append(np.asarray(LABELS)[cols].astype(str))
+                gn.append(np.full(rows.size, tr.track_id, dtype=np.int64))
         dim = self.tracks[0].features.shape[1] if self.tracks else 0
+        self.X_not = np.vstack(xn) if xn else np.zeros((0, dim), dtype=np.float32)
+        self.y_not = np.concatenate(yn) if yn else np.zeros(0, dtype=str)
+        self.groups_not = np.concatenate(gn) if gn else np.zeros(0, dtype=np.int64)
         self.X = np.vstack(xs) if xs else np.zeros((0, dim), dtype=np.float32)
         self.y = np.concatenate(ys) if ys else np.zeros(0, dtype=str)
         self.groups = np.concatenate(gs) if gs else np.zeros(0, dtype=np.int64)
@@ -291,6 +340,25 @@ class SectionData:
                 counts[s["label"]] += 1
         return counts
 
+    def rejection_counts(self) -> dict[str, int]:
+        """How the rejected suggestions entered the data (what a run records).
+
+        Returns
+        -------
+        dict
+            ``spans`` (rejections on these tracks), ``not_windows`` (windows trained as "not
+            this label"), ``positives_dropped`` (labelled windows left out because a
+            rejection of the same label covers them), ``unused`` (rejections on tracks
+            without labels).
+        """
+        dropped = 0
+        for tr in self.tracks:
+            if tr.rejected:
+                plain = replace(tr, rejected=[])
+                dropped += int(((plain.window_labels() != "") & (tr.window_labels() == "")).sum())
+        return {"spans": sum(len(t.rejected) for t in self.tracks), "not_windows": int(len(self.y_not)),
+                "positives_dropped": dropped, "unused": int(self.rejections_unused)}
+
     def subset(self, track_ids: Iterable[int]) -> SectionData:
         """Only the tracks ``track_ids`` (same features and backbone).
 
@@ -301,169 +369,3 @@ class SectionData:
         """
         keep = set(int(i) for i in track_ids)
         return SectionData([t for t in self.tracks if t.track_id in keep], self.features, self.backbone)
-
-
-def _record(r: Any) -> dict[str, Any]:
-    get = r.get if isinstance(r, Mapping) else lambda k: getattr(r, k, None)
-    rec = {"track_id": get("track_id"), "label": get("label"), "start_s": get("start_s"), "end_s": get("end_s")}
-    if rec["label"] not in LABELS:
-        raise ParameterError(f"section label must be one of {LABELS}; got {rec['label']!r} in {rec}")
-    if not (isinstance(rec["track_id"], int) and rec["start_s"] is not None and rec["end_s"] is not None
-            and float(rec["end_s"]) > float(rec["start_s"])):
-        raise ParameterError(f"sections need an int track_id and end_s > start_s; got {rec}")
-    return {"track_id": rec["track_id"], "label": rec["label"], "start_s": float(rec["start_s"]),
-            "end_s": float(rec["end_s"])}
-
-
-def track_frames(library: Library, track: Track | int | str, *, backbone: Backbone | None = None,
-                 features: WindowFeatures | None = None) -> TrackFrames:
-    """A track's window features (embedding and analysing it first if needed) and beat grid.
-
-    Parameters
-    ----------
-    library : Library
-        Where the track is.
-    track : Track, int or str
-        The track, or its id or content hash (``library.track``).
-    backbone : Backbone, optional
-        Frame embeddings to use (default the feature frontend); missing ones are computed.
-    features : WindowFeatures, optional
-        Window feature layout (default :data:`DEFAULT_FEATURES`).
-
-    Returns
-    -------
-    TrackFrames
-        With no sections.
-
-    Raises
-    ------
-    ParameterError
-        The track cannot be embedded.
-    """
-    from workbench.analysis import track_analysis
-    from workbench.embed.batch import cache_for, embed_library
-    from workbench.embed.features import FeatureFrontend
-
-    t = track if not isinstance(track, (int, str)) else library.track(track)
-    b = backbone if backbone is not None else FeatureFrontend()
-    spec = features if features is not None else DEFAULT_FEATURES
-    cache = cache_for(library, b)
-    hit = cache.get(t.content_hash)
-    if hit is None:
-        summary = embed_library(library, backbone=b, tracks=[t], progress=False)
-        if summary.failed:
-            raise ParameterError(f"track {t.id} cannot be embedded: {summary.failed[0][1]}")
-        hit = cache.get(t.content_hash)
-        if hit is None:  # pragma: no cover - stored just above
-            raise ParameterError(f"track {t.id}: embeddings were not cached in {cache.folder}")
-    frames, starts = hit
-    times = np.asarray(starts, dtype=np.float64) + float(getattr(b, "window_s", 1.0)) / 2
-    analysis = track_analysis(library, t)
-    dj_frames = None
-    if {"dj", "bars"} & set(spec.extra) and b.name != FeatureFrontend.name:  # level, low end, ... from features-v1
-        dj_frames = _frontend_frames(library, t, times)
-    return TrackFrames(t.id, t.name, float(t.duration_s),
-                       spec.transform(frames, times, duration_s=t.duration_s, dj_frames=dj_frames,
-                                      downbeats_s=np.asarray(analysis.downbeats)),
-                       times, np.asarray(analysis.beats), np.asarray(analysis.downbeats), [],
-                       content_hash=str(t.content_hash), frames=np.asarray(frames, dtype=np.float32))
-
-
-def _frontend_frames(library: Library, track: Track, times_s: np.ndarray) -> np.ndarray:
-    """``features-v1`` frames of a track (embedded and cached if missing), the nearest one at each time."""
-    from workbench.embed.batch import cache_for, embed_library
-    from workbench.embed.features import FeatureFrontend
-
-    fe = FeatureFrontend()
-    cache = cache_for(library, fe)
-    hit = cache.get(track.content_hash)
-    if hit is None:
-        summary = embed_library(library, backbone=fe, tracks=[track], progress=False)
-        hit = cache.get(track.content_hash)
-        if summary.failed or hit is None:
-            raise ParameterError(f"track {track.id}: no features-v1 frames for the 'dj' feature group")
-    frames, starts = hit
-    centres = np.asarray(starts, dtype=np.float64) + fe.window_s / 2
-    idx = np.clip(np.searchsorted(centres, times_s), 0, len(centres) - 1)
-    return np.asarray(frames)[idx]
-
-
-def track_groups(library: Library, track_ids: Iterable[int]) -> dict[int, str]:
-    """The group of each track for leave-one-group-out scores: its first crate, else its folder.
-
-    A user's crates (or the folders the library was scanned from) are the closest thing to
-    "another style" a library knows: the demo makes one crate per style.
-
-    Parameters
-    ----------
-    library : Library
-        Where the tracks are.
-    track_ids : iterable of int
-        Library track ids.
-
-    Returns
-    -------
-    dict of int to str
-        ``"crate:<name>"`` (the first of its crates by name) or ``"folder:<folder>"`` per track.
-    """
-    from workbench.crates import Crates
-
-    membership = Crates(library).membership()
-    out: dict[int, str] = {}
-    for tid in track_ids:
-        crates = membership.get(int(tid))
-        if crates:
-            out[int(tid)] = f"crate:{crates[0]}"
-            continue
-        try:
-            t = library.track(int(tid))
-            out[int(tid)] = f"folder:{getattr(t, 'folder', '') or Path(t.path).parent.name}"
-        except Exception:  # noqa: BLE001 - a track that cannot be looked up joins no group
-            out[int(tid)] = ""
-    return out
-
-
-def section_dataset(library: Library, sections: Iterable[Any], *, backbone: Backbone | None = None,
-                    features: WindowFeatures | None = None, progress: bool = True) -> SectionData:
-    """Labelled windows of every track that has sections.
-
-    Parameters
-    ----------
-    library : Library
-    sections : iterable of records
-        Dicts or objects with ``track_id``, ``label``, ``start_s``, ``end_s`` (label-store
-        records, :class:`workbench.labels.Label`, or :func:`demo_sections`).
-    backbone : Backbone or None
-        Frame embeddings to use (default the feature frontend); missing ones are computed.
-    features : WindowFeatures or None
-        Window feature layout (default :data:`DEFAULT_FEATURES`).
-    progress : bool
-        Show a bar over the tracks.
-    """
-    from tqdm.auto import tqdm
-
-    from workbench.embed.features import FeatureFrontend
-
-    b = backbone if backbone is not None else FeatureFrontend()
-    spec = features if features is not None else DEFAULT_FEATURES
-    by_track: dict[int, list[dict[str, Any]]] = {}
-    for r in sections:
-        rec = _record(r)
-        by_track.setdefault(rec.pop("track_id"), []).append(rec)
-    tracks, failed = [], []
-    for tid in tqdm(sorted(by_track), desc="section data", unit="track", disable=not progress):
-        try:
-            tr = track_frames(library, tid, backbone=b, features=spec)
-        except (StoreError, WriteError):  # the library or the cache cannot be written: every track would fail
-            raise
-        except Exception as exc:  # one labelled track that cannot be read or embedded never stops training
-            failed.append((tid, failure_reason(exc)))
-            continue
-        tr.sections = sorted(by_track[tid], key=lambda s: s["start_s"])
-        tracks.append(tr)
-    groups = track_groups(library, [t.track_id for t in tracks])
-    for tr in tracks:
-        tr.group = groups.get(tr.track_id, "")
-    data = SectionData(tracks, spec, b.name)
-    data.failed = failed
-    return data

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError
-from workbench.train.sections.features import NotReadyError, section_dataset
-from workbench.train.sections.trainer import save_section_model
+from workbench.train.sections.features import NotReadyError
+from workbench.train.sections.library_data import section_dataset
+from workbench.train.sections.model_file import save_section_model
 from workbench.train.sections.training import CONFIG_DEFAULTS, train_sections
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,7 +39,8 @@ def label_provenance(library: Library) -> dict[str, Any]:
     Accepted suggestions are trained on like every label (:meth:`workbench.labels.Labels.accept`
     stores them as ``source='model'`` with ``accepted_at``, the model's name and version); labels a
     model stored that nobody accepted are left out (:func:`workbench.train.datasets.library_sections`).
-    Rejected suggestions (schema v6 ``label_rejections``) are counted, not trained on (yet).
+    Rejected suggestions (schema v6 ``label_rejections``) are trained on as "not this label here"
+    (:func:`library_rejections`; the run's data says how many under ``rejections``).
 
     Parameters
     ----------
@@ -51,7 +53,7 @@ def label_provenance(library: Library) -> dict[str, Any]:
         ``labels_by_source`` {source: count}, ``accepted_suggestions`` (count),
         ``unaccepted_model_labels`` (count, not trained on), ``provenance_columns`` (``labels``
         columns beyond schema v5), ``rejected_suggestions`` ({table, rows, used_in_training:
-        False} or None).
+        True} or None).
     """
     import sqlite3
 
@@ -70,11 +72,28 @@ def label_provenance(library: Library) -> dict[str, Any]:
         rejected = None
         if has_rejections:
             rows = int(conn.execute("SELECT COUNT(*) FROM label_rejections").fetchone()[0])
-            rejected = {"table": "label_rejections", "rows": rows, "used_in_training": False}
+            rejected = {"table": "label_rejections", "rows": rows, "used_in_training": True}
     except (sqlite3.Error, AttributeError) as exc:  # another store layout: say so, never stop training
         return {"error": f"label provenance could not be read: {exc}"}
     return {"labels_by_source": by_source, "accepted_suggestions": accepted, "unaccepted_model_labels": unaccepted,
             "provenance_columns": columns, "rejected_suggestions": rejected}
+
+
+def library_rejections(library: Library) -> list[dict[str, Any]]:
+    """Every stored rejected suggestion as ``{track_id, label, start_s, end_s}`` (none without the table).
+
+    Parameters
+    ----------
+    library : Library
+        The library whose ``label_rejections`` table is read (:meth:`workbench.labels.Labels.rejections`).
+    """
+    from workbench.labels import Labels
+
+    try:
+        found = Labels(library).rejections()
+    except Exception:  # noqa: BLE001 - an older store without rejections: train on the labels alone
+        return []
+    return [{"track_id": r.track_id, "label": r.label, "start_s": r.start_s, "end_s": r.end_s} for r in found]
 
 
 def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -103,6 +122,9 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
         Bars for the section data and the epochs.
     on_state : callable(Job), optional
         Called after each change of the job's state.
+
+    With the library's stored labels, its rejected suggestions are trained on too
+    (:func:`library_rejections`; counts in the run's data under ``rejections``).
 
     ``model.pt`` is :func:`~workbench.train.sections.save_section_model`'s file (a head
     checkpoint with the window-feature layout and the label-order prior). ``metrics.json``
@@ -152,8 +174,10 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *
     b = backbone if backbone is not None else FeatureFrontend()
     runner.backbone = _backbone_info(b)
     source = "given"
+    rejections: list[dict[str, Any]] = []
     if sections is None:
         sections, source = ds.library_sections(library), "labels"
+        rejections = library_rejections(library)
     sections = list(sections)
     qa_excluded: list[int] = []
     if not keep_flagged:
@@ -163,11 +187,12 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *
 
         qa_excluded = sorted({_track_of(s) for s in sections} & flagged)
         sections = [s for s in sections if _track_of(s) not in flagged]
+        rejections = [r for r in rejections if r["track_id"] not in flagged]
     if not sections:
         raise NotReadyError(f"no labelled sections in this library: {HOW_TO_LABEL}"
                             + (f" ({len(qa_excluded)} labelled tracks are left out by QA flags: `workbench qa` "
                                "lists them, `workbench qa keep TRACK` keeps one)" if qa_excluded else ""))
-    dataset = section_dataset(library, sections, backbone=b, progress=progress)
+    dataset = section_dataset(library, sections, backbone=b, progress=progress, rejections=rejections)
     docs = _track_docs(library, [t.track_id for t in dataset.tracks])
     counts = {k: v for k, v in dataset.section_counts().items() if v}
     runner.set_data({
@@ -176,7 +201,7 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *
                    for t in dataset.tracks for s in t.sections],
         "label_counts": counts, "source": source, "n_windows": int(len(dataset.y)),
         "failed": [{"track_id": tid, "reason": why} for tid, why in dataset.failed],
-        "qa_excluded": qa_excluded,
+        "qa_excluded": qa_excluded, "rejections": dataset.rejection_counts(),
         **({"label_provenance": label_provenance(library)} if source == "labels" else {}),
     })
     runner.training(total_epochs=int(cfg.get("epochs", CONFIG_DEFAULTS["epochs"])))

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
-from workbench.train.sections.features import TrackFrames, WindowFeatures, track_frames
-from workbench.train.sections.trainer import SectionTrainer, load_section_model
+from workbench.train.sections.features import TrackFrames, WindowFeatures
+from workbench.train.sections.library_data import track_frames
+from workbench.train.sections.model_file import load_section_model
+from workbench.train.sections.trainer import SectionTrainer
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.embed.batch import Backbone
@@ -35,7 +37,8 @@ UNCERTAIN_BELOW = 0.6
 def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...], *, smooth: bool = True,
                  transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                  grammar: Grammar | None = None, uncertain_below: float = UNCERTAIN_BELOW,
-                 novelty_weight: float = 0.0, **smoothing: Any) -> list[Suggestion]:
+                 novelty_weight: float = 0.0, confidence_map: tuple[np.ndarray, np.ndarray] | None = None,
+                 **smoothing: Any) -> list[Suggestion]:
     """Window probabilities of one track → suggestions (smoothed, or the raw per-beat arg-max runs).
 
     ``probs`` (n_windows, len(classes)); ``transitions`` a label-order prior
@@ -62,6 +65,11 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         With a grammar: a boundary at a bar start scores ``novelty_weight`` times the bar's
         Foote novelty (z-scored over the track, negatives 0): the music's changes pull the
         boundaries onto them.
+    confidence_map : (np.ndarray, np.ndarray), optional
+        Knots of a monotone map from a suggestion's confidence (its label's mean probability)
+        to the share of such suggestions that were right on held-out groups
+        (:func:`workbench.evaluate.calibration.fit_platt` or ``fit_isotonic``); the confidence shown and the
+        ``uncertain`` flag use the mapped value.
     **smoothing
         ``min_bars``, ``switch_penalty``, ``evidence_weight``, ``phrase_bars``, ``phrase_penalty``.
 
@@ -101,6 +109,10 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
     out = []
     for s in segs:
         conf = min(1.0, max(0.0, s.confidence))
+        if confidence_map is not None:
+            from workbench.evaluate.calibration import apply_confidence_map
+
+            conf = float(apply_confidence_map(np.array([conf]), confidence_map)[0])
         out.append(Suggestion(frames.track_id, classes[s.label], s.start_beat, s.end_beat, float(edges[s.start_beat]),
                               float(edges[s.end_beat]), conf, uncertain=bool(conf < uncertain_below)))
     return out
@@ -187,6 +199,7 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     return segments_for(frames, probs, trainer.classes_, transitions=transitions,
                         grammar=getattr(trainer, "grammar_", None),
                         uncertain_below=getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW),
+                        confidence_map=getattr(trainer, "confidence_map_", None),
                         novelty_weight=getattr(trainer, "novelty_weight_", 0.0), **smoothing)
 
 

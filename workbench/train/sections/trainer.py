@@ -5,15 +5,15 @@ features with class weighting. Given ``groups`` (the track of each window) it ho
 *tracks* out of the training windows as a validation set, keeps the weights of the epoch with
 the lowest validation loss and stops after ``patience`` epochs without improvement
 (:attr:`SectionTrainer.early_stopping_` records what happened, with a warning when the best
-epoch was the first: the model only got worse on unseen tracks). :func:`save_section_model`
-and :func:`load_section_model` write and read the head with what inference needs.
+epoch was the first: the model only got worse on unseen tracks). :func:`~workbench.train.sections.model_file.save_section_model`
+and :func:`~workbench.train.sections.model_file.load_section_model` write and read the head with
+what inference needs.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,7 +25,6 @@ from workbench.labels import LABELS
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.models.heads import SectionClassifier
-    from workbench.train.sections.features import WindowFeatures
 
 EpochCallback = Callable[[int, int, Mapping[str, Any]], None]
 
@@ -97,6 +96,10 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         Share of the training tracks held out for early stopping (a grouped, stratified split).
     patience : int >= 1
         Epochs without a lower validation loss before training stops.
+    not_weight : float >= 0
+        Weight of the complementary-label loss on "not this label" windows (``fit``'s
+        ``not_X``/``not_y``, from rejected suggestions): ``-log(1 - p(rejected label))`` per
+        window, averaged over each step's share of them, added to the cross-entropy.
 
     Learned: ``classes_`` (labels in output order), ``model_`` (the head in eval mode, with
     the input standardisation folded into its first layer, so it takes raw features),
@@ -110,7 +113,8 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
     def __init__(self, *, hidden_dim: int = 256, dropout: float = 0.2, epochs: int = 40, batch_size: int = 256,
                  lr: float = 1e-3, weight_decay: float = 1e-4, class_weight: str | dict | None = "balanced",
                  seed: int = 0, n_threads: int | None = 1, max_samples_per_epoch: int | None = 8192,
-                 early_stopping: bool = True, validation_fraction: float = 0.2, patience: int = 8) -> None:
+                 early_stopping: bool = True, validation_fraction: float = 0.2, patience: int = 8,
+                 not_weight: float = 1.0) -> None:
         self.hidden_dim = hidden_dim
         self.dropout = dropout
         self.epochs = epochs
@@ -124,6 +128,7 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.not_weight = not_weight
 
     def _check_params(self) -> None:
         m = self.max_samples_per_epoch
@@ -140,6 +145,8 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         if self.n_threads is not None and (isinstance(self.n_threads, bool) or not isinstance(self.n_threads, int)
                                            or self.n_threads < 1):
             raise ParameterError(f"n_threads must be None or an int >= 1; got {self.n_threads!r}")
+        if isinstance(self.not_weight, bool) or not (isinstance(self.not_weight, (int, float)) and self.not_weight >= 0):
+            raise ParameterError(f"not_weight must be a float >= 0; got {self.not_weight!r}")
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ParameterError(f"class_weight must be 'balanced', None or a dict label → weight; got {self.class_weight!r}")
 
@@ -167,8 +174,8 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         return grouped_kfold(g, n_splits=n_splits, seed=self.seed, y=y)[0]
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, *,
-            validation: tuple[np.ndarray, np.ndarray] | None = None, on_epoch: EpochCallback | None = None
-            ) -> SectionTrainer:
+            validation: tuple[np.ndarray, np.ndarray] | None = None, on_epoch: EpochCallback | None = None,
+            not_X: np.ndarray | None = None, not_y: np.ndarray | None = None) -> SectionTrainer:
         """Train on windows ``X`` (n, dim) with labels ``y`` (n,) (strings from :data:`LABELS`).
 
         ``groups`` (n,): the track of each window; with ``early_stopping`` a share of the tracks
@@ -189,6 +196,12 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
             A validation set given by the caller.
         on_epoch : callable(int, int, mapping), optional
             The epoch callback.
+        not_X : np.ndarray [shape=(m, dim)], optional
+            Windows known *not* to be ``not_y`` (inside rejected suggestions); trained with the
+            complementary-label loss (``not_weight``). Labels outside ``classes_`` are skipped;
+            ``n_not_windows_`` says how many were used.
+        not_y : np.ndarray [shape=(m,)], optional
+            The rejected label of each ``not_X`` row.
 
         Returns
         -------
@@ -236,17 +249,30 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
                 val = (torch.from_numpy((xv[seen] - mean) / scale),
                        torch.tensor([index[c] for c in yv[seen]], dtype=torch.long))
                 info.update(used=bool(self.early_stopping), n_val_windows=int(seen.sum()))
+        comp = None
+        self.n_not_windows_ = 0
+        if not_X is not None and not_y is not None and len(not_y) and self.not_weight > 0:
+            nx, ny = np.asarray(not_X, dtype=np.float32), np.asarray(not_y).astype(str)
+            if nx.ndim != 2 or nx.shape != (ny.shape[0], X.shape[1]) or not np.all(np.isfinite(nx)):
+                raise ParameterError(f"not_X must be a finite (m, {X.shape[1]}) array with one not_y per row; "
+                                     f"got not_X {nx.shape}, not_y {ny.shape}")
+            known = np.isin(ny, self.classes_)
+            if known.any():
+                comp = (torch.from_numpy((nx[known] - mean) / scale),
+                        torch.tensor([index[c] for c in ny[known]], dtype=torch.long))
+                self.n_not_windows_ = int(known.sum())
         threads = torch.get_num_threads()
         if self.n_threads is not None:
             torch.set_num_threads(self.n_threads)
         try:
-            self._train(X, y_idx, mean, scale, val, on_epoch, info)
+            self._train(X, y_idx, mean, scale, val, on_epoch, info, comp)
         finally:
             torch.set_num_threads(threads)
         return self
 
     def _train(self, X: np.ndarray, y_idx: np.ndarray, mean: np.ndarray, scale: np.ndarray,
-               val: tuple[Any, Any] | None, on_epoch: EpochCallback | None, info: dict[str, Any]) -> None:
+               val: tuple[Any, Any] | None, on_epoch: EpochCallback | None, info: dict[str, Any],
+               comp: tuple[Any, Any] | None = None) -> None:
         import torch
         from torch.nn import functional as F
 
@@ -263,14 +289,23 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
         best: tuple[float, int, dict[str, Any]] | None = None
+        comp_rng = np.random.default_rng(self.seed + 1)  # its own stream: without rejections nothing changes
         for epoch in range(1, self.epochs + 1):
             t0 = time.perf_counter()
             model.train()
             order = torch.from_numpy(rng.permutation(len(yt))[: self.max_samples_per_epoch])
             total = 0.0
-            for a in range(0, len(order), self.batch_size):
+            n_steps = -(-len(order) // self.batch_size)
+            comp_batches = ([] if comp is None else  # every "not" window about as often as a labelled one
+                            np.array_split(comp_rng.permutation(len(comp[1]))[
+                                : max(1, round(len(comp[1]) * len(order) / len(yt)))], n_steps))
+            for step, a in enumerate(range(0, len(order), self.batch_size)):
                 idx = order[a:a + self.batch_size]
                 loss = F.cross_entropy(model(xs[idx]), yt[idx], weight=weight)
+                if comp_batches and len(comp_batches[step]):
+                    ci = torch.from_numpy(comp_batches[step])
+                    p_not = torch.softmax(model(comp[0][ci]), dim=1).gather(1, comp[1][ci][:, None])[:, 0]
+                    loss = loss - self.not_weight * torch.log1p(-p_not.clamp(max=1 - 1e-6)).mean()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -400,86 +435,3 @@ def classifier_proba(model: SectionClassifier, X: np.ndarray) -> np.ndarray:
             return torch.softmax(model(torch.from_numpy(X)), dim=1).numpy().astype(np.float64)
     finally:
         torch.set_num_threads(threads)
-
-
-def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: WindowFeatures,
-                       backbone: str, transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
-    """Write the head's checkpoint plus what inference needs (feature layout, backbone, label-order prior).
-
-    The file is a :func:`workbench.models.heads.checkpoint` with extra keys, so
-    :func:`~workbench.models.heads.load_checkpoint` still reads it.
-
-    Parameters
-    ----------
-    trainer : SectionTrainer
-        Fitted.
-    path : str or Path
-        The ``.pt`` file, written atomically.
-    features : WindowFeatures
-        The window layout the model was trained on.
-    backbone : str
-        The backbone's name.
-    transitions : (log_transitions, log_init, log_final), optional
-        Label-order prior as log-probabilities (``-inf`` stored as -1e9). The trainer's
-        ``temperature_``, ``uncertain_below_``, ``novelty_weight_`` and ``grammar_`` (when set)
-        are stored too.
-
-    Raises
-    ------
-    NotFittedError
-        ``trainer`` is not fitted.
-    """
-    import torch
-
-    from workbench.fileio import atomic_write
-    from workbench.models.heads import checkpoint
-
-    trainer._check_fitted()
-    data = checkpoint(trainer.model_)
-    data["window_features"] = features.to_dict()
-    data["backbone"] = backbone
-    if transitions is not None:
-        data["log_transitions"] = torch.from_numpy(np.nan_to_num(transitions[0], neginf=-1e9))
-        data["log_init"] = torch.from_numpy(transitions[1])
-        data["log_final"] = torch.from_numpy(transitions[2])
-    data["temperature"] = float(getattr(trainer, "temperature_", 1.0))
-    data["uncertain_below"] = float(getattr(trainer, "uncertain_below_", 0.6))
-    data["novelty_weight"] = float(getattr(trainer, "novelty_weight_", 0.0))
-    if getattr(trainer, "grammar_", None) is not None:
-        data["grammar"] = trainer.grammar_.to_dict()
-    atomic_write(path, lambda tmp: torch.save(data, tmp))
-
-
-def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
-    """Read :func:`save_section_model`'s file: ``(trainer, features, transitions or None)``.
-
-    Parameters
-    ----------
-    path : str or Path
-        The ``.pt`` file (read with ``weights_only=True``).
-
-    Raises
-    ------
-    ParameterError
-        Not a section-classifier file written by :func:`save_section_model`.
-    """
-    import torch
-
-    from workbench.models.heads import SectionClassifier, load_checkpoint
-    from workbench.train.sections.features import WindowFeatures
-
-    data = torch.load(path, weights_only=True, map_location="cpu")
-    model = load_checkpoint(data)
-    if not isinstance(model, SectionClassifier) or "window_features" not in data:
-        raise ParameterError(f"{str(path)!r} is not a section-classifier file written by save_section_model")
-    from workbench.train.sections.grammar import Grammar
-
-    trans = None
-    if "log_transitions" in data:
-        trans = (data["log_transitions"].numpy(), data["log_init"].numpy(), data["log_final"].numpy())
-    trainer = SectionTrainer.from_model(model)
-    trainer.temperature_ = float(data.get("temperature", 1.0))
-    trainer.uncertain_below_ = float(data.get("uncertain_below", 0.6))
-    trainer.novelty_weight_ = float(data.get("novelty_weight", 0.0))
-    trainer.grammar_ = Grammar.from_dict(data["grammar"]) if "grammar" in data else None
-    return trainer, WindowFeatures.from_dict(data["window_features"]), trans

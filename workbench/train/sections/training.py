@@ -45,12 +45,12 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
     "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
     "validate_on_groups": False,
-    "grammar": True, "grammar_weight": 1.0, "position_weight": 2.0, "novelty_weight": 2.0,
-    "calibrate": True, "uncertain_below": UNCERTAIN_BELOW,
+    "grammar": True, "grammar_weight": 2.0, "position_weight": 1.5, "novelty_weight": 8.0,
+    "calibrate": True, "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
-                 "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience")
+                 "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience", "not_weight")
 
 
 @dataclass
@@ -76,7 +76,9 @@ class SectionResult:
         :func:`~workbench.train.smoothing.segment_eval`; ``early_stopping``
         (:attr:`SectionTrainer.early_stopping_`); ``warnings`` (list of str); ``seconds``
         {``mlp``, ``cv``, each baseline, ``total``}; ``cv`` (:func:`cross_validate` on the
-        training tracks, when ``models`` is not empty); ``n_windows``, ``n_sections``,
+        training tracks, when ``models`` is not empty); ``rejections`` (rejected suggestions
+        used: ``spans``, ``not_windows``, ``positives_dropped``, ``unused``,
+        ``not_windows_trained``, ``not_weight``); ``n_windows``, ``n_sections``,
         ``train_tracks``, ``test_tracks``.
     config : dict
         :data:`CONFIG_DEFAULTS` updated with the caller's config, plus ``features`` and ``backbone``.
@@ -191,7 +193,10 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         duration priors, ``position_weight`` on its position factor, ``novelty_weight`` on the
         bars' novelty as a boundary bonus); else ``transitions``.
         ``calibrate``: fit a temperature on held-out predictions; ``uncertain_below``: the
-        confidence under which a suggestion is marked uncertain.
+        confidence under which a suggestion is marked uncertain. ``not_weight``: weight of the
+        "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
+        0 only keeps a rejected label from being a positive there); ``metrics["rejections"]``
+        records how many were used (:meth:`SectionData.rejection_counts`, ``not_windows_trained``).
     on_epoch : callable or None
         ``on_epoch(epoch, max_epochs, record)`` after each epoch of the final training.
     progress : bool
@@ -256,10 +261,13 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     t0 = time.perf_counter()
     try:
         trainer = SectionTrainer(seed=cfg["seed"], **trainer_params).fit(
-            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]), on_epoch=epoch_done)
+            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]), on_epoch=epoch_done,
+            not_X=train.X_not, not_y=train.y_not)
     finally:
         bar.close()
     seconds["mlp"] = time.perf_counter() - t0
+    metrics["rejections"] = {**dataset.rejection_counts(), "not_windows_trained": int(trainer.n_not_windows_),
+                             "not_weight": float(cfg["not_weight"])}
     classes = trainer.classes_
     transitions = None
     if cfg["transitions"]:
@@ -281,6 +289,17 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         metrics["transfer"] = {"leave_one_group_out": loso}
         seconds["transfer"] = time.perf_counter() - t0
     metrics["calibration"] = _calibrate(trainer, train, oof, enabled=cfg["calibrate"])
+    trainer.confidence_map_ = None
+    if cfg["calibrate"] and oof:
+        from workbench.evaluate.calibration import fit_platt
+
+        mine = np.isin(oof["suggestion_track_ids"], train_ids)
+        if mine.sum() >= 20:
+            trainer.confidence_map_ = fit_platt(np.clip(oof["suggestion_confidence"][mine], 0, 1),
+                                                oof["suggestion_right"][mine])
+            metrics["calibration"]["suggestions"] = {
+                "n_windows": int(mine.sum()), "fitted_on": "Platt map of the smoothed suggestions' confidence on "
+                "the leave-one-group-out predictions of the training tracks"}
     if external:
         from workbench.train.sections.external import external_scores
 
@@ -293,6 +312,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     y_true, y_pred, y_smooth, probs, tids, times = [], [], [], [], [], []
     seg_scores: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
     y_novelty: list[np.ndarray] = []
+    s_conf: list[np.ndarray] = []
     timeline: list[dict[str, Any]] = []
     for tr in test.tracks:
         p_all = trainer.predict_proba(tr.features)
@@ -310,6 +330,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         y_true.append(lab[keep].astype(str))
         y_pred.append(np.asarray(classes)[p_all[keep].argmax(axis=1)])
         y_smooth.append(np.array([smoothed[i].label for i in at]))
+        s_conf.append(np.array([smoothed[i].confidence for i in at], dtype=np.float64))
         n_at = np.clip(np.searchsorted([n["start_s"] for n in novel], tr.times_s[keep], side="right") - 1, 0,
                        len(novel) - 1)
         y_novelty.append(np.array([novel[i]["label"] for i in n_at]))
@@ -341,6 +362,10 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     metrics["baselines"]["novelty"] = scores(arrays["y_true"], np.concatenate(y_novelty), names)
     if metrics["calibration"].get("temperature") is not None:
         metrics["calibration"].update(_ece_on(arrays, metrics["calibration"]["temperature"]))
+    from workbench.train.sections.external import suggestion_ece
+
+    metrics["calibration"].setdefault("suggestions", {}).update(
+        suggestion_ece(np.concatenate(s_conf), arrays["y_smoothed"] == arrays["y_true"], trainer.confidence_map_))
     metrics["segments"] = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg_scores.items()}
     metrics["early_stopping"] = dict(trainer.early_stopping_)
     metrics["warnings"] = [w for w in (trainer.early_stopping_.get("warning"),

@@ -75,10 +75,47 @@ def _expand(p: np.ndarray, fold_classes: Sequence[str], classes: Sequence[str]) 
 
 
 def _smoothed_labels(tr: TrackFrames, segs: Sequence[Any]) -> np.ndarray:
+    return _smoothed(tr, segs)[0]
+
+
+def _smoothed(tr: TrackFrames, segs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Label and stated confidence of the suggestion holding each labelled window."""
     starts = np.array([s.start_s for s in segs])
     lab = tr.window_labels()
     at = np.clip(np.searchsorted(starts, tr.times_s[lab != ""], side="right") - 1, 0, len(segs) - 1)
-    return np.array([segs[i].label for i in at])
+    return np.array([segs[i].label for i in at]), np.array([float(segs[i].confidence) for i in at])
+
+
+def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarray) -> dict[str, Any]:
+    """ECE of the suggestions' confidences, as stated and after a Platt map fitted on the other folds.
+
+    Parameters
+    ----------
+    conf : np.ndarray [shape=(n,)]
+        The confidence of the suggestion holding each held-out window.
+    right : np.ndarray [shape=(n,)] of bool
+        Whether that suggestion's label is the window's.
+    folds : np.ndarray [shape=(n,)]
+        The held-out fold (group) of each window.
+
+    Returns
+    -------
+    dict
+        ``ece_before``, ``ece_after`` (each fold mapped by :func:`~workbench.evaluate.calibration.fit_platt`
+        on the other folds),
+        ``how``; empty without windows.
+    """
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece, fit_platt
+
+    if not len(conf):
+        return {}
+    after = np.array(conf, dtype=np.float64)
+    for f in np.unique(folds):
+        other = folds != f
+        if other.any():
+            after[~other] = apply_confidence_map(conf[~other], fit_platt(conf[other], right[other]))
+    return {"ece_before": confidence_ece(conf, right), "ece_after": confidence_ece(after, right),
+            "how": "Platt map of the suggestions' confidence fitted on the other groups' held-out windows"}
 
 
 def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Mapping[str, Any],
@@ -114,10 +151,12 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         per held-out track: boundary F @0.5 s and @3 s, pairwise F, label accuracy),
         ``intro_outro_confusion`` {model, model_smoothed}, ``per_group`` {name: accuracy,
         smoothed accuracy, boundary F @3 s}, ``calibration`` {ece_before, ece_after,
-        temperatures}, ``seconds``.
+        temperatures, suggestions: :func:`suggestion_calibration`}, ``seconds``.
     oof : dict of np.ndarray
         Out-of-fold window probabilities ``probs`` (n, K in ``classes``), ``y`` (class index),
-        ``track_ids``, ``classes``.
+        ``track_ids``, ``classes``; ``suggestion_confidence`` and ``suggestion_right`` (the
+        smoothed suggestion at each scored window: its confidence, whether it is right) and
+        ``suggestion_track_ids``.
     """
     from tqdm.auto import tqdm
 
@@ -158,7 +197,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             skipped.append(g)
             continue
         trainer = SectionTrainer(**{"seed": cfg["seed"], **dict(trainer_params)}).fit(
-            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]))
+            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]),
+            not_X=train.X_not, not_y=train.y_not)
         grammar = learn_grammar(track_sequences(train.tracks), trainer.classes_, weight=cfg["grammar_weight"],
                                 position_weight=cfg["position_weight"])
         probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
@@ -180,6 +220,9 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             oof_g.append(np.full(int(keep.sum()), f["group"], dtype=object))
     P, Y, T, G = np.vstack(oof_p), np.concatenate(oof_y), np.concatenate(oof_t), np.concatenate(oof_g)
     y_true, y_raw, y_smooth, per_group, temps = [], [], [], {}, {}
+    s_conf: list[np.ndarray] = []
+    s_fold: list[np.ndarray] = []
+    s_tid: list[np.ndarray] = []
     seg: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
     after = np.empty_like(P)
     for f in folds:
@@ -187,7 +230,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         temp = fit_temperature(P[other], Y[other]) if other.any() else 1.0
         temps[f["group"]] = temp
         after[~other] = apply_temperature(P[~other], temp)
-        g_true, g_raw, g_smooth, g_seg = [], [], [], []
+        g_true, g_raw, g_smooth, g_seg, g_conf, g_tid = [], [], [], [], [], []
         for tr, p in zip(f["test"].tracks, f["probs"], strict=True):
             keep = tr.window_labels() != ""
             if len(tr.beats) == 0:
@@ -197,7 +240,10 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             raw = segments_for(tr, p, f["trainer"].classes_, smooth=False)
             g_true.append(tr.window_labels()[keep].astype(str))
             g_raw.append(np.asarray(f["trainer"].classes_)[p[keep].argmax(axis=1)])
-            g_smooth.append(_smoothed_labels(tr, smoothed))
+            labels_at, conf_at = _smoothed(tr, smoothed)
+            g_smooth.append(labels_at)
+            g_conf.append(conf_at)
+            g_tid.append(np.full(len(conf_at), tr.track_id))
             s_eval = sm.segment_eval(tr.sections, smoothed, duration_s=tr.duration_s)
             g_seg.append(s_eval)
             seg["smoothed"].append(s_eval)
@@ -210,11 +256,15 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         y_true.append(gt)
         y_raw.append(gr)
         y_smooth.append(gs)
+        s_conf.append(np.concatenate(g_conf))
+        s_fold.append(np.full(len(gs), f["group"], dtype=object))
+        s_tid.append(np.concatenate(g_tid))
         per_group[f["group"]] = {"tracks": len(f["test"].tracks), "accuracy": float(np.mean(gr == gt)),
                                  "smoothed_accuracy": float(np.mean(gs == gt)),
                                  "boundary_f_3s": float(np.mean([s["boundary_f_3s"] for s in g_seg])),
                                  "temperature": temps[f["group"]]}
     yt, yr, ys = np.concatenate(y_true), np.concatenate(y_raw), np.concatenate(y_smooth)
+    sc, sf = np.concatenate(s_conf), np.concatenate(s_fold)
     labels = class_names(data.y)
     base_true = np.concatenate([f["test"].y for f in folds])
     out: dict[str, Any] = {
@@ -229,10 +279,12 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
                                      for b, v in base_pred.items()}},
         "per_group": per_group,
         "calibration": {"ece_before": expected_calibration_error(P, Y), "ece_after": expected_calibration_error(after, Y),
-                        "temperatures": temps, "how": "temperature fitted on the other groups' held-out windows"},
+                        "temperatures": temps, "how": "temperature fitted on the other groups' held-out windows",
+                        "suggestions": suggestion_calibration(sc, ys == yt, sf)},
     }
     out["seconds"] = time.perf_counter() - t_start
-    return out, {"probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes)}
+    return out, {"probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes), "suggestion_confidence": sc,
+                 "suggestion_right": ys == yt, "suggestion_track_ids": np.concatenate(s_tid)}
 
 
 def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
