@@ -20,6 +20,15 @@ def _argsort(x: np.ndarray, axis: Any = -1, ascending: Any = False) -> np.ndarra
     return np.argsort(key, axis=int(axis), kind="stable").astype(np.int32)
 
 
+def _topk(x: np.ndarray, k: Any = 1, axis: Any = -1, ascending: Any = False, sort: Any = True,
+          return_indices: Any = True, output_indices_dtype: Any = "int32") -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(x)
+    ax = int(axis) % a.ndim
+    order = _argsort(a, axis=ax, ascending=ascending)
+    idx = np.take(order, np.arange(int(k)), axis=ax)
+    return np.take_along_axis(a, idx.astype(np.int64), axis=ax), idx
+
+
 def _cumsum(x: np.ndarray, axis: Any = 0, exclusive: Any = False, reverse: Any = False) -> np.ndarray:
     a = np.asarray(x, dtype=np.float32) if np.issubdtype(np.asarray(x).dtype, np.floating) else np.asarray(x)
     ax = int(axis)
@@ -60,6 +69,7 @@ def _gather(x: np.ndarray, indices: Any, axis: Any = 0, batch_dims: Any = 0, val
 SHAPE_OPS: dict[str, Callable[..., Any]] = {
     "shape": lambda x: np.asarray(np.shape(x), dtype=np.int32),
     "argsort": _argsort,
+    "topk": _topk,
     "gather_along_axis": lambda x, indices, axis=0, validate_indices=False: np.take_along_axis(
         np.asarray(x), np.asarray(indices, dtype=np.int64), axis=int(axis)),
     "gather": _gather,
