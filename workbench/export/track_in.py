@@ -48,6 +48,42 @@ TRACK_OUTPUTS = ("label_probs", "label_index", "times_s")
 TRACK_FP32_SCOPES = ("frontend", "duration", "features", "times")
 
 
+def track_frontend(backbone: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray] | None]:
+    """The whole-track torch frontend of a backbone and its Python twin for the parity reference.
+
+    Parameters
+    ----------
+    backbone : FeatureFrontend, "features", "features-v1" or torch.nn.Module
+        The feature frontend becomes its torch port
+        (:func:`workbench.models.features_torch.features_module`, checked against
+        ``FeatureFrontend.embed``); a module with a whole-track forward is used as it is.
+
+    Returns
+    -------
+    (torch.nn.Module, callable or None)
+        The frontend and ``frames_fn`` of :func:`track_reference` (None: the module itself in float64).
+
+    Raises
+    ------
+    ParameterError
+        A backbone with no whole-track forward (:func:`~workbench.export.track_model.frontend_grid`).
+    """
+    from workbench.export.track_model import frontend_grid
+
+    name = backbone if isinstance(backbone, str) else type(backbone).__name__
+    if name in ("features", "features-v1", "FeatureFrontend"):
+        from workbench.embed.features import FEATURES_SR, FeatureFrontend
+        from workbench.models.features_torch import features_module
+
+        fe = backbone if isinstance(backbone, FeatureFrontend) else FeatureFrontend()
+        if (fe.window_s, fe.hop_s) != (1.0, 0.5):
+            raise ParameterError(f"the torch feature frontend has window_s=1.0 and hop_s=0.5; got window_s={fe.window_s}, "
+                                 f"hop_s={fe.hop_s}")
+        return features_module(), lambda y: fe.embed(np.asarray(y, np.float32), sr=FEATURES_SR)[0]
+    frontend_grid(backbone)
+    return backbone, None
+
+
 def track_reference(model: TrackSectionModel, *, frames_fn: Callable[[np.ndarray], np.ndarray] | None = None
                     ) -> Callable[[np.ndarray], np.ndarray]:
     """The Python path the track model must reproduce: frames -> ``WindowFeatures.transform`` -> classifier -> softmax.
