@@ -239,3 +239,43 @@ def test_evaluator_shape_ops_match_numpy() -> None:
     np.testing.assert_array_equal(_OPS["shape"](x), [5, 7])
     np.testing.assert_array_equal(_OPS["reduce_argmax"](x, axis=1), x.argmax(axis=1))
     np.testing.assert_array_equal(_OPS["gather"](x, np.array([4, 0]), axis=0), x[[4, 0]])
+
+
+def test_sections_run_on_the_feature_frontend_exports_the_track_model(tmp_path: Path) -> None:
+    """`make demo`'s case: a sections run over features-v1 frames exports the whole-track model (not vector-in),
+    with the run's temperature inside; a layout with 'bars' keeps the vector-in model."""
+    pytest.importorskip("coremltools")
+    from types import SimpleNamespace
+
+    import soundfile as sf
+
+    from workbench.export.coreml_meta import read_metadata
+    from workbench.export.run_export import _jobs
+    from workbench.registry_card import model_card
+    from workbench.train.sections.trainer import SectionTrainer, save_section_model
+
+    sf.write(tmp_path / "a.wav", np.stack([_audio(24.0, seed=8)] * 2, axis=1), 22050)
+    lib = SimpleNamespace(tracks=lambda: [SimpleNamespace(path=str(tmp_path / "a.wav"))])
+    run = SimpleNamespace(kind="sections", run_id="r-s", info={"backbone": {"name": "features-v1"}})
+    kw = {"io_dtype": "fp32", "deployment_target": "macOS14", "compress": None}
+    rng = np.random.default_rng(0)
+    for spec, name in ((DEFAULT_FEATURES, "m.pt"), (WindowFeatures(extra=("bars",)), "bars.pt")):
+        x = rng.normal(size=(140, spec.dim(202))).astype(np.float32)
+        y = np.array(["intro", "drop", "outro", "break"] * 35)
+        trainer = SectionTrainer(epochs=2, seed=0, early_stopping=False).fit(x, y)
+        trainer.temperature_ = 1.5
+        save_section_model(trainer, tmp_path / name, features=spec, backbone="features-v1")
+    jobs = _jobs(run, lib, tmp_path / "bars.pt", {}, None, kw, input="samples", openl3_weights=None, n_windows=2)
+    assert [t for t, _ in jobs] == ["dj_section"]
+    bars = read_metadata(jobs[0][1](tmp_path / "bars.mlpackage").path)
+    assert list(bars["inputs"]) == ["embedding"] and bars["audio_in"].startswith("not available")
+    jobs = _jobs(run, lib, tmp_path / "m.pt", {"run_id": "r-s"}, None, kw, input="samples", openl3_weights=None,
+                 n_windows=2)
+    r = jobs[0][1](tmp_path / "t.mlpackage")
+    meta = read_metadata(r.path)
+    assert list(meta["inputs"]) == ["samples"] and meta["temperature"] == 1.5 and meta["audio_in"].startswith("whole")
+    assert r.parity is not None and r.parity.psnr_db >= 60.0 and r.parity.label_agreement >= 0.995, str(r.parity)
+    card = model_card({"model_type": "dj_section", "version": 1, "metadata": r.metadata,
+                       "export": r.as_dict()})
+    assert "input shape [1, n] (flexible" in card and "times_s[i] = 0.5 + i * 0.510839" in card
+    assert 'featureValue(for: "label_probs")' in card

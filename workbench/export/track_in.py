@@ -365,3 +365,72 @@ def export_track_classifier(classifier: SectionClassifier, path: str | os.PathLi
         if errors or (par is not None and not par.passed()):
             raise ExportError(f"export checks failed (strict=True):\n{result}")
     return result
+
+
+def track_job(run: Any, library: Any, model_path: Any, meta: dict[str, Any], kw: dict[str, Any], *,
+              n_tracks: int = 2) -> Callable[[Any], ExportResult] | None:
+    """The whole-track export of a sections run on the feature frontend, or None where it has none.
+
+    None for another backbone, a classifier without a saved window layout, a layout with the
+    ``"bars"`` group (downbeats) or one that does not match the classifier: the caller keeps the
+    vector-in model then. The run's calibrated temperature goes inside; the parity check uses the
+    first ``n_tracks`` readable library tracks of 10 s to 30 min, whole.
+
+    Parameters
+    ----------
+    run : Run
+        A sections run (``info["backbone"]["name"]`` says its backbone).
+    library : Library
+        Its library (tracks for the parity check).
+    model_path : path
+        The run's section-model file (:func:`~workbench.train.sections.trainer.save_section_model`).
+    meta : dict
+        Metadata for the package.
+    kw : dict
+        ``io_dtype``, ``deployment_target``, ``compress``.
+    n_tracks : int
+        Whole tracks for the parity check.
+
+    Returns
+    -------
+    callable or None
+        ``job(path) -> ExportResult``.
+    """
+    from workbench.audio import load
+    from workbench.errors import WorkbenchError
+    from workbench.train.sections.trainer import load_section_model
+
+    if (run.info.get("backbone") or {}).get("name") != "features-v1":
+        return None
+    try:
+        trainer, features, _ = load_section_model(model_path)
+    except (ParameterError, OSError, RuntimeError):
+        return None
+    clf = trainer.model_
+    if "bars" in features.extra or clf.in_dim != features.dim(202):
+        return None
+    tracks: list[np.ndarray] = []
+    for t in library.tracks():
+        if len(tracks) >= n_tracks:
+            break
+        try:
+            y, _ = load(t.path, sr=22050, mono=True)
+        except WorkbenchError:
+            continue
+        if 10 * 22050 <= len(y) <= 1800 * 22050:
+            tracks.append(y)
+    meta = {**meta, "audio_in": "whole track: samples (1, n) -> label_probs, label_index, times_s of every window"}
+    temperature = float(getattr(trainer, "temperature_", 1.0))
+
+    def job(path: Any) -> ExportResult:
+        """Export the whole-track model to ``path``.
+
+        Parameters
+        ----------
+        path : str or path
+        """
+        frontend, frames_fn = track_frontend("features")
+        return export_track_classifier(clf, path, frontend=frontend, features=features, tracks=tracks or None,
+                                       metadata=meta, temperature=temperature, frames_fn=frames_fn, **kw)
+
+    return job
