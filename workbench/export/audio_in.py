@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.export.audio_terms import LEVEL, MONO_MIX  # noqa: F401  (how the app mixes and scales its audio)
 from workbench.validate import check_int
 
 if TYPE_CHECKING:
@@ -42,9 +43,6 @@ if TYPE_CHECKING:
 AUDIO_INPUT = "samples"
 #: Backbones with an audio-in export.
 AUDIO_BACKBONES = ("cnn", "openl3")
-#: How the app must mix and scale its audio (in the input description, the metadata and the card).
-MONO_MIX = "mono: the mean of the channels"
-LEVEL = "float32 at full scale +-1.0 (as AVAudioFile reads it), not normalised by the app"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from workbench.errors import ParameterError
+
 
 def _argsort(x: np.ndarray, axis: Any = -1, ascending: Any = False) -> np.ndarray:
     a = np.asarray(x)
@@ -60,9 +62,7 @@ def _reduce_arg(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
 
 def _gather(x: np.ndarray, indices: Any, axis: Any = 0, batch_dims: Any = 0, validate_indices: Any = False) -> np.ndarray:
     if int(batch_dims):
-        from workbench.export.mil_ops import UnsupportedOpError
-
-        raise UnsupportedOpError(f"gather with batch_dims={batch_dims} is not supported")
+        raise ParameterError(f"gather: batch_dims must be 0 for the NumPy evaluator; got {batch_dims}")
     return np.take(np.asarray(x), np.asarray(indices, dtype=np.int64), axis=int(axis))
 
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
-from workbench.export.audio_in import LEVEL, MONO_MIX
+from workbench.export.audio_terms import LEVEL, MONO_MIX
 
 if TYPE_CHECKING:
     from workbench.export.coreml_finish import ExportResult
