@@ -151,7 +151,15 @@ def track_parity(path: str | os.PathLike[str], reference: Callable[[np.ndarray],
     ParameterError
         No track, or the program gives another number of windows than the reference.
     """
-    from workbench.export.mil_eval import FP16_MAX, ParityReport, RangeFinding, Trace, load_program, psnr_db, run
+    from workbench.export.mil_eval import (
+        FP16_MAX,
+        ParityReport,
+        RangeFinding,
+        Trace,
+        load_program,
+        psnr_db,
+        run,
+    )
 
     if not tracks:
         raise ParameterError("tracks must hold at least one mono track for the parity check; got none")
@@ -326,7 +334,13 @@ def export_track_classifier(classifier: SectionClassifier, path: str | os.PathLi
     ExportError
         ``strict`` and a check failed.
     """
-    from workbench.export.coreml_convert import COMPRESSIONS, ExportError, compress_model, package_size, save_package
+    from workbench.export.coreml_convert import (
+        COMPRESSIONS,
+        ExportError,
+        compress_model,
+        package_size,
+        save_package,
+    )
     from workbench.export.coreml_finish import ExportResult, _head_metadata
     from workbench.export.coreml_meta import apply_metadata
     from workbench.export.lint import lint
