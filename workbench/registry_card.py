@@ -119,8 +119,12 @@ def model_card(doc: dict[str, Any]) -> str:
            f"({100 * lint['ane_eligible_share']:.0f}%, a static estimate; MLComputePlan on a Mac decides)."
            if lint.get("compute_ops") else ""),
     ]
+    dynamic = [f for f in lint.get("findings", []) if "has a dynamic shape" in f.get("message", "")]
+    if dynamic:  # a flexible-length (whole-track) model: one line, not one per op
+        lines.append(f"  - error: {len(dynamic)} inputs/ops have a flexible shape (the track's length): Core ML runs "
+                     "them on the GPU or CPU, not the Neural Engine")
     for f in lint.get("findings", []):
-        if f.get("level") != "note":
+        if f.get("level") != "note" and f not in dynamic:
             lines.append(f"  - {f['level']}: `{f['op']}` {f['message']}")
     if parity:
         agree = parity.get("label_agreement")
