@@ -11,7 +11,13 @@ model's rate) with the NumPy MIL evaluator of the saved program against PyTorch 
 - OpenL3 mel128/music (the shared *random-weights* reference file) at 512 and 6144 dims, the head
   over the 512-d model, and a section classifier over it; plus the all-fp16 OpenL3 row (no
   float32 island) as the baseline the island is measured against;
-- the vector-in models of the librosa feature frontend (which has no audio-in form), for comparison.
+- the whole-track section model (``workbench.export.track_in``): the feature frontend's torch port
+  (``workbench.models.features_torch``), the default window layout computed inside, a classifier
+  trained (``SectionTrainer``) on the section truth of the dev tracks of ``--sections-devset``;
+  ``samples (1, n)`` of whole held_out tracks against the librosa path (``FeatureFrontend.embed`` ->
+  ``WindowFeatures.transform`` -> classifier, float64), every window of each track. Its flexible
+  length puts every op off the Neural Engine by the static lint (the lint errors column), by design;
+- the vector-in models of the librosa feature frontend, for comparison.
 
 Heads have seeded weights; each section classifier is trained on 7 k-means clusters of its
 windows' backbone embeddings, so the labels vary (the label counts are printed: agreement over
