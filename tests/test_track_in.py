@@ -280,3 +280,26 @@ def test_sections_run_on_the_feature_frontend_exports_the_track_model(tmp_path: 
     assert "input shape [1, n] (flexible" in card and "times_s[i] = 0.5 + i * 0.510839" in card
     assert 'featureValue(for: "label_probs")' in card
     assert "have a flexible shape (the track's length)" in card and card.count("has a dynamic shape") == 0
+
+
+def test_swift_example_names_match_the_track_model(stand_in_export) -> None:
+    """docs/swift/WorkbenchExample.swift's whole-track path uses the exported input, outputs and metadata keys."""
+    import json
+    import re
+
+    from workbench.export.quiet import coremltools
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "swift" / "WorkbenchExample.swift").read_text()
+    body = re.search(r"enum Workbench \{(.*?)\n\}", text, re.S)
+    assert body
+    names = dict(re.findall(r'static let (\w+) = "([^"]*)"', body.group(1)))
+    result, clf = stand_in_export
+    model = coremltools().models.MLModel(str(result.path), skip_model_load=True)
+    spec = model.get_spec()
+    assert [i.name for i in spec.description.input] == [names["inputName"]]
+    assert {o.name for o in spec.description.output} == {names["probabilitiesOutput"], names["labelIndexOutput"],
+                                                         names["timesOutput"]}
+    meta = model.user_defined_metadata
+    assert json.loads(meta[names["labelsKey"]]) == list(clf.labels)
+    assert float(meta[names["sampleRateKey"]]) == 22050.0
+    assert "func trackSections(" in text and "[1, NSNumber(value: y.count)]" in text
