@@ -11,7 +11,13 @@ model's rate) with the NumPy MIL evaluator of the saved program against PyTorch 
 - OpenL3 mel128/music (the shared *random-weights* reference file) at 512 and 6144 dims, the head
   over the 512-d model, and a section classifier over it; plus the all-fp16 OpenL3 row (no
   float32 island) as the baseline the island is measured against;
-- the vector-in models of the librosa feature frontend (which has no audio-in form), for comparison.
+- the whole-track section model (``workbench.export.track_in``): the feature frontend's torch port
+  (``workbench.models.features_torch``), the default window layout computed inside, a classifier
+  trained (``SectionTrainer``) on the section truth of the dev tracks of ``--sections-devset``;
+  ``samples (1, n)`` of whole held_out tracks against the librosa path (``FeatureFrontend.embed`` ->
+  ``WindowFeatures.transform`` -> classifier, float64), every window of each track. Its flexible
+  length puts every op off the Neural Engine by the static lint (the lint errors column), by design;
+- the vector-in models of the librosa feature frontend, for comparison.
 
 Heads have seeded weights; each section classifier is trained on 7 k-means clusters of its
 windows' backbone embeddings, so the labels vary (the label counts are printed: agreement over
@@ -126,6 +132,52 @@ def cnn_rows(d: Path, args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def track_rows(d: Path, args: argparse.Namespace) -> list[dict]:
+    """The whole-track section model: the feature frontend's torch port, the default window layout, a classifier
+    trained (SectionTrainer) on the section truth of the dev tracks of ``--sections-devset``, parity on whole
+    tracks of it (every window of each) against the librosa path (FeatureFrontend.embed -> transform -> classifier)."""
+    from workbench.audio import load
+    from workbench.embed.features import FeatureFrontend
+    from workbench.export import coreml, track_in
+    from workbench.export.track_model import TrackSectionModel
+    from workbench.train.sections.features import DEFAULT_FEATURES, TrackFrames
+    from workbench.train.sections.trainer import SectionTrainer
+
+    files = sorted(args.sections_devset.glob("*.flac"))
+    if not files:
+        print(f"(track model skipped: no tracks in {args.sections_devset})")
+        return []
+    fe, data = FeatureFrontend(), []
+    for f in files:
+        truth = json.loads(f.with_suffix(".json").read_text())
+        y, sr = load(f, sr=22050, mono=True)
+        data.append((truth, y))
+    dev = [(t, y) for t, y in data if t.get("split") == "dev"][: args.train_tracks]
+    xs, ys = [], []
+    for truth, y in dev:
+        frames, starts = fe.embed(y, sr=22050)
+        times = starts + fe.window_s / 2
+        tr = TrackFrames(0, "", len(y) / 22050, DEFAULT_FEATURES.transform(frames, times, duration_s=len(y) / 22050),
+                         times, np.zeros(0), np.zeros(0), truth["sections"])
+        lab = tr.window_labels()
+        xs.append(tr.features[lab != ""])
+        ys.append(lab[lab != ""].astype(str))
+    trainer = SectionTrainer(epochs=30, seed=0).fit(np.vstack(xs), np.concatenate(ys))
+    parity_tracks = [y for t, y in data if t.get("split") == "held_out"][: args.track_parity]
+    r = coreml.export_classifier(trainer.model_, d / "track.mlpackage", backbone="features", features=DEFAULT_FEATURES,
+                                 tracks=parity_tracks)
+    secs = sum(len(y) for y in parity_tracks) / 22050
+    frontend, frames_fn = track_in.track_frontend("features")
+    reference = track_in.track_reference(TrackSectionModel(frontend, DEFAULT_FEATURES, trainer.model_),
+                                         frames_fn=frames_fn)
+    top = np.concatenate([reference(y).argmax(axis=1) for y in parity_tracks])
+    labels = "labels " + ",".join(str(int(c)) for c in np.bincount(top, minlength=7))
+    rows = [row(f"features-v1 track + dj_section ({len(parity_tracks)} tracks, {secs:.0f} s)",
+                "samples (1, n) 22 kHz", r, labels)]
+    show(rows[-1])
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--windows", type=int, default=8, help="parity windows per model (default 8)")
@@ -134,6 +186,11 @@ def main() -> None:
     ap.add_argument("--no-openl3", action="store_true", help="skip the OpenL3 models (minutes)")
     ap.add_argument("--no-cnn", action="store_true", help="skip the CNN models")
     ap.add_argument("--json", type=Path, help="also write the rows here")
+    ap.add_argument("--no-track", action="store_true", help="skip the whole-track section model")
+    ap.add_argument("--sections-devset", type=Path, default=Path("/work/wt/devdata/sections-s18"),
+                    help="tracks with section truth (training on its dev split, parity on held_out tracks)")
+    ap.add_argument("--train-tracks", type=int, default=12, help="dev tracks the track model's classifier learns from")
+    ap.add_argument("--track-parity", type=int, default=4, help="whole held_out tracks for the track model's parity")
     args = ap.parse_args()
     if not real_files():
         sys.exit(f"no real audio at {REAL}")
@@ -145,6 +202,8 @@ def main() -> None:
           f"{'export s':>7} {'parity s':>7} {'err':>3} {'wrn':>3}")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
+        if not args.no_track:
+            rows += track_rows(d, args)
         if not args.no_cnn:
             rows += cnn_rows(d, args)
         if not args.no_openl3 and OPENL3_H5.is_file():

@@ -144,15 +144,15 @@ def test_input_errors(programs):
 
 
 def test_unknown_op_raises_a_clear_error(tmp_path):
-    class Sort(nn.Module):
+    class Sine(nn.Module):  # (cumsum, once the example here, is evaluated now: the whole-track models use it)
         def forward(self, x):
-            return torch.cumsum(x, dim=1)
+            return torch.sin(x)
 
-    path = _save(Sort(), (1, 6), tmp_path / "cumsum.mlpackage")
-    with pytest.raises(mil_eval.UnsupportedOpError, match="'cumsum'.*not implemented by the NumPy evaluator"):
+    path = _save(Sine(), (1, 6), tmp_path / "sin.mlpackage")
+    with pytest.raises(mil_eval.UnsupportedOpError, match="'sin'.*not implemented by the NumPy evaluator"):
         mil_eval.run(path, {"x": np.zeros((1, 6), np.float32)})
     report = lint(path)
-    assert any(f.level == "error" and "cumsum" in f.op for f in report.errors)
+    assert any(f.level == "warning" and "sin" in f.op for f in report.warnings)
 
 
 def test_compressed_weights_decompress(tmp_path):

@@ -331,7 +331,8 @@ def _export(state: _State, lib: Library, runs: dict[str, Run], models_root: str 
             checks = (f"lint {len(res.lint.errors)} errors/{len(res.lint.warnings)} warnings"
                       + (f", PSNR {parity.psnr_db:.1f} dB" if parity is not None else ", parity not checked")
                       + (f", same label {parity.label_agreement:.1%}" if parity is not None
-                         and parity.label_agreement is not None else ""))
+                         and parity.label_agreement is not None else "")
+                      + ("; whole track in, flexible length: GPU/CPU" if res.metadata.get("track_in") else ""))
             result.exports.append(f"{v.model_type} v{v.version} {res.size_bytes / 1e6:.2f} MB ({checks})")
     for v in registry.list():
         if v.active:

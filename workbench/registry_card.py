@@ -93,7 +93,13 @@ def model_card(doc: dict[str, Any]) -> str:
     for key in ("inputs", "outputs"):
         for n, d in (meta.get(key) or {}).items():
             lines.append(f"- **{n}** ({key[:-1]}): {d}")
-    if meta.get("input_shape"):
+    track = meta.get("track_in") or {}
+    if track:  # the whole-track section model (workbench.export.track_in)
+        lines += [f"- input shape [1, n] (flexible: n from {meta['input_shape'][1]} samples, "
+                  f"{track.get('min_s')} s to {track.get('max_s')} s), {meta.get('io_dtype', 'fp32')}",
+                  f"- window times: {track.get('times_s')}",
+                  f"- temperature {meta.get('temperature', 1.0)} applied to the logits; {track.get('smoothing')}"]
+    elif meta.get("input_shape"):
         lines.append(f"- input shape {meta['input_shape']} (static), {meta.get('io_dtype', 'fp32')}")
     if meta.get("frontend"):
         lines.append(f"- frontend: {meta['frontend']}")
@@ -114,8 +120,12 @@ def model_card(doc: dict[str, Any]) -> str:
            f"({100 * lint['ane_eligible_share']:.0f}%, a static estimate; MLComputePlan on a Mac decides)."
            if lint.get("compute_ops") else ""),
     ]
+    dynamic = [f for f in lint.get("findings", []) if "has a dynamic shape" in f.get("message", "")]
+    if dynamic:  # a flexible-length (whole-track) model: one line, not one per op
+        lines.append(f"  - error: {len(dynamic)} inputs/ops have a flexible shape (the track's length): Core ML runs "
+                     "them on the GPU or CPU, not the Neural Engine")
     for f in lint.get("findings", []):
-        if f.get("level") != "note":
+        if f.get("level") != "note" and f not in dynamic:
             lines.append(f"  - {f['level']}: `{f['op']}` {f['message']}")
     if parity:
         agree = parity.get("label_agreement")
@@ -186,6 +196,13 @@ def _swift_predict(meta: dict[str, Any]) -> list[str]:
     if not inputs or not shape:
         return []
     dtype = ".float16" if meta.get("io_dtype") == "fp16" else ".float32"
+    if meta.get("track_in"):
+        return [f"let x = try MLMultiArray(shape: [1, NSNumber(value: samples.count)], dataType: {dtype})  "
+                "// the whole track, mono",
+                f"let input = try MLDictionaryFeatureProvider(dictionary: [\"{inputs[0]}\": x])",
+                "let out = try await model.prediction(from: input)",
+                'let probs = out.featureValue(for: "label_probs")?.multiArrayValue  // (n_windows, n_labels)',
+                'let times = out.featureValue(for: "times_s")?.multiArrayValue  // window centres, seconds']
     lines = [f"let x = try MLMultiArray(shape: {list(shape)}, dataType: {dtype})  // fill with the input",
              f"let input = try MLDictionaryFeatureProvider(dictionary: [\"{inputs[0]}\": x])",
              "let out = try await model.prediction(from: input)"]

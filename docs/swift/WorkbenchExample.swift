@@ -25,6 +25,10 @@ enum Workbench {
     static let sampleRateKey = "com.workbench.sample_rate"
     static let windowSamplesKey = "com.workbench.window_samples"
     static let hopKey = "com.workbench.hop_s"
+    // the whole-track dj_section model (a window-feature classifier, the demo's): input "samples" (1, n), any n
+    static let labelIndexOutput = "label_index"  // (n_windows,) int32: each window's top label, an index into labels
+    static let timesOutput = "times_s"  // (n_windows,) window centres in seconds
+    static let labelsKey = "com.workbench.labels"  // JSON array: the label of each label_probs column
 }
 
 /// The defaults of the trainable CNN backbone (workbench.models.cnn): 3-s windows at 22,050 Hz,
@@ -168,6 +172,31 @@ func sections(model: MLModel, url: URL) throws -> [(startSeconds: Double, label:
     }
 }
 
+/// The whole-track section model: the whole file in one prediction, every window's label back
+/// (its grammar and smoothing, workbench.train.sections.grammar, are left to the app).
+func trackSections(model: MLModel, url: URL) throws -> [(centreSeconds: Double, label: String, probability: Double)] {
+    let meta = model.modelDescription.metadata[.creatorDefinedKey] as? [String: String] ?? [:]
+    guard let rate = meta[Workbench.sampleRateKey].flatMap(Double.init),
+          let json = meta[Workbench.labelsKey]?.data(using: .utf8),
+          let labels = try JSONSerialization.jsonObject(with: json) as? [String]
+    else { throw ExampleError.notAnAudioModel("no sample rate or labels metadata") }
+    let y = try loadMono(url: url, sampleRate: rate)
+    let x = try MLMultiArray(shape: [1, NSNumber(value: y.count)], dataType: .float32)
+    y.withUnsafeBufferPointer {
+        x.dataPointer.bindMemory(to: Float.self, capacity: y.count).update(from: $0.baseAddress!, count: y.count)
+    }
+    let input = try MLDictionaryFeatureProvider(dictionary: [Workbench.inputName: MLFeatureValue(multiArray: x)])
+    let out = try model.prediction(from: input)
+    guard let probs = out.featureValue(for: Workbench.probabilitiesOutput)?.multiArrayValue,
+          let index = out.featureValue(for: Workbench.labelIndexOutput)?.multiArrayValue,
+          let times = out.featureValue(for: Workbench.timesOutput)?.multiArrayValue
+    else { throw ExampleError.notAnAudioModel("not a whole-track section model") }
+    return (0..<index.count).map { i in
+        let k = index[i].intValue
+        return (times[i].doubleValue, labels[k], probs[[NSNumber(value: i), NSNumber(value: k)]].doubleValue)
+    }
+}
+
 @main
 struct WorkbenchExample {
     // usage: WorkbenchExample embedding.mlmodelc dj_section.mlmodelc a.flac b.flac
@@ -181,6 +210,12 @@ struct WorkbenchExample {
         let a = trackEmbedding(try embeddings(model: embedder, url: URL(fileURLWithPath: args[3])))
         let b = trackEmbedding(try embeddings(model: embedder, url: URL(fileURLWithPath: args[4])))
         print("cosine similarity:", cosine(a, b))
+        if sectioner.modelDescription.outputDescriptionsByName[Workbench.timesOutput] != nil {  // whole-track model
+            for s in try trackSections(model: sectioner, url: URL(fileURLWithPath: args[3])) {
+                print(String(format: "%7.1f s  %@  %.2f", s.centreSeconds, s.label, s.probability))
+            }
+            return
+        }
         for s in try sections(model: sectioner, url: URL(fileURLWithPath: args[3])) {
             print(String(format: "%7.1f s  %@  %.2f", s.startSeconds, s.label, s.probability))
         }

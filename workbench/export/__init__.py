@@ -7,6 +7,9 @@
 - :mod:`workbench.export.audio_in`: the audio-in models (mono samples in, the spectrogram inside:
   ``export_backbone``, ``export_audio_embedding``, ``export_audio_classifier``), their modules in
   :mod:`workbench.export.ane_audio`; the shared last step in :mod:`workbench.export.coreml_finish`.
+- :mod:`workbench.export.track_in`: the whole-track section model (a track's samples in, every
+  window's section probabilities, top label and time out; window features computed inside by
+  :mod:`workbench.export.track_model` and :mod:`workbench.train.sections.features_torch`).
 - :mod:`workbench.export.lint`: static Neural Engine lint of a saved program (and the share of
   compute ops that are Neural-Engine eligible).
 - :mod:`workbench.export.mil_eval`: NumPy evaluator of the saved program; parity and fp16 audit.

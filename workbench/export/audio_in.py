@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.export.audio_terms import LEVEL, MONO_MIX  # noqa: F401  (how the app mixes and scales its audio)
 from workbench.validate import check_int
 
 if TYPE_CHECKING:
@@ -42,9 +43,6 @@ if TYPE_CHECKING:
 AUDIO_INPUT = "samples"
 #: Backbones with an audio-in export.
 AUDIO_BACKBONES = ("cnn", "openl3")
-#: How the app must mix and scale its audio (in the input description, the metadata and the card).
-MONO_MIX = "mono: the mean of the channels"
-LEVEL = "float32 at full scale +-1.0 (as AVAudioFile reads it), not normalised by the app"
 
 
 @dataclass(frozen=True)
@@ -372,12 +370,17 @@ def export_audio_embedding(head: EmbeddingHead, path: str | os.PathLike[str], *,
 
 def export_audio_classifier(classifier: SectionClassifier, path: str | os.PathLike[str], *, backbone: Any,
                             metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
+                            features: Any = None, tracks: list[np.ndarray] | None = None,
                             **kw: Any) -> ExportResult:
     """Export the section classifier from audio: ``samples`` ``(1, n_samples)`` -> ``label``, ``label_probs``.
 
-    The classifier must take the backbone's frame embedding itself (``in_dim`` = the backbone's
-    size). A classifier over window features with context or track-relative blocks
-    (:class:`~workbench.train.sections.WindowFeatures`) needs the whole track and is refused.
+    A classifier over the backbone's frame embedding itself (``in_dim`` = the backbone's size)
+    gets a one-window model. A classifier over window features with context or track-relative
+    blocks (:class:`~workbench.train.sections.WindowFeatures`) needs the whole track: pass its
+    layout as ``features`` for the whole-track model of
+    :func:`workbench.export.track_in.export_track_classifier` (``samples (1, n)`` -> per-window
+    ``label_probs``, ``label_index``, ``times_s``; the feature frontend ``"features"`` runs as
+    its torch port); without ``features`` it is refused.
 
     Parameters
     ----------
@@ -386,8 +389,12 @@ def export_audio_classifier(classifier: SectionClassifier, path: str | os.PathLi
     backbone : OpenL3 or torch.nn.Module
     metadata : dict or None
     windows : np.ndarray [shape=(n, n_samples)] or None
+    features : WindowFeatures or None
+        The classifier's window layout: exports the whole-track model.
+    tracks : list of np.ndarray [shape=(n,)] or None
+        Whole mono tracks at the frontend's rate for the whole-track model's parity check.
     **kw
-        See :func:`export_backbone`.
+        See :func:`export_backbone` (and ``temperature``, ``min_s``, ``max_s`` of the whole-track export).
 
     Returns
     -------
@@ -396,17 +403,23 @@ def export_audio_classifier(classifier: SectionClassifier, path: str | os.PathLi
     Raises
     ------
     ParameterError
-        The classifier's input is not the backbone's frame embedding.
+        The classifier's input is not the backbone's frame embedding and no ``features`` layout is given.
     """
     from workbench.export.coreml_finish import _head_metadata
 
+    if features is not None:
+        from workbench.export.track_in import export_track_classifier, track_frontend
+
+        frontend, frames_fn = track_frontend(backbone)
+        return export_track_classifier(classifier, path, frontend=frontend, features=features, tracks=tracks,
+                                       metadata=metadata, frames_fn=frames_fn, **kw)
     spec = audio_spec(backbone)
     if classifier.in_dim != spec.dim:
         raise ParameterError(
             f"the section classifier takes {classifier.in_dim} floats, not the {spec.dim}-d frame embedding of "
-            f"{spec.name}: window features with context and track-relative blocks need the whole track, so it "
-            "has no single-window audio-in model; export the backbone model (audio -> frame embedding) and the "
-            "vector-in section model, or train the classifier on bare frames")
+            f"{spec.name}: window features with context and track-relative blocks need the whole track; pass "
+            "features=<its WindowFeatures layout> for the whole-track model (samples (1, n) -> per-window labels), "
+            "or export the backbone model and the vector-in section model")
     meta = _head_metadata(classifier, "dj_section", metadata, "DJ section classifier from audio: predicts intro, build, "
                           "drop, break, outro, verse or chorus for a window of a track.")
     meta.update(backbone_metadata(backbone))

@@ -114,7 +114,8 @@ def export_classifier(classifier_or_checkpoint: SectionClassifier | str | os.Pat
                       path: str | os.PathLike[str], *, backbone: OpenL3 | torch.nn.Module | None = None,
                       input: str = "samples", io_dtype: str = "fp32", deployment_target: str = "macOS14",
                       compress: str | None = None, metadata: dict[str, Any] | None = None,
-                      windows: np.ndarray | None = None, overwrite: bool = False, strict: bool = False) -> ExportResult:
+                      windows: np.ndarray | None = None, overwrite: bool = False, strict: bool = False,
+                      features: Any = None, tracks: list[np.ndarray] | None = None) -> ExportResult:
     """Export the DJ-section classifier: ``label`` (str) and ``label_probs`` (dict over the seven labels).
 
     Without ``backbone`` the input is the pooled ``embedding`` (1, in_dim); with an audio
@@ -146,6 +147,11 @@ def export_classifier(classifier_or_checkpoint: SectionClassifier | str | os.Pat
         Replace an existing package.
     strict : bool
         Raise :class:`ExportError` when the lint has errors or parity fails.
+    features : WindowFeatures or None
+        With an audio ``backbone``: the classifier's window layout, for the whole-track model
+        (:func:`workbench.export.track_in.export_track_classifier`).
+    tracks : list of np.ndarray or None
+        Whole mono tracks for that model's parity check.
 
     Returns
     -------
@@ -163,7 +169,7 @@ def export_classifier(classifier_or_checkpoint: SectionClassifier | str | os.Pat
 
         return export_audio_classifier(clf, path, backbone=backbone, metadata=metadata, windows=windows,
                                        io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
-                                       overwrite=overwrite, strict=strict)
+                                       overwrite=overwrite, strict=strict, features=features, tracks=tracks)
     meta = _head_metadata(clf, "dj_section", metadata,
                           "DJ section classifier: predicts intro, build, drop, break, outro, verse or chorus "
                           "for a section of a track.")

@@ -285,5 +285,10 @@ _OPS: dict[str, Callable[..., Any]] = {
     "classify": _classify,
 }
 
+# the ops of flexible-length (whole-track) programs: shapes, sorting, indices, scans
+from workbench.export.mil_ops_shape import SHAPE_OPS  # noqa: E402
+
+_OPS.update(SHAPE_OPS)
+
 #: The MIL op types this evaluator implements (besides ``const`` and ``constexpr_*``).
 SUPPORTED_OPS: frozenset[str] = frozenset(_OPS) | {"const"}

@@ -336,6 +336,11 @@ def _jobs(run: Run, lib: Library, model_path: Any, meta: dict[str, Any], windows
     if backbone is None:
         meta = {**meta, "audio_in": NO_AUDIO_IN}
         if run.kind == "sections":
+            from workbench.export.track_in import track_job
+
+            track = track_job(run, lib, model_path, meta, kw) if input == "samples" else None
+            if track is not None:  # window features over the feature frontend: the whole-track model
+                return [("dj_section", track)]
             return [("dj_section", lambda p: coreml.export_classifier(model_path, p, metadata=meta, windows=windows,
                                                                       **kw))]
         return [("head", lambda p: coreml.export_head(model_path, p, metadata=meta, windows=windows, **kw)),
