@@ -44,8 +44,10 @@ if TYPE_CHECKING:
 TRACK_INPUT = "samples"
 TRACK_OUTPUTS = ("label_probs", "label_index", "times_s")
 #: Sub-modules kept in float32: the frontend, the track's length, the window features and times (means
-#: over thousands of frames, times in seconds and sample counts in the millions do not fit fp16).
-TRACK_FP32_SCOPES = ("frontend", "duration", "features", "times")
+#: over thousands of frames, times in seconds and sample counts in the millions do not fit fp16), and the
+#: classifier: its inputs are z-scores within the track (``track_norm``), and a flexible-length model runs on
+#: the GPU/CPU, not the Neural Engine, so fp16 would buy nothing (it flipped near-tied labels).
+TRACK_FP32_SCOPES = ("frontend", "duration", "features", "times", "classifier")
 
 
 def track_frontend(backbone: Any) -> tuple[Any, Callable[[np.ndarray], np.ndarray] | None]:
@@ -188,7 +190,7 @@ def track_parity(path: str | os.PathLike[str], reference: Callable[[np.ndarray],
 
 
 def convert_track(model: TrackSectionModel, *, min_s: float, max_s: float, io_dtype: str = "fp32",
-                  deployment_target: str = "macOS14", fp32_scopes: tuple[str, ...] = TRACK_FP32_SCOPES) -> Any:
+                  deployment_target: str = "macOS14", fp32_scopes: tuple[str, ...] | None = None) -> Any:
     """Trace the track model and convert it with a flexible input length (``RangeDim``).
 
     Parameters
@@ -198,8 +200,10 @@ def convert_track(model: TrackSectionModel, *, min_s: float, max_s: float, io_dt
         The shortest and longest track the input accepts, in seconds (``0 < min_s < max_s``).
     io_dtype : {"fp32", "fp16"}
     deployment_target : str
-    fp32_scopes : tuple of str
-        Sub-modules computed in float32 (the rest in fp16).
+    fp32_scopes : tuple of str or None
+        Sub-modules computed in float32, the rest in fp16 (e.g. :data:`TRACK_FP32_SCOPES` without
+        ``"classifier"``); None (default): the whole program in float32, as a flexible-length model
+        runs on the GPU/CPU anyway.
 
     Returns
     -------
@@ -227,7 +231,8 @@ def convert_track(model: TrackSectionModel, *, min_s: float, max_s: float, io_dt
     dtype = np.float16 if io_dtype == "fp16" else np.float32
     with torch.no_grad(), _quiet():
         traced = torch.jit.trace(model.eval(), torch.zeros(1, default), check_trace=False)
-        precision = ct.transform.FP16ComputePrecision(op_selector=lambda op: not in_scopes(op, fp32_scopes))
+        precision = ct.precision.FLOAT32 if fp32_scopes is None else \
+            ct.transform.FP16ComputePrecision(op_selector=lambda op: not in_scopes(op, fp32_scopes))
         try:
             return ct.convert(traced, inputs=[ct.TensorType(name=TRACK_INPUT, shape=(1, ct.RangeDim(lo, hi, default)),
                                                             dtype=dtype)],
@@ -359,8 +364,8 @@ def export_track_classifier(classifier: SectionClassifier, path: str | os.PathLi
                           "probabilities of intro, build, drop, break, outro, verse and chorus for every window.")
     meta.update(track_metadata(grid, features, min_s=min_s, max_s=max_s))
     meta["temperature"] = float(temperature)
-    meta["fp32_island"] = (f"frontend, track length, window features and times ({', '.join(TRACK_FP32_SCOPES)}) "
-                          "kept in float32; the classifier computes in fp16")
+    meta["fp32_island"] = (f"the whole model ({', '.join(TRACK_FP32_SCOPES)}) computes in float32: a "
+                          "flexible-length model runs on the GPU/CPU")
     inputs = {TRACK_INPUT: describe_input(grid, min_s=min_s, max_s=max_s)}
     outputs = describe_outputs(grid, classifier.labels)
     meta.update({"io_dtype": io_dtype, "deployment_target": deployment_target, "compression": compress or "none",
@@ -412,7 +417,7 @@ def track_job(run: Any, library: Any, model_path: Any, meta: dict[str, Any], kw:
     """
     from workbench.audio import load
     from workbench.errors import WorkbenchError
-    from workbench.train.sections.trainer import load_section_model
+    from workbench.train.sections.model_file import load_section_model
 
     if (run.info.get("backbone") or {}).get("name") != "features-v1":
         return None
@@ -421,7 +426,7 @@ def track_job(run: Any, library: Any, model_path: Any, meta: dict[str, Any], kw:
     except (ParameterError, OSError, RuntimeError):
         return None
     clf = trainer.model_
-    if "bars" in features.extra or clf.in_dim != features.dim(202):
+    if "bars" in features.extra or features.context_bars or clf.in_dim != features.dim(202):
         return None
     tracks: list[np.ndarray] = []
     for t in library.tracks():

@@ -192,7 +192,6 @@ class LowPrecisionBounds:
         -------
         np.ndarray [shape=(n,), dtype=float64]
         """
-        import torch
 
         qb, e_q, n_q = to_bf16(q)
         w = np.asarray(qw, np.float64) / float(np.sum(qw))

@@ -46,7 +46,13 @@ from workbench.errors import ParameterError, WorkbenchError
 from workbench.evaluate.retrieval import retrieval_metrics
 from workbench.train.datasets import EmbeddingSet
 from workbench.train.triplet_config import (  # noqa: F401  (re-exported)
-    _TRIPLET_TYPES, MARGIN_RANGE, SamplerError, TripletConfig, _num, param_groups)
+    _TRIPLET_TYPES,
+    MARGIN_RANGE,
+    SamplerError,
+    TripletConfig,
+    _num,
+    param_groups,
+)
 
 if TYPE_CHECKING:
     from workbench.models.heads import EmbeddingHead

@@ -85,6 +85,12 @@ def _median_rows(x: torch.Tensor, idx: torch.Tensor, n: torch.Tensor) -> torch.T
     return (w * s).sum(dim=0)
 
 
+def _standardised(x: torch.Tensor) -> torch.Tensor:
+    """Each column z-scored over the track's frames (population std, floored at 1e-6), as ``track_norm`` does."""
+    centred = x - x.mean(dim=0, keepdim=True)
+    return centred / torch.clamp(torch.sqrt((centred * centred).mean(dim=0, keepdim=True)), min=1e-6)
+
+
 class TorchWindowFeatures(nn.Module):
     """Window features of a whole track's frames, as :meth:`WindowFeatures.transform` on a uniform grid.
 
@@ -114,6 +120,11 @@ class TorchWindowFeatures(nn.Module):
                 "the 'bars' feature group needs the track's downbeats (a beat analysis the model does not run), so a "
                 f"classifier over {spec.group_names()} has no audio-in track model; train it without 'bars' "
                 "(extra=('dj', 'novelty', 'ends'), the default) or export the vector-in model")
+        if spec.context_bars:
+            raise ParameterError(
+                "context in bars (context_bars=True) needs the track's downbeats (a beat analysis the model does not "
+                "run), so this layout has no audio-in track model; train with context in seconds (the default) or "
+                "export the vector-in model")
         if "dj" in spec.extra and frame_dim != FEATURES_V1_DIM:
             raise ParameterError(f"the 'dj' feature group needs features-v1 frames ({FEATURES_V1_DIM} columns); got "
                                  f"frame_dim={frame_dim}: use the feature frontend or drop 'dj' from extra")
@@ -150,15 +161,18 @@ class TorchWindowFeatures(nn.Module):
         x = frames.transpose(0, 1).unsqueeze(0)  # (1, d, n)
         ones_row = ones.transpose(0, 1).unsqueeze(0)
         blocks: list[torch.Tensor] = []
+        raw: list[bool] = []  # columns already relative to the track (position, ends): never standardised
         if self.spec.embedding:
             contexts = [moving_mean(x, ones_row, ka, kb)[0].transpose(0, 1) for ka, kb in self.context_k]
             blocks += [frames, *contexts]
             if self.spec.track_relative:
                 mean = frames.mean(dim=0, keepdim=True)
                 blocks += [c - mean for c in contexts]
+            raw += [False] * len(blocks)
         if self.spec.position:
             r = torch.clamp(t / dur, 0.0, 1.0)
             blocks += [r, 4.0 * r * (1.0 - r)]
+            raw += [True, True]
         for g in self.spec.extra:
             if g == "dj":
                 blocks.append(self._dj(frames, ones_row, idx, n))
@@ -168,7 +182,10 @@ class TorchWindowFeatures(nn.Module):
                 to_end = torch.clamp(dur - t, min=0.0)
                 blocks.append(torch.cat([torch.clamp(t / 60.0, max=4.0), torch.clamp(to_end / 60.0, max=4.0),
                                          torch.exp(-t / 30.0), torch.exp(-to_end / 30.0)], dim=1))
-        return torch.cat(blocks, dim=1)
+            raw.append(g == "ends")
+        if not self.spec.track_norm:
+            return torch.cat(blocks, dim=1)
+        return torch.cat([b if keep else _standardised(b) for b, keep in zip(blocks, raw, strict=True)], dim=1)
 
     def _mean(self, x: torch.Tensor, ones_row: torch.Tensor, lo_s: float, hi_s: float) -> torch.Tensor:
         ka, kb = grid_span(lo_s, hi_s, self.hop_s)
