@@ -29,11 +29,12 @@ if TYPE_CHECKING:
 #: ``backbone`` (``auto``/``features``/``openl3``), ``size`` and ``openl3_weights`` pick the backbone
 #: (:func:`workbench.train.backbones.backbone_by_name`); ``n_views`` augmented views per track are
 #: positives of their own windows (:mod:`workbench.train.views`); ``invariance_clips`` held-out
-#: windows measure the invariance gate.
+#: windows measure the invariance gate; ``distill="features"`` trains the CNN to reproduce the feature
+#: frontend's head (:mod:`workbench.train.cnn_distill`).
 EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 2,
                                            "test_size": 0.2, "val_size": 0.2, "by_artist": False,
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
-                                           "openl3_weights": None}
+                                           "openl3_weights": None, "distill": None}
 
 
 def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -94,6 +95,12 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
         raise ParameterError(f"config keys must be among {sorted([*known, *EMBEDDING_DATA_DEFAULTS, 'epochs'])}; "
                              f"got unknown {unknown}")
     b = resolve_backbone(backbone, data_cfg, seed=cfg.get("seed", 0))  # before the job: missing OpenL3 weights fail here, clearly
+    if data_cfg.get("distill") is not None:
+        from workbench.train.cnn_distill import DISTILL_DEFAULTS, check_distill
+
+        data_cfg["distill"] = check_distill(data_cfg["distill"], backbone=data_cfg["backbone"])
+        for key, value in DISTILL_DEFAULTS.items():
+            cfg.setdefault(key, value)
     runner = JobRunner(library, "embeddings", config={**data_cfg, **cfg}, experiments_root=experiments_root,
                        progress=False, on_state=on_state)
     with runner:
@@ -126,7 +133,8 @@ def resolve_backbone(backbone: Backbone | None, data_cfg: dict[str, Any], *, see
     if backbone is None and data_cfg.get("backbone") == "cnn":  # trained from its seed (or the weights given)
         from workbench.train.backbones import cnn_backbone
 
-        backbone = cnn_backbone(data_cfg.get("openl3_weights"), seed=seed, search=False)
+        backbone = cnn_backbone(data_cfg.get("openl3_weights"), seed=seed, search=False,
+                                stats=data_cfg.get("distill") is not None)  # distilled: with band statistics
     b = backbone if backbone is not None else backbone_by_name(
         data_cfg.get("backbone") or "auto", size=data_cfg.get("size", 512), weights=data_cfg.get("openl3_weights"))
     data_cfg["backbone"] = "features" if isinstance(b, FeatureFrontend) else str(b.name).split("-")[0]
@@ -201,6 +209,7 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         train = ds.section_windows(library, ds.whole_tracks(library, train_tracks), backbone=rows_b,
                                    window_s=data_cfg["window_s"], classes_from=choice.classes, n_views=n_views,
                                    augment_settings=training_view_settings(), seed=seed, progress=progress)
+    distill_batch = cfg.get("batch_size")  # the user's, if any (the sampler's default is the triplet path's)
     m = cfg.get("m", 4)
     if isinstance(m, int) and "batch_size" not in cfg:  # m rows of each class that has m rows, 2..16 classes
         full = int((np.bincount(train.y) >= m).sum())
@@ -222,8 +231,14 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     runner.training(total_epochs=tcfg.max_epochs)
     # augmented views train the head; validation and test score the original audio only
     val, test = val.originals(), test.originals()
-    result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress,
-                           model=None if cnn is None else cnn.net)
+    if cnn is not None and data_cfg.get("distill"):  # the CNN learns the feature frontend's head (teacher)
+        from workbench.train.cnn_distill import distill_cnn
+
+        result = distill_cnn(library, cnn.net, train=train, val=val, test=test, classes=choice.classes, cfg=tcfg,
+                             n_views=n_views, batch_size=distill_batch, progress=progress, on_epoch=runner.on_epoch)
+    else:
+        result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress,
+                               model=None if cnn is None else cnn.net)
     arrays = {"embeddings": embed(result.model, test.X), "classes": np.asarray([test.classes[i] for i in test.y]),
               "track_ids": test.track_ids, "start_s": test.rows["start_s"]}
     _contract_metrics(result.metrics, sorted(docs[t]["content_hash"] for t in splits["test"]), choice.source)
@@ -235,6 +250,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
                                                   n_clips=int(data_cfg.get("invariance_clips", 8))))
     if cnn is not None:  # the trained network back into the audio-in model, saved whole as model.pt
         cnn.finish(result)
+        if data_cfg.get("distill"):
+            b.trained = "distilled in this run from the feature frontend's triplet head (features-v1)"
         runner.backbone = {**_backbone_info(b), "trained": b.trained, "rows": cnn.rows.name}
     return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays,
                          save_model=None if cnn is None else cnn.save)
