@@ -48,6 +48,11 @@ DISTILL_DEFAULTS: dict[str, Any] = {"lr": 1e-3, "max_epochs": 12, "patience": 4,
 HOP_S = 1.0
 MAX_WINDOWS = 48
 BATCH_SIZE = 32
+#: Augmented views of each training track the student learns from (at least the run's ``n_views``):
+#: the teacher labels any audio, so views are cheap targets; each epoch draws at most
+#: :data:`ROWS_PER_EPOCH` of all the rows (another draw every epoch).
+STUDENT_VIEWS = 3
+ROWS_PER_EPOCH = 768
 #: The teacher's context (seconds): the feature windows the head was trained on.
 CONTEXT_S = 8.0
 
@@ -203,6 +208,7 @@ def _student_embed(net: Any, patches: np.ndarray) -> np.ndarray:
 
 
 def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletConfig, batch_size: int = BATCH_SIZE,
+                rows_per_epoch: int = ROWS_PER_EPOCH,
                 on_epoch: OnEpoch | None = None) -> tuple[list[dict[str, Any]], int, str]:
     """Train ``net`` (in place) to ``train``'s targets; keep the epoch of best validation cosine.
 
@@ -216,6 +222,8 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
         ``lr``, ``weight_decay``, ``max_epochs``, ``patience``, ``seed``, ``num_threads``.
     batch_size : int >= 2
         Rows per step.
+    rows_per_epoch : int >= 1
+        Rows drawn (without replacement) each epoch, at most all of them.
     on_epoch : callable, optional
         ``on_epoch(epoch, total, record)`` after each epoch.
 
@@ -228,7 +236,8 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
     from workbench.train.triplet import embedding_spread
 
     rng = np.random.default_rng(cfg.seed)
-    steps = max(1, len(train.patches) // batch_size)
+    per_epoch = min(len(train.patches), rows_per_epoch)
+    steps = max(1, per_epoch // batch_size)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.max_epochs * steps, pct_start=0.25)
     targets = torch.from_numpy(train.targets)
@@ -242,7 +251,7 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
         for epoch in range(1, cfg.max_epochs + 1):
             t0 = time.perf_counter()
             net.train()
-            order, losses = rng.permutation(len(train.patches)), []
+            order, losses = rng.permutation(len(train.patches))[:per_epoch], []
             for k in range(steps):
                 b = np.sort(order[k * batch_size:(k + 1) * batch_size])
                 emb = net(torch.from_numpy(train.patches[b].astype(np.float32)))
@@ -293,7 +302,7 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     cfg : TripletConfig
         The run's settings.
     n_views : int >= 0
-        Augmented views per training track.
+        Augmented views per training track (the teacher's; the student's at least :data:`STUDENT_VIEWS`).
     batch_size : int or None
         Rows per step (default :data:`BATCH_SIZE`).
     progress : bool
@@ -310,7 +319,7 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     t0 = time.perf_counter()
     teacher = train_teacher(library, parts, classes=classes, cfg=cfg, out_dim=int(net.embedding_dim),
                             n_views=n_views, progress=progress)
-    rows = student_rows(parts["train"], teacher.model, n_views=n_views, seed=cfg.seed)
+    rows = student_rows(parts["train"], teacher.model, n_views=max(n_views, STUDENT_VIEWS), seed=cfg.seed)
     val_rows = student_rows(parts["val"], teacher.model, n_views=0, seed=cfg.seed)
     untrained = copy.deepcopy(net).eval()
     prep_s = time.perf_counter() - t0
@@ -326,6 +335,7 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         "teacher_test_map_at_r": (tm.get("test") or {}).get("map_at_r"),
         "teacher_window_s": CONTEXT_S, "val_cosine": max(h["val_cosine"] for h in history),
         "student_rows": len(rows.patches), "val_rows": len(val_rows.patches), "hop_s": HOP_S,
+        "student_views": max(n_views, STUDENT_VIEWS), "rows_per_epoch": min(len(rows.patches), ROWS_PER_EPOCH),
         "max_windows": MAX_WINDOWS, "prepare_s": round(prep_s, 1),
         "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1)}
     config = {**cfg.to_dict(), "distill": "features", "distill_batch_size": batch_size or BATCH_SIZE}
