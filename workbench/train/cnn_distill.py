@@ -126,6 +126,15 @@ def train_teacher(library: Library, tracks: dict[str, list[Track]], *, classes: 
     from workbench.train.views import training_view_settings
 
     def rows(part: str, views: int) -> EmbeddingSet:
+        """The feature frontend's 8-s windows of one split.
+
+        Parameters
+        ----------
+        part : str
+            ``train``, ``val`` or ``test``.
+        views : int >= 0
+            Augmented views per track.
+        """
         return ds.section_windows(library, ds.whole_tracks(library, tracks[part]), backbone=FeatureFrontend(),
                                   window_s=CONTEXT_S, classes_from=classes, n_views=views,
                                   augment_settings=training_view_settings() if views else None, seed=cfg.seed,
