@@ -135,3 +135,20 @@ def test_band_statistics_convert_whole_and_keep_parity(tmp_path):
 
     report = mil_eval.parity(path, reference, windows)
     assert not report.fp16_overflow and report.psnr_db >= 60
+
+
+def test_distilled_run_exports_whole_with_parity_and_says_it_was_distilled(distilled, tiny_library, tmp_path):
+    pytest.importorskip("coremltools")
+    from workbench.export import coreml
+    from workbench.export.run_export import _jobs
+
+    run, _ = distilled
+    kw = {"io_dtype": "fp32", "deployment_target": "macOS14", "compress": None}
+    jobs = _jobs(run, tiny_library, run.model_path, {"run_id": run.run_id}, None, kw, input="samples",
+                 openl3_weights=None, n_windows=2)
+    assert [t for t, _ in jobs] == ["embedding"]
+    r = jobs[0][1](tmp_path / "distilled.mlpackage")
+    meta = coreml.read_metadata(r.path)
+    assert list(meta["inputs"]) == ["samples"] and meta["sample_rate"] == 22050
+    assert f"distilled from the feature frontend's head (features) in run {run.run_id}" in meta["weights_source"]
+    assert r.parity is not None and r.parity.psnr_db >= 60.0, str(r.parity)
