@@ -28,6 +28,11 @@ AccuracyCalculator, a window never matching its own track's windows):
 The run's own test figures (``metrics.json``: the head at 8-s windows, the CNN at its 3-s windows)
 are printed beside them. Chance is the MAP@R of random vectors on the same windows.
 
+Session 6 (2026-12-05, shared 2-core CPU, load 4-15; demo and devset in separate processes):
+held-out MAP@R demo / devset: features + head 0.674 / 0.765, cnn distilled 0.592 / 0.880, cnn trained
+0.268 / 0.330, cnn untrained 0.274 / 0.364 (target cnn >= features + head - 0.02: devset met, demo missed);
+distilled epoch (768 rows of 3-s windows, one thread) 77 s (demo, load ~14) / 50 s (devset, load ~4-8).
+
     python benchmarks/bench_backbones.py [--tracks 24] [--duration 60] [--devset /work/wt/devdata/set9]
         [--hold-out 2] [--epochs N] [--threads 2] [--out result.json] [--skip-demo] [--skip-devset]
 """
