@@ -1,4 +1,4 @@
-"""Held-out retrieval of the backbones: the CNN trained end-to-end vs the feature frontend (+ head) vs the untrained CNN.
+"""Held-out retrieval of the backbones: the CNN (trained end-to-end, or distilled) vs the feature frontend (+ head) vs the untrained CNN.
 
 Two libraries, classes = the style in the JSON beside each file (``classes_from="style"``):
 
@@ -6,9 +6,11 @@ Two libraries, classes = the style in the JSON beside each file (``classes_from=
 - the 90-track devset (``--devset``, 10 DJ styles; read only): training sees only its ``dev``
   tracks (60), and its ``held_out`` tracks (30) are scored separately.
 
-On each, two embeddings jobs run with the same seed and settings (``workbench train embeddings``):
-``--backbone features`` (the head over the frozen feature frontend) and ``--backbone cnn`` (the CNN
-trained end-to-end on its 3-s log-mel patches), one augmented view per track, on the training
+On each, three embeddings jobs run with the same seed and settings (``workbench train embeddings``):
+``--backbone features`` (the head over the frozen feature frontend), ``--backbone cnn`` (the CNN
+trained end-to-end on its 3-s log-mel patches with the triplet loss) and ``--backbone cnn --distill
+features`` (the CNN trained to reproduce a feature-frontend head that the run trains first on the
+same training tracks: :mod:`workbench.train.cnn_distill`), one augmented view per track, on the training
 tracks only: the demo holds out ``--hold-out`` tracks per style (seeded), the devset its
 ``held_out`` split. Each job splits its tracks into its own train/validation/test.
 
@@ -20,10 +22,16 @@ AccuracyCalculator, a window never matching its own track's windows):
 - ``features``: the frontend's pooled vectors, z-scored with the training windows' statistics (cosine);
 - ``features + head``: the trained head over them (the run's ``model.pt``);
 - ``cnn untrained``: the CNN with the seed's initial weights;
-- ``cnn trained``: the run's CNN (``model.pt``, audio in).
+- ``cnn trained``: the triplet run's CNN (``model.pt``, audio in);
+- ``cnn distilled``: the distilled run's CNN (``model.pt``, audio in).
 
 The run's own test figures (``metrics.json``: the head at 8-s windows, the CNN at its 3-s windows)
 are printed beside them. Chance is the MAP@R of random vectors on the same windows.
+
+Session 6 (2026-12-05, shared 2-core CPU, load 4-15; demo and devset in separate processes):
+held-out MAP@R demo / devset: features + head 0.674 / 0.765, cnn distilled 0.592 / 0.880, cnn trained
+0.268 / 0.330, cnn untrained 0.274 / 0.364 (target cnn >= features + head - 0.02: devset met, demo missed);
+distilled epoch (768 rows of 3-s windows, one thread) 77 s (demo, load ~14) / 50 s (devset, load ~4-8).
 
     python benchmarks/bench_backbones.py [--tracks 24] [--duration 60] [--devset /work/wt/devdata/set9]
         [--hold-out 2] [--epochs N] [--threads 2] [--out result.json] [--skip-demo] [--skip-devset]
@@ -62,7 +70,7 @@ def _score(X, data) -> dict:
     return {"map_at_r": float(m["map_at_r"]), "precision_at_1": float(m["precision_at_1"]), "rows": int(len(data))}
 
 
-def _systems(library, run_f, run_c, train_tracks, test_tracks, *, seed: int) -> dict:
+def _systems(library, run_f, run_c, run_d, train_tracks, test_tracks, *, seed: int) -> dict:
     """The four systems on ``test_tracks`` (8-s windows), plus chance."""
     from workbench.embed.features import FeatureFrontend
     from workbench.models.cnn import build_cnn, load_cnn
@@ -77,7 +85,8 @@ def _systems(library, run_f, run_c, train_tracks, test_tracks, *, seed: int) -> 
     head = load_checkpoint(run_f.model_path)
     out = {"features": _score((test_f.X - mean) / std, test_f),
            "features + head": _score(embed(head, test_f.X), test_f)}
-    for name, model in (("cnn untrained", build_cnn(seed=seed)), ("cnn trained", load_cnn(run_c.model_path))):
+    for name, model in (("cnn untrained", build_cnn(seed=seed)), ("cnn trained", load_cnn(run_c.model_path)),
+                        ("cnn distilled", load_cnn(run_d.model_path))):
         data = _vectors(library, test_tracks, CNNBackbone(model, hop_s=1.0), classes="style")
         assert np.array_equal(data.track_ids, test_f.track_ids) and np.array_equal(data.y, test_f.y)
         out[name] = _score(data.X, data)
@@ -86,12 +95,13 @@ def _systems(library, run_f, run_c, train_tracks, test_tracks, *, seed: int) -> 
     return out
 
 
-def _train(library, tracks, backbone: str, *, root: Path, epochs: int | None, threads: int, seed: int):
+def _train(library, tracks, backbone: str, *, root: Path, epochs: int | None, threads: int, seed: int,
+           distill: str | None = None):
     from workbench.runs import load_run
     from workbench.train.jobs import train_embeddings_job
 
     cfg = {"backbone": backbone, "classes_from": "style", "seed": seed, "num_threads": threads,
-           "invariance_clips": 4, "n_views": 1, "test_size": 0.15}
+           "invariance_clips": 4, "n_views": 1, "test_size": 0.15, "distill": distill}
     if epochs is not None:
         cfg["epochs"] = epochs
     t0 = time.perf_counter()
@@ -107,7 +117,8 @@ def _own(run) -> dict:
     m = run.metrics
     return {"model": m["model"].get("map_at_r"), **{k: v.get("map_at_r") for k, v in m["baselines"].items()},
             "epochs": len(run.history), "best_epoch": run.info.get("best_epoch"), "seconds": round(run.seconds, 1),
-            "window_s": run.config.get("window_s")}
+            "window_s": run.config.get("window_s"), "distill": m.get("distill"),
+            "epoch_s": round(float(np.mean([h.get("seconds", 0.0) for h in run.history])), 1) if run.history else None}
 
 
 def bench_library(library, train_tracks, held_out: dict, *, root: Path, epochs, threads: int, seed: int) -> dict:
@@ -115,11 +126,15 @@ def bench_library(library, train_tracks, held_out: dict, *, root: Path, epochs, 
     part of ``held_out`` (tracks no run has seen)."""
     run_f = _train(library, train_tracks, "features", root=root, epochs=epochs, threads=threads, seed=seed)
     run_c = _train(library, train_tracks, "cnn", root=root, epochs=epochs, threads=threads, seed=seed)
+    run_d = _train(library, train_tracks, "cnn", root=root, epochs=epochs, threads=threads, seed=seed,
+                   distill="features")
+    same_split = run_d.data["splits"] == run_f.data["splits"] == run_c.data["splits"]  # the same tracks trained on
     fit_ids = set(run_f.data["splits"]["train"])  # z-scoring statistics of the frontend: its run's training tracks
     fit = [t for t in train_tracks if t.id in fit_ids]
-    out = {"train tracks": len(train_tracks), "runs": {"features + head": _own(run_f), "cnn": _own(run_c)}}
+    out = {"train tracks": len(train_tracks), "same job splits": same_split, "runs": {"features + head": _own(run_f), "cnn": _own(run_c),
+                                                            "cnn distilled": _own(run_d)}}
     for part, tracks in held_out.items():
-        out[part] = {"tracks": len(tracks), "systems": _systems(library, run_f, run_c, fit, tracks, seed=seed)}
+        out[part] = {"tracks": len(tracks), "systems": _systems(library, run_f, run_c, run_d, fit, tracks, seed=seed)}
     return out
 
 
@@ -183,13 +198,18 @@ def table(results: dict) -> str:
             for name, m in r[part]["systems"].items():
                 lines.append(f"  {name:<26} {m['map_at_r']:>7.3f} {m['precision_at_1']:>7.3f} {m['rows']:>8}")
             t = r[part]["systems"]
-            gap = t["cnn trained"]["map_at_r"] - t["features + head"]["map_at_r"]
-            lines.append(f"  cnn trained - features + head: {gap:+.3f} (target >= -0.02: "
-                         f"{'met' if gap >= -0.02 else 'missed'})")
+            for cnn in ("cnn trained", "cnn distilled"):
+                gap = t[cnn]["map_at_r"] - t["features + head"]["map_at_r"]
+                lines.append(f"  {cnn} - features + head: {gap:+.3f} (target >= -0.02: "
+                             f"{'met' if gap >= -0.02 else 'missed'})")
         for k, v in r["runs"].items():
             lines.append(f"  run {k}: own test MAP@R model {v['model']:.3f}, backbone {v['backbone']:.3f}, random "
                          f"{v['random_head']:.3f} ({v['window_s']:g}-s windows, {v['epochs']} epochs, "
-                         f"{v['seconds']:.0f} s)")
+                         f"{v['seconds']:.0f} s, {v['epoch_s']} s per epoch)")
+            if v.get("distill"):
+                d = v["distill"]
+                lines.append(f"    teacher (features + head, 8-s windows) own test MAP@R {d['teacher_test_map_at_r']:.3f}; "
+                             f"student val cosine {d['val_cosine']:.3f}; {d['student_rows']} student windows")
     return "\n".join(lines)
 
 

@@ -73,6 +73,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="what the head is trained on (default auto: OpenL3 when its weights are found, else "
                             "the feature frontend); same as --set backbone=...")
         q.add_argument("--size", type=int, default=None, choices=(512, 6144), help="OpenL3 embedding size (default 512)")
+        if name == "embeddings":
+            q.add_argument("--distill", default=None, choices=("features",),
+                           help="with --backbone cnn: train the CNN to reproduce the feature frontend's triplet head "
+                                "(trained first in the same run, on the same training tracks); same as --set distill=...")
         q.add_argument("--weights", default=None, help="an OpenL3 weight file (default: <home>/models/openl3/ or "
                                                        "$WORKBENCH_OPENL3_WEIGHTS)")
         q.add_argument("--epochs", type=int, default=None, help="training epochs")
@@ -137,7 +141,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for key in ("finetune_backbone", "backbone_lr", "finetune_blocks"):
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
-    for key, value in (("backbone", args.backbone), ("size", args.size), ("openl3_weights", args.weights)):
+    for key, value in (("backbone", args.backbone), ("size", args.size), ("openl3_weights", args.weights),
+                       ("distill", getattr(args, "distill", None))):
         if value is not None:
             overrides[key] = value
     entry = jobs.train_embeddings_job if args.train_kind == "embeddings" else jobs.train_sections_job

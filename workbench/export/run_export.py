@@ -311,8 +311,10 @@ def _end_to_end_cnn(model_path: Any, run: Run) -> Any:
         model = load_cnn(model_path)
     except (CheckpointError, ParameterError):
         return None
+    distill = (getattr(run, "config", None) or {}).get("distill")  # --distill features: say so in the card
     return CNNBackbone(model, hop_s=float((run.info.get("backbone") or {}).get("hop_s", 0.5)),
-                       trained=f"trained in run {run.run_id}")
+                       trained=(f"distilled from the feature frontend's head ({distill}) in run {run.run_id}"
+                                if distill else f"trained in run {run.run_id}"))
 
 
 def _audio_windows(lib: Library, backbone: Any, n_windows: int) -> np.ndarray | None:

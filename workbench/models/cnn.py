@@ -132,14 +132,22 @@ class MelCNN(nn.Module):
         Size of the L2-normalised output (default 128).
     dropout : float in [0, 1)
         Before the last linear layer (default 0.5).
+    stats : bool
+        Also feed each mel band's mean and standard deviation over the patch's time (of the
+        normalised input: 2 x 128 values) to the dense layer beside the convolutions' 2,048: the
+        spectral statistics the feature frontend describes windows with, exact for any track
+        (default False: the seed-004 network alone; the distilled CNN uses True).
     """
 
     #: Rows per forward pass when embedding without gradients (activations of 64 patches: ~0.2 GB).
     eval_batch_size = 64
 
-    def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5) -> None:
+    def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5, stats: bool = False) -> None:
         super().__init__()
         self.embedding_dim = check_int("embedding_dim", embedding_dim, min=1)
+        if not isinstance(stats, bool):
+            raise ParameterError(f"stats must be True or False; got {stats!r}")
+        self.stats = stats
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ParameterError(f"dropout must be a float in [0, 1); got {dropout!r}")
         self.dropout = float(dropout)
@@ -149,7 +157,7 @@ class MelCNN(nn.Module):
             blocks += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
                        nn.MaxPool2d(2)]
         self.blocks = nn.Sequential(*blocks)
-        self.fc1 = nn.Linear(128 * (N_MELS // 8), 256)
+        self.fc1 = nn.Linear(128 * (N_MELS // 8) + (2 * N_MELS if stats else 0), 256)
         self.drop = SeededDropout(self.dropout)
         self.fc2 = nn.Linear(256, self.embedding_dim)
 
@@ -170,9 +178,14 @@ class MelCNN(nn.Module):
         -------
         torch.Tensor [shape=(batch, embedding_dim)]
         """
-        x = patches.reshape(patches.shape[0], 1, N_MELS, N_FRAMES)
-        x = self.blocks(self.input_norm(x))
+        x = self.input_norm(patches.reshape(patches.shape[0], 1, N_MELS, N_FRAMES))
+        z = x
+        x = self.blocks(x)
         x = torch.mean(x, dim=3).flatten(1)  # mean over time: (batch, 128 channels x 16 mel rows)
+        if self.stats:  # each band's mean and standard deviation over time, beside the convolutions
+            mean = torch.mean(z, dim=3, keepdim=True)
+            std = torch.sqrt(torch.mean((z - mean) * (z - mean), dim=3) + 1e-6)
+            x = torch.cat([x, mean.flatten(1), std.flatten(1)], dim=1)
         x = self.fc2(self.drop(F.relu(self.fc1(x))))
         # x / |x| with a broadcast divide (F.normalize converts to a `tile` that evaluators lack)
         return x / torch.clamp(torch.sqrt(torch.sum(x * x, dim=1, keepdim=True)), min=1e-6)
@@ -189,6 +202,8 @@ class AudioCNN(nn.Module):
         The network's dropout (default 0.5).
     power_floor : float > 0
         The frontend's mel power floor.
+    stats : bool
+        The network's band-statistics branch (:class:`MelCNN`).
 
     Attributes
     ----------
@@ -206,10 +221,11 @@ class AudioCNN(nn.Module):
     n_mels = N_MELS
     n_frames = N_FRAMES
 
-    def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5, power_floor: float = POWER_FLOOR) -> None:
+    def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5, power_floor: float = POWER_FLOOR,
+                 stats: bool = False) -> None:
         super().__init__()
         self.frontend = LogMel(power_floor=power_floor)
-        self.net = MelCNN(embedding_dim=embedding_dim, dropout=dropout)
+        self.net = MelCNN(embedding_dim=embedding_dim, dropout=dropout, stats=stats)
 
     @property
     def embedding_dim(self) -> int:
@@ -218,8 +234,9 @@ class AudioCNN(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (with ``kind``) for a checkpoint."""
-        return {"kind": KIND, "embedding_dim": self.net.embedding_dim, "dropout": self.net.dropout,
-                "power_floor": self.frontend.power_floor}
+        config = {"kind": KIND, "embedding_dim": self.net.embedding_dim, "dropout": self.net.dropout,
+                  "power_floor": self.frontend.power_floor}
+        return {**config, "stats": True} if self.net.stats else config  # older checkpoints lack the key
 
     def forward(self, samples: torch.Tensor) -> torch.Tensor:
         """Embeddings of audio windows.
@@ -245,7 +262,7 @@ class AudioCNN(nn.Module):
         return h.hexdigest()
 
 
-def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5) -> AudioCNN:
+def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5, stats: bool = False) -> AudioCNN:
     """A new :class:`AudioCNN` with initial weights (and dropout masks) drawn from ``seed``.
 
     Parameters
@@ -256,6 +273,8 @@ def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5) 
         Size of the embedding.
     dropout : float in [0, 1)
         The network's dropout.
+    stats : bool
+        The band-statistics branch (:class:`MelCNN`).
 
     Returns
     -------
@@ -264,7 +283,7 @@ def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5) 
     """
     check_int("seed", seed, min=0)
     generator = torch.Generator().manual_seed(int(seed))
-    model = AudioCNN(embedding_dim=embedding_dim, dropout=dropout)
+    model = AudioCNN(embedding_dim=embedding_dim, dropout=dropout, stats=stats)
     for module in model.net.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)

@@ -30,12 +30,13 @@ if TYPE_CHECKING:
 #: (:func:`workbench.train.backbones.backbone_by_name`); ``n_views`` augmented views per track are
 #: positives of their own windows (:mod:`workbench.train.views`); ``invariance_clips`` held-out
 #: windows measure the invariance gate; ``finetune_backbone`` trains OpenL3's last ``finetune_blocks`` blocks
-#: too, at ``backbone_lr`` (:mod:`workbench.train.finetune`).
+#: too, at ``backbone_lr`` (:mod:`workbench.train.finetune`); ``distill="features"`` trains the CNN to reproduce
+#: the feature frontend's head (:mod:`workbench.train.cnn_distill`).
 EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 2,
                                            "test_size": 0.2, "val_size": 0.2, "by_artist": False,
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
                                            "openl3_weights": None, "finetune_backbone": False, "backbone_lr": 1e-5,
-                                           "finetune_blocks": 2, "finetune_frames": 4}
+                                           "finetune_blocks": 2, "finetune_frames": 4, "distill": None}
 
 
 def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -99,6 +100,12 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     from workbench.train.finetune import check_finetune
 
     check_finetune(data_cfg, b)  # fine-tuning the feature frontend (no weights) is refused before the job
+    if data_cfg.get("distill") is not None:
+        from workbench.train.cnn_distill import DISTILL_DEFAULTS, check_distill
+
+        data_cfg["distill"] = check_distill(data_cfg["distill"], backbone=data_cfg["backbone"])
+        for key, value in DISTILL_DEFAULTS.items():
+            cfg.setdefault(key, value)
     runner = JobRunner(library, "embeddings", config={**data_cfg, **cfg}, experiments_root=experiments_root,
                        progress=False, on_state=on_state)
     with runner:
@@ -131,7 +138,8 @@ def resolve_backbone(backbone: Backbone | None, data_cfg: dict[str, Any], *, see
     if backbone is None and data_cfg.get("backbone") == "cnn":  # trained from its seed (or the weights given)
         from workbench.train.backbones import cnn_backbone
 
-        backbone = cnn_backbone(data_cfg.get("openl3_weights"), seed=seed, search=False)
+        backbone = cnn_backbone(data_cfg.get("openl3_weights"), seed=seed, search=False,
+                                stats=data_cfg.get("distill") is not None)  # distilled: with band statistics
     b = backbone if backbone is not None else backbone_by_name(
         data_cfg.get("backbone") or "auto", size=data_cfg.get("size", 512), weights=data_cfg.get("openl3_weights"))
     data_cfg["backbone"] = "features" if isinstance(b, FeatureFrontend) else str(b.name).split("-")[0]
@@ -208,6 +216,7 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         train = ds.section_windows(library, ds.whole_tracks(library, train_tracks), backbone=rows_b,
                                    window_s=data_cfg["window_s"], classes_from=choice.classes, n_views=n_views,
                                    augment_settings=training_view_settings(), seed=seed, progress=progress)
+    distill_batch = cfg.get("batch_size")  # the user's, if any (the sampler's default is the triplet path's)
     m = cfg.get("m", 4)
     if isinstance(m, int) and "batch_size" not in cfg:  # m rows of each class that has m rows, 2..16 classes
         full = int((np.bincount(train.y) >= m).sum())
@@ -236,6 +245,12 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         test_embedded = embed(result.model, rows["test"].X)
         tune.finish(result, {"train": train, "val": val, "test": test})
         rows_b, runner.backbone = tune.tuned, tune.tuned.info()
+    elif cnn is not None and data_cfg.get("distill"):  # the CNN learns the feature frontend's head (teacher)
+        from workbench.train.cnn_distill import distill_cnn
+
+        result = distill_cnn(library, cnn.net, train=train, val=val, test=test, classes=choice.classes, cfg=tcfg,
+                             n_views=n_views, batch_size=distill_batch, progress=progress, on_epoch=runner.on_epoch)
+        test_embedded = embed(result.model, test.X)
     else:
         result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress,
                                model=None if cnn is None else cnn.net)
@@ -255,6 +270,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
                 space.update({k: v for k, v in frozen.get(name, {}).items() if k != "model"})
     if cnn is not None:  # the trained network back into the audio-in model, saved whole as model.pt
         cnn.finish(result)
+        if data_cfg.get("distill"):
+            b.trained = "distilled in this run from the feature frontend's triplet head (features-v1)"
         runner.backbone = {**_backbone_info(b), "trained": b.trained, "rows": cnn.rows.name}
     save = cnn.save if cnn is not None else (tune.saver(result.model) if tune is not None else None)
     return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays,

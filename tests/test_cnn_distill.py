@@ -1,0 +1,154 @@
+"""Issue 19: the CNN distilled from the feature frontend's head (``--distill features``) and its band statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import low_high_library
+
+from workbench.runs import load_run
+
+torch = pytest.importorskip("torch")
+
+from test_cnn_backbone import _signal, _write  # noqa: E402
+
+from workbench.models.cnn import WINDOW_SAMPLES, build_cnn, cnn_checkpoint, load_cnn  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_library(tmp_path_factory):
+    lib = low_high_library(tmp_path_factory.mktemp("distill"), _write)
+    yield lib
+    lib.close()
+
+
+@pytest.fixture(scope="module")
+def distilled(tiny_library, tmp_path_factory):
+    """A distilled run through the CLI, with the tracks the student was given recorded."""
+    from workbench import cli
+    from workbench.train import cnn_distill
+
+    seen: list[list[int]] = []
+    original = cnn_distill.student_rows
+
+    def recording(tracks, teacher, **kw):  # type: ignore[no-untyped-def]
+        seen.append(sorted(t.id for t in tracks))
+        return original(tracks, teacher, **kw)
+
+    exp = tmp_path_factory.mktemp("exp")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(cnn_distill, "student_rows", recording)
+    try:
+        rc = cli.main(["--db", str(tiny_library.path), "--quiet", "train", "embeddings", "--backbone", "cnn",
+                       "--distill", "features", "--epochs", "3", "--set", "n_views=1", "--set", "invariance_clips=1",
+                       "--set", "m=2", "--set", "batch_size=4", "--set", "test_size=0.34", "--set", "val_size=0.34",
+                       "--classes", "folder", "--experiments", str(exp)])
+    finally:
+        mp.undo()
+    assert rc == 0
+    return load_run(next(exp.glob("*/model.pt")).parent), seen
+
+
+def test_job_distils_the_feature_head_into_the_cnn_and_records_it(distilled):
+    run, seen = distilled
+    assert run.config["distill"] == "features" and run.config["backbone"] == "cnn"
+    assert "distilled in this run from the feature frontend" in run.info["backbone"]["trained"]
+    d = run.metrics["distill"]
+    assert d["teacher"].startswith("features-v1 + triplet head (128-d)")
+    assert 0 <= d["teacher_val_map_at_r"] <= 1 and d["student_rows"] > 0
+    history = run.history
+    assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
+    assert d["val_cosine"] == max(h["val_cosine"] for h in history)
+    model = load_cnn(run.model_path)
+    assert model.net.stats and model.weights_sha256()[:12] == run.info["backbone"]["name"][-12:]
+    assert model.weights_sha256() != build_cnn(seed=0, stats=True).weights_sha256()
+    assert set(run.metrics["baselines"]) == {"backbone", "random_head"} and "map_at_r" in run.metrics["model"]
+
+
+def test_student_learns_from_training_tracks_only(distilled):
+    run, seen = distilled
+    splits = run.data["splits"]
+    assert seen == [splits["train"], splits["val"]]  # the student's rows; the validation ones only choose the epoch
+    assert not set(seen[0]) & (set(splits["val"]) | set(splits["test"]))
+
+
+def test_student_moves_towards_its_targets():
+    from workbench.train.cnn_distill import StudentRows, fit_student
+    from workbench.train.triplet import TripletConfig
+
+    rng = np.random.default_rng(0)
+    patches = rng.normal(size=(24, 128 * 128)).astype(np.float16)
+    patches[:12] += np.linspace(-2, 2, 128 * 128, dtype=np.float16)  # two kinds of input
+    targets = np.zeros((24, 128), np.float32)
+    targets[:12, 0] = targets[12:, 1] = 1.0  # each kind its own direction
+    rows = StudentRows(patches, targets, np.arange(24) // 6)
+    net = build_cnn(seed=0, stats=True).net
+    cfg = TripletConfig(lr=3e-3, max_epochs=4, patience=4, seed=0, weight_decay=0.0)
+    history, best_epoch, stopped = fit_student(net, rows, rows, cfg=cfg, batch_size=8)
+    assert history[best_epoch - 1]["val_cosine"] > history[0]["val_cosine"] - 1e-6
+    assert max(h["val_cosine"] for h in history) > 0.5 and stopped.startswith("reached max_epochs=4")
+
+
+def test_bad_distill_values_are_refused_before_a_job(tiny_library, tmp_path):
+    from workbench.train.jobs import train_embeddings_job
+
+    with pytest.raises(ValueError, match=r"distill must be one of \['features'\] or None; got 'openl3'"):
+        train_embeddings_job(tiny_library, config={"backbone": "cnn", "distill": "openl3"}, experiments_root=tmp_path)
+    with pytest.raises(ValueError, match=r"distill trains the CNN: it needs backbone='cnn'; got backbone='features'"):
+        train_embeddings_job(tiny_library, config={"backbone": "features", "distill": "features"},
+                             experiments_root=tmp_path)
+
+
+def test_band_statistics_branch_shapes_checkpoint_and_old_configs():
+    model = build_cnn(seed=0, stats=True)
+    x = torch.from_numpy(np.stack([_signal(1), _signal(2, freq_hz=1800.0)])[:, :WINDOW_SAMPLES])
+    with torch.no_grad():
+        e = model(x)
+    assert e.shape == (2, 128) and torch.allclose(e.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert model.net.fc1.in_features == 2048 + 256
+    data = cnn_checkpoint(model)
+    assert data["config"]["stats"] is True
+    with torch.no_grad():
+        assert torch.equal(load_cnn(data)(x), e)
+    plain = cnn_checkpoint(build_cnn(seed=0))
+    assert "stats" not in plain["config"] and not load_cnn(plain).net.stats  # checkpoints from before the branch
+    with pytest.raises(ValueError, match=r"stats must be True or False; got 1"):
+        build_cnn(seed=0, stats=1)  # type: ignore[arg-type]
+
+
+def test_band_statistics_convert_whole_and_keep_parity(tmp_path):
+    ct = pytest.importorskip("coremltools")
+    from workbench.export import mil_eval
+
+    model = build_cnn(seed=0, stats=True)
+    windows = np.stack([_signal(11, freq_hz=220.0), 0.05 * _signal(12, freq_hz=1800.0)])[:, :WINDOW_SAMPLES]
+    traced = torch.jit.trace(model, torch.from_numpy(windows[:1]))
+    ml = ct.convert(traced, inputs=[ct.TensorType(name="samples", shape=(1, WINDOW_SAMPLES), dtype=np.float32)],
+                    outputs=[ct.TensorType(name="embedding")], convert_to="mlprogram",
+                    minimum_deployment_target=ct.target.macOS13, compute_precision=ct.precision.FLOAT16)
+    path = tmp_path / "cnn_stats.mlpackage"
+    ml.save(str(path))
+
+    def reference(batch: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(np.asarray(batch, np.float32).reshape(-1, WINDOW_SAMPLES))).numpy()
+
+    report = mil_eval.parity(path, reference, windows)
+    assert not report.fp16_overflow and report.psnr_db >= 60
+
+
+def test_distilled_run_exports_whole_with_parity_and_says_it_was_distilled(distilled, tiny_library, tmp_path):
+    pytest.importorskip("coremltools")
+    from workbench.export import coreml
+    from workbench.export.run_export import _jobs
+
+    run, _ = distilled
+    kw = {"io_dtype": "fp32", "deployment_target": "macOS14", "compress": None}
+    jobs = _jobs(run, tiny_library, run.model_path, {"run_id": run.run_id}, None, kw, input="samples",
+                 openl3_weights=None, n_windows=2)
+    assert [t for t, _ in jobs] == ["embedding"]
+    r = jobs[0][1](tmp_path / "distilled.mlpackage")
+    meta = coreml.read_metadata(r.path)
+    assert list(meta["inputs"]) == ["samples"] and meta["sample_rate"] == 22050
+    assert f"distilled from the feature frontend's head (features) in run {run.run_id}" in meta["weights_source"]
+    assert r.parity is not None and r.parity.psnr_db >= 60.0, str(r.parity)

@@ -1,0 +1,354 @@
+"""Distillation of the feature frontend (+ its triplet head) into the CNN (``--distill features``).
+
+Trained with the triplet loss alone on a library's few training tracks, the CNN learns too little
+(a job on the demo trains on 9 tracks, ~10 batches an epoch; early stopping on 3 validation tracks
+keeps epoch 1). Here the CNN instead learns to reproduce a teacher's embedding of the same music:
+
+1. **Teacher**: the triplet head over the weight-free feature frontend (``features-v1``), trained
+   in this run on the run's training tracks (8-s windows, the job's augmented views, the run's
+   seed) with :func:`workbench.train.triplet.train_triplet`, its output the CNN's size.
+2. **Targets**: for each 3.0-s window (every ``hop_s`` seconds, at most ``max_windows`` per track
+   and view, evenly spread) the teacher's embedding of the 8-s context centred on it
+   (pooled feature frames of the *original* audio). An augmented view's window (pitch, tempo,
+   gain, noise: :func:`workbench.train.views.training_view_settings`) gets the target of the
+   original music it holds (its time mapped back), so the CNN learns the invariance too.
+3. **Student**: the CNN's network over log-mel patches, AdamW with a one-cycle learning rate,
+   loss ``1 - cos(student, target)``; the epoch kept is the one with the best mean cosine on the
+   validation tracks' windows (targets from the same teacher; these tracks are never trained on).
+
+Only the run's training tracks are learnt from; its validation tracks choose the epoch; its test
+tracks (and any track outside the run) are never seen. The result has the triplet path's shape
+(:class:`~workbench.train.triplet.TripletResult`, same metrics and baselines on the same 3-s
+windows) plus ``metrics["distill"]`` (teacher, its scores, the cosine reached).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.errors import ParameterError
+
+if TYPE_CHECKING:
+    from workbench.library import Library, Track
+    from workbench.train.datasets import EmbeddingSet
+    from workbench.train.triplet import OnEpoch, TripletConfig, TripletResult
+
+#: Teachers ``--distill`` accepts.
+DISTILL_CHOICES = ("features",)
+#: Training settings of a distilled CNN where the run does not set them.
+DISTILL_DEFAULTS: dict[str, Any] = {"lr": 1e-3, "max_epochs": 12, "patience": 4, "dropout": 0.1,
+                                    "weight_decay": 1e-4}
+#: Seconds between the student's training windows, windows kept per track and view, rows per batch.
+HOP_S = 1.0
+MAX_WINDOWS = 48
+BATCH_SIZE = 32
+#: Augmented views of each training track the student learns from (at least the run's ``n_views``):
+#: the teacher labels any audio, so views are cheap targets; each epoch draws at most
+#: :data:`ROWS_PER_EPOCH` of all the rows (another draw every epoch).
+STUDENT_VIEWS = 3
+ROWS_PER_EPOCH = 768
+#: The teacher's context (seconds): the feature windows the head was trained on.
+CONTEXT_S = 8.0
+
+
+def check_distill(value: object, *, backbone: object) -> str | None:
+    """``value`` when it names a teacher (None: no distillation); only the CNN is distilled.
+
+    Parameters
+    ----------
+    value : str or None
+        The run's ``distill`` setting.
+    backbone : str
+        The run's backbone kind.
+
+    Raises
+    ------
+    ParameterError
+        An unknown teacher, or a backbone other than ``cnn``.
+    """
+    if value is None or value is False:
+        return None
+    if value not in DISTILL_CHOICES:
+        raise ParameterError(f"distill must be one of {list(DISTILL_CHOICES)} or None; got {value!r}")
+    if backbone != "cnn":
+        raise ParameterError(f"distill trains the CNN: it needs backbone='cnn'; got backbone={backbone!r}")
+    return str(value)
+
+
+@dataclass
+class StudentRows:
+    """Log-mel patches (float16, ``(n, 128 * 128)``) with their unit teacher targets ``(n, dim)`` and tracks."""
+
+    patches: np.ndarray
+    targets: np.ndarray
+    track_ids: np.ndarray
+
+
+def _teacher_config(cfg: TripletConfig, train: EmbeddingSet, out_dim: int) -> TripletConfig:
+    from workbench.train.triplet import TripletConfig
+
+    m = cfg.m  # the run's m; the batch as the job sizes it, over the teacher's own rows
+    full = int((np.bincount(train.y) >= m).sum())
+    return TripletConfig(seed=cfg.seed, num_threads=cfg.num_threads, out_dim=out_dim, m=m,
+                         batch_size=m * min(64 // m, max(2, full)) if m <= 32 else m, on_collapse="stop")
+
+
+def train_teacher(library: Library, tracks: dict[str, list[Track]], *, classes: Any, cfg: TripletConfig,
+                  out_dim: int, n_views: int, progress: bool) -> TripletResult:
+    """The feature frontend's triplet head, trained on ``tracks["train"]`` (views included).
+
+    Parameters
+    ----------
+    library : Library
+        Where the tracks are.
+    tracks : dict
+        ``train``, ``val`` and ``test`` tracks of the run.
+    classes : mapping
+        Track id -> class name (the run's classes).
+    cfg : TripletConfig
+        The run's settings (its seed and threads are used; the head keeps its own defaults).
+    out_dim : int
+        The teacher's output size: the CNN's embedding size.
+    n_views : int >= 0
+        Augmented views of each training track.
+    progress : bool
+        Progress bars.
+    """
+    from workbench.embed.features import FeatureFrontend
+    from workbench.train import datasets as ds
+    from workbench.train.triplet import train_triplet
+    from workbench.train.views import training_view_settings
+
+    def rows(part: str, views: int) -> EmbeddingSet:
+        """The feature frontend's 8-s windows of one split.
+
+        Parameters
+        ----------
+        part : str
+            ``train``, ``val`` or ``test``.
+        views : int >= 0
+            Augmented views per track.
+        """
+        return ds.section_windows(library, ds.whole_tracks(library, tracks[part]), backbone=FeatureFrontend(),
+                                  window_s=CONTEXT_S, classes_from=classes, n_views=views,
+                                  augment_settings=training_view_settings() if views else None, seed=cfg.seed,
+                                  progress=progress)
+
+    train = rows("train", n_views)
+    test = rows("test", 0) if tracks.get("test") else None
+    return train_triplet(train, rows("val", 0), test=test, config=_teacher_config(cfg, train, out_dim),
+                         progress=progress)
+
+
+def student_rows(tracks: list[Track], teacher: Any, *, n_views: int, seed: int,
+                 hop_s: float = HOP_S, max_windows: int = MAX_WINDOWS) -> StudentRows:
+    """The student's windows of ``tracks`` (and of ``n_views`` augmented views each) with their targets.
+
+    Parameters
+    ----------
+    tracks : list of Track
+        The tracks (read from their paths; one that cannot be read is left out).
+    teacher : EmbeddingHead
+        The feature frontend's head (takes raw pooled feature vectors).
+    n_views : int >= 0
+        Augmented views per track (seeded by ``seed`` and the track's content hash).
+    seed : int >= 0
+        The run's seed.
+    hop_s : float
+        Seconds between window starts.
+    max_windows : int >= 1
+        Most windows per track and view (evenly spread).
+    """
+    import torch
+
+    from workbench import audio
+    from workbench.augment import augment, time_scale, view_seed
+    from workbench.embed.features import FeatureFrontend, pool
+    from workbench.models.cnn import SAMPLE_RATE_HZ, WINDOW_S, LogMel
+    from workbench.models.cnn_backbone import audio_windows
+    from workbench.train.triplet import embed
+    from workbench.train.views import training_view_settings
+
+    frontend, logmel, settings = FeatureFrontend(), LogMel(), training_view_settings()
+    patches, targets, tids = [], [], []
+    for t in tracks:
+        try:
+            y, sr = audio.load(t.path, sr=SAMPLE_RATE_HZ, mono=True)
+            frames, ts = frontend.embed(y, sr=sr)
+        except Exception:  # one bad file never stops the run (it is left out of the student's rows)
+            continue
+        last = max(0.0, float(ts[-1]) - (CONTEXT_S - frontend.window_s))
+        views = [(y, 1.0)]
+        for i in range(n_views):
+            yv, params = augment(y, sr=sr, settings=settings, seed=view_seed(seed, i + 1, content_hash=t.content_hash))
+            views.append((yv, time_scale(params)))
+        for yv, scale in views:
+            windows, starts = audio_windows(yv, sr=sr, hop_s=hop_s)
+            if len(windows) > max_windows:
+                keep = np.unique(np.linspace(0, len(windows) - 1, max_windows).round().astype(int))
+                windows, starts = windows[keep], starts[keep]
+            centres = (starts + WINDOW_S / 2) / scale  # original time of each window's middle
+            ctx = []
+            for c in centres:
+                a = min(max(0.0, c - CONTEXT_S / 2), last)
+                inside = (ts >= a - 1e-6) & (ts < a + CONTEXT_S)
+                ctx.append(pool(frames[inside] if inside.any() else frames[[int(np.argmin(np.abs(ts - a)))]]))
+            with torch.no_grad():
+                p = torch.cat([logmel(torch.from_numpy(windows[k:k + 32])) for k in range(0, len(windows), 32)])
+            patches.append(p.reshape(len(windows), -1).numpy().astype(np.float16))
+            targets.append(embed(teacher, np.stack(ctx).astype(np.float32)))
+            tids += [t.id] * len(windows)
+    if not patches:
+        raise ParameterError(f"distillation found no audio it could read among {len(tracks)} tracks")
+    return StudentRows(np.concatenate(patches), np.concatenate(targets).astype(np.float32), np.asarray(tids))
+
+
+def _student_embed(net: Any, patches: np.ndarray) -> np.ndarray:
+    from workbench.train.triplet import embed
+
+    out = [embed(net, patches[a:a + 256].astype(np.float32)) for a in range(0, len(patches), 256)]
+    return np.concatenate(out)
+
+
+def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletConfig, batch_size: int = BATCH_SIZE,
+                rows_per_epoch: int = ROWS_PER_EPOCH,
+                on_epoch: OnEpoch | None = None) -> tuple[list[dict[str, Any]], int, str]:
+    """Train ``net`` (in place) to ``train``'s targets; keep the epoch of best validation cosine.
+
+    Parameters
+    ----------
+    net : MelCNN
+        The network (patches -> unit embeddings).
+    train, val : StudentRows
+        Training rows; validation rows (other tracks) that choose the epoch.
+    cfg : TripletConfig
+        ``lr``, ``weight_decay``, ``max_epochs``, ``patience``, ``seed``, ``num_threads``.
+    batch_size : int >= 2
+        Rows per step.
+    rows_per_epoch : int >= 1
+        Rows drawn (without replacement) each epoch, at most all of them.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, total, record)`` after each epoch.
+
+    Returns
+    -------
+    history, best_epoch, stopped_reason
+    """
+    import torch
+
+    from workbench.train.triplet import embedding_spread
+
+    rng = np.random.default_rng(cfg.seed)
+    per_epoch = min(len(train.patches), rows_per_epoch)
+    steps = max(1, per_epoch // batch_size)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.max_epochs * steps, pct_start=0.25)
+    targets = torch.from_numpy(train.targets)
+    history: list[dict[str, Any]] = []
+    best, best_epoch, best_state, stale = -math.inf, 0, copy.deepcopy(net.state_dict()), 0
+    stopped = f"reached max_epochs={cfg.max_epochs}"
+    saved_threads = torch.get_num_threads()
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        for epoch in range(1, cfg.max_epochs + 1):
+            t0 = time.perf_counter()
+            net.train()
+            order, losses = rng.permutation(len(train.patches))[:per_epoch], []
+            for k in range(steps):
+                b = np.sort(order[k * batch_size:(k + 1) * batch_size])
+                emb = net(torch.from_numpy(train.patches[b].astype(np.float32)))
+                loss = (1.0 - (emb * targets[b]).sum(dim=1)).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(float(loss.detach()))
+            val_emb = _student_embed(net, val.patches)
+            cos = float(np.mean(np.sum(val_emb * val.targets, axis=1)))
+            record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_cosine": cos,
+                      "embedding_spread": embedding_spread(val_emb), "lr": float(sched.get_last_lr()[0]),
+                      "seconds": time.perf_counter() - t0}
+            history.append(record)
+            if cos > best + 1e-6:
+                best, best_epoch, best_state, stale = cos, epoch, copy.deepcopy(net.state_dict()), 0
+            else:
+                stale += 1
+            if on_epoch is not None:
+                on_epoch(epoch, cfg.max_epochs, dict(record))
+            if stale >= cfg.patience:
+                stopped = f"early stop: validation cosine to the teacher did not improve for {cfg.patience} epochs"
+                break
+    finally:
+        torch.set_num_threads(saved_threads)
+    net.load_state_dict(best_state)
+    net.eval()
+    return history, best_epoch, stopped
+
+
+def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet,
+                classes: Any, cfg: TripletConfig, n_views: int, batch_size: int | None = None,
+                progress: bool = True, on_epoch: OnEpoch | None = None) -> TripletResult:
+    """The whole distillation: teacher, targets, student; metrics like :func:`~workbench.train.triplet.train_triplet`'s.
+
+    Parameters
+    ----------
+    library : Library
+        Where the tracks are.
+    net : MelCNN
+        The CNN's network, trained in place.
+    train, val, test : EmbeddingSet
+        The run's 3-s patch rows of each split (their tracks decide who is trained on; ``val`` and
+        ``test`` score the student as the triplet path's are scored).
+    classes : mapping
+        Track id -> class name.
+    cfg : TripletConfig
+        The run's settings.
+    n_views : int >= 0
+        Augmented views per training track (the teacher's; the student's at least :data:`STUDENT_VIEWS`).
+    batch_size : int or None
+        Rows per step (default :data:`BATCH_SIZE`).
+    progress : bool
+        Progress bars (teacher).
+    on_epoch : callable, optional
+        The student's per-epoch callback.
+    """
+    import numpy as np
+
+    from workbench.train.triplet import TripletResult, _evaluate
+
+    parts = {name: [library.track(int(t)) for t in sorted(set(part.track_ids.tolist()))]
+             for name, part in (("train", train), ("val", val), ("test", test))}
+    t0 = time.perf_counter()
+    teacher = train_teacher(library, parts, classes=classes, cfg=cfg, out_dim=int(net.embedding_dim),
+                            n_views=n_views, progress=progress)
+    rows = student_rows(parts["train"], teacher.model, n_views=max(n_views, STUDENT_VIEWS), seed=cfg.seed)
+    val_rows = student_rows(parts["val"], teacher.model, n_views=0, seed=cfg.seed)
+    untrained = copy.deepcopy(net).eval()
+    prep_s = time.perf_counter() - t0
+    history, best_epoch, stopped = fit_student(net, rows, val_rows, cfg=cfg, batch_size=batch_size or BATCH_SIZE,
+                                               on_epoch=on_epoch)
+    dim = train.dim
+    metrics = _evaluate(net, untrained, train, {"val": val, "test": test}, np.zeros(dim, np.float32),
+                        np.ones(dim, np.float32))
+    tm = teacher.metrics.get("model", {})
+    metrics["distill"] = {
+        "teacher": f"features-v1 + triplet head ({int(net.embedding_dim)}-d), trained in this run",
+        "teacher_val_map_at_r": (tm.get("val") or {}).get("map_at_r"),
+        "teacher_test_map_at_r": (tm.get("test") or {}).get("map_at_r"),
+        "teacher_window_s": CONTEXT_S, "val_cosine": max(h["val_cosine"] for h in history),
+        "student_rows": len(rows.patches), "val_rows": len(val_rows.patches), "hop_s": HOP_S,
+        "student_views": max(n_views, STUDENT_VIEWS), "rows_per_epoch": min(len(rows.patches), ROWS_PER_EPOCH),
+        "max_windows": MAX_WINDOWS, "prepare_s": round(prep_s, 1),
+        "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1)}
+    config = {**cfg.to_dict(), "distill": "features", "distill_batch_size": batch_size or BATCH_SIZE}
+    return TripletResult(model=net, history=history, metrics=metrics, config=config, stopped_reason=stopped,
+                         best_epoch=best_epoch, data={"train_rows": len(rows.patches), "val_rows": len(val),
+                                                      "test_rows": len(test), "classes": list(train.classes),
+                                                      "in_dim": dim, "distill": "features"})
