@@ -228,6 +228,15 @@ def _slice_by_index(x: np.ndarray, begin: Any, end: Any, stride: Any = None, beg
     return x[tuple(idx)]
 
 
+def _topk(x: np.ndarray, k: Any = 1, axis: Any = -1, ascending: Any = False, sort: Any = True,
+          return_indices: Any = True, output_indices_dtype: Any = "int32") -> tuple[np.ndarray, np.ndarray]:
+    a = _f(x)
+    ax = int(axis) % a.ndim
+    order = np.argsort(a if bool(ascending) else -a, axis=ax, kind="stable")
+    idx = np.take(order, np.arange(int(k)), axis=ax)
+    return np.take_along_axis(a, idx, axis=ax), idx.astype(np.int32)
+
+
 def _classify(probabilities: np.ndarray, classes: Any) -> tuple[str, dict[str, float]]:
     p = np.asarray(probabilities, np.float32).reshape(-1)
     labels = [str(c) for c in classes]
@@ -283,6 +292,7 @@ _OPS: dict[str, Callable[..., Any]] = {
     "batch_norm": _batch_norm,
     "instance_norm": _instance_norm,
     "classify": _classify,
+    "topk": _topk,
 }
 
 #: The MIL op types this evaluator implements (besides ``const`` and ``constexpr_*``).
