@@ -1,0 +1,94 @@
+"""The feature frontend exported whole-track from audio (export/audio_track.py): round trip on the MIL evaluator."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("NUMBA_CPU_NAME", "generic")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+pytest.importorskip("coremltools")
+pytest.importorskip("torch")
+
+from workbench.embed.features import FeatureFrontend  # noqa: E402
+from workbench.export import audio_in, coreml, mil_eval  # noqa: E402
+from workbench.models import features_torch as ft  # noqa: E402
+from workbench.models.heads import EmbeddingHead  # noqa: E402
+
+SR = 22050
+
+
+def _track(seconds: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(SR * seconds)) / SR
+    tone = 0.3 * np.sin(2 * np.pi * 330 * t) * (np.sin(2 * np.pi * 0.9 * t) > 0)
+    kick = 0.5 * np.exp(-25 * (t % 0.45)) * np.sin(2 * np.pi * 55 * t)
+    return (tone + kick + 0.02 * rng.normal(size=t.size)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    import soundfile as sf
+    import torch
+
+    d = tmp_path_factory.mktemp("features_audio")
+    sf.write(d / "a.wav", _track(12.0, 0), SR)
+    spec = audio_in.audio_spec("features")
+    excerpts = audio_in.file_windows([d / "a.wav"], spec, n_windows=8, seed=0)
+    g = torch.Generator().manual_seed(3)
+    head = EmbeddingHead(ft.DIM).eval()
+    with torch.no_grad():
+        for p in head.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    backbone = audio_in.export_backbone(FeatureFrontend(), d / "f.mlpackage", windows=excerpts)
+    embedding = coreml.export_embedding_model(head, d / "fe.mlpackage", backbone="features", windows=excerpts)
+    return {"spec": spec, "excerpts": excerpts, "head": head, "backbone": backbone, "embedding": embedding}
+
+
+def test_whole_track_spec_and_input_description(exports):
+    spec = exports["spec"]
+    assert (spec.sample_rate, spec.dim, spec.track_range) == (SR, 202, (SR, 1200 * SR))
+    assert exports["excerpts"].shape == (1, spec.n_samples)
+    meta = coreml.read_metadata(exports["backbone"].path)
+    desc = meta["inputs"]["samples"]
+    for text in ("the whole track", "22050 Hz", "mono", "full scale", "(1, n_samples)", "rows ="):
+        assert text in desc
+    assert meta["sample_rate"] == SR and meta["hop_samples"] == 22 * 512 and meta["window_samples"] == 43 * 512
+    assert meta["input_range"] == {"1": [SR, 1200 * SR]} and meta["whole_track"] is True
+    assert "float32" in meta["fp32_island"]
+    program = mil_eval.load_program(exports["backbone"].path)
+    shape = tuple(mil_eval.main_function(program).inputs["samples"].shape)
+    assert shape[0] == 1 and not isinstance(shape[1], int)  # flexible length
+
+
+def test_backbone_round_trip_matches_librosa_at_two_lengths(exports):
+    r = exports["backbone"]
+    assert r.lint.ok, str(r.lint)
+    assert any("declared flexible input" in f.message for f in r.lint.warnings)
+    assert r.parity is not None and r.parity.psnr_db >= 60.0, str(r.parity)
+    for seconds in (2.0, 3.3):
+        y = _track(seconds, 1)
+        out = mil_eval.run(r.path, {"samples": y[None, :]})["embedding"]
+        ref, _ = FeatureFrontend().embed(y, sr=SR)
+        assert out.shape == ref.shape == (ft.n_windows(y.size), 202)
+        for a, b in ((0, 128), (128, 168), (168, 175), (175, 190), (190, 202)):
+            assert mil_eval.psnr_db(out[:, a:b], ref[:, a:b]) >= 60.0, (seconds, a, b)
+
+
+def test_embedding_round_trip_and_standardisation(exports):
+    r = exports["embedding"]
+    assert r.lint.ok, str(r.lint)
+    assert r.parity is not None and r.parity.psnr_db >= 60.0, str(r.parity)
+    meta = coreml.read_metadata(r.path)
+    assert "folded into the head's first layer" in meta["standardisation"]
+    y = _track(2.5, 2)
+    out = mil_eval.run(r.path, {"samples": y[None, :]})["embedding_256"]
+    import torch
+
+    with torch.no_grad():
+        want = exports["head"](torch.from_numpy(FeatureFrontend().embed(y, sr=SR)[0])).numpy()
+    assert out.shape == want.shape == (ft.n_windows(y.size), 256)
+    assert mil_eval.psnr_db(out, want) >= 60.0
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-2)
