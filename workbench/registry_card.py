@@ -93,7 +93,9 @@ def model_card(doc: dict[str, Any]) -> str:
         for n, d in (meta.get(key) or {}).items():
             lines.append(f"- **{n}** ({key[:-1]}): {d}")
     if meta.get("input_shape"):
-        lines.append(f"- input shape {meta['input_shape']} (static), {meta.get('io_dtype', 'fp32')}")
+        shape = (f"(flexible axes, axis: [lowest, highest]: {meta['input_range']}; this is the traced example)"
+                 if meta.get("input_range") else "(static)")
+        lines.append(f"- input shape {meta['input_shape']} {shape}, {meta.get('io_dtype', 'fp32')}")
     if meta.get("frontend"):
         lines.append(f"- frontend: {meta['frontend']}")
     if meta.get("sample_rate"):

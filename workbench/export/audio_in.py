@@ -353,8 +353,8 @@ def export_backbone(backbone: Any, path: str | os.PathLike[str], *, batch: int =
     given = dict(metadata or {})
     fields = {k: given.pop(k) for k in ("metrics", "fingerprint", "run_id", "version", "author", "license") if k in given}
     given.pop("backbone", None)
-    meta = build_metadata(model_type=model_type, description=f"{spec.name} embedding of a {spec.window_s:g}-s audio "
-                          f"window ({spec.dim} floats), from mono samples at {spec.sample_rate} Hz.",
+    meta = build_metadata(model_type=model_type, description=f"{spec.name} embedding of {audio_track.what_in(spec)} "
+                          f"({spec.dim} floats), from mono samples at {spec.sample_rate} Hz.",
                           backbone=extra.get("backbone"), weights_source=extra.get("weights_source"),
                           extra=given, **fields)
     return _export(audio_model(backbone, batch=batch), spec, path, model_type=model_type, batch=batch,
@@ -388,8 +388,8 @@ def export_audio_embedding(head: EmbeddingHead, path: str | os.PathLike[str], *,
     from workbench.export.coreml_finish import _head_metadata
 
     spec = audio_spec(backbone)
-    meta = _head_metadata(head, "embedding", metadata, f"Embedding model: {spec.name} and the trained head, from a "
-                          f"{spec.window_s:g}-s mono audio window to a {head.out_dim}-d L2-normalised embedding.")
+    meta = _head_metadata(head, "embedding", metadata, f"Embedding model: {spec.name} and the trained head, from "
+                          f"{audio_track.what_in(spec)} to a {head.out_dim}-d L2-normalised embedding.")
     meta.update(backbone_metadata(backbone),
                 **({"standardisation": audio_track.STANDARDISATION} if spec.track_range else {}))
     return _export(audio_model(backbone, head, batch=batch), spec, path, model_type="embedding", batch=batch,

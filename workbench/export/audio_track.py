@@ -112,6 +112,18 @@ def describe_track(spec: AudioSpec) -> str:
             f"rows = (1 + n_samples // 512 - 43) // 22 + 1.")
 
 
+def what_in(spec: AudioSpec) -> str:
+    """What one output row describes, for a model's description: a window, or each window of a whole track.
+
+    Parameters
+    ----------
+    spec : AudioSpec
+    """
+    if spec.track_range:
+        return f"each {spec.window_s:.3f}-s window (every {spec.hop_s:.3f} s) of a whole mono track"
+    return f"a {spec.window_s:g}-s mono audio window"
+
+
 def track_metadata(spec: AudioSpec) -> dict[str, Any]:
     """The ``com.workbench.*`` keys a whole-track model adds: its input range, row hop and the tempogram context.
 
