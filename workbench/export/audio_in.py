@@ -93,9 +93,7 @@ class AudioSpec:
                 "window_s": round(self.window_s, 6), "hop_s": float(self.hop_s), "channels": MONO_MIX,
                 "level": LEVEL, "input": AUDIO_INPUT}
         if self.track_range:
-            from workbench.export.audio_track import track_metadata
-
-            meta.update(track_metadata(self))
+            meta.update(audio_track.track_metadata(self))
         return meta
 
     def describe(self, batch: int = 1) -> str:
@@ -107,9 +105,7 @@ class AudioSpec:
             Windows per prediction.
         """
         if self.track_range:
-            from workbench.export.audio_track import describe_track
-
-            return describe_track(self)
+            return audio_track.describe_track(self, mono_mix=MONO_MIX, level=LEVEL)
         what = "one window" if batch == 1 else f"{batch} windows (one per row)"
         return (f"{what} of audio, {self.n_samples} samples = {self.window_s:g} s at {self.sample_rate} Hz, "
                 f"{MONO_MIX}, {LEVEL}; for a track, windows every {self.hop_s:g} s (hop). Shape "
@@ -141,7 +137,7 @@ def audio_spec(backbone: Any) -> AudioSpec:
     """
     name = backbone if isinstance(backbone, str) else str(getattr(backbone, "name", type(backbone).__name__))
     if audio_track.is_features(backbone):
-        return audio_track.features_spec(backbone)
+        return AudioSpec(**audio_track.features_spec(backbone))
     if isinstance(backbone, str):
         raise ParameterError(f"backbone must be {' or '.join(repr(b) for b in AUDIO_BACKBONES)} (a name stands only "
                              f"for the feature frontend, 'features'; pass the OpenL3 or CNN object); got {name!r}")

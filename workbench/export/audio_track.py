@@ -17,15 +17,15 @@ static shapes); the package declares both (``com.workbench.fp32_island``, ``inpu
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from workbench.errors import ParameterError
 from workbench.validate import check_int
 
-if TYPE_CHECKING:
-    from workbench.export.audio_in import AudioSpec
+#: An :class:`workbench.export.audio_in.AudioSpec` (not imported: audio_in imports this module).
+AudioSpec = Any
 
 #: Longest input of the exported model, in seconds (20 min).
 MAX_TRACK_S = 1200
@@ -75,38 +75,36 @@ def features_backbone(backbone: Any) -> Any:
     return features_module()
 
 
-def features_spec(backbone: Any) -> AudioSpec:
-    """The audio input of the feature frontend's whole-track model.
+def features_spec(backbone: Any) -> dict[str, Any]:
+    """The fields of the :class:`~workbench.export.audio_in.AudioSpec` of the feature frontend's whole-track model.
 
     Parameters
     ----------
     backbone : str, FeatureFrontend or FeaturesModule
     """
-    from workbench.export.audio_in import AudioSpec
     from workbench.models.features_torch import FRAMES_PER_WINDOW, HOP_SAMPLES, MIN_SAMPLES
 
     module = features_backbone(backbone)
     rate = int(module.sample_rate)
-    return AudioSpec(name=module.name, sample_rate=rate, n_samples=int(EXCERPT_S * rate), hop_s=float(module.hop_s),
-                     dim=int(module.dim), fp32_scopes=("frontend", "stats"),
-                     track_range=(int(MIN_SAMPLES), int(MAX_TRACK_S * rate)),
-                     row_samples=FRAMES_PER_WINDOW * HOP_SAMPLES)
+    return {"name": module.name, "sample_rate": rate, "n_samples": int(EXCERPT_S * rate), "hop_s": float(module.hop_s),
+            "dim": int(module.dim), "fp32_scopes": ("frontend", "stats"),
+            "track_range": (int(MIN_SAMPLES), int(MAX_TRACK_S * rate)), "row_samples": FRAMES_PER_WINDOW * HOP_SAMPLES}
 
 
-def describe_track(spec: AudioSpec) -> str:
+def describe_track(spec: AudioSpec, *, mono_mix: str, level: str) -> str:
     """The input description of a whole-track model.
 
     Parameters
     ----------
     spec : AudioSpec
         With ``track_range``.
+    mono_mix, level : str
+        How the app mixes and scales the audio (``audio_in.MONO_MIX``, ``audio_in.LEVEL``).
     """
-    from workbench.export.audio_in import LEVEL, MONO_MIX
-
     lo, hi = spec.track_range or (spec.n_samples, spec.n_samples)
     hop = round(spec.hop_s * spec.sample_rate)
-    return (f"the whole track (not a window: do not cut it into chunks), {MONO_MIX}, at {spec.sample_rate} Hz, "
-            f"{LEVEL}. Shape (1, n_samples), n_samples from {lo} ({lo / spec.sample_rate:g} s) to {hi} "
+    return (f"the whole track (not a window: do not cut it into chunks), {mono_mix}, at {spec.sample_rate} Hz, "
+            f"{level}. Shape (1, n_samples), n_samples from {lo} ({lo / spec.sample_rate:g} s) to {hi} "
             f"({hi / spec.sample_rate / 60:g} min). One output row per window of {spec.row_samples} samples "
             f"({spec.window_s:.3f} s); row i starts at sample {hop} * i ({spec.hop_s:.4f} s); "
             f"rows = (1 + n_samples // 512 - 43) // 22 + 1.")
