@@ -187,7 +187,10 @@ def _swift_predict(meta: dict[str, Any]) -> list[str]:
     if not inputs or not shape:
         return []
     dtype = ".float16" if meta.get("io_dtype") == "fp16" else ".float32"
-    lines = [f"let x = try MLMultiArray(shape: {list(shape)}, dataType: {dtype})  // fill with the input",
+    first = (f"let x = try MLMultiArray(shape: [1, NSNumber(value: samples.count)], dataType: {dtype})  // the whole "
+             f"track's samples (flexible length {meta['input_range']})" if meta.get("input_range") else
+             f"let x = try MLMultiArray(shape: {list(shape)}, dataType: {dtype})  // fill with the input")
+    lines = [first,
              f"let input = try MLDictionaryFeatureProvider(dictionary: [\"{inputs[0]}\": x])",
              "let out = try await model.prediction(from: input)"]
     if meta.get("labels"):
