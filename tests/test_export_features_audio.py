@@ -92,3 +92,25 @@ def test_embedding_round_trip_and_standardisation(exports):
     assert out.shape == want.shape == (ft.n_windows(y.size), 256)
     assert mil_eval.psnr_db(out, want) >= 60.0
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-2)
+
+
+def test_swift_example_reads_the_whole_track_contract(exports):
+    """docs/swift/WorkbenchExample.swift: the names it reads exist in the whole-track packages, and it sends
+    the track as (1, n_samples) when ``com.workbench.whole_track`` is true."""
+    import re
+    from pathlib import Path
+
+    import coremltools as ct
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "swift" / "WorkbenchExample.swift").read_text()
+    body = re.search(r"enum Workbench \{(.*?)\n\}", text, re.S).group(1)
+    names = dict(re.findall(r'static let (\w+) = "([^"]*)"', body))
+    for kind, output in (("backbone", names["backboneOutput"]), ("embedding", names["embeddingOutput"])):
+        m = ct.models.MLModel(str(exports[kind].path), skip_model_load=True)
+        spec, meta = m.get_spec(), m.user_defined_metadata
+        (inp,) = spec.description.input
+        assert inp.name == names["inputName"] and [o.name for o in spec.description.output] == [output]
+        assert meta[names["wholeTrackKey"]] == "true" and int(meta[names["sampleRateKey"]]) == SR
+        ranges = inp.type.multiArrayType.shapeRange.sizeRanges
+        assert [(r.lowerBound, r.upperBound) for r in ranges] == [(1, 1), (SR, 1200 * SR)]
+    assert "MLMultiArray(shape: [1, NSNumber(value: y.count)], dataType: .float32)" in text
