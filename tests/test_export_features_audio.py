@@ -114,3 +114,19 @@ def test_swift_example_reads_the_whole_track_contract(exports):
         ranges = inp.type.multiArrayType.shapeRange.sizeRanges
         assert [(r.lowerBound, r.upperBound) for r in ranges] == [(1, 1), (SR, 1200 * SR)]
     assert "MLMultiArray(shape: [1, NSNumber(value: y.count)], dataType: .float32)" in text
+
+
+def test_lint_relaxes_only_what_the_package_declares(exports, tmp_path):
+    """Dynamic shapes are warnings only under a declared flexible input, topk only inside the declared island."""
+    import coremltools as ct
+
+    from workbench.export.lint import lint
+
+    for key, message in (("com.workbench.input_range", "has a dynamic shape"),
+                         ("com.workbench.fp32_island", "op is known to run off the Neural Engine")):
+        m = ct.models.MLModel(str(exports["backbone"].path), skip_model_load=True)
+        del m.user_defined_metadata[key]
+        m.save(str(tmp_path / f"{key}.mlpackage"))
+        bad = lint(tmp_path / f"{key}.mlpackage")
+        assert not bad.ok and any(message in f.message for f in bad.errors), key
+    assert exports["backbone"].lint.n_ane_eligible == 0  # flexible shapes: GPU or CPU, all of it
