@@ -105,32 +105,6 @@ def label_counts(r, windows, reference) -> str:
     return "labels " + ",".join(str(int(c)) for c in np.bincount(top, minlength=7))
 
 
-def cnn_rows(d: Path, args: argparse.Namespace) -> list[dict]:
-    """The CNN's rows: backbone, head (batch 1 and 8), a frame section classifier."""
-    from workbench.export import audio_in, coreml
-    from workbench.models.cnn import build_cnn
-    from workbench.models.heads import EmbeddingHead
-
-    rows: list[dict] = []
-    cnn = build_cnn(seed=0).eval()
-    spec = audio_in.audio_spec(cnn)
-    w = audio_in.file_windows(real_files(), spec, n_windows=max(args.windows, 8), seed=0)
-    ws = audio_in.file_windows(real_files(), spec, n_windows=args.section_windows, seed=1)
-    head, clf = seeded(EmbeddingHead(spec.dim), 0), fit_classifier(cnn, ws, seed=1)
-    inp = f"samples (1, {spec.n_samples}) {spec.sample_rate // 1000} kHz"
-    for name, r in (("cnn backbone 128-d", audio_in.export_backbone(cnn, d / "cb.mlpackage", windows=w)),
-                    ("cnn + head -> 256", coreml.export_embedding_model(head, d / "ce.mlpackage", backbone=cnn,
-                                                                        windows=w)),
-                    ("cnn + head -> 256, batch 8", coreml.export_embedding_model(
-                        head, d / "ce8.mlpackage", backbone=cnn, batch=8, windows=w[:8]))):
-        rows.append(row(name, inp.replace("(1,", "(8,") if "batch 8" in name else inp, r))
-        show(rows[-1])
-    r = coreml.export_classifier(clf, d / "cc.mlpackage", backbone=cnn, windows=ws)
-    rows.append(row("cnn + dj_section (frame)", inp, r, label_counts(r, ws, audio_in.reference(cnn, clf))))
-    show(rows[-1])
-    return rows
-
-
 #: descriptor blocks of features-v1, in order (columns of the 202-d row)
 BLOCKS = {"log-mel mean": (0, 64), "log-mel std": (64, 128), "mfcc mean": (128, 148), "mfcc std": (148, 168),
           "contrast": (168, 175), "sorted chroma": (175, 187), "onset": (187, 190), "tempo bands": (190, 202)}
@@ -203,16 +177,42 @@ def features_rows(d: Path, args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def cnn_rows(d: Path, args: argparse.Namespace) -> list[dict]:
+    """The CNN's rows: backbone, head (batch 1 and 8), a frame section classifier."""
+    from workbench.export import audio_in, coreml
+    from workbench.models.cnn import build_cnn
+    from workbench.models.heads import EmbeddingHead
+
+    rows: list[dict] = []
+    cnn = build_cnn(seed=0).eval()
+    spec = audio_in.audio_spec(cnn)
+    w = audio_in.file_windows(real_files(), spec, n_windows=max(args.windows, 8), seed=0)
+    ws = audio_in.file_windows(real_files(), spec, n_windows=args.section_windows, seed=1)
+    head, clf = seeded(EmbeddingHead(spec.dim), 0), fit_classifier(cnn, ws, seed=1)
+    inp = f"samples (1, {spec.n_samples}) {spec.sample_rate // 1000} kHz"
+    for name, r in (("cnn backbone 128-d", audio_in.export_backbone(cnn, d / "cb.mlpackage", windows=w)),
+                    ("cnn + head -> 256", coreml.export_embedding_model(head, d / "ce.mlpackage", backbone=cnn,
+                                                                        windows=w)),
+                    ("cnn + head -> 256, batch 8", coreml.export_embedding_model(
+                        head, d / "ce8.mlpackage", backbone=cnn, batch=8, windows=w[:8]))):
+        rows.append(row(name, inp.replace("(1,", "(8,") if "batch 8" in name else inp, r))
+        show(rows[-1])
+    r = coreml.export_classifier(clf, d / "cc.mlpackage", backbone=cnn, windows=ws)
+    rows.append(row("cnn + dj_section (frame)", inp, r, label_counts(r, ws, audio_in.reference(cnn, clf))))
+    show(rows[-1])
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--windows", type=int, default=8, help="parity windows per model (default 8)")
     ap.add_argument("--section-windows", type=int, default=200,
                     help="windows for the CNN section classifier's label agreement (default 200)")
-    ap.add_argument("--no-openl3", action="store_true", help="skip the OpenL3 models (minutes)")
-    ap.add_argument("--no-cnn", action="store_true", help="skip the CNN models")
     ap.add_argument("--no-features", action="store_true", help="skip the feature frontend's whole-track models")
     ap.add_argument("--feature-excerpts", type=int, default=2,
                     help="5-s real-audio excerpts for the feature frontend's parity (default 2; ~10 s each)")
+    ap.add_argument("--no-openl3", action="store_true", help="skip the OpenL3 models (minutes)")
+    ap.add_argument("--no-cnn", action="store_true", help="skip the CNN models")
     ap.add_argument("--json", type=Path, help="also write the rows here")
     args = ap.parse_args()
     if not real_files():

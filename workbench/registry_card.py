@@ -93,11 +93,12 @@ def model_card(doc: dict[str, Any]) -> str:
         for n, d in (meta.get(key) or {}).items():
             lines.append(f"- **{n}** ({key[:-1]}): {d}")
     if meta.get("input_shape"):
-        shape = (f"(flexible axes, axis: [lowest, highest]: {meta['input_range']}; this is the traced example)"
-                 if meta.get("input_range") else "(static)")
-        lines.append(f"- input shape {meta['input_shape']} {shape}, {meta.get('io_dtype', 'fp32')}")
+        lines.append(f"- input shape {meta['input_shape']} (static), {meta.get('io_dtype', 'fp32')}")
     if meta.get("frontend"):
         lines.append(f"- frontend: {meta['frontend']}")
+    if meta.get("input_range") and not meta.get("track_in"):  # the input shape above is the traced example
+        lines = [ln.replace(" (static),", f" (traced example; flexible axis: [lowest, highest] {meta['input_range']}),")
+                 for ln in lines]
     if meta.get("sample_rate"):
         lines.append(f"- audio: {meta['sample_rate']} Hz, windows of {meta.get('window_samples')} samples "
                      f"({meta.get('window_s')} s) every {meta.get('hop_s')} s, {meta.get('channels')}, "
@@ -187,14 +188,14 @@ def _swift_predict(meta: dict[str, Any]) -> list[str]:
     if not inputs or not shape:
         return []
     dtype = ".float16" if meta.get("io_dtype") == "fp16" else ".float32"
-    first = (f"let x = try MLMultiArray(shape: [1, NSNumber(value: samples.count)], dataType: {dtype})  // the whole "
-             f"track's samples (flexible length {meta['input_range']})" if meta.get("input_range") else
-             f"let x = try MLMultiArray(shape: {list(shape)}, dataType: {dtype})  // fill with the input")
-    lines = [first,
+    lines = [f"let x = try MLMultiArray(shape: {list(shape)}, dataType: {dtype})  // fill with the input",
              f"let input = try MLDictionaryFeatureProvider(dictionary: [\"{inputs[0]}\": x])",
              "let out = try await model.prediction(from: input)"]
     if meta.get("labels"):
         lines.append('let label = out.featureValue(for: "label")?.stringValue')
     else:
         lines.append('let embedding = out.featureValue(for: "embedding_256")?.multiArrayValue')
+    if meta.get("input_range"):  # a whole-track model: the track's length, not the traced example
+        lines[0] = (f"let x = try MLMultiArray(shape: [1, NSNumber(value: samples.count)], dataType: {dtype})  "
+                    f"// the whole track's samples (flexible length {meta['input_range']})")
     return lines

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 #: The input name of every audio-in model.
 AUDIO_INPUT = "samples"
 #: Backbones with an audio-in export.
-AUDIO_BACKBONES = ("cnn", "openl3", "features")
+AUDIO_BACKBONES = ("cnn", "openl3")
 #: How the app must mix and scale its audio (in the input description, the metadata and the card).
 MONO_MIX = "mono: the mean of the channels"
 LEVEL = "float32 at full scale +-1.0 (as AVAudioFile reads it), not normalised by the app"
@@ -139,8 +139,8 @@ def audio_spec(backbone: Any) -> AudioSpec:
     if audio_track.is_features(backbone):
         return AudioSpec(**audio_track.features_spec(backbone))
     if isinstance(backbone, str):
-        raise ParameterError(f"backbone must be {' or '.join(repr(b) for b in AUDIO_BACKBONES)} (a name stands only "
-                             f"for the feature frontend, 'features'; pass the OpenL3 or CNN object); got {name!r}")
+        raise ParameterError(f"backbone must be {' or '.join(repr(b) for b in (*AUDIO_BACKBONES, 'features'))} (a name "
+                             f"stands only for the feature frontend, 'features'; pass the OpenL3 or CNN object); got {name!r}")
     if hasattr(backbone, "network") and hasattr(backbone, "input_repr"):  # OpenL3
         return AudioSpec(name=name, sample_rate=48000, n_samples=48000, hop_s=0.5, dim=int(backbone.embedding_size))
     module = audio_module(backbone)

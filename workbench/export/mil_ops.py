@@ -282,6 +282,7 @@ _OPS: dict[str, Callable[..., Any]] = {
     "reduce_sum_square": _reduce(lambda x, axis, keepdims: np.sum(x * x, axis=axis, keepdims=keepdims)),
     "reduce_l2_norm": _reduce(lambda x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))),
     "conv": _conv,
+    "topk": _topk,
     "linear": lambda x, weight, bias=None: _f(x) @ _f(weight).T + (0 if bias is None else _f(bias)),
     "matmul": lambda x, y, transpose_x=False, transpose_y=False: np.matmul(
         np.swapaxes(_f(x), -1, -2) if transpose_x else _f(x), np.swapaxes(_f(y), -1, -2) if transpose_y else _f(y)),
@@ -292,7 +293,6 @@ _OPS: dict[str, Callable[..., Any]] = {
     "batch_norm": _batch_norm,
     "instance_norm": _instance_norm,
     "classify": _classify,
-    "topk": _topk,
 }
 
 #: The MIL op types this evaluator implements (besides ``const`` and ``constexpr_*``).
