@@ -271,17 +271,19 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
     return out
 
 
-#: Why a run on a feature frontend with other than the default settings has no audio-in model
-#: (stored as ``com.workbench.audio_in``); the default one (features-v1, 1-s windows every 0.5 s) has one.
-NO_AUDIO_IN = ("not available: only the feature frontend features-v1 with its default settings (1-s windows every "
-               "0.5 s) runs inside Core ML; train with those, or with --backbone cnn (or openl3)")
+#: Why a model over the feature frontend has no audio-in form here (stored as ``com.workbench.audio_in``): a
+#: section run's window features, or a frontend with other than the default settings (features-v1, 1-s windows
+#: every 0.5 s, whose embedding run exports a whole-track audio-in model).
+NO_AUDIO_IN = ("not available: this model's input (a section run's window features, or a feature frontend with "
+               "other than its default settings) is not computed inside Core ML; the embedding model of a "
+               "features-v1 run (default settings), or of a --backbone cnn or openl3 run, takes audio")
 
 
 def _audio_backbone(run: Run, openl3_weights: str | os.PathLike[str] | None) -> Any:
     """The run's backbone as a module that runs inside a model (OpenL3, the CNN, the default feature frontend), or None."""
     backbone = dict(run.info.get("backbone") or {})
     name = str(backbone.get("name", "features-v1"))
-    if name.startswith("features"):
+    if name.startswith("features") and run.kind != "sections":  # section runs: window features, not the frontend
         from workbench.embed.features import FeatureFrontend
 
         settings = dict(backbone.get("settings") or {})
@@ -356,11 +358,6 @@ def _jobs(run: Run, lib: Library, model_path: Any, meta: dict[str, Any], windows
         from workbench.models.heads import load_checkpoint
 
         clf = load_checkpoint(model_path)
-        if audio_spec(backbone).track_range:  # one row per window: no single-label Core ML classifier over it
-            meta = {**meta, "audio_in": f"not available for the section model: it takes {clf.in_dim}-d window features "
-                                        "of the whole track; the embedding run's audio-in backbone model gives "
-                                        "the 202-d rows"}
-            return [("dj_section", lambda p: coreml.export_classifier(clf, p, metadata=meta, windows=windows, **kw))]
         if clf.in_dim != dim:  # window features with context: the whole track is needed
             meta = {**meta, "audio_in": f"not available: the classifier takes {clf.in_dim}-d window features "
                                         "(context and track-relative blocks need the whole track); export "
