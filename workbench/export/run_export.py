@@ -337,6 +337,8 @@ def _jobs(run: Run, lib: Library, model_path: Any, meta: dict[str, Any], windows
 
     cnn = _end_to_end_cnn(model_path, run) if run.kind != "sections" else None
     backbone = cnn if cnn is not None else _audio_backbone(run, openl3_weights)
+    if input != "samples" and type(backbone).__name__ == "FeatureFrontend":  # no log-mel input: vector-in
+        backbone = None
     if backbone is None:
         meta = {**meta, "audio_in": NO_AUDIO_IN}
         if run.kind == "sections":
