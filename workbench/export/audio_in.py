@@ -445,51 +445,5 @@ def export_audio_classifier(classifier: SectionClassifier, path: str | os.PathLi
                    reference_fn=reference(backbone, classifier), windows=windows, **kw)
 
 
-def file_windows(paths: list[str | os.PathLike[str]], spec: AudioSpec, *, n_windows: int = 16,
-                 seed: int = 0) -> np.ndarray:
-    """Real audio windows for parity: mono, resampled to the model's rate, cut at its window and hop.
-
-    Parameters
-    ----------
-    paths : list of str or path
-        Audio files (a file that cannot be read is skipped; at least one must be readable).
-    spec : AudioSpec
-        The model's rate, window and hop.
-    n_windows : int > 0
-        Windows returned (fewer when the files are shorter), a seeded sample spread over all files.
-    seed : int
-        Seeds the pick.
-
-    Returns
-    -------
-    np.ndarray [shape=(n, n_samples), dtype=float32]
-
-    Raises
-    ------
-    ParameterError
-        No file could be read, or they hold no whole window.
-    """
-    from workbench.audio import load
-    from workbench.errors import WorkbenchError
-
-    check_int("n_windows", n_windows, min=1)
-    if spec.track_range:  # a whole-track model: excerpts of spec.n_samples, 8 windows each
-        from workbench.export.audio_track import track_excerpts
-
-        return track_excerpts(paths, spec, n_excerpts=max(1, n_windows // 8), seed=seed)
-    hop = max(1, round(spec.hop_s * spec.sample_rate))
-    per_file: list[np.ndarray] = []
-    for p in paths:
-        try:
-            y, _ = load(p, sr=spec.sample_rate, mono=True)
-        except WorkbenchError:
-            continue
-        starts = np.arange(0, len(y) - spec.n_samples + 1, hop)
-        if starts.size:
-            per_file.append(np.stack([y[s:s + spec.n_samples] for s in starts]).astype(np.float32))
-    if not per_file:
-        raise ParameterError(f"no whole {spec.window_s:g}-s window could be read from {len(paths)} file(s)")
-    rng = np.random.default_rng(seed)
-    allw = np.concatenate(per_file)
-    pick = np.sort(rng.choice(len(allw), size=min(n_windows, len(allw)), replace=False))
-    return np.ascontiguousarray(allw[pick])
+#: Real audio windows (whole-track excerpts for the feature frontend) for the parity checks.
+file_windows = audio_track.file_windows

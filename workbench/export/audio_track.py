@@ -12,6 +12,9 @@ The module is :class:`workbench.models.features_torch.FeaturesModule`; every op 
 float32 (its log of the power with ``amin`` 1e-10 and the tempogram's normalisation need it), the
 head over its rows in float16. Flexible shapes run on the GPU or CPU (the Neural Engine takes
 static shapes); the package declares both (``com.workbench.fp32_island``, ``input_range``).
+
+:func:`file_windows` (re-exported by :mod:`workbench.export.audio_in`) cuts the real audio every
+audio-in parity check reads: windows for a fixed-window model, excerpts for a whole-track one.
 """
 
 from __future__ import annotations
@@ -216,3 +219,51 @@ def track_excerpts(paths: list[str | os.PathLike[str]], spec: AudioSpec, *, n_ex
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(found), size=min(n_excerpts, len(found)), replace=False))
     return np.ascontiguousarray(np.stack([found[i] for i in pick]).astype(np.float32))
+
+
+def file_windows(paths: list[str | os.PathLike[str]], spec: AudioSpec, *, n_windows: int = 16,
+                 seed: int = 0) -> np.ndarray:
+    """Real audio windows for parity: mono, resampled to the model's rate, cut at its window and hop.
+
+    Parameters
+    ----------
+    paths : list of str or path
+        Audio files (a file that cannot be read is skipped; at least one must be readable).
+    spec : AudioSpec
+        The model's rate, window and hop.
+    n_windows : int > 0
+        Windows returned (fewer when the files are shorter), a seeded sample spread over all files.
+    seed : int
+        Seeds the pick.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, n_samples), dtype=float32]
+
+    Raises
+    ------
+    ParameterError
+        No file could be read, or they hold no whole window.
+    """
+    from workbench.audio import load
+    from workbench.errors import WorkbenchError
+
+    check_int("n_windows", n_windows, min=1)
+    if spec.track_range:  # a whole-track model: excerpts of spec.n_samples, 8 windows each
+        return track_excerpts(paths, spec, n_excerpts=max(1, n_windows // 8), seed=seed)
+    hop = max(1, round(spec.hop_s * spec.sample_rate))
+    per_file: list[np.ndarray] = []
+    for p in paths:
+        try:
+            y, _ = load(p, sr=spec.sample_rate, mono=True)
+        except WorkbenchError:
+            continue
+        starts = np.arange(0, len(y) - spec.n_samples + 1, hop)
+        if starts.size:
+            per_file.append(np.stack([y[s:s + spec.n_samples] for s in starts]).astype(np.float32))
+    if not per_file:
+        raise ParameterError(f"no whole {spec.window_s:g}-s window could be read from {len(paths)} file(s)")
+    rng = np.random.default_rng(seed)
+    allw = np.concatenate(per_file)
+    pick = np.sort(rng.choice(len(allw), size=min(n_windows, len(allw)), replace=False))
+    return np.ascontiguousarray(allw[pick])

@@ -223,7 +223,7 @@ def run(path_or_program: str | os.PathLike[str] | Any, inputs: dict[str, np.ndar
                              f"unexpected {sorted(extra)}")
     for name, var in expected.items():
         x = np.asarray(inputs[name])
-        if x.ndim != len(var.shape) or any(isinstance(d, int) and d != s for d, s in zip(var.shape, x.shape)):
+        if x.ndim != len(var.shape) or any(isinstance(d, int) and d != s for d, s in zip(var.shape, x.shape, strict=True)):
             # a flexible dimension (RangeDim: a symbol, not an int) takes any size
             raise ParameterError(f"input {name!r} must have shape {tuple(var.shape)}; got {tuple(x.shape)}")
         env[name] = x.astype(np_dtype(var.sym_type) or x.dtype)
