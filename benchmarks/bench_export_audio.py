@@ -171,6 +171,12 @@ def features_rows(d: Path, args: argparse.Namespace) -> list[dict]:
     rows[-1]["vs_librosa_blocks_db"], rows[-1]["vs_librosa_worst_dim"] = blocks, worst
     print("  Core ML (evaluator) vs librosa per block (dB): " + ", ".join(f"{k} {v}" for k, v in blocks.items())
           + f"; worst dim {worst[0]} {worst[1]} dB")
+    r = audio_in.export_backbone(ff, d / "ff16.mlpackage", windows=ex, fp32_frontend=False)
+    rows.append(row("features-v1 ALL fp16 (baseline)", inp, r))
+    show(rows[-1])
+    got = np.concatenate([mil_eval.run(r.path, {"samples": w[None]})["embedding"] for w in ex])
+    blocks, _ = block_psnr(got, ref)
+    print("  all-fp16 vs librosa per block (dB): " + ", ".join(f"{k} {v}" for k, v in blocks.items()))
     r = coreml.export_embedding_model(head, d / "ffe.mlpackage", backbone=ff, windows=ex)
     rows.append(row("features-v1 + head -> 256", inp, r))
     show(rows[-1])

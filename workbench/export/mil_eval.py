@@ -283,7 +283,8 @@ def psnr_db(actual: np.ndarray, reference: np.ndarray) -> float:
     Returns
     -------
     float
-        PSNR in dB; ``inf`` when equal, ``-inf`` when ``reference`` is all zero and they differ.
+        PSNR in dB; ``inf`` when equal, ``-inf`` when ``reference`` is all zero and they differ, or
+        when ``actual`` holds an infinity or NaN (an fp16 overflow).
 
     Raises
     ------
@@ -297,7 +298,7 @@ def psnr_db(actual: np.ndarray, reference: np.ndarray) -> float:
     peak = float(np.max(r**2))
     if noise == 0.0:
         return math.inf
-    if peak == 0.0:
+    if peak == 0.0 or not math.isfinite(noise) or peak / noise == 0.0:  # an overflow (inf, NaN) in ``actual``
         return -math.inf
     return 10.0 * math.log10(peak / noise)
 
