@@ -130,3 +130,11 @@ def test_lint_relaxes_only_what_the_package_declares(exports, tmp_path):
         bad = lint(tmp_path / f"{key}.mlpackage")
         assert not bad.ok and any(message in f.message for f in bad.errors), key
     assert exports["backbone"].lint.n_ane_eligible == 0  # flexible shapes: GPU or CPU, all of it
+
+
+def test_psnr_of_an_overflowed_output_is_minus_infinity():
+    """An fp16 overflow (inf or NaN in the model's output) scores -inf, not an exception."""
+    ref = np.array([1.0, 2.0, 3.0])
+    for bad in (np.inf, np.nan):
+        assert mil_eval.psnr_db(np.array([1.0, bad, 3.0]), ref) == -np.inf
+    assert mil_eval.psnr_db(ref, ref) == np.inf
