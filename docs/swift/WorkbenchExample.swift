@@ -5,10 +5,9 @@
 // exports (`workbench export`, workbench.export.audio_in) has ONE input, "samples", shaped
 // (batch, windowSamples): mono float32 at full scale +-1.0 (what AVAudioFile reads; no
 // normalisation), at the rate in the model's metadata ("com.workbench.sample_rate"). The
-// spectrogram is computed inside the model. A whole-track model (the weight-free feature frontend
-// "features-v1", metadata "com.workbench.whole_track" = true) takes the whole track as (1, n_samples),
-// any length from 1 s to 20 min, and returns one row per 0.51-s window. tests/test_swift_example.py
-// and tests/test_export_features_audio.py check the names and shapes below against exported packages.
+// spectrogram is computed inside the model; a whole-track model ("com.workbench.whole_track": the
+// feature frontend) takes the whole track, (1, n_samples) of 1 s to 20 min, one row out per window.
+// tests/test_swift_example.py and test_export_features_audio.py check the names and shapes below.
 //
 // Build: add the .mlpackage files to an Xcode target (Xcode compiles them to .mlmodelc), or
 // compile by hand: `xcrun coremlcompiler compile embedding.mlpackage .` and load the .mlmodelc.
@@ -137,17 +136,16 @@ func trackPrediction(model: MLModel, samples: [Float], sampleRate: Double) throw
     var y = samples
     if y.count < Int(sampleRate) { y += [Float](repeating: 0, count: Int(sampleRate) - y.count) }
     let x = try MLMultiArray(shape: [1, NSNumber(value: y.count)], dataType: .float32)
-    let pointer = x.dataPointer.bindMemory(to: Float.self, capacity: x.count)
-    y.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: y.count) }
+    y.withUnsafeBufferPointer { x.dataPointer.bindMemory(to: Float.self, capacity: y.count).update(from: $0.baseAddress!, count: y.count) }
     return try model.prediction(from: MLDictionaryFeatureProvider(dictionary: [Workbench.inputName: MLFeatureValue(multiArray: x)]))
 }
 
 /// One embedding per window (rows of the embedding output), trimmed to the real windows.
 func embeddings(model: MLModel, url: URL) throws -> [[Float]] {
     let contract = try AudioContract(model: model)
-    let mono = try loadMono(url: url, sampleRate: contract.sampleRate)
-    let w: [[Float]] = contract.wholeTrack ? [] : windows(of: mono, contract: contract)
-    let outputs = try contract.wholeTrack ? [trackPrediction(model: model, samples: mono, sampleRate: contract.sampleRate)]
+    let mono = try loadMono(url: url, sampleRate: contract.sampleRate), whole = contract.wholeTrack
+    let w: [[Float]] = whole ? [] : windows(of: mono, contract: contract)
+    let outputs = try whole ? [trackPrediction(model: model, samples: mono, sampleRate: contract.sampleRate)]
         : predictions(model: model, contract: contract, windows: w)
     var rows: [[Float]] = []
     for out in outputs {
@@ -158,7 +156,7 @@ func embeddings(model: MLModel, url: URL) throws -> [[Float]] {
         let p = e.dataPointer.bindMemory(to: Float.self, capacity: e.count)  // fp32 output
         for r in 0..<e.shape[0].intValue { rows.append(Array(UnsafeBufferPointer(start: p + r * dim, count: dim))) }
     }
-    return contract.wholeTrack ? rows : Array(rows.prefix(w.count))
+    return whole ? rows : Array(rows.prefix(w.count))
 }
 
 /// The mean of a track's window embeddings, scaled to unit length: one vector per track.
