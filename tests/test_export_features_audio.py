@@ -138,3 +138,17 @@ def test_psnr_of_an_overflowed_output_is_minus_infinity():
     for bad in (np.inf, np.nan):
         assert mil_eval.psnr_db(np.array([1.0, bad, 3.0]), ref) == -np.inf
     assert mil_eval.psnr_db(ref, ref) == np.inf
+
+
+def test_model_card_states_the_flexible_input():
+    """The card of a whole-track model: the input shape is the traced example, with its range; the Swift line
+    sizes the input from the track."""
+    from workbench.registry_card import model_card
+
+    meta = {"input_shape": [1, 110250], "input_range": {"1": [SR, 1200 * SR]}, "io_dtype": "fp32",
+            "inputs": {"samples": "the whole track"}, "outputs": {"embedding_256": "256-d"}}
+    card = model_card({"model_type": "embedding", "version": 1, "metadata": meta})
+    assert "input shape [1, 110250] (traced example; flexible axis: [lowest, highest] {'1': [22050, 26460000]})" in card
+    assert "(static)" not in card and "MLMultiArray(shape: [1, NSNumber(value: samples.count)]" in card
+    static = model_card({"model_type": "embedding", "version": 1, "metadata": {**meta, "input_range": None}})
+    assert "input shape [1, 110250] (static)" in static
