@@ -1,6 +1,7 @@
 """Audio-in Core ML exports (issue 19): parity on real audio, label agreement, Neural-Engine share, export time.
 
-Run: ``python benchmarks/bench_export_audio.py [--windows 8] [--section-windows 200] [--no-openl3] [--json OUT]``
+Run: ``python benchmarks/bench_export_audio.py [--windows 8] [--section-windows 200] [--no-openl3] [--no-cnn]
+[--no-features] [--json OUT]``
 
 Every model takes mono float32 samples (the spectrogram inside) and is checked on real audio
 windows (``../shared/data/real-audio``: the loops and two librosa excerpts, resampled to the
@@ -11,6 +12,10 @@ model's rate) with the NumPy MIL evaluator of the saved program against PyTorch 
 - OpenL3 mel128/music (the shared *random-weights* reference file) at 512 and 6144 dims, the head
   over the 512-d model, and a section classifier over it; plus the all-fp16 OpenL3 row (no
   float32 island) as the baseline the island is measured against;
+- the feature frontend (features-v1) as a whole-track model (samples (1, n) -> one 202-d row per
+  window; ``workbench.models.features_torch``): first its torch module against the librosa path on
+  the real files (PSNR per descriptor block and the worst dimension, CPU time), then the backbone
+  and backbone + head exports on 5-s real excerpts, per block against librosa too;
 - the whole-track section model (``workbench.export.track_in``): the feature frontend's torch port
   (``workbench.models.features_torch``), the default window layout computed inside, a classifier
   trained (``SectionTrainer``) on the section truth of the dev tracks of ``--sections-devset``;
@@ -106,6 +111,84 @@ def label_counts(r, windows, reference) -> str:
     return "labels " + ",".join(str(int(c)) for c in np.bincount(top, minlength=7))
 
 
+#: descriptor blocks of features-v1, in order (columns of the 202-d row)
+BLOCKS = {"log-mel mean": (0, 64), "log-mel std": (64, 128), "mfcc mean": (128, 148), "mfcc std": (148, 168),
+          "contrast": (168, 175), "sorted chroma": (175, 187), "onset": (187, 190), "tempo bands": (190, 202)}
+
+
+def block_psnr(got: np.ndarray, ref: np.ndarray) -> tuple[dict[str, float], tuple[int, float]]:
+    """PSNR of each descriptor block, and the worst single dimension (index, dB; all-zero columns skipped)."""
+    from workbench.export.mil_eval import psnr_db
+
+    blocks = {k: round(psnr_db(got[:, a:b], ref[:, a:b]), 1) for k, (a, b) in BLOCKS.items()}
+    dims = [(i, psnr_db(got[:, i], ref[:, i])) for i in range(ref.shape[1]) if np.any(ref[:, i])]
+    i, worst = min(dims, key=lambda t: t[1])
+    return blocks, (int(i), round(worst, 1))
+
+
+def features_rows(d: Path, args: argparse.Namespace) -> list[dict]:
+    """The feature frontend from samples: torch vs librosa on real tracks, then the whole-track Core ML models
+    (backbone, backbone + head) on the NumPy MIL evaluator, per block against librosa."""
+    import time
+
+    import torch
+
+    from workbench.audio import load
+    from workbench.embed.features import FeatureFrontend
+    from workbench.export import audio_in, coreml, mil_eval
+    from workbench.models.features_torch import features_module
+    from workbench.models.heads import EmbeddingHead
+
+    module, ff, sr = features_module(), FeatureFrontend(), 22050
+    print("\nfeatures-v1 in torch (float32) vs librosa, first 60 s of each real file:")
+    t_lib = t_torch = seconds = 0.0
+    refs, gots = [], []
+    for f in real_files():
+        y = load(f, sr=sr, mono=True)[0][: 60 * sr]
+        t0 = time.perf_counter()
+        ref = ff.embed(y, sr=sr)[0]
+        t1 = time.perf_counter()
+        got = module.embed(y)[0]
+        t_lib, t_torch, seconds = t_lib + t1 - t0, t_torch + time.perf_counter() - t1, seconds + y.size / sr
+        blocks, worst = block_psnr(got, ref)
+        refs.append(ref)
+        gots.append(got)
+        print(f"  {f.name[:34]:34} {ref.shape[0]:4d} rows  min block {min(blocks.values()):6.1f} dB  worst dim "
+              f"{worst[0]} {worst[1]:.1f} dB")
+    blocks, worst = block_psnr(np.concatenate(gots), np.concatenate(refs))
+    print("  all files, per block (dB): " + ", ".join(f"{k} {v}" for k, v in blocks.items())
+          + f"; worst dim {worst[0]} {worst[1]} dB")
+    print(f"  CPU seconds per minute of audio: librosa {60 * t_lib / seconds:.2f}, torch {60 * t_torch / seconds:.2f}")
+    spec = audio_in.audio_spec(ff)
+    ex = audio_in.file_windows(real_files(), spec, n_windows=8 * args.feature_excerpts, seed=0)
+    g = torch.Generator().manual_seed(6)
+    head = EmbeddingHead(202).eval()
+    with torch.no_grad():
+        for p in head.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    rows = []
+    inp = f"samples (1, n) {sr // 1000} kHz, whole track"
+    r = audio_in.export_backbone(ff, d / "ff.mlpackage", windows=ex)
+    rows.append(row("features-v1 backbone 202-d", inp, r))
+    show(rows[-1])
+    got = np.concatenate([mil_eval.run(r.path, {"samples": w[None]})["embedding"] for w in ex])
+    ref = np.concatenate([ff.embed(w, sr=sr)[0] for w in ex])
+    blocks, worst = block_psnr(got, ref)
+    rows[-1]["vs_librosa_blocks_db"], rows[-1]["vs_librosa_worst_dim"] = blocks, worst
+    print("  Core ML (evaluator) vs librosa per block (dB): " + ", ".join(f"{k} {v}" for k, v in blocks.items())
+          + f"; worst dim {worst[0]} {worst[1]} dB")
+    r = audio_in.export_backbone(ff, d / "ff16.mlpackage", windows=ex, fp32_frontend=False)
+    rows.append(row("features-v1 ALL fp16 (baseline)", inp, r))
+    show(rows[-1])
+    got = np.concatenate([mil_eval.run(r.path, {"samples": w[None]})["embedding"] for w in ex])
+    blocks, _ = block_psnr(got, ref)
+    print("  all-fp16 vs librosa per block (dB): " + ", ".join(f"{k} {v}" for k, v in blocks.items()))
+    r = coreml.export_embedding_model(head, d / "ffe.mlpackage", backbone=ff, windows=ex)
+    rows.append(row("features-v1 + head -> 256", inp, r))
+    show(rows[-1])
+    return rows
+
+
 def cnn_rows(d: Path, args: argparse.Namespace) -> list[dict]:
     """The CNN's rows: backbone, head (batch 1 and 8), a frame section classifier."""
     from workbench.export import audio_in, coreml
@@ -183,6 +266,9 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=8, help="parity windows per model (default 8)")
     ap.add_argument("--section-windows", type=int, default=200,
                     help="windows for the CNN section classifier's label agreement (default 200)")
+    ap.add_argument("--no-features", action="store_true", help="skip the feature frontend's whole-track models")
+    ap.add_argument("--feature-excerpts", type=int, default=2,
+                    help="5-s real-audio excerpts for the feature frontend's parity (default 2; ~10 s each)")
     ap.add_argument("--no-openl3", action="store_true", help="skip the OpenL3 models (minutes)")
     ap.add_argument("--no-cnn", action="store_true", help="skip the CNN models")
     ap.add_argument("--json", type=Path, help="also write the rows here")
@@ -206,6 +292,8 @@ def main() -> None:
             rows += track_rows(d, args)
         if not args.no_cnn:
             rows += cnn_rows(d, args)
+        if not args.no_features:
+            rows += features_rows(d, args)
         if not args.no_openl3 and OPENL3_H5.is_file():
             from workbench.embed.openl3 import OpenL3
 

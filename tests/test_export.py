@@ -217,9 +217,15 @@ def test_export_errors(tmp_path, heads):
         coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone=object(), input="wav")
     with pytest.raises(ParameterError, match="must state sample_rate and n_samples"):
         coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone=object())
-    # audio in is the default; the librosa frontend cannot run inside a model and says so
-    with pytest.raises(ParameterError, match=r"backbone 'features'.*cannot run inside a Core ML model.*'cnn' or 'openl3'"):
-        coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone="features")
+    # audio in is the default; the feature frontend runs inside with its default settings only
+    from workbench.embed.features import FeatureFrontend
+
+    with pytest.raises(ParameterError, match=r"only FeatureFrontend\(window_s=1.0, hop_s=0.5\) runs inside a model"):
+        coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone=FeatureFrontend(window_s=2.0))
+    with pytest.raises(ParameterError, match="backbone must be 'cnn' or 'openl3' or 'features'.*got 'mfcc'"):
+        coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone="mfcc")
+    with pytest.raises(ParameterError, match="backbone must be the feature frontend 'features-v1'; got 'features-v2'"):
+        coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone="features-v2")
     with pytest.raises(ParameterError, match="input='logmel' is OpenL3's log-mel patch"):
         coreml.export_embedding_model(head, tmp_path / "c.mlpackage", backbone="features", input="logmel")
     with pytest.raises(ParameterError, match="input='features' is the feature frontend's vector"):

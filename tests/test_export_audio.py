@@ -148,12 +148,14 @@ def test_fp32_island_is_declared_and_linted(tmp_path, cnn):
 
 def test_audio_in_refusals(tmp_path, cnn):
     head = EmbeddingHead(128)
-    with pytest.raises(ParameterError, match=r"backbone 'features'.*cannot run inside.*'cnn' or 'openl3'"):
-        audio_in.audio_spec("features")
     from workbench.embed.features import FeatureFrontend
 
-    with pytest.raises(ParameterError, match="cannot run inside a Core ML model"):
-        audio_in.export_backbone(FeatureFrontend(), tmp_path / "f.mlpackage")
+    with pytest.raises(ParameterError, match=r"only FeatureFrontend\(window_s=1.0, hop_s=0.5\) runs inside"):
+        audio_in.export_backbone(FeatureFrontend(hop_s=1.0), tmp_path / "f.mlpackage")
+    with pytest.raises(ParameterError, match="batch must be 1 for the whole-track model of features-v1; got 2"):
+        audio_in.export_backbone("features", tmp_path / "f.mlpackage", batch=2)
+    with pytest.raises(ParameterError, match="features-v1 takes the whole track .* returns one label"):
+        coreml.export_classifier(SectionClassifier(202), tmp_path / "c.mlpackage", backbone="features")
     with pytest.raises(ParameterError, match=r"head.in_dim \(64\) must equal the backbone's embedding size \(128\)"):
         coreml.export_embedding_model(EmbeddingHead(64), tmp_path / "e.mlpackage", backbone=cnn)
     with pytest.raises(ParameterError, match="window features with context and track-relative blocks need the whole"):
@@ -189,8 +191,8 @@ def test_openl3_from_raw_samples_reaches_60_db(tmp_path, size):
 
 
 def test_export_run_jobs_are_audio_in_where_the_backbone_allows(tmp_path, cnn):
-    """A CNN run (model.pt is the whole CNN) exports its audio-in embedding model; a feature-frontend run
-    keeps the vector-in models and says why in ``com.workbench.audio_in``."""
+    """A CNN run (model.pt is the whole CNN) exports its audio-in embedding model, a run on the default feature
+    frontend its whole-track one; one with other settings keeps the vector-in models and says why."""
     from types import SimpleNamespace
 
     from workbench.export.run_export import NO_AUDIO_IN, _jobs
@@ -218,7 +220,13 @@ def test_export_run_jobs_are_audio_in_where_the_backbone_allows(tmp_path, cnn):
                  n_windows=2)
     assert [t for t, _ in jobs] == ["head", "embedding"]
     r = jobs[1][1](tmp_path / "f.mlpackage")
-    meta = coreml.read_metadata(r.path)
+    meta = coreml.read_metadata(r.path)  # the default feature frontend: the whole track in
+    assert list(meta["inputs"]) == ["samples"] and meta["whole_track"] is True and r.lint.ok
+    assert meta["input_range"] == {"1": [22050, 1200 * 22050]} and "standardisation" in meta
+    other = SimpleNamespace(kind="embeddings", run_id="r-g",
+                            info={"backbone": {"name": "features-v1", "settings": {"window_s": 2.0, "hop_s": 0.5}}})
+    jobs = _jobs(other, lib, tmp_path / "head.pt", {}, None, kw, input="samples", openl3_weights=None, n_windows=2)
+    meta = coreml.read_metadata(jobs[1][1](tmp_path / "g.mlpackage").path)
     assert list(meta["inputs"]) == ["features"] and meta["audio_in"] == NO_AUDIO_IN
 
 

@@ -103,6 +103,9 @@ def model_card(doc: dict[str, Any]) -> str:
         lines.append(f"- input shape {meta['input_shape']} (static), {meta.get('io_dtype', 'fp32')}")
     if meta.get("frontend"):
         lines.append(f"- frontend: {meta['frontend']}")
+    if meta.get("input_range") and not meta.get("track_in"):  # the input shape above is the traced example
+        lines = [ln.replace(" (static),", f" (traced example; flexible axis: [lowest, highest] {meta['input_range']}),")
+                 for ln in lines]
     if meta.get("sample_rate"):
         lines.append(f"- audio: {meta['sample_rate']} Hz, windows of {meta.get('window_samples')} samples "
                      f"({meta.get('window_s')} s) every {meta.get('hop_s')} s, {meta.get('channels')}, "
@@ -210,4 +213,7 @@ def _swift_predict(meta: dict[str, Any]) -> list[str]:
         lines.append('let label = out.featureValue(for: "label")?.stringValue')
     else:
         lines.append('let embedding = out.featureValue(for: "embedding_256")?.multiArrayValue')
+    if meta.get("input_range"):  # a whole-track model: the track's length, not the traced example
+        lines[0] = (f"let x = try MLMultiArray(shape: [1, NSNumber(value: samples.count)], dataType: {dtype})  "
+                    f"// the whole track's samples (flexible length {meta['input_range']})")
     return lines

@@ -5,8 +5,9 @@
 // exports (`workbench export`, workbench.export.audio_in) has ONE input, "samples", shaped
 // (batch, windowSamples): mono float32 at full scale +-1.0 (what AVAudioFile reads; no
 // normalisation), at the rate in the model's metadata ("com.workbench.sample_rate"). The
-// spectrogram is computed inside the model. tests/test_swift_example.py checks the names and
-// shapes below against exported packages.
+// spectrogram is computed inside the model; a whole-track model ("com.workbench.whole_track": the
+// feature frontend) takes the whole track, (1, n_samples) of 1 s to 20 min, one row out per window.
+// tests/test_swift_example.py and test_export_features_audio.py check the names and shapes below.
 //
 // Build: add the .mlpackage files to an Xcode target (Xcode compiles them to .mlmodelc), or
 // compile by hand: `xcrun coremlcompiler compile embedding.mlpackage .` and load the .mlmodelc.
@@ -29,6 +30,7 @@ enum Workbench {
     static let labelIndexOutput = "label_index"  // (n_windows,) int32: each window's top label, an index into labels
     static let timesOutput = "times_s"  // (n_windows,) window centres in seconds
     static let labelsKey = "com.workbench.labels"  // JSON array: the label of each label_probs column
+    static let wholeTrackKey = "com.workbench.whole_track"  // "true": (1, n_samples) in, one row per window out
 }
 
 /// The defaults of the trainable CNN backbone (workbench.models.cnn): 3-s windows at 22,050 Hz,
@@ -51,6 +53,7 @@ struct AudioContract {
     let windowSamples: Int
     let hopSeconds: Double
     let batch: Int
+    let wholeTrack: Bool
 
     init(model: MLModel) throws {
         let meta = model.modelDescription.metadata[.creatorDefinedKey] as? [String: String] ?? [:]
@@ -63,7 +66,8 @@ struct AudioContract {
         windowSamples = window
         hopSeconds = meta[Workbench.hopKey].flatMap(Double.init) ?? CNNDefaults.hopSeconds
         batch = shape[0].intValue
-        guard shape[1].intValue == window else {
+        wholeTrack = meta[Workbench.wholeTrackKey] == "true"
+        guard wholeTrack || shape[1].intValue == window else {
             throw ExampleError.notAnAudioModel("input shape \(shape) does not match \(window) samples")
         }
     }
@@ -131,12 +135,24 @@ func predictions(model: MLModel, contract: AudioContract, windows: [[Float]]) th
     return results
 }
 
+/// A whole-track model's one prediction: the track as (1, n_samples) (a clip under 1 s padded with silence).
+func trackPrediction(model: MLModel, samples: [Float], sampleRate: Double) throws -> MLFeatureProvider {
+    var y = samples
+    if y.count < Int(sampleRate) { y += [Float](repeating: 0, count: Int(sampleRate) - y.count) }
+    let x = try MLMultiArray(shape: [1, NSNumber(value: y.count)], dataType: .float32)
+    y.withUnsafeBufferPointer { x.dataPointer.bindMemory(to: Float.self, capacity: y.count).update(from: $0.baseAddress!, count: y.count) }
+    return try model.prediction(from: MLDictionaryFeatureProvider(dictionary: [Workbench.inputName: MLFeatureValue(multiArray: x)]))
+}
+
 /// One embedding per window (rows of the embedding output), trimmed to the real windows.
 func embeddings(model: MLModel, url: URL) throws -> [[Float]] {
     let contract = try AudioContract(model: model)
-    let w = windows(of: try loadMono(url: url, sampleRate: contract.sampleRate), contract: contract)
+    let mono = try loadMono(url: url, sampleRate: contract.sampleRate), whole = contract.wholeTrack
+    let w: [[Float]] = whole ? [] : windows(of: mono, contract: contract)
+    let outputs = try whole ? [trackPrediction(model: model, samples: mono, sampleRate: contract.sampleRate)]
+        : predictions(model: model, contract: contract, windows: w)
     var rows: [[Float]] = []
-    for out in try predictions(model: model, contract: contract, windows: w) {
+    for out in outputs {
         // a head over a backbone says "embedding_256"; a CNN trained end to end (its own embedding model) "embedding"
         guard let e = (out.featureValue(for: Workbench.embeddingOutput) ?? out.featureValue(for: Workbench.backboneOutput))?
             .multiArrayValue else { continue }
@@ -144,7 +160,7 @@ func embeddings(model: MLModel, url: URL) throws -> [[Float]] {
         let p = e.dataPointer.bindMemory(to: Float.self, capacity: e.count)  // fp32 output
         for r in 0..<e.shape[0].intValue { rows.append(Array(UnsafeBufferPointer(start: p + r * dim, count: dim))) }
     }
-    return Array(rows.prefix(w.count))
+    return whole ? rows : Array(rows.prefix(w.count))
 }
 
 /// The mean of a track's window embeddings, scaled to unit length: one vector per track.

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="weight compression (default none)")
     p.add_argument("--input", choices=("samples", "logmel"), default="samples",
                    help="audio-in models' input: mono samples, the spectrogram inside (default), or OpenL3's "
-                        "log-mel patch; a feature-frontend run has no audio-in model and exports vector-in")
+                        "log-mel patch; a feature-frontend run's embedding model takes the whole track")
     p.add_argument("--weights", default=None, help="OpenL3 weight file (for an OpenL3 run)")
     p.add_argument("--no-activate", action="store_true", help="register without making it the active version")
     p.add_argument("--force", action="store_true",

@@ -13,6 +13,9 @@ features computed once over the whole track:
 
 The descriptor is log-compressed but not standardised: standardise over a library (see
 :func:`standardize`) before comparing with cosine similarity.
+
+:mod:`workbench.models.features_torch` computes the same descriptors (default settings) from
+samples as a torch module, the one the audio-in Core ML export takes inside.
 """
 
 from __future__ import annotations

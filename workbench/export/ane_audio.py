@@ -3,8 +3,10 @@
 - :class:`BareOpenL3`: OpenL3 from samples to its own embedding, in Keras' (H, W, C) order.
 - :class:`ModuleAudio`: any samples-in backbone module (the trainable CNN) and an optional
   Neural-Engine head (:class:`~workbench.export.ane_layers.ANEHead`).
+- :class:`TrackAudio`: a whole-track backbone (the feature frontend, one row per window) and an
+  optional head over its rows.
 
-Both name their spectrogram frontend ``frontend`` (directly, or inside ``backbone``), the
+All name their spectrogram frontend ``frontend`` (directly, or inside ``backbone``), the
 submodule the export keeps in float32.
 """
 
@@ -94,3 +96,38 @@ class ModuleAudio(nn.Module):
         if self.head is None:
             return e
         return self.head(e.reshape(b, self.dim, 1, 1)).reshape(b, int(self.head.out_dim))
+
+
+class TrackAudio(nn.Module):
+    """A whole-track backbone (the feature frontend: ``(1, n_samples)`` -> ``(n_windows, dim)``) and an optional head.
+
+    The head runs over the windows as the sequence axis of the Neural-Engine layout
+    ``(1, dim, 1, n_windows)``, so the number of windows may vary with the input's length.
+
+    Parameters
+    ----------
+    backbone : torch.nn.Module
+        ``(1, n_samples)`` -> ``(n_windows, dim)``.
+    head : torch.nn.Module or None
+        An :class:`~workbench.export.ane_layers.ANEHead`; None returns the backbone's rows.
+    """
+
+    def __init__(self, backbone: nn.Module, head: nn.Module | None) -> None:
+        super().__init__()
+        self.backbone, self.head = backbone.eval(), head
+
+    def forward(self, x: torch.Tensor) -> Any:
+        """One row per window of the track.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(1, n_samples)]
+
+        Returns
+        -------
+        torch.Tensor [shape=(n_windows, out)]
+        """
+        e = self.backbone(x)
+        if self.head is None:
+            return e
+        return self.head(e.transpose(0, 1).unsqueeze(0).unsqueeze(2))[0, :, 0].transpose(0, 1)

@@ -16,9 +16,10 @@ ops as off the Neural Engine. The trainable CNN's frontend is reformulated for f
 normalisation before the DFT, a power floor 60 dB down before the log: 73 dB all-fp16), so its
 whole model computes in fp16.
 
-The librosa feature frontend (``features-v1``: MFCC, contrast, chroma, onsets, tempogram)
-cannot run inside a Core ML program and is not ported: asking for its audio-in model raises
-:class:`~workbench.errors.ParameterError` naming the audio-in alternatives (``cnn``, ``openl3``).
+The weight-free feature frontend (``features-v1``: log-mel, MFCC, contrast, chroma, onsets,
+tempogram) runs inside as a *whole-track* model (:mod:`workbench.export.audio_track`, the module
+:mod:`workbench.models.features_torch`): ``samples (1, n_samples)`` of any length from 1 s to
+20 min -> one row per 0.5-s window, all of the frontend in float32.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.export import audio_track
 from workbench.export.audio_terms import LEVEL, MONO_MIX  # noqa: F401  (how the app mixes and scales its audio)
 from workbench.validate import check_int
 
@@ -63,6 +65,10 @@ class AudioSpec:
         The backbone embedding's length.
     fp32_scopes : tuple of str
         Submodules kept in float32 (the spectrogram frontend); empty when all of it computes in fp16.
+    track_range : (int, int) or None
+        A whole-track model: shortest and longest input (samples; ``n_samples`` is the traced example's).
+    row_samples : int or None
+        Samples one output row describes, where that is not the input (a whole-track model).
     """
 
     name: str
@@ -71,17 +77,22 @@ class AudioSpec:
     hop_s: float
     dim: int
     fp32_scopes: tuple[str, ...] = ("frontend",)
+    track_range: tuple[int, int] | None = None
+    row_samples: int | None = None
 
     @property
     def window_s(self) -> float:
         """The window length in seconds."""
-        return self.n_samples / self.sample_rate
+        return (self.row_samples or self.n_samples) / self.sample_rate
 
     def metadata(self) -> dict[str, Any]:
         """The ``com.workbench.*`` keys of the input: ``sample_rate``, window, hop, mono mix, level."""
-        return {"sample_rate": int(self.sample_rate), "window_samples": int(self.n_samples),
+        meta = {"sample_rate": int(self.sample_rate), "window_samples": int(self.row_samples or self.n_samples),
                 "window_s": round(self.window_s, 6), "hop_s": float(self.hop_s), "channels": MONO_MIX,
                 "level": LEVEL, "input": AUDIO_INPUT}
+        if self.track_range:
+            meta.update(audio_track.track_metadata(self))
+        return meta
 
     def describe(self, batch: int = 1) -> str:
         """The input description stored in the package.
@@ -91,6 +102,8 @@ class AudioSpec:
         batch : int >= 1
             Windows per prediction.
         """
+        if self.track_range:
+            return audio_track.describe_track(self, mono_mix=MONO_MIX, level=LEVEL)
         what = "one window" if batch == 1 else f"{batch} windows (one per row)"
         return (f"{what} of audio, {self.n_samples} samples = {self.window_s:g} s at {self.sample_rate} Hz, "
                 f"{MONO_MIX}, {LEVEL}; for a track, windows every {self.hop_s:g} s (hop). Shape "
@@ -107,6 +120,8 @@ def audio_spec(backbone: Any) -> AudioSpec:
     Parameters
     ----------
     backbone : OpenL3, torch.nn.Module, FeatureFrontend or str
+        ``"features"``/``"features-v1"``, a ``FeatureFrontend`` or its torch module: the whole-track
+        feature-frontend model (:func:`workbench.export.audio_track.features_spec`).
 
     Returns
     -------
@@ -115,17 +130,15 @@ def audio_spec(backbone: Any) -> AudioSpec:
     Raises
     ------
     ParameterError
-        The backbone is the librosa feature frontend (``"features"``), or a module that does not
-        state its sample rate and window.
+        Another name than the feature frontend's, a feature frontend with other settings than
+        the default, or a module that does not state its sample rate and window.
     """
     name = backbone if isinstance(backbone, str) else str(getattr(backbone, "name", type(backbone).__name__))
-    if isinstance(backbone, str) or type(backbone).__name__ == "FeatureFrontend" or name.startswith("features"):
-        raise ParameterError(
-            f"backbone {name!r} (the librosa feature frontend: MFCC, spectral contrast, chroma, onsets, "
-            "tempogram) cannot run inside a Core ML model, so it has no audio-in export; train with an "
-            f"audio-in backbone ({' or '.join(repr(b) for b in AUDIO_BACKBONES)}: --backbone cnn, or openl3 "
-            "with its weights), or export the vector-in model (input='features') and compute "
-            "workbench.embed.features in the app")
+    if audio_track.is_features(backbone):
+        return AudioSpec(**audio_track.features_spec(backbone))
+    if isinstance(backbone, str):
+        raise ParameterError(f"backbone must be {' or '.join(repr(b) for b in (*AUDIO_BACKBONES, 'features'))} (a name "
+                             f"stands only for the feature frontend, 'features'; pass the OpenL3 or CNN object); got {name!r}")
     if hasattr(backbone, "network") and hasattr(backbone, "input_repr"):  # OpenL3
         return AudioSpec(name=name, sample_rate=48000, n_samples=48000, hop_s=0.5, dim=int(backbone.embedding_size))
     module = audio_module(backbone)
@@ -156,7 +169,10 @@ def audio_module(backbone: Any) -> Any:
     Parameters
     ----------
     backbone : OpenL3, torch.nn.Module, or a backbone holding one as ``model`` (``CNNBackbone``)
+        (the feature frontend: its :class:`~workbench.models.features_torch.FeaturesModule`)
     """
+    if audio_track.is_features(backbone):
+        return audio_track.features_backbone(backbone)
     inner = getattr(backbone, "model", None)
     if inner is not None and hasattr(inner, "forward") and not hasattr(backbone, "forward"):
         return inner
@@ -183,13 +199,17 @@ def audio_model(backbone: Any, head: EmbeddingHead | SectionClassifier | None = 
     torch.nn.Module
         In eval mode; its frontend submodule is named ``frontend`` (the float32 island).
     """
-    from workbench.export.ane_audio import BareOpenL3, ModuleAudio
+    from workbench.export.ane_audio import BareOpenL3, ModuleAudio, TrackAudio
     from workbench.export.ane_layers import ANEHead, build_openl3
 
     check_int("batch", batch, min=1)
     spec = audio_spec(backbone)
     if head is not None and head.in_dim != spec.dim:
         raise ParameterError(f"head.in_dim ({head.in_dim}) must equal the backbone's embedding size ({spec.dim})")
+    if spec.track_range:
+        if batch != 1:
+            raise ParameterError(f"batch must be 1 for the whole-track model of {spec.name}; got {batch}")
+        return TrackAudio(audio_module(backbone), ANEHead(head, probabilities=probabilities) if head else None).eval()
     if hasattr(backbone, "network") and hasattr(backbone, "input_repr"):
         if head is None:
             return BareOpenL3(backbone).set_batch(batch).eval()
@@ -215,6 +235,8 @@ def reference(backbone: Any, head: EmbeddingHead | SectionClassifier | None = No
     """
     import copy
 
+    if audio_spec(backbone).track_range:
+        return audio_track.track_reference(audio_module(backbone), head)
     module = copy.deepcopy(audio_module(backbone)).double().eval()
     head64 = copy.deepcopy(head).double().eval() if head is not None else None
 
@@ -280,6 +302,8 @@ def _export(module: Any, spec: AudioSpec, path: str | os.PathLike[str], *, model
             "frontend": "included: the spectrogram is computed inside the model from the samples"}
     if spec.fp32_scopes:
         meta["fp32_island"] = f"spectrogram frontend ({', '.join(spec.fp32_scopes)}) kept in float32"
+    if spec.track_range:
+        kw["input_range"] = {1: spec.track_range}
     return _finish(module, path, model_type=model_type, input_name=AUDIO_INPUT, input_shape=(batch, spec.n_samples),
                    output_name=output_name, meta=meta, input_desc=spec.describe(batch), output_desc=output_desc,
                    labels=labels, reference=reference_fn, windows=windows, fp32_scopes=spec.fp32_scopes, **kw)
@@ -323,8 +347,8 @@ def export_backbone(backbone: Any, path: str | os.PathLike[str], *, batch: int =
     given = dict(metadata or {})
     fields = {k: given.pop(k) for k in ("metrics", "fingerprint", "run_id", "version", "author", "license") if k in given}
     given.pop("backbone", None)
-    meta = build_metadata(model_type=model_type, description=f"{spec.name} embedding of a {spec.window_s:g}-s audio "
-                          f"window ({spec.dim} floats), from mono samples at {spec.sample_rate} Hz.",
+    meta = build_metadata(model_type=model_type, description=f"{spec.name} embedding of {audio_track.what_in(spec)} "
+                          f"({spec.dim} floats), from mono samples at {spec.sample_rate} Hz.",
                           backbone=extra.get("backbone"), weights_source=extra.get("weights_source"),
                           extra=given, **fields)
     return _export(audio_model(backbone, batch=batch), spec, path, model_type=model_type, batch=batch,
@@ -358,9 +382,10 @@ def export_audio_embedding(head: EmbeddingHead, path: str | os.PathLike[str], *,
     from workbench.export.coreml_finish import _head_metadata
 
     spec = audio_spec(backbone)
-    meta = _head_metadata(head, "embedding", metadata, f"Embedding model: {spec.name} and the trained head, from a "
-                          f"{spec.window_s:g}-s mono audio window to a {head.out_dim}-d L2-normalised embedding.")
-    meta.update(backbone_metadata(backbone))
+    meta = _head_metadata(head, "embedding", metadata, f"Embedding model: {spec.name} and the trained head, from "
+                          f"{audio_track.what_in(spec)} to a {head.out_dim}-d L2-normalised embedding.")
+    meta.update(backbone_metadata(backbone),
+                **({"standardisation": audio_track.STANDARDISATION} if spec.track_range else {}))
     return _export(audio_model(backbone, head, batch=batch), spec, path, model_type="embedding", batch=batch,
                    output_name="embedding_256",
                    output_desc={"embedding_256": f"{head.out_dim}-d embedding of each window, unit L2 norm (dot "
@@ -414,6 +439,9 @@ def export_audio_classifier(classifier: SectionClassifier, path: str | os.PathLi
         return export_track_classifier(classifier, path, frontend=frontend, features=features, tracks=tracks,
                                        metadata=metadata, frames_fn=frames_fn, **kw)
     spec = audio_spec(backbone)
+    if spec.track_range:
+        raise ParameterError(f"{spec.name} takes the whole track (one row per window) and a Core ML classifier "
+                             "returns one label: export the backbone model and the vector-in section model")
     if classifier.in_dim != spec.dim:
         raise ParameterError(
             f"the section classifier takes {classifier.in_dim} floats, not the {spec.dim}-d frame embedding of "
@@ -430,47 +458,5 @@ def export_audio_classifier(classifier: SectionClassifier, path: str | os.PathLi
                    reference_fn=reference(backbone, classifier), windows=windows, **kw)
 
 
-def file_windows(paths: list[str | os.PathLike[str]], spec: AudioSpec, *, n_windows: int = 16,
-                 seed: int = 0) -> np.ndarray:
-    """Real audio windows for parity: mono, resampled to the model's rate, cut at its window and hop.
-
-    Parameters
-    ----------
-    paths : list of str or path
-        Audio files (a file that cannot be read is skipped; at least one must be readable).
-    spec : AudioSpec
-        The model's rate, window and hop.
-    n_windows : int > 0
-        Windows returned (fewer when the files are shorter), a seeded sample spread over all files.
-    seed : int
-        Seeds the pick.
-
-    Returns
-    -------
-    np.ndarray [shape=(n, n_samples), dtype=float32]
-
-    Raises
-    ------
-    ParameterError
-        No file could be read, or they hold no whole window.
-    """
-    from workbench.audio import load
-    from workbench.errors import WorkbenchError
-
-    check_int("n_windows", n_windows, min=1)
-    hop = max(1, round(spec.hop_s * spec.sample_rate))
-    per_file: list[np.ndarray] = []
-    for p in paths:
-        try:
-            y, _ = load(p, sr=spec.sample_rate, mono=True)
-        except WorkbenchError:
-            continue
-        starts = np.arange(0, len(y) - spec.n_samples + 1, hop)
-        if starts.size:
-            per_file.append(np.stack([y[s:s + spec.n_samples] for s in starts]).astype(np.float32))
-    if not per_file:
-        raise ParameterError(f"no whole {spec.window_s:g}-s window could be read from {len(paths)} file(s)")
-    rng = np.random.default_rng(seed)
-    allw = np.concatenate(per_file)
-    pick = np.sort(rng.choice(len(allw), size=min(n_windows, len(allw)), replace=False))
-    return np.ascontiguousarray(allw[pick])
+#: Real audio windows (whole-track excerpts for the feature frontend) for the parity checks.
+file_windows = audio_track.file_windows

@@ -5,9 +5,9 @@ Model kinds (the registry's model types, and the audio-in backbone of :mod:`~wor
 ``"head"``        the embedding head alone: pooled backbone embedding ``(1, in_dim)`` -> ``(1, 256)``.
 ``"embedding"``   the embedding model, audio in by default: mono ``samples`` ``(batch, n_samples)``
                   at the backbone's rate -> spectrogram -> backbone (OpenL3 or the CNN) -> head ->
-                  ``embedding_256``. OpenL3 also exports from its ``logmel`` patch; the librosa
-                  feature frontend cannot run inside Core ML, so its model is the head over the
-                  202-d vector (``input="features"``), and asking it for audio raises.
+                  ``embedding_256``. OpenL3 also exports from its ``logmel`` patch; the feature
+                  frontend's model takes the whole track (``(1, n_samples)`` -> one row per
+                  window), or the 202-d vector (``input="features"``).
 ``"dj_section"``  the section classifier: audio ``samples`` over a backbone (a frame classifier),
                   or its vector input (window features) -> ``label`` (str) and ``label_probs``.
 ``"backbone"``    the backbone alone from audio (:func:`workbench.export.audio_in.export_backbone`).
@@ -235,9 +235,9 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
     """Export the embedding model (model type ``"embedding"``).
 
     ``input="samples"`` (the default): audio in, the backbone (OpenL3 or the trainable CNN) and
-    its spectrogram inside (:func:`workbench.export.audio_in.export_audio_embedding`); the
-    librosa feature frontend cannot run inside Core ML and raises a ``ParameterError`` naming
-    the audio-in backbones. ``input="features"``: the head over the 202-d feature vector of the
+    its spectrogram inside (:func:`workbench.export.audio_in.export_audio_embedding`); for the
+    feature frontend the whole track goes in and each 0.5-s window gets a row
+    (:mod:`workbench.export.audio_track`). ``input="features"``: the head over the 202-d feature vector of the
     feature frontend (the app computes the frontend; the old vector-in model). ``input="logmel"``:
     OpenL3 from its log-mel patch (1, 1, 128, 199).
 

@@ -97,8 +97,8 @@ def _silence_converter_bars(stack: contextlib.ExitStack) -> None:
 
 def convert(module: torch.nn.Module, *, input_name: str, input_shape: tuple[int, ...], output_name: str, io_dtype: str = "fp32",
             deployment_target: str = "macOS14", labels: tuple[str, ...] | None = None,
-            fp32_scopes: tuple[str, ...] = ()) -> Any:
-    """Trace ``module`` and convert it to an fp16 ML Program with static shapes.
+            fp32_scopes: tuple[str, ...] = (), input_range: dict[int, tuple[int, int]] | None = None) -> Any:
+    """Trace ``module`` and convert it to an fp16 ML Program with static shapes (or the flexible ``input_range``).
 
     ``labels`` makes a classifier (``ClassifierConfig``): outputs ``label`` and ``label_probs``.
     The I/O dtype is always explicit (fp16 I/O needs iOS16/macOS13 or later, which every
@@ -121,6 +121,9 @@ def convert(module: torch.nn.Module, *, input_name: str, input_shape: tuple[int,
         Names of submodules (``"frontend"``) whose ops stay in float32 (coremltools'
         op-selective compute precision): the float32 island of a spectrogram frontend that half
         precision would lose. Those ops run on the GPU or CPU, the rest in fp16.
+    input_range : dict of int to (int, int), or None
+        Flexible input axes (``{1: (lower, upper)}``, coremltools ``RangeDim``; the traced example
+        has ``input_shape``): a whole-track model. None: every axis static.
 
     Returns
     -------
@@ -155,7 +158,12 @@ def convert(module: torch.nn.Module, *, input_name: str, input_shape: tuple[int,
         if fp32_scopes:
             precision = ct.transform.FP16ComputePrecision(op_selector=lambda op: not in_scopes(op, fp32_scopes))
         try:
-            return ct.convert(traced, inputs=[ct.TensorType(name=input_name, shape=input_shape, dtype=dtype)],
+            shape: Any = input_shape
+            if input_range:
+                shape = ct.Shape(shape=tuple(ct.RangeDim(lower_bound=int(input_range[i][0]),
+                                                         upper_bound=int(input_range[i][1]), default=int(d))
+                                             if i in input_range else int(d) for i, d in enumerate(input_shape)))
+            return ct.convert(traced, inputs=[ct.TensorType(name=input_name, shape=shape, dtype=dtype)],
                               outputs=outputs, convert_to="mlprogram", compute_precision=precision,
                               minimum_deployment_target=target, skip_model_load=True, **kwargs)
         except Exception as exc:  # noqa: BLE001  (the converter raises many types)

@@ -95,7 +95,8 @@ def _finish(module: torch.nn.Module, path: str | os.PathLike[str], *, model_type
             input_shape: tuple[int, ...], output_name: str, io_dtype: str, deployment_target: str,
             compress: str | None, meta: dict[str, Any], input_desc: str, output_desc: dict[str, str],
             labels: tuple[str, ...] | None, reference: Callable[[np.ndarray], np.ndarray] | None,
-            windows: np.ndarray | None, overwrite: bool, strict: bool, fp32_scopes: tuple[str, ...] = ()) -> ExportResult:
+            windows: np.ndarray | None, overwrite: bool, strict: bool, fp32_scopes: tuple[str, ...] = (),
+            input_range: dict[int, tuple[int, int]] | None = None) -> ExportResult:
     from workbench.export.lint import lint
     from workbench.export.mil_eval import parity
 
@@ -103,11 +104,14 @@ def _finish(module: torch.nn.Module, path: str | os.PathLike[str], *, model_type
         check_choice("compress", compress, COMPRESSIONS)
     t0 = time.perf_counter()
     mlmodel = convert(module, input_name=input_name, input_shape=input_shape, output_name=output_name,
-                      io_dtype=io_dtype, deployment_target=deployment_target, labels=labels, fp32_scopes=fp32_scopes)
+                      io_dtype=io_dtype, deployment_target=deployment_target, labels=labels, fp32_scopes=fp32_scopes,
+                      input_range=input_range)
     if compress:
         mlmodel = compress_model(mlmodel, compress)
     meta = {**meta, "io_dtype": io_dtype, "deployment_target": deployment_target, "compression": compress or "none",
             "input_shape": list(input_shape), "inputs": {input_name: input_desc}, "outputs": dict(output_desc)}
+    if input_range:  # a flexible axis: input_shape is the traced example
+        meta["input_range"] = {str(axis): [int(lo), int(hi)] for axis, (lo, hi) in input_range.items()}
     apply_metadata(mlmodel, meta, inputs={input_name: input_desc}, outputs=output_desc)
     p = save_package(mlmodel, path, overwrite=overwrite)
     report = lint(p)

@@ -141,13 +141,23 @@ def _declared_island(path: str | os.PathLike[str]) -> str | None:
     return meta.get("com.workbench.fp32_island") or None
 
 
+def _declared_range(path: str | os.PathLike[str]) -> str | None:
+    """The flexible input the package declares (``com.workbench.input_range``: a whole-track model), or None."""
+    import coremltools as ct
+
+    return ct.models.MLModel(str(path), skip_model_load=True).user_defined_metadata.get("com.workbench.input_range")
+
+
 def lint(path: str | os.PathLike[str]) -> LintReport:
     """Lint a saved ``.mlpackage`` (read back with coremltools' milproto loader).
 
     An fp32 compute op is an error, unless the package declares a float32 island
     (``com.workbench.fp32_island``, written by an export that keeps its spectrogram frontend in
     float32 on purpose): then it is a warning (that island runs on the GPU or CPU) and counts as
-    not Neural-Engine eligible.
+    not Neural-Engine eligible, as does an op the Neural Engine does not run (``topk``) inside
+    it. A dynamic shape is an error, unless the package declares its flexible input
+    (``com.workbench.input_range``, a whole-track model): then one warning says that Core ML runs
+    the model on the GPU or CPU, and no op of it counts as eligible.
 
     Parameters
     ----------
@@ -174,9 +184,10 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
     output_names = {v.name for v in fn.outputs}
     n_compute = n_eligible = n_island = 0
 
-    island = _declared_island(path)
+    island, flexible = _declared_island(path), _declared_range(path)
+    n_dynamic = 0
     for name, var in fn.inputs.items():
-        if _is_symbolic(var.shape):
+        if _is_symbolic(var.shape) and not flexible:
             findings.append(Finding("error", "program", f"input {name!r} has a dynamic shape {var.shape}"))
         dt = _dtype_name(var)
         findings.append(Finding("note", "program", f"input {name!r}: {dt} {tuple(var.shape)}"
@@ -192,9 +203,11 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
                     weight_bytes += val.nbytes
             continue
         before = len(findings)
-        fp32_compute = False
+        fp32_compute = dynamic = False
+        in_island = bool(island) and op.op_type != "cast" and any(_dtype_name(v) == "fp32" for v in op.outputs)
         if op.op_type in DENY_OPS:
-            findings.append(Finding("error", label, "op is known to run off the Neural Engine"))
+            findings.append(Finding("warning" if in_island else "error", label, "op is known to run off the Neural "
+                                    "Engine" + (" (inside the declared float32 island)" if in_island else "")))
         elif op.op_type not in ALLOW_OPS:
             findings.append(Finding("warning", label, "op is not on the allow list; check MLComputePlan on a Mac"))
         if op.blocks:
@@ -203,7 +216,9 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
             dt = _dtype_name(v)
             if v.shape is not None and not _is_symbolic(v.shape) and len(v.shape) > 5:
                 findings.append(Finding("error", label, f"output rank {len(v.shape)} > 5"))
-            if _is_symbolic(v.shape) and dt not in ("str", "other"):
+            if _is_symbolic(v.shape) and dt not in ("str", "other") and flexible:
+                dynamic = True
+            elif _is_symbolic(v.shape) and dt not in ("str", "other"):
                 findings.append(Finding("error", label, f"output {v.name!r} has a dynamic shape {v.shape}"))
             if dt == "fp32":
                 x = op.inputs.get("x")
@@ -250,9 +265,14 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
         if op.op_type != "cast":
             n_compute += 1
             flagged = any(f.level in ("error", "warning") for f in findings[before:])
-            n_eligible += int(not (flagged or fp32_compute))
+            n_eligible += int(not (flagged or fp32_compute or dynamic))
             n_island += int(fp32_compute)
+            n_dynamic += int(dynamic)
 
+    if flexible:
+        findings.append(Finding("warning", "program", f"declared flexible input (axis: [lowest, highest] = {flexible}): "
+                                                      f"{n_dynamic} ops have dynamic shapes; Core ML runs them on the "
+                                                      "GPU or CPU, not the Neural Engine"))
     if island:
         findings.append(Finding("warning", "program", f"declared float32 island ({island}): {n_island} fp32 ops "
                                                       "run on the GPU or CPU, not the Neural Engine"))

@@ -261,6 +261,13 @@ def run(path_or_program: str | os.PathLike[str] | Any, inputs: dict[str, np.ndar
     return {v.name: env[v.name] for v in fn.outputs}
 
 
+def _shape_fits(shape: tuple[int, ...], declared: Any) -> bool:
+    """Whether ``shape`` matches a declared input shape; a flexible (symbolic) dimension takes any size."""
+    declared = tuple(declared)
+    return len(shape) == len(declared) and all(
+        not isinstance(d, (int, np.integer)) or int(d) == s for s, d in zip(shape, declared, strict=True))
+
+
 # -- parity ---------------------------------------------------------------------------------
 
 def psnr_db(actual: np.ndarray, reference: np.ndarray) -> float:
@@ -276,7 +283,8 @@ def psnr_db(actual: np.ndarray, reference: np.ndarray) -> float:
     Returns
     -------
     float
-        PSNR in dB; ``inf`` when equal, ``-inf`` when ``reference`` is all zero and they differ.
+        PSNR in dB; ``inf`` when equal, ``-inf`` when ``reference`` is all zero and they differ, or
+        when ``actual`` holds an infinity or NaN (an fp16 overflow).
 
     Raises
     ------
@@ -290,7 +298,7 @@ def psnr_db(actual: np.ndarray, reference: np.ndarray) -> float:
     peak = float(np.max(r**2))
     if noise == 0.0:
         return math.inf
-    if peak == 0.0:
+    if peak == 0.0 or not math.isfinite(noise) or peak / noise == 0.0:  # an overflow (inf, NaN) in ``actual``
         return -math.inf
     return 10.0 * math.log10(peak / noise)
 
@@ -364,7 +372,9 @@ def parity(path: str | os.PathLike[str], reference: Callable[[np.ndarray], np.nd
         classifier).
     windows : np.ndarray [shape=(n, *input_shape_without_batch)]
         Real inputs (embeddings, samples or log-mel patches), one per window; a program with a
-        batch of B windows is run on B at a time (``n`` a multiple of B).
+        batch of B windows is run on B at a time (``n`` a multiple of B); a flexible dimension (a
+        whole-track model: ``samples (1, n_samples)``) takes any length, one row per run, and its
+        output is compared flattened.
     input_name : the program's input (default: its only input).
     probs_key : the output holding the probabilities dict (classifiers; found when None).
     """
@@ -376,9 +386,9 @@ def parity(path: str | os.PathLike[str], reference: Callable[[np.ndarray], np.nd
         raise ParameterError(f"input_name must be one of {names}; got {input_name!r}")
     shape = tuple(fn.inputs[name].shape)
     windows = np.asarray(windows, np.float32)
-    if windows.ndim < 1 or windows.shape[0] < 1 or tuple(windows.shape[1:]) != shape[1:]:
+    if windows.ndim < 1 or windows.shape[0] < 1 or not _shape_fits(windows.shape[1:], shape[1:]):
         raise ParameterError(f"windows must have shape (n, {', '.join(map(str, shape[1:]))}); got {windows.shape}")
-    batch = int(shape[0])
+    batch = int(shape[0]) if isinstance(shape[0], (int, np.integer)) else 1
     if windows.shape[0] % batch:
         raise ParameterError(f"the program takes {batch} windows at a time; got {windows.shape[0]} windows, "
                              f"not a multiple of {batch}")
@@ -386,7 +396,7 @@ def parity(path: str | os.PathLike[str], reference: Callable[[np.ndarray], np.nd
     got, labels_got = [], []
     for i in range(0, windows.shape[0], batch):
         w = windows[i:i + batch]
-        out = run(program, {name: w.reshape(shape)}, trace=trace)
+        out = run(program, {name: w.reshape((batch, *w.shape[1:]))}, trace=trace)
         dicts = {k: v for k, v in out.items() if isinstance(v, dict)}
         if dicts:
             probs = dicts[probs_key] if probs_key else next(iter(dicts.values()))

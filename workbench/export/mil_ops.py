@@ -228,6 +228,15 @@ def _slice_by_index(x: np.ndarray, begin: Any, end: Any, stride: Any = None, beg
     return x[tuple(idx)]
 
 
+def _topk(x: np.ndarray, k: Any = 1, axis: Any = -1, ascending: Any = False, sort: Any = True,
+          return_indices: Any = True, output_indices_dtype: Any = "int32") -> tuple[np.ndarray, np.ndarray]:
+    a = _f(x)
+    ax = int(axis) % a.ndim
+    order = np.argsort(a if bool(ascending) else -a, axis=ax, kind="stable")
+    idx = np.take(order, np.arange(int(k)), axis=ax)
+    return np.take_along_axis(a, idx, axis=ax), idx.astype(np.int32)
+
+
 def _classify(probabilities: np.ndarray, classes: Any) -> tuple[str, dict[str, float]]:
     p = np.asarray(probabilities, np.float32).reshape(-1)
     labels = [str(c) for c in classes]
@@ -273,6 +282,7 @@ _OPS: dict[str, Callable[..., Any]] = {
     "reduce_sum_square": _reduce(lambda x, axis, keepdims: np.sum(x * x, axis=axis, keepdims=keepdims)),
     "reduce_l2_norm": _reduce(lambda x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))),
     "conv": _conv,
+    "topk": _topk,
     "linear": lambda x, weight, bias=None: _f(x) @ _f(weight).T + (0 if bias is None else _f(bias)),
     "matmul": lambda x, y, transpose_x=False, transpose_y=False: np.matmul(
         np.swapaxes(_f(x), -1, -2) if transpose_x else _f(x), np.swapaxes(_f(y), -1, -2) if transpose_y else _f(y)),

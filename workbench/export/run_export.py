@@ -271,19 +271,28 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
     return out
 
 
-#: Why a run on the feature frontend has no audio-in model (stored as ``com.workbench.audio_in``).
-NO_AUDIO_IN = ("not available: the backbone is the librosa feature frontend (features-v1), which cannot run "
-               "inside Core ML; train with --backbone cnn (or openl3) for a model that takes audio")
+#: Why a model over the feature frontend has no audio-in form here (stored as ``com.workbench.audio_in``): a
+#: section run whose window layout needs downbeats (the ``bars`` group, context in bars), or a frontend with
+#: other than the default settings (features-v1, 1-s windows every 0.5 s).
+NO_AUDIO_IN = ("not available: this model's input (window features that need the track's downbeats: the 'bars' "
+               "group or context in bars; or a feature frontend with other than its default settings) is not "
+               "computed inside Core ML; a features-v1 section run's whole-track dj_section model, and the "
+               "embedding model of a features-v1 run (default settings) or of a --backbone cnn or openl3 run, take audio")
 
 
 def _audio_backbone(run: Run, openl3_weights: str | os.PathLike[str] | None) -> Any:
-    """The run's backbone as a module that runs inside a model (OpenL3, the CNN), or None (features)."""
+    """The run's backbone as a module that runs inside a model (OpenL3, the CNN, the default feature frontend), or None."""
     backbone = dict(run.info.get("backbone") or {})
     name = str(backbone.get("name", "features-v1"))
     if backbone.get("finetuned") and run.model_path is not None:  # the run's own tuned OpenL3 (backbone.pt)
         from workbench.embed.openl3_tuned import load_tuned
 
         return load_tuned(run.model_path.parent / str(backbone["finetuned"].get("file", "backbone.pt")))[0]
+    if name.startswith("features") and run.kind != "sections":  # section runs: window features, not the frontend
+        from workbench.embed.features import FeatureFrontend
+
+        settings = dict(backbone.get("settings") or {})
+        return FeatureFrontend() if settings in ({}, FeatureFrontend().settings) else None
     if name.startswith("openl3"):
         from workbench.embed.openl3 import OpenL3
 
@@ -335,6 +344,8 @@ def _jobs(run: Run, lib: Library, model_path: Any, meta: dict[str, Any], windows
 
     cnn = _end_to_end_cnn(model_path, run) if run.kind != "sections" else None
     backbone = cnn if cnn is not None else _audio_backbone(run, openl3_weights)
+    if input != "samples" and type(backbone).__name__ == "FeatureFrontend":  # no log-mel input: vector-in
+        backbone = None
     if backbone is None:
         meta = {**meta, "audio_in": NO_AUDIO_IN}
         if run.kind == "sections":

@@ -145,10 +145,20 @@ class FrameFeatures(nn.Module):
     chroma (12), onset strength (1).
     """
 
+    dft: torch.Tensor
+    mel: torch.Tensor
+    dct: torch.Tensor
+    chroma: torch.Tensor
+    ramp_left: torch.Tensor
+    ramp_right: torch.Tensor
+    excerpt: torch.Tensor
+    ac_dft: torch.Tensor
+    ac_cos: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         import librosa
-        import scipy.fft
+        import scipy.fft  # type: ignore[import-untyped]
 
         n = np.arange(N_FFT)
         window = 0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT)  # periodic Hann (librosa's "hann")
@@ -170,7 +180,7 @@ class FrameFeatures(nn.Module):
         left = np.pad(e, half, mode="linear_ramp", end_values=[0, 0])[:half]
         self.register_buffer("ramp_left", torch.from_numpy(left.astype(np.float32)))
         self.register_buffer("ramp_right", torch.from_numpy(left[::-1].copy().astype(np.float32)))
-        import scipy.signal
+        import scipy.signal  # type: ignore[import-untyped]
 
         hann = scipy.signal.get_window("hann", TEMPOGRAM_FRAMES, fftbins=True)
         self.register_buffer("excerpt", torch.from_numpy(np.diag(hann)[:, None, :].astype(np.float32)))
@@ -246,6 +256,8 @@ class FrameFeatures(nn.Module):
 
 class WindowStats(nn.Module):
     """Frame features ``(1, 104, T)`` and tempo bands ``(1, 12, n_windows)`` -> descriptors ``(n_windows, 202)``."""
+
+    cut: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()
