@@ -26,13 +26,13 @@ def test_demo_runs_every_stage(demo_home):
     # each model is exported (lint clean) unless it fails a blocking gate, which the summary says
     exported = {line.split()[0] for line in first.exports}
     refused_kinds = {line.split()[0] for line in first.refused}
-    # the window models are lint clean; the whole-track dj_section model (flexible length) runs off the
-    # Neural Engine by design: its only lint errors say where it runs, none is a precision error
-    assert all("lint 0 errors" in e for e in first.exports if "whole track in" not in e)
+    # every model is lint clean; the whole-track dj_section model (flexible length, float32) declares its
+    # flexible input and float32 island, so where it runs (GPU/CPU, not the Neural Engine) is a warning
+    assert all("lint 0 errors" in e for e in first.exports), first.exports
     for e in (e for e in first.exports if "whole track in" in e):
         doc = json.loads((home / "models" / f"{e.split()[0]}_{e.split()[1]}.json").read_text())
-        errors = [f["message"] for f in doc["export"]["lint"]["findings"] if f["level"] == "error"]
-        assert errors and all("dynamic shape" in m or "run off the Neural Engine" in m for m in errors), errors
+        warnings = [f["message"] for f in doc["export"]["lint"]["findings"] if f["level"] == "warning"]
+        assert any("declared flexible input" in m for m in warnings), warnings
     assert {"sections" if t == "dj_section" else "embeddings" for t in exported}.isdisjoint(refused_kinds)
     assert exported | {t for k in refused_kinds for t in {"sections": ["dj_section"],
                                                              "embeddings": ["head", "embedding"]}[k]} == \

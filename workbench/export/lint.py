@@ -141,6 +141,14 @@ def _declared_island(path: str | os.PathLike[str]) -> str | None:
     return meta.get("com.workbench.fp32_island") or None
 
 
+def _input_vars(op: Any) -> list[Any]:
+    """The variables an op reads (its inputs may be single variables or tuples of them)."""
+    out: list[Any] = []
+    for v in op.inputs.values():
+        out.extend(v if isinstance(v, (list, tuple)) else [v])
+    return out
+
+
 def _declared_range(path: str | os.PathLike[str]) -> str | None:
     """The flexible input the package declares (``com.workbench.input_range``: a whole-track model), or None."""
     import coremltools as ct
@@ -204,7 +212,9 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
             continue
         before = len(findings)
         fp32_compute = dynamic = False
-        in_island = bool(island) and op.op_type != "cast" and any(_dtype_name(v) == "fp32" for v in op.outputs)
+        in_island = bool(island) and op.op_type != "cast" and (
+            any(_dtype_name(v) == "fp32" for v in op.outputs)  # or an index op (argsort, topk) over fp32 values
+            or any(_dtype_name(v) == "fp32" for v in _input_vars(op)))
         if op.op_type in DENY_OPS:
             findings.append(Finding("warning" if in_island else "error", label, "op is known to run off the Neural "
                                     "Engine" + (" (inside the declared float32 island)" if in_island else "")))
