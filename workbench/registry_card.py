@@ -59,7 +59,8 @@ def model_card(doc: dict[str, Any]) -> str:
                 ("workbench", meta.get("workbench_version", "")), ("training run", doc.get("run_id") or "-"),
                 ("training job", doc.get("job_id") if doc.get("job_id") is not None else "-"),
                 ("deployment target", meta.get("deployment_target", "")), ("I/O dtype", meta.get("io_dtype", "")),
-                ("compute precision", "fp16 (ML Program)"), ("weight compression", meta.get("compression", "none")),
+                ("compute precision", meta.get("compute_precision") or "ML Program, fp16" + (
+                    f"; float32: {meta['fp32_island']}" if meta.get("fp32_island") else "")), ("weight compression", meta.get("compression", "none")),
                 ("size", f"{export.get('size_bytes', 0) / 1e6:.2f} MB" if export.get("size_bytes") else "-")]),
         "",
         "## Intended use",

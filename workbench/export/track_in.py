@@ -366,6 +366,7 @@ def export_track_classifier(classifier: SectionClassifier, path: str | os.PathLi
     meta["temperature"] = float(temperature)
     meta["fp32_island"] = (f"the whole model ({', '.join(TRACK_FP32_SCOPES)}) computes in float32: a "
                           "flexible-length model runs on the GPU/CPU")
+    meta["compute_precision"] = "ML Program, float32 throughout (a flexible-length model runs on the GPU/CPU)"
     inputs = {TRACK_INPUT: describe_input(grid, min_s=min_s, max_s=max_s)}
     outputs = describe_outputs(grid, classifier.labels)
     lo_n, hi_n = int(math.ceil(min_s * grid.sample_rate)), int(max_s * grid.sample_rate)
