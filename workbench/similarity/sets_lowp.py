@@ -101,6 +101,25 @@ def _normalised(w: np.ndarray) -> np.ndarray:
     return w / w.sum(axis=0, keepdims=True)
 
 
+class BuiltFor:
+    """Bounds that know the tracks they were built for (``ids``, ``n_windows``): rebuilt when the index changes."""
+
+    ids: np.ndarray
+    n_windows: int
+
+    def matches(self, ids: np.ndarray, n_windows: int) -> bool:
+        """Whether these bounds were built for exactly these tracks.
+
+        Parameters
+        ----------
+        ids : np.ndarray [shape=(n,)]
+            The index's track ids.
+        n_windows : int
+            Its window count.
+        """
+        return self.n_windows == int(n_windows) and np.array_equal(self.ids, ids)
+
+
 @dataclass(frozen=True)
 class _Group:
     rows: np.ndarray  # (g,) track rows with this many windows
@@ -112,7 +131,7 @@ class _Group:
 
 
 @dataclass(frozen=True)
-class LowPrecisionBounds:
+class LowPrecisionBounds(BuiltFor):
     """Every window in bfloat16, tracks grouped by window count (module docstring).
 
     Attributes
@@ -162,18 +181,6 @@ class LowPrecisionBounds:
                                  _normalised(np.asarray(wweights[idx], np.float64).reshape(length, len(rows))),
                                  int(length)))
         return cls(tuple(groups), np.asarray(ids, np.int64).copy(), int(windows.shape[0]), int(windows.shape[1]))
-
-    def matches(self, ids: np.ndarray, n_windows: int) -> bool:
-        """Whether these bounds were built for exactly these tracks.
-
-        Parameters
-        ----------
-        ids : np.ndarray [shape=(n,)]
-            The index's track ids.
-        n_windows : int
-            Its window count.
-        """
-        return self.n_windows == int(n_windows) and np.array_equal(self.ids, ids)
 
     def vibe_upper(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool) -> np.ndarray:
         """An upper bound on :func:`~workbench.similarity.sets_search.raw_vibe` of every track

@@ -44,6 +44,7 @@ import numpy as np
 from workbench.errors import ParameterError
 from workbench.fileio import atomic_write
 from workbench.similarity.scores import Weights, _energy_table, _key_tables, _tempo_delta, _tempo_from_delta
+from workbench.similarity.sets_lowp import BuiltFor
 
 #: Search methods of a window-set index: ``"exact"`` scores every window; ``"pruned"`` is exact too.
 METHODS: tuple[str, ...] = ("exact", "pruned")
@@ -134,7 +135,7 @@ def gather(windows: np.ndarray, wweights: np.ndarray, offsets: np.ndarray, rows:
 
 
 @dataclass(frozen=True)
-class SetBounds:
+class SetBounds(BuiltFor):
     """Cones of every track's windows (module docstring), for :func:`pruned_rows`.
 
     Attributes
@@ -208,18 +209,6 @@ class SetBounds:
         """Whether the cones are too wide to bound anything (median ``rho`` below 0.5: members 60 degrees
         or more from their centroid, as in unclustered libraries)."""
         return bool(self.rho.size) and float(np.median(self.rho)) < 0.5
-
-    def matches(self, ids: np.ndarray, n_windows: int) -> bool:
-        """Whether these bounds were built for exactly these tracks.
-
-        Parameters
-        ----------
-        ids : np.ndarray [shape=(n,)]
-            The index's track ids.
-        n_windows : int
-            Its window count.
-        """
-        return self.n_windows == int(n_windows) and np.array_equal(self.ids, ids)
 
     def vibe_upper(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool) -> np.ndarray:
         """An upper bound on :func:`raw_vibe` of every track.
