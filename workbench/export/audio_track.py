@@ -202,23 +202,12 @@ def track_excerpts(paths: list[str | os.PathLike[str]], spec: AudioSpec, *, n_ex
     ParameterError
         No file holds a whole excerpt.
     """
-    from workbench.audio import load
-    from workbench.errors import WorkbenchError
-
     check_int("n_excerpts", n_excerpts, min=1)
     n = spec.n_samples
-    found: list[np.ndarray] = []
-    for p in paths:
-        try:
-            y, _ = load(p, sr=spec.sample_rate, mono=True)
-        except WorkbenchError:
-            continue
-        found += [y[s:s + n] for s in range(0, len(y) - n + 1, n)]
-    if not found:
+    picked = _seeded_cuts(paths, sample_rate=spec.sample_rate, length=n, step=n, k=n_excerpts, seed=seed)
+    if picked is None:
         raise ParameterError(f"no whole {n / spec.sample_rate:g}-s excerpt could be read from {len(paths)} file(s)")
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(len(found), size=min(n_excerpts, len(found)), replace=False))
-    return np.ascontiguousarray(np.stack([found[i] for i in pick]).astype(np.float32))
+    return picked
 
 
 def file_windows(paths: list[str | os.PathLike[str]], spec: AudioSpec, *, n_windows: int = 16,
@@ -245,25 +234,31 @@ def file_windows(paths: list[str | os.PathLike[str]], spec: AudioSpec, *, n_wind
     ParameterError
         No file could be read, or they hold no whole window.
     """
-    from workbench.audio import load
-    from workbench.errors import WorkbenchError
-
     check_int("n_windows", n_windows, min=1)
     if spec.track_range:  # a whole-track model: excerpts of spec.n_samples, 8 windows each
         return track_excerpts(paths, spec, n_excerpts=max(1, n_windows // 8), seed=seed)
-    hop = max(1, round(spec.hop_s * spec.sample_rate))
-    per_file: list[np.ndarray] = []
+    picked = _seeded_cuts(paths, sample_rate=spec.sample_rate, length=spec.n_samples,
+                          step=max(1, round(spec.hop_s * spec.sample_rate)), k=n_windows, seed=seed)
+    if picked is None:
+        raise ParameterError(f"no whole {spec.window_s:g}-s window could be read from {len(paths)} file(s)")
+    return picked
+
+
+def _seeded_cuts(paths: list[str | os.PathLike[str]], *, sample_rate: int, length: int, step: int, k: int,
+                 seed: int) -> np.ndarray | None:
+    """``k`` cuts of ``length`` samples every ``step`` over the readable files (mono, at ``sample_rate``),
+    a seeded pick kept in file order; None when no file holds a whole cut."""
+    from workbench.audio import load
+    from workbench.errors import WorkbenchError
+
+    cuts: list[np.ndarray] = []
     for p in paths:
         try:
-            y, _ = load(p, sr=spec.sample_rate, mono=True)
-        except WorkbenchError:
+            y, _ = load(p, sr=sample_rate, mono=True)
+        except WorkbenchError:  # one unreadable file never stops the check
             continue
-        starts = np.arange(0, len(y) - spec.n_samples + 1, hop)
-        if starts.size:
-            per_file.append(np.stack([y[s:s + spec.n_samples] for s in starts]).astype(np.float32))
-    if not per_file:
-        raise ParameterError(f"no whole {spec.window_s:g}-s window could be read from {len(paths)} file(s)")
-    rng = np.random.default_rng(seed)
-    allw = np.concatenate(per_file)
-    pick = np.sort(rng.choice(len(allw), size=min(n_windows, len(allw)), replace=False))
-    return np.ascontiguousarray(allw[pick])
+        cuts += [y[a:a + length] for a in range(0, len(y) - length + 1, step)]
+    if not cuts:
+        return None
+    pick = np.sort(np.random.default_rng(seed).choice(len(cuts), size=min(k, len(cuts)), replace=False))
+    return np.ascontiguousarray(np.stack([cuts[i] for i in pick]).astype(np.float32))
