@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError
 from workbench.jobs import Job, JobRunner, _backbone_info, _track_docs
+from workbench.train.finetune import FINETUNE_DEFAULTS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,8 +36,7 @@ if TYPE_CHECKING:
 EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 2,
                                            "test_size": 0.2, "val_size": 0.2, "by_artist": False,
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
-                                           "openl3_weights": None, "finetune_backbone": False, "backbone_lr": 1e-5,
-                                           "finetune_blocks": 2, "finetune_frames": 4, "distill": None}
+                                           "openl3_weights": None, **FINETUNE_DEFAULTS, "distill": None}
 
 
 def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
