@@ -49,27 +49,40 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def make_library(kind: str, *, tracks: int, dim: int, groups: int, seed: int):
-    """A synthetic window-set index (see the module docstring)."""
+def make_library(kind: str, *, tracks: int, dim: int, groups: int, seed: int, cache: str | None = None,
+                 block: int = 4096):
+    """A synthetic window-set index (see the module docstring), generated a block of tracks at a time
+    (100,000 tracks x 512-d: 3.3 GB of float32 windows, never a float64 copy of them); with ``cache``, saved
+    there and loaded from there the next time (same arguments). ``block``: tracks generated at a time (the
+    random stream, so the library, does not depend on it)."""
     from workbench.similarity.sets import TrackSetIndex
     from workbench.similarity.sets_store import index_from_arrays
 
+    folder = Path(cache) / f"{kind}-{tracks}-{dim}-{groups}-{seed}" if cache else None
+    if folder is not None and (folder / "track-sets.json").exists():
+        return TrackSetIndex.load(folder)
     rng = np.random.default_rng(seed)
     counts = rng.integers(8, 25, size=tracks)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     group = rng.integers(0, groups, size=tracks)
+    windows = np.empty((int(offsets[-1]), dim), np.float32)
     if kind in ("clustered", "tight"):
         spread = 1.0 if kind == "clustered" else 0.6
         centres = rng.normal(size=(groups, dim)).astype(np.float32)
         centres /= np.linalg.norm(centres, axis=1, keepdims=True)
         track_vec = centres[group] + rng.normal(scale=spread / np.sqrt(dim), size=(tracks, dim)).astype(np.float32)
         track_vec /= np.linalg.norm(track_vec, axis=1, keepdims=True)
-        windows = np.repeat(track_vec, counts, axis=0)
-        windows += rng.normal(scale=0.5 * spread / np.sqrt(dim), size=windows.shape).astype(np.float32)
+        for a in range(0, tracks, block):
+            b = min(tracks, a + block)
+            s, e = offsets[a], offsets[b]
+            windows[s:e] = np.repeat(track_vec[a:b], counts[a:b], axis=0)
+            windows[s:e] += rng.normal(scale=0.5 * spread / np.sqrt(dim), size=(e - s, dim)).astype(np.float32)
         bpm = 100.0 + 4.0 * (group % 12) + rng.normal(scale=2.0, size=tracks)
         energy = 1 + (group % 10)
     elif kind == "uniform":
-        windows = rng.normal(size=(int(offsets[-1]), dim)).astype(np.float32)
+        for a in range(0, windows.shape[0], block * 16):
+            b = min(windows.shape[0], a + block * 16)
+            windows[a:b] = rng.normal(size=(b - a, dim))
         bpm = rng.uniform(80, 170, size=tracks)
         energy = rng.integers(1, 11, size=tracks)
     else:
@@ -78,7 +91,10 @@ def make_library(kind: str, *, tracks: int, dim: int, groups: int, seed: int):
     bpm[rng.random(tracks) < 0.05] = np.nan  # a few tracks with no beat
     index = index_from_arrays(TrackSetIndex, np.arange(1, tracks + 1), windows, offsets, bpm=bpm, key=key,
                               energy=energy)
+    del windows
     index.calibrate(max_queries=100, seed=seed)
+    if folder is not None:
+        index.save(folder)
     return index
 
 
@@ -104,18 +120,22 @@ def cpu_time(fn):
 
 
 def run_case(kind: str, args, cones_list: list[int]) -> list[dict]:
-    import faiss
-
-    faiss.omp_set_num_threads(1)
-    index = make_library(kind, tracks=args.tracks, dim=args.dim, groups=args.groups, seed=args.seed)
+    index = make_library(kind, tracks=args.tracks, dim=args.dim, groups=args.groups, seed=args.seed,
+                         cache=args.cache)
     n_windows = int(index._windows.shape[0])
     track_of = np.repeat(np.arange(len(index)), np.diff(index._offsets))
     peers = {}
-    t0 = time.process_time()
-    flat = faiss.IndexFlatIP(args.dim)
-    flat.add(index._windows)
-    peers["faiss-flat"] = (flat, time.process_time() - t0)
-    if not args.no_hnsw:
+    if not args.no_faiss:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        t0 = time.process_time()
+        flat = faiss.IndexFlatIP(args.dim)
+        flat.add(index._windows)
+        peers["faiss-flat"] = (flat, time.process_time() - t0)
+    if not args.no_hnsw and not args.no_faiss:
+        import faiss
+
         t0 = time.process_time()
         hnsw = faiss.IndexHNSWFlat(args.dim, 32, faiss.METRIC_INNER_PRODUCT)
         hnsw.hnsw.efSearch = 128
@@ -128,7 +148,9 @@ def run_case(kind: str, args, cones_list: list[int]) -> list[dict]:
         bounds[c] = index.bounds(cones=c)
         bounds[c] = (bounds[c], time.process_time() - t0)
     rows = []
-    for weights_name, weights in (("default", None), ("vibe", {"vibe": 1, "tempo": 0, "key": 0, "energy": 0})):
+    sets = {"default": None, "vibe": {"vibe": 1, "tempo": 0, "key": 0, "energy": 0}}
+    for weights_name in args.weights.split(","):
+        weights = sets[weights_name]
         rows += time_queries(index, args, kind, weights_name, weights, bounds, peers, track_of, n_windows)
     return rows
 
@@ -188,6 +210,9 @@ def main() -> int:
     ap.add_argument("-k", type=int, default=10)
     ap.add_argument("--per-window", type=int, default=64, help="FAISS neighbours per query window (peers)")
     ap.add_argument("--no-hnsw", action="store_true")
+    ap.add_argument("--no-faiss", action="store_true", help="no FAISS peers (the flat one copies every window)")
+    ap.add_argument("--weights", default="default,vibe", help="weight sets timed: default, vibe")
+    ap.add_argument("--cache", default=None, help="folder to keep generated libraries in (reused on the next run)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -203,6 +228,10 @@ def main() -> int:
                      else "baseline")
             print(f"{kind:<10}{r['weights']:<8}{r['tracks']:>7} tracks {r['windows']:>8} windows d={r['dim']:<4} "
                   f"{r['method']:<12}{r['ms_per_query']:>9.2f} ms {r['speedup']:>6.1f}x  {extra}", flush=True)
+    import resource
+
+    print(f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB, "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps(all_rows, indent=1))
     return 0
