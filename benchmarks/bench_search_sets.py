@@ -113,6 +113,47 @@ def faiss_candidates(index, faiss_index, track_of: np.ndarray, query: int, *, k:
     return [int(i) for i in index._ids[rows][order]]
 
 
+def cone_share(index, bounds, query: int, weights, kth: float) -> float:
+    """Share of the tracks whose cone bound (combined score) reaches the exact k-th best score: what the
+    cones alone cannot rule out."""
+    from workbench.similarity.scores import Weights
+
+    r = index._resolve(query)
+    w = Weights() if weights is None else Weights.coerce(weights)
+    rows = np.arange(len(index))
+    upper = index._terms(r, w, rows, index._calibrated(bounds.vibe_upper(r.q, r.qw, symmetric=r.symmetric)))["score"]
+    upper[r.self_row] = -np.inf
+    return float(np.mean(upper >= kth))
+
+
+def kernel_floor(*, dim: int, windows: int = 192_000, m: int = 16, seed: int = 0) -> list[dict]:
+    """CPU ms of the products a first pass could use, one thread: ``m`` query windows by ``windows``
+    library windows in float32 (numpy: the scan's), bfloat16 and int8 (torch), and gathering half the
+    windows (what a pass over only the tracks the cones leave would copy first)."""
+    import torch
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(windows, dim)).astype(np.float32)
+    q = rng.normal(size=(m, dim)).astype(np.float32)
+    xb, qb = torch.from_numpy(x).bfloat16(), torch.from_numpy(q).bfloat16()
+    xi = torch.randint(-127, 128, (dim, windows), dtype=torch.int8)
+    qi = torch.randint(-127, 128, (m, dim), dtype=torch.int8)
+    half = torch.from_numpy(np.sort(rng.choice(windows, windows // 2, replace=False)))
+    cases = {"float32 product (numpy)": lambda: q @ x.T, "bfloat16 product (torch)": lambda: qb @ xb.T,
+             "int8 product (torch._int_mm)": lambda: torch._int_mm(qi, xi),
+             "gather half the bf16 windows": lambda: xb.index_select(0, half)}
+    out = []
+    for name, fn in cases.items():
+        fn()
+        ts = []
+        for _ in range(5):
+            _, t = cpu_time(fn)
+            ts.append(t)
+        out.append({"kernel": name, "ms": 1000 * statistics.median(ts), "windows": windows, "dim": dim, "m": m})
+    return out
+
+
 def cpu_time(fn):
     t0 = time.process_time()
     out = fn()
@@ -163,6 +204,7 @@ def time_queries(index, args, kind: str, weights_name: str, weights, bounds: dic
     times: dict[str, list[float]] = {"exact": [], **{f"pruned c={c}": [] for c in cones_list}, **{p: [] for p in peers}}
     identical = {c: 0 for c in cones_list}
     scored = {c: [] for c in cones_list}
+    cone_left = {c: [] for c in cones_list}
     recall = {p: [] for p in peers}
     for i, q in enumerate(queries):
         truth, t = cpu_time(lambda q=q: index.similar(q, k=args.k, weights=weights, method="exact"))
@@ -176,6 +218,8 @@ def time_queries(index, args, kind: str, weights_name: str, weights, bounds: dic
                 times[f"pruned c={c}"].append(t)
                 identical[c] += [(m.id, m.score) for m in got] == [(m.id, m.score) for m in truth]
                 scored[c].append(index.last_search.scored)
+                if truth and len(truth) == args.k:
+                    cone_left[c].append(cone_share(index, bounds[c][0], q, weights, truth[-1].score))
         want = {m.id for m in truth}
         for p, (fi, _) in peers.items():
             got, t = cpu_time(lambda fi=fi, q=q: faiss_candidates(index, fi, track_of, q, k=args.k, per_window=args.per_window,
@@ -192,7 +236,8 @@ def time_queries(index, args, kind: str, weights_name: str, weights, bounds: dic
         if name.startswith("pruned"):
             c = int(name.split("=")[1])
             row |= {"identical": f"{identical[c]}/{len(ts)}", "tracks_scored": statistics.median(scored[c]),
-                    "build_s": bounds[c][1]}
+                    "build_s": bounds[c][1],
+                    "cone_share": statistics.median(cone_left[c]) if cone_left[c] else float("nan")}
         elif name in peers:
             row |= {"recall_at_k": statistics.mean(recall[name]), "build_s": peers[name][1]}
         rows.append(row)
@@ -212,17 +257,24 @@ def main() -> int:
     ap.add_argument("--no-hnsw", action="store_true")
     ap.add_argument("--no-faiss", action="store_true", help="no FAISS peers (the flat one copies every window)")
     ap.add_argument("--weights", default="default,vibe", help="weight sets timed: default, vibe")
+    ap.add_argument("--kernels", action="store_true", help="only time the first-pass products (kernel_floor)")
     ap.add_argument("--cache", default=None, help="folder to keep generated libraries in (reused on the next run)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     cones = [int(c) for c in args.cones.split(",")]
+    if args.kernels:
+        for r in kernel_floor(dim=args.dim):
+            print(f"{r['kernel']:<40}{r['ms']:>8.1f} ms  ({r['m']} x {r['dim']} by {r['windows']} windows)", flush=True)
+        print(f"load {os.getloadavg()[0]:.1f}")
+        return 0
     all_rows = []
     for kind in args.kinds.split(","):
         rows = run_case(kind, args, cones)
         all_rows += rows
         for r in rows:
-            extra = (f"identical {r['identical']}, tracks scored {r['tracks_scored']:.0f}, build {r['build_s']:.1f} s"
+            extra = (f"identical {r['identical']}, tracks scored {r['tracks_scored']:.0f}, cones leave "
+                     f"{r['cone_share']:.2f}, build {r['build_s']:.1f} s"
                      if "identical" in r else
                      f"recall@{args.k} {r['recall_at_k']:.3f}, build {r['build_s']:.1f} s" if "recall_at_k" in r
                      else "baseline")
