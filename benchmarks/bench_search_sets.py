@@ -25,6 +25,10 @@ Usage::
 
     NUMBA_CPU_NAME=generic .venv/bin/python benchmarks/bench_search_sets.py --tracks 20000 --dim 128
     NUMBA_CPU_NAME=generic .venv/bin/python benchmarks/bench_search_sets.py --tracks 10000 --dim 512 --cones 1,2
+    # the issue's scale: 3.3 GB of windows (+1.6 GB in bf16), peak ~7 GiB; libraries kept in --cache
+    NUMBA_CPU_NAME=generic nice -n 10 .venv/bin/python benchmarks/bench_search_sets.py --tracks 100000 --dim 512 \
+        --kinds clustered,uniform,tight --cones 1 --queries 20 --no-faiss --cache /tmp/es_cache
+    NUMBA_CPU_NAME=generic .venv/bin/python benchmarks/bench_search_sets.py --kernels --dim 512  # first-pass products
 
 Targets (issue 17): exact top-k at least 10x faster than brute force on clustered data and at least
 2x on unclustered data, identical to brute force.
