@@ -229,6 +229,13 @@ def apply_blend(result: Any, blend: Blend, *, train: EmbeddingSet, val: Embeddin
     from workbench.train.triplet import _labels_in, _val_metrics, embed
 
     def vec(X: np.ndarray) -> np.ndarray:
+        """Blended vectors of windows.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n, d)]
+            Raw backbone window vectors.
+        """
         return blend.vectors(X, embed(result.model, X))
 
     metrics = result.metrics
@@ -266,6 +273,13 @@ def blend_saver(model: EmbeddingHead, blend: Blend) -> Any:
     from workbench.models.heads import checkpoint
 
     def save(path: Any) -> None:
+        """Write the checkpoint.
+
+        Parameters
+        ----------
+        path : path
+            ``model.pt`` in the run folder.
+        """
         atomic_write(path, lambda tmp: torch.save({**checkpoint(model), "blend": blend.to_checkpoint()}, tmp))
 
     return save
