@@ -106,7 +106,7 @@ def main() -> int:
                       f"delta {h['precision_at_k'] - b['precision_at_k']:+.3f}  chance {b['chance']:.3f}  "
                       f"best {b['best_possible']:.3f}  n={b['n_queries']} held-out  ({h['model']})", flush=True)
             if r["blend"]:
-                print(f"seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold MAP@R by "
+                print(f"seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold track MAP by "
                       f"weight {r['blend']['weights']}", flush=True)
     for wname in ("default", "vibe"):
         d = [r["p_at_3"][wname]["head"]["precision_at_k"] - r["p_at_3"][wname]["backbone"]["precision_at_k"]

@@ -183,3 +183,17 @@ def test_the_job_refuses_a_bad_blend_before_it_starts(tmp_path):
             train_embeddings_job(lib, config={"blend": 2}, experiments_root=tmp_path / "x")
         with pytest.raises(ParameterError, match="blend_folds must be 0 or an int >= 2; got 1"):
             train_embeddings_job(lib, config={"blend_folds": 1}, experiments_root=tmp_path / "x")
+
+
+def test_set_map_ranks_tracks_by_their_window_sets():
+    from workbench.train.embeddings_blend import set_map
+
+    # tracks 0 and 1 (class a) share a window direction; track 2 (class b) is elsewhere; track 3 (b) near 2
+    v = np.array([[1, 0, 0], [0, 0, 1], [1, 0.1, 0], [0, 1, 0], [0, 1, 0.1], [0.1, 1, 0]], dtype=float)
+    y = np.array([0, 0, 0, 1, 1, 1])
+    t = np.array([0, 0, 1, 2, 2, 3])
+    q = t == 0
+    assert set_map(v, y, t, q) == pytest.approx(1.0)  # track 1 ranks first for track 0
+    y_wrong = np.array([0, 0, 1, 1, 1, 0])  # now track 3 is track 0's class and ranks last
+    assert set_map(v, y_wrong, t, q) == pytest.approx(1 / 3)
+    assert np.isnan(set_map(v, np.array([0, 0, 1, 1, 1, 1]), t, q))  # nothing relevant to find

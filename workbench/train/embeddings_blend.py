@@ -12,8 +12,10 @@ split (never the held-out test tracks):
   training tracks' windows;
 * the validation tracks query the training tracks' windows through the run's own head.
 
-Each candidate weight's score is the mean window MAP@R over these (a query never matches its own
-track); the best wins, a tie going to the larger weight (more backbone). ``weight = 1`` means the
+Each candidate weight's score is the mean over these of :func:`set_map`: each query track ranks the
+other tracks by window-set similarity, as search does, and the average precision of its class is
+taken (a query never matches its own track). The fold heads stop early on the run's validation
+tracks, never on the fold's own tracks. The best weight wins, a tie going to the larger weight (more backbone). ``weight = 1`` means the
 head did not beat the backbone on the training tracks: search then ranks as the backbone does, and
 the run says so (its ``map_at_r`` equals the backbone's, so the activation gate refuses it).
 """
@@ -66,10 +68,51 @@ def _stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(std > 1e-6, std, 1.0).astype(np.float32)
 
 
+def set_map(vectors: np.ndarray, labels: np.ndarray, tracks: np.ndarray, queries: np.ndarray) -> float:
+    """Mean average precision of query tracks ranking the other tracks by window-set similarity, as search does.
+
+    A candidate track's score for a query track is the mean, over the query's windows, of the best
+    cosine among the candidate's windows (:mod:`workbench.similarity.sets`); a candidate is relevant
+    when it has the query's class; the query's own track is never a candidate. Average precision is
+    scikit-learn's.
+
+    Parameters
+    ----------
+    vectors : np.ndarray [shape=(n, d)]
+        Window vectors (normalised here).
+    labels : np.ndarray [shape=(n,)]
+        Class of each window (one per track).
+    tracks : np.ndarray [shape=(n,)]
+        Track of each window.
+    queries : np.ndarray [shape=(n,), dtype=bool]
+        Windows of the query tracks.
+
+    Returns
+    -------
+    float
+        NaN when no query track has a relevant candidate.
+    """
+    from sklearn.metrics import average_precision_score
+
+    v = np.asarray(vectors, dtype=np.float64)
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    ids = np.unique(tracks)
+    rows = {t: np.flatnonzero(tracks == t) for t in ids.tolist()}
+    cls = {t: labels[r[0]] for t, r in rows.items()}
+    aps = []
+    for q in sorted({int(t) for t in tracks[queries]}):
+        sims = v[rows[q]] @ v.T
+        cands = [t for t in ids.tolist() if t != q]
+        score = np.asarray([sims[:, rows[t]].max(axis=1).mean() for t in cands])
+        relevant = np.asarray([cls[t] == cls[q] for t in cands])
+        if relevant.any():
+            aps.append(float(average_precision_score(relevant, score)))
+    return float(np.mean(aps)) if aps else float("nan")
+
+
 def _scores(head: EmbeddingHead, queries: EmbeddingSet, refs: EmbeddingSet, stats: tuple[np.ndarray, np.ndarray],
             weights: tuple[float, ...]) -> dict[float, float]:
-    """Window MAP@R of ``queries`` against ``refs`` (other tracks only) for each blend weight."""
-    from workbench.evaluate.retrieval import retrieval_metrics
+    """Track-level :func:`set_map` of ``queries`` among themselves and ``refs`` for each blend weight."""
     from workbench.train.triplet import _labels_in, embed
 
     X = np.concatenate([queries.X, refs.X])
@@ -77,11 +120,7 @@ def _scores(head: EmbeddingHead, queries: EmbeddingSet, refs: EmbeddingSet, stat
     groups = np.concatenate([queries.track_ids, refs.track_ids])
     mask = np.arange(len(X)) < len(queries)
     h = embed(head, X)
-    out = {}
-    for w in weights:
-        v = blend_vectors(X, h, weight=w, mean=stats[0], std=stats[1])
-        out[w] = float(retrieval_metrics(v, y, groups=groups, queries=mask)["map_at_r"])
-    return out
+    return {w: set_map(blend_vectors(X, h, weight=w, mean=stats[0], std=stats[1]), y, groups, mask) for w in weights}
 
 
 def track_folds(train: EmbeddingSet, *, folds: int, seed: int) -> list[np.ndarray]:
@@ -119,7 +158,7 @@ def track_folds(train: EmbeddingSet, *, folds: int, seed: int) -> list[np.ndarra
 
 def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, config: TripletConfig, *,
                folds: int = 3, weights: tuple[float, ...] = BLEND_WEIGHTS) -> Blend:
-    """The blend weight with the best mean window MAP@R on training folds and validation (see the module).
+    """The blend weight with the best mean track-level MAP on training folds and validation (see the module).
 
     Parameters
     ----------
@@ -139,7 +178,7 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
     Returns
     -------
     Blend
-        ``scores``: ``{"weights": {w: mean MAP@R}, "parts": [...], "notes": [...]}``.
+        ``scores``: ``{"weights": {w: mean set MAP}, "parts": [...], "notes": [...]}``.
 
     Raises
     ------
@@ -158,7 +197,7 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
     notes: list[str] = []
     if len(val):
         parts.append({"part": "validation", "n_tracks": len(set(val.track_ids.tolist())),
-                      "map_at_r": _scores(head, val, refs, stats, weights)})
+                      "set_map": _scores(head, val, refs, stats, weights)})
     for i, fold in enumerate(track_folds(train, folds=folds, seed=config.seed) if folds else []):
         inside = np.isin(train.track_ids, fold)
         fold_train, fold_q = train.subset(~inside), train.subset(inside).originals()
@@ -167,15 +206,16 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
         cfg = dataclasses.replace(config, on_collapse="stop", batch_size=m * min(64 // m, max(2, full)) if m <= 32
                                   else config.batch_size)
         try:
-            fit = train_triplet(fold_train, fold_q, config=cfg, progress=False)
+            # early stopping on the run's validation tracks, never on the fold's own (they score the blend)
+            fit = train_triplet(fold_train, val if len(val) >= 2 else fold_q, config=cfg, progress=False)
         except (WorkbenchError, ValueError) as exc:  # e.g. the sampler cannot serve a small fold
             notes.append(f"fold {i + 1}: not trained ({exc})")
             continue
         parts.append({"part": f"fold {i + 1}", "n_tracks": int(len(fold)),
-                      "map_at_r": _scores(fit.model, fold_q, fold_train.originals(), _stats(fold_train.X), weights)})
+                      "set_map": _scores(fit.model, fold_q, fold_train.originals(), _stats(fold_train.X), weights)})
     mean: dict[float, float] = {}
     for w in weights:
-        vals = [p["map_at_r"][w] for p in parts if math.isfinite(p["map_at_r"][w])]
+        vals = [p["set_map"][w] for p in parts if math.isfinite(p["set_map"][w])]
         mean[w] = float(np.mean(vals)) if vals else float("nan")
     scored = [w for w in weights if math.isfinite(mean[w])]
     if not scored:
@@ -184,7 +224,7 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
     else:
         best = max(scored, key=lambda w: (round(mean[w], 9), w))  # a tie: more backbone
     record = {"weights": {f"{w:g}": mean[w] for w in weights}, "parts": [
-        {**p, "map_at_r": {f"{w:g}": v for w, v in p["map_at_r"].items()}} for p in parts], "notes": notes}
+        {**p, "set_map": {f"{w:g}": v for w, v in p["set_map"].items()}} for p in parts], "notes": notes}
     return Blend(float(best), stats[0], stats[1], scores=record)
 
 
