@@ -26,6 +26,7 @@ Target (issue 17): the head at least 0.2 above the backbone on held-out tracks.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -66,11 +67,15 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
     held = (run.metrics.get("held_out") or {}).get("track_hashes") or []
     with Library(home / "data" / "workbench.db") as lib:
         model = model_from_run(run)
+        alone = dataclasses.replace(model, blend=None) if model.blend is not None else None
         rows = {}
+        keys = ("precision_at_k", "chance", "best_possible", "n_queries", "model")
         for wname, w in (("default", None), ("vibe", {"vibe": 1, "tempo": 0, "key": 0, "energy": 0})):
             ba = before_after(lib, model, held_out_hashes=held, k=3, n_examples=0, weights=w)
-            rows[wname] = {m: {key: ba[m][key] for key in ("precision_at_k", "chance", "best_possible", "n_queries",
-                                                            "model")} for m in ("backbone", "head")}
+            rows[wname] = {m: {key: ba[m][key] for key in keys} for m in ("backbone", "head")}
+            if alone is not None:  # the same head without its blend (the search before blending)
+                rows[wname]["head_alone"] = {key: before_after(lib, alone, held_out_hashes=held, k=3, n_examples=0,
+                                                               weights=w)["head"][key] for key in keys}
     gates = run.metrics.get("gates") or run.metrics.get("warnings")
     return {"seed": seed, "run": run.run_id, "held_out": len(held), "p_at_3": rows,
             "map_at_r": {"head": (run.metrics.get("model") or {}).get("map_at_r"),
@@ -102,7 +107,8 @@ def main() -> int:
             results.append(r)
             for wname, row in r["p_at_3"].items():
                 b, h = row["backbone"], row["head"]
-                print(f"seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}  "
+                alone = f"  head alone {row['head_alone']['precision_at_k']:.3f}" if "head_alone" in row else ""
+                print(f"seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}{alone}  "
                       f"delta {h['precision_at_k'] - b['precision_at_k']:+.3f}  chance {b['chance']:.3f}  "
                       f"best {b['best_possible']:.3f}  n={b['n_queries']} held-out  ({h['model']})", flush=True)
             if r["blend"]:
@@ -112,6 +118,10 @@ def main() -> int:
         d = [r["p_at_3"][wname]["head"]["precision_at_k"] - r["p_at_3"][wname]["backbone"]["precision_at_k"]
              for r in results]
         print(f"{wname}: mean delta head - backbone {statistics.mean(d):+.3f} over {len(d)} seeds")
+        a = [r["p_at_3"][wname]["head_alone"]["precision_at_k"] - r["p_at_3"][wname]["backbone"]["precision_at_k"]
+             for r in results if "head_alone" in r["p_at_3"][wname]]
+        if a:
+            print(f"{wname}: mean delta head alone (no blend) - backbone {statistics.mean(a):+.3f} over {len(a)} seeds")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1, default=str))
     return 0

@@ -166,6 +166,10 @@ def test_a_registered_head_with_a_blend_searches_on_blended_windows(tmp_path):
         model = resolve_model(lib, backbone=FeatureFrontend())
     assert model.blend is not None and model.blend.weight == 0.5 and model.dim == d + 16
     assert "backbone share 0.5" in model.said
+    import dataclasses
+
+    alone = dataclasses.replace(model, blend=None)  # the same file without its blend: its own index
+    assert model.tag.endswith("-b0.5") and alone.tag != model.tag and alone.key != model.key and alone.dim == 16
     frames, ts = rng.normal(size=(40, d)).astype(np.float32), np.arange(40) * 0.5
     got = model.windows(frames, ts)
     means = window_means(frames, ts, window_s=4.0, hop_s=1.0)

@@ -88,10 +88,12 @@ class EmbeddingModel:
 
     @property
     def tag(self) -> str:
-        """The head's short tag in folder names: ``head3-<weights sha256[:12]>`` (``""`` for the backbone)."""
+        """The head's short tag in folder names: ``head3-<weights sha256[:12]>`` (``""`` for the backbone),
+        ``-b<weight>`` added for a blend with the backbone (the same file used without it has its own index)."""
         if self.head is None:
             return ""
-        return f"head{self.version if self.version is not None else 'run'}-{self.weights_sha256[:12]}"
+        tag = f"head{self.version if self.version is not None else 'run'}-{self.weights_sha256[:12]}"
+        return tag if self.blend is None else f"{tag}-b{self.blend.weight:g}"
 
     @property
     def key(self) -> str:
