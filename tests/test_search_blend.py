@@ -106,7 +106,7 @@ def test_pick_blend_keeps_the_backbone_when_the_head_is_no_better():
     blend = pick_blend(train, val, head, cfg, folds=0)
     scores = blend.scores["weights"]
     assert scores["1"] >= scores["0"] and blend.weight > 0.0
-    full = pick_blend(train, val, head, cfg, folds=2)
+    full = pick_blend(train, val, head, cfg, folds=2, others=_set([2], seed=5, first_track=200))  # + unclassed tracks
     assert [p["part"] for p in full.scores["parts"]] == ["validation", "fold 1", "fold 2"]
     assert set(full.scores["weights"]) == {"0", "0.25", "0.5", "0.75", "1"}
     assert blend_note(Blend(1.0, blend.mean, blend.std)) is not None and blend_note(Blend(0.5, blend.mean, blend.std)) is None
@@ -201,3 +201,11 @@ def test_set_map_ranks_tracks_by_their_window_sets():
     y_wrong = np.array([0, 0, 1, 1, 1, 0])  # now track 3 is track 0's class and ranks last
     assert set_map(v, y_wrong, t, q) == pytest.approx(1 / 3)
     assert np.isnan(set_map(v, np.array([0, 0, 1, 1, 1, 1]), t, q))  # nothing relevant to find
+
+
+def test_set_map_counts_unclassed_tracks_as_candidates_never_relevant():
+    from workbench.train.embeddings_blend import set_map
+
+    v = np.array([[1, 0], [0.9, 0.1], [1, 0.01]], dtype=float)
+    t, q = np.array([0, 1, 2]), np.array([True, False, False])
+    assert set_map(v, np.array([0, 0, -1]), t, q) == pytest.approx(0.5)  # the unclassed track 2 ranks above 1

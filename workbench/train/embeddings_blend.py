@@ -10,7 +10,9 @@ split (never the held-out test tracks):
   training track in every fold); for each fold a head is trained, with the run's settings, on the
   other training tracks (and their augmented views) and the fold's tracks query the other
   training tracks' windows;
-* the validation tracks query the training tracks' windows through the run's own head.
+* the validation tracks query the training tracks' windows through the run's own head;
+* the library's tracks that have no class (alone in their folder) are candidates for every query,
+  as they are in search, never relevant.
 
 Each candidate weight's score is the mean over these of :func:`set_map`: each query track ranks the
 other tracks by window-set similarity, as search does, and the average precision of its class is
@@ -111,13 +113,16 @@ def set_map(vectors: np.ndarray, labels: np.ndarray, tracks: np.ndarray, queries
 
 
 def _scores(head: EmbeddingHead, queries: EmbeddingSet, refs: EmbeddingSet, stats: tuple[np.ndarray, np.ndarray],
-            weights: tuple[float, ...]) -> dict[float, float]:
-    """Track-level :func:`set_map` of ``queries`` among themselves and ``refs`` for each blend weight."""
+            weights: tuple[float, ...], others: EmbeddingSet | None = None) -> dict[float, float]:
+    """Track-level :func:`set_map` of ``queries`` among themselves, ``refs`` and ``others`` (tracks of no
+    class, never relevant) for each blend weight."""
     from workbench.train.triplet import _labels_in, embed
 
-    X = np.concatenate([queries.X, refs.X])
-    y = np.concatenate([_labels_in(queries, refs.classes), refs.y])
-    groups = np.concatenate([queries.track_ids, refs.track_ids])
+    parts = [queries, refs] + ([others] if others is not None and len(others) else [])
+    X = np.concatenate([p.X for p in parts])
+    y = np.concatenate([_labels_in(queries, refs.classes), refs.y]
+                       + ([np.full(len(others), -1)] if len(parts) == 3 else []))  # type: ignore[arg-type]
+    groups = np.concatenate([p.track_ids for p in parts])
     mask = np.arange(len(X)) < len(queries)
     h = embed(head, X)
     return {w: set_map(blend_vectors(X, h, weight=w, mean=stats[0], std=stats[1]), y, groups, mask) for w in weights}
@@ -157,7 +162,7 @@ def track_folds(train: EmbeddingSet, *, folds: int, seed: int) -> list[np.ndarra
 
 
 def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, config: TripletConfig, *,
-               folds: int = 3, weights: tuple[float, ...] = BLEND_WEIGHTS) -> Blend:
+               folds: int = 3, weights: tuple[float, ...] = BLEND_WEIGHTS, others: EmbeddingSet | None = None) -> Blend:
     """The blend weight with the best mean track-level MAP on training folds and validation (see the module).
 
     Parameters
@@ -174,6 +179,9 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
         Folds of the training tracks (0: validation only).
     weights : tuple of float in [0, 1]
         Candidate backbone shares.
+    others : EmbeddingSet or None
+        Windows of the library's tracks that have no class (e.g. alone in their folder): search
+        offers them too, so they are candidates (never relevant) for every query here.
 
     Returns
     -------
@@ -197,7 +205,7 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
     notes: list[str] = []
     if len(val):
         parts.append({"part": "validation", "n_tracks": len(set(val.track_ids.tolist())),
-                      "set_map": _scores(head, val, refs, stats, weights)})
+                      "set_map": _scores(head, val, refs, stats, weights, others)})
     for i, fold in enumerate(track_folds(train, folds=folds, seed=config.seed) if folds else []):
         inside = np.isin(train.track_ids, fold)
         fold_train, fold_q = train.subset(~inside), train.subset(inside).originals()
@@ -212,7 +220,8 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
             notes.append(f"fold {i + 1}: not trained ({exc})")
             continue
         parts.append({"part": f"fold {i + 1}", "n_tracks": int(len(fold)),
-                      "set_map": _scores(fit.model, fold_q, fold_train.originals(), _stats(fold_train.X), weights)})
+                      "set_map": _scores(fit.model, fold_q, fold_train.originals(), _stats(fold_train.X), weights,
+                                         others)})
     mean: dict[float, float] = {}
     for w in weights:
         vals = [p["set_map"][w] for p in parts if math.isfinite(p["set_map"][w])]

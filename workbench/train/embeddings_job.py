@@ -272,7 +272,11 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
             from workbench.similarity.blend import Blend
             from workbench.train.embeddings_blend import apply_blend, pick_blend
 
-            blend = (pick_blend(train, val, result.model, tcfg, folds=int(data_cfg["blend_folds"]))
+            others = [t for t in selected if t.id not in choice.classes]  # search offers them too
+            other_rows = ds.section_windows(library, ds.whole_tracks(library, others), backbone=rows_b,
+                                            window_s=data_cfg["window_s"], classes_from={t.id: "(no class)" for t in others},
+                                            seed=seed, progress=False) if others else None
+            blend = (pick_blend(train, val, result.model, tcfg, folds=int(data_cfg["blend_folds"]), others=other_rows)
                      if blend_setting == "auto" else Blend(float(blend_setting), *_standardise_stats(train.X)))
             test_embedded = apply_blend(result, blend, train=train, val=val, test=test)
     arrays = {"embeddings": test_embedded, "classes": np.asarray([test.classes[i] for i in test.y]),
