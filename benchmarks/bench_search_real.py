@@ -1,10 +1,11 @@
 """Precision@3 by folder on real music: the bare backbone vs a head trained on the same library, on held-out tracks.
 
-The README's own-music commands, in a fresh temporary workspace per seed::
+The README's own-music commands, in one temporary workspace (scanned and analysed once; each seed
+trains its own run there, with its own held-out tracks)::
 
     workbench --home TMP scan REAL
     workbench --home TMP analyze
-    workbench --home TMP train embeddings --backbone B --seed S     # classes: the sub-folders
+    workbench --home TMP train embeddings --backbone B --seed S [--set KEY=VALUE]   # classes: the sub-folders
 
 then the ranking ``workbench similar`` gives (:class:`workbench.search.LibrarySearch`, default
 weights, and vibe alone), asked for every track the run held out (its ``metrics.json``
@@ -13,7 +14,11 @@ whole library, the query's own track never counted. Beside each precision: chanc
 other tracks in the query's folder) and the best possible (``min(3, folder size - 1) / 3``).
 
     NUMBA_CPU_NAME=generic .venv/bin/python benchmarks/bench_search_real.py [--real ../shared/data/real-audio]
-        [--backbone features|openl3] [--seeds 0,1,2] [--out result.json]
+        [--backbone features|openl3] [--seeds 0,1,2] [--set blend=off] [--out result.json]
+
+``blend`` (default ``auto``): how much of the backbone's cosine the head keeps in search, picked on
+the training tracks (:mod:`workbench.train.embeddings_blend`); ``--set blend=off`` measures the
+head alone.
 
 Target (issue 17): the head at least 0.2 above the backbone on held-out tracks.
 """
@@ -21,6 +26,7 @@ Target (issue 17): the head at least 0.2 above the backbone on held-out tracks.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -31,37 +37,51 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def one_seed(real: Path, *, backbone: str, seed: int, epochs: int | None, tmp: Path) -> dict:
+def prepare(real: Path, home: Path) -> None:
+    """Scan and analyse the library once (every seed trains in the same workspace, in its own run)."""
+    from workbench.cli import main
+
+    wb = ["--home", str(home), "--quiet"]
+    assert main([*wb, "scan", str(real)]) in (0, 1)  # a file refused at scan is listed, the rest go on
+    assert main([*wb, "analyze"]) in (0, 1)
+
+
+def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settings: list[str]) -> dict:
     from workbench.cli import main
     from workbench.library import Library
     from workbench.runs import load_run
     from workbench.similarity.compare import before_after
     from workbench.similarity.model import model_from_run
 
-    home = tmp / f"home-{seed}"
     wb = ["--home", str(home), "--quiet"]
-    assert main([*wb, "scan", str(real)]) in (0, 1)  # a file refused at scan is listed, the rest go on
-    assert main([*wb, "analyze"]) in (0, 1)
+    before = set((home / "experiments").iterdir()) if (home / "experiments").is_dir() else set()
     train = [*wb, "train", "embeddings", "--backbone", backbone, "--seed", str(seed)]
     if epochs is not None:
         train += ["--epochs", str(epochs)]
+    for kv in settings:
+        train += ["--set", kv]
     if main(train) != 0:
         raise SystemExit(f"training failed for seed {seed}")
-    run_dir = max((home / "experiments").iterdir(), key=lambda p: p.stat().st_mtime)
+    run_dir = max(set((home / "experiments").iterdir()) - before, key=lambda p: p.stat().st_mtime)
     run = load_run(run_dir)
     held = (run.metrics.get("held_out") or {}).get("track_hashes") or []
     with Library(home / "data" / "workbench.db") as lib:
         model = model_from_run(run)
+        alone = dataclasses.replace(model, blend=None) if model.blend is not None else None
         rows = {}
+        keys = ("precision_at_k", "chance", "best_possible", "n_queries", "model")
         for wname, w in (("default", None), ("vibe", {"vibe": 1, "tempo": 0, "key": 0, "energy": 0})):
             ba = before_after(lib, model, held_out_hashes=held, k=3, n_examples=0, weights=w)
-            rows[wname] = {m: {key: ba[m][key] for key in ("precision_at_k", "chance", "best_possible", "n_queries",
-                                                            "model")} for m in ("backbone", "head")}
+            rows[wname] = {m: {key: ba[m][key] for key in keys} for m in ("backbone", "head")}
+            if alone is not None:  # the same head without its blend (the search before blending)
+                rows[wname]["head_alone"] = {key: before_after(lib, alone, held_out_hashes=held, k=3, n_examples=0,
+                                                               weights=w)["head"][key] for key in keys}
     gates = run.metrics.get("gates") or run.metrics.get("warnings")
     return {"seed": seed, "run": run.run_id, "held_out": len(held), "p_at_3": rows,
             "map_at_r": {"head": (run.metrics.get("model") or {}).get("map_at_r"),
                          "backbone": ((run.metrics.get("baselines") or {}).get("backbone") or {}).get("map_at_r")},
-            "notes": gates}
+            "notes": gates, "blend": run.metrics.get("blend"),
+            "head_alone_map_at_r": (run.metrics.get("head_alone") or {}).get("test", {}).get("map_at_r")}
 
 
 def main() -> int:
@@ -70,6 +90,8 @@ def main() -> int:
     ap.add_argument("--backbone", default="features", choices=("features", "openl3"))
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=None, help="training epochs (default: the job's)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a training setting passed to `workbench train embeddings --set` (e.g. blend=off)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     real = Path(args.real)
@@ -78,18 +100,28 @@ def main() -> int:
         return 0
     results = []
     with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        prepare(real, home)
         for seed in [int(s) for s in args.seeds.split(",")]:
-            r = one_seed(real, backbone=args.backbone, seed=seed, epochs=args.epochs, tmp=Path(tmp))
+            r = one_seed(home, backbone=args.backbone, seed=seed, epochs=args.epochs, settings=args.set)
             results.append(r)
             for wname, row in r["p_at_3"].items():
                 b, h = row["backbone"], row["head"]
-                print(f"seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}  "
+                alone = f"  head alone {row['head_alone']['precision_at_k']:.3f}" if "head_alone" in row else ""
+                print(f"seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}{alone}  "
                       f"delta {h['precision_at_k'] - b['precision_at_k']:+.3f}  chance {b['chance']:.3f}  "
                       f"best {b['best_possible']:.3f}  n={b['n_queries']} held-out  ({h['model']})", flush=True)
+            if r["blend"]:
+                print(f"seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold track MAP by "
+                      f"weight {r['blend']['weights']}", flush=True)
     for wname in ("default", "vibe"):
         d = [r["p_at_3"][wname]["head"]["precision_at_k"] - r["p_at_3"][wname]["backbone"]["precision_at_k"]
              for r in results]
         print(f"{wname}: mean delta head - backbone {statistics.mean(d):+.3f} over {len(d)} seeds")
+        a = [r["p_at_3"][wname]["head_alone"]["precision_at_k"] - r["p_at_3"][wname]["backbone"]["precision_at_k"]
+             for r in results if "head_alone" in r["p_at_3"][wname]]
+        if a:
+            print(f"{wname}: mean delta head alone (no blend) - backbone {statistics.mean(a):+.3f} over {len(a)} seeds")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1, default=str))
     return 0

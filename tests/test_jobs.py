@@ -691,7 +691,8 @@ def test_train_embeddings_job_on_demo_styles(demo_lib, tmp_path):
     assert sorted(split["train"] + split["val"] + split["test"]) == [t.id for t in demo_lib.tracks()]
     assert "map_at_r" in run.metrics["model"]["val"]
     arrays = run.arrays()
-    assert arrays["embeddings"].shape == (len(arrays["classes"]), 256)
+    assert arrays["embeddings"].shape == (len(arrays["classes"]), 202 + 256)  # blended with the backbone (blend="auto")
+    assert run.metrics["blend"]["weight"] in (0.0, 0.25, 0.5, 0.75, 1.0) and "test" in run.metrics["head_alone"]
     assert set(arrays["track_ids"].tolist()) == set(split["test"])
     head = load_checkpoint(path / "model.pt")
     assert isinstance(head, EmbeddingHead) and head.in_dim == run.info["backbone"]["dim"] == 202

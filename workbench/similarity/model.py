@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from workbench.embed.batch import Backbone
     from workbench.library import Library
     from workbench.models.heads import EmbeddingHead
+    from workbench.similarity.blend import Blend
 
 #: Window length in seconds when no head says otherwise (the triplet job's default).
 DEFAULT_WINDOW_S = 8.0
@@ -58,6 +59,13 @@ class EmbeddingModel:
         The backbone in words.
     note : str
         Why this model was chosen when it was not asked for (e.g. no active head), else "".
+    weights_sha256 : str
+        The head's ``model.pt`` digest (names its index).
+    run_id : str or None
+        The run that trained the head.
+    blend : Blend or None
+        The head's blend with the backbone (:mod:`workbench.similarity.blend`): window vectors are
+        then the blended ones, whose cosine keeps ``blend.weight`` of the backbone's.
     """
 
     backbone: Backbone
@@ -69,6 +77,7 @@ class EmbeddingModel:
     note: str = ""
     weights_sha256: str = field(default="")
     run_id: str | None = None
+    blend: Blend | None = None
 
     @property
     def name(self) -> str:
@@ -79,10 +88,12 @@ class EmbeddingModel:
 
     @property
     def tag(self) -> str:
-        """The head's short tag in folder names: ``head3-<weights sha256[:12]>`` (``""`` for the backbone)."""
+        """The head's short tag in folder names: ``head3-<weights sha256[:12]>`` (``""`` for the backbone),
+        ``-b<weight>`` added for a blend with the backbone (the same file used without it has its own index)."""
         if self.head is None:
             return ""
-        return f"head{self.version if self.version is not None else 'run'}-{self.weights_sha256[:12]}"
+        tag = f"head{self.version if self.version is not None else 'run'}-{self.weights_sha256[:12]}"
+        return tag if self.blend is None else f"{tag}-b{self.blend.weight:g}"
 
     @property
     def key(self) -> str:
@@ -93,7 +104,9 @@ class EmbeddingModel:
     @property
     def dim(self) -> int:
         """Length of a window vector."""
-        return int(self.backbone.dim if self.head is None else self.head.out_dim)
+        if self.head is None:
+            return int(self.backbone.dim)
+        return int(self.head.out_dim) + (0 if self.blend is None else self.blend.in_dim)
 
     @property
     def said(self) -> str:
@@ -103,6 +116,8 @@ class EmbeddingModel:
         """
         what = getattr(self.backbone, "said", None) or self.backbone.name  # a tuned OpenL3 says how it was tuned
         text = f"{self.name} (features {what})" if self.head is not None else f"backbone ({what})"
+        if self.head is not None and self.blend is not None:
+            text = f"{self.name} (features {what}; backbone share {self.blend.weight:g})"
         return text + (f"; {self.note}" if self.note else "")
 
     def windows(self, frames: np.ndarray, timestamps_s: np.ndarray) -> np.ndarray:
@@ -129,6 +144,8 @@ class EmbeddingModel:
         self.head.eval()
         with torch.no_grad():
             out = self.head(torch.from_numpy(np.ascontiguousarray(means, dtype=np.float32)))
+        if self.blend is not None:
+            return self.blend.vectors(means, out.numpy())
         return out.numpy().astype(np.float32)
 
 
@@ -232,15 +249,24 @@ def _tuned_backbone(where: Library | Path, run_id: str | None, info: dict[str, A
     return tuned_backbone_from(path, hop_s=float(hop_s))
 
 
-def _load_head(library: Library, row: dict[str, Any]) -> tuple[EmbeddingHead, float, str]:
-    """(head, window_s, weights sha256) of a registry row, from its run's ``model.pt``.
+def _read_head(path: Path) -> tuple[Any, Blend | None]:
+    """The head in ``path`` (``model.pt``, read with ``weights_only=True``) and its blend, if any."""
+    from workbench.models.heads import load_checkpoint, read_weights
+    from workbench.similarity.blend import Blend
+
+    data = read_weights(path)
+    return load_checkpoint(data), Blend.from_checkpoint(data)
+
+
+def _load_head(library: Library, row: dict[str, Any]) -> tuple[EmbeddingHead, float, str, Blend | None]:
+    """(head, window_s, weights sha256, blend) of a registry row, from its run's ``model.pt``.
 
     Raises
     ------
     ParameterError
         The run folder or its ``model.pt`` is gone, or the file is not an embedding head.
     """
-    from workbench.models.heads import EmbeddingHead, load_checkpoint
+    from workbench.models.heads import EmbeddingHead
 
     run_id = row["run_id"]
     root = Path(library.workspace.experiments) if getattr(library, "workspace", None) is not None else None
@@ -248,7 +274,7 @@ def _load_head(library: Library, row: dict[str, Any]) -> tuple[EmbeddingHead, fl
     if path is None or not path.is_file():
         raise ParameterError(f"head@{row['version']}: its weights ({path or 'no run recorded'}) are gone; "
                              "train again or choose --model backbone")
-    head = load_checkpoint(path)
+    head, blend = _read_head(path)
     if not isinstance(head, EmbeddingHead):
         raise ParameterError(f"head@{row['version']}: {path} is a {type(head).__name__}, not an embedding head")
     window_s = DEFAULT_WINDOW_S
@@ -258,7 +284,7 @@ def _load_head(library: Library, row: dict[str, Any]) -> tuple[EmbeddingHead, fl
     except (OSError, ValueError, TypeError):
         pass
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    return head, window_s, sha
+    return head, window_s, sha, blend
 
 
 def resolve_model(library: Library, model: str | None = None, *, backbone: Backbone | None = None) -> EmbeddingModel:
@@ -316,7 +342,7 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
         return EmbeddingModel(backbone, backbone_said=said,
                               note=f"the active head@{row['version']} was trained on {name}, not {backbone.name}")
     try:
-        head, window_s, sha = _load_head(library, row)
+        head, window_s, sha, blend = _load_head(library, row)
     except ParameterError as exc:
         if model is None:
             return EmbeddingModel(backbone, backbone_said=said, note=str(exc))
@@ -327,7 +353,7 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
         raise ParameterError(f"head@{row['version']} takes {head.in_dim}-d vectors; its backbone {b.name} gives {b.dim}")
     return EmbeddingModel(b, head, row["version"], window_s, window_s / 4,
                           backbone_said=said if b is backbone else describe_backbone(b), weights_sha256=sha,
-                          run_id=row["run_id"])
+                          run_id=row["run_id"], blend=blend)
 
 
 def model_from_run(run: Any, *, backbone: Backbone | None = None) -> EmbeddingModel:
@@ -346,12 +372,12 @@ def model_from_run(run: Any, *, backbone: Backbone | None = None) -> EmbeddingMo
         The run has no ``model.pt``, or it is not an embedding head.
     """
     from workbench.embed.batch import describe_backbone
-    from workbench.models.heads import EmbeddingHead, load_checkpoint
+    from workbench.models.heads import EmbeddingHead
 
     path = run.model_path
     if path is None:
         raise ParameterError(f"run {run.run_id} has no model.pt")
-    head = load_checkpoint(path)
+    head, blend = _read_head(path)
     if not isinstance(head, EmbeddingHead):
         raise ParameterError(f"run {run.run_id}: model.pt is a {type(head).__name__}, not an embedding head")
     info = run.info.get("backbone") or {}
@@ -359,4 +385,4 @@ def model_from_run(run: Any, *, backbone: Backbone | None = None) -> EmbeddingMo
                                                or _backbone_named(str(info.get("name", "features-v1")), info.get("dim")))
     window_s = float((run.data or {}).get("window_s", DEFAULT_WINDOW_S))
     return EmbeddingModel(b, head, None, window_s, window_s / 4, backbone_said=describe_backbone(b),
-                          weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), run_id=run.run_id)
+                          weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), run_id=run.run_id, blend=blend)

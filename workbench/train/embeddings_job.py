@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from workbench.embed.batch import Backbone
     from workbench.library import Library, Track
     from workbench.models.heads import EmbeddingHead
+    from workbench.similarity.blend import Blend
     from workbench.train.datasets import EmbeddingSet
 
 #: Data settings of :func:`train_embeddings_job` (the rest of its config is a ``TripletConfig``).
@@ -32,11 +33,14 @@ if TYPE_CHECKING:
 #: positives of their own windows (:mod:`workbench.train.views`); ``invariance_clips`` held-out
 #: windows measure the invariance gate; ``finetune_backbone`` trains OpenL3's last ``finetune_blocks`` blocks
 #: too, at ``backbone_lr`` (:mod:`workbench.train.finetune`); ``distill="features"`` trains the CNN to reproduce
-#: the feature frontend's head (:mod:`workbench.train.cnn_distill`).
+#: the feature frontend's head (:mod:`workbench.train.cnn_distill`); ``blend`` (``"auto"``: picked on
+#: ``blend_folds`` folds of the training tracks; ``None``: the head alone; or a backbone share in [0, 1]) keeps
+#: part of the backbone's cosine in search (:mod:`workbench.train.embeddings_blend`).
 EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 2,
                                            "test_size": 0.2, "val_size": 0.2, "by_artist": False,
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
-                                           "openl3_weights": None, **FINETUNE_DEFAULTS, "distill": None}
+                                           "openl3_weights": None, **FINETUNE_DEFAULTS, "distill": None,
+                                           "blend": "auto", "blend_folds": 3}
 
 
 def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -96,6 +100,12 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     if unknown:
         raise ParameterError(f"config keys must be among {sorted([*known, *EMBEDDING_DATA_DEFAULTS, 'epochs'])}; "
                              f"got unknown {unknown}")
+    from workbench.train.embeddings_blend import check_blend
+
+    data_cfg["blend"] = check_blend(data_cfg["blend"])
+    if not (isinstance(data_cfg["blend_folds"], int) and not isinstance(data_cfg["blend_folds"], bool)
+            and (data_cfg["blend_folds"] == 0 or data_cfg["blend_folds"] >= 2)):
+        raise ParameterError(f"blend_folds must be 0 or an int >= 2; got {data_cfg['blend_folds']!r}")
     b = resolve_backbone(backbone, data_cfg, seed=cfg.get("seed", 0))  # before the job: missing OpenL3 weights fail here, clearly
     from workbench.train.finetune import check_finetune
 
@@ -189,6 +199,9 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     from workbench.train.triplet import TripletConfig, embed, train_triplet
     from workbench.train.views import describe, training_view_settings
 
+    from workbench.train.triplet import _standardise_stats
+
+    blend_setting, blend = data_cfg.get("blend"), None
     b = backbone if backbone is not None else FeatureFrontend()
     runner.backbone = _backbone_info(b)
     cnn = cnn_plan(b, cfg)  # the CNN is trained itself, on its log-mel patches of 3-s windows
@@ -255,15 +268,25 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress,
                                model=None if cnn is None else cnn.net)
         test_embedded = embed(result.model, test.X)
+        if cnn is None and blend_setting is not None:  # how much of the backbone search keeps (training tracks only)
+            from workbench.similarity.blend import Blend
+            from workbench.train.embeddings_blend import apply_blend, pick_blend
+
+            others = [t for t in selected if t.id not in choice.classes]  # search offers them too
+            other_rows = ds.section_windows(library, ds.whole_tracks(library, others), backbone=rows_b,
+                                            window_s=data_cfg["window_s"], classes_from={t.id: "(no class)" for t in others},
+                                            seed=seed, progress=False) if others else None
+            blend = (pick_blend(train, val, result.model, tcfg, folds=int(data_cfg["blend_folds"]), others=other_rows)
+                     if blend_setting == "auto" else Blend(float(blend_setting), *_standardise_stats(train.X)))
+            test_embedded = apply_blend(result, blend, train=train, val=val, test=test)
     arrays = {"embeddings": test_embedded, "classes": np.asarray([test.classes[i] for i in test.y]),
               "track_ids": test.track_ids, "start_s": test.rows["start_s"]}
     _contract_metrics(result.metrics, sorted(docs[t]["content_hash"] for t in splits["test"]), choice.source)
     if data_cfg.get("invariance_clips", 8):
-        from workbench.train.triplet import _standardise_stats
-
         stats = _standardise_stats(train.X) if cnn is None else cnn.identity_stats()
         n_clips = int(data_cfg.get("invariance_clips", 8))
-        result.metrics.update(held_out_invariance(library, result.model, rows_b, test, stats=stats, n_clips=n_clips))
+        result.metrics.update(held_out_invariance(library, result.model, rows_b, test, stats=stats, n_clips=n_clips,
+                                                  blend=blend))
         if tune is not None:  # the backbone's side of the gate is the frozen OpenL3's, as in the baseline
             frozen = held_out_invariance(library, result.model, b, test, stats=stats, n_clips=n_clips).get("invariance", {})
             for name, space in result.metrics.get("invariance", {}).items():
@@ -274,6 +297,10 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
             b.trained = "distilled in this run from the feature frontend's triplet head (features-v1)"
         runner.backbone = {**_backbone_info(b), "trained": b.trained, "rows": cnn.rows.name}
     save = cnn.save if cnn is not None else (tune.saver(result.model) if tune is not None else None)
+    if blend is not None:
+        from workbench.train.embeddings_blend import blend_saver
+
+        save = blend_saver(result.model, blend)
     return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays,
                          save_model=save)
 
@@ -292,7 +319,7 @@ def _contract_metrics(metrics: dict[str, Any], test_hashes: list[str], source: s
 
 
 def held_out_invariance(library: Library, model: EmbeddingHead, backbone: Backbone, test: EmbeddingSet, *,
-                        stats: tuple[np.ndarray, np.ndarray], n_clips: int = 8) -> dict[str, Any]:
+                        stats: tuple[np.ndarray, np.ndarray], n_clips: int = 8, blend: Blend | None = None) -> dict[str, Any]:
     """The invariance gate's measurement on held-out windows: the head's and the backbone's mean cosine
     between each window and its pitch-, tempo- and gain-shifted copies.
 
@@ -317,6 +344,8 @@ def held_out_invariance(library: Library, model: EmbeddingHead, backbone: Backbo
         The training set's per-dimension statistics, each [shape=(d,)].
     n_clips : int >= 1
         Most windows measured.
+    blend : Blend or None
+        The head's blend with the backbone (the ``model`` space is then the blended vector search uses).
 
     Returns
     -------
@@ -364,7 +393,18 @@ def held_out_invariance(library: Library, model: EmbeddingHead, backbone: Backbo
         frames, _ = backbone.embed(y, sr=int(sr))
         return pool(frames, with_std=False)
 
-    spaces = {"backbone": lambda v: (v - mean) / std, "model": lambda v: embed(model, v[None, :].astype(np.float32))[0],
+    def head_vector(v: np.ndarray) -> np.ndarray:
+        """The model's vector of a pooled backbone vector (blended with the backbone when ``blend`` is set).
+
+        Parameters
+        ----------
+        v : np.ndarray [shape=(d,)]
+            A pooled backbone vector.
+        """
+        h = embed(model, v[None, :].astype(np.float32))
+        return (h if blend is None else blend.vectors(v[None, :], h))[0]
+
+    spaces = {"backbone": lambda v: (v - mean) / std, "model": head_vector,
               "backbone_raw": lambda v: v}
     return {"invariance": paired_invariance(backbone_vector, spaces, clips, sr=int(sr)), "invariance_n_clips": len(clips)}
 

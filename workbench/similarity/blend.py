@@ -1,0 +1,142 @@
+"""A trained head blended with its backbone: one window vector whose cosine is a weighted sum of both cosines.
+
+On a small library a triplet head can do worse than the bare backbone on tracks it never saw (a
+handful of training tracks per folder). The embeddings job therefore picks, on its training tracks
+only (:mod:`workbench.train.embeddings_blend`), how much of the backbone to keep: ``weight`` is the
+backbone's share. A window ``x`` (mean backbone frame) becomes::
+
+    concat(sqrt(weight) * unit((x - mean) / std), sqrt(1 - weight) * head(x))
+
+a unit vector, so the cosine of two blended windows is exactly
+``weight * cos_backbone + (1 - weight) * cos_head`` (``mean``, ``std``: the training windows'
+per-dimension statistics, the space of the backbone baseline). ``weight = 0`` is the head alone,
+``weight = 1`` the backbone alone. The blend is stored in the run's ``model.pt`` beside the head
+(key ``"blend"``: plain floats and tensors, read with ``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ParameterError
+
+
+@dataclass(frozen=True, eq=False)
+class Blend:
+    """The backbone's share in a blended window vector and the backbone's standardisation.
+
+    Parameters
+    ----------
+    weight : float in [0, 1]
+        Share of the backbone's cosine in the blended cosine.
+    mean, std : np.ndarray [shape=(d,)]
+        Per-dimension statistics of the training windows (``std > 0``).
+    scores : dict, optional
+        How the weight was picked (candidate weight -> score on training folds), for the record.
+    """
+
+    weight: float
+    mean: np.ndarray
+    std: np.ndarray
+    scores: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        w = self.weight
+        if not (isinstance(w, (int, float)) and not isinstance(w, bool) and 0.0 <= float(w) <= 1.0):
+            raise ParameterError(f"blend weight must be a number in [0, 1]; got {w!r}")
+        mean, std = np.asarray(self.mean), np.asarray(self.std)
+        if mean.ndim != 1 or mean.shape != std.shape or not (np.isfinite(std).all() and (std > 0).all()):
+            raise ParameterError(f"blend mean and std must be 1-d of one size with std > 0; got shapes "
+                                 f"{mean.shape} and {std.shape}")
+
+    @property
+    def in_dim(self) -> int:
+        """Size of a backbone vector."""
+        return int(np.asarray(self.mean).shape[0])
+
+    def vectors(self, backbone: np.ndarray, head: np.ndarray) -> np.ndarray:
+        """Blended unit vectors of windows.
+
+        Parameters
+        ----------
+        backbone : np.ndarray [shape=(n, d)]
+            Raw backbone window vectors (before standardisation).
+        head : np.ndarray [shape=(n, out_dim)]
+            The head's unit vectors of the same windows.
+
+        Returns
+        -------
+        np.ndarray [shape=(n, d + out_dim), dtype=float32]
+            Unit rows (a row whose standardised backbone part is zero keeps only its head part).
+        """
+        return blend_vectors(backbone, head, weight=self.weight, mean=self.mean, std=self.std)
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """Plain data for ``model.pt`` (floats and tensors only)."""
+        import torch
+
+        return {"weight": float(self.weight), "mean": torch.from_numpy(np.asarray(self.mean, dtype=np.float32)),
+                "std": torch.from_numpy(np.asarray(self.std, dtype=np.float32))}
+
+    @classmethod
+    def from_checkpoint(cls, data: Any) -> Blend | None:
+        """The blend stored in a checkpoint dict (its ``"blend"`` key), or None when there is none.
+
+        Parameters
+        ----------
+        data : dict
+            A checkpoint as read from ``model.pt``.
+
+        Raises
+        ------
+        ParameterError
+            The stored blend is malformed.
+        """
+        raw = data.get("blend") if isinstance(data, dict) else None
+        if raw is None:
+            return None
+        try:
+            return cls(float(raw["weight"]), np.asarray(raw["mean"], dtype=np.float32),
+                       np.asarray(raw["std"], dtype=np.float32))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ParameterError(f"model.pt's blend must hold weight, mean and std; got {exc!r}") from None
+
+
+def blend_vectors(backbone: np.ndarray, head: np.ndarray, *, weight: float, mean: np.ndarray,
+                  std: np.ndarray) -> np.ndarray:
+    """``concat(sqrt(weight) * unit((backbone - mean) / std), sqrt(1 - weight) * unit(head))``, row-wise.
+
+    Parameters
+    ----------
+    backbone : np.ndarray [shape=(n, d)]
+        Raw backbone vectors.
+    head : np.ndarray [shape=(n, out_dim)]
+        Head vectors (normalised here again).
+    weight : float in [0, 1]
+        The backbone's share of the cosine.
+    mean, std : np.ndarray [shape=(d,)]
+        Standardisation of the backbone vectors.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, d + out_dim), dtype=float32]
+
+    Raises
+    ------
+    ParameterError
+        Shapes that do not match, or a weight outside [0, 1].
+    """
+    b = np.asarray(backbone, dtype=np.float64)
+    h = np.asarray(head, dtype=np.float64)
+    if b.ndim != 2 or h.ndim != 2 or b.shape[0] != h.shape[0] or b.shape[1] != np.asarray(mean).shape[0]:
+        raise ParameterError(f"backbone and head must be (n, d) and (n, out_dim) with d = {np.asarray(mean).shape[0]}; "
+                             f"got {b.shape} and {h.shape}")
+    if not 0.0 <= float(weight) <= 1.0:
+        raise ParameterError(f"weight must be in [0, 1]; got {weight!r}")
+    z = (b - np.asarray(mean, dtype=np.float64)) / np.asarray(std, dtype=np.float64)
+    z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    h = h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12)
+    return np.hstack([np.sqrt(weight) * z, np.sqrt(1.0 - weight) * h]).astype(np.float32)
