@@ -76,7 +76,8 @@ class SectionResult:
         :func:`~workbench.train.smoothing.segment_eval`; ``early_stopping``
         (:attr:`SectionTrainer.early_stopping_`); ``warnings`` (list of str); ``seconds``
         {``mlp``, ``cv``, each baseline, ``total``}; ``cv`` (:func:`cross_validate` on the
-        training tracks, when ``models`` is not empty); ``rejections`` (rejected suggestions
+        training tracks, when ``models`` is not empty); ``intro_outro_confusion`` {model,
+        model_smoothed} (share of intro and outro windows called the other); ``rejections`` (rejected suggestions
         used: ``spans``, ``not_windows``, ``positives_dropped``, ``unused``,
         ``not_windows_trained``, ``not_weight``); ``n_windows``, ``n_sections``,
         ``train_tracks``, ``test_tracks``.
@@ -367,6 +368,10 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     metrics["calibration"].setdefault("suggestions", {}).update(
         suggestion_ece(np.concatenate(s_conf), arrays["y_smoothed"] == arrays["y_true"], trainer.confidence_map_))
     metrics["segments"] = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg_scores.items()}
+    from workbench.train.sections.transfer import intro_outro_confusion
+
+    metrics["intro_outro_confusion"] = {"model": intro_outro_confusion(arrays["y_true"], arrays["y_pred"]),
+                                        "model_smoothed": intro_outro_confusion(arrays["y_true"], arrays["y_smoothed"])}
     metrics["early_stopping"] = dict(trainer.early_stopping_)
     metrics["warnings"] = [w for w in (trainer.early_stopping_.get("warning"),
                                        _beats_majority(metrics["model"], metrics["baselines"].get("majority")),

@@ -102,10 +102,10 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
     -------
     dict
         ``ece_before``, ``ece_after`` (each fold mapped by :func:`~workbench.evaluate.calibration.fit_platt`
-        on the other folds),
-        ``how``; empty without windows.
+        on the other folds), their bins ``reliability_before`` and ``reliability_after``
+        (:func:`~workbench.evaluate.calibration.confidence_reliability`), ``how``; empty without windows.
     """
-    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece, fit_platt
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_reliability, fit_platt
 
     if not len(conf):
         return {}
@@ -114,7 +114,9 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
         other = folds != f
         if other.any():
             after[~other] = apply_confidence_map(conf[~other], fit_platt(conf[other], right[other]))
-    return {"ece_before": confidence_ece(conf, right), "ece_after": confidence_ece(after, right),
+    before, mapped = confidence_reliability(conf, right), confidence_reliability(after, right)
+    return {"ece_before": before["ece"], "ece_after": mapped["ece"], "reliability_before": before,
+            "reliability_after": mapped,
             "how": "Platt map of the suggestions' confidence fitted on the other groups' held-out windows"}
 
 
