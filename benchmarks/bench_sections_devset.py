@@ -255,6 +255,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ablation", action="store_true", help="feature groups, LOSO on the devset's dev tracks")
     parser.add_argument("--no-cross", action="store_true", help="skip the cross-generator figures")
+    parser.add_argument("--rejection-loop", action="store_true",
+                        help="simulate a user rejecting wrong suggestions on dev tracks (bench_sections_loop.py)")
+    parser.add_argument("--accept-at", type=float, default=0.5,
+                        help="with --rejection-loop: the share of a suggestion's windows that must be right to accept it")
+    parser.add_argument("--loop-only", action="store_true", help="with --rejection-loop: skip every other table")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--extra", default=None, help="window feature groups of the main table, comma-separated "
                                                       "(default: the trainer's DEFAULT_FEATURES)")
@@ -275,6 +280,20 @@ def main() -> None:
           f"({time.perf_counter() - t0:.0f} s to load)")
     from workbench.train.sections import train_sections
 
+    out: dict = {"devset": str(args.devset)}
+    if args.rejection_loop:
+        from bench_sections_loop import print_loop, rejection_loop
+
+        t1 = time.perf_counter()
+        print("\nrejection loop, simulated on the devset's dev tracks (bench_sections_loop.py)")
+        out["rejection_loop"] = rejection_loop(dev_data, split, library_dir=lib_dir, seed=args.seed,
+                                               offset=DEVSET_ID_OFFSET, accept_at=args.accept_at)
+        print_loop(out["rejection_loop"])
+        print(f"({time.perf_counter() - t1:.0f} s)")
+        if args.loop_only:
+            if args.json:
+                args.json.write_text(json.dumps(out, indent=1, default=float) + "\n")
+            return
     cols: dict[str, dict] = {}
     demo = None
     if not args.no_cross:
@@ -306,7 +325,7 @@ def main() -> None:
         print(f"demo model trained and scored in {time.perf_counter() - t1:.0f} s")
     print()
     table(cols)
-    out: dict = {"devset": str(args.devset), "columns": cols}
+    out["columns"] = cols
     if args.ablation:
         print("\nfeature-group ablation, leave-one-style-out on the devset's dev tracks (smoothed model)")
         print(f"{'layout':<28} {'accuracy':>9} {'macro F1':>9} {'F @3 s':>7} {'F @0.5 s':>9} {'intro/outro':>12} "
