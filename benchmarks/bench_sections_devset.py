@@ -190,6 +190,11 @@ def _num(v) -> float:
     return float("nan") if v is None else float(v)
 
 
+def _served(sug: dict):
+    """The suggestion ECE of what the model serves: through its map, or as stated where the map was dropped."""
+    return sug.get("ece_before") if sug.get("ece_after") is None else sug["ece_after"]
+
+
 def row(lo: dict) -> dict:
     """The figures of one evaluation (model smoothed, baselines, boundaries, calibration)."""
     seg = lo["segments"]
@@ -203,7 +208,7 @@ def row(lo: dict) -> dict:
             "ece_before": lo["calibration"].get("ece_before", float("nan")),
             "ece_after": lo["calibration"].get("ece_after", float("nan")),
             "sug_ece_before": _num((lo["calibration"].get("suggestions") or {}).get("ece_before")),
-            "sug_ece_after": _num((lo["calibration"].get("suggestions") or {}).get("ece_after")),
+            "sug_ece_after": _num(_served(lo["calibration"].get("suggestions") or {})),
             "rejections": (lo.get("rejections") or {}).get("not_windows_trained", 0),
             "tracks": lo.get("tracks") or sum(r["tracks"] for r in lo["per_group"].values()),
             "wall_s": lo.get("wall_s", float("nan"))}
@@ -227,7 +232,7 @@ LINES = [("frame accuracy, smoothed", "accuracy"), ("frame accuracy, arg-max", "
          ("boundary F @0.5 s, smoothed", "f05"), ("boundary F @0.5 s, novelty", "f05_novelty"),
          ("intro/outro confusion", "io"), ("ECE before temperature", "ece_before"),
          ("ECE after temperature", "ece_after"), ("suggestion ECE, stated", "sug_ece_before"),
-         ("suggestion ECE, Platt map", "sug_ece_after"), ("tracks scored", "tracks")]
+         ("suggestion ECE, as served", "sug_ece_after"), ("tracks scored", "tracks")]
 
 
 def table(columns: dict[str, dict]) -> None:

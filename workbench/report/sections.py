@@ -176,7 +176,7 @@ def reliability_figure(bins: Mapping[str, Mapping[str, Any]], *, title: str = "R
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="best", fontsize=7)
     ax.set_title(title)
     return fig
 
@@ -221,8 +221,13 @@ def calibration_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
     if cal.get("temperature") is None:
         out = H.not_recorded(f"temperature ({cal.get('fitted_on', 'no temperature')})") + out
     else:
-        out = H.kv_table({"temperature": cal["temperature"], "fitted on": cal.get("fitted_on"),
-                          "confidence map fitted on": _get(cal, "suggestions", "fitted_on")}) + out
+        kv = {"temperature": cal["temperature"], "fitted on": cal.get("fitted_on"),
+              "confidence map fitted on": _get(cal, "suggestions", "fitted_on")}
+        if cal.get("temperature_fitted") is not None:
+            kv["temperature fitted, not kept"] = cal["temperature_fitted"]
+        if _get(cal, "suggestions", "map_dropped"):
+            kv["confidence map"] = _get(cal, "suggestions", "map_dropped")
+        out = H.kv_table(kv) + out
     if cal.get("reliability_before") and cal.get("reliability_after"):
         out += figure("reliability", reliability_figure({"before": cal["reliability_before"],
                                                          "after temperature": cal["reliability_after"]}),

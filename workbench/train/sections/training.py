@@ -45,8 +45,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
     "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
     "validate_on_groups": False,
-    "grammar": True, "grammar_weight": 2.0, "position_weight": 1.5, "novelty_weight": 8.0,
-    "calibrate": True, "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
+    "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "position_weight": 1.5, "novelty_weight": 8.0,
+    "calibrate": True, "calibration_guard": True, "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
@@ -155,6 +155,29 @@ def _calibrate(trainer: SectionTrainer, train: SectionData, oof: dict[str, np.nd
     return {"temperature": None, "fitted_on": "too few held-out windows to fit a temperature"}
 
 
+def _keep_if_it_helps(trainer: SectionTrainer, cal: dict[str, Any], loso: Mapping[str, Any] | None) -> None:
+    """Go back to the identity where a fitted temperature or confidence map made held-out groups' ECE worse.
+
+    The leave-one-group-out block scores each group with a temperature (and a Platt map of the
+    suggestions' confidence) fitted on the *other* groups; when that raised the ECE over the
+    groups, the fit does not carry to unseen music, and the identity is kept. What was done is
+    recorded in ``cal`` (``temperature_fitted`` / ``suggestions.map_dropped``).
+    """
+    lo = (loso or {}).get("calibration") or {}
+    before, after = lo.get("ece_before"), lo.get("ece_after")
+    if cal.get("temperature") is not None and before is not None and after is not None and after > before:
+        cal["temperature_fitted"] = cal["temperature"]
+        cal["temperature"] = trainer.temperature_ = 1.0
+        cal["fitted_on"] += (f"; identity kept: the temperature fitted on other groups raised their held-out "
+                             f"window ECE ({before:.3f} -> {after:.3f})")
+    sug = lo.get("suggestions") or {}
+    before, after = sug.get("ece_before"), sug.get("ece_after")
+    if trainer.confidence_map_ is not None and before is not None and after is not None and after > before:
+        trainer.confidence_map_ = None
+        cal.setdefault("suggestions", {})["map_dropped"] = (
+            f"identity kept: the map fitted on other groups raised their suggestion ECE ({before:.3f} -> {after:.3f})")
+
+
 def _ece_on(arrays: dict[str, np.ndarray], temperature: float) -> dict[str, Any]:
     """ECE (15 bins) and reliability bins of the held-out windows before and after the temperature."""
     from workbench.evaluate.calibration import apply_temperature, reliability
@@ -193,7 +216,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         (:func:`~workbench.train.sections.learn_grammar`, ``grammar_weight`` on its order and
         duration priors, ``position_weight`` on its position factor, ``novelty_weight`` on the
         bars' novelty as a boundary bonus); else ``transitions``.
-        ``calibrate``: fit a temperature on held-out predictions; ``uncertain_below``: the
+        ``calibrate``: fit a temperature on held-out predictions (and a Platt map of the
+        suggestions' confidence); ``calibration_guard``: keep the identity instead of either where,
+        fitted on the other groups, it raised the held-out groups' ECE; ``uncertain_below``: the
         confidence under which a suggestion is marked uncertain. ``not_weight``: weight of the
         "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
         0 only keeps a rejected label from being a positive there); ``metrics["rejections"]``
@@ -276,7 +301,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         seqs = [[index[s["label"]] for s in t.sections if s["label"] in index] for t in train.tracks]
         transitions = sm.learn_transitions(seqs, len(classes))
     trainer.grammar_ = (learn_grammar(track_sequences(train.tracks), classes, weight=cfg["grammar_weight"],
-                                      position_weight=cfg["position_weight"])
+                                      position_weight=cfg["position_weight"], alpha=cfg.get("grammar_alpha", 1.0))
                         if cfg["grammar"] else None)
     trainer.uncertain_below_ = float(cfg["uncertain_below"])
     trainer.novelty_weight_ = float(cfg["novelty_weight"]) if cfg["grammar"] else 0.0
@@ -301,6 +326,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
             metrics["calibration"]["suggestions"] = {
                 "n_windows": int(mine.sum()), "fitted_on": "Platt map of the smoothed suggestions' confidence on "
                 "the leave-one-group-out predictions of the training tracks"}
+    if cfg["calibration_guard"]:
+        _keep_if_it_helps(trainer, metrics["calibration"], (metrics.get("transfer") or {}).get("leave_one_group_out"))
     if external:
         from workbench.train.sections.external import external_scores
 
