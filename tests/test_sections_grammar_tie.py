@@ -43,6 +43,21 @@ def test_tie_evidence_pulls_the_pair_to_its_mean_and_keeps_rows():
     assert Grammar.from_dict(old).tie_weight == 0.0
     with pytest.raises(ParameterError, match=r"tie_weight must be a float in \[0, 1\]; got 1.5"):
         learn_grammar([(list(FORM), [8.0] * 7)], CLASSES, tie_weight=1.5)
+    with pytest.raises(ParameterError, match="duration_alpha must be None or > 0; got 0"):
+        learn_grammar([(list(FORM), [8.0] * 7)], CLASSES, duration_alpha=0)
+
+
+def test_a_small_alpha_sharpens_the_order_prior_and_duration_alpha_keeps_the_durations():
+    from workbench.train.sections.grammar import learn_grammar
+
+    seqs = [(list(FORM), [8.0] * 7, [(j / 7, (j + 1) / 7) for j in range(7)])] * 3
+    wide, sharp = learn_grammar(seqs, CLASSES), learn_grammar(seqs, CLASSES, alpha=0.1, duration_alpha=1.0)
+    b, d, c = CLASSES.index("build"), CLASSES.index("drop"), CLASSES.index("chorus")
+    # build -> chorus never labelled: with a small count it costs far more than build -> drop
+    assert (sharp.log_transitions[b, d] - sharp.log_transitions[b, c]) > (wide.log_transitions[b, d]
+                                                                          - wide.log_transitions[b, c]) + 2
+    np.testing.assert_allclose(sharp.log_phrase, wide.log_phrase)  # the duration prior unchanged
+    assert not np.allclose(learn_grammar(seqs, CLASSES, alpha=0.1).log_phrase, wide.log_phrase)
 
 
 def test_the_section_before_names_a_drop_once_tied():

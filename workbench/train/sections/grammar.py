@@ -203,7 +203,7 @@ def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: floa
 
 def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], classes: Sequence[str], *,
                   alpha: float = 1.0, phrase_penalty: float = 1.0, weight: float = 1.0,
-                  position_weight: float = 1.0, tie_weight: float = 0.0) -> Grammar:
+                  position_weight: float = 1.0, tie_weight: float = 0.0, duration_alpha: float | None = None) -> Grammar:
     """Learn order, position and duration priors from labelled tracks (add-``alpha`` smoothing).
 
     Parameters
@@ -215,6 +215,10 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         The model's classes (the grammar's label order); other labels are skipped.
     alpha : float > 0
         Additive smoothing count.
+    duration_alpha : float > 0, optional
+        The duration prior's own count (None: ``alpha``): a small ``alpha`` makes an order the user
+        never labelled (a build into a chorus) costly; the lengths of another library's sections
+        differ more, so their prior may stay wider.
     phrase_penalty : float >= 0
         See :class:`Grammar`.
     weight, position_weight : float > 0
@@ -236,6 +240,8 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
     if not alpha > 0 or not weight > 0 or not phrase_penalty >= 0:
         raise ParameterError(f"alpha and weight must be > 0 and phrase_penalty >= 0; got alpha={alpha!r}, "
                              f"weight={weight!r}, phrase_penalty={phrase_penalty!r}")
+    if duration_alpha is not None and not duration_alpha > 0:
+        raise ParameterError(f"duration_alpha must be None or > 0; got {duration_alpha!r}")
     if isinstance(tie_weight, bool) or not isinstance(tie_weight, (int, float)) or not 0 <= tie_weight <= 1:
         raise ParameterError(f"tie_weight must be a float in [0, 1]; got {tie_weight!r}")
     classes = tuple(classes)
@@ -243,7 +249,8 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         raise ParameterError(f"classes must hold 2+ labels; got {list(classes)}")
     index = {c: i for i, c in enumerate(classes)}
     k = len(classes)
-    seqs, middle, phrase = [], np.full(k, float(alpha)), np.full((k, len(PHRASE_BINS)), float(alpha))
+    d_alpha = float(alpha if duration_alpha is None else duration_alpha)
+    seqs, middle, phrase = [], np.full(k, float(alpha)), np.full((k, len(PHRASE_BINS)), d_alpha)
     bins = np.log2(np.asarray(PHRASE_BINS, dtype=np.float64))
     where = np.full((k, POSITION_BINS), float(alpha))
     grid = (np.arange(POSITION_BINS * 8) + 0.5) / (POSITION_BINS * 8)  # 80 points, 8 per bin

@@ -45,8 +45,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
     "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
     "validate_on_groups": False,
-    "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "tie_weight": 0.0, "position_weight": 1.5,
-    "novelty_weight": 8.0,
+    "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 0.1, "duration_alpha": 1.0, "tie_weight": 0.75,
+    "position_weight": 1.5, "novelty_weight": 8.0,
     "calibrate": True, "calibration_guard": True, "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
     **SMOOTHING_DEFAULTS,
 }
@@ -217,6 +217,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         (:func:`~workbench.train.sections.learn_grammar`, ``grammar_weight`` on its order and
         duration priors, ``position_weight`` on its position factor, ``novelty_weight`` on the
         bars' novelty as a boundary bonus, ``grammar_alpha`` its additive smoothing count,
+        ``duration_alpha`` that of its duration prior,
         ``tie_weight`` how far the chorus and drop evidence is pulled together so the section
         before decides: :class:`~workbench.train.sections.grammar.Grammar`); else ``transitions``.
         ``calibrate``: fit a temperature on held-out predictions (and a Platt map of the
@@ -305,6 +306,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         transitions = sm.learn_transitions(seqs, len(classes))
     trainer.grammar_ = (learn_grammar(track_sequences(train.tracks), classes, weight=cfg["grammar_weight"],
                                       position_weight=cfg["position_weight"], alpha=cfg.get("grammar_alpha", 1.0),
+                                      duration_alpha=cfg.get("duration_alpha", 1.0),
                                       tie_weight=cfg.get("tie_weight", 0.0))
                         if cfg["grammar"] else None)
     trainer.uncertain_below_ = float(cfg["uncertain_below"])

@@ -203,6 +203,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             not_X=train.X_not, not_y=train.y_not)
         grammar = learn_grammar(track_sequences(train.tracks), trainer.classes_, weight=cfg["grammar_weight"],
                                 position_weight=cfg["position_weight"], alpha=cfg.get("grammar_alpha", 1.0),
+                                duration_alpha=cfg.get("duration_alpha", 1.0),
                                 tie_weight=cfg.get("tie_weight", 0.0))
         probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
         for b in TRANSFER_BASELINES:
