@@ -23,34 +23,37 @@ reported apart from the dev split (the only one looked at while tuning):
 (``--library-dir`` and ``--demo-dir`` are written to (scan, embeddings): point them at copies when the
 rendered folders are shared read-only.)
 
-Session 7 (2026-12-06, 02:00-02:20 UTC, load 13-15; figures seeded), defaults now: ``tie_weight`` 0.5 (the grammar
-pulls the chorus and drop evidence half-way together before smoothing, so the section before names the peak: a chorus
-after a verse, a drop after a build; in both generators they are the same full arrangement and which one a style
-uses is not in its sound). Chosen on the dev columns (devset LOSO dev, devset in-domain dev, demo LOSO and in-domain,
-demo -> devset dev, devset -> demo; the demo has no held-out split, so it was tuned on whole). The held-out columns
-were printed by each full run below (4 variants), not used to choose. Before = session 6 defaults, same command,
-same code path (``--library-dir /tmp/h7s/lib --demo-dir /tmp/h7s/demo``, copies of sections-s18-lib and
-sections-demo)::
+Session 7 (2026-12-06, 02:00-02:30 UTC, load 13-15; figures seeded). Defaults unchanged: no change helped the devset's
+dev tracks without hurting another column. Closest: ``tie_weight`` 0.5 (config; the grammar pulls the chorus and
+drop evidence half-way together before smoothing, so the section before names the peak: a chorus after a verse, a
+drop after a build; in both generators they are the same full arrangement). Chosen on the dev columns (the demo has
+no held-out split: tuned on whole); the held-out columns were printed by each full run (4 variants), not used to
+choose. Same command and code path (``--library-dir /tmp/h7s/lib --demo-dir /tmp/h7s/demo``, copies of
+sections-s18-lib and sections-demo), default (tie 0) against ``tie_weight`` 0.5::
 
                               devset   devset  devset    devset    devset  demo    demo   demo->  demo->
                               in-dom.  LOSO    LOSO      dev->     ->demo  in-dom. LOSO   devset  devset
                               dev      dev     held-out  held-out                          dev     held-out
-    accuracy, smoothed before 0.969    0.862   0.849     0.994     0.806   0.987   0.845  0.763   0.702
-    accuracy, smoothed after  0.969    0.861   0.875     0.994     0.808   0.987   0.871  0.778   0.767
+    accuracy, smoothed, tie 0 0.969    0.862   0.849     0.994     0.806   0.987   0.845  0.763   0.702
+    accuracy, tie 0.5         0.969    0.861   0.875     0.994     0.808   0.987   0.871  0.778   0.767
     majority / logreg         .289/.951 .260/.870 .247/.821 .247/.941 .315/.561 .349/.959 .315/.724 .260/.486 .247/.460
-    F @3 s before / after     .926/.926 .892/.892 .892/.892 .972/.972 .928/.926 1.0/1.0 .968/.972 .796/.786 .835/.844
+    F @3 s, tie 0 / 0.5       .926/.926 .892/.892 .892/.892 .972/.972 .928/.926 1.0/1.0 .968/.972 .796/.786 .835/.844
     F @3 s, novelty           0.714    0.750   0.742     0.742     0.833   0.836   0.833  0.750   0.742
-    F @0.5 s before / after   .879/.879 .832/.832 .892/.892 .972/.972 .790/.775 .833/.833 .915/.915 .739/.714 .768/.811
-    intro/outro confusion     0 before and after, every column
-    suggestion ECE stated, after .165  0.119   0.145     0.153     0.151   0.139   0.160  0.152   0.172
-    suggestion ECE served, before .081 0.050   0.052     0.077     0.237   0.056   0.117  0.093   0.129
-    suggestion ECE served, after  .101 0.047   0.094     0.082     0.251   0.065   0.098  0.061   0.089
+    F @0.5 s, tie 0 / 0.5     .879/.879 .832/.832 .892/.892 .972/.972 .790/.775 .833/.833 .915/.915 .739/.714 .768/.811
+    intro/outro confusion     0 in every column, both
+    suggestion ECE stated, 0.5 .165    0.119   0.145     0.153     0.151   0.139   0.160  0.152   0.172
+    sugg. ECE served, tie 0   0.081    0.050   0.052     0.077     0.237   0.056   0.117  0.093   0.129
+    sugg. ECE served, tie 0.5 0.101    0.047   0.094     0.082     0.251   0.065   0.098  0.061   0.089
 
-("served": through the Platt map, or as stated where the calibration guard dropped the map because, fitted on the
-other groups, it raised their ECE; the window ECE is unchanged.) Seeds 1/2 of the dev LOSO columns: see the issue's
-closing note. Accuracy >= 0.85 leave-one-style-out now holds on both sets (devset dev 0.861, held-out 0.875, demo
-0.871); across generators it stays 0.77-0.81. The stated suggestion confidence is lower after the tie (the tied
-labels' mean probability), hence a higher stated ECE; what is served stays 0.05-0.25, target 0.05 missed.
+LOSO seeds 0/1/2 (the dev columns): devset dev tie 0 0.862/0.858/0.863, tie 0.5 0.861/0.841/0.862 (seed 1: the trap
+fold 0.764 -> 0.685, trap choruses after verses called builds named drops); demo tie 0 0.845/0.840/0.840, tie 0.5
+0.871/0.880/0.886; tie 0.25: devset 0.861/0.841/0.862, demo 0.842 x 3. So the tie trades 0.006 of devset dev
+(mean) for 0.037 of demo: left off by default, on by ``config={"tie_weight": 0.5}``. With it, >= 0.85 leave-one-
+style-out holds on both sets at seeds 0 and 2 (devset dev 0.861, held-out 0.875, demo 0.871), not at seed 1 (0.841).
+"served": the suggestions' confidence through the Platt map, or as stated where the calibration guard (new, on by
+default) dropped the map because, fitted on the other groups, it raised their ECE; the window ECE is unchanged. The
+stated confidence is lower with the tie (the tied labels' mean probability), so its stated ECE is higher; what is
+served stays 0.05-0.25 (target 0.05 missed).
 
 Variants tried (LOSO seed 0, devset dev / demo; ``benchmarks`` runs of leave_one_group_out with config overrides):
 the model averaged with the logistic-regression baseline (probabilities, MLP weight 0.7/0.5/0.3): 0.862/0.838,
