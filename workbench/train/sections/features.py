@@ -224,7 +224,7 @@ class WindowFeatures:
                 blocks.append(dj.novelty_block(f, t))
             else:
                 blocks.append(dj.ends_block(t, duration_s))
-            keep_raw.append(g == "ends" or g in _RAW_GROUPS)
+            keep_raw.append(g == "ends")
         out = np.hstack(blocks)
         if self.track_norm:
             raw = np.concatenate([np.full(b.shape[1], k) for b, k in zip(blocks, keep_raw, strict=True)])
@@ -232,8 +232,6 @@ class WindowFeatures:
             out = np.where(raw[None, :], out, z)
         return out.astype(np.float32)
 
-
-_RAW_GROUPS: set[str] = set()  # experiment hook: extra groups kept out of track_norm
 
 #: The window layout section training uses by default: the embedding with context, position, the ``dj``,
 #: ``novelty`` and ``ends`` groups, every column standardised within its track (issue 18: the leave-one-style-out
