@@ -23,6 +23,66 @@ reported apart from the dev split (the only one looked at while tuning):
 (``--library-dir`` and ``--demo-dir`` are written to (scan, embeddings): point them at copies when the
 rendered folders are shared read-only.)
 
+Session 7 (2026-12-06, 02:00-02:30 UTC, load 13-15; figures seeded). Defaults unchanged: no change helped the devset's
+dev tracks without hurting another column. Closest: ``tie_weight`` 0.5 (config; the grammar pulls the chorus and
+drop evidence half-way together before smoothing, so the section before names the peak: a chorus after a verse, a
+drop after a build; in both generators they are the same full arrangement). Chosen on the dev columns (the demo has
+no held-out split: tuned on whole); the held-out columns were printed by each full run (4 variants), not used to
+choose. Same command and code path (``--library-dir /tmp/h7s/lib --demo-dir /tmp/h7s/demo``, copies of
+sections-s18-lib and sections-demo), default (tie 0) against ``tie_weight`` 0.5::
+
+                              devset   devset  devset    devset    devset  demo    demo   demo->  demo->
+                              in-dom.  LOSO    LOSO      dev->     ->demo  in-dom. LOSO   devset  devset
+                              dev      dev     held-out  held-out                          dev     held-out
+    accuracy, smoothed, tie 0 0.969    0.862   0.849     0.994     0.806   0.987   0.845  0.763   0.702
+    accuracy, tie 0.5         0.969    0.861   0.875     0.994     0.808   0.987   0.871  0.778   0.767
+    majority / logreg         .289/.951 .260/.870 .247/.821 .247/.941 .315/.561 .349/.959 .315/.724 .260/.486 .247/.460
+    F @3 s, tie 0 / 0.5       .926/.926 .892/.892 .892/.892 .972/.972 .928/.926 1.0/1.0 .968/.972 .796/.786 .835/.844
+    F @3 s, novelty           0.714    0.750   0.742     0.742     0.833   0.836   0.833  0.750   0.742
+    F @0.5 s, tie 0 / 0.5     .879/.879 .832/.832 .892/.892 .972/.972 .790/.775 .833/.833 .915/.915 .739/.714 .768/.811
+    intro/outro confusion     0 in every column, both
+    suggestion ECE stated, 0.5 .165    0.119   0.145     0.153     0.151   0.139   0.160  0.152   0.172
+    sugg. ECE served, tie 0   0.081    0.050   0.052     0.077     0.237   0.056   0.117  0.093   0.129
+    sugg. ECE served, tie 0.5 0.101    0.047   0.094     0.082     0.251   0.065   0.098  0.061   0.089
+
+LOSO seeds 0/1/2 (the dev columns): devset dev tie 0 0.862/0.858/0.863, tie 0.5 0.861/0.841/0.862 (seed 1: the trap
+fold 0.764 -> 0.685, trap choruses after verses called builds named drops); demo tie 0 0.845/0.840/0.840, tie 0.5
+0.871/0.880/0.886; tie 0.25: devset 0.861/0.841/0.862, demo 0.842 x 3. So the tie trades 0.006 of devset dev
+(mean) for 0.037 of demo: left off by default, on by ``config={"tie_weight": 0.5}``. With it, >= 0.85 leave-one-
+style-out holds on both sets at seeds 0 and 2 (devset dev 0.861, held-out 0.875, demo 0.871), not at seed 1 (0.841).
+"served": the suggestions' confidence through the Platt map, or as stated where the calibration guard (new, on by
+default) dropped the map because, fitted on the other groups, it raised their ECE; the window ECE is unchanged. The
+stated confidence is lower with the tie (the tied labels' mean probability), so its stated ECE is higher; what is
+served stays 0.05-0.25 (target 0.05 missed).
+
+The calibration guard alone (the defaults now, same command, 141 s at load ~14): every accuracy, boundary and
+window-ECE figure as before; it drops the demo model's Platt map (on the demo's held-out styles the map raised the
+suggestion ECE, 0.106 -> 0.117), so demo -> devset is served as stated: 0.126 / 0.127 (dev / held-out) where the
+map gave 0.093 / 0.129; the devset model keeps its map (0.078 -> 0.050 on its held-out styles), and devset -> demo
+stays 0.237 (stated 0.137): fitted on one generator's styles, the map does not carry to the other's.
+
+``--rejection-loop`` (bench_sections_loop.py, defaults, accept at >= 50 % right; seeds 0/1/2, pooled over both
+folds, accuracy on the unreviewed tracks; 5/5/10 rejected of 115 suggestions, 286/317/518 windows trained as
+"not this label"):
+
+    before (labelled styles only)      0.829 / 0.829 / 0.829
+    accepted suggestions only          0.926 / 0.904 / 0.848
+    accepted + rejected                0.932 / 0.926 / 0.918   (+0.006 / +0.022 / +0.070 over accepted only)
+    new tracks fully labelled          0.964 / 0.940 / 0.964   (majority 0.265, logreg 0.873-0.877 before)
+
+Seed 0 with the reviewer accepting at >= 80 % right (``--accept-at 0.8``, 9 rejected): 0.873 -> 0.866 (-0.007).
+A few rejections; the effect is positive on average but within the seed spread.
+
+Variants tried (LOSO seed 0, devset dev / demo; ``benchmarks`` runs of leave_one_group_out with config overrides):
+the model averaged with the logistic-regression baseline (probabilities, MLP weight 0.7/0.5/0.3): 0.862/0.838,
+0.862/0.834, 0.859/- (no gain: the errors are a naming question, hip-hop verses called builds, choruses drops);
+dropout 0.5: 0.853/0.851; weight decay 1e-2: 0.862/0.841; hidden 64: 0.864/0.833; the dj group kept out of the
+track norm: 0.858/0.845; the bars group raw: 0.885/0.838; grammar additive count 0.1: 0.881/0.849 (seeds 1, 2:
+0.859/0.846, 0.861/0.848); tie 0.5/0.75/1.0 alone: 0.861/0.871, 0.849/0.888, 0.849/0.934; tie 0.75 with count 0.1:
+0.864/0.928 (seeds 1, 2: 0.862/0.928, 0.859/0.928) but its full run put the cross-generator boundaries below
+novelty (demo -> devset dev F @3 s 0.741 vs 0.750: a sharp order prior learned on one library's forms refuses
+another's, e.g. chorus -> verse), also with the duration prior kept wide (0.739), so it was not kept.
+
 Session 6 (2026-12-05, 23:15 UTC, load 8-9 on the shared 2 cores; figures are seeded, not load-dependent), defaults
 now: every window column standardised within its track (``track_norm``; the "context - track mean" block
 dropped), novelty bonus 8, grammar weight 2, position weight 1.5 (chosen on the dev columns: devset LOSO dev,
@@ -190,6 +250,11 @@ def _num(v) -> float:
     return float("nan") if v is None else float(v)
 
 
+def _served(sug: dict):
+    """The suggestion ECE of what the model serves: through its map, or as stated where the map was dropped."""
+    return sug.get("ece_before") if sug.get("ece_after") is None else sug["ece_after"]
+
+
 def row(lo: dict) -> dict:
     """The figures of one evaluation (model smoothed, baselines, boundaries, calibration)."""
     seg = lo["segments"]
@@ -203,7 +268,7 @@ def row(lo: dict) -> dict:
             "ece_before": lo["calibration"].get("ece_before", float("nan")),
             "ece_after": lo["calibration"].get("ece_after", float("nan")),
             "sug_ece_before": _num((lo["calibration"].get("suggestions") or {}).get("ece_before")),
-            "sug_ece_after": _num((lo["calibration"].get("suggestions") or {}).get("ece_after")),
+            "sug_ece_after": _num(_served(lo["calibration"].get("suggestions") or {})),
             "rejections": (lo.get("rejections") or {}).get("not_windows_trained", 0),
             "tracks": lo.get("tracks") or sum(r["tracks"] for r in lo["per_group"].values()),
             "wall_s": lo.get("wall_s", float("nan"))}
@@ -227,7 +292,7 @@ LINES = [("frame accuracy, smoothed", "accuracy"), ("frame accuracy, arg-max", "
          ("boundary F @0.5 s, smoothed", "f05"), ("boundary F @0.5 s, novelty", "f05_novelty"),
          ("intro/outro confusion", "io"), ("ECE before temperature", "ece_before"),
          ("ECE after temperature", "ece_after"), ("suggestion ECE, stated", "sug_ece_before"),
-         ("suggestion ECE, Platt map", "sug_ece_after"), ("tracks scored", "tracks")]
+         ("suggestion ECE, as served", "sug_ece_after"), ("tracks scored", "tracks")]
 
 
 def table(columns: dict[str, dict]) -> None:
@@ -255,6 +320,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ablation", action="store_true", help="feature groups, LOSO on the devset's dev tracks")
     parser.add_argument("--no-cross", action="store_true", help="skip the cross-generator figures")
+    parser.add_argument("--rejection-loop", action="store_true",
+                        help="simulate a user rejecting wrong suggestions on dev tracks (bench_sections_loop.py)")
+    parser.add_argument("--accept-at", type=float, default=0.5,
+                        help="with --rejection-loop: the share of a suggestion's windows that must be right to accept it")
+    parser.add_argument("--loop-only", action="store_true", help="with --rejection-loop: skip every other table")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--extra", default=None, help="window feature groups of the main table, comma-separated "
                                                       "(default: the trainer's DEFAULT_FEATURES)")
@@ -275,6 +345,20 @@ def main() -> None:
           f"({time.perf_counter() - t0:.0f} s to load)")
     from workbench.train.sections import train_sections
 
+    out: dict = {"devset": str(args.devset)}
+    if args.rejection_loop:
+        from bench_sections_loop import print_loop, rejection_loop
+
+        t1 = time.perf_counter()
+        print("\nrejection loop, simulated on the devset's dev tracks (bench_sections_loop.py)")
+        out["rejection_loop"] = rejection_loop(dev_data, split, library_dir=lib_dir, seed=args.seed,
+                                               offset=DEVSET_ID_OFFSET, accept_at=args.accept_at)
+        print_loop(out["rejection_loop"])
+        print(f"({time.perf_counter() - t1:.0f} s)")
+        if args.loop_only:
+            if args.json:
+                args.json.write_text(json.dumps(out, indent=1, default=float) + "\n")
+            return
     cols: dict[str, dict] = {}
     demo = None
     if not args.no_cross:
@@ -306,7 +390,7 @@ def main() -> None:
         print(f"demo model trained and scored in {time.perf_counter() - t1:.0f} s")
     print()
     table(cols)
-    out: dict = {"devset": str(args.devset), "columns": cols}
+    out["columns"] = cols
     if args.ablation:
         print("\nfeature-group ablation, leave-one-style-out on the devset's dev tracks (smoothed model)")
         print(f"{'layout':<28} {'accuracy':>9} {'macro F1':>9} {'F @3 s':>7} {'F @0.5 s':>9} {'intro/outro':>12} "

@@ -375,7 +375,7 @@ def test_bars_group_reads_the_bar_grid():
 
 def test_external_set_is_scored_with_baselines_and_reported():
     from workbench.pipeline_summary import _external_headlines
-    from workbench.report.sections import external_table
+    from workbench.report.sections import scopes_table
     from workbench.train.sections import SectionData, WindowFeatures, train_sections
 
     other = _data(groups=("x", "y"), per_group=2, seed=1)
@@ -388,11 +388,13 @@ def test_external_set_is_scored_with_baselines_and_reported():
     assert e["calibration"]["temperature"] == pytest.approx(m["calibration"]["temperature"])
     assert np.array(e["model"]["confusion"]).sum() == len(other.y)
     assert m["transfer"]["external"]["bad"]["skipped"].startswith("window layouts differ")
-    html = external_table(m)
-    assert "gen2: model, smoothed (4 tracks)" in html and "gen2: baseline novelty" in html and "window layouts" in html
+    html = scopes_table(m)
+    assert "cross-generator: gen2" in html and "in-domain" in html and "window layouts" in html
+    assert "No other set was scored" not in html
     heads = _external_headlines(m)
     assert heads[0].name.startswith("sections: accuracy on gen2 (other generator)") and heads[1].value is None
-    assert external_table({"transfer": {}}) == ""
+    assert "No other set was scored" in scopes_table({"model_smoothed": {"accuracy": 0.5}})
+    assert "not recorded" in scopes_table({"transfer": {}})
 
 
 def test_layout_without_the_embedding():

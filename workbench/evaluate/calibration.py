@@ -9,7 +9,8 @@ by minimising the negative log-likelihood on held-out predictions, and
 :func:`apply_temperature` uses it. ``T > 1`` softens an over-confident classifier. For
 predictions that state one confidence (a smoothed section): :func:`confidence_ece`, and a map
 from stated confidence to the share right, :func:`fit_platt` (two parameters) or
-:func:`fit_isotonic` (monotone steps), applied by :func:`apply_confidence_map`.
+:func:`fit_isotonic` (monotone steps), applied by :func:`apply_confidence_map`; their bins for a
+reliability diagram: :func:`confidence_reliability`.
 """
 
 from __future__ import annotations
@@ -190,6 +191,43 @@ def confidence_ece(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int =
     which = np.clip(np.digitize(c, np.linspace(0.0, 1.0, n_bins + 1)[1:-1], right=True), 0, n_bins - 1)
     gap = np.bincount(which, weights=r, minlength=n_bins) - np.bincount(which, weights=c, minlength=n_bins)
     return float(np.abs(gap).sum() / len(c))
+
+
+def confidence_reliability(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int = N_BINS) -> dict[str, Any]:
+    """Reliability bins of stated confidences (one per prediction): :func:`reliability`'s keys.
+
+    Parameters
+    ----------
+    confidence : np.ndarray [shape=(n,)]
+        Stated confidence of each prediction, in [0, 1] (e.g. a smoothed section's, at each window it covers).
+    correct : np.ndarray [shape=(n,)] of bool
+        Whether each prediction was right.
+    n_bins : int >= 1
+        Equal-width confidence bins.
+
+    Returns
+    -------
+    dict
+        ``edges`` (n_bins + 1), ``confidence``, ``accuracy`` (None for an empty bin), ``count`` per
+        bin, and ``ece`` (:func:`confidence_ece`).
+
+    Raises
+    ------
+    ParameterError
+        As :func:`confidence_ece`.
+    """
+    ece = confidence_ece(confidence, correct, n_bins=n_bins)  # the same checks
+    c = np.asarray(confidence, dtype=np.float64)
+    r = np.asarray(correct, dtype=np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(c, edges[1:-1], right=True), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    conf_sum = np.bincount(which, weights=c, minlength=n_bins)
+    right_sum = np.bincount(which, weights=r, minlength=n_bins)
+    return {"edges": edges.tolist(),
+            "confidence": [float(s / n) if n else None for s, n in zip(conf_sum, count, strict=True)],
+            "accuracy": [float(s / n) if n else None for s, n in zip(right_sum, count, strict=True)],
+            "count": count.astype(int).tolist(), "ece": ece}
 
 
 def fit_isotonic(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,8 +3,11 @@
 Reads a sections run's ``metrics.json``: ``model``, ``model_smoothed``, ``baselines`` (in-domain
 held-out tracks), ``transfer.leave_one_group_out`` (each crate or folder held out in turn:
 ``model``, ``model_smoothed``, ``baselines``, ``segments``, ``intro_outro_confusion``,
-``per_group``, ``calibration``), ``segments`` {smoothed, raw, novelty} and ``calibration``
-(temperature, ECE before and after, reliability bins).
+``per_group``, ``calibration``), ``transfer.external`` (other sets: a second generator),
+``segments`` {smoothed, raw, novelty}, ``intro_outro_confusion``, ``calibration`` (temperature,
+window ECE before and after, reliability bins; ``suggestions``: the smoothed suggestions' ECE as
+stated and through the confidence map, with their bins) and ``rejections`` (rejected suggestions
+trained as "not this label").
 """
 
 from __future__ import annotations
@@ -56,45 +59,109 @@ def transfer_table(metrics: Mapping[str, Any]) -> str:
     return out
 
 
-def external_table(metrics: Mapping[str, Any]) -> str:
-    """HTML: the model and its baselines on other sets (``transfer.external``: a second generator), or "".
+def _scope_rows(metrics: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], str]]:
+    """(scope name, its block, what it is) for in-domain, held-out groups and each other set that was scored."""
+    out: list[tuple[str, Mapping[str, Any], str]] = []
+    if isinstance(metrics.get("model_smoothed"), Mapping):
+        n = len(_get(metrics, "held_out", "track_hashes") or metrics.get("test_tracks") or [])
+        out.append(("in-domain", {**metrics, "tracks": n or None}, "held-out tracks of the training crates"))
+    loso = _get(metrics, "transfer", "leave_one_group_out")
+    if isinstance(loso, Mapping) and "skipped" not in loso and loso.get("model_smoothed"):
+        groups = loso.get("groups") or {}
+        out.append(("cross-style", {**loso, "tracks": sum(int(v) for v in groups.values()) or None},
+                    "each crate or folder held out in turn"))
+    for name, e in (_get(metrics, "transfer", "external") or {}).items():
+        if isinstance(e, Mapping) and "skipped" not in e:
+            out.append((f"cross-generator: {name}", e, "another set, never trained on"))
+    return out
+
+
+def scopes_table(metrics: Mapping[str, Any]) -> str:
+    """HTML: in-domain, cross-style and cross-generator figures side by side, each with its baselines.
+
+    One row per scope the run recorded: the held-out tracks (in-domain), the held-out groups
+    (``transfer.leave_one_group_out``: cross-style) and each other set (``transfer.external``:
+    cross-generator), with the smoothed model's accuracy and macro F1 beside the majority-class
+    and logistic-regression baselines on the same windows, and its boundaries beside the
+    unsupervised novelty boundaries. Skipped scopes are listed under the table.
 
     Parameters
     ----------
     metrics : mapping
         A sections run's ``metrics.json``.
     """
-    ext = _get(metrics, "transfer", "external") or {}
-    if not ext:
-        return ""
-    rows = []
-    for name, e in ext.items():
-        if "skipped" in e:
-            rows.append((name, e["skipped"], None, None, None, None, None))
-            continue
-        seg, base = e.get("segments") or {}, e.get("baselines") or {}
-        rows.append((f"{name}: model, smoothed ({e.get('tracks')} tracks)", _get(e, "model_smoothed", "accuracy"),
-                     _get(e, "model_smoothed", "macro_f1"), _get(seg, "smoothed", "boundary_f_3s"),
-                     _get(seg, "smoothed", "boundary_f_0.5s"), _get(e, "intro_outro_confusion", "model_smoothed"),
-                     _get(e, "calibration", "ece_after")))
-        for b in ("majority", "logreg", "novelty"):
-            nov = b == "novelty"
-            rows.append((f"{name}: baseline {b}", _get(base, b, "accuracy"), _get(base, b, "macro_f1"),
-                         _get(seg, "novelty", "boundary_f_3s") if nov else None,
-                         _get(seg, "novelty", "boundary_f_0.5s") if nov else None, None, None))
-    return ("<h3>Other sets (cross-generator), with baselines</h3>"
-            + H.table(rows, ("", "accuracy", "macro F1", "boundary F @3 s", "F @0.5 s", "intro/outro confusion",
-                             "ECE")))
+    rows, cls = [], []
+    for name, b, _ in _scope_rows(metrics):
+        base, seg = b.get("baselines") or {}, b.get("segments") or {}
+        acc = _get(b, "model_smoothed", "accuracy")
+        best = max((v for v in (_get(base, "majority", "accuracy"), _get(base, "logreg", "accuracy"))
+                    if isinstance(v, (int, float))), default=None)
+        f3, n3 = _get(seg, "smoothed", "boundary_f_3s"), _get(seg, "novelty", "boundary_f_3s")
+        rows.append((name, b.get("tracks"), acc, _get(base, "majority", "accuracy"), _get(base, "logreg", "accuracy"),
+                     _get(b, "model_smoothed", "macro_f1"), _get(base, "logreg", "macro_f1"), f3, n3,
+                     _get(seg, "smoothed", "boundary_f_0.5s"), _get(seg, "novelty", "boundary_f_0.5s"),
+                     _get(b, "intro_outro_confusion", "model_smoothed")))
+        below = ("fail" if isinstance(acc, (int, float)) and best is not None and acc < best else "")
+        worse = ("fail" if isinstance(f3, (int, float)) and isinstance(n3, (int, float)) and f3 < n3 else "")
+        cls.append(("", "", below, "", "", "", "", worse, "", "", "", ""))
+    skipped = [f"{n}: {e['skipped']}" for n, e in (_get(metrics, "transfer", "external") or {}).items()
+               if isinstance(e, Mapping) and "skipped" in e]
+    loso = _get(metrics, "transfer", "leave_one_group_out")
+    if isinstance(loso, Mapping) and "skipped" in loso:
+        skipped.insert(0, f"cross-style: {loso['skipped']}")
+    if not rows:
+        return H.not_recorded("model_smoothed")
+    out = H.table(rows, ("scope", "tracks", "accuracy (smoothed)", "majority", "logreg", "macro F1", "logreg macro F1",
+                         "boundary F @3 s", "novelty F @3 s", "F @0.5 s", "novelty F @0.5 s", "intro/outro confusion"),
+                  cls)
+    out += ('<p class="meta">in-domain: held-out tracks of the crates trained on; cross-style: each crate or '
+            "folder held out in turn, trained on the others; cross-generator: other sets scored by the final "
+            "model. Baselines on the same windows: majority class and logistic regression (fitted on the same "
+            "training tracks), novelty boundaries (no training). Red: below a baseline.")
+    if not any(n.startswith("cross-generator") for n, _, _ in _scope_rows(metrics)):
+        out += " No other set was scored in this run (no cross-generator figure)."
+    out += "</p>"
+    if skipped:
+        out += f'<p class="na">not scored: {H.esc("; ".join(skipped))}</p>'
+    return out
 
 
-def reliability_figure(bins: Mapping[str, Mapping[str, Any]]) -> Figure:
+def rejections_part(metrics: Mapping[str, Any]) -> str:
+    """HTML: how many rejected suggestions the training used (``metrics["rejections"]``).
+
+    A rejected suggestion is never a positive for its label in its span, and its windows train
+    as "not this label" (the complementary loss, weight ``not_weight``).
+
+    Parameters
+    ----------
+    metrics : mapping
+        A sections run's ``metrics.json``.
+    """
+    rej = metrics.get("rejections")
+    if not isinstance(rej, Mapping):
+        return H.not_recorded("rejections")
+    names = {"spans": "rejected suggestions (spans)", "not_windows": "windows inside them",
+             "not_windows_trained": "windows trained as \"not this label\"",
+             "positives_dropped": "labelled windows no longer a positive of the rejected label",
+             "unused": "rejections on tracks without labels (not used)", "not_weight": "weight of that loss"}
+    out = H.kv_table({names.get(k, k): v for k, v in rej.items()})
+    if not rej.get("spans"):
+        out += '<p class="meta">no rejected suggestion in the labels: trained on accepted labels only.</p>'
+    return out
+
+
+def reliability_figure(bins: Mapping[str, Mapping[str, Any]], *, title: str = "Reliability on held-out windows",
+                       xlabel: str = "confidence (arg-max probability)") -> Figure:
     """Reliability diagram: accuracy against confidence per bin, one line per curve, the diagonal for reference.
 
     Parameters
     ----------
     bins : mapping of str to mapping
-        ``{name: reliability dict}`` (:func:`workbench.evaluate.calibration.reliability`:
-        ``confidence``, ``accuracy``, ``count``, ``ece``).
+        ``{name: reliability dict}`` (:func:`workbench.evaluate.calibration.reliability` or
+        :func:`~workbench.evaluate.calibration.confidence_reliability`: ``confidence``,
+        ``accuracy``, ``count``, ``ece``).
+    title, xlabel : str
+        The plot's title and x-axis label.
     """
     from workbench.report.plots import _figure
 
@@ -105,17 +172,42 @@ def reliability_figure(bins: Mapping[str, Mapping[str, Any]]) -> Figure:
         if pts:
             xs, ys = zip(*pts, strict=True)
             ax.plot(xs, ys, marker="o", label=f"{name} (ECE {rel['ece']:.3f})")
-    ax.set_xlabel("confidence (arg-max probability)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.legend(loc="upper left", fontsize=8)
-    ax.set_title("Reliability on held-out windows")
+    ax.legend(loc="best", fontsize=7)
+    ax.set_title(title)
     return fig
 
 
+def calibration_table(metrics: Mapping[str, Any]) -> str:
+    """HTML: window ECE (before and after the temperature) beside the suggestions' ECE, per scope.
+
+    The window ECE scores the arg-max probability of each window; the suggestion ECE the
+    confidence the labeler shows, that of the smoothed section holding each window, as stated
+    and through the model's confidence map (Platt, fitted on held-out predictions).
+
+    Parameters
+    ----------
+    metrics : mapping
+        A sections run's ``metrics.json``.
+    """
+    rows = []
+    for name, b, _ in _scope_rows(metrics):
+        cal = b.get("calibration") or {}
+        sug = cal.get("suggestions") or {}
+        rows.append((name, cal.get("ece_before"), cal.get("ece_after"), sug.get("ece_before"), sug.get("ece_after")))
+    if not rows:
+        return ""
+    return (H.table(rows, ("scope", "window ECE, before", "window ECE, after temperature", "suggestion ECE, stated",
+                           "suggestion ECE, confidence map"))
+            + '<p class="meta">ECE: 15 equal-width confidence bins, weighted by windows; target under 0.05. '
+              "Cross-style: temperature and map fitted on the other groups' held-out windows.</p>")
+
+
 def calibration_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
-    """HTML: the temperature, ECE before and after on the held-out tracks and groups, and the reliability diagram.
+    """HTML: the temperature, window and suggestion ECE per scope, and the reliability diagrams.
 
     Parameters
     ----------
@@ -125,23 +217,37 @@ def calibration_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
         Keeps a figure as a PNG and returns its ``<img>``.
     """
     cal = metrics.get("calibration") or {}
+    out = calibration_table(metrics)
     if cal.get("temperature") is None:
-        return H.not_recorded(f"calibration ({cal.get('fitted_on', 'no temperature')})")
-    lo_cal = _get(metrics, "transfer", "leave_one_group_out", "calibration") or {}
-    out = H.kv_table({"temperature": cal["temperature"], "fitted on": cal.get("fitted_on"),
-                      "ECE (15 bins) in-domain, before": cal.get("ece_before"),
-                      "ECE in-domain, after": cal.get("ece_after"),
-                      "ECE held-out groups, before": lo_cal.get("ece_before"),
-                      "ECE held-out groups, after": lo_cal.get("ece_after")})
+        out = H.not_recorded(f"temperature ({cal.get('fitted_on', 'no temperature')})") + out
+    else:
+        kv = {"temperature": cal["temperature"], "fitted on": cal.get("fitted_on"),
+              "confidence map fitted on": _get(cal, "suggestions", "fitted_on")}
+        if cal.get("temperature_fitted") is not None:
+            kv["temperature fitted, not kept"] = cal["temperature_fitted"]
+        if _get(cal, "suggestions", "map_dropped"):
+            kv["confidence map"] = _get(cal, "suggestions", "map_dropped")
+        out = H.kv_table(kv) + out
     if cal.get("reliability_before") and cal.get("reliability_after"):
         out += figure("reliability", reliability_figure({"before": cal["reliability_before"],
                                                          "after temperature": cal["reliability_after"]}),
-                      "reliability diagram before and after temperature scaling")
+                      "reliability diagram of the held-out windows before and after temperature scaling")
+    curves = {}
+    for name, b, _ in _scope_rows(metrics):
+        sug = _get(b, "calibration", "suggestions") or {}
+        for key, how in (("reliability_before", "stated"), ("reliability_after", "map")):
+            if isinstance(sug.get(key), Mapping):
+                curves[f"{name}, {how}"] = sug[key]
+    if curves:
+        out += figure("reliability_suggestions",
+                      reliability_figure(curves, title="Reliability of the suggestions' confidence",
+                                         xlabel="confidence of the smoothed suggestion"),
+                      "reliability diagram of the suggestions' confidence (in-domain, cross-style, cross-generator)")
     return out
 
 
 def sections_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
-    """HTML of the sections-only parts: transfer table, then calibration.
+    """HTML of the sections-only parts: scopes, held-out groups, calibration, rejections.
 
     Parameters
     ----------
@@ -152,5 +258,7 @@ def sections_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
     """
     feats = metrics.get("feature_groups")
     head = (f'<p class="meta">feature groups: {H.esc(", ".join(feats))}</p>' if feats else "")
-    return (head + "<h3>Each held-out group (crate or folder) on its own</h3>" + transfer_table(metrics)
-            + external_table(metrics) + "<h3>Calibration</h3>" + calibration_part(metrics, figure))
+    return (head + "<h3>In-domain, cross-style and cross-generator, with baselines</h3>" + scopes_table(metrics)
+            + "<h3>Each held-out group (crate or folder) on its own</h3>" + transfer_table(metrics)
+            + "<h3>Calibration</h3>" + calibration_part(metrics, figure)
+            + "<h3>Rejected suggestions used in training</h3>" + rejections_part(metrics))

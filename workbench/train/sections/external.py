@@ -35,15 +35,19 @@ def suggestion_ece(conf: np.ndarray, right: np.ndarray,
     Returns
     -------
     dict
-        ``ece_before`` and ``ece_after`` (or None); empty without windows.
+        ``ece_before`` and ``ece_after`` (or None), and their bins ``reliability_before`` and
+        ``reliability_after`` (:func:`~workbench.evaluate.calibration.confidence_reliability`, or
+        None); empty without windows.
     """
-    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_reliability
 
     c = np.clip(np.asarray(conf, dtype=np.float64), 0.0, 1.0)
     if not len(c):
         return {}
-    return {"ece_before": confidence_ece(c, right),
-            "ece_after": None if confidence_map is None else confidence_ece(apply_confidence_map(c, confidence_map), right)}
+    before = confidence_reliability(c, right)
+    after = None if confidence_map is None else confidence_reliability(apply_confidence_map(c, confidence_map), right)
+    return {"ece_before": before["ece"], "ece_after": None if after is None else after["ece"],
+            "reliability_before": before, "reliability_after": after}
 
 
 def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg: Mapping[str, Any],

@@ -35,6 +35,9 @@ PHRASE_BINS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
 MAX_BARS = 256
 #: Position bins (tenths of the track) of the position factor.
 POSITION_BINS = 10
+#: Label pairs whose evidence a grammar may tie (:attr:`Grammar.tie_weight`): the same full arrangement, named
+#: by what comes before it (a chorus after a verse, a drop after a build).
+TIED_PAIRS: tuple[tuple[str, str], ...] = (("chorus", "drop"),)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,12 @@ class Grammar:
         Exponent of the position factor (apart from ``weight``: a strong position factor
         keeps intros at the start and outros at the end without merging sections, which a
         strong order and duration prior does).
+    tie_weight : float in [0, 1]
+        How far the evidence of each pair of :data:`TIED_PAIRS` is pulled to the pair's mean
+        before smoothing (:meth:`tie_evidence`): 0 keeps it, 1 leaves the choice between a
+        chorus and a drop to the order, position and duration priors. Across styles their sound
+        does not tell them apart (a style's chorus sounds like another's drop), the section
+        before them does.
     """
 
     classes: tuple[str, ...]
@@ -72,6 +81,32 @@ class Grammar:
     weight: float = 1.0
     log_position: np.ndarray | None = None
     position_weight: float = 1.0
+    tie_weight: float = 0.0
+
+    def tie_evidence(self, probs: np.ndarray) -> np.ndarray:
+        """Probabilities with each tied pair's columns pulled ``tie_weight`` of the way to their mean.
+
+        Rows keep their sums; a pair with a label outside ``classes`` is left alone.
+
+        Parameters
+        ----------
+        probs : np.ndarray [shape=(n, K)]
+            Class probabilities in ``classes`` order.
+
+        Returns
+        -------
+        np.ndarray [shape=(n, K)]
+        """
+        p = np.array(probs, dtype=np.float64, copy=True)
+        if self.tie_weight <= 0:
+            return p
+        for a, b in TIED_PAIRS:
+            if a in self.classes and b in self.classes:
+                i, j = self.classes.index(a), self.classes.index(b)
+                mean = (p[:, i] + p[:, j]) / 2
+                p[:, i] += self.tie_weight * (mean - p[:, i])
+                p[:, j] += self.tie_weight * (mean - p[:, j])
+        return p
 
     def position_adjust(self, probs: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Probabilities times ``P(k | position) / P(k)`` (to the power ``position_weight``), rows renormalised.
@@ -134,7 +169,7 @@ class Grammar:
                 "log_middle": self.log_middle.tolist(), "log_phrase": self.log_phrase.tolist(),
                 "phrase_penalty": float(self.phrase_penalty), "weight": float(self.weight),
                 "log_position": None if self.log_position is None else self.log_position.tolist(),
-                "position_weight": float(self.position_weight)}
+                "position_weight": float(self.position_weight), "tie_weight": float(self.tie_weight)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Grammar:
@@ -150,7 +185,8 @@ class Grammar:
         pos = d.get("log_position")
         return cls(tuple(d["classes"]), phrase_penalty=float(d["phrase_penalty"]), weight=float(d["weight"]),
                    log_position=None if pos is None else np.asarray(pos, dtype=np.float64),
-                   position_weight=float(d.get("position_weight", 1.0)), **arr)
+                   position_weight=float(d.get("position_weight", 1.0)), tie_weight=float(d.get("tie_weight", 0.0)),
+                   **arr)
 
 
 def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: float) -> np.ndarray:
@@ -167,7 +203,7 @@ def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: floa
 
 def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], classes: Sequence[str], *,
                   alpha: float = 1.0, phrase_penalty: float = 1.0, weight: float = 1.0,
-                  position_weight: float = 1.0) -> Grammar:
+                  position_weight: float = 1.0, tie_weight: float = 0.0, duration_alpha: float | None = None) -> Grammar:
     """Learn order, position and duration priors from labelled tracks (add-``alpha`` smoothing).
 
     Parameters
@@ -179,9 +215,15 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         The model's classes (the grammar's label order); other labels are skipped.
     alpha : float > 0
         Additive smoothing count.
+    duration_alpha : float > 0, optional
+        The duration prior's own count (None: ``alpha``): a small ``alpha`` makes an order the user
+        never labelled (a build into a chorus) costly; the lengths of another library's sections
+        differ more, so their prior may stay wider.
     phrase_penalty : float >= 0
         See :class:`Grammar`.
     weight, position_weight : float > 0
+        See :class:`Grammar`.
+    tie_weight : float in [0, 1]
         See :class:`Grammar`.
 
     Returns
@@ -198,12 +240,17 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
     if not alpha > 0 or not weight > 0 or not phrase_penalty >= 0:
         raise ParameterError(f"alpha and weight must be > 0 and phrase_penalty >= 0; got alpha={alpha!r}, "
                              f"weight={weight!r}, phrase_penalty={phrase_penalty!r}")
+    if duration_alpha is not None and not duration_alpha > 0:
+        raise ParameterError(f"duration_alpha must be None or > 0; got {duration_alpha!r}")
+    if isinstance(tie_weight, bool) or not isinstance(tie_weight, (int, float)) or not 0 <= tie_weight <= 1:
+        raise ParameterError(f"tie_weight must be a float in [0, 1]; got {tie_weight!r}")
     classes = tuple(classes)
     if len(classes) < 2:
         raise ParameterError(f"classes must hold 2+ labels; got {list(classes)}")
     index = {c: i for i, c in enumerate(classes)}
     k = len(classes)
-    seqs, middle, phrase = [], np.full(k, float(alpha)), np.full((k, len(PHRASE_BINS)), float(alpha))
+    d_alpha = float(alpha if duration_alpha is None else duration_alpha)
+    seqs, middle, phrase = [], np.full(k, float(alpha)), np.full((k, len(PHRASE_BINS)), d_alpha)
     bins = np.log2(np.asarray(PHRASE_BINS, dtype=np.float64))
     where = np.full((k, POSITION_BINS), float(alpha))
     grid = (np.arange(POSITION_BINS * 8) + 0.5) / (POSITION_BINS * 8)  # 80 points, 8 per bin
@@ -242,7 +289,7 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         log_pos = np.log(p_k_bin) - np.log(p_k)[:, None]
     return Grammar(classes, log_t, log_i, log_f, log_m, np.log(phrase / phrase.sum(axis=1, keepdims=True)),
                    phrase_penalty=float(phrase_penalty), weight=float(weight), log_position=log_pos,
-                   position_weight=float(position_weight))
+                   position_weight=float(position_weight), tie_weight=float(tie_weight))
 
 
 def track_sequences(tracks: Sequence[Any]) -> list[tuple[list[str], list[float]]]:

@@ -93,7 +93,7 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         if tuple(grammar.classes) != tuple(classes):
             raise ParameterError(f"grammar classes {list(grammar.classes)} must be the model's {list(classes)}")
         mids = (beats + np.append(beats[1:], max(frames.duration_s, beats[-1]))) / 2
-        bp = grammar.position_adjust(bp, mids / max(frames.duration_s, 1e-9))
+        bp = grammar.position_adjust(grammar.tie_evidence(bp), mids / max(frames.duration_s, 1e-9))
         prior = grammar.viterbi_options()
         starts = sm.bar_starts(beats, frames.downbeats)
         if novelty_weight > 0:

@@ -45,8 +45,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
     "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
     "validate_on_groups": False,
-    "grammar": True, "grammar_weight": 2.0, "position_weight": 1.5, "novelty_weight": 8.0,
-    "calibrate": True, "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
+    "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "duration_alpha": 1.0, "tie_weight": 0.0,
+    "position_weight": 1.5, "novelty_weight": 8.0,
+    "calibrate": True, "calibration_guard": True, "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
@@ -76,7 +77,8 @@ class SectionResult:
         :func:`~workbench.train.smoothing.segment_eval`; ``early_stopping``
         (:attr:`SectionTrainer.early_stopping_`); ``warnings`` (list of str); ``seconds``
         {``mlp``, ``cv``, each baseline, ``total``}; ``cv`` (:func:`cross_validate` on the
-        training tracks, when ``models`` is not empty); ``rejections`` (rejected suggestions
+        training tracks, when ``models`` is not empty); ``intro_outro_confusion`` {model,
+        model_smoothed} (share of intro and outro windows called the other); ``rejections`` (rejected suggestions
         used: ``spans``, ``not_windows``, ``positives_dropped``, ``unused``,
         ``not_windows_trained``, ``not_weight``); ``n_windows``, ``n_sections``,
         ``train_tracks``, ``test_tracks``.
@@ -154,6 +156,29 @@ def _calibrate(trainer: SectionTrainer, train: SectionData, oof: dict[str, np.nd
     return {"temperature": None, "fitted_on": "too few held-out windows to fit a temperature"}
 
 
+def _keep_if_it_helps(trainer: SectionTrainer, cal: dict[str, Any], loso: Mapping[str, Any] | None) -> None:
+    """Go back to the identity where a fitted temperature or confidence map made held-out groups' ECE worse.
+
+    The leave-one-group-out block scores each group with a temperature (and a Platt map of the
+    suggestions' confidence) fitted on the *other* groups; when that raised the ECE over the
+    groups, the fit does not carry to unseen music, and the identity is kept. What was done is
+    recorded in ``cal`` (``temperature_fitted`` / ``suggestions.map_dropped``).
+    """
+    lo = (loso or {}).get("calibration") or {}
+    before, after = lo.get("ece_before"), lo.get("ece_after")
+    if cal.get("temperature") is not None and before is not None and after is not None and after > before:
+        cal["temperature_fitted"] = cal["temperature"]
+        cal["temperature"] = trainer.temperature_ = 1.0
+        cal["fitted_on"] += (f"; identity kept: the temperature fitted on other groups raised their held-out "
+                             f"window ECE ({before:.3f} -> {after:.3f})")
+    sug = lo.get("suggestions") or {}
+    before, after = sug.get("ece_before"), sug.get("ece_after")
+    if trainer.confidence_map_ is not None and before is not None and after is not None and after > before:
+        trainer.confidence_map_ = None
+        cal.setdefault("suggestions", {})["map_dropped"] = (
+            f"identity kept: the map fitted on other groups raised their suggestion ECE ({before:.3f} -> {after:.3f})")
+
+
 def _ece_on(arrays: dict[str, np.ndarray], temperature: float) -> dict[str, Any]:
     """ECE (15 bins) and reliability bins of the held-out windows before and after the temperature."""
     from workbench.evaluate.calibration import apply_temperature, reliability
@@ -191,8 +216,13 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         ``grammar``: smooth with a grammar learned from the training tracks
         (:func:`~workbench.train.sections.learn_grammar`, ``grammar_weight`` on its order and
         duration priors, ``position_weight`` on its position factor, ``novelty_weight`` on the
-        bars' novelty as a boundary bonus); else ``transitions``.
-        ``calibrate``: fit a temperature on held-out predictions; ``uncertain_below``: the
+        bars' novelty as a boundary bonus, ``grammar_alpha`` its additive smoothing count,
+        ``duration_alpha`` that of its duration prior,
+        ``tie_weight`` how far the chorus and drop evidence is pulled together so the section
+        before decides: :class:`~workbench.train.sections.grammar.Grammar`); else ``transitions``.
+        ``calibrate``: fit a temperature on held-out predictions (and a Platt map of the
+        suggestions' confidence); ``calibration_guard``: keep the identity instead of either where,
+        fitted on the other groups, it raised the held-out groups' ECE; ``uncertain_below``: the
         confidence under which a suggestion is marked uncertain. ``not_weight``: weight of the
         "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
         0 only keeps a rejected label from being a positive there); ``metrics["rejections"]``
@@ -275,7 +305,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         seqs = [[index[s["label"]] for s in t.sections if s["label"] in index] for t in train.tracks]
         transitions = sm.learn_transitions(seqs, len(classes))
     trainer.grammar_ = (learn_grammar(track_sequences(train.tracks), classes, weight=cfg["grammar_weight"],
-                                      position_weight=cfg["position_weight"])
+                                      position_weight=cfg["position_weight"], alpha=cfg.get("grammar_alpha", 1.0),
+                                      duration_alpha=cfg.get("duration_alpha", 1.0),
+                                      tie_weight=cfg.get("tie_weight", 0.0))
                         if cfg["grammar"] else None)
     trainer.uncertain_below_ = float(cfg["uncertain_below"])
     trainer.novelty_weight_ = float(cfg["novelty_weight"]) if cfg["grammar"] else 0.0
@@ -300,6 +332,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
             metrics["calibration"]["suggestions"] = {
                 "n_windows": int(mine.sum()), "fitted_on": "Platt map of the smoothed suggestions' confidence on "
                 "the leave-one-group-out predictions of the training tracks"}
+    if cfg["calibration_guard"]:
+        _keep_if_it_helps(trainer, metrics["calibration"], (metrics.get("transfer") or {}).get("leave_one_group_out"))
     if external:
         from workbench.train.sections.external import external_scores
 
@@ -367,6 +401,10 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     metrics["calibration"].setdefault("suggestions", {}).update(
         suggestion_ece(np.concatenate(s_conf), arrays["y_smoothed"] == arrays["y_true"], trainer.confidence_map_))
     metrics["segments"] = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg_scores.items()}
+    from workbench.train.sections.transfer import intro_outro_confusion
+
+    metrics["intro_outro_confusion"] = {"model": intro_outro_confusion(arrays["y_true"], arrays["y_pred"]),
+                                        "model_smoothed": intro_outro_confusion(arrays["y_true"], arrays["y_smoothed"])}
     metrics["early_stopping"] = dict(trainer.early_stopping_)
     metrics["warnings"] = [w for w in (trainer.early_stopping_.get("warning"),
                                        _beats_majority(metrics["model"], metrics["baselines"].get("majority")),

@@ -102,10 +102,10 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
     -------
     dict
         ``ece_before``, ``ece_after`` (each fold mapped by :func:`~workbench.evaluate.calibration.fit_platt`
-        on the other folds),
-        ``how``; empty without windows.
+        on the other folds), their bins ``reliability_before`` and ``reliability_after``
+        (:func:`~workbench.evaluate.calibration.confidence_reliability`), ``how``; empty without windows.
     """
-    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece, fit_platt
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_reliability, fit_platt
 
     if not len(conf):
         return {}
@@ -114,7 +114,9 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
         other = folds != f
         if other.any():
             after[~other] = apply_confidence_map(conf[~other], fit_platt(conf[other], right[other]))
-    return {"ece_before": confidence_ece(conf, right), "ece_after": confidence_ece(after, right),
+    before, mapped = confidence_reliability(conf, right), confidence_reliability(after, right)
+    return {"ece_before": before["ece"], "ece_after": mapped["ece"], "reliability_before": before,
+            "reliability_after": mapped,
             "how": "Platt map of the suggestions' confidence fitted on the other groups' held-out windows"}
 
 
@@ -200,7 +202,9 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]),
             not_X=train.X_not, not_y=train.y_not)
         grammar = learn_grammar(track_sequences(train.tracks), trainer.classes_, weight=cfg["grammar_weight"],
-                                position_weight=cfg["position_weight"])
+                                position_weight=cfg["position_weight"], alpha=cfg.get("grammar_alpha", 1.0),
+                                duration_alpha=cfg.get("duration_alpha", 1.0),
+                                tie_weight=cfg.get("tie_weight", 0.0))
         probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
         for b in TRANSFER_BASELINES:
             model = fit_baseline(b, train.X, train.y, seed=cfg["seed"], max_windows=cfg["baseline_max_windows"],

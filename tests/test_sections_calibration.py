@@ -1,0 +1,70 @@
+"""Sections calibration: a temperature or confidence map that made held-out groups worse is not kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+class _Fitted:
+    temperature_ = 1.7
+    confidence_map_ = (np.linspace(0, 1, 3), np.array([0.2, 0.5, 0.6]))
+
+
+def _loso(win: tuple[float, float], sug: tuple[float, float]) -> dict:
+    return {"calibration": {"ece_before": win[0], "ece_after": win[1],
+                            "suggestions": {"ece_before": sug[0], "ece_after": sug[1]}}}
+
+
+def test_identity_is_kept_where_the_fit_worsened_held_out_groups():
+    from workbench.train.sections.training import _keep_if_it_helps
+
+    t, cal = _Fitted(), {"temperature": 1.7, "fitted_on": "leave-one-group-out predictions", "suggestions": {}}
+    _keep_if_it_helps(t, cal, _loso((0.05, 0.08), (0.10, 0.12)))
+    assert t.temperature_ == 1.0 and cal["temperature"] == 1.0 and cal["temperature_fitted"] == 1.7
+    assert "identity kept" in cal["fitted_on"] and "(0.050 -> 0.080)" in cal["fitted_on"]
+    assert t.confidence_map_ is None and "(0.100 -> 0.120)" in cal["suggestions"]["map_dropped"]
+
+
+def test_a_fit_that_helped_is_kept():
+    from workbench.train.sections.training import _keep_if_it_helps
+
+    t, cal = _Fitted(), {"temperature": 1.7, "fitted_on": "x", "suggestions": {}}
+    _keep_if_it_helps(t, cal, _loso((0.08, 0.03), (0.10, 0.05)))
+    assert t.temperature_ == 1.7 and cal["temperature"] == 1.7 and "temperature_fitted" not in cal
+    assert t.confidence_map_ is not None and "map_dropped" not in cal["suggestions"]
+    _keep_if_it_helps(t, cal, None)  # no held-out groups: nothing to check against, nothing changes
+    assert t.temperature_ == 1.7 and t.confidence_map_ is not None
+
+
+def test_train_sections_records_the_guard():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_sections_transfer import FAST, _data
+
+    from workbench.train.sections import train_sections
+
+    res = train_sections(_data(), config=FAST, progress=False)
+    cal, lo = res.metrics["calibration"], res.metrics["transfer"]["leave_one_group_out"]["calibration"]
+    worse = lo["ece_after"] > lo["ece_before"]
+    assert ("temperature_fitted" in cal) == worse
+    if worse:
+        assert res.trainer.temperature_ == 1.0 == cal["temperature"]
+    else:
+        assert res.trainer.temperature_ == pytest.approx(cal["temperature"])
+    sug_worse = lo["suggestions"]["ece_after"] > lo["suggestions"]["ece_before"]
+    assert ("map_dropped" in cal["suggestions"]) == (sug_worse and "fitted_on" in cal["suggestions"])
+    off = train_sections(_data(), config={**FAST, "calibration_guard": False}, progress=False)
+    assert "temperature_fitted" not in off.metrics["calibration"]
+    assert "map_dropped" not in off.metrics["calibration"].get("suggestions", {})
+
+
+def test_report_says_when_the_identity_was_kept():
+    from workbench.report.sections import calibration_part
+
+    cal = {"temperature": 1.0, "temperature_fitted": 1.7, "fitted_on": "x; identity kept: ...",
+           "suggestions": {"fitted_on": "Platt", "map_dropped": "identity kept: the map fitted on other groups raised"}}
+    html = calibration_part({"calibration": cal}, lambda name, fig, alt: "")
+    assert "temperature fitted, not kept" in html and "1.7" in html and "the map fitted on other groups raised" in html
