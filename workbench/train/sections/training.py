@@ -45,7 +45,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "transitions": True, "min_per_class": 10, "min_classes": 2, "timeline_tracks": 3,
     "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
     "validate_on_groups": False,
-    "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "duration_alpha": 1.0, "tie_weight": 0.0,
+    "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "duration_alpha": 1.0, "tie_weight": 0.5,
     "position_weight": 1.5, "novelty_weight": 8.0,
     "calibrate": True, "calibration_guard": True, "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
     **SMOOTHING_DEFAULTS,
