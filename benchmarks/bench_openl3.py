@@ -8,8 +8,11 @@ Run: ``.venv/bin/python benchmarks/bench_openl3.py [--batch 16] [--rounds 5] [--
 
 - The CPU's features (``workbench.device.cpu_features``) head the output; "ours bf16" is the same
   model with its network under bf16 autocast (what ``precision="auto"`` picks on a CPU with native
-  bf16); parity is the lowest per-window cosine against ours in fp32 and against torchopenl3 (whole
-  model, each with its own frontend; and the networks alone on the same spectrogram).
+  bf16), run as it runs by default: each convolution fused with its ReLU in one oneDNN call
+  (``workbench.embed.openl3_fast``); "bf16 with eager conv + ReLU" is the same model with
+  ``network.fused_cpu = False`` (the path before that), in the same rounds; parity is the
+  lowest per-window cosine against ours in fp32 and against torchopenl3 (whole model, each with
+  its own frontend; and the networks alone on the same spectrogram).
 - Processes x threads: 1 process x 1 thread, 1 x N threads and N processes x 1 thread (N = CPUs)
   embed the same batches at the same time for ``--workers-seconds``; windows/s summed. This is
   what ``workbench embed`` chooses its workers by (``embed.distributed.default_workers``).
@@ -266,6 +269,8 @@ def speed(args: argparse.Namespace, threads: int) -> None:
     model, state, source = build_model(args.weights)
     low = copy.deepcopy(model)  # the same weights, network in bf16 (autocast)
     low.autocast_dtype = torch.bfloat16
+    eager = copy.deepcopy(low)  # bf16 without the fused oneDNN conv + ReLU path (the eager path before it)
+    eager.network.fused_cpu = False
     gflop_conv = conv_flops(model) / 1e9
     gflop = gflop_conv + DFT_GFLOP
     windows, audio_source = bench_windows(args.batch)
@@ -288,9 +293,10 @@ def speed(args: argparse.Namespace, threads: int) -> None:
               "  /work/venvs/torchopenl3/bin/pip install 'setuptools<70'\n")
 
     bf16_net = functools.partial(_autocast_net, low)
-    parts = {"module": model, "module bf16": low, "network": model.network, "network bf16": bf16_net,
+    parts = {"module": model, "module bf16": low, "module bf16-eager": eager, "network": model.network,
+             "network bf16": bf16_net,
              "frontend": model.frontend}
-    inputs = {"module": x, "module bf16": x, "network": spec, "network bf16": spec, "frontend": x}
+    inputs = {"module": x, "module bf16": x, "module bf16-eager": x, "network": spec, "network bf16": spec, "frontend": x}
     their_part = {"module": "module", "network": "network", "frontend": "frontend"}
     ours: dict[str, list[float]] = {k: [] for k in parts}
     their: dict[str, list[float]] = {k: [] for k in their_part}
@@ -309,7 +315,7 @@ def speed(args: argparse.Namespace, threads: int) -> None:
                     their[what].append(theirs.wps(what, secs))
         matmul.append(matmul_gflops(args.seconds / 2))
         print(f"[{threads} thr] round {r + 1}/{args.rounds}: ours fp32 {ours['module'][-1]:.2f} w/s, "
-              f"bf16 {ours['module bf16'][-1]:.2f} w/s"
+              f"bf16 {ours['module bf16'][-1]:.2f} w/s (eager conv + ReLU {ours['module bf16-eager'][-1]:.2f})"
               + (f", torchopenl3 {their['module'][-1]:.2f} w/s" if theirs else "")
               + f", matmul {matmul[-2]:.0f}/{matmul[-1]:.0f} GFLOP/s", flush=True)
     elapsed = time.perf_counter() - t_start
@@ -352,12 +358,15 @@ def speed(args: argparse.Namespace, threads: int) -> None:
     row("whole model (audio -> embedding), windows/s", ours["module"], ours["module bf16"], their["module"])
     row(f"  fraction of fp32 matmul at {gflop:.2f} GFLOP", frac(ours["module"], gflop),
         frac(ours["module bf16"], gflop), frac(their["module"], gflop))
+    row("  bf16 with eager conv + ReLU (the path before)", [], ours["module bf16-eager"], [])
     row("network only (spectrogram -> emb.), windows/s", ours["network"], ours["network bf16"], their["network"])
     row("frontend only (fp32 on every side), windows/s", ours["frontend"], [], their["frontend"], "{:.0f}")
-    pairs = [("ours bf16 / ours fp32, whole model", ours["module bf16"], ours["module"])]
+    pairs = [("ours bf16 / ours fp32, whole model", ours["module bf16"], ours["module"]),
+             ("ours bf16 fused / bf16 eager conv + ReLU", ours["module bf16"], ours["module bf16-eager"])]
     if theirs is not None:
         pairs += [("ours fp32 / torchopenl3, whole model", ours["module"], their["module"]),
                   ("ours bf16 / torchopenl3, whole model (target >= 3)", ours["module bf16"], their["module"]),
+                  ("  the same with eager conv + ReLU (before)", ours["module bf16-eager"], their["module"]),
                   ("ours bf16 / torchopenl3, network only", ours["network bf16"], their["network"])]
     for label, a, b in pairs:
         print(f"{label:{w}} {spread([p / q for p, q in zip(a, b, strict=True)]):>22}")
