@@ -18,7 +18,7 @@ this torch build (probed once per process); anything else takes the eager path.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 
@@ -91,13 +91,14 @@ def applies(net: Network, spec: torch.Tensor) -> torch.dtype | None:
 
 def _weights(net: Network, dtype: torch.dtype) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The convolutions' weights and biases in ``dtype``, channels-last, cached on the network by version."""
-    params = [p for conv in net.convs for p in (conv.weight, conv.bias)]
+    convs = cast("list[torch.nn.Conv2d]", list(net.convs))
+    params = [p for conv in convs for p in (conv.weight, cast(torch.Tensor, conv.bias))]
     key = (dtype, tuple((p.data_ptr(), p._version) for p in params))
     cache = net.__dict__.setdefault("_fused_weights", {})
     if cache.get("key") != key:
         with torch.no_grad():
             cache["value"] = [(conv.weight.detach().to(dtype).contiguous(memory_format=torch.channels_last),
-                               conv.bias.detach().to(dtype)) for conv in net.convs]
+                               cast(torch.Tensor, conv.bias).detach().to(dtype)) for conv in convs]
         cache["key"] = key
     return cache["value"]
 
