@@ -56,6 +56,9 @@ def test_fused_path_only_where_it_applies(folded):
         assert openl3_fast.applies(openl3.OpenL3("mel128", "music", 512).network, spec) is None  # not folded
         with torch.autocast("cpu", dtype=torch.float16):
             assert openl3_fast.applies(model.network, spec) is None  # a dtype it does not run
+        cast = copy.deepcopy(model.network).double()  # as export checks cast it
+        assert openl3_fast.applies(cast, spec.double()) is None
+        assert cast(spec.double()).dtype == torch.float64
     assert openl3_fast.applies(model.network, spec) is None  # gradients on: fine-tuning stays eager
     tuned = copy.deepcopy(model.network).requires_grad_(True)
     out = tuned(spec)

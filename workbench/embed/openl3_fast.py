@@ -10,7 +10,7 @@ and kept until they change (their tensor versions are checked on every call, so
 convolution), so the results match it to rounding. The 2 x 2 max-poolings are elementwise
 maxima of strided views (:func:`max_pool_2x2`).
 
-Used only where it applies: a CPU tensor, no gradient (``torch.inference_mode`` or
+Used only where it applies: an fp32 network and input on the CPU, no gradient (``torch.inference_mode`` or
 ``torch.no_grad``), fp32 or bf16 (the dtype of an enabled CPU autocast), and an op that runs in
 this torch build (probed once per process); anything else takes the eager path.
 """
@@ -81,8 +81,9 @@ def applies(net: Network, spec: torch.Tensor) -> torch.dtype | None:
     """
     if not (net.fused_cpu and net.folded and spec.device.type == "cpu" and not torch.is_grad_enabled()):
         return None
-    if net.convs[0].weight.device.type != "cpu":
-        return None
+    weight = net.convs[0].weight
+    if weight.device.type != "cpu" or weight.dtype != torch.float32 or spec.dtype != torch.float32:
+        return None  # a network moved to a GPU, or cast (e.g. to float64 or float16 by an export check)
     dtype = cpu_autocast_dtype()
     if dtype not in (torch.float32, torch.bfloat16) or not available():
         return None
@@ -141,7 +142,7 @@ def forward(net: Network, spec: torch.Tensor, dtype: torch.dtype) -> torch.Tenso
     """
     op = torch.ops.mkldnn._convolution_pointwise
     one = [1, 1]
-    x = net.bn0(spec.float()).to(dtype).contiguous(memory_format=torch.channels_last)  # bn0 in fp32, as autocast does
+    x = net.bn0(spec).to(dtype).contiguous(memory_format=torch.channels_last)  # bn0 in fp32, as autocast does
     for i, (w, b) in enumerate(_weights(net, dtype)):
         last = i == len(net.convs) - 1  # the last convolution has no ReLU
         x = op(x, w, b, one, one, one, 1, "none" if last else "relu", [], "")
