@@ -8,8 +8,11 @@ Run: ``.venv/bin/python benchmarks/bench_openl3.py [--batch 16] [--rounds 5] [--
 
 - The CPU's features (``workbench.device.cpu_features``) head the output; "ours bf16" is the same
   model with its network under bf16 autocast (what ``precision="auto"`` picks on a CPU with native
-  bf16); parity is the lowest per-window cosine against ours in fp32 and against torchopenl3 (whole
-  model, each with its own frontend; and the networks alone on the same spectrogram).
+  bf16), run as it runs by default: each convolution fused with its ReLU in one oneDNN call
+  (``workbench.embed.openl3_fast``); "bf16 with eager conv + ReLU" is the same model with
+  ``network.fused_cpu = False`` (the path before that), in the same rounds; parity is the
+  lowest per-window cosine against ours in fp32 and against torchopenl3 (whole model, each with
+  its own frontend; and the networks alone on the same spectrogram).
 - Processes x threads: 1 process x 1 thread, 1 x N threads and N processes x 1 thread (N = CPUs)
   embed the same batches at the same time for ``--workers-seconds``; windows/s summed. This is
   what ``workbench embed`` chooses its workers by (``embed.distributed.default_workers``).
@@ -19,7 +22,9 @@ Run: ``.venv/bin/python benchmarks/bench_openl3.py [--batch 16] [--rounds 5] [--
 The machines are shared and noisy, so every figure is measured in rounds that interleave our
 network, torchopenl3's and a 2048 x 2048 fp32 matmul (the ceiling: the higher of the matmuls
 timed at the start and end of each round); the table gives the median
-and the [min, max] over rounds, and ratios are taken within each round.
+and the [min, max] over rounds, and ratios are taken within each round. On one thread the table
+also counts windows per CPU-second (``time.process_time`` of each side's process): on a loaded
+machine wall time measures the share of a core each side got, CPU time the work it took.
 
 - Work per window is counted from the layers: the 8 convolutions (10.20 GFLOP for mel128), plus
   the 2048-point DFT done as a convolution over 199 frames (1.67 GFLOP), as torchopenl3 does it:
@@ -88,14 +93,15 @@ def matmul_gflops(seconds: float) -> float:
     return n * 2 * 2048**3 / (time.perf_counter() - t0) / 1e9
 
 
-def windows_per_s(fn, x: torch.Tensor, seconds: float, min_batches: int = 2) -> float:
-    """Batches of ``x`` through ``fn`` for at least ``seconds`` and ``min_batches``; windows per second."""
-    n, t0 = 0, time.perf_counter()
+def windows_per_s(fn, x: torch.Tensor, seconds: float, min_batches: int = 2) -> tuple[float, float]:
+    """Batches of ``x`` through ``fn`` for at least ``seconds`` and ``min_batches``; windows per second
+    of wall time and per second of this process's CPU time."""
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     with torch.inference_mode():
         while n < min_batches or time.perf_counter() - t0 < seconds:
             fn(x)
             n += 1
-    return n * x.shape[0] / (time.perf_counter() - t0)
+    return n * x.shape[0] / (time.perf_counter() - t0), n * x.shape[0] / max(time.process_time() - c0, 1e-9)
 
 
 def bench_windows(batch: int) -> tuple[np.ndarray, str]:
@@ -155,10 +161,12 @@ class Theirs:
         self.embedding = np.load(tmp / "emb.npy")
         self.module_embedding = np.load(tmp / "emb_module.npy")
 
-    def wps(self, what: str, seconds: float) -> float:
+    def wps(self, what: str, seconds: float) -> tuple[float, float]:
+        """Windows per second of wall time and of the worker's CPU time."""
         self.proc.stdin.write(json.dumps({"what": what, "seconds": seconds}) + "\n")
         self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())["wps"]
+        out = json.loads(self.proc.stdout.readline())
+        return out["wps"], out["wpcs"]
 
     def close(self) -> None:
         self.proc.stdin.write(json.dumps({"what": "quit"}) + "\n")
@@ -266,6 +274,8 @@ def speed(args: argparse.Namespace, threads: int) -> None:
     model, state, source = build_model(args.weights)
     low = copy.deepcopy(model)  # the same weights, network in bf16 (autocast)
     low.autocast_dtype = torch.bfloat16
+    eager = copy.deepcopy(low)  # bf16 without the fused oneDNN conv + ReLU path (the eager path before it)
+    eager.network.fused_cpu = False
     gflop_conv = conv_flops(model) / 1e9
     gflop = gflop_conv + DFT_GFLOP
     windows, audio_source = bench_windows(args.batch)
@@ -288,12 +298,15 @@ def speed(args: argparse.Namespace, threads: int) -> None:
               "  /work/venvs/torchopenl3/bin/pip install 'setuptools<70'\n")
 
     bf16_net = functools.partial(_autocast_net, low)
-    parts = {"module": model, "module bf16": low, "network": model.network, "network bf16": bf16_net,
+    parts = {"module": model, "module bf16": low, "module bf16-eager": eager, "network": model.network,
+             "network bf16": bf16_net,
              "frontend": model.frontend}
-    inputs = {"module": x, "module bf16": x, "network": spec, "network bf16": spec, "frontend": x}
+    inputs = {"module": x, "module bf16": x, "module bf16-eager": x, "network": spec, "network bf16": spec, "frontend": x}
     their_part = {"module": "module", "network": "network", "frontend": "frontend"}
     ours: dict[str, list[float]] = {k: [] for k in parts}
     their: dict[str, list[float]] = {k: [] for k in their_part}
+    ours_cpu: dict[str, list[float]] = {k: [] for k in parts}  # windows per CPU-second
+    their_cpu: dict[str, list[float]] = {k: [] for k in their_part}
     matmul: list[float] = []
     t_start = time.perf_counter()
     for r in range(args.rounds):
@@ -304,12 +317,16 @@ def speed(args: argparse.Namespace, threads: int) -> None:
             order = [*mine, "theirs"] if r % 2 == 0 else ["theirs", *reversed(mine)]  # ABBA: drift cancels
             for side in order:
                 if side != "theirs":
-                    ours[side].append(windows_per_s(parts[side], inputs[side], secs))
+                    wall, cpu = windows_per_s(parts[side], inputs[side], secs)
+                    ours[side].append(wall)
+                    ours_cpu[side].append(cpu)
                 elif theirs is not None:
-                    their[what].append(theirs.wps(what, secs))
+                    wall, cpu = theirs.wps(what, secs)
+                    their[what].append(wall)
+                    their_cpu[what].append(cpu)
         matmul.append(matmul_gflops(args.seconds / 2))
         print(f"[{threads} thr] round {r + 1}/{args.rounds}: ours fp32 {ours['module'][-1]:.2f} w/s, "
-              f"bf16 {ours['module bf16'][-1]:.2f} w/s"
+              f"bf16 {ours['module bf16'][-1]:.2f} w/s (eager conv + ReLU {ours['module bf16-eager'][-1]:.2f})"
               + (f", torchopenl3 {their['module'][-1]:.2f} w/s" if theirs else "")
               + f", matmul {matmul[-2]:.0f}/{matmul[-1]:.0f} GFLOP/s", flush=True)
     elapsed = time.perf_counter() - t_start
@@ -352,15 +369,30 @@ def speed(args: argparse.Namespace, threads: int) -> None:
     row("whole model (audio -> embedding), windows/s", ours["module"], ours["module bf16"], their["module"])
     row(f"  fraction of fp32 matmul at {gflop:.2f} GFLOP", frac(ours["module"], gflop),
         frac(ours["module bf16"], gflop), frac(their["module"], gflop))
+    row("  bf16 with eager conv + ReLU (the path before)", [], ours["module bf16-eager"], [])
     row("network only (spectrogram -> emb.), windows/s", ours["network"], ours["network bf16"], their["network"])
     row("frontend only (fp32 on every side), windows/s", ours["frontend"], [], their["frontend"], "{:.0f}")
-    pairs = [("ours bf16 / ours fp32, whole model", ours["module bf16"], ours["module"])]
+    pairs = [("ours bf16 / ours fp32, whole model", ours["module bf16"], ours["module"]),
+             ("ours bf16 fused / bf16 eager conv + ReLU", ours["module bf16"], ours["module bf16-eager"])]
     if theirs is not None:
         pairs += [("ours fp32 / torchopenl3, whole model", ours["module"], their["module"]),
                   ("ours bf16 / torchopenl3, whole model (target >= 3)", ours["module bf16"], their["module"]),
+                  ("  the same with eager conv + ReLU (before)", ours["module bf16-eager"], their["module"]),
                   ("ours bf16 / torchopenl3, network only", ours["network bf16"], their["network"])]
     for label, a, b in pairs:
         print(f"{label:{w}} {spread([p / q for p, q in zip(a, b, strict=True)]):>22}")
+    if threads == 1:  # one thread: CPU time counts the work done, whatever share of a core the load left
+        print("per CPU-second (1 thread: CPU time, not wall time, so the machine's load cancels out):")
+        row("  whole model, windows per CPU-second", ours_cpu["module"], ours_cpu["module bf16"], their_cpu["module"])
+        row("  bf16 with eager conv + ReLU (the path before)", [], ours_cpu["module bf16-eager"], [])
+        cpu_pairs = [("  ours bf16 fused / bf16 eager conv + ReLU", "module bf16", "module bf16-eager", ours_cpu)]
+        if theirs is not None:
+            cpu_pairs += [("  ours bf16 / torchopenl3, whole model", "module bf16", "module", their_cpu),
+                          ("  the same with eager conv + ReLU (before)", "module bf16-eager", "module", their_cpu),
+                          ("  ours fp32 / torchopenl3, whole model", "module", "module", their_cpu)]
+        for label, a, b, other in cpu_pairs:
+            ratios = [p / q for p, q in zip(ours_cpu[a], other[b], strict=True)]
+            print(f"{label:{w}} {spread(ratios):>22}")
     for hop in (0.5, 0.1):
         n = n_windows(300, hop)
         cells = [f"{n / statistics.median(v):.0f}" if v else "-" for v in (ours["module"], ours["module bf16"],

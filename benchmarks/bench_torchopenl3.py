@@ -6,7 +6,8 @@ imports only torch, numpy and torchopenl3, never ``workbench``.
 
 Protocol (JSON lines): after start-up it prints ``{"ready": true, ...}``; then for each line
 ``{"what": "module"|"network"|"frontend", "seconds": s, "min_batches": k}`` read from stdin it
-times that part on the whole batch and prints ``{"wps": windows_per_s}``; ``{"what": "quit"}``
+times that part on the whole batch and prints ``{"wps": windows_per_s, "wpcs": windows_per_cpu_s}``
+(per second of wall time and of this process's CPU time); ``{"what": "quit"}``
 ends it.
 
 - ``module``: ``PytorchOpenl3.forward`` on the audio windows (its conv-DFT mel frontend + network).
@@ -42,13 +43,14 @@ class _FixedSpec(torch.nn.Module):
         return self.spec
 
 
-def windows_per_s(fn, x: torch.Tensor, seconds: float, min_batches: int) -> float:
-    n, t0 = 0, time.perf_counter()
+def windows_per_s(fn, x: torch.Tensor, seconds: float, min_batches: int) -> tuple[float, float]:
+    """Windows per second of wall time and of this process's CPU time."""
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     with torch.inference_mode():
         while n < min_batches or time.perf_counter() - t0 < seconds:
             fn(x)
             n += 1
-    return n * x.shape[0] / (time.perf_counter() - t0)
+    return n * x.shape[0] / (time.perf_counter() - t0), n * x.shape[0] / max(time.process_time() - c0, 1e-9)
 
 
 def main() -> None:
@@ -97,8 +99,8 @@ def main() -> None:
         req = json.loads(line)
         if req["what"] == "quit":
             break
-        wps = windows_per_s(parts[req["what"]], x, float(req["seconds"]), int(req.get("min_batches", 2)))
-        print(json.dumps({"wps": wps}), flush=True)
+        wps, wpcs = windows_per_s(parts[req["what"]], x, float(req["seconds"]), int(req.get("min_batches", 2)))
+        print(json.dumps({"wps": wps, "wpcs": wpcs}), flush=True)
 
 
 if __name__ == "__main__":

@@ -97,7 +97,9 @@ class Frontend(nn.Module):
         if x.shape[-1] < needed:
             x = nn.functional.pad(x, (0, needed - x.shape[-1]))
         frames = x.unfold(-1, self.n_fft, _HOP)[:, : self.n_frames]  # (n, time, n_fft)
-        mag = torch.fft.rfft(frames * self.window, dim=-1).abs()  # (n, time, bins)
+        z = torch.view_as_real(torch.fft.rfft(frames * self.window, dim=-1))  # (n, time, bins, 2)
+        re, im = z[..., 0], z[..., 1]
+        mag = torch.addcmul(re * re, im, im).sqrt_()  # |z|: 2-3x faster than complex abs() on the CPU
         spec = mag @ self.mel.T if self.mel is not None else mag  # (n, time, freq)
         db = 10.0 * torch.log10(torch.clamp(spec, min=1e-10))
         db = db - db.amax(dim=(1, 2), keepdim=True)
@@ -123,6 +125,7 @@ class Network(nn.Module):
         self.bns = nn.ModuleList(bns)
         self.final_pool = _FINAL_POOL[input_repr][embedding_size]
         self.folded = False
+        self.fused_cpu = True  # once folded, CPU inference runs oneDNN's fused conv + ReLU (embed.openl3_fast)
 
     def fold_batch_norm(self) -> Network:
         """Fold each convolution's batch norm into its weights (inference only), and switch to
@@ -154,7 +157,13 @@ class Network(nn.Module):
         Returns
         -------
         torch.Tensor [shape=(n, embedding_size)]
+            In the compute dtype (that of an enabled autocast, else fp32).
         """
+        from workbench.embed import openl3_fast
+
+        fused_dtype = openl3_fast.applies(self, spec)
+        if fused_dtype is not None:
+            return openl3_fast.forward(self, spec, fused_dtype)
         if self.folded:
             spec = spec.contiguous(memory_format=torch.channels_last)
         x = self.bn0(spec)
@@ -211,8 +220,8 @@ class OpenL3(nn.Module):
         (:func:`workbench.device.resolve_precision`: bf16 on a CPU with native bf16) is kept only
         if it matches fp32 on probe audio with these weights (cosine >= :data:`PARITY_MIN_COSINE`
         per window); otherwise the model stays fp32. :attr:`parity` records the check. (No int8:
-        torch's dynamic quantisation covers linear and recurrent layers, and this network is
-        convolutions only.)
+        static int8 convolutions (torch.ao, x86 backend, per-channel weights) ran 2.7x fp32 but
+        reached only cosine 0.9986, and any single layer in int8 already falls below 0.9999.)
 
         Parameters
         ----------
