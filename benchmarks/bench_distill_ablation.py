@@ -18,6 +18,13 @@ Every system is scored as :mod:`bench_backbones` scores it (8-s windows, the CNN
 (reported, never chosen by).
 Each (seed, variant) is appended as one JSON line to ``--out`` as soon as it is done.
 
+Session 7 (2026-12-06, shared 2-core CPU, load 5-14, one process per seed, one torch thread each;
+18 fit / 6 validation / 12 held-out tracks per seed, 36 x 40 s demo), held-out MAP@R over seeds 0, 1, 2:
+features + head 0.911 ± 0.006 (0.906..0.917); cnn distilled [base] (the job's settings) 0.891 ± 0.140
+(0.730..0.981), per seed -0.187 / +0.056 / +0.072 against features + head (mean -0.020 ± 0.145);
+student validation cosine 0.914 ± 0.029; ~45 min wall per student (12 epochs x 768 rows). The
+``feat1`` variant (feature target, weight 1) did not finish inside the session.
+
     python benchmarks/bench_distill_ablation.py --seeds 0,1,2 --variants base,nostats,feat1 [--out X.jsonl]
 """
 
