@@ -24,7 +24,7 @@ features + head 0.911 ± 0.006 (0.906..0.917); cnn distilled [base] (the job's s
 (0.730..0.981), per seed -0.187 / +0.056 / +0.072 against features + head (mean -0.020 ± 0.145);
 student validation cosine 0.914 ± 0.029; ~45 min wall per student (12 epochs x 768 rows). ``feat1``
 (the frontend's features as a second target, weight 1): validation cosine lower on every seed
-(0.904 ± 0.027), so not kept (``FEATURE_WEIGHT`` stays 0); its held-out MAP@R, looked at after, 0.857 ± 0.111.
+(0.904 ± 0.027), so not kept (``FEATURE_WEIGHT`` stays 0); its held-out MAP@R, looked at after, 0.857 ± 0.113.
 
     python benchmarks/bench_distill_ablation.py --seeds 0,1,2 --variants base,nostats,feat1 [--out X.jsonl]
 """
