@@ -89,6 +89,35 @@ def test_student_moves_towards_its_targets():
     assert max(h["val_cosine"] for h in history) > 0.5 and stopped.startswith("reached max_epochs=4")
 
 
+def test_feature_target_is_learnt_by_a_probe_and_leaves_the_network_unchanged_in_shape():
+    from workbench.train.cnn_distill import StudentRows, fit_student
+    from workbench.train.triplet import TripletConfig
+
+    rng = np.random.default_rng(1)
+    patches = rng.normal(size=(16, 128 * 128)).astype(np.float16)
+    patches[:8] += 1.5  # louder half
+    targets = np.zeros((16, 128), np.float32)
+    targets[:, 0] = 1.0
+    feats = np.zeros((16, 5), np.float32)
+    feats[:8, 2] = 4.0  # a feature the two halves differ in
+    rows = StudentRows(patches, targets, np.arange(16) // 4, feats)
+    cfg = TripletConfig(lr=3e-3, max_epochs=3, patience=3, seed=0, weight_decay=0.0)
+    before = {k: v.shape for k, v in build_cnn(seed=0, stats=True).net.state_dict().items()}
+    net = build_cnn(seed=0, stats=True).net
+    history, _, _ = fit_student(net, rows, rows, cfg=cfg, batch_size=8, feature_weight=1.0)
+    assert {k: v.shape for k, v in net.state_dict().items()} == before  # the probe is not part of the network
+    assert len(history) == 3 and np.isfinite([h["train_loss"] for h in history]).all()
+    with torch.no_grad():
+        x = torch.from_numpy(patches[:4].astype(np.float32))
+        h = net.hidden(x)
+        z = net.fc2(h)
+        assert h.shape == (4, 256) and torch.allclose(net(x), z / z.norm(dim=1, keepdim=True), atol=1e-5)
+    with pytest.raises(ValueError, match=r"feature_weight must be a number >= 0; got -1"):
+        fit_student(net, rows, rows, cfg=cfg, feature_weight=-1)
+    with pytest.raises(ValueError, match=r"feature_weight > 0 needs the rows' frontend features"):
+        fit_student(net, StudentRows(patches, targets, np.arange(16) // 4), rows, cfg=cfg, feature_weight=0.5)
+
+
 def test_bad_distill_values_are_refused_before_a_job(tiny_library, tmp_path):
     from workbench.train.jobs import train_embeddings_job
 

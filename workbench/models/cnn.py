@@ -166,6 +166,29 @@ class MelCNN(nn.Module):
         """Size of the embedding."""
         return self.embedding_dim
 
+    def hidden(self, patches: torch.Tensor) -> torch.Tensor:
+        """The dense layer's activations (before dropout): what the embedding is read from.
+
+        Parameters
+        ----------
+        patches : torch.Tensor [shape=(batch, N_MELS, N_FRAMES) or (batch, N_MELS * N_FRAMES)]
+            Log-mel patches, flattened or not.
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, 256)]
+            ``relu(fc1(...))``; distillation reads the frontend's features from it (a probe used in training only).
+        """
+        x = self.input_norm(patches.reshape(patches.shape[0], 1, N_MELS, N_FRAMES))
+        z = x
+        x = self.blocks(x)
+        x = torch.mean(x, dim=3).flatten(1)  # mean over time: (batch, 128 channels x 16 mel rows)
+        if self.stats:  # each band's mean and standard deviation over time, beside the convolutions
+            mean = torch.mean(z, dim=3, keepdim=True)
+            std = torch.sqrt(torch.mean((z - mean) * (z - mean), dim=3) + 1e-6)
+            x = torch.cat([x, mean.flatten(1), std.flatten(1)], dim=1)
+        return F.relu(self.fc1(x))
+
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         """Unit-length embeddings of log-mel patches.
 
@@ -178,15 +201,7 @@ class MelCNN(nn.Module):
         -------
         torch.Tensor [shape=(batch, embedding_dim)]
         """
-        x = self.input_norm(patches.reshape(patches.shape[0], 1, N_MELS, N_FRAMES))
-        z = x
-        x = self.blocks(x)
-        x = torch.mean(x, dim=3).flatten(1)  # mean over time: (batch, 128 channels x 16 mel rows)
-        if self.stats:  # each band's mean and standard deviation over time, beside the convolutions
-            mean = torch.mean(z, dim=3, keepdim=True)
-            std = torch.sqrt(torch.mean((z - mean) * (z - mean), dim=3) + 1e-6)
-            x = torch.cat([x, mean.flatten(1), std.flatten(1)], dim=1)
-        x = self.fc2(self.drop(F.relu(self.fc1(x))))
+        x = self.fc2(self.drop(self.hidden(patches)))
         # x / |x| with a broadcast divide (F.normalize converts to a `tile` that evaluators lack)
         return x / torch.clamp(torch.sqrt(torch.sum(x * x, dim=1, keepdim=True)), min=1e-6)
 

@@ -55,6 +55,8 @@ STUDENT_VIEWS = 3
 ROWS_PER_EPOCH = 768
 #: The teacher's context (seconds): the feature windows the head was trained on.
 CONTEXT_S = 8.0
+#: Weight of the frontend's own features as a second target (``fit_student(feature_weight=...)``).
+FEATURE_WEIGHT = 0.0
 
 
 def check_distill(value: object, *, backbone: object) -> str | None:
@@ -83,11 +85,16 @@ def check_distill(value: object, *, backbone: object) -> str | None:
 
 @dataclass
 class StudentRows:
-    """Log-mel patches (float16, ``(n, 128 * 128)``) with their unit teacher targets ``(n, dim)`` and tracks."""
+    """Log-mel patches (float16, ``(n, 128 * 128)``) with their unit teacher targets ``(n, dim)`` and tracks.
+
+    ``features`` (``(n, 202)``, float32, optional) are the frontend's pooled vectors of each window's
+    context: what the teacher's head read (the student may learn them too: ``feature_weight``).
+    """
 
     patches: np.ndarray
     targets: np.ndarray
     track_ids: np.ndarray
+    features: np.ndarray | None = None
 
 
 def _teacher_config(cfg: TripletConfig, train: EmbeddingSet, out_dim: int) -> TripletConfig:
@@ -176,7 +183,7 @@ def student_rows(tracks: list[Track], teacher: Any, *, n_views: int, seed: int,
     from workbench.train.views import training_view_settings
 
     frontend, logmel, settings = FeatureFrontend(), LogMel(), training_view_settings()
-    patches, targets, tids = [], [], []
+    patches, targets, feats, tids = [], [], [], []
     for t in tracks:
         try:
             y, sr = audio.load(t.path, sr=SAMPLE_RATE_HZ, mono=True)
@@ -202,11 +209,13 @@ def student_rows(tracks: list[Track], teacher: Any, *, n_views: int, seed: int,
             with torch.no_grad():
                 p = torch.cat([logmel(torch.from_numpy(windows[k:k + 32])) for k in range(0, len(windows), 32)])
             patches.append(p.reshape(len(windows), -1).numpy().astype(np.float16))
-            targets.append(embed(teacher, np.stack(ctx).astype(np.float32)))
+            feats.append(np.stack(ctx).astype(np.float32))
+            targets.append(embed(teacher, feats[-1]))
             tids += [t.id] * len(windows)
     if not patches:
         raise ParameterError(f"distillation found no audio it could read among {len(tracks)} tracks")
-    return StudentRows(np.concatenate(patches), np.concatenate(targets).astype(np.float32), np.asarray(tids))
+    return StudentRows(np.concatenate(patches), np.concatenate(targets).astype(np.float32), np.asarray(tids),
+                       np.concatenate(feats))
 
 
 def _student_embed(net: Any, patches: np.ndarray) -> np.ndarray:
@@ -217,7 +226,7 @@ def _student_embed(net: Any, patches: np.ndarray) -> np.ndarray:
 
 
 def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletConfig, batch_size: int = BATCH_SIZE,
-                rows_per_epoch: int = ROWS_PER_EPOCH,
+                rows_per_epoch: int = ROWS_PER_EPOCH, feature_weight: float = 0.0,
                 on_epoch: OnEpoch | None = None) -> tuple[list[dict[str, Any]], int, str]:
     """Train ``net`` (in place) to ``train``'s targets; keep the epoch of best validation cosine.
 
@@ -233,6 +242,11 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
         Rows per step.
     rows_per_epoch : int >= 1
         Rows drawn (without replacement) each epoch, at most all of them.
+    feature_weight : float >= 0
+        Weight of a second target: the frontend's own pooled features (``train.features``,
+        z-scored with the training rows' statistics), read from the network's dense layer
+        (:meth:`~workbench.models.cnn.MelCNN.hidden`) by a linear probe that is trained here and
+        then dropped (the saved network is unchanged). 0 (default): the teacher's embedding alone.
     on_epoch : callable, optional
         ``on_epoch(epoch, total, record)`` after each epoch.
 
@@ -247,7 +261,9 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
     rng = np.random.default_rng(cfg.seed)
     per_epoch = min(len(train.patches), rows_per_epoch)
     steps = max(1, per_epoch // batch_size)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    probe, feats = _feature_probe(net, train, feature_weight, seed=cfg.seed)
+    params = list(net.parameters()) + ([] if probe is None else list(probe.parameters()))
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.max_epochs * steps, pct_start=0.25)
     targets = torch.from_numpy(train.targets)
     history: list[dict[str, Any]] = []
@@ -263,8 +279,16 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
             order, losses = rng.permutation(len(train.patches))[:per_epoch], []
             for k in range(steps):
                 b = np.sort(order[k * batch_size:(k + 1) * batch_size])
-                emb = net(torch.from_numpy(train.patches[b].astype(np.float32)))
-                loss = (1.0 - (emb * targets[b]).sum(dim=1)).mean()
+                x = torch.from_numpy(train.patches[b].astype(np.float32))
+                if probe is None:
+                    emb = net(x)
+                    loss = (1.0 - (emb * targets[b]).sum(dim=1)).mean()
+                else:  # the embedding from the dense layer as in forward, the probe beside it
+                    h = net.hidden(x)
+                    z = net.fc2(net.drop(h))
+                    emb = z / torch.clamp(torch.sqrt(torch.sum(z * z, dim=1, keepdim=True)), min=1e-6)
+                    loss = (1.0 - (emb * targets[b]).sum(dim=1)).mean()
+                    loss = loss + feature_weight * torch.mean((probe(h) - feats[b]) ** 2)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -290,6 +314,26 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
     net.load_state_dict(best_state)
     net.eval()
     return history, best_epoch, stopped
+
+
+def _feature_probe(net: Any, train: StudentRows, weight: float, *, seed: int) -> tuple[Any, Any]:
+    """(probe, z-scored feature targets) for ``fit_student``'s second target; (None, None) at weight 0."""
+    import torch
+
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+        raise ParameterError(f"feature_weight must be a number >= 0; got {weight!r}")
+    if weight == 0:
+        return None, None
+    if train.features is None:
+        raise ParameterError("feature_weight > 0 needs the rows' frontend features (StudentRows.features); got None")
+    f = train.features.astype(np.float64)
+    std = f.std(axis=0)
+    z = (f - f.mean(axis=0)) / np.where(std > 1e-6, std, 1.0)
+    probe = torch.nn.Linear(int(net.fc1.out_features), f.shape[1])
+    g = torch.Generator().manual_seed(int(seed) + 1)
+    torch.nn.init.normal_(probe.weight, std=1.0 / math.sqrt(probe.in_features), generator=g)
+    torch.nn.init.zeros_(probe.bias)
+    return probe, torch.from_numpy(z.astype(np.float32))
 
 
 def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet,
@@ -333,7 +377,7 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     untrained = copy.deepcopy(net).eval()
     prep_s = time.perf_counter() - t0
     history, best_epoch, stopped = fit_student(net, rows, val_rows, cfg=cfg, batch_size=batch_size or BATCH_SIZE,
-                                               on_epoch=on_epoch)
+                                               feature_weight=FEATURE_WEIGHT, on_epoch=on_epoch)
     dim = train.dim
     metrics = _evaluate(net, untrained, train, {"val": val, "test": test}, np.zeros(dim, np.float32),
                         np.ones(dim, np.float32))
@@ -345,7 +389,7 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         "teacher_window_s": CONTEXT_S, "val_cosine": max(h["val_cosine"] for h in history),
         "student_rows": len(rows.patches), "val_rows": len(val_rows.patches), "hop_s": HOP_S,
         "student_views": max(n_views, STUDENT_VIEWS), "rows_per_epoch": min(len(rows.patches), ROWS_PER_EPOCH),
-        "max_windows": MAX_WINDOWS, "prepare_s": round(prep_s, 1),
+        "max_windows": MAX_WINDOWS, "feature_weight": FEATURE_WEIGHT, "prepare_s": round(prep_s, 1),
         "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1)}
     config = {**cfg.to_dict(), "distill": "features", "distill_batch_size": batch_size or BATCH_SIZE}
     return TripletResult(model=net, history=history, metrics=metrics, config=config, stopped_reason=stopped,
