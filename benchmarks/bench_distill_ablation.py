@@ -136,7 +136,10 @@ def summary(lines: list[dict]) -> str:
         rs = [r for r in lines if r["system"] == s]
         v = np.array([r.get("val_cosine", 1.0) for r in rs])
         h = np.array([r["held_out"]["map_at_r"] for r in rs])
-        sd = (lambda a: float(a.std(ddof=1)) if len(a) > 1 else 0.0)
+        def sd(a: np.ndarray) -> float:
+            """Sample standard deviation (0 for one value)."""
+            return float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
         out.append(f"{s:<34} {len(rs):>5} {v.mean():>8.3f} ± {sd(v):.3f} {h.mean():>10.3f} ± {sd(h):.3f} "
                    f"({h.min():.3f}..{h.max():.3f})")
     return "\n".join(out)

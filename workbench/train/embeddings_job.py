@@ -196,10 +196,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     from workbench.train.classes import resolve_classes
     from workbench.train.cnn_training import cnn_plan
     from workbench.train.finetune import finetune_plan
-    from workbench.train.triplet import TripletConfig, embed, train_triplet
+    from workbench.train.triplet import TripletConfig, _standardise_stats, embed, train_triplet
     from workbench.train.views import describe, training_view_settings
-
-    from workbench.train.triplet import _standardise_stats
 
     blend_setting, blend = data_cfg.get("blend"), None
     b = backbone if backbone is not None else FeatureFrontend()
