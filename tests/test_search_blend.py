@@ -137,9 +137,34 @@ def test_pick_blend_uses_the_head_when_the_backbone_is_noise():
                         dropout=0.0)
     head = train_triplet(train, val, config=cfg, progress=False).model
     blend = pick_blend(train, val, head, cfg, folds=2)
-    scores = blend.scores["weights"]
-    assert blend.weight < 1.0 and scores[f"{blend.weight:g}"] > scores["1"]
+    scores, windows = blend.scores["weights"], blend.scores["window_weights"]
+    chosen = f"{blend.weight:g}"
+    assert blend.weight < 1.0 and (scores[chosen], windows[chosen]) > (scores["1"], windows["1"])
 
+
+def test_pick_blend_breaks_a_saturated_tie_on_window_map(monkeypatch):
+    import torch
+
+    import workbench.train.embeddings_blend as eb
+    from workbench.models.heads import EmbeddingHead, seeded
+    from workbench.train.triplet import TripletConfig
+
+    train, val = _set([3, 3, 3], seed=1), _set([1, 1, 1], seed=1, first_track=100)
+    head = seeded(EmbeddingHead, train.dim, hidden_dim=16, out_dim=8, dropout=0.0,
+                  generator=torch.Generator().manual_seed(0))
+    cfg = TripletConfig(m=2, batch_size=6, max_epochs=2, patience=1, hidden_dim=16, out_dim=8, seed=0)
+    weights = (0.0, 0.25, 0.5, 0.75, 1.0)
+    # a few well-separated tracks: every weight ranks the tracks perfectly, the windows tell them apart
+    saturated = {w: 1.0 for w in weights}
+    windows = {0.0: 0.80, 0.25: 0.86, 0.5: 0.70, 0.75: 0.50, 1.0: 0.30}
+    monkeypatch.setattr(eb, "_scores", lambda *a, **k: (dict(saturated), dict(windows)))
+    blend = pick_blend(train, val, head, cfg, folds=0)
+    assert blend.weight == 0.25
+    assert blend.scores["window_weights"]["0.25"] == pytest.approx(0.86)
+    monkeypatch.setattr(eb, "_scores", lambda *a, **k: (dict(saturated), {w: 0.5 for w in weights}))
+    assert pick_blend(train, val, head, cfg, folds=0).weight == 1.0  # a full tie still keeps the backbone
+    monkeypatch.setattr(eb, "_scores", lambda *a, **k: ({w: 0.9 for w in weights} | {0.5: 1.0}, dict(windows)))
+    assert pick_blend(train, val, head, cfg, folds=0).weight == 0.5  # the track level decides first
 
 def test_a_registered_head_with_a_blend_searches_on_blended_windows(tmp_path):
     import torch

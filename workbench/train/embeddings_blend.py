@@ -17,7 +17,10 @@ split (never the held-out test tracks):
 Each candidate weight's score is the mean over these of :func:`set_map`: each query track ranks the
 other tracks by window-set similarity, as search does, and the average precision of its class is
 taken (a query never matches its own track). The fold heads stop early on the run's validation
-tracks, never on the fold's own tracks. The best weight wins, a tie going to the larger weight (more backbone). ``weight = 1`` means the
+tracks, never on the fold's own tracks. The best weight wins. On a few well-separated tracks the
+track-level MAP saturates (every weight scores 1.0), so a tie is broken by the window-level MAP@R
+of the same queries (:func:`workbench.evaluate.retrieval.retrieval_metrics`, own track excluded),
+and only then by the larger weight (more backbone). ``weight = 1`` means the
 head did not beat the backbone on the training tracks: search then ranks as the backbone does, and
 the run says so (its ``map_at_r`` equals the backbone's, so the activation gate refuses it).
 """
@@ -113,9 +116,11 @@ def set_map(vectors: np.ndarray, labels: np.ndarray, tracks: np.ndarray, queries
 
 
 def _scores(head: EmbeddingHead, queries: EmbeddingSet, refs: EmbeddingSet, stats: tuple[np.ndarray, np.ndarray],
-            weights: tuple[float, ...], others: EmbeddingSet | None = None) -> dict[float, float]:
-    """Track-level :func:`set_map` of ``queries`` among themselves, ``refs`` and ``others`` (tracks of no
-    class, never relevant) for each blend weight."""
+            weights: tuple[float, ...], others: EmbeddingSet | None = None
+            ) -> tuple[dict[float, float], dict[float, float]]:
+    """Track-level :func:`set_map` and window-level MAP@R of ``queries`` among themselves, ``refs`` and
+    ``others`` (tracks of no class, never relevant) for each blend weight."""
+    from workbench.evaluate.retrieval import retrieval_metrics
     from workbench.train.triplet import _labels_in, embed
 
     parts = [queries, refs] + ([others] if others is not None and len(others) else [])
@@ -125,7 +130,9 @@ def _scores(head: EmbeddingHead, queries: EmbeddingSet, refs: EmbeddingSet, stat
     groups = np.concatenate([p.track_ids for p in parts])
     mask = np.arange(len(X)) < len(queries)
     h = embed(head, X)
-    return {w: set_map(blend_vectors(X, h, weight=w, mean=stats[0], std=stats[1]), y, groups, mask) for w in weights}
+    vectors = {w: blend_vectors(X, h, weight=w, mean=stats[0], std=stats[1]) for w in weights}
+    return ({w: set_map(v, y, groups, mask) for w, v in vectors.items()},
+            {w: float(retrieval_metrics(v, y, groups=groups, queries=mask)["map_at_r"]) for w, v in vectors.items()})
 
 
 def track_folds(train: EmbeddingSet, *, folds: int, seed: int) -> list[np.ndarray]:
@@ -186,7 +193,8 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
     Returns
     -------
     Blend
-        ``scores``: ``{"weights": {w: mean set MAP}, "parts": [...], "notes": [...]}``.
+        ``scores``: ``{"weights": {w: mean set MAP}, "window_weights": {w: mean window MAP@R} (the
+        tie-break), "parts": [...], "notes": [...]}``.
 
     Raises
     ------
@@ -204,8 +212,9 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
     parts: list[dict[str, Any]] = []
     notes: list[str] = []
     if len(val):
-        parts.append({"part": "validation", "n_tracks": len(set(val.track_ids.tolist())),
-                      "set_map": _scores(head, val, refs, stats, weights, others)})
+        sets, wins = _scores(head, val, refs, stats, weights, others)
+        parts.append({"part": "validation", "n_tracks": len(set(val.track_ids.tolist())), "set_map": sets,
+                      "window_map": wins})
     for i, fold in enumerate(track_folds(train, folds=folds, seed=config.seed) if folds else []):
         inside = np.isin(train.track_ids, fold)
         fold_train, fold_q = train.subset(~inside), train.subset(inside).originals()
@@ -219,22 +228,34 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
         except (WorkbenchError, ValueError) as exc:  # e.g. the sampler cannot serve a small fold
             notes.append(f"fold {i + 1}: not trained ({exc})")
             continue
-        parts.append({"part": f"fold {i + 1}", "n_tracks": int(len(fold)),
-                      "set_map": _scores(fit.model, fold_q, fold_train.originals(), _stats(fold_train.X), weights,
-                                         others)})
-    mean: dict[float, float] = {}
-    for w in weights:
-        vals = [p["set_map"][w] for p in parts if math.isfinite(p["set_map"][w])]
-        mean[w] = float(np.mean(vals)) if vals else float("nan")
+        sets, wins = _scores(fit.model, fold_q, fold_train.originals(), _stats(fold_train.X), weights, others)
+        parts.append({"part": f"fold {i + 1}", "n_tracks": int(len(fold)), "set_map": sets, "window_map": wins})
+    mean = {w: _finite_mean([p["set_map"][w] for p in parts]) for w in weights}
+    window = {w: _finite_mean([p["window_map"][w] for p in parts]) for w in weights}
     scored = [w for w in weights if math.isfinite(mean[w])]
     if not scored:
         notes.append("no training fold could score the blend: the head is used alone")
         best = min(weights)
     else:
-        best = max(scored, key=lambda w: (round(mean[w], 9), w))  # a tie: more backbone
-    record = {"weights": {f"{w:g}": mean[w] for w in weights}, "parts": [
-        {**p, "set_map": {f"{w:g}": v for w, v in p["set_map"].items()}} for p in parts], "notes": notes}
+        # a saturated tie (every weight 1.0 on a few tracks): the window-level MAP@R decides, then more backbone
+        best = max(scored, key=lambda w: (round(mean[w], 9), round(window[w], 9) if math.isfinite(window[w]) else -1.0, w))
+    record = {"weights": {f"{w:g}": mean[w] for w in weights}, "window_weights": {f"{w:g}": window[w] for w in weights},
+              "parts": [{**p, "set_map": {f"{w:g}": v for w, v in p["set_map"].items()},
+                         "window_map": {f"{w:g}": v for w, v in p["window_map"].items()}} for p in parts],
+              "notes": notes}
     return Blend(float(best), stats[0], stats[1], scores=record)
+
+
+def _finite_mean(values: list[float]) -> float:
+    """Mean of the finite values (NaN when none is).
+
+    Parameters
+    ----------
+    values : list of float
+        Scores, NaN where a part had nothing to score.
+    """
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def blend_note(blend: Blend) -> str | None:
