@@ -181,6 +181,23 @@ def confidence_ece(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int =
     ParameterError
         Empty or mismatched arrays, or confidences outside [0, 1].
     """
+    _, conf_sum, right_sum = _confidence_bins(confidence, correct, n_bins)
+    return float(np.abs(right_sum - conf_sum).sum() / len(np.asarray(confidence)))
+
+
+def _confidence_bins(confidence: np.ndarray, correct: np.ndarray, n_bins: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked equal-width bins of stated confidences: (count, confidence sum, right sum) per bin.
+
+    Parameters
+    ----------
+    confidence : np.ndarray [shape=(n,)]
+        Stated confidence of each prediction, in [0, 1].
+    correct : np.ndarray [shape=(n,)] of bool
+        Whether each prediction was right.
+    n_bins : int >= 1
+        Equal-width confidence bins.
+    """
     c = np.asarray(confidence, dtype=np.float64)
     r = np.asarray(correct, dtype=np.float64)
     if c.ndim != 1 or c.shape != r.shape or not len(c) or not np.all((c >= 0) & (c <= 1)):
@@ -189,8 +206,8 @@ def confidence_ece(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int =
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
         raise ParameterError(f"n_bins must be an int >= 1; got {n_bins!r}")
     which = np.clip(np.digitize(c, np.linspace(0.0, 1.0, n_bins + 1)[1:-1], right=True), 0, n_bins - 1)
-    gap = np.bincount(which, weights=r, minlength=n_bins) - np.bincount(which, weights=c, minlength=n_bins)
-    return float(np.abs(gap).sum() / len(c))
+    return (np.bincount(which, minlength=n_bins), np.bincount(which, weights=c, minlength=n_bins),
+            np.bincount(which, weights=r, minlength=n_bins))
 
 
 def confidence_reliability(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int = N_BINS) -> dict[str, Any]:
@@ -216,15 +233,9 @@ def confidence_reliability(confidence: np.ndarray, correct: np.ndarray, *, n_bin
     ParameterError
         As :func:`confidence_ece`.
     """
-    ece = confidence_ece(confidence, correct, n_bins=n_bins)  # the same checks
-    c = np.asarray(confidence, dtype=np.float64)
-    r = np.asarray(correct, dtype=np.float64)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(c, edges[1:-1], right=True), 0, n_bins - 1)
-    count = np.bincount(which, minlength=n_bins)
-    conf_sum = np.bincount(which, weights=c, minlength=n_bins)
-    right_sum = np.bincount(which, weights=r, minlength=n_bins)
-    return {"edges": edges.tolist(),
+    count, conf_sum, right_sum = _confidence_bins(confidence, correct, n_bins)
+    ece = float(np.abs(right_sum - conf_sum).sum() / count.sum())
+    return {"edges": np.linspace(0.0, 1.0, n_bins + 1).tolist(),
             "confidence": [float(s / n) if n else None for s, n in zip(conf_sum, count, strict=True)],
             "accuracy": [float(s / n) if n else None for s, n in zip(right_sum, count, strict=True)],
             "count": count.astype(int).tolist(), "ece": ece}
