@@ -152,3 +152,15 @@ def test_model_card_states_the_flexible_input():
     assert "(static)" not in card and "MLMultiArray(shape: [1, NSNumber(value: samples.count)]" in card
     static = model_card({"model_type": "embedding", "version": 1, "metadata": {**meta, "input_range": None}})
     assert "input shape [1, 110250] (static)" in static
+
+
+def test_model_card_states_a_search_blend():
+    """A head blended with its backbone in search: the card says what an app must add; the head alone says nothing."""
+    from workbench.registry_card import model_card
+
+    doc = {"model_type": "head", "version": 1, "metadata": {}, "metrics": {"blend": {"weight": 0.25}}}
+    assert "search blend: workbench ranks with 0.25 x the cosine of the backbone vectors" in model_card(doc)
+    assert "0.75 x the cosine of this head's output" in model_card(doc)
+    for metrics in ({"blend": {"weight": 0.0}}, {}):
+        assert "search blend" not in model_card({**doc, "metrics": metrics})
+    assert "search blend" not in model_card({**doc, "model_type": "dj_section"})

@@ -24,6 +24,24 @@ def _table(rows: list[tuple[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def _blend_lines(model_type: str, metrics: dict[str, Any]) -> list[str]:
+    """What an app must add to an embedding or head model whose run blends the head with its backbone in search.
+
+    Parameters
+    ----------
+    model_type : str
+        The version's model type.
+    metrics : dict
+        The run's metrics (``metrics.json``); ``blend.weight`` is the backbone's share of the cosine.
+    """
+    weight = (metrics.get("blend") or {}).get("weight") if isinstance(metrics.get("blend"), dict) else None
+    if model_type not in ("embedding", "head") or not weight:
+        return []
+    return [f"- search blend: workbench ranks with {weight:g} x the cosine of the backbone vectors (z-scored with "
+            f"the training windows' statistics) + {1 - weight:g} x the cosine of this head's output; this model "
+            "outputs the head alone, so an app that wants the same ranking blends the two itself"]
+
+
 def model_card(doc: dict[str, Any]) -> str:
     """Markdown for one registry version document (the ``<type>_v<N>.json`` contents).
 
@@ -114,6 +132,7 @@ def model_card(doc: dict[str, Any]) -> str:
     for key, what in (("fp32_island", "float32 island"), ("audio_in", "audio input")):
         if meta.get(key):
             lines.append(f"- {what}: {meta[key]}")
+    lines += _blend_lines(mtype, doc.get("metrics") or meta.get("training_metrics") or {})
     lines += [
         "",
         "## Checks made on the build machine (Linux)",
