@@ -203,6 +203,25 @@ def test_a_registered_head_with_a_blend_searches_on_blended_windows(tmp_path):
     assert np.allclose(got, blend.vectors(means, h), atol=1e-6) and got.shape == (len(means), d + 16)
 
 
+def test_a_blend_with_no_backbone_share_searches_on_the_head_alone(tmp_path):
+    import torch
+
+    from workbench.models.heads import EmbeddingHead, checkpoint, seeded
+    from workbench.similarity.model import _read_head
+
+    head = seeded(EmbeddingHead, 8, hidden_dim=16, out_dim=4, dropout=0.0, generator=torch.Generator().manual_seed(2))
+    stats = (np.zeros(8, dtype=np.float32), np.ones(8, dtype=np.float32))
+    for weight, kept in ((0.0, False), (0.25, True)):
+        torch.save({**checkpoint(head), "blend": Blend(weight, *stats).to_checkpoint()}, tmp_path / "model.pt")
+        _, blend = _read_head(tmp_path / "model.pt")
+        assert (blend is not None) is kept  # weight 0: the head's own vectors (the same cosine), no padding
+    x = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
+    h = np.random.default_rng(1).normal(size=(5, 4)).astype(np.float32)
+    zero = Blend(0.0, *stats).vectors(x, h)
+    unit = h / np.linalg.norm(h, axis=1, keepdims=True)
+    assert np.allclose(zero @ zero.T, unit @ unit.T, atol=1e-6)  # what the None blend gives up: nothing
+
+
 def test_the_job_refuses_a_bad_blend_before_it_starts(tmp_path):
     from workbench.library import Library
     from workbench.train.embeddings_job import train_embeddings_job

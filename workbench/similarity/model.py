@@ -250,12 +250,17 @@ def _tuned_backbone(where: Library | Path, run_id: str | None, info: dict[str, A
 
 
 def _read_head(path: Path) -> tuple[Any, Blend | None]:
-    """The head in ``path`` (``model.pt``, read with ``weights_only=True``) and its blend, if any."""
+    """The head in ``path`` (``model.pt``, read with ``weights_only=True``) and its blend, if any.
+
+    A stored blend with no backbone share (weight 0) is the head alone: None, so search keeps the
+    head's own vectors and index instead of padding every window with a zero-weighted backbone.
+    """
     from workbench.models.heads import load_checkpoint, read_weights
     from workbench.similarity.blend import Blend
 
     data = read_weights(path)
-    return load_checkpoint(data), Blend.from_checkpoint(data)
+    blend = Blend.from_checkpoint(data)
+    return load_checkpoint(data), (blend if blend is not None and blend.weight > 0 else None)
 
 
 def _load_head(library: Library, row: dict[str, Any]) -> tuple[EmbeddingHead, float, str, Blend | None]:
