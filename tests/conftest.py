@@ -90,10 +90,11 @@ def workbench_home(home: Path):
 
 
 #: Small settings for the main job in the tests: 12 one-minute tracks give too few sections for
-#: the default readiness rule (10 per class), so it is lowered here.
+#: the default readiness rule (10 per class), so it is lowered here; 3 devset tracks make the cross-generator set.
 DEMO_SMALL: dict[str, object] = {"n_tracks": 12, "seed": 5, "duration_s": 60,
                                  "embeddings_config": {"epochs": 8, "n_views": 1},
-                                 "sections_config": {"min_per_class": 3, "n_splits": 3}}
+                                 "sections_config": {"min_per_class": 3, "n_splits": 3},
+                                 "cross_generator_tracks": 3}
 
 
 @pytest.fixture(scope="session")

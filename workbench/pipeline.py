@@ -64,6 +64,7 @@ def run_demo(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     backbone: str = "auto",
+    cross_generator_tracks: int = 8,
 ) -> DemoResult:
     """Run the main job on the synthesized demo library (see the module docstring).
 
@@ -96,6 +97,10 @@ def run_demo(
         What the demo embeds and trains on (:func:`workbench.train.backbones.backbone_by_name`;
         ``openl3`` without weights fails before anything runs, saying how to add them; ``cnn``: the
         trainable CNN, which the embeddings stage trains end-to-end, in place, before the sections stage).
+    cross_generator_tracks : int in [0, 9]
+        Tracks of the second, independent generator (:mod:`workbench.pipeline_cross`) rendered into
+        ``<demo folder>/.cross-generator/`` before the section model is trained, which is then scored
+        on them next to its baselines (the summary's and report's cross-generator line); 0 turns it off.
     """
     from workbench.analysis import analyze_library
     from workbench.demo import synthesize_library
@@ -109,6 +114,10 @@ def run_demo(
         from workbench.train.backbones import backbone_by_name
 
         backbone_by_name(backbone)
+    if train:  # refused before any work
+        from workbench.pipeline_cross import check_cross_generator_tracks
+
+        check_cross_generator_tracks(cross_generator_tracks)
     if train:
         from workbench.demo.readiness import check_demo_size
 
@@ -116,7 +125,7 @@ def run_demo(
     say = log if log is not None else (print if progress else (lambda line: None))
     folder = config.demo_dir(demo_folder)
     stage_seconds: dict[str, float] = {}
-    n_stages = 4 + ((7 if export else 6) if train else 0)
+    n_stages = 4 + ((7 if export else 6) + bool(cross_generator_tracks) if train else 0)
 
     @contextmanager
     def stage(name: str) -> Iterator[None]:
@@ -183,9 +192,16 @@ def run_demo(
         with stage("train embeddings"):
             runs = {"embeddings": _train(state, "embeddings", lib, labeled, backbone, emb_cfg, experiments_root,
                                          result, progress=progress)}
+        external = None
+        if cross_generator_tracks:
+            with stage("cross-generator set"):
+                from workbench.pipeline_cross import demo_cross_generator
+
+                external = demo_cross_generator(folder, backbone, result, n_tracks=cross_generator_tracks, seed=seed,
+                                                progress=progress)
         with stage("train sections"):
             runs["sections"] = _train(state, "sections", lib, labeled, backbone, sec_cfg, experiments_root,
-                                      result, progress=progress)
+                                      result, progress=progress, external=external)
         result.runs = {k: r.path for k, r in runs.items()}
 
         with stage("evaluate + report"):
@@ -280,13 +296,17 @@ def _augment(lib: Library, labeled: list[Track], backbone: Backbone, cfg: dict[s
 
 
 def _train(state: _State, kind: str, lib: Library, labeled: list[Track], backbone: Backbone, cfg: dict[str, Any],
-           experiments_root: str | os.PathLike[str] | None, result: DemoResult, *, progress: bool) -> Run:
-    """Train (or reuse the run trained on exactly these inputs) and return the run."""
+           experiments_root: str | os.PathLike[str] | None, result: DemoResult, *, progress: bool,
+           external: dict[str, Any] | None = None) -> Run:
+    """Train (or reuse the run trained on exactly these inputs, ``external`` sets included) and return the run."""
     from workbench.runs import load_run
     from workbench.train.embeddings_job import train_embeddings_job
     from workbench.train.sections.job import train_sections_job
 
     key = _key(kind, lib, labeled, backbone, cfg)
+    if external:  # the sets scored are inputs of the run too
+        key = hashlib.sha256(json.dumps([key, {k: sorted(t.content_hash for t in v.tracks) for k, v in external.items()}],
+                                        sort_keys=True).encode()).hexdigest()[:20]
     recorded = state.get(kind)
     if recorded and recorded.get("key") == key:
         try:
@@ -301,7 +321,7 @@ def _train(state: _State, kind: str, lib: Library, labeled: list[Track], backbon
                                        experiments_root=experiments_root, progress=progress)
     else:
         _, path = train_sections_job(lib, config=cfg, backbone=backbone, experiments_root=experiments_root,
-                                     progress=progress)
+                                     progress=progress, external=external)
     run = load_run(path)
     state.set(kind, {"key": key, "run_id": run.run_id})
     return run

@@ -60,6 +60,8 @@ class DemoResult:
     suggestions: dict[str, list[str]] = field(default_factory=dict)
     headlines: list[Headline] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
+    #: The second, independently made set the section model is scored on (where it is), or why not.
+    cross_generator: str = ""
 
     def summary(self) -> str:
         """A human-readable summary of the run: where everything is, and the headline metrics."""
@@ -88,6 +90,8 @@ class DemoResult:
             lines.append(f"  not exported : {line}")
         for line in self.versions:
             lines.append(f"  registry     : {line}")
+        if self.cross_generator:
+            lines.append(f"  cross-generator set: {self.cross_generator}")
         for name, segments in self.suggestions.items():
             lines.append(f"  suggested for {name} (unlabelled): " + ", ".join(segments))
         lines += self.example
@@ -157,7 +161,10 @@ def _transfer_headlines(metrics: dict) -> list[Headline]:
 
 
 def _external_headlines(metrics: dict) -> list[Headline]:
-    """Sections: accuracy on each other set the run was scored on (a second generator), next to its baselines.
+    """Sections on each other set the run was scored on (a second generator), next to its baselines.
+
+    Accuracy (majority, logistic regression and novelty beside it), boundary F @3 s and @0.5 s
+    (novelty beside them), intro/outro confusion and the suggestions' ECE as served.
 
     Parameters
     ----------
@@ -171,9 +178,23 @@ def _external_headlines(metrics: dict) -> list[Headline]:
             continue
         acc = e["model_smoothed"]["accuracy"]
         base = {k: v["accuracy"] for k, v in e["baselines"].items()}
-        out.append(Headline(f"sections: accuracy on {name} (other generator), smoothed ("
-                            + ", ".join(f"{k} {v:.3f}" for k, v in base.items()) + ")", acc, "≥ 0.85",
+        out.append(Headline(f"sections: accuracy on {name} (other generator, {e.get('tracks', '?')} tracks), "
+                            "smoothed (" + ", ".join(f"{k} {v:.3f}" for k, v in base.items()) + ")", acc, "≥ 0.85",
                             acc >= 0.85 and acc >= max(base.values(), default=0.0)))
+        seg = e.get("segments") or {}
+        for key, label, target in (("boundary_f_3s", "F @3 s", 0.85), ("boundary_f_0.5s", "F @0.5 s", 0.6)):
+            hit, nov = (seg.get("smoothed") or {}).get(key), (seg.get("novelty") or {}).get(key)
+            if hit is not None:
+                out.append(Headline(f"sections: boundary {label} on {name} (novelty "
+                                    + ("n/a)" if nov is None else f"{nov:.3f})"), hit, f"≥ {target:g}",
+                                    hit >= target and (nov is None or hit >= nov)))
+        io = (e.get("intro_outro_confusion") or {}).get("model_smoothed")
+        if io is not None:
+            out.append(Headline(f"sections: intro/outro confusion on {name}", io, "< 0.05", io < 0.05))
+        sug = (e.get("calibration") or {}).get("suggestions") or {}
+        ece = sug.get("ece_before") if sug.get("ece_after") is None else sug["ece_after"]
+        if ece is not None:
+            out.append(Headline(f"sections: suggestion ECE on {name}, as served", ece, "< 0.05", ece < 0.05))
     return out
 
 

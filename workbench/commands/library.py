@@ -36,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what the demo embeds and trains on (default auto: OpenL3 when its weights are found)")
     p.add_argument("--finetune-backbone", action="store_true",
                    help="train OpenL3's last 2 blocks with the head (lr 1e-5; needs --backbone openl3; slow without a GPU)")
+    p.add_argument("--cross-generator-tracks", type=int, default=8,
+                   help="tracks of a second, independent generator (the devset) rendered into <folder>/.cross-generator "
+                        "and scored by the section model next to its baselines (default 8, at most 9)")
+    p.add_argument("--no-cross-generator", action="store_true", help="skip the cross-generator set (same as 0 tracks)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("scan", help="add the audio files under a folder to the library (creates the library)")
@@ -103,6 +107,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         demo_folder=args.folder, db_path=workspace_of(args).db, n_tracks=args.tracks, seed=args.seed,
         n_unlabeled=args.unlabeled, train=not args.no_train, export=not args.no_export, progress=not args.quiet,
         backbone=args.backbone, embeddings_config={"finetune_backbone": True} if args.finetune_backbone else None,
+        cross_generator_tracks=0 if args.no_cross_generator else args.cross_generator_tracks,
     )
     print(result.summary())
     return 0

@@ -69,6 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                            help="learning rate of the fine-tuned blocks (default 1e-5; the head keeps --lr)")
             q.add_argument("--finetune-blocks", type=int, default=None,
                            help="how many of OpenL3's 4 convolution blocks, from the last, are fine-tuned (default 2)")
+        if name == "sections":
+            q.add_argument("--external", action="append", default=[], metavar="DIR",
+                           help="a folder of tracks with truth JSON beside them (<stem>.json with \"sections\"), scored "
+                                "by the final model next to its baselines (cross-generator figures); repeatable")
         q.add_argument("--backbone", default=None, choices=("auto", "features", "openl3", "cnn"),
                        help="what the head is trained on (default auto: OpenL3 when its weights are found, else "
                             "the feature frontend); same as --set backbone=...")
@@ -146,15 +150,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if value is not None:
             overrides[key] = value
     entry = jobs.train_embeddings_job if args.train_kind == "embeddings" else jobs.train_sections_job
+    from pathlib import Path
+
+    external = {Path(d).resolve().name or d: d for d in getattr(args, "external", None) or []}
     with open_library(args) as lib:
         job, run_path = entry(lib, config=overrides or None, experiments_root=args.experiments,
-                              progress=not args.quiet)
+                              progress=not args.quiet, **({"external": external} if external else {}))
     print(f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"
           + (f", loss {job.loss:.4f}" if job.loss is not None else ""))
     print(f"run {job.run_id}: {run_path}")
     if args.train_kind == "embeddings":
         for line in embeddings_lines(run_path):
             print(line)
+    if external:
+        from workbench.pipeline_summary import _external_headlines
+        from workbench.runs import load_run
+
+        for h in _external_headlines(load_run(run_path).metrics):
+            print(f"  {h}")
     line = jobs.headline(job.metrics, max_items=6)
     if line:
         print(f"metrics: {line}")

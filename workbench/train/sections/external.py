@@ -7,16 +7,110 @@ it, on the same windows: the majority-class and logistic-regression baselines fi
 model's training tracks, and the unsupervised novelty boundaries. ``train_sections(...,
 external={name: data})`` records them under ``metrics["transfer"]["external"]``; the sections
 report shows them beside the in-domain and held-out-group figures.
+
+:func:`folder_section_data` makes such a set from a folder of audio files, each with a truth
+JSON beside it (``<stem>.json`` holding ``"sections": [{"label", "start_s", "end_s"}]``, the
+format :mod:`workbench.devset` and the demo write): the folder gets a library of its own (never
+the user's), scanned, analysed and embedded with the model's backbone. ``workbench demo`` scores
+its section model on a small devset it renders this way (the cross-generator line).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.train.sections.features import SectionData
+from workbench.errors import ParameterError
+from workbench.train.sections.features import SectionData, WindowFeatures
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.embed.batch import Backbone
+
+
+def folder_section_data(folder: str | os.PathLike[str], *, library_dir: str | os.PathLike[str],
+                        backbone: Backbone | None = None, features: WindowFeatures | None = None,
+                        progress: bool = True) -> tuple[SectionData, dict[str, Any]]:
+    """Labelled windows of a folder of tracks with truth JSON beside them, in a library of their own.
+
+    Parameters
+    ----------
+    folder : path-like
+        Audio files (scanned recursively); each one scored needs ``<stem>.json`` beside it with a
+        non-empty ``"sections"`` list of ``{"label", "start_s", "end_s"}`` (labels from
+        :data:`workbench.labels.LABELS`); files without one are left out and counted.
+    library_dir : path-like
+        Where the folder's own library goes (``workbench.db`` and its ``embeddings/`` cache);
+        created when missing. Reused: a second call re-reads only what changed.
+    backbone : Backbone, optional
+        The model's backbone (default the feature frontend); frames are embedded with it.
+    features : WindowFeatures, optional
+        The model's window layout (default :data:`~workbench.train.sections.DEFAULT_FEATURES`).
+    progress : bool
+        Bars over the scan, the embeddings and the tracks.
+
+    Returns
+    -------
+    data : SectionData
+        One track per labelled file; each track's group is ``"style:<style>"`` when its truth
+        names one, else its folder.
+    info : dict
+        ``folder``, ``library_dir``, ``tracks`` (scored), ``sections``, ``without_truth`` (audio
+        files with no usable truth JSON), ``failed`` ([(track id, reason)]: could not be read or
+        embedded), ``styles`` {style: tracks}.
+
+    Raises
+    ------
+    ParameterError
+        ``folder`` is not a folder, no file in it has section truth, or a truth file names an
+        unknown label or an empty span.
+    """
+    from dataclasses import replace
+
+    from workbench.library import Library
+    from workbench.train.sections.library_data import section_dataset
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise ParameterError(f"folder must be a folder of audio files with truth JSON beside them; got {str(root)!r}")
+    db_dir = Path(library_dir)
+    db_dir.mkdir(parents=True, exist_ok=True)
+    with Library(db_dir / "workbench.db") as lib:
+        lib.scan(root, progress=progress)
+        sections: list[dict[str, Any]] = []
+        style: dict[int, str] = {}
+        without = 0
+        for t in lib.tracks():
+            truth_path = Path(t.path).with_suffix(".json")
+            try:
+                truth = json.loads(truth_path.read_text())
+            except (OSError, ValueError):
+                truth = {}
+            spans = truth.get("sections") if isinstance(truth, dict) else None
+            if not spans:
+                without += 1
+                continue
+            if truth.get("style"):
+                style[t.id] = str(truth["style"])
+            sections += [{"track_id": t.id, "label": s.get("label"), "start_s": s.get("start_s"),
+                          "end_s": s.get("end_s")} for s in spans]
+        if not sections:
+            raise ParameterError(f"folder must hold audio files with section truth (<stem>.json with a \"sections\" "
+                                 f"list); got none in {str(root)!r} ({without} audio files without it)")
+        data = section_dataset(lib, sections, backbone=backbone, features=features, progress=progress)
+    tracks = [replace(t, group=f"style:{style[t.track_id]}") if t.track_id in style else t for t in data.tracks]
+    styles: dict[str, int] = {}
+    for t in tracks:
+        styles[t.group] = styles.get(t.group, 0) + 1
+    info = {"folder": str(root), "library_dir": str(db_dir), "tracks": len(tracks), "sections": len(sections),
+            "without_truth": without, "failed": [list(f) for f in data.failed], "styles": styles}
+    out = SectionData(tracks, data.features, data.backbone)
+    out.failed = list(data.failed)
+    return out, info
 
 
 def suggestion_ece(conf: np.ndarray, right: np.ndarray,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError
-from workbench.train.sections.features import NotReadyError
+from workbench.train.sections.features import NotReadyError, SectionData
 from workbench.train.sections.library_data import section_dataset
 from workbench.train.sections.model_file import save_section_model
 from workbench.train.sections.training import CONFIG_DEFAULTS, train_sections
@@ -99,7 +99,8 @@ def library_rejections(library: Library) -> list[dict[str, Any]]:
 def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = None,
                        sections: Iterable[Any] | None = None, backbone: Backbone | None = None,
                        experiments_root: str | os.PathLike[str] | None = None,
-                       progress: bool = True, on_state: Callable[[Job], None] | None = None) -> tuple[Job, Path]:
+                       progress: bool = True, on_state: Callable[[Job], None] | None = None,
+                       external: Mapping[str, SectionData | str | os.PathLike[str]] | None = None) -> tuple[Job, Path]:
     """Train the DJ-section classifier as a job; return the completed job and its run folder.
 
     Parameters
@@ -122,6 +123,12 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
         Bars for the section data and the epochs.
     on_state : callable(Job), optional
         Called after each change of the job's state.
+    external : mapping of str to SectionData or path-like, optional
+        Other labelled sets to score the final model and its baselines on (the cross-generator
+        figures, ``metrics["transfer"]["external"][name]``): section data with the model's
+        window layout, or a folder of tracks with truth JSON beside them
+        (:func:`~workbench.train.sections.external.folder_section_data`, given a library of its
+        own in ``<db folder>/external/<folder name>-<hash>``, embedded with this job's backbone).
 
     With the library's stored labels, its rejected suggestions are trained on too
     (:func:`library_rejections`; counts in the run's data under ``rejections``).
@@ -134,7 +141,7 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
     Raises
     ------
     ParameterError
-        An unknown config key (before any job is created).
+        An unknown config key, or an ``external`` folder that is not one (before any job is created).
     NotReadyError
         No stored labels (the message says how to label), or too few labelled sections (the
         job is failed with the reason).
@@ -152,12 +159,36 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
     unknown = sorted(set(cfg) - set(CONFIG_DEFAULTS))
     if unknown:
         raise ParameterError(f"config keys must be among {sorted(CONFIG_DEFAULTS)}; got unknown {unknown}")
+    for name, other in (external or {}).items():
+        if not isinstance(other, SectionData) and not Path(other).is_dir():
+            raise ParameterError(f"external set {name!r} must be SectionData or a folder of tracks with truth JSON; "
+                                 f"got {str(other)!r}")
     runner = JobRunner(library, "sections", config=cfg, experiments_root=experiments_root, progress=False,
                        on_state=on_state)
     with runner:
         path = _sections_in_job(runner, library, cfg, sections=sections, backbone=backbone, progress=progress,
-                                keep_flagged=keep_flagged)
+                                keep_flagged=keep_flagged, external=external)
     return runner.job, path
+
+
+def _external_sets(library: Library, external: Mapping[str, Any] | None, *, backbone: Backbone,
+                   dataset: SectionData, progress: bool) -> dict[str, SectionData]:
+    """Each ``external`` entry as section data; a folder in a library of its own beside the database."""
+    import hashlib
+
+    from workbench.train.sections.external import folder_section_data
+
+    out: dict[str, SectionData] = {}
+    for name, other in (external or {}).items():
+        if isinstance(other, SectionData):
+            out[str(name)] = other
+            continue
+        folder = Path(other).resolve()
+        tag = hashlib.sha256(str(folder).encode()).hexdigest()[:8]
+        out[str(name)], _ = folder_section_data(folder, library_dir=Path(library.path).parent / "external"
+                                                / f"{folder.name}-{tag}", backbone=backbone,
+                                                features=dataset.features, progress=progress)
+    return out
 
 
 def _track_of(section: Any) -> Any:
@@ -166,7 +197,8 @@ def _track_of(section: Any) -> Any:
 
 
 def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *, sections: Iterable[Any] | None,
-                     backbone: Backbone | None, progress: bool, keep_flagged: bool = False) -> Path:
+                     backbone: Backbone | None, progress: bool, keep_flagged: bool = False,
+                     external: Mapping[str, Any] | None = None) -> Path:
     from workbench.embed.features import FeatureFrontend
     from workbench.jobs import _backbone_info, _track_docs
     from workbench.train import datasets as ds
@@ -204,8 +236,12 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *
         "qa_excluded": qa_excluded, "rejections": dataset.rejection_counts(),
         **({"label_provenance": label_provenance(library)} if source == "labels" else {}),
     })
+    others = _external_sets(library, external, backbone=b, dataset=dataset, progress=progress)
+    if others:
+        runner._data["external"] = {k: {"tracks": len(v.tracks), "sections": sum(v.section_counts().values()),
+                                        "failed": [list(f) for f in v.failed]} for k, v in others.items()}
     runner.training(total_epochs=int(cfg.get("epochs", CONFIG_DEFAULTS["epochs"])))
-    result = train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress)
+    result = train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress, external=others or None)
     runner._data["splits"] = {"train": list(result.metrics.get("train_tracks", [])),
                               "test": list(result.metrics.get("test_tracks", []))}
 
