@@ -102,10 +102,10 @@ def folder_section_data(folder: str | os.PathLike[str], *, library_dir: str | os
             raise ParameterError(f"folder must hold audio files with section truth (<stem>.json with a \"sections\" "
                                  f"list); got none in {str(root)!r} ({without} audio files without it)")
         data = section_dataset(lib, sections, backbone=backbone, features=features, progress=progress)
-    tracks = [replace(t, group=f"style:{style[t.track_id]}") if t.track_id in style else t for t in data.tracks]
+    tracks = [replace(tf, group=f"style:{style[tf.track_id]}") if tf.track_id in style else tf for tf in data.tracks]
     styles: dict[str, int] = {}
-    for t in tracks:
-        styles[t.group] = styles.get(t.group, 0) + 1
+    for tf in tracks:
+        styles[tf.group] = styles.get(tf.group, 0) + 1
     info = {"folder": str(root), "library_dir": str(db_dir), "tracks": len(tracks), "sections": len(sections),
             "without_truth": without, "failed": [list(f) for f in data.failed], "styles": styles}
     out = SectionData(tracks, data.features, data.backbone)
