@@ -392,7 +392,10 @@ def test_external_set_is_scored_with_baselines_and_reported():
     assert "cross-generator: gen2" in html and "in-domain" in html and "window layouts" in html
     assert "No other set was scored" not in html
     heads = _external_headlines(m)
-    assert heads[0].name.startswith("sections: accuracy on gen2 (other generator)") and heads[1].value is None
+    assert heads[0].name.startswith("sections: accuracy on gen2 (other generator, 4 tracks)")
+    assert heads[1].name.startswith("sections: boundary F @3 s on gen2 (novelty ")
+    assert heads[1].value == e["segments"]["smoothed"]["boundary_f_3s"]
+    assert [h.value for h in heads if h.name.startswith("sections: bad")] == [None]  # skipped, with its reason
     assert "No other set was scored" in scopes_table({"model_smoothed": {"accuracy": 0.5}})
     assert "not recorded" in scopes_table({"transfer": {}})
 
