@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +101,35 @@ def test_demo_shows_the_cross_generator_line_with_its_baselines(demo_home):
     assert lines["sections: suggestion ECE on devset, as served"].value is not None
     html = result.reports["sections"].read_text()
     assert "cross-generator: devset" in html and "No other set was scored" not in html
+
+
+@pytest.mark.slow
+def test_train_sections_cli_scores_a_labelled_folder_beside_the_baselines(tmp_path, capsys):
+    """Outside the demo: `workbench train sections --external DIR` scores a user's own labelled second set."""
+    from workbench.cli import main
+    from workbench.demo import synthesize_library
+    from workbench.labels import Labels, LabelWarning
+    from workbench.library import Library
+    from workbench.runs import load_run
+
+    synthesize_library(tmp_path / "audio", n_tracks=6, seed=3, duration_s=30, styles="trance", progress=False)
+    synthesize_library(tmp_path / "other", n_tracks=2, seed=9, duration_s=30, styles="techno", progress=False)
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(tmp_path / "audio", progress=False)
+        labels = Labels(lib)
+        for t in lib.tracks():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", LabelWarning)  # sections shorter than 8 beats are expected
+                labels.import_truth(t, json.loads(Path(t.path).with_suffix(".json").read_text())["sections"])
+    rc = main(["--db", str(tmp_path / "w.db"), "--quiet", "train", "sections", "--external", str(tmp_path / "other"),
+               "--set", "min_per_class=2", "--epochs", "3", "--experiments", str(tmp_path / "exp")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    line = next(x for x in out.splitlines() if "sections: accuracy on other (other generator, 2 tracks)" in x)
+    assert "majority 0." in line and "novelty 0." in line
+    assert "sections: boundary F @3 s on other (novelty " in out
+    run = load_run(next((tmp_path / "exp").iterdir()))
+    e = run.metrics["transfer"]["external"]["other"]
+    assert e["tracks"] == 2 and {"majority", "logreg", "novelty"} <= set(e["baselines"])
+    assert run.data["external"]["other"]["tracks"] == 2
+    assert [p.name.startswith("other-") for p in (tmp_path / "external").iterdir()] == [True]  # beside the database
