@@ -115,12 +115,10 @@ def run_demo(
 
         backbone_by_name(backbone)
     if train:  # refused before any work
+        from workbench.demo.readiness import check_demo_size
         from workbench.pipeline_cross import check_cross_generator_tracks
 
         check_cross_generator_tracks(cross_generator_tracks)
-    if train:
-        from workbench.demo.readiness import check_demo_size
-
         check_demo_size(n_tracks, n_unlabeled=n_unlabeled, sections_config=sections_config)
     say = log if log is not None else (print if progress else (lambda line: None))
     folder = config.demo_dir(demo_folder)
