@@ -315,7 +315,6 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
         vector from another backbone, the log-mel patch from anything but OpenL3).
     """
     from workbench.export.ane_layers import build_openl3
-
     from workbench.export.search_blend import resolve_blend
 
     check_choice("input", input, EMBEDDING_INPUTS)
