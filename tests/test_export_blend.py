@@ -205,3 +205,24 @@ def test_track_norm_metadata_names_the_columns_left_raw():
     np.testing.assert_allclose(z[:, cols].mean(axis=0), 0.0, atol=1e-4)
     assert track_norm_metadata(replace(DEFAULT_FEATURES, track_norm=False), 202) is None
     assert _vector_in_norm({"window_features": DEFAULT_FEATURES.to_dict(), "backbone": {"dim": 202}})["track_norm"] == meta
+
+
+def test_export_run_jobs_carry_the_runs_blend(setup, tmp_path):
+    """The path `workbench export` takes (run_export._jobs) on a features-v1 run whose model.pt holds a blend:
+    the embedding model carries it (read from the checkpoint), the head model stays the head alone."""
+    from types import SimpleNamespace
+
+    from workbench.export.run_export import _jobs
+
+    d = setup["d"]
+    lib = SimpleNamespace(tracks=lambda: [SimpleNamespace(path=str(d / "t0.wav"))])
+    run = SimpleNamespace(kind="embeddings", run_id="r-b", info={"backbone": {"name": "features-v1"}})
+    kw = {"io_dtype": "fp32", "deployment_target": "macOS14", "compress": None}
+    jobs = dict(_jobs(run, lib, d / "model.pt", {"run_id": "r-b"}, setup["frames"][0][0][:4], kw, input="samples",
+                      openl3_weights=None, n_windows=8))
+    head = coreml.read_metadata(jobs["head"](tmp_path / "h.mlpackage").path)
+    assert list(head["outputs"]) == ["embedding_256"] and "search_blend" not in head
+    r = jobs["embedding"](tmp_path / "e.mlpackage")
+    meta = coreml.read_metadata(r.path)
+    assert list(meta["outputs"]) == ["embedding_blend"] and meta["search_blend"]["weight"] == pytest.approx(WEIGHT)
+    assert meta["whole_track"] is True and r.lint.ok
