@@ -28,10 +28,9 @@ def _enum(text: str, name: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory):
     from workbench.export import audio_in, coreml
+    from workbench.export.run_export import track_norm_metadata
     from workbench.models.cnn import build_cnn
     from workbench.models.heads import EmbeddingHead, SectionClassifier
-
-    from workbench.export.run_export import track_norm_metadata
     from workbench.similarity.blend import Blend
     from workbench.train.sections.features import DEFAULT_FEATURES
 

@@ -214,25 +214,22 @@ def audio_model(backbone: Any, head: EmbeddingHead | SectionClassifier | None = 
         raise ParameterError("a search blend goes with an embedding head; got "
                              f"{getattr(head, 'kind', None)!r}")
 
-    from workbench.export.search_blend import ANEBlendHead, blend_openl3
-
-    def blended(ane_head: Any) -> Any:
-        return ane_head if blend is None else ANEBlendHead(ane_head, blend)
+    from workbench.export.search_blend import blend_openl3, maybe_blended
 
 
     if spec.track_range:
         if batch != 1:
             raise ParameterError(f"batch must be 1 for the whole-track model of {spec.name}; got {batch}")
         return TrackAudio(audio_module(backbone),
-                          blended(ANEHead(head, probabilities=probabilities)) if head else None).eval()
+                          maybe_blended(ANEHead(head, probabilities=probabilities), blend) if head else None).eval()
     if hasattr(backbone, "network") and hasattr(backbone, "input_repr"):
         if head is None:
             return BareOpenL3(backbone).set_batch(batch).eval()
         model = build_openl3(backbone, head, input="samples", probabilities=probabilities).set_batch(batch)
         return (model if blend is None else blend_openl3(model, backbone, blend)).eval()
     ane_head = ANEHead(head, probabilities=probabilities) if head is not None else None
-    return ModuleAudio(audio_module(backbone), blended(ane_head) if ane_head is not None else None, dim=spec.dim,
-                       batch=batch).eval()
+    return ModuleAudio(audio_module(backbone), maybe_blended(ane_head, blend) if ane_head is not None else None,
+                       dim=spec.dim, batch=batch).eval()
 
 
 def reference(backbone: Any, head: EmbeddingHead | SectionClassifier | None = None) -> Any:

@@ -10,9 +10,13 @@ z-scored with the training windows' ``mean`` and ``std``, ``h`` the head's outpu
 (``x``: the raw backbone vector of the window), whose plain cosine (dot product) with another
 window's is exactly that blended score. ``w = 0`` (or no blend) keeps the head alone, as before.
 
-The standardisation and its per-window normalisation run in float32 (the scope
-:data:`BLEND_SCOPE`, declared as part of the package's ``com.workbench.fp32_island``): a backbone
-dimension whose ``|mean| / std`` is large loses its z-score to fp16's rounding of ``x - mean``.
+The standardisation and its per-window normalisation run in float32 (the scopes
+:data:`BLEND_SCOPES`, declared as part of the package's ``com.workbench.fp32_island``): a backbone
+dimension whose ``|mean| / std`` is large loses its z-score to fp16's rounding of ``x - mean``. That
+keeps the feature frontend's models (its frontend is float32 too) at 77-79 dB PSNR. A backbone that
+itself computes in fp16 (OpenL3's network, the CNN) hands over an activation already rounded, and the
+z-score multiplies that error by ``|mean| / std``: about 58-59 dB where its head alone has 65-74 dB
+(``benchmarks/bench_export_audio.py --blend``); the cosines still match search's to ~1e-3.
 OpenL3's flattened map reaches the head in the network's (C, H, W) order (Keras flattens (H, W, C));
 the backbone part keeps that order (``mean`` and ``std`` are permuted to it), a fixed permutation of
 the dimensions that leaves every cosine unchanged.
@@ -232,6 +236,17 @@ class ANEBlendHead(nn.Module):
         torch.Tensor [shape=(B, in_dim + head_dim, 1, S)]
         """
         return torch.cat([self.blend_stats(x), self.head(x) * self.head_scale], dim=1)
+
+
+def maybe_blended(ane_head: nn.Module, blend: Blend | None) -> nn.Module:
+    """``ane_head`` inside search's blend (:class:`ANEBlendHead`) when there is one, else itself.
+
+    Parameters
+    ----------
+    ane_head : ANEHead
+    blend : Blend or None
+    """
+    return ane_head if blend is None else ANEBlendHead(ane_head, blend)
 
 
 def blended_reference(backbone_fn: Any, head: Any, blend: Blend, *, order: np.ndarray | None = None) -> Any:
