@@ -9,6 +9,13 @@ and vector-in models and OpenL3 512 + head, with backbone share W and the standa
 files' own frames (as training computes it). Their rows add ``cos err``: the largest difference between
 the cosines of the model's outputs and those of search's blended vectors (``Blend.vectors``) of the same
 windows (librosa frames for the feature frontend, the float64 PyTorch backbone for OpenL3).
+Measured 2026-12-06 (``--blend 0.35``, load 17-18 on 2 shared cores; export s = convert + save + lint):
+
+| model | PSNR dB | cos err | export s | baseline: same model, head alone |
+|---|---|---|---|---|
+| features-v1 whole track + head, blend -> 458 | 77.4 | 1.9e-4 | 23.4 | 72.9 dB, 17.7 s |
+| features vector + head, blend -> 458 | 78.8 | 2.3e-4 | 6.6 | 75.1 dB, 3.2 s (N(0,1) rows) |
+| openl3 512 + head, blend -> 768 | 57.8 (target 60: missed) | 1.35e-3 | 28.9 | 72.6 dB, 25.6 s |
 
 Every model takes mono float32 samples (the spectrogram inside) and is checked on real audio
 windows (``../shared/data/real-audio``: the loops and two librosa excerpts, resampled to the
