@@ -1,7 +1,21 @@
 """Audio-in Core ML exports (issue 19): parity on real audio, label agreement, Neural-Engine share, export time.
 
 Run: ``python benchmarks/bench_export_audio.py [--windows 8] [--section-windows 200] [--no-openl3] [--no-cnn]
-[--no-features] [--json OUT]``
+[--no-features] [--blend W] [--json OUT]``
+
+``--blend W`` (W in (0, 1]) adds the embedding models that carry search's blend
+(:mod:`workbench.export.search_blend`, output ``embedding_blend``): the feature frontend's whole-track
+and vector-in models and OpenL3 512 + head, with backbone share W and the standardisation of the real
+files' own frames (as training computes it). Their rows add ``cos err``: the largest difference between
+the cosines of the model's outputs and those of search's blended vectors (``Blend.vectors``) of the same
+windows (librosa frames for the feature frontend, the float64 PyTorch backbone for OpenL3).
+Measured 2026-12-06 (``--blend 0.35``, load 17-18 on 2 shared cores; export s = convert + save + lint):
+
+| model | PSNR dB | cos err | export s | baseline: same model, head alone |
+|---|---|---|---|---|
+| features-v1 whole track + head, blend -> 458 | 77.4 | 1.9e-4 | 23.4 | 72.9 dB, 17.7 s |
+| features vector + head, blend -> 458 | 78.8 | 2.3e-4 | 6.6 | 75.1 dB, 3.2 s (N(0,1) rows) |
+| openl3 512 + head, blend -> 768 | 57.8 (target 60: missed) | 1.35e-3 | 28.9 | 72.6 dB, 25.6 s |
 
 Every model takes mono float32 samples (the spectrogram inside) and is checked on real audio
 windows (``../shared/data/real-audio``: the loops and two librosa excerpts, resampled to the
@@ -186,7 +200,39 @@ def features_rows(d: Path, args: argparse.Namespace) -> list[dict]:
     r = coreml.export_embedding_model(head, d / "ffe.mlpackage", backbone=ff, windows=ex)
     rows.append(row("features-v1 + head -> 256", inp, r))
     show(rows[-1])
+    if args.blend:
+        from workbench.similarity.blend import Blend
+        from workbench.train.triplet import _standardise_stats
+
+        blend = Blend(args.blend, *_standardise_stats(np.concatenate(refs)))
+        r = coreml.export_embedding_model(head, d / "ffb.mlpackage", backbone=ff, windows=ex, blend=blend)
+        got = np.concatenate([mil_eval.run(r.path, {"samples": w[None]})["embedding_blend"] for w in ex])
+        with torch.no_grad():
+            want = blend.vectors(ref, head(torch.from_numpy(ref)).numpy())
+        rows.append(row(f"features-v1 + head, blend {args.blend:g} -> {got.shape[1]}", inp, r))
+        rows[-1]["cos_err"] = cos_err(got, want, per=ex.shape[0])
+        show(rows[-1])
+        frames = np.concatenate(refs)
+        vec = frames[:: max(1, len(frames) // 16)][:16]
+        r = coreml.export_embedding_model(head, d / "ffv.mlpackage", backbone=ff, input="features", windows=vec,
+                                          blend=blend)
+        got = np.concatenate([mil_eval.run(r.path, {"features": v[None]})["embedding_blend"] for v in vec])
+        with torch.no_grad():
+            want = blend.vectors(vec, head(torch.from_numpy(vec)).numpy())
+        rows.append(row(f"features vector + head, blend {args.blend:g}", "features (1, 202), real frames", r))
+        rows[-1]["cos_err"] = cos_err(got, want)
+        show(rows[-1])
     return rows
+
+
+def cos_err(got: np.ndarray, want: np.ndarray, *, per: int = 1) -> float:
+    """Largest |cos(got_i, got_j) - cos(want_i, want_j)|, within each of ``per`` equal groups of rows (tracks)."""
+    worst = 0.0
+    for g, w in zip(np.array_split(got, per), np.array_split(want, per), strict=True):
+        gu, wu = (x / np.linalg.norm(x, axis=1, keepdims=True) for x in (g, w))
+        worst = max(worst, float(np.abs(gu @ gu.T - wu @ wu.T).max()))
+    print(f"  cosine of the outputs vs search's blended vectors: max |diff| {worst:.2e}")
+    return worst
 
 
 def cnn_rows(d: Path, args: argparse.Namespace) -> list[dict]:
@@ -261,6 +307,26 @@ def track_rows(d: Path, args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def openl3_blend_row(o, head, wo: np.ndarray, d: Path, args: argparse.Namespace) -> dict:
+    """OpenL3 512 + head carrying search's blend; the standardisation from 4x the parity windows (other cuts)."""
+    import torch
+
+    from workbench.export import audio_in, coreml, mil_eval
+    from workbench.similarity.blend import Blend
+    from workbench.train.triplet import _standardise_stats
+
+    stats_windows = audio_in.file_windows(real_files(), audio_in.audio_spec(o), n_windows=4 * len(wo), seed=7)
+    blend = Blend(args.blend, *_standardise_stats(audio_in.reference(o)(stats_windows)))
+    r = coreml.export_embedding_model(head, d / "ob.mlpackage", backbone=o, windows=wo, blend=blend)
+    got = np.concatenate([mil_eval.run(r.path, {"samples": w[None]})["embedding_blend"] for w in wo])
+    b = audio_in.reference(o)(wo)
+    with torch.no_grad():
+        want = blend.vectors(b, head(torch.from_numpy(b)).numpy())
+    out = row(f"openl3 512 + head, blend {args.blend:g} -> {got.shape[1]}", "samples (1, 48000) 48 kHz", r)
+    out["cos_err"] = cos_err(got, want)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--windows", type=int, default=8, help="parity windows per model (default 8)")
@@ -272,6 +338,8 @@ def main() -> None:
     ap.add_argument("--no-openl3", action="store_true", help="skip the OpenL3 models (minutes)")
     ap.add_argument("--no-cnn", action="store_true", help="skip the CNN models")
     ap.add_argument("--json", type=Path, help="also write the rows here")
+    ap.add_argument("--blend", type=float, default=0.0,
+                    help="also export the embedding models carrying search's blend with this backbone share (0: no)")
     ap.add_argument("--no-track", action="store_true", help="skip the whole-track section model")
     ap.add_argument("--sections-devset", type=Path, default=Path("/work/wt/devdata/sections-s18"),
                     help="tracks with section truth (training on its dev split, parity on held_out tracks)")
@@ -313,6 +381,9 @@ def main() -> None:
                     rows.append(row("openl3 512 + head -> 256", oinp, coreml.export_embedding_model(
                         oh, d / "oe.mlpackage", backbone=o, windows=wo)))
                     show(rows[-1])
+                    if args.blend:
+                        rows.append(openl3_blend_row(o, oh, wo, d, args))
+                        show(rows[-1])
                     r = coreml.export_classifier(oc, d / "oc.mlpackage", backbone=o, windows=wo)
                     rows.append(row("openl3 512 + dj_section (frame)", oinp, r,
                                     label_counts(r, wo, audio_in.reference(o, oc))))

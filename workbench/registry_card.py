@@ -24,8 +24,9 @@ def _table(rows: list[tuple[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def _blend_lines(model_type: str, metrics: dict[str, Any]) -> list[str]:
-    """What an app must add to an embedding or head model whose run blends the head with its backbone in search.
+def _blend_lines(model_type: str, metrics: dict[str, Any], meta: dict[str, Any] | None = None) -> list[str]:
+    """What an app must add to an embedding or head model whose run blends the head with its backbone in search,
+    or, for an embedding model that carries the blend (``search_blend`` in its metadata), that it adds nothing.
 
     Parameters
     ----------
@@ -33,13 +34,25 @@ def _blend_lines(model_type: str, metrics: dict[str, Any]) -> list[str]:
         The version's model type.
     metrics : dict
         The run's metrics (``metrics.json``); ``blend.weight`` is the backbone's share of the cosine.
+    meta : dict or None
+        The package's metadata (``search_blend``: the blend the model computes).
     """
+    carried = (meta or {}).get("search_blend")
+    if model_type == "embedding" and isinstance(carried, dict) and carried.get("weight"):
+        w = float(carried["weight"])
+        return [f"- search blend: carried inside the model. Its output `{carried.get('output', 'embedding_blend')}` "
+                f"({carried.get('dim')} floats per window) is [sqrt({w:g}) x the unit z-scored backbone vector "
+                f"({carried.get('backbone_dim')} floats), sqrt({1 - w:g}) x the head ({carried.get('head_dim')} "
+                f"floats)]: its plain cosine is workbench search's window score, {w:g} x the cosine of the backbone "
+                f"vectors (z-scored with the training windows' statistics) + {1 - w:g} x the cosine of the head; "
+                "the app adds nothing"]
     weight = (metrics.get("blend") or {}).get("weight") if isinstance(metrics.get("blend"), dict) else None
     if model_type not in ("embedding", "head") or not weight:
         return []
     return [f"- search blend: workbench ranks with {weight:g} x the cosine of the backbone vectors (z-scored with "
             f"the training windows' statistics) + {1 - weight:g} x the cosine of this head's output; this model "
-            "outputs the head alone, so an app that wants the same ranking blends the two itself"]
+            "outputs the head alone, so an app that wants the same ranking blends the two itself"
+            + (" (or uses this run's embedding model, whose output carries the blend)" if model_type == "head" else "")]
 
 
 def model_card(doc: dict[str, Any]) -> str:
@@ -132,7 +145,11 @@ def model_card(doc: dict[str, Any]) -> str:
     for key, what in (("fp32_island", "float32 island"), ("audio_in", "audio input")):
         if meta.get(key):
             lines.append(f"- {what}: {meta[key]}")
-    lines += _blend_lines(mtype, doc.get("metrics") or meta.get("training_metrics") or {})
+    norm = meta.get("track_norm")
+    if isinstance(norm, dict):  # a vector-in section model over window features z-scored within the track
+        lines.append(f"- input normalisation the app does per track: {norm.get('how')}; raw columns "
+                     f"{norm.get('raw_columns')} of {norm.get('dim')}")
+    lines += _blend_lines(mtype, doc.get("metrics") or meta.get("training_metrics") or {}, meta)
     lines += [
         "",
         "## Checks made on the build machine (Linux)",
@@ -232,7 +249,8 @@ def _swift_predict(meta: dict[str, Any]) -> list[str]:
     if meta.get("labels"):
         lines.append('let label = out.featureValue(for: "label")?.stringValue')
     else:
-        lines.append('let embedding = out.featureValue(for: "embedding_256")?.multiArrayValue')
+        output = next(iter(meta.get("outputs") or {}), "embedding_256")  # embedding_blend: search's blend inside
+        lines.append(f'let embedding = out.featureValue(for: "{output}")?.multiArrayValue  // compare by cosine')
     if meta.get("input_range"):  # a whole-track model: the track's length, not the traced example
         lines[0] = (f"let x = try MLMultiArray(shape: [1, NSNumber(value: samples.count)], dataType: {dtype})  "
                     f"// the whole track's samples (flexible length {meta['input_range']})")

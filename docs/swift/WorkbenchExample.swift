@@ -9,6 +9,15 @@
 // feature frontend) takes the whole track, (1, n_samples) of 1 s to 20 min, one row out per window.
 // tests/test_swift_example.py and test_export_features_audio.py check the names and shapes below.
 //
+// Ranking like `workbench similar`: where the run's search blends the head with its backbone (backbone
+// share w > 0, "com.workbench.search_blend"), the embedding model's output is "embedding_blend", the
+// unit vector [sqrt(w) * unit(z-scored backbone), sqrt(1 - w) * head]; its plain cosine IS search's
+// window score w * cos(backbone) + (1 - w) * cos(head), so the app adds nothing. Search compares two
+// tracks by their window sets (`vibe` below). Note: search's windows are the means of the backbone's
+// frames over the run's window (8 s, every 2 s) before the head; a model with a head over each frame
+// (its rows) matches search window for window only where the window is that frame (or, for the
+// vector-in embedding model, when the app feeds it the mean of the frames of search's window).
+//
 // Build: add the .mlpackage files to an Xcode target (Xcode compiles them to .mlmodelc), or
 // compile by hand: `xcrun coremlcompiler compile embedding.mlpackage .` and load the .mlmodelc.
 
@@ -20,6 +29,10 @@ import CoreML
 enum Workbench {
     static let inputName = "samples"
     static let embeddingOutput = "embedding_256"  // model type "embedding" of a head over a backbone, unit length
+    static let blendOutput = "embedding_blend"  // model type "embedding" carrying search's blend: cosine = search's score
+    static let searchBlendKey = "com.workbench.search_blend"  // JSON: weight, dim, backbone_dim, head_dim
+    static let vectorInputName = "embedding"  // vector-in models (head, a dj_section over window features): (1, dim)
+    static let trackNormKey = "com.workbench.track_norm"  // JSON: raw_columns; z-score the others per track
     static let backboneOutput = "embedding"  // the backbone's own embedding; also the embedding model of a CNN run
     static let labelOutput = "label"  // model type "dj_section": the top label (String)
     static let probabilitiesOutput = "label_probs"  // model type "dj_section": [label: probability]
@@ -153,9 +166,10 @@ func embeddings(model: MLModel, url: URL) throws -> [[Float]] {
         : predictions(model: model, contract: contract, windows: w)
     var rows: [[Float]] = []
     for out in outputs {
-        // a head over a backbone says "embedding_256"; a CNN trained end to end (its own embedding model) "embedding"
-        guard let e = (out.featureValue(for: Workbench.embeddingOutput) ?? out.featureValue(for: Workbench.backboneOutput))?
-            .multiArrayValue else { continue }
+        // search's blend inside says "embedding_blend"; a head over a backbone "embedding_256"; a CNN trained end
+        // to end (its own embedding model) "embedding"
+        guard let e = (out.featureValue(for: Workbench.blendOutput) ?? out.featureValue(for: Workbench.embeddingOutput)
+            ?? out.featureValue(for: Workbench.backboneOutput))?.multiArrayValue else { continue }
         let dim = e.shape[1].intValue
         let p = e.dataPointer.bindMemory(to: Float.self, capacity: e.count)  // fp32 output
         for r in 0..<e.shape[0].intValue { rows.append(Array(UnsafeBufferPointer(start: p + r * dim, count: dim))) }
@@ -171,10 +185,68 @@ func trackEmbedding(_ rows: [[Float]]) -> [Float] {
     return norm > 0 ? vDSP.divide(mean, norm) : mean
 }
 
-/// Cosine similarity of two embeddings (the dot product of unit vectors).
+/// Cosine similarity of two embeddings (the dot product of unit vectors). Of two "embedding_blend" rows it is
+/// search's blended window score.
 func cosine(_ a: [Float], _ b: [Float]) -> Float {
     let denominator = sqrt(vDSP.sumOfSquares(a) * vDSP.sumOfSquares(b))
     return denominator > 0 ? vDSP.dot(a, b) / denominator : 0
+}
+
+/// How well the windows of `c` cover those of `q` (workbench.similarity.sets_search.raw_vibe): each window of
+/// `q` takes its most similar window of `c` (cosine), averaged over `q`'s windows.
+func cover(_ q: [[Float]], _ c: [[Float]]) -> Float {
+    guard !q.isEmpty, !c.isEmpty else { return 0 }
+    var total: Float = 0
+    for a in q { total += c.map { cosine(a, $0) }.max() ?? 0 }
+    return total / Float(q.count)
+}
+
+/// Search's raw vibe of two library tracks: the cover both ways, averaged (an excerpt as the query uses
+/// `cover(excerpt, track)` alone). Search then calibrates it against a typical pair of the library's tracks
+/// ((raw - baseline) / (1 - baseline), clipped to [0, 1]).
+func vibe(_ a: [[Float]], _ b: [[Float]]) -> Float {
+    (cover(a, b) + cover(b, a)) / 2
+}
+
+/// The columns a vector-in section model over window features (the "bars" layouts: downbeats computed by
+/// the app) leaves raw; every other column is z-scored within the track ("com.workbench.track_norm").
+func rawColumns(model: MLModel) -> Set<Int>? {
+    let meta = model.modelDescription.metadata[.creatorDefinedKey] as? [String: String] ?? [:]
+    guard let json = meta[Workbench.trackNormKey]?.data(using: .utf8),
+          let norm = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
+          let raw = norm["raw_columns"] as? [Int] else { return nil }
+    return Set(raw)
+}
+
+/// Each column z-scored over the track's windows, as the workbench's `track_norm` does before the classifier:
+/// (x - mean) / max(std, 1e-6) with the population std (divide by n), except the raw columns (position, ends).
+func zScoredWithinTrack(_ rows: [[Float]], raw: Set<Int>) -> [[Float]] {
+    guard let dim = rows.first?.count else { return rows }
+    var out = rows
+    let n = Float(rows.count)
+    for j in 0..<dim where !raw.contains(j) {
+        let column = rows.map { $0[j] }
+        let mean = column.reduce(0, +) / n
+        let variance = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
+        let std = max(variance.squareRoot(), 1e-6)
+        for i in 0..<rows.count { out[i][j] = (rows[i][j] - mean) / std }
+    }
+    return out
+}
+
+/// A vector-in section model over a whole track's window features (one row per window, computed by the app):
+/// z-scored within the track when the model says so, then one prediction per window.
+func vectorSections(model: MLModel, features: [[Float]]) throws -> [(label: String, probability: Double)] {
+    let rows = rawColumns(model: model).map { zScoredWithinTrack(features, raw: $0) } ?? features
+    return try rows.map { row in
+        let x = try MLMultiArray(shape: [1, NSNumber(value: row.count)], dataType: .float32)
+        row.withUnsafeBufferPointer { x.dataPointer.bindMemory(to: Float.self, capacity: row.count).update(from: $0.baseAddress!, count: row.count) }
+        let input = try MLDictionaryFeatureProvider(dictionary: [Workbench.vectorInputName: MLFeatureValue(multiArray: x)])
+        let out = try model.prediction(from: input)
+        let label = out.featureValue(for: Workbench.labelOutput)?.stringValue ?? "?"
+        let probs = out.featureValue(for: Workbench.probabilitiesOutput)?.dictionaryValue ?? [:]
+        return (label, probs[label]?.doubleValue ?? 0)
+    }
 }
 
 /// The DJ section label and its probability for every window of a file.
@@ -223,9 +295,10 @@ struct WorkbenchExample {
         config.computeUnits = .all  // the Neural Engine where it can
         let embedder = try MLModel(contentsOf: URL(fileURLWithPath: args[1]), configuration: config)
         let sectioner = try MLModel(contentsOf: URL(fileURLWithPath: args[2]), configuration: config)
-        let a = trackEmbedding(try embeddings(model: embedder, url: URL(fileURLWithPath: args[3])))
-        let b = trackEmbedding(try embeddings(model: embedder, url: URL(fileURLWithPath: args[4])))
-        print("cosine similarity:", cosine(a, b))
+        let rowsA = try embeddings(model: embedder, url: URL(fileURLWithPath: args[3]))
+        let rowsB = try embeddings(model: embedder, url: URL(fileURLWithPath: args[4]))
+        print("vibe (search's window-set score, raw):", vibe(rowsA, rowsB))
+        print("cosine of the mean vectors:", cosine(trackEmbedding(rowsA), trackEmbedding(rowsB)))
         if sectioner.modelDescription.outputDescriptionsByName[Workbench.timesOutput] != nil {  // whole-track model
             for s in try trackSections(model: sectioner, url: URL(fileURLWithPath: args[3])) {
                 print(String(format: "%7.1f s  %@  %.2f", s.centreSeconds, s.label, s.probability))

@@ -115,6 +115,7 @@ class TrackAudio(nn.Module):
     def __init__(self, backbone: nn.Module, head: nn.Module | None) -> None:
         super().__init__()
         self.backbone, self.head = backbone.eval(), head
+        self.columns = Columns()  # its own scope: float32 where search's blend z-scores the rows
 
     def forward(self, x: torch.Tensor) -> Any:
         """One row per window of the track.
@@ -130,4 +131,21 @@ class TrackAudio(nn.Module):
         e = self.backbone(x)
         if self.head is None:
             return e
-        return self.head(e.transpose(0, 1).unsqueeze(0).unsqueeze(2))[0, :, 0].transpose(0, 1)
+        return self.head(self.columns(e))[0, :, 0].transpose(0, 1)
+
+
+class Columns(nn.Module):
+    """Rows ``(n, d)`` to the Neural-Engine layout ``(1, d, 1, n)`` (a submodule, so its ops have a scope)."""
+
+    def forward(self, e: torch.Tensor) -> torch.Tensor:
+        """The rows as columns of one sequence.
+
+        Parameters
+        ----------
+        e : torch.Tensor [shape=(n, d)]
+
+        Returns
+        -------
+        torch.Tensor [shape=(1, d, 1, n)]
+        """
+        return e.transpose(0, 1).unsqueeze(0).unsqueeze(2)

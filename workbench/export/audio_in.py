@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from workbench.export.coreml_finish import ExportResult
     from workbench.models.heads import EmbeddingHead, SectionClassifier
+    from workbench.similarity.blend import Blend
 
 #: The input name of every audio-in model.
 AUDIO_INPUT = "samples"
@@ -180,7 +181,7 @@ def audio_module(backbone: Any) -> Any:
 
 
 def audio_model(backbone: Any, head: EmbeddingHead | SectionClassifier | None = None, *, batch: int = 1,
-                probabilities: bool = True) -> torch.nn.Module:
+                probabilities: bool = True, blend: Blend | None = None) -> torch.nn.Module:
     """The exportable module: samples ``(batch, n_samples)`` -> backbone [-> head] -> ``(batch, out)``.
 
     Parameters
@@ -193,6 +194,9 @@ def audio_model(backbone: Any, head: EmbeddingHead | SectionClassifier | None = 
         The static batch of windows.
     probabilities : bool
         A classifier outputs softmax probabilities.
+    blend : Blend or None
+        Search's blend of an embedding head with the backbone (:mod:`workbench.export.search_blend`):
+        the output is then the blended vector ``(batch, dim + head.out_dim)``.
 
     Returns
     -------
@@ -206,16 +210,26 @@ def audio_model(backbone: Any, head: EmbeddingHead | SectionClassifier | None = 
     spec = audio_spec(backbone)
     if head is not None and head.in_dim != spec.dim:
         raise ParameterError(f"head.in_dim ({head.in_dim}) must equal the backbone's embedding size ({spec.dim})")
+    if blend is not None and (head is None or head.kind != "embedding_head"):
+        raise ParameterError("a search blend goes with an embedding head; got "
+                             f"{getattr(head, 'kind', None)!r}")
+
+    from workbench.export.search_blend import blend_openl3, maybe_blended
+
+
     if spec.track_range:
         if batch != 1:
             raise ParameterError(f"batch must be 1 for the whole-track model of {spec.name}; got {batch}")
-        return TrackAudio(audio_module(backbone), ANEHead(head, probabilities=probabilities) if head else None).eval()
+        return TrackAudio(audio_module(backbone),
+                          maybe_blended(ANEHead(head, probabilities=probabilities), blend) if head else None).eval()
     if hasattr(backbone, "network") and hasattr(backbone, "input_repr"):
         if head is None:
             return BareOpenL3(backbone).set_batch(batch).eval()
-        return build_openl3(backbone, head, input="samples", probabilities=probabilities).set_batch(batch)
+        model = build_openl3(backbone, head, input="samples", probabilities=probabilities).set_batch(batch)
+        return (model if blend is None else blend_openl3(model, backbone, blend)).eval()
     ane_head = ANEHead(head, probabilities=probabilities) if head is not None else None
-    return ModuleAudio(audio_module(backbone), ane_head, dim=spec.dim, batch=batch).eval()
+    return ModuleAudio(audio_module(backbone), maybe_blended(ane_head, blend) if ane_head is not None else None,
+                       dim=spec.dim, batch=batch).eval()
 
 
 def reference(backbone: Any, head: EmbeddingHead | SectionClassifier | None = None) -> Any:
@@ -286,7 +300,8 @@ def backbone_metadata(backbone: Any) -> dict[str, Any]:
 
 def _export(module: Any, spec: AudioSpec, path: str | os.PathLike[str], *, model_type: str, batch: int,
             output_name: str, output_desc: dict[str, str], labels: tuple[str, ...] | None, meta: dict[str, Any],
-            reference_fn: Any, windows: np.ndarray | None, fp32_frontend: bool | None = None, **kw: Any) -> ExportResult:
+            reference_fn: Any, windows: np.ndarray | None, fp32_frontend: bool | None = None,
+            extra_fp32_scopes: tuple[str, ...] = (), **kw: Any) -> ExportResult:
     from workbench.export.coreml_finish import _finish
 
     kw = {"io_dtype": "fp32", "deployment_target": "macOS14", "compress": None, "overwrite": False, "strict": False,
@@ -298,10 +313,14 @@ def _export(module: Any, spec: AudioSpec, path: str | os.PathLike[str], *, model
         from workbench.export.ane_openl3 import EXACT_FLOOR, SPEC_FLOOR
 
         frontend.floor = EXACT_FLOOR if spec.fp32_scopes else SPEC_FLOOR
+    if extra_fp32_scopes:  # e.g. search's blend (its standardisation of the backbone vector)
+        spec = replace(spec, fp32_scopes=spec.fp32_scopes + tuple(extra_fp32_scopes))
     meta = {**meta, **spec.metadata(), "batch": batch,
             "frontend": "included: the spectrogram is computed inside the model from the samples"}
     if spec.fp32_scopes:
-        meta["fp32_island"] = f"spectrogram frontend ({', '.join(spec.fp32_scopes)}) kept in float32"
+        own = len(spec.fp32_scopes) > len(extra_fp32_scopes)  # the frontend's island, and/or search's blend's
+        meta["fp32_island"] = (f"{'spectrogram frontend' if own else 'search blend (backbone z-score)'} "
+                               f"({', '.join(spec.fp32_scopes)}) kept in float32")
     if spec.track_range:
         kw["input_range"] = {1: spec.track_range}
     return _finish(module, path, model_type=model_type, input_name=AUDIO_INPUT, input_shape=(batch, spec.n_samples),
@@ -359,8 +378,11 @@ def export_backbone(backbone: Any, path: str | os.PathLike[str], *, batch: int =
 
 def export_audio_embedding(head: EmbeddingHead, path: str | os.PathLike[str], *, backbone: Any, batch: int = 1,
                            metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
-                           **kw: Any) -> ExportResult:
+                           blend: Blend | None = None, **kw: Any) -> ExportResult:
     """Export the embedding model from audio: ``samples`` -> backbone -> head -> ``embedding_256``.
+
+    With search's ``blend`` (backbone share > 0) the output is ``embedding_blend``, the blended unit
+    vector of :mod:`workbench.export.search_blend`, whose plain cosine is search's window score.
 
     Parameters
     ----------
@@ -372,6 +394,8 @@ def export_audio_embedding(head: EmbeddingHead, path: str | os.PathLike[str], *,
     metadata : dict or None
         Keys of :func:`~workbench.export.coreml_meta.build_metadata` and extras.
     windows : np.ndarray [shape=(n, n_samples)] or None
+    blend : Blend or None
+        Search's blend of the head with the backbone (``weight > 0``); None: the head alone.
     **kw
         See :func:`export_backbone`.
 
@@ -386,11 +410,19 @@ def export_audio_embedding(head: EmbeddingHead, path: str | os.PathLike[str], *,
                           f"{audio_track.what_in(spec)} to a {head.out_dim}-d L2-normalised embedding.")
     meta.update(backbone_metadata(backbone),
                 **({"standardisation": audio_track.STANDARDISATION} if spec.track_range else {}))
-    return _export(audio_model(backbone, head, batch=batch), spec, path, model_type="embedding", batch=batch,
-                   output_name="embedding_256",
-                   output_desc={"embedding_256": f"{head.out_dim}-d embedding of each window, unit L2 norm (dot "
-                                                 "product = cosine similarity)"},
-                   labels=None, meta=meta, reference_fn=reference(backbone, head), windows=windows, **kw)
+    if blend is None:
+        return _export(audio_model(backbone, head, batch=batch), spec, path, model_type="embedding", batch=batch,
+                       output_name="embedding_256",
+                       output_desc={"embedding_256": f"{head.out_dim}-d embedding of each window, unit L2 norm (dot "
+                                                     "product = cosine similarity)"},
+                       labels=None, meta=meta, reference_fn=reference(backbone, head), windows=windows, **kw)
+    from workbench.export.search_blend import BLEND_OUTPUT, BLEND_SCOPES, blended_parts
+
+    parts = blended_parts(backbone, head, blend, reference(backbone), meta=meta,
+                          what=f"{spec.name} and the trained head", row=audio_track.what_in(spec))
+    return _export(audio_model(backbone, head, batch=batch, blend=blend), spec, path, model_type="embedding",
+                   batch=batch, output_name=BLEND_OUTPUT, output_desc=parts["output_desc"], labels=None, meta=meta,
+                   reference_fn=parts["reference"], windows=windows, extra_fp32_scopes=BLEND_SCOPES, **kw)
 
 
 def export_audio_classifier(classifier: SectionClassifier, path: str | os.PathLike[str], *, backbone: Any,

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from workbench.embed.features import FeatureFrontend
     from workbench.embed.openl3 import OpenL3
     from workbench.models.heads import EmbeddingHead, SectionClassifier
+    from workbench.similarity.blend import Blend
 
 INPUTS = ("samples", "logmel")
 #: Inputs of the embedding model: audio (the default), OpenL3's log-mel patch, the feature vector.
@@ -77,8 +78,13 @@ EMBEDDING_INPUTS = ("samples", "logmel", "features")
 def export_head(head_or_checkpoint: EmbeddingHead | str | os.PathLike[str] | dict[str, Any], path: str | os.PathLike[str], *, io_dtype: str = "fp32",
                 deployment_target: str = "macOS14", compress: str | None = None,
                 metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
-                model_type: str = "head", overwrite: bool = False, strict: bool = False) -> ExportResult:
+                model_type: str = "head", overwrite: bool = False, strict: bool = False,
+                blend: Blend | None = None) -> ExportResult:
     """Export the embedding head alone: ``embedding`` (1, in_dim) -> ``embedding_256`` (1, 256), L2-normalised.
+
+    The ``head`` model is the head alone (its card says what search adds); the vector-in ``embedding``
+    model of the feature frontend carries search's ``blend`` when one is given (output ``embedding_blend``,
+    :mod:`workbench.export.search_blend`).
 
     Parameters
     ----------
@@ -92,22 +98,45 @@ def export_head(head_or_checkpoint: EmbeddingHead | str | os.PathLike[str] | dic
         Real pooled embeddings for the parity check (skipped when None).
     model_type : "head", or "embedding" for the feature-frontend embedding model.
     strict : raise :class:`ExportError` when the lint has errors or parity fails.
+    blend : Blend or None
+        Search's blend (backbone share > 0) for the ``embedding`` model; refused for the ``head`` model.
     """
     from workbench.export.ane_layers import build_head
 
     check_choice("model_type", model_type, ("head", "embedding"))
+    if blend is not None and model_type == "head":
+        raise ParameterError("the head model is the head alone (its card says what search adds); a blend goes "
+                             "with model_type='embedding'")
     head = cast("EmbeddingHead", _load_head(head_or_checkpoint, "embedding_head"))
     meta = _head_metadata(head, model_type, metadata,
                           "Triplet embedding head: a pooled backbone embedding to a 256-d L2-normalised "
                           "embedding for similarity search.")
     backbone = meta.get("backbone") or {}
-    return _finish(build_head(head), path, model_type=model_type, input_name="embedding" if model_type == "head"
-                   else "features", input_shape=(1, head.in_dim), output_name="embedding_256", io_dtype=io_dtype,
+    module, out_name, ref = build_head(head), "embedding_256", _torch_ref(head)
+    out_desc = {"embedding_256": f"{head.out_dim}-d embedding, unit L2 norm (compare with the dot product = cosine "
+                                 "similarity)"}
+    scopes: tuple[str, ...] = ()
+    if blend is not None:
+        from workbench.export.search_blend import (
+            BLEND_OUTPUT,
+            BLEND_SCOPES,
+            ANEBlendHead,
+            VectorBlend,
+            blend_metadata,
+            blended_reference,
+        )
+
+        module = VectorBlend(ANEBlendHead(module.head, blend)).eval()
+        said = blend_metadata(blend, head.out_dim)
+        meta["search_blend"], out_name, out_desc = said["search_blend"], BLEND_OUTPUT, {BLEND_OUTPUT: said["output_desc"]}
+        ref, scopes = blended_reference(lambda x: x, head, blend), BLEND_SCOPES
+        meta["fp32_island"] = "search's blend (the backbone's z-score and its normalisation) kept in float32"
+    return _finish(module, path, model_type=model_type, input_name="embedding" if model_type == "head"
+                   else "features", input_shape=(1, head.in_dim), output_name=out_name, io_dtype=io_dtype,
                    deployment_target=deployment_target, compress=compress, meta=meta,
                    input_desc=describe_input("embedding", dim=head.in_dim, backbone=backbone),
-                   output_desc={"embedding_256": f"{head.out_dim}-d embedding, unit L2 norm (compare with the dot "
-                                                 "product = cosine similarity)"},
-                   labels=None, reference=_torch_ref(head), windows=windows, overwrite=overwrite, strict=strict)
+                   output_desc=out_desc, labels=None, reference=ref, windows=windows, overwrite=overwrite,
+                   strict=strict, fp32_scopes=scopes)
 
 
 def export_classifier(classifier_or_checkpoint: SectionClassifier | str | os.PathLike[str] | dict[str, Any],
@@ -231,8 +260,14 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
                            input: str = "samples", batch: int = 1, io_dtype: str = "fp32",
                            deployment_target: str = "macOS14", compress: str | None = None,
                            metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
-                           overwrite: bool = False, strict: bool = False) -> ExportResult:
+                           overwrite: bool = False, strict: bool = False,
+                           blend: Blend | bool | None = None) -> ExportResult:
     """Export the embedding model (model type ``"embedding"``).
+
+    Where search blends the head with its backbone (the run's ``model.pt`` holds a ``"blend"`` with a
+    backbone share ``w > 0``), the model outputs ``embedding_blend`` instead of ``embedding_256``: per
+    window ``concat(sqrt(w) * unit(z-scored backbone), sqrt(1 - w) * head)``, whose plain cosine is
+    search's window score (:mod:`workbench.export.search_blend`). With ``w = 0`` it is the head alone.
 
     ``input="samples"`` (the default): audio in, the backbone (OpenL3 or the trainable CNN) and
     its spectrogram inside (:func:`workbench.export.audio_in.export_audio_embedding`); for the
@@ -265,6 +300,9 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
         Replace an existing package.
     strict : bool
         Raise :class:`ExportError` when the lint has errors or parity fails.
+    blend : Blend, bool or None
+        Search's blend: None reads the checkpoint's (a path or dict; a head object has none), a
+        :class:`~workbench.similarity.blend.Blend` is used as given, False exports the head alone.
 
     Returns
     -------
@@ -277,8 +315,10 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
         vector from another backbone, the log-mel patch from anything but OpenL3).
     """
     from workbench.export.ane_layers import build_openl3
+    from workbench.export.search_blend import resolve_blend
 
     check_choice("input", input, EMBEDDING_INPUTS)
+    found = resolve_blend(head_or_checkpoint, blend)
     head = cast("EmbeddingHead", _load_head(head_or_checkpoint, "embedding_head"))
     is_features = (isinstance(backbone, str) and backbone.startswith("features")) \
         or type(backbone).__name__ == "FeatureFrontend"
@@ -287,7 +327,7 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
 
         return export_audio_embedding(head, path, backbone=backbone, batch=batch, metadata=metadata, windows=windows,
                                       io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
-                                      overwrite=overwrite, strict=strict)
+                                      overwrite=overwrite, strict=strict, blend=found)
     if input == "features":
         if not is_features:
             raise ParameterError(f"input='features' is the feature frontend's vector; the backbone is "
@@ -298,7 +338,8 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
                                        "or section to a 256-d L2-normalised embedding. The feature frontend is "
                                        "computed by the app.")
         return export_head(head, path, io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
-                           metadata=meta, windows=windows, model_type="embedding", overwrite=overwrite, strict=strict)
+                           metadata=meta, windows=windows, model_type="embedding", overwrite=overwrite, strict=strict,
+                           blend=found)
     if not hasattr(backbone, "network") or not hasattr(backbone, "input_repr"):
         raise ParameterError(f"input='logmel' is OpenL3's log-mel patch; the backbone is "
                              f"{getattr(backbone, 'name', backbone if isinstance(backbone, str) else type(backbone).__name__)!r}")
@@ -309,12 +350,31 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
     meta.update(_openl3_meta(openl3))
     meta["frontend"] = "not included: feed the log-mel patch"
     name, shape = _window_io(openl3, input)
-    return _finish(build_openl3(openl3, head, input=input), path, model_type="embedding", input_name=name,
-                   input_shape=shape, output_name="embedding_256", io_dtype=io_dtype,
-                   deployment_target=deployment_target, compress=compress, meta=meta, input_desc=describe_input(input),
-                   output_desc={"embedding_256": f"{head.out_dim}-d embedding of the window, unit L2 norm"},
-                   labels=None, reference=_torch_ref(_openl3_ref(openl3, head, input)), windows=windows,
-                   overwrite=overwrite, strict=strict)
+    module, out_name = build_openl3(openl3, head, input=input), "embedding_256"
+    ref = _torch_ref(_openl3_ref(openl3, head, input))
+    out_desc = {"embedding_256": f"{head.out_dim}-d embedding of the window, unit L2 norm"}
+    scopes: tuple[str, ...] = ()
+    if found is not None:  # search's blend around the head (OpenL3's map reaches it in (C, H, W) order)
+        from workbench.export.search_blend import (
+            BLEND_OUTPUT,
+            BLEND_SCOPE,
+            blend_metadata,
+            blend_openl3,
+            blended_reference,
+            openl3_order,
+        )
+
+        order = openl3_order(openl3)
+        module = blend_openl3(module, openl3, found)
+        said = blend_metadata(found, head.out_dim, order="" if order is None else "in the network's (C, H, W) order")
+        meta["search_blend"], out_name, out_desc = said["search_blend"], BLEND_OUTPUT, {BLEND_OUTPUT: said["output_desc"]}
+        ref = blended_reference(_torch_ref(_openl3_ref(openl3, lambda e: e, input)), head, found, order=order)
+        scopes = (BLEND_SCOPE,)
+        meta["fp32_island"] = "search's blend (the backbone's z-score and its normalisation) kept in float32"
+    return _finish(module, path, model_type="embedding", input_name=name, input_shape=shape, output_name=out_name,
+                   io_dtype=io_dtype, deployment_target=deployment_target, compress=compress, meta=meta,
+                   input_desc=describe_input(input), output_desc=out_desc, labels=None, reference=ref,
+                   windows=windows, overwrite=overwrite, strict=strict, fp32_scopes=scopes)
 
 
 def macos_predict(path: str | os.PathLike[str], inputs: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from workbench.runs import Run
     from workbench.train.sections.features import WindowFeatures
 
-__all__ = ["export_run", "exportable_runs", "not_exportable_reason", "run_windows"]
+__all__ = ["export_run", "exportable_runs", "not_exportable_reason", "run_windows", "track_norm_metadata"]
 
 #: Model types a run of each kind exports.
 _TYPES_OF_KIND = {"sections": ("dj_section",), "embeddings": ("head", "embedding")}
@@ -150,6 +150,53 @@ def run_windows(library: Library, run: Run, *, n_windows: int = 64, seed: int = 
     allf = np.concatenate(frames).astype(np.float32)
     pick = rng.choice(allf.shape[0], size=min(n_windows, allf.shape[0]), replace=False)
     return allf[np.sort(pick)]
+
+
+def track_norm_metadata(features: WindowFeatures, base_dim: int) -> dict[str, Any] | None:
+    """What an app must do to a vector-in section model's input when its layout z-scores within the track.
+
+    ``WindowFeatures(track_norm=True)`` (the default layout) standardises every column over the
+    track's windows (population std, floored at 1e-6) except the position and ``"ends"`` columns.
+
+    Parameters
+    ----------
+    features : WindowFeatures
+        The classifier's window layout.
+    base_dim : int
+        The backbone frame's size (202 for features-v1).
+
+    Returns
+    -------
+    dict or None
+        ``{"how": str, "raw_columns": [int, ...], "dim": int}``; None when the layout does not z-score.
+    """
+    from workbench.train.sections.dj_features import EXTRA_GROUPS
+
+    if not features.track_norm:
+        return None
+    n_ctx = len(features.context_s)
+    col = base_dim * (1 + n_ctx + (n_ctx if features.track_relative else 0)) if features.embedding else 0
+    raw: list[int] = []
+    if features.position:
+        raw, col = [col, col + 1], col + 2
+    for g in features.extra:
+        if g == "ends":
+            raw += list(range(col, col + EXTRA_GROUPS[g]))
+        col += EXTRA_GROUPS[g]
+    return {"how": "z-score every column over the track's windows, (x - mean) / max(std, 1e-6) with the population "
+                   "std (ddof 0), except the raw_columns (position and distance to the ends), before the model",
+            "raw_columns": raw, "dim": int(features.dim(base_dim))}
+
+
+def _vector_in_norm(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with ``track_norm`` (:func:`track_norm_metadata`) when a vector-in section model's layout z-scores."""
+    from workbench.train.sections.features import WindowFeatures
+
+    if not meta.get("window_features"):
+        return meta
+    features = WindowFeatures.from_dict(meta["window_features"])
+    norm = track_norm_metadata(features, int((meta.get("backbone") or {}).get("dim") or 202))
+    return {**meta, "track_norm": norm} if norm else meta
 
 
 def _window_features(run: Run) -> WindowFeatures | None:
@@ -354,6 +401,7 @@ def _jobs(run: Run, lib: Library, model_path: Any, meta: dict[str, Any], windows
             track = track_job(run, lib, model_path, meta, kw) if input == "samples" else None
             if track is not None:  # window features over the feature frontend: the whole-track model
                 return [("dj_section", track)]
+            meta = _vector_in_norm(meta)
             return [("dj_section", lambda p: coreml.export_classifier(model_path, p, metadata=meta, windows=windows,
                                                                       **kw))]
         return [("head", lambda p: coreml.export_head(model_path, p, metadata=meta, windows=windows, **kw)),
@@ -373,7 +421,7 @@ def _jobs(run: Run, lib: Library, model_path: Any, meta: dict[str, Any], windows
 
         clf = load_checkpoint(model_path)
         if clf.in_dim != dim:  # window features with context: the whole track is needed
-            meta = {**meta, "audio_in": f"not available: the classifier takes {clf.in_dim}-d window features "
+            meta = {**_vector_in_norm(meta), "audio_in": f"not available: the classifier takes {clf.in_dim}-d window features "
                                         "(context and track-relative blocks need the whole track); export "
                                         "the backbone model and compute the window features in the app"}
             return [("dj_section", lambda p: coreml.export_classifier(clf, p, metadata=meta, windows=windows, **kw))]
