@@ -45,7 +45,18 @@ map fitted on the other styles' suggestions, or on the whole training set's LOSO
 generator): per window / per suggestion: devset across styles 0.044 / 0.067, devset -> demo 0.238 / 0.169, demo
 across styles 0.098 / 0.083, demo -> devset dev 0.084 / 0.088. In the full run 4 of the 6 dev columns fall (worst
 0.251 -> 0.164), devset LOSO dev rises 0.047 -> 0.064 and demo -> devset dev 0.061 -> 0.070. Held-out columns, looked at
-once after the choice: 0.094 -> 0.057, 0.082 -> 0.072, 0.089 -> 0.113. Target 0.05 still missed: across styles
+once after the choice: 0.094 -> 0.057, 0.082 -> 0.072, 0.089 -> 0.113. Seeds 0/1/2 of the dev columns (served;
+``train_sections`` with the other set as ``external``, load 7-20):
+
+                                    per window (before)   per suggestion (after)
+    devset LOSO dev (across styles)  0.047/0.045/0.071     0.064/0.090/0.070
+    devset -> demo                   0.251/0.278/0.255     0.164/0.174/0.159
+    demo LOSO (across styles)        0.098/0.093/0.063     0.083/0.078/0.091
+    demo -> devset dev               0.061/0.112/0.099     0.070/0.129/0.108
+    mean of the four, worst cell     0.123, 0.278          0.107, 0.174
+
+A trade, not a clean win: the mean and the worst cell fall, the devset's across-style and demo -> devset columns
+rise (``config={"confidence_map_per": "window"}`` restores the old map). Target 0.05 still missed: across styles
 and generators the stated confidence does not follow a style's accuracy (demo LOSO: techno right 1.000 at mean
 confidence 0.71, downtempo 0.601 at 0.66), and the tie halves a drop's stated confidence (on the demo, drops stated
 at 0.3-0.5 are right; on the devset's trap and hip-hop, choruses called drops at the same confidence are wrong), so a
