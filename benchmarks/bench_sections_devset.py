@@ -96,9 +96,9 @@ Position weight 1.0 gives >= 0.85 at every seed on the devset's dev styles and +
 demo -> devset dev column 0.021 (mean of three seeds): the default stays 1.5 (``config={"position_weight": 1.0}``
 for it). Label families: labels that each occur on 2+ tracks and never together (verse/chorus vs build/drop/break)
 split the grammar into families, each smoothed on its own with its order priors renormalised, the best path plus
-its family's log share kept. The song path lost on its evidence, not on its prior (path scores printed on a
-6-style subset of the folds: the song path's summed evidence 10-20 below the EDM path's on most song tracks, the
-family prior 0.7-2.4), so it was dropped.
+its family's log share kept. The song path lost (path scores printed on a 6-style subset of the folds, 9 song
+tracks: its summed evidence 13-30 below the EDM path's on 4, within 4 on 3, better by 8-14 on 2; the weighted
+family prior 0.7-2.4 against it; the song path won 1 of the 9), so it was dropped.
 
 Session 7 (2026-12-06, 02:00-02:30 UTC, load 13-15; figures seeded). Defaults unchanged: no change helped the devset's
 dev tracks without hurting another column. Closest: ``tie_weight`` 0.5 (config; the grammar pulls the chorus and
