@@ -68,3 +68,50 @@ def test_report_says_when_the_identity_was_kept():
            "suggestions": {"fitted_on": "Platt", "map_dropped": "identity kept: the map fitted on other groups raised"}}
     html = calibration_part({"calibration": cal}, lambda name, fig, alt: "")
     assert "temperature fitted, not kept" in html and "1.7" in html and "the map fitted on other groups raised" in html
+
+
+def test_each_suggestion_counts_once_in_the_map():
+    from workbench.train.sections.transfer import per_suggestion_weights
+
+    w = per_suggestion_weights(np.array([7, 7, 7, 7, 9, 9]), np.array([0, 0, 0, 1, 0, 0]))
+    assert w.tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 1.0, 0.5, 0.5])
+    assert per_suggestion_weights(np.zeros(0), np.zeros(0)).shape == (0,)
+
+
+def test_platt_weights_move_the_map_and_are_checked():
+    from workbench.evaluate.calibration import fit_platt
+
+    rng = np.random.default_rng(18)
+    # one long suggestion stated at 0.9 and wrong (100 windows), ten short ones at 0.9 and right (2 windows each)
+    conf = np.concatenate([np.full(100, 0.9), np.full(20, 0.9), rng.uniform(0.2, 0.4, 60)])
+    right = np.concatenate([np.zeros(100, bool), np.ones(20, bool), rng.uniform(size=60) < 0.3])
+    per_window = fit_platt(conf, right)[1][90]
+    per_suggestion = fit_platt(conf, right, sample_weight=np.concatenate([np.full(100, 0.01), np.full(20, 0.5),
+                                                                           np.ones(60)]))[1][90]
+    assert per_window < 0.5 < per_suggestion  # counted once, the long wrong one no longer outweighs ten right ones
+    assert fit_platt(conf[:3], np.array([True, True, False]), sample_weight=np.array([1.0, 1.0, 0.0]))[1].min() == 1.0
+    with pytest.raises(ValueError, match="sample_weight must be"):
+        fit_platt(conf, right, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="sample_weight must be"):
+        fit_platt(conf, right, sample_weight=-np.ones(len(conf)))
+
+
+def test_confidence_map_per_is_a_config_choice():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_sections_transfer import FAST, _data
+
+    from workbench.train.sections import train_sections
+
+    data = _data(groups=("a", "b", "c"), per_group=3)
+    each = train_sections(data, config={**FAST, "calibration_guard": False}, progress=False)
+    assert "each suggestion counted once" in each.metrics["calibration"]["suggestions"]["fitted_on"]
+    assert "suggestions (each counted once)" in each.metrics["transfer"]["leave_one_group_out"]["calibration"][
+        "suggestions"]["how"]
+    win = train_sections(data, config={**FAST, "calibration_guard": False, "confidence_map_per": "window"},
+                         progress=False)
+    assert "each window counted once" in win.metrics["calibration"]["suggestions"]["fitted_on"]
+    with pytest.raises(ValueError, match="confidence_map_per must be 'suggestion' or 'window'; got 'track'"):
+        train_sections(data, config={**FAST, "confidence_map_per": "track"}, progress=False)

@@ -287,7 +287,8 @@ def apply_confidence_map(confidence: np.ndarray, knots: tuple[np.ndarray, np.nda
     return np.interp(np.asarray(confidence, dtype=np.float64), x, y)
 
 
-def fit_platt(confidence: np.ndarray, correct: np.ndarray, *, n_knots: int = 101) -> tuple[np.ndarray, np.ndarray]:
+def fit_platt(confidence: np.ndarray, correct: np.ndarray, *, n_knots: int = 101,
+              sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A smooth monotone map from stated confidence to the share right: logistic regression on its logit (Platt).
 
     Two parameters, so it holds better than :func:`fit_isotonic` when the held-out folds are
@@ -301,6 +302,9 @@ def fit_platt(confidence: np.ndarray, correct: np.ndarray, *, n_knots: int = 101
         Whether each held-out prediction was right.
     n_knots : int >= 2
         Points of [0, 1] the map is tabulated at.
+    sample_weight : np.ndarray [shape=(n,)], optional
+        Non-negative weight of each prediction (e.g. one over the windows of its suggestion, so
+        that each suggestion counts once); None: all 1.
 
     Returns
     -------
@@ -310,7 +314,8 @@ def fit_platt(confidence: np.ndarray, correct: np.ndarray, *, n_knots: int = 101
     Raises
     ------
     ParameterError
-        As :func:`confidence_ece`, or ``n_knots`` < 2.
+        As :func:`confidence_ece`, or ``n_knots`` < 2, or ``sample_weight`` not (n,) finite values >= 0
+        with a positive sum.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -318,7 +323,15 @@ def fit_platt(confidence: np.ndarray, correct: np.ndarray, *, n_knots: int = 101
     if isinstance(n_knots, bool) or not isinstance(n_knots, int) or n_knots < 2:
         raise ParameterError(f"n_knots must be an int >= 2; got {n_knots!r}")
     r = np.asarray(correct, dtype=bool)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if w is not None and (w.shape != r.shape or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0):
+        raise ParameterError(f"sample_weight must be ({len(r)},) finite values >= 0 with a positive sum; "
+                             f"got shape {w.shape}")
     x = np.linspace(0.0, 1.0, n_knots)
+    if w is not None:  # outcomes of zero weight do not count
+        r_seen = r[w > 0]
+        if r_seen.all() or not r_seen.any():
+            return x, np.full(n_knots, float(r_seen.all()))
     if r.all() or not r.any():  # one outcome only: the share right is that outcome
         return x, np.full(n_knots, float(r.all()))
 
@@ -333,5 +346,5 @@ def fit_platt(confidence: np.ndarray, correct: np.ndarray, *, n_knots: int = 101
         c = np.clip(np.asarray(c, dtype=np.float64), 1e-4, 1 - 1e-4)
         return np.log(c / (1 - c))
 
-    model = LogisticRegression(C=1.0).fit(logit(confidence)[:, None], r)
+    model = LogisticRegression(C=1.0).fit(logit(confidence)[:, None], r, sample_weight=w)
     return x, model.predict_proba(logit(x)[:, None])[:, 1]

@@ -47,7 +47,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "validate_on_groups": False,
     "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "duration_alpha": 1.0, "tie_weight": 0.5,
     "position_weight": 1.5, "novelty_weight": 8.0,
-    "calibrate": True, "calibration_guard": True, "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
+    "calibrate": True, "calibration_guard": True, "confidence_map_per": "suggestion",
+    "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
@@ -222,7 +223,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         before decides: :class:`~workbench.train.sections.grammar.Grammar`); else ``transitions``.
         ``calibrate``: fit a temperature on held-out predictions (and a Platt map of the
         suggestions' confidence); ``calibration_guard``: keep the identity instead of either where,
-        fitted on the other groups, it raised the held-out groups' ECE; ``uncertain_below``: the
+        fitted on the other groups, it raised the held-out groups' ECE; ``confidence_map_per``:
+        ``"suggestion"`` (each out-of-fold suggestion counts once in the Platt fit, whatever its
+        length) or ``"window"`` (each scored window once); ``uncertain_below``: the
         confidence under which a suggestion is marked uncertain. ``not_weight``: weight of the
         "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
         0 only keeps a rejected label from being a positive there); ``metrics["rejections"]``
@@ -253,6 +256,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     bad = [m for m in cfg["models"] if m not in MODELS] + [b for b in cfg["baselines"] if b not in BASELINES]
     if bad:
         raise ParameterError(f"config models must be among {MODELS} and baselines among {BASELINES}; got {bad}")
+    if cfg["confidence_map_per"] not in ("suggestion", "window"):
+        raise ParameterError(f"config confidence_map_per must be 'suggestion' or 'window'; "
+                             f"got {cfg['confidence_map_per']!r}")
     check_readiness(dataset.section_counts(), min_per_class=cfg["min_per_class"], min_classes=cfg["min_classes"])
     train_ids, test_ids = _holdout_split(dataset, holdout=cfg["holdout"], seed=cfg["seed"],
                                         fold=cfg["holdout_fold"])
@@ -327,11 +333,14 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
 
         mine = np.isin(oof["suggestion_track_ids"], train_ids)
         if mine.sum() >= 20:
+            per_suggestion = cfg["confidence_map_per"] == "suggestion"
             trainer.confidence_map_ = fit_platt(np.clip(oof["suggestion_confidence"][mine], 0, 1),
-                                                oof["suggestion_right"][mine])
+                                                oof["suggestion_right"][mine],
+                                                sample_weight=oof["suggestion_weights"][mine] if per_suggestion else None)
             metrics["calibration"]["suggestions"] = {
                 "n_windows": int(mine.sum()), "fitted_on": "Platt map of the smoothed suggestions' confidence on "
-                "the leave-one-group-out predictions of the training tracks"}
+                "the leave-one-group-out predictions of the training tracks"
+                + (" (each suggestion counted once)" if per_suggestion else " (each window counted once)")}
     if cfg["calibration_guard"]:
         _keep_if_it_helps(trainer, metrics["calibration"], (metrics.get("transfer") or {}).get("leave_one_group_out"))
     if external:

@@ -78,15 +78,42 @@ def _smoothed_labels(tr: TrackFrames, segs: Sequence[Any]) -> np.ndarray:
     return _smoothed(tr, segs)[0]
 
 
-def _smoothed(tr: TrackFrames, segs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Label and stated confidence of the suggestion holding each labelled window."""
+def _suggestion_at(tr: TrackFrames, segs: Sequence[Any]) -> np.ndarray:
+    """Index (in ``segs``) of the suggestion holding each labelled window."""
     starts = np.array([s.start_s for s in segs])
     lab = tr.window_labels()
-    at = np.clip(np.searchsorted(starts, tr.times_s[lab != ""], side="right") - 1, 0, len(segs) - 1)
+    return np.clip(np.searchsorted(starts, tr.times_s[lab != ""], side="right") - 1, 0, len(segs) - 1)
+
+
+def _smoothed(tr: TrackFrames, segs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Label and stated confidence of the suggestion holding each labelled window."""
+    at = _suggestion_at(tr, segs)
     return np.array([segs[i].label for i in at]), np.array([float(segs[i].confidence) for i in at])
 
 
-def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarray) -> dict[str, Any]:
+def per_suggestion_weights(track_ids: np.ndarray, suggestion_index: np.ndarray) -> np.ndarray:
+    """One over the scored windows of each window's suggestion: every suggestion then weighs 1 in a fit.
+
+    Parameters
+    ----------
+    track_ids : np.ndarray [shape=(n,)] of int
+        The track of each scored window.
+    suggestion_index : np.ndarray [shape=(n,)] of int
+        The index, within its track, of the suggestion holding the window.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+    """
+    keys = np.column_stack([np.asarray(track_ids, dtype=np.int64), np.asarray(suggestion_index, dtype=np.int64)])
+    if not len(keys):
+        return np.zeros(0)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    return 1.0 / counts[np.ravel(inverse)]
+
+
+def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarray, *,
+                           weights: np.ndarray | None = None) -> dict[str, Any]:
     """ECE of the suggestions' confidences, as stated and after a Platt map fitted on the other folds.
 
     Parameters
@@ -97,6 +124,9 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
         Whether that suggestion's label is the window's.
     folds : np.ndarray [shape=(n,)]
         The held-out fold (group) of each window.
+    weights : np.ndarray [shape=(n,)], optional
+        Weights of the windows in the Platt fits (:func:`per_suggestion_weights`: each suggestion
+        counts once); None: each window counts once. The ECE always counts windows.
 
     Returns
     -------
@@ -113,11 +143,13 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
     for f in np.unique(folds):
         other = folds != f
         if other.any():
-            after[~other] = apply_confidence_map(conf[~other], fit_platt(conf[other], right[other]))
+            knots = fit_platt(conf[other], right[other], sample_weight=None if weights is None else weights[other])
+            after[~other] = apply_confidence_map(conf[~other], knots)
     before, mapped = confidence_reliability(conf, right), confidence_reliability(after, right)
     return {"ece_before": before["ece"], "ece_after": mapped["ece"], "reliability_before": before,
             "reliability_after": mapped,
-            "how": "Platt map of the suggestions' confidence fitted on the other groups' held-out windows"}
+            "how": "Platt map of the suggestions' confidence fitted on the other groups' held-out "
+                   + ("windows" if weights is None else "suggestions (each counted once)")}
 
 
 def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Mapping[str, Any],
@@ -158,7 +190,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         Out-of-fold window probabilities ``probs`` (n, K in ``classes``), ``y`` (class index),
         ``track_ids``, ``classes``; ``suggestion_confidence`` and ``suggestion_right`` (the
         smoothed suggestion at each scored window: its confidence, whether it is right) and
-        ``suggestion_track_ids``.
+        ``suggestion_track_ids``, ``suggestion_weights`` (:func:`per_suggestion_weights`).
     """
     from tqdm.auto import tqdm
 
@@ -227,6 +259,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     s_conf: list[np.ndarray] = []
     s_fold: list[np.ndarray] = []
     s_tid: list[np.ndarray] = []
+    s_sid: list[np.ndarray] = []
     seg: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
     after = np.empty_like(P)
     for f in folds:
@@ -234,7 +267,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         temp = fit_temperature(P[other], Y[other]) if other.any() else 1.0
         temps[f["group"]] = temp
         after[~other] = apply_temperature(P[~other], temp)
-        g_true, g_raw, g_smooth, g_seg, g_conf, g_tid = [], [], [], [], [], []
+        g_true, g_raw, g_smooth, g_seg, g_conf, g_tid, g_sid = [], [], [], [], [], [], []
         for tr, p in zip(f["test"].tracks, f["probs"], strict=True):
             keep = tr.window_labels() != ""
             if len(tr.beats) == 0:
@@ -248,6 +281,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             g_smooth.append(labels_at)
             g_conf.append(conf_at)
             g_tid.append(np.full(len(conf_at), tr.track_id))
+            g_sid.append(_suggestion_at(tr, smoothed))
             s_eval = sm.segment_eval(tr.sections, smoothed, duration_s=tr.duration_s)
             g_seg.append(s_eval)
             seg["smoothed"].append(s_eval)
@@ -263,12 +297,15 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         s_conf.append(np.concatenate(g_conf))
         s_fold.append(np.full(len(gs), f["group"], dtype=object))
         s_tid.append(np.concatenate(g_tid))
+        s_sid.append(np.concatenate(g_sid))
         per_group[f["group"]] = {"tracks": len(f["test"].tracks), "accuracy": float(np.mean(gr == gt)),
                                  "smoothed_accuracy": float(np.mean(gs == gt)),
                                  "boundary_f_3s": float(np.mean([s["boundary_f_3s"] for s in g_seg])),
                                  "temperature": temps[f["group"]]}
     yt, yr, ys = np.concatenate(y_true), np.concatenate(y_raw), np.concatenate(y_smooth)
-    sc, sf = np.concatenate(s_conf), np.concatenate(s_fold)
+    sc, sf, st = np.concatenate(s_conf), np.concatenate(s_fold), np.concatenate(s_tid)
+    sw = per_suggestion_weights(st, np.concatenate(s_sid))
+    per_suggestion = cfg.get("confidence_map_per", "suggestion") == "suggestion"
     labels = class_names(data.y)
     base_true = np.concatenate([f["test"].y for f in folds])
     out: dict[str, Any] = {
@@ -284,11 +321,12 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         "per_group": per_group,
         "calibration": {"ece_before": expected_calibration_error(P, Y), "ece_after": expected_calibration_error(after, Y),
                         "temperatures": temps, "how": "temperature fitted on the other groups' held-out windows",
-                        "suggestions": suggestion_calibration(sc, ys == yt, sf)},
+                        "suggestions": suggestion_calibration(sc, ys == yt, sf,
+                                                              weights=sw if per_suggestion else None)},
     }
     out["seconds"] = time.perf_counter() - t_start
     return out, {"probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes), "suggestion_confidence": sc,
-                 "suggestion_right": ys == yt, "suggestion_track_ids": np.concatenate(s_tid)}
+                 "suggestion_right": ys == yt, "suggestion_track_ids": st, "suggestion_weights": sw}
 
 
 def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
