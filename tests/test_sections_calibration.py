@@ -106,12 +106,12 @@ def test_confidence_map_per_is_a_config_choice():
     from workbench.train.sections import train_sections
 
     data = _data(groups=("a", "b", "c"), per_group=3)
-    each = train_sections(data, config={**FAST, "calibration_guard": False}, progress=False)
+    each = train_sections(data, config={**FAST, "calibration_guard": False, "confidence_map_per": "suggestion"},
+                          progress=False)
     assert "each suggestion counted once" in each.metrics["calibration"]["suggestions"]["fitted_on"]
     assert "suggestions (each counted once)" in each.metrics["transfer"]["leave_one_group_out"]["calibration"][
         "suggestions"]["how"]
-    win = train_sections(data, config={**FAST, "calibration_guard": False, "confidence_map_per": "window"},
-                         progress=False)
+    win = train_sections(data, config={**FAST, "calibration_guard": False}, progress=False)  # the default
     assert "each window counted once" in win.metrics["calibration"]["suggestions"]["fitted_on"]
     with pytest.raises(ValueError, match="confidence_map_per must be 'suggestion' or 'window'; got 'track'"):
         train_sections(data, config={**FAST, "confidence_map_per": "track"}, progress=False)

@@ -47,7 +47,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "validate_on_groups": False,
     "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "duration_alpha": 1.0, "tie_weight": 0.5,
     "position_weight": 1.5, "novelty_weight": 8.0,
-    "calibrate": True, "calibration_guard": True, "confidence_map_per": "suggestion",
+    "calibrate": True, "calibration_guard": True, "confidence_map_per": "window",
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
     **SMOOTHING_DEFAULTS,
 }
@@ -224,8 +224,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         ``calibrate``: fit a temperature on held-out predictions (and a Platt map of the
         suggestions' confidence); ``calibration_guard``: keep the identity instead of either where,
         fitted on the other groups, it raised the held-out groups' ECE; ``confidence_map_per``:
-        ``"suggestion"`` (each out-of-fold suggestion counts once in the Platt fit, whatever its
-        length) or ``"window"`` (each scored window once); ``uncertain_below``: the
+        ``"window"`` (the default: each scored window once in the Platt fit) or ``"suggestion"``
+        (each out-of-fold suggestion once, whatever its length; lower ECE from the devset to the
+        demo, higher from the demo to the devset: the bench docstring has the trade); ``uncertain_below``: the
         confidence under which a suggestion is marked uncertain. ``not_weight``: weight of the
         "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
         0 only keeps a rejected label from being a positive there); ``metrics["rejections"]``

@@ -305,7 +305,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     yt, yr, ys = np.concatenate(y_true), np.concatenate(y_raw), np.concatenate(y_smooth)
     sc, sf, st = np.concatenate(s_conf), np.concatenate(s_fold), np.concatenate(s_tid)
     sw = per_suggestion_weights(st, np.concatenate(s_sid))
-    per_suggestion = cfg.get("confidence_map_per", "suggestion") == "suggestion"
+    per_suggestion = cfg.get("confidence_map_per", "window") == "suggestion"
     labels = class_names(data.y)
     base_true = np.concatenate([f["test"].y for f in folds])
     out: dict[str, Any] = {
