@@ -151,5 +151,8 @@ def test_a_small_library_trains_on_validation_tracks_for_an_epoch_count_chosen_o
     assert old.metrics["early_stopping"]["rule"] == "validation" and old.data["splits"]["val"]
     assert old.config["keep_epoch"] == "best" and "val" in old.metrics["model"]
     assert not any(w.startswith("early stopping") for w in old.metrics.get("warnings", []))
+    with pytest.raises(ParameterError, match=r"early_stopping must be 'auto' or 'validation' here \(self-supervised"):
+        train_embeddings_job(small_library, config={**SMALL, "classes_from": "self", "early_stopping": "folds"},
+                             progress=False, experiments_root=tmp_path)
     with pytest.raises(ParameterError, match=r"early_stopping must be one of .*got 'soon'"):
         train_embeddings_job(small_library, config={**SMALL, "early_stopping": "soon"}, experiments_root=tmp_path)
