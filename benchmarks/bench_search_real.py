@@ -26,6 +26,16 @@ the training tracks (:mod:`workbench.train.embeddings_blend`); ``--set blend=off
 head alone.
 
 Target (issue 17): the head at least 0.2 above the backbone on held-out tracks.
+
+Small-library early stopping (session 8, ``early_stopping=auto``: folds instead of a starving validation
+slice), decided on development data only: 4 libraries hard-linked from the devset's dev tracks (3-4 style
+folders x 4-6 tracks, 0-2 one-track folders; 10 seed-runs), ``--variant old:early_stopping=validation
+--variant new:early_stopping=auto``: P@3 default backbone 0.871, head 0.935 (old) / 0.940 (new); vibe
+0.885, 0.950 / 0.958; test MAP@R head 0.829 / 0.863 (backbone 0.66). Then, once, the 16 real files (3
+folders + 3 one-track folders, seeds 0,1,2, load 5-20): default delta -0.037 before / +0.037 after (backbone
+0.574, best possible 1.000), vibe -0.056 / +0.000 (backbone 0.704); test MAP@R head 0.657 / 0.731 (backbone
+0.640 / 0.655). The target is not met: the fold heads' best epochs spread widely ([32, 7, 19], [12, 36, 9],
+[5, 17, 4]) with 2-3 tracks per fold.
 """
 
 from __future__ import annotations
