@@ -16,11 +16,26 @@ other tracks in the query's folder) and the best possible (``min(3, folder size 
     NUMBA_CPU_NAME=generic .venv/bin/python benchmarks/bench_search_real.py [--real ../shared/data/real-audio]
         [--backbone features|openl3] [--seeds 0,1,2] [--set blend=off] [--out result.json]
 
+``--variant NAME:KEY=VALUE[,KEY=VALUE]`` (repeatable) trains each seed once per variant in the same
+workspace (scanned and analysed once), e.g. ``--variant old:early_stopping=validation --variant
+new:early_stopping=auto`` (a small library's validation slice vs the epoch count chosen on folds,
+:mod:`workbench.train.embeddings_stopping`); any folder of sub-folders is a library (``--real DIR``).
+
 ``blend`` (default ``auto``): how much of the backbone's cosine the head keeps in search, picked on
 the training tracks (:mod:`workbench.train.embeddings_blend`); ``--set blend=off`` measures the
 head alone.
 
 Target (issue 17): the head at least 0.2 above the backbone on held-out tracks.
+
+Small-library early stopping (session 8, ``early_stopping=auto``: folds instead of a starving validation
+slice), decided on development data only: 4 libraries hard-linked from the devset's dev tracks (3-4 style
+folders x 4-6 tracks, 0-2 one-track folders; 10 seed-runs), ``--variant old:early_stopping=validation
+--variant new:early_stopping=auto``: P@3 default backbone 0.871, head 0.935 (old) / 0.940 (new); vibe
+0.885, 0.950 / 0.958; test MAP@R head 0.829 / 0.863 (backbone 0.66). Then, once, the 16 real files (3
+folders + 3 one-track folders, seeds 0,1,2, load 5-20): default delta -0.037 before / +0.037 after (backbone
+0.574, best possible 1.000), vibe -0.056 / +0.000 (backbone 0.704); test MAP@R head 0.657 / 0.731 (backbone
+0.640 / 0.655). The target is not met: the fold heads' best epochs spread widely ([32, 7, 19], [12, 36, 9],
+[5, 17, 4]) with 2-3 tracks per fold.
 """
 
 from __future__ import annotations
@@ -80,7 +95,8 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
     return {"seed": seed, "run": run.run_id, "held_out": len(held), "p_at_3": rows,
             "map_at_r": {"head": (run.metrics.get("model") or {}).get("map_at_r"),
                          "backbone": ((run.metrics.get("baselines") or {}).get("backbone") or {}).get("map_at_r")},
-            "notes": gates, "blend": run.metrics.get("blend"),
+            "notes": gates, "blend": run.metrics.get("blend"), "early_stopping": run.metrics.get("early_stopping"),
+            "best_epoch": len(run.history),
             "head_alone_map_at_r": (run.metrics.get("head_alone") or {}).get("test", {}).get("map_at_r")}
 
 
@@ -92,36 +108,42 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=None, help="training epochs (default: the job's)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a training setting passed to `workbench train embeddings --set` (e.g. blend=off)")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+                    help="train each seed once per variant (its settings added to --set)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     real = Path(args.real)
     if not real.is_dir():
         print(f"(skipped: {real} is absent)")
         return 0
+    variants = [(v.split(":", 1)[0], [kv for kv in v.split(":", 1)[1].split(",") if kv]) for v in args.variant] or [("", [])]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         prepare(real, home)
-        for seed in [int(s) for s in args.seeds.split(",")]:
-            r = one_seed(home, backbone=args.backbone, seed=seed, epochs=args.epochs, settings=args.set)
+        for seed, (vname, vset) in [(int(s), v) for s in args.seeds.split(",") for v in variants]:
+            r = one_seed(home, backbone=args.backbone, seed=seed, epochs=args.epochs, settings=[*args.set, *vset])
+            r["variant"] = vname
             results.append(r)
             for wname, row in r["p_at_3"].items():
                 b, h = row["backbone"], row["head"]
                 alone = f"  head alone {row['head_alone']['precision_at_k']:.3f}" if "head_alone" in row else ""
-                print(f"seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}{alone}  "
+                print(f"{vname} seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}{alone}  "
                       f"delta {h['precision_at_k'] - b['precision_at_k']:+.3f}  chance {b['chance']:.3f}  "
                       f"best {b['best_possible']:.3f}  n={b['n_queries']} held-out  ({h['model']})", flush=True)
+            print(f"{vname} seed {seed} early stopping: {(r['early_stopping'] or {}).get('said')}", flush=True)
             if r["blend"]:
-                print(f"seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold track MAP by "
+                print(f"{vname} seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold track MAP by "
                       f"weight {r['blend']['weights']}", flush=True)
-    for wname in ("default", "vibe"):
+    for (vname, _), wname in [(v, w) for v in variants for w in ("default", "vibe")]:
+        mine = [r for r in results if r["variant"] == vname]
         d = [r["p_at_3"][wname]["head"]["precision_at_k"] - r["p_at_3"][wname]["backbone"]["precision_at_k"]
-             for r in results]
-        print(f"{wname}: mean delta head - backbone {statistics.mean(d):+.3f} over {len(d)} seeds")
+             for r in mine]
+        print(f"{vname} {wname}: mean delta head - backbone {statistics.mean(d):+.3f} over {len(d)} seeds")
         a = [r["p_at_3"][wname]["head_alone"]["precision_at_k"] - r["p_at_3"][wname]["backbone"]["precision_at_k"]
-             for r in results if "head_alone" in r["p_at_3"][wname]]
+             for r in mine if "head_alone" in r["p_at_3"][wname]]
         if a:
-            print(f"{wname}: mean delta head alone (no blend) - backbone {statistics.mean(a):+.3f} over {len(a)} seeds")
+            print(f"{vname} {wname}: mean delta head alone (no blend) - backbone {statistics.mean(a):+.3f} over {len(a)} seeds")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1, default=str))
     return 0

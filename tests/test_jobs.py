@@ -681,7 +681,8 @@ def test_train_embeddings_job_on_demo_styles(demo_lib, tmp_path):
 
     for t in demo_lib.tracks():  # the user's organisation: a crate per style (as the demo pipeline makes)
         Crates(demo_lib).add(track_style(t), [t])
-    job, path = J.train_embeddings_job(demo_lib, config={"epochs": 2, "window_s": 4.0, "seed": 1},
+    job, path = J.train_embeddings_job(demo_lib, config={"epochs": 2, "window_s": 4.0, "seed": 1,  # the slice's path
+                                                         "early_stopping": "validation"},  # (folds: test_embeddings_stopping)
                                        experiments_root=tmp_path, progress=False)
     assert job.state == "completed" and job.total_epochs == 2 and set(job.label_counts) == {"trance", "house"}
     run = load_run(path)

@@ -8,6 +8,7 @@ backbone's invariance to pitch, tempo and gain on held-out windows (the invarian
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
@@ -35,12 +36,15 @@ if TYPE_CHECKING:
 #: too, at ``backbone_lr`` (:mod:`workbench.train.finetune`); ``distill="features"`` trains the CNN to reproduce
 #: the feature frontend's head (:mod:`workbench.train.cnn_distill`); ``blend`` (``"auto"``: picked on
 #: ``blend_folds`` folds of the training tracks; ``None``: the head alone; or a backbone share in [0, 1]) keeps
-#: part of the backbone's cosine in search (:mod:`workbench.train.embeddings_blend`).
+#: part of the backbone's cosine in search (:mod:`workbench.train.embeddings_blend`); ``early_stopping``
+#: (``auto``/``validation``/``folds``) decides what stops training: on a small library the validation tracks
+#: train too and the epoch count is chosen on folds (:mod:`workbench.train.embeddings_stopping`).
 EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 2,
                                            "test_size": 0.2, "val_size": 0.2, "by_artist": False,
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
                                            "openl3_weights": None, **FINETUNE_DEFAULTS, "distill": None,
-                                           "blend": "auto", "blend_folds": 3}
+                                           "blend": "auto", "blend_folds": 3,
+                                           "early_stopping": "auto"}
 
 
 def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -54,7 +58,10 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     (:func:`workbench.train.classes.resolve_classes`; default ``"auto"``: the user's crates, else
     the sub-folders, else self-supervised with each track its own class and one augmented view),
     and split by track into train / validation / test, holding out at least two tracks of every
-    class that can spare them (by artist too with ``by_artist``).
+    class that can spare them (by artist too with ``by_artist``). On a small library (``early_stopping="auto"``:
+    a validation slice of fewer than two classes, or one that leaves a class fewer than three training tracks)
+    the validation tracks train too and the epoch count is chosen on folds of the training tracks
+    (:mod:`workbench.train.embeddings_stopping`; ``metrics.json`` ``early_stopping`` says which rule ran).
 
     ``metrics.json`` holds ``model`` (test tracks' ``map_at_r``, ``precision_at_1``,
     ``precision_at_5``, ..., a query never matching its own track; ``val`` and ``test`` in full),
@@ -106,6 +113,9 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     if not (isinstance(data_cfg["blend_folds"], int) and not isinstance(data_cfg["blend_folds"], bool)
             and (data_cfg["blend_folds"] == 0 or data_cfg["blend_folds"] >= 2)):
         raise ParameterError(f"blend_folds must be 0 or an int >= 2; got {data_cfg['blend_folds']!r}")
+    from workbench.train.embeddings_stopping import check_early_stopping
+
+    data_cfg["early_stopping"] = check_early_stopping(data_cfg["early_stopping"])
     b = resolve_backbone(backbone, data_cfg, seed=cfg.get("seed", 0))  # before the job: missing OpenL3 weights fail here, clearly
     from workbench.train.finetune import check_finetune
 
@@ -222,6 +232,12 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     by_artist = bool(data_cfg["by_artist"])
     train, val, test = _embedding_split(data, test_size=float(data_cfg["test_size"]),
                                         val_size=float(data_cfg["val_size"]), seed=seed, by_artist=by_artist)
+    stop_rule, stop_reason = _stopping(train, val, data_cfg["early_stopping"], fixed=(
+        "self-supervised classes (each track its own) have no folds" if choice.source == "self" else
+        "a CNN or fine-tuned backbone stops on the validation slice" if cnn is not None or tune is not None else None))
+    if stop_rule == "folds":  # a small library: the validation tracks train too (the test tracks stay out)
+        train = data.subset(np.isin(data.track_ids, np.concatenate([train.track_ids, val.track_ids])))
+        val = data.subset(np.zeros(len(data), dtype=bool))
     if n_views:  # augmented views of the training tracks only (validation and test score the original audio)
         train_tracks = [library.track(int(t)) for t in sorted(set(train.track_ids.tolist()))]
         train = ds.section_windows(library, ds.whole_tracks(library, train_tracks), backbone=rows_b,
@@ -233,6 +249,12 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         full = int((np.bincount(train.y) >= m).sum())
         cfg["batch_size"] = m * min(64 // m, max(2, full)) if m <= 32 else m
     tcfg = TripletConfig(**cfg)
+    chosen = None
+    if stop_rule == "folds":  # the epoch count: the median best epoch of heads early-stopped on folds
+        from workbench.train.embeddings_stopping import epochs_on_folds
+
+        chosen = epochs_on_folds(train, tcfg, folds=max(2, int(data_cfg["blend_folds"]) or 3))
+        tcfg = dataclasses.replace(tcfg, max_epochs=chosen["epochs"], keep_epoch="last")
     docs = _track_docs(library, data.track_ids)
     class_of_track = {int(t): data.classes[int(c)] for t, c in zip(data.track_ids, data.y, strict=True)}
     splits = {name: sorted({int(t) for t in part.track_ids}) for name, part in
@@ -263,8 +285,11 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
                              n_views=n_views, batch_size=distill_batch, progress=progress, on_epoch=runner.on_epoch)
         test_embedded = embed(result.model, test.X)
     else:
-        result = train_triplet(train, val, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress,
+        monitor = val if chosen is None else train.originals()  # folds: it only watches for collapse
+        result = train_triplet(train, monitor, test=test, config=tcfg, on_epoch=runner.on_epoch, progress=progress,
                                model=None if cnn is None else cnn.net)
+        if chosen is not None:
+            _drop_monitor(result)
         test_embedded = embed(result.model, test.X)
         if cnn is None and blend_setting is not None:  # how much of the backbone search keeps (training tracks only)
             from workbench.similarity.blend import Blend
@@ -280,6 +305,11 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     arrays = {"embeddings": test_embedded, "classes": np.asarray([test.classes[i] for i in test.y]),
               "track_ids": test.track_ids, "start_s": test.rows["start_s"]}
     _contract_metrics(result.metrics, sorted(docs[t]["content_hash"] for t in splits["test"]), choice.source)
+    from workbench.train.embeddings_stopping import stopping_record
+
+    result.metrics["early_stopping"] = stopping_record(stop_rule, stop_reason, chosen)
+    if chosen is not None:
+        result.metrics.setdefault("warnings", []).append(result.metrics["early_stopping"]["said"])
     if data_cfg.get("invariance_clips", 8):
         stats = _standardise_stats(train.X) if cnn is None else cnn.identity_stats()
         n_clips = int(data_cfg.get("invariance_clips", 8))
@@ -301,6 +331,28 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         save = blend_saver(result.model, blend)
     return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays,
                          save_model=save)
+
+
+def _stopping(train: EmbeddingSet, val: EmbeddingSet, setting: str, *, fixed: str | None) -> tuple[str, str]:
+    """The run's early-stopping rule and why (:func:`workbench.train.embeddings_stopping.stopping_rule`); where
+    ``fixed`` says why folds do not apply (a CNN, a fine-tuned backbone, self-supervised classes) it is the
+    validation slice, and ``folds`` is refused."""
+    from workbench.train.embeddings_stopping import stopping_rule
+
+    if fixed is not None:
+        if setting == "folds":
+            raise ParameterError(f"early_stopping must be 'auto' or 'validation' here ({fixed}); got 'folds'")
+        return "validation", fixed
+    return stopping_rule(train, val, setting=setting)
+
+
+def _drop_monitor(result: Any) -> None:
+    """Remove the monitor's figures (the training tracks themselves) from a fixed-epoch run's metrics and history."""
+    for who in ("model", "baseline", "untrained_head"):
+        (result.metrics.get(who) or {}).pop("val", None)
+    for record in result.history:
+        for key in [k for k in record if k.startswith("val_")]:
+            record.pop(key)
 
 
 def _contract_metrics(metrics: dict[str, Any], test_hashes: list[str], source: str) -> None:

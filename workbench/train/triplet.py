@@ -415,7 +415,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         bar.set_postfix(loss=f"{train_loss:.4f}", map_r=f"{vm['map_at_r']:.3f}", mined=mined, refresh=False)
-        improved = score > best_map + 1e-6
+        improved = score > best_map + 1e-6 or cfg.keep_epoch == "last"  # last: a fixed epoch count
         if improved:
             best_map, best_epoch, best_state, stale = score, epoch, copy.deepcopy(model.state_dict()), 0
         else:

@@ -49,6 +49,10 @@ class TripletConfig:
         AdamW's.
     max_epochs, patience : int
         Epoch limit; stop after ``patience`` epochs without a better validation MAP@R.
+    keep_epoch : "best" or "last"
+        Keep the best validation epoch's weights (default, early stopping) or train exactly
+        ``max_epochs`` and keep the last (the epoch count chosen elsewhere, e.g. on folds; the
+        validation rows then only watch for collapse).
     samples_per_epoch : int or None
         Sampler length per epoch (``length_before_new_iter``); default: the training set's
         size rounded down to whole batches (at least one batch).
@@ -85,6 +89,7 @@ class TripletConfig:
     weight_decay: float = 0.01
     max_epochs: int = 50
     patience: int = 5
+    keep_epoch: str = "best"
     samples_per_epoch: int | None = None
     type_of_triplets: str = "semihard"
     hidden_dim: int = 512
@@ -116,6 +121,8 @@ class TripletConfig:
         _num("weight_decay", self.weight_decay, 0.0, 10.0)
         _num("max_epochs", self.max_epochs, 1, 1e6, integer=True)
         _num("patience", self.patience, 1, 1e6, integer=True)
+        if self.keep_epoch not in ("best", "last"):
+            raise ParameterError(f"keep_epoch must be 'best' or 'last'; got {self.keep_epoch!r}")
         if self.samples_per_epoch is not None:
             _num("samples_per_epoch", self.samples_per_epoch, self.batch_size, 1e9, integer=True)
         if self.type_of_triplets not in _TRIPLET_TYPES:
