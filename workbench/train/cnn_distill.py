@@ -13,8 +13,11 @@ keeps epoch 1). Here the CNN instead learns to reproduce a teacher's embedding o
    gain, noise: :func:`workbench.train.views.training_view_settings`) gets the target of the
    original music it holds (its time mapped back), so the CNN learns the invariance too.
 3. **Student**: the CNN's network over log-mel patches, AdamW with a one-cycle learning rate,
-   loss ``1 - cos(student, target)``; the epoch kept is the one with the best mean cosine on the
-   validation tracks' windows (targets from the same teacher; these tracks are never trained on).
+   loss ``1 - cos(student, target)``. The epoch kept (:data:`SELECT_BY`) is the one whose validation
+   windows retrieve their class best among the training tracks' windows (MAP@R by the student's
+   cosine, :func:`retrieval_select`), the mean cosine to the teacher on the validation tracks'
+   windows breaking ties (and deciding alone with ``SELECT_BY = "cosine"``, or where no validation
+   class has a training track). These tracks are never trained on.
 
 Only the run's training tracks are learnt from; its validation tracks choose the epoch; its test
 tracks (and any track outside the run) are never seen. The result has the triplet path's shape
