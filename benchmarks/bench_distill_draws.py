@@ -115,7 +115,7 @@ class _Patches:
         return np.stack([e[o].mean(axis=0) for o in self.owner])
 
 
-def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path) -> None:
+def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: int | None = None) -> None:
     """One draw: teacher (cached), one student over all epochs, per-epoch criteria and held-out MAP@R."""
     from bench_backbones import _score, _vectors
 
@@ -130,14 +130,15 @@ def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path) -> None
     select = retrieval_select(sel.patches, sel.labels, sel.track_ids, np.isin(sel.track_ids, [t.id for t in val]))
     held_p = _Patches(held, hop_s=1.0, pool_s=8.0)
     settings = {**DISTILL_DEFAULTS, "max_epochs": epochs, "patience": epochs}
-    model = build_cnn(seed=seed, stats=True, dropout=settings.pop("dropout"))
+    init = seed if init is None else init
+    model = build_cnn(seed=init, stats=True, dropout=settings.pop("dropout"))
     log: list[dict] = []
 
     def on_epoch(epoch: int, total: int, rec: dict) -> None:
         m = retrieval_metrics(held_p.vectors(model.net), held_p.labels, groups=held_p.track_ids)
         log.append({**{k: rec[k] for k in ("epoch", "train_loss", "val_cosine", "embedding_spread", "seconds")},
                     "val_retrieval": rec["val_select"], "held_out": float(m["map_at_r"])})
-        print(json.dumps({"seed": seed, **log[-1]}), flush=True)
+        print(json.dumps({"seed": seed, "init": init, **log[-1]}), flush=True)
 
     t0 = time.perf_counter()
     fit_student(model.net, rows, vrows, cfg=TripletConfig(seed=seed, num_threads=1, **settings), select=select,
@@ -146,7 +147,7 @@ def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path) -> None
     # the epoch fit_student kept (retrieval rule, no early stop), scored the bench_backbones way: a check of
     # the per-epoch scorer above (same figure as that epoch's "held_out")
     data = _vectors(library, held, CNNBackbone(model.eval(), hop_s=1.0), classes="style")
-    record = {"seed": seed, "features_head": info["features_head"], "kept": _score(data.X, data),
+    record = {"seed": seed, "init": init, "features_head": info["features_head"], "kept": _score(data.X, data),
               "fit_tracks": len(fit), "val_tracks": len(val), "held_out_tracks": len(held), "epochs": log,
               "train_s": round(secs, 1)}
     with out.open("a") as fh:
@@ -190,14 +191,17 @@ def summary(lines: list[dict], *, patience: int) -> str:
     patience : int >= 1
         Early stopping's patience in the replay.
     """
-    rows, table = [], [f"{'seed':>4} {'features+head':>14} {'cnn cosine (ep)':>16} {'cnn retrieval (ep)':>19} "
+    rows, table = [], [f"{'seed':>4}{'':<4} {'features+head':>14} {'cnn cosine (ep)':>16} {'cnn retrieval (ep)':>19} "
                        f"{'gap cos':>8} {'gap ret':>8}"]
-    for r in sorted(lines, key=lambda r: r["seed"]):
+    for r in sorted(lines, key=lambda r: (r["seed"], r.get("init", r["seed"]))):
         fh = r["features_head"]["map_at_r"]
-        ec, er = kept_epoch(r["epochs"], "cosine", patience=patience), kept_epoch(r["epochs"], "retrieval", patience=patience)
+        ec = kept_epoch(r["epochs"], "cosine", patience=patience)
+        er = kept_epoch(r["epochs"], "retrieval", patience=patience)
         hc, hr = r["epochs"][ec - 1]["held_out"], r["epochs"][er - 1]["held_out"]
         rows.append((fh, hc, hr))
-        table.append(f"{r['seed']:>4} {fh:>14.3f} {hc:>11.3f} ({ec:>2}) {hr:>14.3f} ({er:>2}) {hc - fh:>+8.3f} {hr - fh:>+8.3f}")
+        init = "" if r.get("init", r["seed"]) == r["seed"] else f"/{r['init']}"
+        table.append(f"{r['seed']:>4}{init:<4} {fh:>14.3f} {hc:>11.3f} ({ec:>2}) {hr:>14.3f} ({er:>2}) "
+                     f"{hc - fh:>+8.3f} {hr - fh:>+8.3f}")
     a = np.array(rows)
     sd = a.std(axis=0, ddof=1) if len(a) > 1 else np.zeros(3)
     table.append("mean ± std  " + "  ".join(f"{m:.3f} ± {s:.3f}" for m, s in zip(a.mean(axis=0), sd, strict=True)))
@@ -211,6 +215,7 @@ def summary(lines: list[dict], *, patience: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", default="0,1,2,3,4")
+    p.add_argument("--init", type=int, default=None, help="the student's initial-weight seed (default: each draw's seed)")
     p.add_argument("--epochs", type=int, default=12, help="the student's epochs (the job's max_epochs)")
     p.add_argument("--patience", type=int, default=4, help="early stopping's patience in the replay (the job's)")
     p.add_argument("--workdir", default="/tmp/bench_distill_ablation", help="demo library (reused when present)")
@@ -234,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         library.scan(folder, progress=False)
         try:
             for seed in (int(s) for s in args.seeds.split(",")):
-                run_seed(library, seed=seed, epochs=args.epochs, cache=Path(args.cache), out=out)
+                run_seed(library, seed=seed, epochs=args.epochs, cache=Path(args.cache), out=out, init=args.init)
         finally:
             library.close()
     print(summary([json.loads(line) for line in out.read_text().splitlines() if line.strip()], patience=args.patience))
