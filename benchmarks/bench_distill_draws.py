@@ -117,6 +117,7 @@ class _Patches:
 
 def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: int | None = None) -> None:
     """One draw: teacher (cached), one student over all epochs, per-epoch criteria and held-out MAP@R."""
+    import torch
     from bench_backbones import _score, _vectors
 
     from workbench.evaluate.retrieval import retrieval_metrics
@@ -144,6 +145,7 @@ def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: i
     fit_student(model.net, rows, vrows, cfg=TripletConfig(seed=seed, num_threads=1, **settings), select=select,
                 on_epoch=on_epoch)
     secs = time.perf_counter() - t0
+    torch.save(model.net.state_dict(), cache / f"student_seed{seed}_init{init}.pt")  # the kept epoch, for analysis
     # the epoch fit_student kept (retrieval rule, no early stop), scored the bench_backbones way: a check of
     # the per-epoch scorer above (same figure as that epoch's "held_out")
     data = _vectors(library, held, CNNBackbone(model.eval(), hop_s=1.0), classes="style")

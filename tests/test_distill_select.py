@@ -113,3 +113,27 @@ def test_bench_replay_keeps_the_same_epoch_as_fit_student():
     assert kept_epoch(log, "retrieval", patience=3) == 5
     text = summary([{"seed": 0, "features_head": {"map_at_r": 0.9}, "epochs": log}], patience=2)
     assert "0.950 ( 5)" in text and "0.900 ( 2)" in text and "+0.050" in text and "+0.000" in text
+
+
+def test_job_select_takes_at_most_select_windows_per_track_and_scores_validation_against_training():
+    from workbench.train import cnn_distill
+    from workbench.train.datasets import EmbeddingSet
+
+    patches, kind, tracks = _two_kinds(48, seed=2)  # 8 tracks of 6 windows
+    y = (kind == "flat").astype(np.int64)
+    is_val = np.isin(tracks, [0, 7])
+    train = EmbeddingSet(patches[~is_val], y[~is_val], ["ramp", "flat"], tracks[~is_val], np.zeros((~is_val).sum()))
+    val = EmbeddingSet(patches[is_val], y[is_val], ["ramp", "flat"], tracks[is_val], np.zeros(is_val.sum()))
+    seen: list[int] = []
+    mp = pytest.MonkeyPatch()
+    mp.setattr(cnn_distill, "SELECT_WINDOWS", 4)
+    mp.setattr(cnn_distill, "_student_embed", lambda net, p: (seen.append(len(p)), _Sign()(torch.from_numpy(
+        p.astype(np.float32))).numpy())[1])
+    try:
+        score = cnn_distill._job_select(train, val)
+        assert score is not None and score(None) == pytest.approx(1.0)
+    finally:
+        mp.undo()
+    assert seen == [8 * 4]  # 4 of each track's 6 windows
+    empty = EmbeddingSet(np.zeros((0, 128 * 128)), np.zeros(0), ["ramp", "flat"], np.zeros(0), np.zeros(0))
+    assert cnn_distill._job_select(train, empty) is None  # no validation rows: the cosine alone
