@@ -59,6 +59,7 @@ def test_job_distils_the_feature_head_into_the_cnn_and_records_it(distilled):
     history = run.history
     assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
     assert d["val_cosine"] == max(h["val_cosine"] for h in history)
+    assert d["select_by"] == "cosine" and not any("val_select" in h for h in history)  # the default rule
     model = load_cnn(run.model_path)
     assert model.net.stats and model.weights_sha256()[:12] == run.info["backbone"]["name"][-12:]
     assert model.weights_sha256() != build_cnn(seed=0, stats=True).weights_sha256()

@@ -13,8 +13,10 @@ keeps epoch 1). Here the CNN instead learns to reproduce a teacher's embedding o
    gain, noise: :func:`workbench.train.views.training_view_settings`) gets the target of the
    original music it holds (its time mapped back), so the CNN learns the invariance too.
 3. **Student**: the CNN's network over log-mel patches, AdamW with a one-cycle learning rate,
-   loss ``1 - cos(student, target)``; the epoch kept is the one with the best mean cosine on the
-   validation tracks' windows (targets from the same teacher; these tracks are never trained on).
+   loss ``1 - cos(student, target)``; the epoch kept (:data:`SELECT_BY`) is the one with the best
+   mean cosine to the teacher on the validation tracks' windows (or, with ``"retrieval"``, the one
+   whose validation windows retrieve their class best among the training tracks' windows,
+   :func:`retrieval_select`, the cosine breaking ties). These tracks are never trained on.
 
 Only the run's training tracks are learnt from; its validation tracks choose the epoch; its test
 tracks (and any track outside the run) are never seen. The result has the triplet path's shape
@@ -35,6 +37,8 @@ import numpy as np
 from workbench.errors import ParameterError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from workbench.library import Library, Track
     from workbench.train.datasets import EmbeddingSet
     from workbench.train.triplet import OnEpoch, TripletConfig, TripletResult
@@ -57,6 +61,14 @@ ROWS_PER_EPOCH = 768
 CONTEXT_S = 8.0
 #: Weight of the frontend's own features as a second target (``fit_student(feature_weight=...)``).
 FEATURE_WEIGHT = 0.0
+#: How the student's epoch is kept: ``"cosine"`` (mean cosine to the teacher on the validation windows)
+#: or ``"retrieval"`` (validation windows' MAP@R among the training tracks' windows, cosine breaking
+#: ties: :func:`retrieval_select`). Cosine: on the demo draw where the student collapses (seed 0 of
+#: ``benchmarks/bench_distill_draws.py``) both rise together while the held-out MAP@R stays ~0.70
+#: from epoch 4 on, so neither rule can rescue it, and retrieval costs an extra pass per epoch.
+SELECT_BY = "cosine"
+#: Most windows per track (evenly spread) that :func:`retrieval_select` embeds each epoch.
+SELECT_WINDOWS = 16
 
 
 def check_distill(value: object, *, backbone: object) -> str | None:
@@ -225,10 +237,59 @@ def _student_embed(net: Any, patches: np.ndarray) -> np.ndarray:
     return np.concatenate(out)
 
 
+def retrieval_select(patches: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+                     queries: np.ndarray) -> Callable[[Any], float]:
+    """A ``fit_student(select=...)`` score: MAP@R of the validation windows among the training ones.
+
+    Teacher cosine alone can rise while the student's neighbourhoods stop matching classes; this
+    asks what search asks. Each query window (a validation track's) ranks every window of the other
+    tracks (its own track's are never a match, :func:`workbench.evaluate.retrieval.retrieval_metrics`)
+    by the student's cosine, classes as the run's.
+
+    Parameters
+    ----------
+    patches : np.ndarray [shape=(n, 128 * 128)]
+        Log-mel patches: the training tracks' (references) and the validation tracks' (queries).
+    labels : np.ndarray [shape=(n,)]
+        Class of each row.
+    groups : np.ndarray [shape=(n,)]
+        Track of each row.
+    queries : np.ndarray [shape=(n,), dtype=bool]
+        The validation rows (they ask; every row of another track is a reference).
+
+    Returns
+    -------
+    callable
+        ``score(net) -> float`` in [0, 1], NaN when no query has a same-class window on another track.
+    """
+    from workbench.evaluate.retrieval import retrieval_metrics
+
+    q = np.asarray(queries)
+    if q.dtype != bool or q.shape != (len(patches),) or len(labels) != len(patches) or len(groups) != len(patches):
+        raise ParameterError(f"patches, labels, groups and queries must have one entry per row ({len(patches)}); "
+                             f"got {len(labels)} labels, {len(groups)} groups, queries of dtype {q.dtype} "
+                             f"and shape {q.shape}")
+    if not q.any():
+        raise ParameterError("retrieval_select needs at least one query row; got none")
+
+    def score(net: Any) -> float:
+        """MAP@R of the query rows by ``net``'s embeddings.
+
+        Parameters
+        ----------
+        net : MelCNN
+            The student.
+        """
+        return float(retrieval_metrics(_student_embed(net, patches), labels, groups=groups, queries=q)["map_at_r"])
+
+    return score
+
+
 def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletConfig, batch_size: int = BATCH_SIZE,
                 rows_per_epoch: int = ROWS_PER_EPOCH, feature_weight: float = 0.0,
+                select: Callable[[Any], float] | None = None,
                 on_epoch: OnEpoch | None = None) -> tuple[list[dict[str, Any]], int, str]:
-    """Train ``net`` (in place) to ``train``'s targets; keep the epoch of best validation cosine.
+    """Train ``net`` (in place) to ``train``'s targets; keep the epoch of best validation score.
 
     Parameters
     ----------
@@ -247,6 +308,10 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
         z-scored with the training rows' statistics), read from the network's dense layer
         (:meth:`~workbench.models.cnn.MelCNN.hidden`) by a linear probe that is trained here and
         then dropped (the saved network is unchanged). 0 (default): the teacher's embedding alone.
+    select : callable, optional
+        ``select(net) -> float`` (higher is better, NaN: no verdict) after each epoch, recorded as
+        ``val_select``; the epoch kept (and early stopping) then follows it first and the validation
+        cosine second (ties), e.g. :func:`retrieval_select`. None (default): the cosine alone.
     on_epoch : callable, optional
         ``on_epoch(epoch, total, record)`` after each epoch.
 
@@ -267,7 +332,8 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.max_epochs * steps, pct_start=0.25)
     targets = torch.from_numpy(train.targets)
     history: list[dict[str, Any]] = []
-    best, best_epoch, best_state, stale = -math.inf, 0, copy.deepcopy(net.state_dict()), 0
+    best: tuple[float, float] = (-math.inf, -math.inf)
+    best_epoch, best_state, stale = 0, copy.deepcopy(net.state_dict()), 0
     stopped = f"reached max_epochs={cfg.max_epochs}"
     saved_threads = torch.get_num_threads()
     if cfg.num_threads is not None:
@@ -299,21 +365,48 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
             record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_cosine": cos,
                       "embedding_spread": embedding_spread(val_emb), "lr": float(sched.get_last_lr()[0]),
                       "seconds": time.perf_counter() - t0}
+            key = (-math.inf, cos)
+            if select is not None:
+                record["val_select"] = float(select(net))
+                key = (record["val_select"] if math.isfinite(record["val_select"]) else -math.inf, cos)
             history.append(record)
-            if cos > best + 1e-6:
-                best, best_epoch, best_state, stale = cos, epoch, copy.deepcopy(net.state_dict()), 0
+            if _better(key, best):
+                best, best_epoch, best_state, stale = key, epoch, copy.deepcopy(net.state_dict()), 0
             else:
                 stale += 1
             if on_epoch is not None:
                 on_epoch(epoch, cfg.max_epochs, dict(record))
             if stale >= cfg.patience:
-                stopped = f"early stop: validation cosine to the teacher did not improve for {cfg.patience} epochs"
+                what = "validation cosine to the teacher" if select is None else "validation score"
+                stopped = f"early stop: {what} did not improve for {cfg.patience} epochs"
                 break
     finally:
         torch.set_num_threads(saved_threads)
     net.load_state_dict(best_state)
     net.eval()
     return history, best_epoch, stopped
+
+
+def _job_select(train: EmbeddingSet, val: EmbeddingSet) -> Callable[[Any], float] | None:
+    """:func:`retrieval_select` over a run's patch rows (at most :data:`SELECT_WINDOWS` per track); None without queries."""
+    keep = []
+    for part in (train, val):
+        for t in np.unique(part.track_ids):
+            idx = np.flatnonzero(part.track_ids == t)
+            keep.append((part, idx[np.unique(np.linspace(0, len(idx) - 1, min(len(idx), SELECT_WINDOWS)).round().astype(int))]))
+    if not any(part is val for part, _ in keep) or len(train) == 0:
+        return None
+    patches = np.concatenate([part.X[i] for part, i in keep])
+    labels = np.concatenate([np.asarray(part.classes)[part.y[i]] for part, i in keep])
+    groups = np.concatenate([part.track_ids[i] for part, i in keep])
+    queries = np.concatenate([np.full(len(i), part is val) for part, i in keep])
+    return retrieval_select(patches, labels, groups, queries)
+
+
+def _better(key: tuple[float, float], best: tuple[float, float], *, tol: float = 1e-6) -> bool:
+    """``key`` beats ``best``: a higher first score (selection), or the same one (within ``tol``) and a higher cosine."""
+    same = key[0] == best[0] or (math.isfinite(key[0]) and math.isfinite(best[0]) and abs(key[0] - best[0]) <= tol)
+    return key[1] > best[1] + tol if same else key[0] > best[0]
 
 
 def _feature_probe(net: Any, train: StudentRows, weight: float, *, seed: int) -> tuple[Any, Any]:
@@ -376,8 +469,9 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     val_rows = student_rows(parts["val"], teacher.model, n_views=0, seed=cfg.seed)
     untrained = copy.deepcopy(net).eval()
     prep_s = time.perf_counter() - t0
+    select = _job_select(train.originals(), val) if SELECT_BY == "retrieval" else None
     history, best_epoch, stopped = fit_student(net, rows, val_rows, cfg=cfg, batch_size=batch_size or BATCH_SIZE,
-                                               feature_weight=FEATURE_WEIGHT, on_epoch=on_epoch)
+                                               feature_weight=FEATURE_WEIGHT, select=select, on_epoch=on_epoch)
     dim = train.dim
     metrics = _evaluate(net, untrained, train, {"val": val, "test": test}, np.zeros(dim, np.float32),
                         np.ones(dim, np.float32))
@@ -390,6 +484,7 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         "student_rows": len(rows.patches), "val_rows": len(val_rows.patches), "hop_s": HOP_S,
         "student_views": max(n_views, STUDENT_VIEWS), "rows_per_epoch": min(len(rows.patches), ROWS_PER_EPOCH),
         "max_windows": MAX_WINDOWS, "feature_weight": FEATURE_WEIGHT, "prepare_s": round(prep_s, 1),
+        "select_by": SELECT_BY if select is not None else "cosine",
         "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1)}
     config = {**cfg.to_dict(), "distill": "features", "distill_batch_size": batch_size or BATCH_SIZE}
     return TripletResult(model=net, history=history, metrics=metrics, config=config, stopped_reason=stopped,
