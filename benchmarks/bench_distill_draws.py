@@ -30,8 +30,20 @@ held-out 0.757 -> 0.93 over the same epochs, validation figures alike), so the r
 (0.718): neither rule sees the draw's failure. Another initialisation on the same draw (``--init 100``):
 0.814 at epoch 12 (0.810 by retrieval), validation figures alike; its misses are the held-out techno pair
 (015, 021: precision@1 0.44, R-precision 0.25; every other style >= 0.84), also the raw frontend's
-hardest class there. Seeds 2-4 were not finished (machine load). Table (seeds 0, 0 init 100, 1):
-features + head 0.917 / 0.917 / 0.906; CNN cosine rule 0.730 / 0.814 / 0.963; retrieval rule 0.718 / 0.810 / 0.960.
+hardest class there. Seeds 2-4 run afterwards by the lead (load ~1-2, ~10 min per student), so the five
+draws (``--seeds 0,1,2,3,4``, then ``--summary`` over the concatenated outputs):
+
+    draw   features + head   CNN, cosine rule (epoch)   CNN, retrieval rule (epoch)   gap (cosine)
+    0      0.917             0.730 (12)                 0.718 (8)                     -0.187
+    0/100  0.917             0.814 (12)                 0.810 (10)                    -0.103   (another init)
+    1      0.906             0.963 (12)                 0.960 (11)                    +0.056
+    2      0.909             0.981 (10)                 0.984 (9)                     +0.072
+    3      0.798             0.708 (11)                 0.708 (11)                    -0.090
+    4      0.941             0.970 (12)                 0.970 (12)                    +0.029
+
+Draws 0-4: features + head 0.894 +- 0.056, CNN 0.870 +- 0.139, mean gap -0.024, worst -0.187; the CNN is
+ahead on 3 draws and far behind on 2 (draw 3's teacher is itself weak, 0.798). Target (within 0.02 at
+every draw) missed; the default backbone stays the feature frontend.
 """
 
 from __future__ import annotations
