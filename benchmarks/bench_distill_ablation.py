@@ -145,6 +145,29 @@ def summary(lines: list[dict]) -> str:
     return "\n".join(out)
 
 
+def demo_library(work: Path, *, n_tracks: int, duration_s: float):
+    """The seeded demo library the distillation benches train on, synthesized once under ``work`` and scanned.
+
+    Parameters
+    ----------
+    work : Path
+        Folder that holds ``demo<n>x<s>/`` (the audio, reused when present) and its database.
+    n_tracks : int
+        Tracks of the demo library.
+    duration_s : float
+        Length of each track, in seconds.
+    """
+    from workbench.demo import synthesize_library
+    from workbench.library import Library
+
+    folder = work / f"demo{n_tracks}x{duration_s:g}"
+    if not folder.is_dir():
+        synthesize_library(folder, n_tracks=n_tracks, seed=0, duration_s=duration_s, progress=False)
+    library = Library(work / f"demo{n_tracks}x{duration_s:g}.db")
+    library.scan(folder, progress=False)
+    return library
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tracks", type=int, default=36)
@@ -162,15 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(1)
-        from workbench.demo import synthesize_library
-        from workbench.library import Library
-
-        work = Path(args.workdir)
-        folder = work / f"demo{args.tracks}x{args.duration:g}"
-        if not folder.is_dir():
-            synthesize_library(folder, n_tracks=args.tracks, seed=0, duration_s=args.duration, progress=False)
-        library = Library(work / f"demo{args.tracks}x{args.duration:g}.db")
-        library.scan(folder, progress=False)
+        library = demo_library(Path(args.workdir), n_tracks=args.tracks, duration_s=args.duration)
         unknown = sorted(set(args.variants.split(",")) - set(VARIANTS))
         if unknown:
             raise SystemExit(f"variants must be among {sorted(VARIANTS)}; got {unknown}")

@@ -253,15 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(1)
-        from workbench.demo import synthesize_library
-        from workbench.library import Library
+        from bench_distill_ablation import demo_library
 
-        work = Path(args.workdir)
-        folder = work / "demo36x40"
-        if not folder.is_dir():
-            synthesize_library(folder, n_tracks=36, seed=0, duration_s=40.0, progress=False)
-        library = Library(work / "demo36x40.db")
-        library.scan(folder, progress=False)
+        library = demo_library(Path(args.workdir), n_tracks=36, duration_s=40.0)
         try:
             for seed in (int(s) for s in args.seeds.split(",")):
                 run_seed(library, seed=seed, epochs=args.epochs, cache=Path(args.cache), out=out, init=args.init)
