@@ -284,33 +284,26 @@ DEVSET_ID_OFFSET = 100_000
 def devset_data(folder: Path, *, library_dir: Path):
     """Section data of a devset rendered with ``--sections``; each track's group is its style.
 
+    The folder is read as a user's labelled folder is (:func:`~workbench.train.sections.external.folder_section_data`);
+    the truth JSON's ``split`` is kept beside it.
+
     Returns the data (track ids offset by :data:`DEVSET_ID_OFFSET`) and ``{track id: split}``.
     """
-    from workbench.devset import load_devset
-    from workbench.embed.batch import embed_library
+    from workbench.errors import ParameterError
     from workbench.library import Library
-    from workbench.train.sections import SectionData, section_dataset
+    from workbench.train.sections import SectionData
+    from workbench.train.sections.external import folder_section_data
 
-    truths = [t for t in load_devset(folder) if t.get("sections")]
-    if not truths:
-        raise SystemExit(f"{folder} has no section truth: render it with `python -m workbench.devset DIR --sections`")
-    library_dir.mkdir(parents=True, exist_ok=True)
-    lib = Library(library_dir / "workbench.db")
-    lib.scan(folder, progress=False)
-    embed_library(lib, progress=False)
-    by_path = {str(Path(t.path).resolve()): t for t in lib.tracks()}
-    sections, style, split = [], {}, {}
-    for truth in truths:
-        t = by_path[str(Path(truth["audio_path"]).resolve())]
-        style[t.id], split[t.id] = truth["style"], truth["split"]
-        sections += [{"track_id": t.id, "label": s["label"], "start_s": s["start_s"], "end_s": s["end_s"]}
-                     for s in truth["sections"]]
-    data = section_dataset(lib, sections, progress=False)
-    lib.close()
-    tracks = [replace(t, track_id=t.track_id + DEVSET_ID_OFFSET, group=f"style:{style[t.track_id]}")
-              for t in data.tracks]
-    return SectionData(tracks, data.features, data.backbone), {t.track_id + DEVSET_ID_OFFSET: split[t.track_id]
-                                                              for t in data.tracks}
+    try:
+        data, _ = folder_section_data(folder, library_dir=library_dir, progress=False)
+    except ParameterError as e:
+        raise SystemExit(f"{e}: render it with `python -m workbench.devset DIR --sections`") from e
+    with Library(Path(library_dir) / "workbench.db") as lib:
+        path = {t.id: Path(t.path) for t in lib.tracks()}
+    split = {t.track_id + DEVSET_ID_OFFSET: json.loads(path[t.track_id].with_suffix(".json").read_text())["split"]
+             for t in data.tracks}
+    tracks = [replace(t, track_id=t.track_id + DEVSET_ID_OFFSET) for t in data.tracks]
+    return SectionData(tracks, data.features, data.backbone), split
 
 
 def loso(data, *, seed: int, test_tracks=None) -> dict:
