@@ -82,6 +82,20 @@ def test_same_chords_starting_on_the_major_tonic_read_major():
     assert k.name == "C major"
 
 
+def test_an_opening_counts_only_when_it_names_a_chord():
+    """A clear triad moves its tonic's two keys; a riser or noise (no triad fits well) moves none."""
+    from workbench.analysis.key import OPENING_MIN_CLARITY, OPENING_WEIGHT, key_scores, with_opening
+
+    profile = key_scores(np.array([1.0, 0.1, 0.6, 0.1, 0.6, 0.5, 0.1, 0.8, 0.1, 0.6, 0.1, 0.3]))
+    c_major_triad = np.zeros(24)
+    c_major_triad[0] = 0.9  # C major triad: C major and C minor both gain
+    moved = with_opening(profile, c_major_triad) - profile
+    assert moved[0] == pytest.approx(OPENING_WEIGHT * 0.9) and moved[12] == pytest.approx(OPENING_WEIGHT * 0.9)
+    assert np.count_nonzero(moved) == 2
+    unclear = np.full(24, OPENING_MIN_CLARITY - 0.05)
+    np.testing.assert_array_equal(with_opening(profile, unclear), profile)
+
+
 def test_major_loop_and_default_profile():
     assert DEFAULT_PROFILE in PROFILES
     assert estimate_key(_loop(62, MAJOR_LOOP, seed=2), sr=SR).name == "D major"

@@ -15,7 +15,7 @@ from workbench.analysis.loudness import integrated_lufs
 from workbench.errors import ParameterError, SilentAudioError
 
 #: Bump when an algorithm changes, so stored analyses are recomputed.
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5
 #: Analysis rate in Hz (beats, key, energy); loudness uses the original rate and channels.
 ANALYSIS_SR = 22050
 #: Shortest audio analysed: a few bars at slow tempos.
