@@ -212,6 +212,8 @@ def features_rows(d: Path, args: argparse.Namespace) -> list[dict]:
         rows.append(row(f"features-v1 + head, blend {args.blend:g} -> {got.shape[1]}", inp, r))
         rows[-1]["cos_err"] = cos_err(got, want, per=ex.shape[0])
         show(rows[-1])
+        rows.append(search_windows_row(head, blend, ex, d, args))
+        show(rows[-1])
         frames = np.concatenate(refs)
         vec = frames[:: max(1, len(frames) // 16)][:16]
         r = coreml.export_embedding_model(head, d / "ffv.mlpackage", backbone=ff, input="features", windows=vec,
@@ -223,6 +225,36 @@ def features_rows(d: Path, args: argparse.Namespace) -> list[dict]:
         rows[-1]["cos_err"] = cos_err(got, want)
         show(rows[-1])
     return rows
+
+
+def search_windows_row(head, blend, ex: np.ndarray, d: Path, args: argparse.Namespace) -> dict:
+    """The whole-track model whose rows are search's 8-s windows (``search_windows=True``), blended: parity on the
+    5-s excerpts (one window each), then the first 60 s of each real file against search's own window vectors
+    (``EmbeddingModel.windows`` of the librosa frames): largest |diff| of the rows and of their cosines."""
+    from workbench.audio import load
+    from workbench.embed.features import FeatureFrontend
+    from workbench.export import coreml, mil_eval
+    from workbench.similarity.model import EmbeddingModel
+
+    r = coreml.export_embedding_model(head, d / "ffw.mlpackage", backbone="features", windows=ex, blend=blend,
+                                      search_windows=True)
+    out = row(f"features-v1 + head, blend {args.blend:g}, 8-s windows", "samples (1, n) 22 kHz, whole track", r)
+    ff = FeatureFrontend()
+    search = EmbeddingModel(backbone=ff, head=head, blend=blend)
+    diff = cos = 0.0
+    n_rows = 0
+    for f in real_files():
+        y = load(f, sr=22050, mono=True)[0][: 60 * 22050]
+        got = mil_eval.run(r.path, {"samples": y[None]})["embedding_blend"]
+        want = search.windows(*ff.embed(y, sr=22050))
+        assert got.shape == want.shape, (got.shape, want.shape)
+        gu = got / np.linalg.norm(got, axis=1, keepdims=True)
+        diff, cos = max(diff, float(np.abs(got - want).max())), max(cos, float(np.abs(gu @ gu.T - want @ want.T).max()))
+        n_rows += len(got)
+    print(f"  {n_rows} search windows of {len(real_files())} real files (60 s each): max |row - search's| {diff:.2e}, "
+          f"max |cos diff| {cos:.2e}")
+    out["cos_err"], out["search_rows"], out["row_err"] = cos, n_rows, diff
+    return out
 
 
 def cos_err(got: np.ndarray, want: np.ndarray, *, per: int = 1) -> float:

@@ -114,6 +114,19 @@ def test_head_rows_are_search_windows(setup, tmp_path):
     assert meta["search_windows"]["window_s"] == 8.0 and meta["search_windows"]["hop_s"] == 2.0
     assert "search_windows" in meta["fp32_island"]
     assert "search window" in meta["outputs"]["embedding_256"]
+    # the Swift example's key (docs/swift) is the package's metadata key, and its output name is unchanged
+    import json
+    import re
+    from pathlib import Path
+
+    import coremltools as ct
+
+    swift = (Path(__file__).resolve().parents[1] / "docs" / "swift" / "WorkbenchExample.swift").read_text()
+    key = re.search(r'static let searchWindowsKey = "([^"]+)"', swift).group(1)
+    m = ct.models.MLModel(str(r.path), skip_model_load=True)
+    assert json.loads(m.user_defined_metadata[key]) == meta["search_windows"]
+    assert [o.name for o in m.get_spec().description.output] == [re.search(
+        r'static let embeddingOutput = "([^"]+)"', swift).group(1)]
 
 
 def test_blended_rows_score_as_search(setup, tmp_path):

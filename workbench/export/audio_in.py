@@ -216,6 +216,7 @@ def audio_model(backbone: Any, head: EmbeddingHead | SectionClassifier | None = 
 
     from workbench.export.search_blend import blend_openl3, maybe_blended
 
+
     if spec.track_range:
         if batch != 1:
             raise ParameterError(f"batch must be 1 for the whole-track model of {spec.name}; got {batch}")
@@ -377,8 +378,7 @@ def export_backbone(backbone: Any, path: str | os.PathLike[str], *, batch: int =
 
 def export_audio_embedding(head: EmbeddingHead, path: str | os.PathLike[str], *, backbone: Any, batch: int = 1,
                            metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
-                           blend: Blend | None = None, search_window_s: float | None = None,
-                           **kw: Any) -> ExportResult:
+                           blend: Blend | None = None, **kw: Any) -> ExportResult:
     """Export the embedding model from audio: ``samples`` -> backbone -> head -> ``embedding_256``.
 
     With search's ``blend`` (backbone share > 0) the output is ``embedding_blend``, the blended unit
@@ -396,8 +396,6 @@ def export_audio_embedding(head: EmbeddingHead, path: str | os.PathLike[str], *,
     windows : np.ndarray [shape=(n, n_samples)] or None
     blend : Blend or None
         Search's blend of the head with the backbone (``weight > 0``); None: the head alone.
-    search_window_s : float or None
-        Whole-track rows become search's windows of this length (:func:`.search_windows.export_pooled`).
     **kw
         See :func:`export_backbone`.
 
@@ -406,10 +404,7 @@ def export_audio_embedding(head: EmbeddingHead, path: str | os.PathLike[str], *,
     ExportResult
     """
     from workbench.export.coreml_finish import _head_metadata
-    from workbench.export.search_windows import export_pooled
-    if search_window_s is not None:
-        return export_pooled(head, path, backbone=backbone, window_s=search_window_s, blend=blend, metadata=metadata,
-                             windows=windows, batch=batch, **kw)
+
     spec = audio_spec(backbone)
     meta = _head_metadata(head, "embedding", metadata, f"Embedding model: {spec.name} and the trained head, from "
                           f"{audio_track.what_in(spec)} to a {head.out_dim}-d L2-normalised embedding.")

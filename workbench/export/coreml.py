@@ -330,12 +330,14 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
                              f"'samples'; got {input!r}")
     if input == "samples":
         from workbench.export.audio_in import export_audio_embedding
-        from workbench.export.search_windows import checkpoint_window_s
+        from workbench.export.search_windows import checkpoint_window_s, export_pooled
 
-        window_s = checkpoint_window_s(head_or_checkpoint) if search_windows else None
-        return export_audio_embedding(head, path, backbone=backbone, batch=batch, metadata=metadata, windows=windows,
-                                      io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
-                                      overwrite=overwrite, strict=strict, blend=found, search_window_s=window_s)
+        kw = {"backbone": backbone, "batch": batch, "metadata": metadata, "windows": windows, "io_dtype": io_dtype,
+              "deployment_target": deployment_target, "compress": compress, "overwrite": overwrite, "strict": strict,
+              "blend": found}
+        if search_windows:
+            return export_pooled(head, path, window_s=checkpoint_window_s(head_or_checkpoint), **kw)
+        return export_audio_embedding(head, path, **kw)
     if input == "features":
         if not is_features:
             raise ParameterError(f"input='features' is the feature frontend's vector; the backbone is "
