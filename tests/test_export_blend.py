@@ -226,3 +226,39 @@ def test_export_run_jobs_carry_the_runs_blend(setup, tmp_path):
     meta = coreml.read_metadata(r.path)
     assert list(meta["outputs"]) == ["embedding_blend"] and meta["search_blend"]["weight"] == pytest.approx(WEIGHT)
     assert meta["whole_track"] is True and r.lint.ok
+
+
+@pytest.mark.slow
+def test_openl3_blended_export_keeps_60_db(tmp_path):
+    """OpenL3 512 + head with search's blend from raw samples: >= 60 dB on real windows (57.8 dB before its stem,
+    the input batch norm and first convolution, joined the float32 island), the cosines search's."""
+    from pathlib import Path
+
+    from workbench.train.triplet import _standardise_stats
+
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    h5 = shared / "openl3-ref" / "openl3_audio_mel128_music.h5"
+    files = sorted((shared / "real-audio" / "loops").glob("*.flac"))
+    if not h5.is_file() or not files:
+        pytest.skip(f"OpenL3 reference weights or real audio not present under {shared} (shared test data)")
+    from workbench.embed.openl3 import OpenL3
+
+    o = OpenL3.from_weights(h5, embedding_size=512)
+    spec = audio_in.audio_spec(o)
+    w = audio_in.file_windows(files, spec, n_windows=4, seed=0)
+    blend = Blend(WEIGHT, *_standardise_stats(audio_in.reference(o)(audio_in.file_windows(files, spec, n_windows=16,
+                                                                                          seed=7))))
+    g = torch.Generator().manual_seed(2)
+    head = EmbeddingHead(512).eval()
+    with torch.no_grad():
+        for p in head.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    r = coreml.export_embedding_model(head, tmp_path / "o.mlpackage", backbone=o, windows=w, blend=blend)
+    assert r.lint.ok, str(r.lint)
+    assert r.parity.psnr_db >= 60.0, str(r.parity)
+    assert "stem" in coreml.read_metadata(r.path)["fp32_island"]
+    got = np.concatenate([mil_eval.run(r.path, {"samples": x[None]})["embedding_blend"] for x in w])
+    b = audio_in.reference(o)(w)
+    with torch.no_grad():
+        want = blend.vectors(b, head(torch.from_numpy(b)).numpy())
+    np.testing.assert_allclose(_cos(got), want @ want.T, atol=2e-3)

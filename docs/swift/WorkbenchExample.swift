@@ -13,10 +13,12 @@
 // share w > 0, "com.workbench.search_blend"), the embedding model's output is "embedding_blend", the
 // unit vector [sqrt(w) * unit(z-scored backbone), sqrt(1 - w) * head]; its plain cosine IS search's
 // window score w * cos(backbone) + (1 - w) * cos(head), so the app adds nothing. Search compares two
-// tracks by their window sets (`vibe` below). Note: search's windows are the means of the backbone's
-// frames over the run's window (8 s, every 2 s) before the head; a model with a head over each frame
-// (its rows) matches search window for window only where the window is that frame (or, for the
-// vector-in embedding model, when the app feeds it the mean of the frames of search's window).
+// tracks by their window sets (`vibe` below). Search's windows are the means of the backbone's frames
+// over the run's window (8 s, every 2 s) before the head. A whole-track embedding model exported with
+// search_windows=True ("com.workbench.search_windows": JSON window_s, hop_s) pools them inside: its rows
+// ARE search's windows (same output name, one row per window), so `vibe` over them is search's score.
+// A model with a head over each frame (its rows) ranks close to search, not exactly like it (or, for the
+// vector-in embedding model, exactly when the app feeds it the mean of the frames of search's window).
 //
 // Build: add the .mlpackage files to an Xcode target (Xcode compiles them to .mlmodelc), or
 // compile by hand: `xcrun coremlcompiler compile embedding.mlpackage .` and load the .mlmodelc.
@@ -44,6 +46,7 @@ enum Workbench {
     static let timesOutput = "times_s"  // (n_windows,) window centres in seconds
     static let labelsKey = "com.workbench.labels"  // JSON array: the label of each label_probs column
     static let wholeTrackKey = "com.workbench.whole_track"  // "true": (1, n_samples) in, one row per window out
+    static let searchWindowsKey = "com.workbench.search_windows"  // JSON: rows are search's windows (window_s, hop_s)
 }
 
 /// The defaults of the trainable CNN backbone (workbench.models.cnn): 3-s windows at 22,050 Hz,
@@ -67,6 +70,7 @@ struct AudioContract {
     let hopSeconds: Double
     let batch: Int
     let wholeTrack: Bool
+    let searchWindows: Bool  // the rows are search's 8-s windows (the frames pooled inside), not frames
 
     init(model: MLModel) throws {
         let meta = model.modelDescription.metadata[.creatorDefinedKey] as? [String: String] ?? [:]
@@ -80,6 +84,7 @@ struct AudioContract {
         hopSeconds = meta[Workbench.hopKey].flatMap(Double.init) ?? CNNDefaults.hopSeconds
         batch = shape[0].intValue
         wholeTrack = meta[Workbench.wholeTrackKey] == "true"
+        searchWindows = meta[Workbench.searchWindowsKey] != nil
         guard wholeTrack || shape[1].intValue == window else {
             throw ExampleError.notAnAudioModel("input shape \(shape) does not match \(window) samples")
         }
@@ -297,7 +302,8 @@ struct WorkbenchExample {
         let sectioner = try MLModel(contentsOf: URL(fileURLWithPath: args[2]), configuration: config)
         let rowsA = try embeddings(model: embedder, url: URL(fileURLWithPath: args[3]))
         let rowsB = try embeddings(model: embedder, url: URL(fileURLWithPath: args[4]))
-        print("vibe (search's window-set score, raw):", vibe(rowsA, rowsB))
+        let exact = try AudioContract(model: embedder).searchWindows  // rows = search's windows: its own score
+        print("vibe (search's window-set score, raw\(exact ? "" : "; per-frame rows: close to it")):", vibe(rowsA, rowsB))
         print("cosine of the mean vectors:", cosine(trackEmbedding(rowsA), trackEmbedding(rowsB)))
         if sectioner.modelDescription.outputDescriptionsByName[Workbench.timesOutput] != nil {  // whole-track model
             for s in try trackSections(model: sectioner, url: URL(fileURLWithPath: args[3])) {

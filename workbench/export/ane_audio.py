@@ -110,11 +110,15 @@ class TrackAudio(nn.Module):
         ``(1, n_samples)`` -> ``(n_windows, dim)``.
     head : torch.nn.Module or None
         An :class:`~workbench.export.ane_layers.ANEHead`; None returns the backbone's rows.
+    pool : torch.nn.Module or None
+        Rows ``(n_windows, dim)`` -> ``(n_rows, dim)`` before the head (search's windows,
+        :class:`~workbench.export.search_windows.SearchWindows`, named ``search_windows``); None: none.
     """
 
-    def __init__(self, backbone: nn.Module, head: nn.Module | None) -> None:
+    def __init__(self, backbone: nn.Module, head: nn.Module | None, *, pool: nn.Module | None = None) -> None:
         super().__init__()
         self.backbone, self.head = backbone.eval(), head
+        self.search_windows = pool
         self.columns = Columns()  # its own scope: float32 where search's blend z-scores the rows
 
     def forward(self, x: torch.Tensor) -> Any:
@@ -129,6 +133,8 @@ class TrackAudio(nn.Module):
         torch.Tensor [shape=(n_windows, out)]
         """
         e = self.backbone(x)
+        if self.search_windows is not None:
+            e = self.search_windows(e)
         if self.head is None:
             return e
         return self.head(self.columns(e))[0, :, 0].transpose(0, 1)

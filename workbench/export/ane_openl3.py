@@ -91,19 +91,58 @@ class ANEOpenL3Frontend(nn.Module):
         return db.reshape(_batch(self, x), 1, self.n_mels, self.n_frames)
 
 
+class OpenL3Stem(nn.Module):
+    """The network's input batch norm and first convolution + ReLU: ``(B, 1, n_mels, 199)`` dB -> ``(B, C, n_mels, 199)``.
+
+    A submodule of its own (scope :data:`STEM_SCOPE`), so an export can keep it in float32 beside the
+    frontend: there the dB patch (-80..0) reaches the first convolution unrounded; in fp16 its rounding
+    (up to 0.03 dB) is the largest single error of the network's output.
+
+    Parameters
+    ----------
+    scale, shift : torch.Tensor [shape=(1, 1, 1, 1)]
+        The folded input batch norm.
+    conv : torch.nn.Conv2d
+        The first convolution (its batch norm folded).
+    """
+
+    def __init__(self, scale: torch.Tensor, shift: torch.Tensor, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.register_buffer("in_scale", scale)
+        self.register_buffer("in_shift", shift)
+        self.conv = conv
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        """The first layer's activations.
+
+        Parameters
+        ----------
+        spec : torch.Tensor [shape=(B, 1, n_mels, 199)]
+
+        Returns
+        -------
+        torch.Tensor [shape=(B, C, n_mels, 199)]
+        """
+        return torch.relu(self.conv(spec * self.in_scale + self.in_shift))
+
+
+#: Scope of :class:`OpenL3Stem` inside the exported network.
+STEM_SCOPE = "stem"
+
+
 class ANEOpenL3Network(nn.Module):
     """OpenL3's convolutional network with batch norms folded, final pooling as reshapes + reduce_max.
 
     Returns the embedding in (C, H, W) flatten order as ``(B, D, 1, 1)``; use
     :func:`keras_to_chw_columns` on the next layer's weights to match Keras' (H, W, C) order.
+    The input batch norm and first convolution are the submodule ``stem`` (:class:`OpenL3Stem`),
+    the other seven convolutions ``convs``.
     """
 
     def __init__(self, network: nn.Module, *, map_hw: tuple[int, int]) -> None:
         super().__init__()
         bn0 = network.bn0
         scale0 = (bn0.weight / torch.sqrt(bn0.running_var + bn0.eps)).detach()
-        self.register_buffer("in_scale", scale0.reshape(1, 1, 1, 1).clone())
-        self.register_buffer("in_shift", (bn0.bias - bn0.running_mean * scale0).detach().reshape(1, 1, 1, 1).clone())
         convs = []
         for i, conv in enumerate(network.convs):
             new = nn.Conv2d(conv.in_channels, conv.out_channels, kernel_size=3, padding=1)
@@ -117,7 +156,9 @@ class ANEOpenL3Network(nn.Module):
                 new.weight.copy_(w.contiguous())
                 new.bias.copy_(b)
             convs.append(new)
-        self.convs = nn.ModuleList(convs)
+        self.stem = OpenL3Stem(scale0.reshape(1, 1, 1, 1).clone(),
+                               (bn0.bias - bn0.running_mean * scale0).detach().reshape(1, 1, 1, 1).clone(), convs[0])
+        self.convs = nn.ModuleList(convs[1:])
         self.final_pool = tuple(network.final_pool)
         self.map_hw = map_hw
         ph, pw = self.final_pool
@@ -139,8 +180,8 @@ class ANEOpenL3Network(nn.Module):
         -------
         torch.Tensor [shape=(B, embedding_size, 1, 1)]
         """
-        x = spec * self.in_scale + self.in_shift
-        for i, conv in enumerate(self.convs):
+        x = self.stem(spec)
+        for i, conv in enumerate(self.convs, start=1):
             x = conv(x)
             if i < 7:
                 x = torch.relu(x)

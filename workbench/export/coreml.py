@@ -261,7 +261,7 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
                            deployment_target: str = "macOS14", compress: str | None = None,
                            metadata: dict[str, Any] | None = None, windows: np.ndarray | None = None,
                            overwrite: bool = False, strict: bool = False,
-                           blend: Blend | bool | None = None) -> ExportResult:
+                           blend: Blend | bool | None = None, search_windows: bool = False) -> ExportResult:
     """Export the embedding model (model type ``"embedding"``).
 
     Where search blends the head with its backbone (the run's ``model.pt`` holds a ``"blend"`` with a
@@ -303,6 +303,9 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
     blend : Blend, bool or None
         Search's blend: None reads the checkpoint's (a path or dict; a head object has none), a
         :class:`~workbench.similarity.blend.Blend` is used as given, False exports the head alone.
+    search_windows : bool
+        The whole-track model's rows are search's windows (the checkpoint's ``window_s``, else 8 s; hop a
+        quarter of it) instead of the frontend's frames (:mod:`workbench.export.search_windows`).
 
     Returns
     -------
@@ -322,12 +325,19 @@ def export_embedding_model(head_or_checkpoint: EmbeddingHead | str | os.PathLike
     head = cast("EmbeddingHead", _load_head(head_or_checkpoint, "embedding_head"))
     is_features = (isinstance(backbone, str) and backbone.startswith("features")) \
         or type(backbone).__name__ == "FeatureFrontend"
+    if search_windows and input != "samples":
+        raise ParameterError(f"search_windows pools a whole track's frames inside the model: input must be "
+                             f"'samples'; got {input!r}")
     if input == "samples":
         from workbench.export.audio_in import export_audio_embedding
+        from workbench.export.search_windows import checkpoint_window_s, export_pooled
 
-        return export_audio_embedding(head, path, backbone=backbone, batch=batch, metadata=metadata, windows=windows,
-                                      io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
-                                      overwrite=overwrite, strict=strict, blend=found)
+        kw = {"backbone": backbone, "batch": batch, "metadata": metadata, "windows": windows, "io_dtype": io_dtype,
+              "deployment_target": deployment_target, "compress": compress, "overwrite": overwrite, "strict": strict,
+              "blend": found}
+        if search_windows:
+            return export_pooled(head, path, window_s=checkpoint_window_s(head_or_checkpoint), **kw)
+        return export_audio_embedding(head, path, **kw)
     if input == "features":
         if not is_features:
             raise ParameterError(f"input='features' is the feature frontend's vector; the backbone is "

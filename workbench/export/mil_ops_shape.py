@@ -76,6 +76,9 @@ SHAPE_OPS: dict[str, Callable[..., Any]] = {
     "cumsum": _cumsum,
     "equal": lambda x, y: np.equal(np.asarray(x), np.asarray(y)),
     "floor": lambda x: np.floor(np.asarray(x, dtype=np.float32)),
+    "floor_div": lambda x, y: np.floor_divide(np.asarray(x), np.asarray(y)),
+    "range_1d": lambda end, start, step: np.arange(np.asarray(start).item(), np.asarray(end).item(),
+                                                   np.asarray(step).item()),
     "reduce_argmax": _reduce_arg(np.argmax),
     "reduce_argmin": _reduce_arg(np.argmin),
 }

@@ -15,9 +15,14 @@ The standardisation and its per-window normalisation run in float32 (the scopes
 dimension whose ``|mean| / std`` is large loses its z-score to fp16's rounding of ``x - mean``. That
 keeps the feature frontend's models (its frontend is float32 too) at 77-79 dB PSNR. A backbone that
 itself computes in fp16 (OpenL3's network, the CNN) hands over an activation already rounded, and the
-z-score multiplies that error by ``|mean| / std``: OpenL3 512 + head with share 0.35 reached 57.8 dB
-(its head alone 72.6 dB; random weights, ``benchmarks/bench_export_audio.py --blend 0.35``), the cosines
-within 1.4e-3 of search's.
+z-score multiplies that error by ``|mean| / std`` (median 4.7, up to 9.4 for OpenL3 512 on the real files):
+OpenL3 512 + head with share 0.35 reached 57.8 dB (its head alone 72.6 dB; random weights,
+``benchmarks/bench_export_audio.py --blend 0.35``). The largest single error was fp16's rounding of the
+network's input, the dB patch (-80..0, steps up to 0.03 dB): a blended OpenL3 export keeps OpenL3's
+``stem`` (input batch norm, first convolution and ReLU; 1 -> 64 channels, cheap) in float32 too, 61.3 dB
+on the same 8 windows. (Measured per float32 prefix: the input batch norm alone 60.6 dB, + the second
+convolution 62.0, the whole network 64.8 with 31 of 81 ops Neural-Engine eligible; the last one or two
+convolutions alone changed nothing, 57.8.)
 OpenL3's flattened map reaches the head in the network's (C, H, W) order (Keras flattens (H, W, C));
 the backbone part keeps that order (``mean`` and ``std`` are permuted to it), a fixed permutation of
 the dimensions that leaves every cosine unchanged.
@@ -34,6 +39,7 @@ from torch import nn
 
 from workbench.errors import ParameterError
 from workbench.export.ane_layers import ANEL2Norm
+from workbench.export.ane_openl3 import STEM_SCOPE
 
 if TYPE_CHECKING:
     from workbench.similarity.blend import Blend
@@ -44,8 +50,10 @@ BLEND_OUTPUT = "embedding_blend"
 BLEND_SCOPE = "blend_stats"
 #: Submodules kept in float32 with a blend: :data:`BLEND_SCOPE` and the layout ops that bring a float32
 #: backbone vector to it (``columns``: the whole-track rows, the vector input), so it is never rounded to
-#: fp16 before its z-score (a dimension with ``|mean| / std`` of 100 would lose 40 dB there).
-BLEND_SCOPES = (BLEND_SCOPE, "columns")
+#: fp16 before its z-score (a dimension with ``|mean| / std`` of 100 would lose 40 dB there); and OpenL3's
+#: ``stem`` (:class:`~workbench.export.ane_openl3.OpenL3Stem`: input batch norm, first convolution), whose
+#: fp16 input rounding the z-score amplifies (absent from other backbones: no op matches it there).
+BLEND_SCOPES = (BLEND_SCOPE, "columns", STEM_SCOPE)
 
 
 def checkpoint_blend(head_or_checkpoint: Any) -> Blend | None:
