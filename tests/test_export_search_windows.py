@@ -159,3 +159,30 @@ def test_search_windows_refused_where_there_is_no_whole_track(setup, tmp_path):
     with pytest.raises(ParameterError, match="input must be 'samples'"):
         coreml.export_embedding_model(setup["head"], tmp_path / "f.mlpackage", backbone="features", input="features",
                                       search_windows=True)
+
+
+def test_export_run_jobs_pass_search_windows_and_refuse_other_runs(setup, tmp_path):
+    """`workbench export --search-windows` (run_export._jobs): a features-v1 embeddings run's embedding model
+    pools into search's windows; a sections run, or a log-mel input, is refused naming the run and what to do."""
+    from types import SimpleNamespace
+
+    from workbench.export.run_export import _jobs
+
+    d = setup["d"]
+    lib = SimpleNamespace(tracks=lambda: [SimpleNamespace(path=str(d / "t0.wav"))])
+    run = SimpleNamespace(kind="embeddings", run_id="r-w", info={"backbone": {"name": "features-v1"}})
+    kw = {"io_dtype": "fp32", "deployment_target": "macOS14", "compress": None}
+    jobs = dict(_jobs(run, lib, d / "model.pt", {"run_id": "r-w"}, setup["frames"][0][0][:4], kw, input="samples",
+                      openl3_weights=None, n_windows=8, search_windows=True))
+    meta = coreml.read_metadata(jobs["embedding"](tmp_path / "e.mlpackage").path)
+    assert meta["search_windows"]["window_s"] == pytest.approx(8.0)
+    plain = dict(_jobs(run, lib, d / "model.pt", {"run_id": "r-w"}, setup["frames"][0][0][:4], kw, input="samples",
+                       openl3_weights=None, n_windows=8))
+    assert "search_windows" not in coreml.read_metadata(plain["embedding"](tmp_path / "p.mlpackage").path)
+    sections = SimpleNamespace(kind="sections", run_id="r-s", info={"backbone": {"name": "features-v1"}})
+    with pytest.raises(ParameterError, match=r"run r-s is a sections run on features-v1 \(input='samples'\)"):
+        _jobs(sections, lib, d / "model.pt", {}, None, kw, input="samples", openl3_weights=None, n_windows=8,
+              search_windows=True)
+    with pytest.raises(ParameterError, match=r"needs an embeddings run on the feature frontend.*input='logmel'"):
+        _jobs(run, lib, d / "model.pt", {}, None, kw, input="logmel", openl3_weights=None, n_windows=8,
+              search_windows=True)

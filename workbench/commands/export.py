@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", choices=("samples", "logmel"), default="samples",
                    help="audio-in models' input: mono samples, the spectrogram inside (default), or OpenL3's "
                         "log-mel patch; a feature-frontend run's embedding model takes the whole track")
+    p.add_argument("--search-windows", action="store_true",
+                   help="the whole-track embedding model (feature-frontend run) returns one row per window "
+                        "search indexes (8 s, hop 2 s) instead of one per frame: an app's cosines are "
+                        "`workbench similar`'s window scores")
     p.add_argument("--weights", default=None, help="OpenL3 weight file (for an OpenL3 run)")
     p.add_argument("--no-activate", action="store_true", help="register without making it the active version")
     p.add_argument("--force", action="store_true",
@@ -96,7 +100,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             run = load_run(args.run, root=reg.library.workspace.experiments)
         done = export_run(run, library=reg.library, registry=reg, io_dtype=args.io, deployment_target=args.target,
                           compress=args.compress, activate=not args.no_activate, openl3_weights=args.weights,
-                          input=args.input, force=args.force)
+                          input=args.input, force=args.force, search_windows=args.search_windows)
         if args.json:
             _print_json({"run_id": run.run_id, "versions": [
                 {**version.as_dict(), "lint": {"errors": len(result.lint.errors),

@@ -216,8 +216,8 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
                registry: Registry | None = None, io_dtype: str = "fp32",
                deployment_target: str = "macOS14", compress: str | None = None, activate: bool = True,
                openl3_weights: str | os.PathLike[str] | None = None, input: str = "samples",
-               n_windows: int = 64, version: str | None = None, force: bool = False
-               ) -> list[tuple[ExportResult, Version]]:
+               n_windows: int = 64, version: str | None = None, force: bool = False,
+               search_windows: bool = False) -> list[tuple[ExportResult, Version]]:
     """Export a training run's model(s), check them, and register each as a new version.
 
     A ``sections`` run gives a ``dj_section`` model; an ``embeddings`` run gives the ``head`` and
@@ -256,6 +256,11 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
         The version string stamped in the packages; None gives ``"<N>.0.0"``.
     force : bool
         Export (and record) a model that fails a blocking gate instead of refusing it.
+    search_windows : bool
+        The whole-track embedding model (an embeddings run on the feature frontend) returns one row
+        per window search indexes (the run's ``window_s``, hop a quarter of it) instead of one per
+        frame, so an app's cosines are ``workbench similar``'s window scores
+        (:mod:`workbench.export.search_windows`). Refused for other runs.
 
     Returns
     -------
@@ -266,7 +271,8 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
     ------
     ParameterError
         The run has no checkpoint, or its job is not recorded as completed in this library
-        (:func:`not_exportable_reason`).
+        (:func:`not_exportable_reason`); or ``search_windows`` for a run without a whole-track
+        embedding model.
     workbench.evaluate.gates.GateFailedError
         A model fails a blocking gate (worse than its baseline, or than the active version on the
         same held-out tracks; or its run recorded no baselines) and ``force`` is False. With
@@ -305,7 +311,7 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
     out = []
     try:
         jobs = _jobs(run, lib, model_path, meta, windows, kw, input=input, openl3_weights=openl3_weights,
-                     n_windows=n_windows)
+                     n_windows=n_windows, search_windows=search_windows)
         for model_type, job in jobs:
             result = job(staging / f"{model_type}.mlpackage")
             registered = reg.register(model_type, result.path, metadata=result.metadata, metrics=run.metrics,
@@ -385,7 +391,8 @@ def _audio_windows(lib: Library, backbone: Any, n_windows: int) -> np.ndarray | 
 
 
 def _jobs(run: Run, lib: Library, model_path: Any, meta: dict[str, Any], windows: np.ndarray | None,
-          kw: dict[str, Any], *, input: str, openl3_weights: Any, n_windows: int) -> list[tuple[str, Any]]:
+          kw: dict[str, Any], *, input: str, openl3_weights: Any, n_windows: int,
+          search_windows: bool = False) -> list[tuple[str, Any]]:
     """The (model type, export callable) pairs of a run, audio in where its backbone allows."""
     from workbench.export import coreml
 
@@ -393,6 +400,13 @@ def _jobs(run: Run, lib: Library, model_path: Any, meta: dict[str, Any], windows
     backbone = cnn if cnn is not None else _audio_backbone(run, openl3_weights)
     if input != "samples" and type(backbone).__name__ == "FeatureFrontend":  # no log-mel input: vector-in
         backbone = None
+    if search_windows and not (run.kind != "sections" and type(backbone).__name__ == "FeatureFrontend"):
+        raise ParameterError(f"search_windows pools a whole track into search's windows inside the embedding model: "
+                             f"it needs an embeddings run on the feature frontend exported with input='samples'; "
+                             f"run {run.run_id} is a {run.kind} run on "
+                             f"{(run.info.get('backbone') or {}).get('name', 'an unknown backbone')} "
+                             f"(input={input!r}): an app averages that backbone model's rows over each window "
+                             "and feeds the means to the head model")
     if backbone is None:
         meta = {**meta, "audio_in": NO_AUDIO_IN}
         if run.kind == "sections":
@@ -429,4 +443,5 @@ def _jobs(run: Run, lib: Library, model_path: Any, meta: dict[str, Any], windows
                                                                   metadata=meta, windows=audio, **kw))]
     return [("head", lambda p: coreml.export_head(model_path, p, metadata=meta, windows=windows, **kw)),
             ("embedding", lambda p: coreml.export_embedding_model(model_path, p, backbone=backbone, input=input,
-                                                                  metadata=meta, windows=audio, **kw))]
+                                                                  metadata=meta, windows=audio,
+                                                                  search_windows=search_windows, **kw))]
