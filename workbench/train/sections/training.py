@@ -48,11 +48,12 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "duration_alpha": 1.0, "tie_weight": 0.5,
     "position_weight": 1.5, "novelty_weight": 8.0,
     "calibrate": True, "calibration_guard": True, "confidence_map_per": "window",
-    "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
+    "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
-                 "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience", "not_weight")
+                 "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience", "not_weight",
+                 "input_noise", "track_jitter")
 
 
 @dataclass
