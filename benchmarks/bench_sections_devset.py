@@ -164,93 +164,8 @@ track norm: 0.858/0.845; the bars group raw: 0.885/0.838; grammar additive count
 novelty (demo -> devset dev F @3 s 0.741 vs 0.750: a sharp order prior learned on one library's forms refuses
 another's, e.g. chorus -> verse), also with the duration prior kept wide (0.739), so it was not kept.
 
-Session 6 (2026-12-05, 23:15 UTC, load 8-9 on the shared 2 cores; figures are seeded, not load-dependent), defaults
-now: every window column standardised within its track (``track_norm``; the "context - track mean" block
-dropped), novelty bonus 8, grammar weight 2, position weight 1.5 (chosen on the dev columns: devset LOSO dev,
-demo LOSO, demo -> devset dev; the held-out columns were looked at once, after)::
-
-    NUMBA_CPU_NAME=generic nice -n 10 python benchmarks/bench_sections_devset.py --devset /work/wt/devdata/sections-s18 \
-        --library-dir /tmp/s18data/sections-s18-lib --demo-dir /tmp/s18data/sections-demo --ablation
-
-                              devset   devset  devset    devset    devset  demo    demo   demo->  demo->
-                              in-dom.  LOSO    LOSO      dev->     ->demo  in-dom. LOSO   devset  devset
-                              dev      dev     held-out  held-out                          dev     held-out
-    frame accuracy, smoothed  0.969+   0.862+  0.849-    0.994+    0.806-  0.987+  0.845- 0.763-  0.702-
-    frame accuracy, arg-max   0.932    0.880   0.840     0.933     0.595   0.967   0.763  0.513   0.467
-    frame accuracy, majority  0.289    0.260   0.247     0.247     0.315   0.349   0.315  0.260   0.247
-    frame accuracy, logreg    0.951    0.870   0.821     0.941     0.561   0.959   0.724  0.486   0.460
-    macro F1 smoothed/logreg  .974/.918 .746/.799 .711/.782 .991/.927 .689/.527 .979/.958 .793/.689 .729/.444 .669/.434
-    boundary F @3 s, smoothed 0.926+   0.892+  0.892+    0.972+    0.928+  1.000+  0.968+ 0.796-  0.835-
-    boundary F @3 s, novelty  0.714    0.750   0.742     0.742     0.833   0.836   0.833  0.750   0.742
-    boundary F @0.5 s, smooth 0.879+   0.832+  0.892+    0.972+    0.790+  0.833+  0.915+ 0.739+  0.768+
-    boundary F @0.5 s, novelty 0.691   0.632   0.702     0.702     0.666   0.542   0.666  0.632   0.702
-    intro/outro confusion     0.000+   0.000+  0.000+    0.000+    0.000+  0.000+  0.000+ 0.000+  0.000+
-    ECE (windows), temperature 0.042+  0.019+  0.044+    0.036+    0.112-  0.040+  0.039+ 0.193-  0.209-
-    suggestion ECE, stated    0.103    0.078   0.097     0.096     0.137   0.056   0.106  0.126   0.127
-    suggestion ECE, Platt map 0.081-   0.050-  0.052-    0.077-    0.237-  0.056-  0.117- 0.093-  0.129-
-    tracks scored             7        30      10        10        24      6       24     30      10
-
-Before (session 5 defaults, the table below; re-measured on the dev columns with the same code path: devset
-LOSO dev 0.821, demo LOSO 0.838, demo -> devset dev 0.718 with boundaries F @3 s 0.658 under novelty's
-0.750). Seeds 0/1/2 of the dev columns (``train_sections``/LOSO seed): devset LOSO dev 0.862/0.858/0.863,
-demo LOSO 0.845/0.840/0.840, demo -> devset dev 0.763/0.721/0.754 (F @3 s 0.796/0.789/0.803 vs novelty
-0.750). Held-out, looked at once: devset LOSO held-out fell from 0.915 to 0.849 (10 tracks, one per style;
-still above logreg 0.821 and majority 0.247), demo -> devset held-out rose from 0.661 to 0.702 and its
-boundaries from below novelty (0.613 vs 0.753) to above (0.835 vs 0.742). The Platt map of the suggestions'
-confidence (fitted on the training set's leave-one-group-out suggestions) helps within a generator and
-demo -> devset, but worsens devset -> demo (0.137 -> 0.237): confidence does not follow a style's accuracy
-across generators.
-
-``--ablation`` (leave-one-style-out on the devset's dev tracks, every layout track-normed unless said):
-
-    layout                        accuracy  macro F1  F @3 s  F @0.5 s  intro/outro  ECE after
-    all groups (+ bars)              0.865     0.760   0.892     0.832        0.000      0.010
-    without bars (the default)       0.862     0.746   0.892     0.832        0.000      0.019
-    without dj                       0.851     0.713   0.895     0.836        0.000      0.014
-    without novelty                  0.858     0.736   0.894     0.834        0.000      0.017
-    without ends                     0.867     0.764   0.894     0.834        0.000      0.016
-    embedding + position only        0.861     0.746   0.891     0.832        0.000      0.019
-    default, not track-normed        0.845     0.727   0.869     0.804        0.000      0.028
-
-Session 5 (2026-12-05, the defaults before issue 18's session 6):
-
-Measured 2026-12-05 on the shared 2-core machine (load 13-19; figures do not depend on it: seeded),
-devset seed 18, 4 per style (30 dev + 10 held-out tracks, 236 sections), demo 24 tracks, default
-feature groups (embedding with context, position, dj, novelty, ends):
-
-                               devset LOSO      devset LOSO   demo       demo    demo->devset demo->devset
-                                       dev         held-out   in-domain  LOSO    dev          held-out
-    frame accuracy, smoothed       0.834 -         0.915 +    0.974 +    0.836 - 0.722 -      0.661 -
-    frame accuracy, majority       0.260           0.247      0.349      0.315   0.260        0.247
-    frame accuracy, logreg         0.829           0.803      0.990      0.783   0.450        0.408
-    macro F1, smoothed / logreg    0.679 / 0.730   0.892/0.734 0.963/0.989 0.764/0.703 0.672/0.397 0.651/0.339
-    boundary F @3 s, smoothed      0.833 -         0.859 +    0.987 +    0.861 + 0.657 -      0.613 -
-    boundary F @3 s, novelty       0.738           0.753      0.852      0.841   0.738        0.753
-    boundary F @0.5 s, smoothed    0.761 +         0.859 +    0.778 +    0.731 + 0.579 -      0.547 -
-    boundary F @0.5 s, novelty     0.632           0.703      0.560      0.624   0.632        0.703
-    intro/outro confusion          0.000 +         0.000 +    0.000 +    0.000 + 0.000 +      0.000 +
-    ECE after temperature          0.028 +         0.053 -    0.032 +    0.049 + 0.312 -      0.366 -
-
-Across generators the model's boundaries are worse than the unsupervised novelty boundaries
-(F @3 s 0.657 vs 0.738) and its confidences are not calibrated (the temperature was fitted on the
-demo). Smoothed confusion, demo -> devset dev: 497 of 979 intro windows called build (devset
-intros start with hats alone), 418 of 1,133 outro windows called drop (devset outros keep the
-kick and the bass), 278 of 735 build windows called drop.
-
-``--ablation`` (leave-one-style-out on the devset's dev tracks):
-
-    layout                        accuracy  macro F1  F @3 s  F @0.5 s  intro/outro  ECE after
-    all groups (+ bars)              0.832     0.686   0.828     0.767        0.000      0.026
-    without bars (the default)       0.834     0.679   0.833     0.761        0.000      0.028
-    without dj                       0.840     0.705   0.842     0.776        0.000      0.032
-    without novelty                  0.830     0.669   0.822     0.755        0.000      0.027
-    without ends                     0.834     0.685   0.842     0.775        0.000      0.033
-    embedding + position only        0.823     0.655   0.829     0.767        0.000      0.036
-
-Within noise of each other: no feature group moves accuracy by more than 0.01. The bar-grid
-group (``bars``) left the default off for that reason. The DJ descriptors alone
-(``--extra dj,novelty,ends,bars --no-embedding``): devset LOSO dev 0.823, demo LOSO 0.799,
-demo -> devset dev 0.710 (arg-max 0.522 vs 0.435 with the embedding): not better either.
+Sessions 6 and 5 (the defaults of issue 18's first session, the feature-group ablations):
+``benchmarks/bench_sections_devset_history.md``.
 """
 
 from __future__ import annotations
@@ -306,12 +221,12 @@ def devset_data(folder: Path, *, library_dir: Path):
     return SectionData(tracks, data.features, data.backbone), split
 
 
-def loso(data, *, seed: int, test_tracks=None) -> dict:
-    """:func:`leave_one_group_out` with the fold settings :func:`train_sections` uses."""
+def loso(data, *, seed: int, test_tracks=None, config: dict | None = None) -> dict:
+    """:func:`leave_one_group_out` with the fold settings :func:`train_sections` uses (``config``: overrides)."""
     from workbench.train.sections import CONFIG_DEFAULTS, leave_one_group_out
     from workbench.train.sections.training import _TRAINER_KEYS
 
-    cfg = {**CONFIG_DEFAULTS, "seed": seed}
+    cfg = {**CONFIG_DEFAULTS, **(config or {}), "seed": seed}
     params = {**{k: cfg[k] for k in _TRAINER_KEYS}, "epochs": min(cfg["epochs"], cfg["transfer_epochs"]),
               "max_samples_per_epoch": cfg["transfer_samples_per_epoch"], "patience": min(cfg["patience"], 4)}
     t0 = time.perf_counter()
@@ -403,12 +318,20 @@ def main() -> None:
     parser.add_argument("--extra", default=None, help="window feature groups of the main table, comma-separated "
                                                       "(default: the trainer's DEFAULT_FEATURES)")
     parser.add_argument("--no-embedding", action="store_true", help="with --extra: leave the backbone embedding out")
+    parser.add_argument("--config", type=json.loads, default={},
+                        help='section config overrides for every model of the main table, JSON (e.g. \'{"track_jitter": 0.3}\')')
+    parser.add_argument("--norm", choices=("z", "rank"), default=None,
+                        help="the window layout's track normalisation (default: DEFAULT_FEATURES')")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     lib_dir = args.library_dir or args.devset.with_name(args.devset.name + "-lib")
     dev_data, split = devset_data(args.devset, library_dir=lib_dir)
     extra = None if args.extra is None else tuple(g for g in args.extra.split(",") if g)
+    if args.norm is not None:
+        from workbench.train.sections import DEFAULT_FEATURES
+
+        extra = (extra if extra is not None else DEFAULT_FEATURES.extra, {"norm": args.norm})
     if extra is not None:
         dev_data = with_layout(dev_data, extra, embedding=not args.no_embedding)
     print(f"feature groups: {', '.join(dev_data.features.group_names())}")
@@ -442,18 +365,18 @@ def main() -> None:
     # the devset's dev tracks as a user's library: in-domain (a grouped quarter held out), LOSO over its styles,
     # its held-out tracks (same generator, never tuned on) and the demo (another generator)
     t1 = time.perf_counter()
-    res = train_sections(dev_data.subset(dev_ids), config={"seed": args.seed}, progress=False,
+    res = train_sections(dev_data.subset(dev_ids), config={**args.config, "seed": args.seed}, progress=False,
                          external={"devset held-out": dev_data.subset(held_ids),
                                    **({"demo": demo} if demo is not None else {})})
     m = res.metrics
     cols["devset in-domain, dev"] = row(_inside(res))
     cols["devset LOSO, dev"] = row({**m["transfer"]["leave_one_group_out"], "wall_s": time.perf_counter() - t1})
-    cols["devset LOSO, held-out"] = row(loso(dev_data, seed=args.seed, test_tracks=held_ids))
+    cols["devset LOSO, held-out"] = row(loso(dev_data, seed=args.seed, test_tracks=held_ids, config=args.config))
     cols["devset dev -> held-out"] = row(m["transfer"]["external"]["devset held-out"])
     if demo is not None:
         cols["devset -> demo"] = row(m["transfer"]["external"]["demo"])
         t1 = time.perf_counter()  # the demo model as `make demo` trains it, scored on the devset
-        res = train_sections(demo, config={"seed": args.seed}, progress=False,
+        res = train_sections(demo, config={**args.config, "seed": args.seed}, progress=False,
                              external={"devset dev": dev_data.subset(dev_ids),
                                        "devset held-out": dev_data.subset(held_ids)})
         m = res.metrics
