@@ -23,6 +23,60 @@ reported apart from the dev split (the only one looked at while tuning):
 (``--library-dir`` and ``--demo-dir`` are written to (scan, embeddings): point them at copies when the
 rendered folders are shared read-only.)
 
+Session 9 (2026-12-06, 07:10-08:30 UTC, load 8-12 on the shared 2 cores; figures seeded). Goal: demo -> devset
+(cross-generator) without lowering the other columns. Defaults unchanged; options added (off by default):
+``track_jitter`` (per track and column, a gain ``exp(N(0, s))`` and an offset ``N(0, s)`` in std units, drawn afresh
+each epoch), ``input_noise`` (Gaussian noise per window), ``WindowFeatures(norm="rank")`` (within-track quantiles
+mapped to a normal, unchanged by any increasing per-track map; no audio-in model); bench ``--config JSON``,
+``--norm``. Where demo -> devset dev errors go (seed 0, defaults, smoothed windows): build -> drop 233 of 735, verse
+-> chorus 205 of 388, outro -> chorus / drop / verse 152 / 103 / 75 of 1,068, intro -> build 106 of 979, drop ->
+chorus 105, chorus -> drop 87; by style psytrance 0.636, hip-hop 0.667, dubstep 0.681, breakbeat 0.709, trap 0.734,
+ukgarage 0.956, hardstyle 0.979. Window arg-max is 0.513: the grammar carries the figure. The devset's outros are
+long (up to 30 s; 17 % of its windows, the demo's 10 %) and keep the kick and bass. Screened on seed 0 with a
+harness on the same code path as the bench's demo columns (``train_sections(demo, external=...)``): demo -> devset
+dev smoothed/ arg-max, demo LOSO; "c8": the 8 numpy-rendered devset tracks ``make demo``'s cross-generator stage
+renders (``pipeline_cross.cross_generator_set``, seed 0)::
+
+    defaults                         0.778 / 0.513, 0.871, c8 0.760 (seeds 1, 2: 0.756, 0.766; c8 0.834, 0.753)
+    norm="rank"                      0.761 / 0.446, 0.888 (breakbeat, dubstep up; hip-hop, trap, dnb down)
+    track_jitter 0.3 / 0.45 / 0.6    0.788 / 0.548, 0.888 / 0.789, 0.888 / 0.794, 0.887 (seeds 1, 2: 0.756/0.789,
+                                     0.743/0.798, 0.747/0.775); 1.0: 0.750; c8 at 0.3: 0.790 / 0.829 / 0.795
+    input_noise 0.5; + jitter 0.6    0.775 / 0.505, 0.880; 0.776 / 0.546, 0.880
+    dropout 0.5, weight decay 0.05   0.770, 0.871; 0.778, 0.871; hidden 64: 0.706, 0.851
+    frame columns left out           mel std 0.774, MFCC 0.754, contrast + chroma 0.748, tempogram 0.766, mel means
+                                     0.737 (every group of the 202 carries something across generators)
+    copies of each training track    mel bands shifted up to 3: 0.765 / 0.548; a level offset per section (3 dB):
+    with altered frames              0.751; a tilt per section: 0.766; a smooth level drift: 0.755 (LOSO 0.892)
+    grammar_weight 3 / 4 (default 2) 0.812, 0.881, c8 0.793 / 0.781, 0.850, c8 0.786; 3 + jitter 0.3: 0.804 /
+                                     0.548, 0.891, c8 0.882 (seeds 1, 2: 0.761 / 0.799, c8 0.839 / 0.827; c8 suggestion
+                                     ECE 0.10-0.15 vs 0.08-0.12 with the defaults)
+
+Full bench, seeds 0/1/2 (``--seed S [--config '{"track_jitter": 0.3}']``; copies ``--library-dir /tmp/h9t/lib
+--demo-dir /tmp/h9t/demo``; 110-280 s a run at load 6-12), dev columns, accuracy smoothed, then the mean of the five::
+
+                          devset in-dom.  devset LOSO     devset -> demo  demo LOSO       demo -> devset dev  mean
+    defaults              .969/.969/.969  .861/.841/.862  .808/.818/.821  .871/.880/.886  .778/.756/.766      .857
+    track_jitter 0.3      .969/.969/.969  .849/.854/.854  .808/.812/.819  .888/.871/.874  .788/.756/.789      .858
+    grammar_weight 3.0    .969/.936/.936  .834/.834/.846  .821/.807/.814  .881/.882/.881  .812/.760/.778      .853
+    both                  .969/.936/.969  .834/.834/.846  .809/.807/.821  .891/.878/.884  .804/.761/.799      .856
+
+(demo in-domain 0.987/1.000/0.987 in every row; intro/outro confusion 0 everywhere.) Means: jitter 0.3 gives demo ->
+devset dev +0.011 (0.767 -> 0.778; arg-max 0.502 -> 0.530) and c8 +0.023 (0.782 -> 0.805), at -0.002 on the devset's
+LOSO and -0.003 on devset -> demo (within the seed spread, but not none) and -0.001 on the demo's LOSO; F @3 s demo
+-> devset 0.786/0.787/0.787 -> 0.808/0.788/0.787; suggestion ECE served demo -> devset 0.061/0.112/0.099 ->
+0.072/0.093/0.059, devset -> demo 0.251/0.278/0.255 -> 0.237/0.215/0.246, c8 0.075/0.124/0.098 -> 0.100/0.076/0.119.
+Grammar weight 3 lifts the cross-generator column most (+0.017; with the jitter +0.021, and c8 +0.067 to 0.849 in
+the harness) but costs the devset's LOSO 0.017 and its in-domain 0.022: the grammar learned on the demo's forms
+helps where the windows transfer badly, and hurts where they are good. Neither is a default (the rule: no dev column
+lower); ``config={"track_jitter": 0.3}`` is the one to try on a user's own library when its music is unlike the
+labelled one. Target 0.85 across generators still missed (best mean 0.788).
+Held-out columns, looked at once after the choice (seeds 0/1/2, mean; the jitter run's seeds 0 and 1 had been
+printed once by a summary before, not used): devset LOSO held-out 0.875/0.863/0.912 (0.884) defaults, 0.875/0.863/
+0.961 (0.900) jitter 0.3, 0.826 x 3 grammar weight 3 and both; devset dev -> held-out 0.987, 0.990, 0.993, 0.994;
+demo -> devset held-out 0.767/0.767/0.741 (0.758), 0.767 x 3 (0.767), 0.790/0.782/0.735 (0.769), 0.782/0.767/0.798
+(0.782). The held-out split agrees: jitter gains a little everywhere; grammar weight 3 gains across generators and
+loses across the devset's styles.
+
 Session 8 (2026-12-06, 04:10-05:30 UTC, load 11-21 on the shared 2 cores; figures seeded). Option added (not the
 default): the suggestions' Platt map can count each out-of-fold suggestion once (``confidence_map_per="suggestion"``;
 ``"window"``, the default, is the old fit, in which one long wrong suggestion outweighs many short right ones). The

@@ -232,6 +232,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
         0 only keeps a rejected label from being a positive there); ``metrics["rejections"]``
         records how many were used (:meth:`SectionData.rejection_counts`, ``not_windows_trained``).
+        ``track_jitter`` and ``input_noise``: training-time augmentation in feature space (a gain and
+        offset per track and column, Gaussian noise per window; :class:`SectionTrainer`; 0 = off).
     on_epoch : callable or None
         ``on_epoch(epoch, max_epochs, record)`` after each epoch of the final training.
     progress : bool
