@@ -183,8 +183,10 @@ def track_norm_metadata(features: WindowFeatures, base_dim: int) -> dict[str, An
         if g == "ends":
             raw += list(range(col, col + EXTRA_GROUPS[g]))
         col += EXTRA_GROUPS[g]
-    return {"how": "z-score every column over the track's windows, (x - mean) / max(std, 1e-6) with the population "
-                   "std (ddof 0), except the raw_columns (position and distance to the ends), before the model",
+    how = ("z-score every column over the track's windows, (x - mean) / max(std, 1e-6) with the population std (ddof 0)"
+           if features.norm == "z" else "map every column to the standard normal quantile of its rank over the track's "
+           "windows, ndtri((rank - 0.5) / n) with tied ranks averaged")
+    return {"how": how + ", except the raw_columns (position and distance to the ends), before the model",
             "raw_columns": raw, "dim": int(features.dim(base_dim))}
 
 

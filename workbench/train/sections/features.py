@@ -86,6 +86,12 @@ class WindowFeatures:
         Standardise every column within the track (z-score over the track's windows), except
         the position and ``"ends"`` columns: a drop is loud and dense against *its own* track,
         whatever the generator's or the mix's level and timbre (issue 18: generator-robust).
+    norm : {"z", "rank"}
+        How ``track_norm`` standardises a column within the track: ``"z"`` (the default) its
+        z-score; ``"rank"`` its within-track quantile mapped to a standard normal
+        (``Φ⁻¹((rank − 0.5) / n)``, ties averaged), unchanged by any increasing per-track map of
+        the column (gain, offset, compression): only the order of the track's windows counts.
+        ``"rank"`` has no audio-in (Core ML) track model.
     context_bars : bool
         ``context_s`` counts bars, not seconds: each half-width is that many of the track's
         median bar (from ``downbeats_s``; 2 s without a grid), the same musical span at any tempo.
@@ -102,6 +108,7 @@ class WindowFeatures:
     embedding: bool = True
     track_norm: bool = False
     context_bars: bool = False
+    norm: str = "z"
 
     def __post_init__(self) -> None:
         from workbench.train.sections.dj_features import EXTRA_GROUPS
@@ -111,6 +118,8 @@ class WindowFeatures:
         if not isinstance(self.extra, tuple) or any(g not in EXTRA_GROUPS for g in self.extra) \
                 or len(set(self.extra)) != len(self.extra):
             raise ParameterError(f"extra must be a tuple of distinct groups from {tuple(EXTRA_GROUPS)}; got {self.extra!r}")
+        if self.norm not in ("z", "rank"):
+            raise ParameterError(f"norm must be 'z' or 'rank'; got {self.norm!r}")
         if not (self.embedding or self.position or self.extra):
             raise ParameterError("a window layout needs the embedding, the position or an extra group; got none")
 
@@ -143,7 +152,7 @@ class WindowFeatures:
     def to_dict(self) -> dict[str, Any]:
         return {"context_s": list(self.context_s), "track_relative": self.track_relative, "position": self.position,
                 "extra": list(self.extra), "embedding": self.embedding, "track_norm": self.track_norm,
-                "context_bars": self.context_bars}
+                "context_bars": self.context_bars, "norm": self.norm}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> WindowFeatures:
@@ -157,7 +166,7 @@ class WindowFeatures:
         """
         return cls(tuple(float(c) for c in d["context_s"]), bool(d["track_relative"]), bool(d["position"]),
                    tuple(d.get("extra") or ()), bool(d.get("embedding", True)), bool(d.get("track_norm", False)),
-                   bool(d.get("context_bars", False)))
+                   bool(d.get("context_bars", False)), str(d.get("norm", "z")))
 
     def transform(self, frames: np.ndarray, times_s: np.ndarray, *, duration_s: float,
                   dj_frames: np.ndarray | None = None, downbeats_s: np.ndarray | None = None) -> np.ndarray:
@@ -228,7 +237,13 @@ class WindowFeatures:
         out = np.hstack(blocks)
         if self.track_norm:
             raw = np.concatenate([np.full(b.shape[1], k) for b, k in zip(blocks, keep_raw, strict=True)])
-            z = (out - out.mean(axis=0)) / np.maximum(out.std(axis=0), 1e-6)
+            if self.norm == "rank":
+                from scipy.special import ndtri
+                from scipy.stats import rankdata
+
+                z = ndtri((rankdata(out, axis=0, method="average") - 0.5) / out.shape[0])
+            else:
+                z = (out - out.mean(axis=0)) / np.maximum(out.std(axis=0), 1e-6)
             out = np.where(raw[None, :], out, z)
         return out.astype(np.float32)
 

@@ -125,6 +125,10 @@ class TorchWindowFeatures(nn.Module):
                 "context in bars (context_bars=True) needs the track's downbeats (a beat analysis the model does not "
                 "run), so this layout has no audio-in track model; train with context in seconds (the default) or "
                 "export the vector-in model")
+        if spec.track_norm and spec.norm != "z":
+            raise ParameterError(
+                f"a track normalisation by {spec.norm!r} (norm={spec.norm!r}) has no audio-in track model (it sorts each "
+                "column over the track); train with norm='z' (the default) or export the vector-in model")
         if "dj" in spec.extra and frame_dim != FEATURES_V1_DIM:
             raise ParameterError(f"the 'dj' feature group needs features-v1 frames ({FEATURES_V1_DIM} columns); got "
                                  f"frame_dim={frame_dim}: use the feature frontend or drop 'dj' from extra")

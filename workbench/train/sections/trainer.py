@@ -100,6 +100,14 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         Weight of the complementary-label loss on "not this label" windows (``fit``'s
         ``not_X``/``not_y``, from rejected suggestions): ``-log(1 - p(rejected label))`` per
         window, averaged over each step's share of them, added to the cross-entropy.
+    input_noise : float >= 0
+        Training-time augmentation in feature space: Gaussian noise of this standard deviation
+        (in units of each column's training std) added to every training window at every step.
+    track_jitter : float >= 0
+        Training-time augmentation per track: at every epoch each training track's columns are
+        scaled by ``exp(N(0, track_jitter))`` and shifted by ``N(0, track_jitter)`` (in units of the
+        column's std), one draw per track and column: another generator or mix gives a track's
+        sections another contrast. Needs ``groups`` in :meth:`fit` (without them, per window).
 
     Learned: ``classes_`` (labels in output order), ``model_`` (the head in eval mode, with
     the input standardisation folded into its first layer, so it takes raw features),
@@ -114,7 +122,7 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
                  lr: float = 1e-3, weight_decay: float = 1e-4, class_weight: str | dict | None = "balanced",
                  seed: int = 0, n_threads: int | None = 1, max_samples_per_epoch: int | None = 8192,
                  early_stopping: bool = True, validation_fraction: float = 0.2, patience: int = 8,
-                 not_weight: float = 1.0) -> None:
+                 not_weight: float = 1.0, input_noise: float = 0.0, track_jitter: float = 0.0) -> None:
         self.hidden_dim = hidden_dim
         self.dropout = dropout
         self.epochs = epochs
@@ -129,6 +137,8 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.not_weight = not_weight
+        self.input_noise = input_noise
+        self.track_jitter = track_jitter
 
     def _check_params(self) -> None:
         m = self.max_samples_per_epoch
@@ -147,6 +157,10 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
             raise ParameterError(f"n_threads must be None or an int >= 1; got {self.n_threads!r}")
         if isinstance(self.not_weight, bool) or not (isinstance(self.not_weight, (int, float)) and self.not_weight >= 0):
             raise ParameterError(f"not_weight must be a float >= 0; got {self.not_weight!r}")
+        for name in ("input_noise", "track_jitter"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and 0 <= v < 10):
+                raise ParameterError(f"{name} must be a float in [0, 10); got {v!r}")
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ParameterError(f"class_weight must be 'balanced', None or a dict label → weight; got {self.class_weight!r}")
 
@@ -224,11 +238,15 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         index = {c: i for i, c in enumerate(self.classes_)}
         info: dict[str, Any] = {"used": False, "max_epochs": self.epochs, "patience": self.patience}
         split = None if validation is not None else self._validation_split(y, groups)
+        rows_track = None if groups is None else np.asarray(groups)
+        if rows_track is not None and rows_track.shape != y.shape:
+            raise ParameterError(f"groups must have one entry per row ({y.shape[0]}); got shape {rows_track.shape}")
         if split is not None:
             tr, va = split
             validation = (X[va], y[va])
             info["val_groups"] = sorted(np.unique(np.asarray(groups)[va]).tolist())
             X, y = X[tr], y[tr]
+            rows_track = rows_track[tr]
         elif validation is None:
             info["reason"] = ("early_stopping is off" if not self.early_stopping else
                               "no groups (tracks) to hold out" if groups is None else "one track only")
@@ -265,14 +283,14 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         if self.n_threads is not None:
             torch.set_num_threads(self.n_threads)
         try:
-            self._train(X, y_idx, mean, scale, val, on_epoch, info, comp)
+            self._train(X, y_idx, mean, scale, val, on_epoch, info, comp, rows_track)
         finally:
             torch.set_num_threads(threads)
         return self
 
     def _train(self, X: np.ndarray, y_idx: np.ndarray, mean: np.ndarray, scale: np.ndarray,
                val: tuple[Any, Any] | None, on_epoch: EpochCallback | None, info: dict[str, Any],
-               comp: tuple[Any, Any] | None = None) -> None:
+               comp: tuple[Any, Any] | None = None, rows_track: np.ndarray | None = None) -> None:
         import torch
         from torch.nn import functional as F
 
@@ -290,9 +308,17 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
         best: tuple[float, int, dict[str, Any]] | None = None
         comp_rng = np.random.default_rng(self.seed + 1)  # its own stream: without rejections nothing changes
+        aug_rng = np.random.default_rng(self.seed + 2)  # its own stream: without augmentation nothing changes
+        track_of = (np.unique(rows_track, return_inverse=True)[1] if rows_track is not None
+                    else np.arange(len(yt)))
         for epoch in range(1, self.epochs + 1):
             t0 = time.perf_counter()
             model.train()
+            if self.track_jitter > 0:  # one gain and offset per track and column for this epoch
+                n_tr, d = int(track_of.max()) + 1, xs.shape[1]
+                gain = torch.from_numpy(np.exp(aug_rng.normal(0, self.track_jitter, (n_tr, d))).astype(np.float32))
+                shift = torch.from_numpy(aug_rng.normal(0, self.track_jitter, (n_tr, d)).astype(np.float32))
+                tix = torch.from_numpy(track_of)
             order = torch.from_numpy(rng.permutation(len(yt))[: self.max_samples_per_epoch])
             total = 0.0
             n_steps = -(-len(order) // self.batch_size)
@@ -301,7 +327,13 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
                                 : max(1, round(len(comp[1]) * len(order) / len(yt)))], n_steps))
             for step, a in enumerate(range(0, len(order), self.batch_size)):
                 idx = order[a:a + self.batch_size]
-                loss = F.cross_entropy(model(xs[idx]), yt[idx], weight=weight)
+                xb = xs[idx]
+                if self.track_jitter > 0:
+                    xb = xb * gain[tix[idx]] + shift[tix[idx]]
+                if self.input_noise > 0:
+                    xb = xb + self.input_noise * torch.from_numpy(
+                        aug_rng.standard_normal(tuple(xb.shape)).astype(np.float32))
+                loss = F.cross_entropy(model(xb), yt[idx], weight=weight)
                 if comp_batches and len(comp_batches[step]):
                     ci = torch.from_numpy(comp_batches[step])
                     p_not = torch.softmax(model(comp[0][ci]), dim=1).gather(1, comp[1][ci][:, None])[:, 0]

@@ -48,11 +48,12 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "duration_alpha": 1.0, "tie_weight": 0.5,
     "position_weight": 1.5, "novelty_weight": 8.0,
     "calibrate": True, "calibration_guard": True, "confidence_map_per": "window",
-    "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
+    "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
-                 "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience", "not_weight")
+                 "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience", "not_weight",
+                 "input_noise", "track_jitter")
 
 
 @dataclass
@@ -231,6 +232,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
         0 only keeps a rejected label from being a positive there); ``metrics["rejections"]``
         records how many were used (:meth:`SectionData.rejection_counts`, ``not_windows_trained``).
+        ``track_jitter`` and ``input_noise``: training-time augmentation in feature space (a gain and
+        offset per track and column, Gaussian noise per window; :class:`SectionTrainer`; 0 = off).
     on_epoch : callable or None
         ``on_epoch(epoch, max_epochs, record)`` after each epoch of the final training.
     progress : bool
