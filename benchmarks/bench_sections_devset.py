@@ -306,12 +306,16 @@ def devset_data(folder: Path, *, library_dir: Path):
     return SectionData(tracks, data.features, data.backbone), split
 
 
+#: Config overrides of every model the bench trains (``--config``).
+OVERRIDES: dict = {}
+
+
 def loso(data, *, seed: int, test_tracks=None) -> dict:
     """:func:`leave_one_group_out` with the fold settings :func:`train_sections` uses."""
     from workbench.train.sections import CONFIG_DEFAULTS, leave_one_group_out
     from workbench.train.sections.training import _TRAINER_KEYS
 
-    cfg = {**CONFIG_DEFAULTS, "seed": seed}
+    cfg = {**CONFIG_DEFAULTS, **OVERRIDES, "seed": seed}
     params = {**{k: cfg[k] for k in _TRAINER_KEYS}, "epochs": min(cfg["epochs"], cfg["transfer_epochs"]),
               "max_samples_per_epoch": cfg["transfer_samples_per_epoch"], "patience": min(cfg["patience"], 4)}
     t0 = time.perf_counter()
@@ -403,7 +407,10 @@ def main() -> None:
     parser.add_argument("--extra", default=None, help="window feature groups of the main table, comma-separated "
                                                       "(default: the trainer's DEFAULT_FEATURES)")
     parser.add_argument("--no-embedding", action="store_true", help="with --extra: leave the backbone embedding out")
+    parser.add_argument("--config", default=None, help='config overrides of every model, JSON '
+                                                       '(e.g. \'{"confidence": "ensemble"}\')')
     args = parser.parse_args()
+    OVERRIDES.update(json.loads(args.config) if args.config else {})
 
     t0 = time.perf_counter()
     lib_dir = args.library_dir or args.devset.with_name(args.devset.name + "-lib")
@@ -442,7 +449,7 @@ def main() -> None:
     # the devset's dev tracks as a user's library: in-domain (a grouped quarter held out), LOSO over its styles,
     # its held-out tracks (same generator, never tuned on) and the demo (another generator)
     t1 = time.perf_counter()
-    res = train_sections(dev_data.subset(dev_ids), config={"seed": args.seed}, progress=False,
+    res = train_sections(dev_data.subset(dev_ids), config={**OVERRIDES, "seed": args.seed}, progress=False,
                          external={"devset held-out": dev_data.subset(held_ids),
                                    **({"demo": demo} if demo is not None else {})})
     m = res.metrics
@@ -453,7 +460,7 @@ def main() -> None:
     if demo is not None:
         cols["devset -> demo"] = row(m["transfer"]["external"]["demo"])
         t1 = time.perf_counter()  # the demo model as `make demo` trains it, scored on the devset
-        res = train_sections(demo, config={"seed": args.seed}, progress=False,
+        res = train_sections(demo, config={**OVERRIDES, "seed": args.seed}, progress=False,
                              external={"devset dev": dev_data.subset(dev_ids),
                                        "devset held-out": dev_data.subset(held_ids)})
         m = res.metrics
