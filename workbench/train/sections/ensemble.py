@@ -56,6 +56,8 @@ def check_confidence_config(cfg: Mapping[str, Any]) -> None:
         raise ParameterError(f"config confidence must be one of {CONFIDENCES}; got {cfg.get('confidence')!r}")
     if cfg.get("ensemble_score", "mean") not in ENSEMBLE_SCORES:
         raise ParameterError(f"config ensemble_score must be one of {ENSEMBLE_SCORES}; got {cfg.get('ensemble_score')!r}")
+    if cfg.get("ensemble_split", "groups") not in ("groups", "features"):
+        raise ParameterError(f"config ensemble_split must be 'groups' or 'features'; got {cfg.get('ensemble_split')!r}")
     n = cfg.get("ensemble_members", 4)
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ParameterError(f"config ensemble_members must be an int >= 2; got {n!r}")
@@ -86,8 +88,41 @@ def member_splits(data: SectionData, *, n_members: int, seed: int) -> list[list[
     return [[t.track_id for t in data.tracks if (t.group if by_group else t.track_id) in part] for part in parts]
 
 
+def feature_blocks(features: Any, n_columns: int) -> list[np.ndarray]:
+    """Column indices of each feature group of a window layout, in :meth:`WindowFeatures.group_names` order.
+
+    Parameters
+    ----------
+    features : WindowFeatures
+        The layout.
+    n_columns : int
+        Its width for the backbone in use (``X.shape[1]``).
+
+    Returns
+    -------
+    list of np.ndarray of int
+    """
+    from workbench.train.sections.dj_features import EXTRA_GROUPS
+
+    n_ctx = len(features.context_s)
+    emb_blocks = (1 + n_ctx + (n_ctx if features.track_relative else 0)) if features.embedding else 0
+    sizes = [EXTRA_GROUPS[g] for g in features.extra]
+    rest = n_columns - (2 if features.position else 0) - sum(sizes)
+    base = rest // emb_blocks if emb_blocks else 0
+    widths = [base] * emb_blocks + ([2] if features.position else []) + sizes
+    if sum(widths) != n_columns:
+        raise ParameterError(f"n_columns must match the layout's width; got {n_columns} for groups {widths}")
+    edges = np.cumsum([0, *widths])
+    return [np.arange(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
 def fit_members(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Mapping[str, Any]) -> list[SectionTrainer]:
     """Train the members: each on ``data`` without one part of :func:`member_splits`.
+
+    With ``cfg["ensemble_split"] == "features"`` each member sees every track but not a share of
+    the feature groups instead (a random-subspace bag, Ho 1998: the dropped columns are zero in
+    training and their first-layer weights zero after, so the member ignores them): under a shift
+    that moves some groups more than others, the members part ways.
 
     Parameters
     ----------
@@ -108,8 +143,12 @@ def fit_members(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Ma
     from workbench.train.sections.transfer import validation_groups
 
     seed = int(cfg["seed"])
+    n = int(cfg.get("ensemble_members", 4))
+    if cfg.get("ensemble_split", "groups") == "features":
+        return [_feature_member(data, blocks, {**dict(trainer_params), "seed": seed + 1 + i}, cfg)
+                for i, blocks in enumerate(_dropped_blocks(data, n, seed))]
     members = []
-    for i, out in enumerate(member_splits(data, n_members=int(cfg.get("ensemble_members", 4)), seed=seed)):
+    for i, out in enumerate(member_splits(data, n_members=n, seed=seed)):
         left = set(out)
         sub = data.subset(t.track_id for t in data.tracks if t.track_id not in left)
         if not sub.tracks or len(set(sub.y.tolist())) < 2:
@@ -119,6 +158,31 @@ def fit_members(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Ma
             sub.X, sub.y, validation_groups(sub, by_group=bool(cfg.get("validate_on_groups", False))),
             not_X=sub.X_not, not_y=sub.y_not))
     return members
+
+
+def _dropped_blocks(data: SectionData, n: int, seed: int) -> list[np.ndarray]:
+    blocks = feature_blocks(data.features, data.X.shape[1])
+    order = np.random.default_rng(seed).permutation(len(blocks))
+    return [np.concatenate([blocks[j] for j in order[m::n]]) for m in range(min(n, len(blocks) - 1))]
+
+
+def _feature_member(data: SectionData, cols: np.ndarray, params: Mapping[str, Any],
+                    cfg: Mapping[str, Any]) -> SectionTrainer:
+    import torch
+
+    from workbench.train.sections.trainer import SectionTrainer
+    from workbench.train.sections.transfer import validation_groups
+
+    X = np.array(data.X, dtype=np.float32, copy=True)
+    X[:, cols] = 0.0
+    X_not = None if data.X_not is None else np.array(data.X_not, dtype=np.float32, copy=True)
+    if X_not is not None and len(X_not):
+        X_not[:, cols] = 0.0
+    m = SectionTrainer(**dict(params)).fit(X, data.y, validation_groups(data, by_group=bool(cfg.get(
+        "validate_on_groups", False))), not_X=X_not, not_y=data.y_not)
+    with torch.no_grad():  # zero in training (mean 0, scale 1): zero weights leave the bias as it is
+        m.model_.fc1.weight[:, torch.from_numpy(cols)] = 0.0
+    return m
 
 
 def _in_order(p: np.ndarray, have: Sequence[str], classes: Sequence[str]) -> np.ndarray:

@@ -49,7 +49,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "position_weight": 1.5, "novelty_weight": 8.0,
     "calibrate": True, "calibration_guard": True, "confidence_map_per": "window",
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0,
-    "confidence": "stated", "ensemble_members": 4, "ensemble_score": "mean",
+    "confidence": "stated", "ensemble_members": 4, "ensemble_score": "mean", "ensemble_split": "groups",
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
@@ -235,7 +235,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         ``confidence``: ``"stated"`` (the suggestion's label's mean probability) or ``"ensemble"``
         (its support among ``ensemble_members`` small models each trained without a share of the
         groups, :mod:`~workbench.train.sections.ensemble`, scored as ``ensemble_score``: ``"mean"``,
-        ``"agreement"`` or ``"stated_agreement"``); the Platt map is fitted on whichever is used.
+        ``"agreement"`` or ``"stated_agreement"``; ``ensemble_split`` ``"groups"``: each member
+        without a share of the groups, ``"features"``: without a share of the feature groups);
+        the Platt map is fitted on whichever confidence is used.
     on_epoch : callable or None
         ``on_epoch(epoch, max_epochs, record)`` after each epoch of the final training.
     progress : bool
