@@ -125,3 +125,34 @@ def test_train_sections_with_an_ensemble_and_its_model_file(tmp_path):
     save_section_model(plain.trainer, tmp_path / "p.pt", features=plain.features, backbone="test")
     assert load_section_model(tmp_path / "p.pt")[0].members_ == []
     assert (tmp_path / "m.pt").stat().st_size > (tmp_path / "p.pt").stat().st_size
+
+
+def test_feature_members_ignore_the_groups_they_drop():
+    from workbench.train.sections import WindowFeatures
+    from workbench.train.sections.ensemble import feature_blocks, fit_members
+
+    layout = WindowFeatures(context_s=(4.0, 16.0), track_relative=False, extra=("dj", "novelty", "ends"))
+    assert [len(b) for b in feature_blocks(layout, 623)] == [202, 202, 202, 2, 9, 2, 4]
+    with pytest.raises(ValueError, match="n_columns must match the layout's width; got 600"):
+        feature_blocks(layout, 600)
+    data = _data(groups=("a", "b", "c"), per_group=2)
+    cfg = {**FAST, "ensemble_members": 3, "ensemble_split": "features"}
+    members = fit_members(data, cfg=cfg, trainer_params={"hidden_dim": 16, "epochs": 3})
+    assert len(members) == 3
+    x = data.tracks[0].features.copy()
+    rng = np.random.default_rng(1)
+    dropped = []
+    for m in members:
+        cols = np.flatnonzero(m.model_.fc1.weight.detach().abs().sum(0).numpy() == 0)
+        assert len(cols) in (12, 14)  # 1-2 of the 4 blocks (frame, context, context - mean: 12 each; position: 2)
+        y = x.copy()
+        y[:, cols] += rng.normal(0, 5, (len(y), len(cols)))
+        assert np.allclose(m.predict_proba(x), m.predict_proba(y), atol=1e-6)
+        dropped.append(tuple(cols))
+    flat = [c for d in dropped for c in d]
+    assert sorted(flat) == list(range(38))  # disjoint, and every group is dropped by one member
+    bad = {**FAST, "confidence": "ensemble", "ensemble_split": "styles"}
+    from workbench.train.sections import train_sections
+
+    with pytest.raises(ValueError, match="config ensemble_split must be 'groups' or 'features'; got 'styles'"):
+        train_sections(data, config=bad, progress=False)
