@@ -267,7 +267,11 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     if cfg["confidence_map_per"] not in ("suggestion", "window"):
         raise ParameterError(f"config confidence_map_per must be 'suggestion' or 'window'; "
                              f"got {cfg['confidence_map_per']!r}")
-    from workbench.train.sections.ensemble import check_confidence_config, fit_members, with_ensemble_confidence
+    from workbench.train.sections.ensemble import (
+        check_confidence_config,
+        fit_members,
+        with_ensemble_confidence,
+    )
 
     check_confidence_config(cfg)
     check_readiness(dataset.section_counts(), min_per_class=cfg["min_per_class"], min_classes=cfg["min_classes"])
