@@ -23,6 +23,49 @@ reported apart from the dev split (the only one looked at while tuning):
 (``--library-dir`` and ``--demo-dir`` are written to (scan, embeddings): point them at copies when the
 rendered folders are shared read-only.)
 
+Session 9 (2026-12-06, 07:10-08:30 UTC, load 7-12 on the shared 2 cores; figures seeded). Option added, not the
+default: ``config={"confidence": "ensemble"}`` (:mod:`workbench.train.sections.ensemble`) keeps ``ensemble_members``
+(4) small models beside the head, each trained (the leave-one-group-out folds' short schedule) on the training
+tracks without a seeded quarter of their groups (``ensemble_split="groups"``) or without a quarter of the feature
+groups (``"features"``, a random-subspace bag); the suggestion's confidence is their and the head's support for its
+label (``ensemble_score``: ``"mean"`` probability over its beats, ``"agreement"`` share of arg-maxes, or
+``"stated_agreement"``, stated x agreement); in each LOSO fold the members are trained on that fold's training
+tracks only, the Platt map and the guard then work on it as before. Model file 0.65 MB -> 3.25 MB (4 members of
+623 x 256). Training time (``train_sections`` on the devset's 30 dev tracks, LOSO included): 32 s at load ~2
+without, 100-170 s at load 10-12 with (4 x 9 more small fits). Same command plus ``--config '{"confidence":
+"ensemble", "ensemble_score": S[, "ensemble_split": "features"]}'`` (copies ``/tmp/h9c/lib``, ``/tmp/h9c/demo``),
+seed 0; accuracy, F @3 s and window ECE unchanged (confidence only); suggestion ECE stated/served::
+
+                              devset   devset  devset    devset    devset  demo    demo   demo->  demo->
+                              in-dom.  LOSO    LOSO      dev->     ->demo  in-dom. LOSO   devset  devset
+                              dev      dev     held-out  held-out                          dev     held-out
+    stated (the default)      .165/.101 .119/.047 .145/.094 .153/.082 .151/.251 .139/.065 .160/.098 .152/.061 .172/.089
+    groups, mean              .141/.087 .121/.084 .161/.120 .143/.106 .219/.291 .192/.091 .220/.099 .316/.077 .356/.076
+    groups, agreement         .073/.073 .069/.070 .086/.131 .036/.036 .266/.266 .065/.118 .175/.056 .307/.083 .294/.063
+    groups, stated x agreem.  .200/.120 .125/.077 .162/.111 .174/.091 .255/.162 .196/.094 .217/.081 .355/.141 .426/.126
+    features, agreement       .049/.074 .061/.058 .068/.089 .014/.071 .268/.263 .028/.117 .202/.172 .448/.119 .418/.076
+    features, mean            .126/.062 .114/.059 .162/.081 .124/.080 .249/.329 .165/.084 .198/.112 .373/.122 .419/.113
+
+Seeds 0/1/2 of the dev columns, served (the default: session 8's "per window" row, same code path):
+
+                                    stated (default)      groups, stated x agreement   groups, agreement
+    devset LOSO dev (across styles)  0.047/0.045/0.071     0.077/0.073/0.058                        AG_DV
+    devset -> demo                   0.251/0.278/0.255     0.162/0.228/0.262                        AG_DM
+    demo LOSO (across styles)        0.098/0.093/0.063     0.081/0.063/0.087                        AG_ML
+    demo -> devset dev               0.061/0.112/0.099     0.141/0.154/0.127                        AG_MD
+
+Not proposed as the default: no variant lowers the ECE across generators without raising it elsewhere, and none is
+under 0.05 across generators. Why (seed 0, devset model on the demo, agreement of head + 4 members): 3,174 of the
+4,868 scored windows sit in suggestions all five models agree on, and those are right 0.80 of the time (0.96 on the
+devset's held-out styles); the suggestions the models split on are right *more* often (0.2 agreement: 360 windows,
+all right; not looked into further). Under a change of generator the errors are shared by every
+member, whichever styles or feature groups it was trained without, so their disagreement does not rise where the
+accuracy falls. Ovadia et al.'s shifts (corruptions, unseen classes of inputs) leave members to fail apart; here
+all members learn the same generator's sound. A distance to the training windows (10-NN, standardised
+features, median per track) separates the generators only one way: demo tracks to devset windows 16.9 vs devset
+styles left out 16.3 (the worst cell, devset -> demo, is the one it cannot see), devset tracks to demo windows 17.5
+vs demo styles left out 14.1; not built.
+
 Session 8 (2026-12-06, 04:10-05:30 UTC, load 11-21 on the shared 2 cores; figures seeded). Option added (not the
 default): the suggestions' Platt map can count each out-of-fold suggestion once (``confidence_map_per="suggestion"``;
 ``"window"``, the default, is the old fit, in which one long wrong suggestion outweighs many short right ones). The

@@ -20,7 +20,7 @@ Platt map on it, and stores the members in the model file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +116,8 @@ def feature_blocks(features: Any, n_columns: int) -> list[np.ndarray]:
     return [np.arange(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
-def fit_members(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Mapping[str, Any]) -> list[SectionTrainer]:
+def fit_members(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Mapping[str, Any],
+                groups_of: Callable[[SectionData], np.ndarray] | None = None) -> list[SectionTrainer]:
     """Train the members: each on ``data`` without one part of :func:`member_splits`.
 
     With ``cfg["ensemble_split"] == "features"`` each member sees every track but not a share of
@@ -129,10 +130,13 @@ def fit_members(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Ma
     data : SectionData
         The training tracks (never anything scored later).
     cfg : mapping
-        The section config: ``seed``, ``ensemble_members``, ``validate_on_groups``.
+        The section config: ``seed``, ``ensemble_members``, ``ensemble_split``.
     trainer_params : mapping
         Keyword arguments of :class:`~workbench.train.sections.trainer.SectionTrainer` (the
         leave-one-group-out folds' short schedule); member ``i`` gets seed ``seed + 1 + i``.
+    groups_of : callable, optional
+        What early stopping holds out, per window of a member's tracks
+        (:func:`~workbench.train.sections.transfer.validation_groups`); default the track.
 
     Returns
     -------
@@ -140,12 +144,14 @@ def fit_members(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Ma
         Fitted; a part whose removal leaves fewer than 2 classes is skipped.
     """
     from workbench.train.sections.trainer import SectionTrainer
-    from workbench.train.sections.transfer import validation_groups
+
+    def _by(d: SectionData) -> np.ndarray:
+        return d.groups if groups_of is None else groups_of(d)
 
     seed = int(cfg["seed"])
     n = int(cfg.get("ensemble_members", 4))
     if cfg.get("ensemble_split", "groups") == "features":
-        return [_feature_member(data, blocks, {**dict(trainer_params), "seed": seed + 1 + i}, cfg)
+        return [_feature_member(data, blocks, {**dict(trainer_params), "seed": seed + 1 + i}, _by(data))
                 for i, blocks in enumerate(_dropped_blocks(data, n, seed))]
     members = []
     for i, out in enumerate(member_splits(data, n_members=n, seed=seed)):
@@ -155,7 +161,7 @@ def fit_members(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Ma
             continue
         params = {**dict(trainer_params), "seed": seed + 1 + i}
         members.append(SectionTrainer(**params).fit(
-            sub.X, sub.y, validation_groups(sub, by_group=bool(cfg.get("validate_on_groups", False))),
+            sub.X, sub.y, _by(sub),
             not_X=sub.X_not, not_y=sub.y_not))
     return members
 
@@ -167,19 +173,17 @@ def _dropped_blocks(data: SectionData, n: int, seed: int) -> list[np.ndarray]:
 
 
 def _feature_member(data: SectionData, cols: np.ndarray, params: Mapping[str, Any],
-                    cfg: Mapping[str, Any]) -> SectionTrainer:
+                    groups: np.ndarray) -> SectionTrainer:
     import torch
 
     from workbench.train.sections.trainer import SectionTrainer
-    from workbench.train.sections.transfer import validation_groups
 
     X = np.array(data.X, dtype=np.float32, copy=True)
     X[:, cols] = 0.0
     X_not = None if data.X_not is None else np.array(data.X_not, dtype=np.float32, copy=True)
     if X_not is not None and len(X_not):
         X_not[:, cols] = 0.0
-    m = SectionTrainer(**dict(params)).fit(X, data.y, validation_groups(data, by_group=bool(cfg.get(
-        "validate_on_groups", False))), not_X=X_not, not_y=data.y_not)
+    m = SectionTrainer(**dict(params)).fit(X, data.y, groups, not_X=X_not, not_y=data.y_not)
     with torch.no_grad():  # zero in training (mean 0, scale 1): zero weights leave the bias as it is
         m.model_.fc1.weight[:, torch.from_numpy(cols)] = 0.0
     return m

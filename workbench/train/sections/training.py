@@ -338,7 +338,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     trainer.members_, trainer.ensemble_score_ = [], str(cfg["ensemble_score"])
     if cfg["confidence"] == "ensemble":
         t0 = time.perf_counter()
-        trainer.members_ = fit_members(train, cfg=cfg, trainer_params=fold_params)
+        trainer.members_ = fit_members(train, cfg=cfg, trainer_params=fold_params, groups_of=lambda d: validation_groups(
+            d, by_group=cfg["validate_on_groups"]))
         seconds["ensemble"] = time.perf_counter() - t0
     if cfg["transfer"]:
         t0 = time.perf_counter()

@@ -242,7 +242,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         if cfg.get("confidence", "stated") == "ensemble":  # trained on this fold's training tracks only
             from workbench.train.sections.ensemble import fit_members
 
-            members = fit_members(train, cfg=cfg, trainer_params=trainer_params)
+            members = fit_members(train, cfg=cfg, trainer_params=trainer_params, groups_of=lambda d: validation_groups(
+                d, by_group=cfg["validate_on_groups"]))
         for b in TRANSFER_BASELINES:
             model = fit_baseline(b, train.X, train.y, seed=cfg["seed"], max_windows=cfg["baseline_max_windows"],
                                  n_threads=cfg["n_threads"])
