@@ -30,11 +30,12 @@ tracks without a seeded quarter of their groups (``ensemble_split="groups"``) or
 groups (``"features"``, a random-subspace bag); the suggestion's confidence is their and the head's support for its
 label (``ensemble_score``: ``"mean"`` probability over its beats, ``"agreement"`` share of arg-maxes, or
 ``"stated_agreement"``, stated x agreement); in each LOSO fold the members are trained on that fold's training
-tracks only, the Platt map and the guard then work on it as before. Model file 0.65 MB -> 3.25 MB (4 members of
-623 x 256). Training time (``train_sections`` on the devset's 30 dev tracks, LOSO included): 32 s at load ~2
-without, 100-170 s at load 10-12 with (4 x 9 more small fits). Same command plus ``--config '{"confidence":
-"ensemble", "ensemble_score": S[, "ensemble_split": "features"]}'`` (copies ``/tmp/h9c/lib``, ``/tmp/h9c/demo``),
-seed 0; accuracy, F @3 s and window ECE unchanged (confidence only); suggestion ECE stated/served::
+tracks only, the Platt map and the guard then work on it as before. Model file 0.65 MB -> 3.25 MB (4 members of 623
+x 256). Training time (``train_sections`` on the devset's 30 dev tracks, seed 0, LOSO included, interleaved, load
+~6): 22.8 / 20.8 s stated, 41.3 / 55.8 s with the ensemble (4 members for the model, 4 more in each of the 8 LOSO
+folds, the folds' short schedule). Same command plus ``--config '{"confidence": "ensemble", "ensemble_score": S[,
+"ensemble_split": "features"]}'`` (copies ``/tmp/h9c/lib``, ``/tmp/h9c/demo``; 164 s stated at load 2-7, 277-599 s
+with an ensemble at load 7-12), seed 0; accuracy, F @3 s and window ECE unchanged (confidence only); suggestion ECE stated/served::
 
                               devset   devset  devset    devset    devset  demo    demo   demo->  demo->
                               in-dom.  LOSO    LOSO      dev->     ->demo  in-dom. LOSO   devset  devset

@@ -106,7 +106,7 @@ def test_train_sections_with_an_ensemble_and_its_model_file(tmp_path):
     data = _data(groups=("a", "b", "c", "d"), per_group=3)
     cfg = {**FAST, "confidence": "ensemble", "ensemble_members": 3, "ensemble_score": "agreement"}
     res = train_sections(data, config=cfg, progress=False)
-    assert len(res.trainer.members_) == 3 and res.metrics["seconds"]["ensemble"] > 0
+    assert len(res.trainer.members_) == 3 and res.metrics["seconds"]["ensemble_members"] > 0
     train_ids = set(res.metrics["train_tracks"])
     assert all(m.classes_ for m in res.trainer.members_)
     conf = res.metrics["transfer"]["leave_one_group_out"]["calibration"]["suggestions"]["reliability_before"]

@@ -340,7 +340,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         t0 = time.perf_counter()
         trainer.members_ = fit_members(train, cfg=cfg, trainer_params=fold_params, groups_of=lambda d: validation_groups(
             d, by_group=cfg["validate_on_groups"]))
-        seconds["ensemble"] = time.perf_counter() - t0
+        seconds["ensemble_members"] = time.perf_counter() - t0
     if cfg["transfer"]:
         t0 = time.perf_counter()
         loso, oof = leave_one_group_out(dataset, cfg=cfg, trainer_params=fold_params, progress=progress)
