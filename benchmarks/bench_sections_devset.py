@@ -35,7 +35,8 @@ x 256). Training time (``train_sections`` on the devset's 30 dev tracks, seed 0,
 ~6): 22.8 / 20.8 s stated, 41.3 / 55.8 s with the ensemble (4 members for the model, 4 more in each of the 8 LOSO
 folds, the folds' short schedule). Same command plus ``--config '{"confidence": "ensemble", "ensemble_score": S[,
 "ensemble_split": "features"]}'`` (copies ``/tmp/h9c/lib``, ``/tmp/h9c/demo``; 164 s stated at load 2-7, 277-599 s
-with an ensemble at load 7-12), seed 0; accuracy, F @3 s and window ECE unchanged (confidence only); suggestion ECE stated/served::
+with an ensemble at load 7-12), seed 0; accuracy, F @3 s and window ECE unchanged (confidence only); suggestion ECE
+stated/served::
 
                               devset   devset  devset    devset    devset  demo    demo   demo->  demo->
                               in-dom.  LOSO    LOSO      dev->     ->demo  in-dom. LOSO   devset  devset
@@ -61,16 +62,16 @@ under 0.05 across generators (the held-out columns were printed by every run; no
 0, devset model on the demo, agreement of head + 4 members): 3,174 of the 4,868 scored windows sit in suggestions
 all five models agree on, and those are right 0.80 of the time (0.96 on the devset's held-out styles); the
 suggestions the models split on are right *more* often (0.2 agreement: 360 windows, all right). Per suggestion (seed
-0, the devset model trained without the LOSO block, on the demo): the split ones are mostly intros and outros the grammar's position
-factor names right while the members' window arg-maxes say the other end (416 windows at agreement <= 0.4; the
-members' votes skip the grammar); the unanimous wrong ones are song sections named as EDM ones: drop for chorus 198,
-drop for verse 169, build for chorus 147, build for break 42. Under a change of generator the errors are shared by
-every member, whichever styles or feature groups it was trained without, so their disagreement does not rise where
-the accuracy falls: Ovadia et al. measured corrupted and out-of-distribution inputs; here every member learns the
-same generator's sound and makes the same naming errors on the other's. A distance to the training windows (10-NN,
-standardised features, median per track) separates the generators only one way: demo tracks to devset windows 16.9
-vs devset styles left out 16.3 (the worst cell, devset -> demo, is the one it cannot see), devset tracks to demo
-windows 17.5 vs demo styles left out 14.1; not built.
+0, the devset model trained without the LOSO block, on the demo): the split ones are mostly intros and outros the
+grammar's position factor names right while the members' window arg-maxes say the other end (416 windows at
+agreement <= 0.4; the members' votes skip the grammar); the unanimous wrong ones are song sections named as EDM
+ones: drop for chorus 198, drop for verse 169, build for chorus 147, build for break 42. Under a change of generator
+the errors are shared by every member, whichever styles or feature groups it was trained without, so their
+disagreement does not rise where the accuracy falls: Ovadia et al. measured corrupted and out-of-distribution
+inputs; here every member learns the same generator's sound and makes the same naming errors on the other's. A
+distance to the training windows (10-NN, standardised features, median per track) separates the generators only one
+way: demo tracks to devset windows 16.9 vs devset styles left out 16.3 (the worst cell, devset -> demo, is the one
+it cannot see), devset tracks to demo windows 17.5 vs demo styles left out 14.1; not built.
 
 Session 8 (2026-12-06, 04:10-05:30 UTC, load 11-21 on the shared 2 cores; figures seeded). Option added (not the
 default): the suggestions' Platt map can count each out-of-fold suggestion once (``confidence_map_per="suggestion"``;
