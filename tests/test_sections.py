@@ -283,6 +283,12 @@ def test_end_to_end_learns_above_chance(tiny_library) -> None:
     plain.temperature_, plain.grammar_ = 1.0, None
     assert suggest_sections(lib, track, model=result.model, transitions=result.transitions) == \
         suggest_sections(lib, track, model=plain, transitions=result.transitions)
+    # with ensemble members the labels and spans stay, only the confidence is the models' support
+    ens = copy.copy(result.trainer)
+    ens.members_, ens.ensemble_score_, ens.confidence_map_ = [result.trainer] * 3, "agreement", None
+    served = suggest_sections(lib, track, model=ens, transitions=result.transitions)
+    assert [(s.label, s.start_beat, s.end_beat) for s in served] == [(s.label, s.start_beat, s.end_beat) for s in sugg]
+    assert {s.confidence for s in served} <= {0.0, 1.0}  # 4 copies of one model: all agree or none
     with pytest.raises(ParameterError, match="config keys"):
         train_sections(data, config={"epoch": 3}, progress=False)
 

@@ -197,6 +197,12 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
         smoothed = segments_for(tr, pc, classes, grammar=getattr(trainer, "grammar_", None),
                                 novelty_weight=float(getattr(trainer, "novelty_weight_", 0.0)),
                                 uncertain_below=float(getattr(trainer, "uncertain_below_", 0.6)), **smooth_opts)
+        if getattr(trainer, "members_", None):
+            from workbench.train.sections.ensemble import with_ensemble_confidence
+
+            smoothed = with_ensemble_confidence(tr, smoothed, pc, trainer.members_, classes,
+                                                score=getattr(trainer, "ensemble_score_", "mean"),
+                                                temperature=float(getattr(trainer, "temperature_", 1.0)))
         novel = novelty_sections(tr, backbone=backbone)
         y_true.append(lab[keep].astype(str))
         y_raw.append(np.asarray(classes)[p[keep].argmax(axis=1)])

@@ -38,7 +38,8 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
     transitions : (log_transitions, log_init, log_final), optional
         Label-order prior as log-probabilities (``-inf`` stored as -1e9). The trainer's
         ``temperature_``, ``uncertain_below_``, ``novelty_weight_``, ``grammar_`` and
-        ``confidence_map_`` (when set) are stored too.
+        ``confidence_map_`` (when set) are stored too, and the ensemble members ``members_`` with
+        ``ensemble_score_`` (when the model was trained with ``confidence="ensemble"``).
 
     Raises
     ------
@@ -65,6 +66,9 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
         data["grammar"] = trainer.grammar_.to_dict()
     if getattr(trainer, "confidence_map_", None) is not None:
         data["confidence_map"] = [np.asarray(k, dtype=np.float64).tolist() for k in trainer.confidence_map_]
+    if getattr(trainer, "members_", None):  # config confidence="ensemble": the members travel with the head
+        data["ensemble"] = [checkpoint(m.model_) for m in trainer.members_]
+        data["ensemble_score"] = str(getattr(trainer, "ensemble_score_", "mean"))
     atomic_write(path, lambda tmp: torch.save(data, tmp))
 
 
@@ -102,4 +106,6 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
     trainer.grammar_ = Grammar.from_dict(data["grammar"]) if "grammar" in data else None
     knots = data.get("confidence_map")
     trainer.confidence_map_ = None if knots is None else (np.asarray(knots[0]), np.asarray(knots[1]))
+    trainer.members_ = [SectionTrainer.from_model(load_checkpoint(c)) for c in data.get("ensemble", [])]
+    trainer.ensemble_score_ = str(data.get("ensemble_score", "mean"))
     return trainer, WindowFeatures.from_dict(data["window_features"]), trans

@@ -196,11 +196,20 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     trainer._check_fitted()
     frames = track_frames(library, track, backbone=backbone, features=features)
     probs = trainer.predict_proba(frames.features, calibrated=True)
-    return segments_for(frames, probs, trainer.classes_, transitions=transitions,
-                        grammar=getattr(trainer, "grammar_", None),
-                        uncertain_below=getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW),
-                        confidence_map=getattr(trainer, "confidence_map_", None),
+    members = getattr(trainer, "members_", None) or []
+    below = getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW)
+    segs = segments_for(frames, probs, trainer.classes_, transitions=transitions,
+                        grammar=getattr(trainer, "grammar_", None), uncertain_below=below,
+                        confidence_map=None if members else getattr(trainer, "confidence_map_", None),
                         novelty_weight=getattr(trainer, "novelty_weight_", 0.0), **smoothing)
+    if not members:
+        return segs
+    from workbench.train.sections.ensemble import with_ensemble_confidence
+
+    return with_ensemble_confidence(frames, segs, probs, members, trainer.classes_,
+                                    score=getattr(trainer, "ensemble_score_", "mean"),
+                                    temperature=float(getattr(trainer, "temperature_", 1.0)), uncertain_below=below,
+                                    confidence_map=getattr(trainer, "confidence_map_", None))
 
 
 def fallback_suggestions(library: Library, track: Track | int | str, *,

@@ -49,6 +49,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "position_weight": 1.5, "novelty_weight": 8.0,
     "calibrate": True, "calibration_guard": True, "confidence_map_per": "window",
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
+    "confidence": "stated", "ensemble_members": 4, "ensemble_score": "mean", "ensemble_split": "groups",
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
@@ -234,6 +235,12 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         records how many were used (:meth:`SectionData.rejection_counts`, ``not_windows_trained``).
         ``track_jitter`` and ``input_noise``: training-time augmentation in feature space (a gain and
         offset per track and column, Gaussian noise per window; :class:`SectionTrainer`; 0 = off).
+        ``confidence``: ``"stated"`` (the suggestion's label's mean probability) or ``"ensemble"``
+        (its support among ``ensemble_members`` small models each trained without a share of the
+        groups, :mod:`~workbench.train.sections.ensemble`, scored as ``ensemble_score``: ``"mean"``,
+        ``"agreement"`` or ``"stated_agreement"``; ``ensemble_split`` ``"groups"``: each member
+        without a share of the groups, ``"features"``: without a share of the feature groups);
+        the Platt map is fitted on whichever confidence is used.
     on_epoch : callable or None
         ``on_epoch(epoch, max_epochs, record)`` after each epoch of the final training.
     progress : bool
@@ -263,6 +270,13 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     if cfg["confidence_map_per"] not in ("suggestion", "window"):
         raise ParameterError(f"config confidence_map_per must be 'suggestion' or 'window'; "
                              f"got {cfg['confidence_map_per']!r}")
+    from workbench.train.sections.ensemble import (
+        check_confidence_config,
+        fit_members,
+        with_ensemble_confidence,
+    )
+
+    check_confidence_config(cfg)
     check_readiness(dataset.section_counts(), min_per_class=cfg["min_per_class"], min_classes=cfg["min_classes"])
     train_ids, test_ids = _holdout_split(dataset, holdout=cfg["holdout"], seed=cfg["seed"],
                                         fold=cfg["holdout_fold"])
@@ -322,11 +336,16 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     trainer.uncertain_below_ = float(cfg["uncertain_below"])
     trainer.novelty_weight_ = float(cfg["novelty_weight"]) if cfg["grammar"] else 0.0
     oof: dict[str, np.ndarray] = {}
+    fold_params = {**trainer_params, "epochs": min(cfg["epochs"], cfg["transfer_epochs"]),
+                   "max_samples_per_epoch": cfg["transfer_samples_per_epoch"], "patience": min(cfg["patience"], 4)}
+    trainer.members_, trainer.ensemble_score_ = [], str(cfg["ensemble_score"])
+    if cfg["confidence"] == "ensemble":
+        t0 = time.perf_counter()
+        trainer.members_ = fit_members(train, cfg=cfg, trainer_params=fold_params, groups_of=lambda d: validation_groups(
+            d, by_group=cfg["validate_on_groups"]))
+        seconds["ensemble_members"] = time.perf_counter() - t0
     if cfg["transfer"]:
         t0 = time.perf_counter()
-        fold_params = {**trainer_params, "epochs": min(cfg["epochs"], cfg["transfer_epochs"]),
-                       "max_samples_per_epoch": cfg["transfer_samples_per_epoch"],
-                       "patience": min(cfg["patience"], 4)}
         loso, oof = leave_one_group_out(dataset, cfg=cfg, trainer_params=fold_params, progress=progress)
         metrics["transfer"] = {"leave_one_group_out": loso}
         seconds["transfer"] = time.perf_counter() - t0
@@ -363,10 +382,13 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     timeline: list[dict[str, Any]] = []
     for tr in test.tracks:
         p_all = trainer.predict_proba(tr.features)
-        smoothed = segments_for(tr, trainer.predict_proba(tr.features, calibrated=True), classes,
-                                transitions=transitions, grammar=trainer.grammar_,
+        p_cal = trainer.predict_proba(tr.features, calibrated=True)
+        smoothed = segments_for(tr, p_cal, classes, transitions=transitions, grammar=trainer.grammar_,
                                 uncertain_below=trainer.uncertain_below_, novelty_weight=trainer.novelty_weight_,
                                 **smooth_opts)
+        smoothed = with_ensemble_confidence(tr, smoothed, p_cal, trainer.members_, classes,
+                                            score=trainer.ensemble_score_, temperature=trainer.temperature_,
+                                            uncertain_below=trainer.uncertain_below_)
         raw = segments_for(tr, p_all, classes, smooth=False)
         novel = novelty_sections(tr, backbone=dataset.backbone)
         seg_scores["novelty"].append(sm.segment_eval(tr.sections, novel, duration_s=tr.duration_s))

@@ -238,11 +238,18 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
                                 duration_alpha=cfg.get("duration_alpha", 1.0),
                                 tie_weight=cfg.get("tie_weight", 0.0))
         probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
+        members = []
+        if cfg.get("confidence", "stated") == "ensemble":  # trained on this fold's training tracks only
+            from workbench.train.sections.ensemble import fit_members
+
+            members = fit_members(train, cfg=cfg, trainer_params=trainer_params, groups_of=lambda d: validation_groups(
+                d, by_group=cfg["validate_on_groups"]))
         for b in TRANSFER_BASELINES:
             model = fit_baseline(b, train.X, train.y, seed=cfg["seed"], max_windows=cfg["baseline_max_windows"],
                                  n_threads=cfg["n_threads"])
             base_pred[b].append(np.asarray(model.predict(test.X)).astype(str))
-        folds.append({"group": g, "test": test, "trainer": trainer, "grammar": grammar, "probs": probs})
+        folds.append({"group": g, "test": test, "trainer": trainer, "grammar": grammar, "probs": probs,
+                      "members": members})
     if not folds:
         return {"skipped": "no group left 2+ classes to train on when held out"}, {}
     oof_p, oof_y, oof_t, oof_g = [], [], [], []
@@ -274,6 +281,12 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
                 continue
             smoothed = segments_for(tr, apply_temperature(p, temp), f["trainer"].classes_, grammar=f["grammar"],
                                     novelty_weight=float(cfg["novelty_weight"]), **smooth_opts)
+            if f["members"]:
+                from workbench.train.sections.ensemble import with_ensemble_confidence
+
+                smoothed = with_ensemble_confidence(tr, smoothed, apply_temperature(p, temp), f["members"],
+                                                    f["trainer"].classes_, score=cfg.get("ensemble_score", "mean"),
+                                                    temperature=temp)
             raw = segments_for(tr, p, f["trainer"].classes_, smooth=False)
             g_true.append(tr.window_labels()[keep].astype(str))
             g_raw.append(np.asarray(f["trainer"].classes_)[p[keep].argmax(axis=1)])

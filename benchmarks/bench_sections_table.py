@@ -1,0 +1,70 @@
+"""The rows and the printed table of bench_sections_devset.py (one column per evaluation, targets marked)."""
+
+from __future__ import annotations
+
+from bench_sections import ACC_TARGET, ECE_TARGET, HIT05_TARGET, HIT3_TARGET, IO_TARGET
+
+
+def _num(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _served(sug: dict):
+    """The suggestion ECE of what the model serves: through its map, or as stated where the map was dropped."""
+    return sug.get("ece_before") if sug.get("ece_after") is None else sug["ece_after"]
+
+
+def row(lo: dict) -> dict:
+    """The figures of one evaluation (model smoothed, baselines, boundaries, calibration)."""
+    seg = lo["segments"]
+    return {"accuracy": lo["model_smoothed"]["accuracy"], "accuracy_raw": lo["model"]["accuracy"],
+            "macro_f1": lo["model_smoothed"]["macro_f1"],
+            "majority": lo["baselines"]["majority"]["accuracy"], "logreg": lo["baselines"]["logreg"]["accuracy"],
+            "majority_f1": lo["baselines"]["majority"]["macro_f1"], "logreg_f1": lo["baselines"]["logreg"]["macro_f1"],
+            "f3": seg["smoothed"]["boundary_f_3s"], "f05": seg["smoothed"]["boundary_f_0.5s"],
+            "f3_novelty": seg["novelty"]["boundary_f_3s"], "f05_novelty": seg["novelty"]["boundary_f_0.5s"],
+            "io": (lo.get("intro_outro_confusion") or {}).get("model_smoothed") or 0.0,
+            "ece_before": lo["calibration"].get("ece_before", float("nan")),
+            "ece_after": lo["calibration"].get("ece_after", float("nan")),
+            "sug_ece_before": _num((lo["calibration"].get("suggestions") or {}).get("ece_before")),
+            "sug_ece_after": _num(_served(lo["calibration"].get("suggestions") or {})),
+            "rejections": (lo.get("rejections") or {}).get("not_windows_trained", 0),
+            "tracks": lo.get("tracks") or sum(r["tracks"] for r in lo["per_group"].values()),
+            "wall_s": lo.get("wall_s", float("nan"))}
+
+
+def _inside(res) -> dict:
+    """The in-domain held-out figures of a :func:`train_sections` result, in :func:`row`'s shape."""
+    from workbench.train.sections.transfer import intro_outro_confusion
+
+    m = res.metrics
+    return {**m, "tracks": len(m["test_tracks"]), "intro_outro_confusion": {
+        "model_smoothed": intro_outro_confusion(res.arrays["y_true"], res.arrays["y_smoothed"])}}
+
+
+TARGETS = {"accuracy": ACC_TARGET, "f3": HIT3_TARGET, "f05": HIT05_TARGET, "io": -IO_TARGET, "ece_after": -ECE_TARGET,
+           "sug_ece_after": -ECE_TARGET}
+LINES = [("frame accuracy, smoothed", "accuracy"), ("frame accuracy, arg-max", "accuracy_raw"),
+         ("frame accuracy, majority", "majority"), ("frame accuracy, logreg", "logreg"),
+         ("macro F1, smoothed", "macro_f1"), ("macro F1, majority", "majority_f1"), ("macro F1, logreg", "logreg_f1"),
+         ("boundary F @3 s, smoothed", "f3"), ("boundary F @3 s, novelty", "f3_novelty"),
+         ("boundary F @0.5 s, smoothed", "f05"), ("boundary F @0.5 s, novelty", "f05_novelty"),
+         ("intro/outro confusion", "io"), ("ECE before temperature", "ece_before"),
+         ("ECE after temperature", "ece_after"), ("suggestion ECE, stated", "sug_ece_before"),
+         ("suggestion ECE, as served", "sug_ece_after"), ("tracks scored", "tracks")]
+
+
+def table(columns: dict[str, dict]) -> None:
+    """Print one line per figure, one column per evaluation, a MET/NOT MET mark per target cell."""
+    names = list(columns)
+    print(f"{'':<30} " + " ".join(f"{n:>25}" for n in names))
+    for label, key in LINES:
+        cells = []
+        for n in names:
+            v = columns[n].get(key, float("nan"))
+            t = TARGETS.get(key)
+            mark = "" if t is None or v != v else ("+" if (v >= t if t > 0 else v < -t) else "-")
+            cells.append(f"{v:>24.3f}{mark or ' '}")
+        print(f"{label:<30} " + " ".join(cells))
+    print("(+ target met, - missed: accuracy >= 0.85, F @3 s >= 0.85, F @0.5 s >= 0.6, intro/outro < 0.05, "
+          "ECE < 0.05)")
