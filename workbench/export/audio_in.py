@@ -319,8 +319,9 @@ def _export(module: Any, spec: AudioSpec, path: str | os.PathLike[str], *, model
             "frontend": "included: the spectrogram is computed inside the model from the samples"}
     if spec.fp32_scopes:
         own = len(spec.fp32_scopes) > len(extra_fp32_scopes)  # the frontend's island, and/or search's blend's
-        meta["fp32_island"] = (f"{'spectrogram frontend' if own else 'search blend (backbone z-score)'} "
-                               f"({', '.join(spec.fp32_scopes)}) kept in float32")
+        said = (["the spectrogram frontend"] if own else []) + (
+            ["what search's blend or windows need exact"] if extra_fp32_scopes else [])
+        meta["fp32_island"] = f"{' and '.join(said)} kept in float32 (submodules: {', '.join(spec.fp32_scopes)})"
     if spec.track_range:
         kw["input_range"] = {1: spec.track_range}
     return _finish(module, path, model_type=model_type, input_name=AUDIO_INPUT, input_shape=(batch, spec.n_samples),
