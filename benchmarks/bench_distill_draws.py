@@ -138,18 +138,28 @@ class _Patches:
         return np.stack([e[o].mean(axis=0) for o in self.owner])
 
 
-def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: int | None = None) -> None:
-    """One draw: teacher (cached), one student over all epochs, per-epoch criteria and held-out MAP@R."""
+def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: int | None = None,
+             options: dict | None = None) -> None:
+    """One draw: teacher (cached), one student over all epochs, per-epoch criteria and held-out MAP@R.
+
+    ``options``: :func:`~workbench.train.cnn_distill.fit_student`'s ``average_epochs``, ``class_weight``,
+    ``mask_bins`` (the class term's classes: each fit track's style).
+    """
     import torch
     from bench_backbones import _score, _vectors
 
     from workbench.evaluate.retrieval import retrieval_metrics
     from workbench.models.cnn import build_cnn
     from workbench.models.cnn_backbone import CNNBackbone
+    from workbench.train.classes import track_style
     from workbench.train.cnn_distill import DISTILL_DEFAULTS, SELECT_WINDOWS, fit_student, retrieval_select
     from workbench.train.triplet import TripletConfig
 
     fit, val, held, rows, vrows, info = _prepare(library, seed, cache)
+    options = {k: v for k, v in (options or {}).items() if v}
+    if options.get("class_weight"):
+        style = {t.id: track_style(t) for t in fit}
+        rows.classes = np.array([style[int(t)] for t in rows.track_ids])
     sel = _Patches(fit + val, hop_s=3.0, pool_s=None, most=SELECT_WINDOWS)
     select = retrieval_select(sel.patches, sel.labels, sel.track_ids, np.isin(sel.track_ids, [t.id for t in val]))
     held_p = _Patches(held, hop_s=1.0, pool_s=8.0)
@@ -165,16 +175,17 @@ def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: i
         print(json.dumps({"seed": seed, "init": init, **log[-1]}), flush=True)
 
     t0 = time.perf_counter()
-    fit_student(model.net, rows, vrows, cfg=TripletConfig(seed=seed, num_threads=1, **settings), select=select,
-                on_epoch=on_epoch)
+    _, _, stopped = fit_student(model.net, rows, vrows, cfg=TripletConfig(seed=seed, num_threads=1, **settings),
+                                select=select, on_epoch=on_epoch, **options)
     secs = time.perf_counter() - t0
-    torch.save(model.net.state_dict(), cache / f"student_seed{seed}_init{init}.pt")  # the kept epoch, for analysis
+    tag = "".join(f"_{k}{v}" for k, v in sorted(options.items()))
+    torch.save(model.net.state_dict(), cache / f"student_seed{seed}_init{init}{tag}.pt")  # the kept epoch, for analysis
     # the epoch fit_student kept (retrieval rule, no early stop), scored the bench_backbones way: a check of
     # the per-epoch scorer above (same figure as that epoch's "held_out")
     data = _vectors(library, held, CNNBackbone(model.eval(), hop_s=1.0), classes="style")
     record = {"seed": seed, "init": init, "features_head": info["features_head"], "kept": _score(data.X, data),
               "fit_tracks": len(fit), "val_tracks": len(val), "held_out_tracks": len(held), "epochs": log,
-              "train_s": round(secs, 1)}
+              "train_s": round(secs, 1), "options": options, "stopped": stopped}
     with out.open("a") as fh:
         fh.write(json.dumps(record) + "\n")
 
@@ -217,8 +228,8 @@ def summary(lines: list[dict], *, patience: int) -> str:
         Early stopping's patience in the replay.
     """
     rows, table = [], [f"{'seed':>4}{'':<4} {'features+head':>14} {'cnn cosine (ep)':>16} {'cnn retrieval (ep)':>19} "
-                       f"{'gap cos':>8} {'gap ret':>8}"]
-    for r in sorted(lines, key=lambda r: (r["seed"], r.get("init", r["seed"]))):
+                       f"{'gap cos':>8} {'gap ret':>8} {'kept':>6}  options"]
+    for r in sorted(lines, key=lambda r: (r["seed"], r.get("init", r["seed"]), json.dumps(r.get("options", {})))):
         fh = r["features_head"]["map_at_r"]
         ec = kept_epoch(r["epochs"], "cosine", patience=patience)
         er = kept_epoch(r["epochs"], "retrieval", patience=patience)
@@ -226,7 +237,8 @@ def summary(lines: list[dict], *, patience: int) -> str:
         rows.append((fh, hc, hr))
         init = "" if r.get("init", r["seed"]) == r["seed"] else f"/{r['init']}"
         table.append(f"{r['seed']:>4}{init:<4} {fh:>14.3f} {hc:>11.3f} ({ec:>2}) {hr:>14.3f} ({er:>2}) "
-                     f"{hc - fh:>+8.3f} {hr - fh:>+8.3f}")
+                     f"{hc - fh:>+8.3f} {hr - fh:>+8.3f} {r['kept']['map_at_r']:>6.3f}  "
+                     f"{','.join(f'{k}={v}' for k, v in sorted(r.get('options', {}).items())) or 'job'}")
     a = np.array(rows)
     sd = a.std(axis=0, ddof=1) if len(a) > 1 else np.zeros(3)
     table.append("mean ± std  " + "  ".join(f"{m:.3f} ± {s:.3f}" for m, s in zip(a.mean(axis=0), sd, strict=True)))
@@ -247,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default="/tmp/bench_distill_draws", help="teacher figures and student rows per seed")
     p.add_argument("--out", default="distill_draws.jsonl")
     p.add_argument("--summary", action="store_true", help="only print the summary of --out")
+    p.add_argument("--average-epochs", type=int, default=0, help="fit_student's average_epochs (0: off)")
+    p.add_argument("--class-weight", type=float, default=0.0, help="fit_student's class_weight (0: off)")
+    p.add_argument("--mask-bins", type=int, default=0, help="fit_student's mask_bins (0: off)")
     args = p.parse_args(argv)
     out = Path(args.out)
     if not args.summary:
@@ -258,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         library = demo_library(Path(args.workdir), n_tracks=36, duration_s=40.0)
         try:
             for seed in (int(s) for s in args.seeds.split(",")):
-                run_seed(library, seed=seed, epochs=args.epochs, cache=Path(args.cache), out=out, init=args.init)
+                run_seed(library, seed=seed, epochs=args.epochs, cache=Path(args.cache), out=out, init=args.init,
+                         options={"average_epochs": args.average_epochs, "class_weight": args.class_weight,
+                                  "mask_bins": args.mask_bins})
         finally:
             library.close()
     print(summary([json.loads(line) for line in out.read_text().splitlines() if line.strip()], patience=args.patience))
