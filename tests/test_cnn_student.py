@@ -125,3 +125,50 @@ def test_student_options_refuse_bad_values():
         check_student_options(**{**ok, "class_weight": 1.0})
     with pytest.raises(ValueError, match=r"got 3 classes"):
         check_student_options(**{**ok, "class_weight": 1.0, "classes": np.array(["a", "b", "a"])})
+
+
+def test_student_options_from_job_settings():
+    from workbench.train.cnn_student import check_job_student, student_options
+
+    assert student_options(None) == {"average_epochs": 0, "class_weight": 0.0, "mask_bins": 0}
+    assert student_options({"distill_average_epochs": 4})["average_epochs"] == 4
+    with pytest.raises(ValueError, match=r"student settings must be among .*; got \['distill_swa'\]"):
+        student_options({"distill_swa": 4})
+    with pytest.raises(ValueError, match=r"class_weight must be a number >= 0; got -0.5"):
+        student_options({"distill_class_weight": -0.5})
+    check_job_student({"distill": "features", "distill_mask_bins": 8})
+    with pytest.raises(ValueError, match=r"distill_mask_bins only apply with distill='features'; got distill=None"):
+        check_job_student({"distill": None, "distill_mask_bins": 8})
+
+
+def test_job_passes_the_student_options_and_records_them(tmp_path):
+    from conftest import low_high_library
+    from test_cnn_backbone import _write
+
+    from workbench import cli
+    from workbench.runs import load_run
+
+    lib = low_high_library(tmp_path, _write)
+    exp = tmp_path / "exp"
+    base = ["--db", str(lib.path), "--quiet", "train", "embeddings", "--backbone", "cnn", "--epochs", "2",
+            "--set", "n_views=1", "--set", "invariance_clips=1", "--set", "m=2", "--set", "batch_size=4",
+            "--set", "test_size=0.34", "--set", "val_size=0.34", "--classes", "folder", "--experiments", str(exp)]
+    try:
+        with pytest.raises(ValueError, match=r"distill_average_epochs only apply with distill='features'"):
+            _job(lib, exp)
+        rc = cli.main([*base, "--distill", "features", "--set", "distill_average_epochs=2",
+                       "--set", "distill_class_weight=0.5", "--set", "distill_mask_bins=8"])
+    finally:
+        lib.close()
+    assert rc == 0
+    run = load_run(next(exp.glob("*/model.pt")).parent)
+    d = run.metrics["distill"]
+    assert (d["average_epochs"], d["class_weight"], d["mask_bins"]) == (2, 0.5, 8)
+    assert d["student_stopped"] == "reached max_epochs=2; weights averaged over epochs 1-2"
+
+
+def _job(lib, exp):  # type: ignore[no-untyped-def]
+    from workbench.train.embeddings_job import train_embeddings_job
+
+    train_embeddings_job(lib, config={"backbone": "cnn", "distill_average_epochs": 2}, experiments_root=exp,
+                         progress=False)

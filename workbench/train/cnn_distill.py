@@ -41,7 +41,7 @@ __all__ = ["CONTEXT_S", "StudentRows", "distill_cnn", "fit_student", "retrieval_
            "train_teacher"]
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from workbench.library import Library, Track
     from workbench.train.datasets import EmbeddingSet
@@ -407,7 +407,8 @@ def _feature_probe(net: Any, train: StudentRows, weight: float, *, seed: int) ->
 
 def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet,
                 classes: Any, cfg: TripletConfig, n_views: int, batch_size: int | None = None,
-                progress: bool = True, on_epoch: OnEpoch | None = None) -> TripletResult:
+                progress: bool = True, on_epoch: OnEpoch | None = None,
+                student: Mapping[str, Any] | None = None) -> TripletResult:
     """The whole distillation: teacher, targets, student; metrics like :func:`~workbench.train.triplet.train_triplet`'s.
 
     Parameters
@@ -431,8 +432,15 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         Progress bars (teacher).
     on_epoch : callable, optional
         The student's per-epoch callback.
+    student : mapping, optional
+        The job's ``distill_*`` student options (:data:`~workbench.train.cnn_student.DISTILL_STUDENT_DEFAULTS`:
+        weight averaging, class term, masked patches); None: all off.
     """
     import numpy as np
+
+    from workbench.train.cnn_student import student_options
+
+    options = student_options(student)
 
     from workbench.train.triplet import TripletResult, _evaluate
 
@@ -443,11 +451,14 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
                             n_views=n_views, progress=progress)
     rows = student_rows(parts["train"], teacher.model, n_views=max(n_views, STUDENT_VIEWS), seed=cfg.seed)
     val_rows = student_rows(parts["val"], teacher.model, n_views=0, seed=cfg.seed)
+    if options["class_weight"] > 0:
+        rows.classes = np.array([str(classes[int(t)]) for t in rows.track_ids])
     untrained = copy.deepcopy(net).eval()
     prep_s = time.perf_counter() - t0
     select = _job_select(train.originals(), val) if SELECT_BY == "retrieval" else None
     history, best_epoch, stopped = fit_student(net, rows, val_rows, cfg=cfg, batch_size=batch_size or BATCH_SIZE,
-                                               feature_weight=FEATURE_WEIGHT, select=select, on_epoch=on_epoch)
+                                               feature_weight=FEATURE_WEIGHT, select=select, on_epoch=on_epoch,
+                                               **options)
     dim = train.dim
     metrics = _evaluate(net, untrained, train, {"val": val, "test": test}, np.zeros(dim, np.float32),
                         np.ones(dim, np.float32))
@@ -461,7 +472,7 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         "student_views": max(n_views, STUDENT_VIEWS), "rows_per_epoch": min(len(rows.patches), ROWS_PER_EPOCH),
         "max_windows": MAX_WINDOWS, "feature_weight": FEATURE_WEIGHT, "prepare_s": round(prep_s, 1),
         "select_by": SELECT_BY if select is not None else "cosine",
-        "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1)}
+        "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1), **options, "student_stopped": stopped}
     config = {**cfg.to_dict(), "distill": "features", "distill_batch_size": batch_size or BATCH_SIZE}
     return TripletResult(model=net, history=history, metrics=metrics, config=config, stopped_reason=stopped,
                          best_epoch=best_epoch, data={"train_rows": len(rows.patches), "val_rows": len(val),

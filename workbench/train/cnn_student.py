@@ -22,18 +22,65 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import ParameterError
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 #: The class term's triplet margin (cosine distance; the triplet path's default).
 CLASS_MARGIN = 0.2
+#: The embeddings job's settings of these options (``--set distill_average_epochs=4`` ...), all off.
+DISTILL_STUDENT_DEFAULTS: dict[str, Any] = {"distill_average_epochs": 0, "distill_class_weight": 0.0,
+                                            "distill_mask_bins": 0}
+
+
+def student_options(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """:func:`~workbench.train.cnn_distill.fit_student`'s keywords from the job's ``distill_*`` settings.
+
+    Parameters
+    ----------
+    settings : mapping or None
+        Keys of :data:`DISTILL_STUDENT_DEFAULTS` (missing: the default; None: all defaults).
+
+    Raises
+    ------
+    ParameterError
+        An unknown key, or a value out of range.
+    """
+    given = dict(settings or {})
+    unknown = sorted(set(given) - set(DISTILL_STUDENT_DEFAULTS))
+    if unknown:
+        raise ParameterError(f"student settings must be among {sorted(DISTILL_STUDENT_DEFAULTS)}; got {unknown}")
+    out = {k[len("distill_"):]: given.get(k, v) for k, v in DISTILL_STUDENT_DEFAULTS.items()}
+    check_student_options(**out, classes=None, n_rows=0, need_classes=False)
+    return out
+
+
+def check_job_student(data_cfg: Mapping[str, Any]) -> None:
+    """Refuse bad ``distill_*`` student settings of an embeddings job, or ones set without ``distill``.
+
+    Parameters
+    ----------
+    data_cfg : mapping
+        The job's data settings (keys of :data:`DISTILL_STUDENT_DEFAULTS` among them).
+
+    Raises
+    ------
+    ParameterError
+        A value out of range, or a student option on a run that distils nothing.
+    """
+    options = student_options({k: data_cfg.get(k, v) for k, v in DISTILL_STUDENT_DEFAULTS.items()})
+    changed = [f"distill_{k}" for k, v in options.items() if v != DISTILL_STUDENT_DEFAULTS[f"distill_{k}"]]
+    if changed and data_cfg.get("distill") is None:
+        raise ParameterError(f"{', '.join(changed)} only apply with distill='features'; got distill=None")
 
 
 def check_student_options(*, average_epochs: object, class_weight: object, mask_bins: object,
-                          classes: np.ndarray | None, n_rows: int) -> None:
+                          classes: np.ndarray | None, n_rows: int, need_classes: bool = True) -> None:
     """Refuse bad student options with a clear error.
 
     Parameters
@@ -48,6 +95,8 @@ def check_student_options(*, average_epochs: object, class_weight: object, mask_
         Class of each training row (needed when ``class_weight > 0``).
     n_rows : int
         Training rows.
+    need_classes : bool
+        Check ``classes`` against ``n_rows`` (False: the values alone).
 
     Raises
     ------
@@ -61,7 +110,7 @@ def check_student_options(*, average_epochs: object, class_weight: object, mask_
         raise ParameterError(f"mask_bins must be at most 127 (a patch is 128 x 128); got {mask_bins!r}")
     if isinstance(class_weight, bool) or not isinstance(class_weight, (int, float)) or not class_weight >= 0:
         raise ParameterError(f"class_weight must be a number >= 0; got {class_weight!r}")
-    if class_weight > 0 and (classes is None or len(classes) != n_rows):
+    if need_classes and class_weight > 0 and (classes is None or len(classes) != n_rows):
         got = "None" if classes is None else f"{len(classes)} classes"
         raise ParameterError(f"class_weight > 0 needs one class per training row (StudentRows.classes, "
                              f"{n_rows} rows); got {got}")
