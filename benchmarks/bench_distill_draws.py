@@ -44,6 +44,30 @@ draws (``--seeds 0,1,2,3,4``, then ``--summary`` over the concatenated outputs):
 Draws 0-4: features + head 0.894 +- 0.056, CNN 0.870 +- 0.139, mean gap -0.024, worst -0.187; the CNN is
 ahead on 3 draws and far behind on 2 (draw 3's teacher is itself weak, 0.798). Target (within 0.02 at
 every draw) missed; the default backbone stays the feature frontend.
+
+Session 9 (2026-12-06, shared 2-core CPU, load 7.8-11.4 from 07:15 to 08:10 then ~4.5, one torch thread,
+three students at once, 46-54 min wall each): the student options of :mod:`workbench.train.cnn_student`
+(off by default; the job's ``--set distill_class_weight=0.5 --set distill_average_epochs=4``), same cached
+rows and initial weights as session 8's runs, so only the options differ:
+
+    python benchmarks/bench_distill_draws.py --seeds S --cache C --out X.jsonl --class-weight 0.5 --average-epochs 4
+
+``kept`` is the network fit_student returns (the mean of epochs 9-12's weights); the cosine-rule column
+replays the per-epoch (not averaged) networks as above:
+
+    draw   features + head   session 8 job   class 0.5 + average 4: kept   cosine rule (epoch)
+    0      0.917             0.730           0.731                         0.736 (10)
+    2      0.909             0.981           1.000                         1.000 (12)
+    3      0.798             0.708           0.804                         0.789 (9)
+DRAW4_ROW
+The class term (a triplet loss on style with positives on other tracks, beside the distillation loss) lifts
+draw 3 (weak teacher) to the teacher's level from epoch 9 on (0.79-0.81 per epoch vs 0.70-0.71) and draw 2 to
+1.000; it leaves draw 0 where it was (0.69-0.74 per epoch: its held-out techno pair stays confused). Weight
+averaging over the last 4 epochs is within 0.01 of the last epochs' figures on every draw (no gain, no loss).
+Also measured on draw 0: the normalised mean of two students' embeddings (this one and session 8's init 100,
+0.731 and 0.810 alone) gives 0.788, between its members (draw 3, this one + session 8's: 0.795 vs 0.804 and
+0.708), so a 2-init average is not kept. MASK_ROW
+Draw 0 is still 0.18 behind: target missed; the options stay off (the lead decides on the class term).
 """
 
 from __future__ import annotations
@@ -237,7 +261,7 @@ def summary(lines: list[dict], *, patience: int) -> str:
         rows.append((fh, hc, hr))
         init = "" if r.get("init", r["seed"]) == r["seed"] else f"/{r['init']}"
         table.append(f"{r['seed']:>4}{init:<4} {fh:>14.3f} {hc:>11.3f} ({ec:>2}) {hr:>14.3f} ({er:>2}) "
-                     f"{hc - fh:>+8.3f} {hr - fh:>+8.3f} {r['kept']['map_at_r']:>6.3f}  "
+                     f"{hc - fh:>+8.3f} {hr - fh:>+8.3f} {r.get('kept', {}).get('map_at_r', math.nan):>6.3f}  "
                      f"{','.join(f'{k}={v}' for k, v in sorted(r.get('options', {}).items())) or 'job'}")
     a = np.array(rows)
     sd = a.std(axis=0, ddof=1) if len(a) > 1 else np.zeros(3)
