@@ -59,15 +59,20 @@ replays the per-epoch (not averaged) networks as above:
     0      0.917             0.730           0.731                         0.736 (10)
     2      0.909             0.981           1.000                         1.000 (12)
     3      0.798             0.708           0.804                         0.789 (9)
-DRAW4_ROW
-The class term (a triplet loss on style with positives on other tracks, beside the distillation loss) lifts
-draw 3 (weak teacher) to the teacher's level from epoch 9 on (0.79-0.81 per epoch vs 0.70-0.71) and draw 2 to
-1.000; it leaves draw 0 where it was (0.69-0.74 per epoch: its held-out techno pair stays confused). Weight
-averaging over the last 4 epochs is within 0.01 of the last epochs' figures on every draw (no gain, no loss).
+    4      0.941             0.970           0.935                         0.944 (12)
+    mean   0.891             0.847           0.868
+
+Draw 4 ran last (load ~5, 16 min). The class term (a triplet loss on style, positives on other tracks, beside
+the distillation loss) lifts draw 3 (weak teacher) to the teacher's level from epoch 9 on (0.79-0.81 per epoch vs 0.70-0.71) and draw 2 to
+1.000; it leaves draw 0 where it was (0.69-0.74 per epoch: its held-out techno pair stays confused) and costs
+draw 4 0.026-0.035 (0.93-0.95 per epoch vs session 8's 0.970, still within 0.01 of the teacher). Weight averaging
+over the last 4 epochs is within 0.01 of the last epochs' figures on every draw (no gain; -0.009 on draw 4).
 Also measured on draw 0: the normalised mean of two students' embeddings (this one and session 8's init 100,
 0.731 and 0.810 alone) gives 0.788, between its members (draw 3, this one + session 8's: 0.795 vs 0.804 and
-0.708), so a 2-init average is not kept. MASK_ROW
-Draw 0 is still 0.18 behind: target missed; the options stay off (the lead decides on the class term).
+0.708), so a 2-init average is not kept. Masked patches instead of the class term on draw 0 (``--mask-bins 16
+--average-epochs 4``, load ~5, 14 min): kept 0.741, per epoch 0.70-0.75 over epochs 6-12: within the draw's noise.
+Draw 0 is still 0.18 behind: target missed; the options stay off (not better on every draw; the lead decides on
+the class term, which closes draw 3 and keeps draws 2 and 4 within 0.01 of the teacher or above).
 """
 
 from __future__ import annotations
