@@ -35,9 +35,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.train.cnn_teacher import CONTEXT_S, train_teacher
+
+__all__ = ["CONTEXT_S", "StudentRows", "distill_cnn", "fit_student", "retrieval_select", "student_rows",
+           "train_teacher"]
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from workbench.library import Library, Track
     from workbench.train.datasets import EmbeddingSet
@@ -57,8 +61,6 @@ BATCH_SIZE = 32
 #: :data:`ROWS_PER_EPOCH` of all the rows (another draw every epoch).
 STUDENT_VIEWS = 3
 ROWS_PER_EPOCH = 768
-#: The teacher's context (seconds): the feature windows the head was trained on.
-CONTEXT_S = 8.0
 #: Weight of the frontend's own features as a second target (``fit_student(feature_weight=...)``).
 FEATURE_WEIGHT = 0.0
 #: How the student's epoch is kept: ``"cosine"`` (mean cosine to the teacher on the validation windows)
@@ -101,68 +103,14 @@ class StudentRows:
 
     ``features`` (``(n, 202)``, float32, optional) are the frontend's pooled vectors of each window's
     context: what the teacher's head read (the student may learn them too: ``feature_weight``).
+    ``classes`` (``(n,)``, optional): the run's class of each row's track (``fit_student(class_weight=...)``).
     """
 
     patches: np.ndarray
     targets: np.ndarray
     track_ids: np.ndarray
     features: np.ndarray | None = None
-
-
-def _teacher_config(cfg: TripletConfig, train: EmbeddingSet, out_dim: int) -> TripletConfig:
-    from workbench.train.triplet import TripletConfig
-
-    m = cfg.m  # the run's m; the batch as the job sizes it, over the teacher's own rows
-    full = int((np.bincount(train.y) >= m).sum())
-    return TripletConfig(seed=cfg.seed, num_threads=cfg.num_threads, out_dim=out_dim, m=m,
-                         batch_size=m * min(64 // m, max(2, full)) if m <= 32 else m, on_collapse="stop")
-
-
-def train_teacher(library: Library, tracks: dict[str, list[Track]], *, classes: Any, cfg: TripletConfig,
-                  out_dim: int, n_views: int, progress: bool) -> TripletResult:
-    """The feature frontend's triplet head, trained on ``tracks["train"]`` (views included).
-
-    Parameters
-    ----------
-    library : Library
-        Where the tracks are.
-    tracks : dict
-        ``train``, ``val`` and ``test`` tracks of the run.
-    classes : mapping
-        Track id -> class name (the run's classes).
-    cfg : TripletConfig
-        The run's settings (its seed and threads are used; the head keeps its own defaults).
-    out_dim : int
-        The teacher's output size: the CNN's embedding size.
-    n_views : int >= 0
-        Augmented views of each training track.
-    progress : bool
-        Progress bars.
-    """
-    from workbench.embed.features import FeatureFrontend
-    from workbench.train import datasets as ds
-    from workbench.train.triplet import train_triplet
-    from workbench.train.views import training_view_settings
-
-    def rows(part: str, views: int) -> EmbeddingSet:
-        """The feature frontend's 8-s windows of one split.
-
-        Parameters
-        ----------
-        part : str
-            ``train``, ``val`` or ``test``.
-        views : int >= 0
-            Augmented views per track.
-        """
-        return ds.section_windows(library, ds.whole_tracks(library, tracks[part]), backbone=FeatureFrontend(),
-                                  window_s=CONTEXT_S, classes_from=classes, n_views=views,
-                                  augment_settings=training_view_settings() if views else None, seed=cfg.seed,
-                                  progress=progress)
-
-    train = rows("train", n_views)
-    test = rows("test", 0) if tracks.get("test") else None
-    return train_triplet(train, rows("val", 0), test=test, config=_teacher_config(cfg, train, out_dim),
-                         progress=progress)
+    classes: np.ndarray | None = None
 
 
 def student_rows(tracks: list[Track], teacher: Any, *, n_views: int, seed: int,
@@ -287,7 +235,8 @@ def retrieval_select(patches: np.ndarray, labels: np.ndarray, groups: np.ndarray
 
 def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletConfig, batch_size: int = BATCH_SIZE,
                 rows_per_epoch: int = ROWS_PER_EPOCH, feature_weight: float = 0.0,
-                select: Callable[[Any], float] | None = None,
+                select: Callable[[Any], float] | None = None, average_epochs: int = 0,
+                class_weight: float = 0.0, mask_bins: int = 0,
                 on_epoch: OnEpoch | None = None) -> tuple[list[dict[str, Any]], int, str]:
     """Train ``net`` (in place) to ``train``'s targets; keep the epoch of best validation score.
 
@@ -312,6 +261,15 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
         ``select(net) -> float`` (higher is better, NaN: no verdict) after each epoch, recorded as
         ``val_select``; the epoch kept (and early stopping) then follows it first and the validation
         cosine second (ties), e.g. :func:`retrieval_select`. None (default): the cosine alone.
+    average_epochs : int >= 0
+        k >= 1: the kept network is the mean of the weights after the last k epochs trained
+        (:class:`~workbench.train.cnn_student.EpochAverage`), not the best epoch; 0 (default): off.
+    class_weight : float >= 0
+        Weight of a triplet loss on ``train.classes`` with positives on other tracks
+        (:func:`~workbench.train.cnn_student.class_triplet_loss`); 0 (default): off.
+    mask_bins : int >= 0
+        Widest masked band of each training patch (:func:`~workbench.train.cnn_student.mask_patches`);
+        0 (default): off.
     on_epoch : callable, optional
         ``on_epoch(epoch, total, record)`` after each epoch.
 
@@ -321,8 +279,15 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
     """
     import torch
 
+    from workbench.train import cnn_student as cs
     from workbench.train.triplet import embedding_spread
 
+    cs.check_student_options(average_epochs=average_epochs, class_weight=class_weight, mask_bins=mask_bins,
+                             classes=train.classes, n_rows=len(train.patches))
+    average = cs.EpochAverage(average_epochs) if average_epochs else None
+    codes = torch.from_numpy(cs.class_codes(train.classes)) if class_weight > 0 else None
+    track_codes = torch.from_numpy(cs.class_codes(train.track_ids)) if class_weight > 0 else None
+    masks = torch.Generator().manual_seed(int(cfg.seed) + 2)
     rng = np.random.default_rng(cfg.seed)
     per_epoch = min(len(train.patches), rows_per_epoch)
     steps = max(1, per_epoch // batch_size)
@@ -346,6 +311,8 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
             for k in range(steps):
                 b = np.sort(order[k * batch_size:(k + 1) * batch_size])
                 x = torch.from_numpy(train.patches[b].astype(np.float32))
+                if mask_bins:
+                    x = cs.mask_patches(x, max_bins=mask_bins, generator=masks)
                 if probe is None:
                     emb = net(x)
                     loss = (1.0 - (emb * targets[b]).sum(dim=1)).mean()
@@ -355,6 +322,8 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
                     emb = z / torch.clamp(torch.sqrt(torch.sum(z * z, dim=1, keepdim=True)), min=1e-6)
                     loss = (1.0 - (emb * targets[b]).sum(dim=1)).mean()
                     loss = loss + feature_weight * torch.mean((probe(h) - feats[b]) ** 2)
+                if codes is not None:
+                    loss = loss + class_weight * cs.class_triplet_loss(emb, codes[b], track_codes[b])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -370,6 +339,8 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
                 record["val_select"] = float(select(net))
                 key = (record["val_select"] if math.isfinite(record["val_select"]) else -math.inf, cos)
             history.append(record)
+            if average is not None:
+                average.add(net, epoch)
             if _better(key, best):
                 best, best_epoch, best_state, stale = key, epoch, copy.deepcopy(net.state_dict()), 0
             else:
@@ -382,7 +353,12 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
                 break
     finally:
         torch.set_num_threads(saved_threads)
-    net.load_state_dict(best_state)
+    if average is not None:
+        average.average_into(net)
+        best_epoch = history[-1]["epoch"]
+        stopped += f"; weights averaged over epochs {average.epochs[0]}-{average.epochs[-1]}"
+    else:
+        net.load_state_dict(best_state)
     net.eval()
     return history, best_epoch, stopped
 
@@ -431,7 +407,8 @@ def _feature_probe(net: Any, train: StudentRows, weight: float, *, seed: int) ->
 
 def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet,
                 classes: Any, cfg: TripletConfig, n_views: int, batch_size: int | None = None,
-                progress: bool = True, on_epoch: OnEpoch | None = None) -> TripletResult:
+                progress: bool = True, on_epoch: OnEpoch | None = None,
+                student: Mapping[str, Any] | None = None) -> TripletResult:
     """The whole distillation: teacher, targets, student; metrics like :func:`~workbench.train.triplet.train_triplet`'s.
 
     Parameters
@@ -455,8 +432,15 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         Progress bars (teacher).
     on_epoch : callable, optional
         The student's per-epoch callback.
+    student : mapping, optional
+        The job's ``distill_*`` student options (:data:`~workbench.train.cnn_student.DISTILL_STUDENT_DEFAULTS`:
+        weight averaging, class term, masked patches); None: all off.
     """
     import numpy as np
+
+    from workbench.train.cnn_student import student_options
+
+    options = student_options(student)
 
     from workbench.train.triplet import TripletResult, _evaluate
 
@@ -467,11 +451,14 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
                             n_views=n_views, progress=progress)
     rows = student_rows(parts["train"], teacher.model, n_views=max(n_views, STUDENT_VIEWS), seed=cfg.seed)
     val_rows = student_rows(parts["val"], teacher.model, n_views=0, seed=cfg.seed)
+    if options["class_weight"] > 0:
+        rows.classes = np.array([str(classes[int(t)]) for t in rows.track_ids])
     untrained = copy.deepcopy(net).eval()
     prep_s = time.perf_counter() - t0
     select = _job_select(train.originals(), val) if SELECT_BY == "retrieval" else None
     history, best_epoch, stopped = fit_student(net, rows, val_rows, cfg=cfg, batch_size=batch_size or BATCH_SIZE,
-                                               feature_weight=FEATURE_WEIGHT, select=select, on_epoch=on_epoch)
+                                               feature_weight=FEATURE_WEIGHT, select=select, on_epoch=on_epoch,
+                                               **options)
     dim = train.dim
     metrics = _evaluate(net, untrained, train, {"val": val, "test": test}, np.zeros(dim, np.float32),
                         np.ones(dim, np.float32))
@@ -485,7 +472,7 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         "student_views": max(n_views, STUDENT_VIEWS), "rows_per_epoch": min(len(rows.patches), ROWS_PER_EPOCH),
         "max_windows": MAX_WINDOWS, "feature_weight": FEATURE_WEIGHT, "prepare_s": round(prep_s, 1),
         "select_by": SELECT_BY if select is not None else "cosine",
-        "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1)}
+        "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1), **options, "student_stopped": stopped}
     config = {**cfg.to_dict(), "distill": "features", "distill_batch_size": batch_size or BATCH_SIZE}
     return TripletResult(model=net, history=history, metrics=metrics, config=config, stopped_reason=stopped,
                          best_epoch=best_epoch, data={"train_rows": len(rows.patches), "val_rows": len(val),

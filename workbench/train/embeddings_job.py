@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError
 from workbench.jobs import Job, JobRunner, _backbone_info, _track_docs
+from workbench.train.cnn_student import DISTILL_STUDENT_DEFAULTS, check_job_student
 from workbench.train.finetune import FINETUNE_DEFAULTS
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
                                            "openl3_weights": None, **FINETUNE_DEFAULTS, "distill": None,
                                            "blend": "auto", "blend_folds": 3,
-                                           "early_stopping": "auto"}
+                                           "early_stopping": "auto", **DISTILL_STUDENT_DEFAULTS}
 
 
 def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -120,6 +121,7 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     from workbench.train.finetune import check_finetune
 
     check_finetune(data_cfg, b)  # fine-tuning the feature frontend (no weights) is refused before the job
+    check_job_student(data_cfg)  # distill_* student options: in range, and only with distill
     if data_cfg.get("distill") is not None:
         from workbench.train.cnn_distill import DISTILL_DEFAULTS, check_distill
 
@@ -282,7 +284,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         from workbench.train.cnn_distill import distill_cnn
 
         result = distill_cnn(library, cnn.net, train=train, val=val, test=test, classes=choice.classes, cfg=tcfg,
-                             n_views=n_views, batch_size=distill_batch, progress=progress, on_epoch=runner.on_epoch)
+                             n_views=n_views, batch_size=distill_batch, progress=progress, on_epoch=runner.on_epoch,
+                             student={k: data_cfg[k] for k in DISTILL_STUDENT_DEFAULTS})
         test_embedded = embed(result.model, test.X)
     else:
         monitor = val if chosen is None else train.originals()  # folds: it only watches for collapse
