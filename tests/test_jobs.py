@@ -244,7 +244,10 @@ def test_a_result_without_a_model_writes_no_model_file(lib, exp):
 # -- killed processes and concurrency ------------------------------------------------------
 
 CHILD = r"""
-import sys, time
+import signal, sys, time
+# Ctrl-C as in a terminal: a shell's background job (pytest run with `&`) starts with SIGINT ignored,
+# and Python leaves an ignored SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pathlib import Path
 from types import SimpleNamespace
 import numpy as np
