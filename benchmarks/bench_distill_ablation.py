@@ -78,24 +78,51 @@ def _cnn_score(library, net, tracks, *, seed: int) -> dict:
     return _score(data.X, data)
 
 
-def run_seed(library, tracks, *, seed: int, variants: list[str], views: int, out: Path, hold_out: int) -> None:
-    from bench_backbones import _hold_out, _score, _vectors
+def teacher_rows(library, fit, val, held, *, seed: int, views: int) -> tuple:
+    """Train the draw's feature-frontend teacher and build the student's rows.
+
+    Parameters
+    ----------
+    library : Library
+        The demo library.
+    fit, val, held : list of Track
+        The draw's fit, validation and held-out tracks.
+    seed : int
+        The draw's seed (teacher, views).
+    views : int >= 0
+        Augmented views per fit track in the student's rows.
+
+    Returns
+    -------
+    (StudentRows, StudentRows, float)
+        The fit and validation rows, and the teacher's held-out MAP@R (features + head).
+    """
+    from bench_backbones import _score, _vectors
 
     from workbench.embed.features import FeatureFrontend
-    from workbench.models.cnn import build_cnn
-    from workbench.train.cnn_distill import DISTILL_DEFAULTS, fit_student, student_rows, train_teacher
+    from workbench.train.cnn_distill import student_rows, train_teacher
     from workbench.train.triplet import TripletConfig, embed
 
-    train, held = _hold_out(tracks, per_style=hold_out, seed=seed)
-    fit, val = _split_val(train, seed=seed)
-    t0 = time.perf_counter()
     cfg = TripletConfig(seed=seed, num_threads=1, m=4)
     teacher = train_teacher(library, {"train": fit, "val": val, "test": []}, classes="style", cfg=cfg, out_dim=128,
                             n_views=1, progress=False).model
     f = _vectors(library, held, FeatureFrontend(), classes="style")
-    scores = {"held_out": _score(embed(teacher, f.X), f)}
-    rows = student_rows(fit, teacher, n_views=views, seed=seed)
-    val_rows = student_rows(val, teacher, n_views=0, seed=seed)
+    score = _score(embed(teacher, f.X), f)
+    return student_rows(fit, teacher, n_views=views, seed=seed), student_rows(val, teacher, n_views=0, seed=seed), score
+
+
+def run_seed(library, tracks, *, seed: int, variants: list[str], views: int, out: Path, hold_out: int) -> None:
+    from bench_backbones import _hold_out
+
+    from workbench.models.cnn import build_cnn
+    from workbench.train.cnn_distill import DISTILL_DEFAULTS, fit_student
+    from workbench.train.triplet import TripletConfig
+
+    train, held = _hold_out(tracks, per_style=hold_out, seed=seed)
+    fit, val = _split_val(train, seed=seed)
+    t0 = time.perf_counter()
+    rows, val_rows, teacher_score = teacher_rows(library, fit, val, held, seed=seed, views=views)
+    scores = {"held_out": teacher_score}
     prep = time.perf_counter() - t0
     _write(out, {"seed": seed, "system": "features + head", "held_out": scores["held_out"],
                  "fit_tracks": len(fit), "val_tracks": len(val), "held_out_tracks": len(held),

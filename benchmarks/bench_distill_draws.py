@@ -93,8 +93,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 def _prepare(library, seed: int, cache: Path) -> tuple:
     """(fit, val, held, rows, val_rows, info): the split, cached student rows, the teacher's held-out MAP@R."""
-    from bench_backbones import _hold_out, _score, _vectors
-    from bench_distill_ablation import _split_val
+    from bench_backbones import _hold_out
+    from bench_distill_ablation import _split_val, teacher_rows
 
     from workbench.train.cnn_distill import StudentRows
 
@@ -105,18 +105,9 @@ def _prepare(library, seed: int, cache: Path) -> tuple:
         d = np.load(f, allow_pickle=False)
         return (fit, val, held, StudentRows(d["p"], d["t"], d["tid"]), StudentRows(d["vp"], d["vt"], d["vtid"]),
                 json.loads(str(d["info"])))
-    from workbench.embed.features import FeatureFrontend
-    from workbench.train.cnn_distill import student_rows, train_teacher
-    from workbench.train.triplet import TripletConfig, embed
-
     t0 = time.perf_counter()
-    cfg = TripletConfig(seed=seed, num_threads=1, m=4)
-    teacher = train_teacher(library, {"train": fit, "val": val, "test": []}, classes="style", cfg=cfg, out_dim=128,
-                            n_views=1, progress=False).model
-    hf = _vectors(library, held, FeatureFrontend(), classes="style")
-    info = {"features_head": _score(embed(teacher, hf.X), hf)}
-    rows = student_rows(fit, teacher, n_views=3, seed=seed)
-    vrows = student_rows(val, teacher, n_views=0, seed=seed)
+    rows, vrows, teacher_score = teacher_rows(library, fit, val, held, seed=seed, views=3)
+    info = {"features_head": teacher_score}
     info["prepare_s"] = round(time.perf_counter() - t0, 1)
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(f, p=rows.patches, t=rows.targets, tid=rows.track_ids, vp=vrows.patches, vt=vrows.targets,
