@@ -160,7 +160,12 @@ def test_train_sections_names_each_tracks_family(tmp_path):
     assert all(t["family"] in names for t in res.timeline)
     loso = m["transfer"]["leave_one_group_out"]
     assert set(loso["label_families"]) == {t.track_id for t in data.tracks}
-    # the model file keeps the families; suggestions made from it name theirs
+    from workbench.report.sections import families_part
+
+    html = families_part(m)
+    assert "intro/outro/verse/chorus (" in html and "cross-style: " in html and "in-domain: " in html
+    assert families_part({"model": {}}) == ""
+    # the model file keeps the families
     save_section_model(res.trainer, tmp_path / "m.pt", features=res.features, backbone="test")
     back, _, _ = load_section_model(tmp_path / "m.pt")
     assert back.grammar_.families.names == res.trainer.grammar_.families.names
