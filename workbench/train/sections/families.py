@@ -108,6 +108,13 @@ def learn_families(label_sets: Sequence[Collection[str]], *, min_tracks: int = M
     judged = [lab for lab in labels if n[lab] >= min_tracks]
 
     def apart(a: str, b: str) -> bool:
+        """Whether at most ``apart_at`` of the tracks with the rarer of the two labels also have the other.
+
+        Parameters
+        ----------
+        a, b : str
+            Two labels, each on ``min_tracks``+ tracks.
+        """
         both = sum(a in s and b in s for s in sets)
         return both / min(n[a], n[b]) <= apart_at
 

@@ -71,7 +71,8 @@ class Grammar:
         before them does.
     families : LabelFamilies or None
         Families of labels, each decoded on its own (:mod:`~workbench.train.sections.families`,
-        config ``label_families="learned"``); None: one grammar over every class.
+        config ``label_families="learned"``; the model file keeps them apart from :meth:`to_dict`);
+        None: one grammar over every class.
     """
 
     classes: tuple[str, ...]
@@ -173,8 +174,7 @@ class Grammar:
                 "log_middle": self.log_middle.tolist(), "log_phrase": self.log_phrase.tolist(),
                 "phrase_penalty": float(self.phrase_penalty), "weight": float(self.weight),
                 "log_position": None if self.log_position is None else self.log_position.tolist(),
-                "position_weight": float(self.position_weight), "tie_weight": float(self.tie_weight),
-                **({} if self.families is None else {"families": self.families.to_dict()})}
+                "position_weight": float(self.position_weight), "tie_weight": float(self.tie_weight)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Grammar:
@@ -188,15 +188,10 @@ class Grammar:
         arr = {k: np.asarray(d[k], dtype=np.float64) for k in
                ("log_transitions", "log_init", "log_final", "log_middle", "log_phrase")}
         pos = d.get("log_position")
-        fam = None
-        if d.get("families") is not None:
-            from workbench.train.sections.families import LabelFamilies
-
-            fam = LabelFamilies.from_dict(d["families"])
         return cls(tuple(d["classes"]), phrase_penalty=float(d["phrase_penalty"]), weight=float(d["weight"]),
                    log_position=None if pos is None else np.asarray(pos, dtype=np.float64),
                    position_weight=float(d.get("position_weight", 1.0)), tie_weight=float(d.get("tie_weight", 0.0)),
-                   families=fam, **arr)
+                   **arr)
 
 
 def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: float) -> np.ndarray:
