@@ -172,3 +172,24 @@ def test_train_sections_names_each_tracks_family(tmp_path):
     save_section_model(res.trainer, tmp_path / "m.pt", features=res.features, backbone="test")
     back, _, _ = load_section_model(tmp_path / "m.pt")
     assert back.grammar_.families.names == res.trainer.grammar_.families.names
+
+
+def test_tracks_using_two_families_form_a_family_of_every_label():
+    from workbench.train.sections import segments_for
+    from workbench.train.sections.families import with_families
+    from workbench.train.sections.grammar import learn_grammar, track_sequences
+
+    house = ("intro", "verse", "chorus", "break", "build", "drop", "outro")
+    data = _data({"edm": EDM, "song": SONG, "house": house}, per_group=2)
+    base = learn_grammar(track_sequences(data.tracks), CLASSES, weight=2.0)
+    g = with_families(base, data.tracks, mode="learned")
+    assert g.families.names[-1] == "/".join(CLASSES) and g.families.tracks[-1] == 2.0
+    assert with_families(base, data.tracks, mode="learned", mixed=False).families.tracks == (4.0, 2.0)
+    assert with_families(base, data.tracks[:-1], mode="learned").families.tracks == (3.0, 2.0)  # one: no family
+    tr = data.tracks[-1]
+    p = np.full((len(tr.times_s), len(CLASSES)), 0.05)
+    for i, c in enumerate(tr.window_labels()):
+        p[i, CLASSES.index(c)] = 0.7
+    p /= p.sum(axis=1, keepdims=True)
+    out = segments_for(tr, p, CLASSES, grammar=g)
+    assert [s.label for s in out] == list(house) and out[0].family == "/".join(CLASSES)

@@ -14,8 +14,10 @@ The rule (:func:`learn_families`), from the user's own labels only:
   uses, intro and outro, are in every family); labels on fewer tracks join every family;
 - no two labels apart: one family, and nothing changes.
 
-Each labelled track counts for the family holding all its labels (or, where none does, the one
-holding most of them); a family's grammar (:func:`~workbench.train.sections.grammar.learn_grammar`:
+Each labelled track counts for the family holding all its labels; where ``min_tracks``+ tracks use
+labels of two families (the demo's house tracks: verse, chorus, build and drop), they form one more
+family, of every label (a form the user labelled is never ruled out); a lone such track counts for the
+family holding most of its labels. A family's grammar (:func:`~workbench.train.sections.grammar.learn_grammar`:
 order, duration, first/last/middle) is learned from its own tracks, and its prior is its share of
 the tracks. :meth:`LabelFamilies.decode` runs the semi-Markov Viterbi once per family over that
 family's labels, on the *same* evidence (the window model's log-probabilities, not renormalised
@@ -305,7 +307,7 @@ def path_score(evidence: np.ndarray, segments: Sequence[Any], *, min_len: int = 
 
 def with_families(grammar: Grammar | None, tracks: Sequence[Any], *, mode: str, alpha: float = 1.0,
                   duration_alpha: float | None = None, min_tracks: int = MIN_TRACKS,
-                  apart_at: float = APART_AT) -> Grammar | None:
+                  apart_at: float = APART_AT, mixed: bool = True) -> Grammar | None:
     """``grammar`` with :class:`LabelFamilies` learned from ``tracks`` (``mode="learned"``, 2+ families), else as it is.
 
     Parameters
@@ -320,6 +322,9 @@ def with_families(grammar: Grammar | None, tracks: Sequence[Any], *, mode: str, 
         The families' grammars' smoothing counts (:func:`learn_grammar`).
     min_tracks, apart_at
         :func:`learn_families`' rule.
+    mixed : bool
+        Where ``min_tracks``+ training tracks use labels of two families (the demo's house tracks: verse,
+        chorus, build and drop), add a family of every label learned from those tracks alone.
 
     Returns
     -------
@@ -343,6 +348,10 @@ def with_families(grammar: Grammar | None, tracks: Sequence[Any], *, mode: str, 
     if len(fams) < 2:
         return grammar
     weights = assign_tracks(sets, fams)
+    spans = np.array([bool(s) and not any(s <= set(f) for f in fams) for s in sets])
+    if mixed and spans.sum() >= min_tracks:
+        fams.append(classes)
+        weights = np.hstack([np.where(spans[:, None], 0.0, weights), spans[:, None].astype(np.float64)])
     grammars = []
     for j, fam in enumerate(fams):
         mine = [s for s, w in zip(seqs, weights[:, j], strict=True) if w > 0]
