@@ -268,8 +268,9 @@ track norm: 0.858/0.845; the bars group raw: 0.885/0.838; grammar additive count
 novelty (demo -> devset dev F @3 s 0.741 vs 0.750: a sharp order prior learned on one library's forms refuses
 another's, e.g. chorus -> verse), also with the duration prior kept wide (0.739), so it was not kept.
 
-Sessions 6 and 5 (the defaults of issue 18's first session, the feature-group ablations):
-``benchmarks/bench_sections_devset_history.md``.
+Sessions 6 and 5 (the defaults of issue 18's first session, the feature-group ablations) and session 10 (label
+families, ``config={"label_families": "learned"}``: demo -> devset dev 0.767 -> 0.803 over seeds 0-2, devset LOSO
+-0.013, devset -> demo -0.019; off by default): ``benchmarks/bench_sections_devset_history.md``.
 """
 
 from __future__ import annotations

@@ -30,7 +30,14 @@ def row(lo: dict) -> dict:
             "sug_ece_after": _num(_served(lo["calibration"].get("suggestions") or {})),
             "rejections": (lo.get("rejections") or {}).get("not_windows_trained", 0),
             "tracks": lo.get("tracks") or sum(r["tracks"] for r in lo["per_group"].values()),
+            "families": _families(lo.get("label_families")),
             "wall_s": lo.get("wall_s", float("nan"))}
+
+
+def _families(fam: dict | None) -> dict:
+    """``{track id: family}`` decoded with ``label_families="learned"`` (the in-domain block nests it), else {}."""
+    fam = fam or {}
+    return {str(k): v for k, v in (fam["held_out"] if "families" in fam else fam).items()}
 
 
 def _inside(res) -> dict:

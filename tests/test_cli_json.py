@@ -29,7 +29,8 @@ JOB_FIELDS = {"id", "kind", "state", "progress", "epoch", "total_epochs", "loss"
               "error", "run_id", "pid", "pid_start_ticks", "created_at", "started_at", "updated_at", "finished_at"}
 LABEL_FIELDS = {"id", "track_id", "track_name", "label", "start_beat", "end_beat", "start_s", "end_s", "source",
                 "confidence", "created_at", "updated_at"}
-SUGGESTION_FIELDS = {"label", "start_beat", "end_beat", "start_s", "end_s", "confidence", "uncertain"}
+SUGGESTION_FIELDS = {"label", "start_beat", "end_beat", "start_s", "end_s", "confidence", "uncertain",
+                     "family"}  # family: the label family decoded in (label_families="learned"), else null
 
 
 def run_json(argv: list[str], capsys) -> object:

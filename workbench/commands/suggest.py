@@ -118,6 +118,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
                     "suggestions": rows})
         return 0
     print(f"{track.name} (track {track.id}): " + (source if run is None else f"suggestions of {source}, run {run_id}"))
+    if found and found[0].family is not None:
+        print(f"decoded in the label family {found[0].family}")
     print(f"{'label':7}  {'beats':>9}  {'seconds':>13}  confidence")
     for r in rows:
         print(f"{r['label']:7}  {r['start_beat']:>4}-{r['end_beat']:<4}  {r['start_s']:6.1f}-{r['end_s']:<6.1f}  "

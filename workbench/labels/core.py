@@ -236,6 +236,8 @@ class Suggestion:
     ``"sections run"``/``<run id>``, or ``"novelty"``/``"foote"`` for the unsupervised fallback);
     they go with the label when it is accepted and with the rejection when it is rejected
     (a rejected suggestion is not shown again for the same track and model version).
+    ``family``: the label family the track was decoded in (``"intro/build/drop/break/outro"``)
+    where the model decodes per family (``label_families="learned"``), else None.
     """
 
     track_id: int
@@ -248,6 +250,7 @@ class Suggestion:
     uncertain: bool = False
     model_name: str | None = None
     model_version: str | None = None
+    family: str | None = None
 
     def __post_init__(self) -> None:
         check_label(self.label)

@@ -246,6 +246,31 @@ def calibration_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
     return out
 
 
+def families_part(metrics: Mapping[str, Any]) -> str:
+    """HTML: the label families each track was decoded in (``label_families="learned"``), or nothing.
+
+    Parameters
+    ----------
+    metrics : mapping
+        A sections run's ``metrics.json`` (``label_families``: ``families`` {name: labels, tracks, prior},
+        ``held_out`` {track id: family}; ``transfer.*.label_families`` {track id: family}).
+    """
+    from collections import Counter
+
+    fam = metrics.get("label_families")
+    if not isinstance(fam, Mapping):
+        return ""
+    learned = "; ".join(f"{n} ({H.fmt(f.get('tracks'))} tracks)" for n, f in (fam.get("families") or {}).items())
+    scopes = [("in-domain", fam.get("held_out")), ("cross-style", _get(metrics, "transfer", "leave_one_group_out",
+                                                                        "label_families"))]
+    scopes += [(f"cross-generator: {n}", _get(e, "label_families"))
+               for n, e in (_get(metrics, "transfer", "external") or {}).items()]
+    said = [f"{s}: " + ", ".join(f"{k} {v}" for k, v in Counter(d.values()).most_common())
+            for s, d in scopes if isinstance(d, Mapping) and d]
+    return (f'<p class="meta">label families learned from the training tracks: {H.esc(learned)}. Each track is '
+            f'decoded in the family whose best path scores highest; tracks per family: {H.esc("; ".join(said))}</p>')
+
+
 def sections_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
     """HTML of the sections-only parts: scopes, held-out groups, calibration, rejections.
 
@@ -257,7 +282,7 @@ def sections_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
         Keeps a figure as a PNG and returns its ``<img>``.
     """
     feats = metrics.get("feature_groups")
-    head = (f'<p class="meta">feature groups: {H.esc(", ".join(feats))}</p>' if feats else "")
+    head = (f'<p class="meta">feature groups: {H.esc(", ".join(feats))}</p>' if feats else "") + families_part(metrics)
     return (head + "<h3>In-domain, cross-style and cross-generator, with baselines</h3>" + scopes_table(metrics)
             + "<h3>Each held-out group (crate or folder) on its own</h3>" + transfer_table(metrics)
             + "<h3>Calibration</h3>" + calibration_part(metrics, figure)

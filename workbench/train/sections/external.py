@@ -187,6 +187,7 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
     smooth_opts = {k: cfg[k] for k in SMOOTHING_DEFAULTS if k in cfg}
     y_true, y_raw, y_smooth, y_nov, p_before, p_after, y_idx, s_conf = [], [], [], [], [], [], [], []
     seg: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
+    families: dict[int, str] = {}
     for tr in test.tracks:
         lab = tr.window_labels()
         keep = lab != ""
@@ -207,6 +208,8 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
         y_true.append(lab[keep].astype(str))
         y_raw.append(np.asarray(classes)[p[keep].argmax(axis=1)])
         labels_at, conf_at = _smoothed(tr, smoothed)
+        if smoothed[0].family is not None:
+            families[tr.track_id] = smoothed[0].family
         y_smooth.append(labels_at)
         s_conf.append(conf_at)
         starts = np.array([n["start_s"] for n in novel])
@@ -242,4 +245,5 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
                         "how": "the temperature fitted on the training set's held-out predictions",
                         "suggestions": suggestion_ece(np.concatenate(s_conf), ys == yt,
                                                       getattr(trainer, "confidence_map_", None))},
+        **({"label_families": families} if families else {}),
     }

@@ -69,6 +69,10 @@ class Grammar:
         chorus and a drop to the order, position and duration priors. Across styles their sound
         does not tell them apart (a style's chorus sounds like another's drop), the section
         before them does.
+    families : LabelFamilies or None
+        Families of labels, each decoded on its own (:mod:`~workbench.train.sections.families`,
+        config ``label_families="learned"``; the model file keeps them apart from :meth:`to_dict`);
+        None: one grammar over every class.
     """
 
     classes: tuple[str, ...]
@@ -82,6 +86,7 @@ class Grammar:
     log_position: np.ndarray | None = None
     position_weight: float = 1.0
     tie_weight: float = 0.0
+    families: Any = None
 
     def tie_evidence(self, probs: np.ndarray) -> np.ndarray:
         """Probabilities with each tied pair's columns pulled ``tie_weight`` of the way to their mean.

@@ -64,6 +64,8 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
     data["novelty_weight"] = float(getattr(trainer, "novelty_weight_", 0.0))
     if getattr(trainer, "grammar_", None) is not None:
         data["grammar"] = trainer.grammar_.to_dict()
+        if trainer.grammar_.families is not None:  # config label_families="learned"
+            data["label_families"] = trainer.grammar_.families.to_dict()
     if getattr(trainer, "confidence_map_", None) is not None:
         data["confidence_map"] = [np.asarray(k, dtype=np.float64).tolist() for k in trainer.confidence_map_]
     if getattr(trainer, "members_", None):  # config confidence="ensemble": the members travel with the head
@@ -104,6 +106,12 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
     trainer.uncertain_below_ = float(data.get("uncertain_below", 0.6))
     trainer.novelty_weight_ = float(data.get("novelty_weight", 0.0))
     trainer.grammar_ = Grammar.from_dict(data["grammar"]) if "grammar" in data else None
+    if trainer.grammar_ is not None and data.get("label_families") is not None:
+        from dataclasses import replace
+
+        from workbench.train.sections.families import LabelFamilies
+
+        trainer.grammar_ = replace(trainer.grammar_, families=LabelFamilies.from_dict(data["label_families"]))
     knots = data.get("confidence_map")
     trainer.confidence_map_ = None if knots is None else (np.asarray(knots[0]), np.asarray(knots[1]))
     trainer.members_ = [SectionTrainer.from_model(load_checkpoint(c)) for c in data.get("ensemble", [])]

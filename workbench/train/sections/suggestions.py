@@ -58,7 +58,8 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         Label-order prior, as log-probabilities; None uses none.
     grammar : Grammar, optional
         A learned grammar over ``classes`` (order, position, duration); replaces ``transitions``
-        and the phrase prior.
+        and the phrase prior. With ``grammar.families`` the track is decoded in each label family
+        and the best family kept; each suggestion's ``family`` names it.
     uncertain_below : float in [0, 1]
         Suggestions with a lower confidence are marked ``uncertain``.
     novelty_weight : float >= 0
@@ -89,6 +90,7 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
     opts = {**SMOOTHING_DEFAULTS, **smoothing}
     beats = np.asarray(frames.beats, dtype=np.float64)
     bp = sm.beat_probabilities(probs, frames.times_s, beats, duration_s=frames.duration_s)
+    family = None
     if smooth and grammar is not None:
         if tuple(grammar.classes) != tuple(classes):
             raise ParameterError(f"grammar classes {list(grammar.classes)} must be the model's {list(classes)}")
@@ -98,7 +100,11 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         starts = sm.bar_starts(beats, frames.downbeats)
         if novelty_weight > 0:
             prior["boundary_bonus"] = novelty_weight * _bar_novelty(frames, beats, starts)
-        segs = sm.smooth_beats(bp, starts, **{**opts, **prior})
+        if grammar.families is not None:  # decoded once per label family, the best kept (families.py)
+            segs, family, _ = grammar.families.decode(bp, starts, classes, boundary_bonus=prior.get("boundary_bonus"),
+                                                      **opts)
+        else:
+            segs = sm.smooth_beats(bp, starts, **{**opts, **prior})
     elif smooth:
         lt, li, lf = transitions if transitions is not None else (None, None, None)
         segs = sm.smooth_beats(bp, sm.bar_starts(beats, frames.downbeats), log_transitions=lt, log_init=li,
@@ -114,7 +120,7 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
 
             conf = float(apply_confidence_map(np.array([conf]), confidence_map)[0])
         out.append(Suggestion(frames.track_id, classes[s.label], s.start_beat, s.end_beat, float(edges[s.start_beat]),
-                              float(edges[s.end_beat]), conf, uncertain=bool(conf < uncertain_below)))
+                              float(edges[s.end_beat]), conf, uncertain=bool(conf < uncertain_below), family=family))
     return out
 
 

@@ -50,6 +50,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "calibrate": True, "calibration_guard": True, "confidence_map_per": "window",
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
     "confidence": "stated", "ensemble_members": 4, "ensemble_score": "mean", "ensemble_split": "groups",
+    "label_families": "off",
     **SMOOTHING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
@@ -240,7 +241,10 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         groups, :mod:`~workbench.train.sections.ensemble`, scored as ``ensemble_score``: ``"mean"``,
         ``"agreement"`` or ``"stated_agreement"``; ``ensemble_split`` ``"groups"``: each member
         without a share of the groups, ``"features"``: without a share of the feature groups);
-        the Platt map is fitted on whichever confidence is used.
+        the Platt map is fitted on whichever confidence is used. ``label_families``: ``"off"`` or
+        ``"learned"`` (each track decoded within one family of labels learned from the training tracks'
+        co-occurrence, the best-scoring family kept: :mod:`~workbench.train.sections.families`;
+        ``metrics["label_families"]`` names the families and each held-out track's).
     on_epoch : callable or None
         ``on_epoch(epoch, max_epochs, record)`` after each epoch of the final training.
     progress : bool
@@ -277,6 +281,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     )
 
     check_confidence_config(cfg)
+    from workbench.train.sections.families import check_families_config, with_families
+
+    check_families_config(cfg)
     check_readiness(dataset.section_counts(), min_per_class=cfg["min_per_class"], min_classes=cfg["min_classes"])
     train_ids, test_ids = _holdout_split(dataset, holdout=cfg["holdout"], seed=cfg["seed"],
                                         fold=cfg["holdout_fold"])
@@ -333,6 +340,10 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
                                       duration_alpha=cfg.get("duration_alpha", 1.0),
                                       tie_weight=cfg.get("tie_weight", 0.0))
                         if cfg["grammar"] else None)
+    trainer.grammar_ = with_families(trainer.grammar_, train.tracks, mode=cfg["label_families"],
+                                     alpha=cfg["grammar_alpha"], duration_alpha=cfg["duration_alpha"])
+    if getattr(trainer.grammar_, "families", None) is not None:
+        metrics["label_families"] = {"families": trainer.grammar_.families.summary(), "held_out": {}}
     trainer.uncertain_below_ = float(cfg["uncertain_below"])
     trainer.novelty_weight_ = float(cfg["novelty_weight"]) if cfg["grammar"] else 0.0
     oof: dict[str, np.ndarray] = {}
@@ -389,6 +400,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         smoothed = with_ensemble_confidence(tr, smoothed, p_cal, trainer.members_, classes,
                                             score=trainer.ensemble_score_, temperature=trainer.temperature_,
                                             uncertain_below=trainer.uncertain_below_)
+        if "label_families" in metrics:
+            metrics["label_families"]["held_out"][tr.track_id] = smoothed[0].family
         raw = segments_for(tr, p_all, classes, smooth=False)
         novel = novelty_sections(tr, backbone=dataset.backbone)
         seg_scores["novelty"].append(sm.segment_eval(tr.sections, novel, duration_s=tr.duration_s))
@@ -413,7 +426,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
                 "track_id": tr.track_id, "name": tr.name, "duration_s": tr.duration_s,
                 "truth": [dict(s) for s in tr.sections],
                 "predicted": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "confidence": s.confidence,
-                               "uncertain": s.uncertain} for s in smoothed],
+                               "uncertain": s.uncertain} for s in smoothed], "family": smoothed[0].family,
                 "novelty": [{k: n[k] for k in ("start_s", "end_s", "label")} for n in novel],
                 "raw": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "confidence": s.confidence}
                         for s in raw],

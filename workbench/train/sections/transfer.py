@@ -197,6 +197,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     from workbench.evaluate.calibration import apply_temperature, expected_calibration_error, fit_temperature
     from workbench.train import smoothing as sm
     from workbench.train.sections.baselines import class_names, fit_baseline, scores
+    from workbench.train.sections.families import with_families
     from workbench.train.sections.grammar import learn_grammar, track_sequences
     from workbench.train.sections.novelty import novelty_sections
     from workbench.train.sections.suggestions import segments_for
@@ -237,6 +238,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
                                 position_weight=cfg["position_weight"], alpha=cfg.get("grammar_alpha", 1.0),
                                 duration_alpha=cfg.get("duration_alpha", 1.0),
                                 tie_weight=cfg.get("tie_weight", 0.0))
+        grammar = with_families(grammar, train.tracks, mode=cfg.get("label_families", "off"),
+                                alpha=cfg.get("grammar_alpha", 1.0), duration_alpha=cfg.get("duration_alpha", 1.0))
         probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
         members = []
         if cfg.get("confidence", "stated") == "ensemble":  # trained on this fold's training tracks only
@@ -269,6 +272,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     s_sid: list[np.ndarray] = []
     seg: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
     after = np.empty_like(P)
+    families: dict[int, str] = {}
     for f in folds:
         other = G != f["group"]
         temp = fit_temperature(P[other], Y[other]) if other.any() else 1.0
@@ -295,6 +299,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             g_conf.append(conf_at)
             g_tid.append(np.full(len(conf_at), tr.track_id))
             g_sid.append(_suggestion_at(tr, smoothed))
+            if smoothed[0].family is not None:
+                families[tr.track_id] = smoothed[0].family
             s_eval = sm.segment_eval(tr.sections, smoothed, duration_s=tr.duration_s)
             g_seg.append(s_eval)
             seg["smoothed"].append(s_eval)
@@ -337,6 +343,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
                         "suggestions": suggestion_calibration(sc, ys == yt, sf,
                                                               weights=sw if per_suggestion else None)},
     }
+    if families:
+        out["label_families"] = families
     out["seconds"] = time.perf_counter() - t_start
     return out, {"probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes), "suggestion_confidence": sc,
                  "suggestion_right": ys == yt, "suggestion_track_ids": st, "suggestion_weights": sw}
