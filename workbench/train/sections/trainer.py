@@ -262,7 +262,7 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         scale = X.std(axis=0)
         sample_weight, self.n_pseudo_windows_ = None, 0
         if pseudo is not None and len(pseudo[1]):  # after the split: pseudo-labels never validate
-            from workbench.train.sections.self_training import pseudo_rows
+            from workbench.train.sections.pseudo import pseudo_rows
 
             X, y_idx, rows_track, sample_weight = pseudo_rows(X, y_idx, rows_track, pseudo, index)
             self.n_pseudo_windows_ = int(len(pseudo[1]))

@@ -27,10 +27,20 @@ from workbench.train.sections.baselines import (
     held_out_baselines,
     scores,
 )
-from workbench.train.sections.features import NotReadyError, SectionData, TrackFrames, WindowFeatures, check_readiness
+from workbench.train.sections.features import (
+    NotReadyError,
+    SectionData,
+    TrackFrames,
+    WindowFeatures,
+    check_readiness,
+)
 from workbench.train.sections.grammar import learn_grammar, track_sequences
 from workbench.train.sections.novelty import novelty_sections
-from workbench.train.sections.self_training import SELF_TRAINING_DEFAULTS, check_self_training_config, self_train
+from workbench.train.sections.self_training import (
+    SELF_TRAINING_DEFAULTS,
+    check_self_training_config,
+    self_train,
+)
 from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, UNCERTAIN_BELOW, segments_for
 from workbench.train.sections.trainer import EpochCallback, SectionTrainer
 from workbench.train.sections.transfer import leave_one_group_out, transfer_warnings, validation_groups
