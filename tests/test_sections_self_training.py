@@ -183,3 +183,31 @@ def test_no_pool_or_no_confident_suggestion_keeps_the_labelled_model():
                                        "self_training_threshold": 1.0}, progress=False, unlabelled=_pool(2))
     st = res.metrics["self_training"]
     assert st["pseudo_windows"] == 0 and st["stopped"].startswith("no suggestion reached the threshold")
+
+
+@pytest.mark.slow
+def test_job_self_trains_on_the_librarys_unlabelled_tracks(tmp_path):
+    from workbench.demo import synthesize_library
+    from workbench.library import Library
+    from workbench.runs import load_run
+    from workbench.train.jobs import train_sections_job
+    from workbench.train.sections import demo_sections
+
+    synthesize_library(tmp_path / "audio", n_tracks=5, seed=2, duration_s=30, styles="trance", progress=False)
+    with Library(tmp_path / "workbench.db") as lib:
+        lib.scan(tmp_path / "audio", progress=False)
+        unlabelled_id = lib.tracks()[-1].id
+        records = [r for r in demo_sections(lib) if r["track_id"] != unlabelled_id]
+        cfg = {"min_per_class": 1, "epochs": 4, "transfer": False, "self_training_rounds": 1,
+               "self_training_threshold": 0.0}
+        with pytest.raises(ParameterError, match="self_training_weight must be a float in"):
+            train_sections_job(lib, config={**cfg, "self_training_weight": 0}, sections=records,
+                               experiments_root=tmp_path / "runs", progress=False)
+        job, path = train_sections_job(lib, config=cfg, sections=records, experiments_root=tmp_path / "runs",
+                                       progress=False)
+    run = load_run(path)
+    assert job.state == "completed"
+    assert run.data["self_training_pool"] == {"candidates": 1, "used": 1, "failed": []}
+    st = run.metrics["self_training"]
+    assert st["pool_tracks"] == 1 and st["pseudo_tracks"] == 1 and st["pseudo_windows"] > 0
+    assert unlabelled_id not in run.data["splits"]["train"] + run.data["splits"]["test"]
