@@ -177,12 +177,15 @@ def test_no_pool_or_no_confident_suggestion_keeps_the_labelled_model():
 
     data = _data()
     res = train_sections(data, config={**FAST, "self_training_rounds": 1, "transfer": False}, progress=False)
-    assert res.metrics["self_training"]["stopped"] == "no unlabelled tracks in the pool"
+    assert res.metrics["self_training"]["stopped"] == "self-training stopped: no unlabelled tracks in the pool"
+    assert res.metrics["self_training"]["stopped"] in res.metrics["warnings"]
     assert res.trainer.n_pseudo_windows_ == 0
     res = train_sections(data, config={**FAST, "self_training_rounds": 1, "transfer": False,
                                        "self_training_threshold": 1.0}, progress=False, unlabelled=_pool(2))
     st = res.metrics["self_training"]
-    assert st["pseudo_windows"] == 0 and st["stopped"].startswith("no suggestion reached the threshold")
+    assert st["pseudo_windows"] == 0 and st["stopped"].startswith("self-training stopped: no suggestion reached the "
+                                                                  "threshold 1.00")
+    assert st["stopped"] in res.metrics["warnings"]
 
 
 @pytest.mark.slow

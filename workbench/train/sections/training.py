@@ -366,6 +366,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
                 not_y=train.y_not, pseudo=ps)))
         trainer.grammar_, trainer.uncertain_below_, trainer.novelty_weight_ = kept
         metrics["self_training"]["left_out_labelled"] = len(unlabelled or ()) - len(pool)
+        if metrics["self_training"]["stopped"]:
+            metrics["self_training"]["stopped"] = f"self-training stopped: {metrics['self_training']['stopped']}"
         seconds["self_training"] = time.perf_counter() - t0
     oof: dict[str, np.ndarray] = {}
     fold_params = {**trainer_params, "epochs": min(cfg["epochs"], cfg["transfer_epochs"]),
@@ -476,7 +478,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     metrics["early_stopping"] = dict(trainer.early_stopping_)
     metrics["warnings"] = [w for w in (trainer.early_stopping_.get("warning"),
                                        _beats_majority(metrics["model"], metrics["baselines"].get("majority")),
-                                       *transfer_warnings(metrics.get("transfer"))) if w]
+                                       *transfer_warnings(metrics.get("transfer")),
+                                       (metrics.get("self_training") or {}).get("stopped")) if w]
     seconds["total"] = time.perf_counter() - started
     metrics["seconds"] = seconds
     metrics["feature_groups"] = dataset.features.group_names()
