@@ -21,7 +21,7 @@ reported apart from the dev split (the only one looked at while tuning):
         --devset /work/wt/devdata/sections-s18 --demo-dir /work/wt/devdata/sections-demo [--ablation] [--json OUT]
 
 (``--library-dir`` and ``--demo-dir`` are written to (scan, embeddings): point them at copies when the
-rendered folders are shared read-only.)
+rendered folders are shared read-only.) Self-training on unlabelled tracks (session 10): ``bench_sections_selftrain.py``.
 
 Session 9 (2026-12-06, 07:10-08:30 UTC, load 8-12 on the shared 2 cores; figures seeded). Goal: demo -> devset
 (cross-generator) without lowering the other columns. Defaults unchanged; options added (off by default):

@@ -159,6 +159,9 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
     unknown = sorted(set(cfg) - set(CONFIG_DEFAULTS))
     if unknown:
         raise ParameterError(f"config keys must be among {sorted(CONFIG_DEFAULTS)}; got unknown {unknown}")
+    from workbench.train.sections.self_training import check_self_training_config
+
+    check_self_training_config(cfg)
     for name, other in (external or {}).items():
         if not isinstance(other, SectionData) and not Path(other).is_dir():
             raise ParameterError(f"external set {name!r} must be SectionData or a folder of tracks with truth JSON; "
@@ -241,7 +244,15 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *
         runner._data["external"] = {k: {"tracks": len(v.tracks), "sections": sum(v.section_counts().values()),
                                         "failed": [list(f) for f in v.failed]} for k, v in others.items()}
     runner.training(total_epochs=int(cfg.get("epochs", CONFIG_DEFAULTS["epochs"])))
-    result = train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress, external=others or None)
+    pool = None
+    if cfg.get("self_training_rounds"):  # the library's unlabelled tracks (QA-flagged ones left out)
+        from workbench.train.sections.self_training import unlabelled_pool
+
+        pool, info = unlabelled_pool(library, dataset, backbone=b, seed=int(cfg.get("seed", 0)), exclude=(
+            [] if keep_flagged else sorted(flagged)), max_tracks=int(cfg.get("self_training_max_tracks", 200)))
+        runner._data["self_training_pool"] = {**info, "failed": [list(f) for f in info["failed"]]}
+    result = train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress, external=others or None,
+                            unlabelled=pool)
     runner._data["splits"] = {"train": list(result.metrics.get("train_tracks", [])),
                               "test": list(result.metrics.get("test_tracks", []))}
 

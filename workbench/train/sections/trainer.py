@@ -189,7 +189,8 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, *,
             validation: tuple[np.ndarray, np.ndarray] | None = None, on_epoch: EpochCallback | None = None,
-            not_X: np.ndarray | None = None, not_y: np.ndarray | None = None) -> SectionTrainer:
+            not_X: np.ndarray | None = None, not_y: np.ndarray | None = None,
+            pseudo: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None) -> SectionTrainer:
         """Train on windows ``X`` (n, dim) with labels ``y`` (n,) (strings from :data:`LABELS`).
 
         ``groups`` (n,): the track of each window; with ``early_stopping`` a share of the tracks
@@ -216,6 +217,11 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
             ``n_not_windows_`` says how many were used.
         not_y : np.ndarray [shape=(m,)], optional
             The rejected label of each ``not_X`` row.
+        pseudo : (np.ndarray [shape=(p, dim)], np.ndarray [shape=(p,)], np.ndarray [shape=(p,)], float), optional
+            Pseudo-labelled windows of unlabelled tracks (:mod:`~workbench.train.sections.self_training`):
+            features, labels (among ``y``'s classes), track ids, and their loss weight in (0, 1].
+            Added to the training rows only (never to the validation tracks, nor to the
+            standardisation or the class weights); ``n_pseudo_windows_`` says how many.
 
         Returns
         -------
@@ -254,6 +260,12 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         self.class_weight_ = self._weights(y_idx, len(self.classes_))
         mean = X.mean(axis=0)
         scale = X.std(axis=0)
+        sample_weight, self.n_pseudo_windows_ = None, 0
+        if pseudo is not None and len(pseudo[1]):  # after the split: pseudo-labels never validate
+            from workbench.train.sections.pseudo import pseudo_rows
+
+            X, y_idx, rows_track, sample_weight = pseudo_rows(X, y_idx, rows_track, pseudo, index)
+            self.n_pseudo_windows_ = int(len(pseudo[1]))
         scale = np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
         val = None
         if validation is not None:
@@ -283,14 +295,15 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         if self.n_threads is not None:
             torch.set_num_threads(self.n_threads)
         try:
-            self._train(X, y_idx, mean, scale, val, on_epoch, info, comp, rows_track)
+            self._train(X, y_idx, mean, scale, val, on_epoch, info, comp, rows_track, sample_weight)
         finally:
             torch.set_num_threads(threads)
         return self
 
     def _train(self, X: np.ndarray, y_idx: np.ndarray, mean: np.ndarray, scale: np.ndarray,
                val: tuple[Any, Any] | None, on_epoch: EpochCallback | None, info: dict[str, Any],
-               comp: tuple[Any, Any] | None = None, rows_track: np.ndarray | None = None) -> None:
+               comp: tuple[Any, Any] | None = None, rows_track: np.ndarray | None = None,
+               sample_weight: np.ndarray | None = None) -> None:
         import torch
         from torch.nn import functional as F
 
@@ -333,7 +346,12 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
                 if self.input_noise > 0:
                     xb = xb + self.input_noise * torch.from_numpy(
                         aug_rng.standard_normal(tuple(xb.shape)).astype(np.float32))
-                loss = F.cross_entropy(model(xb), yt[idx], weight=weight)
+                if sample_weight is None:
+                    loss = F.cross_entropy(model(xb), yt[idx], weight=weight)
+                else:  # pseudo-labelled rows weigh less: sum(w_y s l) / sum(w_y s)
+                    sw = torch.from_numpy(sample_weight[idx.numpy()])
+                    per_row = F.cross_entropy(model(xb), yt[idx], weight=weight, reduction="none")
+                    loss = (per_row * sw).sum() / (weight[yt[idx]] * sw).sum()
                 if comp_batches and len(comp_batches[step]):
                     ci = torch.from_numpy(comp_batches[step])
                     p_not = torch.softmax(model(comp[0][ci]), dim=1).gather(1, comp[1][ci][:, None])[:, 0]

@@ -11,13 +11,14 @@ sections' boundary and label agreement per held-out track.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.train.sections import self_training
 from workbench.train.sections.baselines import (
     BASELINES,
     MODELS,
@@ -27,7 +28,13 @@ from workbench.train.sections.baselines import (
     held_out_baselines,
     scores,
 )
-from workbench.train.sections.features import NotReadyError, SectionData, WindowFeatures, check_readiness
+from workbench.train.sections.features import (
+    NotReadyError,
+    SectionData,
+    TrackFrames,
+    WindowFeatures,
+    check_readiness,
+)
 from workbench.train.sections.grammar import learn_grammar, track_sequences
 from workbench.train.sections.novelty import novelty_sections
 from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, UNCERTAIN_BELOW, segments_for
@@ -51,7 +58,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
     "confidence": "stated", "ensemble_members": 4, "ensemble_score": "mean", "ensemble_split": "groups",
     "label_families": "off",
-    **SMOOTHING_DEFAULTS,
+    **SMOOTHING_DEFAULTS, **self_training.SELF_TRAINING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
                  "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience", "not_weight",
@@ -200,7 +207,8 @@ def _ece_on(arrays: dict[str, np.ndarray], temperature: float) -> dict[str, Any]
 
 def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = None,
                    on_epoch: EpochCallback | None = None, progress: bool = True,
-                   external: Mapping[str, SectionData] | None = None) -> SectionResult:
+                   external: Mapping[str, SectionData] | None = None,
+                   unlabelled: Sequence[TrackFrames] | None = None) -> SectionResult:
     """Check readiness, train with early stopping, and score the model and its baselines on held-out tracks.
 
     Parameters
@@ -253,6 +261,13 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         Other labelled sets (a second generator, another library) scored by the final model and
         its baselines (:func:`~workbench.train.sections.external.external_scores`), recorded
         under ``metrics["transfer"]["external"][name]``.
+    unlabelled : sequence of TrackFrames, optional
+        The user's unlabelled tracks (their sections, if any, are never read; tracks of
+        ``dataset`` are left out). With ``self_training_rounds`` > 0 the final model and every
+        leave-one-group-out fold model are retrained on their confident suggestions
+        (:mod:`~workbench.train.sections.self_training`: ``self_training_threshold``,
+        ``self_training_weight``, ``self_training_cap``); ``metrics["self_training"]`` says how
+        many pseudo-labelled windows and tracks were used. Pseudo-labels are never scored as truth.
 
     Raises
     ------
@@ -284,6 +299,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     from workbench.train.sections.families import check_families_config, with_families
 
     check_families_config(cfg)
+    self_training.check_self_training_config(cfg)
     check_readiness(dataset.section_counts(), min_per_class=cfg["min_per_class"], min_classes=cfg["min_classes"])
     train_ids, test_ids = _holdout_split(dataset, holdout=cfg["holdout"], seed=cfg["seed"],
                                         fold=cfg["holdout_fold"])
@@ -346,6 +362,20 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         metrics["label_families"] = {"families": trainer.grammar_.families.summary(), "held_out": {}}
     trainer.uncertain_below_ = float(cfg["uncertain_below"])
     trainer.novelty_weight_ = float(cfg["novelty_weight"]) if cfg["grammar"] else 0.0
+    labelled_ids = {t.track_id for t in dataset.tracks}
+    pool = [t for t in (unlabelled or ()) if t.track_id not in labelled_ids] if cfg["self_training_rounds"] else []
+    if cfg["self_training_rounds"]:
+        t0 = time.perf_counter()
+        kept = (trainer.grammar_, trainer.uncertain_below_, trainer.novelty_weight_)
+        trainer, metrics["self_training"] = self_training.self_train(trainer, train, pool, cfg=cfg, grammar=trainer.grammar_, fit=(
+            lambda ps: SectionTrainer(seed=cfg["seed"], **trainer_params).fit(
+                train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]), not_X=train.X_not,
+                not_y=train.y_not, pseudo=ps)))
+        trainer.grammar_, trainer.uncertain_below_, trainer.novelty_weight_ = kept
+        metrics["self_training"]["left_out_labelled"] = len(unlabelled or ()) - len(pool)
+        if metrics["self_training"]["stopped"]:
+            metrics["self_training"]["stopped"] = f"self-training stopped: {metrics['self_training']['stopped']}"
+        seconds["self_training"] = time.perf_counter() - t0
     oof: dict[str, np.ndarray] = {}
     fold_params = {**trainer_params, "epochs": min(cfg["epochs"], cfg["transfer_epochs"]),
                    "max_samples_per_epoch": cfg["transfer_samples_per_epoch"], "patience": min(cfg["patience"], 4)}
@@ -357,7 +387,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         seconds["ensemble_members"] = time.perf_counter() - t0
     if cfg["transfer"]:
         t0 = time.perf_counter()
-        loso, oof = leave_one_group_out(dataset, cfg=cfg, trainer_params=fold_params, progress=progress)
+        loso, oof = leave_one_group_out(dataset, cfg=cfg, trainer_params=fold_params, progress=progress,
+                                        unlabelled=pool or None)
         metrics["transfer"] = {"leave_one_group_out": loso}
         seconds["transfer"] = time.perf_counter() - t0
     metrics["calibration"] = _calibrate(trainer, train, oof, enabled=cfg["calibrate"])
@@ -456,7 +487,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     metrics["early_stopping"] = dict(trainer.early_stopping_)
     metrics["warnings"] = [w for w in (trainer.early_stopping_.get("warning"),
                                        _beats_majority(metrics["model"], metrics["baselines"].get("majority")),
-                                       *transfer_warnings(metrics.get("transfer"))) if w]
+                                       *transfer_warnings(metrics.get("transfer")),
+                                       (metrics.get("self_training") or {}).get("stopped")) if w]
     seconds["total"] = time.perf_counter() - started
     metrics["seconds"] = seconds
     metrics["feature_groups"] = dataset.features.group_names()

@@ -154,7 +154,7 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
 
 def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Mapping[str, Any],
                         progress: bool = False, test_tracks: Collection[int] | None = None,
-                        ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                        unlabelled: Sequence[TrackFrames] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Hold out each group of tracks in turn; score the model, the grammar and the baselines on it.
 
     Parameters
@@ -172,6 +172,11 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         Only these track ids are scored, and none of them is ever trained on (a development
         set's held-out part; or a second generator's tracks, grouped apart from the first's:
         train on one generator, score on the other). Groups with none of them are not held out.
+    unlabelled : sequence of TrackFrames, optional
+        Unlabelled tracks (never scored here; their sections are never read): with
+        ``self_training_rounds`` > 0 each fold's model is self-trained on them
+        (:func:`~workbench.train.sections.self_training.self_train`); ``self_training`` {group:
+        pseudo-labelled windows} says how many.
 
     Returns
     -------
@@ -220,6 +225,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     n_folds = min(len(names), int(cfg.get("transfer_max_folds", MAX_FOLDS)))
     by_size = sorted(names, key=lambda g: (-size[g], g))
     fold_groups = [sorted(by_size[i::n_folds]) for i in range(n_folds)]  # many crates: several per fold
+    pseudo_of: dict[str, int] = {}
     only = None if test_tracks is None else {int(i) for i in test_tracks}
     if only is not None:
         fold_groups = [h for h in fold_groups if any(t.group in h and t.track_id in only for t in data.tracks)]
@@ -240,6 +246,14 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
                                 tie_weight=cfg.get("tie_weight", 0.0))
         grammar = with_families(grammar, train.tracks, mode=cfg.get("label_families", "off"),
                                 alpha=cfg.get("grammar_alpha", 1.0), duration_alpha=cfg.get("duration_alpha", 1.0))
+        if unlabelled and cfg.get("self_training_rounds", 0):
+            from workbench.train.sections.self_training import self_train
+
+            trainer, st_metrics = self_train(trainer, train, unlabelled, cfg=cfg, grammar=grammar, fit=(
+                lambda ps, train=train: SectionTrainer(**{"seed": cfg["seed"], **dict(trainer_params)}).fit(
+                    train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]),
+                    not_X=train.X_not, not_y=train.y_not, pseudo=ps)))
+            pseudo_of[g] = st_metrics["pseudo_windows"]
         probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
         members = []
         if cfg.get("confidence", "stated") == "ensemble":  # trained on this fold's training tracks only
@@ -345,6 +359,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     }
     if families:
         out["label_families"] = families
+    if pseudo_of:
+        out["self_training"] = pseudo_of
     out["seconds"] = time.perf_counter() - t_start
     return out, {"probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes), "suggestion_confidence": sc,
                  "suggestion_right": ys == yt, "suggestion_track_ids": st, "suggestion_weights": sw}

@@ -1,0 +1,216 @@
+"""Self-training of the section model on unlabelled tracks (workbench.train.sections.self_training)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from test_sections_transfer import FAST, _data, _track  # noqa: E402
+
+from workbench.errors import ParameterError
+from workbench.labels import LABELS
+
+
+class _Unread(list):
+    """A pool track's sections: reading them fails the test (pseudo-labels never see truth)."""
+
+    def __iter__(self):
+        raise AssertionError("a pool track's sections were read")
+
+    def __len__(self):
+        raise AssertionError("a pool track's sections were read")
+
+
+def _pool(n: int = 4, seed: int = 5, first_id: int = 1000):
+    """Unlabelled tracks of the same forms, made another way (an offset), their truth made unreadable."""
+    rng = np.random.default_rng(0)  # the same centres as _data(seed=0)
+    centres = {c: rng.normal(0, 3.0, 12) for c in LABELS}
+    rng = np.random.default_rng(seed)
+    return [replace(_track(first_id + k, "pool", rng, centres, offset=1.5), sections=_Unread(), group="")
+            for k in range(n)]
+
+
+def _fitted(data):
+    from workbench.train.sections import SectionTrainer
+    from workbench.train.sections.grammar import learn_grammar, track_sequences
+
+    trainer = SectionTrainer(epochs=6, hidden_dim=32, seed=0).fit(data.X, data.y, data.groups)
+    return trainer, learn_grammar(track_sequences(data.tracks), trainer.classes_)
+
+
+@pytest.mark.parametrize(("key", "value", "match"), [
+    ("self_training_rounds", -1, "self_training_rounds must be an int in 0..5; got -1"),
+    ("self_training_rounds", 1.0, "self_training_rounds must be an int"),
+    ("self_training_rounds", True, "self_training_rounds must be an int"),
+    ("self_training_threshold", 1.5, r"self_training_threshold must be a float in \[0, 1\]; got 1.5"),
+    ("self_training_weight", 0.0, r"self_training_weight must be a float in \(0, 1\]"),
+    ("self_training_weight", 2.0, r"a pseudo-label never outweighs a user's label\); got 2.0"),
+    ("self_training_cap", 0, "self_training_cap must be a float > 0"),
+    ("self_training_max_tracks", 0, "self_training_max_tracks must be an int in 1..100000"),
+])
+def test_bad_values_are_refused(key, value, match):
+    from workbench.train.sections import train_sections
+
+    with pytest.raises(ParameterError, match=match):
+        train_sections(_data(), config={**FAST, key: value}, progress=False)
+
+
+def test_rounds_0_is_today_whatever_the_pool():
+    import torch
+
+    from workbench.train.sections import train_sections
+
+    data = _data()
+    a = train_sections(data, config=FAST, progress=False)
+    b = train_sections(data, config={**FAST, "self_training_rounds": 0}, progress=False, unlabelled=_pool())
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
+        assert torch.equal(va, vb), k
+    assert "self_training" not in b.metrics
+    assert a.metrics["model_smoothed"] == b.metrics["model_smoothed"]
+    assert a.metrics["transfer"]["leave_one_group_out"]["model_smoothed"] == \
+        b.metrics["transfer"]["leave_one_group_out"]["model_smoothed"]
+
+
+def test_only_suggestions_above_the_threshold_are_picked_whole():
+    from workbench.train.sections.self_training import pick_pseudo_labels
+    from workbench.train.sections.suggestions import segments_for
+    from workbench.train.sections.training import CONFIG_DEFAULTS
+
+    data = _data()
+    trainer, grammar = _fitted(data)
+    pool = _pool()
+    segs = {t.track_id: segments_for(t, trainer.predict_proba(t.features, calibrated=True), trainer.classes_,
+                                     grammar=grammar, novelty_weight=CONFIG_DEFAULTS["novelty_weight"]) for t in pool}
+    conf = sorted(s.confidence for v in segs.values() for s in v)
+    thr = float(np.median(conf))
+    assert conf[0] < thr <= conf[-1]  # some suggestions on each side
+    cfg = {**CONFIG_DEFAULTS, "self_training_threshold": thr, "self_training_cap": 100.0}
+    X, y, t, info = pick_pseudo_labels(trainer, pool, grammar=grammar, cfg=cfg,
+                                       labelled_counts={c: int((data.y == c).sum()) for c in trainer.classes_})
+    expected = [(tid, s) for tid, v in segs.items() for s in v if s.confidence >= thr]
+    assert info["suggestions"] == info["above_threshold"] == len(expected) > 0
+    assert info["windows"] == len(y) == len(X) == len(t) > 0
+    by_track = {tr.track_id: tr for tr in pool}
+    want: dict[tuple[int, str], int] = {}
+    rows_want = set()
+    for tid, s in expected:  # every window of a kept suggestion, with its label, and nothing else
+        tr = by_track[tid]
+        rows = (tr.times_s >= s.start_s) & (tr.times_s < s.end_s)
+        want[(tid, s.label)] = want.get((tid, s.label), 0) + int(rows.sum())
+        rows_want |= {r.tobytes() for r in tr.features[rows]}
+    got: dict[tuple[int, str], int] = {}
+    for tid, label in zip(t.tolist(), y.tolist(), strict=True):
+        got[(tid, label)] = got.get((tid, label), 0) + 1
+    assert got == want
+    assert {r.tobytes() for r in X} == rows_want
+
+
+def test_the_cap_keeps_a_label_from_flooding():
+    from workbench.train.sections.self_training import pick_pseudo_labels
+    from workbench.train.sections.training import CONFIG_DEFAULTS
+
+    data = _data()
+    trainer, grammar = _fitted(data)
+    counts = {c: int((data.y == c).sum()) for c in trainer.classes_}
+    cfg = {**CONFIG_DEFAULTS, "self_training_threshold": 0.0, "self_training_cap": 0.05}
+    _, y, _, info = pick_pseudo_labels(trainer, _pool(8), grammar=grammar, cfg=cfg, labelled_counts=counts)
+    assert info["capped"] > 0
+    for c in trainer.classes_:
+        assert (y == c).sum() <= 0.05 * counts[c]
+
+
+def test_pseudo_weight_is_applied_and_pseudo_rows_never_validate():
+    from workbench.train.sections import SectionTrainer
+    from workbench.train.sections.pseudo import pseudo_rows
+
+    X, y_idx = np.zeros((3, 2), np.float32), np.array([0, 1, 0])
+    _, _, tracks, w = pseudo_rows(X, y_idx, np.array([1, 1, 2]), (np.ones((2, 2)), np.array(["b", "a"]),
+                                                                 np.array([9, 9]), 0.25), {"a": 0, "b": 1})
+    assert w.tolist() == [1, 1, 1, 0.25, 0.25] and tracks.tolist() == [1, 1, 2, 9, 9]
+    with pytest.raises(ParameterError, match=r"pseudo labels must be among the labelled classes \['a', 'b'\]"):
+        pseudo_rows(X, y_idx, None, (np.ones((1, 2)), np.array(["c"]), np.array([9]), 0.5), {"a": 0, "b": 1})
+    with pytest.raises(ParameterError, match=r"pseudo weight must be a float in \(0, 1\]; got 1.5"):
+        pseudo_rows(X, y_idx, None, (np.ones((1, 2)), np.array(["a"]), np.array([9]), 1.5), {"a": 0, "b": 1})
+    # labelled: intro near -2, drop near +2; pseudo-labels call the region near -2 "drop": the weight decides
+    rng = np.random.default_rng(0)
+    n = 200
+    Xl = np.vstack([rng.normal(-2, 0.5, (n, 2)), rng.normal(2, 0.5, (n, 2))]).astype(np.float32)
+    yl = np.array(["intro"] * n + ["drop"] * n)
+    groups = np.repeat(np.arange(8), n // 4)
+    Xp = rng.normal(-2, 0.5, (2 * n, 2)).astype(np.float32)
+    yp = np.full(2 * n, "drop")
+    probe = np.full((1, 2), -2.0, np.float32)
+    p_drop = {}
+    for w in (0.02, 1.0):
+        tr = SectionTrainer(epochs=30, hidden_dim=16, lr=1e-2, seed=0, patience=40).fit(
+            Xl, yl, groups, pseudo=(Xp, yp, np.full(2 * n, 100), w))
+        assert tr.n_pseudo_windows_ == 2 * n
+        assert 100 not in tr.early_stopping_["val_groups"]  # the pseudo track never validates
+        p_drop[w] = tr.predict_proba(probe)[0, list(tr.classes_).index("drop")]
+    assert p_drop[1.0] > p_drop[0.02] + 0.2
+
+
+def test_train_sections_self_trains_and_says_how_much():
+    from workbench.train.sections import train_sections
+
+    data = _data()
+    pool = _pool()
+    labelled_again = replace(data.tracks[0], sections=_Unread())  # a labelled track in the pool is left out
+    res = train_sections(data, config={**FAST, "self_training_rounds": 2, "self_training_threshold": 0.3},
+                         progress=False, unlabelled=[*pool, labelled_again])
+    st = res.metrics["self_training"]
+    assert st["pool_tracks"] == len(pool) and st["left_out_labelled"] == 1
+    assert len(st["rounds"]) == 2 and st["pseudo_windows"] == st["rounds"][-1]["windows"] > 0
+    assert 0 < st["pseudo_tracks"] <= len(pool)
+    assert st["weight"] == 0.5 and st["threshold"] == 0.3
+    assert res.trainer.n_pseudo_windows_ == st["pseudo_windows"]
+    assert res.trainer.grammar_ is not None
+    loso = res.metrics["transfer"]["leave_one_group_out"]
+    assert set(loso["self_training"]) == {"a", "b", "c"} and all(v > 0 for v in loso["self_training"].values())
+    # pseudo-labels are never scored: the held-out windows are the labelled test tracks' only
+    assert set(res.arrays["track_ids"].tolist()) <= set(res.metrics["test_tracks"])
+
+
+def test_no_pool_or_no_confident_suggestion_keeps_the_labelled_model():
+    from workbench.train.sections import train_sections
+
+    data = _data()
+    res = train_sections(data, config={**FAST, "self_training_rounds": 1, "transfer": False}, progress=False)
+    assert res.metrics["self_training"]["stopped"] == "self-training stopped: no unlabelled tracks in the pool"
+    assert res.metrics["self_training"]["stopped"] in res.metrics["warnings"]
+    assert res.trainer.n_pseudo_windows_ == 0
+    res = train_sections(data, config={**FAST, "self_training_rounds": 1, "transfer": False,
+                                       "self_training_threshold": 1.0}, progress=False, unlabelled=_pool(2))
+    st = res.metrics["self_training"]
+    assert st["pseudo_windows"] == 0 and st["stopped"].startswith("self-training stopped: no suggestion reached the "
+                                                                  "threshold 1.00")
+    assert st["stopped"] in res.metrics["warnings"]
+
+
+@pytest.mark.slow
+def test_job_self_trains_on_the_librarys_unlabelled_tracks(tmp_path):
+    from workbench.demo import synthesize_library
+    from workbench.library import Library
+    from workbench.runs import load_run
+    from workbench.train.jobs import train_sections_job
+    from workbench.train.sections import demo_sections
+
+    synthesize_library(tmp_path / "audio", n_tracks=5, seed=2, duration_s=30, styles="trance", progress=False)
+    with Library(tmp_path / "workbench.db") as lib:
+        lib.scan(tmp_path / "audio", progress=False)
+        unlabelled_id = lib.tracks()[-1].id
+        records = [r for r in demo_sections(lib) if r["track_id"] != unlabelled_id]
+        cfg = {"min_per_class": 1, "epochs": 4, "transfer": False, "self_training_rounds": 1,
+               "self_training_threshold": 0.0}
+        with pytest.raises(ParameterError, match="self_training_weight must be a float in"):
+            train_sections_job(lib, config={**cfg, "self_training_weight": 0}, sections=records,
+                               experiments_root=tmp_path / "runs", progress=False)
+        job, path = train_sections_job(lib, config=cfg, sections=records, experiments_root=tmp_path / "runs",
+                                       progress=False)
+    run = load_run(path)
+    assert job.state == "completed"
+    assert run.data["self_training_pool"] == {"candidates": 1, "used": 1, "failed": []}
+    st = run.metrics["self_training"]
+    assert st["pool_tracks"] == 1 and st["pseudo_tracks"] == 1 and st["pseudo_windows"] > 0
+    assert unlabelled_id not in run.data["splits"]["train"] + run.data["splits"]["test"]
