@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("scan", help="add the audio files under a folder to the library (creates the library)")
     p.add_argument("folder", help="a folder of audio files, scanned recursively")
+    add_json(p)
     p.set_defaults(func=_cmd_scan)
 
     p = sub.add_parser("tracks", help="list the tracks in the library")
@@ -120,7 +121,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     if not os.path.isdir(os.path.expanduser(args.folder)):  # before the library is created
         raise ParameterError(f"folder must be an existing folder of audio files; got {args.folder!r}")
     with Library(workspace_of(args).db) as lib:
-        summary = lib.scan(args.folder, progress=not args.quiet)
+        summary = lib.scan(args.folder, progress=not (args.quiet or args.json))
+        if args.json:
+            print_json({**summary.to_dict(), "library": lib.path, "tracks": len(lib)})
+            return 0
         print(summary)
         print(f"library {lib.path}: {len(lib)} tracks")
     return 0

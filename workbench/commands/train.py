@@ -201,6 +201,11 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
                          + ", ".join(f"{k} {v}" for k, v in counts.items()))
         if source.get("tried"):
             lines.append("  passed over: " + "; ".join(f"{k} ({v})" for k, v in source["tried"].items()))
+        if source.get("dropped"):
+            lines.append(f"  left out (no class, or alone in theirs): tracks {_ids(source['dropped'])}")
+        if source.get("qa_excluded"):
+            lines.append(f"  left out by QA flags (`workbench qa`; `qa keep TRACK` keeps one): tracks "
+                         f"{_ids(source['qa_excluded'])}")
     backbone = (run.info.get("backbone") or {}).get("name") or run.config.get("backbone")
     if backbone:
         lines.append(f"backbone: {backbone}")
@@ -220,7 +225,12 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
             lines.append(f"  {g.name.removeprefix('invariance '):<10} {_fmt(g.value):>7} {_fmt(base):>9}  {g.status}")
     else:
         lines.append("invariance: not recorded (invariance_clips=0?); the invariance gate blocks activation")
+    lines += [f"warning: {w}" for w in run.metrics.get("warnings") or []]  # e.g. the head adds nothing to search
     return lines
+
+
+def _ids(values: Any) -> str:
+    return ", ".join(str(v) for v in values)
 
 
 def _fmt(value: Any) -> str:
