@@ -161,3 +161,21 @@ def test_advice_fallback_names_the_target_and_unit():
     assert _advice("tempo_stability", 1.5, 0.2, 1.0) == "tempo_stability 1.5, target 0.2-1 (0..1)"
     assert _advice("acid_accent", 0.52, 0.0, 0.45) == ("accents on 52% of the bass line's 16ths, target 0%-45%: "
                                                        "fewer accented steps")
+
+
+def test_explorer_table_and_plot_leave_out_the_key_of_drums(home):
+    from workbench.analysis import track_analysis
+    from workbench.explore import library_table, plot_distributions
+    from workbench.library import Library
+
+    assert main(["--home", str(home), "--quiet", "analyze", "--workers", "1"]) == 0
+    with Library(home / "data" / "workbench.db") as lib:
+        table = library_table(lib)
+        keyed = {t.id: track_analysis(lib, t, compute=False).has_key for t in lib.tracks()}
+    assert sorted(keyed.values()) == [False, True]
+    for tid, has_key in keyed.items():
+        assert bool(table.loc[[tid], "camelot"].notna().iloc[0]) == has_key
+        assert bool(table.loc[[tid], "key"].notna().iloc[0]) == has_key
+    fig = plot_distributions(table)
+    assert "1 tracks with a key" in fig.axes[1].get_title()
+    assert sum(p.get_height() for p in fig.axes[1].patches) == 1  # the drums add no bar
