@@ -179,3 +179,40 @@ def test_explorer_table_and_plot_leave_out_the_key_of_drums(home):
     fig = plot_distributions(table)
     assert "1 tracks with a key" in fig.axes[1].get_title()
     assert sum(p.get_height() for p in fig.axes[1].patches) == 1  # the drums add no bar
+
+
+def test_labels_export_to_a_missing_folder_is_refused_by_name(home, tmp_path):
+    from workbench.labels import Labels
+    from workbench.labels.core import LabelError
+    from workbench.library import Library
+
+    target = tmp_path / "no" / "such" / "labels.json"
+    with Library(home / "data" / "workbench.db") as lib:
+        with pytest.raises(LabelError, match=r"cannot write labels to .*labels\.json': the folder .*such' does not "
+                                             r"exist"):
+            Labels(lib).export(target)
+    assert not (tmp_path / "no").exists()
+
+
+def test_labels_import_of_a_bad_cell_names_the_file(home, tmp_path):
+    from workbench.labels import Labels
+    from workbench.labels.core import LabelError
+    from workbench.library import Library
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,label,start_s,end_s\nsomewhere.flac,drop,abc,20\n")
+    with Library(home / "data" / "workbench.db") as lib:
+        with pytest.raises(LabelError, match=r"bad\.csv: row 2: start_s must be a number; got 'abc'; nothing was "
+                                             r"imported"):
+            Labels(lib).import_(bad)
+
+
+@pytest.mark.parametrize(("setting", "match"), [("min_per_class=abc", r"min_per_class must be an int >= 1 "
+                                                 r"\(labelled sections\); got 'abc'"),
+                                                ("min_classes=0", r"min_classes must be an int >= 1 \(labelled "
+                                                 r"sections\); got 0")])
+def test_train_sections_refuses_a_bad_readiness_rule(home, setting, match, capsys):
+    capsys.readouterr()
+    assert main(["--home", str(home), "--quiet", "train", "sections", "--set", setting]) == 1
+    err = capsys.readouterr().err
+    assert re.search("workbench train: error: " + match, err) and "Traceback" not in err
