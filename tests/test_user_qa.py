@@ -216,3 +216,33 @@ def test_train_sections_refuses_a_bad_readiness_rule(home, setting, match, capsy
     assert main(["--home", str(home), "--quiet", "train", "sections", "--set", setting]) == 1
     err = capsys.readouterr().err
     assert re.search("workbench train: error: " + match, err) and "Traceback" not in err
+
+
+def test_similar_on_a_track_whose_file_went_missing_says_so(tmp_path, capsys):
+    music, root = tmp_path / "music", tmp_path / "ws"
+    music.mkdir()
+    sf.write(music / "a.flac", groove(124.0, 10.0, seed=3), SR)
+    sf.write(music / "b.flac", groove(128.0, 10.0, seed=4), SR)
+    assert main(["--home", str(root), "--quiet", "scan", str(music)]) == 0
+    (music / "b.flac").unlink()
+    assert main(["--home", str(root), "--quiet", "scan", str(music)]) == 0
+    capsys.readouterr()
+    assert main(["--home", str(root), "--quiet", "similar", "2"]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"track 2 \(b\): its file was missing at the last scan \(since .*\): .*b\.flac; put it back",
+                     err), err
+
+
+def test_a_one_track_library_searches_instead_of_failing(tmp_path, capsys):
+    music, root = tmp_path / "music", tmp_path / "ws"
+    music.mkdir()
+    sf.write(music / "only.flac", groove(124.0, 6.0, seed=5), SR)  # shorter than one 8-s window: one window
+    assert main(["--home", str(root), "--quiet", "scan", str(music)]) == 0
+    capsys.readouterr()
+    assert main(["--home", str(root), "--quiet", "similar", "1"]) == 0, capsys.readouterr().err
+    assert "no matches: the library has no other analysed, embedded track to compare with" in capsys.readouterr().out
+    probe = tmp_path / "probe.flac"
+    sf.write(probe, groove(126.0, 6.0, seed=6), SR)
+    assert main(["--home", str(root), "--quiet", "similar", str(probe), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [m["track_id"] for m in found] == [1] and 0.0 <= found[0]["vibe"] <= 1.0

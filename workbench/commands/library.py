@@ -219,6 +219,9 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         for r in results:
             m: Any = r.match
             print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {m.explanation}")
+        if not results:
+            print("no matches: " + ("none scores --min-score or more" if args.min_score is not None
+                                    else "the library has no other analysed, embedded track to compare with"))
         if search.skipped:
             print(f"({len(search.skipped)} tracks without a steady beat are searched on vibe, key and energy: "
                   "their tempo is unknown)")
