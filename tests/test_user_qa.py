@@ -246,3 +246,34 @@ def test_a_one_track_library_searches_instead_of_failing(tmp_path, capsys):
     assert main(["--home", str(root), "--quiet", "similar", str(probe), "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert [m["track_id"] for m in found] == [1] and 0.0 <= found[0]["vibe"] <= 1.0
+
+
+def test_embed_json(home, capsys):
+    capsys.readouterr()
+    assert main(["--home", str(home), "embed", "--json", "--workers", "1"]) == 0
+    doc = json.loads(capsys.readouterr().out)  # nothing but JSON on stdout
+    assert doc["backbone"] == "features-v1" and doc["failed"] == []
+    assert sorted(doc["embedded"] + doc["cached"]) == [1, 2]
+
+
+def test_train_sections_json_and_text_carry_the_runs_warnings(home, capsys):
+    from workbench.labels import Labels
+    from workbench.library import Library
+
+    with Library(home / "data" / "workbench.db") as lib:  # two classes on two 12-s tracks: too few to beat anything
+        labels = Labels(lib)
+        for t in lib.tracks():
+            labels.add_seconds(t, "drop", start_s=0.0, end_s=6.0)
+            labels.add_seconds(t, "break", start_s=6.0, end_s=11.5)
+    rule = ["--set", "min_per_class=1", "--set", "keep_flagged=true", "--epochs", "2"]
+    capsys.readouterr()
+    assert main(["--home", str(home), "--quiet", "train", "sections", *rule, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["state"] == "completed" and doc["kind"] == "sections" and Path(doc["path"]).is_dir()
+    from workbench.runs import load_run
+
+    assert doc["warnings"] and doc["warnings"] == load_run(doc["path"]).metrics["warnings"]  # 2 tracks: it warns
+    assert main(["--home", str(home), "--quiet", "train", "sections", *rule]) == 0
+    out = capsys.readouterr().out
+    for w in load_run(out.split("run ")[1].split(": ")[1].split()[0]).metrics.get("warnings") or []:
+        assert f"warning: {w}" in out

@@ -88,6 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="OpenL3's network precision (default auto: bf16 on a CPU with native bf16, fp16/bf16 on "
                         "a GPU, kept only where it matches fp32 to cosine 0.9999; else fp32)")
+    add_json(p)
     p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser("info", help="the workspace (root, database, experiments, models), or what the header "
@@ -258,7 +259,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     if args.hop is not None:
         backbone = with_hop(backbone, args.hop)
     with open_library(args) as lib:
-        print(f"backbone: {said}")
+        if not args.json:
+            print(f"backbone: {said}")
         if args.scheduler is not None:
             from workbench.embed.distributed import embed_library_distributed
 
@@ -266,8 +268,13 @@ def _cmd_embed(args: argparse.Namespace) -> int:
             summary = embed_library_distributed(lib, backbone=backbone, scheduler=address, n_workers=workers,
                                                 progress=not args.quiet)
         else:
-            summary = embed_library_parallel(lib, backbone=backbone, workers=workers, progress=not args.quiet)
-        print(summary)
+            summary = embed_library_parallel(lib, backbone=backbone, workers=workers,
+                                             progress=not (args.quiet or args.json))
+        if args.json:
+            print_json({"backbone": summary.backbone, "said": said, "embedded": summary.embedded,
+                        "cached": summary.cached, "failed": [{"path": p, "reason": r} for p, r in summary.failed]})
+        else:
+            print(summary)
     return 1 if summary.failed and not (summary.embedded or summary.cached) else 0
 
 
