@@ -277,3 +277,17 @@ def test_train_sections_json_and_text_carry_the_runs_warnings(home, capsys):
     out = capsys.readouterr().out
     for w in load_run(out.split("run ")[1].split(": ")[1].split()[0]).metrics.get("warnings") or []:
         assert f"warning: {w}" in out
+
+
+def test_runs_list_shows_a_dash_for_a_metric_the_kind_has_not(tmp_path, capsys):
+    from workbench.report.examples import write_example_run
+
+    for kind in ("embeddings", "sections"):
+        write_example_run(kind, root=tmp_path / "experiments", seed=5, quality=0.7)
+    capsys.readouterr()
+    assert main(["--home", str(tmp_path), "runs", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out and "nan" not in out
+    rows = [ln.split() for ln in out.splitlines()[1:]]
+    assert {r[2] for r in rows} >= {"embeddings", "sections"} or {r[1] for r in rows} >= {"embeddings", "sections"}
+    assert all("-" in r for r in rows)

@@ -117,7 +117,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         df = df[[c for c in (*base, *HEADLINE_METRICS) if c in df.columns]]
     df.insert(1, "name", [read_run_notes(root / str(r))["name"] for r in df["run_id"]])
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.3f}".format):
-        print(df.to_string(index=False))
+        print(df.to_string(index=False, na_rep="-"))  # '-': a metric this kind of run does not have
     return 0
 
 
