@@ -256,6 +256,7 @@ def test_embed_json(home, capsys):
     assert sorted(doc["embedded"] + doc["cached"]) == [1, 2]
 
 
+@pytest.mark.filterwarnings("ignore")
 def test_train_sections_json_and_text_carry_the_runs_warnings(home, capsys):
     from workbench.labels import Labels
     from workbench.library import Library
@@ -277,6 +278,16 @@ def test_train_sections_json_and_text_carry_the_runs_warnings(home, capsys):
     out = capsys.readouterr().out
     for w in load_run(out.split("run ")[1].split(": ")[1].split()[0]).metrics.get("warnings") or []:
         assert f"warning: {w}" in out
+    # suggest with the newest (not activated) run says whether it failed its gates, and names the run once
+    from workbench.evaluate.gates import blocking_gates
+    from workbench.runs import list_runs
+
+    newest = [r for r in list_runs(home / "experiments", kind="sections") if r.model_path is not None][-1]
+    failed = [g.name for g in blocking_gates(newest.metrics, "sections") if g.status == "fail"]
+    assert main(["--home", str(home), "suggest", "1"]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.count(newest.run_id) == 1
+    assert (f"it fails its gates ({', '.join(failed)})" in head) == bool(failed) and ("fails" in head) == bool(failed)
 
 
 def test_runs_list_shows_a_dash_for_a_metric_the_kind_has_not(tmp_path, capsys):
