@@ -128,38 +128,15 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
         data_cfg["distill"] = check_distill(data_cfg["distill"], backbone=data_cfg["backbone"])
         for key, value in DISTILL_DEFAULTS.items():
             cfg.setdefault(key, value)
-    _check_triplet_config(cfg)  # a bad value is refused now, not after the embedding and augmentation
+    from workbench.train.triplet_config import check_job_config
+
+    check_job_config(cfg)  # a bad value is refused now, not after the embedding and augmentation
     runner = JobRunner(library, "embeddings", config={**data_cfg, **cfg}, experiments_root=experiments_root,
                        progress=False, on_state=on_state)
     with runner:
         path = _embeddings_in_job(runner, library, cfg, data_cfg, backbone=b, tracks=tracks,
                                   progress=progress)
     return runner.job, path
-
-
-def _check_triplet_config(cfg: dict[str, Any]) -> None:
-    """Refuse bad triplet settings before the job starts (``batch_size`` is chosen later when not given).
-
-    Parameters
-    ----------
-    cfg : dict
-        The run's :class:`~workbench.train.triplet.TripletConfig` keys (``max_epochs``, not ``epochs``).
-
-    Raises
-    ------
-    ParameterError
-        A value out of range, named as the user gave it (``epochs`` for ``max_epochs``).
-    """
-    from workbench.train.triplet import TripletConfig
-
-    probe = dict(cfg)
-    m = probe.get("m", 4)
-    if "batch_size" not in probe and isinstance(m, int) and not isinstance(m, bool) and m >= 1:
-        probe["batch_size"] = 2 * m  # a valid stand-in: the job picks the real one from the classes
-    try:
-        TripletConfig(**probe)
-    except ParameterError as exc:
-        raise type(exc)(str(exc).replace("max_epochs must", "epochs must", 1)) from None
 
 
 def resolve_backbone(backbone: Backbone | None, data_cfg: dict[str, Any], *, seed: int = 0) -> Backbone:
