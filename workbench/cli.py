@@ -15,8 +15,9 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TextIO
 
 from workbench import __version__
 from workbench.errors import WorkbenchError
@@ -137,6 +138,7 @@ def third_party_noise_filtered(*, enabled: bool = True) -> Iterator[None]:
         for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
             warnings.filterwarnings("ignore", category=category, module=NOISY_MODULES)
         warnings.filterwarnings("ignore", module=r"numba(\..*)?")
+        warnings.showwarning = _own_warnings_shown(warnings.showwarning)  # one line each (restored on exit)
         handlers = [h for h in (logging.lastResort,) if h is not None]
         logger.addFilter(drop)
         for h in handlers:  # also what coremltools' sub-loggers pass up to the last-resort handler
@@ -147,6 +149,40 @@ def third_party_noise_filtered(*, enabled: bool = True) -> Iterator[None]:
             logger.removeFilter(drop)
             for h in handlers:
                 h.removeFilter(drop)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _own_warnings_shown(fallback: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints a warning the workbench raised as ``warning: MESSAGE`` on
+    one line (no file, line or source echo: they mean nothing to a user of the CLI) and hands any
+    other (a third party's) to ``fallback``, Python's format.
+
+    Parameters
+    ----------
+    fallback : callable
+        The ``showwarning`` in place before.
+    """
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        """Show one warning.
+
+        Parameters
+        ----------
+        message, category, filename, lineno, file, line
+            As :func:`warnings.showwarning` takes them.
+        """
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep):
+            fallback(message, category, filename, lineno, file, line)
+            return
+        try:
+            print(f"warning: {message}", file=sys.stderr if file is None else file)
+        except OSError:  # stderr gone: as Python's own showwarning, say nothing
+            pass
+
+    return show
 
 
 def _stdout_gone() -> None:

@@ -126,7 +126,8 @@ def track_groups(library: Library, group_by: str | None = None, *,
 def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFrame:
     """One row per track with its stored analysis (empty cells where a track is not analysed yet).
 
-    Columns: see :data:`TABLE_COLUMNS`; ``bpm`` is NaN for a track without a steady beat;
+    Columns: see :data:`TABLE_COLUMNS`; ``bpm`` is NaN for a track without a steady beat, ``key``
+    and ``camelot`` None for drums only (the analysis's ``has_key`` False: no key to mix on);
     ``crates`` the names of the track's crates (comma-separated); ``group`` the track's group
     under ``group_by`` (see :func:`track_groups`; the grouping used is ``table.attrs["group_by"]``).
 
@@ -158,7 +159,9 @@ def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFr
             "crates": ", ".join(membership.get(t.id, [])), "style": style_tag(t), "group": groups[t.id],
             "duration_s": round(t.duration_s, 1),
             "bpm": (round(a.bpm, 1) if a is not None and a.bpm else np.nan),
-            "key": a.key if a is not None else None, "camelot": a.camelot if a is not None else None,
+            # drums only (``has_key`` False): no key to mix on, so none is shown or counted
+            "key": a.key if a is not None and a.has_key else None,
+            "camelot": a.camelot if a is not None and a.has_key else None,
             "key_confidence": round(a.key_confidence, 2) if a is not None else np.nan,
             "energy": a.energy if a is not None else None,
             "loudness_lufs": round(a.loudness_lufs, 1) if a is not None else np.nan,
@@ -266,7 +269,8 @@ def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
     codes = list(CAMELOT_CODES)
     _stacked_bars(ax_key, codes, table["camelot"])
     ax_key.set_xticks(range(len(codes)), codes, rotation=90, fontsize=7)
-    ax_key.set(title="Key (Camelot; A minor, B major)", ylabel="tracks")
+    ax_key.set(title=f"Key (Camelot; A minor, B major; {int(table['camelot'].notna().sum())} tracks with a key)",
+               ylabel="tracks")
     levels = pd.to_numeric(table["energy"], errors="coerce").round()
     _stacked_bars(ax_energy, list(range(1, 11)), levels)
     ax_energy.set(title="Energy level", xlabel="1 (calm) .. 10 (peak)", ylabel="tracks")

@@ -47,4 +47,15 @@ class ScanSummary:
         parts = ", ".join(f"{n} {k}" for k, n in self.counts().items())
         lines = [f"scan of {display_path(self.folder)}: {parts}"]
         lines += [f"  failed: {display_path(f.path)}: {f.reason}" for f in self.failed]
+        lines += [f"  duplicate, not added: {display_path(p)}: the same audio as {display_path(of)}"
+                  for p, of in self.duplicates]
+        lines += [f"  moved: {display_path(old)} -> {display_path(new)}" for old, new in self.moved]
         return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        """For ``workbench scan --json``: the folder, the counts and every path by outcome."""
+        return {"folder": self.folder, "counts": self.counts(), "added": list(self.added),
+                "unchanged": list(self.unchanged), "moved": [{"from": a, "to": b} for a, b in self.moved],
+                "changed": list(self.changed), "missing": list(self.missing),
+                "duplicates": [{"path": a, "copy_of": b} for a, b in self.duplicates],
+                "failed": [{"path": f.path, "reason": f.reason} for f in self.failed]}

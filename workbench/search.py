@@ -223,8 +223,11 @@ class LibrarySearch:
         if not keep:
             raise ParameterError("the library has no analysed, embedded track to search; scan a folder first")
         stats = None
-        if self.model.head is None:  # backbone windows: z-scored per dimension over the library's windows
-            _, mean, std = standardize(np.concatenate([raw[i] for i in keep]))  # type: ignore[misc]
+        pooled = np.concatenate([raw[i] for i in keep])  # type: ignore[misc]
+        if self.model.head is None and len(pooled) < 2:  # one window in all: z-scoring would zero it, so none
+            (self.folder / _STATS_FILE).unlink(missing_ok=True)
+        elif self.model.head is None:  # backbone windows: z-scored per dimension over the library's windows
+            _, mean, std = standardize(pooled)
             stats = (mean, std)
             self.folder.mkdir(parents=True, exist_ok=True)
 
@@ -381,6 +384,10 @@ class LibrarySearch:
             track = None
         if track is not None:
             if track.id not in set(int(i) for i in self.index.ids):  # type: ignore[union-attr]
+                if track.missing_since is not None:
+                    raise TrackNotFoundError(f"track {track.id} ({track.name}): its file was missing at the last scan "
+                                             f"(since {track.missing_since}): {track.path}; put it back or rescan "
+                                             "the folder it moved to, so it is searched again")
                 raise TrackNotFoundError(f"track {track.id} ({track.name}) has no analysis or embedding, so it is "
                                          "not in the index (`workbench analyze` says why)")
             return track.id

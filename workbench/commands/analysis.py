@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.commands import open_library
 
+#: Tempo stability under which the table marks a BPM as rough (``~``; QA's ``unsteady_tempo`` threshold).
+UNSTEADY = 0.5
+
 if TYPE_CHECKING:
     from workbench.analysis.core import Analysis
     from workbench.analysis.corrections import Correction
@@ -88,6 +91,9 @@ def _row(t: Track, a: Analysis | None, settings: AnalysisSettings, correction: C
         "bpm": None if a is None else a.bpm, "key": None if a is None else a.key,
         "camelot": None if a is None else a.camelot,
         "key_confidence": None if a is None else a.key_confidence,
+        "has_key": None if a is None else a.has_key,  # False: drums only (the key fields are a guess)
+        "tempo_stability": None if a is None else a.tempo_stability,
+        "beat_confidence": None if a is None else a.beat_confidence,
         "energy": None if a is None else a.energy, "loudness_lufs": None if a is None else a.loudness_lufs,
         "first_downbeat_s": None if a is None or not a.downbeats else round(a.downbeats[0], 4),
         "prior": format_prior(settings.bpm_prior), "prior_from": settings.sources.get("bpm_prior", "default"),
@@ -137,13 +143,19 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print(summary)
         print(f"{'id':>5}  {'bpm':>6}  {'key':>9}  {'cam':>3}  {'conf':>4}  {'nrg':>3}  {'LUFS':>6}  "
               f"{'prior':>20}  {'fix':>6}  name")
+        unsteady = False
         for r in rows:
             if r["bpm"] is None and r["key"] is None:
                 continue
             bpm = f"{r['bpm']:6.1f}" if r["bpm"] else "  none"
+            if r["bpm"] and r["tempo_stability"] is not None and r["tempo_stability"] < UNSTEADY:
+                bpm, unsteady = f"~{r['bpm']:5.0f}", True
             fix = "-" if r["correction"] is None else ("locked" if r["correction"]["locked"] else "manual")
-            print(f"{r['id']:>5}  {bpm}  {r['key']:>9}  {r['camelot']:>3}  {r['key_confidence']:4.2f}  "
+            key, cam = (r["key"], r["camelot"]) if r["has_key"] else ("no key", "-")  # drums only: no key to mix on
+            print(f"{r['id']:>5}  {bpm}  {key:>9}  {cam:>3}  {r['key_confidence']:4.2f}  "
                   f"{r['energy']:>3}  {r['loudness_lufs']:6.1f}  {r['prior']:>20}  {fix:>6}  {r['name']}")
+        if unsteady:
+            print(f"~: the tempo wanders (stability under {UNSTEADY}, live or rubato): the BPM and grid are rough")
     return 1 if summary.failed and not (summary.analysed or summary.reused) else 0
 
 

@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("scan", help="add the audio files under a folder to the library (creates the library)")
     p.add_argument("folder", help="a folder of audio files, scanned recursively")
+    add_json(p)
     p.set_defaults(func=_cmd_scan)
 
     p = sub.add_parser("tracks", help="list the tracks in the library")
@@ -87,6 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="OpenL3's network precision (default auto: bf16 on a CPU with native bf16, fp16/bf16 on "
                         "a GPU, kept only where it matches fp32 to cosine 0.9999; else fp32)")
+    add_json(p)
     p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser("info", help="the workspace (root, database, experiments, models), or what the header "
@@ -120,7 +122,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     if not os.path.isdir(os.path.expanduser(args.folder)):  # before the library is created
         raise ParameterError(f"folder must be an existing folder of audio files; got {args.folder!r}")
     with Library(workspace_of(args).db) as lib:
-        summary = lib.scan(args.folder, progress=not args.quiet)
+        summary = lib.scan(args.folder, progress=not (args.quiet or args.json))
+        if args.json:
+            print_json({**summary.to_dict(), "library": lib.path, "tracks": len(lib)})
+            return 0
         print(summary)
         print(f"library {lib.path}: {len(lib)} tracks")
     return 0
@@ -215,6 +220,9 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         for r in results:
             m: Any = r.match
             print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {m.explanation}")
+        if not results:
+            print("no matches: " + ("none scores --min-score or more" if args.min_score is not None
+                                    else "the library has no other analysed, embedded track to compare with"))
         if search.skipped:
             print(f"({len(search.skipped)} tracks without a steady beat are searched on vibe, key and energy: "
                   "their tempo is unknown)")
@@ -251,7 +259,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     if args.hop is not None:
         backbone = with_hop(backbone, args.hop)
     with open_library(args) as lib:
-        print(f"backbone: {said}")
+        if not args.json:
+            print(f"backbone: {said}")
         if args.scheduler is not None:
             from workbench.embed.distributed import embed_library_distributed
 
@@ -259,8 +268,13 @@ def _cmd_embed(args: argparse.Namespace) -> int:
             summary = embed_library_distributed(lib, backbone=backbone, scheduler=address, n_workers=workers,
                                                 progress=not args.quiet)
         else:
-            summary = embed_library_parallel(lib, backbone=backbone, workers=workers, progress=not args.quiet)
-        print(summary)
+            summary = embed_library_parallel(lib, backbone=backbone, workers=workers,
+                                             progress=not (args.quiet or args.json))
+        if args.json:
+            print_json({"backbone": summary.backbone, "said": said, "embedded": summary.embedded,
+                        "cached": summary.cached, "failed": [{"path": p, "reason": r} for p, r in summary.failed]})
+        else:
+            print(summary)
     return 1 if summary.failed and not (summary.embedded or summary.cached) else 0
 
 

@@ -72,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--no-search", action="store_true",
                    help="leave out the search before/after section (by default an embeddings run's report ranks "
                         "the workspace's library with the backbone and with the run's head)")
+    add_json(q)
     q.set_defaults(func=_cmd_report)
 
 
@@ -116,7 +117,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         df = df[[c for c in (*base, *HEADLINE_METRICS) if c in df.columns]]
     df.insert(1, "name", [read_run_notes(root / str(r))["name"] for r in df["run_id"]])
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.3f}".format):
-        print(df.to_string(index=False))
+        print(df.to_string(index=False, na_rep="-"))  # '-': a metric this kind of run does not have
     return 0
 
 
@@ -197,10 +198,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     db = workspace_of(args).db
     if args.no_search or not db.is_file():  # no library to search: the section says it was not recorded
-        print(report(args.run, root=_experiments(args), projection=args.projection))
+        path = report(args.run, root=_experiments(args), projection=args.projection)
+    else:
+        with open_library(args) as lib:  # the search before/after section needs the library the run was trained on
+            path = report(args.run, root=_experiments(args), projection=args.projection, library=lib)
+    if not args.json:
+        print(path)
         return 0
-    with open_library(args) as lib:  # the search before/after section needs the library the run was trained on
-        print(report(args.run, root=_experiments(args), projection=args.projection, library=lib))
+    folder = path.parent
+    print_json({"run_id": folder.name, "report": path, "evaluation": folder / "evaluation.json",
+                "plots": sorted((folder / "plots").glob("*.png"))})
     return 0
 
 

@@ -78,7 +78,11 @@ def section_run(args: argparse.Namespace, library: Library) -> tuple[Run, str]:
         raise NoSectionModelError(
             f"no section model yet (no active dj_section model, no sections run under {ws.experiments}): label "
             "sections (notebook 02, or `workbench labels import FILE`), then `workbench train sections`")
-    return runs[-1], f"newest sections run {runs[-1].run_id} (no active dj_section model)"
+    from workbench.evaluate.gates import blocking_gates
+
+    failed = [g.name for g in blocking_gates(runs[-1].metrics, "sections") if g.status == "fail"]
+    said = f"; it fails its gates ({', '.join(failed)}): treat its suggestions with care" if failed else ""
+    return runs[-1], f"newest sections run {runs[-1].run_id} (no active dj_section model{said})"
 
 
 def _backbone(run: Run) -> Backbone:
@@ -117,7 +121,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         print_json({"track_id": track.id, "track_name": track.name, "run_id": run_id, "model": source,
                     "suggestions": rows})
         return 0
-    print(f"{track.name} (track {track.id}): " + (source if run is None else f"suggestions of {source}, run {run_id}"))
+    print(f"{track.name} (track {track.id}): " + (source if run is None else f"suggestions of {source}"
+                                                   + ("" if run_id in source else f", run {run_id}")))
     if found and found[0].family is not None:
         print(f"decoded in the label family {found[0].family}")
     print(f"{'label':7}  {'beats':>9}  {'seconds':>13}  confidence")

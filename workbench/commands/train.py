@@ -90,6 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any other config key (value read as JSON, else text); repeatable")
         q.add_argument("--experiments", default=None, help="the experiments folder (default experiments/)")
+        add_json(q)
         q.set_defaults(func=_cmd_train, train_kind=name)
 
     p = sub.add_parser("jobs", help="training jobs: state, progress, epoch, loss, result")
@@ -155,7 +156,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     external = {Path(d).resolve().name or d: d for d in getattr(args, "external", None) or []}
     with open_library(args) as lib:
         job, run_path = entry(lib, config=overrides or None, experiments_root=args.experiments,
-                              progress=not args.quiet, **({"external": external} if external else {}))
+                              progress=not (args.quiet or args.json), **({"external": external} if external else {}))
+    if args.json:
+        from workbench.runs import load_run
+
+        print_json({"job_id": job.id, "kind": job.kind, "state": job.state, "epoch": job.epoch,
+                    "total_epochs": job.total_epochs, "loss": job.loss, "run_id": job.run_id, "path": run_path,
+                    "metrics": job.metrics, "warnings": load_run(run_path).metrics.get("warnings") or []})
+        return 0
     print(f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"
           + (f", loss {job.loss:.4f}" if job.loss is not None else ""))
     print(f"run {job.run_id}: {run_path}")
@@ -171,6 +179,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     line = jobs.headline(job.metrics, max_items=6)
     if line:
         print(f"metrics: {line}")
+    if args.train_kind != "embeddings":  # (embeddings_lines says the embeddings run's)
+        from workbench.runs import load_run
+
+        for w in load_run(run_path).metrics.get("warnings") or []:
+            print(f"warning: {w}")
     return 0
 
 
@@ -201,6 +214,11 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
                          + ", ".join(f"{k} {v}" for k, v in counts.items()))
         if source.get("tried"):
             lines.append("  passed over: " + "; ".join(f"{k} ({v})" for k, v in source["tried"].items()))
+        if source.get("dropped"):
+            lines.append(f"  left out (no class, or alone in theirs): tracks {_ids(source['dropped'])}")
+        if source.get("qa_excluded"):
+            lines.append(f"  left out by QA flags (`workbench qa`; `qa keep TRACK` keeps one): tracks "
+                         f"{_ids(source['qa_excluded'])}")
     backbone = (run.info.get("backbone") or {}).get("name") or run.config.get("backbone")
     if backbone:
         lines.append(f"backbone: {backbone}")
@@ -220,7 +238,12 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
             lines.append(f"  {g.name.removeprefix('invariance '):<10} {_fmt(g.value):>7} {_fmt(base):>9}  {g.status}")
     else:
         lines.append("invariance: not recorded (invariance_clips=0?); the invariance gate blocks activation")
+    lines += [f"warning: {w}" for w in run.metrics.get("warnings") or []]  # e.g. the head adds nothing to search
     return lines
+
+
+def _ids(values: Any) -> str:
+    return ", ".join(str(v) for v in values)
 
 
 def _fmt(value: Any) -> str:

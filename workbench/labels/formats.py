@@ -161,7 +161,11 @@ def read(path: Path, fmt: str) -> list[Entry]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LabelError(f"{path}: cannot read the label file: {exc}") from exc
-    return _read_json(path, text) if fmt == "json" else _read_csv(path, text)
+    try:
+        return _read_json(path, text) if fmt == "json" else _read_csv(path, text)
+    except LabelError as exc:  # a bad cell: name the file too, and that nothing was imported
+        said = str(exc)
+        raise LabelError(said if said.startswith(str(path)) else f"{path}: {said}; nothing was imported") from None
 
 
 def _int(value: object, name: str, where: str) -> int | None:

@@ -87,6 +87,10 @@ def export_labels(labels: Labels, path: str | os.PathLike[str], *, format: str |
         Whose labels; None: every track with labels.
     """
     fmt = formats.format_of(path, format)
+    parent = Path(path).expanduser().absolute().parent
+    if not parent.is_dir():  # said by name, before any label is read
+        raise LabelError(f"cannot write labels to {os.fspath(path)!r}: the folder {str(parent)!r} does not exist "
+                         "(create it first, or name a file in an existing folder)")
     chosen = None
     if tracks is not None:
         items = [tracks] if isinstance(tracks, (Track, int, str, os.PathLike)) else list(tracks)

@@ -28,6 +28,18 @@ ADVICE: dict[str, tuple[str, str]] = {
                       "(lower the compressor threshold or deepen the volume-shaper curve)",
                       "sidechain depth {v:.2f}, target {lo:.2f}-{hi:.2f}: ease the ducking (shorter release, "
                       "less depth)"),
+    "pumping_db": ("sidechain ducking {v:.1f} dB, target {lo:.1f}-{hi:.1f} dB: duck harder under the kick",
+                   "sidechain ducking {v:.1f} dB, target {lo:.1f}-{hi:.1f} dB: duck less (less depth, shorter "
+                   "release)"),
+    "acid_sweep_octaves": ("acid filter sweep {v:.2f} octaves, target {lo:.2f}-{hi:.2f}: move the cutoff more "
+                           "(automate it over the phrase)", "acid filter sweep {v:.2f} octaves, target "
+                           "{lo:.2f}-{hi:.2f}: hold the cutoff steadier"),
+    "acid_resonance_db": ("acid filter resonance {v:.1f} dB, target {lo:.1f}-{hi:.1f} dB: raise the resonance",
+                          "acid filter resonance {v:.1f} dB, target {lo:.1f}-{hi:.1f} dB: lower the resonance"),
+    "acid_glide": ("slides on {v:.0%} of the bass line's note changes, target {lo:.0%}-{hi:.0%}: more slides",
+                   "slides on {v:.0%} of the bass line's note changes, target {lo:.0%}-{hi:.0%}: fewer slides"),
+    "acid_accent": ("accents on {v:.0%} of the bass line's 16ths, target {lo:.0%}-{hi:.0%}: more accented steps",
+                    "accents on {v:.0%} of the bass line's 16ths, target {lo:.0%}-{hi:.0%}: fewer accented steps"),
     "pumping_regularity": ("", "the ducking is irregular (spread {v:.2f}, target under {hi:.2f}): "
                                "key the sidechain from a steady kick"),
     "acid_score": ("acid character {v:.2f}, target {lo:.2f}+: a resonant filter sweep, slides and accents on the "
@@ -59,7 +71,7 @@ def _advice(name: str, value: float, lo: float, hi: float) -> str:
     low, high = ADVICE.get(name, ("", ""))
     text = low if value < lo else high
     if not text:
-        text = f"{name} {value:.3g} outside {lo:.3g}-{hi:.3g} {_UNITS.get(name, '')}"
+        return f"{name} {value:.3g}, target {lo:.3g}-{hi:.3g} ({_UNITS.get(name, '')})"
     return text.format(v=value, lo=lo, hi=hi)
 
 

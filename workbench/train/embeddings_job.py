@@ -128,6 +128,9 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
         data_cfg["distill"] = check_distill(data_cfg["distill"], backbone=data_cfg["backbone"])
         for key, value in DISTILL_DEFAULTS.items():
             cfg.setdefault(key, value)
+    from workbench.train.triplet_config import check_job_config
+
+    check_job_config(cfg)  # a bad value is refused now, not after the embedding and augmentation
     runner = JobRunner(library, "embeddings", config={**data_cfg, **cfg}, experiments_root=experiments_root,
                        progress=False, on_state=on_state)
     with runner:

@@ -70,6 +70,11 @@ def train_sections_job(library: Library, **options: Any) -> tuple[Job, Path]:
     **options
         Passed on to :func:`workbench.train.sections.job.train_sections_job`.
     """
+    from workbench.errors import ParameterError
     from workbench.train.sections.job import train_sections_job as run
 
+    for key in ("min_per_class", "min_classes"):  # the readiness rule: refused by name before any work
+        value = (options.get("config") or {}).get(key)
+        if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            raise ParameterError(f"{key} must be an int >= 1 (labelled sections); got {value!r}")
     return run(library, **options)

@@ -155,3 +155,26 @@ def param_groups(optimizer: Any) -> list[dict[str, Any]]:
     """
     return [{"name": g.get("name", str(i)), "lr": float(g["lr"]), "n_params": sum(int(p.numel()) for p in g["params"])}
             for i, g in enumerate(optimizer.param_groups)]
+
+
+def check_job_config(cfg: dict[str, Any]) -> None:
+    """Refuse bad triplet settings before the job starts (``batch_size`` is chosen later when not given).
+
+    Parameters
+    ----------
+    cfg : dict
+        The run's :class:`~workbench.train.triplet.TripletConfig` keys (``max_epochs``, not ``epochs``).
+
+    Raises
+    ------
+    ParameterError
+        A value out of range, named as the user gave it (``epochs`` for ``max_epochs``).
+    """
+    probe = dict(cfg)
+    m = probe.get("m", 4)
+    if "batch_size" not in probe and isinstance(m, int) and not isinstance(m, bool) and m >= 1:
+        probe["batch_size"] = 2 * m  # a valid stand-in: the job picks the real one from the classes
+    try:
+        TripletConfig(**probe)
+    except ParameterError as exc:
+        raise type(exc)(str(exc).replace("max_epochs must", "epochs must", 1)) from None
