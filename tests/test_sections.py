@@ -436,9 +436,16 @@ def test_job_refuses_without_labels_then_trains_on_labeller_labels(labelled_libr
     free = len(labels.grid(first).beats_s) - 8
     labels.add(first, "outro", start_beat=free, end_beat=free + 8, source="model", confidence=0.5, overlap="replace")
     n_unaccepted = 1
-    # the last track carries a QA flag that excludes it from training (monkeypatched: QA is tested in test_qa)
     import workbench.qa
 
+    # too few labels once QA flags leave tracks out: the refusal says so and how to keep them
+    others = {t.id for t in lib.tracks()[1:]}
+    monkeypatch.setattr(workbench.qa, "excluded_track_ids", lambda _lib: others)
+    with pytest.raises(NotReadyError, match=r"Need .*; \d+ labelled tracks are left out by QA flags .*keep_flagged=true"):
+        train_sections_job(lib, config={"min_per_class": 5}, experiments_root=tmp_path, progress=False)
+    with pytest.raises(ParameterError, match=r"keep_flagged must be true or false; got 'no'"):
+        train_sections_job(lib, config={"keep_flagged": "no"}, experiments_root=tmp_path, progress=False)
+    # the last track carries a QA flag that excludes it from training (monkeypatched: QA is tested in test_qa)
     monkeypatch.setattr(workbench.qa, "excluded_track_ids", lambda _lib: {last.id})
     n_last = len(labels.for_track(last))
     # a rejected suggestion over the first track's labelled bars 3-4 (beats 8-16): "not build" there

@@ -150,7 +150,9 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
 
     cfg = dict(config or {})
     named = {k: cfg.pop(k) for k in ("backbone", "size", "openl3_weights") if k in cfg}  # any backbone by name
-    keep_flagged = bool(cfg.pop("keep_flagged", False))
+    keep_flagged = cfg.pop("keep_flagged", False)
+    if not isinstance(keep_flagged, bool):
+        raise ParameterError(f"keep_flagged must be true or false; got {keep_flagged!r}")
     if backbone is None and named:
         from workbench.train.backbones import backbone_by_name
 
@@ -251,8 +253,15 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *
         pool, info = unlabelled_pool(library, dataset, backbone=b, seed=int(cfg.get("seed", 0)), exclude=(
             [] if keep_flagged else sorted(flagged)), max_tracks=int(cfg.get("self_training_max_tracks", 200)))
         runner._data["self_training_pool"] = {**info, "failed": [list(f) for f in info["failed"]]}
-    result = train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress, external=others or None,
-                            unlabelled=pool)
+    try:
+        result = train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress,
+                                external=others or None, unlabelled=pool)
+    except NotReadyError as exc:
+        if not qa_excluded:
+            raise
+        raise NotReadyError(f"{exc}; {len(qa_excluded)} labelled tracks are left out by QA flags (`workbench qa` "
+                            "lists them, `workbench qa keep TRACK` keeps one, `--set keep_flagged=true` keeps "
+                            "them all)") from exc
     runner._data["splits"] = {"train": list(result.metrics.get("train_tracks", [])),
                               "test": list(result.metrics.get("test_tracks", []))}
 
