@@ -17,7 +17,7 @@ from workbench.errors import ContentChangedWarning, ParameterError
 from workbench.library import Library
 from workbench.search import LibrarySearch
 
-EXPLANATION = re.compile(r"^(similar|loosely related|different) vibe \(\d+%\); (same BPM|Δ[+-]\d+ BPM); key: \d+[AB](→\d+[AB])? "
+EXPLANATION = re.compile(r"^(similar|loosely related|different) vibe \(\d+%\); (same BPM|Δ[+-]\d+ BPM)( \((half|double) time\))?; key: \d+[AB](→\d+[AB])? "
                          r"\((same|relative|compatible|two steps|clash)\); energy ([+-]\d+|same)$")
 
 

@@ -212,6 +212,19 @@ def test_format_explanation(kwargs, want):
     assert format_explanation(**kwargs) == want
 
 
+def test_a_half_or_double_time_delta_says_so() -> None:
+    from workbench.similarity.query import tempo_match_of
+    from workbench.similarity.scores import tempo_delta
+
+    # 89.9 BPM against a 120.2 BPM query is nearest half time (60.1): +29.8 from it, not -30.3 from 120.2
+    d = float(tempo_delta(120.2, 89.9))
+    assert tempo_match_of(120.2, 89.9, d) == "half"
+    assert format_explanation(vibe=0.6, bpm_delta=d, tempo_match="half") == "similar vibe (60%); Δ+30 BPM (half time)"
+    assert tempo_match_of(70.0, 141.0, float(tempo_delta(70.0, 141.0))) == "double"
+    assert tempo_match_of(128.0, 130.0, float(tempo_delta(128.0, 130.0))) is None
+    assert tempo_match_of(None, 130.0, 2.0) is None and tempo_match_of(float("nan"), 130.0, 2.0) is None
+
+
 def test_match_explanation_end_to_end():
     """Query 128 BPM 8A energy 5; candidate 130 BPM 9A energy 6 with cosine 0.82."""
     c = 0.82
@@ -225,7 +238,7 @@ def test_match_explanation_end_to_end():
     assert (m.vibe, m.tempo, m.key, m.energy) == (pytest.approx(c, abs=1e-6), pytest.approx(0.8), 0.8, 0.8)
     assert m.score == pytest.approx(0.5 * c + 0.2 * 0.8 + 0.2 * 0.8 + 0.1 * 0.8, abs=1e-6)
     # Track 3 is orthogonal (vibe 0) at half tempo (64 vs 128 -> Δ0), same key, same energy.
-    assert got[1].explanation == "different vibe (0%); same BPM; key: 8A (same); energy same"
+    assert got[1].explanation == "different vibe (0%); same BPM (half time); key: 8A (same); energy same"
     assert got[1].score == pytest.approx(0.5)
 
 

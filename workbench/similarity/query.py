@@ -104,6 +104,7 @@ def format_explanation(
     key_to: str | None = None,
     energy_delta: int | None = None,
     tempo_unknown: bool = False,
+    tempo_match: str | None = None,
 ) -> str:
     """The one-line explanation of a match.
 
@@ -113,7 +114,9 @@ def format_explanation(
       ``"similar vibe (82%)"`` from 50 %, ``"loosely related vibe (35%)"`` from 25 %, else
       ``"different vibe (3%)"`` (see :func:`vibe_words`);
     * ``"Δ+2 BPM"`` / ``"Δ-3 BPM"`` -- the BPM delta rounded half away from zero;
-      ``"same BPM"`` when it rounds to 0;
+      ``"same BPM"`` when it rounds to 0; ``" (half time)"`` / ``" (double time)"`` after it when the
+      match was compared with half or double the query's tempo (``tempo_match``: 70 BPM against 128
+      reads ``"Δ+6 BPM (half time)"``, not a 58 BPM gap);
     * ``"key: 8A (same)"`` or ``"key: 8A→9A (compatible)"`` with ``relative``, ``compatible``,
       ``two steps`` or ``clash`` (see :func:`~workbench.similarity.key_relation`);
     * ``"energy +1"`` / ``"energy -2"`` / ``"energy same"``.
@@ -135,6 +138,9 @@ def format_explanation(
         Energy level difference.
     tempo_unknown : bool
         Say that the tempo could not be compared.
+    tempo_match : {"half", "double"} or None
+        Which multiple of the query's tempo ``bpm_delta`` is measured from (:func:`tempo_match_of`);
+        None: the query's own tempo.
     """
     percent = math.floor(vibe * 100.0 + 0.5)
     parts = [f"{vibe_words(percent)} ({percent}%)"]
@@ -142,7 +148,8 @@ def format_explanation(
         parts.append("tempo unknown (no beat)")
     elif bpm_delta is not None:
         rounded = int(math.copysign(math.floor(abs(bpm_delta) + 0.5), bpm_delta))
-        parts.append("same BPM" if rounded == 0 else f"Δ{rounded:+d} BPM")
+        parts.append(("same BPM" if rounded == 0 else f"Δ{rounded:+d} BPM")
+                     + (f" ({tempo_match} time)" if tempo_match in ("half", "double") else ""))
     if key_from is not None and key_to is not None:
         relation = key_relation(key_from, key_to)
         if relation == "same":
@@ -152,6 +159,24 @@ def format_explanation(
     if energy_delta is not None:
         parts.append("energy same" if energy_delta == 0 else f"energy {energy_delta:+d}")
     return "; ".join(parts)
+
+
+def tempo_match_of(bpm_query: float | None, bpm_match: float | None, bpm_delta: float | None) -> str | None:
+    """Which multiple of the query's tempo a BPM delta was measured from: "half", "double" or None.
+
+    Parameters
+    ----------
+    bpm_query, bpm_match : float or None
+        The two tempi in BPM (None or NaN: unknown).
+    bpm_delta : float or None
+        Match minus the matched query tempo (:func:`~workbench.similarity.scores.tempo_delta`).
+    """
+    if bpm_query is None or bpm_match is None or bpm_delta is None or not (bpm_query > 0 and bpm_match > 0):
+        return None
+    for name, factor in (("double", 2.0), ("half", 0.5)):
+        if abs(bpm_match - factor * bpm_query - bpm_delta) < 1e-6 and abs(bpm_match - bpm_query - bpm_delta) > 1e-6:
+            return name
+    return None
 
 
 def vibe_words(percent: int) -> str:
@@ -170,4 +195,4 @@ def vibe_words(percent: int) -> str:
 QueryLike = Union[int, Query, np.ndarray, Sequence[float]]  # noqa: UP007 (a runtime alias on 3.10)
 
 
-__all__ = ["Match", "Query", "QueryLike", "format_explanation", "vibe_words"]
+__all__ = ["Match", "Query", "QueryLike", "format_explanation", "tempo_match_of", "vibe_words"]

@@ -22,7 +22,7 @@ from workbench.similarity._inputs import (
     normalize_rows,
     validate_tracks,
 )
-from workbench.similarity.query import Match, Query, QueryLike, format_explanation
+from workbench.similarity.query import Match, Query, QueryLike, format_explanation, tempo_match_of
 from workbench.similarity.scores import (
     Weights,
     WeightsLike,
@@ -283,7 +283,8 @@ def build_matches(
         key_to = code_at(int(key[row]))
         v = float(vibe[j])
         explanation = format_explanation(vibe=v, bpm_delta=deltas[j], key_from=key_from, key_to=key_to,
-                                         energy_delta=e_deltas[j])
+                                         energy_delta=e_deltas[j], tempo_match=tempo_match_of(
+                                             scorer.bpm, float(bpm[row]), deltas[j]))
         out.append(Match(id=int(ids[row]), score=min(1.0, max(0.0, float(scores[j]))), vibe=v, tempo=tempo[j],
                          key=keys[j], energy=energies[j], bpm_delta=deltas[j], key_from=key_from, key_to=key_to,
                          energy_delta=e_deltas[j], explanation=explanation))

@@ -40,7 +40,7 @@ import numpy as np
 from workbench.camelot import code_at
 from workbench.errors import ParameterError, TrackNotFoundError
 from workbench.similarity._inputs import check_k, check_min_score, is_track_id, normalize_rows
-from workbench.similarity.query import Match, format_explanation
+from workbench.similarity.query import Match, format_explanation, tempo_match_of
 from workbench.similarity.scores import (
     Weights,
     WeightsLike,
@@ -440,7 +440,8 @@ class TrackSetIndex:
                 key=float(t["keys"][pos]) if known else None, energy=float(t["energies"][pos]) if known else None,
                 bpm_delta=d, key_from=key_from, key_to=key_to, energy_delta=ed,
                 explanation=format_explanation(vibe=float(vibe[pos]), bpm_delta=d, key_from=key_from, key_to=key_to,
-                                               energy_delta=ed, tempo_unknown=known and not t_known)))
+                                               energy_delta=ed, tempo_unknown=known and not t_known,
+                                               tempo_match=tempo_match_of(r.bpm, float(self._bpm[row]), d))))
         return out
 
     def _terms(self, r: _Resolved, w: Weights, rows: np.ndarray, vibe: np.ndarray) -> dict[str, np.ndarray]:
