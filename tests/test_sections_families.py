@@ -6,6 +6,7 @@ from itertools import product
 
 import numpy as np
 import pytest
+from section_tracks import synthetic_track  # noqa: E402 (tests/ on sys.path)
 
 from workbench.errors import ParameterError
 
@@ -16,32 +17,12 @@ FAST = {"epochs": 6, "transfer_epochs": 4, "hidden_dim": 32, "baselines": ["majo
         "min_per_class": 2, "seed": 0}
 
 
-def _track(index: int, form: tuple[str, ...], group: str, rng: np.random.Generator, centres: dict[str, np.ndarray],
-           *, bars: int = 8, bpm: float = 120.0):
-    from workbench.train.sections import TrackFrames, WindowFeatures
-
-    bar_s = 240.0 / bpm
-    duration_s = len(form) * bars * bar_s
-    times = np.arange(0.25, duration_s, 0.5)
-    frames = rng.normal(0, 1.0, (times.size, 12))
-    sections = []
-    for j, label in enumerate(form):
-        a, b = j * bars * bar_s, (j + 1) * bars * bar_s
-        frames[(times >= a) & (times < b)] += centres[label]
-        sections.append({"start_s": a, "end_s": b, "label": label})
-    beats = np.arange(0.0, duration_s, 60.0 / bpm)
-    spec = WindowFeatures(context_s=(4.0,))
-    return TrackFrames(index, f"t{index}", duration_s, spec.transform(frames, times, duration_s=duration_s), times,
-                       beats, beats[::4], sections, content_hash=f"h{index}", frames=frames.astype(np.float32),
-                       group=group)
-
-
 def _data(forms: dict[str, tuple[str, ...]], per_group: int = 3, seed: int = 0):
     from workbench.train.sections import SectionData, WindowFeatures
 
     rng = np.random.default_rng(seed)
     centres = {c: rng.normal(0, 3.0, 12) for c in CLASSES}
-    tracks = [_track(i * per_group + k + 1, form, g, rng, centres) for i, (g, form) in enumerate(forms.items())
+    tracks = [synthetic_track(i * per_group + k + 1, form, g, rng, centres) for i, (g, form) in enumerate(forms.items())
               for k in range(per_group)]
     return SectionData(tracks, WindowFeatures(context_s=(4.0,)), "test")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from section_tracks import synthetic_track  # noqa: E402 (tests/ on sys.path)
 
 from workbench.errors import ParameterError
 from workbench.labels import LABELS
@@ -11,24 +12,8 @@ from workbench.labels import LABELS
 FORM = ("intro", "build", "drop", "break", "build", "drop", "outro")
 
 
-def _track(index: int, group: str, rng: np.random.Generator, centres: dict[str, np.ndarray], *, bars: int = 8,
-           bpm: float = 120.0, dim: int = 12, offset: float = 0.0):
-    from workbench.train.sections import TrackFrames, WindowFeatures
-
-    bar_s = 240.0 / bpm
-    duration_s = len(FORM) * bars * bar_s
-    times = np.arange(0.25, duration_s, 0.5)
-    frames = rng.normal(0, 1.0, (times.size, dim)) + offset
-    sections = []
-    for j, label in enumerate(FORM):
-        a, b = j * bars * bar_s, (j + 1) * bars * bar_s
-        frames[(times >= a) & (times < b)] += centres[label]
-        sections.append({"start_s": a, "end_s": b, "label": label})
-    beats = np.arange(0.0, duration_s, 60.0 / bpm)
-    spec = WindowFeatures(context_s=(4.0,))
-    return TrackFrames(index, f"t{index}", duration_s, spec.transform(frames, times, duration_s=duration_s), times,
-                       beats, beats[::4], sections, content_hash=f"h{index}", frames=frames.astype(np.float32),
-                       group=group)
+def _track(index: int, group: str, rng: np.random.Generator, centres: dict[str, np.ndarray], **kw):
+    return synthetic_track(index, FORM, group, rng, centres, **kw)
 
 
 def _data(groups: tuple[str, ...] = ("a", "b", "c"), per_group: int = 4, seed: int = 0):
