@@ -159,11 +159,12 @@ class _Patches:
 
 
 def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: int | None = None,
-             options: dict | None = None) -> None:
+             options: dict | None = None, rhythm_lags: int = 0) -> None:
     """One draw: teacher (cached), one student over all epochs, per-epoch criteria and held-out MAP@R.
 
     ``options``: :func:`~workbench.train.cnn_distill.fit_student`'s ``average_epochs``, ``class_weight``,
-    ``mask_bins`` (the class term's classes: each fit track's style).
+    ``mask_bins`` (the class term's classes: each fit track's style). ``rhythm_lags``: the student's rhythm
+    branch (:class:`~workbench.models.cnn.MelCNN`; 0: off).
     """
     import torch
     from bench_backbones import _score, _vectors
@@ -185,7 +186,7 @@ def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: i
     held_p = _Patches(held, hop_s=1.0, pool_s=8.0)
     settings = {**DISTILL_DEFAULTS, "max_epochs": epochs, "patience": epochs}
     init = seed if init is None else init
-    model = build_cnn(seed=init, stats=True, dropout=settings.pop("dropout"))
+    model = build_cnn(seed=init, stats=True, dropout=settings.pop("dropout"), rhythm_lags=rhythm_lags)
     log: list[dict] = []
 
     def on_epoch(epoch: int, total: int, rec: dict) -> None:
@@ -198,14 +199,15 @@ def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: i
     _, _, stopped = fit_student(model.net, rows, vrows, cfg=TripletConfig(seed=seed, num_threads=1, **settings),
                                 select=select, on_epoch=on_epoch, **options)
     secs = time.perf_counter() - t0
-    tag = "".join(f"_{k}{v}" for k, v in sorted(options.items()))
+    tag = "".join(f"_{k}{v}" for k, v in sorted({**options, "rhythm_lags": rhythm_lags}.items()) if v)
     torch.save(model.net.state_dict(), cache / f"student_seed{seed}_init{init}{tag}.pt")  # the kept epoch, for analysis
     # the epoch fit_student kept (retrieval rule, no early stop), scored the bench_backbones way: a check of
     # the per-epoch scorer above (same figure as that epoch's "held_out")
     data = _vectors(library, held, CNNBackbone(model.eval(), hop_s=1.0), classes="style")
     record = {"seed": seed, "init": init, "features_head": info["features_head"], "kept": _score(data.X, data),
               "fit_tracks": len(fit), "val_tracks": len(val), "held_out_tracks": len(held), "epochs": log,
-              "train_s": round(secs, 1), "options": options, "stopped": stopped}
+              "train_s": round(secs, 1), "options": {**options, **({"rhythm_lags": rhythm_lags} if rhythm_lags else {})},
+              "stopped": stopped}
     with out.open("a") as fh:
         fh.write(json.dumps(record) + "\n")
 
@@ -282,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--average-epochs", type=int, default=0, help="fit_student's average_epochs (0: off)")
     p.add_argument("--class-weight", type=float, default=0.0, help="fit_student's class_weight (0: off)")
     p.add_argument("--mask-bins", type=int, default=0, help="fit_student's mask_bins (0: off)")
+    p.add_argument("--rhythm-lags", type=int, default=0, help="the student's rhythm branch, lags in frames (0: off)")
     args = p.parse_args(argv)
     out = Path(args.out)
     if not args.summary:
@@ -295,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in (int(s) for s in args.seeds.split(",")):
                 run_seed(library, seed=seed, epochs=args.epochs, cache=Path(args.cache), out=out, init=args.init,
                          options={"average_epochs": args.average_epochs, "class_weight": args.class_weight,
-                                  "mask_bins": args.mask_bins})
+                                  "mask_bins": args.mask_bins}, rhythm_lags=args.rhythm_lags)
         finally:
             library.close()
     print(summary([json.loads(line) for line in out.read_text().splitlines() if line.strip()], patience=args.patience))
