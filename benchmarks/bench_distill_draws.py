@@ -91,8 +91,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def _prepare(library, seed: int, cache: Path) -> tuple:
-    """(fit, val, held, rows, val_rows, info): the split, cached student rows, the teacher's held-out MAP@R."""
+def _prepare(library, seed: int, cache: Path, *, keep_tempo: bool = False) -> tuple:
+    """(fit, val, held, rows, val_rows, info): the split, cached student rows, the teacher's held-out MAP@R.
+
+    ``keep_tempo``: the fit rows' views are not time-stretched (cached apart, ``seed<S>_keeptempo.npz``).
+    """
     from bench_backbones import _hold_out
     from bench_distill_ablation import _split_val, teacher_rows
 
@@ -100,13 +103,13 @@ def _prepare(library, seed: int, cache: Path) -> tuple:
 
     train, held = _hold_out(library.tracks(), per_style=2, seed=seed)
     fit, val = _split_val(train, seed=seed)
-    f = cache / f"seed{seed}.npz"
+    f = cache / f"seed{seed}{'_keeptempo' if keep_tempo else ''}.npz"
     if f.exists():
         d = np.load(f, allow_pickle=False)
         return (fit, val, held, StudentRows(d["p"], d["t"], d["tid"]), StudentRows(d["vp"], d["vt"], d["vtid"]),
                 json.loads(str(d["info"])))
     t0 = time.perf_counter()
-    rows, vrows, teacher_score = teacher_rows(library, fit, val, held, seed=seed, views=3)
+    rows, vrows, teacher_score = teacher_rows(library, fit, val, held, seed=seed, views=3, stretch=not keep_tempo)
     info = {"features_head": teacher_score}
     info["prepare_s"] = round(time.perf_counter() - t0, 1)
     cache.mkdir(parents=True, exist_ok=True)
@@ -159,12 +162,12 @@ class _Patches:
 
 
 def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: int | None = None,
-             options: dict | None = None, rhythm_lags: int = 0) -> None:
+             options: dict | None = None, rhythm_lags: int = 0, keep_tempo: bool = False) -> None:
     """One draw: teacher (cached), one student over all epochs, per-epoch criteria and held-out MAP@R.
 
     ``options``: :func:`~workbench.train.cnn_distill.fit_student`'s ``average_epochs``, ``class_weight``,
     ``mask_bins`` (the class term's classes: each fit track's style). ``rhythm_lags``: the student's rhythm
-    branch (:class:`~workbench.models.cnn.MelCNN`; 0: off).
+    branch (:class:`~workbench.models.cnn.MelCNN`; 0: off). ``keep_tempo``: rows of unstretched views.
     """
     import torch
     from bench_backbones import _score, _vectors
@@ -176,7 +179,7 @@ def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: i
     from workbench.train.cnn_distill import DISTILL_DEFAULTS, SELECT_WINDOWS, fit_student, retrieval_select
     from workbench.train.triplet import TripletConfig
 
-    fit, val, held, rows, vrows, info = _prepare(library, seed, cache)
+    fit, val, held, rows, vrows, info = _prepare(library, seed, cache, keep_tempo=keep_tempo)
     options = {k: v for k, v in (options or {}).items() if v}
     if options.get("class_weight"):
         style = {t.id: track_style(t) for t in fit}
@@ -199,14 +202,15 @@ def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: i
     _, _, stopped = fit_student(model.net, rows, vrows, cfg=TripletConfig(seed=seed, num_threads=1, **settings),
                                 select=select, on_epoch=on_epoch, **options)
     secs = time.perf_counter() - t0
-    tag = "".join(f"_{k}{v}" for k, v in sorted({**options, "rhythm_lags": rhythm_lags}.items()) if v)
+    extra = {"rhythm_lags": rhythm_lags, "keep_tempo": int(keep_tempo)}
+    tag = "".join(f"_{k}{v}" for k, v in sorted({**options, **extra}.items()) if v)
     torch.save(model.net.state_dict(), cache / f"student_seed{seed}_init{init}{tag}.pt")  # the kept epoch, for analysis
     # the epoch fit_student kept (retrieval rule, no early stop), scored the bench_backbones way: a check of
     # the per-epoch scorer above (same figure as that epoch's "held_out")
     data = _vectors(library, held, CNNBackbone(model.eval(), hop_s=1.0), classes="style")
     record = {"seed": seed, "init": init, "features_head": info["features_head"], "kept": _score(data.X, data),
               "fit_tracks": len(fit), "val_tracks": len(val), "held_out_tracks": len(held), "epochs": log,
-              "train_s": round(secs, 1), "options": {**options, **({"rhythm_lags": rhythm_lags} if rhythm_lags else {})},
+              "train_s": round(secs, 1), "options": {**options, **{k: v for k, v in extra.items() if v}},
               "stopped": stopped}
     with out.open("a") as fh:
         fh.write(json.dumps(record) + "\n")
@@ -285,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--class-weight", type=float, default=0.0, help="fit_student's class_weight (0: off)")
     p.add_argument("--mask-bins", type=int, default=0, help="fit_student's mask_bins (0: off)")
     p.add_argument("--rhythm-lags", type=int, default=0, help="the student's rhythm branch, lags in frames (0: off)")
+    p.add_argument("--keep-tempo", action="store_true", help="the student's views are not time-stretched")
+    p.add_argument("--prepare-only", action="store_true", help="build the cached rows, train no student")
     args = p.parse_args(argv)
     out = Path(args.out)
     if not args.summary:
@@ -296,11 +302,18 @@ def main(argv: list[str] | None = None) -> int:
         library = demo_library(Path(args.workdir), n_tracks=36, duration_s=40.0)
         try:
             for seed in (int(s) for s in args.seeds.split(",")):
+                if args.prepare_only:
+                    info = _prepare(library, seed, Path(args.cache), keep_tempo=args.keep_tempo)[-1]
+                    print(json.dumps({"seed": seed, **info}), flush=True)
+                    continue
                 run_seed(library, seed=seed, epochs=args.epochs, cache=Path(args.cache), out=out, init=args.init,
                          options={"average_epochs": args.average_epochs, "class_weight": args.class_weight,
-                                  "mask_bins": args.mask_bins}, rhythm_lags=args.rhythm_lags)
+                                  "mask_bins": args.mask_bins}, rhythm_lags=args.rhythm_lags,
+                         keep_tempo=args.keep_tempo)
         finally:
             library.close()
+        if args.prepare_only:
+            return 0
     print(summary([json.loads(line) for line in out.read_text().splitlines() if line.strip()], patience=args.patience))
     return 0
 

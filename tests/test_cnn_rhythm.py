@@ -1,4 +1,5 @@
-"""Issue 19: the CNN's rhythm branch (onset-envelope autocorrelation of its own log-mel patch), option off."""
+"""Issue 19: the distilled CNN's tempo options, both off by default: the rhythm branch (onset-envelope
+autocorrelation of its own log-mel patch) and unstretched student views (``distill_keep_tempo``)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,45 @@ def test_job_setting_is_checked():
         check_job_student({"distill": None, "distill_rhythm_lags": 96})
     with pytest.raises(ValueError, match=r"distill_rhythm_lags must be an int in 0..126; got 200"):
         check_job_student({"distill": "features", "distill_rhythm_lags": 200})
+    check_job_student({"distill": "features", "distill_keep_tempo": True})
+    with pytest.raises(ValueError, match=r"distill_keep_tempo only apply with distill='features'; got distill=None"):
+        check_job_student({"distill": None, "distill_keep_tempo": True})
+    with pytest.raises(ValueError, match=r"distill_keep_tempo must be true or false; got 'yes'"):
+        check_job_student({"distill": "features", "distill_keep_tempo": "yes"})
+
+
+def test_keep_tempo_views_are_not_stretched(tmp_path, monkeypatch):
+    """``student_rows(stretch=False)``: every view as long as its track (no stretch), the other draws unchanged."""
+    import workbench.augment as augment_mod
+    from conftest import low_high_library
+    from test_cnn_backbone import _write
+
+    from workbench.augment_core import draw_params
+    from workbench.models.heads import EmbeddingHead
+    from workbench.train.cnn_distill import student_rows
+
+    settings_seen: list = []
+    original = augment_mod.augment
+
+    def recording(y, **kw):  # type: ignore[no-untyped-def]
+        settings_seen.append(kw["settings"])
+        return original(y, **kw)
+
+    monkeypatch.setattr(augment_mod, "augment", recording)
+    lib = low_high_library(tmp_path, _write)
+    try:
+        tracks = lib.tracks()[:2]
+        teacher = EmbeddingHead(202, out_dim=128).eval()
+        kept = student_rows(tracks, teacher, n_views=3, seed=0, stretch=False)
+        free = student_rows(tracks, teacher, n_views=3, seed=0)
+    finally:
+        lib.close()
+    assert [s.stretch_p for s in settings_seen] == [0.0] * 6 + [0.8] * 6
+    for t in tracks:  # 12-s clips: 10 windows a view, 4 views (the original and 3) when nothing is stretched
+        assert int(np.sum(kept.track_ids == t.id)) == 40
+    assert sorted(np.unique(free.track_ids, return_counts=True)[1].tolist()) != [40, 40]  # stretched views differ
+    a, b = draw_params(settings_seen[0], seed=5), draw_params(settings_seen[-1], seed=5)
+    assert a["time_stretch"] == {"should_apply": False} and all(a[k] == b[k] for k in ("pitch_shift", "gain", "noise"))
 
 
 def test_a_cnn_with_the_rhythm_branch_exports_whole(tmp_path):

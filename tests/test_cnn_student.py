@@ -158,7 +158,7 @@ def test_job_passes_the_student_options_and_records_them(tmp_path):
             _job(lib, exp)
         rc = cli.main([*base, "--distill", "features", "--set", "distill_average_epochs=2",
                        "--set", "distill_class_weight=0.5", "--set", "distill_mask_bins=8",
-                       "--set", "distill_rhythm_lags=8"])
+                       "--set", "distill_rhythm_lags=8", "--set", "distill_keep_tempo=true"])
     finally:
         lib.close()
     assert rc == 0
@@ -169,6 +169,7 @@ def test_job_passes_the_student_options_and_records_them(tmp_path):
     from workbench.models.cnn import load_cnn
 
     assert d["rhythm_lags"] == 8 and run.config["distill_rhythm_lags"] == 8
+    assert d["keep_tempo"] is True and run.config["distill_keep_tempo"] is True
     assert load_cnn(run.model_path).net.rhythm_lags == 8  # the saved network has the branch
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError
 from workbench.jobs import Job, JobRunner, _backbone_info, _track_docs
-from workbench.train.cnn_student import DISTILL_MODEL_DEFAULTS, DISTILL_STUDENT_DEFAULTS, check_job_student
+from workbench.train.cnn_student import DISTILL_STUDENT_DEFAULTS, DISTILL_TEMPO_DEFAULTS, check_job_student
 from workbench.train.finetune import FINETUNE_DEFAULTS
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8
                                            "openl3_weights": None, **FINETUNE_DEFAULTS, "distill": None,
                                            "blend": "auto", "blend_folds": 3,
                                            "early_stopping": "auto", **DISTILL_STUDENT_DEFAULTS,
-                                           **DISTILL_MODEL_DEFAULTS}
+                                           **DISTILL_TEMPO_DEFAULTS}
 
 
 def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -287,7 +287,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
 
         result = distill_cnn(library, cnn.net, train=train, val=val, test=test, classes=choice.classes, cfg=tcfg,
                              n_views=n_views, batch_size=distill_batch, progress=progress, on_epoch=runner.on_epoch,
-                             student={k: data_cfg[k] for k in DISTILL_STUDENT_DEFAULTS})
+                             student={k: data_cfg[k] for k in DISTILL_STUDENT_DEFAULTS},
+                             keep_tempo=bool(data_cfg.get("distill_keep_tempo")))
         test_embedded = embed(result.model, test.X)
     else:
         monitor = val if chosen is None else train.originals()  # folds: it only watches for collapse
