@@ -99,6 +99,11 @@ Neither option fixes draw 0 (>= 0.90 asked). Together they lift it by 0.07, abou
 initialisation gave in session 8 (0.814), so not clearly beyond the draw's noise; alone each is within it.
 With both, 021's nearest windows become 015's (4 of 5), while 015's stay trance (3) and progressive (1):
 the pair is half resolved. Defaults unchanged.
+
+Do they cost a draw where the CNN is ahead? Draw 4 afterwards (load 1-5, two students at once, 25-75 s per
+epoch): rhythm 96 on the cached rows 0.995 (cosine rule 0.995, epoch 11; session 8: 0.970, teacher 0.941);
+keep tempo + rhythm 96 0.994 (epoch 10), but its retrained teacher gives 0.921, not the cache's 0.941 (draw
+4's teacher does not reproduce; draw 0's does), so that row's students had other targets. Neither costs draw 4.
 """
 
 from __future__ import annotations
