@@ -8,7 +8,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from workbench.models.cnn import HOP_SAMPLES, SAMPLE_RATE_HZ, WINDOW_SAMPLES, build_cnn, cnn_checkpoint, load_cnn  # noqa: E402
+from workbench.models.cnn import (  # noqa: E402
+    HOP_SAMPLES,
+    SAMPLE_RATE_HZ,
+    WINDOW_SAMPLES,
+    build_cnn,
+    cnn_checkpoint,
+    load_cnn,
+)
 
 
 def _clicks(bpm: float, *, seed: int = 0, n: int = WINDOW_SAMPLES) -> np.ndarray:
@@ -89,10 +96,10 @@ def test_job_setting_is_checked():
 
 def test_keep_tempo_views_are_not_stretched(tmp_path, monkeypatch):
     """``student_rows(stretch=False)``: every view as long as its track (no stretch), the other draws unchanged."""
-    import workbench.augment as augment_mod
     from conftest import low_high_library
     from test_cnn_backbone import _write
 
+    import workbench.augment as augment_mod
     from workbench.augment_core import draw_params
     from workbench.models.heads import EmbeddingHead
     from workbench.train.cnn_distill import student_rows
