@@ -104,6 +104,10 @@ Do they cost a draw where the CNN is ahead? Draw 4 afterwards (load 1-5, two stu
 epoch): rhythm 96 on the cached rows 0.995 (cosine rule 0.995, epoch 11; session 8: 0.970, teacher 0.941);
 keep tempo + rhythm 96 0.994 (epoch 10), but its retrained teacher gives 0.921, not the cache's 0.941 (draw
 4's teacher does not reproduce; draw 0's does), so that row's students had other targets. Neither costs draw 4.
+Draw 3, rhythm 96 on the cached rows (load ~1, one student, 25-35 s per epoch): 0.782 (cosine rule 0.780,
+epoch 11; per epoch 0.75-0.79 over epochs 4-12) vs session 8's 0.708 and the teacher's 0.798 (class 0.5 +
+average 4: 0.804). So the rhythm branch alone: draw 0 +0.032, draw 3 +0.074, draw 4 +0.025 over the job's
+settings, with only draw 0 still short of the teacher by more than 0.02. One initialisation per draw.
 """
 
 from __future__ import annotations
