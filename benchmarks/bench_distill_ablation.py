@@ -78,7 +78,7 @@ def _cnn_score(library, net, tracks, *, seed: int) -> dict:
     return _score(data.X, data)
 
 
-def teacher_rows(library, fit, val, held, *, seed: int, views: int) -> tuple:
+def teacher_rows(library, fit, val, held, *, seed: int, views: int, stretch: bool = True) -> tuple:
     """Train the draw's feature-frontend teacher and build the student's rows.
 
     Parameters
@@ -91,6 +91,8 @@ def teacher_rows(library, fit, val, held, *, seed: int, views: int) -> tuple:
         The draw's seed (teacher, views).
     views : int >= 0
         Augmented views per fit track in the student's rows.
+    stretch : bool
+        Those views may be time-stretched (False: ``student_rows(stretch=False)``).
 
     Returns
     -------
@@ -108,7 +110,8 @@ def teacher_rows(library, fit, val, held, *, seed: int, views: int) -> tuple:
                             n_views=1, progress=False).model
     f = _vectors(library, held, FeatureFrontend(), classes="style")
     score = _score(embed(teacher, f.X), f)
-    return student_rows(fit, teacher, n_views=views, seed=seed), student_rows(val, teacher, n_views=0, seed=seed), score
+    return (student_rows(fit, teacher, n_views=views, seed=seed, stretch=stretch),
+            student_rows(val, teacher, n_views=0, seed=seed), score)
 
 
 def run_seed(library, tracks, *, seed: int, variants: list[str], views: int, out: Path, hold_out: int) -> None:

@@ -157,7 +157,8 @@ def test_job_passes_the_student_options_and_records_them(tmp_path):
         with pytest.raises(ValueError, match=r"distill_average_epochs only apply with distill='features'"):
             _job(lib, exp)
         rc = cli.main([*base, "--distill", "features", "--set", "distill_average_epochs=2",
-                       "--set", "distill_class_weight=0.5", "--set", "distill_mask_bins=8"])
+                       "--set", "distill_class_weight=0.5", "--set", "distill_mask_bins=8",
+                       "--set", "distill_rhythm_lags=8", "--set", "distill_keep_tempo=true"])
     finally:
         lib.close()
     assert rc == 0
@@ -165,6 +166,11 @@ def test_job_passes_the_student_options_and_records_them(tmp_path):
     d = run.metrics["distill"]
     assert (d["average_epochs"], d["class_weight"], d["mask_bins"]) == (2, 0.5, 8)
     assert d["student_stopped"] == "reached max_epochs=2; weights averaged over epochs 1-2"
+    from workbench.models.cnn import load_cnn
+
+    assert d["rhythm_lags"] == 8 and run.config["distill_rhythm_lags"] == 8
+    assert d["keep_tempo"] is True and run.config["distill_keep_tempo"] is True
+    assert load_cnn(run.model_path).net.rhythm_lags == 8  # the saved network has the branch
 
 
 def _job(lib, exp):  # type: ignore[no-untyped-def]

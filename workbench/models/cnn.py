@@ -137,14 +137,23 @@ class MelCNN(nn.Module):
         normalised input: 2 x 128 values) to the dense layer beside the convolutions' 2,048: the
         spectral statistics the feature frontend describes windows with, exact for any track
         (default False: the seed-004 network alone; the distilled CNN uses True).
+    rhythm_lags : int in [0, N_FRAMES - 2]
+        k >= 1: also feed the patch's rhythm to the dense layer (:meth:`rhythm`): the
+        autocorrelation of its onset-strength envelope at lags 1..k frames (k = 96: up to 2.2 s,
+        one 4/4 bar at 108 BPM or faster), the tempo and beat pattern a 3-s patch holds, which the
+        convolutions' mean over time cannot measure (default 0: off).
     """
 
     #: Rows per forward pass when embedding without gradients (activations of 64 patches: ~0.2 GB).
     eval_batch_size = 64
 
-    def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5, stats: bool = False) -> None:
+    def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5, stats: bool = False,
+                 rhythm_lags: int = 0) -> None:
         super().__init__()
         self.embedding_dim = check_int("embedding_dim", embedding_dim, min=1)
+        self.rhythm_lags = check_int("rhythm_lags", rhythm_lags, min=0, max=N_FRAMES - 2)
+        if self.rhythm_lags:  # kernel k picks the envelope k frames ahead: conv1d makes the lagged copies
+            self.register_buffer("lags", torch.eye(self.rhythm_lags + 1).unsqueeze(1))
         if not isinstance(stats, bool):
             raise ParameterError(f"stats must be True or False; got {stats!r}")
         self.stats = stats
@@ -157,7 +166,7 @@ class MelCNN(nn.Module):
             blocks += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
                        nn.MaxPool2d(2)]
         self.blocks = nn.Sequential(*blocks)
-        self.fc1 = nn.Linear(128 * (N_MELS // 8) + (2 * N_MELS if stats else 0), 256)
+        self.fc1 = nn.Linear(128 * (N_MELS // 8) + (2 * N_MELS if stats else 0) + self.rhythm_lags, 256)
         self.drop = SeededDropout(self.dropout)
         self.fc2 = nn.Linear(256, self.embedding_dim)
 
@@ -187,7 +196,34 @@ class MelCNN(nn.Module):
             mean = torch.mean(z, dim=3, keepdim=True)
             std = torch.sqrt(torch.mean((z - mean) * (z - mean), dim=3) + 1e-6)
             x = torch.cat([x, mean.flatten(1), std.flatten(1)], dim=1)
+        if self.rhythm_lags:
+            x = torch.cat([x, self.rhythm(patches)], dim=1)
         return F.relu(self.fc1(x))
+
+    def rhythm(self, patches: torch.Tensor) -> torch.Tensor:
+        """The patches' onset-envelope autocorrelation at lags 1..``rhythm_lags`` frames, over lag 0.
+
+        The onset strength is librosa's on a log-mel input (the mean over bands of the positive
+        frame-to-frame increase; :func:`librosa.onset.onset_strength`), less its mean over the
+        patch; its autocorrelation (zeros past the patch's end, as :func:`librosa.autocorrelate`)
+        is divided by its value at lag 0, so it lies in [-1, 1] at any level.
+
+        Parameters
+        ----------
+        patches : torch.Tensor [shape=(batch, N_MELS, N_FRAMES) or (batch, N_MELS * N_FRAMES)]
+            Log-mel patches.
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, rhythm_lags)]
+            Autocorrelation at lags 1, 2, ..., ``rhythm_lags`` frames (hop 512 / 22,050 Hz = 23.2 ms).
+        """
+        p = patches.reshape(patches.shape[0], N_MELS, N_FRAMES)
+        flux = torch.mean(F.relu(p[:, :, 1:] - p[:, :, :-1]), dim=1)  # (batch, N_FRAMES - 1)
+        env = flux - torch.mean(flux, dim=1, keepdim=True)
+        shifted = F.conv1d(F.pad(env, (0, self.rhythm_lags)).unsqueeze(1), self.lags)  # channel k: env[t + k]
+        ac = torch.sum(shifted * env.unsqueeze(1), dim=2)  # (batch, rhythm_lags + 1)
+        return ac[:, 1:] / torch.clamp(ac[:, :1], min=1e-6)
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         """Unit-length embeddings of log-mel patches.
@@ -219,6 +255,8 @@ class AudioCNN(nn.Module):
         The frontend's mel power floor.
     stats : bool
         The network's band-statistics branch (:class:`MelCNN`).
+    rhythm_lags : int >= 0
+        The network's rhythm branch (:class:`MelCNN`; 0: off).
 
     Attributes
     ----------
@@ -237,10 +275,10 @@ class AudioCNN(nn.Module):
     n_frames = N_FRAMES
 
     def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5, power_floor: float = POWER_FLOOR,
-                 stats: bool = False) -> None:
+                 stats: bool = False, rhythm_lags: int = 0) -> None:
         super().__init__()
         self.frontend = LogMel(power_floor=power_floor)
-        self.net = MelCNN(embedding_dim=embedding_dim, dropout=dropout, stats=stats)
+        self.net = MelCNN(embedding_dim=embedding_dim, dropout=dropout, stats=stats, rhythm_lags=rhythm_lags)
 
     @property
     def embedding_dim(self) -> int:
@@ -251,7 +289,11 @@ class AudioCNN(nn.Module):
         """Constructor arguments (with ``kind``) for a checkpoint."""
         config = {"kind": KIND, "embedding_dim": self.net.embedding_dim, "dropout": self.net.dropout,
                   "power_floor": self.frontend.power_floor}
-        return {**config, "stats": True} if self.net.stats else config  # older checkpoints lack the key
+        if self.net.stats:  # older checkpoints lack the key
+            config["stats"] = True
+        if self.net.rhythm_lags:  # likewise
+            config["rhythm_lags"] = self.net.rhythm_lags
+        return config
 
     def forward(self, samples: torch.Tensor) -> torch.Tensor:
         """Embeddings of audio windows.
@@ -277,7 +319,8 @@ class AudioCNN(nn.Module):
         return h.hexdigest()
 
 
-def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5, stats: bool = False) -> AudioCNN:
+def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5, stats: bool = False,
+              rhythm_lags: int = 0) -> AudioCNN:
     """A new :class:`AudioCNN` with initial weights (and dropout masks) drawn from ``seed``.
 
     Parameters
@@ -290,6 +333,8 @@ def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5, 
         The network's dropout.
     stats : bool
         The band-statistics branch (:class:`MelCNN`).
+    rhythm_lags : int >= 0
+        The rhythm branch (:class:`MelCNN`; 0: off).
 
     Returns
     -------
@@ -298,7 +343,7 @@ def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5, 
     """
     check_int("seed", seed, min=0)
     generator = torch.Generator().manual_seed(int(seed))
-    model = AudioCNN(embedding_dim=embedding_dim, dropout=dropout, stats=stats)
+    model = AudioCNN(embedding_dim=embedding_dim, dropout=dropout, stats=stats, rhythm_lags=rhythm_lags)
     for module in model.net.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)

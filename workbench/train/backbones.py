@@ -85,7 +85,7 @@ def backbone_by_name(name: str = "auto", *, size: int = 512,
 
 
 def cnn_backbone(weights: str | os.PathLike[str] | None = None, *, hop_s: float = 0.5, seed: int = 0,
-                 search: bool = True, stats: bool = False) -> Backbone:
+                 search: bool = True, stats: bool = False, rhythm_lags: int = 0) -> Backbone:
     """The CNN backbone: from ``weights``, else ``$WORKBENCH_CNN_WEIGHTS``, else the newest run that trained it, else untrained.
 
     Parameters
@@ -102,6 +102,8 @@ def cnn_backbone(weights: str | os.PathLike[str] | None = None, *, hop_s: float 
     stats : bool
         Initial weights with the band-statistics branch (:class:`workbench.models.cnn.MelCNN`; the
         distilled CNN's); weights read from a file keep their own architecture.
+    rhythm_lags : int >= 0
+        Initial weights with the rhythm branch (:class:`workbench.models.cnn.MelCNN`; 0: off), as ``stats``.
 
     Returns
     -------
@@ -131,7 +133,8 @@ def cnn_backbone(weights: str | os.PathLike[str] | None = None, *, hop_s: float 
         if found is not None:
             run_id, model_path = found
             return CNNBackbone(load_cnn(model_path), hop_s=hop_s, trained=f"run {run_id}")
-    return CNNBackbone(build_cnn(seed=seed, stats=stats), hop_s=hop_s, trained=f"untrained (seed {seed})")
+    return CNNBackbone(build_cnn(seed=seed, stats=stats, rhythm_lags=rhythm_lags), hop_s=hop_s,
+                       trained=f"untrained (seed {seed})")
 
 
 def latest_cnn_run(root: str | os.PathLike[str] | None = None) -> tuple[str, str] | None:

@@ -114,7 +114,7 @@ class StudentRows:
 
 
 def student_rows(tracks: list[Track], teacher: Any, *, n_views: int, seed: int,
-                 hop_s: float = HOP_S, max_windows: int = MAX_WINDOWS) -> StudentRows:
+                 hop_s: float = HOP_S, max_windows: int = MAX_WINDOWS, stretch: bool = True) -> StudentRows:
     """The student's windows of ``tracks`` (and of ``n_views`` augmented views each) with their targets.
 
     Parameters
@@ -131,7 +131,12 @@ def student_rows(tracks: list[Track], teacher: Any, *, n_views: int, seed: int,
         Seconds between window starts.
     max_windows : int >= 1
         Most windows per track and view (evenly spread).
+    stretch : bool
+        The views may be time-stretched (the training views' settings); False: never (the job's
+        ``distill_keep_tempo``), every other draw the same.
     """
+    import dataclasses
+
     import torch
 
     from workbench import audio
@@ -143,6 +148,8 @@ def student_rows(tracks: list[Track], teacher: Any, *, n_views: int, seed: int,
     from workbench.train.views import training_view_settings
 
     frontend, logmel, settings = FeatureFrontend(), LogMel(), training_view_settings()
+    if not stretch:
+        settings = dataclasses.replace(settings, stretch_p=0.0)
     patches, targets, feats, tids = [], [], [], []
     for t in tracks:
         try:
@@ -408,7 +415,7 @@ def _feature_probe(net: Any, train: StudentRows, weight: float, *, seed: int) ->
 def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet,
                 classes: Any, cfg: TripletConfig, n_views: int, batch_size: int | None = None,
                 progress: bool = True, on_epoch: OnEpoch | None = None,
-                student: Mapping[str, Any] | None = None) -> TripletResult:
+                student: Mapping[str, Any] | None = None, keep_tempo: bool = False) -> TripletResult:
     """The whole distillation: teacher, targets, student; metrics like :func:`~workbench.train.triplet.train_triplet`'s.
 
     Parameters
@@ -435,6 +442,8 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     student : mapping, optional
         The job's ``distill_*`` student options (:data:`~workbench.train.cnn_student.DISTILL_STUDENT_DEFAULTS`:
         weight averaging, class term, masked patches); None: all off.
+    keep_tempo : bool
+        The student's views are never time-stretched (:func:`student_rows`' ``stretch=False``).
     """
     import numpy as np
 
@@ -449,7 +458,8 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     t0 = time.perf_counter()
     teacher = train_teacher(library, parts, classes=classes, cfg=cfg, out_dim=int(net.embedding_dim),
                             n_views=n_views, progress=progress)
-    rows = student_rows(parts["train"], teacher.model, n_views=max(n_views, STUDENT_VIEWS), seed=cfg.seed)
+    rows = student_rows(parts["train"], teacher.model, n_views=max(n_views, STUDENT_VIEWS), seed=cfg.seed,
+                        stretch=not keep_tempo)
     val_rows = student_rows(parts["val"], teacher.model, n_views=0, seed=cfg.seed)
     if options["class_weight"] > 0:
         rows.classes = np.array([str(classes[int(t)]) for t in rows.track_ids])
@@ -472,7 +482,8 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         "student_views": max(n_views, STUDENT_VIEWS), "rows_per_epoch": min(len(rows.patches), ROWS_PER_EPOCH),
         "max_windows": MAX_WINDOWS, "feature_weight": FEATURE_WEIGHT, "prepare_s": round(prep_s, 1),
         "select_by": SELECT_BY if select is not None else "cosine",
-        "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1), **options, "student_stopped": stopped}
+        "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1), **options,
+        "rhythm_lags": int(getattr(net, "rhythm_lags", 0)), "keep_tempo": bool(keep_tempo), "student_stopped": stopped}
     config = {**cfg.to_dict(), "distill": "features", "distill_batch_size": batch_size or BATCH_SIZE}
     return TripletResult(model=net, history=history, metrics=metrics, config=config, stopped_reason=stopped,
                          best_epoch=best_epoch, data={"train_rows": len(rows.patches), "val_rows": len(val),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError
 from workbench.jobs import Job, JobRunner, _backbone_info, _track_docs
-from workbench.train.cnn_student import DISTILL_STUDENT_DEFAULTS, check_job_student
+from workbench.train.cnn_student import DISTILL_STUDENT_DEFAULTS, DISTILL_TEMPO_DEFAULTS, check_job_student
 from workbench.train.finetune import FINETUNE_DEFAULTS
 
 if TYPE_CHECKING:
@@ -45,7 +45,8 @@ EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
                                            "openl3_weights": None, **FINETUNE_DEFAULTS, "distill": None,
                                            "blend": "auto", "blend_folds": 3,
-                                           "early_stopping": "auto", **DISTILL_STUDENT_DEFAULTS}
+                                           "early_stopping": "auto", **DISTILL_STUDENT_DEFAULTS,
+                                           **DISTILL_TEMPO_DEFAULTS}
 
 
 def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -164,7 +165,8 @@ def resolve_backbone(backbone: Backbone | None, data_cfg: dict[str, Any], *, see
         from workbench.train.backbones import cnn_backbone
 
         backbone = cnn_backbone(data_cfg.get("openl3_weights"), seed=seed, search=False,
-                                stats=data_cfg.get("distill") is not None)  # distilled: with band statistics
+                                stats=data_cfg.get("distill") is not None,  # distilled: with band statistics
+                                rhythm_lags=int(data_cfg.get("distill_rhythm_lags") or 0))
     b = backbone if backbone is not None else backbone_by_name(
         data_cfg.get("backbone") or "auto", size=data_cfg.get("size", 512), weights=data_cfg.get("openl3_weights"))
     data_cfg["backbone"] = "features" if isinstance(b, FeatureFrontend) else str(b.name).split("-")[0]
@@ -288,7 +290,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
 
         result = distill_cnn(library, cnn.net, train=train, val=val, test=test, classes=choice.classes, cfg=tcfg,
                              n_views=n_views, batch_size=distill_batch, progress=progress, on_epoch=runner.on_epoch,
-                             student={k: data_cfg[k] for k in DISTILL_STUDENT_DEFAULTS})
+                             student={k: data_cfg[k] for k in DISTILL_STUDENT_DEFAULTS},
+                             keep_tempo=bool(data_cfg.get("distill_keep_tempo")))
         test_embedded = embed(result.model, test.X)
     else:
         monitor = val if chosen is None else train.originals()  # folds: it only watches for collapse
