@@ -71,7 +71,10 @@ Also measured on draw 0: the normalised mean of two students' embeddings (this o
 0.731 and 0.810 alone) gives 0.788, between its members (draw 3, this one + session 8's: 0.795 vs 0.804 and
 0.708), so a 2-init average is not kept. Masked patches instead of the class term on draw 0 (``--mask-bins 16
 --average-epochs 4``, load ~5, 14 min): kept 0.741, per epoch 0.70-0.75 over epochs 6-12: within the draw's noise.
-Draw 0 is still 0.18 behind: target missed; the options stay off (not better on every draw; the lead decides on
+Draw 1 with the same options (lead, session 10, load 2-14, ``nice -n 15``, ~70 min): kept 0.982 (cosine rule 0.986,
+epoch 12; retrieval rule 0.938, epoch 10), features + head 0.906. So over the five draws with class 0.5 + average 4:
+0.731 / 0.982 / 1.000 / 0.804 / 0.935, mean 0.890 vs features + head 0.894 (mean gap -0.004, within 0.02; worst
+-0.186 at draw 0). Draw 0 is still 0.18 behind: target missed; the options stay off (not better on every draw; the lead decides on
 the class term, which closes draw 3 and keeps draws 2 and 4 within 0.01 of the teacher or above).
 
 Session 10 (2026-12-06, shared 2-core CPU, load 8-14 from 10:04 to 11:10, three students at once, one torch
