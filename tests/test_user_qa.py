@@ -302,3 +302,16 @@ def test_runs_list_shows_a_dash_for_a_metric_the_kind_has_not(tmp_path, capsys):
     rows = [ln.split() for ln in out.splitlines()[1:]]
     assert {r[2] for r in rows} >= {"embeddings", "sections"} or {r[1] for r in rows} >= {"embeddings", "sections"}
     assert all("-" in r for r in rows)
+
+
+def test_a_sections_run_says_what_self_training_and_label_families_did():
+    from workbench.commands.train import sections_option_lines
+
+    assert sections_option_lines({"warnings": []}) == []  # options off: nothing said
+    lines = sections_option_lines({
+        "self_training": {"pseudo_windows": 379, "pseudo_tracks": 3, "pool_tracks": 4, "threshold": 0.9, "weight": 0.5},
+        "label_families": {"families": {"edm": {"labels": ["intro", "build", "drop", "outro"], "tracks": 5.0},
+                                        "song": {"labels": ["intro", "verse", "chorus", "outro"], "tracks": 2.0}}}})
+    assert lines[0] == ("self-training: 379 pseudo-labelled windows on 3 of 4 unlabelled tracks (confidence >= 0.9, "
+                        "weight 0.5; never scored)")
+    assert lines[1] == "label families: intro/build/drop/outro (5 tracks); intro/verse/chorus/outro (2 tracks)"

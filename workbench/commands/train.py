@@ -182,9 +182,33 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.train_kind != "embeddings":  # (embeddings_lines says the embeddings run's)
         from workbench.runs import load_run
 
-        for w in load_run(run_path).metrics.get("warnings") or []:
+        metrics = load_run(run_path).metrics
+        for line in sections_option_lines(metrics):
+            print(line)
+        for w in metrics.get("warnings") or []:
             print(f"warning: {w}")
     return 0
+
+
+def sections_option_lines(metrics: dict[str, Any]) -> list[str]:
+    """What a sections run's optional self-training and label families did, one line each (none when off).
+
+    Parameters
+    ----------
+    metrics : dict
+        The run's ``metrics.json``.
+    """
+    lines = []
+    st = metrics.get("self_training")
+    if st:
+        lines.append(f"self-training: {st.get('pseudo_windows', 0)} pseudo-labelled windows on "
+                     f"{st.get('pseudo_tracks', 0)} of {st.get('pool_tracks', 0)} unlabelled tracks (confidence >= "
+                     f"{st.get('threshold')}, weight {st.get('weight')}; never scored)")
+    families = (metrics.get("label_families") or {}).get("families")
+    if families:
+        lines.append("label families: " + "; ".join(f"{'/'.join(f['labels'])} ({f['tracks']:g} tracks)"
+                                                   for f in families.values()))
+    return lines
 
 
 def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
