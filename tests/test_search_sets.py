@@ -14,8 +14,8 @@ CAMELOT = [f"{i}{c}" for i in range(1, 13) for c in "AB"]
 
 
 def make_index(*, n: int = 1500, dim: int = 32, groups: int = 40, seed: int = 0, spread: float = 0.6,
-               duplicates: bool = False) -> TrackSetIndex:
-    """Seeded clustered window sets with some no-beat tracks (and, optionally, exact duplicate tracks: ties)."""
+               duplicates: bool = False, no_key: float = 0.05) -> TrackSetIndex:
+    """Seeded clustered window sets with some no-beat and no-key tracks (and, optionally, exact duplicates: ties)."""
     rng = np.random.default_rng(seed)
     counts = rng.integers(1, 13, size=n)
     offsets = np.concatenate([[0], np.cumsum(counts)])
@@ -32,6 +32,7 @@ def make_index(*, n: int = 1500, dim: int = 32, groups: int = 40, seed: int = 0,
     bpm = rng.uniform(90, 150, size=n)
     bpm[rng.random(n) < 0.1] = np.nan
     key, energy = rng.integers(0, 24, size=n), rng.integers(1, 11, size=n)
+    key[np.random.default_rng(seed + 1).random(n) < no_key] = -1  # drums only: no key (own stream: the rest as before)
     if duplicates:
         bpm[1:11], key[1:11], energy[1:11] = bpm[0], key[0], energy[0]
     index = index_from_arrays(TrackSetIndex, np.arange(100, 100 + n), windows, offsets, bpm=bpm, key=key,
@@ -164,3 +165,27 @@ def test_index_from_arrays_equals_adding_track_by_track():
                           bpm=np.array([np.nan if i == 3 else 100.0 + i for i in range(20)]),
                           key=camelot_index(np.array(CAMELOT[:20], dtype=object)), energy=1 + np.arange(20) % 10)
     assert same(a.similar(4, k=6), b.similar(4, k=6, method="pruned"))
+
+
+def test_a_track_with_no_key_is_matched_without_the_key_term():
+    """Drums only (no key): the key term is left out of its scores, and its explanation says so."""
+    rng = np.random.default_rng(3)
+    index = TrackSetIndex(16)
+    base = rng.normal(size=(4, 16))
+    for tid, camelot in ((1, "8A"), (2, "8A"), (3, None), (4, "3B")):
+        index.add(tid, base + 0.3 * rng.normal(size=(4, 16)), bpm=124.0, camelot=camelot, energy=6)
+    w = {"vibe": 0.5, "tempo": 0.2, "key": 0.2, "energy": 0.1}
+    got = {m.id: m for m in index.similar(1, k=3, weights=w)}
+    drums = got[3]
+    assert drums.key is None and drums.key_to is None and "key unknown (drums only)" in drums.explanation
+    assert "key:" not in drums.explanation
+    # the weighted mean of the known terms only (tempo 1, energy 1): not a key score of 0, not a made-up one
+    assert drums.score == pytest.approx((0.5 * drums.vibe + 0.2 + 0.1) / 0.8, abs=1e-6)
+    assert got[2].key == 1.0 and "key: 8A (same)" in got[2].explanation
+    # the drum track as the query: tempo and energy still count, no key term anywhere
+    for m in index.similar(3, k=3, weights=w):
+        assert m.key is None and m.key_from is None and m.tempo == 1.0 and "key unknown (drums only)" in m.explanation
+    q = SetQuery(base, bpm=124.0, camelot=None, energy=6)
+    assert all(m.key is None for m in index.similar(q, k=3, weights=w))
+    assert same(index.similar(q, k=3, weights=w, method="pruned"), index.similar(q, k=3, weights=w, method="exact"))
+

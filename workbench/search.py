@@ -62,7 +62,7 @@ class SimilarTrack:
         return f"{m.score:.2f}  {self.track.name}  —  {m.explanation}"
 
 
-def _signature(track: Track, meta: tuple[float | None, str, int]) -> str:
+def _signature(track: Track, meta: tuple[float | None, str | None, int]) -> str:
     """What an index row was built from: file contents and the analysis used."""
     bpm, camelot, energy = meta
     tempo = "none" if bpm is None else f"{bpm:.3f}"
@@ -247,8 +247,8 @@ class LibrarySearch:
         self.index, self._bounds_ready = index, False
         return self
 
-    def _tracks(self) -> tuple[list[Track], list[tuple[float | None, str, int]]]:
-        """Analysed tracks and their (BPM or None, Camelot, energy); ``skipped`` lists those with no beat."""
+    def _tracks(self) -> tuple[list[Track], list[tuple[float | None, str | None, int]]]:
+        """Analysed tracks and their (BPM or None, Camelot or None, energy); ``skipped`` lists those with no beat."""
         tracks, meta, self.skipped = [], [], []
         for t in self.library.tracks():
             a = track_analysis(self.library, t, compute=False)
@@ -257,7 +257,7 @@ class LibrarySearch:
             if a.bpm is None:
                 self.skipped.append(t)
             tracks.append(t)
-            meta.append((a.bpm, a.camelot, a.energy))
+            meta.append((a.bpm, a.camelot if a.has_key else None, a.energy))  # drums only: no key to match
         return tracks, meta
 
     def _rows(self) -> tuple[list[Track], list[np.ndarray], list[tuple[float | None, str, int]]]:
@@ -418,7 +418,7 @@ class LibrarySearch:
             raise
         except Exception as exc:  # pyloudnorm's or librosa's ValueError, an OSError: say so, by name
             raise AudioError(f"{name}: cannot analyse or embed this file: {failure_reason(exc)}", path=name) from exc
-        return SetQuery(self._standardize(windows), a.bpm, a.camelot, a.energy)
+        return SetQuery(self._standardize(windows), a.bpm, a.camelot if a.has_key else None, a.energy)
 
     def _check_dim(self, vector: np.ndarray, name: str) -> None:
         """Refuse a vector whose length is not the index's dimension."""

@@ -64,8 +64,9 @@ class Match:
         vector (its tempo, key and energy are unknown).
     bpm_delta : float or None
         Candidate minus query tempo in BPM, after half/double-time matching.
-    key_from, key_to : str
-        Query and candidate Camelot codes (``key_from`` is ``None`` for a raw vector query).
+    key_from, key_to : str or None
+        Query and candidate Camelot codes (``key_from`` is ``None`` for a raw vector query; either is
+        ``None`` for a track with no key, drums only).
     energy_delta : int or None
         Candidate minus query energy level.
     explanation : str
@@ -81,7 +82,7 @@ class Match:
     energy: float | None
     bpm_delta: float | None
     key_from: str | None
-    key_to: str
+    key_to: str | None
     energy_delta: int | None
     explanation: str
 
@@ -92,8 +93,9 @@ class Match:
                 continue
             if not (isinstance(value, float) and 0.0 <= value <= 1.0):
                 raise ParameterError(f"Match.{name} must be a float in [0, 1]; got {value!r}")
-        if self.key_to not in CAMELOT_CODES or (self.key_from is not None and self.key_from not in CAMELOT_CODES):
-            raise ParameterError(f"Match keys must be canonical Camelot codes; got {self.key_from!r}, {self.key_to!r}")
+        if any(k is not None and k not in CAMELOT_CODES for k in (self.key_from, self.key_to)):
+            raise ParameterError(f"Match keys must be canonical Camelot codes or None (no key); got {self.key_from!r}, "
+                                 f"{self.key_to!r}")
 
 
 def format_explanation(
@@ -105,6 +107,7 @@ def format_explanation(
     energy_delta: int | None = None,
     tempo_unknown: bool = False,
     tempo_match: str | None = None,
+    key_unknown: bool = False,
 ) -> str:
     """The one-line explanation of a match.
 
@@ -119,6 +122,8 @@ def format_explanation(
       reads ``"Δ+6 BPM (half time)"``, not a 58 BPM gap);
     * ``"key: 8A (same)"`` or ``"key: 8A→9A (compatible)"`` with ``relative``, ``compatible``,
       ``two steps`` or ``clash`` (see :func:`~workbench.similarity.key_relation`);
+    * ``"key unknown (drums only)"`` with ``key_unknown`` (query or match has no key: the key term is
+      left out of the score, not scored 0);
     * ``"energy +1"`` / ``"energy -2"`` / ``"energy same"``.
 
     * ``"tempo unknown (no beat)"`` with ``tempo_unknown`` (query or match has no steady beat:
@@ -138,6 +143,8 @@ def format_explanation(
         Energy level difference.
     tempo_unknown : bool
         Say that the tempo could not be compared.
+    key_unknown : bool
+        Say that the keys could not be compared.
     tempo_match : {"half", "double"} or None
         Which multiple of the query's tempo ``bpm_delta`` is measured from (:func:`tempo_match_of`);
         None: the query's own tempo.
@@ -150,7 +157,9 @@ def format_explanation(
         rounded = int(math.copysign(math.floor(abs(bpm_delta) + 0.5), bpm_delta))
         parts.append(("same BPM" if rounded == 0 else f"Δ{rounded:+d} BPM")
                      + (f" ({tempo_match} time)" if tempo_match in ("half", "double") else ""))
-    if key_from is not None and key_to is not None:
+    if key_unknown:
+        parts.append("key unknown (drums only)")
+    elif key_from is not None and key_to is not None:
         relation = key_relation(key_from, key_to)
         if relation == "same":
             parts.append(f"key: {key_from} (same)")

@@ -70,8 +70,8 @@ class SetQuery:
         Window vectors in the index's space (any scale: L2-normalised here).
     bpm : float > 0 or None
         Tempo in BPM; None when the audio has no steady beat (the tempo term is then unknown).
-    camelot : str
-        Camelot key code.
+    camelot : str or None
+        Camelot key code; None when the audio has no key (drums only: the key term is then unknown).
     energy : int in 1..10
         Energy level.
     weights : np.ndarray [shape=(m,)] or None
@@ -82,7 +82,7 @@ class SetQuery:
 
     windows: np.ndarray
     bpm: float | None
-    camelot: str
+    camelot: str | None
     energy: int
     weights: np.ndarray | None = None
     symmetric: bool = False
@@ -97,6 +97,11 @@ class _Resolved:
     energy: int | None
     self_row: int | None
     symmetric: bool = False
+
+
+def _key_code(camelot: str | None) -> int:
+    """The key index of a Camelot code (``camelot_index``), or -1 for None: a track with no key."""
+    return -1 if camelot is None else int(camelot_index(np.array([camelot], dtype=object))[0])
 
 
 class TrackSetIndex:
@@ -168,7 +173,7 @@ class TrackSetIndex:
         return int(hit[0])
 
     # -- mutation --------------------------------------------------------------------------
-    def add(self, track_id: int, windows: np.ndarray, *, bpm: float | None, camelot: str, energy: int,
+    def add(self, track_id: int, windows: np.ndarray, *, bpm: float | None, camelot: str | None, energy: int,
             weights: np.ndarray | None = None) -> None:
         """Add one track.
 
@@ -180,8 +185,8 @@ class TrackSetIndex:
             Its window vectors (L2-normalised here).
         bpm : float > 0 or None
             Tempo; None for a track with no steady beat.
-        camelot : str
-            Camelot key code.
+        camelot : str or None
+            Camelot key code; None for a track with no key (drums only), stored as -1.
         energy : int in 1..10
             Energy level.
         weights : np.ndarray [shape=(m,)] or None
@@ -201,7 +206,7 @@ class TrackSetIndex:
             raise ParameterError(f"bpm must be a number > 0 or None; got {bpm!r}")
         if isinstance(energy, bool) or not isinstance(energy, (int, np.integer)) or not 1 <= int(energy) <= 10:
             raise ParameterError(f"energy must be an integer in 1..10; got {energy!r}")
-        key = int(camelot_index(np.array([camelot], dtype=object))[0])
+        key = _key_code(camelot)
         self._bounds = None
         self._ids = np.append(self._ids, np.int64(track_id))
         self._windows = np.vstack([self._windows, w])
@@ -359,7 +364,7 @@ class TrackSetIndex:
             return _Resolved(q, qw, bpm, int(self._key[row]), int(self._energy[row]), row, symmetric=True)
         if isinstance(query, SetQuery):
             q, qw = self._window_set(query.windows, query.weights, "query windows")
-            key = int(camelot_index(np.array([query.camelot], dtype=object))[0])
+            key = _key_code(query.camelot)
             return _Resolved(q, qw, query.bpm, key, int(query.energy), None, symmetric=bool(query.symmetric))
         if isinstance(query, np.ndarray):
             q, qw = self._window_set(query, None, "query vector")
@@ -424,7 +429,7 @@ class TrackSetIndex:
         order = top_k_order(score, self._ids[rows], k)
         out = []
         known = r.key is not None
-        key_from = code_at(r.key) if known else None
+        key_from = code_at(r.key) if known and r.key >= 0 else None
         for pos in order.tolist():
             s = float(score[pos])
             if min_score is not None and s < min_score:
@@ -433,14 +438,17 @@ class TrackSetIndex:
             d = float(t["delta"][pos]) if (known and t_known) else None
             ed = int(t["e_delta"][pos]) if known else None
             row = int(rows[pos])
-            key_to = code_at(int(self._key[row]))
+            key_to = code_at(int(self._key[row])) if self._key[row] >= 0 else None
+            k_known = bool(t["key_known"][pos])
             out.append(Match(
                 id=int(self._ids[row]), score=s, vibe=float(vibe[pos]),
                 tempo=float(t["tempo"][pos]) if (known and t_known) else None,
-                key=float(t["keys"][pos]) if known else None, energy=float(t["energies"][pos]) if known else None,
+                key=float(t["keys"][pos]) if (known and k_known) else None,
+                energy=float(t["energies"][pos]) if known else None,
                 bpm_delta=d, key_from=key_from, key_to=key_to, energy_delta=ed,
                 explanation=format_explanation(vibe=float(vibe[pos]), bpm_delta=d, key_from=key_from, key_to=key_to,
                                                energy_delta=ed, tempo_unknown=known and not t_known,
+                                               key_unknown=known and not k_known,
                                                tempo_match=tempo_match_of(r.bpm, float(self._bpm[row]), d))))
         return out
 

@@ -350,35 +350,40 @@ def set_terms(bpm: np.ndarray, key: np.ndarray, energy: np.ndarray, vibe: np.nda
     Parameters
     ----------
     bpm, key, energy : np.ndarray [shape=(r,)]
-        The tracks' tempo (NaN: unknown), key index and energy.
+        The tracks' tempo (NaN: unknown), key index (-1: no key, drums only) and energy.
     vibe : np.ndarray [shape=(r,)]
         Their calibrated vibe in [0, 1].
     w : Weights
-        Term weights; the tempo term is left out of the weighted mean where a tempo is unknown.
+        Term weights; the tempo (key) term is left out of the weighted mean where a tempo (key) is unknown.
     bpm_q, key_q, energy_q : float, int, int or None
-        The query's; ``key_q=None``: a raw vector query, only the vibe is known.
+        The query's; ``key_q=None``: a raw vector query, only the vibe is known; ``key_q=-1``: the
+        query has no key (its tempo and energy still count).
 
     Returns
     -------
     dict of str to np.ndarray [shape=(r,)]
-        ``score``, ``tempo_known``, ``delta``, ``tempo``, ``keys``, ``energies``, ``e_delta``.
+        ``score``, ``tempo_known``, ``key_known``, ``delta``, ``tempo``, ``keys``, ``energies``, ``e_delta``.
     """
     n = vibe.shape[0]
     if key_q is None:
         z = np.zeros(n)
-        return {"score": np.clip(vibe.copy(), 0.0, 1.0), "tempo_known": np.zeros(n, dtype=bool), "delta": z,
+        return {"score": np.clip(vibe.copy(), 0.0, 1.0), "tempo_known": np.zeros(n, dtype=bool),
+                "key_known": np.zeros(n, dtype=bool), "delta": z,
                 "tempo": z, "keys": z, "energies": z, "e_delta": np.zeros(n, np.int64)}
     tempo_known = np.isfinite(bpm) & (bpm_q is not None)
     delta = _tempo_delta(bpm_q if bpm_q is not None else 1.0, np.where(tempo_known, bpm, 1.0))
     tempo = np.where(tempo_known, _tempo_from_delta(delta), 0.0)
-    keys = _key_tables()[1][key_q][key]
+    key_known = (np.asarray(key) >= 0) & (key_q >= 0)
+    keys = np.where(key_known, _key_tables()[1][max(key_q, 0)][np.maximum(key, 0)], 0.0)
     e_delta = energy.astype(np.int64) - int(energy_q)  # type: ignore[arg-type]
     energies = _energy_table()[np.abs(e_delta)]
     wt = np.where(tempo_known, w.tempo, 0.0)
-    total = w.vibe + wt + w.key + w.energy
-    num = w.vibe * vibe + wt * tempo + w.key * keys + w.energy * energies
+    wk = np.where(key_known, w.key, 0.0)
+    total = w.vibe + wt + wk + w.energy
+    num = w.vibe * vibe + wt * tempo + wk * keys + w.energy * energies
     score = np.clip(np.divide(num, total, out=np.zeros(n), where=total > 0), 0.0, 1.0)
-    return {"score": score, "tempo_known": tempo_known, "delta": delta, "tempo": tempo, "keys": keys,
+    return {"score": score, "tempo_known": tempo_known, "key_known": key_known, "delta": delta, "tempo": tempo,
+            "keys": keys,
             "energies": energies, "e_delta": e_delta}
 
 

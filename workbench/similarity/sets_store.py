@@ -125,7 +125,7 @@ def index_from_arrays(cls: type[TrackSetIndex], ids: np.ndarray, windows: np.nda
     bpm : np.ndarray [shape=(n,)]
         Tempo in BPM (NaN: no steady beat).
     key : np.ndarray [shape=(n,), dtype=int]
-        Camelot key index 0..23 (:func:`~workbench.similarity.scores.camelot_index`).
+        Camelot key index 0..23 (:func:`~workbench.similarity.scores.camelot_index`); -1: no key (drums only).
     energy : np.ndarray [shape=(n,), dtype=int]
         Energy 1..10.
     wweights : np.ndarray [shape=(W,)] or None
@@ -153,8 +153,8 @@ def index_from_arrays(cls: type[TrackSetIndex], ids: np.ndarray, windows: np.nda
     for name, a in arrays.items():
         if a.shape != (n,):
             raise ParameterError(f"{name} must have shape ({n},); got {a.shape}")
-    if ((arrays["key"] < 0) | (arrays["key"] > 23)).any() or ((arrays["energy"] < 1) | (arrays["energy"] > 10)).any():
-        raise ParameterError("key must be in 0..23 and energy in 1..10; got values outside")
+    if ((arrays["key"] < -1) | (arrays["key"] > 23)).any() or ((arrays["energy"] < 1) | (arrays["energy"] > 10)).any():
+        raise ParameterError("key must be in 0..23 (-1: no key) and energy in 1..10; got values outside")
     ww = np.ones(windows.shape[0], np.float32) if wweights is None else np.asarray(wweights, np.float32)
     if ww.shape != (windows.shape[0],) or not (ww > 0).all():
         raise ParameterError(f"wweights must be {windows.shape[0]} positive numbers; got shape {ww.shape}")
