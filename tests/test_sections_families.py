@@ -174,3 +174,11 @@ def test_tracks_using_two_families_form_a_family_of_every_label():
     p /= p.sum(axis=1, keepdims=True)
     out = segments_for(tr, p, CLASSES, grammar=g)
     assert [s.label for s in out] == list(house) and out[0].family == "/".join(CLASSES)
+
+
+def test_decoding_with_no_family_is_refused_by_name():
+    from workbench.train.sections.families import LabelFamilies
+
+    empty = LabelFamilies(labels=(), grammars=(), log_prior=np.zeros(0), tracks=())
+    with pytest.raises(ParameterError, match="label families must hold at least one family to decode with; got 0"):
+        empty.decode(np.full((8, 2), 0.5), np.arange(0, 8, 4), ("intro", "drop"))

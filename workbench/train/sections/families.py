@@ -231,7 +231,8 @@ class LabelFamilies:
             scores[self.names[f]] = total
             if best is None or total > best[0]:
                 best = (total, f, segs, idx)
-        assert best is not None
+        if best is None:
+            raise ParameterError(f"label families must hold at least one family to decode with; got {len(self.labels)}")
         _, f, segs, idx = best
         edges = np.append(starts, p.shape[0])
         out = []
