@@ -218,11 +218,11 @@ def test_a_half_or_double_time_delta_says_so() -> None:
 
     # 89.9 BPM against a 120.2 BPM query is nearest half time (60.1): +29.8 from it, not -30.3 from 120.2
     d = float(tempo_delta(120.2, 89.9))
-    assert tempo_match_of(120.2, 89.9, d) == "half"
+    assert tempo_match_of(120.2, 89.9) == "half"
     assert format_explanation(vibe=0.6, bpm_delta=d, tempo_match="half") == "similar vibe (60%); Δ+30 BPM (half time)"
-    assert tempo_match_of(70.0, 141.0, float(tempo_delta(70.0, 141.0))) == "double"
-    assert tempo_match_of(128.0, 130.0, float(tempo_delta(128.0, 130.0))) is None
-    assert tempo_match_of(None, 130.0, 2.0) is None and tempo_match_of(float("nan"), 130.0, 2.0) is None
+    assert tempo_match_of(70.0, 141.0) == "double" and tempo_delta(70.0, 141.0) == pytest.approx(1.0)
+    assert tempo_match_of(128.0, 130.0) is None
+    assert tempo_match_of(None, 130.0) is None and tempo_match_of(float("nan"), 130.0) is None
 
 
 def test_match_explanation_end_to_end():

@@ -170,22 +170,23 @@ def format_explanation(
     return "; ".join(parts)
 
 
-def tempo_match_of(bpm_query: float | None, bpm_match: float | None, bpm_delta: float | None) -> str | None:
-    """Which multiple of the query's tempo a BPM delta was measured from: "half", "double" or None.
+def tempo_match_of(bpm_query: float | None, bpm_match: float | None) -> str | None:
+    """Which multiple of the query's tempo the match's BPM delta is measured from: "half", "double" or None.
+
+    The choice :func:`~workbench.similarity.scores.tempo_delta` makes (the nearest of the query's tempo,
+    double it and half it).
 
     Parameters
     ----------
     bpm_query, bpm_match : float or None
-        The two tempi in BPM (None or NaN: unknown).
-    bpm_delta : float or None
-        Match minus the matched query tempo (:func:`~workbench.similarity.scores.tempo_delta`).
+        The two tempi in BPM (None or NaN: unknown, and None is returned).
     """
-    if bpm_query is None or bpm_match is None or bpm_delta is None or not (bpm_query > 0 and bpm_match > 0):
+    from workbench.similarity.scores import _tempo_match
+
+    if bpm_query is None or bpm_match is None or not (bpm_query > 0 and bpm_match > 0):
         return None
-    for name, factor in (("double", 2.0), ("half", 0.5)):
-        if abs(bpm_match - factor * bpm_query - bpm_delta) < 1e-6 and abs(bpm_match - bpm_query - bpm_delta) > 1e-6:
-            return name
-    return None
+    factor = float(_tempo_match(float(bpm_query), np.float64(bpm_match))[1])
+    return {2.0: "double", 0.5: "half"}.get(factor)
 
 
 def vibe_words(percent: int) -> str:

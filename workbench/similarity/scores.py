@@ -330,16 +330,24 @@ def energy_score(energy_a: ArrayLike, energy_b: ArrayLike) -> float | np.ndarray
 # both compute bit-identical numbers (element-wise operations only).
 
 
-def _tempo_delta(a: np.ndarray | float, b: np.ndarray) -> np.ndarray:
+def _tempo_match(a: np.ndarray | float, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``b`` minus the nearest of ``a``, ``2 a``, ``a / 2`` (ties: that order), and that multiple (1, 2 or 0.5)."""
     a = np.asarray(a, dtype=np.float64)
     delta = np.asarray(b - a, dtype=np.float64)
+    factor = np.ones_like(delta)
     best = np.abs(delta)
-    for cand in (b - 2.0 * a, b - 0.5 * a):
+    for f in (2.0, 0.5):
+        cand = b - f * a
         dist = np.abs(cand)
         better = dist < best
         delta = np.where(better, cand, delta)
+        factor = np.where(better, f, factor)
         best = np.where(better, dist, best)
-    return delta
+    return delta, factor
+
+
+def _tempo_delta(a: np.ndarray | float, b: np.ndarray) -> np.ndarray:
+    return _tempo_match(a, b)[0]
 
 
 def _tempo_from_delta(delta: np.ndarray) -> np.ndarray:

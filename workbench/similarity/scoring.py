@@ -284,7 +284,7 @@ def build_matches(
         v = float(vibe[j])
         explanation = format_explanation(vibe=v, bpm_delta=deltas[j], key_from=key_from, key_to=key_to,
                                          energy_delta=e_deltas[j], tempo_match=tempo_match_of(
-                                             scorer.bpm, float(bpm[row]), deltas[j]))
+                                             scorer.bpm, float(bpm[row])))
         out.append(Match(id=int(ids[row]), score=min(1.0, max(0.0, float(scores[j]))), vibe=v, tempo=tempo[j],
                          key=keys[j], energy=energies[j], bpm_delta=deltas[j], key_from=key_from, key_to=key_to,
                          energy_delta=e_deltas[j], explanation=explanation))

@@ -449,7 +449,7 @@ class TrackSetIndex:
                 explanation=format_explanation(vibe=float(vibe[pos]), bpm_delta=d, key_from=key_from, key_to=key_to,
                                                energy_delta=ed, tempo_unknown=known and not t_known,
                                                key_unknown=known and not k_known,
-                                               tempo_match=tempo_match_of(r.bpm, float(self._bpm[row]), d))))
+                                               tempo_match=tempo_match_of(r.bpm, float(self._bpm[row])) if d is not None else None)))
         return out
 
     def _terms(self, r: _Resolved, w: Weights, rows: np.ndarray, vibe: np.ndarray) -> dict[str, np.ndarray]:
