@@ -183,8 +183,13 @@ def test_a_track_with_no_key_is_matched_without_the_key_term():
     assert drums.score == pytest.approx((0.5 * drums.vibe + 0.2 + 0.1) / 0.8, abs=1e-6)
     assert got[2].key == 1.0 and "key: 8A (same)" in got[2].explanation
     # the drum track as the query: tempo and energy still count, no key term anywhere
+    # and the words name whose key is missing: the matches' keys are still shown
     for m in index.similar(3, k=3, weights=w):
-        assert m.key is None and m.key_from is None and m.tempo == 1.0 and "key unknown (drums only)" in m.explanation
+        assert m.key is None and m.key_from is None and m.tempo == 1.0
+        assert f"key: {m.key_to} (query drums only)" in m.explanation and "unknown" not in m.explanation
+    index.add(5, base + 0.3 * rng.normal(size=(4, 16)), bpm=124.0, camelot=None, energy=6)
+    both = {m.id: m for m in index.similar(3, k=4, weights=w)}[5]
+    assert both.key_to is None and "key unknown (both drums only)" in both.explanation
     q = SetQuery(base, bpm=124.0, camelot=None, energy=6)
     assert all(m.key is None for m in index.similar(q, k=3, weights=w))
     assert same(index.similar(q, k=3, weights=w, method="pruned"), index.similar(q, k=3, weights=w, method="exact"))

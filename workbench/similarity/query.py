@@ -122,8 +122,10 @@ def format_explanation(
       reads ``"Δ+6 BPM (half time)"``, not a 58 BPM gap);
     * ``"key: 8A (same)"`` or ``"key: 8A→9A (compatible)"`` with ``relative``, ``compatible``,
       ``two steps`` or ``clash`` (see :func:`~workbench.similarity.key_relation`);
-    * ``"key unknown (drums only)"`` with ``key_unknown`` (query or match has no key: the key term is
-      left out of the score, not scored 0);
+    * with ``key_unknown`` (query or match has no key: the key term is left out of the score, not
+      scored 0) the words name which side has none: ``"key unknown (drums only)"`` when the match
+      has no key, ``"key: 8A (query drums only)"`` when only the query has none (the match's key is
+      still worth knowing), ``"key unknown (both drums only)"`` when neither has one;
     * ``"energy +1"`` / ``"energy -2"`` / ``"energy same"``.
 
     * ``"tempo unknown (no beat)"`` with ``tempo_unknown`` (query or match has no steady beat:
@@ -158,7 +160,10 @@ def format_explanation(
         parts.append(("same BPM" if rounded == 0 else f"Δ{rounded:+d} BPM")
                      + (f" ({tempo_match} time)" if tempo_match in ("half", "double") else ""))
     if key_unknown:
-        parts.append("key unknown (drums only)")
+        if key_to is None:
+            parts.append("key unknown (both drums only)" if key_from is None else "key unknown (drums only)")
+        else:
+            parts.append(f"key: {key_to} (query drums only)" if key_from is None else "key unknown (drums only)")
     elif key_from is not None and key_to is not None:
         relation = key_relation(key_from, key_to)
         if relation == "same":
