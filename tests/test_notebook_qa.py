@@ -115,3 +115,26 @@ def test_notebook_01_shows_each_explanation_in_full(small_home):
     table = next(h for h in outputs(nb, "text/html") if "explanation" in h)
     assert "BPM;" in table and "energy" in table  # every part of the explanation ...
     assert "..." not in table  # ... none cut short by pandas' 50-character columns
+
+
+# -- notebook 05: the baseline run ---------------------------------------------------------------------
+
+def test_notebook_05_takes_its_baseline_from_the_kind_it_compares(tmp_path):
+    """An embeddings run first, then two sections runs: the deltas are against the older sections run
+    (against the embeddings run every accuracy delta was blank)."""
+    from test_notebooks import execute, outputs
+
+    from workbench.report.examples import write_example_run
+
+    root = tmp_path / "experiments"
+    write_example_run("embeddings", root=root, seed=2, quality=0.7)
+    first = write_example_run("sections", root=root, seed=1, n_tracks=12, quality=0.6).name
+    second = write_example_run("sections", root=root, seed=1, n_tracks=14, quality=0.85).name
+    for sub in ("data", "models"):
+        (tmp_path / sub).mkdir()
+    nb = execute("05_compare_experiments.ipynb", tmp_path, {"EXPERIMENTS": str(root)})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    view = next(h for h in outputs(nb, "text/html") if "the run minus the baseline" in h)
+    assert f"the run minus the baseline {first}" in view
+    assert second in view
