@@ -138,3 +138,22 @@ def test_notebook_05_takes_its_baseline_from_the_kind_it_compares(tmp_path):
     view = next(h for h in outputs(nb, "text/html") if "the run minus the baseline" in h)
     assert f"the run minus the baseline {first}" in view
     assert second in view
+
+
+# -- leftovers of session 10 ---------------------------------------------------------------------------
+
+def test_the_readme_says_what_a_rubato_track_gets():
+    """A wandering pulse keeps a rough BPM (stability near 0); only no pulse at all gives bpm=None.
+
+    The README said "a track without a steady beat gets `bpm=None`", but the real Brahms dance reads
+    151 BPM at stability 0.00 (session 10's note)."""
+    from test_tempo_styles import SR as SR_TEMPO
+    from test_tempo_styles import _rubato
+
+    from workbench.analysis.beats import track_beats
+
+    rubato = track_beats(_rubato(3), sr=SR_TEMPO)
+    assert rubato.has_beat and rubato.bpm is not None and rubato.tempo_stability < 0.5
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert "a track without a steady beat gets `bpm=None`" not in readme
+    assert "a track with no pulse at all" in readme and "keeps its rough tempo with a low `tempo_stability`" in readme
