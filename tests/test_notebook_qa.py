@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from test_analysis import SR, groove
+from test_registry import package as exported_classifier  # noqa: F401  (a fixture: one small exported classifier)
 from test_user_qa import SR_DRUMS, drums
 
 from workbench.cli import main
@@ -157,3 +158,21 @@ def test_the_readme_says_what_a_rubato_track_gets():
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     assert "a track without a steady beat gets `bpm=None`" not in readme
     assert "a track with no pulse at all" in readme and "keeps its rough tempo with a low `tempo_stability`" in readme
+
+
+def test_export_and_runs_report_show_a_progress_bar(tmp_path, exported_classifier, capsys,  # noqa: F811
+                                                      monkeypatch):
+    """Both took 35-40 s on the real workspace with nothing on the screen (session 10's note)."""
+    from test_registry import _metrics, _run
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    rid = _run(tmp_path, exported_classifier, _metrics(0.6))
+    capsys.readouterr()
+    assert main(["--home", str(tmp_path), "export", rid]) == 0
+    err = capsys.readouterr().err
+    assert f"export {rid}" in err and "2/2" in err and "dj_section: convert, lint, parity" in err
+    assert main(["--home", str(tmp_path), "runs", "report", rid]) == 0
+    err = capsys.readouterr().err
+    assert f"report {rid}" in err and "2/2" in err and "metrics and figures" in err
+    assert main(["--home", str(tmp_path), "runs", "report", rid, "--json"]) == 0
+    assert f"report {rid}" not in capsys.readouterr().err  # --json: nothing but the JSON
