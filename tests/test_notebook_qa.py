@@ -176,3 +176,16 @@ def test_export_and_runs_report_show_a_progress_bar(tmp_path, exported_classifie
     assert f"report {rid}" in err and "2/2" in err and "metrics and figures" in err
     assert main(["--home", str(tmp_path), "runs", "report", rid, "--json"]) == 0
     assert f"report {rid}" not in capsys.readouterr().err  # --json: nothing but the JSON
+
+
+def test_distribution_plots_count_whole_tracks(small_home):
+    """With 1-3 tracks a bar, notebook 01's count axes read 0.25, 0.50, 0.75 ... tracks."""
+    import workbench
+    from workbench import explore
+
+    lib = workbench.Library(small_home / "data" / "workbench.db")
+    fig = explore.plot_distributions(explore.library_table(lib))
+    for ax in fig.axes:
+        lo, hi = ax.get_ylim()
+        ticks = [t for t in ax.get_yticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), (ax.get_title(), ticks)
