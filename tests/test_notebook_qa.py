@@ -234,3 +234,26 @@ def test_novelty_suggestions_say_they_are_guesses_not_0_percent(tmp_path):
         texts = page.locator(".wb-sugg").all_inner_texts() + page.locator(".wb-region-tag").all_inner_texts()
         assert texts and not [t for t in texts if "0%" in t], texts
         assert not errors, errors
+
+
+def test_make_bench_runs_a_list_of_quick_benches_with_their_arguments():
+    """`make bench` ran every benchmarks/bench_*.py without arguments and stopped at the first that needs
+    one (bench_key.py --devset); the distillation benches take hours. Now it runs BENCH_QUICK, each with
+    the arguments it is given there, and every other bench is named in BENCH_BY_HAND."""
+    import re
+    import shlex
+
+    root = Path(__file__).resolve().parents[1]
+    make = (root / "Makefile").read_text().replace("\\\n", " ")
+    recipe = re.search(r"^bench:.*\n((?:\t.*\n)+)", make, re.M).group(1)
+    assert "$(BENCH_QUICK)" in recipe and "bench_*.py" not in recipe
+    quick = [shlex.split(e) for e in shlex.split(re.search(r"^BENCH_QUICK :=(.*)$", make, re.M).group(1))]
+    by_hand = re.search(r"^BENCH_BY_HAND :=(.*)$", make, re.M).group(1).split()
+    names = [q[0] for q in quick]
+    assert sorted(names + by_hand) == sorted(p.name for p in (root / "benchmarks").glob("bench_*.py"))
+    assert not set(names) & set(by_hand)
+    for script, *args in quick:
+        src = (root / "benchmarks" / script).read_text()
+        required = re.findall(r'add_argument\("(--[\w-]+)"[^\n]*required=True', src)
+        assert set(required) <= set(args), (script, required)
+        assert all(f'"{a}"' in src for a in args if a.startswith("--")), (script, args)  # flags it defines
