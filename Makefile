@@ -50,7 +50,7 @@ lint: install
 	$(BIN)/ruff check workbench tests benchmarks
 
 # `make bench`: the benchmarks that need no data set, real audio, weights or browser, with small settings
-# (about 12 minutes in all on this 2-core CPU at load 13; each script's docstring gives its full run).
+# (about 15 minutes in all on this 2-core CPU at load 12-14; each script's docstring gives its full run).
 BENCH_QUICK := \
 	"bench_scan.py --files 200" \
 	"bench_labels.py --repeats 50" \
