@@ -257,3 +257,26 @@ def test_make_bench_runs_a_list_of_quick_benches_with_their_arguments():
         required = re.findall(r'add_argument\("(--[\w-]+)"[^\n]*required=True', src)
         assert set(required) <= set(args), (script, required)
         assert all(f'"{a}"' in src for a in args if a.startswith("--")), (script, args)  # flags it defines
+
+
+# -- notebook 06: the model versions table -----------------------------------------------------------------
+
+def test_the_versions_table_shows_the_models_figures_not_a_baselines(tmp_path, exported_classifier):  # noqa: F811
+    """metrics.json is written with sorted keys, so "the first three metrics" were baseline.*: notebook 06
+    showed the embedding head's backbone MAP@R 0.799 beside the version, not its own 0.872."""
+    from test_registry import _metrics
+
+    from workbench.library import Library
+    from workbench.registry import Registry
+
+    lib = Library(tmp_path / "data" / "workbench.db")
+    reg = Registry(lib, root=tmp_path / "models")
+    metrics = {"baseline": {"test": {"map_at_r": 0.799}}, **_metrics(0.6, majority={"accuracy": 0.3, "macro_f1": 0.1})}
+    metrics["model"] |= {"n_windows": 500, "per_class": {"drop": {"f1": 0.7}}}
+    reg.register("dj_section", exported_classifier.path, metadata=exported_classifier.metadata, metrics=metrics,
+                 export=exported_classifier.as_dict())
+    row = reg.frame().iloc[0]
+    shown = [c for c in reg.frame().columns if "." in c]
+    assert shown == ["model.accuracy", "model.macro_f1"], shown
+    assert row["model.accuracy"] == 0.6
+    lib.store.close()
