@@ -211,7 +211,15 @@ def test_novelty_suggestions_say_they_are_guesses_not_0_percent(tmp_path):
     and every one read "intro 0%?" / "0% (uncertain)" on the page, as if a model were sure it was wrong."""
     import json
 
-    from browser import NOTEBOOKS, ConsoleErrors, JupyterLab, build_demo_library, chromium, open_notebook, run_all
+    from browser import (
+        NOTEBOOKS,
+        ConsoleErrors,
+        JupyterLab,
+        build_demo_library,
+        chromium,
+        open_notebook,
+        run_all,
+    )
 
     reason = _browser_reason()
     if reason is not None:
