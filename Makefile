@@ -49,8 +49,33 @@ test: install
 lint: install
 	$(BIN)/ruff check workbench tests benchmarks
 
+# `make bench`: the benchmarks that need no data set, real audio, weights or browser, with small settings
+# (about 15 minutes in all on this 2-core CPU at load 12-14; each script's docstring gives its full run).
+BENCH_QUICK := \
+	"bench_scan.py --files 200" \
+	"bench_labels.py --repeats 50" \
+	"bench_faults.py --per-kind 1 --seconds 3" \
+	"bench_search.py --sizes 20k --data clustered --no-hnsw --queries 50" \
+	"bench_similarity.py --sizes 1k,20k --data clustered --queries 20" \
+	"bench_search_sets.py --tracks 2000 --kinds clustered --queries 10 --no-hnsw" \
+	"bench_demo.py" \
+	"bench_labeler.py --repeats 5" \
+	"bench_triplet.py --dims 202 --tracks 12 --max-epochs 10" \
+	"bench_sections.py --sections 100" \
+	"bench_analysis.py --tracks 6" \
+	"bench_style.py --clips 4 --demo-tracks 12" \
+	"bench_export.py --windows 8"
+# Run by hand (their docstrings say how): a rendered devset, real audio, OpenL3 weights, a library with a
+# trained head, chromium, or hours of training (bench_sections_loop.py and bench_sections_table.py are modules of
+# bench_sections_devset.py).
+BENCH_BY_HAND := bench_analysis_peers.py bench_analysis_speed.py bench_backbones.py bench_distill_ablation.py \
+	bench_distill_draws.py bench_export_audio.py bench_key.py bench_labeler_web.py bench_openl3.py \
+	bench_pipeline.py bench_search_model.py bench_search_real.py bench_sections_devset.py bench_sections_loop.py \
+	bench_sections_selftrain.py bench_torchopenl3.py bench_sections_table.py
+
 bench: install
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in $(BENCH_QUICK); do echo "== benchmarks/$$b"; $(BIN)/python benchmarks/$$b || exit 1; done
+	@echo "not run here (data, weights, a browser or hours; see each docstring): $(BENCH_BY_HAND)"
 
 clean-demo:
 	rm -rf data/demo data/workbench.db data/workbench.db-wal data/workbench.db-shm

@@ -7,6 +7,7 @@ peaks near 2.0 and some are very quiet. Every failure raises one of the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from workbench.audio_checks import (  # noqa: F401  (re-exported: were defined h
     _check_min_duration,
     _check_ogg_pages,
     _check_rate,
+    looks_like_mp3,
+    quiet_mpg123,
 )
 from workbench.errors import (
     AudioFileNotFoundError,
@@ -369,7 +372,7 @@ def _decode(p: Path, *, keep: bool) -> _Decoded:
     blocks: list[np.ndarray] = []
     n, peak, n_bad = 0, 0.0, 0
     try:
-        with sf.SoundFile(_sf_name(p)) as f:
+        with quiet_mpg123() if looks_like_mp3(p) else contextlib.nullcontext(), sf.SoundFile(_sf_name(p)) as f:
             header_frames, native_sr, channels = int(f.frames), int(f.samplerate), int(f.channels)
             fmt, subtype = str(f.format), str(f.subtype)
             if native_sr <= 0 or channels <= 0:

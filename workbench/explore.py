@@ -277,6 +277,10 @@ def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
     ax_energy.set_xticks(range(10), [str(i) for i in range(1, 11)])
     _stacked_hist(ax_lufs, "loudness_lufs", 20)
     ax_lufs.set(title="Integrated loudness", xlabel="LUFS", ylabel="tracks")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax_bpm, ax_key, ax_energy, ax_lufs):  # counts of tracks: no 0.25 of a track on the axis
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if by_group and len(names) > 1:
         ax_bpm.legend(fontsize=7, title=table.attrs.get("group_by", "group"), title_fontsize=8, loc="upper right")
     return fig

@@ -461,14 +461,18 @@ class Registry(RegistryFiles):
         -------
         pandas.DataFrame
             One row per version: name, type, active mark, size in MB, compression, parity PSNR in dB,
-            label agreement and the first three training metrics.
+            label agreement and up to three of the model's own held-out figures (``model.*``: its
+            run's ``metrics["model"]`` scalars, counts left out; never a baseline's).
         """
         import pandas as pd
 
         rows = []
         for v in self.list(model_type):
             par = (v.export or {}).get("parity") or {}
-            flat = flatten_metrics(v.metrics)
+            own = v.metrics.get("model") if isinstance(v.metrics.get("model"), dict) else None
+            flat = flatten_metrics(v.metrics) if own is None else {  # metrics.json is sorted: baseline* came first
+                f"model.{k}": x for k, x in own.items()
+                if isinstance(x, (int, float)) and not isinstance(x, bool) and not k.startswith("n_")}
             main = {k: flat[k] for k in list(flat)[:3]}
             rows.append({"model": v.name, "type": v.model_type, "version": v.version,
                          "active": "●" if v.active else "", "semver": v.metadata.get("version"),

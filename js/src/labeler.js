@@ -78,6 +78,13 @@ function nearest(times, t) {
   return Math.abs(times[lo] - t) <= Math.abs(times[hi] - t) ? lo : hi;
 }
 
+// A suggestion's confidence in words: the novelty fallback (no section model yet) has none, its
+// labels are guesses; a model's is its calibrated percent, "?" / "(uncertain)" under its threshold.
+function confidenceWords(s, short) {
+  if ((s.model || "").startsWith("novelty")) return short ? "guess" : "a guess (no section model yet)";
+  return `${Math.round(s.confidence * 100)}%` + (s.uncertain ? (short ? "?" : " (uncertain)") : "");
+}
+
 function alpha(hex, a) {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${a})`;
@@ -246,7 +253,7 @@ function render({ model, el }) {
     }
     model.get("suggestions").forEach((s, i) => {
       const color = colors()[s.label];
-      const tag = h("span", { class: "wb-region-tag", text: `${s.label} ${Math.round(s.confidence * 100)}%${s.uncertain ? "?" : ""}`,
+      const tag = h("span", { class: "wb-region-tag", text: `${s.label} ${confidenceWords(s, true)}`,
         style: `background:${color};color:${textColors()[s.label]};${TAG}` });
       const r = regions.addRegion({ id: `s${i}`, start: s.start_s, end: s.end_s, color: alpha(color, 0.12), content: tag,
         drag: false, resize: false });
@@ -434,7 +441,7 @@ function render({ model, el }) {
     const sugg = model.get("suggestions");
     suggList.replaceChildren(...sugg.map((s, i) => h("span", { class: "wb-sugg", "data-index": String(i),
       "data-label": s.label, style: `border-color:${colors()[s.label]}` }, [
-      `${s.label} bars ${s.start_bar}–${s.end_bar} · ${Math.round(s.confidence * 100)}%${s.uncertain ? " (uncertain)" : ""} `,
+      `${s.label} bars ${s.start_bar}–${s.end_bar} · ${confidenceWords(s, false)} `,
       h("button", { class: "wb-accept", text: "accept", onclick: () => send({ action: "accept", index: i, overlap: overlapSel.value }) }),
       h("button", { class: "wb-reject", text: "reject", onclick: () => send({ action: "reject", index: i }) }),
     ])));

@@ -70,8 +70,9 @@ class BeatGrid:
     """Beat-level timing of a track; times in seconds.
 
     ``bpm`` is the tempo a DJ counts (drum & bass 170-176, dubstep and trap 140, hip-hop
-    70-100); ``None``, with empty arrays, when the track has no steady beat (``has_beat``
-    False). ``felt_bpm`` is the felt tempo where it differs from the grid (half-time: 70 for a
+    70-100); ``None``, with empty arrays, when the track has no pulse the tracker finds (no
+    periodic onsets: ``has_beat`` False); a wandering pulse keeps its rough tempo with a low
+    ``tempo_stability``. ``felt_bpm`` is the felt tempo where it differs from the grid (half-time: 70 for a
     140 grid with the snare on 3), else ``None``. ``tempo_stability`` (0..1, see
     :func:`tempo_stability`) is 1 for a machine-steady track and falls towards 0 as the local
     tempo wanders (about 0.1 for a rubato orchestra). ``confidence`` (0..1) says how sure the

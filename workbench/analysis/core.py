@@ -31,8 +31,9 @@ SPEC_HOP = 512
 class Analysis:
     """What :func:`analyze` found. Times in seconds.
 
-    ``bpm`` is ``None`` (and ``beats``/``downbeats`` empty) when the track has no steady
-    beat. ``key`` is a name like ``"A minor"``, ``camelot`` its code (``"8A"``),
+    ``bpm`` is ``None`` (and ``beats``/``downbeats`` empty) when the track has no pulse the
+    tracker finds (no periodic onsets: a pad, a drone); a pulse that wanders (rubato) keeps its
+    rough tempo with a low ``tempo_stability``. ``key`` is a name like ``"A minor"``, ``camelot`` its code (``"8A"``),
     ``key_confidence`` in [1/24, 1]. ``energy`` is 1..10, comparable across tracks;
     ``energy_curve`` holds 0..1 per ``energy_hop_s`` seconds, relative to the track's own
     peak (use :meth:`section_energy` to compare its sections). ``loudness_lufs`` is

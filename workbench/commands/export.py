@@ -100,7 +100,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             run = load_run(args.run, root=reg.library.workspace.experiments)
         done = export_run(run, library=reg.library, registry=reg, io_dtype=args.io, deployment_target=args.target,
                           compress=args.compress, activate=not args.no_activate, openl3_weights=args.weights,
-                          input=args.input, force=args.force, search_windows=args.search_windows)
+                          input=args.input, force=args.force, search_windows=args.search_windows,
+                          progress=not (args.json or getattr(args, "quiet", False)))
         if args.json:
             _print_json({"run_id": run.run_id, "versions": [
                 {**version.as_dict(), "lint": {"errors": len(result.lint.errors),

@@ -197,11 +197,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from workbench.report import report
 
     db = workspace_of(args).db
+    bar = not (args.json or getattr(args, "quiet", False))
     if args.no_search or not db.is_file():  # no library to search: the section says it was not recorded
-        path = report(args.run, root=_experiments(args), projection=args.projection)
+        path = report(args.run, root=_experiments(args), projection=args.projection, progress=bar)
     else:
         with open_library(args) as lib:  # the search before/after section needs the library the run was trained on
-            path = report(args.run, root=_experiments(args), projection=args.projection, library=lib)
+            path = report(args.run, root=_experiments(args), projection=args.projection, library=lib, progress=bar)
     if not args.json:
         print(path)
         return 0

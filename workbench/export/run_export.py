@@ -219,7 +219,7 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
                deployment_target: str = "macOS14", compress: str | None = None, activate: bool = True,
                openl3_weights: str | os.PathLike[str] | None = None, input: str = "samples",
                n_windows: int = 64, version: str | None = None, force: bool = False,
-               search_windows: bool = False) -> list[tuple[ExportResult, Version]]:
+               search_windows: bool = False, progress: bool = False) -> list[tuple[ExportResult, Version]]:
     """Export a training run's model(s), check them, and register each as a new version.
 
     A ``sections`` run gives a ``dj_section`` model; an ``embeddings`` run gives the ``head`` and
@@ -263,6 +263,9 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
         per window search indexes (the run's ``window_s``, hop a quarter of it) instead of one per
         frame, so an app's cosines are ``workbench similar``'s window scores
         (:mod:`workbench.export.search_windows`). Refused for other runs.
+    progress : bool
+        A ``tqdm.auto`` bar of the steps (the parity windows, then each model's conversion, lint and
+        parity check), naming the step running: an export takes tens of seconds.
 
     Returns
     -------
@@ -305,23 +308,33 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
     features = _window_features(run)
     if features is not None:
         meta["window_features"] = features.to_dict()
-    windows = run_windows(lib, run, n_windows=n_windows, features=features)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=1 + len(_TYPES_OF_KIND.get(run.kind, ())), desc=f"export {run.run_id}", unit="step",
+               disable=not progress)
+    bar.set_postfix_str("parity windows from the library")
     staging = reg.root / f".export.{os.getpid()}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    kw: dict[str, Any] = {"io_dtype": io_dtype, "deployment_target": deployment_target, "compress": compress}
     out = []
     try:
+        windows = run_windows(lib, run, n_windows=n_windows, features=features)
+        bar.update(1)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        kw: dict[str, Any] = {"io_dtype": io_dtype, "deployment_target": deployment_target, "compress": compress}
         jobs = _jobs(run, lib, model_path, meta, windows, kw, input=input, openl3_weights=openl3_weights,
                      n_windows=n_windows, search_windows=search_windows)
+        bar.total = 1 + len(jobs)
         for model_type, job in jobs:
+            bar.set_postfix_str(f"{model_type}: convert, lint, parity")
             result = job(staging / f"{model_type}.mlpackage")
             registered = reg.register(model_type, result.path, metadata=result.metadata, metrics=run.metrics,
                                       export={**result.as_dict(), "size_bytes": result.size_bytes},
                                       job_id=run.info.get("job_id"), run_id=run.run_id, activate=activate,
                                       move=True, force=force)
             out.append((dataclasses.replace(result, path=registered.path), registered))
+            bar.update(1)
     finally:
+        bar.close()
         shutil.rmtree(staging, ignore_errors=True)
     return out
 

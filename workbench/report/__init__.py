@@ -326,7 +326,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
 
 
 def report(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
-           seed: int = 0, projection: str = "pca", library: Library | None = None) -> Path:
+           seed: int = 0, projection: str = "pca", library: Library | None = None, progress: bool = False) -> Path:
     """Write ``report.html``, ``plots/*.png`` and ``evaluation.json`` into the run folder; return the HTML path.
 
     Parameters
@@ -340,21 +340,41 @@ def report(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | 
     library : Library or None
         For an embeddings run: the library it was trained on, searched with the backbone and with
         the run's head for the "Search before/after" section (one failure is said there, not raised).
+    progress : bool
+        A ``tqdm.auto`` bar of the steps (search before/after, metrics and figures, writing), naming the
+        step running: a report takes tens of seconds.
     """
-    from workbench.fileio import atomic_write_bytes, jsonable
+    from tqdm.auto import tqdm
 
     run = as_run(run, root=root)
-    if library is not None and run.kind == "embeddings" and run.model_path is not None:
+    search = library is not None and run.kind == "embeddings" and run.model_path is not None
+    bar = tqdm(total=2 + search, desc=f"report {run.run_id}", unit="step", disable=not progress)
+    try:
+        return _report(run, bar, seed=seed, projection=projection, library=library if search else None)
+    finally:
+        bar.close()
+
+
+def _report(run: Run, bar: Any, *, seed: int, projection: str, library: Library | None) -> Path:
+    """:func:`report`'s steps, each ticking ``bar``."""
+    from workbench.fileio import atomic_write_bytes, jsonable
+
+    if library is not None:
         from workbench.report.search_section import FILE, write_before_after
 
+        bar.set_postfix_str("search before/after (backbone and head)")
         try:
             write_before_after(run, library)
         except Exception as exc:  # noqa: BLE001 - the report still comes; the section says why
             from workbench.errors import failure_reason
 
             (run.path / FILE).unlink(missing_ok=True)  # no stale comparison
-            warnings.warn(f"search before/after not recorded: {failure_reason(exc)}", stacklevel=2)
+            warnings.warn(f"search before/after not recorded: {failure_reason(exc)}", stacklevel=3)
+        bar.update(1)
+    bar.set_postfix_str("metrics and figures")
     body, pngs, evaluation = build(run, seed=seed, projection=projection)
+    bar.update(1)
+    bar.set_postfix_str("writing")
     plots = run.path / "plots"
     plots.mkdir(exist_ok=True)
     for name, png in pngs.items():
@@ -362,7 +382,9 @@ def report(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | 
     atomic_write_bytes(run.path / "evaluation.json",
                        json.dumps(evaluation, indent=2, default=jsonable).encode("utf-8"))
     page = H.document(body, title=f"workbench run {run.run_id}")
-    return atomic_write_bytes(run.path / "report.html", page.encode("utf-8"))
+    path = atomic_write_bytes(run.path / "report.html", page.encode("utf-8"))
+    bar.update(1)
+    return path
 
 
 def show(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None, seed: int = 0,

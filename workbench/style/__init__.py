@@ -23,6 +23,7 @@ _EXPORTS = {
     "track_features": "workbench.style.stored",
     "ProfileError": "workbench.style.profiles",
     "build_profile": "workbench.style.profiles",
+    "reference_tracks": "workbench.style.profiles",
     "save_profile": "workbench.style.profiles",
     "load_profile": "workbench.style.profiles",
     "list_profiles": "workbench.style.profiles",

@@ -102,6 +102,42 @@ def _clusters(vectors: np.ndarray, *, k: int | None, seed: int) -> dict[str, Any
     return {"k": int(km.n_clusters), "silhouette": sil, "chosen": "given" if k else "silhouette", "clusters": out}
 
 
+def reference_tracks(library: Library, name: str) -> tuple[list[Track], str]:
+    """The reference tracks a crate, else a sub-folder, called ``name`` holds, and where they came from.
+
+    Parameters
+    ----------
+    library : Library
+    name : str
+        A crate's name, or a sub-folder of a scanned folder (a track's ``folder``).
+
+    Returns
+    -------
+    tracks : list of Track
+        The crate's present tracks, else the folder's.
+    source : str
+        ``"crate:NAME"`` or ``"folder:NAME"`` (for :func:`build_profile`).
+
+    Raises
+    ------
+    ParameterError
+        No crate and no folder has that name (the message lists the crates and folders there are).
+    """
+    from workbench.crates import Crates
+
+    crates = Crates(library)
+    crate_names = [c.name for c in crates.list()]
+    if name in crate_names:
+        return crates.tracks(name), f"crate:{name}"
+    tracks = library.tracks()
+    in_folder = [t for t in tracks if t.folder == name]
+    if in_folder:
+        return in_folder, f"folder:{name}"
+    folders = sorted({t.folder for t in tracks if t.folder})
+    raise ParameterError(f"the reference must name a crate or a sub-folder of a scanned folder (crates: "
+                         f"{', '.join(crate_names) or 'none'}; folders: {', '.join(folders) or 'none'}); got {name!r}")
+
+
 def build_profile(library: Library, name: str, tracks: list[Track], *, source: str, clusters: int | None = None,
                   min_tracks: int = MIN_TRACKS, seed: int = 0, progress: bool = True) -> dict[str, Any]:
     """Build (not save) a profile from reference tracks.
