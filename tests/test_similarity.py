@@ -214,12 +214,15 @@ def test_format_explanation(kwargs, want):
 
 def test_a_half_or_double_time_delta_says_so() -> None:
     from workbench.similarity.query import tempo_match_of
-    from workbench.similarity.scores import tempo_delta
+    from workbench.similarity.scores import tempo_delta, tempo_score
 
-    # 89.9 BPM against a 120.2 BPM query is nearest half time (60.1): +29.8 from it, not -30.3 from 120.2
-    d = float(tempo_delta(120.2, 89.9))
-    assert tempo_match_of(120.2, 89.9) == "half"
-    assert format_explanation(vibe=0.6, bpm_delta=d, tempo_match="half") == "similar vibe (60%); Δ+30 BPM (half time)"
+    # 64.5 BPM against a 120.2 BPM query is matched at half time (60.1): +4.4 from it, not -55.7
+    d = float(tempo_delta(120.2, 64.5))
+    assert d == pytest.approx(4.4) and tempo_match_of(120.2, 64.5) == "half"
+    assert format_explanation(vibe=0.6, bpm_delta=d, tempo_match="half") == "similar vibe (60%); Δ+4 BPM (half time)"
+    # 89.9 is nearest half time too (+29.8) but matches at no multiple (tempo term 0): the plain gap, no "half time"
+    assert tempo_delta(120.2, 89.9) == pytest.approx(-30.3) and tempo_match_of(120.2, 89.9) is None
+    assert tempo_score(120.2, 89.9) == 0.0 and tempo_score(120.2, 64.5) == pytest.approx(0.56)
     assert tempo_match_of(70.0, 141.0) == "double" and tempo_delta(70.0, 141.0) == pytest.approx(1.0)
     assert tempo_match_of(128.0, 130.0) is None
     assert tempo_match_of(None, 130.0) is None and tempo_match_of(float("nan"), 130.0) is None

@@ -234,7 +234,9 @@ def tempo_delta(bpm_a: ArrayLike, bpm_b: ArrayLike) -> float | np.ndarray:
     """Signed BPM difference of ``bpm_b`` from ``bpm_a`` after half/double-time matching.
 
     ``bpm_b`` is compared with ``bpm_a``, ``2 * bpm_a`` and ``bpm_a / 2``; the one closest to it
-    wins (``bpm_a`` on a tie, then double, then half) and the result is ``bpm_b`` minus it.
+    wins (``bpm_a`` on a tie, then double, then half) and the result is ``bpm_b`` minus it. When none
+    comes within :data:`TEMPO_WINDOW_BPM` (the tempo score is 0 whichever is taken), the result is the
+    plain difference ``bpm_b - bpm_a``.
 
     Parameters
     ----------
@@ -245,7 +247,7 @@ def tempo_delta(bpm_a: ArrayLike, bpm_b: ArrayLike) -> float | np.ndarray:
     -------
     float or numpy.ndarray of float64
         Candidate minus (matched) query tempo, in BPM: ``tempo_delta(128, 130) == 2``,
-        ``tempo_delta(70, 141) == 1``.
+        ``tempo_delta(70, 141) == 1``, ``tempo_delta(120.2, 89.9) == -30.3`` (not +29.8 from 60.1).
     """
     a = _as_bpm(bpm_a, "bpm_a")
     b = _as_bpm(bpm_b, "bpm_b")
@@ -331,7 +333,8 @@ def energy_score(energy_a: ArrayLike, energy_b: ArrayLike) -> float | np.ndarray
 
 
 def _tempo_match(a: np.ndarray | float, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``b`` minus the nearest of ``a``, ``2 a``, ``a / 2`` (ties: that order), and that multiple (1, 2 or 0.5)."""
+    """``b`` minus the nearest of ``a``, ``2 a``, ``a / 2`` (ties: that order), and that multiple (1, 2 or 0.5);
+    ``b - a`` and 1 where none is within :data:`TEMPO_WINDOW_BPM`."""
     a = np.asarray(a, dtype=np.float64)
     delta = np.asarray(b - a, dtype=np.float64)
     factor = np.ones_like(delta)
@@ -343,7 +346,10 @@ def _tempo_match(a: np.ndarray | float, b: np.ndarray) -> tuple[np.ndarray, np.n
         delta = np.where(better, cand, delta)
         factor = np.where(better, f, factor)
         best = np.where(better, dist, best)
-    return delta, factor
+    # no multiple comes within the tempo window (the tempo term is 0 either way): the plain difference,
+    # so that 89.9 against 120.2 reads -30, not +30 "at half time" from 60.1
+    far = best >= TEMPO_WINDOW_BPM
+    return np.where(far, b - a, delta), np.where(far, 1.0, factor)
 
 
 def _tempo_delta(a: np.ndarray | float, b: np.ndarray) -> np.ndarray:
