@@ -148,3 +148,15 @@ def test_a_span_map_is_fitted_and_every_scope_reports_the_ece_per_suggestion():
     for sp in (lo["span"]["after"], cal["suggestions"]["span"]["after"], ext["span"]["after"]):
         assert sp["n_suggestions"] >= sp["n_tracks"] >= 1 and 0 <= sp["ece"] <= 1
         assert sp["interval"][0] <= sp["interval"][1] and sp["floor"] >= 0
+
+
+def test_the_demo_summary_gives_the_ece_per_suggestion_with_its_count_and_floor():
+    from workbench.pipeline_summary import _external_headlines
+
+    span = {"ece": 0.061, "n_suggestions": 49, "floor": 0.104, "interval": [0.04, 0.15]}
+    ext = {"model_smoothed": {"accuracy": 0.79}, "baselines": {"majority": {"accuracy": 0.3}}, "tracks": 8,
+           "calibration": {"suggestions": {"ece_before": 0.2, "ece_after": 0.073, "span": {"after": span}}}}
+    lines = {h.name: h for h in _external_headlines({"transfer": {"external": {"devset": ext}}})}
+    assert lines["sections: suggestion ECE on devset, as served"].value == 0.073
+    per = lines["sections: same, per suggestion (49; calibrated floor 0.104)"]
+    assert per.value == 0.061 and per.passed is False and "0.061" in str(per)
