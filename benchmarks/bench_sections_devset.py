@@ -23,6 +23,43 @@ reported apart from the dev split (the only one looked at while tuning):
 (``--library-dir`` and ``--demo-dir`` are written to (scan, embeddings): point them at copies when the
 rendered folders are shared read-only.) Self-training on unlabelled tracks (session 10): ``bench_sections_selftrain.py``.
 
+Session 11 (2026-12-06, 13:00-13:25 UTC, load 11-14; figures seeded). The labeler sees one confidence per
+suggestion and accepts or rejects it whole, but "suggestion ECE" counted windows (a 30-window suggestion weighed 30
+times). New lines: "per suggestion ECE" (each suggestion once, right when half its windows carry its label, the rule
+``bench_sections_loop.py`` accepts at; the same 15 equal-width bins), its 95 % bootstrap interval over tracks, the
+ECE a perfectly calibrated map still shows at that count ("if calibrated") and "suggestions scored"
+(:mod:`workbench.evaluate.span_calibration`). Option ``config={"confidence_map_per": "span"}``: the Platt map fitted
+on one row per out-of-fold suggestion with that outcome. ``--seed S [--config ...]``, copies ``--library-dir
+/tmp/h11c/lib --demo-dir /tmp/h11c/demo`` (350 s a run); accuracy is identical (confidences only). Seeds 0/1/2::
+
+    per suggestion ECE served     devset in-dom.  devset LOSO     devset -> demo  demo in-dom.    demo LOSO       demo -> devset
+    map per window (default)      .091/.085/.094  .042/.044/.051  .201/.220/.203  .059/.061/.057  .050/.056/.043  .084/.075/.058
+    map per span                  .074/.074/.077  .040/.045/.046  .145/.152/.147  .044/.041/.044  .054/.066/.062  .072/.052/.059
+    suggestions scored            41              168-170         162-163         42              165-167         164-166
+    95 % interval (window, s0)    .043-.170       .035-.067       .170-.248       .049-.070       .043-.096       .058-.134
+    if calibrated (window)        .073-.079       .045-.047       .060-.070       .046-.062       .039-.048       .058-.066
+    window-weighted, per window   .101/.102/.102  .047/.045/.071  .251/.278/.255  .065/.079/.060  .098/.093/.063  .061/.112/.099
+    window-weighted, per span     .074/.076/.076  .048/.070/.071  .197/.186/.198  .051/.055/.045  .082/.107/.099  .093/.123/.104
+
+Per span lowers 4 of the 6 dev cells at every seed and raises the demo's LOSO at every seed (a map fitted to the share
+of suggestions right, 0.92, is higher than one fitted to windows, 0.88, and the demo's weak styles, downtempo right
+0.70, get it too): not the default. In the LOSO cells the default is 0.042-0.056 per suggestion, with a floor of
+0.039-0.048 at ~168 suggestions and intervals that hold 0.05: under 0.05 at every seed is not something this count can
+show either way. Tried offline on the recorded out-of-fold suggestions (``/tmp/h11c/rec.py``, ``ana*.py``; they
+reproduce the bench's cells exactly), none under 0.05 in every LOSO cell at every seed: isotonic, per-label
+intercepts, first/last-suggestion flags, the share of its windows whose arg-max is its label, the track's mean
+confidence, the label's or the tied pair's mean probability as the stated confidence, Platt C 0.1-10, the mean of
+the two maps. A strongly regularised span map (C 0.03) is lowest across generators (devset -> demo .089/.071/.087,
+demo -> devset .043/.029/.039) but not in the LOSO cells (.037/.037/.069, .062/.050/.068); a constant at the training
+folds' share right scores 0.013-0.036 across generators: the ECE rewards a map that says nothing. The stated
+confidence ranks span outcomes well within a generator (AUC devset LOSO 0.98-0.99) and much less well across one
+(demo LOSO 0.78-0.81, devset -> demo 0.75-0.80, demo -> devset 0.68-0.72). ``make demo``'s 8-track cross-generator
+set (49 suggestions; the bench's demo model, ``pipeline_cross.cross_generator_set``): per suggestion .060/.140/.064
+per window map, .075/.079/.087 per span; window-weighted .075/.124/.098 vs .090/.072/.123. Held-out columns, looked
+at once (55-58 suggestions, floor 0.05-0.13; devset LOSO held-out, devset dev -> held-out, demo -> devset held-out):
+per window .085/.073/.053, .076/.080/.071, .117/.113/.136; per span .100/.095/.082, .057/.057/.051, .129/.153/.146
+(the first offline print had shown the held-out cells of seeds 0-1 too; nothing was chosen on them).
+
 Session 9 (2026-12-06, 07:10-08:30 UTC, load 8-12 on the shared 2 cores; figures seeded). Goal: demo -> devset
 (cross-generator) without lowering the other columns. Defaults unchanged; options added (off by default):
 ``track_jitter`` (per track and column, a gain ``exp(N(0, s))`` and an offset ``N(0, s)`` in std units, drawn afresh

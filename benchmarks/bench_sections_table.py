@@ -14,6 +14,16 @@ def _served(sug: dict):
     return sug.get("ece_before") if sug.get("ece_after") is None else sug["ece_after"]
 
 
+def _span(sug: dict) -> dict:
+    """The suggestion ECE counted per suggestion (its span right or not), served, with its count, interval, floor."""
+    sp = (sug.get("span") or {}).get("after") or {}
+    nan = float("nan")
+    lo, hi = sp.get("interval") or (nan, nan)
+    return {"span_ece_before": _num(((sug.get("span") or {}).get("before") or {}).get("ece")),
+            "span_ece_after": _num(sp.get("ece")), "span_lo": lo, "span_hi": hi, "span_floor": _num(sp.get("floor")),
+            "span_n": sp.get("n_suggestions", nan)}
+
+
 def row(lo: dict) -> dict:
     """The figures of one evaluation (model smoothed, baselines, boundaries, calibration)."""
     seg = lo["segments"]
@@ -28,6 +38,7 @@ def row(lo: dict) -> dict:
             "ece_after": lo["calibration"].get("ece_after", float("nan")),
             "sug_ece_before": _num((lo["calibration"].get("suggestions") or {}).get("ece_before")),
             "sug_ece_after": _num(_served(lo["calibration"].get("suggestions") or {})),
+            **_span(lo["calibration"].get("suggestions") or {}),
             "rejections": (lo.get("rejections") or {}).get("not_windows_trained", 0),
             "tracks": lo.get("tracks") or sum(r["tracks"] for r in lo["per_group"].values()),
             "families": _families(lo.get("label_families")),
@@ -50,7 +61,7 @@ def _inside(res) -> dict:
 
 
 TARGETS = {"accuracy": ACC_TARGET, "f3": HIT3_TARGET, "f05": HIT05_TARGET, "io": -IO_TARGET, "ece_after": -ECE_TARGET,
-           "sug_ece_after": -ECE_TARGET}
+           "sug_ece_after": -ECE_TARGET, "span_ece_after": -ECE_TARGET}
 LINES = [("frame accuracy, smoothed", "accuracy"), ("frame accuracy, arg-max", "accuracy_raw"),
          ("frame accuracy, majority", "majority"), ("frame accuracy, logreg", "logreg"),
          ("macro F1, smoothed", "macro_f1"), ("macro F1, majority", "majority_f1"), ("macro F1, logreg", "logreg_f1"),
@@ -58,7 +69,11 @@ LINES = [("frame accuracy, smoothed", "accuracy"), ("frame accuracy, arg-max", "
          ("boundary F @0.5 s, smoothed", "f05"), ("boundary F @0.5 s, novelty", "f05_novelty"),
          ("intro/outro confusion", "io"), ("ECE before temperature", "ece_before"),
          ("ECE after temperature", "ece_after"), ("suggestion ECE, stated", "sug_ece_before"),
-         ("suggestion ECE, as served", "sug_ece_after"), ("tracks scored", "tracks")]
+         ("suggestion ECE, as served", "sug_ece_after"),
+         ("per suggestion ECE, stated", "span_ece_before"), ("per suggestion ECE, served", "span_ece_after"),
+         ("  95 % interval (tracks), low", "span_lo"), ("  95 % interval, high", "span_hi"),
+         ("  if calibrated (count alone)", "span_floor"), ("suggestions scored", "span_n"),
+         ("tracks scored", "tracks")]
 
 
 def table(columns: dict[str, dict]) -> None:

@@ -113,5 +113,50 @@ def test_confidence_map_per_is_a_config_choice():
         "suggestions"]["how"]
     win = train_sections(data, config={**FAST, "calibration_guard": False}, progress=False)  # the default
     assert "each window counted once" in win.metrics["calibration"]["suggestions"]["fitted_on"]
-    with pytest.raises(ValueError, match="confidence_map_per must be 'suggestion' or 'window'; got 'track'"):
+    with pytest.raises(ValueError, match="confidence_map_per must be 'span', 'suggestion' or 'window'; got 'track'"):
         train_sections(data, config={**FAST, "confidence_map_per": "track"}, progress=False)
+
+
+def test_the_guard_judges_a_span_map_by_the_span_ece():
+    from workbench.train.sections.training import _keep_if_it_helps
+
+    t, cal = _Fitted(), {"temperature": 1.7, "fitted_on": "x", "suggestions": {}}
+    lo = _loso((0.08, 0.03), (0.10, 0.05))  # per window the map helped ...
+    lo["calibration"]["suggestions"]["guard"] = {"ece_before": 0.04, "ece_after": 0.06}  # ... per suggestion it did not
+    _keep_if_it_helps(t, cal, lo)
+    assert t.confidence_map_ is None and "(0.040 -> 0.060)" in cal["suggestions"]["map_dropped"]
+
+
+def test_a_span_map_is_fitted_and_every_scope_reports_the_ece_per_suggestion():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_sections_transfer import FAST, _data
+
+    from workbench.train.sections import train_sections
+
+    data = _data(groups=("a", "b", "c"), per_group=3)
+    res = train_sections(data, config={**FAST, "calibration_guard": False, "confidence_map_per": "span"},
+                         external={"other": _data(groups=("d",), per_group=2)}, progress=False)
+    cal = res.metrics["calibration"]
+    assert "one outcome per suggestion" in cal["suggestions"]["fitted_on"]
+    lo = res.metrics["transfer"]["leave_one_group_out"]["calibration"]["suggestions"]
+    assert "one outcome each" in lo["how"]
+    assert lo["guard"] == {"ece_before": lo["span"]["before"]["ece"], "ece_after": lo["span"]["after"]["ece"]}
+    ext = res.metrics["transfer"]["external"]["other"]["calibration"]["suggestions"]
+    for sp in (lo["span"]["after"], cal["suggestions"]["span"]["after"], ext["span"]["after"]):
+        assert sp["n_suggestions"] >= sp["n_tracks"] >= 1 and 0 <= sp["ece"] <= 1
+        assert sp["interval"][0] <= sp["interval"][1] and sp["floor"] >= 0
+
+
+def test_the_demo_summary_gives_the_ece_per_suggestion_with_its_count_and_floor():
+    from workbench.pipeline_summary import _external_headlines
+
+    span = {"ece": 0.061, "n_suggestions": 49, "floor": 0.104, "interval": [0.04, 0.15]}
+    ext = {"model_smoothed": {"accuracy": 0.79}, "baselines": {"majority": {"accuracy": 0.3}}, "tracks": 8,
+           "calibration": {"suggestions": {"ece_before": 0.2, "ece_after": 0.073, "span": {"after": span}}}}
+    lines = {h.name: h for h in _external_headlines({"transfer": {"external": {"devset": ext}}})}
+    assert lines["sections: suggestion ECE on devset, as served"].value == 0.073
+    per = lines["sections: same, per suggestion (49; calibrated floor 0.104)"]
+    assert per.value == 0.061 and per.passed is False and "0.061" in str(per)

@@ -114,7 +114,8 @@ def folder_section_data(folder: str | os.PathLike[str], *, library_dir: str | os
 
 
 def suggestion_ece(conf: np.ndarray, right: np.ndarray,
-                   confidence_map: tuple[np.ndarray, np.ndarray] | None) -> dict[str, Any]:
+                   confidence_map: tuple[np.ndarray, np.ndarray] | None, *, track_ids: np.ndarray | None = None,
+                   suggestion_index: np.ndarray | None = None) -> dict[str, Any]:
     """ECE of the suggestions' confidences at scored windows, as stated and through the model's confidence map.
 
     Parameters
@@ -125,23 +126,33 @@ def suggestion_ece(conf: np.ndarray, right: np.ndarray,
         Whether that suggestion's label is the window's.
     confidence_map : (np.ndarray, np.ndarray) or None
         The trainer's ``confidence_map_`` (None: ``ece_after`` is not given).
+    track_ids, suggestion_index : np.ndarray [shape=(n,)], optional
+        The track of each window and the index of its suggestion there: with them ``span`` gives
+        the ECE over suggestions, each counted once (:func:`~workbench.evaluate.span_calibration.span_ece`).
 
     Returns
     -------
     dict
         ``ece_before`` and ``ece_after`` (or None), and their bins ``reliability_before`` and
         ``reliability_after`` (:func:`~workbench.evaluate.calibration.confidence_reliability`, or
-        None); empty without windows.
+        None); ``span`` {before, after (what is served: the map's, or the stated one without a map)};
+        empty without windows.
     """
     from workbench.evaluate.calibration import apply_confidence_map, confidence_reliability
+    from workbench.evaluate.span_calibration import span_ece
 
     c = np.clip(np.asarray(conf, dtype=np.float64), 0.0, 1.0)
     if not len(c):
         return {}
     before = confidence_reliability(c, right)
-    after = None if confidence_map is None else confidence_reliability(apply_confidence_map(c, confidence_map), right)
-    return {"ece_before": before["ece"], "ece_after": None if after is None else after["ece"],
-            "reliability_before": before, "reliability_after": after}
+    served = c if confidence_map is None else apply_confidence_map(c, confidence_map)
+    after = None if confidence_map is None else confidence_reliability(served, right)
+    out = {"ece_before": before["ece"], "ece_after": None if after is None else after["ece"],
+           "reliability_before": before, "reliability_after": after}
+    if track_ids is not None and suggestion_index is not None:
+        out["span"] = {"before": span_ece(track_ids, suggestion_index, c, right),
+                       "after": span_ece(track_ids, suggestion_index, served, right)}
+    return out
 
 
 def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg: Mapping[str, Any],
@@ -177,7 +188,7 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
     from workbench.train.sections.baselines import class_names, fit_baseline, scores
     from workbench.train.sections.novelty import novelty_sections
     from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for
-    from workbench.train.sections.transfer import _smoothed, intro_outro_confusion
+    from workbench.train.sections.transfer import _smoothed, _suggestion_at, intro_outro_confusion
 
     if not test.tracks or not len(test.y):
         return {"skipped": "no labelled tracks in the other set"}
@@ -186,6 +197,8 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
     classes = tuple(trainer.classes_)
     smooth_opts = {k: cfg[k] for k in SMOOTHING_DEFAULTS if k in cfg}
     y_true, y_raw, y_smooth, y_nov, p_before, p_after, y_idx, s_conf = [], [], [], [], [], [], [], []
+    s_tid: list[np.ndarray] = []
+    s_sid: list[np.ndarray] = []
     seg: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
     families: dict[int, str] = {}
     for tr in test.tracks:
@@ -212,6 +225,8 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
             families[tr.track_id] = smoothed[0].family
         y_smooth.append(labels_at)
         s_conf.append(conf_at)
+        s_tid.append(np.full(len(conf_at), tr.track_id))
+        s_sid.append(_suggestion_at(tr, smoothed))
         starts = np.array([n["start_s"] for n in novel])
         at = np.clip(np.searchsorted(starts, tr.times_s[keep], side="right") - 1, 0, len(novel) - 1)
         y_nov.append(np.array([novel[i]["label"] for i in at]))
@@ -244,6 +259,8 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
                         "temperature": float(getattr(trainer, "temperature_", 1.0)),
                         "how": "the temperature fitted on the training set's held-out predictions",
                         "suggestions": suggestion_ece(np.concatenate(s_conf), ys == yt,
-                                                      getattr(trainer, "confidence_map_", None))},
+                                                      getattr(trainer, "confidence_map_", None),
+                                                      track_ids=np.concatenate(s_tid),
+                                                      suggestion_index=np.concatenate(s_sid))},
         **({"label_families": families} if families else {}),
     }

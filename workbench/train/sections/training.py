@@ -182,7 +182,7 @@ def _keep_if_it_helps(trainer: SectionTrainer, cal: dict[str, Any], loso: Mappin
         cal["temperature"] = trainer.temperature_ = 1.0
         cal["fitted_on"] += (f"; identity kept: the temperature fitted on other groups raised their held-out "
                              f"window ECE ({before:.3f} -> {after:.3f})")
-    sug = lo.get("suggestions") or {}
+    sug = (lo.get("suggestions") or {}).get("guard") or lo.get("suggestions") or {}  # what the map was fitted for
     before, after = sug.get("ece_before"), sug.get("ece_after")
     if trainer.confidence_map_ is not None and before is not None and after is not None and after > before:
         trainer.confidence_map_ = None
@@ -235,9 +235,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         ``calibrate``: fit a temperature on held-out predictions (and a Platt map of the
         suggestions' confidence); ``calibration_guard``: keep the identity instead of either where,
         fitted on the other groups, it raised the held-out groups' ECE; ``confidence_map_per``:
-        ``"window"`` (the default: each scored window once in the Platt fit) or ``"suggestion"``
-        (each out-of-fold suggestion once, whatever its length; lower ECE from the devset to the
-        demo, higher from the demo to the devset: the bench docstring has the trade); ``uncertain_below``: the
+        ``"window"`` (the default: each scored window once in the Platt fit), ``"suggestion"`` (each
+        out-of-fold suggestion once, as its share right) or ``"span"`` (one outcome per suggestion, right
+        when half its windows are, as the labeler judges it; figures in the bench docstrings); ``uncertain_below``: the
         confidence under which a suggestion is marked uncertain. ``not_weight``: weight of the
         "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
         0 only keeps a rejected label from being a positive there); ``metrics["rejections"]``
@@ -286,8 +286,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     bad = [m for m in cfg["models"] if m not in MODELS] + [b for b in cfg["baselines"] if b not in BASELINES]
     if bad:
         raise ParameterError(f"config models must be among {MODELS} and baselines among {BASELINES}; got {bad}")
-    if cfg["confidence_map_per"] not in ("suggestion", "window"):
-        raise ParameterError(f"config confidence_map_per must be 'suggestion' or 'window'; "
+    if cfg["confidence_map_per"] not in ("suggestion", "window", "span"):
+        raise ParameterError(f"config confidence_map_per must be 'span', 'suggestion' or 'window'; "
                              f"got {cfg['confidence_map_per']!r}")
     from workbench.train.sections.ensemble import (
         check_confidence_config,
@@ -394,18 +394,17 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     metrics["calibration"] = _calibrate(trainer, train, oof, enabled=cfg["calibrate"])
     trainer.confidence_map_ = None
     if cfg["calibrate"] and oof:
-        from workbench.evaluate.calibration import fit_platt
+        from workbench.evaluate.span_calibration import MAP_PER, fit_suggestion_map
 
         mine = np.isin(oof["suggestion_track_ids"], train_ids)
         if mine.sum() >= 20:
-            per_suggestion = cfg["confidence_map_per"] == "suggestion"
-            trainer.confidence_map_ = fit_platt(np.clip(oof["suggestion_confidence"][mine], 0, 1),
-                                                oof["suggestion_right"][mine],
-                                                sample_weight=oof["suggestion_weights"][mine] if per_suggestion else None)
-            metrics["calibration"]["suggestions"] = {
-                "n_windows": int(mine.sum()), "fitted_on": "Platt map of the smoothed suggestions' confidence on "
-                "the leave-one-group-out predictions of the training tracks"
-                + (" (each suggestion counted once)" if per_suggestion else " (each window counted once)")}
+            per = cfg["confidence_map_per"]
+            trainer.confidence_map_ = fit_suggestion_map(
+                np.clip(oof["suggestion_confidence"][mine], 0, 1), oof["suggestion_right"][mine], per=per,
+                track_ids=oof["suggestion_track_ids"][mine], suggestion_index=oof["suggestion_index"][mine])
+            metrics["calibration"]["suggestions"] = {"n_windows": int(mine.sum()), "fitted_on": "Platt map of the "
+                f"smoothed suggestions' confidence on the leave-one-group-out predictions of the training tracks "
+                f"({MAP_PER[per]})"}
     if cfg["calibration_guard"]:
         _keep_if_it_helps(trainer, metrics["calibration"], (metrics.get("transfer") or {}).get("leave_one_group_out"))
     if external:
@@ -420,7 +419,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     y_true, y_pred, y_smooth, probs, tids, times = [], [], [], [], [], []
     seg_scores: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
     y_novelty: list[np.ndarray] = []
-    s_conf: list[np.ndarray] = []
+    s_conf: list[tuple[np.ndarray, np.ndarray]] = []  # per track: confidence, suggestion index of each window
     timeline: list[dict[str, Any]] = []
     for tr in test.tracks:
         p_all = trainer.predict_proba(tr.features)
@@ -443,7 +442,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         y_true.append(lab[keep].astype(str))
         y_pred.append(np.asarray(classes)[p_all[keep].argmax(axis=1)])
         y_smooth.append(np.array([smoothed[i].label for i in at]))
-        s_conf.append(np.array([smoothed[i].confidence for i in at], dtype=np.float64))
+        s_conf.append((np.array([smoothed[i].confidence for i in at], dtype=np.float64), at))
         n_at = np.clip(np.searchsorted([n["start_s"] for n in novel], tr.times_s[keep], side="right") - 1, 0,
                        len(novel) - 1)
         y_novelty.append(np.array([novel[i]["label"] for i in n_at]))
@@ -478,7 +477,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     from workbench.train.sections.external import suggestion_ece
 
     metrics["calibration"].setdefault("suggestions", {}).update(
-        suggestion_ece(np.concatenate(s_conf), arrays["y_smoothed"] == arrays["y_true"], trainer.confidence_map_))
+        suggestion_ece(np.concatenate([c for c, _ in s_conf]), arrays["y_smoothed"] == arrays["y_true"],
+                       trainer.confidence_map_, track_ids=arrays["track_ids"],
+                       suggestion_index=np.concatenate([a for _, a in s_conf])))
     metrics["segments"] = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg_scores.items()}
     from workbench.train.sections.transfer import intro_outro_confusion
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.errors import ParameterError
 from workbench.train.sections.features import SectionData, TrackFrames
 
 #: Most folds: with more groups (crates) than this, each fold holds several out (training time stays bounded).
@@ -113,7 +114,8 @@ def per_suggestion_weights(track_ids: np.ndarray, suggestion_index: np.ndarray) 
 
 
 def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarray, *,
-                           weights: np.ndarray | None = None) -> dict[str, Any]:
+                           weights: np.ndarray | None = None, track_ids: np.ndarray | None = None,
+                           suggestion_index: np.ndarray | None = None, per: str | None = None) -> dict[str, Any]:
     """ECE of the suggestions' confidences, as stated and after a Platt map fitted on the other folds.
 
     Parameters
@@ -126,30 +128,55 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
         The held-out fold (group) of each window.
     weights : np.ndarray [shape=(n,)], optional
         Weights of the windows in the Platt fits (:func:`per_suggestion_weights`: each suggestion
-        counts once); None: each window counts once. The ECE always counts windows.
+        counts once); None: each window counts once. Ignored when ``per`` is given.
+    track_ids, suggestion_index : np.ndarray [shape=(n,)], optional
+        The track of each window and the index of its suggestion there: with them ``span``
+        gives the ECE over suggestions (:func:`~workbench.evaluate.span_calibration.span_ece`).
+    per : {"window", "suggestion", "span"}, optional
+        How the map counts the other folds' data
+        (:func:`~workbench.evaluate.span_calibration.fit_suggestion_map`; needs ``track_ids`` and
+        ``suggestion_index``); None: as ``weights`` says.
 
     Returns
     -------
     dict
         ``ece_before``, ``ece_after`` (each fold mapped by :func:`~workbench.evaluate.calibration.fit_platt`
-        on the other folds), their bins ``reliability_before`` and ``reliability_after``
-        (:func:`~workbench.evaluate.calibration.confidence_reliability`), ``how``; empty without windows.
+        on the other folds; both count windows), their bins ``reliability_before`` and ``reliability_after``
+        (:func:`~workbench.evaluate.calibration.confidence_reliability`), ``how``; ``span`` {before, after}
+        with ``track_ids``; ``guard`` {ece_before, ece_after} (the span ECE) with ``per="span"``; empty
+        without windows.
     """
     from workbench.evaluate.calibration import apply_confidence_map, confidence_reliability, fit_platt
+    from workbench.evaluate.span_calibration import fit_suggestion_map, span_ece
 
     if not len(conf):
         return {}
+    if per is not None and (track_ids is None or suggestion_index is None):
+        raise ParameterError(f"per={per!r} needs track_ids and suggestion_index")
     after = np.array(conf, dtype=np.float64)
     for f in np.unique(folds):
         other = folds != f
-        if other.any():
+        if not other.any():
+            continue
+        if per is not None:
+            knots = fit_suggestion_map(conf[other], right[other], per=per, track_ids=track_ids[other],
+                                       suggestion_index=suggestion_index[other])
+        else:
             knots = fit_platt(conf[other], right[other], sample_weight=None if weights is None else weights[other])
-            after[~other] = apply_confidence_map(conf[~other], knots)
+        after[~other] = apply_confidence_map(conf[~other], knots)
     before, mapped = confidence_reliability(conf, right), confidence_reliability(after, right)
-    return {"ece_before": before["ece"], "ece_after": mapped["ece"], "reliability_before": before,
-            "reliability_after": mapped,
-            "how": "Platt map of the suggestions' confidence fitted on the other groups' held-out "
-                   + ("windows" if weights is None else "suggestions (each counted once)")}
+    counted = {"window": "windows", "suggestion": "suggestions (each counted once)",
+               "span": "suggestions (one outcome each: right when half its windows are)"}[
+        per or ("window" if weights is None else "suggestion")]
+    out = {"ece_before": before["ece"], "ece_after": mapped["ece"], "reliability_before": before,
+           "reliability_after": mapped,
+           "how": "Platt map of the suggestions' confidence fitted on the other groups' held-out " + counted}
+    if track_ids is not None and suggestion_index is not None:
+        out["span"] = {"before": span_ece(track_ids, suggestion_index, conf, right),
+                       "after": span_ece(track_ids, suggestion_index, after, right)}
+        if per == "span":  # the calibration guard compares what the map was fitted for
+            out["guard"] = {"ece_before": out["span"]["before"]["ece"], "ece_after": out["span"]["after"]["ece"]}
+    return out
 
 
 def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_params: Mapping[str, Any],
@@ -195,7 +222,9 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         Out-of-fold window probabilities ``probs`` (n, K in ``classes``), ``y`` (class index),
         ``track_ids``, ``classes``; ``suggestion_confidence`` and ``suggestion_right`` (the
         smoothed suggestion at each scored window: its confidence, whether it is right) and
-        ``suggestion_track_ids``, ``suggestion_weights`` (:func:`per_suggestion_weights`).
+        ``suggestion_track_ids``, ``suggestion_weights`` (:func:`per_suggestion_weights`),
+        ``suggestion_index`` (the suggestion's index in its track), ``suggestion_labels``,
+        ``suggestion_folds`` (the held-out fold of each window).
     """
     from tqdm.auto import tqdm
 
@@ -338,7 +367,6 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     yt, yr, ys = np.concatenate(y_true), np.concatenate(y_raw), np.concatenate(y_smooth)
     sc, sf, st = np.concatenate(s_conf), np.concatenate(s_fold), np.concatenate(s_tid)
     sw = per_suggestion_weights(st, np.concatenate(s_sid))
-    per_suggestion = cfg.get("confidence_map_per", "window") == "suggestion"
     labels = class_names(data.y)
     base_true = np.concatenate([f["test"].y for f in folds])
     out: dict[str, Any] = {
@@ -354,8 +382,9 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         "per_group": per_group,
         "calibration": {"ece_before": expected_calibration_error(P, Y), "ece_after": expected_calibration_error(after, Y),
                         "temperatures": temps, "how": "temperature fitted on the other groups' held-out windows",
-                        "suggestions": suggestion_calibration(sc, ys == yt, sf,
-                                                              weights=sw if per_suggestion else None)},
+                        "suggestions": suggestion_calibration(
+                            sc, ys == yt, sf, track_ids=st, suggestion_index=np.concatenate(s_sid),
+                            per=cfg.get("confidence_map_per", "window"))},
     }
     if families:
         out["label_families"] = families
@@ -363,7 +392,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         out["self_training"] = pseudo_of
     out["seconds"] = time.perf_counter() - t_start
     return out, {"probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes), "suggestion_confidence": sc,
-                 "suggestion_right": ys == yt, "suggestion_track_ids": st, "suggestion_weights": sw}
+                 "suggestion_right": ys == yt, "suggestion_track_ids": st, "suggestion_weights": sw,
+                 "suggestion_index": np.concatenate(s_sid), "suggestion_labels": ys, "suggestion_folds": sf}
 
 
 def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
