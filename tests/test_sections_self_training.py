@@ -223,6 +223,9 @@ def test_job_self_trains_on_the_librarys_unlabelled_tracks(tmp_path):
                                     r"suggested windows kept\); got 0.0"),
     ("self_training_quantile", 1.5, r"self_training_quantile must be a float in \(0, 1\].*; got 1.5"),
     ("self_training_quantile", "half", r"self_training_quantile must be a float in \(0, 1\].*; got 'half'"),
+    ("self_training_tied_threshold", 1.2, r"self_training_tied_threshold must be None \(the threshold\) or a float in "
+                                          r"\[0, 1\]; got 1.2"),
+    ("self_training_tied_threshold", True, r"self_training_tied_threshold must be None.*; got True"),
 ])
 def test_bad_selection_values_are_refused(key, value, match):
     from workbench.train.sections import train_sections
@@ -294,6 +297,18 @@ def test_untied_selection_lets_drops_in_that_the_tie_keeps_out():
     assert "drop" not in picks["stated"] and picks["untied"]["drop"] > 0
     for label, n in picks["stated"].items():  # what passed before still passes
         assert picks["untied"][label] >= n
+    # a threshold of its own for the tied pair: out of reach keeps drop out again, the rest as untied
+    cfg = {**CONFIG_DEFAULTS, "self_training_threshold": 0.85, "self_training_select": "untied",
+           "self_training_tied_threshold": 1.0}
+    _, _, _, info = pick_pseudo_labels(model, pool, grammar=tied_g, cfg=cfg, labelled_counts=counts)
+    assert info["per_label"] == {c: n for c, n in picks["untied"].items() if c not in ("drop", "chorus")}
+    model.p_drop = 0.1  # drops (p 0.5) below the threshold even untied: a low tied threshold lets them in, alone
+    got = []
+    for tied_thr in (None, 0.3):
+        cfg["self_training_tied_threshold"] = tied_thr
+        got.append(pick_pseudo_labels(model, pool, grammar=tied_g, cfg=cfg, labelled_counts=counts)[3]["per_label"])
+    assert "drop" not in got[0] and got[1]["drop"] > 0
+    assert {c: n for c, n in got[1].items() if c != "drop"} == got[0]
 
 
 def test_label_quantile_keeps_each_labels_most_confident_share():

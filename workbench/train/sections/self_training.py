@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
 SELF_TRAINING_DEFAULTS: dict[str, Any] = {"self_training_rounds": 0, "self_training_threshold": 0.8,
                                           "self_training_weight": 0.5, "self_training_cap": 1.0,
                                           "self_training_max_tracks": 200, "self_training_select": "stated",
-                                          "self_training_quantile": 0.5}
+                                          "self_training_quantile": 0.5, "self_training_tied_threshold": None}
 #: How pseudo-labels are picked (``self_training_select``): see :func:`pick_pseudo_labels`.
 SELECT_MODES: tuple[str, ...] = ("stated", "untied", "label_quantile")
 
@@ -74,6 +74,10 @@ def check_self_training_config(cfg: Mapping[str, Any]) -> None:
         v = c[name]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(float(v)):
             raise ParameterError(f"config {name} must be {what}; got {v!r}")
+    v = c["self_training_tied_threshold"]
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1):
+        raise ParameterError(f"config self_training_tied_threshold must be None (the threshold) or a float in [0, 1]; "
+                             f"got {v!r}")
     if c["self_training_select"] not in SELECT_MODES:
         raise ParameterError(f"config self_training_select must be one of {list(SELECT_MODES)}; "
                              f"got {c['self_training_select']!r}")
@@ -91,7 +95,9 @@ def pick_pseudo_labels(trainer: SectionTrainer, pool: Sequence[TrackFrames], *, 
       pulled towards the pair's mean, so at 0.9 neither ever passes;
     - ``"untied"``: the same threshold on the confidence before the tie (the label's mean
       position-adjusted probability over the suggestion's beats, through the confidence map):
-      the decoded path is the same, only the chorus/drop evidence is not pulled together;
+      the decoded path is the same, only the chorus/drop evidence is not pulled together; the
+      labels of a tied pair (:data:`~workbench.train.sections.grammar.TIED_PAIRS`) need
+      ``self_training_tied_threshold`` instead where it is set;
     - ``"label_quantile"``: per label, the most confident suggestions (stated confidence) up to
       ``self_training_quantile`` of that label's suggested windows in the pool; no threshold, so
       every label the model suggests can enter.
@@ -109,7 +115,8 @@ def pick_pseudo_labels(trainer: SectionTrainer, pool: Sequence[TrackFrames], *, 
         The grammar learned from the labelled tracks.
     cfg : mapping
         The section config: ``self_training_threshold``, ``self_training_cap``,
-        ``self_training_select``, ``self_training_quantile``, ``novelty_weight`` and the smoothing options.
+        ``self_training_select``, ``self_training_quantile``, ``self_training_tied_threshold``,
+        ``novelty_weight`` and the smoothing options.
     labelled_counts : mapping of str to int
         Labelled training windows per label (the cap is ``self_training_cap`` times it).
 
@@ -157,7 +164,11 @@ def pick_pseudo_labels(trainer: SectionTrainer, pool: Sequence[TrackFrames], *, 
                 taken[cand[2]] += len(cand[3])
                 candidates.append(cand)
     else:
-        candidates = [c for c in order if c[0] >= thr]
+        from workbench.train.sections.grammar import TIED_PAIRS
+
+        tied_thr = cfg.get("self_training_tied_threshold")
+        tied = {c for pair in TIED_PAIRS for c in pair} if select == "untied" and tied_thr is not None else set()
+        candidates = [c for c in order if c[0] >= (float(tied_thr) if c[2] in tied else thr)]
     room = {c: cap * float(labelled_counts.get(c, 0)) for c in classes}
     kept, capped = [], 0
     for _conf, i, label, rows in candidates:
@@ -249,14 +260,15 @@ def self_train(trainer: SectionTrainer, train: SectionData, pool: Sequence[Track
         The last round's model (``trainer`` itself when no round found a pseudo-label).
     info : dict
         ``rounds`` (one :func:`pick_pseudo_labels` info per round run), ``threshold``, ``weight``,
-        ``cap``, ``select``, ``quantile``, ``pool_tracks``, ``pseudo_windows`` and ``pseudo_tracks`` (of the last model's
+        ``cap``, ``select``, ``quantile``, ``tied_threshold``, ``pool_tracks``, ``pseudo_windows`` and ``pseudo_tracks`` (of the last model's
         training), ``stopped`` (why fewer rounds ran, or None).
     """
     labelled = {c: int((train.y == c).sum()) for c in trainer.classes_}
     w = float(cfg["self_training_weight"])
     info: dict[str, Any] = {"threshold": float(cfg["self_training_threshold"]), "weight": w,
                             "cap": float(cfg["self_training_cap"]), "select": str(cfg.get("self_training_select", "stated")),
-                            "quantile": float(cfg.get("self_training_quantile", 0.5)), "pool_tracks": len(pool), "rounds": [],
+                            "quantile": float(cfg.get("self_training_quantile", 0.5)),
+                            "tied_threshold": cfg.get("self_training_tied_threshold"), "pool_tracks": len(pool), "rounds": [],
                             "pseudo_windows": 0, "pseudo_tracks": 0, "stopped": None}
     if not pool:
         info["stopped"] = "no unlabelled tracks in the pool"
