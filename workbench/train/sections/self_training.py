@@ -260,16 +260,17 @@ def self_train(trainer: SectionTrainer, train: SectionData, pool: Sequence[Track
         The last round's model (``trainer`` itself when no round found a pseudo-label).
     info : dict
         ``rounds`` (one :func:`pick_pseudo_labels` info per round run), ``threshold``, ``weight``,
-        ``cap``, ``select``, ``quantile``, ``tied_threshold``, ``pool_tracks``, ``pseudo_windows`` and ``pseudo_tracks`` (of the last model's
-        training), ``stopped`` (why fewer rounds ran, or None).
+        ``cap``, ``select``, ``quantile``, ``tied_threshold``, ``pool_tracks``, ``pseudo_windows``
+        and ``pseudo_tracks`` (of the last model's training), ``stopped`` (why fewer rounds ran, or None).
     """
     labelled = {c: int((train.y == c).sum()) for c in trainer.classes_}
     w = float(cfg["self_training_weight"])
     info: dict[str, Any] = {"threshold": float(cfg["self_training_threshold"]), "weight": w,
-                            "cap": float(cfg["self_training_cap"]), "select": str(cfg.get("self_training_select", "stated")),
+                            "cap": float(cfg["self_training_cap"]),
+                            "select": str(cfg.get("self_training_select", "stated")),
                             "quantile": float(cfg.get("self_training_quantile", 0.5)),
-                            "tied_threshold": cfg.get("self_training_tied_threshold"), "pool_tracks": len(pool), "rounds": [],
-                            "pseudo_windows": 0, "pseudo_tracks": 0, "stopped": None}
+                            "tied_threshold": cfg.get("self_training_tied_threshold"), "pool_tracks": len(pool),
+                            "rounds": [], "pseudo_windows": 0, "pseudo_tracks": 0, "stopped": None}
     if not pool:
         info["stopped"] = "no unlabelled tracks in the pool"
         return trainer, info
