@@ -91,7 +91,10 @@ column was read for the chosen row only ("-": not looked at)::
     cap 2 .879/.870/.880 (.876; baseline .877), rounds 3 cap 2 .907/.900/.906 (.904); held-out .860/.863/.885 (.869,
     baseline .855, defaults .834). sECE as served, demo -> devset dev T: untied .082, quantile .102,
     tied 0.95 .058/.075, rounds 3 .075/.062/.067 (.068), cap 2 .075/.044/.072 (.064; baseline .057),
-    rounds 3 cap 2 .086/.051/.063 (.066); held-out .116/.082/.073 (.091; baseline .062, defaults .097); devset LOSO .055-.067 throughout.
+    rounds 3 cap 2 .086/.051/.063 (.066); held-out .116/.082/.073 (.091; baseline .062, defaults .097); devset LOSO
+    .055-.067 throughout. Rounds 3 cap 2 with ``confidence_map_per="suggestion"`` (the same models, accuracy equal):
+    sECE pool .082/.052/.061 (.065), devset LOSO .079 (was .059), demo LOSO .093 (.105), devset -> demo .185 (.266);
+    no column under 0.05, held-out not looked at.
 
 Why letting chorus and drop in does not help: the pseudo-labels' precision against the pool's truth (harness, seed
 0, the demo model's first round; dev data): ``stated`` 0.9: 791 windows, 0.996 (intro, build, break, outro only);
