@@ -214,3 +214,143 @@ def test_job_self_trains_on_the_librarys_unlabelled_tracks(tmp_path):
     st = run.metrics["self_training"]
     assert st["pool_tracks"] == 1 and st["pseudo_tracks"] == 1 and st["pseudo_windows"] > 0
     assert unlabelled_id not in run.data["splits"]["train"] + run.data["splits"]["test"]
+
+
+@pytest.mark.parametrize(("key", "value", "match"), [
+    ("self_training_select", "best", r"self_training_select must be one of \['stated', 'untied', 'label_quantile'\]; "
+                                     r"got 'best'"),
+    ("self_training_quantile", 0.0, r"self_training_quantile must be a float in \(0, 1\] \(the share of each label's "
+                                    r"suggested windows kept\); got 0.0"),
+    ("self_training_quantile", 1.5, r"self_training_quantile must be a float in \(0, 1\].*; got 1.5"),
+    ("self_training_quantile", "half", r"self_training_quantile must be a float in \(0, 1\].*; got 'half'"),
+    ("self_training_tied_threshold", 1.2, r"self_training_tied_threshold must be None \(the threshold\) or a float in "
+                                          r"\[0, 1\]; got 1.2"),
+    ("self_training_tied_threshold", True, r"self_training_tied_threshold must be None.*; got True"),
+])
+def test_bad_selection_values_are_refused(key, value, match):
+    from workbench.train.sections import train_sections
+
+    with pytest.raises(ParameterError, match=match):
+        train_sections(_data(), config={**FAST, key: value}, progress=False)
+
+
+_TIED = ("intro", "build", "drop", "break", "outro", "chorus")
+
+
+class _Fixed:
+    """A fitted-model stand-in: each window's probabilities given (the true label at 0.9, or drop at ``p_drop``)."""
+
+    classes_ = _TIED
+    confidence_map_ = None
+
+    def __init__(self, p_drop: float = 0.9):
+        self.p_drop = p_drop
+
+    def predict_proba(self, features, calibrated=True):
+        lab = self.labels[features.tobytes()]
+        p = np.full((len(lab), len(_TIED)), 0.02)
+        for i, c in enumerate(lab):
+            p[i, _TIED.index(c)] = self.p_drop if c == "drop" else 0.9
+        return p / p.sum(axis=1, keepdims=True)
+
+
+def _tied_pool(n: int = 3):
+    """Tracks of the FORM (intro build drop break build drop outro) and a fixed model that knows their labels."""
+    from test_sections_transfer import FORM
+
+    rng = np.random.default_rng(4)
+    centres = {c: np.zeros(12) for c in LABELS}
+    pool = [_track(2000 + k, "pool", rng, centres) for k in range(n)]
+    model = _Fixed()
+    model.labels = {t.features.tobytes(): t.window_labels() for t in pool}
+    pool = [replace(t, sections=_Unread(), group="") for t in pool]
+    seqs = [(list(FORM), [8.0] * len(FORM), [(j / 7, (j + 1) / 7) for j in range(7)])] * 4
+    seqs += [(["intro", "chorus", "break", "chorus", "outro"], [8.0] * 5, [(j / 5, (j + 1) / 5) for j in range(5)])]
+    return pool, model, seqs
+
+
+def test_untied_selection_lets_drops_in_that_the_tie_keeps_out():
+    from workbench.train.sections.grammar import learn_grammar
+    from workbench.train.sections.self_training import pick_pseudo_labels, untied_confidence
+    from workbench.train.sections.suggestions import segments_for
+    from workbench.train.sections.training import CONFIG_DEFAULTS
+
+    pool, model, seqs = _tied_pool()
+    counts = {c: 10_000 for c in _TIED}
+    untied_g, tied_g = learn_grammar(seqs, _TIED, tie_weight=0.0), learn_grammar(seqs, _TIED, tie_weight=0.5)
+    for tr in pool:  # with no tie the untied confidence is the stated one
+        p = model.predict_proba(tr.features)
+        segs = segments_for(tr, p, _TIED, grammar=untied_g)
+        np.testing.assert_allclose(untied_confidence(tr, p, segs, _TIED, grammar=untied_g),
+                                   [s.confidence for s in segs], atol=1e-9)
+        tied = segments_for(tr, p, _TIED, grammar=tied_g)
+        assert "drop" in [s.label for s in tied]
+        stated = {s.label: s.confidence for s in tied}
+        assert stated["drop"] < 0.85 <= untied_confidence(tr, p, [s for s in tied if s.label == "drop"], _TIED,
+                                                           grammar=tied_g)[0]
+    picks = {}
+    for select in ("stated", "untied"):
+        cfg = {**CONFIG_DEFAULTS, "self_training_threshold": 0.85, "self_training_select": select}
+        _, y, _, info = pick_pseudo_labels(model, pool, grammar=tied_g, cfg=cfg, labelled_counts=counts)
+        picks[select] = info["per_label"]
+        assert info["select"] == select
+    assert "drop" not in picks["stated"] and picks["untied"]["drop"] > 0
+    for label, n in picks["stated"].items():  # what passed before still passes
+        assert picks["untied"][label] >= n
+    # a threshold of its own for the tied pair: out of reach keeps drop out again, the rest as untied
+    cfg = {**CONFIG_DEFAULTS, "self_training_threshold": 0.85, "self_training_select": "untied",
+           "self_training_tied_threshold": 1.0}
+    _, _, _, info = pick_pseudo_labels(model, pool, grammar=tied_g, cfg=cfg, labelled_counts=counts)
+    assert info["per_label"] == {c: n for c, n in picks["untied"].items() if c not in ("drop", "chorus")}
+    model.p_drop = 0.1  # drops (p 0.5) below the threshold even untied: a low tied threshold lets them in, alone
+    got = []
+    for tied_thr in (None, 0.3):
+        cfg["self_training_tied_threshold"] = tied_thr
+        got.append(pick_pseudo_labels(model, pool, grammar=tied_g, cfg=cfg, labelled_counts=counts)[3]["per_label"])
+    assert "drop" not in got[0] and got[1]["drop"] > 0
+    assert {c: n for c, n in got[1].items() if c != "drop"} == got[0]
+
+
+def test_label_quantile_keeps_each_labels_most_confident_share():
+    from workbench.train.sections.grammar import learn_grammar
+    from workbench.train.sections.self_training import pick_pseudo_labels
+    from workbench.train.sections.suggestions import segments_for
+    from workbench.train.sections.training import CONFIG_DEFAULTS
+
+    pool, model, seqs = _tied_pool(4)
+    model.p_drop = 0.5  # drops are suggested, never confidently
+    g = learn_grammar(seqs, _TIED, tie_weight=0.5)
+    counts = {c: 10_000 for c in _TIED}
+    suggested: dict[str, list[tuple[float, int]]] = {}
+    for tr in pool:
+        for s in segments_for(tr, model.predict_proba(tr.features), _TIED, grammar=g,
+                              novelty_weight=CONFIG_DEFAULTS["novelty_weight"]):
+            n = int(((tr.times_s >= s.start_s) & (tr.times_s < s.end_s)).sum())
+            suggested.setdefault(s.label, []).append((s.confidence, n))
+    assert "drop" in suggested and max(c for c, _ in suggested["drop"]) < 0.8
+    base = {**CONFIG_DEFAULTS, "self_training_select": "label_quantile"}
+    _, y, _, info = pick_pseudo_labels(model, pool, grammar=g, cfg={**base, "self_training_quantile": 1.0},
+                                       labelled_counts=counts)
+    assert info["per_label"] == {c: sum(n for _, n in v) for c, v in suggested.items()}  # q = 1: every suggestion
+    _, y, _, info = pick_pseudo_labels(model, pool, grammar=g, cfg={**base, "self_training_quantile": 0.5},
+                                       labelled_counts=counts)
+    assert info["per_label"]["drop"] > 0  # a label the threshold would never let in
+    for c, v in suggested.items():
+        total = sum(n for _, n in v)
+        assert info["per_label"].get(c, 0) <= 0.5 * total
+    # the cap still applies on top
+    _, y, _, info = pick_pseudo_labels(model, pool, grammar=g, cfg={**base, "self_training_cap": 0.001},
+                                       labelled_counts=counts)
+    assert all(n <= 10 for n in info["per_label"].values()) and info["capped"] > 0
+
+
+@pytest.mark.parametrize("select", ["untied", "label_quantile"])
+def test_train_sections_records_the_selection(select):
+    from workbench.train.sections import train_sections
+
+    res = train_sections(_data(), config={**FAST, "transfer": False, "self_training_rounds": 1,
+                                          "self_training_select": select, "self_training_quantile": 0.3},
+                         progress=False, unlabelled=_pool(2))
+    st = res.metrics["self_training"]
+    assert st["select"] == select and st["quantile"] == 0.3 and st["rounds"][0]["select"] == select
+    assert st["pseudo_windows"] > 0 and res.trainer.n_pseudo_windows_ == st["pseudo_windows"]

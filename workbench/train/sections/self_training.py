@@ -3,7 +3,9 @@
 A user labels a few tracks and has many more unlabelled ones, the music the suggestions must hold
 on. With ``self_training_rounds`` > 0, :func:`self_train` decodes each unlabelled track of the
 pool with the trained model and the grammar (:func:`~workbench.train.sections.suggestions.segments_for`),
-keeps the whole suggestions whose confidence is at least ``self_training_threshold``, at most
+keeps the whole suggestions whose confidence is at least ``self_training_threshold`` (or, with
+``self_training_select``, whose confidence before the grammar's chorus/drop tie is, or each label's most
+confident ``self_training_quantile`` share: :func:`pick_pseudo_labels`), at most
 ``self_training_cap`` times as many windows of a label as the user labelled (the most confident
 suggestions first, so one label does not flood the training set), and retrains the model on the
 labelled windows plus these pseudo-labelled ones at loss weight ``self_training_weight`` (< 1: a
@@ -38,7 +40,10 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Config keys of self-training (``train_sections``' config; 0 rounds = off, the default).
 SELF_TRAINING_DEFAULTS: dict[str, Any] = {"self_training_rounds": 0, "self_training_threshold": 0.8,
                                           "self_training_weight": 0.5, "self_training_cap": 1.0,
-                                          "self_training_max_tracks": 200}
+                                          "self_training_max_tracks": 200, "self_training_select": "stated",
+                                          "self_training_quantile": 0.5, "self_training_tied_threshold": None}
+#: How pseudo-labels are picked (``self_training_select``): see :func:`pick_pseudo_labels`.
+SELECT_MODES: tuple[str, ...] = ("stated", "untied", "label_quantile")
 
 
 def check_self_training_config(cfg: Mapping[str, Any]) -> None:
@@ -63,16 +68,42 @@ def check_self_training_config(cfg: Mapping[str, Any]) -> None:
               ("self_training_weight", lambda v: 0 < v <= 1, "a float in (0, 1] (a pseudo-label never outweighs "
                                                               "a user's label)"),
               ("self_training_cap", lambda v: v > 0, "a float > 0 (pseudo windows per labelled window of a label)"))
+    checks += (("self_training_quantile", lambda v: 0 < v <= 1, "a float in (0, 1] (the share of each label's "
+                                                                 "suggested windows kept)"),)
     for name, ok, what in checks:
         v = c[name]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(float(v)):
             raise ParameterError(f"config {name} must be {what}; got {v!r}")
+    v = c["self_training_tied_threshold"]
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1):
+        raise ParameterError(f"config self_training_tied_threshold must be None (the threshold) or a float in [0, 1]; "
+                             f"got {v!r}")
+    if c["self_training_select"] not in SELECT_MODES:
+        raise ParameterError(f"config self_training_select must be one of {list(SELECT_MODES)}; "
+                             f"got {c['self_training_select']!r}")
 
 
 def pick_pseudo_labels(trainer: SectionTrainer, pool: Sequence[TrackFrames], *, grammar: Grammar | None,
                        cfg: Mapping[str, Any], labelled_counts: Mapping[str, int],
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """Windows of the pool tracks inside suggestions confident enough to be trained on.
+
+    Which suggestions are candidates (``self_training_select``):
+
+    - ``"stated"``: the suggestion's stated confidence is at least ``self_training_threshold``.
+      With a grammar that ties chorus and drop (``tie_weight`` > 0) their stated confidence is
+      pulled towards the pair's mean, so at 0.9 neither ever passes;
+    - ``"untied"``: the same threshold on the confidence before the tie (the label's mean
+      position-adjusted probability over the suggestion's beats, through the confidence map):
+      the decoded path is the same, only the chorus/drop evidence is not pulled together; the
+      labels of a tied pair (:data:`~workbench.train.sections.grammar.TIED_PAIRS`) need
+      ``self_training_tied_threshold`` instead where it is set;
+    - ``"label_quantile"``: per label, the most confident suggestions (stated confidence) up to
+      ``self_training_quantile`` of that label's suggested windows in the pool; no threshold, so
+      every label the model suggests can enter.
+
+    Then the cap: at most ``self_training_cap`` times the labelled windows of a label, the most
+    confident candidates first.
 
     Parameters
     ----------
@@ -83,8 +114,9 @@ def pick_pseudo_labels(trainer: SectionTrainer, pool: Sequence[TrackFrames], *, 
     grammar : Grammar or None
         The grammar learned from the labelled tracks.
     cfg : mapping
-        The section config: ``self_training_threshold``, ``self_training_cap``, ``novelty_weight``
-        and the smoothing options.
+        The section config: ``self_training_threshold``, ``self_training_cap``,
+        ``self_training_select``, ``self_training_quantile``, ``self_training_tied_threshold``,
+        ``novelty_weight`` and the smoothing options.
     labelled_counts : mapping of str to int
         Labelled training windows per label (the cap is ``self_training_cap`` times it).
 
@@ -95,17 +127,18 @@ def pick_pseudo_labels(trainer: SectionTrainer, pool: Sequence[TrackFrames], *, 
     track_ids : np.ndarray [shape=(p,)] of int
     info : dict
         ``pool_tracks``, ``tracks`` (with a pseudo-label), ``windows``, ``suggestions`` (kept),
-        ``suggestions_seen``, ``above_threshold``, ``capped`` (suggestions left out by the cap),
-        ``per_label`` {label: windows}, ``skipped_no_beats``.
+        ``suggestions_seen``, ``above_threshold`` (candidates), ``capped`` (candidates left out by
+        the cap), ``per_label`` {label: windows}, ``skipped_no_beats``, ``select``.
     """
     from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for
 
     thr, cap = float(cfg["self_training_threshold"]), float(cfg["self_training_cap"])
+    select = str(cfg.get("self_training_select", "stated"))
     smooth = {k: cfg[k] for k in SMOOTHING_DEFAULTS if k in cfg}
     classes = tuple(trainer.classes_)
     cmap = getattr(trainer, "confidence_map_", None)
-    candidates: list[tuple[float, int, str, np.ndarray]] = []  # (confidence, pool index, label, window rows)
-    seen = skipped = 0
+    seen_segs: list[tuple[float, int, str, np.ndarray]] = []  # (confidence, pool index, label, window rows)
+    skipped = 0
     for i, tr in enumerate(pool):
         if len(tr.beats) == 0:
             skipped += 1
@@ -114,14 +147,31 @@ def pick_pseudo_labels(trainer: SectionTrainer, pool: Sequence[TrackFrames], *, 
         segs = segments_for(tr, p, classes, grammar=grammar, confidence_map=cmap,
                             novelty_weight=float(cfg.get("novelty_weight", 0.0)) if grammar is not None else 0.0,
                             **smooth)
-        seen += len(segs)
-        for s in segs:
+        confs = ([float(s.confidence) for s in segs] if select != "untied"
+                 else untied_confidence(tr, p, segs, classes, grammar=grammar, confidence_map=cmap))
+        for s, conf in zip(segs, confs, strict=True):
             rows = np.flatnonzero((tr.times_s >= s.start_s) & (tr.times_s < s.end_s))
-            if s.confidence >= thr and len(rows):
-                candidates.append((float(s.confidence), i, s.label, rows))
+            if len(rows):
+                seen_segs.append((conf, i, s.label, rows))
+    order = sorted(seen_segs, key=lambda c: (-c[0], c[1], float(pool[c[1]].times_s[c[3][0]])))
+    if select == "label_quantile":
+        q, total = float(cfg.get("self_training_quantile", 0.5)), {c: 0 for c in classes}
+        for _, _, label, rows in order:
+            total[label] += len(rows)
+        taken, candidates = {c: 0 for c in classes}, []
+        for cand in order:  # most confident first, per label up to q of its suggested windows
+            if taken[cand[2]] + len(cand[3]) <= q * total[cand[2]]:
+                taken[cand[2]] += len(cand[3])
+                candidates.append(cand)
+    else:
+        from workbench.train.sections.grammar import TIED_PAIRS
+
+        tied_thr = cfg.get("self_training_tied_threshold")
+        tied = {c for pair in TIED_PAIRS for c in pair} if select == "untied" and tied_thr is not None else set()
+        candidates = [c for c in order if c[0] >= (float(tied_thr) if c[2] in tied else thr)]
     room = {c: cap * float(labelled_counts.get(c, 0)) for c in classes}
     kept, capped = [], 0
-    for _conf, i, label, rows in sorted(candidates, key=lambda c: (-c[0], c[1], float(pool[c[1]].times_s[c[3][0]]))):
+    for _conf, i, label, rows in candidates:
         if len(rows) > room[label]:
             capped += 1
             continue
@@ -133,9 +183,54 @@ def pick_pseudo_labels(trainer: SectionTrainer, pool: Sequence[TrackFrames], *, 
     t = (np.concatenate([np.full(len(rows), pool[i].track_id, dtype=np.int64) for i, _, rows in kept]) if kept
          else np.zeros(0, np.int64))
     info = {"pool_tracks": len(pool), "tracks": len({i for i, _, _ in kept}), "windows": int(len(y)),
-            "suggestions": len(kept), "suggestions_seen": seen, "above_threshold": len(candidates), "capped": capped,
-            "per_label": {c: int((y == c).sum()) for c in classes if (y == c).any()}, "skipped_no_beats": skipped}
+            "suggestions": len(kept), "suggestions_seen": len(seen_segs), "above_threshold": len(candidates),
+            "capped": capped, "per_label": {c: int((y == c).sum()) for c in classes if (y == c).any()},
+            "skipped_no_beats": skipped, "select": select}
     return X, y, t, info
+
+
+def untied_confidence(frames: TrackFrames, probs: np.ndarray, segs: Sequence[Any], classes: tuple[str, ...], *,
+                      grammar: Grammar | None, confidence_map: tuple[np.ndarray, np.ndarray] | None = None,
+                      ) -> list[float]:
+    """Each suggestion's confidence before the grammar's chorus/drop tie.
+
+    The label's mean probability over the suggestion's beats, with the grammar's position factor
+    but without :meth:`~workbench.train.sections.grammar.Grammar.tie_evidence`, clipped to [0, 1]
+    and mapped through ``confidence_map``; with no tie (``tie_weight`` 0) it is the stated confidence.
+
+    Parameters
+    ----------
+    frames : TrackFrames
+        The track (its beats, window times and duration).
+    probs : np.ndarray [shape=(n_windows, len(classes))]
+        Its window probabilities (as decoded).
+    segs : sequence of Suggestion
+        Its suggestions (``start_beat``, ``end_beat``, ``label``).
+    classes : tuple of str
+        The class names, in column order.
+    grammar : Grammar or None
+        The grammar that decoded them (None: no position factor).
+    confidence_map : (np.ndarray, np.ndarray), optional
+        The model's confidence map, applied as to the stated confidence.
+
+    Returns
+    -------
+    list of float
+        One confidence in [0, 1] per suggestion.
+    """
+    from workbench.train import smoothing as sm
+
+    beats = np.asarray(frames.beats, dtype=np.float64)
+    bp = sm.beat_probabilities(probs, frames.times_s, beats, duration_s=frames.duration_s)
+    if grammar is not None:
+        mids = (beats + np.append(beats[1:], max(frames.duration_s, beats[-1]))) / 2
+        bp = grammar.position_adjust(bp, mids / max(frames.duration_s, 1e-9))
+    conf = np.array([float(np.clip(bp[s.start_beat:s.end_beat, classes.index(s.label)].mean(), 0, 1)) for s in segs])
+    if confidence_map is not None and len(conf):
+        from workbench.evaluate.calibration import apply_confidence_map
+
+        conf = np.asarray(apply_confidence_map(conf, confidence_map), dtype=np.float64)
+    return [float(c) for c in conf]
 
 
 def self_train(trainer: SectionTrainer, train: SectionData, pool: Sequence[TrackFrames], *, cfg: Mapping[str, Any],
@@ -165,14 +260,17 @@ def self_train(trainer: SectionTrainer, train: SectionData, pool: Sequence[Track
         The last round's model (``trainer`` itself when no round found a pseudo-label).
     info : dict
         ``rounds`` (one :func:`pick_pseudo_labels` info per round run), ``threshold``, ``weight``,
-        ``cap``, ``pool_tracks``, ``pseudo_windows`` and ``pseudo_tracks`` (of the last model's
-        training), ``stopped`` (why fewer rounds ran, or None).
+        ``cap``, ``select``, ``quantile``, ``tied_threshold``, ``pool_tracks``, ``pseudo_windows``
+        and ``pseudo_tracks`` (of the last model's training), ``stopped`` (why fewer rounds ran, or None).
     """
     labelled = {c: int((train.y == c).sum()) for c in trainer.classes_}
     w = float(cfg["self_training_weight"])
     info: dict[str, Any] = {"threshold": float(cfg["self_training_threshold"]), "weight": w,
-                            "cap": float(cfg["self_training_cap"]), "pool_tracks": len(pool), "rounds": [],
-                            "pseudo_windows": 0, "pseudo_tracks": 0, "stopped": None}
+                            "cap": float(cfg["self_training_cap"]),
+                            "select": str(cfg.get("self_training_select", "stated")),
+                            "quantile": float(cfg.get("self_training_quantile", 0.5)),
+                            "tied_threshold": cfg.get("self_training_tied_threshold"), "pool_tracks": len(pool),
+                            "rounds": [], "pseudo_windows": 0, "pseudo_tracks": 0, "stopped": None}
     if not pool:
         info["stopped"] = "no unlabelled tracks in the pool"
         return trainer, info
@@ -180,7 +278,8 @@ def self_train(trainer: SectionTrainer, train: SectionData, pool: Sequence[Track
         X, y, t, picked = pick_pseudo_labels(trainer, pool, grammar=grammar, cfg=cfg, labelled_counts=labelled)
         info["rounds"].append(picked)
         if not len(y):
-            info["stopped"] = f"no suggestion reached the threshold {info['threshold']:.2f}"
+            info["stopped"] = (f"no suggestion reached the threshold {info['threshold']:.2f}"
+                               if info["select"] != "label_quantile" else "the model suggested nothing to pick from")
             break
         trainer = fit((X, y, t, w))
         info["pseudo_windows"], info["pseudo_tracks"] = picked["windows"], picked["tracks"]
