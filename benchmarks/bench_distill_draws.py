@@ -200,12 +200,14 @@ class _Patches:
 
 
 def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: int | None = None,
-             options: dict | None = None, rhythm_lags: int = 0, keep_tempo: bool = False) -> None:
+             options: dict | None = None, rhythm_lags: int = 0, keep_tempo: bool = False,
+             tempo_bands: int = 0) -> None:
     """One draw: teacher (cached), one student over all epochs, per-epoch criteria and held-out MAP@R.
 
     ``options``: :func:`~workbench.train.cnn_distill.fit_student`'s ``average_epochs``, ``class_weight``,
     ``mask_bins`` (the class term's classes: each fit track's style). ``rhythm_lags``: the student's rhythm
     branch (:class:`~workbench.models.cnn.MelCNN`; 0: off). ``keep_tempo``: rows of unstretched views.
+    ``tempo_bands``: the student's tempo bands (:class:`~workbench.models.cnn.MelCNN`; 0: off).
     """
     import torch
     from bench_backbones import _score, _vectors
@@ -227,7 +229,8 @@ def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: i
     held_p = _Patches(held, hop_s=1.0, pool_s=8.0)
     settings = {**DISTILL_DEFAULTS, "max_epochs": epochs, "patience": epochs}
     init = seed if init is None else init
-    model = build_cnn(seed=init, stats=True, dropout=settings.pop("dropout"), rhythm_lags=rhythm_lags)
+    model = build_cnn(seed=init, stats=True, dropout=settings.pop("dropout"), rhythm_lags=rhythm_lags,
+                      tempo_bands=tempo_bands)
     log: list[dict] = []
 
     def on_epoch(epoch: int, total: int, rec: dict) -> None:
@@ -240,7 +243,7 @@ def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: i
     _, _, stopped = fit_student(model.net, rows, vrows, cfg=TripletConfig(seed=seed, num_threads=1, **settings),
                                 select=select, on_epoch=on_epoch, **options)
     secs = time.perf_counter() - t0
-    extra = {"rhythm_lags": rhythm_lags, "keep_tempo": int(keep_tempo)}
+    extra = {"rhythm_lags": rhythm_lags, "keep_tempo": int(keep_tempo), "tempo_bands": tempo_bands}
     tag = "".join(f"_{k}{v}" for k, v in sorted({**options, **extra}.items()) if v)
     torch.save(model.net.state_dict(), cache / f"student_seed{seed}_init{init}{tag}.pt")  # the kept epoch, for analysis
     # the epoch fit_student kept (retrieval rule, no early stop), scored the bench_backbones way: a check of
@@ -328,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mask-bins", type=int, default=0, help="fit_student's mask_bins (0: off)")
     p.add_argument("--rhythm-lags", type=int, default=0, help="the student's rhythm branch, lags in frames (0: off)")
     p.add_argument("--keep-tempo", action="store_true", help="the student's views are not time-stretched")
+    p.add_argument("--tempo-bands", type=int, default=0, help="the student's tempo bands, 40-320 BPM (0: off)")
     p.add_argument("--prepare-only", action="store_true", help="build the cached rows, train no student")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -347,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_seed(library, seed=seed, epochs=args.epochs, cache=Path(args.cache), out=out, init=args.init,
                          options={"average_epochs": args.average_epochs, "class_weight": args.class_weight,
                                   "mask_bins": args.mask_bins}, rhythm_lags=args.rhythm_lags,
-                         keep_tempo=args.keep_tempo)
+                         keep_tempo=args.keep_tempo, tempo_bands=args.tempo_bands)
         finally:
             library.close()
         if args.prepare_only:
