@@ -257,6 +257,67 @@ def run_seed(library, *, seed: int, epochs: int, cache: Path, out: Path, init: i
         fh.write(json.dumps(record) + "\n")
 
 
+def tempo_probe(library, *, seed: int) -> str:
+    """How well tempo descriptions alone retrieve a draw's held-out tracks' style (no training, no student).
+
+    Rows (held-out MAP@R among the held-out tracks, same-track exclusion; each representation standardised
+    over the held-out rows): the feature frontend's 202-d vector and its 12 tempo bands (8-s windows, the
+    tempogram's 8.9-s context: what the teacher reads); the CNN's tempo bands and its autocorrelation at lags
+    1-96 frames (:class:`~workbench.models.cnn.MelCNN`, untrained: both are fixed) of 3-s patches every 1 s,
+    mean-pooled in each 8-s window (as the student's embeddings are scored). Per representation, the techno
+    tracks' precision@1 and each held-out techno window's nearest track on another track.
+
+    Parameters
+    ----------
+    library : Library
+        The demo library.
+    seed : int >= 0
+        The draw.
+    """
+    import torch
+    from bench_backbones import _hold_out
+
+    from workbench import audio
+    from workbench.embed.features import FeatureFrontend
+    from workbench.evaluate.retrieval import retrieval_metrics
+    from workbench.models.cnn import SAMPLE_RATE_HZ, build_cnn
+    from workbench.train.classes import track_style
+
+    _, held = _hold_out(library.tracks(), per_style=2, seed=seed)
+    net = build_cnn(seed=0, rhythm_lags=96, tempo_bands=12).net
+    held_p = _Patches(held, hop_s=1.0, pool_s=8.0)
+    with torch.no_grad():
+        p = torch.from_numpy(held_p.patches.astype(np.float32))
+        ac, bands = net.rhythm(p).numpy(), net.tempo(p).numpy()
+    frontend, f8, tid8, lab8 = FeatureFrontend(window_s=8.0, hop_s=8.0), [], [], []
+    for t in held:
+        y, sr = audio.load(t.path, sr=SAMPLE_RATE_HZ, mono=True)
+        f8.append(frontend.embed(y, sr=sr)[0])
+        tid8 += [t.id] * len(f8[-1])
+        lab8 += [track_style(t)] * len(f8[-1])
+    f8 = np.concatenate(f8)
+    names = {t.id: t.path.rsplit("/", 1)[-1].split(".")[0] for t in held}
+    reps = {"features (202-d, 8 s)": (f8, tid8, lab8), "features' tempo bands (12, 8.9 s)": (f8[:, -12:], tid8, lab8),
+            "CNN tempo bands (12, 3 s, pooled)": (np.stack([bands[o].mean(0) for o in held_p.owner]),
+                                                  held_p.track_ids, held_p.labels),
+            "CNN autocorrelation (96, 3 s, pooled)": (np.stack([ac[o].mean(0) for o in held_p.owner]),
+                                                      held_p.track_ids, held_p.labels)}
+    lines = [f"draw {seed}: held-out {', '.join(names[i] for i in sorted(names))}"]
+    for name, (x, tid, lab) in reps.items():
+        x, tid, lab = np.asarray(x, np.float64), np.asarray(tid), np.asarray(lab)
+        x = (x - x.mean(0)) / (x.std(0) + 1e-9)
+        m = retrieval_metrics(x.astype(np.float32), lab, groups=tid, per_class=True)
+        u = x / np.linalg.norm(x, axis=1, keepdims=True)
+        near = []
+        for q in sorted({int(i) for i in tid[lab == "techno"]}):
+            sim = u[tid == q] @ u[tid != q].T
+            hits = [names[int(i)] for i in tid[tid != q][np.argmax(sim, axis=1)]]
+            near.append(f"{names[q]} -> " + ", ".join(f"{h} x{hits.count(h)}" for h in sorted(set(hits))))
+        lines.append(f"  {name:<38} MAP@R {m['map_at_r']:.3f}  techno P@1 {m['per_class']['techno']['precision_at_1']:.2f}"
+                     f"  ({'; '.join(near)})")
+    return "\n".join(lines)
+
+
 def kept_epoch(log: list[dict], rule: str, *, patience: int) -> int:
     """The epoch ``rule`` keeps over ``log`` with early stopping after ``patience`` stale epochs.
 
@@ -333,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-tempo", action="store_true", help="the student's views are not time-stretched")
     p.add_argument("--tempo-bands", type=int, default=0, help="the student's tempo bands, 40-320 BPM (0: off)")
     p.add_argument("--prepare-only", action="store_true", help="build the cached rows, train no student")
+    p.add_argument("--tempo-probe", action="store_true", help="only the tempo descriptions' held-out MAP@R")
     args = p.parse_args(argv)
     out = Path(args.out)
     if not args.summary:
@@ -344,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
         library = demo_library(Path(args.workdir), n_tracks=36, duration_s=40.0)
         try:
             for seed in (int(s) for s in args.seeds.split(",")):
+                if args.tempo_probe:
+                    print(tempo_probe(library, seed=seed), flush=True)
+                    continue
                 if args.prepare_only:
                     info = _prepare(library, seed, Path(args.cache), keep_tempo=args.keep_tempo)[-1]
                     print(json.dumps({"seed": seed, **info}), flush=True)
@@ -354,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
                          keep_tempo=args.keep_tempo, tempo_bands=args.tempo_bands)
         finally:
             library.close()
-        if args.prepare_only:
+        if args.prepare_only or args.tempo_probe:
             return 0
     print(summary([json.loads(line) for line in out.read_text().splitlines() if line.strip()], patience=args.patience))
     return 0
