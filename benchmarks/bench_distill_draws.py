@@ -265,7 +265,8 @@ def tempo_probe(library, *, seed: int) -> str:
     tempogram's 8.9-s context: what the teacher reads); the CNN's tempo bands and its autocorrelation at lags
     1-96 frames (:class:`~workbench.models.cnn.MelCNN`, untrained: both are fixed) of 3-s patches every 1 s,
     mean-pooled in each 8-s window (as the student's embeddings are scored). Per representation, the techno
-    tracks' precision@1 and each held-out techno window's nearest track on another track.
+    tracks' precision@1 and each held-out techno window's nearest track on another track. Last line: the
+    autocorrelation's held-out windows as queries among the fit tracks' (standardised over the fit rows).
 
     Parameters
     ----------
@@ -276,6 +277,7 @@ def tempo_probe(library, *, seed: int) -> str:
     """
     import torch
     from bench_backbones import _hold_out
+    from bench_distill_ablation import _split_val
 
     from workbench import audio
     from workbench.embed.features import FeatureFrontend
@@ -283,7 +285,7 @@ def tempo_probe(library, *, seed: int) -> str:
     from workbench.models.cnn import SAMPLE_RATE_HZ, build_cnn
     from workbench.train.classes import track_style
 
-    _, held = _hold_out(library.tracks(), per_style=2, seed=seed)
+    train, held = _hold_out(library.tracks(), per_style=2, seed=seed)
     net = build_cnn(seed=0, rhythm_lags=96, tempo_bands=12).net
     held_p = _Patches(held, hop_s=1.0, pool_s=8.0)
     with torch.no_grad():
@@ -315,6 +317,14 @@ def tempo_probe(library, *, seed: int) -> str:
             near.append(f"{names[q]} -> " + ", ".join(f"{h} x{hits.count(h)}" for h in sorted(set(hits))))
         lines.append(f"  {name:<38} MAP@R {m['map_at_r']:.3f}  techno P@1 {m['per_class']['techno']['precision_at_1']:.2f}"
                      f"  ({'; '.join(near)})")
+    both = _Patches(_split_val(train, seed=seed)[0] + held, hop_s=1.0, pool_s=8.0)
+    with torch.no_grad():
+        ac = net.rhythm(torch.from_numpy(both.patches.astype(np.float32))).numpy()
+    x, q = np.stack([ac[o].mean(0) for o in both.owner]), np.isin(both.track_ids, list(names))
+    x = (x - x[~q].mean(0)) / (x[~q].std(0) + 1e-9)
+    m = retrieval_metrics(x.astype(np.float32), both.labels, groups=both.track_ids, queries=q, per_class=True)
+    lines.append(f"  {'CNN autocorrelation, among fit tracks':<38} MAP@R {m['map_at_r']:.3f}  techno P@1 "
+                 f"{m['per_class']['techno']['precision_at_1']:.2f}, R-precision {m['per_class']['techno']['r_precision']:.2f}")
     return "\n".join(lines)
 
 
