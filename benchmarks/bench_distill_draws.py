@@ -143,8 +143,9 @@ load ~10, 3 min for five draws):
 The rhythm branch's input (the untrained autocorrelation of 3-s patches, mean-pooled in 8-s windows) retrieves
 styles far better than the teacher's tempo bands on every draw, and as queries among the fit tracks it finds
 techno for 015/021 (draw 0: precision@1 0.89, R-precision 0.88; draw 3: 1.00 / 0.89). Trained students use the
-branch (session 10's, fc1's rhythm columns cut: draw 0 keep tempo + rhythm 0.801 -> 0.707, draw 3 rhythm
-0.782 -> 0.735, draw 4 0.995 -> 0.963), yet the draw-0 student's held-out techno precision@1 stays 0.44. So what
+branch (fc1's rhythm columns cut: session 10's draw 0 keep tempo + rhythm 0.801 -> 0.707, draw 3 rhythm 0.782 ->
+0.735, draw 4 0.995 -> 0.963; all options above: draw 0 0.847 -> 0.806, draw 3 0.805 -> 0.715), yet draw 0's
+held-out techno precision@1 is 0.44 (session 10) and 0.33 (all options: its gain is in other styles). So what
 the student sees is enough; what it learns from the teacher's targets of 3 fit techno tracks does not carry
 to the pair.
 
