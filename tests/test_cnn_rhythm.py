@@ -1,7 +1,10 @@
-"""Issue 19: the distilled CNN's tempo options, both off by default: the rhythm branch (onset-envelope
-autocorrelation of its own log-mel patch) and unstretched student views (``distill_keep_tempo``)."""
+"""Issue 19: the distilled CNN's tempo options, all off by default: the rhythm branch (onset-envelope
+autocorrelation of its own log-mel patch), its tempo bands (the feature frontend's tempogram pooling)
+and unstretched student views (``distill_keep_tempo``)."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pytest
@@ -78,6 +81,45 @@ def test_rhythm_lags_refused(bad):
         build_cnn(seed=0, rhythm_lags=bad)
 
 
+def test_tempo_bands_pool_the_autocorrelation_as_the_feature_frontend_pools_its_tempogram():
+    """Each band is the maximum of the rhythm's autocorrelation over the lags librosa puts in it (40-320 BPM)."""
+    import librosa
+
+    model = build_cnn(seed=0, stats=True, rhythm_lags=96, tempo_bands=12)
+    x = torch.from_numpy(np.stack([_clicks(126.0), _clicks(131.0, seed=1), _clicks(136.0, seed=2), 0.1 * _clicks(136.0, seed=2)]))
+    with torch.no_grad():
+        p = model.frontend(x)
+        bands, ac = model.net.tempo(p).numpy(), model.net.rhythm(p).numpy()
+        assert tuple(model(x).shape) == (4, 128)
+    bpm = librosa.tempo_frequencies(97, sr=SAMPLE_RATE_HZ, hop_length=HOP_SAMPLES)[1:]  # lags 1..96
+    edges = np.geomspace(40.0, 320.0, 13)
+    want = np.stack([ac[:, (bpm >= lo) & (bpm < hi)].max(axis=1) for lo, hi in zip(edges[:-1], edges[1:], strict=True)], 1)
+    np.testing.assert_allclose(bands, want, atol=1e-6)
+    # the beat's band: 126 BPM in [113, 134.5), 136 BPM in [134.5, 160); 131 BPM sits on their edge (lag 19.7)
+    assert bands[0, 6] > bands[0, 7] + 0.2 and bands[2, 7] > bands[2, 6] + 0.2
+    np.testing.assert_allclose(bands[2], bands[3], atol=1e-4)  # any level
+
+
+def test_tempo_bands_alone_and_read_back():
+    model = build_cnn(seed=0, stats=True, tempo_bands=12)
+    assert model.net.max_lag == 64 and model.net.fc1.in_features == build_cnn(seed=0, stats=True).net.fc1.in_features + 12
+    assert model.config()["tempo_bands"] == 12 and "tempo_bands" not in build_cnn(seed=0).config()
+    x = torch.from_numpy(np.stack([_clicks(131.0), _clicks(92.0, seed=1)]))
+    again = load_cnn(cnn_checkpoint(model))
+    with torch.no_grad():
+        assert torch.equal(again(x), model(x)) and again.net.tempo_bands == 12
+    with pytest.raises(ValueError, match=r"rhythm needs a network built with rhythm_lags >= 1; got rhythm_lags=0"):
+        model.net.rhythm(model.frontend(x))
+    with pytest.raises(ValueError, match=r"tempo needs a network built with tempo_bands >= 1; got tempo_bands=0"):
+        build_cnn(seed=0).net.tempo(model.frontend(x))
+
+
+@pytest.mark.parametrize("bad", [-1, 13, True, 2.5])
+def test_tempo_bands_refused(bad):
+    with pytest.raises(ValueError, match=r"tempo_bands must be an int"):
+        build_cnn(seed=0, tempo_bands=bad)
+
+
 def test_job_setting_is_checked():
     from workbench.train.cnn_student import check_job_student, rhythm_lags
 
@@ -92,6 +134,11 @@ def test_job_setting_is_checked():
         check_job_student({"distill": None, "distill_keep_tempo": True})
     with pytest.raises(ValueError, match=r"distill_keep_tempo must be true or false; got 'yes'"):
         check_job_student({"distill": "features", "distill_keep_tempo": "yes"})
+    check_job_student({"distill": "features", "distill_tempo_bands": 12})
+    with pytest.raises(ValueError, match=r"distill_tempo_bands only apply with distill='features'; got distill=None"):
+        check_job_student({"distill": None, "distill_tempo_bands": 12})
+    with pytest.raises(ValueError, match=r"distill_tempo_bands must be an int in 0..12; got 24"):
+        check_job_student({"distill": "features", "distill_tempo_bands": 24})
 
 
 def test_keep_tempo_views_are_not_stretched(tmp_path, monkeypatch):
@@ -128,15 +175,19 @@ def test_keep_tempo_views_are_not_stretched(tmp_path, monkeypatch):
     assert a["time_stretch"] == {"should_apply": False} and all(a[k] == b[k] for k in ("pitch_shift", "gain", "noise"))
 
 
-def test_a_cnn_with_the_rhythm_branch_exports_whole(tmp_path):
-    """Audio in, the branch inside: parity on the MIL evaluator, and the branch is what the parity checks."""
+@pytest.mark.parametrize(("lags", "bands"), [(96, 0), (0, 12), (96, 12)])
+def test_a_cnn_with_the_rhythm_branch_exports_whole(tmp_path, lags, bands):
+    """Audio in, the branches inside: parity on the MIL evaluator, and the branch cut is what the parity checks."""
     pytest.importorskip("coremltools")
     import soundfile as sf
 
     from workbench.export import audio_in
     from workbench.export.mil_eval import run
 
-    model = build_cnn(seed=0, stats=True, rhythm_lags=96).eval()
+    model = build_cnn(seed=0, stats=True, rhythm_lags=lags, tempo_bands=bands).eval()
+    n = bands or lags  # the last branch's columns of the dense layer (the tempo bands' where there are some)
+    with torch.no_grad():  # weighted up so that the branch moves the embedding well beyond float16's error
+        model.net.fc1.weight[:, -n:] *= 4.0
     y = np.concatenate([_clicks(131.0, n=3 * WINDOW_SAMPLES), _clicks(92.0, seed=3, n=3 * WINDOW_SAMPLES)])
     sf.write(tmp_path / "beats.wav", y, SAMPLE_RATE_HZ)
     spec = audio_in.audio_spec(model)
@@ -146,9 +197,9 @@ def test_a_cnn_with_the_rhythm_branch_exports_whole(tmp_path):
     assert r.parity is not None and r.parity.psnr_db >= 60.0, str(r.parity)
     out = run(r.path, {"samples": windows[:1]})["embedding"]
     want = audio_in.reference(model)(windows[:1])
-    cut = build_cnn(seed=0, stats=True, rhythm_lags=96).eval()
+    cut = copy.deepcopy(model)
     with torch.no_grad():
-        cut.net.fc1.weight[:, -96:] = 0.0
+        cut.net.fc1.weight[:, -n:] = 0.0
     without = audio_in.reference(cut)(windows[:1])
     err = float(np.abs(out - want).max())
     assert err < 5e-3 and float(np.abs(without - want).max()) > 10 * err

@@ -158,7 +158,8 @@ def test_job_passes_the_student_options_and_records_them(tmp_path):
             _job(lib, exp)
         rc = cli.main([*base, "--distill", "features", "--set", "distill_average_epochs=2",
                        "--set", "distill_class_weight=0.5", "--set", "distill_mask_bins=8",
-                       "--set", "distill_rhythm_lags=8", "--set", "distill_keep_tempo=true"])
+                       "--set", "distill_rhythm_lags=8", "--set", "distill_keep_tempo=true",
+                       "--set", "distill_tempo_bands=12"])
     finally:
         lib.close()
     assert rc == 0
@@ -170,7 +171,9 @@ def test_job_passes_the_student_options_and_records_them(tmp_path):
 
     assert d["rhythm_lags"] == 8 and run.config["distill_rhythm_lags"] == 8
     assert d["keep_tempo"] is True and run.config["distill_keep_tempo"] is True
-    assert load_cnn(run.model_path).net.rhythm_lags == 8  # the saved network has the branch
+    assert d["tempo_bands"] == 12 and run.config["distill_tempo_bands"] == 12
+    net = load_cnn(run.model_path).net
+    assert (net.rhythm_lags, net.tempo_bands) == (8, 12)  # the saved network has the branches
 
 
 def _job(lib, exp):  # type: ignore[no-untyped-def]

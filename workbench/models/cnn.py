@@ -70,6 +70,10 @@ POWER_FLOOR = 1e-4
 PEAK_FLOOR = 1e-4
 #: The kind written in checkpoints.
 KIND = "audio_cnn"
+#: The tempo range the tempo bands cover (BPM), as the feature frontend's pooled tempogram.
+TEMPO_RANGE_BPM = (40.0, 320.0)
+#: Most tempo bands (12: the feature frontend's; up to 12 every band holds at least one whole-frame lag).
+MAX_TEMPO_BANDS = 12
 
 
 class LogMel(nn.Module):
@@ -142,18 +146,26 @@ class MelCNN(nn.Module):
         autocorrelation of its onset-strength envelope at lags 1..k frames (k = 96: up to 2.2 s,
         one 4/4 bar at 108 BPM or faster), the tempo and beat pattern a 3-s patch holds, which the
         convolutions' mean over time cannot measure (default 0: off).
+    tempo_bands : int in [0, MAX_TEMPO_BANDS]
+        k >= 1: also feed the maxima of that autocorrelation over k log-spaced tempo bands between
+        40 and 320 BPM (:meth:`tempo`): the feature frontend's pooled tempogram (its 12 bands),
+        the teacher's tempo description, on the patch's 3 s instead of its 8.9 s (default 0: off).
     """
 
     #: Rows per forward pass when embedding without gradients (activations of 64 patches: ~0.2 GB).
     eval_batch_size = 64
 
     def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5, stats: bool = False,
-                 rhythm_lags: int = 0) -> None:
+                 rhythm_lags: int = 0, tempo_bands: int = 0) -> None:
         super().__init__()
         self.embedding_dim = check_int("embedding_dim", embedding_dim, min=1)
         self.rhythm_lags = check_int("rhythm_lags", rhythm_lags, min=0, max=N_FRAMES - 2)
-        if self.rhythm_lags:  # kernel k picks the envelope k frames ahead: conv1d makes the lagged copies
-            self.register_buffer("lags", torch.eye(self.rhythm_lags + 1).unsqueeze(1))
+        self.tempo_bands = check_int("tempo_bands", tempo_bands, min=0, max=MAX_TEMPO_BANDS)
+        self.max_lag = max(self.rhythm_lags, _tempo_max_lag() if self.tempo_bands else 0)
+        if self.max_lag:  # kernel k picks the envelope k frames ahead: conv1d makes the lagged copies
+            self.register_buffer("lags", torch.eye(self.max_lag + 1).unsqueeze(1))
+        if self.tempo_bands:  # 0 on a band's lags, -4 elsewhere: the masked maximum (autocorrelation in [-1, 1])
+            self.register_buffer("band_mask", torch.from_numpy(_band_mask(self.tempo_bands, self.max_lag)))
         if not isinstance(stats, bool):
             raise ParameterError(f"stats must be True or False; got {stats!r}")
         self.stats = stats
@@ -166,7 +178,8 @@ class MelCNN(nn.Module):
             blocks += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
                        nn.MaxPool2d(2)]
         self.blocks = nn.Sequential(*blocks)
-        self.fc1 = nn.Linear(128 * (N_MELS // 8) + (2 * N_MELS if stats else 0) + self.rhythm_lags, 256)
+        self.fc1 = nn.Linear(128 * (N_MELS // 8) + (2 * N_MELS if stats else 0) + self.rhythm_lags
+                             + self.tempo_bands, 256)
         self.drop = SeededDropout(self.dropout)
         self.fc2 = nn.Linear(256, self.embedding_dim)
 
@@ -196,8 +209,12 @@ class MelCNN(nn.Module):
             mean = torch.mean(z, dim=3, keepdim=True)
             std = torch.sqrt(torch.mean((z - mean) * (z - mean), dim=3) + 1e-6)
             x = torch.cat([x, mean.flatten(1), std.flatten(1)], dim=1)
-        if self.rhythm_lags:
-            x = torch.cat([x, self.rhythm(patches)], dim=1)
+        if self.max_lag:
+            ac = self._autocorrelation(patches)
+            if self.rhythm_lags:
+                x = torch.cat([x, ac[:, :self.rhythm_lags]], dim=1)
+            if self.tempo_bands:
+                x = torch.cat([x, self._bands(ac)], dim=1)
         return F.relu(self.fc1(x))
 
     def rhythm(self, patches: torch.Tensor) -> torch.Tensor:
@@ -218,11 +235,43 @@ class MelCNN(nn.Module):
         torch.Tensor [shape=(batch, rhythm_lags)]
             Autocorrelation at lags 1, 2, ..., ``rhythm_lags`` frames (hop 512 / 22,050 Hz = 23.2 ms).
         """
+        if not self.rhythm_lags:
+            raise ParameterError("rhythm needs a network built with rhythm_lags >= 1; got rhythm_lags=0")
+        return self._autocorrelation(patches)[:, :self.rhythm_lags]
+
+    def tempo(self, patches: torch.Tensor) -> torch.Tensor:
+        """The patches' tempo bands: the autocorrelation's maximum over each band's lags.
+
+        As the feature frontend pools its tempogram (``workbench.embed.features._pool_tempogram``):
+        ``tempo_bands`` log-spaced bands between 40 and 320 BPM, lag k frames being
+        ``60 * 22050 / (512 * k)`` BPM, each band the largest value at its lags (autocorrelation of
+        :meth:`rhythm`, lags up to 64 frames, 1.5 s).
+
+        Parameters
+        ----------
+        patches : torch.Tensor [shape=(batch, N_MELS, N_FRAMES) or (batch, N_MELS * N_FRAMES)]
+            Log-mel patches.
+
+        Returns
+        -------
+        torch.Tensor [shape=(batch, tempo_bands)]
+            In [-1, 1], slowest band first.
+        """
+        if not self.tempo_bands:
+            raise ParameterError("tempo needs a network built with tempo_bands >= 1; got tempo_bands=0")
+        return self._bands(self._autocorrelation(patches))
+
+    def _bands(self, ac: torch.Tensor) -> torch.Tensor:
+        """Each tempo band's maximum of ``ac`` ``(batch, max_lag)``: a masked ``reduce_max`` (exports)."""
+        return torch.amax(ac.unsqueeze(1) + self.band_mask.unsqueeze(0), dim=2)
+
+    def _autocorrelation(self, patches: torch.Tensor) -> torch.Tensor:
+        """The onset envelope's autocorrelation at lags 1..``max_lag`` over lag 0 ``(batch, max_lag)``."""
         p = patches.reshape(patches.shape[0], N_MELS, N_FRAMES)
         flux = torch.mean(F.relu(p[:, :, 1:] - p[:, :, :-1]), dim=1)  # (batch, N_FRAMES - 1)
         env = flux - torch.mean(flux, dim=1, keepdim=True)
-        shifted = F.conv1d(F.pad(env, (0, self.rhythm_lags)).unsqueeze(1), self.lags)  # channel k: env[t + k]
-        ac = torch.sum(shifted * env.unsqueeze(1), dim=2)  # (batch, rhythm_lags + 1)
+        shifted = F.conv1d(F.pad(env, (0, self.max_lag)).unsqueeze(1), self.lags)  # channel k: env[t + k]
+        ac = torch.sum(shifted * env.unsqueeze(1), dim=2)  # (batch, max_lag + 1)
         return ac[:, 1:] / torch.clamp(ac[:, :1], min=1e-6)
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
@@ -242,6 +291,24 @@ class MelCNN(nn.Module):
         return x / torch.clamp(torch.sqrt(torch.sum(x * x, dim=1, keepdim=True)), min=1e-6)
 
 
+def _lag_bpm(lags: np.ndarray) -> np.ndarray:
+    """The tempo (BPM) of an onset-envelope lag in frames (hop 512 at 22,050 Hz), as ``librosa.tempo_frequencies``."""
+    return 60.0 * SAMPLE_RATE_HZ / (HOP_SAMPLES * lags)
+
+
+def _tempo_max_lag() -> int:
+    """The longest lag (frames) the tempo bands read: the slowest tempo's (40 BPM: 64 frames)."""
+    return int(math.floor(60.0 * SAMPLE_RATE_HZ / (HOP_SAMPLES * TEMPO_RANGE_BPM[0])))
+
+
+def _band_mask(n_bands: int, max_lag: int) -> np.ndarray:
+    """``(n_bands, max_lag)`` float32: 0 where lag k + 1 lies in band b (``[edge_b, edge_b+1)`` BPM), -4 elsewhere."""
+    bpm = _lag_bpm(np.arange(1, max_lag + 1, dtype=np.float64))
+    edges = np.geomspace(*TEMPO_RANGE_BPM, n_bands + 1)
+    inside = (bpm[None, :] >= edges[:-1, None]) & (bpm[None, :] < edges[1:, None])
+    return np.where(inside, 0.0, -4.0).astype(np.float32)
+
+
 class AudioCNN(nn.Module):
     """Audio in, embedding out: :class:`LogMel` then :class:`MelCNN`, one module (exports whole).
 
@@ -257,6 +324,8 @@ class AudioCNN(nn.Module):
         The network's band-statistics branch (:class:`MelCNN`).
     rhythm_lags : int >= 0
         The network's rhythm branch (:class:`MelCNN`; 0: off).
+    tempo_bands : int >= 0
+        The network's tempo bands (:class:`MelCNN`; 0: off).
 
     Attributes
     ----------
@@ -275,10 +344,11 @@ class AudioCNN(nn.Module):
     n_frames = N_FRAMES
 
     def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5, power_floor: float = POWER_FLOOR,
-                 stats: bool = False, rhythm_lags: int = 0) -> None:
+                 stats: bool = False, rhythm_lags: int = 0, tempo_bands: int = 0) -> None:
         super().__init__()
         self.frontend = LogMel(power_floor=power_floor)
-        self.net = MelCNN(embedding_dim=embedding_dim, dropout=dropout, stats=stats, rhythm_lags=rhythm_lags)
+        self.net = MelCNN(embedding_dim=embedding_dim, dropout=dropout, stats=stats, rhythm_lags=rhythm_lags,
+                          tempo_bands=tempo_bands)
 
     @property
     def embedding_dim(self) -> int:
@@ -293,6 +363,8 @@ class AudioCNN(nn.Module):
             config["stats"] = True
         if self.net.rhythm_lags:  # likewise
             config["rhythm_lags"] = self.net.rhythm_lags
+        if self.net.tempo_bands:
+            config["tempo_bands"] = self.net.tempo_bands
         return config
 
     def forward(self, samples: torch.Tensor) -> torch.Tensor:
@@ -320,7 +392,7 @@ class AudioCNN(nn.Module):
 
 
 def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5, stats: bool = False,
-              rhythm_lags: int = 0) -> AudioCNN:
+              rhythm_lags: int = 0, tempo_bands: int = 0) -> AudioCNN:
     """A new :class:`AudioCNN` with initial weights (and dropout masks) drawn from ``seed``.
 
     Parameters
@@ -335,6 +407,8 @@ def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5, 
         The band-statistics branch (:class:`MelCNN`).
     rhythm_lags : int >= 0
         The rhythm branch (:class:`MelCNN`; 0: off).
+    tempo_bands : int >= 0
+        The tempo bands (:class:`MelCNN`; 0: off).
 
     Returns
     -------
@@ -343,7 +417,8 @@ def build_cnn(*, seed: int = 0, embedding_dim: int = 128, dropout: float = 0.5, 
     """
     check_int("seed", seed, min=0)
     generator = torch.Generator().manual_seed(int(seed))
-    model = AudioCNN(embedding_dim=embedding_dim, dropout=dropout, stats=stats, rhythm_lags=rhythm_lags)
+    model = AudioCNN(embedding_dim=embedding_dim, dropout=dropout, stats=stats, rhythm_lags=rhythm_lags,
+                     tempo_bands=tempo_bands)
     for module in model.net.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)

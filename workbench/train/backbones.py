@@ -85,7 +85,7 @@ def backbone_by_name(name: str = "auto", *, size: int = 512,
 
 
 def cnn_backbone(weights: str | os.PathLike[str] | None = None, *, hop_s: float = 0.5, seed: int = 0,
-                 search: bool = True, stats: bool = False, rhythm_lags: int = 0) -> Backbone:
+                 search: bool = True, stats: bool = False, rhythm_lags: int = 0, tempo_bands: int = 0) -> Backbone:
     """The CNN backbone: from ``weights``, else ``$WORKBENCH_CNN_WEIGHTS``, else the newest run that trained it, else untrained.
 
     Parameters
@@ -104,6 +104,8 @@ def cnn_backbone(weights: str | os.PathLike[str] | None = None, *, hop_s: float 
         distilled CNN's); weights read from a file keep their own architecture.
     rhythm_lags : int >= 0
         Initial weights with the rhythm branch (:class:`workbench.models.cnn.MelCNN`; 0: off), as ``stats``.
+    tempo_bands : int >= 0
+        Initial weights with the tempo bands (:class:`workbench.models.cnn.MelCNN`; 0: off), as ``stats``.
 
     Returns
     -------
@@ -133,7 +135,7 @@ def cnn_backbone(weights: str | os.PathLike[str] | None = None, *, hop_s: float 
         if found is not None:
             run_id, model_path = found
             return CNNBackbone(load_cnn(model_path), hop_s=hop_s, trained=f"run {run_id}")
-    return CNNBackbone(build_cnn(seed=seed, stats=stats, rhythm_lags=rhythm_lags), hop_s=hop_s,
+    return CNNBackbone(build_cnn(seed=seed, stats=stats, rhythm_lags=rhythm_lags, tempo_bands=tempo_bands), hop_s=hop_s,
                        trained=f"untrained (seed {seed})")
 
 

@@ -483,7 +483,8 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         "max_windows": MAX_WINDOWS, "feature_weight": FEATURE_WEIGHT, "prepare_s": round(prep_s, 1),
         "select_by": SELECT_BY if select is not None else "cosine",
         "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1), **options,
-        "rhythm_lags": int(getattr(net, "rhythm_lags", 0)), "keep_tempo": bool(keep_tempo), "student_stopped": stopped}
+        "rhythm_lags": int(getattr(net, "rhythm_lags", 0)), "tempo_bands": int(getattr(net, "tempo_bands", 0)),
+        "keep_tempo": bool(keep_tempo), "student_stopped": stopped}
     config = {**cfg.to_dict(), "distill": "features", "distill_batch_size": batch_size or BATCH_SIZE}
     return TripletResult(model=net, history=history, metrics=metrics, config=config, stopped_reason=stopped,
                          best_epoch=best_epoch, data={"train_rows": len(rows.patches), "val_rows": len(val),

@@ -26,7 +26,11 @@ And two options about tempo (:data:`DISTILL_TEMPO_DEFAULTS`), also off by defaul
 - ``distill_keep_tempo`` (True): the student's augmented views are not time-stretched (pitch, gain and
   noise as before, the same draws). A stretched view keeps the target of the original music, so it
   teaches the student that tempo does not matter (rate 0.9..1.1 with probability 0.8: +-10 %, wider
-  than the 4-5 % between the demo's techno, trance and progressive).
+  than the 4-5 % between the demo's techno, trance and progressive);
+- ``distill_tempo_bands`` (k in 1..12): the CNN gets the maxima of that autocorrelation over k
+  log-spaced tempo bands between 40 and 320 BPM (:meth:`workbench.models.cnn.MelCNN.tempo`), the
+  feature frontend's pooled tempogram, i.e. the teacher's own tempo description, on the patch's 3 s;
+  also computed inside the model (a masked maximum), so the audio-in export keeps it.
 """
 
 from __future__ import annotations
@@ -47,8 +51,10 @@ CLASS_MARGIN = 0.2
 #: The embeddings job's settings of these options (``--set distill_average_epochs=4`` ...), all off.
 DISTILL_STUDENT_DEFAULTS: dict[str, Any] = {"distill_average_epochs": 0, "distill_class_weight": 0.0,
                                             "distill_mask_bins": 0}
-#: The job's tempo settings of the distilled student (``--set distill_rhythm_lags=96``, ``distill_keep_tempo=true``), off.
-DISTILL_TEMPO_DEFAULTS: dict[str, Any] = {"distill_rhythm_lags": 0, "distill_keep_tempo": False}
+#: The job's tempo settings of the distilled student (``--set distill_rhythm_lags=96``, ``distill_keep_tempo=true``,
+#: ``distill_tempo_bands=12``), off.
+DISTILL_TEMPO_DEFAULTS: dict[str, Any] = {"distill_rhythm_lags": 0, "distill_keep_tempo": False,
+                                          "distill_tempo_bands": 0}
 
 
 def student_options(settings: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -91,6 +97,8 @@ def check_job_student(data_cfg: Mapping[str, Any]) -> None:
     changed = [f"distill_{k}" for k, v in options.items() if v != DISTILL_STUDENT_DEFAULTS[f"distill_{k}"]]
     if rhythm_lags(data_cfg):
         changed.append("distill_rhythm_lags")
+    if tempo_bands(data_cfg):
+        changed.append("distill_tempo_bands")
     keep = data_cfg.get("distill_keep_tempo", False)
     if not isinstance(keep, bool):
         raise ParameterError(f"distill_keep_tempo must be true or false; got {keep!r}")
@@ -116,6 +124,25 @@ def rhythm_lags(data_cfg: Mapping[str, Any]) -> int:
     from workbench.validate import check_int
 
     return check_int("distill_rhythm_lags", data_cfg.get("distill_rhythm_lags", 0), min=0, max=126)
+
+
+def tempo_bands(data_cfg: Mapping[str, Any]) -> int:
+    """The job's ``distill_tempo_bands`` (0: no tempo bands), checked.
+
+    Parameters
+    ----------
+    data_cfg : mapping
+        The job's data settings.
+
+    Raises
+    ------
+    ParameterError
+        Not an integer in [0, 12] (:data:`workbench.models.cnn.MAX_TEMPO_BANDS`).
+    """
+    from workbench.models.cnn import MAX_TEMPO_BANDS
+    from workbench.validate import check_int
+
+    return check_int("distill_tempo_bands", data_cfg.get("distill_tempo_bands", 0), min=0, max=MAX_TEMPO_BANDS)
 
 
 def check_student_options(*, average_epochs: object, class_weight: object, mask_bins: object,

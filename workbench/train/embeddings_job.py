@@ -166,7 +166,8 @@ def resolve_backbone(backbone: Backbone | None, data_cfg: dict[str, Any], *, see
 
         backbone = cnn_backbone(data_cfg.get("openl3_weights"), seed=seed, search=False,
                                 stats=data_cfg.get("distill") is not None,  # distilled: with band statistics
-                                rhythm_lags=int(data_cfg.get("distill_rhythm_lags") or 0))
+                                rhythm_lags=int(data_cfg.get("distill_rhythm_lags") or 0),
+                                tempo_bands=int(data_cfg.get("distill_tempo_bands") or 0))
     b = backbone if backbone is not None else backbone_by_name(
         data_cfg.get("backbone") or "auto", size=data_cfg.get("size", 512), weights=data_cfg.get("openl3_weights"))
     data_cfg["backbone"] = "features" if isinstance(b, FeatureFrontend) else str(b.name).split("-")[0]
