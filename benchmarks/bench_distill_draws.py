@@ -126,7 +126,23 @@ the seed:
 
 Draw 0 +0.046 over its best earlier student, still 0.070 short of features + head: target missed there; draw 3
 within 0.01 of the teacher (as class 0.5 + average 4 alone). Draw 0's per-epoch figures swing (0.861 at epoch 5,
-0.709 at 6). One initialisation per draw; draws 1, 2, 4 not run with all options, so no default is proposed.
+0.709 at 6).
+
+Then draws 1, 2, 4 with all options (the lead; three students at once beside fresh-clone CI, load 4-8, 50-150 s per
+epoch; keep-tempo rows built for draws 1 and 2, session 10's for draw 4, whose retrained teacher gives 0.921 here,
+0.941 in session 8's rows):
+
+    draw   features + head   session 8 job   all options: kept   cosine rule (epoch)   retrieval rule (epoch)
+    1      0.906             0.963           1.000               1.000 (12)            1.000 (9)
+    2      0.909             0.981           0.985               0.981 (12)            0.978 (11)
+    4      0.921             0.970           0.981               1.000 (9)             1.000 (9)
+
+Every option together, draws 0-4 (kept): 0.847 / 1.000 / 0.985 / 0.805 / 0.981, mean **0.924** against features +
+head 0.890 (0.917 / 0.906 / 0.909 / 0.798 / 0.921) and the session 8 job 0.870: above the job on every draw
+(+0.117 / +0.037 / +0.004 / +0.097 / +0.011), above or within 0.01 of features + head on four draws, 0.070 behind on
+draw 0. One initialisation per draw (another init moved draw 0 by 0.08 in session 8). The options stay off by
+default: making them the job's defaults needs the job's refusal of student options without ``distill`` and the
+class term on classless runs reworked (next session).
 
 The two failing draws are one failure: draws 0 and 3 both hold out techno 015 (131 BPM) and 021 (132.5 BPM)
 (draws 1, 2: 009 + 027, draw 4: 021 + 027). Does a 3-s patch miss the tempo the teacher's 8.9-s tempogram
