@@ -71,7 +71,7 @@ def test_report_says_when_the_identity_was_kept():
 
 
 def test_each_suggestion_counts_once_in_the_map():
-    from workbench.train.sections.transfer import per_suggestion_weights
+    from workbench.evaluate.span_calibration import per_suggestion_weights
 
     w = per_suggestion_weights(np.array([7, 7, 7, 7, 9, 9]), np.array([0, 0, 0, 1, 0, 0]))
     assert w.tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, 1.0, 0.5, 0.5])

@@ -84,6 +84,27 @@ def span_outcomes(track_ids: np.ndarray, suggestion_index: np.ndarray, confidenc
             "track_ids": keys[:, 0], "suggestion_index": keys[:, 1], "window_span": inverse}
 
 
+def per_suggestion_weights(track_ids: np.ndarray, suggestion_index: np.ndarray) -> np.ndarray:
+    """One over the scored windows of each window's suggestion: every suggestion then weighs 1 in a fit.
+
+    Parameters
+    ----------
+    track_ids : np.ndarray [shape=(n,)] of int
+        The track of each scored window.
+    suggestion_index : np.ndarray [shape=(n,)] of int
+        The index, within its track, of the suggestion holding the window.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+    """
+    keys = np.column_stack([np.asarray(track_ids, dtype=np.int64), np.asarray(suggestion_index, dtype=np.int64)])
+    if not len(keys):
+        return np.zeros(0)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    return 1.0 / counts[np.ravel(inverse)]
+
+
 def _bin_sums(confidence: np.ndarray, correct: np.ndarray, groups: np.ndarray, n_bins: int
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(count, confidence sum, right sum) per group (rows) and bin (columns)."""
@@ -241,8 +262,8 @@ def fit_suggestion_map(confidence: np.ndarray, right: np.ndarray, *, per: str, t
     """
     if per not in MAP_PER:
         raise ParameterError(f"per must be one of {list(MAP_PER)}; got {per!r}")
-    sp = span_outcomes(track_ids, suggestion_index, confidence, right, accept_at=accept_at)
     if per == "span":
+        sp = span_outcomes(track_ids, suggestion_index, confidence, right, accept_at=accept_at)
         return fit_platt(sp["confidence"], sp["right"])
-    weights = None if per == "window" else 1.0 / sp["n_windows"][sp["window_span"]]
+    weights = None if per == "window" else per_suggestion_weights(track_ids, suggestion_index)
     return fit_platt(np.asarray(confidence, dtype=np.float64), np.asarray(right, dtype=bool), sample_weight=weights)

@@ -92,30 +92,9 @@ def _smoothed(tr: TrackFrames, segs: Sequence[Any]) -> tuple[np.ndarray, np.ndar
     return np.array([segs[i].label for i in at]), np.array([float(segs[i].confidence) for i in at])
 
 
-def per_suggestion_weights(track_ids: np.ndarray, suggestion_index: np.ndarray) -> np.ndarray:
-    """One over the scored windows of each window's suggestion: every suggestion then weighs 1 in a fit.
-
-    Parameters
-    ----------
-    track_ids : np.ndarray [shape=(n,)] of int
-        The track of each scored window.
-    suggestion_index : np.ndarray [shape=(n,)] of int
-        The index, within its track, of the suggestion holding the window.
-
-    Returns
-    -------
-    np.ndarray [shape=(n,)]
-    """
-    keys = np.column_stack([np.asarray(track_ids, dtype=np.int64), np.asarray(suggestion_index, dtype=np.int64)])
-    if not len(keys):
-        return np.zeros(0)
-    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    return 1.0 / counts[np.ravel(inverse)]
-
-
 def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarray, *,
-                           weights: np.ndarray | None = None, track_ids: np.ndarray | None = None,
-                           suggestion_index: np.ndarray | None = None, per: str | None = None) -> dict[str, Any]:
+                           track_ids: np.ndarray | None = None, suggestion_index: np.ndarray | None = None,
+                           per: str = "window") -> dict[str, Any]:
     """ECE of the suggestions' confidences, as stated and after a Platt map fitted on the other folds.
 
     Parameters
@@ -126,16 +105,13 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
         Whether that suggestion's label is the window's.
     folds : np.ndarray [shape=(n,)]
         The held-out fold (group) of each window.
-    weights : np.ndarray [shape=(n,)], optional
-        Weights of the windows in the Platt fits (:func:`per_suggestion_weights`: each suggestion
-        counts once); None: each window counts once. Ignored when ``per`` is given.
     track_ids, suggestion_index : np.ndarray [shape=(n,)], optional
         The track of each window and the index of its suggestion there: with them ``span``
         gives the ECE over suggestions (:func:`~workbench.evaluate.span_calibration.span_ece`).
-    per : {"window", "suggestion", "span"}, optional
+    per : {"window", "suggestion", "span"}
         How the map counts the other folds' data
-        (:func:`~workbench.evaluate.span_calibration.fit_suggestion_map`; needs ``track_ids`` and
-        ``suggestion_index``); None: as ``weights`` says.
+        (:func:`~workbench.evaluate.span_calibration.fit_suggestion_map`; other than ``"window"``
+        needs ``track_ids`` and ``suggestion_index``).
 
     Returns
     -------
@@ -147,27 +123,28 @@ def suggestion_calibration(conf: np.ndarray, right: np.ndarray, folds: np.ndarra
         without windows.
     """
     from workbench.evaluate.calibration import apply_confidence_map, confidence_reliability, fit_platt
-    from workbench.evaluate.span_calibration import fit_suggestion_map, span_ece
+    from workbench.evaluate.span_calibration import MAP_PER, fit_suggestion_map, span_ece
 
     if not len(conf):
         return {}
-    if per is not None and (track_ids is None or suggestion_index is None):
+    if per not in MAP_PER:
+        raise ParameterError(f"per must be one of {list(MAP_PER)}; got {per!r}")
+    if per != "window" and (track_ids is None or suggestion_index is None):
         raise ParameterError(f"per={per!r} needs track_ids and suggestion_index")
     after = np.array(conf, dtype=np.float64)
     for f in np.unique(folds):
         other = folds != f
         if not other.any():
             continue
-        if per is not None:
+        if per == "window":
+            knots = fit_platt(conf[other], right[other])
+        else:
             knots = fit_suggestion_map(conf[other], right[other], per=per, track_ids=track_ids[other],
                                        suggestion_index=suggestion_index[other])
-        else:
-            knots = fit_platt(conf[other], right[other], sample_weight=None if weights is None else weights[other])
         after[~other] = apply_confidence_map(conf[~other], knots)
     before, mapped = confidence_reliability(conf, right), confidence_reliability(after, right)
     counted = {"window": "windows", "suggestion": "suggestions (each counted once)",
-               "span": "suggestions (one outcome each: right when half its windows are)"}[
-        per or ("window" if weights is None else "suggestion")]
+               "span": "suggestions (one outcome each: right when half its windows are)"}[per]
     out = {"ece_before": before["ece"], "ece_after": mapped["ece"], "reliability_before": before,
            "reliability_after": mapped,
            "how": "Platt map of the suggestions' confidence fitted on the other groups' held-out " + counted}
@@ -222,7 +199,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         Out-of-fold window probabilities ``probs`` (n, K in ``classes``), ``y`` (class index),
         ``track_ids``, ``classes``; ``suggestion_confidence`` and ``suggestion_right`` (the
         smoothed suggestion at each scored window: its confidence, whether it is right) and
-        ``suggestion_track_ids``, ``suggestion_weights`` (:func:`per_suggestion_weights`),
+        ``suggestion_track_ids``,
         ``suggestion_index`` (the suggestion's index in its track), ``suggestion_labels``,
         ``suggestion_folds`` (the held-out fold of each window).
     """
@@ -366,7 +343,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
                                  "temperature": temps[f["group"]]}
     yt, yr, ys = np.concatenate(y_true), np.concatenate(y_raw), np.concatenate(y_smooth)
     sc, sf, st = np.concatenate(s_conf), np.concatenate(s_fold), np.concatenate(s_tid)
-    sw = per_suggestion_weights(st, np.concatenate(s_sid))
+    ss = np.concatenate(s_sid)
     labels = class_names(data.y)
     base_true = np.concatenate([f["test"].y for f in folds])
     out: dict[str, Any] = {
@@ -383,7 +360,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         "calibration": {"ece_before": expected_calibration_error(P, Y), "ece_after": expected_calibration_error(after, Y),
                         "temperatures": temps, "how": "temperature fitted on the other groups' held-out windows",
                         "suggestions": suggestion_calibration(
-                            sc, ys == yt, sf, track_ids=st, suggestion_index=np.concatenate(s_sid),
+                            sc, ys == yt, sf, track_ids=st, suggestion_index=ss,
                             per=cfg.get("confidence_map_per", "window"))},
     }
     if families:
@@ -392,8 +369,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         out["self_training"] = pseudo_of
     out["seconds"] = time.perf_counter() - t_start
     return out, {"probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes), "suggestion_confidence": sc,
-                 "suggestion_right": ys == yt, "suggestion_track_ids": st, "suggestion_weights": sw,
-                 "suggestion_index": np.concatenate(s_sid), "suggestion_labels": ys, "suggestion_folds": sf}
+                 "suggestion_right": ys == yt, "suggestion_track_ids": st,
+                 "suggestion_index": ss, "suggestion_labels": ys, "suggestion_folds": sf}
 
 
 def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
