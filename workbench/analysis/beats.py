@@ -249,6 +249,32 @@ def _backbeat_phase(onsets: Onsets, beats: np.ndarray) -> np.ndarray:
     return shifted if moved and not pinned else beats
 
 
+def _extend_to_start(beats: np.ndarray, *, first_s: float) -> np.ndarray:
+    """``beats`` with the beat one period before the first added while it lies within the music.
+
+    Moving a grid half a beat later (:func:`_backbeat_phase`) drops the beat at the start of a
+    clip that begins on the beat (the Amen break's first kick at 0 s): the grid began on the
+    off-beat before it, and moving it leaves the first beat half a beat into the clip.
+
+    Parameters
+    ----------
+    beats : np.ndarray [shape=(n,)]
+        Beat times in seconds.
+    first_s : float
+        Where the music starts (:func:`_music_span`), in seconds.
+
+    Returns
+    -------
+    np.ndarray [shape=(m,)], m >= n
+    """
+    if beats.size < 2:
+        return beats
+    period = float(beats[1] - beats[0])
+    while beats[0] - period >= max(first_s, 0.0) - period / 4:
+        beats = np.concatenate([[max(float(beats[0]) - period, 0.0)], beats])
+    return beats
+
+
 def _music_span(spec: np.ndarray, onsets: Onsets, *, period_s: float) -> tuple[float, float]:
     """From the first sounding frame to the end of the music, in seconds.
 
@@ -395,7 +421,8 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     off_line_s = float(np.median(np.abs(beats - (slope * index + intercept))))
     loop = loop_tempo(y.shape[-1] / sr)
     member = None if loop is None else loop * 2.0 ** round(math.log2(bpm / loop))
-    if member is not None and abs(math.log2(bpm / member)) < _LOOP_SNAP_OCTAVES:  # a loop: played to a clock
+    looped = member is not None and abs(math.log2(bpm / member)) < _LOOP_SNAP_OCTAVES
+    if looped:  # a loop: played to a clock
         bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=member, duration_s=y.shape[-1] / sr, spread=_LOOP_SPREAD)
     elif stability >= _STEADY and off_line_s <= _CLOCK_S:  # already a metronome when clocked: its own tempo
         bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=y.shape[-1] / sr,
@@ -406,8 +433,14 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     if beats.size < _MIN_BEATS:
         return no_beat
     felt = bpm / 2.0 if felt_bpm is not None and abs(felt_bpm * 2 - bpm) < 0.05 * bpm else None
-    beats = _backbeat_phase(onsets, beats)
-    beats = beats[beats <= last_s + period_s / 4]
-    downbeats = beats[downbeat_phase(spec, sr=sr, beats=beats, onsets=onsets, half_time=felt is not None)::4]
+    shifted = _backbeat_phase(onsets, beats)
+    if shifted is not beats:  # half a beat later: the beat before the first may now fall inside the music
+        shifted = _extend_to_start(shifted, first_s=first_s)
+    beats = shifted[shifted <= last_s + period_s / 4]
+    if looped:  # a loop is cut at bar lines: the bar starts where the clip does
+        phase = -round(float(beats[0]) / period_s) % 4
+    else:
+        phase = downbeat_phase(spec, sr=sr, beats=beats, onsets=onsets, half_time=felt is not None)
+    downbeats = beats[phase::4]
     confidence = float(np.clip(cands.comb / 2.0, 0.0, 1.0) * (0.5 + 0.5 * margin))
     return BeatGrid(float(bpm), beats, downbeats, stability, True, felt, confidence)

@@ -75,21 +75,11 @@ def _parse_sections(specs: list[str] | None) -> list[tuple[str, float, float]] |
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from workbench.errors import ParameterError
-    from workbench.style import build_profile, save_profile
+    from workbench.style import build_profile, reference_tracks, save_profile
 
     with open_library(args) as lib:
-        if args.crate:
-            from workbench.crates import Crates
-
-            tracks, source = Crates(lib).tracks(args.crate), f"crate:{args.crate}"
-        else:
-            tracks = [t for t in lib.tracks() if t.folder == args.folder]
-            if not tracks:
-                folders = sorted({t.folder for t in lib.tracks() if t.folder})
-                raise ParameterError(f"--folder must name a sub-folder of a scanned folder: {folders}; "
-                                     f"got {args.folder!r}")
-            source = f"folder:{args.folder}"
+        kind = "crate" if args.crate else "folder"
+        tracks, source = reference_tracks(lib, args.crate or args.folder, kind=kind)
         profile = build_profile(lib, args.name, tracks, source=source, clusters=args.clusters,
                                 min_tracks=args.min_tracks, progress=not (args.json or args.quiet))
         path = save_profile(lib, profile)

@@ -20,7 +20,9 @@ def acid(spec: np.ndarray, beats: np.ndarray, mono: np.ndarray) -> tuple[float, 
     100 Hz-4 kHz spectral edge (95 % roll-off) over the steps that are not accented. The resonance
     is the 75th percentile, over the 4th 16ths (clear of off-beat hats too), of the tallest
     harmonic peak (times its frequency, to undo a saw's 1/f fall) over the median harmonic below
-    half its frequency. The glide is the
+    half its frequency, capped at :data:`RESONANCE_MAX_DB` (a 30 dB filter peak is a Q of about 30; a
+    peak standing further over the band below is a lone tone over a quiet band, not a filter's
+    resonance: real tracks with no acid line read up to 40 dB uncapped). The glide is the
     share of note changes onto a 4th 16th (>= 1 semitone between the middles of two steps, YIN
     pitch of the signal low-passed at 1 kHz) where :data:`MIN_SLIDE_FRAMES` or more frames sit
     inside the middle 80 % of the interval, moving one way. The accent is the share of steps whose
@@ -165,8 +167,11 @@ def _resonance_db(spec: np.ndarray, freqs: np.ndarray, frames: np.ndarray) -> fl
         below = flat[f[peaks] < f[peaks][top] / 2]
         if below.size >= 2:
             per_frame.append(20 * np.log10(flat[top] / max(np.median(below), 1e-20)))
-    return float(max(np.percentile(per_frame, 75), 0.0)) if per_frame else 0.0
+    return float(np.clip(np.percentile(per_frame, 75), 0.0, RESONANCE_MAX_DB)) if per_frame else 0.0
 
+
+#: Highest resonance reported, in dB: the top of the feature's stated range (``style.features``).
+RESONANCE_MAX_DB = 30.0
 
 #: Frames (11.6 ms hops) of a note change inside the middle 80 % of its interval, within 100 ms
 #: of the step, for it to count as a slide (tuned on seeds 7-8; held-out seeds 2000+ in the benchmark).

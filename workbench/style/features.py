@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.style.acid import acid
+from workbench.style.acid import RESONANCE_MAX_DB, acid
 from workbench.style.spectra import _N_FFT, SR, _band, _frames_at, _stft
 
 
@@ -42,8 +42,9 @@ FEATURES: tuple[Feature, ...] = (
     Feature("pumping_regularity", "coefficient of variation", 0, 2,
             "beat-to-beat spread of the ducking depth (< 0.15: regular, a sidechain)", tolerance=0.1),
     Feature("acid_sweep_octaves", "octaves", 0, 4, "spread (std) of the 100 Hz-4 kHz spectral edge (95 % roll-off) over 16th steps", tolerance=0.2),
-    Feature("acid_resonance_db", "dB", 0, 30,
-            "resonant peak of the bass line's filter over its pass band (harmonics with the saw's 1/f undone)", tolerance=2.0),
+    Feature("acid_resonance_db", "dB", 0, RESONANCE_MAX_DB,
+            "resonant peak of the bass line's filter over its pass band (harmonics with the saw's 1/f undone); "
+            "30 means 30 dB or more: a lone tone over a quiet band, past any filter's resonance", tolerance=2.0),
     Feature("acid_glide", "0..1", 0, 1, "share of the bass line's note changes that slide rather than jump", tolerance=0.2),
     Feature("acid_accent", "0..1", 0, 1, "share of the bass line's 16th steps accented: level and filter edge jump "
             "together above the line's trend (a 303 accent: louder and the filter opened)", tolerance=0.1),

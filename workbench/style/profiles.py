@@ -102,14 +102,19 @@ def _clusters(vectors: np.ndarray, *, k: int | None, seed: int) -> dict[str, Any
     return {"k": int(km.n_clusters), "silhouette": sil, "chosen": "given" if k else "silhouette", "clusters": out}
 
 
-def reference_tracks(library: Library, name: str) -> tuple[list[Track], str]:
+def reference_tracks(library: Library, name: str, *, kind: str | None = None) -> tuple[list[Track], str]:
     """The reference tracks a crate, else a sub-folder, called ``name`` holds, and where they came from.
+
+    The one lookup behind ``workbench profile build --crate/--folder`` and notebook 07.
 
     Parameters
     ----------
     library : Library
     name : str
         A crate's name, or a sub-folder of a scanned folder (a track's ``folder``).
+    kind : {None, "crate", "folder"}
+        Look only among crates (``--crate``) or only among folders (``--folder``); ``None``:
+        a crate first, then a folder.
 
     Returns
     -------
@@ -121,21 +126,27 @@ def reference_tracks(library: Library, name: str) -> tuple[list[Track], str]:
     Raises
     ------
     ParameterError
-        No crate and no folder has that name (the message lists the crates and folders there are).
+        ``kind`` is not one of those, or nothing of that kind has that name (the message lists
+        the crates and folders there are).
     """
     from workbench.crates import Crates
 
+    if kind not in (None, "crate", "folder"):
+        raise ParameterError(f"kind must be None, 'crate' or 'folder'; got {kind!r}")
     crates = Crates(library)
     crate_names = [c.name for c in crates.list()]
-    if name in crate_names:
+    if kind != "folder" and name in crate_names:
         return crates.tracks(name), f"crate:{name}"
     tracks = library.tracks()
-    in_folder = [t for t in tracks if t.folder == name]
+    in_folder = [t for t in tracks if t.folder == name] if kind != "crate" else []
     if in_folder:
         return in_folder, f"folder:{name}"
     folders = sorted({t.folder for t in tracks if t.folder})
-    raise ParameterError(f"the reference must name a crate or a sub-folder of a scanned folder (crates: "
-                         f"{', '.join(crate_names) or 'none'}; folders: {', '.join(folders) or 'none'}); got {name!r}")
+    crate_list = f"crates: {', '.join(crate_names) or 'none'}"
+    folder_list = f"folders: {', '.join(folders) or 'none'}"
+    wanted = {None: ("a crate or a sub-folder of a scanned folder", f"{crate_list}; {folder_list}"),
+              "crate": ("a crate", crate_list), "folder": ("a sub-folder of a scanned folder", folder_list)}[kind]
+    raise ParameterError(f"the reference must name {wanted[0]} ({wanted[1]}); got {name!r}")
 
 
 def build_profile(library: Library, name: str, tracks: list[Track], *, source: str, clusters: int | None = None,
@@ -217,7 +228,7 @@ def _bounded_stats(name: str, vals: np.ndarray, *, seed: int) -> dict[str, Any]:
     """:func:`feature_stats` of one feature with its tolerance, the range never beyond what it can take."""
     st = feature_stats(vals, seed=seed, tolerance=_TOL[name])
     lo_b, hi_b = _BOUNDS[name]
-    st["range"] = [max(st["range"][0], lo_b), min(st["range"][1], hi_b)]
+    st["range"] = [float(np.clip(v, lo_b, hi_b)) for v in st["range"]]  # both ends: never an inverted range
     return st
 
 

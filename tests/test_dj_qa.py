@@ -1,0 +1,117 @@
+"""What a DJ and producer meets on their own music (session 12's user QA): loops whose bars start
+where the clip does, one lookup for a style profile's reference tracks, a resonance inside its
+stated range, one backbone name in every run record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from test_user_qa import SR_DRUMS, drums
+
+from workbench.cli import main
+
+
+# -- downbeats of loops --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["loop_garzul.flac", "loop_mika.flac", "loop_amen_full.flac"])
+def test_a_loops_first_downbeat_is_where_the_clip_starts(real_audio_dir, name):
+    """The bar-phase cues cannot see a loop's first beat (no beat before it to change from, and
+    the onset at the first sample has no frame before it), so garzul and mika got their downbeats
+    on beat 4, 1.5 s late; the Amen grid lost its first beat when it moved half a beat onto the
+    snares, so its first downbeat came a bar late (1.71 s)."""
+    from workbench import audio
+    from workbench.analysis import analyze
+
+    y, sr = audio.load(real_audio_dir / "loops" / name, mono=False)
+    a = analyze(y, sr=sr)
+    assert a.beats[0] < 0.05, a.beats[:3]
+    assert a.downbeats[0] < 0.05, a.downbeats
+    bar = 4 * 60.0 / a.bpm
+    assert np.allclose(np.diff(a.downbeats), bar, atol=0.03)
+
+
+def test_the_beat_before_a_moved_grid_comes_back_inside_the_music():
+    from workbench.analysis.beats import _extend_to_start
+
+    moved = np.array([0.43, 0.86, 1.29, 1.72])
+    assert np.allclose(_extend_to_start(moved, first_s=0.0), [0.0, 0.43, 0.86, 1.29, 1.72])
+    # a silent lead-in keeps the beats out of it
+    assert np.allclose(_extend_to_start(moved, first_s=0.40), moved)
+    # a beat a few ms before the first sample is the first sample's beat
+    assert _extend_to_start(moved - 0.02, first_s=0.0)[0] == 0.0
+
+
+# -- one lookup of a profile's reference tracks ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def scanned_home(tmp_path_factory) -> Path:
+    """Four short drum clips in two sub-folders (grooves/, loops/), scanned (no analysis needed)."""
+    music = tmp_path_factory.mktemp("music")
+    for j, (folder, names) in enumerate((("grooves", ("a", "b")), ("loops", ("c", "d")))):
+        (music / folder).mkdir()
+        for i, n in enumerate(names):
+            sf.write(music / folder / f"{n}.flac", drums(120.0 + 4 * i + 10 * j, 4.0, seed=2 * j + i), SR_DRUMS)
+    home = tmp_path_factory.mktemp("ws")
+    assert main(["--home", str(home), "--quiet", "scan", str(music)]) == 0
+    return home
+
+
+def test_reference_tracks_looks_only_where_it_is_told(scanned_home):
+    import workbench
+    from workbench.crates import Crates
+    from workbench.errors import ParameterError
+    from workbench.style import reference_tracks
+
+    lib = workbench.Library(scanned_home / "data" / "workbench.db")
+    Crates(lib).add("loops", [t.id for t in lib.tracks() if t.folder == "grooves"])  # a crate named as a folder
+    assert reference_tracks(lib, "loops")[1] == "crate:loops"
+    tracks, source = reference_tracks(lib, "loops", kind="folder")
+    assert source == "folder:loops" and sorted(Path(t.path).name for t in tracks) == ["c.flac", "d.flac"]
+    with pytest.raises(ParameterError, match=r"must name a crate \(crates: loops\); got 'grooves'"):
+        reference_tracks(lib, "grooves", kind="crate")
+    with pytest.raises(ParameterError, match=r"kind must be None, 'crate' or 'folder'; got 'album'"):
+        reference_tracks(lib, "loops", kind="album")
+
+
+def test_profile_build_folder_says_what_reference_tracks_says(scanned_home, capsys):
+    """`profile build --folder` had its own copy of the lookup, with another message."""
+    import workbench
+    from workbench.errors import ParameterError
+    from workbench.style import reference_tracks
+
+    lib = workbench.Library(scanned_home / "data" / "workbench.db")
+    with pytest.raises(ParameterError) as helper:
+        reference_tracks(lib, "techno", kind="folder")
+    capsys.readouterr()
+    assert main(["--home", str(scanned_home), "profile", "build", "ref", "--folder", "techno"]) != 0
+    err = capsys.readouterr().err
+    assert str(helper.value) in err and "folders: grooves, loops" in err
+
+
+# -- the acid resonance stays in its stated range -------------------------------------------------
+
+def test_a_lone_tone_over_a_quiet_band_reads_at_the_top_of_the_stated_range():
+    from workbench.style.acid import _resonance_db
+    from workbench.style.features import FEATURES
+
+    freqs = np.fft.rfftfreq(2048, 1 / 22050)
+    column = np.full(freqs.size, 1e-7)
+    f0 = 110.0
+    for k in range(1, 20):
+        column[int(np.argmin(np.abs(freqs - k * f0)))] = (100.0 if k == 10 else 1.0) / k  # a saw, one harmonic +40 dB
+    spec = np.tile(column[:, None], (1, 8))
+    value = _resonance_db(spec, freqs, np.arange(8))
+    stated = next(f for f in FEATURES if f.name == "acid_resonance_db")
+    assert stated.low <= value <= stated.high
+    assert value == pytest.approx(stated.high)  # 40 dB uncapped: "30 dB or more"
+
+
+def test_a_profile_range_is_never_inverted_by_the_stated_bounds():
+    from workbench.style.profiles import _bounded_stats
+
+    st = _bounded_stats("acid_resonance_db", np.array([36.0, 38.0, 40.5, 39.0, 37.5]), seed=0)
+    lo, hi = st["range"]
+    assert lo <= hi <= 30.0
