@@ -115,3 +115,18 @@ def test_a_profile_range_is_never_inverted_by_the_stated_bounds():
     st = _bounded_stats("acid_resonance_db", np.array([36.0, 38.0, 40.5, 39.0, 37.5]), seed=0)
     lo, hi = st["range"]
     assert lo <= hi <= 30.0
+
+
+# -- QA flags ---------------------------------------------------------------------------------------
+
+def test_drum_loops_with_no_key_are_not_flagged_for_an_uncertain_key(scanned_home):
+    """The analysis says "no key" for drums; `workbench qa` still asked to review their key."""
+    import workbench
+    from workbench.analysis import track_analysis
+    from workbench.qa import qa_report
+
+    assert main(["--home", str(scanned_home), "--quiet", "analyze", "--workers", "1"]) == 0
+    lib = workbench.Library(scanned_home / "data" / "workbench.db")
+    assert not any(track_analysis(lib, t, compute=False).has_key for t in lib.tracks())
+    flagged = {f.name for r in qa_report(lib) for f in r.flags}
+    assert "low_key_confidence" not in flagged

@@ -64,7 +64,7 @@ RULES: tuple[Rule, ...] = (
     Rule("unsteady_tempo", "tempo_stability", 0.5, "stability", False, False,
          "the tempo wanders (live or rubato): the beat grid may not fit"),
     Rule("low_key_confidence", "key_confidence", 0.2, "confidence", False, False,
-         "the key is uncertain (drums only, atonal, or modulating)"),
+         "the key is uncertain (a weak tonal centre, or the key modulates); drums-only audio has no key and is not flagged"),
     Rule("duplicate", "duplicate_ber", DUPLICATE_BER, "bit error rate", False, True,
          "the same recording as another track: keep one"),
 )

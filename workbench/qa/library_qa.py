@@ -195,7 +195,8 @@ def qa_report(library: Library, *, tracks: list[Track] | None = None) -> list[Tr
             a = None
         extra: dict[str, float | None] = {}
         if a is not None:
-            extra = {"has_beat": float(a.has_beat), "key_confidence": a.key_confidence,
+            # drums-only or atonal audio has no key (analysis says "no key"): no key to be unsure of
+            extra = {"has_beat": float(a.has_beat), "key_confidence": a.key_confidence if a.has_key else None,
                      "tempo_stability": a.tempo_stability if a.has_beat else None}
         if t.id in dups:
             extra["duplicate_ber"] = dups[t.id][0]
