@@ -130,3 +130,15 @@ def test_drum_loops_with_no_key_are_not_flagged_for_an_uncertain_key(scanned_hom
     assert not any(track_analysis(lib, t, compute=False).has_key for t in lib.tracks())
     flagged = {f.name for r in qa_report(lib) for f in r.flags}
     assert "low_key_confidence" not in flagged
+
+
+def test_five_reference_tracks_make_one_cluster_without_a_silhouette_claim():
+    """`profile show` said "style clusters: 1 (silhouette 0.00)", chosen by silhouette, where no
+    silhouette was compared: two clusters of 3+ tracks need 6 tracks."""
+    from workbench.style.profiles import _clusters
+
+    rng = np.random.default_rng(0)
+    one = _clusters(rng.standard_normal((5, 8)), k=None, seed=0)
+    assert one["k"] == 1 and one["silhouette"] is None and "too few tracks (5" in one["chosen"]
+    two = _clusters(np.concatenate([rng.normal(3, 0.1, (4, 8)), rng.normal(-3, 0.1, (4, 8))]), k=None, seed=0)
+    assert two["k"] == 2 and two["silhouette"] > 0.5 and two["chosen"] == "silhouette"

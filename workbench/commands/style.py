@@ -117,8 +117,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
     ts = profile["trance_score"]
     print(f"trance score: mean {ts['mean']:.2f}, range {ts['range'][0]:.2f} .. {ts['range'][1]:.2f}")
     cl = profile.get("clusters", {})
-    print(f"style clusters: {cl.get('k', 0)}" + (f" (silhouette {cl['silhouette']:.2f})" if cl.get("k") else
-                                                f": {cl.get('note', '')}"))
+    if not cl.get("k"):
+        print(f"style clusters: 0: {cl.get('note', '')}")
+    elif cl.get("silhouette") is None:
+        print(f"style clusters: {cl['k']} ({cl.get('chosen', 'silhouette not measured')})")
+    else:
+        how = "k given" if cl.get("chosen") == "given" else "k chosen by silhouette"
+        print(f"style clusters: {cl['k']} (silhouette {cl['silhouette']:.2f}, {how})")
     return 0
 
 

@@ -99,6 +99,9 @@ def _clusters(vectors: np.ndarray, *, k: int | None, seed: int) -> dict[str, Any
         out.append({"centroid": km.cluster_centers_[c].round(6).tolist(), "n": int(members.shape[0]),
                     "mean_distance": float(d.mean()), "std_distance": float(d.std()),
                     "max_distance": float(d.max())})
+    if not k and options == [1]:  # one cluster for want of tracks: no silhouette was compared
+        return {"k": 1, "silhouette": None, "chosen": f"too few tracks ({n}; two clusters need 6 or more)",
+                "clusters": out}
     return {"k": int(km.n_clusters), "silhouette": sil, "chosen": "given" if k else "silhouette", "clusters": out}
 
 
