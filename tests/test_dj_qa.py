@@ -142,3 +142,29 @@ def test_five_reference_tracks_make_one_cluster_without_a_silhouette_claim():
     assert one["k"] == 1 and one["silhouette"] is None and "too few tracks (5" in one["chosen"]
     two = _clusters(np.concatenate([rng.normal(3, 0.1, (4, 8)), rng.normal(-3, 0.1, (4, 8))]), k=None, seed=0)
     assert two["k"] == 2 and two["silhouette"] > 0.5 and two["chosen"] == "silhouette"
+
+
+# -- one name for the feature backbone ---------------------------------------------------------------
+
+def test_an_embeddings_run_records_the_feature_backbone_by_the_name_sections_runs_use():
+    """Embeddings runs recorded config.backbone "features", sections runs "features-v1": `runs
+    compare` listed the backbone among the parameters that differ."""
+    from workbench.train.backbones import backbone_by_name
+    from workbench.train.embeddings_job import resolve_backbone
+
+    data_cfg = {"backbone": "features"}
+    b = resolve_backbone(None, data_cfg)
+    assert data_cfg["backbone"] == "features-v1" == b.name
+    assert backbone_by_name("features-v1").name == "features-v1"  # the recorded name builds it again
+
+
+def test_an_old_embeddings_record_reads_with_the_same_backbone_name(tmp_path):
+    from workbench.experiments_compare import run_params
+    from workbench.report.examples import write_example_run
+    from workbench.runs import load_run
+
+    old = write_example_run("embeddings", root=tmp_path, config={"backbone": "features"})
+    sections = write_example_run("sections", root=tmp_path, config={"backbone": "features-v1"})
+    a, b = run_params(load_run(old)), run_params(load_run(sections))
+    assert a["config.backbone"] == b["config.backbone"] == "features-v1"
+    assert a["backbone"] == b["backbone"] == "features-v1"

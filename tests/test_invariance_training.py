@@ -142,7 +142,7 @@ def test_tiny_run_trains_on_own_views_and_records_invariance(tiny_run):
 
 def test_backbone_is_named_in_run_config_and_model_metadata(tiny_run):
     run = tiny_run
-    assert run.config["backbone"] == "features"
+    assert run.config["backbone"] == "features-v1"
     assert run.info["backbone"]["name"] == "features-v1" and run.data["backbone"]["name"] == "features-v1"
     from workbench.commands.train import embeddings_lines
 

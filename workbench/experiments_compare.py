@@ -99,6 +99,8 @@ def run_params(run: Run) -> dict[str, Any]:
     for k, v in (run.data.get("label_counts") or {}).items():
         p[f"data.labels.{k}"] = v
     p.update({f"config.{k}": v for k, v in flatten(run.config).items()})
+    if p.get("config.backbone") == "features":  # embeddings runs before session 12: the frontend's CLI name
+        p["config.backbone"] = "features-v1"
     return p
 
 

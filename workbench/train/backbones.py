@@ -35,7 +35,7 @@ def backbone_by_name(name: str = "auto", *, size: int = 512,
     Parameters
     ----------
     name : {"auto", "features", "openl3", "cnn"}
-        ``features``: the weight-free feature frontend; ``openl3``: OpenL3 (mel128, music) with
+        ``features`` (or ``features-v1``, its recorded name): the weight-free feature frontend; ``openl3``: OpenL3 (mel128, music) with
         its published weights; ``auto``: OpenL3 when its weights are found, else the frontend;
         ``cnn``: the trainable CNN (:func:`cnn_backbone`).
     size : {512, 6144}
@@ -59,6 +59,8 @@ def backbone_by_name(name: str = "auto", *, size: int = 512,
     """
     from workbench.embed.features import FeatureFrontend
 
+    if name == FeatureFrontend.name:  # the name runs record ("features-v1") names the frontend too
+        name = "features"
     if name not in BACKBONES:
         raise ParameterError(f"backbone must be one of {list(BACKBONES)}; got {name!r}")
     if isinstance(size, bool) or size not in SIZES:

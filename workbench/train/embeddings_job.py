@@ -170,7 +170,8 @@ def resolve_backbone(backbone: Backbone | None, data_cfg: dict[str, Any], *, see
                                 tempo_bands=int(data_cfg.get("distill_tempo_bands") or 0))
     b = backbone if backbone is not None else backbone_by_name(
         data_cfg.get("backbone") or "auto", size=data_cfg.get("size", 512), weights=data_cfg.get("openl3_weights"))
-    data_cfg["backbone"] = "features" if isinstance(b, FeatureFrontend) else str(b.name).split("-")[0]
+    # the feature frontend by its own name (features-v1), as run.json and sections runs record it
+    data_cfg["backbone"] = str(b.name) if isinstance(b, FeatureFrontend) else str(b.name).split("-")[0]
     data_cfg["size"] = int(b.dim) if data_cfg["backbone"] == "openl3" else data_cfg.get("size", 512)
     return b
 
