@@ -168,3 +168,14 @@ def test_an_old_embeddings_record_reads_with_the_same_backbone_name(tmp_path):
     a, b = run_params(load_run(old)), run_params(load_run(sections))
     assert a["config.backbone"] == b["config.backbone"] == "features-v1"
     assert a["backbone"] == b["backbone"] == "features-v1"
+
+
+def test_runs_list_shows_one_backbone_name_for_both_kinds(tmp_path):
+    """`runs list` showed "features" for an embeddings run: its config's "backbone" overwrote the
+    column read from run.json."""
+    from workbench.experiments import runs_table
+    from workbench.report.examples import write_example_run
+
+    write_example_run("embeddings", root=tmp_path, config={"backbone": "features"})
+    write_example_run("sections", root=tmp_path, config={"backbone": "features-v1"})
+    assert runs_table(tmp_path)["backbone"].tolist() == ["features-v1", "features-v1"]

@@ -84,7 +84,8 @@ def runs_table(root: str | os.PathLike[str] | None = None, *, kind: str | None =
         row: dict[str, Any] = {"run_id": run.run_id, "kind": run.kind, "created": run.info.get("created_at"),
                                "backbone": _backbone_name(run),
                                "tracks": len(run.data["tracks"]) if run.data.get("tracks") is not None else None}
-        row.update({k: v for k, v in flatten(run.config).items()})
+        # run.json's backbone name stays: an embeddings config's "backbone" is the name asked for
+        row.update({k: v for k, v in flatten(run.config).items() if k not in row})
         row.update({k: m.get(k) for k in HEADLINE_METRICS if isinstance(m.get(k), (int, float))})
         rows.append(row)
     base = ["run_id", "kind", "created", "backbone", "tracks"]
