@@ -179,3 +179,17 @@ def test_runs_list_shows_one_backbone_name_for_both_kinds(tmp_path):
     write_example_run("embeddings", root=tmp_path, config={"backbone": "features"})
     write_example_run("sections", root=tmp_path, config={"backbone": "features-v1"})
     assert runs_table(tmp_path)["backbone"].tolist() == ["features-v1", "features-v1"]
+
+
+# -- plots ----------------------------------------------------------------------------------------------
+
+def test_a_class_scoring_zero_is_labelled_not_left_blank():
+    """The per-class figure of an embeddings run drew nothing for the loops class (P@1 0 on its two
+    held-out windows): it read as a class left out."""
+    from workbench.report.plots import per_class_figure
+
+    fig = per_class_figure({"librosa_data": {"precision_at_1": 0.95, "n": 19},
+                            "loops": {"precision_at_1": 0.0, "n": 2},
+                            "stk": {"precision_at_1": float("nan"), "n": 0}})
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["0.95", "0.00", "n/a"]

@@ -153,7 +153,7 @@ def confusion_figure(confusion: Sequence[Sequence[float]] | np.ndarray, classes:
 
 def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequence[str] | None = None,
                      title: str = "Per-class scores") -> Figure:
-    """Grouped bars: for each class, one bar per score (``keys``, default every float score).
+    """Grouped bars: for each class, one bar per score (``keys``, default every float score), each labelled with its value.
 
     Parameters
     ----------
@@ -172,7 +172,12 @@ def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequ
     x = np.arange(len(names))
     for i, key in enumerate(keys):
         vals = [float(per_class[n].get(key, np.nan)) for n in names]
-        ax.bar(x + (i - (len(keys) - 1) / 2) * width, vals, width, label=key)
+        at = x + (i - (len(keys) - 1) / 2) * width
+        ax.bar(at, vals, width, label=key)
+        # every bar says its value: a score of 0 draws no bar and would read as a class left out
+        for xi, v in zip(at, vals, strict=True):
+            ax.text(xi, 0.0 if np.isnan(v) else v, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center",
+                    va="bottom", fontsize=6)
     support = [per_class[n].get("support", per_class[n].get("n")) for n in names]
     labels = [f"{n}\n(n={s})" if s is not None else n for n, s in zip(names, support, strict=True)]
     ax.set_xticks(x, labels, fontsize=8)
