@@ -84,7 +84,7 @@ def test_model_resolution(lib):
     register_head(lib, 2, seed=2, active=False)
     m = resolve_model(lib)
     assert m.name == "head@1" and m.head is not None and m.window_s == 6.0 and m.dim == 16
-    assert m.said == "head@1 (features features-v1)"
+    assert m.said == "head@1 (on features-v1)"
     assert resolve_model(lib, "head").name == "head@1"
     assert resolve_model(lib, "head@2").name == "head@2"
     assert resolve_model(lib, "backbone").head is None
@@ -106,14 +106,14 @@ def test_index_follows_the_active_model_and_results_name_it(lib, music):
     first = LibrarySearch(lib, progress=False).update()
     query = lib.tracks()[0]
     got1 = first.similar(query, k=3)
-    assert all(r.model == "head@1 (features features-v1)" for r in got1)
+    assert all(r.model == "head@1 (on features-v1)" for r in got1)
     assert first.index.dim == 16 and "head1-" in first.folder.name
     with Registry(lib, cleanup=False) as reg:
         reg.activate("head", 2, force=True)
     second = LibrarySearch(lib, progress=False).update()
     assert second.folder != first.folder and "head2-" in second.folder.name
     got2 = second.similar(query, k=3)
-    assert all(r.model == "head@2 (features features-v1)" for r in got2)
+    assert all(r.model == "head@2 (on features-v1)" for r in got2)
     assert [r.match.vibe for r in got1] != [r.match.vibe for r in got2]  # another model, another ranking space
 
     # the same folder with other window settings is rebuilt, not reused
@@ -133,7 +133,7 @@ def test_cli_says_the_model(lib, capsys):
     q = str(lib.tracks()[1].id)
     assert main(["--db", db, "--quiet", "similar", q, "-k", "2", "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert len(records) == 2 and all(r["model"] == "head@1 (features features-v1)" for r in records)
+    assert len(records) == 2 and all(r["model"] == "head@1 (on features-v1)" for r in records)
     assert main(["--db", db, "--quiet", "similar", q, "-k", "2", "--model", "backbone"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "model: backbone (features-v1)"

@@ -50,7 +50,7 @@ PRUNE_FROM_TRACKS: int = 2000
 class SimilarTrack:
     """One match: the library track, the scored, explained :class:`~workbench.similarity.Match`, and the model.
 
-    ``model`` names the embedding model that ranked it (e.g. ``"head@3 (features features-v1)"``).
+    ``model`` names the embedding model that ranked it (e.g. ``"head@3 (on features-v1)"``).
     """
 
     track: Track
@@ -153,7 +153,7 @@ class LibrarySearch:
 
     @property
     def model_said(self) -> str:
-        """The model in words, as every result shows it: ``"head@3 (features features-v1)"``."""
+        """The model in words, as every result shows it: ``"head@3 (on features-v1)"``."""
         return self.model.said
 
     def _identity(self) -> dict[str, object]:

@@ -110,14 +110,14 @@ class EmbeddingModel:
 
     @property
     def said(self) -> str:
-        """E.g. ``"head@3 (features openl3-mel128-music-512)"``: the model that produced a result, in words.
+        """E.g. ``"head@3 (on openl3-mel128-music-512)"``: the model that produced a result, in words.
 
         ``backbone_said`` has the backbone at length (and why it was chosen).
         """
         what = getattr(self.backbone, "said", None) or self.backbone.name  # a tuned OpenL3 says how it was tuned
-        text = f"{self.name} (features {what})" if self.head is not None else f"backbone ({what})"
+        text = f"{self.name} (on {what})" if self.head is not None else f"backbone ({what})"
         if self.head is not None and self.blend is not None:
-            text = f"{self.name} (features {what}; backbone share {self.blend.weight:g})"
+            text = f"{self.name} (on {what}; backbone share {self.blend.weight:g})"
         return text + (f"; {self.note}" if self.note else "")
 
     def windows(self, frames: np.ndarray, timestamps_s: np.ndarray) -> np.ndarray:
