@@ -13,7 +13,6 @@ from test_user_qa import SR_DRUMS, drums
 
 from workbench.cli import main
 
-
 # -- downbeats of loops --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["loop_garzul.flac", "loop_mika.flac", "loop_amen_full.flac"])
