@@ -192,3 +192,14 @@ def test_a_class_scoring_zero_is_labelled_not_left_blank():
                             "stk": {"precision_at_1": float("nan"), "n": 0}})
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["0.95", "0.00", "n/a"]
+
+
+# -- labels ----------------------------------------------------------------------------------------------
+
+def test_a_jams_export_of_many_tracks_names_the_cli_option(tmp_path):
+    """`workbench labels export labels.jams` said "pass tracks= one track": a Python argument."""
+    from workbench.labels.core import LabelError
+    from workbench.labels.formats import write
+
+    with pytest.raises(LabelError, match=r"`--track T` on the command line, tracks=\[T\] in Python"):
+        write(tmp_path / "labels.jams", "jams", [(None, 1.0, []), (None, 1.0, [])])

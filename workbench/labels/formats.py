@@ -113,7 +113,8 @@ def write(path: Path, fmt: str, groups: list[Group]) -> Path:
     if path.suffix.lower() == ".jams":
         if len(groups) != 1:
             raise LabelError(f"a .jams file holds one track's labels; this export has {len(groups)} tracks: "
-                             "pass tracks= one track, or a folder path to write one .jams per track")
+                             "export one track (`--track T` on the command line, tracks=[T] in Python), or give a "
+                             "folder path (no .jams suffix) to write one .jams per track")
         _write_jams(path, *groups[0])
         return path
     path.mkdir(parents=True, exist_ok=True)
