@@ -203,3 +203,16 @@ def test_a_jams_export_of_many_tracks_names_the_cli_option(tmp_path):
 
     with pytest.raises(LabelError, match=r"`--track T` on the command line, tracks=\[T\] in Python"):
         write(tmp_path / "labels.jams", "jams", [(None, 1.0, []), (None, 1.0, [])])
+
+
+def test_a_reliability_bin_of_a_few_items_draws_a_small_marker():
+    """The suggestions' reliability diagram drew every bin alike: a bin of one suggestion at
+    accuracy 1.0 read like a trend."""
+    from workbench.report.sections import reliability_figure
+
+    rel = {"confidence": [0.15, 0.55, None, 0.95], "accuracy": [1.0, 0.5, None, 0.9], "count": [1, 40, 0, 59],
+           "ece": 0.1}
+    fig = reliability_figure({"in-domain": rel})
+    sizes = fig.axes[0].collections[0].get_sizes()
+    assert sizes.size == 3 and sizes[0] < sizes[1] < sizes[2]
+    assert "marker area" in fig.axes[0].get_xlabel()

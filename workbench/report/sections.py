@@ -154,6 +154,9 @@ def reliability_figure(bins: Mapping[str, Mapping[str, Any]], *, title: str = "R
                        xlabel: str = "confidence (arg-max probability)") -> Figure:
     """Reliability diagram: accuracy against confidence per bin, one line per curve, the diagonal for reference.
 
+    Each bin's marker area grows with its share of the curve's items (windows or suggestions), so
+    a bin of a handful does not read like a trend.
+
     Parameters
     ----------
     bins : mapping of str to mapping
@@ -163,16 +166,22 @@ def reliability_figure(bins: Mapping[str, Mapping[str, Any]], *, title: str = "R
     title, xlabel : str
         The plot's title and x-axis label.
     """
+    import numpy as np
+
     from workbench.report.plots import _figure
 
     fig, ax = _figure(5.0, 4.0)
     ax.plot([0, 1], [0, 1], color="#9ca3af", linestyle="--", linewidth=1, label="calibrated")
     for name, rel in bins.items():
-        pts = [(c, a) for c, a in zip(rel["confidence"], rel["accuracy"], strict=True) if c is not None]
+        counts = rel.get("count") or [1] * len(rel["confidence"])
+        pts = [(c, a, n) for c, a, n in zip(rel["confidence"], rel["accuracy"], counts, strict=True) if c is not None]
         if pts:
-            xs, ys = zip(*pts, strict=True)
-            ax.plot(xs, ys, marker="o", label=f"{name} (ECE {rel['ece']:.3f})")
-    ax.set_xlabel(xlabel)
+            xs, ys, ns = zip(*pts, strict=True)
+            line, = ax.plot(xs, ys, linewidth=1, label=f"{name} (ECE {rel['ece']:.3f})")
+            # marker area by the bin's share of the curve's items: a bin of two windows is not a trend
+            share = np.asarray(ns, dtype=np.float64) / max(sum(ns), 1)
+            ax.scatter(xs, ys, s=8 + 300 * share, color=line.get_color(), zorder=3)
+    ax.set_xlabel(f"{xlabel}\n(marker area: share of the items in the bin)")
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
