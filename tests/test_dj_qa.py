@@ -216,3 +216,15 @@ def test_a_reliability_bin_of_a_few_items_draws_a_small_marker():
     sizes = fig.axes[0].collections[0].get_sizes()
     assert sizes.size == 3 and sizes[0] < sizes[1] < sizes[2]
     assert "marker area" in fig.axes[0].get_xlabel()
+
+
+def test_a_crate_of_one_track_says_track(tmp_path, capsys):
+    """`crates import-folders` printed "crate 'singularity': 1 added, 1 tracks"."""
+    music = tmp_path / "music"
+    (music / "solo").mkdir(parents=True)
+    sf.write(music / "solo" / "a.flac", drums(124.0, 3.0, seed=7), SR_DRUMS)
+    home = tmp_path / "ws"
+    assert main(["--home", str(home), "--quiet", "scan", str(music)]) == 0
+    capsys.readouterr()
+    assert main(["--home", str(home), "crates", "import-folders"]) == 0
+    assert "crate 'solo': 1 added, 1 track\n" in capsys.readouterr().out

@@ -102,7 +102,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"name": crate.name, "added": added, "n_tracks": crate.n_tracks})
     else:
-        print(f"crate {crate.name!r}: {added} added, {crate.n_tracks} tracks")
+        print(f"crate {crate.name!r}: {added} added, {crate.n_tracks} track{'' if crate.n_tracks == 1 else 's'}")
     return 0
 
 
@@ -136,5 +136,6 @@ def _cmd_import_folders(args: argparse.Namespace) -> int:
     if not added:
         print("no track sits in a sub-folder of a scanned folder: no crates made")
     for name, n in added.items():
-        print(f"crate {name!r}: {n} added, {sizes.get(name, 0)} tracks")
+        size = sizes.get(name, 0)
+        print(f"crate {name!r}: {n} added, {size} track{'' if size == 1 else 's'}")
     return 0
