@@ -15,12 +15,14 @@ from workbench.cli import main
 
 # -- downbeats of loops --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["loop_garzul.flac", "loop_mika.flac", "loop_amen_full.flac"])
+@pytest.mark.parametrize("name", ["loop_garzul.flac", "loop_mika.flac", "loop_amen_full.flac", "loop_safari.flac",
+                                  "loop_tabla.flac"])
 def test_a_loops_first_downbeat_is_where_the_clip_starts(real_audio_dir, name):
     """The bar-phase cues cannot see a loop's first beat (no beat before it to change from, and
     the onset at the first sample has no frame before it), so garzul and mika got their downbeats
     on beat 4, 1.5 s late; the Amen grid lost its first beat when it moved half a beat onto the
-    snares, so its first downbeat came a bar late (1.71 s)."""
+    snares, so its first downbeat came a bar late (1.71 s); the safari and tabla grids sat on the
+    off-beats (first beat 0.24 s and 0.32 s: their "and"s are struck harder)."""
     from workbench import audio
     from workbench.analysis import analyze
 

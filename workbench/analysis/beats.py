@@ -422,8 +422,11 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     loop = loop_tempo(y.shape[-1] / sr)
     member = None if loop is None else loop * 2.0 ** round(math.log2(bpm / loop))
     looped = member is not None and abs(math.log2(bpm / member)) < _LOOP_SNAP_OCTAVES
-    if looped:  # a loop: played to a clock
+    if looped:  # a loop: played to a clock, cut at bar lines, so a beat falls where it starts
         bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=member, duration_s=y.shape[-1] / sr, spread=_LOOP_SPREAD)
+        period_s = 60.0 / bpm
+        if 0.25 < float(beats[0]) % period_s / period_s < 0.75:  # the off-beats (a tabla's strong "and"s)
+            beats = np.maximum(beats - period_s / 2, 0.0)
     elif stability >= _STEADY and off_line_s <= _CLOCK_S:  # already a metronome when clocked: its own tempo
         bpm, beats = fit_grid(onsets.beat, sr=sr, bpm=bpm, duration_s=y.shape[-1] / sr,
                               spread=_REFIT_SPREAD if clocked else 0.03)
@@ -433,7 +436,7 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
     if beats.size < _MIN_BEATS:
         return no_beat
     felt = bpm / 2.0 if felt_bpm is not None and abs(felt_bpm * 2 - bpm) < 0.05 * bpm else None
-    shifted = _backbeat_phase(onsets, beats)
+    shifted = beats if looped else _backbeat_phase(onsets, beats)  # a loop's start sets its phase
     if shifted is not beats:  # half a beat later: the beat before the first may now fall inside the music
         shifted = _extend_to_start(shifted, first_s=first_s)
     beats = shifted[shifted <= last_s + period_s / 4]
