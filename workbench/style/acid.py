@@ -22,7 +22,7 @@ def acid(spec: np.ndarray, beats: np.ndarray, mono: np.ndarray) -> tuple[float, 
     harmonic peak (times its frequency, to undo a saw's 1/f fall) over the median harmonic below
     half its frequency, capped at :data:`RESONANCE_MAX_DB` (a 30 dB filter peak is a Q of about 30; a
     peak standing further over the band below is a lone tone over a quiet band, not a filter's
-    resonance: real tracks with no acid line read up to 40 dB uncapped). The glide is the
+    resonance: the real Sugar Plum Fairy arrangement reads 33 dB uncapped, an earlier analysis 40.5). The glide is the
     share of note changes onto a 4th 16th (>= 1 semitone between the middles of two steps, YIN
     pitch of the signal low-passed at 1 kHz) where :data:`MIN_SLIDE_FRAMES` or more frames sit
     inside the middle 80 % of the interval, moving one way. The accent is the share of steps whose
