@@ -79,3 +79,24 @@ def test_the_section_before_names_a_drop_once_tied():
 
     assert "chorus" in labels(0.0) and "drop" not in labels(0.0)  # the sound wins: a build into a "chorus"
     assert labels(1.0) == list(FORM)  # tied: after a build comes a drop
+
+
+def test_order_weight_scales_the_order_prior_alone():
+    from workbench.train.sections.grammar import Grammar, learn_grammar
+
+    seqs = [(list(FORM), [8.0] * 7, [(j / 7, (j + 1) / 7) for j in range(7)])] * 3
+    full, half = learn_grammar(seqs, CLASSES, weight=2.0), learn_grammar(seqs, CLASSES, weight=2.0, order_weight=0.5)
+    a, b = full.viterbi_options(), half.viterbi_options()
+    np.testing.assert_allclose(b["log_transitions"], 0.5 * a["log_transitions"])
+    assert not np.allclose(a["log_transitions"], 0.0)
+    for key in ("log_init", "log_final", "log_middle"):  # the position and first/last priors keep their weight
+        np.testing.assert_array_equal(a[key], b[key])
+    np.testing.assert_array_equal(a["length_logprior"](np.arange(1, 40)), b["length_logprior"](np.arange(1, 40)))
+    none = learn_grammar(seqs, CLASSES, order_weight=0.0).viterbi_options()["log_transitions"]
+    np.testing.assert_array_equal(none[np.isfinite(a["log_transitions"])], 0.0)
+    assert not np.isnan(none).any()
+    assert Grammar.from_dict(half.to_dict()).order_weight == 0.5
+    old = {k: v for k, v in half.to_dict().items() if k != "order_weight"}  # a model file from before the knob
+    assert Grammar.from_dict(old).order_weight == 1.0
+    with pytest.raises(ParameterError, match="order_weight must be a float >= 0; got -1"):
+        learn_grammar(seqs, CLASSES, order_weight=-1)

@@ -69,6 +69,12 @@ class Grammar:
         chorus and a drop to the order, position and duration priors. Across styles their sound
         does not tell them apart (a style's chorus sounds like another's drop), the section
         before them does.
+    order_weight : float >= 0
+        Scale of the order prior (``log_transitions``) apart from ``weight``: the order is
+        learned from every labelled track together, so a form that few tracks have (a verse
+        after the intro where most tracks have a build) pays for its rarity at every
+        boundary; a lower order weight leaves more of that choice to the evidence while the
+        position, first/last and duration priors keep their weight.
     families : LabelFamilies or None
         Families of labels, each decoded on its own (:mod:`~workbench.train.sections.families`,
         config ``label_families="learned"``; the model file keeps them apart from :meth:`to_dict`);
@@ -87,6 +93,7 @@ class Grammar:
     position_weight: float = 1.0
     tie_weight: float = 0.0
     families: Any = None
+    order_weight: float = 1.0
 
     def tie_evidence(self, probs: np.ndarray) -> np.ndarray:
         """Probabilities with each tied pair's columns pulled ``tie_weight`` of the way to their mean.
@@ -164,7 +171,9 @@ class Grammar:
             """
             return table[np.clip(np.asarray(lengths, dtype=np.int64), 1, MAX_BARS) - 1]
 
-        return {"log_transitions": w * self.log_transitions, "log_init": w * self.log_init,
+        t = self.log_transitions  # an impossible order (-inf, e.g. the ignored diagonal) stays impossible
+        order = np.where(np.isfinite(t), float(self.order_weight) * t, t)
+        return {"log_transitions": w * order, "log_init": w * self.log_init,
                 "log_final": w * self.log_final, "log_middle": w * self.log_middle, "length_logprior": prior}
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,7 +183,8 @@ class Grammar:
                 "log_middle": self.log_middle.tolist(), "log_phrase": self.log_phrase.tolist(),
                 "phrase_penalty": float(self.phrase_penalty), "weight": float(self.weight),
                 "log_position": None if self.log_position is None else self.log_position.tolist(),
-                "position_weight": float(self.position_weight), "tie_weight": float(self.tie_weight)}
+                "position_weight": float(self.position_weight), "tie_weight": float(self.tie_weight),
+                "order_weight": float(self.order_weight)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Grammar:
@@ -191,7 +201,7 @@ class Grammar:
         return cls(tuple(d["classes"]), phrase_penalty=float(d["phrase_penalty"]), weight=float(d["weight"]),
                    log_position=None if pos is None else np.asarray(pos, dtype=np.float64),
                    position_weight=float(d.get("position_weight", 1.0)), tie_weight=float(d.get("tie_weight", 0.0)),
-                   **arr)
+                   order_weight=float(d.get("order_weight", 1.0)), **arr)
 
 
 def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: float) -> np.ndarray:
@@ -208,7 +218,8 @@ def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: floa
 
 def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], classes: Sequence[str], *,
                   alpha: float = 1.0, phrase_penalty: float = 1.0, weight: float = 1.0,
-                  position_weight: float = 1.0, tie_weight: float = 0.0, duration_alpha: float | None = None) -> Grammar:
+                  position_weight: float = 1.0, tie_weight: float = 0.0, duration_alpha: float | None = None,
+                  order_weight: float = 1.0) -> Grammar:
     """Learn order, position and duration priors from labelled tracks (add-``alpha`` smoothing).
 
     Parameters
@@ -230,6 +241,8 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         See :class:`Grammar`.
     tie_weight : float in [0, 1]
         See :class:`Grammar`.
+    order_weight : float >= 0
+        See :class:`Grammar`.
 
     Returns
     -------
@@ -249,6 +262,8 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         raise ParameterError(f"duration_alpha must be None or > 0; got {duration_alpha!r}")
     if isinstance(tie_weight, bool) or not isinstance(tie_weight, (int, float)) or not 0 <= tie_weight <= 1:
         raise ParameterError(f"tie_weight must be a float in [0, 1]; got {tie_weight!r}")
+    if isinstance(order_weight, bool) or not isinstance(order_weight, (int, float)) or not order_weight >= 0:
+        raise ParameterError(f"order_weight must be a float >= 0; got {order_weight!r}")
     classes = tuple(classes)
     if len(classes) < 2:
         raise ParameterError(f"classes must hold 2+ labels; got {list(classes)}")
@@ -294,7 +309,8 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         log_pos = np.log(p_k_bin) - np.log(p_k)[:, None]
     return Grammar(classes, log_t, log_i, log_f, log_m, np.log(phrase / phrase.sum(axis=1, keepdims=True)),
                    phrase_penalty=float(phrase_penalty), weight=float(weight), log_position=log_pos,
-                   position_weight=float(position_weight), tie_weight=float(tie_weight))
+                   position_weight=float(position_weight), tie_weight=float(tie_weight),
+                   order_weight=float(order_weight))
 
 
 def track_sequences(tracks: Sequence[Any]) -> list[tuple[list[str], list[float]]]:
