@@ -65,7 +65,8 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
     from workbench.cli import main
     from workbench.library import Library
     from workbench.runs import load_run
-    from workbench.similarity.compare import before_after
+    from workbench.search import LibrarySearch
+    from workbench.similarity.compare import before_after, precision_ceiling, track_groups
     from workbench.similarity.model import model_from_run
 
     wb = ["--home", str(home), "--quiet"]
@@ -91,6 +92,13 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
             if alone is not None:  # the same head without its blend (the search before blending)
                 rows[wname]["head_alone"] = {key: before_after(lib, alone, held_out_hashes=held, k=3, n_examples=0,
                                                                weights=w)["head"][key] for key in keys}
+        # the ceiling with default weights: a perfect vibe (1 in the query's folder, 0 elsewhere) beside the
+        # tempo, key and energy terms, and those terms alone (vibe 0 everywhere)
+        search = LibrarySearch(lib, backbone=model.backbone, model="backbone", progress=False)
+        groups, _ = track_groups(lib)
+        queries = [t for t in lib.tracks() if t.content_hash in set(held)]
+        rows["ceiling"] = {name: precision_ceiling(search, queries, groups, k=3, same=same)["precision_at_k"]
+                           for name, same in (("perfect_vibe", 1.0), ("half_vibe", 0.5), ("no_vibe", 0.0))}
     gates = run.metrics.get("gates") or run.metrics.get("warnings")
     return {"seed": seed, "run": run.run_id, "held_out": len(held), "p_at_3": rows,
             "map_at_r": {"head": (run.metrics.get("model") or {}).get("map_at_r"),
@@ -125,12 +133,16 @@ def main() -> int:
             r = one_seed(home, backbone=args.backbone, seed=seed, epochs=args.epochs, settings=[*args.set, *vset])
             r["variant"] = vname
             results.append(r)
-            for wname, row in r["p_at_3"].items():
+            for wname, row in ((k, v) for k, v in r["p_at_3"].items() if k != "ceiling"):
                 b, h = row["backbone"], row["head"]
                 alone = f"  head alone {row['head_alone']['precision_at_k']:.3f}" if "head_alone" in row else ""
                 print(f"{vname} seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}{alone}  "
                       f"delta {h['precision_at_k'] - b['precision_at_k']:+.3f}  chance {b['chance']:.3f}  "
                       f"best {b['best_possible']:.3f}  n={b['n_queries']} held-out  ({h['model']})", flush=True)
+            c = r["p_at_3"]["ceiling"]
+            print(f"{vname} seed {seed} ceiling (default weights): perfect vibe {c['perfect_vibe']:.3f}, vibe 0.5 in the "
+                  f"folder {c['half_vibe']:.3f}, tempo/key/energy alone {c['no_vibe']:.3f}; head - backbone can reach "
+                  f"{c['perfect_vibe'] - r['p_at_3']['default']['backbone']['precision_at_k']:+.3f}", flush=True)
             print(f"{vname} seed {seed} early stopping: {(r['early_stopping'] or {}).get('said')}", flush=True)
             if r["blend"]:
                 print(f"{vname} seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold track MAP by "
