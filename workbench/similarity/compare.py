@@ -110,6 +110,13 @@ def precision_ceiling(search: LibrarySearch, queries: Sequence[Track], groups: M
     rows = np.arange(len(ids), dtype=np.int64)
 
     def ranked(q: Track) -> list[int]:
+        """The ``k`` best track ids for ``q`` on the oracle vibe and the index's other terms.
+
+        Parameters
+        ----------
+        q : Track
+            An indexed query track.
+        """
         r = index._resolve(q.id)  # type: ignore[union-attr]
         score = index._terms(r, w, rows, np.where(of == groups[q.id], float(same), 0.0))["score"]  # type: ignore[union-attr]
         score[r.self_row] = -np.inf
