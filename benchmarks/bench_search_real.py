@@ -55,7 +55,10 @@ of the devset's 60 dev tracks (6 per style folder, its held-out tracks left out)
 run's 20 held-out tracks (default weights / vibe alone; backbone 0.783 / 0.839; perfect-vibe ceiling 1.000):
 validation slice (3 training tracks per class) 0.933 / 0.939, test MAP@R 0.797; folds (4) 0.956 / 0.961, MAP@R
 0.865. Patience 10 (0.956 / 0.961) and margin 0.3 (0.956 / 0.956) changed nothing and were not taken. Then, once,
-the 90-track devset (``--real`` its 10 style folders, seeds 0-2, load 7-11), P@3 default / vibe:
+the 90-track devset in its 10 style folders (this bench's steps in one kept workspace: ``scan``, ``analyze``,
+``train embeddings --seed S``, then :func:`~workbench.similarity.compare.precision_at_k` and the ceiling on each
+run's 20 held-out tracks; seeds 0-2, load 7-11; "after" ran with ``--set early_stopping=folds``, what the new
+``auto`` picks for its 5 training tracks per class), P@3 default / vibe:
 
 | seed | backbone | head before (validation slice) | head after (folds) | ceiling |
 |---|---|---|---|---|

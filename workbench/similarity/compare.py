@@ -82,14 +82,8 @@ def precision_ceiling(search: LibrarySearch, queries: Sequence[Track], groups: M
     ----------
     search : LibrarySearch
         Its index supplies the tracks and their analysis (the model does not matter).
-    queries : sequence of Track
-        Query tracks (in the index; a query whose group has no other track is skipped).
-    groups : mapping of int to str
-        Group of every indexed track.
-    k : int >= 1
-        Matches looked at.
-    weights : Weights, mapping or None
-        Search weights (None: the defaults).
+    queries, groups, k, weights
+        As for :func:`precision_at_k`.
     same : float in [0, 1]
         The oracle's vibe of a track in the query's group.
 
