@@ -48,11 +48,14 @@ def test_a_one_class_validation_slice_does_not_stop_training():
     empty = train.subset(np.zeros(len(train), dtype=bool))  # no validation track at all
     rule, why = stopping_rule(train, empty)
     assert rule == "folds" and "0 track(s) of 0 class(es)" in why
-    # two classes, but a class would keep two training tracks
-    rule, why = stopping_rule(_set([2, 3, 3]), _set([1, 1, 0], first_track=100, seed=1))
-    assert rule == "folds" and "1 class(es) fewer than 3 training tracks (c0: 2)" in why
+    # two classes, but a class would keep fewer than eight training tracks
+    rule, why = stopping_rule(_set([7, 8, 8]), _set([2, 2, 0], first_track=100, seed=1))
+    assert rule == "folds" and "1 class(es) fewer than 8 training tracks (c0: 7)" in why
     rule, why = stopping_rule(train, _set([1, 1, 0], first_track=100, seed=1))
-    assert rule == "validation" and "2 tracks of 2 classes" in why
+    assert rule == "folds" and "3 class(es) fewer than 8 training tracks" in why
+    rule, why = stopping_rule(_set([8, 8, 8]), _set([2, 2, 0], first_track=100, seed=1))
+    assert rule == "validation" and "4 tracks of 2 classes" in why
+    assert stopping_rule(train, _set([1, 1, 0], first_track=100), min_train_per_class=3)[0] == "validation"
     # the user's setting wins over the split
     assert stopping_rule(train, _set([2, 0, 0], first_track=100), setting="validation")[0] == "validation"
     assert stopping_rule(train, _set([1, 1, 0], first_track=100), setting="folds")[0] == "folds"
@@ -135,7 +138,7 @@ def test_a_small_library_trains_on_validation_tracks_for_an_epoch_count_chosen_o
     assert job.state == "completed"
     run = load_run(path)
     stop = run.metrics["early_stopping"]
-    assert stop["rule"] == "folds" and "fewer than 3 training tracks" in stop["reason"]
+    assert stop["rule"] == "folds" and "fewer than 8 training tracks" in stop["reason"]
     split = run.data["splits"]
     assert split["val"] == [] and len(split["test"]) == 6 and len(split["train"]) == 9  # the test share stays
     best = [f["best_epoch"] for f in stop["folds"]]

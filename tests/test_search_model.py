@@ -305,3 +305,22 @@ def test_pruned_search_where_its_bounds_cannot_be_saved(lib, monkeypatch):
     t = lib.tracks()[0]
     assert [r.track.id for r in pruned.similar(t, k=3)] == [r.track.id for r in exact.similar(t, k=3)]
     assert not (pruned.folder / "track-sets-bounds.npz").exists()
+
+
+def test_precision_ceiling_ranks_on_an_oracle_vibe_beside_tempo_key_and_energy(lib):
+    from workbench.similarity.compare import precision_at_k, precision_ceiling
+
+    search = LibrarySearch(lib, model="backbone", progress=False)
+    tracks = lib.tracks()
+    groups = {t.id: "ab"[i % 2] for i, t in enumerate(tracks)}  # 3 and 3: two others in each group
+    perfect = precision_ceiling(search, tracks, groups, k=2)
+    assert perfect["n_queries"] == 6 and perfect["best_possible"] == pytest.approx(1.0)
+    assert perfect["precision_at_k"] == pytest.approx(1.0)  # a vibe of 1 in the group outweighs every other term
+    assert perfect["model"].startswith("oracle vibe")
+    # vibe 0 everywhere: the tempo, key and energy terms alone decide, as a search with no vibe weight does
+    alone = precision_ceiling(search, tracks, groups, k=2, same=0.0)
+    assert np.isfinite(search.index._bpm).all()  # every tempo known: both scores are the same terms, rescaled
+    assert alone["precision_at_k"] == pytest.approx(precision_at_k(
+        search, tracks, groups, k=2, weights={"vibe": 0.0, "tempo": 0.2, "key": 0.2, "energy": 0.1})["precision_at_k"])
+    with pytest.raises(ParameterError, match="same must be a vibe in"):
+        precision_ceiling(search, tracks, groups, same=1.5)

@@ -9,7 +9,7 @@ group) and the *best possible* (``min(k, group size - 1) / k``), averaged over t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +65,64 @@ def precision_at_k(search: LibrarySearch, queries: Sequence[Track], groups: Mapp
     dict
         ``precision_at_k``, ``chance``, ``best_possible``, ``n_queries``, ``k``, ``model``.
     """
+    return _by_group(search, queries, groups, k=k,
+                     ranked=lambda q: [r.track.id for r in search.similar(q, k=k, weights=weights)])
+
+
+def precision_ceiling(search: LibrarySearch, queries: Sequence[Track], groups: Mapping[int, str], *, k: int = 3,
+                      weights: WeightsLike = None, same: float = 1.0) -> dict[str, Any]:
+    """Precision@k by group if the vibe were an oracle: what the tempo, key and energy terms leave reachable.
+
+    Every query is ranked by ``search``'s combined score (the index's tempo, key and energy terms,
+    ``weights``) with the vibe replaced by ``same`` for the tracks of the query's group and 0 for the
+    others. ``same=1`` is a perfect vibe (the ceiling of any embedding model with these weights);
+    ``same=0`` leaves the tempo, key and energy terms alone (what they find without any vibe).
+
+    Parameters
+    ----------
+    search : LibrarySearch
+        Its index supplies the tracks and their analysis (the model does not matter).
+    queries, groups, k, weights
+        As for :func:`precision_at_k`.
+    same : float in [0, 1]
+        The oracle's vibe of a track in the query's group.
+
+    Returns
+    -------
+    dict
+        As :func:`precision_at_k` (``model`` says the oracle).
+    """
+    from workbench.similarity.scores import Weights
+    from workbench.similarity.scoring import top_k_order
+
+    if not (isinstance(same, (int, float)) and not isinstance(same, bool) and 0.0 <= same <= 1.0):
+        raise ParameterError(f"same must be a vibe in [0, 1]; got {same!r}")
+    index = search.update().index
+    ids = index.ids  # type: ignore[union-attr]
+    of = np.asarray([groups.get(int(i)) for i in ids], dtype=object)
+    w = Weights() if weights is None else Weights.coerce(weights)
+    rows = np.arange(len(ids), dtype=np.int64)
+
+    def ranked(q: Track) -> list[int]:
+        """The ``k`` best track ids for ``q`` on the oracle vibe and the index's other terms.
+
+        Parameters
+        ----------
+        q : Track
+            An indexed query track.
+        """
+        r = index._resolve(q.id)  # type: ignore[union-attr]
+        score = index._terms(r, w, rows, np.where(of == groups[q.id], float(same), 0.0))["score"]  # type: ignore[union-attr]
+        score[r.self_row] = -np.inf
+        return [int(ids[i]) for i in top_k_order(score, ids, k)]
+
+    out = _by_group(search, queries, groups, k=k, ranked=ranked)
+    return {**out, "model": f"oracle vibe ({same:g} in the query's group, 0 elsewhere)"}
+
+
+def _by_group(search: LibrarySearch, queries: Sequence[Track], groups: Mapping[int, str], *, k: int,
+              ranked: Callable[[Track], list[int]]) -> dict[str, Any]:
+    """Mean precision@k by group of ``ranked(query)`` (track ids, best first), chance and the best possible."""
     if k < 1:
         raise ParameterError(f"k must be >= 1; got {k!r}")
     indexed = [int(i) for i in search.update().index.ids]  # type: ignore[union-attr]
@@ -76,8 +134,7 @@ def precision_at_k(search: LibrarySearch, queries: Sequence[Track], groups: Mapp
         g = groups.get(q.id)
         if q.id not in groups or sizes.get(g or "", 0) < 2:
             continue
-        got = search.similar(q, k=k, weights=weights)
-        p.append(sum(groups.get(r.track.id) == g for r in got) / k)
+        p.append(sum(groups.get(t) == g for t in ranked(q)) / k)
         chance.append((sizes[g] - 1) / max(1, len(indexed) - 1))  # type: ignore[index]
         best.append(min(k, sizes[g] - 1) / k)  # type: ignore[index]
     return {"precision_at_k": _mean(p), "chance": _mean(chance), "best_possible": _mean(best), "n_queries": len(p),

@@ -61,7 +61,7 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     the sub-folders, else self-supervised with each track its own class and one augmented view),
     and split by track into train / validation / test, holding out at least two tracks of every
     class that can spare them (by artist too with ``by_artist``). On a small library (``early_stopping="auto"``:
-    a validation slice of fewer than two classes, or one that leaves a class fewer than three training tracks)
+    a validation slice of fewer than two classes, or one that leaves a class fewer than eight training tracks)
     the validation tracks train too and the epoch count is chosen on folds of the training tracks
     (:mod:`workbench.train.embeddings_stopping`; ``metrics.json`` ``early_stopping`` says which rule ran).
 
