@@ -80,7 +80,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         if name == "embeddings":
             q.add_argument("--distill", default=None, choices=("features",),
                            help="with --backbone cnn: train the CNN to reproduce the feature frontend's triplet head "
-                                "(trained first in the same run, on the same training tracks); same as --set distill=...")
+                                "(trained first in the same run, on the same training tracks), with the student's "
+                                "defaults: class term 0.5, mean of the last 4 epochs, rhythm branch of 96 lags, views "
+                                "without time stretch (--set distill_rhythm_lags=0 etc. turns one off); same as "
+                                "--set distill=...")
         q.add_argument("--weights", default=None, help="an OpenL3 weight file (default: <home>/models/openl3/ or "
                                                        "$WORKBENCH_OPENL3_WEIGHTS)")
         q.add_argument("--epochs", type=int, default=None, help="training epochs")
