@@ -10,6 +10,18 @@ bench scores its ``kept`` network (8-s windows, 3-s embeddings every 1 s mean-po
 and one JSON line is appended to ``--out``.
 
     python benchmarks/bench_distill_job.py --seed 2 --workdir W --out job.jsonl
+
+Session 12 (2026-12-06, shared 2-core CPU, load 9-11, one torch thread, beside a rerun of the bench on the same
+draw; 46 min wall, 90-180 s per student epoch): draw 2, every option at the job's default (class 0.5, average 4,
+rhythm 96, keep tempo): held-out MAP@R **0.9853** (precision@1 0.981), the bench's all-options figure for draw 2
+(session 11: 0.985); the job's teacher scores the held-out tracks 0.9093, the bench's cached teacher 0.9093. The
+student's training loss and validation cosine agree with the bench rerun (``bench_distill_draws.py --seeds 2
+--class-weight 0.5 --average-epochs 4 --rhythm-lags 96 --keep-tempo``) to every printed digit at each epoch
+(epoch 4: loss 0.2527791193, cosine 0.79728; epoch 8: 0.1517571049, 0.838883). Two differences, found by reading
+the code (not measured without them), were removed before this run: the job's CNN drew its dropout masks from a
+fresh generator (the bench's goes on from build_cnn's initial-weight draws; :func:`workbench.train.cnn_training.cnn_plan`
+now keeps that one), and the job's patience 4 could stop a weight-averaged student before its last epochs (the bench
+never stops; averaging now trains every epoch).
 """
 
 from __future__ import annotations
