@@ -72,7 +72,7 @@ def test_job_defaults_are_the_distilled_students_options(distilled):
     from workbench.train.cnn_student import DISTILL_STUDENT_DEFAULTS, DISTILL_TEMPO_DEFAULTS
 
     run, _ = distilled
-    options = run.metrics["distill"]["student_options"]
+    options = dict(run.metrics["distill"]["student_options"])  # a copy: the fixture's run is shared
     assert options.pop("class_term").startswith("off: no class has two training tracks")
     assert options.pop("distill_class_weight") == {"value": 0.0, "from": "default"}
     assert "warnings" not in run.metrics or not any("class term" in w for w in run.metrics["warnings"])
@@ -81,6 +81,11 @@ def test_job_defaults_are_the_distilled_students_options(distilled):
     assert {k: run.config[k] for k in defaults} == defaults  # the run's settings; the metrics say what took effect
     assert load_cnn(run.model_path).net.rhythm_lags == 96  # the saved audio-in model has the branch
     assert run.metrics["distill"]["student_stopped"] == "reached max_epochs=3; weights averaged over epochs 1-3"
+    from workbench.commands.train import embeddings_lines
+
+    said = [line for line in embeddings_lines(run.path) if line.startswith("distilled from features-v1")]
+    assert len(said) == 1 and "student: class term off: no class has two training tracks" in said[0]
+    assert said[0].endswith("mean of the last 4 epochs, rhythm branch (96 lags), views without time stretch")
 
 
 def test_student_learns_from_training_tracks_only(distilled):

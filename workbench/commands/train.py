@@ -215,7 +215,8 @@ def sections_option_lines(metrics: dict[str, Any]) -> list[str]:
 
 
 def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
-    """The class source with tracks per class, and model vs baselines on the held-out tracks.
+    """The class source with tracks per class, a distilled run's teacher and student options, and model vs baselines on the
+    held-out tracks.
 
     Parameters
     ----------
@@ -249,6 +250,12 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
     backbone = (run.info.get("backbone") or {}).get("name") or run.config.get("backbone")
     if backbone:
         lines.append(f"backbone: {backbone}")
+    distill = run.metrics.get("distill") or {}
+    if distill:  # --distill: the teacher and the student options in effect (docs/runs.md)
+        from workbench.train.cnn_student import describe_student
+
+        lines.append(f"distilled from {distill.get('teacher')}; teacher held-out MAP@R "
+                     f"{_fmt(distill.get('teacher_test_map_at_r'))}; {describe_student(distill.get('student_options'))}")
     rows = {"model": run.metrics.get("model") or {}, **(run.metrics.get("baselines") or {})}
     lines.append(f"{'held-out':<12} {'MAP@R':>7} {'P@1':>7} {'P@5':>7} {'track MAP@R':>12}")
     for name, m in rows.items():
