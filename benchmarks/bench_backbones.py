@@ -41,6 +41,10 @@ reaches 0.911 ± 0.006 over seeds 0-2 (0.917 on seed 0's draw, where this script
 the session-6 gap mostly reflects the job's split, and the seed-to-seed spread of the distilled CNN
 (0.730..0.981) is larger than the gap. ``--seeds`` reports mean ± std over seeds.
 
+The distilled run is the job's: since session 12 its student options default to session 11's (class term 0.5,
+average 4, rhythm 96, keep tempo; :mod:`workbench.train.cnn_student`), so the figures above (every option off)
+are no longer what this script measures.
+
     python benchmarks/bench_backbones.py [--tracks 24] [--duration 60] [--devset /work/wt/devdata/set9]
         [--hold-out 2] [--epochs N] [--threads 2] [--out result.json] [--skip-demo] [--skip-devset]
         [--seeds 0,1,2] [--no-triplet]

@@ -22,6 +22,9 @@ rule and the gaps, then mean ± sample std and min. The student's training does 
 
     python benchmarks/bench_distill_draws.py --seeds 0,1,2,3,4 --out draws.jsonl [--cache DIR] [--summary]
 
+Since session 12 the options default to the job's with ``distill="features"`` (:mod:`workbench.train.cnn_student`), so the
+session 8 job below is ``--class-weight 0 --average-epochs 0 --rhythm-lags 0 --keep-tempo false``.
+
 Session 8 (2026-12-06, shared 2-core CPU, load 3-21, one torch thread, 20-50 min wall per student):
 seed 0 (session 7's collapsing draw) reproduces 0.730 at epoch 12 under the cosine rule (features + head
 0.917). Its held-out MAP@R is 0.695 / 0.691 / 0.713 / 0.700 / 0.718 / 0.693 / 0.728 / 0.721 / 0.730 over
@@ -98,10 +101,9 @@ the seed (the dense layer's differ with the rhythm's 96 extra inputs):
     keep tempo + rhythm 96            0.801   0.807 (11)            0.79-0.82
     features + head                   0.917
 
-Neither option fixes draw 0 (>= 0.90 asked). Together they lift it by 0.07, about what another
-initialisation gave in session 8 (0.814), so not clearly beyond the draw's noise; alone each is within it.
-With both, 021's nearest windows become 015's (4 of 5), while 015's stay trance (3) and progressive (1):
-the pair is half resolved. Defaults unchanged.
+Neither option fixes draw 0 (>= 0.90 asked). Together they lift it by 0.07, about what another initialisation gave in
+session 8 (0.814), so not clearly beyond the draw's noise; alone each is within it. With both, 021's nearest windows
+become 015's (4 of 5), while 015's stay trance (3) and progressive (1): the pair is half resolved. Defaults unchanged.
 
 Do they cost a draw where the CNN is ahead? Draw 4 afterwards (load 1-5, two students at once, 25-75 s per
 epoch): rhythm 96 on the cached rows 0.995 (cosine rule 0.995, epoch 11; session 8: 0.970, teacher 0.941);
@@ -124,9 +126,8 @@ the seed:
     0      0.917             0.730           0.801 (keep tempo + rhythm 96)   0.847               0.847 (12)            0.71-0.86
     3      0.798             0.708           0.804 (class 0.5 + average 4)    0.805               0.795 (12)            0.74-0.82
 
-Draw 0 +0.046 over its best earlier student, still 0.070 short of features + head: target missed there; draw 3
-within 0.01 of the teacher (as class 0.5 + average 4 alone). Draw 0's per-epoch figures swing (0.861 at epoch 5,
-0.709 at 6).
+Draw 0 +0.046 over its best earlier student, still 0.070 short of features + head: target missed there; draw 3 within
+0.01 of the teacher (as class 0.5 + average 4 alone). Draw 0's per-epoch figures swing (0.861 at epoch 5, 0.709 at 6).
 
 Then draws 1, 2, 4 with all options (the lead; three students at once beside fresh-clone CI, load 4-8, 50-150 s per
 epoch; keep-tempo rows built for draws 1 and 2, session 10's for draw 4, whose retrained teacher gives 0.921 here,
@@ -137,17 +138,16 @@ epoch; keep-tempo rows built for draws 1 and 2, session 10's for draw 4, whose r
     2      0.909             0.981           0.985               0.981 (12)            0.978 (11)
     4      0.921             0.970           0.981               1.000 (9)             1.000 (9)
 
-Every option together, draws 0-4 (kept): 0.847 / 1.000 / 0.985 / 0.805 / 0.981, mean **0.924** against features +
-head 0.890 (0.917 / 0.906 / 0.909 / 0.798 / 0.921) and the session 8 job 0.870: above the job on every draw
-(+0.117 / +0.037 / +0.004 / +0.097 / +0.011), above or within 0.01 of features + head on four draws, 0.070 behind on
-draw 0. One initialisation per draw (another init moved draw 0 by 0.08 in session 8). The options stay off by
-default: making them the job's defaults needs the job's refusal of student options without ``distill`` and the
-class term on classless runs reworked (next session).
+Every option together, draws 0-4 (kept): 0.847 / 1.000 / 0.985 / 0.805 / 0.981, mean **0.924** against features + head
+0.890 (0.917 / 0.906 / 0.909 / 0.798 / 0.921) and the session 8 job 0.870: above the job on every draw (+0.117 /
++0.037 / +0.004 / +0.097 / +0.011), above or within 0.01 of features + head on four draws, 0.070 behind on draw 0. One
+initialisation per draw (another init moved draw 0 by 0.08 in session 8). Session 12 made them the job's defaults
+with ``distill`` (``bench_distill_job.py`` runs a draw through the job).
 
-The two failing draws are one failure: draws 0 and 3 both hold out techno 015 (131 BPM) and 021 (132.5 BPM)
-(draws 1, 2: 009 + 027, draw 4: 021 + 027). Does a 3-s patch miss the tempo the teacher's 8.9-s tempogram
-sees? No (``--tempo-probe``, no training, tempo descriptions alone, held-out MAP@R among the held-out tracks;
-load ~10, 3 min for five draws):
+The two failing draws are one failure: draws 0 and 3 both hold out techno 015 (131 BPM) and 021 (132.5 BPM) (draws 1,
+2: 009 + 027, draw 4: 021 + 027). Does a 3-s patch miss the tempo the teacher's 8.9-s tempogram sees? No
+(``--tempo-probe``, no training, tempo descriptions alone, held-out MAP@R among the held-out tracks; load ~10, 3 min
+for five draws):
 
     python benchmarks/bench_distill_draws.py --tempo-probe --seeds 0,3,1,2,4
 
@@ -456,12 +456,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default="/tmp/bench_distill_draws", help="teacher figures and student rows per seed")
     p.add_argument("--out", default="distill_draws.jsonl")
     p.add_argument("--summary", action="store_true", help="only print the summary of --out")
-    p.add_argument("--average-epochs", type=int, default=0, help="fit_student's average_epochs (0: off)")
-    p.add_argument("--class-weight", type=float, default=0.0, help="fit_student's class_weight (0: off)")
-    p.add_argument("--mask-bins", type=int, default=0, help="fit_student's mask_bins (0: off)")
-    p.add_argument("--rhythm-lags", type=int, default=0, help="the student's rhythm branch, lags in frames (0: off)")
-    p.add_argument("--keep-tempo", action="store_true", help="the student's views are not time-stretched")
-    p.add_argument("--tempo-bands", type=int, default=0, help="the student's tempo bands, 40-320 BPM (0: off)")
+    from workbench.train import cnn_student as cs
+    job = {k[len("distill_"):]: v for k, v in {**cs.DISTILL_STUDENT_DEFAULTS, **cs.DISTILL_TEMPO_DEFAULTS}.items()}
+    for name, kind in (("average_epochs", int), ("class_weight", float), ("mask_bins", int), ("rhythm_lags", int),
+                       ("tempo_bands", int)):
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=job[name], help=f"default {job[name]} (0: off)")
+    p.add_argument("--keep-tempo", nargs="?", const="true", default=str(job["keep_tempo"]).lower(),
+                   choices=("true", "false"), help="the student's views are not time-stretched")
     p.add_argument("--prepare-only", action="store_true", help="build the cached rows, train no student")
     p.add_argument("--tempo-probe", action="store_true", help="only the tempo descriptions' held-out MAP@R")
     args = p.parse_args(argv)
@@ -479,13 +480,13 @@ def main(argv: list[str] | None = None) -> int:
                     print(tempo_probe(library, seed=seed), flush=True)
                     continue
                 if args.prepare_only:
-                    info = _prepare(library, seed, Path(args.cache), keep_tempo=args.keep_tempo)[-1]
+                    info = _prepare(library, seed, Path(args.cache), keep_tempo=args.keep_tempo == "true")[-1]
                     print(json.dumps({"seed": seed, **info}), flush=True)
                     continue
                 run_seed(library, seed=seed, epochs=args.epochs, cache=Path(args.cache), out=out, init=args.init,
                          options={"average_epochs": args.average_epochs, "class_weight": args.class_weight,
                                   "mask_bins": args.mask_bins}, rhythm_lags=args.rhythm_lags,
-                         keep_tempo=args.keep_tempo, tempo_bands=args.tempo_bands)
+                         keep_tempo=args.keep_tempo == "true", tempo_bands=args.tempo_bands)
         finally:
             library.close()
         if args.prepare_only or args.tempo_probe:

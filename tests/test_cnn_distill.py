@@ -66,6 +66,28 @@ def test_job_distils_the_feature_head_into_the_cnn_and_records_it(distilled):
     assert set(run.metrics["baselines"]) == {"backbone", "random_head"} and "map_at_r" in run.metrics["model"]
 
 
+def test_job_defaults_are_the_distilled_students_options(distilled):
+    """No ``distill_*`` given: the class term, weight averaging, the rhythm branch and unstretched views are on
+    (the class term is then off here: one training track per class, and the run says so)."""
+    from workbench.train.cnn_student import DISTILL_STUDENT_DEFAULTS, DISTILL_TEMPO_DEFAULTS
+
+    run, _ = distilled
+    options = dict(run.metrics["distill"]["student_options"])  # a copy: the fixture's run is shared
+    assert options.pop("class_term").startswith("off: no class has two training tracks")
+    assert options.pop("distill_class_weight") == {"value": 0.0, "from": "default"}
+    assert "warnings" not in run.metrics or not any("class term" in w for w in run.metrics["warnings"])
+    defaults = {**DISTILL_STUDENT_DEFAULTS, **DISTILL_TEMPO_DEFAULTS}
+    assert options == {k: {"value": v, "from": "default"} for k, v in defaults.items() if k != "distill_class_weight"}
+    assert {k: run.config[k] for k in defaults} == defaults  # the run's settings; the metrics say what took effect
+    assert load_cnn(run.model_path).net.rhythm_lags == 96  # the saved audio-in model has the branch
+    assert run.metrics["distill"]["student_stopped"] == "reached max_epochs=3; weights averaged over epochs 1-3"
+    from workbench.commands.train import embeddings_lines
+
+    said = [line for line in embeddings_lines(run.path) if line.startswith("distilled from features-v1")]
+    assert len(said) == 1 and "student: class term off: no class has two training tracks" in said[0]
+    assert said[0].endswith("mean of the last 4 epochs, rhythm branch (96 lags), views without time stretch")
+
+
 def test_student_learns_from_training_tracks_only(distilled):
     run, seen = distilled
     splits = run.data["splits"]
@@ -181,4 +203,6 @@ def test_distilled_run_exports_whole_with_parity_and_says_it_was_distilled(disti
     meta = coreml.read_metadata(r.path)
     assert list(meta["inputs"]) == ["samples"] and meta["sample_rate"] == 22050
     assert f"distilled from the feature frontend's head (features) in run {run.run_id}" in meta["weights_source"]
+    assert ("student: class term off: no class has two training tracks" in meta["weights_source"]
+            and "mean of the last 4 epochs, rhythm branch (96 lags), views without time stretch" in meta["weights_source"])
     assert r.parity is not None and r.parity.psnr_db >= 60.0, str(r.parity)

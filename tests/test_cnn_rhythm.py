@@ -121,7 +121,10 @@ def test_tempo_bands_refused(bad):
 
 
 def test_job_setting_is_checked():
-    from workbench.train.cnn_student import check_job_student, rhythm_lags
+    from workbench.train.cnn_student import resolve_job_student, rhythm_lags
+
+    def check_job_student(data_cfg):  # type: ignore[no-untyped-def]
+        return resolve_job_student(dict(data_cfg))
 
     assert rhythm_lags({}) == 0 and rhythm_lags({"distill_rhythm_lags": 96}) == 96
     check_job_student({"distill": "features", "distill_rhythm_lags": 96})

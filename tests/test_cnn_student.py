@@ -78,6 +78,23 @@ def test_fit_student_average_epochs_keeps_the_mean_of_the_last_epochs():
     assert not torch.allclose(kept["fc2.weight"], states[2]["fc2.weight"])
 
 
+def test_fit_student_with_average_epochs_trains_every_epoch():
+    """Averaging keeps the mean of the annealed last epochs: no early stop (without it, a flat cosine stops)."""
+    train, val = _rows(32)
+    cfg = TripletConfig(seed=0, num_threads=1, max_epochs=3, patience=1, lr=1e-3)
+
+    def worse():  # type: ignore[no-untyped-def]
+        scores = iter([0.9, 0.8, 0.7])  # a validation score that only falls: stale from epoch 2
+        return lambda net: next(scores)
+
+    history, best, stopped = fit_student(build_cnn(seed=0, stats=True, dropout=0.1).net, train, val, cfg=cfg,
+                                         batch_size=16, average_epochs=2, select=worse())
+    assert len(history) == 3 and best == 3 and stopped == "reached max_epochs=3; weights averaged over epochs 2-3"
+    history, best, stopped = fit_student(build_cnn(seed=0, stats=True, dropout=0.1).net, train, val, cfg=cfg,
+                                         batch_size=16, select=worse())
+    assert len(history) == 2 and best == 1 and stopped.startswith("early stop")
+
+
 def test_class_term_and_masks_change_the_trained_weights():
     _, plain, _, _ = _fit()
     _, with_class, _, _ = _fit(class_weight=0.5)
@@ -128,7 +145,7 @@ def test_student_options_refuse_bad_values():
 
 
 def test_student_options_from_job_settings():
-    from workbench.train.cnn_student import check_job_student, student_options
+    from workbench.train.cnn_student import resolve_job_student, student_options
 
     assert student_options(None) == {"average_epochs": 0, "class_weight": 0.0, "mask_bins": 0}
     assert student_options({"distill_average_epochs": 4})["average_epochs"] == 4
@@ -136,9 +153,9 @@ def test_student_options_from_job_settings():
         student_options({"distill_swa": 4})
     with pytest.raises(ValueError, match=r"class_weight must be a number >= 0; got -0.5"):
         student_options({"distill_class_weight": -0.5})
-    check_job_student({"distill": "features", "distill_mask_bins": 8})
+    assert resolve_job_student({"distill": "features", "distill_mask_bins": 8})["distill_mask_bins"] == "set"
     with pytest.raises(ValueError, match=r"distill_mask_bins only apply with distill='features'; got distill=None"):
-        check_job_student({"distill": None, "distill_mask_bins": 8})
+        resolve_job_student({"distill": None, "distill_mask_bins": 8})
 
 
 def test_job_passes_the_student_options_and_records_them(tmp_path):
@@ -149,6 +166,9 @@ def test_job_passes_the_student_options_and_records_them(tmp_path):
     from workbench.runs import load_run
 
     lib = low_high_library(tmp_path, _write)
+    for i, (folder, freq) in enumerate((("low", 150.0), ("low", 160.0), ("high", 2100.0), ("high", 2250.0))):
+        _write(tmp_path / "music" / folder / f"x{i}.wav", freq_hz=freq, seed=8 + i)  # two training tracks per class
+    lib.scan(tmp_path / "music", progress=False)
     exp = tmp_path / "exp"
     base = ["--db", str(lib.path), "--quiet", "train", "embeddings", "--backbone", "cnn", "--epochs", "2",
             "--set", "n_views=1", "--set", "invariance_clips=1", "--set", "m=2", "--set", "batch_size=4",
@@ -169,6 +189,8 @@ def test_job_passes_the_student_options_and_records_them(tmp_path):
     assert d["student_stopped"] == "reached max_epochs=2; weights averaged over epochs 1-2"
     from workbench.models.cnn import load_cnn
 
+    assert d["student_options"]["class_term"] == "on"
+    assert all(v["from"] == "set" for k, v in d["student_options"].items() if k != "class_term")
     assert d["rhythm_lags"] == 8 and run.config["distill_rhythm_lags"] == 8
     assert d["keep_tempo"] is True and run.config["distill_keep_tempo"] is True
     assert d["tempo_bands"] == 12 and run.config["distill_tempo_bands"] == 12

@@ -80,7 +80,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         if name == "embeddings":
             q.add_argument("--distill", default=None, choices=("features",),
                            help="with --backbone cnn: train the CNN to reproduce the feature frontend's triplet head "
-                                "(trained first in the same run, on the same training tracks); same as --set distill=...")
+                                "(trained first in the same run, on the same training tracks), with the student's "
+                                "defaults: class term 0.5, mean of the last 4 epochs, rhythm branch of 96 lags, views "
+                                "without time stretch (--set distill_rhythm_lags=0 etc. turns one off); same as "
+                                "--set distill=...")
         q.add_argument("--weights", default=None, help="an OpenL3 weight file (default: <home>/models/openl3/ or "
                                                        "$WORKBENCH_OPENL3_WEIGHTS)")
         q.add_argument("--epochs", type=int, default=None, help="training epochs")
@@ -212,7 +215,8 @@ def sections_option_lines(metrics: dict[str, Any]) -> list[str]:
 
 
 def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
-    """The class source with tracks per class, and model vs baselines on the held-out tracks.
+    """The class source with tracks per class, a distilled run's teacher and student options, and model vs baselines on the
+    held-out tracks.
 
     Parameters
     ----------
@@ -246,6 +250,12 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
     backbone = (run.info.get("backbone") or {}).get("name") or run.config.get("backbone")
     if backbone:
         lines.append(f"backbone: {backbone}")
+    distill = run.metrics.get("distill") or {}
+    if distill:  # --distill: the teacher and the student options in effect (docs/runs.md)
+        from workbench.train.cnn_student import describe_student
+
+        lines.append(f"distilled from {distill.get('teacher')}; teacher held-out MAP@R "
+                     f"{_fmt(distill.get('teacher_test_map_at_r'))}; {describe_student(distill.get('student_options'))}")
     rows = {"model": run.metrics.get("model") or {}, **(run.metrics.get("baselines") or {})}
     lines.append(f"{'held-out':<12} {'MAP@R':>7} {'P@1':>7} {'P@5':>7} {'track MAP@R':>12}")
     for name, m in rows.items():

@@ -389,9 +389,15 @@ def _end_to_end_cnn(model_path: Any, run: Run) -> Any:
     except (CheckpointError, ParameterError):
         return None
     distill = (getattr(run, "config", None) or {}).get("distill")  # --distill features: say so in the card
+    trained = f"trained in run {run.run_id}"
+    if distill:
+        from workbench.train.cnn_student import describe_student
+
+        student = describe_student(((getattr(run, "metrics", None) or {}).get("distill") or {}).get("student_options"))
+        trained = f"distilled from the feature frontend's head ({distill}) in run {run.run_id}" + (
+            f"; {student}" if student else "")
     return CNNBackbone(model, hop_s=float((run.info.get("backbone") or {}).get("hop_s", 0.5)),
-                       trained=(f"distilled from the feature frontend's head ({distill}) in run {run.run_id}"
-                                if distill else f"trained in run {run.run_id}"))
+                       trained=trained)
 
 
 def _audio_windows(lib: Library, backbone: Any, n_windows: int) -> np.ndarray | None:

@@ -269,8 +269,9 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
         ``val_select``; the epoch kept (and early stopping) then follows it first and the validation
         cosine second (ties), e.g. :func:`retrieval_select`. None (default): the cosine alone.
     average_epochs : int >= 0
-        k >= 1: the kept network is the mean of the weights after the last k epochs trained
-        (:class:`~workbench.train.cnn_student.EpochAverage`), not the best epoch; 0 (default): off.
+        k >= 1: the kept network is the mean of the weights after the last k of all ``max_epochs`` epochs
+        (:class:`~workbench.train.cnn_student.EpochAverage`; no early stopping: the one-cycle rate is annealed
+        over them), not the best epoch; 0 (default): off.
     class_weight : float >= 0
         Weight of a triplet loss on ``train.classes`` with positives on other tracks
         (:func:`~workbench.train.cnn_student.class_triplet_loss`); 0 (default): off.
@@ -354,7 +355,7 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
                 stale += 1
             if on_epoch is not None:
                 on_epoch(epoch, cfg.max_epochs, dict(record))
-            if stale >= cfg.patience:
+            if stale >= cfg.patience and average is None:
                 what = "validation cosine to the teacher" if select is None else "validation score"
                 stopped = f"early stop: {what} did not improve for {cfg.patience} epochs"
                 break
@@ -415,7 +416,8 @@ def _feature_probe(net: Any, train: StudentRows, weight: float, *, seed: int) ->
 def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet,
                 classes: Any, cfg: TripletConfig, n_views: int, batch_size: int | None = None,
                 progress: bool = True, on_epoch: OnEpoch | None = None,
-                student: Mapping[str, Any] | None = None, keep_tempo: bool = False) -> TripletResult:
+                student: Mapping[str, Any] | None = None, keep_tempo: bool = False,
+                student_from: Mapping[str, str] | None = None) -> TripletResult:
     """The whole distillation: teacher, targets, student; metrics like :func:`~workbench.train.triplet.train_triplet`'s.
 
     Parameters
@@ -441,18 +443,17 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         The student's per-epoch callback.
     student : mapping, optional
         The job's ``distill_*`` student options (:data:`~workbench.train.cnn_student.DISTILL_STUDENT_DEFAULTS`:
-        weight averaging, class term, masked patches); None: all off.
+        weight averaging, class term, masked patches); None: all off. The class term is off where no class
+        has two training tracks (:func:`~workbench.train.cnn_student.class_term`).
     keep_tempo : bool
         The student's views are never time-stretched (:func:`student_rows`' ``stretch=False``).
+    student_from : mapping, optional
+        Which options the job's user set (:func:`~workbench.train.cnn_student.resolve_job_student`), for the record.
     """
-    import numpy as np
-
-    from workbench.train.cnn_student import student_options
-
-    options = student_options(student)
-
+    from workbench.train import cnn_student as cs
     from workbench.train.triplet import TripletResult, _evaluate
 
+    options = cs.student_options(student)
     parts = {name: [library.track(int(t)) for t in sorted(set(part.track_ids.tolist()))]
              for name, part in (("train", train), ("val", val), ("test", test))}
     t0 = time.perf_counter()
@@ -461,8 +462,12 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     rows = student_rows(parts["train"], teacher.model, n_views=max(n_views, STUDENT_VIEWS), seed=cfg.seed,
                         stretch=not keep_tempo)
     val_rows = student_rows(parts["val"], teacher.model, n_views=0, seed=cfg.seed)
-    if options["class_weight"] > 0:
+    class_off = cs.class_term(options["class_weight"], classes, rows.track_ids)
+    record, warnings = cs.student_record(options, net=net, keep_tempo=keep_tempo, class_off=class_off,
+                                         student_from=student_from)
+    if class_off is None:
         rows.classes = np.array([str(classes[int(t)]) for t in rows.track_ids])
+    options["class_weight"] = record["distill_class_weight"]["value"]
     untrained = copy.deepcopy(net).eval()
     prep_s = time.perf_counter() - t0
     select = _job_select(train.originals(), val) if SELECT_BY == "retrieval" else None
@@ -484,7 +489,9 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         "select_by": SELECT_BY if select is not None else "cosine",
         "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1), **options,
         "rhythm_lags": int(getattr(net, "rhythm_lags", 0)), "tempo_bands": int(getattr(net, "tempo_bands", 0)),
-        "keep_tempo": bool(keep_tempo), "student_stopped": stopped}
+        "keep_tempo": bool(keep_tempo), "student_stopped": stopped, "student_options": record}
+    if warnings:
+        metrics.setdefault("warnings", []).extend(warnings)
     config = {**cfg.to_dict(), "distill": "features", "distill_batch_size": batch_size or BATCH_SIZE}
     return TripletResult(model=net, history=history, metrics=metrics, config=config, stopped_reason=stopped,
                          best_epoch=best_epoch, data={"train_rows": len(rows.patches), "val_rows": len(val),

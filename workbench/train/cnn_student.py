@@ -3,8 +3,8 @@
 :func:`workbench.train.cnn_distill.fit_student` learns a teacher's embedding of the training tracks'
 windows. On some demo draws (``benchmarks/bench_distill_draws.py``) the student is far below the
 teacher on held-out tracks while its validation figures look fine, and another initialisation moves
-it by ~0.1 MAP@R. Three optional ways to make the student less dependent on its draw, each off by
-default:
+it by ~0.1 MAP@R. Three ways to make the student less dependent on its draw (the job's defaults with
+``distill="features"``: :data:`DISTILL_STUDENT_DEFAULTS`; :func:`fit_student`'s keywords are off unless given):
 
 - ``average_epochs`` (k >= 1): the kept network is the mean of the weights (and BatchNorm buffers)
   after each of the last k epochs trained (stochastic weight averaging,
@@ -17,7 +17,7 @@ default:
   most b frames set to its mean (SpecAugment-style), the target unchanged (the teacher's, of the
   clean music).
 
-And two options about tempo (:data:`DISTILL_TEMPO_DEFAULTS`), also off by default:
+And options about tempo (:data:`DISTILL_TEMPO_DEFAULTS`):
 
 - ``distill_rhythm_lags`` (k >= 1): the CNN gets a rhythm branch
   (:meth:`workbench.models.cnn.MelCNN.rhythm`: its patch's onset-envelope autocorrelation at lags 1..k
@@ -31,6 +31,14 @@ And two options about tempo (:data:`DISTILL_TEMPO_DEFAULTS`), also off by defaul
   log-spaced tempo bands between 40 and 320 BPM (:meth:`workbench.models.cnn.MelCNN.tempo`), the
   feature frontend's pooled tempogram, i.e. the teacher's own tempo description, on the patch's 3 s;
   also computed inside the model (a masked maximum), so the audio-in export keeps it.
+
+The embeddings job (:func:`resolve_job_student`) sets, on a run with ``distill="features"``, every option
+the user did not set to its default there: class term 0.5, the mean of the last 4 epochs, rhythm branch
+of 96 lags, views without time stretch (session 11's student, ``benchmarks/bench_distill_draws.py``:
+held-out MAP@R 0.924 over five demo draws vs 0.870 with every option off); ``--set distill_rhythm_lags=0``
+(``0`` / ``false``) turns one off. A run without ``distill`` keeps every option off and refuses one the
+user turned on. The class term needs a class with two training tracks (:func:`class_term`): on a
+self-supervised run (each track its own class) it is off, and the run's metrics say so.
 """
 
 from __future__ import annotations
@@ -48,13 +56,17 @@ if TYPE_CHECKING:
 
 #: The class term's triplet margin (cosine distance; the triplet path's default).
 CLASS_MARGIN = 0.2
-#: The embeddings job's settings of these options (``--set distill_average_epochs=4`` ...), all off.
-DISTILL_STUDENT_DEFAULTS: dict[str, Any] = {"distill_average_epochs": 0, "distill_class_weight": 0.0,
+#: The embeddings job's student options with ``distill="features"`` where the user sets none
+#: (``--set distill_class_weight=0`` ... turns one off).
+DISTILL_STUDENT_DEFAULTS: dict[str, Any] = {"distill_average_epochs": 4, "distill_class_weight": 0.5,
                                             "distill_mask_bins": 0}
-#: The job's tempo settings of the distilled student (``--set distill_rhythm_lags=96``, ``distill_keep_tempo=true``,
-#: ``distill_tempo_bands=12``), off.
-DISTILL_TEMPO_DEFAULTS: dict[str, Any] = {"distill_rhythm_lags": 0, "distill_keep_tempo": False,
+#: The job's tempo options of the distilled student with ``distill="features"`` (``--set distill_rhythm_lags=0``,
+#: ``distill_keep_tempo=false`` turn them off; ``distill_tempo_bands=12`` turns the bands on).
+DISTILL_TEMPO_DEFAULTS: dict[str, Any] = {"distill_rhythm_lags": 96, "distill_keep_tempo": True,
                                           "distill_tempo_bands": 0}
+#: Every option off: a run without ``distill``, and :func:`student_options`' missing keys.
+DISTILL_OFF: dict[str, Any] = {"distill_average_epochs": 0, "distill_class_weight": 0.0, "distill_mask_bins": 0,
+                               "distill_rhythm_lags": 0, "distill_keep_tempo": False, "distill_tempo_bands": 0}
 
 
 def student_options(settings: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -63,7 +75,7 @@ def student_options(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     Parameters
     ----------
     settings : mapping or None
-        Keys of :data:`DISTILL_STUDENT_DEFAULTS` (missing: the default; None: all defaults).
+        Keys of :data:`DISTILL_STUDENT_DEFAULTS` (missing: off, as :data:`DISTILL_OFF`; None: all off).
 
     Raises
     ------
@@ -74,38 +86,70 @@ def student_options(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     unknown = sorted(set(given) - set(DISTILL_STUDENT_DEFAULTS))
     if unknown:
         raise ParameterError(f"student settings must be among {sorted(DISTILL_STUDENT_DEFAULTS)}; got {unknown}")
-    out = {k[len("distill_"):]: given.get(k, v) for k, v in DISTILL_STUDENT_DEFAULTS.items()}
+    out = {k[len("distill_"):]: given.get(k, DISTILL_OFF[k]) for k in DISTILL_STUDENT_DEFAULTS}
     check_student_options(**out, classes=None, n_rows=0, need_classes=False)
     return out
 
 
-def check_job_student(data_cfg: Mapping[str, Any]) -> None:
-    """Refuse bad ``distill_*`` student settings of an embeddings job, or ones set without ``distill``.
+def resolve_job_student(data_cfg: dict[str, Any]) -> dict[str, str]:
+    """Fill an embeddings job's ``distill_*`` options in place; refuse bad ones, or ones turned on without ``distill``.
+
+    An option the user did not set (None) gets :data:`DISTILL_STUDENT_DEFAULTS` / :data:`DISTILL_TEMPO_DEFAULTS`
+    on a run with ``distill``, :data:`DISTILL_OFF` on a run without; an option the user set keeps its value.
 
     Parameters
     ----------
-    data_cfg : mapping
-        The job's data settings (keys of :data:`DISTILL_STUDENT_DEFAULTS` and :data:`DISTILL_TEMPO_DEFAULTS`
-        among them).
+    data_cfg : dict
+        The job's data settings (``distill`` and the keys of :data:`DISTILL_OFF`, None where unset); updated.
+
+    Returns
+    -------
+    dict
+        Each option -> ``"default"`` or ``"set"`` (by the user).
 
     Raises
     ------
     ParameterError
-        A value out of range, or a student option on a run that distils nothing.
+        A value out of range, or an option turned on for a run that distils nothing.
     """
-    options = student_options({k: data_cfg.get(k, v) for k, v in DISTILL_STUDENT_DEFAULTS.items()})
-    changed = [f"distill_{k}" for k, v in options.items() if v != DISTILL_STUDENT_DEFAULTS[f"distill_{k}"]]
-    if rhythm_lags(data_cfg):
-        changed.append("distill_rhythm_lags")
-    if tempo_bands(data_cfg):
-        changed.append("distill_tempo_bands")
-    keep = data_cfg.get("distill_keep_tempo", False)
+    distilled = data_cfg.get("distill") not in (None, False)
+    given = {k: data_cfg[k] for k in DISTILL_OFF if data_cfg.get(k) is not None}
+    defaults = {**DISTILL_STUDENT_DEFAULTS, **DISTILL_TEMPO_DEFAULTS} if distilled else DISTILL_OFF
+    data_cfg.update({**defaults, **given})
+    student_options({k: data_cfg[k] for k in DISTILL_STUDENT_DEFAULTS})
+    rhythm_lags(data_cfg)
+    tempo_bands(data_cfg)
+    keep = data_cfg["distill_keep_tempo"]
     if not isinstance(keep, bool):
         raise ParameterError(f"distill_keep_tempo must be true or false; got {keep!r}")
-    if keep:
-        changed.append("distill_keep_tempo")
-    if changed and data_cfg.get("distill") is None:
-        raise ParameterError(f"{', '.join(changed)} only apply with distill='features'; got distill=None")
+    turned_on = [k for k, v in given.items() if v != DISTILL_OFF[k]]
+    if turned_on and not distilled:
+        raise ParameterError(f"{', '.join(turned_on)} only apply with distill='features'; got distill=None")
+    return {k: "set" if k in given else "default" for k in DISTILL_OFF}
+
+
+def class_term(class_weight: float, classes: Mapping[Any, Any], train_tracks: Any) -> str | None:
+    """Why the class term is off for these training tracks (None: it applies).
+
+    The term's positives are windows of *another* track of the same class, so it needs a class with two
+    training tracks; a self-supervised run (each track its own class) has none.
+
+    Parameters
+    ----------
+    class_weight : float >= 0
+        The run's ``distill_class_weight``.
+    classes : mapping
+        Track id -> class name.
+    train_tracks : iterable of int
+        The student's training tracks.
+    """
+    if not class_weight > 0:
+        return "off (distill_class_weight=0)"
+    names = [classes[int(t)] for t in set(int(t) for t in train_tracks)]
+    if len(set(names)) == len(names):
+        return ("off: no class has two training tracks (its positives are other tracks of the anchor's class; a "
+                "self-supervised run, each track its own class, has none)")
+    return None
 
 
 def rhythm_lags(data_cfg: Mapping[str, Any]) -> int:
@@ -303,3 +347,60 @@ def class_codes(classes: np.ndarray) -> np.ndarray:
         Class names (or any sortable labels).
     """
     return np.unique(np.asarray(classes), return_inverse=True)[1].astype(np.int64)
+
+
+def student_record(options: Mapping[str, Any], *, net: Any, keep_tempo: bool, class_off: str | None,
+                   student_from: Mapping[str, str] | None) -> tuple[dict[str, Any], list[str]]:
+    """The run's record of its student options (``metrics["distill"]["student_options"]``) and warnings.
+
+    Parameters
+    ----------
+    options : mapping
+        :func:`student_options`' keywords as asked (``class_weight`` before :func:`class_term`).
+    net : MelCNN
+        The student (its ``rhythm_lags`` and ``tempo_bands``).
+    keep_tempo : bool
+        The student's views were not time-stretched.
+    class_off : str or None
+        :func:`class_term`'s verdict.
+    student_from : mapping or None
+        :func:`resolve_job_student`'s ``"default"`` / ``"set"`` per option (None: not a job's).
+
+    Returns
+    -------
+    (dict, list of str)
+        ``{option: {"value": in effect, "from": "default" | "set" | "caller"}}`` plus ``class_term``; warnings
+        (an option the user set that had no effect).
+    """
+    asked = {f"distill_{k}": v for k, v in options.items()}
+    asked.update(distill_rhythm_lags=int(getattr(net, "rhythm_lags", 0)), distill_keep_tempo=bool(keep_tempo),
+                 distill_tempo_bands=int(getattr(net, "tempo_bands", 0)))
+    source = dict(student_from or {})
+    record: dict[str, Any] = {k: {"value": 0.0 if k == "distill_class_weight" and class_off else v,
+                                  "from": source.get(k, "caller")} for k, v in asked.items()}
+    record["class_term"] = class_off or "on"
+    warnings = []
+    if class_off and asked["distill_class_weight"] > 0 and source.get("distill_class_weight") == "set":
+        warnings.append(f"distill_class_weight={asked['distill_class_weight']!r} was set but the class term is {class_off}")
+    return record, warnings
+
+
+def describe_student(record: Mapping[str, Any] | None) -> str:
+    """The student options a distilled run used, in words (a model card's ``trained``); ``""`` without a record.
+
+    Parameters
+    ----------
+    record : mapping or None
+        A run's ``metrics["distill"]["student_options"]`` (:func:`student_record`).
+    """
+    if not record:
+        return ""
+    value = {k: v["value"] for k, v in record.items() if isinstance(v, dict)}
+    parts = [f"class term {value['distill_class_weight']:g}" if value.get("distill_class_weight") else
+             f"class term {record.get('class_term', 'off')}",
+             f"mean of the last {value['distill_average_epochs']} epochs" if value.get("distill_average_epochs") else "",
+             f"rhythm branch ({value['distill_rhythm_lags']} lags)" if value.get("distill_rhythm_lags") else "",
+             f"tempo bands ({value['distill_tempo_bands']})" if value.get("distill_tempo_bands") else "",
+             f"masked bands (<= {value['distill_mask_bins']})" if value.get("distill_mask_bins") else "",
+             "views without time stretch" if value.get("distill_keep_tempo") else ""]
+    return "student: " + ", ".join(p for p in parts if p)

@@ -93,6 +93,8 @@ def cnn_plan(backbone: Backbone, cfg: dict[str, Any]) -> CNNPlan | None:
         cfg.setdefault(key, value)
     net = copy.deepcopy(backbone.model.net)
     net.dropout = net.drop.p = float(cfg["dropout"])
-    net.drop.generator = torch.Generator().manual_seed(int(cfg.get("seed", 0)))  # the masks follow the run's seed
+    if net.drop.generator is None:  # read from a file: the masks follow the run's seed
+        net.drop.generator = torch.Generator().manual_seed(int(cfg.get("seed", 0)))
+    # else the seed's initial weights (build_cnn): its generator goes on to the masks, as in benchmarks/bench_distill_draws.py
     return CNNPlan(backbone=backbone, rows=MelPatches(hop_s=round(WINDOW_S, 6)), window_s=round(WINDOW_S, 6),
                    net=net)

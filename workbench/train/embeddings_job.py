@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError
 from workbench.jobs import Job, JobRunner, _backbone_info, _track_docs
-from workbench.train.cnn_student import DISTILL_STUDENT_DEFAULTS, DISTILL_TEMPO_DEFAULTS, check_job_student
+from workbench.train.cnn_student import DISTILL_OFF, DISTILL_STUDENT_DEFAULTS, resolve_job_student
 from workbench.train.finetune import FINETUNE_DEFAULTS
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 #: positives of their own windows (:mod:`workbench.train.views`); ``invariance_clips`` held-out
 #: windows measure the invariance gate; ``finetune_backbone`` trains OpenL3's last ``finetune_blocks`` blocks
 #: too, at ``backbone_lr`` (:mod:`workbench.train.finetune`); ``distill="features"`` trains the CNN to reproduce
-#: the feature frontend's head (:mod:`workbench.train.cnn_distill`); ``blend`` (``"auto"``: picked on
+#: the feature frontend's head (:mod:`workbench.train.cnn_distill`), its student options ``distill_*`` None until
+#: :func:`workbench.train.cnn_student.resolve_job_student` fills them (the distilled defaults, or off); ``blend`` (``"auto"``: picked on
 #: ``blend_folds`` folds of the training tracks; ``None``: the head alone; or a backbone share in [0, 1]) keeps
 #: part of the backbone's cosine in search (:mod:`workbench.train.embeddings_blend`); ``early_stopping``
 #: (``auto``/``validation``/``folds``) decides what stops training: on a small library the validation tracks
@@ -45,8 +46,7 @@ EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
                                            "openl3_weights": None, **FINETUNE_DEFAULTS, "distill": None,
                                            "blend": "auto", "blend_folds": 3,
-                                           "early_stopping": "auto", **DISTILL_STUDENT_DEFAULTS,
-                                           **DISTILL_TEMPO_DEFAULTS}
+                                           "early_stopping": "auto", **dict.fromkeys(DISTILL_OFF)}
 
 
 def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None = None,
@@ -118,11 +118,11 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     from workbench.train.embeddings_stopping import check_early_stopping
 
     data_cfg["early_stopping"] = check_early_stopping(data_cfg["early_stopping"])
+    student_from = resolve_job_student(data_cfg)  # distill_*: the distilled defaults or off; in range; only with distill
     b = resolve_backbone(backbone, data_cfg, seed=cfg.get("seed", 0))  # before the job: missing OpenL3 weights fail here, clearly
     from workbench.train.finetune import check_finetune
 
     check_finetune(data_cfg, b)  # fine-tuning the feature frontend (no weights) is refused before the job
-    check_job_student(data_cfg)  # distill_* student options: in range, and only with distill
     if data_cfg.get("distill") is not None:
         from workbench.train.cnn_distill import DISTILL_DEFAULTS, check_distill
 
@@ -136,7 +136,7 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
                        progress=False, on_state=on_state)
     with runner:
         path = _embeddings_in_job(runner, library, cfg, data_cfg, backbone=b, tracks=tracks,
-                                  progress=progress)
+                                  progress=progress, student_from=student_from)
     return runner.job, path
 
 
@@ -207,7 +207,8 @@ def _embedding_split(data: EmbeddingSet, *, test_size: float, val_size: float, s
 
 
 def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], data_cfg: dict[str, Any], *,
-                       backbone: Backbone | None, tracks: Iterable[Track] | None, progress: bool) -> Path:
+                       backbone: Backbone | None, tracks: Iterable[Track] | None, progress: bool,
+                       student_from: Mapping[str, str] | None = None) -> Path:
     import numpy as np
 
     from workbench.embed.features import FeatureFrontend
@@ -293,7 +294,7 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         result = distill_cnn(library, cnn.net, train=train, val=val, test=test, classes=choice.classes, cfg=tcfg,
                              n_views=n_views, batch_size=distill_batch, progress=progress, on_epoch=runner.on_epoch,
                              student={k: data_cfg[k] for k in DISTILL_STUDENT_DEFAULTS},
-                             keep_tempo=bool(data_cfg.get("distill_keep_tempo")))
+                             keep_tempo=bool(data_cfg.get("distill_keep_tempo")), student_from=student_from)
         test_embedded = embed(result.model, test.X)
     else:
         monitor = val if chosen is None else train.originals()  # folds: it only watches for collapse

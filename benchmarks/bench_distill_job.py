@@ -1,0 +1,111 @@
+"""The embeddings job on a draw of ``bench_distill_draws.py``: does the job path give the bench's figure? (issue 19)
+
+``bench_distill_draws.py`` trains its student with :func:`~workbench.train.cnn_distill.fit_student` on rows it builds
+and caches itself. This runs the real job instead (:func:`workbench.train.embeddings_job.train_embeddings_job`, as
+``workbench train embeddings --backbone cnn --distill features --classes style --set n_views=1`` runs it, every
+``distill_*`` option at the job's default) on the same demo (36 x 40 s) and the same draw: the job's own split is
+replaced by the draw's (fit / validation / held-out tracks of ``--seed``; the one thing patched), ``n_views=1`` is
+the bench teacher's views. The run's ``model.pt`` (the audio-in CNN) is then scored on the held-out tracks as the
+bench scores its ``kept`` network (8-s windows, 3-s embeddings every 1 s mean-pooled, MAP@R, same-track exclusion),
+and one JSON line is appended to ``--out``.
+
+    python benchmarks/bench_distill_job.py --seed 2 --workdir W --out job.jsonl
+
+Session 12 (2026-12-06, shared 2-core CPU, load 9-11, one torch thread, beside a rerun of the bench on the same
+draw; 46 min wall, 90-180 s per student epoch): draw 2, every option at the job's default (class 0.5, average 4,
+rhythm 96, keep tempo): held-out MAP@R **0.9853** (precision@1 0.981), the bench's all-options figure for draw 2
+(session 11: 0.985); the job's teacher scores the held-out tracks 0.9093, the bench's cached teacher 0.9093. The
+student's training loss and validation cosine agree with the bench rerun (``bench_distill_draws.py --seeds 2
+--class-weight 0.5 --average-epochs 4 --rhythm-lags 96 --keep-tempo``) to every printed digit at each epoch
+(epoch 4: loss 0.2527791193, cosine 0.79728; epoch 8: 0.1517571049, 0.838883). Two differences, found by reading
+the code (not measured without them), were removed before this run: the job's CNN drew its dropout masks from a
+fresh generator (the bench's goes on from build_cnn's initial-weight draws; :func:`workbench.train.cnn_training.cnn_plan`
+now keeps that one), and the job's patience 4 could stop a weight-averaged student before its last epochs (the bench
+never stops; averaging now trains every epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def run_job_draw(library, *, seed: int, experiments: Path) -> dict:
+    """One draw through the embeddings job; the run's model scored on the draw's held-out tracks.
+
+    Parameters
+    ----------
+    library : Library
+        The demo library (``bench_distill_ablation.demo_library``).
+    seed : int >= 0
+        The draw (and the run's seed).
+    experiments : Path
+        The runs' folder.
+    """
+    from bench_backbones import _hold_out, _score, _vectors
+    from bench_distill_ablation import _split_val
+
+    import workbench.train.embeddings_job as job_module
+    from workbench.models.cnn import load_cnn
+    from workbench.models.cnn_backbone import CNNBackbone
+
+    tracks = library.tracks()
+    train, held = _hold_out(tracks, per_style=2, seed=seed)
+    fit, val = _split_val(train, seed=seed)
+    if [t.id for t in tracks] != sorted(t.id for t in tracks):  # the job orders tracks by id, the bench by path
+        raise SystemExit("the demo's track ids are not in path order: the job's rows would come in another order")
+    ids = [np.array([t.id for t in part]) for part in (fit, val, held)]
+
+    def draw_split(data, **_):
+        """The draw's (fit, validation, held-out) rows in place of the job's own split."""
+        return tuple(data.subset(np.isin(data.track_ids, part)) for part in ids)
+
+    job_module._embedding_split = draw_split
+    config = {"backbone": "cnn", "distill": "features", "classes_from": "style", "seed": seed, "n_views": 1,
+              "num_threads": 1, "invariance_clips": 0}
+    t0 = time.perf_counter()
+    _, path = job_module.train_embeddings_job(library, config=config, experiments_root=experiments, progress=False)
+    secs = time.perf_counter() - t0
+    metrics = json.loads((path / "metrics.json").read_text())
+    data = _vectors(library, held, CNNBackbone(load_cnn(path / "model.pt"), hop_s=1.0), classes="style")
+    d = metrics["distill"]
+    return {"seed": seed, "job": str(path), "kept": _score(data.X, data), "config": config,
+            "teacher_test_map_at_r": d.get("teacher_test_map_at_r"), "student_options": d.get("student_options"),
+            "student_stopped": d.get("student_stopped"), "epochs": [{k: h.get(k) for k in ("epoch", "val_cosine", "seconds")}
+                                                                     for h in json.loads((path / "history.json").read_text())]
+            if (path / "history.json").exists() else None, "run_s": round(secs, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=2)
+    p.add_argument("--workdir", default="/tmp/bench_distill_ablation", help="demo library (reused when present)")
+    p.add_argument("--out", default="distill_job.jsonl")
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    from bench_distill_ablation import demo_library
+
+    library = demo_library(Path(args.workdir), n_tracks=36, duration_s=40.0)
+    try:
+        record = run_job_draw(library, seed=args.seed, experiments=Path(args.workdir) / "experiments")
+    finally:
+        library.close()
+    with Path(args.out).open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    print(json.dumps({k: v for k, v in record.items() if k != "epochs"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
