@@ -64,3 +64,26 @@ def test_a_model_card_rounds_its_metrics_and_gates_to_three_decimals():
     assert "| test.loss | 1.23e-05 |" in card
     assert "0.63286" not in card and "0.57836" not in card
     assert "| map_at_r | 0.633 | > | baselines.backbone 0.578 |" in card
+
+
+# -- runs compare --------------------------------------------------------------------------------
+
+
+def test_runs_compare_says_none_for_an_empty_list_setting(tmp_path, capsys):
+    """A sections run's config.models is [] (no extra models trained): runs compare showed an
+    empty cell, which read as a value lost; it says "none"."""
+    from workbench.cli import main
+    from workbench.experiments_compare import run_params
+    from workbench.runs import load_run, new_run_id, write_run
+
+    root = tmp_path / "experiments"
+    a = write_run(new_run_id("sections"), info={"kind": "sections"}, config_={"models": [], "lr": 0.001},
+                  data={}, history=[], metrics={"model": {"accuracy": 0.5}}, root=root)
+    b = write_run(new_run_id("sections"), info={"kind": "sections"}, config_={"models": ["logreg", "knn"], "lr": 0.01},
+                  data={}, history=[], metrics={"model": {"accuracy": 0.5}}, root=root)
+    ids = [load_run(r, root=root).run_id for r in (a, b)]
+    assert run_params(load_run(ids[0], root=root))["config.models"] == "none"
+    assert run_params(load_run(ids[1], root=root))["config.models"] == "logreg, knn"
+    assert main(["--home", str(tmp_path), "runs", "compare", *ids]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("config.models"))
+    assert row.split()[1:] == ["none", "logreg,", "knn"]

@@ -303,17 +303,17 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
         raise ParameterError(f"run {run.run_id} has no model file to export")
     read_weights(model_path)  # a poisoned or foreign model.pt: CheckpointError, before anything else
     reg = registry if registry is not None else Registry(lib)
-    from workbench.export.reexport import (AlreadyExportedError, already_exported_message, export_options,
-                                           exported_versions)
+    from workbench.export import reexport
 
-    options = export_options(io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
+    options = reexport.export_options(io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
                              input=input, search_windows=search_windows)
-    done = exported_versions(reg, run.run_id, options)
+    done = reexport.exported_versions(reg, run.run_id, options)
     made = ("embedding",) if run.kind != "sections" and _end_to_end_cnn(model_path, run) is not None \
         else _TYPES_OF_KIND.get(run.kind, ())
     if made and all(t in done for t in made):
         versions = [done[t] for t in made]
-        raise AlreadyExportedError(already_exported_message(run.run_id, versions), versions=versions)
+        raise reexport.AlreadyExportedError(reexport.already_exported_message(run.run_id, versions),
+                                            versions=versions)
     for model_type in _TYPES_OF_KIND.get(run.kind, ()):  # refuse before the (slow) conversion
         reg.check_gates(model_type, run.metrics, what=f"run {run.run_id} ({model_type})", force=force)
     backbone = dict(run.info.get("backbone") or {})
