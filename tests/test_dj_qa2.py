@@ -87,3 +87,33 @@ def test_runs_compare_says_none_for_an_empty_list_setting(tmp_path, capsys):
     assert main(["--home", str(tmp_path), "runs", "compare", *ids]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("config.models"))
     assert row.split()[1:] == ["none", "logreg,", "knn"]
+
+
+# -- the report's gates and export's ---------------------------------------------------------------
+
+
+def test_the_report_shows_the_gates_export_checks_and_the_research_targets_as_informational(tmp_path):
+    """The report listed silhouette 0.12 < 0.5 as a failing "quality gate" while export passed on
+    MAP@R alone: export and activation check the blocking gates (better than the baselines,
+    invariance kept); silhouette is a research target, shown as informational, "below target"."""
+    import re
+
+    from workbench.report import report
+    from workbench.runs import new_run_id, write_run
+
+    metrics = {"model": {"map_at_r": 0.633, "precision_at_5": 0.741, "silhouette": 0.12, "nmi": 0.3},
+               "baselines": {"backbone": {"map_at_r": 0.578}}}
+    rid = write_run(new_run_id("embeddings"), info={"kind": "embeddings"}, config_={}, data={}, history=[],
+                    metrics=metrics, root=tmp_path)
+    page = report(rid, root=tmp_path)
+    text = page.read_text()
+    start = text.index("<h2>Quality gates</h2>")
+    part = text[start:text.index("</section>", start)]
+    assert "<h3>Blocking gates</h3>" in part and "<h3>Research targets (informational)</h3>" in part
+    assert re.search(r"better than backbone</td>.*?>pass</td>", part)
+    assert ">fail<" not in part and "silhouette" in part.split("Research targets")[1]
+    assert re.search(r"silhouette</td>.*?>below target</td>", part)
+    evaluation = json.loads((page.parent / "evaluation.json").read_text())
+    first, *invariance = evaluation["blocking_gates"]
+    assert first["name"] == "better than backbone" and first["status"] == "pass"
+    assert invariance and all(g["status"] == "not recorded" and g["blocking"] for g in invariance)  # as export
