@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from test_registry import _metrics, _parser, _run, package  # noqa: F401  (package is a fixture)
 
 from workbench.registry import Registry
@@ -117,3 +119,43 @@ def test_the_report_shows_the_gates_export_checks_and_the_research_targets_as_in
     first, *invariance = evaluation["blocking_gates"]
     assert first["name"] == "better than backbone" and first["status"] == "pass"
     assert invariance and all(g["status"] == "not recorded" and g["blocking"] for g in invariance)  # as export
+
+
+# -- a narrow tempo prior that the music's tempo skips ----------------------------------------------
+
+
+def test_a_narrow_prior_that_skips_the_tracks_tempo_family_is_warned_about(tmp_path, capsys):
+    """`analyze --prior 80-100@90` on a 128-BPM groove: its family (64, 128) has no member in
+    80-100, so the reading is the best tempo inside the prior (not an octave of 128): the CLI
+    warns, naming the track, the reading and the tempo outside the prior; a prior holding the
+    family (60-100 holds 64) does not warn. (The reading is 85.3, two thirds of 128.)"""
+    import re
+
+    import soundfile as sf
+    from test_user_qa import SR_DRUMS, drums
+
+    from workbench.analysis import analyze
+    from workbench.analysis.tempo import BpmPrior
+    from workbench.cli import main
+
+    y = drums(128.0, 20.0, seed=3)
+    a = analyze(y, sr=SR_DRUMS, bpm_prior=BpmPrior(80.0, 100.0, 90.0))
+    assert 80 <= a.bpm <= 100 and a.tempo_outside_prior == pytest.approx(64.0, rel=0.02)  # 64 is nearer 80-100
+    assert analyze(y, sr=SR_DRUMS, bpm_prior=BpmPrior(60.0, 100.0, 80.0)).tempo_outside_prior is None
+    assert analyze(y, sr=SR_DRUMS).tempo_outside_prior is None
+    music = tmp_path / "music"
+    music.mkdir()
+    sf.write(music / "groove128.wav", y, SR_DRUMS)
+    home = ["--home", str(tmp_path / "ws")]
+    assert main([*home, "--quiet", "scan", str(music)]) == 0
+    capsys.readouterr()
+    assert main([*home, "--quiet", "analyze", "--prior", "80-100@90"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("warning: groove128"))
+    assert f"read {a.bpm:.1f} BPM inside the prior 80-100@90" in line and re.search(r"tempo family is 6\d\.\d / 12\d\.\d BPM, outside the prior", line)
+    assert main([*home, "analyze", "--prior", "80-100@90", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["tracks"][0]["tempo_outside_prior"] == a.tempo_outside_prior and len(doc["warnings"]) == 1
+    assert main([*home, "--quiet", "analyze", "--prior", "60-100@80"]) == 0
+    assert "warning:" not in capsys.readouterr().out
+
