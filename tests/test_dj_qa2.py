@@ -159,3 +159,27 @@ def test_a_narrow_prior_that_skips_the_tracks_tempo_family_is_warned_about(tmp_p
     assert main([*home, "--quiet", "analyze", "--prior", "60-100@80"]) == 0
     assert "warning:" not in capsys.readouterr().out
 
+
+# -- the invariance plot -------------------------------------------------------------------------
+
+
+def test_the_invariance_plot_is_scaled_to_its_cosines_with_each_gate_line_in_view():
+    """The cosines of the real run lie in 0.947..1.000 and the gates at 0.897..0.931: an axis from
+    0 showed 18 equal bars. The axis spans the data, each transform's gate (backbone - 0.05) is
+    a line inside it, and the model and backbone bars are told apart."""
+    from matplotlib.collections import LineCollection
+
+    from workbench.report.plots import invariance_figure
+
+    inv = {"pitch+1st": {"backbone": 0.9476, "backbone_raw": 0.9944, "model": 0.9509},
+           "tempo+4%": {"backbone": 0.9815, "backbone_raw": 0.9998, "model": 0.9839},
+           "gain-6dB": {"backbone": 0.9467, "backbone_raw": 0.9778, "model": 0.9521}}
+    (ax,) = invariance_figure(inv).axes
+    bottom, top = ax.get_ylim()
+    assert 0.85 < bottom < 0.8967 and 1.0 < top < 1.02
+    gates = [seg for c in ax.collections if isinstance(c, LineCollection) for seg in c.get_segments()]
+    assert sorted(round(float(seg[0][1]), 4) for seg in gates) == [0.8967, 0.8976, 0.9315]
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(inv)
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"model", "gate: model >= backbone - 0.05"}
+    (ax,) = invariance_figure({"pitch": {"1": 0.97, "-1": 0.95}}).axes  # the strength layout: scaled too
+    assert ax.get_ylim()[0] > 0.9
