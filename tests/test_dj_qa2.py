@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_registry import _metrics, _parser, _run, package  # noqa: F401  (package is a fixture)
 
 from workbench.registry import Registry
