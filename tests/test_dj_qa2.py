@@ -182,3 +182,31 @@ def test_the_invariance_plot_is_scaled_to_its_cosines_with_each_gate_line_in_vie
     assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"model", "gate: model >= backbone - 0.05"}
     (ax,) = invariance_figure({"pitch": {"1": 0.97, "-1": 0.95}}).axes  # the strength layout: scaled too
     assert ax.get_ylim()[0] > 0.9
+
+
+# -- a drum loop's tempo stability ---------------------------------------------------------------
+
+
+def test_a_drum_loop_is_not_told_its_tempo_wanders(real_audio_dir):
+    """garzul (8 s at 120 BPM) read tempo stability 0.88 over 4-s windows and profile compare
+    said "tempo wanders: play to a click"; its halves fit 120.19 and 120.07 BPM and the same
+    audio four times over reads 0.99: the short windows read the groove, not drift. The style
+    features leave a clip under 20 s unjudged; a long enough take keeps its stability."""
+    import numpy as np
+
+    from workbench import audio
+    from workbench.analysis import analyze
+    from workbench.style.features import MIN_STABILITY_S, style_tempo_stability
+    from workbench.style.gap import compare_features
+
+    y, sr = audio.load(real_audio_dir / "loops" / "loop_garzul.flac", mono=True)
+    loop = analyze(y, sr=sr)
+    assert loop.tempo_stability < 0.9 and loop.duration_s < MIN_STABILITY_S  # what the measure reads
+    assert style_tempo_stability(loop) is None
+    tiled = analyze(np.tile(y, 4), sr=sr)
+    assert style_tempo_stability(tiled) == pytest.approx(tiled.tempo_stability) and tiled.tempo_stability > 0.95
+    profile = {"features": {"tempo_stability": {"mean": 0.97, "std": 0.02, "range": [0.93, 1.0]}}}
+    (raw,) = compare_features({"tempo_stability": loop.tempo_stability}, profile)
+    assert raw["advice"].startswith("tempo wanders")  # what the loop was told
+    (row,) = compare_features({"tempo_stability": style_tempo_stability(loop)}, profile)
+    assert row["advice"] is None and row["value"] is None
