@@ -328,6 +328,7 @@ def _train(state: _State, kind: str, lib: Library, labeled: list[Track], backbon
 def _export(state: _State, lib: Library, runs: dict[str, Run], models_root: str | os.PathLike[str] | None, result: DemoResult) -> None:
     from workbench.evaluate.gates import GateFailedError
     from workbench.export import export_run
+    from workbench.export.reexport import AlreadyExportedError
     from workbench.registry import Registry
 
     registry = Registry(lib, root=models_root)
@@ -338,6 +339,11 @@ def _export(state: _State, lib: Library, runs: dict[str, Run], models_root: str 
             continue
         try:
             pairs = export_run(run, library=lib, registry=registry)
+        except AlreadyExportedError as exc:  # registered before (the state file lost): not a duplicate
+            exported[run.run_id] = [[v.model_type, v.version] for v in exc.versions]
+            state.set("exports", exported)
+            result.reused.append(f"export of {run.run_id}")
+            continue
         except GateFailedError as exc:  # a model worse than its baseline is not exported (no --force here)
             result.refused.append(f"{run.kind} run {run.run_id} fails its gates: "
                                   + "; ".join(str(g) for g in exc.gates))

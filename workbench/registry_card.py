@@ -16,10 +16,33 @@ _INTENDED = {
 }
 
 
+def card_number(value: float) -> str:
+    """A measured value as the card prints it: three decimals (the runs' metrics.json keep them all).
+
+    A metric over tens of queries or a cosine over a few clips does not support 16 digits: 0.6329
+    and 0.6330 are the same measurement. A nonzero value under 0.001 keeps three significant digits.
+
+    Parameters
+    ----------
+    value : float
+
+    Returns
+    -------
+    str
+        ``0.633``, ``41``, ``0.5``, ``1.23e-05``.
+    """
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.3g}"
+    return f"{round(value, 3):g}"
+
+
 def _table(rows: list[tuple[str, Any]]) -> str:
     out = ["| | |", "|---|---|"]
     for k, v in rows:
-        text = v if isinstance(v, str) else json.dumps(v, default=str)
+        if isinstance(v, float):
+            text = card_number(v)
+        else:
+            text = v if isinstance(v, str) else json.dumps(v, default=str)
         out.append(f"| {k} | {text.replace('|', '/')} |")
     return "\n".join(out)
 
@@ -213,8 +236,8 @@ def _gate_lines(gates: Any) -> list[str]:
     for g in gates:
         value = g.get("value")
         target = g.get("target")
-        out.append(f"| {g.get('name')} | {g.get('metric')} | {'-' if value is None else f'{value:.4g}'} | "
-                   f"{g.get('op')} | {g.get('reference')} {'-' if target is None else f'{target:.4g}'} | "
+        out.append(f"| {g.get('name')} | {g.get('metric')} | {'-' if value is None else card_number(value)} | "
+                   f"{g.get('op')} | {g.get('reference')} {'-' if target is None else card_number(target)} | "
                    f"{g.get('status')} |")
     return out
 

@@ -54,7 +54,8 @@ _JSON_FILES = ("run", "config", "data", "history", "metrics")
 def flatten(d: Mapping[str, Any], prefix: str = "", *, lists: bool = True) -> dict[str, Any]:
     """Nested dicts (config, metrics) to dotted keys: ``{"model": {"acc": 0.9}}`` -> ``{"model.acc": 0.9}``.
 
-    A list becomes text (``"4.0, 16.0"``, or ``"[n items]"`` past 12), or is left out with ``lists=False``.
+    A list becomes text (``"4.0, 16.0"``, ``"none"`` when empty, or ``"[n items]"`` past 12), or is
+    left out with ``lists=False``.
 
     Parameters
     ----------
@@ -72,7 +73,8 @@ def flatten(d: Mapping[str, Any], prefix: str = "", *, lists: bool = True) -> di
             out.update(flatten(v, key + ".", lists=lists))
         elif isinstance(v, (list, tuple)):
             if lists:
-                out[key] = ", ".join(str(x) for x in v) if len(v) <= 12 else f"[{len(v)} items]"
+                out[key] = ("none" if not v else ", ".join(str(x) for x in v) if len(v) <= 12
+                            else f"[{len(v)} items]")
         else:
             out[key] = v
     return out

@@ -77,7 +77,9 @@ class BeatGrid:
     :func:`tempo_stability`) is 1 for a machine-steady track and falls towards 0 as the local
     tempo wanders (about 0.1 for a rubato orchestra). ``confidence`` (0..1) says how sure the
     tempo and grid are: the onset periodicity at the grid's metrical levels times the margin
-    of the octave decision.
+    of the octave decision. ``outside_prior_bpm`` is the strongest tempo family's member nearest
+    the prior when a narrow prior holds none of that family (the grid is then the best tempo
+    inside the prior; :attr:`TempoCandidates.outside_bpm`), else ``None``.
     """
 
     bpm: float | None
@@ -87,6 +89,7 @@ class BeatGrid:
     has_beat: bool
     felt_bpm: float | None = None
     confidence: float = 0.0
+    outside_prior_bpm: float | None = None
 
 
 def fit_grid(env: np.ndarray, *, sr: int, bpm: float, duration_s: float,
@@ -446,4 +449,4 @@ def track_beats(y: np.ndarray, *, sr: int, bpm_prior: BpmPrior | None = None,
         phase = downbeat_phase(spec, sr=sr, beats=beats, onsets=onsets, half_time=felt is not None)
     downbeats = beats[phase::4]
     confidence = float(np.clip(cands.comb / 2.0, 0.0, 1.0) * (0.5 + 0.5 * margin))
-    return BeatGrid(float(bpm), beats, downbeats, stability, True, felt, confidence)
+    return BeatGrid(float(bpm), beats, downbeats, stability, True, felt, confidence, cands.outside_bpm)

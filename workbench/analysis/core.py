@@ -43,8 +43,10 @@ class Analysis:
     half time: grid 140, felt 70), else ``None``; ``beat_confidence`` in [0, 1] says how sure
     the tracker is of its grid (``None``: not measured). ``has_key`` is ``False`` for material
     with no tonal centre (a drum loop); ``tuning_cents`` is the track's deviation from A440
-    in cents (``None``: not measured). Results stored before these fields existed load with
-    the defaults.
+    in cents (``None``: not measured). ``tempo_outside_prior`` is set when a narrow tempo prior
+    holds no member of the track's strongest tempo family: that family's BPM nearest the prior
+    (``bpm`` is then the best tempo inside the prior, not an octave of it); else ``None``.
+    Results stored before these fields existed load with the defaults.
     """
 
     duration_s: float
@@ -63,6 +65,7 @@ class Analysis:
     beat_confidence: float | None = None
     has_key: bool = True
     tuning_cents: float | None = None
+    tempo_outside_prior: float | None = None
 
     @property
     def has_beat(self) -> bool:
@@ -159,6 +162,7 @@ def analyze(
     felt = getattr(grid, "felt_bpm", None)
     confidence = getattr(grid, "confidence", None)
     tuning = getattr(key, "tuning_cents", None)
+    outside = getattr(grid, "outside_prior_bpm", None)
     return Analysis(
         duration_s=x.shape[-1] / sr,
         bpm=None if grid.bpm is None else round(grid.bpm, 3),
@@ -176,6 +180,7 @@ def analyze(
         beat_confidence=None if confidence is None else round(float(confidence), 4),
         has_key=bool(getattr(key, "has_key", True)),
         tuning_cents=None if tuning is None else round(float(tuning), 2),
+        tempo_outside_prior=None if outside is None or grid.bpm is None else round(float(outside), 2),
     )
 
 

@@ -160,12 +160,15 @@ class TempoCandidates:
     ``bpms`` holds one or two tempi (the slow one first; the second is twice the first).
     ``periodicity`` is the beat envelope's autocorrelation at one beat of the family member
     nearest the prior's centre (0..1); ``comb`` the summed autocorrelation at 1/2, 1, 2, 4 and 8
-    beats (0..5).
+    beats (0..5). ``outside_bpm`` is set when no member of the strongest family lies inside a
+    narrow prior: that family's member nearest the prior (the ``bpms`` are then the best tempo
+    inside the prior, not an octave of the music's own pulse).
     """
 
     bpms: tuple[float, ...]
     periodicity: float
     comb: float
+    outside_bpm: float | None = None
 
 
 def loop_tempo(duration_s: float) -> float | None:
@@ -229,13 +232,15 @@ def tempo_candidates(onsets: Onsets, *, prior: BpmPrior) -> TempoCandidates:
             base = loop
     family = [base * 2.0 ** k for k in (-2, -1, 0, 1, 2)]
     inside = [b for b in family if prior.min_bpm <= b <= prior.max_bpm]
+    outside = None
     if not inside:  # a narrow prior that the family skips: the best tempo inside it
+        outside = min(family, key=lambda b: abs(math.log2(min(max(b, prior.min_bpm), prior.max_bpm) / b)))
         grid = np.arange(prior.min_bpm, prior.max_bpm + 0.01, 0.05)
         inside = [float(grid[int(np.argmax(metrical_comb(ac, grid, fr) * prior.weight(grid)))])]
     inside = inside[-2:] if len(inside) > 2 else inside
     nearest = max(inside, key=lambda b: float(prior.weight(np.array([b]))[0]))
     return TempoCandidates(tuple(sorted(inside)), float(max(lag_strength(ac, nearest, fr), 0.0)),
-                           float(max(metrical_comb(ac, np.array([nearest]), fr)[0], 0.0)))
+                           float(max(metrical_comb(ac, np.array([nearest]), fr)[0], 0.0)), outside)
 
 
 def estimate_tempo(onsets: Onsets, *, sr: int, prior: BpmPrior) -> tuple[float, float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from workbench.commands import open_library
@@ -98,7 +99,28 @@ def _row(t: Track, a: Analysis | None, settings: AnalysisSettings, correction: C
         "first_downbeat_s": None if a is None or not a.downbeats else round(a.downbeats[0], 4),
         "prior": format_prior(settings.bpm_prior), "prior_from": settings.sources.get("bpm_prior", "default"),
         "correction": None if correction is None else correction.to_dict(),
+        "tempo_outside_prior": None if a is None else a.tempo_outside_prior,
     }
+
+
+def _outside_prior_warning(row: dict[str, Any]) -> str | None:
+    """A warning when the prior holds no octave of the track's strongest tempo, else None.
+
+    A narrow prior (``80-100@90``) that the music's own tempo family skips gives the best tempo
+    inside it, which is not the music's pulse nor an octave of it: the reading looks plausible
+    and is wrong. A manual correction is the user's reading: no warning.
+    """
+    outside, bpm = row.get("tempo_outside_prior"), row.get("bpm")
+    if not outside or not bpm or row.get("correction") is not None:
+        return None
+    octaves = math.log2(bpm / outside)
+    if abs(octaves - round(octaves)) < 0.03:  # an octave of it after all (a loop snapped to its length)
+        return None
+    below, above = (outside, 2 * outside) if outside < bpm else (outside / 2, outside)  # either side of the prior
+    return (f"warning: {row['name']}: read {bpm:.1f} BPM inside the prior {row['prior']}, but its strongest "
+            f"tempo family is {below:.1f} / {above:.1f} BPM, outside the prior, and {bpm:.1f} is not an octave of "
+            f"it: widen "
+            f"the prior (`workbench analyze --prior MIN-MAX --track {row['id']}`) or correct the tempo")
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -134,9 +156,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         every = list_analysis_settings(lib)
         rows = [_row(t, track_analysis(lib, t, compute=False), effective_settings(lib, t, stored=every),
                      get_correction(lib, t)) for t in tracks]
+    warnings = [w for w in map(_outside_prior_warning, rows) if w]
     if args.json:
         print(json.dumps({"stored": None if stored is None else stored.to_dict(), "summary": summary.to_dict(),
-                          "tracks": rows}, indent=2))
+                          "tracks": rows, "warnings": warnings}, indent=2))
     else:
         if stored is not None:
             print(f"stored {stored.describe()} (used from now on by search, the explorer, the labeler and training)")
@@ -156,6 +179,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                   f"{r['energy']:>3}  {r['loudness_lufs']:6.1f}  {r['prior']:>20}  {fix:>6}  {r['name']}")
         if unsteady:
             print(f"~: the tempo wanders (stability under {UNSTEADY}, live or rubato): the BPM and grid are rough")
+        for warning in warnings:
+            print(warning)
     return 1 if summary.failed and not (summary.analysed or summary.reused) else 0
 
 

@@ -98,12 +98,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
             run = runs[-1]
         else:
             run = load_run(args.run, root=reg.library.workspace.experiments)
-        done = export_run(run, library=reg.library, registry=reg, io_dtype=args.io, deployment_target=args.target,
-                          compress=args.compress, activate=not args.no_activate, openl3_weights=args.weights,
-                          input=args.input, force=args.force, search_windows=args.search_windows,
-                          progress=not (args.json or getattr(args, "quiet", False)))
+        from workbench.export.reexport import AlreadyExportedError
+
+        try:
+            done = export_run(run, library=reg.library, registry=reg, io_dtype=args.io,
+                              deployment_target=args.target, compress=args.compress, activate=not args.no_activate,
+                              openl3_weights=args.weights, input=args.input, force=args.force,
+                              search_windows=args.search_windows,
+                              progress=not (args.json or getattr(args, "quiet", False)))
+        except AlreadyExportedError as already:  # the same run and options: no duplicate version
+            if args.json:
+                _print_json({"run_id": run.run_id, "versions": [],
+                             "already_exported": [v.as_dict() for v in already.versions]})
+            else:
+                print(already)
+            return 0
         if args.json:
-            _print_json({"run_id": run.run_id, "versions": [
+            _print_json({"run_id": run.run_id, "already_exported": [], "versions": [
                 {**version.as_dict(), "lint": {"errors": len(result.lint.errors),
                                                "warnings": len(result.lint.warnings)}}
                 for result, version in done]})

@@ -278,6 +278,9 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
         The run has no checkpoint, or its job is not recorded as completed in this library
         (:func:`not_exportable_reason`); or ``search_windows`` for a run without a whole-track
         embedding model.
+    workbench.export.reexport.AlreadyExportedError
+        Every model of the run is registered already with the same options (its ``versions``
+        say which); a model type missing from the registry is exported alone.
     workbench.evaluate.gates.GateFailedError
         A model fails a blocking gate (worse than its baseline, or than the active version on the
         same held-out tracks; or its run recorded no baselines) and ``force`` is False. With
@@ -300,6 +303,17 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
         raise ParameterError(f"run {run.run_id} has no model file to export")
     read_weights(model_path)  # a poisoned or foreign model.pt: CheckpointError, before anything else
     reg = registry if registry is not None else Registry(lib)
+    from workbench.export import reexport
+
+    options = reexport.export_options(io_dtype=io_dtype, deployment_target=deployment_target, compress=compress,
+                             input=input, search_windows=search_windows)
+    done = reexport.exported_versions(reg, run.run_id, options)
+    made = ("embedding",) if run.kind != "sections" and _end_to_end_cnn(model_path, run) is not None \
+        else _TYPES_OF_KIND.get(run.kind, ())
+    if made and all(t in done for t in made):
+        versions = [done[t] for t in made]
+        raise reexport.AlreadyExportedError(reexport.already_exported_message(run.run_id, versions),
+                                            versions=versions)
     for model_type in _TYPES_OF_KIND.get(run.kind, ()):  # refuse before the (slow) conversion
         reg.check_gates(model_type, run.metrics, what=f"run {run.run_id} ({model_type})", force=force)
     backbone = dict(run.info.get("backbone") or {})
@@ -323,12 +337,13 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
         kw: dict[str, Any] = {"io_dtype": io_dtype, "deployment_target": deployment_target, "compress": compress}
         jobs = _jobs(run, lib, model_path, meta, windows, kw, input=input, openl3_weights=openl3_weights,
                      n_windows=n_windows, search_windows=search_windows)
+        jobs = [(model_type, job) for model_type, job in jobs if model_type not in done]
         bar.total = 1 + len(jobs)
         for model_type, job in jobs:
             bar.set_postfix_str(f"{model_type}: convert, lint, parity")
             result = job(staging / f"{model_type}.mlpackage")
             registered = reg.register(model_type, result.path, metadata=result.metadata, metrics=run.metrics,
-                                      export={**result.as_dict(), "size_bytes": result.size_bytes},
+                                      export={**result.as_dict(), "size_bytes": result.size_bytes, "options": options},
                                       job_id=run.info.get("job_id"), run_id=run.run_id, activate=activate,
                                       move=True, force=force)
             out.append((dataclasses.replace(result, path=registered.path), registered))

@@ -5,7 +5,9 @@
 - ``report.html``: every plot embedded as a data URI, no external resource (opens offline).
 - ``plots/*.png``: the same figures as files.
 - ``evaluation.json``: ``{"run_id", "recorded": <metrics.json>, "computed": <metrics recomputed from
-  arrays.npz / timeline.json>, "gates": [{name, value, target, passed}]}``.
+  arrays.npz / timeline.json>, "gates": [{name, value, target, passed}], "blocking_gates": [...]}``:
+  ``gates`` are the research targets (informational, never blocking); ``blocking_gates`` what
+  export and activation check (:mod:`workbench.report.gates_part`).
 
 :func:`show` displays the report inline in a notebook.
 
@@ -204,12 +206,13 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     # the lead: headline metrics beside their best baseline, in-domain and on held-out groups
     parts.append(_section("Headline", O.headline(run)))
 
-    # gates
+    # gates: the blocking ones (what export and activation check), then the research targets
+    blocking: list[dict[str, Any]] = []
     if gates:
-        rows = [(g.name, g.value, f"> {g.target:g}", "pass" if g.passed else ("fail" if g.passed is False
-                                                                             else H.NOT_RECORDED)) for g in gates]
-        cls = [("", "", "", "pass" if g.passed else ("fail" if g.passed is False else "na")) for g in gates]
-        parts.append(_section("Quality gates", H.table(rows, ("metric", "value", "target", "result"), cls)))
+        from workbench.report.gates_part import gates_part
+
+        body, blocking = gates_part(run.metrics, run.kind, gates)
+        parts.append(_section("Quality gates", body))
     else:
         parts.append(_section("Quality gates", H.not_recorded(f"no gates for kind {run.kind!r}")))
 
@@ -321,7 +324,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
 
     body = f'<div class="wb-report"><style>{H.CSS}</style>' + "".join(parts) + "</div>"
     evaluation = {"run_id": run.run_id, "recorded": run.metrics, "computed": computed,
-                  "gates": [g._asdict() for g in gates]}
+                  "gates": [g._asdict() for g in gates], "blocking_gates": blocking}
     return body, pngs, evaluation
 
 

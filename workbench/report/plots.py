@@ -271,31 +271,77 @@ def projection_figure(embeddings: np.ndarray, labels: Sequence[str] | np.ndarray
 
 
 def invariance_figure(invariance: Mapping[str, Mapping[str, float]]) -> Figure:
-    """Bars of mean cosine similarity per augmentation and strength.
+    """Bars of mean cosine similarity per augmentation, the y-axis scaled to the data.
+
+    The cosines sit within a few hundredths of 1, so an axis from 0 hides every difference: the
+    axis spans the values (and the gate lines), and says it does not start at 0.
 
     Parameters
     ----------
     invariance : mapping of str to mapping of str to float
-        Augmentation -> {strength: mean cosine to the original}; pitch strengths are in semitones,
-        gain in dB, stretch a rate.
+        Either the gate layout, transform -> ``{"model", "backbone"[, "backbone_raw"]}`` (the
+        run's ``metrics["invariance"]``): model and backbone bars side by side per transform and
+        the gate (the backbone's cosine minus
+        :data:`~workbench.evaluate.invariance.INVARIANCE_TOLERANCE`, the model must reach it) as a
+        dashed line over each pair; or augmentation -> {strength: mean cosine to the original}
+        (pitch strengths in semitones, gain in dB, stretch a rate).
     """
+    from workbench.evaluate.invariance import INVARIANCE_TOLERANCE
+
     units = {"pitch": " st", "gain": " dB", "stretch": "x"}
-    labels, vals, colors = [], [], []
+    gated = bool(invariance) and all(isinstance(v, Mapping) and "model" in v and "backbone" in v
+                                     for v in invariance.values())
+    series = ("model", "backbone", "backbone_raw") if gated else ()
+    names = {"model": "model", "backbone": "backbone (z-scored, the gate's reference)", "backbone_raw": "backbone raw"}
+    series_colors = {"model": "#2563eb", "backbone": "#9ca3af", "backbone_raw": "#e5e7eb"}
     palette = ["#2563eb", "#f59e0b", "#10b981", "#8b5cf6", "#ef4444"]
+    labels, vals, colors, xs, gates = [], [], [], [], []
+    x = 0.0
     for i, (aug, by_strength) in enumerate(invariance.items()):
-        for s, v in by_strength.items():
-            labels.append(f"{aug}\n{s}{units.get(aug, '')}")
-            vals.append(float(v))
-            colors.append(palette[i % len(palette)])
-    fig, ax = _figure(max(5.0, 0.7 * len(labels) + 1.5), 3.2)
-    bars = ax.bar(range(len(vals)), vals, color=colors)
+        if gated:
+            keys = [k for k in series if k in by_strength]
+            labels.append((x + (len(keys) - 1) / 2 * 0.8, str(aug)))
+            for k in keys:
+                xs.append(x)
+                vals.append(float(by_strength[k]))
+                colors.append(series_colors[k])
+                x += 0.8
+            gates.append((xs[-len(keys)] - 0.4, xs[-1] + 0.4, float(by_strength["backbone"]) - INVARIANCE_TOLERANCE))
+            x += 0.6
+        else:
+            for s, v in by_strength.items():
+                labels.append((x, f"{aug}\n{s}{units.get(aug, '')}"))
+                xs.append(x)
+                vals.append(float(v))
+                colors.append(palette[i % len(palette)])
+                x += 1.0
+    fig, ax = _figure(max(5.0, 0.45 * len(vals) + 2.0), 3.4)
+    lo = min(vals + [g[2] for g in gates], default=0.0)
+    hi = max(vals, default=1.0)
+    pad = max(0.01, 0.12 * (hi - lo))
+    bottom = lo - pad
+    bars = ax.bar(xs, [v - bottom for v in vals], bottom=bottom, width=0.75, color=colors, edgecolor="#4b5563",
+                  linewidth=0.4)
     for b, v in zip(bars, vals, strict=True):
-        ax.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(vals)), labels, fontsize=8)
-    ax.set_ylim(min(0.0, min(vals, default=0.0)), 1.08)
-    ax.set_ylabel("mean cosine to original", fontsize=9)
-    ax.set_title("Invariance to augmentations (1 = unchanged)", fontsize=10)
+        ax.text(b.get_x() + b.get_width() / 2, v + pad * 0.08, f"{v:.3f}", ha="center", va="bottom", fontsize=6.5)
+    for x0, x1, target in gates:
+        ax.hlines(target, x0, x1, colors="#b91c1c", linestyles="--", linewidth=1.2)
+    ax.set_xticks([p for p, _ in labels], [t for _, t in labels], fontsize=8)
+    ax.set_ylim(bottom, hi + 1.6 * pad)
+    ax.set_ylabel("mean cosine to original\n(axis not from 0)", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
+    if gated:
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        handles = [Patch(facecolor=series_colors[k], edgecolor="#4b5563", label=names[k]) for k in series
+                   if any(k in v for v in invariance.values())]
+        handles.append(Line2D([], [], color="#b91c1c", linestyle="--",
+                              label=f"gate: model >= backbone - {INVARIANCE_TOLERANCE:g}"))
+        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        ax.set_title("Invariance to augmentations: the model's cosine to its own transformed copy", fontsize=10)
+    else:
+        ax.set_title("Invariance to augmentations (1 = unchanged)", fontsize=10)
     return fig
 
 

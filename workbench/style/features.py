@@ -10,6 +10,7 @@ off-beat hats, acid steps) are ``None`` for a track without one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -234,6 +235,37 @@ def groove(spec: np.ndarray, beats: np.ndarray) -> tuple[float, float] | None:
     four = float(np.mean(kick[on] > 0.4 * strong)) if strong > 0 else 0.0
     h_on, h_off = hats[on].sum(), hats[off].sum()
     return four, float(h_off / (h_on + h_off)) if h_on + h_off > 0 else 0.5
+
+
+#: Shortest clip whose tempo stability the style features keep (seconds): two of the analysis'
+#: 10-s stability windows. A shorter clip's windows shrink to half its length (4 s, 8 beats, for
+#: an 8-s loop), where the reading follows the groove's microtiming, not tempo drift: the garzul
+#: drum loop (8 s, 120 BPM) reads 0.88, the same audio played four times over (32 s) reads
+#: 0.99, and its two halves fit 120.19 and 120.07 BPM. The six real loops read 0.88-0.99 alone
+#: and 0.98-1.00 tiled.
+MIN_STABILITY_S = 20.0
+
+
+def style_tempo_stability(analysis: Any) -> float | None:
+    """The analysis' tempo stability where the style features can use it, else None.
+
+    None for a track without a beat, and for a clip shorter than :data:`MIN_STABILITY_S` (its
+    stability is not measured at the resolution that tells drift from groove): profile compare
+    then gives no "tempo wanders" advice for a drum loop.
+
+    Parameters
+    ----------
+    analysis : workbench.analysis.Analysis
+        The track's analysis (``has_beat``, ``duration_s``, ``tempo_stability``).
+
+    Returns
+    -------
+    float or None
+        0..1, or None.
+    """
+    if not analysis.has_beat or analysis.duration_s < MIN_STABILITY_S:
+        return None
+    return float(analysis.tempo_stability)
 
 
 def production_features(y: np.ndarray, *, sr: int, beats: np.ndarray | None = None, bpm: float | None = None,

@@ -52,7 +52,7 @@ def section_features(y: np.ndarray, sr: int, analysis: Any,
         One per section, in the given order: ``label, start_s, end_s, features`` (a dict keyed by
         :data:`workbench.style.features.FEATURE_NAMES`, or None with ``skipped`` saying why).
     """
-    from workbench.style.features import production_features
+    from workbench.style.features import production_features, style_tempo_stability
 
     x = np.atleast_2d(np.asarray(y))
     beats = np.asarray(analysis.beats, dtype=np.float64)
@@ -70,7 +70,7 @@ def section_features(y: np.ndarray, sr: int, analysis: Any,
         part = curve[int(start_s / hop):max(int(np.ceil(end_s / hop)), int(start_s / hop) + 1)]
         row["features"] = production_features(
             x[..., a:b], sr=sr, beats=inside if analysis.has_beat else None, bpm=analysis.bpm,
-            tempo_stability=analysis.tempo_stability if analysis.has_beat else None,
+            tempo_stability=style_tempo_stability(analysis),
             energy_curve=part, energy_hop_s=hop)
         out.append(row)
     return out

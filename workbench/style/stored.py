@@ -17,7 +17,7 @@ from workbench.store import transaction
 
 KIND = "style"
 #: Bump when a feature changes, so stored features are recomputed.
-STYLE_VERSION = 3
+STYLE_VERSION = 4
 
 
 def _key(analysis: Any) -> str:
@@ -43,10 +43,10 @@ def features_of(y: Any, sr: int, analysis: Any) -> dict[str, float | None]:
     """
     import numpy as np
 
-    from workbench.style.features import production_features
+    from workbench.style.features import production_features, style_tempo_stability
 
     return production_features(y, sr=sr, beats=np.asarray(analysis.beats), bpm=analysis.bpm,
-                               tempo_stability=analysis.tempo_stability if analysis.has_beat else None,
+                               tempo_stability=style_tempo_stability(analysis),
                                energy_curve=np.asarray(analysis.energy_curve), energy_hop_s=analysis.energy_hop_s)
 
 

@@ -1,0 +1,52 @@
+"""The report's "Quality gates" section: the gates that block export and activation, then the
+research targets, which are reported and never block.
+
+Export (``workbench export``) and activation (``workbench models activate|rollback``) check the
+blocking gates of :func:`workbench.evaluate.gates.blocking_gates` (better than the baselines on
+the same held-out tracks, invariance kept, not worse than the active version). The research
+targets of :func:`workbench.evaluate.gates.quality_gates` (precision@5 > 0.70, silhouette > 0.50,
+NMI > 0.60; accuracy > 0.80, macro F1 > 0.75) are where the research wants a model to get: a
+model below one is still exported. The report used to show only the targets, as failing "quality
+gates", next to an export that passed: the two tables now say which is which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from workbench.report import html as H
+
+
+def gates_part(metrics: Mapping[str, Any], kind: str, targets: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The section's HTML and the blocking gates as ``evaluation.json`` records them.
+
+    Parameters
+    ----------
+    metrics : Mapping
+        The run's ``metrics.json``.
+    kind : {"embeddings", "sections"}
+        The run kind.
+    targets : sequence of workbench.evaluate.gates.Gate
+        The research targets with their values (:func:`workbench.evaluate.gates.quality_gates`).
+
+    Returns
+    -------
+    (str, list of dict)
+        The HTML (two tables) and one dict per blocking gate (:meth:`BlockingGate.as_dict`).
+    """
+    from workbench.evaluate.gates import blocking_gates
+
+    blocking = blocking_gates(metrics, kind) if isinstance(metrics, Mapping) else []
+    rows = [(g.name, g.metric, g.value, f"{g.op} {g.reference}", g.target, g.status) for g in blocking]
+    cls = [("", "", "", "", "", {"pass": "pass", "fail": "fail"}.get(g.status, "na")) for g in blocking]
+    out = ['<h3>Blocking gates</h3><p class="meta">Export and activation refuse a model that fails one '
+           "(unless forced). The comparison with the version active in the registry is checked at export.</p>",
+           H.table(rows, ("gate", "metric", "value", "must be", "reference value", "result"), cls)]
+    rows = [(g.name, g.value, f"> {g.target:g}", "met" if g.passed else ("below target" if g.passed is False
+                                                                          else H.NOT_RECORDED)) for g in targets]
+    cls = [("", "", "", "pass" if g.passed else "na") for g in targets]
+    out += ['<h3>Research targets (informational)</h3><p class="meta">Where the research wants a model to get; '
+            "a model below one is reported, not held back: these never block export or activation.</p>",
+            H.table(rows, ("metric", "value", "target", "result"), cls)]
+    return "".join(out), [g.as_dict() for g in blocking]
