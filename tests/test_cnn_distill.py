@@ -146,7 +146,7 @@ def test_bad_distill_values_are_refused_before_a_job(tiny_library, tmp_path):
 
     with pytest.raises(ValueError, match=r"distill must be one of \['features'\] or None; got 'openl3'"):
         train_embeddings_job(tiny_library, config={"backbone": "cnn", "distill": "openl3"}, experiments_root=tmp_path)
-    with pytest.raises(ValueError, match=r"distill trains the CNN: it needs backbone='cnn'; got backbone='features'"):
+    with pytest.raises(ValueError, match=r"distill trains the CNN: it needs backbone='cnn'; got backbone='features-v1'"):
         train_embeddings_job(tiny_library, config={"backbone": "features", "distill": "features"},
                              experiments_root=tmp_path)
 
