@@ -90,7 +90,10 @@ def test_beat_probabilities_and_bar_starts() -> None:
     bp = sm.beat_probabilities(probs, np.arange(5) * 0.5 + 0.5, [0.0, 1.0, 2.0, 5.0], duration_s=6.0)
     np.testing.assert_allclose(bp[:3], [[1, 0, 0], [0.5, 0.5, 0], [0, 0.5, 0.5]])
     np.testing.assert_allclose(bp[3], [0, 0, 1])  # no frame inside: the nearest frame
-    assert sm.bar_starts(np.arange(10.0), [1.0, 5.0, 9.0]).tolist() == [0, 1, 5, 9]
+    # beats from 0 s, first downbeat at 1 s: a 1-beat pickup whose bar would start at -3 s joins the first bar
+    assert sm.bar_starts(np.arange(10.0), [1.0, 5.0, 9.0]).tolist() == [0, 5, 9]
+    # the grid starts at 3 s: the 1 s before the first downbeat (4 s) is the tail of a bar the tracker missed
+    assert sm.bar_starts(np.arange(3.0, 13.0), [4.0, 8.0, 12.0]).tolist() == [0, 1, 5, 9]
     assert sm.bar_starts(np.arange(10.0), []).tolist() == [0, 4, 8]
     with pytest.raises(ParameterError, match="no beat grid"):
         sm.bar_starts([], [])
@@ -159,3 +162,29 @@ def test_segment_eval_scores_boundaries() -> None:
     assert sm.segment_eval(truth, truth, duration_s=90.0)["label_accuracy"] == 1.0
     with pytest.raises(ParameterError, match="at least one section"):
         sm.segment_eval(truth, [], duration_s=90.0)
+
+
+def test_bar_starts_pickup_joins_first_bar_but_truncated_bar_stays() -> None:
+    """Issue 18: a pickup before the first downbeat is no bar of its own (an intro of 14 beats read as 4 bars)."""
+    beats = 0.25 + 0.5 * np.arange(20)  # music from 0.25 s; the first downbeat's bar would start at -0.75 s
+    assert sm.bar_starts(beats, beats[2::4]).tolist() == [0, 6, 10, 14, 18]
+    late = 0.5 + 0.5 * np.arange(20)  # the tracker missed the beat at 0 s: its bar (0-2 s) fits in the audio
+    assert sm.bar_starts(late, late[3::4]).tolist() == [0, 3, 7, 11, 15, 19]
+
+
+def test_suggested_intro_after_a_pickup_is_whole_bars() -> None:
+    """A 2-beat pickup + 3 bars (14 beats) was a 4-bar phrase to the smoother; pickup + 4 bars is one now."""
+    beat_s = 0.5
+    beats = 0.25 + beat_s * np.arange(70)  # downbeats at beats 2, 6, 10, ...
+    duration = float(beats[-1] + beat_s)
+    times = np.arange(0, duration, 0.25) + 0.125
+    beat_at = np.clip(np.searchsorted(beats, times, side="right") - 1, 0, beats.size - 1)
+    probs = np.full((times.size, 3), [0.05, 0.9, 0.05])  # drop
+    probs[beat_at < 14] = [0.9, 0.05, 0.05]  # intro on the pickup and 3 bars
+    probs[(beat_at >= 14) & (beat_at < 18)] = [0.475, 0.475, 0.05]  # the 4th bar: intro or drop, evenly
+    probs[beat_at >= 38] = [0.05, 0.05, 0.9]  # outro from the downbeat at beat 38
+    tr = TrackFrames(9, "pickup", duration, np.zeros((times.size, 1), np.float32), times, beats, beats[2::4], [])
+    segs = segments_for(tr, probs, ("intro", "drop", "outro"), min_bars=1, switch_penalty=0.0, phrase_penalty=2.0)
+    assert [s.label for s in segs] == ["intro", "drop", "outro"]
+    assert segs[0].end_beat == 18  # the pickup and 4 whole bars
+    assert all((s.start_beat - 2) % 4 == 0 for s in segs[1:])  # every boundary a downbeat

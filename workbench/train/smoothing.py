@@ -100,7 +100,11 @@ def bar_starts(beats_s: Sequence[float] | np.ndarray, downbeats_s: Sequence[floa
                beats_per_bar: int = 4) -> np.ndarray:
     """Beat indices where bars start (always including 0); the beat nearest each downbeat.
 
-    Without downbeats, every ``beats_per_bar``-th beat from the first.
+    Without downbeats, every ``beats_per_bar``-th beat from the first. Beats before the first
+    downbeat are a pickup (anacrusis) that joins the first bar when that bar, a whole bar
+    before the first downbeat, would start more than half a beat before 0 s; otherwise they are
+    the tail of a first bar whose opening beats the tracker missed, and a bar of their own. So a
+    section's length in bars (the phrase prior's unit) never counts a pickup as a bar.
 
     Parameters
     ----------
@@ -132,7 +136,9 @@ def bar_starts(beats_s: Sequence[float] | np.ndarray, downbeats_s: Sequence[floa
         left = np.clip(idx - 1, 0, b.size - 1)
         idx = np.where(np.abs(b[left] - d) < np.abs(b[idx] - d), left, idx)
         starts = np.unique(idx)
-        # the part before the first downbeat joins the first bar
+        period_s = float(np.median(np.diff(b))) if b.size > 1 else 0.0
+        if starts[0] > 0 and b[starts[0]] - beats_per_bar * period_s < -period_s / 2:
+            starts = starts[1:]  # a pickup: it joins the first bar
         starts = np.unique(np.concatenate([[0], starts[starts > 0]]))
     return starts.astype(np.int64)
 
