@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from test_registry import package  # noqa: F401  (a fixture)
+
+from workbench.registry import Registry
+
 # -- many tracks outside a narrow prior ------------------------------------------------------------
 
 
@@ -36,3 +41,124 @@ def test_many_outside_prior_warnings_are_one_line_in_the_terminal_and_all_in_jso
     assert main([*home, "analyze", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert len(doc["warnings"]) == 4 and all(w.startswith("warning: groove") for w in doc["warnings"])
+
+
+# -- the demo's export stage run again without its state ---------------------------------------------
+
+
+def test_the_export_stage_without_its_state_reuses_the_versions_registered_and_registers_none(demo_home, tmp_path):
+    """`PIPELINE.json` lost (or the stage run again on a library exported before): export refuses a
+    duplicate version, and the stage takes the versions registered already as its own (reused, as
+    the state file would have said), registers nothing, records them, and a third pass reuses them
+    through the state file."""
+    import dataclasses
+
+    from conftest import workbench_home
+
+    from workbench.library import Library
+    from workbench.pipeline import _export, _State
+    from workbench.registry import Registry
+    from workbench.runs import load_run
+
+    home, first = demo_home
+    assert first.exports, first.refused  # the small demo exports at least one run: the path is exercised
+    with workbench_home(home), Library() as lib:
+        runs = {kind: load_run(path) for kind, path in first.runs.items()}
+        before = [(v.model_type, v.version, v.active) for v in Registry(lib).list()]
+        state = _State(tmp_path / "PIPELINE.json")  # no state: as if the file was lost
+        passes = []
+        for _ in range(2):
+            result = dataclasses.replace(first, reused=[], exports=[], refused=[], versions=[])
+            _export(state, lib, runs, None, result)
+            passes.append(result)
+        after = [(v.model_type, v.version, v.active) for v in Registry(lib).list()]
+        registered = {(v.run_id, v.model_type, v.version) for v in Registry(lib).list()}
+        active = [f"{v.model_type} v{v.version} active: {v.path}" for v in Registry(lib).list() if v.active]
+    assert after == before  # nothing registered again
+    exported_runs = {r.run_id for r in runs.values() if not any(r.run_id in x for x in first.refused)}
+    for result in passes:
+        assert not result.exports
+        assert sorted(result.reused) == sorted(f"export of {rid}" for rid in exported_runs)
+        assert result.refused == first.refused and result.versions == active
+    recorded = json.loads((tmp_path / "PIPELINE.json").read_text())["exports"]
+    assert set(recorded) == exported_runs
+    assert all((rid, t, v) in registered for rid, pairs in recorded.items() for t, v in pairs)
+
+
+# -- a model card written before the rounding ----------------------------------------------------
+
+
+def test_a_card_written_before_the_rounding_is_shown_rounded_and_its_file_left_alone(tmp_path, package):  # noqa: F811
+    """Cards registered before the three-decimal rounding keep 16 digits on disk (nothing rewrites
+    a card but a forced activation): shown to the user, a card is rendered from its JSON now."""
+    from workbench.registry_card import card_text
+
+    with Registry(tmp_path / "data" / "workbench.db") as reg:
+        v = reg.register("dj_section", package.path, metadata=package.metadata,
+                         metrics={"model": {"accuracy": 0.6328667295087156, "macro_f1": 0.6328667295087156},
+                                  "baselines": {"majority": {"accuracy": 0.25, "macro_f1": 0.1}}},
+                         export=package.as_dict())
+        old = v.card_path.read_text().replace("0.633", "0.6328667295087156")  # as the card was written then
+        v.card_path.write_text(old)
+        shown = card_text(reg.get("dj_section", v.version))
+    assert "| model.accuracy | 0.633 |" in shown and "0.6328667" not in shown
+    assert v.card_path.read_text() == old  # the file is not rewritten
+
+
+def test_notebook_06s_export_cell_run_again_names_the_versions_registered(demo_home):
+    """Notebook 06's export cell (:func:`export_or_registered`) on a run the demo exported with the
+    same options: nothing exported, the versions it has already, and the line that says so."""
+    from conftest import workbench_home
+
+    from workbench.export.reexport import export_or_registered
+    from workbench.library import Library
+    from workbench.runs import load_run
+
+    home, first = demo_home
+    with workbench_home(home), Library() as lib:
+        registry = Registry(lib)
+        for path in first.runs.values():
+            run = load_run(path)
+            mine = {(v.model_type, v.version) for v in registry.list() if v.run_id == run.run_id
+                    and v.export.get("options", {}).get("deployment_target") == "macOS14"}
+            before = registry.list()
+            exported, registered, said = export_or_registered(run, registry=registry)
+            assert not exported and registry.list() == before
+            if any(run.run_id in line for line in first.refused):  # fails its gates: says which
+                assert not registered and said.startswith("Not exported:") and "->" in said
+            else:
+                assert {(v.model_type, v.version) for v in registered} == mine and mine
+                assert said.startswith(f"run {run.run_id} is already exported with these options as ")
+
+
+# -- train --set values ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("setting", "said"), [
+    ("epochs=abc", "epochs must be an int (default 40); got 'abc'"),
+    ("grammar=yes", "grammar must be true or false (default true); got 'yes'"),
+    ("holdout=abc", "holdout must be a number (default 0.25); got 'abc'"),
+    ("epochs=0", "epochs must be an int >= 1; got 0"),
+    ("n_threads=0", "n_threads must be None or an int >= 1; got 0"),
+])
+def test_a_bad_train_sections_value_is_refused_before_any_job(tmp_path, capsys, setting, said):
+    """`train sections --set epochs=abc` ended in a traceback from inside the job (int('abc')):
+    refused before a job is made, naming the key, what it takes and the value."""
+    from workbench.cli import main
+    from workbench.library import Library
+    from workbench.train.jobs import list_jobs
+
+    home = tmp_path / "ws"
+    (home / "data").mkdir(parents=True)
+    Library(home / "data" / "workbench.db").store.close()  # a library without labels: the check comes first
+    assert main(["--home", str(home), "--quiet", "train", "sections", "--set", setting]) == 1
+    assert said in capsys.readouterr().err
+    with Library(home / "data" / "workbench.db") as lib:
+        assert list_jobs(lib) == []
+
+
+def test_a_good_train_sections_value_passes_the_check():
+    from workbench.train.sections.config_check import check_sections_config
+
+    check_sections_config({"epochs": 5, "holdout": 0.3, "grammar_weight": 2, "grammar": False, "n_threads": None,
+                           "class_weight": None, "models": []})
