@@ -169,6 +169,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     )
     from workbench.analysis.pool import check_scheduler, resolve_workers
     from workbench.analysis.settings import scope_target
+    from workbench.errors import ParameterError
 
     scope, target = _scope(args)
     prior = parse_prior(args.prior)
@@ -176,13 +177,17 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     check_scheduler(args.scheduler)
     with open_library(args) as lib:
         key = scope_target(lib, scope, target)  # validates the folder or track before anything is stored
-        stored = set_analysis_settings(lib, scope=scope, target=target, prior=prior) if prior is not None else None
         tracks = lib.tracks()
         if scope == "folder":
             folder = lib.workspace.absolute(key).resolve()
             tracks = [t for t in tracks if Path(t.path).resolve().is_relative_to(folder)]
+            if not tracks:  # a typo or a folder never scanned: nothing to analyse, no prior to store for it
+                raise ParameterError("folder must hold tracks of the library; "
+                                     f"got {args.folder!r}, which holds none (scan it first: "
+                                     f"`workbench scan {args.folder}`)")
         elif scope == "track":
             tracks = [lib.track(int(key))]
+        stored = set_analysis_settings(lib, scope=scope, target=target, prior=prior) if prior is not None else None
         summary = analyze_library(lib, tracks=tracks, force=args.force, progress=not args.quiet,
                                   workers=args.workers, scheduler=args.scheduler)
         every = list_analysis_settings(lib)
