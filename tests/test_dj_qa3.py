@@ -162,3 +162,43 @@ def test_a_good_train_sections_value_passes_the_check():
 
     check_sections_config({"epochs": 5, "holdout": 0.3, "grammar_weight": 2, "grammar": False, "n_threads": None,
                            "class_weight": None, "models": []})
+
+
+# -- analyze --folder outside the library ----------------------------------------------------------
+
+
+def test_analyze_for_a_folder_without_library_tracks_is_refused_and_stores_no_prior(tmp_path, capsys):
+    """`analyze --folder /etc --prior 80-100` stored a prior for /etc and analysed 0 tracks with
+    exit 0: a folder holding no track of the library (a typo, never scanned) is refused, naming it."""
+    import soundfile as sf
+    from test_user_qa import SR_DRUMS, drums
+
+    from workbench.cli import main
+
+    music, other = tmp_path / "music", tmp_path / "elsewhere"
+    music.mkdir()
+    other.mkdir()
+    sf.write(music / "groove.wav", drums(120.0, 8.0, seed=1), SR_DRUMS)
+    home = ["--home", str(tmp_path / "ws")]
+    assert main([*home, "--quiet", "scan", str(music)]) == 0
+    capsys.readouterr()
+    assert main([*home, "--quiet", "analyze", "--folder", str(other), "--prior", "80-100"]) == 1
+    assert f"folder must hold tracks of the library; got {str(other)!r}, which holds none" \
+        in capsys.readouterr().err
+    assert main([*home, "settings", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"] == []
+
+
+# -- profile compare with a missing track id -------------------------------------------------------
+
+
+def test_profile_compare_with_a_missing_track_id_says_it_is_neither_a_track_nor_a_file(tmp_path):
+    """`profile compare stk 9999` said '9999: no such audio file' (as if a path were meant): a
+    target that is no library track and no file says both, as `similar` does."""
+    from workbench.errors import TrackNotFoundError
+    from workbench.library import Library
+    from workbench.style import gap_analysis
+
+    with Library(tmp_path / "data" / "workbench.db") as lib, \
+            pytest.raises(TrackNotFoundError, match=r"'9999' is neither a track of .* nor an audio file"):
+        gap_analysis(lib, {}, "9999")
