@@ -202,3 +202,23 @@ def test_profile_compare_with_a_missing_track_id_says_it_is_neither_a_track_nor_
     with Library(tmp_path / "data" / "workbench.db") as lib, \
             pytest.raises(TrackNotFoundError, match=r"'9999' is neither a track of .* nor an audio file"):
         gap_analysis(lib, {}, "9999")
+
+
+# -- models compare: explanations in the table -----------------------------------------------------
+
+
+def test_models_compare_cuts_long_texts_to_its_columns():
+    """`models compare embedding 1 2` printed the early-stopping explanation (300+ characters) whole
+    in both version columns: rows of 700 characters. Texts are cut to the column and the table
+    says where they are whole; numbers are untouched."""
+    from workbench.registry_types import CELL, Comparison
+
+    said = "early stopping: no separate validation slice (the validation slice holds 2 track(s) of 1 class(es))"
+    cmp = Comparison("embedding", 1, 2, (("metrics.early_stopping.said", said, said, None),
+                                         ("metrics.model.map_at_r", 0.6329, 0.6401, 0.0072)))
+    lines = str(cmp).splitlines()
+    width = len("metrics.early_stopping.said") + 2 * (2 + CELL) + 2 + 10
+    assert all(len(line) <= width for line in lines[:3]), lines
+    assert "early stopping: no sepa…" in lines[1] and "0.6329" in lines[2] and "0.0072" in lines[2]
+    assert "--json` has them whole" in lines[-1]
+    assert cmp.as_dict()["rows"][0]["a"] == said
