@@ -222,3 +222,29 @@ def test_models_compare_cuts_long_texts_to_its_columns():
     assert "early stopping: no sepa…" in lines[1] and "0.6329" in lines[2] and "0.0072" in lines[2]
     assert "--json` has them whole" in lines[-1]
     assert cmp.as_dict()["rows"][0]["a"] == said
+
+
+# -- runs list: the name column ----------------------------------------------------------------------
+
+
+def test_runs_list_shows_a_name_column_only_once_a_run_is_named(tmp_path, capsys):
+    """`runs list` on the real workspace had a 'name' column with no value in any row (no run is
+    named until `workbench runs name`): it appears once a run has a name; --json keeps the key."""
+    from workbench.cli import main
+    from workbench.runs import new_run_id, write_run
+
+    root = tmp_path / "experiments"
+    rid = new_run_id("sections")
+    write_run(rid, info={"kind": "sections", "backbone": {"name": "features-v1", "dim": 16}}, config_={},
+              data={"fingerprint": "abc"}, history=[], metrics={"model": {"accuracy": 0.5, "macro_f1": 0.4}},
+              root=root)
+    runs = ["--home", str(tmp_path), "runs", "--experiments", str(root)]
+    assert main([*runs, "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split()[:2] == ["run_id", "kind"]
+    assert main([*runs, "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["name"] == ""
+    assert main([*runs, "name", rid, "first-try"]) == 0
+    capsys.readouterr()
+    assert main([*runs, "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["run_id", "name", "kind"] and "first-try" in out[1]
