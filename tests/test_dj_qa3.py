@@ -248,3 +248,13 @@ def test_runs_list_shows_a_name_column_only_once_a_run_is_named(tmp_path, capsys
     assert main([*runs, "list"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:3] == ["run_id", "name", "kind"] and "first-try" in out[1]
+
+
+def test_a_prior_without_a_centre_is_shown_with_its_centre_to_a_tenth_of_a_bpm():
+    """`analyze --folder F --prior 80-100` stored and showed '80-100@89.4427' (the range's geometric
+    mean to six figures): shown as 80-100@89.4; the stored centre is unchanged."""
+    from workbench.analysis.settings import format_prior, parse_prior
+
+    prior = parse_prior("80-100")
+    assert format_prior(prior) == "80-100@89.4" and prior.center_bpm == pytest.approx(89.4427, abs=1e-4)
+    assert format_prior(parse_prior("128-150@139")) == "128-150@139"
