@@ -258,3 +258,17 @@ def test_a_prior_without_a_centre_is_shown_with_its_centre_to_a_tenth_of_a_bpm()
     prior = parse_prior("80-100")
     assert format_prior(prior) == "80-100@89.4" and prior.center_bpm == pytest.approx(89.4427, abs=1e-4)
     assert format_prior(parse_prior("128-150@139")) == "128-150@139"
+
+
+def test_labels_import_of_a_file_without_a_known_suffix_names_the_cli_option(tmp_path, capsys):
+    """`labels import /etc/hostname` said 'pass format= one of json, csv, jams' (the Python keyword)
+    to a command-line user: it names --format."""
+    from workbench.cli import main
+    from workbench.library import Library
+
+    (tmp_path / "data").mkdir()
+    Library(tmp_path / "data" / "workbench.db").store.close()
+    (tmp_path / "labels.txt").write_text("{}")
+    assert main(["--home", str(tmp_path), "labels", "import", str(tmp_path / "labels.txt")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot tell the format of" in err and "--format" in err and "one of json, csv, jams" in err
