@@ -110,7 +110,7 @@ def test_notebook_06s_export_cell_run_again_names_the_versions_registered(demo_h
     same options: nothing exported, the versions it has already, and the line that says so."""
     from conftest import workbench_home
 
-    from workbench.export.reexport import export_or_registered
+    from workbench.export.rerun import export_or_registered
     from workbench.library import Library
     from workbench.runs import load_run
 
