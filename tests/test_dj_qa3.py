@@ -227,8 +227,8 @@ def test_models_compare_cuts_long_texts_to_its_columns():
 # -- runs list: the name column ----------------------------------------------------------------------
 
 
-def test_runs_list_shows_a_name_column_only_once_a_run_is_named(tmp_path, capsys):
-    """`runs list` on the real workspace had a 'name' column with no value in any row (no run is
+def test_runs_list_and_table_show_a_name_column_only_once_a_run_is_named(tmp_path, capsys):
+    """`runs list` and `runs table` on the real workspace had a 'name' column empty in every row (no run is
     named until `workbench runs name`): it appears once a run has a name; --json keeps the key."""
     from workbench.cli import main
     from workbench.runs import new_run_id, write_run
@@ -243,11 +243,14 @@ def test_runs_list_shows_a_name_column_only_once_a_run_is_named(tmp_path, capsys
     assert capsys.readouterr().out.splitlines()[0].split()[:2] == ["run_id", "kind"]
     assert main([*runs, "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["name"] == ""
+    assert main([*runs, "table"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split()[:2] == ["run_id", "kind"]
     assert main([*runs, "name", rid, "first-try"]) == 0
     capsys.readouterr()
-    assert main([*runs, "list"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].split()[:3] == ["run_id", "name", "kind"] and "first-try" in out[1]
+    for listing in ("list", "table"):
+        assert main([*runs, listing]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].split()[:3] == ["run_id", "name", "kind"] and "first-try" in out[1]
 
 
 def test_a_prior_without_a_centre_is_shown_with_its_centre_to_a_tenth_of_a_bpm():
