@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.registry_types import Version
 
 _INTENDED = {
     "dj_section": ("Label sections of tracks in the owner's own library with DJ section names "
@@ -278,3 +281,27 @@ def _swift_predict(meta: dict[str, Any]) -> list[str]:
         lines[0] = (f"let x = try MLMultiArray(shape: [1, NSNumber(value: samples.count)], dataType: {dtype})  "
                     f"// the whole track's samples (flexible length {meta['input_range']})")
     return lines
+
+
+def card_text(version: Version) -> str:
+    """A registered version's model card as shown to the user: rendered from its JSON now.
+
+    A card file written before the cards rounded their figures (16 digits) is left as it is on
+    disk; what is shown is today's card of the same document (three decimals). A version whose
+    JSON cannot be read shows its card file.
+
+    Parameters
+    ----------
+    version : Version
+        A registered version (:meth:`workbench.registry.Registry.get`).
+
+    Returns
+    -------
+    str
+        The card's Markdown.
+    """
+    try:
+        doc = json.loads(version.json_path.read_text())
+    except (OSError, ValueError):
+        return version.card_path.read_text()
+    return model_card(doc) if isinstance(doc, dict) else version.card_path.read_text()

@@ -158,10 +158,18 @@ class Comparison:
 
     def __str__(self) -> str:
         w = max([len(r[0]) for r in self.rows] + [6])
-        lines = [f"{'metric':{w}}  {'v' + str(self.a):>10}  {'v' + str(self.b):>10}  {'delta':>10}"]
+        lines = [f"{'metric':{w}}  {'v' + str(self.a):>{CELL}}  {'v' + str(self.b):>{CELL}}  {'delta':>10}"]
+        cut = False
         for name, a, b, d in self.rows:
-            lines.append(f"{name:{w}}  {_fmt(a):>10}  {_fmt(b):>10}  {_fmt(d):>10}")
+            cut = cut or any(len(_fmt(x)) > CELL for x in (a, b))
+            lines.append(f"{name:{w}}  {_cell(a):>{CELL}}  {_cell(b):>{CELL}}  {_fmt(d):>10}")
+        if cut:
+            lines.append(f"(texts cut to {CELL} characters: `workbench models compare ... --json` has them whole)")
         return "\n".join(lines)
+
+
+#: Width of a version's column in :meth:`Comparison.__str__`; a longer text (an explanation) is cut.
+CELL = 24
 
 
 def _fmt(v: Any) -> str:
@@ -170,6 +178,11 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
+
+
+def _cell(v: Any) -> str:
+    text = _fmt(v)
+    return text if len(text) <= CELL else text[:CELL - 1] + "…"
 
 
 def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -85,7 +85,8 @@ class StoredSettings:
 
 
 def format_prior(prior: BpmPrior | None) -> str:
-    """``"MIN-MAX@CENTRE"`` (BPM, as :func:`parse_prior` reads it), or ``"70-185@125 (default)"``.
+    """``"MIN-MAX@CENTRE"`` (BPM, as :func:`parse_prior` reads it; the centre to 0.1 BPM), or
+    ``"70-185@125 (default)"``.
 
     Parameters
     ----------
@@ -97,7 +98,7 @@ def format_prior(prior: BpmPrior | None) -> str:
     str
     """
     p = prior if prior is not None else BpmPrior()
-    text = f"{p.min_bpm:g}-{p.max_bpm:g}@{p.center_bpm:g}"
+    text = f"{p.min_bpm:g}-{p.max_bpm:g}@{round(p.center_bpm, 1):g}"  # a range's geometric mean: 89.4, not 89.4427
     if p.width_octaves != BpmPrior().width_octaves:
         text += f" (width {p.width_octaves:g} octaves)"
     return text + (" (default)" if prior is None else "")

@@ -123,6 +123,38 @@ def _outside_prior_warning(row: dict[str, Any]) -> str | None:
             f"the prior (`workbench analyze --prior MIN-MAX --track {row['id']}`) or correct the tempo")
 
 
+#: Outside-prior warnings printed one per track up to this many; more are summarised in one line.
+MAX_WARNING_LINES = 3
+
+
+def _warning_lines(rows: list[dict[str, Any]], warnings: list[str], *, verbose: bool) -> list[str]:
+    """The terminal's outside-prior warnings: each in full up to :data:`MAX_WARNING_LINES` (or with
+    ``--verbose``), else one line with the count, the first few tracks and how to see them all.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The table's rows (``_row``), in the order the warnings were made.
+    warnings : list of str
+        ``_outside_prior_warning`` of the rows that have one.
+    verbose : bool
+        ``--verbose``: every warning, one line each.
+
+    Returns
+    -------
+    list of str
+    """
+    if verbose or len(warnings) <= MAX_WARNING_LINES:
+        return list(warnings)
+    warned = [r for r in rows if _outside_prior_warning(r)]
+    named = "; ".join(f"{r['name']} read {r['bpm']:.1f} BPM, family at {r['tempo_outside_prior']:.1f}"
+                      for r in warned[:MAX_WARNING_LINES])
+    priors = sorted({r["prior"] for r in warned})
+    return [f"warning: {len(warned)} tracks read a tempo inside the prior {' / '.join(priors)} that is not an "
+            f"octave of their strongest tempo family, which lies outside it ({named}; ...): widen the prior or "
+            f"correct those tempos; `workbench --verbose analyze` prints each, `--json` lists them under 'warnings'"]
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -137,6 +169,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     )
     from workbench.analysis.pool import check_scheduler, resolve_workers
     from workbench.analysis.settings import scope_target
+    from workbench.errors import ParameterError
 
     scope, target = _scope(args)
     prior = parse_prior(args.prior)
@@ -144,13 +177,17 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     check_scheduler(args.scheduler)
     with open_library(args) as lib:
         key = scope_target(lib, scope, target)  # validates the folder or track before anything is stored
-        stored = set_analysis_settings(lib, scope=scope, target=target, prior=prior) if prior is not None else None
         tracks = lib.tracks()
         if scope == "folder":
             folder = lib.workspace.absolute(key).resolve()
             tracks = [t for t in tracks if Path(t.path).resolve().is_relative_to(folder)]
+            if not tracks:  # a typo or a folder never scanned: nothing to analyse, no prior to store for it
+                raise ParameterError("folder must hold tracks of the library; "
+                                     f"got {args.folder!r}, which holds none (scan it first: "
+                                     f"`workbench scan {args.folder}`)")
         elif scope == "track":
             tracks = [lib.track(int(key))]
+        stored = set_analysis_settings(lib, scope=scope, target=target, prior=prior) if prior is not None else None
         summary = analyze_library(lib, tracks=tracks, force=args.force, progress=not args.quiet,
                                   workers=args.workers, scheduler=args.scheduler)
         every = list_analysis_settings(lib)
@@ -179,8 +216,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                   f"{r['energy']:>3}  {r['loudness_lufs']:6.1f}  {r['prior']:>20}  {fix:>6}  {r['name']}")
         if unsteady:
             print(f"~: the tempo wanders (stability under {UNSTEADY}, live or rubato): the BPM and grid are rough")
-        for warning in warnings:
-            print(warning)
+        for line in _warning_lines(rows, warnings, verbose=getattr(args, "verbose", False)):
+            print(line)
     return 1 if summary.failed and not (summary.analysed or summary.reused) else 0
 
 

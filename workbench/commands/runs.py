@@ -115,7 +115,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     if not args.params:  # the run, what it learned from, and its headline metrics; --params for the config
         df = df[[c for c in (*base, *HEADLINE_METRICS) if c in df.columns]]
-    df.insert(1, "name", [read_run_notes(root / str(r))["name"] for r in df["run_id"]])
+    names = [read_run_notes(root / str(r))["name"] for r in df["run_id"]]
+    if any(names):  # no run named yet: no empty column
+        df.insert(1, "name", names)
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.3f}".format):
         print(df.to_string(index=False, na_rep="-"))  # '-': a metric this kind of run does not have
     return 0
@@ -226,7 +228,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
     if not view.runs:
         print(f"no runs under {root}" + (f" match {args.filter!r}" if args.filter else " yet"))
         return 0
-    df = view.frame.drop(columns=["note", "report"])
+    df = view.frame.drop(columns=["note", "report"] + ([] if view.frame["name"].astype(bool).any() else ["name"]))
     best = view.best
     for m in view.metrics:
         df[m] = [(f"{int(v)}" if float(v).is_integer() and abs(v) >= 2 else f"{v:.4f}")

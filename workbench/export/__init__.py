@@ -16,6 +16,9 @@
 - :mod:`workbench.export.run_export`: :func:`export_run`, a training run's model(s) -> checked
   packages -> :class:`workbench.registry.Registry`; :func:`exportable_runs`,
   :func:`not_exportable_reason`, :func:`run_windows` (real windows for the parity check).
+- :mod:`workbench.export.reexport`: a run exported again with the same options is refused, naming its
+  versions; :mod:`workbench.export.rerun`: :func:`~workbench.export.rerun.export_or_registered`
+  (notebook 06's export cell, which may run again).
 - :mod:`workbench.export.card`: the Markdown model card (it lives with the registry,
   :mod:`workbench.registry_card`; re-exported here).
 

@@ -101,3 +101,4 @@ def already_exported_message(run_id: str, versions: list[Version]) -> str:
     return (f"run {run_id} is already exported with these options as {said}: nothing registered "
             f"(`workbench models activate TYPE N` makes one active; --io, --target, --compress or --input "
             f"make another export)")
+

@@ -73,7 +73,8 @@ def format_of(path: str | os.PathLike[str], format: str | None, *, reading: bool
     if p.is_dir():
         return "jams"
     raise LabelError(f"cannot tell the format of {os.fspath(path)!r}: use a .json, .csv or .jams suffix "
-                     f"(or a folder for JAMS), or pass format= one of {', '.join(FORMATS)}")
+                     f"(or a folder for JAMS), or name the format (--format; format= in Python): "
+                     f"one of {', '.join(FORMATS)}")
 
 
 def _label_dict(lab: Label) -> dict:

@@ -141,7 +141,9 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
     Raises
     ------
     ParameterError
-        An unknown config key, or an ``external`` folder that is not one (before any job is created).
+        An unknown config key, a value of the wrong kind or out of range
+        (:func:`~workbench.train.sections.config_check.check_sections_config`), or an ``external``
+        folder that is not one (before any job is created).
     NotReadyError
         No stored labels (the message says how to label), or too few labelled sections (the
         job is failed with the reason).
@@ -161,8 +163,10 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
     unknown = sorted(set(cfg) - set(CONFIG_DEFAULTS))
     if unknown:
         raise ParameterError(f"config keys must be among {sorted(CONFIG_DEFAULTS)}; got unknown {unknown}")
+    from workbench.train.sections.config_check import check_sections_config
     from workbench.train.sections.self_training import check_self_training_config
 
+    check_sections_config(cfg)  # a bad value is refused now, not in the job
     check_self_training_config(cfg)
     for name, other in (external or {}).items():
         if not isinstance(other, SectionData) and not Path(other).is_dir():

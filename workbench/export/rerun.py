@@ -1,0 +1,49 @@
+"""Exporting from a cell that may run again (notebook 06): export, or name what is registered already.
+
+Export refuses a duplicate version (:class:`~workbench.export.reexport.AlreadyExportedError`); a
+notebook cell run a second time with the same options shows the versions the run has instead.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.export.coreml_finish import ExportResult
+    from workbench.registry import Registry
+    from workbench.registry_types import Version
+    from workbench.runs import Run
+
+
+def export_or_registered(run: Run, *, registry: Registry, **options: Any) -> tuple[list[tuple[ExportResult, Version]],
+                                                                               list[Version], str]:
+    """Export a run, or say why not: the versions it has already, or the gates it fails (notebook 06).
+
+    Parameters
+    ----------
+    run : Run
+        The training run.
+    registry : Registry
+        Where it is registered (its library is the run's).
+    **options
+        :func:`workbench.export.run_export.export_run`'s keywords (``io_dtype``, ``force`` ...).
+
+    Returns
+    -------
+    exported : list of (ExportResult, Version)
+        What this call registered (empty when nothing was).
+    registered : list of Version
+        The versions the run had already with these options (the cell run again), else empty.
+    said : str
+        Why nothing was exported (already exported; failing gates), else ``""``.
+    """
+    from workbench.evaluate.gates import GateFailedError
+    from workbench.export.reexport import AlreadyExportedError
+    from workbench.export.run_export import export_run
+
+    try:
+        return export_run(run, registry=registry, library=registry.library, **options), [], ""
+    except AlreadyExportedError as exc:
+        return [], list(exc.versions), str(exc)
+    except GateFailedError as exc:
+        return [], [], f"Not exported:\n{exc}"
