@@ -235,3 +235,20 @@ def test_third_party_noise_is_filtered_and_the_rest_kept(caplog, capsys):
     assert not any("_MLModelProxy" in m for m in messages)
     assert [str(w.message) for w in seen] == []  # the workbench's own warning is kept, shown on one line:
     assert "warning: check this track\n" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "kind", "said"), [
+    (["similar", "9999"], "TrackNotFoundError", "'9999' is neither a track"),  # a bad track id
+    (["runs", "compare", "nope"], "StoreError", "looked for run id 'nope'"),  # a bad run id
+    (["train", "sections", "--set", "epochs=-3"], "ParameterError", "epochs must be an int >= 1; got -3"),
+])
+def test_an_error_with_json_is_also_a_json_object_on_stdout(home, argv, kind, said, capsys):
+    capsys.readouterr()
+    assert main(["--home", str(home), *argv, "--json"]) == 1
+    out = capsys.readouterr()
+    doc = json.loads(out.out)  # one object, nothing else on stdout
+    assert set(doc) == {"error", "type"} and doc["type"] == kind and said in doc["error"]
+    assert f"workbench {argv[0]}: error: {doc['error']}" in out.err  # the stderr line stays
+    assert main(["--home", str(home), *argv]) == 1  # without --json: stderr only, as before
+    out = capsys.readouterr()
+    assert out.out == "" and said in out.err

@@ -197,6 +197,9 @@ def _stdout_gone() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 a workbench error, 2 usage).
 
+    A workbench error prints ``workbench COMMAND: error: MESSAGE`` on stderr; with ``--json`` it
+    also prints ``{"error": MESSAGE, "type": CLASS}`` on stdout, one line, for scripts.
+
     Output piped into a program that stops reading (``workbench tracks | head -1``) ends quietly
     with status 0.
 
@@ -225,4 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         except WorkbenchError as exc:
             print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
+            if getattr(args, "json", False):  # a script parsing stdout gets the error too
+                import json
+
+                print(json.dumps({"error": str(exc), "type": type(exc).__name__}))
             return 1
