@@ -38,7 +38,7 @@ def test_scan_tracks_info(tmp_path, write_audio, capsys):
     assert "1 added" in out and "1 failed" in out and "bad.wav" in out
     assert main(["--db", db, "tracks"]) == 0
     out = capsys.readouterr().out
-    assert "x" in out and "1 tracks" in out
+    assert "x" in out and "1 track in" in out
     assert main(["info", str(path)]) == 0
     assert "44100 Hz" in capsys.readouterr().out
 
@@ -112,7 +112,7 @@ def test_labels_export_import_round_trip(tmp_path, capsys):
         assert json.loads(capsys.readouterr().out) == {"path": str(out), "labels": 3}
         assert out.is_file()
     assert main(["--db", db, "labels", "export", str(tmp_path / "one.json"), "--track", "2"]) == 0
-    assert "1 labels written" in capsys.readouterr().out
+    assert "1 label written" in capsys.readouterr().out
     with Library(db) as lib:
         labels = Labels(lib)
         for lab in labels.all():

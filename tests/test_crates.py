@@ -69,3 +69,17 @@ def test_crate_errors_exit_1_with_a_message(db, capsys):
     assert main(["--db", db, "crates", "remove", "nope"]) == 1
     assert "no crate named 'nope'" in capsys.readouterr().err
     assert main(["--db", db, "crates"]) == 2  # no action: the help, and a usage status
+
+
+def test_crate_text_counts_say_track_for_one(db, capsys):
+    def said(*argv):
+        capsys.readouterr()
+        assert main(["--db", db, "crates", *argv]) == 0
+        return capsys.readouterr().out
+
+    assert "crate 'solo': 2 added, 2 tracks" in said("add", "solo", "1", "2")
+    assert "crate 'solo': 1 removed, 1 track\n" in said("remove", "solo", "2")
+    assert "1 track in crate 'solo'" in said("show", "solo")
+    assert "crate 'solo' deleted (1 track left it;" in said("remove", "solo")
+    assert "crate 'pair': 2 added, 2 tracks" in said("add", "pair", "1", "2")
+    assert "2 tracks in crate 'pair'" in said("show", "pair")

@@ -145,3 +145,22 @@ def print_json(value: Any) -> None:
     """
     sys.stdout.write(json.dumps(jsonable(value), indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def count_of(n: int | float, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: ``count_of(1, "track")`` is ``"1 track"``,
+    ``count_of(3, "track")`` is ``"3 tracks"``.
+
+    Parameters
+    ----------
+    n : int or float
+        How many.
+    noun : str
+        The noun in the singular (plural: ``noun + "s"``).
+
+    Returns
+    -------
+    str
+        ``"N noun"`` or ``"N nouns"``.
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from workbench.commands import add_json, open_library, print_json
+from workbench.commands import add_json, count_of, open_library, print_json
 
 if TYPE_CHECKING:
     from workbench.crates import Crates
@@ -88,7 +88,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return 0
     for r in records:
         print(f"{r['id']:>5}  {r['duration_s']:7.1f}  {r['name']}")
-    print(f"{len(records)} tracks in crate {args.name!r}")
+    print(f"{count_of(len(records), 'track')} in crate {args.name!r}")
     return 0
 
 
@@ -102,7 +102,7 @@ def _cmd_add(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"name": crate.name, "added": added, "n_tracks": crate.n_tracks})
     else:
-        print(f"crate {crate.name!r}: {added} added, {crate.n_tracks} track{'' if crate.n_tracks == 1 else 's'}")
+        print(f"crate {crate.name!r}: {added} added, {count_of(crate.n_tracks, 'track')}")
     return 0
 
 
@@ -117,9 +117,9 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"name": args.name.strip(), "removed": removed, "deleted": deleted, "n_tracks": left})
     elif deleted:
-        print(f"crate {args.name!r} deleted ({removed} tracks left it; they stay in the library)")
+        print(f"crate {args.name!r} deleted ({count_of(removed, 'track')} left it; they stay in the library)")
     else:
-        print(f"crate {args.name!r}: {removed} removed, {left} tracks")
+        print(f"crate {args.name!r}: {removed} removed, {count_of(left, 'track')}")
     return 0
 
 
@@ -137,5 +137,5 @@ def _cmd_import_folders(args: argparse.Namespace) -> int:
         print("no track sits in a sub-folder of a scanned folder: no crates made")
     for name, n in added.items():
         size = sizes.get(name, 0)
-        print(f"crate {name!r}: {n} added, {size} track{'' if size == 1 else 's'}")
+        print(f"crate {name!r}: {n} added, {count_of(size, 'track')}")
     return 0

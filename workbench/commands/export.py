@@ -127,6 +127,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from workbench.commands import count_of
+
     with _registry(args) as reg:
         versions = reg.list(args.type)
         problems = reg.last_cleanup.problems
@@ -142,7 +144,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
             print(f"{v.name:18}  {'*' if v.active else '':6}  {str(v.metadata.get('version')):8}  "
                   f"{v.size_bytes / 1e6:8.2f}  {psnr}  {v.created_at:25}  {v.run_id or '-'}"
                   + ("  (forced)" if v.forced else ""))
-        print(f"{len(versions)} versions in {reg.root}")
+        print(f"{count_of(len(versions), 'version')} in {reg.root}")
         if problems and args.quiet:  # not printed with the cleanup report above
             for name, why in problems:
                 print(f"skipped {name}: {why}")

@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from workbench.commands import add_json, open_library, print_json
+from workbench.commands import add_json, count_of, open_library, print_json
 
 if TYPE_CHECKING:
     from workbench.labels import Label
@@ -83,7 +83,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         secs = f"{r['start_s']:.1f}-{r['end_s']:.1f}"
         print(f"{r['id']:>5}  {r['track_id']:>5}  {r['label']:7}  {beats:>9}  {secs:>13}  {r['source']:6}  "
               f"{r['track_name'] or ''}")
-    print(f"{len(records)} labels" + (f" on track {args.track}" if args.track is not None else ""))
+    print(count_of(len(records), "label") + (f" on track {args.track}" if args.track is not None else ""))
     return 0
 
 
@@ -97,7 +97,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"path": str(written), "labels": n})
     else:
-        print(f"{n} labels written to {written}")
+        print(f"{count_of(n, 'label')} written to {written}")
     return 0
 
 

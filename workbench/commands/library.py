@@ -8,7 +8,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from workbench.commands import add_json, open_library, print_json, workspace_of
+from workbench.commands import add_json, count_of, open_library, print_json, workspace_of
 
 if TYPE_CHECKING:
     from workbench.embed.batch import Backbone
@@ -127,7 +127,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             print_json({**summary.to_dict(), "library": lib.path, "tracks": len(lib)})
             return 0
         print(summary)
-        print(f"library {lib.path}: {len(lib)} tracks")
+        print(f"library {lib.path}: {count_of(len(lib), 'track')}")
     return 0
 
 
@@ -166,7 +166,7 @@ def _cmd_tracks(args: argparse.Namespace) -> int:
             flag = "  (missing)" if t.missing_since else ""
             print(f"{t.id:>5}  {t.duration_s:7.1f}  {t.sample_rate_hz:>6}  {t.channels:>2}  "
                   f"{t.content_hash[:12]}  {t.name}{flag}")
-        print(f"{len(tracks)} tracks in {lib.path}")
+        print(f"{count_of(len(tracks), 'track')} in {lib.path}")
     return 0
 
 

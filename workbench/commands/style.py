@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from workbench.commands import add_json, open_library, print_json
+from workbench.commands import add_json, count_of, open_library, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -87,7 +87,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print_json({"path": path, "name": args.name, "version": int(path.stem[1:]),
                     "n_tracks": len(profile["tracks"]), "warnings": profile["warnings"]})
         return 0
-    print(f"profile {args.name}@{path.stem[1:]}: {len(profile['tracks'])} tracks from {source} -> {path}")
+    print(f"profile {args.name}@{path.stem[1:]}: {count_of(len(profile['tracks']), 'track')} from {source} -> {path}")
     for w in profile["warnings"]:
         print(f"  warning: {w}")
     return 0
@@ -111,7 +111,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(profile)
         return 0
-    print(f"profile {profile['name']}@{profile['version']}: {len(profile['tracks'])} tracks from "
+    print(f"profile {profile['name']}@{profile['version']}: {count_of(len(profile['tracks']), 'track')} from "
           f"{profile['source']}, built {profile['created_at']}")
     print("\n".join(_feature_table(profile["features"])))
     ts = profile["trance_score"]
@@ -138,7 +138,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if not rows:
         print("no profiles yet: `workbench profile build NAME --crate CRATE`")
     for r in rows:
-        print(f"{r['name']}  versions {r['versions']}  {r['n_tracks']} tracks from {r['source']}")
+        print(f"{r['name']}  versions {r['versions']}  {count_of(r['n_tracks'], 'track')} from {r['source']}")
     return 0
 
 
