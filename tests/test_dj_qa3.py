@@ -275,3 +275,22 @@ def test_labels_import_of_a_file_without_a_known_suffix_names_the_cli_option(tmp
     assert main(["--home", str(tmp_path), "labels", "import", str(tmp_path / "labels.txt")]) == 1
     err = capsys.readouterr().err
     assert "cannot tell the format of" in err and "--format" in err and "one of json, csv, jams" in err
+
+
+def test_runs_list_and_table_write_a_missing_metric_the_same_way(tmp_path, capsys):
+    """`runs table` wrote "not recorded" where `runs list` wrote "-" for the same missing metric: both "-"."""
+    from workbench.cli import main
+    from workbench.runs import new_run_id, write_run
+
+    root = tmp_path / "experiments"
+    for metrics in ({"accuracy": 0.5, "macro_f1": 0.4}, {"accuracy": 0.6}):
+        write_run(new_run_id("sections"), info={"kind": "sections", "backbone": {"name": "features-v1", "dim": 16}},
+                  config_={}, data={"fingerprint": "abc"}, history=[], metrics={"model": metrics}, root=root)
+    runs = ["--home", str(tmp_path), "runs", "--experiments", str(root)]
+    for listing in (["list"], ["table", "-m", "accuracy", "-m", "macro_f1"]):
+        capsys.readouterr()
+        assert main([*runs, *listing]) == 0
+        out = capsys.readouterr().out
+        rows = [line for line in out.splitlines() if not line.startswith("*")]  # the table, not its legend
+        row = next(line for line in rows if "0.6" in line)
+        assert row.split()[-1] == "-" and not any("not recorded" in line for line in rows), out

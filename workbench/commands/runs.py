@@ -232,11 +232,11 @@ def _cmd_table(args: argparse.Namespace) -> int:
     best = view.best
     for m in view.metrics:
         df[m] = [(f"{int(v)}" if float(v).is_integer() and abs(v) >= 2 else f"{v:.4f}")
-                 + (" *" if rid in best.get(m, ()) else "") if v == v and v is not None else "not recorded"
+                 + (" *" if rid in best.get(m, ()) else "") if v == v and v is not None else "-"
                  for rid, v in zip(df["run_id"], df[m], strict=True)]
     with pd.option_context("display.max_columns", None, "display.width", 220, "display.float_format", "{:.4f}".format):
-        print(df.to_string(index=False))
-    print("* best (only metrics where higher or lower is known to be better)"
+        print(df.to_string(index=False, na_rep="-"))  # '-': not recorded, as `runs list` writes it
+    print("* best (only metrics where higher or lower is known to be better); -: not recorded"
           + (f"; Δ: minus the baseline {view.baseline}" if view.baseline else ""))
     return 0
 
