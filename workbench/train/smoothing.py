@@ -1,26 +1,23 @@
 """Temporal smoothing of section probabilities: frames → beats → bars → segments.
 
-The classifier's per-window (0.5 s) arg-max flickers and puts boundaries anywhere; sections in
-DJ music are runs of whole bars (mostly 4- or 8-bar phrases) in a typical order. This module
-turns the probabilities into such runs.
+The classifier's per-window (0.5 s) arg-max flickers and puts boundaries anywhere; sections in DJ
+music are runs of whole bars (mostly 4- or 8-bar phrases) in a typical order: this module makes them.
 
 The model (a hidden semi-Markov model over bars, decoded exactly by dynamic programming):
 
-- **Units.** Frame probabilities are averaged into per-beat probabilities
-  (:func:`beat_probabilities`), then beats are grouped into bars at the downbeats
-  (:func:`bar_starts`). A segment is a run of whole bars, so every boundary is a downbeat.
+- **Units.** Frame probabilities are averaged per beat (:func:`beat_probabilities`), beats grouped into
+  bars at the downbeats (:func:`bar_starts`); a segment is whole bars, so every boundary is a downbeat.
 - **Evidence.** The score of label ``k`` on bar ``j`` is ``evidence_weight`` times the mean
   over the bar's beats of ``log p(k | beat)``: one bar, one unit of evidence, whatever the tempo.
 - **Segments.** A segment of ``L`` bars with label ``k`` scores the sum of its bars' evidence
   plus ``length_logprior(L)`` (e.g. :func:`phrase_prior`: a penalty for lengths that are not
   whole phrases). Segments are at least ``min_bars`` long (the track's length if shorter).
-- **Switches.** Each boundary costs ``switch_penalty`` plus ``-log_transitions[k_prev, k]``
-  (label-order prior, e.g. :func:`learn_transitions`); the first segment adds ``log_init[k]``,
-  the last ``log_final[k]``, others ``log_middle[k]`` (a learned grammar:
-  :mod:`workbench.train.sections.grammar`). Consecutive segments have different labels.
+- **Switches.** Each boundary costs ``switch_penalty`` plus ``-log_transitions[k_prev, k]`` (label-order
+  prior, e.g. :func:`learn_transitions`); the first segment adds ``log_init[k]``, the last ``log_final[k]``,
+  others ``log_middle[k]`` (learned: :mod:`workbench.train.sections.grammar`); no two in a row share a label.
 
-:func:`segment_viterbi` returns the best segmentation (exact semi-Markov Viterbi, ``O(n_bars² ·
-K²)``, about 0.1 s for a 10-minute track); :func:`runs` is the unsmoothed baseline.
+:func:`segment_viterbi` returns the best segmentation (exact semi-Markov Viterbi, ``O(n_bars² · K²)``,
+about 0.1 s for a 10-minute track); :func:`runs` is the unsmoothed baseline.
 """
 
 from __future__ import annotations
@@ -100,11 +97,10 @@ def bar_starts(beats_s: Sequence[float] | np.ndarray, downbeats_s: Sequence[floa
                beats_per_bar: int = 4) -> np.ndarray:
     """Beat indices where bars start (always including 0); the beat nearest each downbeat.
 
-    Without downbeats, every ``beats_per_bar``-th beat from the first. Beats before the first
-    downbeat are a pickup (anacrusis) that joins the first bar when that bar, a whole bar
-    before the first downbeat, would start more than half a beat before 0 s; otherwise they are
-    the tail of a first bar whose opening beats the tracker missed, and a bar of their own. So a
-    section's length in bars (the phrase prior's unit) never counts a pickup as a bar.
+    Without downbeats, every ``beats_per_bar``-th beat from the first. Beats before the first downbeat
+    are a pickup (anacrusis) that joins the first bar when that bar, a whole bar before the first
+    downbeat, would start more than half a beat before 0 s; otherwise they are the tail of a first bar
+    whose opening beats the tracker missed, a bar of their own. So a pickup never counts as a bar.
 
     Parameters
     ----------
@@ -135,8 +131,7 @@ def bar_starts(beats_s: Sequence[float] | np.ndarray, downbeats_s: Sequence[floa
         idx = np.clip(np.searchsorted(b, d), 0, b.size - 1)
         left = np.clip(idx - 1, 0, b.size - 1)
         idx = np.where(np.abs(b[left] - d) < np.abs(b[idx] - d), left, idx)
-        starts = np.unique(idx)
-        period_s = float(np.median(np.diff(b))) if b.size > 1 else 0.0
+        starts, period_s = np.unique(idx), (float(np.median(np.diff(b))) if b.size > 1 else 0.0)
         if starts[0] > 0 and b[starts[0]] - beats_per_bar * period_s < -period_s / 2:
             starts = starts[1:]  # a pickup: it joins the first bar
         starts = np.unique(np.concatenate([[0], starts[starts > 0]]))
