@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from workbench.errors import ParameterError
+from workbench.evaluate.segmentation import segment_eval
 from workbench.labels import Suggestion
 from workbench.train import smoothing as sm
 from workbench.train.sections import TrackFrames, segments_for
@@ -154,14 +155,14 @@ def test_segment_eval_scores_boundaries() -> None:
              {"start_s": 60.0, "end_s": 90.0, "label": "outro"}]
     close = [{"start_s": 0.4, "end_s": 31.0, "label": "intro"}, {"start_s": 31.0, "end_s": 60.2, "label": "drop"},
              {"start_s": 60.2, "end_s": 90.0, "label": "outro"}]
-    r = sm.segment_eval(truth, close, duration_s=90.0)
+    r = segment_eval(truth, close, duration_s=90.0)
     assert r["boundary_f_3s"] == 1.0 and r["boundary_recall_0.5s"] == 0.5
     far = [{"start_s": 0.0, "end_s": 45.0, "label": "intro"}, {"start_s": 45.0, "end_s": 90.0, "label": "drop"}]
-    r2 = sm.segment_eval(truth, far, duration_s=90.0)
+    r2 = segment_eval(truth, far, duration_s=90.0)
     assert r2["boundary_f_3s"] == 0.0 and r2["pairwise_f"] < 1.0
-    assert sm.segment_eval(truth, truth, duration_s=90.0)["label_accuracy"] == 1.0
+    assert segment_eval(truth, truth, duration_s=90.0)["label_accuracy"] == 1.0
     with pytest.raises(ParameterError, match="at least one section"):
-        sm.segment_eval(truth, [], duration_s=90.0)
+        segment_eval(truth, [], duration_s=90.0)
 
 
 def test_bar_starts_pickup_joins_first_bar_but_truncated_bar_stays() -> None:

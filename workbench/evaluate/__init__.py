@@ -26,7 +26,7 @@ from workbench.evaluate.clustering import clustering_metrics
 from workbench.evaluate.gates import QUALITY_GATES, Gate, model_metrics, quality_gates
 from workbench.evaluate.invariance import DEFAULT_AUGMENTATIONS, invariance, make_transform
 from workbench.evaluate.retrieval import map_at_r, precision_at_k, r_precision, retrieval_metrics
-from workbench.evaluate.segmentation import segment_scores, segmentation_metrics
+from workbench.evaluate.segmentation import segment_eval, segment_scores, segmentation_metrics
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_AUGMENTATIONS", "QUALITY_GATES", "Gate", "class_names", "n_classes", "classification_metrics",
     "clustering_metrics", "evaluate_run", "invariance", "make_transform", "map_at_r", "model_metrics",
-    "precision_at_k", "quality_gates", "r_precision", "retrieval_metrics", "segment_scores",
+    "precision_at_k", "quality_gates", "r_precision", "retrieval_metrics", "segment_eval", "segment_scores",
     "segmentation_metrics",
 ]
 

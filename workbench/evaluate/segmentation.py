@@ -1,4 +1,4 @@
-"""Segmentation metrics (mir_eval): boundary hit rate at 0.5 s and 3 s, pairwise frame clustering F.
+"""Segmentation metrics (mir_eval): boundary hit rate at 0.5 s and 3 s, pairwise frame clustering F, frame labels.
 
 Sections are lists of ``{"start_s", "end_s", "label"}`` dicts (the shape of labels, ground
 truth ``sections`` and ``timeline.json``).
@@ -74,6 +74,74 @@ def segment_scores(reference: Sequence[Mapping[str, Any]], estimated: Sequence[M
                     f"boundary_f_{w:g}s": float(f)})
     p, r, f = mir_eval.segment.pairwise(ref_iv, ref_lab, est_iv, est_lab, frame_size=frame_size_s)
     out.update({"pairwise_precision": float(p), "pairwise_recall": float(r), "pairwise_f": float(f)})
+    return out
+
+
+def segment_eval(truth: Sequence[Mapping[str, Any]], predicted: Sequence[Any], *, duration_s: float,
+                 edge_tolerance_s: float = 1.0, first_beat_s: float | None = None) -> dict[str, float]:
+    """Boundary and labelling agreement of a predicted segmentation with the truth.
+
+    The scores are :func:`workbench.evaluate.segment_scores` (mir_eval); this adds the edge
+    handling of beat-grid sections and the share of time labelled alike.
+
+    Parameters
+    ----------
+    truth, predicted : sequences of sections
+        Dicts or objects with ``start_s``, ``end_s``, ``label`` (e.g. :class:`~workbench.labels.Suggestion`).
+    duration_s : float
+        Track length. A first section starting within ``edge_tolerance_s`` of 0 is taken to
+        start at 0, a last one ending that close to the end to end there (a beat grid's first
+        beat is rarely at 0 s); larger gaps at the ends are padded as unlabelled spans.
+    edge_tolerance_s : float
+        Seconds (see ``duration_s``).
+    first_beat_s : float or None
+        The track's first beat (seconds). A first section starting no later than it (plus
+        ``edge_tolerance_s``) is taken to start at 0: a label from beat 0 and a suggestion from 0 s
+        both start the track, and neither's start is a boundary (mir_eval's ``trim`` leaves the
+        track's first and last boundaries out).
+
+    Returns
+    -------
+    dict
+        :func:`~workbench.evaluate.segment_scores`' keys (``boundary_{precision,recall,f}_{0.5,3}s``:
+        boundary detection with the track's first and last boundaries excluded;
+        ``pairwise_{precision,recall,f}``: frame-pair clustering of the labels) and
+        ``label_accuracy``: fraction of 0.1 s frames with the same label.
+    """
+    def sections(items: Sequence[Any]) -> list[dict[str, Any]]:
+        """Sorted sections clipped to the track, their edges snapped within the tolerance.
+
+        Parameters
+        ----------
+        items : sequence of sections
+            Dicts or objects with ``start_s``, ``end_s``, ``label``.
+        """
+        rows = sorted((float(_get(s, "start_s")), float(_get(s, "end_s")), str(_get(s, "label"))) for s in items)
+        if not rows:
+            raise ParameterError("segment_eval needs at least one section on each side; got none")
+        iv = np.clip(np.array([[a, b] for a, b, _ in rows], dtype=np.float64), 0.0, duration_s)
+        if iv[0, 0] <= edge_tolerance_s + max(0.0, float(first_beat_s or 0.0)):
+            iv[0, 0] = 0.0
+        if iv[-1, 1] >= duration_s - edge_tolerance_s:
+            iv[-1, 1] = float(duration_s)
+        return [{"start_s": a, "end_s": b, "label": r[2]} for (a, b), r in zip(iv.tolist(), rows, strict=True) if b > a]
+
+    ref, est = sections(truth), sections(predicted)
+    out = segment_scores(ref, est, duration_s=float(duration_s))
+    grid = np.arange(0.05, duration_s, 0.1)
+    out["label_accuracy"] = float(np.mean(_labels_at(ref, grid) == _labels_at(est, grid)))
+    return out
+
+
+def _get(s: Any, key: str) -> Any:
+    return s[key] if isinstance(s, Mapping) else getattr(s, key)
+
+
+def _labels_at(sections: Sequence[Mapping[str, Any]], times: np.ndarray) -> np.ndarray:
+    """Label at each time ("" outside every section)."""
+    out = np.full(times.shape, "", dtype=object)
+    for s in sections:
+        out[(times >= s["start_s"]) & (times < s["end_s"])] = s["label"]
     return out
 
 

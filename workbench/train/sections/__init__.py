@@ -29,8 +29,8 @@ suggestions below ``uncertain_below`` are marked ``uncertain``;
 :mod:`~workbench.train.sections.dj_features` adds level, low end, onsets, brightness, novelty
 and distance to the ends to the window features (:data:`DEFAULT_FEATURES`).
 
-The smoothing model and :func:`~workbench.train.smoothing.segment_eval` live in
-:mod:`workbench.train.smoothing`.
+The smoothing model lives in :mod:`workbench.train.smoothing`, the segment scores in
+:func:`~workbench.evaluate.segmentation.segment_eval` (:meth:`TrackFrames.segment_eval`).
 """
 
 from __future__ import annotations

@@ -184,7 +184,6 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
         window layouts differ or no track has labels.
     """
     from workbench.evaluate.calibration import expected_calibration_error
-    from workbench.train import smoothing as sm
     from workbench.train.sections.baselines import class_names, fit_baseline, scores
     from workbench.train.sections.novelty import novelty_sections
     from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for
@@ -234,10 +233,9 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
         p_before.append(p[keep][seen])
         p_after.append(pc[keep][seen])
         y_idx.append(np.array([classes.index(c) for c in lab[keep][seen]], dtype=np.int64))
-        seg["smoothed"].append(sm.segment_eval(tr.sections, smoothed, duration_s=tr.duration_s))
-        seg["raw"].append(sm.segment_eval(tr.sections, segments_for(tr, p, classes, smooth=False),
-                                          duration_s=tr.duration_s))
-        seg["novelty"].append(sm.segment_eval(tr.sections, novel, duration_s=tr.duration_s))
+        seg["smoothed"].append(tr.segment_eval(smoothed))
+        seg["raw"].append(tr.segment_eval(segments_for(tr, p, classes, smooth=False)))
+        seg["novelty"].append(tr.segment_eval(novel))
     if not y_true:
         return {"skipped": "no track of the other set has labels and a beat grid"}
     yt, yr, ys = np.concatenate(y_true), np.concatenate(y_raw), np.concatenate(y_smooth)

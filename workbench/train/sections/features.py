@@ -10,7 +10,7 @@ it and :func:`track_frames` live in :mod:`~workbench.train.sections.library_data
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -289,6 +289,21 @@ class TrackFrames:
         for r in self.rejected:  # a rejected span's label is never a positive there
             out[(self.times_s >= r["start_s"]) & (self.times_s < r["end_s"]) & (out == r["label"])] = ""
         return out
+
+    def segment_eval(self, predicted: Sequence[Any]) -> dict[str, float]:
+        """:func:`~workbench.evaluate.segmentation.segment_eval` of ``predicted`` against :attr:`sections`.
+
+        Both start the track when they start by its first beat (a label from beat 0, a suggestion from 0 s).
+
+        Parameters
+        ----------
+        predicted : sequence of sections
+            Dicts or objects with ``start_s``, ``end_s``, ``label`` (e.g. suggestions).
+        """
+        from workbench.evaluate.segmentation import segment_eval
+
+        first = float(self.beats[0]) if len(self.beats) else None
+        return segment_eval(self.sections, predicted, duration_s=self.duration_s, first_beat_s=first)
 
     def not_labels(self) -> np.ndarray:
         """Which labels were rejected at each window with no positive label, shape ``(n, len(LABELS))`` bool."""

@@ -41,6 +41,9 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
                  **smoothing: Any) -> list[Suggestion]:
     """Window probabilities of one track → suggestions (smoothed, or the raw per-beat arg-max runs).
 
+    The suggestions tile the track: the first starts at 0 s (its ``start_beat`` 0), the last ends
+    at ``frames.duration_s``; smoothed, every boundary between them is a bar start.
+
     ``probs`` (n_windows, len(classes)); ``transitions`` a label-order prior
     ``(log_transitions, log_init, log_final)`` over ``classes``; ``smoothing`` overrides :data:`SMOOTHING_DEFAULTS`.
 
@@ -112,6 +115,7 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
     else:
         segs = sm.raw_beats(bp)
     edges = np.append(beats, max(frames.duration_s, beats[-1]))
+    edges[0] = 0.0  # the first suggestion starts the track (beat 0 is "from the start", as the last beat's end is)
     out = []
     for s in segs:
         conf = min(1.0, max(0.0, s.confidence))
@@ -196,7 +200,8 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     Returns
     -------
     list of Suggestion
-        Contiguous, covering the track from beat 0 to ``len(beats)``.
+        Contiguous, covering the track from beat 0 to ``len(beats)``: from 0 s to its duration
+        (the first starts at 0 s, not at the first beat), every inner boundary on a bar start.
     """
     trainer = model if isinstance(model, SectionTrainer) else SectionTrainer.from_model(model)
     trainer._check_fitted()

@@ -85,7 +85,7 @@ class SectionResult:
         ``model`` (the window arg-max), ``model_smoothed`` (the smoothed sections' label at
         each window) and ``baselines`` {name: same keys}. ``held_out`` {``track_hashes``,
         ``track_ids``}; ``segments`` {``smoothed``, ``raw``}: mean over held-out tracks of
-        :func:`~workbench.train.smoothing.segment_eval`; ``early_stopping``
+        :func:`~workbench.evaluate.segmentation.segment_eval`; ``early_stopping``
         (:attr:`SectionTrainer.early_stopping_`); ``warnings`` (list of str); ``seconds``
         {``mlp``, ``cv``, each baseline, ``total``}; ``cv`` (:func:`cross_validate` on the
         training tracks, when ``models`` is not empty); ``intro_outro_confusion`` {model,
@@ -434,7 +434,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
             metrics["label_families"]["held_out"][tr.track_id] = smoothed[0].family
         raw = segments_for(tr, p_all, classes, smooth=False)
         novel = novelty_sections(tr, backbone=dataset.backbone)
-        seg_scores["novelty"].append(sm.segment_eval(tr.sections, novel, duration_s=tr.duration_s))
+        seg_scores["novelty"].append(tr.segment_eval(novel))
         lab = tr.window_labels()
         keep = lab != ""
         starts = np.array([s.start_s for s in smoothed])
@@ -449,8 +449,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         probs.append(p_all[keep])
         tids.append(np.full(int(keep.sum()), tr.track_id))
         times.append(tr.times_s[keep])
-        seg_scores["smoothed"].append(sm.segment_eval(tr.sections, smoothed, duration_s=tr.duration_s))
-        seg_scores["raw"].append(sm.segment_eval(tr.sections, raw, duration_s=tr.duration_s))
+        seg_scores["smoothed"].append(tr.segment_eval(smoothed))
+        seg_scores["raw"].append(tr.segment_eval(raw))
         if len(timeline) < cfg["timeline_tracks"]:
             timeline.append({
                 "track_id": tr.track_id, "name": tr.name, "duration_s": tr.duration_s,

@@ -190,7 +190,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         several out, largest first, in turn; ``per_group`` is then per fold),
         ``model``, ``model_smoothed`` and ``baselines`` {majority, logreg} (each
         :func:`~workbench.evaluate.classification_metrics` of the pooled held-out windows),
-        ``segments`` {smoothed, raw, novelty} (mean :func:`~workbench.train.smoothing.segment_eval`
+        ``segments`` {smoothed, raw, novelty} (mean :func:`~workbench.evaluate.segmentation.segment_eval`
         per held-out track: boundary F @0.5 s and @3 s, pairwise F, label accuracy),
         ``intro_outro_confusion`` {model, model_smoothed}, ``per_group`` {name: accuracy,
         smoothed accuracy, boundary F @3 s}, ``calibration`` {ece_before, ece_after,
@@ -206,7 +206,6 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     from tqdm.auto import tqdm
 
     from workbench.evaluate.calibration import apply_temperature, expected_calibration_error, fit_temperature
-    from workbench.train import smoothing as sm
     from workbench.train.sections.baselines import class_names, fit_baseline, scores
     from workbench.train.sections.families import with_families
     from workbench.train.sections.grammar import learn_grammar, track_sequences
@@ -321,12 +320,11 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             g_sid.append(_suggestion_at(tr, smoothed))
             if smoothed[0].family is not None:
                 families[tr.track_id] = smoothed[0].family
-            s_eval = sm.segment_eval(tr.sections, smoothed, duration_s=tr.duration_s)
+            s_eval = tr.segment_eval(smoothed)
             g_seg.append(s_eval)
             seg["smoothed"].append(s_eval)
-            seg["raw"].append(sm.segment_eval(tr.sections, raw, duration_s=tr.duration_s))
-            seg["novelty"].append(sm.segment_eval(tr.sections, novelty_sections(tr, backbone=data.backbone),
-                                                  duration_s=tr.duration_s))
+            seg["raw"].append(tr.segment_eval(raw))
+            seg["novelty"].append(tr.segment_eval(novelty_sections(tr, backbone=data.backbone)))
         if not g_true:
             continue
         gt, gr, gs = np.concatenate(g_true), np.concatenate(g_raw), np.concatenate(g_smooth)
