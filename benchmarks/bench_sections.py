@@ -268,6 +268,7 @@ def print_demo(h: dict) -> None:
 ABLATIONS = {"all groups": ("dj", "novelty", "ends", "bars"), "without bars": ("dj", "novelty", "ends"),
              "without dj": ("novelty", "ends", "bars"), "without novelty": ("dj", "ends", "bars"),
              "without ends": ("dj", "novelty", "bars"), "embedding + position only": (),
+             "default + lead": ("dj", "novelty", "ends", "lead"),
              "default, not track-normed": (("dj", "novelty", "ends"), {"track_norm": False, "track_relative": True})}
 
 

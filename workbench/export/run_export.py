@@ -171,6 +171,7 @@ def track_norm_metadata(features: WindowFeatures, base_dim: int) -> dict[str, An
         ``{"how": str, "raw_columns": [int, ...], "dim": int}``; None when the layout does not z-score.
     """
     from workbench.train.sections.dj_features import EXTRA_GROUPS
+    from workbench.train.sections.features import RAW_GROUPS
 
     if not features.track_norm:
         return None
@@ -180,13 +181,13 @@ def track_norm_metadata(features: WindowFeatures, base_dim: int) -> dict[str, An
     if features.position:
         raw, col = [col, col + 1], col + 2
     for g in features.extra:
-        if g == "ends":
+        if g in RAW_GROUPS:
             raw += list(range(col, col + EXTRA_GROUPS[g]))
         col += EXTRA_GROUPS[g]
     how = ("z-score every column over the track's windows, (x - mean) / max(std, 1e-6) with the population std (ddof 0)"
            if features.norm == "z" else "map every column to the standard normal quantile of its rank over the track's "
            "windows, ndtri((rank - 0.5) / n) with tied ranks averaged")
-    return {"how": how + ", except the raw_columns (position and distance to the ends), before the model",
+    return {"how": how + ", except the raw_columns (position, distance to the ends, the lead group), before the model",
             "raw_columns": raw, "dim": int(features.dim(base_dim))}
 
 

@@ -19,6 +19,10 @@ Feature groups beyond the backbone embedding (:class:`~workbench.train.sections.
   for *its* track, whatever the style's mix); the phrase's level and low end against the
   previous phrase's (what a drop does after a build); bars from the first and to the last
   downbeat (over 32, capped at 2).
+- ``"lead"`` (1, not in the default layout): how far the window's 1-3 kHz bands sit below the
+  track's fullest (their 90th percentile), kept raw under the track norm (:func:`lead_block`):
+  a verse lacks the lead a drop or chorus has. Session 13's try at verse vs drop across styles;
+  figures in ``benchmarks/bench_sections_devset.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 from workbench.errors import ParameterError
 
 #: Extra feature groups and their sizes.
-EXTRA_GROUPS: dict[str, int] = {"dj": 9, "novelty": 2, "ends": 4, "bars": 12}
+EXTRA_GROUPS: dict[str, int] = {"dj": 9, "novelty": 2, "ends": 4, "bars": 12, "lead": 1}
 #: Bars of a phrase in the ``"bars"`` group.
 PHRASE_BARS = 8
 #: Size of a ``features-v1`` frame; its columns 0..63 are log-mel band means (dB / 10), column 187 log1p(mean onset).
@@ -36,6 +40,12 @@ FEATURES_V1_DIM = 202
 _MEL = slice(0, 64)
 _ONSET = 187
 _LOW_BANDS = 6
+
+
+#: Mel bands of the ``"lead"`` group (features-v1's 64 bands, 0-11 kHz): about 1-3 kHz.
+LEAD_BANDS = (19, 41)
+#: Percentile of the track's windows taken as its fullest arrangement in the ``"lead"`` group.
+FULL_PERCENTILE = 90.0
 
 
 def _window_mean(x: np.ndarray, t: np.ndarray, lo_s: float, hi_s: float) -> np.ndarray:
@@ -145,6 +155,37 @@ def bars_block(frames_v1: np.ndarray, times_s: np.ndarray, downbeats_s: np.ndarr
     last_bar = db.size - 1
     return np.column_stack([per_bar[b0], per_phrase[p0], rise[p0],
                             np.clip(bar / 32.0, -1.0, 2.0), np.clip((last_bar - bar) / 32.0, -1.0, 2.0)])
+
+
+def lead_block(frames_v1: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+    """The ``"lead"`` group: how far a window's 1-3 kHz sits below its track's fullest, shape ``(n, 1)``.
+
+    Per mel band of :data:`LEAD_BANDS` (about 1-3 kHz, where a lead or a voice carries), the
+    4-s running mean of the log-mel frames against its :data:`FULL_PERCENTILE` percentile over
+    the track; the window's value is the mean shortfall (dB / 10, negatives 0). A drop or a
+    chorus plays every part (about 0); a verse lacks the lead. Relative to the track itself, so
+    kept raw (not z-scored) by :meth:`WindowFeatures.transform`.
+
+    Parameters
+    ----------
+    frames_v1 : np.ndarray [shape=(n, 202)]
+        ``features-v1`` frame descriptors at ``times_s``.
+    times_s : np.ndarray [shape=(n,)]
+        Frame centres in seconds, increasing.
+
+    Raises
+    ------
+    ParameterError
+        ``frames_v1`` is not (n, 202).
+    """
+    f = np.asarray(frames_v1, dtype=np.float64)
+    t = np.asarray(times_s, dtype=np.float64)
+    if f.ndim != 2 or f.shape[1] != FEATURES_V1_DIM or t.shape != (f.shape[0],):
+        raise ParameterError(f"frames_v1 must be (n, {FEATURES_V1_DIM}) features-v1 frames with one time each; "
+                             f"got {f.shape} and {t.shape}")
+    mel = _window_mean(f[:, LEAD_BANDS[0]:LEAD_BANDS[1]], t, -2.0, 2.0)
+    full = np.percentile(mel, FULL_PERCENTILE, axis=0)
+    return np.maximum(full[None, :] - mel, 0.0).mean(axis=1, keepdims=True)
 
 
 def novelty_block(frames: np.ndarray, times_s: np.ndarray, *, half_widths_s: tuple[float, ...] = (4.0, 8.0)) -> np.ndarray:

@@ -229,11 +229,17 @@ class WindowFeatures:
                                          f"columns); got {np.shape(src)[1]}: pass dj_frames or drop {g!r} from extra")
                 blocks.append(dj.dj_block(src, t) if g == "dj" else
                               dj.bars_block(src, t, downbeats_s, duration_s=duration_s))
+            elif g == "lead":
+                src = dj_frames if dj_frames is not None else f
+                if np.shape(src)[1] != dj.FEATURES_V1_DIM:
+                    raise ParameterError(f"the 'lead' feature group needs features-v1 frames ({dj.FEATURES_V1_DIM} "
+                                         f"columns); got {np.shape(src)[1]}: pass dj_frames or drop 'lead' from extra")
+                blocks.append(dj.lead_block(src, t))
             elif g == "novelty":
                 blocks.append(dj.novelty_block(f, t))
             else:
                 blocks.append(dj.ends_block(t, duration_s))
-            keep_raw.append(g == "ends")
+            keep_raw.append(g in RAW_GROUPS)
         out = np.hstack(blocks)
         if self.track_norm:
             raw = np.concatenate([np.full(b.shape[1], k) for b, k in zip(blocks, keep_raw, strict=True)])
@@ -247,6 +253,9 @@ class WindowFeatures:
             out = np.where(raw[None, :], out, z)
         return out.astype(np.float32)
 
+
+#: Extra groups kept as they are under ``track_norm`` (already relative to the track or its ends).
+RAW_GROUPS = frozenset({"ends", "lead"})
 
 #: The window layout section training uses by default: the embedding with context, position, the ``dj``,
 #: ``novelty`` and ``ends`` groups, every column standardised within its track (issue 18: the leave-one-style-out

@@ -115,6 +115,10 @@ class TorchWindowFeatures(nn.Module):
         from workbench.train.sections.dj_features import FEATURES_V1_DIM
 
         super().__init__()
+        if "lead" in spec.extra:
+            raise ParameterError(
+                f"the 'lead' feature group (percentiles over the whole track) has no audio-in track model; a classifier "
+                f"over {spec.group_names()} exports as the vector-in model, or train it without 'lead' (the default)")
         if "bars" in spec.extra:
             raise ParameterError(
                 "the 'bars' feature group needs the track's downbeats (a beat analysis the model does not run), so a "
