@@ -60,6 +60,16 @@ def _window_mean(x: np.ndarray, t: np.ndarray, lo_s: float, hi_s: float) -> np.n
     return (csum[hi] - csum[lo]) / (hi - lo)[:, None]
 
 
+def _checked(frames_v1: np.ndarray, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``frames_v1`` (n, 202) and ``times_s`` (n,) as float64; ParameterError for any other shape."""
+    f = np.asarray(frames_v1, dtype=np.float64)
+    t = np.asarray(times_s, dtype=np.float64)
+    if f.ndim != 2 or f.shape[1] != FEATURES_V1_DIM or t.shape != (f.shape[0],):
+        raise ParameterError(f"frames_v1 must be (n, {FEATURES_V1_DIM}) features-v1 frames with one time each; "
+                             f"got {f.shape} and {t.shape}")
+    return f, t
+
+
 def dj_block(frames_v1: np.ndarray, times_s: np.ndarray) -> np.ndarray:
     """The ``"dj"`` group of every window (see the module doc), shape ``(n, 9)``.
 
@@ -75,11 +85,7 @@ def dj_block(frames_v1: np.ndarray, times_s: np.ndarray) -> np.ndarray:
     ParameterError
         ``frames_v1`` is not (n, 202).
     """
-    f = np.asarray(frames_v1, dtype=np.float64)
-    t = np.asarray(times_s, dtype=np.float64)
-    if f.ndim != 2 or f.shape[1] != FEATURES_V1_DIM or t.shape != (f.shape[0],):
-        raise ParameterError(f"frames_v1 must be (n, {FEATURES_V1_DIM}) features-v1 frames with one time each; "
-                             f"got {f.shape} and {t.shape}")
+    f, t = _checked(frames_v1, times_s)
     raw = _raw(f)
     s = _window_mean(raw, t, -2.0, 2.0)
     after, before = _window_mean(raw, t, 0.0, 8.0), _window_mean(raw, t, -8.0, 0.0)
@@ -128,11 +134,7 @@ def bars_block(frames_v1: np.ndarray, times_s: np.ndarray, downbeats_s: np.ndarr
     ParameterError
         ``frames_v1`` is not (n, 202).
     """
-    f = np.asarray(frames_v1, dtype=np.float64)
-    t = np.asarray(times_s, dtype=np.float64)
-    if f.ndim != 2 or f.shape[1] != FEATURES_V1_DIM or t.shape != (f.shape[0],):
-        raise ParameterError(f"frames_v1 must be (n, {FEATURES_V1_DIM}) features-v1 frames with one time each; "
-                             f"got {f.shape} and {t.shape}")
+    f, t = _checked(frames_v1, times_s)
     db = np.asarray(downbeats_s if downbeats_s is not None else [], dtype=np.float64)
     if db.size < 2:
         db = np.arange(0.0, max(float(duration_s), 2.0), 2.0)
@@ -168,21 +170,11 @@ def lead_block(frames_v1: np.ndarray, times_s: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    frames_v1 : np.ndarray [shape=(n, 202)]
-        ``features-v1`` frame descriptors at ``times_s``.
-    times_s : np.ndarray [shape=(n,)]
-        Frame centres in seconds, increasing.
-
-    Raises
-    ------
-    ParameterError
-        ``frames_v1`` is not (n, 202).
+    frames_v1, times_s : np.ndarray [shape=(n, 202)], np.ndarray [shape=(n,)]
+        ``features-v1`` frames and their centres in seconds (increasing), as :func:`dj_block` takes
+        them; another shape raises ParameterError.
     """
-    f = np.asarray(frames_v1, dtype=np.float64)
-    t = np.asarray(times_s, dtype=np.float64)
-    if f.ndim != 2 or f.shape[1] != FEATURES_V1_DIM or t.shape != (f.shape[0],):
-        raise ParameterError(f"frames_v1 must be (n, {FEATURES_V1_DIM}) features-v1 frames with one time each; "
-                             f"got {f.shape} and {t.shape}")
+    f, t = _checked(frames_v1, times_s)
     mel = _window_mean(f[:, LEAD_BANDS[0]:LEAD_BANDS[1]], t, -2.0, 2.0)
     full = np.percentile(mel, FULL_PERCENTILE, axis=0)
     return np.maximum(full[None, :] - mel, 0.0).mean(axis=1, keepdims=True)
