@@ -177,7 +177,7 @@ def test_explorer_table_and_plot_leave_out_the_key_of_drums(home):
         assert bool(table.loc[[tid], "camelot"].notna().iloc[0]) == has_key
         assert bool(table.loc[[tid], "key"].notna().iloc[0]) == has_key
     fig = plot_distributions(table)
-    assert "1 tracks with a key" in fig.axes[1].get_title()
+    assert "1 track with a key" in fig.axes[1].get_title()
     assert sum(p.get_height() for p in fig.axes[1].patches) == 1  # the drums add no bar
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from workbench.errors import ParameterError
 from workbench.library import Library, Track
+from workbench.wording import count_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -265,11 +266,12 @@ def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
             bottom += height
 
     _stacked_hist(ax_bpm, "bpm", np.arange(60, 200, 4))
-    ax_bpm.set(title=f"Tempo ({int(table['bpm'].notna().sum())} tracks with a beat)", xlabel="BPM", ylabel="tracks")
+    with_beat, with_key = int(table["bpm"].notna().sum()), int(table["camelot"].notna().sum())
+    ax_bpm.set(title=f"Tempo ({count_of(with_beat, 'track')} with a beat)", xlabel="BPM", ylabel="tracks")
     codes = list(CAMELOT_CODES)
     _stacked_bars(ax_key, codes, table["camelot"])
     ax_key.set_xticks(range(len(codes)), codes, rotation=90, fontsize=7)
-    ax_key.set(title=f"Key (Camelot; A minor, B major; {int(table['camelot'].notna().sum())} tracks with a key)",
+    ax_key.set(title=f"Key (Camelot; A minor, B major; {count_of(with_key, 'track')} with a key)",
                ylabel="tracks")
     levels = pd.to_numeric(table["energy"], errors="coerce").round()
     _stacked_bars(ax_energy, list(range(1, 11)), levels)

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from workbench.commands import add_json, open_library, print_json
+from workbench.commands import add_json, agree, count_of, open_library, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,12 +56,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     s = doc["summary"]
     print(f"qa: {len(summary.measured)} measured, {len(summary.reused)} reused, {len(summary.failed)} failed; "
-          f"{s['flagged']} of {s['tracks']} tracks flagged, {s['needs_review']} need review, "
+          f"{s['flagged']} of {count_of(s['tracks'], 'track')} flagged, "
+          f"{s['needs_review']} {agree(s['needs_review'], 'needs', 'need')} review, "
           f"{s['excluded_from_training']} left out of training")
     for path, reason in summary.failed:
         print(f"  failed: {path}: {reason}")
     if s["not_analysed"]:
-        print(f"  {s['not_analysed']} tracks not analysed: `workbench analyze` adds the no_beat, unsteady_tempo "
+        print(f"  {count_of(s['not_analysed'], 'track')} not analysed: `workbench analyze` adds the no_beat, unsteady_tempo "
               "and low_key_confidence checks")
     for r in report if args.all else flagged:
         state = "kept" if r.kept else ("left out of training" if r.excluded else "review")

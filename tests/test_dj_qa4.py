@@ -1,0 +1,54 @@
+"""Session 13's QA pass: counts in words everywhere ("1 track was", "2 tracks were"), below the
+CLI too (errors, figure titles, reports), and what a DJ's walk through the README on real music
+turned up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from test_analysis import SR, groove
+
+from workbench.cli import main
+from workbench.wording import agree, count_of, count_verb
+
+
+@pytest.mark.parametrize(("n", "said"), [(0, "0 tracks were"), (1, "1 track was"), (2, "2 tracks were")])
+def test_a_count_and_its_verb_agree(n, said):
+    assert count_verb(n, "track", "was", "were") == said
+    assert count_of(n, "class", "classes") == ("1 class" if n == 1 else f"{n} classes")
+    assert agree(n, "needs", "need") == ("needs" if n == 1 else "need")
+
+
+def test_the_commands_count_helper_is_the_shared_one():
+    from workbench import commands, wording
+
+    assert commands.count_of is wording.count_of
+
+
+def _hum(duration_s: float) -> np.ndarray:
+    """A held chord with no onsets: no beat to track."""
+    t = np.arange(int(duration_s * SR)) / SR
+    return (0.2 * sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6))).astype(np.float32)
+
+
+def test_qa_and_similar_on_one_track_say_track_and_agree(tmp_path, capsys):
+    """`qa` said "0 of 1 tracks flagged" and "1 tracks not analysed"; `similar` said "(1 tracks
+    without a steady beat are searched ...: their tempo is unknown)"."""
+    music, home = tmp_path / "music", ["--home", str(tmp_path / "ws")]
+    music.mkdir()
+    sf.write(music / "only.flac", groove(124.0, 10.0, seed=3), SR)
+    assert main([*home, "--quiet", "scan", str(music)]) == 0
+    capsys.readouterr()
+    assert main([*home, "--quiet", "qa"]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 1 track flagged, 1 needs review, 1 left out" in out and "1 tracks" not in out, out
+    assert "  1 track not analysed: `workbench analyze`" in out, out
+
+    sf.write(music / "hum.flac", _hum(10.0), SR)
+    assert main([*home, "--quiet", "scan", str(music)]) == 0
+    capsys.readouterr()
+    assert main([*home, "--quiet", "similar", "1"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "(1 track without a steady beat is searched on vibe, key and energy: its tempo is unknown)" in out, out
+
