@@ -52,3 +52,23 @@ def test_qa_and_similar_on_one_track_say_track_and_agree(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "(1 track without a steady beat is searched on vibe, key and energy: its tempo is unknown)" in out, out
 
+
+def test_runs_compare_writes_a_missing_metric_as_runs_list_and_table_do(tmp_path, capsys):
+    """`runs compare` wrote "not recorded" in its metrics table where `runs list` and `runs table`
+    write "-": all three "-", and the legend says what "-" means."""
+    from workbench.runs import new_run_id, write_run
+
+    root = tmp_path / "experiments"
+    ids = []
+    for metrics in ({"accuracy": 0.5, "macro_f1": 0.4}, {"accuracy": 0.6}):
+        ids.append(new_run_id("sections"))
+        write_run(ids[-1], info={"kind": "sections", "backbone": {"name": "features-v1", "dim": 16}},
+                  config_={}, data={"fingerprint": "abc"}, history=[], metrics={"model": metrics}, root=root)
+    capsys.readouterr()
+    assert main(["--home", str(tmp_path), "runs", "--experiments", str(root), "compare", *ids]) == 0
+    out = capsys.readouterr().out
+    legend, *table = out.split("metrics (", 1)[1].split("\n\n", 1)[0].splitlines()  # up to the data changes
+    row = next(line for line in table if line.startswith("model.macro_f1"))
+    assert row.split()[1:] == ["0.4000", "-"], out
+    assert "-: not recorded" in legend and not any("not recorded" in line for line in table), out
+

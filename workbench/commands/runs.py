@@ -139,12 +139,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print()
         metrics = c.metrics
         best = c.best
-        shown = metrics.map(lambda v: "not recorded" if v != v else f"{v:.4f}")
+        shown = metrics.map(lambda v: "-" if v != v else f"{v:.4f}")  # as `runs list` and `runs table` write it
         shown = shown.where(~best, shown + " *")
         for col, d in c.deltas.items():
             if col != c.baseline:
                 shown[f"Δ {col}"] = d.map(lambda v: "" if v != v else f"{v:+.4f}")
-        print(f"metrics (* best, only where higher or lower is known to be better; Δ: minus the baseline {c.baseline}):")
+        print(f"metrics (* best, only where higher or lower is known to be better; -: not recorded; Δ: minus the "
+              f"baseline {c.baseline}):")
         print(shown.to_string() if len(shown) else "  (none recorded)")
     for d in c.data_diffs:
         print()
