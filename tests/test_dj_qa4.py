@@ -72,3 +72,11 @@ def test_runs_compare_writes_a_missing_metric_as_runs_list_and_table_do(tmp_path
     assert row.split()[1:] == ["0.4000", "-"], out
     assert "-: not recorded" in legend and not any("not recorded" in line for line in table), out
 
+
+def test_a_yes_no_flag_is_printed_without_a_meaningless_comparison():
+    """`qa` printed "no_beat: 0 <= 0 : no beat grid: ..." for the trumpet loop."""
+    from workbench.qa.flags import evaluate_flags
+
+    flags = {f.name: f for f in evaluate_flags({"has_beat": 0.0, "tempo_stability": 0.1})}
+    assert str(flags["no_beat"]).startswith("no_beat: no beat grid: check it is rhythmic"), str(flags["no_beat"])
+    assert str(flags["unsteady_tempo"]).startswith("unsteady_tempo: 0.1 <= 0.5 stability: ")
