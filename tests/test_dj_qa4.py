@@ -80,3 +80,14 @@ def test_a_yes_no_flag_is_printed_without_a_meaningless_comparison():
     flags = {f.name: f for f in evaluate_flags({"has_beat": 0.0, "tempo_stability": 0.1})}
     assert str(flags["no_beat"]).startswith("no_beat: no beat grid: check it is rhythmic"), str(flags["no_beat"])
     assert str(flags["unsteady_tempo"]).startswith("unsteady_tempo: 0.1 <= 0.5 stability: ")
+
+
+def test_profile_show_gives_each_feature_its_unit():
+    """`profile show` printed "pumping_regularity 0.4234" and "detune_cents 23.32" with no unit:
+    a coefficient of variation, cents and a 0..1 share read alike."""
+    from workbench.commands.style import _feature_table
+
+    stats = {"mean": 0.42, "range": (0.0, 1.07), "ci95": (0.18, 0.67), "n": 5}
+    header, *rows = _feature_table({"pumping_regularity": stats, "bpm": {**stats, "mean": 140.5}})
+    assert header.split()[-2:] == ["n", "unit"]
+    assert rows[0].endswith("5  coefficient of variation") and rows[1].endswith("5  BPM"), rows

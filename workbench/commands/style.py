@@ -94,12 +94,15 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _feature_table(features: dict[str, Any]) -> list[str]:
-    lines = [f"{'feature':20} {'mean':>10} {'range':>22} {'95% CI of mean':>22}  n"]
+    from workbench.style.features import FEATURES
+
+    units = {f.name: f.unit for f in FEATURES}  # "0.42" alone says nothing: BPM, dB, cents, a share ...
+    lines = [f"{'feature':20} {'mean':>10} {'range':>22} {'95% CI of mean':>22}  {'n':>3}  unit"]
     for name, st in features.items():
         lo, hi = st["range"]
         c0, c1 = st["ci95"]
         lines.append(f"{name:20} {st['mean']:10.4g} {f'{lo:.4g} .. {hi:.4g}':>22} {f'{c0:.4g} .. {c1:.4g}':>22}  "
-                     f"{st['n']}")
+                     f"{st['n']:>3}  {units.get(name, '')}")
     return lines
 
 
