@@ -91,3 +91,17 @@ def test_profile_show_gives_each_feature_its_unit():
     header, *rows = _feature_table({"pumping_regularity": stats, "bpm": {**stats, "mean": 140.5}})
     assert header.split()[-2:] == ["n", "unit"]
     assert rows[0].endswith("5  coefficient of variation") and rows[1].endswith("5  BPM"), rows
+
+
+def test_a_groups_top_key_is_not_claimed_from_a_tie():
+    """`group_summary` gave the real librosa_data folder (6A, 6B, 9A, 12B, one track each) the "top"
+    key 12B, the first in sort order."""
+    import pandas as pd
+
+    from workbench.explore import group_summary
+
+    table = pd.DataFrame({"group": ["a"] * 4 + ["b"] * 3 + ["c"] * 2 + ["d"],
+                          "camelot": ["6A", "6B", "9A", "12B", "8A", "8A", "5A", "9A", "6A", None],
+                          "bpm": 120.0, "energy": 5, "loudness_lufs": -12.0, "duration_s": 60.0})
+    top = group_summary(table)["top_camelot"].to_dict()
+    assert pd.isna(top.pop("d")) and top == {"a": "mixed: 4 keys", "b": "8A", "c": "6A/9A"}, top
