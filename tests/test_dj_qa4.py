@@ -105,3 +105,22 @@ def test_a_groups_top_key_is_not_claimed_from_a_tie():
                           "bpm": 120.0, "energy": 5, "loudness_lufs": -12.0, "duration_s": 60.0})
     top = group_summary(table)["top_camelot"].to_dict()
     assert pd.isna(top.pop("d")) and top == {"a": "mixed: 4 keys", "b": "8A", "c": "6A/9A"}, top
+
+
+def test_similar_with_an_unknown_track_says_so_before_analysing_the_library(tmp_path, capsys):
+    """`similar 99` analysed and embedded every track (minutes on a fresh library) before saying
+    that 99 is no track: now it says it first, and nothing is computed."""
+    from workbench.analysis import track_analysis
+    from workbench.library import Library
+
+    music, home = tmp_path / "music", ["--home", str(tmp_path / "ws")]
+    music.mkdir()
+    sf.write(music / "a.flac", groove(124.0, 10.0, seed=3), SR)
+    assert main([*home, "--quiet", "scan", str(music)]) == 0
+    capsys.readouterr()
+    assert main([*home, "similar", "99"]) == 1
+    err = capsys.readouterr().err
+    assert "'99' is neither a track of" in err and "nor an audio file" in err and "analyse" not in err, err
+    with Library(tmp_path / "ws" / "data" / "workbench.db") as lib:
+        assert track_analysis(lib, lib.tracks()[0], compute=False) is None
+

@@ -198,10 +198,11 @@ def _prepare(lib: Library, backbone: Backbone, *, progress: bool) -> int:
 
 
 def _cmd_similar(args: argparse.Namespace) -> int:
-    from workbench.search import LibrarySearch
+    from workbench.search import LibrarySearch, check_query
 
     weights = _weights(args.weights)
     with open_library(args) as lib:
+        check_query(lib, args.track)  # an unknown track is said before the library is analysed and embedded
         search = LibrarySearch(lib, model=args.model, progress=False, kind=args.index)
         failed = _prepare(lib, search.backbone, progress=not (args.quiet or args.json))
         search.rebuild() if args.rebuild else search.update()
