@@ -124,3 +124,14 @@ def test_similar_with_an_unknown_track_says_so_before_analysing_the_library(tmp_
     with Library(tmp_path / "ws" / "data" / "workbench.db") as lib:
         assert track_analysis(lib, lib.tracks()[0], compute=False) is None
 
+
+def test_too_few_labels_of_a_class_says_how_to_train_anyway():
+    """On the real files labelled from suggestions (drop 35, break 28, intro 9, outro 9), `train
+    sections` said "Need more labels: intro 7/10, outro 7/10" and no way on; the README's
+    troubleshooting has one (`--set min_per_class`), now the error gives it with the number that passes."""
+    from workbench.train.sections.features import NotReadyError, check_readiness
+
+    with pytest.raises(NotReadyError, match=r"Need more labels: intro 7/10, outro 8/10 \(labelled sections per "
+                                            r"class\): label more, or lower the rule for an experiment "
+                                            r"\(`workbench train sections --set min_per_class=7`"):
+        check_readiness({"drop": 35, "break": 28, "intro": 7, "outro": 8})
