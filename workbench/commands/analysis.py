@@ -212,7 +212,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 bpm, unsteady = f"~{r['bpm']:5.0f}", True
             fix = "-" if r["correction"] is None else ("locked" if r["correction"]["locked"] else "manual")
             key, cam = (r["key"], r["camelot"]) if r["has_key"] else ("no key", "-")  # drums only: no key to mix on
-            print(f"{r['id']:>5}  {bpm}  {key:>9}  {cam:>3}  {r['key_confidence']:4.2f}  "
+            conf = f"{r['key_confidence']:4.2f}" if r["has_key"] else "-"  # the confidence of a key it does not have
+            print(f"{r['id']:>5}  {bpm}  {key:>9}  {cam:>3}  {conf:>4}  "
                   f"{r['energy']:>3}  {r['loudness_lufs']:6.1f}  {r['prior']:>20}  {fix:>6}  {r['name']}")
         if unsteady:
             print(f"~: the tempo wanders (stability under {UNSTEADY}, live or rubato): the BPM and grid are rough")
