@@ -135,3 +135,19 @@ def test_too_few_labels_of_a_class_says_how_to_train_anyway():
                                             r"class\): label more, or lower the rule for an experiment "
                                             r"\(`workbench train sections --set min_per_class=7`"):
         check_readiness({"drop": 35, "break": 28, "intro": 7, "outro": 8})
+
+
+def test_train_sections_prints_the_model_beside_the_majority_class_and_its_gates():
+    """`train sections` printed "metrics: model.accuracy=0.4224 ... baselines.ensemble.accuracy=..."
+    without the majority class, the baseline its export gates hold it to (embeddings print a table)."""
+    from workbench.commands.train import sections_lines
+
+    metrics = {"model": {"accuracy": 0.42, "macro_f1": 0.35}, "model_smoothed": {"accuracy": 0.53, "macro_f1": 0.55},
+               "baselines": {"majority": {"accuracy": 0.45, "macro_f1": 0.13}, "ensemble": {"accuracy": 0.48}},
+               "held_out": {"track_hashes": ["a", "b"]}}
+    lines = sections_lines(metrics)
+    assert lines[0].split() == ["held-out", "(2", "tracks)", "accuracy", "macro", "F1"]
+    assert lines[1].split() == ["model", "0.420", "0.350"] and lines[3].split() == ["majority", "0.450", "0.130"]
+    assert lines[4].split() == ["ensemble", "0.480", "n/a"]
+    assert lines[-1] == ("export gates (the model, unsmoothed): macro_f1 0.350 > majority 0.130: pass; "
+                         "accuracy 0.420 >= majority 0.450: fail")
