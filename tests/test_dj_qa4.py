@@ -151,3 +151,15 @@ def test_train_sections_prints_the_model_beside_the_majority_class_and_its_gates
     assert lines[4].split() == ["ensemble", "0.480", "n/a"]
     assert lines[-1] == ("export gates (the model, unsmoothed): macro_f1 0.350 > majority 0.130: pass; "
                          "accuracy 0.420 >= majority 0.450: fail")
+
+
+def test_the_confusion_matrix_says_its_numbers_are_counts_and_its_colour_a_share():
+    """The sections report's confusion matrix printed counts (181, 125 ...) under "normalised per
+    row" and a 0-1 colour bar without a name: which is normalised?"""
+    from workbench.report.plots import confusion_figure
+
+    fig = confusion_figure([[18, 125, 181], [37, 248, 6], [0, 0, 71]], ["break", "drop", "intro"])
+    ax, bar = fig.axes
+    assert ax.get_title() == "Confusion matrix (rows: truth; numbers: counts)"
+    assert bar.get_ylabel() == "share of the truth row"
+    assert sorted(t.get_text() for t in ax.texts)[:3] == ["0", "0", "125"]
