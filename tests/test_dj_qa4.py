@@ -163,3 +163,14 @@ def test_the_confusion_matrix_says_its_numbers_are_counts_and_its_colour_a_share
     assert ax.get_title() == "Confusion matrix (rows: truth; numbers: counts)"
     assert bar.get_ylabel() == "share of the truth row"
     assert sorted(t.get_text() for t in ax.texts)[:3] == ["0", "0", "125"]
+
+
+def test_the_reports_early_stopping_line_counts_one_training_track_in_the_singular():
+    """The sections report on the real files said "early stopping on 258 validation windows of 1
+    training tracks"."""
+    from workbench.report.baselines import comparison
+
+    es = {"used": True, "n_val_windows": 258, "val_groups": ["t1"], "best_epoch": 1, "epochs_run": 9,
+          "max_epochs": 10, "patience": 8}
+    html = comparison({"model": {"accuracy": 0.4}, "baselines": {"majority": {"accuracy": 0.3}}, "early_stopping": es})
+    assert "early stopping on 258 validation windows of 1 training track: best epoch 1 of 9 run" in html, html

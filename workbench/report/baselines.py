@@ -76,7 +76,7 @@ def comparison(metrics: Mapping[str, Any]) -> str:
     es = metrics.get("early_stopping")
     if isinstance(es, Mapping) and es.get("used"):
         parts.append(f'<p class="meta">early stopping on {H.esc(H.fmt(es.get("n_val_windows")))} validation '
-                     f'windows of {len(es.get("val_groups") or [])} training tracks: best epoch '
+                     f'windows of {count_of(len(es.get("val_groups") or []), "training track")}: best epoch '
                      f'{H.esc(H.fmt(es.get("best_epoch")))} of {H.esc(H.fmt(es.get("epochs_run")))} run '
                      f'(at most {H.esc(H.fmt(es.get("max_epochs")))}, patience {H.esc(H.fmt(es.get("patience")))}); '
                      "its weights are the model's</p>")
