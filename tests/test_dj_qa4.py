@@ -174,3 +174,23 @@ def test_the_reports_early_stopping_line_counts_one_training_track_in_the_singul
           "max_epochs": 10, "patience": 8}
     html = comparison({"model": {"accuracy": 0.4}, "baselines": {"majority": {"accuracy": 0.3}}, "early_stopping": es})
     assert "early stopping on 258 validation windows of 1 training track: best epoch 1 of 9 run" in html, html
+
+
+def test_runs_compare_writes_a_parameter_one_run_lacks_as_dash_not_none(tmp_path, capsys):
+    """`runs compare` of an embeddings and a sections run printed "None" for every parameter the
+    other kind lacks, beside metrics written "-"."""
+    from workbench.runs import new_run_id, write_run
+
+    root = tmp_path / "experiments"
+    ids = []
+    for config in ({"margin": 0.2, "lr": 0.01}, {"lr": 0.001}):
+        ids.append(new_run_id("sections"))
+        write_run(ids[-1], info={"kind": "sections"}, config_=config, data={"fingerprint": "abc"}, history=[],
+                  metrics={"model": {"accuracy": 0.5}}, root=root)
+    capsys.readouterr()
+    assert main(["--home", str(tmp_path), "runs", "--experiments", str(root), "compare", *ids]) == 0
+    out = capsys.readouterr().out
+    head, table = out.split("metrics (", 1)[0].split("\n", 1)
+    assert head.endswith("; -: not set in that run:"), out
+    row = next(line for line in table.splitlines() if line.startswith("config.margin"))
+    assert row.split()[1:] == ["0.2", "-"] and "None" not in table, out

@@ -134,8 +134,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         return 0
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
         params = c.params
-        print("parameters" + (" (differences only; --all for every one)" if c.differences_only else "") + ":")
-        print(params.to_string() if len(params) else "  (no differences)")
+        print("parameters" + (" (differences only; --all for every one)" if c.differences_only else "")
+              + "; -: not set in that run:")
+        shown_params = params.where(params.notna(), "-")  # as the metrics below and `runs list` write it, not None
+        print(shown_params.to_string() if len(params) else "  (no differences)")
         print()
         metrics = c.metrics
         best = c.best
