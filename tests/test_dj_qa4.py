@@ -194,3 +194,18 @@ def test_runs_compare_writes_a_parameter_one_run_lacks_as_dash_not_none(tmp_path
     assert head.endswith("; -: not set in that run:"), out
     row = next(line for line in table.splitlines() if line.startswith("config.margin"))
     assert row.split()[1:] == ["0.2", "-"] and "None" not in table, out
+
+
+def test_the_reports_config_says_none_for_a_setting_set_to_none(tmp_path):
+    """The embeddings report's Config listed "distill: not recorded" and "openl3_weights: not
+    recorded" for settings the run recorded as None (no distillation, the default weights)."""
+    from workbench.report import build
+    from workbench.runs import load_run, new_run_id, write_run
+
+    run_id = new_run_id("sections")
+    write_run(run_id, info={"kind": "sections"}, config_={"distill": None, "lr": 0.001}, data={}, history=[],
+              metrics={"model": {"accuracy": 0.5}}, root=tmp_path)
+    html, _plots, _computed = build(load_run(run_id, root=tmp_path))
+    config = html[html.index("<h2>Config</h2>"):]
+    config = config[:config.index("</section>")]
+    assert "not recorded" not in config and ">distill<" in config and ">none<" in config, config
