@@ -209,3 +209,24 @@ def test_the_reports_config_says_none_for_a_setting_set_to_none(tmp_path):
     config = html[html.index("<h2>Config</h2>"):]
     config = config[:config.index("</section>")]
     assert "not recorded" not in config and ">distill<" in config and ">none<" in config, config
+
+
+@pytest.mark.parametrize("worst_op", ["", "add op_12"])
+def test_an_export_with_no_fp16_op_does_not_report_a_largest_fp16_activation_of_0(worst_op):
+    """Exporting the sections run printed "largest fp16 activation 0 ()" and its model card
+    "largest fp16 activation 0 (limit 65504)": the program computes in float32 and has none."""
+    import json
+
+    from workbench.export.mil_eval import ParityReport
+    from workbench.registry_card import model_card
+
+    report = ParityReport(n_windows=655, psnr_db=100.8, max_abs_error=6e-5, label_agreement=1.0,
+                          fp16_max_abs=0.0 if not worst_op else 42.5, fp16_worst_op=worst_op, fp16_overflow=(),
+                          top_ranges=())
+    said, card = str(report), model_card({"name": "dj_section", "version": 1, "model_type": "dj_section",
+                                          "export": {"parity": json.loads(json.dumps(report.as_dict()))}})
+    if worst_op:
+        assert said.endswith("largest fp16 activation 42.5 (add op_12)") and "largest fp16 activation 42.5" in card
+    else:
+        assert said.endswith("same label on 100.0%; no fp16 activation (the program computes in float32)"), said
+        assert "no fp16 activation (float32 throughout)" in card and "largest fp16" not in card, card
