@@ -4,6 +4,8 @@ turned up."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -44,6 +46,9 @@ def test_qa_and_similar_on_one_track_say_track_and_agree(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 of 1 track flagged, 1 needs review, 1 left out" in out and "1 tracks" not in out, out
     assert "  1 track not analysed: `workbench analyze`" in out, out
+    assert "    1  only  [left out of training]" in out, out  # the track's name, as `tracks` and `similar` show it
+    assert main([*home, "qa", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tracks"][0]["name"] == "only"
 
     sf.write(music / "hum.flac", _hum(10.0), SR)
     assert main([*home, "--quiet", "scan", str(music)]) == 0
