@@ -34,14 +34,20 @@ def _hum(duration_s: float) -> np.ndarray:
     return (0.2 * sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6))).astype(np.float32)
 
 
+def _one_track(tmp_path, capsys, name: str) -> tuple:
+    """A workspace with one scanned 10-s groove ``name``.flac: (music folder, ``--home`` arguments)."""
+    music, home = tmp_path / "music", ["--home", str(tmp_path / "ws")]
+    music.mkdir()
+    sf.write(music / f"{name}.flac", groove(124.0, 10.0, seed=3), SR)
+    assert main([*home, "--quiet", "scan", str(music)]) == 0
+    capsys.readouterr()
+    return music, home
+
+
 def test_qa_and_similar_on_one_track_say_track_and_agree(tmp_path, capsys):
     """`qa` said "0 of 1 tracks flagged" and "1 tracks not analysed"; `similar` said "(1 tracks
     without a steady beat are searched ...: their tempo is unknown)"."""
-    music, home = tmp_path / "music", ["--home", str(tmp_path / "ws")]
-    music.mkdir()
-    sf.write(music / "only.flac", groove(124.0, 10.0, seed=3), SR)
-    assert main([*home, "--quiet", "scan", str(music)]) == 0
-    capsys.readouterr()
+    music, home = _one_track(tmp_path, capsys, "only")
     assert main([*home, "--quiet", "qa"]) == 0
     out = capsys.readouterr().out
     assert "1 of 1 track flagged, 1 needs review, 1 left out" in out and "1 tracks" not in out, out
@@ -118,11 +124,7 @@ def test_similar_with_an_unknown_track_says_so_before_analysing_the_library(tmp_
     from workbench.analysis import track_analysis
     from workbench.library import Library
 
-    music, home = tmp_path / "music", ["--home", str(tmp_path / "ws")]
-    music.mkdir()
-    sf.write(music / "a.flac", groove(124.0, 10.0, seed=3), SR)
-    assert main([*home, "--quiet", "scan", str(music)]) == 0
-    capsys.readouterr()
+    _music, home = _one_track(tmp_path, capsys, "a")
     assert main([*home, "similar", "99"]) == 1
     err = capsys.readouterr().err
     assert "'99' is neither a track of" in err and "nor an audio file" in err and "analyse" not in err, err

@@ -34,14 +34,10 @@ def count_verb(n: int | float, noun: str, singular: str, plural_verb: str, *, pl
 
     Parameters
     ----------
-    n : int or float
-        How many.
-    noun : str
-        The noun in the singular.
+    n, noun, plural
+        As in :func:`count_of`.
     singular, plural_verb : str
         The verb after one (``"was"``, ``"needs"``) and after any other count (``"were"``, ``"need"``).
-    plural : str, optional
-        The noun's plural where it is not ``noun + "s"``.
 
     Returns
     -------
