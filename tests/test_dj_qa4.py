@@ -237,3 +237,12 @@ def test_an_export_with_no_fp16_op_does_not_report_a_largest_fp16_activation_of_
     else:
         assert said.endswith("same label on 100.0%; no fp16 activation (the program computes in float32)"), said
         assert "no fp16 activation (float32 throughout)" in card and "largest fp16" not in card, card
+
+
+def test_labels_list_without_labels_says_how_to_add_some_instead_of_an_empty_table(tmp_path, capsys):
+    """`labels list` on a library without labels printed the table's header and "0 labels"."""
+    _music, home = _one_track(tmp_path, capsys, "only")
+    for extra, said in (([], "no labels yet: "), (["1"], "no labels on track 1: ")):
+        assert main([*home, "labels", "list", *extra]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(said) and "workbench labels import FILE" in out and "track name" not in out, out
