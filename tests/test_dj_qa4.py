@@ -246,3 +246,22 @@ def test_labels_list_without_labels_says_how_to_add_some_instead_of_an_empty_tab
         assert main([*home, "labels", "list", *extra]) == 0
         out = capsys.readouterr().out
         assert out.startswith(said) and "workbench labels import FILE" in out and "track name" not in out, out
+
+
+def test_profile_compare_names_a_library_track_by_its_id_and_name(tmp_path, capsys, monkeypatch):
+    """`profile compare tux 1` headed its gap analysis with the file's full path, where every other
+    listing names the track; a file outside the library keeps its path."""
+    import workbench.style as style
+
+    music, home = _one_track(tmp_path, capsys, "groove")
+    monkeypatch.setattr(style, "load_profile", lambda lib, name: {"name": name})
+    monkeypatch.setattr(style, "gap_analysis", lambda lib, profile, target, sections=None: {
+        "target": getattr(target, "path", str(target)), "profile": "tux@1", "features": [], "outside": [],
+        "seconds": 0.1, "trance_score": {"value": 0.5, "profile_mean": 0.6}, "cluster": None, "sections": []})
+    for target in ("1", str(music / "groove.flac")):
+        assert main([*home, "profile", "compare", "tux", target]) == 0, capsys.readouterr()
+        assert capsys.readouterr().out.startswith("track 1 (groove) against tux@1: 0 of 0 features")
+    wip = tmp_path / "wip.flac"
+    sf.write(wip, groove(124.0, 4.0, seed=9), SR)
+    assert main([*home, "profile", "compare", "tux", str(wip)]) == 0, capsys.readouterr()
+    assert capsys.readouterr().out.startswith(f"{wip} against tux@1")

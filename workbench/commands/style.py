@@ -157,10 +157,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             except Exception:  # not in the library: a work in progress
                 target = Path(target)
         gap = gap_analysis(lib, profile, target, sections=_parse_sections(args.sections))
+        shown = gap["target"]  # a library track by its id and name, as the other listings show it
+        if not isinstance(target, Path):
+            track = lib.track(gap["target"])
+            shown = f"track {track.id} ({track.name})"
     if args.json:
         print_json(gap)
         return 0
-    print(f"{gap['target']} against {gap['profile']}: {len(gap['outside'])} of {len(gap['features'])} features "
+    print(f"{shown} against {gap['profile']}: {len(gap['outside'])} of {len(gap['features'])} features "
           f"outside the range ({gap['seconds']:.1f} s)")
     for r in gap["features"]:
         if r["value"] is None:
