@@ -124,7 +124,7 @@ def test_a_correction_is_seen_by_every_consumer_and_survives_force(lib):
     seen = consumers(lib, t)
     assert seen == pytest.approx(dict.fromkeys(seen, TEMPO), rel=0.001), seen
     summary = analyze_library(lib, force=True, progress=False)
-    assert summary.analysed == [t.id] and summary.locked == [t.id] and "1 locked corrections kept" in str(summary)
+    assert summary.analysed == [t.id] and summary.locked == [t.id] and f"1 locked correction kept (track {t.id})" in str(summary)
     assert get_correction(lib, t) == c and track_analysis(lib, t).bpm == TEMPO
     # unlock: the analysis shows again
     assert clear_correction(lib, t) == c

@@ -143,7 +143,7 @@ def test_a_flat_folder_trains_self_supervised(tmp_path):
 def test_one_track_is_refused_naming_the_options(tmp_path):
     lib = _library(tmp_path, {"only": [440.0]})
     try:
-        with pytest.raises(NotEnoughClassesError, match=r"classes_from='auto' .* over 1 tracks .*self: .*got 1.*"
+        with pytest.raises(NotEnoughClassesError, match=r"classes_from='auto' .* over 1 track .*self: .*got 1.*"
                                                         r"Options: put tracks in crates.*classes_from=artist.*"
                                                         r"classes_from=self"):
             train_embeddings_job(lib, config=QUICK, experiments_root=tmp_path / "exp", progress=False)

@@ -188,10 +188,10 @@ def test_split_is_seeded():
 
 def test_assert_no_leakage_catches_tracks_artists_and_rows():
     tracks = np.array([1, 1, 2, 2, 3, 3])
-    with pytest.raises(LeakageError, match=r"1 track\(s\) have rows on both sides of the split: \[2\]"):
+    with pytest.raises(LeakageError, match=r"1 track has rows on both sides of the split: \[2\]"):
         assert_no_leakage(tracks, [0, 1, 2], [3, 4, 5])
     artists = np.array(["A", "A", "B", "B", "A", "A"], dtype=object)
-    with pytest.raises(LeakageError, match=r"1 artist\(s\) have tracks on both sides of the split: \['a'\]"):
+    with pytest.raises(LeakageError, match=r"1 artist has tracks on both sides of the split: \['a'\]"):
         assert_no_leakage(tracks, [0, 1, 2, 3], [4, 5], artists=artists)
     with pytest.raises(LeakageError, match=r"rows \[1\] are in both train and test"):
         assert_no_leakage(tracks, [0, 1], [1])

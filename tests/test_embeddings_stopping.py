@@ -44,15 +44,15 @@ def _set(n_per_class: list[int], *, dim: int = 6, rows: int = 4, seed: int = 0, 
 def test_a_one_class_validation_slice_does_not_stop_training():
     train = _set([3, 3, 3])
     rule, why = stopping_rule(train, _set([2, 0, 0], first_track=100, seed=1))
-    assert rule == "folds" and "2 track(s) of 1 class(es)" in why
+    assert rule == "folds" and "2 tracks of 1 class" in why
     empty = train.subset(np.zeros(len(train), dtype=bool))  # no validation track at all
     rule, why = stopping_rule(train, empty)
-    assert rule == "folds" and "0 track(s) of 0 class(es)" in why
+    assert rule == "folds" and "0 tracks of 0 classes" in why
     # two classes, but a class would keep fewer than eight training tracks
     rule, why = stopping_rule(_set([7, 8, 8]), _set([2, 2, 0], first_track=100, seed=1))
-    assert rule == "folds" and "1 class(es) fewer than 8 training tracks (c0: 7)" in why
+    assert rule == "folds" and "1 class with fewer than 8 training tracks (c0: 7)" in why
     rule, why = stopping_rule(train, _set([1, 1, 0], first_track=100, seed=1))
-    assert rule == "folds" and "3 class(es) fewer than 8 training tracks" in why
+    assert rule == "folds" and "3 classes with fewer than 8 training tracks" in why
     rule, why = stopping_rule(_set([8, 8, 8]), _set([2, 2, 0], first_track=100, seed=1))
     assert rule == "validation" and "4 tracks of 2 classes" in why
     assert stopping_rule(train, _set([1, 1, 0], first_track=100), min_train_per_class=3)[0] == "validation"

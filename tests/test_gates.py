@@ -86,7 +86,7 @@ def test_held_out_hashes_and_refusal_message():
     assert held_out_hashes({"held_out": {"track_hashes": []}}) is None
     gates = blocking_gates(emb(0.2), "embeddings")
     msg = refusal_message("run r1 (head)", gates)
-    assert msg.startswith("run r1 (head) fails 1 blocking gate(s):")
+    assert msg.startswith("run r1 (head) fails 1 blocking gate:")
     assert "map_at_r 0.2 > baselines.backbone 0.3 -> fail" in msg and "--force" in msg
     err = GateFailedError(msg, gates=failing(gates))
     assert isinstance(err, ValueError) and err.gates == tuple(failing(gates))

@@ -134,10 +134,10 @@ def test_sections_report_leads_with_headline_and_transfer(tmp_path):
     metrics = _section_of(text, "Metrics")
     assert "not recorded" not in metrics  # only the cells that exist
     assert metrics.count("computed on:") >= 5
-    assert "only the 1 tracks drawn in the section timeline (Demo 000)" in metrics
+    assert "only the 1 track drawn in the section timeline (Demo 000)" in metrics
     assert "<th>timeline tracks only</th>" in metrics
     assert "Counts and times" in metrics and "no better or worse" in metrics
-    assert "Sections of 1 held-out tracks (Demo 000)" in _section_of(text, "Section timeline")
+    assert "Sections of 1 held-out track (Demo 000)" in _section_of(text, "Section timeline")
 
 
 def test_best_is_never_marked_on_counts(tmp_path):

@@ -88,7 +88,7 @@ def test_sampler_refuses_too_few_classes_for_the_batch_and_suggests():
 
 
 def test_sampler_refuses_classes_without_a_positive_and_thin_classes():
-    with pytest.raises(SamplerError, match=r"1 class\(es\) have a single sample, so no positive pair: class ids \[2\]"):
+    with pytest.raises(SamplerError, match=r"1 class has a single sample, so no positive pair: class ids \[2\]"):
         check_sampler(np.array([0, 0, 1, 1, 2]), m=2, batch_size=4)
     y = np.array([0] * 10 + [1] * 2 + [2] * 2)  # only one class has m=4 samples
     with pytest.raises(SamplerError, match=r"needs 2 classes with >= 4 samples each; the training set has 1"):

@@ -79,6 +79,8 @@ def test_analyze_table_says_no_key_for_drums_and_json_has_the_flags(home, capsys
     assert main(["--home", str(home), "--quiet", "analyze", "--workers", "1"]) == 0
     lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1].isdigit()}
     assert "no key" in lines[str(drum["id"])] and drum["camelot"] not in lines[str(drum["id"])].split()
+    # nor a key confidence ("no key  -  0.04" read as a bad key): '-' as the Camelot column
+    assert re.search(r"no key\s+-\s+-\s", lines[str(drum["id"])]), lines[str(drum["id"])]
     assert "no key" not in lines[str(tonal["id"])] and tonal["camelot"] in lines[str(tonal["id"])].split()
 
 
@@ -177,7 +179,7 @@ def test_explorer_table_and_plot_leave_out_the_key_of_drums(home):
         assert bool(table.loc[[tid], "camelot"].notna().iloc[0]) == has_key
         assert bool(table.loc[[tid], "key"].notna().iloc[0]) == has_key
     fig = plot_distributions(table)
-    assert "1 tracks with a key" in fig.axes[1].get_title()
+    assert "1 track with a key" in fig.axes[1].get_title()
     assert sum(p.get_height() for p in fig.axes[1].patches) == 1  # the drums add no bar
 
 

@@ -350,7 +350,7 @@ def test_suggestions_accept_all_and_reject_all(library):
     assert lab.overlap == "replace"
     lab._suggest_box.children[0].children[1].click()
     assert db_rows(library) == [(t1.id, "intro", 0, 16, "model"), (t1.id, "drop", 16, 32, "model")]
-    assert lab.suggestions == [] and "accepted 2 suggestion(s)" in lab.message
+    assert lab.suggestions == [] and "accepted 2 suggestions as 2 labels" in lab.message
     lab.next_track()
     assert [s.label for s in lab.suggestions] == ["break"]
     lab._suggest_box.children[0].children[2].click()  # reject all

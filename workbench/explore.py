@@ -13,6 +13,7 @@ import numpy as np
 
 from workbench.errors import ParameterError
 from workbench.library import Library, Track
+from workbench.wording import count_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -184,8 +185,8 @@ def group_summary(table: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pd.DataFrame
-        One row per group: ``tracks``, ``median_bpm`` (BPM), ``top_camelot``, ``median_energy``
-        (1..10), ``median_lufs`` (LUFS), ``minutes``.
+        One row per group: ``tracks``, ``median_bpm`` (BPM), ``top_camelot`` (see
+        :func:`_top_camelot`), ``median_energy`` (1..10), ``median_lufs`` (LUFS), ``minutes``.
     """
     import pandas as pd
 
@@ -196,13 +197,27 @@ def group_summary(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "tracks": g.size(),
         "median_bpm": g["bpm"].median().round(1),
-        "top_camelot": g["camelot"].agg(lambda c: c.mode().iloc[0] if c.notna().any() else None),
+        "top_camelot": g["camelot"].agg(_top_camelot),
         "median_energy": pd.to_numeric(table["energy"], errors="coerce").groupby(table["group"]).median(),
         "median_lufs": g["loudness_lufs"].median().round(1),
         "minutes": (g["duration_s"].sum() / 60).round(1),
     })
     out.index.name = table.attrs.get("group_by", "group")
     return out.sort_values("tracks", ascending=False, kind="stable")
+
+
+def _top_camelot(codes: pd.Series) -> str | None:
+    """The most common Camelot code of a group; a tie is every tied code in wheel order ("6A/9A"),
+    or "mixed: N keys" past three (the first code in sort order would claim a majority it lacks);
+    None where no track has a key."""
+    from workbench.camelot import CAMELOT_CODES
+
+    counts = codes.dropna().value_counts()
+    if counts.empty:
+        return None
+    order = {c: i for i, c in enumerate(CAMELOT_CODES)}
+    tied = sorted(counts.index[counts == counts.max()], key=lambda c: order.get(c, len(order)))
+    return "/".join(tied) if len(tied) <= 3 else f"mixed: {len(tied)} keys"
 
 
 def _shown_groups(groups: list[str]) -> list[str]:
@@ -265,11 +280,12 @@ def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
             bottom += height
 
     _stacked_hist(ax_bpm, "bpm", np.arange(60, 200, 4))
-    ax_bpm.set(title=f"Tempo ({int(table['bpm'].notna().sum())} tracks with a beat)", xlabel="BPM", ylabel="tracks")
+    with_beat, with_key = int(table["bpm"].notna().sum()), int(table["camelot"].notna().sum())
+    ax_bpm.set(title=f"Tempo ({count_of(with_beat, 'track')} with a beat)", xlabel="BPM", ylabel="tracks")
     codes = list(CAMELOT_CODES)
     _stacked_bars(ax_key, codes, table["camelot"])
     ax_key.set_xticks(range(len(codes)), codes, rotation=90, fontsize=7)
-    ax_key.set(title=f"Key (Camelot; A minor, B major; {int(table['camelot'].notna().sum())} tracks with a key)",
+    ax_key.set(title=f"Key (Camelot; A minor, B major; {count_of(with_key, 'track')} with a key)",
                ylabel="tracks")
     levels = pd.to_numeric(table["energy"], errors="coerce").round()
     _stacked_bars(ax_energy, list(range(1, 11)), levels)

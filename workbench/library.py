@@ -57,6 +57,7 @@ from workbench.libfiles import (
 )
 from workbench.scan import ScanFailure, ScanSummary  # re-exported (moved there)
 from workbench.store import Store, transaction, utc_now
+from workbench.wording import count_of
 
 __all__ = ["ESCAPED_PREFIX", "Library", "ScanFailure", "ScanSummary", "Track", "file_sha256", "path_from_stored",
            "read_tags", "stored_path_text"]
@@ -308,7 +309,7 @@ class Library:
             shown = ", ".join(display_path(c) for c in summary.changed[:5]) + (
                 f" and {len(summary.changed) - 5} more" if len(summary.changed) > 5 else "")
             warnings.warn(
-                f"{len(summary.changed)} file(s) changed contents since the last scan: {shown}; "
+                f"{count_of(len(summary.changed), 'file')} changed contents since the last scan: {shown}; "
                 "their analyses were dropped and their labels kept: check them",
                 ContentChangedWarning,
                 stacklevel=2,

@@ -200,7 +200,8 @@ def model_card(doc: dict[str, Any]) -> str:
         lines.append(f"- Parity with PyTorch (NumPy evaluator of the saved program, {parity.get('n_windows')} windows): "
                      f"PSNR {psnr} dB (target >= 60)"
                      + (f", same label on {100 * agree:.1f}% (target >= 99.5%)" if agree is not None else "")
-                     + f"; largest fp16 activation {parity.get('fp16_max_abs', 0):.4g} (limit 65504).")
+                     + (f"; largest fp16 activation {parity.get('fp16_max_abs', 0):.4g} (limit 65504)."
+                        if parity.get("fp16_worst_op", "?") else "; no fp16 activation (float32 throughout)."))
     else:
         lines.append("- Parity: not checked.")
     lines += [

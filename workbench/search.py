@@ -393,8 +393,7 @@ class LibrarySearch:
             return track.id
         if isinstance(query, (str, os.PathLike)) and _is_file(query):
             return self._file_query(query)
-        shown = audio.display_path(os.fspath(query)) if isinstance(query, (str, os.PathLike)) else repr(query)
-        raise TrackNotFoundError(f"{shown!r} is neither a track of {self.library.path} nor an audio file")
+        raise _unknown(self.library, query)
 
     def _file_query(self, query: str | os.PathLike[str]) -> object:
         """A query from an audio file outside the library: analysed and embedded on the fly.
@@ -426,6 +425,37 @@ class LibrarySearch:
         if np.ndim(vector) != 1 or np.shape(vector)[0] != dim:
             raise ParameterError(f"{name} must be a 1-D vector of length {dim} (the index's dimension: a window "
                                  f"vector of {self.model.name}); got shape {np.shape(vector)}")
+
+
+def check_query(library: Library, query: str | os.PathLike[str]) -> None:
+    """Refuse, before anything slow, a query that is neither a track of ``library`` nor a file.
+
+    ``workbench similar 99`` analysed and embedded the whole library before saying that 99 is
+    no track; this says it first, in the words :meth:`LibrarySearch.similar` uses.
+
+    Parameters
+    ----------
+    library : Library
+    query : str or os.PathLike
+        A track's id, content hash or path, or an audio file.
+
+    Raises
+    ------
+    TrackNotFoundError
+        ``query`` names no track and no file.
+    """
+    try:
+        library.track(query)  # type: ignore[arg-type]
+        return
+    except TrackNotFoundError:
+        if _is_file(query):
+            return
+    raise _unknown(library, query)
+
+
+def _unknown(library: Library, query: object) -> TrackNotFoundError:
+    shown = audio.display_path(os.fspath(query)) if isinstance(query, (str, os.PathLike)) else repr(query)
+    return TrackNotFoundError(f"{shown!r} is neither a track of {library.path} nor an audio file")
 
 
 def _is_file(path: str | os.PathLike[str]) -> bool:

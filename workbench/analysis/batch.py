@@ -25,6 +25,7 @@ from workbench.analysis.stored import (  # noqa: F401  (re-exported: the stored 
 from workbench.errors import AudioError, ParameterError
 from workbench.library import Library, Track
 from workbench.store import transaction
+from workbench.wording import agree, count_of
 
 
 @dataclass
@@ -44,11 +45,12 @@ class AnalysisSummary:
     def __str__(self) -> str:
         lines = [f"analysis: {len(self.analysed)} analysed, {len(self.reused)} reused, {len(self.failed)} failed"]
         if self.locked:
-            lines.append(f"  {len(self.locked)} locked corrections kept (tracks {', '.join(map(str, self.locked))}); "
+            lines.append(f"  {count_of(len(self.locked), 'locked correction')} kept "
+                         f"({agree(len(self.locked), 'track', 'tracks')} {', '.join(map(str, self.locked))}); "
                          "`workbench correct TRACK --unlock` to drop one")
         if self.unlocked:
-            lines.append(f"  {len(self.unlocked)} unlocked corrections dropped (tracks "
-                         f"{', '.join(map(str, self.unlocked))})")
+            lines.append(f"  {count_of(len(self.unlocked), 'unlocked correction')} dropped "
+                         f"({agree(len(self.unlocked), 'track', 'tracks')} {', '.join(map(str, self.unlocked))})")
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
 

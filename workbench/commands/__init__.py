@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
+from workbench.wording import agree, count_of, count_verb  # noqa: F401  (the commands' counts in words)
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Workspace
@@ -145,22 +146,3 @@ def print_json(value: Any) -> None:
     """
     sys.stdout.write(json.dumps(jsonable(value), indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
-
-
-def count_of(n: int | float, noun: str) -> str:
-    """``n`` and ``noun``, plural unless ``n`` is 1: ``count_of(1, "track")`` is ``"1 track"``,
-    ``count_of(3, "track")`` is ``"3 tracks"``.
-
-    Parameters
-    ----------
-    n : int or float
-        How many.
-    noun : str
-        The noun in the singular (plural: ``noun + "s"``).
-
-    Returns
-    -------
-    str
-        ``"N noun"`` or ``"N nouns"``.
-    """
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

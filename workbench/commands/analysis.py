@@ -12,7 +12,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from workbench.commands import open_library
+from workbench.commands import count_of, open_library
 
 #: Tempo stability under which the table marks a BPM as rough (``~``; QA's ``unsteady_tempo`` threshold).
 UNSTEADY = 0.5
@@ -150,7 +150,7 @@ def _warning_lines(rows: list[dict[str, Any]], warnings: list[str], *, verbose: 
     named = "; ".join(f"{r['name']} read {r['bpm']:.1f} BPM, family at {r['tempo_outside_prior']:.1f}"
                       for r in warned[:MAX_WARNING_LINES])
     priors = sorted({r["prior"] for r in warned})
-    return [f"warning: {len(warned)} tracks read a tempo inside the prior {' / '.join(priors)} that is not an "
+    return [f"warning: {count_of(len(warned), 'track')} read a tempo inside the prior {' / '.join(priors)} that is not an "
             f"octave of their strongest tempo family, which lies outside it ({named}; ...): widen the prior or "
             f"correct those tempos; `workbench --verbose analyze` prints each, `--json` lists them under 'warnings'"]
 
@@ -212,7 +212,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 bpm, unsteady = f"~{r['bpm']:5.0f}", True
             fix = "-" if r["correction"] is None else ("locked" if r["correction"]["locked"] else "manual")
             key, cam = (r["key"], r["camelot"]) if r["has_key"] else ("no key", "-")  # drums only: no key to mix on
-            print(f"{r['id']:>5}  {bpm}  {key:>9}  {cam:>3}  {r['key_confidence']:4.2f}  "
+            conf = f"{r['key_confidence']:4.2f}" if r["has_key"] else "-"  # the confidence of a key it does not have
+            print(f"{r['id']:>5}  {bpm}  {key:>9}  {cam:>3}  {conf:>4}  "
                   f"{r['energy']:>3}  {r['loudness_lufs']:6.1f}  {r['prior']:>20}  {fix:>6}  {r['name']}")
         if unsteady:
             print(f"~: the tempo wanders (stability under {UNSTEADY}, live or rubato): the BPM and grid are rough")

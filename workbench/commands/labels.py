@@ -77,6 +77,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(records)
         return 0
+    if not records:  # not an empty table under a header
+        print((f"no labels on track {args.track}" if args.track is not None else "no labels yet")
+              + ": label sections in the labeler (notebooks/02_label_sections.ipynb) or import them "
+                "(`workbench labels import FILE`)")
+        return 0
     print(f"{'id':>5}  {'track':>5}  {'label':7}  {'beats':>9}  {'seconds':>13}  {'source':6}  track name")
     for r in records:
         beats = f"{r['start_beat']}-{r['end_beat']}"

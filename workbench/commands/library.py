@@ -8,7 +8,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from workbench.commands import add_json, count_of, open_library, print_json, workspace_of
+from workbench.commands import add_json, agree, count_of, open_library, print_json, workspace_of
 
 if TYPE_CHECKING:
     from workbench.embed.batch import Backbone
@@ -198,10 +198,11 @@ def _prepare(lib: Library, backbone: Backbone, *, progress: bool) -> int:
 
 
 def _cmd_similar(args: argparse.Namespace) -> int:
-    from workbench.search import LibrarySearch
+    from workbench.search import LibrarySearch, check_query
 
     weights = _weights(args.weights)
     with open_library(args) as lib:
+        check_query(lib, args.track)  # an unknown track is said before the library is analysed and embedded
         search = LibrarySearch(lib, model=args.model, progress=False, kind=args.index)
         failed = _prepare(lib, search.backbone, progress=not (args.quiet or args.json))
         search.rebuild() if args.rebuild else search.update()
@@ -216,7 +217,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         print(f"model: {search.model_said}")
         stats = search.index.last_search if search.method == "pruned" and search.index is not None else None
         if stats is not None:
-            print(f"index: pruned, exact ({stats.scored} of {stats.tracks} tracks scored)")
+            print(f"index: pruned, exact ({stats.scored} of {count_of(stats.tracks, 'track')} scored)")
         for r in results:
             m: Any = r.match
             print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {m.explanation}")
@@ -224,10 +225,11 @@ def _cmd_similar(args: argparse.Namespace) -> int:
             print("no matches: " + ("none scores --min-score or more" if args.min_score is not None
                                     else "the library has no other analysed, embedded track to compare with"))
         if search.skipped:
-            print(f"({len(search.skipped)} tracks without a steady beat are searched on vibe, key and energy: "
-                  "their tempo is unknown)")
+            n = len(search.skipped)
+            print(f"({count_of(n, 'track')} without a steady beat {agree(n, 'is', 'are')} searched on vibe, key and "
+                  f"energy: {agree(n, 'its', 'their')} tempo is unknown)")
         if failed:
-            print(f"({failed} tracks could not be analysed or embedded: `workbench analyze` says why)")
+            print(f"({count_of(failed, 'track')} could not be analysed or embedded: `workbench analyze` says why)")
     return 0
 
 

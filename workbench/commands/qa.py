@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from workbench.commands import add_json, open_library, print_json
+from workbench.commands import add_json, agree, count_of, open_library, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +40,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         summary = qa_library(lib, force=args.force, progress=not (args.json or args.quiet))
         report = qa_report(lib)
+        names = {t.id: t.name for t in lib.tracks()}  # the name every other listing shows, not the file's
     flagged = [r for r in report if r.flags]
     doc: dict[str, Any] = {
         "summary": {**summary.to_dict(), "tracks": len(report), "flagged": len(flagged),
@@ -49,23 +50,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "rules": [{"name": r.name, "measure": r.measure, "threshold": r.threshold, "unit": r.unit,
                    "flag_when": "above" if r.above else "below", "excludes_from_training": r.excludes}
                   for r in RULES],
-        "tracks": [r.to_dict() for r in (report if args.all else flagged)],
+        "tracks": [{**r.to_dict(), "name": names.get(r.track_id)} for r in (report if args.all else flagged)],
     }
     if args.json:
         print_json(doc)
         return 0
     s = doc["summary"]
     print(f"qa: {len(summary.measured)} measured, {len(summary.reused)} reused, {len(summary.failed)} failed; "
-          f"{s['flagged']} of {s['tracks']} tracks flagged, {s['needs_review']} need review, "
+          f"{s['flagged']} of {count_of(s['tracks'], 'track')} flagged, "
+          f"{s['needs_review']} {agree(s['needs_review'], 'needs', 'need')} review, "
           f"{s['excluded_from_training']} left out of training")
     for path, reason in summary.failed:
         print(f"  failed: {path}: {reason}")
     if s["not_analysed"]:
-        print(f"  {s['not_analysed']} tracks not analysed: `workbench analyze` adds the no_beat, unsteady_tempo "
+        print(f"  {count_of(s['not_analysed'], 'track')} not analysed: `workbench analyze` adds the no_beat, unsteady_tempo "
               "and low_key_confidence checks")
     for r in report if args.all else flagged:
         state = "kept" if r.kept else ("left out of training" if r.excluded else "review")
-        print(f"{r.track_id:>5}  {os.path.basename(r.path)}  [{state}]")
+        print(f"{r.track_id:>5}  {names.get(r.track_id) or os.path.basename(r.path)}  [{state}]")
         for f in r.flags:
             print(f"         {f}")
     if flagged:

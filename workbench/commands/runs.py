@@ -134,17 +134,20 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         return 0
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
         params = c.params
-        print("parameters" + (" (differences only; --all for every one)" if c.differences_only else "") + ":")
-        print(params.to_string() if len(params) else "  (no differences)")
+        print("parameters" + (" (differences only; --all for every one)" if c.differences_only else "")
+              + "; -: not set in that run:")
+        shown_params = params.where(params.notna(), "-")  # as the metrics below and `runs list` write it, not None
+        print(shown_params.to_string() if len(params) else "  (no differences)")
         print()
         metrics = c.metrics
         best = c.best
-        shown = metrics.map(lambda v: "not recorded" if v != v else f"{v:.4f}")
+        shown = metrics.map(lambda v: "-" if v != v else f"{v:.4f}")  # as `runs list` and `runs table` write it
         shown = shown.where(~best, shown + " *")
         for col, d in c.deltas.items():
             if col != c.baseline:
                 shown[f"Δ {col}"] = d.map(lambda v: "" if v != v else f"{v:+.4f}")
-        print(f"metrics (* best, only where higher or lower is known to be better; Δ: minus the baseline {c.baseline}):")
+        print(f"metrics (* best, only where higher or lower is known to be better; -: not recorded; Δ: minus the "
+              f"baseline {c.baseline}):")
         print(shown.to_string() if len(shown) else "  (none recorded)")
     for d in c.data_diffs:
         print()

@@ -94,12 +94,15 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _feature_table(features: dict[str, Any]) -> list[str]:
-    lines = [f"{'feature':20} {'mean':>10} {'range':>22} {'95% CI of mean':>22}  n"]
+    from workbench.style.features import FEATURES
+
+    units = {f.name: f.unit for f in FEATURES}  # "0.42" alone says nothing: BPM, dB, cents, a share ...
+    lines = [f"{'feature':20} {'mean':>10} {'range':>22} {'95% CI of mean':>22}  {'n':>3}  unit"]
     for name, st in features.items():
         lo, hi = st["range"]
         c0, c1 = st["ci95"]
         lines.append(f"{name:20} {st['mean']:10.4g} {f'{lo:.4g} .. {hi:.4g}':>22} {f'{c0:.4g} .. {c1:.4g}':>22}  "
-                     f"{st['n']}")
+                     f"{st['n']:>3}  {units.get(name, '')}")
     return lines
 
 
@@ -154,10 +157,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             except Exception:  # not in the library: a work in progress
                 target = Path(target)
         gap = gap_analysis(lib, profile, target, sections=_parse_sections(args.sections))
+        shown = gap["target"]  # a library track by its id and name, as the other listings show it
+        if not isinstance(target, Path):
+            track = lib.track(gap["target"])
+            shown = f"track {track.id} ({track.name})"
     if args.json:
         print_json(gap)
         return 0
-    print(f"{gap['target']} against {gap['profile']}: {len(gap['outside'])} of {len(gap['features'])} features "
+    print(f"{shown} against {gap['profile']}: {len(gap['outside'])} of {len(gap['features'])} features "
           f"outside the range ({gap['seconds']:.1f} s)")
     for r in gap["features"]:
         if r["value"] is None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.commands import add_json, open_library, print_json
+from workbench.commands import add_json, count_of, open_library, print_json
 
 if TYPE_CHECKING:
     import os
@@ -186,11 +186,42 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from workbench.runs import load_run
 
         metrics = load_run(run_path).metrics
-        for line in sections_option_lines(metrics):
+        for line in sections_lines(metrics) + sections_option_lines(metrics):
             print(line)
         for w in metrics.get("warnings") or []:
             print(f"warning: {w}")
     return 0
+
+
+def sections_lines(metrics: dict[str, Any]) -> list[str]:
+    """A sections run's model beside its baselines on the held-out tracks, and its export gates.
+
+    ``train sections`` printed six figures in one line, without "always the majority class",
+    the baseline the export gate holds it to; ``train embeddings`` prints this table already.
+
+    Parameters
+    ----------
+    metrics : dict
+        The run's ``metrics.json``.
+
+    Returns
+    -------
+    list of str
+        Lines to print; figures the run did not record read ``n/a``.
+    """
+    from workbench.evaluate.gates import blocking_gates
+
+    n = len((metrics.get("held_out") or {}).get("track_hashes") or metrics.get("test_tracks") or [])
+    rows = {"model": metrics.get("model") or {}, "model_smoothed": metrics.get("model_smoothed") or {},
+            **(metrics.get("baselines") or {})}
+    lines = [f"{'held-out (' + count_of(n, 'track') + ')':<20} {'accuracy':>9} {'macro F1':>9}"]
+    lines += [f"{name:<20} {_fmt(m.get('accuracy')):>9} {_fmt(m.get('macro_f1')):>9}"
+              for name, m in rows.items() if isinstance(m, dict) and m]
+    gates = blocking_gates(metrics, "sections")
+    lines.append("export gates (the model, unsmoothed): " + "; ".join(
+        f"{g.metric} {_fmt(g.value)} {g.op} {g.reference.removeprefix('baselines.')} {_fmt(g.target)}: {g.status}"
+        for g in gates))
+    return lines
 
 
 def sections_option_lines(metrics: dict[str, Any]) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.validate import check_choice
+from workbench.wording import count_of
 
 #: (metric key, target) per run kind; a gate passes when the value is strictly above the target.
 QUALITY_GATES: dict[str, tuple[tuple[str, float], ...]] = {
@@ -285,7 +286,7 @@ def refusal_message(what: str, gates: Sequence[BlockingGate]) -> str:
         Several lines: the failing gates, a note on unrecorded gates, and how to force.
     """
     bad = failing(gates)
-    lines = [f"{what} fails {len(bad)} blocking gate(s):"] + [f"  - {g}" for g in bad]
+    lines = [f"{what} fails {count_of(len(bad), 'blocking gate')}:"] + [f"  - {g}" for g in bad]
     if any(g.status == "not recorded" for g in bad):
         lines.append("  (gates not recorded: the run's metrics.json has no model metric, baseline or invariance for them; "
                      "runs trained before baselines were recorded cannot be checked - train again)")

@@ -15,6 +15,7 @@ import numpy as np
 
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.validate import check_float, check_int, check_seed
+from workbench.wording import count_verb
 
 
 class LeakageError(WorkbenchError, ValueError):
@@ -183,12 +184,12 @@ def assert_no_leakage(groups: Sequence[Any] | np.ndarray, train: Sequence[int] |
         raise LeakageError(f"rows {both_rows[:10].tolist()} are in both train and test")
     leaked = sorted(set(g[tr].tolist()) & set(g[te].tolist()), key=str)
     if leaked:
-        raise LeakageError(f"{len(leaked)} track(s) have rows on both sides of the split: {leaked[:10]}")
+        raise LeakageError(f"{count_verb(len(leaked), 'track', 'has', 'have')} rows on both sides of the split: {leaked[:10]}")
     if artists is not None:
         a = split_groups(g, artists=artists)
         leaked = sorted({x for x in set(a[tr].tolist()) & set(a[te].tolist()) if x.startswith("artist:")})
         if leaked:
-            raise LeakageError(f"{len(leaked)} artist(s) have tracks on both sides of the split: "
+            raise LeakageError(f"{count_verb(len(leaked), 'artist', 'has', 'have')} tracks on both sides of the split: "
                                f"{[x[len('artist:'):] for x in leaked[:10]]}")
 
 

@@ -352,8 +352,10 @@ class ParityReport:
     def __str__(self) -> str:
         agree = "" if self.label_agreement is None else f", same label on {100 * self.label_agreement:.1f}%"
         over = f"; fp16 OVERFLOW in {list(self.fp16_overflow)}" if self.fp16_overflow else ""
+        fp16 = (f"largest fp16 activation {self.fp16_max_abs:.4g} ({self.fp16_worst_op})" if self.fp16_worst_op
+                else "no fp16 activation (the program computes in float32)")  # not "largest ... 0 ()"
         return (f"parity on {self.n_windows} windows: PSNR {self.psnr_db:.1f} dB, max |err| {self.max_abs_error:.2e}"
-                f"{agree}; largest fp16 activation {self.fp16_max_abs:.4g} ({self.fp16_worst_op}){over}")
+                f"{agree}; {fp16}{over}")
 
 
 def _finite(v: float) -> float | str:

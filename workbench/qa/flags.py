@@ -91,6 +91,8 @@ class Flag:
 
     def __str__(self) -> str:
         other = f" (track {self.other_track_id})" if self.other_track_id is not None else ""
+        if not self.unit:  # a yes/no measure (no_beat): "0 <= 0" says nothing
+            return f"{self.name}{other}: {self.advice}"
         cmp = ">=" if _rule(self.name).above else "<="
         return f"{self.name}: {self.value:.4g} {cmp} {self.threshold:g} {self.unit}{other}: {self.advice}"
 

@@ -319,7 +319,8 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     parts.append(_section("Dataset", body))
 
     # config and run info
-    parts.append(_section("Config", H.kv_table(flatten(run.config)) if run.config else H.not_recorded("config.json")))
+    config = {k: "none" if v is None else v for k, v in flatten(run.config).items()}  # set to None: off or default
+    parts.append(_section("Config", H.kv_table(config) if config else H.not_recorded("config.json")))
     parts.append(_section("Run", H.kv_table(flatten(info))))
 
     body = f'<div class="wb-report"><style>{H.CSS}</style>' + "".join(parts) + "</div>"

@@ -13,6 +13,7 @@ from typing import Any
 
 from workbench.experiments_compare import metric_direction
 from workbench.report import html as H
+from workbench.wording import count_of
 
 #: Headline keys shown first when the model and a baseline both have them.
 HEADLINE_KEYS: tuple[str, ...] = ("accuracy", "macro_f1", "map_at_r", "precision_at_1", "precision_at_5")
@@ -71,11 +72,11 @@ def comparison(metrics: Mapping[str, Any]) -> str:
         parts.append(H.table(rows, ("class", "support", *names), cls))
     held = (metrics.get("held_out") or {}).get("track_hashes")
     if held:
-        parts.append(f'<p class="meta">same held-out data for every column: {len(held)} tracks</p>')
+        parts.append(f'<p class="meta">same held-out data for every column: {count_of(len(held), "track")}</p>')
     es = metrics.get("early_stopping")
     if isinstance(es, Mapping) and es.get("used"):
         parts.append(f'<p class="meta">early stopping on {H.esc(H.fmt(es.get("n_val_windows")))} validation '
-                     f'windows of {len(es.get("val_groups") or [])} training tracks: best epoch '
+                     f'windows of {count_of(len(es.get("val_groups") or []), "training track")}: best epoch '
                      f'{H.esc(H.fmt(es.get("best_epoch")))} of {H.esc(H.fmt(es.get("epochs_run")))} run '
                      f'(at most {H.esc(H.fmt(es.get("max_epochs")))}, patience {H.esc(H.fmt(es.get("patience")))}); '
                      "its weights are the model's</p>")

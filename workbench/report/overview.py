@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.report import html as H
+from workbench.wording import count_of
 
 if TYPE_CHECKING:
     from workbench.runs import Run
@@ -84,7 +85,7 @@ def held_out_text(run: Run) -> str:
     n = len(hashes) or len(ids)
     names = {t.get("id"): t.get("name") for t in run.data.get("tracks") or []}
     shown = [str(names.get(i) or i) for i in ids][:6]
-    text = f"{n} held-out tracks, none trained on" if n else "held-out tracks not recorded"
+    text = f"{count_of(n, 'held-out track')}, none trained on" if n else "held-out tracks not recorded"
     if shown:
         text += f" ({', '.join(shown)}{' ...' if len(ids) > len(shown) else ''})"
     support = sum(int(v.get("support", 0)) for v in (_get(m, "model", "per_class") or {}).values()
@@ -104,9 +105,9 @@ def loso_text(block: Mapping[str, Any]) -> str:
     """
     groups = block.get("groups") or {}
     total = sum(int(v) for v in groups.values() if _num(v))
-    parts = ", ".join(f"{g} ({n} tracks)" for g, n in groups.items())
-    return (f"{len(groups)} groups (crates or folders) each held out in turn, trained on the others: {parts}"
-            + (f"; {total} tracks in all" if total else ""))
+    parts = ", ".join(f"{g} ({count_of(n, 'track')})" for g, n in groups.items())
+    return (f"{count_of(len(groups), 'group')} (crates or folders) each held out in turn, trained on the others: "
+            f"{parts}" + (f"; {count_of(total, 'track')} in all" if total else ""))
 
 
 def _best_baseline(where: Mapping[str, Any] | None, key: str, *, segments: bool) -> tuple[str, float] | None:
@@ -267,8 +268,8 @@ def grouped_metrics(run: Run, computed: Mapping[str, Any]) -> str:
     if isinstance(seg, Mapping) and seg:
         names = [str(t.get("name") or t.get("track_id")) for t in run.timeline]
         body += H.table([(k, v) for k, v in seg.items() if _num(v)], ("metric", "timeline tracks only"))
-        body += (f'<p class="meta">computed on: only the {len(names)} tracks drawn in the section timeline '
-                 f"({H.esc(', '.join(names))}), smoothed sections; not comparable with the figures on all "
+        body += (f'<p class="meta">computed on: only the {count_of(len(names), "track")} drawn in the section '
+                 f"timeline ({H.esc(', '.join(names))}), smoothed sections; not comparable with the figures on all "
                  "held-out tracks above</p>")
     add("Recomputed from arrays (a check of the recorded figures)", body)
     counts = {k: v for k, v in m.items() if _num(v)}
@@ -301,5 +302,5 @@ def timeline_caption(timeline: Sequence[Mapping[str, Any]]) -> str:
         ``timeline.json``.
     """
     names = [str(t.get("name") or t.get("track_id")) for t in timeline[:4]]
-    return (f"Sections of {len(names)} held-out tracks ({', '.join(names)}): the labelled truth above the model's "
+    return (f"Sections of {count_of(len(names), 'held-out track')} ({', '.join(names)}): the labelled truth above the model's "
             "smoothed prediction; the timeline shows a few tracks, the tables above use every held-out track.")

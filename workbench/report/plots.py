@@ -113,7 +113,7 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys:
 
 
 def confusion_figure(confusion: Sequence[Sequence[float]] | np.ndarray, classes: Sequence[str], *,
-                     title: str = "Confusion matrix (rows: truth, normalised per row)",
+                     title: str = "Confusion matrix (rows: truth; numbers: counts)",
                      delta: bool = False) -> Figure:
     """Row-normalised confusion matrix with counts (or a signed difference when ``delta``).
 
@@ -147,7 +147,8 @@ def confusion_figure(confusion: Sequence[Sequence[float]] | np.ndarray, classes:
     ax.set_xlabel("predicted", fontsize=9)
     ax.set_ylabel("truth", fontsize=9)
     ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, shrink=0.8)
+    bar = fig.colorbar(im, ax=ax, shrink=0.8)  # the numbers are counts: say what the colour is
+    bar.set_label("difference in share of the row" if delta else "share of the truth row", fontsize=8)
     return fig
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError, WorkbenchError
+from workbench.wording import count_of
 
 if TYPE_CHECKING:
     from workbench.library import Library, Track
@@ -232,8 +233,8 @@ def _enough(name: str, raw: dict[int, str], tracks: list[Track], *, min_classes:
         return ClassChoice(name, kept, sorted(t.id for t in tracks if t.id not in kept)), ""
     if not raw:
         return None, "no track has one"
-    return None, (f"{len(counts)} classes over {len(raw)} tracks, {n_big} of them with >= {min_tracks} tracks "
-                  f"(needs {min_classes})")
+    return None, (f"{count_of(len(counts), 'class', 'classes')} over {count_of(len(raw), 'track')}, {n_big} of "
+                  f"them with >= {count_of(min_tracks, 'track')} (needs {min_classes})")
 
 
 def resolve_classes(library: Library, tracks: Iterable[Track], classes_from: ClassSource = "auto", *,
@@ -280,6 +281,6 @@ def resolve_classes(library: Library, tracks: Iterable[Track], classes_from: Cla
     asked = "classes_from='auto' (crates, then folder, then self)" if source == "auto" else \
         f"classes_from={classes_from if isinstance(classes_from, str) else 'custom'!r}"
     raise NotEnoughClassesError(
-        f"no classes to train on: {asked} over {len(tracks)} tracks gives none with at least {min_classes} "
-        f"classes of {min_tracks}+ tracks ({said}). Options: {HOW_TO}")
+        f"no classes to train on: {asked} over {count_of(len(tracks), 'track')} gives none with at least "
+        f"{count_of(min_classes, 'class', 'classes')} of {min_tracks}+ tracks ({said}). Options: {HOW_TO}")
 

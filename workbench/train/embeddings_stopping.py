@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError, WorkbenchError
+from workbench.wording import count_of
 
 if TYPE_CHECKING:
     from workbench.train.datasets import EmbeddingSet
@@ -109,12 +110,12 @@ def stopping_rule(train: EmbeddingSet, val: EmbeddingSet, *, setting: str = "aut
     in_val, in_train = _tracks_per_class(val), _tracks_per_class(train)
     n_val = sum(in_val.values())
     if len(in_val) < min_val_classes:
-        return "folds", (f"the validation slice holds {n_val} track(s) of {len(in_val)} class(es) "
+        return "folds", (f"the validation slice holds {count_of(n_val, 'track')} of {count_of(len(in_val), 'class', 'classes')} "
                          f"(fewer than {min_val_classes}), too narrow to decide when to stop")
     classes = sorted(set(in_train) | set(in_val))
     thin = {c: in_train.get(c, 0) for c in classes if in_train.get(c, 0) < min_train_per_class}
     if thin:
-        return "folds", (f"a validation slice would leave {len(thin)} class(es) fewer than {min_train_per_class} "
+        return "folds", (f"a validation slice would leave {count_of(len(thin), 'class', 'classes')} with fewer than {min_train_per_class} "
                          f"training tracks ({', '.join(f'{c}: {n}' for c, n in list(thin.items())[:4])})")
     return "validation", (f"the validation slice holds {n_val} tracks of {len(in_val)} classes and every class "
                           f"keeps at least {min_train_per_class} training tracks")

@@ -53,6 +53,7 @@ from workbench.train.triplet_config import (  # noqa: F401  (re-exported)
     _num,
     param_groups,
 )
+from workbench.wording import count_of
 
 if TYPE_CHECKING:
     from workbench.models.heads import EmbeddingHead
@@ -206,7 +207,7 @@ def check_sampler(y: np.ndarray, *, m: int, batch_size: int, samples_per_epoch: 
     classes, counts = np.unique(yy, return_counts=True)
     lone = classes[counts < 2]
     if lone.size:
-        raise SamplerError(f"{lone.size} class(es) have a single sample, so no positive pair: class ids "
+        raise SamplerError(f"{count_of(lone.size, 'class', 'classes')} {'has' if lone.size == 1 else 'have'} a single sample, so no positive pair: class ids "
                            f"{lone[:10].tolist()}; drop them, merge them or add augmented views (n_views)")
     per_batch = batch_size // m
     full = int((counts >= m).sum())

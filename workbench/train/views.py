@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.train.triplet_config import SamplerError
+from workbench.wording import count_of
 
 if TYPE_CHECKING:
     import torch
@@ -202,6 +203,6 @@ def describe(config: Any, n_views: int) -> str:
     if not n_views:
         return "no augmented views: nothing teaches invariance"
     if not config.view_positives:
-        return f"{n_views} augmented view(s) per track, sampled as further rows of their class"
-    return (f"{n_views} augmented view(s) per track; each original window brings one of its own views as a "
+        return f"{count_of(n_views, 'augmented view')} per track, sampled as further rows of their class"
+    return (f"{count_of(n_views, 'augmented view')} per track; each original window brings one of its own views as a "
             f"positive (same class), plus a pair term of weight {config.view_weight:g}")

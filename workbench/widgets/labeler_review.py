@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import WorkbenchError
 from workbench.labels import Label, Suggestion
 from workbench.library import Track
+from workbench.wording import count_of
 
 if TYPE_CHECKING:
     from workbench.widgets.labeler import Labeler
@@ -111,7 +112,7 @@ class LabelerReview:
         except WorkbenchError as exc:
             self._say("error", str(exc))
             return []
-        self._tell(f"accepted {len(self.suggestions)} suggestion(s) as {len(done)} label(s)", notes)
+        self._tell(f"accepted {count_of(len(self.suggestions), 'suggestion')} as {count_of(len(done), 'label')}", notes)
         self._changed()
         return done
 

@@ -36,6 +36,7 @@ from workbench.library import Library, Track
 from workbench.widgets.dispatch import Dispatcher
 from workbench.widgets.labeler_actions import LabelerActions, SuggestSource
 from workbench.widgets.labeler_media import MediaCache, text_color
+from workbench.wording import count_of
 
 if TYPE_CHECKING:
     from workbench.labels import Labels
@@ -191,7 +192,7 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
             self._load_labels()
             self._load_suggestions(t, now=False)
             self._refresh_tracks()
-        self.message = f"{t.name}: {len(self.rows)} label(s)"
+        self.message = f"{t.name}: {count_of(len(self.rows), 'label')}"
         if self.send_audio:
             self._queue_audio(t)
 

@@ -43,7 +43,7 @@ def check_readiness(counts: Mapping[str, int], *, min_per_class: int = 10, min_c
     ------
     NotReadyError
         ``"Need 2+ classes: have 1 (drop)"`` or ``"Need more labels: drop 3/10, intro 5/10
-        (labelled sections per class)"``.
+        (labelled sections per class): label more, or lower the rule ... min_per_class=3"``.
     """
     present = {k: int(v) for k, v in counts.items() if int(v) > 0}
     unknown = sorted(set(present) - set(LABELS))
@@ -52,9 +52,12 @@ def check_readiness(counts: Mapping[str, int], *, min_per_class: int = 10, min_c
     if len(present) < min_classes:
         names = ", ".join(present) or "none"
         raise NotReadyError(f"Need {min_classes}+ classes: have {len(present)} ({names})")
-    short = [f"{k} {present[k]}/{min_per_class}" for k in LABELS if k in present and present[k] < min_per_class]
+    short = [k for k in LABELS if k in present and present[k] < min_per_class]
     if short:
-        raise NotReadyError(f"Need more labels: {', '.join(short)} (labelled sections per class)")
+        lower = min(present[k] for k in short)  # the rule every class here already meets
+        raise NotReadyError(f"Need more labels: {', '.join(f'{k} {present[k]}/{min_per_class}' for k in short)} "
+                            f"(labelled sections per class): label more, or lower the rule for an experiment "
+                            f"(`workbench train sections --set min_per_class={lower}`, config min_per_class={lower})")
 
 
 # -------------------------------------------------------------------------------- features

@@ -1,0 +1,65 @@
+"""Counts in words: ``"1 track"`` / ``"3 tracks"``, ``"1 track was"`` / ``"2 tracks were"``, ``agree``.
+
+The one place every layer words a count, so an error, a figure title, a report and the CLI all
+agree (``workbench.commands.count_of`` is this one).
+"""
+
+from __future__ import annotations
+
+
+def count_of(n: int | float, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: ``count_of(1, "track")`` is ``"1 track"``,
+    ``count_of(3, "track")`` is ``"3 tracks"``.
+
+    Parameters
+    ----------
+    n : int or float
+        How many.
+    noun : str
+        The noun in the singular.
+    plural : str, optional
+        The plural where it is not ``noun + "s"`` (``count_of(2, "class", "classes")``).
+
+    Returns
+    -------
+    str
+        ``"N noun"`` or ``"N nouns"``.
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
+def count_verb(n: int | float, noun: str, singular: str, plural_verb: str, *, plural: str | None = None) -> str:
+    """A count, its noun and a verb that agrees: ``count_verb(1, "track", "was", "were")`` is
+    ``"1 track was"``, ``count_verb(2, "track", "was", "were")`` is ``"2 tracks were"``.
+
+    Parameters
+    ----------
+    n, noun, plural
+        As in :func:`count_of`.
+    singular, plural_verb : str
+        The verb after one (``"was"``, ``"needs"``) and after any other count (``"were"``, ``"need"``).
+
+    Returns
+    -------
+    str
+        ``"N noun verb"``.
+    """
+    return f"{count_of(n, noun, plural)} {agree(n, singular, plural_verb)}"
+
+
+def agree(n: int | float, one: str, other: str) -> str:
+    """``one`` when ``n`` is 1, else ``other``: the word that agrees with a count said elsewhere in
+    the sentence (``f"{count_of(n, 'track')} without a beat {agree(n, 'is', 'are')} searched"``).
+
+    Parameters
+    ----------
+    n : int or float
+        How many.
+    one, other : str
+        The word after a count of one, and after any other count.
+
+    Returns
+    -------
+    str
+    """
+    return one if n == 1 else other
