@@ -107,7 +107,7 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
     from workbench.library import Library
     from workbench.runs import load_run
     from workbench.search import LibrarySearch
-    from workbench.similarity.compare import before_after, precision_ceiling, track_groups
+    from workbench.similarity.compare import before_after, precision_at_k, precision_ceiling, track_groups
     from workbench.similarity.model import model_from_run
 
     wb = ["--home", str(home), "--quiet"]
@@ -140,11 +140,21 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
         queries = [t for t in lib.tracks() if t.content_hash in set(held)]
         rows["ceiling"] = {name: precision_ceiling(search, queries, groups, k=3, same=same)["precision_at_k"]
                            for name, same in (("perfect_vibe", 1.0), ("half_vibe", 0.5), ("no_vibe", 0.0))}
+        # learned term weights: each model's own, fitted on the run's training tracks only (the held-out excluded)
+        rows["learned"], learned = {}, {}
+        for name, m in (("backbone", "backbone"), ("head", model)):
+            s = LibrarySearch(lib, backbone=model.backbone, model=m, progress=False)
+            lw = s.learned_weights(exclude_hashes=held, refit=True)
+            learned[name] = lw.to_json()
+            rows["learned"][name] = {key: precision_at_k(s, queries, groups, k=3, weights=lw.weights)[key]
+                                     for key in keys}
+            rows["ceiling"][f"perfect_vibe_learned_{name}"] = precision_ceiling(
+                search, queries, groups, k=3, same=1.0, weights=lw.weights)["precision_at_k"]
     gates = run.metrics.get("gates") or run.metrics.get("warnings")
     return {"seed": seed, "run": run.run_id, "held_out": len(held), "p_at_3": rows,
             "map_at_r": {"head": (run.metrics.get("model") or {}).get("map_at_r"),
                          "backbone": ((run.metrics.get("baselines") or {}).get("backbone") or {}).get("map_at_r")},
-            "notes": gates, "blend": run.metrics.get("blend"), "early_stopping": run.metrics.get("early_stopping"),
+            "learned_weights": learned, "notes": gates, "blend": run.metrics.get("blend"), "early_stopping": run.metrics.get("early_stopping"),
             "best_epoch": len(run.history),
             "head_alone_map_at_r": (run.metrics.get("head_alone") or {}).get("test", {}).get("map_at_r")}
 
@@ -160,6 +170,7 @@ def main() -> int:
     ap.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE[,KEY=VALUE]",
                     help="train each seed once per variant (its settings added to --set)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--home", default=None, help="a kept workspace (scanned and analysed when it has no library yet)")
     args = ap.parse_args()
     real = Path(args.real)
     if not real.is_dir():
@@ -168,8 +179,9 @@ def main() -> int:
     variants = [(v.split(":", 1)[0], [kv for kv in v.split(":", 1)[1].split(",") if kv]) for v in args.variant] or [("", [])]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
-        prepare(real, home)
+        home = Path(args.home) if args.home else Path(tmp) / "home"
+        if not (home / "data" / "workbench.db").is_file():
+            prepare(real, home)
         for seed, (vname, vset) in [(int(s), v) for s in args.seeds.split(",") for v in variants]:
             r = one_seed(home, backbone=args.backbone, seed=seed, epochs=args.epochs, settings=[*args.set, *vset])
             r["variant"] = vname
@@ -180,15 +192,22 @@ def main() -> int:
                 print(f"{vname} seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}{alone}  "
                       f"delta {h['precision_at_k'] - b['precision_at_k']:+.3f}  chance {b['chance']:.3f}  "
                       f"best {b['best_possible']:.3f}  n={b['n_queries']} held-out  ({h['model']})", flush=True)
+            for name in ("backbone", "head"):
+                lw = r["learned_weights"][name]
+                print(f"{vname} seed {seed} learned  {name:<8} P@3 {r['p_at_3']['learned'][name]['precision_at_k']:.3f}  "
+                      f"weights {' '.join(f'{t} {v:.3f}' for t, v in lw['weights'].items())}  "
+                      f"({lw['n_tracks']} training tracks, {lw['n_pairs']} pairs)", flush=True)
             c = r["p_at_3"]["ceiling"]
             print(f"{vname} seed {seed} ceiling (default weights): perfect vibe {c['perfect_vibe']:.3f}, vibe 0.5 in the "
                   f"folder {c['half_vibe']:.3f}, tempo/key/energy alone {c['no_vibe']:.3f}; head - backbone can reach "
-                  f"{c['perfect_vibe'] - r['p_at_3']['default']['backbone']['precision_at_k']:+.3f}", flush=True)
+                  f"{c['perfect_vibe'] - r['p_at_3']['default']['backbone']['precision_at_k']:+.3f}; perfect vibe with the "
+                  f"learned weights of the backbone {c['perfect_vibe_learned_backbone']:.3f}, of the head "
+                  f"{c['perfect_vibe_learned_head']:.3f}", flush=True)
             print(f"{vname} seed {seed} early stopping: {(r['early_stopping'] or {}).get('said')}", flush=True)
             if r["blend"]:
                 print(f"{vname} seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold track MAP by "
                       f"weight {r['blend']['weights']}", flush=True)
-    for (vname, _), wname in [(v, w) for v in variants for w in ("default", "vibe")]:
+    for (vname, _), wname in [(v, w) for v in variants for w in ("default", "vibe", "learned")]:
         mine = [r for r in results if r["variant"] == vname]
         d = [r["p_at_3"][wname]["head"]["precision_at_k"] - r["p_at_3"][wname]["backbone"]["precision_at_k"]
              for r in mine]
