@@ -327,10 +327,18 @@ def test_precision_ceiling_ranks_on_an_oracle_vibe_beside_tempo_key_and_energy(l
 
 
 def test_learned_term_weights_reach_similar_and_the_cli_and_are_named(lib, capsys, monkeypatch):
+    import workbench.search as search_mod
     from workbench.crates import Crates
     from workbench.similarity import learned_weights as lw
 
     tracks = lib.tracks()
+    monkeypatch.setattr(search_mod, "AUTO_LEARNED", True)  # auto learns where it can; one folder: the defaults
+    one_folder = LibrarySearch(lib, model="backbone", progress=False).similar(tracks[0], k=1)[0]
+    assert one_folder.weights == ("default: vibe 50%, tempo 20%, key 20%, energy 10% (none learned: learning search "
+                                  "weights needs training tracks in at least two folders; got 1)")
+    with pytest.raises(ParameterError, match="at least two folders; got 1"):
+        LibrarySearch(lib, model="backbone", progress=False, term_weights="learned").similar(tracks[0], k=1)
+    monkeypatch.setattr(search_mod, "AUTO_LEARNED", False)
     for i, t in enumerate(tracks):  # two crates of three: the groups the weights learn from
         Crates(lib).add("ab"[i % 2], [t])
     held = {tracks[0].content_hash}  # never fitted on

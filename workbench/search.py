@@ -52,7 +52,6 @@ PRUNE_FROM_TRACKS: int = 2000
 TERM_WEIGHTS: tuple[str, ...] = ("auto", "default", "learned")
 #: Whether ``term_weights="auto"`` uses learned weights (when they can be fitted); chosen by measurement (README).
 AUTO_LEARNED: bool = False
-_LEARNED_FILE = "learned-weights.json"
 
 
 @dataclass(frozen=True)
@@ -352,8 +351,7 @@ class LibrarySearch:
         AudioError
             An outside file cannot be analysed or embedded.
         """
-        from workbench.similarity.learned_weights import weights_said
-        from workbench.similarity.scores import Weights
+        from workbench.similarity.learned_weights import Weights, weights_said
 
         if self.index is None:
             self.update()
@@ -361,12 +359,17 @@ class LibrarySearch:
         method = self.method
         if method == "pruned":
             self._prepare_bounds()
-        learned = None
+        learned, why = None, ""
         if weights is None and self.uses_learned_weights:
-            learned = self.learned_weights()
+            try:
+                learned = self.learned_weights()
+            except ParameterError as exc:  # asked for: said; "auto": the defaults, saying why
+                if self.term_weights == "learned":
+                    raise
+                why = f" (none learned: {exc})"
         w = learned.weights if learned is not None else Weights.coerce(weights)
         said = learned.said if learned is not None else (
-            f"{'default' if weights is None else 'given'}: {weights_said(w)}")
+            f"{'default' if weights is None else 'given'}: {weights_said(w)}{why}")
         matches = self.index.similar(q, k=k, min_score=min_score, weights=w,  # type: ignore[union-attr]
                                      method=method)
         if learned is not None:  # the score explains itself: the weights that made it are named
@@ -382,9 +385,8 @@ class LibrarySearch:
     def learned_weights(self, *, exclude_hashes: Iterable[str] | None = None, refit: bool = False) -> LearnedWeights:
         """Term weights fitted on the library's folders or crates (:mod:`workbench.similarity.learned_weights`).
 
-        Fitted on the training tracks only: every track but ``exclude_hashes`` (default: for a head,
-        the tracks its run held out; for the backbone, none). Saved beside the index and reused
-        while the model, the tracks and their groups stay the same.
+        Fitted on every track but ``exclude_hashes`` (None: a head's run's held-out tracks; none for the
+        backbone); saved beside the index, reused while the model, tracks and groups stay the same.
 
         Parameters
         ----------
