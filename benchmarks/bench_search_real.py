@@ -77,6 +77,15 @@ files (16 in 3 album folders, ``--real /work/shared/data/real-audio --seeds 0,1,
 on folds, so the rule change does not touch them): P@3 default backbone 0.667 / 0.667 / 0.500, head 0.667 / 0.611 /
 0.611 (mean +0.019; session 8 measured +0.037), vibe backbone 0.778 / 0.722 / 0.611, head 0.833 / 0.611 / 0.667
 (mean +0.000); blend shares 0 / 0.5 / 0; ceiling 1.000 on every seed (tempo/key/energy alone 0.444 / 0.444 / 0.333).
+
+Learned term weights (session 13, :mod:`workbench.similarity.learned_weights`): each seed also ranks the held-out
+queries with weights fitted on the run's training tracks (pairs of training tracks, same folder = positive; the
+held-out never enter), the backbone with its own and the head with its own ("learned" rows), and prints each
+model's weights and the perfect-vibe ceiling under them. ``--home DIR`` keeps the workspace (scanned and analysed
+once, reused by later calls). Measured (``--seeds 0,1,2``, load 13-17), P@3 backbone / head, default -> learned:
+the 90-track devset 0.806 / 0.989 -> 0.867 / 0.961 (head - backbone +0.183 -> +0.094; backbone weights about vibe
+0.54, tempo 0.46; head vibe 0.83, tempo 0.17); the 16 real files 0.611 / 0.630 -> 0.593 / 0.704 (+0.019 -> +0.111);
+ceilings 1.000 with either weights. No model gains on both libraries: learned weights stay an option.
 """
 
 from __future__ import annotations
