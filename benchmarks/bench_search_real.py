@@ -85,7 +85,8 @@ model's weights and the perfect-vibe ceiling under them. ``--home DIR`` keeps th
 once, reused by later calls). Measured (``--seeds 0,1,2``, load 13-17), P@3 backbone / head, default -> learned:
 the 90-track devset 0.806 / 0.989 -> 0.867 / 0.961 (head - backbone +0.183 -> +0.094; backbone weights about vibe
 0.54, tempo 0.46; head vibe 0.83, tempo 0.17); the 16 real files 0.611 / 0.630 -> 0.593 / 0.704 (+0.019 -> +0.111);
-ceilings 1.000 with either weights. No model gains on both libraries: learned weights stay an option.
+ceilings 1.000 with either weights. No model gains on both libraries: learned weights stay an option. (Chosen on
+the devset's 60 dev tracks first, ``--real`` a folder of them: 0.783 / 0.956 -> 0.844 / 0.972.)
 """
 
 from __future__ import annotations
