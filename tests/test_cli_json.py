@@ -21,8 +21,8 @@ from workbench.cli import main, third_party_noise_filtered
 #: The fields each --json output documents in the README ("Command line and --json fields").
 TRACK_FIELDS = {"id", "name", "title", "artist", "path", "folder", "crates", "duration_s", "sample_rate_hz",
                 "channels", "format", "content_hash", "missing"}
-SIMILAR_FIELDS = {"track_id", "name", "path", "model", "score", "vibe", "tempo", "key", "energy", "bpm_delta", "key_from",
-                  "key_to", "energy_delta", "explanation"}
+SIMILAR_FIELDS = {"track_id", "name", "path", "model", "weights", "weights_used", "score", "vibe", "tempo", "key", "energy",
+                  "bpm_delta", "key_from", "key_to", "energy_delta", "explanation"}
 WORKSPACE_FIELDS = {"root", "db", "data", "experiments", "models", "source", "exists", "tracks"}
 RUN_FIELDS = {"run_id", "kind", "created", "backbone", "tracks", "path", "metrics", "name", "note"}
 JOB_FIELDS = {"id", "kind", "state", "progress", "epoch", "total_epochs", "loss", "label_counts", "metrics", "config",
@@ -141,6 +141,7 @@ def test_similar_json_and_one_progress_bar_at_most(home, capsys):
     assert "%|" not in out.err  # no progress bar with --json
     assert len(rows) == 2 and all(set(r) == SIMILAR_FIELDS for r in rows)
     assert all(r["track_id"] != 1 and 0.0 <= r["score"] <= 1.0 for r in rows)
+    assert all(r["weights"] == "default: vibe 50%, tempo 20%, key 20%, energy 10%" for r in rows)
     assert rows[0]["score"] >= rows[1]["score"]
     capsys.readouterr()
     assert main(["--db", db, "similar", "1", "-k", "2"]) == 0

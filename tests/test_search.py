@@ -125,11 +125,12 @@ def test_similar_command(demo, tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("backbone: feature frontend, not OpenL3: no OpenL3 weights found")
     assert lines[1] == "model: backbone (features-v1); no active head in the registry"
-    assert len(lines) == 5 and all(" vibe (" in line for line in lines[2:])
+    assert lines[2] == "weights: default: vibe 50%, tempo 20%, key 20%, energy 10%"
+    assert len(lines) == 6 and all(" vibe (" in line for line in lines[3:])
     assert main(["--db", db, "similar", "nothing-here"]) == 1
     assert "neither a track" in capsys.readouterr().err
     assert main(["--db", db, "similar", "1", "--weights", "1,2"]) == 1
-    assert "--weights must be four numbers" in capsys.readouterr().err
+    assert "--weights must be four numbers V,T,K,E, 'learned' or 'default'; got '1,2'" in capsys.readouterr().err
 
 
 def test_query_by_vector_and_exact_backend(demo, tmp_path):

@@ -324,3 +324,54 @@ def test_precision_ceiling_ranks_on_an_oracle_vibe_beside_tempo_key_and_energy(l
         search, tracks, groups, k=2, weights={"vibe": 0.0, "tempo": 0.2, "key": 0.2, "energy": 0.1})["precision_at_k"])
     with pytest.raises(ParameterError, match="same must be a vibe in"):
         precision_ceiling(search, tracks, groups, same=1.5)
+
+
+def test_learned_term_weights_reach_similar_and_the_cli_and_are_named(lib, capsys, monkeypatch):
+    import workbench.search as search_mod
+    from workbench.crates import Crates
+    from workbench.similarity import learned_weights as lw
+
+    tracks = lib.tracks()
+    monkeypatch.setattr(search_mod, "AUTO_LEARNED", True)  # auto learns where it can; one folder: the defaults
+    one_folder = LibrarySearch(lib, model="backbone", progress=False).similar(tracks[0], k=1)[0]
+    assert one_folder.weights == ("default: vibe 50%, tempo 20%, key 20%, energy 10% (none learned: learning search "
+                                  "weights needs training tracks in at least two folders; got 1)")
+    with pytest.raises(ParameterError, match="at least two folders; got 1"):
+        LibrarySearch(lib, model="backbone", progress=False, term_weights="learned").similar(tracks[0], k=1)
+    monkeypatch.setattr(search_mod, "AUTO_LEARNED", False)
+    for i, t in enumerate(tracks):  # two crates of three: the groups the weights learn from
+        Crates(lib).add("ab"[i % 2], [t])
+    held = {tracks[0].content_hash}  # never fitted on
+    default = LibrarySearch(lib, model="backbone", progress=False)
+    got = default.similar(tracks[0], k=2)
+    assert all(r.weights == "default: vibe 50%, tempo 20%, key 20%, energy 10%" for r in got)
+    assert got[0].weights_used == pytest.approx({"vibe": 0.5, "tempo": 0.2, "key": 0.2, "energy": 0.1})
+    assert all("weights" not in r.match.explanation for r in got)  # the default search reads as before
+    fitted = []
+    real_fit = lw.fit_weights
+    monkeypatch.setattr(lw, "fit_weights", lambda index, groups, **kw: fitted.append(kw["training_hashes"]) or
+                        real_fit(index, groups, **kw))
+    search = LibrarySearch(lib, model="backbone", progress=False, term_weights="learned")
+    learned = search.learned_weights(exclude_hashes=held)
+    assert set(fitted[0].values()) == {t.content_hash for t in tracks} - held and learned.groups_by == "crate"
+    assert learned.n_tracks == 5 and (search.folder / "learned-weights.json").is_file()
+    results = search.similar(tracks[1], k=3)
+    assert len(fitted) == 2  # similar() fits on every track (nothing held out for the backbone), then keeps it
+    search.similar(tracks[2], k=3)
+    assert len(fitted) == 2
+    said = results[0].weights
+    assert said.startswith("learned from your crates (6 tracks): vibe ")
+    assert all(r.match.explanation.endswith(f"; weights {said}") for r in results)
+    w = search.learned_weights()
+    exact = LibrarySearch(lib, model="backbone", progress=False).similar(tracks[1], k=3, weights=w.weights)
+    assert [(r.track.id, r.match.score) for r in results] == [(r.track.id, r.match.score) for r in exact]
+    db, q = str(lib.path), str(tracks[1].id)
+    assert main(["--db", db, "--quiet", "similar", q, "-k", "2", "--model", "backbone", "--weights", "learned",
+                 "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert records[0]["weights"] == said and records[0]["weights_used"] == pytest.approx(
+        dict(zip(("vibe", "tempo", "key", "energy"), w.weights.normalized(), strict=True)))
+    assert main(["--db", db, "--quiet", "similar", q, "-k", "2", "--model", "backbone", "--weights", "default"]) == 0
+    assert "weights: default: vibe 50%, tempo 20%, key 20%, energy 10%" in capsys.readouterr().out.splitlines()
+    with pytest.raises(ParameterError, match=r"term_weights must be one of \('auto', 'default', 'learned'\); got 'x'"):
+        LibrarySearch(lib, progress=False, term_weights="x")

@@ -12,8 +12,10 @@ statistics fixed when the index was built (:meth:`LibrarySearch.rebuild` refits 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,9 +29,11 @@ from workbench.embed.features import standardize
 from workbench.errors import AudioError, IndexFileError, ParameterError, TrackNotFoundError, failure_reason
 from workbench.fileio import atomic_write
 from workbench.library import Library, Track
+from workbench.similarity.library_query import is_file, unknown_query
 
 if TYPE_CHECKING:
     from workbench.similarity import Match
+    from workbench.similarity.learned_weights import LearnedWeights
     from workbench.similarity.model import EmbeddingModel
     from workbench.similarity.scores import WeightsLike
     from workbench.similarity.sets import TrackSetIndex
@@ -44,18 +48,27 @@ DEFAULT_MAX_WINDOWS = 24
 SEARCH_KINDS: tuple[str, ...] = ("auto", "exact", "pruned", "flat")
 #: ``kind="auto"`` searches with cone bounds from this many tracks on (below, a scan costs about as much).
 PRUNE_FROM_TRACKS: int = 2000
+#: Which term weights ``similar(weights=None)`` uses: the defaults, or weights learned from the library's folders or
+#: crates (:mod:`workbench.similarity.learned_weights`); ``"auto"``: see :data:`AUTO_LEARNED`.
+TERM_WEIGHTS: tuple[str, ...] = ("auto", "default", "learned")
+#: Whether ``term_weights="auto"`` uses learned weights (when they can be fitted); chosen by measurement (README).
+AUTO_LEARNED: bool = False
 
 
 @dataclass(frozen=True)
 class SimilarTrack:
     """One match: the library track, the scored, explained :class:`~workbench.similarity.Match`, and the model.
 
-    ``model`` names the embedding model that ranked it (e.g. ``"head@3 (on features-v1)"``).
+    ``model`` names the embedding model that ranked it (e.g. ``"head@3 (on features-v1)"``), ``weights`` the
+    term weights in words (e.g. ``"default: vibe 50%, tempo 20%, key 20%, energy 10%"``), ``weights_used`` them
+    as numbers (normalised: they sum to 1).
     """
 
     track: Track
     match: Match  # imported lazily
     model: str = ""
+    weights: str = ""
+    weights_used: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def __str__(self) -> str:
         m = self.match
@@ -126,16 +139,24 @@ class LibrarySearch:
         out (bounds saved beside the index), ``"auto"`` prunes from :data:`PRUNE_FROM_TRACKS` tracks on.
     max_windows : int >= 1
         Window vectors kept per library track.
+    term_weights : {"auto", "default", "learned"}
+        The weights of :meth:`similar` when it is given none: the defaults, or weights fitted on the
+        library's folders or crates (:meth:`learned_weights`); ``"auto"``: learned when
+        :data:`AUTO_LEARNED`, else the defaults. Every result names the weights used.
     """
 
     def __init__(self, library: Library, *, backbone: Backbone | None = None, model: str | EmbeddingModel | None = None,
-                 progress: bool = True, kind: str = "auto", max_windows: int = DEFAULT_MAX_WINDOWS) -> None:
+                 progress: bool = True, kind: str = "auto", max_windows: int = DEFAULT_MAX_WINDOWS,
+                 term_weights: str = "auto") -> None:
         from workbench.similarity.model import EmbeddingModel, resolve_model
 
         if not isinstance(library, Library):
             raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
         if kind not in SEARCH_KINDS:
             raise ParameterError(f"kind must be one of {SEARCH_KINDS}; got {kind!r}")
+        if term_weights not in TERM_WEIGHTS:
+            raise ParameterError(f"term_weights must be one of {TERM_WEIGHTS}; got {term_weights!r}")
+        self.term_weights = term_weights
         if isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1:
             raise ParameterError(f"max_windows must be an integer >= 1; got {max_windows!r}")
         self.library = library
@@ -316,8 +337,8 @@ class LibrarySearch:
         min_score : float in [0, 1] or None
             Leave out matches scoring below it; None keeps all ``k``.
         weights : Weights, mapping of str to float, or None
-            Weights of the vibe, tempo, key and energy scores; None: the defaults. Where a tempo
-            is unknown (no beat) the tempo term is left out of the weighted mean.
+            Weights of the vibe, tempo, key and energy scores; None: the defaults, or the learned
+            ones (``term_weights``). Where a tempo is unknown (no beat) the tempo term is left out.
 
         Returns
         -------
@@ -331,15 +352,50 @@ class LibrarySearch:
         AudioError
             An outside file cannot be analysed or embedded.
         """
+        from workbench.similarity.learned_weights import choose_weights
+
         if self.index is None:
             self.update()
         q = self._query(query)
         method = self.method
         if method == "pruned":
             self._prepare_bounds()
-        matches = self.index.similar(q, k=k, min_score=min_score, weights=weights,  # type: ignore[union-attr]
+        w, said, learned = choose_weights(self, weights)
+        matches = self.index.similar(q, k=k, min_score=min_score, weights=w,  # type: ignore[union-attr]
                                      method=method)
-        return [SimilarTrack(self.library.track(m.id), m, self.model_said) for m in matches]
+        if learned is not None:  # the score explains itself: the weights that made it are named
+            matches = [dataclasses.replace(m, explanation=f"{m.explanation}; weights {said}") for m in matches]
+        used = dict(zip(("vibe", "tempo", "key", "energy"), w.normalized(), strict=True))
+        return [SimilarTrack(self.library.track(m.id), m, self.model_said, said, used) for m in matches]
+
+    @property
+    def uses_learned_weights(self) -> bool:
+        """Whether :meth:`similar` without weights uses :meth:`learned_weights` (``term_weights``)."""
+        return self.term_weights == "learned" or (self.term_weights == "auto" and AUTO_LEARNED)
+
+    def learned_weights(self, *, exclude_hashes: Iterable[str] | None = None, refit: bool = False) -> LearnedWeights:
+        """Term weights fitted on the library's folders or crates (:mod:`workbench.similarity.learned_weights`).
+
+        Fitted on every track but ``exclude_hashes`` (None: a head's run's held-out tracks; none for the
+        backbone); saved beside the index, reused while the model, tracks and groups stay the same.
+
+        Parameters
+        ----------
+        exclude_hashes : iterable of str or None
+            Content hashes of tracks never to fit on.
+        refit : bool
+            Fit again even when saved weights match.
+
+        Raises
+        ------
+        ParameterError
+            Too few tracks in groups of two or more, or no positive vibe weight.
+        """
+        from workbench.similarity.learned_weights import for_search
+
+        if self.index is None:
+            self.update()
+        return for_search(self, exclude_hashes=exclude_hashes, refit=refit)
 
     @property
     def method(self) -> str:
@@ -391,9 +447,9 @@ class LibrarySearch:
                 raise TrackNotFoundError(f"track {track.id} ({track.name}) has no analysis or embedding, so it is "
                                          "not in the index (`workbench analyze` says why)")
             return track.id
-        if isinstance(query, (str, os.PathLike)) and _is_file(query):
+        if isinstance(query, (str, os.PathLike)) and is_file(query):
             return self._file_query(query)
-        raise _unknown(self.library, query)
+        raise unknown_query(self.library, query)
 
     def _file_query(self, query: str | os.PathLike[str]) -> object:
         """A query from an audio file outside the library: analysed and embedded on the fly.
@@ -425,41 +481,3 @@ class LibrarySearch:
         if np.ndim(vector) != 1 or np.shape(vector)[0] != dim:
             raise ParameterError(f"{name} must be a 1-D vector of length {dim} (the index's dimension: a window "
                                  f"vector of {self.model.name}); got shape {np.shape(vector)}")
-
-
-def check_query(library: Library, query: str | os.PathLike[str]) -> None:
-    """Refuse, before anything slow, a query that is neither a track of ``library`` nor a file.
-
-    ``workbench similar 99`` analysed and embedded the whole library before saying that 99 is
-    no track; this says it first, in the words :meth:`LibrarySearch.similar` uses.
-
-    Parameters
-    ----------
-    library : Library
-    query : str or os.PathLike
-        A track's id, content hash or path, or an audio file.
-
-    Raises
-    ------
-    TrackNotFoundError
-        ``query`` names no track and no file.
-    """
-    try:
-        library.track(query)  # type: ignore[arg-type]
-        return
-    except TrackNotFoundError:
-        if _is_file(query):
-            return
-    raise _unknown(library, query)
-
-
-def _unknown(library: Library, query: object) -> TrackNotFoundError:
-    shown = audio.display_path(os.fspath(query)) if isinstance(query, (str, os.PathLike)) else repr(query)
-    return TrackNotFoundError(f"{shown!r} is neither a track of {library.path} nor an audio file")
-
-
-def _is_file(path: str | os.PathLike[str]) -> bool:
-    try:
-        return Path(path).is_file()
-    except (OSError, ValueError):
-        return False

@@ -56,8 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("track", help="a library track's id, content hash or path, or any audio file")
     p.add_argument("-k", type=int, default=10, help="how many (default 10)")
     p.add_argument("--min-score", type=float, default=None, help="drop matches scoring below this (0..1)")
-    p.add_argument("--weights", default=None, metavar="V,T,K,E",
-                   help="weights of vibe, tempo, key, energy (default 0.5,0.2,0.2,0.1)")
+    p.add_argument("--weights", default=None, metavar="V,T,K,E|learned|default",
+                   help="weights of vibe, tempo, key, energy: four numbers, 'default' (0.5,0.2,0.2,0.1) or 'learned' "
+                        "(fitted on your folders or crates, the model's training tracks only; saved beside the index)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
     p.add_argument("--model", default=None, metavar="backbone|head|head@N",
                    help="the embedding model that ranks: the bare backbone, the active head or head version N "
@@ -173,12 +174,12 @@ def _cmd_tracks(args: argparse.Namespace) -> int:
 def _weights(text: str | None) -> dict[str, float] | None:
     from workbench.errors import ParameterError
 
-    if text is None:
+    if text is None or text in ("learned", "default"):
         return None
     try:
         v, t, k, e = (float(x) for x in text.split(","))
     except ValueError as exc:
-        raise ParameterError(f"--weights must be four numbers V,T,K,E; got {text!r}") from exc
+        raise ParameterError(f"--weights must be four numbers V,T,K,E, 'learned' or 'default'; got {text!r}") from exc
     return {"vibe": v, "tempo": t, "key": k, "energy": e}
 
 
@@ -198,18 +199,21 @@ def _prepare(lib: Library, backbone: Backbone, *, progress: bool) -> int:
 
 
 def _cmd_similar(args: argparse.Namespace) -> int:
-    from workbench.search import LibrarySearch, check_query
+    from workbench.search import LibrarySearch
+    from workbench.similarity.library_query import check_query
 
     weights = _weights(args.weights)
     with open_library(args) as lib:
         check_query(lib, args.track)  # an unknown track is said before the library is analysed and embedded
-        search = LibrarySearch(lib, model=args.model, progress=False, kind=args.index)
+        search = LibrarySearch(lib, model=args.model, progress=False, kind=args.index,
+                               term_weights=args.weights if args.weights in ("learned", "default") else "auto")
         failed = _prepare(lib, search.backbone, progress=not (args.quiet or args.json))
         search.rebuild() if args.rebuild else search.update()
         results = search.similar(args.track, k=args.k, min_score=args.min_score, weights=weights)
         if args.json:
             matches: list[Any] = [r.match for r in results]
             print_json([{"track_id": r.track.id, "name": r.track.name, "path": r.track.path, "model": r.model,
+                         "weights": r.weights, "weights_used": r.weights_used,
                          **{k: v for k, v in dataclasses.asdict(m).items() if k != "id"}}
                         for r, m in zip(results, matches, strict=True)])
             return 0
@@ -218,6 +222,8 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         stats = search.index.last_search if search.method == "pruned" and search.index is not None else None
         if stats is not None:
             print(f"index: pruned, exact ({stats.scored} of {count_of(stats.tracks, 'track')} scored)")
+        if results:
+            print(f"weights: {results[0].weights}")
         for r in results:
             m: Any = r.match
             print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {m.explanation}")

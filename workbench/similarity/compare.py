@@ -10,37 +10,19 @@ group) and the *best possible* (``min(k, group size - 1) / k``), averaged over t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.similarity.groups import held_out_hashes as _held_out
+from workbench.similarity.groups import track_groups
 
 if TYPE_CHECKING:
     from workbench.library import Library, Track
     from workbench.search import LibrarySearch
     from workbench.similarity.model import EmbeddingModel
     from workbench.similarity.scores import WeightsLike
-
-
-def track_groups(library: Library, tracks: Iterable[Track] | None = None) -> tuple[dict[int, str], str]:
-    """Each track's group, and what the groups are (``"crate"`` or ``"folder"``).
-
-    Parameters
-    ----------
-    library : Library
-        The library.
-    tracks : iterable of Track or None
-        Default: every track.
-    """
-    from workbench.crates import Crates
-
-    selected = list(library.tracks() if tracks is None else tracks)
-    membership = Crates(library).membership()
-    if any(membership.get(t.id) for t in selected):
-        return {t.id: (membership.get(t.id) or ["(no crate)"])[0] for t in selected}, "crate"
-    return {t.id: Path(t.path).parent.name for t in selected}, "folder"
 
 
 def precision_at_k(search: LibrarySearch, queries: Sequence[Track], groups: Mapping[int, str], *, k: int = 3,
@@ -195,15 +177,3 @@ def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_
             for name, s in (("backbone", before), ("head", after))}})
     out["models"] = {"backbone": before.model_said, "head": after.model_said}
     return out
-
-
-def _held_out(library: Library, run_id: str) -> list[str] | None:
-    """The held-out track hashes a run recorded, or None when its folder or metrics cannot be read."""
-    from workbench.errors import WorkbenchError
-    from workbench.runs import load_run
-
-    try:
-        run = load_run(run_id, root=library.workspace.experiments)
-    except (OSError, ValueError, WorkbenchError):
-        return None
-    return (run.metrics.get("held_out") or {}).get("track_hashes") or None
