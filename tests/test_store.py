@@ -153,12 +153,18 @@ def test_v3_constraints_refuse_bad_rows(tmp_path):
             conn.execute("UPDATE model_versions SET active = 1 WHERE version = 2")
 
 
+def _old_database(path, version: int, duration_s: float) -> sqlite3.Connection:
+    """A database at schema ``version`` with one track of ``duration_s`` seconds (id 1)."""
+    conn = store.connect(path)
+    store.migrate(conn, target=version)
+    conn.execute("INSERT INTO tracks (content_hash, path, size_bytes, mtime_ns, duration_s, sample_rate_hz, channels, "
+                 "format, added_at, updated_at) VALUES ('h', 'a.wav', 1, 1, ?, 8000, 1, 'WAV', 't', 't')", (duration_s,))
+    return conn
+
+
 def test_upgrade_from_version_5_keeps_labels_and_adds_v6(tmp_path):
     path = tmp_path / "w.db"
-    conn = store.connect(path)
-    store.migrate(conn, target=5)
-    conn.execute("INSERT INTO tracks (content_hash, path, size_bytes, mtime_ns, duration_s, sample_rate_hz, channels, "
-                 "format, added_at, updated_at) VALUES ('h', 'a.wav', 1, 1, 10.0, 8000, 1, 'WAV', 't', 't')")
+    conn = _old_database(path, 5, 10.0)
     conn.execute("INSERT INTO labels (track_id, label, start_beat, end_beat, start_s, end_s, source, confidence, "
                  "created_at, updated_at) VALUES (1, 'drop', 0, 8, 0.0, 4.0, 'user', NULL, 't', 't')")
     conn.close()
@@ -176,10 +182,7 @@ def test_upgrade_from_version_5_keeps_labels_and_adds_v6(tmp_path):
 def test_upgrade_to_v7_starts_beat_0_labels_at_0_s(tmp_path):
     """v6 stored a label from beat 0 at the first beat's time; v7 moves it to the track's start only."""
     path = tmp_path / "w.db"
-    conn = store.connect(path)
-    store.migrate(conn, target=6)
-    conn.execute("INSERT INTO tracks (content_hash, path, size_bytes, mtime_ns, duration_s, sample_rate_hz, channels, "
-                 "format, added_at, updated_at) VALUES ('h', 'a.wav', 1, 1, 60.0, 8000, 1, 'WAV', 't', 't')")
+    conn = _old_database(path, 6, 60.0)
     for start_beat, end_beat, start_s, end_s in ((0, 8, 5.6, 9.6), (8, 16, 9.6, 13.6)):
         conn.execute("INSERT INTO labels (track_id, label, start_beat, end_beat, start_s, end_s, source, confidence, "
                      "created_at, updated_at) VALUES (1, 'intro', ?, ?, ?, ?, 'user', NULL, 't', 't')",
