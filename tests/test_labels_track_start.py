@@ -125,6 +125,10 @@ def test_export_and_cli_list_start_beat_0_at_0_s(labels, lib, tid, tmp_path, cap
     assert main(["--db", str(lib.path), "labels", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(r["start_beat"], r["start_s"]) for r in listed][0] == (0, 0.0)
+    assert main(["--db", str(lib.path), "labels", "export", str(tmp_path / "cli.json"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["labels"] == 2
+    (track,) = json.loads((tmp_path / "cli.json").read_text())["tracks"]
+    assert track["labels"][0]["start_s"] == 0.0
 
 
 def test_training_windows_before_the_first_beat_belong_to_the_first_label(labels, lib, tid):
