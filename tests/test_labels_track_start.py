@@ -71,7 +71,8 @@ def test_add_split_undo_and_nudge_keep_beat_0_at_0_s(labels, lib, tid):
     a = labels.add(tid, "intro", start_beat=0, end_beat=16)
     assert (a.start_s, a.end_s) == (0.0, pytest.approx(FIRST_BEAT_S + 8.0))
     assert _stored(lib)[0][2] == 0.0
-    labels.add(tid, "build", start_beat=4, end_beat=8, overlap="split")  # splits the intro: 0-4 and 8-16
+    with pytest.warns(LabelWarning, match="shorter than 8 beats"):
+        labels.add(tid, "build", start_beat=4, end_beat=8, overlap="split")  # splits the intro: 0-4 and 8-16
     assert [(s, e, round(t0, 3)) for s, e, t0, _ in _stored(lib)] == [(0, 4, 0.0), (4, 8, 7.6), (8, 16, 9.6)]
     labels.undo()
     labels.undo()
