@@ -126,9 +126,9 @@ class Page:
                        "[r.element.dataset.label, r.start, r.end]).sort((a, b) => a[1] - b[1]);")
 
     def agrees(self):
-        """The page's regions are SQLite's rows (label and beat times)."""
+        """The page's regions are SQLite's rows (label and edge times: beat 0 is 0 s, the last index the end)."""
         rows = self.rows()
-        times = [*self.beats, None]
+        times = [0.0, *self.beats[1:], None]
 
         def t(b):
             return float(self.page.evaluate("() => document.querySelector('.wb-lab').wavesurfer.getDuration()")) \

@@ -41,8 +41,8 @@ OFFSET_S = 0.1    # first beat
 TRACKS = {"long.wav": 256, "short.wav": 64, "noise.wav": 0}  # file -> beats (0: no steady beat)
 
 
-def _store_grid(lib: Library, track, n_beats: int) -> None:
-    """Write a stored analysis with an exact grid (what analyze_track would reuse)."""
+def _store_grid(lib: Library, track, n_beats: int, *, offset_s: float = OFFSET_S) -> None:
+    """Write a stored analysis with an exact grid from ``offset_s`` (what analyze_track would reuse)."""
     from workbench.analysis import Analysis
     from workbench.analysis.batch import KIND, _settings_hash
     from workbench.analysis.core import settings_key
@@ -50,7 +50,7 @@ def _store_grid(lib: Library, track, n_beats: int) -> None:
     from workbench.analysis.key import DEFAULT_PROFILE
     from workbench.store import utc_now
 
-    beats = tuple(round(OFFSET_S + i * BEAT_S, 4) for i in range(n_beats))
+    beats = tuple(round(offset_s + i * BEAT_S, 4) for i in range(n_beats))
     a = Analysis(duration_s=track.duration_s, bpm=120.0 if n_beats else None, beats=beats, downbeats=beats[::4],
                  tempo_stability=1.0 if n_beats else 0.0, key="A minor", camelot="8A", key_confidence=0.5, energy=5,
                  energy_curve=(0.5,), energy_hop_s=DEFAULT_HOP_S, loudness_lufs=-12.0)
@@ -422,7 +422,7 @@ def test_jams_file_loads_validates_and_feeds_mir_eval(labels, lib, tmp_path):
     intervals, values = ann.to_interval_values()
     mir_eval.util.validate_intervals(intervals)
     assert values == ["intro", "build", "drop"]
-    np.testing.assert_allclose(intervals[:, 0], [OFFSET_S, OFFSET_S + 16, OFFSET_S + 32], atol=1e-4)
+    np.testing.assert_allclose(intervals[:, 0], [0.0, OFFSET_S + 16, OFFSET_S + 32], atol=1e-4)  # beat 0: from 0 s
     assert mir_eval.segment.detection(intervals, intervals, window=0.5)[2] == 1.0
     assert jams.eval.segment(ann, ann)["Pairwise F-measure"] == pytest.approx(1.0)
     with pytest.raises(LabelError, match="a .jams file holds one track's labels; this export has 2 tracks"):

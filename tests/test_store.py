@@ -42,7 +42,7 @@ def test_upgrade_from_version_1_keeps_data(tmp_path):
     conn.close()
 
     with store.Store(path) as s:
-        assert s.version == store.SCHEMA_VERSION == 6
+        assert s.version == store.SCHEMA_VERSION == 7
         assert {"labels", "jobs", "model_versions", "crates", "crate_tracks", "analysis_settings",
                 "track_corrections", "model_version_numbers"} <= {
             r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -65,14 +65,14 @@ def test_newer_database_is_refused(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(SchemaVersionError, match="schema version 99 but this workbench knows up to 6"):
+    with pytest.raises(SchemaVersionError, match="schema version 99 but this workbench knows up to 7"):
         store.Store(path)
 
 
 def test_unknown_migration_target(tmp_path):
     conn = store.connect(tmp_path / "w.db")
-    with pytest.raises(ParameterError, match="target must be a schema version in 1..6; got 7"):
-        store.migrate(conn, target=7)
+    with pytest.raises(ParameterError, match="target must be a schema version in 1..7; got 8"):
+        store.migrate(conn, target=8)
 
 
 def test_not_a_database(tmp_path):
@@ -153,17 +153,23 @@ def test_v3_constraints_refuse_bad_rows(tmp_path):
             conn.execute("UPDATE model_versions SET active = 1 WHERE version = 2")
 
 
+def _old_database(path, version: int, duration_s: float) -> sqlite3.Connection:
+    """A database at schema ``version`` with one track of ``duration_s`` seconds (id 1)."""
+    conn = store.connect(path)
+    store.migrate(conn, target=version)
+    conn.execute("INSERT INTO tracks (content_hash, path, size_bytes, mtime_ns, duration_s, sample_rate_hz, channels, "
+                 "format, added_at, updated_at) VALUES ('h', 'a.wav', 1, 1, ?, 8000, 1, 'WAV', 't', 't')", (duration_s,))
+    return conn
+
+
 def test_upgrade_from_version_5_keeps_labels_and_adds_v6(tmp_path):
     path = tmp_path / "w.db"
-    conn = store.connect(path)
-    store.migrate(conn, target=5)
-    conn.execute("INSERT INTO tracks (content_hash, path, size_bytes, mtime_ns, duration_s, sample_rate_hz, channels, "
-                 "format, added_at, updated_at) VALUES ('h', 'a.wav', 1, 1, 10.0, 8000, 1, 'WAV', 't', 't')")
+    conn = _old_database(path, 5, 10.0)
     conn.execute("INSERT INTO labels (track_id, label, start_beat, end_beat, start_s, end_s, source, confidence, "
                  "created_at, updated_at) VALUES (1, 'drop', 0, 8, 0.0, 4.0, 'user', NULL, 't', 't')")
     conn.close()
     with store.Store(path) as s:
-        assert s.version == 6
+        assert s.version == store.SCHEMA_VERSION
         row = s.conn.execute("SELECT label, model_name, model_version, accepted_at FROM labels").fetchone()
         assert tuple(row) == ("drop", None, None, None)
         assert {"label_rejections", "track_status"} <= {
@@ -171,3 +177,23 @@ def test_upgrade_from_version_5_keeps_labels_and_adds_v6(tmp_path):
         assert "grid_offset_s" in {r[1] for r in s.conn.execute("PRAGMA table_info(track_corrections)")}
         with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
             s.conn.execute("INSERT INTO track_status (track_id, status, updated_at) VALUES (1, 'finished', 't')")
+
+
+def test_upgrade_to_v7_starts_beat_0_labels_at_0_s(tmp_path):
+    """v6 stored a label from beat 0 at the first beat's time; v7 moves it to the track's start only."""
+    path = tmp_path / "w.db"
+    conn = _old_database(path, 6, 60.0)
+    for start_beat, end_beat, start_s, end_s in ((0, 8, 5.6, 9.6), (8, 16, 9.6, 13.6)):
+        conn.execute("INSERT INTO labels (track_id, label, start_beat, end_beat, start_s, end_s, source, confidence, "
+                     "created_at, updated_at) VALUES (1, 'intro', ?, ?, ?, ?, 'user', NULL, 't', 't')",
+                     (start_beat, end_beat, start_s, end_s))
+        conn.execute("INSERT INTO label_rejections (track_id, label, start_beat, end_beat, start_s, end_s, confidence, "
+                     "model_name, model_version, rejected_at) VALUES (1, 'drop', ?, ?, ?, ?, 0.5, 'm', 'v', 't')",
+                     (start_beat, end_beat, start_s, end_s))
+    conn.commit()
+    conn.close()
+    with store.Store(path) as s:
+        assert s.version == 7
+        for table in ("labels", "label_rejections"):
+            got = [tuple(r) for r in s.conn.execute(f"SELECT start_beat, start_s, end_s FROM {table} ORDER BY start_beat")]
+            assert got == [(0, 0.0, 9.6), (8, 9.6, 13.6)]

@@ -198,6 +198,12 @@ MIGRATIONS: dict[int, str] = {
         ALTER TABLE track_corrections ADD COLUMN grid_offset_s REAL
             CHECK (grid_offset_s IS NULL OR (grid_offset_s >= -1 AND grid_offset_s <= 1));
     """,
+    # v7: a label (or rejection) from beat 0 starts the track (start_s 0, not the first beat's
+    # time; workbench.labels.BeatGrid.span_s), as one to the last beat ends it.
+    7: """
+        UPDATE labels SET start_s = 0.0 WHERE start_beat = 0;
+        UPDATE label_rejections SET start_s = 0.0 WHERE start_beat = 0;
+    """,
 }
 
 #: The schema version this code writes.

@@ -199,6 +199,11 @@ function render({ model, el }) {
     }
     return nearest(beatTimes(), t);
   }
+  // a label edge on beat i: beat 0 starts the track (0 s), as the last index ends it
+  // (the kernel's BeatGrid.span_s; stored labels arrive with these times)
+  function edgeTime(i) {
+    return i <= 0 ? 0 : grid.times[Math.min(i, grid.times.length - 1)];
+  }
   function setGrid(track) {
     const times = [...track.beats_s, track.duration_s];
     grid = { beats: track.beats_s, downbeats: track.downbeats, times,
@@ -297,7 +302,7 @@ function render({ model, el }) {
       eb = side === "end" ? snapTime(d.end) : nearest(grid.times, last.end);
       if (eb <= sb) { if (side === "start") sb = eb - 1; else eb = sb + 1; }
     }
-    const next = { start: grid.times[Math.max(0, sb)], end: grid.times[Math.min(eb, grid.times.length - 1)] };
+    const next = { start: edgeTime(sb), end: edgeTime(eb) };
     shown.set(r.id, next);
     r.setOptions(next);
     time.textContent = `${fmt(next.start)}–${fmt(next.end)}`;

@@ -199,7 +199,8 @@ class Labels(Review, TrackStatus, GridFixes, LabelFiles):
         grid = self._grids[spec["track_id"]]
         out = []
         for a, b in spans:
-            piece = {**spec, "start_beat": a, "end_beat": b, "start_s": grid.time_of(a), "end_s": grid.time_of(b)}
+            a_s, b_s = grid.span_s(a, b)
+            piece = {**spec, "start_beat": a, "end_beat": b, "start_s": a_s, "end_s": b_s}
             stored = rows.write(conn, Label(id=0, created_at=now, updated_at=now, **piece), insert=True)
             changes.append(rows.Change(None, stored))
             out.append(stored)
@@ -414,7 +415,8 @@ class Labels(Review, TrackStatus, GridFixes, LabelFiles):
         """``label`` with the seconds of its track's current grid (the beats are what is stored)."""
         try:
             g = self.grid(label.track_id)
-            return replace(label, start_s=g.time_of(label.start_beat), end_s=g.time_of(label.end_beat))
+            start_s, end_s = g.span_s(label.start_beat, label.end_beat)
+            return replace(label, start_s=start_s, end_s=end_s)
         except LabelError:
             return label
 

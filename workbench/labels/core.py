@@ -177,8 +177,9 @@ class Label:
     """One stored section label.
 
     ``start_beat``/``end_beat`` index the track's beat grid (``beats`` in seconds from the
-    analysis); ``end_beat == len(beats)`` means "to the end of the track". ``start_s``/``end_s``
-    are the times of those beats (the track's duration for the end).
+    analysis); ``start_beat == 0`` means "from the start of the track" (0 s) and
+    ``end_beat == len(beats)`` "to the end of the track". ``start_s``/``end_s`` are the times of
+    those edges (:meth:`BeatGrid.span_s`: 0 s, a beat's time, or the track's duration).
 
     Provenance (schema v6): a label made by accepting a model's :class:`Suggestion` is stored
     with ``source="model"``, the suggestion's (calibrated) ``confidence``, ``model_name`` and
@@ -315,6 +316,7 @@ class BeatGrid:
 
     Beat ``i`` starts at ``beats_s[i]``; the index ``n_beats`` (``len(beats_s)``) is the end of
     the track, at ``duration_s``. ``downbeats_s`` are the bar starts (a subset of the beats).
+    A label's edges are :meth:`span_s`: beat 0 as an edge is the track's start (0 s).
     """
 
     track_id: int
@@ -359,6 +361,31 @@ class BeatGrid:
         """
         b = self._check_index(beat)
         return self.duration_s if b == self.n_beats else float(self.beats_s[b])
+
+    def edge_s(self, beat: int) -> float:
+        """Time in seconds of a label edge on ``beat``: 0.0 for beat 0, ``duration_s`` for ``n_beats``.
+
+        The one convention of stored labels, rejections and suggestions: a span from beat 0
+        starts the track (the time before the first beat belongs to it), as one to ``n_beats``
+        ends it; any other edge is its beat's time (:meth:`time_of`).
+
+        Parameters
+        ----------
+        beat : int in [0, n_beats]
+            A beat index.
+        """
+        b = self._check_index(beat)
+        return 0.0 if b == 0 else self.time_of(b)
+
+    def span_s(self, start_beat: int, end_beat: int) -> tuple[float, float]:
+        """``(start_s, end_s)`` of the span ``[start_beat, end_beat)`` (:meth:`edge_s` of each end).
+
+        Parameters
+        ----------
+        start_beat, end_beat : int in [0, n_beats]
+            Beat indices.
+        """
+        return self.edge_s(start_beat), self.edge_s(end_beat)
 
     def nearest_beat(self, t_s: float) -> int:
         """The beat index (0..``n_beats``, the last meaning the track's end) nearest to ``t_s``.

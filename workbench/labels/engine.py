@@ -69,8 +69,9 @@ def validate_span(grid: BeatGrid, label: object, start_beat: object, end_beat: o
     if e - s < WARN_BEATS:
         notes.append(f"{name} {s}-{e} on track {grid.track_id} is {e - s} beats, shorter than "
                      f"{WARN_BEATS} beats: check it")
-    fields_ = dict(track_id=grid.track_id, label=name, start_beat=s, end_beat=e, start_s=grid.time_of(s),
-                   end_s=grid.time_of(e), source=src, confidence=conf)
+    start_s, end_s = grid.span_s(s, e)
+    fields_ = dict(track_id=grid.track_id, label=name, start_beat=s, end_beat=e, start_s=start_s,
+                   end_s=end_s, source=src, confidence=conf)
     return fields_, notes
 
 
@@ -106,8 +107,8 @@ def snap_span(grid: BeatGrid, start_s: object, end_s: object) -> tuple[int, int,
         raise LabelError(f"end_s must be after start_s; got start_s={start_s}, end_s={end_s}")
     t0, t1 = float(start_s), float(end_s)  # type: ignore[arg-type]
     s, e = grid.nearest_beat(t0), grid.nearest_beat(t1)
-    moves = [f"{what} {t:.3f} s -> beat {b} ({grid.time_of(b):.3f} s)"
-             for what, t, b in (("start", t0, s), ("end", t1, e)) if abs(grid.time_of(b) - t) > tol]
+    moves = [f"{what} {t:.3f} s -> beat {b} ({grid.edge_s(b):.3f} s)"
+             for what, t, b in (("start", t0, s), ("end", t1, e)) if abs(grid.edge_s(b) - t) > tol]
     notes = [f"snapped to the beat grid: {', '.join(moves)}"] if moves else []
     return s, e, notes
 
@@ -160,8 +161,9 @@ def place(conn: sqlite3.Connection, grid: BeatGrid, spec: dict, *, overlap: str,
             changes.append(rows.Change(h, None))
             continue
         for i, (a, b) in enumerate(pieces):
-            piece = replace(h, id=h.id if i == 0 else 0, start_beat=a, end_beat=b, start_s=grid.time_of(a),
-                            end_s=grid.time_of(b), updated_at=now)
+            a_s, b_s = grid.span_s(a, b)
+            piece = replace(h, id=h.id if i == 0 else 0, start_beat=a, end_beat=b, start_s=a_s, end_s=b_s,
+                            updated_at=now)
             stored = rows.write(conn, piece, insert=i > 0)
             changes.append(rows.Change(h if i == 0 else None, stored))
     return len(hits)

@@ -87,4 +87,4 @@ class GridFixes:
                 spans = conn.execute(f"SELECT id, start_beat, end_beat FROM {table} WHERE track_id = ?",
                                      (track_id,)).fetchall()
                 conn.executemany(f"UPDATE {table} SET start_s = ?, end_s = ? WHERE id = ?",
-                                 [(g.time_of(min(s, g.n_beats)), g.time_of(min(e, g.n_beats)), i) for i, s, e in spans])
+                                 [(*g.span_s(min(s, g.n_beats), min(e, g.n_beats)), i) for i, s, e in spans])

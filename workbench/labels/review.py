@@ -186,8 +186,8 @@ class Review:
                     out.append(old)
                     continue
                 g = self._grids[s.track_id]
-                r = rows.write(conn, Rejection(0, s.track_id, s.label, s.start_beat, s.end_beat, g.time_of(s.start_beat),
-                                               g.time_of(s.end_beat), s.confidence, s.model_name or "",
+                r = rows.write(conn, Rejection(0, s.track_id, s.label, s.start_beat, s.end_beat,
+                                               *g.span_s(s.start_beat, s.end_beat), s.confidence, s.model_name or "",
                                                s.model_version or "", now), insert=True)
                 changes.append(rows.Change(None, r))
                 out.append(r)

@@ -381,7 +381,8 @@ class Labeler(LabelerReview, LabelerView, w.VBox):
         return next((i for i, t in enumerate(self.tracks) if self.track is not None and t.id == self.track.id), -1)
 
     def _time(self, beat: int) -> float:
-        return float(self.grid.time_of(beat))
+        """Seconds of a selection edge on ``beat`` (beat 0 is the track's start, as for labels)."""
+        return float(self.grid.edge_s(beat))
 
     def _guard(self, handler: Callable[..., Any]) -> Callable[..., None]:
         """Wrap a browser event handler: run it on the thread that built the widget (where the
