@@ -158,6 +158,25 @@ def test_tags_are_read(lib, tmp_path):
     assert (t.title, t.artist, t.name) == ("Night Drive", "Test Artist", "Night Drive")
 
 
+def test_tag_whitespace_is_normalised_for_display_only(lib, tmp_path):
+    """Runs of spaces in a title (real tags: "Sky Vibe  -  High Frequency") read as one space in
+    ``name`` and in the explorer's artist column and groups; the stored tags keep them."""
+    from workbench import explore
+
+    folder = tmp_path / "spaced"
+    folder.mkdir()
+    with sf.SoundFile(folder / "t.flac", "w", samplerate=22050, channels=1) as f:
+        f.title = "Sky Vibe  -  High Frequency"
+        f.artist = "Sky   Vibe"
+        f.write([0.1, -0.1] * 5000)
+    lib.scan(folder, progress=False)
+    t = lib.tracks()[0]
+    assert t.name == "Sky Vibe - High Frequency"
+    assert (t.title, t.artist) == ("Sky Vibe  -  High Frequency", "Sky   Vibe")
+    assert explore.track_groups(lib, "artist")[1] == {t.id: "Sky Vibe"}
+    assert list(explore.library_table(lib)["artist"]) == ["Sky Vibe"]
+
+
 def test_track_lookup(lib, music):
     lib.scan(music, progress=False)
     t = lib.track(music / "a.wav")
