@@ -12,6 +12,7 @@ statistics fixed when the index was built (:meth:`LibrarySearch.rebuild` refits 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -149,6 +150,7 @@ class LibrarySearch:
         self.folder = root / (self.backbone.name if self.model.head is None else f"{self.backbone.name}+{self.model.tag}")
         self.index: TrackSetIndex | None = None
         self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
+        self._file_query_rough = False  # whether the last outside-file query's tempo was rough
         self._bounds_ready = False
 
     @property
@@ -339,7 +341,22 @@ class LibrarySearch:
             self._prepare_bounds()
         matches = self.index.similar(q, k=k, min_score=min_score, weights=weights,  # type: ignore[union-attr]
                                      method=method)
-        return [SimilarTrack(self.library.track(m.id), m, self.model_said) for m in matches]
+        query_rough = self._rough(q) if isinstance(q, int) else self._file_query_rough
+        return [SimilarTrack(self.library.track(m.id), self._tempo_marked(m, query_rough), self.model_said)
+                for m in matches]
+
+    def _rough(self, track_id: int) -> bool:
+        """Whether a library track's tempo is rough (live, rubato: ``Analysis.tempo_rough``)."""
+        a = track_analysis(self.library, self.library.track(track_id), compute=False)
+        return a is not None and a.tempo_rough
+
+    def _tempo_marked(self, match: Match, query_rough: bool) -> Match:
+        """The match, its BPM delta marked rough (``Δ~+6 BPM``) where the query's or its tempo is rough."""
+        from workbench.similarity.query import mark_tempo_rough
+
+        if match.bpm_delta is None or not (query_rough or self._rough(match.id)):
+            return match
+        return dataclasses.replace(match, explanation=mark_tempo_rough(match.explanation))
 
     @property
     def method(self) -> str:
@@ -368,6 +385,7 @@ class LibrarySearch:
         from workbench.similarity import Query
         from workbench.similarity.sets import SetQuery
 
+        self._file_query_rough = False
         if isinstance(query, Track):
             query = query.id
         if isinstance(query, SetQuery):
@@ -417,6 +435,7 @@ class LibrarySearch:
             raise
         except Exception as exc:  # pyloudnorm's or librosa's ValueError, an OSError: say so, by name
             raise AudioError(f"{name}: cannot analyse or embed this file: {failure_reason(exc)}", path=name) from exc
+        self._file_query_rough = a.tempo_rough
         return SetQuery(self._standardize(windows), a.bpm, a.camelot if a.has_key else None, a.energy)
 
     def _check_dim(self, vector: np.ndarray, name: str) -> None:
