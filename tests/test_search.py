@@ -156,7 +156,9 @@ def test_similar_command(demo, tmp_path, capsys):
     capsys.readouterr()
     assert main(["--db", db, "--quiet", "similar", str(records[0].audio_path), "-k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("backbone: feature frontend, not OpenL3: no OpenL3 weights found")
+    assert lines[0] == ("backbone: feature frontend, not OpenL3 (no OpenL3 weights: README, 'Embeddings, and adding "
+                        "OpenL3 weights'; `workbench embed` says where it looked)")  # one line, every call
+    assert "### Embeddings, and adding OpenL3 weights" in (Path(__file__).parents[1] / "README.md").read_text()
     assert lines[1] == "model: backbone (features-v1); no active head in the registry"
     assert len(lines) == 5 and all(" vibe (" in line for line in lines[2:])
     assert main(["--db", db, "similar", "nothing-here"]) == 1

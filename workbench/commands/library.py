@@ -198,6 +198,7 @@ def _prepare(lib: Library, backbone: Backbone, *, progress: bool) -> int:
 
 
 def _cmd_similar(args: argparse.Namespace) -> int:
+    from workbench.embed.batch import brief_backbone_said
     from workbench.search import LibrarySearch, check_query
 
     weights = _weights(args.weights)
@@ -213,7 +214,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
                          **{k: v for k, v in dataclasses.asdict(m).items() if k != "id"}}
                         for r, m in zip(results, matches, strict=True)])
             return 0
-        print(f"backbone: {search.backbone_said}")
+        print(f"backbone: {brief_backbone_said(search.backbone_said)}")  # one line, not the fallback's four
         print(f"model: {search.model_said}")
         stats = search.index.last_search if search.method == "pruned" and search.index is not None else None
         if stats is not None:
