@@ -253,3 +253,28 @@ def test_an_error_with_json_is_also_a_json_object_on_stdout(home, argv, kind, sa
     assert main(["--home", str(home), *argv]) == 1  # without --json: stderr only, as before
     out = capsys.readouterr()
     assert out.out == "" and said in out.err
+
+
+def test_demo_json_is_the_final_summary_alone_on_stdout(demo_home, monkeypatch, capsys):
+    """`demo --json` prints one JSON document (the summary's contents); what the stages print goes to stderr."""
+    import workbench.pipeline as pipeline
+
+    home, result = demo_home
+
+    def fake_run_demo(**kwargs):
+        print("a stage talking on stdout")
+        assert kwargs["progress"] is False  # no bars around the document
+        return result
+
+    monkeypatch.setattr(pipeline, "run_demo", fake_run_demo)
+    assert main(["--home", str(home), "demo", "--json"]) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    from workbench.commands import jsonable
+
+    assert doc == json.loads(json.dumps(jsonable(result.to_dict())))  # NaN (a metric not measured) is null
+    assert "a stage talking on stdout" in err
+    assert doc["db_path"] == str(result.db_path) and doc["scan"] == result.scan.counts()
+    assert doc["runs"] == {k: str(v) for k, v in result.runs.items()} and doc["runs"]
+    assert [h["name"] for h in doc["headlines"]] == [h.name for h in result.headlines] and doc["headlines"]
+    assert set(doc["headlines"][0]) == {"name", "value", "target", "passed"}

@@ -209,6 +209,16 @@ def test_cli_models_commands(tmp_path, package, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "dj_section_v1" in out and "dj_section_v2" in out and "2 versions" in out
     assert cli("models", "rollback", "dj_section") == 0 and "dj_section_v1" in capsys.readouterr().out
+    assert cli("models", "activate", "dj_section", "2", "--json") == 0  # what changed, for scripts
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["model_type"], doc["previous"]["name"], doc["active"]["name"]) == ("dj_section", "dj_section_v1",
+                                                                                  "dj_section_v2")
+    assert doc["changed"] is True and doc["forced_past_gates"] is False and doc["active"]["active"] is True
+    assert cli("models", "activate", "dj_section", "2", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["changed"] is False  # already active: nothing changed
+    assert cli("models", "rollback", "dj_section", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["previous"]["version"], doc["active"]["version"], doc["changed"]) == (2, 1, True)
     assert cli("models", "activate", "dj_section", "2") == 0
     assert cli("models", "compare", "dj_section", "1", "2") == 0
     assert "metrics.model.accuracy" in capsys.readouterr().out

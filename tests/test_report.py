@@ -176,6 +176,19 @@ def test_report_by_run_id_and_show(tmp_path, monkeypatch):
     assert body.startswith('<div class="wb-report">') and "<html" not in body and "Training curves" in body
 
 
+def test_report_config_shows_size_only_for_an_openl3_run(tmp_path):
+    """``size`` is OpenL3's embedding size: a features-v1 run's Config does not list it (it did: "size 512")."""
+    shown = {}
+    for n, backbone in enumerate(("features-v1", "openl3", "cnn")):
+        path = write_run(f"20250101-000000-embeddings-abcde{n}", root=tmp_path,
+                         info={"kind": "embeddings"}, config_={"backbone": backbone, "size": 512, "lr": 0.001},
+                         data={}, history=[], metrics={})
+        shown[backbone] = _section_of(report(path).read_text(), "Config")
+    assert "<td>size</td>" in shown["openl3"]
+    assert "<td>size</td>" not in shown["features-v1"] and "<td>size</td>" not in shown["cnn"]
+    assert all("<td>lr</td>" in section and "<td>backbone</td>" in section for section in shown.values())
+
+
 def test_report_rejects_unknown_projection(reports):
     with pytest.raises(ParameterError, match="projection method must be one of"):
         report(reports["embeddings"].parent, projection="umap")

@@ -108,6 +108,39 @@ def test_tracks_without_a_beat_are_searched_with_tempo_unknown(demo, tmp_path):
         assert all("tempo unknown (no beat)" in x.match.explanation for x in results)
 
 
+def test_a_rough_tempo_marks_the_bpm_delta_rough(demo, tmp_path, monkeypatch):
+    """A live or rubato track's BPM is rough (analyze writes "~151"), so a delta from or to it reads
+    "Δ~+6 BPM", not a plain "Δ+6 BPM"; pairs of two steady tempi keep the plain delta."""
+    import dataclasses
+
+    import workbench.search as search_module
+    from workbench.similarity.query import mark_tempo_rough
+
+    assert mark_tempo_rough("similar vibe (62%); Δ+6 BPM (half time); key: 8A (same); energy +1") == \
+        "similar vibe (62%); Δ~+6 BPM (half time); key: 8A (same); energy +1"
+    assert mark_tempo_rough("different vibe (3%); same BPM; energy same") == "different vibe (3%); ~same BPM; energy same"
+    assert mark_tempo_rough("loosely related vibe (30%); tempo unknown (no beat)") == \
+        "loosely related vibe (30%); tempo unknown (no beat)"
+    root, records, _ = demo
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        search = LibrarySearch(lib, progress=False).update()
+        rough = lib.track(records[1].audio_path).id
+        analysed = search_module.track_analysis
+
+        def wandering(library, track, **kw):
+            a = analysed(library, track, **kw)
+            return dataclasses.replace(a, tempo_stability=0.3) if track.id == rough else a
+
+        monkeypatch.setattr(search_module, "track_analysis", wandering)
+        from_steady = search.similar(records[0].audio_path, k=11)
+        marked = {x.track.id for x in from_steady if "Δ~" in x.match.explanation or "~same BPM" in x.match.explanation}
+        assert marked == {rough}
+        from_rough = search.similar(records[1].audio_path, k=11)
+        assert all(re.search(r"; (Δ~[+-]\d+|~same) BPM", x.match.explanation) for x in from_rough)
+        assert all(EXPLANATION.match(mark_tempo_rough(x.match.explanation).replace("~", "")) for x in from_rough)
+
+
 def test_errors(tmp_path):
     with Library(tmp_path / "w.db") as lib:
         with pytest.raises(ParameterError, match="no analysed, embedded track to search"):
@@ -123,7 +156,9 @@ def test_similar_command(demo, tmp_path, capsys):
     capsys.readouterr()
     assert main(["--db", db, "--quiet", "similar", str(records[0].audio_path), "-k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("backbone: feature frontend, not OpenL3: no OpenL3 weights found")
+    assert lines[0] == ("backbone: feature frontend, not OpenL3 (no OpenL3 weights: README, 'Embeddings, and adding "
+                        "OpenL3 weights'; `workbench embed` says where it looked)")  # one line, every call
+    assert "### Embeddings, and adding OpenL3 weights" in (Path(__file__).parents[1] / "README.md").read_text()
     assert lines[1] == "model: backbone (features-v1); no active head in the registry"
     assert lines[2] == "weights: default: vibe 50%, tempo 20%, key 20%, energy 10%"
     assert len(lines) == 6 and all(" vibe (" in line for line in lines[3:])

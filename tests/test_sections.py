@@ -46,6 +46,38 @@ def test_readiness_needs_two_classes() -> None:
         check_readiness({})
 
 
+def test_too_few_labels_are_refused_before_a_job_is_created(tmp_path, monkeypatch, capsys) -> None:
+    """A `train sections` refused for too few labels left a failed job in `workbench jobs` every
+    time; the label counts are checked first now, so a refusal creates no job."""
+    import workbench.qa
+    from workbench.cli import main
+    from workbench.job_records import list_jobs
+    from workbench.library import Library
+    from workbench.train.jobs import train_sections_job
+
+    few = [{"track_id": t, "label": label, "start_s": 8.0 * i, "end_s": 8.0 * i + 8.0}
+           for t in (1, 2) for i, label in enumerate(("intro", "drop", "drop"))]
+    with Library(tmp_path / "data" / "workbench.db") as lib:
+        with pytest.raises(NotReadyError, match=r"Need more labels: intro 2/10, drop 4/10 .*min_per_class=2"):
+            train_sections_job(lib, sections=few, experiments_root=tmp_path / "experiments", progress=False)
+        with pytest.raises(NotReadyError, match=r"Need 3\+ classes: have 2 \(intro, drop\)"):
+            train_sections_job(lib, sections=few, config={"min_per_class": 1, "min_classes": 3},
+                               experiments_root=tmp_path / "experiments", progress=False)
+        monkeypatch.setattr(workbench.qa, "excluded_track_ids", lambda _lib: {2})  # QA leaves track 2 out
+        with pytest.raises(NotReadyError, match=r"Need more labels: intro 1/2 \(labelled .*; 1 labelled track is left "
+                                                r"out by QA flags .*keep_flagged=true"):
+            train_sections_job(lib, sections=few, config={"min_per_class": 2},
+                               experiments_root=tmp_path / "experiments", progress=False)
+        assert list_jobs(lib) == []
+    monkeypatch.undo()
+    # the command on stored labels: none at all is refused the same way, with no job either
+    assert main(["--home", str(tmp_path), "--quiet", "train", "sections"]) == 1
+    assert "no labelled sections" in capsys.readouterr().err
+    with Library(tmp_path / "data" / "workbench.db") as lib:
+        assert list_jobs(lib) == []
+    assert not (tmp_path / "experiments").exists() or not any((tmp_path / "experiments").iterdir())
+
+
 def test_readiness_names_each_short_class_and_counts_sections() -> None:
     with pytest.raises(NotReadyError, match=r"Need more labels: drop 3/10, outro 9/10 \(labelled sections per class\)"):
         check_readiness({"drop": 3, "intro": 10, "outro": 9})

@@ -112,7 +112,7 @@ def track_groups(library: Library, group_by: str | None = None, *,
         if kind == "folder":
             return {t.id: _folder(t) for t in tracks}
         if kind == "artist":
-            return {t.id: (t.artist or "").strip() or _NONE["artist"] for t in tracks}
+            return {t.id: " ".join((t.artist or "").split()) or _NONE["artist"] for t in tracks}
         return {t.id: style_tag(t) or _NONE["style"] for t in tracks}
 
     if group_by is not None:
@@ -156,7 +156,7 @@ def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFr
     for t in tracks:
         a = track_analysis(library, t, compute=False)
         rows.append({
-            "id": t.id, "name": t.name, "artist": t.artist, "folder": _folder(t),
+            "id": t.id, "name": t.name, "artist": " ".join(t.artist.split()) if t.artist else t.artist, "folder": _folder(t),
             "crates": ", ".join(membership.get(t.id, [])), "style": style_tag(t), "group": groups[t.id],
             "duration_s": round(t.duration_s, 1),
             "bpm": (round(a.bpm, 1) if a is not None and a.bpm else np.nan),

@@ -89,8 +89,13 @@ class Track:
 
     @property
     def name(self) -> str:
-        """Title from the tags, else the file name without its suffix."""
-        return self.title or Path(self.path).stem
+        """Title from the tags, else the file name without its suffix, for display.
+
+        Runs of whitespace in the title become one space (``"Sky Vibe  -  High Frequency"`` reads
+        ``"Sky Vibe - High Frequency"``); the stored ``title`` is left as the tags have it.
+        """
+        title = " ".join(self.title.split()) if self.title else ""
+        return title or Path(self.path).stem
 
     @property
     def folder(self) -> str | None:

@@ -63,6 +63,27 @@ class DemoResult:
     #: The second, independently made set the section model is scored on (where it is), or why not.
     cross_generator: str = ""
 
+    def to_dict(self) -> dict[str, object]:
+        """For ``workbench demo --json``: the summary's contents as plain JSON values.
+
+        Paths are text; ``scan`` is :meth:`ScanSummary.to_dict`'s ``counts``; ``headlines`` are
+        ``{name, value, target, passed}`` (``passed`` None where there is no target; ``value`` NaN
+        where a metric was not measured, which ``--json`` prints as null); seconds in
+        ``total_duration_s`` and ``stage_seconds``.
+        """
+        return {"demo_folder": str(self.demo_folder), "db_path": str(self.db_path), "n_tracks": self.n_tracks,
+                "seed": self.seed, "synthesized": self.synthesized, "scan": self.scan.counts(),
+                "styles": dict(self.styles), "total_duration_s": round(self.total_duration_s, 3),
+                "analysis": self.analysis, "accuracy": dict(self.accuracy), "backbone": self.backbone,
+                "labels": self.labels, "unlabeled": list(self.unlabeled),
+                "runs": {k: str(v) for k, v in self.runs.items()}, "reports": {k: str(v) for k, v in self.reports.items()},
+                "exports": list(self.exports), "not_exported": list(self.refused), "versions": list(self.versions),
+                "cross_generator": self.cross_generator or None,
+                "suggestions": {k: list(v) for k, v in self.suggestions.items()},
+                "headlines": [{"name": h.name, "value": h.value, "target": h.target, "passed": h.passed}
+                              for h in self.headlines],
+                "reused": list(self.reused), "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()}}
+
     def summary(self) -> str:
         """A human-readable summary of the run: where everything is, and the headline metrics."""
         c = self.scan.counts()

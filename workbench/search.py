@@ -170,6 +170,7 @@ class LibrarySearch:
         self.folder = root / (self.backbone.name if self.model.head is None else f"{self.backbone.name}+{self.model.tag}")
         self.index: TrackSetIndex | None = None
         self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
+        self._file_query_rough = False  # whether the last outside-file query's tempo was rough
         self._bounds_ready = False
 
     @property
@@ -363,6 +364,8 @@ class LibrarySearch:
         w, said, learned = choose_weights(self, weights)
         matches = self.index.similar(q, k=k, min_score=min_score, weights=w,  # type: ignore[union-attr]
                                      method=method)
+        query_rough = self._rough(q) if isinstance(q, int) else self._file_query_rough
+        matches = [self._tempo_marked(m, query_rough) for m in matches]
         if learned is not None:  # the score explains itself: the weights that made it are named
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; weights {said}") for m in matches]
         used = dict(zip(("vibe", "tempo", "key", "energy"), w.normalized(), strict=True))
@@ -393,9 +396,20 @@ class LibrarySearch:
         """
         from workbench.similarity.learned_weights import for_search
 
-        if self.index is None:
-            self.update()
         return for_search(self, exclude_hashes=exclude_hashes, refit=refit)
+
+    def _rough(self, track_id: int) -> bool:
+        """Whether a library track's tempo is rough (live, rubato: ``Analysis.tempo_rough``)."""
+        a = track_analysis(self.library, self.library.track(track_id), compute=False)
+        return a is not None and a.tempo_rough
+
+    def _tempo_marked(self, match: Match, query_rough: bool) -> Match:
+        """The match, its BPM delta marked rough (``Δ~+6 BPM``) where the query's or its tempo is rough."""
+        from workbench.similarity.query import mark_tempo_rough
+
+        if match.bpm_delta is None or not (query_rough or self._rough(match.id)):
+            return match
+        return dataclasses.replace(match, explanation=mark_tempo_rough(match.explanation))
 
     @property
     def method(self) -> str:
@@ -424,6 +438,7 @@ class LibrarySearch:
         from workbench.similarity import Query
         from workbench.similarity.sets import SetQuery
 
+        self._file_query_rough = False
         if isinstance(query, Track):
             query = query.id
         if isinstance(query, SetQuery):
@@ -473,6 +488,7 @@ class LibrarySearch:
             raise
         except Exception as exc:  # pyloudnorm's or librosa's ValueError, an OSError: say so, by name
             raise AudioError(f"{name}: cannot analyse or embed this file: {failure_reason(exc)}", path=name) from exc
+        self._file_query_rough = a.tempo_rough
         return SetQuery(self._standardize(windows), a.bpm, a.camelot if a.has_key else None, a.energy)
 
     def _check_dim(self, vector: np.ndarray, name: str) -> None:

@@ -25,6 +25,9 @@ _SILENCE_PEAK = 1e-4  # -80 dBFS
 #: at :data:`ANALYSIS_SR`).
 SPEC_N_FFT = 2048
 SPEC_HOP = 512
+#: Tempo stability under which a track's BPM is rough (live, rubato): the analyze table writes
+#: ``~151``, similar writes ``Δ~+6 BPM``, and QA's ``unsteady_tempo`` flag uses the same threshold.
+ROUGH_TEMPO_STABILITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ class Analysis:
     @property
     def has_beat(self) -> bool:
         return self.bpm is not None
+
+    @property
+    def tempo_rough(self) -> bool:
+        """Whether the track has a BPM and it is rough (stability under :data:`ROUGH_TEMPO_STABILITY`)."""
+        return self.bpm is not None and self.tempo_stability < ROUGH_TEMPO_STABILITY
 
     def section_energy(self, start_s: float, end_s: float) -> int:
         """The 1..10 energy level of the span ``[start_s, end_s)``.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.commands import count_of, open_library
 
 #: Tempo stability under which the table marks a BPM as rough (``~``; QA's ``unsteady_tempo`` threshold).
-UNSTEADY = 0.5
+UNSTEADY = 0.5  # the value of workbench.analysis.core.ROUGH_TEMPO_STABILITY (similar uses that one)
 
 if TYPE_CHECKING:
     from workbench.analysis.core import Analysis

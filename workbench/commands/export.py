@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.registry_types import Version
 
 _TYPES = ("dj_section", "embedding", "head")
 
@@ -51,10 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("version", type=int)
     q.add_argument("--force", action="store_true",
                    help="activate even if it fails a blocking gate (recorded in its metadata and card)")
+    q.add_argument("--json", action="store_true", help="print what changed as JSON (the version before and now)")
     q.set_defaults(func=_cmd_activate)
     q = msub.add_parser("rollback", help="activate the version before the active one")
     q.add_argument("type", choices=_TYPES)
     q.add_argument("--force", action="store_true", help="roll back even if that version fails its baseline gates")
+    q.add_argument("--json", action="store_true", help="print what changed as JSON (the version before and now)")
     q.set_defaults(func=_cmd_rollback)
     q = msub.add_parser("delete", help="delete a version (not the active one)")
     q.add_argument("type", choices=_TYPES)
@@ -153,15 +159,31 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_activate(args: argparse.Namespace) -> int:
     with _registry(args) as reg:
+        before = reg.active(args.type)
         v = reg.activate(args.type, args.version, force=args.force)
+        if args.json:
+            _print_json(_activation(args.type, before, v, forced=bool(args.force and v.forced)))
+            return 0
         print(f"active {args.type}: {v.name}" + (" (forced past failing gates)" if args.force and v.forced else ""))
     return 0
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
     with _registry(args) as reg:
-        print(f"active {args.type}: {reg.rollback(args.type, force=args.force).name}")
+        before = reg.active(args.type)
+        v = reg.rollback(args.type, force=args.force)
+        if args.json:
+            _print_json(_activation(args.type, before, v, forced=bool(args.force and v.forced)))
+            return 0
+        print(f"active {args.type}: {v.name}")
     return 0
+
+
+def _activation(model_type: str, before: Version | None, now: Version, *, forced: bool) -> dict[str, Any]:
+    """What ``models activate|rollback --json`` prints: the active version before and now, and whether it changed."""
+    return {"model_type": model_type, "previous": None if before is None else before.as_dict(),
+            "active": now.as_dict(), "changed": before is None or before.version != now.version,
+            "forced_past_gates": forced}
 
 
 def _cmd_delete(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="tracks of a second, independent generator (the devset) rendered into <folder>/.cross-generator "
                         "and scored by the section model next to its baselines (default 8, at most 9)")
     p.add_argument("--no-cross-generator", action="store_true", help="skip the cross-generator set (same as 0 tracks)")
+    add_json(p)
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("scan", help="add the audio files under a folder to the library (creates the library)")
@@ -106,13 +108,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.finetune_backbone and args.backbone != "openl3":  # refused before any work, not after the embedding
         raise ParameterError(f"--finetune-backbone needs --backbone openl3 (the backbone whose blocks are tuned); "
                              f"got --backbone {args.backbone}")
-    result = run_demo(
-        demo_folder=args.folder, db_path=workspace_of(args).db, n_tracks=args.tracks, seed=args.seed,
-        n_unlabeled=args.unlabeled, train=not args.no_train, export=not args.no_export, progress=not args.quiet,
-        backbone=args.backbone, embeddings_config={"finetune_backbone": True} if args.finetune_backbone else None,
-        cross_generator_tracks=0 if args.no_cross_generator else args.cross_generator_tracks,
-    )
-    print(result.summary())
+    # with --json, stdout is the one JSON document: whatever the stages print goes to stderr
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        result = run_demo(
+            demo_folder=args.folder, db_path=workspace_of(args).db, n_tracks=args.tracks, seed=args.seed,
+            n_unlabeled=args.unlabeled, train=not args.no_train, export=not args.no_export,
+            progress=not (args.quiet or args.json), backbone=args.backbone,
+            embeddings_config={"finetune_backbone": True} if args.finetune_backbone else None,
+            cross_generator_tracks=0 if args.no_cross_generator else args.cross_generator_tracks,
+        )
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(result.summary())
     return 0
 
 
@@ -199,6 +207,7 @@ def _prepare(lib: Library, backbone: Backbone, *, progress: bool) -> int:
 
 
 def _cmd_similar(args: argparse.Namespace) -> int:
+    from workbench.embed.batch import brief_backbone_said
     from workbench.search import LibrarySearch
     from workbench.similarity.library_query import check_query
 
@@ -217,7 +226,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
                          **{k: v for k, v in dataclasses.asdict(m).items() if k != "id"}}
                         for r, m in zip(results, matches, strict=True)])
             return 0
-        print(f"backbone: {search.backbone_said}")
+        print(f"backbone: {brief_backbone_said(search.backbone_said)}")  # one line, not the fallback's four
         print(f"model: {search.model_said}")
         stats = search.index.last_search if search.method == "pruned" and search.index is not None else None
         if stats is not None:

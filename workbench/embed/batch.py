@@ -46,6 +46,29 @@ class Backbone(Protocol):
         ...
 
 
+#: How :func:`default_backbone`'s sentence starts when it fell back for want of OpenL3 weights.
+NO_OPENL3_WEIGHTS = "feature frontend, not OpenL3"
+
+
+def brief_backbone_said(said: str) -> str:
+    """:func:`default_backbone`'s sentence in one short line, for a command run again and again.
+
+    The fallback for want of OpenL3 weights (four lines in a terminal: every place looked, how to
+    copy the file) becomes ``"feature frontend, not OpenL3 (no OpenL3 weights: README, 'Embeddings,
+    and adding OpenL3 weights'; `workbench embed` says where it looked)"``; any other sentence is
+    returned as is.
+
+    Parameters
+    ----------
+    said : str
+        What :func:`default_backbone` (or a model built on it) said.
+    """
+    if not said.startswith(f"{NO_OPENL3_WEIGHTS}: no OpenL3 weights found"):
+        return said
+    return (f"{NO_OPENL3_WEIGHTS} (no OpenL3 weights: README, 'Embeddings, and adding OpenL3 weights'; "
+            "`workbench embed` says where it looked)")
+
+
 def default_backbone(*, device: str = "auto", precision: str = "auto") -> tuple[Backbone, str]:
     """OpenL3 (mel128, music, 512-d, hop 0.5 s) when its weights are found, else the feature frontend.
 
@@ -74,7 +97,7 @@ def default_backbone(*, device: str = "auto", precision: str = "auto") -> tuple[
     try:
         model = OpenL3.from_weights(embedding_size=512)
     except WeightsError as exc:
-        return FeatureFrontend(), f"feature frontend, not OpenL3: {exc}"
+        return FeatureFrontend(), f"{NO_OPENL3_WEIGHTS}: {exc}"
     model.run_on(device, precision=precision)
     return OpenL3Backbone(model, hop_s=0.5), f"OpenL3 {model.name} (weights sha256 {model.weights_sha256[:12]}; " \
         f"{model.device.type}, {model.precision})"

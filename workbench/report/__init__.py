@@ -102,6 +102,14 @@ def backbone_text(run: Run) -> str:
     return f"{text}, dim {bb['dim']}" if bb.get("dim") is not None else text
 
 
+def _applicable(config: dict) -> dict:
+    """A run's config without settings its backbone has no use for: ``size`` (OpenL3's embedding size) of a
+    run on another backbone (the feature frontend, a CNN); kept where the backbone is not recorded."""
+    if "backbone" in config and config["backbone"] != "openl3":
+        return {k: v for k, v in config.items() if k != "size"}
+    return config
+
+
 def _section(title: str, content: str) -> str:
     anchor = title.lower().replace(" ", "-")
     return f'<section id="{anchor}"><h2>{H.esc(title)}</h2>{content}</section>'
@@ -319,7 +327,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     parts.append(_section("Dataset", body))
 
     # config and run info
-    config = {k: "none" if v is None else v for k, v in flatten(run.config).items()}  # set to None: off or default
+    config = {k: "none" if v is None else v for k, v in flatten(_applicable(run.config)).items()}  # None: off/default
     parts.append(_section("Config", H.kv_table(config) if config else H.not_recorded("config.json")))
     parts.append(_section("Run", H.kv_table(flatten(info))))
 

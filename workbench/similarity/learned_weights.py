@@ -287,7 +287,7 @@ def for_search(search: Any, *, exclude_hashes: Iterable[str] | None = None, refi
     Parameters
     ----------
     search : LibrarySearch
-        An updated search (its ``index`` built).
+        Updated first when its ``index`` is not built yet.
     exclude_hashes : iterable of str or None
         Tracks never fitted on; None: for a head, the tracks its run held out, else none.
     refit : bool
@@ -295,6 +295,8 @@ def for_search(search: Any, *, exclude_hashes: Iterable[str] | None = None, refi
     """
     from workbench.similarity.groups import held_out_hashes, track_groups
 
+    if search.index is None:
+        search.update()
     model = search.model
     if exclude_hashes is None and model.head is not None and model.run_id:
         exclude_hashes = held_out_hashes(search.library, model.run_id)

@@ -175,6 +175,27 @@ def format_explanation(
     return "; ".join(parts)
 
 
+def mark_tempo_rough(explanation: str) -> str:
+    """A :func:`format_explanation` line with its tempo part marked rough: ``"Δ~+6 BPM"``, ``"~same BPM"``.
+
+    For a pair where either tempo is rough (a live or rubato track: see
+    :data:`workbench.analysis.core.ROUGH_TEMPO_STABILITY`), so a delta between rough tempi is not
+    read as exact. A line without a BPM part (tempo unknown, a raw vector query) is returned as is.
+
+    Parameters
+    ----------
+    explanation : str
+        The explanation, as :func:`format_explanation` writes it.
+    """
+    parts = explanation.split("; ")
+    for i, part in enumerate(parts):
+        if part.startswith("Δ") and not part.startswith("Δ~"):
+            parts[i] = "Δ~" + part[1:]
+        elif part.startswith("same BPM"):
+            parts[i] = "~" + part
+    return "; ".join(parts)
+
+
 def tempo_match_of(bpm_query: float | None, bpm_match: float | None) -> str | None:
     """Which multiple of the query's tempo the match's BPM delta is measured from: "half", "double" or None.
 
@@ -210,4 +231,4 @@ def vibe_words(percent: int) -> str:
 QueryLike = Union[int, Query, np.ndarray, Sequence[float]]  # noqa: UP007 (a runtime alias on 3.10)
 
 
-__all__ = ["Match", "Query", "QueryLike", "format_explanation", "tempo_match_of", "vibe_words"]
+__all__ = ["Match", "Query", "QueryLike", "format_explanation", "mark_tempo_rough", "tempo_match_of", "vibe_words"]

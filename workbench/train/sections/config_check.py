@@ -1,15 +1,19 @@
-"""A section-training config's values checked before its job starts.
+"""A section-training config's values, and its label counts, checked before its job starts.
 
 ``workbench train sections --set epochs=abc`` reached the job and ended in a traceback
 (``int('abc')``); a value of the wrong kind for any setting whose default is a number or a
 flag is refused here, naming the key, what it takes and the value, and the trainer's own
 settings are checked as the trainer will check them (ranges included).
+
+Too few labels were refused inside the job, so every refusal left a failed job in
+``workbench jobs``; :func:`check_label_counts` refuses them first, from the section records.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from workbench.errors import ParameterError
@@ -64,3 +68,37 @@ def check_sections_config(cfg: dict[str, Any]) -> None:
         if key in NONE_ALLOWED and value is not None and value < 1:
             raise ParameterError(f"{key} must be None or an int >= 1; got {value!r}")
     SectionTrainer(**{k: cfg[k] for k in _TRAINER_KEYS if k in cfg})._check_params()  # ranges, as fit checks them
+
+
+def check_label_counts(sections: Iterable[Any], cfg: dict[str, Any]) -> None:
+    """Refuse, before a job is created, section records too few to train on.
+
+    The records' labelled sections per label go through
+    :func:`~workbench.train.sections.features.check_readiness` with the config's ``min_per_class``
+    and ``min_classes``. The job counts only the sections of tracks it can read and embed, never
+    more, so records refused here would be refused in the job (which then failed, as a job).
+
+    Parameters
+    ----------
+    sections : iterable of records
+        Dicts or objects with a ``label`` (``{track_id, label, start_s, end_s}``); labels not in
+        :data:`~workbench.train.sections.features.LABELS` are left to the job to refuse.
+    cfg : dict
+        The job's config (checked by :func:`check_sections_config`); defaults where a key is absent.
+
+    Raises
+    ------
+    NotReadyError
+        ``"Need more labels: drop 3/10 (labelled sections per class): label more, or ..."`` or
+        ``"Need 2+ classes: have 1 (drop)"``.
+    """
+    from workbench.train.sections.features import LABELS, check_readiness
+    from workbench.train.sections.training import CONFIG_DEFAULTS
+
+    counts = dict.fromkeys(LABELS, 0)
+    for r in sections:
+        label = r.get("label") if isinstance(r, Mapping) else getattr(r, "label", None)
+        if label in counts:
+            counts[label] += 1
+    check_readiness(counts, min_per_class=int(cfg.get("min_per_class", CONFIG_DEFAULTS["min_per_class"])),
+                    min_classes=int(cfg.get("min_classes", CONFIG_DEFAULTS["min_classes"])))

@@ -145,8 +145,10 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
         (:func:`~workbench.train.sections.config_check.check_sections_config`), or an ``external``
         folder that is not one (before any job is created).
     NotReadyError
-        No stored labels (the message says how to label), or too few labelled sections (the
-        job is failed with the reason).
+        No stored labels (the message says how to label), or too few labelled sections: refused
+        before any job is created (:func:`~workbench.train.sections.config_check.check_label_counts`),
+        so ``workbench jobs`` shows no failed job; only sections lost in the job (a track that cannot
+        be read or embedded) leave too few there, and that job is failed with the reason.
     """
     from workbench.jobs import JobRunner
 
@@ -172,12 +174,62 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
         if not isinstance(other, SectionData) and not Path(other).is_dir():
             raise ParameterError(f"external set {name!r} must be SectionData or a folder of tracks with truth JSON; "
                                  f"got {str(other)!r}")
+    picked = _training_sections(library, sections, cfg, keep_flagged=keep_flagged)  # too few: refused, no job
     runner = JobRunner(library, "sections", config=cfg, experiments_root=experiments_root, progress=False,
                        on_state=on_state)
     with runner:
-        path = _sections_in_job(runner, library, cfg, sections=sections, backbone=backbone, progress=progress,
+        path = _sections_in_job(runner, library, cfg, picked, backbone=backbone, progress=progress,
                                 keep_flagged=keep_flagged, external=external)
     return runner.job, path
+
+
+def _training_sections(library: Library, sections: Iterable[Any] | None, cfg: dict[str, Any], *,
+                       keep_flagged: bool) -> dict[str, Any]:
+    """The sections a job trains on (QA-flagged tracks left out), refused before the job when too few.
+
+    Returns ``sections``, ``source`` ("labels" or "given"), ``rejections``, ``qa_excluded`` (labelled
+    tracks left out) and ``flagged`` (every track QA leaves out).
+    """
+    from workbench.train import datasets as ds
+    from workbench.train.sections.config_check import check_label_counts
+
+    source = "given"
+    rejections: list[dict[str, Any]] = []
+    if sections is None:
+        sections, source = ds.library_sections(library), "labels"
+        rejections = library_rejections(library)
+    sections = list(sections)
+    qa_excluded: list[int] = []
+    flagged: set[int] = set()
+    if not keep_flagged:
+        from workbench.qa import excluded_track_ids
+
+        flagged = set(excluded_track_ids(library))
+        qa_excluded = sorted({_track_of(s) for s in sections} & flagged)
+        sections = [s for s in sections if _track_of(s) not in flagged]
+        rejections = [r for r in rejections if r["track_id"] not in flagged]
+    if not sections:
+        raise NotReadyError(f"no labelled sections in this library: {HOW_TO_LABEL}"
+                            + (f" ({len(qa_excluded)} labelled tracks are left out by QA flags: `workbench qa` "
+                               "lists them, `workbench qa keep TRACK` keeps one)" if qa_excluded else ""))
+    try:
+        check_label_counts(sections, cfg)
+    except NotReadyError as exc:
+        raise _with_qa_note(exc, qa_excluded) from exc
+    return {"sections": sections, "source": source, "rejections": rejections, "qa_excluded": qa_excluded,
+            "flagged": flagged}
+
+
+def _with_qa_note(exc: NotReadyError, qa_excluded: list[int]) -> NotReadyError:
+    """The refusal, saying how many labelled tracks QA flags left out and how to keep them (as is without)."""
+    if not qa_excluded:
+        return exc
+    from workbench.wording import agree, count_of
+
+    n = len(qa_excluded)
+    return NotReadyError(f"{exc}; {count_of(n, 'labelled track')} {agree(n, 'is', 'are')} left out by QA flags "
+                         "(`workbench qa` lists them, `workbench qa keep TRACK` keeps one, `--set keep_flagged=true` "
+                         "keeps them all)")
 
 
 def _external_sets(library: Library, external: Mapping[str, Any] | None, *, backbone: Backbone,
@@ -205,34 +257,16 @@ def _track_of(section: Any) -> Any:
     return section.get("track_id") if isinstance(section, Mapping) else getattr(section, "track_id", None)
 
 
-def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *, sections: Iterable[Any] | None,
+def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], picked: dict[str, Any], *,
                      backbone: Backbone | None, progress: bool, keep_flagged: bool = False,
                      external: Mapping[str, Any] | None = None) -> Path:
     from workbench.embed.features import FeatureFrontend
     from workbench.jobs import _backbone_info, _track_docs
-    from workbench.train import datasets as ds
 
     b = backbone if backbone is not None else FeatureFrontend()
     runner.backbone = _backbone_info(b)
-    source = "given"
-    rejections: list[dict[str, Any]] = []
-    if sections is None:
-        sections, source = ds.library_sections(library), "labels"
-        rejections = library_rejections(library)
-    sections = list(sections)
-    qa_excluded: list[int] = []
-    if not keep_flagged:
-        from workbench.qa import excluded_track_ids
-
-        flagged = excluded_track_ids(library)
-
-        qa_excluded = sorted({_track_of(s) for s in sections} & flagged)
-        sections = [s for s in sections if _track_of(s) not in flagged]
-        rejections = [r for r in rejections if r["track_id"] not in flagged]
-    if not sections:
-        raise NotReadyError(f"no labelled sections in this library: {HOW_TO_LABEL}"
-                            + (f" ({len(qa_excluded)} labelled tracks are left out by QA flags: `workbench qa` "
-                               "lists them, `workbench qa keep TRACK` keeps one)" if qa_excluded else ""))
+    sections, source, rejections = picked["sections"], picked["source"], picked["rejections"]
+    qa_excluded, flagged = picked["qa_excluded"], picked["flagged"]
     dataset = section_dataset(library, sections, backbone=b, progress=progress, rejections=rejections)
     docs = _track_docs(library, [t.track_id for t in dataset.tracks])
     counts = {k: v for k, v in dataset.section_counts().items() if v}
@@ -260,12 +294,10 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], *
     try:
         result = train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress,
                                 external=others or None, unlabelled=pool)
-    except NotReadyError as exc:
+    except NotReadyError as exc:  # fewer sections than counted up front (a track could not be read or embedded)
         if not qa_excluded:
             raise
-        raise NotReadyError(f"{exc}; {len(qa_excluded)} labelled tracks are left out by QA flags (`workbench qa` "
-                            "lists them, `workbench qa keep TRACK` keeps one, `--set keep_flagged=true` keeps "
-                            "them all)") from exc
+        raise _with_qa_note(exc, qa_excluded) from exc
     runner._data["splits"] = {"train": list(result.metrics.get("train_tracks", [])),
                               "test": list(result.metrics.get("test_tracks", []))}
 
