@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def run_job_draw(library, *, seed: int, experiments: Path) -> dict:
+def run_job_draw(library, *, seed: int, experiments: Path, settings: dict | None = None) -> dict:
     """One draw through the embeddings job; the run's model scored on the draw's held-out tracks.
 
     Parameters
@@ -50,6 +50,8 @@ def run_job_draw(library, *, seed: int, experiments: Path) -> dict:
         The draw (and the run's seed).
     experiments : Path
         The runs' folder.
+    settings : dict, optional
+        More job settings (``distill_precision``, ``max_epochs``, ...).
     """
     from bench_backbones import _hold_out, _score, _vectors
     from bench_distill_ablation import _split_val
@@ -71,14 +73,17 @@ def run_job_draw(library, *, seed: int, experiments: Path) -> dict:
 
     job_module._embedding_split = draw_split
     config = {"backbone": "cnn", "distill": "features", "classes_from": "style", "seed": seed, "n_views": 1,
-              "num_threads": 1, "invariance_clips": 0}
+              "num_threads": 1, "invariance_clips": 0, **(settings or {})}
     t0 = time.perf_counter()
     _, path = job_module.train_embeddings_job(library, config=config, experiments_root=experiments, progress=False)
     secs = time.perf_counter() - t0
     metrics = json.loads((path / "metrics.json").read_text())
+    t1 = time.perf_counter()
     data = _vectors(library, held, CNNBackbone(load_cnn(path / "model.pt"), hop_s=1.0), classes="style")
     d = metrics["distill"]
-    return {"seed": seed, "job": str(path), "kept": _score(data.X, data), "config": config,
+    stages = {**d.get("stage_s", {}), "held_out_scoring": round(time.perf_counter() - t1, 1)}
+    stages["job_other"] = round(secs - sum(d.get("stage_s", {}).values()), 1)  # patch rows, views, saving
+    return {"seed": seed, "job": str(path), "kept": _score(data.X, data), "config": config, "stage_s": stages,
             "teacher_test_map_at_r": d.get("teacher_test_map_at_r"), "student_options": d.get("student_options"),
             "student_stopped": d.get("student_stopped"), "epochs": [{k: h.get(k) for k in ("epoch", "val_cosine", "seconds")}
                                                                      for h in json.loads((path / "history.json").read_text())]
@@ -90,15 +95,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=2)
     p.add_argument("--workdir", default="/tmp/bench_distill_ablation", help="demo library (reused when present)")
     p.add_argument("--out", default="distill_job.jsonl")
+    p.add_argument("--precision", default=None, help="the job's distill_precision (default: the job's)")
+    p.add_argument("--epochs", type=int, default=None, help="the student's max_epochs (default: the job's 12)")
+    p.add_argument("--layout", choices=("channels_last", "default"), default="channels_last",
+                   help="the student's memory layout (default: the old path, to compare)")
     args = p.parse_args(argv)
     import torch
 
+    import workbench.train.cnn_fast as fast
+
     torch.set_num_threads(1)
+    fast.CHANNELS_LAST = args.layout == "channels_last"
+    settings = {k: v for k, v in (("distill_precision", args.precision), ("max_epochs", args.epochs)) if v is not None}
     from bench_distill_ablation import demo_library
 
     library = demo_library(Path(args.workdir), n_tracks=36, duration_s=40.0)
     try:
-        record = run_job_draw(library, seed=args.seed, experiments=Path(args.workdir) / "experiments")
+        record = run_job_draw(library, seed=args.seed, experiments=Path(args.workdir) / "experiments", settings=settings)
+        record["layout"] = args.layout
     finally:
         library.close()
     with Path(args.out).open("a") as fh:
