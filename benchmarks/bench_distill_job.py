@@ -90,6 +90,31 @@ def run_job_draw(library, *, seed: int, experiments: Path, settings: dict | None
             if (path / "history.json").exists() else None, "run_s": round(secs, 1)}
 
 
+def print_table(records: list[dict]) -> None:
+    """Wall seconds per stage and held-out MAP@R of recorded runs, one column each (the first is the baseline).
+
+    Parameters
+    ----------
+    records : list of dict
+        :func:`run_job_draw` records (with ``stage_s``, ``layout`` and ``config``).
+    """
+    stages = ["teacher", "student_rows", "val_rows", "student", "evaluate", "job_other", "held_out_scoring"]
+    names = [f"draw {r['seed']} {r.get('layout', '?')} {r['config'].get('distill_precision', 'float32')}" for r in records]
+    width = max(24, *(len(n) for n in names))
+    print(f"{'stage (s)':<18}" + "".join(f"{n:>{width + 2}}" for n in names))
+    for stage in [*stages, "run_s"]:
+        cells = [r["run_s"] if stage == "run_s" else r.get("stage_s", {}).get(stage) for r in records]
+        base = cells[0]
+        print(f"{stage:<18}" + "".join(
+            f"{'-' if c is None else f'{c:.1f}' + (f' ({base / c:.1f}x)' if base and c and i else ''):>{width + 2}}"
+            for i, c in enumerate(cells)))
+    epochs = [r.get("epochs") or [] for r in records]
+    print(f"{'s / epoch':<18}" + "".join(f"{np.mean([e['seconds'] for e in ep]) if ep else float('nan'):>{width + 2}.1f}"
+                                         for ep in epochs))
+    print(f"{'held-out MAP@R':<18}" + "".join(f"{r['kept']['map_at_r']:>{width + 2}.4f}" for r in records))
+    print(f"{'teacher MAP@R':<18}" + "".join(f"{r['teacher_test_map_at_r']:>{width + 2}.4f}" for r in records))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=2)
@@ -99,7 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=None, help="the student's max_epochs (default: the job's 12)")
     p.add_argument("--layout", choices=("channels_last", "default"), default="channels_last",
                    help="the student's memory layout (default: the old path, to compare)")
+    p.add_argument("--table", nargs="+", metavar="JSONL", help="print the stage table of recorded runs (no run)")
     args = p.parse_args(argv)
+    if args.table:
+        print_table([json.loads(line) for f in args.table for line in Path(f).read_text().splitlines() if line.strip()])
+        return 0
     import torch
 
     import workbench.train.cnn_fast as fast

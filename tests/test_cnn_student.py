@@ -147,7 +147,7 @@ def test_student_options_refuse_bad_values():
 def test_student_options_from_job_settings():
     from workbench.train.cnn_student import resolve_job_student, student_options
 
-    assert student_options(None) == {"average_epochs": 0, "class_weight": 0.0, "mask_bins": 0}
+    assert student_options(None) == {"average_epochs": 0, "class_weight": 0.0, "mask_bins": 0, "precision": "float32"}
     assert student_options({"distill_average_epochs": 4})["average_epochs"] == 4
     with pytest.raises(ValueError, match=r"student settings must be among .*; got \['distill_swa'\]"):
         student_options({"distill_swa": 4})
