@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import torch
 
-    import workbench.train.cnn_fast as fast
+    import workbench.models.cnn_fast as fast
 
     torch.set_num_threads(1)
     fast.CHANNELS_LAST = args.layout == "channels_last"

@@ -6,7 +6,7 @@ as the job builds them), the job's student (``build_cnn(seed=S, stats=True, rhyt
 class term 0.5), one thread, in three ways, interleaved round by round so that they share the machine's load:
 
 - ``default float32``: the old path (NCHW layout, float32);
-- ``channels_last float32``: :func:`workbench.train.cnn_fast.student_layout` (the job's default since session 13);
+- ``channels_last float32``: :func:`workbench.models.cnn_fast.student_layout` (the job's default since session 13);
 - ``channels_last bfloat16``: also bfloat16 autocast (the job's ``--set distill_precision=bfloat16``).
 
 Each way trains ``--epochs`` epochs of ``--rows-per-epoch`` rows (batches of 32) and embeds the validation rows
@@ -68,7 +68,7 @@ def time_way(train, val, *, layout: str, precision: str, seed: int, epochs: int,
     rows_per_epoch : int
         Rows per epoch.
     """
-    import workbench.train.cnn_fast as fast
+    import workbench.models.cnn_fast as fast
     from workbench.models.cnn import build_cnn
     from workbench.train.cnn_distill import fit_student
     from workbench.train.triplet import TripletConfig

@@ -1,4 +1,4 @@
-"""The distilled student's fast path (workbench.train.cnn_fast): channels-last layout, bfloat16 option."""
+"""The distilled student's fast path (workbench.models.cnn_fast): channels-last layout, bfloat16 option."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def _net(seed: int = 0):
 
 
 def test_layout_keeps_outputs_and_restores_the_default_layout():
-    from workbench.train.cnn_fast import embed_patches, student_layout
+    from workbench.models.cnn_fast import embed_patches, student_layout
 
     net = _net()
     x = np.random.default_rng(0).standard_normal((5, 128 * 128)).astype(np.float32) * 4
@@ -33,7 +33,7 @@ def test_layout_keeps_outputs_and_restores_the_default_layout():
 
 
 def test_bfloat16_embeddings_are_close_and_float32():
-    from workbench.train.cnn_fast import embed_patches
+    from workbench.models.cnn_fast import embed_patches
 
     net = _net(1)
     x = np.random.default_rng(1).standard_normal((4, 128 * 128)).astype(np.float16)
@@ -46,8 +46,8 @@ def test_bfloat16_embeddings_are_close_and_float32():
 
 def test_bad_precision_is_refused_everywhere():
     from workbench.errors import ParameterError
+    from workbench.models.cnn_fast import check_precision
     from workbench.train.cnn_distill import StudentRows, fit_student
-    from workbench.train.cnn_fast import check_precision
     from workbench.train.cnn_student import describe_student, resolve_job_student, student_options
     from workbench.train.triplet import TripletConfig
 

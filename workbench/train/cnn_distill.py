@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
-from workbench.train.cnn_fast import embed_patches as _student_embed
+from workbench.models.cnn_fast import embed_patches as _student_embed
 from workbench.train.cnn_teacher import CONTEXT_S, train_teacher
 
 __all__ = ["CONTEXT_S", "StudentRows", "distill_cnn", "fit_student", "retrieval_select", "student_rows",
@@ -274,8 +274,8 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
         0 (default): off.
     precision : str
         ``"float32"`` (default) or ``"bfloat16"``: the network's forward passes (training and validation) under
-        bfloat16 autocast (:mod:`workbench.train.cnn_fast`; not with ``feature_weight``). Either way the network
-        trains in channels-last layout (:func:`~workbench.train.cnn_fast.student_layout`).
+        bfloat16 autocast (:mod:`workbench.models.cnn_fast`; not with ``feature_weight``). Either way the network
+        trains in channels-last layout (:func:`~workbench.models.cnn_fast.student_layout`).
     on_epoch : callable, optional
         ``on_epoch(epoch, total, record)`` after each epoch.
 
@@ -285,7 +285,7 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
     """
     import torch
 
-    from workbench.train import cnn_fast as fast
+    from workbench.models import cnn_fast as fast
     from workbench.train import cnn_student as cs
     from workbench.train.triplet import embedding_spread
 
@@ -434,8 +434,8 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     student_from : mapping, optional
         Which options the job's user set (:func:`~workbench.train.cnn_student.resolve_job_student`), for the record.
     """
+    from workbench.models.cnn_fast import student_layout
     from workbench.train import cnn_student as cs
-    from workbench.train.cnn_fast import student_layout
     from workbench.train.triplet import TripletResult, _evaluate
 
     options = cs.student_options(student)

@@ -210,14 +210,14 @@ def check_student_options(*, average_epochs: object, class_weight: object, mask_
     need_classes : bool
         Check ``classes`` against ``n_rows`` (False: the values alone).
     precision : str
-        The student's compute precision (:data:`workbench.train.cnn_fast.PRECISIONS`).
+        The student's compute precision (:data:`workbench.models.cnn_fast.PRECISIONS`).
 
     Raises
     ------
     ParameterError
         A value out of range, or a class term without one class per row.
     """
-    from workbench.train.cnn_fast import check_precision
+    from workbench.models.cnn_fast import check_precision
 
     check_precision(precision)
     for name, value in (("average_epochs", average_epochs), ("mask_bins", mask_bins)):
