@@ -22,6 +22,26 @@ the code (not measured without them), were removed before this run: the job's CN
 fresh generator (the bench's goes on from build_cnn's initial-weight draws; :func:`workbench.train.cnn_training.cnn_plan`
 now keeps that one), and the job's patience 4 could stop a weight-averaged student before its last epochs (the bench
 never stops; averaging now trains every epoch).
+
+Session 13 (2026-12-06, same CPU, load 10-16, one torch thread, several runs at once): each record now has the job's
+wall seconds per stage (``stage_s``: ``metrics.json``'s ``distill.stage_s`` plus the job's other work and the
+bench's held-out scoring; ``--table A.jsonl B.jsonl`` prints them side by side). ``--precision bfloat16``
+(channels-last layout, bfloat16 autocast in the student; ``--layout default`` is the old layout):
+
+    stage (s)          draw 2 bfloat16   draw 0 bfloat16
+    teacher                      356.8             356.4
+    student_rows                 242.3             247.8
+    val_rows                      18.2              17.5
+    student                     1270.4            1194.6      (12 epochs, 62-154 s each)
+    evaluate                      95.1              70.6
+    job_other                    305.8             308.0      (the job's 3-s patch rows and views, saving)
+    held_out_scoring              63.9              52.5
+    run_s                       2288.6            2194.9
+    held-out MAP@R              0.9954            0.8063      (float32: job 0.9853, bench 0.847)
+    teacher MAP@R               0.9093            0.9172
+
+bfloat16 is ahead on draw 2 and 0.041 behind on draw 0: not the same result, so it stays off by default.
+The student's step in the same conditions: ``bench_distill_speed.py``.
 """
 
 from __future__ import annotations
