@@ -28,19 +28,21 @@ wall seconds per stage (``stage_s``: ``metrics.json``'s ``distill.stage_s`` plus
 bench's held-out scoring; ``--table A.jsonl B.jsonl`` prints them side by side). ``--precision bfloat16``
 (channels-last layout, bfloat16 autocast in the student; ``--layout default`` is the old layout):
 
-    stage (s)          draw 2 bfloat16   draw 0 bfloat16
-    teacher                      356.8             356.4
-    student_rows                 242.3             247.8
-    val_rows                      18.2              17.5
-    student                     1270.4            1194.6      (12 epochs, 62-154 s each)
-    evaluate                      95.1              70.6
-    job_other                    305.8             308.0      (the job's 3-s patch rows and views, saving)
-    held_out_scoring              63.9              52.5
-    run_s                       2288.6            2194.9
-    held-out MAP@R              0.9954            0.8063      (float32: job 0.9853, bench 0.847)
-    teacher MAP@R               0.9093            0.9172
+    stage (s)          draw 2 channels-last   draw 2 bfloat16   draw 0 bfloat16
+    teacher                           359.3             356.8             356.4
+    student_rows                      243.2             242.3             247.8
+    val_rows                           18.2              18.2              17.5
+    student                          2058.3            1270.4            1194.6   (12 epochs: 35-300 s, 62-154 s)
+    evaluate                           35.9              95.1              70.6
+    job_other                         293.4             305.8             308.0   (the job's 3-s patch rows, views, saving)
+    held_out_scoring                   24.7              63.9              52.5
+    run_s                            3008.3            2288.6            2194.9
+    held-out MAP@R                   0.9942            0.9954            0.8063   (old path: job 0.9853, bench 0.847)
+    teacher MAP@R                    0.9093            0.9093            0.9172
 
-bfloat16 is ahead on draw 2 and 0.041 behind on draw 0: not the same result, so it stays off by default.
+The wall times follow the load (an epoch took 35 s once the machine was free, 300 s when it was not); the
+controlled comparison of the student's step is ``bench_distill_speed.py``. Channels-last alone changes the rounding
+and so the trajectory (draw 2: 0.994 for 0.985); bfloat16 is 0.041 behind on draw 0, so it stays off by default.
 The student's step in the same conditions: ``bench_distill_speed.py``.
 """
 
