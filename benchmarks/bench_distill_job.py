@@ -25,8 +25,8 @@ never stops; averaging now trains every epoch).
 
 Session 13 (2026-12-06, same CPU, load 10-16, one torch thread, several runs at once): each record now has the job's
 wall seconds per stage (``stage_s``: ``metrics.json``'s ``distill.stage_s`` plus the job's other work and the
-bench's held-out scoring; ``--table A.jsonl B.jsonl`` prints them side by side). ``--precision bfloat16``
-(channels-last layout, bfloat16 autocast in the student; ``--layout default`` is the old layout):
+bench's held-out scoring; ``--table A.jsonl B.jsonl`` prints them side by side). The job's default since session 13
+(channels-last layout) and ``--precision bfloat16`` (bfloat16 autocast too; ``--layout default`` is the old layout):
 
     stage (s)          draw 2 channels-last   draw 2 bfloat16   draw 0 bfloat16
     teacher                           359.3             356.8             356.4
@@ -43,7 +43,6 @@ bench's held-out scoring; ``--table A.jsonl B.jsonl`` prints them side by side).
 The wall times follow the load (an epoch took 35 s once the machine was free, 300 s when it was not); the
 controlled comparison of the student's step is ``bench_distill_speed.py``. Channels-last alone changes the rounding
 and so the trajectory (draw 2: 0.994 for 0.985); bfloat16 is 0.041 behind on draw 0, so it stays off by default.
-The student's step in the same conditions: ``bench_distill_speed.py``.
 """
 
 from __future__ import annotations
