@@ -6,7 +6,7 @@ as the job builds them), the job's student (``build_cnn(seed=S, stats=True, rhyt
 class term 0.5), one thread, in three ways, interleaved round by round so that they share the machine's load:
 
 - ``default float32``: the old path (NCHW layout, float32);
-- ``channels_last float32``: :func:`workbench.models.cnn_fast.student_layout` (the job's default since session 13);
+- ``channels_last float32``: :func:`workbench.models.cnn_fast.student_layout` (``cnn_fast.CHANNELS_LAST``; off in the job);
 - ``channels_last bfloat16``: also bfloat16 autocast (the job's ``--set distill_precision=bfloat16``).
 
 Each way trains ``--epochs`` epochs of ``--rows-per-epoch`` rows (batches of 32) and embeds the validation rows
@@ -84,7 +84,7 @@ def time_way(train, val, *, layout: str, precision: str, seed: int, epochs: int,
     from workbench.train.triplet import TripletConfig
 
     net = build_cnn(seed=seed, stats=True, rhythm_lags=96, dropout=0.1).net
-    fast.CHANNELS_LAST = layout == "channels_last"
+    saved_layout, fast.CHANNELS_LAST = fast.CHANNELS_LAST, layout == "channels_last"
     embed, val_s = fast.embed_patches, []
 
     def timed_embed(*args, **kwargs):
@@ -100,7 +100,7 @@ def time_way(train, val, *, layout: str, precision: str, seed: int, epochs: int,
         history, _, _ = fit_student(net, train, val, cfg=cfg, rows_per_epoch=rows_per_epoch, class_weight=0.5,
                                     precision=precision)
     finally:
-        fast.embed_patches, fast.CHANNELS_LAST = embed, True
+        fast.embed_patches, fast.CHANNELS_LAST = embed, saved_layout
     steps = max(1, min(len(train.patches), rows_per_epoch) // 32)
     return {"step_s": [(h["seconds"] - v) / steps for h, v in zip(history, val_s, strict=True)], "val_s": val_s,
             "loss": history[0]["train_loss"]}

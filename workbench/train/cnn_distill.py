@@ -26,6 +26,7 @@ windows) plus ``metrics["distill"]`` (teacher, its scores, the cosine reached).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -274,8 +275,8 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
         0 (default): off.
     precision : str
         ``"float32"`` (default) or ``"bfloat16"``: the network's forward passes (training and validation) under
-        bfloat16 autocast (:mod:`workbench.models.cnn_fast`; not with ``feature_weight``). Either way the network
-        trains in channels-last layout (:func:`~workbench.models.cnn_fast.student_layout`).
+        bfloat16 autocast in channels-last layout (:mod:`workbench.models.cnn_fast`; not with ``feature_weight``).
+        float32 keeps the default layout (the old path, bit for bit) unless ``cnn_fast.CHANNELS_LAST``.
     on_epoch : callable, optional
         ``on_epoch(epoch, total, record)`` after each epoch.
 
@@ -313,7 +314,7 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     try:
-        with fast.student_layout(net):
+        with fast.student_layout(net) if precision != "float32" or fast.CHANNELS_LAST else contextlib.nullcontext():
             for epoch in range(1, cfg.max_epochs + 1):
                 t0 = time.perf_counter()
                 net.train()
