@@ -147,7 +147,7 @@ def test_student_options_refuse_bad_values():
 def test_student_options_from_job_settings():
     from workbench.train.cnn_student import resolve_job_student, student_options
 
-    assert student_options(None) == {"average_epochs": 0, "class_weight": 0.0, "mask_bins": 0}
+    assert student_options(None) == {"average_epochs": 0, "class_weight": 0.0, "mask_bins": 0, "precision": "float32"}
     assert student_options({"distill_average_epochs": 4})["average_epochs"] == 4
     with pytest.raises(ValueError, match=r"student settings must be among .*; got \['distill_swa'\]"):
         student_options({"distill_swa": 4})
@@ -179,13 +179,13 @@ def test_job_passes_the_student_options_and_records_them(tmp_path):
         rc = cli.main([*base, "--distill", "features", "--set", "distill_average_epochs=2",
                        "--set", "distill_class_weight=0.5", "--set", "distill_mask_bins=8",
                        "--set", "distill_rhythm_lags=8", "--set", "distill_keep_tempo=true",
-                       "--set", "distill_tempo_bands=12"])
+                       "--set", "distill_tempo_bands=12", "--set", "distill_precision=bfloat16"])
     finally:
         lib.close()
     assert rc == 0
     run = load_run(next(exp.glob("*/model.pt")).parent)
     d = run.metrics["distill"]
-    assert (d["average_epochs"], d["class_weight"], d["mask_bins"]) == (2, 0.5, 8)
+    assert (d["average_epochs"], d["class_weight"], d["mask_bins"], d["precision"]) == (2, 0.5, 8, "bfloat16")
     assert d["student_stopped"] == "reached max_epochs=2; weights averaged over epochs 1-2"
     from workbench.models.cnn import load_cnn
 

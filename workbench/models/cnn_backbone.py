@@ -131,9 +131,12 @@ class CNNBackbone:
         timestamps_s : np.ndarray [shape=(n_windows,)]
             Start of each window in seconds.
         """
+        from workbench.models.cnn_fast import student_layout
+
         windows, starts = audio_windows(y, sr=sr, hop_s=self.hop_s)
         self.model.eval()
-        return _batched(self.model, windows, batch_size=self.batch_size, width=self.dim), starts
+        with student_layout(self.model.net):  # channels-last while it runs (~1.9x on a CPU), the default layout after
+            return _batched(self.model, windows, batch_size=self.batch_size, width=self.dim), starts
 
 
 class MelPatches:

@@ -26,6 +26,7 @@ windows) plus ``metrics["distill"]`` (teacher, its scores, the cosine reached).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.models.cnn_fast import embed_patches as _student_embed
 from workbench.train.cnn_teacher import CONTEXT_S, train_teacher
 
 __all__ = ["CONTEXT_S", "StudentRows", "distill_cnn", "fit_student", "retrieval_select", "student_rows",
@@ -185,13 +187,6 @@ def student_rows(tracks: list[Track], teacher: Any, *, n_views: int, seed: int,
                        np.concatenate(feats))
 
 
-def _student_embed(net: Any, patches: np.ndarray) -> np.ndarray:
-    from workbench.train.triplet import embed
-
-    out = [embed(net, patches[a:a + 256].astype(np.float32)) for a in range(0, len(patches), 256)]
-    return np.concatenate(out)
-
-
 def retrieval_select(patches: np.ndarray, labels: np.ndarray, groups: np.ndarray,
                      queries: np.ndarray) -> Callable[[Any], float]:
     """A ``fit_student(select=...)`` score: MAP@R of the validation windows among the training ones.
@@ -243,7 +238,7 @@ def retrieval_select(patches: np.ndarray, labels: np.ndarray, groups: np.ndarray
 def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletConfig, batch_size: int = BATCH_SIZE,
                 rows_per_epoch: int = ROWS_PER_EPOCH, feature_weight: float = 0.0,
                 select: Callable[[Any], float] | None = None, average_epochs: int = 0,
-                class_weight: float = 0.0, mask_bins: int = 0,
+                class_weight: float = 0.0, mask_bins: int = 0, precision: str = "float32",
                 on_epoch: OnEpoch | None = None) -> tuple[list[dict[str, Any]], int, str]:
     """Train ``net`` (in place) to ``train``'s targets; keep the epoch of best validation score.
 
@@ -278,6 +273,10 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
     mask_bins : int >= 0
         Widest masked band of each training patch (:func:`~workbench.train.cnn_student.mask_patches`);
         0 (default): off.
+    precision : str
+        ``"float32"`` (default) or ``"bfloat16"``: the network's forward passes (training and validation) under
+        bfloat16 autocast in channels-last layout (:mod:`workbench.models.cnn_fast`; not with ``feature_weight``).
+        float32 keeps the default layout (the old path, bit for bit) unless ``cnn_fast.CHANNELS_LAST``.
     on_epoch : callable, optional
         ``on_epoch(epoch, total, record)`` after each epoch.
 
@@ -287,9 +286,12 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
     """
     import torch
 
+    from workbench.models import cnn_fast as fast
     from workbench.train import cnn_student as cs
     from workbench.train.triplet import embedding_spread
 
+    if fast.check_precision(precision) != "float32" and feature_weight:
+        raise ParameterError(f"precision={precision!r} needs feature_weight=0; got feature_weight={feature_weight!r}")
     cs.check_student_options(average_epochs=average_epochs, class_weight=class_weight, mask_bins=mask_bins,
                              classes=train.classes, n_rows=len(train.patches))
     average = cs.EpochAverage(average_epochs) if average_epochs else None
@@ -299,7 +301,7 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
     rng = np.random.default_rng(cfg.seed)
     per_epoch = min(len(train.patches), rows_per_epoch)
     steps = max(1, per_epoch // batch_size)
-    probe, feats = _feature_probe(net, train, feature_weight, seed=cfg.seed)
+    probe, feats = cs.feature_probe(net, train.features, feature_weight, seed=cfg.seed)
     params = list(net.parameters()) + ([] if probe is None else list(probe.parameters()))
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.max_epochs * steps, pct_start=0.25)
@@ -312,53 +314,56 @@ def fit_student(net: Any, train: StudentRows, val: StudentRows, *, cfg: TripletC
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     try:
-        for epoch in range(1, cfg.max_epochs + 1):
-            t0 = time.perf_counter()
-            net.train()
-            order, losses = rng.permutation(len(train.patches))[:per_epoch], []
-            for k in range(steps):
-                b = np.sort(order[k * batch_size:(k + 1) * batch_size])
-                x = torch.from_numpy(train.patches[b].astype(np.float32))
-                if mask_bins:
-                    x = cs.mask_patches(x, max_bins=mask_bins, generator=masks)
-                if probe is None:
-                    emb = net(x)
-                    loss = (1.0 - (emb * targets[b]).sum(dim=1)).mean()
-                else:  # the embedding from the dense layer as in forward, the probe beside it
-                    h = net.hidden(x)
-                    z = net.fc2(net.drop(h))
-                    emb = z / torch.clamp(torch.sqrt(torch.sum(z * z, dim=1, keepdim=True)), min=1e-6)
-                    loss = (1.0 - (emb * targets[b]).sum(dim=1)).mean()
-                    loss = loss + feature_weight * torch.mean((probe(h) - feats[b]) ** 2)
-                if codes is not None:
-                    loss = loss + class_weight * cs.class_triplet_loss(emb, codes[b], track_codes[b])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                losses.append(float(loss.detach()))
-            val_emb = _student_embed(net, val.patches)
-            cos = float(np.mean(np.sum(val_emb * val.targets, axis=1)))
-            record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_cosine": cos,
-                      "embedding_spread": embedding_spread(val_emb), "lr": float(sched.get_last_lr()[0]),
-                      "seconds": time.perf_counter() - t0}
-            key = (-math.inf, cos)
-            if select is not None:
-                record["val_select"] = float(select(net))
-                key = (record["val_select"] if math.isfinite(record["val_select"]) else -math.inf, cos)
-            history.append(record)
-            if average is not None:
-                average.add(net, epoch)
-            if _better(key, best):
-                best, best_epoch, best_state, stale = key, epoch, copy.deepcopy(net.state_dict()), 0
-            else:
-                stale += 1
-            if on_epoch is not None:
-                on_epoch(epoch, cfg.max_epochs, dict(record))
-            if stale >= cfg.patience and average is None:
-                what = "validation cosine to the teacher" if select is None else "validation score"
-                stopped = f"early stop: {what} did not improve for {cfg.patience} epochs"
-                break
+        with fast.student_layout(net) if precision != "float32" or fast.CHANNELS_LAST else contextlib.nullcontext():
+            for epoch in range(1, cfg.max_epochs + 1):
+                t0 = time.perf_counter()
+                net.train()
+                order, losses = rng.permutation(len(train.patches))[:per_epoch], []
+                for k in range(steps):
+                    b = np.sort(order[k * batch_size:(k + 1) * batch_size])
+                    x = torch.from_numpy(train.patches[b].astype(np.float32))
+                    if mask_bins:
+                        x = cs.mask_patches(x, max_bins=mask_bins, generator=masks)
+                    if probe is None:
+                        with fast.autocast(precision):
+                            emb = net(x)
+                        emb = emb.float()
+                        loss = (1.0 - (emb * targets[b]).sum(dim=1)).mean()
+                    else:  # the embedding from the dense layer as in forward, the probe beside it
+                        h = net.hidden(x)
+                        z = net.fc2(net.drop(h))
+                        emb = z / torch.clamp(torch.sqrt(torch.sum(z * z, dim=1, keepdim=True)), min=1e-6)
+                        loss = (1.0 - (emb * targets[b]).sum(dim=1)).mean()
+                        loss = loss + feature_weight * torch.mean((probe(h) - feats[b]) ** 2)
+                    if codes is not None:
+                        loss = loss + class_weight * cs.class_triplet_loss(emb, codes[b], track_codes[b])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    losses.append(float(loss.detach()))
+                val_emb = fast.embed_patches(net, val.patches, precision=precision)
+                cos = float(np.mean(np.sum(val_emb * val.targets, axis=1)))
+                record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_cosine": cos,
+                          "embedding_spread": embedding_spread(val_emb), "lr": float(sched.get_last_lr()[0]),
+                          "seconds": time.perf_counter() - t0}
+                key = (-math.inf, cos)
+                if select is not None:
+                    record["val_select"] = float(select(net))
+                    key = (record["val_select"] if math.isfinite(record["val_select"]) else -math.inf, cos)
+                history.append(record)
+                if average is not None:
+                    average.add(net, epoch)
+                if _better(key, best):
+                    best, best_epoch, best_state, stale = key, epoch, copy.deepcopy(net.state_dict()), 0
+                else:
+                    stale += 1
+                if on_epoch is not None:
+                    on_epoch(epoch, cfg.max_epochs, dict(record))
+                if stale >= cfg.patience and average is None:
+                    what = "validation cosine to the teacher" if select is None else "validation score"
+                    stopped = f"early stop: {what} did not improve for {cfg.patience} epochs"
+                    break
     finally:
         torch.set_num_threads(saved_threads)
     if average is not None:
@@ -391,26 +396,6 @@ def _better(key: tuple[float, float], best: tuple[float, float], *, tol: float =
     """``key`` beats ``best``: a higher first score (selection), or the same one (within ``tol``) and a higher cosine."""
     same = key[0] == best[0] or (math.isfinite(key[0]) and math.isfinite(best[0]) and abs(key[0] - best[0]) <= tol)
     return key[1] > best[1] + tol if same else key[0] > best[0]
-
-
-def _feature_probe(net: Any, train: StudentRows, weight: float, *, seed: int) -> tuple[Any, Any]:
-    """(probe, z-scored feature targets) for ``fit_student``'s second target; (None, None) at weight 0."""
-    import torch
-
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
-        raise ParameterError(f"feature_weight must be a number >= 0; got {weight!r}")
-    if weight == 0:
-        return None, None
-    if train.features is None:
-        raise ParameterError("feature_weight > 0 needs the rows' frontend features (StudentRows.features); got None")
-    f = train.features.astype(np.float64)
-    std = f.std(axis=0)
-    z = (f - f.mean(axis=0)) / np.where(std > 1e-6, std, 1.0)
-    probe = torch.nn.Linear(int(net.fc1.out_features), f.shape[1])
-    g = torch.Generator().manual_seed(int(seed) + 1)
-    torch.nn.init.normal_(probe.weight, std=1.0 / math.sqrt(probe.in_features), generator=g)
-    torch.nn.init.zeros_(probe.bias)
-    return probe, torch.from_numpy(z.astype(np.float32))
 
 
 def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet,
@@ -450,18 +435,22 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     student_from : mapping, optional
         Which options the job's user set (:func:`~workbench.train.cnn_student.resolve_job_student`), for the record.
     """
+    from workbench.models.cnn_fast import student_layout
     from workbench.train import cnn_student as cs
     from workbench.train.triplet import TripletResult, _evaluate
 
     options = cs.student_options(student)
     parts = {name: [library.track(int(t)) for t in sorted(set(part.track_ids.tolist()))]
              for name, part in (("train", train), ("val", val), ("test", test))}
-    t0 = time.perf_counter()
+    clock = [time.perf_counter()]  # each stage's end: teacher, student rows, validation rows, student, evaluation
     teacher = train_teacher(library, parts, classes=classes, cfg=cfg, out_dim=int(net.embedding_dim),
                             n_views=n_views, progress=progress)
+    clock.append(time.perf_counter())
     rows = student_rows(parts["train"], teacher.model, n_views=max(n_views, STUDENT_VIEWS), seed=cfg.seed,
                         stretch=not keep_tempo)
+    clock.append(time.perf_counter())
     val_rows = student_rows(parts["val"], teacher.model, n_views=0, seed=cfg.seed)
+    clock.append(time.perf_counter())
     class_off = cs.class_term(options["class_weight"], classes, rows.track_ids)
     record, warnings = cs.student_record(options, net=net, keep_tempo=keep_tempo, class_off=class_off,
                                          student_from=student_from)
@@ -469,14 +458,16 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         rows.classes = np.array([str(classes[int(t)]) for t in rows.track_ids])
     options["class_weight"] = record["distill_class_weight"]["value"]
     untrained = copy.deepcopy(net).eval()
-    prep_s = time.perf_counter() - t0
     select = _job_select(train.originals(), val) if SELECT_BY == "retrieval" else None
     history, best_epoch, stopped = fit_student(net, rows, val_rows, cfg=cfg, batch_size=batch_size or BATCH_SIZE,
                                                feature_weight=FEATURE_WEIGHT, select=select, on_epoch=on_epoch,
                                                **options)
-    dim = train.dim
-    metrics = _evaluate(net, untrained, train, {"val": val, "test": test}, np.zeros(dim, np.float32),
-                        np.ones(dim, np.float32))
+    clock.append(time.perf_counter())
+    with student_layout(net, untrained):
+        metrics = _evaluate(net, untrained, train, {"val": val, "test": test}, np.zeros(train.dim, np.float32),
+                            np.ones(train.dim, np.float32))
+    clock.append(time.perf_counter())
+    stages = dict(zip(("teacher", "student_rows", "val_rows", "student", "evaluate"), np.diff(clock).round(1).tolist(), strict=True))
     tm = teacher.metrics.get("model", {})
     metrics["distill"] = {
         "teacher": f"features-v1 + triplet head ({int(net.embedding_dim)}-d), trained in this run",
@@ -485,7 +476,7 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
         "teacher_window_s": CONTEXT_S, "val_cosine": max(h["val_cosine"] for h in history),
         "student_rows": len(rows.patches), "val_rows": len(val_rows.patches), "hop_s": HOP_S,
         "student_views": max(n_views, STUDENT_VIEWS), "rows_per_epoch": min(len(rows.patches), ROWS_PER_EPOCH),
-        "max_windows": MAX_WINDOWS, "feature_weight": FEATURE_WEIGHT, "prepare_s": round(prep_s, 1),
+        "max_windows": MAX_WINDOWS, "feature_weight": FEATURE_WEIGHT, "prepare_s": round(clock[3] - clock[0], 1), "stage_s": stages,
         "select_by": SELECT_BY if select is not None else "cosine",
         "epoch_s": round(float(np.mean([h["seconds"] for h in history])), 1), **options,
         "rhythm_lags": int(getattr(net, "rhythm_lags", 0)), "tempo_bands": int(getattr(net, "tempo_bands", 0)),
@@ -496,4 +487,4 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     return TripletResult(model=net, history=history, metrics=metrics, config=config, stopped_reason=stopped,
                          best_epoch=best_epoch, data={"train_rows": len(rows.patches), "val_rows": len(val),
                                                       "test_rows": len(test), "classes": list(train.classes),
-                                                      "in_dim": dim, "distill": "features"})
+                                                      "in_dim": train.dim, "distill": "features"})

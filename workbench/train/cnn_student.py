@@ -59,13 +59,14 @@ CLASS_MARGIN = 0.2
 #: The embeddings job's student options with ``distill="features"`` where the user sets none
 #: (``--set distill_class_weight=0`` ... turns one off).
 DISTILL_STUDENT_DEFAULTS: dict[str, Any] = {"distill_average_epochs": 4, "distill_class_weight": 0.5,
-                                            "distill_mask_bins": 0}
+                                            "distill_mask_bins": 0, "distill_precision": "float32"}
 #: The job's tempo options of the distilled student with ``distill="features"`` (``--set distill_rhythm_lags=0``,
 #: ``distill_keep_tempo=false`` turn them off; ``distill_tempo_bands=12`` turns the bands on).
 DISTILL_TEMPO_DEFAULTS: dict[str, Any] = {"distill_rhythm_lags": 96, "distill_keep_tempo": True,
                                           "distill_tempo_bands": 0}
 #: Every option off: a run without ``distill``, and :func:`student_options`' missing keys.
 DISTILL_OFF: dict[str, Any] = {"distill_average_epochs": 0, "distill_class_weight": 0.0, "distill_mask_bins": 0,
+                               "distill_precision": "float32",
                                "distill_rhythm_lags": 0, "distill_keep_tempo": False, "distill_tempo_bands": 0}
 
 
@@ -190,7 +191,8 @@ def tempo_bands(data_cfg: Mapping[str, Any]) -> int:
 
 
 def check_student_options(*, average_epochs: object, class_weight: object, mask_bins: object,
-                          classes: np.ndarray | None, n_rows: int, need_classes: bool = True) -> None:
+                          classes: np.ndarray | None, n_rows: int, need_classes: bool = True,
+                          precision: object = "float32") -> None:
     """Refuse bad student options with a clear error.
 
     Parameters
@@ -207,12 +209,17 @@ def check_student_options(*, average_epochs: object, class_weight: object, mask_
         Training rows.
     need_classes : bool
         Check ``classes`` against ``n_rows`` (False: the values alone).
+    precision : str
+        The student's compute precision (:data:`workbench.models.cnn_fast.PRECISIONS`).
 
     Raises
     ------
     ParameterError
         A value out of range, or a class term without one class per row.
     """
+    from workbench.models.cnn_fast import check_precision
+
+    check_precision(precision)
     for name, value in (("average_epochs", average_epochs), ("mask_bins", mask_bins)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ParameterError(f"{name} must be an integer >= 0; got {value!r}")
@@ -402,5 +409,45 @@ def describe_student(record: Mapping[str, Any] | None) -> str:
              f"rhythm branch ({value['distill_rhythm_lags']} lags)" if value.get("distill_rhythm_lags") else "",
              f"tempo bands ({value['distill_tempo_bands']})" if value.get("distill_tempo_bands") else "",
              f"masked bands (<= {value['distill_mask_bins']})" if value.get("distill_mask_bins") else "",
-             "views without time stretch" if value.get("distill_keep_tempo") else ""]
+             "views without time stretch" if value.get("distill_keep_tempo") else "",
+             f"{value['distill_precision']} compute" if value.get("distill_precision", "float32") != "float32" else ""]
     return "student: " + ", ".join(p for p in parts if p)
+
+
+def feature_probe(net: Any, features: np.ndarray | None, weight: object, *, seed: int) -> tuple[Any, Any]:
+    """The linear probe and z-scored targets of ``fit_student``'s second target; (None, None) at weight 0.
+
+    Parameters
+    ----------
+    net : MelCNN
+        The student (the probe reads its dense layer, ``fc1``).
+    features : np.ndarray or None [shape=(n, 202)]
+        The rows' frontend features (:attr:`~workbench.train.cnn_distill.StudentRows.features`).
+    weight : float >= 0
+        ``fit_student``'s ``feature_weight``.
+    seed : int
+        The run's seed (the probe's initial weights draw from ``seed + 1``).
+
+    Raises
+    ------
+    ParameterError
+        A weight that is not a number >= 0, or a weight > 0 without features.
+    """
+    import math
+
+    import torch
+
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+        raise ParameterError(f"feature_weight must be a number >= 0; got {weight!r}")
+    if weight == 0:
+        return None, None
+    if features is None:
+        raise ParameterError("feature_weight > 0 needs the rows' frontend features (StudentRows.features); got None")
+    f = features.astype(np.float64)
+    std = f.std(axis=0)
+    z = (f - f.mean(axis=0)) / np.where(std > 1e-6, std, 1.0)
+    probe = torch.nn.Linear(int(net.fc1.out_features), f.shape[1])
+    g = torch.Generator().manual_seed(int(seed) + 1)
+    torch.nn.init.normal_(probe.weight, std=1.0 / math.sqrt(probe.in_features), generator=g)
+    torch.nn.init.zeros_(probe.bias)
+    return probe, torch.from_numpy(z.astype(np.float32))
