@@ -11,13 +11,11 @@ Augmented views (rows with ``view > 0``) are positives of their own window: with
 own views plus a pair term (:mod:`workbench.train.views`), so the head keeps the backbone's
 invariance to pitch, tempo and gain.
 
-Inputs are z-scored with the training set's statistics; at the end the scaling is folded into the
-first linear layer, so the returned head takes raw backbone vectors. A ``model`` given instead
-(the CNN over log-mel patch rows, trained end-to-end) takes the rows as they are.
+Inputs are z-scored with the training set's statistics, the scaling folded into the first linear layer at the
+end (the head takes raw backbone vectors); a ``model`` (the CNN over log-mel patch rows) takes the rows as they are.
 
-Guard rails: impossible sampler settings are refused before training; a collapse (embedding
-spread near zero, or the loss stuck at the margin) stops training with :class:`CollapseError`;
-every epoch reports its mined triplets. Runs are deterministic for a seed on CPU (all randomness
+Guard rails: impossible sampler settings are refused before training; a collapse (embedding spread near zero,
+or the loss stuck at the margin) stops training with :class:`CollapseError`; every epoch reports its mined triplets. Runs are deterministic for a seed on CPU (all randomness
 comes from the seed: the global RNGs are forked and restored).
 
 Metrics compare the head with two baselines on the validation set and, when given, a held-out
@@ -53,7 +51,7 @@ from workbench.train.triplet_config import (  # noqa: F401  (re-exported)
     _num,
     param_groups,
 )
-from workbench.wording import count_of
+from workbench.wording import count_verb
 
 if TYPE_CHECKING:
     from workbench.models.heads import EmbeddingHead
@@ -207,8 +205,9 @@ def check_sampler(y: np.ndarray, *, m: int, batch_size: int, samples_per_epoch: 
     classes, counts = np.unique(yy, return_counts=True)
     lone = classes[counts < 2]
     if lone.size:
-        raise SamplerError(f"{count_of(lone.size, 'class', 'classes')} {'has' if lone.size == 1 else 'have'} a single sample, so no positive pair: class ids "
-                           f"{lone[:10].tolist()}; drop them, merge them or add augmented views (n_views)")
+        raise SamplerError(f"{count_verb(lone.size, 'class', 'has', 'have', plural='classes')} a single sample, so "
+                           f"no positive pair: class ids {lone[:10].tolist()}; drop them, merge them or add "
+                           "augmented views (n_views)")
     per_batch = batch_size // m
     full = int((counts >= m).sum())
     if full < per_batch:
