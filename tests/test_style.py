@@ -307,3 +307,40 @@ def test_trance_score_tells_trance_from_other_music_at_the_same_tempo():
     s_other, parts_other = TRANCE.score(other)
     assert abs(parts_trance["bpm"] - parts_other["bpm"]) < 1e-9  # same tempo, same tempo term
     assert s_trance > s_other + 0.2, (parts_trance, parts_other)
+
+
+def test_a_library_tracks_section_features_are_stored_until_its_labels_change(sectioned_lib, monkeypatch):
+    """A second gap analysis of a labelled library track measures no section again; a label edit does."""
+    import workbench.style.sections as sections_mod
+    from workbench.labels import Labels
+    from workbench.style import build_profile, gap_analysis
+
+    lib, _ = sectioned_lib
+    p = build_profile(lib, "sec_stored", lib.tracks(), source="test", progress=False)
+    track = lib.tracks()[1]
+    measured: list[list[str]] = []
+    real = sections_mod.section_features
+
+    def counting(y, sr, analysis, sections):
+        measured.append([s[0] for s in sections])
+        return real(y, sr, analysis, sections)
+
+    monkeypatch.setattr(sections_mod, "section_features", counting)
+    labels = Labels(lib)
+    brk = next(r for r in labels.for_track(track) if r.label == "break")
+    labels.update(brk.id, label="intro")
+    try:
+        first = gap_analysis(lib, p, track)
+        assert measured == [["intro", "drop"]]  # the edited labels are measured once ...
+        second = gap_analysis(lib, p, track)
+        assert measured == [["intro", "drop"]]  # ... and stored: the second call measures nothing
+        assert second["sections"] == first["sections"] and [s["label"] for s in first["sections"]] == ["intro", "drop"]
+        assert not first["sections"][0]["compared"] and first["sections"][1]["compared"]
+    finally:
+        labels.update(brk.id, label="break")
+    back = gap_analysis(lib, p, track)
+    assert measured == [["intro", "drop"], ["break", "drop"]]  # the label changed back: measured again
+    assert [s["label"] for s in back["sections"]] == ["break", "drop"] and all(s["compared"] for s in back["sections"])
+    kinds = lib.conn.execute("SELECT COUNT(*) FROM analyses WHERE track_id = ? AND kind = 'style_sections'",
+                             (track.id,)).fetchone()[0]
+    assert kinds == 1  # only the latest sections are kept

@@ -154,10 +154,10 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
                                          "file") from None
             track = None
     from workbench.style.features import energy_classes
-    from workbench.style.sections import labelled_sections, section_features
+    from workbench.style.sections import labelled_sections, section_features, track_section_features
 
     vector = None
-    y = None
+    section_rows: list[dict[str, Any]] = []
     if track is not None:
         from workbench.analysis import track_analysis
 
@@ -166,10 +166,7 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
         name = track.path
         if sections is None:
             sections = labelled_sections(library, track)
-        if sections:
-            from workbench import audio
-
-            y, sr = audio.load(track.path, mono=False)
+        section_rows = track_section_features(library, track, sections)  # stored: no decode the second time
     else:
         from workbench import audio
         from workbench.analysis import analyze
@@ -178,6 +175,7 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
         analysis = analyze(y, sr=sr)
         feats = features_of(y, sr, analysis)
         vector = _embed(y, sr)
+        section_rows = section_features(y, sr, analysis, sections) if sections else []
         name = str(target)
     if analysis is None:  # pragma: no cover - track_analysis computes when asked
         raise AudioError(f"{name}: no analysis could be made", path=name)
@@ -192,7 +190,7 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
            "trance_score": {"value": score, "profile_range": ts.get("range"), "profile_mean": ts.get("mean")},
            "cluster": _nearest_cluster(library, profile, track, vector),
            "energy_classes": {"track": shares, "profile": profile.get("energy_classes"), "per_bar": classes},
-           "sections": section_gaps(section_features(y, sr, analysis, sections), profile) if sections else []}
+           "sections": section_gaps(section_rows, profile) if section_rows else []}
     out["seconds"] = time.perf_counter() - t0
     return out
 

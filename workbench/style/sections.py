@@ -8,7 +8,9 @@ progress with the reference sections of the same label.
 
 A section is measured when it is at least :data:`MIN_SECTION_S` long (shorter ones are listed
 as skipped); beat features use the track's beats inside the section, the energy features the
-section's part of the track's energy curve. The per-label statistics are
+section's part of the track's energy curve. A library track's section features are stored
+(``analyses`` kind ``"style_sections"``, the latest only) under a key of the style version, its
+beat grid, energy curve and the sections themselves: an edited label measures again. The per-label statistics are
 :func:`workbench.style.profiles.section_stats`; the per-section gaps :func:`workbench.style.gap.section_gaps`.
 
 >>> secs = section_features(y, 44100, analysis, [("intro", 0.0, 30.0), ("drop", 60.0, 120.0)])  # doctest: +SKIP
@@ -29,6 +31,8 @@ from workbench.library import Library, Track
 MIN_SECTION_S = 8.0
 #: Fewest reference sections of a label for that label's statistics in a profile.
 MIN_SECTIONS = 3
+#: ``analyses`` kind of a library track's stored section features.
+KIND = "style_sections"
 
 
 def section_features(y: np.ndarray, sr: int, analysis: Any,
@@ -95,25 +99,61 @@ def labelled_sections(library: Library, track: Track) -> list[tuple[str, float, 
                   key=lambda s: s[1])
 
 
-def track_section_features(library: Library, track: Track) -> list[dict[str, Any]]:
+def _sections_key(analysis: Any, sections: list[tuple[str, float, float]]) -> str:
+    """Key of section features: the style version and beat grid, the energy curve, the sections."""
+    import hashlib
+    import json
+
+    from workbench.style.stored import grid_key
+
+    what = json.dumps([grid_key(analysis), analysis.has_beat, analysis.energy_hop_s, len(analysis.energy_curve),
+                       MIN_SECTION_S, [[str(lab), float(a), float(b)] for lab, a, b in sections]])
+    return hashlib.sha256(what.encode()).hexdigest()[:16]
+
+
+def track_section_features(library: Library, track: Track,
+                           sections: Sequence[tuple[str, float, float]] | None = None) -> list[dict[str, Any]]:
     """Per-section production features of a library track's labelled sections ([] without labels).
+
+    Stored with the track's other results and measured again only when the sections, the track's
+    analysis (beat grid, energy curve) or the style version change; only the latest are kept.
 
     Parameters
     ----------
     library : Library
     track : Track
+    sections : sequence of (label, start_s, end_s) or None
+        The sections, in seconds; None: the track's own labels (:func:`labelled_sections`).
 
     Returns
     -------
     list of dict
         As :func:`section_features`.
+
+    Raises
+    ------
+    AudioError
+        The track cannot be decoded or analysed.
     """
+    import json
+
     from workbench import audio
     from workbench.analysis import track_analysis
+    from workbench.analysis.stored import read_result, write_result
+    from workbench.store import transaction
 
-    sections = labelled_sections(library, track)
-    if not sections:
+    chosen = labelled_sections(library, track) if sections is None else list(sections)
+    if not chosen:
         return []
     analysis = track_analysis(library, track)
+    key = _sections_key(analysis, chosen)
+    text = read_result(library, track, kind=KIND, settings_hash=key)
+    if text is not None:
+        return json.loads(text)
     y, sr = audio.load(track.path, mono=False)
-    return section_features(y, sr, analysis, sections)
+    rows = section_features(y, sr, analysis, chosen)
+    with transaction(library.conn):  # this track's older sections are stale: keep the latest only
+        library.conn.execute("DELETE FROM analyses WHERE track_id = ? AND kind = ? AND settings_hash != ?",
+                             (track.id, KIND, key))
+        write_result(library, track, kind=KIND, settings_hash=key, result_json=json.dumps(rows))
+    return rows

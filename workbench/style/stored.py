@@ -20,7 +20,19 @@ KIND = "style"
 STYLE_VERSION = 4
 
 
-def _key(analysis: Any) -> str:
+def grid_key(analysis: Any) -> str:
+    """The key of features measured on an analysis: the style version and the beat grid.
+
+    Parameters
+    ----------
+    analysis : workbench.analysis.Analysis
+        The track's analysis.
+
+    Returns
+    -------
+    str
+        16 hex digits.
+    """
     grid = json.dumps([STYLE_VERSION, analysis.bpm, list(analysis.beats[:4]), len(analysis.beats)])
     return hashlib.sha256(grid.encode()).hexdigest()[:16]
 
@@ -76,7 +88,7 @@ def track_features(library: Library, track: Track | int | str, *, compute: bool 
     a = track_analysis(library, t, compute=compute)
     if a is None:
         return None
-    key = _key(a)
+    key = grid_key(a)
     text = read_result(library, t, kind=KIND, settings_hash=key)
     if text is not None:
         return json.loads(text)
