@@ -47,6 +47,29 @@ controlled comparison of the student's step is ``bench_distill_speed.py``; draw 
 free machine (epochs of 25-100 s). Channels-last alone changes the rounding and so the trajectory (0.994 / 0.800
 for 0.985 / 0.847), as bfloat16 does (0.995 / 0.806): draw 0 is ~0.045 behind either way, so the job keeps the old
 path by default and bfloat16 is an option (``--set distill_precision=bfloat16``).
+
+Session 13, work removed that did not change the result (read in the code, then measured): the job built augmented
+views of its own 3-s patch rows on the distill path though :func:`~workbench.train.cnn_distill.distill_cnn` reads only
+their originals (its teacher and student make their own views), and :func:`~workbench.train.cnn_distill.student_rows`
+recomputed the frontend frames of each original track that the teacher had just cached. Now the views are not built
+(the job's records count the rows they would add) and the student's rows read the cache. A tiny job
+(``bench_distill_tiny.py``: 8 stereo 44.1-kHz tracks of 90 s, 4 training tracks, ``n_views=1``, 2 epochs, one
+torch thread, nice 10, load 1.7-4.5, four interleaved pairs, 586d590 against this tree) saves a bit-identical
+network, metrics, history, ``data.json``, ``config.json`` and ``arrays.npz`` (``--compare``: identical, all four
+pairs); its stage seconds (``--table``), mean of the four runs each:
+
+    stage (s)        586d590   without the repeated work
+    teacher             10.4        10.5
+    student_rows         5.7         4.8
+    val_rows             1.0         0.5
+    student             37.8        37.2
+    evaluate             5.9         5.5
+    job_other           13.4         7.4   (every pair: 16.0/8.9, 11.1/6.1, 13.4/7.1, 13.0/7.5)
+    run_s               74.3        66.0
+
+``job_other`` (the job's patch rows, its views, saving) loses its views' share in every pair; the student rows' saving
+(one frontend pass per track) is within the load's noise here (8.1/6.0, 4.2/4.4, 5.0/4.4, 5.6/4.6). Not measured on
+the demo draws above.
 """
 
 from __future__ import annotations

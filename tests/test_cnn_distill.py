@@ -23,21 +23,41 @@ def tiny_library(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def distilled(tiny_library, tmp_path_factory):
+def distill_calls():
+    """What the shared distilled run computed: ``windows`` (backbone name, n_views) of each
+    ``section_windows`` call; ``frontend_in_student_rows``: feature-frontend passes inside ``student_rows``."""
+    return {"windows": [], "frontend_in_student_rows": 0}
+
+
+@pytest.fixture(scope="module")
+def distilled(tiny_library, tmp_path_factory, distill_calls):
     """A distilled run through the CLI, with the tracks the student was given recorded."""
     from workbench import cli
+    from workbench.embed.features import FeatureFrontend
     from workbench.train import cnn_distill
+    from workbench.train import datasets as ds
 
     seen: list[list[int]] = []
-    original = cnn_distill.student_rows
+    original, windows, frontend_embed = cnn_distill.student_rows, ds.section_windows, FeatureFrontend.embed
+
+    def counting_embed(self, y, *, sr):  # type: ignore[no-untyped-def]
+        distill_calls["frontend_in_student_rows"] += 1
+        return frontend_embed(self, y, sr=sr)
 
     def recording(tracks, teacher, **kw):  # type: ignore[no-untyped-def]
         seen.append(sorted(t.id for t in tracks))
-        return original(tracks, teacher, **kw)
+        with pytest.MonkeyPatch.context() as inner:
+            inner.setattr(FeatureFrontend, "embed", counting_embed)
+            return original(tracks, teacher, **kw)
+
+    def counting_windows(library, sections=None, **kw):  # type: ignore[no-untyped-def]
+        distill_calls["windows"].append((kw["backbone"].name, kw.get("n_views", 0)))
+        return windows(library, sections, **kw)
 
     exp = tmp_path_factory.mktemp("exp")
     mp = pytest.MonkeyPatch()
     mp.setattr(cnn_distill, "student_rows", recording)
+    mp.setattr(ds, "section_windows", counting_windows)
     try:
         rc = cli.main(["--db", str(tiny_library.path), "--quiet", "train", "embeddings", "--backbone", "cnn",
                        "--distill", "features", "--epochs", "3", "--set", "n_views=1", "--set", "invariance_clips=1",
@@ -93,6 +113,53 @@ def test_student_learns_from_training_tracks_only(distilled):
     splits = run.data["splits"]
     assert seen == [splits["train"], splits["val"]]  # the student's rows; the validation ones only choose the epoch
     assert not set(seen[0]) & (set(splits["val"]) | set(splits["test"]))
+
+
+def test_distilled_job_computes_no_unused_views_nor_frames_twice(distilled, distill_calls):
+    """The job's own patch rows get no augmented views (only their originals are read), and the student's rows
+    take the teacher's cached frontend frames instead of computing them again."""
+    run, _ = distilled
+    cnn_calls = [n_views for name, n_views in distill_calls["windows"] if name != "features-v1"]
+    assert cnn_calls and not any(cnn_calls), distill_calls["windows"]  # the patch rows: originals only
+    assert ("features-v1", 1) in distill_calls["windows"]  # the teacher's views are built (the counter sees them)
+    assert distill_calls["frontend_in_student_rows"] == 0
+    assert run.data["n_views"] == 1 and run.data["rows"]["train"] % 2 == 0  # counted as with the views (1 each)
+
+
+def test_student_rows_from_cached_frames_are_bit_identical(tmp_path):
+    """Stereo 44.1-kHz tracks (decoded, mixed and resampled as the frontend's cache does): the rows built from the
+    cached frames equal the rows whose frames are computed again, and no frontend pass runs."""
+    import soundfile as sf
+
+    from workbench.embed.batch import cache_for, embed_library
+    from workbench.embed.features import FeatureFrontend
+    from workbench.library import Library
+    from workbench.models.heads import EmbeddingHead
+    from workbench.train.cnn_distill import student_rows
+
+    for i in range(2):
+        y = _signal(i, freq_hz=150.0 * (i + 1), duration_s=12.0, sr=44100)
+        (tmp_path / "music").mkdir(exist_ok=True)
+        sf.write(str(tmp_path / "music" / f"t{i}.wav"), np.stack([y, 0.7 * np.roll(y, 41)], axis=1), 44100)
+    lib = Library(tmp_path / "lib.db")
+    lib.scan(tmp_path / "music", progress=False)
+    tracks = list(lib.tracks())
+    embed_library(lib, backbone=FeatureFrontend(), tracks=tracks, progress=False)
+    torch.manual_seed(0)
+    teacher = EmbeddingHead(FeatureFrontend().dim, out_dim=128).eval()
+    fresh = student_rows(tracks, teacher, n_views=1, seed=3)
+    calls = []
+    mp = pytest.MonkeyPatch()
+    mp.setattr(FeatureFrontend, "embed", lambda self, y, *, sr: calls.append(sr))
+    try:
+        reused = student_rows(tracks, teacher, n_views=1, seed=3, cached_frames=cache_for(lib, FeatureFrontend()).get)
+    finally:
+        mp.undo()
+        lib.close()
+    assert calls == []
+    for name in ("patches", "targets", "track_ids", "features"):
+        a, b = getattr(fresh, name), getattr(reused, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
 
 
 def test_student_moves_towards_its_targets():

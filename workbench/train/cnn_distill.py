@@ -116,7 +116,8 @@ class StudentRows:
 
 
 def student_rows(tracks: list[Track], teacher: Any, *, n_views: int, seed: int,
-                 hop_s: float = HOP_S, max_windows: int = MAX_WINDOWS, stretch: bool = True) -> StudentRows:
+                 hop_s: float = HOP_S, max_windows: int = MAX_WINDOWS, stretch: bool = True,
+                 cached_frames: Callable[[str], tuple[np.ndarray, np.ndarray] | None] | None = None) -> StudentRows:
     """The student's windows of ``tracks`` (and of ``n_views`` augmented views each) with their targets.
 
     Parameters
@@ -136,6 +137,10 @@ def student_rows(tracks: list[Track], teacher: Any, *, n_views: int, seed: int,
     stretch : bool
         The views may be time-stretched (the training views' settings); False: never (the job's
         ``distill_keep_tempo``), every other draw the same.
+    cached_frames : callable, optional
+        ``cached_frames(content_hash) -> (frames, timestamps_s) or None``: the frontend's frames of the original
+        audio already computed (the teacher's cache: same decoding and resampling, same numbers); a miss (None)
+        or None (default): computed here.
     """
     import dataclasses
 
@@ -156,7 +161,8 @@ def student_rows(tracks: list[Track], teacher: Any, *, n_views: int, seed: int,
     for t in tracks:
         try:
             y, sr = audio.load(t.path, sr=SAMPLE_RATE_HZ, mono=True)
-            frames, ts = frontend.embed(y, sr=sr)
+            hit = None if cached_frames is None else cached_frames(t.content_hash)
+            frames, ts = frontend.embed(y, sr=sr) if hit is None else hit
         except Exception:  # one bad file never stops the run (it is left out of the student's rows)
             continue
         last = max(0.0, float(ts[-1]) - (CONTEXT_S - frontend.window_s))
@@ -435,6 +441,8 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     student_from : mapping, optional
         Which options the job's user set (:func:`~workbench.train.cnn_student.resolve_job_student`), for the record.
     """
+    from workbench.embed.batch import cache_for
+    from workbench.embed.features import FeatureFrontend
     from workbench.models.cnn_fast import student_layout
     from workbench.train import cnn_student as cs
     from workbench.train.triplet import TripletResult, _evaluate
@@ -446,10 +454,11 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     teacher = train_teacher(library, parts, classes=classes, cfg=cfg, out_dim=int(net.embedding_dim),
                             n_views=n_views, progress=progress)
     clock.append(time.perf_counter())
+    cached = cache_for(library, FeatureFrontend()).get  # the teacher's frames of the original audio
     rows = student_rows(parts["train"], teacher.model, n_views=max(n_views, STUDENT_VIEWS), seed=cfg.seed,
-                        stretch=not keep_tempo)
+                        stretch=not keep_tempo, cached_frames=cached)
     clock.append(time.perf_counter())
-    val_rows = student_rows(parts["val"], teacher.model, n_views=0, seed=cfg.seed)
+    val_rows = student_rows(parts["val"], teacher.model, n_views=0, seed=cfg.seed, cached_frames=cached)
     clock.append(time.perf_counter())
     class_off = cs.class_term(options["class_weight"], classes, rows.track_ids)
     record, warnings = cs.student_record(options, net=net, keep_tempo=keep_tempo, class_off=class_off,

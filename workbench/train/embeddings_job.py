@@ -248,15 +248,20 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     if stop_rule == "folds":  # a small library: the validation tracks train too (the test tracks stay out)
         train = data.subset(np.isin(data.track_ids, np.concatenate([train.track_ids, val.track_ids])))
         val = data.subset(np.zeros(len(data), dtype=bool))
+    # a distilled CNN reads only the originals of these rows (its teacher and student make their own views): their
+    # views are not built, and the records count the rows they would add (one per original row and view)
+    distilling = cnn is not None and bool(data_cfg.get("distill"))
+    per_row = 1 + n_views if distilling else 1
     if n_views:  # augmented views of the training tracks only (validation and test score the original audio)
         train_tracks = [library.track(int(t)) for t in sorted(set(train.track_ids.tolist()))]
         train = ds.section_windows(library, ds.whole_tracks(library, train_tracks), backbone=rows_b,
-                                   window_s=data_cfg["window_s"], classes_from=choice.classes, n_views=n_views,
-                                   augment_settings=training_view_settings(), seed=seed, progress=progress)
+                                   window_s=data_cfg["window_s"], classes_from=choice.classes,
+                                   n_views=0 if distilling else n_views, seed=seed, progress=progress,
+                                   augment_settings=None if distilling else training_view_settings())
     distill_batch = cfg.get("batch_size")  # the user's, if any (the sampler's default is the triplet path's)
     m = cfg.get("m", 4)
     if isinstance(m, int) and "batch_size" not in cfg:  # m rows of each class that has m rows, 2..16 classes
-        full = int((np.bincount(train.y) >= m).sum())
+        full = int((np.bincount(train.y) * per_row >= m).sum())
         cfg["batch_size"] = m * min(64 // m, max(2, full)) if m <= 32 else m
     tcfg = TripletConfig(**cfg)
     chosen = None
@@ -273,7 +278,7 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         "tracks": [{k: d[k] for k in ("id", "content_hash", "name")} for d in docs.values()],
         "labels": [(d["content_hash"], class_of_track[tid], 0.0, d["duration_s"]) for tid, d in docs.items()],
         "label_counts": data.class_counts(), "splits": splits,
-        "rows": {"train": len(train), "val": len(val), "test": len(test)},
+        "rows": {"train": len(train) * per_row, "val": len(val), "test": len(test)},
         "classes_from": choice.source, "class_source": choice.to_dict(),
         "window_s": data_cfg["window_s"], "n_views": n_views, "backbone": runner.backbone,
         "views": describe(tcfg, n_views), "view_settings": training_view_settings().to_dict(),
@@ -288,7 +293,7 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         test_embedded = embed(result.model, rows["test"].X)
         tune.finish(result, {"train": train, "val": val, "test": test})
         rows_b, runner.backbone = tune.tuned, tune.tuned.info()
-    elif cnn is not None and data_cfg.get("distill"):  # the CNN learns the feature frontend's head (teacher)
+    elif distilling:  # the CNN learns the feature frontend's head (teacher)
         from workbench.train.cnn_distill import distill_cnn
 
         result = distill_cnn(library, cnn.net, train=train, val=val, test=test, classes=choice.classes, cfg=tcfg,
