@@ -39,7 +39,9 @@ def test_lead_stays_raw_under_the_track_norm() -> None:
     assert spec.group_names()[-1] == "lead" and out.shape[1] == spec.dim(FEATURES_V1_DIM)
 
 
-def test_the_export_metadata_keeps_the_lead_column_raw_and_an_audio_in_model_refuses_it() -> None:
+def test_the_export_metadata_keeps_the_lead_column_raw_and_the_track_model_needs_features_v1() -> None:
+    """The vector-in model's metadata marks the lead column raw; the audio-in track model computes it
+    (tests/test_track_in.py: parity) from features-v1 frames only."""
     from workbench.export.run_export import track_norm_metadata
     from workbench.train.sections.features_torch import TorchWindowFeatures
 
@@ -47,5 +49,7 @@ def test_the_export_metadata_keeps_the_lead_column_raw_and_an_audio_in_model_ref
     meta = track_norm_metadata(spec, FEATURES_V1_DIM)
     assert meta is not None and spec.dim(FEATURES_V1_DIM) - 1 in meta["raw_columns"]
     assert spec.dim(FEATURES_V1_DIM) - 2 in meta["raw_columns"]  # the ends group's last column
-    with pytest.raises(ParameterError, match="'lead'"):
-        TorchWindowFeatures(spec, hop_s=0.5, offset_s=1.0, frame_dim=FEATURES_V1_DIM)
+    module = TorchWindowFeatures(spec, hop_s=0.5, offset_s=1.0, frame_dim=FEATURES_V1_DIM)
+    assert module.dim == spec.dim(FEATURES_V1_DIM)
+    with pytest.raises(ParameterError, match="'lead' feature group needs features-v1 frames"):
+        TorchWindowFeatures(WindowFeatures(extra=("lead",)), hop_s=0.5, offset_s=1.0, frame_dim=128)

@@ -14,9 +14,12 @@ from workbench.train.sections.features_torch import TorchWindowFeatures, grid_sp
 
 HOP_V1 = 22 * 512 / 22050  # the feature frontend's real hop (22 STFT frames)
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-audio"
+#: The default layout with the "lead" group (issue 18's candidate default): its 90th percentiles computed inside.
+LEAD = WindowFeatures(extra=("dj", "novelty", "ends", "lead"), track_relative=False, track_norm=True)
 LAYOUTS = [DEFAULT_FEATURES, WindowFeatures(), WindowFeatures(embedding=False, extra=("ends", "dj")),
            WindowFeatures(context_s=(2.0, 8.0, 30.0), track_relative=False, extra=("novelty",)),
-           WindowFeatures(track_norm=True, extra=("ends",))]  # standardised within the track, the ends kept raw
+           WindowFeatures(track_norm=True, extra=("ends",)),  # standardised within the track, the ends kept raw
+           LEAD, WindowFeatures(embedding=False, position=False, extra=("lead",))]  # the lead column alone
 
 
 def _torch_features(spec: WindowFeatures, frames: np.ndarray, duration_s: float, *, hop_s: float = HOP_V1,
@@ -48,6 +51,21 @@ def test_grid_span_is_the_searchsorted_span(hop_s: float) -> None:
         assert np.searchsorted(t, t[i] + hi, side="right") == i + kb + 1
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 11, 117])
+def test_percentile_rows_is_numpys_linear_percentile(n: int) -> None:
+    from workbench.train.sections.features_torch import percentile_rows
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 5))
+    x[:, 4] = np.round(x[:, 4])  # ties
+    idx = torch.arange(n, dtype=torch.float64).reshape(n, 1)
+    for q in (0.0, 10.0, 50.0, 90.0, 100.0, 37.5):
+        got = percentile_rows(torch.from_numpy(x), idx, torch.tensor(float(n), dtype=torch.float64), q).numpy()
+        np.testing.assert_allclose(got, np.percentile(x, q, axis=0), rtol=0, atol=1e-12, err_msg=f"q={q}")
+    np.testing.assert_array_equal(percentile_rows(torch.from_numpy(x), idx, torch.tensor(float(n)).double(), 50.0),
+                                  np.median(x, axis=0))
+
+
 @pytest.mark.parametrize("spec", LAYOUTS, ids=lambda s: "+".join(s.group_names())[:40])
 @pytest.mark.parametrize("n", [1, 3, 40, 300])
 def test_torch_features_equal_transform_on_random_frames(spec: WindowFeatures, n: int) -> None:
@@ -63,28 +81,32 @@ def test_torch_features_equal_transform_on_random_frames(spec: WindowFeatures, n
         np.testing.assert_allclose(_torch_features(spec, frames, dur, dtype=torch.float32), want, atol=2e-4)
 
 
-def test_torch_features_equal_transform_on_feature_frontend_frames() -> None:
+@pytest.mark.parametrize("source", ["synthetic", "real"])
+def test_torch_features_equal_transform_on_feature_frontend_frames(source: str) -> None:
     from workbench.embed.features import FeatureFrontend
 
     fe = FeatureFrontend()
-    tracks = [(_audio(75.0, seed=3), 22050)]
-    # a real song (the loops are under 10 s: the shortest track the model takes; there the 8-s novelty spans the
-    # whole track, the mean of standardised frames, 0 up to rounding, and its cosine is rounding noise)
-    real = sorted((REAL / "librosa_data").glob("*.ogg"))[:1] if REAL.is_dir() else []
-    if real:
+    if source == "synthetic":
+        y, sr = _audio(75.0, seed=3), 22050
+    else:
+        # real songs (the loops are under 10 s: the shortest track the model takes; there the 8-s novelty spans the
+        # whole track, the mean of standardised frames, 0 up to rounding, and its cosine is rounding noise)
+        real = sorted((REAL / "librosa_data").glob("*.ogg"))[:1] if REAL.is_dir() else []
+        if not real:
+            pytest.skip(f"no real audio at {REAL} (../shared/data/real-audio beside the project)")
         from workbench.audio import load
 
         y, sr = load(real[0], sr=22050, mono=True)
-        tracks.append((y, sr))
-    for y, sr in tracks:
-        frames, starts = fe.embed(y, sr=sr)
-        times = starts + fe.window_s / 2  # as track_frames stamps them
-        np.testing.assert_allclose(np.diff(times), HOP_V1, atol=1e-9)
-        dur = len(y) / sr
-        want = DEFAULT_FEATURES.transform(frames, times, duration_s=dur)
-        np.testing.assert_allclose(_torch_features(DEFAULT_FEATURES, frames, dur), want, atol=2e-6, rtol=1e-6)
-        np.testing.assert_allclose(_torch_features(DEFAULT_FEATURES, frames, dur, dtype=torch.float32), want,
-                                   atol=5e-4, rtol=1e-4)
+    frames, starts = fe.embed(y, sr=sr)
+    times = starts + fe.window_s / 2  # as track_frames stamps them
+    np.testing.assert_allclose(np.diff(times), HOP_V1, atol=1e-9)
+    dur = len(y) / sr
+    for spec in (DEFAULT_FEATURES, LEAD):
+        want = spec.transform(frames, times, duration_s=dur)
+        np.testing.assert_allclose(_torch_features(spec, frames, dur), want, atol=2e-6, rtol=1e-6)
+        np.testing.assert_allclose(_torch_features(spec, frames, dur, dtype=torch.float32), want, atol=5e-4, rtol=1e-4)
+    lead = want[:, -1]  # the lead column of LEAD: raw, not z-scored; it must move for the check to say anything
+    assert lead.min() >= 0.0 and np.ptp(lead) > 0.05, np.ptp(lead)
 
 
 def test_torch_features_refusals() -> None:
@@ -244,9 +266,12 @@ def test_evaluator_shape_ops_match_numpy() -> None:
     np.testing.assert_array_equal(_OPS["gather"](x, np.array([4, 0]), axis=0), x[[4, 0]])
 
 
-def test_sections_run_on_the_feature_frontend_exports_the_track_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", ["default", "lead"])
+def test_sections_run_on_the_feature_frontend_exports_the_track_model(tmp_path: Path, layout: str) -> None:
     """`make demo`'s case: a sections run over features-v1 frames exports the whole-track model (not vector-in),
-    with the run's temperature inside; a layout with 'bars' keeps the vector-in model."""
+    with the run's temperature inside; a layout with 'bars' keeps the vector-in model. ``lead``: the layout with the
+    'lead' group (its track percentiles computed inside), a classifier trained on a real song's windows, parity on
+    that whole song."""
     pytest.importorskip("coremltools")
     from types import SimpleNamespace
 
@@ -257,26 +282,49 @@ def test_sections_run_on_the_feature_frontend_exports_the_track_model(tmp_path: 
     from workbench.registry_card import model_card
     from workbench.train.sections import SectionTrainer, save_section_model
 
-    sf.write(tmp_path / "a.wav", np.stack([_audio(24.0, seed=8)] * 2, axis=1), 22050)
-    lib = SimpleNamespace(tracks=lambda: [SimpleNamespace(path=str(tmp_path / "a.wav"))])
     run = SimpleNamespace(kind="sections", run_id="r-s", info={"backbone": {"name": "features-v1"}})
     kw = {"io_dtype": "fp32", "deployment_target": "macOS14", "compress": None}
+    labels = np.array(["intro", "drop", "outro", "break"])
     rng = np.random.default_rng(0)
-    for spec, name in ((DEFAULT_FEATURES, "m.pt"), (WindowFeatures(extra=("bars",)), "bars.pt")):
-        x = rng.normal(size=(140, spec.dim(202))).astype(np.float32)
-        y = np.array(["intro", "drop", "outro", "break"])[np.argmax(x[:, :4], axis=1)]  # learnable: real margins
-        trainer = SectionTrainer(epochs=30, seed=0, early_stopping=False).fit(x, y)
+    if layout == "default":
+        track, spec = tmp_path / "a.wav", DEFAULT_FEATURES
+        sf.write(track, np.stack([_audio(24.0, seed=8)] * 2, axis=1), 22050)
+        trained = []
+        for lay, name in ((spec, "m.pt"), (WindowFeatures(extra=("bars",)), "bars.pt")):
+            x = rng.normal(size=(140, lay.dim(202))).astype(np.float32)
+            trained.append((lay, name, x, labels[np.argmax(x[:, :4], axis=1)]))  # learnable: real margins
+    else:
+        track, spec = REAL / "librosa_data" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg", LEAD
+        if not track.is_file():
+            pytest.skip(f"no real audio at {track} (../shared/data/real-audio beside the project)")
+        from workbench.audio import load
+        from workbench.embed.features import FeatureFrontend
+
+        y, _ = load(track, sr=22050, mono=True)
+        frames, starts = FeatureFrontend().embed(y, sr=22050)
+        times = starts + 0.5
+        x = spec.transform(frames, times, duration_s=len(y) / 22050)
+        trained = [(spec, "m.pt", x, labels[np.minimum((4 * times / times[-1]).astype(int), 3)])]  # by quarter
+    lib = SimpleNamespace(tracks=lambda: [SimpleNamespace(path=str(track))])
+    for lay, name, x, y_lab in trained:
+        trainer = SectionTrainer(epochs=30, seed=0, early_stopping=False).fit(x, y_lab)
         trainer.temperature_ = 1.5
-        save_section_model(trainer, tmp_path / name, features=spec, backbone="features-v1")
-    jobs = _jobs(run, lib, tmp_path / "bars.pt", {}, None, kw, input="samples", openl3_weights=None, n_windows=2)
-    assert [t for t, _ in jobs] == ["dj_section"]
-    bars = read_metadata(jobs[0][1](tmp_path / "bars.mlpackage").path)
-    assert list(bars["inputs"]) == ["embedding"] and bars["audio_in"].startswith("not available")
+        save_section_model(trainer, tmp_path / name, features=lay, backbone="features-v1")
+    if layout == "default":
+        jobs = _jobs(run, lib, tmp_path / "bars.pt", {}, None, kw, input="samples", openl3_weights=None, n_windows=2)
+        assert [t for t, _ in jobs] == ["dj_section"]
+        bars = read_metadata(jobs[0][1](tmp_path / "bars.mlpackage").path)
+        assert list(bars["inputs"]) == ["embedding"] and bars["audio_in"].startswith("not available")
+    else:  # agreement over one repeated label would say nothing
+        with torch.no_grad():
+            top = trainer.model_(torch.from_numpy(x)).argmax(dim=1).numpy()
+        assert len(set(top.tolist())) >= 3, np.bincount(top)
     jobs = _jobs(run, lib, tmp_path / "m.pt", {"run_id": "r-s"}, None, kw, input="samples", openl3_weights=None,
                  n_windows=2)
     r = jobs[0][1](tmp_path / "t.mlpackage")
     meta = read_metadata(r.path)
     assert list(meta["inputs"]) == ["samples"] and meta["temperature"] == 1.5 and meta["audio_in"].startswith("whole")
+    assert meta["track_in"]["window_features"] == spec.to_dict()
     assert r.parity is not None and r.parity.psnr_db >= 60.0 and r.parity.label_agreement >= 0.995, str(r.parity)
     card = model_card({"model_type": "dj_section", "version": 1, "metadata": r.metadata,
                        "export": r.as_dict()})

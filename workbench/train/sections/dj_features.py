@@ -22,7 +22,8 @@ Feature groups beyond the backbone embedding (:class:`~workbench.train.sections.
 - ``"lead"`` (1, not in the default layout): how far the window's 1-3 kHz bands sit below the
   track's fullest (their 90th percentile), kept raw under the track norm (:func:`lead_block`):
   a verse lacks the lead a drop or chorus has. Session 13's try at verse vs drop across styles;
-  figures in ``benchmarks/bench_sections_devset.py``.
+  figures in ``benchmarks/bench_sections_devset.py``. The whole-track audio-in model computes it
+  too (:func:`~workbench.train.sections.features_torch.percentile_rows`: numpy's percentile in torch).
 """
 
 from __future__ import annotations

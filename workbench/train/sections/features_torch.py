@@ -7,13 +7,14 @@ times in ``[t_i + a, t_i + b]``" becomes a fixed run of neighbours ``i + ka .. i
 ``ka = ceil(a / hop_s)``, ``kb = floor(b / hop_s)``, truncated at the ends of the track: a
 moving average (zero padding, divided by the moving count of real frames), which is what
 :class:`TorchWindowFeatures` computes, with no data-dependent shape. The track's mean, the
-medians of the ``"dj"`` group (a sort and the numpy median's two middle ranks), the position and
-the ``"ends"`` group need only the frame count and the track duration, so the module traces for
-any number of frames (a Core ML input of flexible length).
+medians of the ``"dj"`` group and the 90th percentiles of the ``"lead"`` group (a sort, then
+numpy's linear interpolation between two ranks: :func:`percentile_rows`), the position and the
+``"ends"`` group need only the frame count and the track duration, so the module traces for any
+number of frames (a Core ML input of flexible length).
 
-Groups: the embedding blocks, ``"position"``, ``"dj"`` (from the frames themselves, which must
-be ``features-v1`` frames), ``"novelty"`` and ``"ends"``. The ``"bars"`` group needs the
-track's downbeats (an analysis the model does not run) and is refused.
+Groups: the embedding blocks, ``"position"``, ``"dj"`` and ``"lead"`` (from the frames
+themselves, which must be ``features-v1`` frames), ``"novelty"`` and ``"ends"``. The ``"bars"``
+group needs the track's downbeats (an analysis the model does not run) and is refused.
 """
 
 from __future__ import annotations
@@ -77,11 +78,32 @@ def moving_mean(x: torch.Tensor, ones: torch.Tensor, ka: int, kb: int) -> torch.
     return sums / counts
 
 
-def _median_rows(x: torch.Tensor, idx: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-    """numpy's median of each column of ``x`` (n, k): the mean of the two middle ranks of the sorted column."""
+def percentile_rows(x: torch.Tensor, idx: torch.Tensor, n: torch.Tensor, q: float) -> torch.Tensor:
+    """``numpy.percentile(x, q, axis=0)`` (its default linear interpolation) of each column of ``x``, traceable.
+
+    The column is sorted and its ranks ``floor(r)`` and ``floor(r) + 1`` at ``r = q (n - 1) / 100`` are
+    mixed by ``r - floor(r)``: the weight of rank ``i`` is the tent ``max(0, 1 - |i - r|)`` (a sort, a
+    weighted sum over the row index: no gather at a data-dependent index, no floor that rounding at an
+    integral ``r`` could tip), so it converts for a flexible number of rows. ``q = 50`` is numpy's median.
+
+    Parameters
+    ----------
+    x : torch.Tensor [shape=(n, k)]
+        Rows (frames) to take the percentile over.
+    idx : torch.Tensor [shape=(n, 1)]
+        The row index 0..n-1, float.
+    n : torch.Tensor [shape=()]
+        The row count, float.
+    q : float
+        Percentile, 0..100.
+
+    Returns
+    -------
+    torch.Tensor [shape=(k,)]
+    """
     s = torch.sort(x, dim=0).values
-    lo, hi = torch.floor((n - 1.0) / 2.0), torch.floor(n / 2.0)
-    w = 0.5 * (idx == lo).to(x.dtype) + 0.5 * (idx == hi).to(x.dtype)
+    rank = (n - 1.0) * (float(q) / 100.0)
+    w = torch.clamp(1.0 - torch.abs(idx - rank), min=0.0)  # (n, 1): 1 - frac at floor(r), frac at floor(r) + 1
     return (w * s).sum(dim=0)
 
 
@@ -103,22 +125,18 @@ class TorchWindowFeatures(nn.Module):
     offset_s : float >= 0
         Time of frame 0 (its centre): frame ``i`` is at ``offset_s + i * hop_s``.
     frame_dim : int > 0
-        Size of a frame; the ``"dj"`` group needs 202 (``features-v1`` frames).
+        Size of a frame; the ``"dj"`` and ``"lead"`` groups need 202 (``features-v1`` frames).
 
     Raises
     ------
     ParameterError
-        ``"bars"`` in the layout, ``"dj"`` without ``features-v1`` frames, or a bad grid.
+        ``"bars"`` in the layout, ``"dj"`` or ``"lead"`` without ``features-v1`` frames, or a bad grid.
     """
 
     def __init__(self, spec: WindowFeatures, *, hop_s: float, offset_s: float, frame_dim: int) -> None:
         from workbench.train.sections.dj_features import FEATURES_V1_DIM
 
         super().__init__()
-        if "lead" in spec.extra:
-            raise ParameterError(
-                f"the 'lead' feature group (percentiles over the whole track) has no audio-in track model; a classifier "
-                f"over {spec.group_names()} exports as the vector-in model, or train it without 'lead' (the default)")
         if "bars" in spec.extra:
             raise ParameterError(
                 "the 'bars' feature group needs the track's downbeats (a beat analysis the model does not run), so a "
@@ -133,9 +151,10 @@ class TorchWindowFeatures(nn.Module):
             raise ParameterError(
                 f"a track normalisation by {spec.norm!r} (norm={spec.norm!r}) has no audio-in track model (it sorts each "
                 "column over the track); train with norm='z' (the default) or export the vector-in model")
-        if "dj" in spec.extra and frame_dim != FEATURES_V1_DIM:
-            raise ParameterError(f"the 'dj' feature group needs features-v1 frames ({FEATURES_V1_DIM} columns); got "
-                                 f"frame_dim={frame_dim}: use the feature frontend or drop 'dj' from extra")
+        for g in ("dj", "lead"):
+            if g in spec.extra and frame_dim != FEATURES_V1_DIM:
+                raise ParameterError(f"the {g!r} feature group needs features-v1 frames ({FEATURES_V1_DIM} columns); "
+                                     f"got frame_dim={frame_dim}: use the feature frontend or drop {g!r} from extra")
         if not (isinstance(hop_s, (int, float)) and hop_s > 0 and isinstance(offset_s, (int, float)) and offset_s >= 0):
             raise ParameterError(f"hop_s must be > 0 and offset_s >= 0 seconds; got hop_s={hop_s!r}, offset_s={offset_s!r}")
         self.spec, self.hop_s, self.offset_s, self.frame_dim = spec, float(hop_s), float(offset_s), int(frame_dim)
@@ -161,6 +180,8 @@ class TorchWindowFeatures(nn.Module):
         torch.Tensor [shape=(n, dim)]
             The layout of :meth:`WindowFeatures.transform`.
         """
+        from workbench.train.sections.features import RAW_GROUPS
+
         ones = frames[:, :1] * 0.0 + 1.0  # (n, 1)
         idx = torch.cumsum(ones, dim=0) - 1.0  # (n, 1) frame index
         n = ones.sum()
@@ -169,7 +190,7 @@ class TorchWindowFeatures(nn.Module):
         x = frames.transpose(0, 1).unsqueeze(0)  # (1, d, n)
         ones_row = ones.transpose(0, 1).unsqueeze(0)
         blocks: list[torch.Tensor] = []
-        raw: list[bool] = []  # columns already relative to the track (position, ends): never standardised
+        raw: list[bool] = []  # columns already relative to the track (position, ends, lead): never standardised
         if self.spec.embedding:
             contexts = [moving_mean(x, ones_row, ka, kb)[0].transpose(0, 1) for ka, kb in self.context_k]
             blocks += [frames, *contexts]
@@ -186,11 +207,13 @@ class TorchWindowFeatures(nn.Module):
                 blocks.append(self._dj(frames, ones_row, idx, n))
             elif g == "novelty":
                 blocks.append(self._novelty(frames, ones_row))
+            elif g == "lead":
+                blocks.append(self._lead(frames, ones_row, idx, n))
             else:
                 to_end = torch.clamp(dur - t, min=0.0)
                 blocks.append(torch.cat([torch.clamp(t / 60.0, max=4.0), torch.clamp(to_end / 60.0, max=4.0),
                                          torch.exp(-t / 30.0), torch.exp(-to_end / 30.0)], dim=1))
-            raw.append(g == "ends")
+            raw.append(g in RAW_GROUPS)
         if not self.spec.track_norm:
             return torch.cat(blocks, dim=1)
         return torch.cat([b if keep else _standardised(b) for b, keep in zip(blocks, raw, strict=True)], dim=1)
@@ -212,9 +235,17 @@ class TorchWindowFeatures(nn.Module):
         raw = torch.cat([level, low, frames[:, _ONSET:_ONSET + 1], bright], dim=1)  # (n, 4)
         s = self._mean(raw, ones_row, -2.0, 2.0)
         after, before = self._mean(raw, ones_row, 0.0, 8.0), self._mean(raw, ones_row, -8.0, 0.0)
-        rel = s - _median_rows(s, idx, n).reshape(1, 4)
+        rel = s - percentile_rows(s, idx, n, 50.0).reshape(1, 4)
         return torch.cat([s[:, 0:1], after[:, 0:1] - before[:, 0:1], rel[:, 0:1], s[:, 1:2], rel[:, 1:2],
                           s[:, 2:3], rel[:, 2:3], s[:, 3:4], after[:, 3:4] - before[:, 3:4]], dim=1)
+
+    def _lead(self, frames: torch.Tensor, ones_row: torch.Tensor, idx: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        """The ``"lead"`` group (:func:`~workbench.train.sections.dj_features.lead_block`), (n, 1)."""
+        from workbench.train.sections.dj_features import FULL_PERCENTILE, LEAD_BANDS
+
+        mel = self._mean(frames[:, LEAD_BANDS[0]:LEAD_BANDS[1]], ones_row, -2.0, 2.0)
+        full = percentile_rows(mel, idx, n, FULL_PERCENTILE).reshape(1, -1)
+        return torch.clamp(full - mel, min=0.0).mean(dim=1, keepdim=True)
 
     def _novelty(self, frames: torch.Tensor, ones_row: torch.Tensor) -> torch.Tensor:
         """The ``"novelty"`` group (:func:`~workbench.train.sections.dj_features.novelty_block`), (n, 2)."""
