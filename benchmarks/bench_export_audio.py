@@ -33,6 +33,17 @@ New row, ``features-v1 + head, blend 0.35, 8-s windows``: the whole-track model 
 every row within 3.4e-4 of search's own ``EmbeddingModel.windows`` vector and the cosines within 2.1e-4;
 export 23.4 s, lint 0 errors.
 
+Session 14 (2026-12-06, ``--no-cnn --no-features --no-openl3``, load 12-16 on 2 shared cores): new row
+``features-v1 track + dj_section +lead``: the default layout plus the ``lead`` group, its track 90th percentiles
+computed inside the model (a sort and numpy's linear interpolation between two ranks,
+``workbench.train.sections.features_torch.percentile_rows``): **110.3 dB**, same top label on 100.0 % of 645
+windows (4 held_out tracks, 333 s; labels 164,111,203,30,137), 1/408 ops Neural-Engine eligible (flexible length,
+by design), lint 0 errors / 35 warnings, export 9.4 s (parity 12.0 s); the default layout in the same run:
+112.0 dB, 100.0 %, 1/386, 0 / 33, 10.4 s. Both classifiers give the same top label on all 645 windows. With the
+window features in fp16 (``track_in.convert_track(..., fp32_scopes=("frontend", "duration", "times",
+"classifier"))``, not what the export does: it keeps the whole program in float32) the same models give 67.0 dB
+(default) and 68.0 dB (+lead): the lead group costs no precision of its own.
+
 Every model takes mono float32 samples (the spectrogram inside) and is checked on real audio
 windows (``../shared/data/real-audio``: the loops and two librosa excerpts, resampled to the
 model's rate) with the NumPy MIL evaluator of the saved program against PyTorch (fp32):
@@ -47,8 +58,8 @@ model's rate) with the NumPy MIL evaluator of the saved program against PyTorch 
   the real files (PSNR per descriptor block and the worst dimension, CPU time), then the backbone
   and backbone + head exports on 5-s real excerpts, per block against librosa too;
 - the whole-track section model (``workbench.export.track_in``): the feature frontend's torch port
-  (``workbench.models.features_torch``), the default window layout computed inside, a classifier
-  trained (``SectionTrainer``) on the section truth of the dev tracks of ``--sections-devset``;
+  (``workbench.models.features_torch``), the default window layout (and the default + ``lead``) computed
+  inside, a classifier trained (``SectionTrainer``) on the section truth of the dev tracks of ``--sections-devset``;
   ``samples (1, n)`` of whole held_out tracks against the librosa path (``FeatureFrontend.embed`` ->
   ``WindowFeatures.transform`` -> classifier, float64), every window of each track. Its flexible
   length puts every op off the Neural Engine by the static lint (the lint errors column), by design;
@@ -71,6 +82,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("NUMBA_CPU_NAME", "generic")
@@ -310,9 +322,10 @@ def cnn_rows(d: Path, args: argparse.Namespace) -> list[dict]:
 
 
 def track_rows(d: Path, args: argparse.Namespace) -> list[dict]:
-    """The whole-track section model: the feature frontend's torch port, the default window layout, a classifier
-    trained (SectionTrainer) on the section truth of the dev tracks of ``--sections-devset``, parity on whole
-    tracks of it (every window of each) against the librosa path (FeatureFrontend.embed -> transform -> classifier)."""
+    """The whole-track section model: the feature frontend's torch port, a window layout computed inside (the default,
+    and the default + the ``lead`` group: its track percentiles inside), a classifier trained (SectionTrainer) on the
+    section truth of the dev tracks of ``--sections-devset``, parity on whole tracks of it (every window of each)
+    against the librosa path (FeatureFrontend.embed -> transform -> classifier)."""
     from workbench.audio import load
     from workbench.embed.features import FeatureFrontend
     from workbench.export import coreml, track_in
@@ -329,29 +342,30 @@ def track_rows(d: Path, args: argparse.Namespace) -> list[dict]:
         truth = json.loads(f.with_suffix(".json").read_text())
         y, sr = load(f, sr=22050, mono=True)
         data.append((truth, y))
-    dev = [(t, y) for t, y in data if t.get("split") == "dev"][: args.train_tracks]
-    xs, ys = [], []
-    for truth, y in dev:
-        frames, starts = fe.embed(y, sr=22050)
-        times = starts + fe.window_s / 2
-        tr = TrackFrames(0, "", len(y) / 22050, DEFAULT_FEATURES.transform(frames, times, duration_s=len(y) / 22050),
-                         times, np.zeros(0), np.zeros(0), truth["sections"])
-        lab = tr.window_labels()
-        xs.append(tr.features[lab != ""])
-        ys.append(lab[lab != ""].astype(str))
-    trainer = SectionTrainer(epochs=30, seed=0).fit(np.vstack(xs), np.concatenate(ys))
+    dev = [(t, y, *fe.embed(y, sr=22050)) for t, y in data if t.get("split") == "dev"][: args.train_tracks]
     parity_tracks = [y for t, y in data if t.get("split") == "held_out"][: args.track_parity]
-    r = coreml.export_classifier(trainer.model_, d / "track.mlpackage", backbone="features", features=DEFAULT_FEATURES,
-                                 tracks=parity_tracks)
     secs = sum(len(y) for y in parity_tracks) / 22050
     frontend, frames_fn = track_in.track_frontend("features")
-    reference = track_in.track_reference(TrackSectionModel(frontend, DEFAULT_FEATURES, trainer.model_),
-                                         frames_fn=frames_fn)
-    top = np.concatenate([reference(y).argmax(axis=1) for y in parity_tracks])
-    labels = "labels " + ",".join(str(int(c)) for c in np.bincount(top, minlength=7))
-    rows = [row(f"features-v1 track + dj_section ({len(parity_tracks)} tracks, {secs:.0f} s)",
-                "samples (1, n) 22 kHz", r, labels)]
-    show(rows[-1])
+    lead = replace(DEFAULT_FEATURES, extra=(*DEFAULT_FEATURES.extra, "lead"))
+    rows = []
+    for layout, tag in ((DEFAULT_FEATURES, ""), (lead, " +lead")):
+        xs, ys = [], []
+        for truth, y, frames, starts in dev:
+            times = starts + fe.window_s / 2
+            tr = TrackFrames(0, "", len(y) / 22050, layout.transform(frames, times, duration_s=len(y) / 22050),
+                             times, np.zeros(0), np.zeros(0), truth["sections"])
+            lab = tr.window_labels()
+            xs.append(tr.features[lab != ""])
+            ys.append(lab[lab != ""].astype(str))
+        trainer = SectionTrainer(epochs=30, seed=0).fit(np.vstack(xs), np.concatenate(ys))
+        r = coreml.export_classifier(trainer.model_, d / f"track{len(rows)}.mlpackage", backbone="features",
+                                     features=layout, tracks=parity_tracks)
+        reference = track_in.track_reference(TrackSectionModel(frontend, layout, trainer.model_), frames_fn=frames_fn)
+        top = np.concatenate([reference(y).argmax(axis=1) for y in parity_tracks])
+        labels = "labels " + ",".join(str(int(c)) for c in np.bincount(top, minlength=7))
+        rows.append(row(f"features-v1 track + dj_section{tag} ({len(parity_tracks)} tracks, {secs:.0f} s)",
+                        "samples (1, n) 22 kHz", r, labels))
+        show(rows[-1])
     return rows
 
 
