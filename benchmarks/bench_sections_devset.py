@@ -371,7 +371,8 @@ def main() -> None:
           f"({time.perf_counter() - t0:.0f} s to load)")
     from workbench.train.sections import train_sections
 
-    out: dict = {"devset": str(args.devset)}
+    out: dict = {"devset": str(args.devset), "seed": args.seed, "feature_groups": dev_data.features.group_names(),
+                 "config": args.config}
     if args.rejection_loop:
         from bench_sections_loop import print_loop, rejection_loop
 
