@@ -21,6 +21,7 @@ def _span(sug: dict) -> dict:
     lo, hi = sp.get("interval") or (nan, nan)
     return {"span_ece_before": _num(((sug.get("span") or {}).get("before") or {}).get("ece")),
             "span_ece_after": _num(sp.get("ece")), "span_lo": lo, "span_hi": hi, "span_floor": _num(sp.get("floor")),
+            "span_floor95": _num(sp.get("floor_95")),
             "span_n": sp.get("n_suggestions", nan)}
 
 
@@ -88,7 +89,8 @@ LINES = [("frame accuracy, smoothed", "accuracy"), ("frame accuracy, arg-max", "
          ("suggestion ECE, as served", "sug_ece_after"),
          ("per suggestion ECE, stated", "span_ece_before"), ("per suggestion ECE, served", "span_ece_after"),
          ("  95 % interval (tracks), low", "span_lo"), ("  95 % interval, high", "span_hi"),
-         ("  if calibrated (count alone)", "span_floor"), ("suggestions scored", "span_n"),
+         ("  if calibrated (count alone)", "span_floor"), ("  calibrated, 95th percentile", "span_floor95"),
+         ("suggestions scored", "span_n"),
          ("tracks scored", "tracks")]
 
 

@@ -33,7 +33,9 @@ SCORED = ("demo LOSO", "devset LOSO, dev")
 INFO = ("demo -> devset, dev",)
 HELD_OUT = ("devset LOSO, held-out", "devset dev -> held-out", "demo -> devset, held-out")
 
-#: (printed name, row key, target: ">=" value, "<" value, or the row key of the baseline it must not fall below).
+#: (printed name, row key, target: ">=" value, "<" value, ">=key" the row key of the baseline it must not fall below,
+#: "<=key" a line marked but not counted: the per-suggestion ECE within what a calibrated confidence shows at
+#: that count, :func:`~workbench.evaluate.span_calibration.ece_floor`'s 95th percentile).
 LINES = [("frame accuracy, smoothed", "accuracy", (">=", ACC_TARGET)),
          ("  accuracy >= majority class", "accuracy", (">=key", "majority")),
          ("  majority class (baseline)", "majority", None),
@@ -50,6 +52,8 @@ LINES = [("frame accuracy, smoothed", "accuracy", (">=", ACC_TARGET)),
          ("  95 % interval, low", "span_lo", None),
          ("  95 % interval, high", "span_hi", None),
          ("  if calibrated (count alone)", "span_floor", None),
+         ("  calibrated, 95th percentile", "span_floor95", None),
+         ("  <= calibrated 95th percentile", "span_ece_after", ("<=key", "span_floor95")),
          ("  suggestions scored", "span_n", None),
          ("suggestion ECE per window (unscored)", "sug_ece_after", None)]
 
@@ -60,9 +64,9 @@ def met(r: dict, key: str, target) -> bool | None:
     if target is None or v is None or v != v:
         return None
     op, ref = target
-    if op == ">=key":
+    if op in (">=key", "<=key"):
         ref = r.get(ref)
-        return None if ref is None or ref != ref else v >= ref
+        return None if ref is None or ref != ref else (v >= ref if op == ">=key" else v <= ref)
     return v >= ref if op == ">=" else v < ref
 
 
@@ -96,7 +100,7 @@ def target_table(runs: dict[str, dict[int, dict]], columns: tuple[str, ...], *, 
                 ok = None if r is None else met(r, key, target)
                 mark = " " if ok is None else "+" if ok else "-"
                 line += f"{v:>12.3f}{mark}" if key != "span_n" else f"{v:>12.0f} "
-                if scored and ok is not None:
+                if scored and ok is not None and target[0] != "<=key":  # "<=key": marked, not a target
                     cells.append({"setting": s, "seed": seed, "column": col, "figure": label.strip(), "key": key,
                                   "value": v, "met": ok})
             print(line)
