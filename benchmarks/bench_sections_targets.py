@@ -15,6 +15,47 @@ devset dev) is printed as information, not scored against the targets. Held-out 
         --setting lead L0.json L1.json L2.json [--held-out] [--json OUT]
 
 A run's seed is read from its JSON (``seed``) or else taken from ``--seeds`` in the order given.
+
+Session 14 (2026-12-06, 21:22-22:00 UTC; six bench runs at once, 350 s each at load 3-10, again 595-607 s at load
+10-15; figures seeded and identical in both). Is the window group ``"lead"`` the default by issue 18's own targets?
+``run.sh NAME S [--extra dj,novelty,ends,lead]`` = ``bench_sections_devset.py --devset /work/wt/devdata/sections-s18
+--library-dir /tmp/h14-sec/lib_NAME --demo-dir /tmp/h14-sec/demo_NAME --seed S --json /tmp/h14-sec/bench_NAME.json``
+(copies of session 13's ``/tmp/h13-sections/lib{S}``, ``demo{S}``), then this script. Dev cells, seeds 0/1/2::
+
+                                   demo LOSO default / lead        devset LOSO dev default / lead
+    frame accuracy (>= .85)        .871/.880/.886  .862/.871/.869  .861/.841-/.862 .851/.864/.861
+    majority class                 .315            .315            .260            .260
+    F @3 s (novelty .833 / .746)   .972/.968/.975  .972/.972/.968  .904/.907/.906  .910/.904/.904
+    F @0.5 s (novelty .666 / .628) .915/.915/.920  .915/.915/.912  .843/.846/.844  .848/.843/.843
+    intro -> outro, outro -> intro 0 everywhere (share of the intro, of the outro windows)
+    ECE per window (temperature)   .039/.038/.046  .037/.040/.042  .019/.017/.016  .017/.011/.015
+    ECE per suggestion, served     .050/.056-/.043 .082-/.055-/.057- .041/.044/.051- .049/.052-/.058-
+      calibrated, 95th percentile  .071/.067/.063  .075/.071/.072  .064/.059/.065  .064/.070/.065
+      suggestions scored           165-167         166-167         168-170         167-170
+
+(demo -> devset dev, information: accuracy .778/.755/.766 default, .775/.746/.764 lead; F @3 s .795-.799 both.)
+"lead" meets the one cell the default misses (devset LOSO dev at seed 1, .841 -> .864) and every window-ECE cell,
+but misses three per-suggestion ECE cells the default meets (demo LOSO seeds 0 and 2, devset LOSO seed 1): it is
+not the default by the issue's targets either (no flip). Two of the three are within what a calibrated confidence
+shows at that count; the demo's seed 0 (.082, interval .066-.122) is beyond its 95th percentile (.075): a real loss
+of calibration on the demo. Why no setting can meet "per-suggestion ECE < 0.05" in every cell here (recorded
+suggestions, ``/tmp/h14-sec/ece_chance.py``, 4,000 calibrated draws of the served confidences): at 165-170
+suggestions a perfectly calibrated confidence shows an ECE under 0.05 with chance 0.60/0.69/0.77 (demo) and
+0.61/0.72/0.66 (devset) with the default's confidences, 0.57/0.66/0.59 and 0.54/0.43/0.54 with lead's: all six
+cells at once 0.09 and 0.03. Per suggestion the test that can fail is "under the calibrated 95th percentile"
+(``floor_95``, marked in the table): the default is under it in all six cells, "lead" in five.
+
+The hip-hop fold (.359/.362) is lost in the smoothing at every seed. Seed 1, default, scores of the decoded path
+(EDM form) minus the labelled one, on bars (``/tmp/h14-sec/why.py``): the three tracks +50.1, +31.0, +18.9; evidence
+from the raw probabilities favours the labelled form on two of them (by 9.1 and 7.2), the chorus/drop tie turns one
+(+4.2 for the EDM form) and the position factor the other (+1.7); the order prior (+0.2 to +8.8) and the duration
+prior (+3.4 to +19.6: more, shorter sections) add to it. Decoding the recorded folds again (models unchanged;
+``redecode.py``; devset LOSO dev / demo LOSO / demo -> devset dev, default seeds 0/1/2; .861/.841/.862,
+.871/.880/.886, .778/.755/.766): the position factor kept for intro and outro only .881/.881/.878 (hip-hop +.10 to
++.14, trap +.22 at seed 1), .865/.872/.872, .685/.685/.680; the other labels' factor at half .861/.861/.862,
+.879/.871/.885, .749/.748/.742; each label's factor shrunk by n/(n + 3), n its training tracks, .848/.841/.854,
+.880/.874/.885, .765/-/.768. The position factor of the middle labels, learned from the demo's forms, carries the
+cross-generator column (-0.09 without it): none kept.
 """
 
 from __future__ import annotations
@@ -55,7 +96,7 @@ LINES = [("frame accuracy, smoothed", "accuracy", (">=", ACC_TARGET)),
          ("  calibrated, 95th percentile", "span_floor95", None),
          ("  <= calibrated 95th percentile", "span_ece_after", ("<=key", "span_floor95")),
          ("  suggestions scored", "span_n", None),
-         ("suggestion ECE per window (unscored)", "sug_ece_after", None)]
+         ("  sugg. ECE, window-weighted", "sug_ece_after", None)]
 
 
 def met(r: dict, key: str, target) -> bool | None:
