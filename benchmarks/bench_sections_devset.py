@@ -23,6 +23,10 @@ reported apart from the dev split (the only one looked at while tuning):
 (``--library-dir`` and ``--demo-dir`` are written to (scan, embeddings): point them at copies when the
 rendered folders are shared read-only.) Self-training on unlabelled tracks (session 10): ``bench_sections_selftrain.py``.
 
+Issue 18's target cells for settings side by side (default against ``--extra dj,novelty,ends,lead``, seeds 0-2,
+session 14: "lead" is not the default by those targets either): ``bench_sections_targets.py`` reads this bench's
+``--json`` runs.
+
 Session 13 (2026-12-06, 18:45-20:10 UTC, load 10-17 on the shared 2 cores; figures seeded). Suggestions now tile the
 track (the first starts at 0 s, not at the first beat; the last ends at the duration; inner boundaries on bar starts),
 and :func:`~workbench.evaluate.segmentation.segment_eval` takes the track's first beat: a first section that starts by
@@ -371,7 +375,8 @@ def main() -> None:
           f"({time.perf_counter() - t0:.0f} s to load)")
     from workbench.train.sections import train_sections
 
-    out: dict = {"devset": str(args.devset)}
+    out: dict = {"devset": str(args.devset), "seed": args.seed, "feature_groups": dev_data.features.group_names(),
+                 "config": args.config}
     if args.rejection_loop:
         from bench_sections_loop import print_loop, rejection_loop
 

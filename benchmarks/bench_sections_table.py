@@ -21,6 +21,7 @@ def _span(sug: dict) -> dict:
     lo, hi = sp.get("interval") or (nan, nan)
     return {"span_ece_before": _num(((sug.get("span") or {}).get("before") or {}).get("ece")),
             "span_ece_after": _num(sp.get("ece")), "span_lo": lo, "span_hi": hi, "span_floor": _num(sp.get("floor")),
+            "span_floor95": _num(sp.get("floor_95")),
             "span_n": sp.get("n_suggestions", nan)}
 
 
@@ -34,6 +35,7 @@ def row(lo: dict) -> dict:
             "f3": seg["smoothed"]["boundary_f_3s"], "f05": seg["smoothed"]["boundary_f_0.5s"],
             "f3_novelty": seg["novelty"]["boundary_f_3s"], "f05_novelty": seg["novelty"]["boundary_f_0.5s"],
             "io": (lo.get("intro_outro_confusion") or {}).get("model_smoothed") or 0.0,
+            **_io_directions(lo["model_smoothed"]),
             "ece_before": lo["calibration"].get("ece_before", float("nan")),
             "ece_after": lo["calibration"].get("ece_after", float("nan")),
             "sug_ece_before": _num((lo["calibration"].get("suggestions") or {}).get("ece_before")),
@@ -43,6 +45,19 @@ def row(lo: dict) -> dict:
             "tracks": lo.get("tracks") or sum(r["tracks"] for r in lo["per_group"].values()),
             "families": _families(lo.get("label_families")),
             "wall_s": lo.get("wall_s", float("nan"))}
+
+
+def _io_directions(scored: dict) -> dict:
+    """Intro windows called outro (share of the intro windows) and outro windows called intro (of the outro ones)."""
+    classes, conf = list(scored.get("classes") or []), scored.get("confusion")
+    out = {"intro_as_outro": float("nan"), "outro_as_intro": float("nan")}
+    if conf is None or "intro" not in classes or "outro" not in classes:
+        return out
+    i, o = classes.index("intro"), classes.index("outro")
+    for key, t, p in (("intro_as_outro", i, o), ("outro_as_intro", o, i)):
+        n = sum(conf[t])
+        out[key] = conf[t][p] / n if n else float("nan")
+    return out
 
 
 def _families(fam: dict | None) -> dict:
@@ -60,19 +75,22 @@ def _inside(res) -> dict:
         "model_smoothed": intro_outro_confusion(res.arrays["y_true"], res.arrays["y_smoothed"])}}
 
 
-TARGETS = {"accuracy": ACC_TARGET, "f3": HIT3_TARGET, "f05": HIT05_TARGET, "io": -IO_TARGET, "ece_after": -ECE_TARGET,
+TARGETS = {"accuracy": ACC_TARGET, "f3": HIT3_TARGET, "f05": HIT05_TARGET, "io": -IO_TARGET, "intro_as_outro": -IO_TARGET,
+           "outro_as_intro": -IO_TARGET, "ece_after": -ECE_TARGET,
            "sug_ece_after": -ECE_TARGET, "span_ece_after": -ECE_TARGET}
 LINES = [("frame accuracy, smoothed", "accuracy"), ("frame accuracy, arg-max", "accuracy_raw"),
          ("frame accuracy, majority", "majority"), ("frame accuracy, logreg", "logreg"),
          ("macro F1, smoothed", "macro_f1"), ("macro F1, majority", "majority_f1"), ("macro F1, logreg", "logreg_f1"),
          ("boundary F @3 s, smoothed", "f3"), ("boundary F @3 s, novelty", "f3_novelty"),
          ("boundary F @0.5 s, smoothed", "f05"), ("boundary F @0.5 s, novelty", "f05_novelty"),
-         ("intro/outro confusion", "io"), ("ECE before temperature", "ece_before"),
+         ("intro/outro confusion", "io"), ("  intro called outro", "intro_as_outro"),
+         ("  outro called intro", "outro_as_intro"), ("ECE before temperature", "ece_before"),
          ("ECE after temperature", "ece_after"), ("suggestion ECE, stated", "sug_ece_before"),
          ("suggestion ECE, as served", "sug_ece_after"),
          ("per suggestion ECE, stated", "span_ece_before"), ("per suggestion ECE, served", "span_ece_after"),
          ("  95 % interval (tracks), low", "span_lo"), ("  95 % interval, high", "span_hi"),
-         ("  if calibrated (count alone)", "span_floor"), ("suggestions scored", "span_n"),
+         ("  if calibrated (count alone)", "span_floor"), ("  calibrated, 95th percentile", "span_floor95"),
+         ("suggestions scored", "span_n"),
          ("tracks scored", "tracks")]
 
 

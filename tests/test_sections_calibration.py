@@ -147,7 +147,7 @@ def test_a_span_map_is_fitted_and_every_scope_reports_the_ece_per_suggestion():
     ext = res.metrics["transfer"]["external"]["other"]["calibration"]["suggestions"]
     for sp in (lo["span"]["after"], cal["suggestions"]["span"]["after"], ext["span"]["after"]):
         assert sp["n_suggestions"] >= sp["n_tracks"] >= 1 and 0 <= sp["ece"] <= 1
-        assert sp["interval"][0] <= sp["interval"][1] and sp["floor"] >= 0
+        assert sp["interval"][0] <= sp["interval"][1] and 0 <= sp["floor"] <= sp["floor_95"]
 
 
 def test_the_demo_summary_gives_the_ece_per_suggestion_with_its_count_and_floor():

@@ -182,3 +182,16 @@ def test_decoding_with_no_family_is_refused_by_name():
     empty = LabelFamilies(labels=(), grammars=(), log_prior=np.zeros(0), tracks=())
     with pytest.raises(ParameterError, match="label families must hold at least one family to decode with; got 0"):
         empty.decode(np.full((8, 2), 0.5), np.arange(0, 8, 4), ("intro", "drop"))
+
+
+def test_family_grammars_keep_the_labels_left_out_of_the_position_factor():
+    from workbench.train.sections.families import with_families
+    from workbench.train.sections.grammar import learn_grammar, track_sequences
+
+    data = _data({"edm": EDM, "song": SONG}, per_group=3)
+    for free in ([], ["build"]):
+        base = learn_grammar(track_sequences(data.tracks), CLASSES, weight=2.0, position_free=free)
+        edm = with_families(base, data.tracks, mode="learned").families.grammars[0]
+        assert "build" in edm.classes
+        assert bool(np.any(edm.log_position[edm.classes.index("build")])) == (not free)
+        assert np.any(edm.log_position[edm.classes.index("drop")])

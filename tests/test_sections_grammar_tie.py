@@ -100,3 +100,32 @@ def test_order_weight_scales_the_order_prior_alone():
     assert Grammar.from_dict(old).order_weight == 1.0
     with pytest.raises(ParameterError, match="order_weight must be a float >= 0; got -1"):
         learn_grammar(seqs, CLASSES, order_weight=-1)
+
+
+def test_position_free_labels_leave_the_position_factor_and_nothing_else():
+    from workbench.train.sections.grammar import Grammar, learn_grammar
+
+    seqs = [(list(FORM), [8.0] * 7, [(j / 7, (j + 1) / 7) for j in range(7)])] * 3
+    full, free = learn_grammar(seqs, CLASSES, weight=2.0), learn_grammar(seqs, CLASSES, weight=2.0,
+                                                                          position_free=["build"])
+    b = CLASSES.index("build")
+    assert np.ptp(full.log_position[b]) > 0.5  # learned: builds sit in the middle of FORM
+    np.testing.assert_array_equal(free.log_position[b], 0.0)
+    others = [i for i in range(len(CLASSES)) if i != b]
+    np.testing.assert_array_equal(free.log_position[others], full.log_position[others])
+    for key in ("log_transitions", "log_init", "log_final", "log_middle"):
+        np.testing.assert_array_equal(full.viterbi_options()[key], free.viterbi_options()[key])
+    p, pos = np.full((3, len(CLASSES)), 1 / len(CLASSES)), np.array([0.05, 0.5, 0.95])
+    assert np.ptp(free.position_adjust(p, pos)[:, b] / free.position_adjust(p, pos).max(axis=1)) < np.ptp(
+        full.position_adjust(p, pos)[:, b] / full.position_adjust(p, pos).max(axis=1))
+    np.testing.assert_array_equal(Grammar.from_dict(free.to_dict()).log_position, free.log_position)
+    np.testing.assert_array_equal(learn_grammar(seqs, CLASSES, position_free="build").log_position[b], 0.0)
+    for bad in (["bridge"], 3):
+        with pytest.raises(ParameterError, match="position_free must list section labels among"):
+            learn_grammar(seqs, CLASSES, position_free=bad)
+    from workbench.train.sections.config_check import check_sections_config
+
+    check_sections_config({"position_free": ["build", "drop"]})
+    check_sections_config({"position_free": "build"})  # `--set position_free=build` gives the string
+    with pytest.raises(ParameterError, match="position_free must list section labels among .*got 'bridge'"):
+        check_sections_config({"position_free": "bridge"})  # refused before any training

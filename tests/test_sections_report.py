@@ -107,8 +107,9 @@ def test_sections_part_shows_scopes_baselines_suggestion_ece_and_rejections(metr
         assert cells[2] == H.fmt(block["calibration"]["suggestions"]["ece_before"])
         assert cells[3] == H.fmt(block["calibration"]["suggestions"]["ece_after"])
         span = block["calibration"]["suggestions"]["span"]["after"]  # each suggestion once, with its count
-        assert cells[4] == H.fmt(span["ece"]) and cells[7] == H.fmt(span["n_suggestions"])
+        assert cells[4] == H.fmt(span["ece"]) and cells[8] == H.fmt(span["n_suggestions"])
         assert cells[5] == f"{span['interval'][0]:.3f}-{span['interval'][1]:.3f}" and cells[6] == H.fmt(span["floor"])
+        assert cells[7] == H.fmt(span["floor_95"]) and span["floor_95"] >= span["floor"]
     assert {"reliability", "reliability_suggestions"} <= set(figures)
     labels = [line.get_label() for line in figures["reliability_suggestions"].axes[0].get_lines()]
     assert any(lab.startswith("cross-style, stated") for lab in labels)

@@ -85,6 +85,11 @@ def test_the_floor_is_what_a_calibrated_predictor_shows_and_falls_with_the_count
     seen = [confidence_ece(few, rng.random(150) < few) for _ in range(200)]
     assert np.mean(seen) == pytest.approx(floor_few, abs=0.01)
     assert ece_floor(np.full(150, 0.9)) < floor_few  # one bin: only the share's own noise
+    p95 = ece_floor(few, n_draws=1000, quantile=0.95)
+    assert floor_few < p95 == pytest.approx(np.percentile(seen, 95), abs=0.01)
+    assert np.mean(np.array(seen) > p95) == pytest.approx(0.05, abs=0.04)
+    with pytest.raises(ValueError, match="quantile must be None or in"):
+        ece_floor(few, quantile=1.5)
     with pytest.raises(ValueError, match="n_draws must be an int >= 1; got 0"):
         ece_floor(few, n_draws=0)
 

@@ -9,7 +9,7 @@ bins as :func:`~workbench.evaluate.calibration.confidence_ece`) with the count i
 bootstrap interval over tracks (:func:`ece_interval`: the suggestions of one track are not
 independent) and the ECE a perfectly calibrated predictor would still show at that count
 (:func:`ece_floor`: with ~150 suggestions it is 0.03-0.07, so an ECE under 0.05 is near what
-the count can show). :func:`fit_suggestion_map` fits the map from stated confidence to the share
+the count can show; its 95th percentile, ``floor_95``, is where an ECE stops being the count's). :func:`fit_suggestion_map` fits the map from stated confidence to the share
 right on windows, on suggestions weighted by their windows' share right, or on spans.
 """
 
@@ -166,7 +166,8 @@ def ece_interval(confidence: np.ndarray, correct: np.ndarray, *, groups: np.ndar
     return float(lo), float(hi)
 
 
-def ece_floor(confidence: np.ndarray, *, n_draws: int = 200, seed: int = 0, n_bins: int = N_BINS) -> float:
+def ece_floor(confidence: np.ndarray, *, n_draws: int = 200, seed: int = 0, n_bins: int = N_BINS,
+              quantile: float | None = None) -> float:
     """The mean ECE of a perfectly calibrated predictor stating these confidences: what the count alone gives.
 
     Each draw makes every prediction right with the chance it states; the ECE of those draws
@@ -182,6 +183,9 @@ def ece_floor(confidence: np.ndarray, *, n_draws: int = 200, seed: int = 0, n_bi
         Seed of the draws.
     n_bins : int >= 1
         Equal-width confidence bins.
+    quantile : float in [0, 1], optional
+        Return this quantile of the draws' ECE instead of their mean (0.95: an ECE above it is
+        unlikely from a calibrated predictor at this count).
 
     Returns
     -------
@@ -190,7 +194,7 @@ def ece_floor(confidence: np.ndarray, *, n_draws: int = 200, seed: int = 0, n_bi
     Raises
     ------
     ParameterError
-        Confidences outside [0, 1], or a bad ``n_draws``.
+        Confidences outside [0, 1], a bad ``n_draws`` or ``quantile``.
     """
     c = np.asarray(confidence, dtype=np.float64)
     confidence_reliability(c, np.zeros(len(c), dtype=bool), n_bins=n_bins)  # the same checks
@@ -199,8 +203,10 @@ def ece_floor(confidence: np.ndarray, *, n_draws: int = 200, seed: int = 0, n_bi
     outcome = np.random.default_rng(seed).random((n_draws, len(c))) < c
     which = np.clip(np.digitize(c, np.linspace(0.0, 1.0, n_bins + 1)[1:-1], right=True), 0, n_bins - 1)
     onehot = np.eye(n_bins)[which]
-    gaps = np.abs(outcome.astype(np.float64) @ onehot - c @ onehot)
-    return float(gaps.sum(axis=1).mean() / len(c))
+    if quantile is not None and not 0 <= quantile <= 1:
+        raise ParameterError(f"quantile must be None or in [0, 1]; got {quantile!r}")
+    gaps = np.abs(outcome.astype(np.float64) @ onehot - c @ onehot).sum(axis=1) / len(c)
+    return float(gaps.mean() if quantile is None else np.quantile(gaps, quantile))
 
 
 def span_ece(track_ids: np.ndarray, suggestion_index: np.ndarray, confidence: np.ndarray, right: np.ndarray, *,
@@ -221,7 +227,8 @@ def span_ece(track_ids: np.ndarray, suggestion_index: np.ndarray, confidence: np
     dict
         ``ece``, ``n_suggestions``, ``n_tracks``, ``share_right`` (of the suggestions),
         ``interval`` (95 % bootstrap over tracks, :func:`ece_interval`), ``floor``
-        (:func:`ece_floor`), ``reliability`` (bins over suggestions), ``accept_at``; empty
+        (:func:`ece_floor`), ``floor_95`` (its 95th percentile over 1,000 draws: an ECE above it is
+        miscalibration, not the count), ``reliability`` (bins over suggestions), ``accept_at``; empty
         without windows.
     """
     sp = span_outcomes(track_ids, suggestion_index, confidence, right, accept_at=accept_at)
@@ -231,7 +238,9 @@ def span_ece(track_ids: np.ndarray, suggestion_index: np.ndarray, confidence: np
     return {"ece": rel["ece"], "n_suggestions": int(len(sp["confidence"])),
             "n_tracks": int(len(np.unique(sp["track_ids"]))), "share_right": float(np.mean(sp["right"])),
             "interval": list(ece_interval(sp["confidence"], sp["right"], groups=sp["track_ids"], seed=seed)),
-            "floor": ece_floor(sp["confidence"], seed=seed), "reliability": rel, "accept_at": float(accept_at)}
+            "floor": ece_floor(sp["confidence"], seed=seed),
+            "floor_95": ece_floor(sp["confidence"], seed=seed, n_draws=1000, quantile=0.95), "reliability": rel,
+            "accept_at": float(accept_at)}
 
 
 def fit_suggestion_map(confidence: np.ndarray, right: np.ndarray, *, per: str, track_ids: np.ndarray,

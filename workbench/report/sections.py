@@ -210,16 +210,17 @@ def calibration_table(metrics: Mapping[str, Any]) -> str:
         ci = span.get("interval")
         rows.append((name, cal.get("ece_before"), cal.get("ece_after"), sug.get("ece_before"), sug.get("ece_after"),
                      span.get("ece"), f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else None, span.get("floor"),
-                     span.get("n_suggestions")))
+                     span.get("floor_95"), span.get("n_suggestions")))
     if not rows:
         return ""
     return (H.table(rows, ("scope", "window ECE, before", "window ECE, after temperature", "suggestion ECE, stated",
                            "suggestion ECE, confidence map", "per suggestion, served", "95 % interval",
-                           "if calibrated", "suggestions"))
+                           "if calibrated", "calibrated, 95th percentile", "suggestions"))
             + '<p class="meta">ECE: 15 equal-width confidence bins, weighted by windows; target under 0.05. '
               "Per suggestion: each suggestion counted once, right when half its windows carry its label (as a "
               "labeler accepts it); interval: bootstrap over tracks; \"if calibrated\": the ECE a perfectly "
-              "calibrated map would still show with this few suggestions. "
+              "calibrated map would still show with this few suggestions (on average; one above its 95th percentile is "
+              "miscalibration, not the count). "
               "Cross-style: temperature and map fitted on the other groups' held-out windows.</p>")
 
 

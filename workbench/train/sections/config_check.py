@@ -52,11 +52,15 @@ def check_sections_config(cfg: dict[str, Any]) -> None:
     Raises
     ------
     ParameterError
-        ``epochs must be an int; got 'abc'``: the key, what it takes, the value given.
+        ``epochs must be an int; got 'abc'``: the key, what it takes, the value given (``position_free``:
+        section labels).
     """
+    from workbench.train.sections.grammar import position_free_labels
     from workbench.train.sections.trainer import SectionTrainer
     from workbench.train.sections.training import _TRAINER_KEYS, CONFIG_DEFAULTS
 
+    if "position_free" in cfg:
+        position_free_labels(cfg["position_free"])
     said = {"flag": "true or false", "int": "an int", "number": "a number"}
     for key, value in cfg.items():
         kind = _kind(CONFIG_DEFAULTS.get(key))

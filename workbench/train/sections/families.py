@@ -353,12 +353,15 @@ def with_families(grammar: Grammar | None, tracks: Sequence[Any], *, mode: str, 
     if mixed and spans.sum() >= min_tracks:
         fams.append(classes)
         weights = np.hstack([np.where(spans[:, None], 0.0, weights), spans[:, None].astype(np.float64)])
-    grammars = []
+    grammars = []  # labels the parent grammar's position factor leaves out (config position_free): rows all 0
+    free = [] if grammar.log_position is None else [c for c, r in zip(classes, grammar.log_position, strict=True)
+                                                    if not np.any(r)]
     for j, fam in enumerate(fams):
         mine = [s for s, w in zip(seqs, weights[:, j], strict=True) if w > 0]
         grammars.append(learn_grammar(mine, fam, alpha=alpha, duration_alpha=duration_alpha, weight=grammar.weight,
                                       phrase_penalty=grammar.phrase_penalty, position_weight=grammar.position_weight,
-                                      tie_weight=grammar.tie_weight, order_weight=grammar.order_weight))
+                                      tie_weight=grammar.tie_weight, order_weight=grammar.order_weight,
+                                      position_free=free))
     n = weights.sum(axis=0)
     log_prior = np.log((n + 1.0) / (n.sum() + len(fams)))
     return replace(grammar, families=LabelFamilies(tuple(fams), tuple(grammars), log_prior, tuple(float(x) for x in n)))

@@ -216,10 +216,31 @@ def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: floa
     return np.log(p / p.sum(axis=0, keepdims=True))
 
 
+def position_free_labels(value: Any) -> list[str]:
+    """The labels of config ``position_free`` (one label or a list of them), checked.
+
+    Parameters
+    ----------
+    value : str or list of str
+        Section labels (:data:`~workbench.labels.LABELS`).
+
+    Raises
+    ------
+    ParameterError
+        Not a label or a list of labels.
+    """
+    from workbench.labels import LABELS
+
+    free = [value] if isinstance(value, str) else value
+    if not isinstance(free, (list, tuple)) or any(lab not in LABELS for lab in free):
+        raise ParameterError(f"position_free must list section labels among {list(LABELS)}; got {value!r}")
+    return list(free)
+
+
 def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], classes: Sequence[str], *,
                   alpha: float = 1.0, phrase_penalty: float = 1.0, weight: float = 1.0,
                   position_weight: float = 1.0, tie_weight: float = 0.0, duration_alpha: float | None = None,
-                  order_weight: float = 1.0) -> Grammar:
+                  order_weight: float = 1.0, position_free: Sequence[str] = ()) -> Grammar:
     """Learn order, position and duration priors from labelled tracks (add-``alpha`` smoothing).
 
     Parameters
@@ -243,6 +264,10 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         See :class:`Grammar`.
     order_weight : float >= 0
         See :class:`Grammar`.
+    position_free : sequence of str
+        Labels (of :data:`~workbench.labels.LABELS`) left out of the position factor (their rows
+        of ``log_position`` 0): a build sits wherever the section before a drop does, so where
+        in the track the user's builds were says little about another form's.
 
     Returns
     -------
@@ -251,7 +276,8 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
     Raises
     ------
     ParameterError
-        ``alpha`` or ``weight`` not > 0, ``phrase_penalty`` < 0, or fewer than 2 classes.
+        ``alpha`` or ``weight`` not > 0, ``phrase_penalty`` < 0, fewer than 2 classes, or a
+        ``position_free`` entry that is not a section label.
     """
     from workbench.train.smoothing import learn_transitions
 
@@ -264,6 +290,7 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         raise ParameterError(f"tie_weight must be a float in [0, 1]; got {tie_weight!r}")
     if isinstance(order_weight, bool) or not isinstance(order_weight, (int, float)) or not order_weight >= 0:
         raise ParameterError(f"order_weight must be a float >= 0; got {order_weight!r}")
+    free = position_free_labels(position_free)
     classes = tuple(classes)
     if len(classes) < 2:
         raise ParameterError(f"classes must hold 2+ labels; got {list(classes)}")
@@ -307,6 +334,7 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         p_k_bin = where / where.sum(axis=0, keepdims=True)  # P(k | bin)
         p_k = where.sum(axis=1) / where.sum()
         log_pos = np.log(p_k_bin) - np.log(p_k)[:, None]
+        log_pos[[index[lab] for lab in free if lab in index]] = 0.0
     return Grammar(classes, log_t, log_i, log_f, log_m, np.log(phrase / phrase.sum(axis=1, keepdims=True)),
                    phrase_penalty=float(phrase_penalty), weight=float(weight), log_position=log_pos,
                    position_weight=float(position_weight), tie_weight=float(tie_weight),
