@@ -309,11 +309,10 @@ def test_swift_example_names_match_the_track_model(stand_in_export) -> None:
     assert "func trackSections(" in text and "[1, NSNumber(value: y.count)]" in text
 
 
-@pytest.mark.parametrize("spec", [WindowFeatures(track_norm=True, norm="rank"), WindowFeatures(extra=("lead",)),
-                                  WindowFeatures(context_bars=True), WindowFeatures(extra=("bars",))],
-                         ids=["rank", "lead", "context_bars", "bars"])
+@pytest.mark.parametrize("spec", [WindowFeatures(track_norm=True, norm="rank"), WindowFeatures(context_bars=True),
+                                  WindowFeatures(extra=("bars",))], ids=["rank", "context_bars", "bars"])
 def test_track_job_keeps_the_vector_in_model_for_a_layout_audio_cannot_compute(tmp_path: Path, spec) -> None:
-    """A layout the whole-track model refuses (rank norm, 'lead', bars) gets no audio-in job (None), so the
+    """A layout the whole-track model refuses (rank norm, bars) gets no audio-in job (None), so the
     export keeps the run's vector-in model instead of raising ParameterError at export time."""
     from types import SimpleNamespace
 

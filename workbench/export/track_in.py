@@ -393,8 +393,8 @@ def track_job(run: Any, library: Any, model_path: Any, meta: dict[str, Any], kw:
     """The whole-track export of a sections run on the feature frontend, or None where it has none.
 
     None for another backbone, a classifier without a saved window layout, a layout the whole-track
-    features cannot compute from audio (the ``"bars"`` or ``"lead"`` group, context in bars, a
-    ``norm="rank"`` track normalisation: :class:`~workbench.train.sections.features_torch.TorchWindowFeatures`
+    features cannot compute from audio (the ``"bars"`` group, context in bars, a ``norm="rank"``
+    track normalisation: :class:`~workbench.train.sections.features_torch.TorchWindowFeatures`
     refuses them) or one that does not match the classifier: the caller keeps the vector-in model then. The run's calibrated temperature goes inside; the parity check uses the
     first ``n_tracks`` readable library tracks of 10 s to 30 min, whole.
 
