@@ -5,6 +5,7 @@ there named with the crates and folders that are."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -288,3 +289,68 @@ def test_the_versions_table_shows_the_models_figures_not_a_baselines(tmp_path, e
     assert shown == ["model.accuracy", "model.macro_f1"], shown
     assert row["model.accuracy"] == 0.6
     lib.store.close()
+
+
+# -- notebook 01: the search's term weights, as `workbench similar --weights` -----------------------------
+
+def test_notebook_01_searches_with_learned_weights_as_the_cli_does(small_home, capsys):
+    """WEIGHTS = "learned" in notebook 01 ranks and explains as `workbench similar --weights learned` (issue 17)."""
+    import json
+
+    from test_notebooks import execute, outputs
+
+    nb = execute("01_explore_library.ipynb", small_home, {"K": 3, "WEIGHTS": "learned", "QUERY": 1})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    said = next(line for line in text.splitlines() if line.startswith("weights: ")).removeprefix("weights: ")
+    assert said.startswith("learned from your folders (4 tracks): vibe ")
+    assert main(["--home", str(small_home), "--quiet", "similar", "1", "-k", "3", "--weights", "learned", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert records and all(r["weights"] == said for r in records)  # the same weights, in the same words
+    table = next(h for h in outputs(nb, "text/html") if "explanation" in h)
+    assert table.count(f"; weights {said}") == len(records)  # every match names them, as on the command line
+    where = [table.find(f">{r['name']}<") for r in records]
+    assert -1 not in where and where == sorted(where)  # the same matches in the same order
+
+
+def test_search_weights_reads_the_cli_and_notebook_option_alike():
+    from workbench.errors import ParameterError
+    from workbench.similarity.weights_option import search_weights
+
+    assert search_weights(None) == ("auto", None)
+    assert search_weights("learned") == ("learned", None) and search_weights("default") == ("default", None)
+    want = {"vibe": 1.0, "tempo": 0.0, "key": 0.5, "energy": 0.25}
+    assert search_weights("1,0,0.5,0.25") == search_weights((1, 0, 0.5, 0.25)) == search_weights(want) == ("auto", want)
+    for bad in ("1,2", "learnt", {"bpm": 1.0}, {"vibe": "x"}, 3):
+        with pytest.raises(ParameterError, match=rf"WEIGHTS must be four numbers V,T,K,E, 'learned' or 'default'; "
+                                                 rf"got {re.escape(repr(bad))}"):
+            search_weights(bad, name="WEIGHTS")
+
+
+# -- notebook 01: the plots' words and names ---------------------------------------------------------------
+
+def test_the_embedding_maps_names_stay_inside_the_picture_and_the_key_panel_says_what_a_and_b_are(monkeypatch):
+    """Long names of the points at the right edge were cut off by the frame; "A minor, B major" read as two keys."""
+    import pandas as pd
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from workbench import explore
+
+    points = pd.DataFrame({"x": [0.0, 1.0, 2.0, 10.0], "y": [0.0, 3.0, 1.0, 2.0],
+                           "name": ["a", "b", "c", "sorohanro_-_solo-trumpet-06.hq"], "group": ["g", "g", "h", "h"]},
+                          index=[1, 2, 3, 4])
+    points.attrs.update(group_by="folder", backbone="feature frontend features-v1 (weight-free; not OpenL3)")
+    monkeypatch.setattr(explore, "embedding_points", lambda *a, **kw: points)
+    fig = explore.embedding_map(None)
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    frame = ax.get_window_extent()
+    for text in ax.texts:
+        box = text.get_window_extent()
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, f"{text.get_text()!r} runs out of the map"
+    assert ax.get_title() == "Tracks by folder: PCA of feature frontend features-v1 (weight-free; not OpenL3)"
+    table = pd.DataFrame({"bpm": [120.0, None], "camelot": ["8A", None], "energy": [5, 6],
+                          "loudness_lufs": [-9.0, -12.0], "group": ["g", "h"]}, index=[1, 2])
+    titles = [a.get_title() for a in explore.plot_distributions(table).axes]
+    assert "Key (Camelot: A = minor, B = major; 1 track with a key)" in titles
