@@ -354,3 +354,18 @@ def test_the_embedding_maps_names_stay_inside_the_picture_and_the_key_panel_says
                           "loudness_lufs": [-9.0, -12.0], "group": ["g", "h"]}, index=[1, 2])
     titles = [a.get_title() for a in explore.plot_distributions(table).axes]
     assert "Key (Camelot: A = minor, B = major; 1 track with a key)" in titles
+
+
+# -- notebook 04: the refusal says the notebook's rule ------------------------------------------------------
+
+def test_a_library_without_labels_is_refused_with_the_rule_the_job_was_given(tmp_path):
+    """Notebook 04 with MIN_PER_CLASS = 3 on an unlabelled library said 'training needs 10 labelled sections'."""
+    from workbench.library import Library
+    from workbench.train.sections import HOW_TO_LABEL, NotReadyError, train_sections_job
+
+    lib = Library(tmp_path / "w.db")
+    with pytest.raises(NotReadyError, match=r"training needs 3 labelled sections per class for 2\+ classes$"):
+        train_sections_job(lib, config={"min_per_class": 3}, experiments_root=tmp_path / "x", progress=False)
+    with pytest.raises(NotReadyError, match=r"training needs 10 labelled sections per class for 3\+ classes$"):
+        train_sections_job(lib, config={"min_classes": 3}, experiments_root=tmp_path / "x", progress=False)
+    assert HOW_TO_LABEL.endswith("training needs 10 labelled sections per class for 2+ classes")
