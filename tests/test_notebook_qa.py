@@ -369,3 +369,32 @@ def test_a_library_without_labels_is_refused_with_the_rule_the_job_was_given(tmp
     with pytest.raises(NotReadyError, match=r"training needs 10 labelled sections per class for 3\+ classes$"):
         train_sections_job(lib, config={"min_classes": 3}, experiments_root=tmp_path / "x", progress=False)
     assert HOW_TO_LABEL.endswith("training needs 10 labelled sections per class for 2+ classes")
+
+
+# -- notebook 02: the labeler's neighbours, ranked as `workbench similar` -------------------------------------
+
+def test_the_labelers_neighbours_are_ranked_as_similar_ranks_them(small_home, capsys):
+    """NEIGHBOURS_OF in notebook 02 lists a track and its nearest, with the CLI's model and weights options."""
+    import json
+
+    from test_notebooks import execute
+
+    import workbench
+    from workbench.errors import ParameterError
+    from workbench.widgets import WebLabeler, neighbour_tracks
+
+    lib = workbench.Library(small_home / "data" / "workbench.db")
+    for weights, flag in ((None, []), ("learned", ["--weights", "learned"]), ("1,0,0,0", ["--weights", "1,0,0,0"])):
+        tracks, said = neighbour_tracks(lib, 1, k=2, weights=weights)
+        assert main(["--home", str(small_home), "--quiet", "similar", "1", "-k", "2", *flag, "--json"]) == 0
+        records = json.loads(capsys.readouterr().out)
+        assert [t.id for t in tracks] == [1, *(r["track_id"] for r in records)]
+        assert said == f"model: {records[0]['model']}; weights: {records[0]['weights']}"
+    assert WebLabeler(lib, tracks=tracks, audio=False).tracks[0]["id"] == 1  # the labeler opens on the track
+    with pytest.raises(ParameterError, match="k must be a whole number >= 1"):
+        neighbour_tracks(lib, 1, k=0)
+    nb = execute("02_label_sections.ipynb", small_home, {"NEIGHBOURS_OF": 1, "K": 2, "WEIGHTS": "learned"})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert f"{tracks[0].name} and its 2 nearest (model: " in text and "weights: learned from your folders" in text
