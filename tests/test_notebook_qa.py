@@ -398,3 +398,27 @@ def test_the_labelers_neighbours_are_ranked_as_similar_ranks_them(small_home, ca
     assert not errors, errors
     text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert f"{tracks[0].name} and its 2 nearest (model: " in text and "weights: learned from your folders" in text
+
+
+# -- notebook 06: run again, it says what to change in its own words --------------------------------------------
+
+def test_notebook_06_run_again_names_its_parameters_not_the_commands_options(monkeypatch):
+    """'--io, --target, --compress or --input make another export' under a notebook cell named options it has not."""
+    from types import SimpleNamespace
+
+    from workbench.export import run_export
+    from workbench.export.reexport import AlreadyExportedError, already_exported_message
+    from workbench.export.rerun import export_or_registered
+
+    head = SimpleNamespace(name="head_v1", metadata={"version": "1.0.0"}, active=True)
+    cli = already_exported_message("r1", [head])
+
+    def refuse(*args, **kwargs):
+        raise AlreadyExportedError(cli, versions=[head])
+
+    monkeypatch.setattr(run_export, "export_run", refuse)
+    exported, registered, said = export_or_registered(SimpleNamespace(run_id="r1"), registry=SimpleNamespace(library=None))
+    assert exported == [] and registered == [head]
+    assert said.startswith("run r1 is already exported with these options as head_v1 (1.0.0, active): nothing registered")
+    assert "--" not in said and "io_dtype, deployment_target or compress in the parameters cell" in said
+    assert "--io, --target, --compress or --input" in cli  # the command keeps its own options
