@@ -422,3 +422,27 @@ def test_notebook_06_run_again_names_its_parameters_not_the_commands_options(mon
     assert said.startswith("run r1 is already exported with these options as head_v1 (1.0.0, active): nothing registered")
     assert "--" not in said and "io_dtype, deployment_target or compress in the parameters cell" in said
     assert "--io, --target, --compress or --input" in cli  # the command keeps its own options
+
+
+# -- notebook 07: the profile and gap tables as `profile show` prints them ----------------------------------------
+
+def test_notebook_07s_tables_carry_units_and_readable_numbers():
+    """The profile table showed raw floats (127.573843, 0.002747) with no units, unlike `workbench profile show`."""
+    from workbench.style import gap_table, profile_table
+
+    profile = {"features": {
+        "bpm": {"mean": 140.4614, "range": [127.573843, 153.348957], "ci95": [135.2012, 145.125], "n": 5},
+        "detune_cents": {"mean": 23.323859, "range": [10.1727, 36.475018], "ci95": [18.189406, 28.493681], "n": 5}}}
+    table = profile_table(profile)
+    assert table.loc["bpm"].to_dict() == {"unit": "BPM", "mean": "140.5", "range": "127.6 .. 153.3",
+                                          "95% CI of mean": "135.2 .. 145.1", "n": 5}
+    assert table.loc["detune_cents", "unit"] == "cents" and table.loc["detune_cents", "mean"] == "23.32"
+    gap = {"features": [
+        {"feature": "bpm", "unit": "BPM", "value": 120.357, "range": [127.573843, 153.348957], "z": -3.119971,
+         "outside": True, "advice": "tempo 120.4 BPM, target 128-153: speed the project up"},
+        {"feature": "detune_cents", "unit": "cents", "value": 20.0, "range": [10.1727, 36.475018], "z": -0.5,
+         "outside": False, "advice": None}]}
+    rows = gap_table(gap).to_dict("records")
+    assert rows == [{"feature": "bpm", "value": "120.4", "unit": "BPM", "range": "127.6 .. 153.3", "z": "-3.12",
+                     "advice": "tempo 120.4 BPM, target 128-153: speed the project up"}]
+    assert len(gap_table(gap, outside_only=False)) == 2
