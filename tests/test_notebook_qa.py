@@ -446,3 +446,20 @@ def test_notebook_07s_tables_carry_units_and_readable_numbers():
     assert rows == [{"feature": "bpm", "value": "120.4", "unit": "BPM", "range": "127.6 .. 153.3", "z": "-3.12",
                      "advice": "tempo 120.4 BPM, target 128-153: speed the project up"}]
     assert len(gap_table(gap, outside_only=False)) == 2
+
+
+# -- notebook 06: the lint says fifteen alike findings once --------------------------------------------------------
+
+def test_the_lint_says_alike_findings_on_one_line():
+    """Notebook 06 listed 'warning topk op_80...: op is known to run off the Neural Engine' fifteen times."""
+    from workbench.export.lint import Finding, LintReport
+
+    off = "op is known to run off the Neural Engine (inside the declared float32 island)"
+    findings = (*(Finding("warning", f"topk op_{i}", off) for i in range(15)),
+                Finding("warning", "program", "declared flexible input"), Finding("note", "cast c1", "cast to fp32"),
+                Finding("note", "cast c2", "cast to fp32"))
+    lines = str(LintReport("m.mlpackage", findings, n_compute_ops=20, n_ane_eligible=0)).splitlines()
+    assert lines[1:] == [f"  warning topk op_0, topk op_1, topk op_2 and 12 more (15 ops): {off}",
+                         "  warning program: declared flexible input",
+                         "  note    cast c1: cast to fp32", "  note    cast c2: cast to fp32"]
+    assert lines[0].startswith("Neural Engine lint of m.mlpackage: 0 errors, 16 warnings, 2 notes")
