@@ -463,3 +463,25 @@ def test_the_lint_says_alike_findings_on_one_line():
                          "  warning program: declared flexible input",
                          "  note    cast c1: cast to fp32", "  note    cast c2: cast to fp32"]
     assert lines[0].startswith("Neural Engine lint of m.mlpackage: 0 errors, 16 warnings, 2 notes")
+
+
+# -- notebook 03: before and after, in words and readable numbers ---------------------------------------------------
+
+def test_notebook_03s_before_after_names_its_rows_in_words_and_counts_whole(tmp_path):
+    """The table read 'untrained_head' beside 'fine-tuned head', and '53.0' queries with six decimals of MAP@R."""
+    from workbench.experiments import before_after
+    from workbench.runs import Run
+
+    def split(map_at_r):  # as a real run's metrics.json holds them (session 14, the real-music workspace)
+        return {"test": {"map_at_r": map_at_r, "n_queries": 53, "n_track_queries": 6, "precision_at_1": 0.8679245283,
+                         "precision_at_5": 0.8830188679, "r_precision": 0.8423180593}}
+
+    run = Run(path=tmp_path / "r-embeddings", info={"kind": "embeddings"}, config={}, data={}, history=[],
+              metrics={"baseline": split(0.7994602), "untrained_head": split(0.7955591), "model": split(0.8723021)})
+    assert run.kind == "embeddings"
+    table = before_after(run)
+    assert table.loc["fine-tuned head", "map_at_r"] == 0.872 and table.loc["fine-tuned head", "n_queries"] == 53
+    assert list(table.index) == ["backbone (no training)", "head before training", "fine-tuned head"]
+    counts = [c for c in table.columns if c.startswith("n_")]
+    assert counts and all(table[c].dtype.kind == "i" for c in counts), table.dtypes
+    assert all(v == round(v, 3) for c in table.columns if c not in counts for v in table[c])
