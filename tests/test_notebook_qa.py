@@ -293,19 +293,36 @@ def test_the_versions_table_shows_the_models_figures_not_a_baselines(tmp_path, e
 
 # -- notebook 01: the search's term weights, as `workbench similar --weights` -----------------------------
 
-def test_notebook_01_searches_with_learned_weights_as_the_cli_does(small_home, capsys):
+@pytest.fixture
+def folders_home(small_home, tmp_path) -> Path:
+    """A copy of ``small_home`` grouped by its two folders only (other tests here add crates to the original)."""
+    import shutil
+
+    import workbench
+    from workbench.crates import Crates
+
+    home = tmp_path / "ws"
+    shutil.copytree(small_home, home)
+    lib = workbench.Library(home / "data" / "workbench.db")
+    for crate in Crates(lib).list():
+        Crates(lib).remove(crate.name)
+    lib.conn.close()
+    return home
+
+
+def test_notebook_01_searches_with_learned_weights_as_the_cli_does(folders_home, capsys):
     """WEIGHTS = "learned" in notebook 01 ranks and explains as `workbench similar --weights learned` (issue 17)."""
     import json
 
     from test_notebooks import execute, outputs
 
-    nb = execute("01_explore_library.ipynb", small_home, {"K": 3, "WEIGHTS": "learned", "QUERY": 1})
+    nb = execute("01_explore_library.ipynb", folders_home, {"K": 3, "WEIGHTS": "learned", "QUERY": 1})
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors
     text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     said = next(line for line in text.splitlines() if line.startswith("weights: ")).removeprefix("weights: ")
     assert said.startswith("learned from your folders (4 tracks): vibe ")
-    assert main(["--home", str(small_home), "--quiet", "similar", "1", "-k", "3", "--weights", "learned", "--json"]) == 0
+    assert main(["--home", str(folders_home), "--quiet", "similar", "1", "-k", "3", "--weights", "learned", "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert records and all(r["weights"] == said for r in records)  # the same weights, in the same words
     table = next(h for h in outputs(nb, "text/html") if "explanation" in h)
@@ -373,7 +390,7 @@ def test_a_library_without_labels_is_refused_with_the_rule_the_job_was_given(tmp
 
 # -- notebook 02: the labeler's neighbours, ranked as `workbench similar` -------------------------------------
 
-def test_the_labelers_neighbours_are_ranked_as_similar_ranks_them(small_home, capsys):
+def test_the_labelers_neighbours_are_ranked_as_similar_ranks_them(folders_home, capsys):
     """NEIGHBOURS_OF in notebook 02 lists a track and its nearest, with the CLI's model and weights options."""
     import json
 
@@ -383,17 +400,17 @@ def test_the_labelers_neighbours_are_ranked_as_similar_ranks_them(small_home, ca
     from workbench.errors import ParameterError
     from workbench.widgets import WebLabeler, neighbour_tracks
 
-    lib = workbench.Library(small_home / "data" / "workbench.db")
+    lib = workbench.Library(folders_home / "data" / "workbench.db")
     for weights, flag in ((None, []), ("learned", ["--weights", "learned"]), ("1,0,0,0", ["--weights", "1,0,0,0"])):
         tracks, said = neighbour_tracks(lib, 1, k=2, weights=weights)
-        assert main(["--home", str(small_home), "--quiet", "similar", "1", "-k", "2", *flag, "--json"]) == 0
+        assert main(["--home", str(folders_home), "--quiet", "similar", "1", "-k", "2", *flag, "--json"]) == 0
         records = json.loads(capsys.readouterr().out)
         assert [t.id for t in tracks] == [1, *(r["track_id"] for r in records)]
         assert said == f"model: {records[0]['model']}; weights: {records[0]['weights']}"
     assert WebLabeler(lib, tracks=tracks, audio=False).tracks[0]["id"] == 1  # the labeler opens on the track
     with pytest.raises(ParameterError, match="k must be a whole number >= 1"):
         neighbour_tracks(lib, 1, k=0)
-    nb = execute("02_label_sections.ipynb", small_home, {"NEIGHBOURS_OF": 1, "K": 2, "WEIGHTS": "learned"})
+    nb = execute("02_label_sections.ipynb", folders_home, {"NEIGHBOURS_OF": 1, "K": 2, "WEIGHTS": "learned"})
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors
     text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
