@@ -171,6 +171,8 @@ def test_label_with_the_mouse_in_jupyterlab(lab_server):
             lab = Page(page, db)
             expect(page.locator(".wb-sugg")).to_have_count(3)
             assert lab.rows() == []
+            # statuses in words, as the older labeler and the README say them ("in_progress" is only stored)
+            expect(page.locator("select.wb-status-select option[value='in_progress']")).to_have_text("mark in progress")
             # the audio arrives after the first paint (Ogg Vorbis, decoded by the browser)
             expect(lab.root).to_have_attribute("data-audio", str(lab.track_id))
             lab.shot("labeler_fit.png")

@@ -167,3 +167,17 @@ def test_reject_accept_all_status_next_and_grid(lab, library):
         lab.nudge_grid(0)
     lab.handle("nudge", {"offset_ms": 10})
     assert lab.error == "" and "grid nudged +10 ms" in lab.message
+
+
+@needs_bundle
+def test_edits_are_said_in_bars_as_the_ruler_and_the_selection_say(lab):
+    """'added drop 158-304 on track 1' gave beats without a unit beside a ruler, suggestions and a selection in bars."""
+    grid = lab.labels.grid(lab.shown)
+    lab.handle("add", {"label": "drop", "start_beat": 8, "end_beat": 24})
+    bars = f"bars {grid.bar_of(8)}–{grid.bar_of(24)}"
+    assert lab.message == f"added drop {bars}", lab.message
+    lid = lab.rows[0]["id"]
+    lab.handle("select", {"id": lid})
+    assert lab.message.startswith(f"selected drop {bars} ")
+    lab.handle("update", {"id": lid, "start_beat": 12, "end_beat": 24})
+    assert lab.message == f"moved drop bars {grid.bar_of(12)}–{grid.bar_of(24)}", lab.message

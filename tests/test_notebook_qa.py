@@ -5,6 +5,7 @@ there named with the crates and folders that are."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -288,3 +289,216 @@ def test_the_versions_table_shows_the_models_figures_not_a_baselines(tmp_path, e
     assert shown == ["model.accuracy", "model.macro_f1"], shown
     assert row["model.accuracy"] == 0.6
     lib.store.close()
+
+
+# -- notebook 01: the search's term weights, as `workbench similar --weights` -----------------------------
+
+@pytest.fixture
+def folders_home(small_home, tmp_path) -> Path:
+    """A copy of ``small_home`` grouped by its two folders only (other tests here add crates to the original)."""
+    import shutil
+
+    import workbench
+    from workbench.crates import Crates
+
+    home = tmp_path / "ws"
+    shutil.copytree(small_home, home)
+    lib = workbench.Library(home / "data" / "workbench.db")
+    for crate in Crates(lib).list():
+        Crates(lib).remove(crate.name)
+    lib.conn.close()
+    return home
+
+
+def test_notebook_01_searches_with_learned_weights_as_the_cli_does(folders_home, capsys):
+    """WEIGHTS = "learned" in notebook 01 ranks and explains as `workbench similar --weights learned` (issue 17)."""
+    import json
+
+    from test_notebooks import execute, outputs
+
+    nb = execute("01_explore_library.ipynb", folders_home, {"K": 3, "WEIGHTS": "learned", "QUERY": 1})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    said = next(line for line in text.splitlines() if line.startswith("weights: ")).removeprefix("weights: ")
+    assert said.startswith("learned from your folders (4 tracks): vibe ")
+    assert main(["--home", str(folders_home), "--quiet", "similar", "1", "-k", "3", "--weights", "learned", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert records and all(r["weights"] == said for r in records)  # the same weights, in the same words
+    table = next(h for h in outputs(nb, "text/html") if "explanation" in h)
+    assert table.count(f"; weights {said}") == len(records)  # every match names them, as on the command line
+    where = [table.find(f">{r['name']}<") for r in records]
+    assert -1 not in where and where == sorted(where)  # the same matches in the same order
+
+
+def test_search_weights_reads_the_cli_and_notebook_option_alike():
+    from workbench.errors import ParameterError
+    from workbench.similarity.weights_option import search_weights
+
+    assert search_weights(None) == ("auto", None)
+    assert search_weights("learned") == ("learned", None) and search_weights("default") == ("default", None)
+    want = {"vibe": 1.0, "tempo": 0.0, "key": 0.5, "energy": 0.25}
+    assert search_weights("1,0,0.5,0.25") == search_weights((1, 0, 0.5, 0.25)) == search_weights(want) == ("auto", want)
+    for bad in ("1,2", "learnt", {"bpm": 1.0}, {"vibe": "x"}, 3):
+        with pytest.raises(ParameterError, match=rf"WEIGHTS must be four numbers V,T,K,E, 'learned' or 'default'; "
+                                                 rf"got {re.escape(repr(bad))}"):
+            search_weights(bad, name="WEIGHTS")
+
+
+# -- notebook 01: the plots' words and names ---------------------------------------------------------------
+
+def test_the_embedding_maps_names_stay_inside_the_picture_and_the_key_panel_says_what_a_and_b_are(monkeypatch):
+    """Long names of the points at the right edge were cut off by the frame; "A minor, B major" read as two keys."""
+    import pandas as pd
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from workbench import explore
+
+    points = pd.DataFrame({"x": [0.0, 1.0, 2.0, 10.0], "y": [0.0, 3.0, 1.0, 2.0],
+                           "name": ["a", "b", "c", "sorohanro_-_solo-trumpet-06.hq"], "group": ["g", "g", "h", "h"]},
+                          index=[1, 2, 3, 4])
+    points.attrs.update(group_by="folder", backbone="feature frontend features-v1 (weight-free; not OpenL3)")
+    monkeypatch.setattr(explore, "embedding_points", lambda *a, **kw: points)
+    fig = explore.embedding_map(None)
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    frame = ax.get_window_extent()
+    for text in ax.texts:
+        box = text.get_window_extent()
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, f"{text.get_text()!r} runs out of the map"
+    assert ax.get_title() == "Tracks by folder: PCA of feature frontend features-v1 (weight-free; not OpenL3)"
+    table = pd.DataFrame({"bpm": [120.0, None], "camelot": ["8A", None], "energy": [5, 6],
+                          "loudness_lufs": [-9.0, -12.0], "group": ["g", "h"]}, index=[1, 2])
+    titles = [a.get_title() for a in explore.plot_distributions(table).axes]
+    assert "Key (Camelot: A = minor, B = major; 1 track with a key)" in titles
+
+
+# -- notebook 04: the refusal says the notebook's rule ------------------------------------------------------
+
+def test_a_library_without_labels_is_refused_with_the_rule_the_job_was_given(tmp_path):
+    """Notebook 04 with MIN_PER_CLASS = 3 on an unlabelled library said 'training needs 10 labelled sections'."""
+    from workbench.library import Library
+    from workbench.train.sections import HOW_TO_LABEL, NotReadyError, train_sections_job
+
+    lib = Library(tmp_path / "w.db")
+    with pytest.raises(NotReadyError, match=r"training needs 3 labelled sections per class for 2\+ classes$"):
+        train_sections_job(lib, config={"min_per_class": 3}, experiments_root=tmp_path / "x", progress=False)
+    with pytest.raises(NotReadyError, match=r"training needs 10 labelled sections per class for 3\+ classes$"):
+        train_sections_job(lib, config={"min_classes": 3}, experiments_root=tmp_path / "x", progress=False)
+    assert HOW_TO_LABEL.endswith("training needs 10 labelled sections per class for 2+ classes")
+
+
+# -- notebook 02: the labeler's neighbours, ranked as `workbench similar` -------------------------------------
+
+def test_the_labelers_neighbours_are_ranked_as_similar_ranks_them(folders_home, capsys):
+    """NEIGHBOURS_OF in notebook 02 lists a track and its nearest, with the CLI's model and weights options."""
+    import json
+
+    from test_notebooks import execute
+
+    import workbench
+    from workbench.errors import ParameterError
+    from workbench.widgets import WebLabeler, neighbour_tracks
+
+    lib = workbench.Library(folders_home / "data" / "workbench.db")
+    for weights, flag in ((None, []), ("learned", ["--weights", "learned"]), ("1,0,0,0", ["--weights", "1,0,0,0"])):
+        tracks, said = neighbour_tracks(lib, 1, k=2, weights=weights)
+        assert main(["--home", str(folders_home), "--quiet", "similar", "1", "-k", "2", *flag, "--json"]) == 0
+        records = json.loads(capsys.readouterr().out)
+        assert [t.id for t in tracks] == [1, *(r["track_id"] for r in records)]
+        assert said == f"model: {records[0]['model']}; weights: {records[0]['weights']}"
+    assert WebLabeler(lib, tracks=tracks, audio=False).tracks[0]["id"] == 1  # the labeler opens on the track
+    with pytest.raises(ParameterError, match="k must be a whole number >= 1"):
+        neighbour_tracks(lib, 1, k=0)
+    nb = execute("02_label_sections.ipynb", folders_home, {"NEIGHBOURS_OF": 1, "K": 2, "WEIGHTS": "learned"})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert f"{tracks[0].name} and its 2 nearest (model: " in text and "weights: learned from your folders" in text
+
+
+# -- notebook 06: run again, it says what to change in its own words --------------------------------------------
+
+def test_notebook_06_run_again_names_its_parameters_not_the_commands_options(monkeypatch):
+    """'--io, --target, --compress or --input make another export' under a notebook cell named options it has not."""
+    from types import SimpleNamespace
+
+    from workbench.export import run_export
+    from workbench.export.reexport import AlreadyExportedError, already_exported_message
+    from workbench.export.rerun import export_or_registered
+
+    head = SimpleNamespace(name="head_v1", metadata={"version": "1.0.0"}, active=True)
+    cli = already_exported_message("r1", [head])
+
+    def refuse(*args, **kwargs):
+        raise AlreadyExportedError(cli, versions=[head])
+
+    monkeypatch.setattr(run_export, "export_run", refuse)
+    exported, registered, said = export_or_registered(SimpleNamespace(run_id="r1"), registry=SimpleNamespace(library=None))
+    assert exported == [] and registered == [head]
+    assert said.startswith("run r1 is already exported with these options as head_v1 (1.0.0, active): nothing registered")
+    assert "--" not in said and "io_dtype, deployment_target or compress in the parameters cell" in said
+    assert "--io, --target, --compress or --input" in cli  # the command keeps its own options
+
+
+# -- notebook 07: the profile and gap tables as `profile show` prints them ----------------------------------------
+
+def test_notebook_07s_tables_carry_units_and_readable_numbers():
+    """The profile table showed raw floats (127.573843, 0.002747) with no units, unlike `workbench profile show`."""
+    from workbench.style import gap_table, profile_table
+
+    profile = {"features": {
+        "bpm": {"mean": 140.4614, "range": [127.573843, 153.348957], "ci95": [135.2012, 145.125], "n": 5},
+        "detune_cents": {"mean": 23.323859, "range": [10.1727, 36.475018], "ci95": [18.189406, 28.493681], "n": 5}}}
+    table = profile_table(profile)
+    assert table.loc["bpm"].to_dict() == {"unit": "BPM", "mean": "140.5", "range": "127.6 .. 153.3",
+                                          "95% CI of mean": "135.2 .. 145.1", "n": 5}
+    assert table.loc["detune_cents", "unit"] == "cents" and table.loc["detune_cents", "mean"] == "23.32"
+    gap = {"features": [
+        {"feature": "bpm", "unit": "BPM", "value": 120.357, "range": [127.573843, 153.348957], "z": -3.119971,
+         "outside": True, "advice": "tempo 120.4 BPM, target 128-153: speed the project up"},
+        {"feature": "detune_cents", "unit": "cents", "value": 20.0, "range": [10.1727, 36.475018], "z": -0.5,
+         "outside": False, "advice": None}]}
+    rows = gap_table(gap).to_dict("records")
+    assert rows == [{"feature": "bpm", "value": "120.4", "unit": "BPM", "range": "127.6 .. 153.3", "z": "-3.12",
+                     "advice": "tempo 120.4 BPM, target 128-153: speed the project up"}]
+    assert len(gap_table(gap, outside_only=False)) == 2
+
+
+# -- notebook 06: the lint says fifteen alike findings once --------------------------------------------------------
+
+def test_the_lint_says_alike_findings_on_one_line():
+    """Notebook 06 listed 'warning topk op_80...: op is known to run off the Neural Engine' fifteen times."""
+    from workbench.export.lint import Finding, LintReport
+
+    off = "op is known to run off the Neural Engine (inside the declared float32 island)"
+    findings = (*(Finding("warning", f"topk op_{i}", off) for i in range(15)),
+                Finding("warning", "program", "declared flexible input"), Finding("note", "cast c1", "cast to fp32"),
+                Finding("note", "cast c2", "cast to fp32"))
+    lines = str(LintReport("m.mlpackage", findings, n_compute_ops=20, n_ane_eligible=0)).splitlines()
+    assert lines[1:] == [f"  warning topk op_0, topk op_1, topk op_2 and 12 more (15 ops): {off}",
+                         "  warning program: declared flexible input",
+                         "  note    cast c1: cast to fp32", "  note    cast c2: cast to fp32"]
+    assert lines[0].startswith("Neural Engine lint of m.mlpackage: 0 errors, 16 warnings, 2 notes")
+
+
+# -- notebook 03: before and after, in words and readable numbers ---------------------------------------------------
+
+def test_notebook_03s_before_after_names_its_rows_in_words_and_counts_whole(tmp_path):
+    """The table read 'untrained_head' beside 'fine-tuned head', and '53.0' queries with six decimals of MAP@R."""
+    from workbench.experiments import before_after
+    from workbench.runs import Run
+
+    def split(map_at_r):  # as a real run's metrics.json holds them (session 14, the real-music workspace)
+        return {"test": {"map_at_r": map_at_r, "n_queries": 53, "n_track_queries": 6, "precision_at_1": 0.8679245283,
+                         "precision_at_5": 0.8830188679, "r_precision": 0.8423180593}}
+
+    run = Run(path=tmp_path / "r-embeddings", info={"kind": "embeddings"}, config={}, data={}, history=[],
+              metrics={"baseline": split(0.7994602), "untrained_head": split(0.7955591), "model": split(0.8723021)})
+    assert run.kind == "embeddings"
+    table = before_after(run)
+    assert table.loc["fine-tuned head", "map_at_r"] == 0.872 and table.loc["fine-tuned head", "n_queries"] == 53
+    assert list(table.index) == ["backbone (no training)", "head before training", "fine-tuned head"]
+    counts = [c for c in table.columns if c.startswith("n_")]
+    assert counts and all(table[c].dtype.kind == "i" for c in counts), table.dtypes
+    assert all(v == round(v, 3) for c in table.columns if c not in counts for v in table[c])

@@ -355,3 +355,29 @@ def test_swift_example_names_match_the_track_model(stand_in_export) -> None:
     assert json.loads(meta[names["labelsKey"]]) == list(clf.labels)
     assert float(meta[names["sampleRateKey"]]) == 22050.0
     assert "func trackSections(" in text and "[1, NSNumber(value: y.count)]" in text
+
+
+@pytest.mark.parametrize("spec", [WindowFeatures(track_norm=True, norm="rank"), WindowFeatures(context_bars=True),
+                                  WindowFeatures(extra=("bars",))], ids=["rank", "context_bars", "bars"])
+def test_track_job_keeps_the_vector_in_model_for_a_layout_audio_cannot_compute(tmp_path: Path, spec) -> None:
+    """A layout the whole-track model refuses (rank norm, bars) gets no audio-in job (None), so the
+    export keeps the run's vector-in model instead of raising ParameterError at export time."""
+    from types import SimpleNamespace
+
+    from workbench.errors import ParameterError
+    from workbench.export.track_in import track_job
+    from workbench.train.sections import SectionTrainer, save_section_model
+
+    with pytest.raises(ParameterError):  # what the export would raise if a job were built
+        TorchWindowFeatures(spec, hop_s=0.5, offset_s=0.5, frame_dim=202)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, spec.dim(202))).astype(np.float32)
+    trainer = SectionTrainer(epochs=2, seed=0, early_stopping=False).fit(x, np.array(["drop", "break"] * 20))
+    save_section_model(trainer, tmp_path / "m.pt", features=spec, backbone="features-v1")
+    lib = SimpleNamespace(tracks=lambda: [])
+    run = SimpleNamespace(kind="sections", run_id="r-s", info={"backbone": {"name": "features-v1"}})
+    assert track_job(run, lib, tmp_path / "m.pt", {}, {}) is None
+    x = rng.normal(size=(40, DEFAULT_FEATURES.dim(202))).astype(np.float32)
+    trainer = SectionTrainer(epochs=2, seed=0, early_stopping=False).fit(x, np.array(["drop", "break"] * 20))
+    save_section_model(trainer, tmp_path / "z.pt", features=DEFAULT_FEATURES, backbone="features-v1")
+    assert callable(track_job(run, lib, tmp_path / "z.pt", {}, {}))  # the peer: the default layout gets its job

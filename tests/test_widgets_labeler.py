@@ -386,7 +386,7 @@ def test_stats_grid_counts_readiness_and_follows_the_labeler(library):
     lab.choose("drop")
     lab.add()
     assert grid.ready is True and "ready to train ✓" in grid._html.value
-    assert "1/2 tracks labeled" in grid._html.value
+    assert "1/2 tracks labelled" in grid._html.value
     lab.undo()
     assert grid.ready is False
     grid._refresh_btn.click()

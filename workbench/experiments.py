@@ -392,7 +392,8 @@ def before_after(run: Run | str | os.PathLike[str], *, split: str = "test",
     """Retrieval on held-out tracks before and after fine-tuning, from an ``embeddings`` run.
 
     Rows: the bare backbone (``baseline``), the head as initialised (``untrained_head``) and the
-    fine-tuned head (``model``); columns: MAP@R, precision@1, precision@5 on ``split``.
+    fine-tuned head (``model``), named in words; columns: MAP@R, precision@1, precision@5 on
+    ``split`` (3 decimals), and the query counts (``n_*``, whole numbers).
 
     Parameters
     ----------
@@ -424,7 +425,10 @@ def before_after(run: Run | str | os.PathLike[str], *, split: str = "test",
             if isinstance(r.metrics.get(name), dict) and isinstance(r.metrics[name].get(split), dict)}
     if not rows:
         raise ParameterError(f"run {r.run_id} recorded no {split!r} retrieval metrics (metrics.json model/baseline)")
-    return pd.DataFrame(rows).T.rename(index={"baseline": "backbone (no training)", "model": "fine-tuned head"})
+    table = pd.DataFrame(rows).T.rename(index={"baseline": "backbone (no training)",
+                                               "untrained_head": "head before training", "model": "fine-tuned head"})
+    counts = [c for c in table.columns if str(c).startswith("n_")]
+    return table.astype({c: int for c in counts}).round(3)
 
 
 def cv_table(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> pd.DataFrame:

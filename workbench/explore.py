@@ -6,6 +6,7 @@ matplotlib figures (returned, not shown), so they work in notebooks, scripts and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -285,7 +286,7 @@ def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
     codes = list(CAMELOT_CODES)
     _stacked_bars(ax_key, codes, table["camelot"])
     ax_key.set_xticks(range(len(codes)), codes, rotation=90, fontsize=7)
-    ax_key.set(title=f"Key (Camelot; A minor, B major; {count_of(with_key, 'track')} with a key)",
+    ax_key.set(title=f"Key (Camelot: A = minor, B = major; {count_of(with_key, 'track')} with a key)",
                ylabel="tracks")
     levels = pd.to_numeric(table["energy"], errors="coerce").round()
     _stacked_bars(ax_energy, list(range(1, 11)), levels)
@@ -409,14 +410,19 @@ def embedding_map(library: Library, *, backbone: Backbone | None = None, group_b
                    label=f"{k} ({int(sel.sum())})", alpha=0.85)
     show_names = len(points) <= MAX_NAMED_POINTS if names is None else names
     if show_names:
-        for name, x, y in zip(points["name"], points["x"], points["y"], strict=True):
-            ax.annotate(str(name)[:28], (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, alpha=0.8)
+        xs = points["x"].to_numpy(dtype=float)
+        right = xs.min() + 0.6 * (xs.max() - xs.min())  # names of points right of it go to their left: none cut off
+        for name, x, y in zip(points["name"], xs, points["y"], strict=True):
+            left = x > right
+            ax.annotate(str(name)[:28], (x, y), xytext=(-4 if left else 4, 3), textcoords="offset points",
+                        ha="right" if left else "left", fontsize=7, alpha=0.8)
     ax.legend(fontsize=8, loc="best", title=title_by, title_fontsize=8)
-    ax.set(title=f"Tracks by {title_by} ({method.upper()} of {points.attrs['backbone']})", xticks=[], yticks=[])
+    ax.set(title=f"Tracks by {title_by}: {method.upper()} of {points.attrs['backbone']}", xticks=[], yticks=[])
     return fig
 
 
-def similar_table(search: LibrarySearch, track: int | str | Track, *, k: int = 5) -> pd.DataFrame:
+def similar_table(search: LibrarySearch, track: int | str | Track, *, k: int = 5,
+                  weights: Mapping[str, float] | None = None) -> pd.DataFrame:
     """The ``k`` tracks most similar to ``track`` from a :class:`~workbench.search.LibrarySearch`, explained.
 
     Parameters
@@ -427,21 +433,27 @@ def similar_table(search: LibrarySearch, track: int | str | Track, *, k: int = 5
         A track id, content hash or path, or a :class:`Track`.
     k : int >= 1
         How many matches.
+    weights : mapping of str to float or None
+        Given term weights (``{"vibe": ..., "tempo": ..., "key": ..., "energy": ...}``); None: the
+        search's own (its ``term_weights``: the defaults or the learned ones).
 
     Returns
     -------
     pd.DataFrame
         Columns ``score``, ``id``, ``name``, ``explanation``, ``model`` (the embedding model that
-        ranked them); best first.
+        ranked them); best first. ``attrs["weights"]`` names the term weights used, as
+        ``workbench similar`` prints them (``"default: vibe 50%, tempo 20%, key 20%, energy 10%"``).
     """
     import pandas as pd
 
-    results = search.similar(track, k=k)
-    return pd.DataFrame(
+    results = search.similar(track, k=k, weights=weights)
+    table = pd.DataFrame(
         [{"score": round(r.match.score, 3), "id": r.track.id, "name": r.track.name,
           "explanation": r.match.explanation, "model": r.model} for r in results],
         columns=["score", "id", "name", "explanation", "model"],
     )
+    table.attrs["weights"] = results[0].weights if results else ""
+    return table
 
 
 def player(track: Track, *, start_s: float = 0.0, duration_s: float = 30.0, sr: int = 22050) -> Audio:

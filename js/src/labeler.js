@@ -434,12 +434,13 @@ function render({ model, el }) {
   }
   function drawTracks() {
     const opts = model.get("tracks");
-    trackSel.replaceChildren(...opts.map((o) => h("option", { value: String(o.id), text: `${o.name} · ${o.status}` })));
+    const words = (s) => s.replace(/_/g, " "); // "in_progress" is stored; "in progress" is said
+    trackSel.replaceChildren(...opts.map((o) => h("option", { value: String(o.id), text: `${o.name} · ${words(o.status)}` })));
     const t = model.get("track");
     if (t && t.id != null) trackSel.value = String(t.id);
     const cur = opts.find((o) => t && o.id === t.id);
-    status.textContent = cur ? cur.status : "";
-    statusSel.replaceChildren(...model.get("statuses").map((s) => h("option", { value: s, text: `mark ${s}` })));
+    status.textContent = cur ? words(cur.status) : "";
+    statusSel.replaceChildren(...model.get("statuses").map((s) => h("option", { value: s, text: `mark ${words(s)}` })));
     if (cur) statusSel.value = cur.status;
   }
   function drawSuggestions() {

@@ -180,15 +180,9 @@ def _cmd_tracks(args: argparse.Namespace) -> int:
 
 
 def _weights(text: str | None) -> dict[str, float] | None:
-    from workbench.errors import ParameterError
+    from workbench.similarity.weights_option import search_weights
 
-    if text is None or text in ("learned", "default"):
-        return None
-    try:
-        v, t, k, e = (float(x) for x in text.split(","))
-    except ValueError as exc:
-        raise ParameterError(f"--weights must be four numbers V,T,K,E, 'learned' or 'default'; got {text!r}") from exc
-    return {"vibe": v, "tempo": t, "key": k, "energy": e}
+    return search_weights(text, name="--weights")[1]
 
 
 def _prepare(lib: Library, backbone: Backbone, *, progress: bool) -> int:

@@ -112,7 +112,30 @@ class LintReport:
         head = (f"Neural Engine lint of {Path(self.path).name}: {len(self.errors)} errors, "
                 f"{len(self.warnings)} warnings, {len(self.notes)} notes; Neural-Engine eligible "
                 f"{self.n_ane_eligible}/{self.n_compute_ops} compute ops ({100 * self.ane_eligible_share:.0f}%)")
-        return "\n".join([head, *(f"  {f}" for f in self.findings)])
+        return "\n".join([head, *(f"  {line}" for line in _grouped(self.findings))])
+
+
+#: More findings than this with one level and message are said on one line (the ops named, the count).
+GROUP_FROM = 4
+
+
+def _grouped(findings: tuple[Finding, ...]) -> list[str]:
+    """Findings as lines, in order; :data:`GROUP_FROM` or more with the same level and message on one line.
+
+    ``warning topk op_80, topk op_85, topk op_92 and 12 more (15 ops): op is known to run off ...``
+    instead of fifteen lines that differ only in the op's name.
+    """
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.level, f.message), []).append(f)
+    lines = []
+    for (level, message), same in groups.items():
+        if len(same) < GROUP_FROM:
+            lines += [str(f) for f in same]
+        else:
+            ops = ", ".join(f.op for f in same[:3])
+            lines.append(f"{level:7} {ops} and {len(same) - 3} more ({len(same)} ops): {message}")
+    return lines
 
 
 def _dtype_name(var: Any) -> str:

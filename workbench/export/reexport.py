@@ -83,13 +83,23 @@ def exported_versions(registry: Registry, run_id: str, options: dict[str, Any]) 
     return found
 
 
-def already_exported_message(run_id: str, versions: list[Version]) -> str:
+#: What to do next, on the command line (:func:`already_exported_message`'s default).
+CLI_NEXT = ("`workbench models activate TYPE N` makes one active; --io, --target, --compress or --input make "
+            "another export")
+#: What to do next, in notebook 06 (its parameters; no ``input`` there).
+NOTEBOOK_NEXT = ("`registry.activate(TYPE, N)` or `workbench models activate TYPE N` makes one active; another "
+                 "io_dtype, deployment_target or compress in the parameters cell makes another export")
+
+
+def already_exported_message(run_id: str, versions: list[Version], *, next_steps: str = CLI_NEXT) -> str:
     """``run R is already exported (same options) as head_v1 (1.0.0, active), ...``.
 
     Parameters
     ----------
     run_id : str
     versions : list of Version
+    next_steps : str
+        What to do next, in the words of where it is read (:data:`CLI_NEXT`, :data:`NOTEBOOK_NEXT`).
 
     Returns
     -------
@@ -98,7 +108,5 @@ def already_exported_message(run_id: str, versions: list[Version]) -> str:
     """
     said = ", ".join(f"{v.name} ({v.metadata.get('version')}, {'active' if v.active else 'inactive'})"
                      for v in versions)
-    return (f"run {run_id} is already exported with these options as {said}: nothing registered "
-            f"(`workbench models activate TYPE N` makes one active; --io, --target, --compress or --input "
-            f"make another export)")
+    return f"run {run_id} is already exported with these options as {said}: nothing registered ({next_steps})"
 

@@ -38,12 +38,13 @@ def export_or_registered(run: Run, *, registry: Registry, **options: Any) -> tup
         Why nothing was exported (already exported; failing gates), else ``""``.
     """
     from workbench.evaluate.gates import GateFailedError
-    from workbench.export.reexport import AlreadyExportedError
+    from workbench.export.reexport import NOTEBOOK_NEXT, AlreadyExportedError, already_exported_message
     from workbench.export.run_export import export_run
 
     try:
         return export_run(run, registry=registry, library=registry.library, **options), [], ""
-    except AlreadyExportedError as exc:
-        return [], list(exc.versions), str(exc)
+    except AlreadyExportedError as exc:  # said with the notebook's parameters, not the command's options
+        return [], list(exc.versions), already_exported_message(run.run_id, list(exc.versions),
+                                                                next_steps=NOTEBOOK_NEXT)
     except GateFailedError as exc:
         return [], [], f"Not exported:\n{exc}"

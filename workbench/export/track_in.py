@@ -392,9 +392,10 @@ def track_job(run: Any, library: Any, model_path: Any, meta: dict[str, Any], kw:
               n_tracks: int = 2) -> Callable[[Any], ExportResult] | None:
     """The whole-track export of a sections run on the feature frontend, or None where it has none.
 
-    None for another backbone, a classifier without a saved window layout, a layout with the
-    ``"bars"`` group (downbeats) or one that does not match the classifier: the caller keeps the
-    vector-in model then. The run's calibrated temperature goes inside; the parity check uses the
+    None for another backbone, a classifier without a saved window layout, a layout the whole-track
+    features cannot compute from audio (the ``"bars"`` group, context in bars, a ``norm="rank"``
+    track normalisation: :class:`~workbench.train.sections.features_torch.TorchWindowFeatures`
+    refuses them) or one that does not match the classifier: the caller keeps the vector-in model then. The run's calibrated temperature goes inside; the parity check uses the
     first ``n_tracks`` readable library tracks of 10 s to 30 min, whole.
 
     Parameters
@@ -427,8 +428,14 @@ def track_job(run: Any, library: Any, model_path: Any, meta: dict[str, Any], kw:
         trainer, features, _ = load_section_model(model_path)
     except (ParameterError, OSError, RuntimeError):
         return None
+    from workbench.train.sections.features_torch import TorchWindowFeatures
+
     clf = trainer.model_
-    if "bars" in features.extra or features.context_bars or clf.in_dim != features.dim(202):
+    if clf.in_dim != features.dim(202):
+        return None
+    try:  # the same checks the export would fail on, asked before a job is promised
+        TorchWindowFeatures(features, hop_s=0.5, offset_s=0.5, frame_dim=202)
+    except ParameterError:
         return None
     tracks: list[np.ndarray] = []
     for t in library.tracks():

@@ -30,6 +30,8 @@ _EXPORTS = {
     "gap_analysis": "workbench.style.gap",
     "compare_features": "workbench.style.gap",
     "render_reference": "workbench.style.testbed",
+    "profile_table": "workbench.style.tables",
+    "gap_table": "workbench.style.tables",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

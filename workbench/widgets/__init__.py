@@ -28,6 +28,7 @@ _LAZY = {
     "CompareWidget": "workbench.widgets.compare",
     "JobsWidget": "workbench.widgets.jobs",
     "AugmentPreview": "workbench.widgets.augment_preview",
+    "neighbour_tracks": "workbench.widgets.neighbours",
 }
 
 __all__ = list(_LAZY)

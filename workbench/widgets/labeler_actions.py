@@ -339,6 +339,9 @@ class LabelerActions:
         with self.hold_sync():  # type: ignore[attr-defined]
             self.error = ""
             self._after_change()
+            row = next((x for x in self.rows if isinstance(out, Label) and x["id"] == out.id), None)
+            if row is not None:  # a label of the shown track: in bars, as the ruler, suggestions and selection say
+                what = f"{row['label']} bars {row['start_bar']}–{row['end_bar']}"
             if select and isinstance(out, Label) and out.track_id == (self.shown.id if self.shown else None):
                 self.selected_id = out.id
             self.message = f"{verb} {what}".strip() + (f" ({notes})" if notes else "")

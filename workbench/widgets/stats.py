@@ -95,8 +95,8 @@ class StatsGrid(w.VBox):
                 f"<div style='font-size:16px'>{count}/{minimum} "
                 f"<span style='color:{'#15803d' if ok else '#b91c1c'}'>{mark}</span></div></div>")
         grid = f"<div style='display:flex;flex-wrap:wrap;gap:6px'>{''.join(cells)}</div>"
-        summary = (f"{stats.tracks_covered}/{stats.tracks_total} tracks labeled, "
-                   f"{stats.avg_per_track:.1f} labels per labeled track")
+        summary = (f"{stats.tracks_covered}/{stats.tracks_total} tracks labelled, "
+                   f"{stats.avg_per_track:.1f} labels per labelled track")
         if stats.ready:
             verdict = "<div class='wb-ready' style='color:#15803d;font-weight:bold'>ready to train ✓</div>"
         else:

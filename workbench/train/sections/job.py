@@ -22,10 +22,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.jobs import Job, JobRunner
     from workbench.library import Library
 
-#: What :func:`train_sections_job` says when a library has no section labels.
-HOW_TO_LABEL = ("label sections first: in the labeler notebook (notebooks/02_label_sections.ipynb, "
-                "workbench.labels.Labels) or with `workbench labels import` (sections from a file); "
-                "training needs 10 labelled sections per class for 2+ classes")
+#: What :func:`train_sections_job` says when a library has no section labels (the rule's numbers: the job's config).
+HOW_TO_LABEL_RULE = ("label sections first: in the labeler notebook (notebooks/02_label_sections.ipynb, "
+                     "workbench.labels.Labels) or with `workbench labels import` (sections from a file); "
+                     "training needs {min_per_class} labelled sections per class for {min_classes}+ classes")
+#: :data:`HOW_TO_LABEL_RULE` with the default rule.
+HOW_TO_LABEL = HOW_TO_LABEL_RULE.format(min_per_class=CONFIG_DEFAULTS["min_per_class"],
+                                        min_classes=CONFIG_DEFAULTS["min_classes"])
 
 
 #: Columns of the schema-v5 ``labels`` table; any other column is a newer provenance column, recorded by name.
@@ -209,7 +212,8 @@ def _training_sections(library: Library, sections: Iterable[Any] | None, cfg: di
         sections = [s for s in sections if _track_of(s) not in flagged]
         rejections = [r for r in rejections if r["track_id"] not in flagged]
     if not sections:
-        raise NotReadyError(f"no labelled sections in this library: {HOW_TO_LABEL}"
+        rule = HOW_TO_LABEL_RULE.format_map({**CONFIG_DEFAULTS, **cfg})  # the rule this job was given
+        raise NotReadyError(f"no labelled sections in this library: {rule}"
                             + (f" ({len(qa_excluded)} labelled tracks are left out by QA flags: `workbench qa` "
                                "lists them, `workbench qa keep TRACK` keeps one)" if qa_excluded else ""))
     try:
