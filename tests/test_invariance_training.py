@@ -136,7 +136,10 @@ def test_tiny_run_trains_on_own_views_and_records_invariance(tiny_run):
         assert set(entry) == {"backbone", "model", "backbone_raw"}
         assert all(-1.0 <= v <= 1.0 + 1e-6 for v in entry.values())
     names = [g.name for g in blocking_gates(run.metrics, "head")]
-    assert names[0] == "better than backbone" and names[1:] == [f"invariance {t}" for t in GATE_TRANSFORMS]
+    assert names[0] == "better than backbone" and names[1:-1] == [f"invariance {t}" for t in GATE_TRANSFORMS]
+    # two held-out tracks: too few queries to measure search, which the gate says without blocking
+    assert names[-1] == "search not worse than backbone" and run.metrics["search"]["status"] == "not measured"
+    assert "fewer than 6" in run.metrics["search"]["reason"]
     assert all(g.status in ("pass", "fail") for g in invariance_gates(run.metrics))
 
 
@@ -157,7 +160,8 @@ def _metrics(model_cos: float, backbone_cos: float = 0.9) -> dict:
     inv = {t: {"backbone": backbone_cos, "model": backbone_cos} for t in GATE_TRANSFORMS}
     inv["pitch+1st"] = {"backbone": backbone_cos, "model": model_cos}
     return {"model": {"map_at_r": 0.8}, "baselines": {"backbone": {"map_at_r": 0.3}},
-            "held_out": {"track_hashes": ["a"]}, "invariance": inv}
+            "held_out": {"track_hashes": ["a"]}, "invariance": inv,
+            "search": {"status": "not measured", "reason": "1 held-out query"}}
 
 
 def test_gate_refuses_a_head_that_loses_invariance_and_force_passes_it(tmp_path):

@@ -225,8 +225,9 @@ def _external_headlines(metrics: dict) -> list[Headline]:
 
 
 def _invariance_headlines(metrics: dict) -> list[Headline]:
-    """The invariance gate: the head's cosine to its own transformed copy next to the backbone's, per transform."""
-    from workbench.evaluate.gates import invariance_gates
+    """The invariance gate: the head's cosine to its own transformed copy next to the backbone's, per transform; then
+    the search gate (precision@3 by folder, head vs backbone, on held-out tracks) when the run recorded it."""
+    from workbench.evaluate.gates import invariance_gates, search_gate
     from workbench.evaluate.invariance import INVARIANCE_TOLERANCE as TOL
 
     out = []
@@ -234,4 +235,9 @@ def _invariance_headlines(metrics: dict) -> list[Headline]:
         base = "n/a" if g.target is None else f"{g.target + TOL:.3f}"
         out.append(Headline(f"embeddings: {g.name} head vs backbone ({base})", g.value, f"≥ backbone - {TOL:g}",
                             None if g.status == "not recorded" else g.status == "pass"))
+    g = search_gate(metrics)
+    if g.status != "not recorded":  # a run older than the gate: nothing to show
+        base = "n/a" if g.target is None else f"{g.target:.3f}"
+        out.append(Headline(f"embeddings: {g.name}, {g.metric} ({base})", g.value, "≥ backbone",
+                            None if g.status == "not measured" else g.status == "pass"))
     return out

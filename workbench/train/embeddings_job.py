@@ -68,8 +68,9 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     ``metrics.json`` holds ``model`` (test tracks' ``map_at_r``, ``precision_at_1``,
     ``precision_at_5``, ..., a query never matching its own track; ``val`` and ``test`` in full),
     ``baselines`` (``backbone``: the untrained backbone's vectors; ``random_head``: the head's
-    architecture with the seed's random weights; same keys, same queries) and ``held_out``
-    (``track_hashes``). ``data.json`` records ``class_source`` (source, tracks per class).
+    architecture with the seed's random weights; same keys, same queries), ``held_out``
+    (``track_hashes``) and ``search`` (the search gate's precision@3 by folder, head vs backbone:
+    :mod:`workbench.train.embeddings_search`). ``data.json`` records ``class_source`` (source, tracks per class).
 
     Parameters
     ----------
@@ -346,6 +347,10 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         from workbench.train.embeddings_blend import blend_saver
 
         save = blend_saver(result.model, blend)
+    from workbench.train.embeddings_search import job_search_record
+
+    result.metrics["search"] = job_search_record(library, result.model, save, runner.backbone, data_cfg, choice.source,
+                                                 result.metrics["held_out"]["track_hashes"])
     return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays,
                          save_model=save)
 
