@@ -160,6 +160,15 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
                                      for key in keys}
             rows["ceiling"][f"perfect_vibe_learned_{name}"] = precision_ceiling(
                 search, queries, groups, k=3, same=1.0, weights=lw.weights)["precision_at_k"]
+            if name == "head":  # the head with weights fitted on out-of-fold vibe (its fold heads), when the run has them
+                oof = run.metrics.get("learned_weights_oof") or {}
+                if oof.get("status") == "fitted":
+                    learned["head_oof"] = oof["learned"]
+                    rows["learned"]["head_oof"] = {key: precision_at_k(s, queries, groups, k=3,
+                                                                       weights=oof["learned"]["weights"])[key]
+                                                   for key in keys}
+                else:
+                    learned["head_oof_not_fitted"] = oof.get("reason", "not recorded")
     gates = run.metrics.get("gates") or run.metrics.get("warnings")
     return {"seed": seed, "run": run.run_id, "held_out": len(held), "p_at_3": rows,
             "map_at_r": {"head": (run.metrics.get("model") or {}).get("map_at_r"),
@@ -202,7 +211,7 @@ def main() -> int:
                 print(f"{vname} seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}{alone}  "
                       f"delta {h['precision_at_k'] - b['precision_at_k']:+.3f}  chance {b['chance']:.3f}  "
                       f"best {b['best_possible']:.3f}  n={b['n_queries']} held-out  ({h['model']})", flush=True)
-            for name in ("backbone", "head"):
+            for name in [n for n in ("backbone", "head", "head_oof") if n in r["learned_weights"]]:
                 lw = r["learned_weights"][name]
                 print(f"{vname} seed {seed} learned  {name:<8} P@3 {r['p_at_3']['learned'][name]['precision_at_k']:.3f}  "
                       f"weights {' '.join(f'{t} {v:.3f}' for t, v in lw['weights'].items())}  "
@@ -217,6 +226,14 @@ def main() -> int:
             if r["blend"]:
                 print(f"{vname} seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold track MAP by "
                       f"weight {r['blend']['weights']}", flush=True)
+    for vname, _ in variants:
+        mine = [r for r in results if r["variant"] == vname and "head_oof" in r["p_at_3"]["learned"]]
+        if mine:
+            table = {name: statistics.mean(r["p_at_3"][w][m]["precision_at_k"] for r in mine)
+                     for name, w, m in (("backbone default", "default", "backbone"), ("head default", "default", "head"),
+                                        ("backbone learned", "learned", "backbone"), ("head learned", "learned", "head"),
+                                        ("head learned out-of-fold", "learned", "head_oof"))}
+            print(f"{vname} mean P@3 over {len(mine)} seeds: " + ", ".join(f"{k} {v:.3f}" for k, v in table.items()))
     for (vname, _), wname in [(v, w) for v in variants for w in ("default", "vibe", "learned")]:
         mine = [r for r in results if r["variant"] == vname]
         d = [r["p_at_3"][wname]["head"]["precision_at_k"] - r["p_at_3"][wname]["backbone"]["precision_at_k"]

@@ -317,9 +317,16 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
             other_rows = ds.section_windows(library, ds.whole_tracks(library, others), backbone=rows_b,
                                             window_s=data_cfg["window_s"], classes_from={t.id: "(no class)" for t in others},
                                             seed=seed, progress=False) if others else None
-            blend = (pick_blend(train, val, result.model, tcfg, folds=int(data_cfg["blend_folds"]), others=other_rows)
+            fold_heads: list[Any] = []  # the blend's fold heads: out-of-fold vibe for learned term weights
+            blend = (pick_blend(train, val, result.model, tcfg, folds=int(data_cfg["blend_folds"]), others=other_rows,
+                                keep=fold_heads)
                      if blend_setting == "auto" else Blend(float(blend_setting), *_standardise_stats(train.X)))
             test_embedded = apply_blend(result, blend, train=train, val=val, test=test)
+            from workbench.train.embeddings_oof import oof_learned_weights
+
+            result.metrics["learned_weights_oof"] = oof_learned_weights(
+                library, fold_heads, backbone=rows_b, window_s=data_cfg["window_s"], blend_weight=blend.weight,
+                held_out_hashes=[docs[t]["content_hash"] for t in sorted(set(test.track_ids.tolist()))])
     arrays = {"embeddings": test_embedded, "classes": np.asarray([test.classes[i] for i in test.y]),
               "track_ids": test.track_ids, "start_s": test.rows["start_s"]}
     _contract_metrics(result.metrics, sorted(docs[t]["content_hash"] for t in splits["test"]), choice.source)
