@@ -134,7 +134,8 @@ def training_digest(hashes: Iterable[str]) -> str:
 
 
 def pair_terms(index: TrackSetIndex, track_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The four terms of every ordered pair of distinct indexed tracks, as search scores them.
+    """The four terms of every ordered pair of distinct indexed tracks, as search scores them
+    (:meth:`~workbench.similarity.sets.TrackSetIndex.pair_terms`).
 
     Parameters
     ----------
@@ -150,22 +151,7 @@ def pair_terms(index: TrackSetIndex, track_ids: Iterable[int]) -> tuple[np.ndarr
     query, candidate : np.ndarray [shape=(p,), dtype=int64]
         The pair's track ids.
     """
-    ids = sorted({int(i) for i in track_ids})
-    if len(ids) < 2:
-        raise ParameterError(f"pair_terms needs at least two indexed tracks; got {len(ids)}")
-    rows = np.asarray([index._row(i) for i in ids], dtype=np.int64)
-    terms, query, candidate = [], [], []
-    for i in ids:
-        r = index._resolve(i)
-        vibe = index._calibrated(index._raw(r.q, r.qw, symmetric=True, rows=rows))
-        t = index._terms(r, Weights(), rows, vibe)
-        block = np.stack([vibe, np.where(t["tempo_known"], t["tempo"], np.nan),
-                          np.where(t["key_known"], t["keys"], np.nan), t["energies"]], axis=1)
-        other = rows != r.self_row
-        terms.append(block[other])
-        query.append(np.full(int(other.sum()), i, dtype=np.int64))
-        candidate.append(np.asarray(ids, dtype=np.int64)[other])
-    return np.concatenate(terms), np.concatenate(query), np.concatenate(candidate)
+    return index.pair_terms(track_ids)
 
 
 def fit_weights(index: TrackSetIndex, groups: Mapping[int, str], *, training_hashes: Mapping[int, str],
