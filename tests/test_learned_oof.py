@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import soundfile as sf
+from conftest import three_folder_music
 
 from workbench.errors import ParameterError
 from workbench.similarity.learned_weights import fit_terms, fit_weights, pair_terms, training_digest
 
 torch = pytest.importorskip("torch")
 
-SR = 22050
 
 
 def test_fit_terms_is_the_fit_of_fit_weights_and_refuses_rows_it_cannot_fit():
@@ -30,13 +29,6 @@ def test_fit_terms_is_the_fit_of_fit_weights_and_refuses_rows_it_cannot_fit():
         fit_terms(X[:, :3], y, groups_by="folder", n_tracks=3, trained_on="x")
 
 
-def _write(path, *, freq_hz, seed, duration_s=9.0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(duration_s * SR)) / SR
-    y = sum(0.3 / k * np.sin(2 * np.pi * k * freq_hz * t + rng.uniform(0, 6)) for k in (1, 2, 3))
-    y = y * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t)) + 0.02 * rng.standard_normal(t.size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), y.astype(np.float32), SR)
 
 
 @pytest.mark.slow
@@ -45,15 +37,11 @@ def test_the_job_fits_weights_on_out_of_fold_pairs_of_its_training_tracks(tmp_pa
     from workbench.runs import load_run
     from workbench.train.jobs import train_embeddings_job
 
-    seed = 0
-    for folder, base in (("low", 110.0), ("mid", 440.0), ("high", 1500.0)):
-        for i in range(6):
-            _write(tmp_path / "music" / folder / f"t{i}.wav", freq_hz=base * (1 + 0.07 * i), seed=seed)
-            seed += 1
+    music = three_folder_music(tmp_path)
     config = {"epochs": 2, "n_views": 1, "window_s": 4.0, "invariance_clips": 1, "classes_from": "folder",
               "test_size": 0.34, "val_size": 0.34, "m": 2, "batch_size": 4, "blend": "auto", "blend_folds": 3}
     with Library(tmp_path / "lib.db") as lib:
-        lib.scan(tmp_path / "music", progress=False)
+        lib.scan(music, progress=False)
         run = load_run(train_embeddings_job(lib, config=config, progress=False, experiments_root=tmp_path / "e")[1])
         held = set(run.metrics["held_out"]["track_hashes"])
         train = [t.content_hash for t in lib.tracks() if t.content_hash not in held]

@@ -3,11 +3,8 @@ held-out tracks, is not activated; too few held-out queries say so and do not bl
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
-import soundfile as sf
+from conftest import three_folder_music
 
 from workbench.evaluate.gates import GateFailedError, blocking_gates, failing, search_gate
 from workbench.evaluate.invariance import GATE_TRANSFORMS
@@ -16,7 +13,6 @@ from workbench.train.embeddings_search import MIN_SEARCH_QUERIES
 
 torch = pytest.importorskip("torch")
 
-SR = 22050
 HELD = {"track_hashes": ["a", "b", "c", "d", "e", "f"]}
 
 
@@ -84,13 +80,6 @@ def test_a_head_whose_search_gets_worse_is_not_activated(tmp_path, package):
         assert reg.active("head").version == good.version
 
 
-def _write(path: Path, *, freq_hz: float, seed: int, duration_s: float = 9.0) -> None:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(duration_s * SR)) / SR
-    y = sum(0.3 / k * np.sin(2 * np.pi * k * freq_hz * t + rng.uniform(0, 6)) for k in (1, 2, 3))
-    y = y * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t)) + 0.02 * rng.standard_normal(t.size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), y.astype(np.float32), SR)
 
 
 @pytest.mark.slow
@@ -103,11 +92,7 @@ def test_the_job_measures_search_and_a_head_worse_in_search_fails_the_gate(tmp_p
     from workbench.runs import load_run
     from workbench.train.jobs import train_embeddings_job
 
-    seed = 0
-    for folder, base in (("low", 110.0), ("mid", 440.0), ("high", 1500.0)):
-        for i in range(6):
-            _write(tmp_path / "music" / folder / f"t{i}.wav", freq_hz=base * (1 + 0.07 * i), seed=seed)
-            seed += 1
+    music = three_folder_music(tmp_path)
     save = heads.save_checkpoint
 
     def two_dimensions(model, path):
@@ -122,7 +107,7 @@ def test_the_job_measures_search_and_a_head_worse_in_search_fails_the_gate(tmp_p
     config = {"epochs": 2, "n_views": 1, "window_s": 4.0, "invariance_clips": 2, "classes_from": "folder",
               "test_size": 0.34, "val_size": 0.34, "m": 2, "batch_size": 4, "blend": None}
     with Library(tmp_path / "lib.db") as lib:
-        lib.scan(tmp_path / "music", progress=False)
+        lib.scan(music, progress=False)
         good = load_run(train_embeddings_job(lib, config=config, progress=False, experiments_root=tmp_path / "e1")[1])
         monkeypatch.setattr(heads, "save_checkpoint", two_dimensions)
         bad = load_run(train_embeddings_job(lib, config=config, progress=False, experiments_root=tmp_path / "e2")[1])

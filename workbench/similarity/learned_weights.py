@@ -146,10 +146,8 @@ def pair_terms(index: TrackSetIndex, track_ids: Iterable[int]) -> tuple[np.ndarr
 
     Returns
     -------
-    terms : np.ndarray [shape=(p, 4), dtype=float64]
-        Vibe (calibrated, symmetric), tempo, key and energy scores; NaN where a term is unknown.
-    query, candidate : np.ndarray [shape=(p,), dtype=int64]
-        The pair's track ids.
+    (terms, query, candidate) : (np.ndarray, np.ndarray, np.ndarray)
+        ``(p, 4)`` terms (NaN where unknown) and each pair's two track ids, as the method returns them.
     """
     return index.pair_terms(track_ids)
 
@@ -222,6 +220,7 @@ def fit_terms(X: np.ndarray, y: np.ndarray, *, groups_by: str, n_tracks: int, tr
     Returns
     -------
     LearnedWeights
+        Fitted on every row (``n_pairs = len(y)``).
 
     Raises
     ------
