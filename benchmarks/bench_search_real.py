@@ -87,6 +87,19 @@ the 90-track devset 0.806 / 0.989 -> 0.867 / 0.961 (head - backbone +0.183 -> +0
 0.54, tempo 0.46; head vibe 0.83, tempo 0.17); the 16 real files 0.611 / 0.630 -> 0.593 / 0.704 (+0.019 -> +0.111);
 ceilings 1.000 with either weights. No model gains on both libraries: learned weights stay an option. (Chosen on
 the devset's 60 dev tracks first, ``--real`` a folder of them: 0.783 / 0.956 -> 0.844 / 0.972.)
+
+Out-of-fold learned weights (session 14, :mod:`workbench.train.embeddings_oof`): the head's in-fold weights lean on
+its vibe (82-84 %) because its vibe is fitted on pairs it trained on; the job now also fits them on pairs whose query
+the scoring head never saw (the blend's three fold heads), ``learned_weights_oof`` in ``metrics.json``, printed as
+``head_oof``. Measured once per library (``--seeds 0,1,2 --home DIR``, the devset copied into its 10 style folders;
+load 9-17 on 2 shared cores), mean P@3 on the held-out tracks, backbone default / head default / backbone learned /
+head learned / head learned out-of-fold: devset 0.806 / 0.989 / 0.867 / 0.961 / 0.989 (per seed OOF 0.967 / 1.000 /
+1.000; its vibe weight 0.71 / 0.74 / 0.70, tempo 0.22-0.27); real files 0.611 / 0.630 / 0.593 / 0.704 / 0.667 (per
+seed 0.722 / 0.611 / 0.667). Against the in-fold learned weights: +0.028 on the devset, -0.037 on the real files;
+against default weights: +0.000 and +0.037. Better on neither library against both: recorded as an option, search
+does not use it. The same runs' search gate (``metrics.json`` ``search``, measured in the job on the same held-out
+tracks): devset head >= backbone on every seed; real files 0.667 vs 0.667 (pass), 0.611 vs 0.667 (fail: seed 1,
+backbone share 0.5, would not be activated) and 0.611 vs 0.500 (pass).
 """
 
 from __future__ import annotations
