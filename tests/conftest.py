@@ -26,6 +26,28 @@ def tone(duration_s: float = 1.0, *, sr: int = 22050, freq_hz: float = 440.0, ch
     return np.repeat(y[:, None], channels, axis=1).astype(np.float32)
 
 
+def harmonic_clip(path: Path, *, freq_hz: float, seed: int, duration_s: float = 9.0, sr: int = 22050) -> None:
+    """Write a seeded three-harmonic tone at ``freq_hz`` with a slow level wobble and a little noise (mono WAV)."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(duration_s * sr)) / sr
+    y = sum(0.3 / k * np.sin(2 * np.pi * k * freq_hz * t + rng.uniform(0, 6)) for k in (1, 2, 3))
+    y = y * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t)) + 0.02 * rng.standard_normal(t.size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), y.astype(np.float32), sr)
+
+
+def three_folder_music(root: Path) -> Path:
+    """``root/music`` with three folders (low, mid, high) of six 9-s :func:`harmonic_clip` s each; returns it."""
+    seed = 0
+    for folder, base in (("low", 110.0), ("mid", 440.0), ("high", 1500.0)):
+        for i in range(6):
+            harmonic_clip(root / "music" / folder / f"t{i}.wav", freq_hz=base * (1 + 0.07 * i), seed=seed)
+            seed += 1
+    return root / "music"
+
+
 #: Tone frequencies (Hz) of the two folders of :func:`low_high_library`: classes a model can learn.
 LOW_HIGH_FREQS = {"low": [110.0, 120.0, 130.0, 140.0], "high": [1500.0, 1650.0, 1800.0, 1950.0]}
 

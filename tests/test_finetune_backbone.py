@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import low_high_library
+from conftest import harmonic_clip, low_high_library
 
 from workbench.errors import ParameterError
 from workbench.runs import load_run
@@ -28,12 +28,7 @@ TINY = {"epochs": 1, "n_views": 1, "window_s": 1.0, "invariance_clips": 0, "clas
 
 
 def _write(path: Path, *, freq_hz: float, seed: int, duration_s: float = 2.2) -> None:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(duration_s * SR)) / SR
-    y = sum(0.3 / k * np.sin(2 * np.pi * k * freq_hz * t + rng.uniform(0, 6)) for k in (1, 2, 3))
-    y = y * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t)) + 0.02 * rng.standard_normal(t.size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), y.astype(np.float32), SR)
+    harmonic_clip(path, freq_hz=freq_hz, seed=seed, duration_s=duration_s, sr=SR)
 
 
 def _ref() -> Path:

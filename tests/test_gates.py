@@ -22,7 +22,8 @@ HELD = {"track_hashes": ["b", "a", "c"]}
 def emb(map_at_r, backbone=0.30, *, held=HELD):
     m = {"model": {"map_at_r": map_at_r, "precision_at_1": 0.5},
          "baselines": {"backbone": {"map_at_r": backbone}, "random_head": {"map_at_r": 0.05}},
-         "invariance": {t: {"backbone": 0.9, "model": 0.9} for t in GATE_TRANSFORMS}}  # passing (tests/test_invariance_training.py)
+         "invariance": {t: {"backbone": 0.9, "model": 0.9} for t in GATE_TRANSFORMS},  # passing (tests/test_invariance_training.py)
+         "search": {"status": "measured", "k": 3, "n_queries": 6, "backbone": 0.7, "model": 0.8}}  # passing (test_search_gate.py)
     if held is not None:
         m["held_out"] = held
     return m
@@ -37,8 +38,9 @@ def sec(acc, f1, *, majority=(0.4, 0.1), held=HELD):
 
 
 def status(gates):
-    """The baseline and active-version gates (the invariance gates are tested in test_invariance_training)."""
-    return [(g.name, g.metric, g.status) for g in gates if not g.name.startswith("invariance ")]
+    """The baseline and active-version gates (the invariance gates are tested in test_invariance_training, the search
+    gate in test_search_gate)."""
+    return [(g.name, g.metric, g.status) for g in gates if not g.name.startswith(("invariance ", "search "))]
 
 
 def test_embeddings_must_beat_the_untrained_backbone():

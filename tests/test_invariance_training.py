@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
-from conftest import low_high_library
+from conftest import harmonic_clip, low_high_library
 
 from workbench.evaluate.gates import blocking_gates, failing, invariance_gates
 from workbench.evaluate.invariance import GATE_TRANSFORMS, INVARIANCE_TOLERANCE, paired_invariance
@@ -28,12 +27,7 @@ TINY = {"epochs": 2, "n_views": 1, "window_s": 4.0, "invariance_clips": 2, "clas
 
 
 def _write(path: Path, *, freq_hz: float, seed: int, duration_s: float = 9.0) -> None:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(duration_s * SR)) / SR
-    y = sum(0.3 / k * np.sin(2 * np.pi * k * freq_hz * t + rng.uniform(0, 6)) for k in (1, 2, 3))
-    y = y * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t)) + 0.02 * rng.standard_normal(t.size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), y.astype(np.float32), SR)
+    harmonic_clip(path, freq_hz=freq_hz, seed=seed, duration_s=duration_s, sr=SR)
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +130,10 @@ def test_tiny_run_trains_on_own_views_and_records_invariance(tiny_run):
         assert set(entry) == {"backbone", "model", "backbone_raw"}
         assert all(-1.0 <= v <= 1.0 + 1e-6 for v in entry.values())
     names = [g.name for g in blocking_gates(run.metrics, "head")]
-    assert names[0] == "better than backbone" and names[1:] == [f"invariance {t}" for t in GATE_TRANSFORMS]
+    assert names[0] == "better than backbone" and names[1:-1] == [f"invariance {t}" for t in GATE_TRANSFORMS]
+    # two held-out tracks: too few queries to measure search, which the gate says without blocking
+    assert names[-1] == "search not worse than backbone" and run.metrics["search"]["status"] == "not measured"
+    assert "fewer than 6" in run.metrics["search"]["reason"]
     assert all(g.status in ("pass", "fail") for g in invariance_gates(run.metrics))
 
 
@@ -157,7 +154,8 @@ def _metrics(model_cos: float, backbone_cos: float = 0.9) -> dict:
     inv = {t: {"backbone": backbone_cos, "model": backbone_cos} for t in GATE_TRANSFORMS}
     inv["pitch+1st"] = {"backbone": backbone_cos, "model": model_cos}
     return {"model": {"map_at_r": 0.8}, "baselines": {"backbone": {"map_at_r": 0.3}},
-            "held_out": {"track_hashes": ["a"]}, "invariance": inv}
+            "held_out": {"track_hashes": ["a"]}, "invariance": inv,
+            "search": {"status": "not measured", "reason": "1 held-out query"}}
 
 
 def test_gate_refuses_a_head_that_loses_invariance_and_force_passes_it(tmp_path):

@@ -110,22 +110,26 @@ def test_tracks_without_a_beat_are_searched_with_tempo_unknown(demo, tmp_path):
 
 def test_a_rough_tempo_marks_the_bpm_delta_rough(demo, tmp_path, monkeypatch):
     """A live or rubato track's BPM is rough (analyze writes "~151"), so a delta from or to it reads
-    "Δ~+6 BPM", not a plain "Δ+6 BPM"; pairs of two steady tempi keep the plain delta."""
+    "Δ~+6 BPM", not a plain "Δ+6 BPM"; pairs of two steady tempi keep the plain delta. The roughness is
+    stored in the index (a track whose roughness changes is indexed again) and the explanation written with it."""
     import dataclasses
 
     import workbench.search as search_module
-    from workbench.similarity.query import mark_tempo_rough
+    from workbench.similarity.query import format_explanation
 
-    assert mark_tempo_rough("similar vibe (62%); Δ+6 BPM (half time); key: 8A (same); energy +1") == \
-        "similar vibe (62%); Δ~+6 BPM (half time); key: 8A (same); energy +1"
-    assert mark_tempo_rough("different vibe (3%); same BPM; energy same") == "different vibe (3%); ~same BPM; energy same"
-    assert mark_tempo_rough("loosely related vibe (30%); tempo unknown (no beat)") == \
+    assert format_explanation(vibe=0.62, bpm_delta=6.2, key_from="8A", key_to="8A", energy_delta=1, tempo_match="half",
+                              tempo_rough=True) == "similar vibe (62%); Δ~+6 BPM (half time); key: 8A (same); energy +1"
+    assert format_explanation(vibe=0.03, bpm_delta=0.2, energy_delta=0, tempo_rough=True) == \
+        "different vibe (3%); ~same BPM; energy same"
+    assert format_explanation(vibe=0.3, tempo_unknown=True, tempo_rough=True) == \
         "loosely related vibe (30%); tempo unknown (no beat)"
+    assert format_explanation(vibe=0.62, bpm_delta=-3.0) == "similar vibe (62%); Δ-3 BPM"
     root, records, _ = demo
     with Library(tmp_path / "w.db") as lib:
         lib.scan(root / "music", progress=False)
         search = LibrarySearch(lib, progress=False).update()
         rough = lib.track(records[1].audio_path).id
+        assert not any("~" in x.match.explanation for x in search.similar(records[0].audio_path, k=11))
         analysed = search_module.track_analysis
 
         def wandering(library, track, **kw):
@@ -133,12 +137,13 @@ def test_a_rough_tempo_marks_the_bpm_delta_rough(demo, tmp_path, monkeypatch):
             return dataclasses.replace(a, tempo_stability=0.3) if track.id == rough else a
 
         monkeypatch.setattr(search_module, "track_analysis", wandering)
-        from_steady = search.similar(records[0].audio_path, k=11)
-        marked = {x.track.id for x in from_steady if "Δ~" in x.match.explanation or "~same BPM" in x.match.explanation}
-        assert marked == {rough}
-        from_rough = search.similar(records[1].audio_path, k=11)
-        assert all(re.search(r"; (Δ~[+-]\d+|~same) BPM", x.match.explanation) for x in from_rough)
-        assert all(EXPLANATION.match(mark_tempo_rough(x.match.explanation).replace("~", "")) for x in from_rough)
+        for s in (search.update(), LibrarySearch(lib, progress=False)):  # indexed again; then read back from disk
+            from_steady = s.similar(records[0].audio_path, k=11)
+            marked = {x.track.id for x in from_steady if "Δ~" in x.match.explanation or "~same BPM" in x.match.explanation}
+            assert marked == {rough}
+            from_rough = s.similar(records[1].audio_path, k=11)
+            assert all(re.search(r"; (Δ~[+-]\d+|~same) BPM", x.match.explanation) for x in from_rough)
+            assert all(EXPLANATION.match(x.match.explanation.replace("~", "")) for x in from_rough)
 
 
 def test_errors(tmp_path):

@@ -25,9 +25,10 @@ class Headline:
     value: float | None
     target: str
     passed: bool | None
+    missing: str = "not recorded"  # shown when value is None
 
     def __str__(self) -> str:
-        value = "not recorded" if self.value is None else f"{self.value:.3f}"
+        value = self.missing if self.value is None else f"{self.value:.3f}"
         mark = {True: "✓", False: "✗", None: " "}[self.passed]
         return f"{mark} {self.name:<56} {value:>8}   target {self.target}"
 
@@ -224,9 +225,14 @@ def _external_headlines(metrics: dict) -> list[Headline]:
     return out
 
 
+def _fmt3(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _invariance_headlines(metrics: dict) -> list[Headline]:
-    """The invariance gate: the head's cosine to its own transformed copy next to the backbone's, per transform."""
-    from workbench.evaluate.gates import invariance_gates
+    """The invariance gate: the head's cosine to its own transformed copy next to the backbone's, per transform; then
+    the search gate (precision@3 by folder, head vs backbone, on held-out tracks) when the run recorded it."""
+    from workbench.evaluate.gates import invariance_gates, search_gate
     from workbench.evaluate.invariance import INVARIANCE_TOLERANCE as TOL
 
     out = []
@@ -234,4 +240,13 @@ def _invariance_headlines(metrics: dict) -> list[Headline]:
         base = "n/a" if g.target is None else f"{g.target + TOL:.3f}"
         out.append(Headline(f"embeddings: {g.name} head vs backbone ({base})", g.value, f"≥ backbone - {TOL:g}",
                             None if g.status == "not recorded" else g.status == "pass"))
+    g = search_gate(metrics)
+    if g.status == "not measured":  # said, with why; it does not block
+        out.append(Headline(f"embeddings: search P@3 by folder, head vs backbone ({(metrics.get('search') or {}).get('reason')}; "
+                            "does not block)", None,
+                            "≥ backbone", None, missing="not measured"))
+    elif g.status != "not recorded":  # a run older than the gate: nothing to show
+        out.append(Headline(f"embeddings: search P@3 by folder, head vs backbone ({_fmt3(g.target)}, "
+                            f"{(metrics.get('search') or {}).get('n_queries')} held-out)", g.value, "≥ backbone",
+                            g.status == "pass"))
     return out

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from workbench.similarity.sets import TrackSetIndex
 
 _STATS_FILE = "standardize-windows.npz"
-#: What the saved index holds; a saved index of another format is rebuilt (2: calibrated vibe).
-_INDEX_FORMAT = "window-sets-2"
+#: What the saved index holds; a saved index of another format is rebuilt (2: calibrated vibe; 3: tempo roughness).
+_INDEX_FORMAT = "window-sets-3"
 #: Window vectors kept per library track (more are merged by k-means, weighted by how many they stand for).
 DEFAULT_MAX_WINDOWS = 24
 #: How the index is searched: ``"exact"`` (alias ``"flat"``) scores every window, ``"pruned"`` returns the same
@@ -75,10 +75,10 @@ class SimilarTrack:
         return f"{m.score:.2f}  {self.track.name}  —  {m.explanation}"
 
 
-def _signature(track: Track, meta: tuple[float | None, str | None, int]) -> str:
+def _signature(track: Track, meta: tuple[float | None, str | None, int, bool]) -> str:
     """What an index row was built from: file contents and the analysis used."""
-    bpm, camelot, energy = meta
-    tempo = "none" if bpm is None else f"{bpm:.3f}"
+    bpm, camelot, energy, rough = meta
+    tempo = "none" if bpm is None else f"{bpm:.3f}" + ("~" if rough else "")
     return f"{track.content_hash}|{tempo}|{camelot}|{energy}"
 
 
@@ -170,7 +170,6 @@ class LibrarySearch:
         self.folder = root / (self.backbone.name if self.model.head is None else f"{self.backbone.name}+{self.model.tag}")
         self.index: TrackSetIndex | None = None
         self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
-        self._file_query_rough = False  # whether the last outside-file query's tempo was rough
         self._bounds_ready = False
 
     @property
@@ -215,7 +214,7 @@ class LibrarySearch:
             sets = self._sets([tracks[i]], stats)
             if sets[0] is not None:
                 index.add(tracks[i].id, sets[0][0], weights=sets[0][1], bpm=meta[i][0], camelot=meta[i][1],
-                          energy=meta[i][2])
+                          energy=meta[i][2], tempo_rough=meta[i][3])
         if stale or new:
             index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
                                           "signatures": {str(k): signatures[k] for k in map(int, index.ids)}})
@@ -261,7 +260,8 @@ class LibrarySearch:
         index = TrackSetIndex(self.model.dim)
         for i in keep:
             vectors, weights = reduce_windows(self._scaled(raw[i], stats), max_windows=self.max_windows)  # type: ignore[arg-type]
-            index.add(tracks[i].id, vectors, weights=weights, bpm=meta[i][0], camelot=meta[i][1], energy=meta[i][2])
+            index.add(tracks[i].id, vectors, weights=weights, bpm=meta[i][0], camelot=meta[i][1], energy=meta[i][2],
+                      tempo_rough=meta[i][3])
         index.calibrate()  # 0 % vibe = a typical pair of this library's tracks (kept until the next rebuild)
         signatures = {tracks[i].id: _signature(tracks[i], meta[i]) for i in keep}
         index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
@@ -269,8 +269,8 @@ class LibrarySearch:
         self.index, self._bounds_ready = index, False
         return self
 
-    def _tracks(self) -> tuple[list[Track], list[tuple[float | None, str | None, int]]]:
-        """Analysed tracks and their (BPM or None, Camelot or None, energy); ``skipped`` lists those with no beat."""
+    def _tracks(self) -> tuple[list[Track], list[tuple[float | None, str | None, int, bool]]]:
+        """Analysed tracks and their (BPM or None, Camelot or None, energy, tempo rough); ``skipped``: those with no beat."""
         tracks, meta, self.skipped = [], [], []
         for t in self.library.tracks():
             a = track_analysis(self.library, t, compute=False)
@@ -279,10 +279,10 @@ class LibrarySearch:
             if a.bpm is None:
                 self.skipped.append(t)
             tracks.append(t)
-            meta.append((a.bpm, a.camelot if a.has_key else None, a.energy))  # drums only: no key to match
+            meta.append((a.bpm, a.camelot if a.has_key else None, a.energy, bool(a.tempo_rough)))  # drums only: no key
         return tracks, meta
 
-    def _rows(self) -> tuple[list[Track], list[np.ndarray], list[tuple[float | None, str, int]]]:
+    def _rows(self) -> tuple[list[Track], list[np.ndarray], list[tuple[float | None, str, int, bool]]]:
         """Indexable tracks, their window vectors (the model's, before scaling) and analysis."""
         tracks, meta = self._tracks()
         rows = [(t, w, m) for t, m in zip(tracks, meta, strict=True) if (w := self._windows(t)) is not None]
@@ -364,8 +364,6 @@ class LibrarySearch:
         w, said, learned = choose_weights(self, weights)
         matches = self.index.similar(q, k=k, min_score=min_score, weights=w,  # type: ignore[union-attr]
                                      method=method)
-        query_rough = self._rough(q) if isinstance(q, int) else self._file_query_rough
-        matches = [self._tempo_marked(m, query_rough) for m in matches]
         if learned is not None:  # the score explains itself: the weights that made it are named
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; weights {said}") for m in matches]
         used = dict(zip(("vibe", "tempo", "key", "energy"), w.normalized(), strict=True))
@@ -398,19 +396,6 @@ class LibrarySearch:
 
         return for_search(self, exclude_hashes=exclude_hashes, refit=refit)
 
-    def _rough(self, track_id: int) -> bool:
-        """Whether a library track's tempo is rough (live, rubato: ``Analysis.tempo_rough``)."""
-        a = track_analysis(self.library, self.library.track(track_id), compute=False)
-        return a is not None and a.tempo_rough
-
-    def _tempo_marked(self, match: Match, query_rough: bool) -> Match:
-        """The match, its BPM delta marked rough (``Δ~+6 BPM``) where the query's or its tempo is rough."""
-        from workbench.similarity.query import mark_tempo_rough
-
-        if match.bpm_delta is None or not (query_rough or self._rough(match.id)):
-            return match
-        return dataclasses.replace(match, explanation=mark_tempo_rough(match.explanation))
-
     @property
     def method(self) -> str:
         """How the index is searched now: ``"exact"`` or ``"pruned"`` (from ``kind`` and the library's size)."""
@@ -438,7 +423,6 @@ class LibrarySearch:
         from workbench.similarity import Query
         from workbench.similarity.sets import SetQuery
 
-        self._file_query_rough = False
         if isinstance(query, Track):
             query = query.id
         if isinstance(query, SetQuery):
@@ -488,8 +472,8 @@ class LibrarySearch:
             raise
         except Exception as exc:  # pyloudnorm's or librosa's ValueError, an OSError: say so, by name
             raise AudioError(f"{name}: cannot analyse or embed this file: {failure_reason(exc)}", path=name) from exc
-        self._file_query_rough = a.tempo_rough
-        return SetQuery(self._standardize(windows), a.bpm, a.camelot if a.has_key else None, a.energy)
+        return SetQuery(self._standardize(windows), a.bpm, a.camelot if a.has_key else None, a.energy,
+                        tempo_rough=a.tempo_rough)
 
     def _check_dim(self, vector: np.ndarray, name: str) -> None:
         """Refuse a vector whose length is not the index's dimension."""

@@ -303,6 +303,14 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
             lines.append(f"  {g.name.removeprefix('invariance '):<10} {_fmt(g.value):>7} {_fmt(base):>9}  {g.status}")
     else:
         lines.append("invariance: not recorded (invariance_clips=0?); the invariance gate blocks activation")
+    from workbench.evaluate.gates import search_gate
+
+    g = search_gate(run.metrics)
+    if g.status == "not measured":
+        lines.append(f"search gate: not measured ({g.metric}); it does not block activation")
+    elif g.status != "not recorded":
+        lines.append(f"search gate: {g.metric}: head {_fmt(g.value)} vs backbone {_fmt(g.target)} -> {g.status}"
+                     + (" (blocks activation)" if g.blocking else ""))
     lines += [f"warning: {w}" for w in run.metrics.get("warnings") or []]  # e.g. the head adds nothing to search
     return lines
 

@@ -12,7 +12,10 @@ metric when both were measured on the same held-out track hashes. Embedding mode
 their invariance (``metrics["invariance"]``, see :func:`invariance_gates`): under each transform of
 :data:`workbench.evaluate.invariance.GATE_TRANSFORMS` (pitch ±1 semitone, tempo ±4 %, gain ±6 dB)
 the model's mean cosine to its own transformed copy is at least the backbone's minus
-:data:`~workbench.evaluate.invariance.INVARIANCE_TOLERANCE` (0.05).
+:data:`~workbench.evaluate.invariance.INVARIANCE_TOLERANCE` (0.05). And search must not get worse
+(:func:`search_gate`): precision@3 by folder through similar-track search, head >= backbone, on the run's
+held-out tracks (measured where the classes are folders or crates and at least 6 held-out tracks can be
+queried; otherwise the gate says why it was not measured and does not block).
 """
 
 from __future__ import annotations
@@ -117,8 +120,9 @@ class BlockingGate(NamedTuple):
     """One blocking gate of a model.
 
     ``status`` is ``"pass"``, ``"fail"``, ``"not recorded"`` (the metric or the baseline is
-    missing: blocks, as a failure does) or ``"not comparable"`` (the active version was measured
-    on other held-out tracks: reported, does not block).
+    missing: blocks, as a failure does), ``"not comparable"`` (the active version was measured
+    on other held-out tracks: reported, does not block) or ``"not measured"`` (the run said why it
+    could not measure it, e.g. too few held-out queries for the search gate: reported, does not block).
     """
 
     name: str
@@ -200,7 +204,8 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
     list of BlockingGate
         Embeddings: ``map_at_r > baselines.backbone``; sections: ``macro_f1 > baselines.majority``
         and ``accuracy >= baselines.majority``; then the comparison with the active version; then,
-        for embeddings, the invariance gates (:func:`invariance_gates`).
+        for embeddings, the invariance gates (:func:`invariance_gates`) and the search gate
+        (:func:`search_gate`).
     """
     kind = KIND_OF_MODEL_TYPE.get(kind, kind)
     if kind not in BASELINE_GATES:
@@ -228,7 +233,38 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
         gates.append(BlockingGate(f"not worse than {active_name}", metric, value, ">=", active_name, target, status))
     if kind == "embeddings":
         gates += invariance_gates(metrics)
+        gates.append(search_gate(metrics))
     return gates
+
+
+def search_gate(metrics: Mapping[str, Any]) -> BlockingGate:
+    """Search precision@3 by folder with the head at least the backbone's, on the run's held-out tracks.
+
+    Parameters
+    ----------
+    metrics : Mapping[str, Any]
+        A run's metrics with ``{"search": {"status": "measured", "model": p, "backbone": p, "n_queries": n,
+        "k": 3}}`` (:func:`workbench.train.embeddings_search.search_record`: same index contents and weights
+        for both, queries the held-out tracks, the query's own track never counted).
+
+    Returns
+    -------
+    BlockingGate
+        Named ``"search not worse than backbone"``; ``"not measured"`` (does not block) when the run
+        recorded why it could not measure it (classes not from folders or crates, fewer than
+        :data:`~workbench.train.embeddings_search.MIN_SEARCH_QUERIES` held-out queries); ``"not recorded"``
+        (blocks) when the run has no record (trained before the gate).
+    """
+    record = _mapping(metrics.get("search"))
+    k = record.get("k", 3)
+    n = record.get("n_queries")
+    metric = f"precision@{k} by {record.get('groups_by', 'folder')}" + (f" ({n} held-out queries)" if n else "")
+    if record.get("status") == "not measured":
+        return BlockingGate("search not worse than backbone", f"{metric}: {record.get('reason', 'not measured')}",
+                            None, ">=", "backbone", None, "not measured")
+    value, target = _number(record.get("model")), _number(record.get("backbone"))
+    return BlockingGate("search not worse than backbone", metric, value, ">=", "backbone", target,
+                        _compare(value, ">=", target))
 
 
 def invariance_gates(metrics: Mapping[str, Any]) -> list[BlockingGate]:
@@ -288,7 +324,8 @@ def refusal_message(what: str, gates: Sequence[BlockingGate]) -> str:
     bad = failing(gates)
     lines = [f"{what} fails {count_of(len(bad), 'blocking gate')}:"] + [f"  - {g}" for g in bad]
     if any(g.status == "not recorded" for g in bad):
-        lines.append("  (gates not recorded: the run's metrics.json has no model metric, baseline or invariance for them; "
+        lines.append("  (gates not recorded: the run's metrics.json has no model metric, baseline, invariance or search "
+                     "record for them; "
                      "runs trained before baselines were recorded cannot be checked - train again)")
     lines.append("Pass --force (force=True in Python) to export or activate it anyway; the model's metadata "
                  "and card will say it was forced and which gates failed.")

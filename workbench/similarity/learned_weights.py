@@ -17,7 +17,8 @@ weighted mean at search time, so here it is filled with the mean of the pairs wh
 
 Only training tracks are used: the caller excludes the tracks held out from the head's run (and
 the same for the backbone, so the two are compared fairly). Note that a head's vibe on its own
-training tracks is better than on new ones, so its fitted vibe weight leans high.
+training tracks is better than on new ones, so its fitted vibe weight leans high; the embeddings job
+also fits them on out-of-fold vibe (:mod:`workbench.train.embeddings_oof`, with :func:`fit_terms`).
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ def training_digest(hashes: Iterable[str]) -> str:
 
 
 def pair_terms(index: TrackSetIndex, track_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The four terms of every ordered pair of distinct indexed tracks, as search scores them.
+    """The four terms of every ordered pair of distinct indexed tracks, as search scores them
+    (:meth:`~workbench.similarity.sets.TrackSetIndex.pair_terms`).
 
     Parameters
     ----------
@@ -144,27 +146,10 @@ def pair_terms(index: TrackSetIndex, track_ids: Iterable[int]) -> tuple[np.ndarr
 
     Returns
     -------
-    terms : np.ndarray [shape=(p, 4), dtype=float64]
-        Vibe (calibrated, symmetric), tempo, key and energy scores; NaN where a term is unknown.
-    query, candidate : np.ndarray [shape=(p,), dtype=int64]
-        The pair's track ids.
+    (terms, query, candidate) : (np.ndarray, np.ndarray, np.ndarray)
+        ``(p, 4)`` terms (NaN where unknown) and each pair's two track ids, as the method returns them.
     """
-    ids = sorted({int(i) for i in track_ids})
-    if len(ids) < 2:
-        raise ParameterError(f"pair_terms needs at least two indexed tracks; got {len(ids)}")
-    rows = np.asarray([index._row(i) for i in ids], dtype=np.int64)
-    terms, query, candidate = [], [], []
-    for i in ids:
-        r = index._resolve(i)
-        vibe = index._calibrated(index._raw(r.q, r.qw, symmetric=True, rows=rows))
-        t = index._terms(r, Weights(), rows, vibe)
-        block = np.stack([vibe, np.where(t["tempo_known"], t["tempo"], np.nan),
-                          np.where(t["key_known"], t["keys"], np.nan), t["energies"]], axis=1)
-        other = rows != r.self_row
-        terms.append(block[other])
-        query.append(np.full(int(other.sum()), i, dtype=np.int64))
-        candidate.append(np.asarray(ids, dtype=np.int64)[other])
-    return np.concatenate(terms), np.concatenate(query), np.concatenate(candidate)
+    return index.pair_terms(track_ids)
 
 
 def fit_weights(index: TrackSetIndex, groups: Mapping[int, str], *, training_hashes: Mapping[int, str],
@@ -194,8 +179,6 @@ def fit_weights(index: TrackSetIndex, groups: Mapping[int, str], *, training_has
         Fewer than :data:`MIN_TRACKS` training tracks in groups of two or more, or the fit gives
         the vibe no positive weight.
     """
-    from sklearn.linear_model import LogisticRegression
-
     if not (isinstance(C, (int, float)) and not isinstance(C, bool) and C > 0):
         raise ParameterError(f"C must be a number > 0; got {C!r}")
     indexed = set(int(i) for i in index.ids)
@@ -212,6 +195,45 @@ def fit_weights(index: TrackSetIndex, groups: Mapping[int, str], *, training_has
                              f"{len(sizes)}")
     X, q, c = pair_terms(index, used)
     y = np.asarray([groups[int(a)] == groups[int(b)] for a, b in zip(q, c, strict=True)], dtype=np.int64)
+    return fit_terms(X, y, groups_by=groups_by, n_tracks=len(used), trained_on=training_digest(used.values()), C=C)
+
+
+def fit_terms(X: np.ndarray, y: np.ndarray, *, groups_by: str, n_tracks: int, trained_on: str,
+              C: float = DEFAULT_C) -> LearnedWeights:
+    """Term weights from pair rows: the logistic regression with weights >= 0 of :func:`fit_weights`.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(p, 4)]
+        Each pair's vibe, tempo, key and energy terms (:func:`pair_terms`; NaN where unknown).
+    y : np.ndarray [shape=(p,)]
+        1 where the pair shares a group, else 0.
+    groups_by : str
+        What the groups are, for the text.
+    n_tracks : int
+        Tracks the pairs were drawn from.
+    trained_on : str
+        :func:`training_digest` of their content hashes.
+    C : float > 0
+        Inverse L2 strength.
+
+    Returns
+    -------
+    LearnedWeights
+        Fitted on every row (``n_pairs = len(y)``).
+
+    Raises
+    ------
+    ParameterError
+        Both labels are not present, or the fit gives the vibe no positive weight.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.array(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    if X.ndim != 2 or X.shape[1] != len(TERMS) or len(y) != len(X) or len(set(y.tolist())) < 2:
+        raise ParameterError(f"pair rows must be (p, {len(TERMS)}) terms with labels of both kinds; got {X.shape} "
+                             f"and labels {sorted(set(y.tolist()))}")
     for j in range(X.shape[1]):  # an unknown term: the mean of the pairs where it is known (0 if none is)
         col = X[:, j]
         known = np.isfinite(col)
@@ -229,10 +251,9 @@ def fit_weights(index: TrackSetIndex, groups: Mapping[int, str], *, training_has
         raise ParameterError("learned search weights gave the vibe no positive weight (the training folders are "
                              "not told apart by sound); keep the default weights")
     return LearnedWeights(weights=Weights(*(float(v) for v in coef / coef.sum())), groups_by=groups_by,
-                          n_tracks=len(used), n_pairs=int(y.size), n_positive=int(y.sum()),
+                          n_tracks=int(n_tracks), n_pairs=int(y.size), n_positive=int(y.sum()),
                           coefficients=dict(zip(TERMS, (float(v) for v in coef), strict=True)),
-                          dropped=tuple(TERMS[j] for j in range(len(TERMS)) if coef[j] <= 0),
-                          trained_on=training_digest(used.values()))
+                          dropped=tuple(TERMS[j] for j in range(len(TERMS)) if coef[j] <= 0), trained_on=trained_on)
 
 
 def load_or_fit(index: TrackSetIndex, folder: Any, groups: Mapping[int, str], *, training_hashes: Mapping[int, str],

@@ -108,6 +108,7 @@ def format_explanation(
     tempo_unknown: bool = False,
     tempo_match: str | None = None,
     key_unknown: bool = False,
+    tempo_rough: bool = False,
 ) -> str:
     """The one-line explanation of a match.
 
@@ -119,7 +120,9 @@ def format_explanation(
     * ``"Δ+2 BPM"`` / ``"Δ-3 BPM"`` -- the BPM delta rounded half away from zero;
       ``"same BPM"`` when it rounds to 0; ``" (half time)"`` / ``" (double time)"`` after it when the
       match was compared with half or double the query's tempo (``tempo_match``: 70 BPM against 128
-      reads ``"Δ+6 BPM (half time)"``, not a 58 BPM gap);
+      reads ``"Δ+6 BPM (half time)"``, not a 58 BPM gap); with ``tempo_rough`` (the query's or the
+      match's tempo is rough: a live or rubato track, :data:`workbench.analysis.core.ROUGH_TEMPO_STABILITY`)
+      ``"Δ~+6 BPM"`` / ``"~same BPM"``, so a delta between rough tempi is not read as exact;
     * ``"key: 8A (same)"`` or ``"key: 8A→9A (compatible)"`` with ``relative``, ``compatible``,
       ``two steps`` or ``clash`` (see :func:`~workbench.similarity.key_relation`);
     * with ``key_unknown`` (query or match has no key: the key term is left out of the score, not
@@ -150,6 +153,8 @@ def format_explanation(
     tempo_match : {"half", "double"} or None
         Which multiple of the query's tempo ``bpm_delta`` is measured from (:func:`tempo_match_of`);
         None: the query's own tempo.
+    tempo_rough : bool
+        Mark the BPM part rough (``Δ~``, ``~same BPM``); nothing changes without a BPM part.
     """
     percent = math.floor(vibe * 100.0 + 0.5)
     parts = [f"{vibe_words(percent)} ({percent}%)"]
@@ -157,7 +162,8 @@ def format_explanation(
         parts.append("tempo unknown (no beat)")
     elif bpm_delta is not None:
         rounded = int(math.copysign(math.floor(abs(bpm_delta) + 0.5), bpm_delta))
-        parts.append(("same BPM" if rounded == 0 else f"Δ{rounded:+d} BPM")
+        rough = "~" if tempo_rough else ""
+        parts.append((f"{rough}same BPM" if rounded == 0 else f"Δ{rough}{rounded:+d} BPM")
                      + (f" ({tempo_match} time)" if tempo_match in ("half", "double") else ""))
     if key_unknown:
         if key_to is None:
@@ -172,27 +178,6 @@ def format_explanation(
             parts.append(f"key: {key_from}→{key_to} ({relation})")
     if energy_delta is not None:
         parts.append("energy same" if energy_delta == 0 else f"energy {energy_delta:+d}")
-    return "; ".join(parts)
-
-
-def mark_tempo_rough(explanation: str) -> str:
-    """A :func:`format_explanation` line with its tempo part marked rough: ``"Δ~+6 BPM"``, ``"~same BPM"``.
-
-    For a pair where either tempo is rough (a live or rubato track: see
-    :data:`workbench.analysis.core.ROUGH_TEMPO_STABILITY`), so a delta between rough tempi is not
-    read as exact. A line without a BPM part (tempo unknown, a raw vector query) is returned as is.
-
-    Parameters
-    ----------
-    explanation : str
-        The explanation, as :func:`format_explanation` writes it.
-    """
-    parts = explanation.split("; ")
-    for i, part in enumerate(parts):
-        if part.startswith("Δ") and not part.startswith("Δ~"):
-            parts[i] = "Δ~" + part[1:]
-        elif part.startswith("same BPM"):
-            parts[i] = "~" + part
     return "; ".join(parts)
 
 
@@ -231,4 +216,4 @@ def vibe_words(percent: int) -> str:
 QueryLike = Union[int, Query, np.ndarray, Sequence[float]]  # noqa: UP007 (a runtime alias on 3.10)
 
 
-__all__ = ["Match", "Query", "QueryLike", "format_explanation", "mark_tempo_rough", "tempo_match_of", "vibe_words"]
+__all__ = ["Match", "Query", "QueryLike", "format_explanation", "tempo_match_of", "vibe_words"]

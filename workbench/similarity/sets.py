@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +40,7 @@ from workbench.camelot import code_at
 from workbench.errors import ParameterError, TrackNotFoundError
 from workbench.similarity._inputs import check_k, check_min_score, is_track_id, normalize_rows
 from workbench.similarity.query import Match, format_explanation, tempo_match_of
-from workbench.similarity.scores import (
-    Weights,
-    WeightsLike,
-    camelot_index,
-)
+from workbench.similarity.scores import Weights, WeightsLike
 from workbench.similarity.scoring import top_k_order
 from workbench.similarity.sets_search import (
     DEFAULT_CONES,
@@ -58,50 +53,9 @@ from workbench.similarity.sets_search import (
     set_terms,
 )
 from workbench.similarity.sets_store import load_sets, read_manifest, save_sets
+from workbench.similarity.sets_types import Resolved, SetQuery, key_code
 
-
-@dataclass(frozen=True, eq=False)
-class SetQuery:
-    """Audio that is not (necessarily) in the index: its window vectors and analysis.
-
-    Parameters
-    ----------
-    windows : np.ndarray [shape=(m, d)]
-        Window vectors in the index's space (any scale: L2-normalised here).
-    bpm : float > 0 or None
-        Tempo in BPM; None when the audio has no steady beat (the tempo term is then unknown).
-    camelot : str or None
-        Camelot key code; None when the audio has no key (drums only: the key term is then unknown).
-    energy : int in 1..10
-        Energy level.
-    weights : np.ndarray [shape=(m,)] or None
-        How much each window counts; None: equally.
-    symmetric : bool
-        Score whole against whole (as for a library track) instead of "which tracks cover this audio".
-    """
-
-    windows: np.ndarray
-    bpm: float | None
-    camelot: str | None
-    energy: int
-    weights: np.ndarray | None = None
-    symmetric: bool = False
-
-
-@dataclass(frozen=True)
-class _Resolved:
-    q: np.ndarray  # (m, d) unit rows
-    qw: np.ndarray  # (m,) weights
-    bpm: float | None
-    key: int | None
-    energy: int | None
-    self_row: int | None
-    symmetric: bool = False
-
-
-def _key_code(camelot: str | None) -> int:
-    """The key index of a Camelot code (``camelot_index``), or -1 for None: a track with no key."""
-    return -1 if camelot is None else int(camelot_index(np.array([camelot], dtype=object))[0])
+__all__ = ["SetQuery", "TrackSetIndex"]
 
 
 class TrackSetIndex:
@@ -125,6 +79,7 @@ class TrackSetIndex:
         self._bpm = np.zeros(0, np.float64)
         self._key = np.zeros(0, np.int8)
         self._energy = np.zeros(0, np.int8)
+        self._rough = np.zeros(0, bool)  # tempo rough (live, rubato): its BPM deltas are said "Δ~"
         self._bounds: SetBounds | None = None  # cones for method="pruned" (built on first use)
         self._lowp: Any = None  # the windows in bfloat16 for method="pruned" (sets_lowp; built on first use)
         self.last_search: PrunedStats | None = None  # how the last pruned search went
@@ -174,7 +129,7 @@ class TrackSetIndex:
 
     # -- mutation --------------------------------------------------------------------------
     def add(self, track_id: int, windows: np.ndarray, *, bpm: float | None, camelot: str | None, energy: int,
-            weights: np.ndarray | None = None) -> None:
+            weights: np.ndarray | None = None, tempo_rough: bool = False) -> None:
         """Add one track.
 
         Parameters
@@ -191,6 +146,8 @@ class TrackSetIndex:
             Energy level.
         weights : np.ndarray [shape=(m,)] or None
             Weight of each window; None: equal.
+        tempo_rough : bool
+            Its tempo is rough (``Analysis.tempo_rough``): explanations mark BPM deltas to it ``Δ~``.
 
         Raises
         ------
@@ -206,7 +163,7 @@ class TrackSetIndex:
             raise ParameterError(f"bpm must be a number > 0 or None; got {bpm!r}")
         if isinstance(energy, bool) or not isinstance(energy, (int, np.integer)) or not 1 <= int(energy) <= 10:
             raise ParameterError(f"energy must be an integer in 1..10; got {energy!r}")
-        key = _key_code(camelot)
+        key = key_code(camelot)
         self._bounds = None
         self._ids = np.append(self._ids, np.int64(track_id))
         self._windows = np.vstack([self._windows, w])
@@ -215,6 +172,7 @@ class TrackSetIndex:
         self._bpm = np.append(self._bpm, np.nan if bpm is None else float(bpm))
         self._key = np.append(self._key, np.int8(key))
         self._energy = np.append(self._energy, np.int8(energy))
+        self._rough = np.append(self._rough, bool(tempo_rough))
 
     def remove(self, ids: list[int]) -> None:
         """Remove tracks by id (all or none).
@@ -235,7 +193,8 @@ class TrackSetIndex:
         keep[rows] = False
         lengths = np.diff(self._offsets)
         wkeep = np.repeat(keep, lengths)
-        self._ids, self._bpm, self._key, self._energy = (a[keep] for a in (self._ids, self._bpm, self._key, self._energy))
+        self._ids, self._bpm, self._key, self._energy, self._rough = (
+            a[keep] for a in (self._ids, self._bpm, self._key, self._energy, self._rough))
         self._windows, self._wweights = self._windows[wkeep], self._wweights[wkeep]
         self._offsets = np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
 
@@ -356,19 +315,21 @@ class TrackSetIndex:
         self.baseline = float(min(0.99, max(0.0, np.median(np.concatenate(raw)))))
         return self.baseline
 
-    def _resolve(self, query: Any) -> _Resolved:
+    def _resolve(self, query: Any) -> Resolved:
         if is_track_id(query):
             row = self._row(int(query))
             q, qw = self.windows_of(int(query))
             bpm = None if math.isnan(self._bpm[row]) else float(self._bpm[row])
-            return _Resolved(q, qw, bpm, int(self._key[row]), int(self._energy[row]), row, symmetric=True)
+            return Resolved(q, qw, bpm, int(self._key[row]), int(self._energy[row]), row, symmetric=True,
+                            tempo_rough=bool(self._rough[row]))
         if isinstance(query, SetQuery):
             q, qw = self._window_set(query.windows, query.weights, "query windows")
-            key = _key_code(query.camelot)
-            return _Resolved(q, qw, query.bpm, key, int(query.energy), None, symmetric=bool(query.symmetric))
+            key = key_code(query.camelot)
+            return Resolved(q, qw, query.bpm, key, int(query.energy), None, symmetric=bool(query.symmetric),
+                            tempo_rough=bool(query.tempo_rough))
         if isinstance(query, np.ndarray):
             q, qw = self._window_set(query, None, "query vector")
-            return _Resolved(q, qw, None, None, None, None)
+            return Resolved(q, qw, None, None, None, None)
         raise ParameterError(f"query must be a track id (int), a SetQuery or a vector of length {self._dim}; "
                              f"got {type(query).__name__}")
 
@@ -449,10 +410,50 @@ class TrackSetIndex:
                 explanation=format_explanation(vibe=float(vibe[pos]), bpm_delta=d, key_from=key_from, key_to=key_to,
                                                energy_delta=ed, tempo_unknown=known and not t_known,
                                                key_unknown=known and not k_known,
+                                               tempo_rough=r.tempo_rough or bool(self._rough[row]),
                                                tempo_match=tempo_match_of(r.bpm, float(self._bpm[row])) if d is not None else None)))
         return out
 
-    def _terms(self, r: _Resolved, w: Weights, rows: np.ndarray, vibe: np.ndarray) -> dict[str, np.ndarray]:
+    def pair_terms(self, track_ids: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The vibe, tempo, key and energy terms of every ordered pair of distinct indexed tracks, as search scores them.
+
+        Parameters
+        ----------
+        track_ids : iterable of int
+            Indexed tracks (at least two).
+
+        Returns
+        -------
+        terms : np.ndarray [shape=(p, 4), dtype=float64]
+            Vibe (calibrated, symmetric), tempo, key and energy scores; NaN where a term is unknown.
+        query, candidate : np.ndarray [shape=(p,), dtype=int64]
+            The pair's track ids, by query in ascending id order.
+
+        Raises
+        ------
+        ParameterError
+            Fewer than two distinct ids.
+        TrackNotFoundError
+            An id is not in the index.
+        """
+        ids = sorted({int(i) for i in track_ids})
+        if len(ids) < 2:
+            raise ParameterError(f"pair_terms needs at least two indexed tracks; got {len(ids)}")
+        rows = np.asarray([self._row(i) for i in ids], dtype=np.int64)
+        terms, query, candidate = [], [], []
+        for i in ids:
+            r = self._resolve(i)
+            vibe = self._calibrated(self._raw(r.q, r.qw, symmetric=True, rows=rows))
+            t = self._terms(r, Weights(), rows, vibe)
+            block = np.stack([vibe, np.where(t["tempo_known"], t["tempo"], np.nan),
+                              np.where(t["key_known"], t["keys"], np.nan), t["energies"]], axis=1)
+            other = rows != r.self_row
+            terms.append(block[other])
+            query.append(np.full(int(other.sum()), i, dtype=np.int64))
+            candidate.append(np.asarray(ids, dtype=np.int64)[other])
+        return np.concatenate(terms), np.concatenate(query), np.concatenate(candidate)
+
+    def _terms(self, r: Resolved, w: Weights, rows: np.ndarray, vibe: np.ndarray) -> dict[str, np.ndarray]:
         """Combined score and its terms of the tracks at ``rows`` given their (calibrated) ``vibe``."""
         known = r.key is not None
         return set_terms(self._bpm[rows], self._key[rows], self._energy[rows], vibe, w, bpm_q=r.bpm,

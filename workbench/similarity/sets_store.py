@@ -46,7 +46,8 @@ def save_sets(index: TrackSetIndex, folder: str | os.PathLike[str], *, info: dic
         """
         with open(tmp, "wb") as fh:
             np.savez(fh, ids=index._ids, offsets=index._offsets, windows=index._windows, wweights=index._wweights,
-                     baseline=np.float64(index.baseline), bpm=index._bpm, key=index._key, energy=index._energy)
+                     baseline=np.float64(index.baseline), bpm=index._bpm, key=index._key, energy=index._energy,
+                     rough=index._rough)
 
     atomic_write(root / _FILE, write)
     manifest = {"format": _FORMAT, "dim": index.dim, "tracks": len(index), **(info or {})}
@@ -98,18 +99,20 @@ def load_sets(cls: type[TrackSetIndex], folder: str | os.PathLike[str]) -> Track
         obj.baseline = float(arrays["baseline"]) if "baseline" in arrays else 0.0
         obj._bpm, obj._key, obj._energy = (arrays["bpm"].astype(np.float64), arrays["key"].astype(np.int8),
                                            arrays["energy"].astype(np.int8))
+        # tempo roughness (saved since window-sets-3): an older file's tracks read as steady
+        obj._rough = arrays["rough"].astype(bool) if "rough" in arrays else np.zeros(obj._ids.shape[0], bool)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise IndexFileError(f"damaged track-set index in {str(folder)!r}: {exc}") from exc
     n = obj._ids.shape[0]
     if (obj._offsets.shape != (n + 1,) or obj._offsets[-1] != obj._windows.shape[0]
-            or obj._windows.shape[1:] != (obj.dim,) or obj._bpm.shape != (n,)):
+            or obj._windows.shape[1:] != (obj.dim,) or obj._bpm.shape != (n,) or obj._rough.shape != (n,)):
         raise IndexFileError(f"damaged track-set index in {str(folder)!r}: arrays do not match")
     return obj
 
 
 def index_from_arrays(cls: type[TrackSetIndex], ids: np.ndarray, windows: np.ndarray, offsets: np.ndarray, *,
                       bpm: np.ndarray, key: np.ndarray, energy: np.ndarray,
-                      wweights: np.ndarray | None = None) -> TrackSetIndex:
+                      wweights: np.ndarray | None = None, tempo_rough: np.ndarray | None = None) -> TrackSetIndex:
     """A whole index at once (``add`` track by track copies the arrays each time: quadratic at scale).
 
     Parameters
@@ -130,6 +133,8 @@ def index_from_arrays(cls: type[TrackSetIndex], ids: np.ndarray, windows: np.nda
         Energy 1..10.
     wweights : np.ndarray [shape=(W,)] or None
         Window weights; None: 1 each.
+    tempo_rough : np.ndarray [shape=(n,), dtype=bool] or None
+        Whose tempo is rough (``Δ~`` in explanations); None: none.
 
     Raises
     ------
@@ -149,7 +154,8 @@ def index_from_arrays(cls: type[TrackSetIndex], ids: np.ndarray, windows: np.nda
                              f"({windows.shape[0] if windows.ndim == 2 else windows.shape}); got shape {offsets.shape}")
     if np.unique(ids).shape[0] != n:
         raise ParameterError("ids must be distinct; got repeated ids")
-    arrays = {"bpm": np.asarray(bpm, np.float64), "key": np.asarray(key), "energy": np.asarray(energy)}
+    arrays = {"bpm": np.asarray(bpm, np.float64), "key": np.asarray(key), "energy": np.asarray(energy),
+              "tempo_rough": np.zeros(n, bool) if tempo_rough is None else np.asarray(tempo_rough, bool)}
     for name, a in arrays.items():
         if a.shape != (n,):
             raise ParameterError(f"{name} must have shape ({n},); got {a.shape}")
@@ -161,4 +167,5 @@ def index_from_arrays(cls: type[TrackSetIndex], ids: np.ndarray, windows: np.nda
     obj = cls(int(windows.shape[1]))
     obj._ids, obj._offsets, obj._windows, obj._wweights = ids, offsets, normalize_rows(windows, name="windows"), ww
     obj._bpm, obj._key, obj._energy = arrays["bpm"], arrays["key"].astype(np.int8), arrays["energy"].astype(np.int8)
+    obj._rough = arrays["tempo_rough"]
     return obj

@@ -169,7 +169,8 @@ def track_folds(train: EmbeddingSet, *, folds: int, seed: int) -> list[np.ndarra
 
 
 def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, config: TripletConfig, *,
-               folds: int = 3, weights: tuple[float, ...] = BLEND_WEIGHTS, others: EmbeddingSet | None = None) -> Blend:
+               folds: int = 3, weights: tuple[float, ...] = BLEND_WEIGHTS, others: EmbeddingSet | None = None,
+               keep: list[tuple[np.ndarray, Any, tuple[np.ndarray, np.ndarray]]] | None = None) -> Blend:
     """The blend weight with the best mean track-level MAP on training folds and validation (see the module).
 
     Parameters
@@ -189,6 +190,10 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
     others : EmbeddingSet or None
         Windows of the library's tracks that have no class (e.g. alone in their folder): search
         offers them too, so they are candidates (never relevant) for every query here.
+    keep : list or None
+        When given, each trained fold's ``(track ids of the fold, head, backbone statistics of its training rows)``
+        is appended (heads that never saw the fold's tracks: out-of-fold learned weights,
+        :mod:`workbench.train.embeddings_oof`).
 
     Returns
     -------
@@ -229,6 +234,8 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
             notes.append(f"fold {i + 1}: not trained ({exc})")
             continue
         sets, wins = _scores(fit.model, fold_q, fold_train.originals(), _stats(fold_train.X), weights, others)
+        if keep is not None:
+            keep.append((np.asarray(fold), fit.model, _stats(fold_train.X)))
         parts.append({"part": f"fold {i + 1}", "n_tracks": int(len(fold)), "set_map": sets, "window_map": wins})
     mean = {w: _finite_mean([p["set_map"][w] for p in parts]) for w in weights}
     window = {w: _finite_mean([p["window_map"][w] for p in parts]) for w in weights}

@@ -68,8 +68,9 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     ``metrics.json`` holds ``model`` (test tracks' ``map_at_r``, ``precision_at_1``,
     ``precision_at_5``, ..., a query never matching its own track; ``val`` and ``test`` in full),
     ``baselines`` (``backbone``: the untrained backbone's vectors; ``random_head``: the head's
-    architecture with the seed's random weights; same keys, same queries) and ``held_out``
-    (``track_hashes``). ``data.json`` records ``class_source`` (source, tracks per class).
+    architecture with the seed's random weights; same keys, same queries), ``held_out``
+    (``track_hashes``) and ``search`` (the search gate's precision@3 by folder, head vs backbone:
+    :mod:`workbench.train.embeddings_search`). ``data.json`` records ``class_source`` (source, tracks per class).
 
     Parameters
     ----------
@@ -316,9 +317,16 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
             other_rows = ds.section_windows(library, ds.whole_tracks(library, others), backbone=rows_b,
                                             window_s=data_cfg["window_s"], classes_from={t.id: "(no class)" for t in others},
                                             seed=seed, progress=False) if others else None
-            blend = (pick_blend(train, val, result.model, tcfg, folds=int(data_cfg["blend_folds"]), others=other_rows)
+            fold_heads: list[Any] = []  # the blend's fold heads: out-of-fold vibe for learned term weights
+            blend = (pick_blend(train, val, result.model, tcfg, folds=int(data_cfg["blend_folds"]), others=other_rows,
+                                keep=fold_heads)
                      if blend_setting == "auto" else Blend(float(blend_setting), *_standardise_stats(train.X)))
             test_embedded = apply_blend(result, blend, train=train, val=val, test=test)
+            from workbench.train.embeddings_oof import oof_learned_weights
+
+            result.metrics["learned_weights_oof"] = oof_learned_weights(
+                library, fold_heads, backbone=rows_b, window_s=data_cfg["window_s"], blend_weight=blend.weight,
+                held_out_hashes=[docs[t]["content_hash"] for t in sorted(set(test.track_ids.tolist()))])
     arrays = {"embeddings": test_embedded, "classes": np.asarray([test.classes[i] for i in test.y]),
               "track_ids": test.track_ids, "start_s": test.rows["start_s"]}
     _contract_metrics(result.metrics, sorted(docs[t]["content_hash"] for t in splits["test"]), choice.source)
@@ -346,6 +354,10 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         from workbench.train.embeddings_blend import blend_saver
 
         save = blend_saver(result.model, blend)
+    from workbench.train.embeddings_search import job_search_record
+
+    result.metrics["search"] = job_search_record(library, result.model, save, runner.backbone, data_cfg, choice.source,
+                                                 result.metrics["held_out"]["track_hashes"])
     return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays,
                          save_model=save)
 

@@ -1,0 +1,127 @@
+"""The search gate (issue 17): a head whose similar-track search is worse than the backbone's, by folder on the run's
+held-out tracks, is not activated; too few held-out queries say so and do not block."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import three_folder_music
+
+from workbench.evaluate.gates import GateFailedError, blocking_gates, failing, search_gate
+from workbench.evaluate.invariance import GATE_TRANSFORMS
+from workbench.library import Library
+from workbench.train.embeddings_search import MIN_SEARCH_QUERIES
+
+torch = pytest.importorskip("torch")
+
+HELD = {"track_hashes": ["a", "b", "c", "d", "e", "f"]}
+
+
+def _metrics(search: dict | None) -> dict:
+    """A head's metrics that pass every gate but the search gate, which ``search`` decides."""
+    m = {"model": {"map_at_r": 0.8}, "baselines": {"backbone": {"map_at_r": 0.5}}, "held_out": HELD,
+         "invariance": {t: {"backbone": 0.9, "model": 0.9} for t in GATE_TRANSFORMS}}
+    if search is not None:
+        m["search"] = search
+    return m
+
+
+def _measured(model: float, backbone: float) -> dict:
+    return {"status": "measured", "k": 3, "groups_by": "folder", "n_queries": 6, "backbone": backbone, "model": model}
+
+
+def test_search_gate_passes_fails_or_says_it_was_not_measured():
+    assert search_gate(_metrics(_measured(0.8, 0.7))).status == "pass"
+    assert search_gate(_metrics(_measured(0.7, 0.7))).status == "pass"  # equal is not worse
+    worse = search_gate(_metrics(_measured(0.722, 0.778)))
+    assert worse.status == "fail" and worse.blocking and worse.target == 0.778 and worse.value == 0.722
+    assert "precision@3 by folder (6 held-out queries)" in str(worse)
+    few = search_gate(_metrics({"status": "not measured", "reason": "3 held-out queries in folders of two or more "
+                                                                     "tracks, fewer than 6", "n_queries": 3, "k": 3}))
+    assert few.status == "not measured" and not few.blocking and "fewer than 6" in few.metric
+    assert not failing(blocking_gates(_metrics({"status": "not measured", "reason": "x"}), "head"))
+    missing = search_gate(_metrics(None))  # a run trained before the gate: not recorded, which blocks
+    assert missing.status == "not recorded" and missing.blocking
+    assert [g.name for g in failing(blocking_gates(_metrics(_measured(0.5, 0.6)), "head"))] == [
+        "search not worse than backbone"]
+    sections = {"model": {"accuracy": 0.9, "macro_f1": 0.8}, "baselines": {"majority": {"accuracy": 0.4, "macro_f1": 0.1}}}
+    assert not any(g.name.startswith("search") for g in blocking_gates(sections, "dj_section"))  # embeddings only
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    pytest.importorskip("coremltools")
+    from workbench.export.coreml import export_classifier
+    from workbench.models.heads import SectionClassifier
+
+    torch.manual_seed(0)
+    return export_classifier(SectionClassifier(16, hidden_dim=32).eval(), tmp_path_factory.mktemp("pkg") / "m.mlpackage",
+                             metadata={"metrics": {}})
+
+
+def test_a_head_whose_search_gets_worse_is_not_activated(tmp_path, package):
+    from workbench.registry import Registry
+
+    with Library(tmp_path / "data" / "workbench.db") as lib:
+        reg = Registry(lib, root=tmp_path / "models")
+        worse = _metrics(_measured(0.722, 0.778))  # the real files' figure: 0.778 -> 0.722 on 6 held-out tracks
+        with pytest.raises(GateFailedError, match=r"(?s)search not worse than backbone: precision@3 by folder \(6 "
+                                                  r"held-out queries\) 0.722 >= backbone 0.778 -> fail.*--force"):
+            reg.register("head", package.path, metadata=package.metadata, metrics=worse, export=package.as_dict())
+        assert reg.active("head") is None
+        v = reg.register("head", package.path, metadata=package.metadata, metrics=worse, export=package.as_dict(),
+                         activate=False, force=True)
+        with pytest.raises(GateFailedError, match="search not worse than backbone"):
+            reg.activate("head", v.version)
+        assert reg.active("head") is None
+        assert reg.activate("head", v.version, force=True).active  # forced: recorded
+        assert reg.get("head", v.version).forced[-1]["failing_gates"][0]["name"] == "search not worse than backbone"
+        good = reg.register("head", package.path, metadata=package.metadata, metrics=_metrics(_measured(0.8, 0.778)),
+                            export=package.as_dict())
+        assert reg.active("head").version == good.version
+
+
+
+
+@pytest.mark.slow
+def test_the_job_measures_search_and_a_head_worse_in_search_fails_the_gate(tmp_path, monkeypatch):
+    """Three folders of six clips: two held out per folder, six queries. The run's head is saved reading only two of
+    the backbone's dimensions (the head search would use is then worse than the backbone): the job's search record
+    says so and the registry refuses it."""
+    import workbench.models.heads as heads
+    from workbench.registry import Registry
+    from workbench.runs import load_run
+    from workbench.train.jobs import train_embeddings_job
+
+    music = three_folder_music(tmp_path)
+    save = heads.save_checkpoint
+
+    def two_dimensions(model, path):
+        blind = heads.EmbeddingHead(model.in_dim, hidden_dim=model.hidden_dim, out_dim=model.out_dim)
+        blind.load_state_dict(model.state_dict())
+        with torch.no_grad():
+            keep = torch.zeros(model.in_dim)
+            keep[torch.randperm(model.in_dim, generator=torch.Generator().manual_seed(0))[:2]] = 1
+            blind.fc1.weight.mul_(keep)
+        save(blind, path)
+
+    config = {"epochs": 2, "n_views": 1, "window_s": 4.0, "invariance_clips": 2, "classes_from": "folder",
+              "test_size": 0.34, "val_size": 0.34, "m": 2, "batch_size": 4, "blend": None}
+    with Library(tmp_path / "lib.db") as lib:
+        lib.scan(music, progress=False)
+        good = load_run(train_embeddings_job(lib, config=config, progress=False, experiments_root=tmp_path / "e1")[1])
+        monkeypatch.setattr(heads, "save_checkpoint", two_dimensions)
+        bad = load_run(train_embeddings_job(lib, config=config, progress=False, experiments_root=tmp_path / "e2")[1])
+        for run in (good, bad):
+            s = run.metrics["search"]
+            assert s["status"] == "measured" and s["n_queries"] == MIN_SEARCH_QUERIES == 6 and s["groups_by"] == "folder"
+            assert s["models"]["backbone"] == "backbone (features-v1)" and s["weights"].startswith("default")
+        assert good.metrics["search"]["model"] >= good.metrics["search"]["backbone"]
+        assert search_gate(good.metrics).status == "pass"
+        assert bad.metrics["search"]["model"] < bad.metrics["search"]["backbone"]
+        assert bad.metrics["search"]["backbone"] == good.metrics["search"]["backbone"]  # the same index and queries
+        assert search_gate(bad.metrics).status == "fail"
+        with pytest.raises(GateFailedError, match="search not worse than backbone") as refused:
+            Registry(lib, root=tmp_path / "models").check_gates("head", bad.metrics, what="activating head_v1")
+        assert "search not worse than backbone" in [g.name for g in refused.value.gates]
+        # the measurement's own index (named by a temporary model file) is not left behind
+        assert [p.name for p in (tmp_path / "similarity").iterdir()] == ["features-v1"]

@@ -1,0 +1,172 @@
+"""The search gate's measurement: precision@3 by folder through similar-track search, head vs backbone, held-out tracks.
+
+A head can beat its backbone on window retrieval (``map_at_r``, the baseline gate) and still make
+``workbench similar`` worse: search ranks whole tracks on the window-set vibe together with the
+tempo, key and energy terms. :func:`search_record` measures what the user would see, before the
+run is written: the library is searched whole (:class:`~workbench.search.LibrarySearch`, the bare
+backbone and the head as it will be saved, blend included), with the same index contents, the
+same default term weights for both, the queries being the tracks the run held out (never trained
+on; the query's own track never counted, :func:`workbench.similarity.compare.precision_at_k`).
+The record goes to ``metrics.json`` under ``"search"``; the blocking gate
+(:func:`workbench.evaluate.gates.search_gate`) asks ``model >= backbone``.
+
+It is measured only where it means something: classes from the user's folders or crates (the
+groups precision is counted in), and at least :data:`MIN_SEARCH_QUERIES` held-out queries in
+groups of two or more tracks. Otherwise the record says why it was not measured, and the gate
+says so and does not block. Precision@3 moves in steps of ``1 / (3 n)``: with 6 queries one
+changed match is 0.056, and below that one match of a handful decides the gate.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.library import Library
+
+#: Fewest held-out queries (in groups of two or more indexed tracks) for the search gate to be measured.
+MIN_SEARCH_QUERIES = 6
+#: Matches per query (precision@K by folder, as the benchmark and the report's before/after section).
+SEARCH_K = 3
+#: Class sources whose classes are the groups search precision is counted in.
+GROUPED_SOURCES = ("crates", "folder")
+
+
+def not_measured(reason: str, **fields: Any) -> dict[str, Any]:
+    """The record of a search gate that could not be measured (it does not block).
+
+    Parameters
+    ----------
+    reason : str
+        Why, in words ("classes are self-supervised: ...").
+    **fields
+        More keys for the record (``n_queries``).
+
+    Returns
+    -------
+    dict
+        ``{"status": "not measured", "reason": reason, "min_queries": ..., "k": ...}``.
+    """
+    return {"status": "not measured", "reason": reason, "min_queries": MIN_SEARCH_QUERIES, "k": SEARCH_K, **fields}
+
+
+def search_record(library: Library, save_model: Callable[[Path], None], *, backbone_info: Mapping[str, Any],
+                  window_s: float, held_out_hashes: Iterable[str], class_source: str) -> dict[str, Any]:
+    """Precision@3 by folder of the held-out tracks through search, the backbone's and the head's.
+
+    Parameters
+    ----------
+    library : Library
+        The library the head was trained on (searched whole; analysed and embedded where missing).
+    save_model : callable(Path)
+        Writes the head's ``model.pt`` as the run will (blend included); written to a temporary
+        folder beside the library's database and read back as search reads it.
+    backbone_info : mapping
+        The run's backbone as ``run.json`` records it (``name``, ``dim``).
+    window_s : float > 0
+        The head's window in seconds.
+    held_out_hashes : iterable of str
+        Content hashes of the run's held-out tracks (the queries).
+    class_source : str
+        Where the run's classes came from (:class:`~workbench.train.classes.ClassChoice` ``source``).
+
+    Returns
+    -------
+    dict
+        Measured: ``status="measured"``, ``k``, ``groups_by``, ``n_queries``, ``min_queries``,
+        ``weights`` (in words), ``backbone`` and ``model`` (precision@k), ``chance``,
+        ``best_possible`` and the models in words. Otherwise :func:`not_measured`'s record.
+    """
+    from types import SimpleNamespace
+
+    from workbench.errors import failure_reason
+    from workbench.search import LibrarySearch
+    from workbench.similarity.compare import precision_at_k
+    from workbench.similarity.groups import track_groups
+    from workbench.similarity.learned_weights import weights_said
+    from workbench.similarity.model import model_from_run
+    from workbench.similarity.scores import Weights
+
+    if class_source not in GROUPED_SOURCES:
+        return not_measured(f"the run's classes come from {class_source!r}, not from folders or crates: search "
+                            "precision by folder says nothing about them")
+    held = set(held_out_hashes)
+    queries = [t for t in library.tracks() if t.content_hash in held]
+    groups, by = track_groups(library)
+    sizes: dict[str, int] = {}
+    for g in groups.values():
+        sizes[g] = sizes.get(g, 0) + 1
+    usable = [t for t in queries if sizes.get(groups.get(t.id, ""), 0) >= 2 and groups.get(t.id) != "(no crate)"]
+    if len(usable) < MIN_SEARCH_QUERIES:
+        return not_measured(f"{len(usable)} held-out queries in {by}s of two or more tracks, fewer than "
+                            f"{MIN_SEARCH_QUERIES}", n_queries=len(usable))
+    weights = Weights()
+    folder = Path(library.path).parent
+    after = None
+    try:
+        with tempfile.TemporaryDirectory(prefix=".search-gate-", dir=folder) as tmp:
+            path = Path(tmp) / "model.pt"
+            save_model(path)
+            run = SimpleNamespace(model_path=path, run_id=None, info={"backbone": dict(backbone_info)},
+                                  data={"window_s": float(window_s)})
+            after = LibrarySearch(library, model=model_from_run(run), progress=False, term_weights="default")
+            before = LibrarySearch(library, backbone=after.backbone, model="backbone", progress=False,
+                                   term_weights="default")
+            b = precision_at_k(before, usable, groups, k=SEARCH_K, weights=weights)
+            h = precision_at_k(after, usable, groups, k=SEARCH_K, weights=weights)
+    except Exception as exc:  # noqa: BLE001 - the run is still written; the record says why search was not measured
+        return not_measured(f"search could not be measured: {failure_reason(exc)}", n_queries=len(usable))
+    finally:
+        if after is not None:  # the head's index was named by this temporary file: never searched again
+            shutil.rmtree(after.folder, ignore_errors=True)
+    if b["n_queries"] != h["n_queries"] or h["n_queries"] < MIN_SEARCH_QUERIES:
+        return not_measured(f"{h['n_queries']} held-out queries could be searched (backbone {b['n_queries']}), "
+                            f"fewer than {MIN_SEARCH_QUERIES} or not the same", n_queries=int(h["n_queries"]))
+    return {"status": "measured", "k": SEARCH_K, "groups_by": by, "n_queries": int(h["n_queries"]),
+            "min_queries": MIN_SEARCH_QUERIES, "weights": f"default: {weights_said(weights)}",
+            "backbone": float(b["precision_at_k"]), "model": float(h["precision_at_k"]),
+            "chance": float(h["chance"]), "best_possible": float(h["best_possible"]),
+            "models": {"backbone": before.model_said, "model": after.model_said}}
+
+
+def job_search_record(library: Library, model: Any, save: Callable[[Path], None] | None,
+                      backbone_info: Mapping[str, Any], data_cfg: Mapping[str, Any], source: str,
+                      held_out_hashes: Iterable[str]) -> dict[str, Any]:
+    """The embeddings job's ``metrics["search"]``: :func:`search_record`, or why it is not measured.
+
+    Parameters
+    ----------
+    library : Library
+        The library trained on.
+    model : EmbeddingHead
+        The trained head (saved with :func:`~workbench.models.heads.save_checkpoint` when ``save`` is None).
+    save : callable(Path) or None
+        How the run writes ``model.pt`` (a blend, a CNN or a tuned backbone saves its own).
+    backbone_info : mapping
+        The run's backbone (``run.json``'s ``backbone``).
+    data_cfg : mapping
+        The job's data settings (``window_s``).
+    source : str
+        The class source.
+    held_out_hashes : iterable of str
+        The held-out tracks' content hashes.
+    """
+    if save is None:
+        from workbench.models.heads import save_checkpoint
+
+        def save(path: Path) -> None:
+            """Write the head's checkpoint as the run does.
+
+            Parameters
+            ----------
+            path : Path
+                Where ``model.pt`` goes.
+            """
+            save_checkpoint(model, path)
+
+    return search_record(library, save, backbone_info=backbone_info, window_s=float(data_cfg["window_s"]),
+                         held_out_hashes=held_out_hashes, class_source=source)
