@@ -158,6 +158,8 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
 
     vector = None
     section_rows: list[dict[str, Any]] = []
+    if track is not None and sections is not None:
+        _check_sections(sections, track.duration_s, track.name)
     if track is not None:
         from workbench.analysis import track_analysis
 
@@ -173,6 +175,8 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
 
         y, sr = audio.load(target, mono=False)
         analysis = analyze(y, sr=sr)
+        if sections:
+            _check_sections(sections, y.shape[-1] / sr, str(target))
         feats = features_of(y, sr, analysis)
         vector = _embed(y, sr)
         section_rows = section_features(y, sr, analysis, sections) if sections else []
@@ -193,6 +197,17 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
            "sections": section_gaps(section_rows, profile) if section_rows else []}
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def _check_sections(sections: list[tuple[str, float, float]], duration_s: float, name: str) -> None:
+    """Raise ParameterError for a section given by hand that does not lie inside the target."""
+    from workbench.errors import ParameterError
+
+    for label, start_s, end_s in sections:
+        if not 0.0 <= start_s < end_s <= duration_s + 0.05:  # 50 ms: a length rounded in the header
+            raise ParameterError(f"section {label}:{start_s:g}-{end_s:g} must lie inside {name} "
+                                 f"(0 <= START < END <= {duration_s:.1f} s, its length); got START {start_s:g}, "
+                                 f"END {end_s:g}")
 
 
 def _embed(y: np.ndarray, sr: int) -> np.ndarray | None:
@@ -255,9 +270,13 @@ def section_gaps(sections: list[dict[str, Any]], profile: dict[str, Any]) -> lis
                "features": [], "outside": []}
         if s["features"] is None:
             row["reason"] = s.get("skipped", "not measured")
+        elif not ref:
+            from workbench.style.sections import MIN_SECTIONS
+
+            row["reason"] = (f"the profile has no reference sections of any label (a label needs {MIN_SECTIONS} "
+                             "labelled sections among its tracks: label them, then build the profile again)")
         elif s["label"] not in ref:
-            have = ", ".join(sorted(ref)) or "none"
-            row["reason"] = f"the profile has no reference {s['label']} sections (it has: {have})"
+            row["reason"] = f"the profile has no reference {s['label']} sections (it has: {', '.join(sorted(ref))})"
         else:
             rows = compare_features(s["features"], {"features": ref[s["label"]]["features"]})
             row.update(compared=True, features=rows, outside=[r["feature"] for r in rows if r["outside"]])
