@@ -52,7 +52,7 @@ def test_qa_and_similar_on_one_track_say_track_and_agree(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 of 1 track flagged, 1 needs review, 1 left out" in out and "1 tracks" not in out, out
     assert "  1 track not analysed: `workbench analyze`" in out, out
-    assert "    1  only  [left out of training]" in out, out  # the track's name, as `tracks` and `similar` show it
+    assert "    1  only  [review, left out of training]" in out, out  # the track's name, as `tracks` and `similar` show it
     assert main([*home, "qa", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tracks"][0]["name"] == "only"
 
@@ -413,3 +413,22 @@ def test_a_bad_similar_option_is_named_as_typed_before_the_library_is_analysed(t
     assert said in capsys.readouterr().err
     lib = Library(tmp_path / "ws" / "data" / "workbench.db")
     assert track_analysis(lib, lib.tracks()[0], compute=False) is None  # nothing was analysed for it
+
+
+def test_qa_all_marks_review_exactly_the_tracks_its_summary_counts(tmp_path, capsys):
+    """`qa --all` marked every clean track "[review]" under a summary of "6 need review", and the
+    tracks left out of training (which need review too) were not marked so."""
+    music, home = _one_track(tmp_path, capsys, "lofi")  # a 22.05 kHz groove: low bandwidth
+    noise = np.random.default_rng(0).normal(0.0, 0.1, (10 * 44100, 2)).astype(np.float32)  # broadband, wide
+    sf.write(music / "clean.flac", noise, 44100)
+    assert main([*home, "--quiet", "scan", str(music)]) == 0
+    capsys.readouterr()
+    assert main([*home, "--quiet", "qa", "--all"]) == 0
+    out = capsys.readouterr().out
+    summary, *rows = out.splitlines()
+    marks = {line.split()[1]: line.split("[")[1].rstrip("]") for line in rows if line.startswith("    ") and "[" in line}
+    assert "1 of 2 tracks flagged, 1 needs review, 1 left out" in summary, out
+    assert marks == {"lofi": "review, left out of training", "clean": "no flags"}, out
+    # the flag says the file's sample rate stops it, not "a transcode", and prints its value plainly
+    assert (f"low_bandwidth: {SR // 2} <= 15000 Hz: no content above this frequency: the file's {SR} Hz sample "
+            f"rate holds nothing above {SR // 2} Hz") in out, out
