@@ -432,3 +432,21 @@ def test_qa_all_marks_review_exactly_the_tracks_its_summary_counts(tmp_path, cap
     # the flag says the file's sample rate stops it, not "a transcode", and prints its value plainly
     assert (f"low_bandwidth: {SR // 2} <= 15000 Hz: no content above this frequency: the file's {SR} Hz sample "
             f"rate holds nothing above {SR // 2} Hz") in out, out
+
+
+def test_a_file_too_short_or_silent_for_similar_or_profile_compare_is_named_by_its_path(tmp_path, capsys):
+    """`similar short.wav` and `profile compare P short.wav` said "y: 2.000 s of audio is shorter
+    than the minimum 3 s" (the code's variable, not the file); a file of zeros "peak -400 dBFS"."""
+    music, home = _one_track(tmp_path, capsys, "one")
+    short, silent = tmp_path / "short.wav", tmp_path / "silent.wav"
+    sf.write(short, groove(120.0, 2.0, seed=1), SR)
+    sf.write(silent, np.zeros(5 * SR, dtype=np.float32), SR)
+    assert main([*home, "--quiet", "similar", str(short)]) == 1
+    assert f"error: {short}: 2.000 s of audio is shorter than the minimum 3 s" in capsys.readouterr().err
+    assert main([*home, "--quiet", "similar", str(silent)]) == 1
+    assert f"error: {silent}: audio is silent (every sample is 0); nothing to analyse" in capsys.readouterr().err
+    from workbench.library import Library
+    from workbench.style.gap import gap_analysis
+
+    with pytest.raises(Exception, match=f"^{short}: 2.000 s of audio is shorter"):
+        gap_analysis(Library(tmp_path / "ws" / "data" / "workbench.db"), {"name": "p"}, short)

@@ -174,7 +174,7 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
         from workbench.analysis import analyze
 
         y, sr = audio.load(target, mono=False)
-        analysis = analyze(y, sr=sr)
+        analysis = analyze(y, sr=sr, name=str(target))
         if sections:
             _check_sections(sections, y.shape[-1] / sr, str(target))
         feats = features_of(y, sr, analysis)
