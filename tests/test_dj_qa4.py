@@ -450,3 +450,18 @@ def test_a_file_too_short_or_silent_for_similar_or_profile_compare_is_named_by_i
 
     with pytest.raises(Exception, match=f"^{short}: 2.000 s of audio is shorter"):
         gap_analysis(Library(tmp_path / "ws" / "data" / "workbench.db"), {"name": "p"}, short)
+
+
+def test_the_key_panel_says_what_a_and_b_mean_without_naming_two_keys():
+    """The key panel's title read "Key (Camelot; A minor, B major; ...)", as if the keys A minor and
+    B major were meant, not Camelot's letters."""
+    import pandas as pd
+
+    from workbench.explore import plot_distributions
+
+    table = pd.DataFrame({"bpm": [120.0, 128.0], "camelot": ["8A", "11B"], "energy": [5, 7],
+                          "loudness_lufs": [-12.0, -9.0], "group": ["a", "b"]})
+    fig = plot_distributions(table)
+    titles = [ax.get_title() for ax in fig.axes]
+    key = next(t for t in titles if t.startswith("Key"))
+    assert key == "Key (Camelot: nA = minor, nB = major; 2 tracks with a key)", titles
