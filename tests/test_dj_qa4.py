@@ -465,3 +465,17 @@ def test_the_key_panel_says_what_a_and_b_mean_without_naming_two_keys():
     titles = [ax.get_title() for ax in fig.axes]
     key = next(t for t in titles if t.startswith("Key"))
     assert key == "Key (Camelot: nA = minor, nB = major; 2 tracks with a key)", titles
+
+
+def test_similar_names_learned_weights_once_above_the_results_not_on_every_line():
+    """With learned weights `similar` printed "weights learned from your crates (13 tracks): vibe
+    67%, ..." under its `weights:` line and again at the end of every result line."""
+    from types import SimpleNamespace
+
+    from workbench.commands.library import shown_explanation
+
+    said = "learned from your crates (13 tracks): vibe 67%, tempo 33%, key 0%, energy 0%"
+    learned = SimpleNamespace(weights=said, match=SimpleNamespace(explanation=f"similar vibe (61%); same BPM; weights {said}"))
+    assert shown_explanation(learned) == "similar vibe (61%); same BPM"
+    plain = SimpleNamespace(weights="default: vibe 50%", match=SimpleNamespace(explanation="similar vibe (61%)"))
+    assert shown_explanation(plain) == "similar vibe (61%)"

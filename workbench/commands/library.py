@@ -206,6 +206,17 @@ def _prepare(lib: Library, backbone: Backbone, *, progress: bool) -> int:
     return failed
 
 
+def shown_explanation(result: Any) -> str:
+    """A result's explanation as ``similar`` prints it under its ``weights:`` line: without naming them again.
+
+    Parameters
+    ----------
+    result : workbench.search.SimilarTrack
+        A result; its explanation ends in ``"; weights <result.weights>"`` when the weights were learned.
+    """
+    return result.match.explanation.removesuffix(f"; weights {result.weights}")
+
+
 #: File beside a similarity index naming the notice last shown for it (and the index it was shown for).
 _NOTICE_FILE = "notice_shown.txt"
 
@@ -286,7 +297,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
             print(f"weights: {results[0].weights}")
         for r in results:
             m: Any = r.match
-            print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {m.explanation}")
+            print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {shown_explanation(r)}")
         if not results:
             print("no matches: " + ("none scores --min-score or more" if args.min_score is not None
                                     else "the library has no other analysed, embedded track to compare with"))
