@@ -479,3 +479,18 @@ def test_similar_names_learned_weights_once_above_the_results_not_on_every_line(
     assert shown_explanation(learned) == "similar vibe (61%); same BPM"
     plain = SimpleNamespace(weights="default: vibe 50%", match=SimpleNamespace(explanation="similar vibe (61%)"))
     assert shown_explanation(plain) == "similar vibe (61%)"
+
+
+def test_a_tempo_compared_at_half_time_says_the_tempo_the_analysis_read():
+    """`profile compare` of a 145-BPM track against a 74-102 BPM profile said "tempo 72.7 BPM, target
+    74-102: speed the project up": the half-time figure, as if the analysis had read 72.7."""
+    from workbench.style.gap import compare_features
+
+    profile = {"features": {"bpm": {"mean": 88.0, "std": 7.0, "range": [74.0, 102.0]}}}
+    out, = compare_features({"bpm": 145.3}, profile)
+    assert out["outside"] and out["value"] == pytest.approx(72.65) and out["folded_from"] == 145.3
+    assert out["advice"] == "tempo 145.3 BPM (72.7 at half time), target 74-102: speed the project up"
+    inside, = compare_features({"bpm": 170.0}, profile)
+    assert not inside["outside"] and inside["folded_from"] == 170.0 and inside["value"] == 85.0
+    same, = compare_features({"bpm": 90.0}, profile)
+    assert same["folded_from"] is None and same["value"] == 90.0

@@ -172,6 +172,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from workbench.style import gap_analysis, load_profile
+    from workbench.style.gap import fold_said
 
     with open_library(args) as lib:
         profile = load_profile(lib, args.name)
@@ -196,8 +197,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             print(f"  {r['feature']:20} unknown (no beat, or too short)")
             continue
         mark = "OUT" if r["outside"] else "ok "
+        folded = f"  (read {r['folded_from']:.4g}: {fold_said(r['folded_from'], r['value'])})" \
+            if r.get("folded_from") is not None and not r["advice"] else ""
         print(f"  {mark} {r['feature']:20} {r['value']:10.4g}  range {r['range'][0]:.4g} .. {r['range'][1]:.4g}"
-              + (f"  -> {r['advice']}" if r["advice"] else ""))
+              + (f"  -> {r['advice']}" if r["advice"] else folded))
     for sec in gap["sections"]:
         head = f"  [{sec['label']} {sec['start_s']:.1f}-{sec['end_s']:.1f} s]"
         if not sec["compared"]:

@@ -88,8 +88,9 @@ def compare_features(features: dict[str, float | None], profile: dict[str, Any])
     Returns
     -------
     list of dict
-        ``feature, unit, value, mean, range [lo, hi], delta, z, outside, advice`` (advice None
-        inside the range; value None when the track lacks the feature).
+        ``feature, unit, value, mean, range [lo, hi], delta, z, outside, advice, folded_from``
+        (advice None inside the range; value None when the track lacks the feature; ``folded_from``:
+        the tempo as analysed when ``value`` is it at half or double time, else None).
     """
     rows = []
     for name, st in profile["features"].items():
@@ -97,16 +98,37 @@ def compare_features(features: dict[str, float | None], profile: dict[str, Any])
         lo, hi = st["range"]
         if v is None:
             rows.append({"feature": name, "unit": _UNITS.get(name, ""), "value": None, "mean": st["mean"],
-                         "range": [lo, hi], "delta": None, "z": None, "outside": None, "advice": None})
+                         "range": [lo, hi], "delta": None, "z": None, "outside": None, "advice": None,
+                         "folded_from": None})
             continue
+        read = float(v)
         if name == "bpm":  # a DJ can play it at the profile's octave
             v = float(v * 2.0 ** np.round(np.log2(st["mean"] / v)))
+        folded = read if v != read else None
         outside = not lo <= v <= hi
+        advice = _advice(name, float(v), lo, hi) if outside else None
+        if advice and folded is not None:  # say the tempo as analysed, then the octave compared
+            advice = advice.replace(f"tempo {v:.1f} BPM", f"tempo {read:.1f} BPM ({fold_said(read, v)})", 1)
         rows.append({"feature": name, "unit": _UNITS.get(name, ""), "value": float(v), "mean": st["mean"],
                      "range": [lo, hi], "delta": float(v - st["mean"]),
                      "z": float((v - st["mean"]) / st["std"]) if st["std"] > 0 else 0.0, "outside": outside,
-                     "advice": _advice(name, float(v), lo, hi) if outside else None})
+                     "advice": advice, "folded_from": folded})
     return rows
+
+
+def fold_said(read_bpm: float, compared_bpm: float) -> str:
+    """How a tempo was folded onto a profile's octave, in words: ``"72.7 at half time"``.
+
+    Parameters
+    ----------
+    read_bpm : float
+        The tempo the analysis read, in BPM.
+    compared_bpm : float
+        The tempo compared with the profile (``read_bpm`` times a power of 2), in BPM.
+    """
+    ratio = compared_bpm / read_bpm
+    how = {0.5: "half time", 2.0: "double time"}.get(round(ratio, 6), f"x{ratio:g}")
+    return f"{compared_bpm:.1f} at {how}"
 
 
 def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int | str | Path, *,
