@@ -93,8 +93,9 @@ def default_backbone(*, device: str = "auto", precision: str = "auto") -> tuple[
 
     if device != "auto" or precision != "auto":  # "auto" is always valid: no torch import to check it
         resolve_precision(precision, resolve_device(device))
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("h5py") is None:
-        return FeatureFrontend(), "feature frontend (torch is not installed, so OpenL3 cannot run)"
+    missing = [m for m in ("torch", "h5py") if importlib.util.find_spec(m) is None]
+    if missing:
+        return FeatureFrontend(), f"feature frontend ({' and '.join(missing)} not installed, so OpenL3 cannot run)"
     from workbench.embed.openl3_weights import WeightsError, find_weights
 
     try:  # looked for before torch is imported (about 1.5 s): without weights nothing needs it
@@ -103,8 +104,8 @@ def default_backbone(*, device: str = "auto", precision: str = "auto") -> tuple[
         return FeatureFrontend(), f"{NO_OPENL3_WEIGHTS}: {exc}"
     try:
         from workbench.embed.openl3 import OpenL3, OpenL3Backbone
-    except ImportError:  # torch or h5py installed but broken
-        return FeatureFrontend(), "feature frontend (torch is not installed, so OpenL3 cannot run)"
+    except ImportError as exc:  # torch installed but broken
+        return FeatureFrontend(), f"feature frontend (torch cannot be imported: {exc}; so OpenL3 cannot run)"
     try:
         model = OpenL3.from_weights(embedding_size=512)
     except WeightsError as exc:
