@@ -213,6 +213,10 @@ def shown_explanation(result: Any) -> str:
     ----------
     result : workbench.search.SimilarTrack
         A result; its explanation ends in ``"; weights <result.weights>"`` when the weights were learned.
+
+    Returns
+    -------
+    str
     """
     return result.match.explanation.removesuffix(f"; weights {result.weights}")
 

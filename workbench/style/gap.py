@@ -125,6 +125,10 @@ def fold_said(read_bpm: float, compared_bpm: float) -> str:
         The tempo the analysis read, in BPM.
     compared_bpm : float
         The tempo compared with the profile (``read_bpm`` times a power of 2), in BPM.
+
+    Returns
+    -------
+    str
     """
     ratio = compared_bpm / read_bpm
     how = {0.5: "half time", 2.0: "double time"}.get(round(ratio, 6), f"x{ratio:g}")
