@@ -117,7 +117,7 @@ def sections_line(profile: dict[str, Any]) -> str:
     Returns
     -------
     str
-        ``"sections: drop (3 sections on 3 tracks), intro (...): ..."``, or why there are none.
+        ``"sections: drop (3 sections on 3 tracks), intro (...); ..."``, or why there are none.
     """
     from workbench.style.sections import MIN_SECTIONS
 
