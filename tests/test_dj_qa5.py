@@ -237,3 +237,23 @@ def test_a_tempo_compared_at_half_time_says_the_tempo_the_analysis_read():
     assert not inside["outside"] and inside["folded_from"] == 170.0 and inside["value"] == 85.0
     same, = compare_features({"bpm": 90.0}, profile)
     assert same["folded_from"] is None and same["value"] == 90.0
+
+
+def test_the_reliability_legend_sits_outside_the_axes_and_hides_no_bin():
+    """The report's reliability plot of the suggestions (four curves) put its legend inside the axes
+    ("best" place), over the bins at low confidence and low accuracy."""
+    from workbench.report.sections import reliability_figure
+
+    def curve(shift):
+        conf = [0.15 + 0.1 * i for i in range(8)]
+        return {"confidence": conf, "accuracy": [min(1.0, max(0.0, c - shift)) for c in conf],
+                "count": [5] * 8, "ece": 0.2}
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = reliability_figure({f"curve {i}": curve(0.1 * i) for i in range(4)})
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    (ax,) = fig.axes
+    legend = fig.legends[0] if fig.legends else ax.get_legend()
+    assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
