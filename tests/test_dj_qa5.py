@@ -257,3 +257,19 @@ def test_the_reliability_legend_sits_outside_the_axes_and_hides_no_bin():
     (ax,) = fig.axes
     legend = fig.legends[0] if fig.legends else ax.get_legend()
     assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+
+
+def test_train_says_which_epochs_model_it_kept_beside_the_last_loss():
+    """`train sections` said "job 2 completed: sections, 9/10 epochs, loss 0.0421" and, further
+    down, that the validation loss only rose and the weights are epoch 1's: the loss shown was the
+    last epoch's, not the kept model's."""
+    from types import SimpleNamespace
+
+    from workbench.commands.train import job_line
+
+    job = SimpleNamespace(id=2, state="completed", kind="sections", epoch=9, total_epochs=10, loss=0.0421)
+    said = job_line(job, {"early_stopping": {"best_epoch": 1, "epochs_run": 9}})
+    assert said == ("job 2 completed: sections, 9/10 epochs, loss 0.0421 (the last epoch's; the model kept is "
+                    "epoch 1's, the best on validation)")
+    assert job_line(job, {"early_stopping": {"best_epoch": 9}}) == "job 2 completed: sections, 9/10 epochs, loss 0.0421"
+    assert job_line(job, {}) == "job 2 completed: sections, 9/10 epochs, loss 0.0421"
