@@ -273,3 +273,26 @@ def test_train_says_which_epochs_model_it_kept_beside_the_last_loss():
                     "epoch 1's, the best on validation)")
     assert job_line(job, {"early_stopping": {"best_epoch": 9}}) == "job 2 completed: sections, 9/10 epochs, loss 0.0421"
     assert job_line(job, {}) == "job 2 completed: sections, 9/10 epochs, loss 0.0421"
+
+
+def test_a_sections_reports_projection_is_titled_in_words(tmp_path, monkeypatch):
+    """A sections report titled its projection "Classifier output space (probs) (PCA of 738 ...)":
+    the code's word for the arrays, and two pairs of parentheses."""
+    import workbench.report.plots as P
+    from workbench.report import build
+    from workbench.runs import load_run, new_run_id, write_run
+
+    titles: list[str] = []
+    real = P.projection_figure
+
+    def recording(*args, title, **kw):
+        titles.append(title)
+        return real(*args, title=title, **kw)
+
+    monkeypatch.setattr(P, "projection_figure", recording)
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), size=12)
+    run_id = new_run_id("sections")
+    write_run(run_id, info={"kind": "sections"}, config_={}, data={}, history=[], metrics={"model": {"accuracy": 0.5}},
+              arrays={"probs": probs, "y_true": probs.argmax(1)}, root=tmp_path)
+    build(load_run(run_id, root=tmp_path))
+    assert titles == ["Class probabilities"], titles
