@@ -28,14 +28,9 @@ def test_sections_given_by_hand_never_replace_the_stored_sections_of_a_tracks_la
     track = lib.tracks()[0]
     Labels(lib).add(track, "break", start_beat=0, end_beat=16)
     Labels(lib).add(track, "drop", start_beat=16, end_beat=48)
-    measured: list[list[str]] = []
-    real = sections_mod.section_features
+    from test_style import count_section_features
 
-    def counting(y, sr, analysis, sections):
-        measured.append([s[0] for s in sections])
-        return real(y, sr, analysis, sections)
-
-    monkeypatch.setattr(sections_mod, "section_features", counting)
+    measured = count_section_features(monkeypatch)
     own = sections_mod.track_section_features(lib, track)
     given = sections_mod.track_section_features(lib, track, [("drop", 8.0, 24.0)])
     assert measured == [["break", "drop"], ["drop"]]
