@@ -65,14 +65,14 @@ BENCH_QUICK := \
 	"bench_analysis.py --tracks 6" \
 	"bench_style.py --clips 4 --demo-tracks 12" \
 	"bench_export.py --windows 8"
-# Run by hand (their docstrings say how): a rendered devset, real audio, OpenL3 weights, a library with a
+# Run by hand (their docstrings say how): a rendered devset, real audio, OpenL3 weights, a workspace, a library with a
 # trained head, chromium, or hours of training (bench_sections_loop.py and bench_sections_table.py are modules of
 # bench_sections_devset.py).
 BENCH_BY_HAND := bench_analysis_peers.py bench_analysis_speed.py bench_backbones.py bench_distill_ablation.py \
 	bench_distill_draws.py bench_export_audio.py bench_key.py bench_labeler_web.py bench_openl3.py \
 	bench_pipeline.py bench_search_model.py bench_search_real.py bench_sections_devset.py bench_sections_loop.py \
 	bench_sections_selftrain.py bench_torchopenl3.py bench_sections_table.py bench_distill_job.py bench_sections_bars.py \
-	bench_distill_speed.py bench_distill_tiny.py bench_sections_targets.py
+	bench_distill_speed.py bench_distill_tiny.py bench_sections_targets.py bench_cli_cold.py
 
 bench: install
 	@for b in $(BENCH_QUICK); do echo "== benchmarks/$$b"; $(BIN)/python benchmarks/$$b || exit 1; done

@@ -125,8 +125,10 @@ def test_no_beat_track():
 
 
 def test_silent_track():
-    with pytest.raises(SilentAudioError, match=r"audio is silent \(peak -\d+ dBFS\)"):
+    with pytest.raises(SilentAudioError, match=r"^audio is silent \(every sample is 0\)"):  # not "peak -400 dBFS"
         analyze(np.zeros(SR * 5, dtype=np.float32), sr=SR)
+    with pytest.raises(SilentAudioError, match=r"^a\.wav: audio is silent \(peak -100 dBFS\)"):
+        analyze(np.full(SR * 5, 1e-5, dtype=np.float32), sr=SR, name="a.wav")
 
 
 def test_one_second_track():

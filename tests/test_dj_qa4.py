@@ -52,7 +52,7 @@ def test_qa_and_similar_on_one_track_say_track_and_agree(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 of 1 track flagged, 1 needs review, 1 left out" in out and "1 tracks" not in out, out
     assert "  1 track not analysed: `workbench analyze`" in out, out
-    assert "    1  only  [left out of training]" in out, out  # the track's name, as `tracks` and `similar` show it
+    assert "    1  only  [review, left out of training]" in out, out  # the track's name, as `tracks` and `similar` show it
     assert main([*home, "qa", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tracks"][0]["name"] == "only"
 

@@ -370,7 +370,7 @@ def test_the_embedding_maps_names_stay_inside_the_picture_and_the_key_panel_says
     table = pd.DataFrame({"bpm": [120.0, None], "camelot": ["8A", None], "energy": [5, 6],
                           "loudness_lufs": [-9.0, -12.0], "group": ["g", "h"]}, index=[1, 2])
     titles = [a.get_title() for a in explore.plot_distributions(table).axes]
-    assert "Key (Camelot: A = minor, B = major; 1 track with a key)" in titles
+    assert "Key (Camelot: nA = minor, nB = major; 1 track with a key)" in titles
 
 
 # -- notebook 04: the refusal says the notebook's rule ------------------------------------------------------

@@ -309,15 +309,10 @@ def test_trance_score_tells_trance_from_other_music_at_the_same_tempo():
     assert s_trance > s_other + 0.2, (parts_trance, parts_other)
 
 
-def test_a_library_tracks_section_features_are_stored_until_its_labels_change(sectioned_lib, monkeypatch):
-    """A second gap analysis of a labelled library track measures no section again; a label edit does."""
+def count_section_features(monkeypatch) -> list[list[str]]:
+    """Record the labels of every :func:`workbench.style.sections.section_features` call (the sections measured)."""
     import workbench.style.sections as sections_mod
-    from workbench.labels import Labels
-    from workbench.style import build_profile, gap_analysis
 
-    lib, _ = sectioned_lib
-    p = build_profile(lib, "sec_stored", lib.tracks(), source="test", progress=False)
-    track = lib.tracks()[1]
     measured: list[list[str]] = []
     real = sections_mod.section_features
 
@@ -326,6 +321,18 @@ def test_a_library_tracks_section_features_are_stored_until_its_labels_change(se
         return real(y, sr, analysis, sections)
 
     monkeypatch.setattr(sections_mod, "section_features", counting)
+    return measured
+
+
+def test_a_library_tracks_section_features_are_stored_until_its_labels_change(sectioned_lib, monkeypatch):
+    """A second gap analysis of a labelled library track measures no section again; a label edit does."""
+    from workbench.labels import Labels
+    from workbench.style import build_profile, gap_analysis
+
+    lib, _ = sectioned_lib
+    p = build_profile(lib, "sec_stored", lib.tracks(), source="test", progress=False)
+    track = lib.tracks()[1]
+    measured = count_section_features(monkeypatch)
     labels = Labels(lib)
     brk = next(r for r in labels.for_track(track) if r.label == "break")
     labels.update(brk.id, label="intro")

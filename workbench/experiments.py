@@ -319,13 +319,17 @@ def compare(runs: Iterable[Run | str | os.PathLike[str]], *, root: str | os.Path
     Raises
     ------
     ParameterError
-        No runs, or ``baseline`` is not among them.
+        No runs, a run named twice, or ``baseline`` is not among them.
     """
     from workbench.report import as_run
 
     loaded = [as_run(r, root=root) for r in runs]
     if not loaded:
         raise ParameterError("runs is empty; compare needs at least one run id")
+    ids = [r.run_id for r in loaded]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:  # a run beside itself: every delta 0, one column
+        raise ParameterError(f"runs must name each run once; got {', '.join(twice)} more than once")
     return Comparison(loaded, differences_only=differences_only, baseline=baseline)
 
 

@@ -286,7 +286,7 @@ def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
     codes = list(CAMELOT_CODES)
     _stacked_bars(ax_key, codes, table["camelot"])
     ax_key.set_xticks(range(len(codes)), codes, rotation=90, fontsize=7)
-    ax_key.set(title=f"Key (Camelot: A = minor, B = major; {count_of(with_key, 'track')} with a key)",
+    ax_key.set(title=f"Key (Camelot: nA = minor, nB = major; {count_of(with_key, 'track')} with a key)",
                ylabel="tracks")
     levels = pd.to_numeric(table["energy"], errors="coerce").round()
     _stacked_bars(ax_energy, list(range(1, 11)), levels)

@@ -465,7 +465,7 @@ class LibrarySearch:
         name = os.fspath(query)
         try:
             y, sr = audio.load(query, mono=False)
-            a = analyze(y, sr=sr, **effective_settings(self.library, query).kwargs())  # the library's prior
+            a = analyze(y, sr=sr, name=name, **effective_settings(self.library, query).kwargs())  # library's prior
             emb, ts = self.backbone.embed(y, sr=sr)
             windows = self.model.windows(np.asarray(emb), np.asarray(ts))
         except AudioError:

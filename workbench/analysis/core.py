@@ -131,6 +131,7 @@ def analyze(
     bpm_prior: BpmPrior | None = None,
     key_profile: str = DEFAULT_PROFILE,
     energy_hop_s: float = DEFAULT_HOP_S,
+    name: str | None = None,
 ) -> Analysis:
     """Beats, tempo, key, energy and loudness of one track.
 
@@ -146,6 +147,8 @@ def analyze(
         Key profile for the chroma correlation.
     energy_hop_s : float > 0
         Resolution of the energy curve in seconds.
+    name : str or None
+        What errors call the audio (its path, for a file); None: ``y``.
 
     Raises
     ------
@@ -155,12 +158,13 @@ def analyze(
         Digital silence (peak below -80 dBFS).
     NonFiniteAudioError, EmptyAudioError, ParameterError
     """
-    x = audio.validate(y, sr=sr, min_duration_s=MIN_DURATION_S)
+    x = audio.validate(y, sr=sr, min_duration_s=MIN_DURATION_S, name=name or "y")
     if not (isinstance(energy_hop_s, (int, float)) and 0.05 <= energy_hop_s <= 10):
         raise ParameterError(f"energy_hop_s must be a float in [0.05, 10] seconds; got {energy_hop_s!r}")
     peak = float(np.abs(x).max())
     if peak < _SILENCE_PEAK:
-        raise SilentAudioError(f"audio is silent (peak {20 * np.log10(peak + 1e-20):.0f} dBFS); nothing to analyse")
+        level = "every sample is 0" if peak == 0.0 else f"peak {20 * np.log10(peak):.0f} dBFS"  # not "-400 dBFS"
+        raise SilentAudioError(f"{name + ': ' if name else ''}audio is silent ({level}); nothing to analyse")
     mono = audio.resample(audio.to_mono(x), orig_sr=sr, target_sr=ANALYSIS_SR)
     spec = shared_spectrogram(mono)
     grid: BeatGrid = track_beats(mono, sr=ANALYSIS_SR, bpm_prior=bpm_prior, spec=spec)

@@ -200,12 +200,76 @@ def _prepare(lib: Library, backbone: Backbone, *, progress: bool) -> int:
     return failed
 
 
+def shown_explanation(result: Any) -> str:
+    """A result's explanation as ``similar`` prints it under its ``weights:`` line: without naming them again.
+
+    Parameters
+    ----------
+    result : workbench.search.SimilarTrack
+        A result; its explanation ends in ``"; weights <result.weights>"`` when the weights were learned.
+
+    Returns
+    -------
+    str
+    """
+    return result.match.explanation.removesuffix(f"; weights {result.weights}")
+
+
+#: File beside a similarity index naming the notice last shown for it (and the index it was shown for).
+_NOTICE_FILE = "notice_shown.txt"
+
+
+def _notice_is_new(search: Any, lines: list[str]) -> bool:
+    """Whether ``lines`` (which backbone and model rank) are news for this index; remembers them when so.
+
+    The same lines over the same saved index (same model, same tracks and analyses) were already
+    shown: a search run again and again says them once. Where the workspace cannot be written
+    (a read-only library), they are always news.
+
+    Parameters
+    ----------
+    search : workbench.search.LibrarySearch
+        The search, after :meth:`~workbench.search.LibrarySearch.update`.
+    lines : list of str
+        The notice.
+    """
+    import hashlib
+    import json
+
+    from workbench.fileio import atomic_write
+    from workbench.similarity.sets import TrackSetIndex
+
+    doc = TrackSetIndex.manifest(search.folder) or {}
+    state = hashlib.sha256(json.dumps([lines, doc.get("identity"), doc.get("signatures")], sort_keys=True,
+                                      default=str).encode()).hexdigest()
+    marker = search.folder / _NOTICE_FILE
+    with contextlib.suppress(OSError):  # no marker yet: news
+        if marker.read_text(encoding="utf-8") == state:
+            return False
+    with contextlib.suppress(OSError):  # none can be written (a read-only workspace): said every time
+        atomic_write(marker, lambda tmp: tmp.write_text(state, encoding="utf-8"))
+    return True
+
+
+def _check_similar_options(args: argparse.Namespace) -> None:
+    """Raise ParameterError for a ``-k`` or ``--min-score`` that ``similar`` cannot use, by its option name."""
+    import math
+
+    from workbench.errors import ParameterError
+
+    if args.k < 1:
+        raise ParameterError(f"-k must be a whole number >= 1 (how many similar tracks); got {args.k}")
+    if args.min_score is not None and not (math.isfinite(args.min_score) and 0.0 <= args.min_score <= 1.0):
+        raise ParameterError(f"--min-score must be a number in [0, 1] (a match's score); got {args.min_score:g}")
+
+
 def _cmd_similar(args: argparse.Namespace) -> int:
     from workbench.embed.batch import brief_backbone_said
     from workbench.search import LibrarySearch
     from workbench.similarity.library_query import check_query
 
     weights = _weights(args.weights)
+    _check_similar_options(args)  # before the library is analysed and embedded, which may take minutes
     with open_library(args) as lib:
         check_query(lib, args.track)  # an unknown track is said before the library is analysed and embedded
         search = LibrarySearch(lib, model=args.model, progress=False, kind=args.index,
@@ -220,8 +284,10 @@ def _cmd_similar(args: argparse.Namespace) -> int:
                          **{k: v for k, v in dataclasses.asdict(m).items() if k != "id"}}
                         for r, m in zip(results, matches, strict=True)])
             return 0
-        print(f"backbone: {brief_backbone_said(search.backbone_said)}")  # one line, not the fallback's four
-        print(f"model: {search.model_said}")
+        notice = [f"backbone: {brief_backbone_said(search.backbone_said)}",  # one line, not the fallback's four
+                  f"model: {search.model_said}"]
+        if _notice_is_new(search, notice):  # once per library state and model, not on every call
+            print("\n".join(notice))
         stats = search.index.last_search if search.method == "pruned" and search.index is not None else None
         if stats is not None:
             print(f"index: pruned, exact ({stats.scored} of {count_of(stats.tracks, 'track')} scored)")
@@ -229,7 +295,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
             print(f"weights: {results[0].weights}")
         for r in results:
             m: Any = r.match
-            print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {m.explanation}")
+            print(f"{m.score:5.2f}  {r.track.id:>5}  {r.track.name:40.40}  {shown_explanation(r)}")
         if not results:
             print("no matches: " + ("none scores --min-score or more" if args.min_score is not None
                                     else "the library has no other analysed, embedded track to compare with"))

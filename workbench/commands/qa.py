@@ -66,13 +66,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"  {count_of(s['not_analysed'], 'track')} not analysed: `workbench analyze` adds the no_beat, unsteady_tempo "
               "and low_key_confidence checks")
     for r in report if args.all else flagged:
-        state = "kept" if r.kept else ("left out of training" if r.excluded else "review")
+        state = review_state(r)
         print(f"{r.track_id:>5}  {names.get(r.track_id) or os.path.basename(r.path)}  [{state}]")
         for f in r.flags:
             print(f"         {f}")
     if flagged:
         print("`workbench qa keep TRACK` keeps a track in training sets despite its flags")
     return 0
+
+
+def review_state(row: Any) -> str:
+    """What ``qa`` prints beside a track: ``review`` exactly for the tracks its summary counts as needing review.
+
+    Parameters
+    ----------
+    row : workbench.qa.library_qa.TrackQa
+        A row of :func:`workbench.qa.qa_report` (a ``TrackQa``).
+
+    Returns
+    -------
+    str
+        ``"kept"``, ``"review, left out of training"``, ``"review"``, ``"not measured"`` or ``"no flags"``.
+    """
+    if row.kept:
+        return "kept"
+    if row.excluded:
+        return "review, left out of training"
+    if row.needs_review:
+        return "review"
+    return "no flags" if row.measured else "not measured"
 
 
 def _cmd_keep(args: argparse.Namespace) -> int:

@@ -106,6 +106,30 @@ def _feature_table(features: dict[str, Any]) -> list[str]:
     return lines
 
 
+def sections_line(profile: dict[str, Any]) -> str:
+    """One line saying which section labels the profile keeps statistics of (``profile show``).
+
+    Parameters
+    ----------
+    profile : dict
+        A saved profile.
+
+    Returns
+    -------
+    str
+        ``"sections: drop (3 sections on 3 tracks), intro (...); ..."``, or why there are none.
+    """
+    from workbench.style.sections import MIN_SECTIONS
+
+    secs = profile.get("sections") or {}
+    if not secs:
+        return (f"sections: none (a label needs {MIN_SECTIONS} labelled sections among the tracks; then `profile "
+                "compare` compares each labelled section with that label's)")
+    kept = ", ".join(f"{label} ({count_of(st['n_sections'], 'section')} on {count_of(st['n_tracks'], 'track')})"
+                     for label, st in sorted(secs.items()))
+    return f"sections: {kept}; `profile compare` compares each labelled section with its label's (figures: --json)"
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     from workbench.style import load_profile
 
@@ -117,13 +141,14 @@ def _cmd_show(args: argparse.Namespace) -> int:
     print(f"profile {profile['name']}@{profile['version']}: {count_of(len(profile['tracks']), 'track')} from "
           f"{profile['source']}, built {profile['created_at']}")
     print("\n".join(_feature_table(profile["features"])))
+    print(sections_line(profile))
     ts = profile["trance_score"]
     print(f"trance score: mean {ts['mean']:.2f}, range {ts['range'][0]:.2f} .. {ts['range'][1]:.2f}")
     cl = profile.get("clusters", {})
     if not cl.get("k"):
         print(f"style clusters: 0: {cl.get('note', '')}")
     elif cl.get("silhouette") is None:
-        print(f"style clusters: {cl['k']} ({cl.get('chosen', 'silhouette not measured')})")
+        print(f"style clusters: {cl['k']}: {cl.get('chosen', 'silhouette not measured')}")  # no (( ))
     else:
         how = "k given" if cl.get("chosen") == "given" else "k chosen by silhouette"
         print(f"style clusters: {cl['k']} (silhouette {cl['silhouette']:.2f}, {how})")
@@ -147,6 +172,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from workbench.style import gap_analysis, load_profile
+    from workbench.style.gap import fold_said
 
     with open_library(args) as lib:
         profile = load_profile(lib, args.name)
@@ -171,8 +197,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             print(f"  {r['feature']:20} unknown (no beat, or too short)")
             continue
         mark = "OUT" if r["outside"] else "ok "
+        folded = f"  (read {r['folded_from']:.4g}: {fold_said(r['folded_from'], r['value'])})" \
+            if r.get("folded_from") is not None and not r["advice"] else ""
         print(f"  {mark} {r['feature']:20} {r['value']:10.4g}  range {r['range'][0]:.4g} .. {r['range'][1]:.4g}"
-              + (f"  -> {r['advice']}" if r["advice"] else ""))
+              + (f"  -> {r['advice']}" if r["advice"] else folded))
     for sec in gap["sections"]:
         head = f"  [{sec['label']} {sec['start_s']:.1f}-{sec['end_s']:.1f} s]"
         if not sec["compared"]:

@@ -160,37 +160,59 @@ def _cmd_train(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         job, run_path = entry(lib, config=overrides or None, experiments_root=args.experiments,
                               progress=not (args.quiet or args.json), **({"external": external} if external else {}))
-    if args.json:
-        from workbench.runs import load_run
+    from workbench.runs import load_run
 
+    if args.json:
         print_json({"job_id": job.id, "kind": job.kind, "state": job.state, "epoch": job.epoch,
                     "total_epochs": job.total_epochs, "loss": job.loss, "run_id": job.run_id, "path": run_path,
                     "metrics": job.metrics, "warnings": load_run(run_path).metrics.get("warnings") or []})
         return 0
-    print(f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"
-          + (f", loss {job.loss:.4f}" if job.loss is not None else ""))
+    metrics = load_run(run_path).metrics if run_path else {}
+    print(job_line(job, metrics))
     print(f"run {job.run_id}: {run_path}")
     if args.train_kind == "embeddings":
         for line in embeddings_lines(run_path):
             print(line)
     if external:
         from workbench.pipeline_summary import _external_headlines
-        from workbench.runs import load_run
 
-        for h in _external_headlines(load_run(run_path).metrics):
+        for h in _external_headlines(metrics):
             print(f"  {h}")
     line = jobs.headline(job.metrics, max_items=6)
     if line:
         print(f"metrics: {line}")
     if args.train_kind != "embeddings":  # (embeddings_lines says the embeddings run's)
-        from workbench.runs import load_run
-
-        metrics = load_run(run_path).metrics
         for line in sections_lines(metrics) + sections_option_lines(metrics):
             print(line)
         for w in metrics.get("warnings") or []:
             print(f"warning: {w}")
     return 0
+
+
+def job_line(job: Any, metrics: dict[str, Any]) -> str:
+    """The first line ``train`` prints: the job, its epochs and last loss, and which epoch's model was kept.
+
+    A run that stopped early keeps its best epoch's weights; "9/10 epochs, loss 0.0421" alone read as
+    if the model were the last epoch's.
+
+    Parameters
+    ----------
+    job : workbench.jobs.Job
+        The finished job.
+    metrics : dict
+        Its run's ``metrics.json`` (``early_stopping.best_epoch`` where the run recorded it).
+
+    Returns
+    -------
+    str
+    """
+    line = f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"
+    if job.loss is not None:
+        line += f", loss {job.loss:.4f}"
+    best = (metrics.get("early_stopping") or {}).get("best_epoch")
+    if isinstance(best, int) and not isinstance(best, bool) and best != (job.epoch or 0):
+        line += f" (the last epoch's; the model kept is epoch {best}'s, the best on validation)"
+    return line
 
 
 def sections_lines(metrics: dict[str, Any]) -> list[str]:

@@ -87,13 +87,25 @@ def default_backbone(*, device: str = "auto", precision: str = "auto") -> tuple[
     ParameterError
         An unknown or unavailable device or precision (checked even when the weights are missing).
     """
+    import importlib.util
+
     from workbench.device import resolve_device, resolve_precision
 
-    resolve_precision(precision, resolve_device(device))
+    if device != "auto" or precision != "auto":  # "auto" is always valid: no torch import to check it
+        resolve_precision(precision, resolve_device(device))
+    missing = [m for m in ("torch", "h5py") if importlib.util.find_spec(m) is None]
+    if missing:
+        return FeatureFrontend(), f"feature frontend ({' and '.join(missing)} not installed, so OpenL3 cannot run)"
+    from workbench.embed.openl3_weights import WeightsError, find_weights
+
+    try:  # looked for before torch is imported (about 1.5 s): without weights nothing needs it
+        find_weights()
+    except WeightsError as exc:
+        return FeatureFrontend(), f"{NO_OPENL3_WEIGHTS}: {exc}"
     try:
-        from workbench.embed.openl3 import OpenL3, OpenL3Backbone, WeightsError
-    except ImportError:  # torch or h5py not installed
-        return FeatureFrontend(), "feature frontend (torch is not installed, so OpenL3 cannot run)"
+        from workbench.embed.openl3 import OpenL3, OpenL3Backbone
+    except ImportError as exc:  # torch installed but broken
+        return FeatureFrontend(), f"feature frontend (torch cannot be imported: {exc}; so OpenL3 cannot run)"
     try:
         model = OpenL3.from_weights(embedding_size=512)
     except WeightsError as exc:

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from workbench.errors import ParameterError, WorkbenchError
 
 if TYPE_CHECKING:
+    import torch
+
     from workbench.embed.openl3 import OpenL3
 
 _KERAS_CONVS = [f"conv2d_{i}" for i in range(1, 8)] + ["audio_embedding_layer"]
@@ -154,6 +155,8 @@ def load_torchopenl3(model: OpenL3, path: str | os.PathLike[str]) -> None:
     """
     _check_unfolded(model)
     try:
+        import torch
+
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt or non-tensor file
         raise WeightsError(f"{path}: not a readable torchopenl3 state dict ({exc})") from exc
@@ -181,5 +184,7 @@ def _copy(tensor: torch.Tensor, array: np.ndarray, what: str) -> None:
     if tuple(tensor.shape) != array.shape:
         raise WeightsError(f"{what} has shape {array.shape}; the network expects {tuple(tensor.shape)} "
                            "(a file for another input representation?)")
+    import torch
+
     with torch.no_grad():
         tensor.copy_(torch.from_numpy(np.ascontiguousarray(array)))

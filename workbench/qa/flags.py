@@ -94,7 +94,8 @@ class Flag:
         if not self.unit:  # a yes/no measure (no_beat): "0 <= 0" says nothing
             return f"{self.name}{other}: {self.advice}"
         cmp = ">=" if _rule(self.name).above else "<="
-        return f"{self.name}: {self.value:.4g} {cmp} {self.threshold:g} {self.unit}{other}: {self.advice}"
+        value = f"{self.value:.0f}" if abs(self.value) >= 1000 else f"{self.value:.4g}"  # 11025 Hz, not 1.102e+04
+        return f"{self.name}: {value} {cmp} {self.threshold:g} {self.unit}{other}: {self.advice}"
 
 
 def _rule(name: str) -> Rule:

@@ -205,8 +205,18 @@ def qa_report(library: Library, *, tracks: list[Track] | None = None) -> list[Tr
         flags = [f if f.name != "duplicate" or t.id > (f.other_track_id or 0) else
                  Flag(f.name, f.value, f.threshold, f.unit, False, f.advice + " (this is the first copy: it stays)",
                       f.other_track_id) for f in flags]
+        flags = [_sample_rate_said(f, t.sample_rate_hz) for f in flags]
         out.append(TrackQa(t.id, t.path, tuple(flags), t.id in kept, rec is not None, a is not None))
     return out
+
+
+def _sample_rate_said(flag: Flag, sample_rate_hz: int) -> Flag:
+    """A low-bandwidth flag of a file whose sample rate cannot hold the threshold says so, not "a transcode"."""
+    if flag.name != "low_bandwidth" or sample_rate_hz / 2 > flag.threshold:
+        return flag
+    advice = (f"no content above this frequency: the file's {sample_rate_hz} Hz sample rate holds nothing above "
+              f"{sample_rate_hz / 2:g} Hz: find a 44.1 kHz (or better) source")
+    return Flag(flag.name, flag.value, flag.threshold, flag.unit, flag.excludes, advice, flag.other_track_id)
 
 
 def keep_track(library: Library, track: Track | int | str, *, note: str | None = None) -> Track:

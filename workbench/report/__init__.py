@@ -274,7 +274,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
         lab = arrays[lab_key]
         if lab.dtype.kind in "iu":
             lab = np.array(class_names(run, int(lab.max()) + 1, arrays))[lab]
-        title = "Embedding space" if emb_key == "embeddings" else "Classifier output space (probs)"
+        title = "Embedding space" if emb_key == "embeddings" else "Class probabilities"
         parts.append(_section("Embedding space", figure(
             "embedding_projection", P.projection_figure(arrays[emb_key], lab, seed=seed, title=title,
                                                      method=projection),

@@ -170,7 +170,7 @@ def reliability_figure(bins: Mapping[str, Mapping[str, Any]], *, title: str = "R
 
     from workbench.report.plots import _figure
 
-    fig, ax = _figure(5.0, 4.0)
+    fig, ax = _figure(5.0, 4.0 + 0.18 * ((len(bins) + 2) // 2))  # room for the legend below
     ax.plot([0, 1], [0, 1], color="#9ca3af", linestyle="--", linewidth=1, label="calibrated")
     for name, rel in bins.items():
         counts = rel.get("count") or [1] * len(rel["confidence"])
@@ -185,7 +185,7 @@ def reliability_figure(bins: Mapping[str, Mapping[str, Any]], *, title: str = "R
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.legend(loc="best", fontsize=7)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=7)  # inside, it hid the bins it fell on
     ax.set_title(title)
     return fig
 

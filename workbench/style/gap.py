@@ -88,8 +88,9 @@ def compare_features(features: dict[str, float | None], profile: dict[str, Any])
     Returns
     -------
     list of dict
-        ``feature, unit, value, mean, range [lo, hi], delta, z, outside, advice`` (advice None
-        inside the range; value None when the track lacks the feature).
+        ``feature, unit, value, mean, range [lo, hi], delta, z, outside, advice, folded_from``
+        (advice None inside the range; value None when the track lacks the feature; ``folded_from``:
+        the tempo as analysed when ``value`` is it at half or double time, else None).
     """
     rows = []
     for name, st in profile["features"].items():
@@ -97,16 +98,41 @@ def compare_features(features: dict[str, float | None], profile: dict[str, Any])
         lo, hi = st["range"]
         if v is None:
             rows.append({"feature": name, "unit": _UNITS.get(name, ""), "value": None, "mean": st["mean"],
-                         "range": [lo, hi], "delta": None, "z": None, "outside": None, "advice": None})
+                         "range": [lo, hi], "delta": None, "z": None, "outside": None, "advice": None,
+                         "folded_from": None})
             continue
+        read = float(v)
         if name == "bpm":  # a DJ can play it at the profile's octave
             v = float(v * 2.0 ** np.round(np.log2(st["mean"] / v)))
+        folded = read if v != read else None
         outside = not lo <= v <= hi
+        advice = _advice(name, float(v), lo, hi) if outside else None
+        if advice and folded is not None:  # say the tempo as analysed, then the octave compared
+            advice = advice.replace(f"tempo {v:.1f} BPM", f"tempo {read:.1f} BPM ({fold_said(read, v)})", 1)
         rows.append({"feature": name, "unit": _UNITS.get(name, ""), "value": float(v), "mean": st["mean"],
                      "range": [lo, hi], "delta": float(v - st["mean"]),
                      "z": float((v - st["mean"]) / st["std"]) if st["std"] > 0 else 0.0, "outside": outside,
-                     "advice": _advice(name, float(v), lo, hi) if outside else None})
+                     "advice": advice, "folded_from": folded})
     return rows
+
+
+def fold_said(read_bpm: float, compared_bpm: float) -> str:
+    """How a tempo was folded onto a profile's octave, in words: ``"72.7 at half time"``.
+
+    Parameters
+    ----------
+    read_bpm : float
+        The tempo the analysis read, in BPM.
+    compared_bpm : float
+        The tempo compared with the profile (``read_bpm`` times a power of 2), in BPM.
+
+    Returns
+    -------
+    str
+    """
+    ratio = compared_bpm / read_bpm
+    how = {0.5: "half time", 2.0: "double time"}.get(round(ratio, 6), f"x{ratio:g}")
+    return f"{compared_bpm:.1f} at {how}"
 
 
 def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int | str | Path, *,
@@ -158,6 +184,8 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
 
     vector = None
     section_rows: list[dict[str, Any]] = []
+    if track is not None and sections is not None:
+        _check_sections(sections, track.duration_s, track.name)
     if track is not None:
         from workbench.analysis import track_analysis
 
@@ -172,7 +200,9 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
         from workbench.analysis import analyze
 
         y, sr = audio.load(target, mono=False)
-        analysis = analyze(y, sr=sr)
+        analysis = analyze(y, sr=sr, name=str(target))
+        if sections:
+            _check_sections(sections, y.shape[-1] / sr, str(target))
         feats = features_of(y, sr, analysis)
         vector = _embed(y, sr)
         section_rows = section_features(y, sr, analysis, sections) if sections else []
@@ -193,6 +223,17 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
            "sections": section_gaps(section_rows, profile) if section_rows else []}
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def _check_sections(sections: list[tuple[str, float, float]], duration_s: float, name: str) -> None:
+    """Raise ParameterError for a section given by hand that does not lie inside the target."""
+    from workbench.errors import ParameterError
+
+    for label, start_s, end_s in sections:
+        if not 0.0 <= start_s < end_s <= duration_s + 0.05:  # 50 ms: a length rounded in the header
+            raise ParameterError(f"section {label}:{start_s:g}-{end_s:g} must lie inside {name} "
+                                 f"(0 <= START < END <= {duration_s:.1f} s, its length); got START {start_s:g}, "
+                                 f"END {end_s:g}")
 
 
 def _embed(y: np.ndarray, sr: int) -> np.ndarray | None:
@@ -255,9 +296,13 @@ def section_gaps(sections: list[dict[str, Any]], profile: dict[str, Any]) -> lis
                "features": [], "outside": []}
         if s["features"] is None:
             row["reason"] = s.get("skipped", "not measured")
+        elif not ref:
+            from workbench.style.sections import MIN_SECTIONS
+
+            row["reason"] = (f"the profile has no reference sections of any label (a label needs {MIN_SECTIONS} "
+                             "labelled sections among its tracks: label them, then build the profile again)")
         elif s["label"] not in ref:
-            have = ", ".join(sorted(ref)) or "none"
-            row["reason"] = f"the profile has no reference {s['label']} sections (it has: {have})"
+            row["reason"] = f"the profile has no reference {s['label']} sections (it has: {', '.join(sorted(ref))})"
         else:
             rows = compare_features(s["features"], {"features": ref[s["label"]]["features"]})
             row.update(compared=True, features=rows, outside=[r["feature"] for r in rows if r["outside"]])

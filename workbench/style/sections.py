@@ -9,8 +9,10 @@ progress with the reference sections of the same label.
 A section is measured when it is at least :data:`MIN_SECTION_S` long (shorter ones are listed
 as skipped); beat features use the track's beats inside the section, the energy features the
 section's part of the track's energy curve. A library track's section features are stored
-(``analyses`` kind ``"style_sections"``, the latest only) under a key of the style version, its
-beat grid, energy curve and the sections themselves: an edited label measures again. The per-label statistics are
+(``analyses`` kind ``"style_sections"`` for its own labels, :data:`GIVEN_KIND` for sections given
+by hand, the latest of each) under a key of the style version, its beat grid, energy curve and the
+sections themselves: an edited label measures again, and sections given by hand
+(``profile compare --section``) never replace what its labels stored. The per-label statistics are
 :func:`workbench.style.profiles.section_stats`; the per-section gaps :func:`workbench.style.gap.section_gaps`.
 
 >>> secs = section_features(y, 44100, analysis, [("intro", 0.0, 30.0), ("drop", 60.0, 120.0)])  # doctest: +SKIP
@@ -31,8 +33,10 @@ from workbench.library import Library, Track
 MIN_SECTION_S = 8.0
 #: Fewest reference sections of a label for that label's statistics in a profile.
 MIN_SECTIONS = 3
-#: ``analyses`` kind of a library track's stored section features.
+#: ``analyses`` kind of a library track's stored section features (of its own labels).
 KIND = "style_sections"
+#: ``analyses`` kind of the features of sections given by hand for a library track (the latest only).
+GIVEN_KIND = "style_sections_given"
 
 
 def section_features(y: np.ndarray, sr: int, analysis: Any,
@@ -116,7 +120,8 @@ def track_section_features(library: Library, track: Track,
     """Per-section production features of a library track's labelled sections ([] without labels).
 
     Stored with the track's other results and measured again only when the sections, the track's
-    analysis (beat grid, energy curve) or the style version change; only the latest are kept.
+    analysis (beat grid, energy curve) or the style version change. The latest of the track's own
+    labels and the latest sections given by hand are kept apart, so one never replaces the other.
 
     Parameters
     ----------
@@ -142,18 +147,20 @@ def track_section_features(library: Library, track: Track,
     from workbench.analysis.stored import read_result, write_result
     from workbench.store import transaction
 
-    chosen = labelled_sections(library, track) if sections is None else list(sections)
+    own = labelled_sections(library, track)
+    chosen = own if sections is None else [(str(lab), float(a), float(b)) for lab, a, b in sections]
     if not chosen:
         return []
+    kind = KIND if chosen == own else GIVEN_KIND
     analysis = track_analysis(library, track)
     key = _sections_key(analysis, chosen)
-    text = read_result(library, track, kind=KIND, settings_hash=key)
+    text = read_result(library, track, kind=kind, settings_hash=key)
     if text is not None:
         return json.loads(text)
     y, sr = audio.load(track.path, mono=False)
     rows = section_features(y, sr, analysis, chosen)
-    with transaction(library.conn):  # this track's older sections are stale: keep the latest only
+    with transaction(library.conn):  # older sections of the same kind are stale: keep the latest only
         library.conn.execute("DELETE FROM analyses WHERE track_id = ? AND kind = ? AND settings_hash != ?",
-                             (track.id, KIND, key))
-        write_result(library, track, kind=KIND, settings_hash=key, result_json=json.dumps(rows))
+                             (track.id, kind, key))
+        write_result(library, track, kind=kind, settings_hash=key, result_json=json.dumps(rows))
     return rows
