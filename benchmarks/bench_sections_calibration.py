@@ -32,18 +32,26 @@ Session 14 (2026-12-06, 22:05-22:40 UTC, load 2-11 on the shared 2 cores; figure
 three at once). Question (issue 18): is the demo model overconfident across generators because its calibration is
 fitted on in-domain folds? No: the temperature and the suggestions' map are already fitted on its leave-one-style-out
 predictions (``training._calibrate``, ``transfer.leave_one_group_out``: the demo's groups are its six styles). The
-``pooled`` line reproduces ``bench_sections_devset.py``'s demo -> devset dev cells exactly. Seeds 0/1/2::
+``pooled`` lines reproduce ``bench_sections_devset.py``'s demo -> devset dev and devset -> demo cells exactly
+(model "devset": ``--train-on devset``, 78-135 s a run). Seeds 0/1/2::
 
-    rule          T               LOSO window ECE  demo -> devset dev: accuracy, window ECE, per suggestion ECE
-    pooled        1.36/1.39/1.41  .039/.038/.046   .778/.755/.766  .193/.187/.181  .083/.075/.058
-    mean_group    1.34/1.38/1.37  .042/.042/.046   .778/.752/.766  .199/.189/.188  .082/.074/.061
-    max_group     2.37/2.57/2.58  .200/.241/.245   .805/.741/.765  .061/.091/.053  .109/.085/.088
-    shift         2.13/2.10/2.41  .035/.041/.039   .778/.755/.766  .071/.083/.051  .083/.075/.058
-    shift_decoded (same)          -                .796/.761/.741  .071/.083/.051  .086/.059/.054
-    T=1.0                                          .731/.722/.714  .275/.277/.274  .058/.085/.073
-    T=2.0                                          .814/.773/.802  .079/.086/.072  .120/.070/.067
-    oracle        2.38/2.43/2.36                   .805/.749/.772  .062/.084/.052  .109/.065/.070
-    (floor_95 of the per suggestion ECE at 164-170 suggestions: .082-.105)
+    rule          model   T               LOSO window ECE  across generators: accuracy, window ECE, per suggestion ECE
+    pooled        demo    1.36/1.39/1.41  .039/.038/.046   .778/.755/.766  .193/.187/.181  .083/.075/.058
+                  devset  1.00/1.03/1.02  .019/.017/.013   .808/.818/.821  .112/.125/.131  .201/.222/.203
+    mean_group    demo    1.34/1.38/1.37  .042/.042/.046   .778/.752/.766  .199/.189/.188  .082/.074/.061
+                  devset  0.82/0.84/0.84  .030/.030/.033   .801/.819/.818  .165/.173/.178  .164/.196/.184
+    max_group     demo    2.37/2.57/2.58  .200/.241/.245   .805/.741/.765  .061/.091/.053  .109/.085/.088
+                  devset  1.79/1.89/1.83  .170/.187/.174   .820/.812/.816  .081/.097/.064  .267/.305/.248
+    shift         demo    2.13/2.10/2.41  .035/.041/.039   .778/.755/.766  .071/.083/.051  .083/.075/.058
+                  devset  1.24/1.19/1.36  .040/.015/.032   .808/.818/.821  .055/.091/.055  .201/.222/.203
+    shift_decoded demo    (same)          -                .796/.761/.741  .071/.083/.051  .086/.059/.054
+                  devset  (same)          -                .818/.806/.819  .055/.091/.055  .210/.192/.187
+    T=1.0         demo                                     .731/.722/.714  .275/.277/.274  .058/.085/.073
+    T=1.5         devset                                   .819/.813/.821  .034/.059/.050  .233/.243/.212
+    T=2.0         demo                                     .814/.773/.802  .079/.086/.072  .120/.070/.067
+    oracle        demo    2.38/2.43/2.36                   .805/.749/.772  .062/.084/.052  .109/.065/.070
+                  devset  1.46/1.63/1.61                   .818/.813/.821  .031/.069/.050  .226/.260/.218
+    (model: demo -> devset dev, devset -> demo; floor_95 of the per suggestion ECE at 162-170 suggestions: .079-.105)
 
 The per-style temperatures of the out-of-fold windows span 0.56 (progressive) to 2.58 (downtempo); the devset needs
 2.4 (its own fit), far from the pooled 1.4: the generator shift is larger than any style shift in the demo, and a
@@ -60,20 +68,8 @@ a map that lowers confidence on unfamiliar tracks makes them worse (a Platt map 
 disagreement, fitted on the out-of-fold suggestions: devset .140/.091/.115, leave-one-style-out .074/.097/.078
 against the default map's .050/.056/.043 in the same offline replay).
 
-The other way round (``--train-on devset``, 78-135 s a run; the ``pooled`` line reproduces ``bench_sections_devset.py``'s
-devset -> demo cells), seeds 0/1/2::
-
-    rule          T               LOSO window ECE  devset -> demo: accuracy, window ECE, per suggestion ECE
-    pooled        1.00/1.03/1.02  .019/.017/.013   .808/.818/.821  .112/.125/.131  .201/.222/.203
-    mean_group    0.82/0.84/0.84  .030/.030/.033   .801/.819/.818  .165/.173/.178  .164/.196/.184
-    max_group     1.79/1.89/1.83  .170/.187/.174   .820/.812/.816  .081/.097/.064  .267/.305/.248
-    shift         1.24/1.19/1.36  .040/.015/.032   .808/.818/.821  .055/.091/.055  .201/.222/.203
-    shift_decoded (same)          -                .818/.806/.819  .055/.091/.055  .210/.192/.187
-    T=1.5                                          .819/.813/.821  .034/.059/.050  .233/.243/.212
-    oracle        1.46/1.63/1.61                   .818/.813/.821  .031/.069/.050  .226/.260/.218
-    (floor_95 .081-.098)
-
-``shift`` again lowers the window ECE across generators (.112/.125/.131 -> .055/.091/.055) and stays under 0.05 in
+With the devset model ``shift`` also lowers the window ECE on the demo (.112/.125/.131 -> .055/.091/.055) and stays
+under 0.05 in
 leave-one-style-out (but .019 -> .040 and .013 -> .032 at seeds 0 and 2). The suggestions as served are
 underconfident across generators in both directions (mean served confidence against the share of suggestions
 right, ``pooled``): demo -> devset .808/.822/.838 vs .890/.873/.873, devset -> demo .743/.733/.752 vs
