@@ -27,6 +27,10 @@ Issue 18's target cells for settings side by side (default against ``--extra dj,
 session 14: "lead" is not the default by those targets either): ``bench_sections_targets.py`` reads this bench's
 ``--json`` runs.
 
+Which temperature rule carries the demo model's confidence to the devset (session 14: the calibration is already
+fitted on leave-one-style-out folds; no rule fitted on the demo alone gives window ECE < 0.05 across generators, and
+the served suggestions there are underconfident): ``bench_sections_calibration.py``.
+
 Session 13 (2026-12-06, 18:45-20:10 UTC, load 10-17 on the shared 2 cores; figures seeded). Suggestions now tile the
 track (the first starts at 0 s, not at the first beat; the last ends at the duration; inner boundaries on bar starts),
 and :func:`~workbench.evaluate.segmentation.segment_eval` takes the track's first beat: a first section that starts by
@@ -333,11 +337,16 @@ def loso(data, *, seed: int, test_tracks=None, config: dict | None = None) -> di
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--devset``, ``--library-dir`` and ``--demo-dir``, the data arguments of the devset benches."""
     parser.add_argument("--devset", type=Path, required=True, help="a devset rendered with --sections")
     parser.add_argument("--library-dir", type=Path, default=None, help="library of the devset (default DEVSET-lib)")
     parser.add_argument("--demo-dir", type=Path, default=None, help="keep (and reuse) the demo library here")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    data_arguments(parser)
     parser.add_argument("--n-tracks", type=int, default=24, help="demo tracks")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ablation", action="store_true", help="feature groups, LOSO on the devset's dev tracks")
