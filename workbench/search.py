@@ -353,7 +353,7 @@ class LibrarySearch:
         AudioError
             An outside file cannot be analysed or embedded.
         """
-        from workbench.similarity.learned_weights import choose_weights
+        from workbench.similarity.learned_weights import TERMS, choose_weights
 
         if self.index is None:
             self.update()
@@ -366,7 +366,7 @@ class LibrarySearch:
                                      method=method)
         if learned is not None:  # the score explains itself: the weights that made it are named
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; weights {said}") for m in matches]
-        used = dict(zip(("vibe", "tempo", "key", "energy"), w.normalized(), strict=True))
+        used = dict(zip(TERMS, w.normalized(), strict=True))
         return [SimilarTrack(self.library.track(m.id), m, self.model_said, said, used) for m in matches]
 
     @property

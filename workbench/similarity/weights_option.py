@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workbench.errors import ParameterError
+from workbench.similarity.learned_weights import TERMS as _TERMS
 
 #: The named choices; anything else must be four numbers.
 WEIGHT_CHOICES: tuple[str, ...] = ("auto", "default", "learned")
-_TERMS = ("vibe", "tempo", "key", "energy")
 
 
 def search_weights(value: Any, *, name: str = "weights") -> tuple[str, dict[str, float] | None]:
