@@ -1,0 +1,46 @@
+"""What a DJ meets running the notebooks on their own music (session 14's QA in JupyterLab on the
+real music): an expected refusal said briefly, figures printed alike, progress bars named, label
+names that fit their regions, text columns aligned left."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from test_notebook_qa import small_home  # noqa: F401  (a fixture: 4 short tracks scanned, analysed, embedded)
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+# -- notebook 04: too few labels is a refusal, not a traceback ---------------------------------------------------
+
+def test_notebook_04_on_an_unlabelled_library_says_what_to_do_without_a_traceback(small_home, tmp_path):  # noqa: F811
+    """On the real music (no labels) the training cell showed a two-part traceback through the job's code."""
+    from nbclient.exceptions import CellExecutionError
+    from test_notebooks import execute
+
+    home = tmp_path / "ws"
+    shutil.copytree(small_home, home)
+    with pytest.raises(CellExecutionError) as info:  # the run stops at the refusal, as "Run All" does
+        execute("04_train_sections.ipynb", home, {"MIN_PER_CLASS": 3, "N_SPLITS": 3})
+    text = ANSI.sub("", str(info.value)).split("-" * 18)[-1].strip()  # what the cell shows under it
+    assert "NotReadyError: no labelled sections in this library: label sections first" in text
+    assert "training needs 3 labelled sections per class for 2+ classes" in text
+    assert "Traceback" not in text and "File " not in text and "job.py" not in text, text
+    assert len(text.splitlines()) == 1, text
+
+
+def test_the_refusal_outside_jupyter_is_the_same_error_with_its_message(tmp_path):
+    """The brief rendering is only IPython's: the exception, its type and message are unchanged."""
+    from workbench.library import Library
+    from workbench.train.jobs import train_sections_job
+    from workbench.train.sections import NotReadyError
+
+    with pytest.raises(NotReadyError, match=r"^no labelled sections in this library") as info:
+        train_sections_job(Library(tmp_path / "w.db"), config={"min_per_class": 3},
+                           experiments_root=tmp_path / "x", progress=False)
+    lines = [ANSI.sub("", line) for line in info.value._render_traceback_()]
+    assert lines == [f"NotReadyError: {info.value}"]
+
