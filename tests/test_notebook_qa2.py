@@ -44,3 +44,17 @@ def test_the_refusal_outside_jupyter_is_the_same_error_with_its_message(tmp_path
     lines = [ANSI.sub("", line) for line in info.value._render_traceback_()]
     assert lines == [f"NotReadyError: {info.value}"]
 
+
+# -- the report's headline: every rate to 4 decimals ------------------------------------------------------
+
+def test_the_headline_shows_a_perfect_track_map_at_r_with_4_decimals_as_the_other_rows(tmp_path):
+    """Notebook 03 on the real music showed 'track MAP@R 1' under 0.8723, 0.9057, 0.8981."""
+    from workbench.report.overview import headline
+    from workbench.runs import Run
+
+    model = {"map_at_r": 0.8723021, "precision_at_1": 0.9057, "precision_at_5": 0.8981, "track_map_at_r": 1.0}
+    base = {"map_at_r": 0.7994602, "precision_at_1": 0.868, "precision_at_5": 0.883, "track_map_at_r": 1.0}
+    run = Run(path=tmp_path / "r-embeddings", info={"kind": "embeddings"}, config={}, data={}, history=[],
+              metrics={"model": model, "baselines": {"backbone": base}})
+    cells = re.findall(r'<td class="(num[^"]*)">([^<]*)</td>', headline(run))
+    assert [text for _, text in cells] == ["0.8723", "0.9057", "0.8981", "1.0000"], cells
