@@ -58,3 +58,31 @@ def test_the_headline_shows_a_perfect_track_map_at_r_with_4_decimals_as_the_othe
               metrics={"model": model, "baselines": {"backbone": base}})
     cells = re.findall(r'<td class="(num[^"]*)">([^<]*)</td>', headline(run))
     assert [text for _, text in cells] == ["0.8723", "0.9057", "0.8981", "1.0000"], cells
+
+
+# -- notebook 03: each progress bar says what it embeds ------------------------------------------------------
+
+def test_the_embeddings_jobs_two_embedding_bars_say_which_tracks_they_embed(tmp_path, monkeypatch):
+    """Notebook 03 showed 'embed 0/16' then 'embed 0/10': the labelled tracks, then the training tracks."""
+    import tqdm.auto
+    from test_classes import _library
+
+    from workbench.train.jobs import train_embeddings_job
+
+    names: list[tuple[str, int]] = []
+    real = tqdm.auto.tqdm
+
+    def recording(iterable=None, *args, **kwargs):
+        items = list(iterable) if iterable is not None else None
+        if not kwargs.get("disable"):
+            names.append((kwargs.get("desc"), len(items) if items is not None else kwargs.get("total")))
+        return real(items, *args, **{**kwargs, "disable": True})
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", recording)
+    lib = _library(tmp_path, {"bass": [80.0, 90.0, 100.0, 110.0], "high": [1800.0, 2000.0, 2200.0, 2400.0]})
+    job, _ = train_embeddings_job(lib, config={"epochs": 2, "invariance_clips": 0, "n_views": 1},
+                                  experiments_root=tmp_path / "exp", progress=True)
+    assert job.state == "completed"
+    embedding = [(n, k) for n, k in names if n and n.startswith("embed")]
+    assert [n for n, _ in embedding] == ["embed every track", "embed training tracks"], names
+    assert embedding[0][1] == 8 > embedding[1][1]
