@@ -153,6 +153,42 @@ def test_labeler_region_names_fit_their_regions_shortened_or_hidden(tmp_path):
         assert not errors, errors
 
 
+# -- notebook 01: the similar tracks' text aligned left ------------------------------------------------------
+
+def _left_aligned_columns(html: str) -> set[str]:
+    """Headings of the columns whose first-row cell a Styler's CSS aligns left."""
+    heads = dict((m.group(1), m.group(2)) for m in re.finditer(r'id="T_\w+_level0_col(\d+)"[^>]*>([^<]*)</th>', html))
+    left = set()
+    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", html):
+        if "text-align: left" in body:
+            left |= set(re.findall(r"_row0_col(\d+)\b", selectors))
+    return {heads[c] for c in left if c in heads}
+
+
+def test_notebook_01s_similar_tracks_align_their_text_left(small_home, tmp_path):  # noqa: F811
+    """JupyterLab right-aligned every cell: the explanations read ragged against the right edge."""
+    from test_notebooks import execute, outputs
+
+    home = tmp_path / "ws"
+    shutil.copytree(small_home, home)
+    nb = execute("01_explore_library.ipynb", home, {"K": 3})
+    table = next(h for h in outputs(nb, "text/html") if "explanation" in h)
+    assert _left_aligned_columns(table) == {"name", "explanation"}, table  # score and id stay right
+    assert "BPM;" in table and "..." not in table  # still in full
+
+
+def test_text_left_leaves_numbers_right_and_shows_3_decimals():
+    import pandas as pd
+
+    from workbench.report.tables import text_left
+
+    frame = pd.DataFrame({"score": [0.9123456, 0.8], "id": [3, 4], "ok": [True, False], "name": ["a", "b"]})
+    html = text_left(frame).to_html()
+    assert _left_aligned_columns(html) == {"name"}
+    assert ">0.912<" in html and ">0.800<" in html
+    assert text_left(frame).data is frame
+
+
 def test_the_python_labelers_names_fit_their_regions_or_are_shortened(monkeypatch):
     """The picture labeler left out a short suggestion's name ('drop? 62%' in a 10-s region), and its
     estimate of 6.5 px a letter could let a bold name run past its region: names are measured, then shortened."""
