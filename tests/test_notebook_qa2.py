@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from test_notebook_qa import small_home  # noqa: F401  (a fixture: 4 short tracks scanned, analysed, embedded)
@@ -56,8 +55,8 @@ def test_the_headline_shows_a_perfect_track_map_at_r_with_4_decimals_as_the_othe
     base = {"map_at_r": 0.7994602, "precision_at_1": 0.868, "precision_at_5": 0.883, "track_map_at_r": 1.0}
     run = Run(path=tmp_path / "r-embeddings", info={"kind": "embeddings"}, config={}, data={}, history=[],
               metrics={"model": model, "baselines": {"backbone": base}})
-    cells = re.findall(r'<td class="(num[^"]*)">([^<]*)</td>', headline(run))
-    assert [text for _, text in cells] == ["0.8723", "0.9057", "0.8981", "1.0000"], cells
+    models = re.findall(r'<tr><td>[^<]*</td><td class="num[^"]*">([^<]*)</td>', headline(run))  # the model column
+    assert models == ["0.8723", "0.9057", "0.8981", "1.0000"], headline(run)
 
 
 # -- notebook 03: each progress bar says what it embeds ------------------------------------------------------
@@ -111,7 +110,15 @@ def test_labeler_region_names_fit_their_regions_shortened_or_hidden(tmp_path):
     """On the real music short suggestions read 'break g', 'drop gu', 'break gue': the name ran past its region."""
     import json
 
-    from browser import NOTEBOOKS, ConsoleErrors, JupyterLab, build_demo_library, chromium, open_notebook, run_all
+    from browser import (
+        NOTEBOOKS,
+        ConsoleErrors,
+        JupyterLab,
+        build_demo_library,
+        chromium,
+        open_notebook,
+        run_all,
+    )
     from test_notebook_qa import _browser_reason
 
     reason = _browser_reason()
@@ -218,3 +225,33 @@ def test_the_python_labelers_names_fit_their_regions_or_are_shortened(monkeypatc
     g, prop = view.geometry, FontProperties(size=8, weight="bold")
     for text, a, b in drawn:  # measured apart from the renderer: every name inside its region
         assert TextPath((0, 0), text, prop=prop).get_extents().width * view.dpi / 72 <= g.x_of(b) - g.x_of(a), text
+
+
+@pytest.mark.slow
+def test_the_reports_text_columns_stay_left_under_jupyterlabs_right_alignment(tmp_path):
+    """Notebook 03's report in JupyterLab: 'metric', 'gate' and the best-baseline names read right-aligned
+    (JupyterLab's rule outranked the report's); numbers stay right."""
+    from browser import chromium
+    from test_notebook_qa import _browser_reason
+
+    from workbench.report.overview import headline
+    from workbench.runs import Run
+
+    reason = _browser_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    from workbench.report import html as H
+
+    run = Run(path=tmp_path / "r-embeddings", info={"kind": "embeddings"}, config={}, data={}, history=[],
+              metrics={"model": {"map_at_r": 0.87}, "baselines": {"backbone": {"map_at_r": 0.8}}})
+    lab_rule = (":not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td, :not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon "
+                "th { text-align: right; }")  # JupyterLab 4's, as its page has it
+    page_html = (f"<html><head><style>{lab_rule}</style></head><body><div class='jp-RenderedHTMLCommon'>"
+                 f"<div class='wb-report'><style>{H.CSS}</style>{headline(run)}</div></div></body></html>")
+    with chromium() as browser:
+        page = browser.new_page()
+        page.set_content(page_html)
+        align = page.eval_on_selector_all("td", "cells => cells.map(c => [c.textContent, getComputedStyle(c).textAlign])")
+        heads = page.eval_on_selector_all("th", "cells => cells.map(c => getComputedStyle(c).textAlign)")
+    assert dict(align) == {"MAP@R": "left", "0.8700": "right", "backbone 0.800": "left", "+0.070": "right"}, align
+    assert set(heads) == {"left"}, heads

@@ -143,7 +143,7 @@ def headline(run: Run) -> str:
         base = _best_baseline(_get(m, *base_path), key, segments=segments)
         row: list[Any] = [label, f"{float(value):.4f}", f"{base[0]} {base[1]:.3f}" if base else "–",
                           "–" if base is None else f"{float(value) - base[1]:+.3f}"]
-        c = ["", "num best" if base and value > base[1] else "num", "best" if base and base[1] > value else "", ""]
+        c = ["", "num best" if base and value > base[1] else "num", "best" if base and base[1] > value else "", "num"]
         if block is not None:
             lo_value = _get(block, *model_path)
             lo_base = _best_baseline(_get(block, *base_path), key, segments=segments)
