@@ -108,17 +108,7 @@ REGION_JS = """el => {
 @pytest.mark.slow
 def test_labeler_region_names_fit_their_regions_shortened_or_hidden(tmp_path):
     """On the real music short suggestions read 'break g', 'drop gu', 'break gue': the name ran past its region."""
-    import json
-
-    from browser import (
-        NOTEBOOKS,
-        ConsoleErrors,
-        JupyterLab,
-        build_demo_library,
-        chromium,
-        open_notebook,
-        run_all,
-    )
+    from browser import LABELER_NOTEBOOK, ConsoleErrors, chromium, labeler_notebook, open_notebook, run_all
     from test_notebook_qa import _browser_reason
 
     reason = _browser_reason()
@@ -126,19 +116,10 @@ def test_labeler_region_names_fit_their_regions_shortened_or_hidden(tmp_path):
         pytest.skip(reason)
     from playwright.sync_api import expect
 
-    db = build_demo_library(tmp_path / "demo", n_tracks=1, duration_s=90.0)
-    server = JupyterLab(tmp_path / "lab", env={"WORKBENCH_DB": str(db), "NUMBA_CPU_NAME": "generic"})
-    (tmp_path / "lab" / "nb").mkdir(parents=True)
-    name = "02_label_sections.ipynb"
-    nb = json.loads((NOTEBOOKS / name).read_text())
-    at = next(i for i, c in enumerate(nb["cells"]) if "WebLabeler(" in "".join(c["source"]))
-    nb["cells"].insert(at + 1, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                                "source": SHORT_SUGGESTIONS.splitlines(keepends=True)})
-    (tmp_path / "lab" / "nb" / name).write_text(json.dumps(nb))
-    with server, chromium() as browser:
+    with labeler_notebook(tmp_path, extra_cell=SHORT_SUGGESTIONS) as server, chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         errors = ConsoleErrors(page)
-        open_notebook(page, server, name)
+        open_notebook(page, server, LABELER_NOTEBOOK)
         run_all(page)
         expect(page.locator(".wb-lab[data-ready]:not([data-ready=''])")).to_have_count(1)
         expect(page.locator(".wb-suggestion-region")).to_have_count(3)
