@@ -263,3 +263,24 @@ def drag(page: Any, x0: float, y0: float, x1: float, y1: float, *, steps: int = 
     page.mouse.down()
     page.mouse.move(x1, y1, steps=steps)
     page.mouse.up()
+
+
+def labeler_notebook(folder: Path, *, extra_cell: str | None = None, n_tracks: int = 1,
+                     duration_s: float = 90.0) -> JupyterLab:
+    """A demo library under ``folder`` and a JupyterLab (entered with ``with``) serving notebook 02 as
+    ``nb/02_label_sections.ipynb``, with ``extra_cell`` run after its labeler cell when given."""
+    import json
+
+    db = build_demo_library(folder / "demo", n_tracks=n_tracks, duration_s=duration_s)
+    server = JupyterLab(folder / "lab", env={"WORKBENCH_DB": str(db), "NUMBA_CPU_NAME": "generic"})
+    (folder / "lab" / "nb").mkdir(parents=True)
+    nb = json.loads((NOTEBOOKS / LABELER_NOTEBOOK).read_text())
+    if extra_cell:
+        at = next(i for i, c in enumerate(nb["cells"]) if "WebLabeler(" in "".join(c["source"]))
+        nb["cells"].insert(at + 1, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                    "source": extra_cell.splitlines(keepends=True)})
+    (folder / "lab" / "nb" / LABELER_NOTEBOOK).write_text(json.dumps(nb))
+    return server
+
+
+LABELER_NOTEBOOK = "02_label_sections.ipynb"

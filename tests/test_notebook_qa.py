@@ -210,32 +210,17 @@ def _browser_reason() -> str | None:
 def test_novelty_suggestions_say_they_are_guesses_not_0_percent(tmp_path):
     """A new library has no section model: notebook 02 suggests novelty boundaries with guessed labels,
     and every one read "intro 0%?" / "0% (uncertain)" on the page, as if a model were sure it was wrong."""
-    import json
-
-    from browser import (
-        NOTEBOOKS,
-        ConsoleErrors,
-        JupyterLab,
-        build_demo_library,
-        chromium,
-        open_notebook,
-        run_all,
-    )
+    from browser import LABELER_NOTEBOOK, ConsoleErrors, chromium, labeler_notebook, open_notebook, run_all
 
     reason = _browser_reason()
     if reason is not None:
         pytest.skip(reason)
     from playwright.sync_api import expect
 
-    db = build_demo_library(tmp_path / "demo", n_tracks=1, duration_s=90.0)
-    server = JupyterLab(tmp_path / "lab", env={"WORKBENCH_DB": str(db), "NUMBA_CPU_NAME": "generic"})
-    (tmp_path / "lab" / "nb").mkdir(parents=True)
-    name = "02_label_sections.ipynb"
-    (tmp_path / "lab" / "nb" / name).write_text(json.dumps(json.loads((NOTEBOOKS / name).read_text())))
-    with server, chromium() as browser:
+    with labeler_notebook(tmp_path) as server, chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         errors = ConsoleErrors(page)
-        open_notebook(page, server, name)
+        open_notebook(page, server, LABELER_NOTEBOOK)
         run_all(page)
         expect(page.locator(".wb-lab[data-ready]:not([data-ready=''])")).to_have_count(1)
         first = page.locator(".wb-sugg").first

@@ -85,6 +85,20 @@ function confidenceWords(s, short) {
   return `${Math.round(s.confidence * 100)}%` + (s.uncertain ? (short ? "?" : " (uncertain)") : "");
 }
 
+// A region's tag texts, longest first: the full text, the label alone, its first letters; the
+// region shows the first that fits its width, none when even that does not (its tooltip has the full text).
+function tagTexts(label, full) {
+  return [...new Set([full, label, label.length > 4 ? `${label.slice(0, 3)}…` : label])];
+}
+
+let measureCtx = null;
+// Width in CSS px of ``text`` in the tags' font (bold 12 px) plus their 4-px padding either side.
+function tagWidth(text, family) {
+  measureCtx = measureCtx || document.createElement("canvas").getContext("2d");
+  measureCtx.font = `700 12px ${family}`;
+  return Math.ceil(measureCtx.measureText(text).width) + 8;
+}
+
 function alpha(hex, a) {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${a})`;
@@ -233,17 +247,34 @@ function render({ model, el }) {
   function regionParts(id) {
     return { kind: id.startsWith("s") ? "suggestion" : "label", key: Number(id.slice(1)) };
   }
+  const tags = []; // [tag element, start_s, end_s, texts]: refitted to their regions on every zoom
+  function fitTags() {
+    const pxs = pxPerS(), family = getComputedStyle(root).fontFamily;
+    for (const [tag, start, end, texts] of tags) {
+      const room = (end - start) * pxs - 4; // a region's width in px, less its border
+      const text = texts.find((t) => tagWidth(t, family) <= room);
+      tag.textContent = text || "";
+      tag.style.display = text ? "" : "none";
+    }
+  }
+  function fitTag(tag, r, label, full) {
+    if (r.element) r.element.title = full;
+    tags.push([tag, r.start, r.end, tagTexts(label, full)]);
+  }
   function drawRegions() {
     if (!duration) return;
     regions.clearRegions();
     shown.clear();
+    tags.length = 0;
     const sel = model.get("selected_id");
     for (const l of model.get("rows")) {
       const color = colors()[l.label];
-      const tag = h("span", { class: "wb-region-tag", text: `${l.label}${l.source === "model" ? " ✓" + Math.round((l.confidence ?? 0) * 100) + "%" : ""}`,
+      const full = `${l.label}${l.source === "model" ? " ✓" + Math.round((l.confidence ?? 0) * 100) + "%" : ""}`;
+      const tag = h("span", { class: "wb-region-tag", text: full,
         style: `background:${color};color:${textColors()[l.label]};${TAG}` });
       const r = regions.addRegion({ id: `l${l.id}`, start: l.start_s, end: l.end_s, color: alpha(color, 0.28), content: tag,
         drag: true, resize: true, minLength: 0.2 });
+      fitTag(tag, r, l.label, full);
       shown.set(r.id, { start: r.start, end: r.end });
       if (r.element) {
         r.element.style.height = spectro ? `${Math.floor((100 * WAVE_H) / (WAVE_H + SPEC_H))}%` : "62%";
@@ -258,10 +289,12 @@ function render({ model, el }) {
     }
     model.get("suggestions").forEach((s, i) => {
       const color = colors()[s.label];
-      const tag = h("span", { class: "wb-region-tag", text: `${s.label} ${confidenceWords(s, true)}`,
+      const full = `${s.label} ${confidenceWords(s, true)}`;
+      const tag = h("span", { class: "wb-region-tag", text: full,
         style: `background:${color};color:${textColors()[s.label]};${TAG}` });
       const r = regions.addRegion({ id: `s${i}`, start: s.start_s, end: s.end_s, color: alpha(color, 0.12), content: tag,
         drag: false, resize: false });
+      fitTag(tag, r, s.label, full);
       if (r.element) {
         const top = spectro ? Math.ceil((100 * WAVE_H) / (WAVE_H + SPEC_H)) : 64;
         Object.assign(r.element.style, { top: `${top}%`, height: `${100 - top}%`, border: `2px dashed ${color}` });
@@ -270,6 +303,7 @@ function render({ model, el }) {
         r.element.dataset.index = String(i);
       }
     });
+    fitTags();
   }
 
   // One redraw per batch of kernel changes, in a later task: the plugin appends a new region's
@@ -355,6 +389,7 @@ function render({ model, el }) {
   ws.on("pause", () => { play.textContent = "▶ play"; });
   ws.on("zoom", () => {
     if (duration) redrawRuler();
+    fitTags();
     zoomVal.textContent = `${pxPerS().toFixed(1)} px/s`;
     root.dataset.zoom = pxPerS().toFixed(2);
   });

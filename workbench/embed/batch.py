@@ -168,7 +168,7 @@ def embed_library(
     backbone: Backbone | None = None,
     tracks: list[Track] | None = None,
     hop_s: float | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
 ) -> EmbedSummary:
     """Frame embeddings of every track (or ``tracks``), computed once and cached by content hash.
 
@@ -185,8 +185,9 @@ def embed_library(
         None: every present track of the library.
     hop_s : float > 0 or None
         Hop between embedding windows in seconds; ``None`` keeps the backbone's own.
-    progress : bool
-        Show a progress bar.
+    progress : bool or str
+        Show a progress bar; a str is its name (what these tracks are: ``"embed training tracks"``),
+        else it is called ``"embed"``.
 
     Returns
     -------
@@ -206,7 +207,8 @@ def embed_library(
         b = with_hop(b, hop_s)
     cache = cache_for(library, b)
     summary = EmbedSummary(backbone=b.name)
-    for t in tqdm(library.tracks() if tracks is None else tracks, desc="embed", unit="track", disable=not progress):
+    for t in tqdm(library.tracks() if tracks is None else tracks, unit="track", disable=not progress,
+                  desc=progress if isinstance(progress, str) else "embed"):
         if cache.get(t.content_hash) is not None:
             summary.cached.append(t.id)
             continue

@@ -9,6 +9,8 @@ from typing import Any
 
 NOT_RECORDED = "not recorded"
 
+# JupyterLab right-aligns every cell of an output's HTML (`:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td`,
+# specificity 0,2,1): the doubled class outranks it, so text cells read left as in the saved page.
 CSS = """
 .wb-report{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111827;max-width:1100px;
  margin:0 auto;padding:8px 16px;line-height:1.4}
@@ -19,6 +21,7 @@ CSS = """
 .wb-report .meta{color:#4b5563;font-size:.9em}
 .wb-report table{border-collapse:collapse;font-size:.85em;margin:.4em 0}
 .wb-report th,.wb-report td{border:1px solid #e5e7eb;padding:.25em .6em;text-align:left;vertical-align:top}
+.wb-report.wb-report th:not(.num),.wb-report.wb-report td:not(.num){text-align:left}
 .wb-report th{background:#f9fafb}
 .wb-report td.num{text-align:right;font-variant-numeric:tabular-nums}
 .wb-report .pass{color:#15803d;font-weight:600}.wb-report .fail{color:#b91c1c;font-weight:600}

@@ -141,15 +141,17 @@ def headline(run: Run) -> str:
             continue
         segments = base_path == ("segments",)
         base = _best_baseline(_get(m, *base_path), key, segments=segments)
-        row: list[Any] = [label, float(value), f"{base[0]} {base[1]:.3f}" if base else "–",
+        row: list[Any] = [label, f"{float(value):.4f}", f"{base[0]} {base[1]:.3f}" if base else "–",
                           "–" if base is None else f"{float(value) - base[1]:+.3f}"]
-        c = ["", "best" if base and value > base[1] else "", "best" if base and base[1] > value else "", ""]
+        c = ["", "num best" if base and value > base[1] else "num", "best" if base and base[1] > value else "", "num"]
         if block is not None:
             lo_value = _get(block, *model_path)
             lo_base = _best_baseline(_get(block, *base_path), key, segments=segments)
-            row += [float(lo_value) if _num(lo_value) else "–", f"{lo_base[0]} {lo_base[1]:.3f}" if lo_base else "–"]
+            row += [f"{float(lo_value):.4f}" if _num(lo_value) else "–",
+                    f"{lo_base[0]} {lo_base[1]:.3f}" if lo_base else "–"]
             better = _num(lo_value) and lo_base is not None
-            c += ["best" if better and lo_value > lo_base[1] else "", "best" if better and lo_base[1] > lo_value else ""]
+            c += ["num best" if better and lo_value > lo_base[1] else "num",
+                  "best" if better and lo_base[1] > lo_value else ""]
         rows.append(row)
         cls.append(c)
     if not rows:

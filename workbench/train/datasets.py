@@ -223,7 +223,7 @@ def _encode(names: list[str]) -> tuple[np.ndarray, list[str]]:
 
 def _frames(library: Library, tracks: list[Track], backbone: Backbone, *, n_views: int,
             augment_settings: AugmentSettings | None, seed: int,
-            progress: bool) -> tuple[dict[int, list[tuple[int, np.ndarray, np.ndarray]]], list[tuple[str, str]]]:
+            progress: bool | str) -> tuple[dict[int, list[tuple[int, np.ndarray, np.ndarray]]], list[tuple[str, str]]]:
     """``track id -> [(view, embeddings, timestamps_s), ...]`` (view 0 = original), and failures."""
     from workbench.embed.batch import cache_for, embed_library
 
@@ -412,7 +412,7 @@ def section_windows(library: Library, sections: Iterable[Any] | None = None, *,
                     backbone: Backbone | None = None,
                     window_s: float = 8.0, hop_s: float | None = None, classes_from: ClassSource = "label",
                     n_views: int = 0, augment_settings: AugmentSettings | None = None, seed: int = 0, with_std: bool = False,
-                    progress: bool = True) -> EmbeddingSet:
+                    progress: bool | str = True) -> EmbeddingSet:
     """Windows of pooled frame embeddings inside labelled sections, one row per window (and view).
 
     Parameters
@@ -434,8 +434,8 @@ def section_windows(library: Library, sections: Iterable[Any] | None = None, *,
         back, so a window covers the same music in every view).
     with_std : bool
         Pool the frames' standard deviation too (doubles the size).
-    progress : bool
-        Show progress bars while embedding.
+    progress : bool or str
+        Show progress bars while embedding; a str names the embedding's bar (:func:`embed_library`).
 
     Returns
     -------

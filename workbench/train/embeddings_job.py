@@ -236,7 +236,7 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         n_views = 1
     kept = [t for t in selected if t.id in choice.classes]
     data = ds.section_windows(library, ds.whole_tracks(library, kept), backbone=rows_b, window_s=data_cfg["window_s"],
-                              classes_from=choice.classes, seed=seed, progress=progress)
+                              classes_from=choice.classes, seed=seed, progress=progress and "embed every track")
     if len(data) == 0:
         raise ParameterError(f"no training windows: none of the {len(kept)} tracks with a class "
                              f"({choice.summary()}) could be embedded")
@@ -257,7 +257,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         train_tracks = [library.track(int(t)) for t in sorted(set(train.track_ids.tolist()))]
         train = ds.section_windows(library, ds.whole_tracks(library, train_tracks), backbone=rows_b,
                                    window_s=data_cfg["window_s"], classes_from=choice.classes,
-                                   n_views=0 if distilling else n_views, seed=seed, progress=progress,
+                                   n_views=0 if distilling else n_views, seed=seed,
+                                   progress=progress and "embed training tracks",
                                    augment_settings=None if distilling else training_view_settings())
     distill_batch = cfg.get("batch_size")  # the user's, if any (the sampler's default is the triplet path's)
     m = cfg.get("m", 4)

@@ -69,12 +69,21 @@ def train_sections_job(library: Library, **options: Any) -> tuple[Job, Path]:
         The library trained on; the job is recorded in it.
     **options
         Passed on to :func:`workbench.train.sections.job.train_sections_job`.
+
+    Raises
+    ------
+    NotReadyError
+        Too few labelled sections; Jupyter shows its message alone (:func:`workbench.errors.shown_briefly`).
     """
-    from workbench.errors import ParameterError
+    from workbench.errors import ParameterError, shown_briefly
+    from workbench.train.sections.job import NotReadyError
     from workbench.train.sections.job import train_sections_job as run
 
     for key in ("min_per_class", "min_classes"):  # the readiness rule: refused by name before any work
         value = (options.get("config") or {}).get(key)
         if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
             raise ParameterError(f"{key} must be an int >= 1 (labelled sections); got {value!r}")
-    return run(library, **options)
+    try:
+        return run(library, **options)
+    except NotReadyError as exc:  # too few labels: an expected refusal, shown in a notebook as the CLI says it
+        raise shown_briefly(exc) from None

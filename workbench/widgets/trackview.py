@@ -176,6 +176,7 @@ class TrackView:
         self._background: Any = None
         self._axes: tuple[Axes, Axes, Axes] | None = None
         self.geometry: Geometry | None = None
+        self._text_px: dict[str, float] = {}  # a name's width in px as drawn (_fitting)
 
     # -- background ---------------------------------------------------------------------
     def _build(self) -> None:
@@ -333,8 +334,8 @@ class TrackView:
                 if highlight is not None and getattr(s, "id", None) == highlight:
                     add(lane, Rectangle((s.start_s, 0.08), s.end_s - s.start_s, 0.84, facecolor="none",
                                         edgecolor="#0f172a", linewidth=2.2))
-                if self._fits(s.start_s, s.end_s, s.label):
-                    add(lane, _span_text(lane, s.start_s, s.end_s, s.label, color="white", weight="bold"))
+                if text := self._fitting(s.start_s, s.end_s, (s.label, _abbrev(s.label))):
+                    add(lane, _span_text(lane, s.start_s, s.end_s, text, color="white", weight="bold"))
         sugg = list(suggestions)
         if sugg:
             colors = [g.color for g in sugg]
@@ -344,8 +345,8 @@ class TrackView:
             add(wave, PolyCollection([_box(g.start_s, g.end_s, -1.0, 1.0) for g in sugg], facecolors="none",
                                      edgecolors=colors, linewidths=1.4, linestyles=[dashed]))
             for g in sugg:
-                text = f"{g.label}? {g.confidence:.0%}"
-                if self._fits(g.start_s, g.end_s, text):
+                if text := self._fitting(g.start_s, g.end_s, (f"{g.label}? {g.confidence:.0%}", f"{g.label}?",
+                                                               _abbrev(g.label))):
                     add(lane, _span_text(lane, g.start_s, g.end_s, text, color=g.color, weight="bold"))
         if selection is not None:
             a, b = selection
@@ -361,10 +362,20 @@ class TrackView:
             artist.remove()
         return png
 
-    def _fits(self, start_s: float, end_s: float, text: str) -> bool:
-        """Whether ``text`` (8-pt bold) fits between two times in the picture."""
-        g = self.geometry
-        return g is not None and (g.x_of(end_s) - g.x_of(start_s)) >= 6.5 * len(text) + 6
+    def _fitting(self, start_s: float, end_s: float, texts: Sequence[str]) -> str | None:
+        """The first of ``texts`` (longest first) that fits between two times as drawn (8-pt bold,
+        measured by the renderer, 3 px either side); None when none does (the name is left out, never cut)."""
+        from matplotlib.font_manager import FontProperties
+
+        g, prop = self.geometry, FontProperties(size=8, weight="bold")
+        if g is None or self._fig is None:
+            return None
+        for text in texts:
+            if text not in self._text_px:
+                self._text_px[text] = self._fig.canvas.get_renderer().get_text_width_height_descent(text, prop, False)[0]
+            if self._text_px[text] <= g.x_of(end_s) - g.x_of(start_s) - 6:
+                return text
+        return None
 
     def close(self) -> None:
         """Drop the cached figure (memory)."""
@@ -444,6 +455,10 @@ def mel_db(y: np.ndarray, *, sr: int, hop: int, n_fft: int = 2048, n_mels: int =
 
 def _box(x0: float, x1: float, y0: float, y1: float) -> list[tuple[float, float]]:
     return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+
+
+def _abbrev(label: str) -> str:  # a label's first three letters and an ellipsis ("chorus" -> "cho…")
+    return f"{label[:3]}…" if len(label) > 4 else label
 
 
 def _span_text(ax: Axes, start_s: float, end_s: float, text: str, **kw: Any) -> Text:
