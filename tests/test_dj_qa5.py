@@ -291,3 +291,73 @@ def test_a_sections_reports_projection_is_titled_in_words(tmp_path, monkeypatch)
               arrays={"probs": probs, "y_true": probs.argmax(1)}, root=tmp_path)
     build(load_run(run_id, root=tmp_path))
     assert titles == ["Class probabilities"], titles
+
+
+# -- second QA pass on the real music: labels import, similar --json, models delete, runs list -----
+
+
+def _labelled_one_track(tmp_path, capsys):
+    """A workspace with one scanned groove holding two labels, and its labels exported as CSV:
+    (``--home`` arguments, the CSV's path, its lines)."""
+    import json
+
+    music, home = _one_track(tmp_path, capsys, "lab")
+    from workbench.labels import Labels
+    from workbench.library import Library
+
+    with Library(tmp_path / "ws" / "data" / "workbench.db") as lib:
+        Labels(lib).add(1, "intro", start_beat=0, end_beat=8)
+        Labels(lib).add(1, "drop", start_beat=8, end_beat=16)
+    csv_path = tmp_path / "labels.csv"
+    assert main([*home, "labels", "export", str(csv_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["labels"] == 2
+    return home, csv_path, csv_path.read_text().splitlines()
+
+
+def test_labels_import_names_every_bad_row_and_imports_nothing(tmp_path, capsys):
+    """`labels import` said only the first bad row ("nothing was imported"), so a user fixed one row
+    per try: every bad row is named (where, the value, what is allowed), and `--json` lists them."""
+    import csv
+    import io
+    import json
+
+    home, csv_path, lines = _labelled_one_track(tmp_path, capsys)
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    rows[0]["label"], rows[0]["start_beat"], rows[0]["end_beat"] = "chorus", "16", "20"  # a good row: not imported
+    bad = [dict(rows[1], label="solo", start_beat="16", end_beat="20"),  # row 3: not a label name
+           dict(rows[1], start_beat="four", end_beat="20")]  # row 4: not an int
+    bad_csv = tmp_path / "bad.csv"
+    with bad_csv.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows([rows[0], *bad])
+    assert main([*home, "labels", "import", str(bad_csv)]) == 1
+    err = capsys.readouterr().err
+    assert "2 bad entries; nothing was imported" in err, err
+    assert "row 3: label must be one of" in err and "got 'solo'" in err, err
+    assert "row 4: start_beat must be an int; got 'four'" in err, err
+    assert main([*home, "labels", "import", str(bad_csv), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["type"] == "LabelRowsError" and doc["path"] == str(bad_csv)
+    assert [p["where"] for p in doc["problems"]] == ["row 3", "row 4"]
+    assert doc["problems"][1]["problem"] == "start_beat must be an int; got 'four'"
+    assert main([*home, "labels", "list", "--json"]) == 0
+    assert [r["label"] for r in json.loads(capsys.readouterr().out)] == ["intro", "drop"]  # all or nothing
+
+
+def test_importing_a_labels_file_again_changes_nothing_and_writes_no_backup(tmp_path, capsys):
+    """A second import of the same file skipped every label but still wrote a backup file; a
+    no-op import changes nothing, says so, and writes none."""
+    import json
+
+    home, csv_path, _ = _labelled_one_track(tmp_path, capsys)
+    backups = tmp_path / "ws" / "data" / "backups"
+    assert main([*home, "labels", "import", str(csv_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["added"], doc["changed"], doc["backup_path"]) == (0, False, None), doc
+    assert [s["reason"] for s in doc["skipped"]] == ["already in the library"] * 2
+    assert not backups.exists() or not list(backups.iterdir())
+    assert main([*home, "labels", "import", str(csv_path)]) == 0
+    assert "0 added, nothing changed" in capsys.readouterr().out
+    assert not backups.exists() or not list(backups.iterdir())
+
