@@ -361,3 +361,24 @@ def test_importing_a_labels_file_again_changes_nothing_and_writes_no_backup(tmp_
     assert "0 added, nothing changed" in capsys.readouterr().out
     assert not backups.exists() or not list(backups.iterdir())
 
+
+def test_similar_json_rounds_scores_weights_and_bpm_delta_for_output(tmp_path, capsys):
+    """`similar --json` printed float noise (weights_used 0.5000000000000001, bpm_delta
+    -0.325000000017): scores and weights to 4 decimals, bpm_delta to 0.01 BPM; ranked unrounded."""
+    import types
+
+    from workbench.commands.library import similar_record
+    from workbench.similarity.query import Match
+
+    match = Match(id=2, score=0.48437519, vibe=0.2306001, tempo=0.961337, key=None, energy=0.8000000000000002,
+                  bpm_delta=-0.325000000017, key_from="4A", key_to=None, energy_delta=1, explanation="x")
+    track = types.SimpleNamespace(id=2, name="b", path="/b.flac")
+    result = types.SimpleNamespace(track=track, match=match, model="backbone", weights="w",
+                                   weights_used={"vibe": 0.5000000000000001, "tempo": 0.2, "key": 0.2,
+                                                 "energy": 0.09999999999999998})
+    doc = similar_record(result)
+    assert doc["weights_used"] == {"vibe": 0.5, "tempo": 0.2, "key": 0.2, "energy": 0.1}
+    assert (doc["score"], doc["vibe"], doc["tempo"], doc["energy"]) == (0.4844, 0.2306, 0.9613, 0.8)
+    assert doc["bpm_delta"] == -0.33 and doc["key"] is None and doc["energy_delta"] == 1
+    assert match.score == 0.48437519  # the match itself (and so the ranking) is untouched
+
