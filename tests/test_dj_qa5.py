@@ -382,3 +382,31 @@ def test_similar_json_rounds_scores_weights_and_bpm_delta_for_output(tmp_path, c
     assert doc["bpm_delta"] == -0.33 and doc["key"] is None and doc["energy_delta"] == 1
     assert match.score == 0.48437519  # the match itself (and so the ranking) is untouched
 
+
+def test_models_delete_has_json(tmp_path, capsys, monkeypatch):
+    """`models delete` was the one registry command without `--json`."""
+    import json
+
+    from workbench.library import Library
+    from workbench.registry import Registry
+
+    model_pb2 = pytest.importorskip("coremltools.proto.Model_pb2")
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    pkg = tmp_path / "pkg.mlpackage"  # the smallest package the registry stamps: a manifest and an empty spec
+    (pkg / "Data").mkdir(parents=True)
+    (pkg / "Data" / "model.mlmodel").write_bytes(model_pb2.Model(specificationVersion=1).SerializeToString())
+    (pkg / "Manifest.json").write_text(json.dumps({"rootModelIdentifier": "m", "itemInfoEntries": {
+        "m": {"path": "model.mlmodel"}}}))
+    metrics = {"model": {"accuracy": 0.9, "macro_f1": 0.9}, "baselines": {"majority": {"accuracy": 0.3,
+                                                                                       "macro_f1": 0.1}}}
+    with Library(tmp_path / "data" / "workbench.db") as lib, Registry(lib, root=tmp_path / "models") as reg:
+        for _ in range(2):
+            reg.register("dj_section", pkg, metadata={}, metrics=metrics)
+    home = ["--home", str(tmp_path)]
+    assert main([*home, "models", "delete", "dj_section", "1", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model_type"] == "dj_section" and doc["deleted"]["name"] == "dj_section_v1"
+    assert doc["deleted"]["version"] == 1 and doc["deleted"]["active"] is False
+    assert main([*home, "models", "list", "--json"]) == 0
+    assert [v["name"] for v in json.loads(capsys.readouterr().out)["versions"]] == ["dj_section_v2"]
+
