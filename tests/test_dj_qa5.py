@@ -410,3 +410,15 @@ def test_models_delete_has_json(tmp_path, capsys, monkeypatch):
     assert main([*home, "models", "list", "--json"]) == 0
     assert [v["name"] for v in json.loads(capsys.readouterr().out)["versions"]] == ["dj_section_v2"]
 
+
+def test_runs_list_names_the_job_start_column_started(tmp_path, capsys):
+    """`runs list` headed the job's start time "created", earlier than the time in the run id
+    (stamped when the run was written): the column is "started", and the help says which is which."""
+    from workbench.runs import new_run_id, write_run
+
+    root = tmp_path / "experiments"
+    write_run(new_run_id("sections"), info={"kind": "sections", "created_at": "2026-12-06T22:00:00+00:00"},
+              config_={}, data={}, history=[], metrics={"model": {"accuracy": 0.5}}, root=root)
+    assert main(["--home", str(tmp_path), "runs", "--experiments", str(root), "list"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert "started" in header and "created" not in header, header
