@@ -291,3 +291,134 @@ def test_a_sections_reports_projection_is_titled_in_words(tmp_path, monkeypatch)
               arrays={"probs": probs, "y_true": probs.argmax(1)}, root=tmp_path)
     build(load_run(run_id, root=tmp_path))
     assert titles == ["Class probabilities"], titles
+
+
+# -- second QA pass on the real music: labels import, similar --json, models delete, runs list -----
+
+
+def _labelled_one_track(tmp_path, capsys):
+    """A workspace with one scanned groove holding two labels, and its labels exported as CSV:
+    (``--home`` arguments, the CSV's path, its lines)."""
+    import json
+
+    music, home = _one_track(tmp_path, capsys, "lab")
+    from workbench.labels import Labels
+    from workbench.library import Library
+
+    with Library(tmp_path / "ws" / "data" / "workbench.db") as lib:
+        Labels(lib).add(1, "intro", start_beat=0, end_beat=8)
+        Labels(lib).add(1, "drop", start_beat=8, end_beat=16)
+    csv_path = tmp_path / "labels.csv"
+    assert main([*home, "labels", "export", str(csv_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["labels"] == 2
+    return home, csv_path, csv_path.read_text().splitlines()
+
+
+def test_labels_import_names_every_bad_row_and_imports_nothing(tmp_path, capsys):
+    """`labels import` said only the first bad row ("nothing was imported"), so a user fixed one row
+    per try: every bad row is named (where, the value, what is allowed), and `--json` lists them."""
+    import csv
+    import io
+    import json
+
+    home, csv_path, lines = _labelled_one_track(tmp_path, capsys)
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    rows[0]["label"], rows[0]["start_beat"], rows[0]["end_beat"] = "chorus", "16", "20"  # a good row: not imported
+    bad = [dict(rows[1], label="solo", start_beat="16", end_beat="20"),  # row 3: not a label name
+           dict(rows[1], start_beat="four", end_beat="20")]  # row 4: not an int
+    bad_csv = tmp_path / "bad.csv"
+    with bad_csv.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows([rows[0], *bad])
+    assert main([*home, "labels", "import", str(bad_csv)]) == 1
+    err = capsys.readouterr().err
+    assert "2 bad entries; nothing was imported" in err, err
+    assert "row 3: label must be one of" in err and "got 'solo'" in err, err
+    assert "row 4: start_beat must be an int; got 'four'" in err, err
+    assert main([*home, "labels", "import", str(bad_csv), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["type"] == "LabelRowsError" and doc["path"] == str(bad_csv)
+    assert [p["where"] for p in doc["problems"]] == ["row 3", "row 4"]
+    assert doc["problems"][1]["problem"] == "start_beat must be an int; got 'four'"
+    assert main([*home, "labels", "list", "--json"]) == 0
+    assert [r["label"] for r in json.loads(capsys.readouterr().out)] == ["intro", "drop"]  # all or nothing
+
+
+def test_importing_a_labels_file_again_changes_nothing_and_writes_no_backup(tmp_path, capsys):
+    """A second import of the same file skipped every label but still wrote a backup file; a
+    no-op import changes nothing, says so, and writes none."""
+    import json
+
+    home, csv_path, _ = _labelled_one_track(tmp_path, capsys)
+    backups = tmp_path / "ws" / "data" / "backups"
+    assert main([*home, "labels", "import", str(csv_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["added"], doc["changed"], doc["backup_path"]) == (0, False, None), doc
+    assert [s["reason"] for s in doc["skipped"]] == ["already in the library"] * 2
+    assert not backups.exists() or not list(backups.iterdir())
+    assert main([*home, "labels", "import", str(csv_path)]) == 0
+    assert "0 added, nothing changed" in capsys.readouterr().out
+    assert not backups.exists() or not list(backups.iterdir())
+
+
+def test_similar_json_rounds_scores_weights_and_bpm_delta_for_output(tmp_path, capsys):
+    """`similar --json` printed float noise (weights_used 0.5000000000000001, bpm_delta
+    -0.325000000017): scores and weights to 4 decimals, bpm_delta to 0.01 BPM; ranked unrounded."""
+    import types
+
+    from workbench.commands.library import similar_record
+    from workbench.similarity.query import Match
+
+    match = Match(id=2, score=0.48437519, vibe=0.2306001, tempo=0.961337, key=None, energy=0.8000000000000002,
+                  bpm_delta=-0.325000000017, key_from="4A", key_to=None, energy_delta=1, explanation="x")
+    track = types.SimpleNamespace(id=2, name="b", path="/b.flac")
+    result = types.SimpleNamespace(track=track, match=match, model="backbone", weights="w",
+                                   weights_used={"vibe": 0.5000000000000001, "tempo": 0.2, "key": 0.2,
+                                                 "energy": 0.09999999999999998})
+    doc = similar_record(result)
+    assert doc["weights_used"] == {"vibe": 0.5, "tempo": 0.2, "key": 0.2, "energy": 0.1}
+    assert (doc["score"], doc["vibe"], doc["tempo"], doc["energy"]) == (0.4844, 0.2306, 0.9613, 0.8)
+    assert doc["bpm_delta"] == -0.33 and doc["key"] is None and doc["energy_delta"] == 1
+    assert match.score == 0.48437519  # the match itself (and so the ranking) is untouched
+
+
+def test_models_delete_has_json(tmp_path, capsys, monkeypatch):
+    """`models delete` was the one registry command without `--json`."""
+    import json
+
+    from workbench.library import Library
+    from workbench.registry import Registry
+
+    model_pb2 = pytest.importorskip("coremltools.proto.Model_pb2")
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    pkg = tmp_path / "pkg.mlpackage"  # the smallest package the registry stamps: a manifest and an empty spec
+    (pkg / "Data").mkdir(parents=True)
+    (pkg / "Data" / "model.mlmodel").write_bytes(model_pb2.Model(specificationVersion=1).SerializeToString())
+    (pkg / "Manifest.json").write_text(json.dumps({"rootModelIdentifier": "m", "itemInfoEntries": {
+        "m": {"path": "model.mlmodel"}}}))
+    metrics = {"model": {"accuracy": 0.9, "macro_f1": 0.9}, "baselines": {"majority": {"accuracy": 0.3,
+                                                                                       "macro_f1": 0.1}}}
+    with Library(tmp_path / "data" / "workbench.db") as lib, Registry(lib, root=tmp_path / "models") as reg:
+        for _ in range(2):
+            reg.register("dj_section", pkg, metadata={}, metrics=metrics)
+    home = ["--home", str(tmp_path)]
+    assert main([*home, "models", "delete", "dj_section", "1", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model_type"] == "dj_section" and doc["deleted"]["name"] == "dj_section_v1"
+    assert doc["deleted"]["version"] == 1 and doc["deleted"]["active"] is False
+    assert main([*home, "models", "list", "--json"]) == 0
+    assert [v["name"] for v in json.loads(capsys.readouterr().out)["versions"]] == ["dj_section_v2"]
+
+
+def test_runs_list_names_the_job_start_column_started(tmp_path, capsys):
+    """`runs list` headed the job's start time "created", earlier than the time in the run id
+    (stamped when the run was written): the column is "started", and the help says which is which."""
+    from workbench.runs import new_run_id, write_run
+
+    root = tmp_path / "experiments"
+    write_run(new_run_id("sections"), info={"kind": "sections", "created_at": "2026-12-06T22:00:00+00:00"},
+              config_={}, data={}, history=[], metrics={"model": {"accuracy": 0.5}}, root=root)
+    assert main(["--home", str(tmp_path), "runs", "--experiments", str(root), "list"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert "started" in header and "created" not in header, header

@@ -231,5 +231,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if getattr(args, "json", False):  # a script parsing stdout gets the error too
                 import json
 
-                print(json.dumps({"error": str(exc), "type": type(exc).__name__}))
+                details = getattr(exc, "json_details", None) or {}  # e.g. every bad row of a label file
+                print(json.dumps({"error": str(exc), "type": type(exc).__name__, **details}))
             return 1

@@ -65,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = msub.add_parser("delete", help="delete a version (not the active one)")
     q.add_argument("type", choices=_TYPES)
     q.add_argument("version", type=int)
+    q.add_argument("--json", action="store_true", help="print what was deleted as JSON (the version and its files)")
     q.set_defaults(func=_cmd_delete)
     q = msub.add_parser("compare", help="two versions' metrics side by side")
     q.add_argument("type", choices=_TYPES)
@@ -188,8 +189,12 @@ def _activation(model_type: str, before: Version | None, now: Version, *, forced
 
 def _cmd_delete(args: argparse.Namespace) -> int:
     with _registry(args) as reg:
+        gone = reg.get(args.type, args.version)  # what is deleted, said after it is gone
         reg.delete(args.type, args.version)
-        print(f"deleted {args.type}_v{args.version}")
+        if args.json:
+            _print_json({"model_type": args.type, "deleted": gone.as_dict()})
+            return 0
+        print(f"deleted {gone.name}")
     return 0
 
 

@@ -114,7 +114,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"path": str(summary.path), "added": summary.n_added, "replaced": summary.replaced,
                     "skipped": [{"where": w, "reason": r} for w, r in summary.skipped],
-                    "backup_path": str(summary.backup_path)})
+                    "changed": summary.backup_path is not None,
+                    "backup_path": None if summary.backup_path is None else str(summary.backup_path)})
     else:
         print(summary)
     return 0

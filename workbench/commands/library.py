@@ -263,6 +263,36 @@ def _check_similar_options(args: argparse.Namespace) -> None:
         raise ParameterError(f"--min-score must be a number in [0, 1] (a match's score); got {args.min_score:g}")
 
 
+#: Decimal places of ``similar --json``: scores and term weights to 1e-4, ``bpm_delta`` to 0.01 BPM.
+#: Rounded for output only: the ranking is computed unrounded and the rows stay in its order.
+SCORE_DECIMALS, BPM_DECIMALS = 4, 2
+
+
+def _places(name: str, value: Any) -> Any:
+    """A float rounded for ``similar --json`` (``bpm_delta`` to BPM_DECIMALS, else SCORE_DECIMALS); else as it is."""
+    if not isinstance(value, float):  # None, ints, strings as they are
+        return value
+    return round(value, BPM_DECIMALS if name == "bpm_delta" else SCORE_DECIMALS)
+
+
+def similar_record(result: Any) -> dict[str, Any]:
+    """One result as ``workbench similar --json`` prints it, rounded to :data:`SCORE_DECIMALS` and :data:`BPM_DECIMALS`.
+
+    Parameters
+    ----------
+    result : workbench.search.SimilarTrack
+        One result of :meth:`~workbench.search.LibrarySearch.similar`.
+
+    Returns
+    -------
+    dict
+    """
+    match = {k: _places(k, v) for k, v in dataclasses.asdict(result.match).items() if k != "id"}
+    return {"track_id": result.track.id, "name": result.track.name, "path": result.track.path, "model": result.model,
+            "weights": result.weights, "weights_used": {k: _places(k, v) for k, v in result.weights_used.items()},
+            **match}
+
+
 def _cmd_similar(args: argparse.Namespace) -> int:
     from workbench.embed.batch import brief_backbone_said
     from workbench.search import LibrarySearch
@@ -278,11 +308,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         search.rebuild() if args.rebuild else search.update()
         results = search.similar(args.track, k=args.k, min_score=args.min_score, weights=weights)
         if args.json:
-            matches: list[Any] = [r.match for r in results]
-            print_json([{"track_id": r.track.id, "name": r.track.name, "path": r.track.path, "model": r.model,
-                         "weights": r.weights, "weights_used": r.weights_used,
-                         **{k: v for k, v in dataclasses.asdict(m).items() if k != "id"}}
-                        for r, m in zip(results, matches, strict=True)])
+            print_json([similar_record(r) for r in results])
             return 0
         notice = [f"backbone: {brief_backbone_said(search.backbone_said)}",  # one line, not the fallback's four
                   f"model: {search.model_said}"]

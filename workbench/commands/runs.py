@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rs = p.add_subparsers(dest="runs_command", metavar="ACTION")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
-    q = rs.add_parser("list", help="runs with their key params and headline metrics")
+    q = rs.add_parser("list", help="runs with their key params and headline metrics; 'started' is when the "
+                                   "training job began (UTC), the run id's time when it finished")
     q.add_argument("--kind", choices=("embeddings", "sections"), default=None)
     q.add_argument("--params", action="store_true", help="also every config parameter (a wide table)")
     add_json(q)
@@ -115,6 +116,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     if not args.params:  # the run, what it learned from, and its headline metrics; --params for the config
         df = df[[c for c in (*base, *HEADLINE_METRICS) if c in df.columns]]
+    df = df.rename(columns={"created": "started"})  # run.json's created_at is the job's start, not the run id's time
     names = [read_run_notes(root / str(r))["name"] for r in df["run_id"]]
     if any(names):  # no run named yet: no empty column
         df.insert(1, "name", names)

@@ -29,6 +29,7 @@ from workbench.labels.core import (
     BeatGrid,
     Label,
     LabelError,
+    LabelRowsError,
     LabelWarning,
     Rejection,
     Suggestion,
@@ -36,7 +37,7 @@ from workbench.labels.core import (
 )
 
 __all__ = ["ADD_OVERLAP_OPTIONS", "LABEL_TEXT_COLORS", "Rejection", "TRACK_STATUSES", "contrast_ratio", "LABELS", "LABEL_COLORS", "MIN_BEATS", "OVERLAP_OPTIONS", "SOURCES", "WARN_BEATS", "BeatGrid",
-           "FORMATS", "ImportSummary", "Label", "LabelError", "LabelStats", "LabelWarning", "Labels",
+           "FORMATS", "ImportSummary", "Label", "LabelError", "LabelRowsError", "LabelStats", "LabelWarning", "Labels",
            "Suggestion"]
 
 

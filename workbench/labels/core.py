@@ -94,6 +94,33 @@ class LabelError(WorkbenchError, ValueError):
     """Bad label input, or an edit that cannot be made; the message names the value and what is allowed."""
 
 
+class LabelRowsError(LabelError):
+    """Entries of a label file that cannot be imported, every one of them in file order (nothing was imported).
+
+    ``problems`` pairs each bad entry's place in the file (``"row 3"``, ``"tracks[0].labels[2]"``)
+    with what is wrong (the value and what is allowed); ``json_details`` is what ``--json`` adds.
+    """
+
+    def __init__(self, path: object, problems: list[tuple[str, str]], *, shown: int = 20) -> None:
+        import re
+
+        in_file_order = sorted(problems, key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p[0])])
+        self.path, self.problems = str(path), in_file_order
+        n = len(self.problems)
+        lines = [f"{self.path}: {n} bad {'entry' if n == 1 else 'entries'}; nothing was imported (fix "
+                 f"{'it' if n == 1 else 'them all'} and import again):"]
+        lines += [f"  {why}" if why.startswith(f"{where}:") else f"  {where}: {why}" for where, why in in_file_order[:shown]]
+        if n > shown:
+            lines.append(f"  ... and {n - shown} more (--json lists every one)")
+        super().__init__("\n".join(lines))
+
+    @property
+    def json_details(self) -> dict:
+        """``{"path", "problems": [{"where", "problem"}, ...]}``, every bad entry, for ``--json`` output."""
+        return {"path": self.path, "problems": [{"where": w, "problem": why.removeprefix(f"{w}: ")}
+                                                for w, why in self.problems]}
+
+
 class LabelWarning(UserWarning):
     """A label was stored but deserves a look: shorter than 8 beats, or snapped to the beat grid."""
 

@@ -65,7 +65,8 @@ class LabelFiles:
         and labels already stored exactly, are skipped (and listed in the summary). Entries
         with beat indices use them; entries with only seconds are snapped to the beat grid. A
         backup (a JSON export of every label, importable) is written to ``backup_dir`` inside
-        the write transaction, before anything changes. The import is one :meth:`undo` step.
+        the write transaction, before the first change; an import that changes nothing writes
+        none. Every bad entry is named in one :class:`LabelRowsError`. The import is one :meth:`undo` step.
 
         Parameters
         ----------
@@ -81,13 +82,15 @@ class LabelFiles:
         Returns
         -------
         ImportSummary
-            Labels added, how many stored ones were replaced, entries skipped, the backup path.
+            Labels added, how many stored ones were replaced, entries skipped, the backup path (None: nothing changed).
 
         Raises
         ------
         LabelError
-            The file cannot be read or parsed, an entry is invalid (the message says which),
-            or an entry overlaps a stored label under ``overlap="refuse"``: nothing is imported.
+            The file cannot be read or parsed: nothing is imported.
+        LabelRowsError
+            Entries are invalid or overlap a stored label under ``overlap="refuse"``: every one is
+            named (its place, the value, what is allowed) and nothing is imported.
         """
         return transfer.import_labels(self, path, format=format, overlap=overlap, source=source)
 

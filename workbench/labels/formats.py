@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.fileio import atomic_write, atomic_write_bytes
-from workbench.labels.core import Label, LabelError
+from workbench.labels.core import Label, LabelError, LabelRowsError
 from workbench.library import Track
 from workbench.store import utc_now
 from workbench.validate import check_choice
@@ -144,7 +144,7 @@ def _write_jams(path: Path, track: Track, duration_s: float, labels: list[Label]
 
 
 # -- reading ---------------------------------------------------------------------------------
-def read(path: Path, fmt: str) -> list[Entry]:
+def read(path: Path, fmt: str, problems: list[tuple[str, str]] | None = None) -> list[Entry]:
     """The labels of a file (or, for JAMS, a folder of ``.jams``); :class:`LabelError` when unreadable.
 
     Parameters
@@ -153,18 +153,29 @@ def read(path: Path, fmt: str) -> list[Entry]:
         The file or folder.
     fmt : {"json", "csv", "jams"}
         The format.
+    problems : list or None
+        Where each bad entry's ``(where, what is wrong)`` goes (the entry is left out); None: a
+        :class:`LabelRowsError` names every bad entry.
     """
+    bad: list[tuple[str, str]] = [] if problems is None else problems
+    found = _read(path, fmt, bad)
+    if problems is None and bad:
+        raise LabelRowsError(path, bad)
+    return found
+
+
+def _read(path: Path, fmt: str, bad: list[tuple[str, str]]) -> list[Entry]:
     if fmt == "jams":
         files = sorted(path.glob("*.jams")) if path.is_dir() else [path]
         if path.is_dir() and not files:
             raise LabelError(f"{path}: the folder holds no .jams files")
-        return [e for f in files for e in _read_jams(f)]
+        return [e for f in files for e in _read_jams(f, bad)]
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LabelError(f"{path}: cannot read the label file: {exc}") from exc
     try:
-        return _read_json(path, text) if fmt == "json" else _read_csv(path, text)
+        return _read_json(path, text, bad) if fmt == "json" else _read_csv(path, text, bad)
     except LabelError as exc:  # a bad cell: name the file too, and that nothing was imported
         said = str(exc)
         raise LabelError(said if said.startswith(str(path)) else f"{path}: {said}; nothing was imported") from None
@@ -204,13 +215,24 @@ def _entry(d: dict, where: str, content_hash: object = None, path: object = None
                  source=d.get("source") or None, confidence=_float(d.get("confidence"), "confidence", where))
 
 
-def _read_json(path: Path, text: str) -> list[Entry]:
+def _entries(items: list[tuple[str, object, object, object]], bad: list[tuple[str, str]]) -> list[Entry]:
+    """The entries of ``(where, dict, content_hash, path)`` items; each bad one goes to ``bad`` instead."""
+    out = []
+    for where, d, content_hash, track_path in items:
+        try:
+            out.append(_entry(d, where, content_hash, track_path))  # type: ignore[arg-type]
+        except LabelError as exc:
+            bad.append((where, str(exc)))
+    return out
+
+
+def _read_json(path: Path, text: str, bad: list[tuple[str, str]]) -> list[Entry]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LabelError(f"{path}: not valid JSON ({exc}); nothing was imported") from exc
     if isinstance(doc, list):  # a plain list of labels, each naming its track
-        return [_entry(d, f"entry {i}") for i, d in enumerate(doc)]
+        return _entries([(f"entry {i}", d, None, None) for i, d in enumerate(doc)], bad)
     if not isinstance(doc, dict) or doc.get("format") != FILE_FORMAT or not isinstance(doc.get("tracks"), list):
         raise LabelError(f"{path}: not a workbench label file (expected {{'format': '{FILE_FORMAT}', 'tracks': [...]}} "
                          "or a list of labels); nothing was imported")
@@ -221,12 +243,12 @@ def _read_json(path: Path, text: str) -> list[Entry]:
     for i, t in enumerate(doc["tracks"]):
         if not isinstance(t, dict) or not isinstance(t.get("labels"), list):
             raise LabelError(f"{path}: tracks[{i}] must be an object with a 'labels' list")
-        out += [_entry(d, f"tracks[{i}].labels[{j}]", t.get("content_hash"), t.get("path"))
-                for j, d in enumerate(t["labels"])]
+        out += _entries([(f"tracks[{i}].labels[{j}]", d, t.get("content_hash"), t.get("path"))
+                         for j, d in enumerate(t["labels"])], bad)
     return out
 
 
-def _read_csv(path: Path, text: str) -> list[Entry]:
+def _read_csv(path: Path, text: str, bad: list[tuple[str, str]]) -> list[Entry]:
     try:
         rows = list(csv.DictReader(io.StringIO(text)))
     except csv.Error as exc:
@@ -236,10 +258,10 @@ def _read_csv(path: Path, text: str) -> list[Entry]:
     if "label" not in rows[0] or not ({"content_hash", "path"} & set(rows[0])):
         raise LabelError(f"{path}: a label CSV needs a header with label, content_hash or path, and "
                          f"start_beat/end_beat or start_s/end_s; got columns {list(rows[0])}")
-    return [_entry(r, f"row {i + 2}") for i, r in enumerate(rows)]
+    return _entries([(f"row {i + 2}", r, None, None) for i, r in enumerate(rows)], bad)
 
 
-def _read_jams(path: Path) -> list[Entry]:
+def _read_jams(path: Path, bad: list[tuple[str, str]]) -> list[Entry]:
     import jams  # type: ignore[import-untyped]
 
     try:
@@ -250,7 +272,7 @@ def _read_jams(path: Path) -> list[Entry]:
     wb = getattr(jam.sandbox, "workbench", None)
     wb = wb if isinstance(wb, dict) else {}
     content_hash, track_path = wb.get("content_hash"), wb.get("path")
-    out = []
+    items: list[tuple[str, object, object, object]] = []
     for k, ann in enumerate(jam.annotations.search(namespace=JAMS_NAMESPACE)):
         extra = getattr(ann.sandbox, "workbench_labels", None)
         obs = list(ann.data)
@@ -259,5 +281,5 @@ def _read_jams(path: Path) -> list[Entry]:
         for i, (o, x) in enumerate(zip(obs, extra, strict=True)):
             d = {"label": o.value, "start_s": o.time, "end_s": o.time + o.duration, "confidence": o.confidence,
                  **{key: x.get(key) for key in ("start_beat", "end_beat", "source") if isinstance(x, dict)}}
-            out.append(_entry(d, f"{path.name} annotation {k} observation {i}", content_hash, track_path))
-    return out
+            items.append((f"{path.name} annotation {k} observation {i}", d, content_hash, track_path))
+    return _entries(items, bad)

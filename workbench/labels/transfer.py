@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from workbench.errors import TrackNotFoundError
 from workbench.labels import formats, rows
-from workbench.labels.core import OVERLAP_OPTIONS, SOURCES, Label, LabelError, check_choice
+from workbench.labels.core import OVERLAP_OPTIONS, SOURCES, Label, LabelError, LabelRowsError, check_choice
 from workbench.library import Track
 from workbench.store import utc_now
 
@@ -26,14 +26,15 @@ class ImportSummary:
 
     ``added`` are the stored labels, ``replaced`` the stored labels deleted or trimmed to make
     room, ``skipped`` pairs each skipped entry (where it is in the file) with the reason, and
-    ``backup_path`` is the JSON file of every label as it was before the import.
+    ``backup_path`` is the JSON file of every label as it was before the import, None when the
+    import changed nothing (no backup is written then).
     """
 
     path: Path
     added: list[Label]
     replaced: int
     skipped: list[tuple[str, str]]
-    backup_path: Path
+    backup_path: Path | None
 
     @property
     def n_added(self) -> int:
@@ -44,8 +45,12 @@ class ImportSummary:
         return len(self.skipped)
 
     def __str__(self) -> str:
-        lines = [f"import of {self.path}: {self.n_added} added, {self.replaced} replaced or trimmed, "
-                 f"{self.n_skipped} skipped; labels before the import backed up to {self.backup_path}"]
+        if self.backup_path is None:
+            lines = [f"import of {self.path}: 0 added, nothing changed ({self.n_skipped} skipped, listed below); "
+                     "no backup written"]
+        else:
+            lines = [f"import of {self.path}: {self.n_added} added, {self.replaced} replaced or trimmed, "
+                     f"{self.n_skipped} skipped; labels before the import backed up to {self.backup_path}"]
         lines += [f"  skipped {what}: {why}" for what, why in self.skipped[:20]]
         if self.n_skipped > 20:
             lines.append(f"  ... and {self.n_skipped - 20} more")
@@ -163,7 +168,8 @@ def import_labels(labels: Labels, path: str | os.PathLike[str], *, format: str |
     if source is not None:
         check_choice("source", source, SOURCES)
     src_path = Path(path)
-    entries = formats.read(src_path, formats.format_of(path, format, reading=True))
+    problems: list[tuple[str, str]] = []  # every bad entry, said together: nothing is imported
+    entries = formats.read(src_path, formats.format_of(path, format, reading=True), problems)
     skipped: list[tuple[str, str]] = []
     specs: list[tuple[str, dict, list[str]]] = []
     for entry in entries:  # everything is checked before the write transaction starts
@@ -175,14 +181,17 @@ def import_labels(labels: Labels, path: str | os.PathLike[str], *, format: str |
         try:
             spec, more = _spec(labels, track, entry, source)
         except LabelError as exc:
-            raise LabelError(f"{src_path}: {entry.where}: {exc}; nothing was imported") from exc
+            problems.append((entry.where, str(exc)))
+            continue
         specs.append((entry.where, spec, more))
+    if problems:
+        raise LabelRowsError(src_path, problems)
     changes: list[rows.Change] = []
     added: list[Label] = []
     replaced = 0
     notes: list[str] = []  # only about labels that were stored
+    backup_path: Path | None = None  # written before the first change only: a no-op import leaves no file
     with labels.library.store.transaction() as conn:
-        backup_path = backup(labels, conn)
         now = utc_now()
         for where, spec, more in specs:
             stored = rows.on_track(conn, spec["track_id"])
@@ -193,15 +202,20 @@ def import_labels(labels: Labels, path: str | os.PathLike[str], *, format: str |
             if overlap == "skip" and rows.overlapping(stored, *span):
                 skipped.append((where, "overlaps a stored label (overlap='skip')"))
                 continue
+            if backup_path is None:  # nothing has changed yet in this transaction
+                backup_path = backup(labels, conn)
             try:
                 replaced += labels._place(conn, spec, overlap="refuse" if overlap == "skip" else overlap, now=now,
                                           changes=changes)
-            except LabelError as exc:
-                raise LabelError(f"{src_path}: {where}: {exc}; nothing was imported") from exc
+            except LabelError as exc:  # said with every other entry that cannot be placed; all rolled back
+                problems.append((where, str(exc)))
+                continue
             new = rows.write(conn, Label(id=0, created_at=now, updated_at=now, **spec), insert=True)
             changes.append(rows.Change(None, new))
             added.append(new)
             notes += more
+        if problems:
+            raise LabelRowsError(src_path, problems)
     if changes:
         labels._record(f"import {len(added)} labels from {src_path.name}", changes)
     labels._warn(notes[:5] + ([f"... and {len(notes) - 5} more notes like these"] if len(notes) > 5 else []))
