@@ -40,3 +40,17 @@ def test_neighbour_tracks_says_an_unknown_track_before_the_library_is_embedded(t
     monkeypatch.setattr(search.LibrarySearch, "update", never)
     with Library(tmp_path / "w.db") as lib, pytest.raises(TrackNotFoundError):
         neighbour_tracks(lib, 999, k=2)
+
+
+def test_train_does_not_say_a_best_epoch_was_kept_when_early_stopping_only_watched():
+    """A sections trainer given a validation set with early_stopping off records ``best_epoch`` but keeps the last
+    epoch's weights (``used`` False); `train` said "the model kept is epoch 1's" all the same."""
+    from types import SimpleNamespace
+
+    from workbench.commands.train import job_line
+
+    job = SimpleNamespace(id=2, state="completed", kind="sections", epoch=9, total_epochs=9, loss=0.0421)
+    assert job_line(job, {"early_stopping": {"used": False, "best_epoch": 1, "epochs_run": 9}}) == (
+        "job 2 completed: sections, 9/9 epochs, loss 0.0421")
+    assert job_line(job, {"early_stopping": {"used": True, "best_epoch": 1}}).endswith("the model kept is epoch 1's, "
+                                                                                        "the best on validation)")
