@@ -220,3 +220,25 @@ def test_rows_that_would_not_fit_in_memory_are_refused(frozen, monkeypatch):
     with pytest.raises(ParameterError, match=r"fine-tuning needs 0\.0 GiB for the spectrograms of 3 windows x 1 "
                                              r"frames.*lower finetune_frames, raise window_s"):
         plan.rows(None, data, progress=False)
+
+
+@pytest.mark.slow
+def test_the_search_gate_compares_a_tuned_run_with_the_frozen_backbone(lib, frozen, monkeypatch, tmp_path):
+    """The search gate's 'backbone' was the tuned network without the head (its index then left behind in
+    similarity/), not the frozen OpenL3 that search without the head uses, as the other gates compare with."""
+    import workbench.train.embeddings_search as es
+    from workbench.train.jobs import train_embeddings_job
+
+    seen: dict = {}
+
+    def spy(library, save_model, **kwargs):
+        seen.update(kwargs)
+        return es.not_measured("spied")
+
+    monkeypatch.setattr(es, "search_record", spy)
+    job, _ = train_embeddings_job(lib, config={**TINY, "backbone": "openl3", "openl3_weights": str(_ref()),
+                                               "finetune_backbone": True, "backbone_lr": 2e-5, "finetune_blocks": 2,
+                                               "lr": 1e-3}, experiments_root=tmp_path / "e", progress=False)
+    assert job.state == "completed"
+    assert "-ft2-" in seen["backbone_info"]["name"]  # the head's own backbone is the tuned network ...
+    assert seen["baseline"] is not None and seen["baseline"].name == frozen.name  # ... compared with the frozen one

@@ -125,3 +125,36 @@ def test_the_job_measures_search_and_a_head_worse_in_search_fails_the_gate(tmp_p
         assert "search not worse than backbone" in [g.name for g in refused.value.gates]
         # the measurement's own index (named by a temporary model file) is not left behind
         assert [p.name for p in (tmp_path / "similarity").iterdir()] == ["features-v1"]
+
+
+def test_search_record_compares_the_head_with_the_baseline_backbone_it_is_given(tmp_path, monkeypatch):
+    """A fine-tuned run's search gate compared its head with the tuned network (the head's own backbone); the
+    baseline given (the frozen backbone) is the one searched without the head, and the head's own otherwise."""
+    import workbench.search as search_mod
+    import workbench.similarity.compare as compare
+    from workbench.embed.features import FeatureFrontend
+    from workbench.models.heads import EmbeddingHead, save_checkpoint
+    from workbench.train.embeddings_search import search_record
+
+    built = []
+
+    class Spy(search_mod.LibrarySearch):
+        def __init__(self, library, **kwargs):
+            super().__init__(library, **kwargs)
+            built.append((kwargs.get("model"), self.backbone))
+
+    monkeypatch.setattr(search_mod, "LibrarySearch", Spy)
+    monkeypatch.setattr(compare, "precision_at_k", lambda search, queries, groups, **kw: {
+        "n_queries": len(queries), "precision_at_k": 0.5, "chance": 0.3, "best_possible": 1.0})
+    head = EmbeddingHead(FeatureFrontend().dim, hidden_dim=8, out_dim=4)
+    with Library(tmp_path / "lib.db") as lib:
+        lib.scan(three_folder_music(tmp_path), progress=False)
+        held = [t.content_hash for t in lib.tracks()][::3]  # two of each folder's six
+        frozen = FeatureFrontend()
+        for baseline in (None, frozen):
+            built.clear()
+            record = search_record(lib, lambda p: save_checkpoint(head, p), backbone_info={"name": "features-v1"},
+                                   window_s=4.0, held_out_hashes=held, class_source="folder", baseline=baseline)
+            assert record["status"] == "measured", record
+            (_, own), (model, compared) = built
+            assert model == "backbone" and compared is (own if baseline is None else frozen)

@@ -200,7 +200,8 @@ def job_line(job: Any, metrics: dict[str, Any]) -> str:
     job : workbench.jobs.Job
         The finished job.
     metrics : dict
-        Its run's ``metrics.json`` (``early_stopping.best_epoch`` where the run recorded it).
+        Its run's ``metrics.json`` (``early_stopping.best_epoch`` where the run recorded it; with
+        ``early_stopping.used`` False the validation loss was only watched and the last epoch's model kept).
 
     Returns
     -------
@@ -209,7 +210,8 @@ def job_line(job: Any, metrics: dict[str, Any]) -> str:
     line = f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"
     if job.loss is not None:
         line += f", loss {job.loss:.4f}"
-    best = (metrics.get("early_stopping") or {}).get("best_epoch")
+    stopping = metrics.get("early_stopping") or {}
+    best = stopping.get("best_epoch") if stopping.get("used", True) else None  # not used: the last epoch's is kept
     if isinstance(best, int) and not isinstance(best, bool) and best != (job.epoch or 0):
         line += f" (the last epoch's; the model kept is epoch {best}'s, the best on validation)"
     return line

@@ -44,7 +44,8 @@ def search_weights(value: Any, *, name: str = "weights") -> tuple[str, dict[str,
     Raises
     ------
     ParameterError
-        Anything else, naming the value and what is allowed.
+        Anything else, naming the value and what is allowed; numbers that are not finite and >= 0 with
+        a sum > 0 (:class:`~workbench.similarity.scores.Weights`).
     """
     if value is None:
         return "auto", None
@@ -55,7 +56,15 @@ def search_weights(value: Any, *, name: str = "weights") -> tuple[str, dict[str,
         numbers = dict(zip(_TERMS, numbers, strict=True))
     if isinstance(numbers, Mapping) and numbers and all(k in _TERMS for k in numbers):
         try:
-            return "auto", {k: float(v) for k, v in numbers.items()}
+            given = {k: float(v) for k, v in numbers.items()}
         except (TypeError, ValueError):
             pass
+        else:  # numbers search cannot use are said now, not after the library is analysed and embedded
+            from workbench.similarity.scores import Weights
+
+            try:
+                Weights.coerce(given)
+            except ParameterError as exc:
+                raise ParameterError(f"{name}: {exc} ({value!r})") from exc
+            return "auto", given
     raise ParameterError(f"{name} must be four numbers V,T,K,E, 'learned' or 'default'; got {value!r}")

@@ -358,7 +358,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     from workbench.train.embeddings_search import job_search_record
 
     result.metrics["search"] = job_search_record(library, result.model, save, runner.backbone, data_cfg, choice.source,
-                                                 result.metrics["held_out"]["track_hashes"])
+                                                 result.metrics["held_out"]["track_hashes"],
+                                                 baseline=b if tune is not None else None)  # tuned: the frozen one
     return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays,
                          save_model=save)
 

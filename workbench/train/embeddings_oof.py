@@ -12,7 +12,8 @@ is in the fold (candidates: every other track that is not held out and has a gro
 of four terms each; one logistic regression on all rows (:func:`~workbench.similarity.learned_weights.fit_terms`)
 gives the weights. They are recorded in ``metrics.json`` under ``learned_weights_oof`` (measured beside the
 default and in-fold learned weights by ``benchmarks/bench_search_real.py``; search does not use them yet). The
-held-out tracks never enter.
+held-out tracks are never a query or a candidate, and their labels never enter; their audio does, as in search: the
+fold indexes hold the whole library, so they count in its calibration (the 0 % vibe pair).
 """
 
 from __future__ import annotations

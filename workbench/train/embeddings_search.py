@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from workbench.embed.batch import Backbone
     from workbench.library import Library
 
 #: Fewest held-out queries (in groups of two or more indexed tracks) for the search gate to be measured.
@@ -55,7 +56,8 @@ def not_measured(reason: str, **fields: Any) -> dict[str, Any]:
 
 
 def search_record(library: Library, save_model: Callable[[Path], None], *, backbone_info: Mapping[str, Any],
-                  window_s: float, held_out_hashes: Iterable[str], class_source: str) -> dict[str, Any]:
+                  window_s: float, held_out_hashes: Iterable[str], class_source: str,
+                  baseline: Backbone | None = None) -> dict[str, Any]:
     """Precision@3 by folder of the held-out tracks through search, the backbone's and the head's.
 
     Parameters
@@ -73,6 +75,10 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
         Content hashes of the run's held-out tracks (the queries).
     class_source : str
         Where the run's classes came from (:class:`~workbench.train.classes.ClassChoice` ``source``).
+    baseline : Backbone or None
+        The bare backbone the head is compared with, as ``workbench similar --model backbone`` searches;
+        None: the head's own backbone. A fine-tuned run passes the frozen backbone it started from (the
+        head's own is the tuned network, which is not what searching without the head uses).
 
     Returns
     -------
@@ -114,7 +120,8 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
             run = SimpleNamespace(model_path=path, run_id=None, info={"backbone": dict(backbone_info)},
                                   data={"window_s": float(window_s)})
             after = LibrarySearch(library, model=model_from_run(run), progress=False, term_weights="default")
-            before = LibrarySearch(library, backbone=after.backbone, model="backbone", progress=False,
+            before = LibrarySearch(library, backbone=after.backbone if baseline is None else baseline,
+                                   model="backbone", progress=False,
                                    term_weights="default")
             b = precision_at_k(before, usable, groups, k=SEARCH_K, weights=weights)
             h = precision_at_k(after, usable, groups, k=SEARCH_K, weights=weights)
@@ -135,7 +142,7 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
 
 def job_search_record(library: Library, model: Any, save: Callable[[Path], None] | None,
                       backbone_info: Mapping[str, Any], data_cfg: Mapping[str, Any], source: str,
-                      held_out_hashes: Iterable[str]) -> dict[str, Any]:
+                      held_out_hashes: Iterable[str], baseline: Backbone | None = None) -> dict[str, Any]:
     """The embeddings job's ``metrics["search"]``: :func:`search_record`, or why it is not measured.
 
     Parameters
@@ -154,6 +161,8 @@ def job_search_record(library: Library, model: Any, save: Callable[[Path], None]
         The class source.
     held_out_hashes : iterable of str
         The held-out tracks' content hashes.
+    baseline : Backbone or None
+        The bare backbone to compare with (:func:`search_record`); None: the head's own.
     """
     if save is None:
         from workbench.models.heads import save_checkpoint
@@ -169,4 +178,4 @@ def job_search_record(library: Library, model: Any, save: Callable[[Path], None]
             save_checkpoint(model, path)
 
     return search_record(library, save, backbone_info=backbone_info, window_s=float(data_cfg["window_s"]),
-                         held_out_hashes=held_out_hashes, class_source=source)
+                         held_out_hashes=held_out_hashes, class_source=source, baseline=baseline)

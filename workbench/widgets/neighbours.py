@@ -54,8 +54,8 @@ def neighbour_tracks(library: Library, track: int | str | Track, *, k: int = 10,
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ParameterError(f"k must be a whole number >= 1 (neighbours after the track); got {k!r}")
     term_weights, given = search_weights(weights, name="weights")
+    query = track if isinstance(track, Track) else library.track(track)  # said before the library is embedded
     search = LibrarySearch(library, model=model, progress=False, term_weights=term_weights).update()
-    query = track if isinstance(track, Track) else library.track(track)
     results = search.similar(query.id, k=k, weights=given)
     said = f"model: {search.model_said}; weights: {results[0].weights}" if results else f"model: {search.model_said}"
     return [query, *(r.track for r in results)], said
