@@ -310,10 +310,11 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         if args.json:
             print_json([similar_record(r) for r in results])
             return 0
-        notice = [f"backbone: {brief_backbone_said(search.backbone_said)}",  # one line, not the fallback's four
-                  f"model: {search.model_said}"]
-        if _notice_is_new(search, notice):  # once per library state and model, not on every call
-            print("\n".join(notice))
+        backbone_line = f"backbone: {brief_backbone_said(search.backbone_said)}"  # one line, not the fallback's four
+        model_line = f"model: {search.model_said}"
+        if _notice_is_new(search, [backbone_line, model_line]):  # the backbone's notice once per library state
+            print(backbone_line)
+        print(model_line)  # every result says which model ranked it
         stats = search.index.last_search if search.method == "pruned" and search.index is not None else None
         if stats is not None:
             print(f"index: pruned, exact ({stats.scored} of {count_of(stats.tracks, 'track')} scored)")
