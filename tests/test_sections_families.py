@@ -195,3 +195,24 @@ def test_family_grammars_keep_the_labels_left_out_of_the_position_factor():
         assert "build" in edm.classes
         assert bool(np.any(edm.log_position[edm.classes.index("build")])) == (not free)
         assert np.any(edm.log_position[edm.classes.index("drop")])
+
+
+def test_position_free_labels_come_from_the_config_not_from_rows_that_happen_to_be_zero():
+    """A label whose learned position factor is exactly 0 is not free (only config ``position_free`` says so): its
+    family grammars learn its position; the free labels are kept on the grammar and in its dict."""
+    from dataclasses import replace
+
+    from workbench.train.sections.families import with_families
+    from workbench.train.sections.grammar import Grammar, learn_grammar, track_sequences
+
+    data = _data({"edm": EDM, "song": SONG}, per_group=3)
+    base = learn_grammar(track_sequences(data.tracks), CLASSES, weight=2.0, position_free=["build"])
+    assert base.position_free == ("build",)
+    assert Grammar.from_dict(base.to_dict()).position_free == ("build",)
+    drop = CLASSES.index("drop")
+    zero = base.log_position.copy()
+    zero[drop] = 0.0  # learned as no information, not left out
+    edm = with_families(replace(base, log_position=zero), data.tracks, mode="learned").families.grammars[0]
+    assert edm.position_free == ("build",)
+    assert not np.any(edm.log_position[edm.classes.index("build")])
+    assert np.any(edm.log_position[edm.classes.index("drop")])

@@ -353,9 +353,8 @@ def with_families(grammar: Grammar | None, tracks: Sequence[Any], *, mode: str, 
     if mixed and spans.sum() >= min_tracks:
         fams.append(classes)
         weights = np.hstack([np.where(spans[:, None], 0.0, weights), spans[:, None].astype(np.float64)])
-    grammars = []  # labels the parent grammar's position factor leaves out (config position_free): rows all 0
-    free = [] if grammar.log_position is None else [c for c, r in zip(classes, grammar.log_position, strict=True)
-                                                    if not np.any(r)]
+    grammars = []  # the labels the parent grammar leaves out of its position factor (config position_free)
+    free = list(grammar.position_free)
     for j, fam in enumerate(fams):
         mine = [s for s, w in zip(seqs, weights[:, j], strict=True) if w > 0]
         grammars.append(learn_grammar(mine, fam, alpha=alpha, duration_alpha=duration_alpha, weight=grammar.weight,

@@ -79,6 +79,9 @@ class Grammar:
         Families of labels, each decoded on its own (:mod:`~workbench.train.sections.families`,
         config ``label_families="learned"``; the model file keeps them apart from :meth:`to_dict`);
         None: one grammar over every class.
+    position_free : tuple of str
+        The labels left out of the position factor (config ``position_free``): their ``log_position``
+        rows are 0 by choice, not because the label's position was learned to carry no information.
     """
 
     classes: tuple[str, ...]
@@ -94,6 +97,7 @@ class Grammar:
     tie_weight: float = 0.0
     families: Any = None
     order_weight: float = 1.0
+    position_free: tuple[str, ...] = ()
 
     def tie_evidence(self, probs: np.ndarray) -> np.ndarray:
         """Probabilities with each tied pair's columns pulled ``tie_weight`` of the way to their mean.
@@ -184,7 +188,7 @@ class Grammar:
                 "phrase_penalty": float(self.phrase_penalty), "weight": float(self.weight),
                 "log_position": None if self.log_position is None else self.log_position.tolist(),
                 "position_weight": float(self.position_weight), "tie_weight": float(self.tie_weight),
-                "order_weight": float(self.order_weight)}
+                "order_weight": float(self.order_weight), "position_free": list(self.position_free)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Grammar:
@@ -201,7 +205,8 @@ class Grammar:
         return cls(tuple(d["classes"]), phrase_penalty=float(d["phrase_penalty"]), weight=float(d["weight"]),
                    log_position=None if pos is None else np.asarray(pos, dtype=np.float64),
                    position_weight=float(d.get("position_weight", 1.0)), tie_weight=float(d.get("tie_weight", 0.0)),
-                   order_weight=float(d.get("order_weight", 1.0)), **arr)
+                   order_weight=float(d.get("order_weight", 1.0)),
+                   position_free=tuple(str(c) for c in d.get("position_free", ())), **arr)
 
 
 def _length_table(log_phrase: np.ndarray, grid: np.ndarray, phrase_penalty: float) -> np.ndarray:
@@ -338,7 +343,7 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
     return Grammar(classes, log_t, log_i, log_f, log_m, np.log(phrase / phrase.sum(axis=1, keepdims=True)),
                    phrase_penalty=float(phrase_penalty), weight=float(weight), log_position=log_pos,
                    position_weight=float(position_weight), tie_weight=float(tie_weight),
-                   order_weight=float(order_weight))
+                   order_weight=float(order_weight), position_free=tuple(c for c in free if c in index))
 
 
 def track_sequences(tracks: Sequence[Any]) -> list[tuple[list[str], list[float]]]:
