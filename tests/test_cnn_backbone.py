@@ -80,6 +80,19 @@ def test_contract_shapes_and_unit_embeddings():
     assert MelCNN(embedding_dim=32)(patches.reshape(2, -1)).shape == (2, 32)  # flattened rows too
 
 
+def test_the_cnn_backbone_is_described_with_its_weights_and_searches(tmp_path):
+    """Search (``LibrarySearch(backbone=CNNBackbone)``) names its backbone with describe_backbone, which read the
+    AudioCNN's weights_sha256 method as a string and failed: a CNN could not rank search at all."""
+    from workbench.embed.batch import describe_backbone
+    from workbench.library import Library
+    from workbench.search import LibrarySearch
+
+    b = CNNBackbone(build_cnn(seed=0))
+    assert describe_backbone(b) == f"{b.name} (weights sha256 {b.weights_sha256[:12]})"
+    with Library(tmp_path / "lib.db") as lib:
+        assert LibrarySearch(lib, backbone=b, model="backbone", progress=False).model_said == f"backbone ({b.name})"
+
+
 def test_same_seed_same_weights_and_outputs_other_seed_differs():
     a, b, c = build_cnn(seed=3), build_cnn(seed=3), build_cnn(seed=4)
     assert a.weights_sha256() == b.weights_sha256() != c.weights_sha256()

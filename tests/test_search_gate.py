@@ -158,3 +158,29 @@ def test_search_record_compares_the_head_with_the_baseline_backbone_it_is_given(
             assert record["status"] == "measured", record
             (_, own), (model, compared) = built
             assert model == "backbone" and compared is (own if baseline is None else frozen)
+
+
+@pytest.mark.slow
+def test_a_cnn_run_is_searched_as_the_backbone_against_the_feature_frontend_it_replaces(tmp_path):
+    """A ``--backbone cnn`` run saves the CNN itself (no head): its search gate ranks the library with the CNN as
+    the backbone and compares it with the bare feature frontend (it was "not measured": model.pt is no head)."""
+    from workbench.runs import load_run
+    from workbench.train.jobs import train_embeddings_job
+
+    config = {"epochs": 1, "n_views": 1, "invariance_clips": 2, "classes_from": "folder", "test_size": 0.34,
+              "val_size": 0.34, "m": 2, "batch_size": 4, "backbone": "cnn"}
+    with Library(tmp_path / "lib.db") as lib:
+        lib.scan(three_folder_music(tmp_path), progress=False)
+        run = load_run(train_embeddings_job(lib, config=config, progress=False, experiments_root=tmp_path / "e")[1])
+        s = run.metrics["search"]
+        assert s["status"] == "measured", s
+        assert s["n_queries"] == MIN_SEARCH_QUERIES and s["groups_by"] == "folder"
+        cnn_name = run.info["backbone"]["name"]
+        assert cnn_name.startswith("cnn-v1-")
+        assert s["models"] == {"backbone": "backbone (features-v1)", "model": f"backbone ({cnn_name})"}
+        assert s["baseline"].startswith("features-v1: the bare feature frontend, the backbone the CNN replaces")
+        gate = search_gate(run.metrics)
+        assert gate.status in ("pass", "fail") and gate.reference == "backbone features-v1"
+        assert gate.value == s["model"] and gate.target == s["backbone"]
+        # the measurement's CNN index is not left behind; the feature frontend's is the library's own
+        assert [p.name for p in (tmp_path / "similarity").iterdir()] == ["features-v1"]

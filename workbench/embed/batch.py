@@ -127,6 +127,7 @@ def describe_backbone(backbone: Backbone) -> str:
         return f"feature frontend {backbone.name} (weight-free; not OpenL3)"
     model = getattr(backbone, "model", None)
     sha = getattr(model, "weights_sha256", None)
+    sha = sha() if callable(sha) else sha  # the CNN's AudioCNN computes it (a method); OpenL3 keeps it
     where = f"{model.device.type}, {model.precision}" if hasattr(model, "precision") else ""
     said = "; ".join(x for x in (f"weights sha256 {sha[:12]}" if sha else "", where) if x)
     return f"{backbone.name}" + (f" ({said})" if said else "")

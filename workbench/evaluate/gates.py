@@ -245,7 +245,8 @@ def search_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     metrics : Mapping[str, Any]
         A run's metrics with ``{"search": {"status": "measured", "model": p, "backbone": p, "n_queries": n,
         "k": 3}}`` (:func:`workbench.train.embeddings_search.search_record`: same index contents and weights
-        for both, queries the held-out tracks, the query's own track never counted).
+        for both, queries the held-out tracks, the query's own track never counted); its ``baseline``
+        (``"features-v1: ..."``, a CNN run's: the feature frontend the CNN replaces) names the reference.
 
     Returns
     -------
@@ -263,8 +264,9 @@ def search_gate(metrics: Mapping[str, Any]) -> BlockingGate:
         return BlockingGate("search not worse than backbone", f"{metric}: {record.get('reason', 'not measured')}",
                             None, ">=", "backbone", None, "not measured")
     value, target = _number(record.get("model")), _number(record.get("backbone"))
-    return BlockingGate("search not worse than backbone", metric, value, ">=", "backbone", target,
-                        _compare(value, ">=", target))
+    named = str(record.get("baseline") or "").split(":")[0]  # a CNN run's baseline is the feature frontend it replaces
+    return BlockingGate("search not worse than backbone", metric, value, ">=",
+                        f"backbone {named}" if named else "backbone", target, _compare(value, ">=", target))
 
 
 def invariance_gates(metrics: Mapping[str, Any]) -> list[BlockingGate]:

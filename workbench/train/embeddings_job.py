@@ -359,7 +359,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
 
     result.metrics["search"] = job_search_record(library, result.model, save, runner.backbone, data_cfg, choice.source,
                                                  result.metrics["held_out"]["track_hashes"],
-                                                 baseline=b if tune is not None else None)  # tuned: the frozen one
+                                                 baseline=b if tune is not None else None,  # tuned: the frozen one
+                                                 cnn=cnn is not None)  # a CNN: against the feature frontend
     return runner.finish(result, config={**data_cfg, "n_views": n_views, **result.config}, arrays=arrays,
                          save_model=save)
 

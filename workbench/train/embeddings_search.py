@@ -10,6 +10,12 @@ on; the query's own track never counted, :func:`workbench.similarity.compare.pre
 The record goes to ``metrics.json`` under ``"search"``; the blocking gate
 (:func:`workbench.evaluate.gates.search_gate`) asks ``model >= backbone``.
 
+A CNN run (``--backbone cnn``, :mod:`workbench.train.cnn_training`) saves no head: its ``model.pt`` is the
+whole audio-in network, which search uses as the library's backbone (``LibrarySearch(library,
+backbone=cnn_backbone(model.pt), model="backbone")``, as ``workbench embed --backbone cnn`` embeds with it).
+Its search is measured that way, against the bare feature frontend (``features-v1``), the backbone the CNN
+replaces (the record's ``baseline`` says so): a CNN's own untrained weights are no baseline anyone searches with.
+
 It is measured only where it means something: classes from the user's folders or crates (the
 groups precision is counted in), and at least :data:`MIN_SEARCH_QUERIES` held-out queries in
 groups of two or more tracks. Otherwise the record says why it was not measured, and the gate
@@ -57,7 +63,7 @@ def not_measured(reason: str, **fields: Any) -> dict[str, Any]:
 
 def search_record(library: Library, save_model: Callable[[Path], None], *, backbone_info: Mapping[str, Any],
                   window_s: float, held_out_hashes: Iterable[str], class_source: str,
-                  baseline: Backbone | None = None) -> dict[str, Any]:
+                  baseline: Backbone | None = None, cnn: bool = False) -> dict[str, Any]:
     """Precision@3 by folder of the held-out tracks through search, the backbone's and the head's.
 
     Parameters
@@ -77,15 +83,20 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
         Where the run's classes came from (:class:`~workbench.train.classes.ClassChoice` ``source``).
     baseline : Backbone or None
         The bare backbone the head is compared with, as ``workbench similar --model backbone`` searches;
-        None: the head's own backbone. A fine-tuned run passes the frozen backbone it started from (the
-        head's own is the tuned network, which is not what searching without the head uses).
+        None: the head's own backbone (a CNN run's: the feature frontend). A fine-tuned run passes the frozen
+        backbone it started from (the head's own is the tuned network, which is not what searching without the
+        head uses).
+    cnn : bool
+        ``save_model`` writes a CNN (:func:`workbench.models.cnn.save_cnn`), not a head: search ranks with it
+        as the backbone (its window means, no head), read back with :func:`workbench.train.backbones.cnn_backbone`.
 
     Returns
     -------
     dict
         Measured: ``status="measured"``, ``k``, ``groups_by``, ``n_queries``, ``min_queries``,
         ``weights`` (in words), ``backbone`` and ``model`` (precision@k), ``chance``,
-        ``best_possible`` and the models in words. Otherwise :func:`not_measured`'s record.
+        ``best_possible``, the models in words and ``baseline`` (the model compared with, in words).
+        Otherwise :func:`not_measured`'s record.
     """
     from types import SimpleNamespace
 
@@ -117,9 +128,18 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
         with tempfile.TemporaryDirectory(prefix=".search-gate-", dir=folder) as tmp:
             path = Path(tmp) / "model.pt"
             save_model(path)
-            run = SimpleNamespace(model_path=path, run_id=None, info={"backbone": dict(backbone_info)},
-                                  data={"window_s": float(window_s)})
-            after = LibrarySearch(library, model=model_from_run(run), progress=False, term_weights="default")
+            if cnn:  # the CNN is the backbone search ranks with; compared with the feature frontend it replaces
+                from workbench.embed.features import FeatureFrontend
+                from workbench.train.backbones import cnn_backbone
+
+                hop_s = float((backbone_info.get("settings") or {}).get("hop_s", 0.5))
+                after = LibrarySearch(library, backbone=cnn_backbone(path, hop_s=hop_s, search=False), model="backbone",
+                                      progress=False, term_weights="default")
+                baseline = FeatureFrontend() if baseline is None else baseline
+            else:
+                run = SimpleNamespace(model_path=path, run_id=None, info={"backbone": dict(backbone_info)},
+                                      data={"window_s": float(window_s)})
+                after = LibrarySearch(library, model=model_from_run(run), progress=False, term_weights="default")
             before = LibrarySearch(library, backbone=after.backbone if baseline is None else baseline,
                                    model="backbone", progress=False,
                                    term_weights="default")
@@ -137,12 +157,15 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
             "min_queries": MIN_SEARCH_QUERIES, "weights": f"default: {weights_said(weights)}",
             "backbone": float(b["precision_at_k"]), "model": float(h["precision_at_k"]),
             "chance": float(h["chance"]), "best_possible": float(h["best_possible"]),
-            "models": {"backbone": before.model_said, "model": after.model_said}}
+            "models": {"backbone": before.model_said, "model": after.model_said},
+            "baseline": (f"{before.backbone.name}: the bare feature frontend, the backbone the CNN replaces" if cnn
+                         else f"{before.backbone.name}: the bare backbone, searched without the head")}
 
 
 def job_search_record(library: Library, model: Any, save: Callable[[Path], None] | None,
                       backbone_info: Mapping[str, Any], data_cfg: Mapping[str, Any], source: str,
-                      held_out_hashes: Iterable[str], baseline: Backbone | None = None) -> dict[str, Any]:
+                      held_out_hashes: Iterable[str], baseline: Backbone | None = None,
+                      cnn: bool = False) -> dict[str, Any]:
     """The embeddings job's ``metrics["search"]``: :func:`search_record`, or why it is not measured.
 
     Parameters
@@ -163,6 +186,8 @@ def job_search_record(library: Library, model: Any, save: Callable[[Path], None]
         The held-out tracks' content hashes.
     baseline : Backbone or None
         The bare backbone to compare with (:func:`search_record`); None: the head's own.
+    cnn : bool
+        The run trained the CNN (``save`` writes it): searched as the backbone, against the feature frontend.
     """
     if save is None:
         from workbench.models.heads import save_checkpoint
@@ -178,4 +203,4 @@ def job_search_record(library: Library, model: Any, save: Callable[[Path], None]
             save_checkpoint(model, path)
 
     return search_record(library, save, backbone_info=backbone_info, window_s=float(data_cfg["window_s"]),
-                         held_out_hashes=held_out_hashes, class_source=source, baseline=baseline)
+                         held_out_hashes=held_out_hashes, class_source=source, baseline=baseline, cnn=cnn)
