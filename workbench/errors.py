@@ -14,7 +14,8 @@ class WorkbenchError(Exception):
     These are refusals the user can act on, so IPython and Jupyter show them briefly: IPython
     renders an exception that has a ``_render_traceback_`` method with the lines it returns, in
     place of the traceback. Any other exception (a bug) keeps its traceback; outside IPython
-    (scripts, the CLI, ``except``) nothing changes.
+    (scripts, the CLI, ``except``) nothing changes. In a notebook, ``import traceback;
+    traceback.print_last()`` (or ``%debug``) in the next cell still shows the frames.
     """
 
     def _render_traceback_(self) -> list[str]:
