@@ -65,6 +65,7 @@ REFUSAL_THEN_BUG = [
     "from workbench.errors import ParameterError\n"
     "from workbench.similarity.weights_option import search_weights\n"
     "search_weights('bogus', name='WEIGHTS')",
+    "import traceback\ntraceback.print_last()  # the refusal's frames, when wanted",
     "try:\n"
     "    search_weights('bogus', name='WEIGHTS')\n"
     "except ParameterError:\n"
@@ -83,8 +84,10 @@ def test_in_jupyters_kernel_a_refusal_is_one_line_and_a_bug_keeps_its_traceback(
     NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [[o for o in cell.outputs if o.output_type == "error"] for cell in nb.cells]
-    assert [len(e) for e in errors] == [1, 1, 1], errors
-    refusal, handled, inside = (e[0] for e in errors)
+    assert [len(e) for e in errors] == [1, 0, 1, 1], errors
+    refusal, handled, inside = (e[0] for e in errors if e)
+    frames = "".join(o.get("text", "") for o in nb.cells[1].outputs)
+    assert "weights_option.py" in frames and frames.rstrip().endswith(f"ParameterError: {refusal.evalue}"), frames
     assert refusal.ename == "ParameterError" and refusal.evalue.startswith("WEIGHTS must be four numbers")
     assert [ANSI.sub("", line) for line in refusal.traceback] == [f"ParameterError: {refusal.evalue}"]
     handled_text = ANSI.sub("", "\n".join(handled.traceback))
