@@ -44,6 +44,78 @@ def test_the_refusal_outside_jupyter_is_the_same_error_with_its_message(tmp_path
     assert lines == [f"NotReadyError: {info.value}"]
 
 
+
+# -- every refusal of the workbench's own family is said briefly; a bug keeps its traceback ----------------------
+
+def test_notebook_01_with_a_bad_weights_parameter_says_what_is_allowed_in_one_line(small_home, tmp_path):  # noqa: F811
+    """A bad notebook parameter showed a traceback through weights_option.py above the ParameterError."""
+    from nbclient.exceptions import CellExecutionError
+    from test_notebooks import execute
+
+    home = tmp_path / "ws"
+    shutil.copytree(small_home, home)
+    with pytest.raises(CellExecutionError) as info:
+        execute("01_explore_library.ipynb", home, {"WEIGHTS": "bogus"})
+    text = ANSI.sub("", str(info.value)).split("-" * 18)[-1].strip()  # what the cell shows under it
+    assert text == ("ParameterError: WEIGHTS must be four numbers V,T,K,E, 'learned' or 'default'; "
+                    "got 'bogus'"), text
+
+
+REFUSAL_THEN_BUG = [
+    "from workbench.errors import ParameterError\n"
+    "from workbench.similarity.weights_option import search_weights\n"
+    "search_weights('bogus', name='WEIGHTS')",
+    "import traceback\ntraceback.print_last()  # the refusal's frames, when wanted",
+    "try:\n"
+    "    search_weights('bogus', name='WEIGHTS')\n"
+    "except ParameterError:\n"
+    "    {}['missing']  # a bug while handling a refusal",
+    "from workbench.library import Library\n"
+    "Library.tracks(None)  # a bug inside workbench code",
+]
+
+
+def test_in_jupyters_kernel_a_refusal_is_one_line_and_a_bug_keeps_its_traceback(tmp_path):
+    """ipykernel (JupyterLab's kernel) sends what ``_render_traceback_`` returns as the cell's traceback."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in REFUSAL_THEN_BUG])
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [[o for o in cell.outputs if o.output_type == "error"] for cell in nb.cells]
+    assert [len(e) for e in errors] == [1, 0, 1, 1], errors
+    refusal, handled, inside = (e[0] for e in errors if e)
+    frames = "".join(o.get("text", "") for o in nb.cells[1].outputs)
+    assert "weights_option.py" in frames and frames.rstrip().endswith(f"ParameterError: {refusal.evalue}"), frames
+    assert refusal.ename == "ParameterError" and refusal.evalue.startswith("WEIGHTS must be four numbers")
+    assert [ANSI.sub("", line) for line in refusal.traceback] == [f"ParameterError: {refusal.evalue}"]
+    handled_text = ANSI.sub("", "\n".join(handled.traceback))
+    assert handled.ename == "KeyError" and "Traceback" in handled_text and "weights_option.py" in handled_text
+    assert "During handling of the above exception" in handled_text  # the refusal it met is still shown
+    inside_text = ANSI.sub("", "\n".join(inside.traceback))
+    assert inside.ename not in ("ParameterError", "WorkbenchError") and "Traceback" in inside_text
+    assert "library" in inside_text and len(inside.traceback) > 1, inside_text
+
+
+def test_in_plain_ipython_a_refusal_is_one_line_and_a_bug_keeps_its_traceback():
+    """The terminal IPython shell renders the same way; plain Python keeps the whole traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    refusal = "from workbench.errors import TrackNotFoundError; raise TrackNotFoundError('no track 99; ids are 1-4')"
+    run = [sys.executable, "-m", "IPython", "--colors=nocolor", "--no-banner", "-c"]
+    shown = subprocess.run([*run, refusal], capture_output=True, text=True, env=env, timeout=120)
+    assert ANSI.sub("", shown.stdout + shown.stderr).strip() == "TrackNotFoundError: no track 99; ids are 1-4"
+    bug = subprocess.run([*run, "import workbench.errors; {}['missing']"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert "Traceback" in bug.stdout + bug.stderr and "KeyError" in bug.stdout + bug.stderr
+    script = subprocess.run([sys.executable, "-c", refusal], capture_output=True, text=True, env=env, timeout=120)
+    assert script.stderr.startswith("Traceback") and script.stderr.rstrip().endswith(
+        "workbench.errors.TrackNotFoundError: no track 99; ids are 1-4"), script.stderr
+
 # -- the report's headline: every rate to 4 decimals ------------------------------------------------------
 
 def test_the_headline_shows_a_perfect_track_map_at_r_with_4_decimals_as_the_other_rows(tmp_path):

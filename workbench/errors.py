@@ -9,7 +9,18 @@ from __future__ import annotations
 
 
 class WorkbenchError(Exception):
-    """Base class of every error the workbench raises on purpose."""
+    """Base class of every error the workbench raises on purpose.
+
+    These are refusals the user can act on, so IPython and Jupyter show them briefly: IPython
+    renders an exception that has a ``_render_traceback_`` method with the lines it returns, in
+    place of the traceback. Any other exception (a bug) keeps its traceback; outside IPython
+    (scripts, the CLI, ``except``) nothing changes. In a notebook, ``import traceback;
+    traceback.print_last()`` (or ``%debug``) in the next cell still shows the frames.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython's rendering of the refusal: its type in red and its message, no frames."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
 
 
 class ParameterError(WorkbenchError, ValueError):
@@ -164,30 +175,3 @@ def failure_reason(exc: BaseException) -> str:
     text = str(exc).strip() or "no message"
     return f"{type(exc).__name__}: {text.splitlines()[0]}"
 
-
-def _brief_lines(exc: BaseException) -> list[str]:
-    """IPython's rendering of an expected refusal: its type in red and its message, no stack."""
-    return [f"\x1b[0;31m{type(exc).__name__}\x1b[0m: {exc}"]
-
-
-def shown_briefly(exc: BaseException) -> BaseException:
-    """Mark an expected refusal so that Jupyter shows its message alone, not a traceback.
-
-    IPython renders an exception that has a ``_render_traceback_`` method with what that method
-    returns; a refusal the user can act on (too few labels, say) then reads as the CLI prints it
-    (``error: <message>``) instead of frames of library code above it. Outside IPython nothing changes.
-
-    Parameters
-    ----------
-    exc : BaseException
-        The refusal; its message should say what to do.
-
-    Returns
-    -------
-    BaseException
-        ``exc`` itself, to be raised.
-    """
-    import functools
-
-    exc._render_traceback_ = functools.partial(_brief_lines, exc)  # type: ignore[attr-defined]
-    return exc

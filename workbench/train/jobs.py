@@ -73,17 +73,13 @@ def train_sections_job(library: Library, **options: Any) -> tuple[Job, Path]:
     Raises
     ------
     NotReadyError
-        Too few labelled sections; Jupyter shows its message alone (:func:`workbench.errors.shown_briefly`).
+        Too few labelled sections; Jupyter shows its message alone, as every :class:`~workbench.errors.WorkbenchError`.
     """
-    from workbench.errors import ParameterError, shown_briefly
-    from workbench.train.sections.job import NotReadyError
+    from workbench.errors import ParameterError
     from workbench.train.sections.job import train_sections_job as run
 
     for key in ("min_per_class", "min_classes"):  # the readiness rule: refused by name before any work
         value = (options.get("config") or {}).get(key)
         if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
             raise ParameterError(f"{key} must be an int >= 1 (labelled sections); got {value!r}")
-    try:
-        return run(library, **options)
-    except NotReadyError as exc:  # too few labels: an expected refusal, shown in a notebook as the CLI says it
-        raise shown_briefly(exc) from None
+    return run(library, **options)
