@@ -369,8 +369,8 @@ def test_learned_term_weights_reach_similar_and_the_cli_and_are_named(lib, capsy
     assert main(["--db", db, "--quiet", "similar", q, "-k", "2", "--model", "backbone", "--weights", "learned",
                  "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert records[0]["weights"] == said and records[0]["weights_used"] == pytest.approx(
-        dict(zip(("vibe", "tempo", "key", "energy"), w.weights.normalized(), strict=True)))
+    assert records[0]["weights"] == said and records[0]["weights_used"] == pytest.approx(  # rounded for output
+        dict(zip(("vibe", "tempo", "key", "energy"), w.weights.normalized(), strict=True)), abs=5e-5)
     assert main(["--db", db, "--quiet", "similar", q, "-k", "2", "--model", "backbone", "--weights", "default"]) == 0
     assert "weights: default: vibe 50%, tempo 20%, key 20%, energy 10%" in capsys.readouterr().out.splitlines()
     with pytest.raises(ParameterError, match=r"term_weights must be one of \('auto', 'default', 'learned'\); got 'x'"):

@@ -107,9 +107,12 @@ class LabelRowsError(LabelError):
         in_file_order = sorted(problems, key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p[0])])
         self.path, self.problems = str(path), in_file_order
         n = len(self.problems)
-        lines = [f"{self.path}: {n} bad {'entry' if n == 1 else 'entries'}; nothing was imported (fix "
-                 f"{'it' if n == 1 else 'them all'} and import again):"]
-        lines += [f"  {why}" if why.startswith(f"{where}:") else f"  {where}: {why}" for where, why in in_file_order[:shown]]
+        said = [why if why.startswith(f"{where}:") else f"{where}: {why}" for where, why in in_file_order]
+        if n == 1:  # one bad entry reads as one line, as every other refusal
+            super().__init__(f"{self.path}: {said[0]}; nothing was imported")
+            return
+        lines = [f"{self.path}: {n} bad entries; nothing was imported (fix them all and import again):"]
+        lines += [f"  {line}" for line in said[:shown]]
         if n > shown:
             lines.append(f"  ... and {n - shown} more (--json lists every one)")
         super().__init__("\n".join(lines))
