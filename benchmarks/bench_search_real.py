@@ -91,7 +91,8 @@ the devset's 60 dev tracks first, ``--real`` a folder of them: 0.783 / 0.956 -> 
 Out-of-fold learned weights (session 14, :mod:`workbench.train.embeddings_oof`): the head's in-fold weights lean on
 its vibe (82-84 %) because its vibe is fitted on pairs it trained on; the job now also fits them on pairs whose query
 the scoring head never saw (the blend's three fold heads), ``learned_weights_oof`` in ``metrics.json``, printed as
-``head_oof``. Measured once per library (``--seeds 0,1,2 --home DIR``, the devset copied into its 10 style folders;
+``head_oof``; since session 15 only a run given ``--set learned_oof=true`` fits them, which this bench passes
+wherever the blend is picked on folds. Measured once per library (``--seeds 0,1,2 --home DIR``, the devset copied into its 10 style folders;
 load 9-17 on 2 shared cores), mean P@3 on the held-out tracks, backbone default / head default / backbone learned /
 head learned / head learned out-of-fold: devset 0.806 / 0.989 / 0.867 / 0.961 / 0.989 (per seed OOF 0.967 / 1.000 /
 1.000; its vibe weight 0.71 / 0.74 / 0.70, tempo 0.22-0.27); real files 0.611 / 0.630 / 0.593 / 0.704 / 0.667 (per
@@ -140,6 +141,9 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
         train += ["--epochs", str(epochs)]
     for kv in settings:
         train += ["--set", kv]
+    no_folds = any((kv.startswith("blend=") and kv != "blend=auto") or kv == "blend_folds=0" for kv in settings)
+    if not no_folds and not any(kv.startswith("learned_oof=") for kv in settings):
+        train += ["--set", "learned_oof=true"]  # measured here beside the other weights (a plain run skips them)
     if main(train) != 0:
         raise SystemExit(f"training failed for seed {seed}")
     run_dir = max(set((home / "experiments").iterdir()) - before, key=lambda p: p.stat().st_mtime)

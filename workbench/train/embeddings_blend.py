@@ -67,6 +67,26 @@ def check_blend(value: object) -> str | float | None:
     raise ParameterError(f"blend must be 'auto', 'off' (the head alone) or a backbone share in [0, 1]; got {value!r}")
 
 
+def check_blend_folds(value: object, name: str = "blend_folds") -> int:
+    """The job's ``blend_folds`` (the folds :func:`pick_blend` trains a head on): 0 (validation only) or 2 or more.
+
+    Parameters
+    ----------
+    value : int
+        As given in the config.
+    name : str
+        The setting's name in the message.
+
+    Raises
+    ------
+    ParameterError
+        Anything else (a bool, 1, a negative number, a float).
+    """
+    if not (isinstance(value, int) and not isinstance(value, bool) and (value == 0 or value >= 2)):
+        raise ParameterError(f"{name} must be 0 or an int >= 2; got {value!r}")
+    return value
+
+
 def _stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = X.mean(axis=0).astype(np.float32)
     std = X.std(axis=0)
@@ -208,8 +228,7 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
     """
     from workbench.train.triplet import train_triplet
 
-    if not isinstance(folds, int) or isinstance(folds, bool) or folds < 0 or folds == 1:
-        raise ParameterError(f"folds must be 0 or an int >= 2; got {folds!r}")
+    check_blend_folds(folds, "folds")
     if not weights or any(not 0.0 <= float(w) <= 1.0 for w in weights):
         raise ParameterError(f"weights must be backbone shares in [0, 1]; got {weights!r}")
     stats = _stats(train.X)

@@ -40,12 +40,13 @@ if TYPE_CHECKING:
 #: ``blend_folds`` folds of the training tracks; ``None``: the head alone; or a backbone share in [0, 1]) keeps
 #: part of the backbone's cosine in search (:mod:`workbench.train.embeddings_blend`); ``early_stopping``
 #: (``auto``/``validation``/``folds``) decides what stops training: on a small library the validation tracks
-#: train too and the epoch count is chosen on folds (:mod:`workbench.train.embeddings_stopping`).
+#: train too and the epoch count is chosen on folds (:mod:`workbench.train.embeddings_stopping`); ``learned_oof``
+#: (off) fits term weights on the blend's fold heads into ``metrics.json`` (:mod:`workbench.train.embeddings_oof`).
 EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8.0, "n_views": 2,
                                            "test_size": 0.2, "val_size": 0.2, "by_artist": False,
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
                                            "openl3_weights": None, **FINETUNE_DEFAULTS, "distill": None,
-                                           "blend": "auto", "blend_folds": 3,
+                                           "blend": "auto", "blend_folds": 3, "learned_oof": False,
                                            "early_stopping": "auto", **dict.fromkeys(DISTILL_OFF)}
 
 
@@ -110,12 +111,9 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     if unknown:
         raise ParameterError(f"config keys must be among {sorted([*known, *EMBEDDING_DATA_DEFAULTS, 'epochs'])}; "
                              f"got unknown {unknown}")
-    from workbench.train.embeddings_blend import check_blend
+    from workbench.train.embeddings_blend import check_blend, check_blend_folds
 
-    data_cfg["blend"] = check_blend(data_cfg["blend"])
-    if not (isinstance(data_cfg["blend_folds"], int) and not isinstance(data_cfg["blend_folds"], bool)
-            and (data_cfg["blend_folds"] == 0 or data_cfg["blend_folds"] >= 2)):
-        raise ParameterError(f"blend_folds must be 0 or an int >= 2; got {data_cfg['blend_folds']!r}")
+    data_cfg["blend"], data_cfg["blend_folds"] = check_blend(data_cfg["blend"]), check_blend_folds(data_cfg["blend_folds"])
     from workbench.train.embeddings_stopping import check_early_stopping
 
     data_cfg["early_stopping"] = check_early_stopping(data_cfg["early_stopping"])
@@ -124,6 +122,10 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     from workbench.train.finetune import check_finetune
 
     check_finetune(data_cfg, b)  # fine-tuning the feature frontend (no weights) is refused before the job
+    from workbench.train.embeddings_oof import check_learned_oof
+
+    check_learned_oof(data_cfg["learned_oof"], blend=data_cfg["blend"], blend_folds=data_cfg["blend_folds"], backbone=b,
+                      finetune=bool(data_cfg.get("finetune_backbone")))
     if data_cfg.get("distill") is not None:
         from workbench.train.cnn_distill import DISTILL_DEFAULTS, check_distill
 
@@ -323,11 +325,12 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
                                 keep=fold_heads)
                      if blend_setting == "auto" else Blend(float(blend_setting), *_standardise_stats(train.X)))
             test_embedded = apply_blend(result, blend, train=train, val=val, test=test)
-            from workbench.train.embeddings_oof import oof_learned_weights
+            if data_cfg["learned_oof"]:  # opt-in: search does not read them (an index of the library per fold head)
+                from workbench.train.embeddings_oof import oof_learned_weights
 
-            result.metrics["learned_weights_oof"] = oof_learned_weights(
-                library, fold_heads, backbone=rows_b, window_s=data_cfg["window_s"], blend_weight=blend.weight,
-                held_out_hashes=[docs[t]["content_hash"] for t in sorted(set(test.track_ids.tolist()))])
+                result.metrics["learned_weights_oof"] = oof_learned_weights(
+                    library, fold_heads, backbone=rows_b, window_s=data_cfg["window_s"], blend_weight=blend.weight,
+                    held_out_hashes=[docs[t]["content_hash"] for t in sorted(set(test.track_ids.tolist()))])
     arrays = {"embeddings": test_embedded, "classes": np.asarray([test.classes[i] for i in test.y]),
               "track_ids": test.track_ids, "start_s": test.rows["start_s"]}
     _contract_metrics(result.metrics, sorted(docs[t]["content_hash"] for t in splits["test"]), choice.source)

@@ -10,8 +10,10 @@ that fold's head (blended with the backbone as the run's head is, by the same sh
 search indexes it (:class:`~workbench.search.LibrarySearch`, calibrated), and the pairs whose query
 is in the fold (candidates: every other track that is not held out and has a group) give one row
 of four terms each; one logistic regression on all rows (:func:`~workbench.similarity.learned_weights.fit_terms`)
-gives the weights. They are recorded in ``metrics.json`` under ``learned_weights_oof`` (measured beside the
-default and in-fold learned weights by ``benchmarks/bench_search_real.py``; search does not use them yet). The
+gives the weights. They are recorded in ``metrics.json`` under ``learned_weights_oof`` only when the run asks for
+them (data setting ``learned_oof=True``, :func:`check_learned_oof`; off by default: search does not use them, and
+indexing the library once per fold head costs time on every run), as ``benchmarks/bench_search_real.py`` does to
+measure them beside the default and in-fold learned weights. The
 held-out tracks are never a query or a candidate, and their labels never enter; their audio does, as in search: the
 fold indexes hold the whole library, so they count in its calibration (the 0 % vibe pair).
 """
@@ -28,6 +30,47 @@ import numpy as np
 if TYPE_CHECKING:
     from workbench.embed.batch import Backbone
     from workbench.library import Library
+
+
+def check_learned_oof(value: object, *, blend: object, blend_folds: int, backbone: Backbone,
+                      finetune: bool) -> bool:
+    """The job's ``learned_oof`` setting, refused where the run trains no fold heads to fit with.
+
+    Parameters
+    ----------
+    value : bool
+        As given in the config (``--set learned_oof=true``).
+    blend : "auto", None or float
+        The run's checked ``blend``: only ``"auto"`` trains the fold heads.
+    blend_folds : int
+        The run's ``blend_folds`` (0: the blend is picked on validation alone, with no fold heads).
+    backbone : Backbone
+        The run's backbone (a CNN is trained itself and picks no blend).
+    finetune : bool
+        The run fine-tunes OpenL3 (picks no blend).
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ParameterError
+        ``value`` is not a bool, or it is True where the run has no fold heads (the message says why).
+    """
+    from workbench.errors import ParameterError
+    from workbench.models.cnn_backbone import CNNBackbone
+
+    if not isinstance(value, bool):
+        raise ParameterError(f"learned_oof must be true or false; got {value!r}")
+    if value:
+        why = ("blend is not 'auto'" if blend != "auto" else "blend_folds is 0" if not blend_folds
+               else "the CNN backbone picks no blend" if isinstance(backbone, CNNBackbone)
+               else "a fine-tuned backbone picks no blend" if finetune else "")
+        if why:
+            raise ParameterError(f"learned_oof=true needs the blend's fold heads (blend='auto', blend_folds >= 2, "
+                                 f"a head on a frozen backbone); here {why} (blend={blend!r}, blend_folds={blend_folds!r})")
+    return value
 
 
 def _digest(head: Any) -> str:
