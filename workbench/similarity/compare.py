@@ -83,7 +83,6 @@ def precision_ceiling(search: LibrarySearch, queries: Sequence[Track], groups: M
     ids = index.ids  # type: ignore[union-attr]
     of = np.asarray([groups.get(int(i)) for i in ids], dtype=object)
     w = Weights() if weights is None else Weights.coerce(weights)
-    rows = np.arange(len(ids), dtype=np.int64)
 
     def ranked(q: Track) -> list[int]:
         """The ``k`` best track ids for ``q`` on the oracle vibe and the index's other terms.
@@ -93,9 +92,7 @@ def precision_ceiling(search: LibrarySearch, queries: Sequence[Track], groups: M
         q : Track
             An indexed query track.
         """
-        r = index._resolve(q.id)  # type: ignore[union-attr]
-        score = index._terms(r, w, rows, np.where(of == groups[q.id], float(same), 0.0))["score"]  # type: ignore[union-attr]
-        score[r.self_row] = -np.inf
+        score = index.scores_with_vibe(q.id, np.where(of == groups[q.id], float(same), 0.0), weights=w)  # type: ignore[union-attr]
         return [int(ids[i]) for i in top_k_order(score, ids, k)]
 
     out = _by_group(search, queries, groups, k=k, ranked=ranked)

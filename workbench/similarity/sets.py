@@ -36,10 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from workbench.camelot import code_at
 from workbench.errors import ParameterError, TrackNotFoundError
-from workbench.similarity._inputs import check_k, check_min_score, is_track_id, normalize_rows
-from workbench.similarity.query import Match, format_explanation, tempo_match_of
+from workbench.similarity._inputs import check_k, check_min_score, is_track_id
+from workbench.similarity.query import Match
 from workbench.similarity.scores import Weights, WeightsLike
 from workbench.similarity.scoring import top_k_order
 from workbench.similarity.sets_search import (
@@ -53,7 +52,7 @@ from workbench.similarity.sets_search import (
     set_terms,
 )
 from workbench.similarity.sets_store import load_sets, read_manifest, save_sets
-from workbench.similarity.sets_types import Resolved, SetQuery, key_code
+from workbench.similarity.sets_types import Resolved, SetQuery, explain_matches, key_code, window_set
 
 __all__ = ["SetQuery", "TrackSetIndex"]
 
@@ -158,7 +157,7 @@ class TrackSetIndex:
             raise ParameterError(f"track_id must be an integer; got {track_id!r}")
         if int(track_id) in self:
             raise ParameterError(f"track_id must not already be in the index; id {int(track_id)} is")
-        w, ww = self._window_set(windows, weights, f"track {int(track_id)}'s windows")
+        w, ww = window_set(self._dim, windows, weights, f"track {int(track_id)}'s windows")
         if bpm is not None and not (isinstance(bpm, (int, float)) and math.isfinite(bpm) and bpm > 0):
             raise ParameterError(f"bpm must be a number > 0 or None; got {bpm!r}")
         if isinstance(energy, bool) or not isinstance(energy, (int, np.integer)) or not 1 <= int(energy) <= 10:
@@ -197,18 +196,6 @@ class TrackSetIndex:
             a[keep] for a in (self._ids, self._bpm, self._key, self._energy, self._rough))
         self._windows, self._wweights = self._windows[wkeep], self._wweights[wkeep]
         self._offsets = np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
-
-    def _window_set(self, windows: Any, weights: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-        w = np.asarray(windows)
-        if w.ndim == 1:
-            w = w[None, :]
-        if w.ndim != 2 or w.shape[0] == 0 or w.shape[1] != self._dim:
-            raise ParameterError(f"{name} must have shape (m >= 1, {self._dim}) (the index's dimension); got {w.shape}")
-        unit = normalize_rows(w, name=name)
-        ww = np.ones(unit.shape[0], np.float32) if weights is None else np.asarray(weights, dtype=np.float32)
-        if ww.shape != (unit.shape[0],) or not (np.isfinite(ww).all() and (ww > 0).all()):
-            raise ParameterError(f"{name}: weights must be {unit.shape[0]} positive numbers; got {np.shape(weights)}")
-        return unit, ww
 
     # -- search ----------------------------------------------------------------------------
     def vibe(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool = False, rows: np.ndarray | None = None
@@ -323,12 +310,12 @@ class TrackSetIndex:
             return Resolved(q, qw, bpm, int(self._key[row]), int(self._energy[row]), row, symmetric=True,
                             tempo_rough=bool(self._rough[row]))
         if isinstance(query, SetQuery):
-            q, qw = self._window_set(query.windows, query.weights, "query windows")
+            q, qw = window_set(self._dim, query.windows, query.weights, "query windows")
             key = key_code(query.camelot)
             return Resolved(q, qw, query.bpm, key, int(query.energy), None, symmetric=bool(query.symmetric),
                             tempo_rough=bool(query.tempo_rough))
         if isinstance(query, np.ndarray):
-            q, qw = self._window_set(query, None, "query vector")
+            q, qw = window_set(self._dim, query, None, "query vector")
             return Resolved(q, qw, None, None, None, None)
         raise ParameterError(f"query must be a track id (int), a SetQuery or a vector of length {self._dim}; "
                              f"got {type(query).__name__}")
@@ -388,31 +375,8 @@ class TrackSetIndex:
         if excluded is not None:
             score[rows == excluded] = -math.inf
         order = top_k_order(score, self._ids[rows], k)
-        out = []
-        known = r.key is not None
-        key_from = code_at(r.key) if known and r.key >= 0 else None
-        for pos in order.tolist():
-            s = float(score[pos])
-            if min_score is not None and s < min_score:
-                continue
-            t_known = bool(t["tempo_known"][pos])
-            d = float(t["delta"][pos]) if (known and t_known) else None
-            ed = int(t["e_delta"][pos]) if known else None
-            row = int(rows[pos])
-            key_to = code_at(int(self._key[row])) if self._key[row] >= 0 else None
-            k_known = bool(t["key_known"][pos])
-            out.append(Match(
-                id=int(self._ids[row]), score=s, vibe=float(vibe[pos]),
-                tempo=float(t["tempo"][pos]) if (known and t_known) else None,
-                key=float(t["keys"][pos]) if (known and k_known) else None,
-                energy=float(t["energies"][pos]) if known else None,
-                bpm_delta=d, key_from=key_from, key_to=key_to, energy_delta=ed,
-                explanation=format_explanation(vibe=float(vibe[pos]), bpm_delta=d, key_from=key_from, key_to=key_to,
-                                               energy_delta=ed, tempo_unknown=known and not t_known,
-                                               key_unknown=known and not k_known,
-                                               tempo_rough=r.tempo_rough or bool(self._rough[row]),
-                                               tempo_match=tempo_match_of(r.bpm, float(self._bpm[row])) if d is not None else None)))
-        return out
+        return explain_matches(r, t, vibe, score, order, rows=rows, ids=self._ids, bpm=self._bpm, key=self._key,
+                               rough=self._rough, min_score=min_score)
 
     def pair_terms(self, track_ids: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The vibe, tempo, key and energy terms of every ordered pair of distinct indexed tracks, as search scores them.
@@ -452,6 +416,43 @@ class TrackSetIndex:
             query.append(np.full(int(other.sum()), i, dtype=np.int64))
             candidate.append(np.asarray(ids, dtype=np.int64)[other])
         return np.concatenate(terms), np.concatenate(query), np.concatenate(candidate)
+
+    def scores_with_vibe(self, query: Any, vibe: Any, *, weights: WeightsLike = None) -> np.ndarray:
+        """The combined score of every indexed track for ``query`` with its vibe given instead of measured.
+
+        The tempo, key and energy terms are search's own (:meth:`similar`), so this answers "what would search
+        rank with this vibe": e.g. an oracle vibe (:func:`workbench.similarity.compare.precision_ceiling`).
+
+        Parameters
+        ----------
+        query : int or SetQuery
+            A track id in the index (its own track scores ``-inf``) or audio outside it.
+        vibe : array_like [shape=(n,)]
+            The calibrated vibe of each indexed track, in [0, 1], in :attr:`ids` order.
+        weights : Weights, mapping or None
+            Term weights; None: the defaults.
+
+        Returns
+        -------
+        np.ndarray [shape=(n,), dtype=float64]
+            In :attr:`ids` order.
+
+        Raises
+        ------
+        ParameterError
+            ``vibe`` is not ``n`` numbers in [0, 1], or bad ``weights`` or query.
+        TrackNotFoundError
+            ``query`` is an id not in the index.
+        """
+        v = np.asarray(vibe, dtype=np.float64)
+        if v.shape != (len(self),) or not np.all((v >= 0.0) & (v <= 1.0)):
+            raise ParameterError(f"vibe must be {len(self)} numbers in [0, 1] (one per indexed track); got shape "
+                                 f"{v.shape}" + ("" if v.shape != (len(self),) else f", range [{v.min():g}, {v.max():g}]"))
+        r = self._resolve(query)
+        score = self._terms(r, Weights() if weights is None else Weights.coerce(weights), np.arange(len(self)), v)["score"]
+        if r.self_row is not None:
+            score[r.self_row] = -math.inf
+        return score
 
     def _terms(self, r: Resolved, w: Weights, rows: np.ndarray, vibe: np.ndarray) -> dict[str, np.ndarray]:
         """Combined score and its terms of the tracks at ``rows`` given their (calibrated) ``vibe``."""

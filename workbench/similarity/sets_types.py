@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workbench.camelot import code_at
+from workbench.errors import ParameterError
+from workbench.similarity._inputs import normalize_rows
+from workbench.similarity.query import Match, format_explanation, tempo_match_of
 from workbench.similarity.scores import camelot_index
 
 
@@ -83,3 +87,83 @@ def key_code(camelot: str | None) -> int:
         A Camelot code (``"8A"``), or None for a track with no key (drums only).
     """
     return -1 if camelot is None else int(camelot_index(np.array([camelot], dtype=object))[0])
+
+
+def explain_matches(r: Resolved, t: dict[str, np.ndarray], vibe: np.ndarray, score: np.ndarray, order: np.ndarray, *,
+                    rows: np.ndarray, ids: np.ndarray, bpm: np.ndarray, key: np.ndarray, rough: np.ndarray,
+                    min_score: float | None) -> list[Match]:
+    """The explained matches of :meth:`TrackSetIndex.similar`, best first.
+
+    Parameters
+    ----------
+    r : Resolved
+        The query.
+    t : dict of str to np.ndarray [shape=(p,)]
+        The scored tracks' terms (:func:`~workbench.similarity.sets_search.set_terms`).
+    vibe, score : np.ndarray [shape=(p,)]
+        Their calibrated vibe and combined score.
+    order : np.ndarray [shape=(<= k,)]
+        Positions among the scored tracks, best first.
+    rows : np.ndarray [shape=(p,)]
+        The scored tracks' rows in the index.
+    ids, bpm, key, rough : np.ndarray [shape=(n,)]
+        The index's track ids, tempi (BPM, NaN: none), key codes (-1: none) and rough-tempo flags, by row.
+    min_score : float or None
+        Matches below it are left out.
+    """
+    out = []
+    known = r.key is not None
+    key_from = code_at(r.key) if known and r.key is not None and r.key >= 0 else None
+    for pos in order.tolist():
+        s = float(score[pos])
+        if min_score is not None and s < min_score:
+            continue
+        t_known = bool(t["tempo_known"][pos])
+        d = float(t["delta"][pos]) if (known and t_known) else None
+        ed = int(t["e_delta"][pos]) if known else None
+        row = int(rows[pos])
+        key_to = code_at(int(key[row])) if key[row] >= 0 else None
+        k_known = bool(t["key_known"][pos])
+        out.append(Match(
+            id=int(ids[row]), score=s, vibe=float(vibe[pos]),
+            tempo=float(t["tempo"][pos]) if (known and t_known) else None,
+            key=float(t["keys"][pos]) if (known and k_known) else None,
+            energy=float(t["energies"][pos]) if known else None,
+            bpm_delta=d, key_from=key_from, key_to=key_to, energy_delta=ed,
+            explanation=format_explanation(vibe=float(vibe[pos]), bpm_delta=d, key_from=key_from, key_to=key_to,
+                                           energy_delta=ed, tempo_unknown=known and not t_known,
+                                           key_unknown=known and not k_known,
+                                           tempo_rough=r.tempo_rough or bool(rough[row]),
+                                           tempo_match=tempo_match_of(r.bpm, float(bpm[row])) if d is not None else None)))
+    return out
+
+
+def window_set(dim: int, windows: object, weights: object, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Checked window rows of one track or query: (unit windows (m, dim), weights (m,), positive; ones when None).
+
+    Parameters
+    ----------
+    dim : int
+        The index's window length ``d``.
+    windows : array_like [shape=(m, dim) or (dim,)]
+        The windows (one vector is one window).
+    weights : array_like [shape=(m,)] or None
+        How many windows each stands for.
+    name : str
+        What they are, in the message.
+
+    Raises
+    ------
+    ParameterError
+        A bad shape, a zero or non-finite row, or weights that are not ``m`` positive numbers.
+    """
+    w = np.asarray(windows)
+    if w.ndim == 1:
+        w = w[None, :]
+    if w.ndim != 2 or w.shape[0] == 0 or w.shape[1] != dim:
+        raise ParameterError(f"{name} must have shape (m >= 1, {dim}) (the index's dimension); got {w.shape}")
+    unit = normalize_rows(w, name=name)
+    ww = np.ones(unit.shape[0], np.float32) if weights is None else np.asarray(weights, dtype=np.float32)
+    if ww.shape != (unit.shape[0],) or not (np.isfinite(ww).all() and (ww > 0).all()):
+        raise ParameterError(f"{name}: weights must be {unit.shape[0]} positive numbers; got {np.shape(weights)}")
+    return unit, ww
