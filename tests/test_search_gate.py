@@ -29,6 +29,39 @@ def _measured(model: float, backbone: float) -> dict:
     return {"status": "measured", "k": 3, "groups_by": "folder", "n_queries": 6, "backbone": backbone, "model": model}
 
 
+def _paired(model: list[int], backbone: list[int]) -> dict:
+    """A measured record with each query's matches in its folder among the 3 (as the job writes since session 15)."""
+    n = len(model)
+    return {**_measured(round(sum(model) / (3 * n), 3), round(sum(backbone) / (3 * n), 3)), "n_queries": n,
+            "per_query": {"track_ids": list(range(1, n + 1)), "model": model, "backbone": backbone}}
+
+
+#: The backbone's matches of 6 held-out queries (14 of 18: 0.778), and heads against it.
+BACKBONE = [3, 2, 3, 2, 2, 2]
+CLEARLY_WORSE = [0, 1, 0, 0, 1, 0]  # 0.111: worse on all six queries
+ONE_MATCH_LESS = [3, 2, 2, 2, 2, 2]  # 0.722: one match of 18 (the real-files block of session 14)
+
+
+def test_the_search_gate_blocks_a_head_worse_beyond_noise_not_one_match_less():
+    worse = search_gate(_metrics(_paired(CLEARLY_WORSE, BACKBONE)))
+    assert (worse.value, worse.target) == (0.111, 0.778) and worse.status == "fail" and worse.blocking
+    assert "better on 0, worse on 6, equal on 0: one-sided sign test p = 0.0156" in worse.metric
+    assert "blocks only when the head is worse and p < 0.05" in str(worse)
+    one = search_gate(_metrics(_paired(ONE_MATCH_LESS, BACKBONE)))
+    assert (one.value, one.target) == (0.722, 0.778) and one.status == "pass" and not one.blocking
+    assert "worse on 1, equal on 5: one-sided sign test p = 0.5" in one.metric  # one worse query of one: a coin toss
+    # at 6 queries: worse on 5 and better on none blocks (p = 1/32); better on one of them too does not (p = 7/64)
+    assert search_gate(_metrics(_paired([2, 1, 2, 1, 1, 2], BACKBONE))).status == "fail"
+    five_one = search_gate(_metrics(_paired([2, 1, 2, 1, 1, 3], [3, 2, 3, 2, 2, 2])))
+    assert five_one.status == "pass" and "p = 0.109" in five_one.metric
+    assert search_gate(_metrics(_paired(BACKBONE, CLEARLY_WORSE))).status == "pass"  # better
+    # a record written before the per-query matches reads as it was written for: head >= backbone
+    old = search_gate(_metrics(_measured(0.722, 0.778)))
+    assert old.status == "fail" and "per-query matches not recorded: head >= backbone" in old.metric
+    assert search_gate(_metrics({**_paired(ONE_MATCH_LESS, BACKBONE), "per_query": {"model": [1], "backbone": []}})
+                       ).status == "fail"  # matches that do not pair: the plain comparison
+
+
 def test_search_gate_passes_fails_or_says_it_was_not_measured():
     assert search_gate(_metrics(_measured(0.8, 0.7))).status == "pass"
     assert search_gate(_metrics(_measured(0.7, 0.7))).status == "pass"  # equal is not worse
@@ -65,7 +98,8 @@ def test_a_head_whose_search_gets_worse_is_not_activated(tmp_path, package):
         reg = Registry(lib, root=tmp_path / "models")
         worse = _metrics(_measured(0.722, 0.778))  # the real files' figure: 0.778 -> 0.722 on 6 held-out tracks
         with pytest.raises(GateFailedError, match=r"(?s)search not worse than backbone: precision@3 by folder \(6 "
-                                                  r"held-out queries\) 0.722 >= backbone 0.778 -> fail.*--force"):
+                                                  r"held-out queries\), per-query matches not recorded: head >= backbone "
+                                                  r"0.722 >= backbone 0.778 -> fail.*--force"):
             reg.register("head", package.path, metadata=package.metadata, metrics=worse, export=package.as_dict())
         assert reg.active("head") is None
         v = reg.register("head", package.path, metadata=package.metadata, metrics=worse, export=package.as_dict(),
@@ -78,6 +112,13 @@ def test_a_head_whose_search_gets_worse_is_not_activated(tmp_path, package):
         good = reg.register("head", package.path, metadata=package.metadata, metrics=_metrics(_measured(0.8, 0.778)),
                             export=package.as_dict())
         assert reg.active("head").version == good.version
+        with pytest.raises(GateFailedError, match=r"search not worse than backbone: .*worse on 6.*0.111 not worse beyond "
+                                                  r"noise than backbone 0.778 -> fail"):
+            reg.register("head", package.path, metadata=package.metadata,
+                         metrics=_metrics(_paired(CLEARLY_WORSE, BACKBONE)), export=package.as_dict())
+        noisy = reg.register("head", package.path, metadata=package.metadata,
+                             metrics=_metrics(_paired(ONE_MATCH_LESS, BACKBONE)), export=package.as_dict())
+        assert reg.active("head").version == noisy.version  # one match of 18 is not a worse head
 
 
 
@@ -114,6 +155,9 @@ def test_the_job_measures_search_and_a_head_worse_in_search_fails_the_gate(tmp_p
         for run in (good, bad):
             s = run.metrics["search"]
             assert s["status"] == "measured" and s["n_queries"] == MIN_SEARCH_QUERIES == 6 and s["groups_by"] == "folder"
+            per = s["per_query"]  # each query's matches, paired: the gate's sign test
+            assert len(per["track_ids"]) == len(per["model"]) == len(per["backbone"]) == 6
+            assert sum(per["model"]) / 18 == pytest.approx(s["model"]) and sum(per["backbone"]) / 18 == pytest.approx(s["backbone"])
             assert s["models"]["backbone"] == "backbone (features-v1)" and s["weights"].startswith("default")
         assert good.metrics["search"]["model"] >= good.metrics["search"]["backbone"]
         assert search_gate(good.metrics).status == "pass"

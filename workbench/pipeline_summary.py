@@ -246,7 +246,8 @@ def _invariance_headlines(metrics: dict) -> list[Headline]:
                             "does not block)", None,
                             "≥ backbone", None, missing="not measured"))
     elif g.status != "not recorded":  # a run older than the gate: nothing to show
+        rule = "≥ backbone" if g.op == ">=" else "≥ backbone, or worse only within noise (sign test over queries)"
         out.append(Headline(f"embeddings: search P@3 by folder, head vs backbone ({_fmt3(g.target)}, "
-                            f"{(metrics.get('search') or {}).get('n_queries')} held-out)", g.value, "≥ backbone",
+                            f"{(metrics.get('search') or {}).get('n_queries')} held-out)", g.value, rule,
                             g.status == "pass"))
     return out

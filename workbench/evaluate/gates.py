@@ -237,6 +237,42 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
     return gates
 
 
+#: One-sided level of the search gate's sign test: a head is refused only when it is worse beyond sampling noise.
+SEARCH_GATE_ALPHA = 0.05
+
+
+def search_sign_test(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The search record's queries paired: on how many the head is better, worse, equal, and the sign test's p.
+
+    ``p`` is the one-sided exact binomial (sign) test of "the head is worse on more queries than it is better on"
+    (queries where both find as many matches are left out; :func:`scipy.stats.binomtest`): the chance of at least
+    that many worse queries if each were worse or better by a coin toss.
+
+    Parameters
+    ----------
+    record : Mapping[str, Any]
+        ``metrics["search"]`` with ``per_query`` (``model`` and ``backbone``: matches in the query's group among
+        the k, one per query, paired).
+
+    Returns
+    -------
+    dict or None
+        ``better``, ``worse``, ``equal`` (queries) and ``p``; None when the record has no per-query matches (written
+        before session 15) or they do not pair.
+    """
+    per = _mapping(record.get("per_query"))
+    model, base = per.get("model"), per.get("backbone")
+    if not (isinstance(model, list) and isinstance(base, list) and model and len(model) == len(base)
+            and all(_number(v) is not None for v in [*model, *base])):
+        return None
+    better = sum(float(m) > float(b) for m, b in zip(model, base, strict=True))
+    worse = sum(float(m) < float(b) for m, b in zip(model, base, strict=True))
+    from scipy.stats import binomtest
+
+    p = float(binomtest(worse, better + worse, 0.5, alternative="greater").pvalue) if better + worse else 1.0
+    return {"better": better, "worse": worse, "equal": len(model) - better - worse, "p": p}
+
+
 def search_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     """Search precision@3 by folder with the head at least the backbone's, on the run's held-out tracks.
 
@@ -251,7 +287,11 @@ def search_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     Returns
     -------
     BlockingGate
-        Named ``"search not worse than backbone"``; ``"not measured"`` (does not block) when the run
+        Named ``"search not worse than backbone"``. It fails only when the head is worse beyond sampling noise:
+        precision below the backbone's and worse on more queries than it is better on, one-sided sign test
+        (:func:`search_sign_test`) p < :data:`SEARCH_GATE_ALPHA`; its metric says the counts, ``p`` and the rule.
+        A record without per-query matches (before session 15) is read as it was written for: ``model >= backbone``.
+        ``"not measured"`` (does not block) when the run
         recorded why it could not measure it (classes not from folders or crates, fewer than
         :data:`~workbench.train.embeddings_search.MIN_SEARCH_QUERIES` held-out queries); ``"not recorded"``
         (blocks) when the run has no record (trained before the gate).
@@ -265,8 +305,18 @@ def search_gate(metrics: Mapping[str, Any]) -> BlockingGate:
                             None, ">=", "backbone", None, "not measured")
     value, target = _number(record.get("model")), _number(record.get("backbone"))
     named = str(record.get("baseline") or "").split(":")[0]  # a CNN run's baseline is the feature frontend it replaces
-    return BlockingGate("search not worse than backbone", metric, value, ">=",
-                        f"backbone {named}" if named else "backbone", target, _compare(value, ">=", target))
+    reference = f"backbone {named}" if named else "backbone"
+    test = search_sign_test(record)
+    if test is None:  # recorded before the per-query matches: the plain comparison it was written for
+        return BlockingGate("search not worse than backbone", f"{metric}, per-query matches not recorded: head >= backbone",
+                            value, ">=", reference, target, _compare(value, ">=", target))
+    said = (f"{metric}; per query the head is better on {test['better']}, worse on {test['worse']}, equal on "
+            f"{test['equal']}: one-sided sign test p = {test['p']:.3g} (blocks only when the head is worse and "
+            f"p < {SEARCH_GATE_ALPHA:g}: worse beyond noise)")
+    status = "not recorded" if value is None or target is None else (
+        "fail" if value < target and test["p"] < SEARCH_GATE_ALPHA else "pass")
+    return BlockingGate("search not worse than backbone", said, value, "not worse beyond noise than", reference, target,
+                        status)
 
 
 def invariance_gates(metrics: Mapping[str, Any]) -> list[BlockingGate]:

@@ -45,7 +45,8 @@ def precision_at_k(search: LibrarySearch, queries: Sequence[Track], groups: Mapp
     Returns
     -------
     dict
-        ``precision_at_k``, ``chance``, ``best_possible``, ``n_queries``, ``k``, ``model``.
+        ``precision_at_k``, ``chance``, ``best_possible``, ``n_queries``, ``k``, ``model`` and ``per_query``
+        (``[track id, matches in its group among the k]`` of every query counted, in the order given).
     """
     return _by_group(search, queries, groups, k=k,
                      ranked=lambda q: [r.track.id for r in search.similar(q, k=k, weights=weights)])
@@ -108,16 +109,17 @@ def _by_group(search: LibrarySearch, queries: Sequence[Track], groups: Mapping[i
     sizes: dict[str, int] = {}
     for i in indexed:
         sizes[groups[i]] = sizes.get(groups[i], 0) + 1
-    p, chance, best = [], [], []
+    p, chance, best, hits = [], [], [], []
     for q in queries:
         g = groups.get(q.id)
         if q.id not in groups or sizes.get(g or "", 0) < 2:
             continue
-        p.append(sum(groups.get(t) == g for t in ranked(q)) / k)
+        hits.append([int(q.id), sum(groups.get(t) == g for t in ranked(q))])
+        p.append(hits[-1][1] / k)
         chance.append((sizes[g] - 1) / max(1, len(indexed) - 1))  # type: ignore[index]
         best.append(min(k, sizes[g] - 1) / k)  # type: ignore[index]
     return {"precision_at_k": _mean(p), "chance": _mean(chance), "best_possible": _mean(best), "n_queries": len(p),
-            "k": k, "model": search.model_said}
+            "k": k, "model": search.model_said, "per_query": hits}
 
 
 def _mean(values: list[float]) -> float:
