@@ -90,8 +90,9 @@ def test_model_resolution(lib):
     assert resolve_model(lib, "backbone").head is None
     with pytest.raises(ParameterError, match=r"'head@N' with N in \[1, 2\]; got 'head@7'"):
         resolve_model(lib, "head@7")
-    with pytest.raises(ParameterError, match=r"model must be 'backbone', 'head' \(the active one\) or 'head@N' "
-                                             r"with N in \[1, 2\]; got 'openl3'"):
+    with pytest.raises(ParameterError, match=r"model must be 'backbone', 'head' \(the active one\), 'head@N' "
+                                             r"with N in \[1, 2\], 'cnn' or 'cnn@N' \(a CNN trained with --backbone "
+                                             r"cnn\); got 'openl3'"):
         resolve_model(lib, "openl3")
     (lib.workspace.experiments / "run-head-2" / "model.pt").unlink()
     with pytest.raises(ParameterError, match="head@2: its weights .* are gone"):

@@ -368,3 +368,17 @@ def set_run_notes(path_or_id: str | os.PathLike[str], *, name: str | None = None
     doc = {**notes, "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     atomic_write_bytes(run.path / "notes.json", json.dumps(doc, indent=2).encode("utf-8"))
     return notes
+
+
+def latest_cnn_run(root: str | os.PathLike[str] | None = None) -> tuple[str, str] | None:
+    """The newest embeddings run that trained the CNN: ``(run_id, path of its model.pt)``, or None.
+
+    Parameters
+    ----------
+    root : path or None
+        The ``experiments/`` folder; None: the workspace's.
+    """
+    for run in reversed(list_runs(root, kind="embeddings")):
+        if run.config.get("backbone") == "cnn" and run.model_path is not None:
+            return run.run_id, str(run.model_path)
+    return None

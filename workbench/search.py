@@ -130,7 +130,8 @@ class LibrarySearch:
     backbone : Backbone or None
         The library's backbone; ``None``: :func:`~workbench.embed.batch.default_backbone`.
     model : str, EmbeddingModel or None
-        ``None`` (active head, else backbone), ``"backbone"``, ``"head"``, ``"head@N"``, or a model.
+        ``None`` (active head, else backbone), ``"backbone"``, ``"head"``, ``"head@N"``, ``"cnn"``, ``"cnn@N"``
+        (a trained CNN, :mod:`workbench.similarity.model_cnn`), or a model.
     progress : bool
         Progress bars while analysing and embedding what is missing.
     kind : {"auto", "exact", "pruned", "flat"}

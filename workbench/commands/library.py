@@ -62,8 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="weights of vibe, tempo, key, energy: four numbers, 'default' (0.5,0.2,0.2,0.1) or 'learned' "
                         "(fitted on your folders or crates, the model's training tracks only; saved beside the index)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch")
-    p.add_argument("--model", default=None, metavar="backbone|head|head@N",
-                   help="the embedding model that ranks: the bare backbone, the active head or head version N "
+    p.add_argument("--model", default=None, metavar="backbone|head|head@N|cnn|cnn@N",
+                   help="the embedding model that ranks: the bare backbone, the active head or head version N; "
+                        "cnn: a CNN trained with `train embeddings --backbone cnn` (the active embedding version when "
+                        "it is one, else the newest such run), cnn@N: embedding version N "
                         "(default: the registry's active head when there is one, else the backbone)")
     p.add_argument("--index", default="auto", choices=("auto", "exact", "pruned"),
                    help="how the index is searched, always exactly: every window scored, or only the tracks that "

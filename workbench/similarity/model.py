@@ -12,7 +12,14 @@ run folder the head was trained in (its ``model.pt``, read with ``weights_only=T
   backbone, else the bare backbone (``said`` tells which, and why);
 * ``"backbone"``: the bare backbone;
 * ``"head"``: the active head (an error when none is active);
-* ``"head@3"``: version 3 of the head, active or not.
+* ``"head@3"``: version 3 of the head, active or not;
+* ``"cnn"``: a CNN trained by ``workbench train embeddings --backbone cnn`` (``--distill features`` too) ranks as
+  the backbone, with no head: the registry's active ``embedding`` version when it is such a CNN, else the
+  newest run that trained one (as ``workbench embed --backbone cnn`` finds it);
+* ``"cnn@2"``: version 2 of the ``embedding`` model (the CNN that run trained), active or not.
+
+A CNN's index is keyed by its weights (the backbone's name is ``cnn-v1-<sha256[:12]>``), and its results
+name it (``"cnn@2 (cnn-v1-...)"``).
 
 The registry module sits above this layer, so its table is read here directly (read-only).
 """
@@ -38,7 +45,7 @@ if TYPE_CHECKING:
 
 #: Window length in seconds when no head says otherwise (the triplet job's default).
 DEFAULT_WINDOW_S = 8.0
-_MODEL_RE = re.compile(r"^(backbone|head)(?:@(\d+))?$")
+_MODEL_RE = re.compile(r"^(backbone|head|cnn)(?:@(\d+))?$")
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,7 +69,9 @@ class EmbeddingModel:
     weights_sha256 : str
         The head's ``model.pt`` digest (names its index).
     run_id : str or None
-        The run that trained the head.
+        The run that trained the head (or the CNN).
+    label : str
+        The name of a model with no head that is not the library's plain backbone (``"cnn@2"``); "" otherwise.
     blend : Blend or None
         The head's blend with the backbone (:mod:`workbench.similarity.blend`): window vectors are
         then the blended ones, whose cosine keeps ``blend.weight`` of the backbone's.
@@ -78,12 +87,14 @@ class EmbeddingModel:
     weights_sha256: str = field(default="")
     run_id: str | None = None
     blend: Blend | None = None
+    label: str = ""
 
     @property
     def name(self) -> str:
-        """``"backbone"``, ``"head@<version>"``, or ``"head of run <id>"`` for a head not registered."""
+        """``"backbone"``, ``"head@<version>"``, ``"head of run <id>"`` for a head not registered, or the label
+        of a CNN (``"cnn@<version>"``, ``"cnn of run <id>"``)."""
         if self.head is None:
-            return "backbone"
+            return self.label or "backbone"
         return f"head@{self.version}" if self.version is not None else f"head of run {self.run_id}"
 
     @property
@@ -115,7 +126,7 @@ class EmbeddingModel:
         ``backbone_said`` has the backbone at length (and why it was chosen).
         """
         what = getattr(self.backbone, "said", None) or self.backbone.name  # a tuned OpenL3 says how it was tuned
-        text = f"{self.name} (on {what})" if self.head is not None else f"backbone ({what})"
+        text = f"{self.name} (on {what})" if self.head is not None else f"{self.name} ({what})"
         if self.head is not None and self.blend is not None:
             text = f"{self.name} (on {what}; backbone share {self.blend.weight:g})"
         return text + (f"; {self.note}" if self.note else "")
@@ -187,11 +198,11 @@ def window_means(frames: np.ndarray, timestamps_s: np.ndarray, *, window_s: floa
     return ((csum[hi] - csum[lo]) / (hi - lo)[:, None]).astype(np.float32)
 
 
-def _head_rows(library: Library) -> list[dict[str, Any]]:
-    """The registry's ``head`` versions (version, active, metadata), read-only, by version."""
+def _head_rows(library: Library, model_type: str = "head") -> list[dict[str, Any]]:
+    """The registry's ``head`` (or ``model_type``) versions (version, active, metadata), read-only, by version."""
     rows = library.conn.execute(
-        "SELECT version, active, run_id, metadata FROM model_versions WHERE model_type = 'head' ORDER BY version"
-    ).fetchall()
+        "SELECT version, active, run_id, metadata FROM model_versions WHERE model_type = ? ORDER BY version",
+        (model_type,)).fetchall()
     out = []
     for r in rows:
         try:
@@ -299,8 +310,9 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
     ----------
     library : Library
         Whose registry and runs are read.
-    model : {None, "backbone", "head", "head@N"}
+    model : {None, "backbone", "head", "head@N", "cnn", "cnn@N"}
         Which model; None: the active head when there is one for the library's backbone, else the backbone.
+        ``cnn``: a trained CNN as the backbone (see the module; ``backbone`` is then not used).
     backbone : Backbone or None
         The library's backbone; None: :func:`~workbench.embed.batch.default_backbone`.
 
@@ -318,8 +330,14 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
 
     if model is not None and (not isinstance(model, str) or _MODEL_RE.match(model.strip()) is None):
         versions = [r["version"] for r in _head_rows(library)]
-        choices = "'backbone', 'head' (the active one)" + (f" or 'head@N' with N in {versions}" if versions else "")
+        choices = ("'backbone', 'head' (the active one)" + (f", 'head@N' with N in {versions}" if versions else "")
+                   + ", 'cnn' or 'cnn@N' (a CNN trained with --backbone cnn)")
         raise ParameterError(f"model must be {choices}; got {model!r}")
+    if model is not None and model.strip().startswith("cnn"):
+        from workbench.similarity.model_cnn import find_cnn
+
+        cnn, run_id, label = find_cnn(library, model.strip(), _head_rows(library, "embedding"))
+        return EmbeddingModel(cnn, backbone_said=describe_backbone(cnn), run_id=run_id, label=label)
     if backbone is None:
         backbone, said = default_backbone()
     else:

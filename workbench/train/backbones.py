@@ -133,25 +133,11 @@ def cnn_backbone(weights: str | os.PathLike[str] | None = None, *, hop_s: float 
                                  f"--backbone cnn` (its run's model.pt); got {os.fspath(path)!r}")
         return CNNBackbone(load_cnn(path), hop_s=hop_s, trained=f"{said} {os.fspath(path)}")
     if search:
+        from workbench.runs import latest_cnn_run
+
         found = latest_cnn_run()
         if found is not None:
             run_id, model_path = found
             return CNNBackbone(load_cnn(model_path), hop_s=hop_s, trained=f"run {run_id}")
     return CNNBackbone(build_cnn(seed=seed, stats=stats, rhythm_lags=rhythm_lags, tempo_bands=tempo_bands), hop_s=hop_s,
                        trained=f"untrained (seed {seed})")
-
-
-def latest_cnn_run(root: str | os.PathLike[str] | None = None) -> tuple[str, str] | None:
-    """The newest embeddings run that trained the CNN: ``(run_id, path of its model.pt)``, or None.
-
-    Parameters
-    ----------
-    root : path or None
-        The ``experiments/`` folder; None: the workspace's.
-    """
-    from workbench.runs import list_runs
-
-    for run in reversed(list_runs(root, kind="embeddings")):
-        if run.config.get("backbone") == "cnn" and run.model_path is not None:
-            return run.run_id, str(run.model_path)
-    return None

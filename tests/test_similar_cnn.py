@@ -1,0 +1,94 @@
+"""``workbench similar --model cnn|cnn@N`` (issue 17): a CNN trained with ``train embeddings --backbone cnn
+--distill features`` ranks search from the CLI, named in every result, its index keyed by its weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import low_high_library
+
+from workbench.errors import ParameterError
+from workbench.runs import load_run
+
+torch = pytest.importorskip("torch")
+
+from test_cnn_backbone import _write  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cnn_library(tmp_path_factory):
+    """Two folders of four tracks and a tiny distilled CNN run in the library's own experiments folder."""
+    from workbench import cli
+
+    lib = low_high_library(tmp_path_factory.mktemp("simcnn"), _write)
+    exp = lib.workspace.experiments
+    rc = cli.main(["--db", str(lib.path), "--quiet", "train", "embeddings", "--backbone", "cnn", "--distill", "features",
+                   "--epochs", "2", "--set", "n_views=1", "--set", "invariance_clips=1", "--set", "m=2",
+                   "--set", "batch_size=4", "--set", "test_size=0.34", "--set", "val_size=0.34", "--classes", "folder",
+                   "--experiments", str(exp)])
+    assert rc == 0
+    yield lib, load_run(next(exp.glob("*/model.pt")).parent)
+    lib.close()
+
+
+def _similar(lib, capsys, *args):
+    from workbench.cli import main
+
+    capsys.readouterr()
+    rc = main(["--db", str(lib.path), "--quiet", "similar", str(lib.tracks()[0].id), "-k", "3", *args])
+    return rc, capsys.readouterr().out
+
+
+def test_similar_ranks_with_the_newest_cnn_run_and_names_it(cnn_library, capsys):
+    from workbench.search import LibrarySearch
+    from workbench.train.backbones import cnn_backbone
+
+    lib, run = cnn_library
+    rc, out = _similar(lib, capsys, "--model", "cnn", "--json")
+    assert rc == 0
+    rows = json.loads(out)
+    assert len(rows) == 3 and {r["model"] for r in rows} == {f"cnn of run {run.run_id} ({run.info['backbone']['name']})"}
+    # the same ranking as search with that CNN as the backbone (as the run's search gate measured it)
+    gate = LibrarySearch(lib, backbone=cnn_backbone(run.model_path), model="backbone", progress=False).update()
+    expected = gate.similar(lib.tracks()[0], k=3)
+    assert [r["track_id"] for r in rows] == [r.track.id for r in expected]
+    assert [r["score"] for r in rows] == pytest.approx([r.match.score for r in expected], abs=1e-4)
+    # its index is keyed by the CNN's weights, apart from the feature frontend's
+    assert (lib.workspace.root / "similarity" / run.info["backbone"]["name"] / "track-sets.json").is_file()
+    rc, text = _similar(lib, capsys, "--model", "cnn")
+    assert rc == 0 and f"model: cnn of run {run.run_id} (cnn-v1-" in text
+
+
+def test_cnn_at_a_registered_version_and_the_active_one(cnn_library, capsys, tmp_path):
+    pytest.importorskip("coremltools")
+    from workbench.export.coreml import export_classifier
+    from workbench.models.heads import SectionClassifier
+    from workbench.registry import Registry
+
+    lib, run = cnn_library
+    package = export_classifier(SectionClassifier(16, hidden_dim=32).eval(), tmp_path / "m.mlpackage",
+                                metadata={"metrics": {}})  # stands in for the CNN's Core ML package
+    reg = Registry(lib, root=tmp_path / "models")
+    v = reg.register("embedding", package.path, metadata={"backbone": run.info["backbone"], "run_id": run.run_id},
+                     metrics=run.metrics, export=package.as_dict(), run_id=run.run_id, force=True)
+    for model in (f"cnn@{v.version}", "cnn"):  # "cnn": the active embedding version, this CNN
+        rc, out = _similar(lib, capsys, "--model", model, "--json")
+        assert rc == 0 and {r["model"].split(" (")[0] for r in json.loads(out)} == {f"cnn@{v.version}"}
+    from workbench.cli import main
+
+    assert main(["--db", str(lib.path), "--quiet", "similar", str(lib.tracks()[0].id), "--model", "cnn@99"]) == 1
+    assert f"N an embedding version in [{v.version}]; got 'cnn@99'" in capsys.readouterr().err
+
+
+def test_cnn_without_any_cnn_says_how_to_train_one(tmp_path, capsys):
+    from workbench.search import LibrarySearch
+
+    lib = low_high_library(tmp_path, _write)
+    try:
+        with pytest.raises(ParameterError, match=r"model 'cnn' needs a CNN.*train embeddings --backbone cnn"):
+            LibrarySearch(lib, model="cnn", progress=False)
+        with pytest.raises(ParameterError, match=r"'cnn' or 'cnn@N'.*got 'cnn@x'"):
+            LibrarySearch(lib, model="cnn@x", progress=False)
+    finally:
+        lib.close()

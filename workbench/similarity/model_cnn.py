@@ -1,0 +1,108 @@
+"""A CNN trained by ``workbench train embeddings --backbone cnn`` as the model search ranks with (``--model cnn``).
+
+A CNN run saves no head: its ``model.pt`` is the whole audio-in network, which search uses as the
+backbone (its window means, no head), as the run's search gate measured it
+(:mod:`workbench.train.embeddings_search`). :func:`find_cnn` finds it for
+:func:`workbench.similarity.model.resolve_model`:
+
+* ``"cnn"``: the registry's active ``embedding`` version when its run trained a CNN, else the newest
+  run that trained one in the library's workspace (:func:`workbench.runs.latest_cnn_run`, as
+  ``workbench embed --backbone cnn`` finds it);
+* ``"cnn@N"``: version ``N`` of the ``embedding`` model, active or not, which must be a CNN.
+
+The model's index is keyed by the CNN's weights (its backbone name is ``cnn-v1-<sha256[:12]>``), and
+its name (``cnn@N``, or ``cnn of run <id>``) is in every result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import ParameterError
+
+if TYPE_CHECKING:
+    from workbench.library import Library
+    from workbench.models.cnn_backbone import CNNBackbone
+
+
+def _cnn_at(path: Path, what: str) -> Any:
+    """The CNN in a run's ``model.pt`` (read with ``weights_only=True``); ParameterError naming ``what`` if it is not one."""
+    from workbench.models.cnn import load_cnn
+    from workbench.models.heads import CheckpointError
+
+    if not path.is_file():
+        raise ParameterError(f"{what}: its weights ({path}) are gone; train again or choose another --model")
+    try:
+        return load_cnn(path)
+    except (CheckpointError, ParameterError) as exc:
+        raise ParameterError(f"{what} is not a CNN trained with `workbench train embeddings --backbone cnn` "
+                             f"({path}: {exc})") from exc
+
+
+def find_cnn(library: Library, model: str, rows: Sequence[dict[str, Any]]) -> tuple[CNNBackbone, str, str]:
+    """The CNN ``model`` names (see the module), the run that trained it and its name in results.
+
+    Parameters
+    ----------
+    library : Library
+        Whose workspace holds the runs.
+    model : str
+        ``"cnn"`` or ``"cnn@N"``.
+    rows : sequence of dict
+        The registry's ``embedding`` versions (``version``, ``active``, ``run_id``, ``metadata``), by version.
+
+    Returns
+    -------
+    (CNNBackbone, str, str)
+        The CNN as a backbone, its run id, and its name: ``"cnn@N"`` (a registered version) or ``"cnn of run <id>"``.
+
+    Raises
+    ------
+    ParameterError
+        No such version, a version that is not a CNN, weights that are gone, or no CNN at all (the message
+        says how to train one).
+    """
+    from workbench.models.cnn_backbone import CNNBackbone
+    from workbench.runs import latest_cnn_run
+
+    root = Path(library.workspace.experiments)
+    m = re.fullmatch(r"cnn(?:@(\d+))?", model)
+    if m is None:
+        raise ParameterError(f"model must be 'cnn' or 'cnn@N'; got {model!r}")
+    row: dict[str, Any] | None = None
+    if m.group(1) is not None:
+        row = next((r for r in rows if r["version"] == int(m.group(1))), None)
+        if row is None:
+            raise ParameterError(f"model must be 'cnn' or 'cnn@N' with N an embedding version in "
+                                 f"{[r['version'] for r in rows]}; got {model!r}")
+    else:
+        active = next((r for r in rows if r["active"]), None)
+        if active is not None and active["run_id"]:
+            try:
+                _cnn_at(root / str(active["run_id"]) / "model.pt", f"embedding@{active['version']}")
+                row = active
+            except ParameterError:  # the active embedding model is not a CNN (or is gone): the newest CNN run
+                row = None
+    if row is not None:
+        run_id, label = str(row["run_id"]), f"cnn@{row['version']}"
+        net = _cnn_at(root / run_id / "model.pt", f"embedding@{row['version']} (run {run_id})")
+        hop_s = float((row["metadata"].get("backbone") or {}).get("hop_s", 0.5))
+    else:
+        found = latest_cnn_run(root)
+        if found is None:
+            raise ParameterError(f"model 'cnn' needs a CNN: none is registered as the active embedding model and no run "
+                                 f"in {root} trained one; train one with `workbench train embeddings --backbone cnn` "
+                                 "(--distill features to learn the feature frontend's head)")
+        run_id, label = found[0], f"cnn of run {found[0]}"
+        net = _cnn_at(Path(found[1]), f"run {run_id}")
+        hop_s = 0.5
+        try:
+            from workbench.runs import load_run
+
+            hop_s = float((load_run(run_id, root=root).info.get("backbone") or {}).get("hop_s", 0.5))
+        except Exception:  # noqa: BLE001 - an unreadable run.json: the CNN's default hop
+            pass
+    return CNNBackbone(net, hop_s=hop_s, trained=f"run {run_id}"), run_id, label
