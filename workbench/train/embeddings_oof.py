@@ -52,6 +52,7 @@ def check_learned_oof(value: object, *, blend: object, blend_folds: int, backbon
     Returns
     -------
     bool
+        ``value``, checked.
 
     Raises
     ------
