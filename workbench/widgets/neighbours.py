@@ -28,7 +28,7 @@ def neighbour_tracks(library: Library, track: int | str | Track, *, k: int = 10,
     k : int >= 1
         Neighbours after the track itself.
     model : str or None
-        ``"backbone"``, ``"head"``, ``"head@N"`` or None (the active head, else the backbone), as
+        ``"backbone"``, ``"head"``, ``"head@N"``, ``"cnn"``, ``"cnn@N"`` or None (the active head, else the backbone), as
         ``workbench similar --model``.
     weights : None, str, sequence of 4 float or mapping
         As ``workbench similar --weights`` (:func:`~workbench.similarity.weights_option.search_weights`).
