@@ -60,6 +60,32 @@ def test_similar_ranks_with_the_newest_cnn_run_and_names_it(cnn_library, capsys)
     assert rc == 0 and f"model: cnn of run {run.run_id} (cnn-v1-" in text
 
 
+def test_before_after_sets_the_cnn_against_the_feature_frontend_it_replaces(cnn_library):
+    """Notebook 01's before/after with MODEL = "cnn": as the run's search gate, the feature frontend is the before."""
+    from workbench.embed.features import FeatureFrontend
+    from workbench.search import LibrarySearch
+    from workbench.similarity.compare import before_after, precision_at_k
+    from workbench.similarity.groups import held_out_hashes, track_groups
+    from workbench.train.backbones import cnn_backbone
+
+    lib, run = cnn_library
+    ba = before_after(lib, "cnn", k=3, n_examples=2)
+    assert ba["labels"] == {"backbone": "feature frontend", "head": f"cnn of run {run.run_id}"}
+    assert ba["baseline"] == "features-v1: the bare feature frontend, the backbone the CNN replaces"
+    held = set(held_out_hashes(lib, run.run_id))
+    assert ba["queries"] == "held-out" and held
+    queries = [t for t in lib.tracks() if t.content_hash in held]
+    groups, _ = track_groups(lib)
+    for key, backbone in (("backbone", FeatureFrontend()), ("head", cnn_backbone(run.model_path))):
+        search = LibrarySearch(lib, backbone=backbone, model="backbone", progress=False)
+        assert ba[key]["per_query"] == precision_at_k(search, queries, groups, k=3)["per_query"], key
+    assert ba["models"]["backbone"] == "backbone (features-v1)"
+    assert ba["models"]["head"].startswith(f"cnn of run {run.run_id} (cnn-v1-")
+    assert len(ba["examples"]) == min(2, len(queries))
+    with pytest.raises(ParameterError, match=r"trained head or CNN .*got 'backbone', which resolves to the bare"):
+        before_after(lib, "backbone")
+
+
 def test_cnn_at_a_registered_version_and_the_active_one(cnn_library, capsys, tmp_path):
     pytest.importorskip("coremltools")
     from workbench.export.coreml import export_classifier

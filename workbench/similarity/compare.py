@@ -1,4 +1,5 @@
-"""Before/after a trained head: the same queries ranked by the backbone and by the head, and precision@k by group.
+"""Before/after training: the same queries ranked by the backbone and by the head (or by the feature frontend and
+the CNN that replaces it), and precision@k by group.
 
 A *group* is how the user organised the library: a track's crate when the library has crates
 (its first), else its folder. ``precision@k`` of a query is the share of its ``k`` best matches
@@ -128,17 +129,22 @@ def _mean(values: list[float]) -> float:
 
 def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_out_hashes: Iterable[str] | None = None,
                  k: int = 3, n_examples: int = 3, weights: WeightsLike = None) -> dict[str, Any]:
-    """The backbone and a head on the same library: precision@k by group and the same queries ranked by both.
+    """The model before and after training on the same library: precision@k by group and the same queries ranked by both.
+
+    A head is compared with its bare backbone; a CNN (``"cnn"`` / ``"cnn@N"``, trained with ``workbench train
+    embeddings --backbone cnn``) with the feature frontend it replaces, as its run's search gate compares them
+    (:mod:`workbench.train.embeddings_search`).
 
     Parameters
     ----------
     library : Library
         The library searched.
     head : EmbeddingModel or str
-        The head (a model, or ``"head"`` / ``"head@N"`` from the registry).
+        The trained model: a head (a model, or ``"head"`` / ``"head@N"`` from the registry) or a CNN
+        (``"cnn"`` / ``"cnn@N"``, or its model).
     held_out_hashes : iterable of str or None
-        Content hashes of the tracks the head never trained on; queries are only these (the whole
-        library is searched). None: the head's run's ``metrics.json`` ``held_out.track_hashes``
+        Content hashes of the tracks the model never trained on; queries are only these (the whole
+        library is searched). None: the model's run's ``metrics.json`` ``held_out.track_hashes``
         when the run is found, else every track.
     k : int >= 1
         Matches per query.
@@ -150,15 +156,34 @@ def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_
     Returns
     -------
     dict
-        ``groups_by`` ("crate"/"folder"), ``queries`` ("held-out" or "all"), ``backbone`` and ``head``
-        (each :func:`precision_at_k`), and ``examples``: per query its name, group and both rankings.
+        ``groups_by`` ("crate"/"folder"), ``queries`` ("held-out" or "all"), ``backbone`` (the model before:
+        the bare backbone, or the feature frontend a CNN replaces) and ``head`` (the trained model; each
+        :func:`precision_at_k`), ``examples``: per query its name, group and both rankings, ``labels``: the two
+        in a word each (``{"backbone": "backbone", "head": "head"}``, or ``"feature frontend"`` and ``"cnn@2"``), and
+        ``baseline``: what the trained model is compared with, in words.
+
+    Raises
+    ------
+    ParameterError
+        ``head`` resolves to the bare backbone (no head, no CNN).
     """
     from workbench.search import LibrarySearch
 
     after = LibrarySearch(library, model=head, progress=False)
-    if after.model.head is None:
-        raise ParameterError(f"head must name a trained head; got {head!r}, which resolves to the bare backbone")
-    before = LibrarySearch(library, backbone=after.backbone, model="backbone", progress=False)
+    cnn = after.model.head is None and after.model.label.startswith("cnn")
+    if after.model.head is None and not cnn:
+        raise ParameterError(f"head must name a trained head or CNN ('head', 'head@N', 'cnn', 'cnn@N'); got {head!r}, "
+                             "which resolves to the bare backbone")
+    if cnn:  # the feature frontend the CNN was distilled from and replaces, as the run's search gate compares them
+        from workbench.embed.features import FeatureFrontend
+
+        before = LibrarySearch(library, backbone=FeatureFrontend(), model="backbone", progress=False)
+        labels = {"backbone": "feature frontend", "head": after.model.name}
+        baseline = f"{before.backbone.name}: the bare feature frontend, the backbone the CNN replaces"
+    else:
+        before = LibrarySearch(library, backbone=after.backbone, model="backbone", progress=False)
+        labels = {"backbone": "backbone", "head": "head"}
+        baseline = f"{before.backbone.name}: the bare backbone, searched without the head"
     groups, by = track_groups(library)
     if held_out_hashes is None and after.model.run_id:
         held_out_hashes = _held_out(library, after.model.run_id)
@@ -175,4 +200,4 @@ def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_
                     "explanation": r.match.explanation} for r in s.similar(q, k=k, weights=weights)]
             for name, s in (("backbone", before), ("head", after))}})
     out["models"] = {"backbone": before.model_said, "head": after.model_said}
-    return out
+    return {**out, "labels": labels, "baseline": baseline}
