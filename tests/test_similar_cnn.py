@@ -86,6 +86,23 @@ def test_before_after_sets_the_cnn_against_the_feature_frontend_it_replaces(cnn_
         before_after(lib, "backbone")
 
 
+def test_the_cnn_runs_report_sets_it_against_the_feature_frontend(cnn_library):
+    """`runs report` of a CNN run: its search before/after is recorded (a CNN's model.pt is no head)."""
+    from workbench.report.search_section import section_html, write_before_after
+    from workbench.similarity.model_cnn import _hop_s
+
+    lib, run = cnn_library
+    doc = write_before_after(run, lib)
+    assert doc["labels"] == {"backbone": "feature frontend", "head": f"cnn of run {run.run_id}"}
+    assert doc["models"]["head"].startswith(f"cnn of run {run.run_id} (cnn-v1-")
+    html = section_html(run)
+    assert "Compared with features-v1: the bare feature frontend, the backbone the CNN replaces." in html
+    assert f"<th>cnn of run {run.run_id}</th>" in html and "<th>feature frontend</th>" in html
+    # the CNN's hop as its run records it (run.json's backbone settings)
+    assert _hop_s(run.info["backbone"]) == run.info["backbone"]["settings"]["hop_s"]
+    assert _hop_s({"settings": {"hop_s": 1.0}}) == 1.0 and _hop_s({"hop_s": 2.0}) == 2.0 and _hop_s(None) == 0.5
+
+
 def test_cnn_at_a_registered_version_and_the_active_one(cnn_library, capsys, tmp_path):
     pytest.importorskip("coremltools")
     from workbench.export.coreml import export_classifier

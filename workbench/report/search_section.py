@@ -1,6 +1,7 @@
 """The embeddings report's "Search before/after" section: what the trained head changes in ``workbench similar``.
 
-:func:`write_before_after` ranks the library with the bare backbone and with the run's head
+:func:`write_before_after` ranks the library with the bare backbone and with the run's head (a CNN run's CNN:
+against the feature frontend it replaces)
 (:func:`workbench.similarity.compare.before_after`, queries limited to the run's held-out tracks)
 and stores the result as ``search_before_after.json`` in the run folder; :func:`section_html`
 renders it (or says how to record it).
@@ -42,7 +43,13 @@ def write_before_after(run: Run, library: Library, *, k: int = 3) -> dict[str, A
     from workbench.similarity.model import model_from_run
 
     held = (run.metrics.get("held_out") or {}).get("track_hashes") or None
-    doc = before_after(library, model_from_run(run), held_out_hashes=held, k=k)
+    if run.config.get("backbone") == "cnn":  # a CNN run: the CNN against the feature frontend it replaces
+        from workbench.similarity.model import cnn_model_from_run
+
+        model = cnn_model_from_run(run)
+    else:
+        model = model_from_run(run)
+    doc = before_after(library, model, held_out_hashes=held, k=k)
     atomic_write_bytes(run.path / FILE, json.dumps(doc, indent=1, default=jsonable).encode("utf-8"))
     return doc
 
@@ -59,7 +66,7 @@ def section_html(run: Run) -> str:
         doc = json.loads((run.path / FILE).read_text())
     except (OSError, ValueError):
         return H.not_recorded(f"{FILE} (report(run, library=...) records it)")
-    k = doc.get("k", 3)
+    k, labels = doc.get("k", 3), doc.get("labels") or {}  # a CNN: "feature frontend" and "cnn of run <id>"
     rows = []
     for name in ("backbone", "head"):
         m = doc.get(name) or {}
@@ -69,14 +76,15 @@ def section_html(run: Run) -> str:
     delta = f" Change: {h - b:+.2f}." if isinstance(b, (int, float)) and isinstance(h, (int, float)) else ""
     body = (f'<p class="meta">precision@{k} by {H.esc(doc.get("groups_by", "group"))} through similar-track search '
             f'(default weights; the query\'s own track never counts), queries: {H.esc(doc.get("queries", ""))} '
-            f"tracks; the whole library is searched.{H.esc(delta)}</p>")
+            f"tracks; the whole library is searched.{H.esc(delta)}"
+            + (f" Compared with {H.esc(doc['baseline'])}." if doc.get("baseline") else "") + "</p>")
     body += H.table(rows, ("model", f"precision@{k}", "chance", "best possible", "queries"))
     for ex in doc.get("examples") or []:
         ranks = {m: (ex.get("rankings") or {}).get(m) or [] for m in ("backbone", "head")}
         n = max(len(v) for v in ranks.values())
         body += f'<p class="meta">query: {H.esc(ex.get("query"))} [{H.esc(ex.get("group"))}]</p>'
         body += H.table([(i + 1, _cell(ranks["backbone"], i), _cell(ranks["head"], i)) for i in range(n)],
-                        ("rank", "backbone", "head"))
+                        ("rank", labels.get("backbone", "backbone"), labels.get("head", "head")))
     return body
 
 

@@ -409,3 +409,23 @@ def model_from_run(run: Any, *, backbone: Backbone | None = None) -> EmbeddingMo
     window_s = float((run.data or {}).get("window_s", DEFAULT_WINDOW_S))
     return EmbeddingModel(b, head, None, window_s, window_s / 4, backbone_said=describe_backbone(b),
                           weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), run_id=run.run_id, blend=blend)
+
+
+def cnn_model_from_run(run: Any) -> EmbeddingModel:
+    """The CNN a ``--backbone cnn`` run trained, as the model search ranks with: no head, named ``cnn of run <id>``.
+
+    Parameters
+    ----------
+    run : workbench.runs.Run
+        An embeddings run of ``workbench train embeddings --backbone cnn``.
+
+    Raises
+    ------
+    ParameterError
+        The run has no ``model.pt``, or it is not a CNN.
+    """
+    from workbench.embed.batch import describe_backbone
+    from workbench.similarity.model_cnn import cnn_of_run
+
+    cnn = cnn_of_run(run)
+    return EmbeddingModel(cnn, backbone_said=describe_backbone(cnn), run_id=run.run_id, label=f"cnn of run {run.run_id}")

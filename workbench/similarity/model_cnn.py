@@ -11,7 +11,8 @@ backbone (its window means, no head), as the run's search gate measured it
 * ``"cnn@N"``: version ``N`` of the ``embedding`` model, active or not, which must be a CNN.
 
 The model's index is keyed by the CNN's weights (its backbone name is ``cnn-v1-<sha256[:12]>``), and
-its name (``cnn@N``, or ``cnn of run <id>``) is in every result.
+its name (``cnn@N``, or ``cnn of run <id>``) is in every result. :func:`cnn_of_run` is a run's CNN (the run report's search
+before/after, :func:`workbench.similarity.model.cnn_model_from_run`).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def find_cnn(library: Library, model: str, rows: Sequence[dict[str, Any]]) -> tu
     if row is not None:
         run_id, label = str(row["run_id"]), f"cnn@{row['version']}"
         net = _cnn_at(root / run_id / "model.pt", f"embedding@{row['version']} (run {run_id})")
-        hop_s = float((row["metadata"].get("backbone") or {}).get("hop_s", 0.5))
+        hop_s = _hop_s(row["metadata"].get("backbone"))
     else:
         found = latest_cnn_run(root)
         if found is None:
@@ -102,7 +103,34 @@ def find_cnn(library: Library, model: str, rows: Sequence[dict[str, Any]]) -> tu
         try:
             from workbench.runs import load_run
 
-            hop_s = float((load_run(run_id, root=root).info.get("backbone") or {}).get("hop_s", 0.5))
+            hop_s = _hop_s(load_run(run_id, root=root).info.get("backbone"))
         except Exception:  # noqa: BLE001 - an unreadable run.json: the CNN's default hop
             pass
     return CNNBackbone(net, hop_s=hop_s, trained=f"run {run_id}"), run_id, label
+
+
+def _hop_s(backbone_info: Any) -> float:
+    """The CNN's hop in seconds as a run records its backbone (``settings.hop_s``; 0.5 when not said)."""
+    info = backbone_info if isinstance(backbone_info, dict) else {}
+    return float((info.get("settings") or {}).get("hop_s", info.get("hop_s", 0.5)))
+
+
+def cnn_of_run(run: Any) -> CNNBackbone:
+    """The CNN a ``--backbone cnn`` run trained, as the backbone search ranks with, at the hop its run records.
+
+    Parameters
+    ----------
+    run : Run
+        An embeddings run of ``workbench train embeddings --backbone cnn`` (its ``model.pt`` and ``run.json``).
+
+    Raises
+    ------
+    ParameterError
+        The run has no ``model.pt``, or it is not a CNN.
+    """
+    from workbench.models.cnn_backbone import CNNBackbone
+
+    if run.model_path is None:
+        raise ParameterError(f"run {run.run_id} has no model.pt")
+    net = _cnn_at(Path(run.model_path), f"run {run.run_id}")
+    return CNNBackbone(net, hop_s=_hop_s(run.info.get("backbone")), trained=f"run {run.run_id}")
