@@ -22,6 +22,8 @@ reported apart from the dev split (the only one looked at while tuning):
 
 (``--library-dir`` and ``--demo-dir`` are written to (scan, embeddings): point them at copies when the
 rendered folders are shared read-only.) Self-training on unlabelled tracks (session 10): ``bench_sections_selftrain.py``.
+``--audio-views N [--augment JSON]`` (session 15): the training tracks' augmented audio views as extra rows
+(:mod:`workbench.train.sections.audio_views`; not a default, cells in ``bench_sections_devset_history.md``).
 
 Issue 18's target cells for settings side by side (default against ``--extra dj,novelty,ends,lead``, seeds 0-2,
 session 14: "lead" is not the default by those targets either): ``bench_sections_targets.py`` reads this bench's

@@ -122,3 +122,25 @@ def test_an_eq_view_changes_the_tone_is_seeded_and_keyed_apart(labelled_track):
     assert first.params["eq"] == {"max_db": 9.0, "seed": first.params["seed"]}
     with pytest.raises(ParameterError, match=r"eq_db must be a number of dB in \[0, 12\]; got 13"):
         embed_views(lib, n_views=1, eq_db=13, progress=False)
+
+
+@pytest.mark.slow
+def test_a_sections_job_trains_on_audio_views_and_says_so(tmp_path):
+    from workbench.demo import synthesize_library
+    from workbench.library import Library
+    from workbench.runs import load_run
+    from workbench.train.jobs import train_sections_job
+    from workbench.train.sections import demo_sections
+
+    synthesize_library(tmp_path / "audio", n_tracks=4, seed=1, duration_s=30, styles="trance", progress=False)
+    with Library(tmp_path / "wb.db") as lib:
+        lib.scan(tmp_path / "audio", progress=False)
+        cfg = {"epochs": 2, "min_per_class": 1, "models": [], "transfer": False, "audio_views": 1}
+        with pytest.raises(ParameterError, match=r"audio_view_eq_db must be in \[0, 12\]; got 20"):
+            train_sections_job(lib, config={**cfg, "audio_view_eq_db": 20}, sections=demo_sections(lib),
+                               experiments_root=tmp_path / "runs", progress=False)
+        job, path = train_sections_job(lib, config=cfg, sections=demo_sections(lib), experiments_root=tmp_path / "runs",
+                                       progress=False)
+    assert job.state == "completed"
+    views = load_run(path).data["audio_views"]
+    assert views["views"] == 4 and views["embedded"] == 4 and views["failed"] == []

@@ -97,6 +97,8 @@ def view_rows(data: SectionData, weight: float = 1.0) -> tuple[np.ndarray, np.nd
     (np.ndarray [shape=(p, dim)], np.ndarray [shape=(p,)], np.ndarray [shape=(p,)], float) or None
         Features, labels, track ids and ``weight`` (``SectionTrainer.fit``'s ``pseudo``).
     """
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:
+        raise ParameterError(f"audio_view_weight must be a number in (0, 1]; got {weight!r}")
     xs, ys, ts = [], [], []
     for tr in data.tracks:
         lab = tr.window_labels()

@@ -57,7 +57,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "calibrate": True, "calibration_guard": True, "confidence_map_per": "window",
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
     "confidence": "stated", "ensemble_members": 4, "ensemble_score": "mean", "ensemble_split": "groups",
-    "label_families": "off", "audio_view_weight": 1.0,
+    "label_families": "off", "audio_views": 0, "audio_view_eq_db": 0.0, "audio_view_weight": 1.0,
     **SMOOTHING_DEFAULTS, **self_training.SELF_TRAINING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
