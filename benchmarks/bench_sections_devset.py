@@ -22,6 +22,8 @@ reported apart from the dev split (the only one looked at while tuning):
 
 (``--library-dir`` and ``--demo-dir`` are written to (scan, embeddings): point them at copies when the
 rendered folders are shared read-only.) Self-training on unlabelled tracks (session 10): ``bench_sections_selftrain.py``.
+``--audio-views N [--augment JSON]`` (session 15): the training tracks' augmented audio views as extra rows
+(:mod:`workbench.train.sections.audio_views`; not a default, cells in ``bench_sections_devset_history.md``).
 
 Issue 18's target cells for settings side by side (default against ``--extra dj,novelty,ends,lead``, seeds 0-2,
 session 14: "lead" is not the default by those targets either): ``bench_sections_targets.py`` reads this bench's
@@ -337,6 +339,19 @@ def loso(data, *, seed: int, test_tracks=None, config: dict | None = None) -> di
     return out
 
 
+def with_audio_views(data, *, library_dir: Path, n_views: int, augment: dict) -> dict:
+    """Every track of ``data`` gets ``n_views`` augmented audio views (:mod:`workbench.train.sections.audio_views`)."""
+    from workbench.augment import AugmentSettings
+    from workbench.library import Library
+    from workbench.train.sections.audio_views import add_audio_views
+
+    augment = dict(augment)
+    eq_db = float(augment.pop("eq_db", 0.0))  # the view's EQ (embed_views), not an AugmentSettings field
+    settings = AugmentSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()})
+    with Library(Path(library_dir) / "workbench.db") as lib:
+        return add_audio_views(lib, data, n_views=n_views, settings=settings, seed=0, eq_db=eq_db)
+
+
 def data_arguments(parser: argparse.ArgumentParser) -> None:
     """``--devset``, ``--library-dir`` and ``--demo-dir``, the data arguments of the devset benches."""
     parser.add_argument("--devset", type=Path, required=True, help="a devset rendered with --sections")
@@ -364,6 +379,10 @@ def main() -> None:
                         help='section config overrides for every model of the main table, JSON (e.g. \'{"track_jitter": 0.3}\')')
     parser.add_argument("--norm", choices=("z", "rank"), default=None,
                         help="the window layout's track normalisation (default: DEFAULT_FEATURES')")
+    parser.add_argument("--audio-views", type=int, default=0,
+                        help="augmented audio views of every training track (workbench.train.sections.audio_views)")
+    parser.add_argument("--augment", type=json.loads, default={},
+                        help='with --audio-views: AugmentSettings overrides and "eq_db", JSON (e.g. \'{"eq_db": 6}\')')
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -384,6 +403,10 @@ def main() -> None:
           f"({time.perf_counter() - t0:.0f} s to load)")
     from workbench.train.sections import train_sections
 
+    views = {}
+    if args.audio_views:
+        views["devset"] = with_audio_views(dev_data.subset(dev_ids), library_dir=lib_dir, n_views=args.audio_views,
+                                           augment=args.augment)
     out: dict = {"devset": str(args.devset), "seed": args.seed, "feature_groups": dev_data.features.group_names(),
                  "config": args.config}
     if args.rejection_loop:
@@ -405,6 +428,14 @@ def main() -> None:
         demo = demo_data(args.n_tracks, seed=args.seed, folder=args.demo_dir)
         if extra is not None:
             demo = with_layout(demo, extra, embedding=not args.no_embedding)
+        if args.audio_views:
+            views["demo"] = with_audio_views(demo, library_dir=args.demo_dir, n_views=args.audio_views,
+                                             augment=args.augment)
+    if views:
+        print("audio views: " + ", ".join(f"{k} {v['views']} ({v['embedded']} embedded, {v['cached']} cached, "
+                                          f"{len(v['failed'])} failed)" for k, v in views.items()))
+        out["audio_views"] = {"n_views": args.audio_views, "augment": args.augment,
+                              **{k: {**v, "failed": [list(f) for f in v["failed"]]} for k, v in views.items()}}
     # the devset's dev tracks as a user's library: in-domain (a grouped quarter held out), LOSO over its styles,
     # its held-out tracks (same generator, never tuned on) and the demo (another generator)
     t1 = time.perf_counter()

@@ -275,8 +275,28 @@ def view_key(content_hash: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(f"{content_hash}:{json.dumps(params, sort_keys=True)}".encode()).hexdigest()
 
 
+def _equalised(x: np.ndarray, sr: int, eq: dict[str, Any] | None) -> np.ndarray:
+    """``x`` through a seven-band parametric EQ drawn from ``eq["seed"]`` (gains in ``±eq["max_db"]`` dB), or ``x``."""
+    if not eq:
+        return x
+    import random
+
+    from audiomentations import SevenBandParametricEQ
+
+    state, np_state = random.getstate(), np.random.get_state()  # audiomentations draws from both global RNGs
+    random.seed(int(eq["seed"]))
+    np.random.seed(int(eq["seed"]) % 2**32)
+    try:
+        return np.asarray(SevenBandParametricEQ(min_gain_db=-eq["max_db"], max_gain_db=eq["max_db"], p=1.0)(
+            x, sample_rate=sr), dtype=np.float32)
+    finally:
+        random.setstate(state)
+        np.random.set_state(np_state)
+
+
 def embed_views(library: Library, tracks: Sequence[Track] | None = None, *, backbone: Backbone | None = None,
-                n_views: int, settings: AugmentSettings | None = None, seed: int = 0, progress: bool = True) -> ViewSummary:
+                n_views: int, settings: AugmentSettings | None = None, seed: int = 0, progress: bool = True,
+                eq_db: float = 0.0) -> ViewSummary:
     """Embed ``n_views`` augmented views of each track, once; later calls read the cache.
 
     Parameters
@@ -295,6 +315,9 @@ def embed_views(library: Library, tracks: Sequence[Track] | None = None, *, back
         View ``i`` of a track draws from ``view_seed(seed, i, content_hash=...)``.
     progress : bool
         Show a progress bar.
+    eq_db : float in [0, 12]
+        Before the chain, a seeded seven-band parametric EQ (audiomentations') with band gains in
+        ``±eq_db`` dB, another instrument's or mix's tone (0: none; part of the view's parameters).
 
     Returns
     -------
@@ -308,12 +331,16 @@ def embed_views(library: Library, tracks: Sequence[Track] | None = None, *, back
 
     n = check_int("n_views", n_views, min=1)
     check_seed("seed", seed)
+    if isinstance(eq_db, bool) or not isinstance(eq_db, (int, float)) or not 0 <= eq_db <= 12:
+        raise ParameterError(f"eq_db must be a number of dB in [0, 12]; got {eq_db!r}")
     b = backbone if backbone is not None else FeatureFrontend()
     cache = view_cache(library, b)
     summary = ViewSummary()
     for t in tqdm(library.tracks() if tracks is None else tracks, desc="augment", unit="track",
                   disable=not progress):
         all_params = [draw_params(settings, seed=view_seed(seed, i, content_hash=t.content_hash)) for i in range(n)]
+        if eq_db:
+            all_params = [{**p, "eq": {"max_db": float(eq_db), "seed": p["seed"]}} for p in all_params]
         hits = [cache.get(view_key(t.content_hash, p)) for p in all_params]
         y = sr = None
         views: list[View] = []
@@ -324,7 +351,7 @@ def embed_views(library: Library, tracks: Sequence[Track] | None = None, *, back
                         y, sr = audio.load(t.path, mono=False)
                         if y.ndim == 2 and y.shape[0] > 2:  # the stretcher takes mono or stereo
                             y = y.mean(axis=0)
-                    y_aug, recorded = _apply(_check_audio(y, sr), int(sr), p)
+                    y_aug, recorded = _apply(_equalised(_check_audio(y, sr), int(sr), p.get("eq")), int(sr), p)
                     emb, ts = b.embed(y_aug, sr=sr)
                     cache.put(view_key(t.content_hash, p), emb, ts)
                     summary.embedded += 1

@@ -277,7 +277,9 @@ class TrackFrames:
     ``beats``/``downbeats`` its grid; ``sections`` its labelled spans ``[{start_s, end_s, label}]``;
     ``content_hash`` the audio's content hash (what ``metrics["held_out"]["track_hashes"]`` lists);
     ``frames`` (n, d) the backbone's frame embeddings the features were made from (None when not
-    kept); ``group`` the track's crate (or folder) for leave-one-group-out scores ("" unknown).
+    kept); ``group`` the track's crate (or folder) for leave-one-group-out scores ("" unknown);
+    ``views`` window features of augmented audio views of the track, each (n, dim) and aligned with
+    ``features`` (:func:`~workbench.train.sections.audio_views.add_audio_views`; training rows only).
     """
 
     track_id: int
@@ -292,6 +294,7 @@ class TrackFrames:
     frames: np.ndarray | None = field(default=None, repr=False)
     group: str = ""
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    views: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def window_labels(self) -> np.ndarray:
         """Label of each window ('' where no labelled span holds its centre, or a rejection of that label does)."""

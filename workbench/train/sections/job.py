@@ -114,7 +114,10 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
         Overrides of :data:`workbench.train.sections.CONFIG_DEFAULTS`; also ``backbone``/``size``/
         ``openl3_weights`` (the backbone by name) and ``keep_flagged`` (default False: sections of
         tracks whose QA flags exclude them from training are left out, listed in the run's data
-        as ``qa_excluded``; tracks kept with ``workbench qa keep`` stay).
+        as ``qa_excluded``; tracks kept with ``workbench qa keep`` stay). ``audio_views`` N (default
+        0) trains on N augmented audio views of every labelled track as well
+        (:mod:`~workbench.train.sections.audio_views`; ``audio_view_eq_db`` adds a seeded EQ,
+        ``audio_view_weight`` their loss weight; the run's data says how many); feature frontend only.
     sections : iterable, optional
         ``{track_id, label, start_s, end_s}`` records; default the library's stored labels
         (:class:`workbench.labels.Labels`).
@@ -283,6 +286,12 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], p
         "qa_excluded": qa_excluded, "rejections": dataset.rejection_counts(),
         **({"label_provenance": label_provenance(library)} if source == "labels" else {}),
     })
+    if cfg.get("audio_views"):  # augmented audio views of the labelled tracks, extra training rows (audio_views)
+        from workbench.train.sections.audio_views import add_audio_views
+
+        views = add_audio_views(library, dataset, n_views=int(cfg["audio_views"]), progress=progress,
+                                eq_db=float(cfg.get("audio_view_eq_db", 0.0)), seed=int(cfg.get("seed", 0)))
+        runner._data["audio_views"] = {**views, "failed": [list(f) for f in views["failed"]]}
     others = _external_sets(library, external, backbone=b, dataset=dataset, progress=progress)
     if others:
         runner._data["external"] = {k: {"tracks": len(v.tracks), "sections": sum(v.section_counts().values()),

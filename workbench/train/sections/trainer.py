@@ -261,6 +261,9 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         mean = X.mean(axis=0)
         scale = X.std(axis=0)
         sample_weight, self.n_pseudo_windows_ = None, 0
+        if pseudo is not None and split is not None:  # a validation track's own rows (its audio views) never train
+            out = ~np.isin(np.asarray(pseudo[2]), np.asarray(groups)[split[1]])
+            pseudo = (np.asarray(pseudo[0])[out], np.asarray(pseudo[1])[out], np.asarray(pseudo[2])[out], pseudo[3])
         if pseudo is not None and len(pseudo[1]):  # after the split: pseudo-labels never validate
             from workbench.train.sections.pseudo import pseudo_rows
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
-from workbench.train.sections import self_training
+from workbench.train.sections import audio_views, self_training
 from workbench.train.sections.baselines import (
     BASELINES,
     MODELS,
@@ -57,7 +57,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "calibrate": True, "calibration_guard": True, "confidence_map_per": "window",
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
     "confidence": "stated", "ensemble_members": 4, "ensemble_score": "mean", "ensemble_split": "groups",
-    "label_families": "off",
+    "label_families": "off", "audio_views": 0, "audio_view_eq_db": 0.0, "audio_view_weight": 1.0,
     **SMOOTHING_DEFAULTS, **self_training.SELF_TRAINING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
@@ -339,7 +339,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     try:
         trainer = SectionTrainer(seed=cfg["seed"], **trainer_params).fit(
             train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]), on_epoch=epoch_done,
-            not_X=train.X_not, not_y=train.y_not)
+            not_X=train.X_not, not_y=train.y_not, pseudo=audio_views.view_rows(train, cfg["audio_view_weight"]))
     finally:
         bar.close()
     seconds["mlp"] = time.perf_counter() - t0

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.train.sections.audio_views import view_rows
 from workbench.train.sections.features import SectionData, TrackFrames
 
 #: Most folds: with more groups (crates) than this, each fold holds several out (training time stays bounded).
@@ -244,7 +245,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             continue
         trainer = SectionTrainer(**{"seed": cfg["seed"], **dict(trainer_params)}).fit(
             train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]),
-            not_X=train.X_not, not_y=train.y_not)
+            not_X=train.X_not, not_y=train.y_not, pseudo=view_rows(train, cfg.get("audio_view_weight", 1.0)))
         grammar = learn_grammar(track_sequences(train.tracks), trainer.classes_, weight=cfg["grammar_weight"],
                                 position_weight=cfg["position_weight"], alpha=cfg.get("grammar_alpha", 1.0),
                                 duration_alpha=cfg.get("duration_alpha", 1.0),
