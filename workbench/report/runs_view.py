@@ -313,8 +313,6 @@ class RunsView:
             base = r.run_id == self.baseline
             ax.scatter([a], [b], marker="*" if base else "o", s=160 if base else 40,
                        color="#b45309" if base else "#2563eb", zorder=3)
-            ax.annotate(self._notes[r.run_id]["name"] or r.run_id.split("-", 2)[-1], (a, b), textcoords="offset points",
-                        xytext=(5, 4), fontsize=8)
 
         def label(m: str) -> str:
             """The axis label: the metric and which way is better.
@@ -333,6 +331,11 @@ class RunsView:
                      + (" · star: baseline" if self.baseline else ""), fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.margins(0.2)  # room for the labels
+        from workbench.report.point_names import name_points
+
+        # each run's name (else its id's tail), moved apart where runs score alike
+        name_points(ax, [a for _, a, _ in shown], [b for _, _, b in shown],
+                    [self._notes[r.run_id]["name"] or r.run_id.split("-", 2)[-1] for r, _, _ in shown], fontsize=8)
         return fig
 
 
