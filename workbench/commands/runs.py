@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
     q = rs.add_parser("list", help="runs with their key params and headline metrics; 'started' is when the "
-                                   "training job began (UTC), the run id's time when it finished")
+                                   "training job began (UTC), the run id's time when it finished; --json gives it as "
+                                   "'started' and, the same value kept for older scripts, 'created'")
     q.add_argument("--kind", choices=("embeddings", "sections"), default=None)
     q.add_argument("--params", action="store_true", help="also every config parameter (a wide table)")
     add_json(q)
@@ -103,6 +104,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         out = []
         for _, row in df.iterrows():
             rec: dict[str, Any] = {c: row[c] for c in base}
+            rec["started"] = rec["created"]  # the human table's 'started'; 'created' is kept for older scripts
             rec["path"] = str(root / str(row["run_id"]))
             rec.update(read_run_notes(root / str(row["run_id"])))
             rec["metrics"] = {c: row[c] for c in metric_cols if row[c] == row[c] and row[c] is not None}
