@@ -1,0 +1,187 @@
+"""Session 15's demanding user: what tripped a DJ walking the README on the real-music folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from workbench.cli import main
+
+# -- the explorer map: names moved apart ----------------------------------------------------------------------
+
+def _crowded_points():
+    import pandas as pd
+
+    # the real-music map had five game tracks within a name's width of each other (Sky Vibe, track3, egypt, ...)
+    xs = [0.0, 0.15, 0.3, 0.1, 0.25, 0.2, 5.0, 9.0, 9.1]
+    ys = [0.0, 0.05, 0.0, -0.08, -0.1, 0.1, 4.0, 1.0, 0.9]
+    names = ["Sky Vibe - High Frequency", "track3", "Let's Go Fishin'", "egypt", "celtic", "bay", "loop_compus",
+             "P. I. Tchaikovsky: Dance of the Sugar Plum Fairy", "Hungarian Dance No. 5"]
+    points = pd.DataFrame({"x": xs, "y": ys, "name": names, "group": ["a"] * 6 + ["b"] * 3},
+                          index=range(1, len(xs) + 1))
+    points.attrs.update(group_by="folder", backbone="feature frontend features-v1 (weight-free; not OpenL3)")
+    return points
+
+
+def _overlapping_names(ax) -> list[tuple[str, str]]:
+    boxes = [(t.get_text(), t.get_window_extent()) for t in ax.texts]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[:i] if box_a.overlaps(box_b)]
+
+
+def test_the_embedding_maps_names_do_not_cover_each_other(monkeypatch):
+    """Names were written at a fixed offset from their points: on the real-music map 'Sky Vibe - High
+    Frequency' ran over 'track3' and 'Let's Go Fishin'', Tchaikovsky over the Hungarian Dance."""
+    from workbench import explore
+
+    monkeypatch.setattr(explore, "embedding_points", lambda *a, **kw: _crowded_points())
+    fig = explore.embedding_map(None)
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    assert len(ax.texts) == 9
+    assert _overlapping_names(ax) == []
+    frame = ax.get_window_extent()
+    for text in ax.texts:  # and none runs out of the map
+        box = text.get_window_extent()
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, text
+    # a cut name says it was cut; the legend sits beside the map, over no point or name
+    assert "P. I. Tchaikovsky: Dance of…" in [t.get_text() for t in ax.texts]
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= frame.x1
+
+
+def test_the_runs_scatter_names_runs_that_score_alike_apart(tmp_path):
+    """Two runs with the same two metrics had their names printed on top of each other."""
+    from workbench.report.examples import write_example_run
+    from workbench.report.runs_view import runs_view
+
+    for n in range(3):
+        write_example_run("sections", root=tmp_path, seed=1, n_tracks=12, quality=0.6, config={"dropout": 0.1 * n})
+    fig = runs_view(tmp_path).scatter_figure("accuracy", "macro_f1")
+    FigureCanvasAgg(fig).draw()
+    assert len(fig.axes[0].texts) == 3 and _overlapping_names(fig.axes[0]) == []
+
+
+# -- runs list --json: 'started', as the table says ---------------------------------------------------------
+
+def test_runs_list_json_says_started_as_the_table_heads_it(tmp_path, capsys):
+    """The text table heads the job's start 'started'; --json called it only 'created'."""
+    from workbench.runs import write_run
+
+    write_run("sections-x-1", info={"kind": "sections", "created_at": "2026-01-01T00:00:00+00:00"}, config_={},
+              data={"tracks": [1]}, history=[], metrics={"model": {"accuracy": 0.5}}, root=tmp_path / "experiments")
+    capsys.readouterr()
+    assert main(["--home", str(tmp_path), "runs", "list"]) == 0
+    head = capsys.readouterr().out.splitlines()[0].split()
+    assert "started" in head and "created" not in head
+    assert main(["--home", str(tmp_path), "runs", "list", "--json"]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert rec["started"] == rec["created"] == "2026-01-01T00:00:00+00:00"
+
+
+# -- labels import: a whole-file problem says everything to fix at once ---------------------------------------
+
+@pytest.fixture
+def lib(tmp_path):
+    from workbench.library import Library
+
+    return Library(tmp_path / "w.db")
+
+
+def _refusal(lib, path) -> str:
+    from workbench.labels import LabelError, Labels
+
+    with pytest.raises(LabelError) as err:
+        Labels(lib).import_(path)
+    return str(err.value)
+
+
+def test_a_csv_header_names_every_missing_column_at_once(lib, tmp_path):
+    """A hand-made CSV ('Track', 'start', 'end') was refused with a generic rule; each fix then met the next refusal."""
+    p = tmp_path / "mine.csv"
+    p.write_text("label,Track,start,end\nintro,1,0,16\n")
+    said = _refusal(lib, p)
+    assert "no 'content_hash' or 'path' column" in said
+    assert "no 'start_beat' and 'end_beat' (or 'start_s' and 'end_s') columns" in said
+    assert "columns not used: 'Track', 'start', 'end'" in said and said.endswith("nothing was imported")
+    p.write_text("label,track_id,start_beat\nintro,1,0\n")
+    said = _refusal(lib, p)
+    assert "'track_id' alone is not enough" in said and "'start_beat' without 'end_beat'" in said
+
+
+def test_a_spreadsheets_csv_reads_with_its_byte_order_mark_and_capitalised_header(lib, tmp_path):
+    """Excel's 'CSV UTF-8' starts with a byte-order mark: its first column read '\\ufefflabel' and the file was refused."""
+    import soundfile as sf
+    from test_analysis import SR, groove
+
+    from workbench.labels import Labels
+
+    (tmp_path / "music").mkdir()
+    sf.write(tmp_path / "music" / "g.flac", groove(124.0, 20.0, seed=0), SR)
+    lib.scan(tmp_path / "music")
+    track = lib.tracks()[0]
+    p = tmp_path / "excel.csv"
+    p.write_bytes(b"\xef\xbb\xbfLabel, Path ,start_beat,end_beat\r\n" + f"intro,{track.path},0,16\r\n".encode())
+    summary = Labels(lib).import_(p)
+    assert summary.n_added == 1, summary
+    utf16 = tmp_path / "unicode.csv"  # a spreadsheet's "Unicode text"
+    utf16.write_bytes(f"label,path,start_beat,end_beat\nbreak,{track.path},16,32\n".encode("utf-16"))
+    assert Labels(lib).import_(utf16).n_added == 1
+
+
+def test_a_json_file_names_every_whole_file_problem(lib, tmp_path):
+    """The first bad 'tracks' entry stopped the read; format and version were said one at a time."""
+    p = tmp_path / "old.json"
+    p.write_text(json.dumps({"format": "wrong", "version": 3, "tracks": [1, {"labels": 3}, {"labels": []}]}))
+    said = _refusal(lib, p)
+    for part in ("'format' must be 'workbench-labels'; got 'wrong'", "'version' must be 1", "tracks[0]", "tracks[1]"):
+        assert part in said
+    assert "tracks[2]" not in said and said.endswith("nothing was imported")
+
+
+def test_an_unreadable_label_file_says_why_in_words(lib, tmp_path):
+    said = _refusal(lib, tmp_path / "missing.csv")
+    assert said.endswith("cannot read the label file: no such file; nothing was imported")
+    p = tmp_path / "latin1.csv"
+    p.write_bytes("label,path,start_s,end_s\nintro,caf\xe9.flac,0,8\n".encode("latin-1"))
+    assert "not a text file in UTF-8" in _refusal(lib, p) and "CSV UTF-8" in _refusal(lib, p)
+
+
+# -- notebook tables: text left, numbers right, in every notebook ------------------------------------------
+
+def test_text_left_aligns_row_names_and_keeps_numbers_written_as_text_right():
+    import pandas as pd
+
+    from workbench.report.tables import text_columns, text_left
+
+    gap = pd.DataFrame({"feature": ["detune_cents"], "value": ["12.5"], "unit": ["cents"], "range": ["20 .. 40"],
+                        "z": ["+1.23"], "advice": ["widen the supersaw"]})
+    assert text_columns(gap) == ["feature", "unit", "range", "advice"]  # value and z read as numbers
+    cv = pd.DataFrame({"accuracy": [0.8, 0.7]}, index=["mlp", "logreg"])
+    html = text_left(cv).to_html()
+    assert "th.row_heading" in html.split("</style>")[0] and "text-align: left" in html
+    styled = pd.DataFrame({"a": [1.0]}, index=["accuracy"]).style.format("{:.4g}")
+    assert "th.row_heading" in text_left(styled).to_html()  # a Styler keeps its format and gains the alignment
+
+
+@pytest.mark.parametrize("notebook, tables", [
+    ("03_train_embeddings", ["experiments.before_after(run)"]),
+    ("04_train_sections", ["experiments.cv_table(run)"]),
+    ("05_compare_experiments", ["table", "comparison.metrics_styled()"]),
+    ("06_export_models", ["pd.DataFrame(gate_rows)", "registry.frame()", ".to_frame()"]),
+    ("07_style_dna", ["profile_table(profile)", "gap_table(gap_other)", "gap_table(gap_wip)"]),
+])
+def test_every_notebooks_tables_go_through_text_left(notebook, tables):
+    """Session 14 aligned notebook 01's tables; 03-07 still showed text right-aligned under JupyterLab's CSS."""
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / f"{notebook}.ipynb").read_text())
+    shown = []  # each code cell's last line (what Jupyter shows) and its display(...) calls
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            lines = "".join(cell["source"]).splitlines()
+            shown += [ln.strip() for ln in lines if "display(" in ln] + [lines[-1].strip()]
+    for table in tables:
+        uses = [ln for ln in shown if table in ln]
+        assert uses and all("text_left(" in ln for ln in uses), (table, uses)
