@@ -185,3 +185,22 @@ def test_every_notebooks_tables_go_through_text_left(notebook, tables):
     for table in tables:
         uses = [ln for ln in shown if table in ln]
         assert uses and all("text_left(" in ln for ln in uses), (table, uses)
+
+
+# -- bare commands list their actions -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command, actions", [("models", ("list", "activate", "rollback")),
+                                              ("train", ("embeddings", "sections"))])
+def test_a_bare_command_lists_what_it_can_do(command, actions, tmp_path, capsys):
+    """`workbench models` and `workbench train` said only 'the following arguments are required'
+    (and `train`'s help was the jobs command's), where `runs` and `crates` list their actions."""
+    assert main(["--home", str(tmp_path), command]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: workbench {command} ") and all(f"    {a}" in out for a in actions), out
+
+
+def test_train_help_names_the_workspaces_experiments_folder(capsys):
+    """`train sections --help` said 'default experiments/' (the current folder's), while runs go to <home>/experiments."""
+    with pytest.raises(SystemExit):
+        main(["train", "sections", "--help"])
+    assert "<home>/experiments" in " ".join(capsys.readouterr().out.split())

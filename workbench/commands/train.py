@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """
     p = sub.add_parser("train", help="train a head on the library (runs as a job; see `workbench jobs`)")
     what = p.add_subparsers(dest="target", metavar="WHAT")
-    what.required = True
+    p.set_defaults(func=lambda args, p=p: (p.print_help(), 2)[1])  # bare `train`: what it trains, as `runs` and `crates`
     helps = {"embeddings": "the triplet embedding head (vibe similarity) on section embeddings",
              "sections": "the DJ-section classifier on the labelled sections"}
     descriptions = {"embeddings": CLASSES_HELP}
@@ -92,7 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--batch-size", type=int, default=None, help="examples per batch")
         q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any other config key (value read as JSON, else text); repeatable")
-        q.add_argument("--experiments", default=None, help="the experiments folder (default experiments/)")
+        q.add_argument("--experiments", default=None, metavar="DIR",
+                       help="the experiments folder (default: <home>/experiments, where `runs list` looks)")
         add_json(q)
         q.set_defaults(func=_cmd_train, train_kind=name)
 
