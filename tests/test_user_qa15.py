@@ -204,3 +204,26 @@ def test_train_help_names_the_workspaces_experiments_folder(capsys):
     with pytest.raises(SystemExit):
         main(["train", "sections", "--help"])
     assert "<home>/experiments" in " ".join(capsys.readouterr().out.split())
+
+
+def test_train_sections_names_the_labelled_tracks_qa_left_out(tmp_path):
+    """12 tracks labelled, 'tracks 10' in `runs list`, and nothing said of the two that QA flags left out."""
+    import soundfile as sf
+    from test_analysis import SR, groove
+
+    from workbench.commands.train import qa_left_out_line
+    from workbench.library import Library
+    from workbench.runs import write_run
+
+    (tmp_path / "music").mkdir()
+    sf.write(tmp_path / "music" / "clipped.flac", groove(124.0, 6.0, seed=0), SR)
+    lib = Library(tmp_path / "w.db")
+    lib.scan(tmp_path / "music")
+    tid = lib.tracks()[0].id
+    with_qa = write_run("sections-a-1", info={"kind": "sections"}, config_={}, data={"tracks": [], "qa_excluded": [tid]},
+                        history=[], metrics={}, root=tmp_path / "x")
+    line = qa_left_out_line(lib, with_qa)
+    assert line.startswith("1 labelled track left out by QA flags: clipped (") and "workbench qa keep" in line
+    none = write_run("sections-b-1", info={"kind": "sections"}, config_={}, data={"tracks": []}, history=[],
+                     metrics={}, root=tmp_path / "x")
+    assert qa_left_out_line(lib, none) is None

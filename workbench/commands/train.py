@@ -161,6 +161,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         job, run_path = entry(lib, config=overrides or None, experiments_root=args.experiments,
                               progress=not (args.quiet or args.json), **({"external": external} if external else {}))
+        qa_line = qa_left_out_line(lib, run_path) if args.train_kind == "sections" else None
     from workbench.runs import load_run
 
     if args.json:
@@ -171,6 +172,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     metrics = load_run(run_path).metrics if run_path else {}
     print(job_line(job, metrics))
     print(f"run {job.run_id}: {run_path}")
+    if qa_line:  # (embeddings_lines says the embeddings run's, with its classes)
+        print(qa_line)
     if args.train_kind == "embeddings":
         for line in embeddings_lines(run_path):
             print(line)
@@ -188,6 +191,38 @@ def _cmd_train(args: argparse.Namespace) -> int:
         for w in metrics.get("warnings") or []:
             print(f"warning: {w}")
     return 0
+
+
+def qa_left_out_line(library: Any, run_path: Any) -> str | None:
+    """The labelled tracks a sections run left out for their QA flags, by name; None when none were.
+
+    ``train sections`` said "tracks 10" with 12 tracks labelled and never why.
+
+    Parameters
+    ----------
+    library : workbench.library.Library
+        The library the run trained on (for the tracks' names).
+    run_path : str or path or None
+        The run folder (its ``data.json`` ``qa_excluded``).
+
+    Returns
+    -------
+    str or None
+    """
+    from workbench.errors import TrackNotFoundError
+    from workbench.runs import load_run
+
+    ids = (load_run(run_path).data.get("qa_excluded") or []) if run_path else []
+    if not ids:
+        return None
+    names = []
+    for i in ids:
+        try:
+            names.append(library.track(int(i)).name)
+        except TrackNotFoundError:
+            names.append(f"track {i}")
+    return (f"{len(ids)} labelled track{'s' if len(ids) != 1 else ''} left out by QA flags: {', '.join(names)} "
+            "(`workbench qa` says why; `workbench qa keep TRACK` trains on one anyway)")
 
 
 def job_line(job: Any, metrics: dict[str, Any]) -> str:
