@@ -236,6 +236,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
         print(f"no runs under {root}" + (f" match {args.filter!r}" if args.filter else " yet"))
         return 0
     df = view.frame.drop(columns=["note", "report"] + ([] if view.frame["name"].astype(bool).any() else ["name"]))
+    df = df.rename(columns={"created": "started"})  # as `runs list` heads the job's start
     best = view.best
     for m in view.metrics:
         df[m] = [(f"{int(v)}" if float(v).is_integer() and abs(v) >= 2 else f"{v:.4f}")

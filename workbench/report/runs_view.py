@@ -231,7 +231,8 @@ class RunsView:
         out = []
         for r in self.runs:
             rec: dict[str, Any] = {"run_id": r.run_id, **self._notes[r.run_id], "kind": r.kind,
-                                   "created": r.info.get("created_at")}
+                                   "started": r.info.get("created_at"),  # the job's start, as `runs list` says
+                                   "created": r.info.get("created_at")}  # the same, kept for older scripts
             rec.update({p: self._param_values[r.run_id].get(p) for p in self.params})
             rec.update({m: self._metric_values[r.run_id].get(m) for m in self.metrics})
             if self.baseline is not None:
@@ -250,7 +251,7 @@ class RunsView:
     def to_html(self) -> str:
         """The table as HTML: best cells green, the baseline row marked, a link to each report."""
         best = self.best
-        header = ["run", "name", "note", "kind", "created", *self.params, *self.metrics,
+        header = ["run", "name", "note", "kind", "started", *self.params, *self.metrics,
                   *([f"Δ {m}" for m in self.metrics] if self.baseline is not None else []), "report"]
         head = "".join(f"<th>{H.esc(h)}</th>" for h in header)
         body = []
