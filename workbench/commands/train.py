@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.commands import add_json, count_of, open_library, print_json
@@ -162,6 +162,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         job, run_path = entry(lib, config=overrides or None, experiments_root=args.experiments,
                               progress=not (args.quiet or args.json), **({"external": external} if external else {}))
         qa_line = qa_left_out_line(lib, run_path) if args.train_kind == "sections" else None
+        names = {t.id: t.name for t in lib.tracks()}  # the tracks a run left out, by name
     from workbench.runs import load_run
 
     if args.json:
@@ -175,7 +176,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if qa_line:  # (embeddings_lines says the embeddings run's, with its classes)
         print(qa_line)
     if args.train_kind == "embeddings":
-        for line in embeddings_lines(run_path):
+        for line in embeddings_lines(run_path, names):
             print(line)
     if external:
         from workbench.pipeline_summary import _external_headlines
@@ -305,7 +306,7 @@ def sections_option_lines(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
+def embeddings_lines(run_path: str | os.PathLike[str], names: Mapping[int, str] | None = None) -> list[str]:
     """The class source with tracks per class, a distilled run's teacher and student options, and model vs baselines on the
     held-out tracks.
 
@@ -313,6 +314,8 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
     ----------
     run_path : str or os.PathLike
         An embeddings run folder (or id).
+    names : mapping of int to str or None
+        Track names by id: the tracks left out are named (``13 Nebula``), not only numbered.
 
     Returns
     -------
@@ -334,10 +337,10 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
         if source.get("tried"):
             lines.append("  passed over: " + "; ".join(f"{k} ({v})" for k, v in source["tried"].items()))
         if source.get("dropped"):
-            lines.append(f"  left out (no class, or alone in theirs): tracks {_ids(source['dropped'])}")
+            lines.append(f"  left out (no class, or alone in theirs): tracks {_ids(source['dropped'], names)}")
         if source.get("qa_excluded"):
             lines.append(f"  left out by QA flags (`workbench qa`; `qa keep TRACK` keeps one): tracks "
-                         f"{_ids(source['qa_excluded'])}")
+                         f"{_ids(source['qa_excluded'], names)}")
     backbone = (run.info.get("backbone") or {}).get("name") or run.config.get("backbone")
     if backbone:
         lines.append(f"backbone: {backbone}")
@@ -375,8 +378,8 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
     return lines
 
 
-def _ids(values: Any) -> str:
-    return ", ".join(str(v) for v in values)
+def _ids(values: Any, names: Mapping[int, str] | None = None) -> str:
+    return ", ".join(f"{v} {names[v]}" if names and v in names else str(v) for v in values)
 
 
 def _fmt(value: Any) -> str:
