@@ -227,3 +227,60 @@ def test_train_sections_names_the_labelled_tracks_qa_left_out(tmp_path):
     none = write_run("sections-b-1", info={"kind": "sections"}, config_={}, data={"tracks": []}, history=[],
                      metrics={}, root=tmp_path / "x")
     assert qa_left_out_line(lib, none) is None
+
+
+def test_every_runs_view_says_started_as_runs_list_does(tmp_path, capsys):
+    """`runs table`, the runs page, the comparison and the run report headed the same time 'created'."""
+    from workbench.experiments import compare
+    from workbench.report import report
+    from workbench.report.examples import write_example_run
+    from workbench.report.runs_view import runs_view
+
+    a = write_example_run("sections", root=tmp_path / "experiments", seed=1, n_tracks=12, quality=0.6)
+    b = write_example_run("sections", root=tmp_path / "experiments", seed=2, n_tracks=12, quality=0.7)
+    assert main(["--home", str(tmp_path), "runs", "table"]) == 0
+    head = capsys.readouterr().out.splitlines()[0].split()
+    assert "started" in head and "created" not in head
+    assert main(["--home", str(tmp_path), "runs", "table", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)["runs"][0]
+    assert rec["started"] == rec["created"] is not None
+    assert "<th>started</th>" in runs_view(tmp_path / "experiments").to_html()
+    assert "<th>started</th>" in compare([a.name, b.name], root=tmp_path / "experiments")._repr_html_()
+    page = report(a.name, root=tmp_path / "experiments").read_text()
+    assert "· started 20" in page and "· created" not in page
+
+
+def test_train_embeddings_names_the_tracks_it_left_out(tmp_path):
+    """'left out (no class, or alone in theirs): tracks 13, 19': numbers a user had to look up."""
+    from workbench.commands.train import embeddings_lines
+    from workbench.runs import write_run
+
+    run = write_run("embeddings-a-1", info={"kind": "embeddings"}, config_={},
+                    data={"tracks": [], "class_source": {"source": "crates", "tracks_per_class": {"loops": 6},
+                                                         "dropped": [13, 19], "qa_excluded": [1]}},
+                    history=[], metrics={}, root=tmp_path)
+    text = "\n".join(embeddings_lines(run, {13: "Nebula", 19: "track3", 1: "machine_wars"}))
+    assert "tracks 13 Nebula, 19 track3" in text and "tracks 1 machine_wars" in text
+    assert "tracks 13, 19" in "\n".join(embeddings_lines(run))  # without names, as before
+
+
+def test_suggest_says_when_the_active_section_model_was_forced_past_its_gates(tmp_path, monkeypatch):
+    """`export RUN --force` made a model that loses to the majority class active; `suggest` then named it
+    plainly, where the newest run that is not active says it fails its gates."""
+    import argparse
+
+    from workbench.commands.suggest import section_run
+    from workbench.report.examples import write_example_run
+    from workbench.runs import load_run
+    from workbench.widgets import suggest
+
+    weak = load_run(write_example_run("sections", root=tmp_path / "experiments", seed=1, n_tracks=12, quality=0.6))
+    weak.metrics["model"].update(accuracy=0.2, macro_f1=0.1)  # below always-the-majority
+    weak.metrics["baselines"] = {"majority": {"accuracy": 0.4, "macro_f1": 0.15}}
+    monkeypatch.setattr(suggest, "active_section_run", lambda *a, **kw: (weak, 1, "dj_section_v1"))
+    _, said = section_run(argparse.Namespace(home=str(tmp_path), db=None, run=None), None)
+    assert said.startswith("active model dj_section_v1 (forced past its gates: better than majority")
+    good = load_run(write_example_run("sections", root=tmp_path / "experiments", seed=2, n_tracks=12, quality=0.95))
+    good.metrics["baselines"] = {"majority": {"accuracy": 0.4, "macro_f1": 0.15}}
+    monkeypatch.setattr(suggest, "active_section_run", lambda *a, **kw: (good, 2, "dj_section_v2"))
+    assert section_run(argparse.Namespace(home=str(tmp_path), db=None, run=None), None)[1] == "active model dj_section_v2"
