@@ -68,9 +68,8 @@ def section_run(args: argparse.Namespace, library: Library) -> tuple[Run, str]:
     ws = workspace_of(args)
     if args.run is not None:
         return load_run(args.run, root=ws.experiments), f"run {args.run} (asked for)"
-    from workbench.widgets.suggest import active_section_run
-
     from workbench.evaluate.gates import blocking_gates
+    from workbench.widgets.suggest import active_section_run
 
     found = active_section_run(library, workspace=ws)  # the labeler's choice of model, in one place
     if found is not None:  # an active model exported with --force says so, as a run that is not active does
