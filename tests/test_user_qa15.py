@@ -284,3 +284,26 @@ def test_suggest_says_when_the_active_section_model_was_forced_past_its_gates(tm
     good.metrics["baselines"] = {"majority": {"accuracy": 0.4, "macro_f1": 0.15}}
     monkeypatch.setattr(suggest, "active_section_run", lambda *a, **kw: (good, 2, "dj_section_v2"))
     assert section_run(argparse.Namespace(home=str(tmp_path), db=None, run=None), None)[1] == "active model dj_section_v2"
+
+
+def test_text_left_shows_whole_numbers_and_gaps_as_a_reader_expects():
+    """Notebook 05's runs table under text_left read 'n_splits 3.000', 'baseline_max_windows 3000.000' and 'nan'
+    (an int column with a gap for the other kind of run becomes float)."""
+    import re
+
+    import numpy as np
+    import pandas as pd
+
+    from workbench.report.tables import text_left
+
+    frame = pd.DataFrame({"n_splits": [3.0, np.nan], "holdout": [0.25, np.nan], "kind": ["sections", "embeddings"]})
+    cells = re.findall(r">([^<>]+)</td>", text_left(frame).to_html())
+    assert cells == ["3", "0.250", "sections", "–", "–", "embeddings"]
+
+
+def test_notebook_05_heads_the_jobs_start_started():
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "05_compare_experiments.ipynb").read_text())
+    cell = next("".join(c["source"]) for c in nb["cells"] if "table = runs_table(EXPERIMENTS)" in "".join(c["source"]))
+    assert 'text_left(table.rename(columns={"created": "started"}))' in cell

@@ -57,7 +57,8 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3) -> Styler:
         The table; not modified. A Styler (``Comparison.metrics_styled()``) keeps its own formats
         and highlights and only gains the alignment.
     precision : int >= 0
-        Decimals of float cells (pandas' Styler would show 6); not applied to a Styler given.
+        Decimals of float cells (pandas' Styler would show 6); a float column of whole numbers shows
+        none, a missing value shows "–". Not applied to a Styler given.
 
     Returns
     -------
@@ -73,7 +74,12 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3) -> Styler:
     if isinstance(frame, Styler):
         styler, data = frame, frame.data
     else:
-        styler, data = frame.style.format(precision=precision), frame
+        styler, data = frame.style.format(precision=precision, na_rep="–"), frame
+        # whole numbers in a float column (an int column with a gap: n_splits 3, not 3.000) without decimals
+        whole = [c for c in data.columns if pd.api.types.is_float_dtype(data[c]) and data[c].notna().any()
+                 and (data[c].dropna() % 1 == 0).all()]
+        if whole:
+            styler = styler.format("{:.0f}", subset=whole, na_rep="–")
     text = text_columns(data)
     if text:
         styler = styler.set_properties(subset=text, **{"text-align": "left"})
