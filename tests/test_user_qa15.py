@@ -307,3 +307,21 @@ def test_notebook_05_heads_the_jobs_start_started():
     nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "05_compare_experiments.ipynb").read_text())
     cell = next("".join(c["source"]) for c in nb["cells"] if "table = runs_table(EXPERIMENTS)" in "".join(c["source"]))
     assert 'text_left(table.rename(columns={"created": "started"}))' in cell
+
+
+def test_a_run_is_found_by_the_end_of_its_id_and_a_miss_names_the_newest_runs(tmp_path):
+    """`runs report sections-cfbd31` (the part of the id a user reads) was refused; a typo named no run to pick from."""
+    from workbench.errors import StoreError
+    from workbench.runs import load_run, write_run
+
+    for rid in ("20261207-004534-sections-cfbd31", "20261207-004750-embeddings-e31818", "20261207-005000-sections-aa31"):
+        write_run(rid, info={"kind": rid.split("-")[2]}, config_={}, data={}, history=[], metrics={}, root=tmp_path)
+    assert load_run("cfbd31", root=tmp_path).run_id == "20261207-004534-sections-cfbd31"
+    assert load_run("sections-cfbd31", root=tmp_path).run_id == "20261207-004534-sections-cfbd31"
+    assert load_run("20261207-0047", root=tmp_path).run_id == "20261207-004750-embeddings-e31818"
+    with pytest.raises(StoreError, match="2 run ids match it: .*cfbd31, .*aa31: give more of the id"):
+        load_run("31", root=tmp_path)
+    with pytest.raises(StoreError, match=r"the newest runs: .*-sections-aa31 \(`workbench runs list` lists all\)"):
+        load_run("sections", root=tmp_path)  # a word inside ids is not a run
+    with pytest.raises(StoreError, match="no runs under .* yet"):
+        load_run("x", root=tmp_path / "empty")
