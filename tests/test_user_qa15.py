@@ -325,3 +325,19 @@ def test_a_run_is_found_by_the_end_of_its_id_and_a_miss_names_the_newest_runs(tm
         load_run("sections", root=tmp_path)  # a word inside ids is not a run
     with pytest.raises(StoreError, match="no runs under .* yet"):
         load_run("x", root=tmp_path / "empty")
+
+
+def test_a_groups_top_key_says_how_few_tracks_hold_it():
+    """The real loops crate's top key read '4A': one trumpet loop of seven (six drum loops have no key)."""
+    import pandas as pd
+
+    from workbench.explore import group_summary
+
+    table = pd.DataFrame({"group": ["loops"] * 7 + ["kart"] * 5 + ["b"] * 3,
+                          "camelot": ["4A"] + [None] * 6 + ["5A", "5A", "8A", "10B", "11B"] + ["8A", "8A", "5A"],
+                          "bpm": 120.0, "energy": 5, "loudness_lufs": -12.0, "duration_s": 60.0})
+    top = group_summary(table)["top_camelot"].to_dict()
+    assert top == {"loops": "4A (1 of 7)", "kart": "5A (2 of 5)", "b": "8A"}, top  # a majority needs no count
+    nb = json.loads((__import__("pathlib").Path(__file__).resolve().parents[1] / "notebooks"
+                     / "01_explore_library.ipynb").read_text())
+    assert any("text_left(explore.group_summary(table))" in "".join(c["source"]) for c in nb["cells"])

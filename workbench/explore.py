@@ -210,7 +210,8 @@ def group_summary(table: pd.DataFrame) -> pd.DataFrame:
 def _top_camelot(codes: pd.Series) -> str | None:
     """The most common Camelot code of a group; a tie is every tied code in wheel order ("6A/9A"),
     or "mixed: N keys" past three (the first code in sort order would claim a majority it lacks);
-    None where no track has a key."""
+    a key held by fewer than half of the group's tracks says how few ("4A (1 of 7)": six drum loops
+    have no key); None where no track has a key."""
     from workbench.camelot import CAMELOT_CODES
 
     counts = codes.dropna().value_counts()
@@ -218,7 +219,10 @@ def _top_camelot(codes: pd.Series) -> str | None:
         return None
     order = {c: i for i, c in enumerate(CAMELOT_CODES)}
     tied = sorted(counts.index[counts == counts.max()], key=lambda c: order.get(c, len(order)))
-    return "/".join(tied) if len(tied) <= 3 else f"mixed: {len(tied)} keys"
+    if len(tied) > 3:
+        return f"mixed: {len(tied)} keys"
+    top = int(counts.max())
+    return "/".join(tied) + (f" ({top} of {len(codes)})" if len(tied) == 1 and 2 * top < len(codes) else "")
 
 
 def _shown_groups(groups: list[str]) -> list[str]:
