@@ -341,3 +341,12 @@ def test_a_groups_top_key_says_how_few_tracks_hold_it():
     nb = json.loads((__import__("pathlib").Path(__file__).resolve().parents[1] / "notebooks"
                      / "01_explore_library.ipynb").read_text())
     assert any("text_left(explore.group_summary(table))" in "".join(c["source"]) for c in nb["cells"])
+
+
+def test_the_lint_note_gives_a_flexible_input_its_range_not_a_coremltools_symbol():
+    """`export` printed "input 'samples': fp32 (1, is432)": is432 is coremltools' name for the flexible axis."""
+    from workbench.export.lint import _shape_text
+
+    assert _shape_text((1, "is432"), '{"1": [220500, 39690000]}') == "(1, 220500..39690000)"
+    assert _shape_text((1, 128, "s9"), None) == "(1, 128, ?)"
+    assert _shape_text((1, 202), None) == "(1, 202)"
