@@ -350,3 +350,18 @@ def test_the_lint_note_gives_a_flexible_input_its_range_not_a_coremltools_symbol
     assert _shape_text((1, "is432"), '{"1": [220500, 39690000]}') == "(1, 220500..39690000)"
     assert _shape_text((1, 128, "s9"), None) == "(1, 128, ?)"
     assert _shape_text((1, 202), None) == "(1, 202)"
+
+
+def test_runs_compare_says_when_the_runs_are_of_different_kinds(tmp_path, capsys):
+    """Comparing a sections run with an embeddings run printed 'label counts: intro 10->0, ..., loops 0->6' as
+    if the data had changed."""
+    from workbench.report.examples import write_example_run
+
+    a = write_example_run("sections", root=tmp_path / "experiments", seed=1, n_tracks=12, quality=0.6)
+    b = write_example_run("embeddings", root=tmp_path / "experiments", seed=2, quality=0.7)
+    c = write_example_run("sections", root=tmp_path / "experiments", seed=3, n_tracks=12, quality=0.7)
+    capsys.readouterr()
+    assert main(["--home", str(tmp_path), "runs", "compare", a.name, b.name]) == 0
+    assert capsys.readouterr().out.startswith("note: these runs are of different kinds (embeddings, sections)")
+    assert main(["--home", str(tmp_path), "runs", "compare", a.name, c.name]) == 0
+    assert "different kinds" not in capsys.readouterr().out

@@ -136,6 +136,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json(compare_record(c))
         return 0
+    kinds = sorted({r.kind for r in c.runs})
+    if len(kinds) > 1:  # a sections run's labels and an embeddings run's classes read as one "label counts" diff
+        print(f"note: these runs are of different kinds ({', '.join(kinds)}): their parameters, metrics and data "
+              "hardly compare; compare runs of one kind (`workbench runs list --kind sections`)")
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
         params = c.params
         print("parameters" + (" (differences only; --all for every one)" if c.differences_only else "")
