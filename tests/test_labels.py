@@ -520,7 +520,7 @@ def _write_bad(tmp_path: Path, good: Path, kind: str) -> Path:
     ("not a label file", "not a workbench label file"),
     ("bad label midway", r"tracks\[0\]\.labels\[1\]: label must be one of .*got 'solo'; nothing was imported"),
     ("bad beat", "row 3: start_beat must be an int; got 'four'"),
-    ("csv header", "a label CSV needs a header"),
+    ("csv header", "the CSV header cannot be imported: no .label. column"),
     ("not jams", "not a readable JAMS file"),
 ])
 def test_corrupt_import_loses_nothing(labels, lib, template, tmp_path, kind, match):

@@ -275,7 +275,7 @@ class Comparison:
         links = "".join(f"<li>{report_link(r)}</li>" for r in self.runs)
         params = self.params
         parts = [f'<div class="wb-report"><style>{H.CSS}</style>', "<h2>Runs</h2>",
-                 H.table(runs_rows, ("run", "name", "note", "created")), f'<ul class="meta">{links}</ul>',
+                 H.table(runs_rows, ("run", "name", "note", "started")), f'<ul class="meta">{links}</ul>',
                  f"<h2>Parameters{' (differences only)' if self.differences_only else ''}</h2>",
                  H.table([(k, *row) for k, row in params.iterrows()], ("param", *params.columns))
                  if len(params) else H.not_recorded("no differences"),

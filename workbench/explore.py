@@ -210,7 +210,8 @@ def group_summary(table: pd.DataFrame) -> pd.DataFrame:
 def _top_camelot(codes: pd.Series) -> str | None:
     """The most common Camelot code of a group; a tie is every tied code in wheel order ("6A/9A"),
     or "mixed: N keys" past three (the first code in sort order would claim a majority it lacks);
-    None where no track has a key."""
+    a key held by fewer than half of the group's tracks says how few ("4A (1 of 7)": six drum loops
+    have no key); None where no track has a key."""
     from workbench.camelot import CAMELOT_CODES
 
     counts = codes.dropna().value_counts()
@@ -218,7 +219,10 @@ def _top_camelot(codes: pd.Series) -> str | None:
         return None
     order = {c: i for i, c in enumerate(CAMELOT_CODES)}
     tied = sorted(counts.index[counts == counts.max()], key=lambda c: order.get(c, len(order)))
-    return "/".join(tied) if len(tied) <= 3 else f"mixed: {len(tied)} keys"
+    if len(tied) > 3:
+        return f"mixed: {len(tied)} keys"
+    top = int(counts.max())
+    return "/".join(tied) + (f" ({top} of {len(codes)})" if len(tied) == 1 and 2 * top < len(codes) else "")
 
 
 def _shown_groups(groups: list[str]) -> list[str]:
@@ -408,16 +412,13 @@ def embedding_map(library: Library, *, backbone: Backbone | None = None, group_b
         sel = member == k
         ax.scatter(points["x"].to_numpy()[sel], points["y"].to_numpy()[sel], s=40, color=colours[k],
                    label=f"{k} ({int(sel.sum())})", alpha=0.85)
-    show_names = len(points) <= MAX_NAMED_POINTS if names is None else names
-    if show_names:
-        xs = points["x"].to_numpy(dtype=float)
-        right = xs.min() + 0.6 * (xs.max() - xs.min())  # names of points right of it go to their left: none cut off
-        for name, x, y in zip(points["name"], xs, points["y"], strict=True):
-            left = x > right
-            ax.annotate(str(name)[:28], (x, y), xytext=(-4 if left else 4, 3), textcoords="offset points",
-                        ha="right" if left else "left", fontsize=7, alpha=0.8)
-    ax.legend(fontsize=8, loc="best", title=title_by, title_fontsize=8)
+    # the legend beside the map, where it covers neither a point nor a name
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title=title_by, title_fontsize=8)
     ax.set(title=f"Tracks by {title_by}: {method.upper()} of {points.attrs['backbone']}", xticks=[], yticks=[])
+    if len(points) <= MAX_NAMED_POINTS if names is None else names:
+        from workbench.report.point_names import name_points
+
+        name_points(ax, points["x"].to_numpy(dtype=float), points["y"].to_numpy(dtype=float), list(points["name"]))
     return fig
 
 

@@ -230,13 +230,28 @@ def write_run(
     return final
 
 
+def _run_by_part(experiments: Path, asked: str, tried: Path) -> Path:
+    """The one run folder whose id ends or starts with ``asked`` (``cfbd31``, ``sections-cfbd31``, a date-time),
+    else a :class:`StoreError` that names the runs it could have meant."""
+    ids = sorted(d.name for d in experiments.iterdir() if (d / "run.json").is_file()) if experiments.is_dir() else []
+    found = [i for i in ids if asked and os.sep not in asked and (i.endswith(asked) or i.startswith(asked))]
+    if len(found) == 1:
+        return experiments / found[0]
+    said = f"no run folder with run.json at {tried} (looked for run id {asked!r})"
+    if len(found) > 1:
+        raise StoreError(f"{said}; {len(found)} run ids match it: {', '.join(found[:8])}"
+                         + (" ..." if len(found) > 8 else "") + ": give more of the id")
+    raise StoreError(said + (f"; the newest runs: {', '.join(ids[-3:])} (`workbench runs list` lists all)" if ids
+                             else f"; no runs under {experiments} yet"))
+
+
 def load_run(path_or_id: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Run:
     """Read a run folder by path or by run id (looked up under ``experiments/``).
 
     Parameters
     ----------
     path_or_id : str or path
-        A run folder, or a run id under ``root``.
+        A run folder, or a run id under ``root`` (or the end or start of exactly one: ``cfbd31``).
     root : path, optional
         The ``experiments/`` folder; None uses the workspace's.
 
@@ -249,7 +264,7 @@ def load_run(path_or_id: str | os.PathLike[str], *, root: str | os.PathLike[str]
     if not (p / "run.json").exists():
         p = config.experiments_dir(root) / str(path_or_id)
     if not (p / "run.json").exists():
-        raise StoreError(f"no run folder with run.json at {p} (looked for run id {os.fspath(path_or_id)!r})")
+        p = _run_by_part(config.experiments_dir(root), os.fspath(path_or_id), p)
     docs: dict[str, Any] = {}
     for name in (*_JSON_FILES, "timeline"):
         f = p / f"{name}.json"

@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_export)
 
     m = sub.add_parser("models", help="the model registry: list, activate, rollback, delete, compare")
-    msub = m.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    msub = m.add_subparsers(dest="models_command", metavar="ACTION")
+    m.set_defaults(func=lambda args: (m.print_help(), 2)[1])  # bare `models`: its actions, as `runs` and `crates`
     q = msub.add_parser("list", help="list the model versions (and files in models/ that were skipped)")
     q.add_argument("--type", choices=_TYPES, default=None)
     q.add_argument("--json", action="store_true", help="print the versions as JSON")

@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
     q = rs.add_parser("list", help="runs with their key params and headline metrics; 'started' is when the "
-                                   "training job began (UTC), the run id's time when it finished")
+                                   "training job began (UTC), the run id's time when it finished; --json gives it as "
+                                   "'started' and, the same value kept for older scripts, 'created'")
     q.add_argument("--kind", choices=("embeddings", "sections"), default=None)
     q.add_argument("--params", action="store_true", help="also every config parameter (a wide table)")
     add_json(q)
@@ -103,6 +104,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         out = []
         for _, row in df.iterrows():
             rec: dict[str, Any] = {c: row[c] for c in base}
+            rec["started"] = rec["created"]  # the human table's 'started'; 'created' is kept for older scripts
             rec["path"] = str(root / str(row["run_id"]))
             rec.update(read_run_notes(root / str(row["run_id"])))
             rec["metrics"] = {c: row[c] for c in metric_cols if row[c] == row[c] and row[c] is not None}
@@ -134,6 +136,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json(compare_record(c))
         return 0
+    kinds = sorted({r.kind for r in c.runs})
+    if len(kinds) > 1:  # a sections run's labels and an embeddings run's classes read as one "label counts" diff
+        print(f"note: these runs are of different kinds ({', '.join(kinds)}): their parameters, metrics and data "
+              "hardly compare; compare runs of one kind (`workbench runs list --kind sections`)")
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
         params = c.params
         print("parameters" + (" (differences only; --all for every one)" if c.differences_only else "")
@@ -234,6 +240,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
         print(f"no runs under {root}" + (f" match {args.filter!r}" if args.filter else " yet"))
         return 0
     df = view.frame.drop(columns=["note", "report"] + ([] if view.frame["name"].astype(bool).any() else ["name"]))
+    df = df.rename(columns={"created": "started"})  # as `runs list` heads the job's start
     best = view.best
     for m in view.metrics:
         df[m] = [(f"{int(v)}" if float(v).is_integer() and abs(v) >= 2 else f"{v:.4f}")

@@ -68,18 +68,19 @@ def section_run(args: argparse.Namespace, library: Library) -> tuple[Run, str]:
     ws = workspace_of(args)
     if args.run is not None:
         return load_run(args.run, root=ws.experiments), f"run {args.run} (asked for)"
+    from workbench.evaluate.gates import blocking_gates
     from workbench.widgets.suggest import active_section_run
 
     found = active_section_run(library, workspace=ws)  # the labeler's choice of model, in one place
-    if found is not None:
-        return found[0], f"active model {found[2]}"
+    if found is not None:  # an active model exported with --force says so, as a run that is not active does
+        failed = [g.name for g in blocking_gates(found[0].metrics, "sections") if g.status == "fail"]
+        said = f" (forced past its gates: {', '.join(failed)}; treat its suggestions with care)" if failed else ""
+        return found[0], f"active model {found[2]}{said}"
     runs = [r for r in list_runs(ws.experiments, kind="sections") if r.model_path is not None]
     if not runs:
         raise NoSectionModelError(
             f"no section model yet (no active dj_section model, no sections run under {ws.experiments}): label "
             "sections (notebook 02, or `workbench labels import FILE`), then `workbench train sections`")
-    from workbench.evaluate.gates import blocking_gates
-
     failed = [g.name for g in blocking_gates(runs[-1].metrics, "sections") if g.status == "fail"]
     said = f"; it fails its gates ({', '.join(failed)}): treat its suggestions with care" if failed else ""
     return runs[-1], f"newest sections run {runs[-1].run_id} (no active dj_section model{said})"

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.commands import add_json, count_of, open_library, print_json
@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """
     p = sub.add_parser("train", help="train a head on the library (runs as a job; see `workbench jobs`)")
     what = p.add_subparsers(dest="target", metavar="WHAT")
-    what.required = True
+    p.set_defaults(func=lambda args, p=p: (p.print_help(), 2)[1])  # bare `train`: what it trains, as `runs` and `crates`
     helps = {"embeddings": "the triplet embedding head (vibe similarity) on section embeddings",
              "sections": "the DJ-section classifier on the labelled sections"}
     descriptions = {"embeddings": CLASSES_HELP}
@@ -92,7 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--batch-size", type=int, default=None, help="examples per batch")
         q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any other config key (value read as JSON, else text); repeatable")
-        q.add_argument("--experiments", default=None, help="the experiments folder (default experiments/)")
+        q.add_argument("--experiments", default=None, metavar="DIR",
+                       help="the experiments folder (default: <home>/experiments, where `runs list` looks)")
         add_json(q)
         q.set_defaults(func=_cmd_train, train_kind=name)
 
@@ -160,6 +161,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         job, run_path = entry(lib, config=overrides or None, experiments_root=args.experiments,
                               progress=not (args.quiet or args.json), **({"external": external} if external else {}))
+        qa_line = qa_left_out_line(lib, run_path) if args.train_kind == "sections" else None
+        names = {t.id: t.name for t in lib.tracks()}  # the tracks a run left out, by name
     from workbench.runs import load_run
 
     if args.json:
@@ -170,8 +173,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     metrics = load_run(run_path).metrics if run_path else {}
     print(job_line(job, metrics))
     print(f"run {job.run_id}: {run_path}")
+    if qa_line:  # (embeddings_lines says the embeddings run's, with its classes)
+        print(qa_line)
     if args.train_kind == "embeddings":
-        for line in embeddings_lines(run_path):
+        for line in embeddings_lines(run_path, names):
             print(line)
     if external:
         from workbench.pipeline_summary import _external_headlines
@@ -187,6 +192,38 @@ def _cmd_train(args: argparse.Namespace) -> int:
         for w in metrics.get("warnings") or []:
             print(f"warning: {w}")
     return 0
+
+
+def qa_left_out_line(library: Any, run_path: Any) -> str | None:
+    """The labelled tracks a sections run left out for their QA flags, by name; None when none were.
+
+    ``train sections`` said "tracks 10" with 12 tracks labelled and never why.
+
+    Parameters
+    ----------
+    library : workbench.library.Library
+        The library the run trained on (for the tracks' names).
+    run_path : str or path or None
+        The run folder (its ``data.json`` ``qa_excluded``).
+
+    Returns
+    -------
+    str or None
+    """
+    from workbench.errors import TrackNotFoundError
+    from workbench.runs import load_run
+
+    ids = (load_run(run_path).data.get("qa_excluded") or []) if run_path else []
+    if not ids:
+        return None
+    names = []
+    for i in ids:
+        try:
+            names.append(library.track(int(i)).name)
+        except TrackNotFoundError:
+            names.append(f"track {i}")
+    return (f"{len(ids)} labelled track{'s' if len(ids) != 1 else ''} left out by QA flags: {', '.join(names)} "
+            "(`workbench qa` says why; `workbench qa keep TRACK` trains on one anyway)")
 
 
 def job_line(job: Any, metrics: dict[str, Any]) -> str:
@@ -269,7 +306,7 @@ def sections_option_lines(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
+def embeddings_lines(run_path: str | os.PathLike[str], names: Mapping[int, str] | None = None) -> list[str]:
     """The class source with tracks per class, a distilled run's teacher and student options, and model vs baselines on the
     held-out tracks.
 
@@ -277,6 +314,8 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
     ----------
     run_path : str or os.PathLike
         An embeddings run folder (or id).
+    names : mapping of int to str or None
+        Track names by id: the tracks left out are named (``13 Nebula``), not only numbered.
 
     Returns
     -------
@@ -298,10 +337,10 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
         if source.get("tried"):
             lines.append("  passed over: " + "; ".join(f"{k} ({v})" for k, v in source["tried"].items()))
         if source.get("dropped"):
-            lines.append(f"  left out (no class, or alone in theirs): tracks {_ids(source['dropped'])}")
+            lines.append(f"  left out (no class, or alone in theirs): tracks {_ids(source['dropped'], names)}")
         if source.get("qa_excluded"):
             lines.append(f"  left out by QA flags (`workbench qa`; `qa keep TRACK` keeps one): tracks "
-                         f"{_ids(source['qa_excluded'])}")
+                         f"{_ids(source['qa_excluded'], names)}")
     backbone = (run.info.get("backbone") or {}).get("name") or run.config.get("backbone")
     if backbone:
         lines.append(f"backbone: {backbone}")
@@ -339,8 +378,8 @@ def embeddings_lines(run_path: str | os.PathLike[str]) -> list[str]:
     return lines
 
 
-def _ids(values: Any) -> str:
-    return ", ".join(str(v) for v in values)
+def _ids(values: Any, names: Mapping[int, str] | None = None) -> str:
+    return ", ".join(f"{v} {names[v]}" if names and v in names else str(v) for v in values)
 
 
 def _fmt(value: Any) -> str:

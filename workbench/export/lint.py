@@ -151,6 +151,29 @@ def _is_symbolic(shape: Any) -> bool:
     return shape is None or any(not isinstance(d, (int, np.integer)) for d in shape)
 
 
+def _shape_text(shape: Any, flexible: str | None) -> str:
+    """A shape as a reader takes it: a flexible axis as its declared range ("(1, 220500..39690000)"),
+    not coremltools' symbol ("is432"); any other unknown axis as "?"."""
+    import json
+
+    try:
+        ranges = json.loads(flexible) if flexible else {}
+    except ValueError:
+        ranges = {}
+    if shape is None:
+        return "(unknown shape)"
+    dims = []
+    for axis, d in enumerate(shape):
+        bounds = ranges.get(str(axis)) if isinstance(ranges, dict) else None
+        if isinstance(d, (int, np.integer)):
+            dims.append(str(int(d)))
+        elif isinstance(bounds, (list, tuple)) and len(bounds) == 2:
+            dims.append(f"{bounds[0]}..{bounds[1]}")
+        else:
+            dims.append("?")
+    return "(" + ", ".join(dims) + ")"
+
+
 def _param(op: Any, name: str) -> Any:
     var = op.inputs.get(name)
     return None if var is None else var.val
@@ -221,7 +244,7 @@ def lint(path: str | os.PathLike[str]) -> LintReport:
         if _is_symbolic(var.shape) and not flexible:
             findings.append(Finding("error", "program", f"input {name!r} has a dynamic shape {var.shape}"))
         dt = _dtype_name(var)
-        findings.append(Finding("note", "program", f"input {name!r}: {dt} {tuple(var.shape)}"
+        findings.append(Finding("note", "program", f"input {name!r}: {dt} {_shape_text(var.shape, flexible)}"
                                 + (" (cast to fp16 inside the model)" if dt == "fp32" and not island else "")))
 
     for op in fn.operations:

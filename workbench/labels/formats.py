@@ -170,15 +170,28 @@ def _read(path: Path, fmt: str, bad: list[tuple[str, str]]) -> list[Entry]:
         if path.is_dir() and not files:
             raise LabelError(f"{path}: the folder holds no .jams files")
         return [e for f in files for e in _read_jams(f, bad)]
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelError(f"{path}: cannot read the label file: {exc}") from exc
+    text = _text_of(path)
     try:
         return _read_json(path, text, bad) if fmt == "json" else _read_csv(path, text, bad)
     except LabelError as exc:  # a bad cell: name the file too, and that nothing was imported
         said = str(exc)
         raise LabelError(said if said.startswith(str(path)) else f"{path}: {said}; nothing was imported") from None
+
+
+def _text_of(path: Path) -> str:
+    """The file's text: UTF-8, with or without the byte-order mark a spreadsheet writes, or UTF-16 with one."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        why = "no such file" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
+        raise LabelError(f"{path}: cannot read the label file: {why}; nothing was imported") from exc
+    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise LabelError(f"{path}: not a text file in UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r}); "
+                         "save it as UTF-8 (a spreadsheet's 'CSV UTF-8') and import again; nothing was imported") \
+            from None
 
 
 def _int(value: object, name: str, where: str) -> int | None:
@@ -233,16 +246,25 @@ def _read_json(path: Path, text: str, bad: list[tuple[str, str]]) -> list[Entry]
         raise LabelError(f"{path}: not valid JSON ({exc}); nothing was imported") from exc
     if isinstance(doc, list):  # a plain list of labels, each naming its track
         return _entries([(f"entry {i}", d, None, None) for i, d in enumerate(doc)], bad)
-    if not isinstance(doc, dict) or doc.get("format") != FILE_FORMAT or not isinstance(doc.get("tracks"), list):
-        raise LabelError(f"{path}: not a workbench label file (expected {{'format': '{FILE_FORMAT}', 'tracks': [...]}} "
-                         "or a list of labels); nothing was imported")
+    if not isinstance(doc, dict):
+        raise LabelError(f"{path}: not a workbench label file (expected {{'format': '{FILE_FORMAT}', 'version': "
+                         f"{FILE_VERSION}, 'tracks': [...]}} or a list of labels; got a JSON {type(doc).__name__}); "
+                         "nothing was imported")
+    wrong = []  # every whole-file problem at once
+    if doc.get("format") != FILE_FORMAT:
+        wrong.append(f"'format' must be {FILE_FORMAT!r}; got {doc.get('format')!r}")
     if doc.get("version") != FILE_VERSION:
-        raise LabelError(f"{path}: label file version {doc.get('version')!r}; this workbench reads version "
-                         f"{FILE_VERSION}")
+        wrong.append(f"'version' must be {FILE_VERSION} (the version this workbench reads); got {doc.get('version')!r}")
+    tracks = doc.get("tracks")
+    if not isinstance(tracks, list):
+        wrong.append(f"'tracks' must be a list of {{'content_hash' or 'path', 'labels': [...]}}; got {tracks!r:.60}")
+    else:
+        wrong += [f"tracks[{i}] must be an object with a 'labels' list; got {t!r:.60}" for i, t in enumerate(tracks)
+                  if not isinstance(t, dict) or not isinstance(t.get("labels"), list)]
+    if wrong:
+        raise LabelError(f"{path}: not a workbench label file ({'; '.join(wrong)}); nothing was imported")
     out = []
-    for i, t in enumerate(doc["tracks"]):
-        if not isinstance(t, dict) or not isinstance(t.get("labels"), list):
-            raise LabelError(f"{path}: tracks[{i}] must be an object with a 'labels' list")
+    for i, t in enumerate(tracks):
         out += _entries([(f"tracks[{i}].labels[{j}]", d, t.get("content_hash"), t.get("path"))
                          for j, d in enumerate(t["labels"])], bad)
     return out
@@ -250,15 +272,39 @@ def _read_json(path: Path, text: str, bad: list[tuple[str, str]]) -> list[Entry]
 
 def _read_csv(path: Path, text: str, bad: list[tuple[str, str]]) -> list[Entry]:
     try:
-        rows = list(csv.DictReader(io.StringIO(text)))
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, None)
+        rows = list(reader)
     except csv.Error as exc:
         raise LabelError(f"{path}: not a readable CSV file ({exc}); nothing was imported") from exc
-    if not rows:
+    if header is None:
         return []
-    if "label" not in rows[0] or not ({"content_hash", "path"} & set(rows[0])):
-        raise LabelError(f"{path}: a label CSV needs a header with label, content_hash or path, and "
-                         f"start_beat/end_beat or start_s/end_s; got columns {list(rows[0])}")
-    return _entries([(f"row {i + 2}", r, None, None) for i, r in enumerate(rows)], bad)
+    names = [h.strip().lower() for h in header]  # "Label", " start_beat": the column a person meant
+    _check_csv_header(path, header, names)
+    return _entries([(f"row {i + 2}", dict(zip(names, r, strict=False)), None, None) for i, r in enumerate(rows) if any(r)], bad)
+
+
+def _check_csv_header(path: Path, header: list[str], names: list[str]) -> None:
+    """Every problem of a label CSV's header in one :class:`LabelError` (none: returns)."""
+    have = set(names)
+    wrong = []
+    if "label" not in have:
+        wrong.append("no 'label' column")
+    if not {"content_hash", "path"} & have:
+        wrong.append("no 'content_hash' or 'path' column to find each track by"
+                     + (" ('track_id' alone is not enough: ids differ between libraries)" if "track_id" in have else ""))
+    if not ({"start_beat", "end_beat"} <= have or {"start_s", "end_s"} <= have):
+        halves = [f"'{a}' without '{b}'" for pair in (("start_beat", "end_beat"), ("start_s", "end_s"))
+                  for a, b in (pair, pair[::-1]) if a in have and b not in have]
+        wrong.append("; ".join(halves) if halves else "no 'start_beat' and 'end_beat' (or 'start_s' and 'end_s') columns")
+    twice = sorted({n for n in names if names.count(n) > 1 and n})
+    if twice:
+        wrong.append(f"columns named twice: {', '.join(twice)}")
+    if wrong:
+        other = [h for h, n in zip(header, names, strict=True) if n not in CSV_COLUMNS]
+        raise LabelError(f"{path}: the CSV header cannot be imported: " + "; ".join(wrong)
+                         + (f"; columns not used: {', '.join(map(repr, other))}" if other else "")
+                         + f" (a label CSV's columns: {', '.join(CSV_COLUMNS)}); nothing was imported")
 
 
 def _read_jams(path: Path, bad: list[tuple[str, str]]) -> list[Entry]:

@@ -205,7 +205,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     info = run.info
     parts.append(f"<h1>Run {H.esc(run.run_id)}</h1>")
     parts.append(f'<div class="backbone">backbone: {H.esc(backbone_text(run))}</div>')
-    parts.append(f'<p class="meta">kind <b>{H.esc(run.kind)}</b> · created {H.esc(H.fmt(info.get("created_at")))}'
+    parts.append(f'<p class="meta">kind <b>{H.esc(run.kind)}</b> · started {H.esc(H.fmt(info.get("created_at")))}'
                  f' · code {H.esc(H.fmt(info.get("code_version")))} · seed {H.esc(H.fmt(info.get("seed")))}</p>')
     notes = run.notes
     if notes["name"] or notes["note"]:

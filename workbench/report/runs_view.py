@@ -231,7 +231,8 @@ class RunsView:
         out = []
         for r in self.runs:
             rec: dict[str, Any] = {"run_id": r.run_id, **self._notes[r.run_id], "kind": r.kind,
-                                   "created": r.info.get("created_at")}
+                                   "started": r.info.get("created_at"),  # the job's start, as `runs list` says
+                                   "created": r.info.get("created_at")}  # the same, kept for older scripts
             rec.update({p: self._param_values[r.run_id].get(p) for p in self.params})
             rec.update({m: self._metric_values[r.run_id].get(m) for m in self.metrics})
             if self.baseline is not None:
@@ -250,7 +251,7 @@ class RunsView:
     def to_html(self) -> str:
         """The table as HTML: best cells green, the baseline row marked, a link to each report."""
         best = self.best
-        header = ["run", "name", "note", "kind", "created", *self.params, *self.metrics,
+        header = ["run", "name", "note", "kind", "started", *self.params, *self.metrics,
                   *([f"Δ {m}" for m in self.metrics] if self.baseline is not None else []), "report"]
         head = "".join(f"<th>{H.esc(h)}</th>" for h in header)
         body = []
@@ -313,8 +314,6 @@ class RunsView:
             base = r.run_id == self.baseline
             ax.scatter([a], [b], marker="*" if base else "o", s=160 if base else 40,
                        color="#b45309" if base else "#2563eb", zorder=3)
-            ax.annotate(self._notes[r.run_id]["name"] or r.run_id.split("-", 2)[-1], (a, b), textcoords="offset points",
-                        xytext=(5, 4), fontsize=8)
 
         def label(m: str) -> str:
             """The axis label: the metric and which way is better.
@@ -333,6 +332,11 @@ class RunsView:
                      + (" · star: baseline" if self.baseline else ""), fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.margins(0.2)  # room for the labels
+        from workbench.report.point_names import name_points
+
+        # each run's name (else its id's tail), moved apart where runs score alike
+        name_points(ax, [a for _, a, _ in shown], [b for _, _, b in shown],
+                    [self._notes[r.run_id]["name"] or r.run_id.split("-", 2)[-1] for r, _, _ in shown], fontsize=8)
         return fig
 
 

@@ -7,6 +7,8 @@ track's name) reads ragged against the right edge. :func:`text_left` gives panda
 
 from __future__ import annotations
 
+import re
+from numbers import Real
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,8 +16,13 @@ if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
 
+_NUMBER = re.compile(r"[-+−]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*%?")
+_NO_VALUE = ("", "-", "—", "–", "nan", "n/a")
+
+
 def text_columns(frame: pd.DataFrame) -> list[str]:
-    """The columns that hold text (strings, or objects that are not numbers or booleans).
+    """The columns that hold text (strings, or objects that are not numbers or booleans); a column of
+    numbers written as text (``"1.23"``, ``"+0.45"``, ``"—"`` for none) is not text.
 
     Parameters
     ----------
@@ -24,33 +31,64 @@ def text_columns(frame: pd.DataFrame) -> list[str]:
     """
     import pandas as pd
 
-    return [c for c in frame.columns
-            if pd.api.types.is_string_dtype(frame[c]) or (pd.api.types.is_object_dtype(frame[c])
-                                                         and not pd.api.types.is_bool_dtype(frame[c]))]
+    def _is_number(value: object) -> bool:
+        """Whether ``value`` is a number, a number written as text, or no value."""
+        if isinstance(value, str):
+            return value.strip() in _NO_VALUE or _NUMBER.fullmatch(value.strip()) is not None
+        return value is None or (isinstance(value, Real) and not isinstance(value, bool))
+
+    def _is_text(column: pd.Series) -> bool:
+        """Whether ``column`` holds text other than numbers written out."""
+        if pd.api.types.is_bool_dtype(column) or not (pd.api.types.is_string_dtype(column)
+                                                      or pd.api.types.is_object_dtype(column)):
+            return False
+        # numbers written as text ("1.23", "+0.45", "12%": a profile's mean, a gap's z) stay right, as numbers
+        return not all(_is_number(v) for v in column)
+
+    return [c for c in frame.columns if _is_text(frame[c])]
 
 
-def text_left(frame: pd.DataFrame, *, precision: int = 3) -> Styler:
-    """``frame`` for display: text columns (cells and headings) aligned left, numbers right.
+def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3) -> Styler:
+    """``frame`` for display: text columns (cells and headings) and a text index aligned left, numbers right.
 
     Parameters
     ----------
-    frame : pd.DataFrame
-        The table; not modified.
+    frame : pd.DataFrame or Styler
+        The table; not modified. A Styler (``Comparison.metrics_styled()``) keeps its own formats
+        and highlights and only gains the alignment.
     precision : int >= 0
-        Decimals of float cells (pandas' Styler would show 6).
+        Decimals of float cells (pandas' Styler would show 6); a float column of whole numbers shows
+        none, a missing value shows "–". Not applied to a Styler given.
 
     Returns
     -------
     Styler
-        Shown as HTML by Jupyter; ``.data`` is ``frame``.
+        Shown as HTML by Jupyter; ``.data`` is the frame.
     """
+    import pandas as pd
+    from pandas.io.formats.style import Styler
+
     from workbench.validate import check_int
 
     check_int("precision", precision, min=0)
-    text = text_columns(frame)
-    styler = frame.style.format(precision=precision)
+    if isinstance(frame, Styler):
+        styler, data = frame, frame.data
+    else:
+        styler, data = frame.style.format(precision=precision, na_rep="–"), frame
+        # whole numbers in a float column (an int column with a gap: n_splits 3, not 3.000) without decimals
+        whole = [c for c in data.columns if pd.api.types.is_float_dtype(data[c]) and data[c].notna().any()
+                 and (data[c].dropna() % 1 == 0).all()]
+        if whole:
+            styler = styler.format("{:.0f}", subset=whole, na_rep="–")
+    text = text_columns(data)
     if text:
         styler = styler.set_properties(subset=text, **{"text-align": "left"})
         styler = styler.set_table_styles({c: [{"selector": "th.col_heading", "props": "text-align: left"}]
                                           for c in text}, overwrite=False)
+    index = data.index
+    if not isinstance(index, pd.MultiIndex) and (pd.api.types.is_string_dtype(index)
+                                                 or pd.api.types.is_object_dtype(index)):
+        # row names (a model, a metric): JupyterLab right-aligns every th too
+        styler = styler.set_table_styles([{"selector": "th.row_heading", "props": "text-align: left"}],
+                                         overwrite=False)
     return styler
