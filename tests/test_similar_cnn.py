@@ -163,3 +163,20 @@ def test_cnn_without_any_cnn_says_how_to_train_one(tmp_path, capsys):
             LibrarySearch(lib, model="cnn@x", progress=False)
     finally:
         lib.close()
+
+
+def test_the_training_summary_names_the_cnn_and_the_feature_frontend_in_its_search_gate_line(cnn_library, tmp_path):
+    import shutil
+
+    from workbench.commands.train import embeddings_lines
+
+    _, run = cnn_library
+    copy = tmp_path / run.path.name
+    shutil.copytree(run.path, copy)
+    metrics = json.loads((copy / "metrics.json").read_text())
+    metrics["search"] = {"status": "measured", "k": 3, "groups_by": "folder", "n_queries": 6, "model": 0.833,
+                         "backbone": 0.778, "baseline": "features-v1: the bare feature frontend, the backbone the CNN "
+                         "replaces", "per_query": {"model": [3, 3, 2, 2, 3, 2], "backbone": [3, 2, 2, 2, 3, 2]}}
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    line = next(t for t in embeddings_lines(copy) if t.startswith("search gate:"))
+    assert line.endswith(": cnn 0.833 vs backbone features-v1 0.778 -> pass"), line
