@@ -126,6 +126,22 @@ def prepare(real: Path, home: Path) -> None:
     assert main([*wb, "analyze"]) in (0, 1)
 
 
+def oof_setting(settings: list[str]) -> list[str]:
+    """``["--set", "learned_oof=true"]`` where the run picks its blend on folds (a plain run skips those weights), else [].
+
+    Parameters
+    ----------
+    settings : list of str
+        The run's ``--set KEY=VALUE`` settings: ``blend`` other than ``auto``, ``blend_folds=0`` or
+        ``finetune_backbone=true`` train no fold heads (the job refuses ``learned_oof`` there); one that sets
+        ``learned_oof`` itself is kept as given.
+    """
+    said = {kv.split("=", 1)[0].strip(): kv.split("=", 1)[1].strip().lower() for kv in settings if "=" in kv}
+    no_folds = (said.get("blend", "auto") != "auto" or said.get("blend_folds") == "0"
+                or said.get("finetune_backbone") in ("true", "1", "yes"))
+    return [] if no_folds or "learned_oof" in said else ["--set", "learned_oof=true"]
+
+
 def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settings: list[str]) -> dict:
     from workbench.cli import main
     from workbench.library import Library
@@ -141,9 +157,7 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
         train += ["--epochs", str(epochs)]
     for kv in settings:
         train += ["--set", kv]
-    no_folds = any((kv.startswith("blend=") and kv != "blend=auto") or kv == "blend_folds=0" for kv in settings)
-    if not no_folds and not any(kv.startswith("learned_oof=") for kv in settings):
-        train += ["--set", "learned_oof=true"]  # measured here beside the other weights (a plain run skips them)
+    train += oof_setting(settings)
     if main(train) != 0:
         raise SystemExit(f"training failed for seed {seed}")
     run_dir = max(set((home / "experiments").iterdir()) - before, key=lambda p: p.stat().st_mtime)

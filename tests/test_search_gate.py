@@ -62,6 +62,26 @@ def test_the_search_gate_blocks_a_head_worse_beyond_noise_not_one_match_less():
                        ).status == "fail"  # matches that do not pair: the plain comparison
 
 
+def test_the_sign_test_with_ties_no_queries_or_matches_that_are_not_counts():
+    from workbench.evaluate.gates import search_sign_test
+
+    ties = _paired(BACKBONE, BACKBONE)  # equal on every query: no evidence either way
+    assert search_sign_test(ties) == {"better": 0, "worse": 0, "equal": 6, "p": 1.0}
+    assert search_gate(_metrics(ties)).status == "pass" and "equal on 6: one-sided sign test p = 1" in search_gate(
+        _metrics(ties)).metric
+    for per_query in ({"model": [], "backbone": []},  # no queries paired
+                      {"model": [True, 2, 3, 2, 2, 2], "backbone": BACKBONE},  # a bool is no count
+                      {"model": [float("nan"), 2, 3, 2, 2, 2], "backbone": BACKBONE},
+                      {"model": "322222", "backbone": BACKBONE}, [[1, 3]], None):
+        record = {**_measured(0.722, 0.778), "per_query": per_query}
+        assert search_sign_test(record) is None, per_query
+        gate = search_gate(_metrics(record))  # read as a record without them: head >= backbone
+        assert gate.status == "fail" and "per-query matches not recorded" in gate.metric
+    # worse on the mean (0.667 vs 0.778) but better on 4 queries of 6: not refused (p = 57/64)
+    mixed = search_gate(_metrics(_paired([3, 3, 3, 3, 0, 0], [2, 2, 2, 2, 3, 3])))
+    assert mixed.value < mixed.target and mixed.status == "pass" and "p = 0.891" in mixed.metric
+
+
 def test_search_gate_passes_fails_or_says_it_was_not_measured():
     assert search_gate(_metrics(_measured(0.8, 0.7))).status == "pass"
     assert search_gate(_metrics(_measured(0.7, 0.7))).status == "pass"  # equal is not worse

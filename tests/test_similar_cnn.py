@@ -88,8 +88,11 @@ def test_before_after_sets_the_cnn_against_the_feature_frontend_it_replaces(cnn_
 
 def test_the_cnn_runs_report_sets_it_against_the_feature_frontend(cnn_library):
     """`runs report` of a CNN run: its search before/after is recorded (a CNN's model.pt is no head)."""
-    from workbench.report.search_section import section_html, write_before_after
-    from workbench.similarity.model_cnn import _hop_s
+    from types import SimpleNamespace
+
+    from workbench.export.run_export import _end_to_end_cnn
+    from workbench.models.cnn_backbone import recorded_hop_s
+    from workbench.report.search_section import section_html, step_said, write_before_after
 
     lib, run = cnn_library
     doc = write_before_after(run, lib)
@@ -98,9 +101,13 @@ def test_the_cnn_runs_report_sets_it_against_the_feature_frontend(cnn_library):
     html = section_html(run)
     assert "Compared with features-v1: the bare feature frontend, the backbone the CNN replaces." in html
     assert f"<th>cnn of run {run.run_id}</th>" in html and "<th>feature frontend</th>" in html
-    # the CNN's hop as its run records it (run.json's backbone settings)
-    assert _hop_s(run.info["backbone"]) == run.info["backbone"]["settings"]["hop_s"]
-    assert _hop_s({"settings": {"hop_s": 1.0}}) == 1.0 and _hop_s({"hop_s": 2.0}) == 2.0 and _hop_s(None) == 0.5
+    assert step_said(run) == "search before/after (feature frontend and CNN)"  # the report's progress bar
+    # the CNN's hop as its run records it (run.json's backbone settings), read alike by search, the report and export
+    assert recorded_hop_s(run.info["backbone"]) == run.info["backbone"]["settings"]["hop_s"]
+    assert recorded_hop_s({"settings": {"hop_s": 1.0}}) == 1.0 and recorded_hop_s({"hop_s": 2.0}) == 2.0
+    assert recorded_hop_s(None) == 0.5 and recorded_hop_s({"settings": None}) == 0.5
+    at_1s = SimpleNamespace(run_id=run.run_id, config={}, metrics={}, info={"backbone": {"settings": {"hop_s": 1.0}}})
+    assert _end_to_end_cnn(run.model_path, at_1s).hop_s == 1.0  # the export read a key runs never write (0.5)
 
 
 def test_cnn_at_a_registered_version_and_the_active_one(cnn_library, capsys, tmp_path):
@@ -122,6 +129,27 @@ def test_cnn_at_a_registered_version_and_the_active_one(cnn_library, capsys, tmp
 
     assert main(["--db", str(lib.path), "--quiet", "similar", str(lib.tracks()[0].id), "--model", "cnn@99"]) == 1
     assert f"N an embedding version in [{v.version}]; got 'cnn@99'" in capsys.readouterr().err
+    # the active CNN's weights gone: said, never replaced by another run's CNN (or "no CNN at all")
+    weights = run.model_path
+    weights.rename(weights.with_suffix(".away"))
+    try:
+        assert main(["--db", str(lib.path), "--quiet", "similar", str(lib.tracks()[0].id), "--model", "cnn"]) == 1
+        err = capsys.readouterr().err
+        assert f"embedding@{v.version}: its weights ({weights}) are gone" in err and "needs a CNN" not in err, err
+    finally:
+        weights.with_suffix(".away").rename(weights)
+    # an active embedding version that is not a CNN (a head's embedding model): the newest CNN run ranks
+    fake = lib.workspace.experiments / "not-a-cnn"
+    fake.mkdir()
+    (fake / "model.pt").write_bytes(b"not a checkpoint")
+    other = reg.register("embedding", package.path, metadata={"backbone": {"name": "features-v1"}, "run_id": "not-a-cnn"},
+                         metrics=run.metrics, export=package.as_dict(), run_id="not-a-cnn", force=True)
+    assert reg.active("embedding").version == other.version
+    rc, out = _similar(lib, capsys, "--model", "cnn", "--json")
+    assert rc == 0 and {r["model"].split(" (")[0] for r in json.loads(out)} == {f"cnn of run {run.run_id}"}
+    assert main(["--db", str(lib.path), "--quiet", "similar", str(lib.tracks()[0].id), "--model",
+                 f"cnn@{other.version}"]) == 1
+    assert f"embedding@{other.version} (run not-a-cnn) is not a CNN" in capsys.readouterr().err
 
 
 def test_cnn_without_any_cnn_says_how_to_train_one(tmp_path, capsys):
@@ -135,3 +163,20 @@ def test_cnn_without_any_cnn_says_how_to_train_one(tmp_path, capsys):
             LibrarySearch(lib, model="cnn@x", progress=False)
     finally:
         lib.close()
+
+
+def test_the_training_summary_names_the_cnn_and_the_feature_frontend_in_its_search_gate_line(cnn_library, tmp_path):
+    import shutil
+
+    from workbench.commands.train import embeddings_lines
+
+    _, run = cnn_library
+    copy = tmp_path / run.path.name
+    shutil.copytree(run.path, copy)
+    metrics = json.loads((copy / "metrics.json").read_text())
+    metrics["search"] = {"status": "measured", "k": 3, "groups_by": "folder", "n_queries": 6, "model": 0.833,
+                         "backbone": 0.778, "baseline": "features-v1: the bare feature frontend, the backbone the CNN "
+                         "replaces", "per_query": {"model": [3, 3, 2, 2, 3, 2], "backbone": [3, 2, 2, 2, 3, 2]}}
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    line = next(t for t in embeddings_lines(copy) if t.startswith("search gate:"))
+    assert line.endswith(": cnn 0.833 vs backbone features-v1 0.778 -> pass"), line

@@ -394,6 +394,17 @@ def latest_cnn_run(root: str | os.PathLike[str] | None = None) -> tuple[str, str
         The ``experiments/`` folder; None: the workspace's.
     """
     for run in reversed(list_runs(root, kind="embeddings")):
-        if run.config.get("backbone") == "cnn" and run.model_path is not None:
+        if is_cnn_run(run) and run.model_path is not None:
             return run.run_id, str(run.model_path)
     return None
+
+
+def is_cnn_run(run: Run) -> bool:
+    """The run trained the CNN itself (``train embeddings --backbone cnn``): its ``model.pt`` is the network, no head.
+
+    Parameters
+    ----------
+    run : Run
+        Any run.
+    """
+    return run.kind == "embeddings" and run.config.get("backbone") == "cnn"

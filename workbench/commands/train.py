@@ -372,7 +372,10 @@ def embeddings_lines(run_path: str | os.PathLike[str], names: Mapping[int, str] 
     if g.status == "not measured":
         lines.append(f"search gate: not measured ({g.metric}); it does not block activation")
     elif g.status != "not recorded":
-        lines.append(f"search gate: {g.metric}: head {_fmt(g.value)} vs backbone {_fmt(g.target)} -> {g.status}"
+        from workbench.runs import is_cnn_run
+
+        trained = "cnn" if is_cnn_run(run) else "head"  # a CNN run's search: the CNN vs the feature frontend it replaces
+        lines.append(f"search gate: {g.metric}: {trained} {_fmt(g.value)} vs {g.reference} {_fmt(g.target)} -> {g.status}"
                      + (" (blocks activation)" if g.blocking else ""))
     lines += [f"warning: {w}" for w in run.metrics.get("warnings") or []]  # e.g. the head adds nothing to search
     return lines

@@ -13,8 +13,8 @@ their invariance (``metrics["invariance"]``, see :func:`invariance_gates`): unde
 :data:`workbench.evaluate.invariance.GATE_TRANSFORMS` (pitch ±1 semitone, tempo ±4 %, gain ±6 dB)
 the model's mean cosine to its own transformed copy is at least the backbone's minus
 :data:`~workbench.evaluate.invariance.INVARIANCE_TOLERANCE` (0.05). And search must not get worse
-(:func:`search_gate`): precision@3 by folder through similar-track search, head >= backbone, on the run's
-held-out tracks (measured where the classes are folders or crates and at least 6 held-out tracks can be
+(:func:`search_gate`): precision@3 by folder through similar-track search, the head not worse than the backbone
+beyond noise (a one-sided sign test over the queries, :func:`search_sign_test`), on the run's held-out tracks (measured where the classes are folders or crates and at least 6 held-out tracks can be
 queried; otherwise the gate says why it was not measured and does not block).
 """
 
@@ -274,7 +274,7 @@ def search_sign_test(record: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def search_gate(metrics: Mapping[str, Any]) -> BlockingGate:
-    """Search precision@3 by folder with the head at least the backbone's, on the run's held-out tracks.
+    """Search precision@3 by folder with the head not worse than the backbone's beyond noise, on the run's held-out tracks.
 
     Parameters
     ----------

@@ -2,7 +2,7 @@
 
 The registry's blocking gates (:func:`workbench.evaluate.gates.blocking_gates`) refuse a model that
 is worse than its baselines (an embedding head also when similar-track search by folder gets worse with it on
-its held-out tracks: :func:`workbench.evaluate.gates.search_gate`), or worse than the active version on the same
+its held-out tracks beyond sampling noise: :func:`workbench.evaluate.gates.search_gate`), or worse than the active version on the same
 held-out tracks. They let
 through a model that is only equal to the active one, or that was measured on other held-out tracks
 (the comparison is "not comparable"). :func:`activation_decision` is stricter, for the moment of

@@ -382,9 +382,10 @@ def _audio_backbone(run: Run, openl3_weights: str | os.PathLike[str] | None) -> 
 
         return OpenL3.from_weights(openl3_weights, embedding_size=int(backbone.get("dim", 6144)))
     if name.startswith("cnn"):
+        from workbench.models.cnn_backbone import recorded_hop_s
         from workbench.train.backbones import cnn_backbone
 
-        found = cnn_backbone(backbone.get("weights"), hop_s=float(backbone.get("hop_s", 0.5)))
+        found = cnn_backbone(backbone.get("weights"), hop_s=recorded_hop_s(backbone))
         if getattr(found, "name", name) != name:
             raise ParameterError(f"run {run.run_id} was trained on the CNN backbone {name!r}; the CNN weights found "
                                  f"are {getattr(found, 'name', '?')!r} (pass them, or set $WORKBENCH_CNN_WEIGHTS)")
@@ -396,7 +397,7 @@ def _end_to_end_cnn(model_path: Any, run: Run) -> Any:
     """The CNN backbone (named by its weights) a run's ``model.pt`` holds whole, or None (a head)."""
     try:
         from workbench.models.cnn import load_cnn
-        from workbench.models.cnn_backbone import CNNBackbone
+        from workbench.models.cnn_backbone import CNNBackbone, recorded_hop_s
         from workbench.models.heads import CheckpointError
     except ImportError:
         return None
@@ -412,8 +413,7 @@ def _end_to_end_cnn(model_path: Any, run: Run) -> Any:
         student = describe_student(((getattr(run, "metrics", None) or {}).get("distill") or {}).get("student_options"))
         trained = f"distilled from the feature frontend's head ({distill}) in run {run.run_id}" + (
             f"; {student}" if student else "")
-    return CNNBackbone(model, hop_s=float((run.info.get("backbone") or {}).get("hop_s", 0.5)),
-                       trained=trained)
+    return CNNBackbone(model, hop_s=recorded_hop_s(run.info.get("backbone")), trained=trained)
 
 
 def _audio_windows(lib: Library, backbone: Any, n_windows: int) -> np.ndarray | None:

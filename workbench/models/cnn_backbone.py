@@ -14,6 +14,8 @@ seconds (a clip shorter than a window is zero-padded to one window).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from workbench import audio
@@ -25,6 +27,25 @@ def _check_hop(hop_s: object) -> float:
     if isinstance(hop_s, bool) or not isinstance(hop_s, (int, float)) or not 0.1 <= hop_s <= 10:
         raise ParameterError(f"hop_s must be a number of seconds in [0.1, 10]; got {hop_s!r}")
     return float(hop_s)
+
+
+def recorded_hop_s(backbone_info: object) -> float:
+    """The CNN's hop in seconds as a run records its backbone (``run.json``: ``settings.hop_s``; 0.5 when not said).
+
+    Parameters
+    ----------
+    backbone_info : mapping or None
+        ``run.json``'s ``backbone`` (``{"name": ..., "settings": {"hop_s": ...}, ...}``, as
+        :func:`workbench.job_records` writes it), or a registry version's copy of it.
+
+    Returns
+    -------
+    float
+        Seconds between window starts.
+    """
+    info = backbone_info if isinstance(backbone_info, Mapping) else {}
+    settings = info.get("settings") if isinstance(info.get("settings"), Mapping) else {}
+    return float(settings.get("hop_s", info.get("hop_s", 0.5)))
 
 
 def audio_windows(y: np.ndarray, *, sr: int, hop_s: float) -> tuple[np.ndarray, np.ndarray]:

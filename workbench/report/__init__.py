@@ -351,7 +351,8 @@ def report(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | 
         2-D projection of the embedding space (t-SNE is much slower).
     library : Library or None
         For an embeddings run: the library it was trained on, searched with the backbone and with
-        the run's head for the "Search before/after" section (one failure is said there, not raised).
+        the run's head (a CNN run: with the feature frontend and with the CNN) for the "Search before/after"
+        section (one failure is said there, not raised).
     progress : bool
         A ``tqdm.auto`` bar of the steps (search before/after, metrics and figures, writing), naming the
         step running: a report takes tens of seconds.
@@ -372,9 +373,9 @@ def _report(run: Run, bar: Any, *, seed: int, projection: str, library: Library 
     from workbench.fileio import atomic_write_bytes, jsonable
 
     if library is not None:
-        from workbench.report.search_section import FILE, write_before_after
+        from workbench.report.search_section import FILE, step_said, write_before_after
 
-        bar.set_postfix_str("search before/after (backbone and head)")
+        bar.set_postfix_str(step_said(run))
         try:
             write_before_after(run, library)
         except Exception as exc:  # noqa: BLE001 - the report still comes; the section says why

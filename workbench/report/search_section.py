@@ -39,11 +39,12 @@ def write_before_after(run: Run, library: Library, *, k: int = 3) -> dict[str, A
         What :func:`workbench.similarity.compare.before_after` returns.
     """
     from workbench.fileio import atomic_write_bytes, jsonable
+    from workbench.runs import is_cnn_run
     from workbench.similarity.compare import before_after
     from workbench.similarity.model import model_from_run
 
     held = (run.metrics.get("held_out") or {}).get("track_hashes") or None
-    if run.config.get("backbone") == "cnn":  # a CNN run: the CNN against the feature frontend it replaces
+    if is_cnn_run(run):  # a CNN run: the CNN against the feature frontend it replaces
         from workbench.similarity.model import cnn_model_from_run
 
         model = cnn_model_from_run(run)
@@ -52,6 +53,24 @@ def write_before_after(run: Run, library: Library, *, k: int = 3) -> dict[str, A
     doc = before_after(library, model, held_out_hashes=held, k=k)
     atomic_write_bytes(run.path / FILE, json.dumps(doc, indent=1, default=jsonable).encode("utf-8"))
     return doc
+
+
+def step_said(run: Run) -> str:
+    """The report's progress-bar step for this section: which two models are searched.
+
+    Parameters
+    ----------
+    run : Run
+        The run reported.
+
+    Returns
+    -------
+    str
+        ``"search before/after (feature frontend and CNN)"`` for a CNN run, else ``"... (backbone and head)"``.
+    """
+    from workbench.runs import is_cnn_run
+
+    return f"search before/after ({'feature frontend and CNN' if is_cnn_run(run) else 'backbone and head'})"
 
 
 def section_html(run: Run) -> str:

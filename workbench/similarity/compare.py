@@ -127,6 +127,27 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def baseline_said(name: str, *, cnn: bool) -> str:
+    """What a trained model's search is compared with, in words (the search gate's record and :func:`before_after`).
+
+    Parameters
+    ----------
+    name : str
+        The compared backbone's name (``"features-v1"``).
+    cnn : bool
+        The trained model is a CNN (compared with the feature frontend it replaces), not a head (compared with
+        its bare backbone).
+
+    Returns
+    -------
+    str
+        ``"features-v1: the bare feature frontend, the backbone the CNN replaces"`` or
+        ``"<name>: the bare backbone, searched without the head"``.
+    """
+    return (f"{name}: the bare feature frontend, the backbone the CNN replaces" if cnn
+            else f"{name}: the bare backbone, searched without the head")
+
+
 def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_out_hashes: Iterable[str] | None = None,
                  k: int = 3, n_examples: int = 3, weights: WeightsLike = None) -> dict[str, Any]:
     """The model before and after training on the same library: precision@k by group and the same queries ranked by both.
@@ -179,11 +200,10 @@ def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_
 
         before = LibrarySearch(library, backbone=FeatureFrontend(), model="backbone", progress=False)
         labels = {"backbone": "feature frontend", "head": after.model.name}
-        baseline = f"{before.backbone.name}: the bare feature frontend, the backbone the CNN replaces"
     else:
         before = LibrarySearch(library, backbone=after.backbone, model="backbone", progress=False)
         labels = {"backbone": "backbone", "head": "head"}
-        baseline = f"{before.backbone.name}: the bare backbone, searched without the head"
+    baseline = baseline_said(before.backbone.name, cnn=cnn)
     groups, by = track_groups(library)
     if held_out_hashes is None and after.model.run_id:
         held_out_hashes = _held_out(library, after.model.run_id)

@@ -63,17 +63,19 @@ def find_cnn(library: Library, model: str, rows: Sequence[dict[str, Any]]) -> tu
     Raises
     ------
     ParameterError
-        No such version, a version that is not a CNN, weights that are gone, or no CNN at all (the message
-        says how to train one).
+        No such version, a version that is not a CNN, weights that are gone (``"cnn"`` too, when the active
+        embedding version is a CNN: it is never replaced by another run's), or no CNN at all (the message says
+        how to train one).
     """
-    from workbench.models.cnn_backbone import CNNBackbone
-    from workbench.runs import latest_cnn_run
+    from workbench.models.cnn_backbone import CNNBackbone, recorded_hop_s
+    from workbench.runs import latest_cnn_run, load_run
 
     root = Path(library.workspace.experiments)
     m = re.fullmatch(r"cnn(?:@(\d+))?", model)
     if m is None:
         raise ParameterError(f"model must be 'cnn' or 'cnn@N'; got {model!r}")
     row: dict[str, Any] | None = None
+    net = None
     if m.group(1) is not None:
         row = next((r for r in rows if r["version"] == int(m.group(1))), None)
         if row is None:
@@ -82,37 +84,26 @@ def find_cnn(library: Library, model: str, rows: Sequence[dict[str, Any]]) -> tu
     else:
         active = next((r for r in rows if r["active"]), None)
         if active is not None and active["run_id"]:
+            info = active["metadata"].get("backbone")
+            said_cnn = isinstance(info, dict) and str(info.get("name", "")).startswith("cnn")
             try:
-                _cnn_at(root / str(active["run_id"]) / "model.pt", f"embedding@{active['version']}")
+                net = _cnn_at(root / str(active["run_id"]) / "model.pt", f"embedding@{active['version']}")
                 row = active
-            except ParameterError:  # the active embedding model is not a CNN (or is gone): the newest CNN run
-                row = None
+            except ParameterError:  # the active embedding model is not a CNN: the newest CNN run
+                if said_cnn:  # it is one whose weights are gone: said, as --model head says it, not replaced
+                    raise
     if row is not None:
         run_id, label = str(row["run_id"]), f"cnn@{row['version']}"
-        net = _cnn_at(root / run_id / "model.pt", f"embedding@{row['version']} (run {run_id})")
-        hop_s = _hop_s(row["metadata"].get("backbone"))
-    else:
-        found = latest_cnn_run(root)
-        if found is None:
-            raise ParameterError(f"model 'cnn' needs a CNN: none is registered as the active embedding model and no run "
-                                 f"in {root} trained one; train one with `workbench train embeddings --backbone cnn` "
-                                 "(--distill features to learn the feature frontend's head)")
-        run_id, label = found[0], f"cnn of run {found[0]}"
-        net = _cnn_at(Path(found[1]), f"run {run_id}")
-        hop_s = 0.5
-        try:
-            from workbench.runs import load_run
-
-            hop_s = _hop_s(load_run(run_id, root=root).info.get("backbone"))
-        except Exception:  # noqa: BLE001 - an unreadable run.json: the CNN's default hop
-            pass
-    return CNNBackbone(net, hop_s=hop_s, trained=f"run {run_id}"), run_id, label
-
-
-def _hop_s(backbone_info: Any) -> float:
-    """The CNN's hop in seconds as a run records its backbone (``settings.hop_s``; 0.5 when not said)."""
-    info = backbone_info if isinstance(backbone_info, dict) else {}
-    return float((info.get("settings") or {}).get("hop_s", info.get("hop_s", 0.5)))
+        if net is None:
+            net = _cnn_at(root / run_id / "model.pt", f"embedding@{row['version']} (run {run_id})")
+        return CNNBackbone(net, hop_s=recorded_hop_s(row["metadata"].get("backbone")), trained=f"run {run_id}"), \
+            run_id, label
+    found = latest_cnn_run(root)
+    if found is None:
+        raise ParameterError(f"model 'cnn' needs a CNN: none is registered as the active embedding model and no run "
+                             f"in {root} trained one; train one with `workbench train embeddings --backbone cnn` "
+                             "(--distill features to learn the feature frontend's head)")
+    return cnn_of_run(load_run(found[0], root=root)), found[0], f"cnn of run {found[0]}"
 
 
 def cnn_of_run(run: Any) -> CNNBackbone:
@@ -128,9 +119,9 @@ def cnn_of_run(run: Any) -> CNNBackbone:
     ParameterError
         The run has no ``model.pt``, or it is not a CNN.
     """
-    from workbench.models.cnn_backbone import CNNBackbone
+    from workbench.models.cnn_backbone import CNNBackbone, recorded_hop_s
 
     if run.model_path is None:
         raise ParameterError(f"run {run.run_id} has no model.pt")
     net = _cnn_at(Path(run.model_path), f"run {run.run_id}")
-    return CNNBackbone(net, hop_s=_hop_s(run.info.get("backbone")), trained=f"run {run.run_id}")
+    return CNNBackbone(net, hop_s=recorded_hop_s(run.info.get("backbone")), trained=f"run {run.run_id}")

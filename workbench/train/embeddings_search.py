@@ -106,7 +106,7 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
 
     from workbench.errors import failure_reason
     from workbench.search import LibrarySearch
-    from workbench.similarity.compare import precision_at_k
+    from workbench.similarity.compare import baseline_said, precision_at_k
     from workbench.similarity.groups import track_groups
     from workbench.similarity.learned_weights import weights_said
     from workbench.similarity.model import model_from_run
@@ -134,9 +134,10 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
             save_model(path)
             if cnn:  # the CNN is the backbone search ranks with; compared with the feature frontend it replaces
                 from workbench.embed.features import FeatureFrontend
+                from workbench.models.cnn_backbone import recorded_hop_s
                 from workbench.train.backbones import cnn_backbone
 
-                hop_s = float((backbone_info.get("settings") or {}).get("hop_s", 0.5))
+                hop_s = recorded_hop_s(backbone_info)
                 after = LibrarySearch(library, backbone=cnn_backbone(path, hop_s=hop_s, search=False), model="backbone",
                                       progress=False, term_weights="default")
                 baseline = FeatureFrontend() if baseline is None else baseline
@@ -165,8 +166,7 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
             "backbone": float(b["precision_at_k"]), "model": float(h["precision_at_k"]),
             "chance": float(h["chance"]), "best_possible": float(h["best_possible"]),
             "models": {"backbone": before.model_said, "model": after.model_said},
-            "baseline": (f"{before.backbone.name}: the bare feature frontend, the backbone the CNN replaces" if cnn
-                         else f"{before.backbone.name}: the bare backbone, searched without the head")}
+            "baseline": baseline_said(before.backbone.name, cnn=cnn)}
 
 
 def job_search_record(library: Library, model: Any, save: Callable[[Path], None] | None,
