@@ -168,7 +168,7 @@ def msaf_side(paths: Sequence[str], *, python: str, work: Path, feature: str, al
                                             for a in algorithms)}
     todo = [p for p in paths if p not in out]
     if todo:
-        if not Path(python).exists():
+        if not python or not Path(python).is_file():
             return out
         cmd = [python, str(ROOT / "benchmarks" / "peers" / "msaf_segment.py"), "--work", str(work),
                "--feature", feature, "--algorithms", ",".join(algorithms), *todo]
@@ -207,13 +207,18 @@ def peer_sections(tracks: Sequence[Any], path_of: Mapping[int, str], answers: Ma
 
 def column(data, sections: Mapping[int, Mapping[str, Any]], path_of: Mapping[int, str],
            answers: Mapping[str, Mapping[str, Any]], *, algorithms: Sequence[str], edge_s: float) -> dict[str, Any]:
-    """Scores of every system on the tracks our leave-one-style-out run scored (``sections``' keys)."""
+    """Scores of every system on the same tracks: those our leave-one-style-out run scored (``sections``' keys)
+    and, when MSAF answered any, that MSAF answered (``"not_run"``: how many it has not answered yet; an
+    algorithm's error on a track it ran counts as a failure, F 0)."""
     tracks = [t for t in data.tracks if t.track_id in sections]
+    answered = [t for t in tracks if path_of.get(t.track_id) in answers] if answers else tracks
     systems = {"workbench suggestions": {t: s["smoothed"] for t, s in sections.items()},
                "workbench novelty": {t: s["novelty"] for t, s in sections.items()}}
     if answers:
-        systems.update(peer_sections(tracks, path_of, answers, algorithms=algorithms, edge_s=edge_s))
-    return score_tracks(tracks, systems)
+        systems.update(peer_sections(answered, path_of, answers, algorithms=algorithms, edge_s=edge_s))
+    out = score_tracks(answered, systems)
+    out["truth"]["not_run"] = len(tracks) - len(answered)
+    return out
 
 
 def library_paths(db: Path, *, offset: int = 0) -> dict[int, str]:
@@ -225,6 +230,98 @@ def library_paths(db: Path, *, offset: int = 0) -> dict[int, str]:
                 for t in lib.tracks()}
 
 
+def agreement(reference: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, Any]], *,
+              duration_s: float) -> float:
+    """Boundary F @3 s of ``other`` against ``reference`` (symmetric: swapping them swaps P and R, F stays).
+
+    Parameters
+    ----------
+    reference, other : sequences of {start_s, end_s, label}
+        Two segmentations of one track (no truth: this is agreement, not accuracy).
+    duration_s : float
+        Track length in seconds.
+    """
+    from workbench.evaluate.segmentation import segment_scores
+
+    return segment_scores(reference, other, duration_s=duration_s, windows_s=(3.0,))["boundary_f_3s"]
+
+
+def real_side(folder: Path, *, library_dir: Path, train, seed: int, min_s: float) -> dict[str, dict[str, Any]]:
+    """Our suggestions and novelty sections for each file of ``folder`` at least ``min_s`` long.
+
+    The model is trained on ``train`` (every track; no held-out part is needed here) with
+    :func:`~workbench.train.sections.train_sections` and serves the labeler's suggestions
+    (:func:`~workbench.train.sections.suggestions.suggest_sections`). ``library_dir`` is written to
+    (scan, analysis, embeddings); ``folder`` is only read.
+
+    Returns
+    -------
+    dict
+        ``{absolute path: {"duration_s", "first_beat_s", "smoothed", "novelty"}}``; a file that fails
+        gets ``{"error"}`` and the run goes on.
+    """
+    from workbench.library import Library
+    from workbench.train.sections import train_sections
+    from workbench.train.sections.library_data import track_frames
+    from workbench.train.sections.novelty import novelty_sections
+    from workbench.train.sections.suggestions import suggest_sections
+
+    res = train_sections(train, config={"seed": seed, "transfer": False}, progress=False)
+    out: dict[str, dict[str, Any]] = {}
+    library_dir.mkdir(parents=True, exist_ok=True)
+    with Library(library_dir / "workbench.db") as lib:
+        lib.scan(folder, progress=False)
+        for t in lib.tracks():
+            path = str(p if (p := Path(t.path)).is_absolute() else (library_dir / p).resolve())
+            if not t.duration_s or t.duration_s < min_s:
+                continue
+            try:
+                frames = track_frames(lib, t, features=train.features)
+                smoothed = suggest_sections(lib, t, model=res.trainer, features=train.features,
+                                            transitions=res.transitions)
+                out[path] = {"duration_s": float(t.duration_s),
+                             "first_beat_s": float(frames.beats[0]) if len(frames.beats) else None,
+                             "smoothed": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label} for s in smoothed],
+                             "novelty": novelty_sections(frames, backbone=train.backbone)}
+            except Exception as exc:  # one bad file never stops the run
+                out[path] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
+
+
+def real_agreement(ours: Mapping[str, Mapping[str, Any]], answers: Mapping[str, Mapping[str, Any]], *,
+                   algorithms: Sequence[str], edge_s: float) -> dict[str, dict[str, Any]]:
+    """Mean boundary F @3 s between each pair (ours, novelty, each MSAF algorithm) over the files both answered.
+
+    Returns
+    -------
+    dict
+        ``{"A vs B": {"tracks", "f3"}}`` and ``{"boundaries per track": {system: mean}}``.
+    """
+    pairs: dict[str, list[float]] = {}
+    bounds: dict[str, list[int]] = {}
+    for path, r in ours.items():
+        if "error" in r:
+            continue
+        segs = {"workbench suggestions": r["smoothed"], "workbench novelty": r["novelty"]}
+        ans = answers.get(path)
+        for a in algorithms:
+            if ans is not None and a in ans["boundaries"]:
+                segs[f"MSAF {a}"] = boundary_sections(ans["boundaries"][a], duration_s=r["duration_s"],
+                                                      first_beat_s=r["first_beat_s"], edge_s=edge_s)
+        for name, v in segs.items():
+            bounds.setdefault(name, []).append(len(v) - 1)
+        for other in (n for n in segs if n != "workbench suggestions"):
+            pairs.setdefault(f"workbench suggestions vs {other}", []).append(
+                agreement(segs["workbench suggestions"], segs[other], duration_s=r["duration_s"]))
+        for a in algorithms:
+            if f"MSAF {a}" in segs:
+                pairs.setdefault(f"workbench novelty vs MSAF {a}", []).append(
+                    agreement(segs["workbench novelty"], segs[f"MSAF {a}"], duration_s=r["duration_s"]))
+    out: dict[str, dict[str, Any]] = {k: {"tracks": len(v), "f3": float(np.mean(v))} for k, v in pairs.items()}
+    out["boundaries per track"] = {k: float(np.mean(v)) for k, v in bounds.items()}
+    return out
+
+
 def main() -> None:
     from bench_sections_devset import DEVSET_ID_OFFSET, data_arguments, devset_data, loso
 
@@ -234,19 +331,28 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="our model's seed (MSAF's answer does not depend on it)")
     parser.add_argument("--msaf-python", default=DEFAULT_MSAF, help="python of MSAF's venv (or MSAF_PYTHON)")
     parser.add_argument("--msaf-cache", type=Path, default=None, help="JSON lines of MSAF answers to reuse and extend")
+    parser.add_argument("--cache-only", action="store_true",
+                        help="MSAF's answers from --msaf-cache only (never run it); every system is scored on the "
+                             "tracks MSAF answered")
     parser.add_argument("--msaf-work", type=Path, default=None, help="MSAF's scratch folder (default: a temp folder)")
     parser.add_argument("--feature", default="pcp", help="MSAF's feature (pcp, mfcc, cqt, tonnetz, tempogram)")
     parser.add_argument("--algorithms", default=",".join(ALGORITHMS), help="MSAF boundary algorithms, comma-separated")
     parser.add_argument("--edge-s", type=float, default=1.0, help="MSAF boundaries this close to the ends are dropped")
     parser.add_argument("--keep-edges", action="store_true", help="score MSAF's boundaries as returned")
     parser.add_argument("--held-out", action="store_true", help="also the devset's held-out split (read it once)")
+    parser.add_argument("--real", type=Path, default=None,
+                        help="unlabelled music: agreement of our suggestions with MSAF (no truth: not accuracy)")
+    parser.add_argument("--real-library-dir", type=Path, default=None, help="library of --real (written to)")
+    parser.add_argument("--real-min-s", type=float, default=30.0, help="with --real: shorter files (loops) are skipped")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
+    if args.real is not None and args.real_library_dir is None:
+        parser.error("--real needs --real-library-dir (a scratch folder: the scan and embeddings are written there)")
     algorithms = [a for a in args.algorithms.split(",") if a]
     if bad := [a for a in algorithms if a not in ALGORITHMS]:
         parser.error(f"--algorithms: {bad} not allowed; allowed: {', '.join(ALGORITHMS)}")
     edge_s = -1.0 if args.keep_edges else args.edge_s
-    if not Path(args.msaf_python).exists():
+    if not args.cache_only and not Path(args.msaf_python).exists():
         print(f"MSAF is absent ({args.msaf_python} not found): its rows show '-'. Make its venv as "
               "benchmarks/README.md says ('Section boundaries against MSAF') or pass --msaf-python.", file=sys.stderr)
 
@@ -276,8 +382,9 @@ def main() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        answers = msaf_side(paths, python=args.msaf_python, work=args.msaf_work or Path(tmp), feature=args.feature,
-                            algorithms=algorithms, cache=args.msaf_cache)
+        answers = msaf_side(paths, python="" if args.cache_only else args.msaf_python,
+                            work=args.msaf_work or Path(tmp), feature=args.feature, algorithms=algorithms,
+                            cache=args.msaf_cache)
     cols = {name: column(sets[name][0], ours[name], path_of, answers, algorithms=algorithms, edge_s=edge_s)
             for name in sets}
     systems = [*OURS, *(f"MSAF {a}" for a in algorithms)]
@@ -286,19 +393,61 @@ def main() -> None:
     print(f"\nSection boundaries, mean per track (mir_eval, first and last boundary trimmed); MSAF on its own "
           f"'{args.feature}' features and beats, defaults, {edges}; ours seed {args.seed}\n")
     print(markdown_table(scored, systems))
+    for name, col in cols.items():
+        if col["truth"]["not_run"]:
+            print(f"{name}: MSAF has not answered {col['truth']['not_run']} of the tracks; every row is scored on "
+                  f"the {col['truth']['tracks']} it answered", file=sys.stderr)
     if args.held_out:
         print("\nheld-out split (never tuned on; our model trained on the other styles' dev tracks)\n")
         print(markdown_table({"devset LOSO, held-out": cols["devset LOSO, held-out"]}, systems))
+    out: dict[str, Any] = {}
+    if args.real is not None:
+        out["real_agreement"] = run_real(args, sets, algorithms=algorithms, edge_s=edge_s)
     secs = [s for a in answers.values() for s in [a["feature_seconds"] + sum(a["seconds"].values())]]
     print(f"\n({time.perf_counter() - t0:.0f} s in all; MSAF {sum(secs):.0f} s over {len(secs)} files, features "
           "and every algorithm)")
     if args.json:
-        out = {"seed": args.seed, "feature": args.feature, "algorithms": algorithms, "edges": edges,
+        out = {**out, "seed": args.seed, "feature": args.feature, "algorithms": algorithms, "edges": edges,
                "columns": {c: {s: {k: v for k, v in r.items() if k != "per_track"} for s, r in col.items()}
                            for c, col in cols.items()},
                "per_track": {c: {s: {str(t): v for t, v in r.get("per_track", {}).items()} for s, r in col.items()}
                              for c, col in cols.items()}}
         args.json.write_text(json.dumps(out, indent=1, default=float) + "\n")
+
+
+def run_real(args: argparse.Namespace, sets: Mapping[str, Any], *, algorithms: Sequence[str], edge_s: float
+             ) -> dict[str, dict[str, Any]]:
+    """Train on the devset's dev split and the demo, suggest on ``args.real``, run MSAF there, print agreement."""
+    from workbench.train.sections import SectionData
+
+    train = [sets[k][0] for k in ("devset LOSO, dev", "demo LOSO") if k in sets]
+    if len(train) == 2 and train[0].features == train[1].features and train[0].backbone == train[1].backbone:
+        data = SectionData([*train[0].tracks, *train[1].tracks], train[0].features, train[0].backbone)
+    else:
+        data = train[0]
+    t1 = time.perf_counter()
+    ours = real_side(args.real, library_dir=args.real_library_dir, train=data, seed=args.seed, min_s=args.real_min_s)
+    print(f"\n{args.real}: our model (trained on {len(data.tracks)} labelled tracks) on {len(ours)} files "
+          f"of at least {args.real_min_s:g} s in {time.perf_counter() - t1:.0f} s", file=sys.stderr)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        answers = msaf_side(sorted(p for p, r in ours.items() if "error" not in r), python=args.msaf_python,
+                            work=args.msaf_work or Path(tmp), feature=args.feature, algorithms=algorithms,
+                            cache=args.msaf_cache)
+    agree = real_agreement(ours, answers, algorithms=algorithms, edge_s=edge_s)
+    print(f"\n{args.real}: AGREEMENT, not accuracy (no truth): boundary F @3 s of one system against the other, "
+          f"mean over the files both answered; our model trained on {len(data.tracks)} labelled tracks "
+          "(devset dev + demo)\n")
+    print("| pair | files | F @3 s agreement |\n|---|---|---|")
+    for k, v in agree.items():
+        if k != "boundaries per track":
+            print(f"| {k} | {v['tracks']} | {v['f3']:.3f} |")
+    print("\ninner boundaries per track: " + ", ".join(f"{k} {v:.1f}" for k, v in agree["boundaries per track"].items()))
+    failed = {p: r["error"] for p, r in ours.items() if "error" in r}
+    if failed:
+        print(f"our side failed on {len(failed)} file(s): {failed}", file=sys.stderr)
+    return {**agree, "failed": failed}
 
 
 if __name__ == "__main__":

@@ -66,13 +66,13 @@ def test_fake_peer_from_the_cache_to_the_table_and_json(bench, tmp_path):
     a, b = _track(1, "a", 0), _track(2, "b", 1)
     paths = {1: str(tmp_path / "a.flac"), 2: str(tmp_path / "b.flac")}
     fake = {"path": paths[1], "duration_s": a.duration_s, "feature": "pcp", "beats": 120, "feature_seconds": 1.0,
-            "boundaries": {"foote": [0.0, 0.5, 16.2, 47.0, 63.5, 64.0], "sf": [0.0, 40.0, 64.0]},
-            "seconds": {"foote": 0.1, "sf": 0.1}, "errors": {}}
+            "boundaries": {"foote": [0.0, 0.5, 16.2, 47.0, 63.5, 64.0], "olda": [0.0, 40.0, 64.0]},
+            "seconds": {"foote": 0.1, "sf": 0.1, "olda": 0.1}, "errors": {"sf": "ValueError: x"}}
     cache = tmp_path / "msaf.jsonl"
     cache.write_text(json.dumps(fake) + "\n" + json.dumps({"path": paths[2], "error": "RuntimeError: x"}) + "\n")
-    # no MSAF venv: the cached answer is used, the track without one is left to the scores as a failure
+    # no MSAF venv: the cached answer is used; a cached error line is no answer
     answers = bench.msaf_side(list(paths.values()), python=str(tmp_path / "absent"), work=tmp_path, feature="pcp",
-                              algorithms=["foote", "sf"], cache=cache)
+                              algorithms=["foote", "sf", "olda"], cache=cache)
     assert list(answers) == [paths[1]]
     assert bench.msaf_side([paths[1]], python=str(tmp_path / "absent"), work=tmp_path, feature="mfcc",
                            algorithms=["foote"], cache=cache) == {}
@@ -82,14 +82,37 @@ def test_fake_peer_from_the_cache_to_the_table_and_json(bench, tmp_path):
     class Data:
         tracks = [a, b]
 
-    col = bench.column(Data, ours, paths, answers, algorithms=["foote", "sf"], edge_s=1.0)
-    assert col["workbench suggestions"]["f3"] == 1.0
-    assert col["MSAF foote"]["failed"] == 1 and col["MSAF foote"]["per_track"][1]["f3"] == pytest.approx(0.8)
-    assert col["MSAF sf"]["per_track"][1]["f3"] == 0.0
-    text = bench.markdown_table({"set": col}, [*bench.OURS, "MSAF foote", "MSAF sf", "MSAF olda"])
+    # every system on the track MSAF answered (track 2: not run yet); sf's error there is a failure (F 0)
+    col = bench.column(Data, ours, paths, answers, algorithms=["foote", "sf", "olda"], edge_s=1.0)
+    assert col["truth"]["not_run"] == 1 and {r["tracks"] for r in col.values()} == {1}
+    assert col["workbench suggestions"]["f3"] == 1.0 and list(col["workbench novelty"]["per_track"]) == [1]
+    # foote: 16.2 and 47.0 hit (3 s; 32 missed), 0.5 and 63.5 are MSAF's edge beats, dropped: P 1, R 2/3
+    assert col["MSAF foote"]["failed"] == 0 and col["MSAF foote"]["f3"] == pytest.approx(0.8)
+    assert col["MSAF sf"]["failed"] == 1 and col["MSAF sf"]["f3"] == 0.0
+    assert col["MSAF olda"]["f3"] == 0.0 and col["MSAF olda"]["boundaries_per_track"] == 1
+    text = bench.markdown_table({"set": col}, [*bench.OURS, "MSAF foote", "MSAF sf", "MSAF cnmf"])
     rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()[2:]}
-    assert "(1 failed)" in rows["MSAF foote"] and rows["MSAF olda"].count(" - ") == 3
-    assert "set (2): F @3 s" in text.splitlines()[0]
+    assert "(1 failed)" in rows["MSAF sf"] and rows["MSAF cnmf"].count(" - ") == 3
+    assert "set (1): F @3 s" in text.splitlines()[0]
+    # the whole set without MSAF: our two rows on both tracks, MSAF's "-"
+    alone = bench.column(Data, ours, paths, {}, algorithms=["foote"], edge_s=1.0)
+    assert alone["workbench suggestions"]["tracks"] == 2 and "MSAF foote" not in alone
+
+
+def test_agreement_is_symmetric_and_pairs_every_system(bench):
+    dur = 64.0
+    a = bench.boundary_sections([16.0, 32.0, 48.0], duration_s=dur)
+    b = bench.boundary_sections([17.0, 40.0], duration_s=dur)
+    assert bench.agreement(a, b, duration_s=dur) == pytest.approx(bench.agreement(b, a, duration_s=dur))
+    assert bench.agreement(a, b, duration_s=dur) == pytest.approx(2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3))
+    ours = {"x.ogg": {"duration_s": dur, "first_beat_s": 0.1, "smoothed": a, "novelty": b},
+            "bad.ogg": {"error": "ParameterError: no beats"}}
+    answers = {"x.ogg": {"boundaries": {"sf": [0.0, 0.3, 16.5, 32.2, 48.1, 64.0]}}}
+    got = bench.real_agreement(ours, answers, algorithms=["sf", "foote"], edge_s=1.0)
+    assert got["workbench suggestions vs MSAF sf"] == {"tracks": 1, "f3": 1.0}
+    assert got["workbench novelty vs MSAF sf"]["f3"] == pytest.approx(0.4)
+    assert "workbench suggestions vs MSAF foote" not in got
+    assert got["boundaries per track"]["MSAF sf"] == 3
 
 
 def test_leave_one_group_out_keeps_each_tracks_sections():
