@@ -56,6 +56,8 @@ def test_scores_hit_miss_and_failure(bench):
     got = bench.score_tracks([tr], {"exact": {1: exact}, "late": {1: late}, "half": {1: half}, "failed": {1: None}})
     assert got["exact"]["f3"] == 1.0 and got["exact"]["f05"] == 1.0 and got["exact"]["boundaries_per_track"] == 3
     assert got["late"]["f3"] == 1.0 and got["late"]["f05"] == 0.0
+    assert got["late"]["median_offset_s"] == pytest.approx(2.0) and got["exact"]["median_offset_s"] == 0.0
+    assert bench.hit_offsets(late, tr.sections, duration_s=tr.duration_s, window_s=1.0) == []
     assert got["half"]["p3"] == 1.0 and got["half"]["r3"] == pytest.approx(1 / 3)
     assert got["half"]["f3"] == pytest.approx(0.5)
     assert got["failed"]["failed"] == 1 and got["failed"]["f3"] == 0.0
