@@ -153,3 +153,21 @@ def test_peer_script_finds_a_planted_change_in_audio(tmp_path):
     inner = [b for b in out["boundaries"]["foote"] + out["boundaries"]["sf"] if 2.0 < b < 38.0]
     assert any(abs(b - 20.0) < 3.0 for b in inner), out["boundaries"]
     assert not (tmp_path / "estimations").exists() and (tmp_path / "w" / "features").is_dir()
+
+
+def test_peer_json_lines_keep_going_past_a_bad_file(capsys):
+    sys.path.insert(0, str(BENCH.parent / "peers"))
+    try:
+        from json_lines import print_answers
+    finally:
+        sys.path.remove(str(BENCH.parent / "peers"))
+
+    def answer(path):
+        if path == "bad.flac":
+            raise ValueError("cannot decode")
+        return {"path": path, "boundaries": {"sf": [0.0, 1.0]}}
+
+    assert print_answers(["a.flac", "bad.flac", "b.flac"], answer) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["path"] for x in lines] == ["a.flac", "bad.flac", "b.flac"]
+    assert lines[1] == {"path": "bad.flac", "error": "ValueError: cannot decode"} and "error" not in lines[2]

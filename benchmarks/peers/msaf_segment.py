@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 import time
@@ -109,14 +108,13 @@ def main() -> int:
 
     logging.disable(logging.WARNING)
     np.seterr(all="ignore")
-    for path in args.files:
+    from json_lines import print_answers  # benchmarks/peers/, beside this script
+
+    def answer(path: str) -> dict:
         np.random.seed(123)  # as msaf.process does: cnmf and scluster draw at random
-        try:
-            out = segment(path, work=args.work, feature=args.feature, algorithms=algorithms)
-        except Exception as exc:  # one bad file never stops the run
-            out = {"path": path, "error": f"{type(exc).__name__}: {exc}"}
-        print(json.dumps(out), flush=True)
-    return 0
+        return segment(path, work=args.work, feature=args.feature, algorithms=algorithms)
+
+    return print_answers(args.files, answer)
 
 
 if __name__ == "__main__":
