@@ -464,7 +464,8 @@ def run_real(args: argparse.Namespace, sets: Mapping[str, Any], *, algorithms: S
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        answers = msaf_side(sorted(p for p, r in ours.items() if "error" not in r), python=args.msaf_python,
+        answers = msaf_side(sorted(p for p, r in ours.items() if "error" not in r),
+                            python="" if args.cache_only else args.msaf_python,
                             work=args.msaf_work or Path(tmp), feature=args.feature, algorithms=algorithms,
                             cache=args.msaf_cache)
     agree = real_agreement(ours, answers, algorithms=algorithms, edge_s=edge_s)
