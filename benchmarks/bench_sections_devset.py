@@ -325,8 +325,11 @@ def devset_data(folder: Path, *, library_dir: Path):
     return SectionData(tracks, data.features, data.backbone), split
 
 
-def loso(data, *, seed: int, test_tracks=None, config: dict | None = None) -> dict:
-    """:func:`leave_one_group_out` with the fold settings :func:`train_sections` uses (``config``: overrides)."""
+def loso(data, *, seed: int, test_tracks=None, config: dict | None = None, sections: bool = False):
+    """:func:`leave_one_group_out` with the fold settings :func:`train_sections` uses (``config``: overrides).
+
+    With ``sections`` the pair (figures, ``{track id: {"smoothed", "novelty"}}`` sections of each scored track).
+    """
     from workbench.train.sections import CONFIG_DEFAULTS, leave_one_group_out
     from workbench.train.sections.training import _TRAINER_KEYS
 
@@ -334,9 +337,9 @@ def loso(data, *, seed: int, test_tracks=None, config: dict | None = None) -> di
     params = {**{k: cfg[k] for k in _TRAINER_KEYS}, "epochs": min(cfg["epochs"], cfg["transfer_epochs"]),
               "max_samples_per_epoch": cfg["transfer_samples_per_epoch"], "patience": min(cfg["patience"], 4)}
     t0 = time.perf_counter()
-    out, _ = leave_one_group_out(data, cfg=cfg, trainer_params=params, test_tracks=test_tracks)
+    out, oof = leave_one_group_out(data, cfg=cfg, trainer_params=params, test_tracks=test_tracks)
     out["wall_s"] = time.perf_counter() - t0
-    return out
+    return (out, oof.get("sections", {})) if sections else out
 
 
 def with_audio_views(data, *, library_dir: Path, n_views: int, augment: dict) -> dict:

@@ -12,7 +12,6 @@ Run: ``/work/venvs/essentia/bin/python benchmarks/peers/essentia_analyze.py [--m
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -52,13 +51,9 @@ def main() -> int:
 
     warm = np.random.default_rng(0).normal(0, 0.1, 10 * 44100).astype(np.float32)
     es.RhythmExtractor2013(method="multifeature")(warm), es.KeyExtractor(profileType="edma")(warm)  # not timed
-    for path in args.files:
-        try:
-            out = analyze(path, args.max_s)
-        except Exception as exc:  # one bad file never stops the run
-            out = {"path": path, "error": f"{type(exc).__name__}: {exc}"}
-        print(json.dumps(out), flush=True)
-    return 0
+    from json_lines import print_answers  # benchmarks/peers/, beside this script
+
+    return print_answers(args.files, lambda path: analyze(path, args.max_s))
 
 
 if __name__ == "__main__":

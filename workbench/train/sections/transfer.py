@@ -80,6 +80,12 @@ def _smoothed_labels(tr: TrackFrames, segs: Sequence[Any]) -> np.ndarray:
     return _smoothed(tr, segs)[0]
 
 
+def _plain(segs: Sequence[Any]) -> list[dict[str, Any]]:
+    """Sections (suggestions or dicts) as ``{"start_s", "end_s", "label"}`` dicts."""
+    return [{k: (s[k] if isinstance(s, Mapping) else getattr(s, k)) for k in ("start_s", "end_s", "label")}
+            for s in segs]
+
+
 def _suggestion_at(tr: TrackFrames, segs: Sequence[Any]) -> np.ndarray:
     """Index (in ``segs``) of the suggestion holding each labelled window."""
     starts = np.array([s.start_s for s in segs])
@@ -202,7 +208,9 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         smoothed suggestion at each scored window: its confidence, whether it is right) and
         ``suggestion_track_ids``,
         ``suggestion_index`` (the suggestion's index in its track), ``suggestion_labels``,
-        ``suggestion_folds`` (the held-out fold of each window).
+        ``suggestion_folds`` (the held-out fold of each window); ``sections`` {track id: {"smoothed",
+        "novelty"}}: each scored track's suggestions and novelty-baseline sections as
+        ``{"start_s", "end_s", "label"}`` dicts (what an outside segmenter is scored beside).
     """
     from tqdm.auto import tqdm
 
@@ -292,6 +300,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     s_tid: list[np.ndarray] = []
     s_sid: list[np.ndarray] = []
     seg: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
+    by_track: dict[int, dict[str, list[dict[str, Any]]]] = {}
     after = np.empty_like(P)
     families: dict[int, str] = {}
     for f in folds:
@@ -326,7 +335,9 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             g_seg.append(s_eval)
             seg["smoothed"].append(s_eval)
             seg["raw"].append(tr.segment_eval(raw))
-            seg["novelty"].append(tr.segment_eval(novelty_sections(tr, backbone=data.backbone)))
+            nov = novelty_sections(tr, backbone=data.backbone)
+            seg["novelty"].append(tr.segment_eval(nov))
+            by_track[tr.track_id] = {"smoothed": _plain(smoothed), "novelty": _plain(nov)}
         if not g_true:
             continue
         gt, gr, gs = np.concatenate(g_true), np.concatenate(g_raw), np.concatenate(g_smooth)
@@ -370,7 +381,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     out["seconds"] = time.perf_counter() - t_start
     return out, {"probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes), "suggestion_confidence": sc,
                  "suggestion_right": ys == yt, "suggestion_track_ids": st,
-                 "suggestion_index": ss, "suggestion_labels": ys, "suggestion_folds": sf}
+                 "suggestion_index": ss, "suggestion_labels": ys, "suggestion_folds": sf, "sections": by_track}
 
 
 def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
