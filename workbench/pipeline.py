@@ -31,7 +31,7 @@ from workbench.demo.readiness import SECTIONS_CONFIG  # the demo's section setti
 from workbench.errors import ContentChangedWarning, ParameterError, WorkbenchError, failure_reason
 from workbench.fileio import atomic_write_bytes
 from workbench.library import Library, Track
-from workbench.pipeline_summary import DemoResult, Headline, _headlines  # noqa: F401  (re-exported)
+from workbench.pipeline_summary import DemoResult, Headline, _headlines, similar_block  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from workbench.embed.batch import Backbone
@@ -213,6 +213,8 @@ def run_demo(
         if export:
             with stage("export Core ML + register"):
                 _export(state, lib, runs, models_root, result)
+            with stage("similar with the active head"):
+                _similar_after(lib, demo_tracks[0], backbone, result, progress=progress)
 
         with stage("suggest sections"):
             _suggest(lib, runs["sections"], unlabeled, backbone, result)
@@ -238,12 +240,18 @@ def _embed_and_search(lib: Library, tracks: list[Track], result: DemoResult, *, 
     result.backbone = said if not isinstance(backbone, FeatureFrontend) or "asked for" in said else (
         f"{describe_backbone(backbone)}: no OpenL3 weights found in models/openl3/ or $WORKBENCH_OPENL3_WEIGHTS "
         "(README: 'Adding OpenL3 weights')")
-    search = LibrarySearch(lib, backbone=backbone, progress=progress).update()
-    seed_track = tracks[0]
-    result.example = [f"  similar to {seed_track.name} (backbone: {backbone.name}):"]
-    result.example += [f"    {r.match.score:.2f}  {r.track.name:24}  {r.match.explanation}"
-                       for r in search.similar(seed_track, k=3)]
+    search = LibrarySearch(lib, model="backbone", backbone=backbone, progress=progress).update()
+    result.example, result.example_ids = similar_block(search, tracks[0])
     return backbone
+
+
+def _similar_after(lib: Library, track: Track, backbone: Backbone, result: DemoResult, *, progress: bool) -> None:
+    """The same query once training has activated a head: what the head changes in ``similar``."""
+    from workbench.search import LibrarySearch
+
+    search = LibrarySearch(lib, backbone=backbone, progress=progress)  # the active head, else the backbone
+    if search.model.head is not None:  # a head refused by its gates was never activated: nothing changed
+        result.example_after, result.example_after_ids = similar_block(search.update(), track)
 
 
 def _import_labels(lib: Library, labeled: list[Track], unlabeled: list[Track]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.library import ScanSummary
 
@@ -47,7 +47,10 @@ class DemoResult:
     total_duration_s: float
     analysis: str = ""
     accuracy: dict[str, float] = field(default_factory=dict)
-    example: list[str] = field(default_factory=list)
+    example: list[str] = field(default_factory=list)  # "similar to" with the backbone, before training
+    example_ids: list[int] = field(default_factory=list)  # its matches' track ids, in rank order
+    example_after: list[str] = field(default_factory=list)  # the same query with the head training activated
+    example_after_ids: list[int] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     backbone: str = ""
     labels: str = ""
@@ -117,6 +120,10 @@ class DemoResult:
         for name, segments in self.suggestions.items():
             lines.append(f"  suggested for {name} (unlabelled): " + ", ".join(segments))
         lines += self.example
+        if self.example_after:
+            lines += self.example_after
+            moved = sum(a != b for a, b in zip(self.example_ids, self.example_after_ids, strict=False))
+            lines.append(f"    (the active head changed {moved} of the {len(self.example_after_ids)} places)")
         if self.headlines:
             lines.append("  headline metrics (held-out tracks):")
             lines += [f"    {h}" for h in self.headlines]
@@ -251,3 +258,28 @@ def _invariance_headlines(metrics: dict) -> list[Headline]:
                             f"{(metrics.get('search') or {}).get('n_queries')} held-out)", g.value, rule,
                             g.status == "pass"))
     return out
+
+
+def similar_block(search: Any, track: Any, *, k: int = 3) -> tuple[list[str], list[int]]:
+    """The summary's "similar to" block for ``track``: a line naming the model, then the ``k`` nearest.
+
+    Parameters
+    ----------
+    search : workbench.search.LibrarySearch
+        An updated search; its ``model_said`` names the model in the heading.
+    track : workbench.library.Track
+        The query.
+    k : int
+        How many matches.
+
+    Returns
+    -------
+    lines : list of str
+        The heading and one line per match (score, name, explanation).
+    ids : list of int
+        The matches' track ids, best first.
+    """
+    found = search.similar(track, k=k)
+    lines = [f"  similar to {track.name} ({search.model_said}):"]
+    lines += [f"    {r.match.score:.2f}  {r.track.name:24}  {r.match.explanation}" for r in found]
+    return lines, [r.track.id for r in found]
