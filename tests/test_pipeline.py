@@ -50,11 +50,11 @@ def test_demo_runs_every_stage(demo_home):
     state = json.loads((home / "data" / "demo" / "PIPELINE.json").read_text())
     assert state["embeddings"]["run_id"] == first.runs["embeddings"].name
     # the same "similar to" query before training (the bare backbone) and, once a head is active, with it
-    assert first.example[0].startswith("  similar to ") and "(backbone (" in first.example[0]
+    assert first.example[0].startswith("  similar to ") and ", ranked by backbone (" in first.example[0]
     assert len(first.example_ids) == 3 == len(first.example) - 1
     if "head" in exported:
-        assert first.example_after and "(head@1 (on " in first.example_after[0], first.example_after
-        assert first.example_after[0].split(" (")[0] == first.example[0].split(" (")[0]  # the same query
+        assert first.example_after and ", ranked by head@1 (on " in first.example_after[0], first.example_after
+        assert first.example_after[0].split(", ranked")[0] == first.example[0].split(", ranked")[0]  # the same query
         assert len(first.example_after_ids) == 3 == len(first.example_after) - 1
         moved = sum(a != b for a, b in zip(first.example_ids, first.example_after_ids, strict=True))
         assert f"(the active head changed {moved} of the 3 places)" in text

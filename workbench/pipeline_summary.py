@@ -280,6 +280,6 @@ def similar_block(search: Any, track: Any, *, k: int = 3) -> tuple[list[str], li
         The matches' track ids, best first.
     """
     found = search.similar(track, k=k)
-    lines = [f"  similar to {track.name} ({search.model_said}):"]
+    lines = [f"  similar to {track.name}, ranked by {search.model_said}:"]
     lines += [f"    {r.match.score:.2f}  {r.track.name:24}  {r.match.explanation}" for r in found]
     return lines, [r.track.id for r in found]
