@@ -31,12 +31,12 @@ from workbench.experiments_compare import (  # noqa: F401  (re-exported)
     _label_key,
     backbone_name,
     chronological,
+    config_params,
     data_diff,
     metric_direction,
     run_params,
     scalar_metrics,
 )
-from workbench.runs import flatten
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,7 +85,7 @@ def runs_table(root: str | os.PathLike[str] | None = None, *, kind: str | None =
                                "backbone": _backbone_name(run),
                                "tracks": len(run.data["tracks"]) if run.data.get("tracks") is not None else None}
         # run.json's backbone name stays: an embeddings config's "backbone" is the name asked for
-        row.update({k: v for k, v in flatten(run.config).items() if k not in row})
+        row.update({k: v for k, v in config_params(run.config).items() if k not in row})
         row.update({k: m.get(k) for k in HEADLINE_METRICS if isinstance(m.get(k), (int, float))})
         rows.append(row)
     base = ["run_id", "kind", "created", "backbone", "tracks"]
