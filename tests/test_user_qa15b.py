@@ -35,3 +35,25 @@ def test_runs_compare_shows_one_epochs_row(tmp_path):
     params = c.all_params
     assert "config.max_epochs" not in params.index
     assert list(params.loc["config.epochs"]) == [3, 2]
+
+
+# -- the embeddings report's early stopping: one story ------------------------------------------------------
+
+def test_embeddings_report_does_not_say_no_early_stopping_after_saying_fold_heads():
+    """The report warned 'early stopping: ... the median best epoch of 3 fold heads' and then said
+    'no early stopping (...)' about the same run."""
+    from workbench.report.baselines import comparison
+    from workbench.train.embeddings_stopping import stopping_record
+
+    chosen = {"epochs": 2, "folds": [{"fold": i, "n_tracks": 4, "best_epoch": b, "val_map_at_r": 0.5,
+                                      "stopped": "patience"} for i, b in ((1, 1), (2, 2), (3, 3))], "notes": []}
+    es = stopping_record("folds", "the validation slice holds 1 track of 1 class (fewer than 2)", chosen)
+    metrics = {"model": {"map_at_r": 0.4}, "baselines": {"frontend": {"map_at_r": 0.3}},
+               "early_stopping": es, "warnings": [es["said"]]}
+    html = comparison(metrics)
+    assert "no early stopping" not in html
+    assert "fold heads" in html.split("</table>")[-1]  # the line under the table says the same as the warning
+    assert "trains 2 epochs" in html.split("</table>")[-1]
+    es = stopping_record("validation", "the validation slice holds 6 tracks of 3 classes")
+    html = comparison({**metrics, "early_stopping": es, "warnings": []})
+    assert "no early stopping" not in html and "on the validation slice" in html
