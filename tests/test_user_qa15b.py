@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 # -- one name for --epochs across run kinds -------------------------------------------------------------------
 
 def _two_kinds_of_run(root):
@@ -57,3 +56,45 @@ def test_embeddings_report_does_not_say_no_early_stopping_after_saying_fold_head
     es = stopping_record("validation", "the validation slice holds 6 tracks of 3 classes")
     html = comparison({**metrics, "early_stopping": es, "warnings": []})
     assert "no early stopping" not in html and "on the validation slice" in html
+
+
+# -- training curves: the model's quantities, and the epoch kept ----------------------------------------------
+
+def _sections_history():
+    return [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 0.6 + 0.02 * (e - 4) ** 2, "val_accuracy": 0.5,
+             "seconds": 1.2, "samples": 1800, "samples_per_s": 1500.0 + e} for e in range(1, 9)]
+
+
+def test_training_curves_draw_no_throughput_panels_and_mark_the_kept_epoch(tmp_path):
+    """The curves gave two of five panels to 'samples' and 'samples_per_s' and did not show that early
+    stopping kept epoch 4 of 8."""
+    from workbench.report.plots import curves_figure
+    from workbench.runs import load_run, write_run
+
+    p = write_run("sections-20261207-000003-cccc", info={"kind": "sections"}, config_={"epochs": 8}, data={},
+                  history=_sections_history(), root=tmp_path,
+                  metrics={"early_stopping": {"used": True, "best_epoch": 4, "epochs_run": 8}})
+    run = load_run(p)
+    assert run.kept_epoch == 4
+    fig = curves_figure({run.run_id: run.history}, kept={run.run_id: run.kept_epoch})
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["train_loss", "val_loss", "val_accuracy"]
+    for ax in panels:  # a vertical line at epoch 4 in every panel
+        assert any(list(line.get_xdata()) == [4, 4] for line in ax.get_lines()), ax.get_title()
+    assert "kept: epoch 4" in [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def test_kept_epoch_of_runs_that_did_not_stop_early_and_of_embeddings_runs(tmp_path):
+    from workbench.runs import load_run, write_run
+
+    hist = _sections_history()
+    no_stop = write_run("sections-20261207-000004-dddd", info={"kind": "sections"}, config_={}, data={},
+                        history=hist, metrics={"early_stopping": {"used": False}}, root=tmp_path)
+    assert load_run(no_stop).kept_epoch == 8  # validation only watched: the last epoch's weights
+    emb = [{"epoch": e, "train_loss": 0.2, "val_map_at_r": v} for e, v in enumerate((0.1, 0.3, 0.3, 0.2, 0.1), start=1)]
+    val = write_run("embeddings-20261207-000005-eeee", info={"kind": "embeddings"}, config_={}, data={},
+                    history=emb, metrics={"early_stopping": {"rule": "validation"}}, root=tmp_path)
+    assert load_run(val).kept_epoch == 2  # the first epoch of best MAP@R (a tie does not move it)
+    folds = write_run("embeddings-20261207-000006-ffff", info={"kind": "embeddings"}, config_={}, data={},
+                      history=emb[:3], metrics={"early_stopping": {"rule": "folds", "epochs": 3}}, root=tmp_path)
+    assert load_run(folds).kept_epoch == 3  # a fixed epoch count tuned on fold heads: the last

@@ -207,7 +207,7 @@ class Comparison:
         ----------
         keys : sequence of str or None
             The ``history.json`` quantities to draw (``"train_loss"``, ...); None draws every numeric
-            one but ``epoch`` and ``seconds``.
+            one but epoch and throughput (seconds, samples); each run's kept epoch is a dashed line.
 
         Returns
         -------
@@ -215,7 +215,8 @@ class Comparison:
         """
         from workbench.report.plots import curves_figure
 
-        return curves_figure({r.run_id: r.history for r in self.runs}, keys=keys)
+        return curves_figure({r.run_id: r.history for r in self.runs}, keys=keys,
+                             kept={r.run_id: r.kept_epoch for r in self.runs})
 
     @property
     def data_diffs(self) -> list[DataDiff]:

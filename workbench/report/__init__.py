@@ -236,8 +236,8 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
 
     # curves
     if run.history:
-        parts.append(_section("Training curves", figure("training_curves", P.curves_figure({run.run_id: run.history}),
-                                                        "training curves")))
+        curves = P.curves_figure({run.run_id: run.history}, kept={run.run_id: run.kept_epoch})
+        parts.append(_section("Training curves", figure("training_curves", curves, "training curves")))
     else:
         parts.append(_section("Training curves", H.not_recorded("history.json")))
 
