@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from workbench.cli import main
+
 # -- one name for --epochs across run kinds -------------------------------------------------------------------
 
 def _two_kinds_of_run(root):
@@ -98,3 +102,61 @@ def test_kept_epoch_of_runs_that_did_not_stop_early_and_of_embeddings_runs(tmp_p
     folds = write_run("embeddings-20261207-000006-ffff", info={"kind": "embeddings"}, config_={}, data={},
                       history=emb[:3], metrics={"early_stopping": {"rule": "folds", "epochs": 3}}, root=tmp_path)
     assert load_run(folds).kept_epoch == 3  # a fixed epoch count tuned on fold heads: the last
+
+
+# -- a forced export does not silently become the model suggest and similar use -----------------------------
+
+@pytest.fixture(scope="module")
+def section_package(tmp_path_factory):
+    """A small exported section classifier with its checkpoint beside it (as test_registry's ``package``)."""
+    pytest.importorskip("coremltools")
+    import torch
+
+    from workbench.export.coreml import export_classifier
+    from workbench.models.heads import SectionClassifier, save_checkpoint
+
+    folder = tmp_path_factory.mktemp("pkg")
+    torch.manual_seed(0)
+    clf = SectionClassifier(16, hidden_dim=32).eval()
+    save_checkpoint(clf, folder / "model.pt")
+    return export_classifier(clf, folder / "clf.mlpackage", metadata={"metrics": {}})
+
+
+def test_forced_export_is_registered_inactive_unless_activate_is_asked(tmp_path, section_package, capsys,
+                                                                        monkeypatch):
+    """`export RUN --force` with no active version made the gate-failing model the active one: `suggest`
+    used a model below 'always the majority class' and nothing said so."""
+    import json
+
+    from test_registry import _metrics, _parser, _run
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    bad = _run(tmp_path, section_package, _metrics(0.2, majority={"accuracy": 0.5, "macro_f1": 0.1}))
+    p = _parser()
+    args = p.parse_args(["--db", db, "--quiet", "export", bad, "--force", "--json"])
+    assert args.func(args) == 0
+    out, err = capsys.readouterr()
+    (v,) = json.loads(out)["versions"]
+    assert v["name"] == "dj_section_v1" and v["forced"] and not v["active"]
+    assert "dj_section_v1 fails its blocking gate (accuracy): registered but NOT active" in err
+    assert "`workbench models activate dj_section 1 --force`" in err
+    # asked for: active, and said loudly
+    args = p.parse_args(["--db", db, "--quiet", "export", bad, "--force", "--activate", "--io", "fp16"])
+    assert args.func(args) == 0
+    out, err = capsys.readouterr()
+    assert "== dj_section_v2 (active) FORCED past failing gates" in out
+    assert "dj_section_v2 fails its blocking gate (accuracy) and is now ACTIVE (--activate)" in err
+    # a model that passes its gates is still made active by a plain export, and nothing is said
+    good = _run(tmp_path, section_package, _metrics(0.9, majority={"accuracy": 0.5, "macro_f1": 0.1}))
+    args = p.parse_args(["--db", db, "--quiet", "export", good, "--force"])
+    assert args.func(args) == 0
+    out, err = capsys.readouterr()
+    assert "== dj_section_v3 (active)" in out and "WARNING" not in err
+
+
+def test_export_help_says_a_forced_model_is_not_activated(capsys):
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "The forced version is NOT made active unless --activate is given" in help_text
