@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from workbench.cli import main
@@ -126,7 +128,6 @@ def test_forced_export_is_registered_inactive_unless_activate_is_asked(tmp_path,
                                                                         monkeypatch):
     """`export RUN --force` with no active version made the gate-failing model the active one: `suggest`
     used a model below 'always the majority class' and nothing said so."""
-    import json
 
     from test_registry import _metrics, _parser, _run
 
@@ -160,3 +161,33 @@ def test_export_help_says_a_forced_model_is_not_activated(capsys):
         main(["export", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "The forced version is NOT made active unless --activate is given" in help_text
+
+
+# -- notebook 01's library table: names aligned left, and a row cap ---------------------------------------------
+
+def test_text_left_keeps_a_row_cap_and_says_how_many_rows_there_are():
+    """Through text_left a 300-track library table rendered all 300 rows (a DataFrame stops at 60)."""
+    import re
+
+    import pandas as pd
+
+    from workbench.report.tables import text_left
+
+    frame = pd.DataFrame({"name": [f"track {i}" for i in range(300)], "bpm": [120.0 + i for i in range(300)]})
+    html = text_left(frame, max_rows=60).to_html()
+    assert len(re.findall(r"<tr>\s*<th id=\"T_\w+_level0_row", html)) == 60
+    assert "the first 60 of 300 rows" in html and "track 59" in html and "track 60" not in html
+    assert "text-align: left" in html
+    short = text_left(frame.head(5), max_rows=60).to_html()
+    assert "rows</caption>" not in short and "track 4" in short
+    with pytest.raises(ValueError, match="max_rows"):
+        text_left(frame, max_rows=0)
+
+
+def test_notebook_01_shows_the_library_table_left_aligned_with_a_row_cap():
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "01_explore_library.ipynb").read_text())
+    cell = next("".join(c["source"]) for c in nb["cells"]
+                if "table = explore.library_table(lib" in "".join(c["source"]))
+    assert 'text_left(table.drop(columns="path"), max_rows=60)' in cell
