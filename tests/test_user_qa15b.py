@@ -191,3 +191,13 @@ def test_notebook_01_shows_the_library_table_left_aligned_with_a_row_cap():
     cell = next("".join(c["source"]) for c in nb["cells"]
                 if "table = explore.library_table(lib" in "".join(c["source"]))
     assert 'text_left(table.drop(columns="path"), max_rows=60)' in cell
+
+
+def test_a_runs_report_names_epochs_as_runs_compare_does(tmp_path):
+    from workbench.report import build
+    from workbench.runs import load_run
+
+    _two_kinds_of_run(tmp_path)
+    html, _, _ = build(load_run("embeddings-20261207-000002-bbbb", root=tmp_path))
+    config = html.split(">Config<")[1].split(">Run<")[0]
+    assert ">epochs<" in config and "max_epochs" not in config
