@@ -201,3 +201,19 @@ def test_a_runs_report_names_epochs_as_runs_compare_does(tmp_path):
     html, _, _ = build(load_run("embeddings-20261207-000002-bbbb", root=tmp_path))
     config = html.split(">Config<")[1].split(">Run<")[0]
     assert ">epochs<" in config and "max_epochs" not in config
+
+
+def test_training_curves_of_a_self_supervised_run_skip_quantities_never_measured():
+    """A real-music embeddings run (each track its own class) gave three of eight panels to val_map_at_r,
+    val_precision_at_1 and _5, NaN on every epoch, and ticked its 3 epochs at 1.5 and 2.5."""
+    from workbench.report.plots import curves_figure
+
+    nan = float("nan")
+    hist = [{"epoch": e, "train_loss": 0.1 / e, "val_map_at_r": nan, "val_precision_at_1": nan, "val_loss": 0.1 + e}
+            for e in (1, 2, 3)]
+    fig = curves_figure({"run": hist}, kept={"run": 1})
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["train_loss", "val_loss"]
+    fig.canvas.draw()
+    assert all(float(t.get_text().replace("−", "-")).is_integer() for ax in panels
+               for t in ax.get_xticklabels() if t.get_text())

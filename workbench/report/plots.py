@@ -82,7 +82,8 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys:
         Run name -> its ``history.json`` rows (``epoch`` plus numeric quantities).
     keys : sequence of str or None
         The quantities to draw, one panel each; None draws every numeric one but
-        :data:`THROUGHPUT_KEYS` (epoch, seconds, samples, samples per second).
+        :data:`THROUGHPUT_KEYS` (epoch, seconds, samples, samples per second) and those never finite
+        (``val_map_at_r`` NaN on every epoch when each track is its own class).
     kept : mapping of str to int or None
         Run name -> the epoch whose weights it kept (:attr:`workbench.runs.Run.kept_epoch`): a dashed
         line at that epoch in every panel, named in the legend.
@@ -93,9 +94,11 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys:
             for row in hist:
                 for k, v in row.items():
                     if k not in THROUGHPUT_KEYS and k not in seen and isinstance(v, (int, float)) \
-                            and not isinstance(v, bool):
+                            and not isinstance(v, bool) and np.isfinite(v):  # a quantity never measured: no panel
                         seen.append(k)
         keys = seen
+    from matplotlib.ticker import MaxNLocator
+
     keys = list(keys) or ["train_loss"]
     ncols = min(3, len(keys))
     nrows = -(-len(keys) // ncols)
@@ -113,6 +116,7 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys:
                                label=f"kept: epoch {epoch}" + (f" ({name})" if len(histories) > 1 else ""))
         ax.set_title(key, fontsize=10)
         ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, 3: no 1.5
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(keys):]:
