@@ -62,6 +62,9 @@ def test_embeddings_report_does_not_say_no_early_stopping_after_saying_fold_head
     es = stopping_record("validation", "the validation slice holds 6 tracks of 3 classes")
     html = comparison({**metrics, "early_stopping": es, "warnings": []})
     assert "no early stopping" not in html and "on the validation slice" in html
+    # a self-supervised real-music run (each track its own class) had no MAP@R: its validation loss decided,
+    # where the line said MAP@R
+    assert "or its triplet loss where no MAP@R can be measured" in html
 
 
 # -- training curves: the model's quantities, and the epoch kept ----------------------------------------------
