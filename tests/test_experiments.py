@@ -141,7 +141,9 @@ def test_curves_and_html(exp):
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert {"train_loss", "val_accuracy", "val_map_at_r"} <= set(titles)
     loss_ax = next(ax for ax in fig.axes if ax.get_title() == "train_loss")
-    assert len(loss_ax.get_lines()) == 3
+    curves = [ln for ln in loss_ax.get_lines() if ln.get_marker() == "o"]
+    assert len(curves) == 3  # one per run, and a dashed line at each run's kept epoch
+    assert len([ln for ln in loss_ax.get_lines() if ln.get_linestyle() == "--"]) == 3
     html = c._repr_html_()
     for part in ("Parameters (differences only)", "Metrics (best in green)", "Training curves", "Data changes",
                  "data:image/png;base64,"):

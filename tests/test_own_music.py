@@ -132,7 +132,8 @@ def test_own_music_end_to_end(music, capsys, monkeypatch, request):
         code, out, err = cli(capsys, *ws, "export", r["run_id"])
         if failing:
             assert code != 0 and "--force" in err, (out, err)
-            code, out, err = cli(capsys, *ws, "export", r["run_id"], "--force")
+            # forced past its gates: registered inactive unless asked; this walk-through uses it for suggest
+            code, out, err = cli(capsys, *ws, "export", r["run_id"], "--force", "--activate")
             assert code == 0, err
             versions = cli_json(capsys, *ws, "models", "list")
             assert any(v.get("forced") for v in versions["versions"] if v["run_id"] == r["run_id"])

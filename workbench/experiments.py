@@ -31,12 +31,12 @@ from workbench.experiments_compare import (  # noqa: F401  (re-exported)
     _label_key,
     backbone_name,
     chronological,
+    config_params,
     data_diff,
     metric_direction,
     run_params,
     scalar_metrics,
 )
-from workbench.runs import flatten
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,7 +85,7 @@ def runs_table(root: str | os.PathLike[str] | None = None, *, kind: str | None =
                                "backbone": _backbone_name(run),
                                "tracks": len(run.data["tracks"]) if run.data.get("tracks") is not None else None}
         # run.json's backbone name stays: an embeddings config's "backbone" is the name asked for
-        row.update({k: v for k, v in flatten(run.config).items() if k not in row})
+        row.update({k: v for k, v in config_params(run.config).items() if k not in row})
         row.update({k: m.get(k) for k in HEADLINE_METRICS if isinstance(m.get(k), (int, float))})
         rows.append(row)
     base = ["run_id", "kind", "created", "backbone", "tracks"]
@@ -207,7 +207,7 @@ class Comparison:
         ----------
         keys : sequence of str or None
             The ``history.json`` quantities to draw (``"train_loss"``, ...); None draws every numeric
-            one but ``epoch`` and ``seconds``.
+            one but epoch and throughput (seconds, samples); each run's kept epoch is a dashed line.
 
         Returns
         -------
@@ -215,7 +215,8 @@ class Comparison:
         """
         from workbench.report.plots import curves_figure
 
-        return curves_figure({r.run_id: r.history for r in self.runs}, keys=keys)
+        return curves_figure({r.run_id: r.history for r in self.runs}, keys=keys,
+                             kept={r.run_id: r.kept_epoch for r in self.runs})
 
     @property
     def data_diffs(self) -> list[DataDiff]:

@@ -1,6 +1,7 @@
 """What the comparison of runs reads from each run: metrics and their directions, parameters, the data diff.
 
-- :func:`scalar_metrics` and :func:`run_params`: a run's numeric metrics and its parameters, dotted.
+- :func:`scalar_metrics` and :func:`run_params`: a run's numeric metrics and its parameters, dotted;
+  :func:`config_params`: its config, with keys other kinds name differently read as one name.
 - :data:`METRIC_DIRECTIONS` and :func:`metric_direction`: whether higher or lower is better for a
   metric; a metric not in the table (counts, supports, seconds) has no direction and no "best".
 - :class:`DataDiff` and :func:`data_diff`: tracks and labels added or removed between two runs,
@@ -85,6 +86,31 @@ def scalar_metrics(run: Run) -> dict[str, float]:
             and not any(part in _SKIP_METRIC_KEYS for part in k.split("."))}
 
 
+#: Config keys that older or other-kind runs stored under another name, read as the one name
+#: (embeddings runs store ``--epochs`` as ``max_epochs``, sections runs as ``epochs``).
+CONFIG_ALIASES: dict[str, str] = {"max_epochs": "epochs"}
+
+
+def config_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's ``config.json`` flattened to dotted keys, with :data:`CONFIG_ALIASES` read as one name.
+
+    Parameters
+    ----------
+    config : Mapping
+        ``run.config`` as stored (any run, any age: the key it has is read).
+
+    Returns
+    -------
+    dict
+        Dotted key -> value; ``max_epochs`` is ``epochs`` (when both are there, both stay).
+    """
+    flat = flatten(dict(config))
+    for old, new in CONFIG_ALIASES.items():
+        if old in flat and new not in flat:
+            flat = {(new if k == old else k): v for k, v in flat.items()}
+    return flat
+
+
 def run_params(run: Run) -> dict[str, Any]:
     """The run's parameters: kind, backbone, seed, code version, data facts and ``config.*``, dotted.
 
@@ -98,7 +124,7 @@ def run_params(run: Run) -> dict[str, Any]:
                          "data.tracks": len(run.data["tracks"]) if run.data.get("tracks") is not None else None}
     for k, v in (run.data.get("label_counts") or {}).items():
         p[f"data.labels.{k}"] = v
-    p.update({f"config.{k}": v for k, v in flatten(run.config).items()})
+    p.update({f"config.{k}": v for k, v in config_params(run.config).items()})
     if p.get("config.backbone") == "features":  # embeddings runs before session 12: the frontend's CLI name
         p["config.backbone"] = "features-v1"
     return p

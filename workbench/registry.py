@@ -252,7 +252,7 @@ class Registry(RegistryFiles):
     # -- writing ---------------------------------------------------------------------------
     def register(self, model_type: str, mlpackage_dir: str | os.PathLike[str], *, metadata: dict[str, Any],
                  metrics: dict[str, Any] | None = None, export: dict[str, Any] | None = None,
-                 job_id: int | None = None, run_id: str | None = None, activate: bool = True,
+                 job_id: int | None = None, run_id: str | None = None, activate: bool | None = True,
                  move: bool = False, force: bool = False) -> Version:
         """Add a new version (number = the last one ever given + 1) and, by default, make it active.
 
@@ -279,8 +279,9 @@ class Registry(RegistryFiles):
             The training job; dropped from the row if the job row is gone.
         run_id : str or None
             The training run.
-        activate : bool
-            Make the new version the active one of its type.
+        activate : bool or None
+            True: make the new version the active one of its type (forced or not); False: never; None:
+            only when it passes its blocking gates (a version forced past one is registered inactive).
         move : bool
             Move the package instead of copying it.
         force : bool
@@ -348,7 +349,7 @@ class Registry(RegistryFiles):
                     shutil.rmtree(final["mlpackage"], ignore_errors=True)
                     final["md"].unlink(missing_ok=True)
                 raise
-            self._insert(doc, activate=activate)
+            self._insert(doc, activate=bool(activate) if activate is not None else not bad)
         return self.get(model_type, n)
 
     def activate(self, model_type: str, version: int, *, force: bool = False) -> Version:

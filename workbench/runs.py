@@ -147,6 +147,29 @@ class Run:
         return read_run_notes(self.path)
 
     @property
+    def kept_epoch(self) -> int | None:
+        """The epoch whose weights the run kept (``history.json`` ``epoch``), or None when unknown.
+
+        A sections run that stopped early keeps ``early_stopping.best_epoch``; an embeddings run
+        stopped on its validation slice keeps the first epoch of best ``val_map_at_r`` (the lowest
+        ``val_loss`` when no MAP@R was finite); every other run keeps its last epoch.
+        """
+        epochs = [r["epoch"] for r in self.history if isinstance(r.get("epoch"), int)]
+        if not epochs:
+            return None
+        es = self.metrics.get("early_stopping")
+        es = es if isinstance(es, Mapping) else {}
+        if es.get("used") and isinstance(es.get("best_epoch"), int):
+            return int(es["best_epoch"])
+        if es.get("rule") == "validation":
+            for key, sign in (("val_map_at_r", 1.0), ("val_loss", -1.0)):
+                scored = [(sign * float(r[key]), -int(r["epoch"])) for r in self.history
+                          if isinstance(r.get(key), (int, float)) and np.isfinite(r[key]) and "epoch" in r]
+                if scored:
+                    return -max(scored)[1]
+        return max(epochs)
+
+    @property
     def model_path(self) -> Path | None:
         p = self.path / "model.pt"
         return p if p.exists() else None

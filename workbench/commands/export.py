@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,10 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "search indexes (8 s, hop 2 s) instead of one per frame: an app's cosines are "
                         "`workbench similar`'s window scores")
     p.add_argument("--weights", default=None, help="OpenL3 weight file (for an OpenL3 run)")
-    p.add_argument("--no-activate", action="store_true", help="register without making it the active version")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--no-activate", action="store_true", help="register without making it the active version")
+    which.add_argument("--activate", action="store_true",
+                       help="make it the active version (what `suggest` and `similar` use) even when --force "
+                            "exported it past a failing gate; without this a forced model is registered inactive")
     p.add_argument("--force", action="store_true",
                    help="export even if the model fails a blocking gate (worse than its baseline or the active "
-                        "version); recorded in the model's metadata and card")
+                        "version); recorded in the model's metadata and card. The forced version is NOT made "
+                        "active unless --activate is given (or `workbench models activate TYPE N --force` later)")
     p.add_argument("--json", action="store_true", help="print the versions made as JSON")
     p.set_defaults(func=_cmd_export)
 
@@ -110,7 +116,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
         try:
             done = export_run(run, library=reg.library, registry=reg, io_dtype=args.io,
-                              deployment_target=args.target, compress=args.compress, activate=not args.no_activate,
+                              deployment_target=args.target, compress=args.compress,
+                              activate=True if args.activate else False if args.no_activate else None,
                               openl3_weights=args.weights, input=args.input, force=args.force,
                               search_windows=args.search_windows,
                               progress=not (args.json or getattr(args, "quiet", False)))
@@ -121,6 +128,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
             else:
                 print(already)
             return 0
+        for _, version in done:  # on stderr, also beside --json: a forced version's activation is never silent
+            if version.forced:
+                print(forced_line(version, reg.active(version.model_type)), file=sys.stderr)
         if args.json:
             _print_json({"run_id": run.run_id, "already_exported": [], "versions": [
                 {**version.as_dict(), "lint": {"errors": len(result.lint.errors),
@@ -132,6 +142,32 @@ def _cmd_export(args: argparse.Namespace) -> int:
                   + (" FORCED past failing gates" if version.forced else ""))
             print(result)
     return 0
+
+
+def forced_line(version: Version, active: Version | None) -> str:
+    """What a forced export did to the active version, said loudly (the CLI prints it on stderr).
+
+    Parameters
+    ----------
+    version : Version
+        The version just registered past a failing gate (``version.forced``).
+    active : Version or None
+        The active version of its type now.
+
+    Returns
+    -------
+    str
+    """
+    failing = [str(g.get("metric")) for f in version.forced for g in f.get("failing_gates") or []]
+    fails = f"fails its blocking gate{'s' if len(failing) != 1 else ''} ({', '.join(failing) or 'see its card'})"
+    if version.active:
+        return (f"WARNING: {version.name} {fails} and is now ACTIVE (--activate): `suggest` and `similar` use it; "
+                f"`workbench models rollback {version.model_type}` goes back")
+    now = (f"they keep using {active.name}" if active is not None
+           else f"no {version.model_type} version is active, so they use none")
+    return (f"WARNING: {version.name} {fails}: registered but NOT active (--force exports, it does not activate); "
+            f"`suggest` and `similar` ignore it, {now}. To use it anyway: "
+            f"`workbench models activate {version.model_type} {version.version} --force`")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -217,7 +217,7 @@ def _window_features(run: Run) -> WindowFeatures | None:
 
 def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os.PathLike[str] | None = None,
                registry: Registry | None = None, io_dtype: str = "fp32",
-               deployment_target: str = "macOS14", compress: str | None = None, activate: bool = True,
+               deployment_target: str = "macOS14", compress: str | None = None, activate: bool | None = None,
                openl3_weights: str | os.PathLike[str] | None = None, input: str = "samples",
                n_windows: int = 64, version: str | None = None, force: bool = False,
                search_windows: bool = False, progress: bool = False) -> list[tuple[ExportResult, Version]]:
@@ -244,8 +244,9 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
         Minimum OS, one of :data:`workbench.export.coreml.DEPLOYMENT_TARGETS` (``"macOS14"`` ...).
     compress : {"int8", "palettize6", "palettize4"} or None
         Weight compression; None keeps fp16 weights.
-    activate : bool
-        Make each new version the active one of its type.
+    activate : bool or None
+        True: make each new version the active one of its type, even one forced past a failing gate;
+        False: never; None: each one that passes its blocking gates (a forced one stays inactive).
     openl3_weights : str, path or None
         OpenL3 weights for an OpenL3 run's embedding model; None looks in the usual places.
     input : {"samples", "logmel"}

@@ -38,6 +38,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.experiments_compare import config_params
 from workbench.report import html as H
 from workbench.report.baselines import comparison
 from workbench.runs import flatten
@@ -236,8 +237,8 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
 
     # curves
     if run.history:
-        parts.append(_section("Training curves", figure("training_curves", P.curves_figure({run.run_id: run.history}),
-                                                        "training curves")))
+        curves = P.curves_figure({run.run_id: run.history}, kept={run.run_id: run.kept_epoch})
+        parts.append(_section("Training curves", figure("training_curves", curves, "training curves")))
     else:
         parts.append(_section("Training curves", H.not_recorded("history.json")))
 
@@ -327,7 +328,8 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     parts.append(_section("Dataset", body))
 
     # config and run info
-    config = {k: "none" if v is None else v for k, v in flatten(_applicable(run.config)).items()}  # None: off/default
+    # None: off/default; max_epochs read as epochs, as runs compare reads it
+    config = {k: "none" if v is None else v for k, v in config_params(_applicable(run.config)).items()}
     parts.append(_section("Config", H.kv_table(config) if config else H.not_recorded("config.json")))
     parts.append(_section("Run", H.kv_table(flatten(info))))
 

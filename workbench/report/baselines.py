@@ -80,6 +80,13 @@ def comparison(metrics: Mapping[str, Any]) -> str:
                      f'{H.esc(H.fmt(es.get("best_epoch")))} of {H.esc(H.fmt(es.get("epochs_run")))} run '
                      f'(at most {H.esc(H.fmt(es.get("max_epochs")))}, patience {H.esc(H.fmt(es.get("patience")))}); '
                      "its weights are the model's</p>")
+    elif isinstance(es, Mapping) and es.get("rule") == "folds":  # an embeddings run (its warning above says why)
+        best = [r.get("best_epoch") for r in es.get("folds") or []]
+        parts.append(f'<p class="meta">early stopping tuned on fold heads: the head trains '
+                     f'{H.esc(H.fmt(es.get("epochs")))} epochs, the median best epoch of {count_of(len(best), "fold head")} '
+                     f'{H.esc(str(best))} (see the warning above)</p>')
+    elif isinstance(es, Mapping) and es.get("rule") == "validation":  # an embeddings run
+        parts.append(f'<p class="meta">{H.esc(es.get("said") or "early stopping on the validation slice")}</p>')
     elif isinstance(es, Mapping):
         parts.append(f'<p class="meta">no early stopping ({H.esc(es.get("reason", "not used"))})</p>')
     return "".join(parts)

@@ -68,7 +68,12 @@ def png_bytes(fig: Figure, *, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
-def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys: Sequence[str] | None = None) -> Figure:
+#: ``history.json`` quantities that measure the machine, not the model: no panel of their own by default.
+THROUGHPUT_KEYS: tuple[str, ...] = ("epoch", "seconds", "samples", "samples_per_s")
+
+
+def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys: Sequence[str] | None = None,
+                  kept: Mapping[str, int | None] | None = None) -> Figure:
     """Training curves: one panel per tracked quantity, one line per run (``{run: history}``).
 
     Parameters
@@ -76,18 +81,24 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys:
     histories : mapping of str to sequence of mappings
         Run name -> its ``history.json`` rows (``epoch`` plus numeric quantities).
     keys : sequence of str or None
-        The quantities to draw, one panel each; None draws every numeric one but ``epoch`` and
-        ``seconds``.
+        The quantities to draw, one panel each; None draws every numeric one but
+        :data:`THROUGHPUT_KEYS` (epoch, seconds, samples, samples per second) and those never finite
+        (``val_map_at_r`` NaN on every epoch when each track is its own class).
+    kept : mapping of str to int or None
+        Run name -> the epoch whose weights it kept (:attr:`workbench.runs.Run.kept_epoch`): a dashed
+        line at that epoch in every panel, named in the legend.
     """
     if keys is None:
         seen: list[str] = []
         for hist in histories.values():
             for row in hist:
                 for k, v in row.items():
-                    if k not in ("epoch", "seconds") and k not in seen and isinstance(v, (int, float)) \
-                            and not isinstance(v, bool):
+                    if k not in THROUGHPUT_KEYS and k not in seen and isinstance(v, (int, float)) \
+                            and not isinstance(v, bool) and np.isfinite(v):  # a quantity never measured: no panel
                         seen.append(k)
         keys = seen
+    from matplotlib.ticker import MaxNLocator
+
     keys = list(keys) or ["train_loss"]
     ncols = min(3, len(keys))
     nrows = -(-len(keys) // ncols)
@@ -98,17 +109,21 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys:
                    if isinstance(row.get(key), (int, float)) and row.get(key) is not None]
             if pts:
                 x, y = zip(*pts, strict=True)
-                ax.plot(x, y, marker="o", markersize=3, label=name if len(histories) > 1 else None)
+                line, = ax.plot(x, y, marker="o", markersize=3, label=name if len(histories) > 1 else None)
+                epoch = (kept or {}).get(name)
+                if isinstance(epoch, int):
+                    ax.axvline(epoch, color=line.get_color(), linestyle="--", linewidth=1,
+                               label=f"kept: epoch {epoch}" + (f" ({name})" if len(histories) > 1 else ""))
         ax.set_title(key, fontsize=10)
         ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, 3: no 1.5
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(keys):]:
         ax.set_visible(False)
-    if len(histories) > 1:
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        if handles:
-            fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=8)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=8)
     return fig
 
 

@@ -48,7 +48,7 @@ def text_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if _is_text(frame[c])]
 
 
-def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3) -> Styler:
+def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3, max_rows: int | None = None) -> Styler:
     """``frame`` for display: text columns (cells and headings) and a text index aligned left, numbers right.
 
     Parameters
@@ -59,6 +59,10 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3) -> Styler:
     precision : int >= 0
         Decimals of float cells (pandas' Styler would show 6); a float column of whole numbers shows
         none, a missing value shows "–". Not applied to a Styler given.
+    max_rows : int >= 1 or None
+        Show at most this many rows, the first ones, with a caption saying how many there are (a
+        Styler shows every row: a DataFrame's own cut-off, ``display.max_rows``, does not apply to it).
+        None shows every row. Not applied to a Styler given.
 
     Returns
     -------
@@ -71,10 +75,18 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3) -> Styler:
     from workbench.validate import check_int
 
     check_int("precision", precision, min=0)
+    if max_rows is not None:
+        check_int("max_rows", max_rows, min=1)
+    caption = None
     if isinstance(frame, Styler):
         styler, data = frame, frame.data
     else:
+        if max_rows is not None and len(frame) > max_rows:
+            caption = f"the first {max_rows} of {len(frame)} rows"
+            frame = frame.iloc[:max_rows]
         styler, data = frame.style.format(precision=precision, na_rep="–"), frame
+        if caption:
+            styler = styler.set_caption(caption)
         # whole numbers in a float column (an int column with a gap: n_splits 3, not 3.000) without decimals
         whole = [c for c in data.columns if pd.api.types.is_float_dtype(data[c]) and data[c].notna().any()
                  and (data[c].dropna() % 1 == 0).all()]

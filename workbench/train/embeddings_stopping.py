@@ -204,7 +204,8 @@ def stopping_record(rule: str, reason: str, chosen: dict[str, Any] | None = None
     """
     if rule == "validation" or chosen is None:
         return {"rule": rule, "reason": reason,
-                "said": f"early stopping: on the validation slice's MAP@R ({reason})"}
+                "said": f"early stopping: on the validation slice's MAP@R, or its triplet loss where no "
+                        f"MAP@R can be measured (each track its own class) ({reason})"}
     best = [r["best_epoch"] for r in chosen["folds"]]
     said = (f"early stopping: no separate validation slice ({reason}); its tracks train too, and the head "
             f"trains {chosen['epochs']} epochs, the median best epoch of {len(best)} fold heads {best} "
