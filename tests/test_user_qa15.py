@@ -148,6 +148,20 @@ def test_an_unreadable_label_file_says_why_in_words(lib, tmp_path):
     assert "not a text file in UTF-8" in _refusal(lib, p) and "CSV UTF-8" in _refusal(lib, p)
 
 
+def test_a_label_file_in_utf16_without_its_mark_or_cut_short_is_refused_by_its_encoding(lib, tmp_path):
+    """UTF-16 without a byte-order mark decoded as UTF-8 into NUL-strewn columns ('l\\x00a\\x00b...': no 'label'
+    column); a UTF-16 file cut at an odd byte was said to be 'not UTF-8'."""
+    text = "label,path,start_s,end_s\nintro,a.flac,0,8\n"
+    bare = tmp_path / "bare16.csv"
+    bare.write_bytes(text.encode("utf-16-le"))
+    said = _refusal(lib, bare)
+    assert "not a text file in UTF-8 (a NUL character at character 1: UTF-16 without a byte-order mark" in said
+    assert said.endswith("nothing was imported")
+    cut = tmp_path / "cut16.csv"
+    cut.write_bytes(text.encode("utf-16")[:-1])
+    assert "not a text file in UTF-16 (byte" in _refusal(lib, cut)
+
+
 # -- notebook tables: text left, numbers right, in every notebook ------------------------------------------
 
 def test_text_left_aligns_row_names_and_keeps_numbers_written_as_text_right():
