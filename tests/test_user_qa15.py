@@ -333,8 +333,12 @@ def test_a_run_is_found_by_the_end_of_its_id_and_a_miss_names_the_newest_runs(tm
     assert load_run("cfbd31", root=tmp_path).run_id == "20261207-004534-sections-cfbd31"
     assert load_run("sections-cfbd31", root=tmp_path).run_id == "20261207-004534-sections-cfbd31"
     assert load_run("20261207-0047", root=tmp_path).run_id == "20261207-004750-embeddings-e31818"
-    with pytest.raises(StoreError, match="2 run ids match it: .*cfbd31, .*aa31: give more of the id"):
-        load_run("31", root=tmp_path)
+    with pytest.raises(StoreError, match="3 run ids match it: .*: give more of the id"):
+        load_run("20261207-00", root=tmp_path)
+    # a digit or two that happens to end one id is no run id: "18" ends only e31818, "1" only ...cfbd31
+    for part in ("18", "1", "bd31"):
+        with pytest.raises(StoreError, match="the newest runs"):
+            load_run(part, root=tmp_path)
     with pytest.raises(StoreError, match=r"the newest runs: .*-sections-aa31 \(`workbench runs list` lists all\)"):
         load_run("sections", root=tmp_path)  # a word inside ids is not a run
     with pytest.raises(StoreError, match="no runs under .* yet"):
