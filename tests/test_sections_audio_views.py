@@ -67,7 +67,7 @@ def test_view_rows_carry_the_validation_group_the_trainer_splits_on():
         t.views = [t.features + 1.0]
     codes = validation_groups(data, by_group=True)
     assert set(codes.tolist()) == {0, 1, 2}  # crates, numbered: not the track ids 10..15
-    _, _, groups, _ = view_rows(data, by_group=True)
+    _, _, groups, _ = view_rows(data, groups=codes)
     code_of = dict(zip(data.groups.tolist(), codes.tolist(), strict=True))
     expected = np.concatenate([np.full(int((t.window_labels() != "").sum()), code_of[t.track_id]) for t in tracks])
     assert groups.tolist() == expected.tolist() and set(groups.tolist()) == {0, 1, 2}
@@ -168,3 +168,21 @@ def test_a_sections_job_trains_on_audio_views_and_says_so(tmp_path):
     assert job.state == "completed"
     views = load_run(path).data["audio_views"]
     assert views["views"] == 4 and views["embedded"] == 4 and views["failed"] == []
+
+
+def test_a_self_trained_model_keeps_the_audio_views():
+    """Self-training refits on the labelled rows and the pseudo-labels: the audio views were left out of the refit,
+    so `audio_views` with `self_training_rounds` trained the final model without them."""
+    from test_sections_self_training import _pool
+    from test_sections_transfer import FAST, _data
+
+    from workbench.train.sections import train_sections
+
+    data = _data()
+    for t in data.tracks:
+        t.views = [t.features + 0.1]
+    res = train_sections(data, config={**FAST, "self_training_rounds": 1, "self_training_threshold": 0.3,
+                                       "transfer": False}, progress=False, unlabelled=_pool())
+    assert res.metrics["self_training"]["pseudo_windows"] > 0  # the model is the self-trained one ...
+    assert res.trainer.n_pseudo_windows_ == res.metrics["self_training"]["pseudo_windows"]
+    assert res.trainer.n_view_windows_ > 0  # ... and it trained on the training tracks' views as well

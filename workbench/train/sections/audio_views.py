@@ -82,7 +82,7 @@ def add_audio_views(library: Library, data: SectionData, *, n_views: int, settin
     return {"views": made, "embedded": summary.embedded, "cached": summary.cached, "failed": summary.failed}
 
 
-def view_rows(data: SectionData, weight: float = 1.0, *, by_group: bool = False,
+def view_rows(data: SectionData, weight: float = 1.0, *, groups: np.ndarray | None = None,
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
     """The labelled windows of every track's views as the trainer's extra rows, or None without views.
 
@@ -92,23 +92,23 @@ def view_rows(data: SectionData, weight: float = 1.0, *, by_group: bool = False,
         Training tracks (:attr:`TrackFrames.views` set by :func:`add_audio_views`, else empty).
     weight : float in (0, 1]
         Loss weight of a view's window against an original's.
-    by_group : bool
-        ``validate_on_groups``: each row carries its track's entry of
-        :func:`~workbench.train.sections.transfer.validation_groups` (a group code with 3+ groups),
-        the ``groups`` the trainer's validation split is drawn over, else its track id.
+    groups : np.ndarray [shape=(len(data.y),)] or None
+        The ``groups`` given to ``SectionTrainer.fit`` with ``data``'s windows
+        (:func:`~workbench.train.sections.transfer.validation_groups`: group codes under
+        ``validate_on_groups``): each view row carries its track's, so the trainer's validation
+        split holds a validation track's views out too. None: ``data.groups`` (track ids).
 
     Returns
     -------
     (np.ndarray [shape=(p, dim)], np.ndarray [shape=(p,)], np.ndarray [shape=(p,)], float) or None
-        Features, labels, validation groups (track ids unless ``by_group``) and ``weight``
-        (``SectionTrainer.fit``'s ``views``).
+        Features, labels, each row's entry of ``groups`` and ``weight`` (``SectionTrainer.fit``'s ``views``).
     """
-    from workbench.train.sections.transfer import validation_groups
 
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:
         raise ParameterError(f"audio_view_weight must be a number in (0, 1]; got {weight!r}")
     xs, ys, ts = [], [], []
-    group_of = dict(zip(np.asarray(data.groups).tolist(), validation_groups(data, by_group=by_group).tolist(),
+    rows_track = np.asarray(data.groups)
+    group_of = dict(zip(rows_track.tolist(), (rows_track if groups is None else np.asarray(groups)).tolist(),
                         strict=True))
     for tr in data.tracks:
         lab = tr.window_labels()
