@@ -45,10 +45,34 @@ def test_a_validation_tracks_own_extra_rows_never_train():
     y = np.array(["intro"] * 200 + ["drop"] * 200)
     groups = np.repeat(np.arange(8), 50)
     extra = (X.copy(), y.copy(), groups.copy(), 1.0)  # one view of every track, rows aligned
-    tr = SectionTrainer(epochs=3, hidden_dim=8, seed=0).fit(X, y, groups, pseudo=extra)
+    tr = SectionTrainer(epochs=3, hidden_dim=8, seed=0).fit(X, y, groups, views=extra)
     held = tr.early_stopping_["val_groups"]
     assert held  # some tracks validate ...
-    assert tr.n_pseudo_windows_ == int((~np.isin(groups, held)).sum())  # ... and their views are not trained on
+    assert tr.n_view_windows_ == int((~np.isin(groups, held)).sum())  # ... and their views are not trained on
+    # pseudo-labelled rows of unlabelled tracks are another matter: an id that equals a validation group's
+    # code (validate_on_groups numbers the groups 0, 1, ...) is no reason to drop them
+    pseudo = (X[:100].copy(), y[:100].copy(), np.full(100, held[0]), 0.5)
+    both = SectionTrainer(epochs=3, hidden_dim=8, seed=0).fit(X, y, groups, pseudo=pseudo, views=extra)
+    assert both.n_pseudo_windows_ == 100 and both.n_view_windows_ == tr.n_view_windows_
+
+
+def test_view_rows_carry_the_validation_group_the_trainer_splits_on():
+    from workbench.train.sections import SectionData, WindowFeatures
+    from workbench.train.sections.audio_views import view_rows
+    from workbench.train.sections.transfer import validation_groups
+
+    tracks = [_track(10 + i, group=f"crate{i % 3}") for i in range(6)]
+    data = SectionData(tracks, WindowFeatures(context_s=(4.0,)), "features-v1")
+    for t in tracks:
+        t.views = [t.features + 1.0]
+    codes = validation_groups(data, by_group=True)
+    assert set(codes.tolist()) == {0, 1, 2}  # crates, numbered: not the track ids 10..15
+    _, _, groups, _ = view_rows(data, groups=codes)
+    code_of = dict(zip(data.groups.tolist(), codes.tolist(), strict=True))
+    expected = np.concatenate([np.full(int((t.window_labels() != "").sum()), code_of[t.track_id]) for t in tracks])
+    assert groups.tolist() == expected.tolist() and set(groups.tolist()) == {0, 1, 2}
+    _, _, ids, _ = view_rows(data)
+    assert set(ids.tolist()) == {t.track_id for t in tracks}
 
 
 @pytest.fixture
@@ -144,3 +168,21 @@ def test_a_sections_job_trains_on_audio_views_and_says_so(tmp_path):
     assert job.state == "completed"
     views = load_run(path).data["audio_views"]
     assert views["views"] == 4 and views["embedded"] == 4 and views["failed"] == []
+
+
+def test_a_self_trained_model_keeps_the_audio_views():
+    """Self-training refits on the labelled rows and the pseudo-labels: the audio views were left out of the refit,
+    so `audio_views` with `self_training_rounds` trained the final model without them."""
+    from test_sections_self_training import _pool
+    from test_sections_transfer import FAST, _data
+
+    from workbench.train.sections import train_sections
+
+    data = _data()
+    for t in data.tracks:
+        t.views = [t.features + 0.1]
+    res = train_sections(data, config={**FAST, "self_training_rounds": 1, "self_training_threshold": 0.3,
+                                       "transfer": False}, progress=False, unlabelled=_pool())
+    assert res.metrics["self_training"]["pseudo_windows"] > 0  # the model is the self-trained one ...
+    assert res.trainer.n_pseudo_windows_ == res.metrics["self_training"]["pseudo_windows"]
+    assert res.trainer.n_view_windows_ > 0  # ... and it trained on the training tracks' views as well

@@ -148,6 +148,20 @@ def test_an_unreadable_label_file_says_why_in_words(lib, tmp_path):
     assert "not a text file in UTF-8" in _refusal(lib, p) and "CSV UTF-8" in _refusal(lib, p)
 
 
+def test_a_label_file_in_utf16_without_its_mark_or_cut_short_is_refused_by_its_encoding(lib, tmp_path):
+    """UTF-16 without a byte-order mark decoded as UTF-8 into NUL-strewn columns ('l\\x00a\\x00b...': no 'label'
+    column); a UTF-16 file cut at an odd byte was said to be 'not UTF-8'."""
+    text = "label,path,start_s,end_s\nintro,a.flac,0,8\n"
+    bare = tmp_path / "bare16.csv"
+    bare.write_bytes(text.encode("utf-16-le"))
+    said = _refusal(lib, bare)
+    assert "not a text file in UTF-8 (a NUL character at character 1: UTF-16 without a byte-order mark" in said
+    assert said.endswith("nothing was imported")
+    cut = tmp_path / "cut16.csv"
+    cut.write_bytes(text.encode("utf-16")[:-1])
+    assert "not a text file in UTF-16 (byte" in _refusal(lib, cut)
+
+
 # -- notebook tables: text left, numbers right, in every notebook ------------------------------------------
 
 def test_text_left_aligns_row_names_and_keeps_numbers_written_as_text_right():
@@ -319,8 +333,12 @@ def test_a_run_is_found_by_the_end_of_its_id_and_a_miss_names_the_newest_runs(tm
     assert load_run("cfbd31", root=tmp_path).run_id == "20261207-004534-sections-cfbd31"
     assert load_run("sections-cfbd31", root=tmp_path).run_id == "20261207-004534-sections-cfbd31"
     assert load_run("20261207-0047", root=tmp_path).run_id == "20261207-004750-embeddings-e31818"
-    with pytest.raises(StoreError, match="2 run ids match it: .*cfbd31, .*aa31: give more of the id"):
-        load_run("31", root=tmp_path)
+    with pytest.raises(StoreError, match="3 run ids match it: .*: give more of the id"):
+        load_run("20261207-00", root=tmp_path)
+    # a digit or two that happens to end one id is no run id: "18" ends only e31818, "1" only ...cfbd31
+    for part in ("18", "1", "bd31"):
+        with pytest.raises(StoreError, match="the newest runs"):
+            load_run(part, root=tmp_path)
     with pytest.raises(StoreError, match=r"the newest runs: .*-sections-aa31 \(`workbench runs list` lists all\)"):
         load_run("sections", root=tmp_path)  # a word inside ids is not a run
     with pytest.raises(StoreError, match="no runs under .* yet"):

@@ -254,10 +254,10 @@ def write_run(
 
 
 def _run_by_part(experiments: Path, asked: str, tried: Path) -> Path:
-    """The one run folder whose id ends or starts with ``asked`` (``cfbd31``, ``sections-cfbd31``, a date-time),
-    else a :class:`StoreError` that names the runs it could have meant."""
+    """The one run folder whose id ends in whole parts ``asked`` (``cfbd31``, ``sections-cfbd31``: not ``31``) or
+    starts with it (a date-time), else a :class:`StoreError` that names the runs it could have meant."""
     ids = sorted(d.name for d in experiments.iterdir() if (d / "run.json").is_file()) if experiments.is_dir() else []
-    found = [i for i in ids if asked and os.sep not in asked and (i.endswith(asked) or i.startswith(asked))]
+    found = [i for i in ids if asked and os.sep not in asked and (i.endswith(f"-{asked}") or i.startswith(asked))]
     if len(found) == 1:
         return experiments / found[0]
     said = f"no run folder with run.json at {tried} (looked for run id {asked!r})"
@@ -274,7 +274,8 @@ def load_run(path_or_id: str | os.PathLike[str], *, root: str | os.PathLike[str]
     Parameters
     ----------
     path_or_id : str or path
-        A run folder, or a run id under ``root`` (or the end or start of exactly one: ``cfbd31``).
+        A run folder, or a run id under ``root`` (or the start of exactly one, or its end in whole
+        ``-``-separated parts: ``cfbd31``, ``sections-cfbd31``).
     root : path, optional
         The ``experiments/`` folder; None uses the workspace's.
 

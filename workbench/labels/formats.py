@@ -185,13 +185,17 @@ def _text_of(path: Path) -> str:
     except OSError as exc:
         why = "no such file" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
         raise LabelError(f"{path}: cannot read the label file: {why}; nothing was imported") from exc
-    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    encoding = "UTF-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "UTF-8"  # by its byte-order mark
+    save_as = "save it as UTF-8 (a spreadsheet's 'CSV UTF-8') and import again; nothing was imported"
     try:
-        return raw.decode(encoding)
+        text = raw.decode("utf-16" if encoding == "UTF-16" else "utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise LabelError(f"{path}: not a text file in UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r}); "
-                         "save it as UTF-8 (a spreadsheet's 'CSV UTF-8') and import again; nothing was imported") \
-            from None
+        raise LabelError(f"{path}: not a text file in {encoding} (byte {exc.start}: "
+                         f"{raw[exc.start:exc.start + 1]!r}); {save_as}") from None
+    if "\x00" in text:  # UTF-16 without its mark, or not text at all: every cell would read as garbage
+        raise LabelError(f"{path}: not a text file in {encoding} (a NUL character at character {text.index(chr(0))}: "
+                         f"UTF-16 without a byte-order mark, or a binary file); {save_as}")
+    return text
 
 
 def _int(value: object, name: str, where: str) -> int | None:

@@ -90,13 +90,10 @@ def name_points(ax: Axes, xs: Sequence[float], ys: Sequence[float], names: Seque
 def _unstack(ax: Axes, texts: list[Text]) -> None:
     """Move each name still over an earlier one (adjustText leaves some where points coincide) up or down by
     whole text heights, to the nearest place that overlaps no earlier name and stays inside the axes."""
-    from matplotlib.backend_bases import _get_renderer
-
-    renderer = _get_renderer(ax.figure)
-    frame = ax.get_window_extent(renderer)
+    frame = ax.get_window_extent()  # measured with the figure's own renderer (public API, no private _get_renderer)
     placed = []
     for text in texts:
-        box = text.get_window_extent(renderer)
+        box = text.get_window_extent()
         step = box.height + 2.0
         for k in (0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 8, -8, 10, -10):
             moved = box.translated(0, k * step)
@@ -113,12 +110,10 @@ def _unstack(ax: Axes, texts: list[Text]) -> None:
 def _lines_to_points(ax: Axes, texts: list[Text], x: np.ndarray, y: np.ndarray, dot_size: float) -> None:
     """A thin grey line from each name that moved off its point to the point (none for a name beside it)."""
     import numpy as np
-    from matplotlib.backend_bases import _get_renderer
 
-    renderer = _get_renderer(ax.figure)
     radius_px = np.sqrt(dot_size) / 2 * ax.figure.dpi / 72
     for text, a, b in zip(texts, x, y, strict=True):
-        box = text.get_window_extent(renderer)
+        box = text.get_window_extent()
         px, py = ax.transData.transform((a, b))
         # the nearest point of the name's box to the dot
         nx, ny = min(max(px, box.x0), box.x1), min(max(py, box.y0), box.y1)

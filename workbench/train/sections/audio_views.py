@@ -6,7 +6,7 @@ the same sections. :func:`add_audio_views` embeds ``n_views`` views of each labe
 (cached by :func:`~workbench.augment.embed_views`), turns them into window features with the
 track's own layout and grid, and keeps them on the track (:attr:`TrackFrames.views`), aligned
 with its windows. :func:`view_rows` gives them to the trainer as extra training rows
-(``SectionTrainer.fit(..., pseudo=...)``): they follow their track into every fold and are
+(``SectionTrainer.fit(..., views=...)``): they follow their track into every fold and are
 never scored, validated on, standardised on or counted by the grammar.
 """
 
@@ -82,7 +82,8 @@ def add_audio_views(library: Library, data: SectionData, *, n_views: int, settin
     return {"views": made, "embedded": summary.embedded, "cached": summary.cached, "failed": summary.failed}
 
 
-def view_rows(data: SectionData, weight: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
+def view_rows(data: SectionData, weight: float = 1.0, *, groups: np.ndarray | None = None,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
     """The labelled windows of every track's views as the trainer's extra rows, or None without views.
 
     Parameters
@@ -91,22 +92,31 @@ def view_rows(data: SectionData, weight: float = 1.0) -> tuple[np.ndarray, np.nd
         Training tracks (:attr:`TrackFrames.views` set by :func:`add_audio_views`, else empty).
     weight : float in (0, 1]
         Loss weight of a view's window against an original's.
+    groups : np.ndarray [shape=(len(data.y),)] or None
+        The ``groups`` given to ``SectionTrainer.fit`` with ``data``'s windows
+        (:func:`~workbench.train.sections.transfer.validation_groups`: group codes under
+        ``validate_on_groups``): each view row carries its track's, so the trainer's validation
+        split holds a validation track's views out too. None: ``data.groups`` (track ids).
 
     Returns
     -------
     (np.ndarray [shape=(p, dim)], np.ndarray [shape=(p,)], np.ndarray [shape=(p,)], float) or None
-        Features, labels, track ids and ``weight`` (``SectionTrainer.fit``'s ``pseudo``).
+        Features, labels, each row's entry of ``groups`` and ``weight`` (``SectionTrainer.fit``'s ``views``).
     """
+
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:
         raise ParameterError(f"audio_view_weight must be a number in (0, 1]; got {weight!r}")
     xs, ys, ts = [], [], []
+    rows_track = np.asarray(data.groups)
+    group_of = dict(zip(rows_track.tolist(), (rows_track if groups is None else np.asarray(groups)).tolist(),
+                        strict=True))
     for tr in data.tracks:
         lab = tr.window_labels()
         keep = lab != ""
         for v in getattr(tr, "views", ()):
             xs.append(v[keep])
             ys.append(lab[keep].astype(str))
-            ts.append(np.full(int(keep.sum()), tr.track_id, dtype=np.int64))
+            ts.append(np.full(int(keep.sum()), group_of.get(tr.track_id, tr.track_id), dtype=np.int64))
     if not xs:
         return None
     return np.vstack(xs), np.concatenate(ys), np.concatenate(ts), float(weight)

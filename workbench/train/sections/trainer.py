@@ -190,7 +190,8 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, *,
             validation: tuple[np.ndarray, np.ndarray] | None = None, on_epoch: EpochCallback | None = None,
             not_X: np.ndarray | None = None, not_y: np.ndarray | None = None,
-            pseudo: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None) -> SectionTrainer:
+            pseudo: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None,
+            views: tuple[np.ndarray, np.ndarray, np.ndarray, float] | None = None) -> SectionTrainer:
         """Train on windows ``X`` (n, dim) with labels ``y`` (n,) (strings from :data:`LABELS`).
 
         ``groups`` (n,): the track of each window; with ``early_stopping`` a share of the tracks
@@ -222,6 +223,9 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
             features, labels (among ``y``'s classes), track ids, and their loss weight in (0, 1].
             Added to the training rows only (never to the validation tracks, nor to the
             standardisation or the class weights); ``n_pseudo_windows_`` says how many.
+        views : (np.ndarray [shape=(v, dim)], np.ndarray [shape=(v,)], np.ndarray [shape=(v,)], float), optional
+            Windows of augmented audio views of the training tracks (:func:`~.audio_views.view_rows`), as
+            ``pseudo`` but with each row's entry of ``groups``: a validation group's views never train.
 
         Returns
         -------
@@ -261,14 +265,18 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         mean = X.mean(axis=0)
         scale = X.std(axis=0)
         sample_weight, self.n_pseudo_windows_ = None, 0
-        if pseudo is not None and split is not None:  # a validation track's own rows (its audio views) never train
-            out = ~np.isin(np.asarray(pseudo[2]), np.asarray(groups)[split[1]])
-            pseudo = (np.asarray(pseudo[0])[out], np.asarray(pseudo[1])[out], np.asarray(pseudo[2])[out], pseudo[3])
-        if pseudo is not None and len(pseudo[1]):  # after the split: pseudo-labels never validate
-            from workbench.train.sections.pseudo import pseudo_rows
+        if views is not None and split is not None:  # a validation group's own rows (its audio views) never train
+            out = ~np.isin(np.asarray(views[2]), np.asarray(groups)[split[1]])
+            views = (*(np.asarray(v)[out] for v in views[:3]), views[3])
+        self.n_view_windows_ = 0 if views is None else int(len(views[1]))
+        for extra in (pseudo, views):  # after the split: pseudo-labels and views never validate
+            if extra is not None and len(extra[1]):
+                from workbench.train.sections.pseudo import pseudo_rows
 
-            X, y_idx, rows_track, sample_weight = pseudo_rows(X, y_idx, rows_track, pseudo, index)
-            self.n_pseudo_windows_ = int(len(pseudo[1]))
+                n = len(y_idx)
+                X, y_idx, rows_track, w = pseudo_rows(X, y_idx, rows_track, extra, index)
+                sample_weight = w if sample_weight is None else np.concatenate([sample_weight, w[n:]])
+        self.n_pseudo_windows_ = 0 if pseudo is None else int(len(pseudo[1]))
         scale = np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
         val = None
         if validation is not None:

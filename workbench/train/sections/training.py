@@ -335,11 +335,12 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         if on_epoch is not None:
             on_epoch(epoch, total, record)
 
-    t0 = time.perf_counter()
+    t0, groups = time.perf_counter(), validation_groups(train, by_group=cfg["validate_on_groups"])
+    views = audio_views.view_rows(train, cfg["audio_view_weight"], groups=groups)
     try:
         trainer = SectionTrainer(seed=cfg["seed"], **trainer_params).fit(
-            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]), on_epoch=epoch_done,
-            not_X=train.X_not, not_y=train.y_not, pseudo=audio_views.view_rows(train, cfg["audio_view_weight"]))
+            train.X, train.y, groups, on_epoch=epoch_done,
+            not_X=train.X_not, not_y=train.y_not, views=views)
     finally:
         bar.close()
     seconds["mlp"] = time.perf_counter() - t0
@@ -369,8 +370,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         kept = (trainer.grammar_, trainer.uncertain_below_, trainer.novelty_weight_)
         trainer, metrics["self_training"] = self_training.self_train(trainer, train, pool, cfg=cfg, grammar=trainer.grammar_, fit=(
             lambda ps: SectionTrainer(seed=cfg["seed"], **trainer_params).fit(
-                train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]), not_X=train.X_not,
-                not_y=train.y_not, pseudo=ps)))
+                train.X, train.y, groups, not_X=train.X_not, not_y=train.y_not, pseudo=ps, views=views)))
         trainer.grammar_, trainer.uncertain_below_, trainer.novelty_weight_ = kept
         metrics["self_training"]["left_out_labelled"] = len(unlabelled or ()) - len(pool)
         if metrics["self_training"]["stopped"]:

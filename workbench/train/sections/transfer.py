@@ -251,9 +251,10 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         if len(set(train.y.tolist())) < 2:
             skipped.append(g)
             continue
+        groups = validation_groups(train, by_group=cfg["validate_on_groups"])
+        views = view_rows(train, cfg.get("audio_view_weight", 1.0), groups=groups)
         trainer = SectionTrainer(**{"seed": cfg["seed"], **dict(trainer_params)}).fit(
-            train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]),
-            not_X=train.X_not, not_y=train.y_not, pseudo=view_rows(train, cfg.get("audio_view_weight", 1.0)))
+            train.X, train.y, groups, not_X=train.X_not, not_y=train.y_not, views=views)
         grammar = learn_grammar(track_sequences(train.tracks), trainer.classes_, weight=cfg["grammar_weight"],
                                 position_weight=cfg["position_weight"], alpha=cfg.get("grammar_alpha", 1.0),
                                 duration_alpha=cfg.get("duration_alpha", 1.0),
@@ -265,9 +266,9 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             from workbench.train.sections.self_training import self_train
 
             trainer, st_metrics = self_train(trainer, train, unlabelled, cfg=cfg, grammar=grammar, fit=(
-                lambda ps, train=train: SectionTrainer(**{"seed": cfg["seed"], **dict(trainer_params)}).fit(
-                    train.X, train.y, validation_groups(train, by_group=cfg["validate_on_groups"]),
-                    not_X=train.X_not, not_y=train.y_not, pseudo=ps)))
+                lambda ps, train=train, groups=groups, views=views: SectionTrainer(
+                    **{"seed": cfg["seed"], **dict(trainer_params)}).fit(
+                    train.X, train.y, groups, not_X=train.X_not, not_y=train.y_not, pseudo=ps, views=views)))
             pseudo_of[g] = st_metrics["pseudo_windows"]
         probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
         members = []
