@@ -24,6 +24,8 @@ reported apart from the dev split (the only one looked at while tuning):
 rendered folders are shared read-only.) Self-training on unlabelled tracks (session 10): ``bench_sections_selftrain.py``.
 ``--audio-views N [--augment JSON]`` (session 15): the training tracks' augmented audio views as extra rows
 (:mod:`workbench.train.sections.audio_views`; not a default, cells in ``bench_sections_devset_history.md``).
+The grammar's priors scaled at decoding time (session 15; ``--config '{"ends_weight": 3.0}'``, the first/last prior,
+is the one that lifts demo -> devset without another accuracy cell lower; not a default): the same file.
 
 Issue 18's target cells for settings side by side (default against ``--extra dj,novelty,ends,lead``, seeds 0-2,
 session 14: "lead" is not the default by those targets either): ``bench_sections_targets.py`` reads this bench's

@@ -43,7 +43,8 @@ def _fit(train, *, cfg: dict[str, Any]):
     trainer.grammar_ = learn_grammar(track_sequences(train.tracks), trainer.classes_, weight=cfg["grammar_weight"],
                                      position_weight=cfg["position_weight"], alpha=cfg.get("grammar_alpha", 1.0),
                                      duration_alpha=cfg.get("duration_alpha", 1.0),
-                                     tie_weight=cfg.get("tie_weight", 0.0), order_weight=cfg.get("order_weight", 1.0))
+                                     tie_weight=cfg.get("tie_weight", 0.0), order_weight=cfg.get("order_weight", 1.0),
+                                     ends_weight=cfg.get("ends_weight", 1.0))
     trainer.novelty_weight_ = float(cfg["novelty_weight"])
     trainer.uncertain_below_ = float(cfg["uncertain_below"])
     trainer.temperature_ = 1.0

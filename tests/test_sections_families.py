@@ -216,3 +216,15 @@ def test_position_free_labels_come_from_the_config_not_from_rows_that_happen_to_
     assert edm.position_free == ("build",)
     assert not np.any(edm.log_position[edm.classes.index("build")])
     assert np.any(edm.log_position[edm.classes.index("drop")])
+
+
+def test_ends_weight_reaches_the_trained_grammar_its_families_and_the_model_file(tmp_path):
+    from workbench.train.sections import load_section_model, save_section_model, train_sections
+
+    data = _data({"a": EDM, "b": SONG, "c": EDM, "d": SONG}, per_group=2)
+    res = train_sections(data, config={**FAST, "ends_weight": 3.0, "label_families": "learned", "transfer": False},
+                         progress=False)
+    g = res.trainer.grammar_
+    assert g.ends_weight == 3.0 and all(f.ends_weight == 3.0 for f in g.families.grammars)
+    save_section_model(res.trainer, tmp_path / "m.pt", features=res.features, backbone="test")
+    assert load_section_model(tmp_path / "m.pt")[0].grammar_.ends_weight == 3.0

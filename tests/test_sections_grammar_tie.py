@@ -129,3 +129,23 @@ def test_position_free_labels_leave_the_position_factor_and_nothing_else():
     check_sections_config({"position_free": "build"})  # `--set position_free=build` gives the string
     with pytest.raises(ParameterError, match="position_free must list section labels among .*got 'bridge'"):
         check_sections_config({"position_free": "bridge"})  # refused before any training
+
+
+def test_ends_weight_scales_the_first_and_last_priors_alone():
+    from workbench.train.sections.grammar import Grammar, learn_grammar
+
+    seqs = [(list(FORM), [8.0] * 7, [(j / 7, (j + 1) / 7) for j in range(7)])] * 3
+    full, twice = learn_grammar(seqs, CLASSES, weight=2.0), learn_grammar(seqs, CLASSES, weight=2.0, ends_weight=2.0)
+    a, b = full.viterbi_options(), twice.viterbi_options()
+    for key in ("log_init", "log_final"):
+        np.testing.assert_allclose(b[key], 2.0 * a[key])
+        assert not np.allclose(a[key], 0.0)
+    for key in ("log_transitions", "log_middle"):  # the order and middle priors keep their weight
+        np.testing.assert_array_equal(a[key], b[key])
+    np.testing.assert_array_equal(a["length_logprior"](np.arange(1, 40)), b["length_logprior"](np.arange(1, 40)))
+    assert Grammar.from_dict(twice.to_dict()).ends_weight == 2.0
+    old = {k: v for k, v in twice.to_dict().items() if k != "ends_weight"}  # a model file from before the knob
+    assert Grammar.from_dict(old).ends_weight == 1.0
+    with pytest.raises(ParameterError, match="ends_weight must be a float >= 0; got -1"):
+        learn_grammar(seqs, CLASSES, ends_weight=-1)
+

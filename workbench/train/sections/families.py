@@ -360,7 +360,7 @@ def with_families(grammar: Grammar | None, tracks: Sequence[Any], *, mode: str, 
         grammars.append(learn_grammar(mine, fam, alpha=alpha, duration_alpha=duration_alpha, weight=grammar.weight,
                                       phrase_penalty=grammar.phrase_penalty, position_weight=grammar.position_weight,
                                       tie_weight=grammar.tie_weight, order_weight=grammar.order_weight,
-                                      position_free=free))
+                                      position_free=free, ends_weight=grammar.ends_weight))
     n = weights.sum(axis=0)
     log_prior = np.log((n + 1.0) / (n.sum() + len(fams)))
     return replace(grammar, families=LabelFamilies(tuple(fams), tuple(grammars), log_prior, tuple(float(x) for x in n)))
