@@ -620,8 +620,10 @@ def test_cli_train_passes_options_and_prints_the_run(lib, exp, capsys, monkeypat
     assert f"run {job.run_id}: {exp / job.run_id}" in out and "metrics: model.accuracy=" in out
     with pytest.raises(ParameterError, match="--set must be KEY=VALUE; got 'margin'"):
         cli(["train", "embeddings", "--set", "margin"], lib.path)
-    with pytest.raises(SystemExit):
-        cli(["train"], lib.path)
+    capsys.readouterr()
+    assert cli(["train"], lib.path) == 2  # bare `train` lists what it trains (as `runs` and `crates`), exit 2
+    listed = capsys.readouterr().out
+    assert "embeddings" in listed and "sections" in listed
 
 
 # -- the two training jobs on a small demo library --------------------------------------------
