@@ -1,0 +1,67 @@
+"""What running the seven notebooks in JupyterLab on a copy of the real music showed (session 15's
+browser pass): figures shown with the decimals they were rounded to, and notebook 01's library
+table aligned and without 'NaN'/'None'."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+from test_notebook_qa import small_home  # noqa: F401  (a fixture: 4 short tracks scanned, analysed, embedded)
+from test_notebook_qa2 import _left_aligned_columns
+
+
+def _cells(html: str) -> list[str]:
+    return re.findall(r">([^<>]*)</td>", html)
+
+
+def test_text_left_shows_a_rounded_column_with_its_own_decimals():
+    """Notebook 01's group summary read 'median_bpm 86.800', 'median_lufs -16.000', 'minutes 0.900':
+    figures rounded to 0.1 padded to 3 decimals by the Styler."""
+    import numpy as np
+    import pandas as pd
+
+    from workbench.report.tables import text_left
+
+    frame = pd.DataFrame({"median_bpm": [86.8, 145.0, np.nan], "ratio": [0.25, 0.125, 1.0],
+                          "score": [0.9123456, 0.8, 0.5], "tracks": [7, 5, 4]})
+    assert _cells(text_left(frame).to_html()) == ["86.8", "0.250", "0.912", "7",
+                                                  "145.0", "0.125", "0.800", "5",
+                                                  "–", "1.000", "0.500", "4"]
+    assert _cells(text_left(frame, precision=1).to_html())[:3] == ["86.8", "0.2", "0.9"]  # never past precision
+
+
+def test_notebook_01s_library_table_aligns_names_left_and_shows_a_gap_as_a_dash(small_home, tmp_path):  # noqa: F811
+    """The library table was the bare DataFrame: names right-aligned and wrapped against the right edge,
+    'NaN' for a track without artist or key, 'None' for every style."""
+    from test_notebooks import execute, outputs
+
+    home = tmp_path / "ws"
+    shutil.copytree(small_home, home)
+    nb = execute("01_explore_library.ipynb", home, {"K": 3})
+    table = next(h for h in outputs(nb, "text/html") if "loudness_lufs" in h)
+    assert {"name", "folder", "group"} <= _left_aligned_columns(table), table
+    cells = _cells(table)
+    assert "NaN" not in cells and "None" not in cells and "nan" not in cells and "–" in cells, cells
+    assert not [c for c in cells if re.fullmatch(r"-?\d+\.\d{3}", c) and c.endswith("00")], cells  # 12.0, not 12.000
+
+
+def test_a_big_librarys_table_is_cut_as_a_dataframes_is():
+    """text_left's Styler renders every row; notebook 01 caps it at pandas' display.max_rows."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from workbench.report.tables import text_left
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "01_explore_library.ipynb").read_text())
+    setup = next("".join(c["source"]) for c in nb["cells"] if "display.max_colwidth" in "".join(c["source"]))
+    option = next(ln for ln in setup.splitlines() if "styler.render.max_rows" in ln)
+    with pd.option_context("display.max_rows", 60):
+        exec(option.split("#")[0], {"pd": pd})  # the notebook's own line
+        try:
+            html = text_left(pd.DataFrame({"name": [f"t{i}" for i in range(500)]}))._repr_html_()
+        finally:
+            pd.reset_option("styler.render.max_rows")
+    assert html.count("<tr") < 70, html.count("<tr")
