@@ -65,3 +65,19 @@ def test_a_big_librarys_table_is_cut_as_a_dataframes_is():
         finally:
             pd.reset_option("styler.render.max_rows")
     assert html.count("<tr") < 70, html.count("<tr")
+
+
+def test_training_curves_tick_whole_epochs_only():
+    """A 3-epoch run's curves (notebook 03's report) ticked epochs 1.0, 1.5, 2.0, 2.5, 3.0."""
+    from workbench.report.plots import curves_figure
+
+    history = [{"epoch": e, "train_loss": 0.09 - 0.01 * e, "mined_triplets": 500 - 150 * e} for e in (1, 2, 3)]
+    fig = curves_figure({"run": history})
+    fig.canvas.draw()
+    for ax in fig.axes:
+        if ax.get_visible():
+            ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+            assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    many = curves_figure({"run": [{"epoch": e, "train_loss": 1 / e} for e in range(1, 41)]})
+    many.canvas.draw()
+    assert len(many.axes[0].get_xticks()) <= 11  # a long run still gets a few ticks, not one per epoch

@@ -88,6 +88,8 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys:
                             and not isinstance(v, bool):
                         seen.append(k)
         keys = seen
+    from matplotlib.ticker import MaxNLocator
+
     keys = list(keys) or ["train_loss"]
     ncols = min(3, len(keys))
     nrows = -(-len(keys) // ncols)
@@ -101,6 +103,7 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys:
                 ax.plot(x, y, marker="o", markersize=3, label=name if len(histories) > 1 else None)
         ax.set_title(key, fontsize=10)
         ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at epoch 1.5
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(keys):]:
