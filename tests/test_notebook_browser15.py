@@ -81,3 +81,17 @@ def test_training_curves_tick_whole_epochs_only():
     many = curves_figure({"run": [{"epoch": e, "train_loss": 1 / e} for e in range(1, 41)]})
     many.canvas.draw()
     assert len(many.axes[0].get_xticks()) <= 11  # a long run still gets a few ticks, not one per epoch
+
+
+def test_text_left_never_shows_a_small_value_as_zero():
+    """Notebook 05's runs table read learning rates 0.0001 and 1e-05 as 'lr 0.000', 'backbone_lr 0.000'."""
+    import numpy as np
+    import pandas as pd
+
+    from workbench.report.tables import text_left
+
+    frame = pd.DataFrame({"lr": [0.0001, 0.001, np.nan], "backbone_lr": [1e-05, 1e-05, 2.5e-06],
+                          "weight_decay": [0.01, 0.0, 0.01], "score": [0.8391, 0.0, 0.25]})
+    assert _cells(text_left(frame).to_html()) == ["0.0001", "1e-05", "0.01", "0.839",
+                                                  "0.001", "1e-05", "0.00", "0.000",
+                                                  "–", "2.5e-06", "0.01", "0.250"]

@@ -70,7 +70,8 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3) -> Styler:
         and highlights and only gains the alignment.
     precision : int >= 0
         Most decimals of float cells (pandas' Styler would show 6); a float column already rounded to
-        fewer shows just those (whole numbers none, a BPM rounded to 0.1 one), a missing value shows "–".
+        fewer shows just those (whole numbers none, a BPM rounded to 0.1 one), a column with a value
+        that would read 0 (a learning rate of 1e-05) shows significant digits, a missing value "–".
         Not applied to a Styler given.
 
     Returns
@@ -92,9 +93,13 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3) -> Styler:
         # with a gap: n_splits 3, not 3.000), a median BPM rounded to 0.1 (86.8, not 86.800)
         for c in data.columns:
             if pd.api.types.is_float_dtype(data[c]) and data[c].notna().any():
-                places = _decimals(data[c].dropna().to_numpy(), precision)
+                values = data[c].dropna().to_numpy()
+                places = _decimals(values, precision)
                 if places < precision:
                     styler = styler.format(f"{{:.{places}f}}", subset=[c], na_rep="–")
+                elif ((values != 0) & (abs(values) < 0.5 * 10.0 ** -precision)).any():
+                    # a value that would read 0.000 (a learning rate of 1e-05): significant digits instead
+                    styler = styler.format(f"{{:.{max(precision, 1)}g}}", subset=[c], na_rep="–")
     text = text_columns(data)
     if text:
         styler = styler.set_properties(subset=text, **{"text-align": "left"})
