@@ -95,3 +95,20 @@ def test_text_left_never_shows_a_small_value_as_zero():
     assert _cells(text_left(frame).to_html()) == ["0.0001", "1e-05", "0.01", "0.839",
                                                   "0.001", "1e-05", "0.00", "0.000",
                                                   "–", "2.5e-06", "0.01", "0.250"]
+
+
+def test_the_runs_scatter_says_1_run_and_no_star_when_the_baseline_is_not_drawn(tmp_path):
+    """Notebook 05 on one sections and one embeddings run: '1 runs (1 without both metrics left out) · star:
+    baseline' over a single dot, the baseline (the embeddings run) not drawn."""
+    from workbench.report.examples import write_example_run
+    from workbench.report.runs_view import runs_view
+
+    write_example_run("embeddings", root=tmp_path, seed=2, quality=0.7)
+    write_example_run("sections", root=tmp_path, seed=1, n_tracks=12, quality=0.6)
+    view = runs_view(tmp_path)
+    embeddings = next(r.run_id for r in view.runs if "embeddings" in r.run_id)
+    title = runs_view(tmp_path, baseline=embeddings).scatter_figure("accuracy", "macro_f1").axes[0].get_title()
+    assert title == "1 run (1 without both metrics left out)", title
+    sections = next(r.run_id for r in view.runs if "sections" in r.run_id)
+    title = runs_view(tmp_path, baseline=sections).scatter_figure("accuracy", "macro_f1").axes[0].get_title()
+    assert title == "1 run (1 without both metrics left out) · star: baseline", title
