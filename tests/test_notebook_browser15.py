@@ -112,3 +112,19 @@ def test_the_runs_scatter_says_1_run_and_no_star_when_the_baseline_is_not_drawn(
     sections = next(r.run_id for r in view.runs if "sections" in r.run_id)
     title = runs_view(tmp_path, baseline=sections).scatter_figure("accuracy", "macro_f1").axes[0].get_title()
     assert title == "1 run (1 without both metrics left out) · star: baseline", title
+
+
+def test_the_profile_plot_writes_ranges_as_the_profile_table_does():
+    """Notebook 07's envelope on the real loops read 'brightness_hz 0 .. 4.16e+03' and 'bpm 73.9 .. 102' beside
+    a table saying '0 .. 4159' and '73.95 .. 102.4'."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.style.plots import plot_profile
+    from workbench.style.tables import profile_table
+
+    profile = {"name": "loops", "tracks": [1, 2], "features": {"bpm": {"mean": 88.18, "range": [73.95, 102.4], "ci95": [83.32, 93.23], "n": 6},
+                            "brightness_hz": {"mean": 1518.0, "range": [0.0, 4159.0], "ci95": [690.5, 2382.0], "n": 7}}}
+    fig = plot_profile(profile)
+    shown = [t.get_text() for t in fig.axes[0].texts]
+    assert shown == list(profile_table(profile)["range"]) == ["73.95 .. 102.4", "0 .. 4159"], shown
