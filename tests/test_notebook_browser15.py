@@ -128,3 +128,22 @@ def test_the_profile_plot_writes_ranges_as_the_profile_table_does():
     fig = plot_profile(profile)
     shown = [t.get_text() for t in fig.axes[0].texts]
     assert shown == list(profile_table(profile)["range"]) == ["73.95 .. 102.4", "0 .. 4159"], shown
+
+
+def test_notebook_07_says_how_many_of_the_features_are_outside():
+    """Notebook 07 on the real loops printed 'loop_amen_full.flac: 1 features outside'."""
+    import contextlib
+    import io
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "07_style_dna.ipynb").read_text())
+    lines = [ln for c in nb["cells"] for ln in "".join(c["source"]).splitlines() if "features outside" in ln and "print(" in ln]
+    assert len(lines) == 2, lines
+    gap = {"target": "loop.flac", "outside": ["bpm"], "features": [{}] * 18, "trance_score": {"value": 0.5}}
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        for line in lines:
+            exec(line.strip(), {"gap_other": gap, "gap_same": gap})
+    assert shown.getvalue().splitlines() == ["loop.flac: 1 of 18 features outside the range, trance score 0.50",
+                                             "loop.flac: 1 of 18 features outside the range"], shown.getvalue()
