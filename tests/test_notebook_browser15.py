@@ -147,3 +147,49 @@ def test_notebook_07_says_how_many_of_the_features_are_outside():
             exec(line.strip(), {"gap_other": gap, "gap_same": gap})
     assert shown.getvalue().splitlines() == ["loop.flac: 1 of 18 features outside the range, trance score 0.50",
                                              "loop.flac: 1 of 18 features outside the range"], shown.getvalue()
+
+
+OLD_LABELER_CELL = """
+from workbench.labels import Labels, Suggestion
+from workbench.widgets import Labeler
+old_labels = Labels(library)
+def one_suggestion(t):
+    g = old_labels.grid(t)
+    return [Suggestion(track_id=t.id, label="drop", start_beat=0, end_beat=16, start_s=g.time_of(0),
+                       end_s=g.time_of(16), confidence=0.66)]
+old = Labeler(library, labels=old_labels, suggest=one_suggestion, autoplay=False)
+old
+"""
+
+CUT_OR_WRAPPED_JS = """root => {
+  const cut = [...root.querySelectorAll('button')].filter(b => b.offsetWidth > 0 && b.scrollWidth > b.clientWidth + 1)
+    .map(b => b.textContent.trim());
+  const pos = root.querySelector('.wb-position .wb-pos');
+  return {cut, posLines: pos ? Math.round(pos.getBoundingClientRect().height / parseFloat(getComputedStyle(pos).lineHeight)) : -1,
+          pos: pos ? pos.textContent : null};
+}"""
+
+
+def test_notebook_04s_labeler_shows_its_buttons_and_position_whole(tmp_path):
+    """Notebook 04's labeler (the Python one) on the real music, in JupyterLab: 'next unlabel…' and 'keep …' cut
+    short, '1 / 7' wrapped onto two lines beside the track menu, and '1 model suggestion(s)'."""
+    import pytest
+    from browser import LABELER_NOTEBOOK, ConsoleErrors, chromium, labeler_notebook, open_notebook, run_all
+    from test_notebook_qa import _browser_reason
+
+    reason = _browser_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with labeler_notebook(tmp_path, extra_cell=OLD_LABELER_CELL, n_tracks=2, duration_s=30.0) as server, \
+            chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        errors = ConsoleErrors(page)
+        open_notebook(page, server, LABELER_NOTEBOOK)
+        run_all(page)
+        root = page.locator(".wb-labeler").first
+        root.locator(".wb-suggestions").get_by_text("model suggestion").wait_for()
+        seen = root.evaluate(CUT_OR_WRAPPED_JS)
+        assert seen["cut"] == [] and seen["pos"] == "1 / 2" and seen["posLines"] == 1, seen
+        said = root.locator(".wb-suggestions").inner_text()
+        assert "1 model suggestion (dashed" in said, said
+        assert not errors, errors
