@@ -210,3 +210,16 @@ def test_notebook_06_says_there_are_no_model_versions_instead_of_an_empty_table(
     assert len(registry.frame()) == 0
     shown = eval(cell, {"registry": registry, "text_left": text_left})  # noqa: S307 - the notebook's own cell
     assert shown is None and capsys.readouterr().out.startswith("no model versions yet: "), shown
+
+
+def test_a_heads_search_record_made_before_its_run_has_an_id_does_not_say_run_none():
+    """Notebook 06's card of the real music's embedding run listed 'search.models.model: head of run None (on
+    features-v1; backbone share 0.25)': the search gate measures the head before the run is written."""
+    from workbench.embed.features import FeatureFrontend
+    from workbench.models.heads import EmbeddingHead
+    from workbench.similarity.model import EmbeddingModel
+
+    head = EmbeddingHead(202)
+    assert EmbeddingModel(FeatureFrontend(), head=head).name == "head of this run"
+    assert EmbeddingModel(FeatureFrontend(), head=head, run_id="20261207-x").name == "head of run 20261207-x"
+    assert EmbeddingModel(FeatureFrontend(), head=head, version=2, run_id="20261207-x").name == "head@2"
