@@ -223,3 +223,25 @@ def test_a_heads_search_record_made_before_its_run_has_an_id_does_not_say_run_no
     assert EmbeddingModel(FeatureFrontend(), head=head).name == "head of this run"
     assert EmbeddingModel(FeatureFrontend(), head=head, run_id="20261207-x").name == "head of run 20261207-x"
     assert EmbeddingModel(FeatureFrontend(), head=head, version=2, run_id="20261207-x").name == "head@2"
+
+
+def test_notebook_06s_gates_table_heads_the_reference_value_as_the_report_does(tmp_path):
+    """Notebook 06's gates read 'reference baselines.backbone', 'target 0.799': the backbone's MAP@R under
+    'target', where the run's report and the model card call it the reference value."""
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from workbench.registry import Registry
+    from workbench.report.tables import text_left
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "06_export_models.ipynb").read_text())
+    cell = next("".join(c["source"]) for c in nb["cells"] if "gate_rows = []" in "".join(c["source"]))
+    *body, last = cell.rstrip().splitlines()
+    run = SimpleNamespace(kind="sections", metrics={"model": {"accuracy": 0.7, "macro_f1": 0.6},
+                                                    "baselines": {"majority": {"accuracy": 0.8, "macro_f1": 0.4}}})
+    space = {"run": run, "registry": Registry(tmp_path / "data" / "workbench.db"), "text_left": text_left}
+    exec("\n".join(body), space)  # noqa: S102 - the notebook's own cell
+    shown = eval(last, space).data  # noqa: S307
+    assert list(shown.columns)[-3:] == ["reference", "reference value", "status"], list(shown.columns)
+    assert shown["reference value"].tolist() == [0.4, 0.8], shown
