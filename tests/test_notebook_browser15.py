@@ -245,3 +245,19 @@ def test_notebook_06s_gates_table_heads_the_reference_value_as_the_report_does(t
     shown = eval(last, space).data  # noqa: S307
     assert list(shown.columns)[-3:] == ["reference", "reference value", "status"], list(shown.columns)
     assert shown["reference value"].tolist() == [0.4, 0.8], shown
+
+
+def test_every_table_notebook_01_shows_goes_through_text_left():
+    """Notebook 01's before/after precision table (MODEL = "cnn" on the real music) was the one table with its
+    row names and model names right-aligned, 'best_possible 1.0' beside '0.778'."""
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "01_explore_library.ipynb").read_text())
+    shown = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            lines = "".join(cell["source"]).splitlines()
+            shown += [ln.strip() for ln in lines if "display(" in ln] + [lines[-1].strip()]
+    tables = [ln for ln in shown if "DataFrame(" in ln or ln.startswith(("display(", "text_left(", "table", "similar"))]
+    assert len(tables) == 6 and all("text_left(" in ln for ln in tables), tables
