@@ -312,7 +312,7 @@ def test_text_left_shows_whole_numbers_and_gaps_as_a_reader_expects():
 
     frame = pd.DataFrame({"n_splits": [3.0, np.nan], "holdout": [0.25, np.nan], "kind": ["sections", "embeddings"]})
     cells = re.findall(r">([^<>]+)</td>", text_left(frame).to_html())
-    assert cells == ["3", "0.250", "sections", "–", "–", "embeddings"]
+    assert cells == ["3", "0.25", "sections", "–", "–", "embeddings"]  # a column rounded to 2 decimals shows 2
 
 
 def test_notebook_05_heads_the_jobs_start_started():

@@ -328,8 +328,10 @@ class RunsView:
         ax.set_xlabel(label(x))
         ax.set_ylabel(label(y))
         left = len(pts) - len(shown)
-        ax.set_title(f"{len(shown)} runs" + (f" ({left} without both metrics left out)" if left else "")
-                     + (" · star: baseline" if self.baseline else ""), fontsize=9)
+        starred = any(r.run_id == self.baseline for r, _, _ in shown)  # the baseline may lack a metric
+        ax.set_title(f"{len(shown)} run{'' if len(shown) == 1 else 's'}"
+                     + (f" ({left} without both metrics left out)" if left else "")
+                     + (" · star: baseline" if starred else ""), fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.margins(0.2)  # room for the labels
         from workbench.report.point_names import name_points

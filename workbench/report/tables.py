@@ -48,6 +48,18 @@ def text_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if _is_text(frame[c])]
 
 
+def _decimals(values: object, most: int) -> int:
+    """The fewest decimals (0..``most``) that write every finite value of ``values`` exactly, ``most`` at worst."""
+    import numpy as np
+
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    for places in range(most):
+        if np.allclose(finite, np.round(finite, places), rtol=0.0, atol=1e-9 * max(1.0, float(np.abs(finite).max(initial=0.0)))):
+            return places
+    return most
+
+
 def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3, max_rows: int | None = None) -> Styler:
     """``frame`` for display: text columns (cells and headings) and a text index aligned left, numbers right.
 
@@ -57,8 +69,10 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3, max_rows: int
         The table; not modified. A Styler (``Comparison.metrics_styled()``) keeps its own formats
         and highlights and only gains the alignment.
     precision : int >= 0
-        Decimals of float cells (pandas' Styler would show 6); a float column of whole numbers shows
-        none, a missing value shows "–". Not applied to a Styler given.
+        Most decimals of float cells (pandas' Styler would show 6); a float column already rounded to
+        fewer shows just those (whole numbers none, a BPM rounded to 0.1 one), a column with a value
+        that would read 0 (a learning rate of 1e-05) shows significant digits, a missing value "–".
+        Not applied to a Styler given.
     max_rows : int >= 1 or None
         Show at most this many rows, the first ones, with a caption saying how many there are (a
         Styler shows every row: a DataFrame's own cut-off, ``display.max_rows``, does not apply to it).
@@ -87,11 +101,17 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3, max_rows: int
         styler, data = frame.style.format(precision=precision, na_rep="–"), frame
         if caption:
             styler = styler.set_caption(caption)
-        # whole numbers in a float column (an int column with a gap: n_splits 3, not 3.000) without decimals
-        whole = [c for c in data.columns if pd.api.types.is_float_dtype(data[c]) and data[c].notna().any()
-                 and (data[c].dropna() % 1 == 0).all()]
-        if whole:
-            styler = styler.format("{:.0f}", subset=whole, na_rep="–")
+        # a float column already rounded to fewer decimals shows just those: whole numbers (an int column
+        # with a gap: n_splits 3, not 3.000), a median BPM rounded to 0.1 (86.8, not 86.800)
+        for c in data.columns:
+            if pd.api.types.is_float_dtype(data[c]) and data[c].notna().any():
+                values = data[c].dropna().to_numpy()
+                places = _decimals(values, precision)
+                if places < precision:
+                    styler = styler.format(f"{{:.{places}f}}", subset=[c], na_rep="–")
+                elif ((values != 0) & (abs(values) < 0.5 * 10.0 ** -precision)).any():
+                    # a value that would read 0.000 (a learning rate of 1e-05): significant digits instead
+                    styler = styler.format(f"{{:.{max(precision, 1)}g}}", subset=[c], na_rep="–")
     text = text_columns(data)
     if text:
         styler = styler.set_properties(subset=text, **{"text-align": "left"})

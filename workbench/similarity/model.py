@@ -91,11 +91,15 @@ class EmbeddingModel:
 
     @property
     def name(self) -> str:
-        """``"backbone"``, ``"head@<version>"``, ``"head of run <id>"`` for a head not registered, or the label
+        """``"backbone"``, ``"head@<version>"``, ``"head of run <id>"`` for a head not registered (``"head of this
+        run"`` while the run that trains it has no id yet), or the label
         of a CNN (``"cnn@<version>"``, ``"cnn of run <id>"``)."""
         if self.head is None:
             return self.label or "backbone"
-        return f"head@{self.version}" if self.version is not None else f"head of run {self.run_id}"
+        if self.version is not None:
+            return f"head@{self.version}"
+        # a run's search gate measures its head before the run has an id: "head of run None" in its card
+        return f"head of run {self.run_id}" if self.run_id else "head of this run"
 
     @property
     def tag(self) -> str:

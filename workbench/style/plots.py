@@ -63,7 +63,8 @@ def plot_profile(profile: dict[str, Any], *, gap: dict[str, Any] | None = None, 
         if v is not None:
             outside = values[name].get("outside")
             ax.plot(x(v), i, "o", color="#c0392b" if outside else "#27ae60", ms=8, zorder=3)
-        ax.text(1.01, i, f"{lo:.3g} .. {hi:.3g}", va="center", fontsize=8, transform=ax.get_yaxis_transform())
+        # as the profile table writes it (4 significant digits): 0 .. 4159 Hz, not 0 .. 4.16e+03
+        ax.text(1.01, i, f"{lo:.4g} .. {hi:.4g}", va="center", fontsize=8, transform=ax.get_yaxis_transform())
     ax.set_yticks(range(len(names)), names)
     ax.set_xticks([])
     ax.set_xlim(0, 1)

@@ -161,7 +161,7 @@ class Labeler(LabelerReview, LabelerView, w.VBox):
             self.message, self.error, self.notes = "", "", []
             self.suggestions = self._pending(t)  # after clearing: a failure shows
         i = self._index()
-        self._pos.value = f"<span class='wb-pos'>{i + 1} / {len(self.tracks)}</span>"
+        self._pos.value = f"<span class='wb-pos' style='white-space: nowrap'>{i + 1} / {len(self.tracks)}</span>"
         self._prev_btn.disabled = i <= 0
         self._next_btn.disabled = i >= len(self.tracks) - 1
         self.refresh()

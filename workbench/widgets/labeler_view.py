@@ -36,7 +36,8 @@ class LabelerView:
                                          layout=w.Layout(width="420px")), "wb-track")
         self._prev_btn = _cls(w.Button(description="◀ prev", layout=w.Layout(width="80px")), "wb-prev")
         self._next_btn = _cls(w.Button(description="next ▶", layout=w.Layout(width="80px")), "wb-next")
-        self._pos = _cls(w.HTML(), "wb-position")
+        # "1 / 7" on one line: a flex item with no width wrapped it beside the track menu
+        self._pos = _cls(w.HTML(layout=w.Layout(min_width="72px")), "wb-position")
         self._view = _cls(w.Image(format="png", layout=w.Layout(width="100%", max_width=f"{self.width_px}px")),
                           "wb-view")
         self._label_btns: dict[str, w.Button] = {}
@@ -72,14 +73,14 @@ class LabelerView:
                                                     "refuse and say which of my labels are in the way",
                                                     "keep my labels: store only on free beats",
                                                     "delete my labels in the way", "cut my labels around it"],
-                                                style={"button_width": "80px"}), "wb-overlap")
+                                                style={"button_width": "92px"}), "wb-overlap")  # "keep mine" whole
         self._status_dd = _cls(w.Dropdown(description="status", options=[(x.replace("_", " "), x)
                                                                           for x in TRACK_STATUSES],
                                           layout=w.Layout(width="220px")), "wb-status")
-        self._next_unlabelled_btn = _cls(w.Button(description="next unlabelled", layout=w.Layout(width="130px")),
+        self._next_unlabelled_btn = _cls(w.Button(description="next unlabelled", layout=w.Layout(width="150px")),
                                          "wb-next-unlabelled")
         self._least_certain_btn = _cls(w.Button(description="least certain", tooltip="the track the model is "
-                                                "least sure of (active learning)", layout=w.Layout(width="120px")),
+                                                "least sure of (active learning)", layout=w.Layout(width="135px")),
                                        "wb-least-certain")
         grid_btns = [(f"bar {d:+d} beat", "wb-phase-" + n, lambda _b, d=d: self.shift_downbeats(d),
                       "move the downbeats (bar starts) by one beat") for d, n in ((-1, "earlier"), (1, "later"))]
@@ -223,7 +224,7 @@ class LabelerView:
             return []
         novelty = all(s.model_name == "novelty" for s in self.suggestions)
         what = ("novelty boundaries (no section model yet: labels guessed)" if novelty else
-                "model suggestion(s)" + "".join(f" of {s.model_name} {s.model_version or ''}".rstrip()
+                f"model suggestion{'' if len(self.suggestions) == 1 else 's'}" + "".join(f" of {s.model_name} {s.model_version or ''}".rstrip()
                                                  for s in self.suggestions[:1] if s.model_name))
         rows: list[w.Widget] = [w.HBox([
             w.HTML(f"<b>{len(self.suggestions)} {html.escape(what)}</b> (dashed in the picture)"),
