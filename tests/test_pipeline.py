@@ -71,7 +71,8 @@ def test_second_run_reuses_everything(demo_home):
     with workbench_home(home):
         with Library() as lib:  # other tests (the notebooks) may have added versions since
             before = [(v.model_type, v.version, v.active) for v in Registry(lib).list()]
-        second = run_demo(progress=False, **DEMO_SMALL)
+        announced: list[str] = []
+        second = run_demo(progress=False, log=announced.append, **DEMO_SMALL)
         with Library() as lib:
             after = [(v.model_type, v.version, v.active) for v in Registry(lib).list()]
     assert not second.synthesized and second.scan.counts()["unchanged"] == 12
@@ -84,6 +85,9 @@ def test_second_run_reuses_everything(demo_home):
     assert any(r.startswith("sections run") for r in second.reused)
     assert sum(second.stage_seconds.values()) < sum(first.stage_seconds.values()) / 3
     assert second.suggestions == first.suggestions
+    stages = [line for line in announced if line.startswith("[")]  # "[k/n] name ...", one per stage, n right
+    assert len(stages) == len(second.stage_seconds) == 13
+    assert [line.split("]")[0] for line in stages] == [f"[{k}/13" for k in range(1, 14)]
 
 
 def test_interrupted_synthesis_is_redone(tmp_path):

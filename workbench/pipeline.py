@@ -123,7 +123,7 @@ def run_demo(
     say = log if log is not None else (print if progress else (lambda line: None))
     folder = config.demo_dir(demo_folder)
     stage_seconds: dict[str, float] = {}
-    n_stages = 4 + ((7 if export else 6) + bool(cross_generator_tracks) if train else 0)
+    n_stages = 4 + ((8 if export else 6) + bool(cross_generator_tracks) if train else 0)  # export: + similar after
 
     @contextmanager
     def stage(name: str) -> Iterator[None]:
