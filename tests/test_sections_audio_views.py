@@ -186,3 +186,36 @@ def test_a_self_trained_model_keeps_the_audio_views():
     assert res.metrics["self_training"]["pseudo_windows"] > 0  # the model is the self-trained one ...
     assert res.trainer.n_pseudo_windows_ == res.metrics["self_training"]["pseudo_windows"]
     assert res.trainer.n_view_windows_ > 0  # ... and it trained on the training tracks' views as well
+
+
+def test_the_view_eq_is_drawn_from_its_seed_never_from_the_global_rngs(monkeypatch):
+    """The EQ of an audio view takes its bands from a Generator seeded by the view: the global ``random``
+    and ``numpy.random`` are neither read (other draws there change nothing) nor reseeded (their state
+    after the call is what it was)."""
+    import random
+
+    from workbench.augment import _equalised
+
+    x = np.random.default_rng(0).standard_normal(22050).astype(np.float32) * 0.1
+    eq = {"max_db": 9.0, "seed": 1234}
+    random.seed(1)
+    np.random.seed(1)
+    first = _equalised(x, 22050, eq)
+    after = (random.random(), np.random.random())
+    random.seed(1)
+    np.random.seed(1)
+    random.random(), np.random.random()  # another state going in
+    second = _equalised(x, 22050, eq)
+    random.seed(1)
+    np.random.seed(1)
+    _equalised(x, 22050, eq)
+    assert (random.random(), np.random.random()) == after  # the global state untouched
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first, x)  # an EQ was applied
+    assert not np.allclose(first, _equalised(x, 22050, {**eq, "seed": 99}))  # another seed, other bands
+    assert _equalised(x, 22050, None) is x
+    seeded = []  # package code never seeds a global RNG (it takes a seed and makes its own Generator)
+    monkeypatch.setattr(random, "seed", lambda *a, **k: seeded.append("random"))
+    monkeypatch.setattr(np.random, "seed", lambda *a, **k: seeded.append("numpy"))
+    np.testing.assert_array_equal(_equalised(x, 22050, eq), first)
+    assert seeded == []

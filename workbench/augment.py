@@ -276,22 +276,26 @@ def view_key(content_hash: str, params: dict[str, Any]) -> str:
 
 
 def _equalised(x: np.ndarray, sr: int, eq: dict[str, Any] | None) -> np.ndarray:
-    """``x`` through a seven-band parametric EQ drawn from ``eq["seed"]`` (gains in ``±eq["max_db"]`` dB), or ``x``."""
+    """``x`` through a seven-band parametric EQ drawn from ``eq["seed"]`` (gains in ``±eq["max_db"]`` dB), or ``x``.
+
+    The bands are audiomentations' (``SevenBandParametricEQ``'s shelves and peaks, their frequency and Q
+    ranges); their centre (uniform in mel), gain and Q are drawn here from ``numpy.random.default_rng(seed)``
+    and frozen, as :func:`augment` does, so neither global RNG is read or reseeded.
+    """
     if not eq:
         return x
-    import random
-
     from audiomentations import SevenBandParametricEQ
+    from audiomentations.core.utils import convert_frequency_to_mel, convert_mel_to_frequency
 
-    state, np_state = random.getstate(), np.random.get_state()  # audiomentations draws from both global RNGs
-    random.seed(int(eq["seed"]))
-    np.random.seed(int(eq["seed"]) % 2**32)
-    try:
-        return np.asarray(SevenBandParametricEQ(min_gain_db=-eq["max_db"], max_gain_db=eq["max_db"], p=1.0)(
-            x, sample_rate=sr), dtype=np.float32)
-    finally:
-        random.setstate(state)
-        np.random.set_state(np_state)
+    rng = np.random.default_rng(int(eq["seed"]))
+    chain = SevenBandParametricEQ(min_gain_db=-eq["max_db"], max_gain_db=eq["max_db"], p=1.0)
+    for band in (chain.low_shelf_filter, *chain.peaking_filters, chain.high_shelf_filter):
+        mel = rng.uniform(convert_frequency_to_mel(band.min_center_freq), convert_frequency_to_mel(band.max_center_freq))
+        band.parameters = {"should_apply": True, "center_freq": float(convert_mel_to_frequency(mel)),
+                           "gain_db": float(rng.uniform(band.min_gain_db, band.max_gain_db)),
+                           "q_factor": float(rng.uniform(band.min_q, band.max_q))}
+        x = band.apply(np.asarray(x, dtype=np.float32), int(sr))
+    return np.asarray(x, dtype=np.float32)
 
 
 def embed_views(library: Library, tracks: Sequence[Track] | None = None, *, backbone: Backbone | None = None,
