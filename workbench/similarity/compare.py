@@ -188,10 +188,11 @@ def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_
     ParameterError
         ``head`` resolves to the bare backbone (no head, no CNN).
     """
+    from workbench.models.cnn_backbone import CNNBackbone
     from workbench.search import LibrarySearch
 
     after = LibrarySearch(library, model=head, progress=False)
-    cnn = after.model.head is None and after.model.label.startswith("cnn")
+    cnn = after.model.head is None and isinstance(after.model.backbone, CNNBackbone)  # the CNN ranks as the backbone
     if after.model.head is None and not cnn:
         raise ParameterError(f"head must name a trained head or CNN ('head', 'head@N', 'cnn', 'cnn@N'); got {head!r}, "
                              "which resolves to the bare backbone")
