@@ -64,7 +64,7 @@ def run(db: Path, repeats: int) -> None:
     from workbench.labels import Labels
     from workbench.library import Library
     from workbench.widgets import Labeler, TrackView
-    from workbench.widgets.trackview import load_display_audio
+    from workbench.widgets.trackaudio import load_display_audio
 
     lib = Library(db)
     track = lib.tracks()[0]

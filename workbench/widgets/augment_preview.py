@@ -66,7 +66,7 @@ def preview_figure(y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]]
     """
     from matplotlib.figure import Figure
 
-    from workbench.widgets.trackview import mel_db
+    from workbench.widgets.trackaudio import mel_db
 
     if not views:
         raise ParameterError("views is empty; make some with workbench.augment.augmented_views")
@@ -120,7 +120,7 @@ class AugmentPreview(w.VBox):
     def _build(self, y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]]) -> None:
         import io
 
-        from workbench.widgets.trackview import wav_bytes
+        from workbench.widgets.trackaudio import wav_bytes
 
         buf = io.BytesIO()
         preview_figure(y, views, sr=self.sr).savefig(buf, format="png", dpi=80)
