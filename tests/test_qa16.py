@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -36,3 +37,54 @@ def test_text_left_refuses_to_cut_a_styler_with_a_repeated_index():
     with pytest.raises(ParameterError, match=r"max_rows=3.*'a'"):
         text_left(frame.style, max_rows=3)
     assert _body_rows(text_left(frame, max_rows=3).to_html()) == 3  # the frame itself is cut as before
+
+
+def test_models_activate_names_the_way_back(tmp_path, capsys, monkeypatch):
+    """`models activate --force` (and its refusal) said nothing of how to undo it."""
+    pytest.importorskip("coremltools")
+    from test_registry import _add, _parser
+
+    from workbench.evaluate.gates import GateFailedError
+    from workbench.registry import Registry
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    bad = {"accuracy": 0.9, "macro_f1": 0.9}  # a majority baseline the model falls below
+    pkg = _one_package(tmp_path)
+    with Registry(db) as r:
+        _add(r, pkg, 0.5)                                  # v1, active
+        _add(r, pkg, 0.6, activate=False)                  # v2
+        _add(r, pkg, 0.2, majority=bad, activate=False, force=True)  # v3 fails its gate
+    p = _parser()
+
+    def cli(*argv):
+        args = p.parse_args(["--db", db, *argv])
+        return args.func(args)
+
+    with pytest.raises(GateFailedError) as refused:
+        cli("models", "activate", "dj_section", "3")
+    said = str(refused.value)
+    assert "Pass --force" in said and "If you force it, `workbench models activate dj_section 1` goes back to " \
+                                     "dj_section_v1 (`workbench models rollback dj_section` activates dj_section_v2" in said
+    assert cli("models", "activate", "dj_section", "2") == 0  # v2 active: rollback from v3 comes back to it
+    capsys.readouterr()
+    assert cli("models", "activate", "dj_section", "3", "--force", "--json") == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["forced_past_gates"] is True
+    assert "WARNING: dj_section_v3 is ACTIVE past its failing gates" in err
+    assert "`workbench models rollback dj_section` goes back to dj_section_v2" in err
+    assert cli("models", "rollback", "dj_section") == 0 and "dj_section_v2" in capsys.readouterr().out  # it does
+    assert cli("models", "activate", "dj_section", "1", "--force") == 0  # passes its gates: nothing to warn of
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def _one_package(tmp_path):
+    """A small exported section classifier (coremltools)."""
+    import torch
+
+    from workbench.export.coreml import export_classifier
+    from workbench.models.heads import SectionClassifier
+
+    torch.manual_seed(0)
+    return export_classifier(SectionClassifier(16, hidden_dim=32).eval(), tmp_path / "clf.mlpackage",
+                             metadata={"metrics": {"model": {"accuracy": 0.5}}})
