@@ -88,3 +88,20 @@ def _one_package(tmp_path):
     torch.manual_seed(0)
     return export_classifier(SectionClassifier(16, hidden_dim=32).eval(), tmp_path / "clf.mlpackage",
                              metadata={"metrics": {"model": {"accuracy": 0.5}}})
+
+
+def test_a_sections_report_says_invariance_is_not_applicable(tmp_path):
+    """The sections report read 'invariance: not recorded', as if a measurement were missing."""
+    from test_report import _section_of
+
+    from workbench.report import report
+    from workbench.runs import write_run
+
+    sections = write_run("20250101-000000-sections-abcdef", info={"kind": "sections"}, config_={}, data={},
+                         history=[], metrics={"model": {"accuracy": 0.8}}, root=tmp_path)
+    said = _section_of(report(sections).read_text(), "Invariance")
+    assert "not applicable" in said and "not recorded" not in said, said
+    embeddings = write_run("20250101-000000-embeddings-abcdef", info={"kind": "embeddings"}, config_={}, data={},
+                           history=[], metrics={"model": {"map_at_r": 0.8}}, root=tmp_path)
+    said = _section_of(report(embeddings).read_text(), "Invariance")  # an embeddings run should have measured it
+    assert "not recorded" in said and "not applicable" not in said, said

@@ -296,6 +296,10 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     inv = run.metrics.get("invariance") or recorded_model.get("invariance")
     if inv:
         parts.append(_section("Invariance", figure("invariance", P.invariance_figure(inv), "invariance bars")))
+    elif run.kind == "sections":  # measured for an embedding (a clip against its shifted copy), never a section model
+        parts.append(_section("Invariance", '<p class="na">not applicable: invariance is measured for an embeddings '
+                                            "run (a clip's embedding against its pitch-, tempo- and gain-shifted "
+                                            "copy's), not for a section model</p>"))
     else:
         parts.append(_section("Invariance", H.not_recorded("metrics.json invariance")))
 
