@@ -105,3 +105,25 @@ def test_a_sections_report_says_invariance_is_not_applicable(tmp_path):
                            history=[], metrics={"model": {"map_at_r": 0.8}}, root=tmp_path)
     said = _section_of(report(embeddings).read_text(), "Invariance")  # an embeddings run should have measured it
     assert "not recorded" in said and "not applicable" not in said, said
+
+
+def test_label_stats_say_there_are_no_labels_and_how_to_make_some(tmp_path):
+    """Notebook 02's grid read '0/12 tracks labelled, 0.0 labels per labelled track' on a new library."""
+    pytest.importorskip("ipywidgets")
+    from browser import build_demo_library
+
+    from workbench.labels import Labels
+    from workbench.library import Library
+    from workbench.widgets import StatsGrid
+
+    library = Library(build_demo_library(tmp_path / "demo", n_tracks=2, duration_s=30.0))
+    labels = Labels(library)
+    grid = StatsGrid(labels)._html.value
+    assert "0.0 labels" not in grid and "no labels yet (0/2 tracks labelled)" in grid
+    assert "drag across the waveform in the labeler above" in grid and "workbench labels import FILE" in grid
+    said = str(labels.stats())
+    assert "0.0 per labelled track" not in said and "no labels yet" in said and "02_label_sections" in said
+    track = library.tracks()[0]
+    labels.add(track, "intro", start_beat=0, end_beat=16)
+    grid = StatsGrid(labels)._html.value
+    assert "1/2 tracks labelled, 1.0 labels per labelled track" in grid and "no labels yet" not in grid
