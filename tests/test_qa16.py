@@ -168,3 +168,86 @@ def test_show_finds_the_runs_library_for_search_before_after(lib, monkeypatch, c
 def _report_part(html: str, title: str) -> str:
     """One ``<h2>`` section of a report's HTML."""
     return html.split(f"<h2>{title}</h2>", 1)[1].split("<h2>", 1)[0]
+
+
+def test_started_text_is_the_runs_views_minutes():
+    from workbench.runs import started_text
+
+    assert started_text("2026-12-07T01:34:12.531123+00:00") == "2026-12-07 01:34"
+    assert started_text("2026-12-07T02:34:12+01:00") == "2026-12-07 01:34"  # shown in UTC, as recorded
+    assert started_text(None) is None and started_text(float("nan")) is None and started_text("") is None
+    assert started_text("yesterday") == "yesterday"  # not a time: as recorded
+
+
+def _mixed_runs(root):
+    """Three embeddings runs, then one sections run (the kind with the most runs is embeddings)."""
+    from workbench.report.examples import write_example_run
+
+    ids = [write_example_run("embeddings", root=root, seed=s, quality=q).name for s, q in ((2, 0.6), (3, 0.7), (4, 0.8))]
+    ids.append(write_example_run("sections", root=root, seed=1, n_tracks=12, quality=0.6).name)
+    return ids
+
+
+def test_the_scatter_of_one_kind_has_its_baseline_among_its_points(tmp_path):
+    """Notebook 05 scattered the first two metric columns (a sections run's accuracy and macro F1) with an
+    embeddings run as the baseline: one point, no star."""
+    from workbench.errors import ParameterError
+    from workbench.report.runs_view import runs_view
+
+    ids = _mixed_runs(tmp_path)
+    view = runs_view(tmp_path, baseline=ids[0])
+    assert view.metrics[:2] == ["model.accuracy", "model.macro_f1"]  # the sections run's: the old scatter's pair
+    pair = view.kind_metrics("embeddings")[:2]
+    assert pair == ["model.map_at_r", "model.precision_at_1"], pair
+    title = view.scatter_figure(*pair, kind="embeddings").axes[0].get_title()
+    assert title == "3 embeddings runs · star: baseline", title
+    assert view.kind_metrics("sections")[:2] == ["model.accuracy", "model.macro_f1"]
+    assert view.scatter_figure("accuracy", "macro_f1", kind="embeddings").axes[0].get_title().startswith(
+        "0 embeddings runs (3 without both metrics left out)")
+    with pytest.raises(ParameterError, match="kind must be one of"):
+        view.kind_metrics("tempo")
+
+
+def test_notebook_05_shows_readable_times_and_a_baseline_of_the_scatters_kind(tmp_path):
+    from test_notebooks import execute, outputs
+
+    root = tmp_path / "experiments"
+    ids = _mixed_runs(root)
+    for sub in ("data", "models"):
+        (tmp_path / sub).mkdir()
+    nb = execute("05_compare_experiments.ipynb", tmp_path, {"EXPERIMENTS": str(root)})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    tables = "\n".join(h for h in outputs(nb, "text/html") if "wb-report" not in h)  # the runs, not a run's record
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", tables), "an ISO time in a runs table"
+    table = next(h for h in outputs(nb, "text/html") if ">started<" in h and ids[0] in h)
+    assert re.search(r">\d{4}-\d\d-\d\d \d\d:\d\d<", table), table
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert f"baseline: {ids[0]}, the oldest of the 3 embeddings runs" in text, text
+    assert outputs(nb, "image/png")  # the scatter
+
+
+def test_notebook_05_says_plainly_when_there_is_no_run(tmp_path):
+    from test_notebooks import execute
+
+    for sub in ("data", "models", "experiments"):
+        (tmp_path / sub).mkdir()
+    nb = execute("05_compare_experiments.ipynb", tmp_path, {"EXPERIMENTS": str(tmp_path / "experiments"),
+                                                            "EXAMPLES_IF_EMPTY": False})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, errors
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "no baseline: there are no runs yet" in text and "no scatter: no runs yet" in text, text
+
+
+def test_runs_list_shows_the_start_as_the_runs_view_does(tmp_path, monkeypatch, capsys):
+    from workbench.cli import main
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    monkeypatch.delenv("WORKBENCH_DB", raising=False)
+    ids = _mixed_runs(tmp_path / "experiments")
+    assert main(["--quiet", "runs", "list"]) == 0
+    out = capsys.readouterr().out
+    assert ids[0] in out and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d ", out) and not re.search(r"\dT\d\d:", out), out
+    assert main(["--quiet", "runs", "list", "--json"]) == 0  # scripts keep the ISO time
+    assert "T" in json.loads(capsys.readouterr().out)[0]["started"]
