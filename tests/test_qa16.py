@@ -251,3 +251,36 @@ def test_runs_list_shows_the_start_as_the_runs_view_does(tmp_path, monkeypatch, 
     assert ids[0] in out and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d ", out) and not re.search(r"\dT\d\d:", out), out
     assert main(["--quiet", "runs", "list", "--json"]) == 0  # scripts keep the ISO time
     assert "T" in json.loads(capsys.readouterr().out)[0]["started"]
+
+
+def test_the_trance_score_is_said_only_for_a_trance_profile():
+    """Notebook 07 printed a 'trance score' for a profile of drum loops."""
+    from workbench.style.gap import gap_said
+    from workbench.style.scores import scores_for
+
+    assert scores_for({"name": "trance", "source": "crate:trance"}) == ["trance"]
+    assert scores_for({"name": "mine", "source": "folder:uplifting-trance"}) == ["trance"]
+    assert scores_for({"name": "loops", "source": "folder:loops"}) == []
+    assert scores_for({"name": "trancey", "source": "crate:entrance"}) == []  # a word, not a part of one
+    gap = {"target": "/abs/music/loops/loop_amen_full.flac", "name": "loops/loop_amen_full.flac", "outside": ["bpm"],
+           "features": [{}] * 18, "trance_score": {"value": 0.42, "applies": False}}
+    assert gap_said(gap) == "loops/loop_amen_full.flac: 1 of 18 features outside the range"
+    assert gap_said({**gap, "trance_score": {"value": 0.42, "applies": True}}).endswith(", trance score 0.42")
+
+
+def test_a_gap_names_its_track_under_the_scanned_folder(tmp_path):
+    from browser import build_demo_library
+
+    from workbench.library import Library
+    from workbench.style import build_profile, gap_analysis
+
+    with Library(build_demo_library(tmp_path / "demo", n_tracks=3, duration_s=30.0)) as library:
+        tracks = library.tracks()
+        profile = {**build_profile(library, "loops", tracks[:2], source="folder:loops", min_tracks=2), "version": 1}
+        gap = gap_analysis(library, profile, tracks[2].id)
+        rel = str(tracks[2].path)[len(str(tracks[2].scan_root)) + 1:]
+        assert gap["name"] == rel and not gap["name"].startswith("/") and gap["target"] == tracks[2].path
+        assert gap["trance_score"]["applies"] is False
+        trance = {**profile, "name": "trance", "source": "crate:trance"}
+        assert gap_analysis(library, trance, tracks[2].id)["trance_score"]["applies"] is True
+
