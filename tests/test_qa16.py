@@ -284,3 +284,28 @@ def test_a_gap_names_its_track_under_the_scanned_folder(tmp_path):
         trance = {**profile, "name": "trance", "source": "crate:trance"}
         assert gap_analysis(library, trance, tracks[2].id)["trance_score"]["applies"] is True
 
+
+def test_a_spreadsheets_tab_separated_unicode_text_is_read_by_its_columns(tmp_path):
+    """Excel's 'Unicode Text' (UTF-16 with its mark, tabs, CRLF, saved as .txt) was read as one column."""
+    import soundfile as sf
+    from test_analysis import SR, groove
+
+    from workbench.labels import Labels
+    from workbench.labels.formats import csv_delimiter
+    from workbench.library import Library
+
+    music = tmp_path / "my music, live"  # a comma in every path: a tab file must not split on it
+    music.mkdir()
+    sf.write(music / "g.flac", groove(124.0, 20.0, seed=0), SR)
+    with Library(tmp_path / "w.db") as library:
+        library.scan(music)
+        track = library.tracks()[0]
+        rows = ["Label\tPath\tstart_beat\tend_beat", f"intro\t{track.path}\t0\t16", f"drop\t{track.path}\t16\t32"]
+        unicode_text = tmp_path / "labels.txt"
+        unicode_text.write_bytes("\r\n".join(rows).encode("utf-16") + "\r\n".encode("utf-16-le"))
+        summary = Labels(library).import_(unicode_text)
+        assert summary.n_added == 2, summary
+        assert sorted((lab.label, lab.start_beat) for lab in Labels(library).for_track(track)) == [("drop", 16), ("intro", 0)]
+    assert csv_delimiter("label;path;start_s;end_s\nintro;a.flac;0,5;8\n") == ";"
+    assert csv_delimiter("label,path,start_s,end_s\n") == ","
+    assert csv_delimiter("nothing here\n") == ","  # no label column: the header's own error says so
