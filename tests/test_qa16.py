@@ -294,11 +294,11 @@ def test_a_spreadsheets_tab_separated_unicode_text_is_read_by_its_columns(tmp_pa
     from workbench.labels.formats import csv_delimiter
     from workbench.library import Library
 
-    music = tmp_path / "my music, live"  # a comma in every path: a tab file must not split on it
-    music.mkdir()
-    sf.write(music / "g.flac", groove(124.0, 20.0, seed=0), SR)
+    folder = tmp_path / "my music, live"  # a comma in every path: a tab file must not split on it
+    folder.mkdir()
+    sf.write(folder / "g.flac", groove(124.0, 20.0, seed=0), SR)
     with Library(tmp_path / "w.db") as library:
-        library.scan(music)
+        library.scan(folder)
         track = library.tracks()[0]
         rows = ["Label\tPath\tstart_beat\tend_beat", f"intro\t{track.path}\t0\t16", f"drop\t{track.path}\t16\t32"]
         unicode_text = tmp_path / "labels.txt"

@@ -77,7 +77,6 @@ def find_library(run: Run) -> Path | None:
     pathlib.Path or None
     """
     import sqlite3
-    from pathlib import Path
 
     from workbench import config
 
