@@ -130,23 +130,14 @@ def test_label_stats_say_there_are_no_labels_and_how_to_make_some(tmp_path):
     assert "1/2 tracks labelled, 1.0 labels per labelled track" in grid and "no labels yet" not in grid
 
 
-def test_show_finds_the_runs_library_for_search_before_after(lib, monkeypatch, capsys):  # noqa: F811
+def test_show_finds_the_runs_library_for_search_before_after(lib, monkeypatch):  # noqa: F811  (lib: a fixture)
     """Notebook 03's report read 'search before/after: not recorded': show(run) took no library."""
-    import torch
+    from test_search_model import head_run
 
-    from workbench.embed.features import FeatureFrontend
-    from workbench.models.heads import EmbeddingHead, save_checkpoint, seeded
     from workbench.report import show
     from workbench.report.search_section import FILE, find_library
-    from workbench.runs import load_run, write_run
 
-    head = seeded(EmbeddingHead, FeatureFrontend().dim, hidden_dim=32, out_dim=16, dropout=0.0,
-                  generator=torch.Generator().manual_seed(3))
-    held = [t.content_hash for t in lib.tracks()[:3]]
-    path = write_run("run-show", info={"kind": "embeddings", "backbone": {"name": "features-v1", "dim": 202}},
-                     config_={}, data={"window_s": 8.0}, history=[], metrics={"held_out": {"track_hashes": held}},
-                     extra=lambda tmp: save_checkpoint(head, tmp / "model.pt"), root=lib.workspace.experiments)
-    run = load_run(path)
+    run, _, held = head_run(lib, "run-show")
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
     assert find_library(run) is None  # $WORKBENCH_DB unset and no data/workbench.db beside experiments/
@@ -159,10 +150,8 @@ def test_show_finds_the_runs_library_for_search_before_after(lib, monkeypatch, c
     assert "precision@3 by folder" in part and "head of run run-show" in part, part
     assert (run.path / FILE).is_file()
     # a library without the run's held-out tracks is never searched in its name
-    other = write_run("run-other", info={"kind": "embeddings"}, config_={}, data={}, history=[],
-                      metrics={"held_out": {"track_hashes": [*held, "f" * 64]}},
-                      extra=lambda tmp: save_checkpoint(head, tmp / "model.pt"), root=lib.workspace.experiments)
-    assert find_library(load_run(other)) is None
+    other, _, _ = head_run(lib, "run-other", held=[*held, "f" * 64])
+    assert find_library(other) is None
 
 
 def _report_part(html: str, title: str) -> str:
