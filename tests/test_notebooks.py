@@ -126,6 +126,8 @@ def test_03_train_embeddings(demo_home):
     html = "\n".join(outputs(nb, "text/html"))
     assert "fine-tuned head" in html and "backbone (no training)" in html  # before/after table
     assert "Invariance" in html and "Training curves" in html  # the report, inline
+    search = html.split("<h2>Search before/after</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "precision@3 by" in search and "not recorded" not in search  # the library, searched with both
     # live progress: while the training cell ran, the jobs table (made with refresh_s) showed the job unfinished
     assert live_job_states(nb, updates, "train_embeddings_job(lib") & {"preparing", "training", "evaluating"}
     assert not stderr_of(nb)  # no third-party warnings in the page

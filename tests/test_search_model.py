@@ -217,21 +217,27 @@ def test_window_means():
     assert EmbeddingModel(FeatureFrontend()).key.startswith("features-v1-w8-h2")
 
 
-def test_report_section_shows_backbone_and_head_on_held_out_tracks(lib):
+def head_run(lib, run_id: str, *, held: list[str] | None = None):
+    """An embeddings run of a seeded head on the feature frontend, its first 3 tracks held out: (run, head, held)."""
     import torch
 
     from workbench.embed.features import FeatureFrontend
     from workbench.models.heads import EmbeddingHead, save_checkpoint, seeded
-    from workbench.report.search_section import FILE, section_html, write_before_after
     from workbench.runs import load_run, write_run
 
     head = seeded(EmbeddingHead, FeatureFrontend().dim, hidden_dim=32, out_dim=16, dropout=0.0,
                   generator=torch.Generator().manual_seed(3))
-    held = [t.content_hash for t in lib.tracks()[:3]]
-    path = write_run("run-report", info={"kind": "embeddings", "backbone": {"name": "features-v1", "dim": 202}},
+    held = [t.content_hash for t in lib.tracks()[:3]] if held is None else held
+    path = write_run(run_id, info={"kind": "embeddings", "backbone": {"name": "features-v1", "dim": 202}},
                      config_={}, data={"window_s": 8.0}, history=[], metrics={"held_out": {"track_hashes": held}},
                      extra=lambda tmp: save_checkpoint(head, tmp / "model.pt"), root=lib.workspace.experiments)
-    run = load_run(path)
+    return load_run(path), head, held
+
+
+def test_report_section_shows_backbone_and_head_on_held_out_tracks(lib):
+    from workbench.report.search_section import FILE, section_html, write_before_after
+
+    run, _, _ = head_run(lib, "run-report")
     doc = write_before_after(run, lib)
     assert doc["queries"] == "held-out" and doc["groups_by"] == "folder"
     assert doc["backbone"]["n_queries"] == doc["head"]["n_queries"] == 3  # only the held-out tracks ask

@@ -80,6 +80,30 @@ def flatten(d: Mapping[str, Any], prefix: str = "", *, lists: bool = True) -> di
     return out
 
 
+def started_text(created_at: object) -> str | None:
+    """A run's start (``run.json``'s ``created_at``, ISO 8601 UTC) as tables show it: ``"2026-12-07 01:34"`` (UTC).
+
+    Parameters
+    ----------
+    created_at : str or None
+        As recorded.
+
+    Returns
+    -------
+    str or None
+        None where nothing was recorded; a text that is not an ISO time, unchanged.
+    """
+    if created_at is None or created_at != created_at or str(created_at).strip() == "":  # None, NaN or ""
+        return None
+    try:
+        when = datetime.fromisoformat(str(created_at))
+    except ValueError:
+        return str(created_at)
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
 def new_run_id(kind: str) -> str:
     """A sortable, unique run id: ``YYYYMMDD-HHMMSS-<kind>-<6 hex>`` (UTC).
 

@@ -195,10 +195,53 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def way_back(model_type: str, version: int, before: Version | None, versions: list[Version]) -> str:
+    """How to undo activating ``version``: the command that makes ``before`` active again.
+
+    ``workbench models rollback`` activates the version just below the active one, which is the
+    way back only when that is ``before``; otherwise the sentence names ``models activate`` with
+    ``before``'s number, and what rollback would do instead.
+
+    Parameters
+    ----------
+    model_type : {"dj_section", "embedding", "head"}
+    version : int >= 1
+        The version being activated.
+    before : Version or None
+        The version active before it (None: none was).
+    versions : list of Version
+        Every version of ``model_type``.
+
+    Returns
+    -------
+    str
+        One sentence naming the command.
+    """
+    below = [v for v in versions if v.version < version]
+    rollback = f"`workbench models rollback {model_type}`"
+    if before is not None and below and below[-1].version == before.version:
+        return f"{rollback} goes back to {before.name}"
+    then = (f"{rollback} activates {below[-1].name}, the version below it" if below
+            else f"{rollback} has no version below it to go back to")
+    if before is None:
+        return f"no {model_type} version was active before it; {then}"
+    return f"`workbench models activate {model_type} {before.version}` goes back to {before.name} ({then})"
+
+
 def _cmd_activate(args: argparse.Namespace) -> int:
+    from workbench.evaluate.gates import GateFailedError
+
     with _registry(args) as reg:
         before = reg.active(args.type)
-        v = reg.activate(args.type, args.version, force=args.force)
+        records = len(reg.get(args.type, args.version).forced)  # a new record: this activation was forced
+        back = way_back(args.type, args.version, before, reg.list(args.type))
+        try:
+            v = reg.activate(args.type, args.version, force=args.force)
+        except GateFailedError as refused:  # the refusal says how to undo a forced activation too
+            raise GateFailedError(f"{refused}\nIf you force it, {back}.", gates=refused.gates) from None
+        if len(v.forced) > records:  # on stderr, also beside --json: a forced activation is never silent
+            print(f"WARNING: {v.name} is ACTIVE past its failing gates: `suggest` and `similar` use it; {back}",
+                  file=sys.stderr)
         if args.json:
             _print_json(_activation(args.type, before, v, forced=bool(args.force and v.forced)))
             return 0

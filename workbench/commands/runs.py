@@ -89,7 +89,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from workbench.experiments import HEADLINE_METRICS, runs_table
-    from workbench.runs import read_run_notes
+    from workbench.runs import read_run_notes, started_text
 
     root = _experiments(args)
     ws = workspace_of(args)
@@ -119,6 +119,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if not args.params:  # the run, what it learned from, and its headline metrics; --params for the config
         df = df[[c for c in (*base, *HEADLINE_METRICS) if c in df.columns]]
     df = df.rename(columns={"created": "started"})  # run.json's created_at is the job's start, not the run id's time
+    df["started"] = df["started"].map(started_text)  # "2026-12-07 01:34" (UTC), as the runs view shows it
     names = [read_run_notes(root / str(r))["name"] for r in df["run_id"]]
     if any(names):  # no run named yet: no empty column
         df.insert(1, "name", names)

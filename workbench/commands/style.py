@@ -142,8 +142,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
           f"{profile['source']}, built {profile['created_at']}")
     print("\n".join(_feature_table(profile["features"])))
     print(sections_line(profile))
+    from workbench.style.scores import scores_for
+
     ts = profile["trance_score"]
-    print(f"trance score: mean {ts['mean']:.2f}, range {ts['range'][0]:.2f} .. {ts['range'][1]:.2f}")
+    if "trance" in scores_for(profile):  # a loops profile's trance score says nothing
+        print(f"trance score: mean {ts['mean']:.2f}, range {ts['range'][0]:.2f} .. {ts['range'][1]:.2f}")
     cl = profile.get("clusters", {})
     if not cl.get("k"):
         print(f"style clusters: 0: {cl.get('note', '')}")
@@ -212,7 +215,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 print(f"      OUT {r['feature']:20} {r['value']:10.4g}  range {r['range'][0]:.4g} .. {r['range'][1]:.4g}"
                       f"  -> {r['advice']}")
     ts = gap["trance_score"]
-    print(f"trance score {ts['value']:.2f} (profile mean {ts['profile_mean']:.2f})")
+    if ts.get("applies"):  # only for a trance profile
+        print(f"trance score {ts['value']:.2f} (profile mean {ts['profile_mean']:.2f})")
     if gap["cluster"]:
         c = gap["cluster"]
         print(f"nearest style cluster {c['index']}: distance {c['distance']:.3f} (members within "

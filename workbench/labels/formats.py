@@ -57,7 +57,8 @@ def format_of(path: str | os.PathLike[str], format: str | None, *, reading: bool
     format : {"json", "csv", "jams"} or None
         None: from the suffix.
     reading : bool
-        Whether the path is to be read (not used to decide today).
+        Whether the path is to be read: then ``.tsv`` and ``.txt`` (a spreadsheet's tab-separated
+        "Unicode Text") mean CSV too, its delimiter found from its header.
 
     Raises
     ------
@@ -70,10 +71,13 @@ def format_of(path: str | os.PathLike[str], format: str | None, *, reading: bool
     suffix = p.suffix.lower().lstrip(".")
     if suffix in FORMATS:
         return suffix
+    if reading and suffix in ("tsv", "txt"):  # tab-separated: read as CSV with the delimiter its header shows
+        return "csv"
     if p.is_dir():
         return "jams"
     raise LabelError(f"cannot tell the format of {os.fspath(path)!r}: use a .json, .csv or .jams suffix "
-                     f"(or a folder for JAMS), or name the format (--format; format= in Python): "
+                     + ("(.tsv or .txt: tab-separated CSV) " if reading else "")
+                     + f"(or a folder for JAMS), or name the format (--format; format= in Python): "
                      f"one of {', '.join(FORMATS)}")
 
 
@@ -274,9 +278,40 @@ def _read_json(path: Path, text: str, bad: list[tuple[str, str]]) -> list[Entry]
     return out
 
 
+#: Delimiters a label table may use: a CSV's comma, the tab of a spreadsheet's "Unicode Text" (UTF-16,
+#: tab-separated), the semicolon of a spreadsheet set to a decimal comma.
+DELIMITERS = (",", "\t", ";")
+
+
+def csv_delimiter(text: str) -> str:
+    """The delimiter of a label table: the one of :data:`DELIMITERS` that splits its header into a
+    ``label`` column (the most columns among several); a comma when none does (the header's error says why).
+
+    Parameters
+    ----------
+    text : str
+        The file's text.
+
+    Returns
+    -------
+    str
+        One of :data:`DELIMITERS`.
+    """
+    first = text.lstrip("\r\n").splitlines()[0] if text.strip() else ""
+    fits = []
+    for delimiter in DELIMITERS:
+        try:
+            names = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter), [])]
+        except csv.Error:
+            continue
+        if "label" in names:
+            fits.append((len(names), delimiter))
+    return max(fits, key=lambda f: f[0])[1] if fits else ","
+
+
 def _read_csv(path: Path, text: str, bad: list[tuple[str, str]]) -> list[Entry]:
     try:
-        reader = csv.reader(io.StringIO(text))
+        reader = csv.reader(io.StringIO(text), delimiter=csv_delimiter(text))
         header = next(reader, None)
         rows = list(reader)
     except csv.Error as exc:

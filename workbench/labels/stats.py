@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from workbench.labels.core import LABELS, SOURCES, LabelError
 from workbench.validate import check_int
 
+#: How to make labels, said where there are none.
+HOW_TO_LABEL = ("draw them in notebooks/02_label_sections.ipynb, or add a file of them with "
+                "`workbench labels import FILE` (JSON, CSV or JAMS)")
+
 
 @dataclass(frozen=True)
 class LabelStats:
@@ -33,10 +37,24 @@ class LabelStats:
         """Rows ``(label, count, min_per_class, count >= min_per_class)`` in :data:`LABELS` order."""
         return [(name, n, self.min_per_class, n >= self.min_per_class) for name, n in self.counts.items()]
 
+    def coverage(self, how_to_label: str = HOW_TO_LABEL) -> str:
+        """How many tracks are labelled, and labels per labelled track; with no label, says so and ``how_to_label``.
+
+        Parameters
+        ----------
+        how_to_label : str
+            The sentence that says how to make labels where there are none (the labeler's grid
+            names the labeler above it).
+        """
+        if self.total == 0:
+            return f"no labels yet (0/{self.tracks_total} tracks labelled): {how_to_label}"
+        return (f"{self.tracks_covered}/{self.tracks_total} tracks labelled, "
+                f"{self.avg_per_track:.1f} labels per labelled track")
+
     def __str__(self) -> str:
-        head = (f"{self.total} labels on {self.tracks_covered}/{self.tracks_total} tracks "
-                f"({self.avg_per_track:.1f} per labelled track); "
-                + ("ready for training" if self.ready else "not ready: " + "; ".join(self.missing)))
+        counted = (f"{self.total} labels on {self.tracks_covered}/{self.tracks_total} tracks "
+                   f"({self.avg_per_track:.1f} per labelled track)" if self.total else self.coverage())
+        head = f"{counted}; " + ("ready for training" if self.ready else "not ready: " + "; ".join(self.missing))
         rows = [f"  {name:<7} {n:>5} / {m:<4} {'ok' if ok else '--'}" for name, n, m, ok in self.table()]
         return "\n".join([head, *rows])
 

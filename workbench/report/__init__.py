@@ -296,6 +296,10 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     inv = run.metrics.get("invariance") or recorded_model.get("invariance")
     if inv:
         parts.append(_section("Invariance", figure("invariance", P.invariance_figure(inv), "invariance bars")))
+    elif run.kind == "sections":  # measured for an embedding (a clip against its shifted copy), never a section model
+        parts.append(_section("Invariance", '<p class="na">not applicable: invariance is measured for an embeddings '
+                                            "run (a clip's embedding against its pitch-, tempo- and gain-shifted "
+                                            "copy's), not for a section model</p>"))
     else:
         parts.append(_section("Invariance", H.not_recorded("metrics.json invariance")))
 
@@ -403,7 +407,7 @@ def _report(run: Run, bar: Any, *, seed: int, projection: str, library: Library 
 
 
 def show(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None, seed: int = 0,
-         projection: str = "pca") -> None:
+         projection: str = "pca", library: Library | None = None) -> None:
     """Write the report (as :func:`report`) and display it inline in a notebook.
 
     Parameters
@@ -415,11 +419,28 @@ def show(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | No
         As in :func:`report`.
     projection : {"pca", "tsne"}
         As in :func:`report`.
+    library : Library or None
+        As in :func:`report`: an embeddings run's library, searched for "Search before/after". None:
+        a comparison already recorded in the run folder is shown; if there is none, the run's own
+        library is found (:func:`~workbench.report.search_section.find_library`: the one that holds
+        its held-out tracks) and searched, else the section says how to record it.
     """
     from IPython.display import HTML, display
 
     run = as_run(run, root=root)
-    report(run, seed=seed, projection=projection)
+    if library is None and run.kind == "embeddings" and run.model_path is not None:
+        from workbench.report.search_section import FILE, find_library
+
+        db = None if (run.path / FILE).is_file() else find_library(run)
+        if db is not None:
+            from workbench.library import Library
+
+            with Library(db) as found:
+                report(run, seed=seed, projection=projection, library=found)
+        else:
+            report(run, seed=seed, projection=projection)
+    else:
+        report(run, seed=seed, projection=projection, library=library)
     text = (run.path / "report.html").read_text(encoding="utf-8")
     start = text.index('<div class="wb-report">')
     display(HTML(text[start:text.rindex("</body>")]))

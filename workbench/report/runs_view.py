@@ -250,6 +250,8 @@ class RunsView:
 
     def to_html(self) -> str:
         """The table as HTML: best cells green, the baseline row marked, a link to each report."""
+        from workbench.runs import started_text
+
         best = self.best
         header = ["run", "name", "note", "kind", "started", *self.params, *self.metrics,
                   *([f"Δ {m}" for m in self.metrics] if self.baseline is not None else []), "report"]
@@ -257,7 +259,7 @@ class RunsView:
         body = []
         for r in self.runs:
             rid = r.run_id
-            created = str(r.info.get("created_at") or "")[:16].replace("T", " ")
+            created = started_text(r.info.get("created_at")) or ""
             cells = [f'<td style="white-space:nowrap"><code>{H.esc(rid)}</code>'
                      f"{'<br><b>baseline</b>' if rid == self.baseline else ''}</td>",
                      f"<td>{H.esc(self._notes[rid]['name'])}</td>", f"<td>{H.esc(self._notes[rid]['note'])}</td>",
@@ -285,13 +287,34 @@ class RunsView:
     def _repr_html_(self) -> str:
         return self.to_html()
 
-    def scatter_figure(self, x: str, y: str) -> Figure:
+    def kind_metrics(self, kind: str) -> list[str]:
+        """The metric columns (:attr:`metrics`, in order) that a shown run of ``kind`` recorded.
+
+        Parameters
+        ----------
+        kind : {"embeddings", "sections"}
+            A run kind.
+
+        Returns
+        -------
+        list of str
+            Empty when no shown run is of ``kind``.
+        """
+        from workbench.runs import RUN_KINDS
+
+        if kind not in RUN_KINDS:
+            raise ParameterError(f"kind must be one of {RUN_KINDS}; got {kind!r}")
+        return [m for m in self.metrics if any(r.kind == kind and m in self._metric_values[r.run_id] for r in self.runs)]
+
+    def scatter_figure(self, x: str, y: str, *, kind: str | None = None) -> Figure:
         """Each shown run as a point at (metric ``x``, metric ``y``), labelled by name (else run id).
 
         Parameters
         ----------
         x, y : str
             Metric names (bare names mean the model's).
+        kind : {"embeddings", "sections"} or None
+            Only runs of this kind (the baseline's, so that the star is among the points); None: every shown run.
 
         Returns
         -------
@@ -308,7 +331,10 @@ class RunsView:
         x = _resolve(x, self.available_metrics, "model.", "x")
         y = _resolve(y, self.available_metrics, "model.", "y")
         fig, ax = _figure(6.0, 4.2)
-        pts = [(r, self._metric_values[r.run_id].get(x), self._metric_values[r.run_id].get(y)) for r in self.runs]
+        if kind is not None:
+            self.kind_metrics(kind)  # the kind checked
+        pts = [(r, self._metric_values[r.run_id].get(x), self._metric_values[r.run_id].get(y)) for r in self.runs
+               if kind is None or r.kind == kind]
         shown = [(r, a, b) for r, a, b in pts if a is not None and b is not None]
         for r, a, b in shown:
             base = r.run_id == self.baseline
@@ -329,7 +355,7 @@ class RunsView:
         ax.set_ylabel(label(y))
         left = len(pts) - len(shown)
         starred = any(r.run_id == self.baseline for r, _, _ in shown)  # the baseline may lack a metric
-        ax.set_title(f"{len(shown)} run{'' if len(shown) == 1 else 's'}"
+        ax.set_title(f"{len(shown)}{'' if kind is None else ' ' + kind} run{'' if len(shown) == 1 else 's'}"
                      + (f" ({left} without both metrics left out)" if left else "")
                      + (" · star: baseline" if starred else ""), fontsize=9)
         ax.grid(True, alpha=0.3)

@@ -9,12 +9,15 @@ renders it (or says how to record it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
 from workbench.report import html as H
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from workbench.library import Library
     from workbench.runs import Run
 
@@ -53,6 +56,46 @@ def write_before_after(run: Run, library: Library, *, k: int = 3) -> dict[str, A
     doc = before_after(library, model, held_out_hashes=held, k=k)
     atomic_write_bytes(run.path / FILE, json.dumps(doc, indent=1, default=jsonable).encode("utf-8"))
     return doc
+
+
+def find_library(run: Run) -> Path | None:
+    """The database of the library ``run`` was trained on, or None when none is found.
+
+    Tried in order: the library ``Library()`` opens (``$WORKBENCH_DB``, else the workspace's), then the
+    ``data/workbench.db`` of the workspace the run folder is in (``<root>/experiments/<run_id>``).
+    A database counts only when it holds every track the run held out (``metrics.json``
+    ``held_out.track_hashes``; else the run's ``data.json`` tracks), so another library is never
+    searched in the run's name.
+
+    Parameters
+    ----------
+    run : Run
+        An embeddings run.
+
+    Returns
+    -------
+    pathlib.Path or None
+    """
+    import sqlite3
+
+    from workbench import config
+
+    wanted = set((run.metrics.get("held_out") or {}).get("track_hashes") or
+                 [t.get("content_hash") for t in run.data.get("tracks") or [] if t.get("content_hash")])
+    if not wanted:
+        return None
+    candidates = [config.workspace().db, run.path.resolve().parent.parent / "data" / config.DB_FILENAME]
+    for db in dict.fromkeys(c.resolve() for c in candidates):
+        if not db.is_file():
+            continue
+        try:  # read only: looking must not create or change a database
+            with contextlib.closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as conn:
+                held = {h for (h,) in conn.execute("SELECT content_hash FROM tracks")}
+        except sqlite3.Error:
+            continue
+        if wanted <= held:
+            return db
+    return None
 
 
 def step_said(run: Run) -> str:

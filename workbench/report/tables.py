@@ -60,6 +60,21 @@ def _decimals(values: object, most: int) -> int:
     return most
 
 
+def _first_rows(styler: Styler, max_rows: int) -> Styler:
+    """``styler`` with the rows past the first ``max_rows`` hidden and a caption saying how many there are."""
+    from workbench.errors import ParameterError
+
+    data = styler.data
+    if not data.index.is_unique:
+        raise ParameterError(f"max_rows={max_rows} cannot cut a Styler whose index repeats a label "
+                             f"({data.index[data.index.duplicated()][0]!r}): give the DataFrame, or a "
+                             "Styler of a frame with a unique index (frame.reset_index())")
+    caption = f"the first {max_rows} of {len(data)} rows"
+    if styler.caption:  # a Styler's own caption stays first
+        caption = f"{styler.caption} ({caption})"
+    return styler.hide(data.index[max_rows:], axis="index").set_caption(caption)
+
+
 def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3, max_rows: int | None = None) -> Styler:
     """``frame`` for display: text columns (cells and headings) and a text index aligned left, numbers right.
 
@@ -76,7 +91,8 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3, max_rows: int
     max_rows : int >= 1 or None
         Show at most this many rows, the first ones, with a caption saying how many there are (a
         Styler shows every row: a DataFrame's own cut-off, ``display.max_rows``, does not apply to it).
-        None shows every row. Not applied to a Styler given.
+        None shows every row. A Styler given keeps its rows but hides those past the first
+        ``max_rows`` (its index must be unique: :class:`~workbench.errors.ParameterError` if not).
 
     Returns
     -------
@@ -94,6 +110,8 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3, max_rows: int
     caption = None
     if isinstance(frame, Styler):
         styler, data = frame, frame.data
+        if max_rows is not None and len(data) > max_rows:
+            styler = _first_rows(styler, max_rows)
     else:
         if max_rows is not None and len(frame) > max_rows:
             caption = f"the first {max_rows} of {len(frame)} rows"

@@ -154,8 +154,10 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
     Returns
     -------
     dict
-        ``target, features (list from compare_features), outside (names), trance_score {value,
-        profile range}, cluster {index, distance, mean_distance, max_distance, inside} or None,
+        ``target`` (the file), ``name`` (a library track's path under the folder it was scanned
+        from, else the file's name), ``features`` (list from compare_features), ``outside`` (names),
+        ``trance_score`` {value, profile_range, profile_mean, applies: whether the profile is a trance
+        one (:func:`~workbench.style.scores.scores_for`)}, ``cluster`` {index, distance, mean_distance, max_distance, inside} or None,
         energy_classes {track, profile (shares of bars per class), per_bar}, sections (list from
         :func:`section_gaps`; empty without sections), seconds`` (analysis
         included when the target is a file).
@@ -166,7 +168,7 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
         A file that cannot be decoded or analysed.
     """
     from workbench.errors import AudioError, TrackNotFoundError
-    from workbench.style.scores import TRANCE
+    from workbench.style.scores import TRANCE, scores_for
     from workbench.style.stored import features_of, track_features
 
     t0 = time.perf_counter()
@@ -215,9 +217,11 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
     rows = compare_features(feats, profile)
     score = TRANCE.score(feats)[0]
     ts = profile.get("trance_score", {})
-    out = {"target": name, "profile": f"{profile['name']}@{profile.get('version', '?')}", "features": rows,
+    out = {"target": name, "name": _shown_name(track, name),
+           "profile": f"{profile['name']}@{profile.get('version', '?')}", "features": rows,
            "outside": [r["feature"] for r in rows if r["outside"]],
-           "trance_score": {"value": score, "profile_range": ts.get("range"), "profile_mean": ts.get("mean")},
+           "trance_score": {"value": score, "profile_range": ts.get("range"), "profile_mean": ts.get("mean"),
+                            "applies": "trance" in scores_for(profile)},
            "cluster": _nearest_cluster(library, profile, track, vector),
            "energy_classes": {"track": shares, "profile": profile.get("energy_classes"), "per_bar": classes},
            "sections": section_gaps(section_rows, profile) if section_rows else []}
@@ -308,3 +312,35 @@ def section_gaps(sections: list[dict[str, Any]], profile: dict[str, Any]) -> lis
             row.update(compared=True, features=rows, outside=[r["feature"] for r in rows if r["outside"]])
         out.append(row)
     return out
+
+
+def _shown_name(track: Track | None, path: str) -> str:
+    """How a gap names its target: a track's path under its scan folder (``loops/loop_amen.flac``), else the file name."""
+    if track is not None and track.scan_root:
+        try:
+            return Path(track.path).relative_to(track.scan_root).as_posix()
+        except ValueError:
+            pass
+    return Path(path).name
+
+
+def gap_said(gap: dict[str, Any]) -> str:
+    """One line on a gap: the target, how many features lie outside the range, and the style score
+    where it means something for the profile (a trance profile's trance score; none for loops).
+
+    Parameters
+    ----------
+    gap : dict
+        From :func:`gap_analysis`.
+
+    Returns
+    -------
+    str
+        ``"loops/loop_amen_full.flac: 1 of 18 features outside the range"``.
+    """
+    said = (f"{gap.get('name') or Path(str(gap['target'])).name}: {len(gap['outside'])} of {len(gap['features'])} "
+            "features outside the range")
+    ts = gap.get("trance_score") or {}
+    if ts.get("applies") and ts.get("value") is not None:
+        said += f", trance score {ts['value']:.2f}"
+    return said

@@ -116,3 +116,26 @@ TRANCE = StyleScore("trance", (
 ))
 #: Style scores by name.
 STYLE_SCORES: dict[str, StyleScore] = {"trance": TRANCE}
+
+
+def scores_for(profile: Mapping[str, object]) -> list[str]:
+    """The style scores that mean something for ``profile``: those whose style the profile is of.
+
+    A profile is of a style when its name or its source (``"crate:trance"``, ``"folder:uplifting-trance"``)
+    names the style as a word; a profile of loops, or of a style with no score, has none (the trance
+    score of a drum loop says nothing).
+
+    Parameters
+    ----------
+    profile : mapping
+        A profile (:func:`~workbench.style.profiles.build_profile`): its ``name`` and ``source``.
+
+    Returns
+    -------
+    list of str
+        Names of :data:`STYLE_SCORES`, in its order; empty when none applies.
+    """
+    import re
+
+    words = set(re.split(r"[^a-z0-9]+", f"{profile.get('name', '')} {profile.get('source', '')}".lower()))
+    return [name for name in STYLE_SCORES if name in words]

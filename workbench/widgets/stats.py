@@ -95,8 +95,9 @@ class StatsGrid(w.VBox):
                 f"<div style='font-size:16px'>{count}/{minimum} "
                 f"<span style='color:{'#15803d' if ok else '#b91c1c'}'>{mark}</span></div></div>")
         grid = f"<div style='display:flex;flex-wrap:wrap;gap:6px'>{''.join(cells)}</div>"
-        summary = (f"{stats.tracks_covered}/{stats.tracks_total} tracks labelled, "
-                   f"{stats.avg_per_track:.1f} labels per labelled track")
+        summary = html.escape(stats.coverage(
+            "pick a label (buttons or keys 1-7) and drag across the waveform in the labeler above, or add a file "
+            "of them with `workbench labels import FILE` (JSON, CSV or JAMS)"))
         if stats.ready:
             verdict = "<div class='wb-ready' style='color:#15803d;font-weight:bold'>ready to train ✓</div>"
         else:
