@@ -237,8 +237,9 @@ def job_line(job: Any, metrics: dict[str, Any]) -> str:
     job : workbench.jobs.Job
         The finished job.
     metrics : dict
-        Its run's ``metrics.json`` (``early_stopping.best_epoch`` where the run recorded it; with
-        ``early_stopping.used`` False the validation loss was only watched and the last epoch's model kept).
+        Its run's ``metrics.json``: ``kept_epoch`` where the run recorded it (embeddings runs), else
+        ``early_stopping.best_epoch`` (sections runs; with ``early_stopping.used`` False the validation loss
+        was only watched and the last epoch's model kept).
 
     Returns
     -------
@@ -249,6 +250,7 @@ def job_line(job: Any, metrics: dict[str, Any]) -> str:
         line += f", loss {job.loss:.4f}"
     stopping = metrics.get("early_stopping") or {}
     best = stopping.get("best_epoch") if stopping.get("used", True) else None  # not used: the last epoch's is kept
+    best = metrics.get("kept_epoch", best)  # the trainer's own record, where it wrote one
     if isinstance(best, int) and not isinstance(best, bool) and best != (job.epoch or 0):
         line += f" (the last epoch's; the model kept is epoch {best}'s, the best on validation)"
     return line

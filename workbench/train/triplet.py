@@ -85,8 +85,10 @@ class TripletResult:
     ``model`` is the best epoch's head (eval mode, takes raw backbone vectors); ``history`` one
     record per epoch; ``metrics`` ``{"model": {"val": {...}, "test": {...}}, "baseline": {...},
     "untrained_head": {...}}`` (``baseline``: the backbone; ``untrained_head``: the random head)
-    with the keys of :func:`workbench.evaluate.retrieval_metrics` each (same-track excluded);
-    ``stopped_reason`` one sentence; ``collapse`` ``None`` or what was detected.
+    with the keys of :func:`workbench.evaluate.retrieval_metrics` each (same-track excluded), and
+    ``kept_epoch``: ``best_epoch``, the epoch whose weights ``model`` holds (the run's record of it,
+    read by :attr:`workbench.runs.Run.kept_epoch`); ``stopped_reason`` one sentence; ``collapse``
+    ``None`` or what was detected.
     """
 
     model: EmbeddingHead
@@ -97,6 +99,9 @@ class TripletResult:
     best_epoch: int
     collapse: dict[str, Any] | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.metrics["kept_epoch"] = int(self.best_epoch)  # recorded where it is decided, never re-derived
 
     def embed(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
         """Head embeddings of raw backbone vectors, shape ``(n, out_dim)``.
