@@ -142,7 +142,35 @@ def oof_setting(settings: list[str]) -> list[str]:
     return [] if no_folds or "learned_oof" in said else ["--set", "learned_oof=true"]
 
 
-def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settings: list[str]) -> dict:
+def per_query_lines(r: dict, label: str = "") -> list[str]:
+    """Each held-out query the head ranks worse or better than the backbone (matches in its folder among the 3), by
+    folder: which queries and which folders the head loses (``--per-query``).
+
+    Parameters
+    ----------
+    r : dict
+        :func:`one_seed`'s result (``p_at_3`` rows with ``per_query``, ``queries``: id -> name and folder).
+    label : str
+        The variant's name, printed first.
+    """
+    lines = []
+    for wname in ("default", "vibe"):
+        row = r["p_at_3"][wname]
+        base, head = dict(map(tuple, row["backbone"]["per_query"])), dict(map(tuple, row["head"]["per_query"]))
+        folders: dict[str, list[int]] = {}
+        for tid in base:
+            folders.setdefault(r["queries"][str(tid)]["folder"], []).append(tid)
+        for folder, ids in sorted(folders.items()):
+            said = ", ".join(f"{r['queries'][str(t)]['name'][:28]} {base[t]}->{head.get(t)}" for t in ids)
+            lost = sum(head.get(t, 0) < base[t] for t in ids)
+            won = sum(head.get(t, 0) > base[t] for t in ids)
+            lines.append(f"{label} seed {r['seed']} {wname:<7} folder {folder}: {len(ids)} queries, head worse on {lost}, "
+                         f"better on {won} (backbone->head matches of 3: {said})")
+    return lines
+
+
+def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settings: list[str],
+             per_query: bool = False) -> dict:
     from workbench.cli import main
     from workbench.library import Library
     from workbench.runs import load_run
@@ -157,7 +185,7 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
         train += ["--epochs", str(epochs)]
     for kv in settings:
         train += ["--set", kv]
-    train += oof_setting(settings)
+    train += [] if per_query else oof_setting(settings)  # --per-query: no learned weights, so none out of fold
     if main(train) != 0:
         raise SystemExit(f"training failed for seed {seed}")
     run_dir = max(set((home / "experiments").iterdir()) - before, key=lambda p: p.stat().st_mtime)
@@ -167,18 +195,23 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
         model = model_from_run(run)
         alone = dataclasses.replace(model, blend=None) if model.blend is not None else None
         rows = {}
-        keys = ("precision_at_k", "chance", "best_possible", "n_queries", "model")
+        keys = ("precision_at_k", "chance", "best_possible", "n_queries", "model") + (("per_query",) if per_query else ())
         for wname, w in (("default", None), ("vibe", {"vibe": 1, "tempo": 0, "key": 0, "energy": 0})):
             ba = before_after(lib, model, held_out_hashes=held, k=3, n_examples=0, weights=w)
             rows[wname] = {m: {key: ba[m][key] for key in keys} for m in ("backbone", "head")}
             if alone is not None:  # the same head without its blend (the search before blending)
                 rows[wname]["head_alone"] = {key: before_after(lib, alone, held_out_hashes=held, k=3, n_examples=0,
                                                                weights=w)["head"][key] for key in keys}
+        groups, _ = track_groups(lib)
+        queries = [t for t in lib.tracks() if t.content_hash in set(held)]
+        if per_query:  # the queries' names and folders; no ceiling, no learned weights
+            named = {str(t.id): {"name": t.name, "folder": groups.get(t.id)} for t in queries}
+            return {"seed": seed, "run": run.run_id, "held_out": len(held), "p_at_3": rows, "queries": named,
+                    "search_record": run.metrics.get("search"), "blend": run.metrics.get("blend"),
+                    "early_stopping": run.metrics.get("early_stopping"), "kept_epoch": run.kept_epoch}
         # the ceiling with default weights: a perfect vibe (1 in the query's folder, 0 elsewhere) beside the
         # tempo, key and energy terms, and those terms alone (vibe 0 everywhere)
         search = LibrarySearch(lib, backbone=model.backbone, model="backbone", progress=False)
-        groups, _ = track_groups(lib)
-        queries = [t for t in lib.tracks() if t.content_hash in set(held)]
         rows["ceiling"] = {name: precision_ceiling(search, queries, groups, k=3, same=same)["precision_at_k"]
                            for name, same in (("perfect_vibe", 1.0), ("half_vibe", 0.5), ("no_vibe", 0.0))}
         # learned term weights: each model's own, fitted on the run's training tracks only (the held-out excluded)
@@ -221,6 +254,8 @@ def main() -> int:
                     help="train each seed once per variant (its settings added to --set)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--home", default=None, help="a kept workspace (scanned and analysed when it has no library yet)")
+    ap.add_argument("--per-query", action="store_true",
+                    help="print each held-out query's matches, backbone -> head, by folder; skip ceilings and learned weights")
     args = ap.parse_args()
     real = Path(args.real)
     if not real.is_dir():
@@ -233,15 +268,21 @@ def main() -> int:
         if not (home / "data" / "workbench.db").is_file():
             prepare(real, home)
         for seed, (vname, vset) in [(int(s), v) for s in args.seeds.split(",") for v in variants]:
-            r = one_seed(home, backbone=args.backbone, seed=seed, epochs=args.epochs, settings=[*args.set, *vset])
+            r = one_seed(home, backbone=args.backbone, seed=seed, epochs=args.epochs, settings=[*args.set, *vset],
+                         per_query=args.per_query)
             r["variant"] = vname
             results.append(r)
+            if args.per_query:
+                for line in per_query_lines(r, vname):
+                    print(line, flush=True)
             for wname, row in ((k, v) for k, v in r["p_at_3"].items() if k != "ceiling"):
                 b, h = row["backbone"], row["head"]
                 alone = f"  head alone {row['head_alone']['precision_at_k']:.3f}" if "head_alone" in row else ""
                 print(f"{vname} seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}{alone}  "
                       f"delta {h['precision_at_k'] - b['precision_at_k']:+.3f}  chance {b['chance']:.3f}  "
                       f"best {b['best_possible']:.3f}  n={b['n_queries']} held-out  ({h['model']})", flush=True)
+            if args.per_query:
+                continue
             for name in [n for n in ("backbone", "head", "head_oof") if n in r["learned_weights"]]:
                 lw = r["learned_weights"][name]
                 print(f"{vname} seed {seed} learned  {name:<8} P@3 {r['p_at_3']['learned'][name]['precision_at_k']:.3f}  "
@@ -258,7 +299,7 @@ def main() -> int:
                 print(f"{vname} seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold track MAP by "
                       f"weight {r['blend']['weights']}", flush=True)
     for vname, _ in variants:
-        mine = [r for r in results if r["variant"] == vname and "head_oof" in r["p_at_3"]["learned"]]
+        mine = [r for r in results if r["variant"] == vname and "head_oof" in r["p_at_3"].get("learned", {})]
         if mine:
             table = {name: statistics.mean(r["p_at_3"][w][m]["precision_at_k"] for r in mine)
                      for name, w, m in (("backbone default", "default", "backbone"), ("head default", "default", "head"),
@@ -266,7 +307,9 @@ def main() -> int:
                                         ("head learned out-of-fold", "learned", "head_oof"))}
             print(f"{vname} mean P@3 over {len(mine)} seeds: " + ", ".join(f"{k} {v:.3f}" for k, v in table.items()))
     for (vname, _), wname in [(v, w) for v in variants for w in ("default", "vibe", "learned")]:
-        mine = [r for r in results if r["variant"] == vname]
+        mine = [r for r in results if r["variant"] == vname and wname in r["p_at_3"]]
+        if not mine:
+            continue
         d = [r["p_at_3"][wname]["head"]["precision_at_k"] - r["p_at_3"][wname]["backbone"]["precision_at_k"]
              for r in mine]
         print(f"{vname} {wname}: mean delta head - backbone {statistics.mean(d):+.3f} over {len(d)} seeds")
