@@ -238,7 +238,7 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
             "map_at_r": {"head": (run.metrics.get("model") or {}).get("map_at_r"),
                          "backbone": ((run.metrics.get("baselines") or {}).get("backbone") or {}).get("map_at_r")},
             "learned_weights": learned, "notes": gates, "blend": run.metrics.get("blend"), "early_stopping": run.metrics.get("early_stopping"),
-            "best_epoch": len(run.history),
+            "kept_epoch": run.kept_epoch, "epochs_run": len(run.history),
             "head_alone_map_at_r": (run.metrics.get("head_alone") or {}).get("test", {}).get("map_at_r")}
 
 
