@@ -101,6 +101,20 @@ against default weights: +0.000 and +0.037. Better on neither library against bo
 does not use it. The same runs' search gate (``metrics.json`` ``search``, measured in the job on the same held-out
 tracks): devset head >= backbone on every seed; real files 0.667 vs 0.667 (pass), 0.611 vs 0.667 (fail: seed 1,
 backbone share 0.5, would not be activated) and 0.611 vs 0.500 (pass).
+
+Per query (session 16, ``--per-query --seeds 0,1,2`` then ``--seeds 3,4,5,6,7,8``, one kept ``--home``, load 6-15;
+nothing tuned): 9 runs x 6 held-out queries, default weights P@3 backbone 0.549, head 0.586 (+0.037; seeds 0-2 as
+session 12: +0.019); per query the head is worse on 8, better on 12. By folder: librosa_data (4 unrelated pieces:
+orchestra, country, Tchaikovsky, electronica; the backbone near chance there) 0.315 -> 0.426, worse 4 / better 7;
+loops 0.630 -> 0.593, worse 2 / better 0; supertuxkart 0.704 -> 0.741, worse 2 / better 5. Vibe alone 0.654 -> 0.623:
+librosa_data 0.241 -> 0.389 (better 5, worse 0), loops 0.741 -> 0.611 and supertuxkart 0.981 -> 0.870 (worse 5 and 4).
+The head lifts the folder the backbone cannot separate and gives back in the two it already separates. Losses repeat
+on three queries: Hungarian Dance (3 of the 5 runs holding it out: its first match in both models is a solo-trumpet
+loop of ``loops``), kart_grand_prix (2 of 2) and loop_mika (2 of 4: the head brings in machine_wars and a kart track).
+The backbone end of the blend is not the backbone search compares with: the backbone z-scored with a run's training
+statistics (the space the head trains in and its MAP@R baseline, and a blend of share 1) ranks worse than the raw
+backbone on these queries, default 0.506 vs 0.549 (worse on 5 seeds, never better), vibe 0.537 vs 0.654 (worse on
+8 of 9); seed 4 picked share 1 on its folds and lost 0.167 to the raw backbone while its head alone had 0.833.
 """
 
 from __future__ import annotations
