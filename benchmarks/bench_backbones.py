@@ -130,7 +130,7 @@ def _own(run) -> dict:
     """The run's own held-out figures (metrics.json: model and its baselines)."""
     m = run.metrics
     return {"model": m["model"].get("map_at_r"), **{k: v.get("map_at_r") for k, v in m["baselines"].items()},
-            "epochs": len(run.history), "best_epoch": run.info.get("best_epoch"), "seconds": round(run.seconds, 1),
+            "epochs": len(run.history), "best_epoch": run.kept_epoch, "seconds": round(run.seconds, 1),
             "window_s": run.config.get("window_s"), "distill": m.get("distill"),
             "epoch_s": round(float(np.mean([h.get("seconds", 0.0) for h in run.history])), 1) if run.history else None}
 

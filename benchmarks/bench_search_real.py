@@ -101,6 +101,20 @@ against default weights: +0.000 and +0.037. Better on neither library against bo
 does not use it. The same runs' search gate (``metrics.json`` ``search``, measured in the job on the same held-out
 tracks): devset head >= backbone on every seed; real files 0.667 vs 0.667 (pass), 0.611 vs 0.667 (fail: seed 1,
 backbone share 0.5, would not be activated) and 0.611 vs 0.500 (pass).
+
+Per query (session 16, ``--per-query --seeds 0,1,2`` then ``--seeds 3,4,5,6,7,8``, one kept ``--home``, load 6-15;
+nothing tuned): 9 runs x 6 held-out queries, default weights P@3 backbone 0.549, head 0.586 (+0.037; seeds 0-2 as
+session 12: +0.019); per query the head is worse on 8, better on 12. By folder: librosa_data (4 unrelated pieces:
+orchestra, country, Tchaikovsky, electronica; the backbone near chance there) 0.315 -> 0.426, worse 4 / better 7;
+loops 0.630 -> 0.593, worse 2 / better 0; supertuxkart 0.704 -> 0.741, worse 2 / better 5. Vibe alone 0.654 -> 0.623:
+librosa_data 0.241 -> 0.389 (better 5, worse 0), loops 0.741 -> 0.611 and supertuxkart 0.981 -> 0.870 (worse 5 and 4).
+The head lifts the folder the backbone cannot separate and gives back in the two it already separates. Losses repeat
+on three queries: Hungarian Dance (3 of the 5 runs holding it out: its first match in both models is a solo-trumpet
+loop of ``loops``), kart_grand_prix (2 of 2) and loop_mika (2 of 4: the head brings in machine_wars and a kart track).
+The backbone end of the blend is not the backbone search compares with: the backbone z-scored with a run's training
+statistics (the space the head trains in and its MAP@R baseline, and a blend of share 1) ranks worse than the raw
+backbone on these queries, default 0.506 vs 0.549 (worse on 5 seeds, never better), vibe 0.537 vs 0.654 (worse on
+8 of 9); seed 4 picked share 1 on its folds and lost 0.167 to the raw backbone while its head alone had 0.833.
 """
 
 from __future__ import annotations
@@ -142,7 +156,35 @@ def oof_setting(settings: list[str]) -> list[str]:
     return [] if no_folds or "learned_oof" in said else ["--set", "learned_oof=true"]
 
 
-def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settings: list[str]) -> dict:
+def per_query_lines(r: dict, label: str = "") -> list[str]:
+    """Each held-out query the head ranks worse or better than the backbone (matches in its folder among the 3), by
+    folder: which queries and which folders the head loses (``--per-query``).
+
+    Parameters
+    ----------
+    r : dict
+        :func:`one_seed`'s result (``p_at_3`` rows with ``per_query``, ``queries``: id -> name and folder).
+    label : str
+        The variant's name, printed first.
+    """
+    lines = []
+    for wname in ("default", "vibe"):
+        row = r["p_at_3"][wname]
+        base, head = dict(map(tuple, row["backbone"]["per_query"])), dict(map(tuple, row["head"]["per_query"]))
+        folders: dict[str, list[int]] = {}
+        for tid in base:
+            folders.setdefault(r["queries"][str(tid)]["folder"], []).append(tid)
+        for folder, ids in sorted(folders.items()):
+            said = ", ".join(f"{r['queries'][str(t)]['name'][:28]} {base[t]}->{head.get(t)}" for t in ids)
+            lost = sum(head.get(t, 0) < base[t] for t in ids)
+            won = sum(head.get(t, 0) > base[t] for t in ids)
+            lines.append(f"{label} seed {r['seed']} {wname:<7} folder {folder}: {len(ids)} queries, head worse on {lost}, "
+                         f"better on {won} (backbone->head matches of 3: {said})")
+    return lines
+
+
+def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settings: list[str],
+             per_query: bool = False) -> dict:
     from workbench.cli import main
     from workbench.library import Library
     from workbench.runs import load_run
@@ -157,7 +199,7 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
         train += ["--epochs", str(epochs)]
     for kv in settings:
         train += ["--set", kv]
-    train += oof_setting(settings)
+    train += [] if per_query else oof_setting(settings)  # --per-query: no learned weights, so none out of fold
     if main(train) != 0:
         raise SystemExit(f"training failed for seed {seed}")
     run_dir = max(set((home / "experiments").iterdir()) - before, key=lambda p: p.stat().st_mtime)
@@ -167,18 +209,23 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
         model = model_from_run(run)
         alone = dataclasses.replace(model, blend=None) if model.blend is not None else None
         rows = {}
-        keys = ("precision_at_k", "chance", "best_possible", "n_queries", "model")
+        keys = ("precision_at_k", "chance", "best_possible", "n_queries", "model") + (("per_query",) if per_query else ())
         for wname, w in (("default", None), ("vibe", {"vibe": 1, "tempo": 0, "key": 0, "energy": 0})):
             ba = before_after(lib, model, held_out_hashes=held, k=3, n_examples=0, weights=w)
             rows[wname] = {m: {key: ba[m][key] for key in keys} for m in ("backbone", "head")}
             if alone is not None:  # the same head without its blend (the search before blending)
                 rows[wname]["head_alone"] = {key: before_after(lib, alone, held_out_hashes=held, k=3, n_examples=0,
                                                                weights=w)["head"][key] for key in keys}
+        groups, _ = track_groups(lib)
+        queries = [t for t in lib.tracks() if t.content_hash in set(held)]
+        if per_query:  # the queries' names and folders; no ceiling, no learned weights
+            named = {str(t.id): {"name": t.name, "folder": groups.get(t.id)} for t in queries}
+            return {"seed": seed, "run": run.run_id, "held_out": len(held), "p_at_3": rows, "queries": named,
+                    "search_record": run.metrics.get("search"), "blend": run.metrics.get("blend"),
+                    "early_stopping": run.metrics.get("early_stopping"), "kept_epoch": run.kept_epoch}
         # the ceiling with default weights: a perfect vibe (1 in the query's folder, 0 elsewhere) beside the
         # tempo, key and energy terms, and those terms alone (vibe 0 everywhere)
         search = LibrarySearch(lib, backbone=model.backbone, model="backbone", progress=False)
-        groups, _ = track_groups(lib)
-        queries = [t for t in lib.tracks() if t.content_hash in set(held)]
         rows["ceiling"] = {name: precision_ceiling(search, queries, groups, k=3, same=same)["precision_at_k"]
                            for name, same in (("perfect_vibe", 1.0), ("half_vibe", 0.5), ("no_vibe", 0.0))}
         # learned term weights: each model's own, fitted on the run's training tracks only (the held-out excluded)
@@ -205,7 +252,7 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
             "map_at_r": {"head": (run.metrics.get("model") or {}).get("map_at_r"),
                          "backbone": ((run.metrics.get("baselines") or {}).get("backbone") or {}).get("map_at_r")},
             "learned_weights": learned, "notes": gates, "blend": run.metrics.get("blend"), "early_stopping": run.metrics.get("early_stopping"),
-            "best_epoch": len(run.history),
+            "kept_epoch": run.kept_epoch, "epochs_run": len(run.history),
             "head_alone_map_at_r": (run.metrics.get("head_alone") or {}).get("test", {}).get("map_at_r")}
 
 
@@ -221,6 +268,8 @@ def main() -> int:
                     help="train each seed once per variant (its settings added to --set)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--home", default=None, help="a kept workspace (scanned and analysed when it has no library yet)")
+    ap.add_argument("--per-query", action="store_true",
+                    help="print each held-out query's matches, backbone -> head, by folder; skip ceilings and learned weights")
     args = ap.parse_args()
     real = Path(args.real)
     if not real.is_dir():
@@ -233,15 +282,21 @@ def main() -> int:
         if not (home / "data" / "workbench.db").is_file():
             prepare(real, home)
         for seed, (vname, vset) in [(int(s), v) for s in args.seeds.split(",") for v in variants]:
-            r = one_seed(home, backbone=args.backbone, seed=seed, epochs=args.epochs, settings=[*args.set, *vset])
+            r = one_seed(home, backbone=args.backbone, seed=seed, epochs=args.epochs, settings=[*args.set, *vset],
+                         per_query=args.per_query)
             r["variant"] = vname
             results.append(r)
+            if args.per_query:
+                for line in per_query_lines(r, vname):
+                    print(line, flush=True)
             for wname, row in ((k, v) for k, v in r["p_at_3"].items() if k != "ceiling"):
                 b, h = row["backbone"], row["head"]
                 alone = f"  head alone {row['head_alone']['precision_at_k']:.3f}" if "head_alone" in row else ""
                 print(f"{vname} seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}{alone}  "
                       f"delta {h['precision_at_k'] - b['precision_at_k']:+.3f}  chance {b['chance']:.3f}  "
                       f"best {b['best_possible']:.3f}  n={b['n_queries']} held-out  ({h['model']})", flush=True)
+            if args.per_query:
+                continue
             for name in [n for n in ("backbone", "head", "head_oof") if n in r["learned_weights"]]:
                 lw = r["learned_weights"][name]
                 print(f"{vname} seed {seed} learned  {name:<8} P@3 {r['p_at_3']['learned'][name]['precision_at_k']:.3f}  "
@@ -258,7 +313,7 @@ def main() -> int:
                 print(f"{vname} seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold track MAP by "
                       f"weight {r['blend']['weights']}", flush=True)
     for vname, _ in variants:
-        mine = [r for r in results if r["variant"] == vname and "head_oof" in r["p_at_3"]["learned"]]
+        mine = [r for r in results if r["variant"] == vname and "head_oof" in r["p_at_3"].get("learned", {})]
         if mine:
             table = {name: statistics.mean(r["p_at_3"][w][m]["precision_at_k"] for r in mine)
                      for name, w, m in (("backbone default", "default", "backbone"), ("head default", "default", "head"),
@@ -266,7 +321,9 @@ def main() -> int:
                                         ("head learned out-of-fold", "learned", "head_oof"))}
             print(f"{vname} mean P@3 over {len(mine)} seeds: " + ", ".join(f"{k} {v:.3f}" for k, v in table.items()))
     for (vname, _), wname in [(v, w) for v in variants for w in ("default", "vibe", "learned")]:
-        mine = [r for r in results if r["variant"] == vname]
+        mine = [r for r in results if r["variant"] == vname and wname in r["p_at_3"]]
+        if not mine:
+            continue
         d = [r["p_at_3"][wname]["head"]["precision_at_k"] - r["p_at_3"][wname]["backbone"]["precision_at_k"]
              for r in mine]
         print(f"{vname} {wname}: mean delta head - backbone {statistics.mean(d):+.3f} over {len(d)} seeds")

@@ -23,3 +23,17 @@ def test_learned_oof_is_asked_for_only_where_the_blend_is_picked_on_folds():
                      ["finetune_backbone=True", "blend=auto"], ["learned_oof=false"], ["learned_oof=true"]):
         assert oof_setting(settings) == [], settings  # the job refuses it there (or the run said it itself)
     assert oof_setting(["finetune_backbone=false"]) == asked
+
+
+def test_per_query_lines_say_which_queries_the_head_loses_by_folder():
+    per_query_lines = _bench().per_query_lines
+    row = {"backbone": {"per_query": [[1, 3], [2, 2], [3, 1]]}, "head": {"per_query": [[1, 2], [2, 2], [3, 3]]}}
+    r = {"seed": 0, "p_at_3": {"default": row, "vibe": row},
+         "queries": {"1": {"name": "Alpha", "folder": "asc"}, "2": {"name": "Beta", "folder": "asc"},
+                     "3": {"name": "Gamma", "folder": "loops"}}}
+    lines = per_query_lines(r, "v")
+    assert lines[0] == ("v seed 0 default folder asc: 2 queries, head worse on 1, better on 0 "
+                        "(backbone->head matches of 3: Alpha 3->2, Beta 2->2)")
+    assert lines[1] == ("v seed 0 default folder loops: 1 queries, head worse on 0, better on 1 "
+                        "(backbone->head matches of 3: Gamma 1->3)")
+    assert len(lines) == 4 and lines[2].startswith("v seed 0 vibe    folder asc")

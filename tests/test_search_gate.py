@@ -219,7 +219,7 @@ def test_search_record_compares_the_head_with_the_baseline_backbone_it_is_given(
             built.clear()
             record = search_record(lib, lambda p: save_checkpoint(head, p), backbone_info={"name": "features-v1"},
                                    window_s=4.0, held_out_hashes=held, class_source="folder", baseline=baseline)
-            assert record["status"] == "measured", record
+            assert record["status"] == "measured" and record["trained"] == "head", record
             (_, own), (model, compared) = built
             assert model == "backbone" and compared is (own if baseline is None else frozen)
 
@@ -243,8 +243,32 @@ def test_a_cnn_run_is_searched_as_the_backbone_against_the_feature_frontend_it_r
         assert cnn_name.startswith("cnn-v1-")
         assert s["models"] == {"backbone": "backbone (features-v1)", "model": f"backbone ({cnn_name})"}
         assert s["baseline"].startswith("features-v1: the bare feature frontend, the backbone the CNN replaces")
+        assert s["trained"] == "cnn"
         gate = search_gate(run.metrics)
+        assert "per query the cnn is better on" in gate.metric
         assert gate.status in ("pass", "fail") and gate.reference == "backbone features-v1"
         assert gate.value == s["model"] and gate.target == s["backbone"]
         # the measurement's CNN index is not left behind; the feature frontend's is the library's own
         assert [p.name for p in (tmp_path / "similarity").iterdir()] == ["features-v1"]
+
+
+def test_the_search_gate_names_the_model_kind_it_gates():
+    """A CNN run's gate said "the head is better on ..." (issue 17): the record says which model it measured."""
+    from workbench.evaluate.gates import searched_model
+    from workbench.pipeline_summary import _invariance_headlines
+
+    cnn_baseline = "features-v1: the bare feature frontend, the backbone the CNN replaces"
+    paired = _paired([3, 3, 2, 2, 3, 2], [3, 2, 2, 2, 3, 2])
+    for record in ({**paired, "trained": "cnn"}, {**paired, "baseline": cnn_baseline}):  # new, and before "trained"
+        g = search_gate(_metrics(record))
+        assert searched_model(record) == "cnn" and g.status == "pass"
+        assert "per query the cnn is better on 1, worse on 0, equal on 5" in g.metric and "head" not in g.metric
+        assert "blocks only when the cnn is worse" in g.metric
+        assert _invariance_headlines(_metrics(record))[-1].name.startswith("embeddings: search P@3 by folder, cnn vs")
+    head = search_gate(_metrics({**paired, "trained": "head"}))
+    assert "per query the head is better on 1" in head.metric and "cnn" not in head.metric
+    assert searched_model({}) == "head"
+    plain = {k: v for k, v in _measured(0.8, 0.7).items() if k != "per_query"}  # before the per-query matches
+    assert search_gate(_metrics({**plain, "trained": "cnn"})).metric.endswith("not recorded: cnn >= backbone")
+    unmeasured = {"status": "not measured", "reason": "3 held-out queries", "trained": "cnn"}
+    assert _invariance_headlines(_metrics(unmeasured))[-1].name.startswith("embeddings: search P@3 by folder, cnn vs")

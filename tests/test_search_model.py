@@ -382,3 +382,62 @@ def test_learned_term_weights_reach_similar_and_the_cli_and_are_named(lib, capsy
     assert "weights: default: vibe 50%, tempo 20%, key 20%, energy 10%" in capsys.readouterr().out.splitlines()
     with pytest.raises(ParameterError, match=r"term_weights must be one of \('auto', 'default', 'learned'\); got 'x'"):
         LibrarySearch(lib, progress=False, term_weights="x")
+
+
+def test_report_reads_precision_from_the_runs_search_record_and_recomputes_only_without_it(lib, monkeypatch):
+    """`runs report` recomputed the before/after precision its run's search record already held (issue 17)."""
+    import torch
+
+    from workbench.embed.features import FeatureFrontend
+    from workbench.models.heads import EmbeddingHead, save_checkpoint, seeded
+    from workbench.report.search_section import section_html, write_before_after
+    from workbench.runs import load_run, write_run
+    from workbench.similarity import compare
+
+    head = seeded(EmbeddingHead, FeatureFrontend().dim, hidden_dim=32, out_dim=16, dropout=0.0,
+                  generator=torch.Generator().manual_seed(3))
+    tracks = lib.tracks()[:3]
+    ids = [t.id for t in tracks]
+    record = {"status": "measured", "k": 3, "groups_by": "folder", "n_queries": 3, "model": 1 / 9, "backbone": 2 / 9,
+              "chance": 0.4, "best_possible": 1.0, "per_query": {"track_ids": ids, "model": [0, 0, 1],
+                                                                  "backbone": [1, 0, 1]},
+              "models": {"backbone": "backbone (features-v1)", "model": "head of this run (on features-v1)"},
+              "baseline": "features-v1: the bare backbone, searched without the head", "trained": "head"}
+
+    def run_with(search, name):
+        metrics = {"held_out": {"track_hashes": [t.content_hash for t in tracks]}}
+        if search is not None:
+            metrics["search"] = search
+        return load_run(write_run(name, info={"kind": "embeddings", "backbone": {"name": "features-v1", "dim": 202}},
+                                  config_={}, data={"window_s": 8.0}, history=[], metrics=metrics,
+                                  extra=lambda tmp: save_checkpoint(head, tmp / "model.pt"),
+                                  root=lib.workspace.experiments))
+
+    run = run_with(record, "run-rec")
+    recomputed = compare.precision_at_k
+    with monkeypatch.context() as m:  # precision is read, never recomputed; the examples are still ranked
+        m.setattr(compare, "precision_at_k", lambda *a, **k: pytest.fail("recomputed a recorded precision"))
+        doc = write_before_after(run, lib)
+    assert doc["precision_from"] == "record" and "read from the run's search record" in doc["precision_said"]
+    assert doc["head"]["precision_at_k"] == pytest.approx(1 / 9) and doc["backbone"]["precision_at_k"] == pytest.approx(2 / 9)
+    assert doc["head"]["per_query"] == [[i, n] for i, n in zip(ids, [0, 0, 1], strict=True)]
+    assert doc["backbone"]["per_query"] == [[i, n] for i, n in zip(ids, [1, 0, 1], strict=True)]
+    assert doc["head"]["chance"] == 0.4  # the record's (recomputed here it is 1.0: one folder)
+    assert doc["head"]["model"].startswith("head of run run-rec") and doc["backbone"]["model"] == "backbone (features-v1)"
+    assert len(doc["examples"]) == 3
+    assert "Precision read from the run&#x27;s search record (measured when it was trained" in section_html(run)
+    for search, why in ((None, "the run has no search record"),
+                        ({"status": "not measured", "reason": "2 held-out queries", "k": 3},
+                         "was not measured: 2 held-out queries"),
+                        ({**record, "k": 5}, "is precision@5, not @3"),
+                        ({k: v for k, v in record.items() if k != "per_query"}, "no per-query matches")):
+        run = run_with(search, f"run-rec-{len(why)}")
+        doc = write_before_after(run, lib)
+        assert doc["precision_from"] == "recomputed" and why in doc["precision_said"], doc["precision_said"]
+        assert doc["head"]["chance"] == pytest.approx(1.0)
+        queries = [t for t in lib.tracks() if t.id in ids]
+        groups, _ = compare.track_groups(lib)
+        from workbench.search import LibrarySearch
+
+        assert doc["backbone"]["per_query"] == recomputed(LibrarySearch(lib, model="backbone", progress=False), queries,
+                                                          groups, k=3)["per_query"]

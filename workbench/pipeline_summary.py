@@ -239,7 +239,7 @@ def _fmt3(value: float | None) -> str:
 def _invariance_headlines(metrics: dict) -> list[Headline]:
     """The invariance gate: the head's cosine to its own transformed copy next to the backbone's, per transform; then
     the search gate (precision@3 by folder, head vs backbone, on held-out tracks) when the run recorded it."""
-    from workbench.evaluate.gates import invariance_gates, search_gate
+    from workbench.evaluate.gates import invariance_gates, search_gate, searched_model
     from workbench.evaluate.invariance import INVARIANCE_TOLERANCE as TOL
 
     out = []
@@ -248,13 +248,14 @@ def _invariance_headlines(metrics: dict) -> list[Headline]:
         out.append(Headline(f"embeddings: {g.name} head vs backbone ({base})", g.value, f"≥ backbone - {TOL:g}",
                             None if g.status == "not recorded" else g.status == "pass"))
     g = search_gate(metrics)
+    kind = searched_model(metrics.get("search") or {})
     if g.status == "not measured":  # said, with why; it does not block
-        out.append(Headline(f"embeddings: search P@3 by folder, head vs backbone ({(metrics.get('search') or {}).get('reason')}; "
+        out.append(Headline(f"embeddings: search P@3 by folder, {kind} vs backbone ({(metrics.get('search') or {}).get('reason')}; "
                             "does not block)", None,
                             "≥ backbone", None, missing="not measured"))
     elif g.status != "not recorded":  # a run older than the gate: nothing to show
         rule = "≥ backbone" if g.op == ">=" else "≥ backbone, or worse only within noise (sign test over queries)"
-        out.append(Headline(f"embeddings: search P@3 by folder, head vs backbone ({_fmt3(g.target)}, "
+        out.append(Headline(f"embeddings: search P@3 by folder, {kind} vs backbone ({_fmt3(g.target)}, "
                             f"{(metrics.get('search') or {}).get('n_queries')} held-out)", g.value, rule,
                             g.status == "pass"))
     return out

@@ -382,9 +382,7 @@ class Registry(RegistryFiles):
                 forced.append({"action": "activate", "at": utc_now(), "failing_gates": [g.as_dict() for g in bad]})
                 self._record_forced(v, forced)
             with self.library.store.transaction() as conn:
-                conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
-                conn.execute("UPDATE model_versions SET active = 1 WHERE model_type = ? AND version = ?",
-                             (model_type, version))
+                self._make_active(conn, model_type, version)
         return self.get(model_type, version)
 
     def rollback(self, model_type: str, *, force: bool = False) -> Version:
@@ -424,9 +422,7 @@ class Registry(RegistryFiles):
         if bad and not force:
             raise GateFailedError(refusal_message(f"rolling back to {target.name}", bad), gates=bad)
         with self._lock(), self.library.store.transaction() as conn:
-            conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
-            conn.execute("UPDATE model_versions SET active = 1 WHERE model_type = ? AND version = ?",
-                         (model_type, target.version))
+            self._make_active(conn, model_type, target.version)
         if bad:
             from workbench.store import utc_now
 

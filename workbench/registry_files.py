@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 from workbench.fileio import pid_alive
 from workbench.registry_types import (
     _NAME,
+    ACTIVATED_AT,
     MAX_VERSION,
     CleanupReport,
     RegistryError,
     Version,
     _read_doc,
+    activation_time,
 )
 
 if TYPE_CHECKING:
@@ -86,7 +88,8 @@ class RegistryFiles:
 
     def _insert(self, doc: dict[str, Any], *, activate: bool) -> None:
         blob = json.dumps({"metadata": doc.get("metadata") or {}, "metrics": doc.get("metrics") or {},
-                           "export": doc.get("export") or {}, "forced": doc.get("forced") or []}, default=str)
+                           "export": doc.get("export") or {}, "forced": doc.get("forced") or [],
+                           **({ACTIVATED_AT: activation_time()} if activate else {})}, default=str)
         job_id = doc.get("job_id")
         mtype, n = doc["model_type"], int(doc["version"])
         with self.library.store.transaction() as conn:
@@ -102,6 +105,31 @@ class RegistryFiles:
                  str(doc["created_at"])))
             conn.execute("INSERT INTO model_version_numbers (model_type, last) VALUES (?, ?) "
                          "ON CONFLICT(model_type) DO UPDATE SET last = MAX(last, excluded.last)", (mtype, n))
+
+    def _make_active(self, conn: Any, model_type: str, version: int) -> None:
+        """Make ``version`` the one active version of its type, inside ``conn``'s transaction, and record when
+        (:data:`ACTIVATED_AT` in its row's metadata: search's default model is the most recently activated).
+
+        Parameters
+        ----------
+        conn : sqlite3.Connection
+            The library's connection, in a transaction.
+        model_type : str
+            The type.
+        version : int
+            The version made active.
+        """
+        row = conn.execute("SELECT metadata FROM model_versions WHERE model_type = ? AND version = ?",
+                           (model_type, version)).fetchone()
+        try:
+            blob = json.loads(row["metadata"]) if row else {}
+        except (TypeError, ValueError):
+            blob = {}
+        blob = blob if isinstance(blob, dict) else {}
+        blob[ACTIVATED_AT] = activation_time()
+        conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
+        conn.execute("UPDATE model_versions SET active = 1, metadata = ? WHERE model_type = ? AND version = ?",
+                     (json.dumps(blob, default=str), model_type, version))
 
     def _record_forced(self, v: Version, forced: builtins.list[dict[str, Any]]) -> None:
         """Write a forced activation into the version's row, JSON and card (atomically each)."""

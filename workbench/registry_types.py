@@ -23,6 +23,16 @@ MODEL_TYPES = ("dj_section", "embedding", "head")
 #: The largest version number (SQLite integers are 64-bit; numbers past this are not ours).
 MAX_VERSION = 999_999_999
 _NAME = re.compile(r"^(dj_section|embedding|head)_v(\d+)\.(mlpackage|json|md)$")
+#: The key, in a version's ``model_versions.metadata`` row, of when it was last made active (ISO 8601 UTC, microseconds;
+#: :func:`workbench.similarity.model.resolve_model` reads it to rank with the most recently activated model).
+ACTIVATED_AT = "activated_at"
+
+
+def activation_time() -> str:
+    """Now, as :data:`ACTIVATED_AT` records it: ISO 8601 UTC with microseconds (two activations in one second differ)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 class RegistryError(WorkbenchError, ValueError):

@@ -16,7 +16,8 @@ Files in a run folder (JSON unless noted):
                   [{id, content_hash, name}], ``label_counts`` {class: n}, ``splits``
 ``history.json``  one dict per epoch: ``epoch``, ``train_loss``, and what else was tracked
                   (``val_map_at_r``, ``mined_triplets``, ``seconds``, ...)
-``metrics.json``  nested dict of final metrics, e.g. {"model": {...}, "baseline": {...}}
+``metrics.json``  nested dict of final metrics, e.g. {"model": {...}, "baseline": {...}}; an
+                  embeddings run's ``kept_epoch``: the epoch whose weights it kept
 ``arrays.npz``    evaluation arrays (e.g. ``embeddings``, ``classes``, ``y_true``,
                   ``y_pred``, ``probs``), optional
 ``timeline.json`` predicted vs true sections for a few held-out tracks, optional:
@@ -174,13 +175,19 @@ class Run:
     def kept_epoch(self) -> int | None:
         """The epoch whose weights the run kept (``history.json`` ``epoch``), or None when unknown.
 
-        A sections run that stopped early keeps ``early_stopping.best_epoch``; an embeddings run
-        stopped on its validation slice keeps the first epoch of best ``val_map_at_r`` (the lowest
-        ``val_loss`` when no MAP@R was finite); every other run keeps its last epoch.
+        An embeddings run records it (``metrics.json`` ``kept_epoch``, written by the trainer that
+        kept it: :class:`workbench.train.triplet.TripletResult`), and that record is read. Runs
+        without it (sections runs; embeddings runs from before the record): a sections run that
+        stopped early keeps ``early_stopping.best_epoch``; an embeddings run stopped on its
+        validation slice keeps the first epoch of best ``val_map_at_r`` (the lowest ``val_loss``
+        when no MAP@R was finite); every other run keeps its last epoch.
         """
         epochs = [r["epoch"] for r in self.history if isinstance(r.get("epoch"), int)]
         if not epochs:
             return None
+        recorded = self.metrics.get("kept_epoch")
+        if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded in epochs:
+            return recorded
         es = self.metrics.get("early_stopping")
         es = es if isinstance(es, Mapping) else {}
         if es.get("used") and isinstance(es.get("best_epoch"), int):

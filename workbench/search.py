@@ -119,8 +119,9 @@ class LibrarySearch:
     """Explained similarity search over a library's analysed, embedded tracks, ranked by an embedding model.
 
     The model (:func:`~workbench.similarity.model.resolve_model`) is the registry's active
-    ``head`` by default (when one was trained on the library's backbone), else the backbone;
-    ``model="backbone"`` or ``model="head@3"`` chooses. Tracks are window sets
+    ``head`` by default (when one was trained on the library's backbone), else the backbone, or the
+    active ``embedding`` version when it is a CNN activated after the active head;
+    ``model="backbone"``, ``model="head@3"`` or ``model="cnn"`` chooses. Tracks are window sets
     (:mod:`workbench.similarity.sets`): a whole-track vibe that an excerpt still matches. Tracks
     with no steady beat are searched too, their tempo said to be unknown.
 

@@ -66,7 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the embedding model that ranks: the bare backbone, the active head or head version N; "
                         "cnn: a CNN trained with `train embeddings --backbone cnn` (the active embedding version when "
                         "it is one, else the newest such run), cnn@N: embedding version N "
-                        "(default: the registry's active head when there is one, else the backbone)")
+                        "(default: the registry's active head when there is one, else the backbone; the active "
+                        "embedding version instead when it is a CNN activated after the active head)")
     p.add_argument("--index", default="auto", choices=("auto", "exact", "pruned"),
                    help="how the index is searched, always exactly: every window scored, or only the tracks that "
                         "bounds cannot rule out (default auto: pruned from 2,000 tracks on)")

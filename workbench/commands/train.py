@@ -237,8 +237,9 @@ def job_line(job: Any, metrics: dict[str, Any]) -> str:
     job : workbench.jobs.Job
         The finished job.
     metrics : dict
-        Its run's ``metrics.json`` (``early_stopping.best_epoch`` where the run recorded it; with
-        ``early_stopping.used`` False the validation loss was only watched and the last epoch's model kept).
+        Its run's ``metrics.json``: ``kept_epoch`` where the run recorded it (embeddings runs), else
+        ``early_stopping.best_epoch`` (sections runs; with ``early_stopping.used`` False the validation loss
+        was only watched and the last epoch's model kept).
 
     Returns
     -------
@@ -249,6 +250,7 @@ def job_line(job: Any, metrics: dict[str, Any]) -> str:
         line += f", loss {job.loss:.4f}"
     stopping = metrics.get("early_stopping") or {}
     best = stopping.get("best_epoch") if stopping.get("used", True) else None  # not used: the last epoch's is kept
+    best = metrics.get("kept_epoch", best)  # the trainer's own record, where it wrote one
     if isinstance(best, int) and not isinstance(best, bool) and best != (job.epoch or 0):
         line += f" (the last epoch's; the model kept is epoch {best}'s, the best on validation)"
     return line
@@ -366,15 +368,13 @@ def embeddings_lines(run_path: str | os.PathLike[str], names: Mapping[int, str] 
             lines.append(f"  {g.name.removeprefix('invariance '):<10} {_fmt(g.value):>7} {_fmt(base):>9}  {g.status}")
     else:
         lines.append("invariance: not recorded (invariance_clips=0?); the invariance gate blocks activation")
-    from workbench.evaluate.gates import search_gate
+    from workbench.evaluate.gates import search_gate, searched_model
 
     g = search_gate(run.metrics)
     if g.status == "not measured":
         lines.append(f"search gate: not measured ({g.metric}); it does not block activation")
     elif g.status != "not recorded":
-        from workbench.runs import is_cnn_run
-
-        trained = "cnn" if is_cnn_run(run) else "head"  # a CNN run's search: the CNN vs the feature frontend it replaces
+        trained = searched_model(run.metrics.get("search") or {})  # a CNN run's: the CNN vs the feature frontend
         lines.append(f"search gate: {g.metric}: {trained} {_fmt(g.value)} vs {g.reference} {_fmt(g.target)} -> {g.status}"
                      + (" (blocks activation)" if g.blocking else ""))
     lines += [f"warning: {w}" for w in run.metrics.get("warnings") or []]  # e.g. the head adds nothing to search

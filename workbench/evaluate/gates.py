@@ -13,7 +13,7 @@ their invariance (``metrics["invariance"]``, see :func:`invariance_gates`): unde
 :data:`workbench.evaluate.invariance.GATE_TRANSFORMS` (pitch ±1 semitone, tempo ±4 %, gain ±6 dB)
 the model's mean cosine to its own transformed copy is at least the backbone's minus
 :data:`~workbench.evaluate.invariance.INVARIANCE_TOLERANCE` (0.05). And search must not get worse
-(:func:`search_gate`): precision@3 by folder through similar-track search, the head not worse than the backbone
+(:func:`search_gate`): precision@3 by folder through similar-track search, the head (or a CNN run's CNN) not worse than the backbone
 beyond noise (a one-sided sign test over the queries, :func:`search_sign_test`), on the run's held-out tracks (measured where the classes are folders or crates and at least 6 held-out tracks can be
 queried; otherwise the gate says why it was not measured and does not block).
 """
@@ -273,6 +273,25 @@ def search_sign_test(record: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"better": better, "worse": worse, "equal": len(model) - better - worse, "p": p}
 
 
+def searched_model(record: Mapping[str, Any]) -> str:
+    """Which kind of model a run's search record measured against its backbone: ``"head"`` or ``"cnn"``.
+
+    Parameters
+    ----------
+    record : Mapping[str, Any]
+        ``metrics["search"]``: its ``trained`` (written since session 16), else its ``baseline`` in words (a CNN run's
+        says "the backbone the CNN replaces", :func:`workbench.similarity.compare.baseline_said`).
+
+    Returns
+    -------
+    str
+    """
+    trained = record.get("trained")
+    if trained in ("head", "cnn"):
+        return str(trained)
+    return "cnn" if "the CNN replaces" in str(record.get("baseline") or "") else "head"
+
+
 def search_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     """Search precision@3 by folder with the head not worse than the backbone's beyond noise, on the run's held-out tracks.
 
@@ -287,7 +306,8 @@ def search_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     Returns
     -------
     BlockingGate
-        Named ``"search not worse than backbone"``. It fails only when the head is worse beyond sampling noise:
+        Named ``"search not worse than backbone"``; its metric names the model it gates (``head`` or ``cnn``,
+        :func:`searched_model`). It fails only when that model is worse beyond sampling noise:
         precision below the backbone's and worse on more queries than it is better on, one-sided sign test
         (:func:`search_sign_test`) p < :data:`SEARCH_GATE_ALPHA`; its metric says the counts, ``p`` and the rule.
         A record without per-query matches (before session 15) is read as it was written for: ``model >= backbone``.
@@ -307,11 +327,12 @@ def search_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     named = str(record.get("baseline") or "").split(":")[0]  # a CNN run's baseline is the feature frontend it replaces
     reference = f"backbone {named}" if named else "backbone"
     test = search_sign_test(record)
+    kind = searched_model(record)
     if test is None:  # recorded before the per-query matches: the plain comparison it was written for
-        return BlockingGate("search not worse than backbone", f"{metric}, per-query matches not recorded: head >= backbone",
+        return BlockingGate("search not worse than backbone", f"{metric}, per-query matches not recorded: {kind} >= backbone",
                             value, ">=", reference, target, _compare(value, ">=", target))
-    said = (f"{metric}; per query the head is better on {test['better']}, worse on {test['worse']}, equal on "
-            f"{test['equal']}: one-sided sign test p = {test['p']:.3g} (blocks only when the head is worse and "
+    said = (f"{metric}; per query the {kind} is better on {test['better']}, worse on {test['worse']}, equal on "
+            f"{test['equal']}: one-sided sign test p = {test['p']:.3g} (blocks only when the {kind} is worse and "
             f"p < {SEARCH_GATE_ALPHA:g}: worse beyond noise)")
     status = "not recorded" if value is None or target is None else (
         "fail" if value < target and test["p"] < SEARCH_GATE_ALPHA else "pass")

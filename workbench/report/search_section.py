@@ -4,7 +4,9 @@
 against the feature frontend it replaces)
 (:func:`workbench.similarity.compare.before_after`, queries limited to the run's held-out tracks)
 and stores the result as ``search_before_after.json`` in the run folder; :func:`section_html`
-renders it (or says how to record it).
+renders it (or says how to record it). Precision@3 is read from the run's search record (``metrics["search"]``,
+measured when it was trained: the search gate's figures) where it holds each query's matches, and recomputed only
+where it does not; the section says which. The example rankings are made now.
 """
 
 from __future__ import annotations
@@ -47,13 +49,14 @@ def write_before_after(run: Run, library: Library, *, k: int = 3) -> dict[str, A
     from workbench.similarity.model import model_from_run
 
     held = (run.metrics.get("held_out") or {}).get("track_hashes") or None
+    recorded = run.metrics.get("search")  # precision read from it where it holds it; recomputed only where not
     if is_cnn_run(run):  # a CNN run: the CNN against the feature frontend it replaces
         from workbench.similarity.model import cnn_model_from_run
 
         model = cnn_model_from_run(run)
     else:
         model = model_from_run(run)
-    doc = before_after(library, model, held_out_hashes=held, k=k)
+    doc = before_after(library, model, held_out_hashes=held, k=k, recorded=recorded if isinstance(recorded, dict) else None)
     atomic_write_bytes(run.path / FILE, json.dumps(doc, indent=1, default=jsonable).encode("utf-8"))
     return doc
 
@@ -109,11 +112,14 @@ def step_said(run: Run) -> str:
     Returns
     -------
     str
-        ``"search before/after (feature frontend and CNN)"`` for a CNN run, else ``"... (backbone and head)"``.
+        ``"search before/after (feature frontend and CNN)"`` for a CNN run, else ``"... (backbone and head)"``;
+        `` (precision from the run's search record)`` added where the record holds it.
     """
     from workbench.runs import is_cnn_run
+    from workbench.similarity.compare import recorded_precision
 
-    return f"search before/after ({'feature frontend and CNN' if is_cnn_run(run) else 'backbone and head'})"
+    read = " (precision from the run's search record)" if recorded_precision(run.metrics.get("search"), 3) else ""
+    return f"search before/after ({'feature frontend and CNN' if is_cnn_run(run) else 'backbone and head'}){read}"
 
 
 def section_html(run: Run) -> str:
@@ -139,7 +145,9 @@ def section_html(run: Run) -> str:
     body = (f'<p class="meta">precision@{k} by {H.esc(doc.get("groups_by", "group"))} through similar-track search '
             f'(default weights; the query\'s own track never counts), queries: {H.esc(doc.get("queries", ""))} '
             f"tracks; the whole library is searched.{H.esc(delta)}"
-            + (f" Compared with {H.esc(doc['baseline'])}." if doc.get("baseline") else "") + "</p>")
+            + (f" Compared with {H.esc(doc['baseline'])}." if doc.get("baseline") else "")
+            + (f" Precision {H.esc(doc['precision_said'])}; the examples are ranked now." if doc.get("precision_said")
+               else "") + "</p>")
     body += H.table(rows, ("model", f"precision@{k}", "chance", "best possible", "queries"))
     for ex in doc.get("examples") or []:
         ranks = {m: (ex.get("rankings") or {}).get(m) or [] for m in ("backbone", "head")}

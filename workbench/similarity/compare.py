@@ -148,8 +148,59 @@ def baseline_said(name: str, *, cnn: bool) -> str:
             else f"{name}: the bare backbone, searched without the head")
 
 
+def recorded_precision(record: Mapping[str, Any] | None, k: int) -> dict[str, Any] | None:
+    """A run's search record (``metrics["search"]``) as :func:`before_after`'s ``backbone`` and ``head`` blocks.
+
+    Parameters
+    ----------
+    record : mapping or None
+        The record :func:`workbench.train.embeddings_search.search_record` wrote: precision@k of the held-out
+        queries for the trained model (``model``) and its baseline (``backbone``), each query's matches paired.
+    k : int
+        The matches per query wanted.
+
+    Returns
+    -------
+    dict or None
+        ``{"backbone": {...}, "head": {...}, "groups_by": ...}`` with :func:`precision_at_k`'s keys; None when the
+        record holds none for ``k``: no record, not measured, another ``k``, or no per-query matches (before
+        session 15).
+    """
+    if not isinstance(record, Mapping) or record.get("status") != "measured" or record.get("k") != k:
+        return None
+    per = record.get("per_query") if isinstance(record.get("per_query"), Mapping) else {}
+    ids, mine, base = per.get("track_ids"), per.get("model"), per.get("backbone")
+    if not (isinstance(ids, list) and isinstance(mine, list) and isinstance(base, list) and ids
+            and len(ids) == len(mine) == len(base)):
+        return None
+    models = record.get("models") if isinstance(record.get("models"), Mapping) else {}
+    common = {"chance": record.get("chance"), "best_possible": record.get("best_possible"), "n_queries": len(ids), "k": k}
+    return {"groups_by": record.get("groups_by", "folder"),
+            "backbone": {**common, "precision_at_k": record.get("backbone"), "model": models.get("backbone", "backbone"),
+                         "per_query": [[int(i), int(m)] for i, m in zip(ids, base, strict=True)]},
+            "head": {**common, "precision_at_k": record.get("model"), "model": models.get("model", "trained model"),
+                     "per_query": [[int(i), int(m)] for i, m in zip(ids, mine, strict=True)]}}
+
+
+def _recorded_said(record: Mapping[str, Any] | None, k: int, read: bool, weights: WeightsLike) -> str:
+    """Where :func:`before_after`'s precision came from, in words."""
+    if read:
+        return ("read from the run's search record (measured when it was trained, on its held-out tracks: the figures "
+                "its search gate read)")
+    if not isinstance(record, Mapping) or not record:
+        return "recomputed now (the run has no search record)"
+    if weights is not None:
+        return "recomputed now (with the weights given; the run's search record has the default weights)"
+    if record.get("status") != "measured":
+        return f"recomputed now (the run's search record was not measured: {record.get('reason', 'no reason recorded')})"
+    if record.get("k") != k:
+        return f"recomputed now (the run's search record is precision@{record.get('k')}, not @{k})"
+    return "recomputed now (the run's search record has no per-query matches: written before session 15)"
+
+
 def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_out_hashes: Iterable[str] | None = None,
-                 k: int = 3, n_examples: int = 3, weights: WeightsLike = None) -> dict[str, Any]:
+                 k: int = 3, n_examples: int = 3, weights: WeightsLike = None,
+                 recorded: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The model before and after training on the same library: precision@k by group and the same queries ranked by both.
 
     A head is compared with its bare backbone; a CNN (``"cnn"`` / ``"cnn@N"``, trained with ``workbench train
@@ -173,6 +224,10 @@ def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_
         Queries shown ranked by both models.
     weights : Weights, mapping or None
         Search weights (None: the defaults).
+    recorded : mapping or None
+        The model's run's search record (``metrics["search"]``): when it holds precision@k with each query's
+        matches (:func:`recorded_precision`; measured with the default weights, so not with other ``weights``),
+        ``backbone`` and ``head`` are read from it and only the examples are ranked now; else both are recomputed.
 
     Returns
     -------
@@ -180,8 +235,9 @@ def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_
         ``groups_by`` ("crate"/"folder"), ``queries`` ("held-out" or "all"), ``backbone`` (the model before:
         the bare backbone, or the feature frontend a CNN replaces) and ``head`` (the trained model; each
         :func:`precision_at_k`), ``examples``: per query its name, group and both rankings, ``labels``: the two
-        in a word each (``{"backbone": "backbone", "head": "head"}``, or ``"feature frontend"`` and ``"cnn@2"``), and
-        ``baseline``: what the trained model is compared with, in words.
+        in a word each (``{"backbone": "backbone", "head": "head"}``, or ``"feature frontend"`` and ``"cnn@2"``),
+        ``baseline``: what the trained model is compared with, in words, and ``precision_from`` (``"record"`` or
+        ``"recomputed"``) with ``precision_said``, why, in words.
 
     Raises
     ------
@@ -210,11 +266,20 @@ def before_after(library: Library, head: EmbeddingModel | str = "head", *, held_
         held_out_hashes = _held_out(library, after.model.run_id)
     held = set(held_out_hashes or [])
     queries = [t for t in library.tracks() if not held or t.content_hash in held]
-    out: dict[str, Any] = {"groups_by": by, "queries": "held-out" if held else "all", "k": k,
-                           "backbone": precision_at_k(before, queries, groups, k=k, weights=weights),
-                           "head": precision_at_k(after, queries, groups, k=k, weights=weights), "examples": []}
+    read = recorded_precision(recorded, k) if weights is None else None  # the record: default weights
+    out: dict[str, Any] = {"groups_by": by, "queries": "held-out" if held else "all", "k": k, "examples": [],
+                           "precision_from": "record" if read else "recomputed",
+                           "precision_said": _recorded_said(recorded, k, bool(read), weights)}
+    if read is not None:  # the head's row named as it ranks now (the record named it before the run had an id)
+        out.update(read)
+        out["head"]["model"] = after.model_said
+        baseline = str((recorded or {}).get("baseline") or baseline)
+    else:
+        out.update({"backbone": precision_at_k(before, queries, groups, k=k, weights=weights),
+                    "head": precision_at_k(after, queries, groups, k=k, weights=weights)})
+    indexed = {int(i) for i in after.update().index.ids}  # type: ignore[union-attr]
     for q in queries[:n_examples]:
-        if q.id not in set(int(i) for i in after.index.ids):  # type: ignore[union-attr]
+        if q.id not in indexed:
             continue
         out["examples"].append({"query": q.name, "group": groups.get(q.id), "rankings": {
             name: [{"name": r.track.name, "group": groups.get(r.track.id), "score": r.match.score,

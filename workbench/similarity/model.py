@@ -9,7 +9,10 @@ Which model: :func:`resolve_model` reads the library's registry table (``model_v
 run folder the head was trained in (its ``model.pt``, read with ``weights_only=True``):
 
 * ``None`` (default): the active ``head`` version when one exists and was trained on the library's
-  backbone, else the bare backbone (``said`` tells which, and why);
+  backbone, else the bare backbone (``said`` tells which, and why); but when the registry's active
+  ``embedding`` version is a CNN (the user activated or exported one), that CNN if it was activated after the
+  active head or no head is active (:func:`workbench.similarity.model_cnn.default_cnn`): the most recently
+  activated of the two ranks, a tie keeps the head, and the result says so;
 * ``"backbone"``: the bare backbone;
 * ``"head"``: the active head (an error when none is active);
 * ``"head@3"``: version 3 of the head, active or not;
@@ -26,6 +29,7 @@ The registry module sits above this layer, so its table is read here directly (r
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -203,9 +207,10 @@ def window_means(frames: np.ndarray, timestamps_s: np.ndarray, *, window_s: floa
 
 
 def _head_rows(library: Library, model_type: str = "head") -> list[dict[str, Any]]:
-    """The registry's ``head`` (or ``model_type``) versions (version, active, metadata), read-only, by version."""
+    """The registry's ``head`` (or ``model_type``) versions (version, active, run_id, metadata, activated_at: when
+    it was last made active, else registered), read-only, by version."""
     rows = library.conn.execute(
-        "SELECT version, active, run_id, metadata FROM model_versions WHERE model_type = ? ORDER BY version",
+        "SELECT version, active, run_id, metadata, created_at FROM model_versions WHERE model_type = ? ORDER BY version",
         (model_type,)).fetchall()
     out = []
     for r in rows:
@@ -215,7 +220,8 @@ def _head_rows(library: Library, model_type: str = "head") -> list[dict[str, Any
             meta = {}
         inner = meta.get("metadata") if isinstance(meta, dict) else None
         out.append({"version": int(r["version"]), "active": bool(r["active"]),
-                    "run_id": r["run_id"] or (inner or {}).get("run_id"), "metadata": inner or {}})
+                    "run_id": r["run_id"] or (inner or {}).get("run_id"), "metadata": inner or {},
+                    "activated_at": (meta.get("activated_at") if isinstance(meta, dict) else None) or r["created_at"]})
     return out
 
 
@@ -315,7 +321,8 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
     library : Library
         Whose registry and runs are read.
     model : {None, "backbone", "head", "head@N", "cnn", "cnn@N"}
-        Which model; None: the active head when there is one for the library's backbone, else the backbone.
+        Which model; None: the active head when there is one for the library's backbone, else the backbone; an
+        active CNN ``embedding`` version activated after the active head (or with none active) instead.
         ``cnn``: a trained CNN as the backbone (see the module; ``backbone`` is then not used).
     backbone : Backbone or None
         The library's backbone; None: :func:`~workbench.embed.batch.default_backbone`.
@@ -330,7 +337,7 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
         ``model`` is not one of the choices (the message names them), names a version that does
         not exist, or asks for the active head when none is active.
     """
-    from workbench.embed.batch import default_backbone, describe_backbone
+    from workbench.embed.batch import describe_backbone
 
     if model is not None and (not isinstance(model, str) or _MODEL_RE.match(model.strip()) is None):
         versions = [r["version"] for r in _head_rows(library)]
@@ -342,6 +349,25 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
 
         cnn, run_id, label = find_cnn(library, model.strip(), _head_rows(library, "embedding"))
         return EmbeddingModel(cnn, backbone_said=describe_backbone(cnn), run_id=run_id, label=label)
+    cnn_note = ""
+    if model is None:  # the active embedding model when it is a CNN activated after the active head
+        from workbench.similarity.model_cnn import default_cnn
+
+        try:
+            found = default_cnn(library, _head_rows(library, "embedding"), _head_rows(library))
+        except ParameterError as exc:  # its weights are gone: said, and the head (or the backbone) ranks
+            found, cnn_note = None, f"{exc}; ranked without it"
+        if found is not None:
+            cnn, run_id, label, why = found
+            return EmbeddingModel(cnn, backbone_said=describe_backbone(cnn), run_id=run_id, label=label, note=why)
+    chosen = _head_or_backbone(library, model, backbone)
+    return chosen if not cnn_note else dataclasses.replace(chosen, note="; ".join(x for x in (chosen.note, cnn_note) if x))
+
+
+def _head_or_backbone(library: Library, model: str | None, backbone: Backbone | None) -> EmbeddingModel:
+    """:func:`resolve_model` for ``None``, ``"backbone"``, ``"head"`` and ``"head@N"``, once no CNN was chosen."""
+    from workbench.embed.batch import default_backbone, describe_backbone
+
     if backbone is None:
         backbone, said = default_backbone()
     else:

@@ -10,6 +10,13 @@ backbone (its window means, no head), as the run's search gate measured it
   ``workbench embed --backbone cnn`` finds it);
 * ``"cnn@N"``: version ``N`` of the ``embedding`` model, active or not, which must be a CNN.
 
+Plain search (no model named) ranks with the CNN too when the registry's active ``embedding`` version is one
+(the user activated or exported it) and it was activated after the active ``head`` version, or no head is active:
+:func:`default_cnn`. The rule is the most recently activated of the two (the time each was last made active,
+``activated_at`` in its registry row, else when it was registered); a tie keeps the head. Exporting a head run that
+passes its gates activates its head and its own (non-CNN) embedding model together, so a CNN never outranks a head
+exported after it.
+
 The model's index is keyed by the CNN's weights (its backbone name is ``cnn-v1-<sha256[:12]>``), and
 its name (``cnn@N``, or ``cnn of run <id>``) is in every result. :func:`cnn_of_run` is a run's CNN (the run report's search
 before/after, :func:`workbench.similarity.model.cnn_model_from_run`).
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +112,55 @@ def find_cnn(library: Library, model: str, rows: Sequence[dict[str, Any]]) -> tu
                              f"in {root} trained one; train one with `workbench train embeddings --backbone cnn` "
                              "(--distill features to learn the feature frontend's head)")
     return cnn_of_run(load_run(found[0], root=root)), found[0], f"cnn of run {found[0]}"
+
+
+def _when(row: dict[str, Any]) -> datetime:
+    """When a registry row was last made active (else registered), as an aware datetime; the earliest when unreadable."""
+    try:
+        at = datetime.fromisoformat(str(row.get("activated_at")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+
+
+def default_cnn(library: Library, embedding_rows: Sequence[dict[str, Any]],
+                head_rows: Sequence[dict[str, Any]]) -> tuple[CNNBackbone, str, str, str] | None:
+    """The CNN that search ranks with when no model is named, or None (the active head's rule then decides).
+
+    The active ``embedding`` version counts when its metadata names a CNN backbone (``cnn-v1-...``) and it was
+    activated after the active ``head`` version (``activated_at``), or no head is active; a tie keeps the head.
+
+    Parameters
+    ----------
+    library : Library
+        Whose workspace holds the runs.
+    embedding_rows, head_rows : sequence of dict
+        The registry's ``embedding`` and ``head`` versions (``version``, ``active``, ``run_id``, ``metadata``,
+        ``activated_at``).
+
+    Returns
+    -------
+    (CNNBackbone, str, str, str) or None
+        The CNN as a backbone, its run id, its name (``"cnn@N"``) and why it ranks, in words (its run, and the head
+        it was activated after).
+
+    Raises
+    ------
+    ParameterError
+        The active CNN's weights are gone or are not a CNN (the caller says so and ranks without it).
+    """
+    active = next((r for r in embedding_rows if r["active"]), None)
+    info = None if active is None else active["metadata"].get("backbone")
+    if active is None or not (isinstance(info, dict) and str(info.get("name", "")).startswith("cnn")):
+        return None
+    head = next((r for r in head_rows if r["active"]), None)
+    if head is not None and _when(active) <= _when(head):
+        return None
+    cnn, run_id, label = find_cnn(library, f"cnn@{active['version']}", embedding_rows)
+    why = f"the active embedding model, the cnn of run {run_id}"
+    if head is not None:
+        why += f", activated after the active head@{head['version']} (--model head ranks with the head)"
+    return cnn, run_id, label, why
 
 
 def cnn_of_run(run: Any) -> CNNBackbone:

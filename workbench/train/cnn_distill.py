@@ -349,7 +349,8 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     from workbench.embed.features import FeatureFrontend
     from workbench.models.cnn_fast import student_layout
     from workbench.train import cnn_student as cs
-    from workbench.train.triplet import TripletResult, _evaluate
+    from workbench.train.triplet import TripletResult
+    from workbench.train.triplet_eval import _evaluate
 
     options = cs.student_options(student)
     parts = {name: [library.track(int(t)) for t in sorted(set(part.track_ids.tolist()))]
@@ -373,8 +374,7 @@ def distill_cnn(library: Library, net: Any, *, train: EmbeddingSet, val: Embeddi
     untrained = copy.deepcopy(net).eval()
     select = _job_select(train.originals(), val) if SELECT_BY == "retrieval" else None
     history, best_epoch, stopped = fit_student(net, rows, val_rows, cfg=cfg, batch_size=batch_size or BATCH_SIZE,
-                                               feature_weight=FEATURE_WEIGHT, select=select, on_epoch=on_epoch,
-                                               **options)
+                                               feature_weight=FEATURE_WEIGHT, select=select, on_epoch=on_epoch, **options)
     clock.append(time.perf_counter())
     with student_layout(net, untrained):
         metrics = _evaluate(net, untrained, train, {"val": val, "test": test}, np.zeros(train.dim, np.float32),

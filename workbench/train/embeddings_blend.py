@@ -141,7 +141,7 @@ def _scores(head: EmbeddingHead, queries: EmbeddingSet, refs: EmbeddingSet, stat
     """Track-level :func:`set_map` and window-level MAP@R of ``queries`` among themselves, ``refs`` and
     ``others`` (tracks of no class, never relevant) for each blend weight."""
     from workbench.evaluate.retrieval import retrieval_metrics
-    from workbench.train.triplet import _labels_in, embed
+    from workbench.train.triplet_eval import _labels_in, embed
 
     parts = [queries, refs] + ([others] if others is not None and len(others) else [])
     X = np.concatenate([p.X for p in parts])
@@ -322,7 +322,7 @@ def apply_blend(result: Any, blend: Blend, *, train: EmbeddingSet, val: Embeddin
     np.ndarray [shape=(len(test), backbone dim + head out_dim), dtype=float32]
     """
     from workbench.evaluate.retrieval import retrieval_metrics
-    from workbench.train.triplet import _labels_in, _val_metrics, embed
+    from workbench.train.triplet_eval import _labels_in, _val_metrics, embed
 
     def vec(X: np.ndarray) -> np.ndarray:
         """Blended vectors of windows.

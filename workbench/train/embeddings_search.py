@@ -99,8 +99,9 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
         Measured: ``status="measured"``, ``k``, ``groups_by``, ``n_queries``, ``min_queries``,
         ``weights`` (in words), ``backbone`` and ``model`` (precision@k), ``per_query`` (``track_ids`` and, for
         each, the matches in its group among the ``k`` for ``model`` and ``backbone``: the gate's sign test), ``chance``,
-        ``best_possible``, the models in words and ``baseline`` (the model compared with, in words).
-        Otherwise :func:`not_measured`'s record.
+        ``best_possible``, the models in words, ``trained`` (``"head"`` or ``"cnn"``: the model gated) and
+        ``baseline`` (the model compared with, in words).
+        Otherwise :func:`not_measured`'s record (with ``trained`` too).
     """
     from types import SimpleNamespace
 
@@ -112,9 +113,10 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
     from workbench.similarity.model import model_from_run
     from workbench.similarity.scores import Weights
 
+    trained = "cnn" if cnn else "head"  # the model the gate holds to its backbone
     if class_source not in GROUPED_SOURCES:
         return not_measured(f"the run's classes come from {class_source!r}, not from folders or crates: search "
-                            "precision by folder says nothing about them")
+                            "precision by folder says nothing about them", trained=trained)
     held = set(held_out_hashes)
     queries = [t for t in library.tracks() if t.content_hash in held]
     groups, by = track_groups(library)
@@ -124,7 +126,7 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
     usable = [t for t in queries if sizes.get(groups.get(t.id, ""), 0) >= 2 and groups.get(t.id) != "(no crate)"]
     if len(usable) < MIN_SEARCH_QUERIES:
         return not_measured(f"{len(usable)} held-out queries in {by}s of two or more tracks, fewer than "
-                            f"{MIN_SEARCH_QUERIES}", n_queries=len(usable))
+                            f"{MIN_SEARCH_QUERIES}", n_queries=len(usable), trained=trained)
     weights = Weights()
     folder = Path(library.path).parent
     after = None
@@ -151,13 +153,13 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
             b = precision_at_k(before, usable, groups, k=SEARCH_K, weights=weights)
             h = precision_at_k(after, usable, groups, k=SEARCH_K, weights=weights)
     except Exception as exc:  # noqa: BLE001 - the run is still written; the record says why search was not measured
-        return not_measured(f"search could not be measured: {failure_reason(exc)}", n_queries=len(usable))
+        return not_measured(f"search could not be measured: {failure_reason(exc)}", n_queries=len(usable), trained=trained)
     finally:
         if after is not None:  # the head's index was named by this temporary file: never searched again
             shutil.rmtree(after.folder, ignore_errors=True)
     if b["n_queries"] != h["n_queries"] or h["n_queries"] < MIN_SEARCH_QUERIES:
         return not_measured(f"{h['n_queries']} held-out queries could be searched (backbone {b['n_queries']}), "
-                            f"fewer than {MIN_SEARCH_QUERIES} or not the same", n_queries=int(h["n_queries"]))
+                            f"fewer than {MIN_SEARCH_QUERIES} or not the same", n_queries=int(h["n_queries"]), trained=trained)
     base, mine = dict(map(tuple, b.get("per_query", []))), dict(map(tuple, h.get("per_query", [])))
     ids = [i for i in mine if i in base]  # the same queries, paired (the gate's sign test)
     per_query = {"track_ids": ids, "model": [mine[i] for i in ids], "backbone": [base[i] for i in ids]}
@@ -165,7 +167,7 @@ def search_record(library: Library, save_model: Callable[[Path], None], *, backb
             "min_queries": MIN_SEARCH_QUERIES, "weights": f"default: {weights_said(weights)}",
             "backbone": float(b["precision_at_k"]), "model": float(h["precision_at_k"]),
             "chance": float(h["chance"]), "best_possible": float(h["best_possible"]),
-            "models": {"backbone": before.model_said, "model": after.model_said},
+            "models": {"backbone": before.model_said, "model": after.model_said}, "trained": trained,
             "baseline": baseline_said(before.backbone.name, cnn=cnn)}
 
 

@@ -295,7 +295,8 @@ class FinetunePlan:
             ``train``, ``val`` and ``test`` windows of the frozen backbone.
         """
         from workbench.embed.openl3_tuned import TunedOpenL3Backbone, state_sha256
-        from workbench.train.triplet import _fold_scaling, _labels_in, _standardise_stats, _val_metrics
+        from workbench.train.triplet import _fold_scaling, _standardise_stats
+        from workbench.train.triplet_eval import _labels_in, _val_metrics
 
         tuned_model = result.model
         head = copy.deepcopy(tuned_model.head)
