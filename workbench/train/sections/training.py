@@ -117,7 +117,32 @@ class SectionResult:
     features: WindowFeatures
 
 
-def _holdout_split(data: SectionData, *, holdout: float, seed: int, fold: int = 0) -> tuple[list[int], list[int]]:
+def holdout_split(data: SectionData, *, holdout: float, seed: int, fold: int = 0) -> tuple[list[int], list[int]]:
+    """The run's training and held-out track ids: a stratified grouped split into ``round(1 / holdout)`` folds.
+
+    Parameters
+    ----------
+    data : SectionData
+        The labelled tracks.
+    holdout : float in (0, 1)
+        Share of the tracks held out (config ``holdout``).
+    seed : int
+        The split's seed (config ``seed``).
+    fold : int
+        Which fold is held out (config ``holdout_fold``).
+
+    Returns
+    -------
+    (list of int, list of int)
+        Training and held-out track ids, sorted.
+
+    Raises
+    ------
+    ParameterError
+        ``holdout`` outside (0, 1) or ``fold`` not a fold.
+    NotReadyError
+        Fewer than 2 tracks.
+    """
     ids = np.array([t.track_id for t in data.tracks])
     if not 0 < holdout < 1:
         raise ParameterError(f"config holdout must be a fraction in (0, 1) of the tracks; got {holdout!r}")
@@ -235,7 +260,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     check_families_config(cfg)
     self_training.check_self_training_config(cfg)
     check_readiness(dataset.section_counts(), min_per_class=cfg["min_per_class"], min_classes=cfg["min_classes"])
-    train_ids, test_ids = _holdout_split(dataset, holdout=cfg["holdout"], seed=cfg["seed"],
+    train_ids, test_ids = holdout_split(dataset, holdout=cfg["holdout"], seed=cfg["seed"],
                                         fold=cfg["holdout_fold"])
     train, test = dataset.subset(train_ids), dataset.subset(test_ids)
     trainer_params = {k: cfg[k] for k in _TRAINER_KEYS}
