@@ -25,7 +25,9 @@ rendered folders are shared read-only.) Self-training on unlabelled tracks (sess
 ``--audio-views N [--augment JSON]`` (session 15): the training tracks' augmented audio views as extra rows
 (:mod:`workbench.train.sections.audio_views`; not a default, cells in ``bench_sections_devset_history.md``).
 The grammar's priors scaled at decoding time (session 15; ``--config '{"ends_weight": 3.0}'``, the first/last prior,
-is the one that lifts demo -> devset without another accuracy cell lower; not a default): the same file.
+is the one that lifts demo -> devset without another accuracy cell lower; not a default): the same file, as is
+session 16's outro gate (``--config '{"outro_gate": 3.0}'``: demo -> devset +.002 to +.009, but the demo's own
+cross-generator line .790 -> .772; not a default).
 
 Issue 18's target cells for settings side by side (default against ``--extra dj,novelty,ends,lead``, seeds 0-2,
 session 14: "lead" is not the default by those targets either): ``bench_sections_targets.py`` reads this bench's

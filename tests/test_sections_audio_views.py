@@ -166,8 +166,26 @@ def test_a_sections_job_trains_on_audio_views_and_says_so(tmp_path):
         job, path = train_sections_job(lib, config=cfg, sections=demo_sections(lib), experiments_root=tmp_path / "runs",
                                        progress=False)
     assert job.state == "completed"
-    views = load_run(path).data["audio_views"]
-    assert views["views"] == 4 and views["embedded"] == 4 and views["failed"] == []
+    run = load_run(path)
+    views = run.data["audio_views"]
+    held_out = run.metrics["held_out"]["track_ids"]
+    assert len(held_out) == 1  # holdout 0.25 of 4 tracks: only the 3 training tracks get a view
+    assert views["views"] == 3 and views["embedded"] == 3 and views["tracks"] == 3 and views["failed"] == []
+
+
+def test_only_the_given_tracks_get_views_and_the_others_none(labelled_track):
+    from workbench.augment import AugmentSettings
+    from workbench.train.sections import DEFAULT_FEATURES, SectionData
+    from workbench.train.sections.audio_views import add_audio_views, view_rows
+
+    lib, tr = labelled_track
+    tr.views = [tr.features.copy()]  # a stale view: a track left out must not keep it
+    data = SectionData([tr], DEFAULT_FEATURES, "features-v1")
+    gain = AugmentSettings(gain_db=(-6.0, -6.0), gain_p=1.0, pitch_p=0.0, stretch_p=0.0, noise_p=0.0)
+    out = add_audio_views(lib, data, n_views=1, settings=gain, track_ids=[])
+    assert out["views"] == 0 and out["tracks"] == 0 and tr.views == [] and view_rows(data) is None
+    out = add_audio_views(lib, data, n_views=1, settings=gain, track_ids=[tr.track_id])
+    assert out["views"] == 1 and out["tracks"] == 1 and len(tr.views) == 1
 
 
 def test_a_self_trained_model_keeps_the_audio_views():

@@ -241,6 +241,7 @@ def segment_viterbi(
     length_logprior: Callable[[np.ndarray], np.ndarray] | None = None,
     log_middle: np.ndarray | None = None,
     boundary_bonus: np.ndarray | None = None,
+    final_bonus: np.ndarray | None = None,
 ) -> list[Segment]:
     """The best segmentation of a unit sequence (bars) under the semi-Markov model in the module doc.
 
@@ -267,6 +268,9 @@ def segment_viterbi(
         Log-prior of a segment that is neither the first nor the last; ``None`` = 0.
     boundary_bonus : np.ndarray [shape=(n_units,)] or None
         Added to the score of a boundary at the start of each unit (e.g. scaled novelty).
+    final_bonus : np.ndarray [shape=(n_units, K)] or None
+        Added to the score of the last segment (the one ending at the last unit) by the unit it
+        starts at and its label: where a closing section may start (e.g. where the music thins out).
 
     Returns
     -------
@@ -292,6 +296,9 @@ def segment_viterbi(
     final = np.zeros(k) if log_final is None else np.asarray(log_final, dtype=np.float64)
     middle = np.zeros(k) if log_middle is None else np.asarray(log_middle, dtype=np.float64)
     bonus = np.zeros(n) if boundary_bonus is None else np.asarray(boundary_bonus, dtype=np.float64)
+    last = None if final_bonus is None else np.asarray(final_bonus, dtype=np.float64)
+    if last is not None and (last.shape != (n, k) or not np.all(np.isfinite(last))):
+        raise ParameterError(f"final_bonus must be a finite ({n}, {k}) array; got shape {last.shape}")
     if trans.shape != (k, k) or init.shape != (k,) or final.shape != (k,) or middle.shape != (k,):
         raise ParameterError(f"log_transitions must be ({k}, {k}), log_init and log_final ({k},); "
                              f"got {trans.shape}, {init.shape}, {final.shape}")
@@ -312,6 +319,8 @@ def segment_viterbi(
         if t < n:  # a segment ending before the last unit is not the last; one not starting at 0 not the first
             seg = seg + np.where((starts > 0)[:, None], middle[None, :], 0.0)
         seg = seg + np.where(starts > 0, bonus[starts], 0.0)[:, None]
+        if t == n and last is not None:  # the last segment, by where it starts
+            seg = seg + last[starts]
         # entering label j at `start` from label i: best[start, i] + trans[i, j]; from the start: init[j]
         from_prev = best[starts][:, :, None] + trans[None, :, :]  # (L, K_prev, K)
         prev_arg = np.argmax(from_prev, axis=1)  # (L, K)
@@ -379,6 +388,7 @@ def smooth_beats(
     log_middle: np.ndarray | None = None,
     length_logprior: Callable[[np.ndarray], np.ndarray] | None = None,
     boundary_bonus: np.ndarray | None = None,
+    final_bonus: np.ndarray | None = None,
 ) -> list[BeatSegment]:
     """Per-beat probabilities → smoothed sections snapped to bars (see the module doc for the model).
 
@@ -391,8 +401,8 @@ def smooth_beats(
         Shortest section in bars.
     phrase_bars, phrase_penalty
         Length prior (:func:`phrase_prior`); ``phrase_bars=None`` turns it off.
-    log_middle, length_logprior, boundary_bonus
-        A grammar's priors (:func:`segment_viterbi`); ``length_logprior`` replaces the phrase prior.
+    log_middle, length_logprior, boundary_bonus, final_bonus
+        A grammar's priors (:func:`segment_viterbi`, per bar); ``length_logprior`` replaces the phrase prior.
 
     Returns
     -------
@@ -404,7 +414,7 @@ def smooth_beats(
     segs = segment_viterbi(bar_evidence(p, starts), min_len=min_bars, switch_penalty=switch_penalty,
                            evidence_weight=evidence_weight, log_transitions=log_transitions, log_init=log_init,
                            log_final=log_final, length_logprior=length_logprior or prior, log_middle=log_middle,
-                           boundary_bonus=boundary_bonus)
+                           boundary_bonus=boundary_bonus, final_bonus=final_bonus)
     bar_edges = np.append(starts, p.shape[0])
     out = []
     for s in segs:

@@ -44,6 +44,7 @@ from workbench.train.sections.baselines import (
            held_out_baselines,
            make_baseline,
 )
+from workbench.train.sections.epoch_loop import overfit_warning
 from workbench.train.sections.features import (
            DEFAULT_FEATURES,
            NotReadyError,
@@ -70,7 +71,6 @@ from workbench.train.sections.trainer import (
            NotFittedError,
            SectionTrainer,
            classifier_proba,
-           overfit_warning,
 )
 from workbench.train.sections.training import CONFIG_DEFAULTS, SectionResult, train_sections
 from workbench.train.sections.transfer import leave_one_group_out

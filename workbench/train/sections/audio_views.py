@@ -12,6 +12,7 @@ never scored, validated on, standardised on or counted by the grammar.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,8 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def add_audio_views(library: Library, data: SectionData, *, n_views: int, settings: AugmentSettings | None = None,
-                    seed: int = 0, eq_db: float = 0.0, progress: bool = False) -> dict[str, Any]:
-    """Set :attr:`TrackFrames.views` of every track of ``data`` to ``n_views`` augmented views' window features.
+                    seed: int = 0, eq_db: float = 0.0, progress: bool = False,
+                    track_ids: Iterable[int] | None = None) -> dict[str, Any]:
+    """Set :attr:`TrackFrames.views` of the tracks of ``data`` to ``n_views`` augmented views' window features.
 
     Parameters
     ----------
@@ -45,12 +47,15 @@ def add_audio_views(library: Library, data: SectionData, *, n_views: int, settin
         A seeded seven-band EQ with gains in ``±eq_db`` dB before the chain (0: none; ``embed_views``).
     progress : bool
         Show a bar over the tracks.
+    track_ids : iterable of int, optional
+        Only these tracks get views (the run's training tracks: a held-out track's views would
+        never be used); the others' views are emptied. None: every track of ``data``.
 
     Returns
     -------
     dict
         ``views`` (windows' views made), ``embedded`` / ``cached`` (views computed now / read),
-        ``failed`` [(path, reason)] (those tracks keep no views).
+        ``failed`` [(path, reason)] (those tracks keep no views), ``tracks`` (tracks given views).
 
     Raises
     ------
@@ -64,7 +69,8 @@ def add_audio_views(library: Library, data: SectionData, *, n_views: int, settin
     if data.backbone != FeatureFrontend.name:
         raise ParameterError(f"audio views need window features of the feature frontend ({FeatureFrontend.name!r}); "
                              f"got {data.backbone!r}")
-    by_hash = {tr.content_hash: tr for tr in data.tracks}
+    wanted = None if track_ids is None else {int(i) for i in track_ids}
+    by_hash = {tr.content_hash: tr for tr in data.tracks if wanted is None or tr.track_id in wanted}
     summary = embed_views(library, [library.track(h) for h in by_hash], n_views=n, settings=settings, seed=seed,
                           progress=progress, eq_db=eq_db)
     for tr in data.tracks:
@@ -79,7 +85,8 @@ def add_audio_views(library: Library, data: SectionData, *, n_views: int, settin
         idx = np.where(np.abs(centres[left] - tr.times_s) < np.abs(centres[idx] - tr.times_s), left, idx)
         tr.views.append(np.asarray(feats[idx], dtype=np.float32))
         made += 1
-    return {"views": made, "embedded": summary.embedded, "cached": summary.cached, "failed": summary.failed}
+    return {"views": made, "embedded": summary.embedded, "cached": summary.cached, "failed": summary.failed,
+            "tracks": len(by_hash)}
 
 
 def view_rows(data: SectionData, weight: float = 1.0, *, groups: np.ndarray | None = None,

@@ -72,7 +72,8 @@ def check_sections_config(cfg: dict[str, Any]) -> None:
         if key in NONE_ALLOWED and value is not None and value < 1:
             raise ParameterError(f"{key} must be None or an int >= 1; got {value!r}")
     SectionTrainer(**{k: cfg[k] for k in _TRAINER_KEYS if k in cfg})._check_params()  # ranges, as fit checks them
-    for key, lo, hi in (("audio_views", 0, 16), ("audio_view_eq_db", 0, 12), ("audio_view_weight", 1e-9, 1)):
+    for key, lo, hi in (("audio_views", 0, 16), ("audio_view_eq_db", 0, 12), ("audio_view_weight", 1e-9, 1),
+                        ("outro_gate", 0, 10)):
         if key in cfg and not lo <= cfg[key] <= hi:
             raise ParameterError(f"{key} must be in [{lo:g}, {hi:g}]; got {cfg[key]!r}")
 

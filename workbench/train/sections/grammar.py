@@ -86,6 +86,13 @@ class Grammar:
         Scale of the first/last priors (``log_init``, ``log_final``) apart from ``weight``: which
         label opens and closes a track is the part of the user's forms that holds best on music made
         another way (session 15: 2.0 lifts the demo model on the devset at every seed, no other cell moved).
+    outro_gate : float >= 0
+        Weight of the "ends on an outro where the music thins out" gate (config ``outro_gate``): a
+        last section called outro scores ``outro_gate`` times the level fall at its start
+        (:func:`~workbench.train.sections.novelty.level_fall`, in track standard deviations, ±2):
+        an outro that starts where the music thins out is pulled in, one that starts before louder
+        bars is pushed out. 0: off (the default); needs a loudness measure (``features-v1``
+        frames) and is not used with label families.
     """
 
     classes: tuple[str, ...]
@@ -103,6 +110,23 @@ class Grammar:
     order_weight: float = 1.0
     position_free: tuple[str, ...] = ()
     ends_weight: float = 1.0
+    outro_gate: float = 0.0
+
+    def final_bonus(self, bar_level: np.ndarray | None) -> np.ndarray | None:
+        """The gate's score of a last section by its start bar and label, shape ``(n_bars, K)``; None when off.
+
+        Parameters
+        ----------
+        bar_level : np.ndarray [shape=(n_bars,)] or None
+            A loudness measure per bar (None: no measure, no gate).
+        """
+        if self.outro_gate <= 0 or bar_level is None or "outro" not in self.classes:
+            return None
+        from workbench.train.sections.novelty import level_fall
+
+        out = np.zeros((len(bar_level), len(self.classes)))
+        out[:, self.classes.index("outro")] = float(self.weight) * float(self.outro_gate) * level_fall(bar_level)
+        return out
 
     def tie_evidence(self, probs: np.ndarray) -> np.ndarray:
         """Probabilities with each tied pair's columns pulled ``tie_weight`` of the way to their mean.
@@ -195,7 +219,7 @@ class Grammar:
                 "log_position": None if self.log_position is None else self.log_position.tolist(),
                 "position_weight": float(self.position_weight), "tie_weight": float(self.tie_weight),
                 "order_weight": float(self.order_weight), "position_free": list(self.position_free),
-                "ends_weight": float(self.ends_weight)}
+                "ends_weight": float(self.ends_weight), "outro_gate": float(self.outro_gate)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Grammar:
@@ -213,6 +237,7 @@ class Grammar:
                    log_position=None if pos is None else np.asarray(pos, dtype=np.float64),
                    position_weight=float(d.get("position_weight", 1.0)), tie_weight=float(d.get("tie_weight", 0.0)),
                    order_weight=float(d.get("order_weight", 1.0)), ends_weight=float(d.get("ends_weight", 1.0)),
+                   outro_gate=float(d.get("outro_gate", 0.0)),
                    position_free=tuple(str(c) for c in d.get("position_free", ())), **arr)
 
 
@@ -252,7 +277,8 @@ def position_free_labels(value: Any) -> list[str]:
 def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], classes: Sequence[str], *,
                   alpha: float = 1.0, phrase_penalty: float = 1.0, weight: float = 1.0,
                   position_weight: float = 1.0, tie_weight: float = 0.0, duration_alpha: float | None = None,
-                  order_weight: float = 1.0, position_free: Sequence[str] = (), ends_weight: float = 1.0) -> Grammar:
+                  order_weight: float = 1.0, position_free: Sequence[str] = (), ends_weight: float = 1.0,
+                  outro_gate: float = 0.0) -> Grammar:
     """Learn order, position and duration priors from labelled tracks (add-``alpha`` smoothing).
 
     Parameters
@@ -274,7 +300,7 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         See :class:`Grammar`.
     tie_weight : float in [0, 1]
         See :class:`Grammar`.
-    order_weight, ends_weight : float >= 0
+    order_weight, ends_weight, outro_gate : float >= 0
         See :class:`Grammar`.
     position_free : sequence of str
         Labels (of :data:`~workbench.labels.LABELS`) left out of the position factor (their rows
@@ -302,8 +328,9 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         raise ParameterError(f"tie_weight must be a float in [0, 1]; got {tie_weight!r}")
     if isinstance(order_weight, bool) or not isinstance(order_weight, (int, float)) or not order_weight >= 0:
         raise ParameterError(f"order_weight must be a float >= 0; got {order_weight!r}")
-    if isinstance(ends_weight, bool) or not isinstance(ends_weight, (int, float)) or not ends_weight >= 0:
-        raise ParameterError(f"ends_weight must be a float >= 0; got {ends_weight!r}")
+    for name, value in (("ends_weight", ends_weight), ("outro_gate", outro_gate)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ParameterError(f"{name} must be a float >= 0; got {value!r}")
     free = position_free_labels(position_free)
     classes = tuple(classes)
     if len(classes) < 2:
@@ -353,7 +380,7 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
                    phrase_penalty=float(phrase_penalty), weight=float(weight), log_position=log_pos,
                    position_weight=float(position_weight), tie_weight=float(tie_weight),
                    order_weight=float(order_weight), position_free=tuple(c for c in free if c in index),
-                   ends_weight=float(ends_weight))
+                   ends_weight=float(ends_weight), outro_gate=float(outro_gate))
 
 
 def track_sequences(tracks: Sequence[Any]) -> list[tuple[list[str], list[float]]]:

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import ParameterError
+from workbench.errors import ParameterError, WorkbenchError
 from workbench.train.sections.features import NotReadyError, SectionData
 from workbench.train.sections.library_data import section_dataset
 from workbench.train.sections.model_file import save_section_model
-from workbench.train.sections.training import CONFIG_DEFAULTS, train_sections
+from workbench.train.sections.training import CONFIG_DEFAULTS, holdout_split, train_sections
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.embed.batch import Backbone
@@ -289,8 +289,14 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], p
     if cfg.get("audio_views"):  # augmented audio views of the labelled tracks, extra training rows (audio_views)
         from workbench.train.sections.audio_views import add_audio_views
 
+        full = {**CONFIG_DEFAULTS, **cfg}
+        try:  # the run's own split, made again: only its training tracks get views (held-out ones never train)
+            train_ids, _ = holdout_split(dataset, holdout=full["holdout"], seed=full["seed"], fold=full["holdout_fold"])
+        except WorkbenchError:  # train_sections refuses the same split below, in the job's record
+            train_ids = []
         views = add_audio_views(library, dataset, n_views=int(cfg["audio_views"]), progress=progress,
-                                eq_db=float(cfg.get("audio_view_eq_db", 0.0)), seed=int(cfg.get("seed", 0)))
+                                eq_db=float(cfg.get("audio_view_eq_db", 0.0)), seed=int(cfg.get("seed", 0)),
+                                track_ids=train_ids)
         runner._data["audio_views"] = {**views, "failed": [list(f) for f in views["failed"]]}
     others = _external_sets(library, external, backbone=b, dataset=dataset, progress=progress)
     if others:

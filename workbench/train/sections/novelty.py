@@ -94,6 +94,39 @@ def bar_features(frames: np.ndarray, times_s: np.ndarray, edges_s: np.ndarray) -
     return out
 
 
+def level_fall(bar_level: np.ndarray, *, before_bars: int = 4, clip: float = 2.0) -> np.ndarray:
+    """How far the music thins out at each bar start: the level of the bars before it over the rest of the track.
+
+    ``fall[s] = mean(z[s - before_bars:s]) - mean(z[s:])``, ``z`` the bars' level standardised over
+    the track, clipped to ``±clip``; 0 at the first bar. Positive where what follows, to the end, is
+    quieter than what came just before (where an outro starts), negative where it is louder.
+
+    Parameters
+    ----------
+    bar_level : np.ndarray [shape=(n_bars,)]
+        A loudness measure per bar (e.g. :func:`loudness` averaged over each bar).
+    before_bars : int >= 1
+        Bars before the start that are compared.
+    clip : float > 0
+        Bound of the result (in track standard deviations).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_bars,)]
+    """
+    x = np.asarray(bar_level, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)):
+        raise ParameterError(f"bar_level must be a finite (n_bars >= 1,) array; got shape {x.shape}")
+    z = (x - x.mean()) / max(float(x.std()), 1e-9)
+    csum = np.append(0.0, np.cumsum(z))
+    n = z.size
+    s = np.arange(1, n)
+    lo = np.maximum(s - int(before_bars), 0)
+    out = np.zeros(n)
+    out[1:] = (csum[s] - csum[lo]) / (s - lo) - (csum[n] - csum[s]) / (n - s)
+    return np.clip(out, -clip, clip)
+
+
 def novelty_curve(bar_feats: np.ndarray, *, kernel_bars: int = 4) -> np.ndarray:
     """Foote's checkerboard novelty of each bar start on the cosine self-similarity of bars.
 

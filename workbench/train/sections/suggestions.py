@@ -103,6 +103,8 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         starts = sm.bar_starts(beats, frames.downbeats)
         if novelty_weight > 0:
             prior["boundary_bonus"] = novelty_weight * _bar_novelty(frames, beats, starts)
+        if grammar.outro_gate > 0:
+            prior["final_bonus"] = grammar.final_bonus(_bar_level(frames, beats, starts))
         if grammar.families is not None:  # decoded once per label family, the best kept (families.py)
             segs, family, _ = grammar.families.decode(bp, starts, classes, boundary_bonus=prior.get("boundary_bonus"),
                                                       **opts)
@@ -126,6 +128,19 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         out.append(Suggestion(frames.track_id, classes[s.label], s.start_beat, s.end_beat, float(edges[s.start_beat]),
                               float(edges[s.end_beat]), conf, uncertain=bool(conf < uncertain_below), family=family))
     return out
+
+
+def _bar_level(frames: TrackFrames, beats: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
+    """Mean loudness of each bar where the frames are ``features-v1`` (their mel bands), else None."""
+    from workbench.train.sections.dj_features import FEATURES_V1_DIM
+    from workbench.train.sections.novelty import bar_features, loudness
+
+    if frames.frames is None or np.ndim(frames.frames) != 2 or np.shape(frames.frames)[1] != FEATURES_V1_DIM:
+        return None
+    edges = np.append(beats[starts], max(frames.duration_s, beats[-1] + 1e-3))
+    edges[0] = 0.0
+    level = loudness(frames.frames, "features-v1")
+    return bar_features(level[:, None], frames.times_s, edges)[:, 0]
 
 
 def _bar_novelty(frames: TrackFrames, beats: np.ndarray, starts: np.ndarray) -> np.ndarray:

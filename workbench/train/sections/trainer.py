@@ -7,12 +7,11 @@ the lowest validation loss and stops after ``patience`` epochs without improveme
 (:attr:`SectionTrainer.early_stopping_` records what happened, with a warning when the best
 epoch was the first: the model only got worse on unseen tracks). :func:`~workbench.train.sections.model_file.save_section_model`
 and :func:`~workbench.train.sections.model_file.load_section_model` write and read the head with
-what inference needs.
+what inference needs. The epoch loop itself is :func:`~workbench.train.sections.epoch_loop.run_epochs`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -44,25 +43,6 @@ def _classes_of(y: np.ndarray) -> tuple[str, ...]:
     if len(classes) < 2:
         raise ParameterError(f"y must hold 2+ classes; got {list(classes)}")
     return classes
-
-
-def overfit_warning(val_losses: list[float]) -> str | None:
-    """A warning when held-out loss never improved on the first epoch (``None`` otherwise).
-
-    Parameters
-    ----------
-    val_losses : list of float
-        Validation loss after each epoch; fewer than 2 gives None.
-    """
-    if len(val_losses) < 2:
-        return None
-    rising = all(b >= a for a, b in zip(val_losses[:-1], val_losses[1:], strict=True))
-    if int(np.argmin(val_losses)) == 0 or rising:
-        how = "only rose" if rising else "never went below epoch 1's"
-        return (f"validation loss {how} ({val_losses[0]:.3f} at epoch 1, {val_losses[-1]:.3f} at epoch "
-                f"{len(val_losses)}): the model fits the training tracks but not unseen ones, so its best "
-                "weights are from epoch 1; label more tracks (or more varied ones) before trusting it")
-    return None
 
 
 class SectionTrainer(ClassifierMixin, BaseEstimator):
@@ -315,94 +295,10 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
                val: tuple[Any, Any] | None, on_epoch: EpochCallback | None, info: dict[str, Any],
                comp: tuple[Any, Any] | None = None, rows_track: np.ndarray | None = None,
                sample_weight: np.ndarray | None = None) -> None:
-        import torch
-        from torch.nn import functional as F
+        from workbench.train.sections.epoch_loop import run_epochs
 
-        from workbench.models.heads import SectionClassifier, seeded
-
-        xs = torch.from_numpy((X - mean) / scale)
-        yt = torch.from_numpy(y_idx)
-        rng = np.random.default_rng(self.seed)
-        weight = torch.tensor(self.class_weight_, dtype=torch.float32)
-        self.history_: list[dict[str, Any]] = []
-        generator = torch.Generator().manual_seed(self.seed)
-        model = seeded(SectionClassifier, X.shape[1], hidden_dim=self.hidden_dim, dropout=self.dropout,
-                       labels=self.classes_, generator=generator)
-        opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
-        best: tuple[float, int, dict[str, Any]] | None = None
-        comp_rng = np.random.default_rng(self.seed + 1)  # its own stream: without rejections nothing changes
-        aug_rng = np.random.default_rng(self.seed + 2)  # its own stream: without augmentation nothing changes
-        track_of = (np.unique(rows_track, return_inverse=True)[1] if rows_track is not None
-                    else np.arange(len(yt)))
-        for epoch in range(1, self.epochs + 1):
-            t0 = time.perf_counter()
-            model.train()
-            if self.track_jitter > 0:  # one gain and offset per track and column for this epoch
-                n_tr, d = int(track_of.max()) + 1, xs.shape[1]
-                gain = torch.from_numpy(np.exp(aug_rng.normal(0, self.track_jitter, (n_tr, d))).astype(np.float32))
-                shift = torch.from_numpy(aug_rng.normal(0, self.track_jitter, (n_tr, d)).astype(np.float32))
-                tix = torch.from_numpy(track_of)
-            order = torch.from_numpy(rng.permutation(len(yt))[: self.max_samples_per_epoch])
-            total = 0.0
-            n_steps = -(-len(order) // self.batch_size)
-            comp_batches = ([] if comp is None else  # every "not" window about as often as a labelled one
-                            np.array_split(comp_rng.permutation(len(comp[1]))[
-                                : max(1, round(len(comp[1]) * len(order) / len(yt)))], n_steps))
-            for step, a in enumerate(range(0, len(order), self.batch_size)):
-                idx = order[a:a + self.batch_size]
-                xb = xs[idx]
-                if self.track_jitter > 0:
-                    xb = xb * gain[tix[idx]] + shift[tix[idx]]
-                if self.input_noise > 0:
-                    xb = xb + self.input_noise * torch.from_numpy(
-                        aug_rng.standard_normal(tuple(xb.shape)).astype(np.float32))
-                if sample_weight is None:
-                    loss = F.cross_entropy(model(xb), yt[idx], weight=weight)
-                else:  # pseudo-labelled rows weigh less: sum(w_y s l) / sum(w_y s)
-                    sw = torch.from_numpy(sample_weight[idx.numpy()])
-                    per_row = F.cross_entropy(model(xb), yt[idx], weight=weight, reduction="none")
-                    loss = (per_row * sw).sum() / (weight[yt[idx]] * sw).sum()
-                if comp_batches and len(comp_batches[step]):
-                    ci = torch.from_numpy(comp_batches[step])
-                    p_not = torch.softmax(model(comp[0][ci]), dim=1).gather(1, comp[1][ci][:, None])[:, 0]
-                    loss = loss - self.not_weight * torch.log1p(-p_not.clamp(max=1 - 1e-6)).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            sched.step()
-            seconds = time.perf_counter() - t0
-            record: dict[str, Any] = {"epoch": epoch, "train_loss": total / len(order), "seconds": seconds,
-                                      "samples": len(order), "samples_per_s": len(order) / max(seconds, 1e-9)}
-            if val is not None:
-                model.eval()
-                with torch.no_grad():
-                    logits = model(val[0])
-                record["val_loss"] = float(F.cross_entropy(logits, val[1], weight=weight))
-                record["val_accuracy"] = float((logits.argmax(1) == val[1]).float().mean())
-                if best is None or record["val_loss"] < best[0]:
-                    best = (record["val_loss"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
-            self.history_.append(record)
-            if on_epoch is not None:
-                on_epoch(epoch, self.epochs, dict(record))
-            if info["used"] and best is not None and epoch - best[1] >= self.patience:
-                break
-        if info["used"] and best is not None:
-            model.load_state_dict(best[2])
-        if val is not None and best is not None:
-            losses = [h["val_loss"] for h in self.history_]
-            info.update(best_epoch=best[1], best_val_loss=best[0], epochs_run=len(self.history_),
-                        stopped_early=len(self.history_) < self.epochs, warning=overfit_warning(losses))
-        else:
-            info.update(epochs_run=len(self.history_), stopped_early=False, warning=None)
-        self.early_stopping_ = info
-        model.eval()
-        with torch.no_grad():  # fold the standardisation into fc1: W (x - m) / s + b = (W / s) x + (b - (W / s) m)
-            w = model.fc1.weight / torch.from_numpy(scale)[None, :]
-            model.fc1.bias.copy_(model.fc1.bias - w @ torch.from_numpy(mean))
-            model.fc1.weight.copy_(w)
-        self.model_ = model
+        run_epochs(self, X, y_idx, mean, scale, val, on_epoch, info, comp=comp, rows_track=rows_track,
+                   sample_weight=sample_weight)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

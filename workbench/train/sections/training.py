@@ -22,12 +22,10 @@ from workbench.train.sections import audio_views, self_training
 from workbench.train.sections.baselines import (
     BASELINES,
     MODELS,
-    class_names,
     cross_validate,
     grouped_folds,
-    held_out_baselines,
-    scores,
 )
+from workbench.train.sections.calibration_fit import calibrate, fit_confidence_map, keep_if_it_helps
 from workbench.train.sections.features import (
     NotReadyError,
     SectionData,
@@ -36,8 +34,8 @@ from workbench.train.sections.features import (
     check_readiness,
 )
 from workbench.train.sections.grammar import learn_grammar, track_sequences
-from workbench.train.sections.novelty import novelty_sections
-from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, UNCERTAIN_BELOW, segments_for
+from workbench.train.sections.held_out import score_held_out
+from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, UNCERTAIN_BELOW
 from workbench.train.sections.trainer import EpochCallback, SectionTrainer
 from workbench.train.sections.transfer import leave_one_group_out, transfer_warnings, validation_groups
 
@@ -53,13 +51,15 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
     "validate_on_groups": False,
     "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "duration_alpha": 1.0, "tie_weight": 0.5,
-    "order_weight": 1.0, "ends_weight": 1.0, "position_weight": 1.5, "novelty_weight": 8.0, "position_free": [],
+    "order_weight": 1.0, "ends_weight": 1.0, "outro_gate": 0.0, "position_weight": 1.5, "novelty_weight": 8.0, "position_free": [],
     "calibrate": True, "calibration_guard": True, "confidence_map_per": "window",
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
     "confidence": "stated", "ensemble_members": 4, "ensemble_score": "mean", "ensemble_split": "groups",
     "label_families": "off", "audio_views": 0, "audio_view_eq_db": 0.0, "audio_view_weight": 1.0,
     **SMOOTHING_DEFAULTS, **self_training.SELF_TRAINING_DEFAULTS,
 }
+#: The calibration guard's name before it moved to :mod:`~workbench.train.sections.calibration_fit`.
+_keep_if_it_helps = keep_if_it_helps
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
                  "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience", "not_weight",
                  "input_noise", "track_jitter")
@@ -117,7 +117,32 @@ class SectionResult:
     features: WindowFeatures
 
 
-def _holdout_split(data: SectionData, *, holdout: float, seed: int, fold: int = 0) -> tuple[list[int], list[int]]:
+def holdout_split(data: SectionData, *, holdout: float, seed: int, fold: int = 0) -> tuple[list[int], list[int]]:
+    """The run's training and held-out track ids: a stratified grouped split into ``round(1 / holdout)`` folds.
+
+    Parameters
+    ----------
+    data : SectionData
+        The labelled tracks.
+    holdout : float in (0, 1)
+        Share of the tracks held out (config ``holdout``).
+    seed : int
+        The split's seed (config ``seed``).
+    fold : int
+        Which fold is held out (config ``holdout_fold``).
+
+    Returns
+    -------
+    (list of int, list of int)
+        Training and held-out track ids, sorted.
+
+    Raises
+    ------
+    ParameterError
+        ``holdout`` outside (0, 1) or ``fold`` not a fold.
+    NotReadyError
+        Fewer than 2 tracks.
+    """
     ids = np.array([t.track_id for t in data.tracks])
     if not 0 < holdout < 1:
         raise ParameterError(f"config holdout must be a fraction in (0, 1) of the tracks; got {holdout!r}")
@@ -138,71 +163,6 @@ def _beats_majority(model: Mapping[str, Any], majority: Mapping[str, Any] | None
     return (f"the model does not beat always saying the most frequent class on the held-out tracks: accuracy "
             f"{model['accuracy']:.3f} vs {majority['accuracy']:.3f}, macro F1 {model['macro_f1']:.3f} vs "
             f"{majority['macro_f1']:.3f}")
-
-
-def _calibrate(trainer: SectionTrainer, train: SectionData, oof: dict[str, np.ndarray], *,
-               enabled: bool) -> dict[str, Any]:
-    """Fit ``trainer.temperature_`` on held-out predictions of the training tracks; say on which."""
-    from workbench.evaluate.calibration import fit_temperature
-
-    trainer.temperature_ = 1.0
-    if not enabled:
-        return {"temperature": None, "fitted_on": "calibration off"}
-    train_ids = {t.track_id for t in train.tracks}
-    if oof:
-        keep = np.isin(oof["track_ids"], list(train_ids))
-        if keep.sum() >= 20:
-            trainer.temperature_ = fit_temperature(oof["probs"][keep], oof["y"][keep])
-            return {"temperature": trainer.temperature_, "n_windows": int(keep.sum()),
-                    "fitted_on": "leave-one-group-out predictions of the training tracks (each from a model "
-                                 "that never saw the track's group)"}
-    val = set(trainer.early_stopping_.get("val_groups") or [])
-    rows = np.isin(train.groups, list(val)) & np.isin(train.y, trainer.classes_)
-    if rows.sum() >= 20:
-        index = {c: i for i, c in enumerate(trainer.classes_)}
-        trainer.temperature_ = fit_temperature(trainer.predict_proba(train.X[rows]),
-                                               np.array([index[c] for c in train.y[rows]]))
-        return {"temperature": trainer.temperature_, "n_windows": int(rows.sum()),
-                "fitted_on": "the early-stopping validation tracks (no second group to hold out)"}
-    return {"temperature": None, "fitted_on": "too few held-out windows to fit a temperature"}
-
-
-def _keep_if_it_helps(trainer: SectionTrainer, cal: dict[str, Any], loso: Mapping[str, Any] | None) -> None:
-    """Go back to the identity where a fitted temperature or confidence map made held-out groups' ECE worse.
-
-    The leave-one-group-out block scores each group with a temperature (and a Platt map of the
-    suggestions' confidence) fitted on the *other* groups; when that raised the ECE over the
-    groups, the fit does not carry to unseen music, and the identity is kept. What was done is
-    recorded in ``cal`` (``temperature_fitted`` / ``suggestions.map_dropped``).
-    """
-    lo = (loso or {}).get("calibration") or {}
-    before, after = lo.get("ece_before"), lo.get("ece_after")
-    if cal.get("temperature") is not None and before is not None and after is not None and after > before:
-        cal["temperature_fitted"] = cal["temperature"]
-        cal["temperature"] = trainer.temperature_ = 1.0
-        cal["fitted_on"] += (f"; identity kept: the temperature fitted on other groups raised their held-out "
-                             f"window ECE ({before:.3f} -> {after:.3f})")
-    sug = (lo.get("suggestions") or {}).get("guard") or lo.get("suggestions") or {}  # what the map was fitted for
-    before, after = sug.get("ece_before"), sug.get("ece_after")
-    if trainer.confidence_map_ is not None and before is not None and after is not None and after > before:
-        trainer.confidence_map_ = None
-        cal.setdefault("suggestions", {})["map_dropped"] = (
-            f"identity kept: the map fitted on other groups raised their suggestion ECE ({before:.3f} -> {after:.3f})")
-
-
-def _ece_on(arrays: dict[str, np.ndarray], temperature: float) -> dict[str, Any]:
-    """ECE (15 bins) and reliability bins of the held-out windows before and after the temperature."""
-    from workbench.evaluate.calibration import apply_temperature, reliability
-
-    classes = [str(c) for c in arrays["classes"]]
-    seen = np.isin(arrays["y_true"], classes)
-    y = np.array([classes.index(c) for c in arrays["y_true"][seen]], dtype=np.int64)
-    if not len(y):
-        return {}
-    before = reliability(arrays["probs"][seen], y)
-    after = reliability(apply_temperature(arrays["probs"][seen], temperature), y)
-    return {"ece_before": before["ece"], "ece_after": after["ece"], "reliability_before": before,
-            "reliability_after": after}
 
 
 def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = None,
@@ -230,7 +190,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         duration priors, ``position_weight`` on its position factor, ``novelty_weight`` on the
         bars' novelty as a boundary bonus, ``grammar_alpha`` its additive smoothing count, ``duration_alpha`` that of
         its duration prior, ``tie_weight`` how far the chorus and drop evidence is pulled together so the section
-        before decides, ``order_weight`` (``ends_weight``) a scale of the order (first/last) prior alone, ``position_free`` labels without a position factor:
+        before decides, ``order_weight`` (``ends_weight``) a scale of the order (first/last) prior alone, ``outro_gate`` the weight of a last outro's
+        level fall at its start (0: off), ``position_free`` labels without a position factor:
         :class:`~workbench.train.sections.grammar.Grammar`); else ``transitions``.
         ``calibrate``: fit a temperature on held-out predictions (and a Platt map of the
         suggestions' confidence); ``calibration_guard``: keep the identity instead of either where,
@@ -292,7 +253,6 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     from workbench.train.sections.ensemble import (
         check_confidence_config,
         fit_members,
-        with_ensemble_confidence,
     )
 
     check_confidence_config(cfg)
@@ -301,7 +261,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     check_families_config(cfg)
     self_training.check_self_training_config(cfg)
     check_readiness(dataset.section_counts(), min_per_class=cfg["min_per_class"], min_classes=cfg["min_classes"])
-    train_ids, test_ids = _holdout_split(dataset, holdout=cfg["holdout"], seed=cfg["seed"],
+    train_ids, test_ids = holdout_split(dataset, holdout=cfg["holdout"], seed=cfg["seed"],
                                         fold=cfg["holdout_fold"])
     train, test = dataset.subset(train_ids), dataset.subset(test_ids)
     trainer_params = {k: cfg[k] for k in _TRAINER_KEYS}
@@ -356,7 +316,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
                                       position_weight=cfg["position_weight"], alpha=cfg.get("grammar_alpha", 1.0),
                                       duration_alpha=cfg.get("duration_alpha", 1.0),
                                       tie_weight=cfg.get("tie_weight", 0.0), order_weight=cfg.get("order_weight", 1.0),
-                                      position_free=cfg.get("position_free", ()), ends_weight=cfg.get("ends_weight", 1.0)) if cfg["grammar"] else None)
+                                      position_free=cfg.get("position_free", ()), ends_weight=cfg.get("ends_weight", 1.0),
+                                      outro_gate=cfg.get("outro_gate", 0.0)) if cfg["grammar"] else None)
     trainer.grammar_ = with_families(trainer.grammar_, train.tracks, mode=cfg["label_families"],
                                      alpha=cfg["grammar_alpha"], duration_alpha=cfg["duration_alpha"])
     if getattr(trainer.grammar_, "families", None) is not None:
@@ -391,22 +352,10 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
                                         unlabelled=pool or None)
         metrics["transfer"] = {"leave_one_group_out": loso}
         seconds["transfer"] = time.perf_counter() - t0
-    metrics["calibration"] = _calibrate(trainer, train, oof, enabled=cfg["calibrate"])
-    trainer.confidence_map_ = None
-    if cfg["calibrate"] and oof:
-        from workbench.evaluate.span_calibration import MAP_PER, fit_suggestion_map
-
-        mine = np.isin(oof["suggestion_track_ids"], train_ids)
-        if mine.sum() >= 20:
-            per = cfg["confidence_map_per"]
-            trainer.confidence_map_ = fit_suggestion_map(
-                np.clip(oof["suggestion_confidence"][mine], 0, 1), oof["suggestion_right"][mine], per=per,
-                track_ids=oof["suggestion_track_ids"][mine], suggestion_index=oof["suggestion_index"][mine])
-            metrics["calibration"]["suggestions"] = {"n_windows": int(mine.sum()), "fitted_on": "Platt map of the "
-                f"smoothed suggestions' confidence on the leave-one-group-out predictions of the training tracks "
-                f"({MAP_PER[per]})"}
+    metrics["calibration"] = calibrate(trainer, train, oof, enabled=cfg["calibrate"])
+    fit_confidence_map(trainer, oof, train_ids, cfg=cfg, calibration=metrics["calibration"])
     if cfg["calibration_guard"]:
-        _keep_if_it_helps(trainer, metrics["calibration"], (metrics.get("transfer") or {}).get("leave_one_group_out"))
+        keep_if_it_helps(trainer, metrics["calibration"], (metrics.get("transfer") or {}).get("leave_one_group_out"))
     if external:
         from workbench.train.sections.external import external_scores
 
@@ -415,76 +364,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
             str(name): external_scores(trainer, train, other, cfg=cfg, backbone=dataset.backbone)
             for name, other in external.items()}
         seconds["external"] = time.perf_counter() - t0
-    smooth_opts = {k: cfg[k] for k in SMOOTHING_DEFAULTS}
-    y_true, y_pred, y_smooth, probs, tids, times = [], [], [], [], [], []
-    seg_scores: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
-    y_novelty: list[np.ndarray] = []
-    s_conf: list[tuple[np.ndarray, np.ndarray]] = []  # per track: confidence, suggestion index of each window
-    timeline: list[dict[str, Any]] = []
-    for tr in test.tracks:
-        p_all = trainer.predict_proba(tr.features)
-        p_cal = trainer.predict_proba(tr.features, calibrated=True)
-        smoothed = segments_for(tr, p_cal, classes, transitions=transitions, grammar=trainer.grammar_,
-                                uncertain_below=trainer.uncertain_below_, novelty_weight=trainer.novelty_weight_,
-                                **smooth_opts)
-        smoothed = with_ensemble_confidence(tr, smoothed, p_cal, trainer.members_, classes,
-                                            score=trainer.ensemble_score_, temperature=trainer.temperature_,
-                                            uncertain_below=trainer.uncertain_below_)
-        if "label_families" in metrics:
-            metrics["label_families"]["held_out"][tr.track_id] = smoothed[0].family
-        raw = segments_for(tr, p_all, classes, smooth=False)
-        novel = novelty_sections(tr, backbone=dataset.backbone)
-        seg_scores["novelty"].append(tr.segment_eval(novel))
-        lab = tr.window_labels()
-        keep = lab != ""
-        starts = np.array([s.start_s for s in smoothed])
-        at = np.clip(np.searchsorted(starts, tr.times_s[keep], side="right") - 1, 0, len(smoothed) - 1)
-        y_true.append(lab[keep].astype(str))
-        y_pred.append(np.asarray(classes)[p_all[keep].argmax(axis=1)])
-        y_smooth.append(np.array([smoothed[i].label for i in at]))
-        s_conf.append((np.array([smoothed[i].confidence for i in at], dtype=np.float64), at))
-        n_at = np.clip(np.searchsorted([n["start_s"] for n in novel], tr.times_s[keep], side="right") - 1, 0,
-                       len(novel) - 1)
-        y_novelty.append(np.array([novel[i]["label"] for i in n_at]))
-        probs.append(p_all[keep])
-        tids.append(np.full(int(keep.sum()), tr.track_id))
-        times.append(tr.times_s[keep])
-        seg_scores["smoothed"].append(tr.segment_eval(smoothed))
-        seg_scores["raw"].append(tr.segment_eval(raw))
-        if len(timeline) < cfg["timeline_tracks"]:
-            timeline.append({
-                "track_id": tr.track_id, "name": tr.name, "duration_s": tr.duration_s,
-                "truth": [dict(s) for s in tr.sections],
-                "predicted": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "confidence": s.confidence,
-                               "uncertain": s.uncertain} for s in smoothed], "family": smoothed[0].family,
-                "novelty": [{k: n[k] for k in ("start_s", "end_s", "label")} for n in novel],
-                "raw": [{"start_s": s.start_s, "end_s": s.end_s, "label": s.label, "confidence": s.confidence}
-                        for s in raw],
-            })
-    arrays = {"y_true": np.concatenate(y_true), "y_pred": np.concatenate(y_pred),
-              "y_smoothed": np.concatenate(y_smooth), "probs": np.vstack(probs),
-              "track_ids": np.concatenate(tids), "times_s": np.concatenate(times), "classes": np.asarray(classes)}
-    names = class_names(train.y, test.y)
-    metrics["model"] = scores(arrays["y_true"], arrays["y_pred"], names)
-    metrics["model_smoothed"] = scores(arrays["y_true"], arrays["y_smoothed"], names)
-    metrics["baselines"], base_seconds = held_out_baselines(
-        train.X, train.y, test.X, test.y, names=cfg["baselines"], class_labels=names, seed=cfg["seed"],
-        max_windows=cfg["baseline_max_windows"], n_threads=cfg["n_threads"])
+    arrays, timeline, base_seconds = score_held_out(trainer, train, test, cfg=cfg, transitions=transitions,
+                                                    backbone=dataset.backbone, metrics=metrics)
     seconds.update(base_seconds)
-    metrics["baselines"]["novelty"] = scores(arrays["y_true"], np.concatenate(y_novelty), names)
-    if metrics["calibration"].get("temperature") is not None:
-        metrics["calibration"].update(_ece_on(arrays, metrics["calibration"]["temperature"]))
-    from workbench.train.sections.external import suggestion_ece
-
-    metrics["calibration"].setdefault("suggestions", {}).update(
-        suggestion_ece(np.concatenate([c for c, _ in s_conf]), arrays["y_smoothed"] == arrays["y_true"],
-                       trainer.confidence_map_, track_ids=arrays["track_ids"],
-                       suggestion_index=np.concatenate([a for _, a in s_conf])))
-    metrics["segments"] = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg_scores.items()}
-    from workbench.train.sections.transfer import intro_outro_confusion
-
-    metrics["intro_outro_confusion"] = {"model": intro_outro_confusion(arrays["y_true"], arrays["y_pred"]),
-                                        "model_smoothed": intro_outro_confusion(arrays["y_true"], arrays["y_smoothed"])}
     metrics["early_stopping"] = dict(trainer.early_stopping_)
     metrics["warnings"] = [w for w in (trainer.early_stopping_.get("warning"),
                                        _beats_majority(metrics["model"], metrics["baselines"].get("majority")),
