@@ -114,6 +114,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             run = load_run(args.run, root=reg.library.workspace.experiments)
         from workbench.export.reexport import AlreadyExportedError
 
+        before = {t: reg.active(t) for t in _TYPES}  # to name the way back from a forced --activate
         try:
             done = export_run(run, library=reg.library, registry=reg, io_dtype=args.io,
                               deployment_target=args.target, compress=args.compress,
@@ -130,7 +131,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             return 0
         for _, version in done:  # on stderr, also beside --json: a forced version's activation is never silent
             if version.forced:
-                print(forced_line(version, reg.active(version.model_type)), file=sys.stderr)
+                print(forced_line(version, reg.active(version.model_type), before=before.get(version.model_type),
+                                  versions=reg.list(version.model_type)), file=sys.stderr)
         if args.json:
             _print_json({"run_id": run.run_id, "already_exported": [], "versions": [
                 {**version.as_dict(), "lint": {"errors": len(result.lint.errors),
@@ -144,7 +146,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def forced_line(version: Version, active: Version | None) -> str:
+def forced_line(version: Version, active: Version | None, *, before: Version | None,
+                versions: list[Version]) -> str:
     """What a forced export did to the active version, said loudly (the CLI prints it on stderr).
 
     Parameters
@@ -153,6 +156,11 @@ def forced_line(version: Version, active: Version | None) -> str:
         The version just registered past a failing gate (``version.forced``).
     active : Version or None
         The active version of its type now.
+    before : Version or None
+        The version of its type active before the export (None: none was); with ``versions``, it names the
+        way back from an activated version (:func:`way_back`).
+    versions : list of Version
+        Every version of its type, ``version`` included.
 
     Returns
     -------
@@ -161,8 +169,8 @@ def forced_line(version: Version, active: Version | None) -> str:
     failing = [str(g.get("metric")) for f in version.forced for g in f.get("failing_gates") or []]
     fails = f"fails its blocking gate{'s' if len(failing) != 1 else ''} ({', '.join(failing) or 'see its card'})"
     if version.active:
-        return (f"WARNING: {version.name} {fails} and is now ACTIVE (--activate): `suggest` and `similar` use it; "
-                f"`workbench models rollback {version.model_type}` goes back")
+        back = way_back(version.model_type, version.version, before, versions)
+        return f"WARNING: {version.name} {fails} and is now ACTIVE (--activate): `suggest` and `similar` use it; {back}"
     now = (f"they keep using {active.name}" if active is not None
            else f"no {version.model_type} version is active, so they use none")
     return (f"WARNING: {version.name} {fails}: registered but NOT active (--force exports, it does not activate); "

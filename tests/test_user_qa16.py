@@ -1,0 +1,42 @@
+"""Session 16's user walk-through (README "Your own music, end to end"): one test per defect, each failed
+before its fix."""
+
+from __future__ import annotations
+
+from test_user_qa15b import section_package  # noqa: F401  (fixture: a small exported section classifier)
+
+
+def test_forced_activate_export_names_the_real_way_back(tmp_path, section_package, capsys,  # noqa: F811
+                                                        monkeypatch):
+    """`export RUN --force --activate` said "`workbench models rollback dj_section` goes back" even when the
+    version below the new one was not the one active before (here: none was active, and then v1 was)."""
+    from test_registry import _metrics, _parser, _run
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    p = _parser()
+
+    def export(*argv):
+        args = p.parse_args(["--db", db, "--quiet", "export", *argv])
+        assert args.func(args) == 0
+        return capsys.readouterr().err
+
+    bad = _run(tmp_path, section_package, _metrics(0.2, majority={"accuracy": 0.5, "macro_f1": 0.1}))
+    export(bad, "--force")                                       # v1: inactive, nothing active
+    err = export(bad, "--force", "--activate", "--io", "fp16")   # v2: active; none was before
+    assert "dj_section_v2 fails its blocking gate (accuracy) and is now ACTIVE (--activate)" in err
+    assert "goes back" not in err, err
+    assert ("no dj_section version was active before it; `workbench models rollback dj_section` activates "
+            "dj_section_v1, the version below it") in err
+    good = _run(tmp_path, section_package, _metrics(0.9, majority={"accuracy": 0.5, "macro_f1": 0.1}))
+    args = p.parse_args(["--db", db, "--quiet", "models", "activate", "dj_section", "1", "--force"])
+    assert args.func(args) == 0
+    export(good)                                                 # v3: passes, active; v1 was active before
+    args = p.parse_args(["--db", db, "--quiet", "models", "activate", "dj_section", "1", "--force"])
+    assert args.func(args) == 0
+    capsys.readouterr()
+    bad2 = _run(tmp_path, section_package, _metrics(0.3, majority={"accuracy": 0.5, "macro_f1": 0.1}))
+    err = export(bad2, "--force", "--activate")                 # v4 over v1 active, v3 below it
+    assert "dj_section_v4 fails its blocking gate (accuracy) and is now ACTIVE (--activate)" in err
+    assert ("`workbench models activate dj_section 1` goes back to dj_section_v1 (`workbench models rollback "
+            "dj_section` activates dj_section_v3, the version below it)") in err, err
