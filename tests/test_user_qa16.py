@@ -40,3 +40,21 @@ def test_forced_activate_export_names_the_real_way_back(tmp_path, section_packag
     assert "dj_section_v4 fails its blocking gate (accuracy) and is now ACTIVE (--activate)" in err
     assert ("`workbench models activate dj_section 1` goes back to dj_section_v1 (`workbench models rollback "
             "dj_section` activates dj_section_v3, the version below it)") in err, err
+
+
+def test_every_readme_pointer_in_the_package_names_a_heading():
+    """workbench/pipeline.py sent users to "README: 'Adding OpenL3 weights'", a heading the README no longer has
+    (it is "Embeddings, and adding OpenL3 weights")."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    headings = {line.lstrip("#").strip() for line in (root / "README.md").read_text().splitlines()
+                if line.startswith("#")}
+    pointers = []
+    for path in sorted((root / "workbench").rglob("*.py")):
+        for name in re.findall(r"README[,:] ?'([^']+)'", path.read_text()):
+            pointers.append((path.name, " ".join(name.split())))  # a docstring may wrap it
+    assert len(pointers) >= 3  # embed/batch.py, pipeline.py, commands/__init__.py
+    missing = [(file, name) for file, name in pointers if name not in headings]
+    assert not missing, f"README pointers to headings it does not have: {missing}"
