@@ -58,3 +58,24 @@ def test_every_readme_pointer_in_the_package_names_a_heading():
     assert len(pointers) >= 3  # embed/batch.py, pipeline.py, commands/__init__.py
     missing = [(file, name) for file, name in pointers if name not in headings]
     assert not missing, f"README pointers to headings it does not have: {missing}"
+
+
+def test_report_shows_the_run_start_as_runs_list_does(tmp_path):
+    """A run report's "Run" table (and its header's "started") showed ``created_at`` as a raw ISO value
+    ("2026-12-07T04:13:33.123456+00:00"), unlike `runs list` ("2026-12-07 04:13")."""
+    import re
+
+    from workbench.report import build
+    from workbench.report.examples import write_example_run
+    from workbench.runs import load_run, started_text
+
+    run = load_run(write_example_run("sections", root=tmp_path, seed=1, quality=0.7))
+    html, _, _ = build(run)
+    created = run.info["created_at"]
+    assert "T" in created and created not in html  # the raw ISO value is shown nowhere
+    readable = started_text(created)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", readable)
+    run_table = html.split("<h2>Run</h2>", 1)[1]
+    assert re.search(rf"<td>created_at</td>\s*<td>{readable}</td>", run_table), run_table[:600]
+    assert re.search(rf"<td>finished_at</td>\s*<td>{started_text(run.info['finished_at'])}</td>", run_table)
+    assert f"started {readable}" in html
