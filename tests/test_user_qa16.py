@@ -79,3 +79,23 @@ def test_report_shows_the_run_start_as_runs_list_does(tmp_path):
     assert re.search(rf"<td>created_at</td>\s*<td>{readable}</td>", run_table), run_table[:600]
     assert re.search(rf"<td>finished_at</td>\s*<td>{started_text(run.info['finished_at'])}</td>", run_table)
     assert f"started {readable}" in html
+
+
+def test_export_again_with_activate_names_the_command_that_activates_it():
+    """`export RUN --force --activate` after `export RUN --force` (same options) said "`workbench models activate
+    TYPE N` makes one active": neither the version it meant nor that a forced one needs --force."""
+    from types import SimpleNamespace
+
+    from workbench.export.reexport import already_exported_message
+
+    forced = SimpleNamespace(name="dj_section_v1", model_type="dj_section", version=1, metadata={"version": "1.0.0"},
+                             active=False, forced=[{"action": "export"}])
+    said = already_exported_message("r1", [forced])
+    assert "TYPE N" not in said, said
+    assert "`workbench models activate dj_section 1 --force` makes it active" in said
+    assert "--io, --target, --compress or --input make another export" in said
+    plain = SimpleNamespace(**{**vars(forced), "forced": []})
+    assert "`workbench models activate dj_section 1` makes it active" in already_exported_message("r1", [plain])
+    active = SimpleNamespace(**{**vars(plain), "active": True})
+    said = already_exported_message("r1", [active])
+    assert "models activate" not in said and "--io, --target, --compress or --input make another export" in said
