@@ -99,3 +99,32 @@ def test_export_again_with_activate_names_the_command_that_activates_it():
     active = SimpleNamespace(**{**vars(plain), "active": True})
     said = already_exported_message("r1", [active])
     assert "models activate" not in said and "--io, --target, --compress or --input make another export" in said
+
+
+def test_models_list_shows_created_as_runs_list_shows_started(tmp_path, section_package, capsys,  # noqa: F811
+                                                              monkeypatch):
+    """`models list` printed each version's created time raw ("2026-12-07T04:15:24+00:00") beside `runs list`'s
+    "2026-12-07 04:15"."""
+    import re
+
+    from test_registry import _metrics, _parser, _run
+
+    from workbench.registry import Registry
+    from workbench.runs import started_text
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    good = _run(tmp_path, section_package, _metrics(0.9, majority={"accuracy": 0.5, "macro_f1": 0.1}))
+    p = _parser()
+    args = p.parse_args(["--db", db, "--quiet", "export", good])
+    assert args.func(args) == 0
+    capsys.readouterr()
+    args = p.parse_args(["--db", db, "--quiet", "models", "list"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    with Registry(db) as reg:
+        (version,) = reg.list()
+    assert version.created_at not in out, out
+    row = next(line for line in out.splitlines() if line.startswith("dj_section_v1"))
+    assert f"  {started_text(version.created_at)}  " in row and re.search(r"\d\d:\d\d  " + re.escape(good), row)
+    assert "created (UTC)" in out.splitlines()[0]

@@ -180,6 +180,7 @@ def forced_line(version: Version, active: Version | None, *, before: Version | N
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from workbench.commands import count_of
+    from workbench.runs import started_text
 
     with _registry(args) as reg:
         versions = reg.list(args.type)
@@ -188,13 +189,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
             _print_json({"root": str(reg.root), "versions": [v.as_dict() for v in versions],
                          "problems": [{"file": n, "reason": r} for n, r in problems]})
             return 0
-        print(f"{'model':18}  {'active':6}  {'semver':8}  {'size MB':>8}  {'PSNR dB':>7}  {'created':25}  run")
+        print(f"{'model':18}  {'active':6}  {'semver':8}  {'size MB':>8}  {'PSNR dB':>7}  {'created (UTC)':16}  run")
         for v in versions:
             par = (v.export or {}).get("parity") or {}
             psnr = par.get("psnr_db")
             psnr = f"{psnr:7.1f}" if isinstance(psnr, (int, float)) else f"{'-':>7}"
             print(f"{v.name:18}  {'*' if v.active else '':6}  {str(v.metadata.get('version')):8}  "
-                  f"{v.size_bytes / 1e6:8.2f}  {psnr}  {v.created_at:25}  {v.run_id or '-'}"
+                  f"{v.size_bytes / 1e6:8.2f}  {psnr}  {started_text(v.created_at) or '-':16}  {v.run_id or '-'}"
                   + ("  (forced)" if v.forced else ""))
         print(f"{count_of(len(versions), 'version')} in {reg.root}")
         if problems and args.quiet:  # not printed with the cleanup report above
