@@ -128,3 +128,19 @@ def test_models_list_shows_created_as_runs_list_shows_started(tmp_path, section_
     row = next(line for line in out.splitlines() if line.startswith("dj_section_v1"))
     assert f"  {started_text(version.created_at)}  " in row and re.search(r"\d\d:\d\d  " + re.escape(good), row)
     assert "created (UTC)" in out.splitlines()[0]
+
+
+def test_profile_show_says_when_it_was_built_as_runs_list_would(tmp_path, capsys, monkeypatch):
+    """`profile show` headed its table "built 2026-12-07T04:16:43+00:00" (raw ISO), unlike every other table."""
+    import workbench.style
+    from workbench.cli import main
+    from workbench.library import Library
+
+    Library(tmp_path / "data" / "workbench.db").close()
+    profile = {"name": "kart", "version": 1, "source": "crate:supertuxkart", "tracks": [1, 2, 3, 4, 5],
+               "created_at": "2026-12-07T04:16:43.123456+00:00", "features": {}, "sections": {},
+               "trance_score": {"mean": 0.1, "range": [0.0, 0.2]}, "clusters": {"k": 0, "note": "too few"}}
+    monkeypatch.setattr(workbench.style, "load_profile", lambda lib, name: profile)
+    assert main(["--home", str(tmp_path), "profile", "show", "kart"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == "profile kart@1: 5 tracks from crate:supertuxkart, built 2026-12-07 04:16 (UTC)", first
