@@ -144,3 +144,20 @@ def test_profile_show_says_when_it_was_built_as_runs_list_would(tmp_path, capsys
     assert main(["--home", str(tmp_path), "profile", "show", "kart"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first == "profile kart@1: 5 tracks from crate:supertuxkart, built 2026-12-07 04:16 (UTC)", first
+
+
+def test_crates_list_shows_created_as_runs_list_shows_started(tmp_path, capsys):
+    """`crates list` printed "2026-12-07T04:11:33+00:00" under 'created'; `runs list` writes "2026-12-07 04:11"."""
+    import re
+
+    from workbench.cli import main
+    from workbench.crates import Crates
+    from workbench.library import Library
+
+    with Library(tmp_path / "data" / "workbench.db") as lib:
+        Crates(lib).create("warm-up")
+        created = Crates(lib).list()[0].created_at
+    assert main(["--home", str(tmp_path), "crates", "list"]) == 0
+    head, row = capsys.readouterr().out.splitlines()[:2]
+    assert head.split()[-2:] == ["created", "(UTC)"] and created not in row, row
+    assert re.fullmatch(r"warm-up\s+0  \d{4}-\d\d-\d\d \d\d:\d\d", row), row
