@@ -26,8 +26,8 @@ def test_forced_activate_export_names_the_real_way_back(tmp_path, section_packag
     err = export(bad, "--force", "--activate", "--io", "fp16")   # v2: active; none was before
     assert "dj_section_v2 fails its blocking gate (accuracy) and is now ACTIVE (--activate)" in err
     assert "goes back" not in err, err
-    assert ("no dj_section version was active before it; `workbench models rollback dj_section` activates "
-            "dj_section_v1, the version below it") in err
+    assert ("no dj_section version was active before it; `workbench models rollback dj_section --force` activates "
+            "dj_section_v1, the version below it") in err  # v1 was forced too: rollback asks --force again
     good = _run(tmp_path, section_package, _metrics(0.9, majority={"accuracy": 0.5, "macro_f1": 0.1}))
     args = p.parse_args(["--db", db, "--quiet", "models", "activate", "dj_section", "1", "--force"])
     assert args.func(args) == 0
@@ -38,7 +38,7 @@ def test_forced_activate_export_names_the_real_way_back(tmp_path, section_packag
     bad2 = _run(tmp_path, section_package, _metrics(0.3, majority={"accuracy": 0.5, "macro_f1": 0.1}))
     err = export(bad2, "--force", "--activate")                 # v4 over v1 active, v3 below it
     assert "dj_section_v4 fails its blocking gate (accuracy) and is now ACTIVE (--activate)" in err
-    assert ("`workbench models activate dj_section 1` goes back to dj_section_v1 (`workbench models rollback "
+    assert ("`workbench models activate dj_section 1 --force` goes back to dj_section_v1 (`workbench models rollback "
             "dj_section` activates dj_section_v3, the version below it)") in err, err
 
 
@@ -161,3 +161,25 @@ def test_crates_list_shows_created_as_runs_list_shows_started(tmp_path, capsys):
     head, row = capsys.readouterr().out.splitlines()[:2]
     assert head.split()[-2:] == ["created", "(UTC)"] and created not in row, row
     assert re.fullmatch(r"warm-up\s+0  \d{4}-\d\d-\d\d \d\d:\d\d", row), row
+
+
+def test_the_way_back_to_a_forced_version_says_force():
+    """The way back named `workbench models rollback dj_section` to a version that fails its gates; run as
+    said, it is refused ("rolling back to dj_section_v1 fails 1 blocking gate ... Pass --force")."""
+    from types import SimpleNamespace
+
+    from workbench.commands.export import way_back
+
+    def version(n, forced):
+        return SimpleNamespace(version=n, name=f"dj_section_v{n}", forced=[{"action": "export"}] if forced else [])
+
+    v1, v2, v3 = version(1, True), version(2, False), version(3, True)
+    said = way_back("dj_section", 3, None, [v1, v2, v3])
+    assert "`workbench models rollback dj_section` activates dj_section_v2" in said  # v2 passes: no --force
+    said = way_back("dj_section", 2, None, [v1, v2])
+    assert "`workbench models rollback dj_section --force` activates dj_section_v1" in said, said
+    said = way_back("dj_section", 2, v1, [v1, v2])
+    assert said == "`workbench models rollback dj_section --force` goes back to dj_section_v1", said
+    said = way_back("dj_section", 4, v1, [v1, v2, v3, version(4, True)])
+    assert said.startswith("`workbench models activate dj_section 1 --force` goes back to dj_section_v1 ("), said
+    assert "`workbench models rollback dj_section --force` activates dj_section_v3" in said, said

@@ -209,7 +209,8 @@ def way_back(model_type: str, version: int, before: Version | None, versions: li
 
     ``workbench models rollback`` activates the version just below the active one, which is the
     way back only when that is ``before``; otherwise the sentence names ``models activate`` with
-    ``before``'s number, and what rollback would do instead.
+    ``before``'s number, and what rollback would do instead. A command that activates a version
+    forced past its gates (``Version.forced``) carries ``--force``, as the registry asks again.
 
     Parameters
     ----------
@@ -226,15 +227,18 @@ def way_back(model_type: str, version: int, before: Version | None, versions: li
     str
         One sentence naming the command.
     """
+    def force(target: Version) -> str:  # a version forced past its gates is refused again without --force
+        return " --force" if target.forced else ""
+
     below = [v for v in versions if v.version < version]
-    rollback = f"`workbench models rollback {model_type}`"
     if before is not None and below and below[-1].version == before.version:
-        return f"{rollback} goes back to {before.name}"
-    then = (f"{rollback} activates {below[-1].name}, the version below it" if below
-            else f"{rollback} has no version below it to go back to")
+        return f"`workbench models rollback {model_type}{force(before)}` goes back to {before.name}"
+    then = (f"`workbench models rollback {model_type}{force(below[-1])}` activates {below[-1].name}, the version below it"
+            if below else f"`workbench models rollback {model_type}` has no version below it to go back to")
     if before is None:
         return f"no {model_type} version was active before it; {then}"
-    return f"`workbench models activate {model_type} {before.version}` goes back to {before.name} ({then})"
+    return (f"`workbench models activate {model_type} {before.version}{force(before)}` goes back to {before.name} "
+            f"({then})")
 
 
 def _cmd_activate(args: argparse.Namespace) -> int:
