@@ -227,17 +227,17 @@ def way_back(model_type: str, version: int, before: Version | None, versions: li
     str
         One sentence naming the command.
     """
-    def force(target: Version) -> str:  # a version forced past its gates is refused again without --force
+    def _force(target: Version) -> str:  # a version forced past its gates is refused again without --force
         return " --force" if target.forced else ""
 
     below = [v for v in versions if v.version < version]
     if before is not None and below and below[-1].version == before.version:
-        return f"`workbench models rollback {model_type}{force(before)}` goes back to {before.name}"
-    then = (f"`workbench models rollback {model_type}{force(below[-1])}` activates {below[-1].name}, the version below it"
+        return f"`workbench models rollback {model_type}{_force(before)}` goes back to {before.name}"
+    then = (f"`workbench models rollback {model_type}{_force(below[-1])}` activates {below[-1].name}, the version below it"
             if below else f"`workbench models rollback {model_type}` has no version below it to go back to")
     if before is None:
         return f"no {model_type} version was active before it; {then}"
-    return (f"`workbench models activate {model_type} {before.version}{force(before)}` goes back to {before.name} "
+    return (f"`workbench models activate {model_type} {before.version}{_force(before)}` goes back to {before.name} "
             f"({then})")
 
 
