@@ -3,6 +3,7 @@ before its fix."""
 
 from __future__ import annotations
 
+import pytest
 from test_user_qa15b import section_package  # noqa: F401  (fixture: a small exported section classifier)
 
 
@@ -183,3 +184,22 @@ def test_the_way_back_to_a_forced_version_says_force():
     said = way_back("dj_section", 4, v1, [v1, v2, v3, version(4, True)])
     assert said.startswith("`workbench models activate dj_section 1 --force` goes back to dj_section_v1 ("), said
     assert "`workbench models rollback dj_section --force` activates dj_section_v3" in said, said
+
+
+def test_export_refusal_says_force_registers_it_inactive(tmp_path, section_package, capsys, monkeypatch):  # noqa: F811
+    """`workbench export RUN` refused with "Pass --force ... to export or activate it anyway": read as "--force makes
+    it the model in use", but a forced export is registered inactive unless --activate is given too."""
+    from test_registry import _metrics, _parser, _run
+
+    from workbench.evaluate.gates import GateFailedError
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    bad = _run(tmp_path, section_package, _metrics(0.2, majority={"accuracy": 0.5, "macro_f1": 0.1}))
+    args = _parser().parse_args(["--db", db, "--quiet", "export", bad])
+    with pytest.raises(GateFailedError) as refused:
+        args.func(args)
+    said = str(refused.value)
+    assert "export or activate it anyway" not in said, said
+    assert ("Pass --force (force=True in Python) to export it anyway, registered inactive (with --activate, "
+            "activate=True, too: active)") in said, said
