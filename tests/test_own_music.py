@@ -64,8 +64,9 @@ def test_own_music_end_to_end(music, capsys, monkeypatch, request):
     assert len(tracks) == sum(1 for a in ALBUMS for p in (REAL / a).iterdir() if p.suffix != ".txt")
     by_name = {Path(t["path"]).name: t for t in tracks}
 
-    # analyze with a prior stored for the loops folder (the default 70-185 reads the tabla loop,
-    # 16 beats in 10.67 s, at 71.8): every consumer reads the stored prior from now on
+    # analyze with a prior stored for the loops folder: every consumer reads the stored prior from now on
+    # (the default 70-185 now reads the tabla loop, 16 beats in 10.67 s, at 89.9 too; this prior reads the
+    # 120- and 140-BPM loops at 80-99 and analyze warns about them)
     code, _, err = cli(capsys, *ws, "analyze", "--prior", "80-100@90", "--folder", str(music / "Music" / "loops"))
     assert code == 0, err
     code, _, err = cli(capsys, *ws, "analyze")

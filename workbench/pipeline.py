@@ -239,7 +239,7 @@ def _embed_and_search(lib: Library, tracks: list[Track], result: DemoResult, *, 
         said = f"{describe_backbone(backbone)} (asked for)"
     result.backbone = said if not isinstance(backbone, FeatureFrontend) or "asked for" in said else (
         f"{describe_backbone(backbone)}: no OpenL3 weights found in models/openl3/ or $WORKBENCH_OPENL3_WEIGHTS "
-        "(README: 'Adding OpenL3 weights')")
+        "(README: 'Embeddings, and adding OpenL3 weights')")
     search = LibrarySearch(lib, model="backbone", backbone=backbone, progress=progress).update()
     result.example, result.example_ids = similar_block(search, tracks[0])
     return backbone

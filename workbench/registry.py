@@ -221,7 +221,8 @@ class Registry(RegistryFiles):
                               active_name=current.name if current is not None else "active version")
 
     def check_gates(self, model_type: str, metrics: Mapping[str, Any], *, what: str, force: bool = False,
-                    version: int | None = None) -> tuple[builtins.list[BlockingGate], builtins.list[BlockingGate]]:
+                    version: int | None = None, forcing: str | None = None,
+                    ) -> tuple[builtins.list[BlockingGate], builtins.list[BlockingGate]]:
         """``(gates, failing)``; raises :class:`~workbench.evaluate.gates.GateFailedError` when a gate
         blocks and ``force`` is False.
 
@@ -236,6 +237,8 @@ class Registry(RegistryFiles):
             Return the failing gates instead of raising.
         version : int or None
             As in :meth:`gates`.
+        forcing : str or None
+            What ``--force`` would do, for the refusal message (None: "export or activate it anyway").
 
         Returns
         -------
@@ -246,7 +249,8 @@ class Registry(RegistryFiles):
         gates = self.gates(model_type, metrics, version=version)
         bad = failing(gates)
         if bad and not force:
-            raise GateFailedError(refusal_message(what, gates), gates=bad)
+            said = refusal_message(what, gates) if forcing is None else refusal_message(what, gates, forcing=forcing)
+            raise GateFailedError(said, gates=bad)
         return gates, bad
 
     # -- writing ---------------------------------------------------------------------------

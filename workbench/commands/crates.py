@@ -59,6 +59,7 @@ def _crate_records(crates: Crates) -> list[dict[str, Any]]:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from workbench.crates import Crates
+    from workbench.runs import started_text
 
     with open_library(args) as lib:
         records = _crate_records(Crates(lib))
@@ -69,9 +70,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print("no crates yet: `workbench crates add NAME TRACK...` or `workbench crates import-folders`")
         return 0
     width = max(len(r["name"]) for r in records)
-    print(f"{'crate':{width}}  {'tracks':>6}  created")
-    for r in records:
-        print(f"{r['name']:{width}}  {r['n_tracks']:>6}  {r['created_at']}")
+    print(f"{'crate':{width}}  {'tracks':>6}  created (UTC)")
+    for r in records:  # the time as `runs list` writes one; --json keeps ISO 8601
+        print(f"{r['name']:{width}}  {r['n_tracks']:>6}  {started_text(r['created_at']) or '-'}")
     return 0
 
 

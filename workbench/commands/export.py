@@ -114,6 +114,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             run = load_run(args.run, root=reg.library.workspace.experiments)
         from workbench.export.reexport import AlreadyExportedError
 
+        before = {t: reg.active(t) for t in _TYPES}  # to name the way back from a forced --activate
         try:
             done = export_run(run, library=reg.library, registry=reg, io_dtype=args.io,
                               deployment_target=args.target, compress=args.compress,
@@ -130,7 +131,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             return 0
         for _, version in done:  # on stderr, also beside --json: a forced version's activation is never silent
             if version.forced:
-                print(forced_line(version, reg.active(version.model_type)), file=sys.stderr)
+                print(forced_line(version, reg.active(version.model_type), before=before.get(version.model_type),
+                                  versions=reg.list(version.model_type)), file=sys.stderr)
         if args.json:
             _print_json({"run_id": run.run_id, "already_exported": [], "versions": [
                 {**version.as_dict(), "lint": {"errors": len(result.lint.errors),
@@ -144,7 +146,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def forced_line(version: Version, active: Version | None) -> str:
+def forced_line(version: Version, active: Version | None, *, before: Version | None,
+                versions: list[Version]) -> str:
     """What a forced export did to the active version, said loudly (the CLI prints it on stderr).
 
     Parameters
@@ -153,6 +156,11 @@ def forced_line(version: Version, active: Version | None) -> str:
         The version just registered past a failing gate (``version.forced``).
     active : Version or None
         The active version of its type now.
+    before : Version or None
+        The version of its type active before the export (None: none was); with ``versions``, it names the
+        way back from an activated version (:func:`way_back`).
+    versions : list of Version
+        Every version of its type, ``version`` included.
 
     Returns
     -------
@@ -161,8 +169,8 @@ def forced_line(version: Version, active: Version | None) -> str:
     failing = [str(g.get("metric")) for f in version.forced for g in f.get("failing_gates") or []]
     fails = f"fails its blocking gate{'s' if len(failing) != 1 else ''} ({', '.join(failing) or 'see its card'})"
     if version.active:
-        return (f"WARNING: {version.name} {fails} and is now ACTIVE (--activate): `suggest` and `similar` use it; "
-                f"`workbench models rollback {version.model_type}` goes back")
+        back = way_back(version.model_type, version.version, before, versions)
+        return f"WARNING: {version.name} {fails} and is now ACTIVE (--activate): `suggest` and `similar` use it; {back}"
     now = (f"they keep using {active.name}" if active is not None
            else f"no {version.model_type} version is active, so they use none")
     return (f"WARNING: {version.name} {fails}: registered but NOT active (--force exports, it does not activate); "
@@ -172,6 +180,7 @@ def forced_line(version: Version, active: Version | None) -> str:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from workbench.commands import count_of
+    from workbench.runs import started_text
 
     with _registry(args) as reg:
         versions = reg.list(args.type)
@@ -180,13 +189,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
             _print_json({"root": str(reg.root), "versions": [v.as_dict() for v in versions],
                          "problems": [{"file": n, "reason": r} for n, r in problems]})
             return 0
-        print(f"{'model':18}  {'active':6}  {'semver':8}  {'size MB':>8}  {'PSNR dB':>7}  {'created':25}  run")
+        print(f"{'model':18}  {'active':6}  {'semver':8}  {'size MB':>8}  {'PSNR dB':>7}  {'created (UTC)':16}  run")
         for v in versions:
             par = (v.export or {}).get("parity") or {}
             psnr = par.get("psnr_db")
             psnr = f"{psnr:7.1f}" if isinstance(psnr, (int, float)) else f"{'-':>7}"
             print(f"{v.name:18}  {'*' if v.active else '':6}  {str(v.metadata.get('version')):8}  "
-                  f"{v.size_bytes / 1e6:8.2f}  {psnr}  {v.created_at:25}  {v.run_id or '-'}"
+                  f"{v.size_bytes / 1e6:8.2f}  {psnr}  {started_text(v.created_at) or '-':16}  {v.run_id or '-'}"
                   + ("  (forced)" if v.forced else ""))
         print(f"{count_of(len(versions), 'version')} in {reg.root}")
         if problems and args.quiet:  # not printed with the cleanup report above
@@ -200,7 +209,8 @@ def way_back(model_type: str, version: int, before: Version | None, versions: li
 
     ``workbench models rollback`` activates the version just below the active one, which is the
     way back only when that is ``before``; otherwise the sentence names ``models activate`` with
-    ``before``'s number, and what rollback would do instead.
+    ``before``'s number, and what rollback would do instead. A command that activates a version
+    forced past its gates (``Version.forced``) carries ``--force``, as the registry asks again.
 
     Parameters
     ----------
@@ -217,15 +227,18 @@ def way_back(model_type: str, version: int, before: Version | None, versions: li
     str
         One sentence naming the command.
     """
+    def _force(target: Version) -> str:  # a version forced past its gates is refused again without --force
+        return " --force" if target.forced else ""
+
     below = [v for v in versions if v.version < version]
-    rollback = f"`workbench models rollback {model_type}`"
     if before is not None and below and below[-1].version == before.version:
-        return f"{rollback} goes back to {before.name}"
-    then = (f"{rollback} activates {below[-1].name}, the version below it" if below
-            else f"{rollback} has no version below it to go back to")
+        return f"`workbench models rollback {model_type}{_force(before)}` goes back to {before.name}"
+    then = (f"`workbench models rollback {model_type}{_force(below[-1])}` activates {below[-1].name}, the version below it"
+            if below else f"`workbench models rollback {model_type}` has no version below it to go back to")
     if before is None:
         return f"no {model_type} version was active before it; {then}"
-    return f"`workbench models activate {model_type} {before.version}` goes back to {before.name} ({then})"
+    return (f"`workbench models activate {model_type} {before.version}{_force(before)}` goes back to {before.name} "
+            f"({then})")
 
 
 def _cmd_activate(args: argparse.Namespace) -> int:

@@ -131,6 +131,7 @@ def sections_line(profile: dict[str, Any]) -> str:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from workbench.runs import started_text
     from workbench.style import load_profile
 
     with open_library(args) as lib:
@@ -139,7 +140,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print_json(profile)
         return 0
     print(f"profile {profile['name']}@{profile['version']}: {count_of(len(profile['tracks']), 'track')} from "
-          f"{profile['source']}, built {profile['created_at']}")
+          f"{profile['source']}, built {started_text(profile['created_at'])} (UTC)")  # as `runs list` writes a time
     print("\n".join(_feature_table(profile["features"])))
     print(sections_line(profile))
     from workbench.style.scores import scores_for

@@ -379,7 +379,7 @@ def failing(gates: Sequence[BlockingGate]) -> list[BlockingGate]:
     return [g for g in gates if g.blocking]
 
 
-def refusal_message(what: str, gates: Sequence[BlockingGate]) -> str:
+def refusal_message(what: str, gates: Sequence[BlockingGate], *, forcing: str = "export or activate it anyway") -> str:
     """The message export and activation give when ``gates`` block ``what``.
 
     Parameters
@@ -388,6 +388,9 @@ def refusal_message(what: str, gates: Sequence[BlockingGate]) -> str:
         The model as it is named in the message ("head_v3").
     gates : sequence of BlockingGate
         All gates of the model; only the blocking ones are listed.
+    forcing : str
+        What ``--force`` does here, after "Pass --force (force=True in Python) to" (an export registers
+        the version inactive, an activation activates it).
 
     Returns
     -------
@@ -400,6 +403,6 @@ def refusal_message(what: str, gates: Sequence[BlockingGate]) -> str:
         lines.append("  (gates not recorded: the run's metrics.json has no model metric, baseline, invariance or search "
                      "record for them; "
                      "runs trained before baselines were recorded cannot be checked - train again)")
-    lines.append("Pass --force (force=True in Python) to export or activate it anyway; the model's metadata "
+    lines.append(f"Pass --force (force=True in Python) to {forcing}; the model's metadata "
                  "and card will say it was forced and which gates failed.")
     return "\n".join(lines)

@@ -108,5 +108,11 @@ def already_exported_message(run_id: str, versions: list[Version], *, next_steps
     """
     said = ", ".join(f"{v.name} ({v.metadata.get('version')}, {'active' if v.active else 'inactive'})"
                      for v in versions)
+    if next_steps == CLI_NEXT:  # the command line: the very command for each inactive version (a forced one: --force)
+        inactive = [f"`workbench models activate {v.model_type} {v.version}{' --force' if v.forced else ''}`"
+                    for v in versions if not v.active]
+        verb = "makes it" if len(inactive) == 1 else "make them"
+        next_steps = ((f"{' and '.join(inactive)} {verb} active; " if inactive else "")
+                      + "--io, --target, --compress or --input make another export")
     return f"run {run_id} is already exported with these options as {said}: nothing registered ({next_steps})"
 

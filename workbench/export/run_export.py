@@ -317,7 +317,8 @@ def export_run(run: Run | str | os.PathLike[str], *, library: Library | str | os
         raise reexport.AlreadyExportedError(reexport.already_exported_message(run.run_id, versions),
                                             versions=versions)
     for model_type in _TYPES_OF_KIND.get(run.kind, ()):  # refuse before the (slow) conversion
-        reg.check_gates(model_type, run.metrics, what=f"run {run.run_id} ({model_type})", force=force)
+        reg.check_gates(model_type, run.metrics, what=f"run {run.run_id} ({model_type})", force=force,
+                        forcing="export it anyway, registered inactive (with --activate, activate=True, too: active)")
     backbone = dict(run.info.get("backbone") or {})
     meta = {"metrics": run.metrics, "fingerprint": (run.data or {}).get("fingerprint"), "backbone": backbone,
             "run_id": run.run_id, "version": version}
