@@ -28,7 +28,6 @@ from workbench.registry_types import (
     RegistryError,
     Version,
     _read_doc,
-    activation_time,
 )
 
 if TYPE_CHECKING:
@@ -87,9 +86,11 @@ class RegistryFiles:
         return n + 1
 
     def _insert(self, doc: dict[str, Any], *, activate: bool) -> None:
+        from workbench.store import utc_now
+
         blob = json.dumps({"metadata": doc.get("metadata") or {}, "metrics": doc.get("metrics") or {},
                            "export": doc.get("export") or {}, "forced": doc.get("forced") or [],
-                           **({ACTIVATED_AT: activation_time()} if activate else {})}, default=str)
+                           **({ACTIVATED_AT: utc_now("microseconds")} if activate else {})}, default=str)
         job_id = doc.get("job_id")
         mtype, n = doc["model_type"], int(doc["version"])
         with self.library.store.transaction() as conn:
@@ -119,6 +120,8 @@ class RegistryFiles:
         version : int
             The version made active.
         """
+        from workbench.store import utc_now
+
         row = conn.execute("SELECT metadata FROM model_versions WHERE model_type = ? AND version = ?",
                            (model_type, version)).fetchone()
         try:
@@ -126,7 +129,7 @@ class RegistryFiles:
         except (TypeError, ValueError):
             blob = {}
         blob = blob if isinstance(blob, dict) else {}
-        blob[ACTIVATED_AT] = activation_time()
+        blob[ACTIVATED_AT] = utc_now("microseconds")
         conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
         conn.execute("UPDATE model_versions SET active = 1, metadata = ? WHERE model_type = ? AND version = ?",
                      (json.dumps(blob, default=str), model_type, version))
