@@ -86,24 +86,20 @@ class RegistryFiles:
         return n + 1
 
     def _insert(self, doc: dict[str, Any], *, activate: bool) -> None:
-        from workbench.store import utc_now
-
         blob = json.dumps({"metadata": doc.get("metadata") or {}, "metrics": doc.get("metrics") or {},
-                           "export": doc.get("export") or {}, "forced": doc.get("forced") or [],
-                           **({ACTIVATED_AT: utc_now("microseconds")} if activate else {})}, default=str)
+                           "export": doc.get("export") or {}, "forced": doc.get("forced") or []}, default=str)
         job_id = doc.get("job_id")
         mtype, n = doc["model_type"], int(doc["version"])
         with self.library.store.transaction() as conn:
             if not isinstance(job_id, int) or conn.execute("SELECT 1 FROM jobs WHERE id = ?",
                                                            (job_id,)).fetchone() is None:
                 job_id = None  # the job row has gone; keep the run id
-            if activate:
-                conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (mtype,))
             conn.execute(
                 "INSERT INTO model_versions (model_type, version, path, active, job_id, run_id, metadata, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (mtype, n, f"{mtype}_v{n}.mlpackage", int(activate), job_id, doc.get("run_id"), blob,
-                 str(doc["created_at"])))
+                "VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
+                (mtype, n, f"{mtype}_v{n}.mlpackage", job_id, doc.get("run_id"), blob, str(doc["created_at"])))
+            if activate:  # as activate and rollback make a version active: the one place that does it
+                self._make_active(conn, mtype, n)
             conn.execute("INSERT INTO model_version_numbers (model_type, last) VALUES (?, ?) "
                          "ON CONFLICT(model_type) DO UPDATE SET last = MAX(last, excluded.last)", (mtype, n))
 
