@@ -2,6 +2,7 @@
 
 Read from the source with ``ast`` (nothing is imported): a function or method whose name does
 not start with ``_`` and that takes a parameter (other than ``self``/``cls``) must document it.
+And every module of the package is named in ``docs/architecture.md``.
 """
 
 from __future__ import annotations
