@@ -167,6 +167,8 @@ def per_query_lines(r: dict, label: str = "") -> list[str]:
     label : str
         The variant's name, printed first.
     """
+    from workbench.wording import count_of
+
     lines = []
     for wname in ("default", "vibe"):
         row = r["p_at_3"][wname]
@@ -178,7 +180,7 @@ def per_query_lines(r: dict, label: str = "") -> list[str]:
             said = ", ".join(f"{r['queries'][str(t)]['name'][:28]} {base[t]}->{head.get(t)}" for t in ids)
             lost = sum(head.get(t, 0) < base[t] for t in ids)
             won = sum(head.get(t, 0) > base[t] for t in ids)
-            lines.append(f"{label} seed {r['seed']} {wname:<7} folder {folder}: {len(ids)} queries, head worse on {lost}, "
+            lines.append(f"{label} seed {r['seed']} {wname:<7} folder {folder}: {count_of(len(ids), 'query', 'queries')}, head worse on {lost}, "
                          f"better on {won} (backbone->head matches of 3: {said})")
     return lines
 

@@ -34,6 +34,6 @@ def test_per_query_lines_say_which_queries_the_head_loses_by_folder():
     lines = per_query_lines(r, "v")
     assert lines[0] == ("v seed 0 default folder asc: 2 queries, head worse on 1, better on 0 "
                         "(backbone->head matches of 3: Alpha 3->2, Beta 2->2)")
-    assert lines[1] == ("v seed 0 default folder loops: 1 queries, head worse on 0, better on 1 "
+    assert lines[1] == ("v seed 0 default folder loops: 1 query, head worse on 0, better on 1 "
                         "(backbone->head matches of 3: Gamma 1->3)")
     assert len(lines) == 4 and lines[2].startswith("v seed 0 vibe    folder asc")

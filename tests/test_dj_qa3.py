@@ -271,10 +271,14 @@ def test_labels_import_of_a_file_without_a_known_suffix_names_the_cli_option(tmp
 
     (tmp_path / "data").mkdir()
     Library(tmp_path / "data" / "workbench.db").store.close()
-    (tmp_path / "labels.dat").write_text("{}")  # .txt and .tsv read as tables (a spreadsheet's "Unicode Text")
+    (tmp_path / "labels.dat").write_text("{}")
     assert main(["--home", str(tmp_path), "labels", "import", str(tmp_path / "labels.dat")]) == 1
     err = capsys.readouterr().err
     assert "cannot tell the format of" in err and "--format" in err and "one of json, csv, jams" in err
+    # .txt is a spreadsheet's tab-separated "Unicode Text" since session 16: read as a table, its header refused
+    (tmp_path / "labels.txt").write_text("{}")
+    assert main(["--home", str(tmp_path), "labels", "import", str(tmp_path / "labels.txt")]) == 1
+    assert "the CSV header cannot be imported: no 'label' column" in capsys.readouterr().err
 
 
 def test_runs_list_and_table_write_a_missing_metric_the_same_way(tmp_path, capsys):

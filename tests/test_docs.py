@@ -2,6 +2,7 @@
 
 Read from the source with ``ast`` (nothing is imported): a function or method whose name does
 not start with ``_`` and that takes a parameter (other than ``self``/``cls``) must document it.
+And every module of the package is named in ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -41,3 +42,29 @@ def test_the_check_finds_a_missing_section(tmp_path):
         'def no_params():\n    pass\n'
     )
     assert undocumented(pkg) == ["workbench/m.py:9 bare"]
+
+
+def unnamed_modules(package: Path = PACKAGE, page: Path = PACKAGE.parent / "docs" / "architecture.md") -> list[str]:
+    """The package's modules (``__init__.py`` aside) whose name (``held_out`` of ``held_out.py``) is not a word of
+    ``docs/architecture.md``."""
+    import re
+
+    text = page.read_text(encoding="utf-8")
+    return [str(p.relative_to(package)) for p in sorted(package.rglob("*.py"))
+            if p.name != "__init__.py" and "static" not in p.parts
+            and re.search(rf"(?<![\w-]){re.escape(p.stem)}(?![\w-])", text) is None]
+
+
+def test_architecture_names_every_module():
+    missing = unnamed_modules()
+    assert not missing, f"docs/architecture.md does not name {len(missing)} modules: " + ", ".join(missing)
+
+
+def test_the_module_check_finds_an_unnamed_module(tmp_path):
+    pkg = tmp_path / "workbench"
+    (pkg / "sub").mkdir(parents=True)
+    for name in ("__init__.py", "named.py", "sub/held_out.py", "sub/held.py"):
+        (pkg / name).write_text("")
+    page = tmp_path / "architecture.md"
+    page.write_text("named.py (x), sub/ (held_out.py: the held-out scores)")
+    assert unnamed_modules(pkg, page) == ["sub/held.py"]

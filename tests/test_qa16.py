@@ -298,3 +298,13 @@ def test_a_spreadsheets_tab_separated_unicode_text_is_read_by_its_columns(tmp_pa
     assert csv_delimiter("label;path;start_s;end_s\nintro;a.flac;0,5;8\n") == ";"
     assert csv_delimiter("label,path,start_s,end_s\n") == ","
     assert csv_delimiter("nothing here\n") == ","  # no label column: the header's own error says so
+
+
+def test_labels_import_help_names_the_tab_separated_files(capsys):
+    """`labels import --help` listed .json, .csv and .jams only: a user with a spreadsheet's .txt could not tell."""
+    from workbench.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["labels", "import", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert ".tsv" in said and ".txt" in said and "tab-separated" in said

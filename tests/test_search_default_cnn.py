@@ -136,3 +136,18 @@ def test_an_active_cnn_whose_weights_are_gone_is_said_and_search_ranks_without_i
                      "--model; ranked without it"
     with pytest.raises(Exception, match="its weights .* are gone"):  # named, it is refused as before
         resolve_model(lib, "cnn")
+
+
+def test_an_activation_is_recorded_with_the_store_clock_to_the_microsecond(lib):  # noqa: F811
+    """One clock for every stored time (store.utc_now), at the precision an activation needs: two activations in
+    one second still order."""
+    from datetime import datetime
+
+    from workbench.store import utc_now
+
+    assert datetime.fromisoformat(utc_now()).microsecond == 0  # created_at and every other stored time: seconds
+    at = utc_now(timespec="microseconds")
+    assert datetime.fromisoformat(at).utcoffset().total_seconds() == 0 and len(at.split(".")[1]) == len("000000+00:00")
+    register_cnn(lib, 1, active=True)
+    recorded = _activated_at(lib, "embedding", 1)
+    assert at <= recorded <= utc_now(timespec="microseconds") and "." in recorded

@@ -17,23 +17,23 @@ def _loso(win: tuple[float, float], sug: tuple[float, float]) -> dict:
 
 
 def test_identity_is_kept_where_the_fit_worsened_held_out_groups():
-    from workbench.train.sections.training import _keep_if_it_helps
+    from workbench.train.sections.calibration_fit import keep_if_it_helps
 
     t, cal = _Fitted(), {"temperature": 1.7, "fitted_on": "leave-one-group-out predictions", "suggestions": {}}
-    _keep_if_it_helps(t, cal, _loso((0.05, 0.08), (0.10, 0.12)))
+    keep_if_it_helps(t, cal, _loso((0.05, 0.08), (0.10, 0.12)))
     assert t.temperature_ == 1.0 and cal["temperature"] == 1.0 and cal["temperature_fitted"] == 1.7
     assert "identity kept" in cal["fitted_on"] and "(0.050 -> 0.080)" in cal["fitted_on"]
     assert t.confidence_map_ is None and "(0.100 -> 0.120)" in cal["suggestions"]["map_dropped"]
 
 
 def test_a_fit_that_helped_is_kept():
-    from workbench.train.sections.training import _keep_if_it_helps
+    from workbench.train.sections.calibration_fit import keep_if_it_helps
 
     t, cal = _Fitted(), {"temperature": 1.7, "fitted_on": "x", "suggestions": {}}
-    _keep_if_it_helps(t, cal, _loso((0.08, 0.03), (0.10, 0.05)))
+    keep_if_it_helps(t, cal, _loso((0.08, 0.03), (0.10, 0.05)))
     assert t.temperature_ == 1.7 and cal["temperature"] == 1.7 and "temperature_fitted" not in cal
     assert t.confidence_map_ is not None and "map_dropped" not in cal["suggestions"]
-    _keep_if_it_helps(t, cal, None)  # no held-out groups: nothing to check against, nothing changes
+    keep_if_it_helps(t, cal, None)  # no held-out groups: nothing to check against, nothing changes
     assert t.temperature_ == 1.7 and t.confidence_map_ is not None
 
 
@@ -118,12 +118,12 @@ def test_confidence_map_per_is_a_config_choice():
 
 
 def test_the_guard_judges_a_span_map_by_the_span_ece():
-    from workbench.train.sections.training import _keep_if_it_helps
+    from workbench.train.sections.calibration_fit import keep_if_it_helps
 
     t, cal = _Fitted(), {"temperature": 1.7, "fitted_on": "x", "suggestions": {}}
     lo = _loso((0.08, 0.03), (0.10, 0.05))  # per window the map helped ...
     lo["calibration"]["suggestions"]["guard"] = {"ece_before": 0.04, "ece_after": 0.06}  # ... per suggestion it did not
-    _keep_if_it_helps(t, cal, lo)
+    keep_if_it_helps(t, cal, lo)
     assert t.confidence_map_ is None and "(0.040 -> 0.060)" in cal["suggestions"]["map_dropped"]
 
 

@@ -82,3 +82,16 @@ def test_the_gate_ends_a_track_on_an_outro_where_the_music_thins_out():
     assert ends[2].label == "outro" and ends[2].start_s == pytest.approx(112.0)  # where the music thins out
     frames[:, :64] = 3.0  # no level fall anywhere: the gate adds nothing
     assert segments_for(track, probs, CLASSES, grammar=_grammar(5.0))[-1].label == "drop"
+
+
+@pytest.mark.parametrize("other", [{"label_families": "learned"}, {"grammar": False}])
+def test_the_gate_is_refused_where_it_would_do_nothing(other):
+    """The gate scores the grammar's last section; label families decode without it and no grammar has none: a
+    config asking for it there is refused before a job, naming both keys, not run without it."""
+    from workbench.train.sections.config_check import check_sections_config
+
+    check_sections_config({"outro_gate": 1.0})
+    check_sections_config({"outro_gate": 0.0, **other})
+    with pytest.raises(ParameterError, match=r"outro_gate=1\.0 is not used with (label_families='learned'|grammar="
+                                             r"False); set outro_gate=0"):
+        check_sections_config({"outro_gate": 1.0, **other})

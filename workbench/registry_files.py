@@ -28,7 +28,6 @@ from workbench.registry_types import (
     RegistryError,
     Version,
     _read_doc,
-    activation_time,
 )
 
 if TYPE_CHECKING:
@@ -88,21 +87,19 @@ class RegistryFiles:
 
     def _insert(self, doc: dict[str, Any], *, activate: bool) -> None:
         blob = json.dumps({"metadata": doc.get("metadata") or {}, "metrics": doc.get("metrics") or {},
-                           "export": doc.get("export") or {}, "forced": doc.get("forced") or [],
-                           **({ACTIVATED_AT: activation_time()} if activate else {})}, default=str)
+                           "export": doc.get("export") or {}, "forced": doc.get("forced") or []}, default=str)
         job_id = doc.get("job_id")
         mtype, n = doc["model_type"], int(doc["version"])
         with self.library.store.transaction() as conn:
             if not isinstance(job_id, int) or conn.execute("SELECT 1 FROM jobs WHERE id = ?",
                                                            (job_id,)).fetchone() is None:
                 job_id = None  # the job row has gone; keep the run id
-            if activate:
-                conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (mtype,))
             conn.execute(
                 "INSERT INTO model_versions (model_type, version, path, active, job_id, run_id, metadata, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (mtype, n, f"{mtype}_v{n}.mlpackage", int(activate), job_id, doc.get("run_id"), blob,
-                 str(doc["created_at"])))
+                "VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
+                (mtype, n, f"{mtype}_v{n}.mlpackage", job_id, doc.get("run_id"), blob, str(doc["created_at"])))
+            if activate:  # as activate and rollback make a version active: the one place that does it
+                self._make_active(conn, mtype, n)
             conn.execute("INSERT INTO model_version_numbers (model_type, last) VALUES (?, ?) "
                          "ON CONFLICT(model_type) DO UPDATE SET last = MAX(last, excluded.last)", (mtype, n))
 
@@ -119,6 +116,8 @@ class RegistryFiles:
         version : int
             The version made active.
         """
+        from workbench.store import utc_now
+
         row = conn.execute("SELECT metadata FROM model_versions WHERE model_type = ? AND version = ?",
                            (model_type, version)).fetchone()
         try:
@@ -126,7 +125,7 @@ class RegistryFiles:
         except (TypeError, ValueError):
             blob = {}
         blob = blob if isinstance(blob, dict) else {}
-        blob[ACTIVATED_AT] = activation_time()
+        blob[ACTIVATED_AT] = utc_now("microseconds")
         conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
         conn.execute("UPDATE model_versions SET active = 1, metadata = ? WHERE model_type = ? AND version = ?",
                      (json.dumps(blob, default=str), model_type, version))

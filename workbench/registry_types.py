@@ -28,13 +28,6 @@ _NAME = re.compile(r"^(dj_section|embedding|head)_v(\d+)\.(mlpackage|json|md)$")
 ACTIVATED_AT = "activated_at"
 
 
-def activation_time() -> str:
-    """Now, as :data:`ACTIVATED_AT` records it: ISO 8601 UTC with microseconds (two activations in one second differ)."""
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
 class RegistryError(WorkbenchError, ValueError):
     """A registry request cannot be done (unknown version, deleting the active one, ...)."""
 

@@ -210,9 +210,16 @@ MIGRATIONS: dict[int, str] = {
 SCHEMA_VERSION: int = max(MIGRATIONS)
 
 
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC string (seconds)."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def utc_now(timespec: str = "seconds") -> str:
+    """The current time as an ISO 8601 UTC string.
+
+    Parameters
+    ----------
+    timespec : {"seconds", "milliseconds", "microseconds"}
+        Its precision (:meth:`datetime.datetime.isoformat`): seconds for every stored time, microseconds where two
+        events in one second must still order (a registry activation, :data:`workbench.registry_types.ACTIVATED_AT`).
+    """
+    return datetime.now(timezone.utc).isoformat(timespec=timespec)
 
 
 def connect(path: str | os.PathLike[str], *, timeout_s: float = 30.0, read_only: bool = False) -> sqlite3.Connection:

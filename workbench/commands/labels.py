@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_cmd_export)
 
     q = ls.add_parser("import", help="add the labels of a file, all or nothing, after a backup of the stored ones")
-    q.add_argument("file", help="a .json, .csv or .jams file, or a folder of .jams files")
+    q.add_argument("file", help="a .json, .csv or .jams file, or a folder of .jams files; a .tsv or .txt file "
+                               "is read as a label table too (a spreadsheet's tab-separated 'Unicode Text')")
     q.add_argument("--format", choices=_FORMATS, default=None)
     q.add_argument("--overlap", choices=("refuse", "replace", "split", "skip"), default="refuse",
                    help="when an imported label overlaps a stored one (default refuse: nothing is imported)")

@@ -76,6 +76,13 @@ def check_sections_config(cfg: dict[str, Any]) -> None:
                         ("outro_gate", 0, 10)):
         if key in cfg and not lo <= cfg[key] <= hi:
             raise ParameterError(f"{key} must be in [{lo:g}, {hi:g}]; got {cfg[key]!r}")
+    gate = cfg.get("outro_gate", CONFIG_DEFAULTS["outro_gate"])
+    inert = {"label_families": "off", "grammar": True}  # the gate scores the grammar's last section, families aside
+    for key, needed in inert.items():
+        value = cfg.get(key, CONFIG_DEFAULTS[key])
+        if gate > 0 and value != needed:
+            raise ParameterError(f"outro_gate={gate!r} is not used with {key}={value!r}; set outro_gate=0 or "
+                                 f"{key}={needed!r}")
 
 
 def check_label_counts(sections: Iterable[Any], cfg: dict[str, Any]) -> None:

@@ -58,8 +58,6 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "label_families": "off", "audio_views": 0, "audio_view_eq_db": 0.0, "audio_view_weight": 1.0,
     **SMOOTHING_DEFAULTS, **self_training.SELF_TRAINING_DEFAULTS,
 }
-#: The calibration guard's name before it moved to :mod:`~workbench.train.sections.calibration_fit`.
-_keep_if_it_helps = keep_if_it_helps
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
                  "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience", "not_weight",
                  "input_noise", "track_jitter")
