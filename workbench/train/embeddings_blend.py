@@ -43,9 +43,9 @@ from workbench.errors import ParameterError, WorkbenchError
 from workbench.similarity.blend import Blend, blend_vectors, check_blend_backbone
 
 if TYPE_CHECKING:
-    from workbench.models.heads import EmbeddingHead
     from workbench.embed.batch import Backbone
     from workbench.library import Library
+    from workbench.models.heads import EmbeddingHead
     from workbench.train.datasets import EmbeddingSet
     from workbench.train.triplet import TripletConfig
 
@@ -290,7 +290,13 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
     if not weights or any(not 0.0 <= float(w) <= 1.0 for w in weights):
         raise ParameterError(f"weights must be backbone shares in [0, 1]; got {weights!r}")
     def stats_of(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The backbone end's statistics for training rows ``X``."""
+        """The backbone end's statistics for training rows ``X``.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n, d)]
+            Raw backbone vectors of the part's training rows.
+        """
         return _stats(X) if search_stats is None else search_stats
 
     stats = stats_of(train.X)
