@@ -295,6 +295,10 @@ def main() -> int:
                 print(f"{vname} seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}{alone}  "
                       f"delta {h['precision_at_k'] - b['precision_at_k']:+.3f}  chance {b['chance']:.3f}  "
                       f"best {b['best_possible']:.3f}  n={b['n_queries']} held-out  ({h['model']})", flush=True)
+            if r["blend"]:  # the share picked on the training folds, and whose statistics z-score its backbone end
+                print(f"{vname} seed {seed} blend weight (backbone share) {r['blend']['weight']:g} "
+                      f"({r['blend'].get('backbone', 'training')} statistics); training-fold track MAP by weight "
+                      f"{r['blend'].get('weights')}", flush=True)
             if args.per_query:
                 continue
             for name in [n for n in ("backbone", "head", "head_oof") if n in r["learned_weights"]]:
@@ -309,9 +313,6 @@ def main() -> int:
                   f"learned weights of the backbone {c['perfect_vibe_learned_backbone']:.3f}, of the head "
                   f"{c['perfect_vibe_learned_head']:.3f}", flush=True)
             print(f"{vname} seed {seed} early stopping: {(r['early_stopping'] or {}).get('said')}", flush=True)
-            if r["blend"]:
-                print(f"{vname} seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold track MAP by "
-                      f"weight {r['blend']['weights']}", flush=True)
     for vname, _ in variants:
         mine = [r for r in results if r["variant"] == vname and "head_oof" in r["p_at_3"].get("learned", {})]
         if mine:

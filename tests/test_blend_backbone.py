@@ -158,3 +158,14 @@ def test_the_job_blends_with_searchs_backbone_when_asked(tmp_path):
     assert np.allclose(saved.mean, stats[0]) and np.allclose(saved.std, stats[1])  # search's own, not the rows'
     assert "as search ranks with it" in run.metrics["blend"]["said"]
     assert "z-scored as search does" in run.metrics["search"]["models"]["model"]
+
+
+def test_the_model_card_says_whose_statistics_the_blend_z_scores_with():
+    from workbench.registry_card import model_card
+
+    for whose, said in (("search", "z-scored as workbench search z-scores the bare backbone"),
+                        ("training", "z-scored with the training windows' statistics"),
+                        (None, "z-scored with the training windows' statistics")):  # a run written before the setting
+        blend = {"weight": 0.5, **({"backbone": whose} if whose else {})}
+        card = model_card({"model_type": "head", "version": 1, "metadata": {}, "metrics": {"blend": blend}})
+        assert said in card

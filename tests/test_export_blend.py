@@ -292,3 +292,7 @@ def test_a_blend_with_searchs_statistics_is_carried_the_same_way(setup, tmp_path
     meta = coreml.read_metadata(r.path)
     assert meta["search_blend"]["backbone_stats"] == "search" and meta["search_blend"]["weight"] == pytest.approx(0.6)
     assert "search's (the library's windows when the run was trained) statistics" in meta["outputs"]["embedding_blend"]
+    from workbench.registry_card import model_card
+
+    card = model_card({"model_type": "embedding", "version": 3, "metadata": meta, "metrics": {"blend": {"weight": 0.6}}})
+    assert "z-scored as workbench search z-scores the bare backbone" in card
