@@ -115,6 +115,14 @@ The backbone end of the blend is not the backbone search compares with: the back
 statistics (the space the head trains in and its MAP@R baseline, and a blend of share 1) ranks worse than the raw
 backbone on these queries, default 0.506 vs 0.549 (worse on 5 seeds, never better), vibe 0.537 vs 0.654 (worse on
 8 of 9); seed 4 picked share 1 on its folds and lost 0.167 to the raw backbone while its head alone had 0.833.
+
+The blend's backbone end as search z-scores it (session 16, ``--set blend_backbone=search``; the default stays
+``training``): ``--per-query --variant search:blend_backbone=search --variant training:blend_backbone=training``
+(one kept ``--home`` per library, load 3-5). Devset, seeds 0-2: both pick share 0 on every seed, P@3 0.989 / vibe
+0.939 either way (backbone 0.806 / 0.722). Real files, seeds 0-8, read once after that choice: default 0.586 ->
+0.574 (+0.037 -> +0.025 over the backbone 0.549), vibe 0.623 -> 0.648 (-0.031 -> -0.006; backbone 0.654); the
+search gate has the head below the backbone on 2 seeds with the training end, on none with the search end
+(docs/experiments/search.md).
 """
 
 from __future__ import annotations

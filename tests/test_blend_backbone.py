@@ -157,6 +157,7 @@ def test_the_job_blends_with_searchs_backbone_when_asked(tmp_path):
     assert saved.backbone == "search" and saved.weight == 0.5
     assert np.allclose(saved.mean, stats[0]) and np.allclose(saved.std, stats[1])  # search's own, not the rows'
     assert "as search ranks with it" in run.metrics["blend"]["said"]
+    assert "baseline_training_stats" in run.metrics  # its backbone baseline is search's (share 1 scores it exactly)
     assert "z-scored as search does" in run.metrics["search"]["models"]["model"]
 
 
@@ -169,3 +170,25 @@ def test_the_model_card_says_whose_statistics_the_blend_z_scores_with():
         blend = {"weight": 0.5, **({"backbone": whose} if whose else {})}
         card = model_card({"model_type": "head", "version": 1, "metadata": {}, "metrics": {"blend": blend}})
         assert said in card
+
+
+def test_a_search_end_blend_of_share_one_scores_exactly_its_backbone_baseline():
+    from types import SimpleNamespace
+
+    import torch
+
+    from workbench.models.heads import EmbeddingHead, seeded
+    from workbench.train.embeddings_blend import _stats, apply_blend
+
+    train, val, test = _set(1, 0, 3), _set(2, 100, 1), _set(3, 200, 2)
+    head = seeded(EmbeddingHead, 6, hidden_dim=16, out_dim=8, dropout=0.0, generator=torch.Generator().manual_seed(0))
+    search = (np.full(6, 1.5, dtype=np.float32), np.linspace(0.5, 3.0, 6).astype(np.float32))
+    for weight, equal in ((1.0, True), (0.25, False)):
+        result = SimpleNamespace(model=head, metrics={"model": {"test": {"map_at_r": 0.5}}, "baseline": {"test": {"x": 1}}})
+        apply_blend(result, Blend(weight, *search, backbone="search"), train=train, val=val, test=test)
+        m, b = result.metrics["model"], result.metrics["baseline"]
+        assert result.metrics["baseline_training_stats"] == {"test": {"x": 1}}  # the triplet job's, kept
+        assert (m["test"]["map_at_r"] == b["test"]["map_at_r"] and m["val"] == b["val"]) is equal
+    result = SimpleNamespace(model=head, metrics={"model": {}, "baseline": {"test": {"x": 1}}})
+    apply_blend(result, Blend(1.0, *_stats(train.X)), train=train, val=val, test=test)  # the training end: untouched
+    assert result.metrics["baseline"] == {"test": {"x": 1}} and "baseline_training_stats" not in result.metrics

@@ -375,7 +375,10 @@ def apply_blend(result: Any, blend: Blend, *, train: EmbeddingSet, val: Embeddin
     ``result.metrics["model"]`` ``val`` and ``test`` are recomputed on the blended vectors with the
     same queries as the head's (validation tracks querying validation and training tracks; test
     tracks among themselves), so the baselines stay comparable; ``result.metrics["blend"]`` records
-    the weight and how it was picked.
+    the weight and how it was picked. With search's statistics (``blend.backbone == "search"``) the backbone
+    baseline is scored on the backbone as search z-scores it (a share of 1 exactly), so a head that adds nothing
+    (share 1) equals its baseline and the activation gate refuses it; the training windows' z-score the
+    triplet job scored moves to ``baseline_training_stats``.
 
     Parameters
     ----------
@@ -403,17 +406,44 @@ def apply_blend(result: Any, blend: Blend, *, train: EmbeddingSet, val: Embeddin
         """
         return blend.vectors(X, embed(result.model, X))
 
+    def scored(f: Any, test_vec: np.ndarray) -> dict[str, Any]:
+        """``val`` and ``test`` retrieval metrics of the vectors ``f`` gives (``test_vec``: the test windows').
+
+        Parameters
+        ----------
+        f : callable
+            Raw backbone window vectors -> vectors scored.
+        test_vec : np.ndarray
+            ``f(test.X)``.
+        """
+        out: dict[str, Any] = {}
+        ref = train.originals()
+        if len(val):
+            out["val"] = _val_metrics(f(val.X), _labels_in(val, train.classes), val.track_ids, f(ref.X), ref.y,
+                                      ref.track_ids)
+        if len(test):
+            out["test"] = retrieval_metrics(test_vec, _labels_in(test, train.classes), groups=test.track_ids)
+        return out
+
     metrics = result.metrics
     metrics["head_alone"] = metrics.get("model", {})
-    model: dict[str, Any] = {}
-    ref = train.originals()
-    if len(val):
-        model["val"] = _val_metrics(vec(val.X), _labels_in(val, train.classes), val.track_ids, vec(ref.X), ref.y,
-                                    ref.track_ids)
     test_vec = vec(test.X)
-    if len(test):
-        model["test"] = retrieval_metrics(test_vec, _labels_in(test, train.classes), groups=test.track_ids)
-    metrics["model"] = model
+    metrics["model"] = scored(vec, test_vec)
+    if blend.backbone == "search":  # the baseline as search ranks the backbone: share 1 of this blend, exactly
+        alone = Blend(1.0, blend.mean, blend.std, backbone="search")
+
+        def backbone(X: np.ndarray) -> np.ndarray:
+            """The backbone part of share 1 (no head column).
+
+            Parameters
+            ----------
+            X : np.ndarray [shape=(n, d)]
+                Raw backbone window vectors.
+            """
+            return alone.vectors(X, np.zeros((len(X), 1)))
+
+        metrics["baseline_training_stats"] = metrics.get("baseline", {})
+        metrics["baseline"] = scored(backbone, backbone(test.X))
     metrics["blend"] = {"weight": blend.weight, **blend.scores, "backbone": blend.backbone,
                         "said": f"backbone share {blend.weight:g} of the cosine (picked on training folds; "
                                 f"{blend.backbone_said})"}
