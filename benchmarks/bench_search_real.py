@@ -115,6 +115,14 @@ The backbone end of the blend is not the backbone search compares with: the back
 statistics (the space the head trains in and its MAP@R baseline, and a blend of share 1) ranks worse than the raw
 backbone on these queries, default 0.506 vs 0.549 (worse on 5 seeds, never better), vibe 0.537 vs 0.654 (worse on
 8 of 9); seed 4 picked share 1 on its folds and lost 0.167 to the raw backbone while its head alone had 0.833.
+
+The blend's backbone end as search z-scores it (session 16, ``--set blend_backbone=search``; the default stays
+``training``): ``--per-query --variant search:blend_backbone=search --variant training:blend_backbone=training``
+(one kept ``--home`` per library, load 3-5). Devset, seeds 0-2: both pick share 0 on every seed, P@3 0.989 / vibe
+0.939 either way (backbone 0.806 / 0.722). Real files, seeds 0-8, read once after that choice: default 0.586 ->
+0.574 (+0.037 -> +0.025 over the backbone 0.549), vibe 0.623 -> 0.648 (-0.031 -> -0.006; backbone 0.654); the
+search gate has the head below the backbone on 2 seeds with the training end, on none with the search end
+(docs/experiments/search.md).
 """
 
 from __future__ import annotations
@@ -297,6 +305,10 @@ def main() -> int:
                 print(f"{vname} seed {seed} {wname:<8} backbone {b['precision_at_k']:.3f}  head {h['precision_at_k']:.3f}{alone}  "
                       f"delta {h['precision_at_k'] - b['precision_at_k']:+.3f}  chance {b['chance']:.3f}  "
                       f"best {b['best_possible']:.3f}  n={b['n_queries']} held-out  ({h['model']})", flush=True)
+            if r["blend"]:  # the share picked on the training folds, and whose statistics z-score its backbone end
+                print(f"{vname} seed {seed} blend weight (backbone share) {r['blend']['weight']:g} "
+                      f"({r['blend'].get('backbone', 'training')} statistics); training-fold track MAP by weight "
+                      f"{r['blend'].get('weights')}", flush=True)
             if args.per_query:
                 continue
             for name in [n for n in ("backbone", "head", "head_oof") if n in r["learned_weights"]]:
@@ -311,9 +323,6 @@ def main() -> int:
                   f"learned weights of the backbone {c['perfect_vibe_learned_backbone']:.3f}, of the head "
                   f"{c['perfect_vibe_learned_head']:.3f}", flush=True)
             print(f"{vname} seed {seed} early stopping: {(r['early_stopping'] or {}).get('said')}", flush=True)
-            if r["blend"]:
-                print(f"{vname} seed {seed} blend weight (backbone share) {r['blend']['weight']:g}; training-fold track MAP by "
-                      f"weight {r['blend']['weights']}", flush=True)
     for vname, _ in variants:
         mine = [r for r in results if r["variant"] == vname and "head_oof" in r["p_at_3"].get("learned", {})]
         if mine:

@@ -262,3 +262,37 @@ def test_openl3_blended_export_keeps_60_db(tmp_path):
     with torch.no_grad():
         want = blend.vectors(b, head(torch.from_numpy(b)).numpy())
     np.testing.assert_allclose(_cos(got), want @ want.T, atol=2e-3)
+
+
+def test_a_blend_with_searchs_statistics_is_carried_the_same_way(setup, tmp_path):
+    """``blend_backbone="search"`` (the backbone end z-scored as search does, library statistics fixed at training):
+    the same fp32 z-score module carries it; the model's cosine is search's, the metadata says whose statistics."""
+    import dataclasses
+
+    from workbench.train.embeddings_blend import blend_saver
+
+    frames, times = setup["frames"][1]
+    rng = np.random.default_rng(3)  # statistics other than the training rows' (the library's, as search fits them)
+    blend = Blend(0.6, frames.mean(axis=0) + rng.normal(size=202).astype(np.float32) * 0.1,
+                  frames.std(axis=0) + 0.5, backbone="search")
+    blend_saver(setup["head"], blend)(tmp_path / "model.pt")
+    r = coreml.export_embedding_model(tmp_path / "model.pt", tmp_path / "s.mlpackage", backbone="features",
+                                      input="features", windows=frames[:8])
+    assert r.lint.ok, str(r.lint)
+    assert r.parity.psnr_db >= 60.0, str(r.parity)
+    means = window_means(frames, times, window_s=8.0, hop_s=1.0)
+    out = np.concatenate([mil_eval.run(r.path, {"features": m[None, :]})["embedding_blend"] for m in means])
+    search = EmbeddingModel(backbone=FeatureFrontend(), head=setup["head"], blend=blend, window_s=8.0,
+                            hop_s=1.0).windows(frames, times)
+    np.testing.assert_allclose(_cos(out), search @ search.T, atol=2e-3)
+    other = dataclasses.replace(blend, backbone="training", mean=setup["blend"].mean, std=setup["blend"].std)
+    theirs = EmbeddingModel(backbone=FeatureFrontend(), head=setup["head"], blend=other, window_s=8.0,
+                            hop_s=1.0).windows(frames, times)
+    assert np.abs(theirs @ theirs.T - search @ search.T).max() > 0.01  # the statistics carried are the ones that matter
+    meta = coreml.read_metadata(r.path)
+    assert meta["search_blend"]["backbone_stats"] == "search" and meta["search_blend"]["weight"] == pytest.approx(0.6)
+    assert "search's (the library's windows when the run was trained) statistics" in meta["outputs"]["embedding_blend"]
+    from workbench.registry_card import model_card
+
+    card = model_card({"model_type": "embedding", "version": 3, "metadata": meta, "metrics": {"blend": {"weight": 0.6}}})
+    assert "z-scored as workbench search z-scores the bare backbone" in card

@@ -64,19 +64,23 @@ def _blend_lines(model_type: str, metrics: dict[str, Any], meta: dict[str, Any] 
         The package's metadata (``search_blend``: the blend the model computes).
     """
     carried = (meta or {}).get("search_blend")
+    recorded = metrics.get("blend") if isinstance(metrics.get("blend"), dict) else {}
+    whose = (carried if isinstance(carried, dict) else {}).get("backbone_stats") or recorded.get("backbone")
+    stats = ("as workbench search z-scores the bare backbone: the library's windows when the run was trained"
+             if whose == "search" else "with the training windows' statistics")
     if model_type == "embedding" and isinstance(carried, dict) and carried.get("weight"):
         w = float(carried["weight"])
         return [f"- search blend: carried inside the model. Its output `{carried.get('output', 'embedding_blend')}` "
                 f"({carried.get('dim')} floats per window) is [sqrt({w:g}) x the unit z-scored backbone vector "
                 f"({carried.get('backbone_dim')} floats), sqrt({1 - w:g}) x the head ({carried.get('head_dim')} "
                 f"floats)]: its plain cosine is workbench search's window score, {w:g} x the cosine of the backbone "
-                f"vectors (z-scored with the training windows' statistics) + {1 - w:g} x the cosine of the head; "
+                f"vectors (z-scored {stats}) + {1 - w:g} x the cosine of the head; "
                 "the app adds nothing"]
     weight = (metrics.get("blend") or {}).get("weight") if isinstance(metrics.get("blend"), dict) else None
     if model_type not in ("embedding", "head") or not weight:
         return []
-    return [f"- search blend: workbench ranks with {weight:g} x the cosine of the backbone vectors (z-scored with "
-            f"the training windows' statistics) + {1 - weight:g} x the cosine of this head's output; this model "
+    return [f"- search blend: workbench ranks with {weight:g} x the cosine of the backbone vectors (z-scored "
+            f"{stats}) + {1 - weight:g} x the cosine of this head's output; this model "
             "outputs the head alone, so an app that wants the same ranking blends the two itself"
             + (" (or uses this run's embedding model, whose output carries the blend)" if model_type == "head" else "")]
 

@@ -195,7 +195,7 @@ class LibrarySearch:
         analyze_library(self.library, progress=self.progress)
         embed_library(self.library, backbone=self.backbone, progress=self.progress)
         doc = TrackSetIndex.manifest(self.folder)
-        stats = self._load_stats()
+        stats = self.window_stats()
         if doc is None or doc.get("identity") != json.loads(json.dumps(self._identity())) or (
                 self.model.head is None and stats is None):
             return self.rebuild()
@@ -309,7 +309,9 @@ class LibrarySearch:
     def _scaled(windows: np.ndarray, stats: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         return windows if stats is None else (windows - stats[0]) / stats[1]
 
-    def _load_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
+    def window_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(mean, std)`` [shape=(d,)] that z-score a bare backbone's windows in this index (fitted over the
+        library's windows at its last :meth:`rebuild`); None for a head, or before the index has any."""
         p = self.folder / _STATS_FILE
         if self.model.head is not None or not p.is_file():
             return None
@@ -318,7 +320,7 @@ class LibrarySearch:
 
     def _standardize(self, windows: np.ndarray) -> np.ndarray:
         """Window vectors on the index's scale (z-scored for a bare backbone)."""
-        return self._scaled(windows, self._load_stats())
+        return self._scaled(windows, self.window_stats())
 
     # -- querying -------------------------------------------------------------------------
     def similar(self, query: int | str | os.PathLike[str] | Track, *, k: int = 10, min_score: float | None = None,

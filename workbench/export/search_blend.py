@@ -2,7 +2,8 @@
 
 When a run's head is blended with its backbone in search (:mod:`workbench.similarity.blend`, backbone
 share ``w > 0``), search ranks windows by ``w * cos(b) + (1 - w) * cos(h)``: ``b`` the backbone vector
-z-scored with the training windows' ``mean`` and ``std``, ``h`` the head's output. The exported
+z-scored with the blend's ``mean`` and ``std`` (the training windows', or with ``blend.backbone == "search"`` the
+ones search z-scores the bare backbone with, fixed when the run was trained), ``h`` the head's output. The exported
 ``embedding`` model then outputs, per window, the unit vector search indexes::
 
     concat(sqrt(w) * unit((x - mean) / std), sqrt(1 - w) * head(x))
@@ -321,12 +322,15 @@ def blend_metadata(blend: Blend, head_dim: int, *, order: str = "") -> dict[str,
     """
     w, d = float(blend.weight), blend.in_dim
     dim = d + int(head_dim)
+    whose = "search's (the library's windows when the run was trained)" if blend.backbone == "search" else "the training windows'"
     said = (f"{dim}-d unit vector of each window carrying search's blend (backbone share {w:g}): "
             f"[sqrt({w:g}) * unit((backbone - mean) / std) ({d} floats{', ' + order if order else ''}), "
             f"sqrt({1 - w:g}) * head ({head_dim} floats)]; its plain cosine (dot product) with another window's "
-            f"equals workbench search's window score {w:g} x cos(backbone z-scores) + {1 - w:g} x cos(head)")
+            f"equals workbench search's window score {w:g} x cos(backbone z-scores) + {1 - w:g} x cos(head); "
+            f"mean and std: {whose} statistics")
     return {"search_blend": {"weight": w, "dim": dim, "backbone_dim": d, "head_dim": int(head_dim),
                              "output": BLEND_OUTPUT, "formula": "w*cos(zscored backbone) + (1-w)*cos(head)",
+                             "backbone_stats": blend.backbone,
                              **({"backbone_order": order} if order else {})},
             "output_desc": said}
 

@@ -8,10 +8,18 @@ backbone's share. A window ``x`` (mean backbone frame) becomes::
     concat(sqrt(weight) * unit((x - mean) / std), sqrt(1 - weight) * head(x))
 
 a unit vector, so the cosine of two blended windows is exactly
-``weight * cos_backbone + (1 - weight) * cos_head`` (``mean``, ``std``: the training windows'
-per-dimension statistics, the space of the backbone baseline). ``weight = 0`` is the head alone,
-``weight = 1`` the backbone alone. The blend is stored in the run's ``model.pt`` beside the head
-(key ``"blend"``: plain floats and tensors, read with ``weights_only=True``).
+``weight * cos_backbone + (1 - weight) * cos_head``. ``backbone`` says whose ``mean`` and ``std``
+(per-dimension statistics) z-score the backbone end:
+
+* ``"training"``: the run's training windows, augmented views included (the space the head trains in
+  and its MAP@R baseline);
+* ``"search"``: the library's windows as ``workbench similar --model backbone`` z-scores them (its
+  index's ``standardize-windows.npz``), so the backbone end is the backbone search compares with
+  and a share of 1 ranks exactly as it does.
+
+``weight = 0`` is the head alone, ``weight = 1`` the backbone alone. The blend is stored in the run's
+``model.pt`` beside the head (key ``"blend"``: floats, a string and tensors, read with
+``weights_only=True``; a checkpoint without ``"backbone"`` is ``"training"``, as every blend was before).
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ParameterError
+
+#: Whose statistics z-score a blend's backbone end: the run's training windows, or search's (the library's windows).
+BLEND_BACKBONES: tuple[str, ...] = ("training", "search")
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,12 +47,15 @@ class Blend:
         Per-dimension statistics of the training windows (``std > 0``).
     scores : dict, optional
         How the weight was picked (candidate weight -> score on training folds), for the record.
+    backbone : {"training", "search"}
+        Whose statistics ``mean`` and ``std`` are (see the module).
     """
 
     weight: float
     mean: np.ndarray
     std: np.ndarray
     scores: dict[str, Any] = field(default_factory=dict)
+    backbone: str = "training"
 
     def __post_init__(self) -> None:
         w = self.weight
@@ -51,6 +65,13 @@ class Blend:
         if mean.ndim != 1 or mean.shape != std.shape or not (np.isfinite(std).all() and (std > 0).all()):
             raise ParameterError(f"blend mean and std must be 1-d of one size with std > 0; got shapes "
                                  f"{mean.shape} and {std.shape}")
+        check_blend_backbone(self.backbone)
+
+    @property
+    def backbone_said(self) -> str:
+        """The backbone end in words (``"the backbone as search ranks with it"``)."""
+        return ("the backbone as search ranks with it (z-scored over the library's windows)" if self.backbone == "search"
+                else "the backbone z-scored with the training windows' statistics")
 
     @property
     def in_dim(self) -> int:
@@ -79,7 +100,7 @@ class Blend:
         import torch
 
         return {"weight": float(self.weight), "mean": torch.from_numpy(np.asarray(self.mean, dtype=np.float32)),
-                "std": torch.from_numpy(np.asarray(self.std, dtype=np.float32))}
+                "std": torch.from_numpy(np.asarray(self.std, dtype=np.float32)), "backbone": self.backbone}
 
     @classmethod
     def from_checkpoint(cls, data: Any) -> Blend | None:
@@ -100,9 +121,30 @@ class Blend:
             return None
         try:
             return cls(float(raw["weight"]), np.asarray(raw["mean"], dtype=np.float32),
-                       np.asarray(raw["std"], dtype=np.float32))
+                       np.asarray(raw["std"], dtype=np.float32), backbone=str(raw.get("backbone", "training")))
         except (KeyError, TypeError, ValueError) as exc:
             raise ParameterError(f"model.pt's blend must hold weight, mean and std; got {exc!r}") from None
+
+
+def check_blend_backbone(value: object, name: str = "blend backbone") -> str:
+    """``value`` when it is one of :data:`BLEND_BACKBONES`.
+
+    Parameters
+    ----------
+    value : str
+        ``"training"`` or ``"search"``.
+    name : str
+        The setting's name in the message.
+
+    Raises
+    ------
+    ParameterError
+        Anything else.
+    """
+    if not (isinstance(value, str) and value in BLEND_BACKBONES):
+        raise ParameterError(f"{name} must be one of {list(BLEND_BACKBONES)} (the backbone z-scored with the run's "
+                             f"training windows, or as search ranks with it: the library's windows); got {value!r}")
+    return value
 
 
 def blend_vectors(backbone: np.ndarray, head: np.ndarray, *, weight: float, mean: np.ndarray,

@@ -108,11 +108,14 @@ class EmbeddingModel:
     @property
     def tag(self) -> str:
         """The head's short tag in folder names: ``head3-<weights sha256[:12]>`` (``""`` for the backbone),
-        ``-b<weight>`` added for a blend with the backbone (the same file used without it has its own index)."""
+        ``-b<weight>`` added for a blend with the backbone (the same file used without it has its own index),
+        ``-b<weight>s`` where the blend's backbone end is search's (``blend.backbone == "search"``)."""
         if self.head is None:
             return ""
         tag = f"head{self.version if self.version is not None else 'run'}-{self.weights_sha256[:12]}"
-        return tag if self.blend is None else f"{tag}-b{self.blend.weight:g}"
+        if self.blend is None:
+            return tag
+        return f"{tag}-b{self.blend.weight:g}{'s' if self.blend.backbone == 'search' else ''}"
 
     @property
     def key(self) -> str:
@@ -136,7 +139,8 @@ class EmbeddingModel:
         what = getattr(self.backbone, "said", None) or self.backbone.name  # a tuned OpenL3 says how it was tuned
         text = f"{self.name} (on {what})" if self.head is not None else f"{self.name} ({what})"
         if self.head is not None and self.blend is not None:
-            text = f"{self.name} (on {what}; backbone share {self.blend.weight:g})"
+            text = (f"{self.name} (on {what}; backbone share {self.blend.weight:g}"
+                    f"{', z-scored as search does' if self.blend.backbone == 'search' else ''})")
         return text + (f"; {self.note}" if self.note else "")
 
     def windows(self, frames: np.ndarray, timestamps_s: np.ndarray) -> np.ndarray:

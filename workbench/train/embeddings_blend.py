@@ -23,6 +23,12 @@ of the same queries (:func:`workbench.evaluate.retrieval.retrieval_metrics`, own
 and only then by the larger weight (more backbone). ``weight = 1`` means the
 head did not beat the backbone on the training tracks: search then ranks as the backbone does, and
 the run says so (its ``map_at_r`` equals the backbone's, so the activation gate refuses it).
+
+The blend's backbone end (``blend_backbone``, :data:`~workbench.similarity.blend.BLEND_BACKBONES`) is z-scored
+with the training windows' statistics (``"training"``: each fold with its own training rows', augmented views
+included) or with the ones search z-scores the bare backbone with (``"search"``: the library's windows,
+:func:`search_window_stats`, the same for every part), so that the share picked mixes the head with the very
+backbone ranking ``workbench similar --model backbone`` gives.
 """
 
 from __future__ import annotations
@@ -34,9 +40,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError, WorkbenchError
-from workbench.similarity.blend import Blend, blend_vectors
+from workbench.similarity.blend import Blend, blend_vectors, check_blend_backbone
 
 if TYPE_CHECKING:
+    from workbench.embed.batch import Backbone
+    from workbench.library import Library
     from workbench.models.heads import EmbeddingHead
     from workbench.train.datasets import EmbeddingSet
     from workbench.train.triplet import TripletConfig
@@ -85,6 +93,51 @@ def check_blend_folds(value: object, name: str = "blend_folds") -> int:
     if not (isinstance(value, int) and not isinstance(value, bool) and (value == 0 or value >= 2)):
         raise ParameterError(f"{name} must be 0 or an int >= 2; got {value!r}")
     return value
+
+
+def search_window_stats(library: Library, backbone: Backbone) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, std)`` [shape=(d,), float32] with which search z-scores ``backbone``'s windows in ``library``.
+
+    The bare backbone's index (:class:`~workbench.search.LibrarySearch`, ``model="backbone"``) is brought up to
+    date (analysing and embedding what is missing, built when absent) and its statistics are read: those
+    ``workbench similar --model backbone`` ranks with. A library of one window has none (search leaves its
+    windows as they are): 0 and 1 then.
+
+    Parameters
+    ----------
+    library : Library
+        The library searched.
+    backbone : Backbone
+        The run's backbone (the head's input).
+    """
+    from workbench.search import LibrarySearch
+
+    found = LibrarySearch(library, backbone=backbone, model="backbone", progress=False).update().window_stats()
+    if found is None:
+        return np.zeros(int(backbone.dim), dtype=np.float32), np.ones(int(backbone.dim), dtype=np.float32)
+    return np.asarray(found[0], dtype=np.float32), np.asarray(found[1], dtype=np.float32)
+
+
+def blend_backbone_stats(value: object, *, library: Library, backbone: Backbone) -> tuple[np.ndarray, np.ndarray] | None:
+    """The fixed statistics of the job's ``blend_backbone`` setting: search's for ``"search"``, None for
+    ``"training"`` (each part standardised with its own training rows).
+
+    Parameters
+    ----------
+    value : {"training", "search"}
+        The setting.
+    library : Library
+        The library searched.
+    backbone : Backbone
+        The run's backbone.
+
+    Raises
+    ------
+    ParameterError
+        Another value.
+    """
+    check_blend_backbone(value, "blend_backbone")
+    return search_window_stats(library, backbone) if value == "search" else None
 
 
 def _stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,13 +243,15 @@ def track_folds(train: EmbeddingSet, *, folds: int, seed: int) -> list[np.ndarra
 
 def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, config: TripletConfig, *,
                folds: int = 3, weights: tuple[float, ...] = BLEND_WEIGHTS, others: EmbeddingSet | None = None,
-               keep: list[tuple[np.ndarray, Any, tuple[np.ndarray, np.ndarray]]] | None = None) -> Blend:
+               keep: list[tuple[np.ndarray, Any, tuple[np.ndarray, np.ndarray]]] | None = None,
+               search_stats: tuple[np.ndarray, np.ndarray] | None = None) -> Blend:
     """The blend weight with the best mean track-level MAP on training folds and validation (see the module).
 
     Parameters
     ----------
     train : EmbeddingSet
-        The run's training rows (augmented views included); their statistics standardise the backbone.
+        The run's training rows (augmented views included); their statistics standardise the backbone
+        (unless ``search_stats``).
     val : EmbeddingSet
         The run's validation rows (original audio).
     head : EmbeddingHead
@@ -214,6 +269,9 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
         When given, each trained fold's ``(track ids of the fold, head, backbone statistics of its training rows)``
         is appended (heads that never saw the fold's tracks: out-of-fold learned weights,
         :mod:`workbench.train.embeddings_oof`).
+    search_stats : (np.ndarray, np.ndarray) or None
+        ``(mean, std)`` with which search z-scores the bare backbone (:func:`search_window_stats`): the backbone
+        end of every part and of the result (``backbone="search"``); None: each part's training rows'.
 
     Returns
     -------
@@ -231,7 +289,17 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
     check_blend_folds(folds, "folds")
     if not weights or any(not 0.0 <= float(w) <= 1.0 for w in weights):
         raise ParameterError(f"weights must be backbone shares in [0, 1]; got {weights!r}")
-    stats = _stats(train.X)
+    def stats_of(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The backbone end's statistics for training rows ``X``.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n, d)]
+            Raw backbone vectors of the part's training rows.
+        """
+        return _stats(X) if search_stats is None else search_stats
+
+    stats = stats_of(train.X)
     refs = train.originals()
     parts: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -252,9 +320,9 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
         except (WorkbenchError, ValueError) as exc:  # e.g. the sampler cannot serve a small fold
             notes.append(f"fold {i + 1}: not trained ({exc})")
             continue
-        sets, wins = _scores(fit.model, fold_q, fold_train.originals(), _stats(fold_train.X), weights, others)
+        sets, wins = _scores(fit.model, fold_q, fold_train.originals(), stats_of(fold_train.X), weights, others)
         if keep is not None:
-            keep.append((np.asarray(fold), fit.model, _stats(fold_train.X)))
+            keep.append((np.asarray(fold), fit.model, stats_of(fold_train.X)))
         parts.append({"part": f"fold {i + 1}", "n_tracks": int(len(fold)), "set_map": sets, "window_map": wins})
     mean = {w: _finite_mean([p["set_map"][w] for p in parts]) for w in weights}
     window = {w: _finite_mean([p["window_map"][w] for p in parts]) for w in weights}
@@ -269,7 +337,8 @@ def pick_blend(train: EmbeddingSet, val: EmbeddingSet, head: EmbeddingHead, conf
               "parts": [{**p, "set_map": {f"{w:g}": v for w, v in p["set_map"].items()},
                          "window_map": {f"{w:g}": v for w, v in p["window_map"].items()}} for p in parts],
               "notes": notes}
-    return Blend(float(best), stats[0], stats[1], scores=record)
+    return Blend(float(best), stats[0], stats[1], scores=record,
+                 backbone="training" if search_stats is None else "search")
 
 
 def _finite_mean(values: list[float]) -> float:
@@ -306,7 +375,10 @@ def apply_blend(result: Any, blend: Blend, *, train: EmbeddingSet, val: Embeddin
     ``result.metrics["model"]`` ``val`` and ``test`` are recomputed on the blended vectors with the
     same queries as the head's (validation tracks querying validation and training tracks; test
     tracks among themselves), so the baselines stay comparable; ``result.metrics["blend"]`` records
-    the weight and how it was picked.
+    the weight and how it was picked. With search's statistics (``blend.backbone == "search"``) the backbone
+    baseline is scored on the backbone as search z-scores it (a share of 1 exactly), so a head that adds nothing
+    (share 1) equals its baseline and the activation gate refuses it; the training windows' z-score the
+    triplet job scored moves to ``baseline_training_stats``.
 
     Parameters
     ----------
@@ -334,19 +406,47 @@ def apply_blend(result: Any, blend: Blend, *, train: EmbeddingSet, val: Embeddin
         """
         return blend.vectors(X, embed(result.model, X))
 
+    def scored(f: Any, test_vec: np.ndarray) -> dict[str, Any]:
+        """``val`` and ``test`` retrieval metrics of the vectors ``f`` gives (``test_vec``: the test windows').
+
+        Parameters
+        ----------
+        f : callable
+            Raw backbone window vectors -> vectors scored.
+        test_vec : np.ndarray
+            ``f(test.X)``.
+        """
+        out: dict[str, Any] = {}
+        ref = train.originals()
+        if len(val):
+            out["val"] = _val_metrics(f(val.X), _labels_in(val, train.classes), val.track_ids, f(ref.X), ref.y,
+                                      ref.track_ids)
+        if len(test):
+            out["test"] = retrieval_metrics(test_vec, _labels_in(test, train.classes), groups=test.track_ids)
+        return out
+
     metrics = result.metrics
     metrics["head_alone"] = metrics.get("model", {})
-    model: dict[str, Any] = {}
-    ref = train.originals()
-    if len(val):
-        model["val"] = _val_metrics(vec(val.X), _labels_in(val, train.classes), val.track_ids, vec(ref.X), ref.y,
-                                    ref.track_ids)
     test_vec = vec(test.X)
-    if len(test):
-        model["test"] = retrieval_metrics(test_vec, _labels_in(test, train.classes), groups=test.track_ids)
-    metrics["model"] = model
-    metrics["blend"] = {"weight": blend.weight, **blend.scores,
-                        "said": f"backbone share {blend.weight:g} of the cosine (picked on training folds)"}
+    metrics["model"] = scored(vec, test_vec)
+    if blend.backbone == "search":  # the baseline as search ranks the backbone: share 1 of this blend, exactly
+        alone = Blend(1.0, blend.mean, blend.std, backbone="search")
+
+        def backbone(X: np.ndarray) -> np.ndarray:
+            """The backbone part of share 1 (no head column).
+
+            Parameters
+            ----------
+            X : np.ndarray [shape=(n, d)]
+                Raw backbone window vectors.
+            """
+            return alone.vectors(X, np.zeros((len(X), 1)))
+
+        metrics["baseline_training_stats"] = metrics.get("baseline", {})
+        metrics["baseline"] = scored(backbone, backbone(test.X))
+    metrics["blend"] = {"weight": blend.weight, **blend.scores, "backbone": blend.backbone,
+                        "said": f"backbone share {blend.weight:g} of the cosine (picked on training folds; "
+                                f"{blend.backbone_said})"}
     note = blend_note(blend)
     if note:
         metrics.setdefault("warnings", []).append(note)

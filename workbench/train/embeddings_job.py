@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 #: the feature frontend's head (:mod:`workbench.train.cnn_distill`), its student options ``distill_*`` None until
 #: :func:`workbench.train.cnn_student.resolve_job_student` fills them (the distilled defaults, or off); ``blend`` (``"auto"``: picked on
 #: ``blend_folds`` folds of the training tracks; ``None``: the head alone; or a backbone share in [0, 1]) keeps
-#: part of the backbone's cosine in search (:mod:`workbench.train.embeddings_blend`); ``early_stopping``
+#: part of the backbone's cosine in search (:mod:`workbench.train.embeddings_blend`), its backbone end z-scored as
+#: ``blend_backbone`` says (``training``: the training windows' statistics; ``search``: search's own); ``early_stopping``
 #: (``auto``/``validation``/``folds``) decides what stops training: on a small library the validation tracks
 #: train too and the epoch count is chosen on folds (:mod:`workbench.train.embeddings_stopping`); ``learned_oof``
 #: (off) fits term weights on the blend's fold heads into ``metrics.json`` (:mod:`workbench.train.embeddings_oof`).
@@ -47,7 +48,8 @@ EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8
                                            "test_size": 0.2, "val_size": 0.2, "by_artist": False,
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
                                            "openl3_weights": None, **FINETUNE_DEFAULTS, "distill": None,
-                                           "blend": "auto", "blend_folds": 3, "learned_oof": False,
+                                           "blend": "auto", "blend_folds": 3, "blend_backbone": "training",
+                                           "learned_oof": False,
                                            "early_stopping": "auto", **dict.fromkeys(DISTILL_OFF)}
 
 
@@ -112,9 +114,11 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     if unknown:
         raise ParameterError(f"config keys must be among {sorted([*known, *EMBEDDING_DATA_DEFAULTS, 'epochs'])}; "
                              f"got unknown {unknown}")
+    from workbench.similarity.blend import check_blend_backbone
     from workbench.train.embeddings_blend import check_blend, check_blend_folds
 
     data_cfg["blend"], data_cfg["blend_folds"] = check_blend(data_cfg["blend"]), check_blend_folds(data_cfg["blend_folds"])
+    check_blend_backbone(data_cfg["blend_backbone"], "blend_backbone")
     from workbench.train.embeddings_stopping import check_early_stopping
 
     data_cfg["early_stopping"] = check_early_stopping(data_cfg["early_stopping"])
@@ -315,16 +319,18 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         test_embedded = embed(result.model, test.X)
         if cnn is None and blend_setting is not None:  # how much of the backbone search keeps (training tracks only)
             from workbench.similarity.blend import Blend
-            from workbench.train.embeddings_blend import apply_blend, pick_blend
+            from workbench.train.embeddings_blend import apply_blend, blend_backbone_stats, pick_blend
 
             others = [t for t in selected if t.id not in choice.classes]  # search offers them too
             other_rows = ds.section_windows(library, ds.whole_tracks(library, others), backbone=rows_b,
                                             window_s=data_cfg["window_s"], classes_from={t.id: "(no class)" for t in others},
                                             seed=seed, progress=False) if others else None
             fold_heads: list[Any] = []  # the blend's fold heads: out-of-fold vibe for learned term weights
+            fixed = blend_backbone_stats(data_cfg["blend_backbone"], library=library, backbone=rows_b)  # search's
             blend = (pick_blend(train, val, result.model, tcfg, folds=int(data_cfg["blend_folds"]), others=other_rows,
-                                keep=fold_heads)
-                     if blend_setting == "auto" else Blend(float(blend_setting), *_standardise_stats(train.X)))
+                                keep=fold_heads, search_stats=fixed)
+                     if blend_setting == "auto" else Blend(float(blend_setting), *(fixed or _standardise_stats(train.X)),
+                                                           backbone="training" if fixed is None else "search"))
             test_embedded = apply_blend(result, blend, train=train, val=val, test=test)
             if data_cfg["learned_oof"]:  # opt-in: search does not read them (an index of the library per fold head)
                 from workbench.train.embeddings_oof import oof_learned_weights
