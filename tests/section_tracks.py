@@ -49,3 +49,19 @@ def synthetic_track(index: int, form: tuple[str, ...], group: str, rng: np.rando
     return TrackFrames(index, f"t{index}", duration_s, spec.transform(frames, times, duration_s=duration_s), times,
                        beats, beats[::4], sections, content_hash=f"h{index}", frames=frames.astype(np.float32),
                        group=group)
+
+
+def logreg_stopping_short(monkeypatch) -> None:
+    """Make the sections' logreg baseline stop after one solver iteration (it cannot converge), as a label set
+    did where lbfgs ran out of its 500: patches :func:`workbench.train.sections.baselines.make_baseline`."""
+    from workbench.train.sections import baselines
+
+    real = baselines.make_baseline
+
+    def one_iteration(name, **kw):
+        model = real(name, **kw)
+        if name == "logreg":
+            model.steps[-1][1].max_iter = 1
+        return model
+
+    monkeypatch.setattr(baselines, "make_baseline", one_iteration)

@@ -255,20 +255,28 @@ def test_the_reliability_legend_sits_outside_the_axes_and_hides_no_bin():
     assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
 
 
-def test_train_says_which_epochs_model_it_kept_beside_the_last_loss():
+def test_train_says_which_epochs_model_it_kept_beside_the_last_loss(tmp_path):
     """`train sections` said "job 2 completed: sections, 9/10 epochs, loss 0.0421" and, further
     down, that the validation loss only rose and the weights are epoch 1's: the loss shown was the
     last epoch's, not the kept model's."""
     from types import SimpleNamespace
 
     from workbench.commands.train import job_line
+    from workbench.runs import load_run, write_run
+
+    def said(metrics, name):
+        p = write_run(f"sections-20261207-00000{name}-aaaa", info={"kind": "sections"}, config_={}, data={},
+                      history=[{"epoch": e, "train_loss": 0.1} for e in range(1, 10)], metrics=metrics, root=tmp_path)
+        return job_line(job, load_run(p).kept_epoch)
 
     job = SimpleNamespace(id=2, state="completed", kind="sections", epoch=9, total_epochs=10, loss=0.0421)
-    said = job_line(job, {"early_stopping": {"best_epoch": 1, "epochs_run": 9}})
-    assert said == ("job 2 completed: sections, 9/10 epochs, loss 0.0421 (the last epoch's; the model kept is "
-                    "epoch 1's, the best on validation)")
-    assert job_line(job, {"early_stopping": {"best_epoch": 9}}) == "job 2 completed: sections, 9/10 epochs, loss 0.0421"
-    assert job_line(job, {}) == "job 2 completed: sections, 9/10 epochs, loss 0.0421"
+    assert said({"early_stopping": {"used": True, "best_epoch": 1, "epochs_run": 9}}, 1) == (
+        "job 2 completed: sections, 9/10 epochs, loss 0.0421 (the last epoch's; the model kept is "
+        "epoch 1's, the best on validation)")
+    assert said({"early_stopping": {"used": True, "best_epoch": 9}}, 2) == (
+        "job 2 completed: sections, 9/10 epochs, loss 0.0421")
+    assert said({}, 3) == "job 2 completed: sections, 9/10 epochs, loss 0.0421"
+    assert job_line(job, None) == "job 2 completed: sections, 9/10 epochs, loss 0.0421"  # no run folder
 
 
 def test_a_sections_reports_projection_is_titled_in_words(tmp_path, monkeypatch):

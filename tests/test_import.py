@@ -25,3 +25,12 @@ def test_lazy_names_resolve():
     assert workbench.Library.__name__ == "Library"
     assert callable(workbench.load)
     assert "Library" in dir(workbench)
+
+
+def test_sections_package_leaves_held_out_helpers_lazy(tmp_path):
+    """The ensemble and external-scoring modules load when a run scores its held-out tracks, not at import."""
+    lazy = ["workbench.train.sections.ensemble", "workbench.train.sections.external"]
+    code = f"import sys, workbench.train.sections; print(','.join(m for m in {lazy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""

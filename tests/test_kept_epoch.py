@@ -70,10 +70,27 @@ def test_a_record_that_names_no_epoch_of_the_history_falls_back(bad, tmp_path):
     assert load_run(p).kept_epoch == 2
 
 
-def test_train_prints_the_recorded_kept_epoch():
+def _job_line_of_run(job, metrics, tmp_path, name):
+    """`train`'s first line for a run of ``job.epoch`` epochs with ``metrics``, read as `train` reads it."""
     from workbench.commands.train import job_line
 
+    hist = [{"epoch": e, "train_loss": 0.2, "val_map_at_r": 0.1 * e} for e in range(1, job.epoch + 1)]
+    p = write_run(f"embeddings-20261207-00001{name}-eeee", info={"kind": "embeddings"}, config_={}, data={},
+                  history=hist, metrics=metrics, root=tmp_path)
+    return job_line(job, load_run(p).kept_epoch)
+
+
+def test_train_prints_the_recorded_kept_epoch(tmp_path):
     job = SimpleNamespace(id=3, state="completed", kind="embeddings", epoch=7, total_epochs=40, loss=0.0312)
-    assert job_line(job, {"kept_epoch": 4, "early_stopping": {"rule": "validation"}}).endswith(
+    assert _job_line_of_run(job, {"kept_epoch": 4, "early_stopping": {"rule": "validation"}}, tmp_path, 1).endswith(
         "(the last epoch's; the model kept is epoch 4's, the best on validation)")
-    assert job_line(job, {"kept_epoch": 7}) == "job 3 completed: embeddings, 7/40 epochs, loss 0.0312"
+    assert _job_line_of_run(job, {"kept_epoch": 7}, tmp_path, 2) == "job 3 completed: embeddings, 7/40 epochs, loss 0.0312"
+
+
+@pytest.mark.parametrize("bad", [0, 9, True, "2"])
+def test_train_does_not_print_a_kept_epoch_the_history_does_not_hold(bad, tmp_path):
+    """`train` read ``metrics["kept_epoch"]`` itself, unchecked: a record naming no epoch of the run's history
+    (0, 9 of 7 epochs) was printed as the model kept, while the report's :attr:`Run.kept_epoch` fell back."""
+    job = SimpleNamespace(id=3, state="completed", kind="embeddings", epoch=7, total_epochs=40, loss=0.0312)
+    said = _job_line_of_run(job, {"kept_epoch": bad}, tmp_path, 3)
+    assert said == "job 3 completed: embeddings, 7/40 epochs, loss 0.0312"  # no record the history holds: the last

@@ -42,15 +42,21 @@ def test_neighbour_tracks_says_an_unknown_track_before_the_library_is_embedded(t
         neighbour_tracks(lib, 999, k=2)
 
 
-def test_train_does_not_say_a_best_epoch_was_kept_when_early_stopping_only_watched():
+def test_train_does_not_say_a_best_epoch_was_kept_when_early_stopping_only_watched(tmp_path):
     """A sections trainer given a validation set with early_stopping off records ``best_epoch`` but keeps the last
     epoch's weights (``used`` False); `train` said "the model kept is epoch 1's" all the same."""
     from types import SimpleNamespace
 
     from workbench.commands.train import job_line
+    from workbench.runs import load_run, write_run
+
+    def said(metrics, name):
+        p = write_run(f"sections-20261207-00000{name}-bbbb", info={"kind": "sections"}, config_={}, data={},
+                      history=[{"epoch": e, "train_loss": 0.1} for e in range(1, 10)], metrics=metrics, root=tmp_path)
+        return job_line(job, load_run(p).kept_epoch)
 
     job = SimpleNamespace(id=2, state="completed", kind="sections", epoch=9, total_epochs=9, loss=0.0421)
-    assert job_line(job, {"early_stopping": {"used": False, "best_epoch": 1, "epochs_run": 9}}) == (
+    assert said({"early_stopping": {"used": False, "best_epoch": 1, "epochs_run": 9}}, 1) == (
         "job 2 completed: sections, 9/9 epochs, loss 0.0421")
-    assert job_line(job, {"early_stopping": {"used": True, "best_epoch": 1}}).endswith("the model kept is epoch 1's, "
-                                                                                        "the best on validation)")
+    assert said({"early_stopping": {"used": True, "best_epoch": 1}}, 2).endswith("the model kept is epoch 1's, "
+                                                                                  "the best on validation)")

@@ -397,8 +397,9 @@ def test_held_out_baselines_share_the_windows_and_keys() -> None:
     maj = metrics["majority"]
     assert maj["accuracy"] == pytest.approx(np.mean(y[test] == "drop"))
     assert maj["per_class"]["intro"]["f1"] == 0.0
-    for m in metrics.values():
-        assert set(m) == {"accuracy", "macro_f1", "per_class", "confusion", "classes"}
+    for name, m in metrics.items():
+        assert set(m) - {"converged"} == {"accuracy", "macro_f1", "per_class", "confusion", "classes"}
+        assert ("converged" in m) == (name == "logreg")  # the one baseline with a solver that can stop short
         assert m["classes"] == ["intro", "drop", "break"]
         assert np.array(m["confusion"]).sum() == int(test.sum())
     assert metrics["logreg"]["macro_f1"] > maj["macro_f1"]
@@ -406,6 +407,36 @@ def test_held_out_baselines_share_the_windows_and_keys() -> None:
         held_out_baselines(X, y, X, y, names=["svm"])
     with pytest.raises(ParameterError, match="max_windows must be None or an int >= 2; got 1"):
         held_out_baselines(X, y, X, y, names=["logreg"], max_windows=1)
+
+
+def test_a_baseline_that_stops_short_is_recorded_once_not_warned_per_fit(monkeypatch) -> None:
+    """`train sections` printed nine lines of scikit-learn's ConvergenceWarning (lbfgs stopped at 500 iterations)
+    and the run kept no record that its logreg baseline was an unfinished fit."""
+    import warnings
+
+    from section_tracks import logreg_stopping_short
+    from sklearn.exceptions import ConvergenceWarning
+
+    from workbench.train.sections.baselines import convergence_warnings, held_out_baselines
+
+    X, y, groups = blobs(n_per_class=30)
+    test = groups >= 4
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        metrics, _ = held_out_baselines(X[~test], y[~test], X[test], y[test], names=["logreg"])
+        cv = cross_validate(X, y, groups, n_splits=3, seed=0, models=("logreg",))
+    assert metrics["logreg"]["converged"] is True and cv["logreg"]["converged"] is True
+    assert convergence_warnings(metrics) == []
+    logreg_stopping_short(monkeypatch)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        metrics, _ = held_out_baselines(X[~test], y[~test], X[test], y[test], names=["majority", "logreg"])
+        cv = cross_validate(X, y, groups, n_splits=3, seed=0, models=("logreg",))
+    assert not [w for w in said if issubclass(w.category, ConvergenceWarning)]
+    assert metrics["logreg"]["converged"] is False and "converged" not in metrics["majority"]
+    assert cv["logreg"]["converged"] is False
+    assert convergence_warnings(metrics) == ["the logreg baseline did not converge (its solver stopped at its "
+                                             "iteration limit): its figures are of an unfinished fit"]
 
 
 def test_grouped_folds_go_through_the_leakage_check(monkeypatch) -> None:
@@ -499,7 +530,7 @@ def test_job_refuses_without_labels_then_trains_on_labeller_labels(labelled_libr
     assert run.data["n_labels"] == len(labels.all()) - n_unaccepted - n_last
     assert set(m["baselines"]) == {"majority", "logreg", "ensemble", "novelty"}  # novelty: unsupervised boundaries
     for b in m["baselines"].values():
-        assert set(b) == set(m["model"]) and set(b["per_class"]) == set(m["model"]["per_class"])
+        assert set(b) - {"converged"} == set(m["model"]) and set(b["per_class"]) == set(m["model"]["per_class"])
     held = sorted(lib.track(i).content_hash for i in run.data["splits"]["test"])
     assert m["held_out"]["track_hashes"] == held and held
     assert not set(run.data["splits"]["test"]) & set(run.data["splits"]["train"])

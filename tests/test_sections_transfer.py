@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from section_tracks import synthetic_track  # noqa: E402 (tests/ on sys.path)
+from section_tracks import logreg_stopping_short, synthetic_track  # noqa: E402 (tests/ on sys.path)
 
 from workbench.errors import ParameterError
 from workbench.labels import LABELS
@@ -51,6 +51,34 @@ def test_leave_one_group_out_is_recorded_with_baselines():
     assert "novelty" in m["baselines"] and "novelty" in m["segments"]
     assert m["calibration"]["temperature"] > 0 and "leave-one-group-out" in m["calibration"]["fitted_on"]
     assert "ece_before" in m["calibration"] and "ece_after" in m["calibration"]
+
+
+def test_a_baseline_that_stops_short_is_said_once_in_the_runs_warnings(monkeypatch):
+    """`train sections` printed scikit-learn's nine-line ConvergenceWarning for a leave-one-group-out logreg fit
+    (lbfgs at 500 of 500 iterations on a user's three tracks); the run recorded nothing of it."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from workbench.train.sections import train_sections
+
+    logreg_stopping_short(monkeypatch)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        m = train_sections(_data(), config=FAST, progress=False).metrics
+    assert not [w for w in said if issubclass(w.category, ConvergenceWarning)]
+    assert m["baselines"]["logreg"]["converged"] is False
+    assert m["transfer"]["leave_one_group_out"]["baselines"]["logreg"]["converged"] is False
+    stopped = [w for w in m["warnings"] if "did not converge" in w]
+    assert stopped == ["the logreg baseline did not converge (its solver stopped at its iteration limit): its "
+                       "figures are of an unfinished fit",
+                       "the logreg baseline on held-out groups (crates) did not converge (its solver stopped at its "
+                       "iteration limit): its figures are of an unfinished fit"], stopped
+    monkeypatch.undo()  # the real baseline
+    m = train_sections(_data(), config=FAST, progress=False).metrics
+    assert m["baselines"]["logreg"]["converged"] is True
+    assert m["transfer"]["leave_one_group_out"]["baselines"]["logreg"]["converged"] is True
+    assert not [w for w in m["warnings"] if "did not converge" in w]
 
 
 def test_many_groups_are_held_out_several_at_a_time():

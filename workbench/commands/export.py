@@ -209,8 +209,11 @@ def way_back(model_type: str, version: int, before: Version | None, versions: li
 
     ``workbench models rollback`` activates the version just below the active one, which is the
     way back only when that is ``before``; otherwise the sentence names ``models activate`` with
-    ``before``'s number, and what rollback would do instead. A command that activates a version
-    forced past its gates (``Version.forced``) carries ``--force``, as the registry asks again.
+    ``before``'s number, and what rollback would do instead. When no version was active before, it
+    says so and that no command makes none active again (the registry has no deactivate), and names
+    the closest: rollback to the version below, else activating the next one above, else none (the
+    only version). A command that activates a version forced past its gates (``Version.forced``)
+    carries ``--force``, as the registry asks again.
 
     Parameters
     ----------
@@ -235,8 +238,14 @@ def way_back(model_type: str, version: int, before: Version | None, versions: li
         return f"`workbench models rollback {model_type}{_force(before)}` goes back to {before.name}"
     then = (f"`workbench models rollback {model_type}{_force(below[-1])}` activates {below[-1].name}, the version below it"
             if below else f"`workbench models rollback {model_type}` has no version below it to go back to")
-    if before is None:
-        return f"no {model_type} version was active before it; {then}"
+    if before is None:  # the registry keeps a version active once one is: there is no command back to none
+        above = [v for v in versions if v.version > version]
+        closest = (then if below else
+                   f"`workbench models activate {model_type} {above[0].version}{_force(above[0])}` activates "
+                   f"{above[0].name} instead" if above else
+                   f"none: it is the only {model_type} version, so only exporting and activating another replaces it")
+        return (f"no {model_type} version was active before it, and no command makes none active again (the "
+                f"registry has no deactivate); the closest to before: {closest}")
     return (f"`workbench models activate {model_type} {before.version}{_force(before)}` goes back to {before.name} "
             f"({then})")
 

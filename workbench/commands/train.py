@@ -170,8 +170,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     "total_epochs": job.total_epochs, "loss": job.loss, "run_id": job.run_id, "path": run_path,
                     "metrics": job.metrics, "warnings": load_run(run_path).metrics.get("warnings") or []})
         return 0
-    metrics = load_run(run_path).metrics if run_path else {}
-    print(job_line(job, metrics))
+    run = load_run(run_path) if run_path else None
+    metrics = run.metrics if run else {}
+    print(job_line(job, run.kept_epoch if run else None))
     print(f"run {job.run_id}: {run_path}")
     if qa_line:  # (embeddings_lines says the embeddings run's, with its classes)
         print(qa_line)
@@ -226,7 +227,7 @@ def qa_left_out_line(library: Any, run_path: Any) -> str | None:
             "(`workbench qa` says why; `workbench qa keep TRACK` trains on one anyway)")
 
 
-def job_line(job: Any, metrics: dict[str, Any]) -> str:
+def job_line(job: Any, kept_epoch: int | None) -> str:
     """The first line ``train`` prints: the job, its epochs and last loss, and which epoch's model was kept.
 
     A run that stopped early keeps its best epoch's weights; "9/10 epochs, loss 0.0421" alone read as
@@ -236,10 +237,9 @@ def job_line(job: Any, metrics: dict[str, Any]) -> str:
     ----------
     job : workbench.jobs.Job
         The finished job.
-    metrics : dict
-        Its run's ``metrics.json``: ``kept_epoch`` where the run recorded it (embeddings runs), else
-        ``early_stopping.best_epoch`` (sections runs; with ``early_stopping.used`` False the validation loss
-        was only watched and the last epoch's model kept).
+    kept_epoch : int or None
+        The epoch whose weights its run kept: :attr:`workbench.runs.Run.kept_epoch` (the one reader
+        of the run's record, checked against its history); None when unknown.
 
     Returns
     -------
@@ -248,11 +248,8 @@ def job_line(job: Any, metrics: dict[str, Any]) -> str:
     line = f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"
     if job.loss is not None:
         line += f", loss {job.loss:.4f}"
-    stopping = metrics.get("early_stopping") or {}
-    best = stopping.get("best_epoch") if stopping.get("used", True) else None  # not used: the last epoch's is kept
-    best = metrics.get("kept_epoch", best)  # the trainer's own record, where it wrote one
-    if isinstance(best, int) and not isinstance(best, bool) and best != (job.epoch or 0):
-        line += f" (the last epoch's; the model kept is epoch {best}'s, the best on validation)"
+    if kept_epoch is not None and kept_epoch != (job.epoch or 0):
+        line += f" (the last epoch's; the model kept is epoch {kept_epoch}'s, the best on validation)"
     return line
 
 

@@ -16,8 +16,6 @@ import numpy as np
 
 from workbench.train.sections.baselines import class_names, held_out_baselines, scores
 from workbench.train.sections.calibration_fit import ece_on
-from workbench.train.sections.ensemble import with_ensemble_confidence
-from workbench.train.sections.external import suggestion_ece
 from workbench.train.sections.novelty import novelty_sections
 from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for
 from workbench.train.sections.transfer import intro_outro_confusion
@@ -59,6 +57,10 @@ def score_held_out(trainer: SectionTrainer, train: SectionData, test: SectionDat
     seconds : dict
         Seconds each baseline took.
     """
+    # lazy: not loaded by `import workbench.train.sections`
+    from workbench.train.sections.ensemble import with_ensemble_confidence
+    from workbench.train.sections.external import suggestion_ece
+
     classes = trainer.classes_
     smooth_opts = {k: cfg[k] for k in SMOOTHING_DEFAULTS}
     y_true, y_pred, y_smooth, probs, tids, times = [], [], [], [], [], []

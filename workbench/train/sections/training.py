@@ -22,6 +22,7 @@ from workbench.train.sections import audio_views, self_training
 from workbench.train.sections.baselines import (
     BASELINES,
     MODELS,
+    convergence_warnings,
     cross_validate,
     grouped_folds,
 )
@@ -368,6 +369,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     metrics["early_stopping"] = dict(trainer.early_stopping_)
     metrics["warnings"] = [w for w in (trainer.early_stopping_.get("warning"),
                                        _beats_majority(metrics["model"], metrics["baselines"].get("majority")),
+                                       *convergence_warnings(metrics["baselines"]),
                                        *transfer_warnings(metrics.get("transfer")),
                                        (metrics.get("self_training") or {}).get("stopped")) if w]
     seconds["total"] = time.perf_counter() - started

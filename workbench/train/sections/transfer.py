@@ -215,7 +215,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     from tqdm.auto import tqdm
 
     from workbench.evaluate.calibration import apply_temperature, expected_calibration_error, fit_temperature
-    from workbench.train.sections.baselines import class_names, fit_baseline, scores
+    from workbench.train.sections.baselines import baseline_converged, class_names, fit_baseline, scores
     from workbench.train.sections.families import with_families
     from workbench.train.sections.grammar import learn_grammar, track_sequences
     from workbench.train.sections.novelty import novelty_sections
@@ -234,6 +234,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
                                        "phrase_penalty")}
     folds: list[dict[str, Any]] = []
     base_pred: dict[str, list[np.ndarray]] = {b: [] for b in TRANSFER_BASELINES}
+    base_converged: dict[str, list[bool | None]] = {b: [] for b in TRANSFER_BASELINES}
     skipped: list[str] = []
     size = {g: sum(1 for t in data.tracks if t.group == g) for g in names}
     n_folds = min(len(names), int(cfg.get("transfer_max_folds", MAX_FOLDS)))
@@ -282,6 +283,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             model = fit_baseline(b, train.X, train.y, seed=cfg["seed"], max_windows=cfg["baseline_max_windows"],
                                  n_threads=cfg["n_threads"])
             base_pred[b].append(np.asarray(model.predict(test.X)).astype(str))
+            base_converged[b].append(baseline_converged(model))
         folds.append({"group": g, "test": test, "trainer": trainer, "grammar": grammar, "probs": probs,
                       "members": members})
     if not folds:
@@ -363,7 +365,10 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         "groups": {g: sum(1 for t in data.tracks if t.group == g) for g in names},
         "skipped_groups": skipped,
         "model": scores(yt, yr, labels), "model_smoothed": scores(yt, ys, labels),
-        "baselines": {b: scores(base_true, np.concatenate(v), labels) for b, v in base_pred.items()},
+        "baselines": {b: {**scores(base_true, np.concatenate(v), labels),  # converged: every fold's solver did
+                          **({"converged": all(c is not False for c in base_converged[b])}
+                             if any(c is not None for c in base_converged[b]) else {})}
+                      for b, v in base_pred.items()},
         "segments": {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg.items() if v},
         "intro_outro_confusion": {"model": intro_outro_confusion(yt, yr),
                                   "model_smoothed": intro_outro_confusion(yt, ys),
@@ -398,10 +403,12 @@ def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
     -------
     list of str
     """
+    from workbench.train.sections.baselines import convergence_warnings
+
     loso = (transfer or {}).get("leave_one_group_out") or {}
     if not loso or "skipped" in loso:
         return [f"no cross-style score: {loso['skipped']}"] if loso.get("skipped") else []
-    out = []
+    out = convergence_warnings(loso["baselines"], where=" on held-out groups (crates)")
     model = loso["model_smoothed"]
     for name, base in loso["baselines"].items():
         if model["accuracy"] < base["accuracy"] or model["macro_f1"] < base["macro_f1"]:
