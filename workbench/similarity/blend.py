@@ -96,11 +96,13 @@ class Blend:
         return blend_vectors(backbone, head, weight=self.weight, mean=self.mean, std=self.std)
 
     def to_checkpoint(self) -> dict[str, Any]:
-        """Plain data for ``model.pt`` (floats and tensors only)."""
+        """Plain data for ``model.pt`` (floats, tensors and, for search's statistics only, ``"backbone": "search"``:
+        a default blend's checkpoint is byte for byte the one written before the setting existed)."""
         import torch
 
-        return {"weight": float(self.weight), "mean": torch.from_numpy(np.asarray(self.mean, dtype=np.float32)),
-                "std": torch.from_numpy(np.asarray(self.std, dtype=np.float32)), "backbone": self.backbone}
+        data = {"weight": float(self.weight), "mean": torch.from_numpy(np.asarray(self.mean, dtype=np.float32)),
+                "std": torch.from_numpy(np.asarray(self.std, dtype=np.float32))}
+        return data if self.backbone == "training" else {**data, "backbone": self.backbone}
 
     @classmethod
     def from_checkpoint(cls, data: Any) -> Blend | None:
