@@ -18,3 +18,25 @@ def test_a_default_blend_writes_model_pt_as_before_the_setting():
     assert searched["backbone"] == "search"
     assert Blend.from_checkpoint({"blend": searched}).backbone == "search"
     assert Blend.from_checkpoint({"blend": Blend(0.25, mean, std).to_checkpoint()}).backbone == "training"
+
+
+def test_the_run_report_says_its_times_are_utc(tmp_path):
+    """The report showed "started 2026-12-07 04:13" and ``created_at`` / ``finished_at`` "2026-12-07 04:13" without
+    a zone (the stored ISO value carried one): a reader east or west of Greenwich read the wrong hour. `crates list`,
+    `models list` and `profile show` say "(UTC)"."""
+    import re
+
+    from workbench.report import build
+    from workbench.report.examples import write_example_run
+    from workbench.runs import load_run, started_text
+
+    run = load_run(write_example_run("sections", root=tmp_path, seed=1, quality=0.7))
+    html, _, _ = build(run)
+    readable = started_text(run.info["created_at"])
+    assert f"started {readable} UTC" in html
+    run_table = html.split("<h2>Run</h2>", 1)[1]
+    assert re.search(rf"<td>created_at</td>\s*<td>{readable} UTC</td>", run_table), run_table[:600]
+    assert re.search(rf"<td>finished_at</td>\s*<td>{started_text(run.info['finished_at'])} UTC</td>", run_table)
+    run.info.pop("created_at")  # not recorded: no zone after "not recorded"
+    html, _, _ = build(run)
+    assert "started not recorded ·" in html
