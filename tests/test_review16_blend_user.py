@@ -20,6 +20,27 @@ def test_a_default_blend_writes_model_pt_as_before_the_setting():
     assert Blend.from_checkpoint({"blend": Blend(0.25, mean, std).to_checkpoint()}).backbone == "training"
 
 
+@pytest.mark.slow
+def test_a_search_end_blend_of_share_one_keeps_exactly_its_backbones_invariance(tmp_path):
+    """With ``blend_backbone=search`` the retrieval baseline is the backbone as search z-scores it, but the invariance
+    gate still compared the model with the backbone z-scored with the training windows' statistics: a share of 1
+    (the backbone search ranks with, exactly) measured another invariance than "the backbone" it is compared with."""
+    from workbench.library import Library
+    from workbench.runs import load_run
+    from workbench.train.jobs import train_embeddings_job
+
+    music = three_folder_music(tmp_path)
+    config = {"epochs": 1, "n_views": 1, "window_s": 4.0, "invariance_clips": 2, "classes_from": "folder",
+              "test_size": 0.34, "val_size": 0.34, "m": 2, "batch_size": 4, "blend": 1.0, "blend_backbone": "search"}
+    with Library(tmp_path / "lib.db") as lib:
+        lib.scan(music, progress=False)
+        run = load_run(train_embeddings_job(lib, config=config, progress=False, experiments_root=tmp_path / "e")[1])
+    invariance = run.metrics["invariance"]
+    assert invariance and run.metrics["blend"]["backbone"] == "search"
+    for name, space in invariance.items():
+        assert space["model"] == pytest.approx(space["backbone"], abs=1e-5), (name, space)
+
+
 def test_the_run_report_says_its_times_are_utc(tmp_path):
     """The report showed "started 2026-12-07 04:13" and ``created_at`` / ``finished_at`` "2026-12-07 04:13" without
     a zone (the stored ISO value carried one): a reader east or west of Greenwich read the wrong hour. `crates list`,
