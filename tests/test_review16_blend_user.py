@@ -61,3 +61,40 @@ def test_the_run_report_says_its_times_are_utc(tmp_path):
     run.info.pop("created_at")  # not recorded: no zone after "not recorded"
     html, _, _ = build(run)
     assert "started not recorded ·" in html
+
+
+@pytest.mark.slow
+def test_search_says_when_a_search_end_blend_no_longer_has_searchs_statistics(tmp_path):
+    """A ``blend_backbone=search`` run freezes search's statistics in its ``model.pt``; when the backbone's index is
+    rebuilt later (``--max-windows``, a new index format, its folder deleted) with other statistics, share 1 no longer
+    ranks as ``similar --model backbone`` and nothing said so."""
+    import dataclasses
+
+    import torch
+
+    from workbench.analysis import analyze_library
+    from workbench.embed.batch import embed_library
+    from workbench.embed.features import FeatureFrontend
+    from workbench.library import Library
+    from workbench.models.heads import EmbeddingHead, seeded
+    from workbench.search import LibrarySearch
+    from workbench.similarity.model import EmbeddingModel
+
+    fe = FeatureFrontend()
+    head = seeded(EmbeddingHead, fe.dim, hidden_dim=16, out_dim=8, dropout=0.0, generator=torch.Generator().manual_seed(4))
+    music = three_folder_music(tmp_path)
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(music, progress=False)
+        analyze_library(lib, progress=False)
+        embed_library(lib, backbone=fe, progress=False)
+        mean, std = LibrarySearch(lib, backbone=fe, model="backbone", progress=False).update().window_stats()
+
+        def said(blend: Blend) -> str:
+            model = EmbeddingModel(fe, head, None, 8.0, 2.0, weights_sha256="ab" * 32, blend=blend)
+            return LibrarySearch(lib, backbone=fe, model=model, progress=False).model_said
+
+        assert "rebuilt" not in said(Blend(0.5, mean, std, backbone="search"))  # still search's: nothing to say
+        moved = dataclasses.replace(Blend(0.5, mean, std, backbone="search"), mean=mean + std)
+        text = said(moved)
+        assert "rebuilt" in text and "1 std" in text and "blend_backbone=search" in text, text
+        assert "rebuilt" not in said(dataclasses.replace(moved, backbone="training"))  # its own statistics: no claim
