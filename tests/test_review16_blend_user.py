@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import three_folder_music
+from test_user_qa15b import section_package  # noqa: F401  (fixture: a small exported section classifier)
 
 from workbench.similarity.blend import Blend
 
@@ -98,3 +99,33 @@ def test_search_says_when_a_search_end_blend_no_longer_has_searchs_statistics(tm
         text = said(moved)
         assert "rebuilt" in text and "1 std" in text and "blend_backbone=search" in text, text
         assert "rebuilt" not in said(dataclasses.replace(moved, backbone="training"))  # its own statistics: no claim
+
+
+def test_activation_and_rollback_refusals_say_what_force_does_there(tmp_path, section_package, capsys,  # noqa: F811
+                                                                   monkeypatch):
+    """h16/user made the export refusal say what --force does there, but `models activate` and `models rollback`
+    still said "Pass --force ... to export or activate it anyway": nothing is exported there."""
+    from test_registry import _metrics, _parser, _run
+
+    from workbench.evaluate.gates import GateFailedError
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    p = _parser()
+
+    def cli(*argv):
+        args = p.parse_args(["--db", db, "--quiet", *argv])
+        return args.func(args)
+
+    bad = _run(tmp_path, section_package, _metrics(0.2, majority={"accuracy": 0.5, "macro_f1": 0.1}))
+    assert cli("export", bad, "--force") == 0                   # v1: fails its gate, inactive
+    with pytest.raises(GateFailedError) as refused:
+        cli("models", "activate", "dj_section", "1")
+    said = str(refused.value)
+    assert "export or activate" not in said and "Pass --force (force=True in Python) to activate it anyway" in said, said
+    good = _run(tmp_path, section_package, _metrics(0.9, majority={"accuracy": 0.5, "macro_f1": 0.1}))
+    assert cli("export", good) == 0                             # v2: passes, active
+    with pytest.raises(GateFailedError) as refused:
+        cli("models", "rollback", "dj_section")                 # to v1, which fails
+    said = str(refused.value)
+    assert "export or activate" not in said and "Pass --force (force=True in Python) to roll back to it anyway" in said, said
