@@ -26,16 +26,9 @@ def test_a_search_end_blend_of_share_one_keeps_exactly_its_backbones_invariance(
     """With ``blend_backbone=search`` the retrieval baseline is the backbone as search z-scores it, but the invariance
     gate still compared the model with the backbone z-scored with the training windows' statistics: a share of 1
     (the backbone search ranks with, exactly) measured another invariance than "the backbone" it is compared with."""
-    from workbench.library import Library
-    from workbench.runs import load_run
-    from workbench.train.jobs import train_embeddings_job
+    from test_blend_backbone import search_end_job
 
-    music = three_folder_music(tmp_path)
-    config = {"epochs": 1, "n_views": 1, "window_s": 4.0, "invariance_clips": 2, "classes_from": "folder",
-              "test_size": 0.34, "val_size": 0.34, "m": 2, "batch_size": 4, "blend": 1.0, "blend_backbone": "search"}
-    with Library(tmp_path / "lib.db") as lib:
-        lib.scan(music, progress=False)
-        run = load_run(train_embeddings_job(lib, config=config, progress=False, experiments_root=tmp_path / "e")[1])
+    run, _ = search_end_job(tmp_path, blend=1.0, invariance_clips=2)
     invariance = run.metrics["invariance"]
     assert invariance and run.metrics["blend"]["backbone"] == "search"
     for name, space in invariance.items():
