@@ -48,13 +48,15 @@ def test_the_run_report_says_its_times_are_utc(tmp_path):
     run = load_run(write_example_run("sections", root=tmp_path, seed=1, quality=0.7))
     html, _, _ = build(run)
     readable = started_text(run.info["created_at"])
-    assert f"started {readable} UTC" in html
+    assert f"started {readable} (UTC)" in html
     run_table = html.split("<h2>Run</h2>", 1)[1]
-    assert re.search(rf"<td>created_at</td>\s*<td>{readable} UTC</td>", run_table), run_table[:600]
-    assert re.search(rf"<td>finished_at</td>\s*<td>{started_text(run.info['finished_at'])} UTC</td>", run_table)
+    assert re.search(rf"<td>created_at</td>\s*<td>{readable} \(UTC\)</td>", run_table), run_table[:600]
+    assert re.search(rf"<td>finished_at</td>\s*<td>{started_text(run.info['finished_at'])} \(UTC\)</td>", run_table)
     run.info.pop("created_at")  # not recorded: no zone after "not recorded"
     html, _, _ = build(run)
     assert "started not recorded ·" in html
+    assert started_text("the day before", zone=True) == "the day before"  # not a time read: no zone claimed for it
+    assert started_text(None, zone=True) is None
 
 
 @pytest.mark.slow

@@ -155,18 +155,6 @@ def _baseline_notes(run: Run) -> str:
     return "".join(f'<p class="meta">{H.esc(n)}</p>' for n in notes)
 
 
-def _utc(stored: object) -> str:
-    """A stored ISO 8601 UTC time as `runs list` shows it, zone said (``"2026-12-07 01:34 UTC"``); "not recorded".
-
-    Parameters
-    ----------
-    stored : str or None
-        As ``run.json`` records it.
-    """
-    text = started_text(stored)
-    return H.fmt(None) if text is None else f"{text} UTC"
-
-
 def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dict[str, bytes], dict[str, Any]]:
     """(report body HTML, {plot name: PNG bytes}, evaluation dict), without writing anything.
 
@@ -218,7 +206,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     info = run.info
     parts.append(f"<h1>Run {H.esc(run.run_id)}</h1>")
     parts.append(f'<div class="backbone">backbone: {H.esc(backbone_text(run))}</div>')
-    parts.append(f'<p class="meta">kind <b>{H.esc(run.kind)}</b> · started {H.esc(_utc(info.get("created_at")))}'
+    parts.append(f'<p class="meta">kind <b>{H.esc(run.kind)}</b> · started {H.esc(H.fmt(started_text(info.get("created_at"), zone=True)))}'
                  f' · code {H.esc(H.fmt(info.get("code_version")))} · seed {H.esc(H.fmt(info.get("seed")))}</p>')
     notes = run.notes
     if notes["name"] or notes["note"]:
@@ -347,7 +335,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     # None: off/default; max_epochs read as epochs, as runs compare reads it
     config = {k: "none" if v is None else v for k, v in config_params(_applicable(run.config)).items()}
     parts.append(_section("Config", H.kv_table(config) if config else H.not_recorded("config.json")))
-    times = {k: _utc(info.get(k)) for k in ("created_at", "finished_at") if info.get(k) is not None}
+    times = {k: started_text(info.get(k), zone=True) for k in ("created_at", "finished_at") if info.get(k) is not None}
     parts.append(_section("Run", H.kv_table(flatten({**info, **times}))))  # times as `runs list` shows them
 
     body = f'<div class="wb-report"><style>{H.CSS}</style>' + "".join(parts) + "</div>"
