@@ -136,22 +136,29 @@ def test_share_one_of_searchs_backbone_ranks_exactly_as_the_backbone(searched):
         assert differs > 0  # the head's half of the cosine moves the scores: share 1 is not trivially the same index
 
 
-@pytest.mark.slow
-def test_the_job_blends_with_searchs_backbone_when_asked(tmp_path):
+def search_end_job(tmp_path, *, blend: float, invariance_clips: int = 1):
+    """``(run, (mean, std))``: a one-epoch ``blend_backbone=search`` run on three folders of tones (feature frontend)
+    and the bare backbone index's statistics after it."""
     from workbench.embed.features import FeatureFrontend
     from workbench.library import Library
-    from workbench.models.heads import read_weights
     from workbench.runs import load_run
     from workbench.search import LibrarySearch
     from workbench.train.jobs import train_embeddings_job
 
     music = three_folder_music(tmp_path)
-    config = {"epochs": 1, "n_views": 1, "window_s": 4.0, "invariance_clips": 1, "classes_from": "folder",
-              "test_size": 0.34, "val_size": 0.34, "m": 2, "batch_size": 4, "blend": 0.5, "blend_backbone": "search"}
+    config = {"epochs": 1, "n_views": 1, "window_s": 4.0, "invariance_clips": invariance_clips, "classes_from": "folder",
+              "test_size": 0.34, "val_size": 0.34, "m": 2, "batch_size": 4, "blend": blend, "blend_backbone": "search"}
     with Library(tmp_path / "lib.db") as lib:
         lib.scan(music, progress=False)
         run = load_run(train_embeddings_job(lib, config=config, progress=False, experiments_root=tmp_path / "e")[1])
-        stats = LibrarySearch(lib, backbone=FeatureFrontend(), model="backbone", progress=False).window_stats()
+        return run, LibrarySearch(lib, backbone=FeatureFrontend(), model="backbone", progress=False).window_stats()
+
+
+@pytest.mark.slow
+def test_the_job_blends_with_searchs_backbone_when_asked(tmp_path):
+    from workbench.models.heads import read_weights
+
+    run, stats = search_end_job(tmp_path, blend=0.5)
     saved = Blend.from_checkpoint(read_weights(run.model_path))
     assert run.config["blend_backbone"] == "search" and run.metrics["blend"]["backbone"] == "search"
     assert saved.backbone == "search" and saved.weight == 0.5

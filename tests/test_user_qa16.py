@@ -78,9 +78,9 @@ def test_report_shows_the_run_start_as_runs_list_does(tmp_path):
     readable = started_text(created)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", readable)
     run_table = html.split("<h2>Run</h2>", 1)[1]
-    assert re.search(rf"<td>created_at</td>\s*<td>{readable}</td>", run_table), run_table[:600]
-    assert re.search(rf"<td>finished_at</td>\s*<td>{started_text(run.info['finished_at'])}</td>", run_table)
-    assert f"started {readable}" in html
+    assert re.search(rf"<td>created_at</td>\s*<td>{readable} \(UTC\)</td>", run_table), run_table[:600]
+    assert re.search(rf"<td>finished_at</td>\s*<td>{started_text(run.info['finished_at'])} \(UTC\)</td>", run_table)
+    assert f"started {readable} (UTC)" in html
 
 
 def test_export_again_with_activate_names_the_command_that_activates_it():

@@ -378,7 +378,7 @@ class Registry(RegistryFiles):
         v = self.get(model_type, version)
         with self._lock():
             _, bad = self.check_gates(model_type, v.metrics, what=f"activating {v.name}", force=force,
-                                      version=version)
+                                      version=version, forcing="activate it anyway")
             forced = list(v.forced)
             if bad:
                 from workbench.store import utc_now
@@ -424,7 +424,8 @@ class Registry(RegistryFiles):
 
         bad = failing(blocking_gates(target.metrics, model_type))
         if bad and not force:
-            raise GateFailedError(refusal_message(f"rolling back to {target.name}", bad), gates=bad)
+            raise GateFailedError(refusal_message(f"rolling back to {target.name}", bad,
+                                                  forcing="roll back to it anyway"), gates=bad)
         with self._lock(), self.library.store.transaction() as conn:
             self._make_active(conn, model_type, target.version)
         if bad:

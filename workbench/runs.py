@@ -81,18 +81,23 @@ def flatten(d: Mapping[str, Any], prefix: str = "", *, lists: bool = True) -> di
     return out
 
 
-def started_text(created_at: object) -> str | None:
+def started_text(created_at: object, *, zone: bool = False) -> str | None:
     """A run's start (``run.json``'s ``created_at``, ISO 8601 UTC) as tables show it: ``"2026-12-07 01:34"`` (UTC).
+
+    Every stored time the CLI and the reports show goes through here (`runs list`, `models list`, `crates list`,
+    `profile show`, the run report); ``--json`` keeps the ISO value.
 
     Parameters
     ----------
     created_at : str or None
         As recorded.
+    zone : bool
+        Say the zone after a time read (``"2026-12-07 01:34 (UTC)"``), where no column header says it.
 
     Returns
     -------
     str or None
-        None where nothing was recorded; a text that is not an ISO time, unchanged.
+        None where nothing was recorded; a text that is not an ISO time, unchanged (no zone claimed for it).
     """
     if created_at is None or created_at != created_at or str(created_at).strip() == "":  # None, NaN or ""
         return None
@@ -102,7 +107,7 @@ def started_text(created_at: object) -> str | None:
         return str(created_at)
     if when.tzinfo is not None:
         when = when.astimezone(timezone.utc)
-    return when.strftime("%Y-%m-%d %H:%M")
+    return when.strftime("%Y-%m-%d %H:%M") + (" (UTC)" if zone else "")
 
 
 def new_run_id(kind: str) -> str:

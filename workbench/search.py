@@ -170,6 +170,13 @@ class LibrarySearch:
         self.max_windows = max_windows
         root = Path(library.path).parent / "similarity"
         self.folder = root / (self.backbone.name if self.model.head is None else f"{self.backbone.name}+{self.model.tag}")
+        if self.model.blend is not None and self.model.blend.backbone == "search":  # still search's statistics?
+            from workbench.similarity.blend import stale_search_note
+
+            stale = stale_search_note(self.model.blend, LibrarySearch(library, model="backbone", backbone=self.backbone,
+                                                                      progress=False).window_stats())
+            if stale:
+                self.model = dataclasses.replace(self.model, note="; ".join(filter(None, (self.model.note, stale))))
         self.index: TrackSetIndex | None = None
         self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
         self._bounds_ready = False

@@ -139,8 +139,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(profile)
         return 0
+    built = started_text(profile.get("created_at"), zone=True) or "at a time not recorded"  # as `runs list` writes one
     print(f"profile {profile['name']}@{profile['version']}: {count_of(len(profile['tracks']), 'track')} from "
-          f"{profile['source']}, built {started_text(profile['created_at'])} (UTC)")  # as `runs list` writes a time
+          f"{profile['source']}, built {built}")
     print("\n".join(_feature_table(profile["features"])))
     print(sections_line(profile))
     from workbench.style.scores import scores_for

@@ -206,7 +206,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     info = run.info
     parts.append(f"<h1>Run {H.esc(run.run_id)}</h1>")
     parts.append(f'<div class="backbone">backbone: {H.esc(backbone_text(run))}</div>')
-    parts.append(f'<p class="meta">kind <b>{H.esc(run.kind)}</b> · started {H.esc(H.fmt(started_text(info.get("created_at"))))}'
+    parts.append(f'<p class="meta">kind <b>{H.esc(run.kind)}</b> · started {H.esc(H.fmt(started_text(info.get("created_at"), zone=True)))}'
                  f' · code {H.esc(H.fmt(info.get("code_version")))} · seed {H.esc(H.fmt(info.get("seed")))}</p>')
     notes = run.notes
     if notes["name"] or notes["note"]:
@@ -335,8 +335,8 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     # None: off/default; max_epochs read as epochs, as runs compare reads it
     config = {k: "none" if v is None else v for k, v in config_params(_applicable(run.config)).items()}
     parts.append(_section("Config", H.kv_table(config) if config else H.not_recorded("config.json")))
-    times = {k: started_text(info.get(k)) for k in ("created_at", "finished_at") if info.get(k) is not None}
-    parts.append(_section("Run", H.kv_table(flatten({**info, **times}))))  # times as `runs list` shows them (UTC)
+    times = {k: started_text(info.get(k), zone=True) for k in ("created_at", "finished_at") if info.get(k) is not None}
+    parts.append(_section("Run", H.kv_table(flatten({**info, **times}))))  # times as `runs list` shows them
 
     body = f'<div class="wb-report"><style>{H.CSS}</style>' + "".join(parts) + "</div>"
     evaluation = {"run_id": run.run_id, "recorded": run.metrics, "computed": computed,

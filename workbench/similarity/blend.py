@@ -96,11 +96,13 @@ class Blend:
         return blend_vectors(backbone, head, weight=self.weight, mean=self.mean, std=self.std)
 
     def to_checkpoint(self) -> dict[str, Any]:
-        """Plain data for ``model.pt`` (floats and tensors only)."""
+        """Plain data for ``model.pt`` (floats, tensors and, for search's statistics only, ``"backbone": "search"``:
+        a default blend's checkpoint is byte for byte the one written before the setting existed)."""
         import torch
 
-        return {"weight": float(self.weight), "mean": torch.from_numpy(np.asarray(self.mean, dtype=np.float32)),
-                "std": torch.from_numpy(np.asarray(self.std, dtype=np.float32)), "backbone": self.backbone}
+        data = {"weight": float(self.weight), "mean": torch.from_numpy(np.asarray(self.mean, dtype=np.float32)),
+                "std": torch.from_numpy(np.asarray(self.std, dtype=np.float32))}
+        return data if self.backbone == "training" else {**data, "backbone": self.backbone}
 
     @classmethod
     def from_checkpoint(cls, data: Any) -> Blend | None:
@@ -145,6 +147,40 @@ def check_blend_backbone(value: object, name: str = "blend backbone") -> str:
         raise ParameterError(f"{name} must be one of {list(BLEND_BACKBONES)} (the backbone z-scored with the run's "
                              f"training windows, or as search ranks with it: the library's windows); got {value!r}")
     return value
+
+
+def stale_search_note(blend: Blend, current: tuple[np.ndarray, np.ndarray] | None) -> str:
+    """What to tell a user whose search-end blend no longer holds search's statistics; "" when it does.
+
+    A ``blend.backbone == "search"`` blend keeps the statistics the bare backbone's index had when its run was
+    trained. That index refits them whenever it is rebuilt (another ``max_windows``, a new index format, its folder
+    deleted), after which a share of 1 no longer ranks exactly as ``workbench similar --model backbone``.
+
+    Parameters
+    ----------
+    blend : Blend
+        The head's blend.
+    current : (np.ndarray, np.ndarray) or None
+        The bare backbone index's ``(mean, std)`` now (:meth:`workbench.search.LibrarySearch.window_stats`); None
+        before it has any (nothing to compare with).
+
+    Returns
+    -------
+    str
+        "" for a training-end blend, an index without statistics, or the same statistics; else one sentence with
+        the largest difference of the means in the blend's standard deviations.
+    """
+    if blend.backbone != "search" or current is None:
+        return ""
+    mean, std = (np.asarray(v, dtype=np.float32) for v in current)
+    if mean.shape == blend.mean.shape and np.allclose(mean, blend.mean, rtol=1e-5, atol=1e-6) and np.allclose(
+            std, blend.std, rtol=1e-5, atol=1e-6):
+        return ""
+    apart = (f"means up to {float(np.max(np.abs(mean - blend.mean) / blend.std)):.2g} std apart"
+             if mean.shape == blend.mean.shape else f"{mean.shape[0]} dimensions, not {blend.in_dim}")
+    return ("its backbone end keeps the search statistics of when its run was trained; the backbone's index was "
+            f"rebuilt since with others ({apart}), so a share of 1 no longer ranks exactly as `workbench similar "
+            "--model backbone`: train again with --set blend_backbone=search to take the new ones")
 
 
 def blend_vectors(backbone: np.ndarray, head: np.ndarray, *, weight: float, mean: np.ndarray,

@@ -43,7 +43,8 @@ def held_out_invariance(library: Library, model: EmbeddingHead, backbone: Backbo
     test : EmbeddingSet
         The held-out windows (``rows["start_s"]``, ``rows["end_s"]`` in seconds).
     stats : (mean, std)
-        The training set's per-dimension statistics, each [shape=(d,)].
+        Per-dimension statistics of the backbone baseline's space, each [shape=(d,)]: the training set's, or a
+        search-end blend's (``blend.backbone == "search"``: search's, as its baseline is scored).
     n_clips : int >= 1
         Most windows measured.
     blend : Blend or None

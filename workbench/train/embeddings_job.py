@@ -348,6 +348,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         result.metrics.setdefault("warnings", []).append(result.metrics["early_stopping"]["said"])
     if data_cfg.get("invariance_clips", 8):
         stats = _standardise_stats(train.X) if cnn is None else cnn.identity_stats()
+        if blend is not None and blend.backbone == "search":  # the backbone of its baseline: as search z-scores it
+            stats = (blend.mean, blend.std)
         n_clips = int(data_cfg.get("invariance_clips", 8))
         result.metrics.update(held_out_invariance(library, result.model, rows_b, test, stats=stats, n_clips=n_clips,
                                                   blend=blend))
