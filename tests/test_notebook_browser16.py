@@ -19,3 +19,55 @@ def test_the_comparison_says_when_each_run_started_as_the_runs_table_does(tmp_pa
     runs = html.split("<h2>Runs</h2>", 1)[1].split("</table>", 1)[0]
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", runs), runs
     assert started_text(a.info["created_at"]) in runs, runs
+
+
+def _notebook_bars(monkeypatch):
+    """Make ``tqdm.auto.tqdm`` the notebook bar (as in JupyterLab) and collect every bar made."""
+    import tqdm.auto
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    made = []
+
+    class Recorded(notebook_tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recorded)
+    return made
+
+
+def test_an_epoch_bar_stopped_early_ends_full_and_green_not_red(monkeypatch):
+    """Notebook 04 on the real music ended with 'train sections: 32% 13/40' in a red bar (tqdm.notebook's sign
+    of an error) after early stopping at epoch 13; the triplet bar of notebook 03 does the same at 40 epochs."""
+    from test_triplet import FAST, clustered
+
+    from workbench.train.triplet import TripletConfig, train_triplet
+
+    made = _notebook_bars(monkeypatch)
+    result = train_triplet(clustered(seed=0), clustered(seed=1, per_class=8, first_track=10_000),
+                           config=TripletConfig(**{**FAST, "max_epochs": 40, "patience": 1, "lr": 1e-2}))
+    assert result.stopped_reason.startswith("early stop") and len(result.history) < 40
+    bar = next(b for b in made if b.desc.startswith("triplet"))
+    widget = bar.container.children[1]
+    assert widget.bar_style == "success" and widget.value == widget.max == len(result.history), \
+        (widget.bar_style, widget.value, widget.max)
+    said = bar.container.children[2].value.replace("\u2007", " ")  # tqdm.notebook pads with figure spaces
+    assert said.rstrip("]").endswith("early stop"), said
+
+
+def test_a_bar_closed_by_an_error_stays_red(monkeypatch):
+    import tqdm.auto
+
+    from workbench.train.progress import close_stopped
+
+    made = _notebook_bars(monkeypatch)
+    bar = tqdm.auto.tqdm(total=40, desc="train sections")
+    bar.update(13)
+    bar.close()  # what the `finally` does after an exception
+    assert made[0].container.children[1].bar_style == "danger"
+    done = tqdm.auto.tqdm(total=40, desc="train sections")
+    done.update(40)
+    close_stopped(done, "early stop")  # a run to its total: no note, green
+    assert done.container.children[1].bar_style == "success" and "early stop" not in done.container.children[2].value
+
