@@ -71,3 +71,39 @@ def test_a_bar_closed_by_an_error_stays_red(monkeypatch):
     close_stopped(done, "early stop")  # a run to its total: no note, green
     assert done.container.children[1].bar_style == "success" and "early stop" not in done.container.children[2].value
 
+
+def test_a_sections_reports_per_class_figure_draws_each_baselines_f1(tmp_path, monkeypatch):
+    """Notebook 04's report on the real music drew 'Per-class precision, recall and F1' of the model alone: outro
+    0.00 / 0.00 / 0.00 with nothing to say that every baseline but novelty scores 0 there too."""
+    import json
+    from pathlib import Path
+
+    from workbench.report import plots
+    from workbench.report import report as write_report
+    from workbench.report.examples import write_example_run
+    from workbench.runs import load_run
+
+    folder = Path(write_example_run("sections", root=tmp_path, seed=1, n_tracks=12, quality=0.6))
+    metrics = json.loads((folder / "metrics.json").read_text())
+    labels = ["intro", "build", "drop", "break", "outro"]
+    metrics["baselines"] = {"majority": {"per_class": {c: {"f1": 0.6 if c == "drop" else 0.0} for c in labels}},
+                            "logreg": {"per_class": {c: {"f1": 0.1 * (i + 1)} for i, c in enumerate(labels)}}}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    run = load_run(folder)
+    figures = {}
+    real = plots.per_class_figure
+
+    def kept(*args, **kwargs):
+        figures["per_class"] = fig = real(*args, **kwargs)
+        return fig
+
+    monkeypatch.setattr(plots, "per_class_figure", kept)
+    write_report(run, root=tmp_path)
+    ax = figures["per_class"].axes[0]
+    names = {t.get_text() for t in ax.get_legend().get_texts()}
+    recorded = {n for n, b in run.metrics["baselines"].items() if b.get("per_class")}
+    assert recorded and {f"{n} (f1)" for n in recorded} <= names, (names, recorded)
+    majority = next(c for c in ax.collections if c.get_label() == "majority (f1)")
+    classes = [t.get_text().split("\n")[0] for t in ax.get_xticklabels()]
+    want = [run.metrics["baselines"]["majority"]["per_class"][c]["f1"] for c in classes]
+    assert [round(float(y), 6) for _, y in majority.get_offsets()] == [round(w, 6) for w in want]
