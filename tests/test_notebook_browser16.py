@@ -107,3 +107,28 @@ def test_a_sections_reports_per_class_figure_draws_each_baselines_f1(tmp_path, m
     classes = [t.get_text().split("\n")[0] for t in ax.get_xticklabels()]
     want = [run.metrics["baselines"]["majority"]["per_class"][c]["f1"] for c in classes]
     assert [round(float(y), 6) for _, y in majority.get_offsets()] == [round(w, 6) for w in want]
+
+
+def test_the_jobs_table_says_each_metric_once_and_its_time_on_one_line():
+    """Notebook 03's jobs table on the real music: 'model.map_at_r=0.8639 model.precision_at_1=0.8868
+    model.test.map_at_r=0.8639 model.test.precision_at_1=0.8868' (the same two figures twice, no baseline), and
+    'updated' wrapped onto three lines, '2026-12-' / '07' / '04:50:39'."""
+    import re as re_
+
+    from workbench.jobs import headline
+    from workbench.widgets.jobs import jobs_html
+
+    metrics = {"model": {"map_at_r": 0.8639, "precision_at_1": 0.8868,
+                         "test": {"map_at_r": 0.8639, "precision_at_1": 0.8868}},
+               "baseline": {"test": {"map_at_r": 0.7995, "precision_at_1": 0.8868}}}
+    assert headline(metrics) == ("model.map_at_r=0.8639  model.precision_at_1=0.8868  "
+                                 "baseline.test.map_at_r=0.7995  baseline.test.precision_at_1=0.8868")
+
+    class Job:
+        id, kind, state, epoch, total_epochs, loss, label_counts = 2, "embeddings", "completed", 5, 5, 0.03, {"a": 1}
+        error, run_id, updated_at, metrics = None, "20261207-045039-embeddings-1b6aae", "2026-12-07T04:50:39+00:00", {}
+        progress = 1.0
+
+    html = jobs_html([Job()])
+    cell = re_.search(r'<td style="([^"]*)">2026-12-07 04:50:39</td>', html)
+    assert cell and "white-space:nowrap" in cell.group(1), html
