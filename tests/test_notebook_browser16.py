@@ -132,3 +132,23 @@ def test_the_jobs_table_says_each_metric_once_and_its_time_on_one_line():
     html = jobs_html([Job()])
     cell = re_.search(r'<td style="([^"]*)">2026-12-07 04:50:39</td>', html)
     assert cell and "white-space:nowrap" in cell.group(1), html
+
+
+def test_notebooks_03_and_04_name_the_run_folder_under_the_workspace(tmp_path):
+    """Notebooks 03 and 04 on the real music printed 'completed /tmp/h16-nb/home/experiments/20261207-...'; the
+    workspace's own path says nothing the user needs (notebook 07 names its profile as models/profiles/...)."""
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from workbench.config import Workspace
+
+    root = tmp_path / "ws"
+    for name in ("03_train_embeddings.ipynb", "04_train_sections.ipynb"):
+        nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / name).read_text())
+        line = next(ln for c in nb["cells"] for ln in "".join(c["source"]).splitlines() if ln.startswith("print(job.state"))
+        lib = SimpleNamespace(workspace=Workspace(root.resolve(), root.resolve() / "data" / "workbench.db"))
+        run = SimpleNamespace(path=root / "experiments" / "20261207-045039-embeddings-1b6aae")
+        said = eval(line.split("#")[0].replace("print(", "(", 1), {"job": SimpleNamespace(state="completed"),  # noqa: S307
+                                                                     "run": run, "lib": lib})
+        assert said == ("completed", "experiments/20261207-045039-embeddings-1b6aae"), (name, said)
