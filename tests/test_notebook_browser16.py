@@ -152,3 +152,17 @@ def test_notebooks_03_and_04_name_the_run_folder_under_the_workspace(tmp_path):
         said = eval(line.split("#")[0].replace("print(", "(", 1), {"job": SimpleNamespace(state="completed"),  # noqa: S307
                                                                      "run": run, "lib": lib})
         assert said == ("completed", "experiments/20261207-045039-embeddings-1b6aae"), (name, said)
+
+
+def test_two_runs_with_the_same_parameters_say_so_not_not_recorded(tmp_path):
+    """Notebook 05 on two real embedding runs of the same settings: 'Parameters (differences only)' then
+    'no differences: not recorded', as though the parameters were missing."""
+    from workbench.experiments import compare
+    from workbench.report.examples import write_example_run
+    from workbench.runs import load_run
+
+    a = load_run(write_example_run("embeddings", root=tmp_path, seed=2, quality=0.7))
+    b = load_run(write_example_run("embeddings", root=tmp_path, seed=2, quality=0.7))
+    html = compare([a, b], differences_only=True)._repr_html_()
+    part = html.split("<h2>Parameters (differences only)</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "not recorded" not in part and "same parameters" in part, part

@@ -280,7 +280,8 @@ class Comparison:
                  H.table(runs_rows, ("run", "name", "note", "started")), f'<ul class="meta">{links}</ul>',
                  f"<h2>Parameters{' (differences only)' if self.differences_only else ''}</h2>",
                  H.table([(k, *row) for k, row in params.iterrows()], ("param", *params.columns))
-                 if len(params) else H.not_recorded("no differences"),
+                 if len(params) else ('<p class="na">no differences: the runs were trained with the same parameters</p>'
+                                      if self.differences_only else H.not_recorded("parameters")),
                  "<h2>Metrics (best in green)</h2>",
                  '<p class="meta">best marked only where higher or lower is known to be better; '
                  f"Δ columns: the run minus the baseline {H.esc(self.baseline)}</p>",
