@@ -204,3 +204,31 @@ def test_notebook_05s_compare_widget_shows_its_buttons_whole(tmp_path):
         page.wait_for_timeout(500)
         assert root.evaluate(CUT_BUTTONS_JS) == []
         assert not errors, errors
+
+
+def test_model_versions_say_when_they_were_created_as_runs_do(tmp_path):
+    """Notebook 06 on the real music: the model versions table and the model card read 'created
+    2026-12-07T05:05:56+00:00', the raw ISO time, where every runs table says '2026-12-07 05:05'."""
+    import torch
+
+    from workbench.export.coreml import export_classifier
+    from workbench.library import Library
+    from workbench.models.heads import SectionClassifier
+    from workbench.registry import Registry
+    from workbench.registry_card import card_text
+
+    torch.manual_seed(0)
+    package = export_classifier(SectionClassifier(16, hidden_dim=32).eval(), tmp_path / "clf.mlpackage",
+                                metadata={"metrics": {"model": {"accuracy": 0.5}}})
+    lib = Library(tmp_path / "data" / "workbench.db")
+    try:
+        reg = Registry(lib, root=tmp_path / "models")
+        version = reg.register("dj_section", package.path, metadata=package.metadata, export=package.as_dict(),
+                               metrics={"model": {"accuracy": 0.5, "macro_f1": 0.5},
+                                        "baselines": {"majority": {"accuracy": 0.3, "macro_f1": 0.1}}})
+        created = reg.frame()["created"].tolist()
+        assert len(created) == 1 and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", created[0]), created
+        card = card_text(version)
+        assert f"| created | {created[0]} UTC |" in card and "+00:00" not in card, card[:800]
+    finally:
+        lib.store.close()
