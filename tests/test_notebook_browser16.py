@@ -232,3 +232,28 @@ def test_model_versions_say_when_they_were_created_as_runs_do(tmp_path):
         assert f"| created | {created[0]} UTC |" in card and "+00:00" not in card, card[:800]
     finally:
         lib.store.close()
+
+
+def test_the_labeler_says_when_its_active_section_model_was_forced_past_its_gates(tmp_path, monkeypatch):
+    """Notebook 02 on the real music with a sections run exported with `--force --activate` (accuracy below
+    always-the-majority) said 'active model dj_section_v1 (run ...)' above the suggestions, where `workbench
+    suggest` says 'forced past its gates: better than majority; treat its suggestions with care'."""
+    import workbench.train.sections as sections
+    from workbench.library import Library
+    from workbench.report.examples import write_example_run
+    from workbench.runs import load_run
+    from workbench.widgets import suggest
+
+    weak = load_run(write_example_run("sections", root=tmp_path / "experiments", seed=1, n_tracks=12, quality=0.6))
+    weak.metrics["model"].update(accuracy=0.22, macro_f1=0.21)
+    weak.metrics["baselines"] = {"majority": {"accuracy": 0.40, "macro_f1": 0.14}}
+    monkeypatch.setattr(suggest, "active_section_run", lambda *a, **kw: (weak, 1, "dj_section_v1"))
+    monkeypatch.setattr(suggest, "run_backbone", lambda run: None)
+    monkeypatch.setattr(sections, "suggester", lambda library, run, backbone=None: (lambda track: []))
+    lib = Library(tmp_path / "data" / "workbench.db")
+    try:
+        said = suggest.active_suggester(lib).said
+    finally:
+        lib.store.close()
+    assert said == (f"active model dj_section_v1 (run {weak.run_id}) (forced past its gates: better than majority; "
+                    "treat its suggestions with care)"), said
