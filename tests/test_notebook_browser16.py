@@ -215,7 +215,7 @@ def test_model_versions_say_when_they_were_created_as_runs_do(tmp_path):
     from workbench.library import Library
     from workbench.models.heads import SectionClassifier
     from workbench.registry import Registry
-    from workbench.registry_card import card_text
+    from workbench.registry_card import card_text, model_card
 
     torch.manual_seed(0)
     package = export_classifier(SectionClassifier(16, hidden_dim=32).eval(), tmp_path / "clf.mlpackage",
@@ -230,6 +230,9 @@ def test_model_versions_say_when_they_were_created_as_runs_do(tmp_path):
         assert len(created) == 1 and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", created[0]), created
         card = card_text(version)
         assert f"| created | {created[0]} UTC |" in card and "+00:00" not in card, card[:800]
+        forced = model_card({"model_type": "dj_section", "version": 1, "forced": [
+            {"action": "export", "at": "2026-12-07T05:08:38+00:00", "failing_gates": []}]})
+        assert "**Forced (export, 2026-12-07 05:08 UTC)**" in forced, forced[:600]
     finally:
         lib.store.close()
 

@@ -256,7 +256,7 @@ def _forced_lines(forced: list[dict[str, Any]]) -> list[str]:
     for f in forced:
         gates = "; ".join(f"{g.get('name')} ({g.get('metric')}: {g.get('status')})"
                           for g in f.get("failing_gates") or [])
-        out += [f"> **Forced ({f.get('action', 'export')}, {f.get('at', '')})**: this model failed its blocking "
+        out += [f"> **Forced ({f.get('action', 'export')}, {_created(f.get('at'))})**: this model failed its blocking "
                 f"gates and was let through with `--force`. Failing: {gates or '-'}.", ""]
     return out
 
