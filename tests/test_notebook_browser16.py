@@ -260,3 +260,20 @@ def test_the_labeler_says_when_its_active_section_model_was_forced_past_its_gate
         lib.store.close()
     assert said == (f"active model dj_section_v1 (run {weak.run_id}) (forced past its gates: better than majority; "
                     "treat its suggestions with care)"), said
+
+
+def test_notebook_01s_similar_tracks_are_ranked_from_1():
+    """Notebook 01's similar tracks on the real music were numbered 0..4 in a nameless first column: the best
+    match read as number 0."""
+    from types import SimpleNamespace
+
+    from workbench.explore import similar_table
+
+    def result(score, tid):
+        return SimpleNamespace(match=SimpleNamespace(score=score, explanation="similar vibe (54%)"),
+                               track=SimpleNamespace(id=tid, name=f"t{tid}"), model="head@1", weights="default")
+
+    search = SimpleNamespace(similar=lambda track, k, weights=None: [result(0.672, 10), result(0.671, 8)])
+    table = similar_table(search, 1, k=2)
+    assert list(table.index) == [1, 2] and table.index.name == "rank", table
+    assert table["id"].iloc[0] == 10
