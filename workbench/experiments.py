@@ -262,6 +262,7 @@ class Comparison:
         from workbench.report import html as H
         from workbench.report.plots import confusion_figure, png_bytes
         from workbench.report.runs_view import report_link
+        from workbench.runs import started_text
 
         best, metrics, deltas = self.best, self.metrics, self.deltas
         others = [c for c in metrics.columns if c != self.baseline]
@@ -272,14 +273,15 @@ class Comparison:
                          *["" if d[c] != d[c] else f"{float(d[c]):+.4f}" for c in others]))
             cls.append(("", *["best" if b else "" for b in best.loc[name]], *[""] * len(others)))
         runs_rows = [(r.run_id + (" (baseline)" if r.run_id == self.baseline else ""), r.notes["name"] or "",
-                      r.notes["note"] or "", r.info.get("created_at")) for r in self.runs]
+                      r.notes["note"] or "", started_text(r.info.get("created_at"))) for r in self.runs]  # as runs_table says it
         links = "".join(f"<li>{report_link(r)}</li>" for r in self.runs)
         params = self.params
         parts = [f'<div class="wb-report"><style>{H.CSS}</style>', "<h2>Runs</h2>",
                  H.table(runs_rows, ("run", "name", "note", "started")), f'<ul class="meta">{links}</ul>',
                  f"<h2>Parameters{' (differences only)' if self.differences_only else ''}</h2>",
                  H.table([(k, *row) for k, row in params.iterrows()], ("param", *params.columns))
-                 if len(params) else H.not_recorded("no differences"),
+                 if len(params) else ('<p class="na">no differences: the runs were trained with the same parameters</p>'
+                                      if self.differences_only else H.not_recorded("parameters")),
                  "<h2>Metrics (best in green)</h2>",
                  '<p class="meta">best marked only where higher or lower is known to be better; '
                  f"Δ columns: the run minus the baseline {H.esc(self.baseline)}</p>",

@@ -442,7 +442,7 @@ def similar_table(search: LibrarySearch, track: int | str | Track, *, k: int = 5
     -------
     pd.DataFrame
         Columns ``score``, ``id``, ``name``, ``explanation``, ``model`` (the embedding model that
-        ranked them); best first. ``attrs["weights"]`` names the term weights used, as
+        ranked them); best first, its index the rank from 1. ``attrs["weights"]`` names the term weights used, as
         ``workbench similar`` prints them (``"default: vibe 50%, tempo 20%, key 20%, energy 10%"``).
     """
     import pandas as pd
@@ -453,6 +453,7 @@ def similar_table(search: LibrarySearch, track: int | str | Track, *, k: int = 5
           "explanation": r.match.explanation, "model": r.model} for r in results],
         columns=["score", "id", "name", "explanation", "model"],
     )
+    table.index = pd.RangeIndex(1, len(table) + 1, name="rank")  # the best match is 1, not 0
     table.attrs["weights"] = results[0].weights if results else ""
     return table
 

@@ -369,7 +369,13 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
               if isinstance(v, (int, float)) and not isinstance(v, bool)]
     leaves.sort(key=lambda kv: (kv[0].rsplit(".", 1)[-1] not in HEADLINE_METRICS, not kv[0].startswith("model."),
                                 kv[0].count(".")))
-    return "  ".join(f"{k}={v:.4g}" for k, v in leaves[:max_items])
+    shown, said = [], set()
+    for k, v in leaves:  # an embeddings run records model.map_at_r and model.test.map_at_r alike: say it once
+        same = (k.split(".", 1)[0], k.rsplit(".", 1)[-1], v)
+        if same not in said:
+            said.add(same)
+            shown.append(f"{k}={v:.4g}")
+    return "  ".join(shown[:max_items])
 
 
 # -- what a training job records about its backbone and its tracks --------------------------

@@ -462,11 +462,14 @@ class Registry(RegistryFiles):
         Returns
         -------
         pandas.DataFrame
-            One row per version: name, type, active mark, size in MB, compression, parity PSNR in dB,
-            label agreement and up to three of the model's own held-out figures (``model.*``: its
-            run's ``metrics["model"]`` scalars, counts left out; never a baseline's).
+            One row per version: name, type, active mark, when it was created (``"2026-12-07 05:05"``,
+            UTC), size in MB, compression, parity PSNR in dB, label agreement and up to three of the
+            model's own held-out figures (``model.*``: its run's ``metrics["model"]`` scalars, counts
+            left out; never a baseline's).
         """
         import pandas as pd
+
+        from workbench.runs import started_text
 
         rows = []
         for v in self.list(model_type):
@@ -478,7 +481,7 @@ class Registry(RegistryFiles):
             main = {k: flat[k] for k in list(flat)[:3]}
             rows.append({"model": v.name, "type": v.model_type, "version": v.version,
                          "active": "●" if v.active else "", "semver": v.metadata.get("version"),
-                         "created": v.created_at, "run": v.run_id, "size_MB": round(v.size_bytes / 1e6, 2),
+                         "created": started_text(v.created_at), "run": v.run_id, "size_MB": round(v.size_bytes / 1e6, 2),
                          "compression": v.metadata.get("compression"), "psnr_dB": par.get("psnr_db"),
                          "label_agree": par.get("label_agreement"), **main})
         return pd.DataFrame(rows)

@@ -115,7 +115,7 @@ def model_card(doc: dict[str, Any]) -> str:
         *_forced_lines(doc.get("forced") or []),
         str(meta.get("description", "")),
         "",
-        _table([("model type", mtype), ("version", meta.get("version", "")), ("created", doc.get("created_at", "")),
+        _table([("model type", mtype), ("version", meta.get("version", "")), ("created", _created(doc.get("created_at"))),
                 ("author", meta.get("author", "")), ("licence", meta.get("license", "")),
                 ("workbench", meta.get("workbench_version", "")), ("training run", doc.get("run_id") or "-"),
                 ("training job", doc.get("job_id") if doc.get("job_id") is not None else "-"),
@@ -256,7 +256,7 @@ def _forced_lines(forced: list[dict[str, Any]]) -> list[str]:
     for f in forced:
         gates = "; ".join(f"{g.get('name')} ({g.get('metric')}: {g.get('status')})"
                           for g in f.get("failing_gates") or [])
-        out += [f"> **Forced ({f.get('action', 'export')}, {f.get('at', '')})**: this model failed its blocking "
+        out += [f"> **Forced ({f.get('action', 'export')}, {_created(f.get('at'))})**: this model failed its blocking "
                 f"gates and was let through with `--force`. Failing: {gates or '-'}.", ""]
     return out
 
@@ -286,6 +286,14 @@ def _swift_predict(meta: dict[str, Any]) -> list[str]:
         lines[0] = (f"let x = try MLMultiArray(shape: [1, NSNumber(value: samples.count)], dataType: {dtype})  "
                     f"// the whole track's samples (flexible length {meta['input_range']})")
     return lines
+
+
+def _created(created_at: object) -> str:
+    """``created_at`` as the tables show a time, ``"2026-12-07 05:05 UTC"``; ``""`` when not recorded."""
+    from workbench.runs import started_text
+
+    said = started_text(created_at)
+    return "" if said is None else said + (" UTC" if said != str(created_at) else "")
 
 
 def card_text(version: Version) -> str:

@@ -69,13 +69,11 @@ def section_run(args: argparse.Namespace, library: Library) -> tuple[Run, str]:
     if args.run is not None:
         return load_run(args.run, root=ws.experiments), f"run {args.run} (asked for)"
     from workbench.evaluate.gates import blocking_gates
-    from workbench.widgets.suggest import active_section_run
+    from workbench.widgets.suggest import active_section_run, forced_said
 
     found = active_section_run(library, workspace=ws)  # the labeler's choice of model, in one place
     if found is not None:  # an active model exported with --force says so, as a run that is not active does
-        failed = [g.name for g in blocking_gates(found[0].metrics, "sections") if g.status == "fail"]
-        said = f" (forced past its gates: {', '.join(failed)}; treat its suggestions with care)" if failed else ""
-        return found[0], f"active model {found[2]}{said}"
+        return found[0], f"active model {found[2]}{forced_said(found[0])}"
     runs = [r for r in list_runs(ws.experiments, kind="sections") if r.model_path is not None]
     if not runs:
         raise NoSectionModelError(

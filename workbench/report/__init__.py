@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -260,8 +261,11 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
         per_class = {k: v for k, v in per_class.items() if v.get("support", v.get("n", 1)) or v.get("precision")}
         keys = ["precision", "recall", "f1"] if "f1" in next(iter(per_class.values())) else None
         title = "Per-class precision, recall and F1" if keys else "Per-class retrieval (query excluded)"
-        parts.append(_section("Per-class scores", figure("per_class", P.per_class_figure(per_class, keys=keys,
-                                                                                          title=title), title)))
+        # each baseline's F1 on the same windows beside the model's (an embeddings run records none per class)
+        base = {name: {c: v["f1"] for c, v in (b.get("per_class") or {}).items() if isinstance(v, Mapping) and "f1" in v}
+                for name, b in (run.metrics.get("baselines") or {}).items() if isinstance(b, Mapping)} if keys else {}
+        parts.append(_section("Per-class scores", figure("per_class", P.per_class_figure(
+            per_class, keys=keys, title=title, baselines={n: b for n, b in base.items() if b}), title)))
     else:
         parts.append(_section("Per-class scores", H.not_recorded("per-class scores")))
 

@@ -168,7 +168,8 @@ def confusion_figure(confusion: Sequence[Sequence[float]] | np.ndarray, classes:
 
 
 def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequence[str] | None = None,
-                     title: str = "Per-class scores") -> Figure:
+                     title: str = "Per-class scores",
+                     baselines: Mapping[str, Mapping[str, float]] | None = None) -> Figure:
     """Grouped bars: for each class, one bar per score (``keys``, default every float score), each labelled with its value.
 
     Parameters
@@ -178,6 +179,9 @@ def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequ
     keys : sequence of str or None
         The scores to draw; None draws every float score of the first class.
     title : str
+    baselines : mapping of str to mapping of str to float, or None
+        Baseline name -> class -> its score on the same windows, drawn as a marker on the last
+        score's bar (the F1 of ``precision, recall, f1``), so each bar stands beside its baselines.
     """
     names = list(per_class)
     if keys is None:
@@ -194,6 +198,11 @@ def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequ
         for xi, v in zip(at, vals, strict=True):
             ax.text(xi, 0.0 if np.isnan(v) else v, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center",
                     va="bottom", fontsize=6)
+    markers = "_xd^v<>"
+    for i, (name, scores) in enumerate((baselines or {}).items()):
+        vals = [scores.get(n, np.nan) for n in names]
+        ax.scatter(x + (len(keys) - 1) / 2 * width, [np.nan if v is None else float(v) for v in vals], s=60, zorder=3,
+                   color="black", marker=markers[i % len(markers)], label=f"{name} ({keys[-1]})")
     support = [per_class[n].get("support", per_class[n].get("n")) for n in names]
     labels = [f"{n}\n(n={s})" if s is not None else n for n, s in zip(names, support, strict=True)]
     ax.set_xticks(x, labels, fontsize=8)

@@ -296,6 +296,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     from tqdm.auto import tqdm
 
     from workbench.models.heads import EmbeddingHead, seeded
+    from workbench.train.progress import close_stopped
     from workbench.train.views import view_alignment_loss, with_own_views
 
     y_train, own_views, length = sampling.y, sampling.own_views, sampling.length
@@ -321,8 +322,9 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     stale = collapsed_for = 0
     stopped = f"reached max_epochs={cfg.max_epochs}"
     collapse: dict[str, Any] | None = None
-    bar = tqdm(range(1, cfg.max_epochs + 1), desc="triplet", unit="epoch", disable=not progress)
-    for epoch in bar:
+    # a bar over a count, not over the range: leaving a loop over a tqdm iterable closes it at once (red in a notebook)
+    bar = tqdm(total=cfg.max_epochs, desc="triplet", unit="epoch", disable=not progress)
+    for epoch in range(1, cfg.max_epochs + 1):
         t0 = time.perf_counter()
         model.train()
         losses_, view_losses, mined = [], [], 0
@@ -365,6 +367,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         bar.set_postfix(loss=f"{train_loss:.4f}", map_r=f"{vm['map_at_r']:.3f}", mined=mined, refresh=False)
+        bar.update(1)
         improved = score > best_map + 1e-6 or cfg.keep_epoch == "last"  # last: a fixed epoch count
         if improved:
             best_map, best_epoch, best_state, stale = score, epoch, copy.deepcopy(model.state_dict()), 0
@@ -386,7 +389,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
             what = "MAP@R" if "val_loss" not in record else "triplet loss"
             stopped = f"early stop: validation {what} did not improve for {cfg.patience} epochs"
             break
-    bar.close()
+    close_stopped(bar, "collapse" if collapse else "early stop")  # full and green, not red, when stopped on purpose
     model.load_state_dict(best_state)
     model.eval()
     if given is None:

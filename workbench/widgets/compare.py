@@ -120,7 +120,8 @@ class CompareWidget(w.VBox):
         self.notes_run = w.Dropdown(description="run", options=[])
         self.name_box = w.Text(description="name", layout=w.Layout(width="360px"))
         self.note_box = w.Textarea(description="note", layout=w.Layout(width="520px", height="60px"))
-        self.save_notes = w.Button(description="Save name and note", icon="save")
+        self.save_notes = w.Button(description="Save name and note", icon="save",
+                                   layout=w.Layout(width="auto"))  # the default width cut it: "Save name an..."
         self.notes_run.observe(lambda _: self._load_notes(), names="value")
         self.save_notes.on_click(lambda _: self._save_notes())
         self.report_button = w.Button(description="Show its report", icon="file")

@@ -83,7 +83,8 @@ def jobs_html(jobs: Sequence[Job]) -> str:
             result = ""
         cells = (str(j.id), html.escape(j.kind), state, _progress_bar(j), epoch, loss, labels, result,
                  html.escape(j.updated_at.replace("T", " ").split("+")[0]))
-        rows.append("<tr>" + "".join(f'<td style="{_CELL}">{c}</td>' for c in cells) + "</tr>")
+        rows.append("<tr>" + "".join(f'<td style="{_CELL}{";white-space:nowrap" if h == "updated" else ""}">{c}</td>'
+                                     for h, c in zip(head, cells, strict=True)) + "</tr>")  # a time on one line
     if not rows:
         rows.append(f'<tr><td colspan="{len(head)}" style="{_CELL};color:#6b7280">no training jobs yet</td></tr>')
     header = "".join(f'<th style="{_CELL};font-weight:600">{h}</th>' for h in head)

@@ -161,5 +161,20 @@ def active_suggester(library: Library, *, workspace: Workspace | None = None,
                                                 "(train one with `workbench train sections`)", None,
                          suggester(library, None))
     r, version, name = found
-    return Suggester("dj_section", f"v{version}", False, f"active model {name} (run {r.run_id})", r.run_id,
-                     suggester(library, r, backbone=run_backbone(r)))
+    return Suggester("dj_section", f"v{version}", False, f"active model {name} (run {r.run_id}){forced_said(r)}",
+                     r.run_id, suggester(library, r, backbone=run_backbone(r)))
+
+
+def forced_said(run: Run) -> str:
+    """What to add to an active section model's name when its run fails a blocking gate (it was exported with
+    ``--force``): ``" (forced past its gates: better than majority; treat its suggestions with care)"``, else ``""``.
+
+    Parameters
+    ----------
+    run : Run
+        The active ``dj_section`` version's sections run.
+    """
+    from workbench.evaluate.gates import blocking_gates
+
+    failed = [g.name for g in blocking_gates(run.metrics, "sections") if g.status == "fail"]
+    return f" (forced past its gates: {', '.join(failed)}; treat its suggestions with care)" if failed else ""

@@ -237,6 +237,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     from tqdm.auto import tqdm
 
     from workbench.train import smoothing as sm
+    from workbench.train.progress import close_stopped
 
     started = time.perf_counter()
     unknown = sorted(set(config or {}) - set(CONFIG_DEFAULTS))
@@ -300,8 +301,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         trainer = SectionTrainer(seed=cfg["seed"], **trainer_params).fit(
             train.X, train.y, groups, on_epoch=epoch_done,
             not_X=train.X_not, not_y=train.y_not, views=views)
+        close_stopped(bar, "early stop")  # full and green: early stopping is no failure
     finally:
-        bar.close()
+        bar.close()  # after an error: red in a notebook
     seconds["mlp"] = time.perf_counter() - t0
     metrics["rejections"] = {**dataset.rejection_counts(), "not_windows_trained": int(trainer.n_not_windows_),
                              "not_weight": float(cfg["not_weight"])}
