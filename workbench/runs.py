@@ -101,13 +101,30 @@ def started_text(created_at: object, *, zone: bool = False) -> str | None:
     """
     if created_at is None or created_at != created_at or str(created_at).strip() == "":  # None, NaN or ""
         return None
-    try:
-        when = datetime.fromisoformat(str(created_at))
-    except ValueError:
+    when = parse_utc(created_at)
+    if when is None:
         return str(created_at)
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc)
     return when.strftime("%Y-%m-%d %H:%M") + (" (UTC)" if zone else "")
+
+
+def parse_utc(recorded: object) -> datetime | None:
+    """A stored ISO 8601 time as an aware UTC datetime; a time without a zone is UTC (as the store writes them).
+
+    Parameters
+    ----------
+    recorded : object
+        As recorded (``created_at``, ``activated_at``).
+
+    Returns
+    -------
+    datetime or None
+        None where it is not an ISO time.
+    """
+    try:
+        when = datetime.fromisoformat(str(recorded))
+    except ValueError:
+        return None
+    return when.astimezone(timezone.utc) if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def new_run_id(kind: str) -> str:

@@ -116,11 +116,10 @@ def find_cnn(library: Library, model: str, rows: Sequence[dict[str, Any]]) -> tu
 
 def _when(row: dict[str, Any]) -> datetime:
     """When a registry row was last made active (else registered), as an aware datetime; the earliest when unreadable."""
-    try:
-        at = datetime.fromisoformat(str(row.get("activated_at")))
-    except ValueError:
-        return datetime.min.replace(tzinfo=timezone.utc)
-    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+    from workbench.runs import parse_utc
+
+    at = parse_utc(row.get("activated_at"))
+    return datetime.min.replace(tzinfo=timezone.utc) if at is None else at
 
 
 def default_cnn(library: Library, embedding_rows: Sequence[dict[str, Any]],
