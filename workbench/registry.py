@@ -56,6 +56,7 @@ from workbench.registry_types import (  # noqa: F401  (re-exported)
     _read_doc,
     flatten_metrics,
     stamp_version,
+    version_below,
 )
 
 if TYPE_CHECKING:
@@ -416,10 +417,9 @@ class Registry(RegistryFiles):
         current = self.active(model_type)
         if current is None:
             raise RegistryError(f"no active {model_type} version to roll back from")
-        earlier = [v for v in self.list(model_type) if v.version < current.version]
-        if not earlier:
+        target = version_below(self.list(model_type), current.version)
+        if target is None:
             raise RegistryError(f"{model_type} v{current.version} is the earliest version; nothing to roll back to")
-        target = earlier[-1]
         from workbench.evaluate.gates import GateFailedError, blocking_gates, failing, refusal_message
 
         bad = failing(blocking_gates(target.metrics, model_type))

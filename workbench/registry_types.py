@@ -207,6 +207,24 @@ def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, A
             if isinstance(v, (int, float, str, bool)) or v is None}
 
 
+def version_below(versions: list[Version], version: int) -> Version | None:
+    """The version ``models rollback`` goes to from ``version``: the highest one below it, or None.
+
+    Parameters
+    ----------
+    versions : list of Version
+        Every version of one model type, in ascending version order (as ``Registry.list`` gives them).
+    version : int
+        The version rolled back from.
+
+    Returns
+    -------
+    Version or None
+    """
+    below = [v for v in versions if v.version < version]
+    return below[-1] if below else None
+
+
 def _check_type(model_type: object) -> str:
     return str(check_choice("model_type", model_type, MODEL_TYPES))
 

@@ -233,14 +233,16 @@ def way_back(model_type: str, version: int, before: Version | None, versions: li
     def _force(target: Version) -> str:  # a version forced past its gates is refused again without --force
         return " --force" if target.forced else ""
 
-    below = [v for v in versions if v.version < version]
-    if before is not None and below and below[-1].version == before.version:
+    from workbench.registry_types import version_below
+
+    below = version_below(versions, version)  # where rollback goes, as Registry.rollback picks it
+    if before is not None and below is not None and below.version == before.version:
         return f"`workbench models rollback {model_type}{_force(before)}` goes back to {before.name}"
-    then = (f"`workbench models rollback {model_type}{_force(below[-1])}` activates {below[-1].name}, the version below it"
-            if below else f"`workbench models rollback {model_type}` has no version below it to go back to")
+    then = (f"`workbench models rollback {model_type}{_force(below)}` activates {below.name}, the version below it"
+            if below is not None else f"`workbench models rollback {model_type}` has no version below it to go back to")
     if before is None:  # the registry keeps a version active once one is: there is no command back to none
         above = [v for v in versions if v.version > version]
-        closest = (then if below else
+        closest = (then if below is not None else
                    f"`workbench models activate {model_type} {above[0].version}{_force(above[0])}` activates "
                    f"{above[0].name} instead" if above else
                    f"none: it is the only {model_type} version, so only exporting and activating another replaces it")
