@@ -55,29 +55,36 @@ def test_leave_one_group_out_is_recorded_with_baselines():
 
 def test_a_baseline_that_stops_short_is_said_once_in_the_runs_warnings(monkeypatch):
     """`train sections` printed scikit-learn's nine-line ConvergenceWarning for a leave-one-group-out logreg fit
-    (lbfgs at 500 of 500 iterations on a user's three tracks); the run recorded nothing of it."""
+    (lbfgs at 500 of 500 iterations on a user's three tracks); the run recorded nothing of it. The logreg fitted
+    for another set's scores (external.py) recorded nothing either."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
 
     from workbench.train.sections import train_sections
 
+    other = {"gen2": _data(groups=("x", "y"), per_group=2, seed=1)}  # another set: its logreg is recorded too
     logreg_stopping_short(monkeypatch)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        m = train_sections(_data(), config=FAST, progress=False).metrics
+        m = train_sections(_data(), config=FAST, progress=False, external=other).metrics
     assert not [w for w in said if issubclass(w.category, ConvergenceWarning)]
     assert m["baselines"]["logreg"]["converged"] is False
     assert m["transfer"]["leave_one_group_out"]["baselines"]["logreg"]["converged"] is False
+    assert m["transfer"]["external"]["gen2"]["baselines"]["logreg"]["converged"] is False
+    assert "converged" not in m["transfer"]["external"]["gen2"]["baselines"]["majority"]
     stopped = [w for w in m["warnings"] if "did not converge" in w]
     assert stopped == ["the logreg baseline did not converge (its solver stopped at its iteration limit): its "
                        "figures are of an unfinished fit",
                        "the logreg baseline on held-out groups (crates) did not converge (its solver stopped at its "
-                       "iteration limit): its figures are of an unfinished fit"], stopped
+                       "iteration limit): its figures are of an unfinished fit",
+                       "the logreg baseline on gen2 did not converge (its solver stopped at its iteration limit): its "
+                       "figures are of an unfinished fit"], stopped
     monkeypatch.undo()  # the real baseline
-    m = train_sections(_data(), config=FAST, progress=False).metrics
+    m = train_sections(_data(), config=FAST, progress=False, external=other).metrics
     assert m["baselines"]["logreg"]["converged"] is True
     assert m["transfer"]["leave_one_group_out"]["baselines"]["logreg"]["converged"] is True
+    assert m["transfer"]["external"]["gen2"]["baselines"]["logreg"]["converged"] is True
     assert not [w for w in m["warnings"] if "did not converge" in w]
 
 

@@ -116,6 +116,30 @@ def baseline_converged(model: Any) -> bool | None:
     return bool(np.max(final.n_iter_) < final.max_iter)
 
 
+def scores_of(model: Any, y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+    """:func:`scores` of a fitted baseline's predictions, with its ``converged`` (:func:`baseline_converged`) where it has one.
+
+    Parameters
+    ----------
+    model : sklearn estimator
+        The baseline fitted by :func:`fit_baseline` that predicted ``y_pred``.
+    y_true, y_pred : np.ndarray [shape=(n,)]
+        Window labels and the baseline's predictions (str).
+    names : sequence of str
+        The classes scored.
+
+    Returns
+    -------
+    dict
+        The classification metrics, plus ``converged`` (bool) for a baseline with an iterative solver (logreg).
+    """
+    out = scores(y_true, y_pred, names)
+    converged = baseline_converged(model)
+    if converged is not None:
+        out["converged"] = converged
+    return out
+
+
 def convergence_warnings(baselines: Mapping[str, Any], *, where: str = "") -> list[str]:
     """One sentence per baseline whose solver stopped short (``converged`` False), for a run's ``warnings``.
 
@@ -252,10 +276,7 @@ def held_out_baselines(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndar
     for name in chosen:
         t0 = time.perf_counter()
         model = fit_baseline(name, X_train, y_train, seed=seed, max_windows=max_windows, n_threads=n_threads)
-        out[name] = scores(y_test, _predict(model, X_test, n_threads), labels)
-        converged = baseline_converged(model)
-        if converged is not None:
-            out[name]["converged"] = converged
+        out[name] = scores_of(model, y_test, _predict(model, X_test, n_threads), labels)
         seconds[name] = time.perf_counter() - t0
     return out, seconds
 

@@ -177,14 +177,15 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
     -------
     dict
         ``tracks``, ``model``, ``model_smoothed``, ``baselines`` {majority, logreg, novelty}
-        (:func:`~workbench.evaluate.classification_metrics` of the pooled windows),
+        (:func:`~workbench.evaluate.classification_metrics` of the pooled windows; logreg's with
+        ``converged``, :func:`~workbench.train.sections.baselines.baseline_converged`),
         ``segments`` {smoothed, raw, novelty} (mean per track), ``intro_outro_confusion``,
         ``calibration`` {ece_before, ece_after, temperature, suggestions: :func:`suggestion_ece`};
         ``{"skipped": reason}`` when the
         window layouts differ or no track has labels.
     """
     from workbench.evaluate.calibration import expected_calibration_error
-    from workbench.train.sections.baselines import class_names, fit_baseline, scores
+    from workbench.train.sections.baselines import class_names, fit_baseline, scores, scores_of
     from workbench.train.sections.novelty import novelty_sections
     from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, segments_for
     from workbench.train.sections.transfer import _smoothed, _suggestion_at, intro_outro_confusion
@@ -244,7 +245,7 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
     for b in ("majority", "logreg"):
         model = fit_baseline(b, train.X, train.y, seed=cfg["seed"], max_windows=cfg["baseline_max_windows"],
                              n_threads=cfg["n_threads"])
-        base[b] = scores(test.y, np.asarray(model.predict(test.X)).astype(str), names)
+        base[b] = scores_of(model, test.y, np.asarray(model.predict(test.X)).astype(str), names)
     base["novelty"] = scores(yt, np.concatenate(y_nov), names)
     P, Pc, Y = np.vstack(p_before), np.vstack(p_after), np.concatenate(y_idx)
     return {

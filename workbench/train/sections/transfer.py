@@ -394,10 +394,13 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
 def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
     """Warnings when the held-out-group scores fall below a baseline (or could not be made).
 
+    A baseline whose solver stopped short, on the held-out groups or on another set
+    (``external``), is said once per set (:func:`~.baselines.convergence_warnings`).
+
     Parameters
     ----------
     transfer : mapping or None
-        ``metrics["transfer"]`` (``{"leave_one_group_out": ...}``).
+        ``metrics["transfer"]`` (``{"leave_one_group_out": ..., "external": {name: ...}}``).
 
     Returns
     -------
@@ -405,10 +408,12 @@ def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
     """
     from workbench.train.sections.baselines import convergence_warnings
 
+    other_sets = [w for name, e in ((transfer or {}).get("external") or {}).items() if "baselines" in e
+                  for w in convergence_warnings(e["baselines"], where=f" on {name}")]
     loso = (transfer or {}).get("leave_one_group_out") or {}
     if not loso or "skipped" in loso:
-        return [f"no cross-style score: {loso['skipped']}"] if loso.get("skipped") else []
-    out = convergence_warnings(loso["baselines"], where=" on held-out groups (crates)")
+        return [f"no cross-style score: {loso['skipped']}"] * bool(loso.get("skipped")) + other_sets
+    out = convergence_warnings(loso["baselines"], where=" on held-out groups (crates)") + other_sets
     model = loso["model_smoothed"]
     for name, base in loso["baselines"].items():
         if model["accuracy"] < base["accuracy"] or model["macro_f1"] < base["macro_f1"]:
