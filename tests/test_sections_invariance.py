@@ -88,6 +88,29 @@ def test_augmentation_is_seeded_changes_the_fit_and_off_leaves_it_alone():
         assert not np.allclose(once, plain, atol=1e-4)  # and they do change what is learned
 
 
+def test_label_smoothing_is_checked_and_softens_the_fit():
+    """label_smoothing (config and trainer): refused outside [0, 1); on separable windows the smoothed fit's
+    largest probability stays near 1 - s + s / K, where the plain fit's goes to 1."""
+    from workbench.train.sections import SectionTrainer
+    from workbench.train.sections.config_check import check_sections_config
+
+    X, y, groups = _windows()
+    for bad in (1.0, -0.1, True):
+        with pytest.raises(ParameterError, match=f"label_smoothing must be a float in \\[0, 1\\); got {bad!r}"):
+            SectionTrainer(label_smoothing=bad).fit(X, y)
+    with pytest.raises(ParameterError, match="label_smoothing must be a number"):
+        check_sections_config({"label_smoothing": "0.1"})
+    X = X * 3  # well apart: a plain fit grows sure of every window
+    args = {"epochs": 30, "hidden_dim": 16, "seed": 3, "max_samples_per_epoch": None, "early_stopping": False,
+            "lr": 1e-2}
+    plain = SectionTrainer(**args).fit(X, y, groups)
+    smooth = SectionTrainer(**args, label_smoothing=0.3).fit(X, y, groups)
+    top_plain, top_smooth = plain.predict_proba(X).max(axis=1), smooth.predict_proba(X).max(axis=1)
+    assert np.median(top_plain) > 0.95  # 1 - 0.3 + 0.3 / 3 = 0.8 is the smoothed loss's optimum:
+    assert 0.7 < np.median(top_smooth) < 0.85 and top_smooth.max() < 0.9
+    assert (smooth.predict(X) == y).mean() > 0.9  # the labels are still learned
+
+
 def test_track_jitter_draws_one_gain_and_offset_per_track(monkeypatch):
     """Within a track, every window of a column gets the same gain and offset in an epoch."""
     import torch

@@ -76,6 +76,7 @@ def run_epochs(self: SectionTrainer, X: np.ndarray, y_idx: np.ndarray, mean: np.
     yt = torch.from_numpy(y_idx)
     rng = np.random.default_rng(self.seed)
     weight = torch.tensor(self.class_weight_, dtype=torch.float32)
+    smoothing = float(self.label_smoothing)  # the training loss only; the validation loss stays plain
     self.history_: list[dict[str, Any]] = []
     generator = torch.Generator().manual_seed(self.seed)
     model = seeded(SectionClassifier, X.shape[1], hidden_dim=self.hidden_dim, dropout=self.dropout,
@@ -110,10 +111,11 @@ def run_epochs(self: SectionTrainer, X: np.ndarray, y_idx: np.ndarray, mean: np.
                 xb = xb + self.input_noise * torch.from_numpy(
                     aug_rng.standard_normal(tuple(xb.shape)).astype(np.float32))
             if sample_weight is None:
-                loss = F.cross_entropy(model(xb), yt[idx], weight=weight)
+                loss = F.cross_entropy(model(xb), yt[idx], weight=weight, label_smoothing=smoothing)
             else:  # pseudo-labelled rows weigh less: sum(w_y s l) / sum(w_y s)
                 sw = torch.from_numpy(sample_weight[idx.numpy()])
-                per_row = F.cross_entropy(model(xb), yt[idx], weight=weight, reduction="none")
+                per_row = F.cross_entropy(model(xb), yt[idx], weight=weight, reduction="none",
+                                          label_smoothing=smoothing)
                 loss = (per_row * sw).sum() / (weight[yt[idx]] * sw).sum()
             if comp_batches and len(comp_batches[step]):
                 ci = torch.from_numpy(comp_batches[step])

@@ -88,6 +88,10 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         scaled by ``exp(N(0, track_jitter))`` and shifted by ``N(0, track_jitter)`` (in units of the
         column's std), one draw per track and column: another generator or mix gives a track's
         sections another contrast. Needs ``groups`` in :meth:`fit` (without them, per window).
+    label_smoothing : float in [0, 1)
+        The training loss's label smoothing (``torch.nn.functional.cross_entropy``'s): each
+        window's target keeps ``1 - label_smoothing`` on its label and spreads the rest evenly
+        over every class. The validation loss (early stopping) stays plain cross-entropy.
 
     Learned: ``classes_`` (labels in output order), ``model_`` (the head in eval mode, with
     the input standardisation folded into its first layer, so it takes raw features),
@@ -102,7 +106,8 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
                  lr: float = 1e-3, weight_decay: float = 1e-4, class_weight: str | dict | None = "balanced",
                  seed: int = 0, n_threads: int | None = 1, max_samples_per_epoch: int | None = 8192,
                  early_stopping: bool = True, validation_fraction: float = 0.2, patience: int = 8,
-                 not_weight: float = 1.0, input_noise: float = 0.0, track_jitter: float = 0.0) -> None:
+                 not_weight: float = 1.0, input_noise: float = 0.0, track_jitter: float = 0.0,
+                 label_smoothing: float = 0.0) -> None:
         self.hidden_dim = hidden_dim
         self.dropout = dropout
         self.epochs = epochs
@@ -119,6 +124,7 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         self.not_weight = not_weight
         self.input_noise = input_noise
         self.track_jitter = track_jitter
+        self.label_smoothing = label_smoothing
 
     def _check_params(self) -> None:
         m = self.max_samples_per_epoch
@@ -141,6 +147,9 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
             v = getattr(self, name)
             if isinstance(v, bool) or not (isinstance(v, (int, float)) and 0 <= v < 10):
                 raise ParameterError(f"{name} must be a float in [0, 10); got {v!r}")
+        ls = self.label_smoothing
+        if isinstance(ls, bool) or not (isinstance(ls, (int, float)) and 0 <= ls < 1):
+            raise ParameterError(f"label_smoothing must be a float in [0, 1); got {ls!r}")
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ParameterError(f"class_weight must be 'balanced', None or a dict label → weight; got {self.class_weight!r}")
 

@@ -55,13 +55,14 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "order_weight": 1.0, "ends_weight": 1.0, "outro_gate": 0.0, "position_weight": 1.5, "novelty_weight": 8.0, "position_free": [],
     "calibrate": True, "calibration_guard": True, "confidence_map_per": "window",
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
+    "label_smoothing": 0.0,
     "confidence": "stated", "ensemble_members": 4, "ensemble_score": "mean", "ensemble_split": "groups",
     "label_families": "off", "audio_views": 0, "audio_view_eq_db": 0.0, "audio_view_weight": 1.0,
     **SMOOTHING_DEFAULTS, **self_training.SELF_TRAINING_DEFAULTS,
 }
 _TRAINER_KEYS = ("hidden_dim", "dropout", "epochs", "batch_size", "lr", "weight_decay", "class_weight",
                  "max_samples_per_epoch", "early_stopping", "validation_fraction", "patience", "not_weight",
-                 "input_noise", "track_jitter")
+                 "input_noise", "track_jitter", "label_smoothing")
 
 
 @dataclass
@@ -204,6 +205,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         records how many were used (:meth:`SectionData.rejection_counts`, ``not_windows_trained``).
         ``track_jitter`` and ``input_noise``: training-time augmentation in feature space (a gain and
         offset per track and column, Gaussian noise per window; :class:`SectionTrainer`; 0 = off).
+        ``label_smoothing``: the training loss's label smoothing in [0, 1) (:class:`SectionTrainer`; 0 = off).
         ``confidence``: ``"stated"`` (the suggestion's label's mean probability) or ``"ensemble"``
         (its support among ``ensemble_members`` small models each trained without a share of the
         groups, :mod:`~workbench.train.sections.ensemble`, scored as ``ensemble_score``: ``"mean"``,
