@@ -412,7 +412,7 @@ def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
                   for w in convergence_warnings(e["baselines"], where=f" on {name}")]
     loso = (transfer or {}).get("leave_one_group_out") or {}
     if not loso or "skipped" in loso:
-        return [f"no cross-style score: {loso['skipped']}"] * bool(loso.get("skipped")) + other_sets
+        return ([f"no cross-style score: {loso['skipped']}"] if loso.get("skipped") else []) + other_sets
     out = convergence_warnings(loso["baselines"], where=" on held-out groups (crates)") + other_sets
     model = loso["model_smoothed"]
     for name, base in loso["baselines"].items():
