@@ -193,6 +193,25 @@ def per_query_lines(r: dict, label: str = "") -> list[str]:
     return lines
 
 
+def inner_scores(results: list[dict]) -> dict[str, float]:
+    """What the training tracks alone say of a variant (its honest selection score; nothing held out is read): the
+    mean over seeds and the blend's folds of the track-level MAP at backbone share 0 (the fold heads alone, ranking
+    training tracks they never trained on) and at share 1 (the blend's backbone end), and the share the runs picked.
+
+    Parameters
+    ----------
+    results : list of dict
+        :func:`one_seed`'s results of one variant (``blend``: the run's blend record with its ``parts``).
+    """
+    parts = [p for r in results for p in ((r.get("blend") or {}).get("parts") or [])
+             if all(v == v for v in p["set_map"].values())]  # a part with nothing to score (NaN) is left out
+    if not parts:
+        return {}
+    return {"head_alone": statistics.mean(p["set_map"]["0"] for p in parts),
+            "backbone_end": statistics.mean(p["set_map"]["1"] for p in parts), "n_parts": len(parts),
+            "shares": [(r.get("blend") or {}).get("weight") for r in results]}
+
+
 def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settings: list[str],
              per_query: bool = False) -> dict:
     from workbench.cli import main
@@ -331,6 +350,11 @@ def main() -> int:
                                         ("backbone learned", "learned", "backbone"), ("head learned", "learned", "head"),
                                         ("head learned out-of-fold", "learned", "head_oof"))}
             print(f"{vname} mean P@3 over {len(mine)} seeds: " + ", ".join(f"{k} {v:.3f}" for k, v in table.items()))
+    for vname, _ in variants:  # the selection score first (training tracks only), then the held-out figures
+        inner = inner_scores([r for r in results if r["variant"] == vname])
+        if inner:
+            print(f"{vname} inner (training folds, track-level MAP over {inner['n_parts']} folds): head alone "
+                  f"{inner['head_alone']:.4f}, backbone end {inner['backbone_end']:.4f}; shares picked {inner['shares']}")
     for (vname, _), wname in [(v, w) for v in variants for w in ("default", "vibe", "learned")]:
         mine = [r for r in results if r["variant"] == vname and wname in r["p_at_3"]]
         if not mine:
