@@ -123,6 +123,14 @@ The blend's backbone end as search z-scores it (session 16, ``--set blend_backbo
 0.574 (+0.037 -> +0.025 over the backbone 0.549), vibe 0.623 -> 0.648 (-0.031 -> -0.006; backbone 0.654); the
 search gate has the head below the backbone on 2 seeds with the training end, on none with the search end
 (docs/experiments/search.md).
+
+Chosen on the training tracks only (session 17): each variant's inner score, printed before its held-out figures, is
+the track-level MAP of the blend's fold heads alone on the training tracks they never trained on (:func:`inner_scores`).
+Real files, seeds 0-8, ``--per-query --variant triplet:loss=triplet --variant pa:loss=proxy_anchor --variant
+supcon:loss=supcon --variant pnca:loss=proxy_nca`` (load 1-18): inner 0.490 / 0.489 / 0.511 / 0.463, so SupCon was
+chosen and read once: P@3 default 0.556 (+0.006 over the backbone's 0.549; the triplet default 0.586), vibe 0.636.
+``--variant d3:dropout=0.3 --variant wd:weight_decay=0.1 --variant small:hidden_dim=128,out_dim=64``: inner 0.484 /
+0.490 / 0.487, none above the triplet's 0.490, none read. Nothing chosen this way beats the default.
 """
 
 from __future__ import annotations
