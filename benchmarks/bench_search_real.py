@@ -130,7 +130,10 @@ Real files, seeds 0-8, ``--per-query --variant triplet:loss=triplet --variant pa
 supcon:loss=supcon --variant pnca:loss=proxy_nca`` (load 1-18): inner 0.490 / 0.489 / 0.511 / 0.463, so SupCon was
 chosen and read once: P@3 default 0.556 (+0.006 over the backbone's 0.549; the triplet default 0.586), vibe 0.636.
 ``--variant d3:dropout=0.3 --variant wd:weight_decay=0.1 --variant small:hidden_dim=128,out_dim=64``: inner 0.484 /
-0.490 / 0.487, none above the triplet's 0.490, none read. Nothing chosen this way beats the default.
+0.490 / 0.487, none above the triplet's 0.490, none read. ``--variant lotos:blend_folds=10,blend_backbone=search
+--variant lotot:blend_folds=10`` (one training track per fold): fold heads alone 0.541, search-end backbone 0.641;
+the search end chosen (leave-one-fold-out score of its pick 0.572 vs 0.557) and read once: 0.568 (+0.019). Nothing
+chosen this way beats the default.
 """
 
 from __future__ import annotations
