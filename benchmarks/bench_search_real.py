@@ -123,6 +123,17 @@ The blend's backbone end as search z-scores it (session 16, ``--set blend_backbo
 0.574 (+0.037 -> +0.025 over the backbone 0.549), vibe 0.623 -> 0.648 (-0.031 -> -0.006; backbone 0.654); the
 search gate has the head below the backbone on 2 seeds with the training end, on none with the search end
 (docs/experiments/search.md).
+
+Chosen on the training tracks only (session 17): each variant's inner score, printed before its held-out figures, is
+the track-level MAP of the blend's fold heads alone on the training tracks they never trained on (:func:`inner_scores`).
+Real files, seeds 0-8, ``--per-query --variant triplet:loss=triplet --variant pa:loss=proxy_anchor --variant
+supcon:loss=supcon --variant pnca:loss=proxy_nca`` (load 1-18): inner 0.490 / 0.489 / 0.511 / 0.463, so SupCon was
+chosen and read once: P@3 default 0.556 (+0.006 over the backbone's 0.549; the triplet default 0.586), vibe 0.636.
+``--variant d3:dropout=0.3 --variant wd:weight_decay=0.1 --variant small:hidden_dim=128,out_dim=64``: inner 0.484 /
+0.490 / 0.487, none above the triplet's 0.490, none read. ``--variant lotos:blend_folds=10,blend_backbone=search
+--variant lotot:blend_folds=10`` (one training track per fold): fold heads alone 0.541, search-end backbone 0.641;
+the search end chosen (leave-one-fold-out score of its pick 0.572 vs 0.557) and read once: 0.568 (+0.019). Nothing
+chosen this way beats the default.
 """
 
 from __future__ import annotations
@@ -191,6 +202,25 @@ def per_query_lines(r: dict, label: str = "") -> list[str]:
             lines.append(f"{label} seed {r['seed']} {wname:<7} folder {folder}: {count_of(len(ids), 'query', 'queries')}, head worse on {lost}, "
                          f"better on {won} (backbone->head matches of 3: {said})")
     return lines
+
+
+def inner_scores(results: list[dict]) -> dict[str, float]:
+    """What the training tracks alone say of a variant (its honest selection score; nothing held out is read): the
+    mean over seeds and the blend's folds of the track-level MAP at backbone share 0 (the fold heads alone, ranking
+    training tracks they never trained on) and at share 1 (the blend's backbone end), and the share the runs picked.
+
+    Parameters
+    ----------
+    results : list of dict
+        :func:`one_seed`'s results of one variant (``blend``: the run's blend record with its ``parts``).
+    """
+    parts = [p for r in results for p in ((r.get("blend") or {}).get("parts") or [])
+             if all(v == v for v in p["set_map"].values())]  # a part with nothing to score (NaN) is left out
+    if not parts:
+        return {}
+    return {"head_alone": statistics.mean(p["set_map"]["0"] for p in parts),
+            "backbone_end": statistics.mean(p["set_map"]["1"] for p in parts), "n_parts": len(parts),
+            "shares": [(r.get("blend") or {}).get("weight") for r in results]}
 
 
 def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settings: list[str],
@@ -331,6 +361,11 @@ def main() -> int:
                                         ("backbone learned", "learned", "backbone"), ("head learned", "learned", "head"),
                                         ("head learned out-of-fold", "learned", "head_oof"))}
             print(f"{vname} mean P@3 over {len(mine)} seeds: " + ", ".join(f"{k} {v:.3f}" for k, v in table.items()))
+    for vname, _ in variants:  # the selection score first (training tracks only), then the held-out figures
+        inner = inner_scores([r for r in results if r["variant"] == vname])
+        if inner:
+            print(f"{vname} inner (training folds, track-level MAP over {inner['n_parts']} folds): head alone "
+                  f"{inner['head_alone']:.4f}, backbone end {inner['backbone_end']:.4f}; shares picked {inner['shares']}")
     for (vname, _), wname in [(v, w) for v in variants for w in ("default", "vibe", "learned")]:
         mine = [r for r in results if r["variant"] == vname and wname in r["p_at_3"]]
         if not mine:

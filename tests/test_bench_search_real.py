@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_search_real.py"
 
 
@@ -37,3 +39,16 @@ def test_per_query_lines_say_which_queries_the_head_loses_by_folder():
     assert lines[1] == ("v seed 0 default folder loops: 1 query, head worse on 0, better on 1 "
                         "(backbone->head matches of 3: Gamma 1->3)")
     assert len(lines) == 4 and lines[2].startswith("v seed 0 vibe    folder asc")
+
+
+def test_inner_scores_read_only_the_training_folds_and_skip_unscored_ones():
+    inner_scores = _bench().inner_scores
+    part = {"set_map": {"0": 0.6, "0.25": 0.5, "0.5": 0.5, "0.75": 0.5, "1": 0.4}}
+    empty = {"set_map": dict.fromkeys(part["set_map"], float("nan"))}  # a fold with nothing to score
+    other = {"set_map": {"0": 0.2, "0.25": 0.5, "0.5": 0.5, "0.75": 0.5, "1": 0.8}}
+    results = [{"blend": {"weight": 0.0, "parts": [part, empty]}, "p_at_3": {"default": "held out, never read"}},
+               {"blend": {"weight": 1.0, "parts": [other]}}]
+    got = inner_scores(results)
+    assert got["head_alone"] == pytest.approx(0.4) and got["backbone_end"] == pytest.approx(0.6)
+    assert got["n_parts"] == 2 and got["shares"] == [0.0, 1.0]
+    assert inner_scores([{"blend": None}]) == {}

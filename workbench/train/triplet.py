@@ -43,6 +43,7 @@ import numpy as np
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.evaluate.retrieval import retrieval_metrics
 from workbench.train.datasets import EmbeddingSet
+from workbench.train.metric_losses import PROXY_LR_SCALE, build_objective
 from workbench.train.triplet_config import (  # noqa: F401  (re-exported)
     _TRIPLET_TYPES,
     MARGIN_RANGE,
@@ -292,7 +293,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
            y_val: np.ndarray, sampling: Any, mean: np.ndarray, std: np.ndarray, on_epoch: OnEpoch | None,
            progress: bool, given: Any = None) -> TripletResult:
     import torch
-    from pytorch_metric_learning import distances, losses, miners
+    from pytorch_metric_learning import distances, losses
     from tqdm.auto import tqdm
 
     from workbench.models.heads import EmbeddingHead, seeded
@@ -313,9 +314,19 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
         generator=generator)
     untrained = copy.deepcopy(model)
     distance = distances.CosineSimilarity()
-    loss_fn = losses.TripletMarginLoss(margin=cfg.margin, distance=distance)
-    miner = miners.TripletMarginMiner(margin=cfg.margin, type_of_triplets=cfg.type_of_triplets, distance=distance)
+    val_loss_fn = losses.TripletMarginLoss(margin=cfg.margin, distance=distance)  # validation, where MAP@R cannot
+    with torch.random.fork_rng(devices=[]):  # a proxy loss's class vectors: from the seed, the global RNG untouched
+        torch.manual_seed(cfg.seed)
+        objective = build_objective(cfg.loss, margin=cfg.margin, type_of_triplets=cfg.type_of_triplets,
+                                    n_classes=len(train.classes), out_dim=cfg.out_dim)
+    loss_fn, miner = objective.loss, objective.miner
     groups = model.param_groups(cfg.lr) if hasattr(model, "param_groups") else model.parameters()  # e.g. a tuned backbone's own lr
+    groups = list(groups)
+    if objective.proxies is not None:  # the class vectors learn faster than the head (the paper's recipe)
+        if groups and not isinstance(groups[0], dict):
+            groups = [{"params": groups, "name": "head"}]
+        groups.append({"params": list(objective.proxies.parameters()), "lr": cfg.lr * PROXY_LR_SCALE,
+                       "weight_decay": 0.0, "name": "proxies"})
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
     best_map, best_epoch, best_state = -math.inf, 0, copy.deepcopy(model.state_dict())
@@ -335,10 +346,13 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
             bi = torch.from_numpy(idx)
             xb, yb = Xtr[bi], ytr[bi]
             emb = model(xb)
-            triplets = miner(emb, yb)
-            n_mined = int(triplets[0].numel())
+            if miner is not None:
+                triplets = miner(emb, yb)
+                n_mined = int(triplets[0].numel())
+                loss = loss_fn(emb, yb, triplets)
+            else:  # a proxy or contrastive loss uses every row of the batch
+                n_mined, loss = len(bi), loss_fn(emb, yb)
             mined += n_mined
-            loss = loss_fn(emb, yb, triplets)
             opt.zero_grad(set_to_none=True)
             total, paired = loss, bool(len(pairs)) and cfg.view_weight > 0
             if paired:
@@ -362,7 +376,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
         if math.isfinite(vm["map_at_r"]):
             score = vm["map_at_r"]
         else:  # nothing to retrieve on other tracks (e.g. each track its own class): the loss decides
-            record["val_loss"] = _val_loss(loss_fn, val_emb, y_val, seed=cfg.seed)
+            record["val_loss"] = _val_loss(val_loss_fn, val_emb, y_val, seed=cfg.seed)
             score = -record["val_loss"]
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
@@ -373,7 +387,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
             best_map, best_epoch, best_state, stale = score, epoch, copy.deepcopy(model.state_dict()), 0
         else:
             stale += 1
-        at_margin = bool(losses_) and abs(train_loss - cfg.margin) < 0.01 * cfg.margin
+        at_margin = objective.margin_bound and bool(losses_) and abs(train_loss - cfg.margin) < 0.01 * cfg.margin
         collapsed_for = collapsed_for + 1 if (spread < cfg.min_spread or at_margin) else 0
         if on_epoch is not None:
             on_epoch(epoch, cfg.max_epochs, dict(record))

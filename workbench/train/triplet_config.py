@@ -78,6 +78,9 @@ class TripletConfig:
     view_weight : float >= 0
         Weight of the pair term (mean cosine distance of each original to its own view); 0
         keeps the views as triplet positives only.
+    loss : str
+        The objective (:data:`workbench.train.metric_losses.LOSSES`): ``"triplet"`` (semi-hard mined triplets, the
+        default), ``"proxy_anchor"`` or ``"supcon"`` (:mod:`workbench.train.metric_losses`).
     seed : int >= 0
     """
 
@@ -101,6 +104,7 @@ class TripletConfig:
     num_threads: int | None = 1
     view_positives: bool = True
     view_weight: float = 1.0
+    loss: str = "triplet"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -139,6 +143,10 @@ class TripletConfig:
         if not isinstance(self.view_positives, bool):
             raise ParameterError(f"view_positives must be True or False; got {self.view_positives!r}")
         _num("view_weight", self.view_weight, 0.0, 100.0)
+        from workbench.train.metric_losses import LOSSES
+
+        if self.loss not in LOSSES:
+            raise ParameterError(f"loss must be one of {list(LOSSES)}; got {self.loss!r}")
         _num("seed", self.seed, 0, 2**63 - 1, integer=True)
 
     def to_dict(self) -> dict[str, Any]:
