@@ -167,8 +167,8 @@ class RegistryFiles:
         """
         v = self.get(model_type, version)
         if v.active:
-            raise RegistryError(f"{v.name} is the active {model_type} version; activate another (or roll back) "
-                                "before deleting it")
+            raise RegistryError(f"{v.name} is the active {model_type} version; activate another, roll back, or make "
+                                f"none active (`workbench models deactivate {model_type}`) before deleting it")
         paths = (v.json_path, v.card_path, v.path)
         outside = [str(p) for p in paths if not self._inside(p)]
         if outside:
