@@ -78,8 +78,8 @@ def test_a_sections_reports_per_class_figure_draws_each_baselines_f1(tmp_path, m
     import json
     from pathlib import Path
 
-    from workbench.report import plots
-    from workbench.report import report as write_report
+    from test_per_class_plot import report_per_class_axes
+
     from workbench.report.examples import write_example_run
     from workbench.runs import load_run
 
@@ -90,16 +90,7 @@ def test_a_sections_reports_per_class_figure_draws_each_baselines_f1(tmp_path, m
                             "logreg": {"per_class": {c: {"f1": 0.1 * (i + 1)} for i, c in enumerate(labels)}}}
     (folder / "metrics.json").write_text(json.dumps(metrics))
     run = load_run(folder)
-    figures = {}
-    real = plots.per_class_figure
-
-    def kept(*args, **kwargs):
-        figures["per_class"] = fig = real(*args, **kwargs)
-        return fig
-
-    monkeypatch.setattr(plots, "per_class_figure", kept)
-    write_report(run, root=tmp_path)
-    ax = figures["per_class"].axes[0]
+    ax = report_per_class_axes(run, tmp_path, monkeypatch)
     names = {t.get_text() for t in ax.get_legend().get_texts()}
     recorded = {n for n, b in run.metrics["baselines"].items() if b.get("per_class")}
     assert recorded and {f"{n} (f1)" for n in recorded} <= names, (names, recorded)

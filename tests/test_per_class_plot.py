@@ -5,8 +5,26 @@ bar's label)."""
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Any
 
 import numpy as np
+
+
+def report_per_class_axes(run: Any, root: Any, monkeypatch: Any) -> Any:
+    """The axes of the per-class figure the run report draws for ``run`` (its report written under ``root``)."""
+    from workbench.report import plots
+    from workbench.report import report as write_report
+
+    figures = {}
+    real = plots.per_class_figure
+
+    def kept(*args: Any, **kwargs: Any) -> Any:
+        figures["per_class"] = fig = real(*args, **kwargs)
+        return fig
+
+    monkeypatch.setattr(plots, "per_class_figure", kept)
+    write_report(run, root=root)
+    return figures["per_class"].axes[0]
 
 
 def test_per_class_value_labels_never_overlap_each_other_or_a_baseline_marker():
