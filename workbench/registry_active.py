@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 class RegistryActivation:
     """Activate, roll back, deactivate (a mixin of :class:`workbench.registry.Registry`: it needs ``library``,
-    ``get``, ``list``, ``active``, ``check_gates``, ``_lock``, ``_make_active`` and ``_record_forced``)."""
+    ``get``, ``list``, ``active``, ``check_gates``, ``_lock``, ``_row_blob``, ``_make_active`` and ``_record_forced``)."""
 
     library: Library
 
@@ -117,6 +117,7 @@ class RegistryActivation:
         Parameters
         ----------
         model_type : {"dj_section", "embedding", "head"}
+            The type to leave with no active version.
 
         Returns
         -------
@@ -131,13 +132,7 @@ class RegistryActivation:
             if current is None:
                 return None
             with self.library.store.transaction() as conn:
-                row = conn.execute("SELECT metadata FROM model_versions WHERE model_type = ? AND version = ?",
-                                   (model_type, current.version)).fetchone()
-                try:
-                    blob = json.loads(row["metadata"])
-                except (TypeError, ValueError):
-                    blob = {}
-                blob = blob if isinstance(blob, dict) else {}
+                blob = self._row_blob(conn, model_type, current.version)
                 blob[DEACTIVATED_AT] = utc_now("microseconds")
                 conn.execute("UPDATE model_versions SET active = 0, metadata = ? WHERE model_type = ? AND version = ?",
                              (json.dumps(blob, default=str), model_type, current.version))
@@ -150,6 +145,7 @@ class RegistryActivation:
         Parameters
         ----------
         model_type : {"dj_section", "embedding", "head"}
+            The type asked about.
 
         Returns
         -------
