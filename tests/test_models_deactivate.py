@@ -117,3 +117,16 @@ def test_suggest_after_deactivate_uses_no_model_not_the_newest_run(tmp_path, pac
             section_run(args, library)
         s = active_suggester(library)
         assert s.fallback and "dj_section_v1 was deactivated" in s.said, s.said
+
+
+def test_after_deactivate_a_new_export_is_not_activated_without_asking(reg, package):  # noqa: F811
+    """Notebook 06's "activate only what is better" said yes to any new model with none active, so a type the user had
+    just deactivated came back on with the next export."""
+    from workbench.export.activation import activation_decision
+
+    _add(reg, package, 0.5)
+    reg.deactivate("dj_section")
+    said = activation_decision(reg, "dj_section", _metrics(0.9))
+    assert not said.activate and "dj_section_v1 was deactivated" in said.reason, said.reason
+    reg.activate("dj_section", 1)
+    assert activation_decision(reg, "dj_section", _metrics(0.9)).active_name == "dj_section_v1"
