@@ -130,3 +130,13 @@ def test_after_deactivate_a_new_export_is_not_activated_without_asking(reg, pack
     assert not said.activate and "dj_section_v1 was deactivated" in said.reason, said.reason
     reg.activate("dj_section", 1)
     assert activation_decision(reg, "dj_section", _metrics(0.9)).active_name == "dj_section_v1"
+
+
+def test_deactivate_with_nothing_active_writes_nothing(tmp_path):
+    """Reading the registry never creates models/; deactivating a type with no version active is a read."""
+    from workbench.library import Library
+
+    with Library(tmp_path / "data" / "workbench.db") as library:
+        registry = Registry(library, root=tmp_path / "models")
+        assert registry.deactivate("head") is None and registry.deactivated("head") is None
+    assert not (tmp_path / "models").exists()

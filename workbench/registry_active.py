@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from workbench.registry_types import DEACTIVATED_AT, RegistryError, Version, _check_type, version_below
+from workbench.registry_types import DEACTIVATED_AT, RegistryError, Version, version_below
 
 if TYPE_CHECKING:
     from workbench.library import Library
@@ -126,7 +126,8 @@ class RegistryActivation:
         """
         from workbench.store import utc_now
 
-        _check_type(model_type)
+        if self.active(model_type) is None:  # checks model_type; nothing to do, and no models/ folder made for it
+            return None
         with self._lock():
             current = self.active(model_type)
             if current is None:
