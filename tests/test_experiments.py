@@ -292,6 +292,10 @@ def test_notebook_05_runs_top_to_bottom(tmp_path, monkeypatch):
                             ).execute()
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "tracks: +2 -0" in text and "report.html" in text
+    table = nb.cells[4].outputs[-1]["data"]["text/html"]  # the runs table (session 17): no row numbers from 0,
+    assert "row_heading" not in table  # and scores with the runs view's 4 decimals (text_left gave 3)
+    scores = re.findall(r">(\d\.\d+)</td>", table)
+    assert scores and max(len(x.split(".")[1]) for x in scores) == 4, scores
     assert not list((tmp_path / "experiments").glob("*")) if (tmp_path / "experiments").exists() else True
 
 
@@ -347,7 +351,7 @@ def test_runs_view_columns_sort_filter_delta(tmp_path):
     assert [r.run_id for r in runs_view(tmp_path, filter="accuracy >= 0.7 and lr < 0.005").runs] == [ids[1], ids[2]]
     assert [r.run_id for r in runs_view(tmp_path, filter="kind == embeddings").runs] == []
     html = v.to_html()
-    assert '<td class="best num">0.8</td>' in html and "<b>baseline</b>" in html and "none yet" in html
+    assert '<td class="best num">0.8000</td>' in html and "<b>baseline</b>" in html and "none yet" in html
     assert "n_windows ↑" not in html and "model.accuracy ↑" in html
 
 

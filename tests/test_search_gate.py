@@ -272,3 +272,21 @@ def test_the_search_gate_names_the_model_kind_it_gates():
     assert search_gate(_metrics({**plain, "trained": "cnn"})).metric.endswith("not recorded: cnn >= backbone")
     unmeasured = {"status": "not measured", "reason": "3 held-out queries", "trained": "cnn"}
     assert _invariance_headlines(_metrics(unmeasured))[-1].name.startswith("embeddings: search P@3 by folder, cnn vs")
+
+
+def test_an_old_search_record_is_classed_by_its_runs_config_before_its_text():
+    """A CNN run's search record from before ``trained`` that could not be measured wrote no baseline text: the train
+    summary's headline said "search P@3 by folder, head vs backbone" for it. The run's config is the structured
+    field that says it trained a CNN (session 17); the text is read only where the run is not at hand."""
+    from workbench.evaluate.gates import searched_model
+    from workbench.pipeline_summary import _invariance_headlines
+
+    old = {"status": "not measured", "reason": "search could not be measured: ..."}  # before `trained`
+    assert searched_model(old) == "head"  # nothing structured to read, and no text: a head's, as before
+    assert searched_model(old, run_config={"backbone": "cnn"}) == "cnn"
+    assert searched_model(old, run_config={"backbone": "features"}) == "head"
+    assert searched_model({**old, "trained": "head"}, run_config={"backbone": "cnn"}) == "head"  # the record's own
+    said = {**old, "baseline": "features-v1: the bare feature frontend, the backbone the CNN replaces"}
+    assert searched_model(said) == "cnn" and searched_model(said, run_config={}) == "head"  # the config over the text
+    headline = _invariance_headlines(_metrics(old), run_config={"backbone": "cnn"})[-1].name
+    assert headline.startswith("embeddings: search P@3 by folder, cnn vs backbone"), headline

@@ -149,12 +149,14 @@ def test_an_eq_view_changes_the_tone_is_seeded_and_keyed_apart(labelled_track):
 
 
 @pytest.mark.slow
-def test_a_sections_job_trains_on_audio_views_and_says_so(tmp_path):
+def test_a_sections_job_trains_on_audio_views_and_says_so(tmp_path, monkeypatch):
+    """(Session 17: the job made the run's held-out split twice, for the views and in train_sections; now once.)"""
     from workbench.demo import synthesize_library
     from workbench.library import Library
     from workbench.runs import load_run
     from workbench.train.jobs import train_sections_job
-    from workbench.train.sections import demo_sections
+    from workbench.train.sections import demo_sections, training
+    from workbench.train.sections import job as job_module
 
     synthesize_library(tmp_path / "audio", n_tracks=4, seed=1, duration_s=30, styles="trance", progress=False)
     with Library(tmp_path / "wb.db") as lib:
@@ -163,9 +165,19 @@ def test_a_sections_job_trains_on_audio_views_and_says_so(tmp_path):
         with pytest.raises(ParameterError, match=r"audio_view_eq_db must be in \[0, 12\]; got 20"):
             train_sections_job(lib, config={**cfg, "audio_view_eq_db": 20}, sections=demo_sections(lib),
                                experiments_root=tmp_path / "runs", progress=False)
+        splits = []
+
+        def counted(*args, **kwargs):
+            splits.append(kwargs)
+            return real_split(*args, **kwargs)
+
+        real_split = training.holdout_split
+        monkeypatch.setattr(training, "holdout_split", counted)
+        monkeypatch.setattr(job_module, "holdout_split", counted)
         job, path = train_sections_job(lib, config=cfg, sections=demo_sections(lib), experiments_root=tmp_path / "runs",
                                        progress=False)
     assert job.state == "completed"
+    assert len(splits) == 1, splits  # the views' split is the run's: made once
     run = load_run(path)
     views = run.data["audio_views"]
     held_out = run.metrics["held_out"]["track_ids"]

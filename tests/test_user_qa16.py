@@ -27,9 +27,8 @@ def test_forced_activate_export_names_the_real_way_back(tmp_path, section_packag
     err = export(bad, "--force", "--activate", "--io", "fp16")   # v2: active; none was before
     assert "dj_section_v2 fails its blocking gate (accuracy) and is now ACTIVE (--activate)" in err
     assert "goes back" not in err, err
-    assert ("no dj_section version was active before it, and no command makes none active again (the registry has no "
-            "deactivate); the closest to before: `workbench models rollback dj_section --force` activates "
-            "dj_section_v1, the version below it") in err  # v1 was forced too: rollback asks --force again
+    assert ("no dj_section version was active before it: `workbench models deactivate dj_section` makes none active "
+            "again") in err  # session 17: deactivate is the way back to none active
     good = _run(tmp_path, section_package, _metrics(0.9, majority={"accuracy": 0.5, "macro_f1": 0.1}))
     args = p.parse_args(["--db", db, "--quiet", "models", "activate", "dj_section", "1", "--force"])
     assert args.func(args) == 0
@@ -176,35 +175,15 @@ def test_the_way_back_to_a_forced_version_says_force():
         return SimpleNamespace(version=n, name=f"dj_section_v{n}", forced=[{"action": "export"}] if forced else [])
 
     v1, v2, v3 = version(1, True), version(2, False), version(3, True)
-    said = way_back("dj_section", 3, None, [v1, v2, v3])
+    said = way_back("dj_section", 3, v1, [v1, v2, v3])
     assert "`workbench models rollback dj_section` activates dj_section_v2" in said  # v2 passes: no --force
-    said = way_back("dj_section", 2, None, [v1, v2])
+    said = way_back("dj_section", 2, v3, [v1, v2, v3])
     assert "`workbench models rollback dj_section --force` activates dj_section_v1" in said, said
     said = way_back("dj_section", 2, v1, [v1, v2])
     assert said == "`workbench models rollback dj_section --force` goes back to dj_section_v1", said
     said = way_back("dj_section", 4, v1, [v1, v2, v3, version(4, True)])
     assert said.startswith("`workbench models activate dj_section 1 --force` goes back to dj_section_v1 ("), said
     assert "`workbench models rollback dj_section --force` activates dj_section_v3" in said, said
-
-
-def test_the_way_back_to_none_active_says_there_is_none():
-    """With no version active before, the way back read "`workbench models rollback dj_section` has no version below
-    it to go back to": a command that does nothing, and no word of how to get back to none active (no command does)."""
-    from types import SimpleNamespace
-
-    from workbench.commands.export import way_back
-
-    def version(n, forced=False):
-        return SimpleNamespace(version=n, name=f"dj_section_v{n}", forced=[{"action": "export"}] if forced else [])
-
-    said = way_back("dj_section", 1, None, [version(1, True)])
-    assert said == ("no dj_section version was active before it, and no command makes none active again (the registry "
-                    "has no deactivate); the closest to before: none: it is the only dj_section version, so only "
-                    "exporting and activating another replaces it"), said
-    said = way_back("dj_section", 1, None, [version(1, True), version(2), version(3, True)])
-    assert said.endswith("the closest to before: `workbench models activate dj_section 2` activates dj_section_v2 "
-                         "instead"), said
-    assert "rollback" not in way_back("dj_section", 1, None, [version(1), version(2)])
 
 
 def test_export_refusal_says_force_registers_it_inactive(tmp_path, section_package, capsys, monkeypatch):  # noqa: F811

@@ -32,6 +32,7 @@ from workbench.experiments_compare import (  # noqa: F401  (re-exported)
     backbone_name,
     chronological,
     config_params,
+    count_metrics,
     data_diff,
     metric_direction,
     run_params,
@@ -172,6 +173,12 @@ class Comparison:
         return _by_run({r.run_id: _scalar_metrics(r) for r in self.runs}, index_name="metric", dtype=float)
 
     @property
+    def counts(self) -> set[str]:
+        """The metrics that are counts (:func:`~workbench.experiments_compare.count_metrics`): shown, and their
+        :attr:`deltas`, as integers."""
+        return count_metrics(self.runs)
+
+    @property
     def deltas(self) -> pd.DataFrame:
         """:attr:`metrics` minus the :attr:`baseline` run's column (NaN where either is not recorded)."""
         df = self.metrics
@@ -196,8 +203,15 @@ class Comparison:
 
     def metrics_styled(self) -> Styler:
         """:attr:`metrics` as a pandas Styler with the best value of each row highlighted."""
-        best = self.best
-        return self.metrics.style.format("{:.4g}", na_rep="not recorded").apply(
+        import pandas as pd
+
+        from workbench.report import html as H
+
+        best, counts = self.best, [m for m in self.metrics.index if m in self.counts]
+        styled = self.metrics.style.format(H.number)  # scores 4 fixed decimals, NaN "not recorded"
+        if counts:
+            styled = styled.format(lambda v: H.number(v, count=True), subset=pd.IndexSlice[counts, :])
+        return styled.apply(
             lambda col: ["background-color:#dcfce7;font-weight:600" if b else "" for b in best[col.name]], axis=0)
 
     def curves_figure(self, keys: Sequence[str] | None = None) -> Figure:
@@ -264,13 +278,13 @@ class Comparison:
         from workbench.report.runs_view import report_link
         from workbench.runs import started_text
 
-        best, metrics, deltas = self.best, self.metrics, self.deltas
+        best, metrics, deltas, counts = self.best, self.metrics, self.deltas, self.counts
         others = [c for c in metrics.columns if c != self.baseline]
         rows, cls = [], []
         for name, row in metrics.iterrows():
-            d = deltas.loc[name]
-            rows.append((name, *[None if v != v else float(v) for v in row],
-                         *["" if d[c] != d[c] else f"{float(d[c]):+.4f}" for c in others]))
+            d, count = deltas.loc[name], name in counts
+            rows.append((name, *[None if v != v else H.number(float(v), count=count) for v in row],
+                         *["" if d[c] != d[c] else H.number(float(d[c]), signed=True, count=count) for c in others]))
             cls.append(("", *["best" if b else "" for b in best.loc[name]], *[""] * len(others)))
         runs_rows = [(r.run_id + (" (baseline)" if r.run_id == self.baseline else ""), r.notes["name"] or "",
                       r.notes["note"] or "", started_text(r.info.get("created_at"))) for r in self.runs]  # as runs_table says it

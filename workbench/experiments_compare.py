@@ -1,6 +1,7 @@
 """What the comparison of runs reads from each run: metrics and their directions, parameters, the data diff.
 
 - :func:`scalar_metrics` and :func:`run_params`: a run's numeric metrics and its parameters, dotted;
+  :func:`count_metrics`: which metrics are counts (shown as integers);
   :func:`config_params`: its config, with keys other kinds name differently read as one name.
 - :data:`METRIC_DIRECTIONS` and :func:`metric_direction`: whether higher or lower is better for a
   metric; a metric not in the table (counts, supports, seconds) has no direction and no "best".
@@ -12,7 +13,7 @@ Split out of :mod:`workbench.experiments`, which re-exports every name here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,30 @@ def scalar_metrics(run: Run) -> dict[str, float]:
     return {k: float(v) for k, v in flat.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
             and not any(part in _SKIP_METRIC_KEYS for part in k.split("."))}
+
+
+def count_metrics(runs: Iterable[Run]) -> set[str]:
+    """The dotted metrics that are counts (tracks, windows, epochs, supports): every run that records one stores a
+    whole number (a JSON integer), never a fraction. Tables show them, and their differences, as integers
+    (``+3``, not ``+3.0000``; :func:`workbench.report.html.number`).
+
+    Parameters
+    ----------
+    runs : iterable of Run
+
+    Returns
+    -------
+    set of str
+        Names as :func:`scalar_metrics` gives them.
+    """
+    whole: set[str] = set()
+    fractional: set[str] = set()
+    for run in runs:
+        flat = flatten({k: v for k, v in run.metrics.items() if k not in _SKIP_METRIC_KEYS})
+        for k, v in flat.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                (whole if isinstance(v, int) else fractional).add(k)
+    return whole - fractional
 
 
 #: Config keys that older or other-kind runs stored under another name, read as the one name

@@ -147,7 +147,7 @@ def _headlines(runs: dict[str, Run], result: DemoResult) -> list[Headline]:
                 if isinstance(model.get(name), (int, float)) and isinstance(base.get(name), (int, float)):
                     out.append(Headline(f"embeddings: {name} head vs backbone ({base[name]:.3f})", model[name],
                                         "> backbone", model[name] > base[name]))
-            out += _invariance_headlines(run.metrics)
+            out += _invariance_headlines(run.metrics, run_config=run.config)
         else:
             seg = ev.get("computed", {}).get("segmentation", {})
             majority = (run.metrics.get("baselines") or {}).get("majority") or {}
@@ -236,9 +236,10 @@ def _fmt3(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _invariance_headlines(metrics: dict) -> list[Headline]:
+def _invariance_headlines(metrics: dict, *, run_config: dict | None = None) -> list[Headline]:
     """The invariance gate: the head's cosine to its own transformed copy next to the backbone's, per transform; then
-    the search gate (precision@3 by folder, head vs backbone, on held-out tracks) when the run recorded it."""
+    the search gate (precision@3 by folder, head vs backbone, on held-out tracks) when the run recorded it; the run's
+    config, when given, says which model a record older than its ``trained`` field measured."""
     from workbench.evaluate.gates import invariance_gates, search_gate, searched_model
     from workbench.evaluate.invariance import INVARIANCE_TOLERANCE as TOL
 
@@ -248,7 +249,7 @@ def _invariance_headlines(metrics: dict) -> list[Headline]:
         out.append(Headline(f"embeddings: {g.name} head vs backbone ({base})", g.value, f"≥ backbone - {TOL:g}",
                             None if g.status == "not recorded" else g.status == "pass"))
     g = search_gate(metrics)
-    kind = searched_model(metrics.get("search") or {})
+    kind = searched_model(metrics.get("search") or {}, run_config=run_config)
     if g.status == "not measured":  # said, with why; it does not block
         out.append(Headline(f"embeddings: search P@3 by folder, {kind} vs backbone ({(metrics.get('search') or {}).get('reason')}; "
                             "does not block)", None,

@@ -7,8 +7,9 @@ Model types: ``"dj_section"`` (section classifier), ``"embedding"`` (embedding m
 ``<type>_v<N>.json``       metadata, metrics, export report (lint, parity, size), job and run
 ``<type>_v<N>.md``         the model card
 
-and a row of the library's ``model_versions`` table (the ``active`` flag lives there; exactly
-one active version per type, enforced by a partial unique index).
+and a row of the library's ``model_versions`` table (the ``active`` flag lives there; at most
+one active version per type, enforced by a partial unique index; activate, rollback and deactivate are
+:mod:`workbench.registry_active`).
 
 Atomic: :meth:`Registry.register` builds all three in ``models/.<type>_v<N>.<pid>.tmp/``, renames
 the package and the card into place and the JSON last; the JSON is the commit mark. A version
@@ -42,9 +43,12 @@ from typing import TYPE_CHECKING, Any
 
 from workbench import config
 from workbench.errors import ParameterError
+from workbench.registry_active import RegistryActivation
 from workbench.registry_files import _TMP, RegistryFiles  # noqa: F401  (re-exported)
 from workbench.registry_types import (  # noqa: F401  (re-exported)
     _NAME,
+    ACTIVATED_AT,
+    DEACTIVATED_AT,
     MAX_VERSION,
     MODEL_TYPES,
     CleanupReport,
@@ -79,7 +83,7 @@ def _pause(point: str) -> None:
         time.sleep(float(os.environ.get("WORKBENCH_REGISTRY_PAUSE_S", "60")))
 
 
-class Registry(RegistryFiles):
+class Registry(RegistryActivation, RegistryFiles):
     """The model registry under ``models/`` (see the module docstring).
 
     Parameters
@@ -128,7 +132,8 @@ class Registry(RegistryFiles):
                        path=self._package_path(row["model_type"], int(row["version"])),
                        active=bool(row["active"]), created_at=row["created_at"], metadata=meta.get("metadata") or {},
                        metrics=meta.get("metrics") or {}, export=meta.get("export") or {}, job_id=row["job_id"],
-                       run_id=row["run_id"], forced=tuple(f for f in forced if isinstance(f, dict)))
+                       run_id=row["run_id"], forced=tuple(f for f in forced if isinstance(f, dict)),
+                       activated_at=meta.get(ACTIVATED_AT), deactivated_at=meta.get(DEACTIVATED_AT))
 
     def list(self, model_type: str | None = None) -> list[Version]:
         """All versions (of one type, or all), by type then version.
@@ -356,85 +361,6 @@ class Registry(RegistryFiles):
                 raise
             self._insert(doc, activate=bool(activate) if activate is not None else not bad)
         return self.get(model_type, n)
-
-    def activate(self, model_type: str, version: int, *, force: bool = False) -> Version:
-        """Make ``version`` the one active version of its type.
-
-        Refused (:class:`~workbench.evaluate.gates.GateFailedError`) when the version fails a
-        blocking gate (its baselines, or the version active now on the same held-out tracks)
-        unless ``force=True``; a forced activation is added to the version's JSON and card.
-
-        Parameters
-        ----------
-        model_type : {"dj_section", "embedding", "head"}
-        version : int >= 1
-        force : bool
-            Activate a version that fails a blocking gate (recorded) instead of refusing it.
-
-        Returns
-        -------
-        Version
-            The version, now active.
-        """
-        v = self.get(model_type, version)
-        with self._lock():
-            _, bad = self.check_gates(model_type, v.metrics, what=f"activating {v.name}", force=force,
-                                      version=version, forcing="activate it anyway")
-            forced = list(v.forced)
-            if bad:
-                from workbench.store import utc_now
-
-                forced.append({"action": "activate", "at": utc_now(), "failing_gates": [g.as_dict() for g in bad]})
-                self._record_forced(v, forced)
-            with self.library.store.transaction() as conn:
-                self._make_active(conn, model_type, version)
-        return self.get(model_type, version)
-
-    def rollback(self, model_type: str, *, force: bool = False) -> Version:
-        """Activate the version before the active one (the highest version below it).
-
-        The earlier version must pass its own baseline gates (unless ``force``); it is not held
-        to the version it replaces (going back is the point).
-
-        Parameters
-        ----------
-        model_type : {"dj_section", "embedding", "head"}
-        force : bool
-            Roll back to a version that fails its baseline gates (recorded) instead of refusing it.
-
-        Returns
-        -------
-        Version
-            The version now active.
-
-        Raises
-        ------
-        RegistryError
-            No active version, or the active one is the earliest.
-        workbench.evaluate.gates.GateFailedError
-            The earlier version fails a gate and ``force`` is False.
-        """
-        current = self.active(model_type)
-        if current is None:
-            raise RegistryError(f"no active {model_type} version to roll back from")
-        target = version_below(self.list(model_type), current.version)
-        if target is None:
-            raise RegistryError(f"{model_type} v{current.version} is the earliest version; nothing to roll back to")
-        from workbench.evaluate.gates import GateFailedError, blocking_gates, failing, refusal_message
-
-        bad = failing(blocking_gates(target.metrics, model_type))
-        if bad and not force:
-            raise GateFailedError(refusal_message(f"rolling back to {target.name}", bad,
-                                                  forcing="roll back to it anyway"), gates=bad)
-        with self._lock(), self.library.store.transaction() as conn:
-            self._make_active(conn, model_type, target.version)
-        if bad:
-            from workbench.store import utc_now
-
-            with self._lock():
-                self._record_forced(target, [*target.forced, {"action": "rollback", "at": utc_now(),
-                                                              "failing_gates": [g.as_dict() for g in bad]}])
-        return self.get(model_type, target.version)
 
     def compare(self, model_type: str, a: int, b: int) -> Comparison:
         """The two versions' training metrics (and size and parity) side by side.

@@ -289,11 +289,11 @@ def _swift_predict(meta: dict[str, Any]) -> list[str]:
 
 
 def _created(created_at: object) -> str:
-    """``created_at`` as the tables show a time, ``"2026-12-07 05:05 UTC"``; ``""`` when not recorded."""
+    """``created_at`` as every shown time says it, ``"2026-12-07 05:05 (UTC)"`` (:func:`workbench.runs.started_text`
+    with ``zone=True``: a text that is no time is kept, with no zone); ``""`` when not recorded."""
     from workbench.runs import started_text
 
-    said = started_text(created_at)
-    return "" if said is None else said + (" UTC" if said != str(created_at) else "")
+    return started_text(created_at, zone=True) or ""
 
 
 def card_text(version: Version) -> str:

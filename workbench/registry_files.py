@@ -118,17 +118,23 @@ class RegistryFiles:
         """
         from workbench.store import utc_now
 
+        blob = self._row_blob(conn, model_type, version)
+        blob[ACTIVATED_AT] = utc_now("microseconds")
+        conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
+        conn.execute("UPDATE model_versions SET active = 1, metadata = ? WHERE model_type = ? AND version = ?",
+                     (json.dumps(blob, default=str), model_type, version))
+
+    @staticmethod
+    def _row_blob(conn: Any, model_type: str, version: int) -> dict[str, Any]:
+        """A version's row metadata (``metadata``, ``metrics``, ``export``, ``forced``, activation times) as a dict;
+        ``{}`` for no row or an unreadable one."""
         row = conn.execute("SELECT metadata FROM model_versions WHERE model_type = ? AND version = ?",
                            (model_type, version)).fetchone()
         try:
             blob = json.loads(row["metadata"]) if row else {}
         except (TypeError, ValueError):
             blob = {}
-        blob = blob if isinstance(blob, dict) else {}
-        blob[ACTIVATED_AT] = utc_now("microseconds")
-        conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
-        conn.execute("UPDATE model_versions SET active = 1, metadata = ? WHERE model_type = ? AND version = ?",
-                     (json.dumps(blob, default=str), model_type, version))
+        return blob if isinstance(blob, dict) else {}
 
     def _record_forced(self, v: Version, forced: builtins.list[dict[str, Any]]) -> None:
         """Write a forced activation into the version's row, JSON and card (atomically each)."""
@@ -167,8 +173,8 @@ class RegistryFiles:
         """
         v = self.get(model_type, version)
         if v.active:
-            raise RegistryError(f"{v.name} is the active {model_type} version; activate another (or roll back) "
-                                "before deleting it")
+            raise RegistryError(f"{v.name} is the active {model_type} version; activate another, roll back, or make "
+                                f"none active (`workbench models deactivate {model_type}`) before deleting it")
         paths = (v.json_path, v.card_path, v.path)
         outside = [str(p) for p in paths if not self._inside(p)]
         if outside:

@@ -26,6 +26,8 @@ _NAME = re.compile(r"^(dj_section|embedding|head)_v(\d+)\.(mlpackage|json|md)$")
 #: The key, in a version's ``model_versions.metadata`` row, of when it was last made active (ISO 8601 UTC, microseconds;
 #: :func:`workbench.similarity.model.resolve_model` reads it to rank with the most recently activated model).
 ACTIVATED_AT = "activated_at"
+#: The key, in a version's row metadata, of when ``models deactivate`` last made it inactive (ISO 8601 UTC, microseconds).
+DEACTIVATED_AT = "deactivated_at"
 
 
 class RegistryError(WorkbenchError, ValueError):
@@ -47,6 +49,9 @@ class Version:
     job_id: int | None = None
     run_id: str | None = None
     forced: tuple[dict[str, Any], ...] = ()
+    #: When it was last made active / last deactivated (ISO 8601 UTC), None if never (or before these were recorded).
+    activated_at: str | None = None
+    deactivated_at: str | None = None
 
     @property
     def name(self) -> str:
@@ -69,7 +74,8 @@ class Version:
         return {"name": self.name, "model_type": self.model_type, "version": self.version, "path": str(self.path),
                 "active": self.active, "created_at": self.created_at, "semver": self.metadata.get("version"),
                 "run_id": self.run_id, "job_id": self.job_id, "size_bytes": self.size_bytes,
-                "metrics": self.metrics, "parity": (self.export or {}).get("parity"), "forced": list(self.forced)}
+                "metrics": self.metrics, "parity": (self.export or {}).get("parity"), "forced": list(self.forced),
+                "activated_at": self.activated_at, "deactivated_at": self.deactivated_at}
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,10 @@ import numpy as np
 from workbench import audio
 from workbench.analysis import analyze, analyze_library, effective_settings, track_analysis
 from workbench.embed.batch import Backbone, embed_library
-from workbench.embed.features import standardize
 from workbench.errors import AudioError, IndexFileError, ParameterError, TrackNotFoundError, failure_reason
-from workbench.fileio import atomic_write
 from workbench.library import Library, Track
 from workbench.similarity.library_query import is_file, unknown_query
+from workbench.similarity.window_stats import fit_window_stats, read_window_stats
 
 if TYPE_CHECKING:
     from workbench.similarity import Match
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
     from workbench.similarity.scores import WeightsLike
     from workbench.similarity.sets import TrackSetIndex
 
-_STATS_FILE = "standardize-windows.npz"
 #: What the saved index holds; a saved index of another format is rebuilt (2: calibrated vibe; 3: tempo roughness).
 _INDEX_FORMAT = "window-sets-3"
 #: Window vectors kept per library track (more are merged by k-means, weighted by how many they stand for).
@@ -178,6 +176,7 @@ class LibrarySearch:
             if stale:
                 self.model = dataclasses.replace(self.model, note="; ".join(filter(None, (self.model.note, stale))))
         self.index: TrackSetIndex | None = None
+        self._index_stats: tuple[np.ndarray, np.ndarray] | None = None  # what ``index`` was built with
         self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
         self._bounds_ready = False
 
@@ -202,6 +201,7 @@ class LibrarySearch:
         analyze_library(self.library, progress=self.progress)
         embed_library(self.library, backbone=self.backbone, progress=self.progress)
         doc = TrackSetIndex.manifest(self.folder)
+        self.index = None  # the statistics of the index on disk now, read once for the index loaded below
         stats = self.window_stats()
         if doc is None or doc.get("identity") != json.loads(json.dumps(self._identity())) or (
                 self.model.head is None and stats is None):
@@ -227,7 +227,7 @@ class LibrarySearch:
         if stale or new:
             index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
                                           "signatures": {str(k): signatures[k] for k in map(int, index.ids)}})
-        self.index, self._bounds_ready = index, False
+        self.index, self._bounds_ready, self._index_stats = index, False, stats
         return self
 
     def rebuild(self) -> LibrarySearch:
@@ -252,20 +252,9 @@ class LibrarySearch:
         keep = [i for i, w in enumerate(raw) if w is not None]
         if not keep:
             raise ParameterError("the library has no analysed, embedded track to search; scan a folder first")
-        stats = None
-        pooled = np.concatenate([raw[i] for i in keep])  # type: ignore[misc]
-        if self.model.head is None and len(pooled) < 2:  # one window in all: z-scoring would zero it, so none
-            (self.folder / _STATS_FILE).unlink(missing_ok=True)
-        elif self.model.head is None:  # backbone windows: z-scored per dimension over the library's windows
-            _, mean, std = standardize(pooled)
-            stats = (mean, std)
-            self.folder.mkdir(parents=True, exist_ok=True)
-
-            def _write_stats(tmp: Path) -> None:
-                with open(tmp, "wb") as fh:
-                    np.savez(fh, mean=mean, std=std)
-
-            atomic_write(self.folder / _STATS_FILE, _write_stats)
+        stats = None  # a head's vectors are not z-scored; backbone windows per dimension over the library's windows
+        if self.model.head is None:
+            stats = fit_window_stats(self.folder, np.concatenate([raw[i] for i in keep]))  # type: ignore[misc]
         index = TrackSetIndex(self.model.dim)
         for i in keep:
             vectors, weights = reduce_windows(self._scaled(raw[i], stats), max_windows=self.max_windows)  # type: ignore[arg-type]
@@ -275,7 +264,7 @@ class LibrarySearch:
         signatures = {tracks[i].id: _signature(tracks[i], meta[i]) for i in keep}
         index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
                                       "signatures": {str(k): v for k, v in signatures.items()}})
-        self.index, self._bounds_ready = index, False
+        self.index, self._bounds_ready, self._index_stats = index, False, stats
         return self
 
     def _tracks(self) -> tuple[list[Track], list[tuple[float | None, str | None, int, bool]]]:
@@ -318,12 +307,11 @@ class LibrarySearch:
 
     def window_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
         """``(mean, std)`` [shape=(d,)] that z-score a bare backbone's windows in this index (fitted over the
-        library's windows at its last :meth:`rebuild`); None for a head, or before the index has any."""
-        p = self.folder / _STATS_FILE
-        if self.model.head is not None or not p.is_file():
+        library's windows at its last :meth:`rebuild`); None for a head, or before the index has any. Those the
+        loaded index was built with (read once per :meth:`update` or :meth:`rebuild`), else the saved ones."""
+        if self.model.head is not None:
             return None
-        with np.load(p, allow_pickle=False) as data:
-            return data["mean"], data["std"]
+        return self._index_stats if self.index is not None else read_window_stats(self.folder)
 
     def _standardize(self, windows: np.ndarray) -> np.ndarray:
         """Window vectors on the index's scale (z-scored for a bare backbone)."""

@@ -1,4 +1,4 @@
-"""``workbench export`` and ``workbench models list|activate|rollback|delete|compare``."""
+"""``workbench export`` and ``workbench models list|activate|rollback|deactivate|delete|compare``."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the versions made as JSON")
     p.set_defaults(func=_cmd_export)
 
-    m = sub.add_parser("models", help="the model registry: list, activate, rollback, delete, compare")
+    m = sub.add_parser("models", help="the model registry: list, activate, rollback, deactivate, delete, compare")
     msub = m.add_subparsers(dest="models_command", metavar="ACTION")
     m.set_defaults(func=lambda args: (m.print_help(), 2)[1])  # bare `models`: its actions, as `runs` and `crates`
     q = msub.add_parser("list", help="list the model versions (and files in models/ that were skipped)")
@@ -69,6 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--force", action="store_true", help="roll back even if that version fails its baseline gates")
     q.add_argument("--json", action="store_true", help="print what changed as JSON (the version before and now)")
     q.set_defaults(func=_cmd_rollback)
+    q = msub.add_parser("deactivate", help="make no version of a type active (`activate` undoes it)")
+    q.add_argument("type", choices=_TYPES)
+    q.add_argument("--json", action="store_true", help="print what changed as JSON (the version before and now)")
+    q.set_defaults(func=_cmd_deactivate)
     q = msub.add_parser("delete", help="delete a version (not the active one)")
     q.add_argument("type", choices=_TYPES)
     q.add_argument("version", type=int)
@@ -210,10 +214,8 @@ def way_back(model_type: str, version: int, before: Version | None, versions: li
     ``workbench models rollback`` activates the version just below the active one, which is the
     way back only when that is ``before``; otherwise the sentence names ``models activate`` with
     ``before``'s number, and what rollback would do instead. When no version was active before, it
-    says so and that no command makes none active again (the registry has no deactivate), and names
-    the closest: rollback to the version below, else activating the next one above, else none (the
-    only version). A command that activates a version forced past its gates (``Version.forced``)
-    carries ``--force``, as the registry asks again.
+    names ``models deactivate``, which makes none active again. A command that activates a version forced
+    past its gates (``Version.forced``) carries ``--force``, as the registry asks again.
 
     Parameters
     ----------
@@ -238,16 +240,11 @@ def way_back(model_type: str, version: int, before: Version | None, versions: li
     below = version_below(versions, version)  # where rollback goes, as Registry.rollback picks it
     if before is not None and below is not None and below.version == before.version:
         return f"`workbench models rollback {model_type}{_force(before)}` goes back to {before.name}"
+    if before is None:
+        return (f"no {model_type} version was active before it: `workbench models deactivate {model_type}` makes none "
+                "active again")
     then = (f"`workbench models rollback {model_type}{_force(below)}` activates {below.name}, the version below it"
             if below is not None else f"`workbench models rollback {model_type}` has no version below it to go back to")
-    if before is None:  # the registry keeps a version active once one is: there is no command back to none
-        above = [v for v in versions if v.version > version]
-        closest = (then if below is not None else
-                   f"`workbench models activate {model_type} {above[0].version}{_force(above[0])}` activates "
-                   f"{above[0].name} instead" if above else
-                   f"none: it is the only {model_type} version, so only exporting and activating another replaces it")
-        return (f"no {model_type} version was active before it, and no command makes none active again (the "
-                f"registry has no deactivate); the closest to before: {closest}")
     return (f"`workbench models activate {model_type} {before.version}{_force(before)}` goes back to {before.name} "
             f"({then})")
 
@@ -281,6 +278,30 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
             _print_json(_activation(args.type, before, v, forced=bool(args.force and v.forced)))
             return 0
         print(f"active {args.type}: {v.name}")
+    return 0
+
+
+#: What a type's default model becomes with no version of it active (``models deactivate`` says it).
+WITH_NONE_ACTIVE = {
+    "dj_section": "`workbench suggest` and the labeler suggest novelty boundaries (no model, labels guessed)",
+    "head": "plain `workbench similar` ranks without a head (the active CNN embedding model, else the backbone)",
+    "embedding": "plain `workbench similar` ranks with the active head, else the backbone",
+}
+
+
+def _cmd_deactivate(args: argparse.Namespace) -> int:
+    with _registry(args) as reg:
+        was = reg.deactivate(args.type)
+        if args.json:
+            _print_json({"model_type": args.type, "previous": None if was is None else was.as_dict(), "active": None,
+                         "changed": was is not None})
+            return 0
+        if was is None:
+            print(f"no {args.type} version is active; nothing changed")
+            return 0
+        print(f"deactivated {was.name}: no {args.type} version is active now; {WITH_NONE_ACTIVE[args.type]}. "
+              f"`workbench models activate {args.type} {was.version}{' --force' if was.forced else ''}` makes it "
+              "active again")
     return 0
 
 

@@ -123,8 +123,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     names = [read_run_notes(root / str(r))["name"] for r in df["run_id"]]
     if any(names):  # no run named yet: no empty column
         df.insert(1, "name", names)
-    with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.3f}".format):
-        print(df.to_string(index=False, na_rep="-"))  # '-': a metric this kind of run does not have
+    with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.4f}".format):
+        print(df.to_string(index=False, na_rep="-"))  # '-': a metric this kind of run does not have; 4 decimals, as
+        # `runs compare`, `runs table` and the notebooks' runs table write a score
     return 0
 
 
@@ -132,6 +133,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from workbench.experiments import compare
+    from workbench.report import html as H
 
     c = compare(args.runs, root=_experiments(args), differences_only=not args.all, baseline=args.baseline)
     if args.json:
@@ -150,11 +152,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print()
         metrics = c.metrics
         best = c.best
-        shown = metrics.map(lambda v: "-" if v != v else f"{v:.4f}")  # as `runs list` and `runs table` write it
+        counts = c.counts  # as integers: "+3", not "+3.0000"
+        shown = pd.DataFrame({col: [("-" if v != v else H.number(v, count=m in counts)) for m, v in values.items()]
+                              for col, values in metrics.items()}, index=metrics.index)  # as `runs list` writes it
         shown = shown.where(~best, shown + " *")
         for col, d in c.deltas.items():
             if col != c.baseline:
-                shown[f"Δ {col}"] = d.map(lambda v: "" if v != v else f"{v:+.4f}")
+                shown[f"Δ {col}"] = [("" if v != v else H.number(v, signed=True, count=m in counts)) for m, v in d.items()]
         print(f"metrics (* best, only where higher or lower is known to be better; -: not recorded; Δ: minus the "
               f"baseline {c.baseline}):")
         print(shown.to_string() if len(shown) else "  (none recorded)")
@@ -229,6 +233,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_table(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from workbench.report import html as H
     from workbench.report.runs_view import runs_view
 
     root = _experiments(args)
@@ -243,10 +248,12 @@ def _cmd_table(args: argparse.Namespace) -> int:
     df = view.frame.drop(columns=["note", "report"] + ([] if view.frame["name"].astype(bool).any() else ["name"]))
     df = df.rename(columns={"created": "started"})  # as `runs list` heads the job's start
     best = view.best
-    for m in view.metrics:
-        df[m] = [(f"{int(v)}" if float(v).is_integer() and abs(v) >= 2 else f"{v:.4f}")
-                 + (" *" if rid in best.get(m, ()) else "") if v == v and v is not None else "-"
-                 for rid, v in zip(df["run_id"], df[m], strict=True)]
+    for m in view.metrics:  # scores with 4 decimals, counts as integers, as the notebooks' runs table
+        df[m] = [H.number(v, count=m in view.counts) + (" *" if rid in best.get(m, ()) else "")
+                 if v == v and v is not None else "-" for rid, v in zip(df["run_id"], df[m], strict=True)]
+        if view.baseline is not None:
+            df[f"Δ {m}"] = ["-" if v is None or v != v else H.number(v, signed=True, count=m in view.counts)
+                            for v in df[f"Δ {m}"]]
     with pd.option_context("display.max_columns", None, "display.width", 220, "display.float_format", "{:.4f}".format):
         print(df.to_string(index=False, na_rep="-"))  # '-': not recorded, as `runs list` writes it
     print("* best (only metrics where higher or lower is known to be better); -: not recorded"

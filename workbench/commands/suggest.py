@@ -2,7 +2,8 @@
 shows them.
 
 The model is the active registered ``dj_section`` version's training run (``workbench models``),
-else the newest ``sections`` run with a model under the workspace's ``experiments/``. With no
+else the newest ``sections`` run with a model under the workspace's ``experiments/`` (never after
+``workbench models deactivate dj_section``: a deactivated type has no model). With no
 section model yet (and no ``--run``), the suggestions are the unsupervised novelty boundaries
 (:func:`~workbench.train.sections.fallback_suggestions`), every one uncertain, and it says so.
 """
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 
 class NoSectionModelError(WorkbenchError, LookupError):
     """No trained section model to make suggestions with."""
+
+
+class SectionModelDeactivatedError(NoSectionModelError):
+    """``workbench models deactivate dj_section`` left no section model active (its message says which and when)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,6 +67,8 @@ def section_run(args: argparse.Namespace, library: Library) -> tuple[Run, str]:
     ------
     NoSectionModelError
         No run given, no active ``dj_section`` version and no ``sections`` run with a model.
+    SectionModelDeactivatedError
+        No run given and ``workbench models deactivate dj_section`` left no version active.
     """
     from workbench.runs import list_runs, load_run
 
@@ -69,11 +76,15 @@ def section_run(args: argparse.Namespace, library: Library) -> tuple[Run, str]:
     if args.run is not None:
         return load_run(args.run, root=ws.experiments), f"run {args.run} (asked for)"
     from workbench.evaluate.gates import blocking_gates
-    from workbench.widgets.suggest import active_section_run, forced_said
+    from workbench.widgets.suggest import active_section_run, deactivated_section, forced_said
 
     found = active_section_run(library, workspace=ws)  # the labeler's choice of model, in one place
     if found is not None:  # an active model exported with --force says so, as a run that is not active does
         return found[0], f"active model {found[2]}{forced_said(found[0])}"
+    off = deactivated_section(library, workspace=ws)
+    if off is not None:  # the user turned the model off: not the newest run (most often the same model) instead
+        raise SectionModelDeactivatedError(f"no active section model ({off}): novelty boundaries, labels guessed; "
+                                           "`--run ID` suggests with a sections run")
     runs = [r for r in list_runs(ws.experiments, kind="sections") if r.model_path is not None]
     if not runs:
         raise NoSectionModelError(
@@ -103,6 +114,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         track = lib.track(args.track)
         try:
             run, source = section_run(args, lib)
+        except SectionModelDeactivatedError as off:
+            run, source = None, str(off)
         except NoSectionModelError:
             run, source = None, FALLBACK_SAID
         if run is None:

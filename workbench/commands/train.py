@@ -371,7 +371,7 @@ def embeddings_lines(run_path: str | os.PathLike[str], names: Mapping[int, str] 
     if g.status == "not measured":
         lines.append(f"search gate: not measured ({g.metric}); it does not block activation")
     elif g.status != "not recorded":
-        trained = searched_model(run.metrics.get("search") or {})  # a CNN run's: the CNN vs the feature frontend
+        trained = searched_model(run.metrics.get("search") or {}, run_config=run.config)  # a CNN run's: the CNN
         lines.append(f"search gate: {g.metric}: {trained} {_fmt(g.value)} vs {g.reference} {_fmt(g.target)} -> {g.status}"
                      + (" (blocks activation)" if g.blocking else ""))
     lines += [f"warning: {w}" for w in run.metrics.get("warnings") or []]  # e.g. the head adds nothing to search

@@ -273,14 +273,21 @@ def search_sign_test(record: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"better": better, "worse": worse, "equal": len(model) - better - worse, "p": p}
 
 
-def searched_model(record: Mapping[str, Any]) -> str:
+def searched_model(record: Mapping[str, Any], *, run_config: Mapping[str, Any] | None = None) -> str:
     """Which kind of model a run's search record measured against its backbone: ``"head"`` or ``"cnn"``.
+
+    Read from structured fields first: the record's ``trained`` (written since session 16), else the run's
+    ``config.json`` when the caller has it (``backbone: "cnn"``, :func:`workbench.runs.is_cnn_run`); only a record
+    older than ``trained`` read without its run falls back to its ``baseline`` in words (a CNN run's says "the
+    backbone the CNN replaces", :func:`workbench.similarity.compare.baseline_said`; a CNN run whose search could not
+    be measured then wrote none, and is read as a head's).
 
     Parameters
     ----------
     record : Mapping[str, Any]
-        ``metrics["search"]``: its ``trained`` (written since session 16), else its ``baseline`` in words (a CNN run's
-        says "the backbone the CNN replaces", :func:`workbench.similarity.compare.baseline_said`).
+        ``metrics["search"]``.
+    run_config : Mapping[str, Any] or None
+        The run's ``config.json`` (``run.config``), or None where only the metrics are at hand.
 
     Returns
     -------
@@ -289,6 +296,8 @@ def searched_model(record: Mapping[str, Any]) -> str:
     trained = record.get("trained")
     if trained in ("head", "cnn"):
         return str(trained)
+    if run_config is not None:
+        return "cnn" if run_config.get("backbone") == "cnn" else "head"
     return "cnn" if "the CNN replaces" in str(record.get("baseline") or "") else "head"
 
 

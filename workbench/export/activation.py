@@ -6,8 +6,8 @@ its held-out tracks beyond sampling noise: :func:`workbench.evaluate.gates.searc
 held-out tracks. They let
 through a model that is only equal to the active one, or that was measured on other held-out tracks
 (the comparison is "not comparable"). :func:`activation_decision` is stricter, for the moment of
-activation: it says yes only when no version is active yet, or when the new model beats the active
-one on its headline metric (:data:`~workbench.evaluate.gates.HEADLINE_METRIC`) on the same held-out
+activation: it says yes only when no version is active yet (none ever was: after ``models deactivate`` it
+asks), or when the new model beats the active one on its headline metric (:data:`~workbench.evaluate.gates.HEADLINE_METRIC`) on the same held-out
 tracks. Otherwise the notebook and the CLI ask: they export without activating and say why, and the
 user activates with ``Registry.activate`` (or ``activate=True``) after reading the comparison.
 """
@@ -31,7 +31,8 @@ class ActivationDecision:
     Attributes
     ----------
     activate : bool
-        True: activate without asking (nothing active yet, or better on the same held-out tracks).
+        True: activate without asking (nothing active yet and nothing deactivated, or better on the same held-out
+        tracks).
     reason : str
         One sentence with the numbers, for the notebook and the CLI.
     metric : str
@@ -88,6 +89,11 @@ def activation_decision(registry: Registry, model_type: str, metrics: Mapping[st
     active = registry.active(model_type)  # checks model_type
     metric = HEADLINE_METRIC[KIND_OF_MODEL_TYPE[model_type]]
     value = _value(metrics, metric)
+    off = registry.deactivated(model_type) if active is None else None
+    if off is not None and off.version != exclude_version:  # the user made none active: theirs to undo, not ours
+        return ActivationDecision(False, f"no {model_type} version is active: {off.name} was deactivated "
+                                         "(`workbench models deactivate`), so a new one is not activated without asking",
+                                  metric, value, None, None, True)
     if active is None or active.version == exclude_version:
         return ActivationDecision(True, f"no {model_type} version is active yet", metric, value, None, None, True)
     theirs = _value(active.metrics, metric)

@@ -259,13 +259,17 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     per_class = computed.get("per_class") or run.metrics.get("per_class")
     if per_class:
         per_class = {k: v for k, v in per_class.items() if v.get("support", v.get("n", 1)) or v.get("precision")}
-        keys = ["precision", "recall", "f1"] if "f1" in next(iter(per_class.values())) else None
-        title = "Per-class precision, recall and F1" if keys else "Per-class retrieval (query excluded)"
-        # each baseline's F1 on the same windows beside the model's (an embeddings run records none per class)
-        base = {name: {c: v["f1"] for c, v in (b.get("per_class") or {}).items() if isinstance(v, Mapping) and "f1" in v}
+        first = next(iter(per_class.values()))
+        keys = (["precision", "recall", "f1"] if "f1" in first else
+                [k for k, v in first.items() if isinstance(v, float) and k not in ("support", "n")])
+        title = "Per-class precision, recall and F1" if "f1" in first else "Per-class retrieval (query excluded)"
+        # each baseline's last score (F1; an embeddings run's backbone: R-precision) on the same held-out data beside
+        # the model's, where the run recorded it per class (embeddings runs since session 17: the backbone)
+        base = {name: {c: v[keys[-1]] for c, v in (b.get("per_class") or {}).items()
+                       if isinstance(v, Mapping) and keys[-1] in v}
                 for name, b in (run.metrics.get("baselines") or {}).items() if isinstance(b, Mapping)} if keys else {}
         parts.append(_section("Per-class scores", figure("per_class", P.per_class_figure(
-            per_class, keys=keys, title=title, baselines={n: b for n, b in base.items() if b}), title)))
+            per_class, keys=keys or None, title=title, baselines={n: b for n, b in base.items() if b}), title)))
     else:
         parts.append(_section("Per-class scores", H.not_recorded("per-class scores")))
 

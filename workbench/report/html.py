@@ -62,6 +62,30 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+class Number(str):
+    """A number already written as text (:func:`number`): :func:`table` keeps it as it is and aligns it right."""
+
+
+def number(value: Any, *, signed: bool = False, count: bool = False) -> Number:
+    """A metric's text in a table: a score with 4 fixed decimals (``"0.7450"`` beside ``"0.7452"``, where ``.4g``
+    wrote ``"0.745"``), a count as an integer; ``signed`` for a difference (``"+0.0123"``, ``"+3"``).
+
+    Parameters
+    ----------
+    value : float, int or None
+        The value; None or NaN is "not recorded".
+    signed : bool
+        Write a sign (a difference from a baseline).
+    count : bool
+        The metric is a count (:func:`workbench.experiments_compare.count_metrics`); an ``int`` is one too.
+    """
+    if value is None or value != value:
+        return Number(NOT_RECORDED)
+    if count or isinstance(value, int):
+        return Number(f"{round(value):+d}" if signed else f"{round(value):d}")
+    return Number(f"{value:+.4f}" if signed else f"{value:.4f}")
+
+
 def not_recorded(what: str = "") -> str:
     """A paragraph saying ``what`` was not recorded.
 
@@ -108,7 +132,7 @@ def table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None,
         cells = []
         for j, v in enumerate(row):
             c = [cls_rows[i][j]] if cls_rows and cls_rows[i][j] else []
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if isinstance(v, (int, float, Number)) and not isinstance(v, bool):
                 c.append("num")
             if v is None:
                 c.append("na")

@@ -180,7 +180,7 @@ def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequ
         The scores to draw; None draws every float score of the first class.
     title : str
     baselines : mapping of str to mapping of str to float, or None
-        Baseline name -> class -> its score on the same windows, drawn as a marker on the last
+        Baseline name -> class -> its score on the same windows, drawn as a marker on the right edge of the last
         score's bar (the F1 of ``precision, recall, f1``), so each bar stands beside its baselines.
     """
     names = list(per_class)
@@ -194,19 +194,21 @@ def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequ
         vals = [float(per_class[n].get(key, np.nan)) for n in names]
         at = x + (i - (len(keys) - 1) / 2) * width
         ax.bar(at, vals, width, label=key)
-        # every bar says its value: a score of 0 draws no bar and would read as a class left out
+        # every bar says its value: a score of 0 draws no bar and would read as a class left out. Upright, each
+        # label keeps within its own bar's width: side by side, three 0 bars' "0.00"s ran into one another
         for xi, v in zip(at, vals, strict=True):
-            ax.text(xi, 0.0 if np.isnan(v) else v, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center",
-                    va="bottom", fontsize=6)
+            ax.text(xi, (0.0 if np.isnan(v) else v) + 0.015, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center",
+                    va="bottom", fontsize=6, rotation=90)
     markers = "_xd^v<>"
     for i, (name, scores) in enumerate((baselines or {}).items()):
         vals = [scores.get(n, np.nan) for n in names]
-        ax.scatter(x + (len(keys) - 1) / 2 * width, [np.nan if v is None else float(v) for v in vals], s=60, zorder=3,
+        # on the right edge of the last score's bar, clear of that bar's upright value label (a 0 baseline sat on it)
+        ax.scatter(x + len(keys) / 2 * width, [np.nan if v is None else float(v) for v in vals], s=60, zorder=3,
                    color="black", marker=markers[i % len(markers)], label=f"{name} ({keys[-1]})")
     support = [per_class[n].get("support", per_class[n].get("n")) for n in names]
     labels = [f"{n}\n(n={s})" if s is not None else n for n, s in zip(names, support, strict=True)]
     ax.set_xticks(x, labels, fontsize=8)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.12)  # room above a bar of 1.00 for its upright label
     ax.set_ylabel("score", fontsize=9)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)

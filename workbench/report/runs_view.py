@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError
-from workbench.experiments_compare import metric_direction, run_params, scalar_metrics
+from workbench.experiments_compare import count_metrics, metric_direction, run_params, scalar_metrics
 from workbench.report import html as H
 
 if TYPE_CHECKING:
@@ -79,6 +79,8 @@ class RunsView:
         The run id the ``Δ`` columns are measured against.
     available_metrics, available_params : list of str
         Every metric and parameter some run (before filtering) recorded.
+    counts : set of str
+        The metrics that are counts (:func:`~workbench.experiments_compare.count_metrics`).
     """
 
     def __init__(self, runs: Sequence[Run], *, metrics: Sequence[str] | None, params: Sequence[str] | None,
@@ -87,6 +89,7 @@ class RunsView:
         self._metric_values = {r.run_id: scalar_metrics(r) for r in all_runs}
         self._param_values = {r.run_id: run_params(r) for r in all_runs}
         self._notes = {r.run_id: r.notes for r in all_runs}
+        self.counts = count_metrics(all_runs)  # shown, and differenced, as integers
         self.available_metrics = list(dict.fromkeys(k for v in self._metric_values.values() for k in v))
         self.available_params = list(dict.fromkeys(k for v in self._param_values.values() for k in v))
         self.metrics = ([m for m in DEFAULT_METRICS if m in self.available_metrics] if metrics is None else
@@ -265,10 +268,10 @@ class RunsView:
                      f"<td>{H.esc(self._notes[rid]['name'])}</td>", f"<td>{H.esc(self._notes[rid]['note'])}</td>",
                      f"<td>{H.esc(r.kind)}</td>", f'<td style="white-space:nowrap">{H.esc(created)}</td>']
             cells += [_cell(self._param_values[rid].get(p)) for p in self.params]
-            cells += [_cell(self._metric_values[rid].get(m), "best" if rid in best.get(m, ()) else "")
-                      for m in self.metrics]
+            cells += [_cell(self._metric_values[rid].get(m), "best" if rid in best.get(m, ()) else "", metric=True,
+                            count=m in self.counts) for m in self.metrics]
             if self.baseline is not None:
-                cells += [_cell(self.delta(rid, m), signed=True) for m in self.metrics]
+                cells += [_cell(self.delta(rid, m), signed=True, count=m in self.counts) for m in self.metrics]
             page = r.path / "report.html"
             cells.append(f'<td><a href="{H.esc(page.resolve().as_uri())}" target="_blank">report</a></td>'
                          if page.exists() else
@@ -368,13 +371,15 @@ class RunsView:
         return fig
 
 
-def _cell(value: Any, cls: str = "", *, signed: bool = False) -> str:
+def _cell(value: Any, cls: str = "", *, signed: bool = False, metric: bool = False, count: bool = False) -> str:
+    """One ``<td>``: a metric (``metric``) as :func:`~workbench.report.html.number` writes it (4 fixed decimals, a
+    count as an integer), a parameter as :func:`~workbench.report.html.fmt` does (``lr`` 1e-05 stays readable)."""
     classes = [cls] if cls else []
     if value is None:
         return '<td class="na" title="not recorded">–</td>'
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         classes.append("num")
-        text = f"{value:+.4f}" if signed else H.fmt(float(value) if isinstance(value, float) else value)
+        text = H.number(value, signed=signed, count=count) if metric or signed else H.fmt(value)
     else:
         text = H.fmt(value)
     attr = f' class="{" ".join(classes)}"' if classes else ""

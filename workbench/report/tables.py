@@ -97,7 +97,8 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3, max_rows: int
     Returns
     -------
     Styler
-        Shown as HTML by Jupyter; ``.data`` is the frame.
+        Shown as HTML by Jupyter; ``.data`` is the frame. Pandas' default row numbers (0, 1, 2 ...: a frame
+        built from records) are hidden: they name no row and counted from 0.
     """
     import pandas as pd
     from pandas.io.formats.style import Styler
@@ -136,9 +137,18 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3, max_rows: int
         styler = styler.set_table_styles({c: [{"selector": "th.col_heading", "props": "text-align: left"}]
                                           for c in text}, overwrite=False)
     index = data.index
+    if _row_numbers(index):  # pandas' own 0, 1, 2 ... names no row (a version, a gate): not shown, no row "0"
+        styler = styler.hide(axis="index")
     if not isinstance(index, pd.MultiIndex) and (pd.api.types.is_string_dtype(index)
                                                  or pd.api.types.is_object_dtype(index)):
         # row names (a model, a metric): JupyterLab right-aligns every th too
         styler = styler.set_table_styles([{"selector": "th.row_heading", "props": "text-align: left"}],
                                          overwrite=False)
     return styler
+
+
+def _row_numbers(index: pd.Index) -> bool:
+    """Whether ``index`` is pandas' default row numbering (an unnamed ``RangeIndex`` from 0, step 1)."""
+    import pandas as pd
+
+    return (isinstance(index, pd.RangeIndex) and index.name is None and index.start == 0 and index.step == 1)

@@ -212,7 +212,8 @@ def window_means(frames: np.ndarray, timestamps_s: np.ndarray, *, window_s: floa
 
 def _head_rows(library: Library, model_type: str = "head") -> list[dict[str, Any]]:
     """The registry's ``head`` (or ``model_type``) versions (version, active, run_id, metadata, activated_at: when
-    it was last made active, else registered), read-only, by version."""
+    it was last made active, else registered; deactivated_at: when ``models deactivate`` last turned it off, or
+    None), read-only, by version."""
     rows = library.conn.execute(
         "SELECT version, active, run_id, metadata, created_at FROM model_versions WHERE model_type = ? ORDER BY version",
         (model_type,)).fetchall()
@@ -225,7 +226,8 @@ def _head_rows(library: Library, model_type: str = "head") -> list[dict[str, Any
         inner = meta.get("metadata") if isinstance(meta, dict) else None
         out.append({"version": int(r["version"]), "active": bool(r["active"]),
                     "run_id": r["run_id"] or (inner or {}).get("run_id"), "metadata": inner or {},
-                    "activated_at": (meta.get("activated_at") if isinstance(meta, dict) else None) or r["created_at"]})
+                    "activated_at": (meta.get("activated_at") if isinstance(meta, dict) else None) or r["created_at"],
+                    "deactivated_at": meta.get("deactivated_at") if isinstance(meta, dict) else None})
     return out
 
 
@@ -389,10 +391,12 @@ def _head_or_backbone(library: Library, model: str | None, backbone: Backbone | 
     else:
         row = next((r for r in rows if r["active"]), None)
         if row is None:
+            off = max((r for r in rows if r["deactivated_at"]), key=lambda r: str(r["deactivated_at"]), default=None)
+            off_said = "" if off is None else f" (head@{off['version']} was deactivated: `workbench models deactivate head`)"
             if model is not None:
-                raise ParameterError(f"model 'head' means the active head, and none is active "
+                raise ParameterError(f"model 'head' means the active head, and none is active{off_said} "
                                      f"(versions: {[r['version'] for r in rows]}); choose 'backbone' or 'head@N'")
-            return EmbeddingModel(backbone, backbone_said=said, note="no active head in the registry")
+            return EmbeddingModel(backbone, backbone_said=said, note=f"no active head in the registry{off_said}")
     info = row["metadata"].get("backbone") or {}
     name = str(info.get("name", "features-v1"))
     if model is None and str(info.get("base_name", name)) != backbone.name:  # a tuned OpenL3 head serves OpenL3

@@ -106,7 +106,8 @@ def _val_metrics(val_emb: np.ndarray, y_val: np.ndarray, val_tracks: np.ndarray,
 def _evaluate(model: EmbeddingHead, untrained: EmbeddingHead, train: EmbeddingSet, splits: dict[str, EmbeddingSet | None],
               mean: np.ndarray, std: np.ndarray) -> dict[str, Any]:
     """Per split: the head (``model``), the random head (``untrained_head``: same architecture,
-    initial weights) and the backbone (``baseline``: z-scored backbone vectors), same-track excluded.
+    initial weights) and the backbone (``baseline``: z-scored backbone vectors), same-track excluded; the backbone's
+    ``test`` record has its ``per_class`` figures too (precision@1, R-precision, n queries per class name).
 
     ``test``: held-out tracks among themselves; ``val``: as during training (validation tracks
     querying validation and training tracks)."""
@@ -121,6 +122,10 @@ def _evaluate(model: EmbeddingHead, untrained: EmbeddingHead, train: EmbeddingSe
         for who, f in embedders.items():
             if name == "val":
                 out[who][name] = _val_metrics(f(data.X), y, data.track_ids, f(ref.X), ref.y, ref.track_ids)
+            elif who == "baseline" and name == "test":  # and the backbone's per-class figures, in the same pass: the
+                # report draws them beside the model's (the class names, as arrays.npz gives the model's)
+                names = np.asarray([data.classes[i] for i in data.y])
+                out[who][name] = retrieval_metrics(f(data.X), names, groups=data.track_ids, per_class=True)
             else:
                 out[who][name] = retrieval_metrics(f(data.X), y, groups=data.track_ids)
     return out

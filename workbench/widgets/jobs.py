@@ -22,6 +22,7 @@ import traitlets
 
 from workbench.errors import ParameterError
 from workbench.jobs import Job, headline, list_jobs
+from workbench.runs import started_text
 from workbench.validate import check_int
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def jobs_html(jobs: Sequence[Job]) -> str:
     str
         A ``<table class="wb-jobs">``; a single "no training jobs yet" row when ``jobs`` is empty.
     """
-    head = ("id", "kind", "state", "progress", "epoch", "loss", "labels", "result", "updated")
+    head = ("id", "kind", "state", "progress", "epoch", "loss", "labels", "result", "updated (UTC)")
     rows = []
     for j in jobs:
         color = STATE_COLORS[j.state]
@@ -82,8 +83,8 @@ def jobs_html(jobs: Sequence[Job]) -> str:
         else:
             result = ""
         cells = (str(j.id), html.escape(j.kind), state, _progress_bar(j), epoch, loss, labels, result,
-                 html.escape(j.updated_at.replace("T", " ").split("+")[0]))
-        rows.append("<tr>" + "".join(f'<td style="{_CELL}{";white-space:nowrap" if h == "updated" else ""}">{c}</td>'
+                 html.escape(started_text(j.updated_at) or ""))  # as every table says a time (UTC: its heading)
+        rows.append("<tr>" + "".join(f'<td style="{_CELL}{";white-space:nowrap" if h == "updated (UTC)" else ""}">{c}</td>'
                                      for h, c in zip(head, cells, strict=True)) + "</tr>")  # a time on one line
     if not rows:
         rows.append(f'<tr><td colspan="{len(head)}" style="{_CELL};color:#6b7280">no training jobs yet</td></tr>')

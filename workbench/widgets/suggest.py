@@ -123,6 +123,38 @@ def active_section_run(library: Library, *, workspace: Workspace | None = None) 
     return run, active.version, f"dj_section_v{active.version}"
 
 
+def deactivated_section(library: Library, *, workspace: Workspace | None = None) -> str | None:
+    """Which ``dj_section`` version ``workbench models deactivate`` made inactive, when, and how to undo it, while no
+    version is active; None otherwise (one is active, or none ever was).
+
+    Parameters
+    ----------
+    library : Library
+        Its database holds the registry's table.
+    workspace : Workspace or None
+        Where ``models/`` is; default the library's own workspace.
+
+    Returns
+    -------
+    str or None
+        ``"dj_section_v2 was deactivated 2026-12-07 07:10 (UTC); `workbench models activate dj_section 2` makes it
+        active again"``.
+    """
+    from workbench import config
+    from workbench.registry import Registry
+    from workbench.runs import started_text
+
+    ws = workspace if workspace is not None else config.workspace(db=library.path)
+    if not ws.models.is_dir():
+        return None
+    with Registry(library, root=ws.models, cleanup=False) as reg:
+        was = reg.deactivated("dj_section")
+    if was is None:
+        return None
+    return (f"{was.name} was deactivated {started_text(was.deactivated_at, zone=True)}; `workbench models activate "
+            f"dj_section {was.version}{' --force' if was.forced else ''}` makes it active again")
+
+
 def active_suggester(library: Library, *, workspace: Workspace | None = None,
                      run: Run | str | os.PathLike[str] | None = None) -> Suggester:
     """The labeler's suggester: the active section model's, else the novelty fallback (module docstring).
@@ -157,9 +189,10 @@ def active_suggester(library: Library, *, workspace: Workspace | None = None,
                          suggester(library, r, backbone=run_backbone(r)))
     found = active_section_run(library, workspace=workspace)
     if found is None:
+        off = deactivated_section(library, workspace=workspace)
         return Suggester(*FALLBACK_MODEL, True, "no active section model: novelty boundaries, labels guessed "
-                                                "(train one with `workbench train sections`)", None,
-                         suggester(library, None))
+                                                + (f"({off})" if off else "(train one with `workbench train sections`)"),
+                         None, suggester(library, None))
     r, version, name = found
     return Suggester("dj_section", f"v{version}", False, f"active model {name} (run {r.run_id}){forced_said(r)}",
                      r.run_id, suggester(library, r, backbone=run_backbone(r)))

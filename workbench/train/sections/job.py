@@ -286,17 +286,18 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], p
         "qa_excluded": qa_excluded, "rejections": dataset.rejection_counts(),
         **({"label_provenance": label_provenance(library)} if source == "labels" else {}),
     })
+    split = None  # the run's (training, held-out) track ids, when made here: train_sections uses them, not a second split
     if cfg.get("audio_views"):  # augmented audio views of the labelled tracks, extra training rows (audio_views)
         from workbench.train.sections.audio_views import add_audio_views
 
         full = {**CONFIG_DEFAULTS, **cfg}
-        try:  # the run's own split, made again: only its training tracks get views (held-out ones never train)
-            train_ids, _ = holdout_split(dataset, holdout=full["holdout"], seed=full["seed"], fold=full["holdout_fold"])
+        try:  # the run's split, made once here and given to train_sections: only its training tracks get views
+            split = holdout_split(dataset, holdout=full["holdout"], seed=full["seed"], fold=full["holdout_fold"])
         except WorkbenchError:  # train_sections refuses the same split below, in the job's record
-            train_ids = []
+            split = None
         views = add_audio_views(library, dataset, n_views=int(cfg["audio_views"]), progress=progress,
                                 eq_db=float(cfg.get("audio_view_eq_db", 0.0)), seed=int(cfg.get("seed", 0)),
-                                track_ids=train_ids)
+                                track_ids=[] if split is None else split[0])
         runner._data["audio_views"] = {**views, "failed": [list(f) for f in views["failed"]]}
     others = _external_sets(library, external, backbone=b, dataset=dataset, progress=progress)
     if others:
@@ -312,7 +313,7 @@ def _sections_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any], p
         runner._data["self_training_pool"] = {**info, "failed": [list(f) for f in info["failed"]]}
     try:
         result = train_sections(dataset, config=cfg, on_epoch=runner.on_epoch, progress=progress,
-                                external=others or None, unlabelled=pool)
+                                external=others or None, unlabelled=pool, split=split)
     except NotReadyError as exc:  # fewer sections than counted up front (a track could not be read or embedded)
         if not qa_excluded:
             raise

@@ -168,7 +168,8 @@ def _beats_majority(model: Mapping[str, Any], majority: Mapping[str, Any] | None
 def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = None,
                    on_epoch: EpochCallback | None = None, progress: bool = True,
                    external: Mapping[str, SectionData] | None = None,
-                   unlabelled: Sequence[TrackFrames] | None = None) -> SectionResult:
+                   unlabelled: Sequence[TrackFrames] | None = None,
+                   split: tuple[Sequence[int], Sequence[int]] | None = None) -> SectionResult:
     """Check readiness, train with early stopping, and score the model and its baselines on held-out tracks.
 
     Parameters
@@ -230,6 +231,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         (:mod:`~workbench.train.sections.self_training`: ``self_training_threshold``,
         ``self_training_weight``, ``self_training_cap``); ``metrics["self_training"]`` says how
         many pseudo-labelled windows and tracks were used. Pseudo-labels are never scored as truth.
+    split : (sequence of int, sequence of int) or None
+        The run's training and held-out track ids when the caller made them already with :func:`holdout_split` and
+        this ``config`` (the sections job, which gives only the training tracks audio views); None makes them here.
 
     Raises
     ------
@@ -263,8 +267,13 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     check_families_config(cfg)
     self_training.check_self_training_config(cfg)
     check_readiness(dataset.section_counts(), min_per_class=cfg["min_per_class"], min_classes=cfg["min_classes"])
-    train_ids, test_ids = holdout_split(dataset, holdout=cfg["holdout"], seed=cfg["seed"],
-                                        fold=cfg["holdout_fold"])
+    if split is None:
+        train_ids, test_ids = holdout_split(dataset, holdout=cfg["holdout"], seed=cfg["seed"], fold=cfg["holdout_fold"])
+    else:  # the caller's, made with this config: every id one of the dataset's tracks, in one part only
+        train_ids, test_ids = [int(i) for i in split[0]], [int(i) for i in split[1]]
+        known = {t.track_id for t in dataset.tracks}
+        if not set(train_ids) | set(test_ids) <= known or set(train_ids) & set(test_ids):
+            raise ParameterError(f"split must be two disjoint lists of the dataset's track ids; got {split!r}")
     train, test = dataset.subset(train_ids), dataset.subset(test_ids)
     trainer_params = {k: cfg[k] for k in _TRAINER_KEYS}
     seconds: dict[str, float] = {}

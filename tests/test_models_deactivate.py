@@ -1,0 +1,142 @@
+"""``workbench models deactivate TYPE``: no command made no version active again once one was (session 17's QA);
+now the registry records it as activate and rollback do, and every default-model rule reads a deactivated type as
+having no active version."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+from test_registry import _add, _metrics, _parser, _run, package, reg  # noqa: F401  (fixtures)
+from test_search_default_cnn import register_cnn
+from test_search_model import lib, music, prepared, register_head  # noqa: F401  (fixtures)
+
+from workbench.registry import Registry
+from workbench.similarity.model import resolve_model
+
+
+def test_deactivate_makes_none_active_records_when_and_activate_undoes_it(reg, package):  # noqa: F811
+    _add(reg, package, 0.5)
+    v2 = _add(reg, package, 0.7)
+    assert reg.active("dj_section").version == 2 and reg.deactivated("dj_section") is None
+    was = reg.deactivate("dj_section")
+    assert was.name == "dj_section_v2" and not was.active and was.deactivated_at
+    assert reg.active("dj_section") is None and [v.active for v in reg.list("dj_section")] == [False, False]
+    assert reg.deactivated("dj_section").version == 2
+    assert reg.deactivate("dj_section") is None  # nothing active: nothing changed
+    assert reg.activate("dj_section", 2).active and reg.deactivated("dj_section") is None
+    assert reg.get("dj_section", 2).activated_at > was.deactivated_at  # both recorded, in order
+    assert v2.as_dict()["deactivated_at"] is None and "activated_at" in v2.as_dict()
+    reg.deactivate("dj_section")
+    reg.delete("dj_section", 2)  # an inactive version can go
+    assert [v.version for v in reg.list("dj_section")] == [1]
+
+
+def test_cli_models_deactivate_says_what_changed_and_the_way_back(tmp_path, package, capsys, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    with Registry(db) as r:
+        _add(r, package, 0.5)
+    p = _parser()
+
+    def cli(*argv):
+        args = p.parse_args(["--db", db, "--quiet", *argv])
+        return args.func(args)
+
+    assert cli("models", "deactivate", "dj_section", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["model_type"], doc["previous"]["name"], doc["active"], doc["changed"]) == (
+        "dj_section", "dj_section_v1", None, True)
+    assert doc["previous"]["active"] is False and doc["previous"]["deactivated_at"]
+    assert cli("models", "deactivate", "dj_section", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["changed"] is False
+    assert cli("models", "deactivate", "dj_section") == 0
+    assert capsys.readouterr().out.strip() == "no dj_section version is active; nothing changed"
+    assert cli("models", "activate", "dj_section", "1") == 0
+    capsys.readouterr()
+    assert cli("models", "deactivate", "dj_section") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("deactivated dj_section_v1: no dj_section version is active now; `workbench suggest` and the "
+                          "labeler suggest novelty boundaries"), out
+    assert out.rstrip().endswith("`workbench models activate dj_section 1` makes it active again"), out
+    assert cli("models", "list") == 0 and "*" not in capsys.readouterr().out
+
+
+def test_the_way_back_to_none_active_names_deactivate():
+    """way_back said "no command makes none active again (the registry has no deactivate)"."""
+    from types import SimpleNamespace
+
+    from workbench.commands.export import way_back
+
+    v1 = SimpleNamespace(version=1, name="head_v1", forced=[])
+    assert way_back("head", 1, None, [v1]) == ("no head version was active before it: `workbench models deactivate "
+                                               "head` makes none active again")
+
+
+def test_a_deactivated_head_or_cnn_is_not_the_default_model(lib):  # noqa: F811
+    register_head(lib, 1, seed=1, active=True)
+    run_id = register_cnn(lib, 1, active=True)  # activated after the head: it ranks
+    assert resolve_model(lib).name == "cnn@1"
+    with Registry(lib, cleanup=False) as registry:
+        registry.deactivate("embedding")
+        assert resolve_model(lib).name == "head@1"  # the head, not the deactivated CNN
+        registry.activate("embedding", 1, force=True)
+        registry.activate("head", 1, force=True)  # the head is the most recent: it ranks
+        assert resolve_model(lib).name == "head@1"
+        registry.deactivate("head")
+        m = resolve_model(lib)
+        assert m.name == "cnn@1" and m.run_id == run_id  # no head active: the active CNN
+        registry.deactivate("embedding")
+        m = resolve_model(lib)
+        assert m.name == "backbone" and "head@1 was deactivated" in m.said, m.said
+        with pytest.raises(Exception, match="head@1 was deactivated"):
+            resolve_model(lib, "head")
+        assert resolve_model(lib, "head@1").name == "head@1"  # named, it still ranks
+
+
+def test_suggest_after_deactivate_uses_no_model_not_the_newest_run(tmp_path, package, monkeypatch):  # noqa: F811
+    """With dj_section deactivated, `workbench suggest` took the newest sections run: most often the very model the
+    user had just turned off."""
+    from workbench.commands.suggest import SectionModelDeactivatedError, section_run
+    from workbench.library import Library
+    from workbench.widgets.suggest import active_suggester
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = tmp_path / "data" / "workbench.db"
+    rid = _run(tmp_path, package, _metrics(0.7))
+    with Library(db) as library:
+        args = argparse.Namespace(db=str(db), home=None, run=None)
+        assert section_run(args, library)[0].run_id == rid  # nothing registered yet: the newest run, as before
+        with Registry(library) as r:
+            _add(r, package, 0.7, run_id=rid)
+            assert section_run(args, library)[1].startswith("active model dj_section_v1")
+            r.deactivate("dj_section")
+        with pytest.raises(SectionModelDeactivatedError, match=r"dj_section_v1 was deactivated .* \(UTC\); "
+                                                                r"`workbench models activate dj_section 1`"):
+            section_run(args, library)
+        s = active_suggester(library)
+        assert s.fallback and "dj_section_v1 was deactivated" in s.said, s.said
+
+
+def test_after_deactivate_a_new_export_is_not_activated_without_asking(reg, package):  # noqa: F811
+    """Notebook 06's "activate only what is better" said yes to any new model with none active, so a type the user had
+    just deactivated came back on with the next export."""
+    from workbench.export.activation import activation_decision
+
+    _add(reg, package, 0.5)
+    reg.deactivate("dj_section")
+    said = activation_decision(reg, "dj_section", _metrics(0.9))
+    assert not said.activate and "dj_section_v1 was deactivated" in said.reason, said.reason
+    reg.activate("dj_section", 1)
+    assert activation_decision(reg, "dj_section", _metrics(0.9)).active_name == "dj_section_v1"
+
+
+def test_deactivate_with_nothing_active_writes_nothing(tmp_path):
+    """Reading the registry never creates models/; deactivating a type with no version active is a read."""
+    from workbench.library import Library
+
+    with Library(tmp_path / "data" / "workbench.db") as library:
+        registry = Registry(library, root=tmp_path / "models")
+        assert registry.deactivate("head") is None and registry.deactivated("head") is None
+    assert not (tmp_path / "models").exists()
