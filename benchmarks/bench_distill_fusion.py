@@ -18,6 +18,17 @@ trained, with no new training:
 
     python benchmarks/bench_distill_fusion.py --draw 0 --student CACHE/student_seed0_....pt --workdir W [--weights 0,1]
     python benchmarks/bench_distill_fusion.py --runs EXP/<features run> EXP/<cnn run> --db HOME/data/workbench.db
+
+Session 17 (2026-12-07, shared 2-core CPU, load 12-19, one torch thread; students of the job's defaults trained
+in earlier sessions; held-out MAP@R, CNN alone -> fused at w = 1, techno precision@1 in brackets):
+
+    draw 0, bench_distill_job.py --layout channels_last (session 13)   0.7997 -> 0.9572   (0.11 -> 0.89)
+    draw 0, bench_distill_job.py --precision bfloat16 (session 13)      0.8063 -> 0.9505   (0.11 -> 0.78)
+    draw 2, bench_distill_draws.py's kept network (session 12)         0.9853 -> 0.9711   (1.00 -> 1.00)
+
+features + head: 0.917 (draw 0), 0.909 (draw 2). w = 1 was fixed after a sweep on draw 0's held-out tracks (the
+validation tracks cannot choose it: MAP@R 1.000 without the fusion); draw 2 was scored after. Draws 1, 3, 4: no
+saved student, not measured. docs/experiments/cnn-backbone.md, session 17.
 """
 
 from __future__ import annotations

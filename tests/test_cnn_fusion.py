@@ -8,18 +8,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from test_cnn_rhythm import _clicks  # noqa: E402  (beats over a quiet tone)
+
 from workbench.models.cnn import SAMPLE_RATE_HZ, WINDOW_SAMPLES, build_cnn, cnn_checkpoint, load_cnn  # noqa: E402
 from workbench.models.cnn_rhythm import FUSION_LAGS  # noqa: E402
-
-
-def _clicks(bpm: float, *, seed: int = 0, n: int = WINDOW_SAMPLES) -> np.ndarray:
-    """Seeded noise bursts (10 ms) every beat at ``bpm`` over a quiet tone: mono float32 samples."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / SAMPLE_RATE_HZ
-    y = 0.05 * np.sin(2 * np.pi * 330 * t)
-    for k in np.arange(0, n, SAMPLE_RATE_HZ * 60.0 / bpm).astype(int):
-        y[k:k + 220] += 0.5 * rng.standard_normal(len(y[k:k + 220]))
-    return y.astype(np.float32)
 
 
 def _fused(w: float):  # type: ignore[no-untyped-def]
