@@ -26,7 +26,8 @@ in earlier sessions; held-out MAP@R, CNN alone -> fused at w = 1, techno precisi
     draw 0, bench_distill_job.py --precision bfloat16 (session 13)      0.8063 -> 0.9505   (0.11 -> 0.78)
     draw 2, bench_distill_draws.py's kept network (session 12)         0.9853 -> 0.9711   (1.00 -> 1.00)
 
-features + head: 0.917 (draw 0), 0.909 (draw 2). w = 1 was fixed after a sweep on draw 0's held-out tracks (the
+make demo's split, --runs (12 test tracks; the CNN run trained here, 2,692 s): features + head 0.9226, CNN
+0.9149 -> 0.7959 fused. features + head: 0.917 (draw 0), 0.909 (draw 2). w = 1 was fixed after a sweep on draw 0's held-out tracks (the
 validation tracks cannot choose it: MAP@R 1.000 without the fusion); draw 2 was scored after. Draws 1, 3, 4: no
 saved student, not measured. docs/experiments/cnn-backbone.md, session 17.
 """
