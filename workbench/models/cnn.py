@@ -41,90 +41,40 @@ import math
 import os
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from workbench.errors import ParameterError
+from workbench.models.cnn_frontend import (  # noqa: F401 - the CNN's input contract, re-exported
+    HOP_SAMPLES,
+    MAX_TEMPO_BANDS,
+    N_FFT,
+    N_FRAMES,
+    N_MELS,
+    PEAK_FLOOR,
+    POWER_FLOOR,
+    SAMPLE_RATE_HZ,
+    SPECTRUM_GAIN,
+    TEMPO_RANGE_BPM,
+    WINDOW_S,
+    WINDOW_SAMPLES,
+    LogMel,
+)
+from workbench.models.cnn_rhythm import (
+    FUSION_LAGS,
+    RhythmFusion,
+    band_mask,
+    check_fusion,
+    lag_kernels,
+    onset_autocorrelation,
+    tempo_max_lag,
+)
 from workbench.models.heads import CheckpointError, SeededDropout, read_weights
 from workbench.validate import check_int
 
-#: The CNN's input sample rate (Hz).
-SAMPLE_RATE_HZ = 22050
-#: STFT size and hop (samples).
-N_FFT = 1024
-HOP_SAMPLES = 512
-#: Mel bands and frames of one patch.
-N_MELS = 128
-N_FRAMES = 128
-#: Samples of one input window: 3.0 s (its 128 frames use the first 1024 + 127 * 512 = 66,048).
-WINDOW_SAMPLES = 66150
-#: Seconds of one input window.
-WINDOW_S = WINDOW_SAMPLES / SAMPLE_RATE_HZ
-#: The DFT kernels' gain over ``1 / sum(window)``: a full-scale sinusoid's bin has power ``(SPECTRUM_GAIN / 2) ** 2``.
-SPECTRUM_GAIN = 64.0
-#: ``log`` floor of the mel power: 70 dB below a full-scale sinusoid (1,024), a float16 normal number.
-POWER_FLOOR = 1e-4
-#: Smallest peak a window is normalised by (quieter windows are not raised further).
-PEAK_FLOOR = 1e-4
 #: The kind written in checkpoints.
 KIND = "audio_cnn"
-#: The tempo range the tempo bands cover (BPM), as the feature frontend's pooled tempogram.
-TEMPO_RANGE_BPM = (40.0, 320.0)
-#: Most tempo bands (12: the feature frontend's; up to 12 every band holds at least one whole-frame lag).
-MAX_TEMPO_BANDS = 12
-
-
-class LogMel(nn.Module):
-    """Mono samples ``(batch, WINDOW_SAMPLES)`` -> log-mel patches ``(batch, N_MELS, N_FRAMES)``.
-
-    Parameters
-    ----------
-    power_floor : float > 0
-        Floor of the mel power before the log (default :data:`POWER_FLOOR`, 70 dB below a full-scale sinusoid).
-    """
-
-    def __init__(self, *, power_floor: float = POWER_FLOOR) -> None:
-        super().__init__()
-        import librosa
-
-        if isinstance(power_floor, bool) or not isinstance(power_floor, (int, float)) or not power_floor > 0:
-            raise ParameterError(f"power_floor must be a number > 0; got {power_floor!r}")
-        self.power_floor = float(power_floor)
-        n = np.arange(N_FFT)
-        window = 0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT)  # periodic Hann, as librosa's default
-        k = np.arange(N_FFT // 2 + 1)[:, None]
-        phase = 2 * np.pi * k * n[None, :] / N_FFT
-        scale = SPECTRUM_GAIN / window.sum()
-        kernels = np.concatenate([np.cos(phase), -np.sin(phase)]) * window[None, :] * scale
-        self.register_buffer("dft", torch.from_numpy(kernels[:, None, :].astype(np.float32)))
-        fb = librosa.filters.mel(sr=SAMPLE_RATE_HZ, n_fft=N_FFT, n_mels=N_MELS, fmin=0.0, fmax=None, htk=False,
-                                 norm=None)
-        self.register_buffer("mel", torch.from_numpy(fb.astype(np.float32)))
-
-    def forward(self, samples: torch.Tensor) -> torch.Tensor:
-        """Log-mel patches of gain-normalised windows.
-
-        Parameters
-        ----------
-        samples : torch.Tensor [shape=(batch, WINDOW_SAMPLES), dtype=float32]
-            Mono samples at :data:`SAMPLE_RATE_HZ`, nominally in [-1, 1] (any level: each window is
-            divided by its peak).
-
-        Returns
-        -------
-        torch.Tensor [shape=(batch, N_MELS, N_FRAMES)]
-            ``log`` of the mel power, at least ``log(power_floor)``.
-        """
-        peak = torch.clamp(torch.amax(torch.abs(samples), dim=1, keepdim=True), min=PEAK_FLOOR)
-        x = (samples / peak).unsqueeze(1)
-        spec = F.conv1d(x, self.dft, stride=HOP_SAMPLES)[:, :, :N_FRAMES]
-        bins = N_FFT // 2 + 1
-        re, im = spec[:, :bins], spec[:, bins:]
-        power = re * re + im * im
-        mel = torch.matmul(self.mel, power)
-        return torch.log(torch.clamp(mel, min=self.power_floor))
 
 
 class MelCNN(nn.Module):
@@ -161,11 +111,11 @@ class MelCNN(nn.Module):
         self.embedding_dim = check_int("embedding_dim", embedding_dim, min=1)
         self.rhythm_lags = check_int("rhythm_lags", rhythm_lags, min=0, max=N_FRAMES - 2)
         self.tempo_bands = check_int("tempo_bands", tempo_bands, min=0, max=MAX_TEMPO_BANDS)
-        self.max_lag = max(self.rhythm_lags, _tempo_max_lag() if self.tempo_bands else 0)
+        self.max_lag = max(self.rhythm_lags, tempo_max_lag() if self.tempo_bands else 0)
         if self.max_lag:  # kernel k picks the envelope k frames ahead: conv1d makes the lagged copies
-            self.register_buffer("lags", torch.eye(self.max_lag + 1).unsqueeze(1))
+            self.register_buffer("lags", lag_kernels(self.max_lag))
         if self.tempo_bands:  # 0 on a band's lags, -4 elsewhere: the masked maximum (autocorrelation in [-1, 1])
-            self.register_buffer("band_mask", torch.from_numpy(_band_mask(self.tempo_bands, self.max_lag)))
+            self.register_buffer("band_mask", torch.from_numpy(band_mask(self.tempo_bands, self.max_lag)))
         if not isinstance(stats, bool):
             raise ParameterError(f"stats must be True or False; got {stats!r}")
         self.stats = stats
@@ -267,12 +217,7 @@ class MelCNN(nn.Module):
 
     def _autocorrelation(self, patches: torch.Tensor) -> torch.Tensor:
         """The onset envelope's autocorrelation at lags 1..``max_lag`` over lag 0 ``(batch, max_lag)``."""
-        p = patches.reshape(patches.shape[0], N_MELS, N_FRAMES)
-        flux = torch.mean(F.relu(p[:, :, 1:] - p[:, :, :-1]), dim=1)  # (batch, N_FRAMES - 1)
-        env = flux - torch.mean(flux, dim=1, keepdim=True)
-        shifted = F.conv1d(F.pad(env, (0, self.max_lag)).unsqueeze(1), self.lags)  # channel k: env[t + k]
-        ac = torch.sum(shifted * env.unsqueeze(1), dim=2)  # (batch, max_lag + 1)
-        return ac[:, 1:] / torch.clamp(ac[:, :1], min=1e-6)
+        return onset_autocorrelation(patches, self.lags, max_lag=self.max_lag, n_mels=N_MELS, n_frames=N_FRAMES)
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         """Unit-length embeddings of log-mel patches.
@@ -289,24 +234,6 @@ class MelCNN(nn.Module):
         x = self.fc2(self.drop(self.hidden(patches)))
         # x / |x| with a broadcast divide (F.normalize converts to a `tile` that evaluators lack)
         return x / torch.clamp(torch.sqrt(torch.sum(x * x, dim=1, keepdim=True)), min=1e-6)
-
-
-def _lag_bpm(lags: np.ndarray) -> np.ndarray:
-    """The tempo (BPM) of an onset-envelope lag in frames (hop 512 at 22,050 Hz), as ``librosa.tempo_frequencies``."""
-    return 60.0 * SAMPLE_RATE_HZ / (HOP_SAMPLES * lags)
-
-
-def _tempo_max_lag() -> int:
-    """The longest lag (frames) the tempo bands read: the slowest tempo's (40 BPM: 64 frames)."""
-    return int(math.floor(60.0 * SAMPLE_RATE_HZ / (HOP_SAMPLES * TEMPO_RANGE_BPM[0])))
-
-
-def _band_mask(n_bands: int, max_lag: int) -> np.ndarray:
-    """``(n_bands, max_lag)`` float32: 0 where lag k + 1 lies in band b (``[edge_b, edge_b+1)`` BPM), -4 elsewhere."""
-    bpm = _lag_bpm(np.arange(1, max_lag + 1, dtype=np.float64))
-    edges = np.geomspace(*TEMPO_RANGE_BPM, n_bands + 1)
-    inside = (bpm[None, :] >= edges[:-1, None]) & (bpm[None, :] < edges[1:, None])
-    return np.where(inside, 0.0, -4.0).astype(np.float32)
 
 
 class AudioCNN(nn.Module):
@@ -326,6 +253,10 @@ class AudioCNN(nn.Module):
         The network's rhythm branch (:class:`MelCNN`; 0: off).
     tempo_bands : int >= 0
         The network's tempo bands (:class:`MelCNN`; 0: off).
+    rhythm_fusion : float in [0, 10]
+        w > 0: the embedding is the network's with the patch's fixed rhythm descriptor appended
+        (:class:`~workbench.models.cnn_rhythm.RhythmFusion`, weight w, :data:`FUSION_LAGS` more
+        values; not trained: set after training); 0: the network's alone (default).
 
     Attributes
     ----------
@@ -344,16 +275,28 @@ class AudioCNN(nn.Module):
     n_frames = N_FRAMES
 
     def __init__(self, *, embedding_dim: int = 128, dropout: float = 0.5, power_floor: float = POWER_FLOOR,
-                 stats: bool = False, rhythm_lags: int = 0, tempo_bands: int = 0) -> None:
+                 stats: bool = False, rhythm_lags: int = 0, tempo_bands: int = 0, rhythm_fusion: float = 0.0) -> None:
         super().__init__()
         self.frontend = LogMel(power_floor=power_floor)
         self.net = MelCNN(embedding_dim=embedding_dim, dropout=dropout, stats=stats, rhythm_lags=rhythm_lags,
                           tempo_bands=tempo_bands)
+        self.set_rhythm_fusion(rhythm_fusion)
+
+    def set_rhythm_fusion(self, weight: float) -> None:
+        """Append the fixed rhythm descriptor with weight ``weight`` to the embedding (0: the network's alone).
+
+        Parameters
+        ----------
+        weight : float in [0, 10]
+            :class:`~workbench.models.cnn_rhythm.RhythmFusion`'s weight; the network is unchanged.
+        """
+        self.rhythm_fusion = check_fusion(weight)
+        self.fusion = RhythmFusion(self.rhythm_fusion, n_mels=N_MELS, n_frames=N_FRAMES) if self.rhythm_fusion else None
 
     @property
     def embedding_dim(self) -> int:
-        """Size of the embedding."""
-        return self.net.embedding_dim
+        """Size of the embedding (the network's, plus :data:`FUSION_LAGS` with the rhythm fusion)."""
+        return self.net.embedding_dim + (FUSION_LAGS if self.rhythm_fusion else 0)
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (with ``kind``) for a checkpoint."""
@@ -365,6 +308,8 @@ class AudioCNN(nn.Module):
             config["rhythm_lags"] = self.net.rhythm_lags
         if self.net.tempo_bands:
             config["tempo_bands"] = self.net.tempo_bands
+        if self.rhythm_fusion:
+            config["rhythm_fusion"] = self.rhythm_fusion
         return config
 
     def forward(self, samples: torch.Tensor) -> torch.Tensor:
@@ -380,14 +325,18 @@ class AudioCNN(nn.Module):
         torch.Tensor [shape=(batch, embedding_dim)]
             Unit length.
         """
-        return self.net(self.frontend(samples))
+        patches = self.frontend(samples)
+        embedding = self.net(patches)
+        return embedding if self.fusion is None else self.fusion(embedding, patches)
 
     def weights_sha256(self) -> str:
-        """sha256 of the network's tensors (names and bytes, sorted): a fingerprint of the weights."""
+        """sha256 of the network's tensors (names and bytes, sorted) and of the rhythm fusion's weight when on."""
         h = hashlib.sha256()
         for name, t in sorted(self.net.state_dict().items()):
             h.update(name.encode())
             h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        if self.rhythm_fusion:  # other embeddings from the same network: another cache key (off: the old fingerprint)
+            h.update(f"rhythm_fusion={self.rhythm_fusion!r}".encode())
         return h.hexdigest()
 
 
