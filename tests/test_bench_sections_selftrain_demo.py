@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import bench_module
 
 from workbench.train.sections.features import TrackFrames
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sections_selftrain_demo.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    if str(BENCH.parent) not in sys.path:
-        sys.path.insert(0, str(BENCH.parent))
-    return importlib.import_module(BENCH.stem)
+    return bench_module("bench_sections_selftrain_demo")
 
 
 def _track(i: int) -> TrackFrames:
