@@ -95,6 +95,17 @@ def real_audio_dir() -> Path:
     return REAL_AUDIO
 
 
+def bench_module(name: str) -> Any:
+    """The ``benchmarks/<name>.py`` script imported as a module (its folder on ``sys.path`` for its own imports)."""
+    import importlib
+    import sys
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return importlib.import_module(name)
+
+
 @contextmanager
 def workbench_home(home: Path):
     """Point the workbench (and kernels started meanwhile) at ``home``; restore the environment after."""

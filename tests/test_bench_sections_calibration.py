@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import bench_module
 
 from workbench.evaluate.calibration import apply_temperature
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sections_calibration.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    if str(BENCH.parent) not in sys.path:
-        sys.path.insert(0, str(BENCH.parent))
-    return importlib.import_module(BENCH.stem)
+    return bench_module("bench_sections_calibration")
 
 
 def test_row_temperature_is_apply_temperature_row_by_row(bench):
