@@ -140,3 +140,29 @@ def test_deactivate_with_nothing_active_writes_nothing(tmp_path):
         registry = Registry(library, root=tmp_path / "models")
         assert registry.deactivate("head") is None and registry.deactivated("head") is None
     assert not (tmp_path / "models").exists()
+
+
+def test_notebook_01_names_the_deactivated_head_not_train_one(lib):  # noqa: F811
+    """With its head deactivated, notebook 01's before/after said "no trained head is active: `workbench demo` (or
+    train embeddings and `workbench export`) makes one" to a user who had one, exported, and had just turned off."""
+    import json
+    from pathlib import Path
+
+    from workbench.similarity.compare import nothing_to_compare_said
+    from workbench.similarity.model import deactivated_head
+
+    assert "workbench demo" in nothing_to_compare_said(lib) and deactivated_head(lib) is None  # none ever made
+    register_head(lib, 1, seed=1, active=True)
+    assert deactivated_head(lib) is None
+    with Registry(lib, cleanup=False) as registry:
+        registry.deactivate("head")
+        said = nothing_to_compare_said(lib)
+        assert deactivated_head(lib)[0] == 1
+        assert "head@1 was deactivated" in said and "(UTC)" in said, said
+        assert 'MODEL = "head@1"' in said and "`workbench models activate head 1`" in said, said
+        assert "workbench demo" not in said
+        registry.activate("head", 1, force=True)
+        assert deactivated_head(lib) is None
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "01_explore_library.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "print(nothing_to_compare_said(lib))" in code and "makes one;" not in code
