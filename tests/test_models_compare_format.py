@@ -1,0 +1,35 @@
+"""``workbench models compare`` and notebook 06's "compare with the previous version" write a score as every runs
+table does since session 17 (4 fixed decimals, a count as an integer, a difference signed): on real music they wrote
+``.4g`` (a P@1 of 1.0 as "1" beside "0.6667", a delta of "-0.02481" under "-0.375", "-0.000544")."""
+
+from __future__ import annotations
+
+from workbench.registry_types import Comparison
+
+ROWS = (("metrics.model.r_precision", 0.8865, 0.8617, 0.8617 - 0.8865),
+        ("metrics.model.track_precision_at_1", 1.0, 0.6667, 0.6667 - 1.0),
+        ("metrics.invariance.pitch.backbone", 0.948, 0.947456, 0.947456 - 0.948),
+        ("metrics.test.n_queries", 53, 41, -12),
+        ("metrics.test.n_track_queries", 6, 6, 0),
+        ("metrics.early_stopping.rule", "folds", "folds", None))
+
+
+def test_models_compare_text_writes_scores_with_4_decimals_and_counts_as_integers():
+    lines = {line.split()[0]: line.split()[1:] for line in str(Comparison("head", 1, 2, ROWS)).splitlines()[1:]}
+    assert lines["metrics.model.r_precision"] == ["0.8865", "0.8617", "-0.0248"]
+    assert lines["metrics.model.track_precision_at_1"] == ["1.0000", "0.6667", "-0.3333"]
+    assert lines["metrics.invariance.pitch.backbone"] == ["0.9480", "0.9475", "-0.0005"]
+    assert lines["metrics.test.n_queries"] == ["53", "41", "-12"]
+    assert lines["metrics.test.n_track_queries"] == ["6", "6", "+0"]
+    assert lines["metrics.early_stopping.rule"] == ["folds", "folds", "-"]
+
+
+def test_the_notebooks_comparison_table_writes_the_same_and_keeps_numbers_right_aligned():
+    from workbench.report.tables import text_columns
+
+    frame = Comparison("head", 1, 2, ROWS).to_frame()
+    assert list(frame.columns) == ["v1", "v2", "delta"]
+    assert frame.loc["metrics.model.track_precision_at_1"].tolist() == ["1.0000", "0.6667", "-0.3333"]
+    assert frame.loc["metrics.test.n_queries"].tolist() == ["53", "41", "-12"]
+    assert frame["delta"].tolist() == ["-0.0248", "-0.3333", "-0.0005", "-12", "+0", "-"]
+    assert text_columns(frame) == ["v1", "v2"]  # the rule's text; the delta column of numbers stays right
