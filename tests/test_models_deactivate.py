@@ -166,3 +166,17 @@ def test_notebook_01_names_the_deactivated_head_not_train_one(lib):  # noqa: F81
     nb = json.loads((Path(__file__).parents[1] / "notebooks" / "01_explore_library.ipynb").read_text())
     code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert "print(nothing_to_compare_said(lib))" in code and "makes one;" not in code
+
+
+def test_notebook_06_says_a_deactivated_type_is_asked_about_not_activated():
+    """Notebook 06 said a new version is activated "only if no version is active yet, or if it beats the active
+    version"; after `models deactivate` no version is active, and the cell below asked instead (its reason names
+    the deactivated version): the text contradicted what the notebook did."""
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "06_export_models.ipynb").read_text())
+    text = next("".join(c["source"]) for c in nb["cells"]
+                if c["cell_type"] == "markdown" and "Activate only what is better" in "".join(c["source"]))
+    assert "only if no version is active yet," not in text
+    assert "deactivate" in text and "asks" in text
