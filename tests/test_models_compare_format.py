@@ -33,3 +33,16 @@ def test_the_notebooks_comparison_table_writes_the_same_and_keeps_numbers_right_
     assert frame.loc["metrics.test.n_queries"].tolist() == ["53", "41", "-12"]
     assert frame["delta"].tolist() == ["-0.0248", "-0.3333", "-0.0005", "-12", "+0", "-"]
     assert text_columns(frame) == ["v1", "v2"]  # the rule's text; the delta column of numbers stays right
+
+
+def test_notebook_06_shows_gate_values_and_versions_metrics_with_4_decimals():
+    """Notebook 06 on real music: the gates table read "0.660 > 0.578" while the activation reason under it said
+    "map_at_r 0.6597 vs 0.8913"; the model versions table wrote its metrics with 3 decimals too."""
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "06_export_models.ipynb").read_text())
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    gates = next(c for c in code if "pd.DataFrame(gate_rows)" in c)
+    versions = next(c for c in code if "text_left(registry.frame()" in c)
+    assert "precision=4" in gates and "text_left(registry.frame(), precision=4)" in versions
