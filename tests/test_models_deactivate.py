@@ -180,3 +180,26 @@ def test_notebook_06_says_a_deactivated_type_is_asked_about_not_activated():
                 if c["cell_type"] == "markdown" and "Activate only what is better" in "".join(c["source"]))
     assert "only if no version is active yet," not in text
     assert "deactivate" in text and "asks" in text
+
+
+def test_models_list_says_which_type_was_deactivated_and_the_way_back(tmp_path, package, capsys, monkeypatch):  # noqa: F811
+    """After `models deactivate head`, `models list` showed head_v1 with an empty 'active' column, as a version never
+    made active: nothing said the user had turned the type off, when, or how to turn it back on."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    with Registry(db) as r:
+        _add(r, package, 0.5)
+    p = _parser()
+
+    def cli(*argv):
+        args = p.parse_args(["--db", db, "--quiet", *argv])
+        return args.func(args)
+
+    assert cli("models", "list") == 0
+    assert "deactivated" not in capsys.readouterr().out
+    assert cli("models", "deactivate", "dj_section") == 0
+    capsys.readouterr()
+    assert cli("models", "list") == 0
+    last = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert last.startswith("dj_section: no version active: dj_section_v1 was deactivated ") and "(UTC)" in last, last
+    assert last.endswith("`workbench models activate dj_section 1` makes it active again"), last

@@ -202,6 +202,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
                   f"{v.size_bytes / 1e6:8.2f}  {psnr}  {started_text(v.created_at) or '-':16}  {v.run_id or '-'}"
                   + ("  (forced)" if v.forced else ""))
         print(f"{count_of(len(versions), 'version')} in {reg.root}")
+        for model_type in dict.fromkeys(v.model_type for v in versions):  # a type turned off reads as never active
+            was = reg.deactivated(model_type)
+            if was is not None:
+                print(f"{model_type}: no version active: {was.name} was deactivated "
+                      f"{started_text(was.deactivated_at, zone=True)}; `workbench models activate {model_type} "
+                      f"{was.version}{' --force' if was.forced else ''}` makes it active again")
         if problems and args.quiet:  # not printed with the cleanup report above
             for name, why in problems:
                 print(f"skipped {name}: {why}")
