@@ -4,6 +4,8 @@ table does since session 17 (4 fixed decimals, a count as an integer, a differen
 
 from __future__ import annotations
 
+from test_registry import package, reg  # noqa: F401  (fixtures)
+
 from workbench.registry_types import Comparison
 
 ROWS = (("metrics.model.r_precision", 0.8865, 0.8617, 0.8617 - 0.8865),
@@ -46,3 +48,12 @@ def test_notebook_06_shows_gate_values_and_versions_metrics_with_4_decimals():
     gates = next(c for c in code if "pd.DataFrame(gate_rows)" in c)
     versions = next(c for c in code if "text_left(registry.frame()" in c)
     assert "precision=4" in gates and "text_left(registry.frame(), precision=4)" in versions
+
+
+def test_the_versions_table_writes_psnr_to_0_1_db_as_models_list_does(reg, package):  # noqa: F811
+    """Notebook 06's versions table at 4 decimals wrote a PSNR of '96.1604' dB where `models list` says 96.2."""
+    from test_registry import _metrics
+
+    export = {**package.as_dict(), "parity": {"psnr_db": 96.16041, "n_windows": 655}}
+    reg.register("dj_section", package.path, metadata=package.metadata, metrics=_metrics(0.5), export=export)
+    assert reg.frame()["psnr_dB"].tolist() == [96.2]
