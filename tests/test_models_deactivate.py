@@ -203,3 +203,32 @@ def test_models_list_says_which_type_was_deactivated_and_the_way_back(tmp_path, 
     last = capsys.readouterr().out.rstrip().splitlines()[-1]
     assert last.startswith("dj_section: no version active: dj_section_v1 was deactivated ") and "(UTC)" in last, last
     assert last.endswith("`workbench models activate dj_section 1` makes it active again"), last
+
+
+def test_models_activate_says_what_was_active_before_and_the_way_back(tmp_path, package, capsys, monkeypatch):  # noqa: F811
+    """`models activate head 2` said only "active head: head_v2": not that head_v1 had been active, nor how to go
+    back (deactivate and a forced activate name it; a plain one did not)."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    with Registry(db) as r:
+        _add(r, package, 0.5)
+        _add(r, package, 0.7)  # active
+    p = _parser()
+
+    def cli(*argv):
+        args = p.parse_args(["--db", db, "--quiet", *argv])
+        return args.func(args)
+
+    assert cli("models", "activate", "dj_section", "1") == 0
+    out = capsys.readouterr().out.strip()
+    assert out == ("active dj_section: dj_section_v1 (was dj_section_v2; `workbench models activate dj_section 2` "
+                   "goes back to dj_section_v2 (`workbench models rollback dj_section` has no version below it to go "
+                   "back to))"), out
+    assert cli("models", "activate", "dj_section", "1") == 0
+    assert capsys.readouterr().out.strip() == "active dj_section: dj_section_v1 (already active; nothing changed)"
+    assert cli("models", "deactivate", "dj_section") == 0
+    capsys.readouterr()
+    assert cli("models", "activate", "dj_section", "2") == 0
+    out = capsys.readouterr().out.strip()
+    assert out == ("active dj_section: dj_section_v2 (none was active before: `workbench models deactivate "
+                   "dj_section` makes none active again)"), out

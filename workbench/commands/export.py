@@ -272,8 +272,19 @@ def _cmd_activate(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(_activation(args.type, before, v, forced=bool(args.force and v.forced)))
             return 0
-        print(f"active {args.type}: {v.name}" + (" (forced past failing gates)" if args.force and v.forced else ""))
+        print(f"active {args.type}: {v.name}" + (" (forced past failing gates)" if args.force and v.forced else "")
+              + f" ({_changed(before, v, back)})")
     return 0
+
+
+def _changed(before: Version | None, now: Version, back: str) -> str:
+    """What ``models activate`` changed, in words: the version active before and the way back (``back``, from
+    :func:`way_back`), or that nothing changed."""
+    if before is not None and before.version == now.version:
+        return "already active; nothing changed"
+    if before is None:
+        return "none was active before: " + back.removeprefix(f"no {now.model_type} version was active before it: ")
+    return f"was {before.name}; {back}"
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
