@@ -16,6 +16,22 @@ from workbench.registry import Registry
 from workbench.similarity.model import resolve_model
 
 
+def _registry_cli(tmp_path, package, monkeypatch, accuracies):  # noqa: F811
+    """``workbench`` run in-process on a workspace under ``tmp_path`` with one dj_section version per accuracy."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    with Registry(db) as r:
+        for accuracy in accuracies:
+            _add(r, package, accuracy)
+    p = _parser()
+
+    def cli(*argv):
+        args = p.parse_args(["--db", db, "--quiet", *argv])
+        return args.func(args)
+
+    return cli
+
+
 def test_deactivate_makes_none_active_records_when_and_activate_undoes_it(reg, package):  # noqa: F811
     _add(reg, package, 0.5)
     v2 = _add(reg, package, 0.7)
@@ -34,15 +50,7 @@ def test_deactivate_makes_none_active_records_when_and_activate_undoes_it(reg, p
 
 
 def test_cli_models_deactivate_says_what_changed_and_the_way_back(tmp_path, package, capsys, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
-    db = str(tmp_path / "data" / "workbench.db")
-    with Registry(db) as r:
-        _add(r, package, 0.5)
-    p = _parser()
-
-    def cli(*argv):
-        args = p.parse_args(["--db", db, "--quiet", *argv])
-        return args.func(args)
+    cli = _registry_cli(tmp_path, package, monkeypatch, [0.5])
 
     assert cli("models", "deactivate", "dj_section", "--json") == 0
     doc = json.loads(capsys.readouterr().out)
@@ -185,15 +193,7 @@ def test_notebook_06_says_a_deactivated_type_is_asked_about_not_activated():
 def test_models_list_says_which_type_was_deactivated_and_the_way_back(tmp_path, package, capsys, monkeypatch):  # noqa: F811
     """After `models deactivate head`, `models list` showed head_v1 with an empty 'active' column, as a version never
     made active: nothing said the user had turned the type off, when, or how to turn it back on."""
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
-    db = str(tmp_path / "data" / "workbench.db")
-    with Registry(db) as r:
-        _add(r, package, 0.5)
-    p = _parser()
-
-    def cli(*argv):
-        args = p.parse_args(["--db", db, "--quiet", *argv])
-        return args.func(args)
+    cli = _registry_cli(tmp_path, package, monkeypatch, [0.5])
 
     assert cli("models", "list") == 0
     assert "deactivated" not in capsys.readouterr().out
@@ -208,16 +208,7 @@ def test_models_list_says_which_type_was_deactivated_and_the_way_back(tmp_path, 
 def test_models_activate_says_what_was_active_before_and_the_way_back(tmp_path, package, capsys, monkeypatch):  # noqa: F811
     """`models activate head 2` said only "active head: head_v2": not that head_v1 had been active, nor how to go
     back (deactivate and a forced activate name it; a plain one did not)."""
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
-    db = str(tmp_path / "data" / "workbench.db")
-    with Registry(db) as r:
-        _add(r, package, 0.5)
-        _add(r, package, 0.7)  # active
-    p = _parser()
-
-    def cli(*argv):
-        args = p.parse_args(["--db", db, "--quiet", *argv])
-        return args.func(args)
+    cli = _registry_cli(tmp_path, package, monkeypatch, [0.5, 0.7])  # v2 active
 
     assert cli("models", "activate", "dj_section", "1") == 0
     out = capsys.readouterr().out.strip()

@@ -154,7 +154,7 @@ def nothing_to_compare_said(library: Library) -> str:
     Parameters
     ----------
     library : Library
-        The library whose registry is read (read-only).
+        Its ``model_versions`` table says which head versions exist and which was turned off.
 
     Returns
     -------
