@@ -57,3 +57,20 @@ def test_the_versions_table_writes_psnr_to_0_1_db_as_models_list_does(reg, packa
     export = {**package.as_dict(), "parity": {"psnr_db": 96.16041, "n_windows": 655}}
     reg.register("dj_section", package.path, metadata=package.metadata, metrics=_metrics(0.5), export=export)
     assert reg.frame()["psnr_dB"].tolist() == [96.2]
+
+
+def test_a_missing_version_of_a_type_with_none_says_how_one_is_made(reg, package):  # noqa: F811
+    """`workbench models activate head 3` in a fresh workspace said "no head version 3; versions are []"."""
+    import pytest
+
+    from workbench.registry_types import RegistryError
+
+    with pytest.raises(RegistryError) as none:
+        reg.get("head", 3)
+    assert str(none.value) == ("no head version 3: no head version is registered yet (`workbench export RUN` "
+                               "registers a run's models)"), str(none.value)
+    from test_registry import _add
+
+    _add(reg, package, 0.5)
+    with pytest.raises(RegistryError, match=r"^no dj_section version 3; versions are \[1\]$"):
+        reg.get("dj_section", 3)

@@ -179,6 +179,9 @@ class Registry(RegistryActivation, RegistryFiles):
                                         (model_type, version)).fetchone()
         if row is None:
             have = [v.version for v in self.list(model_type)]
+            if not have:  # "versions are []" named nothing allowed
+                raise RegistryError(f"no {model_type} version {version}: no {model_type} version is registered yet "
+                                    "(`workbench export RUN` registers a run's models)")
             raise RegistryError(f"no {model_type} version {version}; versions are {have}")
         return self._row_to_version(row)
 
