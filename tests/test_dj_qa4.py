@@ -154,10 +154,10 @@ def test_train_sections_prints_the_model_beside_the_majority_class_and_its_gates
                "held_out": {"track_hashes": ["a", "b"]}}
     lines = sections_lines(metrics)
     assert lines[0].split() == ["held-out", "(2", "tracks)", "accuracy", "macro", "F1"]
-    assert lines[1].split() == ["model", "0.420", "0.350"] and lines[3].split() == ["majority", "0.450", "0.130"]
-    assert lines[4].split() == ["ensemble", "0.480", "n/a"]
-    assert lines[-1] == ("export gates (the model, unsmoothed): macro_f1 0.350 > majority 0.130: pass; "
-                         "accuracy 0.420 >= majority 0.450: fail")
+    assert lines[1].split() == ["model", "0.4200", "0.3500"] and lines[3].split() == ["majority", "0.4500", "0.1300"]
+    assert lines[4].split() == ["ensemble", "0.4800", "n/a"]
+    assert lines[-1] == ("export gates (the model, unsmoothed): macro_f1 0.3500 > majority 0.1300: pass; "
+                         "accuracy 0.4200 >= majority 0.4500: fail")
 
 
 def test_the_confusion_matrix_says_its_numbers_are_counts_and_its_colour_a_share():

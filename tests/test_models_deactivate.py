@@ -16,6 +16,22 @@ from workbench.registry import Registry
 from workbench.similarity.model import resolve_model
 
 
+def _registry_cli(tmp_path, package, monkeypatch, accuracies):  # noqa: F811
+    """``workbench`` run in-process on a workspace under ``tmp_path`` with one dj_section version per accuracy."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    with Registry(db) as r:
+        for accuracy in accuracies:
+            _add(r, package, accuracy)
+    p = _parser()
+
+    def cli(*argv):
+        args = p.parse_args(["--db", db, "--quiet", *argv])
+        return args.func(args)
+
+    return cli
+
+
 def test_deactivate_makes_none_active_records_when_and_activate_undoes_it(reg, package):  # noqa: F811
     _add(reg, package, 0.5)
     v2 = _add(reg, package, 0.7)
@@ -34,15 +50,7 @@ def test_deactivate_makes_none_active_records_when_and_activate_undoes_it(reg, p
 
 
 def test_cli_models_deactivate_says_what_changed_and_the_way_back(tmp_path, package, capsys, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
-    db = str(tmp_path / "data" / "workbench.db")
-    with Registry(db) as r:
-        _add(r, package, 0.5)
-    p = _parser()
-
-    def cli(*argv):
-        args = p.parse_args(["--db", db, "--quiet", *argv])
-        return args.func(args)
+    cli = _registry_cli(tmp_path, package, monkeypatch, [0.5])
 
     assert cli("models", "deactivate", "dj_section", "--json") == 0
     doc = json.loads(capsys.readouterr().out)
@@ -140,3 +148,78 @@ def test_deactivate_with_nothing_active_writes_nothing(tmp_path):
         registry = Registry(library, root=tmp_path / "models")
         assert registry.deactivate("head") is None and registry.deactivated("head") is None
     assert not (tmp_path / "models").exists()
+
+
+def test_notebook_01_names_the_deactivated_head_not_train_one(lib):  # noqa: F811
+    """With its head deactivated, notebook 01's before/after said "no trained head is active: `workbench demo` (or
+    train embeddings and `workbench export`) makes one" to a user who had one, exported, and had just turned off."""
+    import json
+    from pathlib import Path
+
+    from workbench.similarity.compare import nothing_to_compare_said
+    from workbench.similarity.model import deactivated_head
+
+    assert "workbench demo" in nothing_to_compare_said(lib) and deactivated_head(lib) is None  # none ever made
+    register_head(lib, 1, seed=1, active=True)
+    assert deactivated_head(lib) is None
+    with Registry(lib, cleanup=False) as registry:
+        registry.deactivate("head")
+        said = nothing_to_compare_said(lib)
+        assert deactivated_head(lib)[0] == 1
+        assert "head@1 was deactivated" in said and "(UTC)" in said, said
+        assert 'MODEL = "head@1"' in said and "`workbench models activate head 1`" in said, said
+        assert "workbench demo" not in said
+        registry.activate("head", 1, force=True)
+        assert deactivated_head(lib) is None
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "01_explore_library.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "print(nothing_to_compare_said(lib))" in code and "makes one;" not in code
+
+
+def test_notebook_06_says_a_deactivated_type_is_asked_about_not_activated():
+    """Notebook 06 said a new version is activated "only if no version is active yet, or if it beats the active
+    version"; after `models deactivate` no version is active, and the cell below asked instead (its reason names
+    the deactivated version): the text contradicted what the notebook did."""
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "06_export_models.ipynb").read_text())
+    text = next("".join(c["source"]) for c in nb["cells"]
+                if c["cell_type"] == "markdown" and "Activate only what is better" in "".join(c["source"]))
+    assert "only if no version is active yet," not in text
+    assert "deactivate" in text and "asks" in text
+
+
+def test_models_list_says_which_type_was_deactivated_and_the_way_back(tmp_path, package, capsys, monkeypatch):  # noqa: F811
+    """After `models deactivate head`, `models list` showed head_v1 with an empty 'active' column, as a version never
+    made active: nothing said the user had turned the type off, when, or how to turn it back on."""
+    cli = _registry_cli(tmp_path, package, monkeypatch, [0.5])
+
+    assert cli("models", "list") == 0
+    assert "deactivated" not in capsys.readouterr().out
+    assert cli("models", "deactivate", "dj_section") == 0
+    capsys.readouterr()
+    assert cli("models", "list") == 0
+    last = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert last.startswith("dj_section: no version active: dj_section_v1 was deactivated ") and "(UTC)" in last, last
+    assert last.endswith("`workbench models activate dj_section 1` makes it active again"), last
+
+
+def test_models_activate_says_what_was_active_before_and_the_way_back(tmp_path, package, capsys, monkeypatch):  # noqa: F811
+    """`models activate head 2` said only "active head: head_v2": not that head_v1 had been active, nor how to go
+    back (deactivate and a forced activate name it; a plain one did not)."""
+    cli = _registry_cli(tmp_path, package, monkeypatch, [0.5, 0.7])  # v2 active
+
+    assert cli("models", "activate", "dj_section", "1") == 0
+    out = capsys.readouterr().out.strip()
+    assert out == ("active dj_section: dj_section_v1 (was dj_section_v2; `workbench models activate dj_section 2` "
+                   "goes back to dj_section_v2 (`workbench models rollback dj_section` has no version below it to go "
+                   "back to))"), out
+    assert cli("models", "activate", "dj_section", "1") == 0
+    assert capsys.readouterr().out.strip() == "active dj_section: dj_section_v1 (already active; nothing changed)"
+    assert cli("models", "deactivate", "dj_section") == 0
+    capsys.readouterr()
+    assert cli("models", "activate", "dj_section", "2") == 0
+    out = capsys.readouterr().out.strip()
+    assert out == ("active dj_section: dj_section_v2 (none was active before: `workbench models deactivate "
+                   "dj_section` makes none active again)"), out

@@ -306,5 +306,5 @@ def test_the_reports_text_columns_stay_left_under_jupyterlabs_right_alignment(tm
         page.set_content(page_html)
         align = page.eval_on_selector_all("td", "cells => cells.map(c => [c.textContent, getComputedStyle(c).textAlign])")
         heads = page.eval_on_selector_all("th", "cells => cells.map(c => getComputedStyle(c).textAlign)")
-    assert dict(align) == {"MAP@R": "left", "0.8700": "right", "backbone 0.800": "left", "+0.070": "right"}, align
+    assert dict(align) == {"MAP@R": "left", "0.8700": "right", "backbone 0.8000": "left", "+0.0700": "right"}, align
     assert set(heads) == {"left"}, heads

@@ -57,3 +57,27 @@ def test_per_class_value_labels_never_overlap_each_other_or_a_baseline_marker():
             hit = [t.get_text() for t, b in zip(labels, boxes, strict=True)
                    if b.x0 - radius < x < b.x1 + radius and b.y0 - radius < y < b.y1 + radius]
             assert hit == [], (x, y, hit)
+
+
+def test_baseline_markers_of_one_class_stand_apart_not_on_top_of_each_other():
+    """A sections report draws four baselines' F1 (ensemble, logreg, majority, novelty); all four sat at one x, so on
+    real music the drop class's ensemble dash, logreg cross and novelty triangle (0.38-0.44) were one black blot.
+    Each baseline has its own place beside the class's bars, inside the class's group and clear of its bars."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from workbench.report.plots import per_class_figure
+
+    names = ["break", "drop", "intro", "outro"]
+    per_class = {n: {"precision": 0.4, "recall": 0.45, "f1": 0.42, "support": 50} for n in names}
+    baselines = {b: {n: 0.4 for n in names} for b in ("ensemble", "logreg", "majority", "novelty")}  # all alike
+    fig = per_class_figure(per_class, keys=["precision", "recall", "f1"], baselines=baselines)
+    ax = fig.axes[0]
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    bar_right = max(p.get_x() + p.get_width() for p in ax.patches if p.get_x() < 0.5)  # the first class's bars
+    xs = sorted(float(coll.get_offsets()[0][0]) for coll in ax.collections)  # each baseline's marker at class 0
+    assert len(xs) == 4
+    assert all(bar_right < x < 0.5 for x in xs), (bar_right, xs)  # beside the bars, inside the class's group
+    pixels = ax.transData.transform([(x, 0.4) for x in xs])[:, 0]
+    diameter = max(np.sqrt(coll.get_sizes()[0]) * fig.dpi / 72 for coll in ax.collections)
+    assert np.diff(pixels).min() >= diameter, (np.diff(pixels), diameter)  # no marker on top of another

@@ -179,5 +179,5 @@ def test_the_training_summary_names_the_cnn_and_the_feature_frontend_in_its_sear
                          "replaces", "per_query": {"model": [3, 3, 2, 2, 3, 2], "backbone": [3, 2, 2, 2, 3, 2]}}
     (copy / "metrics.json").write_text(json.dumps(metrics))
     line = next(t for t in embeddings_lines(copy) if t.startswith("search gate:"))
-    assert line.endswith(": cnn 0.833 vs backbone features-v1 0.778 -> pass"), line
+    assert line.endswith(": cnn 0.8330 vs backbone features-v1 0.7780 -> pass"), line
     assert "per query the cnn is better on 1, worse on 0" in line and "the head" not in line, line

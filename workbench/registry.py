@@ -179,6 +179,9 @@ class Registry(RegistryActivation, RegistryFiles):
                                         (model_type, version)).fetchone()
         if row is None:
             have = [v.version for v in self.list(model_type)]
+            if not have:  # "versions are []" named nothing allowed
+                raise RegistryError(f"no {model_type} version {version}: no {model_type} version is registered yet "
+                                    "(`workbench export RUN` registers a run's models)")
             raise RegistryError(f"no {model_type} version {version}; versions are {have}")
         return self._row_to_version(row)
 
@@ -408,6 +411,11 @@ class Registry(RegistryActivation, RegistryFiles):
             rows.append({"model": v.name, "type": v.model_type, "version": v.version,
                          "active": "●" if v.active else "", "semver": v.metadata.get("version"),
                          "created": started_text(v.created_at), "run": v.run_id, "size_MB": round(v.size_bytes / 1e6, 2),
-                         "compression": v.metadata.get("compression"), "psnr_dB": par.get("psnr_db"),
+                         "compression": v.metadata.get("compression"), "psnr_dB": _tenth(par.get("psnr_db")),
                          "label_agree": par.get("label_agreement"), **main})
         return pd.DataFrame(rows)
+
+
+def _tenth(db: Any) -> Any:
+    """A PSNR to 0.1 dB, as ``models list`` writes it (a table at 4 decimals wrote "96.1604"); else as is."""
+    return round(float(db), 1) if isinstance(db, (int, float)) and not isinstance(db, bool) else db

@@ -160,10 +160,13 @@ class Comparison:
                 "rows": [{"metric": m, "a": x, "b": y, "delta": d} for m, x, y, d in self.rows]}
 
     def to_frame(self) -> pd.DataFrame:
-        """The rows as a pandas DataFrame indexed by metric (columns ``v<a>``, ``v<b>``, ``delta``)."""
+        """The rows as a pandas DataFrame indexed by metric (columns ``v<a>``, ``v<b>``, ``delta``), each value
+        written as the text of :meth:`__str__` (a score with 4 fixed decimals, a count as an integer, the delta
+        signed, "-" for none: one row holds a score, the next a count or a text); ``rows`` keeps the numbers."""
         import pandas as pd
 
-        return pd.DataFrame(self.rows, columns=["metric", f"v{self.a}", f"v{self.b}", "delta"]).set_index("metric")
+        shown = [(m, _fmt(a), _fmt(b), _fmt(d, signed=True)) for m, a, b, d in self.rows]
+        return pd.DataFrame(shown, columns=["metric", f"v{self.a}", f"v{self.b}", "delta"]).set_index("metric")
 
     def __str__(self) -> str:
         w = max([len(r[0]) for r in self.rows] + [6])
@@ -171,7 +174,7 @@ class Comparison:
         cut = False
         for name, a, b, d in self.rows:
             cut = cut or any(len(_fmt(x)) > CELL for x in (a, b))
-            lines.append(f"{name:{w}}  {_cell(a):>{CELL}}  {_cell(b):>{CELL}}  {_fmt(d):>10}")
+            lines.append(f"{name:{w}}  {_cell(a):>{CELL}}  {_cell(b):>{CELL}}  {_fmt(d, signed=True):>10}")
         if cut:
             lines.append(f"(texts cut to {CELL} characters: `workbench models compare ... --json` has them whole)")
         return "\n".join(lines)
@@ -181,11 +184,17 @@ class Comparison:
 CELL = 24
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
+def _fmt(v: Any, *, signed: bool = False) -> str:
+    """A value as the runs tables write one: a score with 4 fixed decimals (``.4g`` wrote a P@1 of 1.0 as "1"
+    beside "0.6667"), a count (a JSON integer) as an integer, ``signed`` for a difference, "-" for none."""
+    if v is None or (isinstance(v, float) and v != v):
         return "-"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:+d}" if signed else f"{v:d}"
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:+.4f}" if signed else f"{v:.4f}"
     return str(v)
 
 

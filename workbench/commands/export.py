@@ -202,6 +202,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
                   f"{v.size_bytes / 1e6:8.2f}  {psnr}  {started_text(v.created_at) or '-':16}  {v.run_id or '-'}"
                   + ("  (forced)" if v.forced else ""))
         print(f"{count_of(len(versions), 'version')} in {reg.root}")
+        for model_type in dict.fromkeys(v.model_type for v in versions):  # a type turned off reads as never active
+            was = reg.deactivated(model_type)
+            if was is not None:
+                print(f"{model_type}: no version active: {was.name} was deactivated "
+                      f"{started_text(was.deactivated_at, zone=True)}; `workbench models activate {model_type} "
+                      f"{was.version}{' --force' if was.forced else ''}` makes it active again")
         if problems and args.quiet:  # not printed with the cleanup report above
             for name, why in problems:
                 print(f"skipped {name}: {why}")
@@ -266,8 +272,19 @@ def _cmd_activate(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(_activation(args.type, before, v, forced=bool(args.force and v.forced)))
             return 0
-        print(f"active {args.type}: {v.name}" + (" (forced past failing gates)" if args.force and v.forced else ""))
+        print(f"active {args.type}: {v.name}" + (" (forced past failing gates)" if args.force and v.forced else "")
+              + f" ({_changed(before, v, back)})")
     return 0
+
+
+def _changed(before: Version | None, now: Version, back: str) -> str:
+    """What ``models activate`` changed, in words: the version active before and the way back (``back``, from
+    :func:`way_back`), or that nothing changed."""
+    if before is not None and before.version == now.version:
+        return "already active; nothing changed"
+    if before is None:
+        return "none was active before: " + back.removeprefix(f"no {now.model_type} version was active before it: ")
+    return f"was {before.name}; {back}"
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:

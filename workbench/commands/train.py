@@ -383,7 +383,8 @@ def _ids(values: Any, names: Mapping[int, str] | None = None) -> str:
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "n/a"
+    # 4 decimals, as the "metrics:" line above the table, `runs list` and the report write a score
+    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "n/a"
 
 
 def format_jobs(jobs: Sequence[Job]) -> str:

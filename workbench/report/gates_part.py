@@ -39,7 +39,9 @@ def gates_part(metrics: Mapping[str, Any], kind: str, targets: Sequence[Any]) ->
     from workbench.evaluate.gates import blocking_gates
 
     blocking = blocking_gates(metrics, kind) if isinstance(metrics, Mapping) else []
-    rows = [(g.name, g.metric, g.value, f"{g.op} {g.reference}", g.target, g.status) for g in blocking]
+    # value and reference with 4 decimals, as every score the report writes (.4g wrote "0.925" under "0.8976")
+    rows = [(g.name, g.metric, _score(g.value), f"{g.op} {g.reference}", _score(g.target), g.status)
+            for g in blocking]
     cls = [("", "", "", "", "", {"pass": "pass", "fail": "fail"}.get(g.status, "na")) for g in blocking]
     out = ['<h3>Blocking gates</h3><p class="meta">Export and activation refuse a model that fails one '
            "(unless forced). The comparison with the version active in the registry is checked at export.</p>",
@@ -51,3 +53,10 @@ def gates_part(metrics: Mapping[str, Any], kind: str, targets: Sequence[Any]) ->
             "a model below one is reported, not held back: these never block export or activation.</p>",
             H.table(rows, ("metric", "value", "target", "result"), cls)]
     return "".join(out), [g.as_dict() for g in blocking]
+
+
+def _score(value: Any) -> Any:
+    """A gate's number as :func:`workbench.report.html.number` writes a score (a count as an integer); else as is."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return H.number(value)
+    return value

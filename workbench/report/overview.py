@@ -141,14 +141,15 @@ def headline(run: Run) -> str:
             continue
         segments = base_path == ("segments",)
         base = _best_baseline(_get(m, *base_path), key, segments=segments)
-        row: list[Any] = [label, f"{float(value):.4f}", f"{base[0]} {base[1]:.3f}" if base else "–",
-                          "–" if base is None else f"{float(value) - base[1]:+.3f}"]
+        # every score with 4 decimals, the baseline and the difference too ("0.6597 | backbone 0.578 | +0.081")
+        row: list[Any] = [label, f"{float(value):.4f}", f"{base[0]} {base[1]:.4f}" if base else "–",
+                          "–" if base is None else f"{float(value) - base[1]:+.4f}"]
         c = ["", "num best" if base and value > base[1] else "num", "best" if base and base[1] > value else "", "num"]
         if block is not None:
             lo_value = _get(block, *model_path)
             lo_base = _best_baseline(_get(block, *base_path), key, segments=segments)
             row += [f"{float(lo_value):.4f}" if _num(lo_value) else "–",
-                    f"{lo_base[0]} {lo_base[1]:.3f}" if lo_base else "–"]
+                    f"{lo_base[0]} {lo_base[1]:.4f}" if lo_base else "–"]
             better = _num(lo_value) and lo_base is not None
             c += ["num best" if better and lo_value > lo_base[1] else "num",
                   "best" if better and lo_base[1] > lo_value else ""]

@@ -180,19 +180,24 @@ def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequ
         The scores to draw; None draws every float score of the first class.
     title : str
     baselines : mapping of str to mapping of str to float, or None
-        Baseline name -> class -> its score on the same windows, drawn as a marker on the right edge of the last
-        score's bar (the F1 of ``precision, recall, f1``), so each bar stands beside its baselines.
+        Baseline name -> class -> its score on the same windows (the last key's: the F1 of ``precision, recall,
+        f1``), each drawn as its own marker in a strip right of the class's bars, one place per baseline, so
+        baselines of about the same score stand side by side instead of on top of each other.
     """
     names = list(per_class)
     if keys is None:
         keys = [k for k, v in next(iter(per_class.values())).items()
                 if isinstance(v, float) and k not in ("support", "n")]
-    fig, ax = _figure(max(5.0, 0.9 * len(names) + 2.0), 3.4)
-    width = 0.8 / max(len(keys), 1)
+    n_base = len(baselines or {})
+    # each class's group spans 0.8 of a unit: its bars on the left, a strip of one place per baseline on the right
+    strip = min(0.32, 0.08 * n_base)
+    fig, ax = _figure(max(5.0, (0.9 + 0.15 * n_base) * len(names) + 2.0), 3.4)
+    width = (0.8 - strip) / max(len(keys), 1)
     x = np.arange(len(names))
+    bars_mid = x - strip / 2
     for i, key in enumerate(keys):
         vals = [float(per_class[n].get(key, np.nan)) for n in names]
-        at = x + (i - (len(keys) - 1) / 2) * width
+        at = bars_mid + (i - (len(keys) - 1) / 2) * width
         ax.bar(at, vals, width, label=key)
         # every bar says its value: a score of 0 draws no bar and would read as a class left out. Upright, each
         # label keeps within its own bar's width: side by side, three 0 bars' "0.00"s ran into one another
@@ -202,9 +207,10 @@ def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequ
     markers = "_xd^v<>"
     for i, (name, scores) in enumerate((baselines or {}).items()):
         vals = [scores.get(n, np.nan) for n in names]
-        # on the right edge of the last score's bar, clear of that bar's upright value label (a 0 baseline sat on it)
-        ax.scatter(x + len(keys) / 2 * width, [np.nan if v is None else float(v) for v in vals], s=60, zorder=3,
-                   color="black", marker=markers[i % len(markers)], label=f"{name} ({keys[-1]})")
+        # its own place in the strip right of the bars: clear of the bars' upright value labels (a 0 baseline sat
+        # on one) and of the other baselines (four of about the same F1 at one x were one black blot)
+        ax.scatter(x + 0.4 - strip + (i + 0.5) * strip / n_base, [np.nan if v is None else float(v) for v in vals],
+                   s=40, zorder=3, color="black", marker=markers[i % len(markers)], label=f"{name} ({keys[-1]})")
     support = [per_class[n].get("support", per_class[n].get("n")) for n in names]
     labels = [f"{n}\n(n={s})" if s is not None else n for n, s in zip(names, support, strict=True)]
     ax.set_xticks(x, labels, fontsize=8)

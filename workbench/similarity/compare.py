@@ -148,6 +148,33 @@ def baseline_said(name: str, *, cnn: bool) -> str:
             else f"{name}: the bare backbone, searched without the head")
 
 
+def nothing_to_compare_said(library: Library) -> str:
+    """Why there is no trained model to set against the backbone (notebook 01's before and after), and what makes one.
+
+    Parameters
+    ----------
+    library : Library
+        Its ``model_versions`` table says which head versions exist and which was turned off.
+
+    Returns
+    -------
+    str
+        With a head deactivated (``workbench models deactivate head``): its version, when, and how to compare it
+        anyway or make it active again; else how to train and export one.
+    """
+    from workbench.runs import started_text
+    from workbench.similarity.model import deactivated_head
+
+    off = deactivated_head(library)
+    if off is not None:
+        version, at = off
+        return (f"no trained head is active: head@{version} was deactivated {started_text(at, zone=True)} "
+                f"(`workbench models deactivate head`); MODEL = \"head@{version}\" compares it here, "
+                f"`workbench models activate head {version}` makes it active again")
+    return ("no trained head is active: `workbench demo` (or train embeddings and `workbench export`) makes one; "
+            "MODEL = \"cnn\" compares a CNN trained with `workbench train embeddings --backbone cnn`")
+
+
 def recorded_precision(record: Mapping[str, Any] | None, k: int) -> dict[str, Any] | None:
     """A run's search record (``metrics["search"]``) as :func:`before_after`'s ``backbone`` and ``head`` blocks.
 

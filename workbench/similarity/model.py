@@ -231,6 +231,26 @@ def _head_rows(library: Library, model_type: str = "head") -> list[dict[str, Any
     return out
 
 
+def deactivated_head(library: Library) -> tuple[int, str] | None:
+    """The head version ``models deactivate head`` last turned off, while no head is active.
+
+    Parameters
+    ----------
+    library : Library
+        The library whose registry is read (read-only).
+
+    Returns
+    -------
+    tuple of (int, str) or None
+        Its version and when it was deactivated (ISO 8601 UTC); None when a head is active or none was deactivated.
+    """
+    rows = _head_rows(library)
+    if any(r["active"] for r in rows):
+        return None
+    off = max((r for r in rows if r["deactivated_at"]), key=lambda r: str(r["deactivated_at"]), default=None)
+    return None if off is None else (int(off["version"]), str(off["deactivated_at"]))
+
+
 def _backbone_named(name: str, dim: int | None) -> Backbone:
     """The backbone a head was trained on, by its cache name."""
     from workbench.embed.batch import default_backbone
@@ -391,8 +411,8 @@ def _head_or_backbone(library: Library, model: str | None, backbone: Backbone | 
     else:
         row = next((r for r in rows if r["active"]), None)
         if row is None:
-            off = max((r for r in rows if r["deactivated_at"]), key=lambda r: str(r["deactivated_at"]), default=None)
-            off_said = "" if off is None else f" (head@{off['version']} was deactivated: `workbench models deactivate head`)"
+            off = deactivated_head(library)
+            off_said = "" if off is None else f" (head@{off[0]} was deactivated: `workbench models deactivate head`)"
             if model is not None:
                 raise ParameterError(f"model 'head' means the active head, and none is active{off_said} "
                                      f"(versions: {[r['version'] for r in rows]}); choose 'backbone' or 'head@N'")
