@@ -18,6 +18,7 @@ trained, with no new training:
 
     python benchmarks/bench_distill_fusion.py --draw 0 --student CACHE/student_seed0_....pt --workdir W [--weights 0,1]
     python benchmarks/bench_distill_fusion.py --runs EXP/<features run> EXP/<cnn run> --db HOME/data/workbench.db
+    python benchmarks/bench_distill_fusion.py --train-demo HOME   # HOME from `workbench --home HOME demo`
 
 Session 17 (2026-12-07, shared 2-core CPU, load 12-19, one torch thread; students of the job's defaults trained
 in earlier sessions; held-out MAP@R, CNN alone -> fused at w = 1, techno precision@1 in brackets):
@@ -161,6 +162,43 @@ def score_runs(db: Path, features_run: Path, cnn_run: Path, weights: list[float]
     return out
 
 
+def train_demo_cnn(home: Path) -> tuple[Path, Path]:
+    """Train a CNN distilled with the job's defaults on ``make demo``'s own split, beside its features run.
+
+    Parameters
+    ----------
+    home : Path
+        A home ``workbench --home HOME demo`` made: its newest features-backbone embeddings run is the
+        reference; the CNN run takes ``make demo``'s config (``backbone=cnn``, ``distill=features``) and the same
+        tracks, so the job's seeded split gives the same test tracks (:func:`score_runs` checks it).
+        The CNN run takes 17-50 min on a shared 2-core CPU.
+
+    Returns
+    -------
+    (features_run, cnn_run) : tuple of Path
+    """
+    from workbench.library import Library
+    from workbench.pipeline import EMBEDDINGS_CONFIG
+    from workbench.runs import list_runs
+    from workbench.train.embeddings_job import train_embeddings_job
+
+    runs = [r for r in list_runs(home / "experiments", kind="embeddings")
+            if str(r.config.get("backbone", "features")).startswith("features")]
+    if not runs:
+        raise SystemExit(f"no features-backbone embeddings run under {home / 'experiments'}: run `workbench --home {home} demo` first")
+    ref = runs[-1]
+    ids = {i for split in ref.data["splits"].values() for i in split}
+    library = Library(home / "data" / "workbench.db")
+    try:
+        tracks = [t for t in library.tracks() if t.id in ids]
+        config = {**EMBEDDINGS_CONFIG, "backbone": "cnn", "distill": "features", "num_threads": 1}
+        _, cnn_path = train_embeddings_job(library, config=config, tracks=tracks,
+                                           experiments_root=home / "experiments", progress=True)
+    finally:
+        library.close()
+    return Path(ref.path), Path(cnn_path)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--draw", type=int, default=None, help="the hold-out draw of --student")
@@ -168,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default="/tmp/bench_distill_ablation", help="demo library (reused when present)")
     p.add_argument("--runs", nargs=2, type=Path, metavar=("FEATURES_RUN", "CNN_RUN"), default=None)
     p.add_argument("--db", type=Path, default=None, help="the runs' library database (with --runs)")
+    p.add_argument("--train-demo", type=Path, default=None, metavar="HOME",
+                   help="a `workbench --home HOME demo` home: train a distilled CNN on its split, then score as --runs")
     p.add_argument("--weights", default="0,1", help="fusion weights, comma-separated (0: the CNN alone)")
     p.add_argument("--validation", action="store_true", help="also score the validation tracks among the fit tracks")
     p.add_argument("--out", type=Path, default=None, help="append the records as JSON lines")
@@ -176,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     weights = [float(w) for w in args.weights.split(",")]
-    if args.runs:
+    if args.train_demo:
+        features_run, cnn_run = train_demo_cnn(args.train_demo)
+        records = score_runs(args.train_demo / "data" / "workbench.db", features_run, cnn_run, weights)
+    elif args.runs:
         if args.db is None:
             p.error("--runs needs --db")
         records = score_runs(args.db, *args.runs, weights)
