@@ -134,6 +134,11 @@ chosen and read once: P@3 default 0.556 (+0.006 over the backbone's 0.549; the t
 --variant lotot:blend_folds=10`` (one training track per fold): fold heads alone 0.541, search-end backbone 0.641;
 the search end chosen (leave-one-fold-out score of its pick 0.572 vs 0.557) and read once: 0.568 (+0.019). Nothing
 chosen this way beats the default.
+
+Chosen on dev libraries (session 17): ``--dev-libraries DEVSET --draws 0,...,7`` runs the same protocol on libraries
+drawn from a devset's dev tracks in the real files' shape (:mod:`search_dev_libraries`), ``--aggregations`` ranks each
+run with other window-set aggregations (:mod:`workbench.similarity.sets_aggregation`); the figures and the real read
+are in docs/experiments/search.md.
 """
 
 from __future__ import annotations
