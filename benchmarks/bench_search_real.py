@@ -134,6 +134,11 @@ chosen and read once: P@3 default 0.556 (+0.006 over the backbone's 0.549; the t
 --variant lotot:blend_folds=10`` (one training track per fold): fold heads alone 0.541, search-end backbone 0.641;
 the search end chosen (leave-one-fold-out score of its pick 0.572 vs 0.557) and read once: 0.568 (+0.019). Nothing
 chosen this way beats the default.
+
+Chosen on dev libraries (session 17): ``--dev-libraries DEVSET --draws 0,...,7`` runs the same protocol on libraries
+drawn from a devset's dev tracks in the real files' shape (:mod:`search_dev_libraries`), ``--aggregations`` ranks each
+run with other window-set aggregations (:mod:`workbench.similarity.sets_aggregation`); the figures and the real read
+are in docs/experiments/search.md.
 """
 
 from __future__ import annotations
@@ -148,6 +153,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def prepare(real: Path, home: Path) -> None:
@@ -223,8 +229,46 @@ def inner_scores(results: list[dict]) -> dict[str, float]:
             "shares": [(r.get("blend") or {}).get("weight") for r in results]}
 
 
+def aggregation_rows(lib: object, run: object, aggregations: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Held-out P@3 by folder of one run's models under each window-set aggregation (``--aggregations``).
+
+    Parameters
+    ----------
+    lib : Library
+        The run's library.
+    run : Run
+        A ``train embeddings`` run (its held-out tracks are the queries; nothing else is read from them).
+    aggregations : list of str
+        Rules of :mod:`workbench.similarity.sets_aggregation`.
+
+    Returns
+    -------
+    dict
+        aggregation -> ``default`` / ``vibe`` -> ``backbone`` / ``head`` / ``head_alone`` -> P@3.
+    """
+    from workbench.search import LibrarySearch
+    from workbench.similarity.compare import precision_at_k, track_groups
+    from workbench.similarity.model import model_from_run
+
+    model = model_from_run(run)
+    held = set((run.metrics.get("held_out") or {}).get("track_hashes") or [])
+    groups, _ = track_groups(lib)
+    queries = [t for t in lib.tracks() if t.content_hash in held]
+    models = {"backbone": "backbone", "head": model}
+    if model.blend is not None:
+        models["head_alone"] = dataclasses.replace(model, blend=None)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for agg in aggregations:
+        searches = {m: LibrarySearch(lib, backbone=model.backbone, model=x, progress=False, aggregation=agg)
+                    for m, x in models.items()}
+        out[agg] = {wname: {m: precision_at_k(s, queries, groups, k=3, weights=w)["precision_at_k"]
+                            for m, s in searches.items()}
+                    for wname, w in (("default", None), ("vibe", {"vibe": 1, "tempo": 0, "key": 0, "energy": 0}))}
+    return out
+
+
 def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settings: list[str],
-             per_query: bool = False) -> dict:
+             per_query: bool = False, aggregations: list[str] | None = None) -> dict:
     from workbench.cli import main
     from workbench.library import Library
     from workbench.runs import load_run
@@ -258,9 +302,11 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
                                                                weights=w)["head"][key] for key in keys}
         groups, _ = track_groups(lib)
         queries = [t for t in lib.tracks() if t.content_hash in set(held)]
+        by_aggregation = aggregation_rows(lib, run, aggregations) if aggregations else {}
         if per_query:  # the queries' names and folders; no ceiling, no learned weights
             named = {str(t.id): {"name": t.name, "folder": groups.get(t.id)} for t in queries}
             return {"seed": seed, "run": run.run_id, "held_out": len(held), "p_at_3": rows, "queries": named,
+                    "by_aggregation": by_aggregation,
                     "search_record": run.metrics.get("search"), "blend": run.metrics.get("blend"),
                     "early_stopping": run.metrics.get("early_stopping"), "kept_epoch": run.kept_epoch}
         # the ceiling with default weights: a perfect vibe (1 in the query's folder, 0 elsewhere) beside the
@@ -291,9 +337,57 @@ def one_seed(home: Path, *, backbone: str, seed: int, epochs: int | None, settin
     return {"seed": seed, "run": run.run_id, "held_out": len(held), "p_at_3": rows,
             "map_at_r": {"head": (run.metrics.get("model") or {}).get("map_at_r"),
                          "backbone": ((run.metrics.get("baselines") or {}).get("backbone") or {}).get("map_at_r")},
-            "learned_weights": learned, "notes": gates, "blend": run.metrics.get("blend"), "early_stopping": run.metrics.get("early_stopping"),
+            "learned_weights": learned, "notes": gates, "by_aggregation": by_aggregation, "blend": run.metrics.get("blend"), "early_stopping": run.metrics.get("early_stopping"),
             "kept_epoch": run.kept_epoch, "epochs_run": len(run.history),
             "head_alone_map_at_r": (run.metrics.get("head_alone") or {}).get("test", {}).get("map_at_r")}
+
+
+def aggregation_summary(results: list[dict]) -> list[str]:
+    """Mean P@3 of each variant, aggregation, weights and model over the runs that have ``by_aggregation``.
+
+    Parameters
+    ----------
+    results : list of dict
+        :func:`one_seed`'s results (``variant``, ``by_aggregation``).
+    """
+    lines = []
+    for vname in dict.fromkeys(r["variant"] for r in results):
+        mine = [r["by_aggregation"] for r in results if r["variant"] == vname and r.get("by_aggregation")]
+        for agg in (mine[0] if mine else {}):
+            for wname in ("default", "vibe"):
+                cells = {m: statistics.mean(b[agg][wname][m] for b in mine if m in b[agg][wname])
+                         for m in mine[0][agg][wname]}
+                lines.append(f"{vname} aggregation {agg:<8} {wname:<7} " + "  ".join(
+                    f"{m} {v:.3f}" for m, v in cells.items()) + f"  ({len(mine)} runs)")
+    return lines
+
+
+def libraries_to_run(real: Path, root: Path, draws: str | None) -> dict[str, Path]:
+    """Each library's workspace, scanned and analysed once: ``{"": root}`` for ``real``, or one dev library a draw.
+
+    Parameters
+    ----------
+    real : Path
+        The library folder, or (``draws`` given) a devset whose dev tracks the libraries are drawn from.
+    root : Path
+        The workspace (a dev library's files and workspace go in ``root/dev<draw>/music`` and ``.../home``).
+    draws : str or None
+        Comma-separated draws (:func:`search_dev_libraries.dev_library`); None: ``real`` itself.
+    """
+    if draws is None:
+        pairs = {"": (real, root)}
+    else:
+        from search_dev_libraries import dev_library
+
+        pairs = {}
+        for d in (int(x) for x in draws.split(",")):
+            plan = dev_library(real, root / f"dev{d}" / "music", draw=d)
+            print(f"dev library {d}: " + "; ".join(f"{k} {len(v)}" for k, v in plan.items()), flush=True)
+            pairs[f"dev{d}"] = (root / f"dev{d}" / "music", root / f"dev{d}" / "home")
+    for music, home in pairs.values():
+        if not (home / "data" / "workbench.db").is_file():
+            prepare(music, home)
+    return {name: home for name, (_, home) in pairs.items()}
 
 
 def main() -> int:
@@ -308,24 +402,35 @@ def main() -> int:
                     help="train each seed once per variant (its settings added to --set)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--home", default=None, help="a kept workspace (scanned and analysed when it has no library yet)")
+    ap.add_argument("--dev-libraries", default=None, metavar="DEVSET",
+                    help="instead of --real: small libraries drawn from this devset's dev tracks, shaped like the real "
+                         "files (benchmarks/search_dev_libraries.py), one per --draws; the place to choose a setting")
+    ap.add_argument("--draws", default="0,1,2,3", help="which dev libraries (--dev-libraries)")
+    ap.add_argument("--aggregations", default=None, metavar="RULE[,RULE]",
+                    help="also rank each run's held-out queries with these window-set aggregations (chamfer, mean, "
+                         "topk, softmax: workbench/similarity/sets_aggregation.py) and print their mean P@3")
     ap.add_argument("--per-query", action="store_true",
                     help="print each held-out query's matches, backbone -> head, by folder; skip ceilings and learned weights")
     args = ap.parse_args()
-    real = Path(args.real)
+    real = Path(args.dev_libraries or args.real)
     if not real.is_dir():
         print(f"(skipped: {real} is absent)")
         return 0
     variants = [(v.split(":", 1)[0], [kv for kv in v.split(":", 1)[1].split(",") if kv]) for v in args.variant] or [("", [])]
     results = []
+    aggs = [a for a in (args.aggregations or "").split(",") if a]
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(args.home) if args.home else Path(tmp) / "home"
-        if not (home / "data" / "workbench.db").is_file():
-            prepare(real, home)
-        for seed, (vname, vset) in [(int(s), v) for s in args.seeds.split(",") for v in variants]:
+        root = Path(args.home) if args.home else Path(tmp) / "home"
+        libraries = libraries_to_run(real, root, args.draws if args.dev_libraries else None)
+        for library, seed, (vname, vset) in [(lib, int(s), v) for lib in libraries for s in args.seeds.split(",")
+                                             for v in variants]:
+            home = libraries[library]
             r = one_seed(home, backbone=args.backbone, seed=seed, epochs=args.epochs, settings=[*args.set, *vset],
-                         per_query=args.per_query)
-            r["variant"] = vname
+                         per_query=args.per_query, aggregations=aggs)
+            r["variant"], r["library"] = vname, library
             results.append(r)
+            if library:
+                print(f"{vname} seed {seed} library {library}", flush=True)
             if args.per_query:
                 for line in per_query_lines(r, vname):
                     print(line, flush=True)
@@ -377,6 +482,8 @@ def main() -> int:
              for r in mine if "head_alone" in r["p_at_3"][wname]]
         if a:
             print(f"{vname} {wname}: mean delta head alone (no blend) - backbone {statistics.mean(a):+.3f} over {len(a)} seeds")
+    for line in aggregation_summary(results):
+        print(line)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1, default=str))
     return 0

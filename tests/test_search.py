@@ -205,3 +205,28 @@ def test_backbone_is_openl3_when_weights_are_found(tmp_path, monkeypatch):
         assert isinstance(search.backbone, OpenL3Backbone)
         assert search.backbone_said.startswith("OpenL3 ") and "mel128" in search.backbone_said
         assert search.folder.name == search.backbone.name != "features-v1"
+
+
+def test_aggregation_is_a_search_option_on_the_same_saved_index(demo, tmp_path):
+    from workbench.similarity.sets import TrackSetIndex
+
+    root, records, _ = demo
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        chamfer = LibrarySearch(lib, progress=False).update()
+        assert chamfer.aggregation == "chamfer" and chamfer.index.aggregation == "chamfer"
+        saved = TrackSetIndex.manifest(chamfer.folder)
+        soft = LibrarySearch(lib, progress=False, aggregation="softmax").update()
+        assert soft.index.aggregation == "softmax" and soft.index.baseline != chamfer.index.baseline
+        assert TrackSetIndex.manifest(soft.folder) == saved  # the saved index (and its calibration) is chamfer's
+        q = lib.track(records[0].audio_path).id
+        vibe = {"vibe": 1, "tempo": 0, "key": 0, "energy": 0}
+        q_windows, q_weights = soft.index.windows_of(q)
+        for search in (chamfer, soft):
+            got = {r.track.id: r.match.vibe for r in search.similar(q, k=11, weights=vibe)}
+            want = search.index.vibe(q_windows, q_weights, symmetric=True)
+            assert got == {int(i): pytest.approx(float(v), abs=1e-9) for i, v in zip(search.index.ids, want, strict=True)
+                           if int(i) != q}
+        assert LibrarySearch(lib, progress=False, aggregation="mean").rebuild().index.aggregation == "mean"
+        with pytest.raises(ParameterError, match=r"aggregation must be one of .*; got 'median'"):
+            LibrarySearch(lib, progress=False, aggregation="median")

@@ -28,6 +28,7 @@ from workbench.embed.batch import Backbone, embed_library
 from workbench.errors import AudioError, IndexFileError, ParameterError, TrackNotFoundError, failure_reason
 from workbench.library import Library, Track
 from workbench.similarity.library_query import is_file, unknown_query
+from workbench.similarity.sets_windows import reduce_windows, track_signature
 from workbench.similarity.window_stats import fit_window_stats, read_window_stats
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ PRUNE_FROM_TRACKS: int = 2000
 #: Which term weights ``similar(weights=None)`` uses: the defaults, or weights learned from the library's folders or
 #: crates (:mod:`workbench.similarity.learned_weights`); ``"auto"``: see :data:`AUTO_LEARNED`.
 TERM_WEIGHTS: tuple[str, ...] = ("auto", "default", "learned")
+#: How search adds window-pair cosines up to a vibe (:mod:`workbench.similarity.sets_aggregation`); chosen by
+#: measurement on dev libraries (docs/experiments/search.md, session 17).
+AGGREGATION: str = "chamfer"
 #: Whether ``term_weights="auto"`` uses learned weights (when they can be fitted); chosen by measurement (README).
 AUTO_LEARNED: bool = False
 
@@ -71,46 +75,6 @@ class SimilarTrack:
     def __str__(self) -> str:
         m = self.match
         return f"{m.score:.2f}  {self.track.name}  —  {m.explanation}"
-
-
-def _signature(track: Track, meta: tuple[float | None, str | None, int, bool]) -> str:
-    """What an index row was built from: file contents and the analysis used."""
-    bpm, camelot, energy, rough = meta
-    tempo = "none" if bpm is None else f"{bpm:.3f}" + ("~" if rough else "")
-    return f"{track.content_hash}|{tempo}|{camelot}|{energy}"
-
-
-def reduce_windows(windows: np.ndarray, *, max_windows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_windows`` unit vectors standing for a track's windows, and how many each stands for.
-
-    Parameters
-    ----------
-    windows : np.ndarray [shape=(n, d)]
-        The track's window vectors.
-    max_windows : int >= 1
-        How many to keep; more are merged by k-means (seeded) on the unit vectors.
-    seed : int
-        Seeds k-means.
-
-    Returns
-    -------
-    vectors : np.ndarray [shape=(m, d), dtype=float32]
-        ``m = min(n, max_windows)`` unit vectors.
-    weights : np.ndarray [shape=(m,), dtype=float32]
-        Windows per vector (sum ``n``).
-    """
-    from workbench.similarity.vectors import normalize_rows
-
-    unit = normalize_rows(np.asarray(windows, dtype=np.float32), name="window vectors")
-    if unit.shape[0] <= max_windows:
-        return unit, np.ones(unit.shape[0], dtype=np.float32)
-    from sklearn.cluster import KMeans
-
-    km = KMeans(n_clusters=max_windows, n_init=1, random_state=seed).fit(unit)
-    counts = np.bincount(km.labels_, minlength=max_windows)
-    used = counts > 0
-    return (normalize_rows(km.cluster_centers_[used].astype(np.float32), name="window centroids"),
-            counts[used].astype(np.float32))
 
 
 class LibrarySearch:
@@ -143,12 +107,19 @@ class LibrarySearch:
         The weights of :meth:`similar` when it is given none: the defaults, or weights fitted on the
         library's folders or crates (:meth:`learned_weights`); ``"auto"``: learned when
         :data:`AUTO_LEARNED`, else the defaults. Every result names the weights used.
+    aggregation : {"chamfer", "mean", "topk", "softmax"}
+        How two tracks' window vectors add up to their vibe (:mod:`workbench.similarity.sets_aggregation`;
+        default :data:`AGGREGATION`); the saved index is the same for every rule, its calibration is redone
+        in memory for another.
     """
 
     def __init__(self, library: Library, *, backbone: Backbone | None = None, model: str | EmbeddingModel | None = None,
                  progress: bool = True, kind: str = "auto", max_windows: int = DEFAULT_MAX_WINDOWS,
-                 term_weights: str = "auto") -> None:
+                 term_weights: str = "auto", aggregation: str | None = None) -> None:
         from workbench.similarity.model import EmbeddingModel, resolve_model
+        from workbench.similarity.sets_aggregation import check_aggregation
+
+        self.aggregation = check_aggregation(AGGREGATION if aggregation is None else aggregation)
 
         if not isinstance(library, Library):
             raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
@@ -213,7 +184,7 @@ class LibrarySearch:
         stored = doc.get("signatures", {})
         tracks, meta = self._tracks()
         want = {t.id: i for i, t in enumerate(tracks)}
-        signatures = {t.id: _signature(t, m) for t, m in zip(tracks, meta, strict=True)}
+        signatures = {t.id: track_signature(t, m) for t, m in zip(tracks, meta, strict=True)}
         have = set(int(i) for i in index.ids)
         stale = sorted(i for i in have if i not in want or stored.get(str(i)) != signatures[i])
         new = [want[i] for i in sorted(set(want) - (have - set(stale)))]
@@ -227,7 +198,7 @@ class LibrarySearch:
         if stale or new:
             index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
                                           "signatures": {str(k): signatures[k] for k in map(int, index.ids)}})
-        self.index, self._bounds_ready, self._index_stats = index, False, stats
+        self._use(index, stats)
         return self
 
     def rebuild(self) -> LibrarySearch:
@@ -261,11 +232,18 @@ class LibrarySearch:
             index.add(tracks[i].id, vectors, weights=weights, bpm=meta[i][0], camelot=meta[i][1], energy=meta[i][2],
                       tempo_rough=meta[i][3])
         index.calibrate()  # 0 % vibe = a typical pair of this library's tracks (kept until the next rebuild)
-        signatures = {tracks[i].id: _signature(tracks[i], meta[i]) for i in keep}
+        signatures = {tracks[i].id: track_signature(tracks[i], meta[i]) for i in keep}
         index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
                                       "signatures": {str(k): v for k, v in signatures.items()}})
-        self.index, self._bounds_ready, self._index_stats = index, False, stats
+        self._use(index, stats)
         return self
+
+    def _use(self, index: TrackSetIndex, stats: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Search ``index`` from now on, scored by :attr:`aggregation` (recalibrated in memory for a rule not
+        saved), with ``stats``, the window statistics it was built with."""
+        if self.aggregation != index.aggregation:
+            index.set_aggregation(self.aggregation)
+        self.index, self._bounds_ready, self._index_stats = index, False, stats
 
     def _tracks(self) -> tuple[list[Track], list[tuple[float | None, str | None, int, bool]]]:
         """Analysed tracks and their (BPM or None, Camelot or None, energy, tempo rough); ``skipped``: those with no beat."""

@@ -83,6 +83,7 @@ class TrackSetIndex(SetPairTerms):
         self._bounds: SetBounds | None = None  # cones for method="pruned" (built on first use)
         self._lowp: Any = None  # the windows in bfloat16 for method="pruned" (sets_lowp; built on first use)
         self.last_search: PrunedStats | None = None  # how the last pruned search went
+        self.aggregation = "chamfer"  # how window pairs add up to a set score (sets_aggregation; set_aggregation)
 
     # -- properties ------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -221,15 +222,34 @@ class TrackSetIndex(SetPairTerms):
         """
         return self._calibrated(self._raw(q, qw, symmetric=symmetric, rows=rows))
 
+    def set_aggregation(self, aggregation: str) -> float:
+        """Score window sets by another rule (:mod:`~workbench.similarity.sets_aggregation`), recalibrate, and return
+        the new :attr:`baseline` (the rule is not saved with the index: a loaded index scores by chamfer).
+
+        Parameters
+        ----------
+        aggregation : {"chamfer", "mean", "topk", "softmax"}
+            The rule; every rule but chamfer is searched exactly (``method="pruned"`` scans too).
+        """
+        from workbench.similarity.sets_aggregation import check_aggregation
+
+        self.aggregation = check_aggregation(aggregation)
+        return self.calibrate()
+
     def _raw(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool, rows: np.ndarray | None = None) -> np.ndarray:
+        from workbench.similarity.sets_aggregation import raw_scores
+
         if rows is None:
             if len(self) == 0:
                 return np.zeros(0)
-            return raw_vibe(q, qw, self._windows, self._wweights, self._offsets, symmetric=symmetric)
-        if rows.shape[0] == 0:
+            windows, wweights, offsets = self._windows, self._wweights, self._offsets
+        elif rows.shape[0] == 0:
             return np.zeros(0)
-        windows, wweights, offsets = gather(self._windows, self._wweights, self._offsets, rows)
-        return raw_vibe(q, qw, windows, wweights, offsets, symmetric=symmetric)
+        else:
+            windows, wweights, offsets = gather(self._windows, self._wweights, self._offsets, rows)
+        if self.aggregation == "chamfer":
+            return raw_vibe(q, qw, windows, wweights, offsets, symmetric=symmetric)
+        return raw_scores(q, qw, windows, wweights, offsets, symmetric=symmetric, aggregation=self.aggregation)
 
     def _calibrated(self, raw: np.ndarray) -> np.ndarray:
         return np.clip((raw - self.baseline) / (1.0 - self.baseline), 0.0, 1.0)
@@ -359,7 +379,7 @@ class TrackSetIndex(SetPairTerms):
             raise ParameterError("weights['vibe'] must be > 0 for a query by raw vector (only its vibe is known); got 0.0")
         excluded = r.self_row if exclude_self else None
         n = len(self)
-        if method == "pruned" and n > 0:
+        if method == "pruned" and n > 0 and self.aggregation == "chamfer":  # the cone bounds bound chamfer only
             bounds, lowp = self.bounds(), self.low_precision_bounds()
             cones_first = lowp is None or not bounds.loose  # wide cones bound nothing: the bf16 pass alone
             rows, raw, self.last_search = pruned_rows(
