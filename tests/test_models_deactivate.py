@@ -140,3 +140,31 @@ def test_deactivate_with_nothing_active_writes_nothing(tmp_path):
         registry = Registry(library, root=tmp_path / "models")
         assert registry.deactivate("head") is None and registry.deactivated("head") is None
     assert not (tmp_path / "models").exists()
+
+
+def test_after_deactivate_an_export_without_activate_stays_inactive(reg, package):  # noqa: F811
+    """`workbench export` (``register(activate=None)``: active when it passes its gates) switched a deactivated type back
+    on with the next export, as the notebook's decision did before ac41dbd; ``activate=True`` (``--activate``) still
+    activates it."""
+    _add(reg, package, 0.5)
+    reg.deactivate("dj_section")
+    v2 = _add(reg, package, 0.9, activate=None)
+    assert not v2.active and reg.active("dj_section") is None and reg.deactivated("dj_section").version == 1
+    v3 = _add(reg, package, 0.9, activate=True)
+    assert v3.active and reg.deactivated("dj_section") is None
+    assert _add(reg, package, 0.95, activate=None).active  # a type with a version active: as before
+
+
+def test_cli_export_after_deactivate_says_why_the_new_version_is_inactive(tmp_path, package, capsys, monkeypatch):  # noqa: F811
+    from workbench.commands.export import inactive_line
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    with Registry(str(tmp_path / "data" / "workbench.db")) as r:
+        _add(r, package, 0.5)
+        r.deactivate("dj_section")
+        v2 = _add(r, package, 0.9, activate=None)
+        said = inactive_line(r, v2)
+        assert said == ("dj_section_v2 is registered inactive: dj_section_v1 was deactivated (`workbench models "
+                        "deactivate dj_section`); `workbench models activate dj_section 2` makes the new one active"), said
+        r.activate("dj_section", 2)
+        assert inactive_line(r, r.get("dj_section", 2)) is None
