@@ -168,3 +168,16 @@ def test_cli_export_after_deactivate_says_why_the_new_version_is_inactive(tmp_pa
                         "deactivate dj_section`); `workbench models activate dj_section 2` makes the new one active"), said
         r.activate("dj_section", 2)
         assert inactive_line(r, r.get("dj_section", 2)) is None
+
+
+def test_rollback_after_deactivate_names_the_way_back(reg, package):  # noqa: F811
+    """`models rollback` after `models deactivate` said only "no active dj_section version to roll back from"."""
+    from workbench.registry import RegistryError
+
+    _add(reg, package, 0.5)
+    _add(reg, package, 0.7)
+    reg.deactivate("dj_section")
+    with pytest.raises(RegistryError, match=r"^no active dj_section version to roll back from: dj_section_v2 was "
+                                            r"deactivated; `workbench models activate dj_section N` makes a version "
+                                            r"active \(2 makes it active again\)$"):
+        reg.rollback("dj_section")
