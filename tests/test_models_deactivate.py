@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import pytest
 from test_registry import _add, _metrics, _parser, _run, package, reg  # noqa: F401  (fixtures)
@@ -60,7 +61,11 @@ def test_cli_models_deactivate_says_what_changed_and_the_way_back(tmp_path, pack
     assert out.startswith("deactivated dj_section_v1: no dj_section version is active now; `workbench suggest` and the "
                           "labeler suggest novelty boundaries"), out
     assert out.rstrip().endswith("`workbench models activate dj_section 1` makes it active again"), out
-    assert cli("models", "list") == 0 and "*" not in capsys.readouterr().out
+    assert cli("models", "list") == 0
+    out = capsys.readouterr().out  # which version was turned off, and when (the table alone showed no active one)
+    assert "*" not in out and re.search(r"\nno dj_section version is active: dj_section_v1 was deactivated "
+                                        r"\d{4}-\d\d-\d\d \d\d:\d\d \(UTC\) \(`workbench models activate "
+                                        r"dj_section N`\)\n", out), out
 
 
 def test_the_way_back_to_none_active_names_deactivate():

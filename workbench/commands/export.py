@@ -230,6 +230,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
                   f"{v.size_bytes / 1e6:8.2f}  {psnr}  {started_text(v.created_at) or '-':16}  {v.run_id or '-'}"
                   + ("  (forced)" if v.forced else ""))
         print(f"{count_of(len(versions), 'version')} in {reg.root}")
+        for model_type in sorted({v.model_type for v in versions}):  # none active by `models deactivate`: said
+            off = reg.deactivated(model_type)
+            if off is not None:
+                print(f"no {model_type} version is active: {off.name} was deactivated "
+                      f"{started_text(off.deactivated_at, zone=True)} (`workbench models activate {model_type} N`)")
         if problems and args.quiet:  # not printed with the cleanup report above
             for name, why in problems:
                 print(f"skipped {name}: {why}")
