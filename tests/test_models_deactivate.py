@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import pytest
 from test_registry import _add, _metrics, _parser, _run, package, reg  # noqa: F401  (fixtures)
@@ -68,7 +69,11 @@ def test_cli_models_deactivate_says_what_changed_and_the_way_back(tmp_path, pack
     assert out.startswith("deactivated dj_section_v1: no dj_section version is active now; `workbench suggest` and the "
                           "labeler suggest novelty boundaries"), out
     assert out.rstrip().endswith("`workbench models activate dj_section 1` makes it active again"), out
-    assert cli("models", "list") == 0 and "*" not in capsys.readouterr().out
+    assert cli("models", "list") == 0
+    out = capsys.readouterr().out  # which version was turned off, and when (the table alone showed no active one)
+    assert "*" not in out and re.search(r"\ndj_section: no version active: dj_section_v1 was deactivated "
+                                        r"\d{4}-\d\d-\d\d \d\d:\d\d \(UTC\); `workbench models activate "
+                                        r"dj_section 1` makes it active again\n", out), out
 
 
 def test_the_way_back_to_none_active_names_deactivate():
@@ -223,3 +228,44 @@ def test_models_activate_says_what_was_active_before_and_the_way_back(tmp_path, 
     out = capsys.readouterr().out.strip()
     assert out == ("active dj_section: dj_section_v2 (none was active before: `workbench models deactivate "
                    "dj_section` makes none active again)"), out
+
+
+def test_after_deactivate_an_export_without_activate_stays_inactive(reg, package):  # noqa: F811
+    """`workbench export` (``register(activate=None)``: active when it passes its gates) switched a deactivated type back
+    on with the next export, as the notebook's decision did before ac41dbd; ``activate=True`` (``--activate``) still
+    activates it."""
+    _add(reg, package, 0.5)
+    reg.deactivate("dj_section")
+    v2 = _add(reg, package, 0.9, activate=None)
+    assert not v2.active and reg.active("dj_section") is None and reg.deactivated("dj_section").version == 1
+    v3 = _add(reg, package, 0.9, activate=True)
+    assert v3.active and reg.deactivated("dj_section") is None
+    assert _add(reg, package, 0.95, activate=None).active  # a type with a version active: as before
+
+
+def test_cli_export_after_deactivate_says_why_the_new_version_is_inactive(tmp_path, package, capsys, monkeypatch):  # noqa: F811
+    from workbench.commands.export import inactive_line
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    with Registry(str(tmp_path / "data" / "workbench.db")) as r:
+        _add(r, package, 0.5)
+        r.deactivate("dj_section")
+        v2 = _add(r, package, 0.9, activate=None)
+        said = inactive_line(r, v2)
+        assert said == ("dj_section_v2 is registered inactive: dj_section_v1 was deactivated (`workbench models "
+                        "deactivate dj_section`); `workbench models activate dj_section 2` makes the new one active"), said
+        r.activate("dj_section", 2)
+        assert inactive_line(r, r.get("dj_section", 2)) is None
+
+
+def test_rollback_after_deactivate_names_the_way_back(reg, package):  # noqa: F811
+    """`models rollback` after `models deactivate` said only "no active dj_section version to roll back from"."""
+    from workbench.registry import RegistryError
+
+    _add(reg, package, 0.5)
+    _add(reg, package, 0.7)
+    reg.deactivate("dj_section")
+    with pytest.raises(RegistryError, match=r"^no active dj_section version to roll back from: dj_section_v2 was "
+                                            r"deactivated; `workbench models activate dj_section N` makes a version "
+                                            r"active \(2 makes it active again\)$"):
+        reg.rollback("dj_section")

@@ -294,7 +294,8 @@ class Registry(RegistryActivation, RegistryFiles):
             The training run.
         activate : bool or None
             True: make the new version the active one of its type (forced or not); False: never; None:
-            only when it passes its blocking gates (a version forced past one is registered inactive).
+            only when it passes its blocking gates (a version forced past one is registered inactive) and the type
+            was not left with none active by :meth:`deactivate` (undone by ``activate``, not by an export).
         move : bool
             Move the package instead of copying it.
         force : bool
@@ -326,6 +327,7 @@ class Registry(RegistryActivation, RegistryFiles):
         with self._lock():
             gates, bad = self.check_gates(model_type, metrics or {}, what=f"{model_type} of run {run_id or '-'}",
                                           force=force)
+            switched_off = activate is None and self.deactivated(model_type) is not None  # the user's to undo
             n = self._next_version(model_type)
             name = f"{model_type}_v{n}"
             tmp = self.root / f".{name}.{os.getpid()}.tmp"
@@ -362,7 +364,7 @@ class Registry(RegistryActivation, RegistryFiles):
                     shutil.rmtree(final["mlpackage"], ignore_errors=True)
                     final["md"].unlink(missing_ok=True)
                 raise
-            self._insert(doc, activate=bool(activate) if activate is not None else not bad)
+            self._insert(doc, activate=bool(activate) if activate is not None else not (bad or switched_off))
         return self.get(model_type, n)
 
     def compare(self, model_type: str, a: int, b: int) -> Comparison:

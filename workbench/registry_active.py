@@ -86,7 +86,10 @@ class RegistryActivation:
         """
         current = self.active(model_type)
         if current is None:
-            raise RegistryError(f"no active {model_type} version to roll back from")
+            off = self.deactivated(model_type)
+            raise RegistryError(f"no active {model_type} version to roll back from" + ("" if off is None else (
+                f": {off.name} was deactivated; `workbench models activate {model_type} N` makes a version active "
+                f"({off.version} makes it active again)")))
         target = version_below(self.list(model_type), current.version)
         if target is None:
             raise RegistryError(f"{model_type} v{current.version} is the earliest version; nothing to roll back to")

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from workbench.registry import Registry
     from workbench.registry_types import Version
 
 _TYPES = ("dj_section", "embedding", "head")
@@ -42,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--no-activate", action="store_true", help="register without making it the active version")
     which.add_argument("--activate", action="store_true",
                        help="make it the active version (what `suggest` and `similar` use) even when --force "
-                            "exported it past a failing gate; without this a forced model is registered inactive")
+                            "exported it past a failing gate; without this a forced model is registered inactive, and so is "
+                            "one of a type `workbench models deactivate` left with none active")
     p.add_argument("--force", action="store_true",
                    help="export even if the model fails a blocking gate (worse than its baseline or the active "
                         "version); recorded in the model's metadata and card. The forced version is NOT made "
@@ -146,8 +148,34 @@ def _cmd_export(args: argparse.Namespace) -> int:
         for result, version in done:
             print(f"== {version.name} ({'active' if version.active else 'inactive'})"
                   + (" FORCED past failing gates" if version.forced else ""))
+            off = None if args.no_activate else inactive_line(reg, version)
+            if off:
+                print(off)
             print(result)
     return 0
+
+
+def inactive_line(registry: Registry, version: Version) -> str | None:
+    """Why ``workbench export`` registered ``version`` inactive when its type was deactivated, and how to activate it.
+
+    Parameters
+    ----------
+    registry : Registry
+        The registry it was registered in.
+    version : Version
+        The version just registered.
+
+    Returns
+    -------
+    str or None
+        None where the version is active, or its type has a version active or none deactivated.
+    """
+    off = None if version.active else registry.deactivated(version.model_type)
+    if off is None or off.version == version.version:
+        return None
+    return (f"{version.name} is registered inactive: {off.name} was deactivated (`workbench models deactivate "
+            f"{version.model_type}`); `workbench models activate {version.model_type} {version.version}"
+            f"{' --force' if version.forced else ''}` makes the new one active")
 
 
 def forced_line(version: Version, active: Version | None, *, before: Version | None,

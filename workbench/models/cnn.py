@@ -323,7 +323,8 @@ class AudioCNN(nn.Module):
         Returns
         -------
         torch.Tensor [shape=(batch, embedding_dim)]
-            Unit length.
+            Unit length; with the rhythm fusion on, a window without onsets (silence, a held tone) has length
+            ``1 / sqrt(1 + w^2)`` (its rhythm part is 0: :class:`~workbench.models.cnn_rhythm.RhythmFusion`).
         """
         patches = self.frontend(samples)
         embedding = self.net(patches)

@@ -68,4 +68,3 @@ def build_objective(name: str, *, margin: float, type_of_triplets: str, n_classe
     from workbench.errors import ParameterError
 
     raise ParameterError(f"loss must be one of {list(LOSSES)}; got {name!r}")
-
