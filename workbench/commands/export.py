@@ -173,7 +173,7 @@ def inactive_line(registry: Registry, version: Version) -> str | None:
     off = None if version.active else registry.deactivated(version.model_type)
     if off is None or off.version == version.version:
         return None
-    return (f"{version.name} is registered inactive: {off.name} was deactivated (`workbench models deactivate "
+    return (f"{version.name} is registered inactive: {off.named} was deactivated (`workbench models deactivate "
             f"{version.model_type}`); `workbench models activate {version.model_type} {version.version}"
             f"{' --force' if version.forced else ''}` makes the new one active")
 
@@ -212,6 +212,7 @@ def forced_line(version: Version, active: Version | None, *, before: Version | N
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from workbench.commands import count_of
+    from workbench.registry_types import MODEL_TYPES
     from workbench.runs import started_text
 
     with _registry(args) as reg:
@@ -230,12 +231,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
                   f"{v.size_bytes / 1e6:8.2f}  {psnr}  {started_text(v.created_at) or '-':16}  {v.run_id or '-'}"
                   + ("  (forced)" if v.forced else ""))
         print(f"{count_of(len(versions), 'version')} in {reg.root}")
-        for model_type in dict.fromkeys(v.model_type for v in versions):  # a type turned off reads as never active
-            was = reg.deactivated(model_type)
+        for model_type in [args.type] if args.type else MODEL_TYPES:  # a type turned off reads as never active
+            was = reg.deactivated(model_type)  # its version may be deleted: the type is still off
             if was is not None:
-                print(f"{model_type}: no version active: {was.name} was deactivated "
-                      f"{started_text(was.deactivated_at, zone=True)}; `workbench models activate {model_type} "
-                      f"{was.version}{' --force' if was.forced else ''}` makes it active again")
+                print(f"{model_type}: no version active: {was.said()}")
         if problems and args.quiet:  # not printed with the cleanup report above
             for name, why in problems:
                 print(f"skipped {name}: {why}")
