@@ -74,6 +74,9 @@ def test_cli_models_list_names_a_type_deactivated_with_no_version_left(tmp_path,
     assert last.startswith("dj_section: no version active: dj_section_v1 (deleted) was deactivated "), last
     assert last.endswith("no dj_section version is left: `workbench export RUN --activate` registers one and makes "
                          "it active"), last
+    assert cli("models", "list", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["versions"] == [] and [(d["name"], d["deleted"]) for d in doc["deactivated"]] == [("dj_section_v1", True)]
 
 
 def test_a_deleted_deactivated_head_is_named_deleted_and_not_offered(lib):  # noqa: F811

@@ -90,7 +90,7 @@ class RegistryActivation:
         if current is None:
             off = self.deactivated(model_type)
             raise RegistryError(f"no active {model_type} version to roll back from" + (
-                "" if off is None else f": {off.said()}" if off.deleted else (
+                "" if off is None else f": {deactivated_said(off)}" if off.deleted else (
                     f": {off.name} was deactivated; `workbench models activate {model_type} N` makes a version active "
                     f"({off.version} makes it active again)")))
         target = version_below(self.list(model_type), current.version)
@@ -160,7 +160,8 @@ class RegistryActivation:
         Returns
         -------
         Deactivated or None
-            ``name``, ``version``, ``deactivated_at``, ``forced``, ``deleted``, and ``way_back()``: how to undo it.
+            ``name``, ``version``, ``deactivated_at``, ``forced``, ``deleted``, and ``way_back()``: how to undo it
+            (:func:`deactivated_said` says it all).
         """
         if self.active(model_type) is not None:  # checks model_type
             return None
@@ -172,3 +173,25 @@ class RegistryActivation:
         was = versions.get(int(row["version"]))
         return Deactivated(model_type, int(row["version"]), str(row["deactivated_at"]), deleted=was is None,
                            forced=() if was is None else was.forced, versions=tuple(versions))
+
+
+def deactivated_said(was: Deactivated) -> str:
+    """The version ``models deactivate`` turned off, when, and the command that makes a version active again, as
+    ``models list``, the labeler, ``suggest`` and ``models rollback`` say it.
+
+    Parameters
+    ----------
+    was : Deactivated
+        :meth:`RegistryActivation.deactivated`'s answer.
+
+    Returns
+    -------
+    str
+        ``"head_v2 was deactivated 2026-12-07 07:10 (UTC); `workbench models activate head 2` makes it active again"``
+        (``--force`` in the command when the version was activated with it); once head_v2 is deleted
+        ``"head_v2 (deleted) was deactivated ...; `workbench models activate head N` (N in [3]) makes a version
+        active"`` (:meth:`~workbench.registry_types.Deactivated.way_back`).
+    """
+    from workbench.runs import started_text
+
+    return f"{was.named} was deactivated {started_text(was.deactivated_at, zone=True)}; {was.way_back()}"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
-from workbench.runs import flatten, started_text
+from workbench.runs import flatten
 from workbench.validate import check_choice, check_int
 
 if TYPE_CHECKING:
@@ -113,10 +113,6 @@ class Deactivated:
         if self.versions:
             return f"`workbench models activate {t} N` (N in {list(self.versions)}) makes a version active"
         return f"no {t} version is left: `workbench export RUN --activate` registers one and makes it active"
-
-    def said(self) -> str:
-        """``"dj_section_v2 (deleted) was deactivated 2026-12-07 07:10 (UTC); <way_back()>"``."""
-        return f"{self.named} was deactivated {started_text(self.deactivated_at, zone=True)}; {self.way_back()}"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON values (for ``--json`` output)."""

@@ -143,15 +143,14 @@ def deactivated_section(library: Library, *, workspace: Workspace | None = None)
     """
     from workbench import config
     from workbench.registry import Registry
+    from workbench.registry_active import deactivated_said
 
     ws = workspace if workspace is not None else config.workspace(db=library.path)
     if not ws.models.is_dir():
         return None
     with Registry(library, root=ws.models, cleanup=False) as reg:
         was = reg.deactivated("dj_section")
-    if was is None:
-        return None
-    return was.said()
+    return None if was is None else deactivated_said(was)
 
 
 def active_suggester(library: Library, *, workspace: Workspace | None = None,
