@@ -42,7 +42,7 @@ def test_upgrade_from_version_1_keeps_data(tmp_path):
     conn.close()
 
     with store.Store(path) as s:
-        assert s.version == store.SCHEMA_VERSION == 7
+        assert s.version == store.SCHEMA_VERSION == 8
         assert {"labels", "jobs", "model_versions", "crates", "crate_tracks", "analysis_settings",
                 "track_corrections", "model_version_numbers"} <= {
             r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -65,14 +65,15 @@ def test_newer_database_is_refused(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version=99")
     conn.close()
-    with pytest.raises(SchemaVersionError, match="schema version 99 but this workbench knows up to 7"):
+    with pytest.raises(SchemaVersionError, match=f"schema version 99 but this workbench knows up to {store.SCHEMA_VERSION}"):
         store.Store(path)
 
 
 def test_unknown_migration_target(tmp_path):
     conn = store.connect(tmp_path / "w.db")
-    with pytest.raises(ParameterError, match="target must be a schema version in 1..7; got 8"):
-        store.migrate(conn, target=8)
+    newest = store.SCHEMA_VERSION
+    with pytest.raises(ParameterError, match=f"target must be a schema version in 1..{newest}; got {newest + 1}"):
+        store.migrate(conn, target=newest + 1)
 
 
 def test_not_a_database(tmp_path):
@@ -193,7 +194,7 @@ def test_upgrade_to_v7_starts_beat_0_labels_at_0_s(tmp_path):
     conn.commit()
     conn.close()
     with store.Store(path) as s:
-        assert s.version == 7
+        assert s.version == store.SCHEMA_VERSION
         for table in ("labels", "label_rejections"):
             got = [tuple(r) for r in s.conn.execute(f"SELECT start_beat, start_s, end_s FROM {table} ORDER BY start_beat")]
             assert got == [(0, 0.0, 9.6), (8, 9.6, 13.6)]

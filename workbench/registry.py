@@ -53,6 +53,7 @@ from workbench.registry_types import (  # noqa: F401  (re-exported)
     MODEL_TYPES,
     CleanupReport,
     Comparison,
+    Deactivated,
     RegistryError,
     Version,
     _check_type,

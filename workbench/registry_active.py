@@ -3,7 +3,9 @@ that activates, rolls back and deactivates versions (a mixin; split out of :mod:
 
 At most one version of a type is active. ``models activate`` and ``models rollback`` make one active and record
 when (:data:`~workbench.registry_types.ACTIVATED_AT` in its row); ``models deactivate`` makes none active and records
-when in the row of the version that was (:data:`~workbench.registry_types.DEACTIVATED_AT`). A type with no active
+which version was and when in the type's row of the ``model_deactivations`` table (outside the version rows: deleting
+that version leaves the type deactivated; making a version active clears it), and, as history, in the version's row
+(:data:`~workbench.registry_types.DEACTIVATED_AT`). A type with no active
 version has no default model: ``workbench suggest`` and the labeler suggest novelty boundaries for a deactivated
 ``dj_section`` (never the newest sections run), plain ``workbench similar`` ranks with the active CNN
 ``embedding`` version or the backbone when ``head`` is deactivated, and with the active head or the backbone when
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from workbench.registry_types import DEACTIVATED_AT, RegistryError, Version, version_below
+from workbench.registry_types import DEACTIVATED_AT, Deactivated, RegistryError, Version, version_below
 
 if TYPE_CHECKING:
     from workbench.library import Library
@@ -87,9 +89,10 @@ class RegistryActivation:
         current = self.active(model_type)
         if current is None:
             off = self.deactivated(model_type)
-            raise RegistryError(f"no active {model_type} version to roll back from" + ("" if off is None else (
-                f": {off.name} was deactivated; `workbench models activate {model_type} N` makes a version active "
-                f"({off.version} makes it active again)")))
+            raise RegistryError(f"no active {model_type} version to roll back from" + (
+                "" if off is None else f": {deactivated_said(off)}" if off.deleted else (
+                    f": {off.name} was deactivated; `workbench models activate {model_type} N` makes a version active "
+                    f"({off.version} makes it active again)")))
         target = version_below(self.list(model_type), current.version)
         if target is None:
             raise RegistryError(f"{model_type} v{current.version} is the earliest version; nothing to roll back to")
@@ -111,8 +114,8 @@ class RegistryActivation:
 
 
     def deactivate(self, model_type: str) -> Version | None:
-        """Make no version of ``model_type`` active (``workbench models deactivate TYPE``), and record when in the row
-        of the version that was active (:data:`~workbench.registry_types.DEACTIVATED_AT`).
+        """Make no version of ``model_type`` active (``workbench models deactivate TYPE``), and record which was and when
+        in the ``model_deactivations`` table (and when in its row, :data:`~workbench.registry_types.DEACTIVATED_AT`).
 
         Nothing is deleted: ``activate`` makes the version active again. With none active the type has no default
         model (see the module).
@@ -137,14 +140,17 @@ class RegistryActivation:
                 return None
             with self.library.store.transaction() as conn:
                 blob = self._row_blob(conn, model_type, current.version)
-                blob[DEACTIVATED_AT] = utc_now("microseconds")
+                blob[DEACTIVATED_AT] = at = utc_now("microseconds")
                 conn.execute("UPDATE model_versions SET active = 0, metadata = ? WHERE model_type = ? AND version = ?",
                              (json.dumps(blob, default=str), model_type, current.version))
+                conn.execute("INSERT OR REPLACE INTO model_deactivations (model_type, version, deactivated_at) "
+                             "VALUES (?, ?, ?)", (model_type, current.version, at))
         return self.get(model_type, current.version)
 
-    def deactivated(self, model_type: str) -> Version | None:
-        """The version last deactivated, when ``models deactivate`` left no version of ``model_type`` active; else None
-        (a version is active, or none ever was: then a type's default-model rules apply as before any export).
+    def deactivated(self, model_type: str) -> Deactivated | None:
+        """Which version ``models deactivate`` turned off and when, while it left no version of ``model_type`` active;
+        else None (a version is active, or none was deactivated: then a type's default-model rules apply as before any
+        export). Deleting that version keeps the type deactivated (``.deleted`` says so).
 
         Parameters
         ----------
@@ -153,11 +159,39 @@ class RegistryActivation:
 
         Returns
         -------
-        Version or None
-            Its ``deactivated_at`` says when.
+        Deactivated or None
+            ``name``, ``version``, ``deactivated_at``, ``forced``, ``deleted``, and ``way_back()``: how to undo it
+            (:func:`deactivated_said` says it all).
         """
-        if self.active(model_type) is not None:
+        if self.active(model_type) is not None:  # checks model_type
             return None
-        done = [v for v in self.list(model_type) if v.deactivated_at]
-        return max(done, key=lambda v: str(v.deactivated_at)) if done else None
+        row = self.library.conn.execute("SELECT version, deactivated_at FROM model_deactivations WHERE model_type = ?",
+                                        (model_type,)).fetchone()
+        if row is None:
+            return None
+        versions = {v.version: v for v in self.list(model_type)}
+        was = versions.get(int(row["version"]))
+        return Deactivated(model_type, int(row["version"]), str(row["deactivated_at"]), deleted=was is None,
+                           forced=() if was is None else was.forced, versions=tuple(versions))
 
+
+def deactivated_said(was: Deactivated) -> str:
+    """The version ``models deactivate`` turned off, when, and the command that makes a version active again, as
+    ``models list``, the labeler, ``suggest`` and ``models rollback`` say it.
+
+    Parameters
+    ----------
+    was : Deactivated
+        :meth:`RegistryActivation.deactivated`'s answer.
+
+    Returns
+    -------
+    str
+        ``"head_v2 was deactivated 2026-12-07 07:10 (UTC); `workbench models activate head 2` makes it active again"``
+        (``--force`` in the command when the version was activated with it); once head_v2 is deleted
+        ``"head_v2 (deleted) was deactivated ...; `workbench models activate head N` (N in [3]) makes a version
+        active"`` (:meth:`~workbench.registry_types.Deactivated.way_back`).
+    """
+    from workbench.runs import started_text
+
+    return f"{was.named} was deactivated {started_text(was.deactivated_at, zone=True)}; {was.way_back()}"

@@ -105,7 +105,8 @@ class RegistryFiles:
 
     def _make_active(self, conn: Any, model_type: str, version: int) -> None:
         """Make ``version`` the one active version of its type, inside ``conn``'s transaction, and record when
-        (:data:`ACTIVATED_AT` in its row's metadata: search's default model is the most recently activated).
+        (:data:`ACTIVATED_AT` in its row's metadata: search's default model is the most recently activated); the type
+        is no longer deactivated (its ``model_deactivations`` row goes).
 
         Parameters
         ----------
@@ -123,6 +124,7 @@ class RegistryFiles:
         conn.execute("UPDATE model_versions SET active = 0 WHERE model_type = ?", (model_type,))
         conn.execute("UPDATE model_versions SET active = 1, metadata = ? WHERE model_type = ? AND version = ?",
                      (json.dumps(blob, default=str), model_type, version))
+        conn.execute("DELETE FROM model_deactivations WHERE model_type = ?", (model_type,))  # no longer off
 
     @staticmethod
     def _row_blob(conn: Any, model_type: str, version: int) -> dict[str, Any]:

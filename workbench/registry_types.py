@@ -1,4 +1,4 @@
-"""The registry's value types and file rules: :class:`Version`, :class:`CleanupReport`,
+"""The registry's value types and file rules: :class:`Version`, :class:`Deactivated`, :class:`CleanupReport`,
 :class:`Comparison`, version-number checks, a version JSON's validation, and the stamping of a
 package's version string (used by :mod:`workbench.registry`, which re-exports them)."""
 
@@ -26,7 +26,8 @@ _NAME = re.compile(r"^(dj_section|embedding|head)_v(\d+)\.(mlpackage|json|md)$")
 #: The key, in a version's ``model_versions.metadata`` row, of when it was last made active (ISO 8601 UTC, microseconds;
 #: :func:`workbench.similarity.model.resolve_model` reads it to rank with the most recently activated model).
 ACTIVATED_AT = "activated_at"
-#: The key, in a version's row metadata, of when ``models deactivate`` last made it inactive (ISO 8601 UTC, microseconds).
+#: The key, in a version's row metadata, of when ``models deactivate`` last made it inactive (ISO 8601 UTC, microseconds;
+#: its history: whether a type is off now is the ``model_deactivations`` table, :meth:`Registry.deactivated`).
 DEACTIVATED_AT = "deactivated_at"
 
 
@@ -76,6 +77,47 @@ class Version:
                 "run_id": self.run_id, "job_id": self.job_id, "size_bytes": self.size_bytes,
                 "metrics": self.metrics, "parity": (self.export or {}).get("parity"), "forced": list(self.forced),
                 "activated_at": self.activated_at, "deactivated_at": self.deactivated_at}
+
+
+@dataclass(frozen=True)
+class Deactivated:
+    """A type ``models deactivate`` left with no active version (its row of the ``model_deactivations`` table): which
+    version was active and when it was turned off. The version may since have been deleted; the type stays off."""
+
+    model_type: str
+    version: int
+    #: When (ISO 8601 UTC, microseconds).
+    deactivated_at: str
+    #: The version is no longer registered (``models delete``): nothing makes it active again.
+    deleted: bool = False
+    #: The version's forced activations and exports (``Version.forced``); empty when deleted.
+    forced: tuple[dict[str, Any], ...] = ()
+    #: The version numbers of the type registered now.
+    versions: tuple[int, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.model_type}_v{self.version}"
+
+    @property
+    def named(self) -> str:
+        """Its name, with ``" (deleted)"`` once deleted."""
+        return self.name + (" (deleted)" if self.deleted else "")
+
+    def way_back(self) -> str:
+        """The command that makes a version of the type active again: this one (``--force`` where it was forced), or,
+        once it is deleted, one of the versions left (or an export, with none left)."""
+        t = self.model_type
+        if not self.deleted:
+            return f"`workbench models activate {t} {self.version}{' --force' if self.forced else ''}` makes it active again"
+        if self.versions:
+            return f"`workbench models activate {t} N` (N in {list(self.versions)}) makes a version active"
+        return f"no {t} version is left: `workbench export RUN --activate` registers one and makes it active"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON values (for ``--json`` output)."""
+        return {"model_type": self.model_type, "name": self.name, "version": self.version,
+                "deactivated_at": self.deactivated_at, "deleted": self.deleted}
 
 
 @dataclass(frozen=True)

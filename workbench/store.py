@@ -204,6 +204,21 @@ MIGRATIONS: dict[int, str] = {
         UPDATE labels SET start_s = 0.0 WHERE start_beat = 0;
         UPDATE label_rejections SET start_s = 0.0 WHERE start_beat = 0;
     """,
+    # v8: ``models deactivate`` leaves a type with no active version: one row per type, outside the version rows (a
+    # deleted version keeps it deactivated); from the newest ``deactivated_at`` in a row of a type with none active.
+    8: """
+        CREATE TABLE model_deactivations (
+            model_type     TEXT    PRIMARY KEY,
+            version        INTEGER NOT NULL CHECK (version >= 1),
+            deactivated_at TEXT    NOT NULL
+        );
+        INSERT INTO model_deactivations (model_type, version, deactivated_at)
+            SELECT model_type, version, MAX(at) FROM (SELECT model_type, version, CASE WHEN json_valid(metadata) THEN
+                CASE json_type(metadata, '$.deactivated_at') WHEN 'text' THEN json_extract(metadata, '$.deactivated_at')
+                END END AS at FROM model_versions)
+            WHERE at IS NOT NULL AND model_type NOT IN (SELECT model_type FROM model_versions WHERE active = 1)
+            GROUP BY model_type;
+    """,
 }
 
 #: The schema version this code writes.

@@ -173,7 +173,7 @@ def inactive_line(registry: Registry, version: Version) -> str | None:
     off = None if version.active else registry.deactivated(version.model_type)
     if off is None or off.version == version.version:
         return None
-    return (f"{version.name} is registered inactive: {off.name} was deactivated (`workbench models deactivate "
+    return (f"{version.name} is registered inactive: {off.named} was deactivated (`workbench models deactivate "
             f"{version.model_type}`); `workbench models activate {version.model_type} {version.version}"
             f"{' --force' if version.forced else ''}` makes the new one active")
 
@@ -212,13 +212,17 @@ def forced_line(version: Version, active: Version | None, *, before: Version | N
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from workbench.commands import count_of
+    from workbench.registry_active import deactivated_said
+    from workbench.registry_types import MODEL_TYPES
     from workbench.runs import started_text
 
     with _registry(args) as reg:
         versions = reg.list(args.type)
         problems = reg.last_cleanup.problems
-        if args.json:
+        off = [was for was in map(reg.deactivated, [args.type] if args.type else MODEL_TYPES) if was is not None]
+        if args.json:  # deactivated: the types turned off (a type turned off reads as never active)
             _print_json({"root": str(reg.root), "versions": [v.as_dict() for v in versions],
+                         "deactivated": [was.as_dict() for was in off],
                          "problems": [{"file": n, "reason": r} for n, r in problems]})
             return 0
         print(f"{'model':18}  {'active':6}  {'semver':8}  {'size MB':>8}  {'PSNR dB':>7}  {'created (UTC)':16}  run")
@@ -230,12 +234,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
                   f"{v.size_bytes / 1e6:8.2f}  {psnr}  {started_text(v.created_at) or '-':16}  {v.run_id or '-'}"
                   + ("  (forced)" if v.forced else ""))
         print(f"{count_of(len(versions), 'version')} in {reg.root}")
-        for model_type in dict.fromkeys(v.model_type for v in versions):  # a type turned off reads as never active
-            was = reg.deactivated(model_type)
-            if was is not None:
-                print(f"{model_type}: no version active: {was.name} was deactivated "
-                      f"{started_text(was.deactivated_at, zone=True)}; `workbench models activate {model_type} "
-                      f"{was.version}{' --force' if was.forced else ''}` makes it active again")
+        for was in off:  # its version may be deleted: the type is still off
+            print(f"{was.model_type}: no version active: {deactivated_said(was)}")
         if problems and args.quiet:  # not printed with the cleanup report above
             for name, why in problems:
                 print(f"skipped {name}: {why}")

@@ -91,7 +91,7 @@ def activation_decision(registry: Registry, model_type: str, metrics: Mapping[st
     value = _value(metrics, metric)
     off = registry.deactivated(model_type) if active is None else None
     if off is not None and off.version != exclude_version:  # the user made none active: theirs to undo, not ours
-        return ActivationDecision(False, f"no {model_type} version is active: {off.name} was deactivated "
+        return ActivationDecision(False, f"no {model_type} version is active: {off.named} was deactivated "
                                          "(`workbench models deactivate`), so a new one is not activated without asking",
                                   metric, value, None, None, True)
     if active is None or active.version == exclude_version:

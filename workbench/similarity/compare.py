@@ -167,10 +167,17 @@ def nothing_to_compare_said(library: Library) -> str:
 
     off = deactivated_head(library)
     if off is not None:
-        version, at = off
-        return (f"no trained head is active: head@{version} was deactivated {started_text(at, zone=True)} "
-                f"(`workbench models deactivate head`); MODEL = \"head@{version}\" compares it here, "
-                f"`workbench models activate head {version}` makes it active again")
+        version, at, left = off
+        was = (f"no trained head is active: head@{version}{'' if version in left else ' (deleted)'} was deactivated "
+               f"{started_text(at, zone=True)} "
+               "(`workbench models deactivate head`); ")
+        if version in left:
+            return (was + f"MODEL = \"head@{version}\" compares it here, `workbench models activate head {version}` "
+                          "makes it active again")
+        if left:
+            return (was + f"MODEL = \"head@N\" compares a version left here, `workbench models activate head N` makes "
+                          f"it active (N in {list(left)})")
+        return was + "no head version is left: `workbench export RUN --activate` registers one and makes it active"
     return ("no trained head is active: `workbench demo` (or train embeddings and `workbench export`) makes one; "
             "MODEL = \"cnn\" compares a CNN trained with `workbench train embeddings --backbone cnn`")
 

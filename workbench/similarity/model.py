@@ -231,8 +231,9 @@ def _head_rows(library: Library, model_type: str = "head") -> list[dict[str, Any
     return out
 
 
-def deactivated_head(library: Library) -> tuple[int, str] | None:
-    """The head version ``models deactivate head`` last turned off, while no head is active.
+def deactivated_head(library: Library) -> tuple[int, str, tuple[int, ...]] | None:
+    """The head version ``models deactivate head`` last turned off, while no head is active (the registry's
+    ``model_deactivations`` row: the type stays off when that version is deleted).
 
     Parameters
     ----------
@@ -241,14 +242,16 @@ def deactivated_head(library: Library) -> tuple[int, str] | None:
 
     Returns
     -------
-    tuple of (int, str) or None
-        Its version and when it was deactivated (ISO 8601 UTC); None when a head is active or none was deactivated.
+    tuple of (int, str, tuple of int) or None
+        Its version, when it was deactivated (ISO 8601 UTC), and the head versions registered now (its own missing
+        once deleted); None when a head is active or none was deactivated.
     """
     rows = _head_rows(library)
     if any(r["active"] for r in rows):
         return None
-    off = max((r for r in rows if r["deactivated_at"]), key=lambda r: str(r["deactivated_at"]), default=None)
-    return None if off is None else (int(off["version"]), str(off["deactivated_at"]))
+    off = library.conn.execute("SELECT version, deactivated_at FROM model_deactivations WHERE model_type = 'head'"
+                               ).fetchone()
+    return None if off is None else (int(off["version"]), str(off["deactivated_at"]), tuple(r["version"] for r in rows))
 
 
 def _backbone_named(name: str, dim: int | None) -> Backbone:
@@ -412,7 +415,8 @@ def _head_or_backbone(library: Library, model: str | None, backbone: Backbone | 
         row = next((r for r in rows if r["active"]), None)
         if row is None:
             off = deactivated_head(library)
-            off_said = "" if off is None else f" (head@{off[0]} was deactivated: `workbench models deactivate head`)"
+            off_said = "" if off is None else (f" (head@{off[0]}{'' if off[0] in off[2] else ' (deleted)'} was "
+                                               "deactivated: `workbench models deactivate head`)")
             if model is not None:
                 raise ParameterError(f"model 'head' means the active head, and none is active{off_said} "
                                      f"(versions: {[r['version'] for r in rows]}); choose 'backbone' or 'head@N'")

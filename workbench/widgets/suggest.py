@@ -138,21 +138,19 @@ def deactivated_section(library: Library, *, workspace: Workspace | None = None)
     -------
     str or None
         ``"dj_section_v2 was deactivated 2026-12-07 07:10 (UTC); `workbench models activate dj_section 2` makes it
-        active again"``.
+        active again"``; ``"dj_section_v2 (deleted) was deactivated ..."`` once that version is deleted (the type
+        stays off).
     """
     from workbench import config
     from workbench.registry import Registry
-    from workbench.runs import started_text
+    from workbench.registry_active import deactivated_said
 
     ws = workspace if workspace is not None else config.workspace(db=library.path)
     if not ws.models.is_dir():
         return None
     with Registry(library, root=ws.models, cleanup=False) as reg:
         was = reg.deactivated("dj_section")
-    if was is None:
-        return None
-    return (f"{was.name} was deactivated {started_text(was.deactivated_at, zone=True)}; `workbench models activate "
-            f"dj_section {was.version}{' --force' if was.forced else ''}` makes it active again")
+    return None if was is None else deactivated_said(was)
 
 
 def active_suggester(library: Library, *, workspace: Workspace | None = None,
