@@ -158,3 +158,23 @@ class RegistryActivation:
         done = [v for v in self.list(model_type) if v.deactivated_at]
         return max(done, key=lambda v: str(v.deactivated_at)) if done else None
 
+
+def deactivated_said(was: Version) -> str:
+    """The version ``models deactivate`` turned off, when, and the command that makes it active again, as
+    ``models list``, the labeler and notebook 06 say it.
+
+    Parameters
+    ----------
+    was : Version
+        :meth:`RegistryActivation.deactivated`'s answer.
+
+    Returns
+    -------
+    str
+        ``"head_v2 was deactivated 2026-12-07 07:10 (UTC); `workbench models activate head 2` makes it active again"``
+        (``--force`` in the command when the version was activated with it).
+    """
+    from workbench.runs import started_text
+
+    return (f"{was.name} was deactivated {started_text(was.deactivated_at, zone=True)}; `workbench models activate "
+            f"{was.model_type} {was.version}{' --force' if was.forced else ''}` makes it active again")

@@ -184,6 +184,7 @@ def forced_line(version: Version, active: Version | None, *, before: Version | N
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from workbench.commands import count_of
+    from workbench.registry_active import deactivated_said
     from workbench.runs import started_text
 
     with _registry(args) as reg:
@@ -205,9 +206,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for model_type in dict.fromkeys(v.model_type for v in versions):  # a type turned off reads as never active
             was = reg.deactivated(model_type)
             if was is not None:
-                print(f"{model_type}: no version active: {was.name} was deactivated "
-                      f"{started_text(was.deactivated_at, zone=True)}; `workbench models activate {model_type} "
-                      f"{was.version}{' --force' if was.forced else ''}` makes it active again")
+                print(f"{model_type}: no version active: {deactivated_said(was)}")
         if problems and args.quiet:  # not printed with the cleanup report above
             for name, why in problems:
                 print(f"skipped {name}: {why}")

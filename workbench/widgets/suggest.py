@@ -142,17 +142,14 @@ def deactivated_section(library: Library, *, workspace: Workspace | None = None)
     """
     from workbench import config
     from workbench.registry import Registry
-    from workbench.runs import started_text
+    from workbench.registry_active import deactivated_said
 
     ws = workspace if workspace is not None else config.workspace(db=library.path)
     if not ws.models.is_dir():
         return None
     with Registry(library, root=ws.models, cleanup=False) as reg:
         was = reg.deactivated("dj_section")
-    if was is None:
-        return None
-    return (f"{was.name} was deactivated {started_text(was.deactivated_at, zone=True)}; `workbench models activate "
-            f"dj_section {was.version}{' --force' if was.forced else ''}` makes it active again")
+    return None if was is None else deactivated_said(was)
 
 
 def active_suggester(library: Library, *, workspace: Workspace | None = None,
