@@ -109,3 +109,33 @@ def test_coremltools_import_is_quiet_but_other_messages_show():
                           timeout=300)
     if "Failed to load" not in bare.stderr and "has not been tested" not in bare.stderr:
         pytest.skip("this coremltools prints nothing on import here (nothing to silence)")
+
+
+def test_cli_activate_says_when_the_two_were_measured_on_different_held_out_tracks(reg, package, capsys):
+    """`models activate head 2` over a head_v1 measured on other held-out tracks said only what changed; notebook 06
+    says the two cannot be compared (activation_decision's rule), and so does the CLI now, in one line."""
+    import json
+
+    from test_registry import _parser
+
+    _add(reg, package, 0.6)
+    _add(reg, package, 0.7, held=HELD[:3], activate=False)  # other held-out tracks
+    _add(reg, package, 0.8, activate=False)  # the same held-out tracks as v1
+    db = str(reg.library.path)
+
+    def cli(*argv):
+        args = _parser().parse_args(["--db", db, "--quiet", *argv])
+        return args.func(args)
+
+    assert cli("models", "activate", "dj_section", "2") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("active dj_section: dj_section_v2 (was dj_section_v1"), lines
+    assert lines[1:] == ["note: cannot tell whether it is better than dj_section_v1: the two were measured on "
+                         "different held-out tracks (macro_f1 0.7000 vs 0.6000)"], lines
+    assert cli("models", "activate", "dj_section", "1") == 0  # back: v1 and v2 still differ
+    assert "different held-out tracks" in capsys.readouterr().out
+    assert cli("models", "activate", "dj_section", "3") == 0  # the same tracks as v1: nothing to say
+    assert "note:" not in capsys.readouterr().out
+    assert cli("models", "activate", "dj_section", "2", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["comparable"] is False and "different held-out tracks" in doc["comparison"], doc

@@ -429,5 +429,5 @@ def test_runs_list_names_the_job_start_column_started(tmp_path, capsys):
     write_run(new_run_id("sections"), info={"kind": "sections", "created_at": "2026-12-06T22:00:00+00:00"},
               config_={}, data={}, history=[], metrics={"model": {"accuracy": 0.5}}, root=root)
     assert main(["--home", str(tmp_path), "runs", "--experiments", str(root), "list"]) == 0
-    header = capsys.readouterr().out.splitlines()[0].split()
-    assert "started" in header and "created" not in header, header
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "started (UTC)" in header and "created" not in header.split(), header  # the zone, as `models list` says

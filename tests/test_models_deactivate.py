@@ -216,7 +216,9 @@ def test_models_activate_says_what_was_active_before_and_the_way_back(tmp_path, 
     cli = _registry_cli(tmp_path, package, monkeypatch, [0.5, 0.7])  # v2 active
 
     assert cli("models", "activate", "dj_section", "1") == 0
-    out = capsys.readouterr().out.strip()
+    out, *note = capsys.readouterr().out.strip().splitlines()  # note: no held-out tracks recorded, none compared
+    assert note == ["note: cannot tell whether it is better than dj_section_v2: the two were measured on different "
+                    "held-out tracks (macro_f1 0.5000 vs 0.7000)"], note
     assert out == ("active dj_section: dj_section_v1 (was dj_section_v2; `workbench models activate dj_section 2` "
                    "goes back to dj_section_v2 (`workbench models rollback dj_section` has no version below it to go "
                    "back to))"), out
@@ -269,3 +271,23 @@ def test_rollback_after_deactivate_names_the_way_back(reg, package):  # noqa: F8
                                             r"deactivated; `workbench models activate dj_section N` makes a version "
                                             r"active \(2 makes it active again\)$"):
         reg.rollback("dj_section")
+
+
+def test_notebook_06_run_again_says_a_deactivated_type_and_the_way_back(reg, package):  # noqa: F811
+    """Notebook 06 run again said "dj_section_v2: registered before, not active" after `models deactivate`,
+    not that no version of the type is active nor how one is made active again."""
+    import re
+    from pathlib import Path
+
+    from workbench.export.rerun import registered_said
+
+    v1, v2 = _add(reg, package, 0.5), _add(reg, package, 0.7)
+    assert registered_said(reg, v2) == "dj_section_v2: registered before, active"
+    assert registered_said(reg, v1) == "dj_section_v1: registered before, not active"  # v2 is: nothing turned off
+    reg.deactivate("dj_section")
+    said = registered_said(reg, v1)
+    assert re.fullmatch(r"dj_section_v1: registered before, not active; no dj_section version is active: dj_section_v2 "
+                        r"was deactivated \d{4}-\d\d-\d\d \d\d:\d\d \(UTC\); `workbench models activate dj_section 2` "
+                        r"makes it active again", said), said
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "06_export_models.ipynb").read_text())
+    assert "print(registered_said(registry, version))" in "".join("".join(c["source"]) for c in nb["cells"])

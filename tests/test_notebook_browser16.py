@@ -259,6 +259,7 @@ def test_notebook_01s_similar_tracks_are_ranked_from_1():
     from types import SimpleNamespace
 
     from workbench.explore import similar_table
+    from workbench.report.tables import text_left
 
     def result(score, tid):
         return SimpleNamespace(match=SimpleNamespace(score=score, explanation="similar vibe (54%)"),
@@ -268,3 +269,5 @@ def test_notebook_01s_similar_tracks_are_ranked_from_1():
     table = similar_table(search, 1, k=2)
     assert list(table.index) == [1, 2] and table.index.name == "rank", table
     assert table["id"].iloc[0] == 10
+    assert table["score"].tolist() == [0.67, 0.67]  # 2 decimals, as `workbench similar` writes a score (it wrote 3)
+    assert ">0.67<" in text_left(table).to_html() and "0.672" not in text_left(table).to_html()

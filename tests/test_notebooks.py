@@ -106,6 +106,8 @@ def test_01_explore_library(demo_home):
     nb = execute("01_explore_library.ipynb", home, {"K": 3})
     html = "\n".join(outputs(nb, "text/html"))
     assert "camelot" in html and "similar vibe" in html  # the table and the explained matches
+    text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "weights: default: vibe 50%, tempo 20%, key 20%, energy 10%" in text.splitlines()  # as `similar` says them
     assert len(outputs(nb, "image/png")) >= 2  # distributions and the embedding map
     assert any("<audio" in h for h in outputs(nb, "text/html"))  # playback
 

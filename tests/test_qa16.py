@@ -209,7 +209,7 @@ def test_notebook_05_shows_readable_times_and_a_baseline_of_the_scatters_kind(tm
     assert not errors, errors
     tables = "\n".join(h for h in outputs(nb, "text/html") if "wb-report" not in h)  # the runs, not a run's record
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", tables), "an ISO time in a runs table"
-    table = next(h for h in outputs(nb, "text/html") if ">started<" in h and ids[0] in h)
+    table = next(h for h in outputs(nb, "text/html") if ">started (UTC)<" in h and ids[0] in h)
     assert re.search(r">\d{4}-\d\d-\d\d \d\d:\d\d<", table), table
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert f"baseline: {ids[0]}, the oldest of the 3 embeddings runs" in text, text

@@ -88,8 +88,11 @@ def test_model_resolution(lib):
     assert resolve_model(lib, "head").name == "head@1"
     assert resolve_model(lib, "head@2").name == "head@2"
     assert resolve_model(lib, "backbone").head is None
-    with pytest.raises(ParameterError, match=r"'head@N' with N in \[1, 2\]; got 'head@7'"):
+    with pytest.raises(ParameterError) as missing:  # every form --model takes, not only 'backbone' and 'head@N'
         resolve_model(lib, "head@7")
+    assert str(missing.value) == ("model must be 'backbone', 'head' (the active one), 'head@N' with N in [1, 2], "
+                                  "'cnn' or 'cnn@N' (a CNN trained with --backbone cnn); got 'head@7' "
+                                  "(no head version 7)")
     with pytest.raises(ParameterError, match=r"model must be 'backbone', 'head' \(the active one\), 'head@N' "
                                              r"with N in \[1, 2\], 'cnn' or 'cnn@N' \(a CNN trained with --backbone "
                                              r"cnn\); got 'openl3'"):
@@ -139,7 +142,9 @@ def test_cli_says_the_model(lib, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "model: backbone (features-v1)"
     assert main(["--db", db, "--quiet", "similar", q, "--model", "head@9"]) == 1
-    assert "head@N' with N in [1]; got 'head@9'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'head@N' with N in [1], 'cnn' or 'cnn@N'" in err and "got 'head@9' (no head version 9)" in err, err
+    assert "'backbone', 'head' (the active one)" in err, err
 
 
 @pytest.mark.parametrize("excerpt_s", [30, 60])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -253,13 +254,14 @@ def test_every_runs_view_says_started_as_runs_list_does(tmp_path, capsys):
     a = write_example_run("sections", root=tmp_path / "experiments", seed=1, n_tracks=12, quality=0.6)
     b = write_example_run("sections", root=tmp_path / "experiments", seed=2, n_tracks=12, quality=0.7)
     assert main(["--home", str(tmp_path), "runs", "table"]) == 0
-    head = capsys.readouterr().out.splitlines()[0].split()
-    assert "started" in head and "created" not in head
+    line, first = capsys.readouterr().out.splitlines()[:2]
+    assert "started (UTC)" in line and "created" not in line.split()  # the zone, as the jobs table heads it
+    assert re.search(r" \d{4}-\d\d-\d\d \d\d:\d\d ", first), first  # not the ISO value
     assert main(["--home", str(tmp_path), "runs", "table", "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)["runs"][0]
     assert rec["started"] == rec["created"] is not None
-    assert "<th>started</th>" in runs_view(tmp_path / "experiments").to_html()
-    assert "<th>started</th>" in compare([a.name, b.name], root=tmp_path / "experiments")._repr_html_()
+    assert "<th>started (UTC)</th>" in runs_view(tmp_path / "experiments").to_html()
+    assert "<th>started (UTC)</th>" in compare([a.name, b.name], root=tmp_path / "experiments")._repr_html_()
     page = report(a.name, root=tmp_path / "experiments").read_text()
     assert "· started 20" in page and "· created" not in page
 
@@ -321,7 +323,7 @@ def test_notebook_05_heads_the_jobs_start_started():
     nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "05_compare_experiments.ipynb").read_text())
     cell = next("".join(c["source"]) for c in nb["cells"] if "table = runs_table(EXPERIMENTS)" in "".join(c["source"]))
     shown = next(ln for ln in cell.splitlines() if ln.startswith("text_left(table"))
-    assert '.rename(columns={"created": "started"})' in shown and 'map(started_text)' in shown  # as the runs view says it
+    assert '.rename(columns={"created": STARTED_HEADING})' in shown and 'map(started_text)' in shown  # as the runs view says it
 
 
 def test_a_run_is_found_by_the_end_of_its_id_and_a_miss_names_the_newest_runs(tmp_path):

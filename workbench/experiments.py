@@ -276,7 +276,7 @@ class Comparison:
         from workbench.report import html as H
         from workbench.report.plots import confusion_figure, png_bytes
         from workbench.report.runs_view import report_link
-        from workbench.runs import started_text
+        from workbench.runs import STARTED_HEADING, started_text
 
         best, metrics, deltas, counts = self.best, self.metrics, self.deltas, self.counts
         others = [c for c in metrics.columns if c != self.baseline]
@@ -291,7 +291,7 @@ class Comparison:
         links = "".join(f"<li>{report_link(r)}</li>" for r in self.runs)
         params = self.params
         parts = [f'<div class="wb-report"><style>{H.CSS}</style>', "<h2>Runs</h2>",
-                 H.table(runs_rows, ("run", "name", "note", "started")), f'<ul class="meta">{links}</ul>',
+                 H.table(runs_rows, ("run", "name", "note", STARTED_HEADING)), f'<ul class="meta">{links}</ul>',
                  f"<h2>Parameters{' (differences only)' if self.differences_only else ''}</h2>",
                  H.table([(k, *row) for k, row in params.iterrows()], ("param", *params.columns))
                  if len(params) else ('<p class="na">no differences: the runs were trained with the same parameters</p>'

@@ -441,15 +441,15 @@ def similar_table(search: LibrarySearch, track: int | str | Track, *, k: int = 5
     Returns
     -------
     pd.DataFrame
-        Columns ``score``, ``id``, ``name``, ``explanation``, ``model`` (the embedding model that
-        ranked them); best first, its index the rank from 1. ``attrs["weights"]`` names the term weights used, as
+        Columns ``score`` (0..1, 2 decimals as ``workbench similar`` writes it), ``id``, ``name``, ``explanation``,
+        ``model`` (the embedding model that ranked them); best first, its index the rank from 1. ``attrs["weights"]`` names the term weights used, as
         ``workbench similar`` prints them (``"default: vibe 50%, tempo 20%, key 20%, energy 10%"``).
     """
     import pandas as pd
 
     results = search.similar(track, k=k, weights=weights)
     table = pd.DataFrame(
-        [{"score": round(r.match.score, 3), "id": r.track.id, "name": r.track.name,
+        [{"score": round(r.match.score, 2), "id": r.track.id, "name": r.track.name,
           "explanation": r.match.explanation, "model": r.model} for r in results],
         columns=["score", "id", "name", "explanation", "model"],
     )

@@ -50,6 +50,7 @@ from workbench.fileio import atomic_write_bytes, jsonable, pid_alive
 
 RUN_KINDS = ("embeddings", "sections")
 _JSON_FILES = ("run", "config", "data", "history", "metrics")
+STARTED_HEADING = "started (UTC)"  # the runs tables' column of a job's start, as the jobs table heads "updated (UTC)"
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "", *, lists: bool = True) -> dict[str, Any]:

@@ -285,10 +285,14 @@ def way_back(model_type: str, version: int, before: Version | None, versions: li
 
 def _cmd_activate(args: argparse.Namespace) -> int:
     from workbench.evaluate.gates import GateFailedError
+    from workbench.export.activation import activation_decision
 
     with _registry(args) as reg:
         before = reg.active(args.type)
-        records = len(reg.get(args.type, args.version).forced)  # a new record: this activation was forced
+        wanted = reg.get(args.type, args.version)
+        records = len(wanted.forced)  # a new record: this activation was forced
+        # notebook 06's rule: versions measured on different held-out tracks cannot be compared
+        decision = activation_decision(reg, args.type, wanted.metrics, exclude_version=args.version)
         back = way_back(args.type, args.version, before, reg.list(args.type))
         try:
             v = reg.activate(args.type, args.version, force=args.force)
@@ -298,10 +302,13 @@ def _cmd_activate(args: argparse.Namespace) -> int:
             print(f"WARNING: {v.name} is ACTIVE past its failing gates: `suggest` and `similar` use it; {back}",
                   file=sys.stderr)
         if args.json:
-            _print_json(_activation(args.type, before, v, forced=bool(args.force and v.forced)))
+            _print_json({**_activation(args.type, before, v, forced=bool(args.force and v.forced)),
+                         "comparable": decision.comparable, "comparison": decision.reason})
             return 0
         print(f"active {args.type}: {v.name}" + (" (forced past failing gates)" if args.force and v.forced else "")
               + f" ({_changed(before, v, back)})")
+        if not decision.comparable:  # "cannot tell whether it is better than head_v1: ... different held-out tracks"
+            print(f"note: {decision.reason}")
     return 0
 
 

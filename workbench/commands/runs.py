@@ -89,7 +89,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from workbench.experiments import HEADLINE_METRICS, runs_table
-    from workbench.runs import read_run_notes, started_text
+    from workbench.runs import STARTED_HEADING, read_run_notes, started_text
 
     root = _experiments(args)
     ws = workspace_of(args)
@@ -118,8 +118,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     if not args.params:  # the run, what it learned from, and its headline metrics; --params for the config
         df = df[[c for c in (*base, *HEADLINE_METRICS) if c in df.columns]]
-    df = df.rename(columns={"created": "started"})  # run.json's created_at is the job's start, not the run id's time
-    df["started"] = df["started"].map(started_text)  # "2026-12-07 01:34" (UTC), as the runs view shows it
+    df = df.rename(columns={"created": STARTED_HEADING})  # run.json's created_at is the job's start, not the run id's
+    df[STARTED_HEADING] = df[STARTED_HEADING].map(started_text)  # "2026-12-07 01:34", as the runs view shows it
     names = [read_run_notes(root / str(r))["name"] for r in df["run_id"]]
     if any(names):  # no run named yet: no empty column
         df.insert(1, "name", names)
@@ -235,6 +235,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
     from workbench.report import html as H
     from workbench.report.runs_view import runs_view
+    from workbench.runs import STARTED_HEADING, started_text
 
     root = _experiments(args)
     view = runs_view(root, kind=args.kind, metrics=args.metric, params=args.param, baseline=args.baseline,
@@ -246,7 +247,8 @@ def _cmd_table(args: argparse.Namespace) -> int:
         print(f"no runs under {root}" + (f" match {args.filter!r}" if args.filter else " yet"))
         return 0
     df = view.frame.drop(columns=["note", "report"] + ([] if view.frame["name"].astype(bool).any() else ["name"]))
-    df = df.rename(columns={"created": "started"})  # as `runs list` heads the job's start
+    df = df.rename(columns={"created": STARTED_HEADING})  # as `runs list` heads the job's start
+    df[STARTED_HEADING] = df[STARTED_HEADING].map(started_text)  # "2026-12-07 01:34", not the ISO value --json keeps
     best = view.best
     for m in view.metrics:  # scores with 4 decimals, counts as integers, as the notebooks' runs table
         df[m] = [H.number(v, count=m in view.counts) + (" *" if rid in best.get(m, ()) else "")

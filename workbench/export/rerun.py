@@ -48,3 +48,30 @@ def export_or_registered(run: Run, *, registry: Registry, **options: Any) -> tup
                                                                 next_steps=NOTEBOOK_NEXT)
     except GateFailedError as exc:
         return [], [], f"Not exported:\n{exc}"
+
+
+def registered_said(registry: Registry, version: Version) -> str:
+    """What notebook 06 run again says of a version the run had already: active or not, and, where
+    ``workbench models deactivate`` left its type with no version active, which was turned off and how it is made
+    active again (as ``workbench models list`` says it).
+
+    Parameters
+    ----------
+    registry : Registry
+        Where it is registered.
+    version : Version
+        The version registered before.
+
+    Returns
+    -------
+    str
+        ``"head_v2: registered before, not active; no head version is active: head_v2 was deactivated
+        2026-12-07 07:50 (UTC); `workbench models activate head 2` makes it active again"``.
+    """
+    from workbench.registry_active import deactivated_said
+
+    if registry.get(version.model_type, version.version).active:
+        return f"{version.name}: registered before, active"
+    was = registry.deactivated(version.model_type)
+    off = "" if was is None else f"; no {version.model_type} version is active: {deactivated_said(was)}"
+    return f"{version.name}: registered before, not active{off}"

@@ -253,10 +253,10 @@ class RunsView:
 
     def to_html(self) -> str:
         """The table as HTML: best cells green, the baseline row marked, a link to each report."""
-        from workbench.runs import started_text
+        from workbench.runs import STARTED_HEADING, started_text
 
         best = self.best
-        header = ["run", "name", "note", "kind", "started", *self.params, *self.metrics,
+        header = ["run", "name", "note", "kind", STARTED_HEADING, *self.params, *self.metrics,
                   *([f"Δ {m}" for m in self.metrics] if self.baseline is not None else []), "report"]
         head = "".join(f"<th>{H.esc(h)}</th>" for h in header)
         body = []

@@ -369,10 +369,7 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
     from workbench.embed.batch import describe_backbone
 
     if model is not None and (not isinstance(model, str) or _MODEL_RE.match(model.strip()) is None):
-        versions = [r["version"] for r in _head_rows(library)]
-        choices = ("'backbone', 'head' (the active one)" + (f", 'head@N' with N in {versions}" if versions else "")
-                   + ", 'cnn' or 'cnn@N' (a CNN trained with --backbone cnn)")
-        raise ParameterError(f"model must be {choices}; got {model!r}")
+        raise ParameterError(f"model must be {_model_choices(_head_rows(library))}; got {model!r}")
     if model is not None and model.strip().startswith("cnn"):
         from workbench.similarity.model_cnn import find_cnn
 
@@ -393,6 +390,13 @@ def resolve_model(library: Library, model: str | None = None, *, backbone: Backb
     return chosen if not cnn_note else dataclasses.replace(chosen, note="; ".join(x for x in (chosen.note, cnn_note) if x))
 
 
+def _model_choices(rows: list[dict[str, Any]]) -> str:
+    """Every form ``--model`` takes, with the head versions ``rows`` (:func:`_head_rows`) registered, for an error."""
+    versions = [r["version"] for r in rows]
+    return ("'backbone', 'head' (the active one)" + (f", 'head@N' with N in {versions}" if versions else "")
+            + ", 'cnn' or 'cnn@N' (a CNN trained with --backbone cnn)")
+
+
 def _head_or_backbone(library: Library, model: str | None, backbone: Backbone | None) -> EmbeddingModel:
     """:func:`resolve_model` for ``None``, ``"backbone"``, ``"head"`` and ``"head@N"``, once no CNN was chosen."""
     from workbench.embed.batch import default_backbone, describe_backbone
@@ -409,8 +413,7 @@ def _head_or_backbone(library: Library, model: str | None, backbone: Backbone | 
         wanted = int(m.group(2))
         row = next((r for r in rows if r["version"] == wanted), None)
         if row is None:
-            raise ParameterError(f"model must be 'backbone' or 'head@N' with N in {[r['version'] for r in rows]}; "
-                                 f"got {model!r} (no head version {wanted})")
+            raise ParameterError(f"model must be {_model_choices(rows)}; got {model!r} (no head version {wanted})")
     else:
         row = next((r for r in rows if r["active"]), None)
         if row is None:
