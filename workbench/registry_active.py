@@ -112,7 +112,6 @@ class RegistryActivation:
                                                               "failing_gates": [g.as_dict() for g in bad]}])
         return self.get(model_type, target.version)
 
-
     def deactivate(self, model_type: str) -> Version | None:
         """Make no version of ``model_type`` active (``workbench models deactivate TYPE``), and record which was and when
         in the ``model_deactivations`` table (and when in its row, :data:`~workbench.registry_types.DEACTIVATED_AT`).
