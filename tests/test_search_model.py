@@ -78,8 +78,13 @@ def lib(prepared, tmp_path, monkeypatch):
 def test_model_resolution(lib):
     m = resolve_model(lib)
     assert m.head is None and m.name == "backbone" and "no active head" in m.said
-    with pytest.raises(ParameterError, match="'head' means the active head, and none is active"):
+    with pytest.raises(ParameterError, match="'head' means the active head, and none is active") as none:
         resolve_model(lib, "head")
+    assert str(none.value).endswith("choose 'backbone', 'head@N', 'cnn' or 'cnn@N'"), none.value  # not only the first two
+    with pytest.raises(ParameterError) as no_cnn:  # a CNN version that is not registered: every form, and which N exist
+        resolve_model(lib, "cnn@7")
+    assert str(no_cnn.value) == ("model must be 'cnn', 'cnn@N' with N an embedding version in [], 'backbone', 'head' or "
+                                 "'head@N'; got 'cnn@7' (no embedding version 7)"), no_cnn.value
     register_head(lib, 1, seed=1, active=True)
     register_head(lib, 2, seed=2, active=False)
     m = resolve_model(lib)

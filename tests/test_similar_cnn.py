@@ -128,7 +128,8 @@ def test_cnn_at_a_registered_version_and_the_active_one(cnn_library, capsys, tmp
     from workbench.cli import main
 
     assert main(["--db", str(lib.path), "--quiet", "similar", str(lib.tracks()[0].id), "--model", "cnn@99"]) == 1
-    assert f"N an embedding version in [{v.version}]; got 'cnn@99'" in capsys.readouterr().err
+    assert (f"N an embedding version in [{v.version}], 'backbone', 'head' or 'head@N'; got 'cnn@99' "
+            "(no embedding version 99)") in capsys.readouterr().err
     # the active CNN's weights gone: said, never replaced by another run's CNN (or "no CNN at all")
     weights = run.model_path
     weights.rename(weights.with_suffix(".away"))

@@ -422,7 +422,7 @@ def _head_or_backbone(library: Library, model: str | None, backbone: Backbone | 
                                                "deactivated: `workbench models deactivate head`)")
             if model is not None:
                 raise ParameterError(f"model 'head' means the active head, and none is active{off_said} "
-                                     f"(versions: {[r['version'] for r in rows]}); choose 'backbone' or 'head@N'")
+                                     f"(versions: {[r['version'] for r in rows]}); choose 'backbone', 'head@N', 'cnn' or 'cnn@N'")
             return EmbeddingModel(backbone, backbone_said=said, note=f"no active head in the registry{off_said}")
     info = row["metadata"].get("backbone") or {}
     name = str(info.get("name", "features-v1"))

@@ -87,8 +87,8 @@ def find_cnn(library: Library, model: str, rows: Sequence[dict[str, Any]]) -> tu
     if m.group(1) is not None:
         row = next((r for r in rows if r["version"] == int(m.group(1))), None)
         if row is None:
-            raise ParameterError(f"model must be 'cnn' or 'cnn@N' with N an embedding version in "
-                                 f"{[r['version'] for r in rows]}; got {model!r}")
+            raise ParameterError(f"model must be 'cnn', 'cnn@N' with N an embedding version in {[r['version'] for r in rows]}, "
+                                 f"'backbone', 'head' or 'head@N'; got {model!r} (no embedding version {m.group(1)})")
     else:
         active = next((r for r in rows if r["active"]), None)
         if active is not None and active["run_id"]:
