@@ -37,7 +37,8 @@ class Objective:
     margin_bound: bool
 
 
-def build_objective(name: str, *, margin: float, type_of_triplets: str, n_classes: int, out_dim: int) -> Objective:
+def build_objective(name: str, *, margin: float, type_of_triplets: str, n_classes: int, out_dim: int,
+                    generator: Any = None) -> Objective:
     """The loss (and miner) of ``name`` for embeddings of size ``out_dim`` over ``n_classes`` classes.
 
     Parameters
@@ -52,6 +53,9 @@ def build_objective(name: str, *, margin: float, type_of_triplets: str, n_classe
         Training classes (class ids ``0 .. n_classes - 1``): a proxy per class.
     out_dim : int >= 1
         The embedding size.
+    generator : torch.Generator, optional
+        Draws a proxy loss's class vectors (Kaiming normal, as pytorch-metric-learning's default), so they
+        follow the run's seed without touching the global RNG.
     """
     from pytorch_metric_learning import distances, losses, miners
 
@@ -62,6 +66,11 @@ def build_objective(name: str, *, margin: float, type_of_triplets: str, n_classe
                          None, True)
     if name == "proxy_anchor":
         proxy = losses.ProxyAnchorLoss(n_classes, out_dim, margin=0.1, alpha=32)
+        if generator is not None:
+            import torch
+
+            with torch.no_grad():
+                torch.nn.init.kaiming_normal_(proxy.proxies, generator=generator)
         return Objective(proxy, None, proxy, False)
     if name == "supcon":
         return Objective(losses.SupConLoss(temperature=0.1), None, None, False)

@@ -315,10 +315,9 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     untrained = copy.deepcopy(model)
     distance = distances.CosineSimilarity()
     val_loss_fn = losses.TripletMarginLoss(margin=cfg.margin, distance=distance)  # validation, where MAP@R cannot
-    with torch.random.fork_rng(devices=[]):  # a proxy loss's class vectors: from the seed, the global RNG untouched
-        torch.manual_seed(cfg.seed)
-        objective = build_objective(cfg.loss, margin=cfg.margin, type_of_triplets=cfg.type_of_triplets,
-                                    n_classes=len(train.classes), out_dim=cfg.out_dim)
+    objective = build_objective(cfg.loss, margin=cfg.margin, type_of_triplets=cfg.type_of_triplets,  # proxies: seeded
+                                n_classes=len(train.classes), out_dim=cfg.out_dim,
+                                generator=torch.Generator().manual_seed(cfg.seed))
     loss_fn, miner = objective.loss, objective.miner
     groups = model.param_groups(cfg.lr) if hasattr(model, "param_groups") else model.parameters()  # e.g. a tuned backbone's own lr
     groups = list(groups)
