@@ -95,8 +95,13 @@ def track_statistics(path: str, sr: int = 22050) -> dict[str, np.ndarray]:
             "lra": np.array([np.percentile(active, 95) - np.percentile(active, 10)]), "width": np.array([width])}
 
 
-def stats_cosine(stats: list[dict[str, np.ndarray]], keep: tuple[str, ...]) -> np.ndarray:
-    """Cosine between tracks of their statistics in ``keep``, each dimension z-scored over the tracks given.
+def stats_cosine(stats: list[dict[str, np.ndarray]], keep: tuple[str, ...], fit: list[int] | None = None,
+                 labels: list[str] | None = None) -> np.ndarray:
+    """Cosine between tracks of their statistics in ``keep``: z-scored, or projected by a discriminant fitted on folders.
+
+    Unsupervised (``fit`` None): each dimension z-scored over every track given. Supervised: z-scored over the rows
+    ``fit`` and projected by scikit-learn's shrinkage LDA fitted on them with their folders ``labels`` (at most one
+    dimension fewer than the folders), then applied to every track: what a head could learn from the statistics.
 
     Parameters
     ----------
@@ -104,33 +109,9 @@ def stats_cosine(stats: list[dict[str, np.ndarray]], keep: tuple[str, ...]) -> n
         :func:`track_statistics` of each track.
     keep : tuple of str
         Statistics kept (:data:`STAT_SETS`).
-
-    Returns
-    -------
-    np.ndarray [shape=(n, n)]
-        Cosines in [-1, 1].
-    """
-    X = np.stack([np.concatenate([np.atleast_1d(s[k]) for k in keep]) for s in stats]).astype(np.float64)
-    X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-9)
-    X /= np.linalg.norm(X, axis=1, keepdims=True) + 1e-12
-    return X @ X.T
-
-
-def lda_cosine(stats: list[dict[str, np.ndarray]], keep: tuple[str, ...], fit: list[int], labels: list[str]) -> np.ndarray:
-    """Cosine between tracks after a linear discriminant projection of their statistics, fitted on ``fit`` only.
-
-    What a head could learn from the statistics (scikit-learn's shrinkage LDA, at most one dimension fewer than the
-    folders): fitted on tracks whose folder is known (``labels``), applied to every track.
-
-    Parameters
-    ----------
-    stats : list of dict
-        :func:`track_statistics` of each track.
-    keep : tuple of str
-        Statistics kept (:data:`STAT_SETS`).
-    fit : list of int
-        Rows the projection is fitted on (the query is never among them).
-    labels : list of str
+    fit : list of int or None
+        Rows the projection is fitted on (the query is never among them); None: no projection.
+    labels : list of str or None
         Folder of each row of ``fit``.
 
     Returns
@@ -138,15 +119,16 @@ def lda_cosine(stats: list[dict[str, np.ndarray]], keep: tuple[str, ...], fit: l
     np.ndarray [shape=(n, n)]
         Cosines in [-1, 1].
     """
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-
     X = np.stack([np.concatenate([np.atleast_1d(s[k]) for k in keep]) for s in stats]).astype(np.float64)
-    mu, sd = X[fit].mean(axis=0), X[fit].std(axis=0) + 1e-9
-    X = (X - mu) / sd
-    Z = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(X[fit], labels).transform(X)
-    Z -= Z[fit].mean(axis=0)
-    Z /= np.linalg.norm(Z, axis=1, keepdims=True) + 1e-12
-    return Z @ Z.T
+    rows = list(range(len(X))) if fit is None else fit
+    X = (X - X[rows].mean(axis=0)) / (X[rows].std(axis=0) + 1e-9)
+    if fit is not None:
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+        X = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(X[fit], labels).transform(X)
+        X -= X[fit].mean(axis=0)
+    X /= np.linalg.norm(X, axis=1, keepdims=True) + 1e-12
+    return X @ X.T
 
 
 def p_at_3(scores: dict[int, dict[int, float]], groups: dict[int, str], queries: list[int], pool: set[int]) -> dict:
@@ -223,7 +205,7 @@ def one_run(home: Path, run_id: str, *, queries_kind: str, stat_sets: list[str],
             cos[f"{name}+lda"] = {}
             for q in queries:
                 fit = [index[t] for t in trained if t != q]
-                cos[f"{name}+lda"][q] = lda_cosine(stats, STAT_SETS[name], fit, [groups[tracks[i].id] for i in fit])[index[q]]
+                cos[f"{name}+lda"][q] = stats_cosine(stats, STAT_SETS[name], fit, [groups[tracks[i].id] for i in fit])[index[q]]
         model = model_from_run(run)
         models = {"backbone": "backbone"} if queries_kind == "training" else {"backbone": "backbone", "head": model}
         for mname, m in models.items():
