@@ -19,9 +19,11 @@ backbone and the run's head, P@3 by folder, the query's own track never counted.
   are scored there (the run's head has trained on those tracks).
 - ``held``: the run's held-out tracks over the whole library: the selection score on dev libraries, and, once, for
   the chosen setting, the real files' figure.
+- ``all``: every track a query over the whole library, also by folder (analysis after the reads: held-out labels
+  are read; the backbone and the statistics only).
 
     nice -n 10 python benchmarks/bench_search_track_stats.py --from RUNS.json --home H --variant triplet
-        --queries training|held [--stats mfcc,all,production] [--weights 0,0.1,0.2,0.3,0.5,1] [--out result.json]
+        --queries training|held|all [--stats mfcc,all,production] [--weights 0,0.1,0.2,0.3,0.5,1] [--out result.json]
 
 ``+lda`` sets project the statistics first with a shrinkage LDA fitted on the run's training tracks in folders (never
 the query): what a head could learn from them. Measured in session 18 (docs/experiments/search.md, "The album effect"):
@@ -192,6 +194,8 @@ def one_run(home: Path, run_id: str, *, queries_kind: str, stat_sets: list[str],
         held_ids = [t.id for t in tracks if t.content_hash in held]
         if queries_kind == "held":
             queries, pool = held_ids, {t.id for t in tracks}
+        elif queries_kind == "all":  # analysis: every track a query over the whole library, held-out labels read
+            queries, pool = [t.id for t in tracks], {t.id for t in tracks}
         else:
             queries = [t.id for t in tracks if t.content_hash not in held]
             pool = set(queries)
@@ -207,7 +211,7 @@ def one_run(home: Path, run_id: str, *, queries_kind: str, stat_sets: list[str],
                 fit = [index[t] for t in trained if t != q]
                 cos[f"{name}+lda"][q] = stats_cosine(stats, STAT_SETS[name], fit, [groups[tracks[i].id] for i in fit])[index[q]]
         model = model_from_run(run)
-        models = {"backbone": "backbone"} if queries_kind == "training" else {"backbone": "backbone", "head": model}
+        models = {"backbone": "backbone"} if queries_kind != "held" else {"backbone": "backbone", "head": model}
         for mname, m in models.items():
             search = LibrarySearch(lib, backbone=model.backbone, model=m, progress=False)
             for wname, w in (("default", None), ("vibe", {"vibe": 1, "tempo": 0, "key": 0, "energy": 0})):
@@ -218,6 +222,10 @@ def one_run(home: Path, run_id: str, *, queries_kind: str, stat_sets: list[str],
                         scores = {q: {t: (1 - tw) * base[q].get(t, 0.0) + tw * (1 + cos[sname][q][index[t]]) / 2
                                       for t in pool if t != q} for q in queries}
                         out["rows"][f"{mname}|{wname}|{sname}|{tw:g}"] = p_at_3(scores, groups, queries, pool)
+                        for folder in sorted({groups[q] for q in queries}) if queries_kind == "all" else []:
+                            row = p_at_3(scores, groups, [q for q in queries if groups[q] == folder], pool)
+                            if row["n_queries"]:  # a one-track folder has no query to count
+                                out["rows"][f"{mname}|{wname}|{sname}|{tw:g}|{folder}"] = row
     return out
 
 
@@ -226,7 +234,8 @@ def main() -> int:
     ap.add_argument("--from", dest="runs", required=True, help="bench_search_real.py's --out JSON (its kept runs)")
     ap.add_argument("--home", required=True, help="bench_search_real.py's --home (root of dev libraries' workspaces)")
     ap.add_argument("--variant", default=None, help="only the runs of this variant")
-    ap.add_argument("--queries", choices=("training", "held"), default="training")
+    ap.add_argument("--queries", choices=("training", "held", "all"), default="training",
+                    help="training: the selection score; held: the held-out tracks; all: every track, by folder (analysis)")
     ap.add_argument("--stats", default="mfcc,all,production")
     ap.add_argument("--weights", default="0,0.1,0.2,0.3,0.5,1")
     ap.add_argument("--out", default=None)
@@ -245,11 +254,13 @@ def main() -> int:
         res.update(seed=r["seed"], library=r.get("library") or "")
         results.append(res)
         print(f"{res['library'] or 'real'} seed {res['seed']} {res['run']}: " + "  ".join(
-            f"{k} {v['p_at_3']:.3f}" for k, v in res["rows"].items() if k.split("|")[3] in ("0", "1")), flush=True)
+            f"{k} {v['p_at_3']:.3f}" for k, v in res["rows"].items() if k.split("|")[3:] in (["0"], ["1"])), flush=True)
     print(f"mean P@3 by folder over {len(results)} runs ({args.queries} queries; w: share of the statistics' cosine):")
     for key in results[0]["rows"] if results else []:
         vals = [x["rows"][key]["p_at_3"] for x in results if x["rows"][key]["p_at_3"] == x["rows"][key]["p_at_3"]]
         n = sum(x["rows"][key]["n_queries"] for x in results)
+        if not vals:
+            continue
         print(f"  {key:<36} {statistics.mean(vals):.3f}  ({len(vals)} runs, {n} queries)")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
