@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("workbench", "workbench._lazy", "workbench.errors", "workbench.config", "workbench.fileio",
               "workbench.validate", "workbench.camelot", "workbench.device", "workbench.wording")),
-    ("io", ("workbench.audio", "workbench.audio_checks", "workbench.store", "workbench.store_schema", "workbench.libfiles", "workbench.library",
+    ("io", ("workbench.audio", "workbench.audio_checks", "workbench.store", "workbench.store_schema", "workbench.libfiles", "workbench.library", "workbench.library_scan",
             "workbench.scan",
             "workbench.crates", "workbench.runs")),
     ("content", ("workbench.analysis", "workbench.qa", "workbench.style", "workbench.embed", "workbench.labels", "workbench.augment",
