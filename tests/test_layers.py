@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("results", ("workbench.report", "workbench.experiments", "workbench.experiments_compare", "workbench.registry",
                  "workbench.registry_types", "workbench.registry_card", "workbench.registry_files",
                  "workbench.registry_active", "workbench.export")),
-    ("apps", ("workbench.widgets", "workbench.explore", "workbench.pipeline", "workbench.pipeline_summary",
+    ("apps", ("workbench.widgets", "workbench.explore", "workbench.explore_groups", "workbench.pipeline", "workbench.pipeline_summary",
               "workbench.pipeline_cross",
               "workbench.demo.readiness")),
     ("cli", ("workbench.commands", "workbench.cli", "workbench.__main__")),
