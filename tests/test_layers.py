@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("workbench", "workbench._lazy", "workbench.errors", "workbench.config", "workbench.fileio",
               "workbench.validate", "workbench.camelot", "workbench.device", "workbench.wording")),
-    ("io", ("workbench.audio", "workbench.audio_checks", "workbench.store", "workbench.libfiles", "workbench.library",
+    ("io", ("workbench.audio", "workbench.audio_checks", "workbench.store", "workbench.store_schema", "workbench.libfiles", "workbench.library", "workbench.library_scan",
             "workbench.scan",
             "workbench.crates", "workbench.runs")),
     ("content", ("workbench.analysis", "workbench.qa", "workbench.style", "workbench.embed", "workbench.labels", "workbench.augment",
@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("results", ("workbench.report", "workbench.experiments", "workbench.experiments_compare", "workbench.registry",
                  "workbench.registry_types", "workbench.registry_card", "workbench.registry_files",
                  "workbench.registry_active", "workbench.export")),
-    ("apps", ("workbench.widgets", "workbench.explore", "workbench.pipeline", "workbench.pipeline_summary",
+    ("apps", ("workbench.widgets", "workbench.explore", "workbench.explore_groups", "workbench.pipeline", "workbench.pipeline_summary",
               "workbench.pipeline_cross",
               "workbench.demo.readiness")),
     ("cli", ("workbench.commands", "workbench.cli", "workbench.__main__")),

@@ -9,7 +9,7 @@ import shutil
 import pytest
 import soundfile as sf
 
-from workbench import library as library_module
+from workbench import library_scan
 from workbench.errors import ContentChangedWarning, ParameterError, TrackNotFoundError
 from workbench.library import Library, file_sha256
 
@@ -51,9 +51,10 @@ def test_rescan_is_idempotent_and_decodes_nothing(lib, music, monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("an unchanged file was hashed or decoded")
 
-    monkeypatch.setattr(library_module, "file_sha256", forbidden)
-    monkeypatch.setattr(library_module.audio, "info", forbidden)
-    monkeypatch.setattr(library_module.audio, "load", forbidden)
+    monkeypatch.setattr(library_scan, "file_sha256", forbidden)
+    monkeypatch.setattr(library_scan.audio, "info", forbidden)
+    monkeypatch.setattr(library_scan.audio, "load", forbidden)
+    monkeypatch.setattr(library_scan.audio, "check_whole", forbidden)
     summary = lib.scan(music, progress=False)
     assert summary.counts()["unchanged"] == 3 and summary.counts()["added"] == 0
     assert [(t.id, t.content_hash, t.updated_at) for t in lib.tracks()] == before
@@ -198,19 +199,19 @@ def test_crash_mid_scan_loses_nothing_already_there(lib, music, write_audio, mon
     before = lib.tracks()
     write_audio("new1.wav", seed=11, folder=music)
     write_audio("new2.wav", seed=12, folder=music)
-    real = library_module.Library._scan_one
+    real = library_scan._scan_one
     calls = {"n": 0}
 
-    def crashing(self, p, summary, *rest):
+    def crashing(lib, p, summary, *rest):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # the user interrupts the kernel mid-scan
-        return real(self, p, summary, *rest)
+        return real(lib, p, summary, *rest)
 
-    monkeypatch.setattr(library_module.Library, "_scan_one", crashing)
+    monkeypatch.setattr(library_scan, "_scan_one", crashing)
     with pytest.raises(KeyboardInterrupt):
         lib.scan(music, progress=False)
-    monkeypatch.setattr(library_module.Library, "_scan_one", real)
+    monkeypatch.setattr(library_scan, "_scan_one", real)
     after = lib.tracks()
     assert all(t in after for t in before)  # nothing that was there is lost
     assert len(after) == 4  # the file finished before the interrupt is kept (a.wav, then new1.wav)
@@ -221,7 +222,7 @@ def test_crash_mid_scan_loses_nothing_already_there(lib, music, write_audio, mon
 def test_a_scan_does_not_hold_the_write_lock(lib, music, tmp_path, monkeypatch):
     """While the scan hashes a file, another connection can write (WAL + short transactions)."""
     other = Library(lib.path, timeout_s=0.1)
-    real = library_module.file_sha256
+    real = library_scan.file_sha256
     wrote = []
 
     def hash_and_let_another_kernel_write(path):
@@ -231,7 +232,7 @@ def test_a_scan_does_not_hold_the_write_lock(lib, music, tmp_path, monkeypatch):
         wrote.append(path)
         return real(path)
 
-    monkeypatch.setattr(library_module, "file_sha256", hash_and_let_another_kernel_write)
+    monkeypatch.setattr(library_scan, "file_sha256", hash_and_let_another_kernel_write)
     lib.scan(music, progress=False)
     assert len(wrote) == 3
     other.close()

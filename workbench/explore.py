@@ -1,5 +1,8 @@
 """Exploring a library: a table of tracks, distributions, an embedding map, playback.
 
+How tracks fall into groups (crate, folder, artist, style) and their colours: :mod:`workbench.explore_groups`
+(re-exported here).
+
 The notebook ``01_explore_library.ipynb`` is a view over these functions. Plots are
 matplotlib figures (returned, not shown), so they work in notebooks, scripts and tests.
 """
@@ -7,12 +10,20 @@ matplotlib figures (returned, not shown), so they work in notebooks, scripts and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.explore_groups import (  # noqa: F401  (re-exported: the grouping moved there)
+    GROUP_BY,
+    MAX_GROUPS,
+    group_colours,
+    shown_groups,
+    style_tag,
+    track_folder,
+    track_groups,
+)
 from workbench.library import Library, Track
 from workbench.wording import count_of
 
@@ -29,17 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 TABLE_COLUMNS = ("id", "name", "artist", "folder", "crates", "style", "group", "duration_s", "bpm", "key", "camelot",
                  "key_confidence", "energy", "loudness_lufs", "path")
 
-#: How tracks can be grouped: the user's crates, the sub-folder they sit in, their artist tag, or a
-#: style tag (the ``"style"`` of a JSON file beside the audio, as the demo library has).
-GROUP_BY: tuple[str, ...] = ("crate", "folder", "artist", "style")
-
-#: Groups drawn in their own colour; the smaller ones share "other".
-MAX_GROUPS = 12
-
 #: Up to this many tracks, the embedding map writes each track's name beside its point.
 MAX_NAMED_POINTS = 60
-
-_NONE = {"crate": "no crate", "folder": "no folder", "artist": "unknown artist", "style": "untagged"}
 
 
 def require_tracks(library: Library) -> Library:
@@ -60,69 +62,6 @@ def require_tracks(library: Library) -> Library:
             f"the library at {library.path} has no tracks: run `make demo` (the synthesized demo library) or "
             "`workbench scan ~/Music/your-folder` first")
     return library
-
-
-def style_tag(track: Track) -> str | None:
-    """The ``"style"`` of the JSON file beside the track's audio (:func:`workbench.libfiles.sidecar_style`).
-
-    Parameters
-    ----------
-    track : Track
-        The track; None is returned when there is no such file or field.
-    """
-    from workbench.libfiles import sidecar_style
-
-    return sidecar_style(track.path)
-
-
-def _folder(track: Track) -> str:
-    """The sub-folder under its scan root, else the name of the folder the file sits in."""
-    return track.folder or Path(track.path).parent.name or _NONE["folder"]
-
-
-def track_groups(library: Library, group_by: str | None = None, *,
-                 tracks: list[Track] | None = None) -> tuple[str, dict[int, str]]:
-    """Each track's group, and the grouping used.
-
-    Parameters
-    ----------
-    library : Library
-        Its crates and tracks are read.
-    group_by : {"crate", "folder", "artist", "style"} or None
-        ``None`` picks the first of crate, folder, style, artist that splits the library into
-        two groups or more (the user's own organisation first), else ``"folder"``. A track in
-        several crates is in the group ``"a + b"``.
-    tracks : list of Track or None
-        Default every present track.
-
-    Returns
-    -------
-    (str, dict of int to str)
-        The grouping, and the group of each track id.
-    """
-    from workbench.crates import Crates
-
-    if group_by is not None and group_by not in GROUP_BY:
-        raise ParameterError(f"group_by must be one of {GROUP_BY} or None; got {group_by!r}")
-    tracks = library.tracks() if tracks is None else tracks
-    membership = Crates(library).membership()
-
-    def _of(kind: str) -> dict[int, str]:
-        if kind == "crate":
-            return {t.id: " + ".join(membership[t.id]) if t.id in membership else _NONE["crate"] for t in tracks}
-        if kind == "folder":
-            return {t.id: _folder(t) for t in tracks}
-        if kind == "artist":
-            return {t.id: " ".join((t.artist or "").split()) or _NONE["artist"] for t in tracks}
-        return {t.id: style_tag(t) or _NONE["style"] for t in tracks}
-
-    if group_by is not None:
-        return group_by, _of(group_by)
-    for kind in ("crate", "folder", "style", "artist"):
-        groups = _of(kind)
-        if len(set(groups.values())) >= 2:
-            return kind, groups
-    return "folder", _of("folder")
 
 
 def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFrame:
@@ -157,7 +96,7 @@ def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFr
     for t in tracks:
         a = track_analysis(library, t, compute=False)
         rows.append({
-            "id": t.id, "name": t.name, "artist": " ".join(t.artist.split()) if t.artist else t.artist, "folder": _folder(t),
+            "id": t.id, "name": t.name, "artist": " ".join(t.artist.split()) if t.artist else t.artist, "folder": track_folder(t),
             "crates": ", ".join(membership.get(t.id, [])), "style": style_tag(t), "group": groups[t.id],
             "duration_s": round(t.duration_s, 1),
             "bpm": (round(a.bpm, 1) if a is not None and a.bpm else np.nan),
@@ -225,24 +164,6 @@ def _top_camelot(codes: pd.Series) -> str | None:
     return "/".join(tied) + (f" ({top} of {len(codes)})" if len(tied) == 1 and 2 * top < len(codes) else "")
 
 
-def _shown_groups(groups: list[str]) -> list[str]:
-    """``groups`` with all but the :data:`MAX_GROUPS` - 1 largest put in "other"."""
-    from collections import Counter
-
-    counts = Counter(groups)
-    if len(counts) <= MAX_GROUPS:
-        return groups
-    keep = {g for g, _ in counts.most_common(MAX_GROUPS - 1)}
-    return [g if g in keep else "other" for g in groups]
-
-
-def _colours(names: list[str]) -> dict[str, Any]:
-    import matplotlib
-
-    cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
-    return {n: ("#9ca3af" if n == "other" else cmap(i % cmap.N)) for i, n in enumerate(names)}
-
-
 def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
     """Tempo histogram, Camelot key counts (1A..12B), energy levels and loudness, in one figure;
     each stacked by the table's ``group`` column (crate, folder, artist or style) unless ``by_group`` is false.
@@ -264,9 +185,9 @@ def plot_distributions(table: pd.DataFrame, *, by_group: bool = True) -> Figure:
 
     from workbench.camelot import CAMELOT_CODES
 
-    groups = _shown_groups([str(g) for g in table["group"]]) if by_group and "group" in table else ["all"] * len(table)
+    groups = shown_groups([str(g) for g in table["group"]]) if by_group and "group" in table else ["all"] * len(table)
     names = sorted(set(groups), key=lambda n: (n == "other", -groups.count(n), n))
-    colours = _colours(names) if by_group else {"all": "#334155"}
+    colours = group_colours(names) if by_group else {"all": "#334155"}
     member = np.asarray(groups)
     fig = Figure(figsize=(12, 6.5), layout="constrained")
     ax_bpm, ax_key, ax_energy, ax_lufs = fig.subplots(2, 2).ravel()
@@ -402,9 +323,9 @@ def embedding_map(library: Library, *, backbone: Backbone | None = None, group_b
 
         points["group"] = [_key_of(i) for i in points.index]
         title_by = color_by
-    groups = _shown_groups(list(points["group"]))
+    groups = shown_groups(list(points["group"]))
     order = sorted(set(groups), key=lambda n: (n == "other", -groups.count(n), n))
-    colours = _colours(order)
+    colours = group_colours(order)
     fig = Figure(figsize=(9, 7), layout="constrained")
     ax = fig.subplots()
     member = np.asarray(groups)

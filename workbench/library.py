@@ -1,23 +1,12 @@
 """The track library: scan folders of audio into the SQLite store.
 
-A track's identity is the sha256 of its file bytes. A rescan trusts size and mtime to skip
-unchanged files (no hashing, no decoding), recognises a moved or renamed file by its hash (it
-keeps its id, so its labels), warns about a file whose contents changed, marks tracks whose
-file has gone as missing, and reports every unreadable file with its reason instead of
-stopping.
+A track's identity is the sha256 of its file bytes. :meth:`Library.scan` adds a folder's audio,
+recognises moved and changed files and marks gone ones missing (its work:
+:mod:`workbench.library_scan`).
 
 Robust on a real library:
 
-- Only regular files are read. FIFOs, devices and sockets are reported as failures, never
-  opened; a symbolic link is followed only when it points at a regular file inside a folder
-  that is (or was) scanned into this library.
-- Each new file is decoded whole, block by block, at scan time (:func:`workbench.audio.check_whole`):
-  a file that decodes fewer frames than its header promises is *refused* with a named
-  :class:`~workbench.errors.CorruptAudioError` (in :attr:`ScanSummary.failed`), never added;
-  ``duration_s`` is what decodes, not what the header claims. (``tracks.partial_reason`` is
-  left for files a user chooses to keep; the scan does not set it.)
-- A folder that cannot be read is a scan failure with its cause; a rescan never marks the
-  tracks under it (or any file it cannot stat) missing.
+- What a scan reads, refuses and marks missing: :mod:`workbench.library_scan`.
 - File names of any bytes: a path that is not valid UTF-8 is stored percent-escaped behind
   the prefix ``fsenc:`` (reversible, see :func:`stored_path_text`), and :attr:`Track.path` is
   the ``str`` Python uses for such names (``os.fsdecode``), which opens the file.
@@ -29,35 +18,25 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import stat
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from workbench import audio, config
-from workbench.audio import display_path, file_kind
+from workbench import config
+from workbench.audio import display_path
 from workbench.errors import (
-    AudioError,
-    ContentChangedWarning,
     ParameterError,
-    StoreError,
     TrackNotFoundError,
-    failure_reason,
-    os_cause,
 )
 from workbench.fileio import file_sha256
 from workbench.libfiles import (
     ESCAPED_PREFIX,
     path_from_stored,
-    present,
     read_tags,
     stored_path_text,
-    walk,
 )
 from workbench.scan import ScanFailure, ScanSummary  # re-exported (moved there)
-from workbench.store import Store, transaction, utc_now
-from workbench.wording import count_of
+from workbench.store import Store
 
 __all__ = ["ESCAPED_PREFIX", "Library", "ScanFailure", "ScanSummary", "Track", "file_sha256", "path_from_stored",
            "read_tags", "stored_path_text"]
@@ -257,7 +236,7 @@ class Library:
         file sizes and modification times. One bad file (or unreadable folder) never stops
         the scan: it is listed in :attr:`ScanSummary.failed` with its cause, and recorded in
         the ``scan_failures`` table. A new file is decoded whole (by blocks) before it is
-        added; one that is not whole is refused (see the module docstring).
+        added; one that is not whole is refused (see :mod:`workbench.library_scan`, which does the work).
 
         Parameters
         ----------
@@ -278,202 +257,9 @@ class Library:
         StoreError
             The database cannot be written (read-only, disk full, ...).
         """
-        from tqdm.auto import tqdm
+        from workbench.library_scan import scan_folder
 
-        root = Path(folder).expanduser().resolve()
-        if not root.is_dir():
-            raise ParameterError(f"folder must be an existing folder of audio files; got {display_path(os.fspath(folder))!r}")
-        if self.store.read_only:
-            raise StoreError(f"{self.path}: the library is open read-only, so it cannot scan")
-        started_at = utc_now()
-        summary = ScanSummary(folder=str(root))
-        unreadable: list[str] = []
-
-        def _on_unreadable(where: str, reason: str) -> None:
-            unreadable.append(where)
-            summary.failed.append(ScanFailure(where, reason))
-
-        paths = sorted(p for p in walk(root, _on_unreadable) if audio.is_audio_path(p))
-        roots = [root, *self._scanned_roots()]
-        seen: set[str] = set(unreadable)
-        # Hashing and decoding happen outside any transaction; each file's writes are one
-        # short transaction, so another kernel's writes never wait on a long scan and an
-        # interrupted scan keeps what it finished (a rescan resumes).
-        for p in tqdm(paths, desc="scan", unit="file", disable=not progress):
-            seen.add(str(p))
-            try:
-                self._scan_one(p, summary, root, roots)
-            except StoreError:
-                raise
-            except Exception as exc:  # one bad file never stops the scan
-                summary.failed.append(ScanFailure(str(p), failure_reason(exc)))
-        with transaction(self.conn):
-            self._mark_missing(root, seen, unreadable, summary)
-            self._record_scan(summary, started_at)
-        if summary.changed:
-            shown = ", ".join(display_path(c) for c in summary.changed[:5]) + (
-                f" and {len(summary.changed) - 5} more" if len(summary.changed) > 5 else "")
-            warnings.warn(
-                f"{count_of(len(summary.changed), 'file')} changed contents since the last scan: {shown}; "
-                "their analyses were dropped and their labels kept: check them",
-                ContentChangedWarning,
-                stacklevel=2,
-            )
-        return summary
-
-    def _scanned_roots(self) -> list[Path]:
-        """Folders scanned into this library before (a link into one of them is followed)."""
-        rows = self.conn.execute("SELECT DISTINCT folder FROM scans").fetchall()
-        return [Path(self._abs(r[0])) for r in rows]
-
-    def _regular(self, p: Path, roots: list[Path]) -> os.stat_result | str:
-        """The file's stat when it is a regular file to read, else why it is skipped."""
-        try:
-            lst = os.lstat(p)
-        except OSError as exc:
-            return f"cannot stat: {os_cause(exc)}"
-        if stat.S_ISREG(lst.st_mode):
-            return lst
-        if not stat.S_ISLNK(lst.st_mode):
-            return f"not a regular file ({file_kind(lst.st_mode)}); skipped"
-        try:
-            st = os.stat(p)
-            target = Path(os.path.realpath(p))
-        except OSError as exc:
-            return f"symbolic link whose target cannot be read: {os_cause(exc)}; not followed"
-        if not stat.S_ISREG(st.st_mode):
-            return f"symbolic link to a {file_kind(st.st_mode)}, not a regular file; not followed"
-        if not any(target.is_relative_to(r) for r in roots):
-            return (f"symbolic link to a file outside the scanned folders ({display_path(target)}); "
-                    "not followed: scan its folder instead")
-        return st
-
-    def _scan_one(self, p: Path, summary: ScanSummary, root: Path, roots: list[Path]) -> None:
-        path = str(p)
-        st = self._regular(p, roots)
-        if isinstance(st, str):
-            summary.failed.append(ScanFailure(path, st))
-            return
-        known = self._row_at(p)
-        if known is not None and known["size_bytes"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
-            stored, root_text = self._store_text(p), self._store_text(root)
-            if known["missing_since"] is not None or known["scan_root"] is None or known["path"] != stored:
-                with transaction(self.conn):  # also moves an older absolute row to the relative form
-                    self.conn.execute("UPDATE tracks SET missing_since = NULL, path = ?, "
-                                      "scan_root = COALESCE(scan_root, ?) WHERE id = ?",
-                                      (stored, root_text, known["id"]))
-            summary.unchanged.append(path)
-            return
-        try:
-            digest = file_sha256(p)
-        except OSError as exc:
-            summary.failed.append(ScanFailure(path, f"cannot read: {os_cause(exc)}"))
-            return
-        header: tuple[audio.AudioInfo, tuple[str | None, str | None]] | None = None
-        if self._row("content_hash", digest) is None:  # new contents: decode it whole before locking
-            try:
-                header = audio.check_whole(p), read_tags(p)
-            except AudioError as exc:
-                summary.failed.append(ScanFailure(path, exc.reason))
-                return
-        with transaction(self.conn):
-            self._apply(p, st, digest, header, summary, root)
-
-    def _row(self, column: str, value: str) -> sqlite3.Row | None:
-        return self.conn.execute(f"SELECT * FROM tracks WHERE {column} = ?", (value,)).fetchone()
-
-    def _row_at(self, p: Path) -> sqlite3.Row | None:
-        """The row stored for a file path (relative or, for older rows, absolute)."""
-        return self.conn.execute("SELECT * FROM tracks WHERE path IN (?, ?)", self._path_keys(p)).fetchone()
-
-    def _apply(self, p: Path, st: os.stat_result, digest: str,
-               header: tuple[audio.AudioInfo, tuple[str | None, str | None]] | None, summary: ScanSummary,
-               root: Path) -> None:
-        """Record one file inside a write transaction, reading the rows afresh."""
-        path, stored, root_text, now = str(p), self._store_text(p), self._store_text(root), utc_now()
-        known = self._row_at(p)
-        by_hash = self._row("content_hash", digest)
-        by_hash_path = None if by_hash is None else self._abs(by_hash["path"])
-        if by_hash is not None and by_hash_path == path:  # touched, same bytes
-            self.conn.execute(
-                "UPDATE tracks SET path = ?, size_bytes = ?, mtime_ns = ?, missing_since = NULL WHERE id = ?",
-                (stored, st.st_size, st.st_mtime_ns, by_hash["id"]),
-            )
-            summary.unchanged.append(path)
-            return
-        if by_hash is not None and known is not None:  # this path held other contents: those are gone now
-            self._retire(known, now)
-        if by_hash is not None and present(by_hash_path):
-            summary.duplicates.append((path, by_hash_path))
-            return
-        if by_hash is not None:  # its old path is gone: moved or renamed, keeps its id and labels
-            self.conn.execute(
-                "UPDATE tracks SET path = ?, size_bytes = ?, mtime_ns = ?, missing_since = NULL, "
-                "updated_at = ?, scan_root = ? WHERE id = ?",
-                (stored, st.st_size, st.st_mtime_ns, now, root_text, by_hash["id"]),
-            )
-            summary.moved.append((by_hash_path, path))
-            return
-        if header is None:  # another process removed the row we saw: decode it now
-            try:
-                header = audio.check_whole(p), read_tags(p)
-            except AudioError as exc:
-                summary.failed.append(ScanFailure(path, exc.reason))
-                return
-        meta, (title, artist) = header
-        values = (st.st_size, st.st_mtime_ns, meta.duration_s, meta.sample_rate_hz, meta.channels,
-                  f"{meta.format}/{meta.subtype}", title, artist)
-        if known is not None:  # same path, new bytes
-            self.conn.execute(
-                "UPDATE tracks SET content_hash = ?, path = ?, size_bytes = ?, mtime_ns = ?, duration_s = ?, "
-                "sample_rate_hz = ?, channels = ?, format = ?, title = ?, artist = ?, updated_at = ?, "
-                "missing_since = NULL, scan_root = ? WHERE id = ?",
-                (digest, stored, *values, now, root_text, known["id"]),
-            )
-            self.conn.execute("DELETE FROM analyses WHERE track_id = ?", (known["id"],))
-            summary.changed.append(path)
-            return
-        self.conn.execute(
-            "INSERT INTO tracks (content_hash, path, size_bytes, mtime_ns, duration_s, sample_rate_hz, "
-            "channels, format, title, artist, added_at, updated_at, scan_root) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (digest, stored, *values, now, now, root_text),
-        )
-        summary.added.append(path)
-
-    def _retire(self, row: sqlite3.Row, now: str) -> None:
-        """Free a path whose old contents are gone, keeping the old track as missing."""
-        self.conn.execute(
-            "UPDATE tracks SET path = ?, missing_since = ? WHERE id = ?",
-            (f"{row['path']}#gone-{row['content_hash'][:12]}", now, row["id"]),
-        )
-
-    def _mark_missing(self, root: Path, seen: set[str], unreadable: list[str], summary: ScanSummary) -> None:
-        """Mark tracks under ``root`` whose file is gone. A file that cannot be stat'ed (permission
-        denied, ...) or sits under a folder the walk could not read is *not* missing."""
-        prefix = str(root).rstrip(os.sep) + os.sep
-        blocked = tuple(u.rstrip(os.sep) + os.sep for u in unreadable)
-        rows = self.conn.execute("SELECT id, path FROM tracks WHERE missing_since IS NULL").fetchall()
-        now = utc_now()
-        for row in rows:
-            path = self._abs(row["path"])
-            if not path.startswith(prefix) or path in seen or path.startswith(blocked):
-                continue
-            if not present(path):
-                self.conn.execute("UPDATE tracks SET missing_since = ? WHERE id = ?", (now, row["id"]))
-                summary.missing.append(path)
-
-    def _record_scan(self, summary: ScanSummary, started_at: str) -> None:
-        c = summary.counts()
-        cur = self.conn.execute(
-            "INSERT INTO scans (folder, started_at, finished_at, added, unchanged, moved, changed, missing, "
-            "failed) VALUES (?,?,?,?,?,?,?,?,?)",
-            (self._store_text(summary.folder), started_at, utc_now(), c["added"], c["unchanged"], c["moved"],
-             c["changed"], c["missing"], c["failed"]),
-        )
-        self.conn.executemany(
-            "INSERT INTO scan_failures (scan_id, path, reason) VALUES (?,?,?)",
-            [(cur.lastrowid, self._store_text(f.path), stored_path_text(f.reason)) for f in summary.failed],
-        )
+        return scan_folder(self, folder, progress=progress)
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:

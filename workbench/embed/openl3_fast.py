@@ -1,6 +1,6 @@
 """OpenL3's folded network on the CPU through oneDNN's fused convolution + ReLU, in fp32 or bf16.
 
-:class:`workbench.embed.openl3.Network` runs this path for inference on the CPU once its batch
+:class:`workbench.embed.openl3_network.Network` runs this path for inference on the CPU once its batch
 norms are folded (``Network.fused_cpu``, on by default): each convolution is one oneDNN call
 (``torch.ops.mkldnn._convolution_pointwise``, the kernel torch's own compiler emits for
 convolution + activation) with the ReLU applied as it writes its output (no separate pass over
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, cast
 import torch
 
 if TYPE_CHECKING:
-    from workbench.embed.openl3 import Network
+    from workbench.embed.openl3_network import Network
 
 _POOLED = (1, 3, 5)  # convolutions followed by a 2 x 2 max-pool
 

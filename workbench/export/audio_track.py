@@ -27,7 +27,7 @@ import numpy as np
 from workbench.errors import ParameterError
 from workbench.validate import check_int
 
-#: An :class:`workbench.export.audio_in.AudioSpec` (not imported: audio_in imports this module).
+#: An :class:`workbench.export.audio_modules.AudioSpec` (not imported: audio_modules imports this module).
 AudioSpec = Any
 
 #: Longest input of the exported model, in seconds (20 min).
@@ -79,7 +79,7 @@ def features_backbone(backbone: Any) -> Any:
 
 
 def features_spec(backbone: Any) -> dict[str, Any]:
-    """The fields of the :class:`~workbench.export.audio_in.AudioSpec` of the feature frontend's whole-track model.
+    """The fields of the :class:`~workbench.export.audio_modules.AudioSpec` of the feature frontend's whole-track model.
 
     Parameters
     ----------
