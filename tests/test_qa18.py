@@ -1,0 +1,57 @@
+"""Session 18's QA on real music (notebooks 02, 03, 04 and 07 and their CLI steps), and last session's leftovers:
+``workbench export --json`` says why a version was registered inactive, as the text output does."""
+
+from __future__ import annotations
+
+import json
+
+from test_registry import _add, _metrics, _parser, _run, package  # noqa: F401  (package is a fixture)
+
+from workbench.registry import Registry
+
+
+def _cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    db = str(tmp_path / "data" / "workbench.db")
+    p = _parser()
+
+    def cli(*argv):
+        args = p.parse_args(["--db", db, "--quiet", *argv])
+        return args.func(args)
+
+    return cli, db
+
+
+def test_export_json_says_why_a_version_is_inactive_after_deactivate(tmp_path, package, capsys, monkeypatch):  # noqa: F811
+    """The text output said "dj_section_v2 is registered inactive: dj_section_v1 was deactivated ..."; --json said only
+    ``"active": false``."""
+    cli, db = _cli(tmp_path, monkeypatch)
+    first = _run(tmp_path, package, _metrics(0.6), rid="20250101-000000-sections-aaaaaa")
+    assert cli("export", first, "--json") == 0
+    (v1,) = json.loads(capsys.readouterr().out)["versions"]
+    assert v1["active"] and v1["inactive_reason"] is None
+    with Registry(db) as r:
+        r.deactivate("dj_section")
+    second = _run(tmp_path, package, _metrics(0.7), rid="20250101-000001-sections-aaaaaa")
+    assert cli("export", second, "--json") == 0
+    (v2,) = json.loads(capsys.readouterr().out)["versions"]
+    assert not v2["active"]
+    assert v2["inactive_reason"] == ("dj_section_v2 is registered inactive: dj_section_v1 was deactivated (`workbench "
+                                     "models deactivate dj_section`); `workbench models activate dj_section 2` makes "
+                                     "the new one active")
+
+
+def test_export_json_says_why_for_no_activate_and_for_a_forced_export(tmp_path, package, capsys, monkeypatch):  # noqa: F811
+    cli, _ = _cli(tmp_path, monkeypatch)
+    rid = _run(tmp_path, package, _metrics(0.6), rid="20250101-000000-sections-aaaaaa")
+    assert cli("export", rid, "--no-activate", "--json") == 0
+    (v,) = json.loads(capsys.readouterr().out)["versions"]
+    assert not v["active"] and v["inactive_reason"] == (
+        "dj_section_v1 is registered inactive: exported with --no-activate; `workbench models activate dj_section 1` "
+        "makes it active")
+    bad = _run(tmp_path, package, _metrics(0.2, majority={"accuracy": 0.5, "macro_f1": 0.1}))
+    assert cli("export", bad, "--force", "--json") == 0
+    (v,) = json.loads(capsys.readouterr().out)["versions"]
+    assert not v["active"] and v["inactive_reason"].startswith(
+        "dj_section_v2 fails its blocking gate (accuracy): registered but NOT active")
+    assert "`workbench models activate dj_section 2 --force`" in v["inactive_reason"]
