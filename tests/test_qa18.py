@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from test_registry import _add, _metrics, _parser, _run, package  # noqa: F401  (package is a fixture)
+from test_style import style_lib  # noqa: F401  (a fixture)
 
 from workbench.registry import Registry
 
@@ -55,3 +56,35 @@ def test_export_json_says_why_for_no_activate_and_for_a_forced_export(tmp_path, 
     assert not v["active"] and v["inactive_reason"].startswith(
         "dj_section_v2 fails its blocking gate (accuracy): registered but NOT active")
     assert "`workbench models activate dj_section 2 --force`" in v["inactive_reason"]
+
+
+def test_profile_show_without_embeddings_says_none_in_one_line(style_lib, capsys):  # noqa: F811
+    """`profile show` printed "style clusters: 0: 0 reference tracks have embeddings (feature frontend, not OpenL3: no
+    OpenL3 weights found (looked for ... in: ...). Copy the published ...): run `workbench embed` ...": a count that
+    read as a cluster id and a paragraph about OpenL3 weights where the fix is `workbench embed`."""
+    from workbench.cli import main
+
+    lib, _ = style_lib
+    assert main(["--db", str(lib.path), "profile", "build", "qa18", "--crate", "ref"]) == 0
+    capsys.readouterr()
+    assert main(["--db", str(lib.path), "profile", "show", "qa18"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("style clusters")]
+    assert line == ("style clusters: none (0 of 6 reference tracks have embeddings, 3 needed: run `workbench embed` "
+                    "for style clusters)"), line
+
+
+def test_label_grid_shows_a_command_as_code_not_backticks(tmp_path):
+    """Notebook 02's grid under the labeler read "... or add a file of them with `workbench labels import FILE`", the
+    backticks on the page (screenshot /tmp/h18-qa/shots/nb02_02.png)."""
+    import pytest
+
+    pytest.importorskip("ipywidgets")
+    from browser import build_demo_library
+
+    from workbench.labels import Labels
+    from workbench.library import Library
+    from workbench.widgets import StatsGrid
+
+    library = Library(build_demo_library(tmp_path / "demo", n_tracks=2, duration_s=30.0))
+    grid = StatsGrid(Labels(library))._html.value
+    assert "<code>workbench labels import FILE</code>" in grid and "`" not in grid
