@@ -88,3 +88,25 @@ def test_label_grid_shows_a_command_as_code_not_backticks(tmp_path):
     library = Library(build_demo_library(tmp_path / "demo", n_tracks=2, duration_s=30.0))
     grid = StatsGrid(Labels(library))._html.value
     assert "<code>workbench labels import FILE</code>" in grid and "`" not in grid
+
+
+def test_notebook_03s_before_after_shows_scores_to_4_decimals_without_the_per_class_dict(tmp_path):
+    """On the real music, notebook 03's table had a per_class cell holding a dict of 16-digit floats (the backbone row
+    only, "-" in the others) and scores to 3 decimals where the report beside it says 0.7995 (shots/nb03_03.png)."""
+    from workbench.experiments import before_after
+    from workbench.runs import Run
+
+    def split(map_at_r, **extra):  # as the real-music run's metrics.json holds them (session 18)
+        return {"test": {"map_at_r": map_at_r, "n_queries": 53, "n_track_queries": 6, "precision_at_1": 0.8679245283,
+                         "precision_at_5": 0.8830188679, "r_precision": 0.8423180593, "track_map_at_r": 1.0, **extra}}
+
+    per_class = {"loops": {"n": 2, "precision_at_1": 0.0, "r_precision": 0.0},
+                 "supertuxkart": {"n": 32, "precision_at_1": 0.875, "r_precision": 0.875}}
+    run = Run(path=tmp_path / "r-embeddings", info={"kind": "embeddings"}, config={}, data={}, history=[],
+              metrics={"baseline": split(0.7994602, per_class=per_class), "untrained_head": split(0.7955591),
+                       "model": split(0.8723021)})
+    table = before_after(run)
+    assert "per_class" not in table.columns
+    assert table.loc["backbone (no training)", "map_at_r"] == 0.7995
+    assert list(table.columns)[-2:] == ["n_queries", "n_track_queries"]
+    assert all(table[c].dtype.kind == "f" for c in table.columns[:-2])
