@@ -110,3 +110,20 @@ def test_notebook_03s_before_after_shows_scores_to_4_decimals_without_the_per_cl
     assert table.loc["backbone (no training)", "map_at_r"] == 0.7995
     assert list(table.columns)[-2:] == ["n_queries", "n_track_queries"]
     assert all(table[c].dtype.kind == "f" for c in table.columns[:-2])
+
+
+def test_jobs_table_says_an_embeddings_job_trained_on_windows_of_classes_not_labels():
+    """Notebook 03's jobs table read "labels 123" for an embeddings job on three crates (123 windows; it has no
+    labels; shots/nb03_02.png); a sections job's cell says its labels."""
+    from workbench.job_records import Job
+    from workbench.widgets.jobs import jobs_html
+
+    def job(kind, counts):
+        return Job(id=1, kind=kind, state="completed", progress=1.0, epoch=10, total_epochs=10, loss=0.1,
+                   label_counts=counts, metrics={}, config={}, error=None, run_id=None, pid=None,
+                   created_at="2026-12-07T10:00:00+00:00", started_at=None, updated_at="2026-12-07T10:00:00+00:00",
+                   finished_at=None)
+
+    emb = jobs_html([job("embeddings", {"librosa_data": 42, "loops": 7, "supertuxkart": 74})])
+    assert ">123 windows, 3 classes<" in emb and ">labels<" not in emb and ">data<" in emb
+    assert ">12 labels<" in jobs_html([job("sections", {"intro": 5, "drop": 7})])
