@@ -127,3 +127,23 @@ def test_jobs_table_says_an_embeddings_job_trained_on_windows_of_classes_not_lab
     emb = jobs_html([job("embeddings", {"librosa_data": 42, "loops": 7, "supertuxkart": 74})])
     assert ">123 windows, 3 classes<" in emb and ">labels<" not in emb and ">data<" in emb
     assert ">12 labels<" in jobs_html([job("sections", {"intro": 5, "drop": 7})])
+
+
+def test_notebooks_03_and_04_show_their_tables_scores_to_4_decimals(tmp_path):
+    """Notebook 03's before/after and notebook 04's cross-validation tables showed 0.799 and 0.563 (text_left's
+    default 3 decimals) above a report that says 0.7995 and 0.5630 (shots/nb03_03.png, nb04b_02.png)."""
+    from pathlib import Path
+
+    from workbench.experiments import cv_table
+    from workbench.report.tables import text_left
+    from workbench.runs import Run
+
+    nbs = Path(__file__).resolve().parents[1] / "notebooks"
+    run = Run(path=tmp_path / "r-sections", info={"kind": "sections"}, config={}, data={}, history=[],
+              metrics={"cv": {"logreg": {"accuracy": 0.56312, "macro_f1": 0.44912, "seconds": 1.0523},
+                                  "mlp": {"accuracy": 0.50743, "macro_f1": 0.41835, "seconds": 6.2634}}})
+    for notebook, call in (("03_train_embeddings", "text_left(experiments.before_after(run), precision=4)"),
+                           ("04_train_sections", "text_left(experiments.cv_table(run), precision=4)")):
+        assert call in (nbs / f"{notebook}.ipynb").read_text(), notebook
+    html = text_left(cv_table(run), precision=4).to_html()
+    assert ">0.5631<" in html and ">0.4491<" in html and ">0.5074<" in html and ">6.3<" in html
