@@ -147,3 +147,39 @@ def test_notebooks_03_and_04_show_their_tables_scores_to_4_decimals(tmp_path):
         assert call in (nbs / f"{notebook}.ipynb").read_text(), notebook
     html = text_left(cv_table(run), precision=4).to_html()
     assert ">0.5631<" in html and ">0.4491<" in html and ">0.5074<" in html and ">6.3<" in html
+
+
+def test_report_model_vs_baselines_writes_scores_to_4_decimals():
+    """A sections run's report (notebook 04, `runs report`) read "novelty 1", "ensemble 0.395", "majority 0" beside
+    "model 0.4811" (.4g; shots/nb04b_03.png); now every score has 4 fixed decimals and a support stays whole."""
+    from workbench.report.baselines import comparison
+
+    metrics = {"model": {"accuracy": 0.48113, "macro_f1": 0.37291,
+                         "per_class": {"drop": {"f1": 0.696, "support": 477}}},
+               "baselines": {"ensemble": {"accuracy": 0.5511, "macro_f1": 0.395,
+                                          "per_class": {"drop": {"f1": 0.73, "support": 477}}},
+                             "novelty": {"accuracy": 1.0, "macro_f1": 1.0,
+                                         "per_class": {"drop": {"f1": 1.0, "support": 477}}},
+                             "majority": {"accuracy": 0.4517, "macro_f1": 0.1556,
+                                          "per_class": {"drop": {"f1": 0.0, "support": 477}}}}}
+    html = comparison(metrics)
+    for text in (">0.4811<", ">0.3950<", ">1.0000<", ">0.6960<", ">0.7300<", ">0.0000<", ">477<"):
+        assert text in html, text
+    assert ">1<" not in html and ">0.395<" not in html
+
+
+def test_old_labelers_track_row_wraps_instead_of_cutting_its_buttons(tmp_path):
+    """Notebook 04's labeler (suggestions on an unlabelled track) showed "◀ ...", "ne...", "next unl...", "least ce...":
+    its first row holds 1157 px of fixed widths and squeezed them in a narrower notebook (shots/nb04b_14.png)."""
+    import pytest
+
+    pytest.importorskip("ipywidgets")
+    from browser import build_demo_library
+
+    from workbench.library import Library
+    from workbench.widgets import Labeler
+
+    library = Library(build_demo_library(tmp_path / "demo", n_tracks=1, duration_s=30.0))
+    row = Labeler(library, autoplay=False).children[0]
+    assert "wb-next-unlabelled" in [c for child in row.children for c in child._dom_classes]
+    assert row.layout.flex_flow == "row wrap"
