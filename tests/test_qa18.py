@@ -183,3 +183,27 @@ def test_old_labelers_track_row_wraps_instead_of_cutting_its_buttons(tmp_path):
     row = Labeler(library, autoplay=False).children[0]
     assert "wb-next-unlabelled" in [c for child in row.children for c in child._dom_classes]
     assert row.layout.flex_flow == "row wrap"
+
+
+def test_notebook_06s_version_comparison_shows_numbers_right_and_the_model_first():
+    """Leftover of session 17: notebook 06's "compare with the previous version" showed a real sections model's 412
+    rows by name (baselines.ensemble.per_class... first), every number aligned left as text because a few rows hold a
+    sentence or True, and each sentence whole (as `workbench models compare dj_section 1 2` on the real music)."""
+    from workbench.registry_types import Comparison
+    from workbench.report.tables import text_columns, text_left
+
+    rows = (("metrics.baselines.ensemble.accuracy", 0.5511, 0.5549, 0.0038),
+            ("metrics.baselines.logreg.converged", True, True, None),
+            ("metrics.calibration.fitted_on", "leave-one-group-out predictions of the training tracks", "same", None),
+            ("metrics.model.accuracy", 0.4811, 0.3703, 0.3703 - 0.4811),
+            ("metrics.model_smoothed.accuracy", 0.607, 0.5341, 0.5341 - 0.607),
+            ("metrics.n_windows", 3757, 3757, 0),
+            ("parity.psnr_db", 100.6124, 101.1229, 0.5105),
+            ("size_mb", 19.797, 19.796, -0.001))
+    frame = Comparison("dj_section", 1, 2, rows).to_frame()
+    assert list(frame.index) == ["metrics.model.accuracy", "metrics.model_smoothed.accuracy", "parity.psnr_db",
+                                 "size_mb", "metrics.baselines.ensemble.accuracy", "metrics.n_windows"]
+    assert frame.loc["metrics.model.accuracy"].tolist() == ["0.4811", "0.3703", "-0.1108"]
+    assert text_columns(frame) == []  # numbers right, as every other table of the notebooks
+    assert "the first 3 of 6 rows" in text_left(frame, max_rows=3).to_html()  # notebook 06 shows 30, and says so
+    assert len(Comparison("dj_section", 1, 2, rows).to_frame(texts=True)) == len(rows)
