@@ -207,3 +207,34 @@ def test_notebook_06s_version_comparison_shows_numbers_right_and_the_model_first
     assert text_columns(frame) == []  # numbers right, as every other table of the notebooks
     assert "the first 3 of 6 rows" in text_left(frame, max_rows=3).to_html()  # notebook 06 shows 30, and says so
     assert len(Comparison("dj_section", 1, 2, rows).to_frame(texts=True)) == len(rows)
+
+
+def test_report_metric_tables_write_scores_to_4_decimals_and_counts_whole(tmp_path):
+    """An embeddings run's report on the real music read "track_map_at_r 1" and "n_queries 53" beside "0.8528"
+    (.4g of float(value); shots/supcon_report_curves.png), and a sections run's grouped tables "0.5" beside
+    "0.6338"."""
+    from workbench.report.overview import _group_table, grouped_metrics
+    from workbench.runs import Run
+
+    run = Run(path=tmp_path / "r-embeddings", info={"kind": "embeddings"}, config={}, data={}, history=[],
+              metrics={"model": {"track_map_at_r": 1.0, "n_queries": 53, "precision_at_5": 0.85283}})
+    html = grouped_metrics(run, {"track_map_at_r": 1.0, "n_queries": 53, "precision_at_5": 0.85283, "nmi": 0.7})
+    for text in (">1.0000<", ">53<", ">0.8528<", ">0.7000<"):
+        assert text in html, text
+    assert ">1<" not in html and ">53.0<" not in html
+    grouped = _group_table({"smoothed": {"boundary_f_3s": 0.5, "tracks": 4}}, where="4 tracks")
+    assert ">0.5000<" in grouped and ">4<" in grouped
+
+
+def test_gap_advice_for_a_mono_four_on_the_floor_loop_is_words_not_the_raw_fallback():
+    """Notebook 07's work in progress (a drum loop, loops/loop_mika.flac, against supertuxkart) read "phase_correlation
+    1, target 0.198-0.905 (-1..1)" and "four_on_floor 1, target 0.445-0.778 (0..1)": no advice above the range
+    (shots/nb07w_06.png)."""
+    from workbench.style.gap import _advice
+
+    assert _advice("phase_correlation", 1.0, 0.1983, 0.9055) == (
+        "left/right correlation 1.00, target under 0.91: the mix is nearly mono; widen it (stereo pads, panned "
+        "percussion)")
+    assert _advice("four_on_floor", 1.0, 0.4448, 0.7778) == (
+        "kick on 100% of beats, target under 78%: leave some beats without a kick (a broken beat, fills)")
+    assert _advice("four_on_floor", 0.3761, 0.4448, 0.7778).endswith("a kick on every beat")
