@@ -5,28 +5,22 @@ from __future__ import annotations
 
 import json
 
-from test_registry import _add, _metrics, _parser, _run, package  # noqa: F401  (package is a fixture)
+from test_models_deactivate import _registry_cli
+from test_registry import _metrics, _run, package  # noqa: F401  (package is a fixture)
 from test_style import style_lib  # noqa: F401  (a fixture)
 
 from workbench.registry import Registry
 
 
-def _cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
-    db = str(tmp_path / "data" / "workbench.db")
-    p = _parser()
-
-    def cli(*argv):
-        args = p.parse_args(["--db", db, "--quiet", *argv])
-        return args.func(args)
-
-    return cli, db
+def _cli(tmp_path, package, monkeypatch):  # noqa: F811
+    """``workbench`` in-process on a workspace under ``tmp_path`` (no version yet), and its database."""
+    return _registry_cli(tmp_path, package, monkeypatch, []), str(tmp_path / "data" / "workbench.db")
 
 
 def test_export_json_says_why_a_version_is_inactive_after_deactivate(tmp_path, package, capsys, monkeypatch):  # noqa: F811
     """The text output said "dj_section_v2 is registered inactive: dj_section_v1 was deactivated ..."; --json said only
     ``"active": false``."""
-    cli, db = _cli(tmp_path, monkeypatch)
+    cli, db = _cli(tmp_path, package, monkeypatch)
     first = _run(tmp_path, package, _metrics(0.6), rid="20250101-000000-sections-aaaaaa")
     assert cli("export", first, "--json") == 0
     (v1,) = json.loads(capsys.readouterr().out)["versions"]
@@ -43,7 +37,7 @@ def test_export_json_says_why_a_version_is_inactive_after_deactivate(tmp_path, p
 
 
 def test_export_json_says_why_for_no_activate_and_for_a_forced_export(tmp_path, package, capsys, monkeypatch):  # noqa: F811
-    cli, _ = _cli(tmp_path, monkeypatch)
+    cli, _ = _cli(tmp_path, package, monkeypatch)
     rid = _run(tmp_path, package, _metrics(0.6), rid="20250101-000000-sections-aaaaaa")
     assert cli("export", rid, "--no-activate", "--json") == 0
     (v,) = json.loads(capsys.readouterr().out)["versions"]

@@ -218,10 +218,10 @@ class Comparison:
         """
         import pandas as pd
 
-        def number(v: Any) -> bool:
+        def _is_number(v: Any) -> bool:
             return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
-        rows = [r for r in self.rows if texts or (number(r[1]) and number(r[2]))]
+        rows = [r for r in self.rows if texts or (_is_number(r[1]) and _is_number(r[2]))]
         rows.sort(key=lambda r: next((i for i, p in enumerate(HEADLINE_FIRST) if r[0].startswith(p)),
                                      len(HEADLINE_FIRST)))  # stable: by name within each
         shown = [(m, _fmt(a), _fmt(b), _fmt(d, signed=True)) for m, a, b, d in rows]
