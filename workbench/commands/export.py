@@ -164,9 +164,9 @@ def inactive_reason(registry: Registry, version: Version, *, no_activate: bool,
     Parameters
     ----------
     registry : Registry
-        The registry it was registered in.
+        Where the export registered it.
     version : Version
-        The version just registered.
+        The new version (``active`` False to have a reason).
     no_activate : bool
         Whether the export was told ``--no-activate``.
     before : Version or None
