@@ -232,3 +232,14 @@ def test_gap_advice_for_a_mono_four_on_the_floor_loop_is_words_not_the_raw_fallb
     assert _advice("four_on_floor", 1.0, 0.4448, 0.7778) == (
         "kick on 100% of beats, target under 78%: leave some beats without a kick (a broken beat, fills)")
     assert _advice("four_on_floor", 0.3761, 0.4448, 0.7778).endswith("a kick on every beat")
+
+
+def test_suggest_text_says_uncertain_as_the_json_and_the_labeler_do():
+    """`workbench suggest 12` on the real music printed "break 0-5 0.0-5.3 34%" while --json said "uncertain": true
+    and the labeler marks it "uncertain"."""
+    from workbench.commands.suggest import suggestion_line
+
+    row = {"label": "break", "start_beat": 0, "end_beat": 5, "start_s": 0.0, "end_s": 5.333, "confidence": 0.3406,
+           "uncertain": True}
+    assert suggestion_line(row).split() == ["break", "0-5", "0.0-5.3", "34%", "uncertain"]
+    assert suggestion_line({**row, "uncertain": False}).split()[-1] == "34%"
