@@ -29,12 +29,14 @@ def test_models_compare_text_writes_scores_with_4_decimals_and_counts_as_integer
 def test_the_notebooks_comparison_table_writes_the_same_and_keeps_numbers_right_aligned():
     from workbench.report.tables import text_columns
 
-    frame = Comparison("head", 1, 2, ROWS).to_frame()
+    frame = Comparison("head", 1, 2, ROWS).to_frame(texts=True)
     assert list(frame.columns) == ["v1", "v2", "delta"]
     assert frame.loc["metrics.model.track_precision_at_1"].tolist() == ["1.0000", "0.6667", "-0.3333"]
     assert frame.loc["metrics.test.n_queries"].tolist() == ["53", "41", "-12"]
     assert frame["delta"].tolist() == ["-0.0248", "-0.3333", "-0.0005", "-12", "+0", "-"]
     assert text_columns(frame) == ["v1", "v2"]  # the rule's text; the delta column of numbers stays right
+    numbers = Comparison("head", 1, 2, ROWS).to_frame()  # as notebook 06 shows it: no text row, every column right
+    assert "metrics.early_stopping.rule" not in numbers.index and text_columns(numbers) == []
 
 
 def test_notebook_06_shows_gate_values_and_versions_metrics_with_4_decimals():

@@ -482,8 +482,8 @@ def test_notebook_03s_before_after_names_its_rows_in_words_and_counts_whole(tmp_
               metrics={"baseline": split(0.7994602), "untrained_head": split(0.7955591), "model": split(0.8723021)})
     assert run.kind == "embeddings"
     table = before_after(run)
-    assert table.loc["fine-tuned head", "map_at_r"] == 0.872 and table.loc["fine-tuned head", "n_queries"] == 53
+    assert table.loc["fine-tuned head", "map_at_r"] == 0.8723 and table.loc["fine-tuned head", "n_queries"] == 53
     assert list(table.index) == ["backbone (no training)", "head before training", "fine-tuned head"]
     counts = [c for c in table.columns if c.startswith("n_")]
     assert counts and all(table[c].dtype.kind == "i" for c in counts), table.dtypes
-    assert all(v == round(v, 3) for c in table.columns if c not in counts for v in table[c])
+    assert all(v == round(v, 4) for c in table.columns if c not in counts for v in table[c])

@@ -146,7 +146,7 @@ def test_best_is_never_marked_on_counts(tmp_path):
     path = write_run("20250101-000000-embeddings-abcdef", info={"kind": "embeddings"}, config_={}, data={},
                      history=[], metrics=metrics, root=tmp_path)
     section = _section_of(report(path).read_text(), "Model vs baselines")
-    assert '<td class="best num">0.8</td>' in section
+    assert '<td class="best num">0.8000</td>' in section  # a score with 4 fixed decimals (session 18)
     assert '<td class="best num">150</td>' not in section and '<td class="num">150</td>' in section
 
 

@@ -59,3 +59,27 @@ def test_proxy_loss_is_deterministic_for_a_seed_and_leaves_the_global_rng(splits
     assert torch.equal(after_a, torch.rand(1))
     for k, v in a.model.state_dict().items():
         assert torch.equal(v, b.model.state_dict()[k]), k
+
+
+@pytest.mark.parametrize("loss", ["supcon", "proxy_anchor"])
+def test_a_loss_without_a_miner_records_its_batch_rows_not_mined_triplets(splits, loss):
+    """SupCon and Proxy Anchor mine nothing: their history said ``mined_triplets`` = every batch's size (a
+    constant of the sampler, drawn as a curve in the report); it now says ``batch_rows``, and draws no panel."""
+    from workbench.report.plots import curves_figure
+    from workbench.train.metric_losses import ROWS_KEY
+
+    train, val, _ = splits
+    result = train_triplet(train, val, config=TripletConfig(**{**FAST, "max_epochs": 2, "loss": loss}), progress=False)
+    for record in result.history:
+        assert "mined_triplets" not in record
+        assert isinstance(record[ROWS_KEY], int) and record[ROWS_KEY] > 0
+    titles = [ax.get_title() for ax in curves_figure({"run": result.history}).axes if ax.get_visible()]
+    assert "train_loss" in titles and ROWS_KEY not in titles
+
+
+def test_the_triplet_loss_still_records_its_mined_triplets(splits):
+    from workbench.train.metric_losses import ROWS_KEY
+
+    train, val, _ = splits
+    result = train_triplet(train, val, config=TripletConfig(**{**FAST, "max_epochs": 1}), progress=False)
+    assert isinstance(result.history[0]["mined_triplets"], int) and ROWS_KEY not in result.history[0]

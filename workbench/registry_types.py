@@ -201,13 +201,30 @@ class Comparison:
         return {"model_type": self.model_type, "a": self.a, "b": self.b,
                 "rows": [{"metric": m, "a": x, "b": y, "delta": d} for m, x, y, d in self.rows]}
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self, *, texts: bool = False) -> pd.DataFrame:
         """The rows as a pandas DataFrame indexed by metric (columns ``v<a>``, ``v<b>``, ``delta``), each value
         written as the text of :meth:`__str__` (a score with 4 fixed decimals, a count as an integer, the delta
-        signed, "-" for none: one row holds a score, the next a count or a text); ``rows`` keeps the numbers."""
+        signed, "-" for none); ``rows`` keeps the numbers.
+
+        The headline first (:data:`HEADLINE_FIRST`), then the rest by name. Notebook 06 showed a real sections
+        model's 412 rows by name, the numbers aligned left as text because a few rows hold a sentence (a warning,
+        a calibration's "fitted on") or True, and each sentence whole.
+
+        Parameters
+        ----------
+        texts : bool
+            Keep the rows whose values are texts or booleans (:meth:`__str__` and ``--json`` always have them);
+            without them every column is numbers, aligned right by :func:`~workbench.report.tables.text_left`.
+        """
         import pandas as pd
 
-        shown = [(m, _fmt(a), _fmt(b), _fmt(d, signed=True)) for m, a, b, d in self.rows]
+        def _is_number(v: Any) -> bool:
+            return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+        rows = [r for r in self.rows if texts or (_is_number(r[1]) and _is_number(r[2]))]
+        rows.sort(key=lambda r: next((i for i, p in enumerate(HEADLINE_FIRST) if r[0].startswith(p)),
+                                     len(HEADLINE_FIRST)))  # stable: by name within each
+        shown = [(m, _fmt(a), _fmt(b), _fmt(d, signed=True)) for m, a, b, d in rows]
         return pd.DataFrame(shown, columns=["metric", f"v{self.a}", f"v{self.b}", "delta"]).set_index("metric")
 
     def __str__(self) -> str:
@@ -222,6 +239,9 @@ class Comparison:
         return "\n".join(lines)
 
 
+#: The rows :meth:`Comparison.to_frame` shows first, in this order (name prefixes): the model's own scores, then
+#: parity and size; the baselines, calibration and transfer details follow by name.
+HEADLINE_FIRST: tuple[str, ...] = ("metrics.model.", "metrics.model_smoothed.", "parity.", "size_mb")
 #: Width of a version's column in :meth:`Comparison.__str__`; a longer text (an explanation) is cut.
 CELL = 24
 

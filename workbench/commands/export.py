@@ -142,7 +142,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if args.json:
             _print_json({"run_id": run.run_id, "already_exported": [], "versions": [
                 {**version.as_dict(), "lint": {"errors": len(result.lint.errors),
-                                               "warnings": len(result.lint.warnings)}}
+                                               "warnings": len(result.lint.warnings)},
+                 "inactive_reason": inactive_reason(reg, version, no_activate=args.no_activate,
+                                                    before=before.get(version.model_type))}
                 for result, version in done]})
             return 0
         for result, version in done:
@@ -153,6 +155,38 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 print(off)
             print(result)
     return 0
+
+
+def inactive_reason(registry: Registry, version: Version, *, no_activate: bool,
+                    before: Version | None = None) -> str | None:
+    """Why ``workbench export`` registered ``version`` inactive, as ``export --json`` says it (``inactive_reason``).
+
+    Parameters
+    ----------
+    registry : Registry
+        Where the export registered it.
+    version : Version
+        The new version (``active`` False to have a reason).
+    no_activate : bool
+        Whether the export was told ``--no-activate``.
+    before : Version or None
+        The version of its type active before the export, to name the way back (:func:`forced_line`).
+
+    Returns
+    -------
+    str or None
+        None where the version is active; else the sentence the text output prints (on stdout, or on stderr for a
+        version forced past a failing gate).
+    """
+    if version.active:
+        return None
+    if no_activate:
+        return (f"{version.name} is registered inactive: exported with --no-activate; `workbench models activate "
+                f"{version.model_type} {version.version}{' --force' if version.forced else ''}` makes it active")
+    if version.forced:
+        return forced_line(version, registry.active(version.model_type), before=before,
+                           versions=registry.list(version.model_type)).removeprefix("WARNING: ")
+    return inactive_line(registry, version)
 
 
 def inactive_line(registry: Registry, version: Version) -> str | None:

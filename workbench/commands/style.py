@@ -151,7 +151,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print(f"trance score: mean {ts['mean']:.2f}, range {ts['range'][0]:.2f} .. {ts['range'][1]:.2f}")
     cl = profile.get("clusters", {})
     if not cl.get("k"):
-        print(f"style clusters: 0: {cl.get('note', '')}")
+        print(f"style clusters: none ({cl.get('note') or 'not measured'})")  # was "style clusters: 0: 0 reference ..."
     elif cl.get("silhouette") is None:
         print(f"style clusters: {cl['k']}: {cl.get('chosen', 'silhouette not measured')}")  # no (( ))
     else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.commands import add_json, open_library, print_json, workspace_of
 from workbench.errors import WorkbenchError
@@ -139,7 +139,20 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         print(f"decoded in the label family {found[0].family}")
     print(f"{'label':7}  {'beats':>9}  {'seconds':>13}  confidence")
     for r in rows:
-        print(f"{r['label']:7}  {r['start_beat']:>4}-{r['end_beat']:<4}  {r['start_s']:6.1f}-{r['end_s']:<6.1f}  "
-              f"{r['confidence']:.0%}")
+        print(suggestion_line(r))
     print("accept or correct them in the labeler (notebook 02)")
     return 0
+
+
+def suggestion_line(row: dict[str, Any]) -> str:
+    """One suggestion as ``workbench suggest`` prints it, "uncertain" after its confidence where the model is unsure
+    (``--json`` and the labeler said so; the text did not).
+
+    Parameters
+    ----------
+    row : dict
+        A suggestion's fields (:class:`~workbench.labels.Suggestion` as a dict): label, beats, seconds, confidence,
+        uncertain.
+    """
+    return (f"{row['label']:7}  {row['start_beat']:>4}-{row['end_beat']:<4}  {row['start_s']:6.1f}-{row['end_s']:<6.1f}  "
+            f"{row['confidence']:.0%}" + ("  uncertain" if row.get("uncertain") else ""))

@@ -23,6 +23,11 @@ def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _cell(value: object) -> object:
+    """A score as the report writes one (:func:`workbench.report.html.number`: 4 fixed decimals, a count whole)."""
+    return H.number(value) if value is None or _number(value) else value
+
+
 def comparison(metrics: Mapping[str, Any]) -> str:
     """HTML: warnings, the headline metrics and the per-class F1 of the model and every baseline.
 
@@ -56,7 +61,7 @@ def comparison(metrics: Mapping[str, Any]) -> str:
         present = [v for v in values if v is not None]
         best = (None if direction is None or len(set(present)) < 2
                 else (min if direction == "lower" else max)(present))
-        rows.append((k, *values))
+        rows.append((k, *[_cell(v) for v in values]))  # 4 fixed decimals: .4g wrote novelty 1.0 as "1", 0.3950 "0.395"
         cls.append(("", *["best" if v is not None and v == best else "" for v in values]))
     parts.append(H.table(rows, ("metric", *names), cls))
     per_class = model.get("per_class")
@@ -66,7 +71,7 @@ def comparison(metrics: Mapping[str, Any]) -> str:
         for label, row in per_class.items():
             values = [((columns[n].get("per_class") or {}).get(label) or {}).get("f1") for n in names]
             best = max((float(v) for v in values if isinstance(v, (int, float))), default=None)
-            rows.append((label, row.get("support"), *values))
+            rows.append((label, row.get("support"), *[_cell(v) if _number(v) else v for v in values]))
             cls.append(("", "", *["best" if v is not None and v == best else "" for v in values]))
         parts.append('<p class="meta">F1 per class on the held-out windows (support: windows)</p>')
         parts.append(H.table(rows, ("class", "support", *names), cls))

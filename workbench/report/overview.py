@@ -60,6 +60,14 @@ def _num(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _score(key: str, value: Any) -> Any:
+    """A metric's cell as every score table writes it (:func:`~workbench.report.html.number`): 4 fixed decimals, a
+    count (``n_*``, ``tracks``, ``support`` or an int) whole; ``.4g`` wrote a track MAP@R of 1.0 as "1"."""
+    if not _num(value):
+        return value
+    return H.number(value, count=isinstance(value, int) or key.startswith("n_") or key in ("tracks", "support"))
+
+
 def loso(metrics: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The leave-one-group-out block of a sections run, or None (not run, or skipped).
 
@@ -184,7 +192,7 @@ def _group_table(columns: Mapping[str, Mapping[str, Any]], *, where: str) -> str
         return ""
     keys = list(dict.fromkeys(k for c in cols.values() for k in c))
     shared = [k for k in keys if all(k in c for c in cols.values())]
-    out = H.table([(k, *[cols[n][k] for n in cols]) for k in shared], ("metric", *cols)) if shared else ""
+    out = H.table([(k, *[_score(k, cols[n][k]) for n in cols]) for k in shared], ("metric", *cols)) if shared else ""
     extra = [f"{n}: " + ", ".join(f"{k} {H.fmt(c[k])}" for k in c if k not in shared)
              for n, c in cols.items() if any(k not in shared for k in c)]
     if extra:
@@ -261,10 +269,10 @@ def grouped_metrics(run: Run, computed: Mapping[str, Any]) -> str:
     only_computed = {k: v for k, v in computed.items() if _num(v) and not _num(model.get(k))}
     body = ""
     if check:
-        body += H.table([(k, float(a), float(b), "yes" if abs(a - b) < 1e-4 else "no") for k, a, b in check],
+        body += H.table([(k, _score(k, a), _score(k, b), "yes" if abs(a - b) < 1e-4 else "no") for k, a, b in check],
                         ("metric", "recorded", "recomputed from arrays", "same"))
     if only_computed:
-        body += H.table([(k, v) for k, v in only_computed.items()], ("metric", "recomputed from arrays only"))
+        body += H.table([(k, _score(k, v)) for k, v in only_computed.items()], ("metric", "recomputed from arrays only"))
     if body:
         body += f'<p class="meta">computed on: the held-out windows saved in arrays.npz ({H.esc(where)})</p>'
     seg = computed.get("segmentation")

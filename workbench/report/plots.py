@@ -68,8 +68,9 @@ def png_bytes(fig: Figure, *, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
-#: ``history.json`` quantities that measure the machine, not the model: no panel of their own by default.
-THROUGHPUT_KEYS: tuple[str, ...] = ("epoch", "seconds", "samples", "samples_per_s")
+#: ``history.json`` quantities that measure the machine, not the model: no panel of their own by default
+#: (``batch_rows``: the rows a loss without a miner saw in an epoch, fixed by the sampler).
+THROUGHPUT_KEYS: tuple[str, ...] = ("epoch", "seconds", "samples", "samples_per_s", "batch_rows")
 
 
 def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys: Sequence[str] | None = None,

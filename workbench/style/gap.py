@@ -47,10 +47,14 @@ ADVICE: dict[str, tuple[str, str]] = {
     "stereo_width": ("stereo width {v:.2f} side/mid, target {lo:.2f}-{hi:.2f}: widen the chords (more voices "
                      "spread, a stereo detune)", "stereo width {v:.2f} side/mid, target {lo:.2f}-{hi:.2f}: "
                      "narrow the mids; check mono compatibility"),
-    "phase_correlation": ("left/right correlation {v:.2f}, target {lo:.2f}+: the mix may vanish in mono", ""),
+    "phase_correlation": ("left/right correlation {v:.2f}, target {lo:.2f}+: the mix may vanish in mono",
+                          "left/right correlation {v:.2f}, target under {hi:.2f}: the mix is nearly mono; widen it "
+                          "(stereo pads, panned percussion)"),
     "detune_cents": ("supersaw detune {v:.0f} cents, target {lo:.0f}-{hi:.0f}: more detune on the saw stack",
                      "supersaw detune {v:.0f} cents, target {lo:.0f}-{hi:.0f}: less detune, it sounds out of tune"),
-    "four_on_floor": ("kick on {v:.0%} of beats, target {lo:.0%}+: a kick on every beat", ""),
+    "four_on_floor": ("kick on {v:.0%} of beats, target {lo:.0%}+: a kick on every beat",
+                      "kick on {v:.0%} of beats, target under {hi:.0%}: leave some beats without a kick (a broken "
+                      "beat, fills)"),
     "offbeat_hats": ("off-beat hats {v:.0%}, target {lo:.0%}+: open hats on the off-beat 8ths",
                      "off-beat hats {v:.0%}, target under {hi:.0%}: hats on the beat too"),
     "brightness_hz": ("spectral centroid {v:.0f} Hz, target {lo:.0f}-{hi:.0f} Hz: brighten the top (a high shelf "

@@ -321,8 +321,9 @@ def _embedding_clusters(library: Library, used: list[Track], *, k: int | None, s
     ids = {t.id for t in used}
     rows = [i for i, t in enumerate(tracks) if t.id in ids]
     if len(rows) < 3:
-        return {"k": 0, "note": f"{len(rows)} reference tracks have embeddings ({why}): run `workbench embed` "
-                                "for style clusters", "backbone": why}
+        # the backbone's sentence (why not OpenL3, where its weights go) stays in "backbone": a note of one line
+        return {"k": 0, "note": f"{len(rows)} of {len(used)} reference tracks have embeddings, 3 needed: run "
+                                "`workbench embed` for style clusters", "backbone": why}
     out = _clusters(vectors[rows], k=k, seed=seed)
     out["backbone"] = why
     return out

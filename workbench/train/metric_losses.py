@@ -21,6 +21,10 @@ from typing import Any
 LOSSES: tuple[str, ...] = ("triplet", "proxy_anchor", "supcon")
 #: A proxy loss's own learning rate, as a multiple of the head's.
 PROXY_LR_SCALE = 100.0
+#: The training history's count for a loss without a miner (SupCon, Proxy Anchor): the rows its batches gave it in
+#: an epoch, every one used (``mined_triplets`` is the triplet loss's own); a count the sampler fixes, not a sign of
+#: learning, so the training curves draw no panel of it.
+ROWS_KEY = "batch_rows"
 
 
 @dataclass

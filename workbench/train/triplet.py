@@ -15,7 +15,9 @@ Inputs are z-scored with the training set's statistics, the scaling folded into 
 end (the head takes raw backbone vectors); a ``model`` (the CNN over log-mel patch rows) takes the rows as they are.
 
 Guard rails: impossible sampler settings are refused before training; a collapse (embedding spread near zero,
-or the loss stuck at the margin) stops training with :class:`CollapseError`; every epoch reports its mined triplets. Runs are deterministic for a seed on CPU (all randomness
+or the loss stuck at the margin) stops training with :class:`CollapseError`; every epoch reports its mined triplets
+(``mined_triplets``; a loss that mines none, SupCon or Proxy Anchor, reports ``batch_rows`` instead: the rows its
+batches gave it, every one used, a count fixed by the sampler rather than a sign of learning). Runs are deterministic for a seed on CPU (all randomness
 comes from the seed: the global RNGs are forked and restored).
 
 Metrics compare the head with two baselines on the validation set and, when given, a held-out
@@ -43,7 +45,7 @@ import numpy as np
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.evaluate.retrieval import retrieval_metrics
 from workbench.train.datasets import EmbeddingSet
-from workbench.train.metric_losses import PROXY_LR_SCALE, build_objective
+from workbench.train.metric_losses import PROXY_LR_SCALE, ROWS_KEY, build_objective
 from workbench.train.triplet_config import (  # noqa: F401  (re-exported)
     _TRIPLET_TYPES,
     MARGIN_RANGE,
@@ -249,8 +251,8 @@ def train_triplet(train: EmbeddingSet, val: EmbeddingSet, *, test: EmbeddingSet 
     config : TripletConfig or None
     on_epoch : callable or None
         ``on_epoch(epoch, total_epochs, record)`` after every epoch (``epoch`` from 1); ``record``
-        has ``epoch, train_loss, val_map_at_r, val_precision_at_1, mined_triplets,
-        embedding_spread, seconds``. An exception it raises stops training and propagates.
+        has ``epoch, train_loss, val_map_at_r, val_precision_at_1, mined_triplets`` (``batch_rows`` instead for a
+        loss without a miner: :data:`ROWS_KEY`), ``embedding_spread, seconds``. An exception it raises stops training and propagates.
     progress : bool
         A tqdm bar over epochs.
     model : torch.nn.Module or None
@@ -334,6 +336,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     collapse: dict[str, Any] | None = None
     # a bar over a count, not over the range: leaving a loop over a tqdm iterable closes it at once (red in a notebook)
     bar = tqdm(total=cfg.max_epochs, desc="triplet", unit="epoch", disable=not progress)
+    count_key = "mined_triplets" if miner is not None else ROWS_KEY  # SupCon, Proxy Anchor: no triplets mined
     for epoch in range(1, cfg.max_epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -369,7 +372,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
         train_loss = float(np.mean(losses_)) if losses_ else 0.0
         record = {"epoch": epoch, "train_loss": train_loss, "val_map_at_r": vm["map_at_r"],
                   "val_precision_at_1": vm["precision_at_1"], "val_precision_at_5": vm["precision_at_5"],
-                  "mined_triplets": mined, "embedding_spread": spread}
+                  count_key: mined, "embedding_spread": spread}
         if view_losses:
             record["view_loss"] = float(np.mean(view_losses))
         if math.isfinite(vm["map_at_r"]):
@@ -379,7 +382,8 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
             score = -record["val_loss"]
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
-        bar.set_postfix(loss=f"{train_loss:.4f}", map_r=f"{vm['map_at_r']:.3f}", mined=mined, refresh=False)
+        bar.set_postfix({"loss": f"{train_loss:.4f}", "map_r": f"{vm['map_at_r']:.3f}",
+                         "mined" if miner is not None else "rows": mined}, refresh=False)
         bar.update(1)
         improved = score > best_map + 1e-6 or cfg.keep_epoch == "last"  # last: a fixed epoch count
         if improved:
@@ -394,7 +398,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
             why = (f"embedding spread {spread:.2e} < min_spread {cfg.min_spread:g}" if spread < cfg.min_spread
                    else f"training loss {train_loss:.4f} stuck at the margin {cfg.margin:g}")
             collapse = {"epoch": epoch, "embedding_spread": spread, "train_loss": train_loss,
-                        "mined_triplets": mined, "reason": why}
+                        count_key: mined, "reason": why}
             stopped = (f"collapse at epoch {epoch}: {why} for {collapsed_for} epochs (all embeddings alike); "
                        f"try a lower lr (now {cfg.lr:g}), check the inputs vary, or check the classes")
             break

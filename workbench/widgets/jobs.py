@@ -53,8 +53,20 @@ def _progress_bar(job: Job) -> str:
             f' <span style="font-size:90%">{pct:.0f}%</span>')
 
 
+def _data_said(job: Job) -> str:
+    """What the job trained on: a sections job's labels; an embeddings job's counts are windows per class (the column
+    read "labels 123" for 123 windows of 3 crates)."""
+    if not job.label_counts:
+        return ""
+    n = sum(job.label_counts.values())
+    if job.kind == "embeddings":
+        k = len(job.label_counts)
+        return f"{n} window{'s' if n != 1 else ''}, {k} class{'es' if k != 1 else ''}"
+    return f"{n} label{'s' if n != 1 else ''}"
+
+
 def jobs_html(jobs: Sequence[Job]) -> str:
-    """An HTML table of ``jobs``: id, kind, coloured state, progress bar, epoch, loss, labels, result.
+    """An HTML table of ``jobs``: id, kind, coloured state, progress bar, epoch, loss, data (labels or windows), result.
 
     Parameters
     ----------
@@ -66,7 +78,7 @@ def jobs_html(jobs: Sequence[Job]) -> str:
     str
         A ``<table class="wb-jobs">``; a single "no training jobs yet" row when ``jobs`` is empty.
     """
-    head = ("id", "kind", "state", "progress", "epoch", "loss", "labels", "result", "updated (UTC)")
+    head = ("id", "kind", "state", "progress", "epoch", "loss", "data", "result", "updated (UTC)")
     rows = []
     for j in jobs:
         color = STATE_COLORS[j.state]
@@ -75,7 +87,7 @@ def jobs_html(jobs: Sequence[Job]) -> str:
         epoch = f"{j.epoch}/{j.total_epochs}" if j.epoch is not None and j.total_epochs else (
             f"0/{j.total_epochs}" if j.total_epochs else "")
         loss = f"{j.loss:.4f}" if j.loss is not None else ""
-        labels = str(sum(j.label_counts.values())) if j.label_counts else ""
+        labels = _data_said(j)
         if j.state == "failed":
             result = f'<span style="color:{STATE_COLORS["failed"]}">{html.escape(j.error or "")}</span>'
         elif j.run_id:

@@ -127,8 +127,10 @@ class LabelerView:
                 ev.on_dom_event(self._guard(self._on_dom_event))
             self._buttons_row = buttons
         self.children = [
+            # 1157 px of fixed widths: in a narrower notebook the row squeezed its buttons to "◀ ...", "ne...",
+            # "next unl..."; wrapped, each keeps its width and the last ones go to a second line
             w.HBox([self._prev_btn, self._track_dd, self._next_btn, self._pos, self._status_dd,
-                    self._next_unlabelled_btn, self._least_certain_btn]),
+                    self._next_unlabelled_btn, self._least_certain_btn], layout=w.Layout(flex_flow="row wrap")),
             self._view,
             getattr(self, "_buttons_row", w.HBox(list(self._label_btns.values()))),
             w.HBox([self._start, self._end, self._range]),

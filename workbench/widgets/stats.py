@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
@@ -19,6 +20,17 @@ if TYPE_CHECKING:
     from workbench.labels import Labels
     from workbench.labels.stats import LabelStats
     from workbench.widgets.labeler import Labeler
+
+
+def code_spans(text: str) -> str:
+    """``text`` escaped for HTML, each `command` in backticks shown as ``<code>`` (the grid showed the backticks).
+
+    Parameters
+    ----------
+    text : str
+        Plain text, commands between backticks.
+    """
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
 class StatsGrid(w.VBox):
@@ -95,13 +107,13 @@ class StatsGrid(w.VBox):
                 f"<div style='font-size:16px'>{count}/{minimum} "
                 f"<span style='color:{'#15803d' if ok else '#b91c1c'}'>{mark}</span></div></div>")
         grid = f"<div style='display:flex;flex-wrap:wrap;gap:6px'>{''.join(cells)}</div>"
-        summary = html.escape(stats.coverage(
+        summary = code_spans(stats.coverage(
             "pick a label (buttons or keys 1-7) and drag across the waveform in the labeler above, or add a file "
-            "of them with `workbench labels import FILE` (JSON, CSV or JAMS)"))
+            "of them with `workbench labels import FILE` (JSON, CSV or JAMS)"))  # a command in code type, no backticks
         if stats.ready:
             verdict = "<div class='wb-ready' style='color:#15803d;font-weight:bold'>ready to train ✓</div>"
         else:
-            missing = "".join(f"<li>{html.escape(m)}</li>" for m in stats.missing)
+            missing = "".join(f"<li>{code_spans(m)}</li>" for m in stats.missing)
             verdict = (f"<div class='wb-not-ready' style='color:#b91c1c;font-weight:bold'>not ready to train</div>"
                        f"<ul class='wb-missing' style='margin:2px 0'>{missing}</ul>")
         return f"<div class='wb-stats-grid'>{grid}<div style='margin-top:4px'>{summary}</div>{verdict}</div>"
