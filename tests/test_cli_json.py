@@ -193,6 +193,9 @@ def test_suggest_runs_list_and_compare_on_the_demo(demo_home, capsys):
     assert set(doc) == {"track_id", "track_name", "run_id", "model", "uncertain_below", "uncertain_rule", "suggestions"}
     assert doc["uncertain_below"] == 0.8 and "more than 1 in 5 that it is wrong" in doc["uncertain_rule"]
     assert all(s["uncertain"] == (s["confidence"] < 0.8) for s in doc["suggestions"])
+    assert main(["--home", str(root), "suggest", "1"]) == 0  # the table marks them and says the rule under it
+    table = capsys.readouterr().out
+    assert doc["uncertain_rule"] in table and table.count("  uncertain\n") == sum(s["uncertain"] for s in doc["suggestions"])
     assert doc["track_id"] == 1 and doc["model"].startswith("active model dj_section_v")
     assert doc["suggestions"] and all(set(s) == SUGGESTION_FIELDS for s in doc["suggestions"])
     spans = [(s["start_beat"], s["end_beat"]) for s in doc["suggestions"]]

@@ -101,7 +101,7 @@ def test_demo_shows_the_cross_generator_line_with_its_baselines(demo_home):
     served = next(h for n, h in lines.items() if n.startswith("sections: suggestion ECE on devset, as served, per "
                                                                 "scored window ("))
     assert served.value is not None and " windows; " in served.name
-    assert any(n.startswith("sections: same, per suggestion as the user judges it (") for n in lines)
+    assert any(h.name.startswith("sections: same, per suggestion as the user judges it (") for h in result.headlines)
     html = result.reports["sections"].read_text()
     assert "cross-generator: devset" in html and "No other set was scored" not in html
 

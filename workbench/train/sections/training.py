@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.labels.uncertain import uncertain_rule
 from workbench.train.sections import audio_views, self_training
 from workbench.train.sections.baselines import (
     BASELINES,
@@ -36,7 +37,6 @@ from workbench.train.sections.features import (
 )
 from workbench.train.sections.grammar import learn_grammar, track_sequences
 from workbench.train.sections.held_out import score_held_out
-from workbench.labels.uncertain import uncertain_rule
 from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, UNCERTAIN_BELOW
 from workbench.train.sections.trainer import EpochCallback, SectionTrainer
 from workbench.train.sections.transfer import leave_one_group_out, transfer_warnings, validation_groups
