@@ -48,7 +48,8 @@ SUGGEST_CELL = """\
 from workbench.labels import Suggestion
 _g = labeler.labels.grid(labeler.shown)
 _mk = lambda lab, a, b, c: Suggestion(labeler.shown.id, lab, a, b, _g.time_of(a), _g.time_of(b), c,
-                                      uncertain=c < 0.5, model_name="dj_section", model_version="v1")
+                                      uncertain=c < 0.8, model_name="dj_section", model_version="v1",
+                                      uncertain_below=0.8)
 labeler.use_suggestions([_mk("verse", 40, 72, 0.81), _mk("break", 200, 264, 0.55), _mk("chorus", 300, 364, 0.35)])
 """
 
@@ -171,6 +172,11 @@ def test_label_with_the_mouse_in_jupyterlab(lab_server):
             lab = Page(page, db)
             expect(page.locator(".wb-sugg")).to_have_count(3)
             assert lab.rows() == []
+            # what "(uncertain)" means, said once under the list and on each uncertain suggestion
+            rule = "uncertain: confidence under 80 %, a calibrated chance of more than 1 in 5 that it is wrong"
+            expect(page.locator(".wb-uncertain-rule")).to_have_text(rule)
+            expect(page.locator(".wb-sugg[data-label='break']")).to_have_attribute("title", rule)
+            expect(page.locator(".wb-sugg[data-label='verse']")).to_have_attribute("title", "")
             # statuses in words, as the older labeler and the README say them ("in_progress" is only stored)
             expect(page.locator("select.wb-status-select option[value='in_progress']")).to_have_text("mark in progress")
             # the audio arrives after the first paint (Ogg Vorbis, decoded by the browser)

@@ -180,15 +180,22 @@ def test_suggest_without_a_model_falls_back_to_novelty_and_says_so(home, capsys)
     rows = doc["suggestions"]
     assert rows and all(set(s) == SUGGESTION_FIELDS and s["uncertain"] and s["confidence"] == 0 for s in rows)
     assert rows[0]["start_beat"] == 0 and all(a["end_beat"] == b["start_beat"] for a, b in zip(rows, rows[1:], strict=False))
+    assert doc["uncertain_below"] is None and doc["uncertain_rule"].startswith("uncertain: every suggestion (no section")
     assert main(["--home", str(home), "suggest", "1"]) == 0
-    assert "no section model yet" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no section model yet" in out and "uncertain: every suggestion" in out and "0%  uncertain" in out
     assert main(["--home", str(home), "suggest", "1", "--run", "nope"]) == 1  # a named run is never replaced
 
 
 def test_suggest_runs_list_and_compare_on_the_demo(demo_home, capsys):
     root, _ = demo_home
     doc = run_json(["--home", str(root), "suggest", "1", "--json"], capsys)
-    assert set(doc) == {"track_id", "track_name", "run_id", "model", "suggestions"}
+    assert set(doc) == {"track_id", "track_name", "run_id", "model", "uncertain_below", "uncertain_rule", "suggestions"}
+    assert doc["uncertain_below"] == 0.8 and "more than 1 in 5 that it is wrong" in doc["uncertain_rule"]
+    assert all(s["uncertain"] == (s["confidence"] < 0.8) for s in doc["suggestions"])
+    assert main(["--home", str(root), "suggest", "1"]) == 0  # the table marks them and says the rule under it
+    table = capsys.readouterr().out
+    assert doc["uncertain_rule"] in table and table.count("  uncertain\n") == sum(s["uncertain"] for s in doc["suggestions"])
     assert doc["track_id"] == 1 and doc["model"].startswith("active model dj_section_v")
     assert doc["suggestions"] and all(set(s) == SUGGESTION_FIELDS for s in doc["suggestions"])
     spans = [(s["start_beat"], s["end_beat"]) for s in doc["suggestions"]]

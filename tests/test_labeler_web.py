@@ -15,7 +15,7 @@ pytest.importorskip("anywidget")
 from browser import build_demo_library, copy_database  # noqa: E402
 
 from workbench.errors import ParameterError  # noqa: E402
-from workbench.labels import LABEL_COLORS, LabelError, Suggestion  # noqa: E402
+from workbench.labels import LABEL_COLORS, LabelError, Labels, Suggestion  # noqa: E402
 from workbench.library import Library  # noqa: E402
 from workbench.widgets import labeler_web  # noqa: E402
 from workbench.widgets.labeler_media import (  # noqa: E402
@@ -46,7 +46,7 @@ def suggestions(library, track_id):
     g = Labels(library).grid(track_id)
     return [Suggestion(track_id, "verse", 8, 24, g.time_of(8), g.time_of(24), 0.8, model_name="m", model_version="v1"),
             Suggestion(track_id, "drop", 32, 48, g.time_of(32), g.time_of(48), 0.3, uncertain=True,
-                       model_name="m", model_version="v1")]
+                       model_name="m", model_version="v1", uncertain_below=0.8)]
 
 
 @pytest.fixture
@@ -181,3 +181,25 @@ def test_edits_are_said_in_bars_as_the_ruler_and_the_selection_say(lab):
     assert lab.message.startswith(f"selected drop {bars} ")
     lab.handle("update", {"id": lid, "start_beat": 12, "end_beat": 24})
     assert lab.message == f"moved drop bars {grid.bar_of(12)}–{grid.bar_of(24)}", lab.message
+
+
+@needs_bundle
+def test_uncertain_suggestions_carry_the_rule_and_least_certain_moves_to_them(library):
+    """The page says what "uncertain" means (the model's threshold in words); "least certain" still picks the track
+    whose suggestions have the lowest mean confidence."""
+    t1, t2 = library.tracks()[:2]
+    sure = {t1.id: 0.9, t2.id: 0.7}  # 0.7: wrong 3 in 10, more than 1 in 5
+
+    def suggest(t):
+        g = Labels(library).grid(t)
+        return [Suggestion(t.id, "intro", 0, 16, 0.0, g.time_of(16), sure[t.id], uncertain=sure[t.id] < 0.8,
+                           model_name="m", model_version="v1", uncertain_below=0.8)]
+
+    lab = labeler_web.WebLabeler(library, suggest=suggest, audio=False)
+    lab.load_suggestions()
+    rule = "uncertain: confidence under 80 %, a calibrated chance of more than 1 in 5 that it is wrong"
+    assert lab.shown.id == t1.id and lab.suggestions[0]["uncertain"] is False
+    assert lab.suggestions[0]["uncertain_rule"] == rule and lab.suggest_note.endswith(rule)
+    lab.handle("next", {"which": "uncertain"})
+    lab.load_suggestions()
+    assert lab.shown.id == t2.id and lab.suggestions[0]["uncertain"] is True and lab.error == ""

@@ -98,7 +98,10 @@ def test_demo_shows_the_cross_generator_line_with_its_baselines(demo_home):
     assert f3.value == e["segments"]["smoothed"]["boundary_f_3s"]
     assert any(n.startswith("sections: boundary F @0.5 s on devset (novelty") for n in lines)
     assert "sections: intro/outro confusion on devset" in lines
-    assert lines["sections: suggestion ECE on devset, as served"].value is not None
+    served = next(h for n, h in lines.items() if n.startswith("sections: suggestion ECE on devset, as served, per "
+                                                                "scored window ("))
+    assert served.value is not None and " windows; " in served.name
+    assert any(h.name.startswith("sections: same, per suggestion as the user judges it (") for h in result.headlines)
     html = result.reports["sections"].read_text()
     assert "cross-generator: devset" in html and "No other set was scored" not in html
 

@@ -141,6 +141,7 @@ def test_a_span_map_is_fitted_and_every_scope_reports_the_ece_per_suggestion():
                          external={"other": _data(groups=("d",), per_group=2)}, progress=False)
     cal = res.metrics["calibration"]
     assert "one outcome per suggestion" in cal["suggestions"]["fitted_on"]
+    assert cal["uncertain_rule"].startswith("uncertain: confidence under 80 %")  # the report and labeler say it
     lo = res.metrics["transfer"]["leave_one_group_out"]["calibration"]["suggestions"]
     assert "one outcome each" in lo["how"]
     assert lo["guard"] == {"ece_before": lo["span"]["before"]["ece"], "ece_after": lo["span"]["after"]["ece"]}
@@ -155,8 +156,12 @@ def test_the_demo_summary_gives_the_ece_per_suggestion_with_its_count_and_floor(
 
     span = {"ece": 0.061, "n_suggestions": 49, "floor": 0.104, "interval": [0.04, 0.15]}
     ext = {"model_smoothed": {"accuracy": 0.79}, "baselines": {"majority": {"accuracy": 0.3}}, "tracks": 8,
-           "calibration": {"suggestions": {"ece_before": 0.2, "ece_after": 0.073, "span": {"after": span}}}}
+           "calibration": {"suggestions": {"ece_before": 0.2, "ece_after": 0.073, "span": {"after": span},
+                                           "reliability_after": {"count": [0, 1200, 368]}}}}
     lines = {h.name: h for h in _external_headlines({"transfer": {"external": {"devset": ext}}})}
-    assert lines["sections: suggestion ECE on devset, as served"].value == 0.073
-    per = lines["sections: same, per suggestion (49; calibrated floor 0.104)"]
+    # each line says what it counts: scored windows (a long suggestion weighs more) or suggestions as judged
+    win = lines["sections: suggestion ECE on devset, as served, per scored window (1568 windows; a long suggestion "
+                "counts more)"]
+    assert win.value == 0.073 and win.passed is False
+    per = lines["sections: same, per suggestion as the user judges it (49 suggestions; calibrated floor 0.104)"]
     assert per.value == 0.061 and per.passed is False and "0.061" in str(per)

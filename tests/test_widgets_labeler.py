@@ -538,10 +538,13 @@ def test_keep_mine_on_the_page_and_uncertain_suggestions_marked(library):
     t1 = library.tracks()[0]
     grid = labels.grid(t1)
     sugg = _suggestions(grid, [("verse", 16, 48, 0.45)])
-    sugg = [Suggestion(**{**s.__dict__, "uncertain": True}) for s in sugg]
+    sugg = [Suggestion(**{**s.__dict__, "uncertain": True, "uncertain_below": 0.8}) for s in sugg]
     lab = Labeler(library, labels=labels, suggest=sugg, autoplay=False)
     row = next(c for c in lab._suggest_box.children if "wb-suggestion" in c._dom_classes)
     assert "wb-suggestion-uncertain" in row._dom_classes and "uncertain" in row.children[0].value
+    rule = "uncertain: confidence under 80 %, a calibrated chance of more than 1 in 5 that it is wrong"
+    assert f"title='{rule}'" in row.children[0].value  # the rule on the mark, and once above the list
+    assert rule in lab._suggest_box.children[0].children[0].value
     lab.choose("build")
     lab.set_range(16, 32)
     lab.add()

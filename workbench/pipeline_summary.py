@@ -193,8 +193,10 @@ def _external_headlines(metrics: dict) -> list[Headline]:
     """Sections on each other set the run was scored on (a second generator), next to its baselines.
 
     Accuracy (majority, logistic regression and novelty beside it), boundary F @3 s and @0.5 s
-    (novelty beside them), intro/outro confusion and the suggestions' ECE as served (per window, and per
-    suggestion with its count and the ECE a calibrated map shows at that count).
+    (novelty beside them), intro/outro confusion and the suggestions' ECE as served: over scored windows
+    (a suggestion counts once per window, what the confidence map is fitted for; the line names the
+    windows), and per suggestion as the user judges it (each once, right when half its windows are; with
+    its count and the ECE a calibrated map shows at that count).
 
     Parameters
     ----------
@@ -224,11 +226,15 @@ def _external_headlines(metrics: dict) -> list[Headline]:
         sug = (e.get("calibration") or {}).get("suggestions") or {}
         ece = sug.get("ece_before") if sug.get("ece_after") is None else sug["ece_after"]
         if ece is not None:
-            out.append(Headline(f"sections: suggestion ECE on {name}, as served", ece, "< 0.05", ece < 0.05))
+            n = sum((sug.get("reliability_after") or sug.get("reliability_before") or {}).get("count") or ())
+            out.append(Headline(f"sections: suggestion ECE on {name}, as served, per scored window ("
+                                + (f"{n} windows; " if n else "") + "a long suggestion counts more)", ece, "< 0.05",
+                                ece < 0.05))
         span = (sug.get("span") or {}).get("after") or {}
         if span.get("ece") is not None:  # each suggestion once; the floor: what a calibrated map shows at this count
-            out.append(Headline(f"sections: same, per suggestion ({span['n_suggestions']}; calibrated floor "
-                                f"{span['floor']:.3f})", span["ece"], "< 0.05", span["ece"] < 0.05))
+            out.append(Headline(f"sections: same, per suggestion as the user judges it ({span['n_suggestions']} "
+                                f"suggestions; calibrated floor {span['floor']:.3f})", span["ece"], "< 0.05",
+                                span["ece"] < 0.05))
     return out
 
 

@@ -6,6 +6,9 @@ else the newest ``sections`` run with a model under the workspace's ``experiment
 ``workbench models deactivate dj_section``: a deactivated type has no model). With no
 section model yet (and no ``--run``), the suggestions are the unsupervised novelty boundaries
 (:func:`~workbench.train.sections.fallback_suggestions`), every one uncertain, and it says so.
+A model's suggestion is uncertain under the model's threshold; the table and ``--json``
+(``uncertain_below``, ``uncertain_rule``) say the rule (by default: confidence under 80 %, a
+calibrated chance of more than 1 in 5 that it is wrong).
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ FALLBACK_SAID = ("no section model yet: unsupervised novelty boundaries (labels 
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
+    from workbench.labels.uncertain import UNCERTAIN_BELOW, uncertain_rule
     from workbench.train.sections import fallback_suggestions, load_section_model, suggest_sections
 
     with open_library(args) as lib:
@@ -118,6 +122,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             run, source = None, str(off)
         except NoSectionModelError:
             run, source = None, FALLBACK_SAID
+        below = None  # the model's threshold for "uncertain"; None: no model (every suggestion uncertain)
         if run is None:
             found = fallback_suggestions(lib, track)
         else:
@@ -127,11 +132,14 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             trainer, features, transitions = load_section_model(run.model_path)
             found = suggest_sections(lib, track, model=trainer, backbone=_backbone(run), features=features,
                                      transitions=transitions)
-    rows = [{k: v for k, v in dataclasses.asdict(s).items() if k not in ("track_id", "model_name", "model_version")} for s in found]
+            below = float(getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW))
+    rule = uncertain_rule(below)
+    rows = [{k: v for k, v in dataclasses.asdict(s).items()
+             if k not in ("track_id", "model_name", "model_version", "uncertain_below")} for s in found]
     run_id = None if run is None else run.run_id
     if args.json:
         print_json({"track_id": track.id, "track_name": track.name, "run_id": run_id, "model": source,
-                    "suggestions": rows})
+                    "uncertain_below": below, "uncertain_rule": rule, "suggestions": rows})
         return 0
     print(f"{track.name} (track {track.id}): " + (source if run is None else f"suggestions of {source}"
                                                    + ("" if run_id in source else f", run {run_id}")))
@@ -140,6 +148,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     print(f"{'label':7}  {'beats':>9}  {'seconds':>13}  confidence")
     for r in rows:
         print(suggestion_line(r))
+    print(rule)
     print("accept or correct them in the labeler (notebook 02)")
     return 0
 

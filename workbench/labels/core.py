@@ -262,7 +262,9 @@ class Suggestion:
     """A section proposed by a model, not stored until a person accepts it.
 
     Same beat/second conventions as :class:`Label`; ``confidence`` in [0, 1]; ``uncertain``:
-    the (calibrated) confidence is below the model's threshold, or no model made it.
+    the (calibrated) confidence is below the model's threshold ``uncertain_below``, or no model made
+    it (``uncertain_below`` None); :attr:`uncertain_rule` says the rule in words
+    (:func:`workbench.labels.uncertain.uncertain_rule`).
     ``model_name``/``model_version`` name what made it (``"dj_section"``/``"v3"``, a run
     ``"sections run"``/``<run id>``, or ``"novelty"``/``"foote"`` for the unsupervised fallback);
     they go with the label when it is accepted and with the rejection when it is rejected
@@ -282,11 +284,21 @@ class Suggestion:
     model_name: str | None = None
     model_version: str | None = None
     family: str | None = None
+    uncertain_below: float | None = None
 
     def __post_init__(self) -> None:
         check_label(self.label)
         _check_span(self.start_beat, self.end_beat)
         check_confidence(self.confidence, "model")
+        if self.uncertain_below is not None:
+            check_confidence(self.uncertain_below, "model")
+
+    @property
+    def uncertain_rule(self) -> str:
+        """The rule that set ``uncertain``, in words (``"uncertain: confidence under 80 %, ..."``)."""
+        from workbench.labels.uncertain import uncertain_rule
+
+        return uncertain_rule(self.uncertain_below)
 
     @property
     def color(self) -> str:

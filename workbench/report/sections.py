@@ -246,6 +246,8 @@ def calibration_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
         if _get(cal, "suggestions", "map_dropped"):
             kv["confidence map"] = _get(cal, "suggestions", "map_dropped")
         out = H.kv_table(kv) + out
+    if cal.get("uncertain_rule"):  # what "uncertain" means where the suggestions are shown
+        out += f'<p class="meta">In the labeler and <code>workbench suggest</code>, {H.esc(cal["uncertain_rule"])}.</p>'
     if cal.get("reliability_before") and cal.get("reliability_after"):
         out += figure("reliability", reliability_figure({"before": cal["reliability_before"],
                                                          "after temperature": cal["reliability_after"]}),

@@ -402,10 +402,14 @@ class LabelerActions:
                 note = f"suggestions failed: {type(exc).__name__}: {exc}"
         self._suggested = found
         grid = self.labels.grid(t)
+        rule = next((s.uncertain_rule for s in found if s.uncertain_below is not None), None)
+        if rule is not None:  # the model's threshold in words: what "uncertain" on the page means
+            said = f"{said}; {rule}" if said else rule
         self.suggest_note = note if not found else said
         self.suggestions = [{"label": s.label, "start_beat": s.start_beat, "end_beat": s.end_beat,
                              "start_s": s.start_s, "end_s": s.end_s, "confidence": s.confidence,
-                             "uncertain": bool(s.uncertain), "start_bar": grid.bar_of(s.start_beat),
+                             "uncertain": bool(s.uncertain), "uncertain_rule": s.uncertain_rule if s.uncertain_below is not None else "",
+                             "start_bar": grid.bar_of(s.start_beat),
                              "end_bar": grid.bar_of(s.end_beat),
                              "model": " ".join(str(v) for v in (s.model_name, s.model_version) if v)}
                             for s in found]

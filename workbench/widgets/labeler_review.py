@@ -6,8 +6,9 @@
   labels in the way and the choices --, ``keep``, ``replace``, ``split``); rejections are
   stored; both are undone per track by the undo button; the suggestion list is what is still
   pending, so an undone accept or reject shows its suggestion again.
-- Uncertain suggestions (the model's calibrated confidence under its threshold, or the novelty
-  fallback) are marked "uncertain" in the list.
+- Uncertain suggestions (the model's calibrated confidence under its threshold -- by default 80 %,
+  a calibrated chance of more than 1 in 5 that it is wrong --, or the novelty fallback) are marked
+  "uncertain" in the list, and the page says the rule (:attr:`Suggestion.uncertain_rule`).
 - The track's status (unlabelled, in progress, done, skipped) is set from the page; "next
   unlabelled" and "least certain" (active learning) pick the next track.
 - The bar phase and the grid can be corrected (one beat, 10 ms), stored as the track's locked

@@ -228,8 +228,10 @@ class LabelerView:
         what = ("novelty boundaries (no section model yet: labels guessed)" if novelty else
                 f"model suggestion{'' if len(self.suggestions) == 1 else 's'}" + "".join(f" of {s.model_name} {s.model_version or ''}".rstrip()
                                                  for s in self.suggestions[:1] if s.model_name))
+        rule = next((s.uncertain_rule for s in self.suggestions if s.uncertain_below is not None), None)
         rows: list[w.Widget] = [w.HBox([
-            w.HTML(f"<b>{len(self.suggestions)} {html.escape(what)}</b> (dashed in the picture)"),
+            w.HTML(f"<b>{len(self.suggestions)} {html.escape(what)}</b> (dashed in the picture"
+                   + ("" if rule is None else f"; {html.escape(rule)}") + ")"),
             _cls(w.Button(description="accept all", button_style="success", layout=w.Layout(width="100px")),
                  "wb-accept-all"),
             _cls(w.Button(description="reject all", layout=w.Layout(width="100px")), "wb-reject-all"),
@@ -241,8 +243,8 @@ class LabelerView:
             no = _cls(w.Button(description="reject", layout=w.Layout(width="80px")), "wb-reject")
             ok.on_click(self._guard(lambda _b, i=i: self.accept(i)))
             no.on_click(self._guard(lambda _b, i=i: self.reject(i)))
-            unsure = (" <span class='wb-uncertain' style='color:#7c2d12;font-style:italic'>uncertain</span>"
-                      if s.uncertain else "")
+            unsure = (f" <span class='wb-uncertain' title='{html.escape(s.uncertain_rule, quote=True)}' "
+                      "style='color:#7c2d12;font-style:italic'>uncertain</span>" if s.uncertain else "")
             text = (f"<span style='border:2px dashed {s.color};padding:0 6px'>{html.escape(s.label)}</span> "
                     f"beats {s.start_beat}–{s.end_beat} ({s.start_s:.1f}–{s.end_s:.1f} s), "
                     f"confidence {s.confidence:.0%}{unsure}")

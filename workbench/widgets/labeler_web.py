@@ -104,7 +104,7 @@ class WebLabeler(LabelerActions, anywidget.AnyWidget):
     audio_mime = traitlets.Unicode("audio/ogg").tag(sync=True)
     #: The shown track's labels (id, label, start_beat, end_beat, start_s, end_s, source, confidence, ...).
     rows = traitlets.List().tag(sync=True)
-    #: The shown track's suggestions (label, beats, seconds, bars, confidence, uncertain, model).
+    #: The shown track's suggestions (label, beats, seconds, bars, confidence, uncertain, uncertain_rule, model).
     suggestions = traitlets.List().tag(sync=True)
     suggest_note = traitlets.Unicode("").tag(sync=True)
     #: The tracks to move through: id, name, status.

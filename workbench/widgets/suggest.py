@@ -8,7 +8,8 @@
 
 With an active ``dj_section`` model in the workspace's registry, the callable runs that model's
 training run (:func:`workbench.train.sections.suggester`: calibrated probabilities, the learned
-grammar, ``uncertain`` below the model's threshold). Without one it gives the unsupervised
+grammar, ``uncertain`` below the model's threshold: by default a calibrated chance of more than 1 in 5
+that it is wrong, :data:`~workbench.labels.uncertain.UNCERTAIN_BELOW`). Without one it gives the unsupervised
 novelty boundaries (:func:`workbench.train.sections.fallback_suggestions`), every one
 ``uncertain`` with confidence 0, named ``model_name="novelty"`` so the page can say so. Every
 suggestion carries ``model_name``/``model_version``: rejections and accepted labels keep them.

@@ -317,4 +317,6 @@ def with_ensemble_confidence(frames: TrackFrames, segs: Sequence[Suggestion], ma
 
         conf = apply_confidence_map(conf, confidence_map)
     return [replace(s, confidence=float(c), uncertain=s.uncertain if uncertain_below is None
-                    else bool(c < uncertain_below)) for s, c in zip(segs, conf, strict=True)]
+                    else bool(c < uncertain_below),
+                    uncertain_below=s.uncertain_below if uncertain_below is None else float(uncertain_below))
+            for s, c in zip(segs, conf, strict=True)]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.labels.uncertain import UNCERTAIN_BELOW
 from workbench.train.sections.features import SectionData, WindowFeatures
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -210,7 +211,7 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
         pc = trainer.predict_proba(tr.features, calibrated=True)
         smoothed = segments_for(tr, pc, classes, grammar=getattr(trainer, "grammar_", None),
                                 novelty_weight=float(getattr(trainer, "novelty_weight_", 0.0)),
-                                uncertain_below=float(getattr(trainer, "uncertain_below_", 0.6)), **smooth_opts)
+                                uncertain_below=float(getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW)), **smooth_opts)
         if getattr(trainer, "members_", None):
             from workbench.train.sections.ensemble import with_ensemble_confidence
 

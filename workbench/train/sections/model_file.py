@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.labels.uncertain import UNCERTAIN_BELOW
 from workbench.train.sections.trainer import SectionTrainer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,7 +61,7 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
         data["log_init"] = torch.from_numpy(transitions[1])
         data["log_final"] = torch.from_numpy(transitions[2])
     data["temperature"] = float(getattr(trainer, "temperature_", 1.0))
-    data["uncertain_below"] = float(getattr(trainer, "uncertain_below_", 0.6))
+    data["uncertain_below"] = float(getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW))
     data["novelty_weight"] = float(getattr(trainer, "novelty_weight_", 0.0))
     if getattr(trainer, "grammar_", None) is not None:
         data["grammar"] = trainer.grammar_.to_dict()
@@ -103,7 +104,7 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
         trans = (data["log_transitions"].numpy(), data["log_init"].numpy(), data["log_final"].numpy())
     trainer = SectionTrainer.from_model(model)
     trainer.temperature_ = float(data.get("temperature", 1.0))
-    trainer.uncertain_below_ = float(data.get("uncertain_below", 0.6))
+    trainer.uncertain_below_ = float(data.get("uncertain_below", UNCERTAIN_BELOW))
     trainer.novelty_weight_ = float(data.get("novelty_weight", 0.0))
     trainer.grammar_ = Grammar.from_dict(data["grammar"]) if "grammar" in data else None
     if trainer.grammar_ is not None and data.get("label_families") is not None:

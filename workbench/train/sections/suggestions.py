@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.labels.uncertain import UNCERTAIN_BELOW
 from workbench.train.sections.features import TrackFrames, WindowFeatures
 from workbench.train.sections.library_data import track_frames
 from workbench.train.sections.model_file import load_section_model
@@ -30,8 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SMOOTHING_DEFAULTS: dict[str, Any] = {"min_bars": 4, "switch_penalty": 2.0, "evidence_weight": 1.0,
                                       "phrase_bars": 4, "phrase_penalty": 1.0}
-#: A suggestion whose (calibrated) confidence is below this is marked ``uncertain``.
-UNCERTAIN_BELOW = 0.6
 
 
 def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...], *, smooth: bool = True,
@@ -64,7 +63,9 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         and the phrase prior. With ``grammar.families`` the track is decoded in each label family
         and the best family kept; each suggestion's ``family`` names it.
     uncertain_below : float in [0, 1]
-        Suggestions with a lower confidence are marked ``uncertain``.
+        Suggestions with a lower confidence are marked ``uncertain`` (default
+        :data:`~workbench.labels.uncertain.UNCERTAIN_BELOW`: a calibrated chance of more than 1 in 5
+        of being wrong); each suggestion carries it.
     novelty_weight : float >= 0
         With a grammar: a boundary at a bar start scores ``novelty_weight`` times the bar's
         Foote novelty (z-scored over the track, negatives 0): the music's changes pull the
@@ -126,7 +127,8 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
 
             conf = float(apply_confidence_map(np.array([conf]), confidence_map)[0])
         out.append(Suggestion(frames.track_id, classes[s.label], s.start_beat, s.end_beat, float(edges[s.start_beat]),
-                              float(edges[s.end_beat]), conf, uncertain=bool(conf < uncertain_below), family=family))
+                              float(edges[s.end_beat]), conf, uncertain=bool(conf < uncertain_below), family=family,
+                              uncertain_below=float(uncertain_below)))
     return out
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.labels.uncertain import uncertain_rule
 from workbench.train.sections import audio_views, self_training
 from workbench.train.sections.baselines import (
     BASELINES,
@@ -200,7 +201,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         ``"window"`` (the default: each scored window once in the Platt fit), ``"suggestion"`` (each
         out-of-fold suggestion once, as its share right) or ``"span"`` (one outcome per suggestion, right
         when half its windows are, as the labeler judges it; figures in the bench docstrings); ``uncertain_below``: the
-        confidence under which a suggestion is marked uncertain. ``not_weight``: weight of the
+        calibrated confidence under which a suggestion is marked uncertain (0.8: a chance of more than 1 in 5 that it
+        is wrong; :mod:`workbench.labels.uncertain`). ``not_weight``: weight of the
         "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
         0 only keeps a rejected label from being a positive there); ``metrics["rejections"]``
         records how many were used (:meth:`SectionData.rejection_counts`, ``not_windows_trained``).
@@ -368,6 +370,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     fit_confidence_map(trainer, oof, train_ids, cfg=cfg, calibration=metrics["calibration"])
     if cfg["calibration_guard"]:
         keep_if_it_helps(trainer, metrics["calibration"], (metrics.get("transfer") or {}).get("leave_one_group_out"))
+    metrics["calibration"]["uncertain_rule"] = uncertain_rule(trainer.uncertain_below_)  # what the labeler marks
     if external:
         from workbench.train.sections.external import external_scores
 

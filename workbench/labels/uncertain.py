@@ -1,0 +1,53 @@
+"""When a section suggestion is "uncertain", in numbers and in words.
+
+A suggestion's confidence is calibrated (a temperature on the window probabilities, then a Platt map
+fitted on the training tracks' leave-one-style-out suggestions): a suggestion shown at 75 % was right
+about 3 times in 4 on styles the model had not seen. A suggestion is marked ``uncertain`` when its
+calibrated chance of being wrong is more than 1 in 5: confidence under :data:`UNCERTAIN_BELOW`.
+
+The threshold was chosen on the dev sets' captured suggestions (the devset's 30 dev tracks and 24
+numpy-rendered tracks, the demo's model, seeds 0-2; ``benchmarks/bench_sections_devset_history.md``,
+session 18): under 0.8 flags 34-40 % of the suggestions, right 71-81 % of the time against 91-94 % for
+the rest; 0.6, chosen before the map existed, flagged 2-5 % once the map sent a stated 0.6 to 0.8.
+"""
+
+from __future__ import annotations
+
+import math
+
+from workbench.errors import ParameterError
+
+#: A suggestion whose calibrated confidence is below this is marked ``uncertain`` (wrong more than 1 in 5).
+UNCERTAIN_BELOW = 0.8
+
+
+def uncertain_rule(threshold: float | None) -> str:
+    """The rule that marks a suggestion ``uncertain``, in words a labeler's user can act on.
+
+    Parameters
+    ----------
+    threshold : float in [0, 1] or None
+        The confidence under which the model marks a suggestion uncertain (a model's
+        ``uncertain_below``); None: no model made the suggestions (the novelty fallback, every one
+        uncertain).
+
+    Returns
+    -------
+    str
+        ``"uncertain: confidence under 80 %, a calibrated chance of more than 1 in 5 that it is wrong"`` for 0.8.
+
+    Raises
+    ------
+    ParameterError
+        ``threshold`` is not None and not a number in [0, 1].
+    """
+    if threshold is None:
+        return "uncertain: every suggestion (no section model made them: novelty boundaries, labels guessed)"
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise ParameterError(f"threshold must be a number in [0, 1] or None; got {threshold!r}")
+    if threshold == 0.0:
+        return "uncertain: never (the model's threshold is 0)"
+    wrong = 1.0 - float(threshold)
+    odds = 1.0 / wrong if wrong > 0 else math.inf
+    chance = f"1 in {round(odds)}" if math.isfinite(odds) and abs(odds - round(odds)) < 1e-6 else f"{wrong * 100:.0f} %"
+    return f"uncertain: confidence under {threshold * 100:.0f} %, a calibrated chance of more than {chance} that it is wrong"
