@@ -64,8 +64,8 @@ def test_suggestions_under_eighty_percent_are_flagged_by_default_and_carry_the_r
 def test_a_suggestions_threshold_is_checked():
     from workbench.labels import LabelError
 
-    with pytest.raises(LabelError, match="confidence must be a number in"):
-        Suggestion(1, "drop", 0, 16, 0.0, 8.0, 0.5, uncertain_below=1.2)
+    with pytest.raises(LabelError, match=r"uncertain_below must be a number in \[0, 1\] or None; got 1.2"):
+        Suggestion(1, "drop", 0, 16, 0.0, 8.0, 0.5, uncertain_below=1.2)  # named as itself, not as "confidence"
     s = Suggestion(1, "drop", 0, 16, 0.0, 8.0, 0.9, uncertain_below=0.8)
     assert s.uncertain_rule == uncertain_rule(0.8)
     assert Suggestion(1, "drop", 0, 16, 0.0, 8.0, 0.0, uncertain=True).uncertain_rule == uncertain_rule(None)

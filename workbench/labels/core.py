@@ -290,8 +290,10 @@ class Suggestion:
         check_label(self.label)
         _check_span(self.start_beat, self.end_beat)
         check_confidence(self.confidence, "model")
-        if self.uncertain_below is not None:
-            check_confidence(self.uncertain_below, "model")
+        below = self.uncertain_below
+        if below is not None and (isinstance(below, bool) or not isinstance(below, (int, float, np.floating, np.integer))
+                                  or not 0.0 <= float(below) <= 1.0):  # named as itself, not as "confidence"
+            raise LabelError(f"uncertain_below must be a number in [0, 1] or None; got {below!r}")
 
     @property
     def uncertain_rule(self) -> str:
