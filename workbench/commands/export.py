@@ -150,7 +150,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         for result, version in done:
             print(f"== {version.name} ({'active' if version.active else 'inactive'})"
                   + (" FORCED past failing gates" if version.forced else ""))
-            off = None if args.no_activate else inactive_line(reg, version)
+            # the sentence --json gives as inactive_reason (a forced version's is on stderr above)
+            off = None if version.forced else inactive_reason(reg, version, no_activate=args.no_activate,
+                                                               before=before.get(version.model_type))
             if off:
                 print(off)
             print(result)
