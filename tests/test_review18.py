@@ -21,3 +21,23 @@ def test_export_text_says_why_a_no_activate_version_is_inactive_as_its_json_does
     text = capsys.readouterr().out
     assert "== dj_section_v2 (inactive)" in text
     assert v["inactive_reason"].replace("v1", "v2").replace("dj_section 1", "dj_section 2") in text.splitlines()
+
+
+def test_every_gap_advice_says_both_ways_in_words():
+    """Session 18 gave phase_correlation and four_on_floor their advice above the range ("phase_correlation 1, target
+    0.198-0.905 (-1..1)" before); tempo_stability above and pumping_regularity below still fell back to that raw
+    line ("tempo_stability 1, target 0.912-0.981 (0..1)")."""
+    from workbench.style.gap import ADVICE, _advice
+    from workbench.style.features import FEATURES
+
+    raw = []
+    for f in FEATURES:
+        if f.name not in ADVICE:
+            continue
+        below, above = _advice(f.name, -1e6, 0.2, 0.8), _advice(f.name, 1e6, 0.2, 0.8)
+        raw += [f"{f.name} {side}" for side, text in (("below", below), ("above", above)) if text.startswith(f.name)]
+    assert raw == []
+    assert _advice("tempo_stability", 1.0, 0.9123, 0.9812).startswith(
+        "tempo steadier than the references (stability 1.00, target under 0.98)")
+    assert _advice("pumping_regularity", 0.02, 0.08, 0.3).startswith(
+        "the ducking is steadier than the references (spread 0.02, target 0.08+)")

@@ -23,7 +23,9 @@ _UNITS = {f.name: f.unit for f in FEATURES}
 ADVICE: dict[str, tuple[str, str]] = {
     "bpm": ("tempo {v:.1f} BPM, target {lo:.0f}-{hi:.0f}: speed the project up",
             "tempo {v:.1f} BPM, target {lo:.0f}-{hi:.0f}: slow the project down"),
-    "tempo_stability": ("tempo wanders (stability {v:.2f}, target {lo:.2f}+): quantise or play to a click", ""),
+    "tempo_stability": ("tempo wanders (stability {v:.2f}, target {lo:.2f}+): quantise or play to a click",
+                        "tempo steadier than the references (stability {v:.2f}, target under {hi:.2f}): they drift as "
+                        "played music does; loosen the timing (a played part, small tempo changes) for that feel"),
     "pumping_depth": ("sidechain depth {v:.2f}, target {lo:.2f}-{hi:.2f}: duck pads and bass harder under the kick "
                       "(lower the compressor threshold or deepen the volume-shaper curve)",
                       "sidechain depth {v:.2f}, target {lo:.2f}-{hi:.2f}: ease the ducking (shorter release, "
@@ -40,7 +42,8 @@ ADVICE: dict[str, tuple[str, str]] = {
                    "slides on {v:.0%} of the bass line's note changes, target {lo:.0%}-{hi:.0%}: fewer slides"),
     "acid_accent": ("accents on {v:.0%} of the bass line's 16ths, target {lo:.0%}-{hi:.0%}: more accented steps",
                     "accents on {v:.0%} of the bass line's 16ths, target {lo:.0%}-{hi:.0%}: fewer accented steps"),
-    "pumping_regularity": ("", "the ducking is irregular (spread {v:.2f}, target under {hi:.2f}): "
+    "pumping_regularity": ("the ducking is steadier than the references (spread {v:.2f}, target {lo:.2f}+): "
+                           "vary its depth over the phrase (automate the sidechain amount)", "the ducking is irregular (spread {v:.2f}, target under {hi:.2f}): "
                                "key the sidechain from a steady kick"),
     "acid_score": ("acid character {v:.2f}, target {lo:.2f}+: a resonant filter sweep, slides and accents on the "
                    "bass line", "acid character {v:.2f}, target under {hi:.2f}: tame the filter sweep"),
