@@ -27,8 +27,8 @@ def test_every_gap_advice_says_both_ways_in_words():
     """Session 18 gave phase_correlation and four_on_floor their advice above the range ("phase_correlation 1, target
     0.198-0.905 (-1..1)" before); tempo_stability above and pumping_regularity below still fell back to that raw
     line ("tempo_stability 1, target 0.912-0.981 (0..1)")."""
-    from workbench.style.gap import ADVICE, _advice
     from workbench.style.features import FEATURES
+    from workbench.style.gap import ADVICE, _advice
 
     raw = []
     for f in FEATURES:
