@@ -229,6 +229,29 @@ def one_run(home: Path, run_id: str, *, queries_kind: str, stat_sets: list[str],
     return out
 
 
+def mean_rows(results: list[dict]) -> dict[str, tuple[float, int, int]]:
+    """Each row's P@3 averaged over the runs that have it (a folder's row is only in the runs whose library holds
+    the folder: dev libraries differ, and a one-track folder has none).
+
+    Parameters
+    ----------
+    results : list of dict
+        :func:`one_run` of each run.
+
+    Returns
+    -------
+    dict of str to (float, int, int)
+        Row key -> (mean P@3 over the runs that scored it, those runs, their queries); rows no run scored are left out.
+    """
+    out = {}
+    for key in dict.fromkeys(k for x in results for k in x["rows"]):
+        rows = [x["rows"][key] for x in results if key in x["rows"]]
+        vals = [r["p_at_3"] for r in rows if r["p_at_3"] == r["p_at_3"]]  # NaN: no query to count
+        if vals:
+            out[key] = (statistics.mean(vals), len(vals), sum(r["n_queries"] for r in rows))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--from", dest="runs", required=True, help="bench_search_real.py's --out JSON (its kept runs)")
@@ -256,12 +279,8 @@ def main() -> int:
         print(f"{res['library'] or 'real'} seed {res['seed']} {res['run']}: " + "  ".join(
             f"{k} {v['p_at_3']:.3f}" for k, v in res["rows"].items() if k.split("|")[3:] in (["0"], ["1"])), flush=True)
     print(f"mean P@3 by folder over {len(results)} runs ({args.queries} queries; w: share of the statistics' cosine):")
-    for key in results[0]["rows"] if results else []:
-        vals = [x["rows"][key]["p_at_3"] for x in results if x["rows"][key]["p_at_3"] == x["rows"][key]["p_at_3"]]
-        n = sum(x["rows"][key]["n_queries"] for x in results)
-        if not vals:
-            continue
-        print(f"  {key:<36} {statistics.mean(vals):.3f}  ({len(vals)} runs, {n} queries)")
+    for key, (mean, n_runs, n) in mean_rows(results).items():
+        print(f"  {key:<36} {mean:.3f}  ({n_runs} runs, {n} queries)")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
     return 0

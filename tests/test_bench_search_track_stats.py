@@ -60,3 +60,17 @@ def test_track_statistics_of_a_file(bench, tmp_path):
     assert mono["mfcc_mean"].shape == (20,) and mono["contrast"].shape == (7,)
     assert mono["width"][0] == -60.0 and wide["width"][0] == pytest.approx(0.0, abs=0.5)  # side as loud as mid
     assert np.isfinite(np.concatenate(list(mono.values()))).all()
+
+
+def test_the_mean_table_takes_each_row_from_the_runs_that_have_it(bench):
+    """``--queries all`` on dev libraries: each library has its own folders, so a folder's row is in one run only; the
+    mean table read every key of the first run from every run (KeyError) and missed the later runs' folders."""
+    nan = float("nan")
+    results = [{"rows": {"backbone|default|mfcc|0": {"p_at_3": 0.5, "n_queries": 4},
+                         "backbone|default|mfcc|0|strings": {"p_at_3": 0.25, "n_queries": 4}}},
+               {"rows": {"backbone|default|mfcc|0": {"p_at_3": 0.75, "n_queries": 6},
+                         "backbone|default|mfcc|0|brass": {"p_at_3": 1.0, "n_queries": 6},
+                         "backbone|default|mfcc|1": {"p_at_3": nan, "n_queries": 0}}}]
+    assert bench.mean_rows(results) == {"backbone|default|mfcc|0": (0.625, 2, 10),
+                                        "backbone|default|mfcc|0|strings": (0.25, 1, 4),
+                                        "backbone|default|mfcc|0|brass": (1.0, 1, 6)}
