@@ -23,6 +23,8 @@ def test_the_default_flags_a_calibrated_chance_of_being_wrong_above_one_in_five(
     (0.9, "under 90 %, a calibrated chance of more than 1 in 10 that it is wrong"),
     (0.6, "under 60 %, a calibrated chance of more than 40 % that it is wrong"),
     (0.0, "never (the model's threshold is 0)"),
+    (0.999, "under 99.9 %, a calibrated chance of more than 1 in 1000 that it is wrong"),  # not "under 100 %"
+    (0.825, "under 82.5 %, a calibrated chance of more than 17.5 % that it is wrong"),  # not "under 82 %", "17 %"
     (None, "every suggestion (no section model made them"),
 ])
 def test_the_rule_in_words_follows_the_models_threshold(threshold, words):

@@ -49,5 +49,6 @@ def uncertain_rule(threshold: float | None) -> str:
         return "uncertain: never (the model's threshold is 0)"
     wrong = 1.0 - float(threshold)
     odds = 1.0 / wrong if wrong > 0 else math.inf
-    chance = f"1 in {round(odds)}" if math.isfinite(odds) and abs(odds - round(odds)) < 1e-6 else f"{wrong * 100:.0f} %"
-    return f"uncertain: confidence under {threshold * 100:.0f} %, a calibrated chance of more than {chance} that it is wrong"
+    # percentages to 3 significant digits: whole ones read "80 %", and 0.999 reads "99.9 %", not "100 %"
+    chance = f"1 in {round(odds)}" if math.isfinite(odds) and abs(odds - round(odds)) < 1e-6 else f"{wrong * 100:.3g} %"
+    return f"uncertain: confidence under {threshold * 100:.3g} %, a calibrated chance of more than {chance} that it is wrong"
