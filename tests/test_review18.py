@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_models_deactivate import _registry_cli
 from test_registry import _metrics, _run, package  # noqa: F401  (package is a fixture)
 
@@ -41,3 +42,18 @@ def test_every_gap_advice_says_both_ways_in_words():
         "tempo steadier than the references (stability 1.00, target under 0.98)")
     assert _advice("pumping_regularity", 0.02, 0.08, 0.3).startswith(
         "the ducking is steadier than the references (spread 0.02, target 0.08+)")
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, "0.8"])
+def test_train_sections_refuses_a_bad_uncertain_below_before_training(bad):
+    """``--set uncertain_below=1.5`` trained the whole run, then stopped at its end (the rule in words refuses it) or at
+    the first suggestion made: minutes of training lost to a typo."""
+    from workbench.errors import ParameterError
+    from workbench.train.sections import train_sections
+
+    class NotRead:
+        def section_counts(self):
+            raise AssertionError("the data were read: the bad value was not refused first")
+
+    with pytest.raises(ParameterError, match="config uncertain_below must be a number in \\[0, 1\\]; got"):
+        train_sections(NotRead(), config={"uncertain_below": bad}, progress=False)

@@ -40,6 +40,7 @@ from workbench.train.sections.held_out import score_held_out
 from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, UNCERTAIN_BELOW
 from workbench.train.sections.trainer import EpochCallback, SectionTrainer
 from workbench.train.sections.transfer import leave_one_group_out, transfer_warnings, validation_groups
+from workbench.validate import check_float
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.models.heads import SectionClassifier
@@ -264,6 +265,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     )
 
     check_confidence_config(cfg)
+    # before any training: a bad one stopped the run at its end (the rule said in the run) or at a suggestion
+    check_float("config uncertain_below", cfg["uncertain_below"], min=0, max=1)
     from workbench.train.sections.families import check_families_config, with_families
 
     check_families_config(cfg)
