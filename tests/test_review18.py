@@ -57,3 +57,24 @@ def test_train_sections_refuses_a_bad_uncertain_below_before_training(bad):
 
     with pytest.raises(ParameterError, match="config uncertain_below must be a number in \\[0, 1\\]; got"):
         train_sections(NotRead(), config={"uncertain_below": bad}, progress=False)
+
+
+def test_a_model_file_with_an_unchecked_uncertain_below_still_suggests(tmp_path):
+    """Before session 18 nothing checked ``uncertain_below``, so a model trained with ``--set uncertain_below=1.5``
+    stored 1.5 (every suggestion uncertain). Each suggestion now carries and checks its threshold: that file's every
+    suggestion raised LabelError (the labeler said "suggestions failed", ``workbench suggest`` exited 1)."""
+    from test_sections import blobs
+
+    from workbench.labels import Suggestion
+    from workbench.train.sections import SectionTrainer, load_section_model, save_section_model
+    from workbench.train.sections.features import WindowFeatures
+
+    X, y, _ = blobs(n_per_class=20)
+    trainer = SectionTrainer(epochs=2).fit(X, y)
+    trainer.uncertain_below_ = 1.5  # as train_sections stored an unchecked config value
+    path = tmp_path / "sections.pt"
+    save_section_model(trainer, path, features=WindowFeatures(context_s=(2.0,)), backbone="features-v1")
+    loaded, _, _ = load_section_model(path)
+    assert loaded.uncertain_below_ == 1.0  # the same suggestions uncertain as under 1.5: a confidence is at most 1
+    s = Suggestion(1, "drop", 0, 16, 0.0, 8.0, 0.99, uncertain=True, uncertain_below=loaded.uncertain_below_)
+    assert s.uncertain_rule.startswith("uncertain: confidence under 100 %")

@@ -81,7 +81,8 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
     Parameters
     ----------
     path : str or Path
-        The ``.pt`` file (read with ``weights_only=True``).
+        The ``.pt`` file (read with ``weights_only=True``). A stored ``uncertain_below`` outside [0, 1] (a file
+        trained before the config was checked) is read as its nearest bound.
 
     Raises
     ------
@@ -104,7 +105,9 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
         trans = (data["log_transitions"].numpy(), data["log_init"].numpy(), data["log_final"].numpy())
     trainer = SectionTrainer.from_model(model)
     trainer.temperature_ = float(data.get("temperature", 1.0))
-    trainer.uncertain_below_ = float(data.get("uncertain_below", UNCERTAIN_BELOW))
+    # into [0, 1]: a file trained before the config was checked may hold 1.5, which every suggestion now refuses;
+    # 1.0 marks the same suggestions uncertain (a confidence is at most 1), 0 the same none
+    trainer.uncertain_below_ = min(max(float(data.get("uncertain_below", UNCERTAIN_BELOW)), 0.0), 1.0)
     trainer.novelty_weight_ = float(data.get("novelty_weight", 0.0))
     trainer.grammar_ = Grammar.from_dict(data["grammar"]) if "grammar" in data else None
     if trainer.grammar_ is not None and data.get("label_families") is not None:
