@@ -126,12 +126,9 @@ def bar_index(times_s: np.ndarray, downbeats_s: np.ndarray | None, *, duration_s
 
     Parameters
     ----------
-    times_s : np.ndarray [shape=(n,)]
-        Window centres in seconds, increasing.
-    downbeats_s : np.ndarray [shape=(m,)] or None
-        The track's downbeats in seconds; fewer than 2 (no beat grid) gives 2-s pseudo-bars.
-    duration_s : float > 0
-        Track length in seconds.
+    times_s, downbeats_s, duration_s : np.ndarray [shape=(n,)], np.ndarray [shape=(m,)] or None, float
+        Window centres (s, increasing), the track's downbeats (s; fewer than 2, no beat grid: 2-s
+        pseudo-bars) and its length (s), as :func:`bars_block` takes them.
 
     Returns
     -------

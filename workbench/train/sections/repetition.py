@@ -114,28 +114,23 @@ def repeat_block(frames_v1: np.ndarray, times_s: np.ndarray, downbeats_s: np.nda
 
     Parameters
     ----------
-    frames_v1 : np.ndarray [shape=(n, 202)]
-        ``features-v1`` frame descriptors at ``times_s``.
-    times_s : np.ndarray [shape=(n,)]
-        Frame centres in seconds, increasing.
-    downbeats_s : np.ndarray [shape=(m,)] or None
-        The track's downbeats in seconds; fewer than 2 (no beat grid) gives 2-s pseudo-bars.
-    duration_s : float > 0
-        Track length in seconds.
+    frames_v1, times_s, downbeats_s, duration_s
+        ``features-v1`` frames (n, 202) at window centres ``times_s`` (n,) in seconds, the
+        track's downbeats (s, or None) and its length (s), as
+        :func:`~workbench.train.sections.dj_features.bars_block` takes them.
     min_lag_bars : int >= 1
         Repeats closer than this many bars are not counted.
 
     Raises
     ------
     ParameterError
-        ``frames_v1`` is not (n, 202).
+        Frames of another shape than (n, 202), or a bad ``min_lag_bars``.
     """
     from workbench.train.sections.dj_features import _checked, _span_means, bar_index
 
     f, t = _checked(frames_v1, times_s)
-    bar, _ = bar_index(t, downbeats_s, duration_s=duration_s)
     desc = np.hstack([f[:, _MEL], f[:, _MFCC_MEAN]])
-    z = (desc - desc.mean(axis=0)) / np.maximum(desc.std(axis=0), 1e-6)
-    b0 = bar - bar.min()
-    per_bar = _span_means(z, b0, int(b0.max()) + 1)
-    return bar_repetition(per_bar, min_lag_bars=min_lag_bars)[b0]
+    desc = (desc - desc.mean(axis=0)) / np.maximum(desc.std(axis=0), 1e-6)  # standardised over the track
+    bar = bar_index(t, downbeats_s, duration_s=duration_s)[0]
+    bar = bar - bar.min()
+    return bar_repetition(_span_means(desc, bar, int(bar.max()) + 1), min_lag_bars=min_lag_bars)[bar]
