@@ -24,6 +24,8 @@ Feature groups beyond the backbone embedding (:class:`~workbench.train.sections.
   a verse lacks the lead a drop or chorus has. Session 13's try at verse vs drop across styles;
   figures in ``benchmarks/bench_sections_devset.py``. The whole-track audio-in model computes it
   too (:func:`~workbench.train.sections.features_torch.percentile_rows`: numpy's percentile in torch).
+- ``"repeat"`` (5, not in the default layout): how the window's bar recurs elsewhere in the track
+  (bar-synchronous self-similarity: :mod:`~workbench.train.sections.repetition`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy as np
 from workbench.errors import ParameterError
 
 #: Extra feature groups and their sizes.
-EXTRA_GROUPS: dict[str, int] = {"dj": 9, "novelty": 2, "ends": 4, "bars": 12, "lead": 1}
+EXTRA_GROUPS: dict[str, int] = {"dj": 9, "novelty": 2, "ends": 4, "bars": 12, "lead": 1, "repeat": 5}
 #: Bars of a phrase in the ``"bars"`` group.
 PHRASE_BARS = 8
 #: Size of a ``features-v1`` frame; its columns 0..63 are log-mel band means (dB / 10), column 187 log1p(mean onset).
@@ -115,6 +117,37 @@ def _span_means(x: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
     return sums / np.maximum(counts, 1)
 
 
+def bar_index(times_s: np.ndarray, downbeats_s: np.ndarray | None, *, duration_s: float,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The bar of every window on the track's grid, and the grid's downbeats.
+
+    Bars are counted from the first downbeat (0); windows before it get negative bars and
+    windows past the last bar count on, both at the grid's median bar length.
+
+    Parameters
+    ----------
+    times_s, downbeats_s, duration_s : np.ndarray [shape=(n,)], np.ndarray [shape=(m,)] or None, float
+        Window centres (s, increasing), the track's downbeats (s; fewer than 2, no beat grid: 2-s
+        pseudo-bars) and its length (s), as :func:`bars_block` takes them.
+
+    Returns
+    -------
+    (np.ndarray [shape=(n,)] of int, np.ndarray [shape=(m',)])
+        Each window's bar and the downbeats used (the pseudo-bars' when there was no grid).
+    """
+    t = np.asarray(times_s, dtype=np.float64)
+    db = np.asarray(downbeats_s if downbeats_s is not None else [], dtype=np.float64)
+    if db.size < 2:
+        db = np.arange(0.0, max(float(duration_s), 2.0), 2.0)
+    bar_s = float(np.median(np.diff(db)))
+    bar = np.searchsorted(db, t, side="right") - 1
+    before = t < db[0]
+    bar[before] = -np.ceil((db[0] - t[before]) / bar_s).astype(int)
+    after = t >= db[-1] + bar_s
+    bar[after] = db.size - 1 + np.floor((t[after] - db[-1]) / bar_s).astype(int)
+    return bar, db
+
+
 def bars_block(frames_v1: np.ndarray, times_s: np.ndarray, downbeats_s: np.ndarray | None, *,
                duration_s: float) -> np.ndarray:
     """The ``"bars"`` group of every window (see the module doc), shape ``(n, 12)``.
@@ -136,16 +169,7 @@ def bars_block(frames_v1: np.ndarray, times_s: np.ndarray, downbeats_s: np.ndarr
         ``frames_v1`` is not (n, 202).
     """
     f, t = _checked(frames_v1, times_s)
-    db = np.asarray(downbeats_s if downbeats_s is not None else [], dtype=np.float64)
-    if db.size < 2:
-        db = np.arange(0.0, max(float(duration_s), 2.0), 2.0)
-    bar_s = float(np.median(np.diff(db)))
-    # bar index of every window, bars before the first downbeat counted backwards at the median bar length
-    bar = np.searchsorted(db, t, side="right") - 1
-    before = t < db[0]
-    bar[before] = -np.ceil((db[0] - t[before]) / bar_s).astype(int)
-    after = t >= db[-1] + bar_s
-    bar[after] = db.size - 1 + np.floor((t[after] - db[-1]) / bar_s).astype(int)
+    bar, db = bar_index(t, downbeats_s, duration_s=duration_s)
     raw = _raw(f)
     z = (raw - np.median(raw, axis=0)) / np.maximum(raw.std(axis=0), 1e-6)
     b0 = bar - bar.min()

@@ -80,7 +80,8 @@ class WindowFeatures:
         Feature groups of :mod:`~workbench.train.sections.dj_features` appended in this order:
         ``"dj"`` (level, slope, low end, onsets, brightness and rise: needs ``features-v1``
         frames), ``"novelty"`` (change against the neighbouring seconds), ``"ends"`` (distance
-        to the start and the end).
+        to the start and the end); not by default: ``"bars"``, ``"lead"`` and ``"repeat"`` (how the
+        window's bar recurs elsewhere in the track: :mod:`~workbench.train.sections.repetition`).
 
     embedding : bool
         False leaves the backbone's frames and contexts out (only position and ``extra``: the
@@ -238,6 +239,14 @@ class WindowFeatures:
                     raise ParameterError(f"the 'lead' feature group needs features-v1 frames ({dj.FEATURES_V1_DIM} "
                                          f"columns); got {np.shape(src)[1]}: pass dj_frames or drop 'lead' from extra")
                 blocks.append(dj.lead_block(src, t))
+            elif g == "repeat":
+                from workbench.train.sections.repetition import repeat_block
+
+                src = dj_frames if dj_frames is not None else f
+                if np.shape(src)[1] != dj.FEATURES_V1_DIM:
+                    raise ParameterError(f"the 'repeat' feature group needs features-v1 frames ({dj.FEATURES_V1_DIM} "
+                                         f"columns); got {np.shape(src)[1]}: pass dj_frames or drop 'repeat' from extra")
+                blocks.append(repeat_block(src, t, downbeats_s, duration_s=duration_s))
             elif g == "novelty":
                 blocks.append(dj.novelty_block(f, t))
             else:
@@ -258,7 +267,7 @@ class WindowFeatures:
 
 
 #: Extra groups kept as they are under ``track_norm`` (already relative to the track or its ends).
-RAW_GROUPS = frozenset({"ends", "lead"})
+RAW_GROUPS = frozenset({"ends", "lead", "repeat"})
 
 #: The window layout section training uses by default: the embedding with context, position, the ``dj``,
 #: ``novelty`` and ``ends`` groups, every column standardised within its track (issue 18: the leave-one-style-out

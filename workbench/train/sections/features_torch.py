@@ -137,11 +137,12 @@ class TorchWindowFeatures(nn.Module):
         from workbench.train.sections.dj_features import FEATURES_V1_DIM
 
         super().__init__()
-        if "bars" in spec.extra:
-            raise ParameterError(
-                "the 'bars' feature group needs the track's downbeats (a beat analysis the model does not run), so a "
-                f"classifier over {spec.group_names()} has no audio-in track model; train it without 'bars' "
-                "(extra=('dj', 'novelty', 'ends'), the default) or export the vector-in model")
+        for g in ("bars", "repeat"):
+            if g in spec.extra:
+                raise ParameterError(
+                    f"the {g!r} feature group needs the track's downbeats (a beat analysis the model does not run), so a "
+                    f"classifier over {spec.group_names()} has no audio-in track model; train it without {g!r} "
+                    "(extra=('dj', 'novelty', 'ends'), the default) or export the vector-in model")
         if spec.context_bars:
             raise ParameterError(
                 "context in bars (context_bars=True) needs the track's downbeats (a beat analysis the model does not "

@@ -80,7 +80,7 @@ def track_frames(library: Library, track: Track | int | str, *, backbone: Backbo
     times = np.asarray(starts, dtype=np.float64) + float(getattr(b, "window_s", 1.0)) / 2
     analysis = track_analysis(library, t)
     dj_frames = None
-    if {"dj", "bars", "lead"} & set(spec.extra) and b.name != FeatureFrontend.name:  # level, low end, ... from features-v1
+    if {"dj", "bars", "lead", "repeat"} & set(spec.extra) and b.name != FeatureFrontend.name:  # level, low end, ... from features-v1
         dj_frames = _frontend_frames(library, t, times)
     return TrackFrames(t.id, t.name, float(t.duration_s),
                        spec.transform(frames, times, duration_s=t.duration_s, dj_frames=dj_frames,
