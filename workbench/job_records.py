@@ -35,6 +35,11 @@ FINAL_STATES: frozenset[str] = frozenset({"completed", "failed"})
 #: The error recorded for a job stopped with Ctrl-C.
 INTERRUPTED = "KeyboardInterrupt: interrupted by the user"
 
+#: The job's ``metrics`` key saying why its last epoch has no loss (``loss`` NULL): its batches mined no
+#: triplet, so no loss was taken; shown in the loss column instead of a 0 that reads as a perfect fit.
+NO_LOSS_KEY = "last_epoch_loss"
+NO_TRIPLET = "no triplet mined"
+
 
 def process_start_ticks(pid: int) -> int | None:
     """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22), or None
@@ -112,6 +117,13 @@ class Job:
             raise ParameterError(f"state must be one of {JOB_STATES}; got {self.state!r}")
         if not 0.0 <= self.progress <= 1.0:
             raise ParameterError(f"progress must be in [0, 1]; got {self.progress!r}")
+
+    @property
+    def loss_text(self) -> str:
+        """The last epoch's loss as shown: 4 decimals, what happened instead (e.g. "no triplet mined"), or ""."""
+        if self.loss is not None:
+            return f"{self.loss:.4f}"
+        return str((self.metrics or {}).get(NO_LOSS_KEY) or "")
 
     @property
     def finished(self) -> bool:

@@ -1,0 +1,85 @@
+"""Session 18's second QA pass on real music (notebooks 03, 04 and 07): what the first pass left.
+
+An epoch without a mined triplet has no loss (never "loss 0.0000"); run ids against start times; scores
+with 4 decimals in sentences; the transfer warning names its metric; the no-model fallback's spans;
+the style plot's units; the older labeler's picture; the augmentation settings shown readably.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from test_jobs import dummy_train, exp, lib  # noqa: F401  (fixtures)
+from test_triplet import FAST, clustered
+
+from workbench.train import jobs as J
+
+
+# -- 1. an epoch whose miner found no triplet ----------------------------------------------------------
+
+def _no_triplets(monkeypatch):
+    """The triplet miner finds no hard triplet in any batch (as on a small, well-separated library)."""
+    import torch
+
+    from workbench.train import triplet as T
+
+    built = T.build_objective
+
+    def build(*args, **kwargs):
+        objective = built(*args, **kwargs)
+        none = torch.zeros(0, dtype=torch.long)
+        return dataclasses.replace(objective, miner=lambda emb, y: (none, none, none))
+
+    monkeypatch.setattr(T, "build_objective", build)
+
+
+def test_an_epoch_without_a_mined_triplet_records_no_loss_not_zero(monkeypatch):
+    from workbench.train.triplet import TripletConfig, train_triplet
+
+    _no_triplets(monkeypatch)
+    seen = []
+    result = train_triplet(clustered(seed=0), clustered(seed=1, per_class=8, first_track=10_000),
+                           config=TripletConfig(**{**FAST, "max_epochs": 2, "patience": 5}),
+                           on_epoch=lambda e, total, rec: seen.append(rec), progress=False)
+    assert [r["mined_triplets"] for r in result.history] == [0, 0]
+    assert [r["train_loss"] for r in result.history] == [None, None]  # was 0.0: a "perfect" loss
+    assert all(r["train_loss"] is None for r in seen)
+
+
+def test_jobs_say_no_triplet_mined_instead_of_loss_0(lib, exp, capsys):  # noqa: F811
+    from workbench.commands.train import format_jobs, job_line
+    from workbench.widgets.jobs import jobs_html
+
+    runner = J.JobRunner(lib, "embeddings", experiments_root=exp, progress=False, min_interval_s=0.0)
+    with runner:
+        runner.on_epoch(1, 2, {"train_loss": 0.2, "mined_triplets": 40})
+        assert runner.job.loss_text == "0.2000"
+        runner.on_epoch(2, 2, {"train_loss": None, "mined_triplets": 0})
+        job = runner.job
+        assert job.loss is None and job.loss_text == "no triplet mined"
+        runner.finish(dummy_train(lambda *a: None, epochs=1))
+    job = runner.job
+    assert job.state == "completed" and job.loss_text == "no triplet mined"
+    assert "no triplet mined" in format_jobs([job]) and "0.0000" not in format_jobs([job])
+    assert "no triplet mined" in jobs_html([job])
+    assert job_line(job, None).endswith("2/2 epochs, loss no triplet mined")
+    # the run's own metrics are the model's, not the job's note
+    assert "last_epoch_loss" not in json.loads((runner.run_path / "metrics.json").read_text())
+
+
+def test_training_curve_leaves_a_gap_where_no_triplet_was_mined():
+    from workbench.report.plots import curves_figure
+
+    history = [{"epoch": 1, "train_loss": 0.09, "mined_triplets": 500}, {"epoch": 2, "train_loss": 0.05,
+                                                                         "mined_triplets": 40},
+               {"epoch": 3, "train_loss": None, "mined_triplets": 0}]
+    fig = curves_figure({"run": history}, kept={"run": 3})
+    ax = fig.axes[0]
+    line = ax.get_lines()[0]
+    y = np.asarray(line.get_ydata(), dtype=float)
+    assert y[:2].tolist() == [0.09, 0.05] and np.isnan(y[2])  # a gap, never a point at 0
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "no value: no triplet mined" in labels
