@@ -83,3 +83,27 @@ def test_training_curve_leaves_a_gap_where_no_triplet_was_mined():
     assert y[:2].tolist() == [0.09, 0.05] and np.isnan(y[2])  # a gap, never a point at 0
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "no value: no triplet mined" in labels
+
+
+# -- 2. the run id's time is the run's end, the list's order its start ---------------------------------
+
+def test_runs_list_shows_when_each_run_finished_the_time_in_its_id(tmp_path, capsys):
+    """Two jobs started 10:03 and 10:05 finished 10:06:56 and 10:06:18: `runs list` sorted them by their start
+    under a "started (UTC)" column, and the ids (the finish) read out of order with nothing saying why."""
+    from workbench.cli import main
+    from workbench.runs import write_run
+
+    root = tmp_path / "experiments"
+    for rid, start, end in (("20261207-100656-embeddings-532eb5", "10:03:58", "10:06:56"),
+                            ("20261207-100618-embeddings-4f313a", "10:05:13", "10:06:18")):
+        write_run(rid, info={"kind": "embeddings", "created_at": f"2026-12-07T{start}+00:00",
+                             "finished_at": f"2026-12-07T{end}+00:00"}, config_={}, data={}, history=[],
+                  metrics={"model": {"map_at_r": 0.5}}, root=root)
+    assert main(["runs", "--experiments", str(root), "list"]) == 0
+    header, first, second = capsys.readouterr().out.splitlines()[:3]
+    assert "started (UTC)" in header and "finished (UTC)" in header
+    assert first.split()[0] == "20261207-100656-embeddings-532eb5"  # by start, as the column says
+    assert "2026-12-07 10:03:58 2026-12-07 10:06:56" in first and "2026-12-07 10:05:13 2026-12-07 10:06:18" in second
+    assert main(["runs", "--experiments", str(root), "list", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert [r["finished"] for r in runs] == ["2026-12-07T10:06:56+00:00", "2026-12-07T10:06:18+00:00"]

@@ -121,9 +121,7 @@ class Job:
     @property
     def loss_text(self) -> str:
         """The last epoch's loss as shown: 4 decimals, what happened instead (e.g. "no triplet mined"), or ""."""
-        if self.loss is not None:
-            return f"{self.loss:.4f}"
-        return str((self.metrics or {}).get(NO_LOSS_KEY) or "")
+        return loss_text(self)
 
     @property
     def finished(self) -> bool:
@@ -149,6 +147,25 @@ class Job:
         for name in ("label_counts", "metrics", "config"):
             values[name] = json.loads(values[name]) if values[name] else {}
         return cls(**values)
+
+
+def loss_text(job: Any) -> str:
+    """A job's last epoch's loss as the tables and the job line show it.
+
+    Parameters
+    ----------
+    job : Job or any object with ``loss`` (and optionally ``metrics``)
+
+    Returns
+    -------
+    str
+        4 decimals; what happened instead where no loss was taken (``metrics[NO_LOSS_KEY]``: "no triplet mined");
+        "" where nothing was recorded.
+    """
+    loss = getattr(job, "loss", None)
+    if loss is not None:
+        return f"{loss:.4f}"
+    return str((getattr(job, "metrics", None) or {}).get(NO_LOSS_KEY) or "")
 
 
 def _conn(library: Library | sqlite3.Connection) -> sqlite3.Connection:

@@ -246,8 +246,10 @@ def job_line(job: Any, kept_epoch: int | None) -> str:
     str
     """
     line = f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"
-    if job.loss_text:
-        line += f", loss {job.loss_text}"
+    from workbench.job_records import loss_text
+
+    if loss_text(job):
+        line += f", loss {loss_text(job)}"
     if kept_epoch is not None and kept_epoch != (job.epoch or 0):
         line += f" (the last epoch's; the model kept is epoch {kept_epoch}'s, the best on validation)"
     return line
