@@ -11,12 +11,10 @@ import dataclasses
 import json
 
 import numpy as np
-import pytest
 from test_jobs import dummy_train, exp, lib  # noqa: F401  (fixtures)
 from test_triplet import FAST, clustered
 
 from workbench.train import jobs as J
-
 
 # -- 1. an epoch whose miner found no triplet ----------------------------------------------------------
 
@@ -107,3 +105,48 @@ def test_runs_list_shows_when_each_run_finished_the_time_in_its_id(tmp_path, cap
     assert main(["runs", "--experiments", str(root), "list", "--json"]) == 0
     runs = json.loads(capsys.readouterr().out)
     assert [r["finished"] for r in runs] == ["2026-12-07T10:06:56+00:00", "2026-12-07T10:06:18+00:00"]
+
+
+# -- 3. scores in sentences with 4 fixed decimals, as the tables write them ---------------------------
+
+def test_a_gate_sentence_writes_both_scores_with_4_decimals():
+    """`export` said "not worse than dj_section_v1: macro_f1 0.288 >= dj_section_v1 0.3729 -> fail"."""
+    from workbench.evaluate.gates import BlockingGate
+
+    gate = BlockingGate("not worse than dj_section_v1", "macro_f1", 0.288, ">=", "dj_section_v1", 0.3729, "fail")
+    assert str(gate) == "not worse than dj_section_v1: macro_f1 0.2880 >= dj_section_v1 0.3729 -> fail"
+    assert str(gate._replace(value=1.0, target=None)).endswith("macro_f1 1.0000 >= dj_section_v1 - -> fail")
+
+
+def test_the_majority_warning_and_the_report_note_write_4_decimals():
+    from workbench.train.sections.training import _beats_majority
+
+    said = _beats_majority({"accuracy": 0.37, "macro_f1": 0.288}, {"accuracy": 0.452, "macro_f1": 0.156})
+    assert "accuracy 0.3700 vs 0.4520, macro F1 0.2880 vs 0.1560" in said
+
+
+def test_the_demo_summary_writes_scores_with_4_decimals():
+    from workbench.pipeline_summary import Headline
+
+    assert "0.8500" in str(Headline("sections: accuracy", 0.85, "≥ 0.85", True))
+
+
+# -- 4. the transfer warning names the metric below the baseline ---------------------------------------
+
+def _loso(acc, f1):
+    return {"leave_one_group_out": {"model_smoothed": {"accuracy": acc, "macro_f1": f1},
+                                    "baselines": {"logreg": {"accuracy": 0.594, "macro_f1": 0.522}}}}
+
+
+def test_the_transfer_warning_says_which_metric_is_below_which_baseline():
+    """It said "below the logreg baseline: accuracy 0.557 vs 0.594, macro F1 0.563 vs 0.522", where macro F1 is above."""
+    from workbench.train.sections.transfer import transfer_warnings
+
+    (said,) = transfer_warnings(_loso(0.557, 0.563))
+    assert said.startswith("on held-out groups (crates) the smoothed model's accuracy 0.5570 is below the logreg "
+                           "baseline's 0.5940 (its macro F1 0.5630 is not below the baseline's 0.5220)")
+    (said,) = transfer_warnings(_loso(0.557, 0.463))
+    assert "accuracy 0.5570 and macro F1 0.4630 are below the logreg baseline's 0.5940 and 0.5220" in said
+    (said,) = transfer_warnings(_loso(0.6, 0.5))
+    assert "macro F1 0.5000 is below the logreg baseline's 0.5220 (its accuracy 0.6000 is not below" in said
+    assert transfer_warnings(_loso(0.6, 0.6)) == []

@@ -403,7 +403,7 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
         same = (k.split(".", 1)[0], k.rsplit(".", 1)[-1], v)
         if same not in said:
             said.add(same)
-            shown.append(f"{k}={v:.4g}")
+            shown.append(f"{k}={v:.4f}" if v % 1 else f"{k}={v:.0f}")  # a score's 4 decimals; a count whole
     return "  ".join(shown[:max_items])
 
 

@@ -385,7 +385,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         shown_loss = "no triplet mined" if train_loss is None else f"{train_loss:.4f}"
-        bar.set_postfix({"loss": shown_loss, "map_r": f"{vm['map_at_r']:.3f}",
+        bar.set_postfix({"loss": shown_loss, "map_r": f"{vm['map_at_r']:.4f}",
                          "mined" if miner is not None else "rows": mined}, refresh=False)
         bar.update(1)
         improved = score > best_map + 1e-6 or cfg.keep_epoch == "last"  # last: a fixed epoch count
