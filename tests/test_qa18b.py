@@ -150,3 +150,55 @@ def test_the_transfer_warning_says_which_metric_is_below_which_baseline():
     (said,) = transfer_warnings(_loso(0.6, 0.5))
     assert "macro F1 0.5000 is below the logreg baseline's 0.5220 (its accuracy 0.6000 is not below" in said
     assert transfer_warnings(_loso(0.6, 0.6)) == []
+
+
+# -- 5. the no-model fallback never suggests what the labeler warns about -------------------------------
+
+def _fallback(monkeypatch, bar_beats, sections, n_beats):
+    """novelty_suggestions on a track of ``n_beats`` whose bars start at ``bar_beats`` and whose novelty sections
+    are ``(label, start_bar, end_bar)``."""
+    from types import SimpleNamespace
+
+    from workbench.train import smoothing
+    from workbench.train.sections import novelty
+    from workbench.train.sections.suggestions import novelty_suggestions
+
+    edges = np.append(np.asarray(bar_beats, dtype=float), n_beats) * 0.5
+    monkeypatch.setattr(smoothing, "bar_starts", lambda beats, downbeats: np.asarray(bar_beats))
+    monkeypatch.setattr(novelty, "novelty_sections", lambda frames, backbone="": [
+        {"label": label, "start_bar": a, "end_bar": b, "start_s": edges[a], "end_s": edges[b]}
+        for label, a, b in sections])
+    frames = SimpleNamespace(track_id=12, beats=np.arange(n_beats) * 0.5, downbeats=np.asarray(bar_beats) * 0.5)
+    return novelty_suggestions(frames, backbone="features-v1")
+
+
+def test_the_fallback_joins_a_span_under_8_beats_to_its_neighbour(monkeypatch):
+    from workbench.labels import WARN_BEATS
+
+    got = _fallback(monkeypatch, [0, 2, 6, 10, 14, 18, 22, 26, 30], [("intro", 0, 1), ("build", 1, 5),
+                                                                      ("drop", 5, 9)], 32)
+    assert [(s.label, s.start_beat, s.end_beat, s.start_s, s.end_s) for s in got] == [
+        ("build", 0, 18, 0.0, 9.0), ("drop", 18, 32, 9.0, 16.0)]  # "intro 0-2" was a 2-beat span
+    assert all(s.end_beat - s.start_beat >= WARN_BEATS and s.uncertain for s in got)
+    got = _fallback(monkeypatch, [0, 4, 8, 12, 16, 20], [("intro", 0, 4), ("outro", 4, 6)], 22)
+    assert [(s.label, s.start_beat, s.end_beat) for s in got] == [("intro", 0, 22)]  # a 6-beat tail joins the one before
+
+
+def test_the_fallback_suggests_nothing_on_a_track_shorter_than_8_beats(monkeypatch):
+    """Track 12 of the real music (5 beats, 5.3 s) got "break 0-5"; accepting it raised a LabelWarning."""
+    assert _fallback(monkeypatch, [0, 4], [("break", 0, 2)], 5) == []
+
+
+# -- 6. the style plot's ranges with their units --------------------------------------------------------
+
+def test_the_profile_plot_writes_each_range_with_its_unit():
+    """Notebook 07's plot wrote "127.6 .. 153.3" beside bpm, with no unit."""
+    from workbench.style.plots import plot_profile
+
+    feats = {"bpm": (127.6, 153.3), "pumping_db": (0.0, 15.96), "acid_glide": (0.0, 0.3069),
+             "phase_correlation": (0.1983, 0.9055)}
+    profile = {"name": "trance", "version": 1, "tracks": [1, 2, 3, 4, 5],
+               "features": {k: {"range": list(v), "ci95": list(v), "mean": sum(v) / 2} for k, v in feats.items()}}
+    fig = plot_profile(profile)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {"127.6 .. 153.3 BPM", "0 .. 15.96 dB", "0 .. 0.3069 (of 0..1)", "0.1983 .. 0.9055 (of -1..1)"} <= texts
