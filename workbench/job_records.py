@@ -394,7 +394,7 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
     max_items : int
         Most metrics shown.
     """
-    leaves = [(k, float(v)) for k, v in flatten(metrics or {}, lists=False).items()
+    leaves = [(k, v) for k, v in flatten(metrics or {}, lists=False).items()
               if isinstance(v, (int, float)) and not isinstance(v, bool)]
     leaves.sort(key=lambda kv: (kv[0].rsplit(".", 1)[-1] not in HEADLINE_METRICS, not kv[0].startswith("model."),
                                 kv[0].count(".")))
@@ -403,7 +403,7 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
         same = (k.split(".", 1)[0], k.rsplit(".", 1)[-1], v)
         if same not in said:
             said.add(same)
-            shown.append(f"{k}={v:.4f}" if v % 1 else f"{k}={v:.0f}")  # a score's 4 decimals; a count whole
+            shown.append(f"{k}={v:d}" if isinstance(v, int) else f"{k}={v:.4f}")  # a count whole; a score 4 decimals
     return "  ".join(shown[:max_items])
 
 
