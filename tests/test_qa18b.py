@@ -202,3 +202,57 @@ def test_the_profile_plot_writes_each_range_with_its_unit():
     fig = plot_profile(profile)
     texts = {t.get_text() for t in fig.axes[0].texts}
     assert {"127.6 .. 153.3 BPM", "0 .. 15.96 dB", "0 .. 0.3069 (of 0..1)", "0.1983 .. 0.9055 (of -1..1)"} <= texts
+
+
+# -- 7. the older labeler's picture: names apart from the suggestions', lane names readable --------------
+
+def _picture(monkeypatch):
+    from types import SimpleNamespace
+
+    from workbench.labels import Suggestion
+    from workbench.widgets import trackview
+    from workbench.widgets.trackview import TrackView
+
+    drawn = []
+    span_text = trackview._span_text
+
+    def record(ax, start_s, end_s, text, **kw):
+        artist = span_text(ax, start_s, end_s, text, **kw)
+        drawn.append((ax, artist))
+        return artist
+
+    monkeypatch.setattr(trackview, "_span_text", record)
+    sr, d = 8000, 120.0
+    y = (np.random.default_rng(0).normal(size=int(sr * d)) * 0.1).astype(np.float32)
+    beats = np.arange(0, d, 0.5)
+    view = TrackView(y, sr=sr, beats_s=beats, downbeats_s=beats[::4], duration_s=d, title="machine_wars")
+    secs = [SimpleNamespace(label="intro", start_s=0.0, end_s=16.0, color="#22c55e", id=1),
+            SimpleNamespace(label="drop", start_s=20.0, end_s=80.0, color="#ef4444", id=3)]
+    sugg = [Suggestion(1, "intro", 0, 40, 0.0, 20.0, 0.89), Suggestion(1, "drop", 40, 200, 20.0, 100.0, 0.14)]
+    view.render(sections=secs, suggestions=sugg)
+    return view, drawn
+
+
+def test_section_names_and_suggestion_names_never_overlap(monkeypatch):
+    """Notebook 04: "intro" was written over "intro? 89%", "drop" beside "drop? 14%" on one line."""
+    view, drawn = _picture(monkeypatch)
+    renderer = view._fig.canvas.get_renderer()
+    for ax, artist in drawn:  # drawn for one render, then taken off: put back to measure where they were
+        ax.add_artist(artist)
+    drawn = [artist for _, artist in drawn]
+    names = [t for t in drawn if "?" not in t.get_text()]
+    guesses = [t for t in drawn if "?" in t.get_text()]
+    assert names and guesses
+    for a in names:
+        for b in guesses:
+            box_a, box_b = a.get_window_extent(renderer), b.get_window_extent(renderer)
+            assert not box_a.overlaps(box_b), (a.get_text(), b.get_text())
+
+
+def test_the_panels_names_are_readable(monkeypatch):
+    """"wave", "mel", "sections" and "time (s)" were 7 pt in a 1400 px picture shown at about 930 px."""
+    view, _ = _picture(monkeypatch)
+    lane, wave, spec = view._axes
+    assert min(ax.yaxis.label.get_fontsize() for ax in (lane, wave, spec)) >= 10
+    assert spec.xaxis.label.get_fontsize() >= 10
+    assert min(t.get_fontsize() for t in spec.get_xticklabels()) >= 9
