@@ -256,3 +256,22 @@ def test_the_panels_names_are_readable(monkeypatch):
     assert min(ax.yaxis.label.get_fontsize() for ax in (lane, wave, spec)) >= 10
     assert spec.xaxis.label.get_fontsize() >= 10
     assert min(t.get_fontsize() for t in spec.get_xticklabels()) >= 9
+
+
+# -- 8. the augmentation settings, printed to read -------------------------------------------------------
+
+def test_augment_settings_print_one_readable_line_per_transform():
+    """Notebook 03 printed "AugmentSettings(pitch_semitones=(-3.0, 3.0), stretch_rate=(0.9, 1.1), ...)"."""
+    from workbench import augment
+
+    text = str(augment.AugmentSettings())
+    assert "AugmentSettings(" not in text
+    lines = text.splitlines()
+    assert lines[0] == "augmentation settings (safe ranges):"
+    assert [ln.split()[:2] for ln in lines[1:]] == [["pitch", "shift"], ["time", "stretch"], ["added", "noise"],
+                                                    ["gain", "-6"]]
+    assert "-3 .. +3 semitones" in lines[1] and "0.9 .. 1.1x" in lines[2] and "-6 .. +3 dB" in lines[4]
+    assert all(ln.endswith("applied to 50% of views, safe") for ln in lines[1:])
+    unsafe = str(augment.AugmentSettings(pitch_semitones=(-5, 5), allow_unsafe=True, noise_p=0)).splitlines()
+    assert unsafe[1].endswith("outside the safe range") and "off, safe" in unsafe[3]
+    assert repr(augment.AugmentSettings()).startswith("AugmentSettings(pitch_semitones=(-3.0, 3.0)")  # repr unchanged
