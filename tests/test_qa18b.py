@@ -11,6 +11,7 @@ import dataclasses
 import json
 
 import numpy as np
+from test_cli_json import home  # noqa: F401  (a fixture)
 from test_jobs import dummy_train, exp, lib  # noqa: F401  (fixtures)
 from test_triplet import FAST, clustered
 
@@ -187,6 +188,17 @@ def test_the_fallback_joins_a_span_under_8_beats_to_its_neighbour(monkeypatch):
 def test_the_fallback_suggests_nothing_on_a_track_shorter_than_8_beats(monkeypatch):
     """Track 12 of the real music (5 beats, 5.3 s) got "break 0-5"; accepting it raised a LabelWarning."""
     assert _fallback(monkeypatch, [0, 4], [("break", 0, 2)], 5) == []
+
+
+def test_suggest_says_why_a_track_gets_no_fallback_suggestion(home, capsys, monkeypatch):  # noqa: F811
+    """`suggest` printed a bare table heading for a track the fallback offers nothing on."""
+    import workbench.train.sections as sections
+    from workbench.cli import main
+
+    monkeypatch.setattr(sections, "fallback_suggestions", lambda lib, track: [])
+    assert main(["--home", str(home), "suggest", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "no suggestions: the track is shorter than 8 beats" in out and "confidence" not in out
 
 
 # -- 6. the style plot's ranges with their units --------------------------------------------------------
