@@ -195,7 +195,7 @@ def test_suggest_says_why_a_track_gets_no_fallback_suggestion(home, capsys, monk
     import workbench.train.sections as sections
     from workbench.cli import main
 
-    monkeypatch.setattr(sections, "fallback_suggestions", lambda lib, track: [])
+    monkeypatch.setattr(sections, "fallback_suggestions", lambda library, track: [])
     assert main(["--home", str(home), "suggest", "1"]) == 0
     out = capsys.readouterr().out
     assert "no suggestions: the track is shorter than 8 beats" in out and "confidence" not in out
