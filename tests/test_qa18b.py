@@ -207,13 +207,14 @@ def test_the_profile_plot_writes_each_range_with_its_unit():
     """Notebook 07's plot wrote "127.6 .. 153.3" beside bpm, with no unit."""
     from workbench.style.plots import plot_profile
 
-    feats = {"bpm": (127.6, 153.3), "pumping_db": (0.0, 15.96), "acid_glide": (0.0, 0.3069),
+    feats = {"bpm": (127.6, 153.3), "pumping_db": (0.0, 15.96), "acid_glide": (0.0, 0.3069), "pumping_depth": (0.1, 0.9),
              "phase_correlation": (0.1983, 0.9055)}
     profile = {"name": "trance", "version": 1, "tracks": [1, 2, 3, 4, 5],
                "features": {k: {"range": list(v), "ci95": list(v), "mean": sum(v) / 2} for k, v in feats.items()}}
     fig = plot_profile(profile)
     texts = {t.get_text() for t in fig.axes[0].texts}
-    assert {"127.6 .. 153.3 BPM", "0 .. 15.96 dB", "0 .. 0.3069 (of 0..1)", "0.1983 .. 0.9055 (of -1..1)"} <= texts
+    assert {"127.6 .. 153.3 BPM", "0 .. 15.96 dB", "0 .. 0.3069 (of 0..1)", "0.1983 .. 0.9055 (of -1..1)",
+            "0.1 .. 0.9 (of 0..1, linear)"} <= texts
 
 
 # -- 7. the older labeler's picture: names apart from the suggestions', lane names readable --------------

@@ -97,4 +97,6 @@ def unit_suffix(unit: str) -> str:
     """
     if not unit:
         return ""
-    return f" (of {unit})" if unit[0].isdigit() or unit[0] == "-" else f" {unit}"
+    if unit[0].isdigit() or unit[0] == "-":  # a scale: "0..1 (linear)" -> " (of 0..1, linear)", no nested brackets
+        return f" (of {unit.replace(' (', ', ').rstrip(')')})" if " (" in unit else f" (of {unit})"
+    return f" {unit}"
