@@ -148,7 +148,7 @@ class TrackView:
         canvas = FigureCanvasAgg(fig)
         fig.patch.set_facecolor("white")
         gs = fig.add_gridspec(3, 1, height_ratios=_HEIGHTS, hspace=0.04, left=0.05, right=0.995,
-                              top=0.90 if self.title else 0.95, bottom=0.07)
+                              top=0.90 if self.title else 0.95, bottom=0.085)
         lane = fig.add_subplot(gs[0])
         wave = fig.add_subplot(gs[1])  # not sharex: each panel keeps its own ticks
         spec = fig.add_subplot(gs[2])
@@ -312,7 +312,8 @@ class TrackView:
                 if text := self._fitting(g.start_s, g.end_s, (f"{g.label}? {g.confidence:.0%}", f"{g.label}?",
                                                                _abbrev(g.label))):
                     add(lane, _span_text(lane, g.start_s, g.end_s, text, y=sum(sug_band) / 2, color=g.color,
-                                         weight="bold"))
+                                         weight="bold", bbox={"boxstyle": "round,pad=0.12", "facecolor": "white",
+                                                              "edgecolor": "none", "alpha": 0.9}))  # over the grid
         if selection is not None:
             a, b = selection
             if b > a:
