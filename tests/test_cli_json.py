@@ -24,7 +24,7 @@ TRACK_FIELDS = {"id", "name", "title", "artist", "path", "folder", "crates", "du
 SIMILAR_FIELDS = {"track_id", "name", "path", "model", "weights", "weights_used", "score", "vibe", "tempo", "key", "energy",
                   "bpm_delta", "key_from", "key_to", "energy_delta", "explanation"}
 WORKSPACE_FIELDS = {"root", "db", "data", "experiments", "models", "source", "exists", "tracks"}
-RUN_FIELDS = {"run_id", "kind", "started", "created", "backbone", "tracks", "path", "metrics", "name", "note"}
+RUN_FIELDS = {"run_id", "kind", "started", "finished", "created", "backbone", "tracks", "path", "metrics", "name", "note"}
 JOB_FIELDS = {"id", "kind", "state", "progress", "epoch", "total_epochs", "loss", "label_counts", "metrics", "config",
               "error", "run_id", "pid", "pid_start_ticks", "created_at", "started_at", "updated_at", "finished_at"}
 LABEL_FIELDS = {"id", "track_id", "track_name", "label", "start_beat", "end_beat", "start_s", "end_s", "source",

@@ -89,7 +89,7 @@ def test_held_out_hashes_and_refusal_message():
     gates = blocking_gates(emb(0.2), "embeddings")
     msg = refusal_message("run r1 (head)", gates)
     assert msg.startswith("run r1 (head) fails 1 blocking gate:")
-    assert "map_at_r 0.2 > baselines.backbone 0.3 -> fail" in msg and "--force" in msg
+    assert "map_at_r 0.2000 > baselines.backbone 0.3000 -> fail" in msg and "--force" in msg
     err = GateFailedError(msg, gates=failing(gates))
     assert isinstance(err, ValueError) and err.gates == tuple(failing(gates))
     assert gates[0].as_dict()["blocking"] is True

@@ -510,10 +510,10 @@ def test_a_zombie_counts_as_gone():
 def test_headline_flattens_and_orders_metrics():
     m = {"n": 3, "baseline": {"map_at_r": 0.5, "x": 2}, "model": {"val": {"map_at_r": 0.8123456}, "acc": 1,
                                                                "ok": True, "name": "x"}}
-    assert J.headline(m) == "model.val.map_at_r=0.8123  baseline.map_at_r=0.5  model.acc=1  n=3"
+    assert J.headline(m) == "model.val.map_at_r=0.8123  baseline.map_at_r=0.5000  model.acc=1  n=3"
     assert J.headline(m, max_items=1) == "model.val.map_at_r=0.8123" and J.headline({}) == ""
     sections = {"holdout": {"accuracy": 0.7, "per_class": {"drop": {"f1": 0.5}}, "macro_f1": 0.6}, "n_windows": 9}
-    assert J.headline(sections, max_items=3) == "holdout.accuracy=0.7  holdout.macro_f1=0.6  n_windows=9"
+    assert J.headline(sections, max_items=3) == "holdout.accuracy=0.7000  holdout.macro_f1=0.6000  n_windows=9"
 
 
 # -- widget -----------------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def test_a_head_whose_search_gets_worse_is_not_activated(tmp_path, package):
         worse = _metrics(_measured(0.722, 0.778))  # the real files' figure: 0.778 -> 0.722 on 6 held-out tracks
         with pytest.raises(GateFailedError, match=r"(?s)search not worse than backbone: precision@3 by folder \(6 "
                                                   r"held-out queries\), per-query matches not recorded: head >= backbone "
-                                                  r"0.722 >= backbone 0.778 -> fail.*--force"):
+                                                  r"0.7220 >= backbone 0.7780 -> fail.*--force"):
             reg.register("head", package.path, metadata=package.metadata, metrics=worse, export=package.as_dict())
         assert reg.active("head") is None
         v = reg.register("head", package.path, metadata=package.metadata, metrics=worse, export=package.as_dict(),
@@ -132,8 +132,8 @@ def test_a_head_whose_search_gets_worse_is_not_activated(tmp_path, package):
         good = reg.register("head", package.path, metadata=package.metadata, metrics=_metrics(_measured(0.8, 0.778)),
                             export=package.as_dict())
         assert reg.active("head").version == good.version
-        with pytest.raises(GateFailedError, match=r"search not worse than backbone: .*worse on 6.*0.111 not worse beyond "
-                                                  r"noise than backbone 0.778 -> fail"):
+        with pytest.raises(GateFailedError, match=r"search not worse than backbone: .*worse on 6.*0.1110 not worse beyond "
+                                                  r"noise than backbone 0.7780 -> fail"):
             reg.register("head", package.path, metadata=package.metadata,
                          metrics=_metrics(_paired(CLEARLY_WORSE, BACKBONE)), export=package.as_dict())
         noisy = reg.register("head", package.path, metadata=package.metadata,

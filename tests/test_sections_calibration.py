@@ -22,8 +22,8 @@ def test_identity_is_kept_where_the_fit_worsened_held_out_groups():
     t, cal = _Fitted(), {"temperature": 1.7, "fitted_on": "leave-one-group-out predictions", "suggestions": {}}
     keep_if_it_helps(t, cal, _loso((0.05, 0.08), (0.10, 0.12)))
     assert t.temperature_ == 1.0 and cal["temperature"] == 1.0 and cal["temperature_fitted"] == 1.7
-    assert "identity kept" in cal["fitted_on"] and "(0.050 -> 0.080)" in cal["fitted_on"]
-    assert t.confidence_map_ is None and "(0.100 -> 0.120)" in cal["suggestions"]["map_dropped"]
+    assert "identity kept" in cal["fitted_on"] and "(0.0500 -> 0.0800)" in cal["fitted_on"]
+    assert t.confidence_map_ is None and "(0.1000 -> 0.1200)" in cal["suggestions"]["map_dropped"]
 
 
 def test_a_fit_that_helped_is_kept():
@@ -124,7 +124,7 @@ def test_the_guard_judges_a_span_map_by_the_span_ece():
     lo = _loso((0.08, 0.03), (0.10, 0.05))  # per window the map helped ...
     lo["calibration"]["suggestions"]["guard"] = {"ece_before": 0.04, "ece_after": 0.06}  # ... per suggestion it did not
     keep_if_it_helps(t, cal, lo)
-    assert t.confidence_map_ is None and "(0.040 -> 0.060)" in cal["suggestions"]["map_dropped"]
+    assert t.confidence_map_ is None and "(0.0400 -> 0.0600)" in cal["suggestions"]["map_dropped"]
 
 
 def test_a_span_map_is_fitted_and_every_scope_reports_the_ece_per_suggestion():
@@ -163,5 +163,5 @@ def test_the_demo_summary_gives_the_ece_per_suggestion_with_its_count_and_floor(
     win = lines["sections: suggestion ECE on devset, as served, per scored window (1568 windows; a long suggestion "
                 "counts more)"]
     assert win.value == 0.073 and win.passed is False
-    per = lines["sections: same, per suggestion as the user judges it (49 suggestions; calibrated floor 0.104)"]
+    per = lines["sections: same, per suggestion as the user judges it (49 suggestions; calibrated floor 0.1040)"]
     assert per.value == 0.061 and per.passed is False and "0.061" in str(per)

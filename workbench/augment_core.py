@@ -107,6 +107,22 @@ class AugmentSettings:
                 raise ParameterError(f"{name} must be a probability in [0, 1]; got {p!r}")
             object.__setattr__(self, name, float(p))
 
+    def __str__(self) -> str:
+        """The settings to read (``print(settings)``): one line per transform, its range with its unit, how often
+        it is applied, and whether it is within the safe range; ``repr`` stays the constructor call."""
+        said = {"pitch_semitones": ("pitch shift", "{} .. {} semitones"), "stretch_rate": ("time stretch", "{} .. {}x"),
+                "noise_amplitude": ("added noise", "{} .. {} (std, full scale 1)"), "gain_db": ("gain", "{} .. {} dB")}
+        lines = [f"augmentation settings ({'unsafe ranges allowed' if self.allow_unsafe else 'safe ranges'}):"]
+        for name, (what, text) in said.items():
+            lo, hi = getattr(self, name)
+            p = getattr(self, f"{name.split('_')[0]}_p")
+            signed = name in ("pitch_semitones", "gain_db")
+            rng = text.format(*(f"{v:+g}" if signed and v else _fmt(v) for v in (lo, hi)))
+            lo_safe, hi_safe = SAFE_RANGES[name][:2]
+            where = "safe" if lo_safe <= lo and hi <= hi_safe else "outside the safe range"
+            lines.append(f"  {what:<13} {rng:<35} {'off' if p == 0 else f'applied to {p:.0%} of views'}, {where}")
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (ranges as lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -35,6 +35,11 @@ FINAL_STATES: frozenset[str] = frozenset({"completed", "failed"})
 #: The error recorded for a job stopped with Ctrl-C.
 INTERRUPTED = "KeyboardInterrupt: interrupted by the user"
 
+#: The job's ``metrics`` key saying why its last epoch has no loss (``loss`` NULL): its batches mined no
+#: triplet, so no loss was taken; shown in the loss column instead of a 0 that reads as a perfect fit.
+NO_LOSS_KEY = "last_epoch_loss"
+NO_TRIPLET = "no triplet mined"
+
 
 def process_start_ticks(pid: int) -> int | None:
     """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22), or None
@@ -114,6 +119,11 @@ class Job:
             raise ParameterError(f"progress must be in [0, 1]; got {self.progress!r}")
 
     @property
+    def loss_text(self) -> str:
+        """The last epoch's loss as shown: 4 decimals, what happened instead (e.g. "no triplet mined"), or ""."""
+        return loss_text(self)
+
+    @property
     def finished(self) -> bool:
         """Whether the job has ended (completed or failed)."""
         return self.state in FINAL_STATES
@@ -137,6 +147,25 @@ class Job:
         for name in ("label_counts", "metrics", "config"):
             values[name] = json.loads(values[name]) if values[name] else {}
         return cls(**values)
+
+
+def loss_text(job: Any) -> str:
+    """A job's last epoch's loss as the tables and the job line show it.
+
+    Parameters
+    ----------
+    job : Job or any object with ``loss`` (and optionally ``metrics``)
+
+    Returns
+    -------
+    str
+        4 decimals; what happened instead where no loss was taken (``metrics[NO_LOSS_KEY]``: "no triplet mined");
+        "" where nothing was recorded.
+    """
+    loss = getattr(job, "loss", None)
+    if loss is not None:
+        return f"{loss:.4f}"
+    return str((getattr(job, "metrics", None) or {}).get(NO_LOSS_KEY) or "")
 
 
 def _conn(library: Library | sqlite3.Connection) -> sqlite3.Connection:
@@ -365,7 +394,7 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
     max_items : int
         Most metrics shown.
     """
-    leaves = [(k, float(v)) for k, v in flatten(metrics or {}, lists=False).items()
+    leaves = [(k, v) for k, v in flatten(metrics or {}, lists=False).items()
               if isinstance(v, (int, float)) and not isinstance(v, bool)]
     leaves.sort(key=lambda kv: (kv[0].rsplit(".", 1)[-1] not in HEADLINE_METRICS, not kv[0].startswith("model."),
                                 kv[0].count(".")))
@@ -374,7 +403,7 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
         same = (k.split(".", 1)[0], k.rsplit(".", 1)[-1], v)
         if same not in said:
             said.add(same)
-            shown.append(f"{k}={v:.4g}")
+            shown.append(f"{k}={v:d}" if isinstance(v, int) else f"{k}={v:.4f}")  # a count whole; a score 4 decimals
     return "  ".join(shown[:max_items])
 
 

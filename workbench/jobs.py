@@ -46,6 +46,8 @@ from workbench.job_records import (  # noqa: F401  (the job system's names, re-e
     HEADLINE_METRICS,
     INTERRUPTED,
     JOB_STATES,
+    NO_LOSS_KEY,
+    NO_TRIPLET,
     Job,
     JobNotFoundError,
     _backbone_info,
@@ -145,6 +147,7 @@ class JobRunner:
         self._bar: Any = None
         self._last_write = 0.0
         self._pending: dict[str, Any] = {}
+        self._no_loss: str | None = None  # why the last epoch has no loss (e.g. no triplet mined)
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> JobRunner:
@@ -249,8 +252,10 @@ class JobRunner:
         epoch, total = int(epoch), max(int(total_epochs), 1)
         loss = record.get("train_loss", record.get("loss")) if isinstance(record, Mapping) else None
         loss = float(loss) if isinstance(loss, (int, float)) and math.isfinite(loss) else None
+        self._no_loss = NO_TRIPLET if loss is None and isinstance(record, Mapping) and \
+            record.get("mined_triplets") == 0 else None  # no triplet, no loss: said, never a 0
         self._pending = {"epoch": epoch, "total_epochs": total, "progress": min(max(epoch / total, 0.0), 1.0),
-                         "loss": loss}
+                         "loss": loss, "metrics": {NO_LOSS_KEY: self._no_loss} if self._no_loss else {}}
         self._advance_bar(epoch, total, loss)
         now = time.monotonic()
         if epoch >= total or now - self._last_write >= self.min_interval_s:
@@ -323,7 +328,9 @@ class JobRunner:
 
         metrics = json.loads(_dumps(dict(result.metrics)) or "{}")
         conn = _conn(self.library)
-        done = {**self._pending, "state": "completed", "progress": 1.0, "run_id": run_id, "metrics": metrics,
+        no_loss = {NO_LOSS_KEY: self._no_loss} if self._no_loss else {}  # the job's, not the run's
+        done = {**self._pending, "state": "completed", "progress": 1.0, "run_id": run_id,
+                "metrics": {**metrics, **no_loss},
                 "error": None}
 
         @contextlib.contextmanager
@@ -400,8 +407,8 @@ class JobRunner:
             self._bar = tqdm(total=total, desc=f"{self.kind} job {self.job_id}", unit="epoch")
         self._bar.total = total
         self._bar.n = min(epoch, total)
-        if loss is not None:
-            self._bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        if loss is not None or self._no_loss:
+            self._bar.set_postfix(loss=f"{loss:.4f}" if loss is not None else self._no_loss, refresh=False)
         self._bar.refresh()
 
     def _close_bar(self) -> None:

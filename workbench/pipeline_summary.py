@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.library import ScanSummary
+from workbench.wording import score_text
 
 if TYPE_CHECKING:
     from workbench.runs import Run
@@ -28,7 +29,7 @@ class Headline:
     missing: str = "not recorded"  # shown when value is None
 
     def __str__(self) -> str:
-        value = self.missing if self.value is None else f"{self.value:.3f}"
+        value = score_text(self.value, missing=self.missing)
         mark = {True: "✓", False: "✗", None: " "}[self.passed]
         return f"{mark} {self.name:<56} {value:>8}   target {self.target}"
 
@@ -145,7 +146,7 @@ def _headlines(runs: dict[str, Run], result: DemoResult) -> list[Headline]:
             base = (run.metrics.get("baselines") or {}).get("backbone") or {}
             for name in ("map_at_r", "precision_at_5"):
                 if isinstance(model.get(name), (int, float)) and isinstance(base.get(name), (int, float)):
-                    out.append(Headline(f"embeddings: {name} head vs backbone ({base[name]:.3f})", model[name],
+                    out.append(Headline(f"embeddings: {name} head vs backbone ({score_text(base[name])})", model[name],
                                         "> backbone", model[name] > base[name]))
             out += _invariance_headlines(run.metrics, run_config=run.config)
         else:
@@ -153,7 +154,7 @@ def _headlines(runs: dict[str, Run], result: DemoResult) -> list[Headline]:
             majority = (run.metrics.get("baselines") or {}).get("majority") or {}
             for name in ("accuracy", "macro_f1"):
                 if name in model and name in majority:
-                    out.append(Headline(f"sections: {name} model vs always-majority ({majority[name]:.3f})",
+                    out.append(Headline(f"sections: {name} model vs always-majority ({score_text(majority[name])})",
                                         model[name], "> majority", model[name] > majority[name]))
             hit = seg.get("boundary_f_3s")
             if hit is not None:
@@ -176,16 +177,16 @@ def _transfer_headlines(metrics: dict) -> list[Headline]:
     smooth, inside = loso["model_smoothed"], (metrics.get("model_smoothed") or {}).get("accuracy")
     base = {k: v["accuracy"] for k, v in loso["baselines"].items()}
     best = max(base.values(), default=0.0)
-    inside_text = "n/a" if inside is None else f"{inside:.3f}"
+    inside_text = score_text(inside, missing="n/a")
     out = [Headline(f"sections: accuracy on held-out crates, smoothed (in-domain {inside_text}; "
-                    + ", ".join(f"{k} {v:.3f}" for k, v in base.items()) + ")", smooth["accuracy"], "≥ 0.85",
+                    + ", ".join(f"{k} {score_text(v)}" for k, v in base.items()) + ")", smooth["accuracy"], "≥ 0.85",
                     smooth["accuracy"] >= 0.85 and smooth["accuracy"] >= best)]
     seg = loso.get("segments") or {}
     if "smoothed" in seg:
         nov = (seg.get("novelty") or {}).get("boundary_f_3s")
         hit = seg["smoothed"]["boundary_f_3s"]
         out.append(Headline("sections: boundary F @3 s on held-out crates (novelty baseline "
-                            + (f"{nov:.3f})" if nov is not None else "n/a)"), hit, "≥ 0.85", hit >= 0.85))
+                            + (f"{score_text(nov)})" if nov is not None else "n/a)"), hit, "≥ 0.85", hit >= 0.85))
     return out
 
 
@@ -211,14 +212,14 @@ def _external_headlines(metrics: dict) -> list[Headline]:
         acc = e["model_smoothed"]["accuracy"]
         base = {k: v["accuracy"] for k, v in e["baselines"].items()}
         out.append(Headline(f"sections: accuracy on {name} (other generator, {e.get('tracks', '?')} tracks), "
-                            "smoothed (" + ", ".join(f"{k} {v:.3f}" for k, v in base.items()) + ")", acc, "≥ 0.85",
+                            "smoothed (" + ", ".join(f"{k} {score_text(v)}" for k, v in base.items()) + ")", acc, "≥ 0.85",
                             acc >= 0.85 and acc >= max(base.values(), default=0.0)))
         seg = e.get("segments") or {}
         for key, label, target in (("boundary_f_3s", "F @3 s", 0.85), ("boundary_f_0.5s", "F @0.5 s", 0.6)):
             hit, nov = (seg.get("smoothed") or {}).get(key), (seg.get("novelty") or {}).get(key)
             if hit is not None:
                 out.append(Headline(f"sections: boundary {label} on {name} (novelty "
-                                    + ("n/a)" if nov is None else f"{nov:.3f})"), hit, f"≥ {target:g}",
+                                    + ("n/a)" if nov is None else f"{score_text(nov)})"), hit, f"≥ {target:g}",
                                     hit >= target and (nov is None or hit >= nov)))
         io = (e.get("intro_outro_confusion") or {}).get("model_smoothed")
         if io is not None:
@@ -233,13 +234,13 @@ def _external_headlines(metrics: dict) -> list[Headline]:
         span = (sug.get("span") or {}).get("after") or {}
         if span.get("ece") is not None:  # each suggestion once; the floor: what a calibrated map shows at this count
             out.append(Headline(f"sections: same, per suggestion as the user judges it ({span['n_suggestions']} "
-                                f"suggestions; calibrated floor {span['floor']:.3f})", span["ece"], "< 0.05",
+                                f"suggestions; calibrated floor {score_text(span['floor'])})", span["ece"], "< 0.05",
                                 span["ece"] < 0.05))
     return out
 
 
 def _fmt3(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+    return score_text(value, missing="n/a")
 
 
 def _invariance_headlines(metrics: dict, *, run_config: dict | None = None) -> list[Headline]:
@@ -251,7 +252,7 @@ def _invariance_headlines(metrics: dict, *, run_config: dict | None = None) -> l
 
     out = []
     for g in invariance_gates(metrics):
-        base = "n/a" if g.target is None else f"{g.target + TOL:.3f}"
+        base = "n/a" if g.target is None else f"{score_text(g.target + TOL)}"
         out.append(Headline(f"embeddings: {g.name} head vs backbone ({base})", g.value, f"≥ backbone - {TOL:g}",
                             None if g.status == "not recorded" else g.status == "pass"))
     g = search_gate(metrics)

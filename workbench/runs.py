@@ -50,6 +50,7 @@ from workbench.fileio import atomic_write_bytes, jsonable, pid_alive
 
 RUN_KINDS = ("embeddings", "sections")
 _JSON_FILES = ("run", "config", "data", "history", "metrics")
+FINISHED_HEADING = "finished (UTC)"  # `runs list`'s column of when the run was written: the time in its id
 STARTED_HEADING = "started (UTC)"  # the runs tables' column of a job's start, as the jobs table heads "updated (UTC)"
 
 
@@ -82,7 +83,7 @@ def flatten(d: Mapping[str, Any], prefix: str = "", *, lists: bool = True) -> di
     return out
 
 
-def started_text(created_at: object, *, zone: bool = False) -> str | None:
+def started_text(created_at: object, *, zone: bool = False, seconds: bool = False) -> str | None:
     """A run's start (``run.json``'s ``created_at``, ISO 8601 UTC) as tables show it: ``"2026-12-07 01:34"`` (UTC).
 
     Every stored time the CLI and the reports show goes through here (`runs list`, `models list`, `crates list`,
@@ -94,6 +95,8 @@ def started_text(created_at: object, *, zone: bool = False) -> str | None:
         As recorded.
     zone : bool
         Say the zone after a time read (``"2026-12-07 01:34 (UTC)"``), where no column header says it.
+    seconds : bool
+        Add the seconds (``"2026-12-07 01:34:05"``), where two times in one minute must be told apart.
 
     Returns
     -------
@@ -105,7 +108,7 @@ def started_text(created_at: object, *, zone: bool = False) -> str | None:
     when = parse_utc(created_at)
     if when is None:
         return str(created_at)
-    return when.strftime("%Y-%m-%d %H:%M") + (" (UTC)" if zone else "")
+    return when.strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else "")) + (" (UTC)" if zone else "")
 
 
 def parse_utc(recorded: object) -> datetime | None:

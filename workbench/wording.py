@@ -63,3 +63,25 @@ def agree(n: int | float, one: str, other: str) -> str:
     str
     """
     return one if n == 1 else other
+
+
+def score_text(value: float | None, *, signed: bool = False, missing: str = "not recorded") -> str:
+    """A score as every sentence, warning and table writes one: 4 fixed decimals (``"0.2880"`` beside ``"0.3729"``,
+    never ``"0.288"`` beside ``"0.3729"``), so that two figures in one sentence read alike.
+
+    Parameters
+    ----------
+    value : float or None
+        The score (accuracy, macro F1, MAP@R, ECE, ...); None or NaN was not recorded.
+    signed : bool
+        Write a sign (a difference: ``"+0.0123"``).
+    missing : str
+        What None or NaN reads as.
+
+    Returns
+    -------
+    str
+    """
+    if value is None or value != value:
+        return missing
+    return f"{value:+.4f}" if signed else f"{value:.4f}"

@@ -89,7 +89,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from workbench.experiments import HEADLINE_METRICS, runs_table
-    from workbench.runs import STARTED_HEADING, read_run_notes, started_text
+    from workbench.runs import FINISHED_HEADING, STARTED_HEADING, read_run_notes, started_text
 
     root = _experiments(args)
     ws = workspace_of(args)
@@ -105,6 +105,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for _, row in df.iterrows():
             rec: dict[str, Any] = {c: row[c] for c in base}
             rec["started"] = rec["created"]  # the human table's 'started'; 'created' is kept for older scripts
+            rec["finished"] = _finished(root, row["run_id"])  # the time in the run id
             rec["path"] = str(root / str(row["run_id"]))
             rec.update(read_run_notes(root / str(row["run_id"])))
             rec["metrics"] = {c: row[c] for c in metric_cols if row[c] == row[c] and row[c] is not None}
@@ -119,7 +120,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if not args.params:  # the run, what it learned from, and its headline metrics; --params for the config
         df = df[[c for c in (*base, *HEADLINE_METRICS) if c in df.columns]]
     df = df.rename(columns={"created": STARTED_HEADING})  # run.json's created_at is the job's start, not the run id's
-    df[STARTED_HEADING] = df[STARTED_HEADING].map(started_text)  # "2026-12-07 01:34", as the runs view shows it
+    # "2026-12-07 01:34:05", as the runs view shows it, with the seconds: runs a minute apart are told apart
+    df[STARTED_HEADING] = [started_text(t, seconds=True) for t in df[STARTED_HEADING]]
+    # the run id's time is when the run was written (its job's end): shown beside the start the rows are sorted by,
+    # so that an id that reads later above an earlier one is explained by the table itself
+    df.insert(df.columns.get_loc(STARTED_HEADING) + 1, FINISHED_HEADING,
+              [started_text(_finished(root, r), seconds=True) for r in df["run_id"]])
     names = [read_run_notes(root / str(r))["name"] for r in df["run_id"]]
     if any(names):  # no run named yet: no empty column
         df.insert(1, "name", names)
@@ -127,6 +133,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(df.to_string(index=False, na_rep="-"))  # '-': a metric this kind of run does not have; 4 decimals, as
         # `runs compare`, `runs table` and the notebooks' runs table write a score
     return 0
+
+
+def _finished(root: Path, run_id: object) -> str | None:
+    """When run ``run_id`` under ``root`` was written (``run.json``'s ``finished_at``, ISO UTC): its id's time."""
+    from workbench.runs import load_run
+
+    return load_run(root / str(run_id)).info.get("finished_at")
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

@@ -145,6 +145,12 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
                                                    + ("" if run_id in source else f", run {run_id}")))
     if found and found[0].family is not None:
         print(f"decoded in the label family {found[0].family}")
+    if not found:  # the fallback offers no span the labeler would warn about: a very short track gets none
+        from workbench.labels import WARN_BEATS
+
+        print(f"no suggestions: the track is shorter than {WARN_BEATS} beats, the shortest section the labeler "
+              "stores without a warning; label it by hand if it needs a label")
+        return 0
     print(f"{'label':7}  {'beats':>9}  {'seconds':>13}  confidence")
     for r in rows:
         print(suggestion_line(r))

@@ -246,8 +246,10 @@ def job_line(job: Any, kept_epoch: int | None) -> str:
     str
     """
     line = f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"
-    if job.loss is not None:
-        line += f", loss {job.loss:.4f}"
+    from workbench.job_records import loss_text
+
+    if loss_text(job):
+        line += f", loss {loss_text(job)}"
     if kept_epoch is not None and kept_epoch != (job.epoch or 0):
         line += f" (the last epoch's; the model kept is epoch {kept_epoch}'s, the best on validation)"
     return line
@@ -401,14 +403,14 @@ def format_jobs(jobs: Sequence[Job]) -> str:
     """
     from workbench.train.jobs import headline
 
-    lines = [f"{'id':>4}  {'kind':10}  {'state':10}  {'progress':22}  {'epoch':>7}  {'loss':>8}  result"]
+    lines = [f"{'id':>4}  {'kind':10}  {'state':10}  {'progress':22}  {'epoch':>7}  {'loss':>16}  result"]
     for j in jobs:
         filled = int(round(16 * j.progress))
         bar = f"[{'#' * filled}{'.' * (16 - filled)}] {100 * j.progress:3.0f}%"
         epoch = f"{j.epoch or 0}/{j.total_epochs}" if j.total_epochs else ""
-        loss = f"{j.loss:.4f}" if j.loss is not None else ""
+        loss = j.loss_text
         result = j.error if j.state == "failed" else (f"{j.run_id}  {headline(j.metrics)}" if j.run_id else "")
-        lines.append(f"{j.id:>4}  {j.kind:10}  {j.state:10}  {bar:22}  {epoch:>7}  {loss:>8}  {result or ''}")
+        lines.append(f"{j.id:>4}  {j.kind:10}  {j.state:10}  {bar:22}  {epoch:>7}  {loss:>16}  {result or ''}")
     if not jobs:
         lines.append("(no training jobs yet)")
     return "\n".join(lines)

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.validate import check_choice
-from workbench.wording import count_of
+from workbench.wording import count_of, score_text
 
 #: (metric key, target) per run kind; a gate passes when the value is strictly above the target.
 QUALITY_GATES: dict[str, tuple[tuple[str, float], ...]] = {
@@ -139,8 +139,7 @@ class BlockingGate(NamedTuple):
         return self.status in ("fail", "not recorded")
 
     def __str__(self) -> str:
-        v = "-" if self.value is None else f"{self.value:.4g}"
-        t = "-" if self.target is None else f"{self.target:.4g}"
+        v, t = score_text(self.value, missing="-"), score_text(self.target, missing="-")  # 4 decimals, alike
         return f"{self.name}: {self.metric} {v} {self.op} {self.reference} {t} -> {self.status}"
 
     def as_dict(self) -> dict[str, Any]:

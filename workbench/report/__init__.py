@@ -43,6 +43,7 @@ from workbench.experiments_compare import config_params
 from workbench.report import html as H
 from workbench.report.baselines import comparison
 from workbench.runs import flatten, started_text
+from workbench.wording import score_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -150,7 +151,7 @@ def _baseline_notes(run: Run) -> str:
         head = model_metrics(run.metrics).get("map_at_r")
         if _is_number(base) and _is_number(head):
             verdict = "beats" if head > base else "does not beat"
-            notes.append(f"the head {verdict} the untrained backbone on MAP@R ({head:.3f} vs {base:.3f})")
+            notes.append(f"the head {verdict} the untrained backbone on MAP@R ({score_text(head)} vs {score_text(base)})")
     if isinstance(run.metrics.get("note"), str):
         notes.append(run.metrics["note"])
     return "".join(f'<p class="meta">{H.esc(n)}</p>' for n in notes)

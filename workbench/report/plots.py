@@ -106,11 +106,17 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys:
     fig, axes = _figure(3.4 * ncols, 2.7 * nrows, nrows=nrows, ncols=ncols, squeeze=False)
     for ax, key in zip(axes.flat, keys, strict=False):
         for name, hist in histories.items():
-            pts = [(row.get("epoch", i + 1), row[key]) for i, row in enumerate(hist)
-                   if isinstance(row.get(key), (int, float)) and row.get(key) is not None]
-            if pts:
+            # an epoch that recorded the key as None (e.g. no triplet mined: no loss) is a gap in the line, never a 0
+            pts = [(row.get("epoch", i + 1), np.nan if row.get(key) is None else row[key]) for i, row in enumerate(hist)
+                   if key in row and (row[key] is None or isinstance(row[key], (int, float)))]
+            if any(np.isfinite(y) for _, y in pts):
                 x, y = zip(*pts, strict=True)
                 line, = ax.plot(x, y, marker="o", markersize=3, label=name if len(histories) > 1 else None)
+                gaps = [e for e, v in pts if not np.isfinite(v)]
+                if gaps:  # where they are, at the panel's foot, named in the legend
+                    ax.plot(gaps, [0.0] * len(gaps), linestyle="none", marker="x", color=line.get_color(),
+                            transform=ax.get_xaxis_transform(), clip_on=False,
+                            label=f"no value: {_gap_reason(hist, key)}" + (f" ({name})" if len(histories) > 1 else ""))
                 epoch = (kept or {}).get(name)
                 if isinstance(epoch, int):
                     ax.axvline(epoch, color=line.get_color(), linestyle="--", linewidth=1,
@@ -123,9 +129,21 @@ def curves_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], *, keys:
     for ax in list(axes.flat)[len(keys):]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
+    for ax in list(axes.flat)[1:]:  # a gap's marker is in its own panel: named once in the legend too
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label.startswith("no value") and label not in labels:
+                handles.append(handle)
+                labels.append(label)
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=8)
     return fig
+
+
+def _gap_reason(history: Sequence[Mapping[str, Any]], key: str) -> str:
+    """Why ``history`` has epochs without ``key``: no triplet mined (a loss not taken), else not measured."""
+    if key.endswith("loss") and any(row.get(key) is None and row.get("mined_triplets") == 0 for row in history):
+        return "no triplet mined"
+    return "not measured"
 
 
 def confusion_figure(confusion: Sequence[Sequence[float]] | np.ndarray, classes: Sequence[str], *,

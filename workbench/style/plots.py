@@ -29,6 +29,9 @@ def plot_profile(profile: dict[str, Any], *, gap: dict[str, Any] | None = None, 
     """
     import matplotlib.pyplot as plt
 
+    from workbench.style.features import FEATURES
+
+    units = {f.name: f.unit for f in FEATURES}
     names = features or list(profile["features"])
     values = {r["feature"]: r for r in (gap or {}).get("features", [])}
     if ax is None:
@@ -63,8 +66,9 @@ def plot_profile(profile: dict[str, Any], *, gap: dict[str, Any] | None = None, 
         if v is not None:
             outside = values[name].get("outside")
             ax.plot(x(v), i, "o", color="#c0392b" if outside else "#27ae60", ms=8, zorder=3)
-        # as the profile table writes it (4 significant digits): 0 .. 4159 Hz, not 0 .. 4.16e+03
-        ax.text(1.01, i, f"{lo:.4g} .. {hi:.4g}", va="center", fontsize=8, transform=ax.get_yaxis_transform())
+        # as the profile table writes it (4 significant digits, its unit): 0 .. 4159 Hz, not 0 .. 4.16e+03
+        ax.text(1.01, i, f"{lo:.4g} .. {hi:.4g}{unit_suffix(units.get(name, ''))}", va="center", fontsize=8,
+                transform=ax.get_yaxis_transform())
     ax.set_yticks(range(len(names)), names)
     ax.set_xticks([])
     ax.set_xlim(0, 1)
@@ -76,3 +80,23 @@ def plot_profile(profile: dict[str, Any], *, gap: dict[str, Any] | None = None, 
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def unit_suffix(unit: str) -> str:
+    """What follows a range of a feature in ``unit``: `` BPM``, `` dB``; a scale's bounds in brackets (`` (of 0..1)``).
+
+    Parameters
+    ----------
+    unit : str
+        :attr:`workbench.style.features.Feature.unit` (``"BPM"``, ``"0..1 (linear)"``); "" for none.
+
+    Returns
+    -------
+    str
+        "" for no unit.
+    """
+    if not unit:
+        return ""
+    if unit[0].isdigit() or unit[0] == "-":  # a scale: "0..1 (linear)" -> " (of 0..1, linear)", no nested brackets
+        return f" (of {unit.replace(' (', ', ').rstrip(')')})" if " (" in unit else f" (of {unit})"
+    return f" {unit}"

@@ -252,7 +252,8 @@ def train_triplet(train: EmbeddingSet, val: EmbeddingSet, *, test: EmbeddingSet 
     on_epoch : callable or None
         ``on_epoch(epoch, total_epochs, record)`` after every epoch (``epoch`` from 1); ``record``
         has ``epoch, train_loss, val_map_at_r, val_precision_at_1, mined_triplets`` (``batch_rows`` instead for a
-        loss without a miner: :data:`ROWS_KEY`), ``embedding_spread, seconds``. An exception it raises stops training and propagates.
+        loss without a miner: :data:`ROWS_KEY`), ``embedding_spread, seconds``; ``train_loss`` is None for an epoch
+        whose batches mined no triplet (no loss was taken). An exception it raises stops training and propagates.
     progress : bool
         A tqdm bar over epochs.
     model : torch.nn.Module or None
@@ -369,7 +370,8 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
         val_emb = embed(model, Xval)
         vm = _val_metrics(val_emb, y_val, val.track_ids, embed(model, Xref), y_ref, ref_tracks)
         spread = embedding_spread(val_emb)
-        train_loss = float(np.mean(losses_)) if losses_ else 0.0
+        # no batch mined a triplet: there was no loss to take (None, never a 0 that reads as a perfect fit)
+        train_loss = float(np.mean(losses_)) if losses_ else None
         record = {"epoch": epoch, "train_loss": train_loss, "val_map_at_r": vm["map_at_r"],
                   "val_precision_at_1": vm["precision_at_1"], "val_precision_at_5": vm["precision_at_5"],
                   count_key: mined, "embedding_spread": spread}
@@ -382,7 +384,8 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
             score = -record["val_loss"]
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
-        bar.set_postfix({"loss": f"{train_loss:.4f}", "map_r": f"{vm['map_at_r']:.3f}",
+        shown_loss = "no triplet mined" if train_loss is None else f"{train_loss:.4f}"
+        bar.set_postfix({"loss": shown_loss, "map_r": f"{vm['map_at_r']:.4f}",
                          "mined" if miner is not None else "rows": mined}, refresh=False)
         bar.update(1)
         improved = score > best_map + 1e-6 or cfg.keep_epoch == "last"  # last: a fixed epoch count

@@ -86,7 +86,7 @@ def jobs_html(jobs: Sequence[Job]) -> str:
                  f'border-radius:4px;padding:1px 6px">{j.state}</span>')
         epoch = f"{j.epoch}/{j.total_epochs}" if j.epoch is not None and j.total_epochs else (
             f"0/{j.total_epochs}" if j.total_epochs else "")
-        loss = f"{j.loss:.4f}" if j.loss is not None else ""
+        loss = html.escape(j.loss_text)
         labels = _data_said(j)
         if j.state == "failed":
             result = f'<span style="color:{STATE_COLORS["failed"]}">{html.escape(j.error or "")}</span>'

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 #: Lane / waveform / spectrogram height ratios.
 _HEIGHTS = (0.55, 1.3, 1.6)
 _BAR_LABEL_MIN_PX = 26.0  # bar numbers at least this far apart
+_LANE_PT, _TICK_PT = 10, 9  # the panels' names and "time (s)"; the bar and second numbers (readable scaled down)
 _BEAT_LINE_MIN_PX = 3.0  # draw every beat only when beats are at least this far apart
 
 
@@ -146,8 +147,8 @@ class TrackView:
 
         canvas = FigureCanvasAgg(fig)
         fig.patch.set_facecolor("white")
-        gs = fig.add_gridspec(3, 1, height_ratios=_HEIGHTS, hspace=0.04, left=0.035, right=0.995,
-                              top=0.90 if self.title else 0.95, bottom=0.07)
+        gs = fig.add_gridspec(3, 1, height_ratios=_HEIGHTS, hspace=0.04, left=0.05, right=0.995,
+                              top=0.90 if self.title else 0.95, bottom=0.085)
         lane = fig.add_subplot(gs[0])
         wave = fig.add_subplot(gs[1])  # not sharex: each panel keeps its own ticks
         spec = fig.add_subplot(gs[2])
@@ -155,7 +156,7 @@ class TrackView:
             ax.set_xlim(0.0, self.duration_s)
             ax.margins(0)
         if self.title:
-            fig.suptitle(self.title, x=0.035, ha="left", fontsize=11, y=0.985)
+            fig.suptitle(self.title, x=0.05, ha="left", fontsize=11, y=0.985)
         self._draw_lane(lane)
         self._draw_waveform(wave)
         self._draw_spectrogram(spec)
@@ -172,8 +173,8 @@ class TrackView:
         ax.set_yticks([])
         ax.set_facecolor("#f8fafc")
         ax.tick_params(axis="x", which="both", top=True, labeltop=True, bottom=False, labelbottom=False,
-                       labelsize=7, length=3, pad=1)
-        ax.set_ylabel("sections", fontsize=7, rotation=0, ha="right", va="center")
+                       labelsize=_TICK_PT, length=3, pad=1)
+        ax.set_ylabel("sections", fontsize=_LANE_PT, rotation=0, ha="right", va="center")
         # Bar numbers: every k-th downbeat, k a power of two, so the labels never collide.
         if self.downbeats_s.size:
             axis_px = self.width_px * 0.96
@@ -202,7 +203,7 @@ class TrackView:
         ax.fill_between(t, mn / peak, mx / peak, color="#334155", linewidth=0, step="post")
         ax.set_ylim(-1.05, 1.05)
         ax.set_yticks([])
-        ax.set_ylabel("wave", fontsize=7, rotation=0, ha="right", va="center")
+        ax.set_ylabel("wave", fontsize=_LANE_PT, rotation=0, ha="right", va="center")
         ax.tick_params(axis="x", bottom=False, labelbottom=False)
 
     def _draw_spectrogram(self, ax: Axes) -> None:
@@ -213,9 +214,9 @@ class TrackView:
                   extent=(0.0, db.shape[0] * hop / self.sr, 0, db.shape[1]))
         ax.set_xlim(0.0, self.duration_s)
         ax.set_yticks([])
-        ax.set_ylabel("mel", fontsize=7, rotation=0, ha="right", va="center")
-        ax.tick_params(axis="x", labelsize=7, length=3, pad=1)
-        ax.set_xlabel("time (s)", fontsize=7, labelpad=1)
+        ax.set_ylabel("mel", fontsize=_LANE_PT, rotation=0, ha="right", va="center")
+        ax.tick_params(axis="x", labelsize=_TICK_PT, length=3, pad=1)
+        ax.set_xlabel("time (s)", fontsize=_LANE_PT, labelpad=1)
 
     def _draw_grid(self, axes: Iterable[Axes]) -> None:
         axis_px = self.width_px * 0.96
@@ -279,10 +280,13 @@ class TrackView:
         # for 5 sections or 50.
         from matplotlib.collections import LineCollection, PolyCollection
 
-        secs = list(sections)
+        secs, sugg = list(sections), list(suggestions)
+        # labels and suggestions together: each in its own band of the lane (labels above, suggestions below),
+        # so that a name never lies on another's dashed box or name
+        sec_band, sug_band = ((0.52, 0.92), (0.08, 0.48)) if secs and sugg else ((0.08, 0.92), (0.12, 0.88))
         if secs:
             colors = [s.color for s in secs]
-            add(lane, PolyCollection([_box(s.start_s, s.end_s, 0.08, 0.92) for s in secs], facecolors=colors,
+            add(lane, PolyCollection([_box(s.start_s, s.end_s, *sec_band) for s in secs], facecolors=colors,
                                      edgecolors="white", linewidths=0.8, alpha=0.9))
             add(wave, PolyCollection([_box(s.start_s, s.end_s, -1.05, 1.05) for s in secs], facecolors=colors,
                                      linewidths=0, alpha=0.22))
@@ -291,22 +295,25 @@ class TrackView:
                                      colors=[c for c in colors for _ in (0, 1)], linewidths=1.6))
             for s in secs:
                 if highlight is not None and getattr(s, "id", None) == highlight:
-                    add(lane, Rectangle((s.start_s, 0.08), s.end_s - s.start_s, 0.84, facecolor="none",
+                    add(lane, Rectangle((s.start_s, sec_band[0]), s.end_s - s.start_s, sec_band[1] - sec_band[0],
+                                        facecolor="none",
                                         edgecolor="#0f172a", linewidth=2.2))
                 if text := self._fitting(s.start_s, s.end_s, (s.label, _abbrev(s.label))):
-                    add(lane, _span_text(lane, s.start_s, s.end_s, text, color="white", weight="bold"))
-        sugg = list(suggestions)
+                    add(lane, _span_text(lane, s.start_s, s.end_s, text, y=sum(sec_band) / 2, color="white",
+                                         weight="bold"))
         if sugg:
             colors = [g.color for g in sugg]
             dashed = (0, (4, 2))
-            add(lane, PolyCollection([_box(g.start_s, g.end_s, 0.12, 0.88) for g in sugg], facecolors="none",
+            add(lane, PolyCollection([_box(g.start_s, g.end_s, *sug_band) for g in sugg], facecolors="none",
                                      edgecolors=colors, linewidths=1.6, linestyles=[dashed]))
             add(wave, PolyCollection([_box(g.start_s, g.end_s, -1.0, 1.0) for g in sugg], facecolors="none",
                                      edgecolors=colors, linewidths=1.4, linestyles=[dashed]))
             for g in sugg:
                 if text := self._fitting(g.start_s, g.end_s, (f"{g.label}? {g.confidence:.0%}", f"{g.label}?",
                                                                _abbrev(g.label))):
-                    add(lane, _span_text(lane, g.start_s, g.end_s, text, color=g.color, weight="bold"))
+                    add(lane, _span_text(lane, g.start_s, g.end_s, text, y=sum(sug_band) / 2, color=g.color,
+                                         weight="bold", bbox={"boxstyle": "round,pad=0.12", "facecolor": "white",
+                                                              "edgecolor": "none", "alpha": 0.9}))  # over the grid
         if selection is not None:
             a, b = selection
             if b > a:
@@ -351,10 +358,10 @@ def _abbrev(label: str) -> str:  # a label's first three letters and an ellipsis
     return f"{label[:3]}…" if len(label) > 4 else label
 
 
-def _span_text(ax: Axes, start_s: float, end_s: float, text: str, **kw: Any) -> Text:
+def _span_text(ax: Axes, start_s: float, end_s: float, text: str, *, y: float = 0.5, **kw: Any) -> Text:
     from matplotlib.text import Text
 
-    text_artist = Text((start_s + end_s) / 2, 0.5, text, ha="center", va="center", fontsize=8,
+    text_artist = Text((start_s + end_s) / 2, y, text, ha="center", va="center", fontsize=8,
                        clip_on=True, **kw)
     return text_artist
 

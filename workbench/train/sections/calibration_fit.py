@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from workbench.wording import score_text
+
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.train.sections.features import SectionData
     from workbench.train.sections.trainer import SectionTrainer
@@ -87,13 +89,14 @@ def keep_if_it_helps(trainer: SectionTrainer, cal: dict[str, Any], loso: Mapping
         cal["temperature_fitted"] = cal["temperature"]
         cal["temperature"] = trainer.temperature_ = 1.0
         cal["fitted_on"] += (f"; identity kept: the temperature fitted on other groups raised their held-out "
-                             f"window ECE ({before:.3f} -> {after:.3f})")
+                             f"window ECE ({score_text(before)} -> {score_text(after)})")
     sug = (lo.get("suggestions") or {}).get("guard") or lo.get("suggestions") or {}  # what the map was fitted for
     before, after = sug.get("ece_before"), sug.get("ece_after")
     if trainer.confidence_map_ is not None and before is not None and after is not None and after > before:
         trainer.confidence_map_ = None
         cal.setdefault("suggestions", {})["map_dropped"] = (
-            f"identity kept: the map fitted on other groups raised their suggestion ECE ({before:.3f} -> {after:.3f})")
+            f"identity kept: the map fitted on other groups raised their suggestion ECE ({score_text(before)} -> "
+            f"{score_text(after)})")
 
 
 def ece_on(arrays: dict[str, np.ndarray], temperature: float) -> dict[str, Any]:

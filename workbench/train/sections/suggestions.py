@@ -183,8 +183,24 @@ def novelty_suggestions(frames: TrackFrames, *, backbone: str = "") -> list[Sugg
     beats = np.asarray(frames.beats, dtype=np.float64)
     secs = novelty_sections(frames, backbone=backbone)
     bar_beat = np.append(bar_starts(beats, frames.downbeats), len(beats))
-    return [Suggestion(frames.track_id, s["label"], int(bar_beat[s["start_bar"]]), int(bar_beat[s["end_bar"]]),
-                       s["start_s"], s["end_s"], 0.0, uncertain=True) for s in secs]
+    spans = [[s["label"], int(bar_beat[s["start_bar"]]), int(bar_beat[s["end_bar"]]), s["start_s"], s["end_s"]]
+             for s in secs]
+    return [Suggestion(frames.track_id, label, a, b, t0, t1, 0.0, uncertain=True)
+            for label, a, b, t0, t1 in _long_enough(spans)]
+
+
+def _long_enough(spans: list[list[Any]]) -> list[list[Any]]:
+    """``[label, start_beat, end_beat, start_s, end_s]`` spans with none under ``WARN_BEATS`` beats, the length the
+    labeler warns about: a short one joins its neighbour (the one before; the first, the one after), and a track
+    too short for one such span gets none, as the model's at-least-``min_bars`` segments never offer one."""
+    from workbench.labels import WARN_BEATS
+
+    out = [list(s) for s in spans if s[2] > s[1]]
+    while len(out) > 1 and (short := next((i for i, s in enumerate(out) if s[2] - s[1] < WARN_BEATS), None)) is not None:
+        into = short - 1 if short > 0 else 1
+        a, b = sorted((short, into))
+        out[a:b + 1] = [[out[into][0], out[a][1], out[b][2], out[a][3], out[b][4]]]
+    return [s for s in out if s[2] - s[1] >= WARN_BEATS]
 
 
 def suggest_sections(library: Library, track: Track | int | str, *, model: SectionTrainer | SectionClassifier,

@@ -41,6 +41,7 @@ from workbench.train.sections.suggestions import SMOOTHING_DEFAULTS, UNCERTAIN_B
 from workbench.train.sections.trainer import EpochCallback, SectionTrainer
 from workbench.train.sections.transfer import leave_one_group_out, transfer_warnings, validation_groups
 from workbench.validate import check_float
+from workbench.wording import score_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.models.heads import SectionClassifier
@@ -163,8 +164,8 @@ def _beats_majority(model: Mapping[str, Any], majority: Mapping[str, Any] | None
     if model["macro_f1"] > majority["macro_f1"] and model["accuracy"] >= majority["accuracy"]:
         return None
     return (f"the model does not beat always saying the most frequent class on the held-out tracks: accuracy "
-            f"{model['accuracy']:.3f} vs {majority['accuracy']:.3f}, macro F1 {model['macro_f1']:.3f} vs "
-            f"{majority['macro_f1']:.3f}")
+            f"{score_text(model['accuracy'])} vs {score_text(majority['accuracy'])}, macro F1 "
+            f"{score_text(model['macro_f1'])} vs {score_text(majority['macro_f1'])}")
 
 
 def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = None,

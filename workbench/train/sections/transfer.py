@@ -21,6 +21,7 @@ import numpy as np
 from workbench.errors import ParameterError
 from workbench.train.sections.audio_views import view_rows
 from workbench.train.sections.features import SectionData, TrackFrames
+from workbench.wording import score_text
 
 #: Most folds: with more groups (crates) than this, each fold holds several out (training time stays bounded).
 MAX_FOLDS = 8
@@ -415,13 +416,20 @@ def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
         return ([f"no cross-style score: {loso['skipped']}"] if loso.get("skipped") else []) + other_sets
     out = convergence_warnings(loso["baselines"], where=" on held-out groups (crates)") + other_sets
     model = loso["model_smoothed"]
-    for name, base in loso["baselines"].items():
-        if model["accuracy"] < base["accuracy"] or model["macro_f1"] < base["macro_f1"]:
-            out.append(f"on held-out groups (crates) the smoothed model is below the {name} baseline: accuracy "
-                       f"{model['accuracy']:.3f} vs {base['accuracy']:.3f}, macro F1 {model['macro_f1']:.3f} vs "
-                       f"{base['macro_f1']:.3f}: expect its suggestions to transfer badly to other music")
+    said = {"accuracy": "accuracy", "macro_f1": "macro F1"}
+    for name, base in loso["baselines"].items():  # each metric below the baseline named; one not below said so
+        below = [k for k in said if model[k] < base[k]]
+        if not below:
+            continue
+        mine = " and ".join(f"{said[k]} {score_text(model[k])}" for k in below)
+        theirs = " and ".join(score_text(base[k]) for k in below)
+        rest = [f"{said[k]} {score_text(model[k])} is not below the baseline's {score_text(base[k])}" for k in said
+                if k not in below]
+        out.append(f"on held-out groups (crates) the smoothed model's {mine} {'is' if len(below) == 1 else 'are'} "
+                   f"below the {name} baseline's {theirs}" + (f" (its {rest[0]})" if rest else "")
+                   + ": expect its suggestions to transfer badly to other music")
     seg = loso.get("segments", {})
     if "novelty" in seg and "smoothed" in seg and seg["smoothed"]["boundary_f_3s"] < seg["novelty"]["boundary_f_3s"]:
-        out.append(f"on held-out groups the model's boundaries (F @3 s {seg['smoothed']['boundary_f_3s']:.3f}) are "
-                   f"worse than unsupervised novelty boundaries ({seg['novelty']['boundary_f_3s']:.3f})")
+        out.append(f"on held-out groups the model's boundaries (F @3 s {score_text(seg['smoothed']['boundary_f_3s'])}) "
+                   f"are worse than unsupervised novelty boundaries ({score_text(seg['novelty']['boundary_f_3s'])})")
     return out
