@@ -78,3 +78,32 @@ def test_a_model_file_with_an_unchecked_uncertain_below_still_suggests(tmp_path)
     assert loaded.uncertain_below_ == 1.0  # the same suggestions uncertain as under 1.5: a confidence is at most 1
     s = Suggestion(1, "drop", 0, 16, 0.0, 8.0, 0.99, uncertain=True, uncertain_below=loaded.uncertain_below_)
     assert s.uncertain_rule.startswith("uncertain: confidence under 100 %")
+
+
+def test_export_json_says_why_an_already_exported_version_is_inactive(tmp_path, package, capsys,  # noqa: F811
+                                                                     monkeypatch):
+    """``export --json`` gave each new version an ``inactive_reason``; its ``already_exported`` entries had none."""
+    cli = _registry_cli(tmp_path, package, monkeypatch, [])
+    rid = _run(tmp_path, package, _metrics(0.6), rid="20250101-000000-sections-aaaaaa")
+    assert cli("export", rid, "--json") == 0
+    capsys.readouterr()
+
+    def again():
+        assert cli("export", rid, "--json") == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["versions"] == []
+        (v,) = doc["already_exported"]
+        return v
+
+    assert again()["inactive_reason"] is None  # active: the key is there, as for a new version
+    assert cli("models", "deactivate", "dj_section") == 0
+    capsys.readouterr()
+    v = again()
+    assert not v["active"] and v["inactive_reason"] == (
+        "dj_section_v1 is registered inactive: it was deactivated (`workbench models deactivate dj_section`); "
+        "`workbench models activate dj_section 1` makes it active")
+    other = _run(tmp_path, package, _metrics(0.6), rid="20250101-000001-sections-aaaaaa")
+    assert cli("export", other, "--io", "fp16", "--activate") == 0
+    capsys.readouterr()
+    assert again()["inactive_reason"] == ("dj_section_v1 is registered inactive: dj_section_v2 is the active "
+                                          "dj_section; `workbench models activate dj_section 1` makes it active")
