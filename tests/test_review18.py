@@ -7,6 +7,7 @@ import json
 import pytest
 from test_models_deactivate import _registry_cli
 from test_registry import _metrics, _run, package  # noqa: F401  (package is a fixture)
+from test_style import style_lib  # noqa: F401  (a fixture)
 
 
 def test_export_text_says_why_a_no_activate_version_is_inactive_as_its_json_does(tmp_path, package, capsys,  # noqa: F811
@@ -107,3 +108,19 @@ def test_export_json_says_why_an_already_exported_version_is_inactive(tmp_path, 
     capsys.readouterr()
     assert again()["inactive_reason"] == ("dj_section_v1 is registered inactive: dj_section_v2 is the active "
                                           "dj_section; `workbench models activate dj_section 1` makes it active")
+
+
+def test_profile_with_too_few_tracks_for_clusters_does_not_advise_embedding(style_lib, capsys):  # noqa: F811
+    """A profile of 2 reference tracks (``--min-tracks 2``) said "0 of 2 reference tracks have embeddings, 3 needed: run
+    `workbench embed` for style clusters": embedding both still leaves 2, fewer than the clusters need."""
+    from workbench.cli import main
+    from workbench.crates import Crates
+
+    lib, _ = style_lib
+    Crates(lib).add("two_refs", [t.id for t in lib.tracks() if "ref_0" in t.path or "ref_1" in t.path])
+    assert main(["--db", str(lib.path), "profile", "build", "r18two", "--crate", "two_refs", "--min-tracks", "2"]) == 0
+    capsys.readouterr()
+    assert main(["--db", str(lib.path), "profile", "show", "r18two"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("style clusters")]
+    assert line == ("style clusters: none (2 reference tracks in all, 3 needed: build the profile from 3 or more "
+                    "reference tracks for style clusters)"), line
