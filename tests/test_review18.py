@@ -124,3 +124,23 @@ def test_profile_with_too_few_tracks_for_clusters_does_not_advise_embedding(styl
     (line,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("style clusters")]
     assert line == ("style clusters: none (2 reference tracks in all, 3 needed: build the profile from 3 or more "
                     "reference tracks for style clusters)"), line
+
+
+@pytest.mark.parametrize("loss", ["supcon", "proxy_anchor", "triplet"])
+def test_an_old_run_of_a_loss_without_a_miner_reads_its_batch_rows(tmp_path, loss):
+    """SupCon and Proxy Anchor runs before session 18 recorded the batch rows as ``mined_triplets``; their reports drew
+    a "mined_triplets" panel of a constant the sampler fixes. Read as ``batch_rows`` (no panel); the file is untouched."""
+    from workbench.report.plots import curves_figure
+    from workbench.runs import load_run, new_run_id, write_run
+
+    history = [{"epoch": e, "train_loss": 1.0 / e, "mined_triplets": 64} for e in (1, 2, 3)]
+    path = write_run(new_run_id("embeddings"), info={"kind": "embeddings"}, config_={"loss": loss}, data={},
+                     history=history, metrics={}, root=tmp_path)
+    run = load_run(path)
+    titles = [ax.get_title() for ax in curves_figure({run.run_id: run.history}).axes if ax.get_title()]
+    assert json.loads((path / "history.json").read_text()) == history  # read, not rewritten
+    if loss == "triplet":  # mined triplets, counted by the miner: its panel stays
+        assert run.history == history and any("mined" in t for t in titles), titles
+    else:
+        assert run.history == [{"epoch": e, "train_loss": 1.0 / e, "batch_rows": 64} for e in (1, 2, 3)]
+        assert not any("mined" in t for t in titles), titles
