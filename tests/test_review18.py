@@ -144,3 +144,38 @@ def test_an_old_run_of_a_loss_without_a_miner_reads_its_batch_rows(tmp_path, los
     else:
         assert run.history == [{"epoch": e, "train_loss": 1.0 / e, "batch_rows": 64} for e in (1, 2, 3)]
         assert not any("mined" in t for t in titles), titles
+
+
+def test_readme_documents_every_export_json_field(tmp_path, package, capsys, monkeypatch):  # noqa: F811
+    """The README's "--json fields" table had no row for ``export --json``: each key it prints is named in that row."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (row,) = [ln for ln in readme.splitlines() if ln.startswith("| `export [RUN] --json` |")]
+    named = set(re.findall(r"`([a-z_]+)`", row))
+    cli = _registry_cli(tmp_path, package, monkeypatch, [])
+    rid = _run(tmp_path, package, _metrics(0.6), rid="20250101-000000-sections-aaaaaa")
+    keys = set()
+    for _ in range(2):  # a new version, then the same run again: already exported
+        assert cli("export", rid, "--json") == 0
+        doc = json.loads(capsys.readouterr().out)
+        keys |= set(doc)
+        for v in doc["versions"]:
+            keys |= set(v) | set(v["lint"])
+        for v in doc["already_exported"]:
+            keys |= set(v)
+    models_list = re.search(r"^\| `models list .*$", readme, re.M).group(0)
+    listed = set(re.findall(r"`([a-z_]+)`", models_list))  # "as `models list --json` has a version"
+    assert keys - named - listed == set()
+    assert {"run_id", "versions", "already_exported", "lint", "errors", "warnings", "inactive_reason"} <= named
+
+
+def test_readme_says_an_older_section_model_keeps_its_threshold():
+    """A section model trained before the 80 % threshold keeps its stored 0.6: the README says so in the rule's words."""
+    from pathlib import Path
+
+    from workbench.labels.uncertain import uncertain_rule
+
+    text = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert f'0.6 ("{uncertain_rule(0.6)}"), until it is retrained' in text
