@@ -353,7 +353,12 @@ def load_run(path_or_id: str | os.PathLike[str], *, root: str | os.PathLike[str]
             docs[name] = json.loads(f.read_text()) if f.exists() else ([] if name in ("history", "timeline") else {})
         except json.JSONDecodeError as exc:
             raise StoreError(f"{f}: not valid JSON ({exc})") from exc
-    return Run(path=p, info=docs["run"], config=docs["config"], data=docs["data"], history=docs["history"],
+    history = docs["history"]
+    if isinstance(docs["config"], dict) and docs["config"].get("loss") in ("supcon", "proxy_anchor"):
+        # runs before session 18 recorded a loss without a miner's batch rows as "mined_triplets" (read, not rewritten)
+        history = [{("batch_rows" if k == "mined_triplets" else k): v for k, v in r.items()} if isinstance(r, dict)
+                   else r for r in history]
+    return Run(path=p, info=docs["run"], config=docs["config"], data=docs["data"], history=history,
                metrics=docs["metrics"], timeline=docs["timeline"])
 
 

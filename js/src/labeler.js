@@ -481,13 +481,17 @@ function render({ model, el }) {
   function drawSuggestions() {
     const sugg = model.get("suggestions");
     // what "(uncertain)" means, in the model's words ("uncertain: confidence under 80 %, ..."), once under the list
-    const rule = (sugg.find((s) => s.uncertain && s.uncertain_rule) || {}).uncertain_rule;
+    // whenever a model's suggestions are listed (as the older labeler does), also when none is uncertain;
+    // then which model made them (suggest_note)
+    const rule = (sugg.find((s) => s.uncertain_rule) || {}).uncertain_rule;
+    const note = model.get("suggest_note");
     suggList.replaceChildren(...sugg.map((s, i) => h("span", { class: "wb-sugg", "data-index": String(i),
       "data-label": s.label, style: `border-color:${colors()[s.label]}`, title: s.uncertain ? s.uncertain_rule || "" : "" }, [
       `${s.label} bars ${s.start_bar}–${s.end_bar} · ${confidenceWords(s, false)} `,
       h("button", { class: "wb-accept", text: "accept", onclick: () => send({ action: "accept", index: i, overlap: overlapSel.value }) }),
       h("button", { class: "wb-reject", text: "reject", onclick: () => send({ action: "reject", index: i }) }),
-    ])), ...(rule ? [h("span", { class: "wb-uncertain-rule", text: rule })] : []));
+    ])), ...(rule ? [h("span", { class: "wb-uncertain-rule", text: rule })] : []),
+    ...(note ? [h("span", { class: "wb-sugg-note", text: note })] : []));
     if (!sugg.length) suggList.textContent = model.get("suggest_note") || "none";
     acceptAll.disabled = !sugg.length;
   }

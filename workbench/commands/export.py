@@ -131,7 +131,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         except AlreadyExportedError as already:  # the same run and options: no duplicate version
             if args.json:
                 _print_json({"run_id": run.run_id, "versions": [],
-                             "already_exported": [v.as_dict() for v in already.versions]})
+                             "already_exported": [{**v.as_dict(), "inactive_reason": registered_inactive_reason(reg, v)}
+                                                  for v in already.versions]})
             else:
                 print(already)
             return 0
@@ -189,6 +190,35 @@ def inactive_reason(registry: Registry, version: Version, *, no_activate: bool,
         return forced_line(version, registry.active(version.model_type), before=before,
                            versions=registry.list(version.model_type)).removeprefix("WARNING: ")
     return inactive_line(registry, version)
+
+
+def registered_inactive_reason(registry: Registry, version: Version) -> str | None:
+    """Why a version registered earlier (``export --json``'s ``already_exported``) is inactive now, and how to activate it.
+
+    Parameters
+    ----------
+    registry : Registry
+        The registry it is registered in.
+    version : Version
+        A version of the run that was exported with the same options.
+
+    Returns
+    -------
+    str or None
+        None where the version is active; else one sentence, as :func:`inactive_reason` says it of a new version.
+    """
+    if version.active:
+        return None
+    t = version.model_type
+    active, off = registry.active(t), registry.deactivated(t)
+    if active is not None:
+        why = f"{active.name} is the active {t}"
+    elif off is not None:
+        why = f"{'it' if off.version == version.version else off.named} was deactivated (`workbench models deactivate {t}`)"
+    else:
+        why = f"no {t} version is active (it was exported with --no-activate, or none was ever activated)"
+    return (f"{version.name} is registered inactive: {why}; `workbench models activate {t} {version.version}"
+            f"{' --force' if version.forced else ''}` makes it active")
 
 
 def inactive_line(registry: Registry, version: Version) -> str | None:

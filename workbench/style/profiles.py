@@ -317,6 +317,9 @@ def _embedding_clusters(library: Library, used: list[Track], *, k: int | None, s
     from workbench.embed.batch import default_backbone, track_vectors
 
     backbone, why = default_backbone()
+    if len(used) < 3:  # embedding cannot help: the profile itself has too few tracks
+        return {"k": 0, "note": f"{len(used)} reference track{'' if len(used) == 1 else 's'} in all, 3 needed: build "
+                                "the profile from 3 or more reference tracks for style clusters", "backbone": why}
     tracks, vectors = track_vectors(library, backbone=backbone, with_std=False)
     ids = {t.id for t in used}
     rows = [i for i, t in enumerate(tracks) if t.id in ids]

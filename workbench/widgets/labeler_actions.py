@@ -402,9 +402,7 @@ class LabelerActions:
                 note = f"suggestions failed: {type(exc).__name__}: {exc}"
         self._suggested = found
         grid = self.labels.grid(t)
-        rule = next((s.uncertain_rule for s in found if s.uncertain_below is not None), None)
-        if rule is not None:  # the model's threshold in words: what "uncertain" on the page means
-            said = f"{said}; {rule}" if said else rule
+        # with suggestions: which model made them (the page says each one's rule from ``uncertain_rule``)
         self.suggest_note = note if not found else said
         self.suggestions = [{"label": s.label, "start_beat": s.start_beat, "end_beat": s.end_beat,
                              "start_s": s.start_s, "end_s": s.end_s, "confidence": s.confidence,
