@@ -1,6 +1,7 @@
 """Session 18's fixes after the second QA pass: a section model's suggestions on a track shorter than 8 beats
 (none, and the reason said by ``suggest``, its ``--json`` and both labelers), a model's span under 8 beats in a
-longer track, and the "uncertain" rule's words where the calibration guard dropped the confidence map."""
+longer track, the "uncertain" rule's words where the calibration guard dropped the confidence map, and runs.py's
+stored-time texts in their own module (workbench.timestamps)."""
 
 from __future__ import annotations
 
@@ -152,3 +153,15 @@ def test_training_states_the_rule_without_the_map_it_dropped(monkeypatch):
     res = train_sections(_data(), config=FAST, progress=False)
     rule = res.metrics["calibration"]["uncertain_rule"]
     assert "temperature-scaled only" in rule and "calibrated chance" not in rule
+
+
+# -- 3. runs.py's stored-time texts in their own module ----------------------------------------------------
+
+def test_stored_times_are_their_own_module_and_runs_still_names_them():
+    """runs.py was at 496 of the 500 lines a module may have; the time texts are a concern of every layer."""
+    from workbench import runs, timestamps
+
+    for name in ("FINISHED_HEADING", "STARTED_HEADING", "parse_utc", "started_text"):
+        assert getattr(runs, name) is getattr(timestamps, name)  # every `from workbench.runs import ...` still works
+    assert timestamps.started_text("2026-12-07T01:34:05+00:00", zone=True) == "2026-12-07 01:34 (UTC)"
+    assert len((Path(runs.__file__)).read_text(encoding="utf-8").splitlines()) < 480
