@@ -190,8 +190,10 @@ def test_suggest_without_a_model_falls_back_to_novelty_and_says_so(home, capsys)
 def test_suggest_runs_list_and_compare_on_the_demo(demo_home, capsys):
     root, _ = demo_home
     doc = run_json(["--home", str(root), "suggest", "1", "--json"], capsys)
-    assert set(doc) == {"track_id", "track_name", "run_id", "model", "uncertain_below", "uncertain_rule", "suggestions"}
+    assert set(doc) == {"track_id", "track_name", "run_id", "model", "uncertain_below", "uncertain_rule", "suggestions",
+                        "no_suggestions_reason"}
     assert doc["uncertain_below"] == 0.8 and "more than 1 in 5 that it is wrong" in doc["uncertain_rule"]
+    assert doc["suggestions"] and doc["no_suggestions_reason"] is None  # a reason only where there is no suggestion
     assert all(s["uncertain"] == (s["confidence"] < 0.8) for s in doc["suggestions"])
     assert main(["--home", str(root), "suggest", "1"]) == 0  # the table marks them and says the rule under it
     table = capsys.readouterr().out

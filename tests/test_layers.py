@@ -20,7 +20,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 #: ("workbench" itself matches only the root package). A module may import its own layer or lower.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("workbench", "workbench._lazy", "workbench.errors", "workbench.config", "workbench.fileio",
-              "workbench.validate", "workbench.camelot", "workbench.device", "workbench.wording")),
+              "workbench.validate", "workbench.camelot", "workbench.device", "workbench.wording",
+              "workbench.timestamps")),
     ("io", ("workbench.audio", "workbench.audio_checks", "workbench.store", "workbench.store_schema", "workbench.libfiles", "workbench.library", "workbench.library_scan",
             "workbench.scan",
             "workbench.crates", "workbench.runs")),

@@ -198,7 +198,7 @@ def test_suggest_says_why_a_track_gets_no_fallback_suggestion(home, capsys, monk
     monkeypatch.setattr(sections, "fallback_suggestions", lambda library, track: [])
     assert main(["--home", str(home), "suggest", "1"]) == 0
     out = capsys.readouterr().out
-    assert "no suggestions: the track is shorter than 8 beats" in out and "confidence" not in out
+    assert "no suggestions: none at least 8 beats long" in out and "confidence" not in out
 
 
 # -- 6. the style plot's ranges with their units --------------------------------------------------------

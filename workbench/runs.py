@@ -47,11 +47,10 @@ import numpy as np
 from workbench import config
 from workbench.errors import ParameterError, StoreError
 from workbench.fileio import atomic_write_bytes, jsonable, pid_alive
+from workbench.timestamps import FINISHED_HEADING, STARTED_HEADING, parse_utc, started_text  # noqa: F401 (re-exported)
 
 RUN_KINDS = ("embeddings", "sections")
 _JSON_FILES = ("run", "config", "data", "history", "metrics")
-FINISHED_HEADING = "finished (UTC)"  # `runs list`'s column of when the run was written: the time in its id
-STARTED_HEADING = "started (UTC)"  # the runs tables' column of a job's start, as the jobs table heads "updated (UTC)"
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "", *, lists: bool = True) -> dict[str, Any]:
@@ -81,54 +80,6 @@ def flatten(d: Mapping[str, Any], prefix: str = "", *, lists: bool = True) -> di
         else:
             out[key] = v
     return out
-
-
-def started_text(created_at: object, *, zone: bool = False, seconds: bool = False) -> str | None:
-    """A run's start (``run.json``'s ``created_at``, ISO 8601 UTC) as tables show it: ``"2026-12-07 01:34"`` (UTC).
-
-    Every stored time the CLI and the reports show goes through here (`runs list`, `models list`, `crates list`,
-    `profile show`, the run report); ``--json`` keeps the ISO value.
-
-    Parameters
-    ----------
-    created_at : str or None
-        As recorded.
-    zone : bool
-        Say the zone after a time read (``"2026-12-07 01:34 (UTC)"``), where no column header says it.
-    seconds : bool
-        Add the seconds (``"2026-12-07 01:34:05"``), where two times in one minute must be told apart.
-
-    Returns
-    -------
-    str or None
-        None where nothing was recorded; a text that is not an ISO time, unchanged (no zone claimed for it).
-    """
-    if created_at is None or created_at != created_at or str(created_at).strip() == "":  # None, NaN or ""
-        return None
-    when = parse_utc(created_at)
-    if when is None:
-        return str(created_at)
-    return when.strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else "")) + (" (UTC)" if zone else "")
-
-
-def parse_utc(recorded: object) -> datetime | None:
-    """A stored ISO 8601 time as an aware UTC datetime; a time without a zone is UTC (as the store writes them).
-
-    Parameters
-    ----------
-    recorded : object
-        As recorded (``created_at``, ``activated_at``).
-
-    Returns
-    -------
-    datetime or None
-        None where it is not an ISO time.
-    """
-    try:
-        when = datetime.fromisoformat(str(recorded))
-    except ValueError:
-        return None
-    return when.astimezone(timezone.utc) if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def new_run_id(kind: str) -> str:

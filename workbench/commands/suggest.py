@@ -8,7 +8,9 @@ section model yet (and no ``--run``), the suggestions are the unsupervised novel
 (:func:`~workbench.train.sections.fallback_suggestions`), every one uncertain, and it says so.
 A model's suggestion is uncertain under the model's threshold; the table and ``--json``
 (``uncertain_below``, ``uncertain_rule``) say the rule (by default: confidence under 80 %, a
-calibrated chance of more than 1 in 5 that it is wrong).
+calibrated chance of more than 1 in 5 that it is wrong; where the model kept no calibration map, it
+says the confidence is only temperature-scaled). A track shorter than 8 beats gets no suggestion, and
+the text and ``--json`` (``no_suggestions_reason``) say why.
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         except NoSectionModelError:
             run, source = None, FALLBACK_SAID
         below = None  # the model's threshold for "uncertain"; None: no model (every suggestion uncertain)
+        mapped = True  # whether the model kept its calibration map (else its confidence is only temperature-scaled)
         if run is None:
             found = fallback_suggestions(lib, track)
         else:
@@ -133,23 +136,23 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             found = suggest_sections(lib, track, model=trainer, backbone=_backbone(run), features=features,
                                      transitions=transitions)
             below = float(getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW))
-    rule = uncertain_rule(below)
-    rows = [{k: v for k, v in dataclasses.asdict(s).items()
-             if k not in ("track_id", "model_name", "model_version", "uncertain_below")} for s in found]
+            mapped = getattr(trainer, "confidence_map_", None) is not None
+        none_because = None if found else _none_because(lib, track)
+    rule = uncertain_rule(below, mapped=mapped)
+    rows = [{k: v for k, v in dataclasses.asdict(s).items() if k not in
+             ("track_id", "model_name", "model_version", "uncertain_below", "confidence_mapped")} for s in found]
     run_id = None if run is None else run.run_id
     if args.json:
         print_json({"track_id": track.id, "track_name": track.name, "run_id": run_id, "model": source,
-                    "uncertain_below": below, "uncertain_rule": rule, "suggestions": rows})
+                    "uncertain_below": below, "uncertain_rule": rule, "suggestions": rows,
+                    "no_suggestions_reason": none_because})
         return 0
     print(f"{track.name} (track {track.id}): " + (source if run is None else f"suggestions of {source}"
                                                    + ("" if run_id in source else f", run {run_id}")))
     if found and found[0].family is not None:
         print(f"decoded in the label family {found[0].family}")
-    if not found:  # the fallback offers no span the labeler would warn about: a very short track gets none
-        from workbench.labels import WARN_BEATS
-
-        print(f"no suggestions: the track is shorter than {WARN_BEATS} beats, the shortest section the labeler "
-              "stores without a warning; label it by hand if it needs a label")
+    if not found:  # no span the labeler would warn about is offered: a very short track gets none
+        print(none_because)
         return 0
     print(f"{'label':7}  {'beats':>9}  {'seconds':>13}  confidence")
     for r in rows:
@@ -157,6 +160,20 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     print(rule)
     print("accept or correct them in the labeler (notebook 02)")
     return 0
+
+
+def _none_because(lib: Library, track: Any) -> str:
+    """Why a track got no suggestion, in words (a track under ``WARN_BEATS`` beats: its length)."""
+    from workbench.labels import WARN_BEATS, too_short_note
+    from workbench.labels.api import Labels
+
+    try:
+        n_beats = Labels(lib).grid(track).n_beats
+    except WorkbenchError:
+        n_beats = None
+    return ((too_short_note(n_beats) if n_beats is not None else None)
+            or f"no suggestions: none at least {WARN_BEATS} beats long (the shortest section the labeler stores "
+               "without a warning)")
 
 
 def suggestion_line(row: dict[str, Any]) -> str:

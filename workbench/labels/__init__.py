@@ -34,9 +34,10 @@ from workbench.labels.core import (
     Rejection,
     Suggestion,
     contrast_ratio,
+    too_short_note,
 )
 
-__all__ = ["ADD_OVERLAP_OPTIONS", "LABEL_TEXT_COLORS", "Rejection", "TRACK_STATUSES", "contrast_ratio", "LABELS", "LABEL_COLORS", "MIN_BEATS", "OVERLAP_OPTIONS", "SOURCES", "WARN_BEATS", "BeatGrid",
+__all__ = ["ADD_OVERLAP_OPTIONS", "LABEL_TEXT_COLORS", "Rejection", "TRACK_STATUSES", "contrast_ratio", "too_short_note", "LABELS", "LABEL_COLORS", "MIN_BEATS", "OVERLAP_OPTIONS", "SOURCES", "WARN_BEATS", "BeatGrid",
            "FORMATS", "ImportSummary", "Label", "LabelError", "LabelRowsError", "LabelStats", "LabelWarning", "Labels",
            "Suggestion"]
 

@@ -86,6 +86,21 @@ MIN_BEATS: int = 4
 #: A label shorter than this many beats is stored with a :class:`LabelWarning`.
 WARN_BEATS: int = 8
 
+
+def too_short_note(n_beats: int) -> str | None:
+    """Why a track gets no section suggestion: it is shorter than :data:`WARN_BEATS` beats; None for a longer one.
+
+    Parameters
+    ----------
+    n_beats : int
+        The track's beats (its beat grid's length).
+    """
+    if n_beats >= WARN_BEATS:
+        return None
+    return (f"no suggestions: the track is {n_beats} beats, shorter than {WARN_BEATS} beats, the shortest section "
+            "the labeler stores without a warning; label it by hand if it needs a label")
+
+
 #: Snapping a time to the beat grid by more than this many seconds gets a note.
 SNAP_NOTE_S: float = 0.01
 
@@ -271,6 +286,8 @@ class Suggestion:
     (a rejected suggestion is not shown again for the same track and model version).
     ``family``: the label family the track was decoded in (``"intro/build/drop/break/outro"``)
     where the model decodes per family (``label_families="learned"``), else None.
+    ``confidence_mapped``: False where the model kept no calibration map (its confidence is only
+    temperature-scaled, not a measured chance of being right).
     """
 
     track_id: int
@@ -285,6 +302,7 @@ class Suggestion:
     model_version: str | None = None
     family: str | None = None
     uncertain_below: float | None = None
+    confidence_mapped: bool = True
 
     def __post_init__(self) -> None:
         check_label(self.label)
@@ -300,7 +318,7 @@ class Suggestion:
         """The rule that set ``uncertain``, in words (``"uncertain: confidence under 80 %, ..."``)."""
         from workbench.labels.uncertain import uncertain_rule
 
-        return uncertain_rule(self.uncertain_below)
+        return uncertain_rule(self.uncertain_below, mapped=self.confidence_mapped)
 
     @property
     def color(self) -> str:

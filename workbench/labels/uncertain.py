@@ -3,7 +3,9 @@
 A suggestion's confidence is calibrated (a temperature on the window probabilities, then a Platt map
 fitted on the training tracks' leave-one-style-out suggestions): a suggestion shown at 75 % was right
 about 3 times in 4 on styles the model had not seen. A suggestion is marked ``uncertain`` when its
-calibrated chance of being wrong is more than 1 in 5: confidence under :data:`UNCERTAIN_BELOW`.
+calibrated chance of being wrong is more than 1 in 5: confidence under :data:`UNCERTAIN_BELOW`. Where the
+training's calibration guard dropped the map (it raised held-out groups' error), the confidence is only
+temperature-scaled, and :func:`uncertain_rule` says so instead of stating a chance.
 
 The threshold was chosen on the dev sets' captured suggestions (the devset's 30 dev tracks and 24
 numpy-rendered tracks, the demo's model, seeds 0-2; ``benchmarks/bench_sections_devset_history.md``,
@@ -21,7 +23,7 @@ from workbench.errors import ParameterError
 UNCERTAIN_BELOW = 0.8
 
 
-def uncertain_rule(threshold: float | None) -> str:
+def uncertain_rule(threshold: float | None, *, mapped: bool = True) -> str:
     """The rule that marks a suggestion ``uncertain``, in words a labeler's user can act on.
 
     Parameters
@@ -30,6 +32,10 @@ def uncertain_rule(threshold: float | None) -> str:
         The confidence under which the model marks a suggestion uncertain (a model's
         ``uncertain_below``); None: no model made the suggestions (the novelty fallback, every one
         uncertain).
+    mapped : bool
+        Whether the model kept its calibration map (the Platt map of the suggestions' confidence):
+        False where the calibration guard dropped it, or none was fitted. The confidence is then
+        only temperature-scaled, and the rule does not call it a chance of being wrong.
 
     Returns
     -------
@@ -47,6 +53,9 @@ def uncertain_rule(threshold: float | None) -> str:
         raise ParameterError(f"threshold must be a number in [0, 1] or None; got {threshold!r}")
     if threshold == 0.0:
         return "uncertain: never (the model's threshold is 0)"
+    if not mapped:  # not measured against held-out suggestions: no "chance" to state
+        return (f"uncertain: confidence under {threshold * 100:.3g} % (the model's probability, temperature-scaled "
+                "only: no calibration map kept, so not a measured chance of being wrong)")
     wrong = 1.0 - float(threshold)
     odds = 1.0 / wrong if wrong > 0 else math.inf
     # percentages to 3 significant digits: whole ones read "80 %", and 0.999 reads "99.9 %", not "100 %"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError, WorkbenchError
-from workbench.labels import LABELS, Label, Suggestion
+from workbench.labels import LABELS, Label, Suggestion, too_short_note
 from workbench.library import Track
 
 if TYPE_CHECKING:
@@ -402,6 +402,8 @@ class LabelerActions:
                 note = f"suggestions failed: {type(exc).__name__}: {exc}"
         self._suggested = found
         grid = self.labels.grid(t)
+        if not found and self._suggest_fn is not None and not note.startswith("suggestions failed"):
+            note = too_short_note(grid.n_beats) or note  # a track under 8 beats gets none: say why
         # with suggestions: which model made them (the page says each one's rule from ``uncertain_rule``)
         self.suggest_note = note if not found else said
         self.suggestions = [{"label": s.label, "start_beat": s.start_beat, "end_beat": s.end_beat,

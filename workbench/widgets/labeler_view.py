@@ -14,7 +14,7 @@ import numpy as np
 import traitlets
 
 from workbench.errors import WorkbenchError
-from workbench.labels import LABEL_COLORS, LABEL_TEXT_COLORS, LABELS, TRACK_STATUSES, Label
+from workbench.labels import LABEL_COLORS, LABEL_TEXT_COLORS, LABELS, TRACK_STATUSES, Label, too_short_note
 from workbench.library import Track
 from workbench.widgets.labeler_review import NUDGE_MS
 from workbench.widgets.trackview import DISPLAY_SR, TrackView, load_display_audio
@@ -222,8 +222,9 @@ class LabelerView:
         self._status_dd.observe(self._on_status_guarded, "value")
 
     def _suggestion_rows(self) -> list[w.Widget]:
-        if not self.suggestions:
-            return []
+        if not self.suggestions:  # a track under 8 beats gets none from a suggester: say why
+            note = too_short_note(self.grid.n_beats) if self._suggest_fn is not None and self.grid is not None else None
+            return [] if note is None else [_cls(w.HTML(html.escape(note)), "wb-suggest-note")]
         novelty = all(s.model_name == "novelty" for s in self.suggestions)
         what = ("novelty boundaries (no section model yet: labels guessed)" if novelty else
                 f"model suggestion{'' if len(self.suggestions) == 1 else 's'}" + "".join(f" of {s.model_name} {s.model_version or ''}".rstrip()

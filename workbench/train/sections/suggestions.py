@@ -8,6 +8,7 @@ for a ``sections`` run.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -183,24 +184,33 @@ def novelty_suggestions(frames: TrackFrames, *, backbone: str = "") -> list[Sugg
     beats = np.asarray(frames.beats, dtype=np.float64)
     secs = novelty_sections(frames, backbone=backbone)
     bar_beat = np.append(bar_starts(beats, frames.downbeats), len(beats))
-    spans = [[s["label"], int(bar_beat[s["start_bar"]]), int(bar_beat[s["end_bar"]]), s["start_s"], s["end_s"]]
-             for s in secs]
-    return [Suggestion(frames.track_id, label, a, b, t0, t1, 0.0, uncertain=True)
-            for label, a, b, t0, t1 in _long_enough(spans)]
+    return long_enough([Suggestion(frames.track_id, s["label"], int(bar_beat[s["start_bar"]]),
+                                   int(bar_beat[s["end_bar"]]), s["start_s"], s["end_s"], 0.0, uncertain=True)
+                        for s in secs if bar_beat[s["end_bar"]] > bar_beat[s["start_bar"]]])
 
 
-def _long_enough(spans: list[list[Any]]) -> list[list[Any]]:
-    """``[label, start_beat, end_beat, start_s, end_s]`` spans with none under ``WARN_BEATS`` beats, the length the
-    labeler warns about: a short one joins its neighbour (the one before; the first, the one after), and a track
-    too short for one such span gets none, as the model's at-least-``min_bars`` segments never offer one."""
+def long_enough(suggestions: list[Suggestion]) -> list[Suggestion]:
+    """Contiguous suggestions with none under ``WARN_BEATS`` beats, the length the labeler warns about.
+
+    A short one joins its neighbour (the one before; the first, the one after), which keeps its label, confidence
+    and ``uncertain``; a track too short for one such span gets none (:func:`~workbench.labels.too_short_note`
+    says why).
+
+    Parameters
+    ----------
+    suggestions : list of Suggestion
+        One track's, in order, each ending where the next starts.
+    """
     from workbench.labels import WARN_BEATS
 
-    out = [list(s) for s in spans if s[2] > s[1]]
-    while len(out) > 1 and (short := next((i for i, s in enumerate(out) if s[2] - s[1] < WARN_BEATS), None)) is not None:
+    out = list(suggestions)
+    while len(out) > 1 and (short := next((i for i, s in enumerate(out)
+                                           if s.end_beat - s.start_beat < WARN_BEATS), None)) is not None:
         into = short - 1 if short > 0 else 1
         a, b = sorted((short, into))
-        out[a:b + 1] = [[out[into][0], out[a][1], out[b][2], out[a][3], out[b][4]]]
-    return [s for s in out if s[2] - s[1] >= WARN_BEATS]
+        out[a:b + 1] = [dataclasses.replace(out[into], start_beat=out[a].start_beat, end_beat=out[b].end_beat,
+                                            start_s=out[a].start_s, end_s=out[b].end_s)]
+    return [s for s in out if s.end_beat - s.start_beat >= WARN_BEATS]
 
 
 def suggest_sections(library: Library, track: Track | int | str, *, model: SectionTrainer | SectionClassifier,
@@ -234,7 +244,8 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     -------
     list of Suggestion
         Contiguous, covering the track from beat 0 to ``len(beats)``: from 0 s to its duration
-        (the first starts at 0 s, not at the first beat), every inner boundary on a bar start.
+        (the first starts at 0 s, not at the first beat), every inner boundary on a bar start; none
+        under ``WARN_BEATS`` beats (:func:`long_enough`): none at all on a track shorter than that.
     """
     trainer = model if isinstance(model, SectionTrainer) else SectionTrainer.from_model(model)
     trainer._check_fitted()
@@ -246,14 +257,15 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
                         grammar=getattr(trainer, "grammar_", None), uncertain_below=below,
                         confidence_map=None if members else getattr(trainer, "confidence_map_", None),
                         novelty_weight=getattr(trainer, "novelty_weight_", 0.0), **smoothing)
-    if not members:
-        return segs
-    from workbench.train.sections.ensemble import with_ensemble_confidence
+    if members:
+        from workbench.train.sections.ensemble import with_ensemble_confidence
 
-    return with_ensemble_confidence(frames, segs, probs, members, trainer.classes_,
-                                    score=getattr(trainer, "ensemble_score_", "mean"),
-                                    temperature=float(getattr(trainer, "temperature_", 1.0)), uncertain_below=below,
-                                    confidence_map=getattr(trainer, "confidence_map_", None))
+        segs = with_ensemble_confidence(frames, segs, probs, members, trainer.classes_,
+                                        score=getattr(trainer, "ensemble_score_", "mean"),
+                                        temperature=float(getattr(trainer, "temperature_", 1.0)),
+                                        uncertain_below=below, confidence_map=getattr(trainer, "confidence_map_", None))
+    mapped = getattr(trainer, "confidence_map_", None) is not None  # else only temperature-scaled: the rule says so
+    return long_enough([dataclasses.replace(s, confidence_mapped=mapped) for s in segs])
 
 
 def fallback_suggestions(library: Library, track: Track | int | str, *,

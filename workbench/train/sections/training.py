@@ -374,7 +374,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     fit_confidence_map(trainer, oof, train_ids, cfg=cfg, calibration=metrics["calibration"])
     if cfg["calibration_guard"]:
         keep_if_it_helps(trainer, metrics["calibration"], (metrics.get("transfer") or {}).get("leave_one_group_out"))
-    metrics["calibration"]["uncertain_rule"] = uncertain_rule(trainer.uncertain_below_)  # what the labeler marks
+    metrics["calibration"]["uncertain_rule"] = uncertain_rule(  # what the labeler marks
+        trainer.uncertain_below_, mapped=getattr(trainer, "confidence_map_", None) is not None)
     if external:
         from workbench.train.sections.external import external_scores
 
