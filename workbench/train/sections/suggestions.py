@@ -37,7 +37,8 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
                  transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                  grammar: Grammar | None = None, uncertain_below: float = UNCERTAIN_BELOW,
                  novelty_weight: float = 0.0, confidence_map: tuple[np.ndarray, np.ndarray] | None = None,
-                 **smoothing: Any) -> list[Suggestion]:
+                 repeat_pool: float = 0.0, repeat_relabel: float = 0.0,
+                 repeat_options: dict[str, Any] | None = None, **smoothing: Any) -> list[Suggestion]:
     """Window probabilities of one track → suggestions (smoothed, or the raw per-beat arg-max runs).
 
     The suggestions tile the track: the first starts at 0 s (its ``start_beat`` 0), the last ends
@@ -75,6 +76,16 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         to the share of such suggestions that were right on held-out groups
         (:func:`workbench.evaluate.calibration.fit_platt` or ``fit_isotonic``); the confidence shown and the
         ``uncertain`` flag use the mapped value.
+    repeat_pool : float in [0, 1]
+        With a grammar and ``features-v1`` frames: each bar's evidence pulled this far to the mean of
+        the bar and the bars that repeat it before decoding (:func:`~workbench.train.sections.repeat_decode.pool_repeats`).
+    repeat_relabel : float in [0, 1]
+        With a grammar and ``features-v1`` frames, above 0: decoded sections sharing at least this share of
+        repeated bars take one label, their group's strongest
+        (:func:`~workbench.train.sections.repeat_decode.relabel_repeats`).
+    repeat_options : dict, optional
+        ``min_affinity``, ``min_run_bars`` (:func:`~workbench.train.sections.repeat_decode.bar_repeats`),
+        ``transitive`` and ``fixed`` (labels never relabelled nor chosen, e.g. ``("intro", "outro")``).
     **smoothing
         ``min_bars``, ``switch_penalty``, ``evidence_weight``, ``phrase_bars``, ``phrase_penalty``.
 
@@ -102,6 +113,17 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         bp = grammar.position_adjust(grammar.tie_evidence(bp), mids / max(frames.duration_s, 1e-9))
         prior = grammar.viterbi_options()
         starts = sm.bar_starts(beats, frames.downbeats)
+        repeats = None
+        if repeat_pool > 0 or repeat_relabel > 0:
+            from workbench.train.sections import repeat_decode as rd
+
+            ropts = dict(repeat_options or {})
+            fixed = np.isin(classes, list(ropts.pop("fixed", ())))
+            transitive = bool(ropts.pop("transitive", True))
+            repeats = rd.bar_repeats(frames.frames, frames.times_s, beats, starts, duration_s=frames.duration_s,
+                                     **ropts)
+            if repeats is not None and repeat_pool > 0:
+                bp = rd.pool_repeats(bp, starts, repeats, weight=repeat_pool)
         if novelty_weight > 0:
             prior["boundary_bonus"] = novelty_weight * _bar_novelty(frames, beats, starts)
         if grammar.outro_gate > 0:
@@ -111,6 +133,11 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
                                                       **opts)
         else:
             segs = sm.smooth_beats(bp, starts, **{**opts, **prior})
+        if repeats is not None and repeat_relabel > 0:
+            allowed = ~fixed if family is None else ~fixed & np.isin(
+                classes, grammar.families.labels[grammar.families.names.index(family)])
+            segs = rd.relabel_repeats(segs, bp, starts, repeats, min_share=repeat_relabel, allowed=allowed,
+                                      transitive=transitive)
     elif smooth:
         lt, li, lf = transitions if transitions is not None else (None, None, None)
         segs = sm.smooth_beats(bp, sm.bar_starts(beats, frames.downbeats), log_transitions=lt, log_init=li,
@@ -227,6 +254,16 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
         The window layout used in training (default :data:`~workbench.train.sections.features.DEFAULT_FEATURES`).
     transitions : (log_transitions, log_init, log_final) or None
         Label-order prior over the model's classes (:attr:`SectionResult.transitions`).
+    repeat_pool : float in [0, 1]
+        With a grammar and ``features-v1`` frames: each bar's evidence pulled this far to the mean of
+        the bar and the bars that repeat it before decoding (:func:`~workbench.train.sections.repeat_decode.pool_repeats`).
+    repeat_relabel : float in [0, 1]
+        With a grammar and ``features-v1`` frames, above 0: decoded sections sharing at least this share of
+        repeated bars take one label, their group's strongest
+        (:func:`~workbench.train.sections.repeat_decode.relabel_repeats`).
+    repeat_options : dict, optional
+        ``min_affinity``, ``min_run_bars`` (:func:`~workbench.train.sections.repeat_decode.bar_repeats`),
+        ``transitive`` and ``fixed`` (labels never relabelled nor chosen, e.g. ``("intro", "outro")``).
     **smoothing
         ``min_bars``, ``switch_penalty``, ``evidence_weight``, ``phrase_bars``, ``phrase_penalty``.
 
