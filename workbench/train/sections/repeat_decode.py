@@ -19,6 +19,11 @@ import numpy as np
 
 from workbench.errors import ParameterError
 
+#: The tie a grammar's ``repeat_relabel`` decodes with (session 18's choice on the 24 numpy-rendered tracks and the
+#: devset's dev tracks): only strong repeats (affinity >= 0.85) on runs of 8+ bars, groups joined transitively, each
+#: group labelled as its first occurrence was decoded.
+DECODER_TIE: dict[str, Any] = {"min_affinity": 0.85, "min_run_bars": 8, "transitive": True, "by": "first"}
+
 
 def bar_repeats(frames_v1: np.ndarray | None, times_s: np.ndarray, beats: np.ndarray, starts: np.ndarray, *,
                 duration_s: float, min_affinity: float | None = None, min_run_bars: int = 1) -> np.ndarray | None:
@@ -133,7 +138,8 @@ def pool_repeats(beat_probs: np.ndarray, starts: np.ndarray, repeats: np.ndarray
 
 
 def relabel_repeats(segments: list[Any], beat_probs: np.ndarray, starts: np.ndarray, repeats: np.ndarray, *,
-                    min_share: float = 0.5, allowed: np.ndarray | None = None, transitive: bool = True) -> list[Any]:
+                    min_share: float = 0.5, allowed: np.ndarray | None = None, transitive: bool = True,
+                    by: str = "sum") -> list[Any]:
     """Decoded sections whose bars repeat each other, relabelled with their group's strongest label.
 
     Parameters
@@ -154,6 +160,9 @@ def relabel_repeats(segments: list[Any], beat_probs: np.ndarray, starts: np.ndar
     transitive : bool
         True: groups are the connected sets of the "repeats" relation; False: each section pools only with
         the sections that repeat it directly.
+    by : {"sum", "first"}
+        ``"sum"``: the label with the largest probability summed over the group's beats; ``"first"``: the
+        label decoded on the group's earliest section (a later copy follows its first occurrence).
 
     Returns
     -------
@@ -164,18 +173,20 @@ def relabel_repeats(segments: list[Any], beat_probs: np.ndarray, starts: np.ndar
     Raises
     ------
     ParameterError
-        ``min_share`` outside (0, 1].
+        ``min_share`` outside (0, 1], or an unknown ``by``.
     """
     import dataclasses
 
     if isinstance(min_share, bool) or not isinstance(min_share, (int, float)) or not 0 < min_share <= 1:
         raise ParameterError(f"min_share must be a float in (0, 1]; got {min_share!r}")
+    if by not in ("sum", "first"):
+        raise ParameterError(f"by must be 'sum' or 'first'; got {by!r}")
     p = np.asarray(beat_probs, dtype=np.float64)
     bar = _beat_bar(starts, p.shape[0])
     spans = [np.unique(bar[s.start_beat:s.end_beat]) for s in segments]
     parent = list(range(len(segments)))
 
-    def root(i: int) -> int:
+    def _root(i: int) -> int:
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
@@ -188,19 +199,22 @@ def relabel_repeats(segments: list[Any], beat_probs: np.ndarray, starts: np.ndar
         for j in free[a + 1:]:
             hit = repeats[np.ix_(spans[i], spans[j])]
             if min(hit.any(axis=1).mean(), hit.any(axis=0).mean()) >= min_share:
-                parent[root(j)] = root(i)
+                parent[_root(j)] = _root(i)
                 direct[i].append(j)
                 direct[j].append(i)
     groups: dict[int, list[int]] = {}
     for i in free:
-        groups.setdefault(root(i), []).append(i)
+        groups.setdefault(_root(i), []).append(i)
     pools = [(m, m) for m in groups.values()] if transitive else [([i], direct[i]) for i in free]
     out = list(segments)
     for members, pooled in pools:
         if len(pooled) < 2:
             continue
-        total = sum(p[segments[i].start_beat:segments[i].end_beat].sum(axis=0) for i in pooled)
-        label = int(np.flatnonzero(mask)[np.argmax(total[mask])])
+        if by == "first":
+            label = int(segments[min(pooled)].label)
+        else:
+            total = sum(p[segments[i].start_beat:segments[i].end_beat].sum(axis=0) for i in pooled)
+            label = int(np.flatnonzero(mask)[np.argmax(total[mask])])
         for i in members:
             s = segments[i]
             out[i] = dataclasses.replace(s, label=label, confidence=float(p[s.start_beat:s.end_beat, label].mean()))

@@ -81,11 +81,13 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         the bar and the bars that repeat it before decoding (:func:`~workbench.train.sections.repeat_decode.pool_repeats`).
     repeat_relabel : float in [0, 1]
         With a grammar and ``features-v1`` frames, above 0: decoded sections sharing at least this share of
-        repeated bars take one label, their group's strongest
-        (:func:`~workbench.train.sections.repeat_decode.relabel_repeats`).
+        repeated bars take one label (:func:`~workbench.train.sections.repeat_decode.relabel_repeats`);
+        0 uses the grammar's ``repeat_relabel`` (config ``repeat_relabel``, off by default).
     repeat_options : dict, optional
+        None: :data:`~workbench.train.sections.repeat_decode.DECODER_TIE`. Else
         ``min_affinity``, ``min_run_bars`` (:func:`~workbench.train.sections.repeat_decode.bar_repeats`),
-        ``transitive`` and ``fixed`` (labels never relabelled nor chosen, e.g. ``("intro", "outro")``).
+        ``transitive``, ``by`` (:func:`~workbench.train.sections.repeat_decode.relabel_repeats`) and ``fixed``
+        (labels never relabelled nor chosen, e.g. ``("intro", "outro")``).
     **smoothing
         ``min_bars``, ``switch_penalty``, ``evidence_weight``, ``phrase_bars``, ``phrase_penalty``.
 
@@ -114,12 +116,14 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         prior = grammar.viterbi_options()
         starts = sm.bar_starts(beats, frames.downbeats)
         repeats = None
+        repeat_relabel = repeat_relabel if repeat_relabel > 0 else float(grammar.repeat_relabel)
         if repeat_pool > 0 or repeat_relabel > 0:
             from workbench.train.sections import repeat_decode as rd
 
-            ropts = dict(repeat_options or {})
+            ropts = dict(rd.DECODER_TIE if repeat_options is None else repeat_options)
             fixed = np.isin(classes, list(ropts.pop("fixed", ())))
             transitive = bool(ropts.pop("transitive", True))
+            by = str(ropts.pop("by", "sum"))
             repeats = rd.bar_repeats(frames.frames, frames.times_s, beats, starts, duration_s=frames.duration_s,
                                      **ropts)
             if repeats is not None and repeat_pool > 0:
@@ -137,7 +141,7 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
             allowed = ~fixed if family is None else ~fixed & np.isin(
                 classes, grammar.families.labels[grammar.families.names.index(family)])
             segs = rd.relabel_repeats(segs, bp, starts, repeats, min_share=repeat_relabel, allowed=allowed,
-                                      transitive=transitive)
+                                      transitive=transitive, by=by)
     elif smooth:
         lt, li, lf = transitions if transitions is not None else (None, None, None)
         segs = sm.smooth_beats(bp, sm.bar_starts(beats, frames.downbeats), log_transitions=lt, log_init=li,
@@ -254,16 +258,6 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
         The window layout used in training (default :data:`~workbench.train.sections.features.DEFAULT_FEATURES`).
     transitions : (log_transitions, log_init, log_final) or None
         Label-order prior over the model's classes (:attr:`SectionResult.transitions`).
-    repeat_pool : float in [0, 1]
-        With a grammar and ``features-v1`` frames: each bar's evidence pulled this far to the mean of
-        the bar and the bars that repeat it before decoding (:func:`~workbench.train.sections.repeat_decode.pool_repeats`).
-    repeat_relabel : float in [0, 1]
-        With a grammar and ``features-v1`` frames, above 0: decoded sections sharing at least this share of
-        repeated bars take one label, their group's strongest
-        (:func:`~workbench.train.sections.repeat_decode.relabel_repeats`).
-    repeat_options : dict, optional
-        ``min_affinity``, ``min_run_bars`` (:func:`~workbench.train.sections.repeat_decode.bar_repeats`),
-        ``transitive`` and ``fixed`` (labels never relabelled nor chosen, e.g. ``("intro", "outro")``).
     **smoothing
         ``min_bars``, ``switch_penalty``, ``evidence_weight``, ``phrase_bars``, ``phrase_penalty``.
 
