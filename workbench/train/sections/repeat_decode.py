@@ -8,7 +8,13 @@ on ``features-v1``'s mel and MFCC means per bar, standardised over the track):
   ``weight`` of the way to the mean over the bar and its repeats (a pairwise tie of the evidence);
 - :func:`relabel_repeats` (after it): decoded sections whose bars repeat each other (at least
   ``min_share`` of one's bars repeat in the other) form a group; every section of a group takes
-  the label with the largest probability summed over all the group's beats.
+  the label with the largest probability summed over all the group's beats, or the label its
+  earliest section was decoded with (``by="first"``).
+
+Measured (session 18, ``bench_sections_devset_history.md``): pooling and the summed label lose
+(the copies' evidence repeats the training demo's "the second time is the drop"); the first
+occurrence's label with strong repeats (:data:`DECODER_TIE`) lifts the cross-generator sets and
+is the grammar's ``repeat_relabel`` option (config, off by default).
 """
 
 from __future__ import annotations
