@@ -60,8 +60,6 @@ def bar_repetition(per_bar: np.ndarray, *, min_lag_bars: int = MIN_LAG_BARS) -> 
     ParameterError
         ``per_bar`` not 2-d, or ``min_lag_bars`` below 1.
     """
-    import librosa
-
     x = np.asarray(per_bar, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ParameterError(f"per_bar must be (n_bars >= 1, d); got shape {x.shape}")
@@ -72,10 +70,7 @@ def bar_repetition(per_bar: np.ndarray, *, min_lag_bars: int = MIN_LAG_BARS) -> 
     out[:, 3] = 0.5
     if n < 2 * min_lag_bars + 2:
         return out
-    shingles = librosa.feature.stack_memory(x.T, n_steps=2, delay=1, mode="edge")  # (2 d, n): the bar and the one before
-    rec = librosa.segment.recurrence_matrix(shingles, width=int(min_lag_bars), metric="cosine", mode="affinity",
-                                            sym=True)
-    rec = np.nan_to_num(np.asarray(rec, dtype=np.float64))
+    rec = repeat_affinity(x, min_lag_bars=int(min_lag_bars))
     conn = rec >= STRONG_AFFINITY  # a repeat, not only a nearest neighbour
     count = conn.sum(axis=1)
     idx = np.arange(n)
@@ -88,6 +83,31 @@ def bar_repetition(per_bar: np.ndarray, *, min_lag_bars: int = MIN_LAG_BARS) -> 
     out[has, 3] = later[has] / count[has]
     out[has, 4] = dist.sum(axis=1)[has] / count[has] / n
     return out
+
+
+def repeat_affinity(per_bar: np.ndarray, *, min_lag_bars: int = MIN_LAG_BARS) -> np.ndarray:
+    """Affinity of every pair of bars at least ``min_lag_bars`` apart (two-bar shingles, mutual nearest neighbours).
+
+    Parameters
+    ----------
+    per_bar : np.ndarray [shape=(n_bars, d)]
+        One descriptor per bar, in time order; ``n_bars >= 2 * min_lag_bars + 2``.
+    min_lag_bars : int >= 1
+        Pairs closer than this many bars get 0.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_bars, n_bars)]
+        Symmetric, in [0, 1] (``exp(-distance / bandwidth)``, 0 where not mutual neighbours); a pair with at
+        least :data:`STRONG_AFFINITY` is a repeat.
+    """
+    import librosa
+
+    x = np.asarray(per_bar, dtype=np.float64)
+    shingles = librosa.feature.stack_memory(x.T, n_steps=2, delay=1, mode="edge")  # (2 d, n): the bar and the one before
+    rec = librosa.segment.recurrence_matrix(shingles, width=int(min_lag_bars), metric="cosine", mode="affinity",
+                                            sym=True)
+    return np.nan_to_num(np.asarray(rec, dtype=np.float64))
 
 
 def _longest_runs(conn: np.ndarray) -> np.ndarray:
@@ -106,6 +126,23 @@ def _longest_runs(conn: np.ndarray) -> np.ndarray:
         best[:d.size] = np.maximum(best[:d.size], run)  # the earlier bar of each pair
         best[lag:] = np.maximum(best[lag:], run)  # the later one
     return best
+
+
+def timbre_descriptors(frames_v1: np.ndarray) -> np.ndarray:
+    """``features-v1``'s 64 log-mel band means and 20 MFCC means of each frame, standardised over the track.
+
+    Parameters
+    ----------
+    frames_v1 : np.ndarray [shape=(n, 202)]
+        ``features-v1`` frames of one track.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, 84)]
+    """
+    f = np.asarray(frames_v1, dtype=np.float64)
+    desc = np.hstack([f[:, _MEL], f[:, _MFCC_MEAN]])
+    return (desc - desc.mean(axis=0)) / np.maximum(desc.std(axis=0), 1e-6)
 
 
 def repeat_block(frames_v1: np.ndarray, times_s: np.ndarray, downbeats_s: np.ndarray | None, *, duration_s: float,
@@ -129,8 +166,7 @@ def repeat_block(frames_v1: np.ndarray, times_s: np.ndarray, downbeats_s: np.nda
     from workbench.train.sections.dj_features import _checked, _span_means, bar_index
 
     f, t = _checked(frames_v1, times_s)
-    desc = np.hstack([f[:, _MEL], f[:, _MFCC_MEAN]])
-    desc = (desc - desc.mean(axis=0)) / np.maximum(desc.std(axis=0), 1e-6)  # standardised over the track
+    desc = timbre_descriptors(f)
     bar = bar_index(t, downbeats_s, duration_s=duration_s)[0]
     bar = bar - bar.min()
     return bar_repetition(_span_means(desc, bar, int(bar.max()) + 1), min_lag_bars=min_lag_bars)[bar]

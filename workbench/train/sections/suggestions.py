@@ -38,7 +38,8 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
                  transitions: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                  grammar: Grammar | None = None, uncertain_below: float = UNCERTAIN_BELOW,
                  novelty_weight: float = 0.0, confidence_map: tuple[np.ndarray, np.ndarray] | None = None,
-                 **smoothing: Any) -> list[Suggestion]:
+                 repeat_pool: float = 0.0, repeat_relabel: float = 0.0,
+                 repeat_options: dict[str, Any] | None = None, **smoothing: Any) -> list[Suggestion]:
     """Window probabilities of one track → suggestions (smoothed, or the raw per-beat arg-max runs).
 
     The suggestions tile the track: the first starts at 0 s (its ``start_beat`` 0), the last ends
@@ -76,6 +77,18 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         to the share of such suggestions that were right on held-out groups
         (:func:`workbench.evaluate.calibration.fit_platt` or ``fit_isotonic``); the confidence shown and the
         ``uncertain`` flag use the mapped value.
+    repeat_pool : float in [0, 1]
+        With a grammar and ``features-v1`` frames: each bar's evidence pulled this far to the mean of
+        the bar and the bars that repeat it before decoding (:func:`~workbench.train.sections.repeat_decode.pool_repeats`).
+    repeat_relabel : float in [0, 1]
+        With a grammar and ``features-v1`` frames, above 0: decoded sections sharing at least this share of
+        repeated bars take one label (:func:`~workbench.train.sections.repeat_decode.relabel_repeats`);
+        0 uses the grammar's ``repeat_relabel`` (config ``repeat_relabel``, off by default).
+    repeat_options : dict, optional
+        None: :data:`~workbench.train.sections.repeat_decode.DECODER_TIE`. Else
+        ``min_affinity``, ``min_run_bars`` (:func:`~workbench.train.sections.repeat_decode.bar_repeats`),
+        ``transitive``, ``by`` (:func:`~workbench.train.sections.repeat_decode.relabel_repeats`) and ``fixed``
+        (labels never relabelled nor chosen, e.g. ``("intro", "outro")``).
     **smoothing
         ``min_bars``, ``switch_penalty``, ``evidence_weight``, ``phrase_bars``, ``phrase_penalty``.
 
@@ -103,6 +116,19 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         bp = grammar.position_adjust(grammar.tie_evidence(bp), mids / max(frames.duration_s, 1e-9))
         prior = grammar.viterbi_options()
         starts = sm.bar_starts(beats, frames.downbeats)
+        repeats = None
+        repeat_relabel = repeat_relabel if repeat_relabel > 0 else float(grammar.repeat_relabel)
+        if repeat_pool > 0 or repeat_relabel > 0:
+            from workbench.train.sections import repeat_decode as rd
+
+            ropts = dict(rd.DECODER_TIE if repeat_options is None else repeat_options)
+            fixed = np.isin(classes, list(ropts.pop("fixed", ())))
+            transitive = bool(ropts.pop("transitive", True))
+            by = str(ropts.pop("by", "sum"))
+            repeats = rd.bar_repeats(frames.frames, frames.times_s, beats, starts, duration_s=frames.duration_s,
+                                     **ropts)
+            if repeats is not None and repeat_pool > 0:
+                bp = rd.pool_repeats(bp, starts, repeats, weight=repeat_pool)
         if novelty_weight > 0:
             prior["boundary_bonus"] = novelty_weight * _bar_novelty(frames, beats, starts)
         if grammar.outro_gate > 0:
@@ -112,6 +138,11 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
                                                       **opts)
         else:
             segs = sm.smooth_beats(bp, starts, **{**opts, **prior})
+        if repeats is not None and repeat_relabel > 0:
+            allowed = ~fixed if family is None else ~fixed & np.isin(
+                classes, grammar.families.labels[grammar.families.names.index(family)])
+            segs = rd.relabel_repeats(segs, bp, starts, repeats, min_share=repeat_relabel, allowed=allowed,
+                                      transitive=transitive, by=by)
     elif smooth:
         lt, li, lf = transitions if transitions is not None else (None, None, None)
         segs = sm.smooth_beats(bp, sm.bar_starts(beats, frames.downbeats), log_transitions=lt, log_init=li,
