@@ -127,7 +127,10 @@ def test_the_profile_plot_writes_ranges_as_the_profile_table_does():
                             "brightness_hz": {"mean": 1518.0, "range": [0.0, 4159.0], "ci95": [690.5, 2382.0], "n": 7}}}
     fig = plot_profile(profile)
     shown = [t.get_text() for t in fig.axes[0].texts]
-    assert shown == list(profile_table(profile)["range"]) == ["73.95 .. 102.4", "0 .. 4159"], shown
+    table = list(profile_table(profile)["range"])
+    assert table == ["73.95 .. 102.4", "0 .. 4159"], table
+    # the same numbers as the table, the plot adding each feature's unit (session 18)
+    assert shown == ["73.95 .. 102.4 BPM", "0 .. 4159 Hz"], shown
 
 
 def test_notebook_07_says_how_many_of_the_features_are_outside():

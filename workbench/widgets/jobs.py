@@ -21,6 +21,7 @@ import ipywidgets as w
 import traitlets
 
 from workbench.errors import ParameterError
+from workbench.job_records import loss_text
 from workbench.jobs import Job, headline, list_jobs
 from workbench.runs import started_text
 from workbench.validate import check_int
@@ -86,7 +87,7 @@ def jobs_html(jobs: Sequence[Job]) -> str:
                  f'border-radius:4px;padding:1px 6px">{j.state}</span>')
         epoch = f"{j.epoch}/{j.total_epochs}" if j.epoch is not None and j.total_epochs else (
             f"0/{j.total_epochs}" if j.total_epochs else "")
-        loss = html.escape(j.loss_text)
+        loss = html.escape(loss_text(j))
         labels = _data_said(j)
         if j.state == "failed":
             result = f'<span style="color:{STATE_COLORS["failed"]}">{html.escape(j.error or "")}</span>'
