@@ -92,9 +92,9 @@ def test_demo_shows_the_cross_generator_line_with_its_baselines(demo_home):
     lines = {h.name: h for h in result.headlines if "devset" in h.name}
     acc = next(h for n, h in lines.items() if n.startswith("sections: accuracy on devset"))
     assert acc.value == e["model_smoothed"]["accuracy"]
-    assert f"majority {e['baselines']['majority']['accuracy']:.3f}" in acc.name
-    assert f"novelty {e['baselines']['novelty']['accuracy']:.3f}" in acc.name
-    f3 = lines[f"sections: boundary F @3 s on devset (novelty {e['segments']['novelty']['boundary_f_3s']:.3f})"]
+    assert f"majority {e['baselines']['majority']['accuracy']:.4f}" in acc.name
+    assert f"novelty {e['baselines']['novelty']['accuracy']:.4f}" in acc.name
+    f3 = lines[f"sections: boundary F @3 s on devset (novelty {e['segments']['novelty']['boundary_f_3s']:.4f})"]
     assert f3.value == e["segments"]["smoothed"]["boundary_f_3s"]
     assert any(n.startswith("sections: boundary F @0.5 s on devset (novelty") for n in lines)
     assert "sections: intro/outro confusion on devset" in lines
