@@ -184,8 +184,7 @@ def inactive_reason(registry: Registry, version: Version, *, no_activate: bool,
     if version.active:
         return None
     if no_activate:
-        return (f"{version.name} is registered inactive: exported with --no-activate; `workbench models activate "
-                f"{version.model_type} {version.version}{' --force' if version.forced else ''}` makes it active")
+        return f"{version.name} is registered inactive: exported with --no-activate; {activate_hint(version)}"
     if version.forced:
         return forced_line(version, registry.active(version.model_type), before=before,
                            versions=registry.list(version.model_type)).removeprefix("WARNING: ")
@@ -217,8 +216,21 @@ def registered_inactive_reason(registry: Registry, version: Version) -> str | No
         why = f"{'it' if off.version == version.version else off.named} was deactivated (`workbench models deactivate {t}`)"
     else:
         why = f"no {t} version is active (it was exported with --no-activate, or none was ever activated)"
-    return (f"{version.name} is registered inactive: {why}; `workbench models activate {t} {version.version}"
-            f"{' --force' if version.forced else ''}` makes it active")
+    return f"{version.name} is registered inactive: {why}; {activate_hint(version)}"
+
+
+def activate_hint(version: Version, what: str = "it") -> str:
+    """The command that activates an inactive ``version`` (``--force`` where it was forced past a gate), in words.
+
+    Parameters
+    ----------
+    version : Version
+        The inactive version.
+    what : str
+        How the sentence names it ("it", "the new one").
+    """
+    return (f"`workbench models activate {version.model_type} {version.version}"
+            f"{' --force' if version.forced else ''}` makes {what} active")
 
 
 def inactive_line(registry: Registry, version: Version) -> str | None:
@@ -240,8 +252,7 @@ def inactive_line(registry: Registry, version: Version) -> str | None:
     if off is None or off.version == version.version:
         return None
     return (f"{version.name} is registered inactive: {off.named} was deactivated (`workbench models deactivate "
-            f"{version.model_type}`); `workbench models activate {version.model_type} {version.version}"
-            f"{' --force' if version.forced else ''}` makes the new one active")
+            f"{version.model_type}`); {activate_hint(version, 'the new one')}")
 
 
 def forced_line(version: Version, active: Version | None, *, before: Version | None,
