@@ -137,7 +137,8 @@ def test_notebooks_03_and_04_name_the_run_folder_under_the_workspace(tmp_path):
     root = tmp_path / "ws"
     for name in ("03_train_embeddings.ipynb", "04_train_sections.ipynb"):
         nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / name).read_text())
-        line = next(ln for c in nb["cells"] for ln in "".join(c["source"]).splitlines() if ln.startswith("print(job.state"))
+        line = next(ln.strip() for c in nb["cells"] for ln in "".join(c["source"]).splitlines()
+                    if ln.strip().startswith("print(job.state"))  # 04 trains only when ready: the line is indented
         lib = SimpleNamespace(workspace=Workspace(root.resolve(), root.resolve() / "data" / "workbench.db"))
         run = SimpleNamespace(path=root / "experiments" / "20261207-045039-embeddings-1b6aae")
         said = eval(line.split("#")[0].replace("print(", "(", 1), {"job": SimpleNamespace(state="completed"),  # noqa: S307

@@ -54,7 +54,7 @@ from workbench.train.sections.features import (
            check_readiness,
 )
 from workbench.train.sections.grammar import Grammar, learn_grammar
-from workbench.train.sections.job import HOW_TO_LABEL, train_sections_job
+from workbench.train.sections.job import HOW_TO_LABEL, sections_not_ready, train_sections_job
 from workbench.train.sections.library_data import section_dataset, track_frames, track_groups
 from workbench.train.sections.model_file import load_section_model, save_section_model
 from workbench.train.sections.suggestions import (
@@ -76,7 +76,7 @@ from workbench.train.sections.training import CONFIG_DEFAULTS, SectionResult, tr
 from workbench.train.sections.transfer import leave_one_group_out
 
 __all__ = ["BASELINES", "CONFIG_DEFAULTS", "DEFAULT_FEATURES", "HOW_TO_LABEL", "UNCERTAIN_BELOW", "Grammar",
-           "fallback_suggestions", "learn_grammar", "leave_one_group_out", "novelty_suggestions", "track_groups", "MODELS", "SMOOTHING_DEFAULTS", "EpochCallback",
+           "fallback_suggestions", "learn_grammar", "sections_not_ready", "leave_one_group_out", "novelty_suggestions", "track_groups", "MODELS", "SMOOTHING_DEFAULTS", "EpochCallback",
            "NotFittedError", "NotReadyError", "SectionData", "SectionResult", "SectionTrainer", "TrackFrames",
            "WindowFeatures", "check_readiness", "classifier_proba", "cross_validate", "demo_sections",
            "grouped_folds", "held_out_baselines", "load_section_model", "make_baseline", "overfit_warning",

@@ -189,6 +189,43 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
     return runner.job, path
 
 
+def sections_not_ready(library: Library, *, config: Mapping[str, Any] | None = None) -> str | None:
+    """What :func:`train_sections_job` would refuse for, said as a sentence; ``None`` when it can train.
+
+    A notebook asks this first, so "Run All" on a library without enough section labels shows what
+    is missing and how to get it (the labeler notebook, ``workbench labels import``) in the
+    training cell and the cells after it, in place of stopping at a :class:`NotReadyError`.
+
+    Parameters
+    ----------
+    library : Library
+        The library whose stored labels are counted (QA-flagged tracks left out, as the job does).
+    config : dict, optional
+        The config the job will be given (its ``min_per_class``, ``min_classes`` and
+        ``keep_flagged`` are the rule; other keys are left to the job to check).
+
+    Returns
+    -------
+    str or None
+        ``"not trained: <the job's refusal>"``, or ``None`` when the labels meet the rule.
+
+    Raises
+    ------
+    ParameterError
+        ``min_per_class`` or ``min_classes`` is not an int (as the job refuses it).
+    """
+    from workbench.train.sections.config_check import check_sections_config
+
+    cfg = dict(config or {})
+    keep_flagged = cfg.pop("keep_flagged", False) is True
+    check_sections_config({k: cfg[k] for k in ("min_per_class", "min_classes") if k in cfg})  # the rule's kind
+    try:
+        _training_sections(library, None, cfg, keep_flagged=keep_flagged)
+    except NotReadyError as exc:
+        return f"not trained: {exc}"
+    return None
+
+
 def _training_sections(library: Library, sections: Iterable[Any] | None, cfg: dict[str, Any], *,
                        keep_flagged: bool) -> dict[str, Any]:
     """The sections a job trains on (QA-flagged tracks left out), refused before the job when too few.
