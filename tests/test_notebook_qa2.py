@@ -339,3 +339,21 @@ def test_the_reports_text_columns_stay_left_under_jupyterlabs_right_alignment(tm
     assert dict(align) == {"MAP@R": "left", "0.8700": "right", "backbone 0.8000": "left", "+0.0700": "right"}, align
     assert set(heads) == {"left"}, heads
 
+
+# -- notebook 07: run again, the same profile is the version saved before -------------------------------------
+
+def test_notebook_07_run_again_reuses_the_profile_version_it_saved(small_home, tmp_path):  # noqa: F811
+    """Each Run All of notebook 07 saved a new version of the same profile (v1, v2, v3 ... all identical)."""
+    from test_notebooks import execute
+
+    home = tmp_path / "ws"
+    shutil.copytree(small_home, home)
+    said = []
+    for _ in range(2):
+        nb = execute("07_style_dna.ipynb", home, {"REFERENCE": "grooves", "MIN_TRACKS": 2})
+        cell = next(c for c in nb.cells if "save_or_reuse_profile(lib, profile)" in c.source)
+        said += [o["text"] for o in cell.outputs if o.get("output_type") == "stream"]
+    assert said == ["saved models/profiles/grooves/v1.json\n",
+                    "grooves@1 unchanged: the same tracks, settings and figures as models/profiles/grooves/v1.json; "
+                    "no new version saved\n"]
+    assert sorted(p.name for p in (home / "models" / "profiles" / "grooves").iterdir()) == ["v1.json"]

@@ -160,7 +160,14 @@ def style_lib(tmp_path_factory):
 
 def test_profile_build_save_load_and_gap(style_lib):
     from workbench.crates import Crates
-    from workbench.style import build_profile, gap_analysis, list_profiles, load_profile, save_profile
+    from workbench.style import (
+        build_profile,
+        gap_analysis,
+        list_profiles,
+        load_profile,
+        save_or_reuse_profile,
+        save_profile,
+    )
 
     lib, root = style_lib
     tracks = Crates(lib).tracks("ref")
@@ -169,10 +176,18 @@ def test_profile_build_save_load_and_gap(style_lib):
     det = p["features"]["detune_cents"]
     assert det["range"][0] <= 20.0 <= det["range"][1] and det["ci95"][0] <= det["mean"] <= det["ci95"][1]
     assert p["features"]["bpm"]["range"][0] <= 138.0 <= p["features"]["bpm"]["range"][1]
-    first, second = save_profile(lib, p), save_profile(lib, p)
-    assert (first.name, second.name) == ("v1.json", "v2.json")
-    assert load_profile(lib, "ref@1")["version"] == 1 and load_profile(lib, "ref")["version"] == 2
-    assert list_profiles(lib)[0]["versions"] == [1, 2]
+    first = save_profile(lib, p)
+    again = {**build_profile(lib, "ref", tracks, source="crate:ref", progress=False),  # built again, later
+             "created_at": "2030-01-01T00:00:00+00:00"}
+    same = save_or_reuse_profile(lib, again)  # notebook 07 run again saved an identical v2, v3, ...
+    assert (first.name, same.path, same.reused) == ("v1.json", first, True)
+    assert same.said == "ref@1 unchanged: the same tracks, settings and figures as models/profiles/ref/v1.json; " \
+                        "no new version saved"
+    second = save_or_reuse_profile(lib, {**p, "source": "crate:ref2"})  # a change: the next version
+    assert (second.path.name, second.reused, second.said) == ("v2.json", False, "saved models/profiles/ref/v2.json")
+    assert save_or_reuse_profile(lib, p).path.name == "v3.json"  # as v1 again: the latest is the one built last
+    assert load_profile(lib, "ref@1")["version"] == 1 and load_profile(lib, "ref")["version"] == 3
+    assert list_profiles(lib)[0]["versions"] == [1, 2, 3]
     gap = gap_analysis(lib, load_profile(lib, "ref"), root / "wip.wav")
     outside = set(gap["outside"])
     assert {"bpm", "detune_cents", "stereo_width"} <= outside
@@ -205,7 +220,13 @@ def test_cli_profile_commands(style_lib, capsys):
     db = str(lib.path)
     assert main(["--db", db, "profile", "build", "cli", "--crate", "ref", "--json"]) == 0
     built = json.loads(capsys.readouterr().out)
-    assert built["n_tracks"] == 6 and built["version"] == 1
+    assert built["n_tracks"] == 6 and built["version"] == 1 and built["reused"] is False
+    assert main(["--db", db, "profile", "build", "cli", "--crate", "ref"]) == 0  # the same again: v1, said so
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "  cli@1 unchanged: the same tracks, settings and figures as models/profiles/cli/v1.json; no new version saved"]
+    assert main(["--db", db, "profile", "build", "cli", "--crate", "ref", "--json"]) == 0
+    assert {k: v for k, v in json.loads(capsys.readouterr().out).items() if k in ("version", "reused")} == \
+        {"version": 1, "reused": True}
     assert main(["--db", db, "profile", "list", "--json"]) == 0
     assert "cli" in {r["name"] for r in json.loads(capsys.readouterr().out)}
     assert main(["--db", db, "profile", "show", "cli@1", "--json"]) == 0

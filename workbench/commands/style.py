@@ -75,19 +75,21 @@ def _parse_sections(specs: list[str] | None) -> list[tuple[str, float, float]] |
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from workbench.style import build_profile, reference_tracks, save_profile
+    from workbench.style import build_profile, reference_tracks, save_or_reuse_profile
 
     with open_library(args) as lib:
         kind = "crate" if args.crate else "folder"
         tracks, source = reference_tracks(lib, args.crate or args.folder, kind=kind)
         profile = build_profile(lib, args.name, tracks, source=source, clusters=args.clusters,
                                 min_tracks=args.min_tracks, progress=not (args.json or args.quiet))
-        path = save_profile(lib, profile)
+        path, reused, said = save_or_reuse_profile(lib, profile)
     if args.json:
-        print_json({"path": path, "name": args.name, "version": int(path.stem[1:]),
+        print_json({"path": path, "name": args.name, "version": int(path.stem[1:]), "reused": reused,
                     "n_tracks": len(profile["tracks"]), "warnings": profile["warnings"]})
         return 0
     print(f"profile {args.name}@{path.stem[1:]}: {count_of(len(profile['tracks']), 'track')} from {source} -> {path}")
+    if reused:
+        print(f"  {said}")
     for w in profile["warnings"]:
         print(f"  warning: {w}")
     return 0

@@ -25,6 +25,8 @@ _EXPORTS = {
     "build_profile": "workbench.style.profiles",
     "reference_tracks": "workbench.style.profiles",
     "save_profile": "workbench.style.profiles",
+    "save_or_reuse_profile": "workbench.style.profiles",
+    "SavedProfile": "workbench.style.profiles",
     "load_profile": "workbench.style.profiles",
     "list_profiles": "workbench.style.profiles",
     "gap_analysis": "workbench.style.gap",

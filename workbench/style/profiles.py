@@ -6,7 +6,8 @@ at least mean +- 2 standard deviations and mean +- the feature's tolerance); the
 the embedding space (k-means, k chosen by silhouette unless given) with centroids and their
 spread; and, where the reference tracks have section labels, the same feature statistics per
 section label (``sections``: :func:`section_stats`). Profiles are versioned JSON files beside the model registry
-(``models/profiles/<name>/v<N>.json``) naming the tracks and analysis settings they came from.
+(``models/profiles/<name>/v<N>.json``) naming the tracks and analysis settings they came from; a profile
+built again the same as the latest version is not saved again (:func:`save_or_reuse_profile`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -336,8 +337,74 @@ def _folder(library: Library, name: str) -> Path:
     return library.workspace.models / "profiles" / name
 
 
+def _versions(folder: Path) -> list[int]:
+    """The version numbers saved in a profile's folder, ascending (none when it is not there)."""
+    return sorted(int(p.stem[1:]) for p in folder.glob("v*.json") if p.stem[1:].isdigit()) if folder.is_dir() else []
+
+
+#: Keys in which two builds of one profile from the same tracks, settings and seed differ: when it was
+#: built, and the number :func:`save_profile` gives it.
+_BUILD_KEYS = ("created_at", "version")
+
+
+def _same_profile(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two profiles hold the same tracks, settings and figures (:data:`_BUILD_KEYS` aside), as saved."""
+    def _text(p: dict[str, Any]) -> str:
+        return json.dumps({k: v for k, v in p.items() if k not in _BUILD_KEYS}, sort_keys=True)
+    return _text(a) == _text(b)
+
+
+class SavedProfile(NamedTuple):
+    """What :func:`save_or_reuse_profile` did."""
+
+    path: Path
+    """The profile's file, ``models/profiles/<name>/v<N>.json``."""
+    reused: bool
+    """True: the latest version held this profile already and no file was written."""
+    said: str
+    """``"saved models/profiles/<name>/v<N>.json"``, or which version it is already."""
+
+
+def save_or_reuse_profile(library: Library, profile: dict[str, Any]) -> SavedProfile:
+    """Save a profile as the next version, unless the latest version is the same profile.
+
+    The same profile is one built again from the same tracks, analysis settings and seed: every
+    key but ``created_at`` and ``version`` equal (so running notebook 07, or ``workbench profile
+    build``, again does not pile up identical versions). A profile the same as an older version
+    but not the latest is saved as a new version, so the latest stays the one built last.
+
+    Parameters
+    ----------
+    library : Library
+        Its workspace holds ``models/profiles/``.
+    profile : dict
+        From :func:`build_profile`.
+
+    Returns
+    -------
+    SavedProfile
+        The file, whether it was there already, and the sentence saying which.
+    """
+    from workbench.fileio import atomic_write_bytes
+
+    folder = _folder(library, profile["name"])
+    versions = _versions(folder)
+    if versions:
+        latest = folder / f"v{versions[-1]}.json"
+        if _same_profile(profile, json.loads(latest.read_text())):
+            return SavedProfile(latest, True, f"{profile['name']}@{versions[-1]} unchanged: the same tracks, settings "
+                                              f"and figures as {library.workspace.relative(latest)}; no new version saved")
+    folder.mkdir(parents=True, exist_ok=True)
+    profile = {**profile, "version": max(versions, default=0) + 1}
+    path = folder / f"v{profile['version']}.json"
+    atomic_write_bytes(path, (json.dumps(profile, indent=1) + "\n").encode())
+    return SavedProfile(path, False, f"saved {library.workspace.relative(path)}")
+
+
 def save_profile(library: Library, profile: dict[str, Any]) -> Path:
-    """Save a profile as the next version; returns the file.
+    """Save a profile as the next version, or reuse the latest when it is the same; returns the file.
+
+    :func:`save_or_reuse_profile`'s file (it also says whether the version was there already).
 
     Parameters
     ----------
@@ -350,15 +417,7 @@ def save_profile(library: Library, profile: dict[str, Any]) -> Path:
     Path
         ``models/profiles/<name>/v<N>.json``.
     """
-    from workbench.fileio import atomic_write_bytes
-
-    folder = _folder(library, profile["name"])
-    folder.mkdir(parents=True, exist_ok=True)
-    versions = [int(p.stem[1:]) for p in folder.glob("v*.json") if p.stem[1:].isdigit()]
-    profile = {**profile, "version": max(versions, default=0) + 1}
-    path = folder / f"v{profile['version']}.json"
-    atomic_write_bytes(path, (json.dumps(profile, indent=1) + "\n").encode())
-    return path
+    return save_or_reuse_profile(library, profile).path
 
 
 def load_profile(library: Library, spec: str) -> dict[str, Any]:
@@ -380,8 +439,7 @@ def load_profile(library: Library, spec: str) -> dict[str, Any]:
     """
     name, _, version = spec.partition("@")
     folder = _folder(library, name)
-    versions = sorted(int(p.stem[1:]) for p in folder.glob("v*.json") if p.stem[1:].isdigit()) \
-        if folder.is_dir() else []
+    versions = _versions(folder)
     if not versions:
         have = ", ".join(p["name"] for p in list_profiles(library)) or "none yet"
         raise ProfileError(f"no profile {name!r}; profiles: {have} (`workbench profile build NAME --crate C`)")
@@ -405,7 +463,7 @@ def list_profiles(library: Library) -> list[dict[str, Any]]:
     root = library.workspace.models / "profiles"
     out = []
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        versions = sorted(int(p.stem[1:]) for p in folder.glob("v*.json") if p.stem[1:].isdigit())
+        versions = _versions(folder)
         if versions:
             latest = json.loads((folder / f"v{versions[-1]}.json").read_text())
             out.append({"name": folder.name, "versions": versions, "n_tracks": len(latest["tracks"]),
