@@ -25,8 +25,30 @@ if TYPE_CHECKING:
 _VELOCITY = {"X": 1.0, "x": 0.75, "-": 0.45, "o": 0.75, "f": 0.75}
 _INTERVAL = {"o": 12, "f": 7}
 
-#: A part adds the events of one bar: ``part(composer, section, bar_in_section, gain)``.
+#: A part adds the events of one bar: ``part(composer, section, bar_in_section, gain)`` (:data:`PART_PARAMETERS`).
 Part = Callable[["Composer", Section, int, float], None]
+
+#: What every :data:`Part` takes, in the numpydoc of each part :class:`Parts` builds (written once here).
+PART_PARAMETERS = """
+
+Parameters
+----------
+c : Composer
+s : Section
+    The section being played.
+b : int >= 0
+    Bar within the section.
+gain : float
+    Linear gain of the part in this section.
+"""
+
+
+def _bar_part(summary: str) -> Callable[[Part], Part]:
+    """A decorator giving a part built by :class:`Parts` its docstring: ``summary`` and :data:`PART_PARAMETERS`."""
+    def _document(part: Part) -> Part:
+        part.__doc__ = summary + PART_PARAMETERS
+        return part
+    return _document
 
 
 @lru_cache(maxsize=256)
@@ -83,25 +105,14 @@ class Parts:
         """
         bars = parse(pattern)
 
-        def part(c: Composer, s: Section, b: int, gain: float) -> None:
-            """Play one bar of the drum pattern.
-
-            Parameters
-            ----------
-            c : Composer
-            s : Section
-                The section being played.
-            b : int >= 0
-                Bar within the section.
-            gain : float
-                Linear gain of the part in this section.
-            """
+        @_bar_part("Play one bar of the drum pattern.")
+        def _part(c: Composer, s: Section, b: int, gain: float) -> None:
             if skip_last_build_bar and s.label == "build" and b == s.n_bars - 1 and s.n_bars > 4:
                 return
             for step, vel, _, _ in bars[b % len(bars)]:
                 c.hit(name, s, b, step, (b * STEPS_PER_BAR + step) % variants, gain * vel)
 
-        return part
+        return _part
 
     def bass(self, name: str, pattern: str, *, low: int) -> Part:
         """A bass line on the chord roots (``low`` = lowest MIDI note of the root).
@@ -121,25 +132,14 @@ class Parts:
         """
         bars = parse(pattern)
 
-        def part(c: Composer, s: Section, b: int, gain: float) -> None:
-            """Play one bar of the bass line.
-
-            Parameters
-            ----------
-            c : Composer
-            s : Section
-                The section being played.
-            b : int >= 0
-                Bar within the section.
-            gain : float
-                Linear gain of the part in this section.
-            """
+        @_bar_part("Play one bar of the bass line.")
+        def _part(c: Composer, s: Section, b: int, gain: float) -> None:
             root, _ = c.harmony.chord(b)
             midi = place(root, low)
             for step, vel, length, interval in bars[b % len(bars)]:
                 c.hit(name, s, b, step, (midi + interval, length), gain * vel)
 
-        return part
+        return _part
 
     def held(self, name: str, *, low: int) -> Part:
         """The chord root held for the chord's whole length (``bars_per_chord`` bars).
@@ -156,25 +156,14 @@ class Parts:
         Part
         """
 
-        def part(c: Composer, s: Section, b: int, gain: float) -> None:
-            """Hold the chord root at the chord's first bar.
-
-            Parameters
-            ----------
-            c : Composer
-            s : Section
-                The section being played.
-            b : int >= 0
-                Bar within the section.
-            gain : float
-                Linear gain of the part in this section.
-            """
+        @_bar_part("Hold the chord root at the chord's first bar.")
+        def _part(c: Composer, s: Section, b: int, gain: float) -> None:
             bpc = c.harmony.bars_per_chord
             if b % bpc == 0:
                 root, _ = c.harmony.chord(b)
                 c.hit(name, s, b, 0, (place(root, low), STEPS_PER_BAR * min(bpc, s.n_bars - b)), gain)
 
-        return part
+        return _part
 
     def stabs(self, name: str, pattern: str, *, low: int) -> Part:
         """Chord stabs (or held chords, with ties) voiced close from ``low``.
@@ -194,25 +183,14 @@ class Parts:
         """
         bars = parse(pattern)
 
-        def part(c: Composer, s: Section, b: int, gain: float) -> None:
-            """Play one bar of stabs.
-
-            Parameters
-            ----------
-            c : Composer
-            s : Section
-                The section being played.
-            b : int >= 0
-                Bar within the section.
-            gain : float
-                Linear gain of the part in this section.
-            """
+        @_bar_part("Play one bar of stabs.")
+        def _part(c: Composer, s: Section, b: int, gain: float) -> None:
             _, pcs = c.harmony.chord(b)
             chord = voicing(pcs, low)
             for step, vel, length, _ in bars[b % len(bars)]:
                 c.hit(name, s, b, step, (chord, length), gain * vel)
 
-        return part
+        return _part
 
     def pad(self, name: str, *, low: int) -> Part:
         """Chords held for their whole length (``bars_per_chord`` bars), the root doubled an octave up.
@@ -229,19 +207,8 @@ class Parts:
         Part
         """
 
-        def part(c: Composer, s: Section, b: int, gain: float) -> None:
-            """Hold the chord at the chord's first bar.
-
-            Parameters
-            ----------
-            c : Composer
-            s : Section
-                The section being played.
-            b : int >= 0
-                Bar within the section.
-            gain : float
-                Linear gain of the part in this section.
-            """
+        @_bar_part("Hold the chord at the chord's first bar.")
+        def _part(c: Composer, s: Section, b: int, gain: float) -> None:
             bpc = c.harmony.bars_per_chord
             if b % bpc == 0:
                 root, pcs = c.harmony.chord(b)
@@ -249,7 +216,7 @@ class Parts:
                 chord = (*voicing(pcs, low), place(root, low) + 12)
                 c.hit(name, s, b, 0, (chord, length), gain)
 
-        return part
+        return _part
 
     def arp(self, name: str, order: Sequence[int], *, low: int, length: int = 1, rate: int = 1) -> Part:
         """Arpeggio every ``rate`` steps through chord tones (``order`` indexes tones, +3 = octave up).
@@ -272,19 +239,8 @@ class Parts:
         Part
         """
 
-        def part(c: Composer, s: Section, b: int, gain: float) -> None:
-            """Play one bar of the arpeggio.
-
-            Parameters
-            ----------
-            c : Composer
-            s : Section
-                The section being played.
-            b : int >= 0
-                Bar within the section.
-            gain : float
-                Linear gain of the part in this section.
-            """
+        @_bar_part("Play one bar of the arpeggio.")
+        def _part(c: Composer, s: Section, b: int, gain: float) -> None:
             _, pcs = c.harmony.chord(b)
             tones = voicing(pcs, low)
             for j, step in enumerate(range(0, STEPS_PER_BAR, rate)):
@@ -293,7 +249,7 @@ class Parts:
                 vel = 1.0 if step % 4 == 0 else 0.8
                 c.hit(name, s, b, step, (midi, length), gain * vel)
 
-        return part
+        return _part
 
     def line(self, name: str, notes: Sequence[Note], *, keyed: Callable[[Note], Hashable] | None = None) -> Part:
         """A melody cycling with the chord progression.
@@ -312,26 +268,15 @@ class Parts:
         Part
         """
 
-        def part(c: Composer, s: Section, b: int, gain: float) -> None:
-            """Play the melody's notes of this bar.
-
-            Parameters
-            ----------
-            c : Composer
-            s : Section
-                The section being played.
-            b : int >= 0
-                Bar within the section.
-            gain : float
-                Linear gain of the part in this section.
-            """
+        @_bar_part("Play the melody's notes of this bar.")
+        def _part(c: Composer, s: Section, b: int, gain: float) -> None:
             cb = b % c.harmony.cycle_bars
             for note in notes:
                 if note.bar == cb:
                     key = keyed(note) if keyed else (note.midi, note.length)
                     c.hit(name, s, b, note.step, key, gain * (1.0 if note.step % 4 == 0 else 0.85))
 
-        return part
+        return _part
 
     def roll(self, name: str) -> Part:
         """Snare roll accelerating across a section: quarters, eighths, sixteenths, then 32nds.
@@ -346,26 +291,15 @@ class Parts:
         Part
         """
 
-        def part(c: Composer, s: Section, b: int, gain: float) -> None:
-            """Play one bar of the roll.
-
-            Parameters
-            ----------
-            c : Composer
-            s : Section
-                The section being played.
-            b : int >= 0
-                Bar within the section.
-            gain : float
-                Linear gain of the part in this section.
-            """
+        @_bar_part("Play one bar of the roll.")
+        def _part(c: Composer, s: Section, b: int, gain: float) -> None:
             u = b / s.n_bars
             rate = 4.0 if u < 0.25 else 2.0 if u < 0.5 else 1.0 if u < 0.75 else 0.5
             for step in np.arange(0.0, STEPS_PER_BAR, rate):
                 v = (b + step / STEPS_PER_BAR) / s.n_bars
                 c.hit(name, s, b, float(step), int(step * 2) % 3, gain * (0.3 + 0.7 * v))
 
-        return part
+        return _part
 
     def once(self, name: str, *, key: Callable[[Section], Hashable] | None = None) -> Part:
         """One event at the first beat of a section (crash, riser whose key holds the section length).
@@ -382,20 +316,9 @@ class Parts:
         Part
         """
 
-        def part(c: Composer, s: Section, b: int, gain: float) -> None:
-            """Play the event at the section's first bar.
-
-            Parameters
-            ----------
-            c : Composer
-            s : Section
-                The section being played.
-            b : int >= 0
-                Bar within the section.
-            gain : float
-                Linear gain of the part in this section.
-            """
+        @_bar_part("Play the event at the section's first bar.")
+        def _part(c: Composer, s: Section, b: int, gain: float) -> None:
             if b == 0:
                 c.hit(name, s, 0, 0, key(s) if key else 0, gain)
 
-        return part
+        return _part
