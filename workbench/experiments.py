@@ -1,4 +1,6 @@
-"""Experiment comparison: a table of runs, side-by-side comparison, data diffs, MLflow export.
+"""Experiment comparison: a table of runs, side-by-side comparison, data diffs; MLflow export
+(:mod:`workbench.experiments_mlflow`) and one run's notebook tables (:mod:`workbench.experiments_tables`)
+are importable from here too.
 
 The run folders under ``experiments/`` are the source of truth (:mod:`workbench.runs`);
 MLflow is an optional mirror for teams that already use its UI.
@@ -20,11 +22,10 @@ Keys read from each run folder:
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import ParameterError, WorkbenchError
+from workbench.errors import ParameterError
 from workbench.experiments_compare import (  # noqa: F401  (re-exported)
     METRIC_DIRECTIONS,
     DataDiff,
@@ -38,6 +39,13 @@ from workbench.experiments_compare import (  # noqa: F401  (re-exported)
     run_params,
     scalar_metrics,
 )
+from workbench.experiments_mlflow import (  # noqa: F401  (re-exported)
+    _MLFLOW_BAD,
+    MlflowNotInstalledError,
+    _mlflow_key,
+    log_to_mlflow,
+)
+from workbench.experiments_tables import before_after, cv_table  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,10 +60,6 @@ __all__ = ["HEADLINE_METRICS", "Comparison", "DataDiff", "MlflowNotInstalledErro
 #: Metrics shown in :func:`runs_table` (from ``metrics["model"]``) when a run has them.
 HEADLINE_METRICS: tuple[str, ...] = ("precision_at_1", "precision_at_5", "map_at_r", "silhouette", "nmi",
                                      "accuracy", "macro_f1", "pairwise_f")
-
-
-class MlflowNotInstalledError(WorkbenchError, ImportError):
-    """MLflow logging was asked for but the ``mlflow`` package is not installed."""
 
 
 _backbone_name = backbone_name
@@ -348,144 +352,3 @@ def compare(runs: Iterable[Run | str | os.PathLike[str]], *, root: str | os.Path
     if twice:  # a run beside itself: every delta 0, one column
         raise ParameterError(f"runs must name each run once; got {', '.join(twice)} more than once")
     return Comparison(loaded, differences_only=differences_only, baseline=baseline)
-
-
-_MLFLOW_BAD = re.compile(r"[^A-Za-z0-9_\-. /]")
-
-
-def _mlflow_key(key: str) -> str:
-    return _MLFLOW_BAD.sub("_", key)
-
-
-def log_to_mlflow(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
-                  tracking_uri: str | None = None, experiment: str = "workbench") -> str:
-    """Copy a run's params, metrics, per-epoch history and report into MLflow; return the MLflow run id.
-
-    Parameters
-    ----------
-    run : Run, run id or run folder
-    root : experiments folder (default :func:`workbench.config.experiments_dir`)
-    tracking_uri : str or None
-        Default: MLflow's local SQLite store ``sqlite:///<experiments>/mlflow.db``.
-    experiment : str
-        MLflow experiment name.
-
-    Raises
-    ------
-    MlflowNotInstalledError
-        When ``mlflow`` cannot be imported (``pip install mlflow``).
-    """
-    from workbench import config
-    from workbench.report import as_run
-
-    try:
-        import mlflow  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise MlflowNotInstalledError(
-            "log_to_mlflow needs MLflow, which is not installed; install it with `pip install mlflow` "
-            "(the run folders under experiments/ stay the source of truth without it)") from exc
-    run = as_run(run, root=root)
-    uri = tracking_uri or f"sqlite:///{config.experiments_dir(root) / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=run.run_id) as active:
-        mlflow.set_tags({"workbench.run_id": run.run_id, "workbench.kind": run.kind,
-                         "workbench.run_path": str(run.path)})
-        params = {_mlflow_key(k): "" if v is None else str(v)[:500] for k, v in _params(run).items()}
-        if params:
-            mlflow.log_params(params)
-        metrics = {_mlflow_key(k): v for k, v in _scalar_metrics(run).items()}
-        if metrics:
-            mlflow.log_metrics(metrics)
-        for i, row in enumerate(run.history):
-            step = int(row.get("epoch", i + 1))
-            for k, v in row.items():
-                if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool):
-                    mlflow.log_metric(_mlflow_key(f"history.{k}"), float(v), step=step)
-        for name in ("report.html", "metrics.json", "evaluation.json"):
-            if (run.path / name).exists():
-                mlflow.log_artifact(str(run.path / name))
-        return str(active.info.run_id)
-
-
-def before_after(run: Run | str | os.PathLike[str], *, split: str = "test",
-                 root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Retrieval on held-out tracks before and after fine-tuning, from an ``embeddings`` run.
-
-    Rows: the bare backbone (``baseline``), the head as initialised (``untrained_head``) and the
-    fine-tuned head (``model``), named in words; columns: the scores on ``split`` (MAP@R, precision@1,
-    precision@5, ...; 4 decimals, as every runs table), then the query counts (``n_*``, whole numbers); nested
-    records (``per_class``) are left to the run's report.
-
-    Parameters
-    ----------
-    run : Run, run id or run folder
-        An ``embeddings`` run.
-    split : str
-        The metrics split to read (``"test"``, ``"val"``).
-    root : str, path or None
-        Experiments folder used to look up a run id (default :func:`workbench.config.experiments_dir`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per model that recorded ``split`` metrics.
-
-    Raises
-    ------
-    ParameterError
-        The run is not an ``embeddings`` run, or recorded no ``split`` retrieval metrics.
-    """
-    import pandas as pd
-
-    from workbench.runs import Run, load_run
-
-    r = run if isinstance(run, Run) else load_run(run, root=root)
-    if r.kind != "embeddings":
-        raise ParameterError(f"before_after needs an 'embeddings' run; {r.run_id} is a {r.kind!r} run")
-    rows = {name: r.metrics[name][split] for name in ("baseline", "untrained_head", "model")
-            if isinstance(r.metrics.get(name), dict) and isinstance(r.metrics[name].get(split), dict)}
-    if not rows:
-        raise ParameterError(f"run {r.run_id} recorded no {split!r} retrieval metrics (metrics.json model/baseline)")
-    table = pd.DataFrame(rows).T.rename(index={"baseline": "backbone (no training)",
-                                               "untrained_head": "head before training", "model": "fine-tuned head"})
-    # scalars only: a real run's per_class (a dict per class) filled a cell with 16-digit floats
-    numeric = [c for c in table.columns if all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                               for v in table[c].dropna())]
-    counts = [c for c in numeric if str(c).startswith("n_")]
-    scores = [c for c in numeric if c not in counts]
-    return table[scores + counts].astype({c: float for c in scores} | {c: int for c in counts}).round(4)
-
-
-def cv_table(run: Run | str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Grouped cross-validation of a ``sections`` run: accuracy, macro F1 and seconds per model.
-
-    Parameters
-    ----------
-    run : Run, run id or run folder
-        A ``sections`` run (its ``metrics.json`` ``cv``).
-    root : str, path or None
-        Experiments folder used to look up a run id.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per model: ``accuracy``, ``macro_f1`` (4 decimals), ``seconds`` (wall time, in seconds, to 0.1 s).
-
-    Raises
-    ------
-    ParameterError
-        The run recorded no cross-validation.
-    """
-    import pandas as pd
-
-    from workbench.runs import Run, load_run
-
-    r = run if isinstance(run, Run) else load_run(run, root=root)
-    cv = r.metrics.get("cv") or {}
-    rows = {name: {"accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1"), "seconds": m.get("seconds")}
-            for name, m in cv.items() if isinstance(m, dict) and "accuracy" in m}
-    if not rows:
-        raise ParameterError(f"run {r.run_id} recorded no cross-validation (metrics.json cv)")
-    # scores to 4 decimals as the report beside it (the table showed 0.563 beside the report's 0.5630)
-    return pd.DataFrame(rows).T.astype(float).round({"accuracy": 4, "macro_f1": 4, "seconds": 1})
