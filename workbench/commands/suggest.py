@@ -140,11 +140,13 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         none_because = None if found else _none_because(lib, track)
     rule = uncertain_rule(below, mapped=mapped)
     rows = [{k: v for k, v in dataclasses.asdict(s).items() if k not in
-             ("track_id", "model_name", "model_version", "uncertain_below", "confidence_mapped")} for s in found]
+             ("track_id", "model_name", "model_version", "uncertain_below", "confidence_mapped", "unlike_labelled")}
+            for s in found]
+    unlike = found[0].unlike_labelled if found else None  # the track's distance to the training tracks, when unlike them
     run_id = None if run is None else run.run_id
     if args.json:
         print_json({"track_id": track.id, "track_name": track.name, "run_id": run_id, "model": source,
-                    "uncertain_below": below, "uncertain_rule": rule, "suggestions": rows,
+                    "uncertain_below": below, "uncertain_rule": rule, "unlike_labelled": unlike, "suggestions": rows,
                     "no_suggestions_reason": none_because})
         return 0
     print(f"{track.name} (track {track.id}): " + (source if run is None else f"suggestions of {source}"
@@ -158,6 +160,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     for r in rows:
         print(suggestion_line(r))
     print(rule)
+    if unlike is not None:
+        print(unlike_note(unlike))
     print("accept or correct them in the labeler (notebook 02)")
     return 0
 
@@ -188,3 +192,15 @@ def suggestion_line(row: dict[str, Any]) -> str:
     """
     return (f"{row['label']:7}  {row['start_beat']:>4}-{row['end_beat']:<4}  {row['start_s']:6.1f}-{row['end_s']:<6.1f}  "
             f"{row['confidence']:.0%}" + ("  uncertain" if row.get("uncertain") else ""))
+
+
+def unlike_note(distance: float) -> str:
+    """What ``workbench suggest`` says of a track unlike the model's labelled tracks (config ``confidence_map_domain``).
+
+    Parameters
+    ----------
+    distance : float
+        The track's distance to the training tracks (1: a typical training track's to the others).
+    """
+    return (f"unlike your labelled tracks (distance {distance:.1f}, beyond every style held out when the confidence "
+            f"was fitted): each confidence is the share of those held-out suggestions that were right")
