@@ -121,3 +121,13 @@ def test_the_guard_keeps_the_platt_map_where_the_domain_map_raised_the_folds_ece
     else:
         worse = rec["folds_ece_domain"] > rec["folds_ece_platt"]
         assert ("dropped" in rec) == worse and (res.trainer.domain_map_ is None) == worse
+
+
+def test_a_suggestion_says_when_its_track_is_unlike_the_labelled_tracks():
+    from workbench.labels import Suggestion
+    from workbench.labels.uncertain import unlike_note
+
+    s = Suggestion(1, "drop", 0, 16, 0.0, 8.0, 0.87, unlike_labelled=2.345)
+    assert s.unlike_labelled == 2.345 and Suggestion(1, "drop", 0, 16, 0.0, 8.0, 0.87).unlike_labelled is None
+    note = unlike_note(s.unlike_labelled)
+    assert note.startswith("unlike your labelled tracks (distance 2.3,") and "share of those held-out" in note

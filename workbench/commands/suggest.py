@@ -113,7 +113,7 @@ FALLBACK_SAID = ("no section model yet: unsupervised novelty boundaries (labels 
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    from workbench.labels.uncertain import UNCERTAIN_BELOW, uncertain_rule
+    from workbench.labels.uncertain import UNCERTAIN_BELOW, uncertain_rule, unlike_note
     from workbench.train.sections import fallback_suggestions, load_section_model, suggest_sections
 
     with open_library(args) as lib:
@@ -193,14 +193,3 @@ def suggestion_line(row: dict[str, Any]) -> str:
     return (f"{row['label']:7}  {row['start_beat']:>4}-{row['end_beat']:<4}  {row['start_s']:6.1f}-{row['end_s']:<6.1f}  "
             f"{row['confidence']:.0%}" + ("  uncertain" if row.get("uncertain") else ""))
 
-
-def unlike_note(distance: float) -> str:
-    """What ``workbench suggest`` says of a track unlike the model's labelled tracks (config ``confidence_map_domain``).
-
-    Parameters
-    ----------
-    distance : float
-        The track's distance to the training tracks (1: a typical training track's to the others).
-    """
-    return (f"unlike your labelled tracks (distance {distance:.1f}, beyond every style held out when the confidence "
-            f"was fitted): each confidence is the share of those held-out suggestions that were right")
