@@ -131,3 +131,14 @@ def test_a_suggestion_says_when_its_track_is_unlike_the_labelled_tracks():
     assert s.unlike_labelled == 2.345 and Suggestion(1, "drop", 0, 16, 0.0, 8.0, 0.87).unlike_labelled is None
     note = unlike_note(s.unlike_labelled)
     assert note.startswith("unlike your labelled tracks (distance 2.3,") and "share of those held-out" in note
+
+
+def test_the_report_says_how_tracks_unlike_the_labelled_ones_are_served():
+    from workbench.report.sections import calibration_part
+
+    domain = {"share_right": 0.853, "seen_max": 1.69, "limit": 2.12, "fitted_on": "tracks farther than 1.25 x ..."}
+    cal = {"temperature": 1.2, "fitted_on": "x", "suggestions": {"fitted_on": "Platt", "domain": domain}}
+    html = calibration_part({"calibration": cal}, lambda name, fig, alt: "")
+    assert "tracks unlike the labelled ones" in html and "beyond distance 2.12" in html and "0.85" in html
+    cal["suggestions"]["domain"] = {**domain, "dropped": "Platt map kept alone: the domain map raised"}
+    assert "Platt map kept alone" in calibration_part({"calibration": cal}, lambda name, fig, alt: "")
