@@ -113,7 +113,7 @@ FALLBACK_SAID = ("no section model yet: unsupervised novelty boundaries (labels 
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    from workbench.labels.uncertain import UNCERTAIN_BELOW, uncertain_rule
+    from workbench.labels.uncertain import UNCERTAIN_BELOW, uncertain_rule, unlike_note
     from workbench.train.sections import fallback_suggestions, load_section_model, suggest_sections
 
     with open_library(args) as lib:
@@ -140,11 +140,13 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         none_because = None if found else _none_because(lib, track)
     rule = uncertain_rule(below, mapped=mapped)
     rows = [{k: v for k, v in dataclasses.asdict(s).items() if k not in
-             ("track_id", "model_name", "model_version", "uncertain_below", "confidence_mapped")} for s in found]
+             ("track_id", "model_name", "model_version", "uncertain_below", "confidence_mapped", "unlike_labelled")}
+            for s in found]
+    unlike = found[0].unlike_labelled if found else None  # the track's distance to the training tracks, when unlike them
     run_id = None if run is None else run.run_id
     if args.json:
         print_json({"track_id": track.id, "track_name": track.name, "run_id": run_id, "model": source,
-                    "uncertain_below": below, "uncertain_rule": rule, "suggestions": rows,
+                    "uncertain_below": below, "uncertain_rule": rule, "unlike_labelled": unlike, "suggestions": rows,
                     "no_suggestions_reason": none_because})
         return 0
     print(f"{track.name} (track {track.id}): " + (source if run is None else f"suggestions of {source}"
@@ -158,6 +160,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     for r in rows:
         print(suggestion_line(r))
     print(rule)
+    if unlike is not None:
+        print(unlike_note(unlike))
     print("accept or correct them in the labeler (notebook 02)")
     return 0
 
@@ -188,3 +192,4 @@ def suggestion_line(row: dict[str, Any]) -> str:
     """
     return (f"{row['label']:7}  {row['start_beat']:>4}-{row['end_beat']:<4}  {row['start_s']:6.1f}-{row['end_s']:<6.1f}  "
             f"{row['confidence']:.0%}" + ("  uncertain" if row.get("uncertain") else ""))
+

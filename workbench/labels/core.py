@@ -287,7 +287,9 @@ class Suggestion:
     ``family``: the label family the track was decoded in (``"intro/build/drop/break/outro"``)
     where the model decodes per family (``label_families="learned"``), else None.
     ``confidence_mapped``: False where the model kept no calibration map (its confidence is only
-    temperature-scaled, not a measured chance of being right).
+    temperature-scaled, not a measured chance of being right). ``unlike_labelled``: the track's distance to
+    the model's training tracks where it is farther than any held-out track its confidence map was fitted
+    on (config ``confidence_map_domain``), else None.
     """
 
     track_id: int
@@ -303,6 +305,7 @@ class Suggestion:
     family: str | None = None
     uncertain_below: float | None = None
     confidence_mapped: bool = True
+    unlike_labelled: float | None = None
 
     def __post_init__(self) -> None:
         check_label(self.label)

@@ -61,3 +61,18 @@ def uncertain_rule(threshold: float | None, *, mapped: bool = True) -> str:
     # percentages to 3 significant digits: whole ones read "80 %", and 0.999 reads "99.9 %", not "100 %"
     chance = f"1 in {round(odds)}" if math.isfinite(odds) and abs(odds - round(odds)) < 1e-6 else f"{wrong * 100:.3g} %"
     return f"uncertain: confidence under {threshold * 100:.3g} %, a calibrated chance of more than {chance} that it is wrong"
+
+
+def unlike_note(distance: float) -> str:
+    """What the labeler and ``workbench suggest`` say of a track unlike the model's labelled tracks.
+
+    Config ``confidence_map_domain`` (:mod:`workbench.train.sections.domain_map`): the track lies
+    farther from the training tracks than every style held out when the confidence was fitted.
+
+    Parameters
+    ----------
+    distance : float
+        The track's distance to the training tracks (1: a typical training track's to the others).
+    """
+    return (f"unlike your labelled tracks (distance {distance:.1f}, beyond every style held out when the confidence "
+            f"was fitted): each confidence is the share of those held-out suggestions that were right")

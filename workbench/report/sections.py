@@ -245,6 +245,11 @@ def calibration_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
             kv["temperature fitted, not kept"] = cal["temperature_fitted"]
         if _get(cal, "suggestions", "map_dropped"):
             kv["confidence map"] = _get(cal, "suggestions", "map_dropped")
+        domain = _get(cal, "suggestions", "domain") or {}  # config confidence_map_domain
+        if domain.get("limit") is not None:
+            kv["tracks unlike the labelled ones"] = domain.get("dropped") or (
+                f"beyond distance {domain['limit']:.2f}: served the folds' share right {domain['share_right']:.2f} "
+                f"({domain['fitted_on']})")
         out = H.kv_table(kv) + out
     if cal.get("uncertain_rule"):  # what "uncertain" means where the suggestions are shown
         out += f'<p class="meta">In the labeler and <code>workbench suggest</code>, {H.esc(cal["uncertain_rule"])}.</p>'

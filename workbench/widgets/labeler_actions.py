@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.labels import LABELS, Label, Suggestion, too_short_note
+from workbench.labels.uncertain import unlike_note
 from workbench.library import Track
 
 if TYPE_CHECKING:
@@ -405,7 +406,8 @@ class LabelerActions:
         if not found and self._suggest_fn is not None and not note.startswith("suggestions failed"):
             note = too_short_note(grid.n_beats) or note  # a track under 8 beats gets none: say why
         # with suggestions: which model made them (the page says each one's rule from ``uncertain_rule``)
-        self.suggest_note = note if not found else said
+        far = getattr(found[0], "unlike_labelled", None) if found else None  # the track's distance, where unlike the labelled tracks
+        self.suggest_note = note if not found else said if far is None else f"{said}; {unlike_note(far)}".lstrip("; ")
         self.suggestions = [{"label": s.label, "start_beat": s.start_beat, "end_beat": s.end_beat,
                              "start_s": s.start_s, "end_s": s.end_s, "confidence": s.confidence,
                              "uncertain": bool(s.uncertain), "uncertain_rule": s.uncertain_rule if s.uncertain_below is not None else "",

@@ -15,6 +15,7 @@ import traitlets
 
 from workbench.errors import WorkbenchError
 from workbench.labels import LABEL_COLORS, LABEL_TEXT_COLORS, LABELS, TRACK_STATUSES, Label, too_short_note
+from workbench.labels.uncertain import unlike_note
 from workbench.library import Track
 from workbench.widgets.labeler_review import NUDGE_MS
 from workbench.widgets.trackview import DISPLAY_SR, TrackView, load_display_audio
@@ -230,6 +231,8 @@ class LabelerView:
                 f"model suggestion{'' if len(self.suggestions) == 1 else 's'}" + "".join(f" of {s.model_name} {s.model_version or ''}".rstrip()
                                                  for s in self.suggestions[:1] if s.model_name))
         rule = next((s.uncertain_rule for s in self.suggestions if s.uncertain_below is not None), None)
+        far = getattr(self.suggestions[0], "unlike_labelled", None)  # the track's distance, where unlike the labelled tracks
+        rule = rule if far is None else f"{rule}; {unlike_note(far)}" if rule else unlike_note(far)
         rows: list[w.Widget] = [w.HBox([
             w.HTML(f"<b>{len(self.suggestions)} {html.escape(what)}</b> (dashed in the picture"
                    + ("" if rule is None else f"; {html.escape(rule)}") + ")"),

@@ -157,3 +157,65 @@ def fit_confidence_map(trainer: SectionTrainer, oof: dict[str, np.ndarray], trai
             calibration["suggestions"] = {"n_windows": int(mine.sum()), "fitted_on": "Platt map of the "
                 f"smoothed suggestions' confidence on the leave-one-group-out predictions of the training tracks "
                 f"({MAP_PER[per]})"}
+
+
+def fit_domain_confidence(trainer: SectionTrainer, oof: dict[str, np.ndarray], data: SectionData,
+                          train_ids: Sequence[int], *, cfg: Mapping[str, Any], calibration: dict[str, Any]) -> None:
+    """Fit ``trainer.domain_map_`` (:mod:`~workbench.train.sections.domain_map`) beside the Platt map, on the same out-of-fold suggestions.
+
+    Each held-out track's distance is measured to its fold's training tracks. What was fitted (the
+    folds' share right, their farthest held-out track, the folds' ECE with either map, each fold
+    served by fits on the others) is recorded in ``calibration["suggestions"]["domain"]``; the guard
+    (config ``calibration_guard``) keeps the Platt map alone where the domain map raised that ECE.
+
+    Parameters
+    ----------
+    trainer : SectionTrainer
+        The final model; ``domain_map_`` is set (None: off, no Platt map, tracks without backbone
+        frames, or dropped by the guard).
+    oof : dict of np.ndarray
+        :func:`~workbench.train.sections.transfer.leave_one_group_out`'s out-of-fold arrays (empty: none).
+    data : SectionData
+        Every track the folds were made of (with its ``group`` and backbone ``frames``).
+    train_ids : sequence of int
+        The final model's training tracks (only their suggestions are fitted on; they are the reference).
+    cfg : mapping
+        The run's config (``confidence_map_domain``, ``calibration_guard``).
+    calibration : dict
+        The run's calibration record.
+    """
+    from workbench.evaluate.calibration import confidence_ece
+    from workbench.train.sections.domain_map import (
+        fit_domain_map,
+        fold_check,
+        fold_distances,
+        training_reference,
+    )
+
+    trainer.domain_map_ = None
+    if not cfg.get("confidence_map_domain") or trainer.confidence_map_ is None or not oof:
+        return
+    record = calibration.setdefault("suggestions", {})
+    if any(t.frames is None for t in data.tracks):
+        record["domain"] = {"skipped": "some training tracks carry no backbone frames to measure a distance on"}
+        return
+    conf, right = np.clip(oof["suggestion_confidence"], 0, 1), np.asarray(oof["suggestion_right"], dtype=bool)
+    tids, folds = oof["suggestion_track_ids"], oof["suggestion_folds"]
+    dist = fold_distances(data, tids, folds)
+    keep = {int(i) for i in train_ids}
+    mine = np.isin(tids, list(keep))
+    if not mine.any():
+        return
+    dm = fit_domain_map(right[mine], dist[mine], reference=training_reference(
+        [t for t in data.tracks if t.track_id in keep]))
+    platt, domain = fold_check(conf, right, dist, folds, margin=dm.margin)
+    ece_platt, ece_domain = confidence_ece(platt, right), confidence_ece(domain, right)
+    record["domain"] = {"share_right": dm.share_right, "seen_max": dm.seen_max, "limit": dm.limit,
+                        "folds_ece_platt": ece_platt, "folds_ece_domain": ece_domain,
+                        "fitted_on": f"tracks farther than {dm.margin:g} x the farthest held-out track of the "
+                                     f"leave-one-group-out folds are served the folds' share right"}
+    if cfg["calibration_guard"] and ece_domain > ece_platt:
+        record["domain"]["dropped"] = (f"Platt map kept alone: the domain map fitted on other groups raised their "
+                                       f"suggestion ECE ({score_text(ece_platt)} -> {score_text(ece_domain)})")
+        return
+    trainer.domain_map_ = dm

@@ -116,7 +116,7 @@ def folder_section_data(folder: str | os.PathLike[str], *, library_dir: str | os
 
 def suggestion_ece(conf: np.ndarray, right: np.ndarray,
                    confidence_map: tuple[np.ndarray, np.ndarray] | None, *, track_ids: np.ndarray | None = None,
-                   suggestion_index: np.ndarray | None = None) -> dict[str, Any]:
+                   suggestion_index: np.ndarray | None = None, served: np.ndarray | None = None) -> dict[str, Any]:
     """ECE of the suggestions' confidences at scored windows, as stated and through the model's confidence map.
 
     Parameters
@@ -130,6 +130,9 @@ def suggestion_ece(conf: np.ndarray, right: np.ndarray,
     track_ids, suggestion_index : np.ndarray [shape=(n,)], optional
         The track of each window and the index of its suggestion there: with them ``span`` gives
         the ECE over suggestions, each counted once (:func:`~workbench.evaluate.span_calibration.span_ece`).
+    served : np.ndarray [shape=(n,)], optional
+        The confidence each window's suggestion is served with, where a map differs per track (the
+        domain-aware map, :func:`~workbench.train.sections.domain_map.served_map`); None: ``confidence_map``'s.
 
     Returns
     -------
@@ -146,8 +149,11 @@ def suggestion_ece(conf: np.ndarray, right: np.ndarray,
     if not len(c):
         return {}
     before = confidence_reliability(c, right)
-    served = c if confidence_map is None else apply_confidence_map(c, confidence_map)
-    after = None if confidence_map is None else confidence_reliability(served, right)
+    mapped = served is not None or confidence_map is not None
+    if served is None:
+        served = c if confidence_map is None else apply_confidence_map(c, confidence_map)
+    served = np.clip(np.asarray(served, dtype=np.float64), 0.0, 1.0)
+    after = confidence_reliability(served, right) if mapped else None
     out = {"ece_before": before["ece"], "ece_after": None if after is None else after["ece"],
            "reliability_before": before, "reliability_after": after}
     if track_ids is not None and suggestion_index is not None:
@@ -197,7 +203,10 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
         return {"skipped": f"window layouts differ: {test.X.shape[1]} features vs the model's {train.X.shape[1]}"}
     classes = tuple(trainer.classes_)
     smooth_opts = {k: cfg[k] for k in SMOOTHING_DEFAULTS if k in cfg}
-    y_true, y_raw, y_smooth, y_nov, p_before, p_after, y_idx, s_conf = [], [], [], [], [], [], [], []
+    from workbench.evaluate.calibration import apply_confidence_map
+    from workbench.train.sections.domain_map import served_map
+
+    y_true, y_raw, y_smooth, y_nov, p_before, p_after, y_idx, s_conf, s_served = [], [], [], [], [], [], [], [], []
     s_tid: list[np.ndarray] = []
     s_sid: list[np.ndarray] = []
     seg: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
@@ -226,6 +235,8 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
             families[tr.track_id] = smoothed[0].family
         y_smooth.append(labels_at)
         s_conf.append(conf_at)
+        cmap = served_map(trainer, tr)
+        s_served.append(conf_at if cmap is None else apply_confidence_map(np.clip(conf_at, 0, 1), cmap))
         s_tid.append(np.full(len(conf_at), tr.track_id))
         s_sid.append(_suggestion_at(tr, smoothed))
         starts = np.array([n["start_s"] for n in novel])
@@ -261,6 +272,7 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
                         "suggestions": suggestion_ece(np.concatenate(s_conf), ys == yt,
                                                       getattr(trainer, "confidence_map_", None),
                                                       track_ids=np.concatenate(s_tid),
-                                                      suggestion_index=np.concatenate(s_sid))},
+                                                      suggestion_index=np.concatenate(s_sid),
+                                                      served=np.concatenate(s_served))},
         **({"label_families": families} if families else {}),
     }

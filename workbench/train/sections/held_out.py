@@ -58,6 +58,8 @@ def score_held_out(trainer: SectionTrainer, train: SectionData, test: SectionDat
         Seconds each baseline took.
     """
     # lazy: not loaded by `import workbench.train.sections`
+    from workbench.evaluate.calibration import apply_confidence_map
+    from workbench.train.sections.domain_map import served_map
     from workbench.train.sections.ensemble import with_ensemble_confidence
     from workbench.train.sections.external import suggestion_ece
 
@@ -67,6 +69,7 @@ def score_held_out(trainer: SectionTrainer, train: SectionData, test: SectionDat
     seg_scores: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
     y_novelty: list[np.ndarray] = []
     s_conf: list[tuple[np.ndarray, np.ndarray]] = []  # per track: confidence, suggestion index of each window
+    s_served: list[np.ndarray] = []  # per track: the confidence served (the domain-aware map's differs per track)
     timeline: list[dict[str, Any]] = []
     for tr in test.tracks:
         p_all = trainer.predict_proba(tr.features)
@@ -90,6 +93,8 @@ def score_held_out(trainer: SectionTrainer, train: SectionData, test: SectionDat
         y_pred.append(np.asarray(classes)[p_all[keep].argmax(axis=1)])
         y_smooth.append(np.array([smoothed[i].label for i in at]))
         s_conf.append((np.array([smoothed[i].confidence for i in at], dtype=np.float64), at))
+        cmap = served_map(trainer, tr)
+        s_served.append(s_conf[-1][0] if cmap is None else apply_confidence_map(np.clip(s_conf[-1][0], 0, 1), cmap))
         n_at = np.clip(np.searchsorted([n["start_s"] for n in novel], tr.times_s[keep], side="right") - 1, 0,
                        len(novel) - 1)
         y_novelty.append(np.array([novel[i]["label"] for i in n_at]))
@@ -123,7 +128,7 @@ def score_held_out(trainer: SectionTrainer, train: SectionData, test: SectionDat
     metrics["calibration"].setdefault("suggestions", {}).update(
         suggestion_ece(np.concatenate([c for c, _ in s_conf]), arrays["y_smoothed"] == arrays["y_true"],
                        trainer.confidence_map_, track_ids=arrays["track_ids"],
-                       suggestion_index=np.concatenate([a for _, a in s_conf])))
+                       suggestion_index=np.concatenate([a for _, a in s_conf]), served=np.concatenate(s_served)))
     metrics["segments"] = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg_scores.items()}
     metrics["intro_outro_confusion"] = {"model": intro_outro_confusion(arrays["y_true"], arrays["y_pred"]),
                                         "model_smoothed": intro_outro_confusion(arrays["y_true"], arrays["y_smoothed"])}

@@ -39,7 +39,7 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
     transitions : (log_transitions, log_init, log_final), optional
         Label-order prior as log-probabilities (``-inf`` stored as -1e9). The trainer's
         ``temperature_``, ``uncertain_below_``, ``novelty_weight_``, ``grammar_`` and
-        ``confidence_map_`` (when set) are stored too, and the ensemble members ``members_`` with
+        ``confidence_map_`` and ``domain_map_`` (when set) are stored too, and the ensemble members ``members_`` with
         ``ensemble_score_`` (when the model was trained with ``confidence="ensemble"``).
 
     Raises
@@ -69,6 +69,8 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
             data["label_families"] = trainer.grammar_.families.to_dict()
     if getattr(trainer, "confidence_map_", None) is not None:
         data["confidence_map"] = [np.asarray(k, dtype=np.float64).tolist() for k in trainer.confidence_map_]
+    if getattr(trainer, "domain_map_", None) is not None:  # config confidence_map_domain
+        data["domain_map"] = trainer.domain_map_.to_dict()
     if getattr(trainer, "members_", None):  # config confidence="ensemble": the members travel with the head
         data["ensemble"] = [checkpoint(m.model_) for m in trainer.members_]
         data["ensemble_score"] = str(getattr(trainer, "ensemble_score_", "mean"))
@@ -118,6 +120,10 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
         trainer.grammar_ = replace(trainer.grammar_, families=LabelFamilies.from_dict(data["label_families"]))
     knots = data.get("confidence_map")
     trainer.confidence_map_ = None if knots is None else (np.asarray(knots[0]), np.asarray(knots[1]))
+    if data.get("domain_map") is not None:
+        from workbench.train.sections.domain_map import DomainMap
+
+        trainer.domain_map_ = DomainMap.from_dict(data["domain_map"])
     trainer.members_ = [SectionTrainer.from_model(load_checkpoint(c)) for c in data.get("ensemble", [])]
     trainer.ensemble_score_ = str(data.get("ensemble_score", "mean"))
     return trainer, WindowFeatures.from_dict(data["window_features"]), trans

@@ -136,7 +136,8 @@ def pick_pseudo_labels(trainer: SectionTrainer, pool: Sequence[TrackFrames], *, 
     select = str(cfg.get("self_training_select", "stated"))
     smooth = {k: cfg[k] for k in SMOOTHING_DEFAULTS if k in cfg}
     classes = tuple(trainer.classes_)
-    cmap = getattr(trainer, "confidence_map_", None)
+    from workbench.train.sections.domain_map import served_map
+
     seen_segs: list[tuple[float, int, str, np.ndarray]] = []  # (confidence, pool index, label, window rows)
     skipped = 0
     for i, tr in enumerate(pool):
@@ -144,6 +145,7 @@ def pick_pseudo_labels(trainer: SectionTrainer, pool: Sequence[TrackFrames], *, 
             skipped += 1
             continue
         p = trainer.predict_proba(tr.features, calibrated=True)
+        cmap = served_map(trainer, tr)
         segs = segments_for(tr, p, classes, grammar=grammar, confidence_map=cmap,
                             novelty_weight=float(cfg.get("novelty_weight", 0.0)) if grammar is not None else 0.0,
                             **smooth)

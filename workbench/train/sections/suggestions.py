@@ -284,9 +284,12 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     probs = trainer.predict_proba(frames.features, calibrated=True)
     members = getattr(trainer, "members_", None) or []
     below = getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW)
+    from workbench.train.sections.domain_map import served_map, unlike_labelled
+
+    cmap = served_map(trainer, frames)  # the domain-aware map at this track's distance, else the Platt map
     segs = segments_for(frames, probs, trainer.classes_, transitions=transitions,
                         grammar=getattr(trainer, "grammar_", None), uncertain_below=below,
-                        confidence_map=None if members else getattr(trainer, "confidence_map_", None),
+                        confidence_map=None if members else cmap,
                         novelty_weight=getattr(trainer, "novelty_weight_", 0.0), **smoothing)
     if members:
         from workbench.train.sections.ensemble import with_ensemble_confidence
@@ -294,9 +297,10 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
         segs = with_ensemble_confidence(frames, segs, probs, members, trainer.classes_,
                                         score=getattr(trainer, "ensemble_score_", "mean"),
                                         temperature=float(getattr(trainer, "temperature_", 1.0)),
-                                        uncertain_below=below, confidence_map=getattr(trainer, "confidence_map_", None))
+                                        uncertain_below=below, confidence_map=cmap)
     mapped = getattr(trainer, "confidence_map_", None) is not None  # else only temperature-scaled: the rule says so
-    return long_enough([dataclasses.replace(s, confidence_mapped=mapped) for s in segs])
+    unlike = unlike_labelled(trainer, frames)
+    return long_enough([dataclasses.replace(s, confidence_mapped=mapped, unlike_labelled=unlike) for s in segs])
 
 
 def fallback_suggestions(library: Library, track: Track | int | str, *,

@@ -27,7 +27,12 @@ from workbench.train.sections.baselines import (
     cross_validate,
     grouped_folds,
 )
-from workbench.train.sections.calibration_fit import calibrate, fit_confidence_map, keep_if_it_helps
+from workbench.train.sections.calibration_fit import (
+    calibrate,
+    fit_confidence_map,
+    fit_domain_confidence,
+    keep_if_it_helps,
+)
 from workbench.train.sections.features import (
     NotReadyError,
     SectionData,
@@ -56,7 +61,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "validate_on_groups": False,
     "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "duration_alpha": 1.0, "tie_weight": 0.5,
     "order_weight": 1.0, "ends_weight": 1.0, "outro_gate": 0.0, "repeat_relabel": 0.0, "position_weight": 1.5, "novelty_weight": 8.0, "position_free": [],
-    "calibrate": True, "calibration_guard": True, "confidence_map_per": "window",
+    "calibrate": True, "calibration_guard": True, "confidence_map_per": "window", "confidence_map_domain": True,
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
     "label_smoothing": 0.0,
     "confidence": "stated", "ensemble_members": 4, "ensemble_score": "mean", "ensemble_split": "groups",
@@ -203,7 +208,11 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         fitted on the other groups, it raised the held-out groups' ECE; ``confidence_map_per``:
         ``"window"`` (the default: each scored window once in the Platt fit), ``"suggestion"`` (each
         out-of-fold suggestion once, as its share right) or ``"span"`` (one outcome per suggestion, right
-        when half its windows are, as the labeler judges it; figures in the bench docstrings); ``uncertain_below``: the
+        when half its windows are, as the labeler judges it; figures in the bench docstrings);
+        ``confidence_map_domain`` (default True): a track farther from the training tracks than the folds ever
+        held out is served the folds' share right instead of the Platt map, and said to be unlike the labelled
+        tracks (:mod:`~workbench.train.sections.domain_map`; the guard keeps the Platt map alone where this
+        raised the held-out groups' ECE); ``uncertain_below``: the
         calibrated confidence under which a suggestion is marked uncertain (0.8: a chance of more than 1 in 5 that it
         is wrong; :mod:`workbench.labels.uncertain`). ``not_weight``: weight of the
         "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
@@ -269,6 +278,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     check_confidence_config(cfg)
     # before any training: a bad one stopped the run at its end (the rule said in the run) or at a suggestion
     check_float("config uncertain_below", cfg["uncertain_below"], min=0, max=1)
+    if not isinstance(cfg["confidence_map_domain"], bool):
+        raise ParameterError(f"config confidence_map_domain must be True or False; got {cfg['confidence_map_domain']!r}")
     from workbench.train.sections.families import check_families_config, with_families
 
     check_families_config(cfg)
@@ -376,6 +387,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     fit_confidence_map(trainer, oof, train_ids, cfg=cfg, calibration=metrics["calibration"])
     if cfg["calibration_guard"]:
         keep_if_it_helps(trainer, metrics["calibration"], (metrics.get("transfer") or {}).get("leave_one_group_out"))
+    fit_domain_confidence(trainer, oof, dataset, train_ids, cfg=cfg, calibration=metrics["calibration"])
     metrics["calibration"]["uncertain_rule"] = uncertain_rule(  # what the labeler marks
         trainer.uncertain_below_, mapped=getattr(trainer, "confidence_map_", None) is not None)
     if external:

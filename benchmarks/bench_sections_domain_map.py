@@ -1,0 +1,183 @@
+"""Domain-aware confidence maps compared offline: each seed's two section models trained once, maps re-fitted on captured folds.
+
+Session 19 (issue 18's ECE target across generators). ``capture`` trains, as
+``bench_sections_devset.py`` does, the devset's dev tracks as a user's library (scored on the devset's
+held-out tracks and on the demo) and the demo library (scored on the devset's dev and held-out
+tracks), with the default config and ``confidence_map_domain`` off, and keeps each model's
+leave-one-style-out suggestions, the stated confidence of its suggestions on every scored set and
+each track's descriptor (:func:`~workbench.train.sections.domain_map.track_descriptor`). ``compare``
+re-fits candidate maps on the folds only and prints the ECE per scored window / per suggestion
+(right when half its windows are) of each: ``stated``; ``platt`` (the Platt map, what was served);
+``logistic`` (a logistic regression of right on ``[logit c, log d]``, ``d`` the track's distance to
+the fold's training tracks: the idea as first put, not taken); ``domain`` (the default since
+session 19, :func:`~workbench.train.sections.domain_map.fold_check`: beyond 1.25 x the farthest
+held-out track, the folds' share right) and ``domain@1.0`` (margin 1); ``served``: what the default
+serves after the calibration guard (the Platt map alone where ``domain`` raised the own-LOSO window ECE).
+Own LOSO: each fold served by maps fitted on the other folds. Held-out columns only with ``--held-out`` (read once, after choosing)::
+
+    NUMBA_CPU_NAME=generic nice -n 10 .venv/bin/python benchmarks/bench_sections_domain_map.py capture \\
+        --devset /work/wt/devdata/sections-s19 --library-dir /tmp/h19-calib/lib0 --demo-dir /tmp/h19-calib/demo0 \\
+        --seed 0 --out /tmp/h19-calib/cap0.pkl
+    .venv/bin/python benchmarks/bench_sections_domain_map.py compare /tmp/h19-calib/cap{0,1,2}.pkl [--held-out]
+
+Cells: ``bench_sections_devset_history.md``, "Session 19 (calibration)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def capture(args: argparse.Namespace) -> None:
+    """Train both models once for ``args.seed``; pickle their out-of-fold and scored suggestion arrays."""
+    from bench_sections import demo_data
+    from bench_sections_devset import devset_data
+
+    import workbench.train.sections.external as external
+    import workbench.train.sections.training as training
+    from workbench.train.sections.domain_map import track_descriptor
+
+    t0 = time.perf_counter()
+    dev_data, split = devset_data(args.devset, library_dir=args.library_dir)
+    demo = demo_data(24, seed=args.seed, folder=args.demo_dir)
+    dev_ids = [t for t, s in split.items() if s == "dev"]
+    held_ids = [t for t, s in split.items() if s == "held_out"]
+    cap: dict = {}
+    logo, ece = training.leave_one_group_out, external.suggestion_ece
+
+    def keep_oof(*a, **k):
+        """The library's leave_one_group_out, its out-of-fold arrays kept."""
+        out, oof = logo(*a, **k)
+        cap["oof"] = {key: v for key, v in oof.items() if key != "sections"}
+        return out, oof
+
+    def keep_scored(conf, right, cmap, **k):
+        """The library's suggestion_ece, its stated confidences kept (external sets, then the in-domain held-out)."""
+        cap.setdefault("scored", []).append({"conf": np.asarray(conf), "right": np.asarray(right),
+                                             "tids": k.get("track_ids"), "sids": k.get("suggestion_index")})
+        return ece(conf, right, cmap, **k)
+
+    training.leave_one_group_out, external.suggestion_ece = keep_oof, keep_scored
+    result = {"seed": args.seed, "split": split,
+              "desc": {t.track_id: track_descriptor(t.frames) for t in (*dev_data.tracks, *demo.tracks)}}
+    for name, train, ext in (("devset", dev_data.subset(dev_ids), {"devset held-out": dev_data.subset(held_ids),
+                                                                    "demo": demo}),
+                             ("demo", demo, {"devset dev": dev_data.subset(dev_ids),
+                                             "devset held-out": dev_data.subset(held_ids)})):
+        cap.clear()
+        res = training.train_sections(train, config={"seed": args.seed, "confidence_map_domain": False},
+                                      progress=False, external=ext)
+        result[name] = {"oof": cap["oof"], "scored": cap["scored"], "names": [*ext, "in-domain held-out"],
+                        "train_tracks": res.metrics["train_tracks"],
+                        "groups": {t.track_id: t.group for t in train.tracks}}
+        print(f"{name} model trained and scored ({time.perf_counter() - t0:.0f} s)", flush=True)
+    args.out.write_bytes(pickle.dumps(result))
+
+
+def _logistic(c_fit, r_fit, d_fit, c, d):
+    """The candidate not taken: logistic regression of right on [logit c, log d] (scikit-learn)."""
+    from sklearn.linear_model import LogisticRegression
+
+    def x(conf, dist):
+        conf = np.clip(conf, 1e-4, 1 - 1e-4)
+        return np.column_stack([np.log(conf / (1 - conf)), np.log(dist)])
+
+    if r_fit.all() or not r_fit.any():
+        return np.full(len(c), float(r_fit.all()))
+    return LogisticRegression(C=1.0).fit(x(c_fit, d_fit), r_fit).predict_proba(x(c, d))[:, 1]
+
+
+def compare_model(cap: dict, name: str, *, held_out: bool) -> dict[str, dict[str, tuple[float, float]]]:
+    """ECE per window / per suggestion of every candidate map, own LOSO and each scored set of one model."""
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece, fit_platt
+    from workbench.evaluate.span_calibration import span_ece
+    from workbench.train.sections.domain_map import TrackDistance, fit_domain_map, fold_check
+
+    m, desc = cap[name], cap["desc"]
+    oof = m["oof"]
+    c, r = np.clip(oof["suggestion_confidence"], 0, 1), np.asarray(oof["suggestion_right"], dtype=bool)
+    tids, sids, folds = oof["suggestion_track_ids"], oof["suggestion_index"], oof["suggestion_folds"]
+    d = np.empty(len(c))
+    for f in np.unique(folds):  # as fold_distances does, on the captured descriptors
+        held = set(str(f).split(" + "))
+        ref = TrackDistance.fit(np.array([desc[t] for t, g in m["groups"].items() if g not in held]))
+        rows = folds == f
+        d[rows] = ref.distance(np.array([desc[int(t)] for t in tids[rows]]))
+
+    def ece(served, right, t, s):
+        served = np.clip(served, 0, 1)
+        return confidence_ece(served, right), span_ece(t, s, served, right)["ece"]
+
+    platt, domain = fold_check(c, r, d, folds)
+    _, domain1 = fold_check(c, r, d, folds, margin=1.0)
+    logistic = c.copy()
+    for f in np.unique(folds):
+        o = folds != f
+        logistic[~o] = _logistic(c[o], r[o], d[o], c[~o], d[~o])
+    out = {"own LOSO": {"stated": ece(c, r, tids, sids), "platt": ece(platt, r, tids, sids),
+                        "logistic": ece(logistic, r, tids, sids), "domain": ece(domain, r, tids, sids),
+                        "domain@1.0": ece(domain1, r, tids, sids)}}
+    dropped = out["own LOSO"]["domain"][0] > out["own LOSO"]["platt"][0]  # the guard: it raised the folds' ECE
+    out["own LOSO"]["served"] = out["own LOSO"]["platt" if dropped else "domain"]
+    train = {int(t) for t in m["train_tracks"]}
+    mine = np.isin(tids, list(train))
+    knots = fit_platt(c[mine], r[mine])
+    reference = TrackDistance.fit(np.array([desc[t] for t in sorted(train)]))
+    dm = fit_domain_map(r[mine], d[mine], reference=reference)
+    dm1 = fit_domain_map(r[mine], d[mine], reference=reference, margin=1.0)
+    for set_name, s in zip(m["names"], m["scored"], strict=True):
+        if ("held-out" in set_name) != held_out:
+            continue
+        sc, sr = np.clip(s["conf"], 0, 1), np.asarray(s["right"], dtype=bool)
+        ids = sorted({int(t) for t in s["tids"]})
+        dist = dict(zip(ids, reference.distance(np.array([desc[t] for t in ids])), strict=True))
+        sd = np.array([dist[int(t)] for t in s["tids"]])
+        pl = apply_confidence_map(sc, knots)
+        out[set_name] = {"stated": ece(sc, sr, s["tids"], s["sids"]), "platt": ece(pl, sr, s["tids"], s["sids"]),
+                         "logistic": ece(_logistic(c[mine], r[mine], d[mine], sc, sd), sr, s["tids"], s["sids"]),
+                         **{key: ece(np.where(sd > x.limit, x.share_right, pl), sr, s["tids"], s["sids"])
+                            for key, x in (("domain", dm), ("domain@1.0", dm1))},
+                         "served": None,
+                         "unlike": (float(np.mean(sd > dm.limit)), float(np.median(sd)), dm.limit)}
+        out[set_name]["served"] = out[set_name]["platt" if dropped else "domain"]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    cp = sub.add_parser("capture", help="train both models once for a seed and keep their arrays")
+    from bench_sections_devset import data_arguments
+
+    data_arguments(cp)
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--out", type=Path, required=True, help="the pickle written")
+    cmp_ = sub.add_parser("compare", help="candidate maps on captured arrays")
+    cmp_.add_argument("captures", type=Path, nargs="+")
+    cmp_.add_argument("--held-out", action="store_true", help="the held-out columns (read once, after choosing)")
+    args = parser.parse_args()
+    if args.cmd == "capture":
+        capture(args)
+        return
+    for path in args.captures:
+        cap = pickle.loads(path.read_bytes())
+        for name in ("devset", "demo"):
+            print(f"\nseed {cap['seed']}, the {name}'s model: ECE per scored window / per suggestion")
+            for col, cells in compare_model(cap, name, held_out=args.held_out).items():
+                unlike = cells.pop("unlike", None)
+                print(f"  {col:<20}" + "  ".join(f"{k} {w:.3f}/{s:.3f}" for k, (w, s) in cells.items())
+                      + ("" if unlike is None else f"  (unlike: {unlike[0]:.0%} of windows, median distance "
+                                                   f"{unlike[1]:.2f}, limit {unlike[2]:.2f})"))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

@@ -1,0 +1,144 @@
+"""The domain-aware confidence map: a track unlike the training tracks is served a lower confidence."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+FAST = {"epochs": 6, "transfer_epochs": 4, "hidden_dim": 32, "baselines": ["majority", "logreg"],
+        "min_per_class": 2, "seed": 0}
+
+
+def _data(groups: tuple[str, ...] = ("a", "b", "c"), per_group: int = 3, seed: int = 0, *, shift: float = 0.0):
+    """Tracks of test_sections_transfer's form whose sections are hard to tell apart (some suggestions wrong)."""
+    from section_tracks import synthetic_track
+    from test_sections_transfer import FORM
+
+    from workbench.labels import LABELS
+    from workbench.train.sections import SectionData, WindowFeatures
+
+    rng = np.random.default_rng(seed)
+    centres = {c: rng.normal(0, 0.7, 12) for c in LABELS}
+    tracks = [synthetic_track(i * per_group + k + 1 + 100 * seed, FORM, g, rng, centres, offset=float(i) + shift)
+              for i, g in enumerate(groups) for k in range(per_group)]
+    return SectionData(tracks, WindowFeatures(context_s=(4.0,)), "test")
+
+
+def test_beyond_the_folds_a_track_is_served_the_folds_share_right():
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece, fit_platt
+    from workbench.train.sections.domain_map import TrackDistance, fit_domain_map, fold_check
+
+    rng = np.random.default_rng(19)
+    conf = rng.uniform(0.5, 1.0, 4000)
+    right = rng.random(4000) < conf  # in the folds the stated confidence ranks well
+    dist = rng.uniform(0.5, 2.0, 4000)
+    ref = TrackDistance.fit(rng.normal(size=(6, 4)))
+    dm = fit_domain_map(right, dist, reference=ref)
+    assert dm.seen_max == pytest.approx(dist.max()) and dm.limit == pytest.approx(1.25 * dist.max())
+    platt = fit_platt(conf, right)
+    assert dm.knots(2.0, platt) is platt and not dm.unlike(2.0)  # within the folds: the Platt map
+    x, y = dm.knots(3.0, platt)  # unlike them: the folds' share right, whatever the stated confidence
+    assert dm.unlike(3.0) and np.allclose(y, right.mean()) and x.tolist() == [0.0, 1.0]
+    far_conf = rng.uniform(0.9, 1.0, 3000)  # another generator: stated high, right as often as in the folds,
+    far_right = rng.random(3000) < right.mean()  # and the confidence no longer ranks
+    served = apply_confidence_map(far_conf, dm.knots(3.0, platt))
+    assert confidence_ece(served, far_right) < 0.03 < confidence_ece(apply_confidence_map(far_conf, platt), far_right)
+    folds = np.repeat(np.array(["a", "b", "c", "d"]), 1000)
+    d = np.where(folds == "d", 9.0, dist)  # one fold far beyond the others
+    by_platt, by_domain = fold_check(conf, right, d, folds)
+    assert np.allclose(by_domain[folds != "d"], by_platt[folds != "d"])
+    assert np.allclose(by_domain[folds == "d"], right[folds != "d"].mean())
+    with pytest.raises(ValueError, match="distance must be > 0"):
+        fit_domain_map(right, -dist, reference=ref)
+    with pytest.raises(ValueError, match="margin must be a number >= 1; got 0.5"):
+        fit_domain_map(right, dist, reference=ref, margin=0.5)
+
+
+def test_track_distance_is_in_units_of_the_training_tracks_spread():
+    from workbench.train.sections.domain_map import DomainMap, TrackDistance, track_descriptor
+
+    rng = np.random.default_rng(0)
+    refs = rng.normal(size=(12, 8))
+    ref = TrackDistance.fit(refs, k=3)
+    like = ref.distance(rng.normal(size=(40, 8)))
+    assert 0.7 < float(np.median(like)) < 1.5  # a track drawn like them: about 1
+    assert ref.distance(rng.normal(size=(1, 8)) + 6.0)[0] > 3 * float(np.median(like))
+    back = DomainMap.from_dict(DomainMap(0.9, 1.8, ref).to_dict())
+    assert back.share_right == 0.9 and back.seen_max == 1.8 and back.margin == 1.25
+    assert np.allclose(back.reference.distance(refs[:3]), ref.distance(refs[:3]))
+    assert track_descriptor(np.ones((5, 3))).tolist() == [1, 1, 1, 0, 0, 0]
+    with pytest.raises(ValueError, match=r"descriptors must be a finite \(n >= 2, D\) array.*\(1, 8\)"):
+        TrackDistance.fit(refs[:1])
+    with pytest.raises(ValueError, match="k must be an int >= 1; got 0"):
+        TrackDistance.fit(refs, k=0)
+    with pytest.raises(ValueError, match=r"descriptors must have 8 columns.*got shape \(1, 5\)"):
+        ref.distance(np.zeros((1, 5)))
+    with pytest.raises(ValueError, match=r"frames must be a finite \(n >= 1, d\) array"):
+        track_descriptor(np.zeros((0, 3)))
+
+
+def test_train_sections_fits_serves_and_stores_the_domain_map(tmp_path):
+    from workbench.train.sections import load_section_model, save_section_model, train_sections
+    from workbench.train.sections.domain_map import served_map
+
+    data = _data(groups=("a", "b", "c"), per_group=3)
+    cfg = {**FAST, "calibration_guard": False, "confidence_map_domain": True}
+    far = _data(groups=("d",), per_group=2, seed=5, shift=6.0)  # another sound: every frame shifted
+    res = train_sections(data, config=cfg, external={"other": far}, progress=False)
+    dm, rec = res.trainer.domain_map_, res.metrics["calibration"]["suggestions"]["domain"]
+    assert dm is not None and rec["share_right"] == dm.share_right and "folds_ece_domain" in rec
+    assert dm.unlike(dm.distance(far.tracks[0]))  # unlike every held-out group of the folds
+    knots = served_map(res.trainer, far.tracks[0])
+    assert np.allclose(knots[1], dm.share_right)  # not the Platt map
+    assert served_map(res.trainer, data.tracks[0]) is res.trainer.confidence_map_  # a training track: the Platt map
+    ext = res.metrics["transfer"]["external"]["other"]["calibration"]["suggestions"]
+    # every window of the far set is served the share right: one bin holds them all
+    assert ext["reliability_after"]["count"][int(dm.share_right * 15 - 1e-9)] == sum(ext["reliability_after"]["count"])
+    save_section_model(res.trainer, tmp_path / "m.pt", features=res.features, backbone="test")
+    loaded, _, _ = load_section_model(tmp_path / "m.pt")
+    assert loaded.domain_map_.share_right == dm.share_right and loaded.domain_map_.limit == dm.limit
+    assert np.allclose(served_map(loaded, far.tracks[0])[1], knots[1])
+    plain = train_sections(data, config={**cfg, "confidence_map_domain": False}, progress=False)
+    assert getattr(plain.trainer, "domain_map_", None) is None
+    assert np.allclose(served_map(plain.trainer, far.tracks[0])[1], plain.trainer.confidence_map_[1])
+    with pytest.raises(ValueError, match="confidence_map_domain must be True or False; got 'yes'"):
+        train_sections(data, config={**FAST, "confidence_map_domain": "yes"}, progress=False)
+
+
+def test_the_guard_keeps_the_platt_map_where_the_domain_map_raised_the_folds_ece():
+    from workbench.train.sections import train_sections
+
+    data = _data(groups=("a", "b", "c"), per_group=3)
+    res = train_sections(data, config={**FAST, "confidence_map_domain": True}, progress=False)
+    rec = res.metrics["calibration"].get("suggestions", {}).get("domain")
+    if res.trainer.confidence_map_ is None:  # the Platt map itself was dropped: no domain map on top of nothing
+        assert rec is None and res.trainer.domain_map_ is None
+    else:
+        worse = rec["folds_ece_domain"] > rec["folds_ece_platt"]
+        assert ("dropped" in rec) == worse and (res.trainer.domain_map_ is None) == worse
+
+
+def test_a_suggestion_says_when_its_track_is_unlike_the_labelled_tracks():
+    from workbench.labels import Suggestion
+    from workbench.labels.uncertain import unlike_note
+
+    s = Suggestion(1, "drop", 0, 16, 0.0, 8.0, 0.87, unlike_labelled=2.345)
+    assert s.unlike_labelled == 2.345 and Suggestion(1, "drop", 0, 16, 0.0, 8.0, 0.87).unlike_labelled is None
+    note = unlike_note(s.unlike_labelled)
+    assert note.startswith("unlike your labelled tracks (distance 2.3,") and "share of those held-out" in note
+
+
+def test_the_report_says_how_tracks_unlike_the_labelled_ones_are_served():
+    from workbench.report.sections import calibration_part
+
+    domain = {"share_right": 0.853, "seen_max": 1.69, "limit": 2.12, "fitted_on": "tracks farther than 1.25 x ..."}
+    cal = {"temperature": 1.2, "fitted_on": "x", "suggestions": {"fitted_on": "Platt", "domain": domain}}
+    html = calibration_part({"calibration": cal}, lambda name, fig, alt: "")
+    assert "tracks unlike the labelled ones" in html and "beyond distance 2.12" in html and "0.85" in html
+    cal["suggestions"]["domain"] = {**domain, "dropped": "Platt map kept alone: the domain map raised"}
+    assert "Platt map kept alone" in calibration_part({"calibration": cal}, lambda name, fig, alt: "")

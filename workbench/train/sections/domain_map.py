@@ -1,0 +1,398 @@
+"""Domain-aware confidence map: a suggestion's confidence also depends on how unlike the labelled tracks its track is.
+
+The Platt map (:func:`~workbench.evaluate.calibration.fit_platt`) learns from the training tracks'
+leave-one-group-out suggestions how often a suggestion of stated confidence ``c`` is right. Folds of
+one generator cannot show another generator's accuracy (session 18), so on music unlike anything
+labelled that map states what the folds saw. This map takes a second input, the track's *distance*
+to the tracks the model was trained on:
+
+- each track is described by the mean and the standard deviation of its backbone frames over the
+  track (:func:`track_descriptor`: the track's sound and mix, which the window features, standardised
+  within each track, no longer carry);
+- :class:`TrackDistance` standardises the training tracks' descriptors, and a track's distance is
+  its root-mean-square distance to its ``k`` nearest training tracks, over the median of the same for
+  each training track to the others (1: as far as a typical labelled track lies from the rest);
+- :class:`DomainMap` serves the Platt map to tracks within ``MARGIN`` (1.25) times the farthest
+  held-out track of the folds (each measured against *that fold's* training tracks,
+  :func:`fold_distances`), and beyond it the share of the folds' suggestions that were right: a
+  track *unlike your labelled tracks* (:meth:`DomainMap.unlike`) gets the confidence the folds
+  support on average, not a ranking the folds could not test. Never fitted on the scored set.
+
+Measured (session 19, ``benchmarks/bench_sections_domain_map.py``): a logistic regression of
+"right" on ``[logit c, log d]`` fitted on the folds raised the ECE across generators at every seed
+(the folds of one generator show no fall of accuracy with distance that carries to another); this
+map lowers the devset model's per-suggestion ECE on the demo from about 0.19 to 0.09.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.errors import ParameterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.train.sections.features import SectionData, TrackFrames
+
+#: Nearest training tracks a track's distance averages over.
+K_NEAREST = 3
+#: A track farther than this many times the farthest held-out track of the folds is unlike the labelled tracks.
+MARGIN = 1.25
+
+
+def track_descriptor(frames: np.ndarray | None) -> np.ndarray:
+    """Mean and standard deviation of a track's backbone frames: its sound, whatever its sections.
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(n, d)] or None
+        The track's frame embeddings (:attr:`~workbench.train.sections.TrackFrames.frames`), n >= 1 (None is refused).
+
+    Returns
+    -------
+    np.ndarray [shape=(2 d,)], float64
+
+    Raises
+    ------
+    ParameterError
+        ``frames`` not a non-empty finite 2-d array.
+    """
+    f = np.asarray(frames, dtype=np.float64) if frames is not None else np.zeros((0, 0))
+    if f.ndim != 2 or not f.size or not np.all(np.isfinite(f)):
+        raise ParameterError(f"frames must be a finite (n >= 1, d) array of the track's frame embeddings; "
+                             f"got shape {f.shape}")
+    return np.concatenate([f.mean(axis=0), f.std(axis=0)])
+
+
+@dataclass(frozen=True)
+class TrackDistance:
+    """Distance of tracks to a set of reference (training) tracks, in units of the references' own spread.
+
+    Attributes
+    ----------
+    center, scale : np.ndarray [shape=(D,)]
+        Standardisation of the descriptors (the references' mean and standard deviation, the latter
+        floored at a tenth of its mean so a column constant over the references does not dominate).
+    refs : np.ndarray [shape=(n, D)]
+        The references' standardised descriptors, n >= 2.
+    unit : float > 0
+        Median distance of each reference to its ``k`` nearest other references.
+    k : int >= 1
+        Nearest references averaged over.
+    """
+
+    center: np.ndarray
+    scale: np.ndarray
+    refs: np.ndarray
+    unit: float
+    k: int = K_NEAREST
+
+    @classmethod
+    def fit(cls, descriptors: np.ndarray, *, k: int = K_NEAREST) -> TrackDistance:
+        """The references' standardisation and unit.
+
+        Parameters
+        ----------
+        descriptors : np.ndarray [shape=(n, D)]
+            :func:`track_descriptor` of each reference track, n >= 2.
+        k : int >= 1
+            Nearest references a distance averages over (at most n - 1 are used).
+
+        Raises
+        ------
+        ParameterError
+            Fewer than 2 references, or a bad ``k``.
+        """
+        d = np.asarray(descriptors, dtype=np.float64)
+        if d.ndim != 2 or d.shape[0] < 2 or not np.all(np.isfinite(d)):
+            raise ParameterError(f"descriptors must be a finite (n >= 2, D) array, one row per training track; "
+                                 f"got shape {d.shape}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ParameterError(f"k must be an int >= 1; got {k!r}")
+        center, sd = d.mean(axis=0), d.std(axis=0)
+        scale = sd + 0.1 * float(sd.mean()) + 1e-9
+        refs = (d - center) / scale
+        own = cls(center, scale, refs, 1.0, k)._knn(refs, leave_one_out=True)
+        return cls(center, scale, refs, max(float(np.median(own)), 1e-9), k)
+
+    def _knn(self, z: np.ndarray, *, leave_one_out: bool = False) -> np.ndarray:
+        """Mean RMS distance of standardised rows ``z`` to their ``k`` nearest references (scikit-learn)."""
+        from sklearn.neighbors import NearestNeighbors
+
+        k = min(self.k, len(self.refs) - int(leave_one_out))
+        nn = NearestNeighbors(n_neighbors=k + int(leave_one_out)).fit(self.refs)
+        dist, _ = nn.kneighbors(z)
+        dist = dist[:, 1:] if leave_one_out else dist  # a reference's nearest is itself
+        return dist.mean(axis=1) / np.sqrt(self.refs.shape[1])
+
+    def distance(self, descriptors: np.ndarray) -> np.ndarray:
+        """Each track's distance to the references, in units of their own spread (1: a typical reference's).
+
+        Parameters
+        ----------
+        descriptors : np.ndarray [shape=(m, D)]
+            :func:`track_descriptor` of each track.
+
+        Returns
+        -------
+        np.ndarray [shape=(m,)], > 0
+        """
+        d = np.atleast_2d(np.asarray(descriptors, dtype=np.float64))
+        if d.ndim != 2 or d.shape[1] != self.refs.shape[1]:
+            raise ParameterError(f"descriptors must have {self.refs.shape[1]} columns (the training tracks' "
+                                 f"backbone); got shape {d.shape}")
+        z = (d - self.center) / self.scale
+        return np.maximum(self._knn(z) / self.unit, 1e-6)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists and numbers (what a model file stores)."""
+        return {"center": self.center.tolist(), "scale": self.scale.tolist(), "refs": self.refs.tolist(),
+                "unit": float(self.unit), "k": int(self.k)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrackDistance:
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : mapping
+            :meth:`to_dict`'s keys.
+        """
+        return cls(np.asarray(d["center"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64),
+                   np.asarray(d["refs"], dtype=np.float64), float(d["unit"]), int(d["k"]))
+
+
+@dataclass(frozen=True)
+class DomainMap:
+    """Beyond the distances the folds held out, the folds' share right; within them, the Platt map.
+
+    Attributes
+    ----------
+    share_right : float in [0, 1]
+        Share of the training tracks' out-of-fold windows whose suggestion was right.
+    seen_max : float
+        The largest distance of a held-out track in the folds (to its fold's training tracks).
+    reference : TrackDistance
+        The model's training tracks.
+    margin : float >= 1
+        A track farther than ``margin * seen_max`` is unlike the labelled tracks.
+    """
+
+    share_right: float
+    seen_max: float
+    reference: TrackDistance
+    margin: float = MARGIN
+
+    @property
+    def limit(self) -> float:
+        """The distance beyond which a track is unlike the labelled tracks."""
+        return self.margin * self.seen_max
+
+    def distance(self, frames: TrackFrames) -> float:
+        """The track's distance to the training tracks (1: as far as a typical training track from the others).
+
+        Parameters
+        ----------
+        frames : TrackFrames
+            The track, with its backbone ``frames``.
+        """
+        return float(self.reference.distance(track_descriptor(frames.frames)[None, :])[0])
+
+    def unlike(self, distance: float) -> bool:
+        """Whether a track at ``distance`` lies beyond :attr:`limit`.
+
+        Parameters
+        ----------
+        distance : float
+            The track's distance.
+        """
+        return bool(distance > self.limit)
+
+    def knots(self, distance: float, platt: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """The map a track at ``distance`` is served through: ``platt`` within :attr:`limit`, else the share right.
+
+        Parameters
+        ----------
+        distance : float
+            The track's distance.
+        platt : (np.ndarray, np.ndarray) or None
+            The Platt map's knots.
+
+        Returns
+        -------
+        (np.ndarray, np.ndarray) or None
+            Knots for :func:`~workbench.evaluate.calibration.apply_confidence_map`.
+        """
+        if not self.unlike(distance):
+            return platt
+        return np.array([0.0, 1.0]), np.full(2, self.share_right)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists and numbers (what a model file stores)."""
+        return {"share_right": float(self.share_right), "seen_max": float(self.seen_max),
+                "reference": self.reference.to_dict(), "margin": float(self.margin)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DomainMap:
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : mapping
+            :meth:`to_dict`'s keys.
+        """
+        return cls(float(d["share_right"]), float(d["seen_max"]), TrackDistance.from_dict(d["reference"]),
+                   float(d.get("margin", MARGIN)))
+
+
+def fold_check(confidence: np.ndarray, right: np.ndarray, distance: np.ndarray, folds: np.ndarray, *,
+               margin: float = MARGIN) -> tuple[np.ndarray, np.ndarray]:
+    """Each fold's confidences served by the Platt map and by the domain map, both fitted on the other folds.
+
+    Parameters
+    ----------
+    confidence : np.ndarray [shape=(n,)]
+        Out-of-fold suggestions' stated confidence at each scored window, in [0, 1].
+    right : np.ndarray [shape=(n,)] of bool
+        Whether each was right.
+    distance : np.ndarray [shape=(n,)]
+        Each window's track distance to its fold's training tracks (:func:`fold_distances`).
+    folds : np.ndarray [shape=(n,)]
+        The held-out fold of each window.
+    margin : float >= 1
+        As :attr:`DomainMap.margin`.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray) [shape=(n,)]
+        Served by the Platt map, and by the domain map (the other folds' share right where a track
+        lies beyond ``margin`` times their largest distance).
+    """
+    from workbench.evaluate.calibration import apply_confidence_map, fit_platt
+
+    c, r, d, f = (np.asarray(v) for v in (confidence, right, distance, folds))
+    platt, domain = c.astype(np.float64).copy(), c.astype(np.float64).copy()
+    for name in np.unique(f):
+        other = f != name
+        if not other.any():
+            continue
+        platt[~other] = apply_confidence_map(c[~other], fit_platt(c[other], r[other]))
+        far = d[~other] > margin * float(d[other].max())
+        domain[~other] = np.where(far, float(np.mean(r[other])), platt[~other])
+    return platt, domain
+
+
+def fit_domain_map(right: np.ndarray, distance: np.ndarray, *, reference: TrackDistance,
+                   margin: float = MARGIN) -> DomainMap:
+    """The domain map of out-of-fold outcomes: their share right and the farthest held-out track.
+
+    Parameters
+    ----------
+    right : np.ndarray [shape=(n,)] of bool
+        Whether each out-of-fold window's suggestion was right (the training tracks' windows).
+    distance : np.ndarray [shape=(n,)]
+        Each one's track distance to its fold's training tracks (:func:`fold_distances`).
+    reference : TrackDistance
+        The final model's training tracks (what a served track is measured against).
+    margin : float >= 1
+        As :attr:`DomainMap.margin`.
+
+    Raises
+    ------
+    ParameterError
+        Empty arrays of different lengths, distances not > 0, or ``margin`` < 1.
+    """
+    r, d = np.asarray(right), np.asarray(distance, dtype=np.float64)
+    if not (r.ndim == 1 and r.shape == d.shape and len(r)):
+        raise ParameterError(f"right and distance must be (n >= 1,) arrays of one length; got {r.shape}, {d.shape}")
+    if not np.all(d > 0):
+        raise ParameterError(f"distance must be > 0; got values from {d.min():.3g}")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 1:
+        raise ParameterError(f"margin must be a number >= 1; got {margin!r}")
+    return DomainMap(float(np.mean(r.astype(bool))), float(d.max()), reference, float(margin))
+
+
+def fold_distances(data: SectionData, track_ids: np.ndarray, folds: np.ndarray, *, k: int = K_NEAREST) -> np.ndarray:
+    """Each held-out window's track distance to the tracks its fold's model was trained on.
+
+    Parameters
+    ----------
+    data : SectionData
+        The tracks the folds were made of (each with its ``group`` and backbone ``frames``).
+    track_ids : np.ndarray [shape=(n,)] of int
+        The track of each out-of-fold window (``suggestion_track_ids``).
+    folds : np.ndarray [shape=(n,)] of str
+        Its fold: the held-out groups joined by ``" + "`` (``suggestion_folds``).
+    k : int >= 1
+        Nearest training tracks averaged over.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+        :meth:`TrackDistance.distance` of each window's track against its fold's training tracks.
+    """
+    desc = {t.track_id: track_descriptor(t.frames) for t in data.tracks}
+    out = np.empty(len(track_ids), dtype=np.float64)
+    for f in np.unique(folds):
+        held = set(str(f).split(" + "))
+        ref = TrackDistance.fit(np.array([desc[t.track_id] for t in data.tracks if t.group not in held]), k=k)
+        rows = np.asarray(folds) == f
+        ids = sorted({int(t) for t in np.asarray(track_ids)[rows]})
+        by_id = dict(zip(ids, ref.distance(np.array([desc[t] for t in ids])), strict=True))
+        out[rows] = [by_id[int(t)] for t in np.asarray(track_ids)[rows]]
+    return out
+
+
+def training_reference(tracks: Sequence[TrackFrames], *, k: int = K_NEAREST) -> TrackDistance:
+    """:class:`TrackDistance` of a model's training tracks.
+
+    Parameters
+    ----------
+    tracks : sequence of TrackFrames
+        The training tracks, each with its backbone ``frames``.
+    k : int >= 1
+        Nearest training tracks averaged over.
+    """
+    return TrackDistance.fit(np.array([track_descriptor(t.frames) for t in tracks]), k=k)
+
+
+def served_map(trainer: Any, frames: TrackFrames) -> tuple[np.ndarray, np.ndarray] | None:
+    """The confidence map a track's suggestions are served through: the Platt map, or the folds' share right far away.
+
+    Parameters
+    ----------
+    trainer : SectionTrainer
+        Fitted; ``domain_map_`` (None or absent: none) and ``confidence_map_`` as
+        :func:`~workbench.train.sections.train_sections` sets them.
+    frames : TrackFrames
+        The track (its backbone ``frames``; without them the Platt map is served).
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray) or None
+        Knots for :func:`~workbench.evaluate.calibration.apply_confidence_map` (None: no map).
+    """
+    dm, platt = getattr(trainer, "domain_map_", None), getattr(trainer, "confidence_map_", None)
+    if dm is not None and getattr(frames, "frames", None) is not None:
+        return dm.knots(dm.distance(frames), platt)
+    return platt
+
+
+def unlike_labelled(trainer: Any, frames: TrackFrames) -> float | None:
+    """The track's distance to the training tracks when it is farther than every held-out track the map saw, else None.
+
+    Parameters
+    ----------
+    trainer : SectionTrainer
+        Fitted (``domain_map_`` None or absent: None).
+    frames : TrackFrames
+        The track, with its backbone ``frames``.
+    """
+    dm = getattr(trainer, "domain_map_", None)
+    if dm is None or getattr(frames, "frames", None) is None:
+        return None
+    d = dm.distance(frames)
+    return d if dm.unlike(d) else None
