@@ -170,7 +170,8 @@ def pseudo_summary(metrics: dict) -> dict:
     return {"pool_tracks": st.get("pool_tracks", 0), "pseudo_windows": st.get("pseudo_windows", 0),
             "pseudo_tracks": st.get("pseudo_tracks", 0), "per_round": [r["windows"] for r in st.get("rounds", [])],
             "per_label": (st.get("rounds") or [{}])[-1].get("per_label", {}),
-            "loso_pseudo_windows": loso.get("self_training", {})}
+            "loso_pseudo_windows": loso.get("self_training", {}),
+            "gate": {k: v for k, v in (st.get("gate") or {}).items() if k != "distances"} or None}
 
 
 def main() -> None:
@@ -222,7 +223,8 @@ def main() -> None:
     table(cols)
     for name, p in out["pseudo"].items():
         print(f"{name}: {p['pseudo_windows']} pseudo-labelled windows on {p['pseudo_tracks']} of {p['pool_tracks']} "
-              f"tracks (rounds {p['per_round']}; {p['per_label']}); LOSO folds {p['loso_pseudo_windows']}")
+              f"tracks (rounds {p['per_round']}; {p['per_label']}); LOSO folds {p['loso_pseudo_windows']}"
+              + (f"; gate: {p['gate']['out_of_domain']} out of domain, {p['gate']['in_domain']} in" if p["gate"] else ""))
     print(f"\n({time.perf_counter() - t0:.0f} s in all)")
     out["columns"] = cols
     if args.json:
