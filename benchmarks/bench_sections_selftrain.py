@@ -138,6 +138,10 @@ stays the best on the pool at seed 0 (.895; session 11's code .886; seed 1 .840 
 path changed since, the seeds' trajectories with it); held-out mean .874 (session 11 .864). It costs the demo's
 own columns a little here (in-domain -.005 at seeds 0 and 2, one of 6 test tracks; LOSO -.003/-.001/-.018), so it
 stays off. ``make demo``'s cross-generator line with this setting: ``bench_sections_selftrain_demo.py``.
+
+Session 19: the same setting with ``"self_training_gate": 0.9`` (only pool tracks out of the labelled tracks' domain,
+:mod:`workbench.train.sections.domain_gate`; the devset model's same-generator pool is left out, the demo model's
+devset pool kept), every cell and command in ``bench_sections_devset_history.md`` ("Session 19").
 """
 
 from __future__ import annotations
