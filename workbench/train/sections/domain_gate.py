@@ -39,6 +39,15 @@ if TYPE_CHECKING:  # pragma: no cover
 def check_gate(gate: Any) -> float | None:
     """The ``self_training_gate`` config value, checked (None: every pool track is used).
 
+    Parameters
+    ----------
+    gate : None or float >= 0
+        The value given (a multiple of the reference distance, unitless).
+
+    Returns
+    -------
+    float or None
+
     Raises
     ------
     ParameterError
@@ -55,8 +64,17 @@ def check_gate(gate: Any) -> float | None:
 def track_summary(track: TrackFrames) -> np.ndarray:
     """Mean and standard deviation over time of a track's frame embeddings, shape (2 d,).
 
-    Uses ``track.frames`` (the backbone's frames, before any per-track normalisation) and falls back on
-    ``track.features`` when the frames were not kept.
+    The backbone's frames are taken before any per-track normalisation (the window features are
+    standardised within their track, so their means say nothing of how the track sounds).
+
+    Parameters
+    ----------
+    track : TrackFrames
+        Its ``frames`` (n, d), or ``features`` (n, dim) when the frames were not kept.
+
+    Returns
+    -------
+    ndarray, shape (2 d,)
     """
     x = track.frames if track.frames is not None else track.features
     x = np.asarray(x, dtype=np.float64)
