@@ -138,6 +138,10 @@ stays the best on the pool at seed 0 (.895; session 11's code .886; seed 1 .840 
 path changed since, the seeds' trajectories with it); held-out mean .874 (session 11 .864). It costs the demo's
 own columns a little here (in-domain -.005 at seeds 0 and 2, one of 6 test tracks; LOSO -.003/-.001/-.018), so it
 stays off. ``make demo``'s cross-generator line with this setting: ``bench_sections_selftrain_demo.py``.
+
+Session 19: the same setting with ``"self_training_gate": 0.9`` (only pool tracks out of the labelled tracks' domain,
+:mod:`workbench.train.sections.domain_gate`; the devset model's same-generator pool is left out, the demo model's
+devset pool kept), every cell and command in ``bench_sections_devset_history.md`` ("Session 19").
 """
 
 from __future__ import annotations
@@ -170,7 +174,8 @@ def pseudo_summary(metrics: dict) -> dict:
     return {"pool_tracks": st.get("pool_tracks", 0), "pseudo_windows": st.get("pseudo_windows", 0),
             "pseudo_tracks": st.get("pseudo_tracks", 0), "per_round": [r["windows"] for r in st.get("rounds", [])],
             "per_label": (st.get("rounds") or [{}])[-1].get("per_label", {}),
-            "loso_pseudo_windows": loso.get("self_training", {})}
+            "loso_pseudo_windows": loso.get("self_training", {}),
+            "gate": {k: v for k, v in (st.get("gate") or {}).items() if k != "distances"} or None}
 
 
 def main() -> None:
@@ -222,7 +227,8 @@ def main() -> None:
     table(cols)
     for name, p in out["pseudo"].items():
         print(f"{name}: {p['pseudo_windows']} pseudo-labelled windows on {p['pseudo_tracks']} of {p['pool_tracks']} "
-              f"tracks (rounds {p['per_round']}; {p['per_label']}); LOSO folds {p['loso_pseudo_windows']}")
+              f"tracks (rounds {p['per_round']}; {p['per_label']}); LOSO folds {p['loso_pseudo_windows']}"
+              + (f"; gate: {p['gate']['out_of_domain']} out of domain, {p['gate']['in_domain']} in" if p["gate"] else ""))
     print(f"\n({time.perf_counter() - t0:.0f} s in all)")
     out["columns"] = cols
     if args.json:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
+from workbench.train.sections.domain_gate import check_gate, domain_gate
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.embed.batch import Backbone
@@ -41,7 +42,8 @@ if TYPE_CHECKING:  # pragma: no cover
 SELF_TRAINING_DEFAULTS: dict[str, Any] = {"self_training_rounds": 0, "self_training_threshold": 0.8,
                                           "self_training_weight": 0.5, "self_training_cap": 1.0,
                                           "self_training_max_tracks": 200, "self_training_select": "stated",
-                                          "self_training_quantile": 0.5, "self_training_tied_threshold": None}
+                                          "self_training_quantile": 0.5, "self_training_tied_threshold": None,
+                                          "self_training_gate": None}
 #: How pseudo-labels are picked (``self_training_select``): see :func:`pick_pseudo_labels`.
 SELECT_MODES: tuple[str, ...] = ("stated", "untied", "label_quantile")
 
@@ -78,6 +80,7 @@ def check_self_training_config(cfg: Mapping[str, Any]) -> None:
     if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1):
         raise ParameterError(f"config self_training_tied_threshold must be None (the threshold) or a float in [0, 1]; "
                              f"got {v!r}")
+    check_gate(c["self_training_gate"])
     if c["self_training_select"] not in SELECT_MODES:
         raise ParameterError(f"config self_training_select must be one of {list(SELECT_MODES)}; "
                              f"got {c['self_training_select']!r}")
@@ -262,8 +265,9 @@ def self_train(trainer: SectionTrainer, train: SectionData, pool: Sequence[Track
         The last round's model (``trainer`` itself when no round found a pseudo-label).
     info : dict
         ``rounds`` (one :func:`pick_pseudo_labels` info per round run), ``threshold``, ``weight``,
-        ``cap``, ``select``, ``quantile``, ``tied_threshold``, ``pool_tracks``, ``pseudo_windows``
-        and ``pseudo_tracks`` (of the last model's training), ``stopped`` (why fewer rounds ran, or None).
+        ``cap``, ``select``, ``quantile``, ``tied_threshold``, ``pool_tracks`` (after the gate), ``pseudo_windows``
+        and ``pseudo_tracks`` (of the last model's training), ``stopped`` (why fewer rounds ran, or None);
+        with ``self_training_gate``, ``gate`` (:func:`~workbench.train.sections.domain_gate.domain_gate`'s info).
     """
     labelled = {c: int((train.y == c).sum()) for c in trainer.classes_}
     w = float(cfg["self_training_weight"])
@@ -273,8 +277,14 @@ def self_train(trainer: SectionTrainer, train: SectionData, pool: Sequence[Track
                             "quantile": float(cfg.get("self_training_quantile", 0.5)),
                             "tied_threshold": cfg.get("self_training_tied_threshold"), "pool_tracks": len(pool),
                             "rounds": [], "pseudo_windows": 0, "pseudo_tracks": 0, "stopped": None}
+    gate = check_gate(cfg.get("self_training_gate"))
+    if gate is not None and pool:  # only the pool tracks out of the labelled tracks' domain
+        keep, info["gate"] = domain_gate(pool, train.tracks, gate=gate)
+        pool = [t for t, k in zip(pool, keep, strict=True) if k]
+        info["pool_tracks"] = len(pool)
     if not pool:
-        info["stopped"] = "no unlabelled tracks in the pool"
+        info["stopped"] = ("no unlabelled track out of the labelled tracks' domain (self_training_gate)"
+                           if info.get("gate", {}).get("in_domain") else "no unlabelled tracks in the pool")
         return trainer, info
     for _ in range(int(cfg["self_training_rounds"])):
         X, y, t, picked = pick_pseudo_labels(trainer, pool, grammar=grammar, cfg=cfg, labelled_counts=labelled)
