@@ -252,27 +252,35 @@ def mean_rows(results: list[dict]) -> dict[str, tuple[float, int, int]]:
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def kept_runs_arguments(ap: argparse.ArgumentParser) -> None:
+    """``--from``, ``--home`` and ``--variant``: which of :mod:`bench_search_real`'s kept runs a bench reads."""
     ap.add_argument("--from", dest="runs", required=True, help="bench_search_real.py's --out JSON (its kept runs)")
     ap.add_argument("--home", required=True, help="bench_search_real.py's --home (root of dev libraries' workspaces)")
     ap.add_argument("--variant", default=None, help="only the runs of this variant")
+
+
+def kept_runs(args: argparse.Namespace) -> list[tuple[dict, Path]]:
+    """Each kept run of ``args.variant`` (all when None) with its workspace (a dev library's own, else ``--home``)."""
+    runs = [r for r in json.loads(Path(args.runs).read_text()) if args.variant is None or r.get("variant") == args.variant]
+    return [(r, Path(args.home) / r["library"] / "home" if r.get("library") else Path(args.home)) for r in runs]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    kept_runs_arguments(ap)
     ap.add_argument("--queries", choices=("training", "held", "all"), default="training",
                     help="training: the selection score; held: the held-out tracks; all: every track, by folder (analysis)")
     ap.add_argument("--stats", default="mfcc,all,production")
     ap.add_argument("--weights", default="0,0.1,0.2,0.3,0.5,1")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    runs = json.loads(Path(args.runs).read_text())
-    runs = [r for r in runs if args.variant is None or r.get("variant") == args.variant]
     stat_sets = [s for s in args.stats.split(",") if s]
     if unknown := [s for s in stat_sets if s not in STAT_SETS]:
         raise SystemExit(f"--stats {unknown}: allowed {sorted(STAT_SETS)}")
     weights = [float(w) for w in args.weights.split(",")]
     cache: dict[str, dict[str, np.ndarray]] = {}
     results = []
-    for r in runs:
-        home = Path(args.home) / r["library"] / "home" if r.get("library") else Path(args.home)
+    for r, home in kept_runs(args):
         res = one_run(home, r["run"], queries_kind=args.queries, stat_sets=stat_sets, weights=weights, cache=cache)
         res.update(seed=r["seed"], library=r.get("library") or "")
         results.append(res)
