@@ -1,0 +1,37 @@
+"""Session 19's QA on real music: the README's CLI walk from the top (each command with and without
+``--json``, bad input) and notebooks 01, 05 and 06 in JupyterLab."""
+
+from __future__ import annotations
+
+from test_dj_qa4 import _one_track
+
+from workbench.cli import main
+
+
+def test_similar_with_an_empty_or_corrupt_file_says_so_before_analysing_the_library(tmp_path, capsys):
+    """`similar bad/empty.mp3` analysed and embedded all 19 real tracks (two minutes) before saying
+    that the file is empty: now the query file is checked first, and nothing is computed."""
+    from workbench.analysis import track_analysis
+    from workbench.library import Library
+
+    music, home = _one_track(tmp_path, capsys, "a")
+    empty, corrupt = tmp_path / "empty.mp3", tmp_path / "cut.flac"
+    empty.write_bytes(b"")
+    corrupt.write_bytes((music / "a.flac").read_bytes()[:3000])
+    for query, cause in ((empty, "the file is empty (0 bytes)"), (corrupt, "corrupt or truncated .flac file")):
+        assert main([*home, "similar", str(query)]) == 1
+        err = capsys.readouterr().err
+        assert cause in err and str(query) in err and "analyse" not in err, err
+    with Library(tmp_path / "ws" / "data" / "workbench.db") as lib:
+        assert track_analysis(lib, lib.tracks()[0], compute=False) is None
+
+
+def test_suggest_text_calls_a_novelty_boundarys_label_a_guess_not_0_percent():
+    """Without a section model `suggest` printed every novelty boundary at "0%  uncertain", a
+    confidence nothing gave it; the labeler says "guess", and now so does the text."""
+    from workbench.commands.suggest import suggestion_line
+
+    row = {"label": "intro", "start_beat": 0, "end_beat": 46, "start_s": 0.0, "end_s": 31.7, "confidence": 0.0,
+           "uncertain": True}
+    assert suggestion_line(row, guess=True).split() == ["intro", "0-46", "0.0-31.7", "guess", "uncertain"]
+    assert suggestion_line({**row, "confidence": 0.34}).split()[-2] == "34%"
