@@ -35,3 +35,25 @@ def test_suggest_text_calls_a_novelty_boundarys_label_a_guess_not_0_percent():
            "uncertain": True}
     assert suggestion_line(row, guess=True).split() == ["intro", "0-46", "0.0-31.7", "guess", "uncertain"]
     assert suggestion_line({**row, "confidence": 0.34}).split()[-2] == "34%"
+
+
+def test_library_table_gives_no_key_confidence_where_there_is_no_key(tmp_path, capsys, monkeypatch):
+    """Notebook 01's table showed the real drum loops with key "–", camelot "–" and a key
+    confidence 0.04-0.23: a confidence in a key the analysis says is not there (`analyze` shows "-")."""
+    import math
+    from types import SimpleNamespace
+
+    import workbench.analysis
+    from workbench.explore import library_table
+    from workbench.library import Library
+
+    _one_track(tmp_path, capsys, "loop")
+    drums = SimpleNamespace(bpm=140.0, has_key=False, key="C major", camelot="8B", key_confidence=0.23, energy=7,
+                            loudness_lufs=-9.0)
+    monkeypatch.setattr(workbench.analysis, "track_analysis", lambda *a, **k: drums)
+    with Library(tmp_path / "ws" / "data" / "workbench.db") as lib:
+        row = library_table(lib).iloc[0]
+    assert row["key"] is None and row["camelot"] is None and math.isnan(row["key_confidence"]), row
+    drums.has_key = True
+    with Library(tmp_path / "ws" / "data" / "workbench.db") as lib:
+        assert library_table(lib).iloc[0]["key_confidence"] == 0.23

@@ -68,7 +68,8 @@ def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFr
     """One row per track with its stored analysis (empty cells where a track is not analysed yet).
 
     Columns: see :data:`TABLE_COLUMNS`; ``bpm`` is NaN for a track without a steady beat, ``key``
-    and ``camelot`` None for drums only (the analysis's ``has_key`` False: no key to mix on);
+    and ``camelot`` None and ``key_confidence`` NaN for drums only (the analysis's ``has_key`` False: no
+    key to mix on, so no confidence in one, as ``workbench analyze`` shows ``-``);
     ``crates`` the names of the track's crates (comma-separated); ``group`` the track's group
     under ``group_by`` (see :func:`track_groups`; the grouping used is ``table.attrs["group_by"]``).
 
@@ -103,7 +104,7 @@ def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFr
             # drums only (``has_key`` False): no key to mix on, so none is shown or counted
             "key": a.key if a is not None and a.has_key else None,
             "camelot": a.camelot if a is not None and a.has_key else None,
-            "key_confidence": round(a.key_confidence, 2) if a is not None else np.nan,
+            "key_confidence": round(a.key_confidence, 2) if a is not None and a.has_key else np.nan,
             "energy": a.energy if a is not None else None,
             "loudness_lufs": round(a.loudness_lufs, 1) if a is not None else np.nan,
             "path": t.path,
