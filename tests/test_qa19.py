@@ -57,3 +57,18 @@ def test_library_table_gives_no_key_confidence_where_there_is_no_key(tmp_path, c
     drums.has_key = True
     with Library(tmp_path / "ws" / "data" / "workbench.db") as lib:
         assert library_table(lib).iloc[0]["key_confidence"] == 0.23
+
+
+def test_model_card_lists_the_models_own_metrics_first_and_an_unmeasured_one_as_a_dash():
+    """The real-music dj_section_v1 card listed its ~300 metrics by name: `model.accuracy` came after
+    every baseline's per-class row, and unmeasured values read `null`."""
+    from workbench.registry_card import model_card
+
+    metrics = {"baselines": {"majority": {"accuracy": 0.4319}}, "calibration": {"suggestions": {"ece_after": None}},
+               "model": {"accuracy": 0.4319, "macro_f1": 0.2928}, "model_smoothed": {"accuracy": 0.5727}}
+    card = model_card({"model_type": "dj_section", "version": 1, "metadata": {}, "metrics": metrics})
+    rows = [line for line in card.split("## Metrics")[1].split("##")[0].splitlines() if line.startswith("| ") and
+            not line.startswith("| |")]
+    assert [r.split("|")[1].strip() for r in rows] == ["model.accuracy", "model.macro_f1", "model_smoothed.accuracy",
+                                                      "baselines.majority.accuracy", "calibration.suggestions.ece_after"]
+    assert rows[-1] == "| calibration.suggestions.ece_after | - |" and "null" not in card, rows

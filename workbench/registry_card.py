@@ -44,10 +44,22 @@ def _table(rows: list[tuple[str, Any]]) -> str:
     for k, v in rows:
         if isinstance(v, float):
             text = card_number(v)
+        elif v is None:  # a value the run did not measure: "-", as the card's other tables write it, not JSON's null
+            text = "-"
         else:
             text = v if isinstance(v, str) else json.dumps(v, default=str)
         out.append(f"| {k} | {text.replace('|', '/')} |")
     return "\n".join(out)
+
+
+def _headline_first(item: tuple[str, Any]) -> tuple[int, str]:
+    """Sort key of a flattened metric: the model's own (``model.*``, ``model_smoothed.*``) first, then the rest by name.
+
+    A sections run records some 300 metrics; sorted by name alone the model's accuracy came after every
+    baseline's per-class row, near the card's middle.
+    """
+    key = item[0]
+    return (0 if key.split(".")[0] in ("model", "model_smoothed") else 1, key)
 
 
 def _blend_lines(model_type: str, metrics: dict[str, Any], meta: dict[str, Any] | None = None) -> list[str]:
@@ -143,7 +155,7 @@ def model_card(doc: dict[str, Any]) -> str:
         "",
         "## Metrics",
         "",
-        _table(sorted(metrics.items())) if metrics else "No training metrics were recorded.",
+        _table(sorted(metrics.items(), key=_headline_first)) if metrics else "No training metrics were recorded.",
         "",
         "## Blocking gates",
         "",
