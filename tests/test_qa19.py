@@ -72,3 +72,26 @@ def test_model_card_lists_the_models_own_metrics_first_and_an_unmeasured_one_as_
     assert [r.split("|")[1].strip() for r in rows] == ["model.accuracy", "model.macro_f1", "model_smoothed.accuracy",
                                                       "baselines.majority.accuracy", "calibration.suggestions.ece_after"]
     assert rows[-1] == "| calibration.suggestions.ece_after | - |" and "null" not in card, rows
+
+
+def test_notebook_01s_players_say_which_track_they_play(tmp_path, capsys):
+    """Notebook 01's "Listen to the query and its best match" showed two bare players: nothing said which
+    was machine_wars and which loop_tabla."""
+    from workbench.explore import player
+    from workbench.library import Library
+
+    _one_track(tmp_path, capsys, "a <b> & c")
+    with Library(tmp_path / "ws" / "data" / "workbench.db") as lib:
+        track = lib.tracks()[0]
+        html = player(track, duration_s=20)._repr_html_()
+        assert html.startswith("<div>track 1: a &lt;b&gt; &amp; c (0-10 s)</div>") and "<audio" in html, html[:200]
+        assert "(4-10 s)" in player(track, start_s=4.0)._repr_html_()[:80]
+
+
+def test_notebook_01s_before_after_table_shows_scores_to_4_decimals():
+    """Notebook 01's before/after table said 0.778 and 0.722 where `train embeddings` said the same search
+    gate's 0.7778 and 0.7222 (as notebook 03's table, session 18)."""
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[1] / "notebooks" / "01_explore_library.ipynb").read_text()
+    assert '\\"n_queries\\"]].infer_objects(), precision=4))' in source

@@ -381,7 +381,9 @@ def similar_table(search: LibrarySearch, track: int | str | Track, *, k: int = 5
 
 
 def player(track: Track, *, start_s: float = 0.0, duration_s: float = 30.0, sr: int = 22050) -> Audio:
-    """An ``IPython.display.Audio`` of ``duration_s`` seconds of a track from ``start_s`` (mono).
+    """An ``IPython.display.Audio`` of ``duration_s`` seconds of a track from ``start_s`` (mono), with the
+    track's id, name and the span above the player (two bare players in notebook 01 did not say which
+    was the query and which its match).
 
     Parameters
     ----------
@@ -399,6 +401,8 @@ def player(track: Track, *, start_s: float = 0.0, duration_s: float = 30.0, sr: 
     ParameterError
         ``start_s`` < 0, ``duration_s`` <= 0, or ``start_s`` past the end.
     """
+    from html import escape
+
     from IPython.display import Audio
 
     from workbench import audio
@@ -409,4 +413,11 @@ def player(track: Track, *, start_s: float = 0.0, duration_s: float = 30.0, sr: 
     a, b = int(start_s * rate), int((start_s + duration_s) * rate)
     if a >= len(y):
         raise ParameterError(f"start_s {start_s} is past the end of {track.name} ({len(y) / rate:.1f} s)")
-    return Audio(y[a:b], rate=rate, normalize=True)
+    end_s = min(start_s + duration_s, len(y) / rate)
+    caption = escape(f"track {track.id}: {track.name} ({start_s:g}-{end_s:.0f} s)")
+
+    class _Captioned(Audio):
+        def _repr_html_(self) -> str:
+            return f"<div>{caption}</div>{super()._repr_html_()}"
+
+    return _Captioned(y[a:b], rate=rate, normalize=True)
