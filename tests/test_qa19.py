@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from test_dj_qa4 import _one_track
 
 from workbench.cli import main
+from workbench.errors import ParameterError
 
 
 def test_similar_with_an_empty_or_corrupt_file_says_so_before_analysing_the_library(tmp_path, capsys):
@@ -95,3 +99,18 @@ def test_notebook_01s_before_after_table_shows_scores_to_4_decimals():
 
     source = (Path(__file__).resolve().parents[1] / "notebooks" / "01_explore_library.ipynb").read_text()
     assert '\\"n_queries\\"]].infer_objects(), precision=4))' in source
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("dropout", 2, "dropout must be a float in [0, 1); got 2"),
+    ("hidden_dim", 0, "hidden_dim must be an int >= 1; got 0"),
+    ("weight_decay", -1, "weight_decay must be a float >= 0; got -1"),
+])
+def test_train_sections_refuses_a_bad_network_setting_before_making_a_job(key, value, said):
+    """`train sections --set dropout=2` (or hidden_dim=0, weight_decay=-1) made a job, computed features and
+    failed it ("ValueError: Invalid weight_decay value: -1" from torch): `workbench jobs` kept a failed
+    job for a typo. The config check now refuses them, as it refuses `--lr -1`, before any job."""
+    from workbench.train.sections.config_check import check_sections_config
+
+    with pytest.raises(ParameterError, match=re.escape(said)):
+        check_sections_config({key: value})
