@@ -114,3 +114,26 @@ def test_train_sections_refuses_a_bad_network_setting_before_making_a_job(key, v
 
     with pytest.raises(ParameterError, match=re.escape(said)):
         check_sections_config({key: value})
+
+
+def test_data_diff_of_two_section_runs_says_their_labels_are_the_same_when_the_fingerprint_is():
+    """Notebook 05 compared two sections runs on the same labels and said "fingerprint: same" above
+    "labels added/removed: not recorded": runs keep label counts and a fingerprint of the labels, not the
+    labels, so every real run read "not recorded"; the fingerprint says whether they are the same."""
+    from workbench.experiments_compare import data_diff
+    from workbench.runs import Run
+
+    def run(name, created, fp, counts):
+        return Run(path=f"/x/{name}", info={"run_id": name, "kind": "sections", "created_at": created}, config={},
+                   history=[],
+                   metrics={}, data={"tracks": [{"content_hash": "h1", "name": "a"}], "fingerprint": fp,
+                                     "label_counts": counts})
+
+    a = run("a", "2026-12-07T13:24:00", "f1", {"drop": 39, "break": 29})
+    said = data_diff(a, run("b", "2026-12-07T13:35:00", "f1", {"drop": 39, "break": 29})).summary()
+    assert "  labels: the same (the fingerprint covers them)" in said and "not recorded" not in said, said
+    said = data_diff(a, run("c", "2026-12-07T13:40:00", "f2", {"drop": 40, "break": 29})).summary()
+    assert "labels: which were added or removed is not recorded; the counts per class changed (below)" in said
+    assert "  label counts: drop 39->40" in said, said
+    said = data_diff(a, run("d", "2026-12-07T13:45:00", "f3", {"drop": 39, "break": 29})).summary()
+    assert said.endswith("the counts per class are the same"), said

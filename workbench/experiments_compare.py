@@ -189,11 +189,16 @@ class DataDiff:
         lines.append(f"  tracks: +{len(self.tracks_added)} -{len(self.tracks_removed)}"
                      + (f" (added {', '.join(self.tracks_added[:5])}{' ...' if len(self.tracks_added) > 5 else ''})"
                         if self.tracks_added else ""))
-        if self.labels_added is None:
-            lines.append("  labels added/removed: not recorded")
-        else:
-            lines.append(f"  labels: +{len(self.labels_added)} -{len(self.labels_removed or [])}")
         changed = {k: v for k, v in self.label_counts.items() if v[0] != v[1]}
+        if self.labels_added is not None:
+            lines.append(f"  labels: +{len(self.labels_added)} -{len(self.labels_removed or [])}")
+        elif self.fingerprint_changed is False:  # the fingerprint hashes the tracks and their labels
+            lines.append("  labels: the same (the fingerprint covers them)")
+        elif self.fingerprint_changed and self.label_counts:  # a run keeps its counts per class, not its labels
+            lines.append("  labels: which were added or removed is not recorded; the counts per class "
+                         + ("changed (below)" if changed else "are the same"))
+        else:
+            lines.append("  labels added/removed: not recorded")
         if changed:
             lines.append("  label counts: " + ", ".join(f"{k} {a}->{b}" for k, (a, b) in changed.items()))
         return "\n".join(lines)
