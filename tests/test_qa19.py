@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -137,3 +138,31 @@ def test_data_diff_of_two_section_runs_says_their_labels_are_the_same_when_the_f
     assert "  label counts: drop 39->40" in said, said
     said = data_diff(a, run("d", "2026-12-07T13:45:00", "f3", {"drop": 39, "break": 29})).summary()
     assert said.endswith("the counts per class are the same"), said
+
+
+def test_runs_compare_lists_the_models_own_metrics_first(tmp_path):
+    """Notebook 05 and `runs compare` put two sections runs' model.accuracy after 40-odd baseline and
+    calibration rows; the model's own metrics now come first, the rest in their order."""
+    from workbench.experiments import compare
+    from workbench.runs import Run
+
+    def run(name, created, acc):
+        metrics = {"baselines": {"majority": {"accuracy": 0.4319}}, "calibration": {"ece_after": 0.1366},
+                   "model": {"accuracy": acc}, "model_smoothed": {"accuracy": acc + 0.1}, "n_sections": 71}
+        return Run(path=tmp_path / name, info={"run_id": name, "kind": "sections", "created_at": created}, config={},
+                   data={}, history=[], metrics=metrics)
+
+    shown = compare([run("a", "2026-12-07T13:24", 0.4319), run("b", "2026-12-07T13:35", 0.4296)]).metrics
+    assert list(shown.index) == ["model.accuracy", "model_smoothed.accuracy", "baselines.majority.accuracy",
+                                 "calibration.ece_after", "n_sections"], list(shown.index)
+
+
+def test_notebook_05_names_a_lone_run_of_its_kind_in_words():
+    """Notebook 05 said "the oldest of the 1 embeddings runs" on a workspace with one run of each kind."""
+    from pathlib import Path
+
+    cell = next(c for c in json.loads((Path(__file__).resolve().parents[1] / "notebooks" /
+                                       "05_compare_experiments.ipynb").read_text())["cells"]
+                if "baseline: {oldest}" in "".join(c["source"]))
+    source = "".join(cell["source"])
+    assert 'f"the only {kind} run" if counts.iloc[0] == 1 else' in source and "the oldest of the 1" not in source

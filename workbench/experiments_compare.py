@@ -61,6 +61,26 @@ def metric_direction(name: str) -> str | None:
     return None
 
 
+def headline_first(names: Iterable[str]) -> list[str]:
+    """Dotted metric names with the model's own (``model.*``, ``model_smoothed.*``) first, the rest in their order.
+
+    A sections run records some 300 metrics; by name alone the model's accuracy came after every
+    baseline's and calibration row (the model card, ``runs compare``, notebook 05).
+
+    Parameters
+    ----------
+    names : iterable of str
+        As :func:`scalar_metrics` gives them (``model.accuracy``).
+
+    Returns
+    -------
+    list of str
+    """
+    names = [str(n) for n in names]
+    own = [n for n in names if n.split(".")[0] in ("model", "model_smoothed")]
+    return own + [n for n in names if n not in set(own)]
+
+
 def backbone_name(run: Run) -> str | None:
     """The run's backbone name (``run.json``, else ``data.json``), or None.
 

@@ -52,16 +52,6 @@ def _table(rows: list[tuple[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def _headline_first(item: tuple[str, Any]) -> tuple[int, str]:
-    """Sort key of a flattened metric: the model's own (``model.*``, ``model_smoothed.*``) first, then the rest by name.
-
-    A sections run records some 300 metrics; sorted by name alone the model's accuracy came after every
-    baseline's per-class row, near the card's middle.
-    """
-    key = item[0]
-    return (0 if key.split(".")[0] in ("model", "model_smoothed") else 1, key)
-
-
 def _blend_lines(model_type: str, metrics: dict[str, Any], meta: dict[str, Any] | None = None) -> list[str]:
     """What an app must add to an embedding or head model whose run blends the head with its backbone in search,
     or, for an embedding model that carries the blend (``search_blend`` in its metadata), that it adds nothing.
@@ -111,6 +101,7 @@ def model_card(doc: dict[str, Any]) -> str:
     str
         The card's Markdown.
     """
+    from workbench.experiments_compare import headline_first
     from workbench.registry_types import flatten_metrics
 
     meta = doc.get("metadata", {})
@@ -155,7 +146,8 @@ def model_card(doc: dict[str, Any]) -> str:
         "",
         "## Metrics",
         "",
-        _table(sorted(metrics.items(), key=_headline_first)) if metrics else "No training metrics were recorded.",
+        _table([(k, metrics[k]) for k in headline_first(sorted(metrics))]) if metrics else
+        "No training metrics were recorded.",
         "",
         "## Blocking gates",
         "",
