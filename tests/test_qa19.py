@@ -166,3 +166,21 @@ def test_notebook_05_names_a_lone_run_of_its_kind_in_words():
                 if "baseline: {oldest}" in "".join(c["source"]))
     source = "".join(cell["source"])
     assert 'f"the only {kind} run" if counts.iloc[0] == 1 else' in source and "the oldest of the 1" not in source
+
+
+def test_models_compare_text_lists_the_models_own_metrics_first():
+    """`models compare dj_section 1 2` listed ~200 baseline rows by name before metrics.model.accuracy
+    (notebook 06's table put the headline first; the command did not)."""
+    from types import SimpleNamespace
+
+    from workbench.registry_types import Comparison
+
+    def version(n, acc):
+        return SimpleNamespace(model_type="dj_section", version=n, size_bytes=19_790_000, export={},
+                               metrics={"baselines": {"ensemble": {"accuracy": 0.4781}}, "calibration": {"ece": 0.13},
+                                        "model": {"accuracy": acc}})
+
+    text = str(Comparison.of(version(1, 0.4319), version(2, 0.4296)))
+    names = [line.split()[0] for line in text.splitlines()[1:]]
+    assert names == ["metrics.model.accuracy", "size_mb", "metrics.baselines.ensemble.accuracy",
+                     "metrics.calibration.ece"], names
