@@ -8,6 +8,7 @@ import re
 
 import pytest
 from test_dj_qa4 import _one_track
+from test_style import style_lib  # noqa: F401  (a fixture)
 
 from workbench.cli import main
 from workbench.errors import ParameterError
@@ -184,3 +185,28 @@ def test_models_compare_text_lists_the_models_own_metrics_first():
     names = [line.split()[0] for line in text.splitlines()[1:]]
     assert names == ["metrics.model.accuracy", "size_mb", "metrics.baselines.ensemble.accuracy",
                      "metrics.calibration.ece"], names
+
+
+def test_profile_show_says_its_range_is_the_target_band_not_the_references_span(style_lib, capsys):  # noqa: F811
+    """`profile show stk` on the real supertuxkart crate (tempi 132-145 BPM) gave bpm "range 127.6 .. 153.3"
+    with no word on what the range is: a reader takes it for the references' lowest .. highest."""
+    lib, _ = style_lib
+    assert main(["--db", str(lib.path), "profile", "build", "qa19", "--crate", "ref"]) == 0
+    capsys.readouterr()
+    assert main(["--db", str(lib.path), "profile", "show", "qa19"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(out) if line.startswith("feature "))
+    legend = next(line for line in out if line.startswith("range: "))
+    assert out.index(legend) > header and "10th-90th percentiles" in legend and "not their lowest .. highest" in legend
+
+
+def test_info_of_a_truncated_file_says_what_scan_says(tmp_path, capsys):
+    """`info bad/truncated_amen.flac` (the first 100 kB of the real Amen loop) printed its header's "6.86 s"
+    with exit 0, where `scan` refuses the same file as truncated: `info` now decodes it whole, as scan does."""
+    music, home = _one_track(tmp_path, capsys, "whole")
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes((music / "whole.flac").read_bytes()[:20000])
+    assert main([*home, "info", str(cut)]) == 1
+    assert "corrupt or truncated .flac file" in capsys.readouterr().err
+    assert main([*home, "info", str(music / "whole.flac"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["duration_s"] == pytest.approx(10.0, abs=0.01)

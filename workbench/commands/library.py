@@ -97,8 +97,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(p)
     p.set_defaults(func=_cmd_embed)
 
-    p = sub.add_parser("info", help="the workspace (root, database, experiments, models), or what the header "
-                                    "of an audio file says")
+    p = sub.add_parser("info", help="the workspace (root, database, experiments, models), or what an audio file "
+                                    "holds (decoded whole, as scan decodes it: a truncated file is refused with its "
+                                    "cause)")
     p.add_argument("path", nargs="?", default=None, help="an audio file (default: show the workspace)")
     add_json(p)
     p.set_defaults(func=_cmd_info)
@@ -425,9 +426,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         if not rec["exists"]["db"]:
             print("no library yet: `workbench scan FOLDER` creates it", file=sys.stderr)
         return 0
-    from workbench.audio import info
+    from workbench.audio import check_whole
 
-    i = info(args.path)
+    i = check_whole(args.path)  # the header alone called a truncated FLAC that scan refuses whole (6.86 s)
     if args.json:
         print_json({"path": i.path, "format": i.format, "subtype": i.subtype, "sample_rate_hz": i.sample_rate_hz,
                     "channels": i.channels, "frames": i.frames, "duration_s": i.duration_s})
