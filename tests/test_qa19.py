@@ -210,3 +210,18 @@ def test_info_of_a_truncated_file_says_what_scan_says(tmp_path, capsys):
     assert "corrupt or truncated .flac file" in capsys.readouterr().err
     assert main([*home, "info", str(music / "whole.flac"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["duration_s"] == pytest.approx(10.0, abs=0.01)
+
+
+def test_the_majority_warning_names_the_failing_metric_as_failing_and_the_other_as_passing():
+    """The real-music sections report warned "the model does not beat always saying the most frequent class ...:
+    accuracy 0.4296 vs 0.4319, macro F1 0.2893 vs 0.1508": the macro F1 beats it by far, the sentence said otherwise."""
+    from workbench.train.sections.training import _beats_majority
+
+    majority = {"accuracy": 0.4319, "macro_f1": 0.1508}
+    said = _beats_majority({"accuracy": 0.4296, "macro_f1": 0.2893}, majority)
+    assert said.endswith("held-out tracks: its accuracy 0.4296 is below the majority's 0.4319 (its macro F1 "
+                         "0.2893 is above the majority's 0.1508)"), said
+    said = _beats_majority({"accuracy": 0.40, "macro_f1": 0.15}, majority)
+    assert said.endswith("its accuracy 0.4000 is below the majority's 0.4319 and its macro F1 0.1500 is not above "
+                         "the majority's 0.1508"), said
+    assert _beats_majority({"accuracy": 0.5, "macro_f1": 0.3}, majority) is None
