@@ -225,7 +225,7 @@ def test_output_piped_into_head_ends_quietly(home):
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr and "Exception ignored" not in out.stderr
     first = subprocess.run(["bash", "-c", f"set -o pipefail; {sys.executable} -m workbench --db {db} tracks | head -1"],
                            capture_output=True, text=True, timeout=120)
-    assert first.returncode == 0 and first.stdout.split() == ["id", "dur", "rate", "ch", "hash", "name"]
+    assert first.returncode == 0 and first.stdout.split() == ["id", "dur", "s", "rate", "Hz", "ch", "hash", "name"]
     assert "Traceback" not in first.stderr
 
 

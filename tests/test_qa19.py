@@ -225,3 +225,12 @@ def test_the_majority_warning_names_the_failing_metric_as_failing_and_the_other_
     assert said.endswith("its accuracy 0.4000 is below the majority's 0.4319 and its macro F1 0.1500 is not above "
                          "the majority's 0.1508"), said
     assert _beats_majority({"accuracy": 0.5, "macro_f1": 0.3}, majority) is None
+
+
+def test_tracks_table_gives_its_units(tmp_path, capsys):
+    """`workbench tracks` headed its columns "dur" and "rate" (seconds? samples? Hz?), where `models list` writes
+    "size MB" and "PSNR dB"."""
+    _music, home = _one_track(tmp_path, capsys, "unit")
+    assert main([*home, "tracks"]) == 0
+    header, row = capsys.readouterr().out.splitlines()[:2]
+    assert header.split()[:5] == ["id", "dur", "s", "rate", "Hz"] and row.split()[1:3] == ["10.0", "22050"], row

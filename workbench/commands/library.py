@@ -174,10 +174,10 @@ def _cmd_tracks(args: argparse.Namespace) -> int:
         if args.json:
             print_json([track_record(t, membership.get(t.id, [])) for t in tracks])
             return 0
-        print(f"{'id':>5}  {'dur':>7}  {'rate':>6}  {'ch':>2}  {'hash':12}  name")
+        print(f"{'id':>5}  {'dur s':>7}  {'rate Hz':>7}  {'ch':>2}  {'hash':12}  name")  # units, as `models list`'s
         for t in tracks:
             flag = "  (missing)" if t.missing_since else ""
-            print(f"{t.id:>5}  {t.duration_s:7.1f}  {t.sample_rate_hz:>6}  {t.channels:>2}  "
+            print(f"{t.id:>5}  {t.duration_s:7.1f}  {t.sample_rate_hz:>7}  {t.channels:>2}  "
                   f"{t.content_hash[:12]}  {t.name}{flag}")
         print(f"{count_of(len(tracks), 'track')} in {lib.path}")
     return 0
