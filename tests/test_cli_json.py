@@ -183,7 +183,8 @@ def test_suggest_without_a_model_falls_back_to_novelty_and_says_so(home, capsys)
     assert doc["uncertain_below"] is None and doc["uncertain_rule"].startswith("uncertain: every suggestion (no section")
     assert main(["--home", str(home), "suggest", "1"]) == 0
     out = capsys.readouterr().out
-    assert "no section model yet" in out and "uncertain: every suggestion" in out and "0%  uncertain" in out
+    assert "no section model yet" in out and "uncertain: every suggestion" in out and "guess  uncertain" in out
+    assert "0%" not in out  # a novelty guess has no confidence, as the labeler says
     assert main(["--home", str(home), "suggest", "1", "--run", "nope"]) == 1  # a named run is never replaced
 
 
@@ -224,7 +225,7 @@ def test_output_piped_into_head_ends_quietly(home):
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr and "Exception ignored" not in out.stderr
     first = subprocess.run(["bash", "-c", f"set -o pipefail; {sys.executable} -m workbench --db {db} tracks | head -1"],
                            capture_output=True, text=True, timeout=120)
-    assert first.returncode == 0 and first.stdout.split() == ["id", "dur", "rate", "ch", "hash", "name"]
+    assert first.returncode == 0 and first.stdout.split() == ["id", "dur", "s", "rate", "Hz", "ch", "hash", "name"]
     assert "Traceback" not in first.stderr
 
 

@@ -123,7 +123,7 @@ def test_the_majority_warning_and_the_report_note_write_4_decimals():
     from workbench.train.sections.training import _beats_majority
 
     said = _beats_majority({"accuracy": 0.37, "macro_f1": 0.288}, {"accuracy": 0.452, "macro_f1": 0.156})
-    assert "accuracy 0.3700 vs 0.4520, macro F1 0.2880 vs 0.1560" in said
+    assert "accuracy 0.3700 is below the majority's 0.4520 (its macro F1 0.2880 is above the majority's 0.1560)" in said
 
 
 def test_the_demo_summary_writes_scores_with_4_decimals():

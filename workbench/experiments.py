@@ -35,6 +35,7 @@ from workbench.experiments_compare import (  # noqa: F401  (re-exported)
     config_params,
     count_metrics,
     data_diff,
+    headline_first,
     metric_direction,
     run_params,
     scalar_metrics,
@@ -173,8 +174,10 @@ class Comparison:
 
     @property
     def metrics(self) -> pd.DataFrame:
-        """Every numeric metric (rows, dotted names) of every run (columns); NaN where not recorded."""
-        return _by_run({r.run_id: _scalar_metrics(r) for r in self.runs}, index_name="metric", dtype=float)
+        """Every numeric metric (rows, dotted names) of every run (columns), the model's own first
+        (:func:`~workbench.experiments_compare.headline_first`); NaN where not recorded."""
+        df = _by_run({r.run_id: _scalar_metrics(r) for r in self.runs}, index_name="metric", dtype=float)
+        return df.loc[headline_first(df.index)]
 
     @property
     def counts(self) -> set[str]:

@@ -61,6 +61,26 @@ def metric_direction(name: str) -> str | None:
     return None
 
 
+def headline_first(names: Iterable[str]) -> list[str]:
+    """Dotted metric names with the model's own (``model.*``, ``model_smoothed.*``) first, the rest in their order.
+
+    A sections run records some 300 metrics; by name alone the model's accuracy came after every
+    baseline's and calibration row (the model card, ``runs compare``, notebook 05).
+
+    Parameters
+    ----------
+    names : iterable of str
+        As :func:`scalar_metrics` gives them (``model.accuracy``).
+
+    Returns
+    -------
+    list of str
+    """
+    names = [str(n) for n in names]
+    own = [n for n in names if n.split(".")[0] in ("model", "model_smoothed")]
+    return own + [n for n in names if n not in set(own)]
+
+
 def backbone_name(run: Run) -> str | None:
     """The run's backbone name (``run.json``, else ``data.json``), or None.
 
@@ -189,11 +209,16 @@ class DataDiff:
         lines.append(f"  tracks: +{len(self.tracks_added)} -{len(self.tracks_removed)}"
                      + (f" (added {', '.join(self.tracks_added[:5])}{' ...' if len(self.tracks_added) > 5 else ''})"
                         if self.tracks_added else ""))
-        if self.labels_added is None:
-            lines.append("  labels added/removed: not recorded")
-        else:
-            lines.append(f"  labels: +{len(self.labels_added)} -{len(self.labels_removed or [])}")
         changed = {k: v for k, v in self.label_counts.items() if v[0] != v[1]}
+        if self.labels_added is not None:
+            lines.append(f"  labels: +{len(self.labels_added)} -{len(self.labels_removed or [])}")
+        elif self.fingerprint_changed is False:  # the fingerprint hashes the tracks and their labels
+            lines.append("  labels: the same (the fingerprint covers them)")
+        elif self.fingerprint_changed and self.label_counts:  # a run keeps its counts per class, not its labels
+            lines.append("  labels: which were added or removed is not recorded; the counts per class "
+                         + ("changed (below)" if changed else "are the same"))
+        else:
+            lines.append("  labels added/removed: not recorded")
         if changed:
             lines.append("  label counts: " + ", ".join(f"{k} {a}->{b}" for k, (a, b) in changed.items()))
         return "\n".join(lines)

@@ -68,7 +68,8 @@ def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFr
     """One row per track with its stored analysis (empty cells where a track is not analysed yet).
 
     Columns: see :data:`TABLE_COLUMNS`; ``bpm`` is NaN for a track without a steady beat, ``key``
-    and ``camelot`` None for drums only (the analysis's ``has_key`` False: no key to mix on);
+    and ``camelot`` None and ``key_confidence`` NaN for drums only (the analysis's ``has_key`` False: no
+    key to mix on, so no confidence in one, as ``workbench analyze`` shows ``-``);
     ``crates`` the names of the track's crates (comma-separated); ``group`` the track's group
     under ``group_by`` (see :func:`track_groups`; the grouping used is ``table.attrs["group_by"]``).
 
@@ -103,7 +104,7 @@ def library_table(library: Library, *, group_by: str | None = None) -> pd.DataFr
             # drums only (``has_key`` False): no key to mix on, so none is shown or counted
             "key": a.key if a is not None and a.has_key else None,
             "camelot": a.camelot if a is not None and a.has_key else None,
-            "key_confidence": round(a.key_confidence, 2) if a is not None else np.nan,
+            "key_confidence": round(a.key_confidence, 2) if a is not None and a.has_key else np.nan,
             "energy": a.energy if a is not None else None,
             "loudness_lufs": round(a.loudness_lufs, 1) if a is not None else np.nan,
             "path": t.path,
@@ -380,7 +381,9 @@ def similar_table(search: LibrarySearch, track: int | str | Track, *, k: int = 5
 
 
 def player(track: Track, *, start_s: float = 0.0, duration_s: float = 30.0, sr: int = 22050) -> Audio:
-    """An ``IPython.display.Audio`` of ``duration_s`` seconds of a track from ``start_s`` (mono).
+    """An ``IPython.display.Audio`` of ``duration_s`` seconds of a track from ``start_s`` (mono), with the
+    track's id, name and the span above the player (two bare players in notebook 01 did not say which
+    was the query and which its match).
 
     Parameters
     ----------
@@ -398,6 +401,8 @@ def player(track: Track, *, start_s: float = 0.0, duration_s: float = 30.0, sr: 
     ParameterError
         ``start_s`` < 0, ``duration_s`` <= 0, or ``start_s`` past the end.
     """
+    from html import escape
+
     from IPython.display import Audio
 
     from workbench import audio
@@ -408,4 +413,11 @@ def player(track: Track, *, start_s: float = 0.0, duration_s: float = 30.0, sr: 
     a, b = int(start_s * rate), int((start_s + duration_s) * rate)
     if a >= len(y):
         raise ParameterError(f"start_s {start_s} is past the end of {track.name} ({len(y) / rate:.1f} s)")
-    return Audio(y[a:b], rate=rate, normalize=True)
+    end_s = min(start_s + duration_s, len(y) / rate)
+    caption = escape(f"track {track.id}: {track.name} ({start_s:g}-{end_s:.0f} s)")
+
+    class _Captioned(Audio):
+        def _repr_html_(self) -> str:
+            return f"<div>{caption}</div>{super()._repr_html_()}"
+
+    return _Captioned(y[a:b], rate=rate, normalize=True)

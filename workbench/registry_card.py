@@ -44,6 +44,8 @@ def _table(rows: list[tuple[str, Any]]) -> str:
     for k, v in rows:
         if isinstance(v, float):
             text = card_number(v)
+        elif v is None:  # a value the run did not measure: "-", as the card's other tables write it, not JSON's null
+            text = "-"
         else:
             text = v if isinstance(v, str) else json.dumps(v, default=str)
         out.append(f"| {k} | {text.replace('|', '/')} |")
@@ -99,6 +101,7 @@ def model_card(doc: dict[str, Any]) -> str:
     str
         The card's Markdown.
     """
+    from workbench.experiments_compare import headline_first
     from workbench.registry_types import flatten_metrics
 
     meta = doc.get("metadata", {})
@@ -143,7 +146,8 @@ def model_card(doc: dict[str, Any]) -> str:
         "",
         "## Metrics",
         "",
-        _table(sorted(metrics.items())) if metrics else "No training metrics were recorded.",
+        _table([(k, metrics[k]) for k in headline_first(sorted(metrics))]) if metrics else
+        "No training metrics were recorded.",
         "",
         "## Blocking gates",
         "",

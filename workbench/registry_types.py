@@ -170,7 +170,9 @@ class Comparison:
         Returns
         -------
         Comparison
-            Rows sorted by metric name; ``b - a`` is None where either value is not a number.
+            Rows with the headline first (:data:`HEADLINE_FIRST`: the model's own scores, parity, size), then by
+            metric name (``models compare`` listed a sections model's accuracy after ~200 baseline rows);
+            ``b - a`` is None where either value is not a number.
         """
 
         def facts(v: Version) -> dict[str, Any]:
@@ -191,7 +193,7 @@ class Comparison:
 
         fa, fb = facts(va), facts(vb)
         rows = []
-        for key in sorted(set(fa) | set(fb)):
+        for key in sorted(set(fa) | set(fb), key=lambda k: (_headline_rank(k), k)):  # `models compare` as notebook 06
             x, y = fa.get(key), fb.get(key)
             num = all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in (x, y))
             rows.append((key, x, y, (y - x) if num else None))
@@ -222,8 +224,7 @@ class Comparison:
             return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
         rows = [r for r in self.rows if texts or (_is_number(r[1]) and _is_number(r[2]))]
-        rows.sort(key=lambda r: next((i for i, p in enumerate(HEADLINE_FIRST) if r[0].startswith(p)),
-                                     len(HEADLINE_FIRST)))  # stable: by name within each
+        rows.sort(key=lambda r: _headline_rank(r[0]))  # stable: by name within each
         shown = [(m, _fmt(a), _fmt(b), _fmt(d, signed=True)) for m, a, b, d in rows]
         return pd.DataFrame(shown, columns=["metric", f"v{self.a}", f"v{self.b}", "delta"]).set_index("metric")
 
@@ -242,6 +243,13 @@ class Comparison:
 #: The rows :meth:`Comparison.to_frame` shows first, in this order (name prefixes): the model's own scores, then
 #: parity and size; the baselines, calibration and transfer details follow by name.
 HEADLINE_FIRST: tuple[str, ...] = ("metrics.model.", "metrics.model_smoothed.", "parity.", "size_mb")
+
+
+def _headline_rank(name: str) -> int:
+    """Where a comparison row goes: its prefix's place in :data:`HEADLINE_FIRST`, the rest after them."""
+    return next((i for i, p in enumerate(HEADLINE_FIRST) if name.startswith(p)), len(HEADLINE_FIRST))
+
+
 #: Width of a version's column in :meth:`Comparison.__str__`; a longer text (an explanation) is cut.
 CELL = 24
 

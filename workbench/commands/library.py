@@ -97,8 +97,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(p)
     p.set_defaults(func=_cmd_embed)
 
-    p = sub.add_parser("info", help="the workspace (root, database, experiments, models), or what the header "
-                                    "of an audio file says")
+    p = sub.add_parser("info", help="the workspace (root, database, experiments, models), or what an audio file "
+                                    "holds (decoded whole, as scan decodes it: a truncated file is refused with its "
+                                    "cause)")
     p.add_argument("path", nargs="?", default=None, help="an audio file (default: show the workspace)")
     add_json(p)
     p.set_defaults(func=_cmd_info)
@@ -173,10 +174,10 @@ def _cmd_tracks(args: argparse.Namespace) -> int:
         if args.json:
             print_json([track_record(t, membership.get(t.id, [])) for t in tracks])
             return 0
-        print(f"{'id':>5}  {'dur':>7}  {'rate':>6}  {'ch':>2}  {'hash':12}  name")
+        print(f"{'id':>5}  {'dur s':>7}  {'rate Hz':>7}  {'ch':>2}  {'hash':12}  name")  # units, as `models list`'s
         for t in tracks:
             flag = "  (missing)" if t.missing_since else ""
-            print(f"{t.id:>5}  {t.duration_s:7.1f}  {t.sample_rate_hz:>6}  {t.channels:>2}  "
+            print(f"{t.id:>5}  {t.duration_s:7.1f}  {t.sample_rate_hz:>7}  {t.channels:>2}  "
                   f"{t.content_hash[:12]}  {t.name}{flag}")
         print(f"{count_of(len(tracks), 'track')} in {lib.path}")
     return 0
@@ -425,9 +426,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         if not rec["exists"]["db"]:
             print("no library yet: `workbench scan FOLDER` creates it", file=sys.stderr)
         return 0
-    from workbench.audio import info
+    from workbench.audio import check_whole
 
-    i = info(args.path)
+    i = check_whole(args.path)  # the header alone called a truncated FLAC that scan refuses whole (6.86 s)
     if args.json:
         print_json({"path": i.path, "format": i.format, "subtype": i.subtype, "sample_rate_hz": i.sample_rate_hz,
                     "channels": i.channels, "frames": i.frames, "duration_s": i.duration_s})

@@ -95,6 +95,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What ``profile show``'s "range" column is: the real supertuxkart crate (tempi 132-145 BPM) showed "127.6 .. 153.3".
+RANGE_SAID = ("range: the band `profile compare` checks a track against (the references' 10th-90th percentiles, "
+              "widened to mean +- 2 std and to the feature's tolerance), not their lowest .. highest")
+
+
 def _feature_table(features: dict[str, Any]) -> list[str]:
     from workbench.style.features import FEATURES
 
@@ -145,6 +150,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     print(f"profile {profile['name']}@{profile['version']}: {count_of(len(profile['tracks']), 'track')} from "
           f"{profile['source']}, built {built}")
     print("\n".join(_feature_table(profile["features"])))
+    print(RANGE_SAID)
     print(sections_line(profile))
     from workbench.style.scores import scores_for
 

@@ -158,7 +158,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         return 0
     print(f"{'label':7}  {'beats':>9}  {'seconds':>13}  confidence")
     for r in rows:
-        print(suggestion_line(r))
+        print(suggestion_line(r, guess=run is None))
     print(rule)
     if unlike is not None:
         print(unlike_note(unlike))
@@ -180,7 +180,7 @@ def _none_because(lib: Library, track: Any) -> str:
                "without a warning)")
 
 
-def suggestion_line(row: dict[str, Any]) -> str:
+def suggestion_line(row: dict[str, Any], *, guess: bool = False) -> str:
     """One suggestion as ``workbench suggest`` prints it, "uncertain" after its confidence where the model is unsure
     (``--json`` and the labeler said so; the text did not).
 
@@ -189,7 +189,10 @@ def suggestion_line(row: dict[str, Any]) -> str:
     row : dict
         A suggestion's fields (:class:`~workbench.labels.Suggestion` as a dict): label, beats, seconds, confidence,
         uncertain.
+    guess : bool
+        The suggestion is a novelty boundary with a guessed label (no section model): its confidence reads
+        "guess", as the labeler's does, not "0%" (a confidence the guess was never given).
     """
+    confidence = "guess" if guess else f"{row['confidence']:.0%}"
     return (f"{row['label']:7}  {row['start_beat']:>4}-{row['end_beat']:<4}  {row['start_s']:6.1f}-{row['end_s']:<6.1f}  "
-            f"{row['confidence']:.0%}" + ("  uncertain" if row.get("uncertain") else ""))
-
+            f"{confidence}" + ("  uncertain" if row.get("uncertain") else ""))

@@ -18,7 +18,9 @@ def check_query(library: Library, query: str | os.PathLike[str]) -> None:
     """Refuse, before anything slow, a query that is neither a track of ``library`` nor a file.
 
     ``workbench similar 99`` analysed and embedded the whole library before saying that 99 is
-    no track; this says it first, in the words :meth:`LibrarySearch.similar` uses.
+    no track; this says it first, in the words :meth:`LibrarySearch.similar` uses. A file that is
+    not a track is decoded here (:func:`workbench.audio.check_whole`), so an empty, truncated or
+    unreadable query file is refused before the library is analysed too.
 
     Parameters
     ----------
@@ -30,12 +32,15 @@ def check_query(library: Library, query: str | os.PathLike[str]) -> None:
     ------
     TrackNotFoundError
         ``query`` names no track and no file.
+    AudioError
+        ``query`` is a file that does not decode whole (empty, truncated, not audio), with its cause.
     """
     try:
         library.track(query)  # type: ignore[arg-type]
         return
     except TrackNotFoundError:
         if is_file(query):
+            audio.check_whole(query)
             return
     raise unknown_query(library, query)
 

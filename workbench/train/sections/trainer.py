@@ -21,6 +21,7 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.labels import LABELS
+from workbench.validate import check_float, check_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.models.heads import SectionClassifier
@@ -127,6 +128,11 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         self.label_smoothing = label_smoothing
 
     def _check_params(self) -> None:
+        # the network's own settings: a bad one failed the job at the model's construction (torch's
+        # "Invalid weight_decay value: -1"), after the job was made; checked here, before it
+        check_int("hidden_dim", self.hidden_dim, min=1)
+        check_float("dropout", self.dropout, min=0, max=1, max_open=True, what="a float")
+        check_float("weight_decay", self.weight_decay, min=0, what="a float")
         m = self.max_samples_per_epoch
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
             raise ParameterError(f"max_samples_per_epoch must be None or an int >= 1; got {m!r}")

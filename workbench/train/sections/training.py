@@ -168,9 +168,18 @@ def _beats_majority(model: Mapping[str, Any], majority: Mapping[str, Any] | None
         return None
     if model["macro_f1"] > majority["macro_f1"] and model["accuracy"] >= majority["accuracy"]:
         return None
-    return (f"the model does not beat always saying the most frequent class on the held-out tracks: accuracy "
-            f"{score_text(model['accuracy'])} vs {score_text(majority['accuracy'])}, macro F1 "
-            f"{score_text(model['macro_f1'])} vs {score_text(majority['macro_f1'])}")
+    # the one that fails is named as failing, the one that passes as passing: the real-music run read "does not
+    # beat ...: accuracy 0.4296 vs 0.4319, macro F1 0.2893 vs 0.1508", the second well above the majority's
+    acc, f1 = (score_text(model["accuracy"]), score_text(majority["accuracy"])), (
+        score_text(model["macro_f1"]), score_text(majority["macro_f1"]))
+    parts = [(model["accuracy"] >= majority["accuracy"], f"accuracy {acc[0]} is below the majority's {acc[1]}",
+              f"accuracy {acc[0]} is not below the majority's {acc[1]}"),
+             (model["macro_f1"] > majority["macro_f1"], f"macro F1 {f1[0]} is not above the majority's {f1[1]}",
+              f"macro F1 {f1[0]} is above the majority's {f1[1]}")]
+    failed = [bad for ok, bad, _ in parts if not ok]
+    passed = [good for ok, _, good in parts if ok]
+    return ("the model does not beat always saying the most frequent class on the held-out tracks: its "
+            + " and its ".join(failed) + (f" (its {passed[0]})" if passed else ""))
 
 
 def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = None,
