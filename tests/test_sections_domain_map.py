@@ -142,3 +142,62 @@ def test_the_report_says_how_tracks_unlike_the_labelled_ones_are_served():
     assert "tracks unlike the labelled ones" in html and "beyond distance 2.12" in html and "0.85" in html
     cal["suggestions"]["domain"] = {**domain, "dropped": "Platt map kept alone: the domain map raised"}
     assert "Platt map kept alone" in calibration_part({"calibration": cal}, lambda name, fig, alt: "")
+
+
+def test_a_fold_trained_on_one_track_trains_without_the_domain_map():
+    """Two crates, one of a single track: its fold's reference has no spread; the run trains and says why (it raised)."""
+    from workbench.train.sections import train_sections
+
+    d = _data(groups=("a", "b"), per_group=3)
+    one = d.subset([t.track_id for t in d.tracks if t.group == "a"] + [d.tracks[-1].track_id])
+    res = train_sections(one, config={**FAST, "calibration_guard": False}, progress=False)
+    rec = res.metrics["calibration"]["suggestions"]["domain"]
+    assert res.trainer.domain_map_ is None and "fold(s) a trained on fewer" in rec["skipped"]
+
+
+def test_without_a_confidence_map_no_suggestion_ece_is_said_to_be_served_through_one():
+    from workbench.train.sections import train_sections
+
+    res = train_sections(_data(), config={**FAST, "calibrate": False}, progress=False)
+    sug = res.metrics["calibration"]["suggestions"]
+    assert res.trainer.confidence_map_ is None
+    assert sug["ece_after"] is None and sug["reliability_after"] is None and sug["ece_before"] is not None
+
+
+def test_a_crate_whose_name_holds_a_plus_is_held_out_whole():
+    """leave_one_group_out joins a fold's crates with " + ": the held-out crates are read from its tracks."""
+    from dataclasses import replace
+
+    from workbench.train.sections import SectionData
+    from workbench.train.sections.domain_map import TrackDistance, fold_distances, track_descriptor
+
+    d = _data(groups=("a", "b", "c"), per_group=3)
+    d = SectionData([replace(t, group="a + b") if t.group == "a" else t for t in d.tracks], d.features, d.backbone)
+    held = [t for t in d.tracks if t.group == "a + b"]
+    ids = np.array([t.track_id for t in held])
+    got = fold_distances(d, ids, np.full(len(ids), "a + b"))
+    others = [t for t in d.tracks if t.group != "a + b"]
+    want = TrackDistance.fit(np.array([track_descriptor(t.frames) for t in others])).distance(
+        np.array([track_descriptor(t.frames) for t in held]))
+    assert np.allclose(got, want)
+
+
+def test_a_model_file_saved_before_the_domain_map_serves_its_platt_map(tmp_path):
+    """A file without the "domain_map" key (sessions before 19) loads, serves the Platt map everywhere, says nothing."""
+    import torch
+
+    from workbench.train.sections import load_section_model, save_section_model, train_sections
+    from workbench.train.sections.domain_map import served_map, unlike_labelled
+
+    data, far = _data(), _data(groups=("d",), per_group=1, seed=5, shift=6.0)
+    res = train_sections(data, config={**FAST, "calibration_guard": False}, progress=False)
+    assert res.trainer.domain_map_ is not None and res.trainer.confidence_map_ is not None
+    save_section_model(res.trainer, tmp_path / "m.pt", features=res.features, backbone="test")
+    old = torch.load(tmp_path / "m.pt", weights_only=True)
+    del old["domain_map"]
+    torch.save(old, tmp_path / "old.pt")
+    loaded, _, _ = load_section_model(tmp_path / "old.pt")
+    assert loaded.domain_map_ is None
+    assert served_map(loaded, far.tracks[0]) is loaded.confidence_map_
+    assert unlike_labelled(loaded, far.tracks[0]) is None
+    assert np.allclose(loaded.confidence_map_[1], res.trainer.confidence_map_[1])

@@ -67,6 +67,37 @@ def track_descriptor(frames: np.ndarray | None) -> np.ndarray:
     return np.concatenate([f.mean(axis=0), f.std(axis=0)])
 
 
+def nearest_rms(z: np.ndarray, refs: np.ndarray, *, k: int = 1, leave_one_out: bool = False) -> np.ndarray:
+    """Mean distance of each row of ``z`` to its ``k`` nearest rows of ``refs``, as an RMS over the columns (scikit-learn).
+
+    The one nearest-neighbour distance of this module's map and of the self-training gate
+    (:mod:`~workbench.train.sections.domain_gate`, ``k=1``).
+
+    Parameters
+    ----------
+    z : np.ndarray [shape=(m, D)]
+        Standardised descriptors of the tracks measured.
+    refs : np.ndarray [shape=(n, D)]
+        Standardised descriptors of the references, n >= 1 (n >= 2 with ``leave_one_out``).
+    k : int >= 1
+        Nearest references averaged over (at most n, or n - 1 with ``leave_one_out``).
+    leave_one_out : bool
+        ``z`` is ``refs`` itself: each row's own distance (0) is left out.
+
+    Returns
+    -------
+    np.ndarray [shape=(m,)], >= 0
+        Euclidean distance over sqrt(D), averaged over the ``k`` nearest.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(k, len(refs) - int(leave_one_out))
+    nn = NearestNeighbors(n_neighbors=k + int(leave_one_out)).fit(refs)
+    dist, _ = nn.kneighbors(z)
+    dist = dist[:, 1:] if leave_one_out else dist  # a reference's nearest is itself
+    return dist.mean(axis=1) / np.sqrt(refs.shape[1])
+
+
 @dataclass(frozen=True)
 class TrackDistance:
     """Distance of tracks to a set of reference (training) tracks, in units of the references' own spread.
@@ -119,14 +150,8 @@ class TrackDistance:
         return cls(center, scale, refs, max(float(np.median(own)), 1e-9), k)
 
     def _knn(self, z: np.ndarray, *, leave_one_out: bool = False) -> np.ndarray:
-        """Mean RMS distance of standardised rows ``z`` to their ``k`` nearest references (scikit-learn)."""
-        from sklearn.neighbors import NearestNeighbors
-
-        k = min(self.k, len(self.refs) - int(leave_one_out))
-        nn = NearestNeighbors(n_neighbors=k + int(leave_one_out)).fit(self.refs)
-        dist, _ = nn.kneighbors(z)
-        dist = dist[:, 1:] if leave_one_out else dist  # a reference's nearest is itself
-        return dist.mean(axis=1) / np.sqrt(self.refs.shape[1])
+        """Mean RMS distance of standardised rows ``z`` to their ``k`` nearest references (:func:`nearest_rms`)."""
+        return nearest_rms(z, self.refs, k=self.k, leave_one_out=leave_one_out)
 
     def distance(self, descriptors: np.ndarray) -> np.ndarray:
         """Each track's distance to the references, in units of their own spread (1: a typical reference's).
@@ -333,16 +358,53 @@ def fold_distances(data: SectionData, track_ids: np.ndarray, folds: np.ndarray, 
     -------
     np.ndarray [shape=(n,)]
         :meth:`TrackDistance.distance` of each window's track against its fold's training tracks.
+
+    Raises
+    ------
+    ParameterError
+        A fold trained on fewer than 2 tracks (:func:`fold_training_tracks`).
     """
     desc = {t.track_id: track_descriptor(t.frames) for t in data.tracks}
     out = np.empty(len(track_ids), dtype=np.float64)
-    for f in np.unique(folds):
-        held = set(str(f).split(" + "))
-        ref = TrackDistance.fit(np.array([desc[t.track_id] for t in data.tracks if t.group not in held]), k=k)
+    for f, train in fold_training_tracks(data, track_ids, folds).items():
+        if len(train) < 2:
+            raise ParameterError(f"fold {f!r} was trained on {len(train)} track(s); a distance needs 2 or more "
+                                 f"training tracks (its unit is their spread)")
+        ref = TrackDistance.fit(np.array([desc[t.track_id] for t in train]), k=k)
         rows = np.asarray(folds) == f
         ids = sorted({int(t) for t in np.asarray(track_ids)[rows]})
         by_id = dict(zip(ids, ref.distance(np.array([desc[t] for t in ids])), strict=True))
         out[rows] = [by_id[int(t)] for t in np.asarray(track_ids)[rows]]
+    return out
+
+
+def fold_training_tracks(data: SectionData, track_ids: np.ndarray, folds: np.ndarray) -> dict[str, list[TrackFrames]]:
+    """Each fold's training tracks: every track but those of the groups its held-out windows' tracks are in.
+
+    The held-out groups are read from the tracks, not from the fold's name (a crate may be called
+    "house + techno", and :func:`~workbench.train.sections.transfer.leave_one_group_out` joins the
+    names of a fold's groups with ``" + "``).
+
+    Parameters
+    ----------
+    data : SectionData
+        The tracks the folds were made of (each with its ``group``).
+    track_ids : np.ndarray [shape=(n,)] of int
+        The track of each out-of-fold window.
+    folds : np.ndarray [shape=(n,)] of str
+        Its fold.
+
+    Returns
+    -------
+    dict of str to list of TrackFrames
+        Per fold name, the tracks of every other group.
+    """
+    group_of = {t.track_id: t.group for t in data.tracks}
+    tids, f_all = np.asarray(track_ids), np.asarray(folds)
+    out: dict[str, list[TrackFrames]] = {}
+    for f in np.unique(f_all):
+        held = {group_of[int(t)] for t in tids[f_all == f]}
+        out[str(f)] = [t for t in data.tracks if t.group not in held]
     return out
 
 
