@@ -31,7 +31,8 @@ def _data(groups: tuple[str, ...] = ("a", "b", "c"), per_group: int = 3, seed: i
 
 def test_beyond_the_folds_a_track_is_served_the_folds_share_right():
     from workbench.evaluate.calibration import apply_confidence_map, confidence_ece, fit_platt
-    from workbench.train.sections.domain_map import TrackDistance, fit_domain_map, fold_check
+    from workbench.train.sections.domain_fit import fit_domain_map, fold_check
+    from workbench.train.sections.domain_map import TrackDistance
 
     rng = np.random.default_rng(19)
     conf = rng.uniform(0.5, 1.0, 4000)
@@ -169,7 +170,8 @@ def test_a_crate_whose_name_holds_a_plus_is_held_out_whole():
     from dataclasses import replace
 
     from workbench.train.sections import SectionData
-    from workbench.train.sections.domain_map import TrackDistance, fold_distances, track_descriptor
+    from workbench.train.sections.domain_fit import fold_distances
+    from workbench.train.sections.domain_map import TrackDistance, track_descriptor
 
     d = _data(groups=("a", "b", "c"), per_group=3)
     d = SectionData([replace(t, group="a + b") if t.group == "a" else t for t in d.tracks], d.features, d.backbone)

@@ -185,13 +185,13 @@ def fit_domain_confidence(trainer: SectionTrainer, oof: dict[str, np.ndarray], d
         The run's calibration record.
     """
     from workbench.evaluate.calibration import confidence_ece
-    from workbench.train.sections.domain_map import (
+    from workbench.train.sections.domain_fit import (
         fit_domain_map,
         fold_check,
         fold_distances,
         fold_training_tracks,
-        training_reference,
     )
+    from workbench.train.sections.domain_map import training_reference
 
     trainer.domain_map_ = None
     if not cfg.get("confidence_map_domain") or trainer.confidence_map_ is None or not oof:

@@ -118,6 +118,11 @@ def domain_gate(pool: Sequence[TrackFrames], labelled: Sequence[TrackFrames], *,
     info : dict
         ``gate``, ``reference`` (RMS over standardised summary columns), ``distances`` (one per pool track,
         over the reference), ``out_of_domain`` and ``in_domain`` (counts).
+
+    Raises
+    ------
+    ParameterError
+        ``gate`` not a float >= 0, fewer than 2 labelled tracks, or a track without frames.
     """
     gate = check_gate(gate)
     if gate is None:
