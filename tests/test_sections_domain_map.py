@@ -143,6 +143,9 @@ def test_the_report_says_how_tracks_unlike_the_labelled_ones_are_served():
     assert "tracks unlike the labelled ones" in html and "beyond distance 2.12" in html and "0.85" in html
     cal["suggestions"]["domain"] = {**domain, "dropped": "Platt map kept alone: the domain map raised"}
     assert "Platt map kept alone" in calibration_part({"calibration": cal}, lambda name, fig, alt: "")
+    cal["suggestions"]["domain"] = {"skipped": "a track's distance needs 2+ training tracks; fold(s) a trained on fewer"}
+    html = calibration_part({"calibration": cal}, lambda name, fig, alt: "")  # said, where it was left out silently
+    assert "no domain map: a track&#x27;s distance needs 2+ training tracks; fold(s) a trained on fewer" in html
 
 
 def test_a_fold_trained_on_one_track_trains_without_the_domain_map():
@@ -203,3 +206,31 @@ def test_a_model_file_saved_before_the_domain_map_serves_its_platt_map(tmp_path)
     assert served_map(loaded, far.tracks[0]) is loaded.confidence_map_
     assert unlike_labelled(loaded, far.tracks[0]) is None
     assert np.allclose(loaded.confidence_map_[1], res.trainer.confidence_map_[1])
+
+
+def test_the_web_labeler_says_a_track_is_unlike_the_labelled_tracks_after_the_model(tmp_path):
+    import soundfile as sf
+    from test_labels import _store_grid
+
+    from workbench.labels import Labels, Suggestion
+    from workbench.labels.uncertain import unlike_note
+    from workbench.library import Library
+    from workbench.widgets.labeler_web import WebLabeler
+    from workbench.widgets.suggest import Suggester
+
+    (tmp_path / "audio").mkdir()
+    sf.write(str(tmp_path / "audio" / "t.wav"), 0.1 * np.random.default_rng(0).standard_normal(20 * 8000), 8000)
+    lib = Library(tmp_path / "db" / "w.db")
+    lib.scan(tmp_path / "audio", progress=False)
+    (t,) = lib.tracks()
+    _store_grid(lib, t, 32)
+    said = "active model dj_section (run r1)"
+    for far, note in ((None, said), (2.345, f"{said}; {unlike_note(2.345)}")):
+        def fn(track, far=far):
+            g = Labels(lib).grid(track)
+            return [Suggestion(track.id, "intro", 0, 16, 0.0, g.time_of(16), 0.6, uncertain=True, uncertain_below=0.8,
+                               unlike_labelled=far)]
+
+        w = WebLabeler(lib, suggest=Suggester("dj_section", "v1", False, said, None, fn), audio=False)
+        w.load_suggestions()
+        assert w.suggest_note == note
