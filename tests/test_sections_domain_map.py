@@ -234,3 +234,20 @@ def test_the_web_labeler_says_a_track_is_unlike_the_labelled_tracks_after_the_mo
         w = WebLabeler(lib, suggest=Suggester("dj_section", "v1", False, said, None, fn), audio=False)
         w.load_suggestions()
         assert w.suggest_note == note
+
+
+def test_the_default_map_leaves_every_in_domain_figure_as_the_platt_map_gave_it():
+    """confidence_map_domain (default True) moves only tracks beyond the limit: held-out tracks within it score the same."""
+    from workbench.train.sections import train_sections
+    from workbench.train.sections.domain_map import unlike_labelled
+
+    data = _data(groups=("a", "b", "c"), per_group=4)
+    cfg = {**FAST, "calibration_guard": False}
+    on, off = (train_sections(data, config={**cfg, "confidence_map_domain": v}, progress=False) for v in (True, False))
+    assert on.trainer.domain_map_ is not None
+    held = [t for t in data.tracks if t.track_id in set(on.arrays["track_ids"].tolist())]
+    assert held and all(unlike_labelled(on.trainer, t) is None for t in held)  # every held-out track within the limit
+    a, b = on.metrics["calibration"]["suggestions"], off.metrics["calibration"]["suggestions"]
+    assert (a["ece_before"], a["ece_after"], a["span"]["after"]["ece"]) == (b["ece_before"], b["ece_after"],
+                                                                          b["span"]["after"]["ece"])
+    assert on.metrics["model"] == off.metrics["model"]
