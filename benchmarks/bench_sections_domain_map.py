@@ -10,7 +10,7 @@ re-fits candidate maps on the folds only and prints the ECE per scored window / 
 (right when half its windows are) of each: ``stated``; ``platt`` (the Platt map, what was served);
 ``logistic`` (a logistic regression of right on ``[logit c, log d]``, ``d`` the track's distance to
 the fold's training tracks: the idea as first put, not taken); ``domain`` (the default since
-session 19, :func:`~workbench.train.sections.domain_map.fold_check`: beyond 1.25 x the farthest
+session 19, :func:`~workbench.train.sections.domain_fit.fold_check`: beyond 1.25 x the farthest
 held-out track, the folds' share right) and ``domain@1.0`` (margin 1); ``served``: what the default
 serves after the calibration guard (the Platt map alone where ``domain`` raised the own-LOSO window ECE).
 Own LOSO: each fold served by maps fitted on the other folds. Held-out columns only with ``--held-out`` (read once, after choosing)::
@@ -99,7 +99,8 @@ def compare_model(cap: dict, name: str, *, held_out: bool) -> dict[str, dict[str
     """ECE per window / per suggestion of every candidate map, own LOSO and each scored set of one model."""
     from workbench.evaluate.calibration import apply_confidence_map, confidence_ece, fit_platt
     from workbench.evaluate.span_calibration import span_ece
-    from workbench.train.sections.domain_map import TrackDistance, fit_domain_map, fold_check
+    from workbench.train.sections.domain_fit import fit_domain_map, fold_check
+    from workbench.train.sections.domain_map import TrackDistance
 
     m, desc = cap[name], cap["desc"]
     oof = m["oof"]

@@ -59,6 +59,8 @@ def test_sections_not_ready_says_the_jobs_refusal_or_none(small_home, tmp_path):
     assert said == f"not trained: {info.value}" and "Need more labels: intro 2/3, drop 2/3" in said
     with pytest.raises(ParameterError, match="min_per_class must be an int .*; got 'ten'"):
         sections_not_ready(lib, config={"min_per_class": "ten"})
+    with pytest.raises(ParameterError, match="keep_flagged must be true or false; got 'yes'"):  # as the job: not "ready"
+        sections_not_ready(lib, config={"min_per_class": 2, "keep_flagged": "yes"})
 
 
 def test_the_refusal_outside_jupyter_is_the_same_error_with_its_message(tmp_path):

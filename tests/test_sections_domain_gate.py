@@ -71,3 +71,17 @@ def test_the_out_of_domain_tracks_are_self_trained_on():
     assert 0 < st["pseudo_tracks"] <= 2
     loso = res.metrics["transfer"]["leave_one_group_out"]  # every fold gates against its own training tracks
     assert set(loso["self_training"]) == {"a", "b", "c"}
+
+
+def test_a_fold_of_one_labelled_track_self_trains_on_nothing_and_says_why():
+    """Two crates, one of a single track: its fold's gate had no spread to measure and stopped the whole run."""
+    from test_sections_domain_map import _data as _hard
+
+    from workbench.train.sections import train_sections
+
+    d = _hard(groups=("a", "b"), per_group=3)
+    one = d.subset([t.track_id for t in d.tracks if t.group == "a"] + [d.tracks[-1].track_id])
+    cfg = {**FAST, "self_training_rounds": 1, "self_training_threshold": 0.3, "self_training_gate": 1.0}
+    res = train_sections(one, config=cfg, progress=False, unlabelled=_pool([0.0, 8.0]))
+    assert res.metrics["transfer"]["leave_one_group_out"]["self_training"]["a"] == 0  # the fold trained on b's one track
+    assert "gate" in res.metrics["self_training"]

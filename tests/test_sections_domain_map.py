@@ -31,7 +31,8 @@ def _data(groups: tuple[str, ...] = ("a", "b", "c"), per_group: int = 3, seed: i
 
 def test_beyond_the_folds_a_track_is_served_the_folds_share_right():
     from workbench.evaluate.calibration import apply_confidence_map, confidence_ece, fit_platt
-    from workbench.train.sections.domain_map import TrackDistance, fit_domain_map, fold_check
+    from workbench.train.sections.domain_fit import fit_domain_map, fold_check
+    from workbench.train.sections.domain_map import TrackDistance
 
     rng = np.random.default_rng(19)
     conf = rng.uniform(0.5, 1.0, 4000)
@@ -142,3 +143,111 @@ def test_the_report_says_how_tracks_unlike_the_labelled_ones_are_served():
     assert "tracks unlike the labelled ones" in html and "beyond distance 2.12" in html and "0.85" in html
     cal["suggestions"]["domain"] = {**domain, "dropped": "Platt map kept alone: the domain map raised"}
     assert "Platt map kept alone" in calibration_part({"calibration": cal}, lambda name, fig, alt: "")
+    cal["suggestions"]["domain"] = {"skipped": "a track's distance needs 2+ training tracks; fold(s) a trained on fewer"}
+    html = calibration_part({"calibration": cal}, lambda name, fig, alt: "")  # said, where it was left out silently
+    assert "no domain map: a track&#x27;s distance needs 2+ training tracks; fold(s) a trained on fewer" in html
+
+
+def test_a_fold_trained_on_one_track_trains_without_the_domain_map():
+    """Two crates, one of a single track: its fold's reference has no spread; the run trains and says why (it raised)."""
+    from workbench.train.sections import train_sections
+
+    d = _data(groups=("a", "b"), per_group=3)
+    one = d.subset([t.track_id for t in d.tracks if t.group == "a"] + [d.tracks[-1].track_id])
+    res = train_sections(one, config={**FAST, "calibration_guard": False}, progress=False)
+    rec = res.metrics["calibration"]["suggestions"]["domain"]
+    assert res.trainer.domain_map_ is None and "fold(s) a trained on fewer" in rec["skipped"]
+
+
+def test_without_a_confidence_map_no_suggestion_ece_is_said_to_be_served_through_one():
+    from workbench.train.sections import train_sections
+
+    res = train_sections(_data(), config={**FAST, "calibrate": False}, progress=False)
+    sug = res.metrics["calibration"]["suggestions"]
+    assert res.trainer.confidence_map_ is None
+    assert sug["ece_after"] is None and sug["reliability_after"] is None and sug["ece_before"] is not None
+
+
+def test_a_crate_whose_name_holds_a_plus_is_held_out_whole():
+    """leave_one_group_out joins a fold's crates with " + ": the held-out crates are read from its tracks."""
+    from dataclasses import replace
+
+    from workbench.train.sections import SectionData
+    from workbench.train.sections.domain_fit import fold_distances
+    from workbench.train.sections.domain_map import TrackDistance, track_descriptor
+
+    d = _data(groups=("a", "b", "c"), per_group=3)
+    d = SectionData([replace(t, group="a + b") if t.group == "a" else t for t in d.tracks], d.features, d.backbone)
+    held = [t for t in d.tracks if t.group == "a + b"]
+    ids = np.array([t.track_id for t in held])
+    got = fold_distances(d, ids, np.full(len(ids), "a + b"))
+    others = [t for t in d.tracks if t.group != "a + b"]
+    want = TrackDistance.fit(np.array([track_descriptor(t.frames) for t in others])).distance(
+        np.array([track_descriptor(t.frames) for t in held]))
+    assert np.allclose(got, want)
+
+
+def test_a_model_file_saved_before_the_domain_map_serves_its_platt_map(tmp_path):
+    """A file without the "domain_map" key (sessions before 19) loads, serves the Platt map everywhere, says nothing."""
+    import torch
+
+    from workbench.train.sections import load_section_model, save_section_model, train_sections
+    from workbench.train.sections.domain_map import served_map, unlike_labelled
+
+    data, far = _data(), _data(groups=("d",), per_group=1, seed=5, shift=6.0)
+    res = train_sections(data, config={**FAST, "calibration_guard": False}, progress=False)
+    assert res.trainer.domain_map_ is not None and res.trainer.confidence_map_ is not None
+    save_section_model(res.trainer, tmp_path / "m.pt", features=res.features, backbone="test")
+    old = torch.load(tmp_path / "m.pt", weights_only=True)
+    del old["domain_map"]
+    torch.save(old, tmp_path / "old.pt")
+    loaded, _, _ = load_section_model(tmp_path / "old.pt")
+    assert loaded.domain_map_ is None
+    assert served_map(loaded, far.tracks[0]) is loaded.confidence_map_
+    assert unlike_labelled(loaded, far.tracks[0]) is None
+    assert np.allclose(loaded.confidence_map_[1], res.trainer.confidence_map_[1])
+
+
+def test_the_web_labeler_says_a_track_is_unlike_the_labelled_tracks_after_the_model(tmp_path):
+    import soundfile as sf
+    from test_labels import _store_grid
+
+    from workbench.labels import Labels, Suggestion
+    from workbench.labels.uncertain import unlike_note
+    from workbench.library import Library
+    from workbench.widgets.labeler_web import WebLabeler
+    from workbench.widgets.suggest import Suggester
+
+    (tmp_path / "audio").mkdir()
+    sf.write(str(tmp_path / "audio" / "t.wav"), 0.1 * np.random.default_rng(0).standard_normal(20 * 8000), 8000)
+    lib = Library(tmp_path / "db" / "w.db")
+    lib.scan(tmp_path / "audio", progress=False)
+    (t,) = lib.tracks()
+    _store_grid(lib, t, 32)
+    said = "active model dj_section (run r1)"
+    for far, note in ((None, said), (2.345, f"{said}; {unlike_note(2.345)}")):
+        def fn(track, far=far):
+            g = Labels(lib).grid(track)
+            return [Suggestion(track.id, "intro", 0, 16, 0.0, g.time_of(16), 0.6, uncertain=True, uncertain_below=0.8,
+                               unlike_labelled=far)]
+
+        w = WebLabeler(lib, suggest=Suggester("dj_section", "v1", False, said, None, fn), audio=False)
+        w.load_suggestions()
+        assert w.suggest_note == note
+
+
+def test_the_default_map_leaves_every_in_domain_figure_as_the_platt_map_gave_it():
+    """confidence_map_domain (default True) moves only tracks beyond the limit: held-out tracks within it score the same."""
+    from workbench.train.sections import train_sections
+    from workbench.train.sections.domain_map import unlike_labelled
+
+    data = _data(groups=("a", "b", "c"), per_group=4)
+    cfg = {**FAST, "calibration_guard": False}
+    on, off = (train_sections(data, config={**cfg, "confidence_map_domain": v}, progress=False) for v in (True, False))
+    assert on.trainer.domain_map_ is not None
+    held = [t for t in data.tracks if t.track_id in set(on.arrays["track_ids"].tolist())]
+    assert held and all(unlike_labelled(on.trainer, t) is None for t in held)  # every held-out track within the limit
+    a, b = on.metrics["calibration"]["suggestions"], off.metrics["calibration"]["suggestions"]
+    assert (a["ece_before"], a["ece_after"], a["span"]["after"]["ece"]) == (b["ece_before"], b["ece_after"],
+                                                                          b["span"]["after"]["ece"])
+    assert on.metrics["model"] == off.metrics["model"]

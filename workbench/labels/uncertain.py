@@ -73,6 +73,11 @@ def unlike_note(distance: float) -> str:
     ----------
     distance : float
         The track's distance to the training tracks (1: a typical training track's to the others).
+
+    Returns
+    -------
+    str
+        One sentence, the distance to 1 decimal.
     """
     return (f"unlike your labelled tracks (distance {distance:.1f}, beyond every style held out when the confidence "
             f"was fitted): each confidence is the share of those held-out suggestions that were right")

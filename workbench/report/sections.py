@@ -246,7 +246,9 @@ def calibration_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
         if _get(cal, "suggestions", "map_dropped"):
             kv["confidence map"] = _get(cal, "suggestions", "map_dropped")
         domain = _get(cal, "suggestions", "domain") or {}  # config confidence_map_domain
-        if domain.get("limit") is not None:
+        if domain.get("skipped"):
+            kv["tracks unlike the labelled ones"] = f"no domain map: {domain['skipped']}"
+        elif domain.get("limit") is not None:
             kv["tracks unlike the labelled ones"] = domain.get("dropped") or (
                 f"beyond distance {domain['limit']:.2f}: served the folds' share right {domain['share_right']:.2f} "
                 f"({domain['fitted_on']})")

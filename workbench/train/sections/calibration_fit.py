@@ -185,12 +185,13 @@ def fit_domain_confidence(trainer: SectionTrainer, oof: dict[str, np.ndarray], d
         The run's calibration record.
     """
     from workbench.evaluate.calibration import confidence_ece
-    from workbench.train.sections.domain_map import (
+    from workbench.train.sections.domain_fit import (
         fit_domain_map,
         fold_check,
         fold_distances,
-        training_reference,
+        fold_training_tracks,
     )
+    from workbench.train.sections.domain_map import training_reference
 
     trainer.domain_map_ = None
     if not cfg.get("confidence_map_domain") or trainer.confidence_map_ is None or not oof:
@@ -201,8 +202,14 @@ def fit_domain_confidence(trainer: SectionTrainer, oof: dict[str, np.ndarray], d
         return
     conf, right = np.clip(oof["suggestion_confidence"], 0, 1), np.asarray(oof["suggestion_right"], dtype=bool)
     tids, folds = oof["suggestion_track_ids"], oof["suggestion_folds"]
-    dist = fold_distances(data, tids, folds)
     keep = {int(i) for i in train_ids}
+    few = sorted(f for f, tracks in fold_training_tracks(data, tids, folds).items() if len(tracks) < 2)
+    if few or len(keep) < 2:  # a distance's unit is the spread of 2+ training tracks
+        record["domain"] = {"skipped": "a track's distance needs 2+ training tracks; "
+                                       + (f"fold(s) {', '.join(few)} trained on fewer" if few else
+                                          f"the model was trained on {len(keep)}")}
+        return
+    dist = fold_distances(data, tids, folds)
     mine = np.isin(tids, list(keep))
     if not mine.any():
         return

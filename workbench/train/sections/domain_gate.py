@@ -75,18 +75,27 @@ def track_summary(track: TrackFrames) -> np.ndarray:
     Returns
     -------
     ndarray, shape (2 d,)
+        :func:`~workbench.train.sections.domain_map.track_descriptor` of them (the confidence map's descriptor).
+
+    Raises
+    ------
+    ParameterError
+        The track has no frames (the message names the track and the shape).
     """
-    x = track.frames if track.frames is not None else track.features
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or not len(x):
-        raise ParameterError(f"track {track.track_id} has no frames to summarise (shape {np.shape(x)})")
-    return np.concatenate([x.mean(axis=0), x.std(axis=0)])
+    from workbench.train.sections.domain_map import track_descriptor
+
+    x = np.asarray(track.frames if track.frames is not None else track.features, dtype=np.float64)
+    try:
+        return track_descriptor(x)
+    except ParameterError:
+        raise ParameterError(f"track {track.track_id} has no finite frames to summarise (shape {np.shape(x)})") from None
 
 
 def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """For each row of ``a`` (n, D) its RMS distance to the nearest row of ``b`` (m, D), shape (n,)."""
-    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
-    return np.sqrt(np.maximum(d2.min(axis=1), 0.0) / a.shape[1])
+    from workbench.train.sections.domain_map import nearest_rms
+
+    return nearest_rms(a, b, k=1)
 
 
 def domain_gate(pool: Sequence[TrackFrames], labelled: Sequence[TrackFrames], *,
@@ -109,6 +118,11 @@ def domain_gate(pool: Sequence[TrackFrames], labelled: Sequence[TrackFrames], *,
     info : dict
         ``gate``, ``reference`` (RMS over standardised summary columns), ``distances`` (one per pool track,
         over the reference), ``out_of_domain`` and ``in_domain`` (counts).
+
+    Raises
+    ------
+    ParameterError
+        ``gate`` not a float >= 0, fewer than 2 labelled tracks, or a track without frames.
     """
     gate = check_gate(gate)
     if gate is None:

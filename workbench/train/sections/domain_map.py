@@ -14,7 +14,7 @@ to the tracks the model was trained on:
   each training track to the others (1: as far as a typical labelled track lies from the rest);
 - :class:`DomainMap` serves the Platt map to tracks within ``MARGIN`` (1.25) times the farthest
   held-out track of the folds (each measured against *that fold's* training tracks,
-  :func:`fold_distances`), and beyond it the share of the folds' suggestions that were right: a
+  :func:`~workbench.train.sections.domain_fit.fold_distances`), and beyond it the share of the folds' suggestions that were right: a
   track *unlike your labelled tracks* (:meth:`DomainMap.unlike`) gets the confidence the folds
   support on average, not a ranking the folds could not test. Never fitted on the scored set.
 
@@ -35,7 +35,7 @@ import numpy as np
 from workbench.errors import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workbench.train.sections.features import SectionData, TrackFrames
+    from workbench.train.sections.features import TrackFrames
 
 #: Nearest training tracks a track's distance averages over.
 K_NEAREST = 3
@@ -65,6 +65,37 @@ def track_descriptor(frames: np.ndarray | None) -> np.ndarray:
         raise ParameterError(f"frames must be a finite (n >= 1, d) array of the track's frame embeddings; "
                              f"got shape {f.shape}")
     return np.concatenate([f.mean(axis=0), f.std(axis=0)])
+
+
+def nearest_rms(z: np.ndarray, refs: np.ndarray, *, k: int = 1, leave_one_out: bool = False) -> np.ndarray:
+    """Mean distance of each row of ``z`` to its ``k`` nearest rows of ``refs``, as an RMS over the columns (scikit-learn).
+
+    The one nearest-neighbour distance of this module's map and of the self-training gate
+    (:mod:`~workbench.train.sections.domain_gate`, ``k=1``).
+
+    Parameters
+    ----------
+    z : np.ndarray [shape=(m, D)]
+        Standardised descriptors of the tracks measured.
+    refs : np.ndarray [shape=(n, D)]
+        Standardised descriptors of the references, n >= 1 (n >= 2 with ``leave_one_out``).
+    k : int >= 1
+        Nearest references averaged over (at most n, or n - 1 with ``leave_one_out``).
+    leave_one_out : bool
+        ``z`` is ``refs`` itself: each row's own distance (0) is left out.
+
+    Returns
+    -------
+    np.ndarray [shape=(m,)], >= 0
+        Euclidean distance over sqrt(D), averaged over the ``k`` nearest.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(k, len(refs) - int(leave_one_out))
+    nn = NearestNeighbors(n_neighbors=k + int(leave_one_out)).fit(refs)
+    dist, _ = nn.kneighbors(z)
+    dist = dist[:, 1:] if leave_one_out else dist  # a reference's nearest is itself
+    return dist.mean(axis=1) / np.sqrt(refs.shape[1])
 
 
 @dataclass(frozen=True)
@@ -101,6 +132,10 @@ class TrackDistance:
         k : int >= 1
             Nearest references a distance averages over (at most n - 1 are used).
 
+        Returns
+        -------
+        TrackDistance
+
         Raises
         ------
         ParameterError
@@ -119,14 +154,8 @@ class TrackDistance:
         return cls(center, scale, refs, max(float(np.median(own)), 1e-9), k)
 
     def _knn(self, z: np.ndarray, *, leave_one_out: bool = False) -> np.ndarray:
-        """Mean RMS distance of standardised rows ``z`` to their ``k`` nearest references (scikit-learn)."""
-        from sklearn.neighbors import NearestNeighbors
-
-        k = min(self.k, len(self.refs) - int(leave_one_out))
-        nn = NearestNeighbors(n_neighbors=k + int(leave_one_out)).fit(self.refs)
-        dist, _ = nn.kneighbors(z)
-        dist = dist[:, 1:] if leave_one_out else dist  # a reference's nearest is itself
-        return dist.mean(axis=1) / np.sqrt(self.refs.shape[1])
+        """Mean RMS distance of standardised rows ``z`` to their ``k`` nearest references (:func:`nearest_rms`)."""
+        return nearest_rms(z, self.refs, k=self.k, leave_one_out=leave_one_out)
 
     def distance(self, descriptors: np.ndarray) -> np.ndarray:
         """Each track's distance to the references, in units of their own spread (1: a typical reference's).
@@ -139,6 +168,11 @@ class TrackDistance:
         Returns
         -------
         np.ndarray [shape=(m,)], > 0
+
+        Raises
+        ------
+        ParameterError
+            ``descriptors`` of another width than the references'.
         """
         d = np.atleast_2d(np.asarray(descriptors, dtype=np.float64))
         if d.ndim != 2 or d.shape[1] != self.refs.shape[1]:
@@ -148,7 +182,12 @@ class TrackDistance:
         return np.maximum(self._knn(z) / self.unit, 1e-6)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain lists and numbers (what a model file stores)."""
+        """Plain lists and numbers (what a model file stores).
+
+        Returns
+        -------
+        dict
+        """
         return {"center": self.center.tolist(), "scale": self.scale.tolist(), "refs": self.refs.tolist(),
                 "unit": float(self.unit), "k": int(self.k)}
 
@@ -160,6 +199,10 @@ class TrackDistance:
         ----------
         d : mapping
             :meth:`to_dict`'s keys.
+
+        Returns
+        -------
+        TrackDistance
         """
         return cls(np.asarray(d["center"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64),
                    np.asarray(d["refs"], dtype=np.float64), float(d["unit"]), int(d["k"]))
@@ -188,7 +231,7 @@ class DomainMap:
 
     @property
     def limit(self) -> float:
-        """The distance beyond which a track is unlike the labelled tracks."""
+        """The distance beyond which a track is unlike the labelled tracks: ``margin * seen_max`` (float)."""
         return self.margin * self.seen_max
 
     def distance(self, frames: TrackFrames) -> float:
@@ -198,6 +241,10 @@ class DomainMap:
         ----------
         frames : TrackFrames
             The track, with its backbone ``frames``.
+
+        Returns
+        -------
+        float > 0
         """
         return float(self.reference.distance(track_descriptor(frames.frames)[None, :])[0])
 
@@ -208,6 +255,10 @@ class DomainMap:
         ----------
         distance : float
             The track's distance.
+
+        Returns
+        -------
+        bool
         """
         return bool(distance > self.limit)
 
@@ -231,7 +282,12 @@ class DomainMap:
         return np.array([0.0, 1.0]), np.full(2, self.share_right)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain lists and numbers (what a model file stores)."""
+        """Plain lists and numbers (what a model file stores).
+
+        Returns
+        -------
+        dict
+        """
         return {"share_right": float(self.share_right), "seen_max": float(self.seen_max),
                 "reference": self.reference.to_dict(), "margin": float(self.margin)}
 
@@ -243,107 +299,13 @@ class DomainMap:
         ----------
         d : mapping
             :meth:`to_dict`'s keys.
+
+        Returns
+        -------
+        DomainMap
         """
         return cls(float(d["share_right"]), float(d["seen_max"]), TrackDistance.from_dict(d["reference"]),
                    float(d.get("margin", MARGIN)))
-
-
-def fold_check(confidence: np.ndarray, right: np.ndarray, distance: np.ndarray, folds: np.ndarray, *,
-               margin: float = MARGIN) -> tuple[np.ndarray, np.ndarray]:
-    """Each fold's confidences served by the Platt map and by the domain map, both fitted on the other folds.
-
-    Parameters
-    ----------
-    confidence : np.ndarray [shape=(n,)]
-        Out-of-fold suggestions' stated confidence at each scored window, in [0, 1].
-    right : np.ndarray [shape=(n,)] of bool
-        Whether each was right.
-    distance : np.ndarray [shape=(n,)]
-        Each window's track distance to its fold's training tracks (:func:`fold_distances`).
-    folds : np.ndarray [shape=(n,)]
-        The held-out fold of each window.
-    margin : float >= 1
-        As :attr:`DomainMap.margin`.
-
-    Returns
-    -------
-    (np.ndarray, np.ndarray) [shape=(n,)]
-        Served by the Platt map, and by the domain map (the other folds' share right where a track
-        lies beyond ``margin`` times their largest distance).
-    """
-    from workbench.evaluate.calibration import apply_confidence_map, fit_platt
-
-    c, r, d, f = (np.asarray(v) for v in (confidence, right, distance, folds))
-    platt, domain = c.astype(np.float64).copy(), c.astype(np.float64).copy()
-    for name in np.unique(f):
-        other = f != name
-        if not other.any():
-            continue
-        platt[~other] = apply_confidence_map(c[~other], fit_platt(c[other], r[other]))
-        far = d[~other] > margin * float(d[other].max())
-        domain[~other] = np.where(far, float(np.mean(r[other])), platt[~other])
-    return platt, domain
-
-
-def fit_domain_map(right: np.ndarray, distance: np.ndarray, *, reference: TrackDistance,
-                   margin: float = MARGIN) -> DomainMap:
-    """The domain map of out-of-fold outcomes: their share right and the farthest held-out track.
-
-    Parameters
-    ----------
-    right : np.ndarray [shape=(n,)] of bool
-        Whether each out-of-fold window's suggestion was right (the training tracks' windows).
-    distance : np.ndarray [shape=(n,)]
-        Each one's track distance to its fold's training tracks (:func:`fold_distances`).
-    reference : TrackDistance
-        The final model's training tracks (what a served track is measured against).
-    margin : float >= 1
-        As :attr:`DomainMap.margin`.
-
-    Raises
-    ------
-    ParameterError
-        Empty arrays of different lengths, distances not > 0, or ``margin`` < 1.
-    """
-    r, d = np.asarray(right), np.asarray(distance, dtype=np.float64)
-    if not (r.ndim == 1 and r.shape == d.shape and len(r)):
-        raise ParameterError(f"right and distance must be (n >= 1,) arrays of one length; got {r.shape}, {d.shape}")
-    if not np.all(d > 0):
-        raise ParameterError(f"distance must be > 0; got values from {d.min():.3g}")
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 1:
-        raise ParameterError(f"margin must be a number >= 1; got {margin!r}")
-    return DomainMap(float(np.mean(r.astype(bool))), float(d.max()), reference, float(margin))
-
-
-def fold_distances(data: SectionData, track_ids: np.ndarray, folds: np.ndarray, *, k: int = K_NEAREST) -> np.ndarray:
-    """Each held-out window's track distance to the tracks its fold's model was trained on.
-
-    Parameters
-    ----------
-    data : SectionData
-        The tracks the folds were made of (each with its ``group`` and backbone ``frames``).
-    track_ids : np.ndarray [shape=(n,)] of int
-        The track of each out-of-fold window (``suggestion_track_ids``).
-    folds : np.ndarray [shape=(n,)] of str
-        Its fold: the held-out groups joined by ``" + "`` (``suggestion_folds``).
-    k : int >= 1
-        Nearest training tracks averaged over.
-
-    Returns
-    -------
-    np.ndarray [shape=(n,)]
-        :meth:`TrackDistance.distance` of each window's track against its fold's training tracks.
-    """
-    desc = {t.track_id: track_descriptor(t.frames) for t in data.tracks}
-    out = np.empty(len(track_ids), dtype=np.float64)
-    for f in np.unique(folds):
-        held = set(str(f).split(" + "))
-        ref = TrackDistance.fit(np.array([desc[t.track_id] for t in data.tracks if t.group not in held]), k=k)
-        rows = np.asarray(folds) == f
-        ids = sorted({int(t) for t in np.asarray(track_ids)[rows]})
-        by_id = dict(zip(ids, ref.distance(np.array([desc[t] for t in ids])), strict=True))
-        out[rows] = [by_id[int(t)] for t in np.asarray(track_ids)[rows]]
-    return out
 
 
 def training_reference(tracks: Sequence[TrackFrames], *, k: int = K_NEAREST) -> TrackDistance:
@@ -355,6 +317,10 @@ def training_reference(tracks: Sequence[TrackFrames], *, k: int = K_NEAREST) -> 
         The training tracks, each with its backbone ``frames``.
     k : int >= 1
         Nearest training tracks averaged over.
+
+    Returns
+    -------
+    TrackDistance
     """
     return TrackDistance.fit(np.array([track_descriptor(t.frames) for t in tracks]), k=k)
 
@@ -390,6 +356,11 @@ def unlike_labelled(trainer: Any, frames: TrackFrames) -> float | None:
         Fitted (``domain_map_`` None or absent: None).
     frames : TrackFrames
         The track, with its backbone ``frames``.
+
+    Returns
+    -------
+    float or None
+        :meth:`DomainMap.distance` (1: a typical training track's), or None within the limit.
     """
     dm = getattr(trainer, "domain_map_", None)
     if dm is None or getattr(frames, "frames", None) is None:

@@ -133,6 +133,7 @@ def suggestion_ece(conf: np.ndarray, right: np.ndarray,
     served : np.ndarray [shape=(n,)], optional
         The confidence each window's suggestion is served with, where a map differs per track (the
         domain-aware map, :func:`~workbench.train.sections.domain_map.served_map`); None: ``confidence_map``'s.
+        Read only with a ``confidence_map`` (the domain map serves the Platt map within its limit).
 
     Returns
     -------
@@ -149,8 +150,8 @@ def suggestion_ece(conf: np.ndarray, right: np.ndarray,
     if not len(c):
         return {}
     before = confidence_reliability(c, right)
-    mapped = served is not None or confidence_map is not None
-    if served is None:
+    mapped = confidence_map is not None  # no map: nothing served but the stated confidence, no "after"
+    if served is None or not mapped:
         served = c if confidence_map is None else apply_confidence_map(c, confidence_map)
     served = np.clip(np.asarray(served, dtype=np.float64), 0.0, 1.0)
     after = confidence_reliability(served, right) if mapped else None

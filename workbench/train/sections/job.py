@@ -160,9 +160,7 @@ def train_sections_job(library: Library, *, config: Mapping[str, Any] | None = N
 
     cfg = dict(config or {})
     named = {k: cfg.pop(k) for k in ("backbone", "size", "openl3_weights") if k in cfg}  # any backbone by name
-    keep_flagged = cfg.pop("keep_flagged", False)
-    if not isinstance(keep_flagged, bool):
-        raise ParameterError(f"keep_flagged must be true or false; got {keep_flagged!r}")
+    keep_flagged = _keep_flagged(cfg)
     if backbone is None and named:
         from workbench.train.backbones import backbone_by_name
 
@@ -212,18 +210,26 @@ def sections_not_ready(library: Library, *, config: Mapping[str, Any] | None = N
     Raises
     ------
     ParameterError
-        ``min_per_class`` or ``min_classes`` is not an int (as the job refuses it).
+        ``min_per_class`` or ``min_classes`` is not an int, or ``keep_flagged`` not a bool (as the job refuses them).
     """
     from workbench.train.sections.config_check import check_sections_config
 
     cfg = dict(config or {})
-    keep_flagged = cfg.pop("keep_flagged", False) is True
+    keep_flagged = _keep_flagged(cfg)  # as the job refuses it: "yes" is not True
     check_sections_config({k: cfg[k] for k in ("min_per_class", "min_classes") if k in cfg})  # the rule's kind
     try:
         _training_sections(library, None, cfg, keep_flagged=keep_flagged)
     except NotReadyError as exc:
         return f"not trained: {exc}"
     return None
+
+
+def _keep_flagged(cfg: dict[str, Any]) -> bool:
+    """Pop and check config ``keep_flagged`` (default False), as the job and :func:`sections_not_ready` read it."""
+    keep_flagged = cfg.pop("keep_flagged", False)
+    if not isinstance(keep_flagged, bool):
+        raise ParameterError(f"keep_flagged must be true or false; got {keep_flagged!r}")
+    return keep_flagged
 
 
 def _training_sections(library: Library, sections: Iterable[Any] | None, cfg: dict[str, Any], *,

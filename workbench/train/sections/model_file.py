@@ -120,6 +120,7 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
         trainer.grammar_ = replace(trainer.grammar_, families=LabelFamilies.from_dict(data["label_families"]))
     knots = data.get("confidence_map")
     trainer.confidence_map_ = None if knots is None else (np.asarray(knots[0]), np.asarray(knots[1]))
+    trainer.domain_map_ = None  # a file saved before session 19, or trained without confidence_map_domain
     if data.get("domain_map") is not None:
         from workbench.train.sections.domain_map import DomainMap
 

@@ -278,13 +278,18 @@ def self_train(trainer: SectionTrainer, train: SectionData, pool: Sequence[Track
                             "tied_threshold": cfg.get("self_training_tied_threshold"), "pool_tracks": len(pool),
                             "rounds": [], "pseudo_windows": 0, "pseudo_tracks": 0, "stopped": None}
     gate = check_gate(cfg.get("self_training_gate"))
-    if gate is not None and pool:  # only the pool tracks out of the labelled tracks' domain
+    if gate is not None and pool and len(train.tracks) < 2:  # a fold of one track: no spread to measure against
+        info["gate"] = {"gate": gate, "skipped": f"the domain gate needs 2+ labelled tracks; got {len(train.tracks)}"}
+        pool, info["pool_tracks"] = [], 0
+    elif gate is not None and pool:  # only the pool tracks out of the labelled tracks' domain
         keep, info["gate"] = domain_gate(pool, train.tracks, gate=gate)
         pool = [t for t, k in zip(pool, keep, strict=True) if k]
         info["pool_tracks"] = len(pool)
     if not pool:
-        info["stopped"] = ("no unlabelled track out of the labelled tracks' domain (self_training_gate)"
-                           if info.get("gate", {}).get("in_domain") else "no unlabelled tracks in the pool")
+        said = info.get("gate", {})
+        info["stopped"] = (f"{said['skipped']} (self_training_gate): no unlabelled track used" if "skipped" in said else
+                           "no unlabelled track out of the labelled tracks' domain (self_training_gate)"
+                           if said.get("in_domain") else "no unlabelled tracks in the pool")
         return trainer, info
     for _ in range(int(cfg["self_training_rounds"])):
         X, y, t, picked = pick_pseudo_labels(trainer, pool, grammar=grammar, cfg=cfg, labelled_counts=labelled)
