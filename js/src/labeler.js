@@ -393,6 +393,13 @@ function render({ model, el }) {
     zoomVal.textContent = `${pxPerS().toFixed(1)} px/s`;
     root.dataset.zoom = pxPerS().toFixed(2);
   });
+  // The tags are fitted to their regions' widths in px: refit whenever wavesurfer has redrawn (its width may be
+  // known only after "ready", on a slow or loaded machine), not only on zoom.
+  ws.on("redrawcomplete", fitTags);
+  // wavesurfer drops its decoded data while it loads the next audio, and zoom() then throws "No audio loaded":
+  // the zoom buttons wait, disabled, until the audio is drawn.
+  ws.on("load", () => { for (const b of [zoomIn, zoomOut, zoomFit]) b.disabled = true; });
+  ws.on("ready", () => { for (const b of [zoomIn, zoomOut, zoomFit]) b.disabled = false; });
   ws.on("error", (e) => { err.textContent = `audio: ${e && e.message ? e.message : e}`; });
   play.addEventListener("click", () => ws.playPause());
   playHere.addEventListener("click", () => {
@@ -400,7 +407,7 @@ function render({ model, el }) {
     if (r) r.play(true); else ws.play();
   });
   const maxZoom = () => Math.min(MAX_PX_PER_S, MAX_CANVAS_PX / Math.max(1, duration));
-  const zoomTo = (px) => { ws.zoom(Math.max(1, Math.min(maxZoom(), px))); };
+  const zoomTo = (px) => { if (ws.getDecodedData()) ws.zoom(Math.max(1, Math.min(maxZoom(), px))); }; // none while audio loads
   // the px/s shown now (a track fitted to the width has more than minPxPerSec)
   const pxPerS = () => (duration ? ws.getWrapper().clientWidth / duration : ws.options.minPxPerSec || 1);
   zoomIn.addEventListener("click", () => zoomTo(pxPerS() * 2));
