@@ -242,6 +242,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     by_size = sorted(names, key=lambda g: (-size[g], g))
     fold_groups = [sorted(by_size[i::n_folds]) for i in range(n_folds)]  # many crates: several per fold
     pseudo_of: dict[str, int] = {}
+    served_base: dict[str, int] = {}  # self_training_route: held-out tracks each fold served its base model
     only = None if test_tracks is None else {int(i) for i in test_tracks}
     if only is not None:
         fold_groups = [h for h in fold_groups if any(t.group in h and t.track_id in only for t in data.tracks)]
@@ -274,7 +275,12 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
                     **{"seed": cfg["seed"], **dict(trainer_params)}).fit(
                     train.X, train.y, groups, not_X=train.X_not, not_y=train.y_not, pseudo=ps, views=views)))
             pseudo_of[g] = st_metrics["pseudo_windows"]
-        probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
+        from workbench.train.sections.domain_route import BASE, served
+
+        routed = [served(trainer, tr) for tr in test.tracks]  # this fold's route: its own training tracks
+        probs = [m.predict_proba(tr.features) for (m, _), tr in zip(routed, test.tracks, strict=True)]
+        if getattr(trainer, "route_", None) is not None:
+            served_base[g] = sum(w == BASE for _, w in routed)
         members = []
         if cfg.get("confidence", "stated") == "ensemble":  # trained on this fold's training tracks only
             from workbench.train.sections.ensemble import fit_members
@@ -387,6 +393,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         out["label_families"] = families
     if pseudo_of:
         out["self_training"] = pseudo_of
+    if served_base:
+        out["served_base_model"] = served_base
     out["seconds"] = time.perf_counter() - t_start
     return out, {"probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes), "suggestion_confidence": sc,
                  "suggestion_right": ys == yt, "suggestion_track_ids": st,
