@@ -119,3 +119,16 @@ def test_suggest_says_which_model_served_the_track(home, capsys, monkeypatch):  
     assert main(["--home", str(home), "suggest", "1"]) == 0
     assert "served by the base (labels only) model (the track sounds like your labelled tracks)" in \
         capsys.readouterr().out
+
+
+def test_a_fold_served_the_base_head_decodes_as_the_labels_only_model(runs):
+    plain, _, routed = runs
+    loso, base = routed.metrics["transfer"]["leave_one_group_out"], plain.metrics["transfer"]["leave_one_group_out"]
+    whole = [g for g, n in loso["served_base_model"].items() if n == loso["groups"][g]]
+    assert whole  # every track of these folds is like the other folds' tracks
+    for g in whole:  # each head's temperature is fitted on that head's out-of-fold windows: the default's here
+        assert loso["per_group"][g]["smoothed_accuracy"] == base["per_group"][g]["smoothed_accuracy"], g
+    temps = routed.metrics["calibration"]["head_temperatures"]
+    assert routed.trainer.route_.temperature == temps["base"] and routed.trainer.temperature_ == temps["self_trained"]
+    if plain.metrics["calibration"]["temperature"] is not None:
+        assert temps["base"] == pytest.approx(plain.metrics["calibration"]["temperature"])

@@ -13,8 +13,10 @@ and each scored track is measured with the gate's own distance and reference
 (:class:`~workbench.train.sections.domain_gate.GateReference` of the model's labelled training tracks): a
 track at most ``gate`` x the reference from its nearest labelled track sounds like what was labelled and is
 served the base model; a track beyond it the self-trained one (:func:`served`). Each
-leave-one-group-out fold routes with its own training tracks, as it gates with them. The calibration
-(temperature, maps), the grammar and the thresholds are the model's, whichever head serves.
+leave-one-group-out fold routes with its own training tracks, as it gates with them. Each head has its own
+temperature, fitted on its own out-of-fold predictions of every held-out track (:func:`head_temperatures`),
+so a track served the base head decodes as the labels-only model would; the confidence maps, the grammar and
+the thresholds are the model's, whichever head serves.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from workbench.errors import ParameterError
 from workbench.train.sections.domain_gate import GateReference
@@ -61,11 +65,14 @@ class DomainRoute:
         The labelled training tracks' summaries and reference distance (the gate's).
     gate : float >= 0
         The ``self_training_gate`` the model was trained with (unitless, times the reference).
+    temperature : float or None
+        The base head's own temperature, fitted on its out-of-fold predictions (None: the model's).
     """
 
     base: SectionClassifier
     reference: GateReference
     gate: float
+    temperature: float | None = None
 
     def distance(self, frames: TrackFrames) -> float:
         """The track's distance to its nearest labelled track, over the reference (the gate's measure)."""
@@ -123,13 +130,63 @@ def served(trainer: SectionTrainer, frames: TrackFrames) -> tuple[SectionTrainer
     -------
     (SectionTrainer, str or None)
         ``trainer`` itself and :data:`SELF_TRAINED`, or a shallow copy whose head is the base model and
-        :data:`BASE` (calibration, grammar and thresholds are ``trainer``'s).
+        :data:`BASE` (:func:`base_head`: maps, grammar and thresholds are ``trainer``'s, the temperature the
+        base head's own where fitted).
     """
     route = getattr(trainer, "route_", None)
     if route is None:
         return trainer, None
-    if not route.serves_base(frames):
-        return trainer, SELF_TRAINED
+    return (base_head(trainer), BASE) if route.serves_base(frames) else (trainer, SELF_TRAINED)
+
+
+def base_head(trainer: SectionTrainer) -> SectionTrainer:
+    """A shallow copy of a routed ``trainer`` whose head is the base model (and its temperature, where fitted).
+
+    Raises
+    ------
+    ParameterError
+        ``trainer`` has no route.
+    """
+    route = getattr(trainer, "route_", None)
+    if route is None:
+        raise ParameterError("base_head needs a model trained with self_training_route whose route is on")
     base = copy.copy(trainer)
     base.model_, base.route_ = route.base, None
-    return base, BASE
+    if route.temperature is not None:
+        base.temperature_ = route.temperature
+    return base
+
+
+def head_temperatures(trainer: SectionTrainer, oof: dict[str, Any], train_ids: Sequence[int], *,
+                      cal: dict[str, Any]) -> None:
+    """Give each head of a routed ``trainer`` its own temperature, fitted on that head's out-of-fold predictions.
+
+    Run after the model's temperature is fitted (and kept or dropped by the guard): where it is dropped (1.0)
+    or none was fitted, nothing changes.
+
+    Parameters
+    ----------
+    trainer : SectionTrainer
+        The final model; ``temperature_`` (the self-trained head's) and ``route_.temperature`` are set.
+    oof : dict
+        :func:`~workbench.train.sections.transfer.leave_one_group_out`'s ``probs_base``, ``probs_self``
+        (n, K), ``y`` and ``track_ids``.
+    train_ids : sequence of int
+        The final model's training tracks (the rows fitted on).
+    cal : dict
+        The run's calibration record; ``head_temperatures`` {"base", "self_trained"} is set in it.
+    """
+    import dataclasses
+
+    from workbench.evaluate.calibration import fit_temperature
+
+    route = getattr(trainer, "route_", None)
+    if route is None or "probs_base" not in oof or cal.get("temperature") is None:
+        return
+    keep = np.isin(oof["track_ids"], list(train_ids))
+    if keep.sum() < 20:
+        return
+    t_base = fit_temperature(oof["probs_base"][keep], oof["y"][keep])
+    trainer.temperature_ = fit_temperature(oof["probs_self"][keep], oof["y"][keep])
+    trainer.route_ = dataclasses.replace(route, temperature=float(t_base))
+    cal["head_temperatures"] = {"base": float(t_base), "self_trained": float(trainer.temperature_)}

@@ -77,7 +77,7 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
         data["ensemble_score"] = str(getattr(trainer, "ensemble_score_", "mean"))
     route = getattr(trainer, "route_", None)
     if route is not None:  # config self_training_route: the labels-only head and the gate's reference travel too
-        data["route"] = {"base": checkpoint(route.base), "gate": float(route.gate),
+        data["route"] = {"base": checkpoint(route.base), "gate": float(route.gate), "temperature": route.temperature,
                          **{k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v)
                             for k, v in route.reference.__dict__.items()}}
     atomic_write(path, lambda tmp: torch.save(data, tmp))
@@ -139,5 +139,5 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
 
         r = data["route"]
         ref = GateReference(*(r[k].numpy() for k in ("center", "scale", "labelled")), float(r["reference"]))
-        trainer.route_ = DomainRoute(load_checkpoint(r["base"]).eval(), ref, float(r["gate"]))
+        trainer.route_ = DomainRoute(load_checkpoint(r["base"]).eval(), ref, float(r["gate"]), r.get("temperature"))
     return trainer, WindowFeatures.from_dict(data["window_features"]), trans
