@@ -175,6 +175,9 @@ def pseudo_summary(metrics: dict) -> dict:
             "pseudo_tracks": st.get("pseudo_tracks", 0), "per_round": [r["windows"] for r in st.get("rounds", [])],
             "per_label": (st.get("rounds") or [{}])[-1].get("per_label", {}),
             "loso_pseudo_windows": loso.get("self_training", {}),
+            "route": st.get("route"), "loso_served_base": loso.get("served_base_model"),
+            "served_base": {k: v.get("served_base_model") for k, v in ((metrics.get("transfer") or {}).get("external")
+                                                                       or {}).items()},
             "gate": {k: v for k, v in (st.get("gate") or {}).items() if k != "distances"} or None}
 
 
@@ -228,7 +231,9 @@ def main() -> None:
     for name, p in out["pseudo"].items():
         print(f"{name}: {p['pseudo_windows']} pseudo-labelled windows on {p['pseudo_tracks']} of {p['pool_tracks']} "
               f"tracks (rounds {p['per_round']}; {p['per_label']}); LOSO folds {p['loso_pseudo_windows']}"
-              + (f"; gate: {p['gate']['out_of_domain']} out of domain, {p['gate']['in_domain']} in" if p["gate"] else ""))
+              + (f"; gate: {p['gate']['out_of_domain']} out of domain, {p['gate']['in_domain']} in" if p["gate"] else "")
+              + (f"; route: tracks served the base model, LOSO folds {p['loso_served_base']}, other sets "
+                 f"{p['served_base']}" if p["route"] and p["loso_served_base"] is not None else ""))
     print(f"\n({time.perf_counter() - t0:.0f} s in all)")
     out["columns"] = cols
     if args.json:

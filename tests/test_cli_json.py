@@ -192,7 +192,7 @@ def test_suggest_runs_list_and_compare_on_the_demo(demo_home, capsys):
     root, _ = demo_home
     doc = run_json(["--home", str(root), "suggest", "1", "--json"], capsys)
     assert set(doc) == {"track_id", "track_name", "run_id", "model", "uncertain_below", "uncertain_rule", "suggestions",
-                        "no_suggestions_reason", "unlike_labelled"}
+                        "no_suggestions_reason", "unlike_labelled", "served_by"}
     assert doc["uncertain_below"] == 0.8 and "more than 1 in 5 that it is wrong" in doc["uncertain_rule"]
     assert doc["suggestions"] and doc["no_suggestions_reason"] is None  # a reason only where there is no suggestion
     assert all(s["uncertain"] == (s["confidence"] < 0.8) for s in doc["suggestions"])

@@ -140,17 +140,21 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         none_because = None if found else _none_because(lib, track)
     rule = uncertain_rule(below, mapped=mapped)
     rows = [{k: v for k, v in dataclasses.asdict(s).items() if k not in
-             ("track_id", "model_name", "model_version", "uncertain_below", "confidence_mapped", "unlike_labelled")}
+             ("track_id", "model_name", "model_version", "uncertain_below", "confidence_mapped", "unlike_labelled",
+              "served_by")}
             for s in found]
     unlike = found[0].unlike_labelled if found else None  # the track's distance to the training tracks, when unlike them
+    served_by = found[0].served_by if found else None  # self_training_route: which of the model's heads served it
     run_id = None if run is None else run.run_id
     if args.json:
         print_json({"track_id": track.id, "track_name": track.name, "run_id": run_id, "model": source,
-                    "uncertain_below": below, "uncertain_rule": rule, "unlike_labelled": unlike, "suggestions": rows,
+                    "uncertain_below": below, "uncertain_rule": rule, "unlike_labelled": unlike, "served_by": served_by, "suggestions": rows,
                     "no_suggestions_reason": none_because})
         return 0
     print(f"{track.name} (track {track.id}): " + (source if run is None else f"suggestions of {source}"
                                                    + ("" if run_id in source else f", run {run_id}")))
+    if served_by is not None:
+        print(f"served by the {served_by} model ({_ROUTE_SAID[served_by]})")
     if found and found[0].family is not None:
         print(f"decoded in the label family {found[0].family}")
     if not found:  # no span the labeler would warn about is offered: a very short track gets none
@@ -164,6 +168,11 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         print(unlike_note(unlike))
     print("accept or correct them in the labeler (notebook 02)")
     return 0
+
+
+#: Why a routed model (config self_training_route) served a track the head it did.
+_ROUTE_SAID = {"base (labels only)": "the track sounds like your labelled tracks",
+               "self-trained": "the track is unlike your labelled tracks"}
 
 
 def _none_because(lib: Library, track: Any) -> str:

@@ -289,7 +289,8 @@ class Suggestion:
     ``confidence_mapped``: False where the model kept no calibration map (its confidence is only
     temperature-scaled, not a measured chance of being right). ``unlike_labelled``: the track's distance to
     the model's training tracks where it is farther than any held-out track its confidence map was fitted
-    on (config ``confidence_map_domain``), else None.
+    on (config ``confidence_map_domain``), else None. ``served_by``: which head of a model trained with
+    ``self_training_route`` made it (``"base (labels only)"`` or ``"self-trained"``), else None.
     """
 
     track_id: int
@@ -306,6 +307,7 @@ class Suggestion:
     uncertain_below: float | None = None
     confidence_mapped: bool = True
     unlike_labelled: float | None = None
+    served_by: str | None = None
 
     def __post_init__(self) -> None:
         check_label(self.label)

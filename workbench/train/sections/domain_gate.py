@@ -26,6 +26,7 @@ others: music the labelled library has no neighbour for, not just a style it lac
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -98,6 +99,58 @@ def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return nearest_rms(a, b, k=1)
 
 
+@dataclass(frozen=True)
+class GateReference:
+    """The labelled tracks' standardised summaries and reference distance: what a track's distance is measured against.
+
+    Attributes
+    ----------
+    center, scale : np.ndarray [shape=(2 d,)]
+        The labelled summaries' per-column mean and standard deviation (``inf`` for a constant column).
+    labelled : np.ndarray [shape=(n, 2 d)]
+        The labelled tracks' standardised summaries, n >= 2.
+    reference : float >= 0
+        The largest distance of a labelled group's tracks to the other groups' (RMS over standardised columns).
+    """
+
+    center: np.ndarray
+    scale: np.ndarray
+    labelled: np.ndarray
+    reference: float
+
+    @classmethod
+    def fit(cls, labelled: Sequence[TrackFrames]) -> GateReference:
+        """The reference of the module doc's rule, from the labelled tracks (``group`` their crate or style).
+
+        Raises
+        ------
+        ParameterError
+            Fewer than 2 labelled tracks.
+        """
+        if len(labelled) < 2:
+            raise ParameterError(f"the domain gate needs at least 2 labelled tracks; got {len(labelled)}")
+        lab = np.stack([track_summary(t) for t in labelled])
+        mu, sd = lab.mean(axis=0), lab.std(axis=0)
+        sd = np.where(sd > 1e-8 * max(float(sd.max()), 1e-12), sd, np.inf)  # a constant column says nothing
+        lab = (lab - mu) / sd
+        groups = np.array([t.group for t in labelled], dtype=object)
+        ref = 0.0
+        if len(set(groups)) > 1:
+            for g in set(groups):
+                ref = max(ref, float(_nearest(lab[groups == g], lab[groups != g]).max()))
+        else:
+            for i in range(len(lab)):
+                ref = max(ref, float(_nearest(lab[i:i + 1], np.delete(lab, i, axis=0))[0]))
+        return cls(mu, sd, lab, ref)
+
+    def distance(self, tracks: Sequence[TrackFrames]) -> np.ndarray:
+        """Each track's RMS distance to its nearest labelled track, over the reference, shape (len(tracks),)."""
+        if not len(tracks):
+            return np.zeros(0)
+        x = (np.stack([track_summary(t) for t in tracks]) - self.center) / self.scale
+        return _nearest(x, self.labelled) / max(self.reference, 1e-12)
+
+
 def domain_gate(pool: Sequence[TrackFrames], labelled: Sequence[TrackFrames], *,
                 gate: float) -> tuple[np.ndarray, dict[str, Any]]:
     """Which pool tracks are out of the labelled tracks' domain (the rule in the module doc).
@@ -132,20 +185,8 @@ def domain_gate(pool: Sequence[TrackFrames], labelled: Sequence[TrackFrames], *,
     if not len(pool):
         return np.zeros(0, dtype=bool), {"gate": gate, "reference": None, "distances": [], "out_of_domain": 0,
                                          "in_domain": 0}
-    lab = np.stack([track_summary(t) for t in labelled])
-    mu, sd = lab.mean(axis=0), lab.std(axis=0)
-    sd = np.where(sd > 1e-8 * max(float(sd.max()), 1e-12), sd, np.inf)  # a constant column says nothing
-    lab = (lab - mu) / sd
-    pl = (np.stack([track_summary(t) for t in pool]) - mu) / sd
-    groups = np.array([t.group for t in labelled], dtype=object)
-    ref = 0.0
-    if len(set(groups)) > 1:
-        for g in set(groups):
-            ref = max(ref, float(_nearest(lab[groups == g], lab[groups != g]).max()))
-    else:
-        for i in range(len(lab)):
-            ref = max(ref, float(_nearest(lab[i:i + 1], np.delete(lab, i, axis=0))[0]))
-    dist = _nearest(pl, lab) / max(ref, 1e-12)
+    ref = GateReference.fit(labelled)
+    dist = ref.distance(pool)
     keep = dist > gate
-    return keep, {"gate": gate, "reference": ref, "distances": [round(float(d), 4) for d in dist],
+    return keep, {"gate": gate, "reference": ref.reference, "distances": [round(float(d), 4) for d in dist],
                   "out_of_domain": int(keep.sum()), "in_domain": int((~keep).sum())}

@@ -206,10 +206,12 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
     smooth_opts = {k: cfg[k] for k in SMOOTHING_DEFAULTS if k in cfg}
     from workbench.evaluate.calibration import apply_confidence_map
     from workbench.train.sections.domain_map import served_map
+    from workbench.train.sections.domain_route import BASE, served
 
     y_true, y_raw, y_smooth, y_nov, p_before, p_after, y_idx, s_conf, s_served = [], [], [], [], [], [], [], [], []
     s_tid: list[np.ndarray] = []
     s_sid: list[np.ndarray] = []
+    served_base = 0  # tracks served the labels-only model (config self_training_route)
     seg: dict[str, list[dict[str, float]]] = {"smoothed": [], "raw": [], "novelty": []}
     families: dict[int, str] = {}
     for tr in test.tracks:
@@ -217,8 +219,10 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
         keep = lab != ""
         if not keep.any() or len(tr.beats) == 0:
             continue
-        p = trainer.predict_proba(tr.features)
-        pc = trainer.predict_proba(tr.features, calibrated=True)
+        model, said = served(trainer, tr)  # self_training_route: the base model for a track like the labelled ones
+        served_base += int(said == BASE)
+        p = model.predict_proba(tr.features)
+        pc = model.predict_proba(tr.features, calibrated=True)
         smoothed = segments_for(tr, pc, classes, grammar=getattr(trainer, "grammar_", None),
                                 novelty_weight=float(getattr(trainer, "novelty_weight_", 0.0)),
                                 uncertain_below=float(getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW)), **smooth_opts)
@@ -263,7 +267,7 @@ def external_scores(trainer: Any, train: SectionData, test: SectionData, *, cfg:
     P, Pc, Y = np.vstack(p_before), np.vstack(p_after), np.concatenate(y_idx)
     return {
         "tracks": len(seg["smoothed"]), "model": scores(yt, yr, names), "model_smoothed": scores(yt, ys, names),
-        "baselines": base,
+        "baselines": base, **({"served_base_model": served_base} if getattr(trainer, "route_", None) else {}),
         "segments": {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg.items()},
         "intro_outro_confusion": {"model": intro_outro_confusion(yt, yr), "model_smoothed": intro_outro_confusion(yt, ys)},
         "calibration": {"ece_before": expected_calibration_error(P, Y) if len(Y) else None,

@@ -71,9 +71,12 @@ def score_held_out(trainer: SectionTrainer, train: SectionData, test: SectionDat
     s_conf: list[tuple[np.ndarray, np.ndarray]] = []  # per track: confidence, suggestion index of each window
     s_served: list[np.ndarray] = []  # per track: the confidence served (the domain-aware map's differs per track)
     timeline: list[dict[str, Any]] = []
+    from workbench.train.sections.domain_route import served
+
     for tr in test.tracks:
-        p_all = trainer.predict_proba(tr.features)
-        p_cal = trainer.predict_proba(tr.features, calibrated=True)
+        model = served(trainer, tr)[0]  # self_training_route: the base model for a track like the labelled ones
+        p_all = model.predict_proba(tr.features)
+        p_cal = model.predict_proba(tr.features, calibrated=True)
         smoothed = segments_for(tr, p_cal, classes, transitions=transitions, grammar=trainer.grammar_,
                                 uncertain_below=trainer.uncertain_below_, novelty_weight=trainer.novelty_weight_,
                                 **smooth_opts)

@@ -40,7 +40,8 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
         Label-order prior as log-probabilities (``-inf`` stored as -1e9). The trainer's
         ``temperature_``, ``uncertain_below_``, ``novelty_weight_``, ``grammar_`` and
         ``confidence_map_`` and ``domain_map_`` (when set) are stored too, and the ensemble members ``members_`` with
-        ``ensemble_score_`` (when the model was trained with ``confidence="ensemble"``).
+        ``ensemble_score_`` (when the model was trained with ``confidence="ensemble"``), and ``route_`` (the base
+        head and the gate's reference, config ``self_training_route``).
 
     Raises
     ------
@@ -74,6 +75,11 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
     if getattr(trainer, "members_", None):  # config confidence="ensemble": the members travel with the head
         data["ensemble"] = [checkpoint(m.model_) for m in trainer.members_]
         data["ensemble_score"] = str(getattr(trainer, "ensemble_score_", "mean"))
+    route = getattr(trainer, "route_", None)
+    if route is not None:  # config self_training_route: the labels-only head and the gate's reference travel too
+        data["route"] = {"base": checkpoint(route.base), "gate": float(route.gate), "temperature": route.temperature,
+                         **{k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v)
+                            for k, v in route.reference.__dict__.items()}}
     atomic_write(path, lambda tmp: torch.save(data, tmp))
 
 
@@ -127,4 +133,12 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
         trainer.domain_map_ = DomainMap.from_dict(data["domain_map"])
     trainer.members_ = [SectionTrainer.from_model(load_checkpoint(c)) for c in data.get("ensemble", [])]
     trainer.ensemble_score_ = str(data.get("ensemble_score", "mean"))
+    trainer.route_ = None
+    if data.get("route") is not None:
+        from workbench.train.sections.domain_gate import GateReference
+        from workbench.train.sections.domain_route import DomainRoute
+
+        r = data["route"]
+        ref = GateReference(*(r[k].numpy() for k in ("center", "scale", "labelled")), float(r["reference"]))
+        trainer.route_ = DomainRoute(load_checkpoint(r["base"]).eval(), ref, float(r["gate"]), r.get("temperature"))
     return trainer, WindowFeatures.from_dict(data["window_features"]), trans

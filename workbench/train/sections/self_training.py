@@ -43,7 +43,7 @@ SELF_TRAINING_DEFAULTS: dict[str, Any] = {"self_training_rounds": 0, "self_train
                                           "self_training_weight": 0.5, "self_training_cap": 1.0,
                                           "self_training_max_tracks": 200, "self_training_select": "stated",
                                           "self_training_quantile": 0.5, "self_training_tied_threshold": None,
-                                          "self_training_gate": None}
+                                          "self_training_gate": None, "self_training_route": False}
 #: How pseudo-labels are picked (``self_training_select``): see :func:`pick_pseudo_labels`.
 SELECT_MODES: tuple[str, ...] = ("stated", "untied", "label_quantile")
 
@@ -81,6 +81,11 @@ def check_self_training_config(cfg: Mapping[str, Any]) -> None:
         raise ParameterError(f"config self_training_tied_threshold must be None (the threshold) or a float in [0, 1]; "
                              f"got {v!r}")
     check_gate(c["self_training_gate"])
+    from workbench.train.sections.domain_route import check_route
+
+    if check_route(c["self_training_route"]) and c["self_training_gate"] is None:
+        raise ParameterError("config self_training_route needs self_training_gate (the distance that routes a track); "
+                             "got self_training_gate None")
     if c["self_training_select"] not in SELECT_MODES:
         raise ParameterError(f"config self_training_select must be one of {list(SELECT_MODES)}; "
                              f"got {c['self_training_select']!r}")
@@ -267,7 +272,9 @@ def self_train(trainer: SectionTrainer, train: SectionData, pool: Sequence[Track
         ``rounds`` (one :func:`pick_pseudo_labels` info per round run), ``threshold``, ``weight``,
         ``cap``, ``select``, ``quantile``, ``tied_threshold``, ``pool_tracks`` (after the gate), ``pseudo_windows``
         and ``pseudo_tracks`` (of the last model's training), ``stopped`` (why fewer rounds ran, or None);
-        with ``self_training_gate``, ``gate`` (:func:`~workbench.train.sections.domain_gate.domain_gate`'s info).
+        with ``self_training_gate``, ``gate`` (:func:`~workbench.train.sections.domain_gate.domain_gate`'s info);
+        with ``self_training_route`` too, ``route`` (the returned model's ``route_``:
+        :func:`~workbench.train.sections.domain_route.attach_route`).
     """
     labelled = {c: int((train.y == c).sum()) for c in trainer.classes_}
     w = float(cfg["self_training_weight"])
@@ -291,6 +298,7 @@ def self_train(trainer: SectionTrainer, train: SectionData, pool: Sequence[Track
                            "no unlabelled track out of the labelled tracks' domain (self_training_gate)"
                            if said.get("in_domain") else "no unlabelled tracks in the pool")
         return trainer, info
+    base = trainer
     for _ in range(int(cfg["self_training_rounds"])):
         X, y, t, picked = pick_pseudo_labels(trainer, pool, grammar=grammar, cfg=cfg, labelled_counts=labelled)
         info["rounds"].append(picked)
@@ -300,6 +308,10 @@ def self_train(trainer: SectionTrainer, train: SectionData, pool: Sequence[Track
             break
         trainer = fit((X, y, t, w))
         info["pseudo_windows"], info["pseudo_tracks"] = picked["windows"], picked["tracks"]
+    if gate is not None and cfg.get("self_training_route", False):  # both models kept, each track served by its distance
+        from workbench.train.sections.domain_route import attach_route
+
+        trainer = attach_route(trainer, base, train.tracks, gate=gate, info=info)
     return trainer, info
 
 

@@ -281,7 +281,10 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     trainer = model if isinstance(model, SectionTrainer) else SectionTrainer.from_model(model)
     trainer._check_fitted()
     frames = track_frames(library, track, backbone=backbone, features=features)
-    probs = trainer.predict_proba(frames.features, calibrated=True)
+    from workbench.train.sections.domain_route import served
+
+    model, served_by = served(trainer, frames)  # self_training_route: which of the model file's two heads
+    probs = model.predict_proba(frames.features, calibrated=True)
     members = getattr(trainer, "members_", None) or []
     below = getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW)
     from workbench.train.sections.domain_map import served_map, unlike_labelled
@@ -300,7 +303,8 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
                                         uncertain_below=below, confidence_map=cmap)
     mapped = getattr(trainer, "confidence_map_", None) is not None  # else only temperature-scaled: the rule says so
     unlike = unlike_labelled(trainer, frames)
-    return long_enough([dataclasses.replace(s, confidence_mapped=mapped, unlike_labelled=unlike) for s in segs])
+    return long_enough([dataclasses.replace(s, confidence_mapped=mapped, unlike_labelled=unlike, served_by=served_by)
+                        for s in segs])
 
 
 def fallback_suggestions(library: Library, track: Track | int | str, *,

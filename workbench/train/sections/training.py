@@ -397,6 +397,9 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
     fit_confidence_map(trainer, oof, train_ids, cfg=cfg, calibration=metrics["calibration"])
     if cfg["calibration_guard"]:
         keep_if_it_helps(trainer, metrics["calibration"], (metrics.get("transfer") or {}).get("leave_one_group_out"))
+    from workbench.train.sections.domain_route import head_temperatures
+
+    head_temperatures(trainer, oof, train_ids, cal=metrics["calibration"])  # self_training_route: one per head
     fit_domain_confidence(trainer, oof, dataset, train_ids, cfg=cfg, calibration=metrics["calibration"])
     metrics["calibration"]["uncertain_rule"] = uncertain_rule(  # what the labeler marks
         trainer.uncertain_below_, mapped=getattr(trainer, "confidence_map_", None) is not None)

@@ -242,6 +242,7 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     by_size = sorted(names, key=lambda g: (-size[g], g))
     fold_groups = [sorted(by_size[i::n_folds]) for i in range(n_folds)]  # many crates: several per fold
     pseudo_of: dict[str, int] = {}
+    served_base: dict[str, int] = {}  # self_training_route: held-out tracks each fold served its base model
     only = None if test_tracks is None else {int(i) for i in test_tracks}
     if only is not None:
         fold_groups = [h for h in fold_groups if any(t.group in h and t.track_id in only for t in data.tracks)]
@@ -274,7 +275,15 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
                     **{"seed": cfg["seed"], **dict(trainer_params)}).fit(
                     train.X, train.y, groups, not_X=train.X_not, not_y=train.y_not, pseudo=ps, views=views)))
             pseudo_of[g] = st_metrics["pseudo_windows"]
-        probs = [trainer.predict_proba(tr.features) for tr in test.tracks]
+        from workbench.train.sections.domain_route import BASE, base_head, served
+
+        heads = [served(trainer, tr)[1] for tr in test.tracks]  # this fold's route: its own training tracks
+        by_head = {"self": [trainer.predict_proba(tr.features) for tr in test.tracks]}  # each head's, per track
+        by_head["base"] = by_head["self"]
+        if getattr(trainer, "route_", None) is not None:
+            served_base[g] = sum(w == BASE for w in heads)
+            by_head["base"] = [base_head(trainer).predict_proba(tr.features) for tr in test.tracks]
+        probs = [by_head["base" if w == BASE else "self"][i] for i, w in enumerate(heads)]
         members = []
         if cfg.get("confidence", "stated") == "ensemble":  # trained on this fold's training tracks only
             from workbench.train.sections.ensemble import fit_members
@@ -287,15 +296,18 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
             base_pred[b].append(np.asarray(model.predict(test.X)).astype(str))
             base_converged[b].append(baseline_converged(model))
         folds.append({"group": g, "test": test, "trainer": trainer, "grammar": grammar, "probs": probs,
-                      "members": members})
+                      "members": members, "heads": heads, "by_head": by_head})
     if not folds:
         return {"skipped": "no group left 2+ classes to train on when held out"}, {}
     oof_p, oof_y, oof_t, oof_g = [], [], [], []
+    oof_head: dict[str, list[np.ndarray]] = {"base": [], "self": []}  # each head's out-of-fold probabilities
     for f in folds:
-        for tr, p in zip(f["test"].tracks, f["probs"], strict=True):
+        for i, (tr, p) in enumerate(zip(f["test"].tracks, f["probs"], strict=True)):
             lab = tr.window_labels()
             keep = lab != ""
             oof_p.append(_expand(p[keep], f["trainer"].classes_, classes))
+            for h in oof_head:
+                oof_head[h].append(_expand(f["by_head"][h][i][keep], f["trainer"].classes_, classes))
             oof_y.append(np.array([index[c] for c in lab[keep]], dtype=np.int64))
             oof_t.append(np.full(int(keep.sum()), tr.track_id))
             oof_g.append(np.full(int(keep.sum()), f["group"], dtype=object))
@@ -309,14 +321,20 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
     by_track: dict[int, dict[str, list[dict[str, Any]]]] = {}
     after = np.empty_like(P)
     families: dict[int, str] = {}
+    PH = {h: np.vstack(v) for h, v in oof_head.items()}
+    two_heads = bool(served_base)  # self_training_route: each head decodes with a temperature fitted on its own oof
     for f in folds:
         other = G != f["group"]
         temp = fit_temperature(P[other], Y[other]) if other.any() else 1.0
+        head_temp = {h: fit_temperature(PH[h][other], Y[other]) if other.any() else 1.0 for h in PH} if two_heads else {}
         temps[f["group"]] = temp
         after[~other] = apply_temperature(P[~other], temp)
         g_true, g_raw, g_smooth, g_seg, g_conf, g_tid, g_sid = [], [], [], [], [], [], []
-        for tr, p in zip(f["test"].tracks, f["probs"], strict=True):
+        for tr, p, w in zip(f["test"].tracks, f["probs"], f["heads"], strict=True):
             keep = tr.window_labels() != ""
+            if two_heads:
+                temp = head_temp["base" if w == BASE else "self"]
+                after[(T == tr.track_id) & ~other] = apply_temperature(P[(T == tr.track_id) & ~other], temp)
             if len(tr.beats) == 0:
                 continue
             smoothed = segments_for(tr, apply_temperature(p, temp), f["trainer"].classes_, grammar=f["grammar"],
@@ -387,8 +405,11 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         out["label_families"] = families
     if pseudo_of:
         out["self_training"] = pseudo_of
+    if served_base:
+        out["served_base_model"] = served_base
     out["seconds"] = time.perf_counter() - t_start
-    return out, {"probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes), "suggestion_confidence": sc,
+    heads_oof = {"probs_base": PH["base"], "probs_self": PH["self"]} if two_heads else {}
+    return out, {**heads_oof, "probs": P, "y": Y, "track_ids": T, "classes": np.asarray(classes), "suggestion_confidence": sc,
                  "suggestion_right": ys == yt, "suggestion_track_ids": st,
                  "suggestion_index": ss, "suggestion_labels": ys, "suggestion_folds": sf, "sections": by_track}
 
