@@ -185,6 +185,29 @@ def test_auto_precision_falls_back_when_the_reduced_one_overflows(ref, monkeypat
     assert model.precision == "fp32" and model.parity["kept"] is False
 
 
+def test_auto_precision_falls_back_when_the_reduced_kernel_fails(ref, monkeypatch):
+    def raises(self, windows, dtype):  # as oneDNN's bf16 convolution does on an AVX2-only CPU
+        raise RuntimeError("mkldnn_convolution: bf16 path needs the cpu support avx_ne_convert or avx512bw, "
+                           "avx512vl and avx512dq")
+
+    monkeypatch.setattr(devmod, "cpu_features", lambda: _features(True))
+    monkeypatch.setattr(openl3.OpenL3, "parity_min_cosine", raises)
+    monkeypatch.setattr(openl3, "_PARITY_SEEN", {})
+    model = openl3.OpenL3.from_weights(WEIGHTS, embedding_size=512).run_on("cpu", precision="auto")
+    assert model.precision == "fp32" and model.autocast_dtype is None and model.parity["kept"] is False
+    assert model.parity["error"].startswith("bf16 failed here: mkldnn_convolution: bf16 path needs")
+    assert openl3._PARITY_SEEN == {}  # not remembered: a later run measures again
+
+
+def test_bf16_asked_for_runs_on_any_cpu(ref):
+    y = ref["b_egypt30s"]["audio_48k_mono"][: 48000 * 3]
+    model = openl3.OpenL3.from_weights(WEIGHTS, embedding_size=512).run_on("cpu", precision="bf16")
+    assert model.precision == "bf16" and model.parity is None  # asked for: used, emulated where not native
+    low, _ = openl3.embed(y, sr=48000, model=model, hop_s=0.5)
+    ref32, _ = openl3.embed(y, sr=48000, model=openl3.OpenL3.from_weights(WEIGHTS, embedding_size=512), hop_s=0.5)
+    assert not np.array_equal(low, ref32) and _cos(low, ref32).min() >= 0.999
+
+
 def test_the_models_precision_holds_under_an_outer_autocast(ref, model512):
     x = torch.from_numpy(openl3.probe_windows(2))
     with torch.inference_mode():

@@ -42,12 +42,41 @@ def test_fused_path_matches_the_eager_network(folded):
         assert openl3_fast.applies(net, spec) == torch.float32
         fused, eager = net(spec), _eager(net, spec)
         np.testing.assert_allclose(fused.numpy(), eager.numpy(), rtol=1e-4, atol=1e-5 * float(eager.abs().max()))
+
+
+@pytest.mark.skipif(not openl3_fast.available(torch.bfloat16),
+                    reason="oneDNN's bf16 convolution needs AVX-512 BW/VL/DQ or AVX-NE-CONVERT, which this CPU lacks "
+                           "(bf16 runs on the eager path here: test_bf16_takes_the_eager_path_without_onednn_bf16)")
+def test_fused_bf16_path_matches_the_eager_network(folded):
+    model, spec = folded
+    net = model.network
+    with torch.inference_mode():
+        eager = _eager(net, spec)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             assert openl3_fast.applies(net, spec) == torch.bfloat16
             fused16, eager16 = net(spec), _eager(net, spec)
         assert fused16.dtype == torch.bfloat16
         assert _cos(fused16, eager16) > 0.99999  # the same oneDNN convolution, rounded the same way
         assert _cos(fused16, eager) >= openl3.PARITY_MIN_COSINE
+
+
+@pytest.mark.parametrize("simulated", [False, True], ids=["this_cpu", "cpu_without_onednn_bf16"])
+def test_bf16_takes_the_eager_path_without_onednn_bf16(folded, monkeypatch, simulated):
+    model, spec = folded
+    net = model.network
+    if simulated:  # as on an AVX2-only CPU, where oneDNN's bf16 convolution raises a RuntimeError
+        real = openl3_fast.available
+        monkeypatch.setattr(openl3_fast, "available", lambda dtype=torch.float32: dtype != torch.bfloat16 and real(dtype))
+    onednn_bf16 = openl3_fast.available(torch.bfloat16)
+    with torch.inference_mode():
+        eager = _eager(net, spec)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert openl3_fast.applies(net, spec) == (torch.bfloat16 if onednn_bf16 else None)
+            out, eager16 = net(spec), _eager(net, spec)
+    assert out.dtype == torch.bfloat16
+    if not onednn_bf16:
+        torch.testing.assert_close(out.float(), eager16, rtol=0, atol=0)  # the eager path itself
+    assert _cos(out, eager) >= openl3.PARITY_MIN_COSINE
 
 
 def test_fused_path_only_where_it_applies(folded):

@@ -91,7 +91,8 @@ class OpenL3(nn.Module):
         spectrogram stays fp32). With ``precision="auto"`` the reduced dtype the device would use
         (:func:`workbench.device.resolve_precision`: bf16 on a CPU with native bf16) is kept only
         if it matches fp32 on probe audio with these weights (cosine >= :data:`PARITY_MIN_COSINE`
-        per window); otherwise the model stays fp32. :attr:`parity` records the check. (No int8:
+        per window, and if it runs at all: a kernel's RuntimeError is recorded as ``parity["error"]``);
+        otherwise the model stays fp32. :attr:`parity` records the check. (No int8:
         static int8 convolutions (torch.ao, x86 backend, per-channel weights) ran 2.7x fp32 but
         reached only cosine 0.9986, and any single layer in int8 already falls below 0.9999.)
 
@@ -116,13 +117,18 @@ class OpenL3(nn.Module):
         self.parity = None
         if precision == "auto" and dtype is not None:
             key = (self.weights_sha256, self.name, str(dtype), dev.type)
-            cos = _PARITY_SEEN.get(key) if self.weights_sha256 else None
+            cos, error = _PARITY_SEEN.get(key) if self.weights_sha256 else None, None
             if cos is None:
-                cos = self.parity_min_cosine(probe_windows(), dtype)
-                if self.weights_sha256:
+                try:
+                    cos = self.parity_min_cosine(probe_windows(), dtype)
+                except RuntimeError as e:  # a kernel this device lacks in that dtype: auto stays fp32
+                    cos, error = float("nan"), f"{precision_name(dtype)} failed here: {e}"
+                if self.weights_sha256 and error is None:
                     _PARITY_SEEN[key] = cos
             kept = bool(cos >= PARITY_MIN_COSINE)  # False for NaN too (an fp16 overflow)
             self.parity = {"precision": precision_name(dtype), "min_cosine": cos, "kept": kept}
+            if error is not None:
+                self.parity["error"] = error
             if not kept:
                 self.autocast_dtype = None
         return self

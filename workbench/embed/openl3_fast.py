@@ -12,7 +12,9 @@ maxima of strided views (:func:`max_pool_2x2`).
 
 Used only where it applies: an fp32 network and input on the CPU, no gradient (``torch.inference_mode`` or
 ``torch.no_grad``), fp32 or bf16 (the dtype of an enabled CPU autocast), and an op that runs in
-this torch build (probed once per process); anything else takes the eager path.
+that dtype in this torch build on this CPU (probed once per process and dtype: oneDNN's bf16 convolution
+needs AVX-512 BW/VL/DQ or AVX-NE-CONVERT, so an AVX2-only CPU runs bf16 on the eager path); anything else
+takes the eager path.
 """
 
 from __future__ import annotations
@@ -29,8 +31,15 @@ _POOLED = (1, 3, 5)  # convolutions followed by a 2 x 2 max-pool
 
 
 @functools.cache
-def available() -> bool:
-    """Whether this torch build runs oneDNN's fused convolution on the CPU (tried once on a tiny input).
+def available(dtype: torch.dtype = torch.float32) -> bool:
+    """Whether oneDNN's fused convolution runs in ``dtype`` on this CPU with this torch build (tried once
+    per dtype on a tiny input).
+
+    Parameters
+    ----------
+    dtype : torch.dtype
+        ``torch.float32`` or ``torch.bfloat16``. bf16 fails on a CPU without AVX-512 BW/VL/DQ or
+        AVX-NE-CONVERT (e.g. an AVX2-only AMD EPYC): oneDNN raises there, where the eager convolution runs.
 
     Returns
     -------
@@ -43,9 +52,9 @@ def available() -> bool:
         return False
     try:
         with torch.inference_mode():
-            x = torch.ones(1, 2, 4, 4).contiguous(memory_format=torch.channels_last)
-            w = torch.ones(3, 2, 3, 3).contiguous(memory_format=torch.channels_last)
-            out = op(x, w, torch.zeros(3), [1, 1], [1, 1], [1, 1], 1, "relu", [], "")
+            x = torch.ones(1, 2, 4, 4, dtype=dtype).contiguous(memory_format=torch.channels_last)
+            w = torch.ones(3, 2, 3, 3, dtype=dtype).contiguous(memory_format=torch.channels_last)
+            out = op(x, w, torch.zeros(3, dtype=dtype), [1, 1], [1, 1], [1, 1], 1, "relu", [], "")
         return bool(out.shape == (1, 3, 4, 4) and float(out[0, 0, 1, 1]) == 18.0)
     except (RuntimeError, TypeError, NotImplementedError):
         return False
@@ -85,7 +94,7 @@ def applies(net: Network, spec: torch.Tensor) -> torch.dtype | None:
     if weight.device.type != "cpu" or weight.dtype != torch.float32 or spec.dtype != torch.float32:
         return None  # a network moved to a GPU, or cast (e.g. to float64 or float16 by an export check)
     dtype = cpu_autocast_dtype()
-    if dtype not in (torch.float32, torch.bfloat16) or not available():
+    if dtype not in (torch.float32, torch.bfloat16) or not available(dtype):
         return None
     return dtype
 
