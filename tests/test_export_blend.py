@@ -180,8 +180,19 @@ def test_cnn_batch_model_carries_the_blend(setup, tmp_path):
     out = np.concatenate([mil_eval.run(r.path, {"samples": w[i:i + 2]})["embedding_blend"] for i in (0, 2)])
     assert out.shape == (4, spec.dim + 256)
     with torch.no_grad():
-        want = blend.vectors(b, head(torch.from_numpy(b)).numpy())
-    np.testing.assert_allclose(_cos(out), want @ want.T, atol=5e-3)
+        h = head(torch.from_numpy(b)).numpy()
+    want = blend.vectors(b, h)
+    # The CNN computes in fp16 and the blend z-scores its output: this random CNN's 4 windows barely differ
+    # (|mean| / std up to 260), so fp16's rounding of the backbone vectors alone moves search's score by
+    # `once` (0.0019); the network stores k = 5 weighted layers' outputs in fp16 (3 convolutions, 2 linear),
+    # each rounding moving the score by about as much, at worst adding up: (k + 1) * once (0.011; measured
+    # 0.0055, the same on any CPU since the evaluator computes in float64).
+    b16 = b.astype(np.float16).astype(np.float32)
+    once = np.abs(_cos(blend.vectors(b16, h)) - want @ want.T).max()
+    layers = sum(isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) for m in cnn.modules())
+    tol = (layers + 1) * once
+    assert tol < 0.5 * np.abs(want @ want.T - _cos(h)).max()  # still far below what carrying the blend changes
+    np.testing.assert_allclose(_cos(out), want @ want.T, atol=tol)
 
 
 def test_track_norm_metadata_names_the_columns_left_raw():

@@ -2,8 +2,9 @@
 
 No Core ML runtime exists for Linux. This module reads a saved ``.mlpackage`` back into a MIL
 program (coremltools' milproto loader, internal API: coremltools is pinned to <10), walks its
-operations in order, computes each op in float32 and rounds every output to its declared dtype
-(fp16 where the program computes in fp16), as an fp16 device would store it. It cannot
+operations in order, computes each op in float64 and rounds every output to its declared dtype
+(fp16 where the program computes in fp16), as an fp16 device would store it. (Float64, not float32: a float32
+sum's order follows the CPU's BLAS kernel and flips fp16 roundings; see :data:`~workbench.export.mil_ops.COMPUTE_DTYPE`.) It cannot
 reproduce the Neural Engine's internal accumulation, so compare with tolerances (PSNR), and
 keep the on-device check for a Mac.
 
@@ -152,7 +153,7 @@ class Trace:
         dtype : np.dtype or None
             The declared output dtype; None or a non-float dtype records nothing.
         raw : np.ndarray
-            The output as computed in float32, before rounding (for the fp16 overflow check).
+            The output as computed (float64), before rounding (for the fp16 overflow check).
         """
         if dtype is None or not np.issubdtype(dtype, np.floating):
             return
@@ -188,7 +189,7 @@ def run(path_or_program: str | os.PathLike[str] | Any, inputs: dict[str, np.ndar
         trace: Trace | None = None) -> dict[str, Any]:
     """Evaluate a saved ML Program on ``inputs`` (name -> array), returning its outputs by name.
 
-    Each op is computed in float32 and rounded to its declared output dtype. A classifier's
+    Each op is computed in float64 and rounded to its declared output dtype. A classifier's
     label output is a ``str`` and its probability output a ``dict``. Pass a :class:`Trace` to
     collect every op's output range (the fp16 audit).
 

@@ -1,4 +1,4 @@
-"""NumPy implementations of the MIL ops our exported models use (float32 in, float32 out).
+"""NumPy implementations of the MIL ops our exported models use (computed in float64, see :data:`COMPUTE_DTYPE`).
 
 The op functions of :mod:`~workbench.export.mil_eval`'s evaluator; an op or mode not covered
 raises :class:`UnsupportedOpError` naming it.
@@ -24,8 +24,17 @@ class UnsupportedOpError(WorkbenchError, NotImplementedError):
 
 # -- ops ------------------------------------------------------------------------------------
 
+#: What every float op computes in before the walker rounds its output to the declared dtype (fp16 or fp32).
+#: Float64, so the rounded result does not depend on the CPU: in float32 the sums of a convolution or matmul
+#: follow the BLAS kernel's order (OpenBLAS picks it per CPU), a last-bit difference that flips fp16 roundings
+#: the blend's z-score amplifies. OpenL3 512 + blended head on 4 real windows measured 48.1 dB PSNR with
+#: OpenBLAS's Haswell (AVX2) kernel and 61.9 dB with its Sandybridge one, on the same machine; in float64 both
+#: gave 62.2 dB, bit for bit (session 19, tests/test_export_blend.py).
+COMPUTE_DTYPE = np.float64
+
+
 def _f(x: Any) -> np.ndarray:
-    return np.asarray(x, dtype=np.float32)
+    return np.asarray(x, dtype=COMPUTE_DTYPE)
 
 
 def _axes(a: Any, rank: int) -> tuple[int, ...] | None:
@@ -36,7 +45,7 @@ def _axes(a: Any, rank: int) -> tuple[int, ...] | None:
 
 def _reduce(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     def op(x: np.ndarray, axes: Any = None, keep_dims: Any = False) -> np.ndarray:
-        """The reduction over ``axes`` (all axes when None), in float32.
+        """The reduction over ``axes`` (all axes when None), in :data:`COMPUTE_DTYPE`.
 
         Parameters
         ----------
@@ -130,7 +139,7 @@ def _conv(x: np.ndarray, weight: np.ndarray, bias: Any = None, strides: Any = No
 def _pool(reduce: str) -> Callable[..., np.ndarray]:
     def op(x: np.ndarray, kernel_sizes: Any, strides: Any = None, pad_type: Any = "valid", pad: Any = None,
            ceil_mode: Any = False, exclude_padding_from_average: Any = False) -> np.ndarray:
-        """Max or average pooling over the spatial axes of ``x`` (N, C, *spatial), in float32.
+        """Max or average pooling over the spatial axes of ``x`` (N, C, *spatial), in :data:`COMPUTE_DTYPE`.
 
         Parameters
         ----------
