@@ -122,6 +122,12 @@ class GateReference:
     def fit(cls, labelled: Sequence[TrackFrames]) -> GateReference:
         """The reference of the module doc's rule, from the labelled tracks (``group`` their crate or style).
 
+        Parameters
+        ----------
+        labelled : sequence of TrackFrames
+            The labelled training tracks, at least 2 (``group`` their crate or style; one group: each track
+            against the others).
+
         Raises
         ------
         ParameterError
@@ -144,7 +150,13 @@ class GateReference:
         return cls(mu, sd, lab, ref)
 
     def distance(self, tracks: Sequence[TrackFrames]) -> np.ndarray:
-        """Each track's RMS distance to its nearest labelled track, over the reference, shape (len(tracks),)."""
+        """Each track's RMS distance to its nearest labelled track, over the reference, shape (len(tracks),).
+
+        Parameters
+        ----------
+        tracks : sequence of TrackFrames
+            The tracks to measure (any number; none gives an empty array).
+        """
         if not len(tracks):
             return np.zeros(0)
         x = (np.stack([track_summary(t) for t in tracks]) - self.center) / self.scale

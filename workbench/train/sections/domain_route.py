@@ -43,6 +43,11 @@ BASE, SELF_TRAINED = "base (labels only)", "self-trained"
 def check_route(route: Any) -> bool:
     """The ``self_training_route`` config value, checked.
 
+    Parameters
+    ----------
+    route : bool
+        The config value as given.
+
     Raises
     ------
     ParameterError
@@ -75,11 +80,23 @@ class DomainRoute:
     temperature: float | None = None
 
     def distance(self, frames: TrackFrames) -> float:
-        """The track's distance to its nearest labelled track, over the reference (the gate's measure)."""
+        """The track's distance to its nearest labelled track, over the reference (the gate's measure).
+
+        Parameters
+        ----------
+        frames : TrackFrames
+            The scored track's frames.
+        """
         return float(self.reference.distance([frames])[0])
 
     def serves_base(self, frames: TrackFrames) -> bool:
-        """Whether the track lies within the gate (in the labelled tracks' domain)."""
+        """Whether the track lies within the gate (in the labelled tracks' domain).
+
+        Parameters
+        ----------
+        frames : TrackFrames
+            The scored track's frames.
+        """
         return self.distance(frames) <= self.gate
 
 
@@ -141,6 +158,11 @@ def served(trainer: SectionTrainer, frames: TrackFrames) -> tuple[SectionTrainer
 
 def base_head(trainer: SectionTrainer) -> SectionTrainer:
     """A shallow copy of a routed ``trainer`` whose head is the base model (and its temperature, where fitted).
+
+    Parameters
+    ----------
+    trainer : SectionTrainer
+        A model trained with ``self_training_route`` whose route is on.
 
     Raises
     ------
