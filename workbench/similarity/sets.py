@@ -46,6 +46,7 @@ from workbench.similarity.sets_search import (
     METHODS,
     PrunedStats,
     SetBounds,
+    _ip_margin,
     gather,
     pruned_rows,
     raw_vibe,
@@ -200,8 +201,8 @@ class TrackSetIndex(SetPairTerms):
         self._offsets = np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
 
     # -- search ----------------------------------------------------------------------------
-    def vibe(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool = False, rows: np.ndarray | None = None
-             ) -> np.ndarray:
+    def vibe(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool = False, rows: np.ndarray | None = None,
+             stable: bool = False) -> np.ndarray:
         """Set-to-set vibe of every track (or of the tracks at ``rows``) for unit query windows ``q`` with weights ``qw``.
 
         Parameters
@@ -213,14 +214,17 @@ class TrackSetIndex(SetPairTerms):
         symmetric : bool
             ``(cover(q, c) + cover(c, q)) / 2`` instead of ``cover(q, c)`` (module docstring).
         rows : np.ndarray [shape=(r,), dtype=int] or None
-            Only these tracks (same numbers as scoring all of them); None: all.
+            Only these tracks (the numbers of scoring all of them, to float32 rounding); None: all.
+        stable : bool
+            Chamfer's products in float64 in a fixed order (``raw_vibe(stable=True)``, slower): the
+            numbers :meth:`similar` reports, the same bits whichever rows; other rules ignore it.
 
         Returns
         -------
         np.ndarray [shape=(len(self),) or (r,), dtype=float64]
             In [0, 1].
         """
-        return self._calibrated(self._raw(q, qw, symmetric=symmetric, rows=rows))
+        return self._calibrated(self._raw(q, qw, symmetric=symmetric, rows=rows, stable=stable))
 
     def set_aggregation(self, aggregation: str) -> float:
         """Score window sets by another rule (:mod:`~workbench.similarity.sets_aggregation`), recalibrate, and return
@@ -236,7 +240,8 @@ class TrackSetIndex(SetPairTerms):
         self.aggregation = check_aggregation(aggregation)
         return self.calibrate()
 
-    def _raw(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool, rows: np.ndarray | None = None) -> np.ndarray:
+    def _raw(self, q: np.ndarray, qw: np.ndarray, *, symmetric: bool, rows: np.ndarray | None = None,
+             stable: bool = False) -> np.ndarray:
         from workbench.similarity.sets_aggregation import raw_scores
 
         if rows is None:
@@ -248,7 +253,7 @@ class TrackSetIndex(SetPairTerms):
         else:
             windows, wweights, offsets = gather(self._windows, self._wweights, self._offsets, rows)
         if self.aggregation == "chamfer":
-            return raw_vibe(q, qw, windows, wweights, offsets, symmetric=symmetric)
+            return raw_vibe(q, qw, windows, wweights, offsets, symmetric=symmetric, stable=stable)
         return raw_scores(q, qw, windows, wweights, offsets, symmetric=symmetric, aggregation=self.aggregation)
 
     def _calibrated(self, raw: np.ndarray) -> np.ndarray:
@@ -379,6 +384,7 @@ class TrackSetIndex(SetPairTerms):
             raise ParameterError("weights['vibe'] must be > 0 for a query by raw vector (only its vibe is known); got 0.0")
         excluded = r.self_row if exclude_self else None
         n = len(self)
+        tol = 2 * _ip_margin(self.dim) / max(1e-12, 1.0 - self.baseline)  # BLAS vs stable order, score units
         if method == "pruned" and n > 0 and self.aggregation == "chamfer":  # the cone bounds bound chamfer only
             bounds, lowp = self.bounds(), self.low_precision_bounds()
             cones_first = lowp is None or not bounds.loose  # wide cones bound nothing: the bf16 pass alone
@@ -387,9 +393,12 @@ class TrackSetIndex(SetPairTerms):
                 combined=lambda rows_, raw_: self._terms(r, w, rows_, self._calibrated(raw_))["score"],
                 exact=lambda rows_: self._raw(r.q, r.qw, symmetric=r.symmetric, rows=rows_),
                 excluded=excluded, min_score=min_score,
-                refine=(lambda: lowp.vibe_upper(r.q, r.qw, symmetric=r.symmetric)) if lowp and cones_first else None)
+                refine=(lambda: lowp.vibe_upper(r.q, r.qw, symmetric=r.symmetric)) if lowp and cones_first else None,
+                slack=tol)
         else:
             rows, raw = np.arange(n, dtype=np.int64), self._raw(r.q, r.qw, symmetric=r.symmetric)
+        if self.aggregation == "chamfer" and rows.shape[0]:
+            rows, raw = self._settle(r, w, rows, raw, k=k, tol=tol, excluded=excluded, min_score=min_score)
         vibe = self._calibrated(raw)
         t = self._terms(r, w, rows, vibe)
         score = t["score"]
@@ -398,6 +407,23 @@ class TrackSetIndex(SetPairTerms):
         order = top_k_order(score, self._ids[rows], k)
         return explain_matches(r, t, vibe, score, order, rows=rows, ids=self._ids, bpm=self._bpm, key=self._key,
                                rough=self._rough, min_score=min_score)
+
+    def _settle(self, r: Resolved, w: Weights, rows: np.ndarray, raw: np.ndarray, *, k: int, tol: float,
+                excluded: int | None, min_score: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """The rows that can be in the top ``k``, their raw vibe rescored in a fixed order (``stable=True``).
+
+        BLAS products round differently by where a window sits in the matrix (OpenBLAS on AVX2), so the
+        scan and a pruned search's gathered tracks can differ in the last bits; scores within ``tol``
+        (their largest difference, score units) of the k-th best are rescored the same way by both.
+        """
+        score = np.asarray(self._terms(r, w, rows, self._calibrated(raw))["score"], np.float64)
+        if excluded is not None:
+            score[rows == excluded] = -math.inf
+        kth = float(np.partition(score, score.shape[0] - k)[score.shape[0] - k]) if score.shape[0] >= k else -math.inf
+        keep = (score >= kth - 2 * tol) & (score > -math.inf)
+        if min_score is not None:
+            keep &= score >= min_score - tol
+        return rows[keep], self._raw(r.q, r.qw, symmetric=r.symmetric, rows=rows[keep], stable=True)
 
     def _terms(self, r: Resolved, w: Weights, rows: np.ndarray, vibe: np.ndarray) -> dict[str, np.ndarray]:
         """Combined score and its terms of the tracks at ``rows`` given their (calibrated) ``vibe``."""

@@ -5,7 +5,7 @@ all over the sphere, e.g. unclustered libraries), ``method="pruned"`` still avoi
 every window is also kept in bfloat16 (half the bytes; the CPU's AVX-512 BF16 or AMX products,
 through torch), and a query's products with all of them give, per track, an upper bound on its
 exact score. Tracks whose bound cannot reach the k-th best exact score are never scored; the rest
-are scored exactly, by the same float32 operations as the full scan, so the result is identical.
+are scored exactly, as the full scan scores them (:mod:`~workbench.similarity.sets_search`, step 5): identical.
 
 **The bound.** With ``x~ = bf16(x)``, ``q~ = bf16(q)`` (round to nearest), ``e_x = ||x - x~||`` and
 ``e_q = ||q - q~||`` (measured when rounding, in float64), and ``|x| <= 1 + 1e-6``::

@@ -28,8 +28,11 @@ track (brute force: ``m x W x d`` multiply-adds for ``m`` query windows and ``W`
    centroid products run in bfloat16 too, their error added to the cosine before the bound (the
    bound grows with the cosine), wherever torch's bf16 product is checked to accumulate in float32.
 
-Scores are computed by the same operations as brute force (:func:`raw_vibe` on the selected tracks'
-windows), so ties stay ties and are broken by id. ``benchmarks/bench_search_sets.py`` measures it.
+5. **The same final scores.** BLAS rounds a product differently by where its window sits in the matrix
+   (OpenBLAS on AVX2), so the scan and the gathered tracks can differ in the last bits; both paths
+   therefore rescore every track within twice the float32 error bound of the k-th best with
+   ``raw_vibe(stable=True)`` (float64, a fixed order: the same bits on any CPU) and rank by that, so
+   ties stay ties and are broken by id. ``benchmarks/bench_search_sets.py`` measures it.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def _ip_margin(dim: int) -> float:
 
 
 def raw_vibe(q: np.ndarray, qw: np.ndarray, windows: np.ndarray, wweights: np.ndarray, offsets: np.ndarray, *,
-             symmetric: bool) -> np.ndarray:
+             symmetric: bool, stable: bool = False) -> np.ndarray:
     """Uncalibrated set score of each track whose windows are ``windows[offsets[t]:offsets[t+1]]``.
 
     Parameters
@@ -83,14 +86,31 @@ def raw_vibe(q: np.ndarray, qw: np.ndarray, windows: np.ndarray, wweights: np.nd
         Where each track's windows start (``offsets[-1] == W``).
     symmetric : bool
         ``(cover(q, c) + cover(c, q)) / 2`` instead of ``cover(q, c)``.
+    stable : bool
+        Products and means in float64, element by element in a fixed order (slower): each track's score is
+        then the same bits whichever other tracks are in the call, on any CPU (BLAS rounds a product
+        differently by its position in the matrix, e.g. OpenBLAS on AVX2); else float32 BLAS products.
 
     Returns
     -------
     np.ndarray [shape=(n,), dtype=float64]
     """
-    sims = _products(np.asarray(q, np.float32), windows)  # (m, W)
-    best = np.maximum.reduceat(sims, offsets[:-1], axis=1)  # (m, n): each track's closest window
-    out = (np.asarray(qw, np.float64) @ best.astype(np.float64)) / float(np.sum(qw))
+    if stable:  # float64 sums in a fixed order, element by element: the same bits whatever else is scored
+        q64, w64 = np.asarray(q, np.float64)[:, None, :], np.asarray(windows, np.float64)[None]
+        sims = np.empty((q64.shape[0], w64.shape[1]))
+        step = max(1, 2**20 // (q64.shape[0] * q64.shape[2]))  # 8 MB of products at a time
+        for a in range(0, w64.shape[1], step):  # each product's d terms summed pairwise, along its own row
+            sims[:, a:a + step] = (q64 * w64[:, a:a + step]).sum(axis=2)
+    else:
+        sims = _products(np.asarray(q, np.float32), windows)  # (m, W)
+    best = np.maximum.reduceat(sims, offsets[:-1], axis=1).astype(np.float64)  # (m, n): each track's closest window
+    if stable:
+        out = np.zeros(best.shape[1])
+        for i, wi in enumerate(np.asarray(qw, np.float64).tolist()):
+            out += wi * best[i]
+        out /= float(np.sum(qw))
+    else:
+        out = (np.asarray(qw, np.float64) @ best) / float(np.sum(qw))
     if symmetric:  # each candidate window's closest query window, weighted, per track
         back = sims.max(axis=0).astype(np.float64) * wweights
         totals = np.add.reduceat(wweights.astype(np.float64), offsets[:-1])
@@ -103,8 +123,8 @@ def _products(q: np.ndarray, windows: np.ndarray) -> np.ndarray:
 
     OpenBLAS multiplies small matrices (``m * W * d`` up to about 64^3) with another kernel, whose
     rounding differs from the one big products use; padding with zero rows past
-    :data:`_GEMM_SMALL` keeps every call on the big kernel, so a subset of tracks scores exactly as
-    in a scan of all of them (tested).
+    :data:`_GEMM_SMALL` keeps every call on the big kernel. That is not enough everywhere (OpenBLAS's
+    AVX2 kernels round by position): results that must not depend on the call use ``stable=True``.
     """
     m, d = q.shape
     n = windows.shape[0]
@@ -398,7 +418,7 @@ class PrunedStats:
 
 def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, combined: Any, exact: Any,
                 excluded: int | None, min_score: float | None,
-                refine: Any = None) -> tuple[np.ndarray, np.ndarray, PrunedStats]:
+                refine: Any = None, slack: float = _SCORE_SLACK) -> tuple[np.ndarray, np.ndarray, PrunedStats]:
     """Rows that hold the exact top ``k``, and their exact raw vibe (module docstring, steps 2-3).
 
     Parameters
@@ -423,6 +443,8 @@ def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, com
         ``refine() -> raw vibe upper bounds`` of every row, tighter and dearer (the bfloat16 pass,
         :mod:`workbench.similarity.sets_lowp`); asked only when ``raw_upper`` leaves more than
         :data:`REFINE_SHARE` of the tracks to score.
+    slack : float >= 0
+        Tracks whose bound falls short of the k-th best score by at most this are kept too (score units).
 
     Returns
     -------
@@ -449,7 +471,7 @@ def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, com
         threshold = max(threshold, float(min_score))
     seen = np.zeros(n, dtype=bool)
     seen[first] = True
-    rest = np.flatnonzero(~seen & (upper >= threshold - _SCORE_SLACK))
+    rest = np.flatnonzero(~seen & (upper >= threshold - slack))
     tighter = refine() if refine is not None and rest.shape[0] > REFINE_SHARE * n else None
     if tighter is not None:  # a second, tighter bound; its best unscored tracks may raise the threshold
         upper = np.minimum(upper, np.asarray(combined(all_rows, tighter), np.float64))
@@ -466,7 +488,7 @@ def pruned_rows(bounds: SetBounds, *, n: int, k: int, raw_upper: np.ndarray, com
         if min_score is not None:
             threshold = max(threshold, float(min_score))
         seen[second] = True
-        rest = np.flatnonzero(~seen & (upper >= threshold - _SCORE_SLACK))
+        rest = np.flatnonzero(~seen & (upper >= threshold - slack))
     if rest.shape[0] > n // 3:  # gathering a third of the windows costs about what a full scan does
         return all_rows, exact(None), PrunedStats(n, n, True)  # the scan itself: no copy of the windows
     rows = np.concatenate([first, rest])
