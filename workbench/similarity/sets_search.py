@@ -31,7 +31,7 @@ track (brute force: ``m x W x d`` multiply-adds for ``m`` query windows and ``W`
 5. **The same final scores.** BLAS rounds a product differently by where its window sits in the matrix
    (OpenBLAS on AVX2), so the scan and the gathered tracks can differ in the last bits; both paths
    therefore rescore every track within twice the float32 error bound of the k-th best with
-   ``raw_vibe(stable=True)`` (float64, a fixed order: the same bits on any CPU) and rank by that, so
+   ``raw_vibe(stable=True)`` (float64, a fixed order: the same bits whatever else is scored) and rank by that, so
    ties stay ties and are broken by id. ``benchmarks/bench_search_sets.py`` measures it.
 """
 
@@ -88,7 +88,7 @@ def raw_vibe(q: np.ndarray, qw: np.ndarray, windows: np.ndarray, wweights: np.nd
         ``(cover(q, c) + cover(c, q)) / 2`` instead of ``cover(q, c)``.
     stable : bool
         Products and means in float64, element by element in a fixed order (slower): each track's score is
-        then the same bits whichever other tracks are in the call, on any CPU (BLAS rounds a product
+        then the same bits whichever other tracks are in the call, without BLAS (which rounds a product
         differently by its position in the matrix, e.g. OpenBLAS on AVX2); else float32 BLAS products.
 
     Returns
