@@ -341,10 +341,30 @@ def served_map(trainer: Any, frames: TrackFrames) -> tuple[np.ndarray, np.ndarra
     (np.ndarray, np.ndarray) or None
         Knots for :func:`~workbench.evaluate.calibration.apply_confidence_map` (None: no map).
     """
+    return served_map_and_unlike(trainer, frames)[0]
+
+
+def served_map_and_unlike(trainer: Any, frames: TrackFrames) -> tuple[tuple[np.ndarray, np.ndarray] | None,
+                                                                      float | None]:
+    """:func:`served_map` and :func:`unlike_labelled` from one measure of the track's distance.
+
+    Parameters
+    ----------
+    trainer : SectionTrainer
+        Fitted; ``domain_map_`` (None or absent: none) and ``confidence_map_``.
+    frames : TrackFrames
+        The track (its backbone ``frames``; without them the Platt map and None).
+
+    Returns
+    -------
+    (knots or None, float or None)
+        The map served, and the distance where the track is unlike the training tracks (else None).
+    """
     dm, platt = getattr(trainer, "domain_map_", None), getattr(trainer, "confidence_map_", None)
-    if dm is not None and getattr(frames, "frames", None) is not None:
-        return dm.knots(dm.distance(frames), platt)
-    return platt
+    if dm is None or getattr(frames, "frames", None) is None:
+        return platt, None
+    d = dm.distance(frames)
+    return dm.knots(d, platt), (d if dm.unlike(d) else None)
 
 
 def unlike_labelled(trainer: Any, frames: TrackFrames) -> float | None:
@@ -362,8 +382,4 @@ def unlike_labelled(trainer: Any, frames: TrackFrames) -> float | None:
     float or None
         :meth:`DomainMap.distance` (1: a typical training track's), or None within the limit.
     """
-    dm = getattr(trainer, "domain_map_", None)
-    if dm is None or getattr(frames, "frames", None) is None:
-        return None
-    d = dm.distance(frames)
-    return d if dm.unlike(d) else None
+    return served_map_and_unlike(trainer, frames)[1]

@@ -287,9 +287,9 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
     probs = model.predict_proba(frames.features, calibrated=True)
     members = getattr(trainer, "members_", None) or []
     below = getattr(trainer, "uncertain_below_", UNCERTAIN_BELOW)
-    from workbench.train.sections.domain_map import served_map, unlike_labelled
+    from workbench.train.sections.domain_map import served_map_and_unlike
 
-    cmap = served_map(trainer, frames)  # the domain-aware map at this track's distance, else the Platt map
+    cmap, unlike = served_map_and_unlike(trainer, frames)  # the domain-aware map at this track's distance, else Platt's
     segs = segments_for(frames, probs, trainer.classes_, transitions=transitions,
                         grammar=getattr(trainer, "grammar_", None), uncertain_below=below,
                         confidence_map=None if members else cmap,
@@ -302,7 +302,6 @@ def suggest_sections(library: Library, track: Track | int | str, *, model: Secti
                                         temperature=float(getattr(trainer, "temperature_", 1.0)),
                                         uncertain_below=below, confidence_map=cmap)
     mapped = getattr(trainer, "confidence_map_", None) is not None  # else only temperature-scaled: the rule says so
-    unlike = unlike_labelled(trainer, frames)
     return long_enough([dataclasses.replace(s, confidence_mapped=mapped, unlike_labelled=unlike, served_by=served_by)
                         for s in segs])
 

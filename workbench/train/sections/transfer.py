@@ -282,7 +282,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
         by_head["base"] = by_head["self"]
         if getattr(trainer, "route_", None) is not None:
             served_base[g] = sum(w == BASE for w in heads)
-            by_head["base"] = [base_head(trainer).predict_proba(tr.features) for tr in test.tracks]
+            base = base_head(trainer)
+            by_head["base"] = [base.predict_proba(tr.features) for tr in test.tracks]
         probs = [by_head["base" if w == BASE else "self"][i] for i, w in enumerate(heads)]
         members = []
         if cfg.get("confidence", "stated") == "ensemble":  # trained on this fold's training tracks only
