@@ -259,3 +259,40 @@ def test_the_domain_map_leaves_every_in_domain_figure_as_the_platt_map_gave_it()
     assert (a["ece_before"], a["ece_after"], a["span"]["after"]["ece"]) == (b["ece_before"], b["ece_after"],
                                                                           b["span"]["after"]["ece"])
     assert on.metrics["model"] == off.metrics["model"]
+
+
+def test_the_fold_check_serves_the_platt_map_fitted_per_suggestion_and_the_guard_counts_suggestions():
+    from workbench.evaluate.calibration import apply_confidence_map, confidence_ece
+    from workbench.evaluate.span_calibration import fit_suggestion_map, span_ece
+    from workbench.train.sections.domain_fit import fold_check, guard_ece
+
+    rng = np.random.default_rng(20)
+    n_windows = rng.integers(1, 40, 120)  # suggestions of very different lengths: the units disagree
+    tids = np.repeat(np.arange(120) // 6, n_windows)
+    sids = np.repeat(np.arange(120) % 6, n_windows)
+    conf = np.repeat(rng.uniform(0.4, 1.0, 120), n_windows)
+    right = rng.random(len(conf)) < np.where(np.repeat(n_windows, n_windows) > 20, 0.95, 0.5)
+    folds = np.array(["a", "b", "c"])[tids % 3]
+    dist = np.where(folds == "c", 9.0, 1.0)
+    platt, domain = fold_check(conf, right, dist, folds, per="suggestion", track_ids=tids, suggestion_index=sids)
+    o = folds != "a"
+    knots = fit_suggestion_map(conf[o], right[o], per="suggestion", track_ids=tids[o], suggestion_index=sids[o])
+    assert np.allclose(platt[~o], apply_confidence_map(conf[~o], knots))  # the map the model serves with per=suggestion
+    by_window, _ = fold_check(conf, right, dist, folds)
+    assert not np.allclose(platt, by_window)
+    assert np.allclose(domain[folds == "c"], right[folds != "c"].mean())  # the share right stays per window
+    assert guard_ece(platt, right, per="span", track_ids=tids, suggestion_index=sids) == pytest.approx(
+        span_ece(tids, sids, platt, right)["ece"])
+    assert guard_ece(platt, right, per="window", track_ids=tids, suggestion_index=sids) == confidence_ece(platt, right)
+    with pytest.raises(ValueError, match="per='span' needs track_ids and suggestion_index"):
+        fold_check(conf, right, dist, folds, per="span")
+
+
+def test_with_a_map_per_suggestion_the_domain_guard_compares_suggestions():
+    from workbench.train.sections import train_sections
+
+    data = _data(groups=("a", "b", "c"), per_group=3)
+    for per, unit in (("span", "suggestions"), ("window", "windows")):
+        res = train_sections(data, config={**FAST, "calibration_guard": False, "confidence_map_per": per},
+                             progress=False)
+        assert res.metrics["calibration"]["suggestions"]["domain"]["guard_on"] == unit

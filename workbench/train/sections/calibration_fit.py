@@ -184,12 +184,12 @@ def fit_domain_confidence(trainer: SectionTrainer, oof: dict[str, np.ndarray], d
     calibration : dict
         The run's calibration record.
     """
-    from workbench.evaluate.calibration import confidence_ece
     from workbench.train.sections.domain_fit import (
         fit_domain_map,
         fold_check,
         fold_distances,
         fold_training_tracks,
+        guard_ece,
     )
     from workbench.train.sections.domain_map import training_reference
 
@@ -215,10 +215,14 @@ def fit_domain_confidence(trainer: SectionTrainer, oof: dict[str, np.ndarray], d
         return
     dm = fit_domain_map(right[mine], dist[mine], reference=training_reference(
         [t for t in data.tracks if t.track_id in keep]))
-    platt, domain = fold_check(conf, right, dist, folds, margin=dm.margin)
-    ece_platt, ece_domain = confidence_ece(platt, right), confidence_ece(domain, right)
+    per, sids = cfg.get("confidence_map_per", "window"), oof["suggestion_index"]
+    platt, domain = fold_check(conf, right, dist, folds, margin=dm.margin, per=per, track_ids=tids,
+                               suggestion_index=sids)  # the guard compares the unit the Platt map was fitted on
+    ece_platt, ece_domain = (guard_ece(x, right, per=per, track_ids=tids, suggestion_index=sids)
+                             for x in (platt, domain))
     record["domain"] = {"share_right": dm.share_right, "seen_max": dm.seen_max, "limit": dm.limit,
                         "folds_ece_platt": ece_platt, "folds_ece_domain": ece_domain,
+                        "guard_on": "windows" if per == "window" else "suggestions",
                         "fitted_on": f"tracks farther than {dm.margin:g} x the farthest held-out track of the "
                                      f"leave-one-group-out folds are served the folds' share right"}
     if cfg["calibration_guard"] and ece_domain > ece_platt:

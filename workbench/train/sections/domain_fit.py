@@ -26,8 +26,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def fold_check(confidence: np.ndarray, right: np.ndarray, distance: np.ndarray, folds: np.ndarray, *,
-               margin: float = MARGIN) -> tuple[np.ndarray, np.ndarray]:
+               margin: float = MARGIN, per: str = "window", track_ids: np.ndarray | None = None,
+               suggestion_index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each fold's confidences served by the Platt map and by the domain map, both fitted on the other folds.
+
+    The Platt map is fitted as the model's is (``per``, config ``confidence_map_per``); the share
+    right beyond the limit is always the other folds' share of windows right (fitted per suggestion
+    it raised the ECE across generators at every seed, session 20).
 
     Parameters
     ----------
@@ -41,6 +46,11 @@ def fold_check(confidence: np.ndarray, right: np.ndarray, distance: np.ndarray, 
         The held-out fold of each window.
     margin : float >= 1
         As :attr:`DomainMap.margin`.
+    per : {"window", "suggestion", "span"}
+        How the Platt map counts the other folds' windows
+        (:func:`~workbench.evaluate.span_calibration.fit_suggestion_map`).
+    track_ids, suggestion_index : np.ndarray [shape=(n,)], optional
+        Each window's track and suggestion (needed unless ``per="window"``).
 
     Returns
     -------
@@ -48,18 +58,52 @@ def fold_check(confidence: np.ndarray, right: np.ndarray, distance: np.ndarray, 
         Served by the Platt map, and by the domain map (the other folds' share right where a track
         lies beyond ``margin`` times their largest distance).
     """
-    from workbench.evaluate.calibration import apply_confidence_map, fit_platt
+    from workbench.evaluate.calibration import apply_confidence_map
+    from workbench.evaluate.span_calibration import fit_suggestion_map
 
     c, r, d, f = (np.asarray(v) for v in (confidence, right, distance, folds))
+    if per != "window" and (track_ids is None or suggestion_index is None):
+        raise ParameterError(f"per={per!r} needs track_ids and suggestion_index")
+    t, s = (np.zeros(len(c), dtype=np.int64) if v is None else np.asarray(v) for v in (track_ids, suggestion_index))
     platt, domain = c.astype(np.float64).copy(), c.astype(np.float64).copy()
     for name in np.unique(f):
         other = f != name
         if not other.any():
             continue
-        platt[~other] = apply_confidence_map(c[~other], fit_platt(c[other], r[other]))
+        knots = fit_suggestion_map(c[other], r[other], per=per, track_ids=t[other], suggestion_index=s[other])
+        platt[~other] = apply_confidence_map(c[~other], knots)
         far = d[~other] > margin * float(d[other].max())
         domain[~other] = np.where(far, float(np.mean(r[other])), platt[~other])
     return platt, domain
+
+
+def guard_ece(served: np.ndarray, right: np.ndarray, *, per: str, track_ids: np.ndarray,
+              suggestion_index: np.ndarray) -> float:
+    """The ECE the calibration guard compares: per window for a map fitted per window, else per suggestion.
+
+    Parameters
+    ----------
+    served : np.ndarray [shape=(n,)]
+        The confidence each out-of-fold window's suggestion is served with, in [0, 1].
+    right : np.ndarray [shape=(n,)] of bool
+        Whether each was right.
+    per : {"window", "suggestion", "span"}
+        How the model's Platt map was fitted (config ``confidence_map_per``).
+    track_ids, suggestion_index : np.ndarray [shape=(n,)]
+        Each window's track and suggestion.
+
+    Returns
+    -------
+    float
+        :func:`~workbench.evaluate.calibration.confidence_ece` of the windows (``per="window"``),
+        else :func:`~workbench.evaluate.span_calibration.span_ece` (each suggestion counted once).
+    """
+    from workbench.evaluate.calibration import confidence_ece
+    from workbench.evaluate.span_calibration import span_ece
+
+    if per == "window":
+        return confidence_ece(served, right)
+    return float(span_ece(track_ids, suggestion_index, served, right)["ece"])
 
 
 def fit_domain_map(right: np.ndarray, distance: np.ndarray, *, reference: TrackDistance,
