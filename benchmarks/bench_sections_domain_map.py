@@ -20,7 +20,16 @@ Own LOSO: each fold served by maps fitted on the other folds. Held-out columns o
         --seed 0 --out /tmp/h19-calib/cap0.pkl
     .venv/bin/python benchmarks/bench_sections_domain_map.py compare /tmp/h19-calib/cap{0,1,2}.pkl [--held-out]
 
-Cells: ``bench_sections_devset_history.md``, "Session 19 (calibration)".
+Session 20 (issue 18, ``make demo``'s ECE across generators): ``candidates`` scores other shapes of the
+Platt map on the same captures, each fitted on the folds only (own LOSO: on the other folds): per window
+(``platt_w``, the default), per suggestion, per span, isotonic (scikit-learn) per window / suggestion / span,
+position-aware (logistic on ``[logit c, first, last]``, per window and per suggestion) and fold-balanced
+(each style weighing the same: ``balanced`` at the unweighted fit's total weight, ``balanced_unit`` at one per
+fold, where Platt's C=1 prior flattens the map); prints ECE per scored window / per suggestion, seeds and mean::
+
+    .venv/bin/python benchmarks/bench_sections_domain_map.py candidates /tmp/h19-calib/bcap{0,1,2}.pkl
+
+Cells: ``bench_sections_devset_history.md``, "Session 19 (calibration)" and "Session 20 (served)".
 """
 
 from __future__ import annotations
@@ -152,6 +161,94 @@ def compare_model(cap: dict, name: str, *, held_out: bool) -> dict[str, dict[str
     return out
 
 
+def _candidate_fits() -> dict:
+    """Candidate maps: name -> fit(c, r, tids, sids, folds) -> serve(c, tids, sids) (session 20)."""
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    from workbench.evaluate.calibration import apply_confidence_map, fit_platt
+    from workbench.evaluate.span_calibration import fit_suggestion_map, per_suggestion_weights, span_outcomes
+
+    def platt(per):
+        def fit(c, r, t, s, f):
+            k = fit_suggestion_map(c, r, per=per, track_ids=t, suggestion_index=s)
+            return lambda x, tt, ss: apply_confidence_map(x, k)
+        return fit
+
+    def iso(per):
+        def fit(c, r, t, s, f):
+            w = None if per == "window" else per_suggestion_weights(t, s)
+            if per == "span":
+                sp = span_outcomes(t, s, c, r)
+                c, r, w = sp["confidence"], sp["right"], None
+            m = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(c, r.astype(float), sample_weight=w)
+            return lambda x, tt, ss: m.predict(x)
+        return fit
+
+    def ends(t, s):
+        last: dict = {}
+        for tt, ss in zip(t, s, strict=True):
+            last[tt] = max(last.get(tt, -1), ss)
+        return np.column_stack([s == 0, [ss == last[tt] for tt, ss in zip(t, s, strict=True)]]).astype(float)
+
+    def position(per):
+        def x_of(c, t, s):
+            c = np.clip(c, 1e-4, 1 - 1e-4)
+            return np.column_stack([np.log(c / (1 - c)), ends(np.asarray(t), np.asarray(s))])
+
+        def fit(c, r, t, s, f):
+            w = None if per == "window" else per_suggestion_weights(t, s)
+            m = LogisticRegression(C=1.0).fit(x_of(c, t, s), r, sample_weight=w)
+            return lambda x, tt, ss: m.predict_proba(x_of(x, tt, ss))[:, 1]
+        return fit
+
+    def balanced(c, r, t, s, f):  # each fold weighs the mean fold's windows (the unweighted fit's total)
+        _, inv, cnt = np.unique(f, return_inverse=True, return_counts=True)
+        k = fit_platt(c, r, sample_weight=len(c) / len(cnt) / cnt[np.ravel(inv)])
+        return lambda x, tt, ss: apply_confidence_map(x, k)
+
+    def balanced_unit(c, r, t, s, f):  # each fold weighs 1 in all: the same, with Platt's C=1 prior far stronger
+        _, inv, cnt = np.unique(f, return_inverse=True, return_counts=True)
+        k = fit_platt(c, r, sample_weight=1.0 / cnt[np.ravel(inv)])
+        return lambda x, tt, ss: apply_confidence_map(x, k)
+
+    return {"platt_w": platt("window"), "platt_s": platt("suggestion"), "platt_span": platt("span"),
+            "iso_w": iso("window"), "iso_s": iso("suggestion"), "iso_span": iso("span"),
+            "position_w": position("window"), "position_s": position("suggestion"), "balanced": balanced, "balanced_unit": balanced_unit}
+
+
+def candidates(cap: dict, name: str) -> dict[str, dict[str, tuple[float, float]]]:
+    """ECE per window / per suggestion of each candidate map: own LOSO and the dev scored sets (session 20)."""
+    from workbench.evaluate.calibration import confidence_ece
+    from workbench.evaluate.span_calibration import span_ece
+
+    m, fits = cap[name], _candidate_fits()
+    oof = m["oof"]
+    c, r = np.clip(oof["suggestion_confidence"], 0, 1), np.asarray(oof["suggestion_right"], dtype=bool)
+    t, s, f = oof["suggestion_track_ids"], oof["suggestion_index"], oof["suggestion_folds"]
+
+    def ece(x, right, tt, ss):
+        x = np.clip(x, 0, 1)
+        return confidence_ece(x, right), span_ece(tt, ss, x, right)["ece"]
+
+    out: dict = {"own LOSO": {}}
+    for key, fit in fits.items():
+        x = c.copy()
+        for g in np.unique(f):
+            o = f != g
+            x[~o] = fit(c[o], r[o], t[o], s[o], f[o])(c[~o], t[~o], s[~o])
+        out["own LOSO"][key] = ece(x, r, t, s)
+    mine = np.isin(t, [int(k) for k in m["train_tracks"]])
+    served = {key: fit(c[mine], r[mine], t[mine], s[mine], f[mine]) for key, fit in fits.items()}
+    for set_name, sc in zip(m["names"], m["scored"], strict=True):
+        if "held-out" in set_name:  # never read here
+            continue
+        x, right = np.clip(sc["conf"], 0, 1), np.asarray(sc["right"], dtype=bool)
+        tt, ss = np.asarray(sc["tids"]), np.asarray(sc["sids"])
+        out[set_name] = {key: ece(serve(x, tt, ss), right, tt, ss) for key, serve in served.items()}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -164,9 +261,25 @@ def main() -> None:
     cmp_ = sub.add_parser("compare", help="candidate maps on captured arrays")
     cmp_.add_argument("captures", type=Path, nargs="+")
     cmp_.add_argument("--held-out", action="store_true", help="the held-out columns (read once, after choosing)")
+    cand = sub.add_parser("candidates", help="other shapes of the Platt map on captured arrays (dev columns only)")
+    cand.add_argument("captures", type=Path, nargs="+")
     args = parser.parse_args()
     if args.cmd == "capture":
         capture(args)
+        return
+    if args.cmd == "candidates":
+        cells: dict = {}
+        for path in args.captures:
+            cap = pickle.loads(path.read_bytes())
+            for name in ("devset", "demo"):
+                for col, by_key in candidates(cap, name).items():
+                    cells.setdefault(f"{name}: {col}", {}).setdefault(cap["seed"], by_key)
+        for col, by_seed in cells.items():
+            print(f"\n{col}: ECE per scored window / per suggestion, seeds {' / '.join(map(str, by_seed))} (mean)")
+            for key in next(iter(by_seed.values())):
+                w, sg = ([v[key][i] for v in by_seed.values()] for i in (0, 1))
+                print(f"  {key:<12} {'/'.join(f'{v:.3f}' for v in w)} ({np.mean(w):.3f})   "
+                      f"{'/'.join(f'{v:.3f}' for v in sg)} ({np.mean(sg):.3f})")
         return
     for path in args.captures:
         cap = pickle.loads(path.read_bytes())
