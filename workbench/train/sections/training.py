@@ -222,7 +222,7 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         suggestion ECE 0.0729 -> 0.0938): a track farther from the training tracks than the folds ever
         held out is served the folds' share right instead of the Platt map, and said to be unlike the labelled
         tracks (:mod:`~workbench.train.sections.domain_map`; the guard keeps the Platt map alone where this
-        raised the held-out groups' ECE); ``uncertain_below``: the
+        raised the held-out groups' ECE, counted per suggestion unless ``confidence_map_per="window"``); ``uncertain_below``: the
         calibrated confidence under which a suggestion is marked uncertain (0.8: a chance of more than 1 in 5 that it
         is wrong; :mod:`workbench.labels.uncertain`). ``not_weight``: weight of the
         "not this label" loss on windows of rejected suggestions (:attr:`SectionData.X_not`;
