@@ -227,6 +227,7 @@ def fit_domain_confidence(trainer: SectionTrainer, oof: dict[str, np.ndarray], d
                                      f"leave-one-group-out folds are served the folds' share right"}
     if cfg["calibration_guard"] and ece_domain > ece_platt:
         record["domain"]["dropped"] = (f"Platt map kept alone: the domain map fitted on other groups raised their "
-                                       f"suggestion ECE ({score_text(ece_platt)} -> {score_text(ece_domain)})")
+                                       f"suggestion ECE per {record['domain']['guard_on'][:-1]} ({score_text(ece_platt)} "
+                                       f"-> {score_text(ece_domain)})")
         return
     trainer.domain_map_ = dm
