@@ -24,7 +24,8 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
     """Write the head's checkpoint plus what inference needs (feature layout, backbone, label-order prior).
 
     The file is a :func:`workbench.models.heads.checkpoint` with extra keys, so
-    :func:`~workbench.models.heads.load_checkpoint` still reads it.
+    :func:`~workbench.models.heads.load_checkpoint` still reads it. The per-track summaries of the domain map
+    and the gate's reference are float32 tensors (Python lists and float64 before session 20; both still load).
 
     Parameters
     ----------
@@ -41,8 +42,7 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
         ``temperature_``, ``uncertain_below_``, ``novelty_weight_``, ``grammar_`` and
         ``confidence_map_`` and ``domain_map_`` (when set) are stored too, and the ensemble members ``members_`` with
         ``ensemble_score_`` (when the model was trained with ``confidence="ensemble"``), and ``route_`` (the base
-        head and the gate's reference, config ``self_training_route``). The per-track summaries of the domain map
-        and the gate's reference are float32 tensors (Python lists and float64 before session 20; both still load).
+        head and the gate's reference, config ``self_training_route``).
 
     Raises
     ------
