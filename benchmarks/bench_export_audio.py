@@ -44,6 +44,12 @@ window features in fp16 (``track_in.convert_track(..., fp32_scopes=("frontend", 
 "classifier"))``, not what the export does: it keeps the whole program in float32) the same models give 67.0 dB
 (default) and 68.0 dB (+lead): the lead group costs no precision of its own.
 
+Session 20 (2026-12-07, ``--no-openl3 --sections-devset /work/wt/devdata/sections-s19``, AMD EPYC with AVX2, load
+10-14 on 2 shared cores), the evaluator's ops in float64 since session 19: whole-track dj_section 117.4 dB (was
+112.0), +lead 115.5 (was 110.3), both 100.0 % of 645 windows; features-v1 whole track 165.0 (was 123.8); CNN +
+dj_section 73.7 (was 73.9); every other row the same to 0.1 dB (CNN 73.2 / 69.7 / 69.7, features + head 72.9,
+all fp16 43.4, vector-in 75.1 / 75.0). OpenL3 not rerun.
+
 Every model takes mono float32 samples (the spectrogram inside) and is checked on real audio
 windows (``../shared/data/real-audio``: the loops and two librosa excerpts, resampled to the
 model's rate) with the NumPy MIL evaluator of the saved program against PyTorch (fp32):

@@ -139,7 +139,22 @@ def test_cli_workers_flag(music, tmp_path, capsys):
     assert len(out["summary"]["analysed"]) == 4 and len(out["summary"]["failed"]) == 1
     assert sum(r["key"] is not None for r in out["tracks"]) == 4  # stored and read back
     assert main(["--db", db, "analyze", "--workers", "0"]) == 1
-    assert "workers must be an int >= 1" in capsys.readouterr().err
+    assert "--workers must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_cli_workers_zero_says_what_a_shell_user_can_type(tmp_path, capsys):
+    """`analyze --workers 0` said "workers must be an int >= 1 (processes) or None (one per core)": None cannot be
+    typed on the command line; the CLI names its flag, the value and how to ask for one per core."""
+    from workbench.cli import main
+
+    db = str(tmp_path / "cli.db")
+    with Library(db):
+        pass
+    for value in ("0", "-3"):
+        assert main(["--db", db, "analyze", "--workers", value]) == 1
+        err = capsys.readouterr().err
+        assert (f"--workers must be an integer >= 1 (processes; 1: in this process; leave --workers out for one per "
+                f"core); got {value}") in err and "None" not in err, err
 
 
 def test_local_dask_cluster_stores_what_the_pool_stores(music, tmp_path):

@@ -477,3 +477,19 @@ def test_compare_widget_table_scatter_notes(tmp_path):
         w.sort("speed")
     with pytest.raises(ParameterError, match="run_id must be one of"):
         w.set_baseline("nope")
+
+
+def test_the_scatter_of_shares_stays_within_0_and_1(tmp_path):
+    """Notebook 05's scatter ran its precision axis to 1.2 (the margin for the run names): a precision above 1."""
+    from workbench.report.runs_view import runs_view
+
+    for i, (p1, p5, loss) in enumerate(((1.0, 0.9, 1.5), (0.95, 0.8, 2.5), (0.9, 0.85, 2.0))):
+        write_run(f"2025010{i}-000000-embeddings-00000{i}",
+                  info={"kind": "embeddings", "created_at": f"2025-01-0{i + 1}T00:00:00+00:00"}, config_={},
+                  data={}, history=[], metrics={"model": {"precision_at_1": p1, "precision_at_5": p5, "loss": loss}},
+                  root=tmp_path)
+    ax = runs_view(tmp_path).scatter_figure("precision_at_5", "precision_at_1").axes[0]
+    assert ax.get_ylim()[1] == 1.0 and 0.0 <= ax.get_ylim()[0] < 0.9 and ax.get_xlim()[1] <= 1.0
+    assert all(not c.get_clip_on() for c in ax.collections)  # the run at precision 1.0 drawn whole
+    ax = runs_view(tmp_path).scatter_figure("precision_at_1", "loss").axes[0]
+    assert ax.get_ylim()[1] > 2.5  # not a share: the margin kept

@@ -29,9 +29,12 @@ def emb(map_at_r, backbone=0.30, *, held=HELD):
     return m
 
 
-def sec(acc, f1, *, majority=(0.4, 0.1), held=HELD):
+def sec(acc, f1, *, majority=(0.4, 0.1), held=HELD, boundaries=(0.9, 0.8)):
+    """Sections metrics; ``boundaries``: (the smoothed sections', novelty's) boundary F @3 s, or None: not recorded."""
     m = {"model": {"accuracy": acc, "macro_f1": f1},
          "baselines": {"majority": {"accuracy": majority[0], "macro_f1": majority[1]}, "logreg": {"accuracy": 0.6}}}
+    if boundaries is not None:
+        m["segments"] = {"smoothed": {"boundary_f_3s": boundaries[0]}, "novelty": {"boundary_f_3s": boundaries[1]}}
     if held is not None:
         m["held_out"] = held
     return m
@@ -52,16 +55,48 @@ def test_embeddings_must_beat_the_untrained_backbone():
 
 
 def test_sections_must_beat_always_say_the_majority_class():
-    assert [g.status for g in blocking_gates(sec(0.6, 0.3), "dj_section")] == ["pass", "pass"]
+    assert [g.status for g in blocking_gates(sec(0.6, 0.3), "dj_section")] == ["pass", "pass", "pass"]
     # below "always say drop": fewer right than the majority class
     gates = blocking_gates(sec(0.3, 0.2), "sections")
     assert [(g.metric, g.status) for g in failing(gates)] == [("accuracy", "fail")]
-    assert [g.status for g in blocking_gates(sec(0.4, 0.1), "sections")] == ["fail", "pass"]  # f1 equal, acc equal
+    assert [g.status for g in blocking_gates(sec(0.4, 0.1), "sections")][:2] == ["fail", "pass"]  # f1 equal, acc equal
+
+
+def test_sections_boundaries_must_not_fall_below_the_unsupervised_novelty_baseline():
+    """Issue 18 asks suggestions never below the majority-class and unsupervised baselines; session 19's QA exported a
+    dj_section model (trained on accepted novelty suggestions) whose boundaries were far below novelty's: the gates
+    compared the majority class only."""
+    gates = blocking_gates(sec(0.6, 0.3, boundaries=(0.41, 0.86)), "dj_section")
+    assert [(g.name, g.status) for g in failing(gates)] == [("boundaries not below novelty", "fail")]
+    g = failing(gates)[0]
+    assert (g.value, g.op, g.reference, g.target) == (0.41, ">=", "segments.novelty", 0.86)
+    assert "boundary F @3 s (smoothed sections, as suggested) 0.4100 >= segments.novelty 0.8600 -> fail" in str(g)
+    assert "boundaries not below novelty" in refusal_message("dj_section of run r", gates)
+    with pytest.raises(GateFailedError) as err:  # what export and activation raise
+        raise GateFailedError("x", gates=failing(gates))
+    assert err.value.gates[0].as_dict()["blocking"] is True
+    assert blocking_gates(sec(0.6, 0.3, boundaries=(0.86, 0.86)), "sections")[2].status == "pass"  # equal: not below
+
+
+def test_a_run_without_the_novelty_figure_is_unknown_and_does_not_block():
+    """Runs older than the boundary gate (or without held-out segments) say the gate is unknown and why, instead of
+    passing it or failing it: the versions exported before it stay exportable and can be rolled back to."""
+    for metrics, missing in ((sec(0.6, 0.3, boundaries=None), "segments.smoothed.boundary_f_3s and segments.novelty"),
+                             ({**sec(0.6, 0.3), "segments": {"smoothed": {"boundary_f_3s": 0.9}, "novelty": {}}},
+                              "no segments.novelty.boundary_f_3s"),
+                             ({**sec(0.6, 0.3), "segments": {"smoothed": {"boundary_f_3s": float("nan")},
+                                                             "novelty": {"boundary_f_3s": 0.5}}},
+                              "no segments.smoothed.boundary_f_3s (")):
+        g = blocking_gates(metrics, "sections")[2]
+        assert g.name == "boundaries not below novelty" and g.status == "unknown" and not g.blocking
+        assert missing in g.metric and "does not block" in g.metric, g.metric
+        assert failing(blocking_gates(metrics, "sections")) == []
+    assert [g.name for g in blocking_gates(emb(0.35), "embeddings")].count("boundaries not below novelty") == 0
 
 
 def test_missing_baselines_are_not_recorded_and_block():
     old = {"model": {"accuracy": 0.9, "macro_f1": 0.9}}
-    gates = blocking_gates(old, "sections")
+    gates = blocking_gates(old, "sections")[:2]
     assert [g.status for g in gates] == ["not recorded", "not recorded"] and all(g.blocking for g in gates)
     assert "gates not recorded" in refusal_message("run x", gates)
     assert blocking_gates({}, "embeddings")[0].status == "not recorded"
@@ -80,7 +115,7 @@ def test_comparison_with_the_active_version_needs_the_same_held_out_tracks():
     assert g.status == "not comparable" and not g.blocking
     assert blocking_gates(emb(0.40), "embeddings", active_metrics=emb(0.5, held=None))[1].status == "not comparable"
     sec_gates = blocking_gates(sec(0.6, 0.30), "sections", active_metrics=sec(0.7, 0.35))
-    assert status(sec_gates)[2] == ("not worse than active version", "macro_f1", "fail")
+    assert status(sec_gates)[3] == ("not worse than active version", "macro_f1", "fail")
 
 
 def test_held_out_hashes_and_refusal_message():
@@ -105,3 +140,15 @@ def test_errors():
 def test_research_targets_stay_reported_targets():
     gates = quality_gates({"model": {"precision_at_5": 0.8}}, "embeddings")
     assert [(g.name, g.passed) for g in gates] == [("precision_at_5", True), ("silhouette", None), ("nmi", None)]
+
+
+def test_the_report_and_its_json_show_the_boundary_gate():
+    from workbench.report.gates_part import gates_part
+
+    html, records = gates_part(sec(0.6, 0.3, boundaries=(0.41, 0.86)), "sections", [])
+    assert "boundaries not below novelty</td><td>boundary F @3 s (smoothed sections, as suggested)" in html
+    assert records[2] == {"name": "boundaries not below novelty", "metric": "boundary F @3 s (smoothed sections, "
+                          "as suggested)", "value": 0.41, "op": ">=", "reference": "segments.novelty", "target": 0.86,
+                          "status": "fail", "blocking": True}
+    _, records = gates_part(sec(0.6, 0.3, boundaries=None), "sections", [])
+    assert records[2]["status"] == "unknown" and records[2]["blocking"] is False

@@ -51,8 +51,9 @@ MAJORITY = {"accuracy": 0.3, "macro_f1": 0.1}
 
 
 def _metrics(acc, *, held_out=None, majority=MAJORITY):
-    """Run metrics as the contract has them (model, baselines on the same held-out tracks)."""
-    m = {"model": {"accuracy": acc, "macro_f1": acc}, "baselines": {"majority": dict(majority)}}
+    """Run metrics as the contract has them (model, baselines and boundaries on the same held-out tracks)."""
+    m = {"model": {"accuracy": acc, "macro_f1": acc}, "baselines": {"majority": dict(majority)},
+         "segments": {"smoothed": {"boundary_f_3s": 0.9}, "novelty": {"boundary_f_3s": 0.8}}}
     if held_out is not None:
         m["held_out"] = {"track_hashes": sorted(held_out)}
     return m
@@ -266,7 +267,7 @@ def test_cli_export_of_a_run(tmp_path, package, capsys, monkeypatch):
         assert v.run_id == rid and v.metrics == _metrics(0.6) and v.forced == ()
         assert v.metadata["data_fingerprint"] == "abc" and v.metadata["io_dtype"] == "fp16"
         doc = json.loads(v.json_path.read_text())
-        assert [g["status"] for g in doc["gates"]] == ["pass", "pass"] and doc["forced"] == []
+        assert [g["status"] for g in doc["gates"]] == ["pass", "pass", "pass"] and doc["forced"] == []
         assert "## Blocking gates" in v.card_path.read_text() and "Forced" not in v.card_path.read_text()
     assert not [n for n in os.listdir(tmp_path / "models") if n.endswith(".tmp")]
     # the killed job's run, named: refused, saying why
@@ -468,7 +469,7 @@ def test_activation_is_gated_and_forcing_it_is_recorded(reg, package):
     with pytest.raises(GateFailedError, match=r"register|fails 1 blocking gate"):
         _add(reg, package, 0.7, held_out=hashes, activate=False)
     gates = reg.gates("dj_section", _metrics(0.7, held_out=hashes))
-    assert [g.status for g in gates] == ["pass", "pass", "fail"] and gates[2].reference == "dj_section_v1"
+    assert [g.status for g in gates] == ["pass", "pass", "pass", "fail"] and gates[3].reference == "dj_section_v1"
     # rollback: the earlier version must pass its baselines, not beat the one it replaces
     reg.activate("dj_section", 2)
     assert reg.rollback("dj_section").version == 1

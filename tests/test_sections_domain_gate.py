@@ -85,3 +85,24 @@ def test_a_fold_of_one_labelled_track_self_trains_on_nothing_and_says_why():
     res = train_sections(one, config=cfg, progress=False, unlabelled=_pool([0.0, 8.0]))
     assert res.metrics["transfer"]["leave_one_group_out"]["self_training"]["a"] == 0  # the fold trained on b's one track
     assert "gate" in res.metrics["self_training"]
+
+
+def test_the_gate_reference_is_stored_as_float32_and_an_older_float64_state_loads(tmp_path):
+    """The route's labelled summaries (n, 2 d) travel in the model file as float32 tensors (float64 until session
+    20), read back with torch.load(weights_only=True); a file saved the old way still loads."""
+    import torch
+
+    from workbench.train.sections.domain_gate import GateReference
+
+    data = _data()
+    ref = GateReference.fit(data.tracks)
+    state = ref.to_state()
+    assert state["labelled"].dtype == torch.float32 and state["center"].dtype == torch.float64
+    torch.save(state, tmp_path / "new.pt")
+    torch.save({k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v) for k, v in ref.__dict__.items()},
+               tmp_path / "old.pt")  # as model_file saved the route before session 20
+    pool = _pool([0.0, 1.0, 2.0, 8.0, -6.0])
+    for name, rel in (("new.pt", 1e-6), ("old.pt", 1e-12)):
+        back = GateReference.from_state(torch.load(tmp_path / name, weights_only=True))
+        assert back.labelled.dtype == np.float64 and back.reference == ref.reference
+        np.testing.assert_allclose(back.distance(pool), ref.distance(pool), rtol=rel)

@@ -173,6 +173,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     scope, target = _scope(args)
     prior = parse_prior(args.prior)
+    if args.workers is not None and args.workers < 1:  # resolve_workers' message offers None, which no shell can type
+        raise ParameterError(f"--workers must be an integer >= 1 (processes; 1: in this process; leave --workers out "
+                             f"for one per core); got {args.workers}")
     resolve_workers(args.workers)  # refused before anything is stored
     check_scheduler(args.scheduler)
     with open_library(args) as lib:

@@ -7,8 +7,9 @@ accuracy > 0.80, macro F1 > 0.75.
 Blocking gates (:func:`blocking_gates`; export and activation refuse a model that fails one unless
 forced): the model must beat its baselines measured on the same held-out tracks (embeddings:
 ``map_at_r`` above the untrained backbone's; sections: ``macro_f1`` above and ``accuracy`` at
-least the majority class's), and must not be worse than the version active now on its headline
-metric when both were measured on the same held-out track hashes. Embedding models must also keep
+least the majority class's, and its boundaries not below the unsupervised novelty baseline's,
+boundary F @3 s of the smoothed sections it suggests, :func:`boundary_gate`), and must not be
+worse than the version active now on its headline metric when both were measured on the same held-out track hashes. Embedding models must also keep
 their invariance (``metrics["invariance"]``, see :func:`invariance_gates`): under each transform of
 :data:`workbench.evaluate.invariance.GATE_TRANSFORMS` (pitch ±1 semitone, tempo ±4 %, gain ±6 dB)
 the model's mean cosine to its own transformed copy is at least the backbone's minus
@@ -120,7 +121,9 @@ class BlockingGate(NamedTuple):
     """One blocking gate of a model.
 
     ``status`` is ``"pass"``, ``"fail"``, ``"not recorded"`` (the metric or the baseline is
-    missing: blocks, as a failure does), ``"not comparable"`` (the active version was measured
+    missing: blocks, as a failure does), ``"unknown"`` (a gate newer than the run: the run did not record
+    the figure it needs, so it can be neither passed nor failed; reported with why, does not block),
+    ``"not comparable"`` (the active version was measured
     on other held-out tracks: reported, does not block) or ``"not measured"`` (the run said why it
     could not measure it, e.g. too few held-out queries for the search gate: reported, does not block).
     """
@@ -201,9 +204,9 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
     Returns
     -------
     list of BlockingGate
-        Embeddings: ``map_at_r > baselines.backbone``; sections: ``macro_f1 > baselines.majority``
-        and ``accuracy >= baselines.majority``; then the comparison with the active version; then,
-        for embeddings, the invariance gates (:func:`invariance_gates`) and the search gate
+        Embeddings: ``map_at_r > baselines.backbone``; sections: ``macro_f1 > baselines.majority``,
+        ``accuracy >= baselines.majority`` and the boundaries not below novelty's (:func:`boundary_gate`); then
+        the comparison with the active version; then, for embeddings, the invariance gates (:func:`invariance_gates`) and the search gate
         (:func:`search_gate`).
     """
     kind = KIND_OF_MODEL_TYPE.get(kind, kind)
@@ -220,6 +223,8 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
         value, target = _number(model.get(metric)), _number(ref.get(metric))
         gates.append(BlockingGate(f"better than {base}", metric, value, op, f"baselines.{base}", target,
                                   _compare(value, op, target)))
+    if kind == "sections":
+        gates.append(boundary_gate(metrics))
     if active_metrics is not None:
         metric = HEADLINE_METRIC[kind]
         active_model = _mapping(active_metrics.get("model"))
@@ -234,6 +239,47 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
         gates += invariance_gates(metrics)
         gates.append(search_gate(metrics))
     return gates
+
+
+#: The sections boundary gate: the figure of ``metrics["segments"]`` compared, the model's segments (the smoothed
+#: sections it suggests) and the unsupervised baseline's (novelty boundaries, no training).
+BOUNDARY_GATE: tuple[str, str, str] = ("boundary_f_3s", "smoothed", "novelty")
+
+
+def boundary_gate(metrics: Mapping[str, Any]) -> BlockingGate:
+    """A sections model's boundaries not below the unsupervised novelty baseline's on the run's held-out tracks.
+
+    Issue 18: suggestions must never be below the majority-class and unsupervised baselines; the majority class has
+    no boundaries, so the boundaries are held to novelty's (:data:`BOUNDARY_GATE`: boundary F-measure within 3 s,
+    ``segments.smoothed`` >= ``segments.novelty``, both on the same held-out tracks).
+
+    Parameters
+    ----------
+    metrics : Mapping[str, Any]
+        A sections run's metrics with ``{"segments": {"smoothed": {"boundary_f_3s": f}, "novelty":
+        {"boundary_f_3s": f}}}`` (F-measure, 0-1; :mod:`workbench.train.sections.held_out`).
+
+    Returns
+    -------
+    BlockingGate
+        Named ``"boundaries not below novelty"``; ``"unknown"`` (reported, does not block) when the run recorded
+        either figure not (a run older than the gate or one without held-out segments): its metric says which is
+        missing.
+    """
+    metric, model_key, base_key = BOUNDARY_GATE
+    segments = _mapping(metrics.get("segments"))
+    value = _number(_mapping(segments.get(model_key)).get(metric))
+    target = _number(_mapping(segments.get(base_key)).get(metric))
+    said = "boundary F @3 s (smoothed sections, as suggested)"
+    if value is None or target is None:
+        missing = " and ".join(f"segments.{k}.{metric}" for k, v in ((model_key, value), (base_key, target))
+                               if v is None)
+        said += (f", unknown: the run recorded no {missing} (trained before this gate, or without held-out "
+                 "segments); does not block")
+        return BlockingGate("boundaries not below novelty", said, value, ">=", f"segments.{base_key}", target,
+                            "unknown")
+    return BlockingGate("boundaries not below novelty", said, value, ">=", f"segments.{base_key}", target,
+                        _compare(value, ">=", target))
 
 
 #: One-sided level of the search gate's sign test: a head is refused only when it is worse beyond sampling noise.

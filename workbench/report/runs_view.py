@@ -29,6 +29,7 @@ from workbench.report import html as H
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from workbench.runs import Run
@@ -342,7 +343,7 @@ class RunsView:
         for r, a, b in shown:
             base = r.run_id == self.baseline
             ax.scatter([a], [b], marker="*" if base else "o", s=160 if base else 40,
-                       color="#b45309" if base else "#2563eb", zorder=3)
+                       color="#b45309" if base else "#2563eb", zorder=3, clip_on=False)  # whole at an edge (0 or 1)
 
         def label(m: str) -> str:
             """The axis label: the metric and which way is better.
@@ -363,12 +364,26 @@ class RunsView:
                      + (" · star: baseline" if starred else ""), fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.margins(0.2)  # room for the labels
+        _within_unit(ax, [a for _, a, _ in shown], [b for _, _, b in shown])
         from workbench.report.point_names import name_points
 
         # each run's name (else its id's tail), moved apart where runs score alike
         name_points(ax, [a for _, a, _ in shown], [b for _, _, b in shown],
                     [self._notes[r.run_id]["name"] or r.run_id.split("-", 2)[-1] for r, _, _ in shown], fontsize=8)
         return fig
+
+
+def _within_unit(ax: Axes, xs: list[float], ys: list[float]) -> None:
+    """Keep the scatter's padded limits from running past 0 or 1 where its values stay within them.
+
+    Notebook 05's precision axis ran to 1.2 (the margin for the names): a share above 1 reads as a bug. A limit
+    moves only where every value of that axis lies on its side of 0 (or 1); other metrics keep their margins.
+    """
+    for values, get, put in ((xs, ax.get_xlim, ax.set_xlim), (ys, ax.get_ylim, ax.set_ylim)):
+        if not values:
+            continue
+        lo, hi = get()
+        put(max(lo, 0.0) if min(values) >= 0.0 else lo, min(hi, 1.0) if max(values) <= 1.0 else hi)
 
 
 def _cell(value: Any, cls: str = "", *, signed: bool = False, metric: bool = False, count: bool = False) -> str:

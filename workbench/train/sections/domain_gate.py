@@ -25,7 +25,7 @@ others: music the labelled library has no neighbour for, not just a style it lac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -148,6 +148,38 @@ class GateReference:
             for i in range(len(lab)):
                 ref = max(ref, float(_nearest(lab[i:i + 1], np.delete(lab, i, axis=0))[0]))
         return cls(mu, sd, lab, ref)
+
+    def to_state(self) -> dict[str, Any]:
+        """What a model file stores: the labelled summaries float32, ``center`` and ``scale`` float64 (tensors).
+
+        Returns
+        -------
+        dict
+            ``center``, ``scale``, ``labelled`` (:func:`~workbench.train.sections.domain_map.float_state`) and
+            ``reference`` (float).
+        """
+        from workbench.train.sections.domain_map import float_state
+
+        return {"center": float_state(self.center, np.float64), "scale": float_state(self.scale, np.float64),
+                "labelled": float_state(self.labelled, np.float32), "reference": float(self.reference)}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> GateReference:
+        """Inverse of :meth:`to_state`; also reads a file saved before session 20 (float64 tensors).
+
+        Parameters
+        ----------
+        state : mapping
+            :meth:`to_state`'s keys (other keys are ignored).
+
+        Returns
+        -------
+        GateReference
+            Its arrays float64, as :meth:`fit` makes them.
+        """
+        from workbench.train.sections.domain_map import float64_array
+
+        return cls(*(float64_array(state[k]) for k in ("center", "scale", "labelled")), float(state["reference"]))
 
     def distance(self, tracks: Sequence[TrackFrames]) -> np.ndarray:
         """Each track's RMS distance to its nearest labelled track, over the reference, shape (len(tracks),).

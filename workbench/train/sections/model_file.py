@@ -24,7 +24,8 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
     """Write the head's checkpoint plus what inference needs (feature layout, backbone, label-order prior).
 
     The file is a :func:`workbench.models.heads.checkpoint` with extra keys, so
-    :func:`~workbench.models.heads.load_checkpoint` still reads it.
+    :func:`~workbench.models.heads.load_checkpoint` still reads it. The per-track summaries of the domain map
+    and the gate's reference are float32 tensors (Python lists and float64 before session 20; both still load).
 
     Parameters
     ----------
@@ -78,8 +79,7 @@ def save_section_model(trainer: SectionTrainer, path: str | Path, *, features: W
     route = getattr(trainer, "route_", None)
     if route is not None:  # config self_training_route: the labels-only head and the gate's reference travel too
         data["route"] = {"base": checkpoint(route.base), "gate": float(route.gate), "temperature": route.temperature,
-                         **{k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v)
-                            for k, v in route.reference.__dict__.items()}}
+                         **route.reference.to_state()}
     atomic_write(path, lambda tmp: torch.save(data, tmp))
 
 
@@ -139,6 +139,6 @@ def load_section_model(path: str | Path) -> tuple[SectionTrainer, WindowFeatures
         from workbench.train.sections.domain_route import DomainRoute
 
         r = data["route"]
-        ref = GateReference(*(r[k].numpy() for k in ("center", "scale", "labelled")), float(r["reference"]))
+        ref = GateReference.from_state(r)
         trainer.route_ = DomainRoute(load_checkpoint(r["base"]).eval(), ref, float(r["gate"]), r.get("temperature"))
     return trainer, WindowFeatures.from_dict(data["window_features"]), trans
