@@ -284,6 +284,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         head0, pretrained = pretrain_head(library, selected, backbone=rows_b, window_s=data_cfg["window_s"],
                                           config=tcfg, epochs=data_cfg["pretrain_epochs"], loss=data_cfg["pretrain_loss"])
         use_head(head0)  # every head trained below starts from it (the job's scope resets it)
+    elif data_cfg["pretrain_epochs"]:
+        pretrained = {"skipped": "a CNN or a fine-tuned backbone trains its own network; no head is pretrained"}
     chosen = None
     if stop_rule == "folds":  # the epoch count: the median best epoch of heads early-stopped on folds
         from workbench.train.embeddings_stopping import epochs_on_folds

@@ -11,7 +11,9 @@ The supervised stage (and every fold head the job trains for its epoch count and
 from these weights instead of the seed's random ones (:func:`initial_head`, read by
 :func:`workbench.train.triplet.train_triplet` while :func:`starting_from` is active).
 
-Off by default (``pretrain_epochs=0``); ``workbench train embeddings --set pretrain_epochs=N``.
+The job's ``random_head`` baseline is then that start, the pretrained head before any label (``metrics.json``
+``pretrain`` says so). A CNN or a fine-tuned backbone trains its own network: there the setting is recorded as
+skipped. Off by default (``pretrain_epochs=0``); ``workbench train embeddings --set pretrain_epochs=N``.
 """
 
 from __future__ import annotations
@@ -103,5 +105,6 @@ def pretrain_head(library: Library, tracks: list[Track], *, backbone: Backbone, 
                               batch_size=4 * min(16, max(2, full)), samples_per_epoch=None)
     result = train_triplet(rows, rows.originals(), config=cfg, progress=False)
     record = {"epochs": int(epochs), "loss": loss, "tracks": len(tracks), "rows": len(rows), "n_views": n_views,
-              "last_train_loss": result.history[-1].get("train_loss") if result.history else None}
+              "last_train_loss": result.history[-1].get("train_loss") if result.history else None,
+              "random_head": "the job's random_head baseline is this pretrained head, before supervised training"}
     return result.model, record
