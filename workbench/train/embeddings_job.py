@@ -49,7 +49,7 @@ EMBEDDING_DATA_DEFAULTS: dict[str, Any] = {"classes_from": "auto", "window_s": 8
                                            "invariance_clips": 8, "backbone": "auto", "size": 512,
                                            "openl3_weights": None, **FINETUNE_DEFAULTS, "distill": None,
                                            "blend": "auto", "blend_folds": 3, "blend_backbone": "training",
-                                           "learned_oof": False,
+                                           "learned_oof": False, "pretrain_epochs": 0, "pretrain_loss": "supcon",
                                            "early_stopping": "auto", **dict.fromkeys(DISTILL_OFF)}
 
 
@@ -140,9 +140,13 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     from workbench.train.triplet_config import check_job_config
 
     check_job_config(cfg)  # a bad value is refused now, not after the embedding and augmentation
+    from workbench.train.embeddings_pretrain import check_pretrain, starting_from
+
+    data_cfg["pretrain_epochs"], data_cfg["pretrain_loss"] = check_pretrain(data_cfg["pretrain_epochs"],
+                                                                            data_cfg["pretrain_loss"])
     runner = JobRunner(library, "embeddings", config={**data_cfg, **cfg}, experiments_root=experiments_root,
                        progress=False, on_state=on_state)
-    with runner:
+    with runner, starting_from(None):  # a pretrained head (pretrain_epochs) is used within this job only
         path = _embeddings_in_job(runner, library, cfg, data_cfg, backbone=b, tracks=tracks,
                                   progress=progress, student_from=student_from)
     return runner.job, path
@@ -273,6 +277,15 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
         full = int((np.bincount(train.y) * per_row >= m).sum())
         cfg["batch_size"] = m * min(64 // m, max(2, full)) if m <= 32 else m
     tcfg = TripletConfig(**cfg)
+    pretrained = None
+    if data_cfg["pretrain_epochs"] and cnn is None and tune is None:  # label-free, on every track search offers
+        from workbench.train.embeddings_pretrain import pretrain_head, use_head
+
+        head0, pretrained = pretrain_head(library, selected, backbone=rows_b, window_s=data_cfg["window_s"],
+                                          config=tcfg, epochs=data_cfg["pretrain_epochs"], loss=data_cfg["pretrain_loss"])
+        use_head(head0)  # every head trained below starts from it (the job's scope resets it)
+    elif data_cfg["pretrain_epochs"]:
+        pretrained = {"skipped": "a CNN or a fine-tuned backbone trains its own network; no head is pretrained"}
     chosen = None
     if stop_rule == "folds":  # the epoch count: the median best epoch of heads early-stopped on folds
         from workbench.train.embeddings_stopping import epochs_on_folds
@@ -344,6 +357,8 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     from workbench.train.embeddings_stopping import stopping_record
 
     result.metrics["early_stopping"] = stopping_record(stop_rule, stop_reason, chosen)
+    if pretrained is not None:
+        result.metrics["pretrain"] = pretrained
     if chosen is not None:
         result.metrics.setdefault("warnings", []).append(result.metrics["early_stopping"]["said"])
     if data_cfg.get("invariance_clips", 8):

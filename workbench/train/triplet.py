@@ -312,7 +312,10 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     rng = np.random.RandomState(cfg.seed % 2**32)
     history: list[dict[str, Any]] = []
     generator = torch.Generator().manual_seed(cfg.seed)
-    model = given if given is not None else seeded(
+    from workbench.train.head_start import initial_head
+
+    start = None if given is not None else initial_head(mean, std)  # a label-free first stage, when one ran
+    model = given if given is not None else start if start is not None else seeded(
         EmbeddingHead, train.dim, hidden_dim=cfg.hidden_dim, out_dim=cfg.out_dim, dropout=cfg.dropout,
         generator=generator)
     untrained = copy.deepcopy(model)

@@ -1,0 +1,94 @@
+"""The label-free first stage of the embedding head (``pretrain_epochs``): its start, its scope, its settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench.errors import ParameterError
+from workbench.train.embeddings_pretrain import check_pretrain, initial_head, starting_from, use_head
+from workbench.train.triplet import TripletConfig, embed, train_triplet
+
+from test_triplet import FAST, clustered
+
+
+def _head(dim: int, seed: int):
+    import torch
+
+    from workbench.models.heads import EmbeddingHead, seeded
+
+    return seeded(EmbeddingHead, dim, hidden_dim=FAST["hidden_dim"], out_dim=FAST["out_dim"], dropout=0.1,
+                  generator=torch.Generator().manual_seed(seed)).eval()
+
+
+def test_initial_head_takes_z_scored_rows_and_answers_as_the_pretrained_head_on_raw_rows():
+    X = clustered(seed=3).X * 3.0 + 5.0
+    head0 = _head(X.shape[1], seed=7)
+    mean, std = X.mean(axis=0), X.std(axis=0) + 0.5
+    assert initial_head(mean, std) is None  # outside a scope: the seed's random head
+    with starting_from(None):
+        use_head(head0)
+        adapted = initial_head(mean, std).eval()
+    assert initial_head(mean, std) is None  # the scope ended: nothing leaks into the next job
+    np.testing.assert_allclose(embed(adapted, ((X - mean) / std).astype(np.float32)), embed(head0, X), atol=1e-5)
+
+
+def test_training_within_the_scope_starts_from_the_pretrained_head():
+    train, val = clustered(seed=0), clustered(seed=1, per_class=8, first_track=10_000)
+    head0 = _head(train.dim, seed=11)
+    cfg = TripletConfig(**{**FAST, "lr": 1e-9, "max_epochs": 1})  # next to no step: the start shows
+    plain = train_triplet(train, val, config=cfg, progress=False).model
+    with starting_from(None):
+        use_head(head0)
+        started = train_triplet(train, val, config=cfg, progress=False).model
+    assert np.abs(embed(started, val.X) - embed(head0, val.X)).max() < 1e-3
+    assert np.abs(embed(plain, val.X) - embed(head0, val.X)).max() > 0.1
+
+
+@pytest.mark.parametrize(("epochs", "loss", "match"), [
+    (-1, "supcon", r"pretrain_epochs must be an int in \[0, 500\] \(0: off\); got -1"),
+    (2.5, "supcon", r"pretrain_epochs must be an int in \[0, 500\] \(0: off\); got 2.5"),
+    (True, "supcon", r"pretrain_epochs must be an int"),
+    (10, "proxy_anchor", r"pretrain_loss must be one of \['supcon', 'triplet'\]; got 'proxy_anchor'"),
+])
+def test_bad_pretrain_settings_are_refused(epochs, loss, match):
+    with pytest.raises(ParameterError, match=match):
+        check_pretrain(epochs, loss)
+
+
+def test_pretrain_is_off_by_default():
+    from workbench.train.embeddings_job import EMBEDDING_DATA_DEFAULTS
+
+    assert EMBEDDING_DATA_DEFAULTS["pretrain_epochs"] == 0
+    assert check_pretrain(0, "supcon") == (0, "supcon")
+
+
+def test_a_bad_pretrain_setting_is_refused_before_any_job(tmp_path):
+    from workbench.library import Library
+    from workbench.train.embeddings_job import train_embeddings_job
+
+    with Library(tmp_path / "w.db") as lib:
+        with pytest.raises(ParameterError, match=r"pretrain_epochs must be an int in \[0, 500\] \(0: off\); got -3"):
+            train_embeddings_job(lib, config={"pretrain_epochs": -3}, experiments_root=tmp_path / "x")
+        assert lib.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+
+
+@pytest.mark.slow
+def test_the_job_pretrains_on_every_track_and_says_so(tmp_path):
+    from conftest import three_folder_music
+
+    from workbench.library import Library
+    from workbench.runs import load_run
+    from workbench.train.jobs import train_embeddings_job
+
+    music = three_folder_music(tmp_path)
+    config = {"epochs": 1, "n_views": 1, "window_s": 4.0, "invariance_clips": 0, "classes_from": "folder",
+              "test_size": 0.34, "val_size": 0.34, "m": 2, "batch_size": 4, "blend": 0.5, "pretrain_epochs": 2}
+    with Library(tmp_path / "lib.db") as lib:
+        lib.scan(music, progress=False)
+        run = load_run(train_embeddings_job(lib, config=config, progress=False, experiments_root=tmp_path / "e")[1])
+        n_tracks = len(list(lib.tracks()))
+    record = run.metrics["pretrain"]
+    assert record["tracks"] == n_tracks == 18  # held-out tracks too: no class is read
+    assert record["epochs"] == 2 and record["loss"] == "supcon" and run.config["pretrain_epochs"] == 2
+    assert initial_head(np.zeros(3), np.ones(3)) is None  # the job's scope ended with it
