@@ -1,0 +1,32 @@
+"""Session 20's QA on real music: the README's CLI walk on a copy of the real-audio folder with a
+truncated WAV and FLAC in it (scan, analyze, correct, similar, qa, profile, labels, suggest, train,
+runs, export), each command with and without ``--json``, and bad input."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+from test_dj_qa4 import _one_track
+
+from workbench.cli import main
+
+
+def test_correct_says_no_key_for_a_drums_only_track_as_analyze_does(tmp_path, capsys, monkeypatch):
+    """`correct 6` on the real Amen loop printed "every consumer sees: ... key C minor (5A)" where
+    `analyze` lists the same track as "no key" (drums only: the key is a guess); `--json` gave the
+    guessed key with nothing saying it was one."""
+    import workbench.analysis
+
+    _one_track(tmp_path, capsys, "amen")
+    drums = SimpleNamespace(bpm=140.0, has_key=False, key="C minor", camelot="5A", downbeats=[0.5], beats=[0.5] * 16)
+    monkeypatch.setattr(workbench.analysis, "track_analysis", lambda *a, **k: drums)
+    home = ["--home", str(tmp_path / "ws")]
+    assert main([*home, "correct", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "no key (drums only)" in out and "C minor" not in out, out
+    assert main([*home, "correct", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["analysis"]["has_key"] is False
+    drums.has_key = True
+    assert main([*home, "correct", "1"]) == 0
+    assert "key C minor (5A)" in capsys.readouterr().out
