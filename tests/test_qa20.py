@@ -30,3 +30,14 @@ def test_correct_says_no_key_for_a_drums_only_track_as_analyze_does(tmp_path, ca
     drums.has_key = True
     assert main([*home, "correct", "1"]) == 0
     assert "key C minor (5A)" in capsys.readouterr().out
+
+
+def test_labels_import_names_only_the_path_a_row_gives_for_a_track_not_in_the_library(tmp_path, capsys):
+    """A CSV row with a path the library lacks was skipped as "no track in the library has hash None
+    or path '/music/nothere.ogg'": the row gave no hash."""
+    music, home = _one_track(tmp_path, capsys, "a")
+    table = tmp_path / "l.csv"
+    table.write_text(f"path,label,start_s,end_s\n{music / 'nothere.ogg'},drop,0,5\n")
+    assert main([*home, "labels", "import", str(table), "--json"]) == 0
+    reason = json.loads(capsys.readouterr().out)["skipped"][0]["reason"]
+    assert reason == f"no track in the library has path {str(music / 'nothere.ogg')!r}", reason
