@@ -41,3 +41,14 @@ def test_labels_import_names_only_the_path_a_row_gives_for_a_track_not_in_the_li
     assert main([*home, "labels", "import", str(table), "--json"]) == 0
     reason = json.loads(capsys.readouterr().out)["skipped"][0]["reason"]
     assert reason == f"no track in the library has path {str(music / 'nothere.ogg')!r}", reason
+
+
+def test_crates_show_heads_its_columns_with_their_units_as_tracks_does(tmp_path, capsys):
+    """`crates show supertuxkart` printed "   14    197.6  Sky Vibe - High Frequency": nothing said that
+    197.6 is the length in seconds (`tracks` heads the same column "dur s")."""
+    _, home = _one_track(tmp_path, capsys, "a")
+    assert main([*home, "crates", "add", "set", "1"]) == 0
+    capsys.readouterr()
+    assert main([*home, "crates", "show", "set"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["id", "dur", "s", "name"] and lines[1].split()[:2] == ["1", "10.0"], lines
