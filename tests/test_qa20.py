@@ -52,3 +52,17 @@ def test_crates_show_heads_its_columns_with_their_units_as_tracks_does(tmp_path,
     assert main([*home, "crates", "show", "set"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["id", "dur", "s", "name"] and lines[1].split()[:2] == ["1", "10.0"], lines
+
+
+def test_a_folded_tempos_advice_gives_the_target_in_the_tracks_own_count():
+    """`profile compare stk 3` (Let's Go Fishin', 88.5 BPM, against the supertuxkart crate's 128-153) said
+    "tempo 88.5 BPM (177.0 at double time), target 128-153: slow the project down": 88.5 is below 128, so
+    "slow down" read as wrong. The target is now said in the track's own count, then the profile's."""
+    from workbench.style.gap import compare_features
+
+    profile = {"features": {"bpm": {"mean": 140.5, "std": 7.0, "range": [127.6, 153.3]}}}
+    out, = compare_features({"bpm": 88.5}, profile)
+    assert out["value"] == 177.0 and out["folded_from"] == 88.5
+    assert out["advice"] == "tempo 88.5 BPM, target 64-77 (128-153 at double time): slow the project down"
+    plain, = compare_features({"bpm": 120.4}, profile)
+    assert plain["advice"] == "tempo 120.4 BPM, target 128-153: speed the project up"

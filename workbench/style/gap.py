@@ -114,8 +114,10 @@ def compare_features(features: dict[str, float | None], profile: dict[str, Any])
         folded = read if v != read else None
         outside = not lo <= v <= hi
         advice = _advice(name, float(v), lo, hi) if outside else None
-        if advice and folded is not None:  # say the tempo as analysed, then the octave compared
-            advice = advice.replace(f"tempo {v:.1f} BPM", f"tempo {read:.1f} BPM ({fold_said(read, v)})", 1)
+        if advice and folded is not None:  # the tempo as analysed, its target in the same count, then the octave
+            advice = advice.replace(f"tempo {v:.1f} BPM, target {lo:.0f}-{hi:.0f}",
+                                    f"tempo {read:.1f} BPM, target {lo * read / v:.0f}-{hi * read / v:.0f} "
+                                    f"({lo:.0f}-{hi:.0f} {fold_said(read, v).split(' ', 1)[1]})", 1)
         rows.append({"feature": name, "unit": _UNITS.get(name, ""), "value": float(v), "mean": st["mean"],
                      "range": [lo, hi], "delta": float(v - st["mean"]),
                      "z": float((v - st["mean"]) / st["std"]) if st["std"] > 0 else 0.0, "outside": outside,
