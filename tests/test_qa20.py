@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import pytest
 from test_dj_qa4 import _one_track
 
 from workbench.cli import main
@@ -66,3 +67,28 @@ def test_a_folded_tempos_advice_gives_the_target_in_the_tracks_own_count():
     assert out["advice"] == "tempo 88.5 BPM, target 64-77 (128-153 at double time): slow the project down"
     plain, = compare_features({"bpm": 120.4}, profile)
     assert plain["advice"] == "tempo 120.4 BPM, target 128-153: speed the project up"
+
+
+def test_profile_build_takes_the_folders_path_as_analyze_folder_does(tmp_path):
+    """`profile build lp --folder ~/music/loops` was refused ("must name a sub-folder of a scanned folder
+    (folders: ..., loops, ...); got '/.../music/loops'"), where `analyze --folder` takes that very path."""
+    import soundfile as sf
+    from test_analysis import SR, groove
+
+    from workbench.errors import ParameterError
+    from workbench.library import Library
+    from workbench.style.profiles import reference_tracks
+
+    (tmp_path / "music" / "loops").mkdir(parents=True)
+    (tmp_path / "music" / "other").mkdir()
+    for i in range(2):
+        sf.write(tmp_path / "music" / "loops" / f"l{i}.flac", groove(120.0 + i, 4.0, seed=i), SR)
+    sf.write(tmp_path / "music" / "other" / "o.flac", groove(100.0, 4.0, seed=5), SR)
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(tmp_path / "music", progress=False)
+        for given in ("loops", str(tmp_path / "music" / "loops")):
+            tracks, source = reference_tracks(lib, given, kind="folder")
+            assert sorted(t.name for t in tracks) == ["l0", "l1"] and source == "folder:loops", given
+        with pytest.raises(ParameterError, match="folders: loops, other"):
+            reference_tracks(lib, str(tmp_path / "music"), kind="folder")  # the scanned folder: no sub-folder
+
