@@ -92,3 +92,21 @@ def test_profile_build_takes_the_folders_path_as_analyze_folder_does(tmp_path):
         with pytest.raises(ParameterError, match="folders: loops, other"):
             reference_tracks(lib, str(tmp_path / "music"), kind="folder")  # the scanned folder: no sub-folder
 
+
+def test_the_section_timeline_says_what_its_paler_bars_mean():
+    """The real-music sections report's timeline drew predicted sections in paler and fuller colours (their
+    confidence) with nothing in the figure or its caption saying so: a reader took a pale red for another label."""
+    from workbench.report.overview import timeline_caption
+    from workbench.report.plots import timeline_figure
+
+    track = {"name": "Nebula", "duration_s": 60.0, "truth": [{"label": "drop", "start_s": 0.0, "end_s": 60.0}],
+             "predicted": [{"label": "drop", "start_s": 0.0, "end_s": 30.0, "confidence": 0.9},
+                           {"label": "break", "start_s": 30.0, "end_s": 60.0, "confidence": 0.3}]}
+    fig = timeline_figure([track])
+    said = "paler where the model is less sure"
+    assert said in fig.legends[0].get_title().get_text()
+    assert said in timeline_caption([track])
+    for s in track["predicted"]:
+        del s["confidence"]
+    assert said not in timeline_caption([track]) and said not in timeline_figure([track]).legends[0].get_title().get_text()
+
