@@ -110,3 +110,16 @@ def test_the_section_timeline_says_what_its_paler_bars_mean():
         del s["confidence"]
     assert said not in timeline_caption([track]) and said not in timeline_figure([track]).legends[0].get_title().get_text()
 
+
+def test_suggest_names_a_failing_gate_once_with_its_metrics():
+    """`suggest 16` with a real-music sections run below the majority class on both metrics said "it fails its
+    gates (better than majority, better than majority)": one name twice, and neither metric."""
+    from workbench.widgets.suggest import failed_gates_said
+
+    metrics = {"model": {"accuracy": 0.2508, "macro_f1": 0.1685},
+               "baselines": {"majority": {"accuracy": 0.6133, "macro_f1": 0.1901}}}
+    assert failed_gates_said(metrics) == "better than majority (macro_f1 0.1685 vs 0.1901, accuracy 0.2508 vs 0.6133)"
+    metrics["model"]["macro_f1"] = 0.5
+    assert failed_gates_said(metrics) == "better than majority (accuracy 0.2508 vs 0.6133)"
+    metrics["model"]["accuracy"] = 0.7
+    assert failed_gates_said(metrics) == ""
