@@ -123,3 +123,16 @@ def test_suggest_names_a_failing_gate_once_with_its_metrics():
     assert failed_gates_said(metrics) == "better than majority (accuracy 0.2508 vs 0.6133)"
     metrics["model"]["accuracy"] = 0.7
     assert failed_gates_said(metrics) == ""
+
+
+def test_runs_compare_of_one_run_does_not_claim_to_show_differences(tmp_path, capsys):
+    """`runs compare 08c84c` (one run) headed its 90 parameters "differences only; --all for every one" and
+    its metrics "Δ: minus the baseline ..." with no Δ column: one run has nothing to differ from."""
+    from workbench.report.examples import write_example_run
+    from workbench.runs import load_run
+
+    run = load_run(write_example_run("sections", root=tmp_path / "experiments", seed=1, n_tracks=6))
+    assert main(["--home", str(tmp_path), "runs", "compare", run.run_id]) == 0
+    out = capsys.readouterr().out
+    assert "differences only" not in out and "Δ" not in out and "name a second run to see what differs" in out, out
+    assert "metrics (-: not recorded):" in out
