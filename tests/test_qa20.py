@@ -4,6 +4,7 @@ runs, export), each command with and without ``--json``, and bad input."""
 
 from __future__ import annotations
 
+import html
 import json
 from types import SimpleNamespace
 
@@ -11,6 +12,7 @@ import pytest
 from test_dj_qa4 import _one_track
 
 from workbench.cli import main
+from workbench.report.examples import write_example_run
 
 
 def test_correct_says_no_key_for_a_drums_only_track_as_analyze_does(tmp_path, capsys, monkeypatch):
@@ -128,7 +130,6 @@ def test_suggest_names_a_failing_gate_once_with_its_metrics():
 def test_runs_compare_of_one_run_does_not_claim_to_show_differences(tmp_path, capsys):
     """`runs compare 08c84c` (one run) headed its 90 parameters "differences only; --all for every one" and
     its metrics "Δ: minus the baseline ..." with no Δ column: one run has nothing to differ from."""
-    from workbench.report.examples import write_example_run
     from workbench.runs import load_run
 
     run = load_run(write_example_run("sections", root=tmp_path / "experiments", seed=1, n_tracks=6))
@@ -136,3 +137,21 @@ def test_runs_compare_of_one_run_does_not_claim_to_show_differences(tmp_path, ca
     out = capsys.readouterr().out
     assert "differences only" not in out and "Δ" not in out and "name a second run to see what differs" in out, out
     assert "metrics (-: not recorded):" in out
+
+
+@pytest.mark.parametrize(("kind", "unit"), [("embeddings", "windows"), ("sections", "labelled sections")])
+def test_the_reports_class_counts_say_what_they_count(tmp_path, kind, unit):
+    """The real-music embeddings report drew "Label counts" of "labelled examples": librosa_data 42, loops 6,
+    supertuxkart 50, where the run said "tracks per class: loops 6, librosa_data 4, supertuxkart 4": the bars
+    count 8-s windows (a sections run's count labelled sections), and nothing said so."""
+    from workbench.report import build
+    from workbench.runs import load_run
+
+    run = load_run(write_example_run(kind, root=tmp_path, seed=2, n_tracks=8))
+    body, pngs, _ = build(run)
+    body = html.unescape(body)
+    said = f"{unit[:1].upper()}{unit[1:]} per class, the run's training and held-out tracks together."
+    assert said in body and "labelled examples" not in body.lower() and "label_counts" in pngs
+    run.data["window_s"] = 8.0
+    if kind == "embeddings":
+        assert "8-s windows per class" in build(run)[0]

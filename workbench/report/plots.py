@@ -444,13 +444,15 @@ def timeline_figure(timeline: Sequence[Mapping[str, Any]], *, max_tracks: int = 
     return fig
 
 
-def label_counts_figure(label_counts: Mapping[str, int]) -> Figure:
+def label_counts_figure(label_counts: Mapping[str, int], *, unit: str = "labelled examples") -> Figure:
     """Horizontal bars of how many labelled examples each class has.
 
     Parameters
     ----------
     label_counts : mapping of str to int
         Class -> number of labelled examples.
+    unit : str
+        What is counted, for the axis and title ("labelled sections", "8-s windows").
     """
     names = list(label_counts)
     colors = class_colors(names)
@@ -461,7 +463,7 @@ def label_counts_figure(label_counts: Mapping[str, int]) -> Figure:
         ax.text(v, i, f" {v}", va="center", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("labelled examples", fontsize=8)
-    ax.set_title("Label counts", fontsize=10)
+    ax.set_xlabel(unit, fontsize=8)
+    ax.set_title(f"{unit[:1].upper()}{unit[1:]} per class", fontsize=10)
     ax.margins(x=0.12)
     return fig
