@@ -155,3 +155,18 @@ def test_the_reports_class_counts_say_what_they_count(tmp_path, kind, unit):
     run.data["window_s"] = 8.0
     if kind == "embeddings":
         assert "8-s windows per class" in build(run)[0]
+
+
+def test_a_forced_section_export_says_what_suggest_uses_with_none_active():
+    """`export RUN --force` of a real-music sections run said "`suggest` and `similar` ignore it, no dj_section
+    version is active, so they use none", and `suggest` then suggested with the newest sections run."""
+    from workbench.commands.version_said import forced_line
+
+    version = SimpleNamespace(name="dj_section_v1", model_type="dj_section", version=1, active=False,
+                              forced=[{"failing_gates": [{"metric": "accuracy"}]}])
+    said = forced_line(version, None, before=None, versions=[version])
+    assert "use none" not in said and "fall back to the newest sections run" in said, said
+    off = forced_line(version, None, before=None, versions=[version], deactivated=True)
+    assert "novelty boundaries" in off and "newest sections run" not in off, off
+    head = SimpleNamespace(**{**vars(version), "name": "head_v2", "model_type": "head"})
+    assert "no head version is active, so they use none" in forced_line(head, None, before=None, versions=[head])
