@@ -170,3 +170,18 @@ def test_a_forced_section_export_says_what_suggest_uses_with_none_active():
     assert "novelty boundaries" in off and "newest sections run" not in off, off
     head = SimpleNamespace(**{**vars(version), "name": "head_v2", "model_type": "head"})
     assert "no head version is active, so they use none" in forced_line(head, None, before=None, versions=[head])
+
+
+def test_the_profile_plot_says_a_tempo_is_drawn_at_double_time():
+    """Notebook 07's gap plot of Let's Go Fishin' (88.5 BPM) against the supertuxkart profile put a red dot far
+    right of "127.6 .. 153.3 BPM": the 177 it was compared at, with nothing saying the track reads 88.5."""
+    from workbench.style.plots import plot_profile
+
+    profile = {"name": "stk", "version": 1, "tracks": [1, 2, 3, 4, 5],
+               "features": {"bpm": {"range": [127.6, 153.3], "ci95": [135.2, 145.1], "mean": 140.5}}}
+    gap = {"target": "fishin.ogg", "features": [{"feature": "bpm", "value": 177.0, "outside": True,
+                                                 "folded_from": 88.5}]}
+    texts = [t.get_text() for t in plot_profile(profile, gap=gap).axes[0].texts]
+    assert texts == ["127.6 .. 153.3 BPM (the track's 88.5, drawn at double time)"], texts
+    gap["features"][0].update(value=150.0, folded_from=None, outside=False)
+    assert [t.get_text() for t in plot_profile(profile, gap=gap).axes[0].texts] == ["127.6 .. 153.3 BPM"]
