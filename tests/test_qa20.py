@@ -185,3 +185,19 @@ def test_the_profile_plot_says_a_tempo_is_drawn_at_double_time():
     assert texts == ["127.6 .. 153.3 BPM (the track's 88.5, drawn at double time)"], texts
     gap["features"][0].update(value=150.0, folded_from=None, outside=False)
     assert [t.get_text() for t in plot_profile(profile, gap=gap).axes[0].texts] == ["127.6 .. 153.3 BPM"]
+
+
+def test_a_track_named_by_its_title_is_refused_with_how_tracks_are_named(tmp_path, capsys):
+    """`similar Nebula` (a title) said "'Nebula' is neither a track of ... nor an audio file" and no more; the
+    user did not learn that a track is named by its id, hash or path (`profile compare` said the same)."""
+    from workbench.errors import TrackNotFoundError
+    from workbench.library import Library
+    from workbench.style.gap import gap_analysis
+
+    _, home = _one_track(tmp_path, capsys, "a")
+    said = "a track is named by its id, content hash or path: `workbench tracks` lists them"
+    assert main([*home, "similar", "Nebula"]) == 1
+    assert said in capsys.readouterr().err
+    with Library(tmp_path / "ws" / "data" / "workbench.db") as lib, pytest.raises(TrackNotFoundError) as e:
+        gap_analysis(lib, {"features": {}}, "Nebula")
+    assert said in str(e.value)

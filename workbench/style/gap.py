@@ -187,8 +187,10 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
             track = library.track(target)
         except TrackNotFoundError:
             if not Path(str(target)).is_file():  # a missing track id (or a typo'd path) is not a file to decode
+                from workbench.wording import TRACK_NAMED
+
                 raise TrackNotFoundError(f"{str(target)!r} is neither a track of {library.path} nor an audio "
-                                         "file") from None
+                                         f"file ({TRACK_NAMED})") from None
             track = None
     from workbench.style.features import energy_classes
     from workbench.style.sections import labelled_sections, section_features, track_section_features
