@@ -228,7 +228,7 @@ def test_a_tempo_compared_at_half_time_says_the_tempo_the_analysis_read():
     profile = {"features": {"bpm": {"mean": 88.0, "std": 7.0, "range": [74.0, 102.0]}}}
     out, = compare_features({"bpm": 145.3}, profile)
     assert out["outside"] and out["value"] == pytest.approx(72.65) and out["folded_from"] == 145.3
-    assert out["advice"] == "tempo 145.3 BPM (72.7 at half time), target 74-102: speed the project up"
+    assert out["advice"] == "tempo 145.3 BPM, target 148-204 (74-102 at half time): speed the project up"  # session 20
     inside, = compare_features({"bpm": 170.0}, profile)
     assert not inside["outside"] and inside["folded_from"] == 170.0 and inside["value"] == 85.0
     same, = compare_features({"bpm": 90.0}, profile)

@@ -85,3 +85,7 @@ def score_text(value: float | None, *, signed: bool = False, missing: str = "not
     if value is None or value != value:
         return missing
     return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+#: How a command's TRACK names a track, for an error that found none (not by its title: two can share one).
+TRACK_NAMED = "a track is named by its id, content hash or path: `workbench tracks` lists them"

@@ -277,7 +277,7 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     out = {"track": {"id": t.id, "name": t.name, "path": t.path},
            "correction": None if correction is None else correction.to_dict(),
            "analysis": None if a is None else {
-               "bpm": a.bpm, "key": a.key, "camelot": a.camelot,
+               "bpm": a.bpm, "key": a.key, "camelot": a.camelot, "has_key": a.has_key,
                "first_downbeat_s": round(a.downbeats[0], 4) if a.downbeats else None, "beats": len(a.beats)}}
     if args.json:
         print(json.dumps(out, indent=2))
@@ -289,6 +289,7 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     else:
         bpm = "none" if a.bpm is None else f"{a.bpm:g}"
         first = f"{a.downbeats[0]:.3f} s" if a.downbeats else "none"
-        print(f"  every consumer sees: bpm {bpm}, key {a.key} ({a.camelot}), first downbeat {first}, "
+        key = f"key {a.key} ({a.camelot})" if a.has_key else "no key (drums only)"  # as `analyze` shows it
+        print(f"  every consumer sees: bpm {bpm}, {key}, first downbeat {first}, "
               f"{len(a.beats)} beats")
     return 0

@@ -87,6 +87,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(records)
         return 0
+    print(f"{'id':>5}  {'dur s':>7}  name")  # the columns and their units, as `tracks` heads them
     for r in records:
         print(f"{r['id']:>5}  {r['duration_s']:7.1f}  {r['name']}")
     print(f"{count_of(len(records), 'track')} in crate {args.name!r}")

@@ -152,7 +152,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         for _, version in done:  # on stderr, also beside --json: a forced version's activation is never silent
             if version.forced:
                 print(forced_line(version, reg.active(version.model_type), before=before.get(version.model_type),
-                                  versions=reg.list(version.model_type)), file=sys.stderr)
+                                  versions=reg.list(version.model_type),
+                                  deactivated=reg.deactivated(version.model_type) is not None), file=sys.stderr)
         if args.json:
             _print_json({"run_id": run.run_id, "already_exported": [], "versions": [
                 {**version.as_dict(), "lint": {"errors": len(result.lint.errors),

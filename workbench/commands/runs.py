@@ -158,7 +158,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
               "hardly compare; compare runs of one kind (`workbench runs list --kind sections`)")
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
         params = c.params
-        print("parameters" + (" (differences only; --all for every one)" if c.differences_only else "")
+        one = len(c.runs) < 2  # nothing to differ from: every parameter, no delta
+        print("parameters" + (" (one run: every one; name a second run to see what differs)" if one else
+                              " (differences only; --all for every one)" if c.differences_only else "")
               + "; -: not set in that run:")
         shown_params = params.where(params.notna(), "-")  # as the metrics below and `runs list` write it, not None
         print(shown_params.to_string() if len(params) else "  (no differences)")
@@ -172,7 +174,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         for col, d in c.deltas.items():
             if col != c.baseline:
                 shown[f"Δ {col}"] = [("" if v != v else H.number(v, signed=True, count=m in counts)) for m, v in d.items()]
-        print(f"metrics (* best, only where higher or lower is known to be better; -: not recorded; Δ: minus the "
+        print("metrics (-: not recorded):" if one else
+              f"metrics (* best, only where higher or lower is known to be better; -: not recorded; Δ: minus the "
               f"baseline {c.baseline}):")
         print(shown.to_string() if len(shown) else "  (none recorded)")
     for d in c.data_diffs:

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("name")
     src = q.add_mutually_exclusive_group(required=True)
     src.add_argument("--crate", help="the crate of reference tracks")
-    src.add_argument("--folder", help="the sub-folder (under a scanned folder) of reference tracks")
+    src.add_argument("--folder", help="the sub-folder (under a scanned folder) of reference tracks: its name or its path")
     q.add_argument("--clusters", type=int, default=None, help="number of style clusters (default: by silhouette)")
     q.add_argument("--min-tracks", type=int, default=5, help="fewest reference tracks (default 5)")
     add_json(q)

@@ -80,8 +80,12 @@ def section_run(args: argparse.Namespace, library: Library) -> tuple[Run, str]:
     ws = workspace_of(args)
     if args.run is not None:
         return load_run(args.run, root=ws.experiments), f"run {args.run} (asked for)"
-    from workbench.evaluate.gates import blocking_gates
-    from workbench.widgets.suggest import active_section_run, deactivated_section, forced_said
+    from workbench.widgets.suggest import (
+        active_section_run,
+        deactivated_section,
+        failed_gates_said,
+        forced_said,
+    )
 
     found = active_section_run(library, workspace=ws)  # the labeler's choice of model, in one place
     if found is not None:  # an active model exported with --force says so, as a run that is not active does
@@ -95,8 +99,8 @@ def section_run(args: argparse.Namespace, library: Library) -> tuple[Run, str]:
         raise NoSectionModelError(
             f"no section model yet (no active dj_section model, no sections run under {ws.experiments}): label "
             "sections (notebook 02, or `workbench labels import FILE`), then `workbench train sections`")
-    failed = [g.name for g in blocking_gates(runs[-1].metrics, "sections") if g.status == "fail"]
-    said = f"; it fails its gates ({', '.join(failed)}): treat its suggestions with care" if failed else ""
+    failed = failed_gates_said(runs[-1].metrics)
+    said = f"; it fails its gates: {failed}; treat its suggestions with care" if failed else ""
     return runs[-1], f"newest sections run {runs[-1].run_id} (no active dj_section model{said})"
 
 

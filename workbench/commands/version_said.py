@@ -45,7 +45,8 @@ def inactive_reason(registry: Registry, version: Version, *, no_activate: bool,
         return f"{version.name} is registered inactive: exported with --no-activate; {activate_hint(version)}"
     if version.forced:
         return forced_line(version, registry.active(version.model_type), before=before,
-                           versions=registry.list(version.model_type)).removeprefix("WARNING: ")
+                           versions=registry.list(version.model_type),
+                           deactivated=registry.deactivated(version.model_type) is not None).removeprefix("WARNING: ")
     return inactive_line(registry, version)
 
 
@@ -114,7 +115,7 @@ def inactive_line(registry: Registry, version: Version) -> str | None:
 
 
 def forced_line(version: Version, active: Version | None, *, before: Version | None,
-                versions: list[Version]) -> str:
+                versions: list[Version], deactivated: bool = False) -> str:
     """What a forced export did to the active version, said loudly (the CLI prints it on stderr).
 
     Parameters
@@ -128,6 +129,8 @@ def forced_line(version: Version, active: Version | None, *, before: Version | N
         way back from an activated version (:func:`way_back`).
     versions : list of Version
         Every version of its type, ``version`` included.
+    deactivated : bool
+        Whether ``models deactivate`` turned its type off (no version active on purpose).
 
     Returns
     -------
@@ -138,8 +141,14 @@ def forced_line(version: Version, active: Version | None, *, before: Version | N
     if version.active:
         back = way_back(version.model_type, version.version, before, versions)
         return f"WARNING: {version.name} {fails} and is now ACTIVE (--activate): `suggest` and `similar` use it; {back}"
-    now = (f"they keep using {active.name}" if active is not None
-           else f"no {version.model_type} version is active, so they use none")
+    if active is not None:
+        now = f"they keep using {active.name}"
+    elif version.model_type == "dj_section":  # with none active, suggest falls back (workbench.widgets.suggest)
+        now = ("dj_section is turned off (`models deactivate`), so they suggest novelty boundaries" if deactivated
+               else "no dj_section version is active, so `suggest` and the labeler fall back to the newest sections "
+                    "run (this run's model, where it is the newest)")
+    else:
+        now = f"no {version.model_type} version is active, so they use none"
     return (f"WARNING: {version.name} {fails}: registered but NOT active (--force exports, it does not activate); "
             f"`suggest` and `similar` ignore it, {now}. To use it anyway: "
             f"`workbench models activate {version.model_type} {version.version} --force`")

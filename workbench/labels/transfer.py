@@ -175,8 +175,10 @@ def import_labels(labels: Labels, path: str | os.PathLike[str], *, format: str |
     for entry in entries:  # everything is checked before the write transaction starts
         track = _match(labels, entry)
         if track is None:
-            skipped.append((entry.where, f"no track in the library has hash {entry.content_hash!r} "
-                                         f"or path {entry.path!r}"))
+            given = [f"{what} {value!r}" for what, value in (("hash", entry.content_hash), ("path", entry.path))
+                     if value]  # only what the entry gives: a CSV row with a path has no hash
+            skipped.append((entry.where, f"no track in the library has {' or '.join(given)}" if given
+                            else "the entry names no track (no hash or path)"))
             continue
         try:
             spec, more = _spec(labels, track, entry, source)

@@ -129,10 +129,23 @@ CAPTIONS: dict[str, str] = {
                             "their own clusters are easy to tell apart.",
     "invariance": "Mean cosine between held-out clips and their pitch-, tempo- and gain-shifted copies, for the "
                   "backbone and the trained head (higher: the change moves the vector less).",
-    "label_counts": "Labelled examples per class the run trained and was tested on.",
     "reliability": "Reliability on held-out windows before and after temperature scaling: a calibrated model "
                    "lies on the diagonal.",
 }
+
+
+def counted_unit(run: Run) -> str:
+    """What a run's ``label_counts`` count, in words: an embeddings run's windows (``"8-s windows"``), a
+    sections run's ``"labelled sections"``.
+
+    Parameters
+    ----------
+    run : Run
+    """
+    if run.kind != "embeddings":
+        return "labelled sections" if run.kind == "sections" else "labelled examples"
+    window_s = run.data.get("window_s")
+    return f"{window_s:g}-s windows" if _is_number(window_s) else "windows"
 
 
 def _is_number(value: object) -> bool:
@@ -323,15 +336,17 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     # dataset
     data = run.data
     tracks = data.get("tracks") or []
+    unit = counted_unit(run)
     facts = {"backbone": backbone_text(run), "fingerprint": data.get("fingerprint"),
              "tracks": len(tracks) if tracks else None,
-             "labelled examples": sum(int(v) for v in data["label_counts"].values()) if data.get("label_counts") else None}
+             unit: sum(int(v) for v in data["label_counts"].values()) if data.get("label_counts") else None}
     for k, v in (data.get("splits") or {}).items():
         facts[f"split {k}"] = len(v) if isinstance(v, (list, tuple)) else v
     body = H.kv_table(facts)
     if data.get("label_counts"):
         body = f'<div class="row"><div>{body}</div><div>' + figure(
-            "label_counts", P.label_counts_figure(data["label_counts"]), "label counts") + "</div></div>"
+            "label_counts", P.label_counts_figure(data["label_counts"], unit=unit), "label counts",
+            f"{unit[:1].upper()}{unit[1:]} per class, the run's training and held-out tracks together.") + "</div></div>"
     if tracks:
         shown = tracks[:30]
         body += H.table([(t.get("id"), t.get("name"), str(t.get("content_hash", ""))[:12]) for t in shown],

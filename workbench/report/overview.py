@@ -312,6 +312,10 @@ def timeline_caption(timeline: Sequence[Mapping[str, Any]]) -> str:
     timeline : sequence of mapping
         ``timeline.json``.
     """
+    from workbench.report.plots import TIMELINE_SHADING
+
     names = [str(t.get("name") or t.get("track_id")) for t in timeline[:4]]
+    shaded = any(s.get("confidence") is not None for t in timeline[:4] for s in t.get("predicted") or [])
     return (f"Sections of {count_of(len(names), 'held-out track')} ({', '.join(names)}): the labelled truth above the model's "
-            "smoothed prediction; the timeline shows a few tracks, the tables above use every held-out track.")
+            f"smoothed prediction{'; ' + TIMELINE_SHADING if shaded else ''}; the timeline shows a few tracks, the "
+            "tables above use every held-out track.")

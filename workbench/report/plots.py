@@ -397,6 +397,10 @@ def invariance_figure(invariance: Mapping[str, Mapping[str, float]]) -> Figure:
     return fig
 
 
+#: What the paler predicted sections of :func:`timeline_figure` mean (its legend and the report's caption).
+TIMELINE_SHADING = "a predicted section is paler where the model is less sure of it (its confidence)"
+
+
 def timeline_figure(timeline: Sequence[Mapping[str, Any]], *, max_tracks: int = 4) -> Figure:
     """For each track, the true sections above the predicted ones, in label colours.
 
@@ -414,7 +418,8 @@ def timeline_figure(timeline: Sequence[Mapping[str, Any]], *, max_tracks: int = 
     from workbench.labels import LABEL_COLORS, LABELS
 
     tracks = list(timeline)[:max_tracks]
-    fig, axes = _figure(9.0, 0.3 + 1.05 * len(tracks), nrows=len(tracks), ncols=1, squeeze=False)
+    shaded = any(s.get("confidence") is not None for t in tracks for s in t.get("predicted") or [])
+    fig, axes = _figure(9.0, 0.3 + 0.2 * shaded + 1.05 * len(tracks), nrows=len(tracks), ncols=1, squeeze=False)
     used: set[str] = set()
     for ax, t in zip(axes[:, 0], tracks, strict=True):
         for row, key in ((1, "truth"), (0, "predicted")):
@@ -434,17 +439,20 @@ def timeline_figure(timeline: Sequence[Mapping[str, Any]], *, max_tracks: int = 
     axes[-1, 0].set_xlabel("time (s)", fontsize=8)
     order = [lab for lab in LABELS if lab in used] + sorted(used - set(LABELS))
     fig.legend(handles=[Patch(color=LABEL_COLORS.get(lab, "#9ca3af"), label=lab) for lab in order],
-               loc="outside lower center", ncols=len(order) or 1, fontsize=8, frameon=False)
+               loc="outside lower center", ncols=len(order) or 1, fontsize=8, frameon=False,
+               title=TIMELINE_SHADING if shaded else None, title_fontsize=8)  # say what the paler bars mean
     return fig
 
 
-def label_counts_figure(label_counts: Mapping[str, int]) -> Figure:
+def label_counts_figure(label_counts: Mapping[str, int], *, unit: str = "labelled examples") -> Figure:
     """Horizontal bars of how many labelled examples each class has.
 
     Parameters
     ----------
     label_counts : mapping of str to int
         Class -> number of labelled examples.
+    unit : str
+        What is counted, for the axis and title ("labelled sections", "8-s windows").
     """
     names = list(label_counts)
     colors = class_colors(names)
@@ -455,7 +463,7 @@ def label_counts_figure(label_counts: Mapping[str, int]) -> Figure:
         ax.text(v, i, f" {v}", va="center", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("labelled examples", fontsize=8)
-    ax.set_title("Label counts", fontsize=10)
+    ax.set_xlabel(unit, fontsize=8)
+    ax.set_title(f"{unit[:1].upper()}{unit[1:]} per class", fontsize=10)
     ax.margins(x=0.12)
     return fig

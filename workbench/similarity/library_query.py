@@ -12,6 +12,7 @@ from pathlib import Path
 from workbench import audio
 from workbench.errors import TrackNotFoundError
 from workbench.library import Library
+from workbench.wording import TRACK_NAMED
 
 
 def check_query(library: Library, query: str | os.PathLike[str]) -> None:
@@ -59,7 +60,7 @@ def unknown_query(library: Library, query: object) -> TrackNotFoundError:
     TrackNotFoundError
     """
     shown = audio.display_path(os.fspath(query)) if isinstance(query, (str, os.PathLike)) else repr(query)
-    return TrackNotFoundError(f"{shown!r} is neither a track of {library.path} nor an audio file")
+    return TrackNotFoundError(f"{shown!r} is neither a track of {library.path} nor an audio file ({TRACK_NAMED})")
 
 
 def is_file(path: str | os.PathLike[str]) -> bool:

@@ -114,8 +114,10 @@ def compare_features(features: dict[str, float | None], profile: dict[str, Any])
         folded = read if v != read else None
         outside = not lo <= v <= hi
         advice = _advice(name, float(v), lo, hi) if outside else None
-        if advice and folded is not None:  # say the tempo as analysed, then the octave compared
-            advice = advice.replace(f"tempo {v:.1f} BPM", f"tempo {read:.1f} BPM ({fold_said(read, v)})", 1)
+        if advice and folded is not None:  # the tempo as analysed, its target in the same count, then the octave
+            advice = advice.replace(f"tempo {v:.1f} BPM, target {lo:.0f}-{hi:.0f}",
+                                    f"tempo {read:.1f} BPM, target {lo * read / v:.0f}-{hi * read / v:.0f} "
+                                    f"({lo:.0f}-{hi:.0f} {fold_said(read, v).split(' ', 1)[1]})", 1)
         rows.append({"feature": name, "unit": _UNITS.get(name, ""), "value": float(v), "mean": st["mean"],
                      "range": [lo, hi], "delta": float(v - st["mean"]),
                      "z": float((v - st["mean"]) / st["std"]) if st["std"] > 0 else 0.0, "outside": outside,
@@ -185,8 +187,10 @@ def gap_analysis(library: Library, profile: dict[str, Any], target: Track | int 
             track = library.track(target)
         except TrackNotFoundError:
             if not Path(str(target)).is_file():  # a missing track id (or a typo'd path) is not a file to decode
+                from workbench.wording import TRACK_NAMED
+
                 raise TrackNotFoundError(f"{str(target)!r} is neither a track of {library.path} nor an audio "
-                                         "file") from None
+                                         f"file ({TRACK_NAMED})") from None
             track = None
     from workbench.style.features import energy_classes
     from workbench.style.sections import labelled_sections, section_features, track_section_features

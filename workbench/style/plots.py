@@ -30,6 +30,7 @@ def plot_profile(profile: dict[str, Any], *, gap: dict[str, Any] | None = None, 
     import matplotlib.pyplot as plt
 
     from workbench.style.features import FEATURES
+    from workbench.style.gap import fold_said
 
     units = {f.name: f.unit for f in FEATURES}
     names = features or list(profile["features"])
@@ -67,8 +68,11 @@ def plot_profile(profile: dict[str, Any], *, gap: dict[str, Any] | None = None, 
             outside = values[name].get("outside")
             ax.plot(x(v), i, "o", color="#c0392b" if outside else "#27ae60", ms=8, zorder=3)
         # as the profile table writes it (4 significant digits, its unit): 0 .. 4159 Hz, not 0 .. 4.16e+03
-        ax.text(1.01, i, f"{lo:.4g} .. {hi:.4g}{unit_suffix(units.get(name, ''))}", va="center", fontsize=8,
-                transform=ax.get_yaxis_transform())
+        said = f"{lo:.4g} .. {hi:.4g}{unit_suffix(units.get(name, ''))}"
+        folded = values.get(name, {}).get("folded_from")
+        if v is not None and folded is not None:  # a tempo drawn at half or double time says the one read
+            said += f" (the track's {folded:.1f}, drawn {fold_said(folded, v).split(' ', 1)[1]})"
+        ax.text(1.01, i, said, va="center", fontsize=8, transform=ax.get_yaxis_transform())
     ax.set_yticks(range(len(names)), names)
     ax.set_xticks([])
     ax.set_xlim(0, 1)

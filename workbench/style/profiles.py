@@ -115,7 +115,7 @@ def reference_tracks(library: Library, name: str, *, kind: str | None = None) ->
     ----------
     library : Library
     name : str
-        A crate's name, or a sub-folder of a scanned folder (a track's ``folder``).
+        A crate's name, or a sub-folder of a scanned folder (a track's ``folder``, or the folder's path).
     kind : {None, "crate", "folder"}
         Look only among crates (``--crate``) or only among folders (``--folder``); ``None``:
         a crate first, then a folder.
@@ -143,6 +143,10 @@ def reference_tracks(library: Library, name: str, *, kind: str | None = None) ->
         return crates.tracks(name), f"crate:{name}"
     tracks = library.tracks()
     in_folder = [t for t in tracks if t.folder == name] if kind != "crate" else []
+    if kind != "crate" and not in_folder and Path(name).expanduser().is_dir():  # its path, as `analyze --folder`
+        where = Path(name).expanduser().resolve()
+        in_folder = [t for t in tracks if t.folder and Path(t.path).parent.resolve() == where]
+        name = in_folder[0].folder if in_folder else name
     if in_folder:
         return in_folder, f"folder:{name}"
     folders = sorted({t.folder for t in tracks if t.folder})

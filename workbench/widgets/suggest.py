@@ -206,7 +206,24 @@ def forced_said(run: Run) -> str:
     run : Run
         The active ``dj_section`` version's sections run.
     """
-    from workbench.evaluate.gates import blocking_gates
+    failed = failed_gates_said(run.metrics)
+    return f" (forced past its gates: {failed}; treat its suggestions with care)" if failed else ""
 
-    failed = [g.name for g in blocking_gates(run.metrics, "sections") if g.status == "fail"]
-    return f" (forced past its gates: {', '.join(failed)}; treat its suggestions with care)" if failed else ""
+
+def failed_gates_said(metrics: dict) -> str:
+    """A sections run's failing blocking gates in words, each gate named once with its metrics:
+    ``"better than majority (macro_f1 0.1685 vs 0.1901, accuracy 0.2508 vs 0.6133)"``; ``""`` when none fails.
+
+    Parameters
+    ----------
+    metrics : dict
+        The run's metrics (``Run.metrics``).
+    """
+    from workbench.evaluate.gates import blocking_gates
+    from workbench.wording import score_text
+
+    failed: dict[str, list[str]] = {}  # two gates share the name "better than majority": say it once
+    for g in blocking_gates(metrics, "sections"):
+        if g.status == "fail":
+            failed.setdefault(g.name, []).append(f"{g.metric} {score_text(g.value)} vs {score_text(g.target)}")
+    return "; ".join(f"{name} ({', '.join(parts)})" for name, parts in failed.items())
