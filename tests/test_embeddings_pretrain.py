@@ -92,3 +92,22 @@ def test_the_job_pretrains_on_every_track_and_says_so(tmp_path):
     assert record["tracks"] == n_tracks == 18  # held-out tracks too: no class is read
     assert record["epochs"] == 2 and record["loss"] == "supcon" and run.config["pretrain_epochs"] == 2
     assert initial_head(np.zeros(3), np.ones(3)) is None  # the job's scope ended with it
+
+
+def test_tracks_of_one_window_are_pretrained_with_pairs(tmp_path):
+    """A library of short tracks (9 s at the default 8-s window: one window and its view, 2 rows a track) stopped the
+    job after its embedding with a SamplerError naming m and batch_size settings no `--set` reaches (m 4 was fixed)."""
+    from conftest import harmonic_clip
+
+    from workbench.library import Library
+    from workbench.train.embeddings_pretrain import pretrain_head
+    from workbench.train.triplet import TripletConfig
+
+    for i in range(4):
+        harmonic_clip(tmp_path / "music" / f"t{i}.wav", freq_hz=200.0 * (1 + 0.3 * i), seed=i)
+    with Library(tmp_path / "lib.db") as lib:
+        lib.scan(tmp_path / "music", progress=False)
+        tracks = list(lib.tracks())
+        head, record = pretrain_head(lib, tracks, backbone=None, window_s=8.0,
+                                     config=TripletConfig(**{**FAST, "max_epochs": 1}), epochs=1)
+    assert record["tracks"] == 4 and record["rows"] == 8 and record["m"] == 2

@@ -100,11 +100,14 @@ def pretrain_head(library: Library, tracks: list[Track], *, backbone: Backbone, 
     rows = ds.section_windows(library, ds.whole_tracks(library, tracks), backbone=backbone, window_s=window_s,
                               classes_from={t.id: f"track {t.id}" for t in tracks}, n_views=n_views,
                               seed=config.seed, augment_settings=training_view_settings(), progress=False)
-    full = int((np.bincount(rows.y) >= 4).sum())  # tracks with 4 rows (windows and views) fill the sampler's m
-    cfg = dataclasses.replace(config, loss=loss, max_epochs=int(epochs), keep_epoch="last", m=4,
-                              batch_size=4 * min(16, max(2, full)), samples_per_epoch=None)
+    counts = np.bincount(rows.y)
+    # m 4 where 2+ tracks have 4 rows (windows and views); short tracks (one window and its view) are paired, m 2
+    m = 4 if int((counts >= 4).sum()) >= 2 else 2
+    full = int((counts >= m).sum())
+    cfg = dataclasses.replace(config, loss=loss, max_epochs=int(epochs), keep_epoch="last", m=m,
+                              batch_size=m * min(64 // m, max(2, full)), samples_per_epoch=None)
     result = train_triplet(rows, rows.originals(), config=cfg, progress=False)
-    record = {"epochs": int(epochs), "loss": loss, "tracks": len(tracks), "rows": len(rows), "n_views": n_views,
+    record = {"epochs": int(epochs), "loss": loss, "tracks": len(tracks), "rows": len(rows), "n_views": n_views, "m": m,
               "last_train_loss": result.history[-1].get("train_loss") if result.history else None,
               "random_head": "the job's random_head baseline is this pretrained head, before supervised training"}
     return result.model, record
