@@ -111,3 +111,16 @@ def test_tracks_of_one_window_are_pretrained_with_pairs(tmp_path):
         head, record = pretrain_head(lib, tracks, backbone=None, window_s=8.0,
                                      config=TripletConfig(**{**FAST, "max_epochs": 1}), epochs=1)
     assert record["tracks"] == 4 and record["rows"] == 8 and record["m"] == 2
+
+
+def test_the_report_says_the_random_head_column_is_the_pretrained_head():
+    """With pretrain_epochs the job's random_head baseline is the pretrained head (metrics.json ``pretrain`` said so),
+    but the report's "Model vs baselines" table showed it as random_head with no word: a higher 'random head' than the
+    backbone read as a bug."""
+    from workbench.report.baselines import comparison
+
+    base = {"model": {"map_at_r": 0.6}, "baselines": {"backbone": {"map_at_r": 0.3}, "random_head": {"map_at_r": 0.5}}}
+    html = comparison({**base, "pretrain": {"epochs": 20, "loss": "supcon", "tracks": 19}})
+    assert "random_head: the head after the label-free first stage (pretrain_epochs 20, supcon, 19 tracks)" in html
+    assert "label-free" not in comparison(base)
+    assert "label-free" not in comparison({**base, "pretrain": {"skipped": "a CNN ..."}})

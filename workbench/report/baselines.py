@@ -1,7 +1,8 @@
 """The report's "Model vs baselines" part: the model next to each baseline on the same held-out data.
 
 Reads ``metrics["model"]``, ``metrics["baselines"]`` ({name: the same keys}), for a sections
-run the per-class F1 (``per_class[label]["f1"]``), ``metrics["early_stopping"]`` and
+run the per-class F1 (``per_class[label]["f1"]``), ``metrics["early_stopping"]``, ``metrics["pretrain"]`` (the
+``random_head`` column is then the pretrained head) and
 ``metrics["warnings"]`` (shown first, as warnings). "Best" is marked only on metrics with a known
 direction (:func:`workbench.experiments_compare.metric_direction`), never on counts.
 """
@@ -75,6 +76,11 @@ def comparison(metrics: Mapping[str, Any]) -> str:
             cls.append(("", "", *["best" if v is not None and v == best else "" for v in values]))
         parts.append('<p class="meta">F1 per class on the held-out windows (support: windows)</p>')
         parts.append(H.table(rows, ("class", "support", *names), cls))
+    pre = metrics.get("pretrain")
+    if isinstance(pre, Mapping) and "epochs" in pre and "random_head" in names:  # pretrain_epochs: not random
+        parts.append(f'<p class="meta">random_head: the head after the label-free first stage (pretrain_epochs '
+                     f'{H.esc(H.fmt(pre.get("epochs")))}, {H.esc(str(pre.get("loss")))}, '
+                     f'{count_of(int(pre.get("tracks") or 0), "track")}), before any label; not a random head</p>')
     held = (metrics.get("held_out") or {}).get("track_hashes")
     if held:
         parts.append(f'<p class="meta">same held-out data for every column: {count_of(len(held), "track")}</p>')
