@@ -165,7 +165,7 @@ def test_a_forced_section_export_says_what_suggest_uses_with_none_active():
     version = SimpleNamespace(name="dj_section_v1", model_type="dj_section", version=1, active=False,
                               forced=[{"failing_gates": [{"metric": "accuracy"}]}])
     said = forced_line(version, None, before=None, versions=[version])
-    assert "use none" not in said and "fall back to the newest sections run" in said, said
+    assert "use none" not in said and "falls back to the newest sections run" in said, said
     off = forced_line(version, None, before=None, versions=[version], deactivated=True)
     assert "novelty boundaries" in off and "newest sections run" not in off, off
     head = SimpleNamespace(**{**vars(version), "name": "head_v2", "model_type": "head"})
@@ -201,3 +201,25 @@ def test_a_track_named_by_its_title_is_refused_with_how_tracks_are_named(tmp_pat
     with Library(tmp_path / "ws" / "data" / "workbench.db") as lib, pytest.raises(TrackNotFoundError) as e:
         gap_analysis(lib, {"features": {}}, "Nebula")
     assert said in str(e.value)
+
+
+def test_a_forced_section_export_says_the_labeler_uses_novelty_with_none_active(tmp_path):
+    """Session 20's forced line said "`suggest` and the labeler fall back to the newest sections run": the CLI's
+    `suggest` does, but the labeler (:func:`active_suggester`) reads the registry alone and gives novelty boundaries
+    with no active dj_section model, even beside that sections run."""
+    from workbench import config
+    from workbench.commands.version_said import forced_line
+    from workbench.library import Library
+    from workbench.widgets.suggest import active_suggester
+
+    db = tmp_path / "ws" / "data" / "workbench.db"
+    db.parent.mkdir(parents=True)
+    with Library(db) as lib:
+        write_example_run("sections", root=config.workspace(db=lib.path).experiments, seed=1, n_tracks=6)
+        labeler = active_suggester(lib)
+    assert labeler.fallback and labeler.model_name == "novelty"  # what the labeler really does
+    version = SimpleNamespace(name="dj_section_v1", model_type="dj_section", version=1, active=False,
+                              forced=[{"failing_gates": [{"metric": "accuracy"}]}])
+    said = forced_line(version, None, before=None, versions=[version])
+    assert "the labeler fall back to the newest sections run" not in said, said
+    assert "`suggest` falls back to the newest sections run" in said and "the labeler to novelty boundaries" in said

@@ -143,10 +143,11 @@ def forced_line(version: Version, active: Version | None, *, before: Version | N
         return f"WARNING: {version.name} {fails} and is now ACTIVE (--activate): `suggest` and `similar` use it; {back}"
     if active is not None:
         now = f"they keep using {active.name}"
-    elif version.model_type == "dj_section":  # with none active, suggest falls back (workbench.widgets.suggest)
+    elif version.model_type == "dj_section":  # with none active: workbench.commands.suggest.section_run and
+        # workbench.widgets.suggest.active_suggester (the labeler reads the registry alone: novelty)
         now = ("dj_section is turned off (`models deactivate`), so they suggest novelty boundaries" if deactivated
-               else "no dj_section version is active, so `suggest` and the labeler fall back to the newest sections "
-                    "run (this run's model, where it is the newest)")
+               else "no dj_section version is active, so `suggest` falls back to the newest sections run (this run's "
+                    "model, where it is the newest) and the labeler to novelty boundaries")
     else:
         now = f"no {version.model_type} version is active, so they use none"
     return (f"WARNING: {version.name} {fails}: registered but NOT active (--force exports, it does not activate); "
