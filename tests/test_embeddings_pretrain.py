@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_triplet import FAST, clustered
 
 from workbench.errors import ParameterError
 from workbench.train.embeddings_pretrain import check_pretrain, initial_head, starting_from, use_head
 from workbench.train.triplet import TripletConfig, embed, train_triplet
-
-from test_triplet import FAST, clustered
 
 
 def _head(dim: int, seed: int):
