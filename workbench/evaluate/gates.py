@@ -121,8 +121,8 @@ class BlockingGate(NamedTuple):
     """One blocking gate of a model.
 
     ``status`` is ``"pass"``, ``"fail"``, ``"not recorded"`` (the metric or the baseline is
-    missing: blocks, as a failure does), ``"unknown"`` (a gate newer than the run: the run did not record
-    the figure it needs, so it can be neither passed nor failed; reported with why, does not block),
+    missing: blocks, as a failure does), ``"unknown"`` (the run did not record the figure the gate
+    needs, e.g. no held-out segments scored, so it can be neither passed nor failed; reported with why, does not block),
     ``"not comparable"`` (the active version was measured
     on other held-out tracks: reported, does not block) or ``"not measured"`` (the run said why it
     could not measure it, e.g. too few held-out queries for the search gate: reported, does not block).
@@ -262,9 +262,9 @@ def boundary_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     Returns
     -------
     BlockingGate
-        Named ``"boundaries not below novelty"``; ``"unknown"`` (reported, does not block) when the run recorded
-        either figure not (a run older than the gate or one without held-out segments): its metric says which is
-        missing.
+        Named ``"boundaries not below novelty"``; ``"unknown"`` (reported, does not block) when the run did not
+        record one figure or both (a run without held-out segments, or older than the segment scores): its metric
+        says which is missing.
     """
     metric, model_key, base_key = BOUNDARY_GATE
     segments = _mapping(metrics.get("segments"))
@@ -274,8 +274,8 @@ def boundary_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     if value is None or target is None:
         missing = " and ".join(f"segments.{k}.{metric}" for k, v in ((model_key, value), (base_key, target))
                                if v is None)
-        said += (f", unknown: the run recorded no {missing} (trained before this gate, or without held-out "
-                 "segments); does not block")
+        said += (f", unknown: the run recorded no {missing} (a run without held-out segments scored, "
+                 "or from before the sections job recorded them); does not block")
         return BlockingGate("boundaries not below novelty", said, value, ">=", f"segments.{base_key}", target,
                             "unknown")
     return BlockingGate("boundaries not below novelty", said, value, ">=", f"segments.{base_key}", target,
