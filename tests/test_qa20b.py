@@ -23,3 +23,29 @@ def test_an_option_that_is_not_a_value_is_still_refused_as_one(tmp_path, capsys)
     with pytest.raises(SystemExit) as exit_:
         main(["--home", str(tmp_path), "similar", "1", "--weights", "-x"])
     assert exit_.value.code == 2
+
+
+def test_the_augmentation_preview_says_what_its_y_axis_and_colours_are():
+    """Notebook 03's augmentation preview drew four spectrograms with no y ticks, no y label and no
+    colour bar: nothing said that the height is frequency, in what unit, or what the colours measure."""
+    import numpy as np
+
+    from workbench.widgets.augment_preview import preview_figure
+
+    sr = 22050
+    t = np.arange(2 * sr) / sr
+    y = (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    fig = preview_figure(y, [(y * 0.5, {"gain_db": -6.0})], sr=sr)
+    spectrograms = [ax for ax in fig.axes if ax.get_images()]
+    assert len(spectrograms) == 2
+    for ax in spectrograms:
+        assert ax.get_ylabel() == "Hz"
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert labels[:3] == ["100", "500", "1k"], labels
+        band = int(np.argmax(ax.get_images()[0].get_array().mean(axis=1)))  # the sine's loudest band
+        one_k = dict(zip(labels, ax.get_yticks(), strict=True))["1k"]
+        assert abs(band + 0.5 - one_k) <= 1.0, (band, one_k)  # the 1 kHz tick sits on the 1 kHz tone
+    colourbars = [ax for ax in fig.axes if ax.get_ylabel().startswith("power (dB")]
+    assert len(colourbars) == 1
+    limits = {ax.get_images()[0].get_clim() for ax in spectrograms}
+    assert len(limits) == 1, limits  # one scale: the view 6 dB quieter is darker
