@@ -49,3 +49,18 @@ def test_the_augmentation_preview_says_what_its_y_axis_and_colours_are():
     assert len(colourbars) == 1
     limits = {ax.get_images()[0].get_clim() for ax in spectrograms}
     assert len(limits) == 1, limits  # one scale: the view 6 dB quieter is darker
+
+
+def test_the_suggestion_reliability_caption_names_only_the_scopes_drawn():
+    """A sections run on real music with no cross-generator set drew in-domain and cross-style curves under
+    a caption that named "(in-domain, cross-style, cross-generator)"."""
+    from workbench.report.sections import calibration_part
+
+    curve = {"accuracy": [None, 0.5, 0.9], "confidence": [None, 0.5, 0.9], "count": [0, 10, 20],
+             "ece": 0.05, "edges": [0.0, 1 / 3, 2 / 3, 1.0]}
+    block = {"model_smoothed": {"accuracy": 0.8}, "calibration": {"suggestions": {"reliability_before": curve}}}
+    metrics = {**block, "transfer": {"leave_one_group_out": {**block, "groups": {"folder:a": 2, "folder:b": 3}}}}
+    captions = []
+    calibration_part(metrics, lambda name, fig, alt: captions.append((name, alt)) or "")
+    alt = dict(captions)["reliability_suggestions"]
+    assert alt == "reliability diagram of the suggestions' confidence (in-domain, cross-style)", alt
