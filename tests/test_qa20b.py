@@ -64,3 +64,19 @@ def test_the_suggestion_reliability_caption_names_only_the_scopes_drawn():
     calibration_part(metrics, lambda name, fig, alt: captions.append((name, alt)) or "")
     alt = dict(captions)["reliability_suggestions"]
     assert alt == "reliability diagram of the suggestions' confidence (in-domain, cross-style)", alt
+
+
+def test_notebook_05s_comparison_of_one_run_does_not_claim_differences_or_deltas(tmp_path):
+    """Notebook 05 on a workspace with one run of each kind compared one run: its page said "Parameters
+    (differences only)" over every parameter and "Δ columns: the run minus the baseline" with no Δ column
+    (`runs compare` of one run was mended; the notebook's page was not)."""
+    from workbench.experiments import compare
+    from workbench.report.examples import write_example_run
+
+    one = compare([write_example_run("embeddings", root=tmp_path, seed=2, quality=0.7)], root=tmp_path)
+    page = one._repr_html_()
+    assert "differences only" not in page and "Δ" not in page and "best in green" not in page, page
+    assert "add a second run to see what differs" in page
+    two = compare([write_example_run("sections", root=tmp_path, seed=1, n_tracks=12, quality=q) for q in (0.6, 0.85)],
+                  root=tmp_path)
+    assert "Δ columns: the run minus the baseline" in two._repr_html_()
