@@ -80,3 +80,16 @@ def test_notebook_05s_comparison_of_one_run_does_not_claim_differences_or_deltas
     two = compare([write_example_run("sections", root=tmp_path, seed=1, n_tracks=12, quality=q) for q in (0.6, 0.85)],
                   root=tmp_path)
     assert "Δ columns: the run minus the baseline" in two._repr_html_()
+
+
+def test_a_baseline_of_0_in_the_per_class_plot_is_drawn_whole():
+    """A sections run on real music: the majority baseline's F1 of 0 for "break" was a diamond cut in half
+    by the axis, which reads as a triangle: the novelty baseline's marker."""
+    from workbench.report.plots import per_class_figure
+
+    per_class = {"break": {"precision": 0.4, "recall": 0.7, "f1": 0.5, "support": 174},
+                 "drop": {"precision": 0.9, "recall": 0.8, "f1": 0.8, "support": 748}}
+    fig = per_class_figure(per_class, keys=["precision", "recall", "f1"],
+                           baselines={"majority": {"break": 0.0, "drop": 0.9}, "novelty": {"break": 0.3, "drop": 0.6}})
+    markers = fig.axes[0].collections
+    assert len(markers) == 2 and not any(m.get_clip_on() for m in markers)
