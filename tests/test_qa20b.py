@@ -93,3 +93,30 @@ def test_a_baseline_of_0_in_the_per_class_plot_is_drawn_whole():
                            baselines={"majority": {"break": 0.0, "drop": 0.9}, "novelty": {"break": 0.3, "drop": 0.6}})
     markers = fig.axes[0].collections
     assert len(markers) == 2 and not any(m.get_clip_on() for m in markers)
+
+
+def test_the_embeddings_jobs_first_bar_says_every_track_only_when_it_embeds_every_one(tmp_path, monkeypatch):
+    """Notebook 03 on the real music: "embed every track: 16/16" in a library of 19 tracks (three sit alone
+    in their folder: a class of one track is dropped)."""
+    import tqdm.auto
+    from test_classes import _library
+
+    from workbench.train.jobs import train_embeddings_job
+
+    names: list[tuple[str, int]] = []
+    real = tqdm.auto.tqdm
+
+    def recording(iterable=None, *args, **kwargs):
+        items = list(iterable) if iterable is not None else None
+        if not kwargs.get("disable"):
+            names.append((kwargs.get("desc"), len(items) if items is not None else kwargs.get("total")))
+        return real(items, *args, **{**kwargs, "disable": True})
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", recording)
+    lib = _library(tmp_path, {"bass": [80.0, 90.0, 100.0, 110.0], "high": [1800.0, 2000.0, 2200.0, 2400.0],
+                              "alone": [600.0]})
+    job, _ = train_embeddings_job(lib, config={"epochs": 2, "invariance_clips": 0, "n_views": 1},
+                                  experiments_root=tmp_path / "exp", progress=True)
+    assert job.state == "completed" and len(lib) == 9
+    first = next((n, k) for n, k in names if n and n.startswith("embed"))
+    assert first == ("embed the tracks with a class", 8), names
