@@ -98,21 +98,12 @@ def test_a_baseline_of_0_in_the_per_class_plot_is_drawn_whole():
 def test_the_embeddings_jobs_first_bar_says_every_track_only_when_it_embeds_every_one(tmp_path, monkeypatch):
     """Notebook 03 on the real music: "embed every track: 16/16" in a library of 19 tracks (three sit alone
     in their folder: a class of one track is dropped)."""
-    import tqdm.auto
     from test_classes import _library
+    from test_notebook_qa2 import progress_bars
 
     from workbench.train.jobs import train_embeddings_job
 
-    names: list[tuple[str, int]] = []
-    real = tqdm.auto.tqdm
-
-    def recording(iterable=None, *args, **kwargs):
-        items = list(iterable) if iterable is not None else None
-        if not kwargs.get("disable"):
-            names.append((kwargs.get("desc"), len(items) if items is not None else kwargs.get("total")))
-        return real(items, *args, **{**kwargs, "disable": True})
-
-    monkeypatch.setattr(tqdm.auto, "tqdm", recording)
+    names = progress_bars(monkeypatch)
     lib = _library(tmp_path, {"bass": [80.0, 90.0, 100.0, 110.0], "high": [1800.0, 2000.0, 2200.0, 2400.0],
                               "alone": [600.0]})
     job, _ = train_embeddings_job(lib, config={"epochs": 2, "invariance_clips": 0, "n_views": 1},
