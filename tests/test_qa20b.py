@@ -111,3 +111,22 @@ def test_the_embeddings_jobs_first_bar_says_every_track_only_when_it_embeds_ever
     assert job.state == "completed" and len(lib) == 9
     first = next((n, k) for n, k in names if n and n.startswith("embed"))
     assert first == ("embed the tracks with a class", 8), names
+
+
+def test_the_augmentation_previews_names_wrap_instead_of_being_cut():
+    """In JupyterLab, "view 1: pitch -1.23 st · stretch 1.098x · gain -2.9 dB · noise 0.0088" showed without
+    its noise: a one-line Label cut at 340 px. The names are HTML now, which wraps."""
+    import ipywidgets as w
+    import numpy as np
+
+    from workbench.widgets.augment_preview import AugmentPreview
+
+    sr = 8000
+    y = np.zeros(sr, dtype=np.float32)
+    params = {"pitch_shift": {"should_apply": True, "num_semitones": -1.23},
+              "time_stretch": {"should_apply": True, "rate": 1.098},
+              "gain": {"should_apply": True, "gain_db": -2.9}, "noise": {"should_apply": True, "amplitude": 0.0088}}
+    preview = AugmentPreview(y, [(y, params)], sr=sr)
+    names = [row.children[0] for row in preview.children[1:]]
+    assert all(isinstance(n, w.HTML) for n in names), [type(n).__name__ for n in names]
+    assert "noise" in names[1].value, names[1].value

@@ -124,6 +124,7 @@ class AugmentPreview(w.VBox):
         self._build(y, views)
 
     def _build(self, y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]]) -> None:
+        import html
         import io
 
         from workbench.widgets.trackaudio import wav_bytes
@@ -132,7 +133,8 @@ class AugmentPreview(w.VBox):
         preview_figure(y, views, sr=self.sr).savefig(buf, format="png", dpi=80)
         clips = [y] + [v for v, _ in views]
         names = ["original"] + [f"view {i}: {t}" for i, t in enumerate(self.titles[1:], 1)]
-        rows = [w.HBox([w.Label(name, layout=w.Layout(width="340px")),
+        # HTML wraps a long name (a Label cut "view 1: pitch ... gain -2.9 dB" before its noise at 340 px)
+        rows = [w.HBox([w.HTML(html.escape(name), layout=w.Layout(width="340px")),
                         w.Audio(value=wav_bytes(clip, sr=self.sr), format="wav", autoplay=False)])
                 for name, clip in zip(names, clips, strict=True)]
         self.children = [w.Image(value=buf.getvalue(), format="png"), *rows]
