@@ -130,3 +130,28 @@ def test_the_augmentation_previews_names_wrap_instead_of_being_cut():
     names = [row.children[0] for row in preview.children[1:]]
     assert all(isinstance(n, w.HTML) for n in names), [type(n).__name__ for n in names]
     assert "noise" in names[1].value, names[1].value
+
+
+def test_notebook_06s_gates_text_names_every_kind_of_blocking_gate_its_table_shows():
+    """Notebook 06 on real runs: its Gates text named MAP@R for embeddings and macro F1 and accuracy for sections,
+    while the table under it showed invariance and search gates (embeddings) and a boundary gate that failed
+    the sections run."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from workbench.evaluate.gates import blocking_gates
+    from workbench.report.examples import write_example_run
+    from workbench.runs import load_run
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "06_export_models.ipynb").read_text())
+    text = next("".join(c["source"]) for c in nb["cells"] if "".join(c["source"]).startswith("## Gates"))
+    words = {"better than backbone": "MAP@R", "better than majority": "majority", "invariance": "invariance",
+             "search": "search", "boundaries": "boundary F"}
+    with tempfile.TemporaryDirectory() as root:
+        for kind in ("embeddings", "sections"):
+            run = load_run(write_example_run(kind, root=root, seed=1))
+            for gate in blocking_gates(run.metrics, kind):
+                said = next(v for k, v in words.items() if gate.name.startswith(k))
+                assert said in text, (gate.name, text)
+    assert "boundary F" in text and "invariance" in text and "search" in text
