@@ -155,3 +155,15 @@ def test_notebook_06s_gates_text_names_every_kind_of_blocking_gate_its_table_sho
                 said = next(v for k, v in words.items() if gate.name.startswith(k))
                 assert said in text, (gate.name, text)
     assert "boundary F" in text and "invariance" in text and "search" in text
+
+
+def test_an_embeddings_runs_report_says_the_section_timeline_does_not_apply_not_that_it_is_missing(tmp_path):
+    """The report of an embeddings run on real music said "timeline.json: not recorded" (as if something were
+    missing) where a sections run's report says "not applicable" of the embedding-only Invariance part."""
+    from workbench.report import report
+    from workbench.report.examples import write_example_run
+
+    page = report(write_example_run("embeddings", root=tmp_path, seed=2, quality=0.7), root=tmp_path)
+    html = page.read_text()
+    part = html.split("Section timeline", 1)[1].split("<h2", 1)[0]
+    assert "not applicable" in part and "not recorded" not in part, part
