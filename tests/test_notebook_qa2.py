@@ -165,12 +165,9 @@ def test_the_headline_shows_a_perfect_track_map_at_r_with_4_decimals_as_the_othe
 
 # -- notebook 03: each progress bar says what it embeds ------------------------------------------------------
 
-def test_the_embeddings_jobs_two_embedding_bars_say_which_tracks_they_embed(tmp_path, monkeypatch):
-    """Notebook 03 showed 'embed 0/16' then 'embed 0/10': the labelled tracks, then the training tracks."""
+def progress_bars(monkeypatch) -> list[tuple[str, int]]:
+    """The (name, length) of every progress bar shown from now on (``tqdm.auto.tqdm`` recorded, not drawn)."""
     import tqdm.auto
-    from test_classes import _library
-
-    from workbench.train.jobs import train_embeddings_job
 
     names: list[tuple[str, int]] = []
     real = tqdm.auto.tqdm
@@ -182,6 +179,16 @@ def test_the_embeddings_jobs_two_embedding_bars_say_which_tracks_they_embed(tmp_
         return real(items, *args, **{**kwargs, "disable": True})
 
     monkeypatch.setattr(tqdm.auto, "tqdm", recording)
+    return names
+
+
+def test_the_embeddings_jobs_two_embedding_bars_say_which_tracks_they_embed(tmp_path, monkeypatch):
+    """Notebook 03 showed 'embed 0/16' then 'embed 0/10': the labelled tracks, then the training tracks."""
+    from test_classes import _library
+
+    from workbench.train.jobs import train_embeddings_job
+
+    names = progress_bars(monkeypatch)
     lib = _library(tmp_path, {"bass": [80.0, 90.0, 100.0, 110.0], "high": [1800.0, 2000.0, 2200.0, 2400.0]})
     job, _ = train_embeddings_job(lib, config={"epochs": 2, "invariance_clips": 0, "n_views": 1},
                                   experiments_root=tmp_path / "exp", progress=True)

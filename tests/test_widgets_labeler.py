@@ -305,6 +305,21 @@ def _suggestions(grid, spans):
                        end_s=grid.time_of(b), confidence=c) for lab, a, b, c in spans]
 
 
+def test_accept_all_and_reject_all_keep_their_width_beside_a_long_uncertainty_rule(library):
+    """Notebook 04 on real music: the line "1 model suggestion (dashed in the picture; uncertain: confidence
+    under 80 % (the model's probability, temperature-scaled only: ...))" squeezed its two buttons to
+    "acce..." and "reject..." (flex items shrink below their width unless told not to)."""
+    labels = Labels(library)
+    t1 = library.tracks()[0]
+    sugg = _suggestions(labels.grid(t1), [("intro", 0, 16, 0.9)])
+    lab = Labeler(library, labels=labels, suggest=lambda t: sugg if t.id == t1.id else [], autoplay=False)
+    header = lab._suggest_box.children[0]
+    buttons = [c for c in header.children if {"wb-accept-all", "wb-reject-all"} & set(c._dom_classes)]
+    assert len(buttons) == 2
+    for b in buttons:
+        assert b.layout.flex is not None and b.layout.flex.startswith("0 0"), (b.description, b.layout.flex)
+
+
 def test_suggestions_accept_reject_one_by_one(library):
     labels = Labels(library)
     t1 = library.tracks()[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -30,9 +31,28 @@ COREMLTOOLS_NOISE = ("Failed to load", "has not been tested with coremltools", "
                      "Disabling scikit-learn conversion")
 
 
+#: A value that starts with a minus and is still a value, not an option: a number or numbers joined by
+#: commas (``--weights -1,1,1,1``, ``--min-score -0.5``).
+NEGATIVE_VALUE = re.compile(r"^-(\d+\.?\d*|\.\d+)(,-?(\d+\.?\d*|\.\d+))*$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a list of numbers that starts with a minus is an option's value.
+
+    argparse takes only one number (``-1``, ``-.5``) that starts with a minus for a value: it read
+    ``--weights -1,1,1,1`` as an option ``-1,1,1,1`` and said only "expected one argument", where
+    ``--weights=-1,1,1,1`` reached the option's own message (the value and what is allowed).
+    Subcommands' parsers are of this class too (argparse makes them of the parent's class).
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._negative_number_matcher = NEGATIVE_VALUE
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="workbench",
         description="A research and training workbench for music audio, on your own library.",
     )

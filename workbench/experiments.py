@@ -296,15 +296,16 @@ class Comparison:
         runs_rows = [(r.run_id + (" (baseline)" if r.run_id == self.baseline else ""), r.notes["name"] or "",
                       r.notes["note"] or "", started_text(r.info.get("created_at"))) for r in self.runs]  # as runs_table says it
         links = "".join(f"<li>{report_link(r)}</li>" for r in self.runs)
-        params = self.params
+        params, one = self.params, len(self.runs) < 2  # one run: nothing to differ from, every parameter, no delta
         parts = [f'<div class="wb-report"><style>{H.CSS}</style>', "<h2>Runs</h2>",
                  H.table(runs_rows, ("run", "name", "note", STARTED_HEADING)), f'<ul class="meta">{links}</ul>',
+                 "<h2>Parameters (one run: every one; add a second run to see what differs)</h2>" if one else
                  f"<h2>Parameters{' (differences only)' if self.differences_only else ''}</h2>",
                  H.table([(k, *row) for k, row in params.iterrows()], ("param", *params.columns))
                  if len(params) else ('<p class="na">no differences: the runs were trained with the same parameters</p>'
                                       if self.differences_only else H.not_recorded("parameters")),
-                 "<h2>Metrics (best in green)</h2>",
-                 '<p class="meta">best marked only where higher or lower is known to be better; '
+                 "<h2>Metrics</h2>" if one else "<h2>Metrics (best in green)</h2>",
+                 "" if one else '<p class="meta">best marked only where higher or lower is known to be better; '
                  f"Δ columns: the run minus the baseline {H.esc(self.baseline)}</p>",
                  H.table(rows, ("metric", *metrics.columns, *[f"Δ {c}" for c in others]), cls)
                  if rows else H.not_recorded("metrics"),

@@ -330,6 +330,9 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
         parts.append(_section("Section timeline", figure(
             "section_timeline", P.timeline_figure(run.timeline), "section timeline, truth above prediction",
             O.timeline_caption(run.timeline))))
+    elif run.kind == "embeddings":  # a section model's output, never an embedding's (as Invariance says the other way)
+        parts.append(_section("Section timeline", '<p class="na">not applicable: the timeline shows a sections run\'s '
+                                                  "predicted sections against the labels, not an embeddings run's</p>"))
     else:
         parts.append(_section("Section timeline", H.not_recorded("timeline.json")))
 

@@ -229,7 +229,8 @@ def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequ
         # its own place in the strip right of the bars: clear of the bars' upright value labels (a 0 baseline sat
         # on one) and of the other baselines (four of about the same F1 at one x were one black blot)
         ax.scatter(x + 0.4 - strip + (i + 0.5) * strip / n_base, [np.nan if v is None else float(v) for v in vals],
-                   s=40, zorder=3, color="black", marker=markers[i % len(markers)], label=f"{name} ({keys[-1]})")
+                   s=40, zorder=3, color="black", marker=markers[i % len(markers)], label=f"{name} ({keys[-1]})",
+                   clip_on=False)  # drawn whole: a majority F1 of 0 cut at the axis read as a triangle, another marker
     support = [per_class[n].get("support", per_class[n].get("n")) for n in names]
     labels = [f"{n}\n(n={s})" if s is not None else n for n, s in zip(names, support, strict=True)]
     ax.set_xticks(x, labels, fontsize=8)

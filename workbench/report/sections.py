@@ -259,17 +259,18 @@ def calibration_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
         out += figure("reliability", reliability_figure({"before": cal["reliability_before"],
                                                          "after temperature": cal["reliability_after"]}),
                       "reliability diagram of the held-out windows before and after temperature scaling")
-    curves = {}
+    curves, scopes = {}, []
     for name, b, _ in _scope_rows(metrics):
         sug = _get(b, "calibration", "suggestions") or {}
         for key, how in (("reliability_before", "stated"), ("reliability_after", "map")):
             if isinstance(sug.get(key), Mapping):
                 curves[f"{name}, {how}"] = sug[key]
-    if curves:
+                scopes += [name] if name not in scopes else []
+    if curves:  # the caption names the scopes drawn (a run without a cross-generator set draws none)
         out += figure("reliability_suggestions",
                       reliability_figure(curves, title="Reliability of the suggestions' confidence",
                                          xlabel="confidence of the smoothed suggestion"),
-                      "reliability diagram of the suggestions' confidence (in-domain, cross-style, cross-generator)")
+                      f"reliability diagram of the suggestions' confidence ({', '.join(scopes)})")
     return out
 
 

@@ -57,7 +57,8 @@ def preview_figure(y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]]
     Returns
     -------
     matplotlib.figure.Figure
-        One row per clip (original first), time in seconds on the x axis.
+        One row per clip (original first), time in seconds on the x axis, frequency in Hz (mel
+        scale) on the y axis, and one colour bar of the power in dB for every row.
 
     Raises
     ------
@@ -66,7 +67,7 @@ def preview_figure(y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]]
     """
     from matplotlib.figure import Figure
 
-    from workbench.widgets.trackaudio import mel_db
+    from workbench.widgets.trackaudio import mel_band_position, mel_db
 
     if not views:
         raise ParameterError("views is empty; make some with workbench.augment.augmented_views")
@@ -74,12 +75,17 @@ def preview_figure(y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]]
     fig = Figure(figsize=(11, 1.9 * len(clips)), layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(clips), 1, sharex=True))
     hop = 512
-    for ax, (clip, title) in zip(axes, clips, strict=True):
-        m = mel_db(clip, sr=sr, hop=hop)
-        ax.imshow(m.T, origin="lower", aspect="auto", cmap="magma",
-                  extent=(0.0, len(clip) / sr, 0.0, float(m.shape[1])))
+    ticks_hz = [f for f in (100, 500, 1000, 2000, 5000, 10000) if f < sr / 2]
+    mels = [mel_db(clip, sr=sr, hop=hop) for clip, _ in clips]
+    top = max(float(m.max()) for m in mels)  # one colour scale: a view's gain shows as a colour change
+    for ax, (clip, title), m in zip(axes, clips, mels, strict=True):
+        image = ax.imshow(m.T, origin="lower", aspect="auto", cmap="magma", vmin=top - 80.0, vmax=top,
+                          extent=(0.0, len(clip) / sr, 0.0, float(m.shape[1])))
         ax.set_title(title, fontsize=9, loc="left")
-        ax.set_yticks([])
+        ax.set_yticks([mel_band_position(f, sr=sr, n_mels=m.shape[1]) for f in ticks_hz],
+                      [f"{f:g}" if f < 1000 else f"{f / 1000:g}k" for f in ticks_hz], fontsize=8)
+        ax.set_ylabel("Hz", fontsize=8)
+    fig.colorbar(image, ax=list(axes), pad=0.01, aspect=30).set_label("power (dB, one scale for every row)", fontsize=8)
     axes[-1].set_xlabel("time (s)")
     return fig
 
@@ -118,6 +124,7 @@ class AugmentPreview(w.VBox):
         self._build(y, views)
 
     def _build(self, y: np.ndarray, views: list[tuple[np.ndarray, dict[str, Any]]]) -> None:
+        import html
         import io
 
         from workbench.widgets.trackaudio import wav_bytes
@@ -126,7 +133,8 @@ class AugmentPreview(w.VBox):
         preview_figure(y, views, sr=self.sr).savefig(buf, format="png", dpi=80)
         clips = [y] + [v for v, _ in views]
         names = ["original"] + [f"view {i}: {t}" for i, t in enumerate(self.titles[1:], 1)]
-        rows = [w.HBox([w.Label(name, layout=w.Layout(width="340px")),
+        # HTML wraps a long name (a Label cut "view 1: pitch ... gain -2.9 dB" before its noise at 340 px)
+        rows = [w.HBox([w.HTML(html.escape(name), layout=w.Layout(width="340px")),
                         w.Audio(value=wav_bytes(clip, sr=self.sr), format="wav", autoplay=False)])
                 for name, clip in zip(names, clips, strict=True)]
         self.children = [w.Image(value=buf.getvalue(), format="png"), *rows]

@@ -236,9 +236,9 @@ class LabelerView:
         rows: list[w.Widget] = [w.HBox([
             w.HTML(f"<b>{len(self.suggestions)} {html.escape(what)}</b> (dashed in the picture"
                    + ("" if rule is None else f"; {html.escape(rule)}") + ")"),
-            _cls(w.Button(description="accept all", button_style="success", layout=w.Layout(width="100px")),
-                 "wb-accept-all"),
-            _cls(w.Button(description="reject all", layout=w.Layout(width="100px")), "wb-reject-all"),
+            _cls(w.Button(description="accept all", button_style="success",  # never squeezed by a long rule
+                          layout=w.Layout(width="100px", flex="0 0 auto")), "wb-accept-all"),
+            _cls(w.Button(description="reject all", layout=w.Layout(width="100px", flex="0 0 auto")), "wb-reject-all"),
         ])]
         rows[0].children[1].on_click(self._guard(lambda _b: self.accept_all()))
         rows[0].children[2].on_click(self._guard(lambda _b: self.reject_all()))

@@ -93,6 +93,30 @@ def mel_filterbank(*, sr: int, n_fft: int, n_mels: int = 80, fmin_hz: float = 30
     return np.maximum(0.0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid))).astype(np.float32)
 
 
+def mel_band_position(f_hz: float, *, sr: int, n_mels: int = 80, fmin_hz: float = 30.0) -> float:
+    """Where frequency ``f_hz`` sits on the band axis of :func:`mel_db` drawn with bands 0..n_mels
+    (band ``b`` spans ``b`` to ``b + 1``): for frequency ticks in Hz on a mel spectrogram.
+
+    Parameters
+    ----------
+    f_hz : float >= 0
+        A frequency in Hz.
+    sr : int > 0
+        Sample rate in Hz (the top band ends at ``sr / 2``).
+    n_mels : int > 0
+        Number of mel bands, as given to :func:`mel_db`.
+    fmin_hz : float >= 0
+        Lowest band edge in Hz, as :func:`mel_filterbank`'s.
+
+    Returns
+    -------
+    float
+        The position on the band axis (band centres at ``b + 0.5``).
+    """
+    lo, hi = _hz_to_mel(fmin_hz), _hz_to_mel(sr / 2)
+    return (_hz_to_mel(f_hz) - lo) / (hi - lo) * (n_mels + 1) - 0.5
+
+
 def _hz_to_mel(f_hz: float) -> float:
     return float(2595.0 * np.log10(1.0 + f_hz / 700.0))
 
