@@ -230,3 +230,28 @@ def test_aggregation_is_a_search_option_on_the_same_saved_index(demo, tmp_path):
         assert LibrarySearch(lib, progress=False, aggregation="mean").rebuild().index.aggregation == "mean"
         with pytest.raises(ParameterError, match=r"aggregation must be one of .*; got 'median'"):
             LibrarySearch(lib, progress=False, aggregation="median")
+
+
+def test_an_outside_copy_of_a_track_read_with_another_prior_is_not_said_to_differ_in_tempo(demo, tmp_path):
+    """QA, session 20: a WAV copy of a loop analysed in a folder with an 80-100 BPM prior was ranked first at
+    vibe 100% but said "Δ-49 BPM": the outside file was read with the default prior, the loop with its folder's.
+    The file is now read as each track was (its prior), so the same audio reads the same BPM, and the result says so."""
+    from workbench.analysis.settings import set_analysis_settings
+
+    root, records, _ = demo
+    rec = records[0]
+    slow = 0.75 * rec.bpm  # a prior that can only hold three quarters of the true tempo: no octave of the default's
+    outside = tmp_path / "outside.wav"
+    y, sr = sf.read(rec.audio_path)
+    sf.write(outside, y, sr)
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        set_analysis_settings(lib, scope="folder", target=root / "music", prior=f"{slow - 4:.0f}-{slow + 4:.0f}")
+        search = LibrarySearch(lib, progress=False).update()
+        top = search.similar(outside, k=3)[0]
+        assert top.track.id == lib.track(rec.audio_path).id and top.match.vibe > 0.99
+        assert top.match.bpm_delta is not None and abs(top.match.bpm_delta) < 0.5, top.match.explanation
+        assert "same BPM" in top.match.explanation and "tempo of both read with this track's prior" in top.match.explanation
+        by_id = search.similar(lib.track(rec.audio_path).id, k=3)  # a library query: no such note
+        assert not any("read with this track's prior" in x.match.explanation for x in by_id)
+

@@ -27,7 +27,7 @@ from workbench.analysis import analyze, analyze_library, effective_settings, tra
 from workbench.embed.batch import Backbone, embed_library
 from workbench.errors import AudioError, IndexFileError, ParameterError, TrackNotFoundError, failure_reason
 from workbench.library import Library, Track
-from workbench.similarity.library_query import is_file, unknown_query
+from workbench.similarity.library_query import is_file, tempi_by_prior, unknown_query
 from workbench.similarity.sets_windows import reduce_windows, track_signature
 from workbench.similarity.window_stats import fit_window_stats, read_window_stats
 
@@ -148,6 +148,7 @@ class LibrarySearch:
                 self.model = dataclasses.replace(self.model, note="; ".join(filter(None, (self.model.note, stale))))
         self.index: TrackSetIndex | None = None
         self._index_stats: tuple[np.ndarray, np.ndarray] | None = None  # what ``index`` was built with
+        self._query_priors: dict[int, str] = {}  # an outside file's query: track id -> the other prior it was read with
         self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
         self._bounds_ready = False
 
@@ -334,6 +335,7 @@ class LibrarySearch:
 
         if self.index is None:
             self.update()
+        self._query_priors = {}
         q = self._query(query)
         method = self.method
         if method == "pruned":
@@ -341,6 +343,10 @@ class LibrarySearch:
         w, said, learned = choose_weights(self, weights)
         matches = self.index.similar(q, k=k, min_score=min_score, weights=w,  # type: ignore[union-attr]
                                      method=method)
+        if self._query_priors:  # the file's tempo was read with another prior for these: said so
+            matches = [dataclasses.replace(m, explanation=f"{m.explanation}; tempo of both read with this track's "
+                                           f"prior {self._query_priors[m.id]}") if m.id in self._query_priors else m
+                       for m in matches]
         if learned is not None:  # the score explains itself: the weights that made it are named
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; weights {said}") for m in matches]
         used = dict(zip(TERMS, w.normalized(), strict=True))
@@ -442,7 +448,10 @@ class LibrarySearch:
         name = os.fspath(query)
         try:
             y, sr = audio.load(query, mono=False)
-            a = analyze(y, sr=sr, name=name, **effective_settings(self.library, query).kwargs())  # library's prior
+            base = effective_settings(self.library, query)  # the library's prior (a file is in no folder)
+            a = analyze(y, sr=sr, name=name, **base.kwargs())
+            by_id, self._query_priors = tempi_by_prior(self.library, self.index.ids, y, sr=sr, name=name,  # type: ignore[union-attr]
+                                                       base=base)  # read as each track was: same audio, same tempo
             emb, ts = self.backbone.embed(y, sr=sr)
             windows = self.model.windows(np.asarray(emb), np.asarray(ts))
         except AudioError:
@@ -450,7 +459,7 @@ class LibrarySearch:
         except Exception as exc:  # pyloudnorm's or librosa's ValueError, an OSError: say so, by name
             raise AudioError(f"{name}: cannot analyse or embed this file: {failure_reason(exc)}", path=name) from exc
         return SetQuery(self._standardize(windows), a.bpm, a.camelot if a.has_key else None, a.energy,
-                        tempo_rough=a.tempo_rough)
+                        tempo_rough=a.tempo_rough, bpm_by_id=by_id or None)
 
     def _check_dim(self, vector: np.ndarray, name: str) -> None:
         """Refuse a vector whose length is not the index's dimension."""
