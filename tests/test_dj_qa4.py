@@ -156,11 +156,11 @@ def test_train_sections_prints_the_model_beside_the_majority_class_and_its_gates
     assert lines[0].split() == ["held-out", "(2", "tracks)", "accuracy", "macro", "F1"]
     assert lines[1].split() == ["model", "0.4200", "0.3500"] and lines[3].split() == ["majority", "0.4500", "0.1300"]
     assert lines[4].split() == ["ensemble", "0.4800", "n/a"]
-    assert lines[-1] == ("export gates (windows unsmoothed, boundaries as suggested): macro_f1 0.3500 > majority "
-                         "0.1300: pass; accuracy 0.4200 >= majority 0.4500: fail; boundary F @3 s (smoothed sections, "
-                         "as suggested), unknown: the run recorded no segments.smoothed.boundary_f_3s and "
-                         "segments.novelty.boundary_f_3s (a run without held-out segments scored, or from before the "
-                         "sections job recorded them); "
+    assert lines[-1] == ("export gates (each says what it judged): macro_f1 of smoothed sections 0.5500 > majority "
+                         "0.1300: pass; accuracy of smoothed sections 0.5300 >= majority 0.4500: pass; "
+                         "boundary F @3 s (smoothed sections, as suggested), unknown: the run recorded no "
+                         "segments.smoothed.boundary_f_3s and segments.novelty.boundary_f_3s (a run without held-out "
+                         "segments scored, or from before the sections job recorded them); "
                          "does not block")
     metrics["segments"] = {"smoothed": {"boundary_f_3s": 0.41}, "novelty": {"boundary_f_3s": 0.86}}
     assert sections_lines(metrics)[-1].endswith("; boundary F @3 s (smoothed sections, as suggested) 0.4100 >= "

@@ -58,7 +58,7 @@ def test_sections_must_beat_always_say_the_majority_class():
     assert [g.status for g in blocking_gates(sec(0.6, 0.3), "dj_section")] == ["pass", "pass", "pass"]
     # below "always say drop": fewer right than the majority class
     gates = blocking_gates(sec(0.3, 0.2), "sections")
-    assert [(g.metric, g.status) for g in failing(gates)] == [("accuracy", "fail")]
+    assert [(g.metric, g.status) for g in failing(gates)] == [("accuracy of unsmoothed windows", "fail")]
     assert [g.status for g in blocking_gates(sec(0.4, 0.1), "sections")][:2] == ["fail", "pass"]  # f1 equal, acc equal
 
 
@@ -163,3 +163,26 @@ def test_a_run_from_before_the_boundary_gate_is_gated_and_unknown_does_not_say_o
     unknown = blocking_gates(sec(0.6, 0.3, boundaries=None), "sections")[2]
     assert unknown.status == "unknown" and "trained before this gate" not in unknown.metric, unknown.metric
     assert "without held-out segments" in unknown.metric
+
+
+def test_sections_gates_judge_the_smoothed_sections_the_user_is_served_and_say_so():
+    """QA, session 20: a 6-track sections run scored 0.25 accuracy unsmoothed and 0.85 smoothed; `suggest` and the
+    report serve the smoothed sections, but the gates judged the windows and refused the model. They judge
+    ``model_smoothed`` where the run recorded it and say which figure they judged; an older run falls back, said so."""
+    run = {"model": {"accuracy": 0.25, "macro_f1": 0.20}, "model_smoothed": {"accuracy": 0.85, "macro_f1": 0.70},
+           "baselines": {"majority": {"accuracy": 0.40, "macro_f1": 0.14}},
+           "segments": {"smoothed": {"boundary_f_3s": 0.9}, "novelty": {"boundary_f_3s": 0.8}}}
+    gates = blocking_gates(run, "sections")
+    assert [(g.metric, g.value, g.status) for g in gates[:2]] == [
+        ("macro_f1 of smoothed sections", 0.70, "pass"), ("accuracy of smoothed sections", 0.85, "pass")]
+    assert not failing(gates)
+    old = {k: v for k, v in run.items() if k != "model_smoothed"}
+    gates = blocking_gates(old, "sections")
+    assert [(g.metric, g.value, g.status) for g in gates[:2]] == [
+        ("macro_f1 of unsmoothed windows", 0.20, "pass"), ("accuracy of unsmoothed windows", 0.25, "fail")]
+    active = {**run, "held_out": {"track_hashes": ["a"]}}
+    vs = blocking_gates(active, "sections", active_metrics={**active, "model_smoothed": {"accuracy": 0.9, "macro_f1": 0.75}},
+                        active_name="dj_section_v1")[-1]
+    assert (vs.metric, vs.value, vs.target, vs.status) == ("macro_f1 of smoothed sections", 0.70, 0.75, "fail")
+    vs = blocking_gates(active, "sections", active_metrics={**old, "held_out": {"track_hashes": ["a"]}})[-1]
+    assert (vs.metric, vs.value) == ("macro_f1", 0.20)  # the active version recorded no smoothed figure: both unsmoothed

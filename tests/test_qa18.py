@@ -48,7 +48,7 @@ def test_export_json_says_why_for_no_activate_and_for_a_forced_export(tmp_path, 
     assert cli("export", bad, "--force", "--json") == 0
     (v,) = json.loads(capsys.readouterr().out)["versions"]
     assert not v["active"] and v["inactive_reason"].startswith(
-        "dj_section_v2 fails its blocking gate (accuracy): registered but NOT active")
+        "dj_section_v2 fails its blocking gate (accuracy of unsmoothed windows): registered but NOT active")
     assert "`workbench models activate dj_section 2 --force`" in v["inactive_reason"]
 
 

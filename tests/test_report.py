@@ -70,7 +70,8 @@ def test_report_gates_and_metrics_in_page(reports):
     assert "recomputed from arrays" in text
     assert ">met<" in text or ">below target<" in text  # the research targets: informational
     assert "<h3>Blocking gates</h3>" in text  # what export checks, each gate with its result
-    assert re.search(r"better than majority</td><td>macro_f1</td>.*?>(pass|fail|not recorded)</td>", text)
+    assert re.search(r"better than majority</td><td>macro_f1 of (smoothed sections|unsmoothed windows)</td>"
+                     r".*?>(pass|fail|not recorded)</td>", text)
 
 
 @pytest.mark.parametrize("kind", ["embeddings", "sections"])

@@ -230,3 +230,56 @@ def test_aggregation_is_a_search_option_on_the_same_saved_index(demo, tmp_path):
         assert LibrarySearch(lib, progress=False, aggregation="mean").rebuild().index.aggregation == "mean"
         with pytest.raises(ParameterError, match=r"aggregation must be one of .*; got 'median'"):
             LibrarySearch(lib, progress=False, aggregation="median")
+
+
+def test_an_outside_copy_of_a_track_read_with_another_prior_is_not_said_to_differ_in_tempo(demo, tmp_path):
+    """QA, session 20: a WAV copy of a loop analysed in a folder with an 80-100 BPM prior was ranked first at
+    vibe 100% but said "Δ-49 BPM": the outside file was read with the default prior, the loop with its folder's.
+    The file is now read as each track was (its prior), so the same audio reads the same BPM, and the result says so."""
+    from workbench.analysis.settings import set_analysis_settings
+
+    root, records, _ = demo
+    rec = records[0]
+    slow = 0.75 * rec.bpm  # a prior that can only hold three quarters of the true tempo: no octave of the default's
+    outside = tmp_path / "outside.wav"
+    y, sr = sf.read(rec.audio_path)
+    sf.write(outside, y, sr)
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        set_analysis_settings(lib, scope="folder", target=root / "music", prior=f"{slow - 4:.0f}-{slow + 4:.0f}")
+        search = LibrarySearch(lib, progress=False).update()
+        top = search.similar(outside, k=3)[0]
+        assert top.track.id == lib.track(rec.audio_path).id and top.match.vibe > 0.99
+        assert top.match.bpm_delta is not None and abs(top.match.bpm_delta) < 0.5, top.match.explanation
+        assert "same BPM" in top.match.explanation and "tempo of both read with this track's prior" in top.match.explanation
+        by_id = search.similar(lib.track(rec.audio_path).id, k=3)  # a library query: no such note
+        assert not any("read with this track's prior" in x.match.explanation for x in by_id)
+
+
+def test_a_tiny_library_says_its_vibe_is_uncalibrated_and_calibrates_once_it_has_grown(demo, tmp_path):
+    """QA, session 20: in a 3-track library `similar 2` said both matches "different vibe (0%)": 0 % is the median
+    pair of the library, and the median of 3 pairs is one of them, so that pair and the one below it read 0 %
+    whatever the music. Under MIN_CALIBRATION_TRACKS the vibe is the window cosine (no typical pair to set 0 % at)
+    and every explanation says so; once the library has grown, the index is rebuilt and calibrated."""
+    from workbench.search import MIN_CALIBRATION_TRACKS
+
+    root, records, _ = demo
+    small = tmp_path / "small"
+    small.mkdir()
+    for rec in records[:3]:
+        shutil.copy(rec.audio_path, small / Path(rec.audio_path).name)
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(small, progress=False)
+        search = LibrarySearch(lib, progress=False).update()
+        assert len(search.index) == 3 and search.index.baseline == 0.0 and not search.calibrated
+        for track in lib.tracks():
+            results = search.similar(track.id, k=2)
+            raw = search.index._raw(*search.index.windows_of(track.id), symmetric=True)
+            for r in results:
+                assert r.match.vibe == pytest.approx(float(np.clip(raw[list(search.index.ids).index(r.track.id)], 0, 1)))
+                assert r.match.explanation.endswith("; vibe uncalibrated (a library of 3 tracks: 10 calibrate it)")
+        assert MIN_CALIBRATION_TRACKS <= len(records)
+        lib.scan(root / "music", progress=False)
+        grown = LibrarySearch(lib, progress=False).update()
+        assert grown.calibrated and grown.index.baseline > 0 and len(grown.index) >= MIN_CALIBRATION_TRACKS
+        assert not any("uncalibrated" in r.match.explanation for r in grown.similar(lib.tracks()[0].id, k=3))

@@ -143,14 +143,14 @@ def test_forced_export_is_registered_inactive_unless_activate_is_asked(tmp_path,
     out, err = capsys.readouterr()
     (v,) = json.loads(out)["versions"]
     assert v["name"] == "dj_section_v1" and v["forced"] and not v["active"]
-    assert "dj_section_v1 fails its blocking gate (accuracy): registered but NOT active" in err
+    assert "dj_section_v1 fails its blocking gate (accuracy of unsmoothed windows): registered but NOT active" in err
     assert "`workbench models activate dj_section 1 --force`" in err
     # asked for: active, and said loudly
     args = p.parse_args(["--db", db, "--quiet", "export", bad, "--force", "--activate", "--io", "fp16"])
     assert args.func(args) == 0
     out, err = capsys.readouterr()
     assert "== dj_section_v2 (active) FORCED past failing gates" in out
-    assert "dj_section_v2 fails its blocking gate (accuracy) and is now ACTIVE (--activate)" in err
+    assert "dj_section_v2 fails its blocking gate (accuracy of unsmoothed windows) and is now ACTIVE (--activate)" in err
     # a model that passes its gates is still made active by a plain export, and nothing is said
     good = _run(tmp_path, section_package, _metrics(0.9, majority={"accuracy": 0.5, "macro_f1": 0.1}))
     args = p.parse_args(["--db", db, "--quiet", "export", good, "--force"])

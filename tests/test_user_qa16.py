@@ -25,7 +25,7 @@ def test_forced_activate_export_names_the_real_way_back(tmp_path, section_packag
     bad = _run(tmp_path, section_package, _metrics(0.2, majority={"accuracy": 0.5, "macro_f1": 0.1}))
     export(bad, "--force")                                       # v1: inactive, nothing active
     err = export(bad, "--force", "--activate", "--io", "fp16")   # v2: active; none was before
-    assert "dj_section_v2 fails its blocking gate (accuracy) and is now ACTIVE (--activate)" in err
+    assert "dj_section_v2 fails its blocking gate (accuracy of unsmoothed windows) and is now ACTIVE (--activate)" in err
     assert "goes back" not in err, err
     assert ("no dj_section version was active before it: `workbench models deactivate dj_section` makes none active "
             "again") in err  # session 17: deactivate is the way back to none active
@@ -38,7 +38,7 @@ def test_forced_activate_export_names_the_real_way_back(tmp_path, section_packag
     capsys.readouterr()
     bad2 = _run(tmp_path, section_package, _metrics(0.3, majority={"accuracy": 0.5, "macro_f1": 0.1}))
     err = export(bad2, "--force", "--activate")                 # v4 over v1 active, v3 below it
-    assert "dj_section_v4 fails its blocking gate (accuracy) and is now ACTIVE (--activate)" in err
+    assert "dj_section_v4 fails its blocking gate (accuracy of unsmoothed windows) and is now ACTIVE (--activate)" in err
     assert ("`workbench models activate dj_section 1 --force` goes back to dj_section_v1 (`workbench models rollback "
             "dj_section` activates dj_section_v3, the version below it)") in err, err
 

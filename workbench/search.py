@@ -7,7 +7,9 @@ the model changes, and is brought up to date incrementally: tracks added to the 
 added, tracks gone or changed are removed. A track is a set of window vectors
 (:mod:`workbench.similarity.sets`), so an excerpt finds its own track; a bare backbone's windows
 are z-scored, and the vibe is calibrated so that 0 % is a typical pair of the library's tracks, with
-statistics fixed when the index was built (:meth:`LibrarySearch.rebuild` refits them).
+statistics fixed when the index was built (:meth:`LibrarySearch.rebuild` refits them); a library of fewer
+than :data:`MIN_CALIBRATION_TRACKS` tracks has no typical pair to know, so its vibe is the raw window cosine
+and every explanation says so.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from workbench.analysis import analyze, analyze_library, effective_settings, tra
 from workbench.embed.batch import Backbone, embed_library
 from workbench.errors import AudioError, IndexFileError, ParameterError, TrackNotFoundError, failure_reason
 from workbench.library import Library, Track
-from workbench.similarity.library_query import is_file, unknown_query
+from workbench.similarity.library_query import is_file, tempi_by_prior, unknown_query
 from workbench.similarity.sets_windows import reduce_windows, track_signature
 from workbench.similarity.window_stats import fit_window_stats, read_window_stats
 
@@ -37,6 +39,11 @@ if TYPE_CHECKING:
     from workbench.similarity.model import EmbeddingModel
     from workbench.similarity.scores import WeightsLike
     from workbench.similarity.sets import TrackSetIndex
+
+#: Fewer indexed tracks than this leave the vibe uncalibrated (0 % = window cosine 0, not "a typical pair"): the
+#: median of 3 tracks' 3 pairs is one of them, so that pair and every pair below it read 0 % (QA, session 20: both
+#: matches of a 3-track library "different vibe (0%)"). The index is rebuilt, and calibrated, once the library has them.
+MIN_CALIBRATION_TRACKS: int = 10
 
 #: What the saved index holds; a saved index of another format is rebuilt (2: calibrated vibe; 3: tempo roughness).
 _INDEX_FORMAT = "window-sets-3"
@@ -148,6 +155,8 @@ class LibrarySearch:
                 self.model = dataclasses.replace(self.model, note="; ".join(filter(None, (self.model.note, stale))))
         self.index: TrackSetIndex | None = None
         self._index_stats: tuple[np.ndarray, np.ndarray] | None = None  # what ``index`` was built with
+        self.calibrated = True  # the index's vibe is calibrated (MIN_CALIBRATION_TRACKS); set with the index
+        self._query_priors: dict[int, str] = {}  # an outside file's query: track id -> the other prior it was read with
         self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
         self._bounds_ready = False
 
@@ -183,6 +192,9 @@ class LibrarySearch:
             return self.rebuild()
         stored = doc.get("signatures", {})
         tracks, meta = self._tracks()
+        calibrated = doc.get("calibrated", True) is not False  # older indexes: calibrated at their build
+        if (len(tracks) >= MIN_CALIBRATION_TRACKS) != calibrated and (not calibrated or "calibrated" not in doc):
+            return self.rebuild()  # grown past the minimum, or an older tiny index: calibrated as the library is now
         want = {t.id: i for i, t in enumerate(tracks)}
         signatures = {t.id: track_signature(t, m) for t, m in zip(tracks, meta, strict=True)}
         have = set(int(i) for i in index.ids)
@@ -197,8 +209,9 @@ class LibrarySearch:
                           energy=meta[i][2], tempo_rough=meta[i][3])
         if stale or new:
             index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
+                                          "calibrated": calibrated,
                                           "signatures": {str(k): signatures[k] for k in map(int, index.ids)}})
-        self._use(index, stats)
+        self._use(index, stats, calibrated=calibrated)
         return self
 
     def rebuild(self) -> LibrarySearch:
@@ -231,19 +244,23 @@ class LibrarySearch:
             vectors, weights = reduce_windows(self._scaled(raw[i], stats), max_windows=self.max_windows)  # type: ignore[arg-type]
             index.add(tracks[i].id, vectors, weights=weights, bpm=meta[i][0], camelot=meta[i][1], energy=meta[i][2],
                       tempo_rough=meta[i][3])
-        index.calibrate()  # 0 % vibe = a typical pair of this library's tracks (kept until the next rebuild)
+        calibrated = len(index) >= MIN_CALIBRATION_TRACKS
+        if calibrated:
+            index.calibrate()  # 0 % vibe = a typical pair of this library's tracks (kept until the next rebuild)
         signatures = {tracks[i].id: track_signature(tracks[i], meta[i]) for i in keep}
         index.save(self.folder, info={"identity": self._identity(), "model_said": self.model_said,
-                                      "signatures": {str(k): v for k, v in signatures.items()}})
-        self._use(index, stats)
+                                      "calibrated": calibrated, "signatures": {str(k): v for k, v in signatures.items()}})
+        self._use(index, stats, calibrated=calibrated)
         return self
 
-    def _use(self, index: TrackSetIndex, stats: tuple[np.ndarray, np.ndarray] | None) -> None:
+    def _use(self, index: TrackSetIndex, stats: tuple[np.ndarray, np.ndarray] | None, *, calibrated: bool) -> None:
         """Search ``index`` from now on, scored by :attr:`aggregation` (recalibrated in memory for a rule not
-        saved), with ``stats``, the window statistics it was built with."""
+        saved), with ``stats``, the window statistics it was built with; ``calibrated``: its vibe is (else raw)."""
         if self.aggregation != index.aggregation:
             index.set_aggregation(self.aggregation)
-        self.index, self._bounds_ready, self._index_stats = index, False, stats
+            if not calibrated:
+                index.baseline = 0.0
+        self.index, self._bounds_ready, self._index_stats, self.calibrated = index, False, stats, calibrated
 
     def _tracks(self) -> tuple[list[Track], list[tuple[float | None, str | None, int, bool]]]:
         """Analysed tracks and their (BPM or None, Camelot or None, energy, tempo rough); ``skipped``: those with no beat."""
@@ -334,6 +351,7 @@ class LibrarySearch:
 
         if self.index is None:
             self.update()
+        self._query_priors = {}
         q = self._query(query)
         method = self.method
         if method == "pruned":
@@ -341,6 +359,15 @@ class LibrarySearch:
         w, said, learned = choose_weights(self, weights)
         matches = self.index.similar(q, k=k, min_score=min_score, weights=w,  # type: ignore[union-attr]
                                      method=method)
+        if not self.calibrated:  # a tiny library: no typical pair to set 0 % at, and the text says so
+            n = len(self.index)  # type: ignore[arg-type]
+            matches = [dataclasses.replace(m, explanation=f"{m.explanation}; vibe uncalibrated (a library of {n} "
+                                           f"track{'s' if n != 1 else ''}: {MIN_CALIBRATION_TRACKS} calibrate it)")
+                       for m in matches]
+        if self._query_priors:  # the file's tempo was read with another prior for these: said so
+            matches = [dataclasses.replace(m, explanation=f"{m.explanation}; tempo of both read with this track's "
+                                           f"prior {self._query_priors[m.id]}") if m.id in self._query_priors else m
+                       for m in matches]
         if learned is not None:  # the score explains itself: the weights that made it are named
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; weights {said}") for m in matches]
         used = dict(zip(TERMS, w.normalized(), strict=True))
@@ -442,7 +469,10 @@ class LibrarySearch:
         name = os.fspath(query)
         try:
             y, sr = audio.load(query, mono=False)
-            a = analyze(y, sr=sr, name=name, **effective_settings(self.library, query).kwargs())  # library's prior
+            base = effective_settings(self.library, query)  # the library's prior (a file is in no folder)
+            a = analyze(y, sr=sr, name=name, **base.kwargs())
+            by_id, self._query_priors = tempi_by_prior(self.library, self.index.ids, y, sr=sr, name=name,  # type: ignore[union-attr]
+                                                       base=base)  # read as each track was: same audio, same tempo
             emb, ts = self.backbone.embed(y, sr=sr)
             windows = self.model.windows(np.asarray(emb), np.asarray(ts))
         except AudioError:
@@ -450,7 +480,7 @@ class LibrarySearch:
         except Exception as exc:  # pyloudnorm's or librosa's ValueError, an OSError: say so, by name
             raise AudioError(f"{name}: cannot analyse or embed this file: {failure_reason(exc)}", path=name) from exc
         return SetQuery(self._standardize(windows), a.bpm, a.camelot if a.has_key else None, a.energy,
-                        tempo_rough=a.tempo_rough)
+                        tempo_rough=a.tempo_rough, bpm_by_id=by_id or None)
 
     def _check_dim(self, vector: np.ndarray, name: str) -> None:
         """Refuse a vector whose length is not the index's dimension."""

@@ -280,7 +280,7 @@ def sections_lines(metrics: dict[str, Any]) -> list[str]:
     lines += [f"{name:<20} {_fmt(m.get('accuracy')):>9} {_fmt(m.get('macro_f1')):>9}"
               for name, m in rows.items() if isinstance(m, dict) and m]
     gates = blocking_gates(metrics, "sections")
-    lines.append("export gates (windows unsmoothed, boundaries as suggested): " + "; ".join(
+    lines.append("export gates (each says what it judged): " + "; ".join(
         g.metric if g.status == "unknown" else  # the metric says why
         f"{g.metric} {_fmt(g.value)} {g.op} {g.reference.removeprefix('baselines.').removeprefix('segments.')} "
         f"{_fmt(g.target)}: {g.status}" for g in gates))

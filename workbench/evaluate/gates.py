@@ -7,7 +7,8 @@ accuracy > 0.80, macro F1 > 0.75.
 Blocking gates (:func:`blocking_gates`; export and activation refuse a model that fails one unless
 forced): the model must beat its baselines measured on the same held-out tracks (embeddings:
 ``map_at_r`` above the untrained backbone's; sections: ``macro_f1`` above and ``accuracy`` at
-least the majority class's, and its boundaries not below the unsupervised novelty baseline's,
+least the majority class's, on the smoothed sections it suggests where the run recorded them
+(``model_smoothed``; else its unsmoothed windows, said so: :func:`served_metrics`), and its boundaries not below the unsupervised novelty baseline's,
 boundary F @3 s of the smoothed sections it suggests, :func:`boundary_gate`), and must not be
 worse than the version active now on its headline metric when both were measured on the same held-out track hashes. Embedding models must also keep
 their invariance (``metrics["invariance"]``, see :func:`invariance_gates`): under each transform of
@@ -218,27 +219,63 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
     model = _mapping(metrics.get("model"))
     baselines = _mapping(metrics.get("baselines"))
     gates = []
+    served, said = served_metrics(metrics) if kind == "sections" else (model, "")
     for metric, op, base in BASELINE_GATES[kind]:
         ref = _mapping(baselines.get(base))
-        value, target = _number(model.get(metric)), _number(ref.get(metric))
-        gates.append(BlockingGate(f"better than {base}", metric, value, op, f"baselines.{base}", target,
+        value, target = _number(served.get(metric)), _number(ref.get(metric))
+        gates.append(BlockingGate(f"better than {base}", metric + said, value, op, f"baselines.{base}", target,
                                   _compare(value, op, target)))
     if kind == "sections":
         gates.append(boundary_gate(metrics))
     if active_metrics is not None:
         metric = HEADLINE_METRIC[kind]
-        active_model = _mapping(active_metrics.get("model"))
+        active_model, said = _mapping(active_metrics.get("model")), ""
+        if kind == "sections" and _smoothed(metrics) and _smoothed(active_metrics):  # both as suggested
+            model, active_model, said = _smoothed(metrics), _smoothed(active_metrics), SMOOTHED_SAID
         value, target = _number(model.get(metric)), _number(active_model.get(metric))
         mine, theirs = held_out_hashes(metrics), held_out_hashes(active_metrics)
         if mine is None or theirs is None or mine != theirs:
             status = "not comparable"
         else:
             status = _compare(value, ">=", target)
-        gates.append(BlockingGate(f"not worse than {active_name}", metric, value, ">=", active_name, target, status))
+        gates.append(BlockingGate(f"not worse than {active_name}", metric + said, value, ">=", active_name, target,
+                                  status))
     if kind == "embeddings":
         gates += invariance_gates(metrics)
         gates.append(search_gate(metrics))
     return gates
+
+
+#: How a sections gate says it judged the smoothed sections (what `suggest` and the report serve), or the windows.
+SMOOTHED_SAID = " of smoothed sections"
+UNSMOOTHED_SAID = " of unsmoothed windows"  # a run that recorded no model_smoothed
+
+
+def _smoothed(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``metrics["model_smoothed"]`` when it holds both figures the sections gates judge, else empty."""
+    m = _mapping(metrics.get("model_smoothed"))
+    return m if all(_number(m.get(k)) is not None for k in ("accuracy", "macro_f1")) else {}
+
+
+def served_metrics(metrics: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    """The sections figures the gates judge: the smoothed sections the user is served, where the run recorded them.
+
+    ``workbench suggest`` and the report's timeline show the smoothed sections (``model_smoothed``: the same held-out
+    windows, labelled after smoothing), so the gates judge those; a run without that record is judged on its
+    unsmoothed windows (``model``), said so. The majority baseline is one label, which smoothing leaves unchanged.
+
+    Parameters
+    ----------
+    metrics : Mapping[str, Any]
+        A sections run's metrics (``model``, optionally ``model_smoothed``: ``accuracy`` and ``macro_f1``, 0-1).
+
+    Returns
+    -------
+    tuple of (Mapping, str)
+        The figures, and how the gate's metric is said (:data:`SMOOTHED_SAID` or :data:`UNSMOOTHED_SAID`).
+    """
+    smoothed = _smoothed(metrics)
+    return (smoothed, SMOOTHED_SAID) if smoothed else (_mapping(metrics.get("model")), UNSMOOTHED_SAID)
 
 
 #: The sections boundary gate: the figure of ``metrics["segments"]`` compared, the model's segments (the smoothed

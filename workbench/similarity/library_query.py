@@ -78,3 +78,54 @@ def is_file(path: str | os.PathLike[str]) -> bool:
         return Path(path).is_file()
     except (OSError, ValueError):
         return False
+
+
+def tempi_by_prior(library: Library, ids: object, y: object, *, sr: int, name: str, base: object,
+                   ) -> tuple[dict[int, float | None], dict[int, str]]:
+    """An outside file's tempo read with each indexed track's own tempo prior, where it differs from ``base``'s.
+
+    The same audio read with two priors can give two tempi that are no octave of each other (a loop
+    read 98.7 BPM inside a folder's 80-100 prior and 147.6 with the default); comparing each track
+    with the file read the way that track was read keeps one recording from being said to differ
+    from itself. One analysis per distinct prior (a library usually has one or two).
+
+    Parameters
+    ----------
+    library : Library
+    ids : iterable of int
+        The index's track ids.
+    y : np.ndarray [shape=(n,) or (channels, n)]
+        The file's audio.
+    sr : int > 0
+        Its sample rate in Hz.
+    name : str
+        The file's name, for messages.
+    base : AnalysisSettings
+        The settings the file was analysed with (the library's, :func:`~workbench.analysis.effective_settings`).
+
+    Returns
+    -------
+    tuple of (dict of int to float or None, dict of int to str)
+        The tempo in BPM (None: no beat) by track id, and the prior said (``"80-100@89.4"``) by track id;
+        tracks analysed with ``base``'s prior are absent.
+    """
+    from workbench.analysis import analyze, effective_settings
+    from workbench.analysis.settings import format_prior, list_analysis_settings
+
+    rows = list_analysis_settings(library)
+    if not any(s.scope != "library" and "bpm_prior" in s.settings for s in rows):
+        return {}, {}
+    tracks = {t.id: t for t in library.tracks()}
+    tempo: dict[object, float | None] = {}
+    bpm_by_id: dict[int, float | None] = {}
+    said: dict[int, str] = {}
+    for track_id in (int(i) for i in ids):  # type: ignore[attr-defined]
+        if track_id not in tracks:
+            continue
+        prior = effective_settings(library, tracks[track_id], stored=rows).bpm_prior
+        if prior == base.bpm_prior:  # type: ignore[attr-defined]
+            continue
+        if prior not in tempo:
+            tempo[prior] = analyze(y, sr=sr, name=name, **{**base.kwargs(), "bpm_prior": prior}).bpm  # type: ignore[attr-defined]
+        bpm_by_id[track_id], said[track_id] = tempo[prior], format_prior(prior)
+    return bpm_by_id, said

@@ -338,8 +338,13 @@ class TrackSetIndex(SetPairTerms):
         if isinstance(query, SetQuery):
             q, qw = window_set(self._dim, query.windows, query.weights, "query windows")
             key = key_code(query.camelot)
+            rows = None
+            if query.bpm_by_id:
+                by_id = {int(i): (np.nan if b is None else float(b)) for i, b in query.bpm_by_id.items()}
+                base = np.nan if query.bpm is None else float(query.bpm)
+                rows = np.array([by_id.get(int(i), base) for i in self._ids], dtype=np.float64)
             return Resolved(q, qw, query.bpm, key, int(query.energy), None, symmetric=bool(query.symmetric),
-                            tempo_rough=bool(query.tempo_rough))
+                            tempo_rough=bool(query.tempo_rough), bpm_rows=rows)
         if isinstance(query, np.ndarray):
             q, qw = window_set(self._dim, query, None, "query vector")
             return Resolved(q, qw, None, None, None, None)
@@ -428,7 +433,8 @@ class TrackSetIndex(SetPairTerms):
     def _terms(self, r: Resolved, w: Weights, rows: np.ndarray, vibe: np.ndarray) -> dict[str, np.ndarray]:
         """Combined score and its terms of the tracks at ``rows`` given their (calibrated) ``vibe``."""
         known = r.key is not None
-        return set_terms(self._bpm[rows], self._key[rows], self._energy[rows], vibe, w, bpm_q=r.bpm,
+        bpm_q = r.bpm if r.bpm_rows is None else r.bpm_rows[rows]
+        return set_terms(self._bpm[rows], self._key[rows], self._energy[rows], vibe, w, bpm_q=bpm_q,
                          key_q=r.key if known else None, energy_q=r.energy)
 
     # -- persistence (workbench.similarity.sets_store) ----------------------------------------

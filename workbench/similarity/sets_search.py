@@ -375,8 +375,8 @@ def set_terms(bpm: np.ndarray, key: np.ndarray, energy: np.ndarray, vibe: np.nda
         Their calibrated vibe in [0, 1].
     w : Weights
         Term weights; the tempo (key) term is left out of the weighted mean where a tempo (key) is unknown.
-    bpm_q, key_q, energy_q : float, int, int or None
-        The query's; ``key_q=None``: a raw vector query, only the vibe is known; ``key_q=-1``: the
+    bpm_q, key_q, energy_q : float (or np.ndarray [shape=(n,)] of BPM, NaN: none), int, int or None
+        The query's (a tempo per track: read with each track's prior); ``key_q=None``: a raw vector query, only the vibe is known; ``key_q=-1``: the
         query has no key (its tempo and energy still count).
 
     Returns
@@ -390,8 +390,9 @@ def set_terms(bpm: np.ndarray, key: np.ndarray, energy: np.ndarray, vibe: np.nda
         return {"score": np.clip(vibe.copy(), 0.0, 1.0), "tempo_known": np.zeros(n, dtype=bool),
                 "key_known": np.zeros(n, dtype=bool), "delta": z,
                 "tempo": z, "keys": z, "energies": z, "e_delta": np.zeros(n, np.int64)}
-    tempo_known = np.isfinite(bpm) & (bpm_q is not None)
-    delta = _tempo_delta(bpm_q if bpm_q is not None else 1.0, np.where(tempo_known, bpm, 1.0))
+    q_bpm = np.asarray(np.nan if bpm_q is None else bpm_q, dtype=np.float64)  # one tempo, or one per track
+    tempo_known = np.isfinite(bpm) & np.isfinite(q_bpm)
+    delta = _tempo_delta(np.where(np.isfinite(q_bpm), q_bpm, 1.0), np.where(tempo_known, bpm, 1.0))
     tempo = np.where(tempo_known, _tempo_from_delta(delta), 0.0)
     key_known = (np.asarray(key) >= 0) & (key_q >= 0)
     keys = np.where(key_known, _key_tables()[1][max(key_q, 0)][np.maximum(key, 0)], 0.0)

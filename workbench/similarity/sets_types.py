@@ -33,6 +33,11 @@ class SetQuery:
         Score whole against whole (as for a library track) instead of "which tracks cover this audio".
     tempo_rough : bool
         Its tempo is rough (live, rubato: ``Analysis.tempo_rough``): BPM deltas to it are said ``Δ~``.
+    bpm_by_id : dict of int to (float or None), or None
+        The audio's tempo read the way each listed track was analysed (with that track's tempo prior,
+        :mod:`workbench.analysis.settings`), by track id; None: no beat under that prior. The tempo
+        term compares those tracks with it instead of ``bpm``, so the same audio read with another
+        prior is not said to differ (an outside file against a folder analysed at 80-100 BPM).
     """
 
     windows: np.ndarray
@@ -42,6 +47,7 @@ class SetQuery:
     weights: np.ndarray | None = None
     symmetric: bool = False
     tempo_rough: bool = False
+    bpm_by_id: dict[int, float | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,9 @@ class Resolved:
         Whole against whole.
     tempo_rough : bool
         Its tempo is rough.
+    bpm_rows : np.ndarray [shape=(n,)] or None
+        The query's tempo to compare with each index row (BPM, NaN: no beat), where it differs by
+        row (:attr:`SetQuery.bpm_by_id`); None: ``bpm`` for every row.
     """
 
     q: np.ndarray
@@ -76,6 +85,20 @@ class Resolved:
     self_row: int | None
     symmetric: bool = False
     tempo_rough: bool = False
+    bpm_rows: np.ndarray | None = None
+
+    def bpm_at(self, row: int) -> float | None:
+        """The query's tempo compared with index row ``row`` in BPM (None: no beat).
+
+        Parameters
+        ----------
+        row : int >= 0
+            A row of the index.
+        """
+        if self.bpm_rows is None:
+            return self.bpm
+        value = float(self.bpm_rows[row])
+        return None if np.isnan(value) else value
 
 
 def key_code(camelot: str | None) -> int:
@@ -134,7 +157,7 @@ def explain_matches(r: Resolved, t: dict[str, np.ndarray], vibe: np.ndarray, sco
                                            energy_delta=ed, tempo_unknown=known and not t_known,
                                            key_unknown=known and not k_known,
                                            tempo_rough=r.tempo_rough or bool(rough[row]),
-                                           tempo_match=tempo_match_of(r.bpm, float(bpm[row])) if d is not None else None)))
+                                           tempo_match=tempo_match_of(r.bpm_at(row), float(bpm[row])) if d is not None else None)))
     return out
 
 
