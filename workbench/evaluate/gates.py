@@ -307,16 +307,15 @@ def boundary_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     segments = _mapping(metrics.get("segments"))
     value = _number(_mapping(segments.get(model_key)).get(metric))
     target = _number(_mapping(segments.get(base_key)).get(metric))
-    said = "boundary F @3 s (smoothed sections, as suggested)"
+    said, status = "boundary F @3 s (smoothed sections, as suggested)", "unknown"
     if value is None or target is None:
         missing = " and ".join(f"segments.{k}.{metric}" for k, v in ((model_key, value), (base_key, target))
                                if v is None)
         said += (f", unknown: the run recorded no {missing} (a run without held-out segments scored, "
                  "or from before the sections job recorded them); does not block")
-        return BlockingGate("boundaries not below novelty", said, value, ">=", f"segments.{base_key}", target,
-                            "unknown")
-    return BlockingGate("boundaries not below novelty", said, value, ">=", f"segments.{base_key}", target,
-                        _compare(value, ">=", target))
+    else:
+        status = _compare(value, ">=", target)
+    return BlockingGate("boundaries not below novelty", said, value, ">=", f"segments.{base_key}", target, status)
 
 
 #: One-sided level of the search gate's sign test: a head is refused only when it is worse beyond sampling noise.
