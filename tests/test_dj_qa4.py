@@ -158,13 +158,15 @@ def test_train_sections_prints_the_model_beside_the_majority_class_and_its_gates
     assert lines[4].split() == ["ensemble", "0.4800", "n/a"]
     assert lines[-1] == ("export gates (each says what it judged): macro_f1 of smoothed sections 0.5500 > majority "
                          "0.1300: pass; accuracy of smoothed sections 0.5300 >= majority 0.4500: pass; "
-                         "boundary F @3 s (smoothed sections, as suggested), unknown: the run recorded no "
+                         "boundary F @3 s of smoothed sections: the run recorded no "
                          "segments.smoothed.boundary_f_3s and segments.novelty.boundary_f_3s (a run without held-out "
-                         "segments scored, or from before the sections job recorded them); "
+                         "segments scored, or from before the sections job recorded them), so it is unknown and "
                          "does not block")
     metrics["segments"] = {"smoothed": {"boundary_f_3s": 0.41}, "novelty": {"boundary_f_3s": 0.86}}
-    assert sections_lines(metrics)[-1].endswith("; boundary F @3 s (smoothed sections, as suggested) 0.4100 >= "
-                                                "novelty 0.8600: fail")
+    assert sections_lines(metrics)[-1].endswith("; boundary F @3 s of smoothed sections 0.4100 >= novelty 0.8600: fail "
+                                                "(the means over the held-out tracks are compared, no allowance for "
+                                                "noise: the run has no per-track figures, segments.per_track, recorded "
+                                                "since session 21)")
 
 
 def test_the_confusion_matrix_says_its_numbers_are_counts_and_its_colour_a_share():

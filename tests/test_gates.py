@@ -70,7 +70,8 @@ def test_sections_boundaries_must_not_fall_below_the_unsupervised_novelty_baseli
     assert [(g.name, g.status) for g in failing(gates)] == [("boundaries not below novelty", "fail")]
     g = failing(gates)[0]
     assert (g.value, g.op, g.reference, g.target) == (0.41, ">=", "segments.novelty", 0.86)
-    assert "boundary F @3 s (smoothed sections, as suggested) 0.4100 >= segments.novelty 0.8600 -> fail" in str(g)
+    assert g.figure == "boundary F @3 s of smoothed sections" and "0.4100 >= segments.novelty 0.8600 -> fail" in str(g)
+    assert "no per-track figures" in g.how and "no allowance for noise" in g.how  # recorded before session 21
     assert "boundaries not below novelty" in refusal_message("dj_section of run r", gates)
     with pytest.raises(GateFailedError) as err:  # what export and activation raise
         raise GateFailedError("x", gates=failing(gates))
@@ -115,7 +116,7 @@ def test_comparison_with_the_active_version_needs_the_same_held_out_tracks():
     assert g.status == "not comparable" and not g.blocking
     assert blocking_gates(emb(0.40), "embeddings", active_metrics=emb(0.5, held=None))[1].status == "not comparable"
     sec_gates = blocking_gates(sec(0.6, 0.30), "sections", active_metrics=sec(0.7, 0.35))
-    assert status(sec_gates)[3] == ("not worse than active version", "macro_f1", "fail")
+    assert status(sec_gates)[3] == ("not worse than active version", "macro_f1 of unsmoothed windows", "fail")
 
 
 def test_held_out_hashes_and_refusal_message():
@@ -146,9 +147,10 @@ def test_the_report_and_its_json_show_the_boundary_gate():
     from workbench.report.gates_part import gates_part
 
     html, records = gates_part(sec(0.6, 0.3, boundaries=(0.41, 0.86)), "sections", [])
-    assert "boundaries not below novelty</td><td>boundary F @3 s (smoothed sections, as suggested)" in html
-    assert records[2] == {"name": "boundaries not below novelty", "metric": "boundary F @3 s (smoothed sections, "
-                          "as suggested)", "value": 0.41, "op": ">=", "reference": "segments.novelty", "target": 0.86,
+    assert "boundaries not below novelty</td><td>boundary F @3 s of smoothed sections; the means" in html
+    assert records[2] == {"name": "boundaries not below novelty", "metric": "boundary F @3 s of smoothed sections; the "
+                          "means over the held-out tracks are compared, no allowance for noise: the run has no per-track "
+                          "figures, segments.per_track, recorded since session 21", "value": 0.41, "op": ">=", "reference": "segments.novelty", "target": 0.86,
                           "status": "fail", "blocking": True}
     _, records = gates_part(sec(0.6, 0.3, boundaries=None), "sections", [])
     assert records[2]["status"] == "unknown" and records[2]["blocking"] is False
@@ -185,4 +187,5 @@ def test_sections_gates_judge_the_smoothed_sections_the_user_is_served_and_say_s
                         active_name="dj_section_v1")[-1]
     assert (vs.metric, vs.value, vs.target, vs.status) == ("macro_f1 of smoothed sections", 0.70, 0.75, "fail")
     vs = blocking_gates(active, "sections", active_metrics={**old, "held_out": {"track_hashes": ["a"]}})[-1]
-    assert (vs.metric, vs.value) == ("macro_f1", 0.20)  # the active version recorded no smoothed figure: both unsmoothed
+    # the active version recorded no smoothed figure: both unsmoothed, said so
+    assert (vs.metric, vs.value) == ("macro_f1 of unsmoothed windows", 0.20)

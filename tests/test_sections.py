@@ -292,7 +292,14 @@ def test_end_to_end_learns_above_chance(tiny_library) -> None:
     acc = result.metrics["model"]["accuracy"]
     assert acc > 1.5 / len(classes), f"held-out window accuracy {acc:.2f} is not above chance (1/{len(classes)})"
     assert set(result.metrics["cv"]) == {"folds", "logreg"}
-    assert {"smoothed", "raw", "novelty"} == set(result.metrics["segments"])  # novelty: the unsupervised baseline
+    seg = result.metrics["segments"]
+    assert {"smoothed", "raw", "novelty", "per_track"} == set(seg)  # novelty: the unsupervised baseline
+    # per held-out track, paired, for the boundary gate's test over tracks (session 21); their mean is the figure
+    per = seg["per_track"]
+    assert sorted(per["track_ids"]) == sorted(result.metrics["held_out"]["track_ids"])
+    for k in ("smoothed", "novelty"):
+        assert len(per[k]["boundary_f_3s"]) == len(per["track_ids"])
+        assert np.mean(per[k]["boundary_f_3s"]) == pytest.approx(seg[k]["boundary_f_3s"])
     assert len(result.metrics["test_tracks"]) == 1
     assert result.arrays["probs"].shape == (len(result.arrays["y_true"]), len(classes))
     tl = result.timeline[0]

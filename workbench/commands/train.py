@@ -280,11 +280,18 @@ def sections_lines(metrics: dict[str, Any]) -> list[str]:
     lines += [f"{name:<20} {_fmt(m.get('accuracy')):>9} {_fmt(m.get('macro_f1')):>9}"
               for name, m in rows.items() if isinstance(m, dict) and m]
     gates = blocking_gates(metrics, "sections")
-    lines.append("export gates (each says what it judged): " + "; ".join(
-        g.metric if g.status == "unknown" else  # the metric says why
-        f"{g.metric} {_fmt(g.value)} {g.op} {g.reference.removeprefix('baselines.').removeprefix('segments.')} "
-        f"{_fmt(g.target)}: {g.status}" for g in gates))
+    lines.append("export gates (each says what it judged): " + "; ".join(_gate_said(g) for g in gates))
     return lines
+
+
+def _gate_said(gate: Any) -> str:
+    """One blocking gate of :func:`sections_lines`: its figure, value, comparison and status, then how it judged."""
+    how = gate.how  # the boundary gate's test over tracks, or why it is unknown
+    if gate.status == "unknown":
+        return f"{gate.figure}: {how}"
+    ref = gate.reference.removeprefix("baselines.").removeprefix("segments.")
+    return (f"{gate.figure} {_fmt(gate.value)} {gate.op} {ref} {_fmt(gate.target)}: {gate.status}"
+            + (f" ({how})" if how else ""))
 
 
 def sections_option_lines(metrics: dict[str, Any]) -> list[str]:

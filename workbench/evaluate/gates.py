@@ -8,9 +8,11 @@ Blocking gates (:func:`blocking_gates`; export and activation refuse a model tha
 forced): the model must beat its baselines measured on the same held-out tracks (embeddings:
 ``map_at_r`` above the untrained backbone's; sections: ``macro_f1`` above and ``accuracy`` at
 least the majority class's, on the smoothed sections it suggests where the run recorded them
-(``model_smoothed``; else its unsmoothed windows, said so: :func:`served_metrics`), and its boundaries not below the unsupervised novelty baseline's,
-boundary F @3 s of the smoothed sections it suggests, :func:`boundary_gate`), and must not be
-worse than the version active now on its headline metric when both were measured on the same held-out track hashes. Embedding models must also keep
+(``model_smoothed``; else its unsmoothed windows, said so: :func:`served_metrics`), and its boundaries not below the unsupervised novelty baseline's
+beyond noise, boundary F @3 s of the smoothed sections it suggests, a paired one-sided test over the held-out tracks,
+:func:`boundary_gate`; these live in :mod:`workbench.evaluate.gates_sections`), and must not be
+worse than the version active now on its headline metric when both were measured on the same held-out track hashes
+(:func:`headline_figures`). Embedding models must also keep
 their invariance (``metrics["invariance"]``, see :func:`invariance_gates`): under each transform of
 :data:`workbench.evaluate.invariance.GATE_TRANSFORMS` (pitch ±1 semitone, tempo ±4 %, gain ±6 dB)
 the model's mean cosine to its own transformed copy is at least the backbone's minus
@@ -22,13 +24,21 @@ queried; otherwise the gate says why it was not measured and does not block).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from workbench.errors import ParameterError, WorkbenchError
+from workbench.evaluate.gate_types import NOISE_ALPHA, BlockingGate, compare, mapping, number
+from workbench.evaluate.gates_sections import (  # noqa: F401 (re-exported: the sections gates' names)
+    BOUNDARY_GATE,
+    SMOOTHED_SAID,
+    UNSMOOTHED_SAID,
+    boundary_gate,
+    judged_alike,
+    served_metrics,
+)
 from workbench.validate import check_choice
-from workbench.wording import count_of, score_text
+from workbench.wording import count_of
 
 #: (metric key, target) per run kind; a gate passes when the value is strictly above the target.
 QUALITY_GATES: dict[str, tuple[tuple[str, float], ...]] = {
@@ -118,54 +128,6 @@ class GateFailedError(WorkbenchError, ValueError):
         self.gates = tuple(gates)
 
 
-class BlockingGate(NamedTuple):
-    """One blocking gate of a model.
-
-    ``status`` is ``"pass"``, ``"fail"``, ``"not recorded"`` (the metric or the baseline is
-    missing: blocks, as a failure does), ``"unknown"`` (the run did not record the figure the gate
-    needs, e.g. no held-out segments scored, so it can be neither passed nor failed; reported with why, does not block),
-    ``"not comparable"`` (the active version was measured
-    on other held-out tracks: reported, does not block) or ``"not measured"`` (the run said why it
-    could not measure it, e.g. too few held-out queries for the search gate: reported, does not block).
-    """
-
-    name: str
-    metric: str
-    value: float | None
-    op: str
-    reference: str
-    target: float | None
-    status: str
-
-    @property
-    def blocking(self) -> bool:
-        """Whether this gate holds the model back (failed or not recorded)."""
-        return self.status in ("fail", "not recorded")
-
-    def __str__(self) -> str:
-        v, t = score_text(self.value, missing="-"), score_text(self.target, missing="-")  # 4 decimals, alike
-        return f"{self.name}: {self.metric} {v} {self.op} {self.reference} {t} -> {self.status}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**self._asdict(), "blocking": self.blocking}
-
-
-def _number(v: object) -> float | None:
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v)):
-        return float(v)
-    return None
-
-
-def _mapping(v: object) -> Mapping[str, Any]:
-    return v if isinstance(v, Mapping) else {}
-
-
-def _compare(value: float | None, op: str, target: float | None) -> str:
-    if value is None or target is None:
-        return "not recorded"
-    return "pass" if (value > target if op == ">" else value >= target) else "fail"
-
-
 def held_out_hashes(metrics: Mapping[str, Any]) -> tuple[str, ...] | None:
     """The sorted content hashes of the held-out tracks a run's metrics were measured on, or None.
 
@@ -216,28 +178,24 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
                              f"{tuple(KIND_OF_MODEL_TYPE)}; got {kind!r}")
     if not isinstance(metrics, Mapping):
         raise ParameterError(f"metrics must be a dict (a run's metrics.json); got {type(metrics).__name__}")
-    model = _mapping(metrics.get("model"))
-    baselines = _mapping(metrics.get("baselines"))
+    model = mapping(metrics.get("model"))
+    baselines = mapping(metrics.get("baselines"))
     gates = []
     served, said = served_metrics(metrics) if kind == "sections" else (model, "")
     for metric, op, base in BASELINE_GATES[kind]:
-        ref = _mapping(baselines.get(base))
-        value, target = _number(served.get(metric)), _number(ref.get(metric))
+        ref = mapping(baselines.get(base))
+        value, target = number(served.get(metric)), number(ref.get(metric))
         gates.append(BlockingGate(f"better than {base}", metric + said, value, op, f"baselines.{base}", target,
-                                  _compare(value, op, target)))
+                                  compare(value, op, target)))
     if kind == "sections":
         gates.append(boundary_gate(metrics))
     if active_metrics is not None:
-        metric = HEADLINE_METRIC[kind]
-        active_model, said = _mapping(active_metrics.get("model")), ""
-        if kind == "sections" and _smoothed(metrics) and _smoothed(active_metrics):  # both as suggested
-            model, active_model, said = _smoothed(metrics), _smoothed(active_metrics), SMOOTHED_SAID
-        value, target = _number(model.get(metric)), _number(active_model.get(metric))
+        metric, value, target, said = headline_figures(metrics, active_metrics, kind)
         mine, theirs = held_out_hashes(metrics), held_out_hashes(active_metrics)
         if mine is None or theirs is None or mine != theirs:
             status = "not comparable"
         else:
-            status = _compare(value, ">=", target)
+            status = compare(value, ">=", target)
         gates.append(BlockingGate(f"not worse than {active_name}", metric + said, value, ">=", active_name, target,
                                   status))
     if kind == "embeddings":
@@ -246,80 +204,38 @@ def blocking_gates(metrics: Mapping[str, Any], kind: str, *, active_metrics: Map
     return gates
 
 
-#: How a sections gate says it judged the smoothed sections (what `suggest` and the report serve), or the windows.
-SMOOTHED_SAID = " of smoothed sections"
-UNSMOOTHED_SAID = " of unsmoothed windows"  # a run that recorded no model_smoothed
+def headline_figures(metrics: Mapping[str, Any], active_metrics: Mapping[str, Any], kind: str
+                     ) -> tuple[str, float | None, float | None, str]:
+    """The headline metric of a model and of the version active now, as the two are compared.
 
-
-def _smoothed(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``metrics["model_smoothed"]`` when it holds both figures the sections gates judge, else empty."""
-    m = _mapping(metrics.get("model_smoothed"))
-    return m if all(_number(m.get(k)) is not None for k in ("accuracy", "macro_f1")) else {}
-
-
-def served_metrics(metrics: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
-    """The sections figures the gates judge: the smoothed sections the user is served, where the run recorded them.
-
-    ``workbench suggest`` and the report's timeline show the smoothed sections (``model_smoothed``: the same held-out
-    windows, labelled after smoothing), so the gates judge those; a run without that record is judged on its
-    unsmoothed windows (``model``), said so. The majority baseline is one label, which smoothing leaves unchanged.
+    Sections: ``macro_f1`` of the smoothed sections where both runs recorded them, else of both runs' unsmoothed
+    windows, never one of each (:func:`~workbench.evaluate.gates_sections.judged_alike`); embeddings: ``map_at_r``.
+    The blocking gate "not worse than the active version" and the auto-activation
+    (:func:`workbench.export.activation.activation_decision`) both compare through this.
 
     Parameters
     ----------
-    metrics : Mapping[str, Any]
-        A sections run's metrics (``model``, optionally ``model_smoothed``: ``accuracy`` and ``macro_f1``, 0-1).
+    metrics, active_metrics : Mapping[str, Any]
+        The new run's metrics and the active version's.
+    kind : {"embeddings", "sections"} or a model type ("head", "embedding", "dj_section")
 
     Returns
     -------
-    tuple of (Mapping, str)
-        The figures, and how the gate's metric is said (:data:`SMOOTHED_SAID` or :data:`UNSMOOTHED_SAID`).
+    tuple of (str, float or None, float or None, str)
+        The metric, the new model's value and the active version's (None: not recorded), and how the figure is said
+        after the metric (``" of smoothed sections"``, ``" of unsmoothed windows"``; ``""`` for embeddings).
     """
-    smoothed = _smoothed(metrics)
-    return (smoothed, SMOOTHED_SAID) if smoothed else (_mapping(metrics.get("model")), UNSMOOTHED_SAID)
-
-
-#: The sections boundary gate: the figure of ``metrics["segments"]`` compared, the model's segments (the smoothed
-#: sections it suggests) and the unsupervised baseline's (novelty boundaries, no training).
-BOUNDARY_GATE: tuple[str, str, str] = ("boundary_f_3s", "smoothed", "novelty")
-
-
-def boundary_gate(metrics: Mapping[str, Any]) -> BlockingGate:
-    """A sections model's boundaries not below the unsupervised novelty baseline's on the run's held-out tracks.
-
-    Issue 18: suggestions must never be below the majority-class and unsupervised baselines; the majority class has
-    no boundaries, so the boundaries are held to novelty's (:data:`BOUNDARY_GATE`: boundary F-measure within 3 s,
-    ``segments.smoothed`` >= ``segments.novelty``, both on the same held-out tracks).
-
-    Parameters
-    ----------
-    metrics : Mapping[str, Any]
-        A sections run's metrics with ``{"segments": {"smoothed": {"boundary_f_3s": f}, "novelty":
-        {"boundary_f_3s": f}}}`` (F-measure, 0-1; :mod:`workbench.train.sections.held_out`).
-
-    Returns
-    -------
-    BlockingGate
-        Named ``"boundaries not below novelty"``; ``"unknown"`` (reported, does not block) when the run did not
-        record one figure or both (a run without held-out segments, or older than the segment scores): its metric
-        says which is missing.
-    """
-    metric, model_key, base_key = BOUNDARY_GATE
-    segments = _mapping(metrics.get("segments"))
-    value = _number(_mapping(segments.get(model_key)).get(metric))
-    target = _number(_mapping(segments.get(base_key)).get(metric))
-    said, status = "boundary F @3 s (smoothed sections, as suggested)", "unknown"
-    if value is None or target is None:
-        missing = " and ".join(f"segments.{k}.{metric}" for k, v in ((model_key, value), (base_key, target))
-                               if v is None)
-        said += (f", unknown: the run recorded no {missing} (a run without held-out segments scored, "
-                 "or from before the sections job recorded them); does not block")
-    else:
-        status = _compare(value, ">=", target)
-    return BlockingGate("boundaries not below novelty", said, value, ">=", f"segments.{base_key}", target, status)
+    kind = KIND_OF_MODEL_TYPE.get(kind, kind)
+    check_choice("kind", kind, HEADLINE_METRIC)
+    metric = HEADLINE_METRIC[kind]
+    if kind == "sections":
+        return (metric, *judged_alike(metrics, active_metrics, metric))
+    return (metric, number(mapping(metrics.get("model")).get(metric)),
+            number(mapping(active_metrics.get("model")).get(metric)), "")
 
 
 #: One-sided level of the search gate's sign test: a head is refused only when it is worse beyond sampling noise.
-SEARCH_GATE_ALPHA = 0.05
+SEARCH_GATE_ALPHA = NOISE_ALPHA
 
 
 def search_sign_test(record: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -341,10 +257,10 @@ def search_sign_test(record: Mapping[str, Any]) -> dict[str, Any] | None:
         ``better``, ``worse``, ``equal`` (queries) and ``p``; None when the record has no per-query matches (written
         before session 15) or they do not pair.
     """
-    per = _mapping(record.get("per_query"))
+    per = mapping(record.get("per_query"))
     model, base = per.get("model"), per.get("backbone")
     if not (isinstance(model, list) and isinstance(base, list) and model and len(model) == len(base)
-            and all(_number(v) is not None for v in [*model, *base])):
+            and all(number(v) is not None for v in [*model, *base])):
         return None
     better = sum(float(m) > float(b) for m, b in zip(model, base, strict=True))
     worse = sum(float(m) < float(b) for m, b in zip(model, base, strict=True))
@@ -406,21 +322,21 @@ def search_gate(metrics: Mapping[str, Any]) -> BlockingGate:
         :data:`~workbench.train.embeddings_search.MIN_SEARCH_QUERIES` held-out queries); ``"not recorded"``
         (blocks) when the run has no record (trained before the gate).
     """
-    record = _mapping(metrics.get("search"))
+    record = mapping(metrics.get("search"))
     k = record.get("k", 3)
     n = record.get("n_queries")
     metric = f"precision@{k} by {record.get('groups_by', 'folder')}" + (f" ({n} held-out queries)" if n else "")
     if record.get("status") == "not measured":
         return BlockingGate("search not worse than backbone", f"{metric}: {record.get('reason', 'not measured')}",
                             None, ">=", "backbone", None, "not measured")
-    value, target = _number(record.get("model")), _number(record.get("backbone"))
+    value, target = number(record.get("model")), number(record.get("backbone"))
     named = str(record.get("baseline") or "").split(":")[0]  # a CNN run's baseline is the feature frontend it replaces
     reference = f"backbone {named}" if named else "backbone"
     test = search_sign_test(record)
     kind = searched_model(record)
     if test is None:  # recorded before the per-query matches: the plain comparison it was written for
         return BlockingGate("search not worse than backbone", f"{metric}, per-query matches not recorded: {kind} >= backbone",
-                            value, ">=", reference, target, _compare(value, ">=", target))
+                            value, ">=", reference, target, compare(value, ">=", target))
     said = (f"{metric}; per query the {kind} is better on {test['better']}, worse on {test['worse']}, equal on "
             f"{test['equal']}: one-sided sign test p = {test['p']:.3g} (blocks only when the {kind} is worse and "
             f"p < {SEARCH_GATE_ALPHA:g}: worse beyond noise)")
@@ -448,14 +364,14 @@ def invariance_gates(metrics: Mapping[str, Any]) -> list[BlockingGate]:
     """
     from workbench.evaluate.invariance import GATE_TRANSFORMS, INVARIANCE_TOLERANCE
 
-    recorded = _mapping(metrics.get("invariance"))
+    recorded = mapping(metrics.get("invariance"))
     gates = []
     for name in GATE_TRANSFORMS:
-        entry = _mapping(recorded.get(name))
-        value, base = _number(entry.get("model")), _number(entry.get("backbone"))
+        entry = mapping(recorded.get(name))
+        value, base = number(entry.get("model")), number(entry.get("backbone"))
         target = None if base is None else base - INVARIANCE_TOLERANCE
         gates.append(BlockingGate(f"invariance {name}", "cosine to own copy", value, ">=",
-                                  f"backbone - {INVARIANCE_TOLERANCE:g}", target, _compare(value, ">=", target)))
+                                  f"backbone - {INVARIANCE_TOLERANCE:g}", target, compare(value, ">=", target)))
     return gates
 
 

@@ -3,7 +3,7 @@ research targets, which are reported and never block.
 
 Export (``workbench export``) and activation (``workbench models activate|rollback``) check the
 blocking gates of :func:`workbench.evaluate.gates.blocking_gates` (better than the baselines on
-the same held-out tracks, a section model's boundaries not below novelty's, invariance kept, search by folder not worse than the backbone's on the held-out
+the same held-out tracks, a section model's boundaries not below novelty's beyond noise, invariance kept, search by folder not worse than the backbone's on the held-out
 tracks, not worse than the active version). The research
 targets of :func:`workbench.evaluate.gates.quality_gates` (precision@5 > 0.70, silhouette > 0.50,
 NMI > 0.60; accuracy > 0.80, macro F1 > 0.75) are where the research wants a model to get: a

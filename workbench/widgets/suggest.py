@@ -211,8 +211,11 @@ def forced_said(run: Run) -> str:
 
 
 def failed_gates_said(metrics: dict) -> str:
-    """A sections run's failing blocking gates in words, each gate named once with its metrics:
-    ``"better than majority (macro_f1 0.1685 vs 0.1901, accuracy 0.2508 vs 0.6133)"``; ``""`` when none fails.
+    """A sections run's failing blocking gates in words, each gate named once with its figures:
+    ``"better than majority (macro_f1 of smoothed sections 0.1685 vs 0.1901, accuracy of smoothed sections 0.2508
+    vs 0.6133)"``, ``"boundaries not below novelty (boundary F @3 s of smoothed sections 0.4100 vs 0.8600)"``; ``""``
+    when none fails. Each figure as :attr:`~workbench.evaluate.gates.BlockingGate.figure` names it, without how the
+    gate judged it (the report and ``train sections`` say that).
 
     Parameters
     ----------
@@ -225,5 +228,5 @@ def failed_gates_said(metrics: dict) -> str:
     failed: dict[str, list[str]] = {}  # two gates share the name "better than majority": say it once
     for g in blocking_gates(metrics, "sections"):
         if g.status == "fail":
-            failed.setdefault(g.name, []).append(f"{g.metric} {score_text(g.value)} vs {score_text(g.target)}")
+            failed.setdefault(g.name, []).append(f"{g.figure} {score_text(g.value)} vs {score_text(g.target)}")
     return "; ".join(f"{name} ({', '.join(parts)})" for name, parts in failed.items())

@@ -44,8 +44,9 @@ def score_held_out(trainer: SectionTrainer, train: SectionData, test: SectionDat
     backbone : str
         The dataset's backbone (for the novelty sections).
     metrics : dict
-        The run's metrics: ``model``, ``model_smoothed``, ``baselines``, ``segments``,
-        ``intro_outro_confusion`` and the calibration's ECE are set (see
+        The run's metrics: ``model``, ``model_smoothed``, ``baselines``, ``segments`` (means over the held-out
+        tracks; ``segments.per_track``: ``track_ids`` and, for ``smoothed`` and ``novelty``, ``boundary_f_3s`` per
+        track in that order), ``intro_outro_confusion`` and the calibration's ECE are set (see
         :class:`~workbench.train.sections.training.SectionResult`).
 
     Returns
@@ -133,6 +134,10 @@ def score_held_out(trainer: SectionTrainer, train: SectionData, test: SectionDat
                        trainer.confidence_map_, track_ids=arrays["track_ids"],
                        suggestion_index=np.concatenate([a for _, a in s_conf]), served=np.concatenate(s_served)))
     metrics["segments"] = {k: {m: float(np.mean([s[m] for s in v])) for m in v[0]} for k, v in seg_scores.items()}
+    # per track, paired, for the boundary gate's test over tracks (workbench.evaluate.gates_sections.boundary_test)
+    metrics["segments"]["per_track"] = {"track_ids": [int(tr.track_id) for tr in test.tracks],
+                                        **{k: {"boundary_f_3s": [float(s["boundary_f_3s"]) for s in seg_scores[k]]}
+                                           for k in ("smoothed", "novelty")}}
     metrics["intro_outro_confusion"] = {"model": intro_outro_confusion(arrays["y_true"], arrays["y_pred"]),
                                         "model_smoothed": intro_outro_confusion(arrays["y_true"], arrays["y_smoothed"])}
     return arrays, timeline, base_seconds

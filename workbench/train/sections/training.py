@@ -92,8 +92,9 @@ class SectionResult:
         ``per_class`` {label: {precision, recall, f1, support}}, ``confusion``, ``classes``):
         ``model`` (the window arg-max), ``model_smoothed`` (the smoothed sections' label at
         each window) and ``baselines`` {name: same keys}. ``held_out`` {``track_hashes``,
-        ``track_ids``}; ``segments`` {``smoothed``, ``raw``}: mean over held-out tracks of
-        :func:`~workbench.evaluate.segmentation.segment_eval`; ``early_stopping``
+        ``track_ids``}; ``segments`` {``smoothed``, ``raw``, ``novelty``}: mean over held-out tracks of
+        :func:`~workbench.evaluate.segmentation.segment_eval`, and ``segments.per_track`` (``track_ids``; boundary F
+        @3 s per track of ``smoothed`` and ``novelty``, paired: the boundary gate's test); ``early_stopping``
         (:attr:`SectionTrainer.early_stopping_`); ``warnings`` (list of str); ``seconds``
         {``mlp``, ``cv``, each baseline, ``total``}; ``cv`` (:func:`cross_validate` on the
         training tracks, when ``models`` is not empty); ``intro_outro_confusion`` {model,

@@ -1,0 +1,104 @@
+"""The pieces every blocking gate is made of: :class:`BlockingGate`, the noise level, and reading a run's figures.
+
+One home below :mod:`workbench.evaluate.gates` (every gate, what export and activation check) and
+:mod:`workbench.evaluate.gates_sections` (the section model's gates), so that both build their gates alike;
+:mod:`workbench.evaluate.gates` re-exports :class:`BlockingGate`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from workbench.wording import score_text
+
+#: One-sided level of the gates that test over queries or tracks (search, boundaries): a model is refused only when
+#: it is worse beyond sampling noise, p below this.
+NOISE_ALPHA = 0.05
+
+
+class BlockingGate(NamedTuple):
+    """One blocking gate of a model.
+
+    ``status`` is ``"pass"``, ``"fail"``, ``"not recorded"`` (the metric or the baseline is
+    missing: blocks, as a failure does), ``"unknown"`` (the run did not record the figure the gate
+    needs, e.g. no held-out segments scored, so it can be neither passed nor failed; reported with why, does not block),
+    ``"not comparable"`` (the active version was measured
+    on other held-out tracks: reported, does not block) or ``"not measured"`` (the run said why it
+    could not measure it, e.g. too few held-out queries for the search gate: reported, does not block).
+
+    ``metric`` names the figure compared, then, after ``"; "`` where there is one, how it was judged (the test over
+    queries or tracks and its figures): :attr:`figure` is the first part, :attr:`how` the rest.
+    """
+
+    name: str
+    metric: str
+    value: float | None
+    op: str
+    reference: str
+    target: float | None
+    status: str
+
+    @property
+    def blocking(self) -> bool:
+        """Whether this gate holds the model back (failed or not recorded)."""
+        return self.status in ("fail", "not recorded")
+
+    @property
+    def figure(self) -> str:
+        """The figure the gate compares (``"boundary F @3 s of smoothed sections"``), without how it was judged."""
+        return self.metric.split("; ", 1)[0]
+
+    @property
+    def how(self) -> str:
+        """How the gate judged its figure: the rest of its metric (a test and its figures, or why it is unknown);
+        ``""`` when the metric is the figure alone."""
+        return self.metric.split("; ", 1)[1] if "; " in self.metric else ""
+
+    def __str__(self) -> str:
+        v, t = score_text(self.value, missing="-"), score_text(self.target, missing="-")  # 4 decimals, alike
+        return f"{self.name}: {self.metric} {v} {self.op} {self.reference} {t} -> {self.status}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The gate as ``evaluation.json`` and ``--json`` record it: its fields and ``blocking``."""
+        return {**self._asdict(), "blocking": self.blocking}
+
+
+def number(v: object) -> float | None:
+    """``v`` as a float when it is a finite number (not a bool), else None.
+
+    Parameters
+    ----------
+    v : object
+        A figure read from a run's metrics.
+    """
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v)):
+        return float(v)
+    return None
+
+
+def mapping(v: object) -> Mapping[str, Any]:
+    """``v`` when it is a mapping, else an empty one (a metrics key that is absent or of another shape).
+
+    Parameters
+    ----------
+    v : object
+        A value read from a run's metrics.
+    """
+    return v if isinstance(v, Mapping) else {}
+
+
+def compare(value: float | None, op: str, target: float | None) -> str:
+    """``"pass"`` or ``"fail"`` of ``value op target``; ``"not recorded"`` when either is None.
+
+    Parameters
+    ----------
+    value, target : float or None
+        The model's figure and the reference's.
+    op : {">", ">="}
+        The comparison that passes.
+    """
+    if value is None or target is None:
+        return "not recorded"
+    return "pass" if (value > target if op == ">" else value >= target) else "fail"
