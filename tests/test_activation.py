@@ -58,7 +58,8 @@ def test_activation_decision(reg, package):
     _add(reg, package, 0.8)
     better = activation_decision(reg, "dj_section", _metrics(0.85))
     assert better.activate and better.comparable and better.active_name == "dj_section_v1"
-    assert "better than dj_section_v1: macro_f1 0.8500 > 0.8000 on the same 5 held-out tracks" in better.reason
+    assert ("better than dj_section_v1: macro_f1 of unsmoothed windows 0.8500 > 0.8000 on the same 5 held-out tracks"
+            in better.reason)
     same = activation_decision(reg, "dj_section", _metrics(0.8))  # the gates let an equal model through; this asks
     assert not same.activate and "is the same as its 0.8000" in same.reason
     worse = activation_decision(reg, "dj_section", _metrics(0.7))
@@ -131,7 +132,7 @@ def test_cli_activate_says_when_the_two_were_measured_on_different_held_out_trac
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("active dj_section: dj_section_v2 (was dj_section_v1"), lines
     assert lines[1:] == ["note: cannot tell whether it is better than dj_section_v1: the two were measured on "
-                         "different held-out tracks (macro_f1 0.7000 vs 0.6000)"], lines
+                         "different held-out tracks (macro_f1 of unsmoothed windows 0.7000 vs 0.6000)"], lines
     assert cli("models", "activate", "dj_section", "1") == 0  # back: v1 and v2 still differ
     assert "different held-out tracks" in capsys.readouterr().out
     assert cli("models", "activate", "dj_section", "3") == 0  # the same tracks as v1: nothing to say
@@ -139,3 +140,31 @@ def test_cli_activate_says_when_the_two_were_measured_on_different_held_out_trac
     assert cli("models", "activate", "dj_section", "2", "--json") == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["comparable"] is False and "different held-out tracks" in doc["comparison"], doc
+    assert doc["compared"] == "macro_f1 of unsmoothed windows", doc  # neither recorded smoothed sections
+
+
+def test_activation_compares_the_smoothed_sections_the_gates_judge_never_one_of_each(reg, package):
+    """Session 20 made the gates judge the smoothed sections `suggest` serves (model_smoothed), but the
+    auto-activation still decided "better than the active version" on the unsmoothed windows: a model better as
+    served and worse window by window was not activated, one worse as served was. It compares the smoothed figure
+    where both runs recorded it, the unsmoothed for both otherwise, and says which."""
+
+    def metrics(raw, smoothed=None):
+        m = _metrics(raw)
+        if smoothed is not None:
+            m["model_smoothed"] = {"accuracy": smoothed, "macro_f1": smoothed}
+        return m
+
+    reg.register("dj_section", package.path, metadata=package.metadata, metrics=metrics(0.60, 0.80),
+                 export=package.as_dict(), activate=True)
+    served_better = activation_decision(reg, "dj_section", metrics(0.55, 0.85))  # worse windows, better as served
+    assert served_better.activate and served_better.compared == "macro_f1 of smoothed sections"
+    assert (served_better.value, served_better.active_value) == (0.85, 0.80)
+    assert ("better than dj_section_v1: macro_f1 of smoothed sections 0.8500 > 0.8000 on the same 5 held-out tracks"
+            in served_better.reason)
+    served_worse = activation_decision(reg, "dj_section", metrics(0.70, 0.75))  # better windows, worse as served
+    assert not served_worse.activate
+    assert "macro_f1 of smoothed sections 0.7500 is worse than its 0.8000" in served_worse.reason
+    older = activation_decision(reg, "dj_section", metrics(0.65))  # no smoothed figure: both unsmoothed
+    assert older.activate and older.compared == "macro_f1 of unsmoothed windows"
+    assert (older.value, older.active_value) == (0.65, 0.60) and "macro_f1 of unsmoothed windows 0.6500 >" in older.reason

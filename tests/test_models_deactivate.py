@@ -218,7 +218,7 @@ def test_models_activate_says_what_was_active_before_and_the_way_back(tmp_path, 
     assert cli("models", "activate", "dj_section", "1") == 0
     out, *note = capsys.readouterr().out.strip().splitlines()  # note: no held-out tracks recorded, none compared
     assert note == ["note: cannot tell whether it is better than dj_section_v2: the two were measured on different "
-                    "held-out tracks (macro_f1 0.5000 vs 0.7000)"], note
+                    "held-out tracks (macro_f1 of unsmoothed windows 0.5000 vs 0.7000)"], note
     assert out == ("active dj_section: dj_section_v1 (was dj_section_v2; `workbench models activate dj_section 2` "
                    "goes back to dj_section_v2 (`workbench models rollback dj_section` has no version below it to go "
                    "back to))"), out

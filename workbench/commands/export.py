@@ -226,7 +226,8 @@ def _cmd_activate(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         if args.json:
             _print_json({**_activation(args.type, before, v, forced=bool(args.force and v.forced)),
-                         "comparable": decision.comparable, "comparison": decision.reason})
+                         "comparable": decision.comparable, "compared": decision.compared,
+                         "comparison": decision.reason})
             return 0
         print(f"active {args.type}: {v.name}" + (" (forced past failing gates)" if args.force and v.forced else "")
               + f" ({_changed(before, v, back)})")

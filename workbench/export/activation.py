@@ -8,7 +8,9 @@ through a model that is only equal to the active one, or that was measured on ot
 (the comparison is "not comparable"). :func:`activation_decision` is stricter, for the moment of
 activation: it says yes only when no version is active yet (none ever was: after ``models deactivate`` it
 asks), or when the new model beats the active one on its headline metric (:data:`~workbench.evaluate.gates.HEADLINE_METRIC`) on the same held-out
-tracks. Otherwise the notebook and the CLI ask: they export without activating and say why, and the
+tracks: for a section model, macro F1 of the smoothed sections the user is served where both runs recorded it, else
+of both runs' unsmoothed windows (never one of each; :func:`~workbench.evaluate.gates.headline_figures`, as the gates
+compare), said in :attr:`ActivationDecision.reason` and ``compared``. Otherwise the notebook and the CLI ask: they export without activating and say why, and the
 user activates with ``Registry.activate`` (or ``activate=True``) after reading the comparison.
 """
 
@@ -43,6 +45,10 @@ class ActivationDecision:
         The active version (``dj_section_v2``), None when none is active.
     comparable : bool
         Whether both were measured on the same held-out tracks.
+    compared : str
+        The figure compared, in words: the metric and, for a section model, which sections
+        (``"macro_f1 of smoothed sections"`` where both runs recorded them, else ``"macro_f1 of unsmoothed
+        windows"`` for both: :func:`workbench.evaluate.gates.headline_figures`).
     """
 
     activate: bool
@@ -52,12 +58,7 @@ class ActivationDecision:
     active_value: float | None
     active_name: str | None
     comparable: bool
-
-
-def _value(metrics: Mapping[str, Any], metric: str) -> float | None:
-    model = metrics.get("model") if isinstance(metrics, Mapping) else None
-    v = model.get(metric) if isinstance(model, Mapping) else None
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    compared: str = ""
 
 
 def activation_decision(registry: Registry, model_type: str, metrics: Mapping[str, Any], *,
@@ -84,19 +85,26 @@ def activation_decision(registry: Registry, model_type: str, metrics: Mapping[st
     ParameterError
         ``model_type`` is unknown.
     """
-    from workbench.evaluate.gates import HEADLINE_METRIC, KIND_OF_MODEL_TYPE, held_out_hashes
+    from workbench.evaluate.gates import (
+        HEADLINE_METRIC,
+        KIND_OF_MODEL_TYPE,
+        headline_figures,
+        held_out_hashes,
+    )
 
     active = registry.active(model_type)  # checks model_type
     metric = HEADLINE_METRIC[KIND_OF_MODEL_TYPE[model_type]]
-    value = _value(metrics, metric)
+    # compared with the active version's: both smoothed where both recorded it, else both unsmoothed (never one of each)
+    _, value, theirs, said = headline_figures(metrics, {} if active is None else active.metrics, model_type)
+    compared = metric + said
     off = registry.deactivated(model_type) if active is None else None
     if off is not None and off.version != exclude_version:  # the user made none active: theirs to undo, not ours
         return ActivationDecision(False, f"no {model_type} version is active: {off.named} was deactivated "
                                          "(`workbench models deactivate`), so a new one is not activated without asking",
-                                  metric, value, None, None, True)
+                                  metric, value, None, None, True, compared)
     if active is None or active.version == exclude_version:
-        return ActivationDecision(True, f"no {model_type} version is active yet", metric, value, None, None, True)
-    theirs = _value(active.metrics, metric)
+        return ActivationDecision(True, f"no {model_type} version is active yet", metric, value, None, None, True,
+                                  compared)
     mine_h, theirs_h = held_out_hashes(metrics), held_out_hashes(active.metrics)
     comparable = mine_h is not None and mine_h == theirs_h
     shown = "not recorded" if value is None else f"{value:.4f}"
@@ -104,14 +112,16 @@ def activation_decision(registry: Registry, model_type: str, metrics: Mapping[st
     if not comparable:
         return ActivationDecision(
             False, f"cannot tell whether it is better than {active.name}: the two were measured on different "
-                   f"held-out tracks ({metric} {shown} vs {shown_active})", metric, value, theirs, active.name, False)
+                   f"held-out tracks ({compared} {shown} vs {shown_active})", metric, value, theirs, active.name, False,
+            compared)
     if value is None or theirs is None:
-        return ActivationDecision(False, f"{metric} is not recorded for it or for {active.name}", metric, value, theirs,
-                                  active.name, True)
+        return ActivationDecision(False, f"{compared} is not recorded for it or for {active.name}", metric, value,
+                                  theirs, active.name, True, compared)
     n = len(mine_h or ())
     if value > theirs:
-        return ActivationDecision(True, f"better than {active.name}: {metric} {shown} > {shown_active} on the same "
-                                        f"{n} held-out tracks", metric, value, theirs, active.name, True)
+        return ActivationDecision(True, f"better than {active.name}: {compared} {shown} > {shown_active} on the same "
+                                        f"{n} held-out tracks", metric, value, theirs, active.name, True, compared)
     word = "the same as" if value == theirs else "worse than"
-    return ActivationDecision(False, f"not better than {active.name}: {metric} {shown} is {word} its {shown_active} "
-                                     f"on the same {n} held-out tracks", metric, value, theirs, active.name, True)
+    return ActivationDecision(False, f"not better than {active.name}: {compared} {shown} is {word} its "
+                                     f"{shown_active} on the same {n} held-out tracks", metric, value, theirs,
+                              active.name, True, compared)
