@@ -280,7 +280,8 @@ def test_train_sections_json_and_text_carry_the_runs_warnings(home, capsys):
 
     assert doc["warnings"] and doc["warnings"] == load_run(doc["path"]).metrics["warnings"]  # 2 tracks: it warns
     per_track = doc["metrics"]["segments"]["per_track"]  # the boundary gate's paired figures, in --json too
-    assert len(per_track["smoothed"]["boundary_f_3s"]) == len(per_track["track_ids"]) == len(per_track["novelty"]["boundary_f_3s"])
+    assert (len(per_track["smoothed"]["boundary_f_3s"]) == len(per_track["track_ids"])
+            == len(per_track["novelty"]["boundary_f_3s"]) >= 1)
     assert main(["--home", str(home), "--quiet", "train", "sections", *rule]) == 0
     out = capsys.readouterr().out
     for w in load_run(out.split("run ")[1].split(": ")[1].split()[0]).metrics.get("warnings") or []:
