@@ -264,3 +264,19 @@ def test_every_table_notebook_01_shows_goes_through_text_left():
             shown += [ln.strip() for ln in lines if "display(" in ln] + [lines[-1].strip()]
     tables = [ln for ln in shown if "DataFrame(" in ln or ln.startswith(("display(", "text_left(", "table", "similar"))]
     assert len(tables) == 6 and all("text_left(" in ln for ln in tables), tables
+
+
+def test_notebook_01s_query_is_a_track_as_workbench_similar_takes_it(small_home, tmp_path):  # noqa: F811
+    """QUERY took only an id (``int(QUERY)``): a path or content hash, as `workbench similar TRACK` takes them,
+    stopped the notebook with "invalid literal for int() with base 10"."""
+    from test_notebooks import execute
+
+    from workbench.library import Library
+
+    home = tmp_path / "ws"
+    shutil.copytree(small_home, home)
+    with Library(home / "data" / "workbench.db") as lib:
+        track = lib.tracks()[-1]
+    nb = execute("01_explore_library.ipynb", home, {"K": 2, "QUERY": str(track.path)})
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert f"query: {track.name}\n" in printed, printed

@@ -60,7 +60,8 @@ def require_tracks(library: Library) -> Library:
     if len(library) == 0:
         raise ParameterError(
             f"the library at {library.path} has no tracks: run `make demo` (the synthesized demo library) or "
-            "`workbench scan ~/Music/your-folder` first")
+            "`workbench scan ~/Music/your-folder` first; a library made with `workbench --home DIR` opens here "
+            "when Jupyter is started with `WORKBENCH_HOME=DIR` (or with the parameter DB = 'DIR/data/workbench.db')")
     return library
 
 
@@ -240,7 +241,9 @@ def embedding_points(library: Library, *, backbone: Backbone | None = None, grou
     library : Library
         Tracks not embedded yet are embedded first.
     backbone : Backbone or None
-        None: the weight-free feature frontend.
+        None: the library's backbone, as search and ``workbench embed`` use it
+        (:func:`~workbench.embed.batch.default_backbone`: OpenL3 when its weights are found, else the
+        weight-free feature frontend).
     group_by : {"crate", "folder", "artist", "style"} or None
         See :func:`track_groups`.
     method : {"pca", "tsne"}
@@ -255,12 +258,12 @@ def embedding_points(library: Library, *, backbone: Backbone | None = None, grou
     """
     import pandas as pd
 
-    from workbench.embed.batch import describe_backbone, embed_library, track_vectors
-    from workbench.embed.features import FeatureFrontend, standardize
+    from workbench.embed.batch import default_backbone, describe_backbone, embed_library, track_vectors
+    from workbench.embed.features import standardize
 
     if method not in ("pca", "tsne"):
         raise ParameterError(f"method must be 'pca' or 'tsne'; got {method!r}")
-    b = backbone if backbone is not None else FeatureFrontend()
+    b = backbone if backbone is not None else default_backbone()[0]  # the one search ranks on
     embed_library(library, backbone=b, progress=False)
     tracks, vectors = track_vectors(library, backbone=b)
     if len(tracks) < 3:
@@ -292,7 +295,9 @@ def embedding_map(library: Library, *, backbone: Backbone | None = None, group_b
     library : Library
         See :func:`embedding_points`.
     backbone : Backbone or None
-        None: the weight-free feature frontend.
+        None: the library's backbone, as search and ``workbench embed`` use it
+        (:func:`~workbench.embed.batch.default_backbone`: OpenL3 when its weights are found, else the
+        weight-free feature frontend).
     group_by : {"crate", "folder", "artist", "style"} or None
         See :func:`track_groups` (default: the user's crates, else folders, else style tags, else artists).
     color_by : {"camelot", "energy"} or None
