@@ -145,3 +145,14 @@ def test_the_report_says_the_random_head_column_is_the_pretrained_head():
     assert "random_head: the head after the label-free first stage (pretrain_epochs 20, supcon, 19 tracks)" in html
     assert "label-free" not in comparison(base)
     assert "label-free" not in comparison({**base, "pretrain": {"skipped": "a CNN ..."}})
+
+
+def test_the_fold_heads_settings_keep_the_start():
+    """The epoch count's fold heads train on :func:`fold_config` of the job's config: the start travels with it."""
+    from workbench.train.embeddings_stopping import fold_config
+
+    train = clustered(seed=0)
+    head0 = _head(train.dim, seed=11)
+    cfg = TripletConfig(**{**FAST, "init_head": head0})
+    assert fold_config(train, cfg).init_head is head0
+    assert fold_config(train, TripletConfig(**FAST)).init_head is None
