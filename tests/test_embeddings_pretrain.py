@@ -45,7 +45,7 @@ def test_training_with_init_head_starts_from_it():
 
 
 def test_a_head_trained_without_init_head_never_picks_up_a_start():
-    """Session 20 kept the start in a context variable that the job set: a head trained after :func:`use_head` and
+    """Session 20 kept the start in a context variable that the job set: a head trained after session 20's `use_head` and
     outside the job's scope (a notebook calling train_triplet) started from the pretrained head. The start is now an
     argument: a plain config trains the seed's head whatever was trained before it."""
     train, val = clustered(seed=0), clustered(seed=1, per_class=8, first_track=10_000)
