@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from test_triplet import FAST, clustered
 
 from workbench.errors import ParameterError
-from workbench.train.embeddings_pretrain import check_pretrain, initial_head, starting_from, use_head
+from workbench.train.embeddings_pretrain import check_pretrain
+from workbench.train.head_start import initial_head
 from workbench.train.triplet import TripletConfig, embed, train_triplet
 
 
@@ -24,24 +27,44 @@ def test_initial_head_takes_z_scored_rows_and_answers_as_the_pretrained_head_on_
     X = clustered(seed=3).X * 3.0 + 5.0
     head0 = _head(X.shape[1], seed=7)
     mean, std = X.mean(axis=0), X.std(axis=0) + 0.5
-    assert initial_head(mean, std) is None  # outside a scope: the seed's random head
-    with starting_from(None):
-        use_head(head0)
-        adapted = initial_head(mean, std).eval()
-    assert initial_head(mean, std) is None  # the scope ended: nothing leaks into the next job
-    np.testing.assert_allclose(embed(adapted, ((X - mean) / std).astype(np.float32)), embed(head0, X), atol=1e-5)
+    assert initial_head(None, mean, std) is None  # no start given: the seed's random head
+    before = embed(head0, X)
+    adapted = initial_head(head0, mean, std).eval()
+    np.testing.assert_allclose(embed(adapted, ((X - mean) / std).astype(np.float32)), before, atol=1e-5)
+    np.testing.assert_array_equal(embed(head0, X), before)  # a copy was adapted: the start itself is unchanged
 
 
-def test_training_within_the_scope_starts_from_the_pretrained_head():
+def test_training_with_init_head_starts_from_it():
     train, val = clustered(seed=0), clustered(seed=1, per_class=8, first_track=10_000)
     head0 = _head(train.dim, seed=11)
     cfg = TripletConfig(**{**FAST, "lr": 1e-9, "max_epochs": 1})  # next to no step: the start shows
     plain = train_triplet(train, val, config=cfg, progress=False).model
-    with starting_from(None):
-        use_head(head0)
-        started = train_triplet(train, val, config=cfg, progress=False).model
+    started = train_triplet(train, val, config=dataclasses.replace(cfg, init_head=head0), progress=False).model
     assert np.abs(embed(started, val.X) - embed(head0, val.X)).max() < 1e-3
     assert np.abs(embed(plain, val.X) - embed(head0, val.X)).max() > 0.1
+
+
+def test_a_head_trained_without_init_head_never_picks_up_a_start():
+    """Session 20 kept the start in a context variable that the job set: a head trained after session 20's `use_head` and
+    outside the job's scope (a notebook calling train_triplet) started from the pretrained head. The start is now an
+    argument: a plain config trains the seed's head whatever was trained before it."""
+    train, val = clustered(seed=0), clustered(seed=1, per_class=8, first_track=10_000)
+    cfg = TripletConfig(**{**FAST, "max_epochs": 1})
+    before = embed(train_triplet(train, val, config=cfg, progress=False).model, val.X)
+    train_triplet(train, val, config=dataclasses.replace(cfg, init_head=_head(train.dim, seed=11)), progress=False)
+    after = embed(train_triplet(train, val, config=cfg, progress=False).model, val.X)
+    np.testing.assert_allclose(after, before, atol=1e-6)
+    assert TripletConfig().init_head is None and "init_head" not in cfg.to_dict()  # weights are not a recorded setting
+
+
+def test_init_head_is_neither_a_user_setting_nor_anything_but_a_head(tmp_path):
+    from workbench.library import Library
+    from workbench.train.embeddings_job import train_embeddings_job
+
+    with pytest.raises(ParameterError, match=r"init_head must be None or an EmbeddingHead \(raw rows in\); got str"):
+        TripletConfig(init_head="head@3")
+    with Library(tmp_path / "w.db") as lib, pytest.raises(ParameterError, match=r"got unknown \['init_head'\]"):
+        train_embeddings_job(lib, config={"init_head": "x"}, experiments_root=tmp_path / "x")
 
 
 @pytest.mark.parametrize(("epochs", "loss", "match"), [
@@ -90,7 +113,6 @@ def test_the_job_pretrains_on_every_track_and_says_so(tmp_path):
     record = run.metrics["pretrain"]
     assert record["tracks"] == n_tracks == 18  # held-out tracks too: no class is read
     assert record["epochs"] == 2 and record["loss"] == "supcon" and run.config["pretrain_epochs"] == 2
-    assert initial_head(np.zeros(3), np.ones(3)) is None  # the job's scope ended with it
 
 
 def test_tracks_of_one_window_are_pretrained_with_pairs(tmp_path):
@@ -123,3 +145,14 @@ def test_the_report_says_the_random_head_column_is_the_pretrained_head():
     assert "random_head: the head after the label-free first stage (pretrain_epochs 20, supcon, 19 tracks)" in html
     assert "label-free" not in comparison(base)
     assert "label-free" not in comparison({**base, "pretrain": {"skipped": "a CNN ..."}})
+
+
+def test_the_fold_heads_settings_keep_the_start():
+    """The epoch count's fold heads train on :func:`fold_config` of the job's config: the start travels with it."""
+    from workbench.train.embeddings_stopping import fold_config
+
+    train = clustered(seed=0)
+    head0 = _head(train.dim, seed=11)
+    cfg = TripletConfig(**{**FAST, "init_head": head0})
+    assert fold_config(train, cfg).init_head is head0
+    assert fold_config(train, TripletConfig(**FAST)).init_head is None

@@ -104,12 +104,13 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
         with the message, which names the options.
     """
     from workbench.train.triplet import TripletConfig
+    from workbench.train.triplet_config import NOT_SETTINGS
 
     cfg = dict(config or {})
     if "epochs" in cfg:
         cfg["max_epochs"] = cfg.pop("epochs")
     data_cfg = {k: cfg.pop(k, v) for k, v in EMBEDDING_DATA_DEFAULTS.items()}
-    known = sorted(f.name for f in fields(TripletConfig))
+    known = sorted(f.name for f in fields(TripletConfig) if f.name not in NOT_SETTINGS)
     unknown = sorted(set(cfg) - set(known))
     if unknown:
         raise ParameterError(f"config keys must be among {sorted([*known, *EMBEDDING_DATA_DEFAULTS, 'epochs'])}; "
@@ -140,13 +141,13 @@ def train_embeddings_job(library: Library, *, config: Mapping[str, Any] | None =
     from workbench.train.triplet_config import check_job_config
 
     check_job_config(cfg)  # a bad value is refused now, not after the embedding and augmentation
-    from workbench.train.embeddings_pretrain import check_pretrain, starting_from
+    from workbench.train.embeddings_pretrain import check_pretrain
 
     data_cfg["pretrain_epochs"], data_cfg["pretrain_loss"] = check_pretrain(data_cfg["pretrain_epochs"],
                                                                             data_cfg["pretrain_loss"])
     runner = JobRunner(library, "embeddings", config={**data_cfg, **cfg}, experiments_root=experiments_root,
                        progress=False, on_state=on_state)
-    with runner, starting_from(None):  # a pretrained head (pretrain_epochs) is used within this job only
+    with runner:
         path = _embeddings_in_job(runner, library, cfg, data_cfg, backbone=b, tracks=tracks,
                                   progress=progress, student_from=student_from)
     return runner.job, path
@@ -281,11 +282,11 @@ def _embeddings_in_job(runner: JobRunner, library: Library, cfg: dict[str, Any],
     tcfg = TripletConfig(**cfg)
     pretrained = None
     if data_cfg["pretrain_epochs"] and cnn is None and tune is None:  # label-free, on every track search offers
-        from workbench.train.embeddings_pretrain import pretrain_head, use_head
+        from workbench.train.embeddings_pretrain import pretrain_head
 
         head0, pretrained = pretrain_head(library, selected, backbone=rows_b, window_s=data_cfg["window_s"],
                                           config=tcfg, epochs=data_cfg["pretrain_epochs"], loss=data_cfg["pretrain_loss"])
-        use_head(head0)  # every head trained below starts from it (the job's scope resets it)
+        tcfg = dataclasses.replace(tcfg, init_head=head0)  # every head trained below (fold heads too) starts from it
     elif data_cfg["pretrain_epochs"]:
         pretrained = {"skipped": "a CNN or a fine-tuned backbone trains its own network; no head is pretrained"}
     chosen = None

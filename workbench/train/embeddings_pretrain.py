@@ -8,8 +8,8 @@ safe ranges), as in COLA (Saeed et al. 2021: segments of one clip are positives)
 stays constant within a track (its instruments, production), which album folders may share.
 
 The supervised stage (and every fold head the job trains for its epoch count and its blend) then starts
-from these weights instead of the seed's random ones (:func:`initial_head`, read by
-:func:`workbench.train.triplet.train_triplet` while :func:`starting_from` is active).
+from these weights instead of the seed's random ones: the job passes the head explicitly as ``TripletConfig.init_head``
+on the config of every head it trains (:func:`workbench.train.head_start.initial_head` adapts it to each z-scoring).
 
 The job's ``random_head`` baseline is then that start, the pretrained head before any label (``metrics.json``
 ``pretrain`` says so). A CNN or a fine-tuned backbone trains its own network: there the setting is recorded as
@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench.errors import ParameterError
-from workbench.train.head_start import initial_head, starting_from, use_head  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from workbench.embed.batch import Backbone

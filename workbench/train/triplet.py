@@ -314,7 +314,7 @@ def _train(train: EmbeddingSet, val: EmbeddingSet, test: EmbeddingSet | None, cf
     generator = torch.Generator().manual_seed(cfg.seed)
     from workbench.train.head_start import initial_head
 
-    start = None if given is not None else initial_head(mean, std)  # a label-free first stage, when one ran
+    start = None if given is not None else initial_head(cfg.init_head, mean, std)  # e.g. a label-free first stage
     model = given if given is not None else start if start is not None else seeded(
         EmbeddingHead, train.dim, hidden_dim=cfg.hidden_dim, out_dim=cfg.out_dim, dropout=cfg.dropout,
         generator=generator)

@@ -8,7 +8,7 @@ settings the class-balanced sampler cannot serve (here and in
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from workbench.errors import ParameterError
@@ -82,6 +82,11 @@ class TripletConfig:
         The objective (:data:`workbench.train.metric_losses.LOSSES`): ``"triplet"`` (semi-hard mined triplets, the
         default), ``"proxy_anchor"`` or ``"supcon"`` (:mod:`workbench.train.metric_losses`).
     seed : int >= 0
+    init_head : EmbeddingHead or None
+        Where the head starts: None (default), the seed's random weights; a head taking raw rows (e.g. the embeddings
+        job's label-free first stage, :mod:`workbench.train.embeddings_pretrain`), copied and adapted to the run's
+        z-scoring (:func:`workbench.train.head_start.initial_head`). Passed explicitly by whoever trains (the job sets
+        it on every head it trains, fold heads included); never a user setting, never in :meth:`to_dict`.
     """
 
     margin: float = 0.2
@@ -106,6 +111,7 @@ class TripletConfig:
     view_weight: float = 1.0
     loss: str = "triplet"
     seed: int = 0
+    init_head: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.allow_any_margin, bool):
@@ -148,9 +154,16 @@ class TripletConfig:
         if self.loss not in LOSSES:
             raise ParameterError(f"loss must be one of {list(LOSSES)}; got {self.loss!r}")
         _num("seed", self.seed, 0, 2**63 - 1, integer=True)
+        if self.init_head is not None and not hasattr(self.init_head, "fc1"):
+            raise ParameterError(f"init_head must be None or an EmbeddingHead (raw rows in); got {type(self.init_head).__name__}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings as a run records them (every field but :attr:`init_head`, which is weights, not a setting)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in NOT_SETTINGS}
+
+
+#: Fields of :class:`TripletConfig` that are not user settings (no ``--set``, not in :meth:`TripletConfig.to_dict`).
+NOT_SETTINGS: tuple[str, ...] = ("init_head",)
 
 
 def param_groups(optimizer: Any) -> list[dict[str, Any]]:
