@@ -30,7 +30,6 @@ targets over the ``--json`` files: ``bench_sections_targets.py`` reads this benc
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -42,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_sections import demo_data  # noqa: E402
 from bench_sections_devset import devset_data  # noqa: E402
-from bench_sections_selftrain import pseudo_summary, unlabelled  # noqa: E402
+from bench_sections_selftrain import finish, pseudo_summary, run_arguments, unlabelled  # noqa: E402
 from bench_sections_table import _inside, row, table  # noqa: E402
 
 #: Added to the fresh set's track ids (beyond :data:`bench_sections_devset.DEVSET_ID_OFFSET`'s) so they never clash
@@ -84,11 +83,8 @@ def main() -> None:
     parser.add_argument("--demo-dir", type=Path, required=True, help="keep (and reuse) the demo library here")
     parser.add_argument("--devset", type=Path, default=None, help="the old devset: its dev-track model -> fresh")
     parser.add_argument("--library-dir", type=Path, default=None, help="with --devset: its library (written to)")
-    parser.add_argument("--n-tracks", type=int, default=24, help="demo tracks")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--config", type=json.loads, default={}, help="section config overrides, JSON")
+    run_arguments(parser)
     parser.add_argument("--pool", action="store_true", help="self-train the demo and devset models on the fresh tracks")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
     if args.devset is not None and args.library_dir is None:
         parser.error("--devset needs --library-dir (a copy of its library: it is written to)")
@@ -120,10 +116,7 @@ def main() -> None:
         cols["devset LOSO, dev"] = row(m["transfer"]["leave_one_group_out"])
     print()
     table(cols)
-    print(f"\n({time.perf_counter() - t0:.0f} s in all)")
-    out["columns"] = cols
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1, default=float) + "\n")
+    finish(out, cols, t0=t0, json_path=args.json)
 
 
 if __name__ == "__main__":
