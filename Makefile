@@ -71,7 +71,7 @@ BENCH_QUICK := \
 BENCH_BY_HAND := bench_analysis_peers.py bench_analysis_speed.py bench_backbones.py bench_distill_ablation.py \
 	bench_distill_draws.py bench_export_audio.py bench_key.py bench_labeler_web.py bench_openl3.py \
 	bench_pipeline.py bench_search_model.py bench_search_real.py bench_sections_devset.py bench_sections_domain_map.py bench_sections_loop.py \
-	bench_sections_selftrain.py bench_torchopenl3.py bench_sections_table.py bench_distill_job.py bench_sections_bars.py \
+	bench_sections_selftrain.py bench_sections_fresh.py bench_torchopenl3.py bench_sections_table.py bench_distill_job.py bench_sections_bars.py \
 	bench_distill_speed.py bench_distill_tiny.py bench_sections_targets.py bench_cli_cold.py \
 	bench_sections_calibration.py bench_sections_peers.py bench_sections_selftrain_demo.py bench_distill_fusion.py \
 	bench_search_track_stats.py bench_search_rerank.py bench_sections_model_file.py

@@ -181,16 +181,35 @@ def pseudo_summary(metrics: dict) -> dict:
             "gate": {k: v for k, v in (st.get("gate") or {}).items() if k != "distances"} or None}
 
 
+def run_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--n-tracks``, ``--seed``, ``--config`` and ``--json``, the run arguments of the self-training benches."""
+    parser.add_argument("--n-tracks", type=int, default=24, help="demo tracks")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", type=json.loads, default={}, help="section config overrides, JSON")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+
+
+def finish(out: dict, cols: dict, *, t0: float, json_path: Path | None) -> None:
+    """Print each model's pseudo-labels (``out["pseudo"]``) and the wall time; write ``out`` with ``cols`` as JSON."""
+    for name, p in out["pseudo"].items():
+        print(f"{name}: {p['pseudo_windows']} pseudo-labelled windows on {p['pseudo_tracks']} of {p['pool_tracks']} "
+              f"tracks (rounds {p['per_round']}; {p['per_label']}); LOSO folds {p['loso_pseudo_windows']}"
+              + (f"; gate: {p['gate']['out_of_domain']} out of domain, {p['gate']['in_domain']} in" if p["gate"] else "")
+              + (f"; route: tracks served the base model, LOSO folds {p['loso_served_base']}, other sets "
+                 f"{p['served_base']}" if p["route"] and p["loso_served_base"] is not None else ""))
+    print(f"\n({time.perf_counter() - t0:.0f} s in all)")
+    out["columns"] = cols
+    if json_path:
+        json_path.write_text(json.dumps(out, indent=1, default=float) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devset", type=Path, required=True, help="a devset rendered with --sections")
     parser.add_argument("--library-dir", type=Path, required=True, help="library of the devset (written to)")
     parser.add_argument("--demo-dir", type=Path, required=True, help="keep (and reuse) the demo library here")
-    parser.add_argument("--n-tracks", type=int, default=24, help="demo tracks")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--config", type=json.loads, default={}, help="section config overrides, JSON")
+    run_arguments(parser)
     parser.add_argument("--no-devset-model", action="store_true", help="only the demo model's columns")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
 
     from workbench.train.sections import train_sections
@@ -228,16 +247,7 @@ def main() -> None:
     out["pseudo"]["demo model (pool: devset dev)"] = pseudo_summary(m)
     print(f"demo model: {time.perf_counter() - t1:.0f} s\n")
     table(cols)
-    for name, p in out["pseudo"].items():
-        print(f"{name}: {p['pseudo_windows']} pseudo-labelled windows on {p['pseudo_tracks']} of {p['pool_tracks']} "
-              f"tracks (rounds {p['per_round']}; {p['per_label']}); LOSO folds {p['loso_pseudo_windows']}"
-              + (f"; gate: {p['gate']['out_of_domain']} out of domain, {p['gate']['in_domain']} in" if p["gate"] else "")
-              + (f"; route: tracks served the base model, LOSO folds {p['loso_served_base']}, other sets "
-                 f"{p['served_base']}" if p["route"] and p["loso_served_base"] is not None else ""))
-    print(f"\n({time.perf_counter() - t0:.0f} s in all)")
-    out["columns"] = cols
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1, default=float) + "\n")
+    finish(out, cols, t0=t0, json_path=args.json)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,11 @@ devset dev) is printed as information, not scored against the targets. Held-out 
     python benchmarks/bench_sections_targets.py --setting default D0.json D1.json D2.json \\
         --setting lead L0.json L1.json L2.json [--held-out] [--json OUT]
 
+``--scored COLUMN ...`` names the columns scored against the targets (``--info COLUMN ...`` the ones printed beside):
+on a set no choice was made on (session 21's ``sections-s21``) every leave-one-style-out column counts, e.g.
+``--scored "devset LOSO, dev" "devset LOSO, held-out" "demo LOSO"``, or ``bench_sections_fresh.py``'s ``"fresh LOSO,
+all"``.
+
 A run's seed is read from its JSON (``seed``) or else taken from ``--seeds`` in the order given.
 
 Session 14 (2026-12-06, 21:22-22:00 UTC; six bench runs at once, 350 s each at load 3-10, again 595-607 s at load
@@ -194,20 +199,28 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the files in order where a JSON lacks 'seed'")
     parser.add_argument("--held-out", action="store_true", help="also print the held-out columns (read once)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures and the target cells here")
+    parser.add_argument("--scored", nargs="+", default=list(SCORED), metavar="COLUMN",
+                        help="the columns scored against the targets (default: the two dev LOSO columns; on a fresh "
+                             "set every LOSO column, e.g. 'devset LOSO, held-out', bench_sections_fresh.py's "
+                             "'fresh LOSO, all')")
+    parser.add_argument("--info", nargs="*", default=list(INFO), metavar="COLUMN", help="columns printed, not scored")
     args = parser.parse_args()
     runs = load(args.setting, [int(s) for s in args.seeds.split(",") if s])
-    print("issue 18's targets, leave-one-style-out on the dev splits")
-    cells = target_table(runs, SCORED, scored=True)
+    scored, info = tuple(args.scored), tuple(args.info)
+    print(f"issue 18's targets, leave-one-style-out: {'; '.join(scored)}")
+    cells = target_table(runs, scored, scored=True)
     print()
-    target_table(runs, INFO, scored=False)
-    print()
-    out = {"runs": {s: {str(k): {c: v for c, v in cols.items() if c in SCORED + INFO + (HELD_OUT if args.held_out
+    if info:
+        target_table(runs, info, scored=False)
+        print()
+    out = {"runs": {s: {str(k): {c: v for c, v in cols.items() if c in scored + info + (HELD_OUT if args.held_out
                                                                                           else ())}
                             for k, cols in seeds.items()} for s, seeds in runs.items()},
            "cells": cells, "missed": verdict(cells)}
-    if args.held_out:
+    held = tuple(c for c in HELD_OUT if c not in scored + info)  # a fresh set's held-out LOSO may be scored above
+    if args.held_out and held:
         print("\nheld-out columns (never tuned on; not scored here)")
-        target_table(runs, HELD_OUT, scored=False)
+        target_table(runs, held, scored=False)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=float) + "\n")
 
