@@ -37,3 +37,34 @@ def test_the_runs_views_baseline_row_says_baseline_not_a_delta_against_itself(tm
                       "--baseline", ids[0]]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(ids[0]))
     assert "+0.0000" not in line and " +0 " not in f"{line} " and line.split()[-2:] == ["baseline", "baseline"], line
+
+
+# -- the jobs table's loss where the last epoch mined no triplet --------------------------------------------------
+
+def test_the_loss_column_shows_the_last_loss_taken_with_its_epoch_when_the_last_epoch_mined_no_triplet(tmp_path):
+    """A job whose last epoch mined no triplet showed "no triplet mined" in the loss column: no loss at all for a
+    job that took one at every other epoch. It shows the last loss taken, its epoch and why nothing came after;
+    a job that never took one still says "no triplet mined"."""
+    from workbench.commands.train import format_jobs, job_line
+    from workbench.jobs import JobRunner
+    from workbench.library import Library
+    from workbench.widgets.jobs import jobs_html
+
+    with Library(tmp_path / "w.db") as lib:
+        runner = JobRunner(lib, "embeddings", experiments_root=tmp_path / "x", progress=False, min_interval_s=0.0)
+        with runner:
+            for epoch, loss, mined in ((1, 0.31, 90), (2, 0.0421, 12), (3, None, 0), (4, None, 0)):
+                runner.on_epoch(epoch, 4, {"train_loss": loss, "mined_triplets": mined})
+            job = runner.job
+        said = "0.0421 (epoch 2; then no triplet mined)"
+        assert job.loss is None and job.loss_text == said, job.loss_text
+        table = format_jobs([job])
+        assert said in table and table.splitlines()[0].index("loss") + 4 == table.splitlines()[1].index(said) + len(said)
+        assert said in jobs_html([job])
+        line = job_line(job, 2)  # the model kept is epoch 2's: the loss shown is that epoch's, not "the last epoch's"
+        assert line.endswith(f"4/4 epochs, loss {said} (the model kept is epoch 2's, the best on validation)"), line
+
+        never = JobRunner(lib, "embeddings", experiments_root=tmp_path / "x", progress=False, min_interval_s=0.0)
+        with never:
+            never.on_epoch(1, 1, {"train_loss": None, "mined_triplets": 0})
+            assert never.job.loss_text == "no triplet mined"
