@@ -68,3 +68,20 @@ def test_the_loss_column_shows_the_last_loss_taken_with_its_epoch_when_the_last_
         with never:
             never.on_epoch(1, 1, {"train_loss": None, "mined_triplets": 0})
             assert never.job.loss_text == "no triplet mined"
+
+
+# -- the model card writes scores as the rest of the workbench does -------------------------------------------
+
+def test_the_model_card_writes_scores_with_4_decimals_as_every_other_table():
+    """The card wrote 'precision_at_1 | 0.98', 'map_at_r | 0.923' and 'track_map_at_r | 1' where `runs list`,
+    `runs compare`, the report and the export's gate lines write 0.9800, 0.9226 and 1.0000."""
+    from workbench.registry_card import model_card
+
+    doc = {"model_type": "head", "version": 1, "name": "head_v1", "metadata": {},
+           "metrics": {"model": {"map_at_r": 0.92259, "precision_at_1": 0.98, "track_map_at_r": 1.0, "n_queries": 153}},
+           "gates": [{"name": "better than backbone", "metric": "map_at_r", "value": 0.92259, "op": ">",
+                      "reference": "baselines.backbone", "target": 0.27899, "status": "pass", "blocking": True}]}
+    card = model_card(doc)
+    for row in ("| model.map_at_r | 0.9226 |", "| model.precision_at_1 | 0.9800 |", "| model.track_map_at_r | 1.0000 |",
+                "| model.n_queries | 153 |", "| map_at_r | 0.9226 | > | baselines.backbone 0.2790 |"):
+        assert row in card, (row, card)
