@@ -85,3 +85,18 @@ def test_the_model_card_writes_scores_with_4_decimals_as_every_other_table():
     for row in ("| model.map_at_r | 0.9226 |", "| model.precision_at_1 | 0.9800 |", "| model.track_map_at_r | 1.0000 |",
                 "| model.n_queries | 153 |", "| map_at_r | 0.9226 | > | baselines.backbone 0.2790 |"):
         assert row in card, (row, card)
+
+
+def test_the_job_result_names_the_backbones_figures_once():
+    """`train embeddings` ended "metrics: model.map_at_r=0.8619  model.precision_at_1=0.9057
+    baseline.test.map_at_r=0.8083  baseline.test.precision_at_1=0.8679  baselines.backbone.map_at_r=0.8083 ...":
+    the bare backbone's figures twice under two names (the jobs table's result column too)."""
+    from workbench.job_records import headline
+
+    metrics = {"model": {"map_at_r": 0.8619, "precision_at_1": 0.9057},
+               "baseline": {"test": {"map_at_r": 0.8083, "precision_at_1": 0.8679}},
+               "baselines": {"backbone": {"map_at_r": 0.8083, "precision_at_1": 0.8679},
+                             "random_head": {"map_at_r": 0.829}}}
+    said = headline(metrics, max_items=8)
+    assert said.count("0.8083") == 1 and said.count("0.8679") == 1, said
+    assert "baselines.random_head.map_at_r=0.8290" in said  # another baseline keeps its figure

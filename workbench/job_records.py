@@ -423,7 +423,8 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
                                 kv[0].count(".")))
     shown, said = [], set()
     for k, v in leaves:  # an embeddings run records model.map_at_r and model.test.map_at_r alike: say it once
-        same = (k.split(".", 1)[0], k.rsplit(".", 1)[-1], v)
+        group = "baseline" if k.startswith("baselines.backbone.") else k.split(".", 1)[0]  # baseline.*: the backbone too
+        same = (group, k.rsplit(".", 1)[-1], v)
         if same not in said:
             said.add(same)
             shown.append(f"{k}={v:d}" if isinstance(v, int) else f"{k}={v:.4f}")  # a count whole; a score 4 decimals
