@@ -100,3 +100,79 @@ def test_the_job_result_names_the_backbones_figures_once():
     said = headline(metrics, max_items=8)
     assert said.count("0.8083") == 1 and said.count("0.8679") == 1, said
     assert "baselines.random_head.map_at_r=0.8290" in said  # another baseline keeps its figure
+
+
+# -- runs compare: a config key newer than a run, at its default, is no difference ---------------------------------
+
+def _embeddings_runs(root):
+    """Three embeddings runs with full configs: one from before ``pretrain_*`` existed, one with them at their
+    defaults, one with the first stage on."""
+    from workbench.experiments_compare import config_defaults
+    from workbench.runs import write_run
+
+    now = {k: v for k, v in config_defaults("embeddings").items() if k != "epochs"} | {"max_epochs": 40}
+    old = {k: v for k, v in now.items() if not k.startswith("pretrain_")}
+    ids = []
+    for i, cfg in enumerate((old, now, {**now, "pretrain_epochs": 20})):
+        rid = f"2026120{i + 1}-000000-embeddings-00000{i}"
+        write_run(rid, info={"kind": "embeddings", "created_at": f"2026-12-0{i + 1}T00:00:00+00:00", "seed": 0},
+                  config_=cfg, data={}, history=[], metrics={"model": {"map_at_r": 0.5 + i / 10}}, root=root)
+        ids.append(rid)
+    return ids
+
+
+def test_runs_compare_does_not_call_a_key_newer_than_a_run_a_difference_where_it_is_at_its_default(tmp_path, capsys):
+    """`runs compare` of a run from before session 20 and one after listed config.pretrain_epochs (- vs 0) and
+    config.pretrain_loss (- vs supcon) as differences: the old run trained exactly as the default does."""
+    from workbench.experiments import compare
+
+    ids = _embeddings_runs(tmp_path)
+    assert list(compare(ids[:2], root=tmp_path).params.index) == []  # nothing differs but the new keys' presence
+    shown = list(compare([ids[0], ids[2]], root=tmp_path).params.index)
+    assert shown == ["config.pretrain_epochs"], shown  # a first stage the old run did not have is one
+    assert "config.pretrain_loss" in compare(ids[:2], root=tmp_path, differences_only=False).params.index  # --all: all
+
+    assert _runs_cli(["runs", "--experiments", str(tmp_path), "compare", *ids[:2]]) == 0
+    out = capsys.readouterr().out
+    assert "pretrain" not in out and "(no differences)" in out, out
+
+
+# -- notebook 05's first table: the columns that differ, not ~140 ---------------------------------------------
+
+def test_the_runs_table_can_show_only_the_parameters_that_differ_between_runs_of_a_kind(tmp_path):
+    from workbench.errors import ParameterError
+    from workbench.experiments import runs_table
+
+    ids = _embeddings_runs(tmp_path)
+    every = runs_table(tmp_path)
+    some = runs_table(tmp_path, params="differing")
+    assert len(every.columns) > 50, list(every.columns)
+    assert list(some.columns) == ["run_id", "kind", "created", "backbone", "tracks", "pretrain_epochs", "map_at_r"]
+    assert some.attrs["hidden_params"] == len(every.columns) - len(some.columns)
+    assert some.set_index("run_id")["pretrain_epochs"].isna().tolist() == [True, False, False] and ids
+    try:
+        runs_table(tmp_path, params="some")
+    except ParameterError as exc:
+        assert "params must be 'all' (every config column) or 'differing'" in str(exc) and "'some'" in str(exc)
+    else:
+        raise AssertionError("params='some' was accepted")
+
+
+def test_notebook_05s_first_table_shows_the_parameters_that_differ_and_says_how_to_see_all(tmp_path):
+    """Notebook 05's first table had a column per config key of every kind (about 140 on a workspace with both
+    kinds): unreadable. It shows the parameters that differ between runs of a kind and says how to see every one."""
+    from test_notebooks import execute, outputs
+
+    root = tmp_path / "experiments"
+    _embeddings_runs(root)
+    for sub in ("data", "models"):
+        (tmp_path / sub).mkdir()
+    nb = execute("05_compare_experiments.ipynb", tmp_path, {"EXPERIMENTS": str(root)})
+    table = next(h for h in outputs(nb, "text/html") if ">started (UTC)<" in h and "wb-runs" not in h)
+    heads = re.findall(r'<th id="T_\w+_level0_col\d+" class="col_heading[^"]*" >([^<]*)</th>', table)
+    assert heads == ["run_id", "kind", "started (UTC)", "backbone", "tracks", "pretrain_epochs", "map_at_r"], heads
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "parameter columns equal in every run of their kind are hidden: ALL_COLUMNS = True shows them" in text
+    every = execute("05_compare_experiments.ipynb", tmp_path, {"EXPERIMENTS": str(root), "ALL_COLUMNS": True})
+    table = next(h for h in outputs(every, "text/html") if ">started (UTC)<" in h and "wb-runs" not in h)
+    assert ">lr<" in table and ">pretrain_loss<" in table
