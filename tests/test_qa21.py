@@ -7,6 +7,7 @@ import argparse
 import re
 
 from test_experiments import _counts_runs
+from test_notebook_qa import small_home  # noqa: F401  (a fixture: 4 short tracks scanned, analysed, embedded)
 
 
 def _runs_cli(argv: list[str]) -> int:
@@ -176,3 +177,28 @@ def test_notebook_05s_first_table_shows_the_parameters_that_differ_and_says_how_
     every = execute("05_compare_experiments.ipynb", tmp_path, {"EXPERIMENTS": str(root), "ALL_COLUMNS": True})
     table = next(h for h in outputs(every, "text/html") if ">started (UTC)<" in h and "wb-runs" not in h)
     assert ">lr<" in table and ">pretrain_loss<" in table
+
+
+# -- notebook 02 names the section model once -------------------------------------------------------------------
+
+def test_notebook_02_names_the_section_model_once_in_the_labeler_not_again_above_it(small_home, tmp_path):  # noqa: F811
+    """Notebook 02 printed "no active section model: novelty boundaries, labels guessed (train one ...)" above the
+    labeler, which says the same line under its suggestions: twice on one screen."""
+    import shutil
+
+    from test_notebooks import execute
+
+    from workbench.library import Library
+    from workbench.widgets import WebLabeler
+    from workbench.widgets.suggest import active_suggester
+
+    home = tmp_path / "ws"
+    shutil.copytree(small_home, home)
+    nb = execute("02_label_sections.ipynb", home)
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "no active section model" not in text, text
+    with Library(home / "data" / "workbench.db") as lib:  # the labeler's own line, under its suggestions
+        suggest = active_suggester(lib)
+        labeler = WebLabeler(lib, suggest=suggest)
+        labeler.load_suggestions()
+        assert labeler.suggest_note.startswith("no active section model: novelty boundaries"), labeler.suggest_note
