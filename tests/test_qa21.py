@@ -202,3 +202,15 @@ def test_notebook_02_names_the_section_model_once_in_the_labeler_not_again_above
         labeler = WebLabeler(lib, suggest=suggest)
         labeler.load_suggestions()
         assert labeler.suggest_note.startswith("no active section model: novelty boundaries"), labeler.suggest_note
+
+
+def test_a_key_one_run_sets_to_none_and_another_kind_lacks_is_no_difference(tmp_path):
+    """Both read "-" in the table: listing them as a difference would show "-" against "-"."""
+    from workbench.experiments import compare
+    from workbench.runs import write_run
+
+    for i, (kind, cfg) in enumerate((("embeddings", {"openl3_weights": None, "lr": 1e-4}), ("sections", {"lr": 1e-3}))):
+        write_run(f"2026120{i + 1}-000000-{kind}-00000{i}", info={"kind": kind, "created_at": f"2026-12-0{i + 1}T00:00:00"},
+                  config_=cfg, data={}, history=[], metrics={}, root=tmp_path)
+    params = compare(sorted(p.name for p in tmp_path.iterdir()), root=tmp_path).params
+    assert "config.openl3_weights" not in params.index and "config.lr" in params.index, list(params.index)

@@ -230,15 +230,13 @@ def differing_params(runs: Iterable[Run], params: Mapping[str, Mapping[str, Any]
     """
     runs = list(runs)
     defaults = {kind: config_defaults(kind) for kind in {r.kind for r in runs}}
-    absent = object()
     out = []
     for name in dict.fromkeys(k for r in runs for k in params[r.run_id]):
         key = name[len(prefix):] if name.startswith(prefix) else None
         seen = set()
-        for r in runs:
+        for r in runs:  # absent with no default: None, as the tables write both ("-")
             own = params[r.run_id]
-            value = own[name] if name in own else defaults[r.kind].get(key, absent) if key is not None else absent
-            seen.add("<absent>" if value is absent else repr(value))
+            seen.add(repr(own[name] if name in own else defaults[r.kind].get(key) if key is not None else None))
         if len(seen) > 1:
             out.append(name)
     return out
