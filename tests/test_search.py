@@ -256,6 +256,36 @@ def test_an_outside_copy_of_a_track_read_with_another_prior_is_not_said_to_diffe
         assert not any("read with this track's prior" in x.match.explanation for x in by_id)
 
 
+def test_an_outside_file_asked_again_is_not_analysed_again_with_each_prior(demo, tmp_path, monkeypatch):
+    """QA, session 21: every query with an outside file ran one extra tempo analysis per distinct folder prior, the
+    same file asked twice (notebook 01, a session) twice. The tempo read with a prior is kept for the search's
+    session, keyed by the file's content and the settings; an edited file is read again."""
+    import workbench.analysis as analysis
+    from workbench.analysis.settings import set_analysis_settings
+
+    root, records, _ = demo
+    rec = records[0]
+    slow = 0.75 * rec.bpm
+    outside = tmp_path / "outside.wav"
+    y, sr = sf.read(rec.audio_path)
+    sf.write(outside, y, sr)
+    calls = []
+    real = analysis.analyze
+    monkeypatch.setattr(analysis, "analyze", lambda *a, **k: calls.append(k.get("bpm_prior")) or real(*a, **k))
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        set_analysis_settings(lib, scope="folder", target=root / "music", prior=f"{slow - 4:.0f}-{slow + 4:.0f}")
+        search = LibrarySearch(lib, progress=False).update()
+        first = search.similar(outside, k=3)
+        assert len(calls) == 1, calls  # the one folder prior
+        again = search.similar(outside, k=3)
+        assert len(calls) == 1, calls  # asked again: not analysed again
+        assert [r.match.explanation for r in again] == [r.match.explanation for r in first]
+        sf.write(outside, y[: len(y) // 2], sr)  # another content: read again
+        search.similar(outside, k=3)
+        assert len(calls) == 2, calls
+
+
 def test_a_tiny_library_says_its_vibe_is_uncalibrated_and_calibrates_once_it_has_grown(demo, tmp_path):
     """QA, session 20: in a 3-track library `similar 2` said both matches "different vibe (0%)": 0 % is the median
     pair of the library, and the median of 3 pairs is one of them, so that pair and the one below it read 0 %

@@ -157,6 +157,7 @@ class LibrarySearch:
         self._index_stats: tuple[np.ndarray, np.ndarray] | None = None  # what ``index`` was built with
         self.calibrated = True  # the index's vibe is calibrated (MIN_CALIBRATION_TRACKS); set with the index
         self._query_priors: dict[int, str] = {}  # an outside file's query: track id -> the other prior it was read with
+        self._file_tempi: dict[tuple[str, str], float | None] = {}  # an outside file's tempo by (content, prior)
         self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
         self._bounds_ready = False
 
@@ -472,7 +473,7 @@ class LibrarySearch:
             base = effective_settings(self.library, query)  # the library's prior (a file is in no folder)
             a = analyze(y, sr=sr, name=name, **base.kwargs())
             by_id, self._query_priors = tempi_by_prior(self.library, self.index.ids, y, sr=sr, name=name,  # type: ignore[union-attr]
-                                                       base=base)  # read as each track was: same audio, same tempo
+                                                       base=base, cache=self._file_tempi)  # read as each track was
             emb, ts = self.backbone.embed(y, sr=sr)
             windows = self.model.windows(np.asarray(emb), np.asarray(ts))
         except AudioError:
