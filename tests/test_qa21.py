@@ -214,3 +214,21 @@ def test_a_key_one_run_sets_to_none_and_another_kind_lacks_is_no_difference(tmp_
                   config_=cfg, data={}, history=[], metrics={}, root=tmp_path)
     params = compare(sorted(p.name for p in tmp_path.iterdir()), root=tmp_path).params
     assert "config.openl3_weights" not in params.index and "config.lr" in params.index, list(params.index)
+
+
+# -- the report's search section writes its change as its table does ------------------------------------------
+
+def test_the_reports_search_change_has_4_decimals_as_the_precisions_beside_it(tmp_path):
+    """An embeddings report on the real music said "Change: -0.06." above a table of 0.7778 and 0.7222."""
+    import json
+
+    from workbench.report.search_section import FILE, section_html
+    from workbench.runs import load_run, write_run
+
+    path = write_run("20261207-000000-embeddings-000000", info={"kind": "embeddings"}, config_={}, data={},
+                     history=[], metrics={}, root=tmp_path)
+    (path / FILE).write_text(json.dumps({"k": 3, "groups_by": "crate", "queries": "held-out",
+                                         "backbone": {"precision_at_k": 0.7778, "n_queries": 6},
+                                         "head": {"precision_at_k": 0.7222, "n_queries": 6}}))
+    page = section_html(load_run(path))
+    assert "Change: -0.0556." in page and "-0.06" not in page, page
