@@ -232,3 +232,12 @@ def test_the_reports_search_change_has_4_decimals_as_the_precisions_beside_it(tm
                                          "head": {"precision_at_k": 0.7222, "n_queries": 6}}))
     page = section_html(load_run(path))
     assert "Change: -0.0556." in page and "-0.06" not in page, page
+
+
+def test_the_overfit_warning_writes_its_losses_with_4_decimals_as_the_job_line_above_it():
+    """`train sections` on the real music printed "loss 0.0149" in its job line and then "validation loss only rose
+    (0.902 at epoch 1, 1.889 at epoch 9)": two precisions for one quantity on one screen."""
+    from workbench.train.sections import overfit_warning
+
+    said = overfit_warning([0.90213, 1.2, 1.88912])
+    assert "(0.9021 at epoch 1, 1.8891 at epoch 3)" in said, said
