@@ -241,3 +241,39 @@ def test_the_overfit_warning_writes_its_losses_with_4_decimals_as_the_job_line_a
 
     said = overfit_warning([0.90213, 1.2, 1.88912])
     assert "(0.9021 at epoch 1, 1.8891 at epoch 3)" in said, said
+
+
+# -- profile compare: sections not compared, one line per reason -------------------------------------------------
+
+def test_profile_compare_says_each_reason_for_sections_not_compared_once():
+    """`profile compare kart 1` on a track labelled in 16-beat phrases printed 35 "not compared" lines, 18 with one
+    reason and 17 with the other, and "[drop 16.8-24.8 s] not compared: 8.0 s long; sections shorter than 8 s are not
+    measured" (7.96 s, rounded up to the limit it was refused under)."""
+    from workbench.commands.style import not_compared_lines
+
+    none = "the profile has no reference sections of any label"
+    sections = [{"label": "drop", "start_s": 0.0, "end_s": 16.8, "compared": False, "reason": none},
+                {"label": "drop", "start_s": 16.8, "end_s": 24.76, "compared": False,
+                 "reason": "7.96 s long; sections shorter than 8 s are not measured"},
+                {"label": "break", "start_s": 24.76, "end_s": 32.45, "compared": False,
+                 "reason": "7.69 s long; sections shorter than 8 s are not measured"},
+                {"label": "drop", "start_s": 56.3, "end_s": 64.3, "compared": False, "reason": none},
+                {"label": "drop", "start_s": 64.3, "end_s": 72.3, "compared": True, "reason": None}]
+    assert not_compared_lines(sections, named=1) == [
+        f"  [2 sections: drop 0.0-16.8 s and 1 more] not compared: {none}",
+        "  [2 sections: drop 16.8-24.8 s and 1 more] not compared: sections shorter than 8 s are not measured "
+        "(7.69-7.96 s long)"]
+    assert not_compared_lines(sections[1:2]) == [f"  [drop 16.8-24.8 s] not compared: {sections[1]['reason']}"]
+
+
+def test_a_section_just_under_8_s_is_not_said_to_be_8_s_long():
+    import numpy as np
+
+    from workbench.analysis import analyze
+    from workbench.style.sections import section_features
+
+    sr = 22050
+    t = np.arange(20 * sr) / sr
+    y = (0.2 * np.sin(2 * np.pi * 220 * t) * (1 + (np.sin(2 * np.pi * 2 * t) > 0))).astype(np.float32)
+    rows = section_features(y, sr=sr, analysis=analyze(y, sr=sr), sections=[("drop", 1.0, 8.96)])
+    assert rows[0]["skipped"] == "7.96 s long; sections shorter than 8 s are not measured", rows[0]
