@@ -313,3 +313,23 @@ def test_a_tiny_library_says_its_vibe_is_uncalibrated_and_calibrates_once_it_has
         grown = LibrarySearch(lib, progress=False).update()
         assert grown.calibrated and grown.index.baseline > 0 and len(grown.index) >= MIN_CALIBRATION_TRACKS
         assert not any("uncalibrated" in r.match.explanation for r in grown.similar(lib.tracks()[0].id, k=3))
+
+
+def test_an_outside_file_without_a_beat_is_not_said_to_have_its_tempo_read_with_a_prior(demo, tmp_path):
+    """QA, session 21: `similar FILE` said "tempo unknown (no beat); ...; tempo of both read with this track's prior
+    80-100@90": a tempo that was not read at all, said to be read alike."""
+    from workbench.analysis.settings import set_analysis_settings
+
+    root, records, _ = demo
+    sr = 22050
+    t = np.arange(12 * sr) / sr
+    pad = tmp_path / "pad.wav"  # a drone: nothing struck, no pulse
+    sf.write(pad, (0.2 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), sr)
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        set_analysis_settings(lib, scope="folder", target=root / "music", prior="80-100")
+        results = LibrarySearch(lib, progress=False).update().similar(pad, k=3)
+        assert results and all(r.match.bpm_delta is None for r in results)
+        for r in results:
+            assert "tempo unknown" in r.match.explanation and "read with this track's prior" not in r.match.explanation, \
+                r.match.explanation

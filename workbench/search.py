@@ -367,7 +367,8 @@ class LibrarySearch:
                        for m in matches]
         if self._query_priors:  # the file's tempo was read with another prior for these: said so
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; tempo of both read with this track's "
-                                           f"prior {self._query_priors[m.id]}") if m.id in self._query_priors else m
+                                           f"prior {self._query_priors[m.id]}")
+                       if m.id in self._query_priors and m.bpm_delta is not None else m  # a tempo unknown: no note
                        for m in matches]
         if learned is not None:  # the score explains itself: the weights that made it are named
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; weights {said}") for m in matches]
