@@ -277,3 +277,16 @@ def test_a_section_just_under_8_s_is_not_said_to_be_8_s_long():
     y = (0.2 * np.sin(2 * np.pi * 220 * t) * (1 + (np.sin(2 * np.pi * 2 * t) > 0))).astype(np.float32)
     rows = section_features(y, sr=sr, analysis=analyze(y, sr=sr), sections=[("drop", 1.0, 8.96)])
     assert rows[0]["skipped"] == "7.96 s long; sections shorter than 8 s are not measured", rows[0]
+
+
+# -- labels import: one line per reason for skipped rows -------------------------------------------------------
+
+def test_a_labels_import_says_each_reason_for_skipped_rows_once(tmp_path):
+    """Importing a file whose 224 labels were already there printed 20 lines "skipped row N: already in the library"
+    and "... and 204 more"."""
+    from workbench.labels.transfer import ImportSummary
+
+    skipped = [(f"row {i}", "already in the library") for i in range(2, 226)] + [("row 226", "unknown label 'solo'")]
+    said = str(ImportSummary(path=tmp_path / "l.csv", added=[], replaced=0, skipped=skipped, backup_path=None))
+    assert said.splitlines()[1:] == ["  skipped 224 (row 2, row 3, row 4 and 221 more): already in the library",
+                                     "  skipped row 226: unknown label 'solo'"], said
