@@ -290,3 +290,14 @@ def test_a_labels_import_says_each_reason_for_skipped_rows_once(tmp_path):
     said = str(ImportSummary(path=tmp_path / "l.csv", added=[], replaced=0, skipped=skipped, backup_path=None))
     assert said.splitlines()[1:] == ["  skipped 224 (row 2, row 3, row 4 and 221 more): already in the library",
                                      "  skipped row 226: unknown label 'solo'"], said
+
+
+def test_the_reliability_plots_legend_writes_ece_with_4_decimals_as_the_tables():
+    """The sections report's reliability plot said "(ECE 0.058)" where its calibration table and `make demo`'s
+    summary write ECE 0.0581."""
+    from workbench.report.sections import reliability_figure
+
+    curve = {"confidence": [0.2, 0.8], "accuracy": [0.3, 0.7], "count": [5, 9], "ece": 0.05812}
+    fig = reliability_figure({"cross-style, stated": curve})
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "cross-style, stated (ECE 0.0581)" in labels, labels
