@@ -333,3 +333,26 @@ def test_an_outside_file_without_a_beat_is_not_said_to_have_its_tempo_read_with_
         for r in results:
             assert "tempo unknown" in r.match.explanation and "read with this track's prior" not in r.match.explanation, \
                 r.match.explanation
+
+
+def test_the_weights_used_are_those_that_made_the_score_where_a_term_is_left_out(demo, tmp_path):
+    """QA, session 21: `similar 7 --json` on the loops gave "weights_used" key 0.2 for a match whose key was left out
+    (both drums only), so score 0.626 was no sum of weight times term (0.5008); the weights used sum to 1 over the
+    terms there are."""
+    import dataclasses
+
+    from workbench.search import _used_by
+
+    root, records, _ = demo
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        search = LibrarySearch(lib, progress=False).update()
+        query = lib.track(records[0].audio_path)
+        results = search.similar(query, k=len(lib.tracks()) - 1)
+        no_key = dataclasses.replace(results[0].match, key=None)  # as for a drums-only pair
+        used = _used_by(no_key, {"vibe": 0.5, "tempo": 0.2, "key": 0.2, "energy": 0.1})
+        assert used == pytest.approx({"vibe": 0.625, "tempo": 0.25, "key": 0.0, "energy": 0.125})
+        for r in results:  # every score is its weights times its terms
+            m = r.match
+            total = sum(r.weights_used[t] * (getattr(m, t) or 0.0) for t in ("vibe", "tempo", "key", "energy"))
+            assert total == pytest.approx(m.score, abs=1e-6), (r.weights_used, m)

@@ -64,13 +64,20 @@ AGGREGATION: str = "chamfer"
 AUTO_LEARNED: bool = False
 
 
+def _used_by(match: Match, used: dict[str, float]) -> dict[str, float]:
+    """The weights that made ``match``'s score: a term it lacks (None: tempo or key unknown) 0, the rest renormalised."""
+    present = {t: v for t, v in used.items() if getattr(match, t, None) is not None}
+    total = sum(present.values())
+    return {t: present.get(t, 0.0) / total for t in used} if total > 0 else dict(used)
+
+
 @dataclass(frozen=True)
 class SimilarTrack:
     """One match: the library track, the scored, explained :class:`~workbench.similarity.Match`, and the model.
 
     ``model`` names the embedding model that ranked it (e.g. ``"head@3 (on features-v1)"``), ``weights`` the
-    term weights in words (e.g. ``"default: vibe 50%, tempo 20%, key 20%, energy 10%"``), ``weights_used`` them
-    as numbers (normalised: they sum to 1).
+    term weights in words (e.g. ``"default: vibe 50%, tempo 20%, key 20%, energy 10%"``), ``weights_used`` those that
+    made this score (sum 1; a term left out, tempo or key unknown, 0: ``score`` is the sum of weight times term).
     """
 
     track: Track
@@ -373,7 +380,7 @@ class LibrarySearch:
         if learned is not None:  # the score explains itself: the weights that made it are named
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; weights {said}") for m in matches]
         used = dict(zip(TERMS, w.normalized(), strict=True))
-        return [SimilarTrack(self.library.track(m.id), m, self.model_said, said, used) for m in matches]
+        return [SimilarTrack(self.library.track(m.id), m, self.model_said, said, _used_by(m, used)) for m in matches]
 
     @property
     def uses_learned_weights(self) -> bool:
