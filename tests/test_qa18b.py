@@ -58,13 +58,13 @@ def test_jobs_say_no_triplet_mined_instead_of_loss_0(lib, exp, capsys):  # noqa:
         assert runner.job.loss_text == "0.2000"
         runner.on_epoch(2, 2, {"train_loss": None, "mined_triplets": 0})
         job = runner.job
-        assert job.loss is None and job.loss_text == "no triplet mined"
+        assert job.loss is None and job.loss_text == "0.2000 (epoch 1; then no triplet mined)"  # session 21: its last loss
         runner.finish(dummy_train(lambda *a: None, epochs=1))
     job = runner.job
-    assert job.state == "completed" and job.loss_text == "no triplet mined"
+    assert job.state == "completed" and job.loss_text == "0.2000 (epoch 1; then no triplet mined)"
     assert "no triplet mined" in format_jobs([job]) and "0.0000" not in format_jobs([job])
     assert "no triplet mined" in jobs_html([job])
-    assert job_line(job, None).endswith("2/2 epochs, loss no triplet mined")
+    assert job_line(job, None).endswith("2/2 epochs, loss 0.2000 (epoch 1; then no triplet mined)")
     # the run's own metrics are the model's, not the job's note
     assert "last_epoch_loss" not in json.loads((runner.run_path / "metrics.json").read_text())
 

@@ -256,6 +256,36 @@ def test_an_outside_copy_of_a_track_read_with_another_prior_is_not_said_to_diffe
         assert not any("read with this track's prior" in x.match.explanation for x in by_id)
 
 
+def test_an_outside_file_asked_again_is_not_analysed_again_with_each_prior(demo, tmp_path, monkeypatch):
+    """QA, session 21: every query with an outside file ran one extra tempo analysis per distinct folder prior, the
+    same file asked twice (notebook 01, a session) twice. The tempo read with a prior is kept for the search's
+    session, keyed by the file's content and the settings; an edited file is read again."""
+    import workbench.analysis as analysis
+    from workbench.analysis.settings import set_analysis_settings
+
+    root, records, _ = demo
+    rec = records[0]
+    slow = 0.75 * rec.bpm
+    outside = tmp_path / "outside.wav"
+    y, sr = sf.read(rec.audio_path)
+    sf.write(outside, y, sr)
+    calls = []
+    real = analysis.analyze
+    monkeypatch.setattr(analysis, "analyze", lambda *a, **k: calls.append(k.get("bpm_prior")) or real(*a, **k))
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        set_analysis_settings(lib, scope="folder", target=root / "music", prior=f"{slow - 4:.0f}-{slow + 4:.0f}")
+        search = LibrarySearch(lib, progress=False).update()
+        first = search.similar(outside, k=3)
+        assert len(calls) == 1, calls  # the one folder prior
+        again = search.similar(outside, k=3)
+        assert len(calls) == 1, calls  # asked again: not analysed again
+        assert [r.match.explanation for r in again] == [r.match.explanation for r in first]
+        sf.write(outside, y[: len(y) // 2], sr)  # another content: read again
+        search.similar(outside, k=3)
+        assert len(calls) == 2, calls
+
+
 def test_a_tiny_library_says_its_vibe_is_uncalibrated_and_calibrates_once_it_has_grown(demo, tmp_path):
     """QA, session 20: in a 3-track library `similar 2` said both matches "different vibe (0%)": 0 % is the median
     pair of the library, and the median of 3 pairs is one of them, so that pair and the one below it read 0 %
@@ -283,3 +313,46 @@ def test_a_tiny_library_says_its_vibe_is_uncalibrated_and_calibrates_once_it_has
         grown = LibrarySearch(lib, progress=False).update()
         assert grown.calibrated and grown.index.baseline > 0 and len(grown.index) >= MIN_CALIBRATION_TRACKS
         assert not any("uncalibrated" in r.match.explanation for r in grown.similar(lib.tracks()[0].id, k=3))
+
+
+def test_an_outside_file_without_a_beat_is_not_said_to_have_its_tempo_read_with_a_prior(demo, tmp_path):
+    """QA, session 21: `similar FILE` said "tempo unknown (no beat); ...; tempo of both read with this track's prior
+    80-100@90": a tempo that was not read at all, said to be read alike."""
+    from workbench.analysis.settings import set_analysis_settings
+
+    root, records, _ = demo
+    sr = 22050
+    t = np.arange(12 * sr) / sr
+    pad = tmp_path / "pad.wav"  # a drone: nothing struck, no pulse
+    sf.write(pad, (0.2 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), sr)
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        set_analysis_settings(lib, scope="folder", target=root / "music", prior="80-100")
+        results = LibrarySearch(lib, progress=False).update().similar(pad, k=3)
+        assert results and all(r.match.bpm_delta is None for r in results)
+        for r in results:
+            assert "tempo unknown" in r.match.explanation and "read with this track's prior" not in r.match.explanation, \
+                r.match.explanation
+
+
+def test_the_weights_used_are_those_that_made_the_score_where_a_term_is_left_out(demo, tmp_path):
+    """QA, session 21: `similar 7 --json` on the loops gave "weights_used" key 0.2 for a match whose key was left out
+    (both drums only), so score 0.626 was no sum of weight times term (0.5008); the weights used sum to 1 over the
+    terms there are."""
+    import dataclasses
+
+    from workbench.search import _used_by
+
+    root, records, _ = demo
+    with Library(tmp_path / "w.db") as lib:
+        lib.scan(root / "music", progress=False)
+        search = LibrarySearch(lib, progress=False).update()
+        query = lib.track(records[0].audio_path)
+        results = search.similar(query, k=len(lib.tracks()) - 1)
+        no_key = dataclasses.replace(results[0].match, key=None)  # as for a drums-only pair
+        used = _used_by(no_key, {"vibe": 0.5, "tempo": 0.2, "key": 0.2, "energy": 0.1})
+        assert used == pytest.approx({"vibe": 0.625, "tempo": 0.25, "key": 0.0, "energy": 0.125})
+        for r in results:  # every score is its weights times its terms
+            m = r.match
+            total = sum(r.weights_used[t] * (getattr(m, t) or 0.0) for t in ("vibe", "tempo", "key", "energy"))
+            assert total == pytest.approx(m.score, abs=1e-6), (r.weights_used, m)

@@ -321,7 +321,7 @@ def test_notebook_05_heads_the_jobs_start_started():
     from pathlib import Path
 
     nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "05_compare_experiments.ipynb").read_text())
-    cell = next("".join(c["source"]) for c in nb["cells"] if "table = runs_table(EXPERIMENTS)" in "".join(c["source"]))
+    cell = next("".join(c["source"]) for c in nb["cells"] if "table = runs_table(EXPERIMENTS" in "".join(c["source"]))
     shown = next(ln for ln in cell.splitlines() if ln.startswith("text_left(table"))
     assert '.rename(columns={"created": STARTED_HEADING})' in shown and 'map(started_text)' in shown  # as the runs view says it
 

@@ -35,6 +35,7 @@ from workbench.experiments_compare import (  # noqa: F401  (re-exported)
     config_params,
     count_metrics,
     data_diff,
+    differing_params,
     headline_first,
     metric_direction,
     run_params,
@@ -68,14 +69,30 @@ _scalar_metrics = scalar_metrics
 _params = run_params
 
 
-def runs_table(root: str | os.PathLike[str] | None = None, *, kind: str | None = None) -> pd.DataFrame:
+def runs_table(root: str | os.PathLike[str] | None = None, *, kind: str | None = None,
+               params: str = "all") -> pd.DataFrame:
     """One row per run, oldest first: ``run_id``, ``kind``, ``created``, ``backbone``, ``tracks``, config
     params, headline metrics.
 
     Parameters
     ----------
-    root : experiments folder (default :func:`workbench.config.experiments_dir`)
-    kind : "embeddings", "sections" or None for all
+    root : str, path or None
+        The experiments folder (default :func:`workbench.config.experiments_dir`).
+    kind : {"embeddings", "sections"} or None
+        Only runs of this kind; None: all.
+    params : {"all", "differing"}
+        Which config columns: every one (a sections run alone has about 75), or only those that differ between runs
+        of one kind (a key a run does not set read as its default: :func:`differing_params`). With
+        ``"differing"``, ``table.attrs["hidden_params"]`` counts the columns left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    ParameterError
+        An unknown ``kind`` or ``params``.
     """
     import pandas as pd
 
@@ -84,8 +101,11 @@ def runs_table(root: str | os.PathLike[str] | None = None, *, kind: str | None =
 
     if kind is not None and kind not in RUN_KINDS:
         raise ParameterError(f"kind must be one of {RUN_KINDS} or None; got {kind!r}")
-    rows = []
-    for run in list_runs(root, kind=kind):
+    if params not in ("all", "differing"):
+        raise ParameterError(f"params must be 'all' (every config column) or 'differing' (those that differ between "
+                             f"runs of one kind); got {params!r}")
+    rows, runs = [], list_runs(root, kind=kind)
+    for run in runs:
         m = model_metrics(run.metrics)
         row: dict[str, Any] = {"run_id": run.run_id, "kind": run.kind, "created": run.info.get("created_at"),
                                "backbone": _backbone_name(run),
@@ -102,7 +122,17 @@ def runs_table(root: str | os.PathLike[str] | None = None, *, kind: str | None =
     df = df.sort_values("created", kind="stable", na_position="first", key=lambda c: c.astype(str)).reset_index(drop=True)
     metric_cols = [c for c in HEADLINE_METRICS if c in df.columns]
     other = [c for c in df.columns if c not in base and c not in metric_cols]
-    return df[base + other + metric_cols]
+    hidden = 0
+    if params == "differing":  # per kind: a sections key is no difference between embeddings runs
+        kept: set[str] = set()
+        for group in {r.kind for r in runs}:
+            of_kind = [r for r in runs if r.kind == group]
+            kept.update(differing_params(of_kind, {r.run_id: config_params(r.config) for r in of_kind}, prefix=""))
+        hidden = sum(c not in kept for c in other)
+        other = [c for c in other if c in kept]
+    out = df[base + other + metric_cols]
+    out.attrs["hidden_params"] = hidden
+    return out
 
 
 def _confusion_rates(run: Run) -> pd.DataFrame | None:
@@ -169,8 +199,8 @@ class Comparison:
         df = self.all_params
         if not self.differences_only or len(self.runs) < 2:
             return df
-        differs = [len({repr(v) for v in row}) > 1 for row in df.itertuples(index=False)]
-        return df[differs]
+        # a key newer than a run, equal to its default in every run that sets it, is no difference
+        return df.loc[differing_params(self.runs, {r.run_id: _params(r) for r in self.runs})]
 
     @property
     def metrics(self) -> pd.DataFrame:

@@ -5,6 +5,8 @@
   :func:`config_params`: its config, with keys other kinds name differently read as one name.
 - :data:`METRIC_DIRECTIONS` and :func:`metric_direction`: whether higher or lower is better for a
   metric; a metric not in the table (counts, supports, seconds) has no direction and no "best".
+- :func:`config_defaults` and :func:`differing_params`: the config a run gets for a key it does not set (a key
+  newer than the run), so that such a key equal to its default is no difference.
 - :class:`DataDiff` and :func:`data_diff`: tracks and labels added or removed between two runs,
   always read from the earlier run to the later one.
 
@@ -173,6 +175,71 @@ def run_params(run: Run) -> dict[str, Any]:
     if p.get("config.backbone") == "features":  # embeddings runs before session 12: the frontend's CLI name
         p["config.backbone"] = "features-v1"
     return p
+
+
+def config_defaults(kind: str) -> dict[str, Any]:
+    """The config a training job of ``kind`` uses for a key it is not given, dotted as :func:`config_params` gives a
+    run's config (JSON values: a tuple reads as the list a run stores).
+
+    Parameters
+    ----------
+    kind : str
+        A run kind; ``"embeddings"`` and ``"sections"`` have defaults, any other kind none.
+
+    Returns
+    -------
+    dict
+        Dotted key -> default value; ``{}`` for a kind without defaults.
+    """
+    import json
+    from dataclasses import asdict
+
+    if kind == "embeddings":
+        from workbench.train.embeddings_job import EMBEDDING_DATA_DEFAULTS
+        from workbench.train.triplet_config import TripletConfig
+
+        found: dict[str, Any] = {**EMBEDDING_DATA_DEFAULTS, **asdict(TripletConfig())}
+    elif kind == "sections":
+        from workbench.train.sections.training import CONFIG_DEFAULTS
+
+        found = dict(CONFIG_DEFAULTS)
+    else:
+        return {}
+    return config_params(json.loads(json.dumps(found, default=str)))
+
+
+def differing_params(runs: Iterable[Run], params: Mapping[str, Mapping[str, Any]], *,
+                     prefix: str = "config.") -> list[str]:
+    """The parameter names whose values differ between ``runs``, a config key a run does not set read as its
+    kind's default (:func:`config_defaults`): a key newer than an old run, equal to its default in every run that
+    has it, is no difference (``pretrain_epochs`` 0 against a run from before it existed).
+
+    Parameters
+    ----------
+    runs : iterable of Run
+    params : mapping of str to mapping
+        ``{run_id: {name: value}}``, each run's parameters as recorded (a name absent where the run does not set it).
+    prefix : str
+        What a config key's name starts with in ``params`` (``"config."`` as :func:`run_params` names them,
+        ``""`` for :func:`config_params`'s names).
+
+    Returns
+    -------
+    list of str
+        The names that differ, in the order they first appear.
+    """
+    runs = list(runs)
+    defaults = {kind: config_defaults(kind) for kind in {r.kind for r in runs}}
+    out = []
+    for name in dict.fromkeys(k for r in runs for k in params[r.run_id]):
+        key = name[len(prefix):] if name.startswith(prefix) else None
+        seen = set()
+        for r in runs:  # absent with no default: None, as the tables write both ("-")
+            own = params[r.run_id]
+            seen.add(repr(own[name] if name in own else defaults[r.kind].get(key) if key is not None else None))
+        if len(seen) > 1:
+            out.append(name)
+    return out
 
 
 def chronological(runs: list[Run]) -> list[Run]:

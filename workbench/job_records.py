@@ -39,6 +39,9 @@ INTERRUPTED = "KeyboardInterrupt: interrupted by the user"
 #: triplet, so no loss was taken; shown in the loss column instead of a 0 that reads as a perfect fit.
 NO_LOSS_KEY = "last_epoch_loss"
 NO_TRIPLET = "no triplet mined"
+#: The job's ``metrics`` key holding, where the last epoch took no loss, the last loss an epoch did take:
+#: ``{"epoch": 7, "loss": 0.0421}`` (the loss column shows it with its epoch rather than no loss at all).
+LAST_LOSS_KEY = "last_loss_taken"
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -159,13 +162,33 @@ def loss_text(job: Any) -> str:
     Returns
     -------
     str
-        4 decimals; what happened instead where no loss was taken (``metrics[NO_LOSS_KEY]``: "no triplet mined");
-        "" where nothing was recorded.
+        4 decimals; where the last epoch took no loss, the last loss taken with its epoch and why
+        (``"0.0421 (epoch 7; then no triplet mined)"``), else what happened instead (``metrics[NO_LOSS_KEY]``:
+        "no triplet mined"); "" where nothing was recorded.
     """
     loss = getattr(job, "loss", None)
     if loss is not None:
         return f"{loss:.4f}"
-    return str((getattr(job, "metrics", None) or {}).get(NO_LOSS_KEY) or "")
+    metrics = getattr(job, "metrics", None) or {}
+    why = str(metrics.get(NO_LOSS_KEY) or "")
+    taken = metrics.get(LAST_LOSS_KEY)
+    if why and isinstance(taken, dict) and isinstance(taken.get("loss"), (int, float)):
+        return f"{taken['loss']:.4f} (epoch {taken.get('epoch')}; then {why})"
+    return why
+
+
+def loss_epoch(job: Any) -> int | None:
+    """The epoch whose loss :func:`loss_text` shows: the job's last epoch, an earlier one where the last took no
+    loss (:data:`LAST_LOSS_KEY`), None where no loss was taken at all.
+
+    Parameters
+    ----------
+    job : Job or any object with ``loss``, ``epoch`` (and optionally ``metrics``)
+    """
+    if getattr(job, "loss", None) is not None:
+        return getattr(job, "epoch", None)
+    taken = (getattr(job, "metrics", None) or {}).get(LAST_LOSS_KEY)
+    return taken.get("epoch") if isinstance(taken, dict) else None
 
 
 def _conn(library: Library | sqlite3.Connection) -> sqlite3.Connection:
@@ -400,7 +423,8 @@ def headline(metrics: Mapping[str, Any], *, max_items: int = 4) -> str:
                                 kv[0].count(".")))
     shown, said = [], set()
     for k, v in leaves:  # an embeddings run records model.map_at_r and model.test.map_at_r alike: say it once
-        same = (k.split(".", 1)[0], k.rsplit(".", 1)[-1], v)
+        group = "baseline" if k.startswith("baselines.backbone.") else k.split(".", 1)[0]  # baseline.*: the backbone too
+        same = (group, k.rsplit(".", 1)[-1], v)
         if same not in said:
             said.add(same)
             shown.append(f"{k}={v:d}" if isinstance(v, int) else f"{k}={v:.4f}")  # a count whole; a score 4 decimals

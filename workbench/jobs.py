@@ -46,6 +46,7 @@ from workbench.job_records import (  # noqa: F401  (the job system's names, re-e
     HEADLINE_METRICS,
     INTERRUPTED,
     JOB_STATES,
+    LAST_LOSS_KEY,
     NO_LOSS_KEY,
     NO_TRIPLET,
     Job,
@@ -148,6 +149,7 @@ class JobRunner:
         self._last_write = 0.0
         self._pending: dict[str, Any] = {}
         self._no_loss: str | None = None  # why the last epoch has no loss (e.g. no triplet mined)
+        self._last_loss: dict[str, Any] | None = None  # the last loss an epoch took: {"epoch", "loss"}
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> JobRunner:
@@ -254,8 +256,10 @@ class JobRunner:
         loss = float(loss) if isinstance(loss, (int, float)) and math.isfinite(loss) else None
         self._no_loss = NO_TRIPLET if loss is None and isinstance(record, Mapping) and \
             record.get("mined_triplets") == 0 else None  # no triplet, no loss: said, never a 0
+        if loss is not None:
+            self._last_loss = {"epoch": epoch, "loss": loss}
         self._pending = {"epoch": epoch, "total_epochs": total, "progress": min(max(epoch / total, 0.0), 1.0),
-                         "loss": loss, "metrics": {NO_LOSS_KEY: self._no_loss} if self._no_loss else {}}
+                         "loss": loss, "metrics": self._no_loss_metrics()}
         self._advance_bar(epoch, total, loss)
         now = time.monotonic()
         if epoch >= total or now - self._last_write >= self.min_interval_s:
@@ -328,7 +332,7 @@ class JobRunner:
 
         metrics = json.loads(_dumps(dict(result.metrics)) or "{}")
         conn = _conn(self.library)
-        no_loss = {NO_LOSS_KEY: self._no_loss} if self._no_loss else {}  # the job's, not the run's
+        no_loss = self._no_loss_metrics()  # the job's, not the run's
         done = {**self._pending, "state": "completed", "progress": 1.0, "run_id": run_id,
                 "metrics": {**metrics, **no_loss},
                 "error": None}
@@ -397,6 +401,12 @@ class JobRunner:
 
             warnings.warn(f"job {self.job_id}: could not record the failure ({db_exc})", RuntimeWarning,
                           stacklevel=3)
+
+    def _no_loss_metrics(self) -> dict[str, Any]:
+        """The job's metrics saying why its last epoch took no loss, and the last loss an epoch took ({} when it took one)."""
+        if not self._no_loss:
+            return {}
+        return {NO_LOSS_KEY: self._no_loss, **({LAST_LOSS_KEY: self._last_loss} if self._last_loss else {})}
 
     def _advance_bar(self, epoch: int, total: int, loss: float | None) -> None:
         if not self.progress:

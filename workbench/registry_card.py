@@ -20,10 +20,11 @@ _INTENDED = {
 
 
 def card_number(value: float) -> str:
-    """A measured value as the card prints it: three decimals (the runs' metrics.json keep them all).
+    """A measured value as the card prints it: 4 fixed decimals, as every table and sentence of the workbench
+    writes a score (:func:`workbench.wording.score_text`); the runs' metrics.json keep every digit.
 
-    A metric over tens of queries or a cosine over a few clips does not support 16 digits: 0.6329
-    and 0.6330 are the same measurement. A nonzero value under 0.001 keeps three significant digits.
+    A metric over tens of queries does not support 16 digits, and ``0.98`` beside ``0.9621`` reads as two
+    precisions. A nonzero value that 4 decimals would write as 0 keeps three significant digits.
 
     Parameters
     ----------
@@ -32,11 +33,15 @@ def card_number(value: float) -> str:
     Returns
     -------
     str
-        ``0.633``, ``41``, ``0.5``, ``1.23e-05``.
+        ``0.6329``, ``0.9800``, ``1.0000``, ``1.23e-05``.
     """
-    if value != 0 and abs(value) < 1e-3:
+    from workbench.wording import score_text
+
+    if isinstance(value, int) and not isinstance(value, bool):  # a count stays whole
+        return str(value)
+    if value != 0 and abs(value) < 5e-5:
         return f"{value:.3g}"
-    return f"{round(value, 3):g}"
+    return score_text(value)
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:

@@ -64,13 +64,20 @@ AGGREGATION: str = "chamfer"
 AUTO_LEARNED: bool = False
 
 
+def _used_by(match: Match, used: dict[str, float]) -> dict[str, float]:
+    """The weights that made ``match``'s score: a term it lacks (None: tempo or key unknown) 0, the rest renormalised."""
+    present = {t: v for t, v in used.items() if getattr(match, t, None) is not None}
+    total = sum(present.values())
+    return {t: present.get(t, 0.0) / total for t in used} if total > 0 else dict(used)
+
+
 @dataclass(frozen=True)
 class SimilarTrack:
     """One match: the library track, the scored, explained :class:`~workbench.similarity.Match`, and the model.
 
     ``model`` names the embedding model that ranked it (e.g. ``"head@3 (on features-v1)"``), ``weights`` the
-    term weights in words (e.g. ``"default: vibe 50%, tempo 20%, key 20%, energy 10%"``), ``weights_used`` them
-    as numbers (normalised: they sum to 1).
+    term weights in words (e.g. ``"default: vibe 50%, tempo 20%, key 20%, energy 10%"``), ``weights_used`` those that
+    made this score (sum 1; a term left out, tempo or key unknown, 0: ``score`` is the sum of weight times term).
     """
 
     track: Track
@@ -157,6 +164,7 @@ class LibrarySearch:
         self._index_stats: tuple[np.ndarray, np.ndarray] | None = None  # what ``index`` was built with
         self.calibrated = True  # the index's vibe is calibrated (MIN_CALIBRATION_TRACKS); set with the index
         self._query_priors: dict[int, str] = {}  # an outside file's query: track id -> the other prior it was read with
+        self._file_tempi: dict[tuple[str, str], float | None] = {}  # an outside file's tempo by (content, prior)
         self.skipped: list[Track] = []  # tracks without a beat: searched, their tempo unknown
         self._bounds_ready = False
 
@@ -366,12 +374,13 @@ class LibrarySearch:
                        for m in matches]
         if self._query_priors:  # the file's tempo was read with another prior for these: said so
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; tempo of both read with this track's "
-                                           f"prior {self._query_priors[m.id]}") if m.id in self._query_priors else m
+                                           f"prior {self._query_priors[m.id]}")
+                       if m.id in self._query_priors and m.bpm_delta is not None else m  # a tempo unknown: no note
                        for m in matches]
         if learned is not None:  # the score explains itself: the weights that made it are named
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; weights {said}") for m in matches]
         used = dict(zip(TERMS, w.normalized(), strict=True))
-        return [SimilarTrack(self.library.track(m.id), m, self.model_said, said, used) for m in matches]
+        return [SimilarTrack(self.library.track(m.id), m, self.model_said, said, _used_by(m, used)) for m in matches]
 
     @property
     def uses_learned_weights(self) -> bool:
@@ -472,7 +481,7 @@ class LibrarySearch:
             base = effective_settings(self.library, query)  # the library's prior (a file is in no folder)
             a = analyze(y, sr=sr, name=name, **base.kwargs())
             by_id, self._query_priors = tempi_by_prior(self.library, self.index.ids, y, sr=sr, name=name,  # type: ignore[union-attr]
-                                                       base=base)  # read as each track was: same audio, same tempo
+                                                       base=base, cache=self._file_tempi)  # read as each track was
             emb, ts = self.backbone.embed(y, sr=sr)
             windows = self.model.windows(np.asarray(emb), np.asarray(ts))
         except AudioError:

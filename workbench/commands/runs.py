@@ -269,9 +269,10 @@ def _cmd_table(args: argparse.Namespace) -> int:
     for m in view.metrics:  # scores with 4 decimals, counts as integers, as the notebooks' runs table
         df[m] = [H.number(v, count=m in view.counts) + (" *" if rid in best.get(m, ()) else "")
                  if v == v and v is not None else "-" for rid, v in zip(df["run_id"], df[m], strict=True)]
-        if view.baseline is not None:
-            df[f"Δ {m}"] = ["-" if v is None or v != v else H.number(v, signed=True, count=m in view.counts)
-                            for v in df[f"Δ {m}"]]
+        if view.baseline is not None:  # the baseline's own Δ says "baseline", not "+0.0000"
+            df[f"Δ {m}"] = ["baseline" if rid == view.baseline else "-" if v is None or v != v
+                            else H.number(v, signed=True, count=m in view.counts)
+                            for rid, v in zip(df["run_id"], df[f"Δ {m}"], strict=True)]
     with pd.option_context("display.max_columns", None, "display.width", 220, "display.float_format", "{:.4f}".format):
         print(df.to_string(index=False, na_rep="-"))  # '-': not recorded, as `runs list` writes it
     print("* best (only metrics where higher or lower is known to be better); -: not recorded"

@@ -214,11 +214,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             if r.get("folded_from") is not None and not r["advice"] else ""
         print(f"  {mark} {r['feature']:20} {r['value']:10.4g}  range {r['range'][0]:.4g} .. {r['range'][1]:.4g}"
               + (f"  -> {r['advice']}" if r["advice"] else folded))
+    for line in not_compared_lines(gap["sections"]):  # one line per reason, not one per section
+        print(line)
     for sec in gap["sections"]:
-        head = f"  [{sec['label']} {sec['start_s']:.1f}-{sec['end_s']:.1f} s]"
         if not sec["compared"]:
-            print(f"{head} not compared: {sec['reason']}")
             continue
+        head = f"  [{sec['label']} {sec['start_s']:.1f}-{sec['end_s']:.1f} s]"
         print(f"{head} {len(sec['outside'])} of {len(sec['features'])} features outside this label's range")
         for r in sec["features"]:
             if r["outside"]:
@@ -232,3 +233,40 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(f"nearest style cluster {c['index']}: distance {c['distance']:.3f} (members within "
               f"{c['max_distance']:.3f}: {'inside' if c['inside'] else 'outside'})")
     return 0
+
+
+def not_compared_lines(sections: list[dict[str, Any]], *, named: int = 3) -> list[str]:
+    """The sections ``profile compare`` could not compare, one line per reason: a track labelled in 16-beat phrases
+    had 35 lines, each repeating one of two reasons.
+
+    Parameters
+    ----------
+    sections : list of dict
+        ``gap_analysis(...)["sections"]``: ``label``, ``start_s``, ``end_s``, ``compared``, ``reason``.
+    named : int
+        Sections named in a line before "and N more".
+
+    Returns
+    -------
+    list of str
+        ``"  [drop 16.8-24.8 s] not compared: 7.96 s long; ..."`` for a reason of one section; ``"  [3 sections: drop
+        16.8-24.8 s, ...] not compared: sections shorter than 8 s are not measured (7.69-7.99 s long)"`` for several.
+    """
+    import re
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for sec in sections:
+        if not sec["compared"]:
+            reason = re.sub(r"^[\d.]+ s long; ", "", str(sec["reason"]))  # its length: said as a range for several
+            groups.setdefault(reason, []).append(sec)
+    lines = []
+    for reason, secs in groups.items():
+        spans = [f"{s['label']} {s['start_s']:.1f}-{s['end_s']:.1f} s" for s in secs]
+        if len(secs) == 1:
+            lines.append(f"  [{spans[0]}] not compared: {secs[0]['reason']}")
+            continue
+        lengths = [float(m.group(1)) for s in secs if (m := re.match(r"^([\d.]+) s long; ", str(s["reason"])))]
+        long_said = f" ({min(lengths):.2f}-{max(lengths):.2f} s long)" if lengths else ""
+        more = f" and {len(spans) - named} more" if len(spans) > named else ""
+        lines.append(f"  [{len(secs)} sections: {', '.join(spans[:named])}{more}] not compared: {reason}{long_said}")
+    return lines

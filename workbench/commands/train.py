@@ -246,12 +246,13 @@ def job_line(job: Any, kept_epoch: int | None) -> str:
     str
     """
     line = f"job {job.id} {job.state}: {job.kind}, {job.epoch or 0}/{job.total_epochs or 0} epochs"
-    from workbench.job_records import loss_text
+    from workbench.job_records import loss_epoch, loss_text
 
     if loss_text(job):
         line += f", loss {loss_text(job)}"
     if kept_epoch is not None and kept_epoch != (job.epoch or 0):
-        line += f" (the last epoch's; the model kept is epoch {kept_epoch}'s, the best on validation)"
+        whose = "the last epoch's; " if loss_epoch(job) == job.epoch else ""  # an earlier epoch's loss says its epoch
+        line += f" ({whose}the model kept is epoch {kept_epoch}'s, the best on validation)"
     return line
 
 
@@ -411,14 +412,15 @@ def format_jobs(jobs: Sequence[Job]) -> str:
     """
     from workbench.train.jobs import headline
 
-    lines = [f"{'id':>4}  {'kind':10}  {'state':10}  {'progress':22}  {'epoch':>7}  {'loss':>16}  result"]
+    wide = max([16, *(len(j.loss_text) for j in jobs)])  # an earlier epoch's loss says its epoch: the column widens
+    lines = [f"{'id':>4}  {'kind':10}  {'state':10}  {'progress':23}  {'epoch':>7}  {'loss':>{wide}}  result"]
     for j in jobs:
         filled = int(round(16 * j.progress))
         bar = f"[{'#' * filled}{'.' * (16 - filled)}] {100 * j.progress:3.0f}%"
         epoch = f"{j.epoch or 0}/{j.total_epochs}" if j.total_epochs else ""
         loss = j.loss_text
         result = j.error if j.state == "failed" else (f"{j.run_id}  {headline(j.metrics)}" if j.run_id else "")
-        lines.append(f"{j.id:>4}  {j.kind:10}  {j.state:10}  {bar:22}  {epoch:>7}  {loss:>16}  {result or ''}")
+        lines.append(f"{j.id:>4}  {j.kind:10}  {j.state:10}  {bar:23}  {epoch:>7}  {loss:>{wide}}  {result or ''}")
     if not jobs:
         lines.append("(no training jobs yet)")
     return "\n".join(lines)

@@ -51,9 +51,15 @@ class ImportSummary:
         else:
             lines = [f"import of {self.path}: {self.n_added} added, {self.replaced} replaced or trimmed, "
                      f"{self.n_skipped} skipped; labels before the import backed up to {self.backup_path}"]
-        lines += [f"  skipped {what}: {why}" for what, why in self.skipped[:20]]
-        if self.n_skipped > 20:
-            lines.append(f"  ... and {self.n_skipped - 20} more")
+        by_why: dict[str, list[str]] = {}  # one line per reason: a file imported twice is 224 rows "already in ..."
+        for what, why in self.skipped:
+            by_why.setdefault(why, []).append(what)
+        for why, whats in list(by_why.items())[:20]:
+            more = f" and {len(whats) - 3} more" if len(whats) > 3 else ""
+            lines.append(f"  skipped {whats[0]}: {why}" if len(whats) == 1 else
+                         f"  skipped {len(whats)} ({', '.join(whats[:3])}{more}): {why}")
+        if len(by_why) > 20:
+            lines.append(f"  ... and {len(by_why) - 20} other reasons (--json lists every row)")
         return "\n".join(lines)
 
 

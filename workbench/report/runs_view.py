@@ -271,7 +271,9 @@ class RunsView:
             cells += [_cell(self._param_values[rid].get(p)) for p in self.params]
             cells += [_cell(self._metric_values[rid].get(m), "best" if rid in best.get(m, ()) else "", metric=True,
                             count=m in self.counts) for m in self.metrics]
-            if self.baseline is not None:
+            if rid == self.baseline:  # its own Δ would read "+0.0000": it is what the others are measured against
+                cells += ['<td class="na" title="the runs\' Δ are measured against this run">baseline</td>'] * len(self.metrics)
+            elif self.baseline is not None:
                 cells += [_cell(self.delta(rid, m), signed=True, count=m in self.counts) for m in self.metrics]
             page = r.path / "report.html"
             cells.append(f'<td><a href="{H.esc(page.resolve().as_uri())}" target="_blank">report</a></td>'

@@ -16,6 +16,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from workbench.report import html as H
+from workbench.wording import score_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -141,7 +142,8 @@ def section_html(run: Run) -> str:
         rows.append((m.get("model", name), m.get("precision_at_k"), m.get("chance"), m.get("best_possible"),
                      m.get("n_queries")))
     b, h = (doc.get("backbone") or {}).get("precision_at_k"), (doc.get("head") or {}).get("precision_at_k")
-    delta = f" Change: {h - b:+.2f}." if isinstance(b, (int, float)) and isinstance(h, (int, float)) else ""
+    delta = (f" Change: {score_text(h - b, signed=True)}." if isinstance(b, (int, float)) and isinstance(h, (int, float))
+             else "")  # 4 decimals, as the table under it (0.7222 - 0.7778: -0.0556, not -0.06)
     body = (f'<p class="meta">precision@{k} by {H.esc(doc.get("groups_by", "group"))} through similar-track search '
             f'(default weights; the query\'s own track never counts), queries: {H.esc(doc.get("queries", ""))} '
             f"tracks; the whole library is searched.{H.esc(delta)}"

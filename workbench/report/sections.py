@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from workbench.report import html as H
+from workbench.wording import score_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -177,7 +178,7 @@ def reliability_figure(bins: Mapping[str, Mapping[str, Any]], *, title: str = "R
         pts = [(c, a, n) for c, a, n in zip(rel["confidence"], rel["accuracy"], counts, strict=True) if c is not None]
         if pts:
             xs, ys, ns = zip(*pts, strict=True)
-            line, = ax.plot(xs, ys, linewidth=1, label=f"{name} (ECE {rel['ece']:.3f})")
+            line, = ax.plot(xs, ys, linewidth=1, label=f"{name} (ECE {score_text(rel['ece'])})")  # as the tables
             # marker area by the bin's share of the curve's items: a bin of two windows is not a trend
             share = np.asarray(ns, dtype=np.float64) / max(sum(ns), 1)
             ax.scatter(xs, ys, s=8 + 300 * share, color=line.get_color(), zorder=3)

@@ -81,13 +81,14 @@ def is_file(path: str | os.PathLike[str]) -> bool:
 
 
 def tempi_by_prior(library: Library, ids: object, y: object, *, sr: int, name: str, base: object,
+                   cache: dict[tuple[str, str], float | None] | None = None,
                    ) -> tuple[dict[int, float | None], dict[int, str]]:
     """An outside file's tempo read with each indexed track's own tempo prior, where it differs from ``base``'s.
 
     The same audio read with two priors can give two tempi that are no octave of each other (a loop
     read 98.7 BPM inside a folder's 80-100 prior and 147.6 with the default); comparing each track
     with the file read the way that track was read keeps one recording from being said to differ
-    from itself. One analysis per distinct prior (a library usually has one or two).
+    from itself. One analysis per distinct prior (a library usually has one or two), once per file with ``cache``.
 
     Parameters
     ----------
@@ -102,6 +103,10 @@ def tempi_by_prior(library: Library, ids: object, y: object, *, sr: int, name: s
         The file's name, for messages.
     base : AnalysisSettings
         The settings the file was analysed with (the library's, :func:`~workbench.analysis.effective_settings`).
+    cache : dict or None
+        Tempi already read, kept by the caller for its session (a :class:`~workbench.search.LibrarySearch`): keyed by
+        the file's content (sha256 of ``name``, the file's path) and the settings with the prior, so the same file
+        asked again is not analysed again; None: no cache.
 
     Returns
     -------
@@ -119,6 +124,7 @@ def tempi_by_prior(library: Library, ids: object, y: object, *, sr: int, name: s
     tempo: dict[object, float | None] = {}
     bpm_by_id: dict[int, float | None] = {}
     said: dict[int, str] = {}
+    digest: str | None = None
     for track_id in (int(i) for i in ids):  # type: ignore[attr-defined]
         if track_id not in tracks:
             continue
@@ -126,6 +132,17 @@ def tempi_by_prior(library: Library, ids: object, y: object, *, sr: int, name: s
         if prior == base.bpm_prior:  # type: ignore[attr-defined]
             continue
         if prior not in tempo:
-            tempo[prior] = analyze(y, sr=sr, name=name, **{**base.kwargs(), "bpm_prior": prior}).bpm  # type: ignore[attr-defined]
+            settings = {**base.kwargs(), "bpm_prior": prior}  # type: ignore[attr-defined]
+            if cache is not None and digest is None:
+                from workbench.fileio import file_sha256
+
+                digest = file_sha256(name)
+            key = (str(digest), repr(sorted(settings.items())))
+            if cache is not None and key in cache:
+                tempo[prior] = cache[key]
+            else:
+                tempo[prior] = analyze(y, sr=sr, name=name, **settings).bpm
+                if cache is not None:
+                    cache[key] = tempo[prior]
         bpm_by_id[track_id], said[track_id] = tempo[prior], format_prior(prior)
     return bpm_by_id, said

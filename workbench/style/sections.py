@@ -70,7 +70,8 @@ def section_features(y: np.ndarray, sr: int, analysis: Any,
     for label, start_s, end_s in sections:
         row: dict[str, Any] = {"label": label, "start_s": float(start_s), "end_s": float(end_s), "features": None}
         if end_s - start_s < MIN_SECTION_S:
-            row["skipped"] = f"{end_s - start_s:.1f} s long; sections shorter than {MIN_SECTION_S:g} s are not measured"
+            long_s = np.floor((end_s - start_s) * 100) / 100  # 7.96 s is "7.96", never "8.0 s long; shorter than 8 s"
+            row["skipped"] = f"{long_s:.2f} s long; sections shorter than {MIN_SECTION_S:g} s are not measured"
             out.append(row)
             continue
         a, b = int(round(start_s * sr)), min(int(round(end_s * sr)), x.shape[-1])

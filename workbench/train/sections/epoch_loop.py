@@ -32,7 +32,7 @@ def overfit_warning(val_losses: list[float]) -> str | None:
     rising = all(b >= a for a, b in zip(val_losses[:-1], val_losses[1:], strict=True))
     if int(np.argmin(val_losses)) == 0 or rising:
         how = "only rose" if rising else "never went below epoch 1's"
-        return (f"validation loss {how} ({val_losses[0]:.3f} at epoch 1, {val_losses[-1]:.3f} at epoch "
+        return (f"validation loss {how} ({val_losses[0]:.4f} at epoch 1, {val_losses[-1]:.4f} at epoch "
                 f"{len(val_losses)}): the model fits the training tracks but not unseen ones, so its best "
                 "weights are from epoch 1; label more tracks (or more varied ones) before trusting it")
     return None
