@@ -97,8 +97,8 @@ def activation_decision(registry: Registry, model_type: str, metrics: Mapping[st
     metric = HEADLINE_METRIC[KIND_OF_MODEL_TYPE[model_type]]
     # compared with the active version's: both smoothed where both recorded it, else both unsmoothed (never one of each);
     # with none to compare (none active, or this version is), the figure the gates judge for it alone
-    alone = active is None or active.version == exclude_version
-    _, value, theirs, said = headline_figures(metrics, metrics if alone else active.metrics, model_type)
+    other = metrics if active is None or active.version == exclude_version else active.metrics
+    _, value, theirs, said = headline_figures(metrics, other, model_type)
     compared = metric + said
     off = registry.deactivated(model_type) if active is None else None
     if off is not None and off.version != exclude_version:  # the user made none active: theirs to undo, not ours
