@@ -207,6 +207,10 @@ def main() -> None:
     args = parser.parse_args()
     runs = load(args.setting, [int(s) for s in args.seeds.split(",") if s])
     scored, info = tuple(args.scored), tuple(args.info)
+    known = sorted({c for seeds in runs.values() for cols in seeds.values() for c in cols})
+    unknown = [c for c in scored if c not in known]  # a misspelt column scored nothing and printed nan, no verdict
+    if unknown:
+        raise SystemExit(f"--scored {unknown}: in none of the runs; their columns: {known}")
     print(f"issue 18's targets, leave-one-style-out: {'; '.join(scored)}")
     cells = target_table(runs, scored, scored=True)
     print()

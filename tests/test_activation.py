@@ -168,3 +168,20 @@ def test_activation_compares_the_smoothed_sections_the_gates_judge_never_one_of_
     older = activation_decision(reg, "dj_section", metrics(0.65))  # no smoothed figure: both unsmoothed
     assert older.activate and older.compared == "macro_f1 of unsmoothed windows"
     assert (older.value, older.active_value) == (0.65, 0.60) and "macro_f1 of unsmoothed windows 0.6500 >" in older.reason
+
+
+def test_with_no_version_to_compare_it_says_the_figure_the_gates_judge_not_the_unsmoothed_one(reg, package):
+    """Review of session 21: with no dj_section version active (or the one active being this version), nothing is
+    compared, yet `compared` and the value read "macro_f1 of unsmoothed windows" 0.55 for a run whose gates judge its
+    smoothed sections (0.85): `models activate --json`'s `compared` named a figure no gate looked at."""
+    smoothed = {**_metrics(0.55), "model_smoothed": {"accuracy": 0.85, "macro_f1": 0.85}}
+    first = activation_decision(reg, "dj_section", smoothed)
+    assert first.activate and (first.compared, first.value) == ("macro_f1 of smoothed sections", 0.85), first
+    v = reg.register("dj_section", package.path, metadata=package.metadata, metrics=_metrics(0.6),
+                     export=package.as_dict(), activate=True)
+    itself = activation_decision(reg, "dj_section", smoothed, exclude_version=v.version)  # itself: no comparison
+    assert (itself.compared, itself.value) == ("macro_f1 of smoothed sections", 0.85), itself
+    other = activation_decision(reg, "dj_section", smoothed)  # beside an active version without smoothed figures
+    assert (other.compared, other.value, other.active_value) == ("macro_f1 of unsmoothed windows", 0.55, 0.6), other
+    old = activation_decision(reg, "dj_section", _metrics(0.6), exclude_version=v.version)  # no smoothed: said so
+    assert (old.compared, old.value) == ("macro_f1 of unsmoothed windows", 0.6), old

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -113,6 +114,8 @@ def test_the_job_pretrains_on_every_track_and_says_so(tmp_path):
     record = run.metrics["pretrain"]
     assert record["tracks"] == n_tracks == 18  # held-out tracks too: no class is read
     assert record["epochs"] == 2 and record["loss"] == "supcon" and run.config["pretrain_epochs"] == 2
+    # the start the job passed every head (TripletConfig.init_head) is weights: never in the run's config or metrics
+    assert "init_head" not in json.dumps(run.config) and "init_head" not in json.dumps(run.metrics)
 
 
 def test_tracks_of_one_window_are_pretrained_with_pairs(tmp_path):

@@ -99,3 +99,16 @@ def test_suggest_names_a_failing_boundary_gate_plainly():
     assert said == "boundaries not below novelty (boundary F @3 s of smoothed sections 0.4500 vs 0.8750)", said
     assert failed_gates_said(run(FAR_MODEL, FAR_NOVELTY, per_track=False)) == said
     assert failed_gates_said(run(SLIGHT_MODEL, SLIGHT_NOVELTY)) == ""  # below within noise: not failing
+
+
+def test_below_on_most_tracks_but_not_on_the_mean_passes():
+    """The test alone does not refuse: the model is below novelty on 10 of 12 tracks by a hair (p < 0.05) and far
+    above on one, so its mean is above novelty's: not below, whatever the signed ranks say (the gate blocks only when
+    the mean is below *and* p < 0.05)."""
+    model = [0.78, 0.77, 0.79, 0.76, 0.78, 0.77, 0.79, 0.76, 0.78, 0.77, 0.95, 0.90]
+    novelty = [0.80] * 10 + [0.30, 0.90]
+    metrics = run(model, novelty)
+    test = boundary_test(metrics)
+    assert (test["below"], test["above"], test["equal"]) == (10, 1, 1) and test["p"] < BOUNDARY_GATE_ALPHA, test
+    assert metrics["segments"]["smoothed"]["boundary_f_3s"] > metrics["segments"]["novelty"]["boundary_f_3s"]
+    assert boundary_gate(metrics).status == "pass"

@@ -48,7 +48,8 @@ class ActivationDecision:
     compared : str
         The figure compared, in words: the metric and, for a section model, which sections
         (``"macro_f1 of smoothed sections"`` where both runs recorded them, else ``"macro_f1 of unsmoothed
-        windows"`` for both: :func:`workbench.evaluate.gates.headline_figures`).
+        windows"`` for both: :func:`workbench.evaluate.gates.headline_figures`); with no version to compare (none
+        active, or the active one is this version), the figure the gates judge for this model alone.
     """
 
     activate: bool
@@ -94,8 +95,10 @@ def activation_decision(registry: Registry, model_type: str, metrics: Mapping[st
 
     active = registry.active(model_type)  # checks model_type
     metric = HEADLINE_METRIC[KIND_OF_MODEL_TYPE[model_type]]
-    # compared with the active version's: both smoothed where both recorded it, else both unsmoothed (never one of each)
-    _, value, theirs, said = headline_figures(metrics, {} if active is None else active.metrics, model_type)
+    # compared with the active version's: both smoothed where both recorded it, else both unsmoothed (never one of each);
+    # with none to compare (none active, or this version is), the figure the gates judge for it alone
+    other = metrics if active is None or active.version == exclude_version else active.metrics
+    _, value, theirs, said = headline_figures(metrics, other, model_type)
     compared = metric + said
     off = registry.deactivated(model_type) if active is None else None
     if off is not None and off.version != exclude_version:  # the user made none active: theirs to undo, not ours
