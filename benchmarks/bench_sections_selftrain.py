@@ -148,6 +148,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import replace
@@ -199,8 +200,21 @@ def finish(out: dict, cols: dict, *, t0: float, json_path: Path | None) -> None:
                  f"{p['served_base']}" if p["route"] and p["loso_served_base"] is not None else ""))
     print(f"\n({time.perf_counter() - t0:.0f} s in all)")
     out["columns"] = cols
-    if json_path:
-        json_path.write_text(json.dumps(out, indent=1, default=float) + "\n")
+    if json_path:  # strict JSON: a figure not measured (NaN) is null, as strict parsers (jq, JSON.parse) accept
+        json_path.write_text(json.dumps(strict_json(out), indent=1, allow_nan=False, default=float) + "\n")
+
+
+def strict_json(value):
+    """``value`` with every NaN or infinite float (numpy's too) made None, numpy numbers made Python ones."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def main() -> None:
