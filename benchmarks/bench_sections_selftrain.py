@@ -148,7 +148,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import replace
@@ -160,7 +159,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_sections import demo_data  # noqa: E402
 from bench_sections_devset import devset_data  # noqa: E402
-from bench_sections_table import _inside, row, table  # noqa: E402
+from bench_sections_table import _inside, row, strict_json, table  # noqa: E402
 
 
 def unlabelled(data) -> list:
@@ -203,18 +202,6 @@ def finish(out: dict, cols: dict, *, t0: float, json_path: Path | None) -> None:
     if json_path:  # strict JSON: a figure not measured (NaN) is null, as strict parsers (jq, JSON.parse) accept
         json_path.write_text(json.dumps(strict_json(out), indent=1, allow_nan=False, default=float) + "\n")
 
-
-def strict_json(value):
-    """``value`` with every NaN or infinite float (numpy's too) made None, numpy numbers made Python ones."""
-    if isinstance(value, dict):
-        return {k: strict_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict_json(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 from conftest import bench_module
 
-
 # -- runs compare: a default that may be the change itself is never hidden --------------------------------------
 
 def _runs(root, configs):
