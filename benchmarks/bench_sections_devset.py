@@ -301,7 +301,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_sections import ABLATIONS, demo_data, with_layout  # noqa: E402
-from bench_sections_table import _inside, row, table  # noqa: E402
+from bench_sections_table import _inside, row, strict_json, table  # noqa: E402
 
 #: Offset added to devset track ids so they never clash with the demo library's.
 DEVSET_ID_OFFSET = 100_000
@@ -430,7 +430,7 @@ def main() -> None:
         print(f"({time.perf_counter() - t1:.0f} s)")
         if args.loop_only:
             if args.json:
-                args.json.write_text(json.dumps(out, indent=1, default=float) + "\n")
+                args.json.write_text(json.dumps(strict_json(out), indent=1, allow_nan=False, default=float) + "\n")
             return
     cols: dict[str, dict] = {}
     demo = None
@@ -484,7 +484,7 @@ def main() -> None:
                   f"{r['io']:>12.3f} {r['ece_after']:>10.3f}")
     print(f"\n({time.perf_counter() - t0:.0f} s in all)")
     if args.json:
-        args.json.write_text(json.dumps(out, indent=1, default=float) + "\n")
+        args.json.write_text(json.dumps(strict_json(out), indent=1, allow_nan=False, default=float) + "\n")
 
 
 if __name__ == "__main__":

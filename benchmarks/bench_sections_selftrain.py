@@ -159,7 +159,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_sections import demo_data  # noqa: E402
 from bench_sections_devset import devset_data  # noqa: E402
-from bench_sections_table import _inside, row, table  # noqa: E402
+from bench_sections_table import _inside, row, strict_json, table  # noqa: E402
 
 
 def unlabelled(data) -> list:
@@ -199,8 +199,9 @@ def finish(out: dict, cols: dict, *, t0: float, json_path: Path | None) -> None:
                  f"{p['served_base']}" if p["route"] and p["loso_served_base"] is not None else ""))
     print(f"\n({time.perf_counter() - t0:.0f} s in all)")
     out["columns"] = cols
-    if json_path:
-        json_path.write_text(json.dumps(out, indent=1, default=float) + "\n")
+    if json_path:  # strict JSON: a figure not measured (NaN) is null, as strict parsers (jq, JSON.parse) accept
+        json_path.write_text(json.dumps(strict_json(out), indent=1, allow_nan=False, default=float) + "\n")
+
 
 
 def main() -> None:

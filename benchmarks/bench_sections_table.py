@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 from bench_sections import ACC_TARGET, ECE_TARGET, HIT05_TARGET, HIT3_TARGET, IO_TARGET
 
 
@@ -108,3 +111,17 @@ def table(columns: dict[str, dict]) -> None:
         print(f"{label:<30} " + " ".join(cells))
     print("(+ target met, - missed: accuracy >= 0.85, F @3 s >= 0.85, F @0.5 s >= 0.6, intro/outro < 0.05, "
           "ECE < 0.05)")
+
+
+def strict_json(value):
+    """``value`` for ``json.dumps(..., allow_nan=False)`` (strict JSON: jq and JSON.parse refuse NaN): every NaN or
+    infinite float (numpy's too) made None (null: not measured), numpy numbers made Python ones."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

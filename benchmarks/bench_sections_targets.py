@@ -161,7 +161,7 @@ def target_table(runs: dict[str, dict[int, dict]], columns: tuple[str, ...], *, 
             line = f"  {label:<30}"
             for s, seed in heads:
                 r = runs[s][seed].get(col)
-                v = float("nan") if r is None else r.get(key, float("nan"))
+                v = float("nan") if r is None or r.get(key) is None else r[key]  # null: not measured
                 ok = None if r is None else met(r, key, target)
                 mark = " " if ok is None else "+" if ok else "-"
                 line += f"{v:>12.3f}{mark}" if key != "span_n" else f"{v:>12.0f} "

@@ -333,6 +333,10 @@ def test_an_outside_file_without_a_beat_is_not_said_to_have_its_tempo_read_with_
         for r in results:
             assert "tempo unknown" in r.match.explanation and "read with this track's prior" not in r.match.explanation, \
                 r.match.explanation
+            # review, session 21: the tempo term left out is weighted 0 in weights_used, the others sharing its weight
+            m = r.match
+            assert r.weights_used["tempo"] == 0 and sum(r.weights_used.values()) == pytest.approx(1.0), r.weights_used
+            assert sum(r.weights_used[t] * (getattr(m, t) or 0.0) for t in r.weights_used) == pytest.approx(m.score)
 
 
 def test_the_weights_used_are_those_that_made_the_score_where_a_term_is_left_out(demo, tmp_path):

@@ -6,7 +6,7 @@
 - :data:`METRIC_DIRECTIONS` and :func:`metric_direction`: whether higher or lower is better for a
   metric; a metric not in the table (counts, supports, seconds) has no direction and no "best".
 - :func:`config_defaults` and :func:`differing_params`: the config a run gets for a key it does not set (a key
-  newer than the run), so that such a key equal to its default is no difference.
+  newer than the run), so that such a key at an "off" default is no difference (any other default may be the change).
 - :class:`DataDiff` and :func:`data_diff`: tracks and labels added or removed between two runs,
   always read from the earlier run to the later one.
 
@@ -208,11 +208,45 @@ def config_defaults(kind: str) -> dict[str, Any]:
     return config_params(json.loads(json.dumps(found, default=str)))
 
 
+#: A config key that does nothing while another key is off: absent from a run (newer than it), it reads as its
+#: default where that other key reads off in the run (``pretrain_loss`` without a first stage changes nothing).
+ACTS_ONLY_WITH: dict[str, str] = {"pretrain_loss": "pretrain_epochs", "backbone_lr": "finetune_backbone",
+                                  "finetune_blocks": "finetune_backbone", "finetune_frames": "finetune_backbone"}
+
+
+def _off(value: Any) -> bool:
+    """Whether a config value turns its feature off (0, false, none, empty): what a run made before the key did."""
+    if value is None or isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value == 0
+    if isinstance(value, str):
+        return value.lower() in ("", "off", "none")
+    return isinstance(value, (list, tuple, dict)) and not value
+
+
+def _absent_as(key: str, own: Mapping[str, Any], defaults: Mapping[str, Any], prefix: str) -> Any:
+    """What a run that does not set config ``key`` ran with, as far as is known: its default where that default is
+    off (a feature the run predates: it did not have it either) or the key acts only with one that reads off;
+    else None (unknown: a default such as ``early_stopping="auto"`` may be what changed, so "-" shows)."""
+    default = defaults.get(key)
+    if _off(default):
+        return default
+    gate = ACTS_ONLY_WITH.get(key)
+    if gate is not None:
+        value = own[prefix + gate] if prefix + gate in own else _absent_as(gate, own, defaults, prefix)
+        if gate in defaults and _off(value):
+            return default
+    return None
+
+
 def differing_params(runs: Iterable[Run], params: Mapping[str, Mapping[str, Any]], *,
                      prefix: str = "config.") -> list[str]:
-    """The parameter names whose values differ between ``runs``, a config key a run does not set read as its
-    kind's default (:func:`config_defaults`): a key newer than an old run, equal to its default in every run that
-    has it, is no difference (``pretrain_epochs`` 0 against a run from before it existed).
+    """The parameter names whose values differ between ``runs``, a config key a run does not set (one newer than
+    the run) read as its kind's default (:func:`config_defaults`) only where that is what the run did: a default that
+    turns a feature off (``pretrain_epochs`` 0 against a run from before it existed is no difference), or a key that
+    acts only with one that reads off (:data:`ACTS_ONLY_WITH`). Any other default may be the change itself (a run
+    from before ``early_stopping="auto"`` or ``blend="auto"`` did not train that way): it reads as unknown and shows.
 
     Parameters
     ----------
@@ -234,9 +268,10 @@ def differing_params(runs: Iterable[Run], params: Mapping[str, Mapping[str, Any]
     for name in dict.fromkeys(k for r in runs for k in params[r.run_id]):
         key = name[len(prefix):] if name.startswith(prefix) else None
         seen = set()
-        for r in runs:  # absent with no default: None, as the tables write both ("-")
+        for r in runs:  # absent and unknown: None, as the tables write both ("-")
             own = params[r.run_id]
-            seen.add(repr(own[name] if name in own else defaults[r.kind].get(key) if key is not None else None))
+            seen.add(repr(own[name] if name in own else
+                          _absent_as(key, own, defaults[r.kind], prefix) if key is not None else None))
         if len(seen) > 1:
             out.append(name)
     return out

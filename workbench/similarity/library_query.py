@@ -14,6 +14,10 @@ from workbench.errors import TrackNotFoundError
 from workbench.library import Library
 from workbench.wording import TRACK_NAMED
 
+#: Most tempi :func:`tempi_by_prior` keeps in a ``cache`` (one per file and prior): a notebook that asks about
+#: file after file for hours holds this many, the oldest dropped first.
+FILE_TEMPO_CACHE_SIZE = 256
+
 
 def check_query(library: Library, query: str | os.PathLike[str]) -> None:
     """Refuse, before anything slow, a query that is neither a track of ``library`` nor a file.
@@ -106,7 +110,8 @@ def tempi_by_prior(library: Library, ids: object, y: object, *, sr: int, name: s
     cache : dict or None
         Tempi already read, kept by the caller for its session (a :class:`~workbench.search.LibrarySearch`): keyed by
         the file's content (sha256 of ``name``, the file's path) and the settings with the prior, so the same file
-        asked again is not analysed again; None: no cache.
+        asked again is not analysed again (at most :data:`FILE_TEMPO_CACHE_SIZE` entries, the oldest dropped first);
+        None: no cache.
 
     Returns
     -------
@@ -144,5 +149,7 @@ def tempi_by_prior(library: Library, ids: object, y: object, *, sr: int, name: s
                 tempo[prior] = analyze(y, sr=sr, name=name, **settings).bpm
                 if cache is not None:
                     cache[key] = tempo[prior]
+                    while len(cache) > FILE_TEMPO_CACHE_SIZE:  # bounded: the oldest file's tempo goes first
+                        del cache[next(iter(cache))]
         bpm_by_id[track_id], said[track_id] = tempo[prior], format_prior(prior)
     return bpm_by_id, said

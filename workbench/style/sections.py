@@ -70,7 +70,9 @@ def section_features(y: np.ndarray, sr: int, analysis: Any,
     for label, start_s, end_s in sections:
         row: dict[str, Any] = {"label": label, "start_s": float(start_s), "end_s": float(end_s), "features": None}
         if end_s - start_s < MIN_SECTION_S:
-            long_s = np.floor((end_s - start_s) * 100) / 100  # 7.96 s is "7.96", never "8.0 s long; shorter than 8 s"
+            long_s = round(end_s - start_s, 2)  # 16.8-24.76 s is "7.96" (floored, 7.9599... read "7.95")
+            if long_s >= MIN_SECTION_S:  # 7.996 s is "7.99", never "8.00 s long; shorter than 8 s"
+                long_s = np.floor((end_s - start_s) * 100) / 100
             row["skipped"] = f"{long_s:.2f} s long; sections shorter than {MIN_SECTION_S:g} s are not measured"
             out.append(row)
             continue
