@@ -1,0 +1,52 @@
+"""What running notebooks 02-07 in JupyterLab on a copy of the real music showed (session 21's browser pass,
+/tmp/h21-nbqa): the defects it found, each pinned by the test that failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _cells(name: str) -> list[dict]:
+    return json.loads((NOTEBOOKS / name).read_text())["cells"]
+
+
+def test_every_notebooks_db_parameter_names_the_workspace_as_the_readme_does():
+    """Notebooks 02-04 said 'DB = None  # None means $WORKBENCH_DB or data/workbench.db' (and 02's text 'The
+    library is `$WORKBENCH_DB`') while the README starts Lab with `WORKBENCH_HOME=~/wb`, which they follow."""
+    said = {}
+    for path in sorted(NOTEBOOKS.glob("0*.ipynb")):
+        for cell in _cells(path.name):
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("DB = None"):
+                    said[path.name] = line
+                if cell["cell_type"] == "markdown" and "$WORKBENCH_DB" in line:
+                    assert "$WORKBENCH_HOME" in line, (path.name, line)
+    assert {"02_label_sections.ipynb", "03_train_embeddings.ipynb", "04_train_sections.ipynb"} <= set(said), said
+    for name, line in said.items():
+        comment = line.split("#", 1)[1]
+        assert "workspace" in comment and ("$WORKBENCH_HOME" in comment or "$WORKBENCH_DB" not in comment), \
+            (name, line)
+
+
+def test_the_runs_table_says_when_a_run_started_on_one_line():
+    """Notebook 05's first table (``text_left(runs_table(...))``) on the real music wrapped 'started (UTC)' to
+    '2026-12-' / '07 19:34' beside run ids that wrap too; the runs view and the jobs table keep it on one line."""
+    import pandas as pd
+
+    from workbench.report.tables import text_left
+    from workbench.runs import STARTED_HEADING, started_text
+
+    frame = pd.DataFrame({"run_id": ["20261207-194212-embeddings-ab965c", "20261207-194817-sections-7230a2"],
+                          STARTED_HEADING: [started_text("2026-12-07T19:34:53+00:00"), None],
+                          "note": ["2026-12-07 19:34 was fine", "x"], "map_at_r": [0.8619, None]})
+    html = text_left(frame, precision=4).to_html()
+    cell = re.search(r'<td id="T_(\w+)_row0_col1" class="([^"]*)"\s*>2026-12-07 19:34</td>', html)
+    assert cell, html
+    rules = re.findall(r"([^{}]+)\{([^{}]*)\}", html.split("</style>", 1)[0])
+    nowrap = [sel for sel, props in rules if "white-space: nowrap" in props]
+    assert any("row0_col1" in sel for sel in nowrap), nowrap  # the started cell
+    assert not any("col2" in sel or "col0" in sel for sel in nowrap), nowrap  # text and ids still wrap
