@@ -50,3 +50,18 @@ def test_the_runs_table_says_when_a_run_started_on_one_line():
     nowrap = [sel for sel, props in rules if "white-space: nowrap" in props]
     assert any("row0_col1" in sel for sel in nowrap), nowrap  # the started cell
     assert not any("col2" in sel or "col0" in sel for sel in nowrap), nowrap  # text and ids still wrap
+
+
+def test_a_failed_gates_reason_puts_its_value_next_to_its_figure_and_says_how_after():
+    """Notebook 06 on a real sections run: 'boundaries not below novelty: boundary F @3 s of smoothed sections; the
+    means over the held-out tracks are compared, no allowance for noise: the run has no per-track figures,
+    segments.per_track, recorded since session 21 0.2115 >= segments.novelty 0.3166 -> fail': the value ran into
+    the judging text, and 'session 21' means nothing to a user."""
+    from workbench.evaluate.gates_sections import boundary_gate
+
+    gate = boundary_gate({"segments": {"smoothed": {"boundary_f_3s": 0.2115}, "novelty": {"boundary_f_3s": 0.3166}}})
+    said = str(gate)
+    assert said.startswith("boundaries not below novelty: boundary F @3 s of smoothed sections 0.2115 >= "
+                           "segments.novelty 0.3166 -> fail ("), said
+    assert said.endswith(f"({gate.how})") and "no allowance for noise" in gate.how, said
+    assert "session" not in said and "train again" in said, said

@@ -172,7 +172,7 @@ def boundary_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     test = boundary_test(metrics)
     means = "the means over the held-out tracks are compared, no allowance for noise"
     if test is None:
-        said = f"{means}: the run has no per-track figures, segments.per_track, recorded since session 21"
+        said = f"{means}: the run has no per-track figures, segments.per_track (trained before runs recorded them: train again for the paired test)"
         status = compare(value, op, target)
     else:
         counts = (f"below novelty on {test['below']} held-out tracks, above on {test['above']}, equal on "
