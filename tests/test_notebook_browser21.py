@@ -89,3 +89,13 @@ def test_the_model_versions_table_heads_its_time_as_models_list_does(tmp_path):
         assert "created (UTC)" in reg.frame().columns and "created" not in reg.frame().columns, reg.frame().columns
     finally:
         lib.store.close()
+
+
+def test_the_boundary_gate_counts_one_held_out_track_in_the_singular():
+    """Notebook 04 on the real music (one held-out track, Nebula): 'below novelty on 1 held-out tracks'."""
+    from workbench.evaluate.gates_sections import boundary_gate
+
+    gate = boundary_gate({"segments": {"smoothed": {"boundary_f_3s": 0.3158}, "novelty": {"boundary_f_3s": 0.5652},
+                                       "per_track": {"track_ids": [7], "smoothed": {"boundary_f_3s": [0.3158]},
+                                                     "novelty": {"boundary_f_3s": [0.5652]}}}})
+    assert "below novelty on 1 held-out track, above on 0, equal on 0" in gate.how, gate.how
