@@ -67,30 +67,6 @@ def test_a_failed_gates_reason_puts_its_value_next_to_its_figure_and_says_how_af
     assert "session" not in said and "train again" in said, said
 
 
-def test_the_model_versions_table_heads_its_time_as_models_list_does(tmp_path):
-    """Notebook 06's 'Model versions' table headed its times 'created' where `workbench models list` (and the runs
-    tables, 'started (UTC)') say 'created (UTC)'."""
-    import torch
-
-    from workbench.export.coreml import export_classifier
-    from workbench.library import Library
-    from workbench.registry import Registry
-    from workbench.models.heads import SectionClassifier
-
-    torch.manual_seed(0)
-    package = export_classifier(SectionClassifier(16, hidden_dim=32).eval(), tmp_path / "clf.mlpackage",
-                                metadata={"metrics": {"model": {"accuracy": 0.5}}})
-    lib = Library(tmp_path / "data" / "workbench.db")
-    try:
-        reg = Registry(lib, root=tmp_path / "models")
-        reg.register("dj_section", package.path, metadata=package.metadata, export=package.as_dict(),
-                     metrics={"model": {"accuracy": 0.5, "macro_f1": 0.5},
-                              "baselines": {"majority": {"accuracy": 0.3, "macro_f1": 0.1}}})
-        assert "created (UTC)" in reg.frame().columns and "created" not in reg.frame().columns, reg.frame().columns
-    finally:
-        lib.store.close()
-
-
 def test_the_boundary_gate_counts_one_held_out_track_in_the_singular():
     """Notebook 04 on the real music (one held-out track, Nebula): 'below novelty on 1 held-out tracks'."""
     from workbench.evaluate.gates_sections import boundary_gate
