@@ -75,3 +75,17 @@ def test_the_boundary_gate_counts_one_held_out_track_in_the_singular():
                                        "per_track": {"track_ids": [7], "smoothed": {"boundary_f_3s": [0.3158]},
                                                      "novelty": {"boundary_f_3s": [0.5652]}}}})
     assert "below novelty on 1 held-out track, above on 0, equal on 0" in gate.how, gate.how
+
+
+def test_a_ready_stats_grid_names_the_classes_it_trains_on():
+    """Notebook 02's grid on the real music: 'ready to train ✓' under intro, build, outro, verse and chorus
+    '0/10 ✗' in red, with nothing to say that training (notebook 04) learns drop and break alone."""
+    from workbench.labels.stats import LabelStats
+    from workbench.widgets import StatsGrid
+
+    counts = {"intro": 0, "build": 0, "drop": 181, "break": 43, "outro": 0, "verse": 0, "chorus": 0}
+    stats = LabelStats(counts=counts, total=224, tracks_covered=12, tracks_total=19, avg_per_track=18.7, ready=True,
+                       missing=[], min_per_class=10, min_classes=2)
+    said = StatsGrid.to_html(StatsGrid.__new__(StatsGrid), stats)
+    assert "ready to train ✓" in said, said
+    assert "trains on 2 classes: drop, break (intro, build, outro, verse, chorus: no labels, left out)" in said, said
