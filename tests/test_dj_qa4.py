@@ -165,8 +165,8 @@ def test_train_sections_prints_the_model_beside_the_majority_class_and_its_gates
     metrics["segments"] = {"smoothed": {"boundary_f_3s": 0.41}, "novelty": {"boundary_f_3s": 0.86}}
     assert sections_lines(metrics)[-1].endswith("; boundary F @3 s of smoothed sections 0.4100 >= novelty 0.8600: fail "
                                                 "(the means over the held-out tracks are compared, no allowance for "
-                                                "noise: the run has no per-track figures, segments.per_track, recorded "
-                                                "since session 21)")
+                                                "noise: the run has no per-track figures, segments.per_track (trained "
+                                                "before runs recorded them: train again for the paired test))")
 
 
 def test_the_confusion_matrix_says_its_numbers_are_counts_and_its_colour_a_share():

@@ -218,7 +218,7 @@ def test_model_versions_say_when_they_were_created_as_runs_do(tmp_path):
         version = reg.register("dj_section", package.path, metadata=package.metadata, export=package.as_dict(),
                                metrics={"model": {"accuracy": 0.5, "macro_f1": 0.5},
                                         "baselines": {"majority": {"accuracy": 0.3, "macro_f1": 0.1}}})
-        created = reg.frame()["created"].tolist()
+        created = reg.frame()["created (UTC)"].tolist()  # headed as `models list` heads it (notebook 06 said "created", session 21)
         assert len(created) == 1 and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", created[0]), created
         card = card_text(version)
         assert f"| created | {created[0]} (UTC) |" in card and "+00:00" not in card, card[:800]

@@ -394,8 +394,8 @@ class Registry(RegistryActivation, RegistryFiles):
         Returns
         -------
         pandas.DataFrame
-            One row per version: name, type, active mark, when it was created (``"2026-12-07 05:05"``,
-            UTC), size in MB, compression, parity PSNR in dB, label agreement and up to three of the
+            One row per version: name, type, active mark, when it was created (column ``"created (UTC)"``, as
+            `workbench models list` heads it: ``"2026-12-07 05:05"``), size in MB, compression, parity PSNR in dB, label agreement and up to three of the
             model's own held-out figures (``model.*``: its run's ``metrics["model"]`` scalars, counts
             left out; never a baseline's).
         """
@@ -413,7 +413,7 @@ class Registry(RegistryActivation, RegistryFiles):
             main = {k: flat[k] for k in list(flat)[:3]}
             rows.append({"model": v.name, "type": v.model_type, "version": v.version,
                          "active": "●" if v.active else "", "semver": v.metadata.get("version"),
-                         "created": started_text(v.created_at), "run": v.run_id, "size_MB": round(v.size_bytes / 1e6, 2),
+                         "created (UTC)": started_text(v.created_at), "run": v.run_id, "size_MB": round(v.size_bytes / 1e6, 2),
                          "compression": v.metadata.get("compression"), "psnr_dB": _tenth(par.get("psnr_db")),
                          "label_agree": par.get("label_agreement"), **main})
         return pd.DataFrame(rows)

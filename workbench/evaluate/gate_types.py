@@ -58,7 +58,10 @@ class BlockingGate(NamedTuple):
 
     def __str__(self) -> str:
         v, t = score_text(self.value, missing="-"), score_text(self.target, missing="-")  # 4 decimals, alike
-        return f"{self.name}: {self.metric} {v} {self.op} {self.reference} {t} -> {self.status}"
+        # the figure next to its value, how it was judged after the verdict ("boundary F @3 s ... 0.2115 >= ...
+        # -> fail (the means ... are compared ...)"), not the judging text run into the value
+        how = f" ({self.how})" if self.how else ""
+        return f"{self.name}: {self.figure} {v} {self.op} {self.reference} {t} -> {self.status}{how}"
 
     def as_dict(self) -> dict[str, Any]:
         """The gate as ``evaluation.json`` and ``--json`` record it: its fields and ``blocking``."""

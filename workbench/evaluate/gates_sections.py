@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workbench.evaluate.gate_types import NOISE_ALPHA, BlockingGate, compare, mapping, number
+from workbench.wording import count_of
 
 #: How a sections gate says it judged the smoothed sections (what `suggest` and the report serve), or the windows.
 SMOOTHED_SAID = " of smoothed sections"
@@ -172,10 +173,10 @@ def boundary_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     test = boundary_test(metrics)
     means = "the means over the held-out tracks are compared, no allowance for noise"
     if test is None:
-        said = f"{means}: the run has no per-track figures, segments.per_track, recorded since session 21"
+        said = f"{means}: the run has no per-track figures, segments.per_track (trained before runs recorded them: train again for the paired test)"
         status = compare(value, op, target)
     else:
-        counts = (f"below novelty on {test['below']} held-out tracks, above on {test['above']}, equal on "
+        counts = (f"below novelty on {count_of(test['below'], 'held-out track')}, above on {test['above']}, equal on "
                   f"{test['equal']}")
         if test["least_p"] >= BOUNDARY_GATE_ALPHA:
             said = (f"{counts}: too few differ for the paired test to reach p < {BOUNDARY_GATE_ALPHA:g}, its least p "

@@ -136,6 +136,9 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3, max_rows: int
         styler = styler.set_properties(subset=text, **{"text-align": "left"})
         styler = styler.set_table_styles({c: [{"selector": "th.col_heading", "props": "text-align: left"}]
                                           for c in text}, overwrite=False)
+    when = _date_time_columns(data)
+    if when:  # "2026-12-07 19:34" on one line, as the runs view and the jobs table show it, not "2026-12-" / "07 19:34"
+        styler = styler.set_properties(subset=when, **{"white-space": "nowrap"})
     index = data.index
     if _row_numbers(index):  # pandas' own 0, 1, 2 ... names no row (a version, a gate): not shown, no row "0"
         styler = styler.hide(axis="index")
@@ -145,6 +148,16 @@ def text_left(frame: pd.DataFrame | Styler, *, precision: int = 3, max_rows: int
         styler = styler.set_table_styles([{"selector": "th.row_heading", "props": "text-align: left"}],
                                          overwrite=False)
     return styler
+
+
+def _date_time_columns(data: pd.DataFrame) -> list:
+    """The columns of ``data`` whose every value is a date and time as :func:`workbench.timestamps.started_text`
+    writes them (``2026-12-07 19:34``, seconds allowed) or missing; at least one value given."""
+    import re
+
+    stamp = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?")
+    return [c for c in data.columns if data[c].notna().any()
+            and all(isinstance(v, str) and stamp.fullmatch(v) for v in data[c].dropna())]
 
 
 def _row_numbers(index: pd.Index) -> bool:

@@ -111,7 +111,12 @@ class StatsGrid(w.VBox):
             "pick a label (buttons or keys 1-7) and drag across the waveform in the labeler above, or add a file "
             "of them with `workbench labels import FILE` (JSON, CSV or JAMS)"))  # a command in code type, no backticks
         if stats.ready:
-            verdict = "<div class='wb-ready' style='color:#15803d;font-weight:bold'>ready to train ✓</div>"
+            # the classes it trains on: those in use (a label with none is no class, its ✗ no blocker)
+            used = [name for name, n, _, _ in stats.table() if n]
+            unused = [name for name, n, _, _ in stats.table() if not n]
+            left = f" ({', '.join(unused)}: no labels, left out)" if unused else ""
+            verdict = ("<div class='wb-ready' style='color:#15803d;font-weight:bold'>ready to train ✓</div>"
+                       f"<div class='wb-classes'>trains on {len(used)} classes: {', '.join(used)}{html.escape(left)}</div>")
         else:
             missing = "".join(f"<li>{code_spans(m)}</li>" for m in stats.missing)
             verdict = (f"<div class='wb-not-ready' style='color:#b91c1c;font-weight:bold'>not ready to train</div>"
