@@ -22,7 +22,8 @@ from workbench.cli import main, third_party_noise_filtered
 TRACK_FIELDS = {"id", "name", "title", "artist", "path", "folder", "crates", "duration_s", "sample_rate_hz",
                 "channels", "format", "content_hash", "missing"}
 SIMILAR_FIELDS = {"track_id", "name", "path", "model", "weights", "weights_used", "score", "vibe", "tempo", "key", "energy",
-                  "bpm_delta", "key_from", "key_to", "energy_delta", "explanation"}
+                  "bpm_delta", "key_from", "key_to", "energy_delta", "explanation",
+                  "query_id", "query_name"}  # the track searched from (QA s21: `similar 7` never named it)
 WORKSPACE_FIELDS = {"root", "db", "data", "experiments", "models", "source", "exists", "tracks"}
 RUN_FIELDS = {"run_id", "kind", "started", "finished", "created", "backbone", "tracks", "path", "metrics", "name", "note"}
 JOB_FIELDS = {"id", "kind", "state", "progress", "epoch", "total_epochs", "loss", "label_counts", "metrics", "config",
@@ -141,6 +142,7 @@ def test_similar_json_and_one_progress_bar_at_most(home, capsys):
     assert "%|" not in out.err  # no progress bar with --json
     assert len(rows) == 2 and all(set(r) == SIMILAR_FIELDS for r in rows)
     assert all(r["track_id"] != 1 and 0.0 <= r["score"] <= 1.0 for r in rows)
+    assert all(r["query_id"] == 1 and r["query_name"] == "g0" for r in rows)
     assert all(r["weights"] == "default: vibe 50%, tempo 20%, key 20%, energy 10%" for r in rows)
     assert rows[0]["score"] >= rows[1]["score"]
     capsys.readouterr()
@@ -149,6 +151,8 @@ def test_similar_json_and_one_progress_bar_at_most(home, capsys):
     bars = set(re.findall(r"([A-Za-z][A-Za-z ]*): +\d+%\|", out.err))  # tqdm's "desc:  40%|"
     assert bars <= {"analyse and embed"}, bars
     assert "backbone:" in out.out and "model: backbone (features-v1)" in out.out and " vibe (" in out.out
+    first = out.out.splitlines()[0]  # the query named first, with its tempo and key as the library has them
+    assert re.fullmatch(r"similar to: track 1  g0  \(.*g0\.flac; \d+\.\d BPM, (.+ \(\d+[AB]\)|no key)\)", first), first
 
 
 def test_jobs_json(home, capsys):

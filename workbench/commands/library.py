@@ -300,7 +300,7 @@ def similar_record(result: Any) -> dict[str, Any]:
 def _cmd_similar(args: argparse.Namespace) -> int:
     from workbench.embed.batch import brief_backbone_said
     from workbench.search import LibrarySearch
-    from workbench.similarity.library_query import check_query
+    from workbench.similarity.library_query import check_query, similar_query, similar_query_line
 
     weights = _weights(args.weights)
     _check_similar_options(args)  # before the library is analysed and embedded, which may take minutes
@@ -311,9 +311,12 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         failed = _prepare(lib, search.backbone, progress=not (args.quiet or args.json))
         search.rebuild() if args.rebuild else search.update()
         results = search.similar(args.track, k=args.k, min_score=args.min_score, weights=weights)
-        if args.json:
-            print_json([similar_record(r) for r in results])
+        query = similar_query(lib, args.track)
+        if args.json:  # every row names the query it was found from
+            print_json([{**similar_record(r), "query_id": query["query_id"], "query_name": query["query_name"]}
+                        for r in results])
             return 0
+        print(similar_query_line(query))
         backbone_line = f"backbone: {brief_backbone_said(search.backbone_said)}"  # one line, not the fallback's four
         model_line = f"model: {search.model_said}"
         if _notice_is_new(search, [backbone_line, model_line]):  # the backbone's notice once per library state

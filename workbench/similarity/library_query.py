@@ -153,3 +153,51 @@ def tempi_by_prior(library: Library, ids: object, y: object, *, sr: int, name: s
                         del cache[next(iter(cache))]
         bpm_by_id[track_id], said[track_id] = tempo[prior], format_prior(prior)
     return bpm_by_id, said
+
+
+def similar_query(library: Library, query: str) -> dict[str, object]:
+    """The track or file ``workbench similar`` searches from, as its first line and ``--json`` name it.
+
+    Parameters
+    ----------
+    library : Library
+    query : str
+        What the user gave: a track's id, content hash or path, or an audio file outside the library.
+
+    Returns
+    -------
+    dict
+        ``query_id`` (None for an outside file), ``query_name``, ``query_path``, and for a library track
+        ``query_bpm`` (BPM, None when unknown) and ``query_key`` (e.g. ``"A minor (8A)"``, None without
+        one) as the library's analysis has them (its correction on top).
+    """
+    from workbench.analysis.batch import track_analysis
+
+    try:
+        track = library.track(query)
+    except TrackNotFoundError:  # an outside file (check_query has vouched for it)
+        return {"query_id": None, "query_name": audio.display_path(query), "query_path": os.path.abspath(query)}
+    a = track_analysis(library, track, compute=False)
+    bpm = None if a is None or a.bpm is None else round(float(a.bpm), 2)
+    key = None if a is None or not a.has_key else f"{a.key} ({a.camelot})"
+    return {"query_id": track.id, "query_name": track.name, "query_path": track.path, "query_bpm": bpm,
+            "query_key": key}
+
+
+def similar_query_line(query: dict[str, object]) -> str:
+    """The first line of ``workbench similar``: the query it searches from, from :func:`similar_query`.
+
+    Parameters
+    ----------
+    query : dict
+        :func:`similar_query`'s record.
+
+    Returns
+    -------
+    str
+    """
+    if query["query_id"] is None:
+        return f"similar to: {query['query_name']} (a file outside the library, analysed and embedded now)"
+    bpm = "tempo unknown" if query["query_bpm"] is None else f"{query['query_bpm']:.1f} BPM"
+    path = audio.display_path(str(query["query_path"]))
+    return f"similar to: track {query['query_id']}  {query['query_name']}  ({path}; {bpm}, {query['query_key'] or 'no key'})"
