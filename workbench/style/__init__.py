@@ -24,6 +24,7 @@ _EXPORTS = {
     "ProfileError": "workbench.style.profiles",
     "build_profile": "workbench.style.profiles",
     "reference_tracks": "workbench.style.profiles",
+    "reference_or_first": "workbench.style.reference",
     "save_profile": "workbench.style.profiles",
     "save_or_reuse_profile": "workbench.style.profiles",
     "SavedProfile": "workbench.style.profiles",
