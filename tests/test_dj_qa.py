@@ -193,7 +193,7 @@ def test_a_class_scoring_zero_is_labelled_not_left_blank():
                             "loops": {"precision_at_1": 0.0, "n": 2},
                             "stk": {"precision_at_1": float("nan"), "n": 0}})
     texts = [t.get_text() for t in fig.axes[0].texts]
-    assert texts == ["0.95", "0.00", "n/a"]
+    assert texts == ["0.9500", "0.0000", "n/a"]  # 4 decimals, as the project writes (session 21)
 
 
 # -- labels ----------------------------------------------------------------------------------------------

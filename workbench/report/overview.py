@@ -48,6 +48,12 @@ HEADLINES: dict[str, list[tuple[str, tuple[str, ...], tuple[str, ...], str]]] = 
 _SEGMENT_BASELINES = ("novelty",)
 
 
+#: The invariance table's caption where it has ``backbone_raw`` (a column the table left unexplained).
+INVARIANCE_COLUMNS = ('<p class="meta">model: the trained head; backbone: the backbone\'s pooled vectors z-scored '
+                      "with the training windows' mean and spread (the space of the backbone baseline, the gate's "
+                      "reference); backbone_raw: the same vectors as they are, not z-scored, for reference only "
+                      "(no gate reads it)</p>")
+
 def _get(d: Any, *keys: str) -> Any:
     for k in keys:
         if not isinstance(d, Mapping):
@@ -262,7 +268,7 @@ def grouped_metrics(run: Run, computed: Mapping[str, Any]) -> str:
         add("Invariance (mean cosine between a window and its transformed copy)",
             H.table(rows, ("transform", *cols))
             + f'<p class="meta">computed on: {H.esc(H.fmt(_get(run.config, "invariance_clips") or "some"))} '
-              "held-out clips per transform</p>")
+              "held-out clips per transform</p>" + (INVARIANCE_COLUMNS if "backbone_raw" in cols else ""))
     # recomputed from the saved arrays: the same held-out windows, a check of the recorded figures
     model = m.get("model") if isinstance(m.get("model"), Mapping) else {}
     check = [(k, model.get(k), computed[k]) for k in computed if _num(computed.get(k)) and _num(model.get(k))]

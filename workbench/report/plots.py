@@ -221,7 +221,7 @@ def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequ
         # every bar says its value: a score of 0 draws no bar and would read as a class left out. Upright, each
         # label keeps within its own bar's width: side by side, three 0 bars' "0.00"s ran into one another
         for xi, v in zip(at, vals, strict=True):
-            ax.text(xi, (0.0 if np.isnan(v) else v) + 0.015, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center",
+            ax.text(xi, (0.0 if np.isnan(v) else v) + 0.015, "n/a" if np.isnan(v) else f"{v:.4f}", ha="center",
                     va="bottom", fontsize=6, rotation=90)
     markers = "_xd^v<>"
     for i, (name, scores) in enumerate((baselines or {}).items()):
@@ -234,7 +234,7 @@ def per_class_figure(per_class: Mapping[str, Mapping[str, float]], *, keys: Sequ
     support = [per_class[n].get("support", per_class[n].get("n")) for n in names]
     labels = [f"{n}\n(n={s})" if s is not None else n for n, s in zip(names, support, strict=True)]
     ax.set_xticks(x, labels, fontsize=8)
-    ax.set_ylim(0, 1.12)  # room above a bar of 1.00 for its upright label
+    ax.set_ylim(0, 1.2)  # room above a bar of 1.00 for its upright label (4 decimals: "1.0000")
     ax.set_ylabel("score", fontsize=9)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
