@@ -72,16 +72,17 @@ def test_similar_says_its_backbone_and_model_once_per_library_state(tmp_path, ca
     assert main([*home, "--quiet", "scan", str(music)]) == 0
     capsys.readouterr()
     assert main([*home, "--quiet", "similar", "1", "-k", "1"]) == 0
-    out = capsys.readouterr().out
+    query, out = capsys.readouterr().out.split("\n", 1)  # the first line names the query (session 21)
+    assert query.startswith("similar to: track 1  first  ("), query
     assert out.startswith("backbone: feature frontend, not OpenL3 (no OpenL3 weights") and "\nmodel: backbone" in out
     assert main([*home, "--quiet", "similar", "2", "-k", "1"]) == 0
-    again = capsys.readouterr().out
+    again = capsys.readouterr().out.split("\n", 1)[1]
     assert "backbone:" not in again and again.startswith("model: backbone"), again  # which model ranked: always
     sf.write(music / "third.flac", groove(130.0, 10.0, seed=6), SR)  # the library changes: said again
     assert main([*home, "--quiet", "scan", str(music)]) == 0
     capsys.readouterr()
     assert main([*home, "--quiet", "similar", "1", "-k", "1"]) == 0
-    assert capsys.readouterr().out.startswith("backbone: feature frontend")
+    assert capsys.readouterr().out.split("\n", 1)[1].startswith("backbone: feature frontend")
 
 
 def test_a_section_given_by_hand_past_the_end_of_the_target_is_refused_with_its_length(tmp_path, capsys):

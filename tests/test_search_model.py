@@ -145,7 +145,7 @@ def test_cli_says_the_model(lib, capsys):
     assert len(records) == 2 and all(r["model"] == "head@1 (on features-v1)" for r in records)
     assert main(["--db", db, "--quiet", "similar", q, "-k", "2", "--model", "backbone"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1] == "model: backbone (features-v1)"
+    assert lines[0].startswith(f"similar to: track {q}  ") and lines[2] == "model: backbone (features-v1)"  # query first
     assert main(["--db", db, "--quiet", "similar", q, "--model", "head@9"]) == 1
     err = capsys.readouterr().err
     assert "'head@N' with N in [1], 'cnn' or 'cnn@N'" in err and "got 'head@9' (no head version 9)" in err, err
@@ -307,7 +307,7 @@ def test_pruned_library_search_equals_exact_and_keeps_its_bounds(lib, capsys):
     db, q = str(lib.path), str(lib.tracks()[0].id)
     assert main(["--db", db, "--quiet", "similar", q, "-k", "2", "--model", "backbone", "--index", "pruned"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[2].startswith("index: pruned, exact (") and "tracks scored)" in out[2]
+    assert out[3].startswith("index: pruned, exact (") and "tracks scored)" in out[3]  # after the query, backbone, model
 
 
 def test_pruned_search_where_its_bounds_cannot_be_saved(lib, monkeypatch):
