@@ -69,7 +69,23 @@ def test_a_run_without_per_track_figures_is_judged_as_before_and_says_so():
         assert "no allowance for noise" in gate.how and "no per-track figures" in gate.how, gate.how
     broken = run(FAR_MODEL, FAR_NOVELTY)
     broken["segments"]["per_track"]["novelty"]["boundary_f_3s"].pop()  # figures that do not pair: read as absent
-    assert boundary_test(broken) is None and "no per-track figures" in boundary_gate(broken).how
+    assert boundary_test(broken) is None and "per-track figures do not pair (12 of smoothed, 11 of novelty" in \
+        boundary_gate(broken).how
+
+
+def test_per_track_figures_on_other_tracks_than_the_held_out_ones_fall_back_to_the_means_and_say_so():
+    """Session 21's QA: the test paired `segments.per_track` without checking that its `track_ids` are the held-out
+    tracks the run recorded (`held_out.track_ids`); figures of other tracks were tested as the held-out ones."""
+    metrics = run(FAR_MODEL, FAR_NOVELTY)
+    ids = metrics["segments"]["per_track"]["track_ids"]
+    metrics["held_out"] = {"track_ids": list(reversed(ids))}  # the same tracks, another order: they pair
+    assert boundary_test(metrics)["below"] == 12 and boundary_gate(metrics).op == "not below beyond noise"
+    metrics["held_out"] = {"track_ids": [i + 100 for i in ids]}  # other tracks
+    gate = boundary_gate(metrics)
+    assert boundary_test(metrics) is None and gate.op == ">=" and gate.status == "fail", gate
+    assert "no allowance for noise" in gate.how and "other tracks than the held-out tracks it recorded" in gate.how
+    metrics["segments"]["per_track"]["track_ids"] = ids[:-1]  # one id short of the figures
+    assert boundary_test(metrics) is None and "12 figures, 11 ids" in boundary_gate(metrics).how
 
 
 def test_too_few_tracks_for_the_test_compare_the_means_as_before():

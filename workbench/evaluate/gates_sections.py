@@ -92,6 +92,46 @@ BOUNDARY_FIGURE = "boundary F @3 s" + SMOOTHED_SAID
 BOUNDARY_GATE_ALPHA = NOISE_ALPHA
 
 
+#: Why the boundary gate compared the means where the run has no per-track figures.
+NO_PER_TRACK = ("the run has no per-track figures, segments.per_track (trained before runs recorded them: train again "
+                "for the paired test)")
+
+
+def paired_boundaries(metrics: Mapping[str, Any]) -> tuple[list[float], list[float]] | str:
+    """The model's and novelty's per-track figures of :data:`BOUNDARY_GATE`, paired, or why there are none.
+
+    They pair when both are lists of numbers of one length and, where the run recorded them, ``segments.per_track
+    .track_ids`` names one track per figure and the same tracks as the held-out tracks it recorded
+    (``held_out.track_ids``, in any order).
+
+    Parameters
+    ----------
+    metrics : Mapping[str, Any]
+        A sections run's metrics (see :func:`boundary_test`).
+
+    Returns
+    -------
+    tuple of (list of float, list of float) or str
+        The model's and novelty's figures (F-measure 0-1, in ``track_ids``' order), else a sentence saying why not.
+    """
+    metric, model_key, base_key = BOUNDARY_GATE
+    per = mapping(mapping(metrics.get("segments")).get("per_track"))
+    model, base = mapping(per.get(model_key)).get(metric), mapping(per.get(base_key)).get(metric)
+    if not (isinstance(model, list) and isinstance(base, list) and model and base):
+        return NO_PER_TRACK
+    if len(model) != len(base) or not all(number(v) is not None for v in [*model, *base]):
+        return (f"the run's per-track figures do not pair ({len(model)} of {model_key}, {len(base)} of {base_key}, "
+                "or one not a number)")
+    ids, held_out = per.get("track_ids"), mapping(metrics.get("held_out")).get("track_ids")
+    if isinstance(ids, list) and len(ids) != len(model):
+        return f"the run's per-track figures do not pair with its track ids ({len(model)} figures, {len(ids)} ids)"
+    if isinstance(ids, list) and isinstance(held_out, list) and sorted(map(str, ids)) != sorted(map(str, held_out)):
+        return ("the run's per-track figures are on other tracks than the held-out tracks it recorded "
+                f"(segments.per_track.track_ids {count_of(len(ids), 'track')}, held_out.track_ids {len(held_out)}, "
+                "not the same ids)")
+    return [float(v) for v in model], [float(v) for v in base]
+
+
 def boundary_test(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
     """The held-out tracks paired: on how many the model's boundary F @3 s is below novelty's, above, equal, and a
     one-sided Wilcoxon signed-rank test of "below".
@@ -112,15 +152,13 @@ def boundary_test(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
     -------
     dict or None
         ``below``, ``above``, ``equal`` (tracks), ``n`` (``below + above``), ``p`` (1.0 when none differs) and
-        ``least_p``; None when the run recorded no per-track figures (before session 21) or they do not pair.
+        ``least_p``; None when the run recorded no per-track figures (before session 21) or they do not pair
+        (:func:`paired_boundaries` says why: unequal lengths, or ``track_ids`` not the run's ``held_out.track_ids``).
     """
-    metric, model_key, base_key = BOUNDARY_GATE
-    per = mapping(mapping(metrics.get("segments")).get("per_track"))
-    model, base = mapping(per.get(model_key)).get(metric), mapping(per.get(base_key)).get(metric)
-    if not (isinstance(model, list) and isinstance(base, list) and model and len(model) == len(base)
-            and all(number(v) is not None for v in [*model, *base])):
+    paired = paired_boundaries(metrics)
+    if isinstance(paired, str):
         return None
-    diff = [float(m) - float(b) for m, b in zip(model, base, strict=True)]
+    diff = [m - b for m, b in zip(*paired, strict=True)]
     below, above = sum(d < 0 for d in diff), sum(d > 0 for d in diff)
     p = 1.0
     if below + above:
@@ -173,7 +211,7 @@ def boundary_gate(metrics: Mapping[str, Any]) -> BlockingGate:
     test = boundary_test(metrics)
     means = "the means over the held-out tracks are compared, no allowance for noise"
     if test is None:
-        said = f"{means}: the run has no per-track figures, segments.per_track (trained before runs recorded them: train again for the paired test)"
+        said = f"{means}: {paired_boundaries(metrics)}"
         status = compare(value, op, target)
     else:
         counts = (f"below novelty on {count_of(test['below'], 'held-out track')}, above on {test['above']}, equal on "
