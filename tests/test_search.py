@@ -161,12 +161,13 @@ def test_similar_command(demo, tmp_path, capsys):
     capsys.readouterr()
     assert main(["--db", db, "--quiet", "similar", str(records[0].audio_path), "-k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0] == ("backbone: feature frontend, not OpenL3 (no OpenL3 weights: README, 'Embeddings, and adding "
+    assert lines[0].startswith("similar to: track 1  Demo 001 (trance)  ("), lines[0]  # the query, named first
+    assert lines[1] == ("backbone: feature frontend, not OpenL3 (no OpenL3 weights: README, 'Embeddings, and adding "
                         "OpenL3 weights'; `workbench embed` says where it looked)")  # one line, every call
     assert "### Embeddings, and adding OpenL3 weights" in (Path(__file__).parents[1] / "README.md").read_text()
-    assert lines[1] == "model: backbone (features-v1); no active head in the registry"
-    assert lines[2] == "weights: default: vibe 50%, tempo 20%, key 20%, energy 10%"
-    assert len(lines) == 6 and all(" vibe (" in line for line in lines[3:])
+    assert lines[2] == "model: backbone (features-v1); no active head in the registry"
+    assert lines[3] == "weights: default: vibe 50%, tempo 20%, key 20%, energy 10%"
+    assert len(lines) == 7 and all(" vibe (" in line for line in lines[4:])
     assert main(["--db", db, "similar", "nothing-here"]) == 1
     assert "neither a track" in capsys.readouterr().err
     assert main(["--db", db, "similar", "1", "--weights", "1,2"]) == 1
