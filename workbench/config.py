@@ -152,6 +152,36 @@ def workspace(home: PathArg = None, *, db: PathArg = None) -> Workspace:
     return Workspace(root=root, db=db_file)
 
 
+def how_found(home: PathArg = None, *, db: PathArg = None) -> str:
+    """How :func:`workspace` chose the database for these arguments, in words (for a message that says where
+    it looked).
+
+    Parameters
+    ----------
+    home, db : path-like or None
+        As :func:`workspace` takes them.
+
+    Returns
+    -------
+    str
+        E.g. ``"$WORKBENCH_HOME=/x"``, ``"the database given"`` or ``"the nearest folder at or above /x/notebooks
+        with data/ and models/ ($WORKBENCH_HOME and $WORKBENCH_DB are not set)"``.
+    """
+    if db is not None:
+        return "the database given"
+    if os.environ.get(DB_ENV):
+        return f"${DB_ENV}={os.environ[DB_ENV]}"
+    if home is not None:
+        return "the home given"
+    if os.environ.get(HOME_ENV):
+        return f"${HOME_ENV}={os.environ[HOME_ENV]}"
+    cwd = Path.cwd().resolve()
+    unset = f"${HOME_ENV} and ${DB_ENV} are not set"
+    if _search_root() != cwd or ((cwd / "data").is_dir() and (cwd / "models").is_dir()):
+        return f"the nearest folder at or above {cwd} with data/ and models/ ({unset})"
+    return f"the current folder: no folder at or above it has data/ and models/ ({unset})"
+
+
 def _search_root() -> Path:
     cwd = Path.cwd().resolve()
     for folder in (cwd, *cwd.parents):

@@ -74,6 +74,10 @@ class SchemaVersionError(StoreError):
     """The database was written by a newer workbench than this one."""
 
 
+class NoLibraryError(WorkbenchError, FileNotFoundError):
+    """There is no library database where one was looked for, and the caller asked for none to be made."""
+
+
 class TrackNotFoundError(WorkbenchError, LookupError):
     """No track in the library matches the id, hash or path given."""
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from workbench import config
 from workbench.audio import display_path
 from workbench.errors import (
+    NoLibraryError,
     ParameterError,
     TrackNotFoundError,
 )
@@ -111,6 +112,26 @@ class Track:
         return cls(**values)
 
 
+def missing_library_said(db: Path, how: str) -> str:
+    """Why there is no library to open, where it was looked for, and how to make one.
+
+    Parameters
+    ----------
+    db : Path
+        The database file that is not there.
+    how : str
+        How that path was found (:func:`workbench.config.how_found`).
+
+    Returns
+    -------
+    str
+    """
+    return (f"no library at {db} (found from {how}); nothing was created. Make one with "
+            "`WORKBENCH_HOME=DIR workbench scan FOLDER` (then `workbench analyze`), or `make demo` for the demo "
+            "library, and start Jupyter with `WORKBENCH_HOME=DIR jupyter lab` so the notebooks open it (or set "
+            "DB = 'DIR/data/workbench.db' in the parameters cell)")
+
+
 class Library:
     """A library of tracks in a SQLite database.
 
@@ -123,6 +144,15 @@ class Library:
     read_only : bool or None
         Open the database for reading only; ``None`` does so when it cannot be written (see
         :class:`workbench.store.Store`).
+    create : bool
+        Make the database (and its folder) when it is missing, as writing does (``scan``); ``False`` for a look
+        that must leave no empty database behind (the notebooks): a missing one is a :class:`NoLibraryError`
+        that says where it was looked for and how to make one.
+
+    Raises
+    ------
+    NoLibraryError
+        ``create`` is false and there is no database file.
 
     Examples
     --------
@@ -132,9 +162,11 @@ class Library:
     """
 
     def __init__(self, db_path: str | os.PathLike[str] | None = None, *, timeout_s: float = 30.0,
-                 read_only: bool | None = None) -> None:
+                 read_only: bool | None = None, create: bool = True) -> None:
         self.workspace = config.workspace(db=db_path)
         self.path = self.workspace.db
+        if not create and not self.path.is_file():
+            raise NoLibraryError(missing_library_said(self.path, config.how_found(db=db_path)))
         self.store = Store(self.path, timeout_s=timeout_s, read_only=read_only)
 
     # -- stored paths ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import WorkbenchError
+from workbench.errors import NoLibraryError  # in errors.py since Library raises it too
 from workbench.wording import agree, count_of, count_verb  # noqa: F401  (the commands' counts in words)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,10 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Area modules, in the order their commands appear in ``workbench --help``.
 MODULES: tuple[str, ...] = ("library", "analysis", "crates", "labels", "suggest", "train", "runs", "export", "qa", "style")
-
-
-class NoLibraryError(WorkbenchError, FileNotFoundError):
-    """A command that reads the library found no database at the workspace's path."""
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
