@@ -36,6 +36,26 @@ if TYPE_CHECKING:
     from workbench.runs import Run
 
 
+def fit_output(page: str) -> str:
+    """``page`` in a box as wide as the output area that scrolls sideways, for an ``ipywidgets.HTML`` value.
+
+    An HTML widget grows to its widest content (a runs table of many columns) and the output area clips it: the
+    summary line above the table then wraps at the report's width (1100 px) and its end is cut. In this box
+    (``width:0; min-width:100%``: it asks for no width of its own, then takes the output area's) text wraps at
+    the visible width and a wide table scrolls.
+
+    Parameters
+    ----------
+    page : str
+        HTML.
+
+    Returns
+    -------
+    str
+    """
+    return f'<div class="wb-fit" style="width:0;min-width:100%;overflow-x:auto">{page}</div>'
+
+
 class CompareWidget(w.VBox):
     """Pick runs from ``experiments/`` and compare them.
 
@@ -319,7 +339,7 @@ class CompareWidget(w.VBox):
         if not page.exists():
             report(run)
         text = page.read_text(encoding="utf-8")
-        self.report_view.value = text[text.index('<div class="wb-report">'):text.rindex("</body>")]
+        self.report_view.value = fit_output(text[text.index('<div class="wb-report">'):text.rindex("</body>")])
 
     def _show_report(self) -> None:
         if not self.notes_run.value:
@@ -357,7 +377,7 @@ class CompareWidget(w.VBox):
             self.message.value = f'<p style="color:#b91c1c">{html.escape(str(exc))}</p>'
             return
         self.message.value = ""
-        self.table.value = self.runs_view.to_html()
+        self.table.value = fit_output(self.runs_view.to_html())
         self._render_scatter()
 
     def _render_scatter(self) -> None:
@@ -383,7 +403,7 @@ class CompareWidget(w.VBox):
         comparison = compare(list(self.selected), root=self.root, differences_only=self.differences_only,
                              baseline=baseline)
         self.comparison = comparison
-        self.view.value = comparison._repr_html_()
+        self.view.value = fit_output(comparison._repr_html_())
 
     def __repr__(self) -> str:
         return f"CompareWidget({len(self.picker.options)} runs, selected={list(self.selected)})"
