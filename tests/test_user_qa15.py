@@ -323,7 +323,8 @@ def test_notebook_05_heads_the_jobs_start_started():
     nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "05_compare_experiments.ipynb").read_text())
     cell = next("".join(c["source"]) for c in nb["cells"] if "table = runs_table(EXPERIMENTS" in "".join(c["source"]))
     shown = next(ln for ln in cell.splitlines() if ln.startswith("text_left(table"))
-    assert '.rename(columns={"created": STARTED_HEADING})' in shown and 'map(started_text)' in shown  # as the runs view says it
+    assert '.rename(columns={"created": STARTED_HEADING})' in shown  # as the runs view says it
+    assert 'started = table["created"].map(started_text)' in cell and "table.assign(created=started)" in shown
 
 
 def test_a_run_is_found_by_the_end_of_its_id_and_a_miss_names_the_newest_runs(tmp_path):
