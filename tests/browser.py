@@ -284,3 +284,27 @@ def labeler_notebook(folder: Path, *, extra_cell: str | None = None, n_tracks: i
 
 
 LABELER_NOTEBOOK = "02_label_sections.ipynb"
+
+
+@contextlib.contextmanager
+def compare_widget_page(folder: Path, runs: Path) -> Iterator[tuple[Any, ConsoleErrors]]:
+    """JupyterLab (under ``folder``) and chromium at 1400 x 1000 px showing ``CompareWidget(runs)`` after Run All;
+    yields the widget's output area (a playwright locator, shown) and the page's console errors."""
+    import json
+
+    lab = JupyterLab(folder / "lab", env={"NUMBA_CPU_NAME": "generic"})
+    (folder / "lab" / "nb").mkdir(parents=True)
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+            "source": f"from workbench.widgets.compare import CompareWidget\nCompareWidget({str(runs)!r})"}
+    (folder / "lab" / "nb" / "compare.ipynb").write_text(json.dumps(
+        {"cells": [cell], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+         "nbformat": 4, "nbformat_minor": 5}))
+    with lab, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors = ConsoleErrors(page)
+        open_notebook(page, lab, "compare.ipynb")
+        run_all(page)
+        root = page.locator(".jp-OutputArea-output").filter(has_text="Save name").first
+        root.wait_for()
+        page.wait_for_timeout(500)
+        yield root, errors

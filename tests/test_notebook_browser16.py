@@ -167,10 +167,8 @@ CUT_BUTTONS_JS = """root => [...root.querySelectorAll('button')]
 def test_notebook_05s_compare_widget_shows_its_buttons_whole(tmp_path):
     """Notebook 05's 'Pick runs yourself' in JupyterLab read 'Save name an...': the button kept ipywidgets'
     default width, too narrow for its label."""
-    import json
-
     import pytest
-    from browser import ConsoleErrors, JupyterLab, chromium, open_notebook, run_all, skip_reason
+    from browser import compare_widget_page, skip_reason
 
     from workbench.report.examples import write_example_run
 
@@ -179,21 +177,7 @@ def test_notebook_05s_compare_widget_shows_its_buttons_whole(tmp_path):
         pytest.skip(reason)
     runs = tmp_path / "experiments"
     write_example_run("embeddings", root=runs, seed=2, quality=0.7)
-    lab = JupyterLab(tmp_path / "lab", env={"NUMBA_CPU_NAME": "generic"})
-    (tmp_path / "lab" / "nb").mkdir(parents=True)
-    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-            "source": f"from workbench.widgets.compare import CompareWidget\nCompareWidget({str(runs)!r})"}
-    (tmp_path / "lab" / "nb" / "compare.ipynb").write_text(json.dumps(
-        {"cells": [cell], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-         "nbformat": 4, "nbformat_minor": 5}))
-    with lab, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors = ConsoleErrors(page)
-        open_notebook(page, lab, "compare.ipynb")
-        run_all(page)
-        root = page.locator(".jp-OutputArea-output").filter(has_text="Save name").first
-        root.wait_for()
-        page.wait_for_timeout(500)
+    with compare_widget_page(tmp_path, runs) as (root, errors):
         assert root.evaluate(CUT_BUTTONS_JS) == []
         assert not errors, errors
 

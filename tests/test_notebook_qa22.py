@@ -116,7 +116,7 @@ def test_notebook_05s_compare_widget_shows_its_summary_line_whole(tmp_path):
     """Notebook 05's 'Pick runs yourself' at 1400 px: '2 runs shown (–: not recorded); best in green where ...
     model.precision_a' cut at the output's right edge. The HTML widget grew to its table's width, so the summary
     wrapped at the report's 1100 px, 150 px past what the output area shows; the wide table was cut too."""
-    from browser import ConsoleErrors, JupyterLab, chromium, open_notebook, run_all, skip_reason
+    from browser import compare_widget_page, skip_reason
 
     from workbench.report.examples import write_example_run
 
@@ -126,21 +126,8 @@ def test_notebook_05s_compare_widget_shows_its_summary_line_whole(tmp_path):
     runs = tmp_path / "experiments"
     write_example_run("sections", root=runs, seed=1, n_tracks=12, quality=0.6)  # two kinds: many metric columns
     write_example_run("embeddings", root=runs, seed=2, quality=0.7)
-    lab = JupyterLab(tmp_path / "lab", env={"NUMBA_CPU_NAME": "generic"})
-    (tmp_path / "lab" / "nb").mkdir(parents=True)
-    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-            "source": f"from workbench.widgets.compare import CompareWidget\nCompareWidget({str(runs)!r})"}
-    (tmp_path / "lab" / "nb" / "compare.ipynb").write_text(json.dumps(
-        {"cells": [cell], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-         "nbformat": 4, "nbformat_minor": 5}))
-    with lab, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors = ConsoleErrors(page)
-        open_notebook(page, lab, "compare.ipynb")
-        run_all(page)
-        root = page.locator(".jp-OutputArea-output").filter(has_text="Save name").first
+    with compare_widget_page(tmp_path, runs) as (root, errors):
         root.locator(".wb-compare-table p.meta").wait_for()
-        page.wait_for_timeout(500)
         seen = root.evaluate(FITS_JS)
         assert seen["summary_right"] <= seen["out_right"] + 1, seen  # the whole line inside the output area
         assert seen["table_right"] > seen["out_right"], seen  # the case that cut it: a table wider than the output
