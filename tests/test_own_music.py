@@ -2,7 +2,7 @@
 
 On a copy of three album folders of ../shared/data/real-audio (skipped where absent), through the
 command line a user types: scan, analyze with a stored tempo prior, correct one track by hand,
-label sections through the API the labeler uses, train both models with default options, read
+run qa (its flagged tracks stay out of both trainings), label sections through the API the labeler uses, train both models with default options, read
 the runs from another folder, see honest metrics next to their baselines, export only what
 passes its gates (and ``--force`` recorded when the user overrides), then get suggestions and
 similar tracks from the CLI.
@@ -81,7 +81,19 @@ def test_own_music_end_to_end(music, capsys, monkeypatch, request):
     code, _, err = cli(capsys, *ws, "analyze", "--force")  # re-analysis never overwrites a locked correction
     assert code == 0, err
 
+    # qa, before training (the README's order): every track measured once; a track with an excluding flag
+    # (clipped, silent, transcoded, duplicate, beatless) stays out of both trainings from now on
+    qa = cli_json(capsys, *ws, "qa")
+    assert len(qa["summary"]["measured"]) == qa["summary"]["tracks"] == len(tracks), qa["summary"]
+    assert not qa["summary"]["failed"], qa["summary"]
+    excluded = {t["track_id"] for t in qa["tracks"] if t["excluded_from_training"]}
+    assert len(excluded) == qa["summary"]["excluded_from_training"] < len(tracks)
+    if request.config.getoption("capture") == "no":  # which tracks, for the README: pytest -s
+        with capsys.disabled():
+            print("qa leaves out of training:", sorted(t["name"] for t in qa["tracks"] if t["excluded_from_training"]))
+
     from workbench.analysis import track_analysis
+    from workbench.labels import Labels
     from workbench.library import Library
 
     with Library(home / "data" / "workbench.db") as lib:
@@ -89,6 +101,7 @@ def test_own_music_end_to_end(music, capsys, monkeypatch, request):
         assert len(track_analysis(lib, trumpet["id"]).beats) >= 7  # a grid at 90 BPM over 5.3 s
         assert 88.0 <= track_analysis(lib, tabla["id"]).bpm <= 92.0
         labelled = _label_by_energy(lib)
+        labelled_ids = {x.track_id for x in Labels(lib).all()}
     assert labelled >= 20
 
     # train both models with default options
@@ -104,6 +117,13 @@ def test_own_music_end_to_end(music, capsys, monkeypatch, request):
     monkeypatch.chdir(elsewhere)
     runs = cli_json(capsys, "--db", str(home / "data" / "workbench.db"), "runs", "list")
     assert {r["kind"] for r in runs} == {"embeddings", "sections"}
+    for r in runs:  # what qa flagged stayed out of what each run trained on, and its data.json says which
+        data = json.loads((home / "experiments" / r["run_id"] / "data.json").read_text())
+        assert not excluded & {t["id"] for t in data["tracks"]}, (r["kind"], excluded)
+        left_out = data["class_source"]["qa_excluded"] if r["kind"] == "embeddings" else data["qa_excluded"]
+        assert set(left_out) <= excluded, (r["kind"], left_out, excluded)
+        if r["kind"] == "sections":
+            assert set(left_out) == excluded & labelled_ids, (left_out, excluded, labelled_ids)
     assert not (elsewhere / "experiments").exists() and not (elsewhere / "models").exists()
 
     # honest metrics next to their baselines, on the same held-out tracks
