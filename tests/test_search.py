@@ -346,7 +346,7 @@ def test_the_weights_used_are_those_that_made_the_score_where_a_term_is_left_out
     terms there are."""
     import dataclasses
 
-    from workbench.search import _used_by
+    from workbench.search import weights_used as _used_by
 
     root, records, _ = demo
     with Library(tmp_path / "w.db") as lib:

@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from workbench.commands import add_json, agree, count_of, open_library, print_json, workspace_of
+from workbench.wording import rounded_shares
 
 if TYPE_CHECKING:
     from workbench.embed.batch import Backbone
@@ -280,7 +281,8 @@ def _places(name: str, value: Any) -> Any:
 
 
 def similar_record(result: Any) -> dict[str, Any]:
-    """One result as ``workbench similar --json`` prints it, rounded to :data:`SCORE_DECIMALS` and :data:`BPM_DECIMALS`.
+    """One result as ``workbench similar --json`` prints it, rounded to :data:`SCORE_DECIMALS` and :data:`BPM_DECIMALS`;
+    ``weights_used`` by largest remainder (:func:`~workbench.wording.rounded_shares`), so the printed weights sum to 1.
 
     Parameters
     ----------
@@ -293,7 +295,7 @@ def similar_record(result: Any) -> dict[str, Any]:
     """
     match = {k: _places(k, v) for k, v in dataclasses.asdict(result.match).items() if k != "id"}
     return {"track_id": result.track.id, "name": result.track.name, "path": result.track.path, "model": result.model,
-            "weights": result.weights, "weights_used": {k: _places(k, v) for k, v in result.weights_used.items()},
+            "weights": result.weights, "weights_used": rounded_shares(result.weights_used, SCORE_DECIMALS),
             **match}
 
 
