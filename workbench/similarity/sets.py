@@ -20,14 +20,14 @@ The raw score is then calibrated on the library (:meth:`TrackSetIndex.calibrate`
 different tracks, so 0 % is "no more alike than a typical pair" and the vibe term, not the
 others, separates the tracks.
 
-A track with no steady beat has no tempo (drums only: no key). Where the query's tempo (key) is known
-and a track's is not, the term counts as what the query's tempo (key) agrees with on average over
-the indexed tracks where it is known (``unknown="expected"``, :data:`~.sets_terms.UNKNOWN_TERMS`):
-neither 0 nor left out, so a track must match on tempo and key better than a typical track to beat one
-of equal vibe whose tempo and key are unknown (left out, as before session 22, a track with neither
-competed on vibe and energy alone and could rank first). Where the query's is unknown, no track's can
-be compared: the term is left out of every weighted mean alike. The explanation says ``tempo unknown``
-and what it counted as. Scoring is exact: brute force over every window (numpy), or
+A track with no steady beat has no tempo (drums only: no key). By default (``unknown="drop"``,
+:data:`~.sets_terms.UNKNOWN_TERMS`) an unknown term is left out of the weighted mean (not scored 0)
+and the explanation says ``tempo unknown``; so a track with neither tempo nor key competes on vibe and
+energy alone and can outrank one of equal vibe that had to match on tempo and key too. With
+``unknown="expected"`` (an option: session 22's rule, docs/experiments/search.md) the term counts as
+what the query's tempo (key) agrees with on average over the indexed tracks where it is known, and
+the explanation says what it counted as. Where the query's own is unknown no track's can be compared:
+the term is left out of every weighted mean alike, either way. Scoring is exact: brute force over every window (numpy), or
 ``method="pruned"`` (:mod:`workbench.similarity.sets_search`: the same result from cone bounds); a
 library of ``n`` tracks costs ``n x max_windows x d`` floats of memory.
 """
