@@ -133,9 +133,10 @@ def format_explanation(
     * ``"key: 8A (same)"`` or ``"key: 8A→9A (compatible)"`` with ``relative``, ``compatible``,
       ``two steps`` or ``clash`` (see :func:`~workbench.similarity.key_relation`);
     * with ``key_unknown`` (query or match has no key: the key term is never scored 0; it counts as
-      ``key_assumed``, or is left out of the score) the words name which side has none: ``"key unknown (drums only)"`` when the match
-      has no key, ``"key: 8A (query drums only)"`` when only the query has none (the match's key is
-      still worth knowing), ``"key unknown (both drums only)"`` when neither has one;
+      ``key_assumed``, or is left out of the score) the words name which side has none:
+      ``"key unknown (drums only)"`` when the match has no key, ``"key: 8A (query drums only)"`` when
+      only the query has none (the match's key is still worth knowing), ``"key unknown (both drums
+      only)"`` when neither has one;
     * ``"energy +1"`` / ``"energy -2"`` / ``"energy same"``.
 
     * ``"tempo unknown (no beat)"`` with ``tempo_unknown`` (query or match has no steady beat:

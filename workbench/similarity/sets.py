@@ -27,9 +27,9 @@ energy alone and can outrank one of equal vibe that had to match on tempo and ke
 ``unknown="expected"`` (an option: session 22's rule, docs/experiments/search.md) the term counts as
 what the query's tempo (key) agrees with on average over the indexed tracks where it is known, and
 the explanation says what it counted as. Where the query's own is unknown no track's can be compared:
-the term is left out of every weighted mean alike, either way. Scoring is exact: brute force over every window (numpy), or
-``method="pruned"`` (:mod:`workbench.similarity.sets_search`: the same result from cone bounds); a
-library of ``n`` tracks costs ``n x max_windows x d`` floats of memory.
+the term is left out of every weighted mean alike, either way. Scoring is exact: brute force over
+every window (numpy), or ``method="pruned"`` (:mod:`workbench.similarity.sets_search`: the same
+result from cone bounds); a library of ``n`` tracks costs ``n x max_windows x d`` floats of memory.
 """
 
 from __future__ import annotations
