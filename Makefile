@@ -74,7 +74,7 @@ BENCH_BY_HAND := bench_analysis_peers.py bench_analysis_speed.py bench_backbones
 	bench_sections_selftrain.py bench_sections_fresh.py bench_torchopenl3.py bench_sections_table.py bench_distill_job.py bench_sections_bars.py \
 	bench_distill_speed.py bench_distill_tiny.py bench_sections_targets.py bench_cli_cold.py \
 	bench_sections_calibration.py bench_sections_peers.py bench_sections_selftrain_demo.py bench_distill_fusion.py \
-	bench_search_track_stats.py bench_search_rerank.py bench_sections_model_file.py
+	bench_search_track_stats.py bench_search_rerank.py bench_sections_model_file.py bench_search_unknown.py
 
 bench: install
 	@for b in $(BENCH_QUICK); do echo "== benchmarks/$$b"; $(BIN)/python benchmarks/$$b || exit 1; done

@@ -23,7 +23,8 @@ TRACK_FIELDS = {"id", "name", "title", "artist", "path", "folder", "crates", "du
                 "channels", "format", "content_hash", "missing"}
 SIMILAR_FIELDS = {"track_id", "name", "path", "model", "weights", "weights_used", "score", "vibe", "tempo", "key", "energy",
                   "bpm_delta", "key_from", "key_to", "energy_delta", "explanation",
-                  "query_id", "query_name"}  # the track searched from (QA s21: `similar 7` never named it)
+                  "query_id", "query_name",  # the track searched from (QA s21: `similar 7` never named it)
+                  "tempo_assumed", "key_assumed"}  # what an unknown term counted as (s22, `--unknown expected`)
 WORKSPACE_FIELDS = {"root", "db", "data", "experiments", "models", "source", "exists", "tracks"}
 RUN_FIELDS = {"run_id", "kind", "started", "finished", "created", "backbone", "tracks", "path", "metrics", "name", "note"}
 JOB_FIELDS = {"id", "kind", "state", "progress", "epoch", "total_epochs", "loss", "label_counts", "metrics", "config",

@@ -346,7 +346,7 @@ def test_the_weights_used_are_those_that_made_the_score_where_a_term_is_left_out
     terms there are."""
     import dataclasses
 
-    from workbench.search import _used_by
+    from workbench.search import weights_used as _used_by
 
     root, records, _ = demo
     with Library(tmp_path / "w.db") as lib:
@@ -361,3 +361,33 @@ def test_the_weights_used_are_those_that_made_the_score_where_a_term_is_left_out
             m = r.match
             total = sum(r.weights_used[t] * (getattr(m, t) or 0.0) for t in ("vibe", "tempo", "key", "energy"))
             assert total == pytest.approx(m.score, abs=1e-6), (r.weights_used, m)
+
+
+def test_similar_unknown_expected_counts_a_beatless_track_at_the_average_and_says_so(demo, tmp_path, capsys):
+    """Session 22: `similar --unknown expected` counts a match's unknown tempo as the query's average agreement with the
+    library (said in the explanation and `tempo_assumed`; `weights_used` keeps the tempo's weight), so the score is
+    still the sum of weight times term; the default leaves it out, as before."""
+    root, records, _ = demo
+    music = tmp_path / "music"
+    shutil.copytree(root / "music", music)
+    t = np.arange(22050 * 8) / 22050
+    sf.write(music / "pad.flac", (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050)
+    db = str(tmp_path / "w.db")
+    assert main(["--db", db, "--quiet", "scan", str(music)]) == 0
+    capsys.readouterr()
+    query = str(music / Path(records[0].audio_path).name)
+    rows = {}
+    for how in ("default", "expected"):
+        extra = [] if how == "default" else ["--unknown", "expected"]
+        assert main(["--db", db, "--quiet", "similar", query, "-k", "12", "--json", *extra]) == 0
+        rows[how] = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    pad, old = rows["expected"]["pad"], rows["default"]["pad"]
+    assert pad["tempo"] is None and 0.0 <= pad["tempo_assumed"] <= 1.0 and pad["weights_used"]["tempo"] > 0
+    assert "tempo unknown (no beat): counted as " in pad["explanation"] and "the library's average" in pad["explanation"]
+    terms = {t: pad[t] if pad[t] is not None else pad.get(f"{t}_assumed") for t in ("vibe", "tempo", "key", "energy")}
+    assert sum(pad["weights_used"][t] * terms[t] for t in terms) == pytest.approx(pad["score"], abs=5e-4)
+    assert old["tempo_assumed"] is None and old["weights_used"]["tempo"] == 0
+    assert old["explanation"].split("; ")[1] == "tempo unknown (no beat)"
+    with pytest.raises(SystemExit):  # argparse refuses it, naming the choices
+        main(["--db", db, "similar", query, "--unknown", "zero"])
+    assert "invalid choice: 'zero'" in capsys.readouterr().err

@@ -184,10 +184,15 @@ def test_a_track_with_no_beat_is_searched_with_tempo_unknown():
     index.add(1, np.array([[1.0, 0.0], [0.0, 1.0]]), bpm=None, camelot="8A", energy=5)
     index.add(2, np.array([[1.0, 1.0]]), bpm=128.0, camelot="9A", energy=6)
     q = SetQuery(np.array([[1.0, 0.0]]), 128.0, "8A", 5)
-    got = {m.id: m for m in index.similar(q, k=2)}
+    got = {m.id: m for m in index.similar(q, k=2, unknown="drop")}  # the default
     assert got[1].tempo is None and got[1].bpm_delta is None
     assert got[1].explanation == "similar vibe (100%); tempo unknown (no beat); key: 8A (same); energy same"
     assert got[1].score == pytest.approx((0.5 * 1.0 + 0.2 * 1.0 + 0.1 * 1.0) / 0.8)  # tempo left out, not 0
+    # the option (session 22): the unknown tempo counts as the query's average over the tracks with one (here 1.0)
+    now = {m.id: m for m in index.similar(q, k=2, unknown="expected")}[1]
+    assert now.tempo is None and now.tempo_assumed == 1.0 and now.score == pytest.approx(0.5 + 0.2 + 0.2 + 0.1)
+    assert now.explanation == ("similar vibe (100%); tempo unknown (no beat): counted as 100%, the library's average; "
+                               "key: 8A (same); energy same")
     assert got[2].tempo == 1.0 and "same BPM" in got[2].explanation
     # a query with no beat: tempo unknown for every match
     nobeat = index.similar(SetQuery(np.array([[0.0, 1.0]]), None, "8A", 5), k=2)

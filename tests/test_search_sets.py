@@ -200,12 +200,17 @@ def test_a_track_with_no_key_is_matched_without_the_key_term():
     for tid, camelot in ((1, "8A"), (2, "8A"), (3, None), (4, "3B")):
         index.add(tid, base + 0.3 * rng.normal(size=(4, 16)), bpm=124.0, camelot=camelot, energy=6)
     w = {"vibe": 0.5, "tempo": 0.2, "key": 0.2, "energy": 0.1}
-    got = {m.id: m for m in index.similar(1, k=3, weights=w)}
+    got = {m.id: m for m in index.similar(1, k=3, weights=w, unknown="drop")}  # the default
     drums = got[3]
     assert drums.key is None and drums.key_to is None and "key unknown (drums only)" in drums.explanation
     assert "key:" not in drums.explanation
     # the weighted mean of the known terms only (tempo 1, energy 1): not a key score of 0, not a made-up one
     assert drums.score == pytest.approx((0.5 * drums.vibe + 0.2 + 0.1) / 0.8, abs=1e-6)
+    # unknown="expected" (an option, session 22): not 0, but the mean key term of the keyed tracks (2: 1.0, 4: 0.2)
+    now = {m.id: m for m in index.similar(1, k=3, weights=w, unknown="expected")}[3]
+    assert now.key is None and now.key_assumed == pytest.approx(0.6)
+    assert now.score == pytest.approx(0.5 * now.vibe + 0.2 + 0.2 * 0.6 + 0.1, abs=1e-6)
+    assert "key unknown (drums only): counted as 60%, the library's average" in now.explanation
     assert got[2].key == 1.0 and "key: 8A (same)" in got[2].explanation
     # the drum track as the query: tempo and energy still count, no key term anywhere
     # and the words name whose key is missing: the matches' keys are still shown

@@ -18,7 +18,6 @@ import dataclasses
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,12 +28,17 @@ from workbench.analysis import analyze, analyze_library, effective_settings, tra
 from workbench.embed.batch import Backbone, embed_library
 from workbench.errors import AudioError, IndexFileError, ParameterError, TrackNotFoundError, failure_reason
 from workbench.library import Library, Track
-from workbench.similarity.library_query import is_file, tempi_by_prior, unknown_query
+from workbench.similarity.library_query import (
+    SimilarTrack,
+    is_file,
+    tempi_by_prior,
+    unknown_query,
+    weights_used,
+)
 from workbench.similarity.sets_windows import reduce_windows, track_signature
 from workbench.similarity.window_stats import fit_window_stats, read_window_stats
 
 if TYPE_CHECKING:
-    from workbench.similarity import Match
     from workbench.similarity.learned_weights import LearnedWeights
     from workbench.similarity.model import EmbeddingModel
     from workbench.similarity.scores import WeightsLike
@@ -62,33 +66,6 @@ TERM_WEIGHTS: tuple[str, ...] = ("auto", "default", "learned")
 AGGREGATION: str = "chamfer"
 #: Whether ``term_weights="auto"`` uses learned weights (when they can be fitted); chosen by measurement (README).
 AUTO_LEARNED: bool = False
-
-
-def _used_by(match: Match, used: dict[str, float]) -> dict[str, float]:
-    """The weights that made ``match``'s score: a term it lacks (None: tempo or key unknown) 0, the rest renormalised."""
-    present = {t: v for t, v in used.items() if getattr(match, t, None) is not None}
-    total = sum(present.values())
-    return {t: present.get(t, 0.0) / total for t in used} if total > 0 else dict(used)
-
-
-@dataclass(frozen=True)
-class SimilarTrack:
-    """One match: the library track, the scored, explained :class:`~workbench.similarity.Match`, and the model.
-
-    ``model`` names the embedding model that ranked it (e.g. ``"head@3 (on features-v1)"``), ``weights`` the
-    term weights in words (e.g. ``"default: vibe 50%, tempo 20%, key 20%, energy 10%"``), ``weights_used`` those that
-    made this score (sum 1; a term left out, tempo or key unknown, 0: ``score`` is the sum of weight times term).
-    """
-
-    track: Track
-    match: Match  # imported lazily
-    model: str = ""
-    weights: str = ""
-    weights_used: dict[str, float] = dataclasses.field(default_factory=dict)
-
-    def __str__(self) -> str:
-        m = self.match
-        return f"{m.score:.2f}  {self.track.name}  —  {m.explanation}"
 
 
 class LibrarySearch:
@@ -125,15 +102,22 @@ class LibrarySearch:
         How two tracks' window vectors add up to their vibe (:mod:`workbench.similarity.sets_aggregation`;
         default :data:`AGGREGATION`); the saved index is the same for every rule, its calibration is redone
         in memory for another.
+    unknown : {"expected", "drop"} or None
+        What a track's unknown tempo or key counts as where the query's is known
+        (:data:`workbench.similarity.sets_terms.UNKNOWN_TERMS`): the query's average agreement with the
+        library's tracks on that term, or left out with the other weights renormalised; None: the default
+        (:data:`~workbench.similarity.sets_terms.UNKNOWN`).
     """
 
     def __init__(self, library: Library, *, backbone: Backbone | None = None, model: str | EmbeddingModel | None = None,
                  progress: bool = True, kind: str = "auto", max_windows: int = DEFAULT_MAX_WINDOWS,
-                 term_weights: str = "auto", aggregation: str | None = None) -> None:
+                 term_weights: str = "auto", aggregation: str | None = None, unknown: str | None = None) -> None:
         from workbench.similarity.model import EmbeddingModel, resolve_model
         from workbench.similarity.sets_aggregation import check_aggregation
+        from workbench.similarity.sets_terms import check_unknown
 
         self.aggregation = check_aggregation(AGGREGATION if aggregation is None else aggregation)
+        self.unknown = check_unknown(unknown)
 
         if not isinstance(library, Library):
             raise ParameterError(f"library must be a workbench Library; got {type(library).__name__}")
@@ -341,7 +325,8 @@ class LibrarySearch:
             Leave out matches scoring below it; None keeps all ``k``.
         weights : Weights, mapping of str to float, or None
             Weights of the vibe, tempo, key and energy scores; None: the defaults, or the learned
-            ones (``term_weights``). Where a tempo is unknown (no beat) the tempo term is left out.
+            ones (``term_weights``). A track's unknown tempo (no beat) or key (drums only) counts as
+            ``unknown`` says (the class's parameter).
 
         Returns
         -------
@@ -366,7 +351,7 @@ class LibrarySearch:
             self._prepare_bounds()
         w, said, learned = choose_weights(self, weights)
         matches = self.index.similar(q, k=k, min_score=min_score, weights=w,  # type: ignore[union-attr]
-                                     method=method)
+                                     method=method, unknown=self.unknown)
         if not self.calibrated:  # a tiny library: no typical pair to set 0 % at, and the text says so
             n = len(self.index)  # type: ignore[arg-type]
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; vibe uncalibrated (a library of {n} "
@@ -380,7 +365,7 @@ class LibrarySearch:
         if learned is not None:  # the score explains itself: the weights that made it are named
             matches = [dataclasses.replace(m, explanation=f"{m.explanation}; weights {said}") for m in matches]
         used = dict(zip(TERMS, w.normalized(), strict=True))
-        return [SimilarTrack(self.library.track(m.id), m, self.model_said, said, _used_by(m, used)) for m in matches]
+        return [SimilarTrack(self.library.track(m.id), m, self.model_said, said, weights_used(m, used)) for m in matches]
 
     @property
     def uses_learned_weights(self) -> bool:

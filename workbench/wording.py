@@ -89,3 +89,31 @@ def score_text(value: float | None, *, signed: bool = False, missing: str = "not
 
 #: How a command's TRACK names a track, for an error that found none (not by its title: two can share one).
 TRACK_NAMED = "a track is named by its id, content hash or path: `workbench tracks` lists them"
+
+
+def rounded_shares(shares: dict[str, float], decimals: int) -> dict[str, float]:
+    """Shares rounded to ``decimals`` places so that the printed figures add up to what the shares add up to (1 for
+    weights): largest-remainder rounding. Rounding each alone can print 0.3333 three times for thirds (0.9999);
+    here the share whose cut-off remainder is largest gets the last unit (ties: the first named), so one reads 0.3334.
+
+    Parameters
+    ----------
+    shares : dict of str to float
+        Non-negative shares (e.g. normalised term weights), in the order they are printed.
+    decimals : int >= 0
+        Places kept (4: ``0.3334``; 2 for whole percents).
+
+    Returns
+    -------
+    dict of str to float
+        The same keys in the same order; each value a multiple of ``10 ** -decimals``, their decimal sum
+        ``round(sum(shares), decimals)`` exactly.
+    """
+    scale = 10 ** decimals
+    units = {k: v * scale for k, v in shares.items()}
+    floors = {k: int(u // 1) for k, u in units.items()}
+    left = round(sum(units.values())) - sum(floors.values())
+    by_remainder = sorted(units, key=lambda k: -(units[k] - floors[k]))  # a stable sort: ties keep their order
+    for k in by_remainder[:max(0, left)]:
+        floors[k] += 1
+    return {k: floors[k] / scale for k in shares}

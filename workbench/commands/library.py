@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from workbench.commands import add_json, agree, count_of, open_library, print_json, workspace_of
+from workbench.wording import rounded_shares
 
 if TYPE_CHECKING:
     from workbench.embed.batch import Backbone
@@ -71,6 +72,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", default="auto", choices=("auto", "exact", "pruned"),
                    help="how the index is searched, always exactly: every window scored, or only the tracks that "
                         "bounds cannot rule out (default auto: pruned from 2,000 tracks on)")
+    p.add_argument("--unknown", default=None, choices=("drop", "expected"),
+                   help="what a track's unknown tempo (no beat) or key (drums only) counts as: drop (default) leaves "
+                        "it out and renormalises the other weights; expected counts it as the query's average "
+                        "agreement with the library's tracks, so it cannot win on vibe alone")
     add_json(p)
     p.set_defaults(func=_cmd_similar)
 
@@ -280,7 +285,8 @@ def _places(name: str, value: Any) -> Any:
 
 
 def similar_record(result: Any) -> dict[str, Any]:
-    """One result as ``workbench similar --json`` prints it, rounded to :data:`SCORE_DECIMALS` and :data:`BPM_DECIMALS`.
+    """One result as ``workbench similar --json`` prints it, rounded to :data:`SCORE_DECIMALS` and :data:`BPM_DECIMALS`;
+    ``weights_used`` by largest remainder (:func:`~workbench.wording.rounded_shares`), so the printed weights sum to 1.
 
     Parameters
     ----------
@@ -293,7 +299,7 @@ def similar_record(result: Any) -> dict[str, Any]:
     """
     match = {k: _places(k, v) for k, v in dataclasses.asdict(result.match).items() if k != "id"}
     return {"track_id": result.track.id, "name": result.track.name, "path": result.track.path, "model": result.model,
-            "weights": result.weights, "weights_used": {k: _places(k, v) for k, v in result.weights_used.items()},
+            "weights": result.weights, "weights_used": rounded_shares(result.weights_used, SCORE_DECIMALS),
             **match}
 
 
@@ -306,7 +312,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
     _check_similar_options(args)  # before the library is analysed and embedded, which may take minutes
     with open_library(args) as lib:
         check_query(lib, args.track)  # an unknown track is said before the library is analysed and embedded
-        search = LibrarySearch(lib, model=args.model, progress=False, kind=args.index,
+        search = LibrarySearch(lib, model=args.model, progress=False, kind=args.index, unknown=args.unknown,
                                term_weights=args.weights if args.weights in ("learned", "default") else "auto")
         failed = _prepare(lib, search.backbone, progress=not (args.quiet or args.json))
         search.rebuild() if args.rebuild else search.update()

@@ -112,14 +112,18 @@ class LearnedWeights:
 
 
 def weights_said(weights: Weights) -> str:
-    """``"vibe 50%, tempo 20%, key 20%, energy 10%"``: normalised weights in words.
+    """``"vibe 50%, tempo 20%, key 20%, energy 10%"``: normalised weights in words, whole percents that add up to
+    100 (largest remainder, :func:`~workbench.wording.rounded_shares`: thirds read 34%, 33%, 33%).
 
     Parameters
     ----------
     weights : Weights
         Any weights.
     """
-    return ", ".join(f"{t} {w:.0%}" for t, w in zip(TERMS, weights.normalized(), strict=True))
+    from workbench.wording import rounded_shares
+
+    shares = rounded_shares(dict(zip(TERMS, weights.normalized(), strict=True)), 2)
+    return ", ".join(f"{t} {round(w * 100)}%" for t, w in shares.items())
 
 
 def training_digest(hashes: Iterable[str]) -> str:

@@ -6,17 +6,62 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench import audio
 from workbench.errors import TrackNotFoundError
-from workbench.library import Library
+from workbench.library import Library, Track
 from workbench.wording import TRACK_NAMED
+
+if TYPE_CHECKING:
+    from workbench.similarity.query import Match
 
 #: Most tempi :func:`tempi_by_prior` keeps in a ``cache`` (one per file and prior): a notebook that asks about
 #: file after file for hours holds this many, the oldest dropped first.
 FILE_TEMPO_CACHE_SIZE = 256
+
+
+def weights_used(match: Match, used: dict[str, float]) -> dict[str, float]:
+    """The weights that made ``match``'s score (sum 1): ``used`` where every term counts, a term left out of it 0 and the
+    rest renormalised. A term is left out where it is unknown and counted as nothing (``tempo_assumed`` /
+    ``key_assumed`` None: no track's tempo or key could be compared with the query's).
+
+    Parameters
+    ----------
+    match : Match
+        One match of the search.
+    used : dict of str to float
+        The normalised weights of ``vibe``, ``tempo``, ``key`` and ``energy`` the search was asked with.
+    """
+    present = {t: v for t, v in used.items()
+               if getattr(match, t, None) is not None or getattr(match, f"{t}_assumed", None) is not None}
+    total = sum(present.values())
+    return {t: present.get(t, 0.0) / total for t in used} if total > 0 else dict(used)
+
+
+@dataclasses.dataclass(frozen=True)
+class SimilarTrack:
+    """One match of :class:`workbench.search.LibrarySearch`: the library track, the scored, explained
+    :class:`~workbench.similarity.Match`, and the model.
+
+    ``model`` names the embedding model that ranked it (e.g. ``"head@3 (on features-v1)"``), ``weights`` the
+    term weights in words (e.g. ``"default: vibe 50%, tempo 20%, key 20%, energy 10%"``), ``weights_used`` those that
+    made this score (:func:`weights_used`): ``score`` is the sum of weight times term, an unknown term counting as
+    ``match.tempo_assumed`` / ``match.key_assumed``.
+    """
+
+    track: Track
+    match: Match
+    model: str = ""
+    weights: str = ""
+    weights_used: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def __str__(self) -> str:
+        m = self.match
+        return f"{m.score:.2f}  {self.track.name}  —  {m.explanation}"
 
 
 def check_query(library: Library, query: str | os.PathLike[str]) -> None:

@@ -72,6 +72,9 @@ class Match:
     explanation : str
         E.g. ``"similar vibe (82%); Δ+2 BPM; key: 8A→9A (compatible); energy +1"``; see
         :func:`format_explanation`.
+    tempo_assumed, key_assumed : float in [0, 1] or None
+        What an unknown tempo (key) term counted as in ``score`` (the query's average agreement over the
+        tracks where it is known, :mod:`workbench.similarity.sets`); None where the term is known, or left out.
     """
 
     id: int
@@ -85,9 +88,11 @@ class Match:
     key_to: str | None
     energy_delta: int | None
     explanation: str
+    tempo_assumed: float | None = None
+    key_assumed: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("score", "vibe", "tempo", "key", "energy"):
+        for name in ("score", "vibe", "tempo", "key", "energy", "tempo_assumed", "key_assumed"):
             value = getattr(self, name)
             if value is None and name not in ("score", "vibe"):
                 continue
@@ -109,6 +114,8 @@ def format_explanation(
     tempo_match: str | None = None,
     key_unknown: bool = False,
     tempo_rough: bool = False,
+    tempo_assumed: float | None = None,
+    key_assumed: float | None = None,
 ) -> str:
     """The one-line explanation of a match.
 
@@ -125,14 +132,18 @@ def format_explanation(
       ``"Δ~+6 BPM"`` / ``"~same BPM"``, so a delta between rough tempi is not read as exact;
     * ``"key: 8A (same)"`` or ``"key: 8A→9A (compatible)"`` with ``relative``, ``compatible``,
       ``two steps`` or ``clash`` (see :func:`~workbench.similarity.key_relation`);
-    * with ``key_unknown`` (query or match has no key: the key term is left out of the score, not
-      scored 0) the words name which side has none: ``"key unknown (drums only)"`` when the match
-      has no key, ``"key: 8A (query drums only)"`` when only the query has none (the match's key is
-      still worth knowing), ``"key unknown (both drums only)"`` when neither has one;
+    * with ``key_unknown`` (query or match has no key: the key term is never scored 0; it counts as
+      ``key_assumed``, or is left out of the score) the words name which side has none:
+      ``"key unknown (drums only)"`` when the match has no key, ``"key: 8A (query drums only)"`` when
+      only the query has none (the match's key is still worth knowing), ``"key unknown (both drums
+      only)"`` when neither has one;
     * ``"energy +1"`` / ``"energy -2"`` / ``"energy same"``.
 
     * ``"tempo unknown (no beat)"`` with ``tempo_unknown`` (query or match has no steady beat:
-      the tempo term is left out of the score, not scored 0).
+      the tempo term is never scored 0; it counts as ``tempo_assumed``, or is left out of the score).
+    * with ``tempo_assumed`` (``key_assumed``) the unknown term counted as that value, and the words say so:
+      ``"tempo unknown (no beat): counted as 31%, the library's average"``,
+      ``"key unknown (drums only): counted as 35%, the library's average"``.
 
     Parts whose inputs are ``None`` are left out (a raw vector query explains only the vibe).
 
@@ -155,11 +166,13 @@ def format_explanation(
         None: the query's own tempo.
     tempo_rough : bool
         Mark the BPM part rough (``Δ~``, ``~same BPM``); nothing changes without a BPM part.
+    tempo_assumed, key_assumed : float in [0, 1] or None
+        What an unknown tempo (key) counted as in the score; None: left out of it.
     """
     percent = math.floor(vibe * 100.0 + 0.5)
     parts = [f"{vibe_words(percent)} ({percent}%)"]
     if tempo_unknown:
-        parts.append("tempo unknown (no beat)")
+        parts.append("tempo unknown (no beat)" + _counted_as(tempo_assumed))
     elif bpm_delta is not None:
         rounded = int(math.copysign(math.floor(abs(bpm_delta) + 0.5), bpm_delta))
         rough = "~" if tempo_rough else ""
@@ -167,9 +180,11 @@ def format_explanation(
                      + (f" ({tempo_match} time)" if tempo_match in ("half", "double") else ""))
     if key_unknown:
         if key_to is None:
-            parts.append("key unknown (both drums only)" if key_from is None else "key unknown (drums only)")
+            parts.append("key unknown (both drums only)" if key_from is None
+                         else "key unknown (drums only)" + _counted_as(key_assumed))
         else:
-            parts.append(f"key: {key_to} (query drums only)" if key_from is None else "key unknown (drums only)")
+            parts.append(f"key: {key_to} (query drums only)" if key_from is None
+                         else "key unknown (drums only)" + _counted_as(key_assumed))
     elif key_from is not None and key_to is not None:
         relation = key_relation(key_from, key_to)
         if relation == "same":
@@ -179,6 +194,11 @@ def format_explanation(
     if energy_delta is not None:
         parts.append("energy same" if energy_delta == 0 else f"energy {energy_delta:+d}")
     return "; ".join(parts)
+
+
+def _counted_as(value: float | None) -> str:
+    """``": counted as 31%, the library's average"`` for an unknown term that counted as ``value``; "" for None."""
+    return "" if value is None else f": counted as {math.floor(value * 100.0 + 0.5)}%, the library's average"
 
 
 def tempo_match_of(bpm_query: float | None, bpm_match: float | None) -> str | None:

@@ -42,6 +42,16 @@ class Scorer:
 
     ``w`` are the normalised weights ``(vibe, tempo, key, energy)``; for a raw vector query
     they are ``(1, 0, 0, 0)``.
+
+    The score is not clipped here: results are ranked, and ``min_score`` compared, on :meth:`score` as it is.
+    :func:`build_matches` clips only the ``Match.score`` it shows to [0, 1], and that clip is harmless (checked,
+    session 22, ``tests/test_search_display22.py``): every term is already in [0, 1] (the vibe is the cosine
+    clipped at 0 by :func:`~workbench.similarity.vectors.cosine_rows`, as :mod:`~workbench.similarity.scores`
+    documents: an opposite sound reads "different vibe (0%)", no negative term is there to hide) and the
+    normalised weights sum to 1, so the score leaves [0, 1] only by float rounding (a few ulp above 1); the clip
+    makes no tie the ranking does not have beyond that, and hides nothing. What does tie is the vibe clip
+    itself: tracks whose cosine is below 0 all read vibe 0 and are ordered by tempo, key and energy (then id),
+    which is the documented meaning of 0 % (no shared sound), not an effect of this clip.
     """
 
     q: np.ndarray

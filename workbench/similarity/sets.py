@@ -20,11 +20,16 @@ The raw score is then calibrated on the library (:meth:`TrackSetIndex.calibrate`
 different tracks, so 0 % is "no more alike than a typical pair" and the vibe term, not the
 others, separates the tracks.
 
-The combined score is the weighted mean of the terms that are *known*: a track (or query) with no
-steady beat has no tempo, so the tempo term is left out of its weighted mean (not scored 0) and the
-explanation says ``tempo unknown``. Scoring is exact: brute force over every window (numpy), or
-``method="pruned"`` (:mod:`workbench.similarity.sets_search`: the same result from cone bounds); a
-library of ``n`` tracks costs ``n x max_windows x d`` floats of memory.
+A track with no steady beat has no tempo (drums only: no key). By default (``unknown="drop"``,
+:data:`~.sets_terms.UNKNOWN_TERMS`) an unknown term is left out of the weighted mean (not scored 0)
+and the explanation says ``tempo unknown``; so a track with neither tempo nor key competes on vibe and
+energy alone and can outrank one of equal vibe that had to match on tempo and key too. With
+``unknown="expected"`` (an option: session 22's rule, docs/experiments/search.md) the term counts as
+what the query's tempo (key) agrees with on average over the indexed tracks where it is known, and
+the explanation says what it counted as. Where the query's own is unknown no track's can be compared:
+the term is left out of every weighted mean alike, either way. Scoring is exact: brute force over
+every window (numpy), or ``method="pruned"`` (:mod:`workbench.similarity.sets_search`: the same
+result from cone bounds); a library of ``n`` tracks costs ``n x max_windows x d`` floats of memory.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from workbench.similarity.sets_search import (
     set_terms,
 )
 from workbench.similarity.sets_store import load_sets, read_manifest, save_sets
-from workbench.similarity.sets_terms import SetPairTerms
+from workbench.similarity.sets_terms import UNKNOWN, SetPairTerms
 from workbench.similarity.sets_types import Resolved, SetQuery, explain_matches, key_code, window_set
 
 __all__ = ["SetQuery", "TrackSetIndex"]
@@ -352,7 +357,7 @@ class TrackSetIndex(SetPairTerms):
                              f"got {type(query).__name__}")
 
     def similar(self, query: Any, *, k: int = 10, min_score: float | None = None, weights: WeightsLike = None,
-                exclude_self: bool = True, method: str = "exact") -> list[Match]:
+                exclude_self: bool = True, method: str = "exact", unknown: str = UNKNOWN) -> list[Match]:
         """The ``k`` tracks with the best combined score, best first (score desc, then id asc), explained.
 
         Parameters
@@ -371,6 +376,8 @@ class TrackSetIndex(SetPairTerms):
         method : {"exact", "pruned"}
             ``"exact"`` scores every window; ``"pruned"`` returns the same from cone bounds and the
             tracks they cannot rule out (:mod:`workbench.similarity.sets_search`).
+        unknown : {"expected", "drop"}
+            What a track's unknown tempo or key counts as (:data:`~.sets_terms.UNKNOWN_TERMS`).
 
         Raises
         ------
@@ -384,7 +391,7 @@ class TrackSetIndex(SetPairTerms):
         if method not in METHODS:
             raise ParameterError(f"method must be one of {METHODS}; got {method!r}")
         w = Weights() if weights is None else Weights.coerce(weights)
-        r = self._resolve(query)
+        r = self._with_fill(self._resolve(query), unknown)
         if r.key is None and w.vibe == 0:
             raise ParameterError("weights['vibe'] must be > 0 for a query by raw vector (only its vibe is known); got 0.0")
         excluded = r.self_row if exclude_self else None
@@ -435,7 +442,8 @@ class TrackSetIndex(SetPairTerms):
         known = r.key is not None
         bpm_q = r.bpm if r.bpm_rows is None else r.bpm_rows[rows]
         return set_terms(self._bpm[rows], self._key[rows], self._energy[rows], vibe, w, bpm_q=bpm_q,
-                         key_q=r.key if known else None, energy_q=r.energy)
+                         key_q=r.key if known else None, energy_q=r.energy, tempo_fill=r.tempo_fill,
+                         key_fill=r.key_fill)
 
     # -- persistence (workbench.similarity.sets_store) ----------------------------------------
     def save(self, folder: str | os.PathLike[str], *, info: dict[str, Any] | None = None) -> Path:

@@ -363,8 +363,8 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def set_terms(bpm: np.ndarray, key: np.ndarray, energy: np.ndarray, vibe: np.ndarray, w: Weights, *,
-              bpm_q: float | None = None, key_q: int | None = None, energy_q: int | None = None
-              ) -> dict[str, np.ndarray]:
+              bpm_q: float | None = None, key_q: int | None = None, energy_q: int | None = None,
+              tempo_fill: float | None = None, key_fill: float | None = None) -> dict[str, np.ndarray]:
     """The combined score of tracks and its terms, given their calibrated vibe and the query's analysis.
 
     Parameters
@@ -374,15 +374,18 @@ def set_terms(bpm: np.ndarray, key: np.ndarray, energy: np.ndarray, vibe: np.nda
     vibe : np.ndarray [shape=(r,)]
         Their calibrated vibe in [0, 1].
     w : Weights
-        Term weights; the tempo (key) term is left out of the weighted mean where a tempo (key) is unknown.
+        Term weights.
     bpm_q, key_q, energy_q : float (or np.ndarray [shape=(n,)] of BPM, NaN: none), int, int or None
         The query's (a tempo per track: read with each track's prior); ``key_q=None``: a raw vector query, only the vibe is known; ``key_q=-1``: the
         query has no key (its tempo and energy still count).
+    tempo_fill, key_fill : float in [0, 1] or None
+        What an unknown tempo (key) term counts as (``SetPairTerms.expected_terms``); None: left out, the rest renormalised.
 
     Returns
     -------
     dict of str to np.ndarray [shape=(r,)]
-        ``score``, ``tempo_known``, ``key_known``, ``delta``, ``tempo``, ``keys``, ``energies``, ``e_delta``.
+        ``score``, ``tempo_known``, ``key_known``, ``delta``, ``tempo``, ``keys``, ``energies``, ``e_delta``;
+        ``tempo`` and ``keys`` are 0 where unknown (the fill is not written into them).
     """
     n = vibe.shape[0]
     if key_q is None:
@@ -398,10 +401,11 @@ def set_terms(bpm: np.ndarray, key: np.ndarray, energy: np.ndarray, vibe: np.nda
     keys = np.where(key_known, _key_tables()[1][max(key_q, 0)][np.maximum(key, 0)], 0.0)
     e_delta = energy.astype(np.int64) - int(energy_q)  # type: ignore[arg-type]
     energies = _energy_table()[np.abs(e_delta)]
-    wt = np.where(tempo_known, w.tempo, 0.0)
-    wk = np.where(key_known, w.key, 0.0)
+    wt = np.where(tempo_known | (tempo_fill is not None), w.tempo, 0.0)
+    wk = np.where(key_known | (key_fill is not None), w.key, 0.0)
     total = w.vibe + wt + wk + w.energy
-    num = w.vibe * vibe + wt * tempo + wk * keys + w.energy * energies
+    num = (w.vibe * vibe + wt * np.where(tempo_known, tempo, tempo_fill or 0.0)
+           + wk * np.where(key_known, keys, key_fill or 0.0) + w.energy * energies)
     score = np.clip(np.divide(num, total, out=np.zeros(n), where=total > 0), 0.0, 1.0)
     return {"score": score, "tempo_known": tempo_known, "key_known": key_known, "delta": delta, "tempo": tempo,
             "keys": keys,

@@ -75,6 +75,9 @@ class Resolved:
     bpm_rows : np.ndarray [shape=(n,)] or None
         The query's tempo to compare with each index row (BPM, NaN: no beat), where it differs by
         row (:attr:`SetQuery.bpm_by_id`); None: ``bpm`` for every row.
+    tempo_fill, key_fill : float in [0, 1] or None
+        What an unknown tempo (key) term counts as for this query (``TrackSetIndex.expected_terms``);
+        None: it is left out and the other weights renormalised.
     """
 
     q: np.ndarray
@@ -86,6 +89,8 @@ class Resolved:
     symmetric: bool = False
     tempo_rough: bool = False
     bpm_rows: np.ndarray | None = None
+    tempo_fill: float | None = None
+    key_fill: float | None = None
 
     def bpm_at(self, row: int) -> float | None:
         """The query's tempo compared with index row ``row`` in BPM (None: no beat).
@@ -147,6 +152,8 @@ def explain_matches(r: Resolved, t: dict[str, np.ndarray], vibe: np.ndarray, sco
         row = int(rows[pos])
         key_to = code_at(int(key[row])) if key[row] >= 0 else None
         k_known = bool(t["key_known"][pos])
+        t_fill = r.tempo_fill if known and not t_known else None  # what an unknown term counted as
+        k_fill = r.key_fill if known and not k_known else None
         out.append(Match(
             id=int(ids[row]), score=s, vibe=float(vibe[pos]),
             tempo=float(t["tempo"][pos]) if (known and t_known) else None,
@@ -155,9 +162,10 @@ def explain_matches(r: Resolved, t: dict[str, np.ndarray], vibe: np.ndarray, sco
             bpm_delta=d, key_from=key_from, key_to=key_to, energy_delta=ed,
             explanation=format_explanation(vibe=float(vibe[pos]), bpm_delta=d, key_from=key_from, key_to=key_to,
                                            energy_delta=ed, tempo_unknown=known and not t_known,
-                                           key_unknown=known and not k_known,
+                                           key_unknown=known and not k_known, tempo_assumed=t_fill, key_assumed=k_fill,
                                            tempo_rough=r.tempo_rough or bool(rough[row]),
-                                           tempo_match=tempo_match_of(r.bpm_at(row), float(bpm[row])) if d is not None else None)))
+                                           tempo_match=tempo_match_of(r.bpm_at(row), float(bpm[row])) if d is not None else None),
+            tempo_assumed=t_fill, key_assumed=k_fill))
     return out
 
 
