@@ -60,7 +60,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
     "validate_on_groups": False,
     "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "duration_alpha": 1.0, "tie_weight": 0.5,
-    "order_weight": 1.0, "ends_weight": 1.0, "outro_gate": 0.0, "repeat_relabel": 0.0, "position_weight": 1.5, "novelty_weight": 8.0, "position_free": [],
+    "order_weight": 1.0, "ends_weight": 1.0, "outro_gate": 0.0, "repeat_relabel": 0.0, "weak_boundary_penalty": 0.0, "position_weight": 1.5, "novelty_weight": 8.0, "position_free": [],
     "calibrate": True, "calibration_guard": True, "confidence_map_per": "window", "confidence_map_domain": False,
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
     "label_smoothing": 0.0,
@@ -359,7 +359,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
                                       tie_weight=cfg.get("tie_weight", 0.0), order_weight=cfg.get("order_weight", 1.0),
                                       position_free=cfg.get("position_free", ()), ends_weight=cfg.get("ends_weight", 1.0),
                                       outro_gate=cfg.get("outro_gate", 0.0),
-                                      repeat_relabel=cfg.get("repeat_relabel", 0.0)) if cfg["grammar"] else None)
+                                      repeat_relabel=cfg.get("repeat_relabel", 0.0),
+                                      weak_boundary_penalty=cfg.get("weak_boundary_penalty", 0.0)) if cfg["grammar"] else None)
     trainer.grammar_ = with_families(trainer.grammar_, train.tracks, mode=cfg["label_families"],
                                      alpha=cfg["grammar_alpha"], duration_alpha=cfg["duration_alpha"])
     if getattr(trainer.grammar_, "families", None) is not None:
