@@ -210,7 +210,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         bars' novelty as a boundary bonus, ``grammar_alpha`` its additive smoothing count, ``duration_alpha`` that of
         its duration prior, ``tie_weight`` how far the chorus and drop evidence is pulled together so the section
         before decides, ``order_weight`` (``ends_weight``) a scale of the order (first/last) prior alone, ``outro_gate`` the weight of a last outro's
-        level fall at its start (0: off), ``repeat_relabel`` the share of repeated bars from which decoded sections
+        level fall at its start (0: off), ``weak_boundary_penalty`` the cost of a boundary where neither the
+        probabilities nor the novelty change (0: off; :func:`~workbench.train.sections.novelty.weak_boundaries`), ``repeat_relabel`` the share of repeated bars from which decoded sections
         take their first occurrence's label (0: off), ``position_free`` labels without a position factor:
         :class:`~workbench.train.sections.grammar.Grammar`); else ``transitions``.
         ``calibrate``: fit a temperature on held-out predictions (and a Platt map of the
