@@ -73,7 +73,8 @@ def check_sections_config(cfg: dict[str, Any]) -> None:
             raise ParameterError(f"{key} must be None or an int >= 1; got {value!r}")
     SectionTrainer(**{k: cfg[k] for k in _TRAINER_KEYS if k in cfg})._check_params()  # ranges, as fit checks them
     for key, lo, hi in (("audio_views", 0, 16), ("audio_view_eq_db", 0, 12), ("audio_view_weight", 1e-9, 1),
-                        ("outro_gate", 0, 10), ("repeat_relabel", 0, 1)):
+                        ("outro_gate", 0, 10), ("repeat_relabel", 0, 1),
+                        ("weak_boundary_penalty", 0, 100)):
         if key in cfg and not lo <= cfg[key] <= hi:
             raise ParameterError(f"{key} must be in [{lo:g}, {hi:g}]; got {cfg[key]!r}")
     gate = cfg.get("outro_gate", CONFIG_DEFAULTS["outro_gate"])

@@ -97,6 +97,11 @@ class Grammar:
         Repetition in the decoder (config ``repeat_relabel``, session 18): above 0, decoded sections
         whose bars repeat each other (at least this share; :data:`~workbench.train.sections.repeat_decode.DECODER_TIE`)
         take the label of their group's first occurrence. 0: off (the default); needs ``features-v1`` frames.
+    weak_boundary_penalty : float >= 0
+        Log-score cost of a boundary at a bar where neither the model's probabilities nor the music's
+        novelty change (config ``weak_boundary_penalty``, session 22;
+        :func:`~workbench.train.sections.novelty.weak_boundaries`): such boundaries come from the
+        priors alone, and across generators most were wrong. 0: off (the default).
     """
 
     classes: tuple[str, ...]
@@ -116,6 +121,7 @@ class Grammar:
     ends_weight: float = 1.0
     outro_gate: float = 0.0
     repeat_relabel: float = 0.0
+    weak_boundary_penalty: float = 0.0
 
     def final_bonus(self, bar_level: np.ndarray | None) -> np.ndarray | None:
         """The gate's score of a last section by its start bar and label, shape ``(n_bars, K)``; None when off.
@@ -225,7 +231,8 @@ class Grammar:
                 "position_weight": float(self.position_weight), "tie_weight": float(self.tie_weight),
                 "order_weight": float(self.order_weight), "position_free": list(self.position_free),
                 "ends_weight": float(self.ends_weight), "outro_gate": float(self.outro_gate),
-                "repeat_relabel": float(self.repeat_relabel)}
+                "repeat_relabel": float(self.repeat_relabel),
+                "weak_boundary_penalty": float(self.weak_boundary_penalty)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Grammar:
@@ -245,6 +252,7 @@ class Grammar:
                    order_weight=float(d.get("order_weight", 1.0)), ends_weight=float(d.get("ends_weight", 1.0)),
                    outro_gate=float(d.get("outro_gate", 0.0)),
                    repeat_relabel=float(d.get("repeat_relabel", 0.0)),
+                   weak_boundary_penalty=float(d.get("weak_boundary_penalty", 0.0)),
                    position_free=tuple(str(c) for c in d.get("position_free", ())), **arr)
 
 
@@ -285,7 +293,8 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
                   alpha: float = 1.0, phrase_penalty: float = 1.0, weight: float = 1.0,
                   position_weight: float = 1.0, tie_weight: float = 0.0, duration_alpha: float | None = None,
                   order_weight: float = 1.0, position_free: Sequence[str] = (), ends_weight: float = 1.0,
-                  outro_gate: float = 0.0, repeat_relabel: float = 0.0) -> Grammar:
+                  outro_gate: float = 0.0, repeat_relabel: float = 0.0,
+                  weak_boundary_penalty: float = 0.0) -> Grammar:
     """Learn order, position and duration priors from labelled tracks (add-``alpha`` smoothing).
 
     Parameters
@@ -307,7 +316,7 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         See :class:`Grammar`.
     tie_weight : float in [0, 1]
         See :class:`Grammar`.
-    order_weight, ends_weight, outro_gate : float >= 0
+    order_weight, ends_weight, outro_gate, weak_boundary_penalty : float >= 0
         See :class:`Grammar`.
     repeat_relabel : float in [0, 1]
         See :class:`Grammar`.
@@ -339,7 +348,8 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
         raise ParameterError(f"order_weight must be a float >= 0; got {order_weight!r}")
     if isinstance(repeat_relabel, bool) or not isinstance(repeat_relabel, (int, float)) or not 0 <= repeat_relabel <= 1:
         raise ParameterError(f"repeat_relabel must be a float in [0, 1]; got {repeat_relabel!r}")
-    for name, value in (("ends_weight", ends_weight), ("outro_gate", outro_gate)):
+    for name, value in (("ends_weight", ends_weight), ("outro_gate", outro_gate),
+                        ("weak_boundary_penalty", weak_boundary_penalty)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ParameterError(f"{name} must be a float >= 0; got {value!r}")
     free = position_free_labels(position_free)
@@ -391,7 +401,8 @@ def learn_grammar(tracks: Sequence[tuple[Sequence[str], Sequence[float]]], class
                    phrase_penalty=float(phrase_penalty), weight=float(weight), log_position=log_pos,
                    position_weight=float(position_weight), tie_weight=float(tie_weight),
                    order_weight=float(order_weight), position_free=tuple(c for c in free if c in index),
-                   ends_weight=float(ends_weight), outro_gate=float(outro_gate), repeat_relabel=float(repeat_relabel))
+                   ends_weight=float(ends_weight), outro_gate=float(outro_gate), repeat_relabel=float(repeat_relabel),
+                   weak_boundary_penalty=float(weak_boundary_penalty))
 
 
 def track_sequences(tracks: Sequence[Any]) -> list[tuple[list[str], list[float]]]:

@@ -191,6 +191,63 @@ def novelty_boundaries(curve: np.ndarray, *, min_bars: int = 4, delta: float = 0
     return np.asarray(peaks, dtype=np.int64)
 
 
+#: A boundary is weak where the model's posterior changes by less than this (total variation) ...
+WEAK_CHANGE = 0.3
+#: ... and the bar's novelty (z, clipped at 0; the bar and its neighbours) is below this (session 22).
+WEAK_NOVELTY = 0.5
+
+
+def weak_boundaries(bar_probs: np.ndarray, bar_novelty: np.ndarray, *, bars: int = 2,
+                    change_below: float = WEAK_CHANGE, novelty_below: float = WEAK_NOVELTY) -> np.ndarray:
+    """Bar starts where a boundary would have support from neither the model nor the music.
+
+    A boundary before bar ``j`` is weak when the mean class probabilities of the ``bars`` bars
+    before it and the ``bars`` bars from it differ by less than ``change_below`` (total variation,
+    half the L1 distance) and the novelty at bars ``j - 1 .. j + 1`` stays below ``novelty_below``.
+    On tracks of another generator such boundaries were right 22-40 % of the time, the others
+    80-94 % (session 22, ``docs/experiments/sections.md``).
+
+    Parameters
+    ----------
+    bar_probs : np.ndarray [shape=(n_bars, K)]
+        Mean class probabilities of each bar.
+    bar_novelty : np.ndarray [shape=(n_bars,)]
+        Foote novelty at each bar start, z-scored, negatives 0 (as the decoder's boundary bonus).
+    bars : int >= 1
+        Bars on each side of the boundary.
+    change_below, novelty_below : float
+        The thresholds (total variation in [0, 1]; novelty in track standard deviations).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_bars,), dtype=bool]
+        True where a boundary is weak; bar 0 (the track's start) is never weak.
+
+    Raises
+    ------
+    ParameterError
+        Shapes that do not match, or ``bars`` < 1.
+    """
+    p = np.asarray(bar_probs, dtype=np.float64)
+    nov = np.asarray(bar_novelty, dtype=np.float64)
+    if p.ndim != 2 or nov.shape != (p.shape[0],):
+        raise ParameterError(f"bar_probs must be (n_bars, K) and bar_novelty (n_bars,); got {p.shape} and {nov.shape}")
+    if isinstance(bars, bool) or not isinstance(bars, (int, np.integer)) or bars < 1:
+        raise ParameterError(f"bars must be an int >= 1; got {bars!r}")
+    n = p.shape[0]
+    csum = np.vstack([np.zeros((1, p.shape[1])), np.cumsum(p, axis=0)])
+    j = np.arange(1, n)
+    lo, hi = np.maximum(j - bars, 0), np.minimum(j + bars, n)
+    before = (csum[j] - csum[lo]) / (j - lo)[:, None]
+    after = (csum[hi] - csum[j]) / (hi - j)[:, None]
+    change = 0.5 * np.abs(before - after).sum(axis=1)
+    padded = np.concatenate([[-np.inf], nov, [-np.inf]])
+    near = np.max(np.stack([padded[j], padded[j + 1], padded[j + 2]]), axis=0)
+    out = np.zeros(n, dtype=bool)
+    out[1:] = (change < change_below) & (near < novelty_below)
+    return out
+
+
 def loudness(frames: np.ndarray, backbone: str) -> np.ndarray | None:
     """A loudness measure per frame where the backbone's layout gives one (``features-v1``), else None.
 

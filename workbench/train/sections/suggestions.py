@@ -72,6 +72,9 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         With a grammar: a boundary at a bar start scores ``novelty_weight`` times the bar's
         Foote novelty (z-scored over the track, negatives 0): the music's changes pull the
         boundaries onto them.
+        With a grammar whose ``weak_boundary_penalty`` is above 0, a boundary where neither the
+        probabilities nor the novelty change (:func:`~workbench.train.sections.novelty.weak_boundaries`)
+        also costs that penalty.
     confidence_map : (np.ndarray, np.ndarray), optional
         Knots of a monotone map from a suggestion's confidence (its label's mean probability)
         to the share of such suggestions that were right on held-out groups
@@ -107,7 +110,7 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
         raise ParameterError(f"smoothing options must be among {sorted(SMOOTHING_DEFAULTS)}; got {unknown}")
     opts = {**SMOOTHING_DEFAULTS, **smoothing}
     beats = np.asarray(frames.beats, dtype=np.float64)
-    bp = sm.beat_probabilities(probs, frames.times_s, beats, duration_s=frames.duration_s)
+    bp = raw_bp = sm.beat_probabilities(probs, frames.times_s, beats, duration_s=frames.duration_s)
     family = None
     if smooth and grammar is not None:
         if tuple(grammar.classes) != tuple(classes):
@@ -129,8 +132,17 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
                                      **ropts)
             if repeats is not None and repeat_pool > 0:
                 bp = rd.pool_repeats(bp, starts, repeats, weight=repeat_pool)
-        if novelty_weight > 0:
-            prior["boundary_bonus"] = novelty_weight * _bar_novelty(frames, beats, starts)
+        weak_penalty = float(grammar.weak_boundary_penalty)
+        if novelty_weight > 0 or weak_penalty > 0:
+            nov = _bar_novelty(frames, beats, starts)
+            prior["boundary_bonus"] = novelty_weight * nov
+            if weak_penalty > 0:  # a boundary neither the model's posterior nor the music supports (session 22)
+                from workbench.train.sections.novelty import weak_boundaries
+
+                ends = np.append(starts[1:], len(raw_bp))
+                csum = np.vstack([np.zeros((1, raw_bp.shape[1])), np.cumsum(raw_bp, axis=0)])
+                bar_probs = (csum[ends] - csum[starts]) / (ends - starts)[:, None]
+                prior["boundary_bonus"] = prior["boundary_bonus"] - weak_penalty * weak_boundaries(bar_probs, nov)
         if grammar.outro_gate > 0:
             prior["final_bonus"] = grammar.final_bonus(_bar_level(frames, beats, starts))
         if grammar.families is not None:  # decoded once per label family, the best kept (families.py)

@@ -60,7 +60,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "transfer": True, "transfer_epochs": 12, "transfer_samples_per_epoch": 2048, "transfer_max_folds": 8,
     "validate_on_groups": False,
     "grammar": True, "grammar_weight": 2.0, "grammar_alpha": 1.0, "duration_alpha": 1.0, "tie_weight": 0.5,
-    "order_weight": 1.0, "ends_weight": 1.0, "outro_gate": 0.0, "repeat_relabel": 0.0, "position_weight": 1.5, "novelty_weight": 8.0, "position_free": [],
+    "order_weight": 1.0, "ends_weight": 1.0, "outro_gate": 0.0, "repeat_relabel": 0.0, "weak_boundary_penalty": 0.0, "position_weight": 1.5, "novelty_weight": 8.0, "position_free": [],
     "calibrate": True, "calibration_guard": True, "confidence_map_per": "window", "confidence_map_domain": False,
     "uncertain_below": UNCERTAIN_BELOW, "not_weight": 1.0, "input_noise": 0.0, "track_jitter": 0.0,
     "label_smoothing": 0.0,
@@ -210,7 +210,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
         bars' novelty as a boundary bonus, ``grammar_alpha`` its additive smoothing count, ``duration_alpha`` that of
         its duration prior, ``tie_weight`` how far the chorus and drop evidence is pulled together so the section
         before decides, ``order_weight`` (``ends_weight``) a scale of the order (first/last) prior alone, ``outro_gate`` the weight of a last outro's
-        level fall at its start (0: off), ``repeat_relabel`` the share of repeated bars from which decoded sections
+        level fall at its start (0: off), ``weak_boundary_penalty`` the cost of a boundary where neither the
+        probabilities nor the novelty change (0: off; :func:`~workbench.train.sections.novelty.weak_boundaries`), ``repeat_relabel`` the share of repeated bars from which decoded sections
         take their first occurrence's label (0: off), ``position_free`` labels without a position factor:
         :class:`~workbench.train.sections.grammar.Grammar`); else ``transitions``.
         ``calibrate``: fit a temperature on held-out predictions (and a Platt map of the
@@ -359,7 +360,8 @@ def train_sections(dataset: SectionData, *, config: Mapping[str, Any] | None = N
                                       tie_weight=cfg.get("tie_weight", 0.0), order_weight=cfg.get("order_weight", 1.0),
                                       position_free=cfg.get("position_free", ()), ends_weight=cfg.get("ends_weight", 1.0),
                                       outro_gate=cfg.get("outro_gate", 0.0),
-                                      repeat_relabel=cfg.get("repeat_relabel", 0.0)) if cfg["grammar"] else None)
+                                      repeat_relabel=cfg.get("repeat_relabel", 0.0),
+                                      weak_boundary_penalty=cfg.get("weak_boundary_penalty", 0.0)) if cfg["grammar"] else None)
     trainer.grammar_ = with_families(trainer.grammar_, train.tracks, mode=cfg["label_families"],
                                      alpha=cfg["grammar_alpha"], duration_alpha=cfg["duration_alpha"])
     if getattr(trainer.grammar_, "families", None) is not None:

@@ -264,7 +264,8 @@ def leave_one_group_out(data: SectionData, *, cfg: Mapping[str, Any], trainer_pa
                                 tie_weight=cfg.get("tie_weight", 0.0), order_weight=cfg.get("order_weight", 1.0),
                                 position_free=cfg.get("position_free", ()), ends_weight=cfg.get("ends_weight", 1.0),
                                 outro_gate=cfg.get("outro_gate", 0.0),
-                                repeat_relabel=cfg.get("repeat_relabel", 0.0))
+                                repeat_relabel=cfg.get("repeat_relabel", 0.0),
+                                weak_boundary_penalty=cfg.get("weak_boundary_penalty", 0.0))
         grammar = with_families(grammar, train.tracks, mode=cfg.get("label_families", "off"),
                                 alpha=cfg.get("grammar_alpha", 1.0), duration_alpha=cfg.get("duration_alpha", 1.0))
         if unlabelled and cfg.get("self_training_rounds", 0):
