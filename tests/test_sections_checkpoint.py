@@ -66,3 +66,28 @@ def test_checkpoint_key_and_setting() -> None:
     X, y = _windows(2, 10, seed=0)
     with pytest.raises(ParameterError, match=r"checkpoint_on must be one of \['loss', 'macro_f1'\]; got 'f1'"):
         SectionTrainer(checkpoint_on="f1").fit(X, y)
+
+
+def test_runs_compare_reads_a_run_from_before_the_setting_as_the_loss(tmp_path):
+    """Every sections run before `checkpoint_on` kept the lowest validation loss: no difference against "loss"."""
+    from workbench.experiments import compare
+    from workbench.report.examples import write_example_run
+
+    root = tmp_path / "experiments"
+    old = write_example_run("sections", root=root, seed=1, n_tracks=12)
+    same = write_example_run("sections", root=root, seed=1, n_tracks=12, config={"checkpoint_on": "loss"})
+    other = write_example_run("sections", root=root, seed=1, n_tracks=12, config={"checkpoint_on": "macro_f1"})
+    assert "config.checkpoint_on" not in compare([old.name, same.name], root=root).params.index
+    assert "config.checkpoint_on" in compare([old.name, other.name], root=root).params.index
+
+
+def test_the_report_says_what_the_kept_epoch_was_chosen_on():
+    from workbench.report.baselines import comparison
+
+    es = {"used": True, "n_val_windows": 400, "val_groups": [4, 15], "best_epoch": 5, "epochs_run": 13,
+          "max_epochs": 40, "patience": 8}
+    scores = {"model": {"accuracy": 0.8, "macro_f1": 0.7, "per_class": {}},
+              "baselines": {"majority": {"accuracy": 0.3, "macro_f1": 0.1, "per_class": {}}}}
+    assert "best epoch 5 (highest validation macro F1) of 13" in comparison({**scores, "early_stopping": {
+        **es, "checkpoint_on": "macro_f1"}})
+    assert "best epoch 5 of 13" in comparison({**scores, "early_stopping": {**es, "checkpoint_on": "loss"}})
