@@ -91,3 +91,16 @@ def test_the_report_says_what_the_kept_epoch_was_chosen_on():
     assert "best epoch 5 (highest validation macro F1) of 13" in comparison({**scores, "early_stopping": {
         **es, "checkpoint_on": "macro_f1"}})
     assert "best epoch 5 of 13" in comparison({**scores, "early_stopping": {**es, "checkpoint_on": "loss"}})
+
+
+def test_the_loss_rules_warning_names_the_setting_when_macro_f1_rose():
+    from workbench.train.sections.epoch_loop import _loss_warning
+
+    rows = [{"val_loss": 0.902, "val_macro_f1": 0.558}, {"val_loss": 1.098, "val_macro_f1": 0.583},
+            {"val_loss": 1.523, "val_macro_f1": 0.601}, {"val_loss": 2.022, "val_macro_f1": 0.575}]
+    said = _loss_warning(rows, best_epoch=1)
+    assert said.startswith("validation loss only rose (0.9020 at epoch 1, 2.0220 at epoch 4)")
+    assert said.endswith("(validation macro F1 rose meanwhile, 0.5580 -> 0.6010 at epoch 3: "
+                         "`--set checkpoint_on=macro_f1` keeps that epoch)")
+    falling = [{**r, "val_macro_f1": 0.6 - 0.01 * i} for i, r in enumerate(rows)]
+    assert "macro F1" not in _loss_warning(falling, best_epoch=1)

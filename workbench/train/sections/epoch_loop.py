@@ -39,6 +39,16 @@ def overfit_warning(val_losses: list[float]) -> str | None:
     return None
 
 
+def _loss_warning(history: list[dict[str, Any]], best_epoch: int) -> str | None:
+    said = overfit_warning([h["val_loss"] for h in history])
+    f1s = [h["val_macro_f1"] for h in history]
+    if said is None or max(f1s) <= f1s[best_epoch - 1]:
+        return said
+    top = int(np.argmax(f1s))
+    return (f"{said} (validation macro F1 rose meanwhile, {f1s[best_epoch - 1]:.4f} -> {f1s[top]:.4f} at epoch "
+            f"{top + 1}: `--set checkpoint_on=macro_f1` keeps that epoch)")
+
+
 def _f1_warning(f1s: list[float], best_epoch: int) -> str | None:
     if len(f1s) < 2 or best_epoch != 1:
         return None
@@ -184,12 +194,11 @@ def run_epochs(self: SectionTrainer, X: np.ndarray, y_idx: np.ndarray, mean: np.
     if info["used"] and best is not None:
         model.load_state_dict(best[2])
     if val is not None and best is not None:
-        losses = [h["val_loss"] for h in self.history_]
         kept = self.history_[best[1] - 1]
         info.update(best_epoch=best[1], best_val_loss=kept["val_loss"], best_val_macro_f1=kept["val_macro_f1"],
                     best_val_accuracy=kept["val_accuracy"], epochs_run=len(self.history_),
                     stopped_early=len(self.history_) < self.epochs,
-                    warning=(overfit_warning(losses) if self.checkpoint_on == "loss" else
+                    warning=(_loss_warning(self.history_, best[1]) if self.checkpoint_on == "loss" else
                              _f1_warning([h["val_macro_f1"] for h in self.history_], best[1])))
     else:
         info.update(epochs_run=len(self.history_), stopped_early=False, warning=None)
