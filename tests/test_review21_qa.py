@@ -111,7 +111,7 @@ def test_a_short_sections_length_is_said_to_the_hundredth_not_floored_below_it()
 
     from workbench.style.sections import section_features
 
-    analysis = SimpleNamespace(beats=[], energy_curve=[0.0], energy_hop_s=0.5)
+    analysis = SimpleNamespace(beats=[], has_beat=False, energy_curve=[0.0], energy_hop_s=0.5)
     rows = section_features(np.zeros(100, np.float32), sr=22050, analysis=analysis,
                             sections=[("drop", 16.8, 24.76), ("break", 3.3, 11.29), ("outro", 0.0, 7.996)])
     assert [r["skipped"].split(" s long")[0] for r in rows] == ["7.96", "7.99", "7.99"], rows

@@ -214,6 +214,11 @@ ACTS_ONLY_WITH: dict[str, str] = {"pretrain_loss": "pretrain_epochs", "backbone_
                                   "finetune_blocks": "finetune_backbone", "finetune_frames": "finetune_backbone"}
 
 
+#: A config key whose every value was a choice before it existed: a run that predates it trained as this value says
+#: (``checkpoint_on``: every sections run before session 22 kept the lowest validation loss).
+BEFORE_THE_KEY: dict[str, Any] = {"checkpoint_on": "loss"}
+
+
 def _off(value: Any) -> bool:
     """Whether a config value turns its feature off (0, false, none, empty): what a run made before the key did."""
     if value is None or isinstance(value, bool):
@@ -229,6 +234,8 @@ def _absent_as(key: str, own: Mapping[str, Any], defaults: Mapping[str, Any], pr
     """What a run that does not set config ``key`` ran with, as far as is known: its default where that default is
     off (a feature the run predates: it did not have it either) or the key acts only with one that reads off;
     else None (unknown: a default such as ``early_stopping="auto"`` may be what changed, so "-" shows)."""
+    if key in BEFORE_THE_KEY and key in defaults:
+        return BEFORE_THE_KEY[key]
     default = defaults.get(key)
     if _off(default):
         return default

@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("runs", nargs="+", metavar="RUN", help="run ids or run folders")
     q.add_argument("--baseline", default=None, metavar="RUN", help="the run deltas are measured against "
                                                                     "(default: the oldest)")
-    q.add_argument("--all", action="store_true", help="show every parameter, not only the differences")
+    q.add_argument("--all", action="store_true", help="show every parameter, not only the differences (and, for runs "
+                                                       "of different kinds, each kind's own parameters and metrics)")
     add_json(q)
     q.set_defaults(func=_cmd_compare)
 
@@ -153,11 +154,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print_json(compare_record(c))
         return 0
     kinds = sorted({r.kind for r in c.runs})
+    params, metrics = c.params, c.metrics
     if len(kinds) > 1:  # a sections run's labels and an embeddings run's classes read as one "label counts" diff
         print(f"note: these runs are of different kinds ({', '.join(kinds)}): their parameters, metrics and data "
               "hardly compare; compare runs of one kind (`workbench runs list --kind sections`)")
+        if not args.all:  # each kind's own rows ("-" in the other runs) were ~250 lines of one column
+            params, metrics = params[params.notna().all(axis=1)], metrics[metrics.notna().all(axis=1)]
+            print(f"left out: {len(c.params) - len(params)} parameters and {len(c.metrics) - len(metrics)} metrics "
+                  "that only one kind of run records (--all shows them, --json has every one)")
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
-        params = c.params
         one = len(c.runs) < 2  # nothing to differ from: every parameter, no delta
         print("parameters" + (" (one run: every one; name a second run to see what differs)" if one else
                               " (differences only; --all for every one)" if c.differences_only else "")
@@ -165,19 +170,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         shown_params = params.where(params.notna(), "-")  # as the metrics below and `runs list` write it, not None
         print(shown_params.to_string() if len(params) else "  (no differences)")
         print()
-        metrics = c.metrics
-        best = c.best
+        best = c.best.loc[metrics.index]
         counts = c.counts  # as integers: "+3", not "+3.0000"
         shown = pd.DataFrame({col: [("-" if v != v else H.number(v, count=m in counts)) for m, v in values.items()]
                               for col, values in metrics.items()}, index=metrics.index)  # as `runs list` writes it
-        shown = shown.where(~best, shown + " *")
-        for col, d in c.deltas.items():
+        shown = shown.where(~best, shown + " *") if len(shown) else shown
+        for col, d in c.deltas.loc[metrics.index].items():
             if col != c.baseline:
                 shown[f"Δ {col}"] = [("" if v != v else H.number(v, signed=True, count=m in counts)) for m, v in d.items()]
         print("metrics (-: not recorded):" if one else
               f"metrics (* best, only where higher or lower is known to be better; -: not recorded; Δ: minus the "
               f"baseline {c.baseline}):")
-        print(shown.to_string() if len(shown) else "  (none recorded)")
+        print(shown.to_string() if len(shown) else "  (none recorded)" if len(c.metrics) == len(metrics) else
+              "  (none that every run records)")
     for d in c.data_diffs:
         print()
         print(d.summary())

@@ -250,14 +250,15 @@ def not_compared_lines(sections: list[dict[str, Any]], *, named: int = 3) -> lis
     -------
     list of str
         ``"  [drop 16.8-24.8 s] not compared: 7.96 s long; ..."`` for a reason of one section; ``"  [3 sections: drop
-        16.8-24.8 s, ...] not compared: sections shorter than 8 s are not measured (7.69-7.99 s long)"`` for several.
+        16.8-24.8 s, ...] not compared: sections shorter than 8 s are not measured (7.69-7.99 s long)"`` for several
+        (in beats where the track has a beat grid: ``"... shorter than 16 beats (4 bars) ... (8-12 beats long)"``).
     """
     import re
 
     groups: dict[str, list[dict[str, Any]]] = {}
     for sec in sections:
         if not sec["compared"]:
-            reason = re.sub(r"^[\d.]+ s long; ", "", str(sec["reason"]))  # its length: said as a range for several
+            reason = re.sub(r"^[\d.]+ (?:s|beats) long; ", "", str(sec["reason"]))  # its length: said as a range for several
             groups.setdefault(reason, []).append(sec)
     lines = []
     for reason, secs in groups.items():
@@ -265,8 +266,10 @@ def not_compared_lines(sections: list[dict[str, Any]], *, named: int = 3) -> lis
         if len(secs) == 1:
             lines.append(f"  [{spans[0]}] not compared: {secs[0]['reason']}")
             continue
-        lengths = [float(m.group(1)) for s in secs if (m := re.match(r"^([\d.]+) s long; ", str(s["reason"])))]
-        long_said = f" ({min(lengths):.2f}-{max(lengths):.2f} s long)" if lengths else ""
+        found = [m.groups() for s in secs if (m := re.match(r"^([\d.]+) (s|beats) long; ", str(s["reason"])))]
+        lengths, unit = [float(f[0]) for f in found], found[0][1] if found else "s"
+        fmt = ".2f" if unit == "s" else ".0f"
+        long_said = f" ({min(lengths):{fmt}}-{max(lengths):{fmt}} {unit} long)" if lengths else ""
         more = f" and {len(spans) - named} more" if len(spans) > named else ""
         lines.append(f"  [{len(secs)} sections: {', '.join(spans[:named])}{more}] not compared: {reason}{long_said}")
     return lines

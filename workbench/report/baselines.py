@@ -86,9 +86,10 @@ def comparison(metrics: Mapping[str, Any]) -> str:
         parts.append(f'<p class="meta">same held-out data for every column: {count_of(len(held), "track")}</p>')
     es = metrics.get("early_stopping")
     if isinstance(es, Mapping) and es.get("used"):
+        by = " (highest validation macro F1)" if es.get("checkpoint_on") == "macro_f1" else ""
         parts.append(f'<p class="meta">early stopping on {H.esc(H.fmt(es.get("n_val_windows")))} validation '
                      f'windows of {count_of(len(es.get("val_groups") or []), "training track")}: best epoch '
-                     f'{H.esc(H.fmt(es.get("best_epoch")))} of {H.esc(H.fmt(es.get("epochs_run")))} run '
+                     f'{H.esc(H.fmt(es.get("best_epoch")))}{by} of {H.esc(H.fmt(es.get("epochs_run")))} run '
                      f'(at most {H.esc(H.fmt(es.get("max_epochs")))}, patience {H.esc(H.fmt(es.get("patience")))}); '
                      "its weights are the model's</p>")
     elif isinstance(es, Mapping) and es.get("rule") == "folds":  # an embeddings run (its warning above says why)

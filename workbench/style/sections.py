@@ -6,8 +6,9 @@ keeps, for each label (``intro``, ``build``, ``drop``, ...), the statistics of e
 feature measured on those sections alone; gap analysis then compares each section of a work in
 progress with the reference sections of the same label.
 
-A section is measured when it is at least :data:`MIN_SECTION_S` long (shorter ones are listed
-as skipped); beat features use the track's beats inside the section, the energy features the
+A section is measured when it spans at least :data:`MIN_SECTION_BEATS` beats of the track's beat grid
+(4 bars: a 16-beat phrase at any tempo), or, on a track without a beat grid, at least
+:data:`MIN_SECTION_S` seconds (shorter ones are listed as skipped; :func:`too_short`); beat features use the track's beats inside the section, the energy features the
 section's part of the track's energy curve. A library track's section features are stored
 (``analyses`` kind ``"style_sections"`` for its own labels, :data:`GIVEN_KIND` for sections given
 by hand, the latest of each) under a key of the style version, its beat grid, energy curve and the
@@ -29,14 +30,54 @@ import numpy as np
 
 from workbench.library import Library, Track
 
-#: Shortest section measured, in seconds (the features need a few bars).
+#: Shortest section measured on a track with a beat grid, in beats (4 bars of 4: the features need a few bars).
+MIN_SECTION_BEATS = 16
+#: Shortest section measured on a track without a beat grid, in seconds (4 bars at 120 BPM).
 MIN_SECTION_S = 8.0
+#: Shortest section measured at any tempo, in seconds (:func:`workbench.style.features.production_features`' floor).
+MIN_AUDIO_S = 3.0
 #: Fewest reference sections of a label for that label's statistics in a profile.
 MIN_SECTIONS = 3
 #: ``analyses`` kind of a library track's stored section features (of its own labels).
 KIND = "style_sections"
 #: ``analyses`` kind of the features of sections given by hand for a library track (the latest only).
 GIVEN_KIND = "style_sections_given"
+
+
+def too_short(start_s: float, end_s: float, beats: np.ndarray | None) -> str | None:
+    """Why a section is too short to measure, or None when it is long enough.
+
+    With a beat grid a section needs :data:`MIN_SECTION_BEATS` beats inside it (a beat counts from a
+    quarter of a beat before the start to a quarter of a beat before the end, so a section snapped to
+    the grid counts its own beats), and :data:`MIN_AUDIO_S`; without one, :data:`MIN_SECTION_S`.
+
+    Parameters
+    ----------
+    start_s, end_s : float
+        The section, in seconds from the track's start.
+    beats : np.ndarray [shape=(n,)] or None
+        The track's beat times in seconds (None or fewer than 2: no beat grid).
+
+    Returns
+    -------
+    str or None
+        E.g. ``"15 beats long; sections shorter than 16 beats (4 bars) are not measured"``.
+    """
+    length = end_s - start_s
+    if beats is not None and len(beats) >= 2 and length >= MIN_AUDIO_S:
+        q = 0.25 * float(np.median(np.diff(beats)))
+        n = int(np.count_nonzero((beats >= start_s - q) & (beats < end_s - q)))
+        if n >= MIN_SECTION_BEATS:
+            return None
+        return (f"{n} beats long; sections shorter than {MIN_SECTION_BEATS} beats ({MIN_SECTION_BEATS // 4} bars) "
+                "are not measured")
+    limit = MIN_AUDIO_S if beats is not None and len(beats) >= 2 else MIN_SECTION_S
+    if length >= limit:
+        return None
+    long_s = round(length, 2)  # 16.8-24.76 s is "7.96" (floored, 7.9599... read "7.95")
+    if long_s >= limit:  # 7.996 s is "7.99", never "8.00 s long; shorter than 8 s"
+        long_s = np.floor(length * 100) / 100
+    return f"{long_s:.2f} s long; sections shorter than {limit:g} s are not measured"
 
 
 def section_features(y: np.ndarray, sr: int, analysis: Any,
@@ -69,11 +110,9 @@ def section_features(y: np.ndarray, sr: int, analysis: Any,
     out = []
     for label, start_s, end_s in sections:
         row: dict[str, Any] = {"label": label, "start_s": float(start_s), "end_s": float(end_s), "features": None}
-        if end_s - start_s < MIN_SECTION_S:
-            long_s = round(end_s - start_s, 2)  # 16.8-24.76 s is "7.96" (floored, 7.9599... read "7.95")
-            if long_s >= MIN_SECTION_S:  # 7.996 s is "7.99", never "8.00 s long; shorter than 8 s"
-                long_s = np.floor((end_s - start_s) * 100) / 100
-            row["skipped"] = f"{long_s:.2f} s long; sections shorter than {MIN_SECTION_S:g} s are not measured"
+        why = too_short(start_s, end_s, beats if analysis.has_beat else None)
+        if why is not None:
+            row["skipped"] = why
             out.append(row)
             continue
         a, b = int(round(start_s * sr)), min(int(round(end_s * sr)), x.shape[-1])
@@ -114,7 +153,7 @@ def _sections_key(analysis: Any, sections: list[tuple[str, float, float]]) -> st
     from workbench.style.stored import grid_key
 
     what = json.dumps([grid_key(analysis), analysis.has_beat, analysis.energy_hop_s, len(analysis.energy_curve),
-                       MIN_SECTION_S, [[str(lab), float(a), float(b)] for lab, a, b in sections]])
+                       MIN_SECTION_S, MIN_SECTION_BEATS, MIN_AUDIO_S, [[str(lab), float(a), float(b)] for lab, a, b in sections]])
     return hashlib.sha256(what.encode()).hexdigest()[:16]
 
 

@@ -2,7 +2,8 @@
 
 :func:`run_epochs` trains the head (AdamW, cosine schedule, class-weighted cross-entropy, the
 "not this label" loss of rejected suggestions, feature-space augmentation per track or window),
-keeps the weights of the epoch with the lowest validation loss and folds the input
+keeps the weights of the epoch with the lowest validation loss (or, with ``checkpoint_on="macro_f1"``, the
+highest validation macro F1, the loss breaking ties: :func:`checkpoint_key`) and folds the input
 standardisation into the first layer. :func:`overfit_warning` says when validation loss never
 improved on the first epoch. The estimator's API (``fit``, ``predict_proba``) stays in
 :mod:`~workbench.train.sections.trainer`.
@@ -36,6 +37,52 @@ def overfit_warning(val_losses: list[float]) -> str | None:
                 f"{len(val_losses)}): the model fits the training tracks but not unseen ones, so its best "
                 "weights are from epoch 1; label more tracks (or more varied ones) before trusting it")
     return None
+
+
+def _loss_warning(history: list[dict[str, Any]], best_epoch: int) -> str | None:
+    said = overfit_warning([h["val_loss"] for h in history])
+    f1s = [h["val_macro_f1"] for h in history]
+    if said is None or max(f1s) <= f1s[best_epoch - 1]:
+        return said
+    top = int(np.argmax(f1s))
+    return (f"{said} (validation macro F1 rose meanwhile, {f1s[best_epoch - 1]:.4f} -> {f1s[top]:.4f} at epoch "
+            f"{top + 1}: `--set checkpoint_on=macro_f1` keeps that epoch)")
+
+
+def _f1_warning(f1s: list[float], best_epoch: int) -> str | None:
+    if len(f1s) < 2 or best_epoch != 1:
+        return None
+    return (f"validation macro F1 never rose above epoch 1's ({f1s[0]:.4f}; {f1s[-1]:.4f} at epoch {len(f1s)}): "
+            "the model fits the training tracks but not unseen ones, so its best weights are from epoch 1; "
+            "label more tracks (or more varied ones) before trusting it")
+
+
+def macro_f1(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Macro F1 of window predictions over the classes the truth holds (scikit-learn's ``f1_score``).
+
+    Parameters
+    ----------
+    pred, truth : np.ndarray [shape=(n,)] of int
+        Predicted and true class indices.
+    """
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(truth, pred, labels=np.unique(truth), average="macro", zero_division=0))
+
+
+def checkpoint_key(record: dict[str, Any], on: str) -> tuple[float, ...]:
+    """The epoch's rank for early stopping (smaller is better): ``(val_loss,)`` or ``(-val_macro_f1, val_loss)``.
+
+    Parameters
+    ----------
+    record : dict
+        The epoch's record (``val_loss``, ``val_macro_f1``).
+    on : {"loss", "macro_f1"}
+        :attr:`SectionTrainer.checkpoint_on`.
+    """
+    if on == "macro_f1":
+        return (-round(record["val_macro_f1"], 6), record["val_loss"])
+    return (record["val_loss"],)
 
 
 def run_epochs(self: SectionTrainer, X: np.ndarray, y_idx: np.ndarray, mean: np.ndarray, scale: np.ndarray,
@@ -83,7 +130,7 @@ def run_epochs(self: SectionTrainer, X: np.ndarray, y_idx: np.ndarray, mean: np.
                    labels=self.classes_, generator=generator)
     opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
-    best: tuple[float, int, dict[str, Any]] | None = None
+    best: tuple[tuple[float, ...], int, dict[str, Any]] | None = None  # (checkpoint_key, epoch, weights)
     comp_rng = np.random.default_rng(self.seed + 1)  # its own stream: without rejections nothing changes
     aug_rng = np.random.default_rng(self.seed + 2)  # its own stream: without augmentation nothing changes
     track_of = (np.unique(rows_track, return_inverse=True)[1] if rows_track is not None
@@ -135,8 +182,10 @@ def run_epochs(self: SectionTrainer, X: np.ndarray, y_idx: np.ndarray, mean: np.
                 logits = model(val[0])
             record["val_loss"] = float(F.cross_entropy(logits, val[1], weight=weight))
             record["val_accuracy"] = float((logits.argmax(1) == val[1]).float().mean())
-            if best is None or record["val_loss"] < best[0]:
-                best = (record["val_loss"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            record["val_macro_f1"] = macro_f1(logits.argmax(1).numpy(), val[1].numpy())
+            key = checkpoint_key(record, self.checkpoint_on)
+            if best is None or key < best[0]:
+                best = (key, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
         self.history_.append(record)
         if on_epoch is not None:
             on_epoch(epoch, self.epochs, dict(record))
@@ -145,9 +194,12 @@ def run_epochs(self: SectionTrainer, X: np.ndarray, y_idx: np.ndarray, mean: np.
     if info["used"] and best is not None:
         model.load_state_dict(best[2])
     if val is not None and best is not None:
-        losses = [h["val_loss"] for h in self.history_]
-        info.update(best_epoch=best[1], best_val_loss=best[0], epochs_run=len(self.history_),
-                    stopped_early=len(self.history_) < self.epochs, warning=overfit_warning(losses))
+        kept = self.history_[best[1] - 1]
+        info.update(best_epoch=best[1], best_val_loss=kept["val_loss"], best_val_macro_f1=kept["val_macro_f1"],
+                    best_val_accuracy=kept["val_accuracy"], epochs_run=len(self.history_),
+                    stopped_early=len(self.history_) < self.epochs,
+                    warning=(_loss_warning(self.history_, best[1]) if self.checkpoint_on == "loss" else
+                             _f1_warning([h["val_macro_f1"] for h in self.history_], best[1])))
     else:
         info.update(epochs_run=len(self.history_), stopped_early=False, warning=None)
     self.early_stopping_ = info

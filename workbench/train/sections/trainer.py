@@ -30,6 +30,8 @@ EpochCallback = Callable[[int, int, Mapping[str, Any]], None]
 
 #: Most validation windows scored after each epoch (a seeded sample of the validation tracks' windows).
 MAX_VAL_WINDOWS = 2048
+#: What early stopping keeps (``SectionTrainer.checkpoint_on``): the lowest validation loss or the highest macro F1.
+CHECKPOINT_ON = ("loss", "macro_f1")
 
 
 class NotFittedError(WorkbenchError, _SklearnNotFittedError):
@@ -93,11 +95,18 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         The training loss's label smoothing (``torch.nn.functional.cross_entropy``'s): each
         window's target keeps ``1 - label_smoothing`` on its label and spreads the rest evenly
         over every class. The validation loss (early stopping) stays plain cross-entropy.
+    checkpoint_on : {"loss", "macro_f1"}
+        What early stopping keeps and waits on: ``"loss"`` the epoch with the lowest validation loss;
+        ``"macro_f1"`` the epoch with the highest macro F1 of the validation windows' arg-max (over
+        the classes they hold), the lower validation loss breaking ties. A class-weighted loss can
+        rise while the arg-max improves (confident mistakes on a few unseen tracks outweigh more
+        windows right): ``"loss"`` then keeps epoch 1. The estimator's default is ``"loss"``; a sections job's
+        (:data:`~workbench.train.sections.training.CONFIG_DEFAULTS`) is ``"macro_f1"``.
 
     Learned: ``classes_`` (labels in output order), ``model_`` (the head in eval mode, with
     the input standardisation folded into its first layer, so it takes raw features),
     ``class_weight_``, ``history_`` (one dict per epoch: ``epoch``, ``train_loss``,
-    ``val_loss``, ``val_accuracy``, ``seconds``, ``samples``, ``samples_per_s``) and
+    ``val_loss``, ``val_accuracy``, ``val_macro_f1``, ``seconds``, ``samples``, ``samples_per_s``) and
     ``early_stopping_`` (``used``, ``best_epoch``, ``best_val_loss``, ``epochs_run``,
     ``max_epochs``, ``patience``, ``stopped_early``, ``val_groups``, ``n_val_windows``,
     ``warning``: see :func:`overfit_warning`).
@@ -108,7 +117,7 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
                  seed: int = 0, n_threads: int | None = 1, max_samples_per_epoch: int | None = 8192,
                  early_stopping: bool = True, validation_fraction: float = 0.2, patience: int = 8,
                  not_weight: float = 1.0, input_noise: float = 0.0, track_jitter: float = 0.0,
-                 label_smoothing: float = 0.0) -> None:
+                 label_smoothing: float = 0.0, checkpoint_on: str = "loss") -> None:
         self.hidden_dim = hidden_dim
         self.dropout = dropout
         self.epochs = epochs
@@ -126,6 +135,7 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         self.input_noise = input_noise
         self.track_jitter = track_jitter
         self.label_smoothing = label_smoothing
+        self.checkpoint_on = checkpoint_on
 
     def _check_params(self) -> None:
         # the network's own settings: a bad one failed the job at the model's construction (torch's
@@ -156,6 +166,8 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         ls = self.label_smoothing
         if isinstance(ls, bool) or not (isinstance(ls, (int, float)) and 0 <= ls < 1):
             raise ParameterError(f"label_smoothing must be a float in [0, 1); got {ls!r}")
+        if self.checkpoint_on not in CHECKPOINT_ON:
+            raise ParameterError(f"checkpoint_on must be one of {list(CHECKPOINT_ON)}; got {self.checkpoint_on!r}")
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ParameterError(f"class_weight must be 'balanced', None or a dict label → weight; got {self.class_weight!r}")
 
@@ -241,7 +253,8 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
             raise ParameterError(f"X must be a finite (n >= 1, dim) array with one label per row; got X {X.shape}, y {y.shape}")
         self.classes_ = _classes_of(y)
         index = {c: i for i, c in enumerate(self.classes_)}
-        info: dict[str, Any] = {"used": False, "max_epochs": self.epochs, "patience": self.patience}
+        info: dict[str, Any] = {"used": False, "max_epochs": self.epochs, "patience": self.patience,
+                                "checkpoint_on": self.checkpoint_on}
         split = None if validation is not None else self._validation_split(y, groups)
         rows_track = None if groups is None else np.asarray(groups)
         if rows_track is not None and rows_track.shape != y.shape:
