@@ -17,7 +17,7 @@ F @3 s, the track's first and last boundaries trimmed) against the section truth
   ``--edge-s`` are dropped, the rule :func:`~workbench.evaluate.segmentation.segment_eval` applies
   to every section's start and end (``--keep-edges``: scored as returned).
 
-Tracks: the devset's dev split (``/work/wt/devdata/sections-s18``, leave-one-style-out) and the demo
+Tracks: the devset's dev split (``/work/wt/devdata/sections-s19``, seed 18, leave-one-style-out) and the demo
 library's section tracks (``--demo-dir``); the devset's held-out split only with ``--held-out``, in its
 own table (read it once). MSAF does not train, so only our side's numbers depend on the seed.
 

@@ -155,6 +155,28 @@ def test_peer_script_finds_a_planted_change_in_audio(tmp_path):
     assert not (tmp_path / "estimations").exists() and (tmp_path / "w" / "features").is_dir()
 
 
+@pytest.mark.skipif(not Path(MSAF_PYTHON).exists(),
+                    reason=f"MSAF's venv is absent ({MSAF_PYTHON}; benchmarks/README.md says how to make it)")
+def test_peer_cnmf_answer_is_the_same_every_run(tmp_path):
+    # cnmf draws from numpy's and the standard library's random: both seeded per algorithm, its answer is the same
+    # run to run, whatever ran before it (it was not: pymf's Kmeans drew from the unseeded random module)
+    import soundfile as sf
+
+    sr = 22050
+    t = np.arange(int(60 * sr)) / sr
+    rng = np.random.default_rng(0)
+    y = sum(np.where((t // 15) % 2 == k, np.sin(2 * np.pi * f * t), 0) for k, f in ((0, 220), (1, 330)))
+    path = tmp_path / "planted.wav"
+    sf.write(path, (0.2 * y + 0.05 * rng.standard_normal(t.size)).astype(np.float32), sr)
+
+    def cnmf(algorithms):
+        proc = subprocess.run([MSAF_PYTHON, str(BENCH.parent / "peers" / "msaf_segment.py"), "--work", str(tmp_path / "w"),
+                               "--algorithms", algorithms, str(path)], capture_output=True, text=True, check=True)
+        return json.loads(proc.stdout.splitlines()[-1])["boundaries"]["cnmf"]
+
+    assert cnmf("cnmf") == cnmf("cnmf") == cnmf("scluster,cnmf")
+
+
 def test_peer_json_lines_keep_going_past_a_bad_file(capsys):
     sys.path.insert(0, str(BENCH.parent / "peers"))
     try:

@@ -56,7 +56,10 @@ def mono_at_msaf_rate(path: str, wav: str, *, sr: int) -> None:
 
 def segment(path: str, *, work: str, feature: str, algorithms: list[str]) -> dict:
     """MSAF's boundaries of one file with each algorithm (seconds, 0 and the end included)."""
+    import random
+
     import msaf
+    import numpy as np
     from msaf import io
     from msaf.base import Features
     from msaf.run import run_algorithms
@@ -80,6 +83,11 @@ def segment(path: str, *, work: str, feature: str, algorithms: list[str]) -> dic
         config = io.get_configuration(feature, False, False, algorithm, None)
         config["hier"] = False
         config["features"] = features
+        # seeded before EACH algorithm, numpy as msaf.process does and the standard library's random, which MSAF
+        # never seeds and cnmf draws from (pymf's Kmeans: random.sample): so each answer is the same every run
+        # and does not hang on which algorithms ran before it in this process
+        np.random.seed(123)
+        random.seed(123)
         t0 = time.perf_counter()
         try:
             times, _ = run_algorithms(file_struct, algorithm, None, config)
@@ -111,7 +119,6 @@ def main() -> int:
     from json_lines import print_answers  # benchmarks/peers/, beside this script
 
     def answer(path: str) -> dict:
-        np.random.seed(123)  # as msaf.process does: cnmf and scluster draw at random
         return segment(path, work=args.work, feature=args.feature, algorithms=algorithms)
 
     return print_answers(args.files, answer)
