@@ -100,8 +100,8 @@ class SectionTrainer(ClassifierMixin, BaseEstimator):
         ``"macro_f1"`` the epoch with the highest macro F1 of the validation windows' arg-max (over
         the classes they hold), the lower validation loss breaking ties. A class-weighted loss can
         rise while the arg-max improves (confident mistakes on a few unseen tracks outweigh more
-        windows right): ``"loss"`` then keeps epoch 1. The estimator's default is ``"loss"``; a sections job's
-        (:data:`~workbench.train.sections.training.CONFIG_DEFAULTS`) is ``"macro_f1"``.
+        windows right): ``"loss"`` then keeps epoch 1 (and the job warns, naming ``"macro_f1"``). ``"loss"`` is the
+        default here and in a sections job (:data:`~workbench.train.sections.training.CONFIG_DEFAULTS`).
 
     Learned: ``classes_`` (labels in output order), ``model_`` (the head in eval mode, with
     the input standardisation folded into its first layer, so it takes raw features),
