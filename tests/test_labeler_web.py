@@ -204,3 +204,14 @@ def test_uncertain_suggestions_carry_the_rule_and_least_certain_moves_to_them(li
     lab.handle("next", {"which": "uncertain"})
     lab.load_suggestions()
     assert lab.shown.id == t2.id and lab.suggestions[0]["uncertain"] is True and lab.error == ""
+
+
+def test_a_rejection_is_said_in_bars_as_the_suggestion_list_says_it(lab):
+    """Session 22's QA on real music: the list said "break bars 64–71", rejecting it said "rejected break 64-92 on
+    track 14" (beats, no unit, the track's id): the same 64 read as a bar in one line and a beat in the next."""
+    grid = lab.labels.grid(lab.shown)
+    lab.load_suggestions()
+    shown = lab.suggestions[1]
+    assert (shown["start_bar"], shown["end_bar"]) == (grid.bar_of(32), grid.bar_of(48))
+    lab.handle("reject", {"index": 1})
+    assert lab.error == "" and lab.message == f"rejected drop bars {grid.bar_of(32)}–{grid.bar_of(48)}", lab.message

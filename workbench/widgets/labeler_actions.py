@@ -216,7 +216,9 @@ class LabelerActions:
         s = self._suggestion(index)
         if s is None:
             return None
-        return self._edit(lambda: self.labels.reject(s), "")
+        row = self.suggestions[index]  # in bars, as the suggestion list says it (the rejection describes beats)
+        return self._edit(lambda: self.labels.reject(s), "rejected",
+                          said=f"{row['label']} bars {row['start_bar']}–{row['end_bar']}")
 
     def accept_all(self, *, overlap: str = "keep") -> Any:
         """Accept every shown suggestion with one overlap choice (one undo step).
@@ -330,7 +332,7 @@ class LabelerActions:
             return None
         return self._suggested[index]
 
-    def _edit(self, fn: Callable[[], Any], verb: str, *, select: bool = False) -> Any:
+    def _edit(self, fn: Callable[[], Any], verb: str, *, select: bool = False, said: str | None = None) -> Any:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             out = fn()  # errors (LabelError, ...) go to the page through the message handler
@@ -343,6 +345,8 @@ class LabelerActions:
             row = next((x for x in self.rows if isinstance(out, Label) and x["id"] == out.id), None)
             if row is not None:  # a label of the shown track: in bars, as the ruler, suggestions and selection say
                 what = f"{row['label']} bars {row['start_bar']}–{row['end_bar']}"
+            if said is not None:  # the caller said it in bars itself (a rejection is no label row)
+                what = said
             if select and isinstance(out, Label) and out.track_id == (self.shown.id if self.shown else None):
                 self.selected_id = out.id
             self.message = f"{verb} {what}".strip() + (f" ({notes})" if notes else "")
