@@ -190,11 +190,25 @@ def active_suggester(library: Library, *, workspace: Workspace | None = None,
     if found is None:
         off = deactivated_section(library, workspace=workspace)
         return Suggester(*FALLBACK_MODEL, True, "no active section model: novelty boundaries, labels guessed "
-                                                + (f"({off})" if off else "(train one with `workbench train sections`)"),
+                                                + f"({off or _no_model_yet_said(library, workspace)})",
                          None, suggester(library, None))
     r, version, name = found
     return Suggester("dj_section", f"v{version}", False, f"active model {name} (run {r.run_id}){forced_said(r)}",
                      r.run_id, suggester(library, r, backbone=run_backbone(r)))
+
+
+def _no_model_yet_said(library: Library, workspace: Workspace | None) -> str:
+    """What to do when no section model is active and none was turned off: train one, or, where a sections run
+    exists, export it (the labeler suggests with the active model only; ``workbench suggest`` takes the newest run)."""
+    from workbench import config
+    from workbench.runs import list_runs
+
+    ws = workspace if workspace is not None else config.workspace(db=library.path)
+    runs = [r for r in list_runs(ws.experiments, kind="sections") if r.model_path is not None]
+    if not runs:
+        return "train one with `workbench train sections`"
+    return (f"sections run {runs[-1].run_id} is trained but not exported: `workbench export {runs[-1].run_id}` "
+            "makes it the labeler's model, `--force --activate` if it fails its gates")
 
 
 def forced_said(run: Run) -> str:
