@@ -288,3 +288,18 @@ def test_augment_settings_print_one_readable_line_per_transform():
     unsafe = str(augment.AugmentSettings(pitch_semitones=(-5, 5), allow_unsafe=True, noise_p=0)).splitlines()
     assert unsafe[1].endswith("outside the safe range") and "off, safe" in unsafe[3]
     assert repr(augment.AugmentSettings()).startswith("AugmentSettings(pitch_semitones=(-3.0, 3.0)")  # repr unchanged
+
+
+def test_the_transfer_warning_names_folders_where_the_groups_were_folders():
+    """Session 22's QA on real music (no crates, three album folders): the warning said "on held-out groups (crates)"
+    of groups that were the library's folders."""
+    from workbench.train.sections.transfer import transfer_warnings
+
+    loso = _loso(0.557, 0.563)
+    loso["leave_one_group_out"]["groups"] = {"folder:singularity": 1, "folder:supertuxkart": 2}
+    (said,) = transfer_warnings(loso)
+    assert said.startswith("on held-out groups (folders) the smoothed model's accuracy 0.5570"), said
+    loso["leave_one_group_out"]["groups"] = {"crate:house": 3, "folder:supertuxkart": 2}
+    assert transfer_warnings(loso)[0].startswith("on held-out groups (crates and folders) ")
+    loso["leave_one_group_out"]["groups"] = {"crate:house": 3, "crate:techno": 2}
+    assert transfer_warnings(loso)[0].startswith("on held-out groups (crates) ")

@@ -437,7 +437,8 @@ def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
     loso = (transfer or {}).get("leave_one_group_out") or {}
     if not loso or "skipped" in loso:
         return ([f"no cross-style score: {loso['skipped']}"] if loso.get("skipped") else []) + other_sets
-    out = convergence_warnings(loso["baselines"], where=" on held-out groups (crates)") + other_sets
+    where = f"on held-out groups ({_groups_are(loso.get('groups') or {})})"
+    out = convergence_warnings(loso["baselines"], where=f" {where}") + other_sets
     model = loso["model_smoothed"]
     said = {"accuracy": "accuracy", "macro_f1": "macro F1"}
     for name, base in loso["baselines"].items():  # each metric below the baseline named; one not below said so
@@ -448,7 +449,7 @@ def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
         theirs = " and ".join(score_text(base[k]) for k in below)
         rest = [f"{said[k]} {score_text(model[k])} is not below the baseline's {score_text(base[k])}" for k in said
                 if k not in below]
-        out.append(f"on held-out groups (crates) the smoothed model's {mine} {'is' if len(below) == 1 else 'are'} "
+        out.append(f"{where} the smoothed model's {mine} {'is' if len(below) == 1 else 'are'} "
                    f"below the {name} baseline's {theirs}" + (f" (its {rest[0]})" if rest else "")
                    + ": expect its suggestions to transfer badly to other music")
     seg = loso.get("segments", {})
@@ -456,3 +457,11 @@ def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
         out.append(f"on held-out groups the model's boundaries (F @3 s {score_text(seg['smoothed']['boundary_f_3s'])}) "
                    f"are worse than unsupervised novelty boundaries ({score_text(seg['novelty']['boundary_f_3s'])})")
     return out
+
+
+def _groups_are(groups: Mapping[str, Any]) -> str:
+    """What the held-out groups were, in words: ``"folders"`` where every group is a folder (``"folder:NAME"``,
+    :func:`~.library_data.track_groups`: a library with no crates), ``"crates and folders"`` where both, else
+    ``"crates"``."""
+    folders = sum(str(g).startswith("folder:") for g in groups)
+    return "folders" if groups and folders == len(groups) else "crates and folders" if folders else "crates"
