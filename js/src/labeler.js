@@ -494,7 +494,7 @@ function render({ model, el }) {
     const note = model.get("suggest_note");
     suggList.replaceChildren(...sugg.map((s, i) => h("span", { class: "wb-sugg", "data-index": String(i),
       "data-label": s.label, style: `border-color:${colors()[s.label]}`, title: s.uncertain ? s.uncertain_rule || "" : "" }, [
-      `${s.label} bars ${s.start_bar}–${s.end_bar} · ${confidenceWords(s, false)} `,
+      `${s.label} ${s.bars} · ${confidenceWords(s, false)} `,
       h("button", { class: "wb-accept", text: "accept", onclick: () => send({ action: "accept", index: i, overlap: overlapSel.value }) }),
       h("button", { class: "wb-reject", text: "reject", onclick: () => send({ action: "reject", index: i }) }),
     ])), ...(rule ? [h("span", { class: "wb-uncertain-rule", text: rule })] : []),

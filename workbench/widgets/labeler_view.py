@@ -180,8 +180,9 @@ class LabelerView:
 
     def _bars(self, start_beat: int, end_beat: int) -> str:
         """The bars beats ``[start_beat, end_beat)`` cover, e.g. "bars 3–6" (1-based, inclusive)."""
-        first, last = self.grid.bar_of(start_beat), self.grid.bar_of(max(start_beat, end_beat - 1))
-        return f"bar {first}" if first == last else f"bars {first}–{last}"
+        from workbench.widgets.labeler_actions import bars_text
+
+        return bars_text(self.grid, start_beat, end_beat)
 
     def _describe(self, r: Label) -> str:
         return f"#{r.id} {r.label} {r.start_beat}–{r.end_beat} ({r.start_s:.1f}–{r.end_s:.1f} s)"
