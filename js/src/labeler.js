@@ -78,10 +78,11 @@ function nearest(times, t) {
   return Math.abs(times[lo] - t) <= Math.abs(times[hi] - t) ? lo : hi;
 }
 
-// A suggestion's confidence in words: the novelty fallback (no section model yet) has none, its
+// A suggestion's confidence in words: the novelty fallback (no active section model: none trained, or one
+// trained and not exported; suggest_note says which) has none, its
 // labels are guesses; a model's is its calibrated percent, "?" / "(uncertain)" under its threshold.
 function confidenceWords(s, short) {
-  if ((s.model || "").startsWith("novelty")) return short ? "guess" : "a guess (no section model yet)";
+  if ((s.model || "").startsWith("novelty")) return short ? "guess" : "a guess (no active section model)";
   return `${Math.round(s.confidence * 100)}%` + (s.uncertain ? (short ? "?" : " (uncertain)") : "");
 }
 
