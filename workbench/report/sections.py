@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.report import html as H
-from workbench.wording import score_text
+from workbench.wording import groups_are, score_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -115,8 +115,11 @@ def scopes_table(metrics: Mapping[str, Any]) -> str:
     out = H.table(rows, ("scope", "tracks", "accuracy (smoothed)", "majority", "logreg", "macro F1", "logreg macro F1",
                          "boundary F @3 s", "novelty F @3 s", "F @0.5 s", "novelty F @0.5 s", "intro/outro confusion"),
                   cls)
-    out += ('<p class="meta">in-domain: held-out tracks of the crates trained on; cross-style: each crate or '
-            "folder held out in turn, trained on the others; cross-generator: other sets scored by the final "
+    groups = _get(metrics, "transfer", "leave_one_group_out", "groups")  # folders where the library has no crates
+    kind = groups_are(groups) if groups else "crates or folders"
+    one = {"folders": "folder", "crates": "crate"}.get(kind, "crate or folder")
+    out += (f'<p class="meta">in-domain: held-out tracks of the {kind} trained on; cross-style: each {one} '
+            "held out in turn, trained on the others; cross-generator: other sets scored by the final "
             "model. Baselines on the same windows: majority class and logistic regression (fitted on the same "
             "training tracks), novelty boundaries (no training). Red: below a baseline.")
     if not any(n.startswith("cross-generator") for n, _, _ in _scope_rows(metrics)):

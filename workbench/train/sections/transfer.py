@@ -21,7 +21,7 @@ import numpy as np
 from workbench.errors import ParameterError
 from workbench.train.sections.audio_views import view_rows
 from workbench.train.sections.features import SectionData, TrackFrames
-from workbench.wording import score_text
+from workbench.wording import groups_are, score_text
 
 #: Most folds: with more groups (crates) than this, each fold holds several out (training time stays bounded).
 MAX_FOLDS = 8
@@ -437,7 +437,7 @@ def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
     loso = (transfer or {}).get("leave_one_group_out") or {}
     if not loso or "skipped" in loso:
         return ([f"no cross-style score: {loso['skipped']}"] if loso.get("skipped") else []) + other_sets
-    where = f"on held-out groups ({_groups_are(loso.get('groups') or {})})"
+    where = f"on held-out groups ({groups_are(loso.get('groups') or {})})"
     out = convergence_warnings(loso["baselines"], where=f" {where}") + other_sets
     model = loso["model_smoothed"]
     said = {"accuracy": "accuracy", "macro_f1": "macro F1"}
@@ -457,11 +457,3 @@ def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
         out.append(f"on held-out groups the model's boundaries (F @3 s {score_text(seg['smoothed']['boundary_f_3s'])}) "
                    f"are worse than unsupervised novelty boundaries ({score_text(seg['novelty']['boundary_f_3s'])})")
     return out
-
-
-def _groups_are(groups: Mapping[str, Any]) -> str:
-    """What the held-out groups were, in words: ``"folders"`` where every group is a folder (``"folder:NAME"``,
-    :func:`~.library_data.track_groups`: a library with no crates), ``"crates and folders"`` where both, else
-    ``"crates"``."""
-    folders = sum(str(g).startswith("folder:") for g in groups)
-    return "folders" if groups and folders == len(groups) else "crates and folders" if folders else "crates"
