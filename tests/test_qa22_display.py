@@ -35,3 +35,34 @@ def test_the_scopes_caption_names_folders_where_the_groups_were_folders():
     assert "held-out tracks of the folders trained on" in html and "crate" not in html, html
     metrics["transfer"]["leave_one_group_out"]["groups"] = {"crate:house": 2, "crate:techno": 2}
     assert "held-out tracks of the crates trained on; cross-style: each crate held out" in scopes_table(metrics)
+
+
+def test_runs_list_says_a_sections_runs_accuracy_scores_its_windows(tmp_path, capsys):
+    """`runs list` showed 0.2714 (unsmoothed windows) where the gates and `suggest` said 0.5218 (smoothed sections),
+    neither saying which."""
+    import argparse
+
+    from test_experiments import _counts_runs
+
+    from workbench.commands import runs
+
+    _counts_runs(tmp_path)
+    parser = argparse.ArgumentParser(prog="workbench")
+    runs.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["runs", "--experiments", str(tmp_path), "list"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "unsmoothed windows" in out and "smoothed sections" in out, out
+
+
+def test_research_targets_say_a_sections_run_scores_its_windows():
+    """The report's research targets read "accuracy 0.2714" beside gates on the smoothed sections (0.5218)."""
+    from workbench.evaluate.gates import quality_gates
+    from workbench.report.gates_part import gates_part
+
+    metrics = {"model": {"accuracy": 0.2714, "macro_f1": 0.111}, "model_smoothed": {"accuracy": 0.5218}}
+    html, _ = gates_part(metrics, "sections", quality_gates(metrics, "sections"))
+    targets = html.split("Research targets", 1)[1]
+    assert "accuracy (unsmoothed windows)" in targets and "macro_f1 (unsmoothed windows)" in targets, targets
+    html, _ = gates_part({"model": {"map_at_r": 0.5}}, "embeddings", quality_gates({"model": {"map_at_r": 0.5}}, "embeddings"))
+    assert "windows" not in html.split("Research targets", 1)[1]
