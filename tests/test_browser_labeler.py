@@ -11,6 +11,8 @@ and the page must log no console error. Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
+import re
+
 import json
 import os
 from pathlib import Path
@@ -177,6 +179,9 @@ def test_label_with_the_mouse_in_jupyterlab(lab_server):
             expect(page.locator(".wb-uncertain-rule")).to_have_text(rule)
             expect(page.locator(".wb-sugg[data-label='break']")).to_have_attribute("title", rule)
             expect(page.locator(".wb-sugg[data-label='verse']")).to_have_attribute("title", "")
+            # each chip says its bars as the kernel's rows do, inclusive ("bars 1–16", not "bars 1–17")
+            chips = page.locator(".wb-sugg").all_inner_texts()
+            assert all("undefined" not in c and re.search(r"bars? \d+", c) for c in chips), chips
             # statuses in words, as the older labeler and the README say them ("in_progress" is only stored)
             expect(page.locator("select.wb-status-select option[value='in_progress']")).to_have_text("mark in progress")
             # the audio arrives after the first paint (Ogg Vorbis, decoded by the browser)

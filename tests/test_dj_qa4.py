@@ -163,7 +163,7 @@ def test_train_sections_prints_the_model_beside_the_majority_class_and_its_gates
                          "segments scored, or from before the sections job recorded them), so it is unknown and "
                          "does not block")
     metrics["segments"] = {"smoothed": {"boundary_f_3s": 0.41}, "novelty": {"boundary_f_3s": 0.86}}
-    assert sections_lines(metrics)[-1].endswith("; boundary F @3 s of smoothed sections 0.4100 >= novelty 0.8600: fail "
+    assert sections_lines(metrics)[-1].endswith("; boundary F @3 s of smoothed sections 0.4100 < novelty 0.8600: fail "
                                                 "(the means over the held-out tracks are compared, no allowance for "
                                                 "noise: the run has no per-track figures, segments.per_track (trained "
                                                 "before runs recorded them: train again for the paired test))")

@@ -351,3 +351,19 @@ def test_evaluate_run_on_example_runs(tmp_path):
     assert s["accuracy"] == pytest.approx(sec_run.metrics["model"]["accuracy"])
     assert s["classes"][:3] == ["intro", "build", "drop"]
     assert s["segmentation"]["n_tracks"] == len(sec_run.timeline)
+
+
+def test_a_sections_run_with_named_labels_lists_its_classes_in_song_order(tmp_path):
+    """Session 22's QA on real music: the report's confusion matrix and per-class bars read break, build, drop, intro,
+    outro (sorted names: a run stores its labels as strings), beside label counts in song order."""
+    import numpy as np
+
+    from workbench.runs import load_run, write_run
+
+    y_true = np.array(["intro", "build", "drop", "drop", "break", "outro"])
+    y_pred = np.array(["intro", "drop", "drop", "break", "break", "intro"])
+    write_run("20261207-000000-sections-abcdef", info={"kind": "sections", "created_at": "2026-12-07T00:00:00"},
+              config_={}, data={}, history=[], metrics={}, arrays={"y_true": y_true, "y_pred": y_pred}, root=tmp_path)
+    s = E.evaluate_run(load_run(tmp_path / "20261207-000000-sections-abcdef"))
+    assert s["classes"] == ["intro", "build", "drop", "break", "outro"], s["classes"]
+    assert list(s["per_class"]) == s["classes"] and s["confusion"][0] == [1, 0, 0, 0, 0]  # intro's row first

@@ -112,8 +112,8 @@ def test_suggest_names_a_failing_boundary_gate_plainly():
     from workbench.widgets.suggest import failed_gates_said
 
     said = failed_gates_said(run(FAR_MODEL, FAR_NOVELTY))
-    assert said == "boundaries not below novelty (boundary F @3 s of smoothed sections 0.4500 vs 0.8750)", said
-    assert failed_gates_said(run(FAR_MODEL, FAR_NOVELTY, per_track=False)) == said
+    assert said == "boundaries below novelty (boundary F @3 s of smoothed sections 0.4500 below beyond noise 0.8750)", said
+    assert failed_gates_said(run(FAR_MODEL, FAR_NOVELTY, per_track=False)) == said.replace("below beyond noise", "<")
     assert failed_gates_said(run(SLIGHT_MODEL, SLIGHT_NOVELTY)) == ""  # below within noise: not failing
 
 

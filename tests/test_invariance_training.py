@@ -172,7 +172,7 @@ def test_gate_refuses_a_head_that_loses_invariance_and_force_passes_it(tmp_path)
     assert len(failing(blocking_gates({k: v for k, v in old.items() if k != "invariance"}, "head"))) == 6
     with Library(tmp_path / "w.db") as lib:
         reg = Registry(lib, root=tmp_path / "models")
-        with pytest.raises(GateFailedError, match=r"(?s)invariance pitch\+1st: cosine to own copy 0.3800 >= "
+        with pytest.raises(GateFailedError, match=r"(?s)invariance pitch\+1st not met: cosine to own copy 0.3800 < "
                                                   r"backbone - 0.05 0.8500 -> fail.*--force"):
             reg.check_gates("head", _metrics(0.38), what="activating head_v1")
         _, forced = reg.check_gates("head", _metrics(0.38), what="activating head_v1", force=True)

@@ -174,13 +174,14 @@ def test_edits_are_said_in_bars_as_the_ruler_and_the_selection_say(lab):
     """'added drop 158-304 on track 1' gave beats without a unit beside a ruler, suggestions and a selection in bars."""
     grid = lab.labels.grid(lab.shown)
     lab.handle("add", {"label": "drop", "start_beat": 8, "end_beat": 24})
-    bars = f"bars {grid.bar_of(8)}–{grid.bar_of(24)}"
+    assert grid.bar_of(23) == grid.bar_of(24) - 1  # beats 8-24 end where the next bar starts: shown inclusive
+    bars = f"bars {grid.bar_of(8)}–{grid.bar_of(23)}"
     assert lab.message == f"added drop {bars}", lab.message
     lid = lab.rows[0]["id"]
     lab.handle("select", {"id": lid})
     assert lab.message.startswith(f"selected drop {bars} ")
     lab.handle("update", {"id": lid, "start_beat": 12, "end_beat": 24})
-    assert lab.message == f"moved drop bars {grid.bar_of(12)}–{grid.bar_of(24)}", lab.message
+    assert lab.message == f"moved drop bars {grid.bar_of(12)}–{grid.bar_of(23)}", lab.message
 
 
 @needs_bundle
@@ -204,3 +205,27 @@ def test_uncertain_suggestions_carry_the_rule_and_least_certain_moves_to_them(li
     lab.handle("next", {"which": "uncertain"})
     lab.load_suggestions()
     assert lab.shown.id == t2.id and lab.suggestions[0]["uncertain"] is True and lab.error == ""
+
+
+def test_a_rejection_is_said_in_bars_as_the_suggestion_list_says_it(lab):
+    """Session 22's QA on real music: the list said "break bars 64–71", rejecting it said "rejected break 64-92 on
+    track 14" (beats, no unit, the track's id): the same 64 read as a bar in one line and a beat in the next."""
+    grid = lab.labels.grid(lab.shown)
+    lab.load_suggestions()
+    shown = lab.suggestions[1]
+    assert (shown["start_bar"], shown["end_bar"]) == (grid.bar_of(32), grid.bar_of(48))
+    lab.handle("reject", {"index": 1})
+    assert shown["bars"] == f"bars {grid.bar_of(32)}–{grid.bar_of(47)}" and grid.bar_of(47) == grid.bar_of(48) - 1
+    assert lab.error == "" and lab.message == f"rejected drop {shown['bars']}", lab.message
+
+
+def test_bar_ranges_are_shown_inclusive_as_a_dj_counts_them():
+    """Session 22's QA: "intro bars 1–17" then "break bars 17–24" (an exclusive end); a DJ reads bars 1–16, 17–24."""
+    from workbench.labels import BeatGrid
+    from workbench.widgets.labeler_actions import bars_text
+
+    beats = np.arange(96) * 0.5  # 120 BPM, 4/4 from beat 0: 24 bars
+    grid = BeatGrid(1, beats, beats[::4], 48.0)
+    assert bars_text(grid, 0, 64) == "bars 1–16"
+    assert bars_text(grid, 64, 96) == "bars 17–24"
+    assert bars_text(grid, 8, 12) == "bar 3"

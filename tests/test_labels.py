@@ -302,14 +302,14 @@ def test_undo_redo_sequence(labels, long_id):
     labels.update(a.id, label="build")
     labels.delete(a.id)
     assert labels.all() == []
-    assert labels.undo() == f"delete build 64-96 on track {long_id}"
+    assert labels.undo() == f"delete build beats 64-96 on track {long_id}"
     assert _spans(labels, long_id) == [("build", 64, 96)] and labels.get(a.id).id == a.id
-    assert labels.undo() == f"update drop 64-96 on track {long_id} -> build 64-96"
+    assert labels.undo() == f"update drop beats 64-96 on track {long_id} -> build beats 64-96"
     assert labels.get(a.id) == a                              # exactly as it was, timestamps included
-    assert labels.undo() == f"add drop 64-96 on track {long_id}"
+    assert labels.undo() == f"add drop beats 64-96 on track {long_id}"
     assert labels.all() == [] and not labels.can_undo and labels.can_redo
-    assert labels.redo() == f"add drop 64-96 on track {long_id}"
-    assert labels.redo() == f"update drop 64-96 on track {long_id} -> build 64-96"
+    assert labels.redo() == f"add drop beats 64-96 on track {long_id}"
+    assert labels.redo() == f"update drop beats 64-96 on track {long_id} -> build beats 64-96"
     assert _spans(labels, long_id) == [("build", 64, 96)] and labels.can_redo
     labels.add(long_id, "intro", start_beat=0, end_beat=16)  # a new edit clears the redo stack
     assert not labels.can_redo and labels.redo() is None
@@ -335,14 +335,14 @@ def test_undo_refuses_to_clobber_another_kernels_edit(labels, lib, long_id):
     a = labels.add(long_id, "drop", start_beat=64, end_beat=96)
     other = Labels(Library(lib.path))                         # a second kernel on the same library
     other.update(a.id, label="chorus")
-    with pytest.raises(LabelError, match=rf"cannot undo 'add drop 64-96.*label {a.id} changed since this edit "
-                                         r"\(it is now chorus 64-96"):
+    with pytest.raises(LabelError, match=rf"cannot undo 'add drop beats 64-96.*label {a.id} changed since this edit "
+                                         r"\(it is now chorus beats 64-96"):
         labels.undo()
     assert _spans(labels, long_id) == [("chorus", 64, 96)] and labels.can_undo   # nothing changed, history kept
     b = labels.add(long_id, "intro", start_beat=0, end_beat=32)
     labels.delete(b.id)
     other.add(long_id, "build", start_beat=16, end_beat=48)
-    with pytest.raises(LabelError, match="cannot undo 'delete intro 0-32.*would overlap build 16-48"):
+    with pytest.raises(LabelError, match="cannot undo 'delete intro beats 0-32.*would overlap build beats 16-48"):
         labels.undo()
     assert _spans(labels, long_id) == [("build", 16, 48), ("chorus", 64, 96)]
 

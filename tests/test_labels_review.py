@@ -125,7 +125,7 @@ def test_accept_replace_and_split_and_undo_brings_the_suggestion_back(lib):
     labels.accept(found[0], overlap="split")
     assert _spans(labels, a) == [("verse", 16, 48, "model"), ("drop", 48, 64, "user")]
     assert labels.pending(a, found) == [found[1]]                      # accepted: no longer pending
-    assert labels.undo(track=a).startswith("accept verse 16-48 on track")
+    assert labels.undo(track=a).startswith("accept verse beats 16-48 on track")
     assert _spans(labels, a) == [("build", 16, 32, "user"), ("drop", 40, 64, "user")]
     assert labels.pending(a, found) == found                           # the suggestion is back
     labels.redo(track=a)
@@ -184,7 +184,7 @@ def test_undo_of_a_reject_refuses_when_another_kernel_removed_it(lib):
     r = labels.reject(_sugg(a, "drop", 32, 64))
     with lib.store.transaction() as conn:
         conn.execute("DELETE FROM label_rejections WHERE id = ?", (r.id,))
-    with pytest.raises(LabelError, match=rf"cannot undo 'reject drop 32-64.*rejection {r.id} changed since this edit "
+    with pytest.raises(LabelError, match=rf"cannot undo 'reject drop beats 32-64.*rejection {r.id} changed since this edit "
                                          r"\(it was deleted"):
         labels.undo(track=a)
 
@@ -219,14 +219,14 @@ def test_undo_and_redo_per_track(lib):
     labels.add(a, "intro", start_beat=0, end_beat=16)
     labels.add(b, "drop", start_beat=0, end_beat=16)
     labels.add(a, "build", start_beat=16, end_beat=32)
-    assert labels.history(track=b) == ([f"add drop 0-16 on track {b}"], [])
-    assert labels.undo(track=b) == f"add drop 0-16 on track {b}"        # b's edit, though a's is newer
+    assert labels.history(track=b) == ([f"add drop beats 0-16 on track {b}"], [])
+    assert labels.undo(track=b) == f"add drop beats 0-16 on track {b}"        # b's edit, though a's is newer
     assert _spans(labels, a) == [("intro", 0, 16, "user"), ("build", 16, 32, "user")]
     assert labels.undo(track=b) is None and labels.redo(track=a) is None
     labels.add(a, "drop", start_beat=32, end_beat=48)                     # a new edit on a keeps b's redo
-    assert labels.redo(track=b) == f"add drop 0-16 on track {b}"
-    assert labels.undo() == f"add drop 0-16 on track {b}"                  # no track: the last edit of any
-    assert labels.undo(track=lib.track(a)) == f"add drop 32-48 on track {a}"   # a Track works too
+    assert labels.redo(track=b) == f"add drop beats 0-16 on track {b}"
+    assert labels.undo() == f"add drop beats 0-16 on track {b}"                  # no track: the last edit of any
+    assert labels.undo(track=lib.track(a)) == f"add drop beats 32-48 on track {a}"   # a Track works too
 
 
 def test_undo_per_track_refuses_an_edit_of_several_tracks(lib, tmp_path):
@@ -328,7 +328,7 @@ def test_nudge_grid_moves_label_seconds_with_the_grid_and_undo_still_works(lib):
     assert Labels(Library(lib.path)).grid(a).beats_s[0] == pytest.approx(OFFSET_S + 0.02)  # stored for everyone
     assert labels.nudge_grid(a, -20).grid_offset_s is None                 # back to zero: no nudge stored
     labels.nudge_grid(a, 30)
-    assert labels.undo(track=a) == f"add drop 16-32 on track {a}"          # seconds moved: the undo still works
+    assert labels.undo(track=a) == f"add drop beats 16-32 on track {a}"          # seconds moved: the undo still works
     labels.redo(track=a)
     assert labels.get(labels.for_track(a)[0].id).start_s == pytest.approx(OFFSET_S + 8.03)
     assert get_correction(lib, a).grid_offset_s == pytest.approx(0.03)

@@ -234,8 +234,8 @@ def test_the_labeler_says_when_its_active_section_model_was_forced_past_its_gate
         said = suggest.active_suggester(lib).said
     finally:
         lib.store.close()
-    assert said == (f"active model dj_section_v1 (run {weak.run_id}) (forced past its gates: better than majority "
-                    "(accuracy of unsmoothed windows 0.2200 vs 0.4000); treat its suggestions with care)"), said
+    assert said == (f"active model dj_section_v1 (run {weak.run_id}) (forced past its gates: not better than majority "
+                    "(accuracy of unsmoothed windows 0.2200 < 0.4000); treat its suggestions with care)"), said
 
 
 def test_notebook_01s_similar_tracks_are_ranked_from_1():

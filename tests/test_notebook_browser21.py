@@ -61,7 +61,7 @@ def test_a_failed_gates_reason_puts_its_value_next_to_its_figure_and_says_how_af
 
     gate = boundary_gate({"segments": {"smoothed": {"boundary_f_3s": 0.2115}, "novelty": {"boundary_f_3s": 0.3166}}})
     said = str(gate)
-    assert said.startswith("boundaries not below novelty: boundary F @3 s of smoothed sections 0.2115 >= "
+    assert said.startswith("boundaries below novelty: boundary F @3 s of smoothed sections 0.2115 < "
                            "segments.novelty 0.3166 -> fail ("), said
     assert said.endswith(f"({gate.how})") and "no allowance for noise" in gate.how, said
     assert "session" not in said and "train again" in said, said

@@ -224,7 +224,7 @@ def test_novelty_suggestions_say_they_are_guesses_not_0_percent(tmp_path):
         run_all(page)
         expect(page.locator(".wb-lab[data-ready]:not([data-ready=''])")).to_have_count(1)
         first = page.locator(".wb-sugg").first
-        expect(first).to_contain_text("a guess (no section model yet)")
+        expect(first).to_contain_text("a guess (no active section model)")
         texts = page.locator(".wb-sugg").all_inner_texts() + page.locator(".wb-region-tag").all_inner_texts()
         assert texts and not [t for t in texts if "0%" in t], texts
         assert not errors, errors

@@ -115,8 +115,8 @@ def test_a_gate_sentence_writes_both_scores_with_4_decimals():
     from workbench.evaluate.gates import BlockingGate
 
     gate = BlockingGate("not worse than dj_section_v1", "macro_f1", 0.288, ">=", "dj_section_v1", 0.3729, "fail")
-    assert str(gate) == "not worse than dj_section_v1: macro_f1 0.2880 >= dj_section_v1 0.3729 -> fail"
-    assert str(gate._replace(value=1.0, target=None)).endswith("macro_f1 1.0000 >= dj_section_v1 - -> fail")
+    assert str(gate) == "worse than dj_section_v1: macro_f1 0.2880 < dj_section_v1 0.3729 -> fail"
+    assert str(gate._replace(value=1.0, target=None)).endswith("macro_f1 1.0000 < dj_section_v1 - -> fail")
 
 
 def test_the_majority_warning_and_the_report_note_write_4_decimals():
@@ -288,3 +288,31 @@ def test_augment_settings_print_one_readable_line_per_transform():
     unsafe = str(augment.AugmentSettings(pitch_semitones=(-5, 5), allow_unsafe=True, noise_p=0)).splitlines()
     assert unsafe[1].endswith("outside the safe range") and "off, safe" in unsafe[3]
     assert repr(augment.AugmentSettings()).startswith("AugmentSettings(pitch_semitones=(-3.0, 3.0)")  # repr unchanged
+
+
+def test_the_transfer_warning_names_folders_where_the_groups_were_folders():
+    """Session 22's QA on real music (no crates, three album folders): the warning said "on held-out groups (crates)"
+    of groups that were the library's folders."""
+    from workbench.train.sections.transfer import transfer_warnings
+
+    loso = _loso(0.557, 0.563)
+    loso["leave_one_group_out"]["groups"] = {"folder:singularity": 1, "folder:supertuxkart": 2}
+    (said,) = transfer_warnings(loso)
+    assert said.startswith("on held-out groups (folders) the smoothed model's accuracy 0.5570"), said
+    loso["leave_one_group_out"]["groups"] = {"crate:house": 3, "folder:supertuxkart": 2}
+    assert transfer_warnings(loso)[0].startswith("on held-out groups (crates and folders) ")
+    loso["leave_one_group_out"]["groups"] = {"crate:house": 3, "crate:techno": 2}
+    assert transfer_warnings(loso)[0].startswith("on held-out groups (crates) ")
+
+
+def test_a_failed_gate_reads_as_what_failed():
+    """Session 22's QA: "fails its gates: better than majority (...)" and "0.5218 >= baselines.majority 0.6656 -> fail"
+    read as claims that held; a failure says "not better than majority: ... 0.5218 < ... 0.6656"."""
+    from workbench.evaluate.gates import BlockingGate
+
+    gate = BlockingGate("better than majority", "accuracy of smoothed sections", 0.5218, ">=", "baselines.majority",
+                        0.6656, "fail")
+    assert str(gate) == ("not better than majority: accuracy of smoothed sections 0.5218 < baselines.majority 0.6656 "
+                         "-> fail")
+    assert str(gate._replace(value=0.7, status="pass")).startswith("better than majority: accuracy of smoothed "
+                                                                   "sections 0.7000 >= baselines.majority")

@@ -120,10 +120,10 @@ def test_suggest_names_a_failing_gate_once_with_its_metrics():
 
     metrics = {"model": {"accuracy": 0.2508, "macro_f1": 0.1685},
                "baselines": {"majority": {"accuracy": 0.6133, "macro_f1": 0.1901}}}
-    assert failed_gates_said(metrics) == ("better than majority (macro_f1 of unsmoothed windows 0.1685 vs 0.1901, "
-                                          "accuracy of unsmoothed windows 0.2508 vs 0.6133)")  # no model_smoothed
+    assert failed_gates_said(metrics) == ("not better than majority (macro_f1 of unsmoothed windows 0.1685 <= 0.1901, "
+                                          "accuracy of unsmoothed windows 0.2508 < 0.6133)")  # no model_smoothed
     metrics["model"]["macro_f1"] = 0.5
-    assert failed_gates_said(metrics) == "better than majority (accuracy of unsmoothed windows 0.2508 vs 0.6133)"
+    assert failed_gates_said(metrics) == "not better than majority (accuracy of unsmoothed windows 0.2508 < 0.6133)"
     metrics["model"]["accuracy"] = 0.7
     assert failed_gates_said(metrics) == ""
 

@@ -288,7 +288,7 @@ def test_export_refuses_a_model_worse_than_its_baseline_unless_forced(tmp_path, 
     bad = _run(tmp_path, package, _metrics(0.2, majority={"accuracy": 0.5, "macro_f1": 0.1}))
     p = _parser()
     args = p.parse_args(["--db", db, "--quiet", "export", bad])
-    with pytest.raises(GateFailedError, match=r"(?s)fails 1 blocking gate.*accuracy of unsmoothed windows 0.2000 >= "
+    with pytest.raises(GateFailedError, match=r"(?s)fails 1 blocking gate.*not better than majority: accuracy of unsmoothed windows 0.2000 < "
                                               r"baselines.majority 0.5000"
                                               r" -> fail.*--force"):
         args.func(args)
@@ -300,7 +300,7 @@ def test_export_refuses_a_model_worse_than_its_baseline_unless_forced(tmp_path, 
     assert v["name"] == "dj_section_v1" and v["forced"][0]["action"] == "export"
     assert [g["metric"] for g in v["forced"][0]["failing_gates"]] == ["accuracy of unsmoothed windows"]
     pkg = tmp_path / "models" / "dj_section_v1.mlpackage"
-    assert "accuracy of unsmoothed windows 0.2000 >= baselines.majority 0.5000 -> fail" in read_metadata(pkg)["forced"]
+    assert "not better than majority: accuracy of unsmoothed windows 0.2000 < baselines.majority 0.5000 -> fail" in read_metadata(pkg)["forced"]
     card = pkg.with_suffix(".md").read_text()
     assert "**Forced (export" in card and "accuracy of unsmoothed windows: fail" in card
     # gates not recorded (an older run without baselines): refused, and the message says why

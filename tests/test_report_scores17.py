@@ -33,3 +33,14 @@ def test_the_blocking_gates_table_writes_value_and_reference_with_4_decimals(tmp
     row = re.search(r"<tr><td>better than backbone</td>(.*?)</tr>", html).group(1)
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
     assert cells[1] == "0.6597" and cells[3] == "0.9250", cells
+
+
+def test_the_research_targets_table_writes_its_values_with_4_decimals(tmp_path):
+    """Session 22's QA on real music: "accuracy 0.2714" above "macro_f1 0.111" (a 0.1110 written with .4g)."""
+    from workbench.evaluate import quality_gates
+    from workbench.report.gates_part import gates_part
+
+    html, _ = gates_part({}, "sections", quality_gates({"accuracy": 0.2714, "macro_f1": 0.111}, "sections"))
+    targets = html.split("Research targets", 1)[1]
+    values = [re.findall(r"<td[^>]*>([^<]*)</td>", row)[1] for row in re.findall(r"<tr>(<td.*?)</tr>", targets)]
+    assert values == ["0.2714", "0.1110"], values

@@ -117,14 +117,14 @@ def test_a_head_whose_search_gets_worse_is_not_activated(tmp_path, package):
     with Library(tmp_path / "data" / "workbench.db") as lib:
         reg = Registry(lib, root=tmp_path / "models")
         worse = _metrics(_measured(0.722, 0.778))  # the real files' figure: 0.778 -> 0.722 on 6 held-out tracks
-        with pytest.raises(GateFailedError, match=r"(?s)search not worse than backbone: precision@3 by folder \(6 "
+        with pytest.raises(GateFailedError, match=r"(?s)search worse than backbone: precision@3 by folder \(6 "
                                                   r"held-out queries\), per-query matches not recorded: head >= backbone "
-                                                  r"0.7220 >= backbone 0.7780 -> fail.*--force"):
+                                                  r"0.7220 < backbone 0.7780 -> fail.*--force"):
             reg.register("head", package.path, metadata=package.metadata, metrics=worse, export=package.as_dict())
         assert reg.active("head") is None
         v = reg.register("head", package.path, metadata=package.metadata, metrics=worse, export=package.as_dict(),
                          activate=False, force=True)
-        with pytest.raises(GateFailedError, match="search not worse than backbone"):
+        with pytest.raises(GateFailedError, match="search worse than backbone"):
             reg.activate("head", v.version)
         assert reg.active("head") is None
         assert reg.activate("head", v.version, force=True).active  # forced: recorded
@@ -132,7 +132,7 @@ def test_a_head_whose_search_gets_worse_is_not_activated(tmp_path, package):
         good = reg.register("head", package.path, metadata=package.metadata, metrics=_metrics(_measured(0.8, 0.778)),
                             export=package.as_dict())
         assert reg.active("head").version == good.version
-        with pytest.raises(GateFailedError, match=r"search not worse than backbone: .*0.1110 not worse beyond "
+        with pytest.raises(GateFailedError, match=r"search worse than backbone: .*0.1110 worse beyond "
                                                   r"noise than backbone 0.7780 -> fail \(.*worse on 6"):
             reg.register("head", package.path, metadata=package.metadata,
                          metrics=_metrics(_paired(CLEARLY_WORSE, BACKBONE)), export=package.as_dict())
@@ -184,7 +184,7 @@ def test_the_job_measures_search_and_a_head_worse_in_search_fails_the_gate(tmp_p
         assert bad.metrics["search"]["model"] < bad.metrics["search"]["backbone"]
         assert bad.metrics["search"]["backbone"] == good.metrics["search"]["backbone"]  # the same index and queries
         assert search_gate(bad.metrics).status == "fail"
-        with pytest.raises(GateFailedError, match="search not worse than backbone") as refused:
+        with pytest.raises(GateFailedError, match="search worse than backbone") as refused:
             Registry(lib, root=tmp_path / "models").check_gates("head", bad.metrics, what="activating head_v1")
         assert "search not worse than backbone" in [g.name for g in refused.value.gates]
         # the measurement's own index (named by a temporary model file) is not left behind

@@ -103,13 +103,13 @@ def test_sections_part_shows_scopes_baselines_suggestion_ece_and_rejections(metr
     cal = html[html.index("<h3>Calibration</h3>"):]
     for name, block in (("in-domain", metrics), ("cross-style", lo), ("cross-generator: gen2", ext)):
         cells = _cells(cal, name)
-        assert cells[1] == H.fmt(block["calibration"]["ece_after"])
-        assert cells[2] == H.fmt(block["calibration"]["suggestions"]["ece_before"])
-        assert cells[3] == H.fmt(block["calibration"]["suggestions"]["ece_after"])
+        assert cells[1] == H.number(block["calibration"]["ece_after"])  # 4 fixed decimals, as every score
+        assert cells[2] == H.number(block["calibration"]["suggestions"]["ece_before"])
+        assert cells[3] == H.number(block["calibration"]["suggestions"]["ece_after"])
         span = block["calibration"]["suggestions"]["span"]["after"]  # each suggestion once, with its count
-        assert cells[4] == H.fmt(span["ece"]) and cells[8] == H.fmt(span["n_suggestions"])
-        assert cells[5] == f"{span['interval'][0]:.3f}-{span['interval'][1]:.3f}" and cells[6] == H.fmt(span["floor"])
-        assert cells[7] == H.fmt(span["floor_95"]) and span["floor_95"] >= span["floor"]
+        assert cells[4] == H.number(span["ece"]) and cells[8] == str(span["n_suggestions"])
+        assert cells[5] == f"{span['interval'][0]:.4f}-{span['interval'][1]:.4f}" and cells[6] == H.number(span["floor"])
+        assert cells[7] == H.number(span["floor_95"]) and span["floor_95"] >= span["floor"]
     assert {"reliability", "reliability_suggestions"} <= set(figures)
     labels = [line.get_label() for line in figures["reliability_suggestions"].axes[0].get_lines()]
     assert any(lab.startswith("cross-style, stated") for lab in labels)
@@ -131,3 +131,21 @@ def test_sections_part_without_transfer_or_rejections_says_so():
     assert "No other set was scored" in scopes_table(m)
     assert "trained on accepted labels only" in rejections_part(m)
     assert "not recorded" in rejections_part({})
+
+
+def test_the_calibration_table_gives_no_bootstrap_interval_over_one_track():
+    """Session 22's QA on real music (one held-out track): the in-domain row's "95 % interval" read "0.509-0.509", a
+    bootstrap over one track that looks exact; the other scope's interval is written with 4 decimals, as every score."""
+    from workbench.report.sections import calibration_table
+
+    def span(ece, interval, n_tracks):
+        return {"suggestions": {"span": {"after": {"ece": ece, "interval": interval, "n_tracks": n_tracks,
+                                                   "n_suggestions": 8}}}}
+
+    metrics = {"model_smoothed": {"accuracy": 0.5}, "calibration": span(0.5094, [0.5094, 0.5094], 1),
+               "transfer": {"leave_one_group_out": {"model_smoothed": {"accuracy": 0.5}, "groups": {"folder:a": 3},
+                                                    "calibration": span(0.1354, [0.05104, 0.41203], 3)}}}
+    html = calibration_table(metrics)
+    assert "0.5094-0.5094" not in html and "0.509-0.509" not in html, html
+    assert "none (1 track: nothing to resample)" in html and "0.0510-0.4120" in html, html
+    assert ">0.5094<" in html and ">0.1354<" in html, html

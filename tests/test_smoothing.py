@@ -189,3 +189,33 @@ def test_suggested_intro_after_a_pickup_is_whole_bars() -> None:
     assert [s.label for s in segs] == ["intro", "drop", "outro"]
     assert segs[0].end_beat == 18  # the pickup and 4 whole bars
     assert all((s.start_beat - 2) % 4 == 0 for s in segs[1:])  # every boundary a downbeat
+
+
+def test_decoded_intro_only_first_and_outro_only_last() -> None:
+    """An intro after a build (the QA's machine_wars: intro -> build -> intro) or a section after an outro.
+
+    Add-one smoothing left those orders possible; strong evidence in the middle then decoded them.
+    """
+    from workbench.train.sections.grammar import learn_grammar
+
+    classes = ("build", "drop", "intro", "outro")
+    tr = _grid_track(n_bars=48)  # 2 s bars, 4 frames per bar
+    bar = (tr.times_s // 2).astype(int)
+    # intro 0-7, build 8-15, intro-like 16-31, outro-like 32-39, drop 40-47
+    truth = np.select([bar < 8, bar < 16, bar < 32, bar < 40], [2, 0, 2, 3], 1)
+    probs = np.full((tr.times_s.size, 4), 0.02)
+    probs[np.arange(truth.size), truth] = 0.94
+    forms = [(["intro", "build", "drop", "outro"], [8.0, 8.0, 16.0, 8.0])] * 2
+    grammar = learn_grammar(forms, classes, weight=2.0)
+    for kwargs in ({"grammar": grammar}, {}, {"transitions": sm.learn_transitions([[2, 0, 1, 3]] * 2, 4)}):
+        labels = [s.label for s in segments_for(tr, probs, classes, **kwargs)]
+        assert "intro" not in labels[1:] and "outro" not in labels[:-1], (kwargs, labels)
+
+
+def test_ends_order_forbids_only_intro_after_others_and_after_outro() -> None:
+    t = sm.ends_order(("intro", "drop", "outro"))
+    assert np.isneginf(t[1, 0]) and np.isneginf(t[2, 0]) and np.isneginf(t[2, 1])
+    assert t[0, 1] == 0 and t[0, 2] == 0 and t[1, 2] == 0 and t[0, 0] == 0
+    assert np.array_equal(sm.ends_order(("build", "drop")), np.zeros((2, 2)))
+    with pytest.raises(ParameterError, match=r"\(3, 3\)"):
+        sm.ends_order(("intro", "drop", "outro"), np.zeros((2, 2)))

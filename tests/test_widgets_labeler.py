@@ -3,6 +3,8 @@ against the database and the rendered HTML / picture. No kernel, no browser."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import io
 import json
 import wave
@@ -318,6 +320,16 @@ def test_accept_all_and_reject_all_keep_their_width_beside_a_long_uncertainty_ru
     assert len(buttons) == 2
     for b in buttons:
         assert b.layout.flex is not None and b.layout.flex.startswith("0 0"), (b.description, b.layout.flex)
+
+
+def test_novelty_suggestions_do_not_say_no_model_was_trained(library):
+    """Session 22's QA: with a sections run trained (not exported), the guesses said "no section model yet"."""
+    labels = Labels(library)
+    t1 = library.tracks()[0]
+    sugg = [replace(s, model_name="novelty") for s in _suggestions(labels.grid(t1), [("intro", 0, 16, 0.0)])]
+    lab = Labeler(library, labels=labels, suggest=lambda t: sugg if t.id == t1.id else [], autoplay=False)
+    text = " ".join(getattr(c, "value", "") for c in lab._suggest_box.children[0].children)
+    assert "no active section model" in text and "section model yet" not in text, text
 
 
 def test_suggestions_accept_reject_one_by_one(library):

@@ -73,3 +73,18 @@ def test_the_active_demo_model_names_its_version(demo_home):
     assert all(0.0 <= s.confidence <= 1.0 for s in found)
     labels = Labels(lib, suggest=sg)
     assert 0.0 <= labels.certainty(t) <= 1.0
+
+
+def test_a_trained_run_not_exported_is_named_with_the_command_that_exports_it(small, tmp_path):
+    """Session 22's QA on real music: after `workbench train sections` the labeler still said "no active section model:
+    novelty boundaries, labels guessed (train one with `workbench train sections`)", while `workbench suggest` used
+    that run: the labeler sent the user back to a step already done, not on to `workbench export RUN`."""
+    from workbench.runs import write_run
+
+    assert "(train one with `workbench train sections`)" in active_suggester(small).said  # no run yet: train one
+    rid = "20261207-225913-sections-b67c5d"
+    write_run(rid, info={"kind": "sections", "created_at": "2026-12-07T22:59:13"}, config_={}, data={}, history=[],
+              metrics={}, extra=lambda p: (p / "model.pt").write_bytes(b""), root=tmp_path / "experiments")
+    sg = active_suggester(small)
+    assert sg.fallback and sg.said.startswith("no active section model: novelty boundaries"), sg.said
+    assert "train one" not in sg.said and f"`workbench export {rid}`" in sg.said, sg.said

@@ -249,7 +249,7 @@ def _gate_lines(gates: Any) -> list[str]:
     """The blocking gates checked at export (better than the baselines, not worse than the active version)."""
     if not gates:
         return ["Not checked (registered before gates were checked)."]
-    out = ["| gate | metric | value | | reference | status |", "|---|---|---|---|---|---|"]
+    out = ["| gate | metric | value | must be | reference | status |", "|---|---|---|---|---|---|"]
     for g in gates:
         value = g.get("value")
         target = g.get("target")

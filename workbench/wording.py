@@ -1,10 +1,12 @@
-"""Counts in words: ``"1 track"`` / ``"3 tracks"``, ``"1 track was"`` / ``"2 tracks were"``, ``agree``.
+"""Counts in words: ``"1 track"`` / ``"3 tracks"``, ``"1 track was"`` / ``"2 tracks were"``, ``agree``; held-out groups (``groups_are``).
 
 The one place every layer words a count, so an error, a figure title, a report and the CLI all
 agree (``workbench.commands.count_of`` is this one).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 def count_of(n: int | float, noun: str, plural: str | None = None) -> str:
@@ -117,3 +119,17 @@ def rounded_shares(shares: dict[str, float], decimals: int) -> dict[str, float]:
     for k in by_remainder[:max(0, left)]:
         floors[k] += 1
     return {k: floors[k] / scale for k in shares}
+
+
+def groups_are(groups: Any) -> str:
+    """What a sections run's held-out groups were, in words: ``"folders"`` where every group is a folder
+    (``"folder:NAME"``, :func:`workbench.train.sections.library_data.track_groups`: a library with no crates),
+    ``"crates and folders"`` where both, ``"crates"`` where none is.
+
+    Parameters
+    ----------
+    groups : mapping or sequence of str
+        The group names (``transfer.leave_one_group_out.groups``' keys).
+    """
+    folders = sum(str(g).startswith("folder:") for g in groups)
+    return "folders" if groups and folders == len(groups) else "crates and folders" if folders else "crates"

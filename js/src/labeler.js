@@ -78,10 +78,11 @@ function nearest(times, t) {
   return Math.abs(times[lo] - t) <= Math.abs(times[hi] - t) ? lo : hi;
 }
 
-// A suggestion's confidence in words: the novelty fallback (no section model yet) has none, its
+// A suggestion's confidence in words: the novelty fallback (no active section model: none trained, or one
+// trained and not exported; suggest_note says which) has none, its
 // labels are guesses; a model's is its calibrated percent, "?" / "(uncertain)" under its threshold.
 function confidenceWords(s, short) {
-  if ((s.model || "").startsWith("novelty")) return short ? "guess" : "a guess (no section model yet)";
+  if ((s.model || "").startsWith("novelty")) return short ? "guess" : "a guess (no active section model)";
   return `${Math.round(s.confidence * 100)}%` + (s.uncertain ? (short ? "?" : " (uncertain)") : "");
 }
 
@@ -494,7 +495,7 @@ function render({ model, el }) {
     const note = model.get("suggest_note");
     suggList.replaceChildren(...sugg.map((s, i) => h("span", { class: "wb-sugg", "data-index": String(i),
       "data-label": s.label, style: `border-color:${colors()[s.label]}`, title: s.uncertain ? s.uncertain_rule || "" : "" }, [
-      `${s.label} bars ${s.start_bar}–${s.end_bar} · ${confidenceWords(s, false)} `,
+      `${s.label} ${s.bars} · ${confidenceWords(s, false)} `,
       h("button", { class: "wb-accept", text: "accept", onclick: () => send({ action: "accept", index: i, overlap: overlapSel.value }) }),
       h("button", { class: "wb-reject", text: "reject", onclick: () => send({ action: "reject", index: i }) }),
     ])), ...(rule ? [h("span", { class: "wb-uncertain-rule", text: rule })] : []),

@@ -133,7 +133,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.4f}".format):
         print(df.to_string(index=False, na_rep="-"))  # '-': a metric this kind of run does not have; 4 decimals, as
         # `runs compare`, `runs table` and the notebooks' runs table write a score
+    if (df["kind"] == "sections").any() and {"accuracy", "macro_f1"} & set(df.columns):
+        print(SECTIONS_SCORED)
     return 0
+
+
+#: What `runs list` says under a sections run's accuracy and macro_f1 (the gates and `suggest` read other figures).
+SECTIONS_SCORED = ("sections runs' accuracy and macro_f1: the unsmoothed windows; the gates and `suggest` judge the "
+                   "smoothed sections (`runs compare RUN` and the report give both)")
 
 
 def _finished(root: Path, run_id: object) -> str | None:

@@ -291,7 +291,7 @@ def _gate_said(gate: Any) -> str:
     if gate.status == "unknown":
         return f"{gate.figure}: {how}"
     ref = gate.reference.removeprefix("baselines.").removeprefix("segments.")
-    return (f"{gate.figure} {_fmt(gate.value)} {gate.op} {ref} {_fmt(gate.target)}: {gate.status}"
+    return (f"{gate.figure} {_fmt(gate.value)} {gate.said_op} {ref} {_fmt(gate.target)}: {gate.status}"
             + (f" ({how})" if how else ""))
 
 

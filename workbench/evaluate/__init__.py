@@ -132,7 +132,8 @@ def evaluate_run(run: Run, *, seed: int = 0) -> dict[str, Any]:
         out.update(clustering_metrics(emb, lab, seed=seed))
     if "y_true" in arrays and "y_pred" in arrays:
         t, p = arrays["y_true"], arrays["y_pred"]
-        cnames = class_names(run, n_classes(run, arrays), arrays) if t.dtype.kind in "iu" else None
+        cnames = (class_names(run, n_classes(run, arrays), arrays) if t.dtype.kind in "iu"
+                  else _song_order(t, p) if run.kind == "sections" else None)
         out.update(classification_metrics(t, p, class_names=cnames))
     if run.timeline:
         try:
@@ -140,3 +141,15 @@ def evaluate_run(run: Run, *, seed: int = 0) -> dict[str, Any]:
         except ValueError:
             pass
     return out
+
+
+def _song_order(*label_arrays: np.ndarray) -> list[str]:
+    """Section names found in the arrays in :data:`~workbench.labels.LABELS` order (intro, build, drop, break, outro,
+    verse, chorus: the order of a track, as the label counts and the labeler list them), names outside it after, sorted;
+    the rows of a sections run's confusion matrix and per-class scores (sorted, they read break, build, drop, intro)."""
+    import numpy as np
+
+    from workbench.labels import LABELS
+
+    seen = set().union(*(set(np.asarray(a).astype(str).tolist()) for a in label_arrays))
+    return [c for c in LABELS if c in seen] + sorted(seen - set(LABELS))

@@ -56,12 +56,33 @@ class BlockingGate(NamedTuple):
         ``""`` when the metric is the figure alone."""
         return self.metric.split("; ", 1)[1] if "; " in self.metric else ""
 
+    @property
+    def said_name(self) -> str:
+        """The gate's name as its verdict reads: on a failure what failed ("not better than majority", "boundaries
+        below novelty", "worse than dj_section_v1"), else :attr:`name` (a failed gate named by what it asks read as
+        a claim that held)."""
+        if self.status != "fail":
+            return self.name
+        if f" {self.name} ".find(" not ") >= 0:
+            return " ".join(self.name.replace("not ", "", 1).split())
+        return f"not {self.name}" if self.name.startswith("better than") else f"{self.name} not met"
+
+    @property
+    def said_op(self) -> str:
+        """The comparison as the verdict reads: on a failure the one that holds (``0.5218 < 0.6656``, not
+        ``0.5218 >= 0.6656 -> fail``), else :attr:`op`."""
+        if self.status != "fail":
+            return self.op
+        return {">=": "<", ">": "<="}.get(self.op) or (self.op.removeprefix("not ") if self.op.startswith("not ")
+                                                        else f"not {self.op}")
+
     def __str__(self) -> str:
         v, t = score_text(self.value, missing="-"), score_text(self.target, missing="-")  # 4 decimals, alike
-        # the figure next to its value, how it was judged after the verdict ("boundary F @3 s ... 0.2115 >= ...
-        # -> fail (the means ... are compared ...)"), not the judging text run into the value
+        # the figure next to its value, how it was judged after the verdict ("boundary F @3 s ... 0.2115 < ...
+        # -> fail (the means ... are compared ...)"), not the judging text run into the value; a failure says what
+        # failed ("not better than majority: ... 0.5218 < baselines.majority 0.6656"), not what was asked
         how = f" ({self.how})" if self.how else ""
-        return f"{self.name}: {self.figure} {v} {self.op} {self.reference} {t} -> {self.status}{how}"
+        return f"{self.said_name}: {self.figure} {v} {self.said_op} {self.reference} {t} -> {self.status}{how}"
 
     def as_dict(self) -> dict[str, Any]:
         """The gate as ``evaluation.json`` and ``--json`` record it: its fields and ``blocking``."""

@@ -326,7 +326,7 @@ class Labels(Review, TrackStatus, GridFixes, LabelFiles):
             self._place(conn, spec, overlap=overlap, now=now, changes=changes, ignore=label_id)
             new = rows.write(conn, replace(current, **spec, updated_at=now), insert=False)
             changes.append(rows.Change(current, new))
-        self._record(f"update {current.describe()} -> {new.label} {new.start_beat}-{new.end_beat}", changes)
+        self._record(f"update {current.describe()} -> {new.label} beats {new.start_beat}-{new.end_beat}", changes)
         self._warn(notes)
         return new
 

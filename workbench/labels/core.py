@@ -268,8 +268,8 @@ class Label:
         return self.end_beat - self.start_beat
 
     def describe(self) -> str:
-        """``"drop 64-96 on track 3"``."""
-        return f"{self.label} {self.start_beat}-{self.end_beat} on track {self.track_id}"
+        """``"drop beats 64-96 on track 3"``."""
+        return f"{self.label} beats {self.start_beat}-{self.end_beat} on track {self.track_id}"
 
 
 @dataclass(frozen=True)
@@ -330,9 +330,9 @@ class Suggestion:
         return LABEL_COLORS[self.label]
 
     def describe(self) -> str:
-        """``"verse 16-48 on track 3 (dj_section v2, 71%)"``."""
+        """``"verse beats 16-48 on track 3 (dj_section v2, 71%)"``."""
         model = " ".join(x for x in (self.model_name, self.model_version) if x)
-        return (f"{self.label} {self.start_beat}-{self.end_beat} on track {self.track_id} "
+        return (f"{self.label} beats {self.start_beat}-{self.end_beat} on track {self.track_id} "
                 f"({model + ', ' if model else ''}{self.confidence:.0%})")
 
 
@@ -373,8 +373,8 @@ class Rejection:
             s.track_id, s.label, s.start_beat, s.end_beat, s.model_name or "", s.model_version or "")
 
     def describe(self) -> str:
-        """``"rejected verse 16-48 on track 3"``."""
-        return f"rejected {self.label} {self.start_beat}-{self.end_beat} on track {self.track_id}"
+        """``"rejected verse beats 16-48 on track 3"``."""
+        return f"rejected {self.label} beats {self.start_beat}-{self.end_beat} on track {self.track_id}"
 
 
 @dataclass(frozen=True, eq=False)

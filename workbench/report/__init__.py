@@ -191,6 +191,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
     from workbench.evaluate import class_names, evaluate_run, model_metrics, quality_gates
     from workbench.report import overview as O
     from workbench.report import plots as P
+    from workbench.report.gates_part import WINDOWS_SAID
 
     computed = evaluate_run(run, seed=seed)
     arrays = run.arrays()
@@ -263,9 +264,11 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
         used = [i for i in range(len(cm)) if cm[i].sum() + cm[:, i].sum() > 0]  # classes never seen nor predicted
         unused = [computed["classes"][i] for i in range(len(cm)) if i not in used]
         note = f'<p class="meta">not in the test set nor predicted: {H.esc(", ".join(unused))}</p>' if unused else ""
+        scored = f'<p class="meta">of the {WINDOWS_SAID}, as the research targets; the gates and the labeler ' \
+                 "judge the smoothed sections (Sections by scope)</p>" if run.kind == "sections" else ""
         parts.append(_section("Confusion matrix", figure(
             "confusion_matrix", P.confusion_figure(cm[np.ix_(used, used)], [computed["classes"][i] for i in used]),
-            "confusion matrix") + note))
+            "confusion matrix") + note + scored))
     else:
         body = (H.not_recorded("y_true / y_pred in arrays.npz") if run.kind == "sections"
                 else '<p class="na">not applicable: an embeddings run has no classifier</p>')
@@ -277,6 +280,7 @@ def build(run: Run, *, seed: int = 0, projection: str = "pca") -> tuple[str, dic
         keys = (["precision", "recall", "f1"] if "f1" in first else
                 [k for k, v in first.items() if isinstance(v, float) and k not in ("support", "n")])
         title = "Per-class precision, recall and F1" if "f1" in first else "Per-class retrieval (query excluded)"
+        title += f" ({WINDOWS_SAID})" if run.kind == "sections" else ""
         # each baseline's last score (F1; an embeddings run's backbone: R-precision) on the same held-out data beside
         # the model's, where the run recorded it per class (embeddings runs since session 17: the backbone)
         base = {name: {c: v[keys[-1]] for c, v in (b.get("per_class") or {}).items()

@@ -18,6 +18,9 @@ from typing import Any
 
 from workbench.report import html as H
 
+#: What a sections run's ``model.*`` figures (research targets, confusion matrix, per-class scores) score.
+WINDOWS_SAID = "unsmoothed windows"
+
 
 def gates_part(metrics: Mapping[str, Any], kind: str, targets: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
     """The section's HTML and the blocking gates as ``evaluation.json`` records them.
@@ -46,7 +49,9 @@ def gates_part(metrics: Mapping[str, Any], kind: str, targets: Sequence[Any]) ->
     out = ['<h3>Blocking gates</h3><p class="meta">Export and activation refuse a model that fails one '
            "(unless forced). The comparison with the version active in the registry is checked at export.</p>",
            H.table(rows, ("gate", "metric", "value", "must be", "reference value", "result"), cls)]
-    rows = [(g.name, g.value, f"> {g.target:g}", "met" if g.passed else ("below target" if g.passed is False
+    # a sections run's targets score its unsmoothed windows (model.*), not the smoothed sections the gates judge
+    scored = f" ({WINDOWS_SAID})" if kind == "sections" else ""
+    rows = [(f"{g.name}{scored}", _score(g.value), f"> {g.target:g}", "met" if g.passed else ("below target" if g.passed is False
                                                                           else H.NOT_RECORDED)) for g in targets]
     cls = [("", "", "", "pass" if g.passed else "na") for g in targets]
     out += ['<h3>Research targets (informational)</h3><p class="meta">Where the research wants a model to get; '

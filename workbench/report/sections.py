@@ -12,11 +12,11 @@ trained as "not this label").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.report import html as H
-from workbench.wording import score_text
+from workbench.wording import groups_are, score_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -115,8 +115,11 @@ def scopes_table(metrics: Mapping[str, Any]) -> str:
     out = H.table(rows, ("scope", "tracks", "accuracy (smoothed)", "majority", "logreg", "macro F1", "logreg macro F1",
                          "boundary F @3 s", "novelty F @3 s", "F @0.5 s", "novelty F @0.5 s", "intro/outro confusion"),
                   cls)
-    out += ('<p class="meta">in-domain: held-out tracks of the crates trained on; cross-style: each crate or '
-            "folder held out in turn, trained on the others; cross-generator: other sets scored by the final "
+    groups = _get(metrics, "transfer", "leave_one_group_out", "groups")  # folders where the library has no crates
+    kind = groups_are(groups) if groups else "crates or folders"
+    one = {"folders": "folder", "crates": "crate"}.get(kind, "crate or folder")
+    out += (f'<p class="meta">in-domain: held-out tracks of the {kind} trained on; cross-style: each {one} '
+            "held out in turn, trained on the others; cross-generator: other sets scored by the final "
             "model. Baselines on the same windows: majority class and logistic regression (fitted on the same "
             "training tracks), novelty boundaries (no training). Red: below a baseline.")
     if not any(n.startswith("cross-generator") for n, _, _ in _scope_rows(metrics)):
@@ -209,9 +212,10 @@ def calibration_table(metrics: Mapping[str, Any]) -> str:
         sug = cal.get("suggestions") or {}
         span = (sug.get("span") or {}).get("after") or {}
         ci = span.get("interval")
-        rows.append((name, cal.get("ece_before"), cal.get("ece_after"), sug.get("ece_before"), sug.get("ece_after"),
-                     span.get("ece"), f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else None, span.get("floor"),
-                     span.get("floor_95"), span.get("n_suggestions")))
+        n = H.number  # every ECE with 4 fixed decimals (.4g wrote 0.06685 beside 0.371 in one row)
+        rows.append((name, n(cal.get("ece_before")), n(cal.get("ece_after")), n(sug.get("ece_before")),
+                     n(sug.get("ece_after")), n(span.get("ece")), _interval_said(ci, span.get("n_tracks")),
+                     n(span.get("floor")), n(span.get("floor_95")), n(span.get("n_suggestions"), count=True)))
     if not rows:
         return ""
     return (H.table(rows, ("scope", "window ECE, before", "window ECE, after temperature", "suggestion ECE, stated",
@@ -223,6 +227,16 @@ def calibration_table(metrics: Mapping[str, Any]) -> str:
               "calibrated map would still show with this few suggestions (on average; one above its 95th percentile is "
               "miscalibration, not the count). "
               "Cross-style: temperature and map fitted on the other groups' held-out windows.</p>")
+
+
+def _interval_said(interval: Sequence[float] | None, n_tracks: int | None) -> str | None:
+    """The bootstrap interval over tracks as the calibration table writes it: ``"0.0510-0.4120"`` (4 decimals, as every
+    score of the report); over one track a bootstrap has nothing to resample (it read "0.509-0.509", as if exact)."""
+    if not interval:
+        return None
+    if n_tracks is not None and n_tracks < 2:
+        return f"none ({n_tracks} track: nothing to resample)"
+    return f"{interval[0]:.4f}-{interval[1]:.4f}"
 
 
 def calibration_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:

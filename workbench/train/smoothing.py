@@ -15,6 +15,8 @@ The model (a hidden semi-Markov model over bars, decoded exactly by dynamic prog
 - **Switches.** Each boundary costs ``switch_penalty`` plus ``-log_transitions[k_prev, k]`` (label-order
   prior, e.g. :func:`learn_transitions`); the first segment adds ``log_init[k]``, the last ``log_final[k]``,
   others ``log_middle[k]`` (learned: :mod:`workbench.train.sections.grammar`); no two in a row share a label.
+- **Ends.** :func:`ends_order` forbids what no learned (smoothed) order may allow: an intro after any other
+  section, anything after an outro; an intro can only open a track, an outro only close it.
 
 :func:`segment_viterbi` returns the best segmentation (exact semi-Markov Viterbi, ``O(n_bars² · K²)``,
 about 0.1 s for a 10-minute track); :func:`runs` is the unsmoothed baseline.
@@ -226,6 +228,39 @@ def learn_transitions(sequences: Sequence[Sequence[int]], n_labels: int, *,
     with np.errstate(divide="ignore"):
         log_t = np.log(counts / counts.sum(axis=1, keepdims=True))
     return log_t, np.log(first / first.sum()), np.log(last / last.sum())
+
+
+def ends_order(classes: Sequence[str], log_transitions: np.ndarray | None = None) -> np.ndarray:
+    """A label-order log-prior with an intro after another label and any label after an outro impossible.
+
+    Add-one smoothing (:func:`learn_transitions`) leaves every order possible, so a few labelled tracks
+    let a strong middle section of intro evidence decode as intro -> build -> intro; this makes those
+    orders ``-inf``.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        The labels in the prior's order (K); without ``intro`` or ``outro`` nothing is forbidden.
+    log_transitions : np.ndarray [shape=(K, K)] or None
+        log P(next | previous) (None: uniform, zeros).
+
+    Returns
+    -------
+    np.ndarray [shape=(K, K)]
+        ``log_transitions`` with the rows into ``intro`` from another label and out of ``outro`` to
+        another label ``-inf`` (the diagonal as given).
+    """
+    names = list(classes)
+    k = len(names)
+    t = np.zeros((k, k)) if log_transitions is None else np.array(log_transitions, dtype=np.float64)
+    if t.shape != (k, k):
+        raise ParameterError(f"log_transitions must be ({k}, {k}) for classes {names}; got {t.shape}")
+    off = ~np.eye(k, dtype=bool)
+    if "intro" in names:
+        t[off[:, names.index("intro")], names.index("intro")] = -np.inf
+    if "outro" in names:
+        t[names.index("outro"), off[names.index("outro")]] = -np.inf
+    return t
 
 
 def segment_viterbi(
@@ -441,5 +476,5 @@ def raw_beats(beat_probs: np.ndarray) -> list[BeatSegment]:
             for s in runs(p.argmax(axis=1))]
 
 
-__all__ = ["BeatSegment", "Segment", "bar_evidence", "bar_starts", "beat_probabilities", "learn_transitions",
+__all__ = ["BeatSegment", "Segment", "bar_evidence", "bar_starts", "beat_probabilities", "ends_order", "learn_transitions",
            "phrase_prior", "raw_beats", "runs", "segment_viterbi", "smooth_beats"]

@@ -26,6 +26,22 @@ SuggestSource = Callable[[Track], Sequence[Suggestion]] | Sequence[Suggestion]
 OVERLAP_CHOICES = ("keep", "replace", "split")
 
 
+def bars_text(grid: Any, start_beat: int, end_beat: int) -> str:
+    """The bars beats ``[start_beat, end_beat)`` cover as a DJ counts them: "bars 1–16", "bar 3" (1-based, inclusive).
+
+    The next section starts on bar 17, so a range's shown end is the bar of its last beat, not of ``end_beat``.
+
+    Parameters
+    ----------
+    grid : workbench.labels.BeatGrid
+        The track's beat grid (its ``bar_of``).
+    start_beat, end_beat : int
+        Beat indices, ``end_beat`` exclusive.
+    """
+    first, last = grid.bar_of(start_beat), grid.bar_of(max(start_beat, end_beat - 1))
+    return f"bar {first}" if first == last else f"bars {first}–{last}"
+
+
 class LabelerActions:
     """Kernel-side actions of the browser labeler (mixed into :class:`WebLabeler`)."""
 
@@ -172,7 +188,7 @@ class LabelerActions:
         self.selected_id = label_id
         if label_id is not None:
             row = next(x for x in self.rows if x["id"] == label_id)
-            self.message = f"selected {row['label']} bars {row['start_bar']}–{row['end_bar']} (1-7 relabels, Delete deletes)"
+            self.message = f"selected {row['label']} {row['bars']} (1-7 relabels, Delete deletes)"
 
     def choose(self, label: str) -> None:
         """The label new regions get (keys 1-7 with nothing selected).
@@ -216,7 +232,9 @@ class LabelerActions:
         s = self._suggestion(index)
         if s is None:
             return None
-        return self._edit(lambda: self.labels.reject(s), "")
+        row = self.suggestions[index]  # in bars, as the suggestion list says it (the rejection describes beats)
+        return self._edit(lambda: self.labels.reject(s), "rejected",
+                          said=f"{row['label']} {row['bars']}")
 
     def accept_all(self, *, overlap: str = "keep") -> Any:
         """Accept every shown suggestion with one overlap choice (one undo step).
@@ -330,7 +348,7 @@ class LabelerActions:
             return None
         return self._suggested[index]
 
-    def _edit(self, fn: Callable[[], Any], verb: str, *, select: bool = False) -> Any:
+    def _edit(self, fn: Callable[[], Any], verb: str, *, select: bool = False, said: str | None = None) -> Any:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             out = fn()  # errors (LabelError, ...) go to the page through the message handler
@@ -342,7 +360,9 @@ class LabelerActions:
             self._after_change()
             row = next((x for x in self.rows if isinstance(out, Label) and x["id"] == out.id), None)
             if row is not None:  # a label of the shown track: in bars, as the ruler, suggestions and selection say
-                what = f"{row['label']} bars {row['start_bar']}–{row['end_bar']}"
+                what = f"{row['label']} {row['bars']}"
+            if said is not None:  # the caller said it in bars itself (a rejection is no label row)
+                what = said
             if select and isinstance(out, Label) and out.track_id == (self.shown.id if self.shown else None):
                 self.selected_id = out.id
             self.message = f"{verb} {what}".strip() + (f" ({notes})" if notes else "")
@@ -374,7 +394,8 @@ class LabelerActions:
                         "start_s": x.start_s, "end_s": x.end_s, "source": x.source, "confidence": x.confidence,
                         "model": " ".join(str(v) for v in (getattr(x, "model_name", None),
                                                            getattr(x, "model_version", None)) if v),
-                        "start_bar": grid.bar_of(x.start_beat), "end_bar": grid.bar_of(x.end_beat)}
+                        "start_bar": grid.bar_of(x.start_beat), "end_bar": grid.bar_of(x.end_beat),
+                        "bars": bars_text(grid, x.start_beat, x.end_beat)}
                        for x in self.labels.for_track(self.shown)]
         undo, redo = self.labels.history(track=self.shown.id)
         self.can_undo, self.can_redo = bool(undo), bool(redo)
@@ -412,7 +433,7 @@ class LabelerActions:
                              "start_s": s.start_s, "end_s": s.end_s, "confidence": s.confidence,
                              "uncertain": bool(s.uncertain), "uncertain_rule": s.uncertain_rule if s.uncertain_below is not None else "",
                              "start_bar": grid.bar_of(s.start_beat),
-                             "end_bar": grid.bar_of(s.end_beat),
+                             "end_bar": grid.bar_of(s.end_beat), "bars": bars_text(grid, s.start_beat, s.end_beat),
                              "model": " ".join(str(v) for v in (s.model_name, s.model_version) if v)}
                             for s in found]
 

@@ -180,8 +180,9 @@ class LabelerView:
 
     def _bars(self, start_beat: int, end_beat: int) -> str:
         """The bars beats ``[start_beat, end_beat)`` cover, e.g. "bars 3–6" (1-based, inclusive)."""
-        first, last = self.grid.bar_of(start_beat), self.grid.bar_of(max(start_beat, end_beat - 1))
-        return f"bar {first}" if first == last else f"bars {first}–{last}"
+        from workbench.widgets.labeler_actions import bars_text
+
+        return bars_text(self.grid, start_beat, end_beat)
 
     def _describe(self, r: Label) -> str:
         return f"#{r.id} {r.label} {r.start_beat}–{r.end_beat} ({r.start_s:.1f}–{r.end_s:.1f} s)"
@@ -227,7 +228,7 @@ class LabelerView:
             note = too_short_note(self.grid.n_beats) if self._suggest_fn is not None and self.grid is not None else None
             return [] if note is None else [_cls(w.HTML(html.escape(note)), "wb-suggest-note")]
         novelty = all(s.model_name == "novelty" for s in self.suggestions)
-        what = ("novelty boundaries (no section model yet: labels guessed)" if novelty else
+        what = ("novelty boundaries (no active section model: labels guessed)" if novelty else
                 f"model suggestion{'' if len(self.suggestions) == 1 else 's'}" + "".join(f" of {s.model_name} {s.model_version or ''}".rstrip()
                                                  for s in self.suggestions[:1] if s.model_name))
         rule = next((s.uncertain_rule for s in self.suggestions if s.uncertain_below is not None), None)

@@ -190,16 +190,30 @@ def active_suggester(library: Library, *, workspace: Workspace | None = None,
     if found is None:
         off = deactivated_section(library, workspace=workspace)
         return Suggester(*FALLBACK_MODEL, True, "no active section model: novelty boundaries, labels guessed "
-                                                + (f"({off})" if off else "(train one with `workbench train sections`)"),
+                                                + f"({off or _no_model_yet_said(library, workspace)})",
                          None, suggester(library, None))
     r, version, name = found
     return Suggester("dj_section", f"v{version}", False, f"active model {name} (run {r.run_id}){forced_said(r)}",
                      r.run_id, suggester(library, r, backbone=run_backbone(r)))
 
 
+def _no_model_yet_said(library: Library, workspace: Workspace | None) -> str:
+    """What to do when no section model is active and none was turned off: train one, or, where a sections run
+    exists, export it (the labeler suggests with the active model only; ``workbench suggest`` takes the newest run)."""
+    from workbench import config
+    from workbench.runs import list_runs
+
+    ws = workspace if workspace is not None else config.workspace(db=library.path)
+    runs = [r for r in list_runs(ws.experiments, kind="sections") if r.model_path is not None]
+    if not runs:
+        return "train one with `workbench train sections`"
+    return (f"sections run {runs[-1].run_id} is trained but not exported: `workbench export {runs[-1].run_id}` "
+            "makes it the labeler's model, `--force --activate` if it fails its gates")
+
+
 def forced_said(run: Run) -> str:
     """What to add to an active section model's name when its run fails a blocking gate (it was exported with
-    ``--force``): ``" (forced past its gates: better than majority; treat its suggestions with care)"``, else ``""``.
+    ``--force``): ``" (forced past its gates: not better than majority (...); treat its suggestions with care)"``, else ``""``.
 
     Parameters
     ----------
@@ -212,9 +226,9 @@ def forced_said(run: Run) -> str:
 
 def failed_gates_said(metrics: dict) -> str:
     """A sections run's failing blocking gates in words, each gate named once with its figures:
-    ``"better than majority (macro_f1 of smoothed sections 0.1685 vs 0.1901, accuracy of smoothed sections 0.2508
-    vs 0.6133)"``, ``"boundaries not below novelty (boundary F @3 s of smoothed sections 0.4100 vs 0.8600)"``; ``""``
-    when none fails. Each figure as :attr:`~workbench.evaluate.gates.BlockingGate.figure` names it, without how the
+    ``"not better than majority (macro_f1 of smoothed sections 0.1685 < 0.1901, accuracy of smoothed sections 0.2508
+    < 0.6133)"``, ``"boundaries below novelty (boundary F @3 s of smoothed sections 0.4100 < 0.8600)"``: what failed
+    (:attr:`~workbench.evaluate.gates.BlockingGate.said_name`); ``""`` when none fails. Each figure as :attr:`~workbench.evaluate.gates.BlockingGate.figure` names it, without how the
     gate judged it (the report and ``train sections`` say that).
 
     Parameters
@@ -228,5 +242,5 @@ def failed_gates_said(metrics: dict) -> str:
     failed: dict[str, list[str]] = {}  # two gates share the name "better than majority": say it once
     for g in blocking_gates(metrics, "sections"):
         if g.status == "fail":
-            failed.setdefault(g.name, []).append(f"{g.figure} {score_text(g.value)} vs {score_text(g.target)}")
+            failed.setdefault(g.said_name, []).append(f"{g.figure} {score_text(g.value)} {g.said_op} {score_text(g.target)}")
     return "; ".join(f"{name} ({', '.join(parts)})" for name, parts in failed.items())

@@ -215,7 +215,10 @@ class Grammar:
             """
             return table[np.clip(np.asarray(lengths, dtype=np.int64), 1, MAX_BARS) - 1]
 
-        t = self.log_transitions  # an impossible order (-inf, e.g. the ignored diagonal) stays impossible
+        from workbench.train.smoothing import ends_order
+
+        # an impossible order (-inf: the ignored diagonal, an intro after another section, anything after an outro)
+        t = ends_order(self.classes, self.log_transitions)  # stays impossible
         order = np.where(np.isfinite(t), float(self.order_weight) * t, t)
         ends = w * float(self.ends_weight)
         return {"log_transitions": w * order, "log_init": ends * self.log_init,

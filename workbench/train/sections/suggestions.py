@@ -157,6 +157,7 @@ def segments_for(frames: TrackFrames, probs: np.ndarray, classes: tuple[str, ...
                                       transitive=transitive, by=by)
     elif smooth:
         lt, li, lf = transitions if transitions is not None else (None, None, None)
+        lt = sm.ends_order(classes, lt)  # an intro only first, an outro only last
         segs = sm.smooth_beats(bp, sm.bar_starts(beats, frames.downbeats), log_transitions=lt, log_init=li,
                                log_final=lf, **opts)
     else:

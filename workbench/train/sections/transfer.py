@@ -21,7 +21,7 @@ import numpy as np
 from workbench.errors import ParameterError
 from workbench.train.sections.audio_views import view_rows
 from workbench.train.sections.features import SectionData, TrackFrames
-from workbench.wording import score_text
+from workbench.wording import groups_are, score_text
 
 #: Most folds: with more groups (crates) than this, each fold holds several out (training time stays bounded).
 MAX_FOLDS = 8
@@ -438,7 +438,8 @@ def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
     loso = (transfer or {}).get("leave_one_group_out") or {}
     if not loso or "skipped" in loso:
         return ([f"no cross-style score: {loso['skipped']}"] if loso.get("skipped") else []) + other_sets
-    out = convergence_warnings(loso["baselines"], where=" on held-out groups (crates)") + other_sets
+    where = f"on held-out groups ({groups_are(loso.get('groups') or {})})"
+    out = convergence_warnings(loso["baselines"], where=f" {where}") + other_sets
     model = loso["model_smoothed"]
     said = {"accuracy": "accuracy", "macro_f1": "macro F1"}
     for name, base in loso["baselines"].items():  # each metric below the baseline named; one not below said so
@@ -449,7 +450,7 @@ def transfer_warnings(transfer: Mapping[str, Any] | None) -> list[str]:
         theirs = " and ".join(score_text(base[k]) for k in below)
         rest = [f"{said[k]} {score_text(model[k])} is not below the baseline's {score_text(base[k])}" for k in said
                 if k not in below]
-        out.append(f"on held-out groups (crates) the smoothed model's {mine} {'is' if len(below) == 1 else 'are'} "
+        out.append(f"{where} the smoothed model's {mine} {'is' if len(below) == 1 else 'are'} "
                    f"below the {name} baseline's {theirs}" + (f" (its {rest[0]})" if rest else "")
                    + ": expect its suggestions to transfer badly to other music")
     seg = loso.get("segments", {})
