@@ -125,7 +125,14 @@ def missing_library_said(db: Path, how: str) -> str:
     Returns
     -------
     str
+        Where ``db`` is a folder (a workspace named where its database file was asked for), the message says so
+        and names the database inside it, if there is one.
     """
+    if db.is_dir():
+        inside = [f for f in (db / "data" / config.DB_FILENAME, db / config.DB_FILENAME) if f.is_file()]
+        return (f"no library at {db} (found from {how}): it is a folder, not a database file; "
+                + (f"its library is {inside[0]}: name that file" if inside else
+                   "name the database file itself (DIR/data/workbench.db)"))
     return (f"no library at {db} (found from {how}); nothing was created. Make one with "
             "`WORKBENCH_HOME=DIR workbench scan FOLDER` (then `workbench analyze`), or `make demo` for the demo "
             "library, and start Jupyter with `WORKBENCH_HOME=DIR jupyter lab` so the notebooks open it (or set "
