@@ -159,7 +159,7 @@ class Library:
     Raises
     ------
     NoLibraryError
-        ``create`` is false and there is no database file.
+        ``create`` is false and there is no database file, or the path is a folder.
 
     Examples
     --------
@@ -172,7 +172,7 @@ class Library:
                  read_only: bool | None = None, create: bool = True) -> None:
         self.workspace = config.workspace(db=db_path)
         self.path = self.workspace.db
-        if not create and not self.path.is_file():
+        if self.path.is_dir() or (not create and not self.path.is_file()):  # a folder is no database, made or not
             raise NoLibraryError(missing_library_said(self.path, config.how_found(db=db_path)))
         self.store = Store(self.path, timeout_s=timeout_s, read_only=read_only)
 
