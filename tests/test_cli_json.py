@@ -293,3 +293,15 @@ def test_demo_json_is_the_final_summary_alone_on_stdout(demo_home, monkeypatch, 
     assert doc["runs"] == {k: str(v) for k, v in result.runs.items()} and doc["runs"]
     assert [h["name"] for h in doc["headlines"]] == [h.name for h in result.headlines] and doc["headlines"]
     assert set(doc["headlines"][0]) == {"name", "value", "target", "passed"}
+
+
+def test_a_folder_named_as_the_database_is_said_to_be_one(tmp_path, capsys):
+    """`--db DIR` (a workspace folder, not its database) read "no library at DIR: run `workbench scan FOLDER` first",
+    and `scan` then failed with "cannot open the file (missing folder or permission denied)"."""
+    folder = tmp_path / "work"
+    (folder / "music").mkdir(parents=True)
+    for argv in (["tracks"], ["scan", str(folder / "music")]):
+        assert main(["--db", str(folder), *argv]) == 1
+        err = capsys.readouterr().err
+        assert f"no library at {folder} (found from the database given): it is a folder, not a database file" in err, err
+    assert sorted(p.name for p in folder.iterdir()) == ["music"]  # nothing made in it

@@ -133,3 +133,28 @@ def test_notebook_05s_compare_widget_shows_its_summary_line_whole(tmp_path):
         assert seen["table_right"] > seen["out_right"], seen  # the case that cut it: a table wider than the output
         assert seen["scrolls"] and seen["box_right"] <= seen["out_right"] + 1, seen  # reached by scrolling
         assert not errors, errors
+
+
+def test_a_folder_given_for_the_database_is_said_to_be_one(tmp_path, capsys):
+    """``DB = 'mywork'`` (the workspace folder, not its database file) in a notebook's parameters cell read "no library
+    at mywork ... Make one with `workbench scan`" although the folder held a library: the look must say it is a
+    folder and name the database inside it."""
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.cli import main
+    from workbench.errors import NoLibraryError
+    from workbench.library import Library
+
+    home = tmp_path / "mywork"
+    with pytest.raises(NoLibraryError, match=r"it is a folder, not a database file; name the database file itself"):
+        (tmp_path / "empty").mkdir()
+        Library(tmp_path / "empty", create=False)
+    music = tmp_path / "music"
+    music.mkdir()
+    sf.write(music / "a.wav", 0.1 * np.sin(np.linspace(0, 2000, 22050)).astype("float32"), 22050)
+    assert main(["--quiet", "--home", str(home), "scan", str(music)]) == 0, capsys.readouterr()
+    with pytest.raises(NoLibraryError) as caught:
+        Library(home, create=False)
+    assert str(caught.value) == (f"no library at {home} (found from the database given): it is a folder, not a database "
+                                 f"file; its library is {home / 'data' / 'workbench.db'}: name that file")

@@ -54,3 +54,24 @@ def test_runs_of_one_kind_leave_nothing_out(tmp_path, capsys):
     capsys.readouterr()
     assert main(["--home", str(tmp_path), "runs", "compare", a.name, c.name]) == 0
     assert "left out" not in capsys.readouterr().out
+
+
+def test_a_row_both_kinds_record_stays_where_one_run_has_no_value_for_it(tmp_path, capsys):
+    """"Only one kind of run records" was read off the table as "some run shows '-'": a run from before ``code_version``
+    was recorded (None) lost that row beside a run of another kind that has one, and the row was counted as left out
+    for being one kind's own. A row is left out only where no run of some kind has the key at all."""
+    a, b = _runs(tmp_path)
+    info = tmp_path / "experiments" / a / "run.json"
+    record = json.loads(info.read_text())
+    assert record.pop("code_version") is not None
+    info.write_text(json.dumps(record))
+    capsys.readouterr()
+    assert main(["--home", str(tmp_path), "runs", "compare", a, b]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in _section(out, "parameters")[2:]]
+    shown = {r[0]: r[1:] for r in rows}
+    assert "code_version" in shown and shown["code_version"][0] == "-", rows
+    assert main(["--home", str(tmp_path), "runs", "compare", a, b, "--json"]) == 0
+    params = json.loads(capsys.readouterr().out)["params"]
+    own = sum(1 for name, v in params.items() if name not in shown)
+    assert f"left out: {own} parameters" in out, out

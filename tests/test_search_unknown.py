@@ -89,3 +89,23 @@ def test_a_query_with_no_beat_leaves_the_tempo_out_as_before():
             assert m.tempo is None and m.tempo_assumed is None and m.key_assumed is None
             assert "tempo unknown (no beat)" in m.explanation and "counted" not in m.explanation
         assert got[0].score == pytest.approx((0.5 * got[0].vibe + 0.1 * got[0].energy) / 0.6)
+
+
+def test_the_oracle_ceiling_counts_unknown_terms_as_the_search_does():
+    """``precision_ceiling`` ranks "by search's combined score": a search made with ``unknown="expected"`` must not
+    have its ceiling ranked with the unknown terms dropped. Track 3 (no tempo, no key) is the query's group-mate, at
+    an oracle vibe of 0.4; track 2 is of another group, vibe 0, and matches tempo and key: dropped, 3's
+    (0.5 * 0.4 + 0.1) / 0.6 = 0.5 beats 2's 0.42; counted as the library's average, 3 scores about 0.40 and 2 wins."""
+    from types import SimpleNamespace
+
+    from workbench.similarity.compare import precision_ceiling
+
+    index = _library()
+    groups = {1: "a", 3: "a", 2: "b", 4: "b", 5: "b", 6: "b", 7: "b"}
+    got = {}
+    for how in ("drop", "expected"):
+        search = SimpleNamespace(index=index, model_said="seven tracks", unknown=how)
+        search.update = lambda search=search: search
+        got[how] = precision_ceiling(search, [SimpleNamespace(id=1)], groups, k=1, weights=W, same=0.4)
+    assert got["drop"]["per_query"] == [[1, 1]]
+    assert got["expected"]["per_query"] == [[1, 0]], got["expected"]

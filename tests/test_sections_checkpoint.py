@@ -104,3 +104,14 @@ def test_the_loss_rules_warning_names_the_setting_when_macro_f1_rose():
                          "`--set checkpoint_on=macro_f1` keeps that epoch)")
     falling = [{**r, "val_macro_f1": 0.6 - 0.01 * i} for i, r in enumerate(rows)]
     assert "macro F1" not in _loss_warning(falling, best_epoch=1)
+
+
+def test_runs_compare_marks_the_best_kept_macro_f1_as_it_marks_the_best_kept_loss():
+    """Session 22 records the kept epoch's validation macro F1 and accuracy beside its loss; ``best_val_loss`` had a
+    direction (the lowest marked best in `runs compare`) and the two new ones had none, so the figure early stopping
+    now chooses on was never marked."""
+    from workbench.experiments import metric_direction
+
+    assert metric_direction("early_stopping.best_val_loss") == "lower"
+    assert metric_direction("early_stopping.best_val_macro_f1") == "higher"
+    assert metric_direction("early_stopping.best_val_accuracy") == "higher"

@@ -33,7 +33,8 @@ METRIC_DIRECTIONS: dict[str, str] = {
                      "ari", "pairwise_f", "pairwise_precision", "pairwise_recall", "label_accuracy",
                      "smoothed_accuracy", "boundary_f_3s", "boundary_f_0.5s", "boundary_precision_3s",
                      "boundary_precision_0.5s", "boundary_recall_3s", "boundary_recall_0.5s", "val_accuracy",
-                     "val_map_at_r", "val_macro_f1", "invariance", "cosine"), "higher"),
+                     "val_map_at_r", "val_macro_f1", "best_val_macro_f1", "best_val_accuracy", "invariance", "cosine"),
+                    "higher"),
     **dict.fromkeys(("loss", "train_loss", "val_loss", "best_val_loss", "error", "error_rate", "ece", "ece_before",
                      "ece_after", "intro_outro_confusion", "intro_as_outro", "outro_as_intro"), "lower"),
 }

@@ -125,7 +125,14 @@ def missing_library_said(db: Path, how: str) -> str:
     Returns
     -------
     str
+        Where ``db`` is a folder (a workspace named where its database file was asked for), the message says so
+        and names the database inside it, if there is one.
     """
+    if db.is_dir():
+        inside = [f for f in (db / "data" / config.DB_FILENAME, db / config.DB_FILENAME) if f.is_file()]
+        return (f"no library at {db} (found from {how}): it is a folder, not a database file; "
+                + (f"its library is {inside[0]}: name that file" if inside else
+                   "name the database file itself (DIR/data/workbench.db)"))
     return (f"no library at {db} (found from {how}); nothing was created. Make one with "
             "`WORKBENCH_HOME=DIR workbench scan FOLDER` (then `workbench analyze`), or `make demo` for the demo "
             "library, and start Jupyter with `WORKBENCH_HOME=DIR jupyter lab` so the notebooks open it (or set "
@@ -152,7 +159,7 @@ class Library:
     Raises
     ------
     NoLibraryError
-        ``create`` is false and there is no database file.
+        ``create`` is false and there is no database file, or the path is a folder.
 
     Examples
     --------
@@ -165,7 +172,7 @@ class Library:
                  read_only: bool | None = None, create: bool = True) -> None:
         self.workspace = config.workspace(db=db_path)
         self.path = self.workspace.db
-        if not create and not self.path.is_file():
+        if self.path.is_dir() or (not create and not self.path.is_file()):  # a folder is no database, made or not
             raise NoLibraryError(missing_library_said(self.path, config.how_found(db=db_path)))
         self.store = Store(self.path, timeout_s=timeout_s, read_only=read_only)
 

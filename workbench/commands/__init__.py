@@ -88,6 +88,12 @@ def open_library(args: argparse.Namespace, *, create: bool = False) -> Library:
     from workbench.library import Library
 
     ws = workspace_of(args)
+    if ws.db.is_dir():  # said as the notebooks say it: a folder, and the database in it if there is one
+        from workbench import config
+        from workbench.library import missing_library_said
+
+        raise NoLibraryError(missing_library_said(ws.db, config.how_found(getattr(args, "home", None),
+                                                                          db=getattr(args, "db", None))))
     if not create and not ws.db.is_file():
         raise NoLibraryError(f"no library at {ws.db}: run `workbench scan FOLDER` first "
                              "(or name another with --home, --db or $WORKBENCH_HOME)")

@@ -150,10 +150,30 @@ def _finished(root: Path, run_id: object) -> str | None:
     return load_run(root / str(run_id)).info.get("finished_at")
 
 
+def _every_kind_records(runs: list[Any], names: Any, recorded: Any) -> list[bool]:
+    """For each of ``names``, whether a run of every kind among ``runs`` has it (a value of None or NaN counts: the
+    run records the key, it just has no value for it; a key no run of some kind has is that other kind's own).
+
+    Parameters
+    ----------
+    runs : list of Run
+    names : iterable of str
+        Parameter or metric names (a comparison table's index).
+    recorded : callable
+        ``recorded(run) -> dict`` of the run's names (:func:`~workbench.experiments.run_params`,
+        :func:`~workbench.experiments.scalar_metrics`).
+    """
+    by_kind: dict[str, set[str]] = {}
+    for r in runs:
+        by_kind.setdefault(r.kind, set()).update(recorded(r))
+    shared = set.intersection(*by_kind.values())
+    return [name in shared for name in names]
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from workbench.experiments import compare
+    from workbench.experiments import compare, run_params, scalar_metrics
     from workbench.report import html as H
 
     c = compare(args.runs, root=_experiments(args), differences_only=not args.all, baseline=args.baseline)
@@ -166,7 +186,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(f"note: these runs are of different kinds ({', '.join(kinds)}): their parameters, metrics and data "
               "hardly compare; compare runs of one kind (`workbench runs list --kind sections`)")
         if not args.all:  # each kind's own rows ("-" in the other runs) were ~250 lines of one column
-            params, metrics = params[params.notna().all(axis=1)], metrics[metrics.notna().all(axis=1)]
+            params = params[_every_kind_records(c.runs, params.index, run_params)]
+            metrics = metrics[_every_kind_records(c.runs, metrics.index, scalar_metrics)]
             print(f"left out: {len(c.params) - len(params)} parameters and {len(c.metrics) - len(metrics)} metrics "
                   "that only one kind of run records (--all shows them, --json has every one)")
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):

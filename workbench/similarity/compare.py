@@ -58,8 +58,8 @@ def precision_ceiling(search: LibrarySearch, queries: Sequence[Track], groups: M
     """Precision@k by group if the vibe were an oracle: what the tempo, key and energy terms leave reachable.
 
     Every query is ranked by ``search``'s combined score (the index's tempo, key and energy terms,
-    ``weights``) with the vibe replaced by ``same`` for the tracks of the query's group and 0 for the
-    others. ``same=1`` is a perfect vibe (the ceiling of any embedding model with these weights);
+    ``weights``; an unknown tempo or key counted as its ``unknown`` says) with the vibe replaced by ``same`` for
+    the tracks of the query's group and 0 for the others. ``same=1`` is a perfect vibe (the ceiling of any embedding model with these weights);
     ``same=0`` leaves the tempo, key and energy terms alone (what they find without any vibe).
 
     Parameters
@@ -85,6 +85,7 @@ def precision_ceiling(search: LibrarySearch, queries: Sequence[Track], groups: M
     ids = index.ids  # type: ignore[union-attr]
     of = np.asarray([groups.get(int(i)) for i in ids], dtype=object)
     w = Weights() if weights is None else Weights.coerce(weights)
+    unknown = getattr(search, "unknown", None)  # an unknown tempo or key counts as the search counts it
 
     def ranked(q: Track) -> list[int]:
         """The ``k`` best track ids for ``q`` on the oracle vibe and the index's other terms.
@@ -94,7 +95,8 @@ def precision_ceiling(search: LibrarySearch, queries: Sequence[Track], groups: M
         q : Track
             An indexed query track.
         """
-        score = index.scores_with_vibe(q.id, np.where(of == groups[q.id], float(same), 0.0), weights=w)  # type: ignore[union-attr]
+        score = index.scores_with_vibe(q.id, np.where(of == groups[q.id], float(same), 0.0), weights=w,  # type: ignore[union-attr]
+                                       unknown=unknown)
         return [int(ids[i]) for i in top_k_order(score, ids, k)]
 
     out = _by_group(search, queries, groups, k=k, ranked=ranked)
