@@ -75,15 +75,18 @@ def test_reads_on_a_missing_library_create_nothing(argv, tmp_path, elsewhere, ca
     nowhere = tmp_path / "ws"
     assert main(["--home", str(nowhere), *argv]) == 1
     err = capsys.readouterr().err
-    assert f"no library at {nowhere / 'data' / 'workbench.db'}: run `workbench scan FOLDER` first" in err
+    # session 22: said where it looked and how that place was found (as the notebooks say it), and how to make one
+    assert f"no library at {nowhere / 'data' / 'workbench.db'} (found from --home); nothing was created" in err
+    assert "Make one there with `workbench scan FOLDER`" in err and "--home, --db or $WORKBENCH_HOME" in err, err
     assert not nowhere.exists() and files_under(elsewhere) == []
     # a database given on its own: the same, nothing created beside it either
     assert main(["--db", str(tmp_path / "other" / "x.db"), *argv]) == 1
-    assert "no library at" in capsys.readouterr().err
+    assert f"no library at {tmp_path / 'other' / 'x.db'} (found from --db)" in capsys.readouterr().err
     assert not (tmp_path / "other").exists() and files_under(elsewhere) == []
     # nothing named at all: the current folder is the workspace, and stays empty
     assert main(argv) == 1
-    assert f"no library at {elsewhere / 'data' / 'workbench.db'}" in capsys.readouterr().err
+    assert (f"no library at {elsewhere / 'data' / 'workbench.db'} (found from the current folder: no folder at or "
+            "above it has data/ and models/") in capsys.readouterr().err
     assert files_under(elsewhere) == []
 
 
@@ -303,5 +306,5 @@ def test_a_folder_named_as_the_database_is_said_to_be_one(tmp_path, capsys):
     for argv in (["tracks"], ["scan", str(folder / "music")]):
         assert main(["--db", str(folder), *argv]) == 1
         err = capsys.readouterr().err
-        assert f"no library at {folder} (found from the database given): it is a folder, not a database file" in err, err
+        assert f"no library at {folder} (found from --db): it is a folder, not a database file" in err, err
     assert sorted(p.name for p in folder.iterdir()) == ["music"]  # nothing made in it

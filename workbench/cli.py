@@ -97,7 +97,8 @@ def workspace_env(args: argparse.Namespace) -> Iterator[None]:
     ----------
     args : argparse.Namespace
         The parsed command line (``home``, ``db``); ``workspace_source`` is set on it (where the
-        workspace came from, in words).
+        workspace came from, in words), and ``workspace_how`` (how its database was found, in the words of
+        :func:`workbench.config.how_found`, read before the variables are set).
 
     Yields
     ------
@@ -106,6 +107,8 @@ def workspace_env(args: argparse.Namespace) -> Iterator[None]:
     from workbench import config
 
     args.workspace_source = _workspace_source(args)
+    how = config.how_found(args.home, db=args.db)
+    args.workspace_how = {"the home given": "--home", "the database given": "--db"}.get(how, how)
     ws = config.workspace(args.home, db=args.db)
     old = {k: os.environ.get(k) for k in (config.HOME_ENV, config.DB_ENV)}
     os.environ[config.HOME_ENV], os.environ[config.DB_ENV] = str(ws.root), str(ws.db)

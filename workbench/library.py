@@ -112,7 +112,7 @@ class Track:
         return cls(**values)
 
 
-def missing_library_said(db: Path, how: str) -> str:
+def missing_library_said(db: Path, how: str, *, cli: bool = False) -> str:
     """Why there is no library to open, where it was looked for, and how to make one.
 
     Parameters
@@ -121,6 +121,8 @@ def missing_library_said(db: Path, how: str) -> str:
         The database file that is not there.
     how : str
         How that path was found (:func:`workbench.config.how_found`).
+    cli : bool
+        Said to a command-line user: how to make one, or name another, on the command line (not in a notebook).
 
     Returns
     -------
@@ -133,9 +135,12 @@ def missing_library_said(db: Path, how: str) -> str:
         return (f"no library at {db} (found from {how}): it is a folder, not a database file; "
                 + (f"its library is {inside[0]}: name that file" if inside else
                    "name the database file itself (DIR/data/workbench.db)"))
-    return (f"no library at {db} (found from {how}); nothing was created. Make one with "
-            "`WORKBENCH_HOME=DIR workbench scan FOLDER` (then `workbench analyze`), or `make demo` for the demo "
-            "library, and start Jupyter with `WORKBENCH_HOME=DIR jupyter lab` so the notebooks open it (or set "
+    said = f"no library at {db} (found from {how}); nothing was created. "
+    if cli:
+        return (said + "Make one there with `workbench scan FOLDER` (then `workbench analyze`), or `make demo` for "
+                "the demo library; or name another with --home, --db or $WORKBENCH_HOME")
+    return (said + "Make one with `WORKBENCH_HOME=DIR workbench scan FOLDER` (then `workbench analyze`), or "
+            "`make demo` for the demo library, and start Jupyter with `WORKBENCH_HOME=DIR jupyter lab` so the notebooks open it (or set "
             "DB = 'DIR/data/workbench.db' in the parameters cell)")
 
 

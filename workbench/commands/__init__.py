@@ -88,16 +88,31 @@ def open_library(args: argparse.Namespace, *, create: bool = False) -> Library:
     from workbench.library import Library
 
     ws = workspace_of(args)
-    if ws.db.is_dir():  # said as the notebooks say it: a folder, and the database in it if there is one
-        from workbench import config
-        from workbench.library import missing_library_said
-
-        raise NoLibraryError(missing_library_said(ws.db, config.how_found(getattr(args, "home", None),
-                                                                          db=getattr(args, "db", None))))
-    if not create and not ws.db.is_file():
-        raise NoLibraryError(f"no library at {ws.db}: run `workbench scan FOLDER` first "
-                             "(or name another with --home, --db or $WORKBENCH_HOME)")
+    if ws.db.is_dir() or (not create and not ws.db.is_file()):
+        raise NoLibraryError(missing_library_said(args))
     return Library(ws.db)
+
+
+def missing_library_said(args: argparse.Namespace) -> str:
+    """Why the command has no library: where it looked, how that place was found, and how to make one (the
+    notebooks' wording, :func:`workbench.library.missing_library_said`, told for the command line).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line (``home``, ``db``).
+
+    Returns
+    -------
+    str
+    """
+    from workbench import config
+    from workbench.library import missing_library_said as said
+
+    how = getattr(args, "workspace_how", None)  # read by the CLI before it sets $WORKBENCH_HOME and $WORKBENCH_DB
+    if how is None:
+        how = config.how_found(getattr(args, "home", None), db=getattr(args, "db", None))
+    return said(workspace_of(args).db, how, cli=True)
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

@@ -135,11 +135,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_scan(args: argparse.Namespace) -> int:
     from workbench.errors import ParameterError
-    from workbench.library import Library
 
     if not os.path.isdir(os.path.expanduser(args.folder)):  # before the library is created
         raise ParameterError(f"folder must be an existing folder of audio files; got {args.folder!r}")
-    with Library(workspace_of(args).db) as lib:
+    with open_library(args, create=True) as lib:
         summary = lib.scan(args.folder, progress=not (args.quiet or args.json))
         if args.json:
             print_json({**summary.to_dict(), "library": lib.path, "tracks": len(lib)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from workbench.commands import NoLibraryError, add_json, print_json, workspace_of
+from workbench.commands import NoLibraryError, add_json, missing_library_said, print_json, workspace_of
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,8 +95,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     root = _experiments(args)
     ws = workspace_of(args)
     if args.experiments is None and not root.is_dir() and not ws.db.is_file():
-        raise NoLibraryError(f"no library at {ws.db}: run `workbench scan FOLDER` first (and no runs under {root}; "
-                             "name another workspace with --home, --db or $WORKBENCH_HOME)")
+        raise NoLibraryError(f"{missing_library_said(args)} (and no runs under {root})")
     df = runs_table(root, kind=args.kind)
     base = ["run_id", "kind", "created", "backbone", "tracks"]
     metric_cols = [c for c in HEADLINE_METRICS if c in df.columns]
