@@ -62,6 +62,12 @@ def test_qa_and_similar_on_one_track_say_track_and_agree(tmp_path, capsys):
     assert main([*home, "--quiet", "similar", "1"]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "(1 track without a steady beat is searched on vibe, key and energy: its tempo is unknown)" in out, out
+    # session 22: with --unknown expected the tempo term is counted (as the library's average), not left out
+    assert main([*home, "--quiet", "similar", "1", "--unknown", "expected"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "searched on vibe, key and energy" not in out and "tempo is unknown" not in out, out
+    assert ("(1 track without a steady beat is searched with its unknown tempo counted as the library's average: the "
+            "query's mean tempo agreement with the tracks whose tempo is known, --unknown expected)") in out, out
 
 
 def test_runs_compare_writes_a_missing_metric_as_runs_list_and_table_do(tmp_path, capsys):

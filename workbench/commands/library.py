@@ -340,8 +340,13 @@ def _cmd_similar(args: argparse.Namespace) -> int:
                                     else "the library has no other analysed, embedded track to compare with"))
         if search.skipped:
             n = len(search.skipped)
-            print(f"({count_of(n, 'track')} without a steady beat {agree(n, 'is', 'are')} searched on vibe, key and "
-                  f"energy: {agree(n, 'its', 'their')} tempo is unknown)")
+            if search.unknown == "expected":  # the tempo term counted, as the library's average agreement
+                print(f"({count_of(n, 'track')} without a steady beat {agree(n, 'is', 'are')} searched with "
+                      f"{agree(n, 'its', 'their')} unknown tempo counted as the library's average: the query's mean "
+                      "tempo agreement with the tracks whose tempo is known, --unknown expected)")
+            else:
+                print(f"({count_of(n, 'track')} without a steady beat {agree(n, 'is', 'are')} searched on vibe, key "
+                      f"and energy: {agree(n, 'its', 'their')} tempo is unknown)")
         if failed:
             print(f"({count_of(failed, 'track')} could not be analysed or embedded: `workbench analyze` says why)")
     return 0
