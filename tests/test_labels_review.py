@@ -374,3 +374,20 @@ def test_grid_corrections_without_beats_and_on_a_corrected_tempo(lib):
     assert after.beats == pytest.approx(before.beats)                      # the beats stay
     k = int(np.argmin(np.abs(np.asarray(after.beats) - after.downbeats[0])))
     assert k == 3                                                          # bars start one beat earlier (mod 4)
+
+
+def test_an_accepted_guess_is_stored_with_no_confidence(lib):
+    """Session 22: accepting a novelty guess (no section model) stored confidence 0.0 for the label, a false "0 %"
+    (the labeler drew "✓0%" on it); a guess has no confidence: stored as None, as a person's label is."""
+    from workbench.widgets.suggest import FALLBACK_MODEL
+
+    labels, a = Labels(lib), _ids(lib)["a.wav"]
+    guess = Suggestion(a, "drop", 16, 48, 0.0, 0.0, 0.0, uncertain=True, model_name=FALLBACK_MODEL[0],
+                       model_version=FALLBACK_MODEL[1])
+    assert guess.guessed and not _sugg(a, "verse", 64, 96).guessed
+    acc = labels.accept(guess)
+    assert (acc.source, acc.confidence, acc.model_name) == ("model", None, "novelty")
+    assert labels.for_track(a)[0].confidence is None  # as stored, read back
+    with lib.store.transaction() as conn:
+        assert conn.execute("SELECT confidence FROM labels WHERE id = ?", (acc.id,)).fetchone()[0] is None
+    assert labels.accept(_sugg(a, "verse", 64, 96, conf=0.73)).confidence == 0.73  # a model's stays

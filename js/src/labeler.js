@@ -270,7 +270,8 @@ function render({ model, el }) {
     const sel = model.get("selected_id");
     for (const l of model.get("rows")) {
       const color = colors()[l.label];
-      const full = `${l.label}${l.source === "model" ? " ✓" + Math.round((l.confidence ?? 0) * 100) + "%" : ""}`;
+      // an accepted guess (no section model) has no confidence: a tick, no "0%"
+      const full = `${l.label}${l.source === "model" ? " ✓" + (l.confidence == null ? "" : Math.round(l.confidence * 100) + "%") : ""}`;
       const tag = h("span", { class: "wb-region-tag", text: full,
         style: `background:${color};color:${textColors()[l.label]};${TAG}` });
       const r = regions.addRegion({ id: `l${l.id}`, start: l.start_s, end: l.end_s, color: alpha(color, 0.28), content: tag,

@@ -80,6 +80,9 @@ ADD_OVERLAP_OPTIONS: tuple[str, ...] = ("refuse", "keep", "replace", "split")
 #: is ``unlabelled`` (no labels) or ``in_progress`` (some).
 TRACK_STATUSES: tuple[str, ...] = ("unlabelled", "in_progress", "done", "skipped")
 
+#: ``model_name`` of the suggestions no model made (the novelty fallback: boundaries found, labels guessed).
+GUESSED_BY: str = "novelty"
+
 #: A label shorter than this many beats is refused.
 MIN_BEATS: int = 4
 
@@ -317,6 +320,12 @@ class Suggestion:
         if below is not None and (isinstance(below, bool) or not isinstance(below, (int, float, np.floating, np.integer))
                                   or not 0.0 <= float(below) <= 1.0):  # named as itself, not as "confidence"
             raise LabelError(f"uncertain_below must be a number in [0, 1] or None; got {below!r}")
+
+    @property
+    def guessed(self) -> bool:
+        """Whether no model made it (the novelty fallback, ``model_name`` :data:`GUESSED_BY`): its confidence 0 ranks
+        it, but is no measure, so the label accepted from it has no confidence (None)."""
+        return self.model_name == GUESSED_BY
 
     @property
     def uncertain_rule(self) -> str:

@@ -8,8 +8,8 @@ A mixin of :class:`~workbench.labels.api.Labels` (it holds no state of its own).
   pieces if need be; refused when nothing is free), ``"replace"`` (delete mine) or ``"split"``
   (cut mine around it).
 - **Provenance.** An accepted suggestion is stored with ``source="model"``, its calibrated
-  ``confidence``, ``model_name``, ``model_version`` and ``accepted_at`` (see
-  :class:`~workbench.labels.core.Label`); a person editing it later makes it ``source="user"``.
+  ``confidence`` (None for a guess: :attr:`Suggestion.guessed`), ``model_name``, ``model_version`` and
+  ``accepted_at`` (see :class:`~workbench.labels.core.Label`); a person editing it later makes it ``source="user"``.
 - **Rejections are stored** (table ``label_rejections``): :meth:`Review.pending` hides a rejected
   suggestion for the same track and model version, and training can read them
   (:meth:`Review.rejections`).
@@ -110,7 +110,7 @@ class Review:
         specs, notes = [], []
         for s in items:
             spec, more = self._validate(self.grid(s.track_id), s.label, s.start_beat, s.end_beat, "model",
-                                        s.confidence)
+                                        None if s.guessed else s.confidence)  # a guess has no confidence
             specs.append({**spec, "model_name": s.model_name, "model_version": s.model_version})
             notes += more
         changes: list[rows.Change] = []

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.labels import Suggestion
+from workbench.labels.core import GUESSED_BY
 from workbench.library import Library, Track
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from workbench.runs import Run
 
 #: ``model_name``/``model_version`` of the unsupervised fallback's suggestions.
-FALLBACK_MODEL: tuple[str, str] = ("novelty", "foote")
+FALLBACK_MODEL: tuple[str, str] = (GUESSED_BY, "foote")
 
 
 @dataclass(frozen=True, eq=False)
