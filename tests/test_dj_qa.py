@@ -220,6 +220,21 @@ def test_a_reliability_bin_of_a_few_items_draws_a_small_marker():
     assert "marker area" in fig.axes[0].get_xlabel()
 
 
+def test_the_reliability_plot_gives_each_bins_count_and_says_when_too_few_to_read():
+    """Session 22: the suggestions' reliability plot was drawn from as few as 8 suggestions and gave no count."""
+    from workbench.report.sections import reliability_figure
+
+    rel = {"confidence": [0.35, 0.55, None, 0.95], "accuracy": [0.5, 0.4, None, 0.8], "count": [30, 52, 0, 97],
+           "ece": 0.1}
+    fig = reliability_figure({"cross-style, stated": rel}, drawn_from={"cross-style, stated": 8})
+    (ax,) = fig.axes
+    assert sorted(t.get_text() for t in ax.texts) == ["30", "52", "97"]  # each non-empty bin's count
+    assert ax.get_title().endswith("(179 windows in 8 suggestions)\ntoo few to read: under 5 suggestions a bin")
+    many = {**rel, "count": [300, 520, 0, 970]}
+    title = reliability_figure({"held-out": many}).axes[0].get_title()
+    assert title.endswith("(1,790 windows)") and "too few" not in title, title
+
+
 def test_a_crate_of_one_track_says_track(tmp_path, capsys):
     """`crates import-folders` printed "crate 'singularity': 1 added, 1 tracks"."""
     music = tmp_path / "music"

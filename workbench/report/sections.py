@@ -154,12 +154,24 @@ def rejections_part(metrics: Mapping[str, Any]) -> str:
     return out
 
 
+#: A reliability curve is too few to read with fewer than this many independent items a non-empty bin on average.
+FEW_PER_BIN: int = 5
+
+
+def _count_said(ns: list[int]) -> str:
+    lo, hi = min(ns), max(ns)
+    return f"{lo:,}" if lo == hi else f"{lo:,} to {hi:,}"
+
+
 def reliability_figure(bins: Mapping[str, Mapping[str, Any]], *, title: str = "Reliability on held-out windows",
-                       xlabel: str = "confidence (arg-max probability)") -> Figure:
+                       xlabel: str = "confidence (arg-max probability)", unit: str = "windows",
+                       drawn_from: Mapping[str, int] | None = None, drawn_unit: str = "suggestions") -> Figure:
     """Reliability diagram: accuracy against confidence per bin, one line per curve, the diagonal for reference.
 
     Each bin's marker area grows with its share of the curve's items (windows or suggestions), so
-    a bin of a handful does not read like a trend.
+    a bin of a handful does not read like a trend; each bin's count is written beside it, and the title
+    says how many items the curves were drawn from, and "too few to read" where a curve has fewer than
+    :data:`FEW_PER_BIN` independent items a non-empty bin.
 
     Parameters
     ----------
@@ -169,6 +181,13 @@ def reliability_figure(bins: Mapping[str, Mapping[str, Any]], *, title: str = "R
         ``accuracy``, ``count``, ``ece``).
     title, xlabel : str
         The plot's title and x-axis label.
+    unit : str
+        What a bin's count counts (plural).
+    drawn_from : mapping of str to int, optional
+        ``{name: n}``: how many independent items (e.g. suggestions, whose windows are not independent) a
+        curve's counts come from; None: the counts themselves are independent.
+    drawn_unit : str
+        What ``drawn_from`` counts (plural).
     """
     import numpy as np
 
@@ -176,6 +195,7 @@ def reliability_figure(bins: Mapping[str, Mapping[str, Any]], *, title: str = "R
 
     fig, ax = _figure(5.0, 4.0 + 0.18 * ((len(bins) + 2) // 2))  # room for the legend below
     ax.plot([0, 1], [0, 1], color="#9ca3af", linestyle="--", linewidth=1, label="calibrated")
+    totals, independent, few = [], [], False
     for name, rel in bins.items():
         counts = rel.get("count") or [1] * len(rel["confidence"])
         pts = [(c, a, n) for c, a, n in zip(rel["confidence"], rel["accuracy"], counts, strict=True) if c is not None]
@@ -185,12 +205,25 @@ def reliability_figure(bins: Mapping[str, Mapping[str, Any]], *, title: str = "R
             # marker area by the bin's share of the curve's items: a bin of two windows is not a trend
             share = np.asarray(ns, dtype=np.float64) / max(sum(ns), 1)
             ax.scatter(xs, ys, s=8 + 300 * share, color=line.get_color(), zorder=3)
-    ax.set_xlabel(f"{xlabel}\n(marker area: share of the items in the bin)")
+            if rel.get("count"):  # each bin's count beside its marker
+                for x, y, n in pts:
+                    ax.annotate(f"{n:,}", (x, y), xytext=(4, -8), textcoords="offset points", fontsize=6,
+                                color=line.get_color())
+                totals.append(int(sum(ns)))
+                n_drawn = (drawn_from or {}).get(name)
+                if n_drawn is not None:
+                    independent.append(int(n_drawn))
+                few = few or (totals[-1] if n_drawn is None else int(n_drawn)) < FEW_PER_BIN * len(pts)
+    ax.set_xlabel(f"{xlabel}\n(marker area: share of the items in the bin; number: its {unit})", fontsize=9)
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     fig.legend(loc="outside lower center", ncols=2, fontsize=7)  # inside, it hid the bins it fell on
-    ax.set_title(title)
+    if totals:
+        said = f"{_count_said(totals)} {unit}" + (f" in {_count_said(independent)} {drawn_unit}" if independent else "")
+        per = drawn_unit if independent else unit
+        title += f"\n({said})" + (f"\ntoo few to read: under {FEW_PER_BIN} {per} a bin" if few else "")
+    ax.set_title(title, fontsize=9 if totals else None)
     return fig
 
 
@@ -274,17 +307,18 @@ def calibration_part(metrics: Mapping[str, Any], figure: FigureFn) -> str:
         out += figure("reliability", reliability_figure({"before": cal["reliability_before"],
                                                          "after temperature": cal["reliability_after"]}),
                       "reliability diagram of the held-out windows before and after temperature scaling")
-    curves, scopes = {}, []
+    curves, scopes, drawn = {}, [], {}
     for name, b, _ in _scope_rows(metrics):
         sug = _get(b, "calibration", "suggestions") or {}
         for key, how in (("reliability_before", "stated"), ("reliability_after", "map")):
             if isinstance(sug.get(key), Mapping):
                 curves[f"{name}, {how}"] = sug[key]
                 scopes += [name] if name not in scopes else []
+                drawn[f"{name}, {how}"] = (sug.get("span") or {}).get("n_suggestions")  # its windows' suggestions
     if curves:  # the caption names the scopes drawn (a run without a cross-generator set draws none)
         out += figure("reliability_suggestions",
                       reliability_figure(curves, title="Reliability of the suggestions' confidence",
-                                         xlabel="confidence of the smoothed suggestion"),
+                                         xlabel="confidence of the smoothed suggestion", drawn_from=drawn),
                       f"reliability diagram of the suggestions' confidence ({', '.join(scopes)})")
     return out
 
