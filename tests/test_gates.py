@@ -70,9 +70,9 @@ def test_sections_boundaries_must_not_fall_below_the_unsupervised_novelty_baseli
     assert [(g.name, g.status) for g in failing(gates)] == [("boundaries not below novelty", "fail")]
     g = failing(gates)[0]
     assert (g.value, g.op, g.reference, g.target) == (0.41, ">=", "segments.novelty", 0.86)
-    assert g.figure == "boundary F @3 s of smoothed sections" and "0.4100 >= segments.novelty 0.8600 -> fail" in str(g)
+    assert g.figure == "boundary F @3 s of smoothed sections" and "0.4100 < segments.novelty 0.8600 -> fail" in str(g)
     assert "no per-track figures" in g.how and "no allowance for noise" in g.how  # recorded before session 21
-    assert "boundaries not below novelty" in refusal_message("dj_section of run r", gates)
+    assert "boundaries below novelty: boundary F @3 s" in refusal_message("dj_section of run r", gates)  # what failed
     with pytest.raises(GateFailedError) as err:  # what export and activation raise
         raise GateFailedError("x", gates=failing(gates))
     assert err.value.gates[0].as_dict()["blocking"] is True
@@ -125,7 +125,7 @@ def test_held_out_hashes_and_refusal_message():
     gates = blocking_gates(emb(0.2), "embeddings")
     msg = refusal_message("run r1 (head)", gates)
     assert msg.startswith("run r1 (head) fails 1 blocking gate:")
-    assert "map_at_r 0.2000 > baselines.backbone 0.3000 -> fail" in msg and "--force" in msg
+    assert "not better than backbone: map_at_r 0.2000 <= baselines.backbone 0.3000 -> fail" in msg and "--force" in msg
     err = GateFailedError(msg, gates=failing(gates))
     assert isinstance(err, ValueError) and err.gates == tuple(failing(gates))
     assert gates[0].as_dict()["blocking"] is True

@@ -295,7 +295,7 @@ def test_suggest_says_when_the_active_section_model_was_forced_past_its_gates(tm
     weak.metrics["baselines"] = {"majority": {"accuracy": 0.4, "macro_f1": 0.15}}
     monkeypatch.setattr(suggest, "active_section_run", lambda *a, **kw: (weak, 1, "dj_section_v1"))
     _, said = section_run(argparse.Namespace(home=str(tmp_path), db=None, run=None), None)
-    assert said.startswith("active model dj_section_v1 (forced past its gates: better than majority")
+    assert said.startswith("active model dj_section_v1 (forced past its gates: not better than majority")
     good = load_run(write_example_run("sections", root=tmp_path / "experiments", seed=2, n_tracks=12, quality=0.95))
     good.metrics["baselines"] = {"majority": {"accuracy": 0.4, "macro_f1": 0.15}}
     monkeypatch.setattr(suggest, "active_section_run", lambda *a, **kw: (good, 2, "dj_section_v2"))
