@@ -133,7 +133,7 @@ def evaluate_run(run: Run, *, seed: int = 0) -> dict[str, Any]:
     if "y_true" in arrays and "y_pred" in arrays:
         t, p = arrays["y_true"], arrays["y_pred"]
         cnames = (class_names(run, n_classes(run, arrays), arrays) if t.dtype.kind in "iu"
-                  else _song_order(t, p) if run.kind == "sections" else None)
+                  else song_order(t, p) if run.kind == "sections" else None)
         out.update(classification_metrics(t, p, class_names=cnames))
     if run.timeline:
         try:
@@ -143,10 +143,17 @@ def evaluate_run(run: Run, *, seed: int = 0) -> dict[str, Any]:
     return out
 
 
-def _song_order(*label_arrays: np.ndarray) -> list[str]:
+def song_order(*label_arrays: Any) -> list[str]:
     """Section names found in the arrays in :data:`~workbench.labels.LABELS` order (intro, build, drop, break, outro,
     verse, chorus: the order of a track, as the label counts and the labeler list them), names outside it after, sorted;
-    the rows of a sections run's confusion matrix and per-class scores (sorted, they read break, build, drop, intro)."""
+    the rows of a sections run's confusion matrix and per-class scores (sorted, they read break, build, drop, intro), and
+    the legend of the report's section timelines.
+
+    Parameters
+    ----------
+    *label_arrays : array-like of str
+        Section names (a run's ``y_true`` and ``y_pred``, or the names a plot drew, as a list).
+    """
     import numpy as np
 
     from workbench.labels import LABELS

@@ -416,7 +416,8 @@ def timeline_figure(timeline: Sequence[Mapping[str, Any]], *, max_tracks: int = 
     """
     from matplotlib.patches import Patch
 
-    from workbench.labels import LABEL_COLORS, LABELS
+    from workbench.evaluate import song_order
+    from workbench.labels import LABEL_COLORS
 
     tracks = list(timeline)[:max_tracks]
     shaded = any(s.get("confidence") is not None for t in tracks for s in t.get("predicted") or [])
@@ -438,7 +439,7 @@ def timeline_figure(timeline: Sequence[Mapping[str, Any]], *, max_tracks: int = 
         ax.tick_params(axis="x", labelsize=7)
         ax.set_title(str(t.get("name") or t.get("track_id", "")), fontsize=9, loc="left")
     axes[-1, 0].set_xlabel("time (s)", fontsize=8)
-    order = [lab for lab in LABELS if lab in used] + sorted(used - set(LABELS))
+    order = song_order(sorted(used))
     fig.legend(handles=[Patch(color=LABEL_COLORS.get(lab, "#9ca3af"), label=lab) for lab in order],
                loc="outside lower center", ncols=len(order) or 1, fontsize=8, frameon=False,
                title=TIMELINE_SHADING if shaded else None, title_fontsize=8)  # say what the paler bars mean
